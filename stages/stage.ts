@@ -1,0 +1,56 @@
+/**
+ * The contract every stage file fulfils. A stage is a factory: given its options it returns a
+ * fresh ReadableStream (a source) or TransformStream (everything else; a "sink" is a transform
+ * whose output reports what it did, so outcomes stay observable). A stage holds no global state.
+ *
+ * @module
+ */
+import type { Chunk } from "./chunks.ts";
+
+/** Flags as given on the command line of a stage that runs alone (`--relay ws://...`). */
+export type StageFlags = Record<string, string>;
+
+/** Permissions a stage's Worker runs with; the narrowest profile that lets it work. */
+export type StagePermissions = Deno.PermissionOptionsObject;
+
+/** A source stage: produces chunks, takes none. */
+export interface SourceStage<O extends Chunk, Opt> {
+  name: string;
+  role: "source";
+  description: string;
+  /** Turn command-line flags into options (throws StageOptionsError on bad flags). */
+  parseOptions(flags: StageFlags): Opt;
+  /** The least privilege this stage needs with these options. */
+  permissions(options: Opt): StagePermissions;
+  create(options: Opt): ReadableStream<O>;
+}
+
+/** A transform (or sink) stage. */
+export interface TransformStage<I extends Chunk, O extends Chunk, Opt> {
+  name: string;
+  role: "transform" | "sink";
+  description: string;
+  parseOptions(flags: StageFlags): Opt;
+  permissions(options: Opt): StagePermissions;
+  create(options: Opt): TransformStream<I, O>;
+}
+
+/** Any stage (method parameters are bivariant, so every concrete stage is assignable). */
+export type Stage = SourceStage<Chunk, unknown> | TransformStage<Chunk, Chunk, unknown>;
+
+/** Bad flags or options for a stage. */
+export class StageOptionsError extends Error {
+  override name = "StageOptionsError";
+}
+
+/** No permissions at all: the profile of pure stages such as the kind extractor. */
+export const NO_PERMISSIONS: StagePermissions = {
+  read: false,
+  write: false,
+  net: false,
+  env: false,
+  run: false,
+  ffi: false,
+  sys: false,
+  import: false,
+};
