@@ -1,0 +1,72 @@
+/**
+ * The error a command throws to end with a clear `Error:` line, an optional `Suggestion:` line
+ * and a documented exit code.
+ *
+ * @module
+ */
+import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
+
+/** Options for {@linkcode CliError}. */
+export interface CliErrorOptions {
+  /** Where it happened or what it was about, shown in parentheses. */
+  context?: string;
+  /** The next step the user could take. */
+  suggestion?: string;
+  /** Exit code; default {@linkcode ExitCode.Failure}. */
+  exitCode?: ExitCodeValue;
+  cause?: unknown;
+}
+
+/**
+ * A failure meant for the user of the command line.
+ *
+ * @example
+ * ```ts
+ * throw new CliError("wallet not found", {
+ *   context: "~/.turnpike/default",
+ *   suggestion: "run `turnpike wallet init`",
+ * });
+ * ```
+ */
+export class CliError extends Error {
+  override name = "CliError";
+  context?: string;
+  suggestion?: string;
+  exitCode: ExitCodeValue;
+  constructor(message: string, options: CliErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.context = options.context;
+    this.suggestion = options.suggestion;
+    this.exitCode = options.exitCode ?? ExitCode.Failure;
+  }
+}
+
+/**
+ * Formats any error as the lines the CLI prints on stderr.
+ *
+ * @example
+ * ```ts
+ * formatCliError(new CliError("no route", { context: "g.town", suggestion: "check the address" }));
+ * // "Error: no route (g.town)\nSuggestion: check the address"
+ * ```
+ */
+export function formatCliError(err: unknown): string {
+  if (err instanceof CliError) {
+    const head = err.context ? `Error: ${err.message} (${err.context})` : `Error: ${err.message}`;
+    return err.suggestion ? `${head}\nSuggestion: ${err.suggestion}` : head;
+  }
+  if (err instanceof Error) return `Error: ${err.message} (${err.name})`;
+  return `Error: ${String(err)}`;
+}
+
+/**
+ * The exit code for an error: its own for a {@linkcode CliError}, else failure.
+ *
+ * @example
+ * ```ts
+ * exitCodeOf(new CliError("bad flag", { exitCode: 2 })); // 2
+ * ```
+ */
+export function exitCodeOf(err: unknown): ExitCodeValue {
+  return err instanceof CliError ? err.exitCode : ExitCode.Failure;
+}

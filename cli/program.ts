@@ -1,0 +1,49 @@
+/**
+ * The `turnpike` command tree: global options, the built command groups and the planned ones.
+ *
+ * @module
+ */
+import { Command, Option } from "commander";
+import tab from "@bomb.sh/tab/commander";
+import { registerDemoCommand } from "./demo_command.ts";
+import { registerPlannedCommands } from "./planned_commands.ts";
+import { registerStageCommand } from "./stage_command.ts";
+import { registerWalletCommand } from "./wallet_command.ts";
+import { registerCompletionsCommand } from "./completions_command.ts";
+
+/** The version printed by `turnpike --version`. */
+export const TURNPIKE_VERSION = "0.1.0";
+
+/**
+ * Builds the program. Actions throw {@linkcode CliError}s; `cli.ts` prints them.
+ *
+ * @example
+ * ```ts
+ * await createProgram().parseAsync(["node", "turnpike", "--help"]);
+ * ```
+ */
+export function createProgram(): Command {
+  const program = new Command("turnpike")
+    .description(
+      "A node for the Crosstown network: post and serve paid NIP-90 jobs over Nostr,\n" +
+        "paying per message with Interledger, events encoded as TOON.",
+    )
+    .version(TURNPIKE_VERSION)
+    .option("--state-dir <dir>", "state directory (default ~/.turnpike/<profile>)")
+    .option("--profile <name>", "profile name under ~/.turnpike (or $TURNPIKE_HOME)", "default")
+    .addOption(
+      new Option("--output <format>", "output format").choices(["text", "json", "csv"]).default(
+        "text",
+      ),
+    )
+    .option("--non-interactive", "never prompt; fail when input would be needed")
+    .showSuggestionAfterError()
+    .configureHelp({ sortSubcommands: false })
+    .exitOverride();
+  registerDemoCommand(program);
+  registerWalletCommand(program);
+  registerStageCommand(program);
+  registerPlannedCommands(program);
+  registerCompletionsCommand(program, tab);
+  return program;
+}
