@@ -7,7 +7,7 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY . .
 RUN deno compile --frozen -A --unstable-worker-options --include stages --include pipeline \
-      --include skills --include fixtures --output /out/turnpike cli.ts
+      --include fixtures --output /out/turnpike cli.ts
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates tar gzip \

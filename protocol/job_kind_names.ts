@@ -1,0 +1,82 @@
+/**
+ * Names of NIP-90 job request kinds, so users can say `--kind text-generation` instead of 5050.
+ *
+ * The registered names follow the kinds documented in nostr-protocol/data-vending-machines.
+ * Two kinds are this project's own, taken from the 5600-5699 block, where no kind is registered
+ * there (checked 2026-11): `ci-run` 5600, the flagship build job (check out, build, test, return
+ * the log), and `echo` 5601, which returns its input and serves demos and tests. Should the
+ * registry ever assign them, only this table changes.
+ *
+ * @module
+ */
+
+/** Documented job names and their request kinds. Results are kind + 1000. */
+export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({
+  "text-extraction": 5000,
+  "summarization": 5001,
+  "translation": 5002,
+  "text-generation": 5050,
+  "image-generation": 5100,
+  "video-conversion": 5200,
+  "video-translation": 5201,
+  "image-to-video": 5202,
+  "text-to-speech": 5250,
+  "content-discovery": 5300,
+  "people-discovery": 5301,
+  "content-search": 5302,
+  "people-search": 5303,
+  "event-count": 5400,
+  "malware-scan": 5500,
+  "ci-run": 5600,
+  "echo": 5601,
+  "event-timestamping": 5900,
+  "op-return": 5901,
+  "event-publish-schedule": 5905,
+  "event-pow": 5970,
+});
+
+/** A job name that is not in {@linkcode JOB_KIND_NAMES}. */
+export class UnknownJobKindError extends Error {
+  override name = "UnknownJobKindError";
+  constructor(readonly jobName: string) {
+    super(
+      `unknown job kind "${jobName}"; valid names: ${Object.keys(JOB_KIND_NAMES).join(", ")}, ` +
+        "or a number 5000-5999",
+    );
+  }
+}
+
+/**
+ * Resolves a job name, or a request kind written as a number, to the request kind.
+ *
+ * @example
+ * ```ts
+ * jobKindFromName("text-generation"); // 5050
+ * jobKindFromName("5600"); // 5600
+ * ```
+ */
+export function jobKindFromName(name: string): number {
+  if (/^\d+$/.test(name)) {
+    const kind = Number(name);
+    if (kind >= 5000 && kind <= 5999) return kind;
+    throw new UnknownJobKindError(name);
+  }
+  const kind = JOB_KIND_NAMES[name];
+  if (kind === undefined || !Object.hasOwn(JOB_KIND_NAMES, name)) {
+    throw new UnknownJobKindError(name);
+  }
+  return kind;
+}
+
+/**
+ * The documented name of a request kind, if it has one.
+ *
+ * @example
+ * ```ts
+ * jobNameFromKind(5050); // "text-generation"
+ * jobNameFromKind(5777); // undefined
+ * ```
+ */
+export function jobNameFromKind(kind: number): string | undefined {
+  return Object.entries(JOB_KIND_NAMES).find(([, k]) => k === kind)?.[0];
+}

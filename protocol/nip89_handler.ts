@@ -1,0 +1,171 @@
+/**
+ * NIP-89 handler announcements (kind 31990, addressable): a provider says which job kinds it
+ * serves (one `k` tag per kind) under an identifier (`d` tag), with metadata in the content:
+ *
+ * ```json
+ * { "name": "mayor-beta", "about": "builds and tests", "price": { "amount": "10",
+ *   "assetCode": "USD", "assetScale": 6, "per": "job" }, "paymentMethods": ["ilp"],
+ *   "encryption": ["nip44", "nip04"] }
+ * ```
+ *
+ * @module
+ */
+import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
+
+/** Kind of handler announcements. */
+export const HANDLER_KIND = 31990;
+/** Largest content accepted, in characters. */
+export const MAX_HANDLER_CONTENT = 64 * 1024;
+
+/** A price in an ILP asset's base units. */
+export interface HandlerPrice {
+  amount: string;
+  assetCode?: string;
+  assetScale?: number;
+  /** What the amount is for: `job`, `byte`, `second`... */
+  per?: string;
+}
+
+/** Announcement metadata (the content JSON). */
+export interface HandlerMetadata {
+  name: string;
+  about?: string;
+  picture?: string;
+  price?: HandlerPrice;
+  /** Payment methods accepted; this project uses `ilp`. */
+  paymentMethods?: string[];
+  /** Encryption schemes understood for encrypted jobs: `nip44`, `nip04`. */
+  encryption?: string[];
+}
+
+/** A parsed announcement. */
+export interface HandlerAnnouncement {
+  d: string;
+  kinds: number[];
+  metadata: HandlerMetadata;
+}
+
+/** Options for {@linkcode buildHandlerAnnouncement}. */
+export interface HandlerAnnouncementOptions extends HandlerAnnouncement {
+  createdAt?: number;
+}
+
+/** An announcement that is malformed. */
+export class Nip89HandlerError extends Error {
+  override name = "Nip89HandlerError";
+}
+
+/**
+ * Builds a kind 31990 template.
+ *
+ * @example
+ * ```ts
+ * buildHandlerAnnouncement({ d: "mayor-beta", kinds: [5600], metadata: { name: "mayor-beta",
+ *   paymentMethods: ["ilp"], price: { amount: "10", per: "job" } } });
+ * ```
+ */
+export function buildHandlerAnnouncement(options: HandlerAnnouncementOptions): EventTemplate {
+  if (options.d === "") throw new Nip89HandlerError("d tag is empty");
+  const metadata = checkMetadata(options.metadata);
+  for (const k of options.kinds) checkKind(k);
+  return {
+    kind: HANDLER_KIND,
+    created_at: options.createdAt ?? Math.floor(Date.now() / 1000),
+    tags: [["d", options.d], ...options.kinds.map((k) => ["k", String(k)])],
+    content: JSON.stringify(metadata),
+  };
+}
+
+function checkKind(k: number): void {
+  if (!Number.isInteger(k) || k < 0 || k > 65535) {
+    throw new Nip89HandlerError(`kind ${k} is not 0..65535`);
+  }
+}
+
+/**
+ * Reads a kind 31990 announcement. Unparseable `k` values are skipped; the `d` tag and a
+ * metadata `name` are required.
+ *
+ * @example
+ * ```ts
+ * const { kinds, metadata } = parseHandlerAnnouncement(event);
+ * ```
+ */
+export function parseHandlerAnnouncement(
+  event: Pick<NostrEvent, "kind" | "tags" | "content">,
+): HandlerAnnouncement {
+  if (event.kind !== HANDLER_KIND) throw new Nip89HandlerError(`kind ${event.kind} is not 31990`);
+  const d = event.tags.find((t) => t[0] === "d")?.[1];
+  if (d === undefined) throw new Nip89HandlerError("announcement has no d tag");
+  const kinds: number[] = [];
+  for (const t of event.tags) {
+    if (t[0] !== "k" || t[1] === undefined || !/^\d{1,5}$/.test(t[1])) continue;
+    const k = Number(t[1]);
+    if (k <= 65535 && !kinds.includes(k)) kinds.push(k);
+  }
+  if (event.content.length > MAX_HANDLER_CONTENT) {
+    throw new Nip89HandlerError(`content over ${MAX_HANDLER_CONTENT} characters`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(event.content);
+  } catch {
+    throw new Nip89HandlerError("content is not JSON");
+  }
+  return { d, kinds, metadata: checkMetadata(value) };
+}
+
+function checkMetadata(value: unknown): HandlerMetadata {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Nip89HandlerError("metadata is not an object");
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof v.name !== "string" || v.name === "") {
+    throw new Nip89HandlerError("metadata has no name");
+  }
+  const out: HandlerMetadata = { name: v.name };
+  for (const key of ["about", "picture"] as const) {
+    if (v[key] === undefined) continue;
+    if (typeof v[key] !== "string") throw new Nip89HandlerError(`metadata ${key} is not a string`);
+    out[key] = v[key];
+  }
+  for (const key of ["paymentMethods", "encryption"] as const) {
+    const list = v[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
+      throw new Nip89HandlerError(`metadata ${key} is not a list of strings`);
+    }
+    out[key] = [...list];
+  }
+  if (v.price !== undefined) out.price = checkPrice(v.price);
+  return out;
+}
+
+function checkPrice(value: unknown): HandlerPrice {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Nip89HandlerError("price is not an object");
+  }
+  const p = value as Record<string, unknown>;
+  if (typeof p.amount !== "string" || !/^\d+$/.test(p.amount)) {
+    throw new Nip89HandlerError("price amount is not an integer string");
+  }
+  const price: HandlerPrice = { amount: p.amount };
+  if (p.assetCode !== undefined) {
+    if (typeof p.assetCode !== "string") {
+      throw new Nip89HandlerError("price assetCode is not a string");
+    }
+    price.assetCode = p.assetCode;
+  }
+  if (p.assetScale !== undefined) {
+    const s = p.assetScale;
+    if (typeof s !== "number" || !Number.isInteger(s) || s < 0 || s > 255) {
+      throw new Nip89HandlerError("price assetScale is not 0..255");
+    }
+    price.assetScale = s;
+  }
+  if (p.per !== undefined) {
+    if (typeof p.per !== "string") throw new Nip89HandlerError("price per is not a string");
+    price.per = p.per;
+  }
+  return price;
+}

@@ -1,0 +1,52 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { PLANNED_COMMANDS } from "../../cli/planned_commands.ts";
+
+Deno.test("turnpike --help lists every command group of the design", async () => {
+  const { code, stdout } = await runCli(["--help"]);
+  assertEquals(code, 0);
+  for (const group of ["demo", "wallet", "stage", "completions", ...PLANNED_COMMANDS.map((p) => p.name)]) {
+    assertMatch(stdout, new RegExp(`^  ${group}\\b`, "m"), `missing group ${group}`);
+  }
+  for (const planned of PLANNED_COMMANDS) {
+    assertStringIncludes(stdout, `not built yet: issue #${planned.issue}`);
+  }
+});
+
+Deno.test("a planned command says it is not built and exits 3", async () => {
+  const { code, stderr } = await runCli(["job", "submit", "--kind", "ci-run"]);
+  assertEquals(code, 3);
+  assertMatch(stderr, /^Error: `turnpike job submit` is not built yet \(planned in issue #4\)$/m);
+  assertMatch(stderr, /^Suggestion: /m);
+});
+
+Deno.test("an unknown command is a usage error (exit 2)", async () => {
+  const { code, stderr } = await runCli(["jbo"]);
+  assertEquals(code, 2);
+  assertStringIncludes(stderr, "unknown command");
+});
+
+Deno.test("turnpike stage kind-extractor reads piped TOON and writes JSON lines", async () => {
+  const corpus = await Deno.readTextFile(new URL("../../fixtures/corpus.toon", import.meta.url));
+  const { code, stdout, stderr } = await runCli(["stage", "kind-extractor"], { stdin: corpus });
+  assertEquals(code, 0, stderr);
+  const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const records = corpus.split(/\n\s*\n/).filter((r) => r.trim() !== "");
+  assertEquals(lines.length, records.length);
+  assert(lines.every((l) => l.type === "summary"), "every corpus record is a valid event");
+});
+
+Deno.test("turnpike stage with an unknown name is a usage error listing the stages", async () => {
+  const { code, stderr } = await runCli(["stage", "no-such-stage"]);
+  assertEquals(code, 2);
+  assertMatch(stderr, /^Error: .*no-such-stage/m);
+  assertStringIncludes(stderr, "turnpike stage list");
+});
+
+Deno.test("turnpike completions bash prints a completion script", async () => {
+  const { code, stdout } = await runCli(["completions", "bash"]);
+  assertEquals(code, 0);
+  assertStringIncludes(stdout, "bash completion for turnpike");
+  const bad = await runCli(["completions", "tcsh"]);
+  assertEquals(bad.code, 2);
+});

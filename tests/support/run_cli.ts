@@ -1,0 +1,49 @@
+/**
+ * Runs the real `turnpike` command (`deno run -A cli.ts ...`) as a subprocess, the way a user
+ * or a script would, and returns its exit code and output.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** Text written to the command's stdin (closed after). */
+  stdin?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** What a CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+
+/**
+ * Runs `turnpike <args>` and collects its output.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await runCli(["--help"]);
+ * ```
+ */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
+  await writer.close();
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -1,0 +1,52 @@
+import { finalizeEvent, generateSecretKey } from "nostr-tools";
+import {
+  buildHandlerAnnouncement,
+  Nip89HandlerError,
+  parseHandlerAnnouncement,
+} from "../../protocol/nip89_handler.ts";
+import { assertEquals, assertThrows } from "../support/assert.ts";
+
+Deno.test("NIP-89 announcement: build, sign, parse", () => {
+  const metadata = {
+    name: "mayor-beta",
+    about: "builds things",
+    price: { amount: "10", assetCode: "USD", assetScale: 6, per: "job" },
+    paymentMethods: ["ilp"],
+    encryption: ["nip44", "nip04"],
+  };
+  const template = buildHandlerAnnouncement({ d: "beta", kinds: [5600, 5601], metadata });
+  assertEquals(template.kind, 31990);
+  assertEquals(template.tags, [["d", "beta"], ["k", "5600"], ["k", "5601"]]);
+  const event = finalizeEvent(template, generateSecretKey());
+  assertEquals(parseHandlerAnnouncement(event), { d: "beta", kinds: [5600, 5601], metadata });
+});
+
+Deno.test("NIP-89 parser: tolerant on k tags, strict on d, name, types", () => {
+  const base = { kind: 31990, content: '{"name":"x","extra":1}' };
+  assertEquals(
+    parseHandlerAnnouncement({
+      ...base,
+      tags: [["d", "a"], ["k", "5050"], ["k", "x"], ["k", "5050"]],
+    }),
+    { d: "a", kinds: [5050], metadata: { name: "x" } },
+  );
+  const bad: [object, string][] = [
+    [{ ...base, kind: 1, tags: [["d", "a"]] }, "not 31990"],
+    [{ ...base, tags: [] }, "no d tag"],
+    [{ ...base, tags: [["d", "a"]], content: "{" }, "not JSON"],
+    [{ ...base, tags: [["d", "a"]], content: "{}" }, "no name"],
+    [{ ...base, tags: [["d", "a"]], content: '{"name":"x","price":{"amount":1}}' }, "price amount"],
+    [{ ...base, tags: [["d", "a"]], content: '{"name":"x","encryption":"nip44"}' }, "encryption"],
+  ];
+  for (const [event, msg] of bad) {
+    assertThrows(
+      () => parseHandlerAnnouncement(event as Parameters<typeof parseHandlerAnnouncement>[0]),
+      Nip89HandlerError,
+      msg,
+    );
+  }
+  assertThrows(
+    () => buildHandlerAnnouncement({ d: "", kinds: [], metadata: { name: "x" } }),
+    Nip89HandlerError,
+  );
+});
