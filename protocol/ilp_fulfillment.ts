@@ -1,0 +1,114 @@
+/**
+ * The condition scheme turnpike uses to pay (DESIGN.md §4, as STREAM does it, RFC 29):
+ * `fulfillment = HMAC-SHA256(HMAC-SHA256(sharedSecret, "ilp_stream_fulfillment"), data)` and
+ * `condition = SHA-256(fulfillment)`. Only a holder of the shared secret (the receiver, which
+ * handed it out over SPSP) can produce the fulfillment for a given packet data.
+ *
+ * @module
+ */
+
+const FULFILLMENT_GENERATION_STRING = new TextEncoder().encode("ilp_stream_fulfillment");
+
+/** The shared secret or a fulfillment/condition has the wrong shape. */
+export class IlpFulfillmentError extends Error {
+  override name = "IlpFulfillmentError";
+}
+
+/** A fulfillment with its condition. */
+export interface FulfillmentPair {
+  /** 32 bytes. */
+  fulfillment: Uint8Array;
+  /** 32 bytes: SHA-256 of the fulfillment. */
+  condition: Uint8Array;
+}
+
+async function hmac(key: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, data as Uint8Array<ArrayBuffer>));
+}
+
+function importHmacKey(raw: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    raw as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+}
+
+/**
+ * Derives the per-secret fulfillment key once, so that many packets under one secret cost one
+ * HMAC each. Secrets must be 32 bytes (RFC 9 / SPSP).
+ *
+ * @example
+ * ```ts
+ * const key = await importFulfillmentKey(sharedSecret);
+ * const { condition } = await fulfillmentFor(key, data);
+ * ```
+ */
+export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<CryptoKey> {
+  if (sharedSecret.byteLength !== 32) {
+    throw new IlpFulfillmentError(
+      `shared secret must be 32 bytes, got ${sharedSecret.byteLength}`,
+    );
+  }
+  const secretKey = await importHmacKey(sharedSecret);
+  return importHmacKey(await hmac(secretKey, FULFILLMENT_GENERATION_STRING));
+}
+
+/**
+ * SHA-256 of a fulfillment.
+ *
+ * @example
+ * ```ts
+ * const condition = await conditionOf(fulfillment);
+ * ```
+ */
+export async function conditionOf(fulfillment: Uint8Array): Promise<Uint8Array> {
+  if (fulfillment.byteLength !== 32) {
+    throw new IlpFulfillmentError(`fulfillment must be 32 bytes, got ${fulfillment.byteLength}`);
+  }
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", fulfillment as Uint8Array<ArrayBuffer>),
+  );
+}
+
+/**
+ * The fulfillment and condition for packet `data` under a shared secret (or a key from
+ * {@linkcode importFulfillmentKey}).
+ *
+ * @example
+ * ```ts
+ * const { fulfillment, condition } = await fulfillmentFor(sharedSecret, toonBytes);
+ * ```
+ */
+export async function fulfillmentFor(
+  secretOrKey: Uint8Array | CryptoKey,
+  data: Uint8Array,
+): Promise<FulfillmentPair> {
+  const key = secretOrKey instanceof Uint8Array
+    ? await importFulfillmentKey(secretOrKey)
+    : secretOrKey;
+  const fulfillment = await hmac(key, data);
+  return { fulfillment, condition: await conditionOf(fulfillment) };
+}
+
+/**
+ * True when SHA-256(fulfillment) equals the condition (constant time in the compared bytes).
+ * A fulfillment of the wrong length is simply false.
+ *
+ * @example
+ * ```ts
+ * if (!(await checkFulfillment(reply.fulfillment, prepare.executionCondition))) throw new Error("F05");
+ * ```
+ */
+export async function checkFulfillment(
+  fulfillment: Uint8Array,
+  condition: Uint8Array,
+): Promise<boolean> {
+  if (fulfillment.byteLength !== 32 || condition.byteLength !== 32) return false;
+  const actual = await conditionOf(fulfillment);
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= actual[i] ^ condition[i];
+  return diff === 0;
+}

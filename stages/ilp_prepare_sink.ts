@@ -1,0 +1,412 @@
+/**
+ * Stage `ilp-prepare-sink`: sends ILP PREPAREs over BTP and reports each outcome.
+ *
+ * Input: `prepare` chunks (fully specified packets), or `toon` chunks when `destination`,
+ * `pricePerByte` and `sharedSecret` are set: the packet data is then the TOON bytes, the amount
+ * `pricePerByte x byte length`, the condition SHA-256 of the STREAM-style fulfillment
+ * (`protocol/ilp_fulfillment.ts`). Output: one `fulfill` / `reject` chunk per input (or a
+ * `failed` chunk for input that cannot become a packet), **in input order**: up to `window`
+ * packets are in flight at once, and a slow packet holds back the outcomes behind it (but never
+ * more than `window` sends). Keeping order lets a caller zip outcomes with inputs.
+ *
+ * Retries: a T-class reject (or a connection lost with the packet in flight, reported as T01) is
+ * retried at most `maxRetries` times (default 3) with exponential backoff and a fresh expiry of
+ * the same lifetime (the connector answers an identical repeated PREPARE from its cache). F- and
+ * R-class rejects are final and never retried.
+ *
+ * @module
+ */
+import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
+import {
+  type StageFlags,
+  StageOptionsError,
+  type StagePermissions,
+  type TransformStage,
+} from "./stage.ts";
+import { NO_PERMISSIONS } from "./stage.ts";
+import { stageMain } from "./stage_runner.ts";
+import {
+  BtpAuthError,
+  BtpClient,
+  BtpConnectionError,
+  BtpRemoteError,
+  BtpTimeoutError,
+} from "../transport/btp_client.ts";
+import {
+  IlpPacketError,
+  type IlpPrepare,
+  type IlpReply,
+  isIlpErrorCode,
+  isTemporaryError,
+  isValidIlpAddress,
+  MAX_UINT64,
+} from "../protocol/ilp_packet.ts";
+import {
+  checkFulfillment,
+  fulfillmentFor,
+  importFulfillmentKey,
+} from "../protocol/ilp_fulfillment.ts";
+
+/** Options of the ILP PREPARE sink. */
+export interface IlpPrepareSinkOptions {
+  /** BTP endpoint, e.g. `btp+ws://127.0.0.1:3000`. */
+  btpUrl: string;
+  /** BTP `auth_token`. */
+  authToken: string;
+  /** BTP `auth_username`. Default "". */
+  authUsername?: string;
+  /** Packets in flight at once. Default 16. */
+  window?: number;
+  /** Lifetime of a PREPARE built from TOON, and of each retry. Default 30 s. */
+  expiryMs?: number;
+  /** For TOON input: ILP address of the receiver (from SPSP). */
+  destination?: string;
+  /** For TOON input: base units per TOON byte. */
+  pricePerByte?: bigint;
+  /** For TOON input: the 32-byte SPSP shared secret, base64 (RFC 9) or 64 hex digits. */
+  sharedSecret?: string;
+  /** Retries on T-class rejects. Default 3. */
+  maxRetries?: number;
+  /** First retry delay; doubles per retry, +-20% jitter. Default 250 ms. */
+  retryBaseDelayMs?: number;
+  /** First BTP reconnect delay (the client doubles it up to 30 s). Default 1 s. */
+  reconnectInitialDelayMs?: number;
+}
+
+/** Input the sink cannot turn into a packet (wrong chunk type, missing TOON options). */
+export class IlpPrepareSinkInputError extends Error {
+  override name = "IlpPrepareSinkInputError";
+}
+
+const STAGE_NAME = "ilp-prepare-sink";
+
+type SinkInput = PrepareChunk | ToonChunk;
+type SinkOutput = PrepareOutcomeChunk | FailedChunk;
+
+/**
+ * Decodes a shared secret given as base64 or hex; throws StageOptionsError unless 32 bytes.
+ *
+ * @example
+ * ```ts
+ * decodeSharedSecret("00".repeat(32)).byteLength; // 32
+ * ```
+ */
+export function decodeSharedSecret(text: string): Uint8Array {
+  let bytes: Uint8Array;
+  if (/^[0-9a-fA-F]{64}$/.test(text)) {
+    bytes = Uint8Array.from(text.match(/../g)!, (h) => parseInt(h, 16));
+  } else {
+    try {
+      bytes = Uint8Array.from(
+        atob(text.replace(/-/g, "+").replace(/_/g, "/")),
+        (c) => c.charCodeAt(0),
+      );
+    } catch {
+      throw new StageOptionsError("sharedSecret is neither hex nor base64");
+    }
+  }
+  if (bytes.byteLength !== 32) {
+    throw new StageOptionsError(`sharedSecret must be 32 bytes, got ${bytes.byteLength}`);
+  }
+  return bytes;
+}
+
+function hexToBytes(hex: string, what: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new IlpPacketError(`${what} is not hex`);
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function base64ToBytes(text: string): Uint8Array {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    throw new IlpPacketError("data is not base64");
+  }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** A packet ready to send, and how long each attempt may live. */
+interface Planned {
+  prepare: IlpPrepare;
+  lifetimeMs: number;
+  ref?: string;
+}
+
+function planFromPrepareChunk(chunk: PrepareChunk): Planned {
+  const expiresAt = new Date(chunk.expiresAt);
+  if (Number.isNaN(expiresAt.getTime())) throw new IlpPacketError("expiresAt is not ISO 8601");
+  if (!isValidIlpAddress(chunk.destination)) {
+    throw new IlpPacketError(`invalid destination "${chunk.destination}"`);
+  }
+  const condition = hexToBytes(chunk.executionCondition, "executionCondition");
+  if (condition.byteLength !== 32) throw new IlpPacketError("executionCondition must be 32 bytes");
+  return {
+    prepare: {
+      amount: chunk.amount,
+      destination: chunk.destination,
+      executionCondition: condition,
+      expiresAt,
+      data: base64ToBytes(chunk.data),
+    },
+    lifetimeMs: Math.max(0, expiresAt.getTime() - Date.now()),
+    ref: chunk.ref,
+  };
+}
+
+async function planFromToon(
+  chunk: ToonChunk,
+  options: IlpPrepareSinkOptions,
+  key: Promise<CryptoKey> | undefined,
+): Promise<Planned> {
+  if (!options.destination || options.pricePerByte === undefined || !key) {
+    throw new IlpPrepareSinkInputError(
+      "toon input needs the destination, pricePerByte and sharedSecret options",
+    );
+  }
+  const data = new TextEncoder().encode(chunk.toon);
+  // Flat price per byte: the sink does not parse TOON; per-kind prices belong to a pricer
+  // stage upstream that emits prepare chunks (see protocol/relay_pricing.ts).
+  const amount = options.pricePerByte * BigInt(data.byteLength);
+  if (amount > MAX_UINT64) throw new IlpPacketError(`amount ${amount} exceeds uint64`);
+  const { condition } = await fulfillmentFor(await key, data);
+  const lifetimeMs = options.expiryMs ?? 30_000;
+  return {
+    prepare: {
+      amount: amount.toString(),
+      destination: options.destination,
+      executionCondition: condition,
+      expiresAt: new Date(Date.now() + lifetimeMs),
+      data,
+    },
+    lifetimeMs,
+  };
+}
+
+function failed(error: Error, input: unknown): FailedChunk {
+  const text = JSON.stringify(input) ?? "";
+  return {
+    type: "failed",
+    stage: STAGE_NAME,
+    error: error.name,
+    message: error.message,
+    input: text.length <= 4096 ? input : text.slice(0, 4096),
+  };
+}
+
+/** Turns a transport failure into the reject an ILP sender would see, when there is one. */
+function transportReject(err: unknown): IlpReply | undefined {
+  const reject = (code: string, message: string): IlpReply => ({
+    type: "reject",
+    code,
+    triggeredBy: "",
+    message,
+    data: new Uint8Array(0),
+  });
+  if (err instanceof BtpConnectionError) return reject("T01", err.message);
+  if (err instanceof BtpTimeoutError) return reject("R00", err.message);
+  if (err instanceof BtpRemoteError) {
+    return reject(isIlpErrorCode(err.code) ? err.code : "T00", err.message);
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Creates the sink: a TransformStream from prepare/toon chunks to outcome chunks. It connects
+ * on start; a refused auth (BtpAuthError) or an unreachable peer errors the stream.
+ *
+ * @example
+ * ```ts
+ * const outcomes = ReadableStream.from([prepareChunk]).pipeThrough(
+ *   createIlpPrepareSink({ btpUrl: "btp+ws://127.0.0.1:3000", authToken: "secret" }),
+ * );
+ * for await (const outcome of outcomes) console.log(outcome.type);
+ * ```
+ */
+export function createIlpPrepareSink(
+  options: IlpPrepareSinkOptions,
+): TransformStream<SinkInput, SinkOutput> {
+  const window = options.window ?? 16;
+  const maxRetries = options.maxRetries ?? 3;
+  const retryBase = options.retryBaseDelayMs ?? 250;
+  if (!Number.isInteger(window) || window < 1) throw new StageOptionsError("window must be >= 1");
+  const key = options.sharedSecret !== undefined
+    ? importFulfillmentKey(decodeSharedSecret(options.sharedSecret))
+    : undefined;
+  key?.catch(() => {}); // reported when a toon chunk needs it
+  const client = new BtpClient({
+    url: options.btpUrl,
+    authToken: options.authToken,
+    authUsername: options.authUsername,
+    reconnectInitialDelayMs: options.reconnectInitialDelayMs,
+  });
+  const queue: Promise<SinkOutput>[] = [];
+
+  const sendWithRetries = async (plan: Planned): Promise<PrepareOutcomeChunk> => {
+    const started = performance.now();
+    let prepare = plan.prepare;
+    for (let attempt = 1;; attempt++) {
+      let reply: IlpReply;
+      try {
+        reply = await client.sendPrepare(prepare);
+      } catch (err) {
+        const mapped = transportReject(err);
+        if (!mapped) throw err;
+        reply = mapped;
+      }
+      if (
+        reply.type === "fulfill" &&
+        !(await checkFulfillment(reply.fulfillment, prepare.executionCondition))
+      ) {
+        // A direct peer (no connector in between) could answer nonsense; never report it paid.
+        reply = {
+          type: "reject",
+          code: "F05",
+          triggeredBy: "",
+          message: "fulfillment does not match the condition",
+          data: new Uint8Array(0),
+        };
+      }
+      const retry = reply.type === "reject" && isTemporaryError(reply.code) &&
+        attempt <= maxRetries;
+      if (!retry) return outcome(reply, attempt, started, plan.ref);
+      const delay = retryBase * 2 ** (attempt - 1) * (0.8 + 0.4 * Math.random());
+      await sleep(delay);
+      prepare = { ...prepare, expiresAt: new Date(Date.now() + plan.lifetimeMs) };
+    }
+  };
+
+  const handle = async (chunk: SinkInput): Promise<SinkOutput> => {
+    let plan: Planned;
+    try {
+      if (chunk.type === "prepare") plan = planFromPrepareChunk(chunk);
+      else if (chunk.type === "toon") plan = await planFromToon(chunk, options, key);
+      else {
+        throw new IlpPrepareSinkInputError(
+          `expected a prepare or toon chunk, got "${(chunk as { type: unknown }).type}"`,
+        );
+      }
+    } catch (err) {
+      return failed(err as Error, chunk);
+    }
+    try {
+      return await sendWithRetries(plan);
+    } catch (err) {
+      // Refused credentials are a stage-level fault: error the stream rather than fail chunks.
+      if (err instanceof BtpAuthError) throw err;
+      // Closed client (BtpClosedError) or a reply we could not decode (IlpPacketError,
+      // BtpMessageError): the outcome is unknown, so it is reported as failed, never guessed.
+      return failed(err instanceof Error ? err : new Error(String(err)), chunk);
+    }
+  };
+
+  return new TransformStream<SinkInput, SinkOutput>({
+    async start() {
+      await client.connect();
+    },
+    async transform(chunk, controller) {
+      queue.push(handle(chunk));
+      while (queue.length >= window) controller.enqueue(await queue.shift()!);
+    },
+    async flush(controller) {
+      while (queue.length > 0) controller.enqueue(await queue.shift()!);
+      await client.close();
+    },
+    async cancel() {
+      await client.close();
+      await Promise.allSettled(queue);
+    },
+  });
+}
+
+function outcome(
+  reply: IlpReply,
+  attempts: number,
+  started: number,
+  ref: string | undefined,
+): PrepareOutcomeChunk {
+  const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+  const out: PrepareOutcomeChunk = reply.type === "fulfill"
+    ? { type: "fulfill", fulfillment: bytesToHex(reply.fulfillment), attempts, latencyMs }
+    : {
+      type: "reject",
+      code: reply.code,
+      message: reply.message,
+      triggeredBy: reply.triggeredBy,
+      attempts,
+      latencyMs,
+    };
+  if (reply.data.byteLength > 0) out.data = bytesToBase64(reply.data);
+  if (ref !== undefined) out.ref = ref;
+  return out;
+}
+
+function intFlag(flags: StageFlags, name: string): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v)) throw new StageOptionsError(`--${name} must be a whole number`);
+  return Number(v);
+}
+
+function btpHostPort(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.startsWith("btp+") ? url.slice(4) : url);
+  } catch {
+    throw new StageOptionsError(`invalid BTP URL "${url}"`);
+  }
+  const port = parsed.port || (parsed.protocol === "wss:" ? "443" : "80");
+  return `${parsed.hostname}:${port}`;
+}
+
+/** The stage: `deno run --allow-net=<host:port> stages/ilp_prepare_sink.ts --btp btp+ws://... --token ...`. */
+export const ilpPrepareSinkStage: TransformStage<SinkInput, SinkOutput, IlpPrepareSinkOptions> = {
+  name: STAGE_NAME,
+  role: "sink",
+  description:
+    "Sends ILP PREPAREs (prepare chunks, or toon chunks priced per byte) over BTP; outputs fulfill/reject outcomes in input order",
+  parseOptions(flags: StageFlags): IlpPrepareSinkOptions {
+    const btpUrl = flags.btp;
+    if (!btpUrl) throw new StageOptionsError("--btp <btp+ws://host:port> is required");
+    btpHostPort(btpUrl);
+    const price = flags["price-per-byte"];
+    if (price !== undefined && !/^[0-9]+$/.test(price)) {
+      throw new StageOptionsError("--price-per-byte must be a whole number");
+    }
+    if (flags["shared-secret"] !== undefined) decodeSharedSecret(flags["shared-secret"]);
+    if (flags.destination !== undefined && !isValidIlpAddress(flags.destination)) {
+      throw new StageOptionsError(`--destination "${flags.destination}" is not an ILP address`);
+    }
+    return {
+      btpUrl,
+      authToken: flags.token ?? "",
+      authUsername: flags.username,
+      window: intFlag(flags, "window"),
+      expiryMs: intFlag(flags, "expiry-ms"),
+      destination: flags.destination,
+      pricePerByte: price === undefined ? undefined : BigInt(price),
+      sharedSecret: flags["shared-secret"],
+      maxRetries: intFlag(flags, "max-retries"),
+    };
+  },
+  permissions(options: IlpPrepareSinkOptions): StagePermissions {
+    return { ...NO_PERMISSIONS, net: [btpHostPort(options.btpUrl)] };
+  },
+  create: createIlpPrepareSink,
+};
+
+if (import.meta.main) await stageMain(ilpPrepareSinkStage);

@@ -1,0 +1,609 @@
+/**
+ * A BTP 2.0 client (RFC 23) over the built-in WebSocket, speaking what `ilp-plugin-btp`
+ * (the reference connector's BTP plugin) expects: an auth MESSAGE first (`auth`,
+ * `auth_username`, `auth_token`), then ILP packets in MESSAGE frames answered by RESPONSE
+ * frames, correlated by requestId. It also answers the peer's PREPAREs through a handler, learns
+ * its own address by IL-DCP, reconnects with backoff when the socket drops, bounds frame sizes
+ * and waits on `bufferedAmount` before sending more.
+ *
+ * @module
+ */
+import {
+  authProtocolData,
+  type BtpFrame,
+  BtpMessageError,
+  type BtpMessageFrame,
+  decodeBtpFrame,
+  DEFAULT_MAX_BTP_FRAME_BYTES,
+  encodeBtpFrame,
+  getIlpData,
+  ilpProtocolData,
+  peekBtpRequestId,
+} from "../protocol/btp_message.ts";
+import {
+  decodeIlpPrepare,
+  decodeIlpReply,
+  encodeIlpPrepare,
+  encodeIlpReply,
+  IlpPacketType,
+  type IlpPrepare,
+  type IlpReply,
+} from "../protocol/ilp_packet.ts";
+import {
+  decodeIldcpResponse,
+  encodeIldcpRequest,
+  IldcpError,
+  type IldcpResponse,
+} from "../protocol/ildcp.ts";
+
+/** Answers a PREPARE the peer sent us. */
+export type BtpPrepareHandler = (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
+
+/** Connection state. */
+export type BtpClientState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+/** Options for {@linkcode BtpClient}. */
+export interface BtpClientOptions {
+  /** `btp+ws://host:port` (or `ws://`, `wss://`, `btp+wss://`); `user:token@` in it is used for auth. */
+  url: string;
+  /** `auth_token` (ilp-plugin-btp's listener `secret`). */
+  authToken?: string;
+  /** `auth_username`; "" when not given, as ilp-plugin-btp does. */
+  authUsername?: string;
+  /** Largest BTP frame sent or accepted. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** How long to wait for a RESPONSE/ERROR. Default 35 s (ilp-plugin-btp's default). */
+  responseTimeoutMs?: number;
+  /** Reconnect when an authenticated socket drops. Default true. */
+  reconnect?: boolean;
+  /** First reconnect delay. Default 1 s; doubles per failed attempt. */
+  reconnectInitialDelayMs?: number;
+  /** Largest reconnect delay. Default 30 s. */
+  reconnectMaxDelayMs?: number;
+  /** Wait before sending while the socket buffers more than this. Default 1 MiB. */
+  highWaterMarkBytes?: number;
+  /** Answers incoming PREPAREs. Without it they are rejected with F02. */
+  onPrepare?: BtpPrepareHandler;
+  /** Told about every state change (for logs and metrics). */
+  onStateChange?: (state: BtpClientState) => void;
+  /** Random source for jitter (tests pin it). Default Math.random. */
+  random?: () => number;
+}
+
+/** The peer refused our credentials (ilp-plugin-btp answers ERROR F00 "invalid auth_token"). */
+export class BtpAuthError extends Error {
+  override name = "BtpAuthError";
+}
+
+/** The socket could not be opened or dropped while a request was in flight. */
+export class BtpConnectionError extends Error {
+  override name = "BtpConnectionError";
+}
+
+/** No RESPONSE/ERROR within the response timeout. */
+export class BtpTimeoutError extends Error {
+  override name = "BtpTimeoutError";
+}
+
+/** The client was closed by its owner. */
+export class BtpClosedError extends Error {
+  override name = "BtpClosedError";
+}
+
+/** The peer answered a request with a BTP ERROR frame. */
+export class BtpRemoteError extends Error {
+  override name = "BtpRemoteError";
+  /** BTP error code, e.g. F00. */
+  code: string;
+  /** e.g. NotAcceptedError. */
+  errorName: string;
+  data: string;
+  constructor(code: string, errorName: string, data: string) {
+    super(`peer answered BTP ERROR ${code} ${errorName}: ${data}`);
+    this.code = code;
+    this.errorName = errorName;
+    this.data = data;
+  }
+}
+
+interface Pending {
+  resolve(frame: BtpFrame): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** Options for {@linkcode BtpClient.sendData}. */
+export interface BtpSendOptions {
+  /** Overrides the client's response timeout for this request. */
+  timeoutMs?: number;
+}
+
+/** Options for {@linkcode reconnectDelay}. */
+export interface ReconnectDelayOptions {
+  initialMs: number;
+  maxMs: number;
+  /** Uniform in [0, 1). */
+  random: () => number;
+}
+
+/**
+ * Reconnect delay for the n-th failed attempt (0-based): initial x 2^n, capped, +-20% jitter so
+ * that many clients of a restarted connector do not all dial at once.
+ *
+ * @example
+ * ```ts
+ * reconnectDelay(0, { initialMs: 1000, maxMs: 30000, random: () => 0.5 }); // 1000
+ * ```
+ */
+export function reconnectDelay(attempt: number, options: ReconnectDelayOptions): number {
+  const base = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.min(options.maxMs, Math.round(base * (0.8 + 0.4 * options.random())));
+}
+
+function socketUrl(url: string): { wsUrl: string; username?: string; token?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.startsWith("btp+") ? url.slice(4) : url);
+  } catch {
+    throw new BtpConnectionError(`invalid BTP URL "${url}"`);
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new BtpConnectionError(`BTP URL must be btp+ws:// or btp+wss://, got "${url}"`);
+  }
+  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+  const token = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  parsed.username = "";
+  parsed.password = "";
+  return { wsUrl: parsed.toString(), username, token };
+}
+
+/**
+ * A BTP connection to one peer (normally the connector or town this node is a child of).
+ *
+ * @example
+ * ```ts
+ * const client = new BtpClient({ url: "btp+ws://127.0.0.1:3000", authToken: "secret" });
+ * await client.connect();
+ * const { clientAddress } = await client.fetchIldcp();
+ * const reply = await client.sendPrepare(prepare);
+ * await client.close();
+ * ```
+ */
+export class BtpClient {
+  #options: Required<
+    Omit<BtpClientOptions, "onPrepare" | "onStateChange" | "authToken" | "authUsername">
+  >;
+  #onPrepare?: BtpPrepareHandler;
+  #onStateChange?: (state: BtpClientState) => void;
+  #wsUrl: string;
+  #username: string;
+  #token: string;
+  #ws?: WebSocket;
+  #socketClosed: Promise<void> = Promise.resolve();
+  #state: BtpClientState = "idle";
+  #pending = new Map<number, Pending>();
+  #openWaiters: Waiter[] = [];
+  #nextRequestId = crypto.getRandomValues(new Uint32Array(1))[0];
+  #reconnectTimer?: ReturnType<typeof setTimeout>;
+  #reconnectAttempt = 0;
+  #fatal?: Error;
+  /** The address IL-DCP gave us, once {@linkcode fetchIldcp} ran. */
+  ilpAddress?: string;
+
+  constructor(options: BtpClientOptions) {
+    const { wsUrl, username, token } = socketUrl(options.url);
+    this.#wsUrl = wsUrl;
+    this.#username = options.authUsername ?? username ?? "";
+    this.#token = options.authToken ?? token ?? "";
+    this.#onPrepare = options.onPrepare;
+    this.#onStateChange = options.onStateChange;
+    this.#options = {
+      url: options.url,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_BTP_FRAME_BYTES,
+      responseTimeoutMs: options.responseTimeoutMs ?? 35_000,
+      reconnect: options.reconnect ?? true,
+      reconnectInitialDelayMs: options.reconnectInitialDelayMs ?? 1_000,
+      reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? 30_000,
+      highWaterMarkBytes: options.highWaterMarkBytes ?? 1024 * 1024,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  /** Current state. */
+  get state(): BtpClientState {
+    return this.#state;
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Opens the socket and authenticates. Rejects with {@linkcode BtpAuthError} on bad
+   * credentials and {@linkcode BtpConnectionError} when the peer cannot be reached (the first
+   * connect does not retry; reconnects after a drop do).
+   */
+  async connect(): Promise<void> {
+    if (this.#state === "closed") throw new BtpClosedError("client is closed");
+    if (this.#state === "open") return;
+    if (this.#state === "idle") {
+      this.#setState("connecting");
+      try {
+        await this.#openSocket();
+      } catch (err) {
+        this.#setState("closed");
+        this.#failWaiters(err as Error);
+        await this.#socketClosed;
+        throw err;
+      }
+      return;
+    }
+    await this.#waitOpen(this.#options.responseTimeoutMs);
+  }
+
+  /**
+   * Sends an ILP packet in a MESSAGE and resolves with the `ilp` bytes of the RESPONSE.
+   * While reconnecting it waits (up to the timeout) for the socket to come back.
+   */
+  async sendData(packet: Uint8Array, options: BtpSendOptions = {}): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs ?? this.#options.responseTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    if (this.#state !== "open") await this.#waitOpen(timeoutMs);
+    const frame = await this.#request(
+      { type: "message", requestId: 0, protocolData: [ilpProtocolData(packet)] },
+      Math.max(1, deadline - Date.now()),
+    );
+    const ilp = getIlpData(frame);
+    if (!ilp) throw new BtpMessageError("RESPONSE carries no ilp protocol data");
+    return ilp;
+  }
+
+  /**
+   * Sends a PREPARE and decodes the FULFILL or REJECT. The wait is bounded by the packet's
+   * expiry (plus a second of grace) and the response timeout.
+   */
+  async sendPrepare(prepare: IlpPrepare, options: BtpSendOptions = {}): Promise<IlpReply> {
+    const bytes = encodeIlpPrepare(prepare);
+    const untilExpiry = prepare.expiresAt.getTime() - Date.now() + 1_000;
+    const timeoutMs = Math.max(
+      1,
+      Math.min(options.timeoutMs ?? this.#options.responseTimeoutMs, untilExpiry),
+    );
+    return decodeIlpReply(await this.sendData(bytes, { timeoutMs }));
+  }
+
+  /** Asks the peer for our address and asset (IL-DCP) and remembers the address. */
+  async fetchIldcp(options: BtpSendOptions = {}): Promise<IldcpResponse> {
+    const reply = await this.sendData(encodeIldcpRequest(), options);
+    if (reply[0] === IlpPacketType.reject) {
+      const reject = decodeIlpReply(reply);
+      if (reject.type === "reject") {
+        throw new IldcpError(`IL-DCP rejected: ${reject.code} ${reject.message}`);
+      }
+    }
+    const info = decodeIldcpResponse(reply);
+    this.ilpAddress = info.clientAddress;
+    return info;
+  }
+
+  /** Closes the socket, stops reconnecting, fails everything in flight with BtpClosedError. */
+  async close(): Promise<void> {
+    if (this.#state === "closed" && !this.#ws) return await this.#socketClosed;
+    this.#setState("closed");
+    clearTimeout(this.#reconnectTimer);
+    const err = new BtpClosedError("client closed");
+    this.#failPending(err);
+    this.#failWaiters(err);
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws && ws.readyState !== WebSocket.CLOSED) ws.close();
+    await this.#socketClosed;
+  }
+
+  /** Same as {@linkcode close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #setState(state: BtpClientState) {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#onStateChange?.(state);
+    if (state === "open") {
+      const waiters = this.#openWaiters;
+      this.#openWaiters = [];
+      for (const w of waiters) w.resolve();
+    }
+  }
+
+  #failWaiters(err: Error) {
+    const waiters = this.#openWaiters;
+    this.#openWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  #failPending(err: Error) {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  #waitOpen(timeoutMs: number): Promise<void> {
+    if (this.#state === "open") return Promise.resolve();
+    if (this.#state === "closed") {
+      return Promise.reject(this.#fatal ?? new BtpClosedError("client is closed"));
+    }
+    if (this.#state === "idle") {
+      return Promise.reject(new BtpConnectionError("not connected: call connect() first"));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#openWaiters = this.#openWaiters.filter((w) => w !== waiter);
+        // A packet that never left is a connection problem, not an unanswered request.
+        reject(new BtpConnectionError(`not connected to ${this.#wsUrl} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#openWaiters.push(waiter);
+    });
+  }
+
+  /** Opens a socket and authenticates on it; resolves when open, rejects on failure. */
+  #openSocket(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(this.#wsUrl);
+      } catch (err) {
+        reject(new BtpConnectionError(`cannot open ${this.#wsUrl}: ${(err as Error).message}`));
+        return;
+      }
+      ws.binaryType = "arraybuffer";
+      this.#ws = ws;
+      let authed = false;
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      this.#socketClosed = new Promise<void>((closed) => {
+        ws.addEventListener("close", () => {
+          closed();
+          if (this.#ws === ws) this.#ws = undefined;
+          settle(new BtpConnectionError(`connection to ${this.#wsUrl} closed before auth`));
+          if (authed) this.#onSocketLost();
+        });
+      });
+      ws.addEventListener("message", (event) => this.#onMessage(ws, event.data));
+      ws.addEventListener("open", () => {
+        this.#request(
+          {
+            type: "message",
+            requestId: 0,
+            protocolData: authProtocolData({ username: this.#username, token: this.#token }),
+          },
+          this.#options.responseTimeoutMs,
+          ws,
+        ).then(() => {
+          authed = true;
+          this.#reconnectAttempt = 0;
+          if (this.#state !== "closed") this.#setState("open");
+          settle();
+        }, (err: Error) => {
+          const authErr = err instanceof BtpRemoteError
+            ? new BtpAuthError(
+              `BTP auth refused by ${this.#wsUrl}: ${err.code} ${err.errorName} ${err.data}`,
+            )
+            : err;
+          settle(authErr);
+          ws.close();
+        });
+      });
+    });
+  }
+
+  #onSocketLost() {
+    this.#failPending(new BtpConnectionError(`connection to ${this.#wsUrl} lost`));
+    if (this.#state === "closed") return;
+    if (!this.#options.reconnect) {
+      this.#fatal = new BtpConnectionError(`connection to ${this.#wsUrl} lost`);
+      this.#setState("closed");
+      this.#failWaiters(this.#fatal);
+      return;
+    }
+    this.#setState("reconnecting");
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect() {
+    const delay = reconnectDelay(this.#reconnectAttempt++, {
+      initialMs: this.#options.reconnectInitialDelayMs,
+      maxMs: this.#options.reconnectMaxDelayMs,
+      random: this.#options.random,
+    });
+    this.#reconnectTimer = setTimeout(() => {
+      if (this.#state === "closed") return;
+      this.#openSocket().catch((err: Error) => {
+        if (this.#state === "closed") return;
+        if (err instanceof BtpAuthError) {
+          // Credentials will not get better by retrying: stop and tell everyone waiting.
+          this.#fatal = err;
+          this.#setState("closed");
+          this.#failWaiters(err);
+          return;
+        }
+        this.#scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  #allocateRequestId(): number {
+    do {
+      this.#nextRequestId = (this.#nextRequestId + 1) >>> 0;
+    } while (this.#pending.has(this.#nextRequestId));
+    return this.#nextRequestId;
+  }
+
+  async #request(frame: BtpFrame, timeoutMs: number, socket?: WebSocket): Promise<BtpFrame> {
+    const ws = socket ?? this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      throw new BtpConnectionError(`not connected to ${this.#wsUrl}`);
+    }
+    const requestId = this.#allocateRequestId();
+    const bytes = encodeBtpFrame({ ...frame, requestId }, {
+      maxFrameBytes: this.#options.maxFrameBytes,
+    });
+    await this.#drain(ws);
+    const answer = new Promise<BtpFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new BtpTimeoutError(`no answer to BTP request ${requestId} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(requestId, { resolve, reject, timer });
+    });
+    try {
+      ws.send(bytes);
+    } catch (err) {
+      const pending = this.#pending.get(requestId);
+      this.#pending.delete(requestId);
+      if (pending) clearTimeout(pending.timer);
+      throw new BtpConnectionError(`send failed: ${(err as Error).message}`);
+    }
+    const reply = await answer;
+    if (reply.type === "error") throw new BtpRemoteError(reply.code, reply.name, reply.data);
+    return reply;
+  }
+
+  /** Backpressure: WebSocket.send never blocks, so poll bufferedAmount down below the mark. */
+  async #drain(ws: WebSocket) {
+    while (
+      ws.bufferedAmount > this.#options.highWaterMarkBytes && ws.readyState === WebSocket.OPEN
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  #send(ws: WebSocket, frame: BtpFrame) {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send(encodeBtpFrame(frame, { maxFrameBytes: this.#options.maxFrameBytes }));
+    } catch {
+      // The answer does not fit or the socket just closed: the peer's request times out, which
+      // is all a BTP peer can be told once its own frame was valid.
+    }
+  }
+
+  #sendError(ws: WebSocket, requestId: number, code: string, name: string, data: string) {
+    this.#send(ws, {
+      type: "error",
+      requestId,
+      code,
+      name,
+      triggeredAt: new Date(),
+      data,
+      protocolData: [],
+    });
+  }
+
+  #onMessage(ws: WebSocket, data: unknown) {
+    if (!(data instanceof ArrayBuffer)) return; // BTP is binary; text frames carry nothing for us
+    const bytes = new Uint8Array(data);
+    let frame: BtpFrame;
+    try {
+      frame = decodeBtpFrame(bytes, { maxFrameBytes: this.#options.maxFrameBytes });
+    } catch (err) {
+      this.#onBadFrame(ws, bytes, err as Error);
+      return;
+    }
+    if (frame.type === "response" || frame.type === "error") {
+      const pending = this.#pending.get(frame.requestId);
+      if (!pending) return; // late answer to a request that timed out
+      this.#pending.delete(frame.requestId);
+      clearTimeout(pending.timer);
+      pending.resolve(frame);
+      return;
+    }
+    if (frame.type === "transfer") {
+      this.#sendError(
+        ws,
+        frame.requestId,
+        "F00",
+        "NotAcceptedError",
+        "BTP TRANSFER is not supported",
+      );
+      return;
+    }
+    this.#onIncomingMessage(ws, frame);
+  }
+
+  #onBadFrame(ws: WebSocket, bytes: Uint8Array, err: Error) {
+    const requestId = peekBtpRequestId(bytes);
+    if (requestId === undefined) return;
+    const pending = this.#pending.get(requestId);
+    if (pending && (bytes[0] === 1 || bytes[0] === 2)) {
+      this.#pending.delete(requestId);
+      clearTimeout(pending.timer);
+      pending.reject(err);
+      return;
+    }
+    if (bytes[0] === 6 || bytes[0] === 7) {
+      this.#sendError(ws, requestId, "F00", "InvalidFieldsError", err.message);
+    }
+  }
+
+  async #onIncomingMessage(ws: WebSocket, frame: BtpMessageFrame) {
+    const ilp = getIlpData(frame);
+    if (!ilp) {
+      this.#send(ws, { type: "response", requestId: frame.requestId, protocolData: [] });
+      return;
+    }
+    const reply = await this.#answerPrepare(ilp);
+    this.#send(ws, {
+      type: "response",
+      requestId: frame.requestId,
+      protocolData: [ilpProtocolData(reply)],
+    });
+  }
+
+  async #answerPrepare(ilp: Uint8Array): Promise<Uint8Array> {
+    const reject = (code: string, message: string) =>
+      encodeIlpReply({
+        type: "reject",
+        code,
+        triggeredBy: this.ilpAddress ?? "",
+        message,
+        data: new Uint8Array(0),
+      });
+    let prepare: IlpPrepare;
+    try {
+      prepare = decodeIlpPrepare(ilp);
+    } catch (err) {
+      return reject("F01", (err as Error).message.slice(0, 200));
+    }
+    if (!this.#onPrepare) return reject("F02", "no receiver on this BTP client");
+    try {
+      return encodeIlpReply(await this.#onPrepare(prepare));
+    } catch (err) {
+      return reject("T00", `receiver failed: ${(err as Error).message}`.slice(0, 200));
+    }
+  }
+}
