@@ -1,0 +1,351 @@
+/**
+ * `turnpike wallet init|show`: create or import the node's identity (a BIP-39 mnemonic, NIP-06
+ * key, sealed with Argon2id + AES-256-GCM in `<state dir>/wallet.toml`) and show its public
+ * faces. The mnemonic is printed once, at creation; afterwards only `show --reveal` with the
+ * passphrase prints it.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { resolveStateDir } from "../config/state_dir.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { createMnemonic, importMnemonic, InvalidMnemonicError } from "../identity/mnemonic.ts";
+import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
+import { encodeNsec } from "../identity/nip06_key.ts";
+import {
+  PassphraseMismatchError,
+  PassphraseSourceError,
+  PassphraseUnavailableError,
+  PromptCancelledError,
+  readHiddenLine,
+  readPassphrase,
+  readSecretFile,
+} from "../identity/passphrase.ts";
+import { createWalletRecord, EmptyPassphraseError, unlockWallet } from "../identity/wallet.ts";
+import {
+  readWalletFile,
+  WalletExistsError,
+  WalletFileError,
+  walletFilePath,
+  WalletNotFoundError,
+  type WalletRecord,
+  writeWalletFile,
+} from "../identity/wallet_file.ts";
+
+type OutputFormat = "text" | "json" | "csv";
+
+/** Options `wallet` subcommands read (their own plus the root's globals). */
+interface WalletOptions {
+  stateDir?: string;
+  profile?: string;
+  output?: OutputFormat;
+  nonInteractive?: boolean;
+  passphraseFile?: string;
+  passphraseFd?: string;
+}
+
+interface InitOptions extends WalletOptions {
+  import?: boolean;
+  mnemonicFile?: string;
+  force?: boolean;
+  words?: "12" | "24";
+  account?: string;
+}
+
+interface ShowOptions extends WalletOptions {
+  reveal?: boolean;
+}
+
+/**
+ * Adds `wallet init` and `wallet show` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * const program = new Command("turnpike").option("--state-dir <dir>");
+ * registerWalletCommand(program);
+ * await program.parseAsync(["wallet", "show"], { from: "user" });
+ * ```
+ */
+export function registerWalletCommand(program: Command): Command {
+  const wallet = program.command("wallet").description(
+    "the node's identity: one key for Nostr and EVM, encrypted at rest",
+  );
+  addPassphraseOptions(
+    wallet.command("init")
+      .description("create a new wallet (or --import a mnemonic) in the state dir")
+      .option("--import", "import an existing BIP-39 mnemonic instead of creating one")
+      .option("--mnemonic-file <file>", "with --import: read the mnemonic from this file")
+      .addOption(
+        new Option("--words <n>", "length of a new mnemonic").choices(["12", "24"]),
+      )
+      .option("--account <n>", "NIP-06 account index (m/44'/1237'/<n>'/0/0)")
+      .option("--force", "replace an existing wallet (its key is lost without its mnemonic)"),
+  ).action(async (_opts: unknown, cmd: Command) => {
+    await runWalletAction(() => walletInit(cmd.optsWithGlobals<InitOptions>(), cmd));
+  });
+  addPassphraseOptions(
+    wallet.command("show")
+      .description("show the wallet's public identity (no passphrase needed)")
+      .option("--reveal", "decrypt and show the mnemonic and nsec (asks for the passphrase)"),
+  ).action(async (_opts: unknown, cmd: Command) => {
+    await runWalletAction(() => walletShow(cmd.optsWithGlobals<ShowOptions>(), cmd));
+  });
+  return wallet;
+}
+
+function addPassphraseOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--passphrase-file <file>",
+      "read the passphrase from this file (one trailing newline is stripped)",
+    )
+    .option("--passphrase-fd <n>", "read the passphrase from this inherited file descriptor")
+    .option("--non-interactive", "never prompt; fail when input would be needed");
+}
+
+async function walletInit(opts: InitOptions, cmd: Command): Promise<void> {
+  const output = outputFormat(opts);
+  const stateDir = stateDirOf(opts, cmd);
+  const path = walletFilePath(stateDir);
+  const account = parseAccount(opts.account);
+  if (opts.mnemonicFile !== undefined && !opts.import) {
+    throw new CliError("--mnemonic-file needs --import", { exitCode: ExitCode.Usage });
+  }
+  if (!opts.force && await exists(path)) throw mapError(new WalletExistsError(path), path);
+  const imported = opts.import ? await readImportedMnemonic(opts) : undefined;
+  const mnemonic = imported ?? createMnemonic({ strength: opts.words === "12" ? 128 : 256 });
+  const passphrase = await readPassphrase({
+    ...passphraseSource(opts),
+    confirm: true,
+    prompt: "New wallet passphrase: ",
+  });
+  const record = await createWalletRecord({ mnemonic, passphrase, account });
+  await writeWalletFile(path, record, { force: opts.force });
+  const info = publicInfo(record, stateDir, path);
+  if (output === "json") {
+    const json: Record<string, unknown> = { ...info, imported: imported !== undefined };
+    if (imported === undefined) {
+      json.mnemonic = mnemonic;
+      json.warning = "shown once: write the mnemonic down and keep it offline";
+    }
+    console.log(JSON.stringify(json, null, 2));
+  } else if (output === "csv") {
+    printCsv({ ...info, mnemonic: imported === undefined ? mnemonic : "" });
+  } else {
+    console.log(`Wallet ${imported ? "imported" : "created"}: ${path}`);
+    printText(info);
+    if (imported === undefined) printMnemonicOnce(mnemonic);
+  }
+}
+
+async function walletShow(opts: ShowOptions, cmd: Command): Promise<void> {
+  const output = outputFormat(opts);
+  const stateDir = stateDirOf(opts, cmd);
+  const path = walletFilePath(stateDir);
+  const record = await readWalletFile(path);
+  const info: Record<string, string | number> = publicInfo(record, stateDir, path);
+  if (opts.reveal) {
+    const passphrase = await readPassphrase({
+      ...passphraseSource(opts),
+      prompt: "Wallet passphrase: ",
+    });
+    const unlocked = await unlockWallet(record, passphrase);
+    if (unlocked.mnemonic !== undefined) info.mnemonic = unlocked.mnemonic;
+    info.nsec = encodeNsec(unlocked.secretKey);
+    unlocked.secretKey.fill(0);
+  }
+  if (output === "json") console.log(JSON.stringify(info, null, 2));
+  else if (output === "csv") printCsv(info);
+  else printText(info);
+}
+
+async function runWalletAction(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    throw mapError(err);
+  }
+}
+
+function publicInfo(record: WalletRecord, stateDir: string, path: string) {
+  return {
+    npub: record.npub,
+    pubkey: record.pubkey,
+    evmAddress: record.evmAddress,
+    account: record.account,
+    secretKind: record.secretKind,
+    createdAt: record.createdAt,
+    stateDir,
+    walletFile: path,
+  };
+}
+
+const TEXT_LABELS: Record<string, string> = {
+  npub: "npub",
+  pubkey: "pubkey (hex)",
+  evmAddress: "EVM address",
+  account: "NIP-06 account",
+  secretKind: "holds",
+  createdAt: "created",
+  stateDir: "state dir",
+  walletFile: "wallet file",
+  mnemonic: "mnemonic",
+  nsec: "nsec",
+};
+
+function printText(info: Record<string, string | number>): void {
+  for (const [k, v] of Object.entries(info)) {
+    console.log(`  ${(TEXT_LABELS[k] ?? k).padEnd(15)} ${v}`);
+  }
+}
+
+function printMnemonicOnce(mnemonic: string): void {
+  const words = mnemonic.split(" ");
+  console.log("\nRecovery mnemonic (shown ONCE: write it down now and keep it offline;");
+  console.log("anyone who has it controls this identity and its funds):\n");
+  for (let i = 0; i < words.length; i += 4) {
+    const row = words.slice(i, i + 4).map((w, j) =>
+      `${String(i + j + 1).padStart(2)}. ${w.padEnd(10)}`
+    );
+    console.log(`  ${row.join(" ").trimEnd()}`);
+  }
+  console.log("");
+}
+
+function printCsv(info: Record<string, string | number>): void {
+  const cell = (v: string | number) => {
+    const s = String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  console.log(Object.keys(info).map(cell).join(","));
+  console.log(Object.values(info).map(cell).join(","));
+}
+
+function outputFormat(opts: WalletOptions): OutputFormat {
+  const output = opts.output ?? "text";
+  if (output !== "text" && output !== "json" && output !== "csv") {
+    throw new CliError(`--output must be text, json or csv, got "${output}"`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return output;
+}
+
+// The root gives --profile a default; an explicit flag must win over TURNPIKE_PROFILE, the
+// default must not, so ask commander where the value came from.
+function stateDirOf(opts: WalletOptions, cmd: Command): string {
+  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
+  const profile = profileSource === "default" || profileSource === undefined
+    ? undefined
+    : opts.profile;
+  return resolveStateDir({ stateDir: opts.stateDir, profile });
+}
+
+function parseAccount(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (!/^\d{1,10}$/.test(text) || Number(text) >= 2 ** 31) {
+    throw new CliError(`--account must be an integer 0 to 2147483647, got "${text}"`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return Number(text);
+}
+
+function passphraseSource(opts: WalletOptions) {
+  if (opts.passphraseFile !== undefined && opts.passphraseFd !== undefined) {
+    throw new CliError("give --passphrase-file or --passphrase-fd, not both", {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  let passphraseFd: number | undefined;
+  if (opts.passphraseFd !== undefined) {
+    if (!/^\d{1,4}$/.test(opts.passphraseFd)) {
+      throw new CliError(
+        `--passphrase-fd must be a descriptor number, got "${opts.passphraseFd}"`,
+        {
+          exitCode: ExitCode.Usage,
+        },
+      );
+    }
+    passphraseFd = Number(opts.passphraseFd);
+  }
+  return { passphraseFile: opts.passphraseFile, passphraseFd, nonInteractive: opts.nonInteractive };
+}
+
+async function readImportedMnemonic(opts: InitOptions): Promise<string> {
+  if (opts.mnemonicFile !== undefined) {
+    return importMnemonic(await readSecretFile(opts.mnemonicFile, opts.mnemonicFile));
+  }
+  if (opts.nonInteractive || !Deno.stdin.isTerminal()) {
+    throw new CliError("no mnemonic to import", {
+      context: opts.nonInteractive ? "--non-interactive" : "stdin is not a terminal",
+      suggestion: "give --mnemonic-file F (a file holding the words)",
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return importMnemonic(await readHiddenLine("Mnemonic (input hidden): "));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+function mapError(err: unknown, path?: string): unknown {
+  if (err instanceof CliError) return err;
+  const cause = err;
+  if (err instanceof WalletExistsError) {
+    return new CliError("a wallet already exists", {
+      context: path ?? err.message,
+      suggestion:
+        "use `wallet show` to see it, or --force to replace it (its key is lost unless you have its mnemonic)",
+      cause,
+    });
+  }
+  if (err instanceof WalletNotFoundError) {
+    return new CliError("no wallet in this state dir", {
+      context: err.message,
+      suggestion: "run `turnpike wallet init` (or pass --state-dir / --profile)",
+      cause,
+    });
+  }
+  if (err instanceof WrongPassphraseError) {
+    return new CliError(err.message, { context: "wallet vault", cause });
+  }
+  if (err instanceof PassphraseUnavailableError) {
+    return new CliError("no passphrase given", {
+      context: err.message,
+      suggestion: "pass --passphrase-file F, or run in a terminal without --non-interactive",
+      cause,
+    });
+  }
+  if (err instanceof PromptCancelledError) {
+    return new CliError(err.message, { exitCode: ExitCode.Interrupted, cause });
+  }
+  if (err instanceof InvalidMnemonicError) {
+    return new CliError("invalid mnemonic", {
+      context: err.message,
+      suggestion: "check the words against your written copy (BIP-39 English, 12-24 words)",
+      cause,
+    });
+  }
+  if (err instanceof EmptyPassphraseError) {
+    return new CliError(err.message, { suggestion: "choose a non-empty passphrase", cause });
+  }
+  if (
+    err instanceof CorruptVaultError || err instanceof WalletFileError ||
+    err instanceof PassphraseSourceError || err instanceof PassphraseMismatchError ||
+    err instanceof ConfigError
+  ) {
+    return new CliError(err.message, { context: err.name, cause });
+  }
+  return err;
+}

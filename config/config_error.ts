@@ -1,0 +1,81 @@
+/**
+ * The errors configuration loading reports: which key, which source, what was wrong.
+ *
+ * @module
+ */
+
+/** Where a setting's value came from. */
+export type SettingSource =
+  | { kind: "flag"; name: string }
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string; key: string }
+  | { kind: "default" };
+
+/**
+ * Describes a source for an error message (`flag --relay-url`, `env CROSSTOWN_RELAY_URL`).
+ *
+ * @example
+ * ```ts
+ * describeSource({ kind: "env", name: "TURNPIKE_BTP_PORT" }); // "env TURNPIKE_BTP_PORT"
+ * ```
+ */
+export function describeSource(source: SettingSource): string {
+  switch (source.kind) {
+    case "flag":
+      return `flag --${source.name}`;
+    case "env":
+      return `env ${source.name}`;
+    case "file":
+      return `${source.path}: ${source.key}`;
+    case "default":
+      return "default";
+  }
+}
+
+/** Options for {@linkcode ConfigError}. */
+export interface ConfigErrorOptions {
+  /** The setting, in its camelCase name (`relayUrl`), when one is at fault. */
+  key?: string;
+  /** Where the bad value came from. */
+  source?: SettingSource;
+  cause?: unknown;
+}
+
+/**
+ * A configuration value is missing or invalid. The message names the key and its source.
+ *
+ * @example
+ * ```ts
+ * throw new ConfigError("must be an integer 0-65535", {
+ *   key: "btpPort",
+ *   source: { kind: "env", name: "TURNPIKE_BTP_PORT" },
+ * });
+ * ```
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  key?: string;
+  source?: SettingSource;
+  constructor(message: string, options: ConfigErrorOptions = {}) {
+    const where = [
+      options.key,
+      options.source ? `from ${describeSource(options.source)}` : undefined,
+    ].filter((x) => x !== undefined).join(" ");
+    super(where ? `${message} (${where})` : message, { cause: options.cause });
+    this.key = options.key;
+    this.source = options.source;
+  }
+}
+
+/**
+ * A non-loopback relay or connector URL is not `wss://` (or `btp+wss://`) and insecure URLs were
+ * not allowed.
+ *
+ * @example
+ * ```ts
+ * throw new InsecureUrlError("ws://relay.example.com is not encrypted", { key: "relayUrl" });
+ * ```
+ */
+export class InsecureUrlError extends ConfigError {
+  override name = "InsecureUrlError";
+}

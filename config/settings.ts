@@ -1,0 +1,433 @@
+/**
+ * Node settings with one precedence rule: CLI flags > environment > `<state dir>/config.toml` >
+ * defaults. Every value is validated and remembers its source, so an error names the key and
+ * where the bad value came from.
+ *
+ * Environment names (first match wins, left to right):
+ *
+ * | setting           | TOML key            | environment                                                                |
+ * | ----------------- | ------------------- | -------------------------------------------------------------------------- |
+ * | `profile`         | (none)              | `TURNPIKE_PROFILE`                                                         |
+ * | `stateDir`        | (none)              | `TURNPIKE_STATE_DIR` (`TURNPIKE_HOME` replaces `~/.turnpike`)              |
+ * | `network`         | `network`           | `TURNPIKE_NETWORK`, `GASTOWN_CROSSTOWN_NETWORK`                            |
+ * | `host`            | `host`              | `TURNPIKE_HOST`, `GASTOWN_CROSSTOWN_HOST`                                  |
+ * | `townPort`        | `town_port`         | `TURNPIKE_TOWN_PORT`, `GASTOWN_CROSSTOWN_TOWN_PORT`                        |
+ * | `btpPort`         | `btp_port`          | `TURNPIKE_BTP_PORT`, `GASTOWN_CROSSTOWN_BTP_PORT`                          |
+ * | `relayUrl`        | `relay_url`         | `TURNPIKE_RELAY_URL`, `CROSSTOWN_RELAY_URL`, `GASTOWN_CROSSTOWN_RELAY_URL` |
+ * | `connectorBtpUrl` | `connector_btp_url` | `TURNPIKE_CONNECTOR_BTP_URL`, `CROSSTOWN_CONNECTOR_BTP`, `GASTOWN_CROSSTOWN_CONNECTOR_BTP` |
+ * | `pricePerByte`    | `price_per_byte`    | `TURNPIKE_PRICE_PER_BYTE`, `GASTOWN_CROSSTOWN_PRICE_PER_BYTE`              |
+ * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
+ * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
+ *
+ * Defaults: network `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
+ * 7100, BTP port 3000, relay `ws://<host>:<townPort>`, connector `btp+ws://<host>:<btpPort>`,
+ * price 10 base units per byte, price ceiling 100 per byte, insecure URLs refused off loopback.
+ * Tables in config.toml (`[chain]`, ...) are not interpreted here; they are handed on in
+ * `sections` for the parts that own them.
+ *
+ * @module
+ */
+import { parse as parseToml, TomlError } from "smol-toml";
+import { ConfigError, InsecureUrlError, type SettingSource } from "./config_error.ts";
+import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
+
+/** Which network the node is on; shown prominently, mainnet never the default. */
+export type Network = "local" | "testnet" | "mainnet";
+
+/** The networks, in the order they are listed in messages. */
+export const NETWORKS: readonly Network[] = ["local", "testnet", "mainnet"];
+
+/** Validated settings. Amounts are bigint base units (ILP amounts are uint64). */
+export interface TurnpikeSettings {
+  profile: string;
+  stateDir: string;
+  network: Network;
+  host: string;
+  townPort: number;
+  btpPort: number;
+  relayUrl: string;
+  connectorBtpUrl: string;
+  pricePerByte: bigint;
+  priceCeiling: bigint;
+  allowInsecure: boolean;
+}
+
+/** A setting's name. */
+export type SettingKey = keyof TurnpikeSettings;
+
+/** Values given as CLI flags (commander hands strings; typed values are accepted too). */
+export type SettingsFlags = { [K in SettingKey]?: string | number | bigint | boolean };
+
+/** Settings plus where each value came from. */
+export interface LoadedSettings {
+  settings: TurnpikeSettings;
+  sources: Record<SettingKey, SettingSource>;
+  /** Path of the config file read, when there was one. */
+  configFile?: string;
+  /** TOML tables (`[name]`) of the config file, uninterpreted. */
+  sections: Record<string, Record<string, unknown>>;
+}
+
+/** Options for {@linkcode loadSettings}. */
+export interface LoadSettingsOptions {
+  flags?: SettingsFlags;
+  /** Environment; default `Deno.env.get`. */
+  env?: EnvReader;
+  /** Config file to read instead of `<state dir>/config.toml`. */
+  configFile?: string;
+}
+
+/** Largest config file read (it is hand-written: anything bigger is a mistake). */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+type ValueKind = "string" | "port" | "amount" | "boolean" | "network" | "url";
+
+interface KeySpec {
+  kind: ValueKind;
+  toml?: string;
+  env: string[];
+  flag: string;
+}
+
+const KEYS: Record<SettingKey, KeySpec> = {
+  profile: { kind: "string", env: ["TURNPIKE_PROFILE"], flag: "profile" },
+  stateDir: { kind: "string", env: ["TURNPIKE_STATE_DIR"], flag: "state-dir" },
+  network: {
+    kind: "network",
+    toml: "network",
+    env: ["TURNPIKE_NETWORK", "GASTOWN_CROSSTOWN_NETWORK"],
+    flag: "network",
+  },
+  host: {
+    kind: "string",
+    toml: "host",
+    env: ["TURNPIKE_HOST", "GASTOWN_CROSSTOWN_HOST"],
+    flag: "host",
+  },
+  townPort: {
+    kind: "port",
+    toml: "town_port",
+    env: ["TURNPIKE_TOWN_PORT", "GASTOWN_CROSSTOWN_TOWN_PORT"],
+    flag: "town-port",
+  },
+  btpPort: {
+    kind: "port",
+    toml: "btp_port",
+    env: ["TURNPIKE_BTP_PORT", "GASTOWN_CROSSTOWN_BTP_PORT"],
+    flag: "btp-port",
+  },
+  relayUrl: {
+    kind: "url",
+    toml: "relay_url",
+    env: ["TURNPIKE_RELAY_URL", "CROSSTOWN_RELAY_URL", "GASTOWN_CROSSTOWN_RELAY_URL"],
+    flag: "relay-url",
+  },
+  connectorBtpUrl: {
+    kind: "url",
+    toml: "connector_btp_url",
+    env: [
+      "TURNPIKE_CONNECTOR_BTP_URL",
+      "CROSSTOWN_CONNECTOR_BTP",
+      "GASTOWN_CROSSTOWN_CONNECTOR_BTP",
+    ],
+    flag: "connector-btp-url",
+  },
+  pricePerByte: {
+    kind: "amount",
+    toml: "price_per_byte",
+    env: ["TURNPIKE_PRICE_PER_BYTE", "GASTOWN_CROSSTOWN_PRICE_PER_BYTE"],
+    flag: "price-per-byte",
+  },
+  priceCeiling: {
+    kind: "amount",
+    toml: "price_ceiling",
+    env: ["TURNPIKE_PRICE_CEILING", "GASTOWN_CROSSTOWN_PRICE_CEILING"],
+    flag: "price-ceiling",
+  },
+  allowInsecure: {
+    kind: "boolean",
+    toml: "allow_insecure",
+    env: ["TURNPIKE_ALLOW_INSECURE", "GASTOWN_CROSSTOWN_ALLOW_INSECURE"],
+    flag: "allow-insecure",
+  },
+};
+
+/** Every environment variable name read for a setting, for `doctor` and docs. */
+export const SETTINGS_ENV_NAMES: Readonly<Record<SettingKey, readonly string[]>> = Object
+  .fromEntries(Object.entries(KEYS).map(([k, spec]) => [k, spec.env])) as Record<
+    SettingKey,
+    string[]
+  >;
+
+const DEFAULTS = {
+  network: "local",
+  host: "127.0.0.1",
+  townPort: 7100,
+  btpPort: 3000,
+  pricePerByte: 10n,
+  priceCeiling: 100n,
+  allowInsecure: false,
+} as const;
+
+type Raw = { value: unknown; source: SettingSource };
+
+/**
+ * Loads and validates the settings.
+ *
+ * @example
+ * ```ts
+ * const { settings, sources } = await loadSettings({ flags: { btpPort: "3001" } });
+ * console.log(settings.relayUrl, sources.btpPort); // ws://127.0.0.1:7100 { kind: "flag", ... }
+ * ```
+ */
+export async function loadSettings(options: LoadSettingsOptions = {}): Promise<LoadedSettings> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const flags = options.flags ?? {};
+  const profileRaw = pickRaw("profile", flags, env, {});
+  const stateDirRaw = pickRaw("stateDir", flags, env, {});
+  const profile = profileRaw ? asString("profile", profileRaw) : DEFAULT_PROFILE;
+  const stateDir = resolveStateDir({
+    stateDir: stateDirRaw ? asString("stateDir", stateDirRaw) : undefined,
+    profile,
+    env,
+  });
+  const configFile = options.configFile ?? `${stateDir}/config.toml`;
+  const file = await readConfigFile(configFile);
+  const values: Partial<Record<SettingKey, unknown>> = { profile, stateDir };
+  const sources = {
+    profile: profileRaw?.source ?? { kind: "default" },
+    stateDir: stateDirRaw?.source ?? { kind: "default" },
+  } as Record<SettingKey, SettingSource>;
+  for (const key of Object.keys(KEYS) as SettingKey[]) {
+    if (key === "profile" || key === "stateDir") continue;
+    const raw = pickRaw(key, flags, env, file?.top ?? {}, configFile);
+    if (raw === undefined) continue;
+    values[key] = convert(key, raw);
+    sources[key] = raw.source;
+  }
+  const settings = applyDefaults(values, sources);
+  checkUrl("relayUrl", settings.relayUrl, ["ws:", "wss:"], settings, sources);
+  checkUrl(
+    "connectorBtpUrl",
+    settings.connectorBtpUrl,
+    ["btp+ws:", "btp+wss:", "ws:", "wss:"],
+    settings,
+    sources,
+  );
+  const loaded: LoadedSettings = { settings, sources, sections: file?.sections ?? {} };
+  if (file) loaded.configFile = configFile;
+  return loaded;
+}
+
+function pickRaw(
+  key: SettingKey,
+  flags: SettingsFlags,
+  env: EnvReader,
+  toml: Record<string, unknown>,
+  configFile = "",
+): Raw | undefined {
+  const spec = KEYS[key];
+  const flag = flags[key];
+  if (flag !== undefined) return { value: flag, source: { kind: "flag", name: spec.flag } };
+  for (const name of spec.env) {
+    const value = env(name);
+    if (value !== undefined && value !== "") return { value, source: { kind: "env", name } };
+  }
+  if (spec.toml !== undefined && spec.toml in toml) {
+    return { value: toml[spec.toml], source: { kind: "file", path: configFile, key: spec.toml } };
+  }
+  return undefined;
+}
+
+function applyDefaults(
+  values: Partial<Record<SettingKey, unknown>>,
+  sources: Record<SettingKey, SettingSource>,
+): TurnpikeSettings {
+  const s = { ...DEFAULTS, ...values } as Omit<TurnpikeSettings, "relayUrl" | "connectorBtpUrl"> & {
+    relayUrl?: string;
+    connectorBtpUrl?: string;
+  };
+  for (const key of Object.keys(KEYS) as SettingKey[]) sources[key] ??= { kind: "default" };
+  const host = s.host.includes(":") && !s.host.startsWith("[") ? `[${s.host}]` : s.host;
+  return {
+    ...s,
+    relayUrl: s.relayUrl ?? `ws://${host}:${s.townPort}`,
+    connectorBtpUrl: s.connectorBtpUrl ?? `btp+ws://${host}:${s.btpPort}`,
+  };
+}
+
+function convert(key: SettingKey, raw: Raw): unknown {
+  switch (KEYS[key].kind) {
+    case "string":
+    case "url":
+      return asString(key, raw);
+    case "port":
+      return asPort(key, raw);
+    case "amount":
+      return asAmount(key, raw);
+    case "boolean":
+      return asBoolean(key, raw);
+    case "network":
+      return asNetwork(key, raw);
+  }
+}
+
+function asString(key: SettingKey, raw: Raw): string {
+  if (typeof raw.value !== "string" || raw.value.trim() === "") {
+    throw new ConfigError("must be a non-empty string", { key, source: raw.source });
+  }
+  return raw.value.trim();
+}
+
+function asPort(key: SettingKey, raw: Raw): number {
+  const v = raw.value;
+  const n = typeof v === "string" && /^\d{1,5}$/.test(v.trim())
+    ? Number(v.trim())
+    : typeof v === "number" || typeof v === "bigint"
+    ? Number(v)
+    : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(`must be a port number 0-65535, got ${show(v)}`, {
+      key,
+      source: raw.source,
+    });
+  }
+  return n;
+}
+
+const UINT64_MAX = 2n ** 64n - 1n;
+
+function asAmount(key: SettingKey, raw: Raw): bigint {
+  const v = raw.value;
+  let n: bigint | undefined;
+  if (typeof v === "bigint") n = v;
+  else if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === "string" && /^\d{1,20}$/.test(v.trim())) n = BigInt(v.trim());
+  if (n === undefined || n < 0n || n > UINT64_MAX) {
+    throw new ConfigError(`must be a whole number of base units (0 to 2^64-1), got ${show(v)}`, {
+      key,
+      source: raw.source,
+    });
+  }
+  return n;
+}
+
+function asBoolean(key: SettingKey, raw: Raw): boolean {
+  const v = raw.value;
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string") {
+    const t = v.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(t)) return true;
+    if (["0", "false", "no", "off"].includes(t)) return false;
+  }
+  throw new ConfigError(`must be true or false, got ${show(v)}`, { key, source: raw.source });
+}
+
+function asNetwork(key: SettingKey, raw: Raw): Network {
+  const v = typeof raw.value === "string" ? raw.value.trim().toLowerCase() : raw.value;
+  if (typeof v === "string" && (NETWORKS as readonly string[]).includes(v)) return v as Network;
+  throw new ConfigError(`must be one of ${NETWORKS.join(", ")}, got ${show(raw.value)}`, {
+    key,
+    source: raw.source,
+  });
+}
+
+function show(v: unknown): string {
+  const s = typeof v === "string" ? JSON.stringify(v) : String(v);
+  return s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
+
+const SECURE_SCHEMES = new Set(["wss:", "btp+wss:"]);
+
+function checkUrl(
+  key: "relayUrl" | "connectorBtpUrl",
+  value: string,
+  schemes: string[],
+  settings: TurnpikeSettings,
+  sources: Record<SettingKey, SettingSource>,
+): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`not a valid URL: ${show(value)}`, { key, source: sources[key] });
+  }
+  if (!schemes.includes(url.protocol)) {
+    throw new ConfigError(`scheme must be one of ${schemes.join(" ")}, got ${url.protocol}`, {
+      key,
+      source: sources[key],
+    });
+  }
+  if (
+    !SECURE_SCHEMES.has(url.protocol) && !isLoopbackHost(url.hostname) && !settings.allowInsecure
+  ) {
+    throw new InsecureUrlError(
+      `${url.protocol}// to non-loopback host ${url.hostname} is unencrypted; use wss:// or set allow_insecure`,
+      { key, source: sources[key] },
+    );
+  }
+}
+
+/**
+ * True for hosts that never leave the machine: `localhost`, 127.0.0.0/8, `::1`.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost("127.0.0.2"); // true
+ * isLoopbackHost("relay.example.com"); // false
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+interface ConfigFileContent {
+  top: Record<string, unknown>;
+  sections: Record<string, Record<string, unknown>>;
+}
+
+const TOML_KEYS = new Set(
+  Object.values(KEYS).map((s) => s.toml).filter((k): k is string => k !== undefined),
+);
+
+async function readConfigFile(path: string): Promise<ConfigFileContent | undefined> {
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_CONFIG_FILE_BYTES) {
+      throw new ConfigError(`config file is over ${MAX_CONFIG_FILE_BYTES} bytes (${path})`);
+    }
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (err) {
+    const detail = err instanceof TomlError
+      ? `line ${err.line}, column ${err.column}: ${err.message.split("\n")[0]}`
+      : (err as Error).message;
+    throw new ConfigError(`invalid TOML in ${path}: ${detail}`, { cause: err });
+  }
+  const top: Record<string, unknown> = {};
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+      sections[k] = v as Record<string, unknown>;
+    } else if (TOML_KEYS.has(k)) {
+      top[k] = v;
+    } else {
+      throw new ConfigError(
+        `unknown key "${k}" in ${path}; known keys: ${[...TOML_KEYS].join(", ")}`,
+      );
+    }
+  }
+  return { top, sections };
+}

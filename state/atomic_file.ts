@@ -1,0 +1,105 @@
+/**
+ * Atomic replacement of small state files: a reader (or a restart after kill -9) sees either the
+ * old content or the new content, never a mix, and the new content is on disk when the call
+ * returns.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File mode of the new file; default 0o600 (state files hold private data). */
+  mode?: number;
+  /** Skip the directory fsync (only for throwaway files; default false). */
+  skipDirSync?: boolean;
+}
+
+/** The file could not be written atomically; the old content (if any) is untouched. */
+export class AtomicWriteError extends Error {
+  override name = "AtomicWriteError";
+}
+
+/** Prefix of temp files; a crash can leave one behind, see {@linkcode removeStaleTempFiles}. */
+export const TEMP_PREFIX = ".tmp-";
+
+/**
+ * Writes `data` to `path` atomically: temp file in the same directory, write, fsync, rename over
+ * `path`, fsync the directory.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("/tmp/state/job.toml", 'status = "paid"\n', { mode: 0o600 });
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const mode = options.mode ?? 0o600;
+  const { dir, base } = splitPath(path);
+  const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
+  const tmp = `${dir}/${TEMP_PREFIX}${base}.${suffix}`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  try {
+    using file = await Deno.open(tmp, { write: true, createNew: true, mode });
+    // `mode` on open is filtered by the umask; chmod makes the requested mode exact.
+    await Deno.chmod(tmp, mode);
+    await writeAll(file, bytes);
+    await file.sync();
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new AtomicWriteError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new AtomicWriteError(`cannot replace ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!options.skipDirSync) await syncDir(dir);
+}
+
+/**
+ * Removes temp files a crashed {@linkcode writeFileAtomic} left next to `path`.
+ * Call it once at startup, before any writer runs.
+ *
+ * @example
+ * ```ts
+ * const removed = await removeStaleTempFiles("/tmp/state/job.toml");
+ * ```
+ */
+export async function removeStaleTempFiles(path: string): Promise<number> {
+  const { dir, base } = splitPath(path);
+  const prefix = `${TEMP_PREFIX}${base}.`;
+  let removed = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.startsWith(prefix)) {
+      await Deno.remove(`${dir}/${entry.name}`);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function splitPath(path: string): { dir: string; base: string } {
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  if (base === "" || base === "." || base === "..") {
+    throw new AtomicWriteError(`not a file path: ${path}`);
+  }
+  return { dir, base };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // fsync on the directory makes the rename itself durable (POSIX); Windows cannot open dirs.
+  if (Deno.build.os === "windows") return;
+  using handle = await Deno.open(dir, { read: true });
+  await handle.sync();
+}
