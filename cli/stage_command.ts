@@ -8,7 +8,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { listStages, loadStage, UnknownStageError } from "../stages/stage_registry.ts";
+import { loadStage, stageNames, UnknownStageError } from "../stages/stage_registry.ts";
 import { parseStageFlags, runStageAlone } from "../stages/stage_runner.ts";
 import { StageOptionsError } from "../stages/stage.ts";
 import { CliError } from "./cli_error.ts";
@@ -31,15 +31,16 @@ export function registerStageCommand(program: Command): void {
     .argument("[flags...]", "the stage's own flags, e.g. --relay ws://127.0.0.1:7100")
     .allowUnknownOption()
     .helpOption(false)
-    .addHelpText("after", () => `\nStages:\n${stageListText()}`)
+    .addHelpText("after", `\nStages: ${stageNames().join(", ")} (\`turnpike stage list\` describes them)`)
     .action(async (name: string, flags: string[]) => {
-      if (name === "list") return console.log(stageListText());
+      if (name === "list") return console.log(await stageListText());
       await runNamedStage(name, flags);
     });
 }
 
-function stageListText(): string {
-  return listStages().map((s) => `  ${s.name.padEnd(18)} ${s.description}`).join("\n");
+async function stageListText(): Promise<string> {
+  const stages = await Promise.all(stageNames().map((name) => loadStage(name)));
+  return stages.map((s) => `${s.name.padEnd(18)} ${s.role.padEnd(10)} ${s.description}`).join("\n");
 }
 
 async function runNamedStage(name: string, args: string[]): Promise<void> {

@@ -65,10 +65,15 @@ export async function runStageAlone(stage: Stage, options: RunStageAloneOptions 
       .pipeThrough(new RecordDecoderStream({ source: "stdin" }))
       .pipeThrough(stage.create(stageOptions));
   }
-  await chunks
-    .pipeThrough(new RecordEncoderStream())
-    .pipeThrough(new TextEncoderStream())
-    .pipeTo(options.output ?? Deno.stdout.writable);
+  try {
+    await chunks
+      .pipeThrough(new RecordEncoderStream())
+      .pipeThrough(new TextEncoderStream())
+      .pipeTo(options.output ?? Deno.stdout.writable);
+  } catch (err) {
+    // The reader went away (`| head`): a normal end for a command in a shell pipe.
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
 }
 
 /**

@@ -40,10 +40,13 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
   }).spawn();
-  const writer = child.stdin.getWriter();
-  if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
-  await writer.close();
-  const out = await child.output();
+  // Feed stdin while output is read: writing it all first deadlocks once the output fills the pipe.
+  const feed = (async () => {
+    const writer = child.stdin.getWriter();
+    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  })();
+  const [out] = await Promise.all([child.output(), feed]);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
