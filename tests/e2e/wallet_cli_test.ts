@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 
-// The wallet command under the same root options and error printing as cli.ts (see the harness).
-const HARNESS = new URL("../support/wallet_cli_harness.ts", import.meta.url).pathname;
+// The real `turnpike` entry point, run as a user would.
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const VECTOR = {
   mnemonic: "leader monkey parrot ring guide accident before fence cannon height naive bean",
   pubkey: "17162c921dc4d2518f9a101db33695df1afb56ab82f5ff3e5da6eec3ca5cd917",
@@ -16,7 +16,7 @@ interface Result {
 
 async function turnpike(args: string[], env: Record<string, string> = {}): Promise<Result> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", HARNESS, ...args],
+    args: ["run", "-A", CLI, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -197,7 +197,7 @@ Deno.test("wallet: --profile under TURNPIKE_HOME, passphrase via --passphrase-fd
     await Deno.writeTextFile(`${dir}/pw`, "fd pass\n");
     const cmd = (args: string) =>
       new Deno.Command("bash", {
-        args: ["-c", `"${Deno.execPath()}" run -A "${HARNESS}" ${args} 3<"${dir}/pw"`],
+        args: ["-c", `"${Deno.execPath()}" run -A "${CLI}" ${args} 3<"${dir}/pw"`],
         env: { NO_COLOR: "1", TURNPIKE_HOME: `${dir}/home` },
         stdout: "piped",
         stderr: "piped",
@@ -252,7 +252,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
         Deno.execPath(),
         "run",
         "-A",
-        HARNESS,
+        CLI,
         "--state-dir",
         `${dir}/s`,
         "wallet",
