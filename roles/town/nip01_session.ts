@@ -1,0 +1,398 @@
+/**
+ * One NIP-01 client connection to the town: REQ (stored events, EOSE, then live), CLOSE,
+ * COUNT (NIP-45), EVENT (refused with `payment-required` unless signed by the town's owner),
+ * with the per-connection limits of {@linkcode TownLimits}.
+ *
+ * Wire format: standard JSON events, or, for a connection opened in TOON mode, Crosstown's
+ * `["EVENT", subId, "<TOON text>"]` (see town_http_handler.ts for how a client asks).
+ *
+ * Backpressure: a REQ's stored events are sent while the socket's `bufferedAmount` stays under
+ * half of `maxBufferedBytes`; past that the answer waits for the socket to drain (live events
+ * for that subscription are queued meanwhile, up to `maxPendingLiveEvents`). A live push that
+ * takes `bufferedAmount` past `maxBufferedBytes`, a full live queue, or a socket that does not
+ * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close.
+ *
+ * @module
+ */
+import { EventValidationError, verifyEvent } from "../../protocol/event_verifier.ts";
+import {
+  type ClientMessage,
+  Nip01MessageError,
+  parseClientMessage,
+} from "../../protocol/nip01_message.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { NostrFilter } from "../../protocol/nostr_filter.ts";
+import { priceToon, type RelayPricing } from "../../protocol/relay_pricing.ts";
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { type EventStore, EventStoreQueryError } from "../../state/event_store.ts";
+import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import type { TownCounters } from "./town_metrics.ts";
+import type { TownLimits } from "./town_limits.ts";
+
+/** How events are written to this client. */
+export type EventWireFormat = "json" | "toon";
+
+/** Options for {@linkcode Nip01Session}. */
+export interface Nip01SessionOptions {
+  store: EventStore;
+  hub: SubscriptionHub;
+  limits: TownLimits;
+  counters: TownCounters;
+  format: EventWireFormat;
+  /** Hex pubkey whose events are accepted (verified) and stored without payment. */
+  ownerPubkey?: string;
+  /** ILP address that paid writes go to (named in the `payment-required` answer). */
+  ilpAddress: string;
+  pricing: RelayPricing;
+  /** How long a REQ's answer may wait for the socket to drain. Default 10 s. */
+  drainTimeoutMs?: number;
+}
+
+interface SessionSub {
+  /** Live events held back until EOSE has been sent; null once live. */
+  pending: PublishedEvent[] | null;
+  closed: boolean;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * The server side of one WebSocket. Create it in the upgrade handler and hand it the socket's
+ * messages; it unsubscribes everything when the socket closes.
+ *
+ * @example
+ * ```ts
+ * const { socket, response } = Deno.upgradeWebSocket(req);
+ * new Nip01Session(socket, { store, hub, limits, counters, format: "json", ilpAddress, pricing: {} });
+ * ```
+ */
+export class Nip01Session implements HubSubscriber {
+  readonly #socket: WebSocket;
+  readonly #o: Nip01SessionOptions;
+  readonly #subs = new Map<string, SessionSub>();
+  readonly #bucket: TokenBucket;
+  #dead = false;
+
+  constructor(socket: WebSocket, options: Nip01SessionOptions) {
+    this.#socket = socket;
+    this.#o = options;
+    this.#bucket = new TokenBucket({
+      ratePerSecond: options.limits.messagesPerSecond,
+      capacity: options.limits.messageBurst,
+    });
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("message", (e) => {
+      try {
+        this.#onMessage(e.data);
+      } catch {
+        // A bug must not take the server down with it: report it to this client only.
+        this.#notice("error: internal error while handling the message");
+      }
+    });
+    socket.addEventListener("close", () => this.#teardown());
+    socket.addEventListener("error", () => this.#teardown());
+  }
+
+  /** Open subscriptions of this connection. */
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  /** Hub callback: a live event for one of this connection's subscriptions. */
+  deliver(subId: string, published: PublishedEvent): void {
+    const sub = this.#subs.get(subId);
+    if (!sub || sub.closed || this.#dead) return;
+    if (sub.pending) {
+      if (sub.pending.length >= this.#o.limits.maxPendingLiveEvents) {
+        this.#slowConsumer(`over ${this.#o.limits.maxPendingLiveEvents} live events queued`);
+        return;
+      }
+      sub.pending.push(published);
+      return;
+    }
+    this.#sendEvent(subId, published.json, published.toon);
+    if (this.#socket.bufferedAmount > this.#o.limits.maxBufferedBytes) {
+      this.#slowConsumer(`${this.#socket.bufferedAmount} bytes unsent`);
+    }
+  }
+
+  /** Closes the connection (server shutting down). */
+  close(code = 1001, reason = "town shutting down"): void {
+    this.#teardown();
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  #teardown(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    for (const sub of this.#subs.values()) sub.closed = true;
+    this.#subs.clear();
+    this.#o.hub.unsubscribeAll(this);
+  }
+
+  #onMessage(data: unknown): void {
+    if (this.#dead) return;
+    const c = this.#o.counters;
+    c.messagesReceivedTotal++;
+    const input = typeof data === "string"
+      ? data
+      : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : undefined;
+    if (input === undefined) return this.#notice("invalid: unsupported message type");
+    let msg: ClientMessage;
+    try {
+      msg = parseClientMessage(input, {
+        maxBytes: this.#o.limits.maxMessageBytes,
+        maxFilters: this.#o.limits.maxFilters,
+      });
+    } catch (err) {
+      if (err instanceof Nip01MessageError) return this.#rejectUnparsed(input, err.reason);
+      return this.#notice("error: could not parse the message");
+    }
+    if (!this.#bucket.take()) {
+      c.rateLimitedTotal++;
+      return this.#refuse(
+        msg,
+        "rate-limited: slow down, more than " +
+          `${this.#o.limits.messagesPerSecond} messages per second`,
+      );
+    }
+    switch (msg.type) {
+      case "REQ":
+        return this.#onReq(msg.subId, msg.filters);
+      case "COUNT":
+        return this.#onCount(msg.subId, msg.filters);
+      case "CLOSE":
+        return this.#onClose(msg.subId);
+      case "EVENT":
+        return this.#onEvent(msg.event);
+      case "AUTH":
+        return this.#notice("invalid: AUTH (NIP-42) is not used by this town; reads are free");
+    }
+  }
+
+  /** A message that failed to parse: answer in the most precise form its content allows. */
+  #rejectUnparsed(input: string | Uint8Array, reason: string): void {
+    const c = this.#o.counters;
+    c.invalidMessagesTotal++;
+    if (reason.includes("message over")) {
+      c.oversizeMessagesTotal++;
+      return this.#notice(reason);
+    }
+    let arr: unknown;
+    try {
+      arr = JSON.parse(typeof input === "string" ? input : new TextDecoder().decode(input));
+    } catch {
+      return this.#notice(reason);
+    }
+    if (Array.isArray(arr)) {
+      const [type, second] = arr;
+      if (
+        (type === "REQ" || type === "COUNT") && typeof second === "string" &&
+        second.length > 0 && second.length <= 64
+      ) return this.#closed(second, reason);
+      if (type === "EVENT" && typeof second === "object" && second !== null) {
+        const id = (second as Record<string, unknown>).id;
+        if (typeof id === "string" && /^[0-9a-f]{64}$/.test(id)) {
+          return this.#send(JSON.stringify(["OK", id, false, reason]));
+        }
+      }
+    }
+    this.#notice(reason);
+  }
+
+  #refuse(msg: ClientMessage, reason: string): void {
+    if (msg.type === "REQ" || msg.type === "COUNT") return this.#closed(msg.subId, reason);
+    if (msg.type === "EVENT") {
+      return this.#send(JSON.stringify(["OK", msg.event.id, false, reason]));
+    }
+    this.#notice(reason);
+  }
+
+  #onReq(subId: string, filters: NostrFilter[]): void {
+    const { hub, store, limits, counters } = this.#o;
+    const replacing = this.#subs.get(subId);
+    if (!replacing && this.#subs.size >= limits.maxSubscriptions) {
+      counters.tooManySubscriptionsTotal++;
+      return this.#closed(
+        subId,
+        `error: too many subscriptions (max ${limits.maxSubscriptions}); CLOSE one first`,
+      );
+    }
+    if (replacing) replacing.closed = true;
+    let rows;
+    try {
+      rows = store.query(filters, { limit: limits.maxLimit });
+    } catch (err) {
+      this.#subs.delete(subId);
+      hub.unsubscribe(this, subId);
+      if (err instanceof EventStoreQueryError) {
+        return this.#closed(subId, `invalid: ${err.message}`);
+      }
+      return this.#closed(subId, "error: could not query the event store");
+    }
+    // Subscribe now, in the same tick as the query, so no event falls between the two.
+    const sub: SessionSub = { pending: [], closed: false };
+    this.#subs.set(subId, sub);
+    hub.subscribe(this, subId, filters);
+    void this.#sendHistory(subId, sub, rows);
+  }
+
+  async #sendHistory(
+    subId: string,
+    sub: SessionSub,
+    rows: { json: string; toon: string }[],
+  ): Promise<void> {
+    const highWater = this.#o.limits.maxBufferedBytes / 2;
+    for (const row of rows) {
+      if (sub.closed || this.#dead) return;
+      if (this.#socket.bufferedAmount > highWater && !(await this.#drained(highWater))) {
+        return this.#slowConsumer("socket did not drain while sending stored events");
+      }
+      if (sub.closed || this.#dead) return;
+      this.#sendEvent(subId, row.json, () => row.toon);
+    }
+    if (sub.closed || this.#dead) return;
+    this.#send(JSON.stringify(["EOSE", subId]));
+    this.#o.counters.eosesSentTotal++;
+    const pending = sub.pending ?? [];
+    sub.pending = null;
+    for (const published of pending) this.deliver(subId, published);
+  }
+
+  /** Waits until bufferedAmount is at most `bytes`; false on timeout or close. */
+  async #drained(bytes: number): Promise<boolean> {
+    const deadline = Date.now() + (this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    while (this.#socket.bufferedAmount > bytes) {
+      if (this.#dead || Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return !this.#dead;
+  }
+
+  #onCount(subId: string, filters: NostrFilter[]): void {
+    try {
+      const count = this.#o.store.count(filters);
+      this.#o.counters.countsAnsweredTotal++;
+      this.#send(JSON.stringify(["COUNT", subId, { count }]));
+    } catch (err) {
+      if (err instanceof EventStoreQueryError) {
+        return this.#closed(subId, `invalid: ${err.message}`);
+      }
+      this.#closed(subId, "error: could not count events");
+    }
+  }
+
+  #onClose(subId: string): void {
+    const sub = this.#subs.get(subId);
+    if (sub) sub.closed = true;
+    this.#subs.delete(subId);
+    this.#o.hub.unsubscribe(this, subId);
+  }
+
+  #onEvent(event: NostrEvent): void {
+    const { ownerPubkey } = this.#o;
+    if (ownerPubkey === undefined || event.pubkey !== ownerPubkey.toLowerCase()) {
+      this.#o.counters.paymentRequiredTotal++;
+      return this.#ok(event.id, false, this.#paymentRequired(event));
+    }
+    this.#storeOwnerEvent(event);
+  }
+
+  #paymentRequired(event: NostrEvent): string {
+    const { ilpAddress, pricing } = this.#o;
+    const perByte = pricing.pricePerByte ?? 10n;
+    let quote = "";
+    try {
+      const toon = encodeEventToon(event);
+      const bytes = new TextEncoder().encode(toon).byteLength;
+      quote = `; this event is ${bytes} TOON bytes = ${priceToon(toon, event, pricing)} units`;
+    } catch {
+      // Not encodable (e.g. lone surrogates): no quote, the write side would refuse it anyway.
+    }
+    return `payment-required: writes are paid with ILP: send the event as TOON in an ILP ` +
+      `PREPARE to ${ilpAddress}, ${perByte} units per TOON byte${quote}`;
+  }
+
+  #storeOwnerEvent(event: NostrEvent): void {
+    try {
+      verifyEvent(event);
+    } catch (err) {
+      const reason = err instanceof EventValidationError ? err.reason : "bad event";
+      return this.#ok(event.id, false, `invalid: ${reason}`);
+    }
+    let toon: string;
+    let status;
+    try {
+      toon = encodeEventToon(event);
+      status = this.#o.store.insert(event, toon).status;
+    } catch (err) {
+      if (err instanceof EventValidationError) {
+        return this.#ok(event.id, false, `invalid: ${err.message}`);
+      }
+      return this.#ok(event.id, false, "error: could not store the event");
+    }
+    switch (status) {
+      case "stored":
+      case "replaced":
+      case "ephemeral":
+        this.#o.counters.ownerEventsStoredTotal++;
+        this.#ok(event.id, true, "");
+        this.#o.hub.publish(event, toon);
+        return;
+      case "duplicate":
+        return this.#ok(event.id, true, "duplicate: already have this event");
+      case "rejected-deleted":
+        return this.#ok(event.id, false, "blocked: this event was deleted by its author");
+      case "rejected-stale":
+        return this.#ok(event.id, false, "invalid: a newer version of this event is stored");
+      case "rejected-expired":
+        return this.#ok(event.id, false, "invalid: this event has expired (NIP-40)");
+    }
+  }
+
+  #sendEvent(subId: string, json: string, toon: () => string): void {
+    const body = this.#o.format === "toon" ? JSON.stringify(toon()) : json;
+    // Stored JSON is our own JSON.stringify output: splice it in rather than re-encode it.
+    this.#send(`["EVENT",${JSON.stringify(subId)},${body}]`);
+    this.#o.counters.eventsSentTotal++;
+  }
+
+  #ok(id: string, accepted: boolean, message: string): void {
+    this.#send(JSON.stringify(["OK", id, accepted, message]));
+  }
+
+  #closed(subId: string, message: string): void {
+    this.#o.counters.closedSentTotal++;
+    this.#send(JSON.stringify(["CLOSED", subId, message]));
+  }
+
+  #notice(message: string): void {
+    this.#o.counters.noticesSentTotal++;
+    this.#send(JSON.stringify(["NOTICE", message]));
+  }
+
+  #send(text: string): void {
+    if (this.#dead || this.#socket.readyState !== WebSocket.OPEN) return;
+    try {
+      this.#socket.send(text);
+    } catch {
+      this.#teardown();
+    }
+  }
+
+  #slowConsumer(detail: string): void {
+    if (this.#dead) return;
+    this.#o.counters.slowConsumerDisconnectsTotal++;
+    this.#notice(
+      `error: slow consumer (${detail}; max ${this.#o.limits.maxBufferedBytes}); closing`,
+    );
+    this.close(1008, "slow consumer");
+  }
+}

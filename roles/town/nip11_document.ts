@@ -1,0 +1,72 @@
+/**
+ * The town's NIP-11 relay information document.
+ *
+ * @module
+ */
+import type { TownLimits } from "./town_limits.ts";
+
+/** What the NIP-11 document says about the town. */
+export interface Nip11Info {
+  name?: string;
+  description?: string;
+  /** Hex pubkey of the town's owner. */
+  pubkey?: string;
+  contact?: string;
+  software?: string;
+  version?: string;
+  /** Price per TOON byte, base units (for `fees`). */
+  pricePerByte?: bigint;
+  /** Asset code and scale of the price (for `fees`). */
+  assetCode?: string;
+  assetScale?: number;
+  /** ILP address paid writes go to. */
+  ilpAddress?: string;
+}
+
+/** NIPs the town implements (read side: 1, 11, 40, 45; 89 and 90 events are stored/served). */
+export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 45, 89, 90];
+
+/**
+ * The NIP-11 document (served for `Accept: application/nostr+json`).
+ *
+ * @example
+ * ```ts
+ * const doc = buildNip11Document({ name: "my town", pubkey }, limits);
+ * ```
+ */
+export function buildNip11Document(info: Nip11Info, limits: TownLimits): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    name: info.name ?? "turnpike town",
+    description: info.description ??
+      "Crosstown town: reads are free over NIP-01; writes are paid per TOON byte with ILP.",
+    supported_nips: TOWN_SUPPORTED_NIPS,
+    software: info.software ?? "https://github.com/turnpike/turnpike",
+    version: info.version ?? "0.1.0",
+    limitation: {
+      max_message_length: limits.maxMessageBytes,
+      max_subscriptions: limits.maxSubscriptions,
+      max_filters: limits.maxFilters,
+      max_limit: limits.maxLimit,
+      default_limit: limits.maxLimit,
+      max_subid_length: 64,
+      messages_per_second: limits.messagesPerSecond,
+      auth_required: false,
+      payment_required: true,
+      restricted_writes: true,
+    },
+  };
+  if (info.pubkey) doc.pubkey = info.pubkey;
+  if (info.contact) doc.contact = info.contact;
+  if (info.pricePerByte !== undefined) {
+    doc.fees = {
+      publication: [{
+        amount: Number(info.pricePerByte),
+        unit: info.assetCode ?? "base units",
+        per: "TOON byte",
+        asset_scale: info.assetScale,
+        ilp_address: info.ilpAddress,
+      }],
+    };
+  }
+  return doc;
+}

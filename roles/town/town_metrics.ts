@@ -1,0 +1,90 @@
+/**
+ * The town's counters and gauges, rendered as Prometheus text (`/metrics`).
+ *
+ * @module
+ */
+import type { TownLimits } from "./town_limits.ts";
+
+/** Counters the read side increments. */
+export interface TownCounters {
+  connectionsTotal: number;
+  messagesReceivedTotal: number;
+  eventsSentTotal: number;
+  eosesSentTotal: number;
+  noticesSentTotal: number;
+  closedSentTotal: number;
+  countsAnsweredTotal: number;
+  invalidMessagesTotal: number;
+  oversizeMessagesTotal: number;
+  rateLimitedTotal: number;
+  tooManySubscriptionsTotal: number;
+  slowConsumerDisconnectsTotal: number;
+  paymentRequiredTotal: number;
+  ownerEventsStoredTotal: number;
+  expiredPurgedTotal: number;
+}
+
+/** Gauges read at scrape time. */
+export interface TownGauges {
+  connectionsOpen: number;
+  subscriptionsOpen: number;
+  eventsStored: number;
+  eventsPublishedTotal: number;
+  liveDeliveriesTotal: number;
+}
+
+/** Fresh, zeroed counters. */
+export function createTownCounters(): TownCounters {
+  return {
+    connectionsTotal: 0,
+    messagesReceivedTotal: 0,
+    eventsSentTotal: 0,
+    eosesSentTotal: 0,
+    noticesSentTotal: 0,
+    closedSentTotal: 0,
+    countsAnsweredTotal: 0,
+    invalidMessagesTotal: 0,
+    oversizeMessagesTotal: 0,
+    rateLimitedTotal: 0,
+    tooManySubscriptionsTotal: 0,
+    slowConsumerDisconnectsTotal: 0,
+    paymentRequiredTotal: 0,
+    ownerEventsStoredTotal: 0,
+    expiredPurgedTotal: 0,
+  };
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+}
+
+/**
+ * Prometheus text exposition (version 0.0.4) of the counters, gauges and limits.
+ *
+ * @example
+ * ```ts
+ * new Response(renderTownMetrics(counters, gauges, limits), {
+ *   headers: { "content-type": "text/plain; version=0.0.4" },
+ * });
+ * ```
+ */
+export function renderTownMetrics(
+  counters: TownCounters,
+  gauges: TownGauges,
+  limits: TownLimits,
+): string {
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(counters)) {
+    const name = `turnpike_town_${snake(key)}`;
+    lines.push(`# TYPE ${name} counter`, `${name} ${value}`);
+  }
+  for (const [key, value] of Object.entries(gauges)) {
+    const name = `turnpike_town_${snake(key)}`;
+    lines.push(`# TYPE ${name} ${key.endsWith("Total") ? "counter" : "gauge"}`, `${name} ${value}`);
+  }
+  lines.push("# TYPE turnpike_town_limit gauge");
+  for (const [key, value] of Object.entries(limits)) {
+    lines.push(`turnpike_town_limit{name="${snake(key)}"} ${value}`);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,601 @@
+/**
+ * The town's event store: SQLite (`node:sqlite`, WAL) with NIP-01 storage semantics
+ * (replaceable, addressable, ephemeral), NIP-09 kind 5 deletions, NIP-40 expiration, NIP-01
+ * queries and NIP-45 counts.
+ *
+ * Durability: `synchronous=FULL` by default. A FULFILL (money) is sent only after `insert`
+ * returns, so every event whose insert returned must survive not only a killed process (WAL +
+ * NORMAL would do for that) but also an OS crash or power loss, which NORMAL does not promise.
+ * FULL costs one fsync of the WAL per transaction; {@linkcode EventStore.insertBatch} amortises
+ * it over many events, which is how the write side should insert under load.
+ *
+ * Each event is kept in both forms it is served in: the JSON text and the TOON text as received
+ * (encoded here when the event arrived as JSON), so serving never re-encodes.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import type { NostrFilter } from "../protocol/nostr_filter.ts";
+import { encodeEventToon } from "../protocol/toon_codec.ts";
+
+/** What {@linkcode EventStore.insert} did with an event. */
+export type InsertStatus =
+  /** Stored; nothing replaced. */
+  | "stored"
+  /** Stored, and it replaced older version(s) of a replaceable/addressable event. */
+  | "replaced"
+  /** Already stored (same id); nothing changed. */
+  | "duplicate"
+  /** Ephemeral kind (20000-29999): not stored, only to be pushed live. */
+  | "ephemeral"
+  /** Refused: its author deleted this id (or this address, up to this time) with kind 5. */
+  | "rejected-deleted"
+  /** Refused: a newer version of this replaceable/addressable event is stored. */
+  | "rejected-stale"
+  /** Refused: its NIP-40 `expiration` has passed. */
+  | "rejected-expired";
+
+/** The outcome of one insert. */
+export interface InsertResult {
+  status: InsertStatus;
+  id: string;
+  /** Ids removed by this insert (older replaced versions, or targets of a kind 5 deletion). */
+  removedIds: string[];
+}
+
+/** One stored event, in both wire forms. */
+export interface StoredEvent {
+  id: string;
+  createdAt: number;
+  kind: number;
+  /** The event as JSON text (NIP-01). */
+  json: string;
+  /** The event as TOON text (as received, or encoded when it arrived as JSON). */
+  toon: string;
+}
+
+/** Options for {@linkcode openEventStore}. */
+export interface EventStoreOptions {
+  /** SQLite file path, or `:memory:`. */
+  path: string;
+  /** `FULL` (default: durable across power loss) or `NORMAL` (durable across process crash). */
+  synchronous?: "FULL" | "NORMAL";
+  /** Clock in unix seconds (tests). Default: `Date.now() / 1000`. */
+  now?: () => number;
+}
+
+/** Options for {@linkcode EventStore.query}. */
+export interface QueryOptions {
+  /** Cap on each filter's `limit`, and the limit of filters without one. Default 500. */
+  limit?: number;
+}
+
+/** One item of a batch insert. */
+export interface InsertItem {
+  event: NostrEvent;
+  /** The TOON text as received; encoded from `event` when absent. */
+  raw?: string;
+}
+
+/** A query this store cannot answer (e.g. NIP-50 `search`, which it does not index). */
+export class EventStoreQueryError extends Error {
+  override name = "EventStoreQueryError";
+}
+
+/** Default cap on a query's per-filter limit. */
+export const DEFAULT_QUERY_LIMIT = 500;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  pubkey TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  d_tag TEXT,
+  expiration INTEGER,
+  json TEXT NOT NULL,
+  toon TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_created ON events(created_at DESC, id);
+CREATE INDEX IF NOT EXISTS events_author ON events(pubkey, created_at DESC);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind, created_at DESC);
+CREATE INDEX IF NOT EXISTS events_address ON events(pubkey, kind, d_tag);
+CREATE INDEX IF NOT EXISTS events_expiration ON events(expiration) WHERE expiration IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tags (
+  seq INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tags_value ON tags(name, value, created_at DESC);
+CREATE INDEX IF NOT EXISTS tags_seq ON tags(seq);
+CREATE TABLE IF NOT EXISTS deleted_ids (
+  id TEXT NOT NULL,
+  pubkey TEXT NOT NULL,
+  PRIMARY KEY (id, pubkey)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted_addresses (
+  pubkey TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  d_tag TEXT NOT NULL,
+  until_created_at INTEGER NOT NULL,
+  PRIMARY KEY (pubkey, kind, d_tag)
+) WITHOUT ROWID;
+`;
+
+/** NIP-01 kind classes. */
+export function isReplaceableKind(kind: number): boolean {
+  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
+}
+
+/** NIP-01: addressable (parameterized replaceable) kinds 30000-39999. */
+export function isAddressableKind(kind: number): boolean {
+  return kind >= 30000 && kind < 40000;
+}
+
+/** NIP-01: ephemeral kinds 20000-29999, never stored. */
+export function isEphemeralKind(kind: number): boolean {
+  return kind >= 20000 && kind < 30000;
+}
+
+/**
+ * The NIP-40 expiration of an event (unix seconds), or undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }); // 1700000000
+ * ```
+ */
+export function eventExpiration(event: NostrEvent): number | undefined {
+  const tag = event.tags.find((t) => t[0] === "expiration" && t.length > 1);
+  if (!tag || !/^\d{1,15}$/.test(tag[1])) return undefined;
+  return Number(tag[1]);
+}
+
+function dTag(event: NostrEvent): string {
+  return event.tags.find((t) => t[0] === "d" && t.length > 1)?.[1] ?? "";
+}
+
+interface Statements {
+  byId: StatementSync;
+  deletedId: StatementSync;
+  deletedAddress: StatementSync;
+  versions: StatementSync;
+  insertEvent: StatementSync;
+  insertTag: StatementSync;
+  deleteEvent: StatementSync;
+  deleteTags: StatementSync;
+  addDeletedId: StatementSync;
+  addDeletedAddress: StatementSync;
+  addressVersions: StatementSync;
+  expired: StatementSync;
+  countAll: StatementSync;
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  pubkey: string;
+  kind: number;
+  created_at: number;
+}
+
+const MAX_CACHED_QUERIES = 256;
+
+/**
+ * The event store. Synchronous (SQLite is in-process): each method returns when the data is
+ * committed to disk.
+ */
+export class EventStore {
+  readonly #db: DatabaseSync;
+  readonly #st: Statements;
+  readonly #now: () => number;
+  // Prepared query statements by SQL text; the text depends only on which filter keys are
+  // present (values are bound as JSON arrays), so the cache stays small.
+  readonly #queryCache = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+    this.#st = {
+      byId: db.prepare("SELECT seq, pubkey, kind FROM events WHERE id = ?"),
+      deletedId: db.prepare("SELECT 1 AS x FROM deleted_ids WHERE id = ? AND pubkey = ?"),
+      deletedAddress: db.prepare(
+        "SELECT 1 AS x FROM deleted_addresses WHERE pubkey = ? AND kind = ? AND d_tag = ? AND until_created_at >= ?",
+      ),
+      versions: db.prepare(
+        "SELECT seq, id, pubkey, kind, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?",
+      ),
+      insertEvent: db.prepare(
+        "INSERT INTO events (id, pubkey, kind, created_at, d_tag, expiration, json, toon) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertTag: db.prepare("INSERT INTO tags (seq, name, value, created_at) VALUES (?, ?, ?, ?)"),
+      deleteEvent: db.prepare("DELETE FROM events WHERE seq = ?"),
+      deleteTags: db.prepare("DELETE FROM tags WHERE seq = ?"),
+      addDeletedId: db.prepare("INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)"),
+      addDeletedAddress: db.prepare(
+        `INSERT INTO deleted_addresses (pubkey, kind, d_tag, until_created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (pubkey, kind, d_tag) DO UPDATE SET until_created_at =
+           max(until_created_at, excluded.until_created_at)`,
+      ),
+      addressVersions: db.prepare(
+        "SELECT seq, id, pubkey, kind, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? AND created_at <= ?",
+      ),
+      expired: db.prepare(
+        "SELECT seq, id, pubkey, kind, created_at FROM events WHERE expiration IS NOT NULL AND expiration <= ?",
+      ),
+      countAll: db.prepare("SELECT count(*) AS n FROM events"),
+    };
+  }
+
+  /**
+   * Inserts one event (in its own transaction) with NIP-01/09/40 semantics.
+   *
+   * @example
+   * ```ts
+   * const { status } = store.insert(event, toonText); // "stored", "duplicate", ...
+   * ```
+   */
+  insert(event: NostrEvent, raw?: string): InsertResult {
+    return this.insertBatch([{ event, raw }])[0];
+  }
+
+  /**
+   * Inserts events in order, all in one transaction (one fsync): the fast path under load.
+   *
+   * @example
+   * ```ts
+   * const results = store.insertBatch([{ event: a, raw: toonA }, { event: b }]);
+   * ```
+   */
+  insertBatch(items: readonly InsertItem[]): InsertResult[] {
+    // TOON encoding can throw on a bad shape: do it before the transaction starts.
+    const prepared = items.map((item) => ({
+      event: item.event,
+      toon: item.raw ?? encodeEventToon(item.event),
+    }));
+    const results: InsertResult[] = [];
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const { event, toon } of prepared) results.push(this.#insertOne(event, toon));
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+    return results;
+  }
+
+  #insertOne(event: NostrEvent, toon: string): InsertResult {
+    const st = this.#st;
+    const result = (status: InsertStatus, removedIds: string[] = []): InsertResult => ({
+      status,
+      id: event.id,
+      removedIds,
+    });
+    if (isEphemeralKind(event.kind)) return result("ephemeral");
+    const expiration = eventExpiration(event);
+    if (expiration !== undefined && expiration <= this.#now()) return result("rejected-expired");
+    if (st.byId.get(event.id)) return result("duplicate");
+    if (st.deletedId.get(event.id, event.pubkey)) return result("rejected-deleted");
+    const replaceable = isReplaceableKind(event.kind) || isAddressableKind(event.kind);
+    const d = isAddressableKind(event.kind) ? dTag(event) : "";
+    if (
+      replaceable && st.deletedAddress.get(event.pubkey, event.kind, d, event.created_at)
+    ) return result("rejected-deleted");
+    const removedIds: string[] = [];
+    if (replaceable) {
+      const older = st.versions.all(event.pubkey, event.kind, d) as unknown as EventRow[];
+      for (const row of older) {
+        // NIP-01: the newest wins; on equal created_at the lowest id wins.
+        const rowWins = row.created_at > event.created_at ||
+          (row.created_at === event.created_at && row.id < event.id);
+        if (rowWins) return result("rejected-stale");
+      }
+      for (const row of older) {
+        this.#remove(row.seq);
+        removedIds.push(row.id);
+      }
+    }
+    const { lastInsertRowid } = st.insertEvent.run(
+      event.id,
+      event.pubkey,
+      event.kind,
+      event.created_at,
+      replaceable ? d : null,
+      expiration ?? null,
+      JSON.stringify(event),
+      toon,
+    );
+    // One row per distinct (name, value): tag-driven queries then yield each event once.
+    const indexed = new Set<string>();
+    for (const tag of event.tags) {
+      if (tag.length > 1 && tag[0].length === 1 && !indexed.has(tag[0] + tag[1])) {
+        indexed.add(tag[0] + tag[1]);
+        st.insertTag.run(lastInsertRowid, tag[0], tag[1], event.created_at);
+      }
+    }
+    if (event.kind === 5) removedIds.push(...this.#applyDeletion(event));
+    return result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds);
+  }
+
+  /** NIP-09: removes the author's own `e` events and `a` addresses, and remembers them. */
+  #applyDeletion(deletion: NostrEvent): string[] {
+    const st = this.#st;
+    const removed: string[] = [];
+    for (const tag of deletion.tags) {
+      if (tag.length < 2) continue;
+      if (tag[0] === "e" && /^[0-9a-f]{64}$/.test(tag[1])) {
+        st.addDeletedId.run(tag[1], deletion.pubkey);
+        const row = st.byId.get(tag[1]) as
+          | { seq: number; pubkey: string; kind: number }
+          | undefined;
+        // Deleting a deletion has no effect (NIP-09); others' events are never touched.
+        if (row && row.pubkey === deletion.pubkey && row.kind !== 5) {
+          this.#remove(row.seq);
+          removed.push(tag[1]);
+        }
+      } else if (tag[0] === "a") {
+        const address = parseAddress(tag[1]);
+        if (!address || address.pubkey !== deletion.pubkey) continue;
+        st.addDeletedAddress.run(address.pubkey, address.kind, address.d, deletion.created_at);
+        const rows = st.addressVersions.all(
+          address.pubkey,
+          address.kind,
+          address.d,
+          deletion.created_at,
+        ) as unknown as EventRow[];
+        for (const row of rows) {
+          this.#remove(row.seq);
+          removed.push(row.id);
+        }
+      }
+    }
+    return removed;
+  }
+
+  #remove(seq: number | bigint): void {
+    this.#st.deleteTags.run(seq);
+    this.#st.deleteEvent.run(seq);
+  }
+
+  /**
+   * NIP-01 query: events matching any filter, newest first (ties: lowest id first), each
+   * filter's `limit` capped by `options.limit`; expired events are never returned.
+   * Throws {@linkcode EventStoreQueryError} for a `search` filter (NIP-50 is not supported).
+   *
+   * @example
+   * ```ts
+   * const events = store.query([{ kinds: [1], "#p": [pubkey], limit: 10 }]);
+   * ```
+   */
+  query(filters: readonly NostrFilter[], options: QueryOptions = {}): StoredEvent[] {
+    const cap = options.limit ?? DEFAULT_QUERY_LIMIT;
+    const now = this.#now();
+    const seen = new Set<string>();
+    const out: StoredEvent[] = [];
+    for (const filter of filters) {
+      const limit = Math.min(filter.limit ?? cap, cap);
+      if (limit <= 0) continue;
+      const parts = splitFilter(filter);
+      const found: StoredEvent[] = [];
+      for (const part of parts) {
+        const { sql, params } = buildSelect(part, now);
+        found.push(...(this.#prepareCached(sql).all(...params, limit) as unknown as StoredEvent[]));
+      }
+      if (parts.length > 1) found.sort(newestFirst);
+      // This filter's newest `limit` (split parts can only overlap on ids, hence the check).
+      const mine = new Set<string>();
+      for (const row of found) {
+        if (mine.size === limit) break;
+        if (mine.has(row.id)) continue;
+        mine.add(row.id);
+        if (seen.has(row.id)) continue;
+        seen.add(row.id);
+        out.push({ ...row });
+      }
+    }
+    if (filters.length > 1) {
+      out.sort(newestFirst);
+    }
+    return out;
+  }
+
+  /**
+   * NIP-45 count: the number of distinct unexpired events matching any filter (`limit`
+   * ignored).
+   *
+   * @example
+   * ```ts
+   * const n = store.count([{ kinds: [7], "#e": [id] }]);
+   * ```
+   */
+  count(filters: readonly NostrFilter[]): number {
+    if (filters.length === 0) return 0;
+    const now = this.#now();
+    const parts: string[] = [];
+    const params: SQLInputValue[] = [];
+    for (const filter of filters) {
+      const where = buildWhere(filter, now);
+      parts.push(`SELECT e.seq FROM events e WHERE ${where.sql}`);
+      params.push(...where.params);
+    }
+    const stmt = this.#prepareCached(`SELECT count(*) AS n FROM (${parts.join(" UNION ")})`);
+    return Number((stmt.get(...params) as { n: number }).n);
+  }
+
+  /**
+   * Deletes expired events (NIP-40); returns their ids. Call periodically (queries already hide
+   * them, this reclaims the space).
+   *
+   * @example
+   * ```ts
+   * const purged = store.purgeExpired();
+   * ```
+   */
+  purgeExpired(): string[] {
+    const rows = this.#st.expired.all(this.#now()) as unknown as EventRow[];
+    if (rows.length === 0) return [];
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const row of rows) this.#remove(row.seq);
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+    return rows.map((r) => r.id);
+  }
+
+  /** Number of stored events (expired ones not yet purged included). */
+  size(): number {
+    return Number((this.#st.countAll.get() as { n: number }).n);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
+  }
+
+  #prepareCached(sql: string): StatementSync {
+    let stmt = this.#queryCache.get(sql);
+    if (!stmt) {
+      if (this.#queryCache.size >= MAX_CACHED_QUERIES) this.#queryCache.clear();
+      stmt = this.#db.prepare(sql);
+      this.#queryCache.set(sql, stmt);
+    }
+    return stmt;
+  }
+}
+
+function newestFirst(a: StoredEvent, b: StoredEvent): number {
+  return b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function parseAddress(value: string): { kind: number; pubkey: string; d: string } | undefined {
+  const m = /^(\d{1,5}):([0-9a-f]{64}):(.*)$/s.exec(value);
+  if (!m) return undefined;
+  const kind = Number(m[1]);
+  if (!isReplaceableKind(kind) && !isAddressableKind(kind)) return undefined;
+  return { kind, pubkey: m[2], d: isAddressableKind(kind) ? m[3] : "" };
+}
+
+/** Lists longer than this are bound as one JSON array (json_each) instead of one `?` each. */
+const MAX_INLINE_LIST = 16;
+
+/**
+ * `= ?` / `IN (?, ?)` for short lists (the planner then walks the (column, created_at) index in
+ * order and stops at the limit: measured ~0.1 ms instead of ~30 ms for json_each on 20k events),
+ * one JSON array for long ones (keeps the number of distinct statements bounded).
+ */
+function inList(values: readonly (string | number)[], params: SQLInputValue[]): string {
+  if (values.length === 1) {
+    params.push(values[0]);
+    return "= ?";
+  }
+  if (values.length > 0 && values.length <= MAX_INLINE_LIST) {
+    params.push(...values);
+    return `IN (${values.map(() => "?").join(", ")})`;
+  }
+  params.push(JSON.stringify(values));
+  return "IN (SELECT value FROM json_each(?))";
+}
+
+/** SQL condition for one filter. */
+function buildWhere(
+  filter: NostrFilter,
+  now: number,
+  drivingTag?: string,
+): { sql: string; params: SQLInputValue[] } {
+  if (filter.search !== undefined) {
+    throw new EventStoreQueryError("search (NIP-50) is not supported");
+  }
+  const conds = ["(e.expiration IS NULL OR e.expiration > ?)"];
+  const params: SQLInputValue[] = [now];
+  const list = (column: string, values: readonly (string | number)[]) => {
+    conds.push(`e.${column} ${inList(values, params)}`);
+  };
+  if (filter.ids) list("id", filter.ids);
+  if (filter.authors) list("pubkey", filter.authors);
+  if (filter.kinds) list("kind", filter.kinds);
+  if (filter.since !== undefined) {
+    conds.push("e.created_at >= ?");
+    params.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    conds.push("e.created_at <= ?");
+    params.push(filter.until);
+  }
+  for (const key of tagKeys(filter)) {
+    if (key === drivingTag) continue;
+    const values = filter[key as `#${string}`]!;
+    params.push(key[1]);
+    conds.push(
+      `e.seq IN (SELECT seq FROM tags WHERE name = ? AND value ${inList(values, params)})`,
+    );
+  }
+  return { sql: conds.join(" AND "), params };
+}
+
+function tagKeys(filter: NostrFilter): string[] {
+  return Object.keys(filter).filter((k) =>
+    k.length === 2 && k[0] === "#" && filter[k as `#${string}`] !== undefined
+  ).sort();
+}
+
+/**
+ * Splits a filter with a short multi-value list into one filter per value (their union is the
+ * same set). Each part then walks one index in created_at order and stops at its limit, where
+ * `IN (a, b)` would make SQLite collect and sort every match (measured 24 ms vs under 1 ms on
+ * 20k events). The split key is the first tag key if any (queries are then driven by the tags
+ * index), else `kinds`, else `authors`.
+ */
+function splitFilter(filter: NostrFilter): NostrFilter[] {
+  const key = tagKeys(filter)[0] ?? (filter.kinds ? "kinds" : filter.authors ? "authors" : "");
+  const values = key === "" ? undefined : (filter as Record<string, unknown[]>)[key];
+  if (!values || values.length < 2 || values.length > MAX_INLINE_LIST) return [filter];
+  return values.map((v) => ({ ...filter, [key]: [v] }));
+}
+
+/** SELECT for one (split) filter, ordered newest first, ties by lowest id, with a limit. */
+function buildSelect(filter: NostrFilter, now: number): { sql: string; params: SQLInputValue[] } {
+  const columns = "e.id AS id, e.created_at AS createdAt, e.kind AS kind, e.json AS json, " +
+    "e.toon AS toon";
+  const tag = tagKeys(filter).find((k) => filter[k as `#${string}`]!.length === 1);
+  if (tag === undefined) {
+    const { sql, params } = buildWhere(filter, now);
+    return {
+      sql:
+        `SELECT ${columns} FROM events e WHERE ${sql} ORDER BY e.created_at DESC, e.id ASC LIMIT ?`,
+      params,
+    };
+  }
+  // Driven by the tags index (name, value, created_at DESC): CROSS JOIN keeps that order.
+  const { sql, params } = buildWhere(filter, now, tag);
+  return {
+    sql: `SELECT ${columns} FROM tags t CROSS JOIN events e ON e.seq = t.seq
+          WHERE t.name = ? AND t.value = ? AND ${sql}
+          ORDER BY t.created_at DESC, e.id ASC LIMIT ?`,
+    params: [tag[1], filter[tag as `#${string}`]![0], ...params],
+  };
+}
+
+/**
+ * Opens (creating if needed) an event store at `options.path`, in WAL mode.
+ *
+ * @example
+ * ```ts
+ * const store = openEventStore({ path: `${stateDir}/events.sqlite` });
+ * store.insert(event, toon);
+ * ```
+ */
+export function openEventStore(options: EventStoreOptions): EventStore {
+  const db = new DatabaseSync(options.path);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(`PRAGMA synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec(SCHEMA);
+  return new EventStore(db, options.now ?? (() => Math.floor(Date.now() / 1000)));
+}
