@@ -1,0 +1,84 @@
+/**
+ * Errors the pipeline runtime reports about its stages.
+ *
+ * @module
+ */
+
+/** A stage's worker crashed (uncaught error, worker `error` event, or its stream errored). */
+export class StageCrashedError extends Error {
+  override name = "StageCrashedError";
+  /** The stage name (kebab-case). */
+  stage: string;
+  /** Class name of the underlying error. */
+  cause_name: string;
+  constructor(stage: string, causeName: string, message: string) {
+    super(`stage ${stage} crashed: ${causeName}: ${message}`);
+    this.stage = stage;
+    this.cause_name = causeName;
+  }
+}
+
+/**
+ * A stage called something its permission profile does not allow (`Deno.errors.NotCapable`
+ * inside its worker).
+ */
+export class StagePermissionError extends Error {
+  override name = "StagePermissionError";
+  stage: string;
+  /** The permission kind: "net", "read", "write", "run", "env", "sys", "ffi", "import". */
+  permission: string;
+  /** What was asked for, e.g. `evil.example:443`; empty when Deno did not say. */
+  target: string;
+  constructor(stage: string, permission: string, target: string) {
+    super(
+      `stage ${stage} was denied ${permission} access` + (target ? ` to "${target}"` : ""),
+    );
+    this.stage = stage;
+    this.permission = permission;
+    this.target = target;
+  }
+}
+
+/** A stage gave up after too many restarts; its unprocessed chunks were reported as failed. */
+export class StageRestartLimitError extends Error {
+  override name = "StageRestartLimitError";
+  stage: string;
+  restarts: number;
+  constructor(stage: string, restarts: number, last: string) {
+    super(`stage ${stage} gave up after ${restarts} restarts (last: ${last})`);
+    this.stage = stage;
+    this.restarts = restarts;
+  }
+}
+
+// Deno's message: `Requires net access to "evil.example:443", run again with the --allow-net flag`
+const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
+
+/**
+ * Turns an error raised in a stage into the pipeline's error class: a `NotCapable` error (by
+ * class name, since errors lose their prototype crossing a Worker boundary) becomes a
+ * {@linkcode StagePermissionError}, anything else a {@linkcode StageCrashedError}.
+ *
+ * @example
+ * ```ts
+ * const e = classifyStageError("relay-source", {
+ *   name: "NotCapable",
+ *   message: 'Requires net access to "evil.example:443", run again with the --allow-net flag',
+ * });
+ * e.message; // 'stage relay-source was denied net access to "evil.example:443"'
+ * ```
+ */
+export function classifyStageError(
+  stage: string,
+  error: { name: string; message: string },
+): StageCrashedError | StagePermissionError {
+  const m = REQUIRES.exec(error.message);
+  if (error.name === "NotCapable" || (m && /NotCapable|PermissionDenied/.test(error.name))) {
+    return new StagePermissionError(stage, m?.[1] ?? "unknown", m?.[2] ?? "");
+  }
+  // An uncaught NotCapable reaches the worker `error` event as "Uncaught NotCapable: ...".
+  if (m && /\bNotCapable\b/.test(error.message)) {
+    return new StagePermissionError(stage, m[1], m[2] ?? "");
+  }
+  return new StageCrashedError(stage, error.name, error.message);
+}

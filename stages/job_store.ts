@@ -1,0 +1,185 @@
+/**
+ * Where the correlator looks up the jobs this node posted: job id -> callback skill. An
+ * in-memory store (tests, pipelines fed from code) and a directory store reading
+ * `<state dir>/jobs/<id>.toml`, the files the requester writes when it posts a job.
+ *
+ * Job file format (TOML; other keys are kept in `extra` and ignored here):
+ *
+ * ```toml
+ * id = "<64 lowercase hex: the job request's event id>"   # optional, must match the file name
+ * skill = "summarize"                                    # the callback skill (or callback_skill)
+ * status = "open"                                        # optional
+ * ```
+ *
+ * @module
+ */
+import { parse as parseToml } from "smol-toml";
+
+/** What the correlator needs to know about a job. */
+export interface JobRecord {
+  /** The job request's event id (64 lowercase hex). */
+  jobId: string;
+  /** Callback skill its results and feedback go to. */
+  skill: string;
+  status?: string;
+  /** Any other keys of the job file. */
+  extra?: Record<string, unknown>;
+}
+
+/** A job store: `lookup` may answer synchronously or with a promise. */
+export interface JobStore {
+  lookup(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined>;
+}
+
+/** A job file exists but cannot be used (too large, bad TOML, no skill, id mismatch). */
+export class JobRecordError extends Error {
+  override name = "JobRecordError";
+}
+
+/** Largest job file read (a job file is a few hundred bytes). */
+export const MAX_JOB_FILE_BYTES = 64 * 1024;
+
+const JOB_ID = /^[0-9a-f]{64}$/;
+const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * True for a well-formed job id: 64 lowercase hex, so it is also a safe file name.
+ *
+ * @example
+ * ```ts
+ * isJobId("ab".repeat(32)); // true
+ * isJobId("../../etc/passwd"); // false
+ * ```
+ */
+export function isJobId(value: string): boolean {
+  return JOB_ID.test(value);
+}
+
+/**
+ * True for a usable skill name (a single path segment, no dots first).
+ *
+ * @example
+ * ```ts
+ * isSkillName("summarize"); // true
+ * isSkillName("../bin"); // false
+ * ```
+ */
+export function isSkillName(value: string): boolean {
+  return SKILL_NAME.test(value) && value !== "." && value !== "..";
+}
+
+/**
+ * Jobs held in memory.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryJobStore([{ jobId: "ab".repeat(32), skill: "echo" }]);
+ * store.lookup("ab".repeat(32))?.skill; // "echo"
+ * ```
+ */
+export class MemoryJobStore implements JobStore {
+  #jobs = new Map<string, JobRecord>();
+
+  constructor(jobs: Iterable<JobRecord> = []) {
+    for (const job of jobs) this.add(job);
+  }
+
+  /** Adds or replaces a job. */
+  add(job: JobRecord): void {
+    if (!isJobId(job.jobId)) throw new JobRecordError(`job id "${job.jobId}" is not 64 hex`);
+    if (!isSkillName(job.skill)) throw new JobRecordError(`skill name "${job.skill}" is not valid`);
+    this.#jobs.set(job.jobId, job);
+  }
+
+  lookup(jobId: string): JobRecord | undefined {
+    return this.#jobs.get(jobId);
+  }
+}
+
+/** Options for {@linkcode DirectoryJobStore}. */
+export interface DirectoryJobStoreOptions {
+  /** The node's state dir; jobs are read from `<stateDir>/jobs/<id>.toml`. */
+  stateDir: string;
+  /** Most found jobs kept in memory. Default 10,000. */
+  cacheSize?: number;
+}
+
+/**
+ * Jobs read from `<stateDir>/jobs/<id>.toml`. Found jobs are cached (a job's skill never
+ * changes); misses are not, since the requester may write the file after the first event.
+ *
+ * @example
+ * ```ts
+ * const store = new DirectoryJobStore({ stateDir: "/home/me/.turnpike/default" });
+ * const job = await store.lookup("ab".repeat(32));
+ * ```
+ */
+export class DirectoryJobStore implements JobStore {
+  readonly jobsDir: string;
+  #cache = new Map<string, JobRecord>();
+  #cacheSize: number;
+
+  constructor(options: DirectoryJobStoreOptions) {
+    this.jobsDir = `${options.stateDir.replace(/\/+$/, "")}/jobs`;
+    this.#cacheSize = options.cacheSize ?? 10_000;
+  }
+
+  async lookup(jobId: string): Promise<JobRecord | undefined> {
+    if (!isJobId(jobId)) return undefined;
+    const cached = this.#cache.get(jobId);
+    if (cached !== undefined) return cached;
+    const path = `${this.jobsDir}/${jobId}.toml`;
+    let text: string;
+    try {
+      const file = await Deno.open(path, { read: true });
+      try {
+        const info = await file.stat();
+        if (info.size > MAX_JOB_FILE_BYTES) {
+          throw new JobRecordError(`${path} is over ${MAX_JOB_FILE_BYTES} bytes`);
+        }
+        text = new TextDecoder().decode(await new Response(file.readable).arrayBuffer());
+      } finally {
+        try {
+          file.close();
+        } catch { /* already closed by reading its stream to the end */ }
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+    const job = parseJobFile(text, jobId, path);
+    if (this.#cache.size >= this.#cacheSize) {
+      this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    this.#cache.set(jobId, job);
+    return job;
+  }
+}
+
+/**
+ * Reads one job file's text.
+ *
+ * @example
+ * ```ts
+ * parseJobFile('skill = "echo"', "ab".repeat(32), "jobs/ab.toml").skill; // "echo"
+ * ```
+ */
+export function parseJobFile(text: string, jobId: string, path: string): JobRecord {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new JobRecordError(`${path}: bad TOML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const { id, skill, callback_skill, status, ...extra } = doc;
+  const name = skill ?? callback_skill;
+  if (typeof name !== "string" || !isSkillName(name)) {
+    throw new JobRecordError(`${path}: no valid "skill"`);
+  }
+  if (id !== undefined && id !== jobId) {
+    throw new JobRecordError(`${path}: id ${String(id)} does not match the file name`);
+  }
+  const job: JobRecord = { jobId, skill: name, extra };
+  if (typeof status === "string") job.status = status;
+  return job;
+}
