@@ -3,9 +3,9 @@
  * every matching event as a `toon` chunk, exactly once, across reconnects.
  *
  * - Events sent as JSON objects are TOON-encoded (`encodeEventToon`, readable by toon 1.4.0);
- *   events sent as TOON text (Crosstown relays) are passed on untouched, after a full decode to
- *   check their shape and read id/created_at. Signatures are not verified here: that is the
- *   verifier's job downstream, and this stage has no reason to spend the CPU twice.
+ *   events sent as TOON text (Crosstown relays) are passed on untouched, after the shallow kind
+ *   extractor has read id/created_at (exact, and refusing malformed TOON). Full decoding and
+ *   signature checks are the verifier's job downstream: this stage does not spend the CPU twice.
  * - Reconnects with exponential backoff (1 s doubling to 30 s, jittered) and re-subscribes with
  *   `since` = newest `created_at` known complete minus an overlap; events seen again in the
  *   overlap are dropped by a bounded LRU of event ids.
@@ -23,7 +23,8 @@
  */
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { Nip01MessageError, parseRelayMessage } from "../protocol/nip01_message.ts";
-import { decodeEventToon, encodeEventToon } from "../protocol/toon_codec.ts";
+import { encodeEventToon } from "../protocol/toon_codec.ts";
+import { extractSummary } from "../protocol/kind_extractor.ts";
 import { type NostrFilter, validateFilter } from "../protocol/nostr_filter.ts";
 import type { FailedChunk, ToonChunk } from "./chunks.ts";
 import {
@@ -254,9 +255,11 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
       createdAt = event.created_at;
       text = encodeEventToon(event);
     } else {
-      let decoded: NostrEvent;
+      // Only id and created_at are needed here (dedupe, resume point): the shallow extractor reads
+      // them exactly without a full decode; the full check happens downstream.
+      let decoded: { id: string; created_at: number };
       try {
-        decoded = decodeEventToon(toon!, { verify: false });
+        decoded = extractSummary(toon!);
       } catch (err) {
         const e = new RelayEventDecodeError(`undecodable TOON event: ${(err as Error).message}`);
         return emitFailed(e.name, e.message, raw.slice(0, FAILED_INPUT_PREFIX));

@@ -1,0 +1,201 @@
+/**
+ * TOON encoding and full decoding of Nostr events.
+ *
+ * Encoding uses `@toon-format/toon` 4.x but emits only forms that `@toon-format/toon@1.4.0` (what
+ * deployed Crosstown relays decode with) reads back to the identical event. The differences
+ * found (tests/unit/toon_codec_test.ts pins each one):
+ *
+ * 1. No tags: 4.x writes `tags: []`, which 1.4.0 reads as the string "[]". We write `tags[0]:`.
+ * 2. A `content` line holding `[`: 1.4.0 looks for an array header anywhere in an unquoted-key
+ *    line, even inside the quoted value (`content: "see [2]: x"` fails or misparses). We then
+ *    quote the key (`"content": "..."`), which both versions read as a plain key.
+ * 3. Control characters other than `\n \r \t`: 4.x escapes them as `\uXXXX`, which 1.4.0
+ *    rejects. We write them raw inside a quoted string, which both read.
+ * 4. Strings starting or ending with Unicode whitespace other than the ASCII space (NBSP, BOM,
+ *    U+2028...): 4.x leaves them unquoted, and 1.4.0 trims them away (JS `trim()`). We quote them.
+ * 5. Strings JS `Number()` reads but TOON's number grammar does not (`1.`, `.5`, `+1`, `1.e5`):
+ *    4.x leaves them unquoted, 1.4.0 decodes them as numbers. We quote them.
+ *
+ * Everything else (empty strings, number-, boolean- and null-like strings, commas, colons,
+ * pipes, quotes, backslashes, newlines, leading/trailing spaces, unicode, empty inner tags
+ * `- [0]:`) round-trips through both versions as 4.x writes it.
+ *
+ * @module
+ */
+import { decode, encode, rawString } from "@toon-format/toon";
+import type { NostrEvent } from "./nostr_event.ts";
+import { EventValidationError, verifyEvent } from "./event_verifier.ts";
+import { DEFAULT_MAX_TOON_BYTES, isCreatedAt, isEventKind, isLowerHex } from "./kind_extractor.ts";
+
+export { EventValidationError } from "./event_verifier.ts";
+
+/** The input is not TOON, or not an object that could be an event. */
+export class ToonDecodeError extends Error {
+  override name = "ToonDecodeError";
+  /** `syntax` (not valid TOON) or `not-an-object` (valid TOON, but not a key/value document). */
+  reason: "syntax" | "not-an-object";
+  /** 1-based line of the syntax error, when known. */
+  line?: number;
+  constructor(reason: "syntax" | "not-an-object", message: string, line?: number) {
+    super(line === undefined ? message : `${message} (line ${line})`);
+    this.reason = reason;
+    this.line = line;
+  }
+}
+
+/** Options for {@linkcode decodeEventToon}. */
+export interface DecodeEventToonOptions {
+  /** Largest input accepted, in UTF-8 bytes. Default 1 MiB. */
+  maxBytes?: number;
+  /** Recompute the id and verify the signature. Default true. */
+  verify?: boolean;
+}
+
+const EVENT_KEYS = ["id", "pubkey", "created_at", "kind", "tags", "content", "sig"] as const;
+// Control characters that 4.x would write as \uXXXX escapes (1.4.0 cannot read those).
+// deno-lint-ignore no-control-regex -- matching control characters is the point here
+const RAW_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/**
+ * Checks that a value has the shape of a signed Nostr event (no signature check).
+ * Throws {@linkcode EventValidationError} with reason `bad-shape:<field>`.
+ *
+ * @example
+ * ```ts
+ * const event = assertEventShape(JSON.parse(text));
+ * ```
+ */
+export function assertEventShape(value: unknown): NostrEvent {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new EventValidationError("bad-shape:event", "not an object");
+  }
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (!(EVENT_KEYS as readonly string[]).includes(key)) {
+      throw new EventValidationError("bad-shape:extra-key", key.slice(0, 40));
+    }
+  }
+  if (!isLowerHex(obj.id, 64)) throw new EventValidationError("bad-shape:id");
+  if (!isLowerHex(obj.pubkey, 64)) throw new EventValidationError("bad-shape:pubkey");
+  if (!isLowerHex(obj.sig, 128)) throw new EventValidationError("bad-shape:sig");
+  if (!isEventKind(obj.kind)) throw new EventValidationError("bad-shape:kind");
+  if (!isCreatedAt(obj.created_at)) throw new EventValidationError("bad-shape:created_at");
+  if (typeof obj.content !== "string" || !obj.content.isWellFormed()) {
+    throw new EventValidationError("bad-shape:content");
+  }
+  if (!Array.isArray(obj.tags)) throw new EventValidationError("bad-shape:tags");
+  for (const tag of obj.tags) {
+    if (!Array.isArray(tag)) throw new EventValidationError("bad-shape:tags", "tag not an array");
+    for (const item of tag) {
+      if (typeof item !== "string" || !item.isWellFormed()) {
+        throw new EventValidationError("bad-shape:tags", "tag value not a string");
+      }
+    }
+  }
+  return obj as unknown as NostrEvent;
+}
+
+/** Quoted TOON string with only the escapes both 4.x and 1.4.0 read. */
+function quoteFor14(value: string): string {
+  return `"${
+    value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
+      .replace(/\r/g, "\\r").replace(/\t/g, "\\t")
+  }"`;
+}
+
+/** 1.4.0 reads any unquoted token `Number()` accepts as a number (`1.`, `.5`, `+1`, `1.e5`). */
+function looksNumericTo14(value: string): boolean {
+  if (value.length === 0 || (value.length > 1 && value[0] === "0" && value[1] !== ".")) {
+    return false;
+  }
+  return Number.isFinite(Number(value));
+}
+
+function compatibleString(_key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  if (
+    RAW_CONTROL.test(value) || (value.length > 0 && value.trim() !== value) ||
+    looksNumericTo14(value)
+  ) {
+    return rawString(quoteFor14(value));
+  }
+  return value;
+}
+
+/**
+ * Encodes a signed event as TOON that both `@toon-format/toon` 4.x and 1.4.0 decode to the
+ * identical event. Keys in NIP-01 order. Throws {@linkcode EventValidationError} on a bad shape.
+ *
+ * @example
+ * ```ts
+ * const toon = encodeEventToon(event);
+ * // id: ...\npubkey: ...\ncreated_at: 1700000000\nkind: 1\ntags[0]:\ncontent: hello\nsig: ...
+ * ```
+ */
+export function encodeEventToon(event: NostrEvent): string {
+  const e = assertEventShape(event);
+  const ordered = {
+    id: e.id,
+    pubkey: e.pubkey,
+    created_at: e.created_at,
+    kind: e.kind,
+    tags: e.tags,
+    content: e.content,
+    sig: e.sig,
+  };
+  const lines = encode(ordered, { replacer: compatibleString }).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === "tags: []") lines[i] = "tags[0]:";
+    else if (line.startsWith("content: ") && line.includes("[")) {
+      lines[i] = `"content"${line.slice(7)}`;
+    }
+  }
+  return lines.join("\n");
+}
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Full decode: TOON parse (what either 4.x or 1.4.0 writes), shape validation, id recomputation
+ * and signature check. Throws {@linkcode ToonDecodeError} (not TOON / not an object) or
+ * {@linkcode EventValidationError} (`too-large`, `bad-shape:<field>`, `bad-id`, `bad-sig`).
+ *
+ * @example
+ * ```ts
+ * const event = decodeEventToon(toonText); // verified
+ * const unchecked = decodeEventToon(toonText, { verify: false });
+ * ```
+ */
+export function decodeEventToon(text: string, options: DecodeEventToonOptions = {}): NostrEvent {
+  const max = options.maxBytes ?? DEFAULT_MAX_TOON_BYTES;
+  // UTF-8 is never shorter than UTF-16, so count bytes only when it could matter.
+  if (text.length > max || (text.length * 3 > max && utf8Length(text) > max)) {
+    throw new EventValidationError("too-large", `over ${max} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = decode(text);
+  } catch (err) {
+    const e = err as Error & { line?: number };
+    throw new ToonDecodeError("syntax", e.message, typeof e.line === "number" ? e.line : undefined);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ToonDecodeError("not-an-object", "TOON document is not an object");
+  }
+  const event = assertEventShape(value);
+  if (options.verify !== false) verifyEvent(event);
+  return event;
+}

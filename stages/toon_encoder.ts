@@ -1,0 +1,78 @@
+/**
+ * TOON encoder stage: signed event chunks in, TOON chunks out, in the form both
+ * `@toon-format/toon` 4.x and 1.4.0 decode identically (`protocol/toon_codec.ts`). A badly shaped
+ * event becomes a FailedChunk. Needs no permissions.
+ *
+ *     echo '{"id":"…","pubkey":"…",…}' | deno run stages/toon_encoder.ts
+ *
+ * @module
+ */
+import type { Chunk, FailedChunk, ToonChunk } from "./chunks.ts";
+import {
+  NO_PERMISSIONS,
+  type StageFlags,
+  StageOptionsError,
+  type TransformStage,
+} from "./stage.ts";
+import { stageMain } from "./stage_runner.ts";
+import { encodeEventToon } from "../protocol/toon_codec.ts";
+
+/** Options for {@linkcode createToonEncoder} (none yet; kept for the stage contract). */
+export type ToonEncoderOptions = Record<string, never>;
+
+const STAGE_NAME = "toon-encoder";
+
+function failed(message: string, error: string, input: unknown): FailedChunk {
+  return { type: "failed", stage: STAGE_NAME, error, message, input };
+}
+
+/**
+ * A TransformStream from event chunks to TOON chunks (or failed chunks). `ref` is carried in
+ * `source` so outcomes can be matched.
+ *
+ * @example
+ * ```ts
+ * const out = ReadableStream.from([{ type: "event", event } as const])
+ *   .pipeThrough(createToonEncoder());
+ * ```
+ */
+export function createToonEncoder(
+  _options: ToonEncoderOptions = {},
+): TransformStream<Chunk, ToonChunk | FailedChunk> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      if (chunk.type !== "event") {
+        if (chunk.type === "failed") controller.enqueue(chunk);
+        else {controller.enqueue(
+            failed(`expected an event chunk, got ${chunk.type}`, "TypeError", chunk.type),
+          );}
+        return;
+      }
+      try {
+        const out: ToonChunk = { type: "toon", toon: encodeEventToon(chunk.event) };
+        if (chunk.ref !== undefined) out.source = chunk.ref;
+        controller.enqueue(out);
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        controller.enqueue(failed(e.message, e.name, chunk.ref ?? null));
+      }
+    },
+  });
+}
+
+/** The TOON encoder as a stage. */
+export const toonEncoderStage: TransformStage<Chunk, ToonChunk | FailedChunk, ToonEncoderOptions> =
+  {
+    name: STAGE_NAME,
+    role: "transform",
+    description: "Encode signed events as TOON readable by @toon-format/toon 4.x and 1.4.0",
+    parseOptions(flags: StageFlags): ToonEncoderOptions {
+      const unknown = Object.keys(flags);
+      if (unknown.length > 0) throw new StageOptionsError(`unknown flag --${unknown[0]}`);
+      return {};
+    },
+    permissions: () => NO_PERMISSIONS,
+    create: createToonEncoder,
+  };
+
+if (import.meta.main) await stageMain(toonEncoderStage);
