@@ -1,0 +1,67 @@
+/**
+ * turnpike as a library: the protocol codecs, the pipeline stages and runtime, identity and
+ * configuration of a Crosstown node (Nostr + Interledger + TOON).
+ *
+ * @example
+ * ```ts
+ * import { createPipeline, encodeEventToon, extractSummary } from "./mod.ts";
+ *
+ * const summary = extractSummary("kind: 1\n...");
+ * await using pipeline = await createPipeline({
+ *   stages: [{ name: "relay-source", flags: { relay: "ws://127.0.0.1:7100", kinds: "7000" } },
+ *     { name: "kind-extractor" }],
+ * });
+ * ```
+ *
+ * @module
+ */
+
+// Protocol: pure codecs and rules.
+export * from "./protocol/nostr_event.ts";
+export * from "./protocol/toon_codec.ts";
+export * from "./protocol/event_verifier.ts";
+export * from "./protocol/kind_extractor.ts";
+export * from "./protocol/nip01_message.ts";
+export * from "./protocol/nostr_filter.ts";
+export * from "./protocol/nip90_job.ts";
+export * from "./protocol/job_kind_names.ts";
+export * from "./protocol/nip89_handler.ts";
+export * from "./protocol/peer_info.ts";
+export * from "./protocol/spsp_message.ts";
+export * from "./protocol/ilp_packet.ts";
+export * from "./protocol/ilp_fulfillment.ts";
+export * from "./protocol/btp_message.ts";
+export * from "./protocol/ildcp.ts";
+export * from "./protocol/relay_pricing.ts";
+
+// Transport.
+export * from "./transport/btp_client.ts";
+
+// Stages and their runtime.
+export * from "./stages/chunks.ts";
+export * from "./stages/stage.ts";
+export * from "./stages/record_framing.ts";
+export * from "./stages/stage_runner.ts";
+export * from "./stages/stage_registry.ts";
+export * from "./stages/job_store.ts";
+export { createKindExtractor, kindExtractorStage } from "./stages/kind_extractor.ts";
+export { createToonEncoder, toonEncoderStage } from "./stages/toon_encoder.ts";
+export { createRelaySource, relaySourceStage } from "./stages/relay_source.ts";
+export { correlatorStage, createCorrelator } from "./stages/correlator.ts";
+export { createSkillSink, skillSinkStage } from "./stages/skill_sink.ts";
+export { createJobSource, jobSourceStage } from "./stages/job_source.ts";
+export { createSigner, signerStage } from "./stages/signer.ts";
+export { createIlpPrepareSink, ilpPrepareSinkStage } from "./stages/ilp_prepare_sink.ts";
+export * from "./pipeline/pipeline.ts";
+export * from "./pipeline/stage_errors.ts";
+export * from "./pipeline/stage_metrics.ts";
+
+// Identity, configuration, state.
+export * from "./identity/mnemonic.ts";
+export * from "./identity/nip06_key.ts";
+export * from "./identity/key_vault.ts";
+export * from "./identity/wallet.ts";
+export * from "./config/settings.ts";
+export * from "./config/state_dir.ts";
+export * from "./config/config_error.ts";
+export * from "./state/atomic_file.ts";
