@@ -80,8 +80,8 @@ export class IlpPrepareSinkInputError extends Error {
 
 const STAGE_NAME = "ilp-prepare-sink";
 
-type SinkInput = PrepareChunk | ToonChunk;
-type SinkOutput = PrepareOutcomeChunk | FailedChunk;
+export type SinkInput = PrepareChunk | ToonChunk;
+export type SinkOutput = PrepareOutcomeChunk | FailedChunk;
 
 /**
  * Decodes a shared secret given as base64 or hex; throws StageOptionsError unless 32 bytes.
