@@ -12,6 +12,8 @@ export interface WriteFileAtomicOptions {
   mode?: number;
   /** Skip the directory fsync (only for throwaway files; default false). */
   skipDirSync?: boolean;
+  /** Skip the file fsync (bulk loads that accept losing the newest files on power loss). */
+  skipFileSync?: boolean;
 }
 
 /** The file could not be written atomically; the old content (if any) is untouched. */
@@ -46,7 +48,7 @@ export async function writeFileAtomic(
     // `mode` on open is filtered by the umask; chmod makes the requested mode exact.
     await Deno.chmod(tmp, mode);
     await writeAll(file, bytes);
-    await file.sync();
+    if (!options.skipFileSync) await file.sync();
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw new AtomicWriteError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });

@@ -1,0 +1,458 @@
+/**
+ * The requester's job repository: `<state dir>/jobs/<id>.toml` files (the source of truth,
+ * written atomically, mode 0600, the format of `state/job_record.ts`, readable by
+ * `stages/job_store.ts`'s `DirectoryJobStore`) plus a SQLite index `<state dir>/index.sqlite`
+ * (`node:sqlite`, WAL) so listing, filtering and loading the in-flight jobs at startup stay fast
+ * at 100k+ records. The index holds only what can be rebuilt from the files.
+ *
+ * Index consistency: a write first upserts the index row with `pending = 1`, then writes the
+ * file, then clears `pending`. After a crash the rows still pending are re-read from their files
+ * on open, so the index never disagrees with a file whose write returned. A missing, corrupt or
+ * older-schema index is rebuilt from the files. (After an OS crash the WAL tail may be lost:
+ * `rebuildIndex()` fixes that; the files themselves are fsynced.)
+ *
+ * Each change is recorded in the git audit log (`state/audit_log.ts`) when one is given.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { writeFileAtomic } from "./atomic_file.ts";
+import type { AuditLog } from "./audit_log.ts";
+import {
+  formatJobRecord,
+  JobRecordFormatError,
+  type JobStatus,
+  MAX_JOB_RECORD_BYTES,
+  parseJobRecord,
+  type RequesterJobRecord,
+} from "./job_record.ts";
+
+/** Options for {@linkcode openJobRepository}. */
+export interface JobRepositoryOptions {
+  /** The node's state dir. */
+  stateDir: string;
+  /** Git audit log to record changes in (absent: no audit). */
+  audit?: AuditLog;
+  /** fsync each file (default true). False only for bulk loads and benchmarks. */
+  durable?: boolean;
+}
+
+/** What the index knows about a job (enough to list, filter and resume it). */
+export interface JobSummary {
+  id: string;
+  kind: number;
+  skill: string;
+  status: JobStatus;
+  provider?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  lastSeenCreatedAt?: number;
+}
+
+/** Filter of {@linkcode JobRepository.list}. */
+export interface JobListFilter {
+  status?: JobStatus | JobStatus[];
+  kind?: number;
+  provider?: string;
+  /** Only jobs created at or after this time (unix ms). */
+  sinceMs?: number;
+  /** Most rows returned. Default 1000. */
+  limit?: number;
+  /** Rows skipped (newest first). Default 0. */
+  offset?: number;
+}
+
+/** A job file that could not be read into the index. */
+export interface CorruptJobFile {
+  path: string;
+  error: string;
+}
+
+/** Outcome of {@linkcode JobRepository.rebuildIndex}. */
+export interface RebuildReport {
+  indexed: number;
+  corrupt: CorruptJobFile[];
+}
+
+/** Options of a write: how it appears in the audit log. */
+export interface JobWriteOptions {
+  /** Audit action; default "create" / "update". */
+  action?: string;
+  /** Extra `Key: Value` lines for the audit commit. */
+  fields?: Record<string, string>;
+}
+
+/** `create` of a job id that exists. */
+export class JobExistsError extends Error {
+  override name = "JobExistsError";
+}
+
+/** `update` of a job id that does not exist. */
+export class JobNotFoundError extends Error {
+  override name = "JobNotFoundError";
+}
+
+const SCHEMA_VERSION = "1";
+const IN_FLIGHT = ["pending-send", "sent", "processing", "payment-required", "paying", "paid"];
+
+/**
+ * Opens the repository: creates `jobs/`, opens (or rebuilds) the index, reconciles after a crash.
+ *
+ * @example
+ * ```ts
+ * const repo = await openJobRepository({ stateDir: "/tmp/state" });
+ * const inFlight = repo.listInFlight();
+ * repo.close();
+ * ```
+ */
+export async function openJobRepository(options: JobRepositoryOptions): Promise<JobRepository> {
+  const repo = new JobRepository(options);
+  await repo.open();
+  return repo;
+}
+
+/** Job records on disk with their SQLite index; see the module doc. */
+export class JobRepository {
+  readonly stateDir: string;
+  readonly jobsDir: string;
+  readonly indexPath: string;
+  /** Report of the rebuild done by `open`, if one was needed. */
+  lastRebuild: RebuildReport | undefined;
+  #audit: AuditLog | undefined;
+  #durable: boolean;
+  #db: DatabaseSync | undefined;
+  #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: JobRepositoryOptions) {
+    this.stateDir = options.stateDir.replace(/\/+$/, "");
+    this.jobsDir = `${this.stateDir}/jobs`;
+    this.indexPath = `${this.stateDir}/index.sqlite`;
+    this.#audit = options.audit;
+    this.#durable = options.durable ?? true;
+  }
+
+  /** Opens the index (rebuilding it when needed); called by {@linkcode openJobRepository}. */
+  async open(): Promise<void> {
+    await Deno.mkdir(this.jobsDir, { recursive: true, mode: 0o700 });
+    let needsRebuild = false;
+    try {
+      this.#db = this.#openDb();
+      const version = this.#meta("schema");
+      if (version !== SCHEMA_VERSION) needsRebuild = true;
+    } catch {
+      // A corrupt or foreign file: the files are the truth, start the index afresh.
+      this.#db?.close();
+      await removeIndexFiles(this.indexPath);
+      this.#db = this.#openDb();
+      needsRebuild = true;
+    }
+    if (needsRebuild) {
+      this.lastRebuild = await this.rebuildIndex();
+    } else if (this.#meta("open") === "1") {
+      await this.#recoverAfterCrash();
+    }
+    this.#setMeta("open", "1");
+  }
+
+  /** Marks a clean shutdown and closes the index (flush the audit log separately). */
+  close(): void {
+    if (!this.#db) return;
+    this.#setMeta("open", "0");
+    this.#db.close();
+    this.#db = undefined;
+  }
+
+  /**
+   * Writes a new job record.
+   * @throws {JobExistsError} when the id exists; {@linkcode JobRecordFormatError} when invalid.
+   */
+  create(record: RequesterJobRecord, options: JobWriteOptions = {}): Promise<RequesterJobRecord> {
+    return this.#withLock(record.id, async () => {
+      const existing = this.#db!.prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
+      if (existing !== undefined || await fileExists(this.#path(record.id))) {
+        throw new JobExistsError(`job ${record.id} exists`);
+      }
+      await this.#write(record, options.action ?? "create", options.fields);
+      return record;
+    });
+  }
+
+  /**
+   * Reads, changes (with `change`) and writes a job record; per-job updates never interleave.
+   * `updatedAtMs` is set to now unless `change` sets it.
+   * @throws {JobNotFoundError} when the job does not exist.
+   */
+  update(
+    id: string,
+    change: (current: RequesterJobRecord) => RequesterJobRecord,
+    options: JobWriteOptions = {},
+  ): Promise<RequesterJobRecord> {
+    return this.#withLock(id, async () => {
+      const current = await this.read(id);
+      if (current === undefined) throw new JobNotFoundError(`job ${id} not found`);
+      const next = change(structuredClone(current));
+      if (next.id !== id) throw new JobRecordFormatError(`update cannot change the id of ${id}`);
+      if (next.updatedAtMs === current.updatedAtMs) next.updatedAtMs = Date.now();
+      await this.#write(next, options.action ?? "update", options.fields);
+      return next;
+    });
+  }
+
+  /**
+   * Reads a job record from its file (undefined when absent).
+   * @throws {JobRecordFormatError} when the file is corrupt.
+   */
+  async read(id: string): Promise<RequesterJobRecord | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    let text: string;
+    try {
+      text = await readBounded(this.#path(id));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+    const record = parseJobRecord(text);
+    if (record.id !== id) throw new JobRecordFormatError(`${id}.toml holds job ${record.id}`);
+    return record;
+  }
+
+  /** Lists jobs from the index, newest first. */
+  list(filter: JobListFilter = {}): JobSummary[] {
+    const where: string[] = [];
+    const args: SQLInputValue[] = [];
+    if (filter.status !== undefined) {
+      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+      where.push(`status IN (${statuses.map(() => "?").join(",")})`);
+      args.push(...statuses);
+    }
+    if (filter.kind !== undefined) (where.push("kind = ?"), args.push(filter.kind));
+    if (filter.provider !== undefined) (where.push("provider = ?"), args.push(filter.provider));
+    if (filter.sinceMs !== undefined) (where.push("created_at_ms >= ?"), args.push(filter.sinceMs));
+    const sql = `SELECT * FROM jobs ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY created_at_ms DESC, id LIMIT ? OFFSET ?`;
+    args.push(filter.limit ?? 1000, filter.offset ?? 0);
+    return this.#db!.prepare(sql).all(...args).map(toSummary);
+  }
+
+  /** Jobs not in a terminal status (what a restart resumes), from the index. */
+  listInFlight(): JobSummary[] {
+    return this.list({ status: IN_FLIGHT as JobStatus[], limit: 1e9 });
+  }
+
+  /** Number of jobs in the index, optionally with one status. */
+  count(status?: JobStatus): number {
+    const row = status === undefined
+      ? this.#db!.prepare("SELECT count(*) AS n FROM jobs").get()
+      : this.#db!.prepare("SELECT count(*) AS n FROM jobs WHERE status = ?").get(status);
+    return Number(row?.n ?? 0);
+  }
+
+  /** Job files found corrupt by the last rebuild or recovery. */
+  corruptFiles(): CorruptJobFile[] {
+    return this.#db!.prepare("SELECT path, error FROM corrupt ORDER BY path").all()
+      .map((r) => ({ path: String(r.path), error: String(r.error) }));
+  }
+
+  /** Rebuilds the index from the job files; corrupt files are reported, not fatal. */
+  async rebuildIndex(): Promise<RebuildReport> {
+    const db = this.#db!;
+    const corrupt: CorruptJobFile[] = [];
+    const rows: RequesterJobRecord[] = [];
+    for await (const entry of Deno.readDir(this.jobsDir)) {
+      if (!entry.isFile) continue;
+      const path = `${this.jobsDir}/${entry.name}`;
+      if (entry.name.startsWith(".tmp-")) {
+        await Deno.remove(path).catch(() => {}); // left by a crashed atomic write
+        continue;
+      }
+      if (!entry.name.endsWith(".toml")) continue;
+      try {
+        const record = parseJobRecord(await readBounded(path));
+        if (`${record.id}.toml` !== entry.name) {
+          throw new JobRecordFormatError(`file holds job ${record.id}`);
+        }
+        rows.push(record);
+      } catch (err) {
+        if (!(err instanceof JobRecordFormatError)) throw err;
+        corrupt.push({ path, error: err.message });
+      }
+    }
+    db.exec("BEGIN");
+    try {
+      db.exec("DELETE FROM jobs; DELETE FROM corrupt;");
+      const upsert = this.#upsertStatement();
+      for (const r of rows) upsert.run(...rowValues(r, 0));
+      const bad = db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)");
+      for (const c of corrupt) bad.run(c.path, c.error);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+    this.#setMeta("schema", SCHEMA_VERSION);
+    return { indexed: rows.length, corrupt };
+  }
+
+  async #write(record: RequesterJobRecord, action: string, fields?: Record<string, string>) {
+    const text = formatJobRecord(record);
+    const upsert = this.#upsertStatement();
+    upsert.run(...rowValues(record, 1));
+    await writeFileAtomic(this.#path(record.id), text, {
+      mode: 0o600,
+      skipFileSync: !this.#durable,
+      skipDirSync: !this.#durable,
+    });
+    this.#db!.prepare("UPDATE jobs SET pending = 0 WHERE id = ?").run(record.id);
+    this.#audit?.record({
+      action,
+      resource: "job",
+      id: record.id,
+      paths: [`jobs/${record.id}.toml`],
+      fields: { Status: record.status, Kind: String(record.kind), ...fields },
+    });
+  }
+
+  async #recoverAfterCrash(): Promise<void> {
+    const db = this.#db!;
+    const pending = db.prepare("SELECT id FROM jobs WHERE pending = 1").all().map((r) =>
+      String(r.id)
+    );
+    for (const id of pending) {
+      try {
+        const record = await this.read(id);
+        if (record === undefined) db.prepare("DELETE FROM jobs WHERE id = ?").run(id);
+        else this.#upsertStatement().run(...rowValues(record, 0));
+      } catch (err) {
+        if (!(err instanceof JobRecordFormatError)) throw err;
+        db.prepare("DELETE FROM jobs WHERE id = ?").run(id);
+        db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)")
+          .run(this.#path(id), err.message);
+      }
+    }
+    for await (const entry of Deno.readDir(this.jobsDir)) {
+      if (entry.isFile && entry.name.startsWith(".tmp-")) {
+        await Deno.remove(`${this.jobsDir}/${entry.name}`).catch(() => {});
+      }
+    }
+  }
+
+  #openDb(): DatabaseSync {
+    const db = new DatabaseSync(this.indexPath);
+    try {
+      Deno.chmodSync(this.indexPath, 0o600);
+      // NORMAL: survives a killed process; after an OS crash rebuildIndex() repairs the tail.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS jobs (
+          id TEXT PRIMARY KEY, kind INTEGER NOT NULL, skill TEXT NOT NULL, status TEXT NOT NULL,
+          provider TEXT, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
+          last_seen_created_at INTEGER, pending INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at_ms);
+        CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at_ms);
+        CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (pending) WHERE pending = 1;
+        CREATE TABLE IF NOT EXISTS corrupt (path TEXT PRIMARY KEY, error TEXT NOT NULL);
+      `);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return db;
+  }
+
+  #upsertStatement() {
+    return this.#db!.prepare(
+      `INSERT INTO jobs (id, kind, skill, status, provider, created_at_ms, updated_at_ms,
+        last_seen_created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, skill = excluded.skill,
+        status = excluded.status, provider = excluded.provider,
+        created_at_ms = excluded.created_at_ms, updated_at_ms = excluded.updated_at_ms,
+        last_seen_created_at = excluded.last_seen_created_at, pending = excluded.pending`,
+    );
+  }
+
+  #meta(key: string): string | undefined {
+    const row = this.#db!.prepare("SELECT value FROM meta WHERE key = ?").get(key);
+    return row === undefined ? undefined : String(row.value);
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#db!.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+  }
+
+  #path(id: string): string {
+    return `${this.jobsDir}/${id}.toml`;
+  }
+
+  async #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(id) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+}
+
+function rowValues(r: RequesterJobRecord, pending: number): SQLInputValue[] {
+  return [
+    r.id,
+    r.kind,
+    r.skill,
+    r.status,
+    r.provider ?? null,
+    r.createdAtMs,
+    r.updatedAtMs,
+    r.lastSeenCreatedAt ?? null,
+    pending,
+  ];
+}
+
+function toSummary(row: Record<string, SQLInputValue>): JobSummary {
+  const s: JobSummary = {
+    id: String(row.id),
+    kind: Number(row.kind),
+    skill: String(row.skill),
+    status: String(row.status) as JobStatus,
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+  if (row.provider !== null) s.provider = String(row.provider);
+  if (row.last_seen_created_at !== null) s.lastSeenCreatedAt = Number(row.last_seen_created_at);
+  return s;
+}
+
+async function readBounded(path: string): Promise<string> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  if (size > MAX_JOB_RECORD_BYTES) {
+    throw new JobRecordFormatError(`${path} is over ${MAX_JOB_RECORD_BYTES} bytes`);
+  }
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    const n = await file.read(bytes.subarray(off));
+    if (n === null) break;
+    off += n;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, off));
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+async function removeIndexFiles(path: string): Promise<void> {
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    await Deno.remove(p).catch(() => {});
+  }
+}

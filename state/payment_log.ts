@@ -1,0 +1,381 @@
+/**
+ * The payment log: `<state dir>/payment_log.jsonl`, append-only, one JSON line per payment event,
+ * fsynced before `append` returns (lines arriving together share one write + fsync). Rotated
+ * daily (UTC) to `payment_log/<YYYY-MM-DD>.jsonl`; 30 days are kept. Exports to CSV and JSON.
+ *
+ * Never pay twice, even across a crash (the protocol the requester follows):
+ *
+ * ```
+ *   invoice state     none --intent--> in-doubt --fulfilled--> paid
+ *                                          \------rejected---> rejected --intent--> in-doubt ...
+ *
+ *   1. decideSpend(...) with alreadyAttempted = hasPaid(invoiceId)          (protocol/spend_policy)
+ *   2. job record: status "paying", payments += {invoiceId, status "paying"}  (job repository)
+ *   3. payment log: append {event: "intent", invoiceId, ...}   -- fsynced --  (this file)
+ *   4. send the ILP PREPARE                                      (only now can money move)
+ *   5. FULFILL: append {event: "fulfilled", fulfillment}; job payment "paid", status "paid"
+ *      REJECT:  append {event: "rejected", reason};       job payment "rejected"
+ * ```
+ *
+ * A crash between 3 and 5 leaves the invoice `in-doubt`: the packet may or may not have been
+ * fulfilled. `hasPaid` is true for `in-doubt` as for `paid`, so a restarted requester never sends
+ * it again; in-doubt invoices are listed by {@linkcode PaymentLog.inDoubt} for the operator (the
+ * provider knows whether it was paid and can issue a new invoice). A crash between 2 and 3 leaves
+ * a job "paying" with no intent line: nothing was sent, so paying it is safe. Only `rejected`
+ * (a definite ILP reject: no money moved) allows a new attempt on the same invoice.
+ *
+ * A SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
+ * `skippedLines`) and the next append starts on a fresh line.
+ *
+ * @module
+ */
+import type { AuditLog } from "./audit_log.ts";
+
+/** What happened to a payment. */
+export type PaymentEvent = "intent" | "fulfilled" | "rejected";
+
+/** One line of the payment log. */
+export interface PaymentEntry {
+  /** ISO 8601 time. */
+  ts: string;
+  /** `out`: we paid; `in`: we were paid. */
+  direction: "in" | "out";
+  event: PaymentEvent;
+  jobId: string;
+  invoiceId: string;
+  /** Base units, decimal string. */
+  amount: string;
+  asset: string;
+  /** Counterparty (provider or requester pubkey, or ILP address). */
+  peer: string;
+  /** Hex fulfillment (the receipt) for `fulfilled`. */
+  fulfillment?: string;
+  /** Reject reason for `rejected`. */
+  reason?: string;
+}
+
+/** State of one outgoing invoice. */
+export type InvoiceState = "none" | "in-doubt" | "paid" | "rejected";
+
+/** Options for {@linkcode openPaymentLog}. */
+export interface PaymentLogOptions {
+  stateDir: string;
+  /** Rotated days kept. Default 30. */
+  keepDays?: number;
+  /** Clock (unix ms). Default Date.now. */
+  now?: () => number;
+  /** Git audit log the appends are recorded in. */
+  audit?: AuditLog;
+}
+
+/** A payment entry is malformed (bad field) and was not written. */
+export class PaymentEntryError extends Error {
+  override name = "PaymentEntryError";
+}
+
+const LOG_NAME = "payment_log.jsonl";
+const ROTATED_DIR = "payment_log";
+const MAX_LINE = 8 * 1024;
+const DAY_MS = 86_400_000;
+const CSV_COLUMNS = [
+  "ts",
+  "direction",
+  "event",
+  "jobId",
+  "invoiceId",
+  "amount",
+  "asset",
+  "peer",
+  "fulfillment",
+  "reason",
+] as const;
+
+/**
+ * Opens the payment log, loading the kept days (for `hasPaid` and today's spend).
+ *
+ * @example
+ * ```ts
+ * const log = await openPaymentLog({ stateDir: "/tmp/state" });
+ * if (!log.hasPaid("inv1")) { await log.append({ ...intent }); }
+ * ```
+ */
+export async function openPaymentLog(options: PaymentLogOptions): Promise<PaymentLog> {
+  const log = new PaymentLog(options);
+  await log.load();
+  return log;
+}
+
+/** The payment log; see the module doc. */
+export class PaymentLog {
+  readonly path: string;
+  readonly rotatedDir: string;
+  /** Unreadable lines met while loading (partial last lines after a crash). */
+  skippedLines = 0;
+  #keepDays: number;
+  #now: () => number;
+  #audit: AuditLog | undefined;
+  #invoices = new Map<string, { state: InvoiceState; entry: PaymentEntry }>();
+  #entries: PaymentEntry[] = [];
+  #currentDay: string | undefined;
+  #needsNewline = false;
+  #queue: { line: string; entry: PaymentEntry; done: PromiseWithResolvers<void> }[] = [];
+  #writing: Promise<void> | undefined;
+
+  constructor(options: PaymentLogOptions) {
+    const dir = options.stateDir.replace(/\/+$/, "");
+    this.path = `${dir}/${LOG_NAME}`;
+    this.rotatedDir = `${dir}/${ROTATED_DIR}`;
+    this.#keepDays = options.keepDays ?? 30;
+    this.#now = options.now ?? Date.now;
+    this.#audit = options.audit;
+  }
+
+  /** Reads the kept rotated days and the current file; called by {@linkcode openPaymentLog}. */
+  async load(): Promise<void> {
+    await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
+    const rotated: string[] = [];
+    for await (const e of Deno.readDir(this.rotatedDir)) {
+      if (e.isFile && /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(e.name)) rotated.push(e.name);
+    }
+    for (const name of rotated.sort()) this.#ingest(await readText(`${this.rotatedDir}/${name}`));
+    const current = await readText(this.path);
+    this.#ingest(current);
+    this.#needsNewline = current.length > 0 && !current.endsWith("\n");
+    const first = current.split("\n", 1)[0];
+    this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
+  }
+
+  /** State of an outgoing invoice. */
+  invoiceState(invoiceId: string): InvoiceState {
+    return this.#invoices.get(invoiceId)?.state ?? "none";
+  }
+
+  /** True when the invoice was paid or may have been (in doubt): never pay it again. */
+  hasPaid(invoiceId: string): boolean {
+    const state = this.invoiceState(invoiceId);
+    return state === "paid" || state === "in-doubt";
+  }
+
+  /** Outgoing intents with no outcome (a crash mid-payment): for the operator to resolve. */
+  inDoubt(): PaymentEntry[] {
+    return [...this.#invoices.values()].filter((v) => v.state === "in-doubt").map((v) => v.entry);
+  }
+
+  /** Outgoing amount paid or in doubt on the UTC day of `dayMs` (default today), per peer or all. */
+  spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
+    const day = isoDay(options.dayMs ?? this.#now());
+    let total = 0n;
+    for (const { state, entry } of this.#invoices.values()) {
+      if (state === "rejected" || state === "none") continue;
+      if (entry.ts.slice(0, 10) !== day) continue;
+      if (options.peer !== undefined && entry.peer !== options.peer) continue;
+      total += BigInt(entry.amount);
+    }
+    return total;
+  }
+
+  /**
+   * Appends one entry; resolves when it is on disk (fsynced). Rotates first on a new UTC day.
+   * @throws {PaymentEntryError} when the entry is malformed.
+   */
+  append(entry: PaymentEntry): Promise<void> {
+    validateEntry(entry);
+    const line = JSON.stringify(entry) + "\n";
+    if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
+    const done = Promise.withResolvers<void>();
+    this.#queue.push({ line, entry, done });
+    this.#writing ??= this.#drain();
+    return done.promise;
+  }
+
+  /** Every kept entry, oldest first. */
+  entries(): PaymentEntry[] {
+    return [...this.#entries];
+  }
+
+  /**
+   * The kept entries as JSON (an array).
+   *
+   * @example
+   * ```ts
+   * await Deno.writeTextFile("payments.json", log.exportJson());
+   * ```
+   */
+  exportJson(): string {
+    return JSON.stringify(this.#entries, null, 2) + "\n";
+  }
+
+  /**
+   * The kept entries as CSV (RFC 4180, header line first).
+   *
+   * @example
+   * ```ts
+   * await Deno.writeTextFile("payments.csv", log.exportCsv());
+   * ```
+   */
+  exportCsv(): string {
+    const rows = [CSV_COLUMNS.join(",")];
+    for (const e of this.#entries) rows.push(CSV_COLUMNS.map((c) => csvCell(e[c] ?? "")).join(","));
+    return rows.join("\r\n") + "\r\n";
+  }
+
+  /** Resolves once every queued append is on disk. */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0);
+        try {
+          await this.#rotateIfNewDay();
+          let text = batch.map((b) => b.line).join("");
+          if (this.#needsNewline) text = "\n" + text;
+          {
+            using file = await Deno.open(this.path, {
+              append: true,
+              create: true,
+              mode: 0o600,
+            });
+            const bytes = new TextEncoder().encode(text);
+            let off = 0;
+            while (off < bytes.length) off += await file.write(bytes.subarray(off));
+            await file.sync();
+          }
+          this.#needsNewline = false;
+          this.#currentDay ??= this.#today();
+          for (const b of batch) {
+            this.#apply(b.entry);
+            this.#audit?.record({
+              action: b.entry.event,
+              resource: "payment",
+              id: b.entry.jobId,
+              paths: [LOG_NAME],
+              fields: {
+                "Invoice-Id": b.entry.invoiceId,
+                Amount: `${b.entry.amount} ${b.entry.asset}`,
+                Direction: b.entry.direction,
+              },
+            });
+            b.done.resolve();
+          }
+        } catch (err) {
+          for (const b of batch) b.done.reject(err);
+        }
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  async #rotateIfNewDay(): Promise<void> {
+    const today = this.#today();
+    if (this.#currentDay === undefined || this.#currentDay === today) return;
+    const target = `${this.rotatedDir}/${this.#currentDay}.jsonl`;
+    // A same-day rotated file can exist after a clock step back: keep both by appending.
+    const existing = await readText(target);
+    if (existing.length > 0) {
+      await Deno.writeTextFile(target, await readText(this.path), { append: true });
+      await Deno.remove(this.path);
+    } else {
+      await Deno.rename(this.path, target);
+    }
+    const removed = await this.#prune();
+    this.#currentDay = undefined;
+    this.#audit?.record({
+      action: "rotate",
+      resource: "payment-log",
+      id: today,
+      paths: [LOG_NAME, `${ROTATED_DIR}/${target.slice(this.rotatedDir.length + 1)}`, ...removed],
+    });
+  }
+
+  async #prune(): Promise<string[]> {
+    const oldest = isoDay(this.#now() - this.#keepDays * DAY_MS);
+    const removed: string[] = [];
+    for await (const e of Deno.readDir(this.rotatedDir)) {
+      const day = /^(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(e.name)?.[1];
+      if (day !== undefined && day < oldest) {
+        await Deno.remove(`${this.rotatedDir}/${e.name}`);
+        removed.push(`${ROTATED_DIR}/${e.name}`);
+      }
+    }
+    if (removed.length > 0) {
+      this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
+    }
+    return removed;
+  }
+
+  #ingest(text: string): void {
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        const entry = JSON.parse(line) as PaymentEntry;
+        validateEntry(entry);
+        this.#apply(entry);
+      } catch {
+        this.skippedLines++;
+      }
+    }
+  }
+
+  #apply(entry: PaymentEntry): void {
+    this.#entries.push(entry);
+    if (entry.direction !== "out") return;
+    const state: InvoiceState = entry.event === "intent"
+      ? "in-doubt"
+      : entry.event === "fulfilled"
+      ? "paid"
+      : "rejected";
+    const prior = this.#invoices.get(entry.invoiceId);
+    // A late reject never downgrades a fulfilled invoice.
+    if (prior?.state === "paid" && state !== "paid") return;
+    this.#invoices.set(entry.invoiceId, { state, entry });
+  }
+
+  #today(): string {
+    return isoDay(this.#now());
+  }
+}
+
+function validateEntry(e: PaymentEntry): void {
+  const fail = (msg: string): never => {
+    throw new PaymentEntryError(msg);
+  };
+  if (typeof e !== "object" || e === null) fail("entry is not an object");
+  if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
+  if (e.direction !== "in" && e.direction !== "out") fail("bad direction");
+  if (!["intent", "fulfilled", "rejected"].includes(e.event)) fail("bad event");
+  for (const key of ["jobId", "invoiceId", "asset", "peer"] as const) {
+    if (typeof e[key] !== "string" || e[key].length === 0) fail(`bad ${key}`);
+  }
+  if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
+  if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
+}
+
+function csvCell(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function dayOfLine(line: string): string | undefined {
+  try {
+    const ts = (JSON.parse(line) as { ts?: unknown }).ts;
+    return typeof ts === "string" ? ts.slice(0, 10) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "";
+    throw err;
+  }
+}

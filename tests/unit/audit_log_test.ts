@@ -1,0 +1,137 @@
+/**
+ * The git audit log, with real git: structured messages, group commits, stale lock recovery,
+ * and a SIGKILLed writer whose returned writes are all present and committed after restart.
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { makeJobRecord } from "../support/job_record_factory.ts";
+import { formatAuditMessage, openAuditLog, parseAuditMessage } from "../../state/audit_log.ts";
+import { openJobRepository } from "../../state/job_repository.ts";
+
+async function git(dir: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["-C", dir, ...args], stderr: "piped" })
+    .output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+async function messages(dir: string): Promise<string[]> {
+  const log = await git(dir, "log", "--format=%B%x00");
+  return log.split("\0").map((m) => m.trim()).filter((m) => m !== "");
+}
+
+Deno.test("audit log: structured message for a single change", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const audit = await openAuditLog({ dir, windowMs: 10_000 });
+    const repo = await openJobRepository({ stateDir: dir, audit });
+    const job = await repo.create(makeJobRecord(1), { fields: { Skill: "summarize" } });
+    await audit.flush();
+    const [last] = await messages(dir);
+    assertEquals(
+      last,
+      `turnpike: create job ${job.id}\n\nStatus: pending-send\nKind: 5100\nSkill: summarize`,
+    );
+    assertEquals(parseAuditMessage(last), [{
+      action: "create",
+      resource: "job",
+      id: job.id,
+      fields: { Status: "pending-send", Kind: "5100", Skill: "summarize" },
+    }]);
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: changes within the window share one commit, later ones get the next", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const audit = await openAuditLog({ dir, windowMs: 1000 });
+    const repo = await openJobRepository({ stateDir: dir, audit, durable: false });
+    const before = audit.commits;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => repo.create(makeJobRecord(i + 1))));
+    // Wait for the window to commit on its own (no flush): the group lands in one commit.
+    while (audit.commits === before) await new Promise((r) => setTimeout(r, 20));
+    assertEquals(audit.commits - before, 1);
+    const [group] = await messages(dir);
+    assertMatch(group, /^turnpike: commit group 40\n/);
+    assertEquals(parseAuditMessage(group).length, 40);
+    await repo.update(makeJobRecord(1).id, (j) => ({ ...j, status: "sent" }));
+    await audit.flush();
+    assertEquals(audit.commits - before, 2);
+    assertMatch((await messages(dir))[0], /^turnpike: update job 0+1\n\nStatus: sent/);
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: a stale index.lock from a crash is cleared and leftovers committed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let audit = await openAuditLog({ dir });
+    await audit.close();
+    await Deno.mkdir(`${dir}/jobs`);
+    await Deno.writeTextFile(`${dir}/jobs/x.toml`, "written before the crash\n");
+    await Deno.writeTextFile(`${dir}/.git/index.lock`, "");
+    audit = await openAuditLog({ dir });
+    assertEquals((await messages(dir))[0], "turnpike: recover state startup");
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: formatAuditMessage refuses nothing it cannot parse back", () => {
+  const msg = formatAuditMessage([
+    { action: "pay", resource: "payment", id: "j1", paths: [], fields: { Amount: "10 USD" } },
+    { action: "create", resource: "job", id: "j2", paths: [] },
+  ]);
+  assertEquals(parseAuditMessage(msg).map((e) => e.id), ["j1", "j2"]);
+});
+
+Deno.test("audit log: after SIGKILL every returned write is present and committed on restart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const writer = new URL("../support/job_repository_crash_writer.ts", import.meta.url).pathname;
+    const written: string[] = [];
+    for (const round of [0, 1]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", writer, dir, String(round * 1_000_000)],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (text.split("\n").length < 60 + round * 37) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      child.kill("SIGKILL");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      await child.status;
+      written.push(...text.split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l)));
+    }
+    const audit = await openAuditLog({ dir });
+    const repo = await openJobRepository({ stateDir: dir, audit });
+    for (const id of written) assert((await repo.read(id)) !== undefined, `lost ${id}`);
+    await audit.flush();
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    const tracked = new Set((await git(dir, "ls-files", "jobs")).split("\n"));
+    for (const id of written) assert(tracked.has(`jobs/${id}.toml`), `not committed ${id}`);
+    assert(written.length >= 96, `only ${written.length} writes seen`);
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
