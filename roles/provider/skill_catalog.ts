@@ -1,0 +1,150 @@
+/**
+ * The provider's skill catalog: one folder per skill in a skills dir (`<dir>/<name>/SKILL.md` +
+ * an executable `run`), looked up by job kind. Watched with `Deno.watchFs`, so a folder dropped
+ * in (or edited, or removed) is served without a restart (DESIGN.md §8, zero configuration).
+ *
+ * @module
+ */
+import { MAX_SKILL_MD_BYTES, parseSkillManifest, type SkillManifest } from "./skill_manifest.ts";
+
+/** One usable skill. */
+export interface SkillEntry {
+  manifest: SkillManifest;
+  /** Absolute path of the skill's folder. */
+  dir: string;
+}
+
+/** Options for {@linkcode loadSkillCatalog}. */
+export interface SkillCatalogOptions {
+  /** The skills dir. */
+  dir: string;
+  /** Watch the dir and rescan on change (default true). */
+  watch?: boolean;
+  /** Called after every rescan (initial load excluded). */
+  onChange?: (catalog: SkillCatalog) => void;
+  /** Quiet period before a rescan, so a folder copied file by file is read once (default 100). */
+  debounceMs?: number;
+}
+
+/** The current set of skills. */
+export interface SkillCatalog {
+  /** All usable skills, by name. */
+  skills(): SkillEntry[];
+  /** The skill serving `kind`; on a conflict, the first by folder name. */
+  forKind(kind: number): SkillEntry | undefined;
+  /** Folders that are not usable skills, with why (bad manifest, no `run`, kind conflict). */
+  problems(): Map<string, string>;
+  /** Rescan now. */
+  reload(): Promise<void>;
+  /** Stop watching. */
+  close(): void;
+}
+
+/** The skills dir itself cannot be read. */
+export class SkillCatalogError extends Error {
+  override name = "SkillCatalogError";
+}
+
+/**
+ * Scan `options.dir` and (by default) keep watching it.
+ *
+ * @example
+ * ```ts
+ * const catalog = await loadSkillCatalog({ dir: "skills" });
+ * catalog.forKind(5601)?.manifest.name; // "echo"
+ * catalog.close();
+ * ```
+ */
+export async function loadSkillCatalog(options: SkillCatalogOptions): Promise<SkillCatalog> {
+  let dir: string;
+  try {
+    dir = await Deno.realPath(options.dir);
+  } catch (err) {
+    throw new SkillCatalogError(`cannot read skills dir ${options.dir}: ${String(err)}`);
+  }
+  let state = await scan(dir);
+  let watcher: Deno.FsWatcher | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  const catalog: SkillCatalog = {
+    skills: () => [...state.byName.values()],
+    forKind: (kind) => state.byKind.get(kind),
+    problems: () => new Map(state.problems),
+    reload: async () => {
+      state = await scan(dir);
+    },
+    close: () => {
+      closed = true;
+      clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+
+  if (options.watch !== false) {
+    watcher = Deno.watchFs(dir, { recursive: true });
+    const debounce = options.debounceMs ?? 100;
+    (async () => {
+      for await (const _event of watcher) {
+        clearTimeout(timer);
+        timer = setTimeout(async () => {
+          if (closed) return;
+          const next = await scan(dir).catch(() => null);
+          if (next === null || closed) return;
+          state = next;
+          options.onChange?.(catalog);
+        }, debounce);
+      }
+    })().catch(() => {/* watcher closed */});
+  }
+  return catalog;
+}
+
+interface CatalogState {
+  byName: Map<string, SkillEntry>;
+  byKind: Map<number, SkillEntry>;
+  problems: Map<string, string>;
+}
+
+async function scan(dir: string): Promise<CatalogState> {
+  const state: CatalogState = { byName: new Map(), byKind: new Map(), problems: new Map() };
+  const folders: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory && !entry.name.startsWith(".")) folders.push(entry.name);
+  }
+  folders.sort();
+  for (const folder of folders) {
+    const result = await readSkill(`${dir}/${folder}`);
+    if (typeof result === "string") {
+      state.problems.set(folder, result);
+      continue;
+    }
+    if (state.byName.has(result.manifest.name)) {
+      state.problems.set(folder, `duplicate skill name ${result.manifest.name}`);
+      continue;
+    }
+    state.byName.set(result.manifest.name, result);
+    for (const kind of result.manifest.kinds) {
+      const holder = state.byKind.get(kind);
+      if (holder !== undefined) {
+        state.problems.set(folder, `kind ${kind} is already served by ${holder.manifest.name}`);
+      } else state.byKind.set(kind, result);
+    }
+  }
+  return state;
+}
+
+/** A skill, or why the folder is not one. */
+async function readSkill(dir: string): Promise<SkillEntry | string> {
+  try {
+    const md = await Deno.stat(`${dir}/SKILL.md`);
+    if (md.size > MAX_SKILL_MD_BYTES) return `SKILL.md over ${MAX_SKILL_MD_BYTES} bytes`;
+    const manifest = parseSkillManifest(await Deno.readTextFile(`${dir}/SKILL.md`));
+    const run = await Deno.stat(`${dir}/run`);
+    if (!run.isFile || ((run.mode ?? 0) & 0o111) === 0) return "run is not an executable file";
+    return { manifest, dir };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "no SKILL.md or no run";
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+}

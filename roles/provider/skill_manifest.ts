@@ -1,0 +1,185 @@
+/**
+ * A skill's manifest: the YAML front matter of its `SKILL.md` (DESIGN.md §8). Shape:
+ *
+ * ```yaml
+ * ---
+ * name: ci-run
+ * description: Run a project's test command in a sandbox.
+ * metadata:
+ *   kinds: [5600]          # NIP-90 request kinds served (5000-5999), at least one
+ *   price: 5000            # base units per job (decimal string or integer >= 0)
+ *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
+ *   memory: 512            # MiB (default 256, at most 65536)
+ *   idempotent: true       # may be re-run after a crash (default false)
+ *   permissions:
+ *     network: false       # asks for network access (the operator must also allow it)
+ *     read: []             # extra host paths it asks to read (operator must allow each)
+ *     write: []            # extra host paths it asks to write (operator must allow each)
+ * ---
+ * ```
+ *
+ * @module
+ */
+import { parse as parseYaml } from "yaml";
+
+/** Largest `SKILL.md` read; a manifest is a few hundred bytes. */
+export const MAX_SKILL_MD_BYTES = 64 * 1024;
+
+/** What a skill asks for beyond its work dir. */
+export interface SkillPermissions {
+  network: boolean;
+  read: string[];
+  write: string[];
+}
+
+/** A parsed, validated skill manifest. */
+export interface SkillManifest {
+  name: string;
+  description: string;
+  kinds: number[];
+  /** Base units per job. */
+  price: bigint;
+  timeoutMs: number;
+  memoryBytes: number;
+  idempotent: boolean;
+  permissions: SkillPermissions;
+}
+
+/** A `SKILL.md` that is not a valid manifest; `field` names what is wrong. */
+export class SkillManifestError extends Error {
+  override name = "SkillManifestError";
+  /** The offending field (`front-matter`, `yaml`, `name`, `metadata.kinds`...). */
+  field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const DEFAULT_TIMEOUT_S = 60;
+const MAX_TIMEOUT_S = 3600;
+const DEFAULT_MEMORY_MIB = 256;
+const MAX_MEMORY_MIB = 65536;
+
+/**
+ * Parse the text of a `SKILL.md` into a manifest. Throws {@linkcode SkillManifestError}.
+ *
+ * @example
+ * ```ts
+ * const m = parseSkillManifest("---\nname: echo\ndescription: x\nmetadata:\n  kinds: [5000]\n---\n");
+ * m.kinds; // [5000]
+ * ```
+ */
+export function parseSkillManifest(text: string): SkillManifest {
+  if (text.length > MAX_SKILL_MD_BYTES) {
+    throw new SkillManifestError("front-matter", `SKILL.md over ${MAX_SKILL_MD_BYTES} bytes`);
+  }
+  const doc = frontMatterObject(text);
+  const name = requireString(doc, "name");
+  if (!NAME.test(name)) {
+    throw new SkillManifestError("name", `must match ${NAME.source}, got ${JSON.stringify(name)}`);
+  }
+  const description = requireString(doc, "description");
+  const meta = optionalObject(doc.metadata, "metadata");
+  const perms = optionalObject(meta.permissions, "metadata.permissions");
+  return {
+    name,
+    description,
+    kinds: parseKinds(meta.kinds),
+    price: parsePrice(meta.price),
+    timeoutMs: boundedNumber(meta.timeout, "metadata.timeout", DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S) *
+      1000,
+    memoryBytes: boundedNumber(meta.memory, "metadata.memory", DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB) *
+      1024 * 1024,
+    idempotent: optionalBoolean(meta.idempotent, "metadata.idempotent"),
+    permissions: {
+      network: optionalBoolean(perms.network, "metadata.permissions.network"),
+      read: pathList(perms.read, "metadata.permissions.read"),
+      write: pathList(perms.write, "metadata.permissions.write"),
+    },
+  };
+}
+
+function frontMatterObject(text: string): Record<string, unknown> {
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  const match = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(body);
+  if (match === null) {
+    throw new SkillManifestError("front-matter", "SKILL.md must start with a `---` YAML block");
+  }
+  let value: unknown;
+  try {
+    // maxAliasCount bounds alias expansion (billion-laughs) in an untrusted manifest.
+    value = parseYaml(match[1], { maxAliasCount: 10 });
+  } catch (err) {
+    throw new SkillManifestError("yaml", err instanceof Error ? err.message : String(err));
+  }
+  if (!isRecord(value)) throw new SkillManifestError("front-matter", "not a YAML mapping");
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function requireString(doc: Record<string, unknown>, field: string): string {
+  const value = doc[field];
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new SkillManifestError(field, "required, a non-empty string");
+  }
+  return value.trim();
+}
+
+function optionalObject(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw new SkillManifestError(field, "must be a mapping");
+  return value;
+}
+
+function optionalBoolean(value: unknown, field: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") throw new SkillManifestError(field, "must be true or false");
+  return value;
+}
+
+function parseKinds(value: unknown): number[] {
+  const list = typeof value === "number" ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new SkillManifestError("metadata.kinds", "required, a non-empty list of job kinds");
+  }
+  for (const kind of list) {
+    if (!Number.isInteger(kind) || kind < 5000 || kind > 5999) {
+      throw new SkillManifestError(
+        "metadata.kinds",
+        `${JSON.stringify(kind)} is not a job request kind (5000-5999)`,
+      );
+    }
+  }
+  return [...new Set(list as number[])];
+}
+
+function parsePrice(value: unknown): bigint {
+  if (value === undefined || value === null) return 0n;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === "string" && /^\d{1,30}$/.test(value)) return BigInt(value);
+  throw new SkillManifestError("metadata.price", "must be a whole number of base units >= 0");
+}
+
+function boundedNumber(value: unknown, field: string, fallback: number, max: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new SkillManifestError(field, `must be a number in (0, ${max}]`);
+  }
+  return value;
+}
+
+function pathList(value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new SkillManifestError(field, "must be a list of paths");
+  for (const p of value) {
+    if (typeof p !== "string" || !p.startsWith("/") || p.includes("\n") || p.includes("\0")) {
+      throw new SkillManifestError(field, `${JSON.stringify(p)} is not an absolute path`);
+    }
+  }
+  return value as string[];
+}

@@ -1,0 +1,293 @@
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
+import {
+  createSkillSandbox,
+  type SkillOutcome,
+  type SkillSandboxOptions,
+} from "../../roles/provider/skill_sandbox.ts";
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
+
+const JOB_TOON = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");
+const text = (o: SkillOutcome) => new TextDecoder().decode(o.stdout);
+
+interface World {
+  root: string;
+  state: string;
+  key: string;
+  options: SkillSandboxOptions;
+  skill(name: string, script: string, meta?: string): Promise<[string, SkillManifest]>;
+}
+
+/** A temp provider: a state dir with a key inside, a key file outside it, and shell skills. */
+async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir();
+  const state = `${root}/state`;
+  await Deno.mkdir(state);
+  await Deno.writeTextFile(`${state}/identity.key`, "SECRET-IN-STATE", { mode: 0o600 });
+  const key = `${root}/outside.key`;
+  await Deno.writeTextFile(key, "SECRET-OUTSIDE", { mode: 0o644 });
+  const world: World = {
+    root,
+    state,
+    key,
+    options: { jobsRoot: `${state}/jobs`, hiddenPaths: [state, key] },
+    async skill(name, script, meta = "") {
+      const dir = `${root}/skills/${name}`;
+      await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+      await Deno.chmod(dir, 0o755);
+      const md = `---\nname: ${name}\ndescription: t\nmetadata:\n  kinds: [5000]\n${meta}---\n`;
+      await Deno.writeTextFile(`${dir}/SKILL.md`, md);
+      await Deno.writeTextFile(`${dir}/run`, script, { mode: 0o755 });
+      return [dir, parseSkillManifest(md)];
+    },
+  };
+  try {
+    await fn(world);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function ciJob(project: string, cmd: string): Promise<string> {
+  return new Deno.Command("sh", {
+    args: ["-c", 'tar -czf - -C "$1" . | base64 -w0', "sh", project],
+    stdout: "piped",
+  }).output().then(({ stdout }) =>
+    encodeEventToon({
+      id: "0".repeat(64),
+      pubkey: "1".repeat(64),
+      created_at: 1700000000,
+      kind: 5600,
+      tags: [["i", new TextDecoder().decode(stdout), "text"], ["param", "cmd", cmd]],
+      content: "",
+      sig: "2".repeat(128),
+    })
+  );
+}
+
+/** Whether a file stops growing: the job's background ticker is dead. */
+async function tickerStopped(file: string): Promise<boolean> {
+  const size = async () => (await Deno.stat(file).catch(() => ({ size: -1 }))).size;
+  const before = await size();
+  await new Promise((r) => setTimeout(r, 300));
+  return (await size()) === before;
+}
+
+const TICKER = "#!/bin/sh\n(while :; do echo t >> $HOME/tick; sleep 0.02; done) &\nsleep 1000\n";
+
+Deno.test("skill sandbox: echo round trip, fresh work dir, cleared environment", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
+    const o = await sandbox.run({
+      jobId: "echo-1",
+      skillDir: "skills/echo",
+      manifest,
+      input: JOB_TOON,
+    });
+    assertEquals([o.status, o.exitCode, text(o)], ["ok", 0, "input text 0"]);
+    assertEquals(o.workDir, `${w.state}/jobs/echo-1`);
+    const [dir, m] = await w.skill("env", "#!/bin/sh\nenv | sort\npwd\nid -u\n");
+    const e = await sandbox.run({ jobId: "env-1", skillDir: dir, manifest: m, input: "" });
+    const lines = text(e).trim().split("\n");
+    const path = lines.find((l) => l.startsWith("PATH="));
+    assert(path?.startsWith(`PATH=${Deno.execPath().replace(/\/deno$/, "")}:`), path);
+    assertEquals(lines.filter((l) => !l.startsWith("PATH=")), [
+      "HOME=/tmp/job",
+      "LANG=C.UTF-8",
+      "PWD=/tmp/job",
+      "TMPDIR=/tmp/job",
+      "/tmp/job",
+      "65534",
+    ]);
+    const bad = await sandbox.run({
+      jobId: "echo-2",
+      skillDir: "skills/echo",
+      manifest,
+      input: "x",
+    });
+    assertEquals(bad.status, "bad-input");
+    assertStringIncludes(bad.stderrTail, "no tags");
+  });
+});
+
+Deno.test("skill sandbox: ci-run tells the passing project from the failing one", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const manifest = parseSkillManifest(await Deno.readTextFile("skills/ci-run/SKILL.md"));
+    const results = [];
+    for (const project of ["passing", "failing"]) {
+      const input = await ciJob(`fixtures/projects/${project}`, "sh test.sh");
+      const o = await sandbox.run({
+        jobId: `ci-${project}`,
+        skillDir: "skills/ci-run",
+        manifest,
+        input,
+      });
+      assertEquals(o.status, "ok", o.stderrTail);
+      results.push(JSON.parse(text(o)));
+    }
+    const [pass, fail] = results;
+    assertEquals([pass.status, pass.exitCode, pass.summary.passed, pass.summary.failed], [
+      "passed",
+      0,
+      3,
+      0,
+    ]);
+    assertEquals([fail.status, fail.exitCode, fail.summary.passed, fail.summary.failed], [
+      "failed",
+      1,
+      1,
+      2,
+    ]);
+    assertEquals(fail.logTailEncoding, "utf8");
+    assertStringIncludes(fail.logTail, "not ok - add 2 3 (expected 5, got 6)");
+    const noCmd = await sandbox.run({
+      jobId: "ci-bad",
+      skillDir: "skills/ci-run",
+      manifest,
+      input: await ciJob("fixtures/projects/passing", " "),
+    });
+    assertEquals(noCmd.status, "bad-input");
+  });
+});
+
+Deno.test("skill sandbox: a timeout kills the job's whole process tree", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const [dir, manifest] = await w.skill("ticker", TICKER, "  timeout: 0.5\n");
+    const o = await sandbox.run({ jobId: "t1", skillDir: dir, manifest, input: "" });
+    assertEquals([o.status, o.reason], ["timeout", "timeout after 500 ms"]);
+    assert((await Deno.stat(`${o.workDir}/tick`)).size > 0, "the ticker ran");
+    assert(await tickerStopped(`${o.workDir}/tick`), "background child still running");
+  });
+});
+
+Deno.test("skill sandbox: cancel (AbortSignal) kills the job's whole process tree", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const [dir, manifest] = await w.skill("ticker", TICKER);
+    const abort = new AbortController();
+    const tick = `${w.state}/jobs/c1/tick`;
+    const running = sandbox.run({
+      jobId: "c1",
+      skillDir: dir,
+      manifest,
+      input: "",
+      signal: abort.signal,
+    });
+    while ((await Deno.stat(tick).catch(() => null)) === null) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    abort.abort();
+    const o = await running;
+    assertEquals(o.status, "cancelled");
+    assert(await tickerStopped(tick), "background child still running");
+  });
+});
+
+Deno.test("skill sandbox: reading the state dir or the key is denied, and said so", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const targets = [`${w.state}/identity.key`, w.key, `${w.state}/jobs`];
+    for (const [i, target] of targets.entries()) {
+      const [dir, manifest] = await w.skill(
+        `reader${i}`,
+        `#!/bin/sh\ncat "${target}" || ls "${target}"\n`,
+      );
+      const o = await sandbox.run({ jobId: `r${i}`, skillDir: dir, manifest, input: "" });
+      assertEquals(o.status, "denied", `${target}: ${o.stderrTail}`);
+      assertStringIncludes(o.reason, "read denied");
+      assertStringIncludes(o.reason, target);
+      assert(!text(o).includes("SECRET"));
+    }
+    // The skill cannot undo the hiding: it is nobody, without capabilities.
+    const [dir, manifest] = await w.skill(
+      "unmounter",
+      `#!/bin/sh\numount "${w.state}" && cat "${w.state}/identity.key"\n`,
+    );
+    const o = await sandbox.run({ jobId: "u1", skillDir: dir, manifest, input: "" });
+    assert(o.status !== "ok" && !text(o).includes("SECRET"), o.stderrTail);
+  });
+});
+
+Deno.test("skill sandbox: network is denied unless the manifest asks and the operator allows", async () => {
+  await withWorld(async (w) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    let accepted = 0;
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        accepted++;
+        conn.close();
+      }
+    })();
+    try {
+      const sandbox = await createSkillSandbox(w.options);
+      const script =
+        `#!/bin/sh\nexec deno eval --quiet "(await Deno.connect({hostname:'127.0.0.1',port:${port}})).close(); console.log('connected')"\n`;
+      const [dir, manifest] = await w.skill("netter", script);
+      const o = await sandbox.run({ jobId: "n1", skillDir: dir, manifest, input: "" });
+      assertEquals(o.status, "denied", o.stderrTail);
+      assertStringIncludes(o.reason, "network denied");
+      const [dir2, asking] = await w.skill("asker", script, "  permissions:\n    network: true\n");
+      const refused = await sandbox.run({
+        jobId: "n2",
+        skillDir: dir2,
+        manifest: asking,
+        input: "",
+      });
+      assertEquals(refused.status, "denied");
+      assertStringIncludes(refused.reason, "the operator does not allow it");
+      assertEquals(accepted, 0);
+      const allowing = await createSkillSandbox({ ...w.options, allowNetwork: ["asker"] });
+      const ok = await allowing.run({ jobId: "n3", skillDir: dir2, manifest: asking, input: "" });
+      assertEquals([ok.status, text(ok)], ["ok", "connected\n"], ok.stderrTail);
+    } finally {
+      listener.close();
+      await accepting.catch(() => {});
+    }
+  });
+});
+
+Deno.test("skill sandbox: stdout and stderr caps hold", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox({
+      ...w.options,
+      maxStdoutBytes: 1000,
+      maxStderrBytes: 500,
+    });
+    const [dir, manifest] = await w.skill(
+      "flood",
+      "#!/bin/sh\nhead -c 5000000 /dev/zero\nsleep 1000\n",
+    );
+    const o = await sandbox.run({ jobId: "f1", skillDir: dir, manifest, input: "" });
+    assertEquals([o.status, o.stdout.length], ["output-too-large", 1000]);
+    const [dir2, m2] = await w.skill(
+      "noisy",
+      "#!/bin/sh\nyes x | head -c 100000 >&2\necho END >&2\necho done\n",
+    );
+    const n = await sandbox.run({ jobId: "f2", skillDir: dir2, manifest: m2, input: "" });
+    assertEquals([n.status, text(n), n.stderrTail.length, n.stderrTruncated], [
+      "ok",
+      "done\n",
+      500,
+      true,
+    ]);
+    assert(n.stderrTail.endsWith("x\nx\nEND\n"), n.stderrTail.slice(-20));
+  });
+});
+
+Deno.test("skill sandbox: the memory limit kills a job that exceeds it", async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    assert(sandbox.memoryLimits, "cgroup v1 memory controller expected on this machine kind");
+    const script =
+      '#!/bin/sh\nexec deno eval --quiet "const a = []; for (let i = 0; i < 40; i++) ' +
+      "a.push(new Uint8Array(10_000_000).fill(1)); console.log('survived')\"\n";
+    const [dir, manifest] = await w.skill("hog", script, "  memory: 96\n");
+    const o = await sandbox.run({ jobId: "m1", skillDir: dir, manifest, input: "" });
+    assertEquals(o.status, "memory-limit", o.stderrTail);
+    assertEquals(text(o), "");
+  });
+});
