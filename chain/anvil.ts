@@ -1,0 +1,305 @@
+/**
+ * A local chain for `demo` and tests: starts the anvil binary of the npm package
+ * `@foundry-rs/anvil` (installed in `tools/node_modules`) on a free port of 127.0.0.1 (port 0,
+ * the port is read from anvil's "Listening on" line), and deploys the project's contracts from
+ * `chain/artifacts/`. Chain id 31337, the standard test mnemonic's funded accounts.
+ *
+ * @module
+ */
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+  type PublicClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
+import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
+import type { Abi } from "viem";
+
+/** Secret keys of anvil's first funded accounts (the public "test ... junk" mnemonic). */
+export const ANVIL_ACCOUNT_KEYS: readonly Hex[] = [
+  "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+  "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+  "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9da8d7f7fd29a",
+  "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+];
+
+/** ABI of the TokenNetwork contract. */
+export const TOKEN_NETWORK_ABI = tokenNetworkArtifact.abi as Abi;
+/** ABI of the ERC-20 test token. */
+export const TEST_TOKEN_ABI = testTokenArtifact.abi as Abi;
+
+/** A running anvil. */
+export interface AnvilInstance {
+  rpcUrl: string;
+  port: number;
+  chainId: number;
+  /** Kills anvil (SIGKILL) and waits for it to exit. Idempotent. */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options for {@linkcode startAnvil}. */
+export interface StartAnvilOptions {
+  /** anvil binary; default the one in `tools/node_modules/@foundry-rs/anvil-<platform>`. */
+  binary?: string;
+  /** How long to wait for the "Listening on" line. Default 10 s. */
+  startTimeoutMs?: number;
+}
+
+/** Options for {@linkcode deployContracts}. */
+export interface DeployContractsOptions {
+  rpcUrl: string;
+  /** Deployer (and token minter) key; default anvil account 0. */
+  deployerKey?: Hex;
+  /** Bounds of the settle timeout, seconds. Default 1 to 30 days. */
+  minSettleTimeout?: bigint;
+  maxSettleTimeout?: bigint;
+  /** Test token symbol/decimals. Default "M2M", 6. */
+  tokenSymbol?: string;
+  tokenDecimals?: number;
+}
+
+/** Addresses of freshly deployed contracts. */
+export interface DeployedContracts {
+  tokenAddress: `0x${string}`;
+  tokenNetworkAddress: `0x${string}`;
+}
+
+/** Options for {@linkcode fundAccount}. */
+export interface FundAccountOptions {
+  rpcUrl: string;
+  tokenAddress: `0x${string}`;
+  to: `0x${string}`;
+  /** Test tokens to mint (base units). */
+  tokens: bigint;
+  /** Wei to send for gas; default 0. */
+  wei?: bigint;
+  /** Minter key; default anvil account 0 (the deployer). */
+  minterKey?: Hex;
+}
+
+/** anvil could not be started or the deployment failed. */
+export class AnvilError extends Error {
+  override name = "AnvilError";
+}
+
+/**
+ * Path of the anvil binary shipped by `@foundry-rs/anvil` for this platform.
+ *
+ * @example
+ * ```ts
+ * console.log(anvilBinaryPath()); // .../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+ * ```
+ */
+export function anvilBinaryPath(): string {
+  const os = Deno.build.os === "windows" ? "win32" : Deno.build.os;
+  const arch = Deno.build.arch === "x86_64" ? "amd64" : "arm64";
+  const exe = Deno.build.os === "windows" ? "anvil.exe" : "anvil";
+  return new URL(
+    `../tools/node_modules/@foundry-rs/anvil-${os}-${arch}/bin/${exe}`,
+    import.meta.url,
+  )
+    .pathname;
+}
+
+/**
+ * Starts anvil on a free loopback port.
+ *
+ * @example
+ * ```ts
+ * await using anvil = await startAnvil();
+ * const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
+ * ```
+ */
+export async function startAnvil(options: StartAnvilOptions = {}): Promise<AnvilInstance> {
+  const binary = options.binary ?? anvilBinaryPath();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(binary, {
+      args: ["--host", "127.0.0.1", "--port", "0", "--chain-id", "31337"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    throw new AnvilError(`cannot run ${binary}: ${(err as Error).message}`, { cause: err });
+  }
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let port: number;
+  try {
+    port = await readPort(reader, options.startTimeoutMs ?? 10_000);
+  } catch (err) {
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    killQuietly(child);
+    await child.status;
+    throw err;
+  }
+  // anvil logs every request on stdout; keep draining so it never blocks on a full pipe.
+  const drained = (async () => {
+    try {
+      while (!(await reader.read()).done) { /* discard */ }
+    } catch { /* cancelled at stop */ }
+  })();
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      killQuietly(child);
+      await child.status;
+      await reader.cancel().catch(() => {});
+      await drained;
+    })();
+  return {
+    rpcUrl: `http://127.0.0.1:${port}`,
+    port,
+    chainId: 31337,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function readPort(
+  reader: ReadableStreamDefaultReader<string>,
+  timeoutMs: number,
+): Promise<number> {
+  let seen = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new AnvilError(`anvil did not start within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    while (true) {
+      const { value, done } = await Promise.race([reader.read(), timeout]);
+      if (done) throw new AnvilError(`anvil exited before listening: ${seen.slice(-500)}`);
+      seen += value;
+      const m = /Listening on [0-9.]+:(\d+)/.exec(seen);
+      if (m) return Number(m[1]);
+      if (seen.length > 1_000_000) seen = seen.slice(-10_000);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already exited */ }
+}
+
+/**
+ * The viem chain object for anvil (chain id 31337) at an RPC URL.
+ *
+ * @example
+ * ```ts
+ * const chain = anvilChain("http://127.0.0.1:8545");
+ * ```
+ */
+export function anvilChain(rpcUrl: string) {
+  return defineChain({
+    id: 31337,
+    name: "anvil",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+}
+
+/**
+ * Deploys the test token and the TokenNetwork from the committed artifacts.
+ *
+ * @example
+ * ```ts
+ * const { tokenAddress, tokenNetworkAddress } = await deployContracts({ rpcUrl: anvil.rpcUrl });
+ * ```
+ */
+export async function deployContracts(options: DeployContractsOptions): Promise<DeployedContracts> {
+  const chain = anvilChain(options.rpcUrl);
+  const account = privateKeyToAccount(options.deployerKey ?? ANVIL_ACCOUNT_KEYS[0]);
+  const transport = http(options.rpcUrl);
+  const wallet = createWalletClient({ account, chain, transport, pollingInterval: 10 });
+  const pub: PublicClient = createPublicClient({ chain, transport, pollingInterval: 10 });
+  const deploy = async (abi: Abi, bytecode: Hex, args: readonly unknown[]) => {
+    const hash = await wallet.deployContract({ abi, bytecode, args });
+    const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 10 });
+    if (receipt.status !== "success" || !receipt.contractAddress) {
+      throw new AnvilError(`deployment failed (tx ${hash})`);
+    }
+    return receipt.contractAddress;
+  };
+  const tokenAddress = await deploy(TEST_TOKEN_ABI, testTokenArtifact.bytecode as Hex, [
+    "Machine-to-Machine test token",
+    options.tokenSymbol ?? "M2M",
+    options.tokenDecimals ?? 6,
+  ]);
+  const tokenNetworkAddress = await deploy(
+    TOKEN_NETWORK_ABI,
+    tokenNetworkArtifact.bytecode as Hex,
+    [tokenAddress, options.minSettleTimeout ?? 1n, options.maxSettleTimeout ?? 30n * 86400n],
+  );
+  return { tokenAddress, tokenNetworkAddress };
+}
+
+/**
+ * Mints test tokens and sends ETH for gas to an address (anvil only: the deployer is the minter).
+ *
+ * @example
+ * ```ts
+ * await fundAccount({ rpcUrl, tokenAddress, to: "0x...", tokens: 100_000_000n, ether: 10n ** 18n });
+ * ```
+ */
+export async function fundAccount(options: FundAccountOptions): Promise<void> {
+  const chain = anvilChain(options.rpcUrl);
+  const account = privateKeyToAccount(options.minterKey ?? ANVIL_ACCOUNT_KEYS[0]);
+  const transport = http(options.rpcUrl);
+  const wallet = createWalletClient({ account, chain, transport, pollingInterval: 10 });
+  const pub = createPublicClient({ chain, transport, pollingInterval: 10 });
+  const hashes: Hex[] = [];
+  if (options.tokens > 0n) {
+    hashes.push(
+      await wallet.writeContract({
+        address: options.tokenAddress,
+        abi: TEST_TOKEN_ABI,
+        functionName: "mint",
+        args: [options.to, options.tokens],
+      }),
+    );
+  }
+  if ((options.wei ?? 0n) > 0n) {
+    hashes.push(await wallet.sendTransaction({ to: options.to, value: options.wei }));
+  }
+  for (const hash of hashes) {
+    const r = await pub.waitForTransactionReceipt({ hash, pollingInterval: 10 });
+    if (r.status !== "success") throw new AnvilError(`funding tx ${hash} reverted`);
+  }
+}
+
+/**
+ * Moves anvil's clock forward and mines a block (to pass a settle timeout in tests and demo).
+ *
+ * @example
+ * ```ts
+ * await increaseTime(anvil.rpcUrl, 3600);
+ * ```
+ */
+export async function increaseTime(rpcUrl: string, seconds: number): Promise<void> {
+  await rpc(rpcUrl, "evm_increaseTime", [seconds]);
+  await rpc(rpcUrl, "evm_mine", []);
+}
+
+async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = await res.json() as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new AnvilError(`${method}: ${body.error.message}`);
+  return body.result;
+}

@@ -1,0 +1,196 @@
+/**
+ * EIP-712 balance proofs of the TokenNetwork contract (DESIGN.md §5):
+ *
+ * ```
+ * BalanceProof(bytes32 channelId, uint256 nonce, uint256 transferredAmount,
+ *              uint256 lockedAmount, bytes32 locksRoot)
+ * domain {name: "TokenNetwork", version: "1", chainId, verifyingContract}
+ * ```
+ *
+ * Amounts are cumulative: the newest proof (highest nonce) replaces every older one. The node's
+ * NIP-06 secp256k1 key signs (the same key signs its EVM transactions). Also the
+ * `CooperativeSettle` message both sides sign to settle at once. Signing and recovery use viem
+ * (noble secp256k1 + keccak underneath).
+ *
+ * @module
+ */
+import { bytesToHex, type Hex, hexToBytes, recoverTypedDataAddress } from "viem";
+import { signTypedData } from "viem/accounts";
+
+/** The EIP-712 domain of one TokenNetwork contract on one chain. */
+export interface TokenNetworkDomain {
+  chainId: number;
+  verifyingContract: `0x${string}`;
+}
+
+/** A balance proof's fields. `lockedAmount`/`locksRoot` default to 0 (locks are unsupported). */
+export interface BalanceProof {
+  channelId: Hex;
+  nonce: bigint;
+  transferredAmount: bigint;
+  lockedAmount?: bigint;
+  locksRoot?: Hex;
+}
+
+/** Final balances both participants sign for `cooperativeSettle`. */
+export interface CooperativeSettle {
+  channelId: Hex;
+  participant1: `0x${string}`;
+  balance1: bigint;
+  participant2: `0x${string}`;
+  balance2: bigint;
+}
+
+/** Options for {@linkcode signBalanceProof} and {@linkcode signCooperativeSettle}. */
+export interface SignOptions {
+  /** 32-byte secp256k1 secret key (the NIP-06 key). */
+  secretKey: Uint8Array;
+  domain: TokenNetworkDomain;
+}
+
+/** A signature that cannot be parsed or recovered. */
+export class BalanceProofSignatureError extends Error {
+  override name = "BalanceProofSignatureError";
+}
+
+/** The zero bytes32 (empty locks root). */
+export const ZERO_BYTES32: Hex = `0x${"00".repeat(32)}`;
+
+/** The EIP-712 types of the balance proof. */
+export const BALANCE_PROOF_TYPES = {
+  BalanceProof: [
+    { name: "channelId", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "transferredAmount", type: "uint256" },
+    { name: "lockedAmount", type: "uint256" },
+    { name: "locksRoot", type: "bytes32" },
+  ],
+} as const;
+
+/** The EIP-712 types of the cooperative settle message. */
+export const COOPERATIVE_SETTLE_TYPES = {
+  CooperativeSettle: [
+    { name: "channelId", type: "bytes32" },
+    { name: "participant1", type: "address" },
+    { name: "balance1", type: "uint256" },
+    { name: "participant2", type: "address" },
+    { name: "balance2", type: "uint256" },
+  ],
+} as const;
+
+/**
+ * The full EIP-712 domain object for a TokenNetwork.
+ *
+ * @example
+ * ```ts
+ * tokenNetworkDomain({ chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
+ * ```
+ */
+export function tokenNetworkDomain(domain: TokenNetworkDomain) {
+  return {
+    name: "TokenNetwork",
+    version: "1",
+    chainId: domain.chainId,
+    verifyingContract: domain.verifyingContract,
+  } as const;
+}
+
+function message(proof: BalanceProof) {
+  return {
+    channelId: proof.channelId,
+    nonce: proof.nonce,
+    transferredAmount: proof.transferredAmount,
+    lockedAmount: proof.lockedAmount ?? 0n,
+    locksRoot: proof.locksRoot ?? ZERO_BYTES32,
+  };
+}
+
+/**
+ * Signs a balance proof; returns the 65-byte signature as hex (r | s | v, v 27/28).
+ *
+ * @example
+ * ```ts
+ * const sig = await signBalanceProof(
+ *   { channelId: `0x${"ab".repeat(32)}`, nonce: 1n, transferredAmount: 10n },
+ *   { secretKey, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
+ * );
+ * ```
+ */
+export async function signBalanceProof(proof: BalanceProof, options: SignOptions): Promise<Hex> {
+  return await signTypedData({
+    privateKey: bytesToHex(options.secretKey),
+    domain: tokenNetworkDomain(options.domain),
+    types: BALANCE_PROOF_TYPES,
+    primaryType: "BalanceProof",
+    message: message(proof),
+  });
+}
+
+/**
+ * Recovers the address that signed a balance proof. A signature over other fields recovers some
+ * other address, so compare the result with the expected signer.
+ *
+ * @example
+ * ```ts
+ * const signer = await recoverBalanceProofSigner(proof, sig, { chainId: 31337, verifyingContract });
+ * if (signer.toLowerCase() !== peer.toLowerCase()) throw new Error("not the peer's proof");
+ * ```
+ */
+export async function recoverBalanceProofSigner(
+  proof: BalanceProof,
+  signature: Hex,
+  domain: TokenNetworkDomain,
+): Promise<`0x${string}`> {
+  checkSignatureShape(signature);
+  try {
+    return await recoverTypedDataAddress({
+      domain: tokenNetworkDomain(domain),
+      types: BALANCE_PROOF_TYPES,
+      primaryType: "BalanceProof",
+      message: message(proof),
+      signature,
+    });
+  } catch (err) {
+    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Signs the cooperative-settle message (final balances) for the contract's `cooperativeSettle`.
+ *
+ * @example
+ * ```ts
+ * const sig = await signCooperativeSettle(settle, { secretKey, domain });
+ * ```
+ */
+export async function signCooperativeSettle(
+  settle: CooperativeSettle,
+  options: SignOptions,
+): Promise<Hex> {
+  return await signTypedData({
+    privateKey: bytesToHex(options.secretKey),
+    domain: tokenNetworkDomain(options.domain),
+    types: COOPERATIVE_SETTLE_TYPES,
+    primaryType: "CooperativeSettle",
+    message: settle,
+  });
+}
+
+// The contract refuses high-s (malleable) signatures; refuse them here too so a proof accepted
+// off chain is never one the contract would reject.
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+function checkSignatureShape(signature: string): void {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) {
+    throw new BalanceProofSignatureError("signature must be 65 bytes of hex (0x + 130 digits)");
+  }
+  const bytes = hexToBytes(signature as Hex);
+  const s = BigInt(bytesToHex(bytes.subarray(32, 64)));
+  const v = bytes[64];
+  if (s > HALF_ORDER) throw new BalanceProofSignatureError("signature s is in the high half");
+  if (v !== 27 && v !== 28 && v !== 0 && v !== 1) {
+    throw new BalanceProofSignatureError(`signature v must be 27 or 28, got ${v}`);
+  }
+}

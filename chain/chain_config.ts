@@ -1,0 +1,198 @@
+/**
+ * The settlement chains turnpike knows, as configuration: the local anvil chain
+ * (`evm:base:31337`, contracts deployed by turnpike at start) and Base Sepolia
+ * (`evm:base:84532`, the M2M token, RPC from config). Base mainnet (`evm:base:8453`) is known
+ * but refused unless the caller passes `allowMainnet` (an explicit CLI flag); it is never a
+ * default. Every chain carries its network label so the CLI can always show it.
+ *
+ * Config file form (`<state dir>/config.toml`):
+ *
+ * ```toml
+ * [chains."evm:base:84532"]
+ * rpc_url = "https://sepolia.base.org"
+ * token_network = "0x..."        # the TokenNetwork contract for the token
+ * token = "0x39eaF99Cd4965A28DFe8B1455DD42aB49D0836B9"  # default for 84532
+ * ```
+ *
+ * @module
+ */
+import type { Network } from "../config/settings.ts";
+
+/** A chain ready to use: everything the client needs. */
+export interface ChainConfig {
+  /** `evm:base:<chain id>`. */
+  id: string;
+  chainId: number;
+  /** Human name, e.g. "Base Sepolia". */
+  name: string;
+  network: Network;
+  rpcUrl: string;
+  /** ERC-20 settled in; undefined until known (anvil: after deployment). */
+  tokenAddress?: `0x${string}`;
+  /** TokenNetwork contract; undefined until known. */
+  tokenNetworkAddress?: `0x${string}`;
+  /** Symbol shown next to amounts. */
+  tokenSymbol: string;
+  /** Token decimals, for display. */
+  tokenDecimals: number;
+}
+
+/** Built-in facts about a chain id string. */
+interface KnownChain {
+  chainId: number;
+  name: string;
+  network: Network;
+  rpcUrl?: string;
+  tokenAddress?: `0x${string}`;
+  tokenSymbol: string;
+  tokenDecimals: number;
+}
+
+/** The M2M token on Base Sepolia. */
+export const BASE_SEPOLIA_M2M_TOKEN = "0x39eaF99Cd4965A28DFe8B1455DD42aB49D0836B9" as const;
+/** Chain id string of the local anvil chain. */
+export const LOCAL_CHAIN = "evm:base:31337";
+/** Chain id string of Base Sepolia. */
+export const BASE_SEPOLIA_CHAIN = "evm:base:84532";
+/** Chain id string of Base mainnet (needs `allowMainnet`). */
+export const BASE_MAINNET_CHAIN = "evm:base:8453";
+
+const KNOWN: Record<string, KnownChain> = {
+  [LOCAL_CHAIN]: {
+    chainId: 31337,
+    name: "local anvil",
+    network: "local",
+    tokenSymbol: "M2M",
+    tokenDecimals: 6,
+  },
+  [BASE_SEPOLIA_CHAIN]: {
+    chainId: 84532,
+    name: "Base Sepolia",
+    network: "testnet",
+    tokenAddress: BASE_SEPOLIA_M2M_TOKEN,
+    tokenSymbol: "M2M",
+    tokenDecimals: 6,
+  },
+  [BASE_MAINNET_CHAIN]: {
+    chainId: 8453,
+    name: "Base mainnet",
+    network: "mainnet",
+    tokenSymbol: "TOKEN",
+    tokenDecimals: 6,
+  },
+};
+
+// EVM address form; checksum case is not enforced (config is hand-written).
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/** The chain cannot be used as configured; `chain` names it. */
+export class ChainConfigError extends Error {
+  override name = "ChainConfigError";
+  constructor(readonly chain: string, message: string) {
+    super(`chain ${chain}: ${message}`);
+  }
+}
+
+/** Options for {@linkcode resolveChainConfig}. */
+export interface ResolveChainConfigOptions {
+  /** The `[chains."<id>"]` table of config.toml (snake_case keys), if any. */
+  section?: Record<string, unknown>;
+  /** Overrides from flags or a running anvil (camelCase), applied last. */
+  overrides?: Partial<Pick<ChainConfig, "rpcUrl" | "tokenAddress" | "tokenNetworkAddress">>;
+  /** Accept a mainnet chain. Only an explicit user flag may set this. */
+  allowMainnet?: boolean;
+}
+
+/**
+ * Resolves a chain id string (`evm:base:84532`) and its config into a {@linkcode ChainConfig}.
+ * Throws {@linkcode ChainConfigError} for unknown chains, mainnet without the flag, a missing
+ * RPC URL or a malformed address.
+ *
+ * @example
+ * ```ts
+ * const chain = resolveChainConfig("evm:base:84532", {
+ *   section: { rpc_url: "https://sepolia.base.org", token_network: "0x" + "11".repeat(20) },
+ * });
+ * console.log(chain.network, chain.tokenAddress); // testnet 0x39eaF9...
+ * ```
+ */
+export function resolveChainConfig(
+  id: string,
+  options: ResolveChainConfigOptions = {},
+): ChainConfig {
+  const known = KNOWN[id];
+  if (known === undefined) {
+    throw new ChainConfigError(id, `unknown chain (known: ${Object.keys(KNOWN).join(", ")})`);
+  }
+  if (known.network === "mainnet" && !options.allowMainnet) {
+    throw new ChainConfigError(id, "is MAINNET (real money); it needs the explicit --mainnet flag");
+  }
+  const section = options.section ?? {};
+  const rpcUrl = options.overrides?.rpcUrl ?? stringOf(id, section, "rpc_url") ?? known.rpcUrl;
+  if (rpcUrl === undefined) {
+    throw new ChainConfigError(id, `no RPC URL: set [chains."${id}"] rpc_url in config.toml`);
+  }
+  if (!/^https?:\/\//.test(rpcUrl)) {
+    throw new ChainConfigError(id, `rpc_url must be http(s), got "${rpcUrl}"`);
+  }
+  return {
+    id,
+    chainId: known.chainId,
+    name: known.name,
+    network: known.network,
+    rpcUrl,
+    tokenAddress: options.overrides?.tokenAddress ?? addressOf(id, section, "token") ??
+      known.tokenAddress,
+    tokenNetworkAddress: options.overrides?.tokenNetworkAddress ??
+      addressOf(id, section, "token_network"),
+    tokenSymbol: stringOf(id, section, "token_symbol") ?? known.tokenSymbol,
+    tokenDecimals: known.tokenDecimals,
+  };
+}
+
+/**
+ * Parses `evm:<name>:<chain id>` into its numeric chain id.
+ *
+ * @example
+ * ```ts
+ * chainIdOf("evm:base:31337"); // 31337
+ * ```
+ */
+export function chainIdOf(id: string): number {
+  const m = /^evm:[a-z0-9-]+:([0-9]{1,12})$/.exec(id);
+  if (m === null) throw new ChainConfigError(id, "is not of the form evm:<name>:<chain id>");
+  return Number(m[1]);
+}
+
+/**
+ * The label shown with every chain operation, e.g. `Base Sepolia (evm:base:84532, testnet)`.
+ *
+ * @example
+ * ```ts
+ * networkLabel(resolveChainConfig("evm:base:31337", { overrides: { rpcUrl: "http://127.0.0.1:8545" } }));
+ * ```
+ */
+export function networkLabel(chain: Pick<ChainConfig, "name" | "id" | "network">): string {
+  const net = chain.network === "mainnet" ? "MAINNET, real funds" : chain.network;
+  return `${chain.name} (${chain.id}, ${net})`;
+}
+
+function stringOf(id: string, section: Record<string, unknown>, key: string): string | undefined {
+  const v = section[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.length === 0 || v.length > 2048) {
+    throw new ChainConfigError(id, `${key} must be a non-empty string`);
+  }
+  return v;
+}
+
+function addressOf(
+  id: string,
+  section: Record<string, unknown>,
+  key: string,
+): `0x${string}` | undefined {
+  const v = stringOf(id, section, key);
+  if (v === undefined) return undefined;
+  if (!ADDRESS.test(v)) throw new ChainConfigError(id, `${key} is not a 0x address: "${v}"`);
+  return v as `0x${string}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * The sending side of payment channel claims: keeps the cumulative amount and nonce of one
+ * channel and signs a new claim (EIP-712 balance proof) for each payment.
+ *
+ * @module
+ */
+import type { PaymentChannelClaim } from "../protocol/payment_channel_claim.ts";
+import { CLAIM_VERSION } from "../protocol/payment_channel_claim.ts";
+import { signBalanceProof } from "./balance_proof.ts";
+
+/** Options for {@linkcode ClaimSigner}. */
+export interface ClaimSignerOptions {
+  secretKey: Uint8Array;
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  channelId: `0x${string}`;
+  /** This side's deposit: claims beyond it are refused before signing. */
+  deposit: bigint;
+  /** Resume from the channel file: last nonce and cumulative amount signed. */
+  nonce?: bigint;
+  transferred?: bigint;
+}
+
+/** Signing would exceed the deposit. */
+export class ClaimBeyondDepositError extends Error {
+  override name = "ClaimBeyondDepositError";
+  constructor(readonly total: bigint, readonly deposit: bigint) {
+    super(`cumulative claim ${total} would exceed the deposit ${deposit}`);
+  }
+}
+
+/**
+ * Signs cumulative claims for one channel.
+ *
+ * @example
+ * ```ts
+ * const signer = new ClaimSigner({ secretKey, chainId: 31337, tokenNetworkAddress, tokenAddress,
+ *   channelId, deposit: 50_000_000n });
+ * const claim = await signer.pay(1500n); // nonce 1, transferredAmount 1500
+ * ```
+ */
+export class ClaimSigner {
+  readonly #o: ClaimSignerOptions;
+  #nonce: bigint;
+  #transferred: bigint;
+
+  constructor(options: ClaimSignerOptions) {
+    this.#o = options;
+    this.#nonce = options.nonce ?? 0n;
+    this.#transferred = options.transferred ?? 0n;
+  }
+
+  /** Last nonce signed. */
+  get nonce(): bigint {
+    return this.#nonce;
+  }
+
+  /** Cumulative amount signed so far. */
+  get transferred(): bigint {
+    return this.#transferred;
+  }
+
+  /** Signs a claim raising the cumulative amount by `amount`. */
+  async pay(amount: bigint): Promise<PaymentChannelClaim> {
+    if (amount < 0n) throw new RangeError("amount must not be negative");
+    const total = this.#transferred + amount;
+    if (total > this.#o.deposit) throw new ClaimBeyondDepositError(total, this.#o.deposit);
+    const nonce = this.#nonce + 1n;
+    const claim = await signClaim({
+      ...this.#o,
+      nonce,
+      transferredAmount: total,
+    });
+    this.#nonce = nonce;
+    this.#transferred = total;
+    return claim;
+  }
+}
+
+/** Options for {@linkcode signClaim}. */
+export interface SignClaimOptions {
+  secretKey: Uint8Array;
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  channelId: `0x${string}`;
+  nonce: bigint;
+  transferredAmount: bigint;
+  /** Default a random id. */
+  messageId?: string;
+  /** Default now. */
+  timestamp?: Date;
+}
+
+/**
+ * Signs one claim with explicit nonce and cumulative amount (no bookkeeping).
+ *
+ * @example
+ * ```ts
+ * const claim = await signClaim({ secretKey, chainId: 31337, tokenNetworkAddress, tokenAddress,
+ *   channelId, nonce: 3n, transferredAmount: 4500n });
+ * ```
+ */
+export async function signClaim(options: SignClaimOptions): Promise<PaymentChannelClaim> {
+  const signature = await signBalanceProof(
+    {
+      channelId: options.channelId,
+      nonce: options.nonce,
+      transferredAmount: options.transferredAmount,
+    },
+    {
+      secretKey: options.secretKey,
+      domain: { chainId: options.chainId, verifyingContract: options.tokenNetworkAddress },
+    },
+  );
+  return {
+    version: CLAIM_VERSION,
+    messageId: options.messageId ?? crypto.randomUUID(),
+    timestamp: (options.timestamp ?? new Date()).toISOString(),
+    chainId: options.chainId,
+    tokenNetworkAddress: options.tokenNetworkAddress,
+    tokenAddress: options.tokenAddress,
+    channelId: options.channelId,
+    nonce: options.nonce,
+    transferredAmount: options.transferredAmount,
+    signature,
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * The receiving side of payment channel claims: decides whether a packet from the BTP peer may
+ * be forwarded. A claim is accepted only when, in this order:
+ *
+ * 1. it is for this node's chain, TokenNetwork contract and token (`wrong-chain`,
+ *    `wrong-contract`, `wrong-token`);
+ * 2. its EIP-712 signature recovers to the peer's address (`bad-signature`);
+ * 3. its channel exists on chain, is open, and is between the peer and this node
+ *    (`unknown-channel`, `channel-not-open`; read on chain the first time, cached after);
+ * 4. its nonce is above every nonce accepted before (`replayed-nonce`) and its cumulative amount
+ *    does not go down (`amount-decreased`);
+ * 5. its amount is within the peer's deposit (`beyond-deposit`; the deposit is re-read once
+ *    before refusing, the peer may have topped up);
+ * 6. together with earlier claims it covers everything forwarded so far plus this packet, up to
+ *    the configured credit limit (`not-covered` without credit, `credit-limit-exceeded` with).
+ *
+ * A packet may come without a claim when the newest claim (or the credit) already covers it.
+ * Nothing of a rejected claim is kept. Calls are serialised, so concurrent packets cannot both
+ * spend the same cover. Every rejection is a `ClaimError` with the reason token.
+ *
+ * @module
+ */
+import {
+  ClaimError,
+  type PaymentChannelClaim,
+  validateClaim,
+} from "../protocol/payment_channel_claim.ts";
+import { BalanceProofSignatureError, recoverBalanceProofSigner } from "./balance_proof.ts";
+import type { OnChainChannel } from "./token_network_client.ts";
+
+/** What the verifier remembers per channel (persist it in the channel file). */
+export interface ClaimBook {
+  channelId: `0x${string}`;
+  /** Highest accepted nonce (0: none yet). */
+  nonce: bigint;
+  /** Cumulative amount of the newest accepted claim. */
+  claimed: bigint;
+  /** Signature of the newest accepted claim (to close or update with on chain). */
+  signature?: `0x${string}`;
+  /** Total value forwarded for the peer. */
+  forwarded: bigint;
+}
+
+/** Options for {@linkcode ClaimVerifier}. */
+export interface ClaimVerifierOptions {
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  /** The BTP peer's EVM address: the only signer accepted. */
+  peerAddress: `0x${string}`;
+  /** This node's EVM address: the other participant. */
+  selfAddress: `0x${string}`;
+  /** Reads a channel on chain; `TokenNetworkClient.getChannel` fits. */
+  readChannel: (channelId: `0x${string}`) => Promise<OnChainChannel>;
+  /** Value forwarded beyond the claims that is tolerated (base units). Default 0. */
+  creditLimit?: bigint;
+  /** Books to resume from (from the channel files after a restart). */
+  books?: ClaimBook[];
+}
+
+/** Outcome of an accepted packet. */
+export interface ClaimAcceptance {
+  channelId: `0x${string}`;
+  /** True when this call carried a new claim that was accepted. */
+  newClaim: boolean;
+  /** Forwarded total minus claimed total after this packet (>0: running on credit). */
+  credit: bigint;
+  book: ClaimBook;
+}
+
+interface CachedChannel {
+  deposit: bigint;
+}
+
+/**
+ * Verifies claims and packet cover for one BTP peer.
+ *
+ * @example
+ * ```ts
+ * const verifier = new ClaimVerifier({ chainId: 31337, tokenNetworkAddress, tokenAddress,
+ *   peerAddress, selfAddress, readChannel: (id) => client.getChannel(id) });
+ * await verifier.accept(decodeClaim(entry.data), 1500n); // throws ClaimError when not covered
+ * ```
+ */
+export class ClaimVerifier {
+  readonly #o: ClaimVerifierOptions;
+  readonly #creditLimit: bigint;
+  readonly #books = new Map<string, ClaimBook>();
+  readonly #channels = new Map<string, CachedChannel>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #current: string | undefined;
+
+  constructor(options: ClaimVerifierOptions) {
+    this.#o = options;
+    this.#creditLimit = options.creditLimit ?? 0n;
+    for (const book of options.books ?? []) {
+      this.#books.set(book.channelId.toLowerCase(), { ...book });
+      this.#current = book.channelId.toLowerCase();
+    }
+  }
+
+  /** The book of a channel (a copy), if any claim or packet was seen. */
+  book(channelId: `0x${string}`): ClaimBook | undefined {
+    const b = this.#books.get(channelId.toLowerCase());
+    return b ? { ...b } : undefined;
+  }
+
+  /**
+   * Accepts a packet of `amount` with an optional claim, or throws {@linkcode ClaimError}.
+   * Without a claim the packet is charged to the channel of the newest accepted claim.
+   */
+  accept(claim: PaymentChannelClaim | undefined, amount: bigint): Promise<ClaimAcceptance> {
+    const run = this.#queue.then(() => this.#accept(claim, amount));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Gives back cover for a packet that was accepted but then not forwarded/fulfilled. */
+  release(channelId: `0x${string}`, amount: bigint): void {
+    const book = this.#books.get(channelId.toLowerCase());
+    if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
+  }
+
+  async #accept(
+    claim: PaymentChannelClaim | undefined,
+    amount: bigint,
+  ): Promise<ClaimAcceptance> {
+    if (amount < 0n) throw new RangeError("amount must not be negative");
+    if (claim === undefined) return this.#charge(amount);
+    validateClaim(claim);
+    this.#checkTarget(claim);
+    await this.#checkSignature(claim);
+    const key = claim.channelId.toLowerCase();
+    const channel = await this.#channel(claim.channelId, false);
+    const prev = this.#books.get(key) ??
+      { channelId: claim.channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
+    if (claim.nonce <= prev.nonce) {
+      throw new ClaimError(
+        "replayed-nonce",
+        `nonce ${claim.nonce} is not above the last accepted ${prev.nonce}`,
+      );
+    }
+    if (claim.transferredAmount < prev.claimed) {
+      throw new ClaimError(
+        "amount-decreased",
+        `cumulative amount ${claim.transferredAmount} is below the last accepted ${prev.claimed}`,
+      );
+    }
+    if (claim.transferredAmount > channel.deposit) {
+      const fresh = await this.#channel(claim.channelId, true);
+      if (claim.transferredAmount > fresh.deposit) {
+        throw new ClaimError(
+          "beyond-deposit",
+          `cumulative amount ${claim.transferredAmount} exceeds the peer's deposit ${fresh.deposit}`,
+        );
+      }
+    }
+    const next: ClaimBook = {
+      channelId: claim.channelId,
+      nonce: claim.nonce,
+      claimed: claim.transferredAmount,
+      signature: claim.signature,
+      forwarded: prev.forwarded,
+    };
+    const credit = this.#checkCover(next, amount);
+    next.forwarded += amount;
+    this.#books.set(key, next);
+    this.#current = key;
+    return { channelId: claim.channelId, newClaim: true, credit, book: { ...next } };
+  }
+
+  #charge(amount: bigint): ClaimAcceptance {
+    const book = this.#current === undefined ? undefined : this.#books.get(this.#current);
+    if (book === undefined) {
+      if (amount === 0n) {
+        throw new ClaimError("not-covered", "no claim received yet and no channel known");
+      }
+      throw new ClaimError("not-covered", `no claim received yet for ${amount} base units`);
+    }
+    const credit = this.#checkCover(book, amount);
+    book.forwarded += amount;
+    return { channelId: book.channelId, newClaim: false, credit, book: { ...book } };
+  }
+
+  #checkCover(book: ClaimBook, amount: bigint): bigint {
+    const after = book.forwarded + amount;
+    const credit = after - book.claimed;
+    if (credit > this.#creditLimit) {
+      if (this.#creditLimit === 0n) {
+        throw new ClaimError(
+          "not-covered",
+          `forwarding ${amount} would bring the total to ${after}, claims cover ${book.claimed}`,
+        );
+      }
+      throw new ClaimError(
+        "credit-limit-exceeded",
+        `forwarding ${amount} would leave ${credit} unclaimed, the credit limit is ${this.#creditLimit}`,
+      );
+    }
+    return credit;
+  }
+
+  #checkTarget(claim: PaymentChannelClaim): void {
+    const o = this.#o;
+    if (claim.chainId !== o.chainId) {
+      throw new ClaimError(
+        "wrong-chain",
+        `chain ${claim.chainId}, this node settles on ${o.chainId}`,
+      );
+    }
+    if (!sameAddress(claim.tokenNetworkAddress, o.tokenNetworkAddress)) {
+      throw new ClaimError(
+        "wrong-contract",
+        `TokenNetwork ${claim.tokenNetworkAddress}, expected ${o.tokenNetworkAddress}`,
+      );
+    }
+    if (!sameAddress(claim.tokenAddress, o.tokenAddress)) {
+      throw new ClaimError(
+        "wrong-token",
+        `token ${claim.tokenAddress}, expected ${o.tokenAddress}`,
+      );
+    }
+  }
+
+  async #checkSignature(claim: PaymentChannelClaim): Promise<void> {
+    let signer: string;
+    try {
+      signer = await recoverBalanceProofSigner(
+        {
+          channelId: claim.channelId,
+          nonce: claim.nonce,
+          transferredAmount: claim.transferredAmount,
+        },
+        claim.signature,
+        { chainId: this.#o.chainId, verifyingContract: this.#o.tokenNetworkAddress },
+      );
+    } catch (err) {
+      if (err instanceof BalanceProofSignatureError) {
+        throw new ClaimError("bad-signature", err.message);
+      }
+      throw err;
+    }
+    if (!sameAddress(signer, this.#o.peerAddress)) {
+      throw new ClaimError(
+        "bad-signature",
+        `signature does not match the claim's fields and the peer ${this.#o.peerAddress}`,
+      );
+    }
+  }
+
+  async #channel(channelId: `0x${string}`, refresh: boolean): Promise<CachedChannel> {
+    const key = channelId.toLowerCase();
+    const cached = this.#channels.get(key);
+    if (cached && !refresh) return cached;
+    let onChain: OnChainChannel;
+    try {
+      onChain = await this.#o.readChannel(channelId);
+    } catch (err) {
+      throw new ClaimError("chain-unavailable", `cannot read channel ${channelId}: ${err}`);
+    }
+    if (onChain.state === "none") {
+      throw new ClaimError("unknown-channel", `channel ${channelId} does not exist on chain`);
+    }
+    const members = [onChain.participant1, onChain.participant2];
+    const peerIn = members.some((m) => sameAddress(m, this.#o.peerAddress));
+    const selfIn = members.some((m) => sameAddress(m, this.#o.selfAddress));
+    if (!peerIn || !selfIn) {
+      throw new ClaimError(
+        "unknown-channel",
+        `channel ${channelId} is not between the peer and this node`,
+      );
+    }
+    if (onChain.state !== "opened") {
+      this.#channels.delete(key);
+      throw new ClaimError("channel-not-open", `channel ${channelId} is ${onChain.state}`);
+    }
+    const deposit = onChain.participants[this.#o.peerAddress.toLowerCase()]?.deposit ?? 0n;
+    const entry = { deposit };
+    this.#channels.set(key, entry);
+    return entry;
+  }
+
+  /** Forgets cached channel state (call when the chain reports a close). */
+  invalidate(channelId: `0x${string}`): void {
+    this.#channels.delete(channelId.toLowerCase());
+  }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}

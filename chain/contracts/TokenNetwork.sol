@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+interface IERC20Transfer {
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @title TokenNetwork: ERC-20 payment channels between two participants (Raiden-style).
+/// @notice One open channel per participant pair. Each side deposits with `setTotalDeposit`;
+/// payments move off chain as EIP-712 balance proofs with cumulative `transferredAmount`.
+/// A balance proof signed by either participant is accepted at close and, with a higher nonce,
+/// during the settle timeout; a proof only ever raises what its signer pays, so a party can only
+/// hurt itself by signing, and the receiving side replaces an old proof with its newest one.
+/// Locked transfers are not supported: `lockedAmount` must be 0 and `locksRoot` zero.
+contract TokenNetwork {
+    enum ChannelState {
+        None,
+        Opened,
+        Closed
+    }
+
+    struct Channel {
+        address participant1;
+        address participant2;
+        ChannelState state;
+        uint64 settleTimeout;
+        uint64 settleAt;
+        address closer;
+    }
+
+    struct Participant {
+        uint256 deposit;
+        uint256 transferredAmount;
+        uint256 nonce;
+    }
+
+    bytes32 public constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 public constant BALANCE_PROOF_TYPEHASH = keccak256(
+        "BalanceProof(bytes32 channelId,uint256 nonce,uint256 transferredAmount,uint256 lockedAmount,bytes32 locksRoot)"
+    );
+    bytes32 public constant COOPERATIVE_SETTLE_TYPEHASH = keccak256(
+        "CooperativeSettle(bytes32 channelId,address participant1,uint256 balance1,address participant2,uint256 balance2)"
+    );
+    // secp256k1 n / 2: signatures with a higher s are malleable copies and are refused.
+    uint256 private constant HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+
+    IERC20Transfer public immutable token;
+    uint64 public immutable minSettleTimeout;
+    uint64 public immutable maxSettleTimeout;
+    uint256 public channelCounter;
+
+    mapping(bytes32 => Channel) private _channels;
+    mapping(bytes32 => mapping(address => Participant)) private _participants;
+    mapping(bytes32 => bytes32) private _pairChannel;
+
+    event ChannelOpened(
+        bytes32 indexed channelId, address indexed participant1, address indexed participant2, uint256 settleTimeout
+    );
+    event ChannelNewDeposit(bytes32 indexed channelId, address indexed participant, uint256 totalDeposit);
+    event ChannelClosed(
+        bytes32 indexed channelId, address indexed closer, address signer, uint256 nonce, uint256 transferredAmount
+    );
+    event BalanceProofUpdated(
+        bytes32 indexed channelId, address indexed signer, uint256 nonce, uint256 transferredAmount
+    );
+    event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2);
+
+    error InvalidPartner();
+    error ChannelExists(bytes32 channelId);
+    error SettleTimeoutOutOfRange(uint256 given, uint256 min, uint256 max);
+    error WrongChannelState(bytes32 channelId, ChannelState state);
+    error NotParticipant(address account);
+    error DepositNotIncreased(uint256 current, uint256 requested);
+    error LocksNotSupported();
+    error BadSignature();
+    error StaleNonce(uint256 stored, uint256 given);
+    error SettleTimeoutOver(uint256 settleAt);
+    error SettleTimeoutNotOver(uint256 settleAt);
+    error BalancesDoNotAddUp(uint256 total, uint256 given);
+    error TokenTransferFailed();
+
+    constructor(address token_, uint64 minSettleTimeout_, uint64 maxSettleTimeout_) {
+        token = IERC20Transfer(token_);
+        minSettleTimeout = minSettleTimeout_;
+        maxSettleTimeout = maxSettleTimeout_;
+    }
+
+    /// @notice Opens a channel between the caller and `partner`; the id is unique per opening.
+    function openChannel(address partner, uint64 settleTimeout) external returns (bytes32 channelId) {
+        if (partner == address(0) || partner == msg.sender) revert InvalidPartner();
+        if (settleTimeout < minSettleTimeout || settleTimeout > maxSettleTimeout) {
+            revert SettleTimeoutOutOfRange(settleTimeout, minSettleTimeout, maxSettleTimeout);
+        }
+        bytes32 pair = _pairKey(msg.sender, partner);
+        if (_pairChannel[pair] != bytes32(0)) revert ChannelExists(_pairChannel[pair]);
+        channelCounter += 1;
+        channelId = keccak256(abi.encode(block.chainid, address(this), msg.sender, partner, channelCounter));
+        _pairChannel[pair] = channelId;
+        _channels[channelId] = Channel(msg.sender, partner, ChannelState.Opened, settleTimeout, 0, address(0));
+        emit ChannelOpened(channelId, msg.sender, partner, settleTimeout);
+    }
+
+    /// @notice Raises `participant`'s deposit to `totalDeposit`, pulling the difference from the caller.
+    function setTotalDeposit(bytes32 channelId, address participant, uint256 totalDeposit) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Opened);
+        _requireParticipant(channel, participant);
+        Participant storage p = _participants[channelId][participant];
+        if (totalDeposit <= p.deposit) revert DepositNotIncreased(p.deposit, totalDeposit);
+        uint256 added = totalDeposit - p.deposit;
+        p.deposit = totalDeposit;
+        emit ChannelNewDeposit(channelId, participant, totalDeposit);
+        if (!token.transferFrom(msg.sender, address(this), added)) revert TokenTransferFailed();
+    }
+
+    /// @notice Closes the channel, optionally with a balance proof (nonce 0: none); starts the settle timeout.
+    function closeChannel(
+        bytes32 channelId,
+        uint256 nonce,
+        uint256 transferredAmount,
+        uint256 lockedAmount,
+        bytes32 locksRoot,
+        bytes calldata signature
+    ) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Opened);
+        _requireParticipant(channel, msg.sender);
+        address signer = address(0);
+        if (nonce != 0) {
+            signer = _storeBalanceProof(channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature);
+        }
+        channel.state = ChannelState.Closed;
+        channel.closer = msg.sender;
+        channel.settleAt = uint64(block.timestamp) + channel.settleTimeout;
+        emit ChannelClosed(channelId, msg.sender, signer, nonce, transferredAmount);
+    }
+
+    /// @notice During the settle timeout, replaces a participant's balance proof with a newer one.
+    function updateNonClosingBalanceProof(
+        bytes32 channelId,
+        uint256 nonce,
+        uint256 transferredAmount,
+        uint256 lockedAmount,
+        bytes32 locksRoot,
+        bytes calldata signature
+    ) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Closed);
+        if (block.timestamp > channel.settleAt) revert SettleTimeoutOver(channel.settleAt);
+        address signer =
+            _storeBalanceProof(channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature);
+        emit BalanceProofUpdated(channelId, signer, nonce, transferredAmount);
+    }
+
+    /// @notice After the settle timeout, pays both sides what the latest balance proofs say.
+    function settleChannel(bytes32 channelId) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Closed);
+        if (block.timestamp <= channel.settleAt) revert SettleTimeoutNotOver(channel.settleAt);
+        address a = channel.participant1;
+        address b = channel.participant2;
+        Participant memory pa = _participants[channelId][a];
+        Participant memory pb = _participants[channelId][b];
+        uint256 total = pa.deposit + pb.deposit;
+        // Capping at the total keeps the sums below from overflowing on an absurd proof.
+        uint256 ta = pa.transferredAmount > total ? total : pa.transferredAmount;
+        uint256 tb = pb.transferredAmount > total ? total : pb.transferredAmount;
+        uint256 creditA = pa.deposit + tb;
+        uint256 amountA = creditA > ta ? creditA - ta : 0;
+        if (amountA > total) amountA = total;
+        uint256 amountB = total - amountA;
+        _forget(channelId, a, b);
+        emit ChannelSettled(channelId, amountA, amountB);
+        _pay(a, amountA);
+        _pay(b, amountB);
+    }
+
+    /// @notice Settles at once with the final balances both participants signed.
+    function cooperativeSettle(
+        bytes32 channelId,
+        uint256 balance1,
+        uint256 balance2,
+        bytes calldata signature1,
+        bytes calldata signature2
+    ) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Opened);
+        address a = channel.participant1;
+        address b = channel.participant2;
+        uint256 total = _participants[channelId][a].deposit + _participants[channelId][b].deposit;
+        if (balance1 + balance2 != total) revert BalancesDoNotAddUp(total, balance1 + balance2);
+        bytes32 digest = _digest(
+            keccak256(abi.encode(COOPERATIVE_SETTLE_TYPEHASH, channelId, a, balance1, b, balance2))
+        );
+        if (_recover(digest, signature1) != a || _recover(digest, signature2) != b) revert BadSignature();
+        _forget(channelId, a, b);
+        emit ChannelSettled(channelId, balance1, balance2);
+        _pay(a, balance1);
+        _pay(b, balance2);
+    }
+
+    function getChannel(bytes32 channelId) external view returns (Channel memory) {
+        return _channels[channelId];
+    }
+
+    function getParticipant(bytes32 channelId, address participant) external view returns (Participant memory) {
+        return _participants[channelId][participant];
+    }
+
+    /// @notice The open or closed channel between two accounts, or zero.
+    function channelOf(address a, address b) external view returns (bytes32) {
+        return _pairChannel[_pairKey(a, b)];
+    }
+
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("TokenNetwork"), keccak256("1"), block.chainid, address(this))
+        );
+    }
+
+    function _storeBalanceProof(
+        bytes32 channelId,
+        Channel storage channel,
+        uint256 nonce,
+        uint256 transferredAmount,
+        uint256 lockedAmount,
+        bytes32 locksRoot,
+        bytes calldata signature
+    ) private returns (address signer) {
+        if (lockedAmount != 0 || locksRoot != bytes32(0)) revert LocksNotSupported();
+        bytes32 digest = _digest(
+            keccak256(abi.encode(BALANCE_PROOF_TYPEHASH, channelId, nonce, transferredAmount, lockedAmount, locksRoot))
+        );
+        signer = _recover(digest, signature);
+        _requireParticipant(channel, signer);
+        Participant storage p = _participants[channelId][signer];
+        if (nonce <= p.nonce) revert StaleNonce(p.nonce, nonce);
+        p.nonce = nonce;
+        p.transferredAmount = transferredAmount;
+    }
+
+    function _channelIn(bytes32 channelId, ChannelState state) private view returns (Channel storage channel) {
+        channel = _channels[channelId];
+        if (channel.state != state) revert WrongChannelState(channelId, channel.state);
+    }
+
+    function _requireParticipant(Channel storage channel, address account) private view {
+        if (account != channel.participant1 && account != channel.participant2) revert NotParticipant(account);
+    }
+
+    function _forget(bytes32 channelId, address a, address b) private {
+        delete _pairChannel[_pairKey(a, b)];
+        delete _participants[channelId][a];
+        delete _participants[channelId][b];
+        delete _channels[channelId];
+    }
+
+    function _pay(address to, uint256 amount) private {
+        if (amount != 0 && !token.transfer(to, amount)) revert TokenTransferFailed();
+    }
+
+    function _pairKey(address a, address b) private pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+    }
+
+    function _digest(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
+        if (signature.length != 65) revert BadSignature();
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (v < 27) v += 27;
+        if ((v != 27 && v != 28) || uint256(s) > HALF_ORDER) revert BadSignature();
+        signer = ecrecover(digest, v, r, s);
+        if (signer == address(0)) revert BadSignature();
+    }
+}

@@ -1,0 +1,457 @@
+/**
+ * The node's side of the TokenNetwork contract, via viem (`pollingInterval: 10`): open and fund
+ * a channel (with funds and gas checked first), read channel state, close with a balance proof,
+ * update during the settle timeout, settle, settle cooperatively, and list the node's channels
+ * from the contract's events (for recovery). One key signs transactions and balance proofs:
+ * the node's NIP-06 secp256k1 key (`privateKeyToAccount`).
+ *
+ * @module
+ */
+import {
+  type Account,
+  BaseError,
+  bytesToHex,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+  parseEventLogs,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
+import type { ChainConfig } from "./chain_config.ts";
+import { type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
+
+/** Channel state on chain. */
+export type OnChainChannelState = "none" | "opened" | "closed";
+
+/** One participant's on-chain numbers. */
+export interface OnChainParticipant {
+  deposit: bigint;
+  /** From the balance proof it signed that was submitted at close/update (0 before). */
+  transferredAmount: bigint;
+  nonce: bigint;
+}
+
+/** A channel as the contract holds it. A settled channel reads as state "none". */
+export interface OnChainChannel {
+  channelId: Hex;
+  state: OnChainChannelState;
+  participant1: `0x${string}`;
+  participant2: `0x${string}`;
+  settleTimeout: bigint;
+  /** Unix seconds after which `settleChannel` works (0 while open). */
+  settleAt: bigint;
+  closer: `0x${string}`;
+  participants: Record<string, OnChainParticipant>;
+}
+
+/** A signed balance proof as submitted to the contract. */
+export interface SubmittedProof {
+  nonce: bigint;
+  transferredAmount: bigint;
+  signature: Hex;
+}
+
+/** A channel event of this node, for recovery. */
+export interface ChannelEventRecord {
+  event: "opened" | "deposit" | "closed" | "updated" | "settled";
+  channelId: Hex;
+  blockNumber: bigint;
+  args: Record<string, unknown>;
+}
+
+/** Options for {@linkcode TokenNetworkClient}. */
+export interface TokenNetworkClientOptions {
+  /** The chain; `tokenAddress` and `tokenNetworkAddress` must be set. */
+  chain: ChainConfig;
+  /** The node's 32-byte secp256k1 key (NIP-06). */
+  secretKey: Uint8Array;
+  /** Gas budget assumed for opening (approve + open + deposit). Default 300,000. */
+  openGasBudget?: bigint;
+}
+
+/** Options for {@linkcode TokenNetworkClient.openChannel}. */
+export interface OpenChannelOptions {
+  partner: `0x${string}`;
+  /** Deposit in token base units. */
+  deposit: bigint;
+  /** Settle timeout in seconds. */
+  settleTimeout: bigint;
+}
+
+/** Result of opening a channel. */
+export interface OpenedChannel {
+  channelId: Hex;
+  openTx: Hex;
+  depositTx: Hex;
+  blockNumber: bigint;
+}
+
+/** The wallet holds fewer tokens than the deposit. */
+export class InsufficientFundsError extends Error {
+  override name = "InsufficientFundsError";
+  constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
+    super(`wallet ${address} holds ${balance} token base units, the deposit needs ${needed}`);
+  }
+}
+
+/** The wallet cannot pay the gas of the transactions. */
+export class InsufficientGasError extends Error {
+  override name = "InsufficientGasError";
+  constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
+    super(`wallet ${address} holds ${balance} wei, gas needs about ${needed} wei`);
+  }
+}
+
+/** A transaction reverted or the contract refused a call; `reason` is the contract error name. */
+export class ChainTxError extends Error {
+  override name = "ChainTxError";
+  constructor(readonly reason: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The chain config lacks the token or TokenNetwork address. */
+export class TokenNetworkConfigError extends Error {
+  override name = "TokenNetworkConfigError";
+}
+
+const STATES: readonly OnChainChannelState[] = ["none", "opened", "closed"];
+
+/**
+ * A TokenNetwork client bound to one chain and one key.
+ *
+ * @example
+ * ```ts
+ * const client = new TokenNetworkClient({ chain, secretKey });
+ * const { channelId } = await client.openChannel({ partner, deposit: 50_000_000n, settleTimeout: 3600n });
+ * ```
+ */
+export class TokenNetworkClient {
+  readonly chain: ChainConfig;
+  readonly account: Account;
+  readonly tokenAddress: `0x${string}`;
+  readonly tokenNetworkAddress: `0x${string}`;
+  readonly publicClient: PublicClient<Transport>;
+  readonly #wallet: WalletClient;
+  readonly #openGasBudget: bigint;
+
+  constructor(options: TokenNetworkClientOptions) {
+    const { chain } = options;
+    if (!chain.tokenAddress || !chain.tokenNetworkAddress) {
+      throw new TokenNetworkConfigError(
+        `chain ${chain.id} needs token and token_network addresses`,
+      );
+    }
+    this.chain = chain;
+    this.tokenAddress = chain.tokenAddress;
+    this.tokenNetworkAddress = chain.tokenNetworkAddress;
+    this.account = privateKeyToAccount(bytesToHex(options.secretKey));
+    const viemChain = defineChain({
+      id: chain.chainId,
+      name: chain.name,
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.rpcUrl] } },
+    });
+    const transport = http(chain.rpcUrl);
+    this.publicClient = createPublicClient({ chain: viemChain, transport, pollingInterval: 10 });
+    this.#wallet = createWalletClient({
+      account: this.account,
+      chain: viemChain,
+      transport,
+      pollingInterval: 10,
+    });
+    this.#openGasBudget = options.openGasBudget ?? 300_000n;
+  }
+
+  /** This node's EVM address. */
+  get address(): `0x${string}` {
+    return this.account.address;
+  }
+
+  /** The EIP-712 domain of this TokenNetwork. */
+  get domain(): TokenNetworkDomain {
+    return { chainId: this.chain.chainId, verifyingContract: this.tokenNetworkAddress };
+  }
+
+  /** Token balance (base units) of an address, default this node. */
+  async tokenBalance(address: `0x${string}` = this.address): Promise<bigint> {
+    const v = await this.publicClient.readContract({
+      address: this.tokenAddress,
+      abi: TEST_TOKEN_ABI,
+      functionName: "balanceOf",
+      args: [address],
+    });
+    return asBigint(v, "balanceOf");
+  }
+
+  /** Native balance (wei) of an address, default this node. */
+  async nativeBalance(address: `0x${string}` = this.address): Promise<bigint> {
+    return await this.publicClient.getBalance({ address });
+  }
+
+  /**
+   * Opens a channel to `partner` and deposits, after checking token balance and gas. Waits for
+   * each receipt.
+   */
+  async openChannel(options: OpenChannelOptions): Promise<OpenedChannel> {
+    if (options.deposit <= 0n) throw new RangeError("deposit must be positive");
+    const [tokens, wei, fees] = await Promise.all([
+      this.tokenBalance(),
+      this.nativeBalance(),
+      this.publicClient.estimateFeesPerGas(),
+    ]);
+    if (tokens < options.deposit) {
+      throw new InsufficientFundsError(tokens, options.deposit, this.address);
+    }
+    const gasNeeded = this.#openGasBudget * (fees.maxFeePerGas ?? fees.gasPrice ?? 1n);
+    if (wei < gasNeeded) throw new InsufficientGasError(wei, gasNeeded, this.address);
+    const allowance = asBigint(
+      await this.publicClient.readContract({
+        address: this.tokenAddress,
+        abi: TEST_TOKEN_ABI,
+        functionName: "allowance",
+        args: [this.address, this.tokenNetworkAddress],
+      }),
+      "allowance",
+    );
+    if (allowance < options.deposit) {
+      await this.#send(this.tokenAddress, TEST_TOKEN_ABI, "approve", [
+        this.tokenNetworkAddress,
+        options.deposit,
+      ]);
+    }
+    const open = await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "openChannel", [
+      options.partner,
+      options.settleTimeout,
+    ]);
+    const opened = parseEventLogs({
+      abi: TOKEN_NETWORK_ABI,
+      logs: open.logs,
+      eventName: "ChannelOpened",
+    });
+    const args = opened[0]?.args as { channelId?: Hex } | undefined;
+    if (!args?.channelId) throw new ChainTxError("NoEvent", `openChannel emitted no ChannelOpened`);
+    const dep = await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "setTotalDeposit", [
+      args.channelId,
+      this.address,
+      options.deposit,
+    ]);
+    return {
+      channelId: args.channelId,
+      openTx: open.hash,
+      depositTx: dep.hash,
+      blockNumber: dep.blockNumber,
+    };
+  }
+
+  /** Raises this node's total deposit (approving the difference first when needed). */
+  async setTotalDeposit(channelId: Hex, totalDeposit: bigint): Promise<Hex> {
+    await this.#send(this.tokenAddress, TEST_TOKEN_ABI, "approve", [
+      this.tokenNetworkAddress,
+      totalDeposit,
+    ]);
+    return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "setTotalDeposit", [
+      channelId,
+      this.address,
+      totalDeposit,
+    ])).hash;
+  }
+
+  /** The channel between this node and `partner` (zero hash when none). */
+  async channelWith(partner: `0x${string}`): Promise<Hex> {
+    const v = await this.publicClient.readContract({
+      address: this.tokenNetworkAddress,
+      abi: TOKEN_NETWORK_ABI,
+      functionName: "channelOf",
+      args: [this.address, partner],
+    });
+    if (typeof v !== "string") throw new ChainTxError("BadResult", "channelOf returned no bytes32");
+    return v as Hex;
+  }
+
+  /** Reads a channel and both participants' numbers. */
+  async getChannel(channelId: Hex): Promise<OnChainChannel> {
+    const raw = await this.publicClient.readContract({
+      address: this.tokenNetworkAddress,
+      abi: TOKEN_NETWORK_ABI,
+      functionName: "getChannel",
+      args: [channelId],
+    });
+    const c = asRecord(raw, "getChannel");
+    const participant1 = c.participant1 as `0x${string}`;
+    const participant2 = c.participant2 as `0x${string}`;
+    const participants: Record<string, OnChainParticipant> = {};
+    for (const p of [participant1, participant2]) {
+      const rp = asRecord(
+        await this.publicClient.readContract({
+          address: this.tokenNetworkAddress,
+          abi: TOKEN_NETWORK_ABI,
+          functionName: "getParticipant",
+          args: [channelId, p],
+        }),
+        "getParticipant",
+      );
+      participants[p.toLowerCase()] = {
+        deposit: asBigint(rp.deposit, "deposit"),
+        transferredAmount: asBigint(rp.transferredAmount, "transferredAmount"),
+        nonce: asBigint(rp.nonce, "nonce"),
+      };
+    }
+    return {
+      channelId,
+      state: STATES[Number(c.state)] ?? "none",
+      participant1,
+      participant2,
+      settleTimeout: BigInt(c.settleTimeout as bigint | number),
+      settleAt: BigInt(c.settleAt as bigint | number),
+      closer: c.closer as `0x${string}`,
+      participants,
+    };
+  }
+
+  /** Closes the channel with the partner's (or any participant's) newest proof, or none. */
+  async closeChannel(channelId: Hex, proof?: SubmittedProof): Promise<Hex> {
+    return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "closeChannel", [
+      channelId,
+      proof?.nonce ?? 0n,
+      proof?.transferredAmount ?? 0n,
+      0n,
+      ZERO_BYTES32,
+      proof?.signature ?? "0x",
+    ])).hash;
+  }
+
+  /** During the settle timeout, submits a newer proof than the one on chain. */
+  async updateNonClosingBalanceProof(channelId: Hex, proof: SubmittedProof): Promise<Hex> {
+    return (await this.#send(
+      this.tokenNetworkAddress,
+      TOKEN_NETWORK_ABI,
+      "updateNonClosingBalanceProof",
+      [channelId, proof.nonce, proof.transferredAmount, 0n, ZERO_BYTES32, proof.signature],
+    )).hash;
+  }
+
+  /** After the settle timeout, pays out both sides. */
+  async settleChannel(channelId: Hex): Promise<Hex> {
+    return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "settleChannel", [
+      channelId,
+    ])).hash;
+  }
+
+  /** Settles at once with final balances both participants signed. */
+  async cooperativeSettle(
+    channelId: Hex,
+    balance1: bigint,
+    balance2: bigint,
+    signature1: Hex,
+    signature2: Hex,
+  ): Promise<Hex> {
+    return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "cooperativeSettle", [
+      channelId,
+      balance1,
+      balance2,
+      signature1,
+      signature2,
+    ])).hash;
+  }
+
+  /** Unix time of the latest block (the contract's clock). */
+  async chainTime(): Promise<bigint> {
+    return (await this.publicClient.getBlock()).timestamp;
+  }
+
+  /**
+   * Every channel event that involves this node, oldest first (recovery reads these).
+   * `fromBlock` defaults to 0 (fine on anvil; give the deployment block on a testnet).
+   */
+  async channelEvents(fromBlock = 0n): Promise<ChannelEventRecord[]> {
+    const logs = await this.publicClient.getLogs({
+      address: this.tokenNetworkAddress,
+      fromBlock,
+      toBlock: "latest",
+    });
+    const parsed = parseEventLogs({ abi: TOKEN_NETWORK_ABI, logs });
+    const opened = new Set<string>();
+    const me = this.address.toLowerCase();
+    const out: ChannelEventRecord[] = [];
+    const names: Record<string, ChannelEventRecord["event"]> = {
+      ChannelOpened: "opened",
+      ChannelNewDeposit: "deposit",
+      ChannelClosed: "closed",
+      BalanceProofUpdated: "updated",
+      ChannelSettled: "settled",
+    };
+    for (const log of parsed) {
+      const args = (log.args ?? {}) as Record<string, unknown>;
+      const channelId = args.channelId as Hex;
+      if (log.eventName === "ChannelOpened") {
+        const p1 = String(args.participant1).toLowerCase();
+        const p2 = String(args.participant2).toLowerCase();
+        if (p1 === me || p2 === me) opened.add(channelId);
+      }
+      const event = names[log.eventName];
+      if (event && opened.has(channelId)) {
+        out.push({ event, channelId, blockNumber: log.blockNumber ?? 0n, args });
+      }
+    }
+    return out;
+  }
+
+  async #send(address: `0x${string}`, abi: typeof TOKEN_NETWORK_ABI, fn: string, args: unknown[]) {
+    let hash: Hex;
+    try {
+      const { request } = await this.publicClient.simulateContract({
+        address,
+        abi,
+        functionName: fn,
+        args,
+        account: this.account,
+      });
+      hash = await this.#wallet.writeContract(request);
+    } catch (err) {
+      throw toChainTxError(fn, err);
+    }
+    const receipt = await this.publicClient.waitForTransactionReceipt({
+      hash,
+      pollingInterval: 10,
+    });
+    if (receipt.status !== "success") {
+      throw new ChainTxError("Reverted", `${fn} reverted (tx ${hash})`);
+    }
+    return { hash, logs: receipt.logs, blockNumber: receipt.blockNumber };
+  }
+}
+
+function toChainTxError(fn: string, err: unknown): ChainTxError {
+  if (err instanceof BaseError) {
+    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError) {
+      const reason = revert.data?.errorName ?? "Reverted";
+      const args = revert.data?.args?.map(String).join(", ") ?? "";
+      return new ChainTxError(reason, `${fn} refused by the contract: ${reason}(${args})`, {
+        cause: err,
+      });
+    }
+    return new ChainTxError("RpcError", `${fn} failed: ${err.shortMessage}`, { cause: err });
+  }
+  return new ChainTxError("Error", `${fn} failed: ${(err as Error).message}`, { cause: err });
+}
+
+function asBigint(v: unknown, what: string): bigint {
+  if (typeof v !== "bigint") throw new ChainTxError("BadResult", `${what} returned no integer`);
+  return v;
+}
+
+function asRecord(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null) {
+    throw new ChainTxError("BadResult", `${what} returned no struct`);
+  }
+  return v as Record<string, unknown>;
+}

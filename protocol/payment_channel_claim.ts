@@ -1,0 +1,216 @@
+/**
+ * The BTP protocol-data entry `payment-channel-claim` (DESIGN.md §5): a signed cumulative
+ * balance proof that rides with (or ahead of) the ILP packets it pays for. Content type
+ * `application/json` (BTP content type 2), UTF-8, at most {@linkcode MAX_CLAIM_BYTES} bytes:
+ *
+ * ```json
+ * { "version": 1, "messageId": "b3c1...", "timestamp": "2026-11-22T10:00:00.000Z",
+ *   "chainId": 31337, "tokenNetworkAddress": "0x...", "tokenAddress": "0x...",
+ *   "channelId": "0x<64 hex>", "nonce": "12", "transferredAmount": "1500",
+ *   "signature": "0x<130 hex>" }
+ * ```
+ *
+ * `nonce` and `transferredAmount` are decimal strings (uint256 does not fit a JSON number);
+ * `signature` is the EIP-712 BalanceProof signature (`chain/balance_proof.ts`) with
+ * `lockedAmount` 0 and an empty `locksRoot`. Decoding checks the shape only; the receiving
+ * side's `chain/claim_verifier.ts` checks signature, channel, nonce and amounts. Every rejection
+ * is a {@linkcode ClaimError} whose `reason` is one of {@linkcode ClaimRejectReason}.
+ *
+ * @module
+ */
+
+/** BTP protocol-data name of the claim. */
+export const CLAIM_PROTOCOL_NAME = "payment-channel-claim";
+/** Claim format version this code writes and reads. */
+export const CLAIM_VERSION = 1;
+/** Largest encoded claim accepted (a real one is ~450 bytes). */
+export const MAX_CLAIM_BYTES = 2048;
+/** Largest messageId, in characters. */
+export const MAX_MESSAGE_ID_LENGTH = 128;
+
+const UINT256_MAX = 2n ** 256n - 1n;
+
+/** A payment channel claim. */
+export interface PaymentChannelClaim {
+  version: number;
+  messageId: string;
+  /** ISO 8601 UTC time the claim was signed. */
+  timestamp: string;
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  channelId: `0x${string}`;
+  nonce: bigint;
+  transferredAmount: bigint;
+  signature: `0x${string}`;
+}
+
+/** Why a claim was rejected: stable tokens for logs, metrics and ILP reject messages. */
+export type ClaimRejectReason =
+  | "too-large"
+  | "malformed"
+  | "unsupported-version"
+  | "bad-signature"
+  | "wrong-chain"
+  | "wrong-contract"
+  | "wrong-token"
+  | "unknown-channel"
+  | "channel-not-open"
+  | "wrong-signer"
+  | "replayed-nonce"
+  | "amount-decreased"
+  | "beyond-deposit"
+  | "not-covered"
+  | "credit-limit-exceeded"
+  | "chain-unavailable";
+
+/** A claim was rejected; `reason` says why in one token, `message` in words. */
+export class ClaimError extends Error {
+  override name = "ClaimError";
+  constructor(readonly reason: ClaimRejectReason, message: string) {
+    super(`payment channel claim rejected (${reason}): ${message}`);
+  }
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const UINT = /^(0|[1-9][0-9]{0,77})$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+const MESSAGE_ID = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * Encodes a claim as the UTF-8 JSON bytes of the protocol-data entry.
+ *
+ * @example
+ * ```ts
+ * const data = encodeClaim(claim);
+ * protocolData.push({ protocolName: CLAIM_PROTOCOL_NAME, contentType: 2, data });
+ * ```
+ */
+export function encodeClaim(claim: PaymentChannelClaim): Uint8Array {
+  validateClaim(claim);
+  const json = JSON.stringify({
+    version: claim.version,
+    messageId: claim.messageId,
+    timestamp: claim.timestamp,
+    chainId: claim.chainId,
+    tokenNetworkAddress: claim.tokenNetworkAddress,
+    tokenAddress: claim.tokenAddress,
+    channelId: claim.channelId,
+    nonce: claim.nonce.toString(),
+    transferredAmount: claim.transferredAmount.toString(),
+    signature: claim.signature,
+  });
+  return new TextEncoder().encode(json);
+}
+
+/**
+ * Decodes and shape-checks a claim from protocol-data bytes (or a JSON string). Throws
+ * {@linkcode ClaimError} with reason `too-large`, `malformed` or `unsupported-version`.
+ *
+ * @example
+ * ```ts
+ * const claim = decodeClaim(entry.data);
+ * console.log(claim.nonce, claim.transferredAmount);
+ * ```
+ */
+export function decodeClaim(data: Uint8Array | string): PaymentChannelClaim {
+  const size = typeof data === "string" ? new TextEncoder().encode(data).length : data.length;
+  if (size > MAX_CLAIM_BYTES) {
+    throw new ClaimError("too-large", `${size} bytes, the limit is ${MAX_CLAIM_BYTES}`);
+  }
+  let value: unknown;
+  try {
+    const text = typeof data === "string"
+      ? data
+      : new TextDecoder("utf-8", { fatal: true }).decode(data);
+    value = JSON.parse(text);
+  } catch {
+    throw new ClaimError("malformed", "not UTF-8 JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ClaimError("malformed", "not a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  if (v.version !== CLAIM_VERSION) {
+    throw new ClaimError(
+      "unsupported-version",
+      `version ${JSON.stringify(v.version)}, this node reads ${CLAIM_VERSION}`,
+    );
+  }
+  const claim: PaymentChannelClaim = {
+    version: CLAIM_VERSION,
+    messageId: field(v, "messageId", "string"),
+    timestamp: field(v, "timestamp", "string"),
+    chainId: field(v, "chainId", "number"),
+    tokenNetworkAddress: field(v, "tokenNetworkAddress", "string") as `0x${string}`,
+    tokenAddress: field(v, "tokenAddress", "string") as `0x${string}`,
+    channelId: field(v, "channelId", "string") as `0x${string}`,
+    nonce: uintField(v, "nonce"),
+    transferredAmount: uintField(v, "transferredAmount"),
+    signature: field(v, "signature", "string") as `0x${string}`,
+  };
+  validateClaim(claim);
+  return claim;
+}
+
+/**
+ * Checks a claim's fields (formats and ranges, not the signature). Throws
+ * {@linkcode ClaimError} `malformed` naming the first bad field.
+ *
+ * @example
+ * ```ts
+ * validateClaim(claim); // throws on a bad field
+ * ```
+ */
+export function validateClaim(claim: PaymentChannelClaim): void {
+  const bad = (f: string, why: string) => {
+    throw new ClaimError("malformed", `${f} ${why}`);
+  };
+  if (claim.version !== CLAIM_VERSION) bad("version", `must be ${CLAIM_VERSION}`);
+  if (
+    typeof claim.messageId !== "string" || claim.messageId.length === 0 ||
+    claim.messageId.length > MAX_MESSAGE_ID_LENGTH || !MESSAGE_ID.test(claim.messageId)
+  ) {
+    bad("messageId", `must be 1-${MAX_MESSAGE_ID_LENGTH} characters of [A-Za-z0-9._:-]`);
+  }
+  if (!ISO_UTC.test(claim.timestamp) || Number.isNaN(Date.parse(claim.timestamp))) {
+    bad("timestamp", "must be an ISO 8601 UTC time");
+  }
+  if (!Number.isSafeInteger(claim.chainId) || claim.chainId <= 0) {
+    bad("chainId", "must be a positive integer");
+  }
+  if (!ADDRESS.test(claim.tokenNetworkAddress)) bad("tokenNetworkAddress", "is not an address");
+  if (!ADDRESS.test(claim.tokenAddress)) bad("tokenAddress", "is not an address");
+  if (!BYTES32.test(claim.channelId)) bad("channelId", "is not 32 bytes of hex");
+  if (typeof claim.nonce !== "bigint" || claim.nonce < 1n || claim.nonce > UINT256_MAX) {
+    bad("nonce", "must be 1 to 2^256-1");
+  }
+  if (
+    typeof claim.transferredAmount !== "bigint" || claim.transferredAmount < 0n ||
+    claim.transferredAmount > UINT256_MAX
+  ) {
+    bad("transferredAmount", "must be 0 to 2^256-1");
+  }
+  if (!SIGNATURE.test(claim.signature)) bad("signature", "is not 65 bytes of hex");
+}
+
+function field<T extends "string" | "number">(
+  v: Record<string, unknown>,
+  name: string,
+  type: T,
+): T extends "string" ? string : number {
+  const value = v[name];
+  const actual = typeof value;
+  if (actual !== type) throw new ClaimError("malformed", `${name} must be a ${type}`);
+  return value as T extends "string" ? string : number;
+}
+
+function uintField(v: Record<string, unknown>, name: string): bigint {
+  const value = v[name];
+  if (typeof value !== "string" || !UINT.test(value)) {
+    throw new ClaimError("malformed", `${name} must be a decimal integer string`);
+  }
+  return BigInt(value);
+}

@@ -1,0 +1,241 @@
+/**
+ * Payment channel records: `<state dir>/channels/<channel id>.toml`, mode 0600, written
+ * atomically, then recorded in the git audit trail as
+ * `turnpike: <action> channel <id>` + `Key: Value` lines (Deposit, Chain, Network, Peer, ...).
+ *
+ * Amounts are decimal strings in TOML (uint256 does not fit a TOML integer). `sent*` are the
+ * claims this node signed for the peer; `received*` the newest claim the peer signed for us
+ * (kept with its signature so it can be submitted on chain at close).
+ *
+ * @module
+ */
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
+import { writeFileAtomic } from "./atomic_file.ts";
+import type { AuditLog } from "./audit_log.ts";
+
+/** Lifecycle of a channel as this node knows it. */
+export type ChannelStatus = "open" | "closed" | "settled";
+
+/** One channel record. */
+export interface ChannelRecord {
+  channelId: `0x${string}`;
+  /** `evm:base:31337`... */
+  chain: string;
+  chainId: number;
+  network: string;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  tokenSymbol: string;
+  tokenDecimals: number;
+  selfAddress: `0x${string}`;
+  peerAddress: `0x${string}`;
+  /** Peer's Nostr pubkey or ILP address, when known (display only). */
+  peerLabel?: string;
+  status: ChannelStatus;
+  deposit: bigint;
+  peerDeposit: bigint;
+  sent: bigint;
+  sentNonce: bigint;
+  received: bigint;
+  receivedNonce: bigint;
+  receivedSignature?: `0x${string}`;
+  settleTimeout: bigint;
+  /** Unix seconds; 0 while open. */
+  settleAt: bigint;
+  openedAt: string;
+  openTx?: `0x${string}`;
+  /** Low-balance warning threshold, percent of the deposit. */
+  warnPercent: number;
+}
+
+/** A channel file is missing a field or has a bad value. */
+export class ChannelFileError extends Error {
+  override name = "ChannelFileError";
+}
+
+/** Largest channel file read. */
+export const MAX_CHANNEL_FILE_BYTES = 64 * 1024;
+
+const ID = /^0x[0-9a-fA-F]{64}$/;
+const BIG_FIELDS = [
+  "deposit",
+  "peerDeposit",
+  "sent",
+  "sentNonce",
+  "received",
+  "receivedNonce",
+  "settleTimeout",
+  "settleAt",
+] as const;
+
+/**
+ * Path of a channel's file.
+ *
+ * @example
+ * ```ts
+ * channelFilePath("/home/a/.turnpike/default", "0xab...");
+ * ```
+ */
+export function channelFilePath(stateDir: string, channelId: string): string {
+  if (!ID.test(channelId)) throw new ChannelFileError(`not a channel id: ${channelId}`);
+  return `${stateDir}/channels/${channelId.toLowerCase()}.toml`;
+}
+
+/**
+ * Encodes a record as TOML.
+ *
+ * @example
+ * ```ts
+ * const text = encodeChannelToml(record);
+ * ```
+ */
+export function encodeChannelToml(record: ChannelRecord): string {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(record)) {
+    if (v === undefined) continue;
+    out[snake(k)] = typeof v === "bigint" ? v.toString() : v as string | number;
+  }
+  return stringifyToml(out) + "\n";
+}
+
+/**
+ * Parses a channel TOML file.
+ *
+ * @example
+ * ```ts
+ * const record = parseChannelToml(await Deno.readTextFile(path));
+ * ```
+ */
+export function parseChannelToml(text: string, path = "channel.toml"): ChannelRecord {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new ChannelFileError(`${path}: not TOML: ${(err as Error).message}`);
+  }
+  const get = (k: string) => raw[snake(k)];
+  const str = (k: string): string => {
+    const v = get(k);
+    if (typeof v !== "string") throw new ChannelFileError(`${path}: ${snake(k)} must be a string`);
+    return v;
+  };
+  const num = (k: string): number => {
+    const v = get(k);
+    if (typeof v !== "number" && typeof v !== "bigint") {
+      throw new ChannelFileError(`${path}: ${snake(k)} must be a number`);
+    }
+    return Number(v);
+  };
+  const record = {
+    channelId: str("channelId"),
+    chain: str("chain"),
+    chainId: num("chainId"),
+    network: str("network"),
+    tokenNetworkAddress: str("tokenNetworkAddress"),
+    tokenAddress: str("tokenAddress"),
+    tokenSymbol: str("tokenSymbol"),
+    tokenDecimals: num("tokenDecimals"),
+    selfAddress: str("selfAddress"),
+    peerAddress: str("peerAddress"),
+    status: str("status"),
+    openedAt: str("openedAt"),
+    warnPercent: num("warnPercent"),
+  } as Record<string, unknown>;
+  for (const k of BIG_FIELDS) {
+    const v = str(k);
+    if (!/^\d{1,78}$/.test(v)) throw new ChannelFileError(`${path}: ${snake(k)} is not an amount`);
+    record[k] = BigInt(v);
+  }
+  for (const k of ["peerLabel", "receivedSignature", "openTx"]) {
+    if (get(k) !== undefined) record[k] = str(k);
+  }
+  if (!ID.test(record.channelId as string)) throw new ChannelFileError(`${path}: bad channel_id`);
+  if (!["open", "closed", "settled"].includes(record.status as string)) {
+    throw new ChannelFileError(`${path}: bad status`);
+  }
+  return record as unknown as ChannelRecord;
+}
+
+/** Options for {@linkcode saveChannel}. */
+export interface SaveChannelOptions {
+  stateDir: string;
+  /** Audit log to record the change in; none: the file only. */
+  audit?: AuditLog;
+  /** Audit verb: open, update, close, settle, recover. */
+  action: string;
+  /** Extra `Key: Value` lines. */
+  fields?: Record<string, string>;
+}
+
+/**
+ * Writes a channel file (atomic, 0600) and records the change in the audit log.
+ *
+ * @example
+ * ```ts
+ * await saveChannel(record, { stateDir, audit, action: "open" });
+ * ```
+ */
+export async function saveChannel(
+  record: ChannelRecord,
+  options: SaveChannelOptions,
+): Promise<void> {
+  await Deno.mkdir(`${options.stateDir}/channels`, { recursive: true, mode: 0o700 });
+  const path = channelFilePath(options.stateDir, record.channelId);
+  await writeFileAtomic(path, encodeChannelToml(record), { mode: 0o600 });
+  options.audit?.record({
+    action: options.action,
+    resource: "channel",
+    id: record.channelId.toLowerCase(),
+    paths: [path.slice(options.stateDir.length + 1)],
+    fields: {
+      Chain: record.chain,
+      Network: record.network,
+      Peer: record.peerAddress,
+      Deposit: record.deposit.toString(),
+      Sent: record.sent.toString(),
+      Received: record.received.toString(),
+      Status: record.status,
+      ...options.fields,
+    },
+  });
+}
+
+/**
+ * Reads every channel file of a state dir, sorted by opening time.
+ *
+ * @example
+ * ```ts
+ * for (const c of await listChannels(stateDir)) console.log(c.channelId, c.status);
+ * ```
+ */
+export async function listChannels(stateDir: string): Promise<ChannelRecord[]> {
+  const out: ChannelRecord[] = [];
+  try {
+    for await (const e of Deno.readDir(`${stateDir}/channels`)) {
+      if (!e.isFile || !e.name.endsWith(".toml")) continue;
+      out.push(await readChannel(`${stateDir}/channels/${e.name}`));
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return out.sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+}
+
+/**
+ * Reads one channel file (size-limited).
+ *
+ * @example
+ * ```ts
+ * const record = await readChannel(channelFilePath(stateDir, id));
+ * ```
+ */
+export async function readChannel(path: string): Promise<ChannelRecord> {
+  const info = await Deno.stat(path);
+  if (info.size > MAX_CHANNEL_FILE_BYTES) throw new ChannelFileError(`${path}: too large`);
+  return parseChannelToml(await Deno.readTextFile(path), path);
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}

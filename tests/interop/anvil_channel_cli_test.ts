@@ -1,0 +1,133 @@
+/**
+ * `turnpike channel` end to end on a real anvil: the real CLI opens and funds a channel (file
+ * mode 0600, audit commit), refuses a deposit above the maximum and a wallet without tokens,
+ * lists balances as CSV/JSON with the network, rebuilds lost channel files from the chain,
+ * closes unilaterally and settles after the timeout.
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { increaseTime } from "../../chain/anvil.ts";
+
+async function stateDirWith(mnemonic: string, config: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-channel-" });
+  await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
+  await Deno.writeTextFile(`${dir}/words`, mnemonic + "\n");
+  const init = await runCli([
+    "--state-dir",
+    `${dir}/state`,
+    "wallet",
+    "init",
+    "--import",
+    "--mnemonic-file",
+    `${dir}/words`,
+    "--passphrase-file",
+    `${dir}/pass`,
+    "--non-interactive",
+  ]);
+  assertEquals(init.code, 0, init.stderr);
+  await Deno.writeTextFile(`${dir}/state/config.toml`, config);
+  return dir;
+}
+
+Deno.test("turnpike channel: open, refuse, list, recover, close, settle on anvil", async () => {
+  await using pair = await startChannelPair();
+  const config = `[channels]
+peer = "${pair.bob.address}"
+max_deposit = "100"
+settle_timeout = 600
+
+[chains."evm:base:31337"]
+rpc_url = "${pair.anvil.rpcUrl}"
+token_network = "${pair.contracts.tokenNetworkAddress}"
+token = "${pair.contracts.tokenAddress}"
+`;
+  const dir = await stateDirWith(ALICE_MNEMONIC, config);
+  const state = `${dir}/state`;
+  const cli = (...args: string[]) =>
+    runCli([
+      "--state-dir",
+      state,
+      ...args,
+      "--passphrase-file",
+      `${dir}/pass`,
+      "--non-interactive",
+    ]);
+  try {
+    const tooMuch = await cli("channel", "open", "--deposit", "150");
+    assertEquals(tooMuch.code, 2);
+    assertStringIncludes(tooMuch.stderr, "above the maximum");
+
+    const opened = await cli("--output", "json", "channel", "open", "--deposit", "50");
+    assertEquals(opened.code, 0, opened.stderr);
+    assertStringIncludes(opened.stderr, "Network: local anvil (evm:base:31337, local)");
+    const [rec] = JSON.parse(opened.stdout);
+    assertEquals(rec.deposit, "50");
+    assertEquals(rec.remaining, "50");
+    const id: string = rec.channelId;
+    const file = `${state}/channels/${id}.toml`;
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const log = await new Deno.Command("git", { args: ["-C", state, "log", "--format=%B"] })
+      .output();
+    const history = new TextDecoder().decode(log.stdout);
+    assertStringIncludes(history, `turnpike: open channel ${id}`);
+    assertStringIncludes(history, "Deposit: 50000000");
+    assertStringIncludes(history, "Chain: evm:base:31337");
+    assertStringIncludes(history, `Peer: ${pair.bob.address}`);
+    assertEquals(await pair.alice.tokenBalance(), 50_000_000n);
+
+    const csv = await cli("--output", "csv", "channel", "list");
+    assertEquals(csv.code, 0, csv.stderr);
+    assertMatch(csv.stdout, new RegExp(`${id},local,evm:base:31337,.*,open,50,0,50,0,M2M,`));
+
+    // State dir loses its channel files: rebuild from the chain.
+    await Deno.remove(`${state}/channels`, { recursive: true });
+    const recovered = await cli("--output", "json", "channel", "recover");
+    assertEquals(recovered.code, 0, recovered.stderr);
+    const [again] = JSON.parse(recovered.stdout);
+    assertEquals([again.channelId, again.status, again.deposit], [id, "open", "50"]);
+
+    const closed = await cli("channel", "close", id);
+    assertEquals(closed.code, 0, closed.stderr);
+    assertStringIncludes(closed.stdout, "Closed");
+    await increaseTime(pair.anvil.rpcUrl, 601);
+    const settled = await cli("--output", "json", "channel", "close", id);
+    assertEquals(settled.code, 0, settled.stderr);
+    assertEquals(JSON.parse(settled.stdout)[0].status, "settled");
+    assertEquals(await pair.alice.tokenBalance(), 100_000_000n);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("turnpike channel open: a wallet without tokens is refused clearly", async () => {
+  await using pair = await startChannelPair();
+  const dir = await stateDirWith(
+    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
+    `[chains."evm:base:31337"]
+rpc_url = "${pair.anvil.rpcUrl}"
+token_network = "${pair.contracts.tokenNetworkAddress}"
+token = "${pair.contracts.tokenAddress}"
+`,
+  );
+  try {
+    const r = await runCli([
+      "--state-dir",
+      `${dir}/state`,
+      "channel",
+      "open",
+      "--deposit",
+      "5",
+      "--peer",
+      pair.bob.address,
+      "--passphrase-file",
+      `${dir}/pass`,
+      "--non-interactive",
+    ]);
+    assertEquals(r.code, 1);
+    assertStringIncludes(r.stderr, "Error: not enough tokens for the deposit");
+    assert(!(await Deno.stat(`${dir}/state/channels`).then(() => true, () => false)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

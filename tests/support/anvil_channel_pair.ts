@@ -1,0 +1,79 @@
+/**
+ * Test helper: a fresh anvil with the contracts deployed and two funded NIP-06 identities
+ * ("alice" the payer, "bob" the town) each with a TokenNetworkClient.
+ *
+ * @module
+ */
+import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "../../chain/anvil.ts";
+import type { AnvilInstance, DeployedContracts } from "../../chain/anvil.ts";
+import { type ChainConfig, resolveChainConfig } from "../../chain/chain_config.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
+
+/** Fixed test mnemonics (never funds outside anvil). */
+export const ALICE_MNEMONIC =
+  "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+export const BOB_MNEMONIC =
+  "legal winner thank year wave sausage worth useful legal winner thank yellow";
+
+/** What {@linkcode startChannelPair} returns. */
+export interface ChannelPair extends AsyncDisposable {
+  anvil: AnvilInstance;
+  contracts: DeployedContracts;
+  chain: ChainConfig;
+  aliceKey: Uint8Array;
+  bobKey: Uint8Array;
+  alice: TokenNetworkClient;
+  bob: TokenNetworkClient;
+}
+
+/** Options for {@linkcode startChannelPair}. */
+export interface ChannelPairOptions {
+  /** Tokens minted to alice and bob each. Default 100 M2M (6 decimals). */
+  tokens?: bigint;
+}
+
+/**
+ * Starts anvil, deploys, funds alice and bob (tokens + 1 ETH for gas).
+ *
+ * @example
+ * ```ts
+ * await using pair = await startChannelPair();
+ * ```
+ */
+export async function startChannelPair(options: ChannelPairOptions = {}): Promise<ChannelPair> {
+  const anvil = await startAnvil();
+  try {
+    const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
+    const chain = resolveChainConfig("evm:base:31337", {
+      overrides: { rpcUrl: anvil.rpcUrl, ...contracts },
+    });
+    const aliceKey = deriveNip06SecretKey(ALICE_MNEMONIC);
+    const bobKey = deriveNip06SecretKey(BOB_MNEMONIC);
+    const alice = new TokenNetworkClient({ chain, secretKey: aliceKey });
+    const bob = new TokenNetworkClient({ chain, secretKey: bobKey });
+    for (const to of [alice.address, bob.address]) {
+      await fundAccount({
+        rpcUrl: anvil.rpcUrl,
+        tokenAddress: contracts.tokenAddress,
+        to,
+        tokens: options.tokens ?? 100_000_000n,
+        wei: 10n ** 18n,
+        minterKey: ANVIL_ACCOUNT_KEYS[0],
+      });
+    }
+    return {
+      anvil,
+      contracts,
+      chain,
+      aliceKey,
+      bobKey,
+      alice,
+      bob,
+      [Symbol.asyncDispose]: () => anvil.stop(),
+    };
+  } catch (err) {
+    await anvil.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,54 @@
+import { assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
+import { privateKeyToAccount } from "viem/accounts";
+import { bytesToHex } from "viem";
+import {
+  BalanceProofSignatureError,
+  recoverBalanceProofSigner,
+  signBalanceProof,
+} from "../../chain/balance_proof.ts";
+import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
+
+const KEY = deriveNip06SecretKey(
+  "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+);
+const ADDRESS = privateKeyToAccount(bytesToHex(KEY)).address;
+const DOMAIN = { chainId: 31337, verifyingContract: `0x${"11".repeat(20)}` } as const;
+const PROOF = { channelId: `0x${"ab".repeat(32)}`, nonce: 5n, transferredAmount: 1234n } as const;
+
+Deno.test("balance proof: the NIP-06 key signs, the signer recovers", async () => {
+  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  assertEquals(sig.length, 132);
+  assertEquals(await recoverBalanceProofSigner(PROOF, sig, DOMAIN), ADDRESS);
+});
+
+Deno.test("balance proof: any changed field or domain recovers another address", async () => {
+  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  const variants = [
+    [{ ...PROOF, nonce: 6n }, DOMAIN],
+    [{ ...PROOF, transferredAmount: 1235n }, DOMAIN],
+    [{ ...PROOF, channelId: `0x${"ac".repeat(32)}` }, DOMAIN],
+    [PROOF, { ...DOMAIN, chainId: 84532 }],
+    [PROOF, { ...DOMAIN, verifyingContract: `0x${"12".repeat(20)}` }],
+  ] as const;
+  for (const [proof, domain] of variants) {
+    assertNotEquals(await recoverBalanceProofSigner(proof, sig, domain), ADDRESS);
+  }
+});
+
+Deno.test("balance proof: malformed and high-s signatures are refused", async () => {
+  await assertRejects(
+    () => recoverBalanceProofSigner(PROOF, "0x1234", DOMAIN),
+    BalanceProofSignatureError,
+  );
+  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  // Malleable twin: s' = n - s, v flipped. The contract refuses it, so must we.
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const s = BigInt(`0x${sig.slice(66, 130)}`);
+  const v = parseInt(sig.slice(130), 16) === 27 ? "1c" : "1b";
+  const twin = `${sig.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${v}` as `0x${string}`;
+  await assertRejects(
+    () => recoverBalanceProofSigner(PROOF, twin, DOMAIN),
+    BalanceProofSignatureError,
+    "high half",
+  );
+});
