@@ -3,7 +3,9 @@
  * Seeded: the seed is printed; `FUZZ_SEED=<n>` replays a run.
  */
 import {
+  extractCanonicalSummary,
   extractSummary,
+  extractSummaryGeneral,
   summarizeEvent,
   ToonShallowParseError,
 } from "../../protocol/kind_extractor.ts";
@@ -147,6 +149,7 @@ Deno.test(`fuzz: extractor and decoder never crash and agree (seed ${seed})`, ()
   const rnd = prng(seed);
   let decoded = 0;
   let extracted = 0;
+  let fastPath = 0;
   for (let i = 0; i < ITERATIONS; i++) {
     const input = rnd() < 0.1
       ? randomInput(rnd)
@@ -159,6 +162,22 @@ Deno.test(`fuzz: extractor and decoder never crash and agree (seed ${seed})`, ()
       if (!(err instanceof ToonShallowParseError)) {
         throw new Error(`extractor threw ${err} on ${JSON.stringify(input)} (FUZZ_SEED=${seed})`);
       }
+    }
+    // The canonical fast path must accept only what the general scanner accepts, identically.
+    const fast = extractCanonicalSummary(input);
+    if (fast !== null) {
+      fastPath++;
+      let general: unknown;
+      try {
+        general = extractSummaryGeneral(input);
+      } catch (err) {
+        general = err;
+      }
+      assertEquals(
+        fast,
+        general,
+        `fast path vs general on ${JSON.stringify(input)} (seed ${seed})`,
+      );
     }
     let event: NostrEvent | null = null;
     try {
@@ -178,5 +197,41 @@ Deno.test(`fuzz: extractor and decoder never crash and agree (seed ${seed})`, ()
       );
     }
   }
-  console.log(`${ITERATIONS} inputs: ${extracted} extracted, ${decoded} decoded`);
+  console.log(
+    `${ITERATIONS} inputs: ${extracted} extracted (${fastPath} by the fast path), ${decoded} decoded`,
+  );
+});
+
+// Characters that matter to the canonical fast path's decisions.
+const SMALL_EDITS = [" ", '"', "\\", ",", "\n", "\r", "-", "0", "1", "e", "p", "a", "[", "]", ":"];
+
+Deno.test(`fuzz: fast path and general scanner agree on one-character edits (seed ${seed})`, () => {
+  const rnd = prng(seed ^ 0x5eed);
+  let accepted = 0;
+  for (let i = 0; i < ITERATIONS; i++) {
+    const base = corpus[Math.floor(rnd() * corpus.length)];
+    const pos = Math.floor(rnd() * base.length);
+    const edit = SMALL_EDITS[Math.floor(rnd() * SMALL_EDITS.length)];
+    const input = rnd() < 0.5
+      ? base.slice(0, pos) + edit + base.slice(pos)
+      : base.slice(0, pos) + edit + base.slice(pos + 1);
+    const fast = extractCanonicalSummary(input);
+    if (fast === null) continue;
+    accepted++;
+    let general: unknown;
+    try {
+      general = extractSummaryGeneral(input);
+    } catch (err) {
+      general = err;
+    }
+    assertEquals(fast, general, `fast path vs general on ${JSON.stringify(input)} (seed ${seed})`);
+    let event: NostrEvent | null = null;
+    try {
+      event = decodeEventToon(input, { verify: false });
+    } catch (err) {
+      if (!(err instanceof ToonDecodeError || err instanceof EventValidationError)) throw err;
+    }
+    if (event) assertEquals(fast, summarizeEvent(event), `decoder on ${JSON.stringify(input)}`);
+  }
+  console.log(`${ITERATIONS} edits: ${accepted} taken by the fast path`);
 });

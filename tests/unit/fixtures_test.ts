@@ -70,3 +70,34 @@ Deno.test("the corpus holds every record whose full decode succeeds", async () =
   assertEquals(records.length, decodable.length);
   for (const r of records) decodeEventToon(r);
 });
+
+Deno.test("the corpus tells a correlated story: results, feedback, cancellations refer to its requests", async () => {
+  const records = (await Deno.readTextFile(new URL("corpus.toon", root))).trimEnd().split("\n\n");
+  const summaries = records.map((r) => extractSummary(r));
+  const requests = new Map(
+    summaries.filter((s) => s.kind >= 5000 && s.kind <= 5999).map((s) => [s.id, s]),
+  );
+  const tally = (pick: (kind: number) => boolean, refs: (s: typeof summaries[0]) => string[]) => {
+    let matched = 0;
+    let unmatched = 0;
+    for (const s of summaries.filter((x) => pick(x.kind))) {
+      const request = refs(s).map((id) => requests.get(id)).find((r) => r !== undefined);
+      if (request === undefined) {
+        unmatched++;
+        continue;
+      }
+      matched++;
+      // NIP-90: a result's kind is its request's kind + 1000.
+      if (s.kind >= 6000 && s.kind <= 6999) assertEquals(s.kind, request.kind + 1000);
+      if (s.kind === 5) assertEquals(s.pubkey, request.pubkey, "only the requester cancels");
+    }
+    return { matched, unmatched };
+  };
+  const results = tally((k) => k >= 6000 && k <= 6999, (s) => s.e.slice(0, 1));
+  const feedback = tally((k) => k === 7000, (s) => s.e.slice(0, 1));
+  const cancels = tally((k) => k === 5, (s) => s.e);
+  for (const [name, t] of Object.entries({ results, feedback, cancels })) {
+    assert(t.matched > 2 * t.unmatched, `${name}: most refer to corpus requests (${t.matched})`);
+    assert(t.unmatched >= 1, `${name}: a few refer to unknown jobs`);
+  }
+});

@@ -1,5 +1,7 @@
 import {
+  extractCanonicalSummary,
   extractSummary,
+  extractSummaryGeneral,
   summarizeEvent,
   ToonShallowParseError,
 } from "../../protocol/kind_extractor.ts";
@@ -150,4 +152,66 @@ Deno.test("`deno run stages/kind_extractor.ts` turns the corpus into JSON lines"
   const records = new TextDecoder().decode(corpus).trimEnd().split("\n\n");
   assertEquals(lines.length, records.length);
   for (const line of lines) assertEquals(JSON.parse(line).type, "summary");
+});
+
+Deno.test("canonical fast path: takes what the encoder writes, same answer as the general scanner", async () => {
+  assertEquals(extractCanonicalSummary(toon), want);
+  assertEquals(extractCanonicalSummary(toon + "\n"), want);
+  const unicode = signFixtureEvent({
+    kind: 7000,
+    created_at: 9,
+    tags: [["e", E], ["status", "processing", 'quoted "x" \\ ok']],
+    content: 'emoji 😀 and "quotes" kind: 1\n' + "x".repeat(40_000),
+  }, 1);
+  const unicodeToon = encodeEventToon(unicode);
+  // Non-ASCII and a large content after the tags stay on the fast path.
+  assertEquals(extractCanonicalSummary(unicodeToon), summarizeEvent(unicode));
+  // Non-ASCII inside the tags, and every unusual form, go to the general scanner.
+  const unicodeTag = encodeEventToon(signFixtureEvent({
+    kind: 1,
+    created_at: 9,
+    tags: [["e", "é"]],
+    content: "",
+  }, 1));
+  assertEquals(extractCanonicalSummary(unicodeTag), null);
+  assertEquals(extractSummary(unicodeTag).e, ["é"]);
+  for (
+    const v of [
+      toon.replaceAll("\n", "\r\n"),
+      "\ufeff" + toon,
+      toon.replace(/^kind:/m, '"kind":'),
+      toon.replace("- [3]: e,", "- [3|]: e|").replace(',"wss://r"', '|"wss://r"'),
+      toon + "\n# trailing comment",
+      toon.replace(/^content: /m, "content:  "),
+    ]
+  ) {
+    assertEquals(extractCanonicalSummary(v), null, v);
+    assertEquals(extractSummary(v), want, v);
+  }
+  const records = (await Deno.readTextFile(new URL("../../fixtures/corpus.toon", import.meta.url)))
+    .trimEnd().split("\n\n");
+  let fast = 0;
+  for (const r of records) {
+    const s = extractCanonicalSummary(r);
+    if (s === null) continue;
+    fast++;
+    assertEquals(s, extractSummaryGeneral(r));
+  }
+  assert(fast >= 100, `${fast} corpus records on the fast path`);
+});
+
+Deno.test("canonical fast path: bytes of an earlier event never leak into a later one", () => {
+  const long = encodeEventToon(signFixtureEvent({
+    kind: 1,
+    created_at: 1,
+    tags: [["e", E], ["p", P], ["t", "x".repeat(300)]],
+    content: "long",
+  }, 0));
+  assert(extractCanonicalSummary(long) !== null);
+  // The same event cut inside its tags, then a whole sig line appended: the scratch buffer
+  // still holds the rest of `long`, which must not complete the cut event.
+  const cut = long.slice(0, long.indexOf("  - [2]: p,") + 20) + "\n" +
+    long.slice(long.lastIndexOf("\ncontent:") + 1);
+  assertEquals(extractCanonicalSummary(cut), null);
+  assertEquals(reasonOf(cut), "tag-count");
 });
