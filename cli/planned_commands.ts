@@ -27,13 +27,6 @@ export const PLANNED_COMMANDS: readonly PlannedCommand[] = [
   },
   { name: "requester", subcommands: [], description: "long-running requester", issue: 4 },
   { name: "node", subcommands: ["up", "status"], description: "run a provider node", issue: 5 },
-  { name: "town", subcommands: ["up"], description: "run a town (ILP-gated relay)", issue: 3 },
-  {
-    name: "channel",
-    subcommands: ["open", "list", "show", "close", "recover"],
-    description: "EVM payment channels",
-    issue: 6,
-  },
   { name: "relay", subcommands: ["status"], description: "relay connection status", issue: 3 },
   { name: "stats", subcommands: [], description: "earnings, spend and pipeline metrics", issue: 4 },
   { name: "dash", subcommands: [], description: "interactive dashboard", issue: 4 },

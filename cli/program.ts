@@ -9,6 +9,8 @@ import { registerDemoCommand } from "./demo_command.ts";
 import { registerPlannedCommands } from "./planned_commands.ts";
 import { registerStageCommand } from "./stage_command.ts";
 import { registerWalletCommand } from "./wallet_command.ts";
+import { registerTownCommand } from "./town_command.ts";
+import { registerChannelCommand } from "./channel_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
 
 /** The version printed by `turnpike --version`. */
@@ -43,6 +45,8 @@ export function createProgram(): Command {
   registerDemoCommand(program);
   registerWalletCommand(program);
   registerStageCommand(program);
+  registerTownCommand(program);
+  registerChannelCommand(program);
   registerPlannedCommands(program);
   registerCompletionsCommand(program, tab);
   return program;

@@ -1,0 +1,153 @@
+/**
+ * Paid writes end to end: client -> BTP (real WebSocket on loopback) -> router -> size, shallow
+ * TOON scan, full decode, id + signature check -> price -> condition -> SQLite (file, WAL,
+ * synchronous=FULL) -> FULFILL. The town runs in its own process (this script with `--serve`),
+ * the client in this one, as they would in use. Measured: one write at a time (p50/p99 latency)
+ * and 64 in flight (writes/s), for the town's default (group commit, signatures verified in a
+ * worker) and, in the same run, the obvious alternatives: one transaction per event, and
+ * signatures verified inline on the main thread. Events are signed and their PREPAREs built
+ * before timing: the sender's cost is not the town's.
+ *
+ * Run: deno run -A bench/town_paid_writes_bench_script.ts [sequential=500] [concurrent=5000]
+ */
+import { buildPaidWrite } from "../roles/town/spsp_ilp_client.ts";
+import { verifierBackend } from "../protocol/event_verifier.ts";
+import type { IlpPrepare } from "../protocol/ilp_packet.ts";
+import { connectPayingClient, startTestTown } from "../tests/support/town_test_node.ts";
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+
+const IN_FLIGHT = 64;
+
+interface Variant {
+  name: string;
+  groupCommit: boolean;
+  verifierWorkers?: number;
+}
+
+const VARIANTS: Variant[] = [
+  { name: "group commit + worker verify", groupCommit: true },
+  { name: "group commit, inline verify", groupCommit: true, verifierWorkers: 0 },
+  { name: "1 tx per event, inline verify", groupCommit: false, verifierWorkers: 0 },
+];
+
+async function serve(variant: Variant): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "town_bench_" });
+  const secretKey = generateSecretKey();
+  const town = await startTestTown({
+    secretKey,
+    databasePath: `${dir}/events.sqlite`,
+    peers: [{ account: "bench", token: "tok" }],
+    groupCommit: variant.groupCommit,
+    verifierWorkers: variant.verifierWorkers,
+  });
+  console.log(
+    JSON.stringify({
+      btpPort: town.btpPort,
+      address: town.ilpAddress,
+      pubkey: getPublicKey(secretKey),
+    }),
+  );
+  await Deno.stdin.readable.pipeTo(new WritableStream()); // until stdin closes
+  // CPU seconds this town process used (user + system, all threads): capacity per core,
+  // whatever else the machine was doing.
+  const stat = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ");
+  const cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100;
+  console.error(JSON.stringify({ cpuSeconds, fulfilled: town.writeCounters.fulfilled }));
+  await town.stop();
+  await Deno.remove(dir, { recursive: true });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function measure(variant: Variant, sequential: number, concurrent: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...(Deno.env.get("TOWN_BENCH_CPU_PROF")
+        ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("TOWN_BENCH_CPU_PROF")}`]
+        : []),
+      new URL(import.meta.url).pathname,
+      "--serve",
+      JSON.stringify(variant),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) line += (await reader.read()).value ?? "";
+  const info = JSON.parse(line);
+  const client = await connectPayingClient({
+    url: `btp+ws://127.0.0.1:${info.btpPort}`,
+    token: "tok",
+    townAddress: info.address,
+    townPubkey: info.pubkey,
+  });
+  const prepare = async (n: number): Promise<IlpPrepare[]> => {
+    const out: IlpPrepare[] = [];
+    for (let i = 0; i < n; i++) {
+      const event = client.sign({ content: `bench event ${i} `.padEnd(200, "x") });
+      out.push(
+        (await buildPaidWrite({ event, grant: client.grant, pricePerByte: 10n, expiryMs: 300_000 }))
+          .prepare,
+      );
+    }
+    return out;
+  };
+  const send = async (p: IlpPrepare) => {
+    const reply = await client.client.sendPrepare(p);
+    if (reply.type !== "fulfill") throw new Error(`rejected: ${reply.code} ${reply.message}`);
+  };
+  for (const p of await prepare(200)) await send(p); // warm-up: JIT, SQLite pages, worker
+  const seq = await prepare(sequential);
+  const latencies: number[] = [];
+  for (const p of seq) {
+    const t0 = performance.now();
+    await send(p);
+    latencies.push(performance.now() - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  const conc = await prepare(concurrent);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < conc.length) await send(conc[next++]);
+  }));
+  const perSecond = concurrent / ((performance.now() - t0) / 1000);
+  await client.close();
+  await child.stdin.close();
+  await reader.cancel();
+  const errText = await new Response(child.stderr).text();
+  await child.status;
+  const usage = JSON.parse(errText.trim().split("\n").pop() ?? "{}");
+  const cpuMsPerWrite = (usage.cpuSeconds * 1000) / usage.fulfilled;
+  return {
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    perSecond,
+    cpuMsPerWrite,
+  };
+}
+
+if (Deno.args[0] === "--serve") {
+  await serve(JSON.parse(Deno.args[1]));
+} else {
+  const sequential = Number(Deno.args[0] ?? 500);
+  const concurrent = Number(Deno.args[1] ?? 5000);
+  console.log(
+    `verifier ${verifierBackend}; ${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} ` +
+      `in flight; ${navigator.hardwareConcurrency} cores`,
+  );
+  for (const variant of VARIANTS) {
+    const r = await measure(variant, sequential, concurrent);
+    console.log(
+      `${variant.name.padEnd(30)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms | ` +
+        `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s | town CPU ` +
+        `${r.cpuMsPerWrite.toFixed(3)} ms/write`,
+    );
+  }
+}

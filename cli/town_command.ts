@@ -1,0 +1,189 @@
+/**
+ * `turnpike town up`: runs a town (the ILP-gated relay, DESIGN.md §1): NIP-01/HTTP server,
+ * BTP server for children, optional parent connector, paid write pipeline, SPSP responder.
+ *
+ * Identity: the wallet in the state dir (`turnpike wallet init`), unlocked with the passphrase
+ * (`--passphrase-file`, `--passphrase-fd`, `TURNPIKE_PASSPHRASE_FILE` or a prompt). The SPSP
+ * secrets are derived from that key, so senders keep their secrets across restarts.
+ * `--generate-key` instead uses a throwaway key for this run only (dev/demo: senders must redo
+ * SPSP after a restart). Ports 0 pick free ports; the chosen ones are printed. SIGINT/SIGTERM
+ * stop it cleanly (queued writes are committed, sockets closed) with exit code 0.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { generateSecretKey } from "nostr-tools";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { readPassphrase } from "../identity/passphrase.ts";
+import { unlockWallet } from "../identity/wallet.ts";
+import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
+import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
+import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
+
+interface TownUpOptions extends TownFlags {
+  stateDir?: string;
+  profile?: string;
+  output?: "text" | "json" | "csv";
+  nonInteractive?: boolean;
+  host?: string;
+  townPort?: string;
+  btpPort?: string;
+  pricePerByte?: string;
+  network?: string;
+  allowInsecure?: boolean;
+  generateKey?: boolean;
+  passphraseFile?: string;
+  passphraseFd?: string;
+}
+
+/**
+ * Adds `town up` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerTownCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerTownCommand(program: Command): void {
+  const town = program.command("town").description("run a town (ILP-gated relay)");
+  town.command("up")
+    .description("start the town: NIP-01 relay, BTP server, paid writes (Ctrl-C stops it)")
+    .option("--host <host>", "address to bind (default 127.0.0.1)")
+    .option("--town-port <port>", "NIP-01/HTTP port (default 7100; 0 = any free port)")
+    .option("--btp-port <port>", "BTP port (default 3000; 0 = any free port)")
+    .option("--ilp-address <address>", "the town's ILP address when it has no parent")
+    .option("--parent <url>", "parent connector, btp+ws://[user:token@]host:port")
+    .option("--parent-token <token>", "BTP auth token for the parent")
+    .option(
+      "--peer <account:token[:max]>",
+      "a BTP peer account (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--dev-accept-any-token", "DEV ONLY: accept any BTP token, account = auth username")
+    .option("--max-event-bytes <n>", "largest event accepted, TOON bytes (default 1 MiB)")
+    .option("--max-packet-amount <n>", "default largest PREPARE amount per peer")
+    .option("--owner <pubkey>", "hex pubkey whose events are free")
+    .option("--price-per-byte <n>", "base units per TOON byte (default 10)")
+    .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
+    .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
+    .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
+    .option("--passphrase-file <file>", "read the wallet passphrase from this file")
+    .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
+    .option("--non-interactive", "never prompt")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await townUp(cmd.optsWithGlobals<TownUpOptions>(), cmd);
+    });
+}
+
+function settingsFlags(opts: TownUpOptions, cmd: Command): SettingsFlags {
+  const flags: SettingsFlags = {};
+  // The root gives --profile a default; only an explicit one may beat TURNPIKE_PROFILE.
+  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
+  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
+  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
+  if (opts.host !== undefined) flags.host = opts.host;
+  if (opts.townPort !== undefined) flags.townPort = opts.townPort;
+  if (opts.btpPort !== undefined) flags.btpPort = opts.btpPort;
+  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
+  if (opts.network !== undefined) flags.network = opts.network;
+  if (opts.allowInsecure) flags.allowInsecure = true;
+  return flags;
+}
+
+async function loadIdentity(opts: TownUpOptions, stateDir: string): Promise<Uint8Array> {
+  if (opts.generateKey) return generateSecretKey();
+  const path = walletFilePath(stateDir);
+  try {
+    const record = await readWalletFile(path);
+    const passphrase = await readPassphrase({
+      passphraseFile: opts.passphraseFile,
+      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
+      nonInteractive: opts.nonInteractive,
+      prompt: "Wallet passphrase: ",
+    });
+    return (await unlockWallet(record, passphrase)).secretKey;
+  } catch (err) {
+    if (err instanceof WalletNotFoundError) {
+      throw new CliError("the town has no identity", {
+        context: path,
+        suggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
+        cause: err,
+      });
+    }
+    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDir: string) {
+  const info = {
+    event: "town-up",
+    ilpAddress: node.ilpAddress,
+    pubkey: node.pubkey,
+    nip01Url: `ws://${host}:${node.httpPort}`,
+    btpUrl: `btp+ws://${host}:${node.btpPort}`,
+    httpPort: node.httpPort,
+    btpPort: node.btpPort,
+    asset: `${node.assetCode}/${node.assetScale}`,
+    stateDir,
+    database: node.databasePath,
+    identity: opts.generateKey ? "throwaway (--generate-key)" : "wallet",
+  };
+  if (opts.output === "json") {
+    console.log(JSON.stringify(info));
+    return;
+  }
+  console.log("town up");
+  for (const [k, v] of Object.entries(info)) {
+    if (k !== "event") console.log(`  ${k.padEnd(11)} ${v}`);
+  }
+  if (opts.generateKey) {
+    console.log("  warning     throwaway identity: senders must redo SPSP after a restart");
+  }
+}
+
+async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
+  let config;
+  try {
+    const loaded = await loadSettings({ flags: settingsFlags(opts, cmd) });
+    config = resolveTownConfig(loaded, opts);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof TownConfigError) {
+      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+    }
+    throw err;
+  }
+  const secretKey = await loadIdentity(opts, config.stateDir);
+  let node: TownNode;
+  try {
+    node = await startTownNode({
+      config,
+      secretKey,
+      log: (line) => opts.output !== "json" && console.error(line),
+    });
+  } catch (err) {
+    throw new CliError(`the town did not start: ${(err as Error).message}`, {
+      context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
+      suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
+      cause: err,
+    });
+  }
+  printStarted(node, opts, config.host, config.stateDir);
+  await new Promise<void>((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const onSignal = () => {
+      for (const s of signals) Deno.removeSignalListener(s, onSignal);
+      resolve();
+    };
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+  });
+  await node.stop();
+  secretKey.fill(0);
+  if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
+  else console.log("town stopped");
+}

@@ -1,0 +1,202 @@
+/**
+ * One authenticated BTP peer on the town's server side: answers the peer's PREPAREs (MESSAGE
+ * frames with `ilp` protocol data) through a handler, and sends PREPAREs to the peer (for
+ * packets routed to it) correlating the RESPONSE by requestId. Frames over the peer's size
+ * limit or that do not decode get a BTP ERROR; an oversize frame also closes the socket.
+ *
+ * @module
+ */
+import {
+  type BtpFrame,
+  decodeBtpFrame,
+  encodeBtpFrame,
+  getIlpData,
+  ilpProtocolData,
+  peekBtpRequestId,
+} from "../../protocol/btp_message.ts";
+import type { BtpPeerAccount } from "./btp_accounts.ts";
+
+/** Answers the `ilp` bytes of a peer's MESSAGE with the `ilp` bytes of the RESPONSE. */
+export type BtpIlpHandler = (from: BtpPeerConnection, packet: Uint8Array) => Promise<Uint8Array>;
+
+/** Options for {@linkcode BtpPeerConnection}. */
+export interface BtpPeerConnectionOptions {
+  account: BtpPeerAccount;
+  onIlp: BtpIlpHandler;
+  /** Largest frame accepted from or sent to this peer. */
+  maxFrameBytes: number;
+}
+
+/** The peer did not answer in time, or the socket closed with the request in flight. */
+export class BtpPeerUnavailableError extends Error {
+  override name = "BtpPeerUnavailableError";
+}
+
+interface Pending {
+  resolve(frame: BtpFrame): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Server side of one peer's WebSocket, after auth.
+ *
+ * @example
+ * ```ts
+ * const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes: 65536 });
+ * const replyBytes = await peer.request(prepareBytes, 30_000);
+ * ```
+ */
+export class BtpPeerConnection {
+  readonly account: BtpPeerAccount;
+  readonly #socket: WebSocket;
+  readonly #o: BtpPeerConnectionOptions;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = crypto.getRandomValues(new Uint32Array(1))[0];
+  #closed = false;
+
+  constructor(socket: WebSocket, options: BtpPeerConnectionOptions) {
+    this.#socket = socket;
+    this.#o = options;
+    this.account = options.account;
+    socket.addEventListener("message", (e) => this.#onMessage(e.data));
+    socket.addEventListener("close", () => this.#onClosed());
+  }
+
+  /** True once the socket closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends an ILP packet to the peer and resolves with the `ilp` bytes of its RESPONSE. */
+  request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.#closed) {
+      return Promise.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
+    }
+    do this.#nextId = (this.#nextId + 1) >>> 0; while (this.#pending.has(this.#nextId));
+    const requestId = this.#nextId;
+    const bytes = encodeBtpFrame(
+      { type: "message", requestId, protocolData: [ilpProtocolData(packet)] },
+      { maxFrameBytes: this.#o.maxFrameBytes },
+    );
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new BtpPeerUnavailableError(`${this.account.account} did not answer in time`));
+      }, Math.max(1, timeoutMs));
+      this.#pending.set(requestId, {
+        timer,
+        reject,
+        resolve: (frame) => {
+          if (frame.type === "error") {
+            reject(new BtpPeerUnavailableError(`peer answered BTP ERROR ${frame.code}`));
+            return;
+          }
+          const ilp = getIlpData(frame);
+          if (ilp) resolve(ilp);
+          else reject(new BtpPeerUnavailableError("peer RESPONSE carries no ilp data"));
+        },
+      });
+      try {
+        this.#socket.send(bytes);
+      } catch (err) {
+        clearTimeout(timer);
+        this.#pending.delete(requestId);
+        reject(new BtpPeerUnavailableError(`send failed: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  /** Closes the socket (e.g. replaced by a newer connection of the same account). */
+  close(code = 1000, reason = ""): void {
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closed
+    }
+    this.#onClosed();
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
+    }
+    this.#pending.clear();
+  }
+
+  #send(frame: BtpFrame): void {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    try {
+      this.#socket.send(encodeBtpFrame(frame, { maxFrameBytes: this.#o.maxFrameBytes }));
+    } catch {
+      // The socket just closed, or our answer does not fit: the peer's request times out.
+    }
+  }
+
+  #error(requestId: number, code: string, name: string, data: string): void {
+    this.#send({
+      type: "error",
+      requestId,
+      code,
+      name,
+      triggeredAt: new Date(),
+      data,
+      protocolData: [],
+    });
+  }
+
+  #onMessage(data: unknown): void {
+    if (!(data instanceof ArrayBuffer)) {
+      this.close(1003, "BTP frames are binary");
+      return;
+    }
+    const bytes = new Uint8Array(data);
+    if (bytes.byteLength > this.#o.maxFrameBytes) {
+      const id = peekBtpRequestId(bytes);
+      if (id !== undefined) {
+        this.#error(id, "F00", "InvalidFieldsError", `frame over ${this.#o.maxFrameBytes} bytes`);
+      }
+      this.close(1009, "BTP frame too large");
+      return;
+    }
+    let frame: BtpFrame;
+    try {
+      frame = decodeBtpFrame(bytes, { maxFrameBytes: this.#o.maxFrameBytes });
+    } catch (err) {
+      const id = peekBtpRequestId(bytes);
+      if (id !== undefined && (bytes[0] === 6 || bytes[0] === 7)) {
+        this.#error(id, "F00", "InvalidFieldsError", (err as Error).message.slice(0, 200));
+      }
+      return;
+    }
+    if (frame.type === "response" || frame.type === "error") {
+      const pending = this.#pending.get(frame.requestId);
+      if (!pending) return;
+      this.#pending.delete(frame.requestId);
+      clearTimeout(pending.timer);
+      pending.resolve(frame);
+      return;
+    }
+    if (frame.type === "transfer") {
+      this.#error(frame.requestId, "F00", "NotAcceptedError", "BTP TRANSFER is not supported");
+      return;
+    }
+    const ilp = getIlpData(frame);
+    if (!ilp) {
+      this.#send({ type: "response", requestId: frame.requestId, protocolData: [] });
+      return;
+    }
+    this.#o.onIlp(this, ilp).then((reply) => {
+      this.#send({
+        type: "response",
+        requestId: frame.requestId,
+        protocolData: [ilpProtocolData(reply)],
+      });
+    }, (err: Error) => {
+      this.#error(frame.requestId, "T00", "InternalError", err.message.slice(0, 200));
+    });
+  }
+}

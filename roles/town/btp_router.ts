@@ -1,0 +1,187 @@
+/**
+ * Routing of the PREPAREs that reach the town (from a BTP child or from the parent connector):
+ *
+ * - `peer.config` from a child -> IL-DCP answer `<town>.<account>` (RFC 31);
+ * - expired (or under `minLocalExpiryMs` left) -> R02, before any work;
+ * - amount over the child's max packet amount -> F08 with RFC 27's amount data;
+ * - the town's address, `<town>.relay` or `<town>.relay.<tag>...` -> the write pipeline;
+ * - `<town>.<account>...` with that child connected -> forwarded over its socket (expiry less
+ *   `forwardExpiryMarginMs`, as connectors do), the reply relayed after checking a FULFILL
+ *   against the condition (F05 otherwise);
+ * - anything else -> the parent, when there is one and the packet did not come from it; else F02.
+ *
+ * @module
+ */
+import {
+  decodeIlpPrepare,
+  decodeIlpReply,
+  encodeIlpPrepare,
+  encodeIlpReply,
+  IlpPacketError,
+  type IlpPrepare,
+  type IlpReply,
+} from "../../protocol/ilp_packet.ts";
+import { encodeIldcpResponse, ILDCP_DESTINATION } from "../../protocol/ildcp.ts";
+import type { BtpPeerAccount } from "./btp_accounts.ts";
+import { conditionMatches, parseWriteDestination } from "./spsp_secrets.ts";
+import type { WritePipeline } from "./write_pipeline.ts";
+import { amountTooLargeData, type TownRejectCode } from "./write_rejection.ts";
+
+/** Somewhere a packet can be sent: a child's connection or the parent link. */
+export interface IlpNextHop {
+  /** Sends ILP packet bytes, resolves with the reply's bytes. */
+  request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+/** Where a packet came from. */
+export type PacketSource =
+  | { kind: "child"; account: BtpPeerAccount }
+  | { kind: "parent" };
+
+/** Options for {@linkcode createBtpRouter}. */
+export interface BtpRouterOptions {
+  townAddress: () => string;
+  assetCode: string;
+  assetScale: number;
+  pipeline: WritePipeline;
+  /** The connection of a child account, when connected. */
+  child: (account: string) => IlpNextHop | undefined;
+  /** The parent link, when configured and up. */
+  parent?: () => IlpNextHop | undefined;
+  /** Taken off the expiry of forwarded packets. Default 1000 ms. */
+  forwardExpiryMarginMs?: number;
+  /** Least time left for a packet the town handles itself. Default 100 ms. */
+  minLocalExpiryMs?: number;
+  /** Clock (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** The router. */
+export interface BtpRouter {
+  /** Answers the bytes of one ILP packet with the bytes of the reply (never throws). */
+  route(source: PacketSource, packet: Uint8Array): Promise<Uint8Array>;
+  /** Answers a decoded PREPARE. */
+  routePrepare(source: PacketSource, prepare: IlpPrepare): Promise<IlpReply>;
+}
+
+/**
+ * Builds the router.
+ *
+ * @example
+ * ```ts
+ * const router = createBtpRouter({ townAddress: () => "g.town", assetCode: "USD", assetScale: 6,
+ *   pipeline, child: (a) => server.peer(a) });
+ * const replyBytes = await router.route({ kind: "child", account }, prepareBytes);
+ * ```
+ */
+export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
+  const now = options.now ?? Date.now;
+  const margin = options.forwardExpiryMarginMs ?? 1000;
+  const minLocal = options.minLocalExpiryMs ?? 100;
+  const reject = (
+    code: TownRejectCode | "F01" | "T01",
+    message: string,
+    data: Uint8Array = new Uint8Array(0),
+  ) =>
+    ({
+      type: "reject",
+      code,
+      triggeredBy: options.townAddress(),
+      message,
+      data,
+    }) as IlpReply;
+
+  const forward = async (hop: IlpNextHop, prepare: IlpPrepare): Promise<IlpReply> => {
+    const expiresAt = new Date(prepare.expiresAt.getTime() - margin);
+    const left = expiresAt.getTime() - now();
+    if (left <= 0) return reject("R02", "insufficient timeout to forward the packet");
+    let replyBytes: Uint8Array;
+    try {
+      replyBytes = await hop.request(encodeIlpPrepare({ ...prepare, expiresAt }), left);
+    } catch (err) {
+      return now() >= expiresAt.getTime()
+        ? reject("R00", "transfer timed out")
+        : reject("T01", `peer unreachable: ${(err as Error).message}`.slice(0, 200));
+    }
+    let reply: IlpReply;
+    try {
+      reply = decodeIlpReply(replyBytes);
+    } catch {
+      return reject("T00", "next hop answered an invalid ILP packet");
+    }
+    if (
+      reply.type === "fulfill" && !conditionMatches(reply.fulfillment, prepare.executionCondition)
+    ) {
+      return reject("F05", "fulfillment from the next hop does not match the condition");
+    }
+    return reply;
+  };
+
+  const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
+    const town = options.townAddress();
+    if (prepare.destination === ILDCP_DESTINATION) {
+      if (source.kind !== "child") return reject("F02", "no IL-DCP for the parent");
+      return {
+        type: "fulfill",
+        fulfillment: new Uint8Array(32),
+        data: ildcpData(`${town}.${source.account.account}`, options),
+      };
+    }
+    const left = prepare.expiresAt.getTime() - now();
+    if (left <= 0) return reject("R02", "packet expired");
+    if (source.kind === "child" && BigInt(prepare.amount) > source.account.maxPacketAmount) {
+      return reject(
+        "F08",
+        `amount ${prepare.amount} over this peer's max packet amount ${source.account.maxPacketAmount}`,
+        amountTooLargeData(BigInt(prepare.amount), source.account.maxPacketAmount),
+      );
+    }
+    const write = parseWriteDestination(prepare.destination, town);
+    if (write) {
+      if (left < minLocal) return reject("R02", `less than ${minLocal} ms left before expiry`);
+      return await options.pipeline.handle(prepare, write);
+    }
+    if (prepare.destination.startsWith(town + ".")) {
+      const account = prepare.destination.slice(town.length + 1).split(".")[0];
+      const hop = options.child(account);
+      if (!hop) {
+        return reject("F02", `no route to ${prepare.destination}: ${account} not connected`);
+      }
+      if (source.kind === "child" && source.account.account === account) {
+        return reject("F02", "no route back to the sender");
+      }
+      return await forward(hop, prepare);
+    }
+    const parent = source.kind === "parent" ? undefined : options.parent?.();
+    if (!parent) return reject("F02", `no route to ${prepare.destination}`);
+    return await forward(parent, prepare);
+  };
+
+  return {
+    routePrepare,
+    async route(source, packet) {
+      let prepare: IlpPrepare;
+      try {
+        prepare = decodeIlpPrepare(packet);
+      } catch (err) {
+        const message = err instanceof IlpPacketError ? err.message : "invalid packet";
+        return encodeIlpReply(reject("F01", message.slice(0, 200)));
+      }
+      try {
+        return encodeIlpReply(await routePrepare(source, prepare));
+      } catch (err) {
+        return encodeIlpReply(reject("T00", `internal error: ${(err as Error).message}`));
+      }
+    },
+  };
+}
+
+function ildcpData(clientAddress: string, options: BtpRouterOptions): Uint8Array {
+  // encodeIldcpResponse builds the whole FULFILL; the router returns decoded replies.
+  const reply = decodeIlpReply(encodeIldcpResponse({
+    clientAddress,
+    assetCode: options.assetCode,
+    assetScale: options.assetScale,
+  }));
+  return reply.type === "fulfill" ? reply.data : new Uint8Array(0);
+}

@@ -1,0 +1,191 @@
+/**
+ * The town's BTP 2.0 server (RFC 23) on `Deno.serve` + `Deno.upgradeWebSocket`, speaking what
+ * `ilp-plugin-btp` clients and transport/btp_client.ts speak: the first frame must be an auth
+ * MESSAGE (`auth` first, then `auth_token`, optional `auth_username`), answered by an empty
+ * RESPONSE, or by ERROR F00 NotAcceptedError and a close when refused (as ilp-plugin-btp's
+ * listener does). A second connection of the same account replaces the first.
+ *
+ * @module
+ */
+import {
+  BtpMessageError,
+  decodeBtpFrame,
+  encodeBtpFrame,
+  getTextProtocolData,
+  peekBtpRequestId,
+} from "../../protocol/btp_message.ts";
+import type { BtpAccounts } from "./btp_accounts.ts";
+import { type BtpIlpHandler, BtpPeerConnection } from "./btp_peer_connection.ts";
+
+/** Largest auth frame accepted. */
+const MAX_AUTH_FRAME_BYTES = 4096;
+
+/** Options for {@linkcode startBtpServer}. */
+export interface BtpServerOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  accounts: BtpAccounts;
+  onIlp: BtpIlpHandler;
+  /** Largest BTP frame per peer. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** Close a connection that has not authenticated by then. Default 10 s. */
+  authTimeoutMs?: number;
+  /** Told when a peer authenticated or left. */
+  onPeer?: (event: "connect" | "disconnect", account: string) => void;
+}
+
+/** A running BTP server. */
+export interface BtpServer {
+  /** The port bound. */
+  port: number;
+  /** The connection of an account, when connected. */
+  peer(account: string): BtpPeerConnection | undefined;
+  /** Connected account names. */
+  peers(): string[];
+  /** Closes every connection and the listener. */
+  close(): Promise<void>;
+}
+
+/** The auth frame was refused: what is sent back as the BTP ERROR's data. */
+export class BtpAuthRefusedError extends Error {
+  override name = "BtpAuthRefusedError";
+}
+
+function readAuth(bytes: Uint8Array): { requestId: number; username: string; token: string } {
+  const frame = decodeBtpFrame(bytes, { maxFrameBytes: MAX_AUTH_FRAME_BYTES });
+  if (frame.type !== "message") {
+    throw new BtpAuthRefusedError("First message sent over BTP connection must be auth packet");
+  }
+  if (frame.protocolData[0]?.protocolName !== "auth") {
+    throw new BtpAuthRefusedError("First subprotocol must be auth");
+  }
+  const token = getTextProtocolData(frame, "auth_token");
+  if (token === undefined) throw new BtpAuthRefusedError("auth_token subprotocol is required");
+  return {
+    requestId: frame.requestId,
+    username: getTextProtocolData(frame, "auth_username") ?? "",
+    token,
+  };
+}
+
+/**
+ * Starts the BTP server.
+ *
+ * @example
+ * ```ts
+ * const server = startBtpServer({ hostname: "127.0.0.1", port: 0, accounts, onIlp });
+ * console.log(server.port);
+ * await server.close();
+ * ```
+ */
+export function startBtpServer(options: BtpServerOptions): BtpServer {
+  const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
+  const connections = new Map<string, BtpPeerConnection>();
+  const sockets = new Set<WebSocket>();
+
+  const onSocket = (socket: WebSocket) => {
+    socket.binaryType = "arraybuffer";
+    sockets.add(socket);
+    const timer = setTimeout(
+      () => socket.close(1008, "no BTP auth"),
+      options.authTimeoutMs ?? 10_000,
+    );
+    socket.addEventListener("close", () => {
+      clearTimeout(timer);
+      sockets.delete(socket);
+    });
+    const onFirst = (e: MessageEvent) => {
+      socket.removeEventListener("message", onFirst);
+      clearTimeout(timer);
+      const bytes = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : new Uint8Array(0);
+      let auth;
+      try {
+        auth = readAuth(bytes);
+      } catch (err) {
+        refuse(
+          socket,
+          bytes,
+          err instanceof BtpMessageError || err instanceof BtpAuthRefusedError
+            ? err.message
+            : "bad auth frame",
+        );
+        return;
+      }
+      const account = options.accounts.authenticate(auth.username, auth.token);
+      if (!account) {
+        refuse(socket, bytes, "invalid auth_token");
+        return;
+      }
+      const peer = new BtpPeerConnection(socket, { account, onIlp: options.onIlp, maxFrameBytes });
+      connections.get(account.account)?.close(1000, "replaced by a newer connection");
+      connections.set(account.account, peer);
+      socket.addEventListener("close", () => {
+        if (connections.get(account.account) === peer) {
+          connections.delete(account.account);
+          options.onPeer?.("disconnect", account.account);
+        }
+      });
+      socket.send(
+        encodeBtpFrame({ type: "response", requestId: auth.requestId, protocolData: [] }),
+      );
+      options.onPeer?.("connect", account.account);
+    };
+    socket.addEventListener("message", onFirst);
+  };
+
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: () => {},
+  }, (request) => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("turnpike town BTP endpoint: connect with BTP over WebSocket\n", {
+        status: 426,
+        headers: { upgrade: "websocket" },
+      });
+    }
+    try {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      onSocket(socket);
+      return response;
+    } catch {
+      return new Response("bad WebSocket upgrade\n", { status: 400 });
+    }
+  });
+
+  return {
+    port: server.addr.port,
+    peer: (account) => connections.get(account),
+    peers: () => [...connections.keys()],
+    async close() {
+      for (const socket of sockets) {
+        try {
+          socket.close(1001, "town shutting down");
+        } catch {
+          // already closed
+        }
+      }
+      await server.shutdown();
+    },
+  };
+}
+
+function refuse(socket: WebSocket, bytes: Uint8Array, message: string): void {
+  const requestId = peekBtpRequestId(bytes);
+  try {
+    if (requestId !== undefined) {
+      socket.send(encodeBtpFrame({
+        type: "error",
+        requestId,
+        code: "F00",
+        name: "NotAcceptedError",
+        triggeredAt: new Date(),
+        data: message,
+        protocolData: [],
+      }));
+    }
+  } finally {
+    socket.close(1008, "BTP auth refused");
+  }
+}

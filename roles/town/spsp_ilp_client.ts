@@ -1,0 +1,122 @@
+/**
+ * The sender's side of the town's write protocol, for requesters, providers and tests:
+ *
+ * 1. {@linkcode requestSpspOverIlp}: a signed kind 23194 request (NIP-44 to the town) as TOON in
+ *    a free PREPARE (amount 0, the peer-protocol condition, i.e. SHA-256 of 32 zero bytes) to the
+ *    town's address; the FULFILL (or an F99 REJECT) data is the town's signed kind 23195 response.
+ * 2. {@linkcode buildPaidWrite}: the PREPARE for one event: TOON bytes as data, amount = price,
+ *    condition from the shared secret, destination `<town>.relay.<tag>` from the response.
+ *
+ * @module
+ */
+import { finalizeEvent } from "nostr-tools";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { PEER_PROTOCOL_CONDITION } from "../../protocol/ildcp.ts";
+import { fulfillmentFor } from "../../protocol/ilp_fulfillment.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import {
+  buildSpspRequest,
+  parseSpspResponse,
+  SPSP_RESPONSE_KIND,
+  type SpspResponse,
+} from "../../protocol/spsp_message.ts";
+import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
+
+/** Anything that sends a PREPARE and returns the reply (a BtpClient does). */
+export interface PrepareSender {
+  sendPrepare(prepare: IlpPrepare): Promise<IlpReply>;
+}
+
+/** Options for {@linkcode requestSpspOverIlp}. */
+export interface SpspOverIlpOptions {
+  sender: PrepareSender;
+  /** The town's ILP address. */
+  townAddress: string;
+  /** The town's Nostr pubkey (hex). */
+  townPubkey: string;
+  /** The requester's secret key. */
+  secretKey: Uint8Array;
+  /** Default 30 s. */
+  expiryMs?: number;
+}
+
+/** The SPSP handshake over ILP failed. */
+export class SpspOverIlpError extends Error {
+  override name = "SpspOverIlpError";
+}
+
+/**
+ * Asks the town for a destination and shared secret.
+ *
+ * @example
+ * ```ts
+ * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress, townPubkey, secretKey });
+ * ```
+ */
+export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<SpspResponse> {
+  const request = finalizeEvent(
+    buildSpspRequest({
+      secretKey: options.secretKey,
+      receiverPubkey: options.townPubkey,
+      requestId: crypto.randomUUID(),
+    }),
+    options.secretKey,
+  ) as NostrEvent;
+  const reply = await options.sender.sendPrepare({
+    amount: "0",
+    destination: options.townAddress,
+    executionCondition: PEER_PROTOCOL_CONDITION,
+    expiresAt: new Date(Date.now() + (options.expiryMs ?? 30_000)),
+    data: new TextEncoder().encode(encodeEventToon(request)),
+  });
+  if (reply.type === "reject" && reply.code !== "F99") {
+    throw new SpspOverIlpError(`SPSP request rejected: ${reply.code} ${reply.message}`);
+  }
+  let response: NostrEvent;
+  try {
+    response = decodeEventToon(new TextDecoder().decode(reply.data));
+  } catch (err) {
+    throw new SpspOverIlpError(`SPSP answer is not a signed event: ${(err as Error).message}`);
+  }
+  if (response.kind !== SPSP_RESPONSE_KIND || response.pubkey !== options.townPubkey) {
+    throw new SpspOverIlpError("SPSP answer is not a 23195 signed by the town");
+  }
+  return await parseSpspResponse(response, options.secretKey);
+}
+
+/** Options for {@linkcode buildPaidWrite}. */
+export interface PaidWriteOptions {
+  event: NostrEvent;
+  grant: Pick<SpspResponse, "destinationAccount" | "sharedSecret">;
+  pricePerByte: bigint;
+  /** Default 30 s. */
+  expiryMs?: number;
+  /** Overrides the amount (tests of underpayment). */
+  amount?: bigint;
+}
+
+/**
+ * The PREPARE that pays the town to store `event`, and the fulfillment to expect.
+ *
+ * @example
+ * ```ts
+ * const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
+ * const reply = await btpClient.sendPrepare(prepare);
+ * ```
+ */
+export async function buildPaidWrite(
+  options: PaidWriteOptions,
+): Promise<{ prepare: IlpPrepare; fulfillment: Uint8Array }> {
+  const data = new TextEncoder().encode(encodeEventToon(options.event));
+  const { fulfillment, condition } = await fulfillmentFor(options.grant.sharedSecret, data);
+  return {
+    fulfillment,
+    prepare: {
+      amount: String(options.amount ?? options.pricePerByte * BigInt(data.byteLength)),
+      destination: options.grant.destinationAccount,
+      executionCondition: condition,
+      expiresAt: new Date(Date.now() + (options.expiryMs ?? 30_000)),
+      data,
+    },
+  };
+}

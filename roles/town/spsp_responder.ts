@@ -1,0 +1,113 @@
+/**
+ * The town's SPSP responder: answers a kind 23194 request (NIP-44, `p` = the town) with a
+ * signed kind 23195 response carrying `<town>.relay.<tag>` and the 32-byte shared secret
+ * derived for that tag (see spsp_secrets.ts). Requests are rate-limited per requester pubkey.
+ *
+ * How a request reaches the town: inside an ILP PREPARE to the town's address (free: a sender
+ * cannot pay before it has a secret). The write pipeline verifies the event first, then calls
+ * {@linkcode SpspResponder.respond}; the response goes back in the FULFILL (or F99 REJECT) data
+ * as TOON and is published live to subscribers of `{kinds: [23195], "#p": [requester]}`.
+ *
+ * @module
+ */
+import { finalizeEvent, getPublicKey } from "nostr-tools";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import {
+  parseSpspRequest,
+  SPSP_REQUEST_KIND,
+  SpspMessageError,
+} from "../../protocol/spsp_message.ts";
+import { buildSpspResponse } from "../../protocol/spsp_message.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import type { SpspSecrets } from "./spsp_secrets.ts";
+import { TownWriteRejection } from "./write_rejection.ts";
+
+/** Options for {@linkcode SpspResponder}. */
+export interface SpspResponderOptions {
+  /** The town's secret key (decrypts requests, signs responses). */
+  secretKey: Uint8Array;
+  secrets: SpspSecrets;
+  /** The town's current ILP address (it may be learnt from a parent later). */
+  townAddress: () => string;
+  assetCode?: string;
+  assetScale?: number;
+  /** Sustained requests per minute per pubkey. Default 60. */
+  requestsPerMinute?: number;
+  /** Burst per pubkey. Default 20. */
+  burst?: number;
+  /** Pubkeys tracked for rate limiting before the table is reset. Default 10,000. */
+  maxTrackedPubkeys?: number;
+}
+
+/**
+ * Answers SPSP requests.
+ *
+ * @example
+ * ```ts
+ * const responder = new SpspResponder({ secretKey, secrets, townAddress: () => "g.town" });
+ * const response = responder.respond(verifiedRequestEvent); // kind 23195, signed by the town
+ * ```
+ */
+export class SpspResponder {
+  readonly #o: SpspResponderOptions;
+  readonly #buckets = new Map<string, TokenBucket>();
+  /** The town's pubkey: requests addressed (`p` tag) to it are the responder's. */
+  readonly pubkey: string;
+
+  constructor(options: SpspResponderOptions) {
+    this.#o = options;
+    this.pubkey = getPublicKey(options.secretKey);
+  }
+
+  /** True for a kind 23194 addressed to the town (others are ordinary paid, relayed events). */
+  isForTown(event: NostrEvent): boolean {
+    return event.kind === SPSP_REQUEST_KIND &&
+      event.tags.some((t) => t[0] === "p" && t[1] === this.pubkey);
+  }
+
+  /**
+   * The signed 23195 answer to a verified 23194 event. Throws {@linkcode TownWriteRejection}:
+   * T05 over the rate limit, F06 for a request that is not SPSP to this town.
+   */
+  async respond(request: NostrEvent): Promise<NostrEvent> {
+    if (request.kind !== SPSP_REQUEST_KIND) {
+      throw new TownWriteRejection("F06", `invalid SPSP request: kind ${request.kind}`);
+    }
+    if (!this.#bucket(request.pubkey).take()) {
+      throw new TownWriteRejection("T05", "rate-limited: too many SPSP requests from this pubkey");
+    }
+    let parsed;
+    try {
+      parsed = await parseSpspRequest(request, this.#o.secretKey);
+    } catch (err) {
+      if (err instanceof SpspMessageError) {
+        throw new TownWriteRejection("F06", `invalid SPSP request: ${err.message}`);
+      }
+      throw err;
+    }
+    const grant = this.#o.secrets.grant(this.#o.townAddress());
+    const template = buildSpspResponse({
+      secretKey: this.#o.secretKey,
+      request,
+      destinationAccount: grant.destinationAccount,
+      sharedSecret: grant.sharedSecret,
+      assetCode: this.#o.assetCode,
+      assetScale: this.#o.assetScale,
+      requestId: parsed.requestId,
+    });
+    return finalizeEvent(template, this.#o.secretKey) as NostrEvent;
+  }
+
+  #bucket(pubkey: string): TokenBucket {
+    let bucket = this.#buckets.get(pubkey);
+    if (!bucket) {
+      if (this.#buckets.size >= (this.#o.maxTrackedPubkeys ?? 10_000)) this.#buckets.clear();
+      bucket = new TokenBucket({
+        ratePerSecond: (this.#o.requestsPerMinute ?? 60) / 60,
+        capacity: this.#o.burst ?? 20,
+      });
+      this.#buckets.set(pubkey, bucket);
+    }
+    return bucket;
+  }
+}

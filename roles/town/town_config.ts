@@ -1,0 +1,233 @@
+/**
+ * The town's configuration: the shared settings (host, ports, state dir, price per byte; see
+ * config/settings.ts) plus the town's own, with the same precedence: flags > environment >
+ * the `[town]` table of `<state dir>/config.toml` > defaults.
+ *
+ * | setting            | flag                      | environment                         | `[town]` key            | default |
+ * | ------------------ | ------------------------- | ----------------------------------- | ----------------------- | ------- |
+ * | ILP address        | `--ilp-address`           | `TURNPIKE_TOWN_ILP_ADDRESS`         | `ilp_address`           | `test.turnpike.town` (`g.turnpike.town` on mainnet); learnt by IL-DCP with a parent |
+ * | parent connector   | `--parent <btp url>`      | `TURNPIKE_TOWN_PARENT`              | `parent`                | none    |
+ * | parent token       | `--parent-token`          | `TURNPIKE_TOWN_PARENT_TOKEN`        | `parent_token`          | from the URL |
+ * | peers              | `--peer account:token[:max]` (repeat) | -                       | `[[town.peers]]` `account`, `token`, `max_packet_amount` | none |
+ * | dev: any token     | `--dev-accept-any-token`  | `TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN`| `dev_accept_any_token`  | false   |
+ * | event size limit   | `--max-event-bytes`       | -                                   | `max_event_bytes`       | 1 MiB   |
+ * | max packet amount  | `--max-packet-amount`     | -                                   | `max_packet_amount`     | none    |
+ * | owner (free)       | `--owner <hex pubkey>`    | `TURNPIKE_TOWN_OWNER`               | `owner_pubkey`          | none    |
+ * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
+ * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | USD, 6 (from IL-DCP with a parent) |
+ *
+ * @module
+ */
+import type { LoadedSettings } from "../../config/settings.ts";
+import { isLoopbackHost } from "../../config/settings.ts";
+import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
+import type { RelayPricing } from "../../protocol/relay_pricing.ts";
+import { type BtpPeerAccountConfig, isAccountName } from "./btp_accounts.ts";
+import { DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+
+/** Town flags as commander hands them. */
+export interface TownFlags {
+  ilpAddress?: string;
+  parent?: string;
+  parentToken?: string;
+  peer?: string[];
+  devAcceptAnyToken?: boolean;
+  maxEventBytes?: string;
+  maxPacketAmount?: string;
+  owner?: string;
+}
+
+/** The resolved town configuration. */
+export interface TownConfig {
+  host: string;
+  httpPort: number;
+  btpPort: number;
+  stateDir: string;
+  network: string;
+  /** The address used without a parent (a parent's IL-DCP answer replaces it). */
+  ilpAddress: string;
+  parent?: { url: string; token?: string };
+  peers: BtpPeerAccountConfig[];
+  acceptAnyToken: boolean;
+  pricing: RelayPricing;
+  maxEventBytes: number;
+  maxPacketAmount?: bigint;
+  assetCode: string;
+  assetScale: number;
+}
+
+/** A town setting that cannot be used. */
+export class TownConfigError extends Error {
+  override name = "TownConfigError";
+}
+
+type EnvReader = (name: string) => string | undefined;
+
+function amount(value: unknown, what: string): bigint {
+  const text = typeof value === "number" || typeof value === "bigint" ? String(value) : value;
+  if (
+    typeof text !== "string" || !/^\d{1,20}$/.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn
+  ) {
+    throw new TownConfigError(`${what} must be a uint64 amount, got ${JSON.stringify(text)}`);
+  }
+  return BigInt(text);
+}
+
+function positiveInt(value: unknown, what: string): number {
+  const n = typeof value === "string" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
+    throw new TownConfigError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (typeof value === "boolean") return value;
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false" || value === "") return false;
+  throw new TownConfigError(`${what} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function parsePeerFlag(text: string): BtpPeerAccountConfig {
+  const [account, token, max, ...rest] = text.split(":");
+  if (!account || !token || rest.length > 0) {
+    throw new TownConfigError(`--peer must be account:token[:maxPacketAmount], got "${text}"`);
+  }
+  return max === undefined
+    ? { account, token }
+    : { account, token, maxPacketAmount: amount(max, `--peer ${account} max packet amount`) };
+}
+
+function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new TownConfigError("[[town.peers]] must be an array of tables");
+  return value.map((p, i) => {
+    if (typeof p !== "object" || p === null) {
+      throw new TownConfigError(`town.peers[${i}] is not a table`);
+    }
+    const { account, token, max_packet_amount } = p as Record<string, unknown>;
+    if (typeof account !== "string" || typeof token !== "string") {
+      throw new TownConfigError(`town.peers[${i}] needs string "account" and "token"`);
+    }
+    return max_packet_amount === undefined ? { account, token } : {
+      account,
+      token,
+      maxPacketAmount: amount(max_packet_amount, `town.peers[${i}].max_packet_amount`),
+    };
+  });
+}
+
+function kindPrices(value: unknown): Record<number, bigint> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) {
+    throw new TownConfigError("town.kind_prices must be a table of kind = price per byte");
+  }
+  const out: Record<number, bigint> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!/^\d{1,5}$/.test(k) || Number(k) > 65535) {
+      throw new TownConfigError(`bad kind "${k}" in town.kind_prices`);
+    }
+    out[Number(k)] = amount(v, `town.kind_prices.${k}`);
+  }
+  return out;
+}
+
+function checkParentUrl(url: string, allowInsecure: boolean): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.replace(/^btp\+/, ""));
+  } catch {
+    throw new TownConfigError(`parent "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new TownConfigError(`parent must be btp+ws:// or btp+wss://, got "${url}"`);
+  }
+  if (parsed.protocol === "ws:" && !isLoopbackHost(parsed.hostname) && !allowInsecure) {
+    throw new TownConfigError(
+      `parent ${parsed.host} is not loopback: use btp+wss:// (or allow insecure explicitly)`,
+    );
+  }
+}
+
+/**
+ * Resolves the town's configuration.
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadSettings({ flags: { townPort: 0, btpPort: 0 } });
+ * const config = resolveTownConfig(loaded, { peer: ["alice:s3cret"] });
+ * ```
+ */
+export function resolveTownConfig(
+  loaded: LoadedSettings,
+  flags: TownFlags,
+  env: EnvReader = (name) => Deno.env.get(name),
+): TownConfig {
+  const s = loaded.settings;
+  const toml = loaded.sections.town ?? {};
+  const pick = (flag: unknown, envName: string | undefined, tomlKey: string): unknown => {
+    if (flag !== undefined) return flag;
+    const fromEnv = envName ? env(envName) : undefined;
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    return toml[tomlKey];
+  };
+  const ilpAddress = String(
+    pick(flags.ilpAddress, "TURNPIKE_TOWN_ILP_ADDRESS", "ilp_address") ??
+      (s.network === "mainnet" ? "g.turnpike.town" : "test.turnpike.town"),
+  );
+  if (!isValidIlpAddress(ilpAddress)) {
+    throw new TownConfigError(`invalid ILP address "${ilpAddress}"`);
+  }
+  const parentUrl = pick(flags.parent, "TURNPIKE_TOWN_PARENT", "parent");
+  let parent: TownConfig["parent"];
+  if (parentUrl !== undefined) {
+    if (typeof parentUrl !== "string") throw new TownConfigError("parent must be a BTP URL");
+    checkParentUrl(parentUrl, s.allowInsecure);
+    const token = pick(flags.parentToken, "TURNPIKE_TOWN_PARENT_TOKEN", "parent_token");
+    parent = token === undefined ? { url: parentUrl } : { url: parentUrl, token: String(token) };
+  }
+  const peers = flags.peer && flags.peer.length > 0
+    ? flags.peer.map(parsePeerFlag)
+    : tomlPeers(toml.peers);
+  for (const p of peers) {
+    if (!isAccountName(p.account)) {
+      throw new TownConfigError(`peer account "${p.account}" is not usable`);
+    }
+  }
+  const owner = pick(flags.owner, "TURNPIKE_TOWN_OWNER", "owner_pubkey");
+  if (owner !== undefined && (typeof owner !== "string" || !/^[0-9a-f]{64}$/.test(owner))) {
+    throw new TownConfigError(`owner must be a 64-digit lowercase hex pubkey`);
+  }
+  const maxPacket = pick(flags.maxPacketAmount, undefined, "max_packet_amount");
+  const maxEvent = pick(flags.maxEventBytes, undefined, "max_event_bytes");
+  const assetScale = toml.asset_scale === undefined ? 6 : Number(toml.asset_scale);
+  if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
+    throw new TownConfigError("town.asset_scale must be 0..255");
+  }
+  return {
+    host: s.host,
+    httpPort: s.townPort,
+    btpPort: s.btpPort,
+    stateDir: s.stateDir,
+    network: s.network,
+    ilpAddress,
+    parent,
+    peers,
+    acceptAnyToken: bool(
+      pick(flags.devAcceptAnyToken, "TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN", "dev_accept_any_token") ??
+        false,
+      "dev_accept_any_token",
+    ),
+    pricing: {
+      pricePerByte: s.pricePerByte,
+      kindPricePerByte: kindPrices(toml.kind_prices),
+      ownerPubkey: owner as string | undefined,
+    },
+    maxEventBytes: maxEvent === undefined
+      ? DEFAULT_MAX_EVENT_BYTES
+      : positiveInt(maxEvent, "max event bytes"),
+    maxPacketAmount: maxPacket === undefined ? undefined : amount(maxPacket, "max packet amount"),
+    assetCode: typeof toml.asset_code === "string" ? toml.asset_code : "USD",
+    assetScale,
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * A running town: the SQLite event store, the NIP-01/HTTP server (read side, with live push),
+ * the BTP server for children, the optional link to a parent connector, the router, the paid
+ * write pipeline and the SPSP responder, wired together; {@linkcode TownNode.stop} takes them
+ * down in order (stop taking packets, commit what is queued, close the store).
+ *
+ * @module
+ */
+import { getPublicKey } from "nostr-tools";
+import { type EventStore, openEventStore } from "../../state/event_store.ts";
+import { BtpAccounts } from "./btp_accounts.ts";
+import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
+import { createBtpRouter } from "./btp_router.ts";
+import { startBtpServer } from "./btp_server.ts";
+import { SpspResponder } from "./spsp_responder.ts";
+import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
+import { SubscriptionHub } from "./subscription_hub.ts";
+import type { TownConfig } from "./town_config.ts";
+import { createTownHttpHandler } from "./town_http_handler.ts";
+import { createWritePipeline, type WriteCounters } from "./write_pipeline.ts";
+
+/** Options for {@linkcode startTownNode}. */
+export interface TownNodeOptions {
+  config: TownConfig;
+  /** The town's identity (signs SPSP responses; seeds the shared secrets). */
+  secretKey: Uint8Array;
+  /** SQLite file; default `<state dir>/town-events.sqlite`. `:memory:` for tests. */
+  databasePath?: string;
+  /** Group commit of concurrent writes (default true; false only for comparisons). */
+  groupCommit?: boolean;
+  /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4). */
+  verifierWorkers?: number;
+  /** Told about peers connecting and leaving. */
+  log?: (line: string) => void;
+}
+
+/** A running town. */
+export interface TownNode {
+  ilpAddress: string;
+  pubkey: string;
+  httpPort: number;
+  btpPort: number;
+  assetCode: string;
+  assetScale: number;
+  databasePath: string;
+  writeCounters: WriteCounters;
+  /** The event store (read it; writes go through the pipeline). */
+  store: EventStore;
+  /** Stops everything; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a town.
+ *
+ * @example
+ * ```ts
+ * const town = await startTownNode({ config, secretKey });
+ * console.log(town.ilpAddress, town.httpPort, town.btpPort);
+ * await town.stop();
+ * ```
+ */
+export async function startTownNode(options: TownNodeOptions): Promise<TownNode> {
+  const { config } = options;
+  const log = options.log ?? (() => {});
+  const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
+  if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
+  const store = openEventStore({ path: databasePath });
+  const hub = new SubscriptionHub();
+  const secrets = new SpspSecrets({ seed: deriveSpspSeed(options.secretKey) });
+  let townAddress = config.ilpAddress;
+  let assetCode = config.assetCode;
+  let assetScale = config.assetScale;
+  const responder = new SpspResponder({
+    secretKey: options.secretKey,
+    secrets,
+    townAddress: () => townAddress,
+    assetCode,
+    assetScale,
+  });
+  const pipeline = createWritePipeline({
+    store,
+    hub,
+    secrets,
+    responder,
+    pricing: config.pricing,
+    townAddress: () => townAddress,
+    maxEventBytes: config.maxEventBytes,
+    groupCommit: options.groupCommit,
+    verifierWorkers: options.verifierWorkers,
+  });
+  const accounts = new BtpAccounts({
+    peers: config.peers,
+    acceptAnyToken: config.acceptAnyToken,
+    defaultMaxPacketAmount: config.maxPacketAmount,
+  });
+  let parent: ParentLink | undefined;
+  // The BTP server is created below; the router looks children up lazily.
+  let childOf: (account: string) => ReturnType<ReturnType<typeof startBtpServer>["peer"]> = () =>
+    undefined;
+  const router = createBtpRouter({
+    townAddress: () => townAddress,
+    assetCode,
+    assetScale,
+    pipeline,
+    child: (account) => childOf(account),
+    parent: () => parent,
+  });
+  const closers: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch {
+        // keep stopping the rest
+      }
+    }
+  };
+  closers.push(async () => {
+    pipeline.close();
+    pipeline.committer.flushNow();
+    // Let an already scheduled flush timer run (it finds the queue empty) before closing.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    store.close();
+  });
+  try {
+    if (config.parent) {
+      parent = await connectParentLink({
+        url: config.parent.url,
+        authToken: config.parent.token,
+        onPrepare: (prepare) => router.routePrepare({ kind: "parent" }, prepare),
+      });
+      townAddress = parent.ildcp.clientAddress;
+      assetCode = parent.ildcp.assetCode;
+      assetScale = parent.ildcp.assetScale;
+      const link = parent;
+      closers.push(() => link.close());
+    }
+    const http = createTownHttpHandler({
+      store,
+      hub,
+      ownerPubkey: config.pricing.ownerPubkey,
+      ilpAddress: townAddress,
+      pricing: config.pricing,
+    });
+    const httpServer = Deno.serve(
+      { hostname: config.host, port: config.httpPort, onListen: () => {} },
+      http.handler,
+    );
+    closers.push(async () => {
+      http.close();
+      await httpServer.shutdown();
+    });
+    const btp = startBtpServer({
+      hostname: config.host,
+      port: config.btpPort,
+      accounts,
+      onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
+      onPeer: (event, account) => log(`peer ${account} ${event}ed`),
+    });
+    childOf = (account) => btp.peer(account);
+    closers.push(() => btp.close());
+    let stopped: Promise<void> | undefined;
+    return {
+      ilpAddress: townAddress,
+      pubkey: getPublicKey(options.secretKey),
+      httpPort: httpServer.addr.port,
+      btpPort: btp.port,
+      assetCode,
+      assetScale,
+      databasePath,
+      writeCounters: pipeline.counters,
+      store,
+      stop: () => stopped ??= stopAll(),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

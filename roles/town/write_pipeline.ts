@@ -1,0 +1,192 @@
+/**
+ * The town's paid write pipeline: what happens to a PREPARE addressed to the town. In order
+ * (the order matters: a malformed event is refused before any payment is considered):
+ *
+ * 1. size limit (F08) -> 2. shallow TOON scan (F06) -> 3. full decode, id and signature (F06)
+ * -> 4. kind 23194 SPSP requests addressed (`p`) to the town branch off here (free; see
+ * spsp_responder.ts; a 23194 for someone else is an ordinary paid, relayed event) -> 5. price
+ * (F04, the message names the required amount) -> 6. condition: SHA-256 of the fulfillment
+ * derived from the tag in the destination (spsp_secrets.ts) must equal the PREPARE's condition,
+ * else F05 (also for a destination without a tag: the town cannot fulfil it) -> 7. group-committed
+ * SQLite insert -> 8. live publish -> 9. FULFILL, only after the insert committed.
+ *
+ * FULFILL data is JSON `{"eventId", "status"}` (`stored`, `replaced`, `duplicate`, `ephemeral`).
+ * Store refusals (deleted by its author, a newer replaceable version stored, NIP-40 expired) are
+ * F06 with the reason. An unexpected failure is T00; nothing is ever fulfilled without a commit.
+ *
+ * @module
+ */
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { PEER_PROTOCOL_FULFILLMENT } from "../../protocol/ildcp.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { RelayPricing } from "../../protocol/relay_pricing.ts";
+import type { EventStore, InsertStatus } from "../../state/event_store.ts";
+import type { SubscriptionHub } from "./subscription_hub.ts";
+import type { SpspResponder } from "./spsp_responder.ts";
+import { conditionMatches, type SpspSecrets, type WriteDestination } from "./spsp_secrets.ts";
+import {
+  checkEventSize,
+  checkPayment,
+  checkSignature,
+  decodeEvent,
+  DEFAULT_MAX_EVENT_BYTES,
+  shallowParse,
+} from "./write_checks.ts";
+import { GroupCommitter } from "./write_group_commit.ts";
+import { TownWriteRejection } from "./write_rejection.ts";
+import { WriteVerifierPool } from "./write_verifier_pool.ts";
+
+/** Options for {@linkcode createWritePipeline}. */
+export interface WritePipelineOptions {
+  store: EventStore;
+  hub: SubscriptionHub;
+  secrets: SpspSecrets;
+  responder: SpspResponder;
+  pricing: RelayPricing;
+  /** The town's current ILP address (REJECT `triggeredBy`). */
+  townAddress: () => string;
+  /** Default 1 MiB. */
+  maxEventBytes?: number;
+  /**
+   * Batch concurrent inserts into one transaction (default true). False commits each event in
+   * its own transaction: the obvious alternative, kept for the benchmark's comparison.
+   */
+  groupCommit?: boolean;
+  /** Signature-verifying workers (0: verify inline). Default: see WriteVerifierPool. */
+  verifierWorkers?: number;
+}
+
+/** Outcome counts, for metrics and benchmarks. */
+export interface WriteCounters {
+  fulfilled: number;
+  /** By ILP code. */
+  rejected: Record<string, number>;
+  spspAnswered: number;
+}
+
+/** The pipeline. */
+export interface WritePipeline {
+  /** Answers a PREPARE addressed to the town (never throws). */
+  handle(prepare: IlpPrepare, destination: WriteDestination): Promise<IlpReply>;
+  counters: WriteCounters;
+  committer: GroupCommitter;
+  /** Stops the verifier workers (the store stays open). */
+  close(): void;
+}
+
+const encoder = new TextEncoder();
+
+const STORE_REFUSALS: Partial<Record<InsertStatus, string>> = {
+  "rejected-deleted": "invalid event: deleted by its author (NIP-09)",
+  "rejected-stale": "invalid event: a newer version of this replaceable event is stored",
+  "rejected-expired": "invalid event: expired (NIP-40)",
+};
+
+/**
+ * Builds the write pipeline.
+ *
+ * @example
+ * ```ts
+ * const pipeline = createWritePipeline({ store, hub, secrets, responder, pricing: {},
+ *   townAddress: () => "g.town" });
+ * const reply = await pipeline.handle(prepare, parseWriteDestination(prepare.destination, "g.town")!);
+ * ```
+ */
+export function createWritePipeline(options: WritePipelineOptions): WritePipeline {
+  const maxBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const committer = new GroupCommitter({ store: options.store });
+  const verifier = new WriteVerifierPool({ workers: options.verifierWorkers });
+  const counters: WriteCounters = { fulfilled: 0, rejected: {}, spspAnswered: 0 };
+
+  const reject = (err: TownWriteRejection): IlpReply => {
+    counters.rejected[err.code] = (counters.rejected[err.code] ?? 0) + 1;
+    return {
+      type: "reject",
+      code: err.code,
+      triggeredBy: options.townAddress(),
+      message: err.message.slice(0, 1000),
+      data: err.data,
+    };
+  };
+  const fulfill = (fulfillment: Uint8Array, data: Uint8Array): IlpReply => {
+    counters.fulfilled++;
+    return { type: "fulfill", fulfillment, data };
+  };
+
+  const answerSpsp = async (
+    prepare: IlpPrepare,
+    destination: WriteDestination,
+    request: NostrEvent,
+  ): Promise<IlpReply> => {
+    const response = await options.responder.respond(request);
+    const toon = encodeEventToon(response);
+    const data = encoder.encode(toon);
+    counters.spspAnswered++;
+    options.hub.publish(response, toon);
+    if (conditionMatches(PEER_PROTOCOL_FULFILLMENT, prepare.executionCondition)) {
+      return fulfill(PEER_PROTOCOL_FULFILLMENT, data);
+    }
+    if (destination.kind === "relay") {
+      const fulfillment = options.secrets.fulfillment(destination.tag, prepare.data);
+      if (conditionMatches(fulfillment, prepare.executionCondition)) {
+        return fulfill(fulfillment, data);
+      }
+    }
+    // The sender's condition is not one the town can fulfil: answer in the REJECT, as STREAM
+    // does, so the handshake still completes.
+    throw new TownWriteRejection("F99", "SPSP response in data", data);
+  };
+
+  const write = async (prepare: IlpPrepare, destination: WriteDestination) => {
+    checkEventSize(prepare.data, maxBytes);
+    const shallow = shallowParse(prepare.data, maxBytes);
+    const event = decodeEvent(shallow, maxBytes);
+    await checkSignature(event, verifier);
+    if (options.responder.isForTown(event)) return await answerSpsp(prepare, destination, event);
+    checkPayment(shallow.summary, {
+      amount: prepare.amount,
+      toonByteLength: prepare.data.byteLength,
+      pricing: options.pricing,
+    });
+    if (destination.kind !== "relay") {
+      throw new TownWriteRejection(
+        "F05",
+        `wrong condition: paid writes go to ${options.townAddress()}.relay.<tag> from SPSP`,
+      );
+    }
+    const fulfillment = options.secrets.fulfillment(destination.tag, prepare.data);
+    if (!conditionMatches(fulfillment, prepare.executionCondition)) {
+      throw new TownWriteRejection(
+        "F05",
+        "wrong condition: not derived from the shared secret of this destination",
+      );
+    }
+    const result = options.groupCommit === false
+      ? options.store.insert(event, shallow.text)
+      : await committer.insert({ event, raw: shallow.text });
+    const refusal = STORE_REFUSALS[result.status];
+    if (refusal) throw new TownWriteRejection("F06", refusal);
+    if (result.status !== "duplicate") options.hub.publish(event, shallow.text);
+    return fulfill(
+      fulfillment,
+      encoder.encode(JSON.stringify({ eventId: event.id, status: result.status })),
+    );
+  };
+
+  return {
+    counters,
+    committer,
+    close: () => verifier.close(),
+    async handle(prepare, destination) {
+      try {
+        return await write(prepare, destination);
+      } catch (err) {
+        if (err instanceof TownWriteRejection) return reject(err);
+        return reject(
+          new TownWriteRejection("T00", `internal error: ${(err as Error).message ?? err}`),
+        );
+      }
+    },
+  };
+}

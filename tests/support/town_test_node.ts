@@ -1,0 +1,130 @@
+/**
+ * Starts an in-process town for tests: in-memory SQLite (or a given file), ephemeral ports on
+ * 127.0.0.1, a fresh identity, peer accounts as given. Also a paying client: a BtpClient that
+ * did the SPSP handshake with the town and can sign and pay for events.
+ *
+ * @module
+ */
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
+import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+import type { BtpPeerAccountConfig } from "../../roles/town/btp_accounts.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
+import type { TownConfig } from "../../roles/town/town_config.ts";
+import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
+
+/** Options for {@linkcode startTestTown}. */
+export interface TestTownOptions extends Partial<TownConfig> {
+  peers?: BtpPeerAccountConfig[];
+  databasePath?: string;
+  secretKey?: Uint8Array;
+  groupCommit?: boolean;
+  verifierWorkers?: number;
+}
+
+/**
+ * Starts a town on ephemeral ports.
+ *
+ * @example
+ * ```ts
+ * const town = await startTestTown({ peers: [{ account: "alice", token: "a" }] });
+ * await town.stop();
+ * ```
+ */
+export function startTestTown(options: TestTownOptions = {}): Promise<TownNode> {
+  const { databasePath, secretKey, groupCommit, verifierWorkers, ...overrides } = options;
+  const config: TownConfig = {
+    host: "127.0.0.1",
+    httpPort: 0,
+    btpPort: 0,
+    stateDir: "/nonexistent",
+    network: "local",
+    ilpAddress: "test.town",
+    peers: [],
+    acceptAnyToken: false,
+    pricing: { pricePerByte: 10n },
+    maxEventBytes: 1024 * 1024,
+    assetCode: "USD",
+    assetScale: 6,
+    ...overrides,
+  };
+  return startTownNode({
+    config,
+    secretKey: secretKey ?? generateSecretKey(),
+    databasePath: databasePath ?? ":memory:",
+    groupCommit,
+    verifierWorkers,
+  });
+}
+
+/** A client that pays a town for events. */
+export interface PayingClient {
+  client: BtpClient;
+  secretKey: Uint8Array;
+  pubkey: string;
+  grant: SpspResponse;
+  /** Signs a note (or the template given). */
+  sign(template?: Partial<EventTemplate>): NostrEvent;
+  /** Pays for and sends one event; resolves with the reply. */
+  write(event: NostrEvent, options?: { amount?: bigint }): Promise<IlpReply>;
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode connectPayingClient}. */
+export interface PayingClientOptions {
+  /** BTP URL of the town or of a connector in front of it. */
+  url: string;
+  token: string;
+  townAddress: string;
+  townPubkey: string;
+  pricePerByte?: bigint;
+}
+
+/**
+ * Connects, runs IL-DCP and the SPSP handshake.
+ *
+ * @example
+ * ```ts
+ * const alice = await connectPayingClient({ url, token: "a", townAddress, townPubkey });
+ * const reply = await alice.write(alice.sign({ content: "hi" }));
+ * ```
+ */
+export async function connectPayingClient(options: PayingClientOptions): Promise<PayingClient> {
+  const client = new BtpClient({ url: options.url, authToken: options.token, reconnect: false });
+  await client.connect();
+  await client.fetchIldcp();
+  const secretKey = generateSecretKey();
+  const grant = await requestSpspOverIlp({
+    sender: client,
+    townAddress: options.townAddress,
+    townPubkey: options.townPubkey,
+    secretKey,
+  });
+  let n = 0;
+  return {
+    client,
+    secretKey,
+    pubkey: getPublicKey(secretKey),
+    grant,
+    sign: (template = {}) =>
+      finalizeEvent({
+        kind: 1,
+        created_at: Math.floor(Date.now() / 1000),
+        tags: [],
+        content: `note ${++n} ${crypto.randomUUID()}`,
+        ...template,
+      }, secretKey) as NostrEvent,
+    write: async (event, writeOptions = {}) => {
+      const { prepare } = await buildPaidWrite({
+        event,
+        grant,
+        pricePerByte: options.pricePerByte ?? 10n,
+        amount: writeOptions.amount,
+      });
+      return await client.sendPrepare(prepare);
+    },
+    close: () => client.close(),
+  };
+}
