@@ -26,12 +26,10 @@ export const PLANNED_COMMANDS: readonly PlannedCommand[] = [
     issue: 4,
   },
   { name: "requester", subcommands: [], description: "long-running requester", issue: 4 },
-  { name: "node", subcommands: ["up", "status"], description: "run a provider node", issue: 5 },
   { name: "relay", subcommands: ["status"], description: "relay connection status", issue: 3 },
   { name: "stats", subcommands: [], description: "earnings, spend and pipeline metrics", issue: 4 },
   { name: "dash", subcommands: [], description: "interactive dashboard", issue: 4 },
   { name: "export", subcommands: [], description: "export payment log as CSV/JSON", issue: 4 },
-  { name: "doctor", subcommands: [], description: "check this machine and config", issue: 5 },
 ];
 
 function notBuilt(what: string, issue: number): never {

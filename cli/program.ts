@@ -12,6 +12,8 @@ import { registerWalletCommand } from "./wallet_command.ts";
 import { registerTownCommand } from "./town_command.ts";
 import { registerChannelCommand } from "./channel_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
+import { registerNodeCommand } from "./node_command.ts";
+import { registerDoctorCommand } from "./doctor_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -47,6 +49,8 @@ export function createProgram(): Command {
   registerStageCommand(program);
   registerTownCommand(program);
   registerChannelCommand(program);
+  registerNodeCommand(program);
+  registerDoctorCommand(program);
   registerPlannedCommands(program);
   registerCompletionsCommand(program, tab);
   return program;

@@ -110,7 +110,11 @@ async function scan(dir: string): Promise<CatalogState> {
   const state: CatalogState = { byName: new Map(), byKind: new Map(), problems: new Map() };
   const folders: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory && !entry.name.startsWith(".")) folders.push(entry.name);
+    if (entry.name.startsWith(".")) continue;
+    // A symlinked skill folder (an operator linking a shared skill in) counts as a folder.
+    const isDir = entry.isDirectory ||
+      (entry.isSymlink && (await Deno.stat(`${dir}/${entry.name}`).catch(() => null))?.isDirectory);
+    if (isDir) folders.push(entry.name);
   }
   folders.sort();
   for (const folder of folders) {

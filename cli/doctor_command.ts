@@ -1,0 +1,218 @@
+/**
+ * `turnpike doctor`: checks this machine and configuration for running turnpike nodes: Deno,
+ * the skill sandbox (root, unshare + setpriv namespaces, cgroup v1 memory limits), a Docker
+ * engine (needed by the planned `docker-build` skill), the state dir, wallet, config, and
+ * whether the relay (NIP-01) and BTP endpoints answer. Exit code 0 when nothing failed, 1 else.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { type LoadedSettings, loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { walletFilePath } from "../identity/wallet_file.ts";
+
+/** Outcome of one check. */
+export interface DoctorCheck {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  detail: string;
+}
+
+interface DoctorOptions {
+  stateDir?: string;
+  profile?: string;
+  output?: "text" | "json" | "csv";
+  relayUrl?: string;
+  connectorBtpUrl?: string;
+  timeout?: string;
+}
+
+/**
+ * Adds `doctor` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerDoctorCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerDoctorCommand(program: Command): void {
+  program.command("doctor")
+    .description("check this machine and config (sandbox, Docker, state, wallet, endpoints)")
+    .option("--relay-url <url>", "relay (town NIP-01) URL to try")
+    .option("--connector-btp-url <url>", "BTP URL to try")
+    .option("--timeout <ms>", "per network check (default 2000)")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await doctor(cmd.optsWithGlobals<DoctorOptions>(), cmd);
+    });
+}
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: string }> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const dec = new TextDecoder();
+    return { ok: out.success, text: (dec.decode(out.stdout) + dec.decode(out.stderr)).trim() };
+  } catch (err) {
+    return { ok: false, text: (err as Error).message };
+  }
+}
+
+/**
+ * The sandbox checks (also used by tests and `node up` diagnostics).
+ *
+ * @example
+ * ```ts
+ * for (const c of await sandboxChecks()) console.log(c.name, c.status);
+ * ```
+ */
+export async function sandboxChecks(): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const root = Deno.uid() === 0;
+  checks.push({
+    name: "sandbox: root",
+    status: root ? "ok" : "fail",
+    detail: root ? "uid 0" : `uid ${Deno.uid()}: the skill sandbox needs root (namespaces)`,
+  });
+  const probe = await run("unshare", [
+    "--net",
+    "--mount",
+    "--pid",
+    "--fork",
+    "setpriv",
+    "--reuid=65534",
+    "true",
+  ]);
+  checks.push({
+    name: "sandbox: namespaces",
+    status: probe.ok ? "ok" : "fail",
+    detail: probe.ok
+      ? "unshare --net --mount --pid + setpriv work"
+      : `unshare/setpriv: ${probe.text.slice(0, 200)}`,
+  });
+  const dir = `/sys/fs/cgroup/memory/turnpike-doctor-${crypto.randomUUID().slice(0, 8)}`;
+  const cgroup = await Deno.mkdir(dir).then(() => Deno.remove(dir)).then(() => true, () => false);
+  checks.push({
+    name: "sandbox: memory limits",
+    status: cgroup ? "ok" : "warn",
+    detail: cgroup
+      ? "cgroup v1 memory controller writable"
+      : "no writable cgroup v1 memory controller: skills run without memory limits",
+  });
+  return checks;
+}
+
+/**
+ * Docker engine presence (for the planned `docker-build` skill).
+ *
+ * @example
+ * ```ts
+ * const c = await dockerCheck(); // { status: "warn", detail: "no Docker engine ..." }
+ * ```
+ */
+export async function dockerCheck(): Promise<DoctorCheck> {
+  const info = await run("docker", ["info", "--format", "{{.ServerVersion}}"]);
+  if (info.ok && /^[0-9]/.test(info.text)) {
+    return { name: "docker engine", status: "ok", detail: `server ${info.text}` };
+  }
+  return {
+    name: "docker engine",
+    status: "warn",
+    detail: "no Docker engine: the docker-build skill cannot serve jobs here " +
+      `(${info.text.split("\n")[0].slice(0, 120) || "docker not found"})`,
+  };
+}
+
+async function stateChecks(loaded: LoadedSettings): Promise<DoctorCheck[]> {
+  const { stateDir } = loaded.settings;
+  const checks: DoctorCheck[] = [];
+  const stat = await Deno.stat(stateDir).catch(() => null);
+  if (stat === null) {
+    checks.push({ name: "state dir", status: "warn", detail: `${stateDir} does not exist yet` });
+  } else {
+    const mode = (stat.mode ?? 0) & 0o777;
+    checks.push({
+      name: "state dir",
+      status: (mode & 0o077) === 0 ? "ok" : "warn",
+      detail: `${stateDir} mode ${mode.toString(8)}${
+        (mode & 0o077) === 0 ? "" : " (others can read)"
+      }`,
+    });
+  }
+  const wallet = await Deno.stat(walletFilePath(stateDir)).catch(() => null);
+  checks.push({
+    name: "wallet",
+    status: wallet ? "ok" : "warn",
+    detail: wallet ? walletFilePath(stateDir) : "no wallet: run `turnpike wallet init`",
+  });
+  checks.push({
+    name: "config",
+    status: "ok",
+    detail: `${
+      loaded.configFile ?? "no config.toml (defaults)"
+    }; network ${loaded.settings.network}`,
+  });
+  return checks;
+}
+
+async function tcpCheck(name: string, url: string, timeoutMs: number): Promise<DoctorCheck> {
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url.replace(/^btp\+/, ""));
+    host = u.hostname.replace(/^\[|\]$/g, "");
+    port = Number(u.port || (u.protocol === "wss:" ? 443 : 80));
+  } catch {
+    return { name, status: "fail", detail: `bad URL ${url}` };
+  }
+  const timer = new Promise<never>((_, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+    Deno.unrefTimer(t);
+  });
+  try {
+    const conn = await Promise.race([Deno.connect({ hostname: host, port }), timer]);
+    conn.close();
+    return { name, status: "ok", detail: `${url} accepts connections` };
+  } catch (err) {
+    return { name, status: "warn", detail: `${url}: ${(err as Error).message}` };
+  }
+}
+
+async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
+  const flags: SettingsFlags = {};
+  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
+  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
+  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
+  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
+  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
+  const checks: DoctorCheck[] = [{
+    name: "deno",
+    status: "ok",
+    detail: `${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
+  }];
+  let loaded: LoadedSettings | undefined;
+  try {
+    loaded = await loadSettings({ flags });
+  } catch (err) {
+    checks.push({ name: "config", status: "fail", detail: (err as Error).message });
+  }
+  checks.push(...await sandboxChecks(), await dockerCheck());
+  if (loaded !== undefined) {
+    const timeout = Number(opts.timeout ?? 2000);
+    checks.push(
+      ...await stateChecks(loaded),
+      await tcpCheck("relay", loaded.settings.relayUrl, timeout),
+      await tcpCheck("btp", loaded.settings.connectorBtpUrl, timeout),
+    );
+  }
+  if (opts.output === "json") console.log(JSON.stringify(checks));
+  else {
+    for (const c of checks) console.log(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`);
+  }
+  if (checks.some((c) => c.status === "fail")) {
+    throw new CliError("doctor found problems", {
+      context: checks.filter((c) => c.status === "fail").map((c) => c.name).join(", "),
+      exitCode: ExitCode.Failure,
+    });
+  }
+}

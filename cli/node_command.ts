@@ -1,0 +1,361 @@
+/**
+ * `turnpike node up` runs a provider (issue #5): BTP to the town, announcements, job
+ * subscription, admission, invoices, sandboxed skills, results. `turnpike node status` reads
+ * the status file the running node maintains.
+ *
+ * Settings: the shared ones (`--relay-url`, `--connector-btp-url`, `--price-per-byte`, state
+ * dir) through `config/settings.ts`; the provider's own, flags > environment > the
+ * `[provider]` table of `config.toml` > defaults:
+ *
+ * | flag                    | environment                     | `[provider]` key         | default |
+ * |-------------------------|---------------------------------|--------------------------|---------|
+ * | `--town-pubkey`         | `TURNPIKE_TOWN_PUBKEY`          | `town_pubkey`            | required |
+ * | `--btp-token`           | `TURNPIKE_BTP_TOKEN`            | `btp_token`              | from the URL's `user:token@` |
+ * | `--skills-dir`          | `TURNPIKE_SKILLS_DIR`           | `skills_dir`             | `<state dir>/skills`, else the built-in `skills/` |
+ * | `--max-in-flight`       | `TURNPIKE_PROVIDER_MAX_IN_FLIGHT` | `max_in_flight`        | 32 |
+ * | `--max-per-requester`   | `TURNPIKE_PROVIDER_MAX_PER_REQUESTER` | `max_per_requester` | 8 |
+ * | `--max-concurrent`      | `TURNPIKE_PROVIDER_MAX_CONCURRENT` | `max_concurrent`      | 2 |
+ * | `--max-age`             | `TURNPIKE_PROVIDER_MAX_AGE`     | `max_age`                | 600 s |
+ * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | 120 s |
+ * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 60 s |
+ * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { generateSecretKey } from "nostr-tools";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { type LoadedSettings, loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { readPassphrase } from "../identity/passphrase.ts";
+import { unlockWallet } from "../identity/wallet.ts";
+import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
+import { WrongPassphraseError } from "../identity/key_vault.ts";
+import {
+  type ProviderNode,
+  type ProviderNodeOptions,
+  startProviderNode,
+} from "../roles/provider/provider_node.ts";
+import {
+  isProcessAlive,
+  ProviderStatusError,
+  readProviderStatus,
+} from "../roles/provider/provider_status.ts";
+
+interface NodeOptions {
+  stateDir?: string;
+  profile?: string;
+  output?: "text" | "json" | "csv";
+  nonInteractive?: boolean;
+  relayUrl?: string;
+  connectorBtpUrl?: string;
+  btpToken?: string;
+  townPubkey?: string;
+  skillsDir?: string;
+  pricePerByte?: string;
+  maxInFlight?: string;
+  maxPerRequester?: string;
+  maxConcurrent?: string;
+  maxAge?: string;
+  invoiceExpiry?: string;
+  heartbeat?: string;
+  allowNetwork?: string[];
+  name?: string;
+  about?: string;
+  generateKey?: boolean;
+  passphraseFile?: string;
+  passphraseFd?: string;
+  allowInsecure?: boolean;
+}
+
+const BUILT_IN_SKILLS = new URL("../skills", import.meta.url).pathname;
+
+/**
+ * Adds `node up` and `node status` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerNodeCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerNodeCommand(program: Command): void {
+  const node = program.command("node").description("run a provider node (sell compute)");
+  node.command("up")
+    .description("start the provider: announce, take jobs, run skills, get paid (Ctrl-C stops)")
+    .option("--relay-url <url>", "the town's NIP-01 URL (default ws://127.0.0.1:7100)")
+    .option("--connector-btp-url <url>", "the town's BTP URL (default btp+ws://127.0.0.1:3000)")
+    .option("--btp-token <token>", "BTP auth token of this provider's account on the town")
+    .option("--town-pubkey <hex>", "the town's Nostr pubkey (printed by `turnpike town up`)")
+    .option("--skills-dir <dir>", "skills dir (watched; default <state dir>/skills or built-ins)")
+    .option("--price-per-byte <n>", "the town's price per TOON byte (default 10)")
+    .option("--max-in-flight <n>", "unfinished jobs at most (default 32)")
+    .option("--max-per-requester <n>", "unfinished jobs per requester at most (default 8)")
+    .option("--max-concurrent <n>", "skills running at once (default 2)")
+    .option("--max-age <seconds>", "oldest request accepted (default 600)")
+    .option("--invoice-expiry <seconds>", "invoice lifetime (default 120)")
+    .option("--heartbeat <seconds>", "heartbeat period (default 60)")
+    .option(
+      "--allow-network <skill>",
+      "let this skill use the network when its manifest asks (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--name <name>", "name in the NIP-89 announcement")
+    .option("--about <text>", "description in the NIP-89 announcement")
+    .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
+    .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
+    .option("--passphrase-file <file>", "read the wallet passphrase from this file")
+    .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
+    .option("--non-interactive", "never prompt")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await nodeUp(cmd.optsWithGlobals<NodeOptions>(), cmd);
+    });
+  node.command("status")
+    .description("what the provider of this state dir is doing")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await nodeStatus(cmd.optsWithGlobals<NodeOptions>(), cmd);
+    });
+}
+
+function settingsFlags(opts: NodeOptions, cmd: Command): SettingsFlags {
+  const flags: SettingsFlags = {};
+  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
+  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
+  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
+  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
+  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
+  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
+  if (opts.allowInsecure) flags.allowInsecure = true;
+  return flags;
+}
+
+async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<LoadedSettings> {
+  try {
+    return await loadSettings({ flags: settingsFlags(opts, cmd) });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+    }
+    throw err;
+  }
+}
+
+/** flag > env > [provider] table. */
+function pick(
+  loaded: LoadedSettings,
+  flag: string | undefined,
+  env: string,
+  key: string,
+): string | undefined {
+  if (flag !== undefined) return flag;
+  const fromEnv = Deno.env.get(env);
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  const value = loaded.sections.provider?.[key];
+  return value === undefined ? undefined : String(value);
+}
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new CliError(`${name} must be a positive integer, got ${JSON.stringify(text)}`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return n;
+}
+
+async function defaultSkillsDir(stateDir: string): Promise<string> {
+  const own = `${stateDir}/skills`;
+  return (await Deno.stat(own).catch(() => null))?.isDirectory ? own : BUILT_IN_SKILLS;
+}
+
+async function loadIdentity(opts: NodeOptions, stateDir: string): Promise<Uint8Array> {
+  if (opts.generateKey) return generateSecretKey();
+  const path = walletFilePath(stateDir);
+  try {
+    const record = await readWalletFile(path);
+    const passphrase = await readPassphrase({
+      passphraseFile: opts.passphraseFile,
+      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
+      nonInteractive: opts.nonInteractive,
+      prompt: "Wallet passphrase: ",
+    });
+    return (await unlockWallet(record, passphrase)).secretKey;
+  } catch (err) {
+    if (err instanceof WalletNotFoundError) {
+      throw new CliError("the provider has no identity", {
+        context: path,
+        suggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
+        cause: err,
+      });
+    }
+    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+async function resolveNodeOptions(
+  opts: NodeOptions,
+  loaded: LoadedSettings,
+): Promise<Omit<ProviderNodeOptions, "secretKey">> {
+  const s = loaded.settings;
+  const townPubkey = pick(loaded, opts.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
+  if (townPubkey === undefined || !/^[0-9a-f]{64}$/.test(townPubkey)) {
+    throw new CliError("the town's pubkey is needed (64 lowercase hex)", {
+      context: townPubkey === undefined ? "not given" : `got ${JSON.stringify(townPubkey)}`,
+      suggestion: "pass --town-pubkey <hex> (printed by `turnpike town up`) or set " +
+        "TURNPIKE_TOWN_PUBKEY",
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const token = pick(loaded, opts.btpToken, "TURNPIKE_BTP_TOKEN", "btp_token");
+  const allow = opts.allowNetwork ?? [];
+  const fromToml = loaded.sections.provider?.allow_network;
+  if (Array.isArray(fromToml)) allow.push(...fromToml.map(String));
+  return {
+    stateDir: s.stateDir,
+    btpUrl: s.connectorBtpUrl,
+    btpToken: token ?? "",
+    relayUrl: s.relayUrl,
+    townPubkey,
+    pricePerByte: s.pricePerByte,
+    skillsDir: pick(loaded, opts.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ??
+      await defaultSkillsDir(s.stateDir),
+    maxInFlight: positive(
+      "--max-in-flight",
+      pick(loaded, opts.maxInFlight, "TURNPIKE_PROVIDER_MAX_IN_FLIGHT", "max_in_flight"),
+      32,
+    ),
+    maxInFlightPerRequester: positive(
+      "--max-per-requester",
+      pick(
+        loaded,
+        opts.maxPerRequester,
+        "TURNPIKE_PROVIDER_MAX_PER_REQUESTER",
+        "max_per_requester",
+      ),
+      8,
+    ),
+    maxConcurrentRuns: positive(
+      "--max-concurrent",
+      pick(loaded, opts.maxConcurrent, "TURNPIKE_PROVIDER_MAX_CONCURRENT", "max_concurrent"),
+      2,
+    ),
+    maxAgeSec: positive(
+      "--max-age",
+      pick(loaded, opts.maxAge, "TURNPIKE_PROVIDER_MAX_AGE", "max_age"),
+      600,
+    ),
+    invoiceExpiryMs: 1000 * positive(
+      "--invoice-expiry",
+      pick(loaded, opts.invoiceExpiry, "TURNPIKE_PROVIDER_INVOICE_EXPIRY", "invoice_expiry"),
+      120,
+    ),
+    heartbeatMs: 1000 * positive(
+      "--heartbeat",
+      pick(loaded, opts.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat"),
+      60,
+    ),
+    allowNetwork: allow,
+    name: opts.name,
+    about: opts.about,
+  };
+}
+
+async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
+  const loaded = await loadNodeSettings(opts, cmd);
+  const resolved = await resolveNodeOptions(opts, loaded);
+  const secretKey = await loadIdentity(opts, resolved.stateDir);
+  const json = opts.output === "json";
+  let node: ProviderNode;
+  try {
+    node = await startProviderNode({
+      ...resolved,
+      secretKey,
+      log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
+    });
+  } catch (err) {
+    throw new CliError(`the provider did not start: ${(err as Error).message}`, {
+      context: `town ${resolved.btpUrl}, relay ${resolved.relayUrl}`,
+      suggestion: "check that the town is up, the BTP token and the town pubkey; " +
+        "`turnpike doctor` checks this machine",
+      cause: err,
+    });
+  }
+  const info = {
+    event: "node-up",
+    pubkey: node.pubkey,
+    ilpAddress: node.ilpAddress,
+    relayUrl: resolved.relayUrl,
+    btpUrl: resolved.btpUrl,
+    skillsDir: resolved.skillsDir,
+    stateDir: resolved.stateDir,
+    network: loaded.settings.network,
+  };
+  if (json) console.log(JSON.stringify(info));
+  else {
+    console.log("provider up");
+    for (const [k, v] of Object.entries(info)) {
+      if (k !== "event") console.log(`  ${k.padEnd(11)} ${v}`);
+    }
+  }
+  await new Promise<void>((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const onSignal = () => {
+      for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
+      resolve();
+    };
+    for (const sig of signals) Deno.addSignalListener(sig, onSignal);
+  });
+  await node.stop();
+  secretKey.fill(0);
+  if (json) console.log(JSON.stringify({ event: "node-stopped" }));
+  else console.log("provider stopped");
+}
+
+async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
+  const loaded = await loadNodeSettings(opts, cmd);
+  const stateDir = loaded.settings.stateDir;
+  let status;
+  try {
+    status = await readProviderStatus(stateDir);
+  } catch (err) {
+    if (err instanceof ProviderStatusError) {
+      throw new CliError("no provider has run in this state dir", {
+        context: err.message,
+        suggestion: "start one with `turnpike node up`",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const alive = status.state !== "stopped" && await isProcessAlive(status.pid);
+  const view = { ...status, running: alive ? status.running : 0, alive };
+  if (opts.output === "json") {
+    console.log(JSON.stringify(view));
+    return;
+  }
+  const c = status.counters;
+  console.log(`provider ${alive ? "running" : "not running"} (pid ${status.pid}, ${status.state})`);
+  console.log(`  pubkey      ${status.pubkey}`);
+  console.log(`  ilpAddress  ${status.ilpAddress}`);
+  console.log(`  relay       ${status.relayUrl}`);
+  for (const s of status.skills) {
+    console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
+  }
+  console.log(
+    `  jobs        ${status.inFlight} in flight, ${status.running} running, ` +
+      `${status.openInvoices} open invoices`,
+  );
+  console.log(
+    `  totals      admitted ${c.admitted}, paid ${c.paid}, published ${c.published}, ` +
+      `errors ${c.errors}, cancelled ${c.cancelled}`,
+  );
+  const drops = Object.entries(c.dropped).map(([k, v]) => `${k} ${v}`).join(", ");
+  console.log(`  dropped     ${drops || "none"}`);
+  console.log(`  earned      ${c.earned} (spent on writes ${c.spentOnWrites})`);
+  console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
+  console.log(`  updated     ${status.updatedAt}`);
+}

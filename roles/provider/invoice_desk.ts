@@ -1,0 +1,194 @@
+/**
+ * The provider's open invoices and the rule for paying them (docs/PROTOCOL.md, "Paying a
+ * provider"): one invoice per job, destination `<provider address>.<first 20 hex of the job id>`,
+ * a random 32-byte fulfillment whose SHA-256 is the invoice's condition. An incoming PREPARE is
+ * fulfilled only when it matches an open invoice exactly: same destination, same condition,
+ * exactly the invoiced amount, before the invoice's expiry. Everything else is rejected with a
+ * precise code and nothing is recorded:
+ *
+ * | code | why                                                                       |
+ * |------|---------------------------------------------------------------------------|
+ * | F02  | no open invoice at that destination (unknown, already paid, or withdrawn)  |
+ * | F05  | the condition is not the invoice's                                         |
+ * | F04  | the amount is below the invoice's                                          |
+ * | F03  | the amount is above the invoice's (never keep an overpayment)             |
+ * | R00  | the invoice has expired                                                    |
+ *
+ * Paying is a two-step handshake with the node: {@linkcode InvoiceDesk.match} finds the invoice
+ * without changing anything; the node persists "paid" and only then answers FULFILL, so a crash
+ * never loses a payment that was acknowledged.
+ *
+ * @module
+ */
+import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { formatIlpInvoice, type IlpInvoice } from "../../protocol/ilp_invoice.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+
+/** An open invoice. */
+export interface OpenInvoice {
+  invoice: IlpInvoice;
+  /** The string form published in the `amount` tag. */
+  text: string;
+  fulfillment: Uint8Array;
+}
+
+/** Options for {@linkcode InvoiceDesk}. */
+export interface InvoiceDeskOptions {
+  /** The provider's ILP address (from IL-DCP). */
+  address: () => string;
+  assetCode: string;
+  assetScale: number;
+  /** Clock, unix ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** Options for {@linkcode InvoiceDesk.issue}. */
+export interface IssueInvoiceOptions {
+  jobId: string;
+  amount: bigint;
+  /** Invoice lifetime. */
+  expiryMs: number;
+}
+
+/** Result of {@linkcode InvoiceDesk.match}. */
+export type InvoiceMatch = { ok: true; open: OpenInvoice } | {
+  ok: false;
+  reply: IlpReply;
+};
+
+const JOB_SEGMENT = 20;
+
+/**
+ * Invoice destination for a job: the provider's address plus the first 20 hex of the job id.
+ *
+ * @example
+ * ```ts
+ * invoiceDestination("test.town.beta", "ab".repeat(32)); // "test.town.beta.abababababababababab"
+ * ```
+ */
+export function invoiceDestination(address: string, jobId: string): string {
+  return `${address}.${jobId.slice(0, JOB_SEGMENT)}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Hex string to bytes (64 hex -> 32 bytes).
+ *
+ * @example
+ * ```ts
+ * hexToBytes("00ff"); // Uint8Array [0, 255]
+ * ```
+ */
+export function hexToBytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** The provider's open invoices; see the module doc. */
+export class InvoiceDesk {
+  #options: InvoiceDeskOptions;
+  #now: () => number;
+  #byDestination = new Map<string, OpenInvoice>();
+
+  constructor(options: InvoiceDeskOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The asset invoices are in. */
+  get asset(): { assetCode: string; assetScale: number } {
+    return { assetCode: this.#options.assetCode, assetScale: this.#options.assetScale };
+  }
+
+  /** Open invoices. */
+  get size(): number {
+    return this.#byDestination.size;
+  }
+
+  /**
+   * Issues a new invoice for a job with a fresh random fulfillment.
+   *
+   * @example
+   * ```ts
+   * const open = await desk.issue({ jobId, amount: 100n, expiryMs: 60_000 });
+   * buildJobFeedback({ request, status: "payment-required", amount: { amount: "100", paymentRequest: open.text } });
+   * ```
+   */
+  async issue(options: IssueInvoiceOptions): Promise<OpenInvoice> {
+    const fulfillment = crypto.getRandomValues(new Uint8Array(32));
+    const invoice: IlpInvoice = {
+      destination: invoiceDestination(this.#options.address(), options.jobId),
+      amount: options.amount,
+      assetCode: this.#options.assetCode,
+      assetScale: this.#options.assetScale,
+      condition: hex(await conditionOf(fulfillment)),
+      expiresAt: new Date(this.#now() + options.expiryMs),
+      jobId: options.jobId,
+    };
+    const open = { invoice, text: formatIlpInvoice(invoice), fulfillment };
+    this.#byDestination.set(invoice.destination, open);
+    return open;
+  }
+
+  /** Re-opens an invoice after a restart (from the job record). */
+  restore(open: OpenInvoice): void {
+    this.#byDestination.set(open.invoice.destination, open);
+  }
+
+  /** Withdraws a job's invoice (paid, expired or cancelled): no PREPARE can match it again. */
+  close(jobId: string): void {
+    for (const [destination, open] of this.#byDestination) {
+      if (open.invoice.jobId === jobId) this.#byDestination.delete(destination);
+    }
+  }
+
+  /**
+   * Checks a PREPARE against the open invoices (changes nothing).
+   *
+   * @example
+   * ```ts
+   * const m = await desk.match(prepare);
+   * if (!m.ok) return m.reply;
+   * ```
+   */
+  async match(prepare: IlpPrepare): Promise<InvoiceMatch> {
+    const reject = (code: string, message: string): InvoiceMatch => ({
+      ok: false,
+      reply: {
+        type: "reject",
+        code,
+        triggeredBy: this.#options.address(),
+        message,
+        data: new Uint8Array(),
+      },
+    });
+    const open = this.#byDestination.get(prepare.destination);
+    if (open === undefined) return reject("F02", "no open invoice at this address");
+    const { invoice } = open;
+    if (this.#now() > invoice.expiresAt.getTime()) return reject("R00", "invoice expired");
+    if (hex(prepare.executionCondition) !== invoice.condition) {
+      return reject("F05", "condition is not the invoice's");
+    }
+    let amount: bigint;
+    try {
+      amount = BigInt(prepare.amount);
+    } catch {
+      return reject("F03", "amount is not an integer");
+    }
+    if (amount < invoice.amount) {
+      return reject("F04", `amount below the invoice's ${invoice.amount}`);
+    }
+    if (amount > invoice.amount) {
+      return reject("F03", `amount above the invoice's ${invoice.amount}`);
+    }
+    // The preimage is checked once more so a corrupted restore can never fulfil wrongly.
+    if (hex(await conditionOf(open.fulfillment)) !== invoice.condition) {
+      return reject("T00", "invoice state is inconsistent");
+    }
+    return { ok: true, open };
+  }
+}

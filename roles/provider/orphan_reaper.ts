@@ -1,0 +1,102 @@
+/**
+ * After a provider is SIGKILLed, the sandboxes of the jobs it was running live on: nothing
+ * enforces their timeout any more. At restart the provider reaps them: every process whose
+ * command line names the job's work dir (the sandbox's `unshare` carries it as an argument) is
+ * SIGKILLed by pid; killing `unshare --kill-child` takes down the job's PID namespace with it.
+ *
+ * @module
+ */
+
+/**
+ * Kills the processes whose command line contains `workDir`, and all their descendants (the
+ * namespace's processes do not all die with `unshare`); returns the pids killed.
+ *
+ * @example
+ * ```ts
+ * const pids = await reapSkillProcesses(`${stateDir}/work/${jobId}`);
+ * ```
+ */
+export async function reapSkillProcesses(workDir: string): Promise<number[]> {
+  const parents = new Map<number, number>();
+  const roots: number[] = [];
+  try {
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const pid = Number(entry.name);
+      if (pid === Deno.pid) continue;
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+      // Field 4 (after the parenthesised command, which may hold spaces) is the parent pid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (Number.isInteger(ppid)) parents.set(pid, ppid);
+      const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+      // Arguments are NUL-separated: match the work dir as a whole argument.
+      if (cmdline.split("\0").includes(workDir)) roots.push(pid);
+    }
+  } catch {
+    return []; // no /proc: nothing to find
+  }
+  const doomed = new Set(roots);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (doomed.has(ppid) && !doomed.has(pid)) {
+        doomed.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const killed: number[] = [];
+  for (const pid of doomed) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+      killed.push(pid);
+    } catch {
+      // already gone
+    }
+  }
+  return killed;
+}
+
+/**
+ * Removes the memory cgroups (`/sys/fs/cgroup/memory/turnpike-<jobId>-*`) a killed provider left
+ * behind, SIGKILLing (by pid) any process still in them first; returns how many were removed.
+ *
+ * @example
+ * ```ts
+ * await reapSkillCgroups(jobId);
+ * ```
+ */
+export async function reapSkillCgroups(
+  jobId: string,
+  root = "/sys/fs/cgroup/memory",
+): Promise<number> {
+  let removed = 0;
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(root)) {
+      if (e.isDirectory && e.name.startsWith(`turnpike-${jobId}-`)) names.push(e.name);
+    }
+  } catch {
+    return 0; // no cgroup v1 memory controller
+  }
+  for (const name of names) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const procs = await Deno.readTextFile(`${root}/${name}/cgroup.procs`).catch(() => "");
+      for (const pid of procs.split("\n").filter((l) => /^\d+$/.test(l))) {
+        try {
+          Deno.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      try {
+        await Deno.remove(`${root}/${name}`);
+        removed++;
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20)); // processes still exiting
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,853 @@
+/**
+ * The provider node (Mayor-Beta, issue #5): BTP to its town (IL-DCP address, incoming payments),
+ * announcements (10032 peer info, 31990 NIP-89 handler, a NIP-38 heartbeat), the job
+ * subscription, admission, invoices, sandboxed runs, feedback and results, crash recovery.
+ *
+ * Per job (states in `state/provider_job_record.ts`, each persisted before its effects):
+ *
+ *     request --admission--> admitted --invoice--> invoiced --exact PREPARE--> paid
+ *        (free skills: admitted -> paid)                                         |
+ *     published <--6xxx result + 7000 success-- result-computed <--skill-- running
+ *     error / cancelled (7000 error, `notified` once sent)
+ *
+ * Restart rules (point 6): finished jobs are duplicates and never re-run; `result-computed`
+ * is published; `running` is re-run when the skill's manifest says `idempotent`, otherwise
+ * reported as `error`; `invoiced` re-opens its invoice until it expires; `paid` runs.
+ *
+ * @module
+ */
+import { getPublicKey, nip44 } from "nostr-tools";
+import { BtpClient } from "../../transport/btp_client.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
+import {
+  buildJobFeedback,
+  buildJobResult,
+  decryptJobParams,
+  type JobStatus,
+} from "../../protocol/nip90_job.ts";
+import { buildPeerInfo } from "../../protocol/peer_info.ts";
+import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
+import { createRelaySource } from "../../stages/relay_source.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
+import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
+import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
+import { createSkillSandbox, type SkillOutcome, type SkillSandbox } from "./skill_sandbox.ts";
+import { type AdmissionDropReason, decideAdmission } from "./job_admission.ts";
+import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
+import { TownPublisher } from "./town_publisher.ts";
+import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
+import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
+
+/** Kind of the heartbeat (NIP-38 user status, addressable, with a NIP-40 expiration). */
+export const HEARTBEAT_KIND = 30315;
+/** `d` tag of the heartbeat and of the 31990 announcement. */
+export const PROVIDER_D_TAG = "turnpike-provider";
+
+/** Options for {@linkcode startProviderNode}. */
+export interface ProviderNodeOptions {
+  stateDir: string;
+  secretKey: Uint8Array;
+  /** BTP URL of the town (or a connector in front of it). */
+  btpUrl: string;
+  btpToken: string;
+  /** The town's NIP-01 URL (reads are free). */
+  relayUrl: string;
+  /** The town's Nostr pubkey (SPSP answers are signed with it). */
+  townPubkey: string;
+  /** The town's ILP address; default: our IL-DCP address minus its last segment. */
+  townAddress?: string;
+  /** Town price per TOON byte. Default 10. */
+  pricePerByte?: bigint;
+  skillsDir: string;
+  name?: string;
+  about?: string;
+  /** Unfinished jobs at most (default 32) and per requester (default 8). */
+  maxInFlight?: number;
+  maxInFlightPerRequester?: number;
+  /** Skills running at once (default 2). */
+  maxConcurrentRuns?: number;
+  /** Oldest request accepted, seconds (default 600). */
+  maxAgeSec?: number;
+  /** Invoice lifetime (default 120 s). */
+  invoiceExpiryMs?: number;
+  /** Heartbeat period (default 60 s); announcements are refreshed every `refreshMs` (1 h). */
+  heartbeatMs?: number;
+  refreshMs?: number;
+  /** Operator's network consent for skills that ask (see the sandbox). */
+  allowNetwork?: boolean | string[];
+  /** A sandbox to use instead of the namespace sandbox (benchmarks comparing with direct runs). */
+  sandbox?: SkillSandbox;
+  /** Extra paths hidden from skills (the state dir is always hidden). */
+  hiddenPaths?: string[];
+  /** One line per event of note (admissions, drops with reasons, payments, errors). */
+  log?: (line: string) => void;
+  /** BTP endpoint others may reach us at, for 10032 (informational). */
+  btpEndpoint?: string;
+}
+
+/** Counters of a running node. */
+export interface ProviderCounters {
+  admitted: number;
+  paid: number;
+  published: number;
+  errors: number;
+  cancelled: number;
+  earned: bigint;
+  dropped: Partial<Record<AdmissionDropReason, number>>;
+}
+
+/** A running provider. */
+export interface ProviderNode {
+  pubkey: string;
+  ilpAddress: string;
+  counters: ProviderCounters;
+  store: ProviderJobStore;
+  /** Unfinished jobs. */
+  inFlight(): number;
+  /** Resolves when no job is running or queued to run. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The node could not start (BTP, SPSP, state dir, sandbox). */
+export class ProviderStartError extends Error {
+  override name = "ProviderStartError";
+}
+
+/**
+ * Starts a provider.
+ *
+ * @example
+ * ```ts
+ * const node = await startProviderNode({ stateDir, secretKey, btpUrl, btpToken: "beta",
+ *   relayUrl, townPubkey, skillsDir: "skills" });
+ * await node.stop();
+ * ```
+ */
+export async function startProviderNode(options: ProviderNodeOptions): Promise<ProviderNode> {
+  const node = new Provider(options);
+  try {
+    await node.start();
+  } catch (err) {
+    await node.stop();
+    throw err instanceof ProviderStartError
+      ? err
+      : new ProviderStartError(`provider did not start: ${(err as Error).message}`, { cause: err });
+  }
+  return node;
+}
+
+const nowIso = () => new Date().toISOString();
+const textDecoder = new TextDecoder();
+
+class Provider implements ProviderNode {
+  pubkey: string;
+  ilpAddress = "";
+  counters: ProviderCounters = {
+    admitted: 0,
+    paid: 0,
+    published: 0,
+    errors: 0,
+    cancelled: 0,
+    earned: 0n,
+    dropped: {},
+  };
+  store!: ProviderJobStore;
+  #o: ProviderNodeOptions;
+  #log: (line: string) => void;
+  #audit?: AuditLog;
+  #payments?: PaymentLog;
+  #btp?: BtpClient;
+  #publisher?: TownPublisher;
+  #desk?: InvoiceDesk;
+  #catalog?: SkillCatalog;
+  #sandbox?: SkillSandbox;
+  #subscription?: ReadableStreamDefaultReader<unknown>;
+  #subscriptionLoop?: Promise<void>;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #invoiceTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #intervals: ReturnType<typeof setInterval>[] = [];
+  #dropped = new Map<string, true>();
+  #cancelledEarly = new Map<string, string>();
+  #runQueue: string[] = [];
+  #running = new Map<string, AbortController>();
+  #runPromises = new Set<Promise<void>>();
+  #idleWaiters: (() => void)[] = [];
+  #stopped = false;
+  #status: ProviderStatus;
+  #statusDirty = false;
+  #pending = new Set<Promise<unknown>>();
+
+  constructor(options: ProviderNodeOptions) {
+    this.#o = options;
+    this.#log = options.log ?? (() => {});
+    this.pubkey = getPublicKey(options.secretKey);
+    this.#status = {
+      pid: Deno.pid,
+      state: "starting",
+      startedAt: nowIso(),
+      updatedAt: nowIso(),
+      pubkey: this.pubkey,
+      ilpAddress: "",
+      relayUrl: options.relayUrl,
+      btpUrl: options.btpUrl,
+      skills: [],
+      inFlight: 0,
+      running: 0,
+      openInvoices: 0,
+      counters: {
+        admitted: 0,
+        paid: 0,
+        published: 0,
+        errors: 0,
+        cancelled: 0,
+        earned: "0",
+        spentOnWrites: "0",
+        dropped: {},
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    const o = this.#o;
+    await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+    this.#audit = await openAuditLog({ dir: o.stateDir });
+    this.#payments = await openPaymentLog({ stateDir: o.stateDir, audit: this.#audit });
+    this.store = await openProviderJobStore({ stateDir: o.stateDir, audit: this.#audit });
+    for (const c of this.store.corrupt) this.#log(`corrupt job record ${c.path}: ${c.reason}`);
+    this.#catalog = await loadSkillCatalog({
+      dir: o.skillsDir,
+      onChange: () => this.#track(this.#onCatalogChange()),
+    });
+    this.#sandbox = o.sandbox ?? await createSkillSandbox({
+      jobsRoot: `${o.stateDir}/work`,
+      hiddenPaths: [o.stateDir, ...(o.hiddenPaths ?? [])],
+      allowNetwork: o.allowNetwork,
+    });
+    this.#btp = new BtpClient({
+      url: o.btpUrl,
+      authToken: o.btpToken,
+      onPrepare: (prepare) => this.#onPrepare(prepare),
+    });
+    await this.#btp.connect();
+    const ildcp = await this.#btp.fetchIldcp();
+    this.ilpAddress = ildcp.clientAddress;
+    this.#desk = new InvoiceDesk({
+      address: () => this.ilpAddress,
+      assetCode: ildcp.assetCode,
+      assetScale: ildcp.assetScale,
+    });
+    this.#publisher = new TownPublisher({
+      sender: this.#btp,
+      townAddress: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
+      townPubkey: o.townPubkey,
+      secretKey: o.secretKey,
+      pricePerByte: o.pricePerByte,
+    });
+    this.#status.ilpAddress = this.ilpAddress;
+    await this.#announce(ildcp.assetCode, ildcp.assetScale);
+    await this.#heartbeat();
+    this.#intervals.push(
+      setInterval(() => this.#track(this.#heartbeat()), o.heartbeatMs ?? 60_000),
+      setInterval(
+        () => this.#track(this.#announce(ildcp.assetCode, ildcp.assetScale)),
+        o.refreshMs ?? 3_600_000,
+      ),
+      setInterval(() => this.#track(this.#flushStatus()), 1000),
+    );
+    await this.#recover();
+    this.#subscribe();
+    this.#status.state = "serving";
+    this.#markStatus();
+    await this.#flushStatus();
+    this.#log(
+      `provider up: ${this.ilpAddress} pubkey ${this.pubkey} skills ` +
+        (this.#skillList().map((s) => `${s.name}:${s.kinds.join(",")}`).join(" ") || "(none)"),
+    );
+    for (const [folder, why] of this.#catalog.problems()) this.#log(`skill ${folder}: ${why}`);
+  }
+
+  inFlight(): number {
+    let n = 0;
+    for (const r of this.store.all()) if (!isTerminalProviderJob(r)) n++;
+    return n;
+  }
+
+  idle(): Promise<void> {
+    if (this.#running.size === 0 && this.#runQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const i of this.#intervals) clearInterval(i);
+    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#invoiceTimers.values()) clearTimeout(t);
+    await this.#subscription?.cancel().catch(() => {});
+    await this.#subscriptionLoop?.catch(() => {});
+    this.#catalog?.close();
+    // Running skills are killed; their records stay `running` and recovery decides at restart.
+    this.#runQueue.length = 0;
+    for (const ac of this.#running.values()) ac.abort(new Error("provider stopping"));
+    await Promise.allSettled([...this.#runPromises]);
+    await Promise.allSettled([...this.#pending]);
+    await this.#btp?.close().catch(() => {});
+    if (this.#status.pid === Deno.pid && this.store !== undefined) {
+      this.#status.state = "stopped";
+      this.#markStatus();
+      await this.#flushStatus().catch(() => {});
+    }
+    await this.#payments?.flush().catch(() => {});
+    await this.#audit?.close().catch(() => {});
+  }
+
+  // ---- background work bookkeeping
+
+  #track(p: Promise<unknown>): void {
+    const guarded = p.catch((err) => {
+      this.#status.lastError = (err as Error).message;
+      this.#log(`error: ${(err as Error).message}`);
+    });
+    this.#pending.add(guarded);
+    void guarded.finally(() => this.#pending.delete(guarded));
+  }
+
+  #later(ms: number, fn: () => Promise<void>): void {
+    if (this.#stopped) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      if (!this.#stopped) this.#track(fn());
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  // ---- announcements
+
+  #skillList() {
+    return (this.#catalog?.skills() ?? []).map((s) => ({
+      name: s.manifest.name,
+      kinds: s.manifest.kinds,
+      price: String(s.manifest.price),
+    }));
+  }
+
+  async #announce(assetCode: string, assetScale: number): Promise<void> {
+    const publisher = this.#publisher!;
+    const skills = this.#skillList();
+    await publisher.publish(buildPeerInfo({
+      ilpAddress: this.ilpAddress,
+      btpEndpoint: this.#o.btpEndpoint ?? this.#o.btpUrl,
+      assetCode,
+      assetScale,
+      supportedChains: [],
+      settlementAddresses: {},
+      tokenNetworks: {},
+      preferredTokens: {},
+    }));
+    const kinds = [...new Set(skills.flatMap((s) => s.kinds))].sort();
+    if (kinds.length > 0) {
+      const prices = skills.map((s) => BigInt(s.price));
+      const min = prices.reduce((a, b) => (b < a ? b : a));
+      await publisher.publish(buildHandlerAnnouncement({
+        d: PROVIDER_D_TAG,
+        kinds,
+        metadata: {
+          name: this.#o.name ?? "turnpike-provider",
+          about: this.#o.about ??
+            `skills: ${
+              skills.map((s) => `${s.name} (${s.kinds.join(",")}) ${s.price}`).join("; ")
+            }`,
+          price: { amount: String(min), assetCode, assetScale, per: "job" },
+          paymentMethods: ["ilp"],
+          encryption: ["nip44", "nip04"],
+        },
+      }));
+    }
+    this.#status.skills = skills;
+    this.#status.lastAnnounceAt = nowIso();
+    this.#markStatus();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const period = Math.ceil((this.#o.heartbeatMs ?? 60_000) / 1000);
+    const now = Math.floor(Date.now() / 1000);
+    await this.#publisher!.publish({
+      kind: HEARTBEAT_KIND,
+      created_at: now,
+      tags: [["d", PROVIDER_D_TAG], ["expiration", String(now + 3 * period)]],
+      content: `serving ${this.#skillList().map((s) => s.name).join(",")}; ` +
+        `${this.inFlight()} jobs in flight`,
+    });
+    this.#status.lastHeartbeatAt = nowIso();
+    this.#markStatus();
+  }
+
+  async #onCatalogChange(): Promise<void> {
+    if (this.#stopped || this.#desk === undefined) return;
+    this.#log(`skills changed: ${this.#skillList().map((s) => s.name).join(", ") || "(none)"}`);
+    const sub = this.#subscription;
+    this.#subscription = undefined;
+    await sub?.cancel().catch(() => {});
+    await this.#subscriptionLoop?.catch(() => {});
+    this.#subscribe();
+    const { assetCode, assetScale } = this.#desk.asset;
+    await this.#announce(assetCode, assetScale);
+  }
+
+  // ---- subscription and admission
+
+  #subscribe(): void {
+    if (this.#stopped) return;
+    const kinds = [...new Set(this.#skillList().flatMap((s) => s.kinds))];
+    // A margin past the max age, so requests just too old get an explicit, logged drop.
+    const since = Math.floor(Date.now() / 1000) - (this.#o.maxAgeSec ?? 600) - 60;
+    const filters = [{ kinds: [5], since }];
+    if (kinds.length > 0) filters.unshift({ kinds, since });
+    const source = createRelaySource({
+      relay: this.#o.relayUrl,
+      filters,
+      onLog: (e) => {
+        if (e.type === "closed" || e.type === "notice") this.#log(`relay ${e.type}: ${e.message}`);
+        else if (e.type === "disconnected") this.#log(`relay disconnected: ${e.code} ${e.reason}`);
+      },
+    });
+    const reader = source.getReader();
+    this.#subscription = reader;
+    this.#subscriptionLoop = (async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (value.type !== "toon") continue;
+        let event: NostrEvent;
+        try {
+          event = decodeEventToon(value.toon);
+        } catch (err) {
+          this.#log(`drop undecodable event: ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          if (event.kind === 5) await this.#onDeletion(event);
+          else await this.#onRequest(event, value.toon);
+        } catch (err) {
+          this.#log(`error handling ${event.id}: ${(err as Error).message}`);
+        }
+      }
+    })();
+  }
+
+  #inFlightOf(pubkey: string): number {
+    let n = 0;
+    for (const r of this.store.all()) if (!isTerminalProviderJob(r) && r.customer === pubkey) n++;
+    return n;
+  }
+
+  #drop(event: NostrEvent, reason: AdmissionDropReason, detail: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    if (reason !== "duplicate") {
+      this.#dropped.set(event.id, true);
+      if (this.#dropped.size > 100_000) this.#dropped.delete(this.#dropped.keys().next().value!);
+    }
+    this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
+    this.#markStatus();
+  }
+
+  async #onRequest(event: NostrEvent, toon: string): Promise<void> {
+    if (event.kind < 5000 || event.kind > 5999) return;
+    const entry = this.#catalog!.forKind(event.kind);
+    const decision = decideAdmission(event, {
+      nowSec: Math.floor(Date.now() / 1000),
+      maxAgeSec: this.#o.maxAgeSec ?? 600,
+      providerPubkey: this.pubkey,
+      price: entry?.manifest.price,
+      seen: (id) => this.store.has(id) || this.#dropped.has(id),
+      cancelled: (id, author) => this.#cancelledEarly.get(id) === author,
+      inFlight: this.inFlight(),
+      inFlightOf: (p) => this.#inFlightOf(p),
+      maxInFlight: this.#o.maxInFlight ?? 32,
+      maxInFlightPerRequester: this.#o.maxInFlightPerRequester ?? 8,
+    });
+    if (!decision.admit) return this.#drop(event, decision.reason, decision.detail);
+    const record: ProviderJobRecord = {
+      id: event.id,
+      kind: event.kind,
+      customer: event.pubkey,
+      skill: entry!.manifest.name,
+      status: "admitted",
+      price: String(entry!.manifest.price),
+      requestToon: toon,
+      encrypted: event.tags.some((t) => t[0] === "encrypted"),
+      admittedAt: nowIso(),
+      updatedAt: nowIso(),
+      attempts: 0,
+    };
+    // Persisted before anything else happens (issue #5 point 3).
+    await this.store.put(record);
+    this.counters.admitted++;
+    this.#log(`admit ${event.id} kind ${event.kind} skill ${record.skill} price ${record.price}`);
+    this.#markStatus();
+    this.#track(this.#advance(record));
+  }
+
+  async #onDeletion(event: NostrEvent): Promise<void> {
+    for (const tag of event.tags) {
+      if (tag[0] !== "e" || tag[1] === undefined) continue;
+      const record = this.store.get(tag[1]);
+      if (record === undefined) {
+        this.#cancelledEarly.set(tag[1], event.pubkey);
+        if (this.#cancelledEarly.size > 10_000) {
+          this.#cancelledEarly.delete(this.#cancelledEarly.keys().next().value!);
+        }
+        continue;
+      }
+      if (record.customer !== event.pubkey || isTerminalProviderJob(record)) continue;
+      this.#log(`cancel ${record.id} (kind 5 from its requester)`);
+      const running = this.#running.get(record.id);
+      if (running !== undefined) {
+        running.abort(new Error("cancelled by the requester"));
+        continue; // #runJob records the outcome
+      }
+      this.#runQueue = this.#runQueue.filter((id) => id !== record.id);
+      this.#desk!.close(record.id);
+      await this.#finishWithError(record, "cancelled", "cancelled by the requester (kind 5)");
+    }
+  }
+
+  // ---- the job state machine
+
+  async #advance(record: ProviderJobRecord): Promise<void> {
+    if (this.#stopped) return;
+    switch (record.status) {
+      case "admitted":
+        return await this.#invoice(record);
+      case "invoiced":
+        return this.#reopenInvoice(record);
+      case "paid":
+        return this.#enqueue(record.id);
+      case "result-computed":
+        return await this.#publishResult(record);
+      case "error":
+      case "cancelled":
+        if (!record.notified) await this.#notifyError(record);
+        return;
+    }
+  }
+
+  async #invoice(record: ProviderJobRecord): Promise<void> {
+    const price = BigInt(record.price);
+    if (price === 0n) {
+      await this.store.put({ ...record, status: "paid", paidAt: nowIso() });
+      this.#enqueue(record.id);
+      return;
+    }
+    const expiryMs = this.#o.invoiceExpiryMs ?? 120_000;
+    const open = await this.#desk!.issue({ jobId: record.id, amount: price, expiryMs });
+    const invoiced: ProviderJobRecord = {
+      ...record,
+      status: "invoiced",
+      invoice: open.text,
+      fulfillment: Array.from(open.fulfillment, (b) => b.toString(16).padStart(2, "0")).join(""),
+    };
+    await this.store.put(invoiced);
+    this.#armInvoiceExpiry(invoiced, open.invoice.expiresAt.getTime());
+    this.#markStatus();
+    await this.#feedback(invoiced, "payment-required", {
+      extraInfo: `pay ${price} ${
+        this.#desk!.asset.assetCode
+      } by ILP to the invoice in the amount tag`,
+      amount: { amount: record.price, paymentRequest: open.text },
+    });
+  }
+
+  #reopenInvoice(record: ProviderJobRecord): void {
+    const invoice = parseIlpInvoice(record.invoice!);
+    this.#desk!.restore({
+      invoice,
+      text: record.invoice!,
+      fulfillment: hexToBytes(record.fulfillment!),
+    });
+    this.#armInvoiceExpiry(record, invoice.expiresAt.getTime());
+  }
+
+  #armInvoiceExpiry(record: ProviderJobRecord, expiresAtMs: number): void {
+    const t = setTimeout(() => {
+      this.#invoiceTimers.delete(record.id);
+      const current = this.store.get(record.id);
+      if (this.#stopped || current?.status !== "invoiced") return;
+      this.#desk!.close(record.id);
+      this.#track(this.#finishWithError(current, "error", "payment not received before expiry"));
+    }, Math.max(0, expiresAtMs - Date.now()) + 50);
+    this.#invoiceTimers.set(record.id, t);
+  }
+
+  async #onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+    const desk = this.#desk;
+    const reject = (code: string, message: string): IlpReply => ({
+      type: "reject",
+      code,
+      triggeredBy: this.ilpAddress,
+      message,
+      data: new Uint8Array(),
+    });
+    if (desk === undefined || this.#stopped) return reject("T00", "provider not ready");
+    const match = await desk.match(prepare);
+    if (!match.ok) return match.reply;
+    const { invoice, fulfillment } = match.open;
+    const record = this.store.get(invoice.jobId);
+    if (record?.status !== "invoiced") return reject("F02", "job is not awaiting payment");
+    // Closed synchronously so a concurrent identical PREPARE cannot match again.
+    desk.close(invoice.jobId);
+    clearTimeout(this.#invoiceTimers.get(invoice.jobId));
+    this.#invoiceTimers.delete(invoice.jobId);
+    try {
+      // Persist before answering: an acknowledged payment is never lost.
+      await this.store.put({ ...record, status: "paid", paidAt: nowIso() });
+      await this.#payments!.append({
+        ts: nowIso(),
+        direction: "in",
+        event: "fulfilled",
+        jobId: record.id,
+        invoiceId: invoice.condition,
+        amount: String(invoice.amount),
+        asset: `${invoice.assetCode}/${invoice.assetScale}`,
+        peer: record.customer,
+        fulfillment: record.fulfillment,
+      });
+    } catch (err) {
+      this.#log(`cannot record payment of ${record.id}: ${(err as Error).message}`);
+      return reject("T00", "cannot record the payment");
+    }
+    this.counters.paid++;
+    this.counters.earned += invoice.amount;
+    this.#log(`paid ${record.id}: ${invoice.amount} ${invoice.assetCode}`);
+    this.#markStatus();
+    this.#enqueue(record.id);
+    return { type: "fulfill", fulfillment, data: new Uint8Array() };
+  }
+
+  #enqueue(id: string): void {
+    if (this.#stopped || this.#runQueue.includes(id) || this.#running.has(id)) return;
+    this.#runQueue.push(id);
+    this.#pump();
+  }
+
+  #pump(): void {
+    const max = this.#o.maxConcurrentRuns ?? 2;
+    while (!this.#stopped && this.#running.size < max && this.#runQueue.length > 0) {
+      const id = this.#runQueue.shift()!;
+      const record = this.store.get(id);
+      if (record === undefined || record.status !== "paid") continue;
+      const ac = new AbortController();
+      this.#running.set(id, ac);
+      const p = this.#runJob(record, ac.signal)
+        .catch((err) => this.#log(`job ${id} failed: ${(err as Error).message}`))
+        .finally(() => {
+          this.#running.delete(id);
+          this.#runPromises.delete(p);
+          this.#markStatus();
+          this.#pump();
+        });
+      this.#runPromises.add(p);
+    }
+    if (this.#running.size === 0 && this.#runQueue.length === 0) {
+      for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  #skillOf(record: ProviderJobRecord): SkillEntry | undefined {
+    return this.#catalog!.skills().find((s) => s.manifest.name === record.skill);
+  }
+
+  async #runJob(record: ProviderJobRecord, signal: AbortSignal): Promise<void> {
+    const skill = this.#skillOf(record);
+    if (skill === undefined) {
+      return await this.#finishWithError(record, "error", `skill ${record.skill} is gone`);
+    }
+    const running: ProviderJobRecord = {
+      ...record,
+      status: "running",
+      attempts: record.attempts + 1,
+    };
+    await this.store.put(running);
+    this.#markStatus();
+    this.#track(this.#feedback(running, "processing", { extraInfo: `running ${record.skill}` }));
+    let outcome: SkillOutcome;
+    try {
+      outcome = await this.#sandbox!.run({
+        jobId: record.id,
+        skillDir: skill.dir,
+        manifest: skill.manifest,
+        input: await this.#skillInput(record),
+        signal,
+      });
+    } catch (err) {
+      return await this.#finishWithError(
+        running,
+        "error",
+        `skill refused: ${(err as Error).message}`,
+      );
+    }
+    await Deno.remove(outcome.workDir, { recursive: true }).catch(() => {});
+    if (this.#stopped && outcome.status === "cancelled") return; // restart decides
+    if (outcome.status === "cancelled") {
+      return await this.#finishWithError(
+        running,
+        "cancelled",
+        "cancelled by the requester (kind 5)",
+      );
+    }
+    if (outcome.status !== "ok") {
+      return await this.#finishWithError(running, "error", `${outcome.status}: ${outcome.reason}`);
+    }
+    const computed: ProviderJobRecord = {
+      ...running,
+      status: "result-computed",
+      result: textDecoder.decode(outcome.stdout),
+    };
+    await this.store.put(computed);
+    await this.#publishResult(computed);
+  }
+
+  /** The skill's stdin: the request's TOON, with decrypted params inlined when it was encrypted. */
+  async #skillInput(record: ProviderJobRecord): Promise<string> {
+    if (!record.encrypted) return record.requestToon;
+    const request = decodeEventToon(record.requestToon, { verify: false });
+    const job = await decryptJobParams(request, this.#o.secretKey);
+    // Skills never see the key; they get the plain tags. The signature no longer covers them.
+    const tags = [
+      ...request.tags.filter((t) => t[0] !== "encrypted"),
+      ...job.inputs.map((i) => ["i", i.data, i.type]),
+      ...job.params.map((p) => ["param", p.name, ...p.values]),
+    ];
+    return encodeEventToon({ ...request, tags, content: "" });
+  }
+
+  async #publishResult(record: ProviderJobRecord): Promise<void> {
+    const request = decodeEventToon(record.requestToon, { verify: false });
+    await this.#feedback(record, "success", {});
+    const content = record.encrypted
+      ? nip44.v2.encrypt(
+        record.result!,
+        nip44.v2.utils.getConversationKey(this.#o.secretKey, record.customer),
+      )
+      : record.result!;
+    const template = buildJobResult({
+      request,
+      content,
+      amount: record.price === "0" ? undefined : { amount: record.price },
+    });
+    if (record.encrypted) template.tags.push(["encrypted"]);
+    const event = await this.#publisher!.publish(template);
+    await this.store.put({ ...record, status: "published", resultEventId: event.id });
+    this.counters.published++;
+    this.#log(`published result ${event.id} for ${record.id}`);
+    this.#markStatus();
+  }
+
+  async #finishWithError(
+    record: ProviderJobRecord,
+    status: "error" | "cancelled",
+    reason: string,
+  ): Promise<void> {
+    const failed: ProviderJobRecord = { ...record, status, error: reason, notified: false };
+    await this.store.put(failed);
+    if (status === "cancelled") this.counters.cancelled++;
+    else this.counters.errors++;
+    this.#log(`${status} ${record.id}: ${reason}`);
+    this.#markStatus();
+    await this.#notifyError(failed);
+  }
+
+  async #notifyError(record: ProviderJobRecord): Promise<void> {
+    await this.#feedback(record, "error", { extraInfo: (record.error ?? "error").slice(0, 1000) });
+    await this.store.put({ ...record, notified: true });
+  }
+
+  async #feedback(
+    record: ProviderJobRecord,
+    status: JobStatus,
+    extra: { extraInfo?: string; amount?: { amount: string; paymentRequest?: string } },
+  ): Promise<void> {
+    await this.#publisher!.publish(buildJobFeedback({
+      request: { id: record.id, pubkey: record.customer },
+      status,
+      extraInfo: extra.extraInfo,
+      amount: extra.amount,
+    }));
+  }
+
+  // ---- crash recovery (issue #5 point 6)
+
+  async #recover(): Promise<void> {
+    for (const record of this.store.all()) {
+      try {
+        await this.#recoverOne(record);
+      } catch (err) {
+        this.#log(`recover ${record.id} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async #recoverOne(record: ProviderJobRecord): Promise<void> {
+    {
+      if (record.status === "running") {
+        const reaped = await reapSkillProcesses(`${this.#o.stateDir}/work/${record.id}`);
+        if (reaped.length > 0) this.#log(`recover ${record.id}: killed leftover pids ${reaped}`);
+        await reapSkillCgroups(record.id);
+        const skill = this.#skillOf(record);
+        if (skill?.manifest.idempotent) {
+          this.#log(`recover ${record.id}: re-run (skill ${record.skill} is idempotent)`);
+          const paid = { ...record, status: "paid" as const };
+          await this.store.put(paid);
+          this.#enqueue(paid.id);
+        } else {
+          await this.#finishWithError(record, "error", "provider restarted while the job ran");
+        }
+        return;
+      }
+      if (record.invoice !== undefined && record.status === "invoiced") {
+        if (parseIlpInvoice(record.invoice).expiresAt.getTime() <= Date.now()) {
+          return await this.#finishWithError(record, "error", "payment not received before expiry");
+        }
+      }
+      if (isTerminalProviderJob(record)) {
+        if (record.notified === false) await this.#notifyError(record);
+        return;
+      }
+      this.#log(`recover ${record.id}: ${record.status}`);
+      await this.#advance(record);
+    }
+  }
+
+  // ---- status file
+
+  #markStatus(): void {
+    this.#statusDirty = true;
+  }
+
+  async #flushStatus(): Promise<void> {
+    if (!this.#statusDirty || this.store === undefined) return;
+    this.#statusDirty = false;
+    const s = this.#status;
+    s.updatedAt = nowIso();
+    s.inFlight = this.inFlight();
+    s.running = this.#running.size;
+    s.openInvoices = this.#desk?.size ?? 0;
+    s.counters = {
+      admitted: this.counters.admitted,
+      paid: this.counters.paid,
+      published: this.counters.published,
+      errors: this.counters.errors,
+      cancelled: this.counters.cancelled,
+      earned: String(this.counters.earned),
+      spentOnWrites: String(this.#publisher?.spent ?? 0n),
+      dropped: { ...this.counters.dropped },
+    };
+    await writeProviderStatus(this.#o.stateDir, s);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The status file a running provider maintains, `<state dir>/provider-status.json` (written
+ * atomically at most once a second and at every state change of note), read by
+ * `turnpike node status`. It says what the node is doing; the job records stay the truth.
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../../state/atomic_file.ts";
+
+/** File name of the status file in the state dir. */
+export const PROVIDER_STATUS_FILE = "provider-status.json";
+/** Largest status file read. */
+export const MAX_PROVIDER_STATUS_BYTES = 256 * 1024;
+
+/** What the status file holds. */
+export interface ProviderStatus {
+  pid: number;
+  state: "starting" | "serving" | "stopped";
+  startedAt: string;
+  updatedAt: string;
+  pubkey: string;
+  ilpAddress: string;
+  relayUrl: string;
+  btpUrl: string;
+  skills: { name: string; kinds: number[]; price: string }[];
+  inFlight: number;
+  running: number;
+  openInvoices: number;
+  counters: {
+    admitted: number;
+    paid: number;
+    published: number;
+    errors: number;
+    cancelled: number;
+    earned: string;
+    spentOnWrites: string;
+    dropped: Record<string, number>;
+  };
+  lastAnnounceAt?: string;
+  lastHeartbeatAt?: string;
+  lastError?: string;
+}
+
+/** The status file is missing or unreadable. */
+export class ProviderStatusError extends Error {
+  override name = "ProviderStatusError";
+}
+
+/**
+ * Writes the status file atomically.
+ *
+ * @example
+ * ```ts
+ * await writeProviderStatus("/state", status);
+ * ```
+ */
+export async function writeProviderStatus(stateDir: string, status: ProviderStatus): Promise<void> {
+  await writeFileAtomic(
+    `${stateDir}/${PROVIDER_STATUS_FILE}`,
+    JSON.stringify(status, null, 2) + "\n",
+    { skipFileSync: true },
+  );
+}
+
+/**
+ * Reads the status file. Throws {@linkcode ProviderStatusError}.
+ *
+ * @example
+ * ```ts
+ * const status = await readProviderStatus("/state");
+ * ```
+ */
+export async function readProviderStatus(stateDir: string): Promise<ProviderStatus> {
+  const path = `${stateDir}/${PROVIDER_STATUS_FILE}`;
+  let text: string;
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_PROVIDER_STATUS_BYTES) {
+      throw new ProviderStatusError(`${path} is over ${MAX_PROVIDER_STATUS_BYTES} bytes`);
+    }
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof ProviderStatusError) throw err;
+    throw new ProviderStatusError(`no provider status at ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProviderStatusError(`${path} is not JSON`);
+  }
+  if (
+    typeof value !== "object" || value === null || typeof Reflect.get(value, "pid") !== "number"
+  ) {
+    throw new ProviderStatusError(`${path} is not a provider status`);
+  }
+  return value as ProviderStatus;
+}
+
+/**
+ * Whether a process with this pid is alive (Linux `/proc`).
+ *
+ * @example
+ * ```ts
+ * await isProcessAlive(status.pid);
+ * ```
+ */
+export async function isProcessAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // A zombie (state Z) is dead for our purposes.
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}

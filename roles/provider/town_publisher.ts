@@ -1,0 +1,102 @@
+/**
+ * Publishes the provider's events to its town as paid writes (DESIGN.md §4 "Paying the relay"):
+ * the SPSP handshake once (kind 23194/23195 over ILP), then one PREPARE per event with the TOON
+ * bytes as data, amount = price per byte x bytes, condition from the shared secret. A reject is
+ * a {@linkcode TownWriteRejectedError}; an F99/unknown-destination after a town restart re-runs
+ * the handshake once (the town's secrets may be gone with a throwaway identity).
+ *
+ * @module
+ */
+import { finalizeEvent } from "nostr-tools";
+import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { buildPaidWrite, type PrepareSender, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
+
+/** Options for {@linkcode TownPublisher}. */
+export interface TownPublisherOptions {
+  sender: PrepareSender;
+  /** The town's ILP address. */
+  townAddress: string;
+  /** The town's Nostr pubkey (signs its SPSP answers). */
+  townPubkey: string;
+  /** The provider's secret key (signs events). */
+  secretKey: Uint8Array;
+  /** Base units per TOON byte the town charges. Default 10. */
+  pricePerByte?: bigint;
+}
+
+/** The town refused a paid write. */
+export class TownWriteRejectedError extends Error {
+  override name = "TownWriteRejectedError";
+  code: string;
+  constructor(code: string, message: string) {
+    super(`town rejected the write: ${code} ${message}`);
+    this.code = code;
+  }
+}
+
+/** Signs and pays for events on one town. */
+export class TownPublisher {
+  #options: TownPublisherOptions;
+  #grant: Promise<SpspResponse> | undefined;
+  /** Base units paid so far. */
+  spent = 0n;
+  /** Events published. */
+  published = 0;
+
+  constructor(options: TownPublisherOptions) {
+    this.#options = options;
+  }
+
+  #handshake(): Promise<SpspResponse> {
+    const grant = requestSpspOverIlp({
+      sender: this.#options.sender,
+      townAddress: this.#options.townAddress,
+      townPubkey: this.#options.townPubkey,
+      secretKey: this.#options.secretKey,
+    });
+    // A failed handshake is retried at the next publish instead of being cached.
+    grant.catch(() => {
+      if (this.#grant === grant) this.#grant = undefined;
+    });
+    return this.#grant = grant;
+  }
+
+  /**
+   * Signs the template, pays for it and sends it; resolves with the signed event.
+   *
+   * @example
+   * ```ts
+   * const event = await publisher.publish(buildJobFeedback({ request, status: "processing" }));
+   * ```
+   */
+  async publish(template: EventTemplate): Promise<NostrEvent> {
+    const event = finalizeEvent(template, this.#options.secretKey) as NostrEvent;
+    await this.publishSigned(event);
+    return event;
+  }
+
+  /** Pays for and sends an already signed event. */
+  async publishSigned(event: NostrEvent): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      const grant = await (this.#grant ?? this.#handshake());
+      const { prepare } = await buildPaidWrite({
+        event,
+        grant,
+        pricePerByte: this.#options.pricePerByte ?? 10n,
+      });
+      const reply = await this.#options.sender.sendPrepare(prepare);
+      if (reply.type === "fulfill") {
+        this.spent += BigInt(prepare.amount);
+        this.published++;
+        return;
+      }
+      // F05 (wrong condition) or F02 after a town restart: the grant is stale; redo SPSP once.
+      if (attempt === 0 && (reply.code === "F05" || reply.code === "F02")) {
+        this.#grant = undefined;
+        continue;
+      }
+      throw new TownWriteRejectedError(reply.code, reply.message);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Admission against a real town: each drop reason is logged with its code and nothing is
+ * published for a dropped job; capacity limits hold under a burst of 200 jobs from 2 requesters.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { buildJobRequest } from "../../protocol/nip90_job.ts";
+import {
+  connectTestRequester,
+  feedbackOf,
+  waitUntil,
+  withProvider,
+} from "../support/provider_test_kit.ts";
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+Deno.test("provider admission e2e: expired, duplicate, other provider, low bid are dropped and logged; cancel withdraws the invoice", async () => {
+  const lines: string[] = [];
+  await withProvider(["echo"], [], async ({ provider, alice, root }) => {
+    const dropped = (reason: string) => provider.counters.dropped[reason as "expired"] ?? 0;
+    const base = { kind: 5601, inputs: [{ data: "x", type: "text" as const }] };
+    const expiredNip40 = await alice.post(buildJobRequest({
+      ...base,
+      extraTags: [["expiration", String(nowSec() + 1)]],
+    }));
+    void expiredNip40; // may arrive before or after its expiration; the aged one is certain
+    const aged = await alice.post(buildJobRequest({ ...base, createdAt: nowSec() - 45 }));
+    const other = await alice.post(buildJobRequest({ ...base, providers: ["ab".repeat(32)] }));
+    const lowBid = await alice.post(buildJobRequest({ ...base, bid: 99n }));
+    // The cancellation reaches the provider before the request (published first).
+    const good = await alice.post(buildJobRequest(base));
+    await alice.waitFor(feedbackOf(good.id, "payment-required"));
+    await waitUntil(
+      () =>
+        dropped("expired") >= 1 && dropped("other-provider") === 1 &&
+        dropped("bid-below-price") === 1,
+      10_000,
+      "drops",
+    );
+    for (const id of [aged.id, other.id, lowBid.id]) {
+      assertEquals(provider.store.has(id), false);
+      assert(lines.some((l) => l.startsWith(`drop ${id}`)), `drop of ${id} logged`);
+      assertEquals(alice.seen().filter((e) => e.tags.some((t) => t[1] === id)).length, 0);
+    }
+    assert(lines.some((l) => l.includes(`drop ${aged.id}`) && l.includes("expired")));
+    assert(lines.some((l) => l.includes(`drop ${lowBid.id}`) && l.includes("bid 99 < price 100")));
+    // Duplicate: a skill folder dropped in makes the provider re-subscribe (new kinds), the
+    // town replays the stored requests, and the admitted one is dropped as a duplicate.
+    await Deno.mkdir(`${root}/skills/late`, { mode: 0o755 });
+    await Deno.writeTextFile(
+      `${root}/skills/late/SKILL.md`,
+      "---\nname: late\ndescription: t\nmetadata:\n  kinds: [5020]\n---\n",
+    );
+    await Deno.writeTextFile(`${root}/skills/late/run`, "#!/bin/sh\necho late\n", { mode: 0o755 });
+    await waitUntil(
+      () => lines.some((l) => l.startsWith(`drop ${good.id}`) && l.includes("duplicate")),
+      15_000,
+      "duplicate drop after re-subscription",
+    );
+    assertEquals(provider.store.get(good.id)?.status, "invoiced");
+    // Cancelled while awaiting payment: the invoice is withdrawn, paying it is refused.
+    // (A cancellation that arrives before its request is dropped as `cancelled`: unit-tested;
+    // this town honours NIP-09 and refuses to store a request deleted beforehand.)
+    const invoiceFb = await alice.waitFor(feedbackOf(good.id, "payment-required"));
+    await alice.post({ kind: 5, created_at: nowSec(), tags: [["e", good.id]], content: "" });
+    await alice.waitFor(feedbackOf(good.id, "error"));
+    assertEquals(provider.store.get(good.id)?.status, "cancelled");
+    const late = await alice.payInvoice(invoiceFb);
+    assertEquals(late.reply.type === "reject" && late.reply.code, "F02");
+  }, { maxAgeSec: 30, log: (line) => lines.push(line) });
+});
+
+Deno.test("provider admission e2e: capacity holds under a burst of 200 jobs", async () => {
+  await withProvider(["echo"], [], async ({ town, provider, alice }) => {
+    const bob = await connectTestRequester({ town, token: "bob-token" });
+    try {
+      const posted = [];
+      for (let i = 0; i < 100; i++) {
+        for (const who of [alice, bob]) {
+          posted.push(who.post(buildJobRequest({
+            kind: 5601,
+            inputs: [{ data: `job ${i}`, type: "text" }],
+          })));
+        }
+      }
+      const jobs = await Promise.all(posted);
+      assertEquals(jobs.length, 200);
+      const c = provider.counters;
+      const drops = () =>
+        (c.dropped["over-capacity"] ?? 0) + (c.dropped["over-requester-capacity"] ?? 0);
+      await waitUntil(() => c.admitted + drops() === 200, 60_000, "all 200 decided");
+      // Unpaid invoices hold their slots: exactly the limits are admitted.
+      assertEquals(c.admitted, 10);
+      const records = provider.store.all();
+      assertEquals(records.length, 10);
+      assert(records.filter((r) => r.customer === alice.pubkey).length <= 6);
+      assert(records.filter((r) => r.customer === bob.pubkey).length <= 6);
+      assertEquals(drops(), 190);
+      assertEquals(provider.inFlight(), 10);
+    } finally {
+      await bob.close();
+    }
+  }, { maxInFlight: 10, maxInFlightPerRequester: 6 });
+});
