@@ -30,7 +30,10 @@ export function registerCompletionsCommand(program: Command, install: Completion
     .command("completions")
     .description("print a shell completion script (bash, zsh, fish, powershell)")
     .argument("<shell>", COMPLETION_SHELLS.join("|"))
-    .addHelpText("after", '\nExample: turnpike completions bash > ~/.local/share/bash-completion/completions/turnpike')
+    .addHelpText(
+      "after",
+      "\nExample: turnpike completions bash > ~/.local/share/bash-completion/completions/turnpike",
+    )
     .action(async (shell: string) => {
       if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) {
         throw new CliError(`unknown shell "${shell}"`, {

@@ -31,7 +31,10 @@ export function registerStageCommand(program: Command): void {
     .argument("[flags...]", "the stage's own flags, e.g. --relay ws://127.0.0.1:7100")
     .allowUnknownOption()
     .helpOption(false)
-    .addHelpText("after", `\nStages: ${stageNames().join(", ")} (\`turnpike stage list\` describes them)`)
+    .addHelpText(
+      "after",
+      `\nStages: ${stageNames().join(", ")} (\`turnpike stage list\` describes them)`,
+    )
     .action(async (name: string, flags: string[]) => {
       if (name === "list") return console.log(await stageListText());
       await runNamedStage(name, flags);

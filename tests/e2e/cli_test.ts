@@ -5,7 +5,15 @@ import { PLANNED_COMMANDS } from "../../cli/planned_commands.ts";
 Deno.test("turnpike --help lists every command group of the design", async () => {
   const { code, stdout } = await runCli(["--help"]);
   assertEquals(code, 0);
-  for (const group of ["demo", "wallet", "stage", "completions", ...PLANNED_COMMANDS.map((p) => p.name)]) {
+  for (
+    const group of [
+      "demo",
+      "wallet",
+      "stage",
+      "completions",
+      ...PLANNED_COMMANDS.map((p) => p.name),
+    ]
+  ) {
     assertMatch(stdout, new RegExp(`^  ${group}\\b`, "m"), `missing group ${group}`);
   }
   for (const planned of PLANNED_COMMANDS) {
@@ -21,7 +29,9 @@ Deno.test("every planned command says it is not built and exits 3", async () => 
     assertEquals(code, 3, stderr);
     assertStringIncludes(
       stderr,
-      `Error: \`turnpike ${words.join(" ")}\` is not built yet (planned in issue #${planned.issue})`,
+      `Error: \`turnpike ${
+        words.join(" ")
+      }\` is not built yet (planned in issue #${planned.issue})`,
     );
     assertMatch(stderr, /^Suggestion: /m);
   }
