@@ -19,6 +19,7 @@
  * @module
  */
 import { buildJobRequest, type JobInput, type JobParam } from "../protocol/nip90_job.ts";
+import type { EventTemplate } from "../protocol/nostr_event.ts";
 import type { Chunk, FailedChunk, TemplateChunk } from "./chunks.ts";
 import { NO_PERMISSIONS, type SourceStage, StageOptionsError } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
@@ -51,7 +52,7 @@ const DEFAULT_MAX_LINE = 64 * 1024;
  * t.tags; // [["i", "hello", "text"], ["bid", "1000"]]
  * ```
  */
-export function jobSpecToTemplate(spec: unknown, createdAt?: number) {
+export function jobSpecToTemplate(spec: unknown, createdAt?: number): EventTemplate {
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
     throw new JobSpecError("a job spec is a JSON object");
   }
