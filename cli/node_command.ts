@@ -9,7 +9,7 @@
  *
  * | flag                    | environment                     | `[provider]` key         | default |
  * |-------------------------|---------------------------------|--------------------------|---------|
- * | `--town-pubkey`         | `TURNPIKE_TOWN_PUBKEY`          | `town_pubkey`            | required |
+ * | `--town-pubkey`         | `TURNPIKE_TOWN_PUBKEY`          | `town_pubkey`            | NIP-11 `self` |
  * | `--btp-token`           | `TURNPIKE_BTP_TOKEN`            | `btp_token`              | from the URL's `user:token@` |
  * | `--skills-dir`          | `TURNPIKE_SKILLS_DIR`           | `skills_dir`             | `<state dir>/skills`, else the built-in `skills/` |
  * | `--max-in-flight`       | `TURNPIKE_PROVIDER_MAX_IN_FLIGHT` | `max_in_flight`        | 32 |
@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { fetchTownPubkey } from "../transport/relay_info.ts";
 import type { Command } from "commander";
 import { generateSecretKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
@@ -87,7 +88,10 @@ export function registerNodeCommand(program: Command): void {
     .option("--relay-url <url>", "the town's NIP-01 URL (default ws://127.0.0.1:7100)")
     .option("--connector-btp-url <url>", "the town's BTP URL (default btp+ws://127.0.0.1:3000)")
     .option("--btp-token <token>", "BTP auth token of this provider's account on the town")
-    .option("--town-pubkey <hex>", "the town's Nostr pubkey (printed by `turnpike town up`)")
+    .option(
+      "--town-pubkey <hex>",
+      "the town's Nostr pubkey (default: asked from the town, NIP-11 `self`)",
+    )
     .option("--skills-dir <dir>", "skills dir (watched; default <state dir>/skills or built-ins)")
     .option("--price-per-byte <n>", "the town's price per TOON byte (default 10)")
     .option("--max-in-flight <n>", "unfinished jobs at most (default 32)")
@@ -196,15 +200,30 @@ async function loadIdentity(opts: NodeOptions, stateDir: string): Promise<Uint8A
   }
 }
 
+/** Asks the town for its pubkey (NIP-11 `self`) when the operator did not give it. */
+async function discoverTownPubkey(relayUrl: string): Promise<string> {
+  try {
+    return await fetchTownPubkey(relayUrl);
+  } catch (err) {
+    throw new CliError("the town's pubkey is not known", {
+      context: (err as Error).message,
+      suggestion: "pass --town-pubkey <hex> (printed by `turnpike town up`) or set " +
+        "TURNPIKE_TOWN_PUBKEY",
+      cause: err,
+    });
+  }
+}
+
 async function resolveNodeOptions(
   opts: NodeOptions,
   loaded: LoadedSettings,
 ): Promise<Omit<ProviderNodeOptions, "secretKey">> {
   const s = loaded.settings;
-  const townPubkey = pick(loaded, opts.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
-  if (townPubkey === undefined || !/^[0-9a-f]{64}$/.test(townPubkey)) {
-    throw new CliError("the town's pubkey is needed (64 lowercase hex)", {
-      context: townPubkey === undefined ? "not given" : `got ${JSON.stringify(townPubkey)}`,
+  const townPubkey = pick(loaded, opts.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey") ??
+    await discoverTownPubkey(s.relayUrl);
+  if (!/^[0-9a-f]{64}$/.test(townPubkey)) {
+    throw new CliError("the town's pubkey must be 64 lowercase hex", {
+      context: `got ${JSON.stringify(townPubkey)}`,
       suggestion: "pass --town-pubkey <hex> (printed by `turnpike town up`) or set " +
         "TURNPIKE_TOWN_PUBKEY",
       exitCode: ExitCode.Usage,

@@ -11,6 +11,11 @@ export interface Nip11Info {
   description?: string;
   /** Hex pubkey of the town's owner. */
   pubkey?: string;
+  /**
+   * Hex pubkey of the town itself (NIP-11 `self`): what SPSP requests (kind 23194) are
+   * encrypted to and what signs its 23195 answers.
+   */
+  self?: string;
   contact?: string;
   software?: string;
   version?: string;
@@ -56,6 +61,7 @@ export function buildNip11Document(info: Nip11Info, limits: TownLimits): Record<
     },
   };
   if (info.pubkey) doc.pubkey = info.pubkey;
+  if (info.self) doc.self = info.self;
   if (info.contact) doc.contact = info.contact;
   if (info.pricePerByte !== undefined) {
     doc.fees = {

@@ -142,6 +142,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
       pricing: config.pricing,
+      info: { self: getPublicKey(options.secretKey) },
     });
     const httpServer = Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen: () => {} },

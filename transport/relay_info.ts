@@ -1,0 +1,108 @@
+/**
+ * Fetches a relay's NIP-11 information document, e.g. to learn a town's own pubkey (`self`)
+ * without the operator having to copy it around.
+ *
+ * @module
+ */
+
+/** Largest NIP-11 document read (network input). */
+export const MAX_RELAY_INFO_BYTES = 64 * 1024;
+
+/** Options for {@linkcode fetchRelayInfo}. */
+export interface FetchRelayInfoOptions {
+  /** Give up after this long. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/** The fields of a NIP-11 document turnpike reads. */
+export interface RelayInfo {
+  name?: string;
+  /** The owner's pubkey. */
+  pubkey?: string;
+  /** The relay's own pubkey. */
+  self?: string;
+  supported_nips?: number[];
+  [key: string]: unknown;
+}
+
+/** The relay did not answer with a usable NIP-11 document. */
+export class RelayInfoError extends Error {
+  override name = "RelayInfoError";
+}
+
+/**
+ * `ws://host:port/path` -> `http://host:port/path` (and `wss` -> `https`).
+ *
+ * @example
+ * ```ts
+ * relayHttpUrl("ws://127.0.0.1:7100"); // "http://127.0.0.1:7100/"
+ * ```
+ */
+export function relayHttpUrl(relayUrl: string): string {
+  const url = new URL(relayUrl);
+  if (url.protocol === "ws:") url.protocol = "http:";
+  else if (url.protocol === "wss:") url.protocol = "https:";
+  else if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RelayInfoError(`not a relay URL: ${relayUrl}`);
+  }
+  return url.toString();
+}
+
+/**
+ * Reads the relay's NIP-11 document (`Accept: application/nostr+json`).
+ *
+ * @example
+ * ```ts
+ * const info = await fetchRelayInfo("ws://127.0.0.1:7100");
+ * console.log(info.self); // the town's pubkey
+ * ```
+ */
+export async function fetchRelayInfo(
+  relayUrl: string,
+  options: FetchRelayInfoOptions = {},
+): Promise<RelayInfo> {
+  const url = relayHttpUrl(relayUrl);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { accept: "application/nostr+json" },
+      signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+    });
+  } catch (err) {
+    throw new RelayInfoError(`cannot reach ${url}: ${(err as Error).message}`);
+  }
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (!response.ok) throw new RelayInfoError(`${url} answered HTTP ${response.status}`);
+  if (body.length > MAX_RELAY_INFO_BYTES) {
+    throw new RelayInfoError(`NIP-11 document over ${MAX_RELAY_INFO_BYTES} bytes`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new RelayInfoError(`${url} did not answer with a JSON NIP-11 document`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new RelayInfoError(`${url} did not answer with a JSON object`);
+  }
+  return doc as RelayInfo;
+}
+
+/**
+ * The town's own pubkey, from its NIP-11 `self` field.
+ *
+ * @example
+ * ```ts
+ * const townPubkey = await fetchTownPubkey("ws://127.0.0.1:7100");
+ * ```
+ */
+export async function fetchTownPubkey(
+  relayUrl: string,
+  options: FetchRelayInfoOptions = {},
+): Promise<string> {
+  const info = await fetchRelayInfo(relayUrl, options);
+  if (typeof info.self !== "string" || !/^[0-9a-f]{64}$/.test(info.self)) {
+    throw new RelayInfoError(`${relayUrl} does not publish its pubkey (NIP-11 "self")`);
+  }
+  return info.self;
+}
