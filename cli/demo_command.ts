@@ -1,155 +1,29 @@
 /**
- * `turnpike demo`: the embedded default. Until the requester/provider demo (issue #4) exists it
- * runs the receiving pipeline over the shipped fixtures, each stage in its own
- * permission-restricted Worker:
+ * `turnpike demo`: the embedded default. A local town, a provider and a requester on free
+ * loopback ports with a fresh temporary state dir; a paid `ci-run` job on the sample project;
+ * progress, the CI report; everything stopped (`roles/demo/paid_job_demo.ts`).
  *
- *     fixtures (TOON) -> kind-extractor -> correlator -> (counted here)
- *
- * The correlator knows the job requests of the corpus (as a requester would after posting them),
- * so results and feedback that refer to them are routed to the `echo` callback skill. Malformed
- * fixtures are fed too, to show that bad input comes out as reported failures, never dropped.
+ * `turnpike demo --pipeline` runs the receiving pipeline over the shipped fixtures instead
+ * (`roles/demo/fixture_pipeline_demo.ts`).
  *
  * @module
  */
 import type { Command } from "commander";
-import { createPipeline, type PipelineOutcome } from "../pipeline/pipeline.ts";
-import type { StageMetricsSnapshot } from "../pipeline/stage_metrics.ts";
-import { extractSummary } from "../protocol/kind_extractor.ts";
-import type { Chunk, ToonChunk } from "../stages/chunks.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
+import {
+  FixtureDemoStageError,
+  formatFixtureDemoReport,
+  runFixtureDemo,
+} from "../roles/demo/fixture_pipeline_demo.ts";
+import { PaidJobDemoError, runPaidJobDemo } from "../roles/demo/paid_job_demo.ts";
 
-const FIXTURES = new URL("../fixtures/", import.meta.url);
-
-/** Options of the fixture-pipeline demo. */
-export interface FixtureDemoOptions {
-  /** "workers" (default) or "inline". */
-  mode: "workers" | "inline";
-  /** Times the corpus is replayed (for a throughput figure). */
-  repeat: number;
-  /** Include the malformed fixtures. */
+interface DemoOptions {
+  pipeline?: boolean;
+  inline?: boolean;
+  repeat: string;
   malformed: boolean;
-}
-
-/** What the demo did. */
-export interface FixtureDemoReport {
-  mode: "workers" | "inline";
-  eventsIn: number;
-  jobsKnown: number;
-  correlated: { result: number; feedback: number; other: number };
-  failed: number;
-  failureClasses: Record<string, number>;
-  seconds: number;
-  eventsPerSecond: number;
-  stages: StageMetricsSnapshot[];
-}
-
-function splitRecords(text: string): string[] {
-  return text.split(/\n[ \t]*\n/).map((r) => r.trim()).filter((r) => r !== "");
-}
-
-async function loadFixtureChunks(options: FixtureDemoOptions): Promise<ToonChunk[]> {
-  const corpus = splitRecords(await Deno.readTextFile(new URL("corpus.toon", FIXTURES)));
-  const chunks: ToonChunk[] = corpus.map((toon) => ({ type: "toon", toon, source: "corpus" }));
-  if (options.malformed) {
-    const dir = new URL("events/malformed/", FIXTURES);
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.name.endsWith(".toon")) continue;
-      const toon = (await Deno.readTextFile(new URL(entry.name, dir))).trimEnd();
-      chunks.push({ type: "toon", toon, source: `malformed/${entry.name}` });
-    }
-  }
-  return chunks;
-}
-
-/** The job requests (kinds 5000-5999) of the corpus: the jobs "we" posted. */
-function knownJobs(chunks: ToonChunk[]): { jobId: string; skill: string }[] {
-  const jobs = [];
-  for (const chunk of chunks) {
-    try {
-      const s = extractSummary(chunk.toon);
-      if (s.kind >= 5000 && s.kind <= 5999) jobs.push({ jobId: s.id, skill: "echo" });
-    } catch {
-      // malformed fixtures are not jobs; the pipeline reports them
-    }
-  }
-  return jobs;
-}
-
-function* replay(chunks: ToonChunk[], times: number): Iterable<Chunk> {
-  for (let i = 0; i < times; i++) yield* chunks;
-}
-
-/**
- * Runs the fixture pipeline and reports what every stage did.
- *
- * @example
- * ```ts
- * const report = await runFixtureDemo({ mode: "workers", repeat: 1, malformed: true });
- * console.log(report.correlated.result);
- * ```
- */
-export async function runFixtureDemo(options: FixtureDemoOptions): Promise<FixtureDemoReport> {
-  const chunks = await loadFixtureChunks(options);
-  const jobs = knownJobs(chunks);
-  const correlated = { result: 0, feedback: 0, other: 0 };
-  const failureClasses: Record<string, number> = {};
-  const started = performance.now();
-  const pipeline = await createPipeline({
-    mode: options.mode,
-    input: replay(chunks, options.repeat),
-    stages: [{ name: "kind-extractor" }, { name: "correlator", options: { jobs } }],
-  });
-  const outcome: PipelineOutcome = await pipeline.run({
-    onBatch(batch) {
-      for (const c of batch) {
-        if (c.type === "correlated") correlated[c.role]++;
-        else if (c.type === "failed") failureClasses[c.error] = (failureClasses[c.error] ?? 0) + 1;
-      }
-    },
-  });
-  const seconds = (performance.now() - started) / 1000;
-  if (outcome.errors.length > 0) {
-    const e = outcome.errors[0];
-    throw new CliError(`stage ${e.stage} failed: ${e.message}`, { context: e.error });
-  }
-  const eventsIn = chunks.length * options.repeat;
-  return {
-    mode: options.mode,
-    eventsIn,
-    jobsKnown: jobs.length,
-    correlated,
-    failed: outcome.failures.length,
-    failureClasses,
-    seconds,
-    eventsPerSecond: Math.round(eventsIn / seconds),
-    stages: outcome.metrics.stages,
-  };
-}
-
-function printReport(r: FixtureDemoReport): void {
-  const lines = [
-    `turnpike demo: receiving pipeline over the fixtures (${r.mode})`,
-    `  fixtures -> kind-extractor -> correlator`,
-    "",
-    `  events in          ${r.eventsIn}`,
-    `  jobs we "posted"   ${r.jobsKnown} (kind 5000-5999 requests of the corpus, callback skill echo)`,
-    `  routed to skills   ${r.correlated.result} results, ${r.correlated.feedback} feedback, ` +
-    `${r.correlated.other} other (cancellations...)`,
-    `  refused as bad     ${r.failed} ${
-      Object.entries(r.failureClasses).map(([k, v]) => `${k}: ${v}`).join(", ")
-    }`,
-    `  time               ${r.seconds.toFixed(3)} s (${r.eventsPerSecond} events/s incl. start-up)`,
-    "",
-    "  stage            in       out      failed  restarts",
-    ...r.stages.map((s) =>
-      `  ${s.stage.padEnd(16)} ${String(s.chunksIn).padEnd(8)} ${String(s.chunksOut).padEnd(8)} ` +
-      `${String(s.chunksFailed).padEnd(7)} ${s.restarts}`
-    ),
-    "",
-    "The paid requester/provider demo over a local town arrives with issue #4.",
-  ];
-  console.log(lines.join("\n"));
+  keepState?: boolean;
 }
 
 /**
@@ -164,24 +38,78 @@ function printReport(r: FixtureDemoReport): void {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("run the embedded default: the receiving pipeline over the shipped fixtures")
-    .option("--inline", "run every stage in this thread instead of one Worker each")
-    .option("--repeat <n>", "replay the corpus n times", "1")
-    .option("--no-malformed", "leave out the malformed fixtures")
-    .action(async (opts: { inline?: boolean; repeat: string; malformed: boolean }, cmd: Command) => {
-      const repeat = Number(opts.repeat);
-      if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100_000) {
-        throw new CliError(`--repeat must be an integer from 1 to 100000`, {
-          context: `got "${opts.repeat}"`,
-          exitCode: ExitCode.Usage,
-        });
-      }
-      const report = await runFixtureDemo({
-        mode: opts.inline ? "inline" : "workers",
-        repeat,
-        malformed: opts.malformed,
-      });
-      if (cmd.optsWithGlobals().output === "json") console.log(JSON.stringify(report));
-      else printReport(report);
+    .description("run the embedded default: a paid ci-run job through a local town and provider")
+    .option("--keep-state", "keep the demo's temporary state dir")
+    .option("--pipeline", "instead: the receiving pipeline over the shipped fixtures")
+    .option("--inline", "with --pipeline: every stage in this thread instead of one Worker each")
+    .option("--repeat <n>", "with --pipeline: replay the corpus n times", "1")
+    .option("--no-malformed", "with --pipeline: leave out the malformed fixtures")
+    .action(async (opts: DemoOptions, cmd: Command) => {
+      const json = cmd.optsWithGlobals().output === "json";
+      if (opts.pipeline) return await pipelineDemo(opts, json);
+      await paidJobDemo(opts, json);
     });
+}
+
+async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
+  if (!json) console.log("turnpike demo: a paid ci-run job through a local town and provider\n");
+  let report;
+  try {
+    report = await runPaidJobDemo({
+      onLine: json ? undefined : (line) => console.log(line),
+      keepStateDir: opts.keepState,
+    });
+  } catch (err) {
+    if (err instanceof PaidJobDemoError) {
+      throw new CliError(err.message, {
+        suggestion: "run `turnpike doctor` to check this machine",
+      });
+    }
+    throw err;
+  }
+  if (json) console.log(JSON.stringify(report));
+  else {
+    const r = report.result as Record<string, unknown> | undefined;
+    console.log("");
+    console.log(`job       ${report.jobId} ${report.status}`);
+    if (r && typeof r === "object") {
+      console.log(
+        `ci-run    ${r.status} (exit ${r.exitCode}, ${r.durationMs} ms): ${
+          JSON.stringify(r.summary ?? {})
+        }`,
+      );
+    }
+    console.log(
+      `paid      ${report.paidToProvider} to the provider, receipt ${report.receipt ?? "-"}`,
+    );
+    console.log(
+      `time      ${report.seconds.toFixed(2)} s; everything stopped${
+        opts.keepState ? `, state kept in ${report.stateDir}` : ""
+      }`,
+    );
+  }
+  if (report.status !== "done") {
+    throw new CliError(`the demo job ended ${report.status}`, { context: report.jobId });
+  }
+}
+
+async function pipelineDemo(opts: DemoOptions, json: boolean): Promise<void> {
+  const repeat = Number(opts.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100_000) {
+    throw new CliError(`--repeat must be an integer from 1 to 100000`, {
+      context: `got "${opts.repeat}"`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  try {
+    const report = await runFixtureDemo({
+      mode: opts.inline ? "inline" : "workers",
+      repeat,
+      malformed: opts.malformed,
+    });
+    console.log(json ? JSON.stringify(report) : formatFixtureDemoReport(report));
+  } catch (err) {
+    if (err instanceof FixtureDemoStageError) throw new CliError(err.message);
+    throw err;
+  }
 }

@@ -19,13 +19,6 @@ export interface PlannedCommand {
 
 /** The planned groups and the issue each belongs to. */
 export const PLANNED_COMMANDS: readonly PlannedCommand[] = [
-  {
-    name: "job",
-    subcommands: ["submit", "status", "results", "list", "cancel"],
-    description: "post paid NIP-90 jobs and follow them",
-    issue: 4,
-  },
-  { name: "requester", subcommands: [], description: "long-running requester", issue: 4 },
   { name: "relay", subcommands: ["status"], description: "relay connection status", issue: 3 },
   { name: "stats", subcommands: [], description: "earnings, spend and pipeline metrics", issue: 4 },
   { name: "dash", subcommands: [], description: "interactive dashboard", issue: 4 },

@@ -14,6 +14,8 @@ import { registerChannelCommand } from "./channel_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
 import { registerNodeCommand } from "./node_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
+import { registerJobCommand } from "./job_command.ts";
+import { registerRequesterCommand } from "./requester_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -49,6 +51,8 @@ export function createProgram(): Command {
   registerStageCommand(program);
   registerTownCommand(program);
   registerChannelCommand(program);
+  registerJobCommand(program);
+  registerRequesterCommand(program);
   registerNodeCommand(program);
   registerDoctorCommand(program);
   registerPlannedCommands(program);

@@ -1,0 +1,178 @@
+/**
+ * Requester figures on loopback (town, provider and requester in this one process):
+ *
+ * 1. submit -> result latency, 200 sequential paid echo jobs (real sandboxed `skills/echo`), and
+ *    the same with a `sh` no-op skill (the sandbox's Deno start-up removed): p50 / p99;
+ *    compared with one bare paid write to the town (the floor of any job: 2 writes + 1 payment).
+ * 2. 1,000 jobs in flight at once (sh no-op skill): completion rate, wall time, RSS.
+ * 3. restart with 10k in-flight jobs on record: `startRequester` (parallel batched load)
+ *    vs the obvious alternative (sequential `repo.read` of each in-flight job).
+ *
+ * Run: deno run -A bench/requester_jobs_bench_script.ts [--only latency|inflight|restart]
+ *
+ * @module
+ */
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { echoSpec, startRequesterNetwork } from "../tests/support/requester_network.ts";
+import { connectPayingClient } from "../tests/support/town_test_node.ts";
+import { openJobRepository } from "../state/job_repository.ts";
+import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
+import { startRequester } from "../roles/requester/requester_node.ts";
+
+const only = Deno.args[Deno.args.indexOf("--only") + 1];
+const want = (name: string) => !Deno.args.includes("--only") || only === name;
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function shSkillsDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "tp-bench-skills-" });
+  await Deno.mkdir(`${dir}/echo`);
+  const manifest = await Deno.readTextFile(new URL("../skills/echo/SKILL.md", import.meta.url));
+  await Deno.writeTextFile(`${dir}/echo/SKILL.md`, manifest);
+  await Deno.writeTextFile(`${dir}/echo/run`, "#!/bin/sh\ncat > /dev/null\necho ok\n", {
+    mode: 0o755,
+  });
+  return dir;
+}
+
+async function latency(label: string, skillsDir: string | undefined, n: number) {
+  const net = await startRequesterNetwork({ providerSkillsDir: skillsDir });
+  const req = await net.startRequester({ durable: true });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const job = await req.submit(echoSpec(`bench ${i}`, { skill: "none" }));
+      const done = await req.waitFor(job.id);
+      if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    console.log(
+      `${label}: n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${fmt(pct(times, 0.99))} max ${
+        fmt(times[n - 1])
+      }`,
+    );
+    const writer = await connectPayingClient({
+      url: net.btpUrl.replace("btp+ws://", "btp+ws://bare:b@"),
+      token: "b",
+      townAddress: net.town.ilpAddress,
+      townPubkey: net.town.pubkey,
+    });
+    const bare: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await writer.write(writer.sign());
+      bare.push(performance.now() - t0);
+    }
+    bare.sort((a, b) => a - b);
+    console.log(
+      `  bare paid write to the town: p50 ${fmt(pct(bare, 0.5))} p99 ${fmt(pct(bare, 0.99))}`,
+    );
+    await writer.close();
+  } finally {
+    await req.close();
+    await net.stop();
+  }
+}
+
+async function inFlight(n: number) {
+  const skills = await shSkillsDir();
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: { maxInFlight: n, maxInFlightPerRequester: n, maxConcurrentRuns: 2 },
+  });
+  const req = await net.startRequester({ durable: false });
+  try {
+    const rss0 = Deno.memoryUsage().rss;
+    const t0 = performance.now();
+    const jobs = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, i) => req.submit(echoSpec(`many ${i}`, { skill: "none", timeoutMs: 300_000 })),
+      ),
+    );
+    const tSubmitted = performance.now() - t0;
+    let peak = Deno.memoryUsage().rss;
+    const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 100);
+    const finals = await Promise.all(jobs.map((j) => req.waitFor(j.id)));
+    clearInterval(sampler);
+    const wall = performance.now() - t0;
+    const done = finals.filter((f) => f.status === "done").length;
+    console.log(
+      `${n} in flight: ${done}/${n} done (${(100 * done / n).toFixed(1)}%), submitted in ${
+        fmt(tSubmitted)
+      }, ` +
+        `all ended in ${(wall / 1000).toFixed(1)} s; RSS ${(rss0 / 2 ** 20).toFixed(0)} -> peak ` +
+        `${(peak / 2 ** 20).toFixed(0)} MiB (town + provider + requester in one process)`,
+    );
+  } finally {
+    await req.close();
+    await net.stop();
+    await Deno.remove(skills, { recursive: true });
+  }
+}
+
+async function restart(n: number) {
+  const net = await startRequesterNetwork({ provider: false });
+  const opts = await net.requesterOptions({ durable: false });
+  try {
+    const repo = await openJobRepository({ stateDir: opts.stateDir, durable: false });
+    const now = Date.now();
+    const toon = "id: x"; // never decoded: these jobs are `sent`, not `pending-send`
+    for (let i = 0; i < n; i++) {
+      const id = Array.from(
+        crypto.getRandomValues(new Uint8Array(32)),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      await writeJobSidecar(opts.stateDir, id, {
+        requestToon: toon,
+        spec: echoSpec("x", { skill: "none" }),
+        deadlineMs: now + 3_600_000,
+      }, { durable: false });
+      await repo.create({
+        id,
+        kind: 5601,
+        skill: "none",
+        status: "sent",
+        createdAtMs: now,
+        updatedAtMs: now,
+        payments: [],
+      });
+    }
+    repo.close();
+    for (let round = 1; round <= 2; round++) {
+      let t0 = performance.now();
+      const seq = await openJobRepository({ stateDir: opts.stateDir });
+      for (const s of seq.listInFlight()) await seq.read(s.id);
+      const tSeq = performance.now() - t0;
+      seq.close();
+      t0 = performance.now();
+      const req = await startRequester({ ...opts, secretKey: generateSecretKey() });
+      const tStart = performance.now() - t0;
+      const following = req.activeJobs;
+      await req.close();
+      console.log(
+        `restart with ${n} in flight (round ${round}): startRequester ${
+          fmt(tStart)
+        } (following ${following}); ` +
+          `sequential read of the records alone ${fmt(tSeq)}`,
+      );
+    }
+  } finally {
+    await net.stop();
+  }
+}
+
+void getPublicKey;
+if (want("latency")) {
+  await latency("echo, sandboxed skill", undefined, 200);
+  const skills = await shSkillsDir();
+  await latency("echo, sh no-op skill", skills, 200);
+  await Deno.remove(skills, { recursive: true });
+}
+if (want("inflight")) await inFlight(1000);
+if (want("restart")) await restart(10_000);

@@ -1,0 +1,557 @@
+/**
+ * `turnpike job submit|status|results|list|cancel`: post paid NIP-90 jobs and follow them.
+ * `submit --wait` (and `cancel`) connect to the town and resume the profile's in-flight jobs
+ * first; `status`, `results` and `list` only read the state dir.
+ *
+ * Exit codes: 0 done; 1 the job or the town failed (rejected, timed out, refused payment,
+ * unreachable town); 2 bad usage (unknown kind name, unreadable input file, bad option value).
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { readPassphrase } from "../identity/passphrase.ts";
+import { unlockWallet } from "../identity/wallet.ts";
+import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
+import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
+import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
+import { decodeEventToon } from "../protocol/toon_codec.ts";
+import { openJobRepository } from "../state/job_repository.ts";
+import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
+import {
+  checkPubkey,
+  checkSkill,
+  DEFAULT_JOB_TIMEOUT_MS,
+  type JobSpec,
+  JobSpecError,
+  NO_CALLBACK,
+  parseAmount,
+  parseThenSpec,
+  resolveJobKind,
+} from "../roles/requester/job_spec.ts";
+import {
+  type RequesterConfig,
+  RequesterConfigError,
+  type RequesterFlags,
+  resolveRequesterConfig,
+} from "../roles/requester/requester_config.ts";
+import {
+  type JobProgress,
+  type Requester,
+  RequesterJobError,
+  startRequester,
+} from "../roles/requester/requester_node.ts";
+import { TownRejectedError, TownUnreachableError } from "../roles/requester/town_link.ts";
+
+/** Options shared by the commands that connect to the town. */
+export interface RequesterCliOptions extends RequesterFlags {
+  stateDir?: string;
+  profile?: string;
+  output?: "text" | "json" | "csv";
+  nonInteractive?: boolean;
+  relayUrl?: string;
+  connectorBtpUrl?: string;
+  pricePerByte?: string;
+  priceCeiling?: string;
+  allowInsecure?: boolean;
+  passphraseFile?: string;
+  passphraseFd?: string;
+}
+
+interface SubmitOptions extends RequesterCliOptions {
+  input?: string[];
+  file?: string[];
+  param?: string[];
+  outputMime?: string;
+  bid?: string;
+  provider?: string[];
+  skill?: string;
+  timeout?: string;
+  wait?: boolean;
+  then?: string[];
+  encrypt?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+/** Largest input file accepted (the whole event must fit a town's 1 MiB limit). */
+const MAX_INPUT_FILE_BYTES = 512 * 1024;
+
+/**
+ * Adds the town connection options to a command.
+ *
+ * @example
+ * ```ts
+ * addRequesterConnectionOptions(program.command("requester"));
+ * ```
+ */
+export function addRequesterConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option("--relay-url <url>", "the town's NIP-01 URL (default ws://127.0.0.1:7100)")
+    .option("--connector-btp-url <url>", "BTP URL of the town or a connector")
+    .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)")
+    .option("--town-pubkey <hex>", "the town's Nostr pubkey (default: its NIP-11 self)")
+    .option("--town-address <address>", "the town's ILP address (default: from NIP-11)")
+    .option("--price-per-byte <n>", "price per TOON byte (default: the town's NIP-11 fee)")
+    .option("--price-ceiling <n>", "warn when the town's price per byte is above (default 100)")
+    .option("--skills-dir <dir>", "where callback skills live (default <state dir>/skills)")
+    .option("--max-per-job <n>", "spend policy: most paid for one job")
+    .option("--provider-daily-cap <n>", "spend policy: most paid to one provider per day")
+    .option("--daily-cap <n>", "spend policy: most paid per day")
+    .option(
+      "--allow-provider <hex>",
+      "spend policy: pay only these providers (repeatable)",
+      collect,
+    )
+    .option("--allow-insecure", "allow non-loopback ws:// and btp+ws:// URLs")
+    .option("--passphrase-file <file>", "read the wallet passphrase from this file")
+    .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
+    .option("--non-interactive", "never prompt");
+}
+
+/**
+ * Registers `turnpike job ...`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerJobCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerJobCommand(program: Command): void {
+  const job = program.command("job").description("post paid NIP-90 jobs and follow them");
+  addRequesterConnectionOptions(
+    job.command("submit <kind>")
+      .description("post a job (kind number 5000-5999 or a name: ci-run, echo)")
+      .option("--input <type:data>", "an input: text:<t>, url:<u>, event:<id>, job:<id>", collect)
+      .option("--file <path>", "a file as a text input (binary: base64)", collect)
+      .option("--param <name=value>", "a job parameter (repeatable)", collect)
+      .option("--output-mime <mime>", "the output format asked for")
+      .option("--bid <n>", "most paid to the provider, base units")
+      .option("--provider <hex>", "target provider pubkey (repeatable)", collect)
+      .option("--skill <name>", "callback skill run with the result (default none)")
+      .option("--timeout <s>", "give up after this many seconds (default 300)")
+      .option("--wait", "follow the job (and its chain) until it ends, with progress")
+      .option("--then <spec>", "next job in a chain: <kind>[,bid=n][,skill=s][,param=k=v]", collect)
+      .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider"),
+  ).action(async (kind: string, _o: unknown, cmd: Command) => {
+    await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
+  });
+  job.command("status <id>").description("show a job's record")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await status(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
+    });
+  job.command("results <id>").description("show a job's result (the raw TOON with --output json)")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await results(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
+    });
+  job.command("list").description("list jobs, newest first")
+    .option("--status <status>", "only this status (repeatable)", collect)
+    .option("--kind <kind>", "only this kind")
+    .option("--limit <n>", "at most n jobs (default 100)")
+    .action(async (_o: unknown, cmd: Command) => {
+      await list(cmd.optsWithGlobals(), cmd);
+    });
+  addRequesterConnectionOptions(
+    job.command("cancel <id>").description("cancel a job (kind 5 deletion; payments stop)"),
+  ).action(async (id: string, _o: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<RequesterCliOptions>();
+    const req = await openRequester(opts, cmd, { resume: false });
+    try {
+      const record = await req.cancel(id).catch((err) => {
+        if (err instanceof RequesterJobError) {
+          throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+        }
+        throw asCliError(err);
+      });
+      printRecord(record, opts.output);
+    } finally {
+      await req.close();
+    }
+  });
+}
+
+function settingsFlags(opts: RequesterCliOptions, cmd: Command): SettingsFlags {
+  const flags: SettingsFlags = {};
+  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
+  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
+  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
+  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
+  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
+  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
+  if (opts.priceCeiling !== undefined) flags.priceCeiling = opts.priceCeiling;
+  if (opts.allowInsecure) flags.allowInsecure = true;
+  return flags;
+}
+
+/**
+ * Resolves settings + requester config, or fails with exit code 2.
+ *
+ * @example
+ * ```ts
+ * const config = await loadRequesterConfig(opts, cmd);
+ * ```
+ */
+export async function loadRequesterConfig(
+  opts: RequesterCliOptions,
+  cmd: Command,
+): Promise<RequesterConfig> {
+  try {
+    return resolveRequesterConfig(await loadSettings({ flags: settingsFlags(opts, cmd) }), opts);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RequesterConfigError) {
+      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Unlocks the wallet and starts a requester (resuming in-flight jobs unless told not to).
+ *
+ * @example
+ * ```ts
+ * const req = await openRequester(opts, cmd, { onProgress: console.log });
+ * ```
+ */
+export async function openRequester(
+  opts: RequesterCliOptions,
+  cmd: Command,
+  extra: { resume?: boolean; onProgress?: (p: JobProgress) => void } = {},
+): Promise<Requester> {
+  const config = await loadRequesterConfig(opts, cmd);
+  const secretKey = await loadIdentity(opts, config.stateDir);
+  try {
+    return await startRequester({
+      ...config,
+      secretKey,
+      resume: extra.resume,
+      onProgress: extra.onProgress,
+      warn: (line) => console.error(line),
+    });
+  } catch (err) {
+    throw asCliError(err);
+  }
+}
+
+async function loadIdentity(opts: RequesterCliOptions, stateDir: string): Promise<Uint8Array> {
+  const path = walletFilePath(stateDir);
+  try {
+    const record = await readWalletFile(path);
+    const passphrase = await readPassphrase({
+      passphraseFile: opts.passphraseFile,
+      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
+      nonInteractive: opts.nonInteractive,
+      prompt: "Wallet passphrase: ",
+    });
+    return (await unlockWallet(record, passphrase)).secretKey;
+  } catch (err) {
+    if (err instanceof WalletNotFoundError) {
+      throw new CliError("the requester has no identity", {
+        context: path,
+        suggestion: "run `turnpike wallet init` first",
+        cause: err,
+      });
+    }
+    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Maps requester errors to CLI errors (town rejects with their code and a suggestion).
+ *
+ * @example
+ * ```ts
+ * throw asCliError(err);
+ * ```
+ */
+export function asCliError(err: unknown): unknown {
+  if (err instanceof TownRejectedError) {
+    return new CliError(err.message, {
+      context: `ILP ${err.code}`,
+      suggestion: err.suggestion,
+      cause: err,
+    });
+  }
+  if (err instanceof TownUnreachableError) {
+    return new CliError(err.message, {
+      context: "town unreachable",
+      suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it",
+      cause: err,
+    });
+  }
+  return err;
+}
+
+async function buildSpec(kindText: string, opts: SubmitOptions): Promise<JobSpec> {
+  try {
+    const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
+    for (const path of opts.file ?? []) inputs.push(await fileInput(path));
+    const params: JobParam[] = (opts.param ?? []).map((p) => {
+      const eq = p.indexOf("=");
+      if (eq < 1) throw new JobSpecError(`--param "${p}" is not name=value`);
+      return { name: p.slice(0, eq), values: [p.slice(eq + 1)] };
+    });
+    const providers = (opts.provider ?? []).map(checkPubkey);
+    if (opts.encrypt && providers.length !== 1) {
+      throw new JobSpecError("--encrypt needs exactly one --provider");
+    }
+    const skill = checkSkill(opts.skill ?? NO_CALLBACK);
+    const timeoutMs = opts.timeout === undefined ? DEFAULT_JOB_TIMEOUT_MS : seconds(opts.timeout);
+    const defaults = { skill, timeoutMs, providers };
+    return {
+      kind: resolveJobKind(kindText),
+      inputs,
+      params,
+      output: opts.outputMime,
+      bid: opts.bid === undefined ? undefined : parseAmount(opts.bid, "--bid"),
+      providers,
+      skill,
+      timeoutMs,
+      encrypt: opts.encrypt ?? false,
+      then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
+    };
+  } catch (err) {
+    if (err instanceof UnknownJobKindError || err instanceof JobSpecError) {
+      throw new CliError(err.message, {
+        exitCode: ExitCode.Usage,
+        suggestion: err instanceof UnknownJobKindError
+          ? "use a kind number 5000-5999 or a documented name (ci-run, echo)"
+          : undefined,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+function parseInput(text: string): JobInput {
+  const colon = text.indexOf(":");
+  const type = text.slice(0, colon) as JobInputType;
+  if (colon < 1 || !["text", "url", "event", "job"].includes(type)) {
+    throw new JobSpecError(`--input "${text.slice(0, 40)}" is not text:|url:|event:|job:<data>`);
+  }
+  return { type, data: text.slice(colon + 1) };
+}
+
+async function fileInput(path: string): Promise<JobInput> {
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_INPUT_FILE_BYTES) {
+      throw new CliError(`input file is over ${MAX_INPUT_FILE_BYTES} bytes`, {
+        context: path,
+        exitCode: ExitCode.Usage,
+        suggestion: "put it somewhere reachable and pass --input url:<url>",
+      });
+    }
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read input file: ${(err as Error).message.split(":")[0]}`, {
+      context: path,
+      exitCode: ExitCode.Usage,
+      cause: err,
+    });
+  }
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    if (!text.includes("\0")) return { type: "text", data: text };
+  } catch {
+    // binary: base64 below
+  }
+  return { type: "text", data: btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")) };
+}
+
+function seconds(text: string): number {
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 604_800) {
+    throw new JobSpecError(`--timeout "${text}" is not 0-604800 seconds`);
+  }
+  return Math.round(s * 1000);
+}
+
+async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
+  const spec = await buildSpec(kindText, opts);
+  const json = opts.output === "json";
+  const onProgress = opts.wait && !json
+    ? (p: JobProgress) =>
+      console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`)
+    : undefined;
+  const req = await openRequester(opts, cmd, { onProgress });
+  try {
+    let record: RequesterJobRecord;
+    try {
+      record = await req.submit(spec);
+    } catch (err) {
+      throw asCliError(err);
+    }
+    if (!json) console.log(`job ${record.id} ${record.status}`);
+    if (!opts.wait) {
+      if (json) console.log(JSON.stringify(recordJson(record)));
+      return;
+    }
+    const chain = await req.waitForChain(record.id);
+    const last = chain[chain.length - 1];
+    if (json) console.log(JSON.stringify({ ...recordJson(last), chain: chain.map((r) => r.id) }));
+    else {
+      for (const link of chain) {
+        console.log(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
+      }
+      const result = await readResult(req.stateDir, last.id);
+      if (result !== undefined) console.log(result.content);
+    }
+    if (last.status !== "done" || chain.length < 1 + spec.then.length) {
+      throw new CliError(`job ${last.id} ended ${last.status}`, {
+        context: last.error,
+        suggestion: last.status === "payment-refused"
+          ? "raise --bid or the spend policy caps if the price is acceptable"
+          : last.status === "timed-out"
+          ? "raise --timeout or pick another --provider"
+          : undefined,
+      });
+    }
+  } finally {
+    await req.close();
+  }
+}
+
+async function openRepo(opts: RequesterCliOptions, cmd: Command) {
+  const loaded = await loadSettings({ flags: settingsFlags(opts, cmd) }).catch((err) => {
+    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+  });
+  return await openJobRepository({ stateDir: loaded.settings.stateDir });
+}
+
+async function status(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
+  const repo = await openRepo(opts, cmd);
+  try {
+    const record = await repo.read(id);
+    if (!record) {
+      throw new CliError(`no job ${id}`, { context: repo.stateDir, exitCode: ExitCode.Usage });
+    }
+    printRecord(record, opts.output);
+  } finally {
+    repo.close();
+  }
+}
+
+async function results(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
+  const repo = await openRepo(opts, cmd);
+  try {
+    const record = await repo.read(id);
+    if (!record) {
+      throw new CliError(`no job ${id}`, { context: repo.stateDir, exitCode: ExitCode.Usage });
+    }
+    const result = await readResult(repo.stateDir, id);
+    if (!result) {
+      throw new CliError(`job ${id} has no result`, { context: `status ${record.status}` });
+    }
+    if (opts.output === "json") {
+      console.log(
+        JSON.stringify({ id, status: record.status, result: result.event, toon: result.toon }),
+      );
+    } else console.log(result.content);
+  } finally {
+    repo.close();
+  }
+}
+
+async function list(
+  opts: RequesterCliOptions & { status?: string[]; kind?: string; limit?: string },
+  cmd: Command,
+) {
+  for (const s of opts.status ?? []) {
+    if (!(JOB_STATUSES as readonly string[]).includes(s)) {
+      throw new CliError(`unknown status "${s}"`, {
+        context: JOB_STATUSES.join(", "),
+        exitCode: ExitCode.Usage,
+      });
+    }
+  }
+  let kind: number | undefined;
+  try {
+    kind = opts.kind === undefined ? undefined : resolveJobKind(opts.kind);
+  } catch (err) {
+    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+  }
+  const repo = await openRepo(opts, cmd);
+  try {
+    const rows = repo.list({
+      status: opts.status as JobStatus[] | undefined,
+      kind,
+      limit: opts.limit === undefined ? 100 : Number(opts.limit),
+    });
+    if (opts.output === "json") console.log(JSON.stringify(rows));
+    else if (opts.output === "csv") {
+      console.log("id,kind,skill,status,provider,created_at_ms,updated_at_ms");
+      for (const r of rows) {
+        console.log(
+          [r.id, r.kind, r.skill, r.status, r.provider ?? "", r.createdAtMs, r.updatedAtMs].join(
+            ",",
+          ),
+        );
+      }
+    } else {
+      for (const r of rows) {
+        console.log(
+          `${r.id}  ${r.kind}  ${r.status.padEnd(15)} ${new Date(r.createdAtMs).toISOString()}`,
+        );
+      }
+    }
+  } finally {
+    repo.close();
+  }
+}
+
+interface StoredResult {
+  toon: string;
+  content: string;
+  event: unknown;
+}
+
+/** The raw result kept by the callback protocol (`callbacks/<id>.in.payload`). */
+async function readResult(stateDir: string, id: string): Promise<StoredResult | undefined> {
+  try {
+    const toon = await Deno.readTextFile(`${stateDir}/callbacks/${id}.in.payload`);
+    if (toon.length === 0) return undefined;
+    const event = decodeEventToon(toon, { verify: false });
+    return { toon, content: event.content, event };
+  } catch {
+    return undefined;
+  }
+}
+
+function recordJson(r: RequesterJobRecord): Record<string, unknown> {
+  return {
+    ...r,
+    bid: r.bid?.toString(),
+    payments: r.payments.map((p) => ({ ...p, amount: p.amount.toString() })),
+  };
+}
+
+function printRecord(r: RequesterJobRecord, output: string | undefined): void {
+  if (output === "json") {
+    console.log(JSON.stringify(recordJson(r)));
+    return;
+  }
+  console.log(`job      ${r.id}`);
+  console.log(`kind     ${r.kind}`);
+  console.log(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`);
+  console.log(`skill    ${r.skill}`);
+  if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
+  if (r.provider) console.log(`provider ${r.provider}`);
+  if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
+  if (r.chain?.next) console.log(`then     ${r.chain.next}`);
+  for (const p of r.payments) {
+    console.log(
+      `payment  ${p.amount} ${p.asset} ${p.status}${
+        p.fulfillment ? ` receipt ${p.fulfillment}` : ""
+      }`,
+    );
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * `turnpike requester`: a long-running requester. It resumes the profile's in-flight jobs
+ * (re-subscribes from their last seen time, pays nothing twice, runs no callback twice,
+ * continues chains) and follows them until Ctrl-C / SIGTERM. Jobs are posted with
+ * `turnpike job submit` (from this process's state dir).
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import {
+  addRequesterConnectionOptions,
+  openRequester,
+  type RequesterCliOptions,
+} from "./job_command.ts";
+
+/**
+ * Registers `turnpike requester`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerRequesterCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerRequesterCommand(program: Command): void {
+  addRequesterConnectionOptions(
+    program.command("requester").description(
+      "run a requester: resume and follow in-flight jobs (Ctrl-C stops it)",
+    ),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<RequesterCliOptions>();
+    const json = opts.output === "json";
+    const req = await openRequester(opts, cmd, {
+      onProgress: (p) =>
+        console.log(
+          json
+            ? JSON.stringify(p)
+            : `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
+        ),
+    });
+    const line = { event: "requester-up", pubkey: req.pubkey, following: req.activeJobs };
+    console.log(
+      json
+        ? JSON.stringify(line)
+        : `requester up: ${req.pubkey}, following ${req.activeJobs} job(s)`,
+    );
+    const stop = Promise.withResolvers<void>();
+    const onSignal = () => stop.resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    await stop.promise;
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await req.close();
+  });
+}

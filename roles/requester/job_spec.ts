@@ -1,0 +1,216 @@
+/**
+ * What the requester is asked to post: a job spec (kind, inputs, params, bid, callback skill,
+ * timeout, chain of follow-up jobs), its JSON form (kept in the job's sidecar so a restarted
+ * requester can continue a chain) and the `--then` string form:
+ *
+ *     <kind or name>[,bid=<n>][,skill=<name>][,param=<name>=<value>][,timeout=<s>][,output=<mime>]
+ *
+ * e.g. `--then ci-run,bid=5000,skill=notify`. The next job gets the previous job's result as the
+ * input `["i", <result event id>, "job"]`.
+ *
+ * @module
+ */
+import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
+import { jobKindFromName } from "../../protocol/job_kind_names.ts";
+
+/** A job to post. */
+export interface JobSpec {
+  kind: number;
+  inputs: JobInput[];
+  params: JobParam[];
+  output?: string;
+  /** Bid in base units. */
+  bid?: bigint;
+  /** Target provider pubkeys (hex). */
+  providers: string[];
+  /** Callback skill run with the result (`none`: no callback). */
+  skill: string;
+  /** Give up after this long without a result. */
+  timeoutMs: number;
+  /** NIP-44 encrypt inputs and params to the (single) target provider. */
+  encrypt: boolean;
+  /** Jobs to post one after the other with the previous result as input. */
+  then: JobSpec[];
+}
+
+/** A job spec or `--then` string is not usable. */
+export class JobSpecError extends Error {
+  override name = "JobSpecError";
+}
+
+/** Default timeout: 300 s. */
+export const DEFAULT_JOB_TIMEOUT_MS = 300_000;
+
+/** Callback skill name meaning "no callback". */
+export const NO_CALLBACK = "none";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const UINT = /^(0|[1-9][0-9]{0,19})$/;
+
+/**
+ * Resolves a kind given as a number (5000-5999) or a documented name (`ci-run`).
+ *
+ * @example
+ * ```ts
+ * resolveJobKind("ci-run"); // 5600
+ * ```
+ * @throws {UnknownJobKindError} for an unknown name; {@linkcode JobSpecError} out of range.
+ */
+export function resolveJobKind(text: string): number {
+  if (/^[0-9]+$/.test(text)) {
+    const kind = Number(text);
+    if (kind < 5000 || kind > 5999) throw new JobSpecError(`kind ${text} is not 5000-5999`);
+    return kind;
+  }
+  return jobKindFromName(text);
+}
+
+/** Options for {@linkcode parseThenSpec}: defaults inherited from the job before. */
+export interface ThenSpecDefaults {
+  skill: string;
+  timeoutMs: number;
+  providers: string[];
+}
+
+/**
+ * Parses one `--then` string.
+ *
+ * @example
+ * ```ts
+ * const next = parseThenSpec("echo,bid=100", { skill: "none", timeoutMs: 300_000, providers: [] });
+ * ```
+ * @throws {JobSpecError} on a bad part; {@linkcode UnknownJobKindError} for an unknown kind name.
+ */
+export function parseThenSpec(text: string, defaults: ThenSpecDefaults): JobSpec {
+  if (text.length === 0 || text.length > 4096) throw new JobSpecError("empty or too long --then");
+  const [kindText, ...parts] = text.split(",");
+  const spec: JobSpec = {
+    kind: resolveJobKind(kindText.trim()),
+    inputs: [],
+    params: [],
+    providers: [...defaults.providers],
+    skill: defaults.skill,
+    timeoutMs: defaults.timeoutMs,
+    encrypt: false,
+    then: [],
+  };
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq < 1) throw new JobSpecError(`--then part "${part}" is not key=value`);
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "bid") spec.bid = parseAmount(value, "bid");
+    else if (key === "skill") spec.skill = checkSkill(value);
+    else if (key === "timeout") spec.timeoutMs = parseSeconds(value);
+    else if (key === "output") spec.output = value;
+    else if (key === "provider") spec.providers = [checkPubkey(value)];
+    else if (key === "param") {
+      const i = value.indexOf("=");
+      if (i < 1) throw new JobSpecError(`--then param "${value}" is not name=value`);
+      spec.params.push({ name: value.slice(0, i), values: [value.slice(i + 1)] });
+    } else throw new JobSpecError(`unknown --then key "${key}"`);
+  }
+  return spec;
+}
+
+/**
+ * JSON form of a spec (bigints as strings), for the sidecar.
+ *
+ * @example
+ * ```ts
+ * const back = jobSpecFromJson(jobSpecToJson(spec));
+ * ```
+ */
+export function jobSpecToJson(spec: JobSpec): unknown {
+  return { ...spec, bid: spec.bid?.toString(), then: spec.then.map(jobSpecToJson) };
+}
+
+/**
+ * Reads the JSON form back, validating it.
+ *
+ * @example
+ * ```ts
+ * const spec = jobSpecFromJson(JSON.parse(text));
+ * ```
+ * @throws {JobSpecError} when a field is missing or ill-typed.
+ */
+export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
+  if (depth > 64) throw new JobSpecError("chain deeper than 64");
+  if (typeof value !== "object" || value === null) throw new JobSpecError("spec is not an object");
+  const v = value as Record<string, unknown>;
+  if (typeof v.kind !== "number" || v.kind < 5000 || v.kind > 5999) {
+    throw new JobSpecError("spec kind is not 5000-5999");
+  }
+  if (!Array.isArray(v.inputs) || !Array.isArray(v.params) || !Array.isArray(v.then)) {
+    throw new JobSpecError("spec inputs/params/then are not lists");
+  }
+  if (!Array.isArray(v.providers) || typeof v.skill !== "string") {
+    throw new JobSpecError("spec providers/skill missing");
+  }
+  const spec: JobSpec = {
+    kind: v.kind,
+    inputs: v.inputs as JobInput[],
+    params: v.params as JobParam[],
+    providers: (v.providers as unknown[]).map((p) => checkPubkey(String(p))),
+    skill: checkSkill(v.skill),
+    timeoutMs: typeof v.timeoutMs === "number" ? v.timeoutMs : DEFAULT_JOB_TIMEOUT_MS,
+    encrypt: v.encrypt === true,
+    then: v.then.map((t) => jobSpecFromJson(t, depth + 1)),
+  };
+  if (typeof v.output === "string") spec.output = v.output;
+  if (typeof v.bid === "string") spec.bid = parseAmount(v.bid, "bid");
+  return spec;
+}
+
+/**
+ * Checks a callback skill name.
+ *
+ * @example
+ * ```ts
+ * checkSkill("notify");
+ * ```
+ * @throws {JobSpecError} when it is not a valid skill name.
+ */
+export function checkSkill(name: string): string {
+  if (!SKILL.test(name)) throw new JobSpecError(`"${name}" is not a valid skill name`);
+  return name;
+}
+
+/**
+ * Checks a hex pubkey.
+ *
+ * @example
+ * ```ts
+ * checkPubkey("ab".repeat(32));
+ * ```
+ * @throws {JobSpecError} when it is not 64 lowercase hex.
+ */
+export function checkPubkey(text: string): string {
+  if (!HEX64.test(text)) throw new JobSpecError(`"${text}" is not a 64-hex pubkey`);
+  return text;
+}
+
+/**
+ * Parses a base-unit amount.
+ *
+ * @example
+ * ```ts
+ * parseAmount("5000", "bid"); // 5000n
+ * ```
+ * @throws {JobSpecError} when it is not a uint64 decimal.
+ */
+export function parseAmount(text: string, what: string): bigint {
+  if (!UINT.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn) {
+    throw new JobSpecError(`${what} "${text}" is not a whole number of base units`);
+  }
+  return BigInt(text);
+}
+
+function parseSeconds(text: string): number {
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 86_400 * 7) {
+    throw new JobSpecError(`timeout "${text}" is not 0-604800 seconds`);
+  }
+  return Math.round(s * 1000);
+}

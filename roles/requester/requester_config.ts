@@ -1,0 +1,119 @@
+/**
+ * The requester's configuration: the common settings (`config/settings.ts`: relay URL,
+ * connector BTP URL, price per byte, price ceiling) plus its own keys, from flags > environment
+ * > the `[requester]` table of `config.toml`:
+ *
+ * | key (TOML)            | env                         | flag                 |
+ * |-----------------------|-----------------------------|----------------------|
+ * | town_pubkey           | TURNPIKE_TOWN_PUBKEY        | --town-pubkey        |
+ * | town_address          | TURNPIKE_TOWN_ADDRESS       | --town-address       |
+ * | btp_token             | TURNPIKE_BTP_TOKEN          | --btp-token          |
+ * | skills_dir            | TURNPIKE_SKILLS_DIR         | --skills-dir         |
+ * | asset                 | TURNPIKE_ASSET              | (none)               |
+ * | max_per_job           | TURNPIKE_MAX_PER_JOB        | --max-per-job        |
+ * | provider_daily_cap    | TURNPIKE_PROVIDER_DAILY_CAP | --provider-daily-cap |
+ * | daily_cap             | TURNPIKE_DAILY_CAP          | --daily-cap          |
+ * | allow_providers       | TURNPIKE_ALLOW_PROVIDERS    | --allow-provider     |
+ *
+ * @module
+ */
+import type { LoadedSettings } from "../../config/settings.ts";
+import type { SpendPolicy } from "../../protocol/spend_policy.ts";
+import { checkPubkey, parseAmount } from "./job_spec.ts";
+
+/** Flags the requester commands take. */
+export interface RequesterFlags {
+  townPubkey?: string;
+  townAddress?: string;
+  btpToken?: string;
+  skillsDir?: string;
+  maxPerJob?: string;
+  providerDailyCap?: string;
+  dailyCap?: string;
+  allowProvider?: string[];
+}
+
+/** Resolved requester configuration (no identity). */
+export interface RequesterConfig {
+  stateDir: string;
+  relayUrl: string;
+  btpUrl: string;
+  btpToken: string;
+  /** Absent: learned from the town's NIP-11 `self`. */
+  townPubkey?: string;
+  townAddress?: string;
+  pricePerByte?: bigint;
+  priceCeiling: bigint;
+  skillsDir: string;
+  asset?: string;
+  spendPolicy: SpendPolicy;
+}
+
+/** The configuration is incomplete or invalid. */
+export class RequesterConfigError extends Error {
+  override name = "RequesterConfigError";
+}
+
+/** Reads an environment variable. */
+export type EnvReader = (name: string) => string | undefined;
+
+/**
+ * Resolves the configuration.
+ *
+ * @example
+ * ```ts
+ * const config = resolveRequesterConfig(await loadSettings(), { townPubkey: "ab".repeat(32) });
+ * ```
+ * @throws {RequesterConfigError} when a value is bad.
+ */
+export function resolveRequesterConfig(
+  loaded: LoadedSettings,
+  flags: RequesterFlags,
+  env: EnvReader = (name) => Deno.env.get(name),
+): RequesterConfig {
+  const table = loaded.sections.requester ?? {};
+  const pick = (flag: string | undefined, envName: string, key: string): string | undefined => {
+    if (flag !== undefined) return flag;
+    const fromEnv = env(envName);
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    const v = table[key];
+    return v === undefined ? undefined : String(v);
+  };
+  const s = loaded.settings;
+  const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
+  const amount = (text: string | undefined, what: string) =>
+    text === undefined ? undefined : wrap(() => parseAmount(text, what));
+  const allow = flags.allowProvider ??
+    pick(undefined, "TURNPIKE_ALLOW_PROVIDERS", "allow_providers")
+      ?.split(",").filter((p) => p.length > 0);
+  const spendPolicy: SpendPolicy = {
+    perJobMax: amount(pick(flags.maxPerJob, "TURNPIKE_MAX_PER_JOB", "max_per_job"), "max-per-job"),
+    perProviderDailyCap: amount(
+      pick(flags.providerDailyCap, "TURNPIKE_PROVIDER_DAILY_CAP", "provider_daily_cap"),
+      "provider-daily-cap",
+    ),
+    dailyCap: amount(pick(flags.dailyCap, "TURNPIKE_DAILY_CAP", "daily_cap"), "daily-cap"),
+    allowlist: allow?.map((p) => wrap(() => checkPubkey(p))),
+  };
+  return {
+    stateDir: s.stateDir,
+    relayUrl: s.relayUrl,
+    btpUrl: s.connectorBtpUrl,
+    btpToken: pick(flags.btpToken, "TURNPIKE_BTP_TOKEN", "btp_token") ?? "",
+    townPubkey: townPubkey === undefined ? undefined : wrap(() => checkPubkey(townPubkey)),
+    townAddress: pick(flags.townAddress, "TURNPIKE_TOWN_ADDRESS", "town_address"),
+    pricePerByte: loaded.sources.pricePerByte.kind === "default" ? undefined : s.pricePerByte,
+    priceCeiling: s.priceCeiling,
+    skillsDir: pick(flags.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ?? `${s.stateDir}/skills`,
+    asset: pick(undefined, "TURNPIKE_ASSET", "asset"),
+    spendPolicy,
+  };
+}
+
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new RequesterConfigError((err as Error).message);
+  }
+}

@@ -1,0 +1,692 @@
+/**
+ * The requester: posts paid NIP-90 jobs through its town, follows their feedback and results,
+ * pays providers' ILP invoices within the bid and the spend policy, runs each job's callback
+ * skill exactly once, runs chains, times jobs out and resumes everything after a crash.
+ *
+ * Order of writes for one job (so a SIGKILL at any instant is recoverable):
+ *
+ * 1. sign the request; sidecar (`job_sidecar.ts`) then `jobs/<id>.toml` as `pending-send`;
+ * 2. paid write to the town; record `sent` (a restart resends `pending-send` jobs: same event);
+ * 3. feedback/results arrive on one subscription `{"#p": [me], since}` (one subscription for
+ *    all jobs: towns cap subscriptions per connection; events are routed by their `e` tag);
+ * 4. invoices are paid with the payment log's never-pay-twice protocol (`state/payment_log.ts`);
+ * 5. on the result: the next chain job is created and sent first (found again by its
+ *    `chain.prev` after a crash, so it is never posted twice), then the callback runs
+ *    (`callback_runner.ts`, exactly once), then the job is marked terminal.
+ *
+ * Everything received is replayed idempotently after a restart (the subscription starts at the
+ * oldest in-flight job's last seen time): statuses only move forward, invoices are checked in
+ * the payment log, callbacks in their marker files.
+ *
+ * @module
+ */
+import { finalizeEvent, getPublicKey } from "nostr-tools";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import {
+  buildJobRequest,
+  encryptJobParams,
+  JOB_FEEDBACK_KIND,
+  parseJobFeedback,
+  parseJobResult,
+} from "../../protocol/nip90_job.ts";
+import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
+import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { decideSpend, type SpendPolicy } from "../../protocol/spend_policy.ts";
+import { createRelaySource, type RelaySourceChunk } from "../../stages/relay_source.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import {
+  type JobRepository,
+  type JobSummary,
+  openJobRepository,
+} from "../../state/job_repository.ts";
+import {
+  type JobStatus,
+  type RequesterJobRecord,
+  TERMINAL_JOB_STATUSES,
+} from "../../state/job_record.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
+import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+import type { JobSpec } from "./job_spec.ts";
+import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
+
+/** Options for {@linkcode startRequester}. */
+export interface RequesterOptions {
+  stateDir: string;
+  secretKey: Uint8Array;
+  /** Town NIP-01 URL (`ws://host:port`). */
+  relayUrl: string;
+  /** BTP URL of the town or a connector in front of it. */
+  btpUrl: string;
+  btpToken: string;
+  /** The town's pubkey; default: its NIP-11 `self`. */
+  townPubkey?: string;
+  townAddress?: string;
+  pricePerByte?: bigint;
+  priceCeiling?: bigint;
+  spendPolicy?: SpendPolicy;
+  /** Asset the requester pays in (invoices in another asset are refused). */
+  asset?: string;
+  /** Where callback skills live. Default `<state dir>/skills`. */
+  skillsDir?: string;
+  /** Progress lines (job id, status, detail). */
+  onProgress?: (progress: JobProgress) => void;
+  /** Warnings (price ceiling...). */
+  warn?: (line: string) => void;
+  /** Resume in-flight jobs on start (default true; read-only commands pass false). */
+  resume?: boolean;
+  /** fsync state (default true; false only in benchmarks). */
+  durable?: boolean;
+  /** Audit group commit window (ms). Default 200. */
+  auditWindowMs?: number;
+}
+
+/** A progress line. */
+export interface JobProgress {
+  jobId: string;
+  status: JobStatus | "feedback" | "result";
+  detail?: string;
+}
+
+/** The requester refused something about a job (unknown job, terminal job...). */
+export class RequesterJobError extends Error {
+  override name = "RequesterJobError";
+}
+
+const RESUME_OVERLAP_S = 5;
+const STATUS_ORDER: JobStatus[] = [
+  "pending-send",
+  "sent",
+  "processing",
+  "payment-required",
+  "paying",
+  "paid",
+];
+
+/**
+ * Starts a requester: opens the state, connects to the town, resumes in-flight jobs.
+ *
+ * @example
+ * ```ts
+ * const req = await startRequester({ stateDir, secretKey, relayUrl, btpUrl, btpToken, townPubkey });
+ * const job = await req.submit(spec);
+ * const done = await req.waitFor(job.id);
+ * await req.close();
+ * ```
+ */
+export async function startRequester(options: RequesterOptions): Promise<Requester> {
+  const req = new Requester(options);
+  try {
+    await req.open();
+  } catch (err) {
+    await req.close();
+    throw err;
+  }
+  return req;
+}
+
+/** A running requester; see the module doc. */
+export class Requester {
+  readonly pubkey: string;
+  readonly stateDir: string;
+  repo!: JobRepository;
+  payments!: PaymentLog;
+  #o: RequesterOptions;
+  #audit?: AuditLog;
+  #link?: TownLink;
+  #callbacks: CallbackRunner;
+  #sidecars = new Map<string, JobSidecar>();
+  #active = new Set<string>();
+  #nextOf = new Map<string, string>();
+  #queues = new Map<string, Promise<unknown>>();
+  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
+  #reader?: ReadableStreamDefaultReader<RelaySourceChunk>;
+  #reading?: Promise<void>;
+  #closed = false;
+
+  constructor(options: RequesterOptions) {
+    this.#o = options;
+    this.stateDir = options.stateDir.replace(/\/+$/, "");
+    this.pubkey = getPublicKey(options.secretKey);
+    this.#callbacks = new CallbackRunner({
+      stateDir: this.stateDir,
+      skillsDir: options.skillsDir ?? `${this.stateDir}/skills`,
+    });
+  }
+
+  /** Opens state, connects, resumes; called by {@linkcode startRequester}. */
+  async open(): Promise<void> {
+    await Deno.mkdir(this.stateDir, { recursive: true });
+    this.#audit = await openAuditLog({
+      dir: this.stateDir,
+      windowMs: this.#o.auditWindowMs,
+      ignore: ["index.sqlite*", "callbacks/", ".tmp-*"],
+    });
+    const durable = this.#o.durable ?? true;
+    this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
+    this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
+    this.#link = await connectTownLink({
+      btpUrl: this.#o.btpUrl,
+      btpToken: this.#o.btpToken,
+      relayUrl: this.#o.relayUrl,
+      townPubkey: this.#o.townPubkey,
+      townAddress: this.#o.townAddress,
+      pricePerByte: this.#o.pricePerByte,
+      priceCeiling: this.#o.priceCeiling,
+      secretKey: this.#o.secretKey,
+      warn: this.#o.warn,
+    });
+    const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
+    this.#subscribe(inFlight);
+    for (const record of inFlight) this.#resume(record);
+  }
+
+  /** The town link (price, address). */
+  get town(): TownLink {
+    return this.#link!;
+  }
+
+  /** Ids of the jobs being followed. */
+  get activeJobs(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Posts a job: persisted before anything is sent, then paid for at the town.
+   *
+   * @example
+   * ```ts
+   * const record = await requester.submit({ kind: 5601, inputs: [{ data: "hi", type: "text" }],
+   *   params: [], providers: [], skill: "none", timeoutMs: 30_000, encrypt: false, then: [] });
+   * ```
+   * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
+   */
+  async submit(spec: JobSpec, options: { prev?: string } = {}): Promise<RequesterJobRecord> {
+    let event = this.#sign(spec, 0);
+    // Identical requests signed in the same second have the same id: move created_at on.
+    for (let bump = 1; this.#active.has(event.id) || (await this.repo.read(event.id)); bump++) {
+      if (bump > 60) throw new RequesterJobError("too many identical jobs in one minute");
+      event = this.#sign(spec, bump);
+    }
+    const now = Date.now();
+    const sidecar: JobSidecar = {
+      requestToon: encodeEventToon(event),
+      spec,
+      deadlineMs: now + spec.timeoutMs,
+      prev: options.prev,
+    };
+    await writeJobSidecar(this.stateDir, event.id, sidecar, { durable: this.#o.durable });
+    this.#sidecars.set(event.id, sidecar);
+    const record: RequesterJobRecord = {
+      id: event.id,
+      kind: spec.kind,
+      skill: spec.skill,
+      status: "pending-send",
+      createdAtMs: now,
+      updatedAtMs: now,
+      bid: spec.bid,
+      asset: this.#o.asset,
+      provider: spec.providers.length === 1 ? spec.providers[0] : undefined,
+      payments: [],
+      chain: options.prev || spec.then.length > 0
+        ? {
+          prev: options.prev,
+          next: spec.then.length > 0 ? `kind ${spec.then[0].kind}` : undefined,
+        }
+        : undefined,
+    };
+    await this.repo.create(record, { action: "submit" });
+    if (options.prev) this.#nextOf.set(options.prev, event.id);
+    this.#track(record, sidecar);
+    return await this.#send(event.id, event);
+  }
+
+  /**
+   * Resolves when the job reaches a terminal status.
+   *
+   * @example
+   * ```ts
+   * const final = await requester.waitFor(id);
+   * ```
+   */
+  async waitFor(id: string): Promise<RequesterJobRecord> {
+    const record = await this.repo.read(id);
+    if (!record) throw new RequesterJobError(`no job ${id}`);
+    if (TERMINAL_JOB_STATUSES.includes(record.status)) return record;
+    const waiter = Promise.withResolvers<RequesterJobRecord>();
+    this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), waiter]);
+    return await waiter.promise;
+  }
+
+  /**
+   * Follows a chain from its first job to its last; resolves with the last job's record
+   * (a failure anywhere stops the chain: that job's status is the chain's).
+   *
+   * @example
+   * ```ts
+   * const last = await requester.waitForChain(firstId);
+   * ```
+   */
+  async waitForChain(id: string): Promise<RequesterJobRecord[]> {
+    const links: RequesterJobRecord[] = [];
+    let current: string | undefined = id;
+    while (current) {
+      const done = await this.waitFor(current);
+      links.push(done);
+      if (done.status !== "done") break;
+      current = this.#nextOf.get(current);
+    }
+    return links;
+  }
+
+  /**
+   * Cancels a job: a kind 5 deletion of the request (the provider is told), no more payments,
+   * the callback told `cancelled`.
+   *
+   * @example
+   * ```ts
+   * await requester.cancel(id);
+   * ```
+   * @throws {RequesterJobError} for an unknown or finished job.
+   */
+  async cancel(id: string): Promise<RequesterJobRecord> {
+    const record = await this.repo.read(id);
+    if (!record) throw new RequesterJobError(`no job ${id}`);
+    if (TERMINAL_JOB_STATUSES.includes(record.status)) {
+      throw new RequesterJobError(`job ${id} is already ${record.status}`);
+    }
+    const deletion = finalizeEvent({
+      kind: 5,
+      created_at: Math.floor(Date.now() / 1000),
+      tags: [["e", id], ["k", String(record.kind)]],
+      content: "cancelled by the requester",
+    }, this.#o.secretKey) as NostrEvent;
+    await this.#link!.write(deletion);
+    return await this.#enqueue(id, () => this.#finish(id, "cancelled", { error: "cancelled" }));
+  }
+
+  /** Stops following, flushes the audit log, closes the town link and the index. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    await this.#reader?.cancel().catch(() => {});
+    await this.#reading?.catch(() => {});
+    await Promise.allSettled([...this.#queues.values()]);
+    await this.#link?.close().catch(() => {});
+    await this.payments?.flush().catch(() => {});
+    await this.#audit?.close().catch(() => {});
+    this.repo?.close();
+  }
+
+  #sign(spec: JobSpec, bumpSeconds: number): NostrEvent {
+    const encrypted = spec.encrypt
+      ? encryptJobParams(
+        { inputs: spec.inputs, params: spec.params },
+        this.#o.secretKey,
+        spec.providers[0],
+      )
+      : undefined;
+    const template = buildJobRequest({
+      kind: spec.kind,
+      inputs: encrypted ? undefined : spec.inputs,
+      params: encrypted ? undefined : spec.params,
+      output: spec.output,
+      bid: spec.bid,
+      relays: [this.#o.relayUrl],
+      providers: spec.providers,
+      encryptedContent: encrypted,
+      createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
+    });
+    return finalizeEvent(template, this.#o.secretKey) as NostrEvent;
+  }
+
+  async #send(id: string, event: NostrEvent): Promise<RequesterJobRecord> {
+    try {
+      await this.#link!.write(event);
+    } catch (err) {
+      await this.#enqueue(id, () => this.#finish(id, "error", { error: (err as Error).message }));
+      throw err;
+    }
+    return await this.#enqueue(id, () => this.#advance(id, "sent"));
+  }
+
+  /** In-flight jobs from the index plus their sidecars (the records are read lazily). */
+  async #loadInFlight(): Promise<JobSummary[]> {
+    const summaries = this.repo.listInFlight();
+    const found: JobSummary[] = [];
+    // Parallel batches: at 10k jobs one-by-one reads dominate the restart time.
+    for (let i = 0; i < summaries.length; i += 512) {
+      const batch = summaries.slice(i, i + 512);
+      const sidecars = await Promise.all(
+        batch.map((s) => readJobSidecar(this.stateDir, s.id).catch(() => undefined)),
+      );
+      batch.forEach((summary, k) => {
+        const sidecar = sidecars[k];
+        if (!sidecar) return; // unreadable: left for `job status` to show, not followed
+        this.#sidecars.set(summary.id, sidecar);
+        if (sidecar.prev) this.#nextOf.set(sidecar.prev, summary.id);
+        found.push(summary);
+      });
+    }
+    return found;
+  }
+
+  #resume(record: JobSummary): void {
+    const sidecar = this.#sidecars.get(record.id)!;
+    this.#track(record, sidecar);
+    if (record.status === "pending-send") {
+      const event = decodeEventToon(sidecar.requestToon, { verify: false });
+      this.#send(record.id, event).catch(() => {});
+    }
+  }
+
+  #track(record: { id: string }, sidecar: JobSidecar): void {
+    this.#active.add(record.id);
+    const delay = Math.max(0, sidecar.deadlineMs - Date.now());
+    this.#timers.set(
+      record.id,
+      setTimeout(() => {
+        this.#timers.delete(record.id);
+        this.#enqueue(
+          record.id,
+          () => this.#finish(record.id, "timed-out", { error: "no result before the timeout" }),
+        )
+          .catch(() => {});
+      }, delay),
+    );
+  }
+
+  #subscribe(inFlight: JobSummary[]): void {
+    let since = Math.floor(Date.now() / 1000);
+    for (const r of inFlight) {
+      since = Math.min(since, r.lastSeenCreatedAt ?? Math.floor(r.createdAtMs / 1000));
+    }
+    const source = createRelaySource({
+      relay: this.#o.relayUrl,
+      filters: [{ "#p": [this.pubkey], since: since - RESUME_OVERLAP_S }],
+      initialBackoffMs: 200,
+      maxBackoffMs: 5_000,
+    });
+    const reader = source.getReader();
+    this.#reader = reader;
+    this.#reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done || !value) return;
+        if (value.type !== "toon") continue;
+        this.#onToon(value.toon);
+      }
+    })();
+  }
+
+  #onToon(toon: string): void {
+    let event: NostrEvent;
+    try {
+      event = decodeEventToon(toon);
+    } catch {
+      return; // not a valid signed event: nothing to act on
+    }
+    const isResult = event.kind >= 6000 && event.kind <= 6999;
+    if (!isResult && event.kind !== JOB_FEEDBACK_KIND) return;
+    const jobId = event.tags.find((t) => t[0] === "e" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))?.[1];
+    if (!jobId || !this.#active.has(jobId)) return;
+    this.#enqueue(jobId, () => this.#onJobEvent(jobId, event, toon)).catch((err) =>
+      this.#o.warn?.(`job ${jobId.slice(0, 12)}: ${(err as Error).message}`)
+    );
+  }
+
+  async #onJobEvent(
+    id: string,
+    event: NostrEvent,
+    toon: string,
+  ): Promise<RequesterJobRecord | void> {
+    if (!this.#active.has(id)) return;
+    let record = await this.repo.read(id);
+    const sidecar = this.#sidecars.get(id);
+    if (!record || !sidecar || TERMINAL_JOB_STATUSES.includes(record.status)) return;
+    const targets = sidecar.spec.providers;
+    if (targets.length > 0 && !targets.includes(event.pubkey)) return;
+    if (record.provider && record.provider !== event.pubkey) return;
+    if (!record.provider || (record.lastSeenCreatedAt ?? 0) < event.created_at) {
+      record = await this.repo.update(id, (r) => ({
+        ...r,
+        provider: event.pubkey,
+        lastSeenCreatedAt: Math.max(r.lastSeenCreatedAt ?? 0, event.created_at),
+      }));
+    }
+    if (event.kind === JOB_FEEDBACK_KIND) {
+      const feedback = parseJobFeedback(event);
+      this.#progress(
+        id,
+        "feedback",
+        `${feedback.status}${feedback.extraInfo ? `: ${feedback.extraInfo}` : ""}`,
+      );
+      if (feedback.status === "processing" || feedback.status === "partial") {
+        return await this.#advance(id, "processing");
+      }
+      if (feedback.status === "error") {
+        return await this.#finish(id, "error", {
+          error: `provider error: ${feedback.extraInfo ?? ""}`,
+        });
+      }
+      if (feedback.status === "payment-required") {
+        await this.#advance(id, "payment-required");
+        const invoice = feedback.amount?.paymentRequest;
+        if (invoice) await this.#pay(id, invoice, event.pubkey);
+      }
+      return;
+    }
+    if (event.kind !== record.kind + 1000) return;
+    const result = parseJobResult(event);
+    this.#progress(
+      id,
+      "result",
+      `${result.content.length} chars from ${event.pubkey.slice(0, 12)}`,
+    );
+    const invoice = result.amount?.paymentRequest;
+    if (invoice) {
+      const paid = await this.#pay(id, invoice, event.pubkey);
+      if (!paid) return;
+    }
+    return await this.#finish(id, "done", { toon, resultId: event.id });
+  }
+
+  /** Pays one invoice; true when paid (now or before). */
+  async #pay(id: string, invoiceText: string, provider: string): Promise<boolean> {
+    let invoice: IlpInvoice;
+    try {
+      invoice = parseIlpInvoice(invoiceText);
+    } catch (err) {
+      await this.#finish(id, "payment-refused", { error: (err as Error).message });
+      return false;
+    }
+    const invoiceId = invoice.condition;
+    const state = this.payments.invoiceState(invoiceId);
+    if (state === "paid") return true;
+    if (state === "in-doubt") {
+      // A crash mid-payment: never pay again; wait for the provider's result (or the timeout).
+      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
+      return false;
+    }
+    const record = (await this.repo.read(id))!;
+    if (invoice.jobId !== id) {
+      await this.#finish(id, "payment-refused", { error: `invoice is for job ${invoice.jobId}` });
+      return false;
+    }
+    const now = Date.now();
+    const paidForJob = record.payments
+      .filter((p) => p.status !== "rejected")
+      .reduce((sum, p) => sum + p.amount, 0n);
+    const decision = decideSpend(this.#o.spendPolicy ?? {}, {
+      invoiceId,
+      amount: invoice.amount,
+      asset: invoice.assetCode,
+      expectedAsset: this.#o.asset,
+      provider,
+      bid: record.bid,
+      paidForJob,
+      spentTodayProvider: this.payments.spentOn({ peer: provider }),
+      spentToday: this.payments.spentOn(),
+      alreadyAttempted: state === "rejected" ? false : this.payments.hasPaid(invoiceId),
+      expiresAtMs: invoice.expiresAt.getTime(),
+      nowMs: now,
+    });
+    if (!decision.pay) {
+      await this.#finish(id, "payment-refused", {
+        error: `${decision.reason}: ${decision.detail}`,
+      });
+      return false;
+    }
+    await this.repo.update(id, (r) => ({
+      ...r,
+      status: "paying",
+      payments: [...r.payments.filter((p) => p.invoiceId !== invoiceId), {
+        invoiceId,
+        amount: invoice.amount,
+        asset: invoice.assetCode,
+        status: "paying",
+        startedAtMs: now,
+      }],
+    }), { action: "pay", fields: { Invoice: invoiceId, Amount: String(invoice.amount) } });
+    const entry = {
+      direction: "out" as const,
+      jobId: id,
+      invoiceId,
+      amount: String(invoice.amount),
+      asset: invoice.assetCode,
+      peer: provider,
+    };
+    await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
+    this.#progress(
+      id,
+      "paying",
+      `${invoice.amount} ${invoice.assetCode} to ${invoice.destination}`,
+    );
+    const reply = await this.#link!.send({
+      amount: String(invoice.amount),
+      destination: invoice.destination,
+      executionCondition: hexToBytes(invoice.condition),
+      expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
+      data: new Uint8Array(),
+    }).catch((err): { type: "reject"; code: string; message: string } => ({
+      type: "reject",
+      code: "T00",
+      message: (err as Error).message,
+    }));
+    if (reply.type === "fulfill") {
+      const fulfillment = bytesToHex(reply.fulfillment);
+      const check = bytesToHex(await conditionOf(reply.fulfillment));
+      if (check === invoice.condition) {
+        await this.payments.append({
+          ...entry,
+          ts: new Date().toISOString(),
+          event: "fulfilled",
+          fulfillment,
+        });
+        await this.repo.update(id, (r) => ({
+          ...r,
+          status: r.status === "paying" ? "paid" : r.status,
+          payments: r.payments.map((p) =>
+            p.invoiceId === invoiceId
+              ? { ...p, status: "paid", fulfillment, finishedAtMs: Date.now() }
+              : p
+          ),
+        }), { action: "paid", fields: { Invoice: invoiceId, Fulfillment: fulfillment } });
+        this.#progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`);
+        return true;
+      }
+      // A fulfillment that does not match leaves the payment in doubt (the log keeps the intent).
+      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)}: fulfillment does not match`);
+      return false;
+    }
+    const reason = `${reply.code} ${reply.message}`.trim();
+    await this.payments.append({
+      ...entry,
+      ts: new Date().toISOString(),
+      event: "rejected",
+      reason,
+    });
+    await this.repo.update(id, (r) => ({
+      ...r,
+      payments: r.payments.map((p) =>
+        p.invoiceId === invoiceId
+          ? { ...p, status: "rejected", reason, finishedAtMs: Date.now() }
+          : p
+      ),
+    }), { action: "payment-rejected", fields: { Invoice: invoiceId, Code: reply.code } });
+    await this.#finish(id, "error", {
+      error: `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
+    });
+    return false;
+  }
+
+  /** Moves a job forward (never backwards, never out of a terminal status). */
+  async #advance(id: string, status: JobStatus): Promise<RequesterJobRecord> {
+    const current = (await this.repo.read(id))!;
+    const from = STATUS_ORDER.indexOf(current.status);
+    const to = STATUS_ORDER.indexOf(status);
+    if (from < 0 || to <= from) return current;
+    this.#progress(id, status);
+    return await this.repo.update(id, (r) => ({ ...r, status }), { action: status });
+  }
+
+  async #finish(
+    id: string,
+    status: JobStatus,
+    detail: { toon?: string; resultId?: string; error?: string },
+  ): Promise<RequesterJobRecord> {
+    const current = (await this.repo.read(id))!;
+    if (TERMINAL_JOB_STATUSES.includes(current.status)) return current;
+    const sidecar = this.#sidecars.get(id);
+    if (status === "done" && sidecar && sidecar.spec.then.length > 0 && !this.#nextOf.has(id)) {
+      const [next, ...rest] = sidecar.spec.then;
+      const input = { data: detail.resultId!, type: "job" as const };
+      // A failed send of the next link marks it `error`; the chain stops there.
+      await this.submit({ ...next, inputs: [input, ...next.inputs], then: rest }, { prev: id })
+        .catch(() => {});
+    }
+    let error = detail.error;
+    try {
+      await this.#callbacks.run({ jobId: id, skill: current.skill, status, toon: detail.toon });
+    } catch (err) {
+      error = `${error ? `${error}; ` : ""}callback: ${(err as Error).message}`;
+      if (err instanceof CallbackInDoubtError) status = "error";
+    }
+    const final = await this.repo.update(id, (r) => ({ ...r, status, error }), { action: status });
+    this.#progress(id, status, error);
+    this.#active.delete(id);
+    clearTimeout(this.#timers.get(id));
+    this.#timers.delete(id);
+    for (const w of this.#waiters.get(id) ?? []) w.resolve(final);
+    this.#waiters.delete(id);
+    return final;
+  }
+
+  #enqueue<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#queues.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.#queues.set(id, next);
+    next.finally(() => {
+      if (this.#queues.get(id) === next) this.#queues.delete(id);
+    }).catch(() => {});
+    return next;
+  }
+
+  #progress(jobId: string, status: JobProgress["status"], detail?: string): void {
+    this.#o.onProgress?.({ jobId, status, detail });
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,221 @@
+/**
+ * The requester's link to its town: one BTP connection (directly to the town, or to any ILP
+ * connector in front of it), the SPSP grant (cached until it expires), the town's price per byte
+ * (from its NIP-11 document, warned about above a ceiling), and the paid write of one event:
+ * TOON bytes as PREPARE data, amount = price per byte x bytes. REJECTs become
+ * {@linkcode TownRejectedError} with the code and a suggestion; F-class codes are never retried,
+ * T-class ones a few times with a short backoff.
+ *
+ * @module
+ */
+import { BtpClient } from "../../transport/btp_client.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
+
+/** Options for {@linkcode connectTownLink}. */
+export interface TownLinkOptions {
+  /** BTP URL of the town or of a connector (`btp+ws://host:port`). */
+  btpUrl: string;
+  btpToken: string;
+  /** NIP-01 URL of the town (`ws://host:port`), for its NIP-11 document. */
+  relayUrl: string;
+  /** The town's Nostr pubkey (it signs SPSP answers); default: NIP-11 `self`. */
+  townPubkey?: string;
+  /** The town's ILP address; default: from NIP-11 `fees`, else the IL-DCP parent prefix. */
+  townAddress?: string;
+  /** Price per byte; default: the town's NIP-11 fee, else 10. */
+  pricePerByte?: bigint;
+  /** Warn above this price per byte. Default 100. */
+  priceCeiling?: bigint;
+  secretKey: Uint8Array;
+  /** Told about warnings (price above the ceiling). */
+  warn?: (line: string) => void;
+  /** Incoming PREPAREs (a requester normally receives none: F02). */
+  onPrepare?: (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
+}
+
+/** The town rejected a paid write (or a payment through it). */
+export class TownRejectedError extends Error {
+  override name = "TownRejectedError";
+  constructor(readonly code: string, readonly ilpMessage: string, readonly suggestion: string) {
+    super(
+      `the town rejected the packet: ${code} ${ilpErrorName(code)}${
+        ilpMessage ? `: ${ilpMessage}` : ""
+      }`,
+    );
+  }
+}
+
+/** The town could not be reached or does not answer as a town. */
+export class TownUnreachableError extends Error {
+  override name = "TownUnreachableError";
+}
+
+const SUGGESTIONS: Record<string, string> = {
+  F02: "check the town's ILP address and that the receiver is connected",
+  F04: "the town's price per byte is higher than the one used; set --price-per-byte",
+  F06: "the event or its signature was refused; check the clock and the identity",
+  F08: "the event is too large for the town; send smaller inputs (e.g. a url)",
+  F99: "the receiver refused the packet; see the message",
+  T00: "the town had an internal error; try again later",
+  T04: "the receiver has no liquidity now; try again later",
+  T05: "rate limited; slow down",
+  R00: "the packet expired on the way; check the network and try again",
+  R02: "the packet expired on the way; check the network and try again",
+};
+const MAX_NIP11_BYTES = 64 * 1024;
+const GRANT_TTL_MS = 10 * 60_000;
+
+/** A connected link to a town. */
+export interface TownLink {
+  btp: BtpClient;
+  townAddress: string;
+  pricePerByte: bigint;
+  /** Pays for and stores one event at the town. */
+  write(event: NostrEvent): Promise<void>;
+  /** Sends one PREPARE (a provider payment) through the link. */
+  send(prepare: IlpPrepare): Promise<IlpReply>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects: NIP-11 (price, address), BTP + IL-DCP, first SPSP handshake.
+ *
+ * @example
+ * ```ts
+ * const link = await connectTownLink({ btpUrl, btpToken, relayUrl, townPubkey, secretKey });
+ * await link.write(signedEvent);
+ * await link.close();
+ * ```
+ * @throws {TownUnreachableError} when the town cannot be reached.
+ */
+export async function connectTownLink(options: TownLinkOptions): Promise<TownLink> {
+  const info = await fetchTownFees(options.relayUrl);
+  const pricePerByte = options.pricePerByte ?? info.pricePerByte ?? 10n;
+  const ceiling = options.priceCeiling ?? 100n;
+  if (pricePerByte > ceiling) {
+    options.warn?.(
+      `warning: the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`,
+    );
+  }
+  const btp = new BtpClient({
+    url: options.btpUrl,
+    authToken: options.btpToken,
+    reconnect: true,
+    onPrepare: options.onPrepare ??
+      (() => ({
+        type: "reject",
+        code: "F02",
+        triggeredBy: "",
+        message: "no receiver",
+        data: new Uint8Array(),
+      })),
+  });
+  try {
+    await btp.connect();
+    await btp.fetchIldcp();
+  } catch (err) {
+    await btp.close().catch(() => {});
+    throw new TownUnreachableError(`BTP ${options.btpUrl}: ${(err as Error).message}`);
+  }
+  const townPubkey = options.townPubkey ?? info.self;
+  if (townPubkey === undefined) {
+    await btp.close().catch(() => {});
+    throw new TownUnreachableError(
+      "the town's pubkey is unknown: its NIP-11 document has no `self`; pass --town-pubkey",
+    );
+  }
+  const townAddress = options.townAddress ?? info.ilpAddress ??
+    (btp.ilpAddress ?? "").split(".").slice(0, -1).join(".");
+  let grant: SpspResponse | undefined;
+  let grantUntil = 0;
+  const getGrant = async (): Promise<SpspResponse> => {
+    if (grant && Date.now() < grantUntil) return grant;
+    grant = await requestSpspOverIlp({
+      sender: btp,
+      townAddress,
+      townPubkey,
+      secretKey: options.secretKey,
+    });
+    const expires = grant.expiresAt ? Date.parse(grant.expiresAt) : NaN;
+    grantUntil = Number.isFinite(expires) ? expires - 5_000 : Date.now() + GRANT_TTL_MS;
+    return grant;
+  };
+  await getGrant().catch(async (err) => {
+    await btp.close().catch(() => {});
+    throw new TownUnreachableError(`SPSP handshake with ${townAddress}: ${(err as Error).message}`);
+  });
+  const write = async (event: NostrEvent): Promise<void> => {
+    for (let attempt = 0;; attempt++) {
+      const { prepare } = await buildPaidWrite({ event, grant: await getGrant(), pricePerByte });
+      const reply = await btp.sendPrepare(prepare);
+      if (reply.type === "fulfill") return;
+      const final = isFinalError(reply.code) || reply.code.startsWith("R");
+      if (final || attempt >= 2) {
+        throw new TownRejectedError(
+          reply.code,
+          reply.message,
+          SUGGESTIONS[reply.code] ?? "see the reject code in RFC 27",
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  };
+  return {
+    btp,
+    townAddress,
+    pricePerByte,
+    write,
+    send: (prepare) => btp.sendPrepare(prepare),
+    close: () => btp.close(),
+  };
+}
+
+/**
+ * Suggestion for a reject code (for payment rejects shown by the CLI).
+ *
+ * @example
+ * ```ts
+ * rejectSuggestion("F04");
+ * ```
+ */
+export function rejectSuggestion(code: string): string {
+  return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
+}
+
+interface TownFees {
+  pricePerByte?: bigint;
+  ilpAddress?: string;
+  self?: string;
+}
+
+async function fetchTownFees(relayUrl: string): Promise<TownFees> {
+  const url = relayUrl.replace(/^ws/, "http");
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: "application/nostr+json" },
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch (err) {
+    throw new TownUnreachableError(`relay ${relayUrl}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok || text.length > MAX_NIP11_BYTES) return {};
+  try {
+    const doc = JSON.parse(text) as { fees?: { publication?: unknown[] }; self?: unknown };
+    const fee = doc.fees?.publication?.[0] as Record<string, unknown> | undefined;
+    return {
+      pricePerByte: typeof fee?.amount === "number" && Number.isSafeInteger(fee.amount)
+        ? BigInt(fee.amount)
+        : undefined,
+      ilpAddress: typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined,
+      self: typeof doc.self === "string" && /^[0-9a-f]{64}$/.test(doc.self) ? doc.self : undefined,
+    };
+  } catch {
+    return {};
+  }
+}

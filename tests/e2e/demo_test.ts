@@ -1,0 +1,31 @@
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+
+Deno.test("turnpike demo: a paid ci-run job through a local town and provider, all stopped", async () => {
+  const res = await runCli(["--output", "json", "demo"]);
+  assertEquals(res.code, 0, res.stderr);
+  const report = JSON.parse(res.stdout.trim().split("\n").pop()!);
+  assertEquals(report.status, "done");
+  assertEquals(report.result.status, "passed");
+  assertEquals(report.paidToProvider, "5000");
+  assertMatch(report.receipt, /^[0-9a-f]{64}$/);
+  // The temporary state dir is gone: nothing left behind.
+  const gone = await Deno.stat(report.stateDir).then(() => false, () => true);
+  assertEquals(gone, true);
+});
+
+Deno.test("turnpike demo: human output shows progress and the CI report", async () => {
+  const res = await runCli(["demo"]);
+  assertEquals(res.code, 0, res.stderr);
+  for (const line of [/ sent$/m, / paid +receipt [0-9a-f]{16}$/m, /^ci-run +passed \(exit 0/m]) {
+    assertMatch(res.stdout, line);
+  }
+});
+
+Deno.test("turnpike demo --pipeline: the fixture pipeline demo is still there", async () => {
+  const res = await runCli(["--output", "json", "demo", "--pipeline", "--inline"]);
+  assertEquals(res.code, 0, res.stderr);
+  const report = JSON.parse(res.stdout);
+  assertEquals(report.mode, "inline");
+  assertEquals(report.eventsIn > 0, true);
+});

@@ -1,0 +1,147 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { startTestTown } from "../support/town_test_node.ts";
+
+Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Error: + exit code", async (t) => {
+  const net = await startRequesterNetwork();
+  const dir = `${net.root}/cli-requester`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/pw`, "correct horse battery staple\n");
+  const init = await runCli([
+    "--state-dir",
+    dir,
+    "wallet",
+    "init",
+    "--non-interactive",
+    "--passphrase-file",
+    `${dir}/pw`,
+  ]);
+  assertEquals(init.code, 0, init.stderr);
+  const conn = (relay = net.relayUrl, btp = net.btpUrl.replace("btp+ws://", "btp+ws://cli:r@")) => [
+    "--relay-url",
+    relay,
+    "--connector-btp-url",
+    btp,
+    "--town-pubkey",
+    net.town.pubkey,
+    "--passphrase-file",
+    `${dir}/pw`,
+    "--non-interactive",
+  ];
+  const global = ["--state-dir", dir];
+  try {
+    let jobId = "";
+    await t.step("submit --wait --output json: done, paid, result", async () => {
+      const res = await runCli([
+        ...global,
+        "--output",
+        "json",
+        "job",
+        "submit",
+        "echo",
+        "--input",
+        "text:from the cli",
+        "--bid",
+        "1000",
+        "--wait",
+        ...conn(),
+      ]);
+      assertEquals(res.code, 0, res.stderr);
+      const out = JSON.parse(res.stdout.trim().split("\n").pop()!);
+      assertEquals(out.status, "done");
+      assertEquals(out.payments[0].status, "paid");
+      jobId = out.id;
+    });
+    await t.step("status, results, list (json and csv)", async () => {
+      const status = await runCli([...global, "job", "status", jobId]);
+      assertEquals(status.code, 0, status.stderr);
+      assertStringIncludes(status.stdout, "status   done");
+      const results = await runCli([...global, "job", "results", jobId]);
+      assertEquals(results.stdout.trim(), "from the cli");
+      const csv = await runCli([...global, "--output", "csv", "job", "list"]);
+      assertMatch(csv.stdout, new RegExp(`^${jobId},5601,none,done,`, "m"));
+      const json = await runCli([...global, "--output", "json", "job", "list", "--status", "done"]);
+      assertEquals(JSON.parse(json.stdout).length, 1);
+    });
+    await t.step("the town's pubkey is learned from NIP-11 `self` when not given", async () => {
+      const noPubkey = conn().filter((a, i, all) =>
+        a !== "--town-pubkey" && all[i - 1] !== "--town-pubkey"
+      );
+      const res = await runCli([
+        ...global,
+        "job",
+        "submit",
+        "echo",
+        "--input",
+        "text:self",
+        ...noPubkey,
+      ]);
+      assertEquals(res.code, 0, res.stderr);
+      assertMatch(res.stdout, /^job [0-9a-f]{64} sent$/m);
+    });
+    await t.step("unknown kind name: exit 2", async () => {
+      const res = await runCli([...global, "job", "submit", "no-such-kind", ...conn()]);
+      assertEquals(res.code, 2);
+      assertMatch(res.stderr, /^Error: unknown job kind "no-such-kind"/m);
+    });
+    await t.step("unreadable input file: exit 2", async () => {
+      const res = await runCli([
+        ...global,
+        "job",
+        "submit",
+        "echo",
+        "--file",
+        `${dir}/missing.txt`,
+        ...conn(),
+      ]);
+      assertEquals(res.code, 2);
+      assertMatch(res.stderr, /^Error: cannot read input file/m);
+    });
+    await t.step(
+      "a town that rejects (price too low: F04): exit 1 with code and suggestion",
+      async () => {
+        const res = await runCli([
+          ...global,
+          "job",
+          "submit",
+          "echo",
+          "--input",
+          "text:x",
+          "--bid",
+          "1000",
+          "--price-per-byte",
+          "1",
+          ...conn(),
+        ]);
+        assertEquals(res.code, 1, res.stderr);
+        assertMatch(res.stderr, /^Error: the town rejected the packet: F04/m);
+        assertMatch(res.stderr, /^Suggestion: /m);
+      },
+    );
+    await t.step("a relay that is gone: exit 1, town unreachable", async () => {
+      const gone = await startTestTown({ acceptAnyToken: true });
+      const relay = `ws://127.0.0.1:${gone.httpPort}`;
+      const btp = `btp+ws://cli:r@127.0.0.1:${gone.btpPort}`;
+      await gone.stop();
+      const res = await runCli([
+        ...global,
+        "job",
+        "submit",
+        "echo",
+        "--input",
+        "text:x",
+        ...conn(relay, btp),
+      ]);
+      assertEquals(res.code, 1);
+      assertMatch(res.stderr, /^Error: relay ws:\/\/127\.0\.0\.1:\d+: .* \(town unreachable\)/m);
+    });
+    await t.step("cancel of a finished job: exit 2", async () => {
+      const res = await runCli([...global, "job", "cancel", jobId, ...conn()]);
+      assertEquals(res.code, 2);
+      assert(res.stderr.startsWith("Error: job "), res.stderr);
+    });
+  } finally {
+    await net.stop();
+  }
+});

@@ -1,0 +1,133 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
+import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { buildJobFeedback } from "../../protocol/nip90_job.ts";
+import { formatIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
+import { connectPayingClient } from "../support/town_test_node.ts";
+import { callbackLogPath, echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+
+async function callbackLines(stateDir: string): Promise<string[]> {
+  const text = await Deno.readTextFile(callbackLogPath(stateDir)).catch(() => "");
+  return text.trim().split("\n").filter((l) => l.length > 0);
+}
+
+Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", async (t) => {
+  const net = await startRequesterNetwork();
+  const req = await net.startRequester();
+  try {
+    await t.step(
+      "a 3-step chain: each result feeds the next job, callbacks once each",
+      async () => {
+        const spec = echoSpec("chain start", {
+          then: [echoSpec("", { inputs: [] }), echoSpec("", { inputs: [] })],
+        });
+        const first = await req.submit(spec);
+        const links = await req.waitForChain(first.id);
+        assertEquals(links.map((l) => l.status), ["done", "done", "done"]);
+        assertEquals(links[1].chain?.prev, links[0].id);
+        assertEquals(links[2].chain?.prev, links[1].id);
+        // Link 2's input is link 1's result event id: echo returns it.
+        const toon1 = await Deno.readTextFile(`${req.stateDir}/cb-${links[1].id}.toon`);
+        const toon0 = await Deno.readTextFile(`${req.stateDir}/cb-${links[0].id}.toon`);
+        assertEquals(decodeEventToon(toon1).content.trim(), decodeEventToon(toon0).id);
+        const lines = await callbackLines(req.stateDir);
+        for (const link of links) {
+          assertEquals(lines.filter((l) => l.startsWith(link.id)).length, 1);
+        }
+      },
+    );
+
+    await t.step("a timeout: status timed-out, callback told, nothing left followed", async () => {
+      const nobody = getPublicKey(generateSecretKey());
+      const job = await req.submit(
+        echoSpec("nobody serves this", { providers: [nobody], timeoutMs: 800 }),
+      );
+      const final = await req.waitFor(job.id);
+      assertEquals(final.status, "timed-out");
+      const lines = await callbackLines(req.stateDir);
+      assert(lines.includes(`${job.id} timed-out 0`), lines.join("\n"));
+      assertEquals(final.payments.length, 0);
+    });
+
+    await t.step("a cancel: kind 5 at the town, status cancelled, callback told", async () => {
+      const nobody = getPublicKey(generateSecretKey());
+      const job = await req.submit(echoSpec("to cancel", { providers: [nobody] }));
+      const final = await req.cancel(job.id);
+      assertEquals(final.status, "cancelled");
+      const deletions = net.town.store.query([{ kinds: [5], authors: [req.pubkey] }]);
+      assert(
+        deletions.map((e) => JSON.parse(e.json) as NostrEvent)
+          .some((e) => e.tags.some((tag) => tag[0] === "e" && tag[1] === job.id)),
+      );
+      const lines = await callbackLines(req.stateDir);
+      assert(lines.includes(`${job.id} cancelled 0`));
+    });
+
+    await t.step("a refused payment: invoice above the bid is never paid", async () => {
+      const greedyKey = generateSecretKey();
+      const greedy = await connectPayingClient({
+        url: `btp+ws://greedy:g@127.0.0.1:${net.town.btpPort}`,
+        token: "g",
+        townAddress: net.town.ilpAddress,
+        townPubkey: net.town.pubkey,
+      });
+      try {
+        const job = await req.submit(echoSpec("pay me too much", {
+          providers: [getPublicKey(greedyKey)],
+          bid: 1000n,
+        }));
+        const sidecar = await readJobSidecar(req.stateDir, job.id);
+        const request = decodeEventToon(sidecar!.requestToon);
+        const invoice = formatIlpInvoice({
+          destination: `${net.town.ilpAddress}.greedy.${job.id.slice(0, 16)}`,
+          amount: 5000n,
+          assetCode: "USD",
+          assetScale: 6,
+          condition: "ab".repeat(32),
+          expiresAt: new Date(Date.now() + 60_000),
+          jobId: job.id,
+        });
+        const feedback = finalizeEvent(
+          buildJobFeedback({
+            request,
+            status: "payment-required",
+            amount: { amount: "5000", paymentRequest: invoice },
+          }),
+          greedyKey,
+        ) as NostrEvent;
+        const reply = await greedy.write(feedback);
+        assertEquals(reply.type, "fulfill");
+        const final = await req.waitFor(job.id);
+        assertEquals(final.status, "payment-refused");
+        assertStringIncludes(final.error ?? "", "over-bid");
+        assertEquals(req.payments.entries().filter((e) => e.jobId === job.id).length, 0);
+      } finally {
+        await greedy.close();
+      }
+    });
+
+    await t.step(
+      "an encrypted job: params hidden at the town, result still delivered",
+      async () => {
+        const job = await req.submit(echoSpec("secret text", {
+          providers: [net.providerPubkey!],
+          encrypt: true,
+        }));
+        const stored = net.town.store.query([{ ids: [job.id] }])
+          .map((e) => JSON.parse(e.json) as NostrEvent);
+        assertEquals(stored.length, 1);
+        assert(!stored[0].content.includes("secret text"));
+        assert(stored[0].tags.some((tag) => tag[0] === "encrypted"));
+        const final = await req.waitFor(job.id);
+        assertEquals(final.status, "done", final.error);
+        const toon = await Deno.readTextFile(`${req.stateDir}/cb-${job.id}.toon`);
+        assertMatch(toon, /kind: 6601/);
+      },
+    );
+  } finally {
+    await req.close();
+    await net.stop();
+  }
+});
