@@ -117,19 +117,33 @@ export class SkillJobError extends Error {
 }
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** The directory of the running Deno binary: on the skill's PATH and kept visible. */
+const DENO_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
 const CGROUP_MEMORY_ROOT = "/sys/fs/cgroup/memory";
 const MiB = 1024 * 1024;
 
 // Runs as root inside the new namespaces, then drops to nobody. Positional args:
-// work skillDir tmpBytes nHidden hidden... -- command...
+// work skillDir tmpBytes denoDir projectDir nHidden hidden... -- command...
+// denoDir (the running Deno, put on the skill's PATH) and projectDir (the skill's deno.json and
+// node_modules, or "-") are bound back read-only after the private /tmp is mounted: a checkout
+// or a Deno that lives under /tmp (CI clones do) would otherwise vanish for the skill.
 const SETUP_SCRIPT = `
 fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
-work=$1; skill=$2; tmpsize=$3; n=$4; shift 4
+work=$1; skill=$2; tmpsize=$3; denodir=$4; project=$5; n=$6; shift 6
 mount --make-rprivate / || fail "cannot make mounts private"
-exec 3<"$work" 4<"$skill" || fail "cannot open work or skill dir"
+exec 3<"$work" 4<"$skill" 5<"$denodir" || fail "cannot open work, skill or deno dir"
+if [ "$project" != "-" ]; then exec 6<"$project" || fail "cannot open project dir"; fi
 for d in /tmp /var/tmp /dev/shm; do
   [ -d "$d" ] && { mount -t tmpfs -o "size=$tmpsize,mode=1777" turnpike-tmp "$d" || fail "tmpfs $d"; }
 done
+keep() {
+  [ -d "$2" ] && [ "$(stat -c %d:%i "$2")" = "$(stat -L -c %d:%i "/proc/self/fd/$1")" ] && return 0
+  mkdir -p "$2" && mount --no-canonicalize --bind "/proc/self/fd/$1" "$2" &&
+    mount -o remount,bind,ro "$2" || fail "keep $2"
+}
+keep 5 "$denodir"
+if [ "$project" != "-" ]; then keep 6 "$project"; fi
+exec 5<&- 6<&-
 mkdir -m 0700 /tmp/.turnpike && : > /tmp/.turnpike/denied && chmod 000 /tmp/.turnpike/denied
 while [ "$n" -gt 0 ]; do
   h=$1; shift; n=$((n-1))
@@ -263,6 +277,8 @@ async function prepareJob(
     workDir,
     skillDir,
     String(options.tmpBytes ?? 256 * MiB),
+    DENO_DIR,
+    (await projectDirOf(skillDir)) ?? "-",
     String(hidden.length),
     ...hidden,
     "--",
@@ -290,6 +306,17 @@ function permissionRefusal(manifest: SkillManifest, options: SkillSandboxOptions
     return `path denied: extra write paths are not supported by this sandbox (${write[0]})`;
   }
   return null;
+}
+
+/** The nearest ancestor of the skill dir holding a deno.json (Deno-script skills need it). */
+async function projectDirOf(skillDir: string): Promise<string | undefined> {
+  let dir = await Deno.realPath(skillDir);
+  while (dir !== "/" && dir !== "") {
+    const found = await Deno.stat(`${dir}/deno.json`).then(() => true, () => false);
+    if (found) return dir;
+    dir = dir.replace(/\/[^/]*$/, "") || "/";
+  }
+  return undefined;
 }
 
 async function existingPaths(paths: string[]): Promise<string[]> {
@@ -388,7 +415,7 @@ async function superviseJob(
   input: Uint8Array,
   cgroup: string | undefined,
 ): Promise<SkillOutcome> {
-  const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
+  const denoDir = DENO_DIR;
   // The cgroup is joined by the wrapper shell before it execs unshare, so every descendant
   // is charged to it from the first instruction.
   const command = cgroup === undefined ? "unshare" : "sh";
