@@ -9,7 +9,8 @@
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type LoadedSettings, loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
 import { walletFilePath } from "../identity/wallet_file.ts";
 
 /** Outcome of one check. */
@@ -179,12 +180,7 @@ async function tcpCheck(name: string, url: string, timeoutMs: number): Promise<D
 }
 
 async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
-  const flags: SettingsFlags = {};
-  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
-  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
-  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
-  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
-  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
+  const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "connectorBtpUrl"]);
   const checks: DoctorCheck[] = [{
     name: "deno",
     status: "ok",

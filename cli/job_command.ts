@@ -11,12 +11,10 @@
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
-import { unlockWallet } from "../identity/wallet.ts";
-import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
-import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { loadNodeIdentity } from "./node_identity.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { decodeEventToon } from "../protocol/toon_codec.ts";
@@ -75,6 +73,14 @@ interface SubmitOptions extends RequesterCliOptions {
   then?: string[];
   encrypt?: boolean;
 }
+
+const REQUESTER_SETTING_FLAGS = [
+  "relayUrl",
+  "connectorBtpUrl",
+  "pricePerByte",
+  "priceCeiling",
+  "allowInsecure",
+] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Largest input file accepted (the whole event must fit a town's 1 MiB limit). */
@@ -174,19 +180,6 @@ export function registerJobCommand(program: Command): void {
   });
 }
 
-function settingsFlags(opts: RequesterCliOptions, cmd: Command): SettingsFlags {
-  const flags: SettingsFlags = {};
-  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
-  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
-  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
-  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
-  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
-  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
-  if (opts.priceCeiling !== undefined) flags.priceCeiling = opts.priceCeiling;
-  if (opts.allowInsecure) flags.allowInsecure = true;
-  return flags;
-}
-
 /**
  * Resolves settings + requester config, or fails with exit code 2.
  *
@@ -200,7 +193,10 @@ export async function loadRequesterConfig(
   cmd: Command,
 ): Promise<RequesterConfig> {
   try {
-    return resolveRequesterConfig(await loadSettings({ flags: settingsFlags(opts, cmd) }), opts);
+    return resolveRequesterConfig(
+      await loadSettings({ flags: settingsFlagsFrom(opts, cmd, REQUESTER_SETTING_FLAGS) }),
+      opts,
+    );
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RequesterConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
@@ -223,7 +219,13 @@ export async function openRequester(
   extra: { resume?: boolean; onProgress?: (p: JobProgress) => void } = {},
 ): Promise<Requester> {
   const config = await loadRequesterConfig(opts, cmd);
-  const secretKey = await loadIdentity(opts, config.stateDir);
+  const secretKey = await loadNodeIdentity({
+    ...opts,
+    // `job` has no --generate-key: the requester always signs with its wallet.
+    generateKey: false,
+    stateDir: config.stateDir,
+    who: "the requester",
+  });
   try {
     return await startRequester({
       ...config,
@@ -234,30 +236,6 @@ export async function openRequester(
     });
   } catch (err) {
     throw asCliError(err);
-  }
-}
-
-async function loadIdentity(opts: RequesterCliOptions, stateDir: string): Promise<Uint8Array> {
-  const path = walletFilePath(stateDir);
-  try {
-    const record = await readWalletFile(path);
-    const passphrase = await readPassphrase({
-      passphraseFile: opts.passphraseFile,
-      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
-      nonInteractive: opts.nonInteractive,
-      prompt: "Wallet passphrase: ",
-    });
-    return (await unlockWallet(record, passphrase)).secretKey;
-  } catch (err) {
-    if (err instanceof WalletNotFoundError) {
-      throw new CliError("the requester has no identity", {
-        context: path,
-        suggestion: "run `turnpike wallet init` first",
-        cause: err,
-      });
-    }
-    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
-    throw err;
   }
 }
 
@@ -421,7 +399,9 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
 }
 
 async function openRepo(opts: RequesterCliOptions, cmd: Command) {
-  const loaded = await loadSettings({ flags: settingsFlags(opts, cmd) }).catch((err) => {
+  const loaded = await loadSettings({
+    flags: settingsFlagsFrom(opts, cmd, REQUESTER_SETTING_FLAGS),
+  }).catch((err) => {
     throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
   });
   return await openJobRepository({ stateDir: loaded.settings.stateDir });

@@ -24,15 +24,12 @@
  */
 import { fetchTownPubkey } from "../transport/relay_info.ts";
 import type { Command } from "commander";
-import { generateSecretKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type LoadedSettings, loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
-import { unlockWallet } from "../identity/wallet.ts";
-import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
-import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { loadNodeIdentity } from "./node_identity.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
@@ -69,6 +66,13 @@ interface NodeOptions {
   passphraseFd?: string;
   allowInsecure?: boolean;
 }
+
+const NODE_SETTING_FLAGS = [
+  "relayUrl",
+  "connectorBtpUrl",
+  "pricePerByte",
+  "allowInsecure",
+] as const;
 
 const BUILT_IN_SKILLS = new URL("../skills", import.meta.url).pathname;
 
@@ -122,21 +126,9 @@ export function registerNodeCommand(program: Command): void {
     });
 }
 
-function settingsFlags(opts: NodeOptions, cmd: Command): SettingsFlags {
-  const flags: SettingsFlags = {};
-  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
-  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
-  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
-  if (opts.relayUrl !== undefined) flags.relayUrl = opts.relayUrl;
-  if (opts.connectorBtpUrl !== undefined) flags.connectorBtpUrl = opts.connectorBtpUrl;
-  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
-  if (opts.allowInsecure) flags.allowInsecure = true;
-  return flags;
-}
-
 async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<LoadedSettings> {
   try {
-    return await loadSettings({ flags: settingsFlags(opts, cmd) });
+    return await loadSettings({ flags: settingsFlagsFrom(opts, cmd, NODE_SETTING_FLAGS) });
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
@@ -173,31 +165,6 @@ function positive(name: string, text: string | undefined, fallback: number): num
 async function defaultSkillsDir(stateDir: string): Promise<string> {
   const own = `${stateDir}/skills`;
   return (await Deno.stat(own).catch(() => null))?.isDirectory ? own : BUILT_IN_SKILLS;
-}
-
-async function loadIdentity(opts: NodeOptions, stateDir: string): Promise<Uint8Array> {
-  if (opts.generateKey) return generateSecretKey();
-  const path = walletFilePath(stateDir);
-  try {
-    const record = await readWalletFile(path);
-    const passphrase = await readPassphrase({
-      passphraseFile: opts.passphraseFile,
-      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
-      nonInteractive: opts.nonInteractive,
-      prompt: "Wallet passphrase: ",
-    });
-    return (await unlockWallet(record, passphrase)).secretKey;
-  } catch (err) {
-    if (err instanceof WalletNotFoundError) {
-      throw new CliError("the provider has no identity", {
-        context: path,
-        suggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
-        cause: err,
-      });
-    }
-    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
-    throw err;
-  }
 }
 
 /** Asks the town for its pubkey (NIP-11 `self`) when the operator did not give it. */
@@ -286,7 +253,13 @@ async function resolveNodeOptions(
 async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   const loaded = await loadNodeSettings(opts, cmd);
   const resolved = await resolveNodeOptions(opts, loaded);
-  const secretKey = await loadIdentity(opts, resolved.stateDir);
+  const secretKey = await loadNodeIdentity({
+    ...opts,
+    stateDir: resolved.stateDir,
+    who: "the provider",
+    missingSuggestion:
+      "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
+  });
   const json = opts.output === "json";
   let node: ProviderNode;
   try {

@@ -12,15 +12,12 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { generateSecretKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
-import { unlockWallet } from "../identity/wallet.ts";
-import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
-import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { loadNodeIdentity } from "./node_identity.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
 import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 
@@ -39,6 +36,15 @@ interface TownUpOptions extends TownFlags {
   passphraseFile?: string;
   passphraseFd?: string;
 }
+
+const TOWN_SETTING_FLAGS = [
+  "host",
+  "townPort",
+  "btpPort",
+  "pricePerByte",
+  "network",
+  "allowInsecure",
+] as const;
 
 /**
  * Adds `town up` to the program.
@@ -80,46 +86,6 @@ export function registerTownCommand(program: Command): void {
     });
 }
 
-function settingsFlags(opts: TownUpOptions, cmd: Command): SettingsFlags {
-  const flags: SettingsFlags = {};
-  // The root gives --profile a default; only an explicit one may beat TURNPIKE_PROFILE.
-  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
-  if (profileSource !== "default" && profileSource !== undefined) flags.profile = opts.profile;
-  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
-  if (opts.host !== undefined) flags.host = opts.host;
-  if (opts.townPort !== undefined) flags.townPort = opts.townPort;
-  if (opts.btpPort !== undefined) flags.btpPort = opts.btpPort;
-  if (opts.pricePerByte !== undefined) flags.pricePerByte = opts.pricePerByte;
-  if (opts.network !== undefined) flags.network = opts.network;
-  if (opts.allowInsecure) flags.allowInsecure = true;
-  return flags;
-}
-
-async function loadIdentity(opts: TownUpOptions, stateDir: string): Promise<Uint8Array> {
-  if (opts.generateKey) return generateSecretKey();
-  const path = walletFilePath(stateDir);
-  try {
-    const record = await readWalletFile(path);
-    const passphrase = await readPassphrase({
-      passphraseFile: opts.passphraseFile,
-      passphraseFd: opts.passphraseFd === undefined ? undefined : Number(opts.passphraseFd),
-      nonInteractive: opts.nonInteractive,
-      prompt: "Wallet passphrase: ",
-    });
-    return (await unlockWallet(record, passphrase)).secretKey;
-  } catch (err) {
-    if (err instanceof WalletNotFoundError) {
-      throw new CliError("the town has no identity", {
-        context: path,
-        suggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
-        cause: err,
-      });
-    }
-    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
-    throw err;
-  }
-}
-
 function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDir: string) {
   const info = {
     event: "town-up",
@@ -150,7 +116,7 @@ function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDi
 async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   let config;
   try {
-    const loaded = await loadSettings({ flags: settingsFlags(opts, cmd) });
+    const loaded = await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_SETTING_FLAGS) });
     config = resolveTownConfig(loaded, opts);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TownConfigError) {
@@ -158,7 +124,12 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
     throw err;
   }
-  const secretKey = await loadIdentity(opts, config.stateDir);
+  const secretKey = await loadNodeIdentity({
+    ...opts,
+    stateDir: config.stateDir,
+    who: "the town",
+    missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
+  });
   let node: TownNode;
   try {
     node = await startTownNode({

@@ -10,6 +10,7 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { resolveStateDir } from "../config/state_dir.ts";
+import { explicitProfile } from "./settings_flags.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { createMnemonic, importMnemonic, InvalidMnemonicError } from "../identity/mnemonic.ts";
 import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
@@ -234,14 +235,8 @@ function outputFormat(opts: WalletOptions): OutputFormat {
   return output;
 }
 
-// The root gives --profile a default; an explicit flag must win over TURNPIKE_PROFILE, the
-// default must not, so ask commander where the value came from.
 function stateDirOf(opts: WalletOptions, cmd: Command): string {
-  const profileSource = cmd.getOptionValueSourceWithGlobals("profile");
-  const profile = profileSource === "default" || profileSource === undefined
-    ? undefined
-    : opts.profile;
-  return resolveStateDir({ stateDir: opts.stateDir, profile });
+  return resolveStateDir({ stateDir: opts.stateDir, profile: explicitProfile(opts, cmd) });
 }
 
 function parseAccount(text: string | undefined): number {

@@ -14,6 +14,7 @@
  * @module
  */
 import type { NostrEvent } from "./nostr_event.ts";
+import { type EventShapeField, findEventShapeProblem } from "./event_shape.ts";
 import {
   type FilterLimits,
   type NostrFilter,
@@ -77,7 +78,6 @@ export class Nip01MessageError extends Error {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
 
 function fail(what: string): never {
   throw new Nip01MessageError(`invalid: ${what}`);
@@ -273,36 +273,27 @@ export function checkEventShape(v: unknown, context = "event"): NostrEvent {
   return checkEvent(v, context);
 }
 
-const EVENT_KEYS = new Set(["id", "pubkey", "created_at", "kind", "tags", "content", "sig"]);
+const SHAPE_MESSAGES: Record<Exclude<EventShapeField, "extra-key">, string> = {
+  event: "is not an object",
+  id: "id is not 64 hex",
+  pubkey: "pubkey is not 64 hex",
+  sig: "sig is not 128 hex",
+  created_at: "created_at is not a non-negative integer",
+  kind: "kind is not an integer 0..65535",
+  content: "content is not a string",
+  tags: "tags is not an array",
+};
 
 function checkEvent(v: unknown, type: string): NostrEvent {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    fail(`${type} event is not an object`);
+  const problem = findEventShapeProblem(v);
+  if (problem === undefined) return v as NostrEvent;
+  if (problem.field === "extra-key") {
+    fail(`${type} event has unknown field "${(problem.detail ?? "").slice(0, 32)}"`);
   }
-  const e = v as Record<string, unknown>;
-  for (const key of Object.keys(e)) {
-    if (!EVENT_KEYS.has(key)) fail(`${type} event has unknown field "${key.slice(0, 32)}"`);
+  if (problem.field === "tags" && problem.detail !== undefined) {
+    fail(`${type} event has a tag that is not an array of strings`);
   }
-  if (typeof e.id !== "string" || !HEX64.test(e.id)) fail(`${type} event id is not 64 hex`);
-  if (typeof e.pubkey !== "string" || !HEX64.test(e.pubkey)) {
-    fail(`${type} event pubkey is not 64 hex`);
-  }
-  if (typeof e.sig !== "string" || !HEX128.test(e.sig)) fail(`${type} event sig is not 128 hex`);
-  const { created_at: createdAt, kind } = e;
-  if (typeof createdAt !== "number" || !Number.isSafeInteger(createdAt) || createdAt < 0) {
-    fail(`${type} event created_at is not a non-negative integer`);
-  }
-  if (typeof kind !== "number" || !Number.isInteger(kind) || kind < 0 || kind > 65535) {
-    fail(`${type} event kind is not an integer 0..65535`);
-  }
-  if (typeof e.content !== "string") fail(`${type} event content is not a string`);
-  if (!Array.isArray(e.tags)) fail(`${type} event tags is not an array`);
-  for (const tag of e.tags) {
-    if (!Array.isArray(tag) || !tag.every((x) => typeof x === "string")) {
-      fail(`${type} event has a tag that is not an array of strings`);
-    }
-  }
-  return v as NostrEvent;
+  fail(`${type} event ${SHAPE_MESSAGES[problem.field]}`);
 }
 
 /**

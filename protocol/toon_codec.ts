@@ -25,7 +25,8 @@
 import { decode, encode, rawString } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
 import { EventValidationError, verifyEvent } from "./event_verifier.ts";
-import { DEFAULT_MAX_TOON_BYTES, isCreatedAt, isEventKind, isLowerHex } from "./kind_extractor.ts";
+import { DEFAULT_MAX_TOON_BYTES } from "./kind_extractor.ts";
+import { findEventShapeProblem } from "./event_shape.ts";
 
 export { EventValidationError } from "./event_verifier.ts";
 
@@ -51,7 +52,6 @@ export interface DecodeEventToonOptions {
   verify?: boolean;
 }
 
-const EVENT_KEYS = ["id", "pubkey", "created_at", "kind", "tags", "content", "sig"] as const;
 // Control characters that 4.x would write as \uXXXX escapes (1.4.0 cannot read those).
 // deno-lint-ignore no-control-regex -- matching control characters is the point here
 const RAW_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
@@ -66,33 +66,13 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
  * ```
  */
 export function assertEventShape(value: unknown): NostrEvent {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new EventValidationError("bad-shape:event", "not an object");
+  // Lone surrogates have no UTF-8 form: TOON written from them would not round-trip.
+  const problem = findEventShapeProblem(value, { wellFormedText: true });
+  if (problem !== undefined) {
+    const detail = problem.field === "event" ? "not an object" : problem.detail;
+    throw new EventValidationError(`bad-shape:${problem.field}`, detail);
   }
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (!(EVENT_KEYS as readonly string[]).includes(key)) {
-      throw new EventValidationError("bad-shape:extra-key", key.slice(0, 40));
-    }
-  }
-  if (!isLowerHex(obj.id, 64)) throw new EventValidationError("bad-shape:id");
-  if (!isLowerHex(obj.pubkey, 64)) throw new EventValidationError("bad-shape:pubkey");
-  if (!isLowerHex(obj.sig, 128)) throw new EventValidationError("bad-shape:sig");
-  if (!isEventKind(obj.kind)) throw new EventValidationError("bad-shape:kind");
-  if (!isCreatedAt(obj.created_at)) throw new EventValidationError("bad-shape:created_at");
-  if (typeof obj.content !== "string" || !obj.content.isWellFormed()) {
-    throw new EventValidationError("bad-shape:content");
-  }
-  if (!Array.isArray(obj.tags)) throw new EventValidationError("bad-shape:tags");
-  for (const tag of obj.tags) {
-    if (!Array.isArray(tag)) throw new EventValidationError("bad-shape:tags", "tag not an array");
-    for (const item of tag) {
-      if (typeof item !== "string" || !item.isWellFormed()) {
-        throw new EventValidationError("bad-shape:tags", "tag value not a string");
-      }
-    }
-  }
-  return obj as unknown as NostrEvent;
+  return value as NostrEvent;
 }
 
 /** Quoted TOON string with only the escapes both 4.x and 1.4.0 read. */

@@ -14,7 +14,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { spawnCli } from "../support/cli_process.ts";
 import {
   connectTestRequester,
   feedbackOf,
@@ -28,72 +29,37 @@ import type { TownNode } from "../../roles/town/town_node.ts";
 import { openProviderJobStore } from "../../state/provider_job_store.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-
 interface NodeProcess {
   child: Deno.ChildProcess;
   info: { pubkey: string; ilpAddress: string };
   stderr: string[];
-  done: Promise<void>;
+  done: Promise<Deno.CommandStatus>;
 }
 
 async function startNode(town: TownNode, root: string): Promise<NodeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "--state-dir",
-      `${root}/state`,
-      "--output",
-      "json",
-      "node",
-      "up",
-      "--connector-btp-url",
-      `btp+ws://127.0.0.1:${town.btpPort}`,
-      "--btp-token",
-      PROVIDER_TOKEN,
-      "--relay-url",
-      `ws://127.0.0.1:${town.httpPort}`,
-      "--town-pubkey",
-      town.pubkey,
-      "--skills-dir",
-      `${root}/skills`,
-      "--passphrase-file",
-      `${root}/pass`,
-      "--non-interactive",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr: string[] = [];
-  const errDone = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr.push(...chunk.split("\n").filter((l) => l !== ""));
-    }
-  })();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  let info: NodeProcess["info"] | undefined;
-  while (!info) {
-    const { value, done } = await lines.read();
-    if (done) {
-      await errDone;
-      throw new Error(`node exited before it was up: ${stderr.join("\n")}`);
-    }
-    buffered += value;
-    for (const line of buffered.split("\n")) {
-      if (line.startsWith("{") && line.includes('"node-up"')) info = JSON.parse(line);
-    }
-  }
-  const done = (async () => {
-    while (!(await lines.read()).done) { /* drain */ }
-    await errDone;
-    await child.status;
-  })();
-  return { child, info, stderr, done };
+  const node = spawnCli([
+    "--state-dir",
+    `${root}/state`,
+    "--output",
+    "json",
+    "node",
+    "up",
+    "--connector-btp-url",
+    `btp+ws://127.0.0.1:${town.btpPort}`,
+    "--btp-token",
+    PROVIDER_TOKEN,
+    "--relay-url",
+    `ws://127.0.0.1:${town.httpPort}`,
+    "--town-pubkey",
+    town.pubkey,
+    "--skills-dir",
+    `${root}/skills`,
+    "--passphrase-file",
+    `${root}/pass`,
+    "--non-interactive",
+  ]);
+  const line = await node.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"'));
+  return { child: node.child, info: JSON.parse(line), stderr: node.stderr, done: node.done };
 }
 
 /** Kills (by pid) sandboxed skill processes a killed provider left behind under `root`. */
@@ -140,18 +106,7 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
   let node: NodeProcess | undefined;
   try {
     await Deno.writeTextFile(`${root}/pass`, "crash test passphrase\n");
-    const init = await runCli([
-      "--state-dir",
-      `${root}/state`,
-      "wallet",
-      "init",
-      "--passphrase-file",
-      `${root}/pass`,
-      "--non-interactive",
-      "--output",
-      "json",
-    ]);
-    assertEquals(init.code, 0, init.stderr);
+    await initWalletWithCli({ stateDir: `${root}/state`, passphraseFile: `${root}/pass` });
     await makeSkillsDir(root, ["echo"], [
       { name: "nap", kinds: [5030], run: "#!/bin/sh\nsleep 30\necho nap\n" },
       {

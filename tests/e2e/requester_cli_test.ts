@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { startTestTown } from "../support/town_test_node.ts";
 
@@ -8,16 +8,7 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
   const dir = `${net.root}/cli-requester`;
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/pw`, "correct horse battery staple\n");
-  const init = await runCli([
-    "--state-dir",
-    dir,
-    "wallet",
-    "init",
-    "--non-interactive",
-    "--passphrase-file",
-    `${dir}/pw`,
-  ]);
-  assertEquals(init.code, 0, init.stderr);
+  await initWalletWithCli({ stateDir: dir, passphraseFile: `${dir}/pw` });
   const conn = (relay = net.relayUrl, btp = net.btpUrl.replace("btp+ws://", "btp+ws://cli:r@")) => [
     "--relay-url",
     relay,

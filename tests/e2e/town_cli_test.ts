@@ -6,44 +6,29 @@
  */
 import { connectPayingClient } from "../support/town_test_node.ts";
 import { runCli } from "../support/run_cli.ts";
+import { spawnCli } from "../support/cli_process.ts";
 import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
 Deno.test("town up: prints its ports and identity, takes a paid write, stops on SIGINT", async () => {
   const dir = await Deno.makeTempDir({ prefix: "town_cli_" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "--state-dir",
-      dir,
-      "town",
-      "up",
-      "--generate-key",
-      "--town-port",
-      "0",
-      "--btp-port",
-      "0",
-      "--peer",
-      "alice:tok-alice",
-      "--ilp-address",
-      "test.clitown",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
+  const town = spawnCli([
+    "--state-dir",
+    dir,
+    "town",
+    "up",
+    "--generate-key",
+    "--town-port",
+    "0",
+    "--btp-port",
+    "0",
+    "--peer",
+    "alice:tok-alice",
+    "--ilp-address",
+    "test.clitown",
+  ]);
   try {
-    while (!out.includes("identity")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
+    await town.waitForLine((l) => l.includes("identity"));
+    const out = town.stdout();
     const field = (name: string) => out.match(new RegExp(`^  ${name}\\s+(\\S+)$`, "m"))?.[1] ?? "";
     assertEquals(field("ilpAddress"), "test.clitown");
     assertMatch(field("pubkey"), /^[0-9a-f]{64}$/);
@@ -69,17 +54,11 @@ Deno.test("town up: prints its ports and identity, takes a paid write, stops on 
     const health = await (await fetch(`http://127.0.0.1:${httpPort}/health`)).json();
     assertEquals(health.events, 1);
   } finally {
-    child.kill("SIGINT");
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    await child.stderr.cancel();
-    const status = await child.status;
+    town.child.kill("SIGINT");
+    const status = await town.done;
     await Deno.remove(dir, { recursive: true });
     assertEquals(status.code, 0);
-    assertStringIncludes(out, "town stopped");
+    assertStringIncludes(town.stdout(), "town stopped");
   }
 });
 

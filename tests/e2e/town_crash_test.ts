@@ -10,66 +10,38 @@
 import { Relay } from "nostr-tools/relay";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { connectPayingClient } from "../support/town_test_node.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli } from "../support/run_cli.ts";
+import { spawnCli } from "../support/cli_process.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { buildPaidWrite } from "../../roles/town/spsp_ilp_client.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-
 interface TownProcess {
   child: Deno.ChildProcess;
   info: { ilpAddress: string; pubkey: string; httpPort: number; btpPort: number };
-  done: Promise<void>;
+  done: Promise<Deno.CommandStatus>;
 }
 
 async function startTown(stateDir: string, passFile: string): Promise<TownProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "--state-dir",
-      stateDir,
-      "--output",
-      "json",
-      "town",
-      "up",
-      "--town-port",
-      "0",
-      "--btp-port",
-      "0",
-      "--peer",
-      "writer:tok-writer",
-      "--passphrase-file",
-      passFile,
-      "--non-interactive",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  let info: TownProcess["info"] | undefined;
-  while (!info) {
-    const { value, done } = await lines.read();
-    if (done) {
-      const err = await new Response(child.stderr).text();
-      throw new Error(`town exited before it was up: ${err}`);
-    }
-    buffered += value;
-    for (const line of buffered.split("\n")) {
-      if (line.startsWith("{") && line.includes('"town-up"')) info = JSON.parse(line);
-    }
-  }
-  const done = (async () => {
-    while (!(await lines.read()).done) { /* drain */ }
-    await child.stderr.cancel();
-    await child.status;
-  })();
-  return { child, info, done };
+  const town = spawnCli([
+    "--state-dir",
+    stateDir,
+    "--output",
+    "json",
+    "town",
+    "up",
+    "--town-port",
+    "0",
+    "--btp-port",
+    "0",
+    "--peer",
+    "writer:tok-writer",
+    "--passphrase-file",
+    passFile,
+    "--non-interactive",
+  ]);
+  const line = await town.waitForLine((l) => l.startsWith("{") && l.includes('"town-up"'));
+  return { child: town.child, info: JSON.parse(line), done: town.done };
 }
 
 async function servedIds(port: number, author: string): Promise<Set<string>> {
@@ -93,18 +65,7 @@ Deno.test("town crash: SIGKILL mid-burst loses no FULFILLed event and keeps no R
   const passFile = `${dir}/pass`;
   await Deno.writeTextFile(passFile, "crash-test-passphrase\n");
   try {
-    const init = await runCli([
-      "--state-dir",
-      dir,
-      "wallet",
-      "init",
-      "--passphrase-file",
-      passFile,
-      "--non-interactive",
-      "--output",
-      "json",
-    ]);
-    assertEquals(init.code, 0, init.stderr);
+    await initWalletWithCli({ stateDir: dir, passphraseFile: passFile });
 
     const first = await startTown(dir, passFile);
     const writer = await connectPayingClient({

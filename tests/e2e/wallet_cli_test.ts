@@ -1,4 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 // The real `turnpike` entry point, run as a user would.
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
@@ -8,38 +10,11 @@ const VECTOR = {
   npub: "npub1zutzeysacnf9rru6zqwmxd54mud0k44tst6l70ja5mhv8jjumytsd2x7nu",
 };
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function turnpike(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("wallet init --non-interactive --passphrase-file, then show / show --reveal", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const sd = `${dir}/state`;
     await Deno.writeTextFile(`${dir}/pw`, "correct horse battery staple\n");
-    const init = await turnpike([
+    const init = await runCli([
       "--state-dir",
       sd,
       "wallet",
@@ -60,7 +35,7 @@ Deno.test("wallet init --non-interactive --passphrase-file, then show / show --r
     assertEquals((await Deno.stat(`${sd}/wallet.toml`)).mode! & 0o777, 0o600);
     assert(!file.includes(words.join(" ")) && !file.includes("correct horse"));
 
-    const show = await turnpike(["--state-dir", sd, "--output", "json", "wallet", "show"]);
+    const show = await runCli(["--state-dir", sd, "--output", "json", "wallet", "show"]);
     assertEquals(show.code, 0);
     const info = JSON.parse(show.stdout);
     assertEquals(info.npub, npub);
@@ -69,13 +44,13 @@ Deno.test("wallet init --non-interactive --passphrase-file, then show / show --r
     assertEquals(info.stateDir, sd);
     assertEquals(info.mnemonic, undefined);
 
-    const csv = await turnpike(["--state-dir", sd, "wallet", "show", "--output", "csv"]);
+    const csv = await runCli(["--state-dir", sd, "wallet", "show", "--output", "csv"]);
     assertEquals(
       csv.stdout.split("\n")[0],
       "npub,pubkey,evmAddress,account,secretKind,createdAt,stateDir,walletFile",
     );
 
-    const reveal = await turnpike([
+    const reveal = await runCli([
       "wallet",
       "show",
       "--reveal",
@@ -93,14 +68,14 @@ Deno.test("wallet init --non-interactive --passphrase-file, then show / show --r
 });
 
 Deno.test("wallet init refuses to overwrite without --force; --import with a NIP-06 vector", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const sd = `${dir}/s`;
     await Deno.writeTextFile(`${dir}/pw`, "pw\n");
     await Deno.writeTextFile(`${dir}/words`, `${VECTOR.mnemonic}\n`);
     const common = ["--state-dir", sd, "--non-interactive"];
-    const first = await turnpike([...common, "wallet", "init", "--passphrase-file", `${dir}/pw`]);
+    const first = await runCli([...common, "wallet", "init", "--passphrase-file", `${dir}/pw`]);
     assertEquals(first.code, 0);
-    const again = await turnpike([
+    const again = await runCli([
       ...common,
       "wallet",
       "init",
@@ -113,7 +88,7 @@ Deno.test("wallet init refuses to overwrite without --force; --import with a NIP
     assertEquals(again.code, 1);
     assertStringIncludes(again.stderr, `Error: a wallet already exists (${sd}/wallet.toml)`);
     assertStringIncludes(again.stderr, "Suggestion:");
-    const forced = await turnpike([
+    const forced = await runCli([
       ...common,
       "--output",
       "json",
@@ -136,23 +111,23 @@ Deno.test("wallet init refuses to overwrite without --force; --import with a NIP
 });
 
 Deno.test("wallet errors: wrong passphrase, no source, bad mnemonic, no wallet, usage", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const sd = `${dir}/s`;
     await Deno.writeTextFile(`${dir}/pw`, "right\n");
     await Deno.writeTextFile(`${dir}/wrong`, "wrong\n");
     await Deno.writeTextFile(`${dir}/badwords`, "leader monkey parrot\n");
 
-    const none = await turnpike(["--state-dir", sd, "wallet", "show"]);
+    const none = await runCli(["--state-dir", sd, "wallet", "show"]);
     assertEquals(none.code, 1);
     assertStringIncludes(none.stderr, "Error: no wallet in this state dir");
     assertStringIncludes(none.stderr, "Suggestion: run `turnpike wallet init`");
 
-    const noSource = await turnpike(["--state-dir", sd, "--non-interactive", "wallet", "init"]);
+    const noSource = await runCli(["--state-dir", sd, "--non-interactive", "wallet", "init"]);
     assertEquals(noSource.code, 1);
     assertStringIncludes(noSource.stderr, "Error: no passphrase given");
     assertStringIncludes(noSource.stderr, "Suggestion: pass --passphrase-file");
 
-    const bad = await turnpike([
+    const bad = await runCli([
       "--state-dir",
       sd,
       "wallet",
@@ -169,15 +144,15 @@ Deno.test("wallet errors: wrong passphrase, no source, bad mnemonic, no wallet, 
       "Error: invalid mnemonic (a mnemonic has 12, 15, 18, 21 or 24 words, got 3)",
     );
 
-    const usage = await turnpike(["--state-dir", sd, "wallet", "init", "--passphrase-fd", "x"]);
+    const usage = await runCli(["--state-dir", sd, "wallet", "init", "--passphrase-fd", "x"]);
     assertEquals(usage.code, 2);
 
     assertEquals(
-      (await turnpike(["--state-dir", sd, "wallet", "init", "--passphrase-file", `${dir}/pw`]))
+      (await runCli(["--state-dir", sd, "wallet", "init", "--passphrase-file", `${dir}/pw`]))
         .code,
       0,
     );
-    const wrong = await turnpike([
+    const wrong = await runCli([
       "--state-dir",
       sd,
       "wallet",
@@ -193,7 +168,7 @@ Deno.test("wallet errors: wrong passphrase, no source, bad mnemonic, no wallet, 
 });
 
 Deno.test("wallet: --profile under TURNPIKE_HOME, passphrase via --passphrase-fd", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/pw`, "fd pass\n");
     const cmd = (args: string) =>
       new Deno.Command("bash", {
@@ -215,7 +190,7 @@ Deno.test("wallet: --profile under TURNPIKE_HOME, passphrase via --passphrase-fd
 Deno.test("wallet init on a real terminal: hidden prompt, confirmation, no echo", async () => {
   // python3's pty gives the command a real TTY; we type the passphrase twice and check the
   // terminal never shows it.
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const script = `
 import os, pty, sys, time, select
 pid, fd = pty.fork()
@@ -267,7 +242,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assertStringIncludes(text, "Wallet created");
     assert(!text.includes("tty secret"), "the passphrase was echoed");
     await Deno.writeTextFile(`${dir}/pw`, "tty secret 42");
-    const reveal = await turnpike([
+    const reveal = await runCli([
       "--state-dir",
       `${dir}/s`,
       "wallet",

@@ -20,24 +20,13 @@ import {
   ilpProtocolData,
 } from "../../protocol/btp_message.ts";
 import { decodeIldcpResponse, encodeIldcpResponse, IldcpError } from "../../protocol/ildcp.ts";
+import { fuzzSeed, seededRandom } from "../support/seeded_random.ts";
 
 const PER_DECODER = 100_000;
-const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = fuzzSeed();
 console.log(`ilp_btp_fuzz: FUZZ_SEED=${SEED}`);
 
-/** mulberry32: tiny, fast, good enough to spread fuzz inputs; not for secrets. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(SEED);
+const rand = seededRandom(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const randomBytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
 

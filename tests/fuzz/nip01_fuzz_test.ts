@@ -13,21 +13,12 @@ import {
 } from "../../protocol/nip01_message.ts";
 import { NostrFilterError, validateFilter } from "../../protocol/nostr_filter.ts";
 import { assertEquals } from "../support/assert.ts";
+import { fuzzSeed, seededRandom } from "../support/seeded_random.ts";
 
-const seed = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 1_000_000);
+const seed = fuzzSeed();
 const iterations = Number(Deno.env.get("FUZZ_ITERATIONS") ?? 120_000);
 
-/** mulberry32: small, fast, seedable. */
-function prng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(seed);
+const rand = seededRandom(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 const hex = (n: number) => Array.from({ length: n }, () => "0123456789abcdef"[int(16)]).join("");

@@ -16,21 +16,10 @@ import {
 } from "../../protocol/toon_codec.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { assertEquals } from "../support/assert.ts";
+import { fuzzSeed, seededRandom } from "../support/seeded_random.ts";
 
 const ITERATIONS = 100_000;
-const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 2_147_483_647));
-
-/** mulberry32: small, fast, seedable. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seed = fuzzSeed();
 
 const corpus = (await Deno.readTextFile(new URL("../../fixtures/corpus.toon", import.meta.url)))
   .trimEnd().split("\n\n").filter((r) => r.length < 20_000);
@@ -146,7 +135,7 @@ function randomInput(rnd: () => number): string {
 
 Deno.test(`fuzz: extractor and decoder never crash and agree (seed ${seed})`, () => {
   console.log(`FUZZ_SEED=${seed}`);
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   let decoded = 0;
   let extracted = 0;
   let fastPath = 0;
@@ -206,7 +195,7 @@ Deno.test(`fuzz: extractor and decoder never crash and agree (seed ${seed})`, ()
 const SMALL_EDITS = [" ", '"', "\\", ",", "\n", "\r", "-", "0", "1", "e", "p", "a", "[", "]", ":"];
 
 Deno.test(`fuzz: fast path and general scanner agree on one-character edits (seed ${seed})`, () => {
-  const rnd = prng(seed ^ 0x5eed);
+  const rnd = seededRandom(seed ^ 0x5eed);
   let accepted = 0;
   for (let i = 0; i < ITERATIONS; i++) {
     const base = corpus[Math.floor(rnd() * corpus.length)];

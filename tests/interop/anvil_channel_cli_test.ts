@@ -5,7 +5,7 @@
  * closes unilaterally and settles after the timeout.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 
@@ -13,19 +13,11 @@ async function stateDirWith(mnemonic: string, config: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-channel-" });
   await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
   await Deno.writeTextFile(`${dir}/words`, mnemonic + "\n");
-  const init = await runCli([
-    "--state-dir",
-    `${dir}/state`,
-    "wallet",
-    "init",
-    "--import",
-    "--mnemonic-file",
-    `${dir}/words`,
-    "--passphrase-file",
-    `${dir}/pass`,
-    "--non-interactive",
-  ]);
-  assertEquals(init.code, 0, init.stderr);
+  await initWalletWithCli({
+    stateDir: `${dir}/state`,
+    passphraseFile: `${dir}/pass`,
+    mnemonicFile: `${dir}/words`,
+  });
   await Deno.writeTextFile(`${dir}/state/config.toml`, config);
   return dir;
 }

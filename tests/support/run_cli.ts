@@ -50,3 +50,40 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** Options for {@linkcode initWalletWithCli}. */
+export interface InitWalletWithCliOptions {
+  /** State dir the wallet is created in. */
+  stateDir: string;
+  /** File holding the new wallet's passphrase. */
+  passphraseFile: string;
+  /** Import this mnemonic file instead of generating words. */
+  mnemonicFile?: string;
+}
+
+/**
+ * Creates a wallet the way a user scripts it (`wallet init --non-interactive --passphrase-file`),
+ * failing with the command's stderr when it does not exit 0.
+ *
+ * @example
+ * ```ts
+ * await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
+ * ```
+ */
+export async function initWalletWithCli(options: InitWalletWithCliOptions): Promise<CliResult> {
+  const imported = options.mnemonicFile === undefined
+    ? []
+    : ["--import", "--mnemonic-file", options.mnemonicFile];
+  const init = await runCli([
+    "--state-dir",
+    options.stateDir,
+    "wallet",
+    "init",
+    ...imported,
+    "--passphrase-file",
+    options.passphraseFile,
+    "--non-interactive",
+  ]);
+  if (init.code !== 0) throw new Error(`wallet init exited ${init.code}: ${init.stderr}`);
+  return init;
+}

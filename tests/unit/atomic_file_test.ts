@@ -1,18 +1,10 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 import {
   AtomicWriteError,
   removeStaleTempFiles,
   writeFileAtomic,
 } from "../../state/atomic_file.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("writeFileAtomic writes with mode 0600 and leaves no temp file", async () => {
   await withTempDir(async (dir) => {

@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { formatAuditMessage, openAuditLog, parseAuditMessage } from "../../state/audit_log.ts";
 import { openJobRepository } from "../../state/job_repository.ts";
+import { killAfterLines } from "../support/kill_after_lines.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args: ["-C", dir, ...args], stderr: "piped" })
@@ -100,26 +101,12 @@ Deno.test("audit log: after SIGKILL every returned write is present and committe
     const writer = new URL("../support/job_repository_crash_writer.ts", import.meta.url).pathname;
     const written: string[] = [];
     for (const round of [0, 1]) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", writer, dir, String(round * 1_000_000)],
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      while (text.split("\n").length < 60 + round * 37) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += value;
-      }
-      child.kill("SIGKILL");
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += value;
-      }
-      await child.status;
-      written.push(...text.split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l)));
+      const lines = await killAfterLines({
+        script: writer,
+        args: [dir, String(round * 1_000_000)],
+        lines: 59 + round * 37,
+      });
+      written.push(...lines.filter((l) => /^[0-9a-f]{64}$/.test(l)));
     }
     const audit = await openAuditLog({ dir });
     const repo = await openJobRepository({ stateDir: dir, audit });
@@ -133,5 +120,28 @@ Deno.test("audit log: after SIGKILL every returned write is present and committe
     await audit.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: a change that leaves the files as committed makes no commit and no error", async () => {
+  {
+    const dir = await Deno.makeTempDir();
+    try {
+      const audit = await openAuditLog({ dir, windowMs: 10_000 });
+      await Deno.writeTextFile(`${dir}/a.txt`, "one\n");
+      audit.record({ action: "create", resource: "note", id: "a", paths: ["a.txt"] });
+      await audit.flush();
+      const commits = audit.commits;
+      // Rewritten with the same bytes: git has nothing to commit; that is not a failure.
+      await Deno.writeTextFile(`${dir}/a.txt`, "one\n");
+      audit.record({ action: "update", resource: "note", id: "a", paths: ["a.txt"] });
+      await audit.flush();
+      assertEquals(audit.commits, commits);
+      assertEquals(audit.pendingCount, 0);
+      const [last] = await messages(dir);
+      assertEquals(last, "turnpike: create note a");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });

@@ -14,6 +14,7 @@ import {
   type StoredEvent,
 } from "../../state/event_store.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { killAfterLines } from "../support/kill_after_lines.ts";
 
 const alice = generateSecretKey();
 const bob = generateSecretKey();
@@ -248,35 +249,13 @@ Deno.test("event store: after SIGKILL every insert that returned is present", as
   const dir = await Deno.makeTempDir();
   const path = `${dir}/events.sqlite`;
   const writer = new URL("../support/event_store_crash_writer.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", writer, path],
-    stdout: "piped",
+  // Every complete line is an insert that returned; a line torn by the kill is not.
+  const returned = (await killAfterLines({
+    script: writer,
+    args: [path],
+    lines: 300,
     stderr: "inherit",
-  }).spawn();
-  const returned: string[] = [];
-  let buffered = "";
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    while (returned.length < 300) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      returned.push(...lines);
-    }
-    child.kill("SIGKILL");
-    // Drain what was printed before the kill landed: those inserts returned too.
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-    }
-    returned.push(...buffered.split("\n").filter((l) => l.length === 64));
-  } finally {
-    reader.releaseLock();
-    await child.status;
-  }
+  })).filter((l) => l.length === 64);
   assert(returned.length >= 300, `writer printed only ${returned.length} ids`);
   const store = openEventStore({ path });
   try {

@@ -1,4 +1,5 @@
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 import {
   PassphraseSourceError,
   PassphraseUnavailableError,
@@ -7,15 +8,6 @@ import {
 } from "../../identity/passphrase.ts";
 
 const noEnv = () => undefined;
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("stripOneNewline strips exactly one \\n or \\r\\n", () => {
   assertEquals(stripOneNewline("pw\n"), "pw");

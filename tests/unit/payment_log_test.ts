@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { openPaymentLog, type PaymentEntry, PaymentEntryError } from "../../state/payment_log.ts";
+import { killAfterLines } from "../support/kill_after_lines.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-11-01T12:00:00Z");
@@ -99,26 +100,7 @@ Deno.test("payment log: SIGKILL mid-append leaves a readable log with every retu
   const dir = await Deno.makeTempDir();
   try {
     const writer = new URL("../support/payment_log_crash_writer.ts", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", writer, dir],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (text.split("\n").length < 300) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    child.kill("SIGKILL");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    await child.status;
-    const returned = text.split("\n").filter((l) => l !== "");
+    const returned = await killAfterLines({ script: writer, args: [dir], lines: 299 });
     // a torn tail, as a kill during write() would leave
     await Deno.writeTextFile(`${dir}/payment_log.jsonl`, '{"ts":"2026-', { append: true });
     const log = await openPaymentLog({ stateDir: dir });

@@ -1,0 +1,60 @@
+/**
+ * Turning a command's parsed options into the {@linkcode SettingsFlags} that
+ * `config/settings.ts` ranks above the environment and the config file. Shared so every
+ * command treats `--profile` and boolean flags alike.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import type { SettingKey, SettingsFlags } from "../config/settings.ts";
+
+/** The options every command has from the root (`--profile`, `--state-dir`). */
+export interface ProfileFlags {
+  profile?: string;
+  stateDir?: string;
+}
+
+/**
+ * The `--profile` the user typed, or undefined when it is the root's default. The root gives
+ * `--profile` a default so help can show it; only an explicit one may beat `TURNPIKE_PROFILE`,
+ * so commander is asked where the value came from.
+ *
+ * @example
+ * ```ts
+ * const profile = explicitProfile(opts, cmd);
+ * ```
+ */
+export function explicitProfile(opts: ProfileFlags, cmd: Command): string | undefined {
+  const source = cmd.getOptionValueSourceWithGlobals("profile");
+  return source === "default" || source === undefined ? undefined : opts.profile;
+}
+
+/**
+ * Collects the given settings from the command's options: the explicit `--profile`,
+ * `--state-dir`, then each of `keys` the user gave. A boolean flag counts only when set, so
+ * an absent `--allow-insecure` leaves the environment and config file in charge.
+ *
+ * @example
+ * ```ts
+ * const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]);
+ * ```
+ */
+export function settingsFlagsFrom<T extends ProfileFlags>(
+  opts: T,
+  cmd: Command,
+  keys: readonly (SettingKey & keyof T)[],
+): SettingsFlags {
+  const flags: SettingsFlags = {};
+  const profile = explicitProfile(opts, cmd);
+  if (profile !== undefined) flags.profile = profile;
+  if (opts.stateDir !== undefined) flags.stateDir = opts.stateDir;
+  for (const key of keys) {
+    const value: unknown = opts[key];
+    if (typeof value === "boolean") {
+      if (value) flags[key] = true;
+    } else if (typeof value === "string" || typeof value === "number") {
+      flags[key] = value;
+    }
+  }
+  return flags;
+}
