@@ -110,7 +110,8 @@ function checkList(
 }
 
 function isNonNegativeInteger(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  // -0 is refused: it would be written back as 0, so a filter would not round-trip.
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0);
 }
 
 function isKind(v: unknown): boolean {

@@ -86,3 +86,11 @@ Deno.test("validateFilter: shapes and limits", () => {
   );
   assertThrows(() => validateFilter({ "#a": [], "#b": [] }, { maxTagKeys: 1 }), NostrFilterError);
 });
+
+Deno.test("validateFilter: -0 is refused so that every accepted filter round-trips", () => {
+  for (const text of ['{"limit":-0}', '{"since":-0}', '{"kinds":[1,-0]}']) {
+    assertThrows(() => validateFilter(JSON.parse(text)), NostrFilterError);
+  }
+  const ok = validateFilter(JSON.parse('{"limit":0,"kinds":[0]}'));
+  assertEquals(JSON.parse(JSON.stringify(ok)), ok);
+});
