@@ -44,6 +44,7 @@ export class ClaimSigner {
   readonly #o: ClaimSignerOptions;
   #nonce: bigint;
   #transferred: bigint;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: ClaimSignerOptions) {
     this.#o = options;
@@ -61,8 +62,22 @@ export class ClaimSigner {
     return this.#transferred;
   }
 
-  /** Signs a claim raising the cumulative amount by `amount`. */
-  async pay(amount: bigint): Promise<PaymentChannelClaim> {
+  /** This side's deposit (the most it can ever claim). */
+  get deposit(): bigint {
+    return this.#o.deposit;
+  }
+
+  /**
+   * Signs a claim raising the cumulative amount by `amount`. Calls are serialised, so
+   * concurrent payments get consecutive nonces in call order.
+   */
+  pay(amount: bigint): Promise<PaymentChannelClaim> {
+    const run = this.#queue.then(() => this.#pay(amount));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #pay(amount: bigint): Promise<PaymentChannelClaim> {
     if (amount < 0n) throw new RangeError("amount must not be negative");
     const total = this.#transferred + amount;
     if (total > this.#o.deposit) throw new ClaimBeyondDepositError(total, this.#o.deposit);

@@ -25,7 +25,7 @@ import {
   type PaymentChannelClaim,
   validateClaim,
 } from "../protocol/payment_channel_claim.ts";
-import { BalanceProofSignatureError, recoverBalanceProofSigner } from "./balance_proof.ts";
+import { BalanceProofSignatureError, recoverBalanceProofSignerFast } from "./balance_proof.ts";
 import type { OnChainChannel } from "./token_network_client.ts";
 
 /** What the verifier remembers per channel (persist it in the channel file). */
@@ -129,7 +129,7 @@ export class ClaimVerifier {
     if (claim === undefined) return this.#charge(amount);
     validateClaim(claim);
     this.#checkTarget(claim);
-    await this.#checkSignature(claim);
+    this.#checkSignature(claim);
     const key = claim.channelId.toLowerCase();
     const channel = await this.#channel(claim.channelId, false);
     const prev = this.#books.get(key) ??
@@ -222,10 +222,10 @@ export class ClaimVerifier {
     }
   }
 
-  async #checkSignature(claim: PaymentChannelClaim): Promise<void> {
+  #checkSignature(claim: PaymentChannelClaim): void {
     let signer: string;
     try {
-      signer = await recoverBalanceProofSigner(
+      signer = recoverBalanceProofSignerFast(
         {
           channelId: claim.channelId,
           nonce: claim.nonce,

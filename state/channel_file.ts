@@ -12,6 +12,7 @@
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
+import { CoalescedWriter } from "./coalesced_writer.ts";
 
 /** Lifecycle of a channel as this node knows it. */
 export type ChannelStatus = "open" | "closed" | "settled";
@@ -238,4 +239,49 @@ export async function readChannel(path: string): Promise<ChannelRecord> {
 
 function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Options for {@linkcode openSentClaimWriter}. */
+export interface SentClaimWriterOptions {
+  stateDir: string;
+  /** The channel's record; `sent`/`sentNonce` are updated from the claims saved. */
+  record: ChannelRecord;
+  audit?: AuditLog;
+}
+
+/** The sender's side of a channel file: saves each claim signed before it is sent. */
+export interface SentClaimWriter {
+  /** Resolves once the claim (or a newer one) is in the channel file. */
+  save(claim: { nonce: bigint; transferredAmount: bigint }): Promise<void>;
+  /** The record as last written. */
+  record(): ChannelRecord;
+}
+
+/**
+ * Writes the claims a node signs into its channel file (coalesced: one atomic write covers
+ * every claim signed meanwhile) and the audit trail (`turnpike: update channel <id>`). Made for
+ * `BtpClient`'s `claims.persist`: a claim is on disk before it leaves, so a restarted node
+ * never signs a nonce twice.
+ *
+ * @example
+ * ```ts
+ * const sent = openSentClaimWriter({ stateDir, record, audit });
+ * const client = new BtpClient({ url, claims: { signer, persist: (c) => sent.save(c) } });
+ * ```
+ */
+export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {
+  let record = options.record;
+  const writer = new CoalescedWriter<{ nonce: bigint; transferredAmount: bigint }>({
+    write: async (claim) => {
+      const next = { ...record, sent: claim.transferredAmount, sentNonce: claim.nonce };
+      await saveChannel(next, {
+        stateDir: options.stateDir,
+        audit: options.audit,
+        action: "update",
+        fields: { Nonce: claim.nonce.toString() },
+      });
+      record = next;
+    },
+  });
+  return { save: (claim) => writer.save(claim), record: () => record };
 }

@@ -6,6 +6,16 @@
  * its own address by IL-DCP, reconnects with backoff when the socket drops, bounds frame sizes
  * and waits on `bufferedAmount` before sending more.
  *
+ * With `claims`, every PREPARE with an amount is paid for with a payment channel claim (BTP
+ * protocol data `payment-channel-claim`, DESIGN.md §5): the client keeps the total of the
+ * packets in flight or fulfilled (`committed`); a packet that takes it above what is already
+ * claimed carries a new cumulative claim (raised to `committed + prepay`), signed and persisted
+ * before it leaves; packets within an earlier claim's surplus carry none. Frames with claims
+ * leave in nonce order. A REJECT gives the packet's amount back to the surplus (the peer
+ * releases it too); a REJECT saying the peer sees less cover (`not-covered`,
+ * `credit-limit-exceeded`, e.g. after the peer restarted) drops our surplus, and a packet that
+ * went without a claim is sent once more with a claim for its full amount.
+ *
  * @module
  */
 import {
@@ -30,6 +40,12 @@ import {
   type IlpReply,
 } from "../protocol/ilp_packet.ts";
 import {
+  CLAIM_PROTOCOL_NAME,
+  encodeClaim,
+  type PaymentChannelClaim,
+} from "../protocol/payment_channel_claim.ts";
+import { BtpContentType, type BtpProtocolData } from "../protocol/btp_message.ts";
+import {
   decodeIldcpResponse,
   encodeIldcpRequest,
   IldcpError,
@@ -41,6 +57,30 @@ export type BtpPrepareHandler = (prepare: IlpPrepare) => IlpReply | Promise<IlpR
 
 /** Connection state. */
 export type BtpClientState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+/** What signs the claims: `chain/claim_signer.ts`'s ClaimSigner fits (transport stays chain-free). */
+export interface BtpClaimSigner {
+  /** Cumulative amount signed so far. */
+  readonly transferred: bigint;
+  /** The most that can ever be claimed. */
+  readonly deposit: bigint;
+  /** Signs a claim raising the cumulative amount by `amount` (calls serialised, in order). */
+  pay(amount: bigint): Promise<PaymentChannelClaim>;
+}
+
+/** Paying the peer with payment channel claims (see the module doc). */
+export interface BtpClaimOptions {
+  /** Signs cumulative claims on the channel with this peer. */
+  signer: BtpClaimSigner;
+  /** Makes a new claim durable (the channel file) before it is sent; resolves when written. */
+  persist?: (claim: PaymentChannelClaim) => Promise<void>;
+  /**
+   * Claim this much beyond what is in flight, so the next packets travel without a claim (one
+   * signature and one verification per several packets). It is the sender's own risk: value
+   * claimed before it was delivered. Default 0: one claim per paid packet, exactly covering.
+   */
+  prepay?: bigint;
+}
 
 /** Options for {@linkcode BtpClient}. */
 export interface BtpClientOptions {
@@ -68,6 +108,8 @@ export interface BtpClientOptions {
   onStateChange?: (state: BtpClientState) => void;
   /** Random source for jitter (tests pin it). Default Math.random. */
   random?: () => number;
+  /** Pay every PREPARE with payment channel claims. */
+  claims?: BtpClaimOptions;
 }
 
 /** The peer refused our credentials (ilp-plugin-btp answers ERROR F00 "invalid auth_token"). */
@@ -121,6 +163,11 @@ interface Waiter {
 export interface BtpSendOptions {
   /** Overrides the client's response timeout for this request. */
   timeoutMs?: number;
+  /**
+   * Raw `payment-channel-claim` bytes to attach as they are, instead of the claims machinery
+   * (claim-only messages, and tests that send tampered or replayed claims).
+   */
+  claimData?: Uint8Array;
 }
 
 /** Options for {@linkcode reconnectDelay}. */
@@ -176,8 +223,18 @@ function socketUrl(url: string): { wsUrl: string; username?: string; token?: str
  */
 export class BtpClient {
   #options: Required<
-    Omit<BtpClientOptions, "onPrepare" | "onStateChange" | "authToken" | "authUsername">
+    Omit<
+      BtpClientOptions,
+      "onPrepare" | "onStateChange" | "authToken" | "authUsername" | "claims"
+    >
   >;
+  #claims?: BtpClaimOptions;
+  /** Total of paid packets in flight or fulfilled (claims mode). */
+  #committed = 0n;
+  /** Cumulative amount asked of the signer so far (ahead of `signer.transferred` while signing). */
+  #requested = 0n;
+  /** Frames with claims leave in this order (the peer refuses a nonce below the last one). */
+  #sendChain: Promise<unknown> = Promise.resolve();
   #onPrepare?: BtpPrepareHandler;
   #onStateChange?: (state: BtpClientState) => void;
   #wsUrl: string;
@@ -202,6 +259,12 @@ export class BtpClient {
     this.#token = options.authToken ?? token ?? "";
     this.#onPrepare = options.onPrepare;
     this.#onStateChange = options.onStateChange;
+    this.#claims = options.claims;
+    if (options.claims) {
+      // Whatever was claimed before this client existed is taken as spent.
+      this.#committed = options.claims.signer.transferred;
+      this.#requested = options.claims.signer.transferred;
+    }
     this.#options = {
       url: options.url,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_BTP_FRAME_BYTES,
@@ -255,8 +318,10 @@ export class BtpClient {
     const timeoutMs = options.timeoutMs ?? this.#options.responseTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     if (this.#state !== "open") await this.#waitOpen(timeoutMs);
+    const protocolData = [ilpProtocolData(packet)];
+    if (options.claimData) protocolData.push(claimProtocolData(options.claimData));
     const frame = await this.#request(
-      { type: "message", requestId: 0, protocolData: [ilpProtocolData(packet)] },
+      { type: "message", requestId: 0, protocolData },
       Math.max(1, deadline - Date.now()),
     );
     const ilp = getIlpData(frame);
@@ -275,7 +340,83 @@ export class BtpClient {
       1,
       Math.min(options.timeoutMs ?? this.#options.responseTimeoutMs, untilExpiry),
     );
-    return decodeIlpReply(await this.sendData(bytes, { timeoutMs }));
+    const amount = BigInt(prepare.amount);
+    if (!this.#claims || amount === 0n || options.claimData) {
+      return decodeIlpReply(
+        await this.sendData(bytes, { timeoutMs, claimData: options.claimData }),
+      );
+    }
+    return await this.#sendPaid(bytes, amount, timeoutMs);
+  }
+
+  /** Claims mode: cumulative amount claimed (signed) so far, and the total committed. */
+  get claimBook(): { claimed: bigint; committed: bigint } | undefined {
+    if (!this.#claims) return undefined;
+    return { claimed: this.#claims.signer.transferred, committed: this.#committed };
+  }
+
+  async #sendPaid(
+    bytes: Uint8Array,
+    amount: bigint,
+    timeoutMs: number,
+    retried = false,
+  ): Promise<IlpReply> {
+    const claims = this.#claims!;
+    const deadline = Date.now() + timeoutMs;
+    this.#committed += amount;
+    let claim: Promise<PaymentChannelClaim> | undefined;
+    if (this.#committed > this.#requested) {
+      const deposit = claims.signer.deposit;
+      const wanted = this.#committed + (claims.prepay ?? 0n);
+      // Prepay never pushes a claim over the deposit; the packet itself may (and is refused).
+      const upTo = wanted > deposit && this.#committed <= deposit ? deposit : wanted;
+      const delta = upTo - this.#requested;
+      this.#requested = upTo;
+      claim = claims.signer.pay(delta).then(async (c) => {
+        await claims.persist?.(c);
+        return c;
+      }, (err) => {
+        this.#requested -= delta;
+        throw err;
+      });
+      // Awaited by the send chain below, possibly after it failed: not an unhandled rejection.
+      claim.catch(() => {});
+    }
+    const sent = this.#sendChain.then(async () => {
+      const protocolData = [ilpProtocolData(bytes)];
+      if (claim) protocolData.push(claimProtocolData(encodeClaim(await claim)));
+      if (this.#state !== "open") await this.#waitOpen(Math.max(1, deadline - Date.now()));
+      return await this.#dispatch(
+        { type: "message", requestId: 0, protocolData },
+        Math.max(1, deadline - Date.now()),
+      );
+    });
+    this.#sendChain = sent.catch(() => {});
+    let reply: IlpReply;
+    try {
+      const { answer } = await sent;
+      const frame = await answer;
+      if (frame.type === "error") {
+        throw new BtpRemoteError(frame.code, frame.name, frame.data);
+      }
+      const ilp = getIlpData(frame);
+      if (!ilp) throw new BtpMessageError("RESPONSE carries no ilp protocol data");
+      reply = decodeIlpReply(ilp);
+    } catch (err) {
+      // Never sent (signing refused, not connected): nothing of it reached the peer.
+      if (!(await sent.then(() => true, () => false))) this.#committed -= amount;
+      throw err;
+    }
+    if (reply.type === "reject") {
+      this.#committed -= amount;
+      if (/\((not-covered|credit-limit-exceeded)\)/.test(reply.message)) {
+        this.#committed = this.#requested;
+        // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
+        const left = deadline - Date.now();
+        if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
+      }
+    }
+    return reply;
   }
 
   /** Asks the peer for our address and asset (IL-DCP) and remembers the address. */
@@ -464,6 +605,18 @@ export class BtpClient {
   }
 
   async #request(frame: BtpFrame, timeoutMs: number, socket?: WebSocket): Promise<BtpFrame> {
+    const { answer } = await this.#dispatch(frame, timeoutMs, socket);
+    const reply = await answer;
+    if (reply.type === "error") throw new BtpRemoteError(reply.code, reply.name, reply.data);
+    return reply;
+  }
+
+  /** Sends a request; resolves once it is on the socket, with the promise of its answer. */
+  async #dispatch(
+    frame: BtpFrame,
+    timeoutMs: number,
+    socket?: WebSocket,
+  ): Promise<{ answer: Promise<BtpFrame> }> {
     const ws = socket ?? this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       throw new BtpConnectionError(`not connected to ${this.#wsUrl}`);
@@ -488,9 +641,7 @@ export class BtpClient {
       if (pending) clearTimeout(pending.timer);
       throw new BtpConnectionError(`send failed: ${(err as Error).message}`);
     }
-    const reply = await answer;
-    if (reply.type === "error") throw new BtpRemoteError(reply.code, reply.name, reply.data);
-    return reply;
+    return { answer };
   }
 
   /** Backpressure: WebSocket.send never blocks, so poll bufferedAmount down below the mark. */
@@ -606,4 +757,8 @@ export class BtpClient {
       return reject("T00", `receiver failed: ${(err as Error).message}`.slice(0, 200));
     }
   }
+}
+
+function claimProtocolData(data: Uint8Array): BtpProtocolData {
+  return { protocolName: CLAIM_PROTOCOL_NAME, contentType: BtpContentType.json, data };
 }

@@ -14,10 +14,18 @@ import {
   ilpProtocolData,
   peekBtpRequestId,
 } from "../../protocol/btp_message.ts";
+import { CLAIM_PROTOCOL_NAME } from "../../protocol/payment_channel_claim.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 
-/** Answers the `ilp` bytes of a peer's MESSAGE with the `ilp` bytes of the RESPONSE. */
-export type BtpIlpHandler = (from: BtpPeerConnection, packet: Uint8Array) => Promise<Uint8Array>;
+/**
+ * Answers the `ilp` bytes of a peer's MESSAGE with the `ilp` bytes of the RESPONSE; `claim` is
+ * the frame's `payment-channel-claim` protocol data, when it has one.
+ */
+export type BtpIlpHandler = (
+  from: BtpPeerConnection,
+  packet: Uint8Array,
+  claim?: Uint8Array,
+) => Promise<Uint8Array>;
 
 /** Options for {@linkcode BtpPeerConnection}. */
 export interface BtpPeerConnectionOptions {
@@ -189,7 +197,8 @@ export class BtpPeerConnection {
       this.#send({ type: "response", requestId: frame.requestId, protocolData: [] });
       return;
     }
-    this.#o.onIlp(this, ilp).then((reply) => {
+    const claim = frame.protocolData.find((p) => p.protocolName === CLAIM_PROTOCOL_NAME)?.data;
+    this.#o.onIlp(this, ilp, claim).then((reply) => {
       this.#send({
         type: "response",
         requestId: frame.requestId,

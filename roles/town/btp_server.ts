@@ -15,6 +15,7 @@ import {
   peekBtpRequestId,
 } from "../../protocol/btp_message.ts";
 import type { BtpAccounts } from "./btp_accounts.ts";
+import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { type BtpIlpHandler, BtpPeerConnection } from "./btp_peer_connection.ts";
 
 /** Largest auth frame accepted. */
@@ -33,6 +34,11 @@ export interface BtpServerOptions {
   authTimeoutMs?: number;
   /** Told when a peer authenticated or left. */
   onPeer?: (event: "connect" | "disconnect", account: string) => void;
+  /**
+   * The claim gate of an account that settles over a payment channel (its packets must be
+   * covered by claims before `onIlp` sees them); undefined for an account without one.
+   */
+  claimGate?: (account: string) => BtpClaimGate | undefined;
 }
 
 /** A running BTP server. */
@@ -83,6 +89,11 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
   const connections = new Map<string, BtpPeerConnection>();
   const sockets = new Set<WebSocket>();
+  const onIlp: BtpIlpHandler = (from, packet, claim) => {
+    const gate = options.claimGate?.(from.account.account);
+    if (!gate) return options.onIlp(from, packet, claim);
+    return gate.handle(packet, claim, () => options.onIlp(from, packet, claim));
+  };
 
   const onSocket = (socket: WebSocket) => {
     socket.binaryType = "arraybuffer";
@@ -117,7 +128,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         refuse(socket, bytes, "invalid auth_token");
         return;
       }
-      const peer = new BtpPeerConnection(socket, { account, onIlp: options.onIlp, maxFrameBytes });
+      const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
       connections.set(account.account, peer);
       socket.addEventListener("close", () => {

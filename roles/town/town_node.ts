@@ -9,6 +9,7 @@
 import { getPublicKey } from "nostr-tools";
 import { type EventStore, openEventStore } from "../../state/event_store.ts";
 import { BtpAccounts } from "./btp_accounts.ts";
+import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
 import { createBtpRouter } from "./btp_router.ts";
 import { startBtpServer } from "./btp_server.ts";
@@ -32,6 +33,8 @@ export interface TownNodeOptions {
   verifierWorkers?: number;
   /** Told about peers connecting and leaving. */
   log?: (line: string) => void;
+  /** Payment channel claim gates of the peers that settle over a channel (btp_claim_gate.ts). */
+  claimGate?: (account: string) => BtpClaimGate | undefined;
 }
 
 /** A running town. */
@@ -158,6 +161,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       accounts,
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),
+      claimGate: options.claimGate,
     });
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());

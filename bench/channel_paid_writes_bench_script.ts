@@ -1,0 +1,134 @@
+/**
+ * Paid writes with payment channel claims vs without, same shape as
+ * bench/town_paid_writes_bench_script.ts: the town runs in its own process (the claim town of
+ * tests/support/channel_crash_processes.ts: BTP server, claim gate, router, write pipeline,
+ * SQLite file, channel file + git audit trail in its state dir), the paying client in this one,
+ * a real channel on a fresh anvil per variant. Measured: one write at a time (p50/p99) and 64 in
+ * flight (writes/s). Variants, in the same run: no claims (the peer is not checked: the
+ * obvious alternative), one claim per packet, and claims that prepay ~16 writes (one signature
+ * and one verification per ~16 packets). Events are signed before timing.
+ *
+ * Run: deno run -A bench/channel_paid_writes_bench_script.ts [sequential=300] [concurrent=2000]
+ */
+import { bytesToHex } from "viem";
+import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
+import { channelRecord, connectClaimClient } from "../tests/support/channel_town.ts";
+import type { TownProcessArgs } from "../tests/support/channel_crash_processes.ts";
+import { saveChannel } from "../state/channel_file.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+
+const IN_FLIGHT = 64;
+const SCRIPT = new URL("../tests/support/channel_crash_processes.ts", import.meta.url).pathname;
+
+interface Variant {
+  name: string;
+  claims: boolean;
+  prepay: bigint;
+}
+
+const VARIANTS: Variant[] = [
+  { name: "no claims", claims: false, prepay: 0n },
+  { name: "claim per packet", claims: true, prepay: 0n },
+  { name: "claims prepaying ~16 writes", claims: true, prepay: 16n * 4_000n },
+];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function measure(variant: Variant, sequential: number, concurrent: number) {
+  await using pair = await startChannelPair({ tokens: 10n ** 12n });
+  const { alice, bob } = pair;
+  const deposit = 10n ** 11n;
+  const { channelId } = await alice.openChannel({
+    partner: bob.address,
+    deposit,
+    settleTimeout: 600n,
+  });
+  const townDir = await Deno.makeTempDir({ prefix: "chbench_town_" });
+  const aliceDir = await Deno.makeTempDir({ prefix: "chbench_alice_" });
+  const base = { chain: pair.chain, channelId };
+  await saveChannel(channelRecord({ ...base, self: bob, peer: alice, deposit: 0n }), {
+    stateDir: townDir,
+    action: "open",
+  });
+  const aliceRecord = channelRecord({ ...base, self: alice, peer: bob, deposit });
+  const args: TownProcessArgs = {
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    tokenNetworkAddress: pair.contracts.tokenNetworkAddress,
+    stateDir: townDir,
+    channelId,
+    secretKey: bytesToHex(pair.bobKey),
+    settle: variant.claims,
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, "town", JSON.stringify(args)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) line += (await reader.read()).value ?? "";
+  const info = JSON.parse(line);
+  const payer = await connectClaimClient({
+    url: `btp+ws://127.0.0.1:${info.btpPort}`,
+    townAddress: info.address,
+    townPubkey: info.pubkey,
+    stateDir: aliceDir,
+    secretKey: pair.aliceKey,
+    record: aliceRecord,
+    claims: variant.claims,
+    prepay: variant.prepay,
+  });
+  const events = (n: number, tag: string): NostrEvent[] =>
+    Array.from({ length: n }, (_, i) => payer.sign(`bench ${tag} ${i} `.padEnd(200, "x")));
+  const send = async (event: NostrEvent) => {
+    const { reply } = await payer.write(event);
+    if (reply.type !== "fulfill") throw new Error(`rejected: ${reply.code} ${reply.message}`);
+  };
+  for (const e of events(200, "warm")) await send(e);
+  const latencies: number[] = [];
+  for (const e of events(sequential, "seq")) {
+    const t0 = performance.now();
+    await send(e);
+    latencies.push(performance.now() - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  const conc = events(concurrent, "conc");
+  let next = 0;
+  const nonceBefore = payer.signer.nonce;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < conc.length) await send(conc[next++]);
+  }));
+  const perSecond = concurrent / ((performance.now() - t0) / 1000);
+  const claims = payer.signer.nonce - nonceBefore;
+  await payer.close();
+  await child.stdin.close();
+  await reader.cancel();
+  await child.status;
+  await Deno.remove(townDir, { recursive: true });
+  await Deno.remove(aliceDir, { recursive: true });
+  return {
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    perSecond,
+    claims,
+  };
+}
+
+const sequential = Number(Deno.args[0] ?? 300);
+const concurrent = Number(Deno.args[1] ?? 2000);
+console.log(
+  `${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} in flight; ` +
+    `${navigator.hardwareConcurrency} cores`,
+);
+for (const variant of VARIANTS) {
+  const r = await measure(variant, sequential, concurrent);
+  console.log(
+    `${variant.name.padEnd(28)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms | ` +
+      `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s, ${r.claims} claims`,
+  );
+}

@@ -1,0 +1,214 @@
+/**
+ * Claims over BTP end to end: a real town (BTP server, router, paid write pipeline, SQLite)
+ * settling with its peer over a real channel on anvil; the peer pays 1,000 writes with signed
+ * cumulative claims; then the town closes with the newest claim from its channel file and
+ * settles. Balances on chain equal both sides' books (channel files, audit trails) to the unit.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { increaseTime } from "../../chain/anvil.ts";
+import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { parseAuditMessage } from "../../state/audit_log.ts";
+
+const DEPOSIT = 50_000_000n;
+const MINTED = 100_000_000n;
+const WRITES = 1000;
+const IN_FLIGHT = 16;
+
+async function gitLog(dir: string): Promise<string[]> {
+  const out = await new Deno.Command("git", {
+    args: ["-C", dir, "log", "--format=%B%x00"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).split("\0").map((m) => m.trim()).filter(Boolean);
+}
+
+for (const prepay of [0n, 20_000n]) {
+  Deno.test(`channel e2e: ${WRITES} paid writes with claims (prepay ${prepay}), close, settle: chain equals books`, async () => {
+    await using pair = await startChannelPair();
+    const { alice, bob } = pair;
+    const { channelId } = await alice.openChannel({
+      partner: bob.address,
+      deposit: DEPOSIT,
+      settleTimeout: 600n,
+    });
+    const townDir = await Deno.makeTempDir({ prefix: "channel_town_" });
+    const aliceDir = await Deno.makeTempDir({ prefix: "channel_alice_" });
+    try {
+      const townRecord = channelRecord({
+        chain: pair.chain,
+        self: bob,
+        peer: alice,
+        channelId,
+        deposit: 0n,
+        peerDeposit: DEPOSIT,
+      });
+      const aliceRecord = channelRecord({
+        chain: pair.chain,
+        self: alice,
+        peer: bob,
+        channelId,
+        deposit: DEPOSIT,
+      });
+      await using t = await startClaimTown({
+        stateDir: townDir,
+        secretKey: pair.bobKey,
+        bob,
+        record: townRecord,
+      });
+      await using payer = await connectClaimClient({
+        url: `btp+ws://127.0.0.1:${t.town.btpPort}`,
+        townAddress: t.town.ilpAddress,
+        townPubkey: t.town.pubkey,
+        stateDir: aliceDir,
+        secretKey: pair.aliceKey,
+        record: aliceRecord,
+        prepay,
+      });
+      const events = Array.from({ length: WRITES }, (_, i) => payer.sign(`paid note ${i} `));
+      let paid = 0n;
+      let next = 0;
+      await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < events.length) {
+          const { reply, amount } = await payer.write(events[next++]);
+          assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
+          paid += amount;
+        }
+      }));
+      assertEquals(t.town.store.size(), WRITES);
+      const claimed = payer.signer.transferred;
+      // With prepay the sender claimed ahead, never more than one prepay beyond what it paid.
+      assert(claimed >= paid && claimed <= paid + prepay, `claimed ${claimed}, paid ${paid}`);
+      if (prepay === 0n) {
+        assertEquals(claimed, paid);
+        assertEquals(payer.signer.nonce, BigInt(WRITES), "one claim per paid packet");
+      } else {
+        assert(payer.signer.nonce < BigInt(WRITES / 2), `fewer claims: ${payer.signer.nonce}`);
+      }
+      const book = t.gate.verifier.book(channelId)!;
+      assertEquals(book.claimed, claimed);
+      assertEquals(book.nonce, payer.signer.nonce);
+      assertEquals(book.forwarded, paid);
+
+      await payer.close();
+      await t.stop();
+      // Both channel files hold the newest claim; the town's has alice's signature on it.
+      const townFile = await readChannel(channelFilePath(townDir, channelId));
+      const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
+      assertEquals(townFile.received, claimed);
+      assertEquals(townFile.receivedNonce, payer.signer.nonce);
+      assertEquals(aliceFile.sent, claimed);
+      assertEquals(aliceFile.sentNonce, payer.signer.nonce);
+      assertEquals((await Deno.stat(channelFilePath(townDir, channelId))).mode! & 0o777, 0o600);
+      // Audit trail: every update in history (grouped), the last one at the newest nonce.
+      const updates = (await gitLog(townDir)).flatMap(parseAuditMessage)
+        .filter((e) => e.resource === "channel" && e.action === "update");
+      assert(updates.length > 0 && updates.length <= Number(payer.signer.nonce));
+      assertEquals(
+        updates.map((e) => BigInt(e.fields.Received)).reduce((a, b) => a > b ? a : b),
+        claimed,
+      );
+
+      await bob.closeChannel(channelId, {
+        nonce: townFile.receivedNonce,
+        transferredAmount: townFile.received,
+        signature: townFile.receivedSignature!,
+      });
+      await increaseTime(pair.anvil.rpcUrl, 601);
+      await bob.settleChannel(channelId);
+      assertEquals(await alice.tokenBalance(), MINTED - claimed);
+      assertEquals(await bob.tokenBalance(), MINTED + claimed);
+    } finally {
+      await Deno.remove(townDir, { recursive: true });
+      await Deno.remove(aliceDir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("channel e2e: the town restarts under a prepaying sender; writes go on, books match", async () => {
+  await using pair = await startChannelPair();
+  const { alice, bob } = pair;
+  const { channelId } = await alice.openChannel({
+    partner: bob.address,
+    deposit: DEPOSIT,
+    settleTimeout: 600n,
+  });
+  const townDir = await Deno.makeTempDir({ prefix: "channel_town_" });
+  const aliceDir = await Deno.makeTempDir({ prefix: "channel_alice_" });
+  try {
+    const townRecord = channelRecord({
+      chain: pair.chain,
+      self: bob,
+      peer: alice,
+      channelId,
+      deposit: 0n,
+    });
+    let t = await startClaimTown({
+      stateDir: townDir,
+      secretKey: pair.bobKey,
+      bob,
+      record: townRecord,
+    });
+    const btpPort = t.town.btpPort;
+    await using payer = await connectClaimClient({
+      url: `btp+ws://127.0.0.1:${btpPort}`,
+      townAddress: t.town.ilpAddress,
+      townPubkey: t.town.pubkey,
+      stateDir: aliceDir,
+      secretKey: pair.aliceKey,
+      record: channelRecord({
+        chain: pair.chain,
+        self: alice,
+        peer: bob,
+        channelId,
+        deposit: DEPOSIT,
+      }),
+      prepay: 1_000_000n,
+      reconnect: true,
+    });
+    let paid = 0n;
+    for (let i = 0; i < 20; i++) {
+      const { reply, amount } = await payer.write(payer.sign(`before ${i}`));
+      assertEquals(reply.type, "fulfill");
+      paid += amount;
+    }
+    assertEquals(payer.signer.nonce, 1n, "one prepaid claim covers the first writes");
+    await t.stop();
+    // The restarted town resumes from its channel file: it sees no surplus left.
+    t = await startClaimTown({
+      stateDir: townDir,
+      secretKey: pair.bobKey,
+      bob,
+      btpPort,
+      record: await readChannel(channelFilePath(townDir, channelId)),
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const { reply, amount } = await payer.write(payer.sign(`after ${i}`));
+        assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
+        paid += amount;
+      }
+      assertEquals(payer.signer.nonce, 2n, "one new claim after the restart");
+      await payer.close();
+    } finally {
+      await t.stop();
+    }
+    const townFile = await readChannel(channelFilePath(townDir, channelId));
+    const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
+    assertEquals(townFile.received, aliceFile.sent);
+    assert(townFile.received >= paid);
+    await bob.closeChannel(channelId, {
+      nonce: townFile.receivedNonce,
+      transferredAmount: townFile.received,
+      signature: townFile.receivedSignature!,
+    });
+    await increaseTime(pair.anvil.rpcUrl, 601);
+    await bob.settleChannel(channelId);
+    assertEquals(await alice.tokenBalance(), MINTED - aliceFile.sent);
+    assertEquals(await bob.tokenBalance(), MINTED + townFile.received);
+  } finally {
+    await Deno.remove(townDir, { recursive: true });
+    await Deno.remove(aliceDir, { recursive: true });
+  }
+});

@@ -1,0 +1,254 @@
+/**
+ * Test helper: a town that settles with one BTP peer ("alice") over a real payment channel on
+ * anvil, and a client that pays it with claims. Channel files and audit trails live in the
+ * state dirs given (one per side).
+ *
+ * @module
+ */
+import { finalizeEvent, generateSecretKey } from "nostr-tools";
+import { ClaimSigner } from "../../chain/claim_signer.ts";
+import type { ChainConfig } from "../../chain/chain_config.ts";
+import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import {
+  type ChannelRecord,
+  openSentClaimWriter,
+  type SentClaimWriter,
+} from "../../state/channel_file.ts";
+import { type ChannelClaimGate, openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
+import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+
+/** Options for {@linkcode channelRecord}. */
+export interface ChannelRecordOptions {
+  chain: ChainConfig;
+  self: TokenNetworkClient;
+  peer: TokenNetworkClient;
+  channelId: `0x${string}`;
+  deposit: bigint;
+  peerDeposit?: bigint;
+}
+
+/**
+ * A fresh channel record as `channel open` writes it, from one side's point of view.
+ *
+ * @example
+ * ```ts
+ * const record = channelRecord({ chain, self: bob, peer: alice, channelId, deposit: 0n });
+ * ```
+ */
+export function channelRecord(options: ChannelRecordOptions): ChannelRecord {
+  return {
+    channelId: options.channelId,
+    chain: "evm:base:31337",
+    chainId: options.chain.chainId,
+    network: "local",
+    tokenNetworkAddress: options.self.tokenNetworkAddress,
+    tokenAddress: options.self.tokenAddress,
+    tokenSymbol: "M2M",
+    tokenDecimals: 6,
+    selfAddress: options.self.address,
+    peerAddress: options.peer.address,
+    status: "open",
+    deposit: options.deposit,
+    peerDeposit: options.peerDeposit ?? 0n,
+    sent: 0n,
+    sentNonce: 0n,
+    received: 0n,
+    receivedNonce: 0n,
+    settleTimeout: 600n,
+    settleAt: 0n,
+    openedAt: new Date().toISOString(),
+    warnPercent: 10,
+  };
+}
+
+/** Options for {@linkcode startClaimTown}. */
+export interface ClaimTownOptions {
+  stateDir: string;
+  /** The town's identity (Nostr and EVM): bob's key. */
+  secretKey: Uint8Array;
+  /** Bob's chain client (reads the channel). */
+  bob: TokenNetworkClient;
+  record: ChannelRecord;
+  creditLimit?: bigint;
+  databasePath?: string;
+  /** false: alice's packets are not checked for claims (the comparison without). Default true. */
+  settle?: boolean;
+  /** BTP port; default 0 (a free one). */
+  btpPort?: number;
+}
+
+/** A town with alice's claim gate. */
+export interface ClaimTown extends AsyncDisposable {
+  town: TownNode;
+  gate: ChannelClaimGate;
+  audit: AuditLog;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a town whose peer "alice" (token "alice-token") settles over the channel of `record`.
+ *
+ * @example
+ * ```ts
+ * await using t = await startClaimTown({ stateDir, secretKey: pair.bobKey, bob, record });
+ * ```
+ */
+export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTown> {
+  const audit = await openAuditLog({ dir: options.stateDir });
+  const gate = openChannelClaimGate({
+    stateDir: options.stateDir,
+    record: options.record,
+    audit,
+    readChannel: (id) => options.bob.getChannel(id),
+    creditLimit: options.creditLimit,
+    triggeredBy: () => "test.town",
+  });
+  let town: TownNode;
+  try {
+    town = await startTownNode({
+      config: {
+        host: "127.0.0.1",
+        httpPort: 0,
+        btpPort: options.btpPort ?? 0,
+        stateDir: options.stateDir,
+        network: "local",
+        ilpAddress: "test.town",
+        peers: [{ account: "alice", token: "alice-token" }],
+        acceptAnyToken: false,
+        pricing: { pricePerByte: 10n },
+        maxEventBytes: 1024 * 1024,
+        assetCode: "USD",
+        assetScale: 6,
+      },
+      secretKey: options.secretKey,
+      databasePath: options.databasePath ?? ":memory:",
+      claimGate: (account) => account === "alice" && options.settle !== false ? gate : undefined,
+    });
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      await town.stop();
+      await gate.writer.durable().catch(() => {});
+      await audit.close();
+    })();
+  return { town, gate, audit, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** Options for {@linkcode connectClaimClient}. */
+export interface ClaimClientOptions {
+  url: string;
+  townAddress: string;
+  townPubkey: string;
+  stateDir: string;
+  /** Alice's key (signs claims). */
+  secretKey: Uint8Array;
+  record: ChannelRecord;
+  prepay?: bigint;
+  pricePerByte?: bigint;
+  /** false: pay without claims (the comparison without). Default true. */
+  claims?: boolean;
+  /** Reconnect after the town drops (fast backoff). Default false. */
+  reconnect?: boolean;
+}
+
+/** A client paying the town with claims. */
+export interface ClaimClient extends AsyncDisposable {
+  client: BtpClient;
+  signer: ClaimSigner;
+  sent: SentClaimWriter;
+  audit: AuditLog;
+  grant: SpspResponse;
+  sign(content: string): NostrEvent;
+  write(event: NostrEvent): Promise<{ reply: IlpReply; amount: bigint }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects alice with claims, runs IL-DCP and SPSP.
+ *
+ * @example
+ * ```ts
+ * await using alice = await connectClaimClient({ url, townAddress, townPubkey, stateDir,
+ *   secretKey: pair.aliceKey, record });
+ * ```
+ */
+export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {
+  const { record } = options;
+  const audit = await openAuditLog({ dir: options.stateDir });
+  const signer = new ClaimSigner({
+    secretKey: options.secretKey,
+    chainId: record.chainId,
+    tokenNetworkAddress: record.tokenNetworkAddress,
+    tokenAddress: record.tokenAddress,
+    channelId: record.channelId,
+    deposit: record.deposit,
+    nonce: record.sentNonce,
+    transferred: record.sent,
+  });
+  const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit });
+  const client = new BtpClient({
+    url: options.url,
+    authToken: "alice-token",
+    reconnect: options.reconnect ?? false,
+    reconnectInitialDelayMs: 50,
+    reconnectMaxDelayMs: 200,
+    claims: options.claims === false
+      ? undefined
+      : { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },
+  });
+  try {
+    await client.connect();
+    await client.fetchIldcp();
+  } catch (err) {
+    await client.close();
+    await audit.close();
+    throw err;
+  }
+  const nostrKey = generateSecretKey();
+  const grant = await requestSpspOverIlp({
+    sender: client,
+    townAddress: options.townAddress,
+    townPubkey: options.townPubkey,
+    secretKey: nostrKey,
+  });
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    closed ??= (async () => {
+      await client.close();
+      await audit.close();
+    })();
+  return {
+    client,
+    signer,
+    sent,
+    audit,
+    grant,
+    sign: (content) =>
+      finalizeEvent({
+        kind: 1,
+        created_at: Math.floor(Date.now() / 1000),
+        tags: [],
+        content,
+      }, nostrKey) as NostrEvent,
+    write: async (event) => {
+      const { prepare } = await buildPaidWrite({
+        event,
+        grant,
+        pricePerByte: options.pricePerByte ?? 10n,
+      });
+      return { reply: await client.sendPrepare(prepare), amount: BigInt(prepare.amount) };
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
