@@ -9,25 +9,27 @@ import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 
-/** A command group that is planned, with the issue that builds it. */
+/** A command group that is planned, with the issue that builds it when one is filed. */
 export interface PlannedCommand {
   name: string;
   subcommands: string[];
   description: string;
-  issue: number;
+  issue?: number;
 }
 
-/** The planned groups and the issue each belongs to. */
+/** Where a planned command stands: "issue #4", or "no issue filed yet". */
+export function plannedIn(planned: PlannedCommand): string {
+  return planned.issue === undefined ? "no issue filed yet" : `issue #${planned.issue}`;
+}
+
+/** The planned groups. */
 export const PLANNED_COMMANDS: readonly PlannedCommand[] = [
-  { name: "relay", subcommands: ["status"], description: "relay connection status", issue: 3 },
-  { name: "stats", subcommands: [], description: "earnings, spend and pipeline metrics", issue: 4 },
-  { name: "dash", subcommands: [], description: "interactive dashboard", issue: 4 },
-  { name: "export", subcommands: [], description: "export payment log as CSV/JSON", issue: 4 },
+  { name: "dash", subcommands: [], description: "interactive dashboard (ink)" },
 ];
 
-function notBuilt(what: string, issue: number): never {
+function notBuilt(what: string, planned: PlannedCommand): never {
   throw new CliError(`\`turnpike ${what}\` is not built yet`, {
-    context: `planned in issue #${issue}`,
+    context: `planned: ${plannedIn(planned)}`,
     suggestion: "run `turnpike --help` for what works today",
     exitCode: ExitCode.NotBuilt,
   });
@@ -46,20 +48,20 @@ export function registerPlannedCommands(program: Command): void {
   for (const planned of PLANNED_COMMANDS) {
     const group = program
       .command(planned.name)
-      .description(`${planned.description} [not built yet: issue #${planned.issue}]`)
+      .description(`${planned.description} [not built yet: ${plannedIn(planned)}]`)
       .allowUnknownOption()
       .allowExcessArguments();
     if (planned.subcommands.length === 0) {
-      group.action(() => notBuilt(planned.name, planned.issue));
+      group.action(() => notBuilt(planned.name, planned));
       continue;
     }
     for (const sub of planned.subcommands) {
       group
         .command(sub)
-        .description(`[not built yet: issue #${planned.issue}]`)
+        .description(`[not built yet: ${plannedIn(planned)}]`)
         .allowUnknownOption()
         .allowExcessArguments()
-        .action(() => notBuilt(`${planned.name} ${sub}`, planned.issue));
+        .action(() => notBuilt(`${planned.name} ${sub}`, planned));
     }
   }
 }

@@ -1,0 +1,41 @@
+/**
+ * `turnpike export`: the payment log (`payment_log.jsonl` and its rotated days, 30 kept) as CSV
+ * (the default) or JSON, for accounting and scripts. One row per log line: an outgoing payment
+ * has an `intent` line, then its outcome (`fulfilled` with the receipt, or `rejected`); incoming
+ * payments (a provider's earnings) have `direction` `in`.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { openPaymentLog } from "../state/payment_log.ts";
+import type { ProfileFlags } from "./settings_flags.ts";
+import { existingStateDir } from "./state_dir_flags.ts";
+
+/** Options of `turnpike export`. */
+interface ExportOptions extends ProfileFlags {
+  out?: string;
+  output?: string;
+}
+
+/**
+ * Adds `export` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerExportCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerExportCommand(program: Command): void {
+  program
+    .command("export")
+    .description("export the payment log as CSV (default) or JSON (--output json)")
+    .option("--out <file>", "write to this file (mode 0600) instead of stdout")
+    .action(async (_opts: ExportOptions, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<ExportOptions>();
+      const log = await openPaymentLog({ stateDir: await existingStateDir(opts, cmd) });
+      const text = opts.output === "json" ? log.exportJson() : log.exportCsv();
+      if (opts.out === undefined) await Deno.stdout.write(new TextEncoder().encode(text));
+      else await Deno.writeTextFile(opts.out, text, { mode: 0o600 });
+    });
+}

@@ -1,0 +1,155 @@
+/**
+ * `turnpike relay status`: is the town reachable, who is it, what does it charge: its NIP-11
+ * document (name, own pubkey, fees, limits), its `/health`, and the time of one NIP-01 round trip
+ * (a REQ answered by EOSE).
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { loadSettings } from "../config/settings.ts";
+import { fetchRelayInfo, relayHttpUrl, RelayInfoError } from "../transport/relay_info.ts";
+import { CliError } from "./cli_error.ts";
+import { type ProfileFlags, settingsFlagsFrom } from "./settings_flags.ts";
+
+/** Options of `turnpike relay status`. */
+interface RelayStatusOptions extends ProfileFlags {
+  relayUrl?: string;
+  allowInsecure?: boolean;
+  timeout?: string;
+  output?: string;
+}
+
+/** What `relay status` found. */
+export interface RelayStatus {
+  relayUrl: string;
+  name?: string;
+  /** The town's own pubkey (NIP-11 `self`). */
+  self?: string;
+  supportedNips?: number[];
+  fees?: unknown;
+  limitation?: unknown;
+  health?: unknown;
+  /** Milliseconds from sending a REQ to its EOSE. */
+  roundTripMs: number;
+}
+
+/** Options for {@linkcode nip01RoundTrip}. */
+export interface RoundTripOptions {
+  timeoutMs: number;
+}
+
+/**
+ * Opens a WebSocket, sends a REQ that matches nothing and times the EOSE.
+ *
+ * @example
+ * ```ts
+ * const ms = await nip01RoundTrip("ws://127.0.0.1:7100", { timeoutMs: 2000 });
+ * ```
+ */
+export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(relayUrl);
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new RelayInfoError(`no EOSE from ${relayUrl} within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    let sent = 0;
+    socket.onopen = () => {
+      sent = performance.now();
+      socket.send(JSON.stringify(["REQ", "status", { kinds: [65535], limit: 0 }]));
+    };
+    socket.onmessage = (ev) => {
+      const msg = typeof ev.data === "string" ? JSON.parse(ev.data) : undefined;
+      if (Array.isArray(msg) && (msg[0] === "EOSE" || msg[0] === "CLOSED")) {
+        clearTimeout(timer);
+        socket.close();
+        if (msg[0] === "EOSE") resolve(performance.now() - sent);
+        else reject(new RelayInfoError(`the relay closed the REQ: ${msg[2]}`));
+      }
+    };
+    socket.onerror = () => {
+      clearTimeout(timer);
+      reject(new RelayInfoError(`cannot open a WebSocket to ${relayUrl}`));
+    };
+  });
+}
+
+async function readHealth(relayUrl: string, timeoutMs: number): Promise<unknown> {
+  const res = await fetch(new URL("/health", relayHttpUrl(relayUrl)), {
+    signal: AbortSignal.timeout(timeoutMs),
+  }).catch(() => undefined);
+  if (res === undefined || !res.ok) return undefined;
+  return await res.json().catch(() => undefined);
+}
+
+/**
+ * Asks a relay who it is and how it answers.
+ *
+ * @example
+ * ```ts
+ * const status = await relayStatus("ws://127.0.0.1:7100", 2000);
+ * ```
+ */
+export async function relayStatus(relayUrl: string, timeoutMs: number): Promise<RelayStatus> {
+  const info = await fetchRelayInfo(relayUrl, { timeoutMs });
+  const [health, roundTripMs] = await Promise.all([
+    readHealth(relayUrl, timeoutMs),
+    nip01RoundTrip(relayUrl, { timeoutMs }),
+  ]);
+  return {
+    relayUrl,
+    name: info.name,
+    self: info.self,
+    supportedNips: info.supported_nips,
+    fees: info.fees,
+    limitation: info.limitation,
+    health,
+    roundTripMs: Math.round(roundTripMs * 100) / 100,
+  };
+}
+
+/**
+ * Adds `relay status` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerRelayCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerRelayCommand(program: Command): void {
+  program
+    .command("relay")
+    .description("the town's relay as this node sees it")
+    .command("status")
+    .description("NIP-11 document, health and NIP-01 round trip of the town")
+    .option("--relay-url <url>", "the town's NIP-01 URL (default from config: ws://127.0.0.1:7100)")
+    .option("--allow-insecure", "allow a non-loopback ws:// URL")
+    .option("--timeout <ms>", "give up after this long", "5000")
+    .action(async (_opts: RelayStatusOptions, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<RelayStatusOptions>();
+      const loaded = await loadSettings({
+        flags: settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]),
+      });
+      const url = loaded.settings.relayUrl;
+      let status: RelayStatus;
+      try {
+        status = await relayStatus(url, Number(opts.timeout ?? 5000));
+      } catch (err) {
+        throw new CliError("the relay does not answer", {
+          context: (err as Error).message,
+          suggestion: "is `turnpike town up` running? check --relay-url",
+          cause: err,
+        });
+      }
+      if (opts.output === "json") return console.log(JSON.stringify(status));
+      console.log([
+        `relay       ${status.relayUrl} (${status.name ?? "unnamed"})`,
+        `pubkey      ${status.self ?? "not published (no NIP-11 self)"}`,
+        `round trip  ${status.roundTripMs} ms (REQ -> EOSE)`,
+        `health      ${status.health === undefined ? "no /health" : JSON.stringify(status.health)}`,
+        `fees        ${JSON.stringify(status.fees ?? null)}`,
+        `nips        ${(status.supportedNips ?? []).join(", ")}`,
+      ].join("\n"));
+    });
+}

@@ -1,0 +1,33 @@
+/**
+ * The state directory a read-only command works on, from the global `--state-dir` /
+ * `--profile` flags, refusing to invent one that does not exist.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { resolveStateDir } from "../config/state_dir.ts";
+import { CliError } from "./cli_error.ts";
+import { explicitProfile, type ProfileFlags } from "./settings_flags.ts";
+
+/**
+ * Resolves the state dir and checks that it exists (read-only commands must not create one).
+ *
+ * @example
+ * ```ts
+ * const dir = await existingStateDir(cmd.optsWithGlobals(), cmd);
+ * ```
+ */
+export async function existingStateDir(opts: ProfileFlags, cmd: Command): Promise<string> {
+  const stateDir = resolveStateDir({
+    stateDir: opts.stateDir,
+    profile: explicitProfile(opts, cmd),
+  });
+  const found = await Deno.stat(stateDir).then((s) => s.isDirectory, () => false);
+  if (!found) {
+    throw new CliError("no state directory", {
+      context: stateDir,
+      suggestion: "run `turnpike wallet init` first, or pass --state-dir / --profile",
+    });
+  }
+  return stateDir;
+}
