@@ -8,7 +8,16 @@
  * 3. restart with 10k in-flight jobs on record: `startRequester` (parallel batched load)
  *    vs the obvious alternative (sequential `repo.read` of each in-flight job).
  *
- * Run: deno run -A bench/requester_jobs_bench_script.ts [--only latency|inflight|restart]
+ * 4. `--only trace` (not in the default run): where one job's wall time goes (sh no-op skill, 30 jobs): the median time
+ *    from submit of each step seen on both sides (requester progress, provider log lines, sandbox
+ *    start/end), and the start-up of the skills alone (direct spawn, no sandbox): the floor a
+ *    sandboxed run cannot go below.
+ *
+ * Latency runs also print the CPU time per job of this process (town + provider + requester) and
+ * of its reaped children (sandboxes, git), from /proc/self/stat: on a shared 2-core machine the
+ * wall-clock figures swing with the others' load, the CPU figures much less.
+ *
+ * Run: deno run -A bench/requester_jobs_bench_script.ts [--only latency|inflight|restart|trace]
  *
  * @module
  */
@@ -18,6 +27,7 @@ import { connectPayingClient } from "../tests/support/town_test_node.ts";
 import { openJobRepository } from "../state/job_repository.ts";
 import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { startRequester } from "../roles/requester/requester_node.ts";
+import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
 const want = (name: string) => !Deno.args.includes("--only") || only === name;
@@ -38,10 +48,19 @@ async function shSkillsDir(): Promise<string> {
   return dir;
 }
 
+/** CPU ms used so far by this process and by its reaped children (Linux /proc, 100 Hz ticks). */
+async function cpuMs(): Promise<{ self: number; children: number }> {
+  const stat = await Deno.readTextFile("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 after the ") ".
+  return { self: (f[11] + f[12]) * 10, children: (f[13] + f[14]) * 10 };
+}
+
 async function latency(label: string, skillsDir: string | undefined, n: number) {
   const net = await startRequesterNetwork({ providerSkillsDir: skillsDir });
   const req = await net.startRequester({ durable: true });
   try {
+    const cpu0 = await cpuMs();
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
@@ -50,10 +69,13 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
       if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
       times.push(performance.now() - t0);
     }
+    const cpu1 = await cpuMs();
     times.sort((a, b) => a - b);
     console.log(
       `${label}: n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${fmt(pct(times, 0.99))} max ${
         fmt(times[n - 1])
+      }; CPU per job: this process ${fmt((cpu1.self - cpu0.self) / n)}, children ${
+        fmt((cpu1.children - cpu0.children) / n)
       }`,
     );
     const writer = await connectPayingClient({
@@ -167,7 +189,85 @@ async function restart(n: number) {
   }
 }
 
+/** Median time from submit of each step of a job, both sides; then the skills' bare start-up. */
+async function trace(n: number) {
+  const skills = await shSkillsDir();
+  let t0 = 0;
+  const steps = new Map<string, number[]>();
+  const mark = (step: string) => {
+    const list = steps.get(step) ?? [];
+    list.push(performance.now() - t0);
+    steps.set(step, list);
+  };
+  const root = await Deno.makeTempDir({ prefix: "tp-bench-trace-" });
+  const inner = await createSkillSandbox({ jobsRoot: `${root}/work`, hiddenPaths: [root] });
+  const sandbox: SkillSandbox = {
+    memoryLimits: inner.memoryLimits,
+    run: async (job) => {
+      mark("P sandbox start");
+      const out = await inner.run(job);
+      mark("P sandbox end");
+      return out;
+    },
+  };
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: { sandbox, log: (line) => mark(`P ${line.split(" ", 1)[0]}`) },
+  });
+  const req = await net.startRequester({
+    durable: true,
+    onProgress: (p) =>
+      mark(`R ${p.status}${p.status === "feedback" ? ` ${p.detail?.split(":")[0]}` : ""}`),
+  });
+  try {
+    for (let i = 0; i < n; i++) {
+      t0 = performance.now();
+      const job = await req.submit(echoSpec(`trace ${i}`, { skill: "none" }));
+      mark("R submit returned");
+      await req.waitFor(job.id);
+      mark("R waitFor resolved");
+    }
+  } finally {
+    await req.close();
+    await net.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+  console.log(`one job, step by step (median ms from submit over ${n} sh no-op jobs):`);
+  const rows = [...steps].map(([step, t]) => [step, pct(t.sort((a, b) => a - b), 0.5)] as const);
+  for (const [step, t] of rows.sort((a, b) => a[1] - b[1])) {
+    console.log(`  ${t.toFixed(1).padStart(7)}  ${step}`);
+  }
+  const input = await Deno.readTextFile(
+    new URL("../fixtures/events/valid/job-5000-0.toon", import.meta.url),
+  );
+  const spawnP50 = async (cmd: string, args: string[]) => {
+    const t: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const a = performance.now();
+      const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped" }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(input));
+      await w.close();
+      await child.output();
+      t.push(performance.now() - a);
+    }
+    return fmt(pct(t.sort((x, y) => x - y), 0.5));
+  };
+  console.log(
+    `skill start-up alone, direct spawn p50 of 20: sh no-op ${await spawnP50(
+      `${skills}/echo/run`,
+      [],
+    )}; ` +
+      `echo (Deno) ${await spawnP50(
+        new URL("../skills/echo/run", import.meta.url).pathname,
+        [],
+      )}; bare \`deno eval 0\` ${await spawnP50(Deno.execPath(), ["eval", "0"])}`,
+  );
+  await Deno.remove(skills, { recursive: true });
+}
+
 void getPublicKey;
+if (only === "trace") await trace(30);
 if (want("latency")) {
   await latency("echo, sandboxed skill", undefined, 200);
   const skills = await shSkillsDir();

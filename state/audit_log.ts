@@ -70,6 +70,7 @@ export class AuditChangeError extends Error {
 }
 
 const DEFAULT_IGNORE = ["index.sqlite", "index.sqlite-*", ".tmp-*", "*/.tmp-*"];
+const NOTHING_TO_COMMIT = /nothing( added)? to commit|no changes added to commit/;
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const GIT_CONFIG = [
   "-c",
@@ -211,16 +212,24 @@ export class AuditLog {
       await this.#run(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], {
         stdin: paths.join("\0"),
       });
-      if (!(await this.#hasStaged())) return;
-      await this.#commit(formatAuditMessage(group));
+      // No separate `git diff --cached` probe: `git commit` itself says when nothing is staged
+      // (exit 1, "nothing to commit"), one process fewer per group.
+      await this.#commit(formatAuditMessage(group), { allowNothing: true });
     } catch (err) {
       this.#pending = group.concat(this.#pending);
       throw err;
     }
   }
 
-  async #commit(message: string): Promise<void> {
-    await this.#run(["commit", "-q", "--no-verify", "-F", "-"], { stdin: message });
+  async #commit(message: string, opts: { allowNothing?: boolean } = {}): Promise<void> {
+    const out = await this.#run(["commit", "-q", "--no-verify", "-F", "-"], {
+      stdin: message,
+      allowCodes: opts.allowNothing ? [1] : [],
+    });
+    if (out.code === 1) {
+      if (NOTHING_TO_COMMIT.test(out.stdout)) return;
+      throw new AuditCommitError(`git commit failed (exit 1): ${out.stdout.trim().slice(-200)}`);
+    }
     this.#commits++;
   }
 

@@ -7,6 +7,8 @@
  *
  *     request --admission--> admitted --invoice--> invoiced --exact PREPARE--> paid
  *        (free skills: admitted -> paid)                                         |
+ *     (a new job's first write is already `invoiced`/`paid`: the invoice is made in memory first;
+ *     `admitted` on disk only comes from older versions and is billed on recovery)
  *     published <--6xxx result + 7000 success-- result-computed <--skill-- running
  *     error / cancelled (7000 error, `notified` once sent)
  *
@@ -486,12 +488,20 @@ class Provider implements ProviderNode {
       updatedAt: nowIso(),
       attempts: 0,
     };
-    // Persisted before anything else happens (issue #5 point 3).
-    await this.store.put(record);
+    // Persisted before anything else happens (issue #5 point 3). The invoice is made first, in
+    // memory only (nothing leaves this process before the record is on disk), so admission and
+    // billing are one durable write instead of two on the job's critical path.
+    const billed = await this.#bill(record);
+    try {
+      await this.store.put(billed);
+    } catch (err) {
+      this.#desk!.close(record.id); // never announced: nobody can pay it
+      throw err;
+    }
     this.counters.admitted++;
     this.#log(`admit ${event.id} kind ${event.kind} skill ${record.skill} price ${record.price}`);
     this.#markStatus();
-    this.#track(this.#advance(record));
+    this.#track(this.#announceBill(billed));
   }
 
   async #onDeletion(event: NostrEvent): Promise<void> {
@@ -539,28 +549,35 @@ class Provider implements ProviderNode {
   }
 
   async #invoice(record: ProviderJobRecord): Promise<void> {
+    const billed = await this.#bill(record);
+    await this.store.put(billed);
+    await this.#announceBill(billed);
+  }
+
+  /** The job's next state once billed (not persisted): `paid` for free skills, else `invoiced`. */
+  async #bill(record: ProviderJobRecord): Promise<ProviderJobRecord> {
     const price = BigInt(record.price);
-    if (price === 0n) {
-      await this.store.put({ ...record, status: "paid", paidAt: nowIso() });
-      this.#enqueue(record.id);
-      return;
-    }
+    if (price === 0n) return { ...record, status: "paid", paidAt: nowIso() };
     const expiryMs = this.#o.invoiceExpiryMs ?? 120_000;
     const open = await this.#desk!.issue({ jobId: record.id, amount: price, expiryMs });
-    const invoiced: ProviderJobRecord = {
+    return {
       ...record,
       status: "invoiced",
       invoice: open.text,
       fulfillment: Array.from(open.fulfillment, (b) => b.toString(16).padStart(2, "0")).join(""),
     };
-    await this.store.put(invoiced);
-    this.#armInvoiceExpiry(invoiced, open.invoice.expiresAt.getTime());
+  }
+
+  /** After the billed record is on disk: run a free job, or publish the payment request. */
+  async #announceBill(billed: ProviderJobRecord): Promise<void> {
+    if (billed.status === "paid") return this.#enqueue(billed.id);
+    this.#armInvoiceExpiry(billed, parseIlpInvoice(billed.invoice!).expiresAt.getTime());
     this.#markStatus();
-    await this.#feedback(invoiced, "payment-required", {
-      extraInfo: `pay ${price} ${
+    await this.#feedback(billed, "payment-required", {
+      extraInfo: `pay ${billed.price} ${
         this.#desk!.asset.assetCode
       } by ILP to the invoice in the amount tag`,
-      amount: { amount: record.price, paymentRequest: open.text },
+      amount: { amount: billed.price, paymentRequest: billed.invoice },
     });
   }
 
@@ -605,19 +622,22 @@ class Provider implements ProviderNode {
     clearTimeout(this.#invoiceTimers.get(invoice.jobId));
     this.#invoiceTimers.delete(invoice.jobId);
     try {
-      // Persist before answering: an acknowledged payment is never lost.
-      await this.store.put({ ...record, status: "paid", paidAt: nowIso() });
-      await this.#payments!.append({
-        ts: nowIso(),
-        direction: "in",
-        event: "fulfilled",
-        jobId: record.id,
-        invoiceId: invoice.condition,
-        amount: String(invoice.amount),
-        asset: `${invoice.assetCode}/${invoice.assetScale}`,
-        peer: record.customer,
-        fulfillment: record.fulfillment,
-      });
+      // Persist before answering: an acknowledged payment is never lost. The record and the log
+      // line are independent files, fsynced concurrently; both are on disk before the FULFILL.
+      await Promise.all([
+        this.store.put({ ...record, status: "paid", paidAt: nowIso() }),
+        this.#payments!.append({
+          ts: nowIso(),
+          direction: "in",
+          event: "fulfilled",
+          jobId: record.id,
+          invoiceId: invoice.condition,
+          amount: String(invoice.amount),
+          asset: `${invoice.assetCode}/${invoice.assetScale}`,
+          peer: record.customer,
+          fulfillment: record.fulfillment,
+        }),
+      ]);
     } catch (err) {
       this.#log(`cannot record payment of ${record.id}: ${(err as Error).message}`);
       return reject("T00", "cannot record the payment");
@@ -675,16 +695,19 @@ class Provider implements ProviderNode {
     };
     await this.store.put(running);
     this.#markStatus();
-    this.#track(this.#feedback(running, "processing", { extraInfo: `running ${record.skill}` }));
     let outcome: SkillOutcome;
     try {
-      outcome = await this.#sandbox!.run({
+      const run = this.#sandbox!.run({
         jobId: record.id,
         skillDir: skill.dir,
         manifest: skill.manifest,
         input: await this.#skillInput(record),
         signal,
       });
+      // Informational only: signed and paid for after the skill's start is under way, so the
+      // Schnorr signature and the paid write do not delay the spawn (the job's critical path).
+      this.#track(this.#feedback(running, "processing", { extraInfo: `running ${record.skill}` }));
+      outcome = await run;
     } catch (err) {
       return await this.#finishWithError(
         running,
@@ -729,7 +752,6 @@ class Provider implements ProviderNode {
 
   async #publishResult(record: ProviderJobRecord): Promise<void> {
     const request = decodeEventToon(record.requestToon, { verify: false });
-    await this.#feedback(record, "success", {});
     const content = record.encrypted
       ? nip44.v2.encrypt(
         record.result!,
@@ -742,7 +764,13 @@ class Provider implements ProviderNode {
       amount: record.price === "0" ? undefined : { amount: record.price },
     });
     if (record.encrypted) template.tags.push(["encrypted"]);
+    // The result goes first and alone: the requester finishes on it, and a lone paid write takes
+    // the town's fast path (measured: sent together with the success feedback, the result
+    // reached the requester ~40 ms later than the feedback under load). The success feedback
+    // (NIP-90: informational) follows. The record becomes `published` once both are accepted; a
+    // restart in between republishes both.
     const event = await this.#publisher!.publish(template);
+    await this.#feedback(record, "success", {});
     await this.store.put({ ...record, status: "published", resultEventId: event.id });
     this.counters.published++;
     this.#log(`published result ${event.id} for ${record.id}`);

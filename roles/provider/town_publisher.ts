@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { finalizeEvent } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { signEventTemplate } from "./wasm_event_signer.ts";
 import { buildPaidWrite, type PrepareSender, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
 
 /** Options for {@linkcode TownPublisher}. */
@@ -71,7 +71,7 @@ export class TownPublisher {
    * ```
    */
   async publish(template: EventTemplate): Promise<NostrEvent> {
-    const event = finalizeEvent(template, this.#options.secretKey) as NostrEvent;
+    const event = signEventTemplate(template, this.#options.secretKey);
     await this.publishSigned(event);
     return event;
   }

@@ -14,13 +14,17 @@
  *    `chain.prev` after a crash, so it is never posted twice), then the callback runs
  *    (`callback_runner.ts`, exactly once), then the job is marked terminal.
  *
+ * One record write per received event: what an event tells (provider, newest `created_at`) is
+ * written with that event's status change, and a `payment-required` with an invoice goes straight
+ * to `paying` (still on disk before the payment log's intent and the PREPARE).
+ *
  * Everything received is replayed idempotently after a restart (the subscription starts at the
  * oldest in-flight job's last seen time): statuses only move forward, invoices are checked in
  * the payment log, callbacks in their marker files.
  *
  * @module
  */
-import { finalizeEvent, getPublicKey } from "nostr-tools";
+import { getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildJobRequest,
@@ -38,6 +42,7 @@ import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import {
   type JobRepository,
   type JobSummary,
+  type JobWriteOptions,
   openJobRepository,
 } from "../../state/job_repository.ts";
 import {
@@ -49,6 +54,7 @@ import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSpec } from "./job_spec.ts";
+import { signEventTemplate } from "../provider/wasm_event_signer.ts";
 import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
 
 /** Options for {@linkcode startRequester}. */
@@ -142,6 +148,7 @@ export class Requester {
   #queues = new Map<string, Promise<unknown>>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
+  #seen = new Map<string, { provider: string; lastSeenCreatedAt: number }>();
   #reader?: ReadableStreamDefaultReader<RelaySourceChunk>;
   #reading?: Promise<void>;
   #closed = false;
@@ -297,12 +304,12 @@ export class Requester {
     if (TERMINAL_JOB_STATUSES.includes(record.status)) {
       throw new RequesterJobError(`job ${id} is already ${record.status}`);
     }
-    const deletion = finalizeEvent({
+    const deletion = signEventTemplate({
       kind: 5,
       created_at: Math.floor(Date.now() / 1000),
       tags: [["e", id], ["k", String(record.kind)]],
       content: "cancelled by the requester",
-    }, this.#o.secretKey) as NostrEvent;
+    }, this.#o.secretKey);
     await this.#link!.write(deletion);
     return await this.#enqueue(id, () => this.#finish(id, "cancelled", { error: "cancelled" }));
   }
@@ -341,7 +348,7 @@ export class Requester {
       encryptedContent: encrypted,
       createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
     });
-    return finalizeEvent(template, this.#o.secretKey) as NostrEvent;
+    return signEventTemplate(template, this.#o.secretKey);
   }
 
   async #send(id: string, event: NostrEvent): Promise<RequesterJobRecord> {
@@ -452,12 +459,32 @@ export class Requester {
     if (targets.length > 0 && !targets.includes(event.pubkey)) return;
     if (record.provider && record.provider !== event.pubkey) return;
     if (!record.provider || (record.lastSeenCreatedAt ?? 0) < event.created_at) {
-      record = await this.repo.update(id, (r) => ({
-        ...r,
+      // Written with this event's own status write (one record write per event, not two), or
+      // on its own below when the event changes nothing else. Events of one job are handled one
+      // at a time (#enqueue), so no other handler sees the record in between.
+      const seen = {
         provider: event.pubkey,
-        lastSeenCreatedAt: Math.max(r.lastSeenCreatedAt ?? 0, event.created_at),
-      }));
+        lastSeenCreatedAt: Math.max(record.lastSeenCreatedAt ?? 0, event.created_at),
+      };
+      this.#seen.set(id, seen);
+      record = { ...record, ...seen };
     }
+    try {
+      return await this.#handleJobEvent(id, event, toon, record);
+    } finally {
+      if (this.#seen.has(id)) {
+        if (this.#active.has(id)) await this.#update(id, (r) => r);
+        else this.#seen.delete(id);
+      }
+    }
+  }
+
+  async #handleJobEvent(
+    id: string,
+    event: NostrEvent,
+    toon: string,
+    record: RequesterJobRecord,
+  ): Promise<RequesterJobRecord | void> {
     if (event.kind === JOB_FEEDBACK_KIND) {
       const feedback = parseJobFeedback(event);
       this.#progress(
@@ -474,9 +501,11 @@ export class Requester {
         });
       }
       if (feedback.status === "payment-required") {
-        await this.#advance(id, "payment-required");
         const invoice = feedback.amount?.paymentRequest;
-        if (invoice) await this.#pay(id, invoice, event.pubkey);
+        // With an invoice the record goes straight to `paying` (one write before the PREPARE);
+        // `#pay` writes `payment-required` itself when it does not pay now.
+        if (invoice) await this.#pay(id, invoice, event.pubkey, { fromFeedback: true });
+        else await this.#advance(id, "payment-required");
       }
       return;
     }
@@ -495,8 +524,17 @@ export class Requester {
     return await this.#finish(id, "done", { toon, resultId: event.id });
   }
 
-  /** Pays one invoice; true when paid (now or before). */
-  async #pay(id: string, invoiceText: string, provider: string): Promise<boolean> {
+  /**
+   * Pays one invoice; true when paid (now or before). `fromFeedback`: the invoice came in a
+   * `payment-required` feedback, whose status this call records (as `paying` when it pays).
+   */
+  async #pay(
+    id: string,
+    invoiceText: string,
+    provider: string,
+    options: { fromFeedback?: boolean } = {},
+  ): Promise<boolean> {
+    if (options.fromFeedback) this.#progress(id, "payment-required");
     let invoice: IlpInvoice;
     try {
       invoice = parseIlpInvoice(invoiceText);
@@ -506,6 +544,9 @@ export class Requester {
     }
     const invoiceId = invoice.condition;
     const state = this.payments.invoiceState(invoiceId);
+    if (state !== "none" && state !== "rejected" && options.fromFeedback) {
+      await this.#advance(id, "payment-required", { quiet: true });
+    }
     if (state === "paid") return true;
     if (state === "in-doubt") {
       // A crash mid-payment: never pay again; wait for the provider's result (or the timeout).
@@ -541,7 +582,7 @@ export class Requester {
       });
       return false;
     }
-    await this.repo.update(id, (r) => ({
+    await this.#update(id, (r) => ({
       ...r,
       status: "paying",
       payments: [...r.payments.filter((p) => p.invoiceId !== invoiceId), {
@@ -587,7 +628,7 @@ export class Requester {
           event: "fulfilled",
           fulfillment,
         });
-        await this.repo.update(id, (r) => ({
+        await this.#update(id, (r) => ({
           ...r,
           status: r.status === "paying" ? "paid" : r.status,
           payments: r.payments.map((p) =>
@@ -610,7 +651,7 @@ export class Requester {
       event: "rejected",
       reason,
     });
-    await this.repo.update(id, (r) => ({
+    await this.#update(id, (r) => ({
       ...r,
       payments: r.payments.map((p) =>
         p.invoiceId === invoiceId
@@ -625,13 +666,35 @@ export class Requester {
   }
 
   /** Moves a job forward (never backwards, never out of a terminal status). */
-  async #advance(id: string, status: JobStatus): Promise<RequesterJobRecord> {
+  async #advance(
+    id: string,
+    status: JobStatus,
+    options: { quiet?: boolean } = {},
+  ): Promise<RequesterJobRecord> {
     const current = (await this.repo.read(id))!;
     const from = STATUS_ORDER.indexOf(current.status);
     const to = STATUS_ORDER.indexOf(status);
     if (from < 0 || to <= from) return current;
-    this.#progress(id, status);
-    return await this.repo.update(id, (r) => ({ ...r, status }), { action: status });
+    if (!options.quiet) this.#progress(id, status);
+    return await this.#update(id, (r) => ({ ...r, status }), { action: status });
+  }
+
+  /** `repo.update` that also writes what #onJobEvent saw of the job (provider, newest event). */
+  #update(
+    id: string,
+    change: (current: RequesterJobRecord) => RequesterJobRecord,
+    options?: JobWriteOptions,
+  ): Promise<RequesterJobRecord> {
+    const seen = this.#seen.get(id);
+    this.#seen.delete(id);
+    return this.repo.update(id, (r) =>
+      change(
+        seen === undefined ? r : {
+          ...r,
+          provider: seen.provider,
+          lastSeenCreatedAt: Math.max(r.lastSeenCreatedAt ?? 0, seen.lastSeenCreatedAt),
+        },
+      ), options);
   }
 
   async #finish(
@@ -656,7 +719,7 @@ export class Requester {
       error = `${error ? `${error}; ` : ""}callback: ${(err as Error).message}`;
       if (err instanceof CallbackInDoubtError) status = "error";
     }
-    const final = await this.repo.update(id, (r) => ({ ...r, status, error }), { action: status });
+    const final = await this.#update(id, (r) => ({ ...r, status, error }), { action: status });
     this.#progress(id, status, error);
     this.#active.delete(id);
     clearTimeout(this.#timers.get(id));
