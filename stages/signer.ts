@@ -10,13 +10,13 @@
  * (`permissions()` lists the key file only when options name one).
  *
  * Engine: `wasm` (default) signs with libsecp256k1 through `nostr-wasm`, about 2-3x faster than
- * the pure-JS `nostr-tools` signer (see bench/key_vault_bench.ts); `js` uses nostr-tools'
- * `finalizeEvent`. If the wasm module fails to load, the stage falls back to `js`.
+ * the pure-JS `nostr-tools` signer (see bench/key_vault_bench.ts), through
+ * `identity/event_signer.ts` (which falls back to nostr-tools if the wasm module cannot load);
+ * `js` uses nostr-tools' `finalizeEvent`.
  *
  * @module
  */
 import { finalizeEvent } from "nostr-tools/pure";
-import { initNostrWasm } from "nostr-wasm";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { Chunk, EventChunk, FailedChunk, TemplateChunk } from "./chunks.ts";
 import {
@@ -27,6 +27,7 @@ import {
 } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import { signEventTemplate } from "../identity/event_signer.ts";
 import { parseSecretKey, SecretKeyFormatError } from "../identity/nip06_key.ts";
 import { MAX_PASSPHRASE_BYTES, PassphraseSourceError } from "../identity/passphrase.ts";
 
@@ -73,14 +74,10 @@ type SignFn = (template: EventTemplate) => NostrEvent;
 export function createSigner(options: SignerOptions): TransformStream<Chunk, Chunk> {
   const key = parseSecretKey(options.secretKey);
   const max = options.maxTemplateBytes ?? DEFAULT_MAX_TEMPLATE_BYTES;
-  let sign: SignFn = (t) => finalizeEvent(t, key) as NostrEvent;
+  const sign: SignFn = (options.engine ?? "wasm") === "wasm"
+    ? (t) => signEventTemplate(t, key)
+    : (t) => finalizeEvent(t, key) as NostrEvent;
   return new TransformStream<Chunk, Chunk>({
-    async start() {
-      if ((options.engine ?? "wasm") === "wasm") {
-        const wasmSign = await loadWasmSigner(key);
-        if (wasmSign) sign = wasmSign;
-      }
-    },
     transform(chunk, controller) {
       controller.enqueue(signChunk(chunk, sign, max));
     },
@@ -143,21 +140,6 @@ export function checkTemplate(t: unknown, maxBytes: number): EventTemplate {
 
 function isString(v: unknown): v is string {
   return typeof v === "string";
-}
-
-async function loadWasmSigner(key: Uint8Array): Promise<SignFn | undefined> {
-  try {
-    const nw = await initNostrWasm();
-    const pubkey = bytesToHex(nw.getPublicKey(key));
-    return (t) => {
-      const event = { ...t, id: "", pubkey, sig: "" };
-      nw.finalizeEvent(event, key);
-      return event;
-    };
-  } catch {
-    // The JS signer is correct, only slower; a missing wasm must not stop signing.
-    return undefined;
-  }
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { signEventTemplate } from "./wasm_event_signer.ts";
+import { signEventTemplate } from "../../identity/event_signer.ts";
 import { buildPaidWrite, type PrepareSender, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
 
 /** Options for {@linkcode TownPublisher}. */

@@ -54,7 +54,7 @@ import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSpec } from "./job_spec.ts";
-import { signEventTemplate } from "../provider/wasm_event_signer.ts";
+import { signEventTemplate } from "../../identity/event_signer.ts";
 import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
 
 /** Options for {@linkcode startRequester}. */

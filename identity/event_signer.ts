@@ -11,7 +11,7 @@
  */
 import { finalizeEvent } from "nostr-tools";
 import { initNostrWasm } from "nostr-wasm";
-import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 
 let wasm: Awaited<ReturnType<typeof initNostrWasm>> | null = null;
 try {
