@@ -49,9 +49,7 @@ import {
   saveChannel,
 } from "../state/channel_file.ts";
 import { openAuditLog } from "../state/audit_log.ts";
-import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
-import { unlockWallet } from "../identity/wallet.ts";
+import { loadNodeIdentity } from "./node_identity.ts";
 import { negotiateSettlementChain, parsePeerInfo } from "../protocol/peer_info.ts";
 
 type OutputFormat = "text" | "json" | "csv";
@@ -170,14 +168,13 @@ function chainFor(ctx: Context, opts: ChannelOptions, id: string): ChainConfig {
   });
 }
 
-async function unlock(ctx: Context, opts: ChannelOptions): Promise<Uint8Array> {
-  const record = await readWalletFile(walletFilePath(ctx.stateDir));
-  const passphrase = await readPassphrase({
+function unlock(ctx: Context, opts: ChannelOptions): Promise<Uint8Array> {
+  return loadNodeIdentity({
+    stateDir: ctx.stateDir,
+    who: "this node",
     passphraseFile: opts.passphraseFile,
     nonInteractive: opts.nonInteractive,
-    prompt: "Wallet passphrase: ",
   });
-  return (await unlockWallet(record, passphrase)).secretKey;
 }
 
 async function channelOpen(opts: OpenOptions): Promise<void> {

@@ -9,6 +9,11 @@
  * SPSP after a restart). Ports 0 pick free ports; the chosen ones are printed. SIGINT/SIGTERM
  * stop it cleanly (queued writes are committed, sockets closed) with exit code 0.
  *
+ * Payment channels: a peer configured with a channel (`[[town.peers]] channel`, or
+ * `--peer-channel account:0x<id>[:credit]`) must cover its packets with claims; the channel
+ * file must be in the town's state dir (`turnpike channel recover` rebuilds it) and its chain's
+ * RPC URL in `[chains."<id>"]`. The banner lists which peer settles over which channel.
+ *
  * @module
  */
 import { type Command, Option } from "commander";
@@ -20,6 +25,12 @@ import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
+import {
+  openTownChannelGates,
+  type PeerSettlement,
+  TownChannelError,
+  type TownChannelGates,
+} from "../roles/town/town_channel_gates.ts";
 
 interface TownUpOptions extends TownFlags {
   stateDir?: string;
@@ -35,6 +46,7 @@ interface TownUpOptions extends TownFlags {
   generateKey?: boolean;
   passphraseFile?: string;
   passphraseFd?: string;
+  mainnet?: boolean;
 }
 
 const TOWN_SETTING_FLAGS = [
@@ -70,6 +82,12 @@ export function registerTownCommand(program: Command): void {
       "a BTP peer account (repeatable)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option(
+      "--peer-channel <account:channel[:credit]>",
+      "the peer settles over this payment channel, with this credit limit (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--mainnet", "allow a peer channel on a mainnet chain (real funds)")
     .option("--dev-accept-any-token", "DEV ONLY: accept any BTP token, account = auth username")
     .option("--max-event-bytes <n>", "largest event accepted, TOON bytes (default 1 MiB)")
     .option("--max-packet-amount <n>", "default largest PREPARE amount per peer")
@@ -86,7 +104,13 @@ export function registerTownCommand(program: Command): void {
     });
 }
 
-function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDir: string) {
+function printStarted(
+  node: TownNode,
+  opts: TownUpOptions,
+  config: { host: string; stateDir: string },
+  settlements: readonly PeerSettlement[],
+) {
+  const { host, stateDir } = config;
   const info = {
     event: "town-up",
     ilpAddress: node.ilpAddress,
@@ -100,13 +124,27 @@ function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDi
     database: node.databasePath,
     identity: opts.generateKey ? "throwaway (--generate-key)" : "wallet",
   };
+  const channels = settlements.map((s) => ({
+    account: s.account,
+    channelId: s.channelId,
+    network: s.network,
+    peerAddress: s.peerAddress,
+    received: s.received.toString(),
+    creditLimit: s.creditLimit.toString(),
+  }));
   if (opts.output === "json") {
-    console.log(JSON.stringify(info));
+    console.log(JSON.stringify({ ...info, channels }));
     return;
   }
   console.log("town up");
   for (const [k, v] of Object.entries(info)) {
     if (k !== "event") console.log(`  ${k.padEnd(11)} ${v}`);
+  }
+  for (const c of channels) {
+    console.log(
+      `  settles     ${c.account} over channel ${c.channelId} on ${c.network}` +
+        ` (peer ${c.peerAddress}, credit limit ${c.creditLimit})`,
+    );
   }
   if (opts.generateKey) {
     console.log("  warning     throwaway identity: senders must redo SPSP after a restart");
@@ -115,9 +153,11 @@ function printStarted(node: TownNode, opts: TownUpOptions, host: string, stateDi
 
 async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   let config;
+  let chains: Record<string, unknown> | undefined;
   try {
     const loaded = await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_SETTING_FLAGS) });
     config = resolveTownConfig(loaded, opts);
+    chains = loaded.sections.chains;
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TownConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
@@ -130,21 +170,33 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     who: "the town",
     missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
   });
+  let townAddress = config.ilpAddress;
+  const gates = await openGates({
+    stateDir: config.stateDir,
+    peerChannels: config.peerChannels ?? [],
+    chains,
+    secretKey,
+    triggeredBy: () => townAddress,
+    allowMainnet: opts.mainnet,
+  });
   let node: TownNode;
   try {
     node = await startTownNode({
       config,
       secretKey,
       log: (line) => opts.output !== "json" && console.error(line),
+      claimGate: gates.claimGate,
     });
+    townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {
+    await gates.close();
     throw new CliError(`the town did not start: ${(err as Error).message}`, {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
       suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
       cause: err,
     });
   }
-  printStarted(node, opts, config.host, config.stateDir);
+  printStarted(node, opts, config, gates.settlements);
   await new Promise<void>((resolve) => {
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     const onSignal = () => {
@@ -154,7 +206,25 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     for (const s of signals) Deno.addSignalListener(s, onSignal);
   });
   await node.stop();
+  await gates.close();
   secretKey.fill(0);
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
   else console.log("town stopped");
+}
+
+async function openGates(
+  options: Parameters<typeof openTownChannelGates>[0],
+): Promise<TownChannelGates> {
+  try {
+    return await openTownChannelGates(options);
+  } catch (err) {
+    if (err instanceof TownChannelError) {
+      throw new CliError(err.message, {
+        context: err.context,
+        suggestion: err.suggestion,
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }

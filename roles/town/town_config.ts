@@ -9,12 +9,17 @@
  * | parent connector   | `--parent <btp url>`      | `TURNPIKE_TOWN_PARENT`              | `parent`                | none    |
  * | parent token       | `--parent-token`          | `TURNPIKE_TOWN_PARENT_TOKEN`        | `parent_token`          | from the URL |
  * | peers              | `--peer account:token[:max]` (repeat) | -                       | `[[town.peers]]` `account`, `token`, `max_packet_amount` | none |
+ * | peer's channel     | `--peer-channel account:0x<channel id>[:credit]` (repeat) | -   | `[[town.peers]]` `channel`, `credit_limit` | none (no claims asked) |
  * | dev: any token     | `--dev-accept-any-token`  | `TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN`| `dev_accept_any_token`  | false   |
  * | event size limit   | `--max-event-bytes`       | -                                   | `max_event_bytes`       | 1 MiB   |
  * | max packet amount  | `--max-packet-amount`     | -                                   | `max_packet_amount`     | none    |
  * | owner (free)       | `--owner <hex pubkey>`    | `TURNPIKE_TOWN_OWNER`               | `owner_pubkey`          | none    |
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | USD, 6 (from IL-DCP with a parent) |
+ *
+ * A peer with a channel settles over it (DESIGN.md §5): its packets must be covered by its claims
+ * (roles/town/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
+ * forward beyond them. `--peer-channel` flags replace the TOML `channel`/`credit_limit` keys.
  *
  * @module
  */
@@ -31,6 +36,7 @@ export interface TownFlags {
   parent?: string;
   parentToken?: string;
   peer?: string[];
+  peerChannel?: string[];
   devAcceptAnyToken?: boolean;
   maxEventBytes?: string;
   maxPacketAmount?: string;
@@ -48,12 +54,24 @@ export interface TownConfig {
   ilpAddress: string;
   parent?: { url: string; token?: string };
   peers: BtpPeerAccountConfig[];
+  /** Peers that settle over a payment channel (optional: nodes built in code may omit it). */
+  peerChannels?: TownPeerChannel[];
   acceptAnyToken: boolean;
   pricing: RelayPricing;
   maxEventBytes: number;
   maxPacketAmount?: bigint;
   assetCode: string;
   assetScale: number;
+}
+
+/** A peer that settles over a payment channel. */
+export interface TownPeerChannel {
+  /** The BTP peer account. */
+  account: string;
+  /** The channel id (`channels/<id>.toml` in the town's state dir), lowercase. */
+  channelId: `0x${string}`;
+  /** Value the peer may forward beyond its claims, base units. Default 0. */
+  creditLimit?: bigint;
 }
 
 /** A town setting that cannot be used. */
@@ -98,14 +116,86 @@ function parsePeerFlag(text: string): BtpPeerAccountConfig {
     : { account, token, maxPacketAmount: amount(max, `--peer ${account} max packet amount`) };
 }
 
-function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
+const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
+
+function channelId(value: unknown, what: string): `0x${string}` {
+  if (typeof value !== "string" || !CHANNEL_ID.test(value)) {
+    throw new TownConfigError(`${what} must be a 0x channel id (64 hex digits)`);
+  }
+  return value.toLowerCase() as `0x${string}`;
+}
+
+function parsePeerChannelFlag(text: string): TownPeerChannel {
+  const [account, id, credit, ...rest] = text.split(":");
+  if (!account || !id || rest.length > 0) {
+    throw new TownConfigError(
+      `--peer-channel must be account:0x<channel id>[:creditLimit], got "${text}"`,
+    );
+  }
+  const what = `--peer-channel ${account}`;
+  return credit === undefined ? { account, channelId: channelId(id, `${what} channel`) } : {
+    account,
+    channelId: channelId(id, `${what} channel`),
+    creditLimit: amount(credit, `${what} credit limit`),
+  };
+}
+
+function tomlTables(value: unknown): Record<string, unknown>[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new TownConfigError("[[town.peers]] must be an array of tables");
   return value.map((p, i) => {
-    if (typeof p !== "object" || p === null) {
+    if (typeof p !== "object" || p === null || Array.isArray(p)) {
       throw new TownConfigError(`town.peers[${i}] is not a table`);
     }
-    const { account, token, max_packet_amount } = p as Record<string, unknown>;
+    return p as Record<string, unknown>;
+  });
+}
+
+function tomlPeerChannels(value: unknown): TownPeerChannel[] {
+  return tomlTables(value).flatMap((p, i): TownPeerChannel[] => {
+    if (p.channel === undefined) {
+      if (p.credit_limit !== undefined) {
+        throw new TownConfigError(`town.peers[${i}].credit_limit needs a channel`);
+      }
+      return [];
+    }
+    const peer = {
+      account: String(p.account),
+      channelId: channelId(p.channel, `town.peers[${i}].channel`),
+    };
+    return p.credit_limit === undefined
+      ? [peer]
+      : [{ ...peer, creditLimit: amount(p.credit_limit, `town.peers[${i}].credit_limit`) }];
+  });
+}
+
+function checkPeerChannels(
+  channels: readonly TownPeerChannel[],
+  peers: readonly BtpPeerAccountConfig[],
+  acceptAnyToken: boolean,
+): void {
+  const accounts = new Set<string>();
+  const ids = new Set<string>();
+  for (const c of channels) {
+    if (accounts.has(c.account)) {
+      throw new TownConfigError(`peer "${c.account}" is given more than one channel`);
+    }
+    // One channel's cumulative claims cannot be shared between two accounts' packets.
+    if (ids.has(c.channelId)) {
+      throw new TownConfigError(`channel ${c.channelId} is given to more than one peer`);
+    }
+    // In dev mode any auth username is an account, so a channel may name one not listed.
+    if (!acceptAnyToken && !peers.some((p) => p.account === c.account)) {
+      throw new TownConfigError(`channel ${c.channelId} names "${c.account}", which is not a peer`);
+    }
+    accounts.add(c.account);
+    ids.add(c.channelId);
+  }
+}
+
+function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
+  return tomlTables(value).map((p, i) => {
+    const { account, token, max_packet_amount } = p;
     if (typeof account !== "string" || typeof token !== "string") {
       throw new TownConfigError(`town.peers[${i}] needs string "account" and "token"`);
     }
@@ -194,6 +284,19 @@ export function resolveTownConfig(
       throw new TownConfigError(`peer account "${p.account}" is not usable`);
     }
   }
+  const acceptAnyToken = bool(
+    pick(flags.devAcceptAnyToken, "TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN", "dev_accept_any_token") ??
+      false,
+    "dev_accept_any_token",
+  );
+  const peersFromFlags = flags.peer !== undefined && flags.peer.length > 0;
+  // TOML channels belong to TOML peers: with --peer flags they are ignored like those peers.
+  const peerChannels = flags.peerChannel && flags.peerChannel.length > 0
+    ? flags.peerChannel.map(parsePeerChannelFlag)
+    : peersFromFlags
+    ? []
+    : tomlPeerChannels(toml.peers);
+  checkPeerChannels(peerChannels, peers, acceptAnyToken);
   const owner = pick(flags.owner, "TURNPIKE_TOWN_OWNER", "owner_pubkey");
   if (owner !== undefined && (typeof owner !== "string" || !/^[0-9a-f]{64}$/.test(owner))) {
     throw new TownConfigError(`owner must be a 64-digit lowercase hex pubkey`);
@@ -213,11 +316,8 @@ export function resolveTownConfig(
     ilpAddress,
     parent,
     peers,
-    acceptAnyToken: bool(
-      pick(flags.devAcceptAnyToken, "TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN", "dev_accept_any_token") ??
-        false,
-      "dev_accept_any_token",
-    ),
+    peerChannels,
+    acceptAnyToken,
     pricing: {
       pricePerByte: s.pricePerByte,
       kindPricePerByte: kindPrices(toml.kind_prices),
