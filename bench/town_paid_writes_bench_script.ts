@@ -30,6 +30,12 @@ const VARIANTS: Variant[] = [
   { name: "1 tx per event, inline verify", groupCommit: false, verifierWorkers: 0 },
 ];
 
+/** CPU seconds (user + system) this process (all threads) or one of its threads has used. */
+async function cpuSeconds(file = "/proc/self/stat"): Promise<number> {
+  const stat = (await Deno.readTextFile(file)).split(") ")[1].split(" ");
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 async function serve(variant: Variant): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "town_bench_" });
   const secretKey = generateSecretKey();
@@ -50,9 +56,13 @@ async function serve(variant: Variant): Promise<void> {
   await Deno.stdin.readable.pipeTo(new WritableStream()); // until stdin closes
   // CPU seconds this town process used (user + system, all threads): capacity per core,
   // whatever else the machine was doing.
-  const stat = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ");
-  const cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100;
-  console.error(JSON.stringify({ cpuSeconds, fulfilled: town.writeCounters.fulfilled }));
+  console.error(JSON.stringify({
+    cpuSeconds: await cpuSeconds(),
+    // The main thread is the serial part of a write: its share bounds writes/s on any machine.
+    mainThreadCpuSeconds: await cpuSeconds(`/proc/self/task/${Deno.pid}/stat`),
+    fulfilled: town.writeCounters.fulfilled,
+    batches: town.writeBatches(),
+  }));
   await town.stop();
   await Deno.remove(dir, { recursive: true });
 }
@@ -113,11 +123,13 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
   latencies.sort((a, b) => a - b);
   const conc = await prepare(concurrent);
   let next = 0;
+  const clientCpu0 = await cpuSeconds();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
     while (next < conc.length) await send(conc[next++]);
   }));
   const perSecond = concurrent / ((performance.now() - t0) / 1000);
+  const clientCpuMsPerWrite = ((await cpuSeconds()) - clientCpu0) * 1000 / concurrent;
   await client.close();
   await child.stdin.close();
   await reader.cancel();
@@ -125,11 +137,15 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
   await child.status;
   const usage = JSON.parse(errText.trim().split("\n").pop() ?? "{}");
   const cpuMsPerWrite = (usage.cpuSeconds * 1000) / usage.fulfilled;
+  const mainCpuMsPerWrite = (usage.mainThreadCpuSeconds * 1000) / usage.fulfilled;
   return {
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     perSecond,
     cpuMsPerWrite,
+    mainCpuMsPerWrite,
+    perBatch: variant.groupCommit ? usage.fulfilled / Math.max(1, usage.batches) : 1,
+    clientCpuMsPerWrite,
   };
 }
 
@@ -142,12 +158,17 @@ if (Deno.args[0] === "--serve") {
     `verifier ${verifierBackend}; ${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} ` +
       `in flight; ${navigator.hardwareConcurrency} cores`,
   );
-  for (const variant of VARIANTS) {
+  // TOWN_BENCH_VARIANT=<index> runs one variant (e.g. with TOWN_BENCH_CPU_PROF=<dir> to profile it).
+  const only = Deno.env.get("TOWN_BENCH_VARIANT");
+  for (const variant of only === undefined ? VARIANTS : [VARIANTS[Number(only)]]) {
     const r = await measure(variant, sequential, concurrent);
     console.log(
       `${variant.name.padEnd(30)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms | ` +
         `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s | town CPU ` +
-        `${r.cpuMsPerWrite.toFixed(3)} ms/write`,
+        `${r.cpuMsPerWrite.toFixed(3)} ms/write (main thread ${r.mainCpuMsPerWrite.toFixed(3)}), ${
+          r.perBatch.toFixed(1)
+        } writes/commit | client CPU ` +
+        `${r.clientCpuMsPerWrite.toFixed(3)} ms/write`,
     );
   }
 }

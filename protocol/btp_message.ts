@@ -8,6 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import * as BtpLib from "btp-packet";
+import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
 
 /** Default largest BTP frame accepted or sent: an ILP packet plus generous room for sub-protocols. */
 export const DEFAULT_MAX_BTP_FRAME_BYTES = 64 * 1024;
@@ -227,7 +228,9 @@ export function decodeBtpFrame(bytes: Uint8Array, options: BtpCodecOptions = {})
     throw new BtpMessageError(`invalid BTP frame: ${(err as Error).message}`);
   }
   const frame = fromLibPacket(packet);
-  requireCanonical(bytes, frame, max);
+  if (frame.type === "message" || frame.type === "response") {
+    requireCanonicalMessage(bytes, frame.protocolData);
+  } else requireCanonical(bytes, frame, max);
   return frame;
 }
 
@@ -244,6 +247,51 @@ function requireCanonical(bytes: Uint8Array, frame: BtpFrame, max: number) {
     throw new BtpMessageError("invalid BTP frame: fields do not form an encodable frame");
   }
   if (again.byteLength !== bytes.byteLength || again.some((b, i) => b !== bytes[i])) {
+    throw new BtpMessageError(
+      "invalid BTP frame: not the canonical encoding (bad characters or length prefixes)",
+    );
+  }
+}
+
+/**
+ * For MESSAGE and RESPONSE (every ILP packet rides one), the proof of {@linkcode requireCanonical}
+ * by one walk over the bytes instead of a re-encode (the town's hot path): shortest length
+ * prefixes, the entry count written as btp-packet writes it, protocol names exactly the
+ * printable ASCII decoded, and the last entry ending exactly at the end of the frame.
+ */
+function requireCanonicalMessage(bytes: Uint8Array, entries: BtpProtocolData[]): void {
+  try {
+    const envelope = readCanonicalLength(bytes, 5);
+    const end = envelope.start + envelope.length;
+    let at = envelope.start;
+    const n = entries.length;
+    // btp-packet: one byte giving the count's size, max(1, ceil(log2(n + 1) / 8)), then the count.
+    const countBytes = Math.max(1, Math.ceil(Math.log2(n + 1) / 8));
+    if (at + 1 + countBytes > end || bytes[at] !== countBytes) {
+      throw new OerLengthPrefixError("entry count");
+    }
+    let count = 0;
+    for (let i = 0; i < countBytes; i++) count = count * 256 + bytes[at + 1 + i];
+    if (count !== n) throw new OerLengthPrefixError("entry count");
+    at += 1 + countBytes;
+    for (const entry of entries) {
+      const name = readCanonicalLength(bytes, at, end);
+      const text = entry.protocolName;
+      if (name.length !== text.length) throw new OerLengthPrefixError("protocol name");
+      for (let i = 0; i < name.length; i++) {
+        const b = bytes[name.start + i];
+        if (b !== text.charCodeAt(i) || b < 0x20 || b > 0x7e) {
+          throw new OerLengthPrefixError("protocol name is not printable ASCII");
+        }
+      }
+      at = name.start + name.length;
+      if (at >= end) throw new OerLengthPrefixError("truncated entry");
+      const data = readCanonicalLength(bytes, at + 1, end);
+      at = data.start + data.length;
+    }
+    if (at !== end || end !== bytes.byteLength) throw new OerLengthPrefixError("trailing bytes");
+  } catch (err) {
+    if (!(err instanceof OerLengthPrefixError)) throw err;
     throw new BtpMessageError(
       "invalid BTP frame: not the canonical encoding (bad characters or length prefixes)",
     );

@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import * as IlpLib from "ilp-packet";
+import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
 
 /** RFC 27: the data field of an ILP packet is at most 32767 bytes. */
 export const MAX_ILP_DATA_BYTES = 32767;
@@ -242,6 +243,56 @@ function requireCanonical(bytes: Uint8Array, encode: () => Uint8Array, what: str
   }
 }
 
+/**
+ * Proves the PREPARE bytes are the canonical encoding of what ilp-packet decoded, by one walk
+ * over them (what {@linkcode requireCanonical} proves by re-encoding, at a fraction of the cost
+ * on the town's hot path): shortest length prefixes, the destination's bytes exactly the ASCII
+ * of the decoded address, and the data ending exactly at the end of the packet. Amount,
+ * expiry and condition are fixed-size fields whose values were checked by the caller.
+ */
+function requireCanonicalPrepare(bytes: Uint8Array, destination: string): void {
+  try {
+    const envelope = readCanonicalLength(bytes, 1);
+    const end = envelope.start + envelope.length;
+    const dest = readCanonicalLength(bytes, envelope.start + 8 + 17 + 32, end);
+    if (dest.length !== destination.length) throw new OerLengthPrefixError("destination");
+    for (let i = 0; i < dest.length; i++) {
+      if (bytes[dest.start + i] !== destination.charCodeAt(i)) {
+        throw new OerLengthPrefixError("destination is not ASCII");
+      }
+    }
+    const data = readCanonicalLength(bytes, dest.start + dest.length, end);
+    if (data.start + data.length !== end || end !== bytes.byteLength) {
+      throw new OerLengthPrefixError("trailing bytes");
+    }
+  } catch (err) {
+    if (!(err instanceof OerLengthPrefixError)) throw err;
+    throw new IlpPacketError(
+      `invalid PREPARE: not the canonical encoding (bad characters or length prefixes)`,
+    );
+  }
+  if (!IlpLib.isValidIlpAddress(destination)) {
+    throw new IlpPacketError(`invalid PREPARE: fields do not form an encodable packet`);
+  }
+}
+
+/** As {@linkcode requireCanonicalPrepare}, for a FULFILL: 32 fixed bytes, then the data. */
+function requireCanonicalFulfill(bytes: Uint8Array): void {
+  try {
+    const envelope = readCanonicalLength(bytes, 1);
+    const end = envelope.start + envelope.length;
+    const data = readCanonicalLength(bytes, envelope.start + 32, end);
+    if (data.start + data.length !== end || end !== bytes.byteLength) {
+      throw new OerLengthPrefixError("trailing bytes");
+    }
+  } catch (err) {
+    if (!(err instanceof OerLengthPrefixError)) throw err;
+    throw new IlpPacketError(
+      `invalid FULFILL: not the canonical encoding (bad characters or length prefixes)`,
+    );
+  }
+}
+
 function libError(err: unknown, what: string): IlpPacketError {
   if (err instanceof IlpPacketError) return err;
   const message = err instanceof Error ? err.message : String(err);
@@ -338,6 +389,11 @@ export function decodeIlpPrepare(bytes: Uint8Array, options: IlpCodecOptions = {
     throw new IlpPacketError("invalid PREPARE: expiresAt is not a valid timestamp");
   }
   checkTimestamp(bytes.subarray(contentOffset + 8, contentOffset + 25), p.expiresAt);
+  // ilp-packet writes years below 1000 with fewer than 4 digits: such a PREPARE cannot be
+  // encoded back (forwarded) as it was.
+  if (p.expiresAt.getUTCFullYear() < 1000) {
+    throw new IlpPacketError("invalid PREPARE: fields do not form an encodable packet");
+  }
   checkData(p.data);
   const prepare = {
     amount: p.amount,
@@ -346,7 +402,7 @@ export function decodeIlpPrepare(bytes: Uint8Array, options: IlpCodecOptions = {
     destination: p.destination,
     data: copyOut(p.data),
   };
-  requireCanonical(bytes, () => encodeIlpPrepare(prepare), "PREPARE");
+  requireCanonicalPrepare(bytes, prepare.destination);
   return prepare;
 }
 
@@ -394,7 +450,7 @@ export function decodeIlpFulfill(bytes: Uint8Array, options: IlpCodecOptions = {
     const f = IlpLib.deserializeIlpFulfill(asBuffer(bytes));
     checkData(f.data);
     const fulfill = { fulfillment: copyOut(f.fulfillment), data: copyOut(f.data) };
-    requireCanonical(bytes, () => encodeIlpFulfill(fulfill), "FULFILL");
+    requireCanonicalFulfill(bytes);
     return fulfill;
   } catch (err) {
     throw libError(err, "FULFILL");

@@ -47,6 +47,8 @@ export interface TownNode {
   assetScale: number;
   databasePath: string;
   writeCounters: WriteCounters;
+  /** Transactions the paid writes were committed in so far (group commit). */
+  writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
   store: EventStore;
   /** Stops everything; safe to call twice. */
@@ -90,6 +92,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     townAddress: () => townAddress,
     maxEventBytes: config.maxEventBytes,
     groupCommit: options.groupCommit,
+    databasePath,
     verifierWorkers: options.verifierWorkers,
   });
   const accounts = new BtpAccounts({
@@ -121,7 +124,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   };
   closers.push(async () => {
     pipeline.close();
-    pipeline.committer.flushNow();
+    await pipeline.committer.close();
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await new Promise((resolve) => setTimeout(resolve, 0));
     store.close();
@@ -175,6 +178,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       assetScale,
       databasePath,
       writeCounters: pipeline.counters,
+      writeBatches: () => pipeline.committer.batches,
       store,
       stop: () => stopped ??= stopAll(),
     };

@@ -53,6 +53,11 @@ export interface WritePipelineOptions {
    * its own transaction: the obvious alternative, kept for the benchmark's comparison.
    */
   groupCommit?: boolean;
+  /**
+   * The store's SQLite file: group commits then run in a worker on their own connection to it,
+   * off the main thread (see write_group_commit.ts). Absent or `:memory:`: inline.
+   */
+  databasePath?: string;
   /** Signature-verifying workers (0: verify inline). Default: see WriteVerifierPool. */
   verifierWorkers?: number;
 }
@@ -70,6 +75,7 @@ export interface WritePipeline {
   /** Answers a PREPARE addressed to the town (never throws). */
   handle(prepare: IlpPrepare, destination: WriteDestination): Promise<IlpReply>;
   counters: WriteCounters;
+  /** Its `close()` waits for queued commits (call before closing the store). */
   committer: GroupCommitter;
   /** Stops the verifier workers (the store stays open). */
   close(): void;
@@ -95,7 +101,10 @@ const STORE_REFUSALS: Partial<Record<InsertStatus, string>> = {
  */
 export function createWritePipeline(options: WritePipelineOptions): WritePipeline {
   const maxBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  const committer = new GroupCommitter({ store: options.store });
+  const committer = new GroupCommitter({
+    store: options.store,
+    databasePath: options.groupCommit === false ? undefined : options.databasePath,
+  });
   const verifier = new WriteVerifierPool({ workers: options.verifierWorkers });
   const counters: WriteCounters = { fulfilled: 0, rejected: {}, spspAnswered: 0 };
 

@@ -32,6 +32,8 @@ interface Waiting {
 interface PoolWorker {
   worker: Worker;
   inFlight: number;
+  /** Loaded (answered batch 0): only then can it be sent batches. */
+  ready: boolean;
   batches: Map<number, { waiting: Waiting[]; timer: ReturnType<typeof setTimeout> }>;
 }
 
@@ -63,7 +65,7 @@ export class WriteVerifierPool {
         type: "module",
         deno: { permissions: "none" },
       } as WorkerOptions);
-      const entry: PoolWorker = { worker, inFlight: 0, batches: new Map() };
+      const entry: PoolWorker = { worker, inFlight: 0, ready: false, batches: new Map() };
       worker.onmessage = (e: MessageEvent<VerifyBatchResponse>) => this.#onResult(entry, e.data);
       worker.onerror = (e) => {
         e.preventDefault();
@@ -73,6 +75,7 @@ export class WriteVerifierPool {
         entry.worker.terminate();
         const index = this.#workers.indexOf(entry);
         if (index >= 0) this.#workers.splice(index, 1);
+        if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
       };
       this.#workers.push(entry);
     }
@@ -118,20 +121,28 @@ export class WriteVerifierPool {
     this.#scheduled = false;
     // A lone write with every worker idle is verified here: the worker round trip (~0.5 ms)
     // would cost more latency than it saves main-thread time.
-    if (this.#queue.length === 1 && this.#workers.every((w) => w.inFlight === 0)) {
-      const [only] = this.#queue.splice(0);
-      try {
-        verifyEvent(only.event);
-        only.resolve();
-      } catch (err) {
-        only.reject(err as EventValidationError);
+    // With no worker left, the queue is verified here.
+    if (
+      this.#workers.length === 0 ||
+      (this.#queue.length === 1 && this.#workers.every((w) => w.inFlight === 0))
+    ) {
+      for (const w of this.#queue.splice(0)) {
+        try {
+          verifyEvent(w.event);
+          w.resolve();
+        } catch (err) {
+          w.reject(err as EventValidationError);
+        }
       }
       return;
     }
-    while (this.#queue.length > 0 && this.#workers.length > 0) {
+    // One batch per worker at a time: what arrives meanwhile waits and goes as one message when
+    // a worker answers, so batches grow with the load (a message costs ~50 us, a verification
+    // ~0.3 ms) instead of one message per socket read.
+    while (this.#queue.length > 0) {
+      const entry = this.#workers.find((w) => w.ready && w.batches.size === 0);
+      if (!entry) return;
       const batch = this.#queue.splice(0, this.#maxBatch);
-      // Least loaded worker first.
-      const entry = this.#workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
       const id = ++this.#nextBatch;
       // A worker that hangs (or never loaded) must not hold payments forever.
       const timer = setTimeout(() => {
@@ -148,6 +159,11 @@ export class WriteVerifierPool {
   }
 
   #onResult(entry: PoolWorker, result: VerifyBatchResponse): void {
+    if (result.batch === 0) {
+      entry.ready = true;
+      if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
+      return;
+    }
     const pending = entry.batches.get(result.batch);
     if (!pending) return;
     entry.batches.delete(result.batch);
@@ -159,6 +175,7 @@ export class WriteVerifierPool {
       if (error === null) w.resolve();
       else w.reject(new EventValidationError(error === "bad-id" ? "bad-id" : "bad-sig"));
     });
+    if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
   }
 
   #failWorker(entry: PoolWorker, err: EventValidationError): void {

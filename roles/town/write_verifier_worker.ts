@@ -3,6 +3,7 @@
  * signature, protocol/event_verifier.ts) off the town's main thread. Runs with no permissions.
  * Message in: `{ batch: number, events: NostrEvent[] }`; out: `{ batch, errors: (string|null)[] }`
  * with the EventValidationError reason (`bad-id`, `bad-sig`) of each bad event, null for a good one.
+ * Once loaded it posts `{ batch: 0, errors: [] }` (ready).
  *
  * @module
  */
@@ -51,4 +52,7 @@ const scope = globalThis as unknown as {
 };
 if (typeof scope.postMessage === "function" && "WorkerGlobalScope" in globalThis) {
   scope.onmessage = (e) => scope.postMessage!(verifyBatch(e.data));
+  // Tells the pool this module has loaded (its imports have a top-level await): a batch posted
+  // before would be dispatched to no handler and lost.
+  scope.postMessage({ batch: 0, errors: [] } satisfies VerifyBatchResponse);
 }
