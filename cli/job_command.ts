@@ -44,6 +44,7 @@ import {
   startRequester,
 } from "../roles/requester/requester_node.ts";
 import { TownRejectedError, TownUnreachableError } from "../roles/requester/town_link.ts";
+import { ChannelSenderError } from "../roles/channel_sender.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags {
@@ -113,6 +114,7 @@ export function addRequesterConnectionOptions(cmd: Command): Command {
       collect,
     )
     .option("--allow-insecure", "allow non-loopback ws:// and btp+ws:// URLs")
+    .option("--channel <id>", "pay the town with claims on this payment channel")
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
     .option("--non-interactive", "never prompt");
@@ -251,6 +253,13 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof TownRejectedError) {
     return new CliError(err.message, {
       context: `ILP ${err.code}`,
+      suggestion: err.suggestion,
+      cause: err,
+    });
+  }
+  if (err instanceof ChannelSenderError) {
+    return new CliError(err.message, {
+      context: "payment channel",
       suggestion: err.suggestion,
       cause: err,
     });

@@ -19,6 +19,10 @@
  * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | 120 s |
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 60 s |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
+ * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
+ *
+ * `--channel` names the payment channel whose claims pay the town (never picked implicitly);
+ * a channel that is not open, not this node's or not with this town stops `node up` (exit 1).
  *
  * @module
  */
@@ -30,6 +34,7 @@ import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
+import { ChannelSenderError, isChannelId } from "../roles/channel_sender.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
@@ -65,6 +70,7 @@ interface NodeOptions {
   passphraseFile?: string;
   passphraseFd?: string;
   allowInsecure?: boolean;
+  channel?: string;
 }
 
 const NODE_SETTING_FLAGS = [
@@ -112,6 +118,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--name <name>", "name in the NIP-89 announcement")
     .option("--about <text>", "description in the NIP-89 announcement")
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
+    .option("--channel <id>", "pay the town with claims on this payment channel")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
@@ -197,6 +204,13 @@ async function resolveNodeOptions(
     });
   }
   const token = pick(loaded, opts.btpToken, "TURNPIKE_BTP_TOKEN", "btp_token");
+  const channel = pick(loaded, opts.channel, "TURNPIKE_CHANNEL", "channel");
+  if (channel !== undefined && !isChannelId(channel)) {
+    throw new CliError(`channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`, {
+      exitCode: ExitCode.Usage,
+      suggestion: "pass a 0x channel id from `turnpike channel list`",
+    });
+  }
   const allow = opts.allowNetwork ?? [];
   const fromToml = loaded.sections.provider?.allow_network;
   if (Array.isArray(fromToml)) allow.push(...fromToml.map(String));
@@ -247,6 +261,7 @@ async function resolveNodeOptions(
     allowNetwork: allow,
     name: opts.name,
     about: opts.about,
+    channel: channel?.toLowerCase(),
   };
 }
 
@@ -269,6 +284,13 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
     });
   } catch (err) {
+    if (err instanceof ChannelSenderError) {
+      throw new CliError(err.message, {
+        context: "payment channel",
+        suggestion: err.suggestion,
+        cause: err,
+      });
+    }
     throw new CliError(`the provider did not start: ${(err as Error).message}`, {
       context: `town ${resolved.btpUrl}, relay ${resolved.relayUrl}`,
       suggestion: "check that the town is up, the BTP token and the town pubkey; " +

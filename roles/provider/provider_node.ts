@@ -42,6 +42,7 @@ import { createSkillSandbox, type SkillOutcome, type SkillSandbox } from "./skil
 import { type AdmissionDropReason, decideAdmission } from "./job_admission.ts";
 import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
+import { ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
@@ -90,6 +91,8 @@ export interface ProviderNodeOptions {
   log?: (line: string) => void;
   /** BTP endpoint others may reach us at, for 10032 (informational). */
   btpEndpoint?: string;
+  /** Pay the town with claims on this channel (id; its file is in the state dir). */
+  channel?: string;
 }
 
 /** Counters of a running node. */
@@ -137,7 +140,8 @@ export async function startProviderNode(options: ProviderNodeOptions): Promise<P
     await node.start();
   } catch (err) {
     await node.stop();
-    throw err instanceof ProviderStartError
+    // A channel the operator named but that cannot pay keeps its own message and suggestion.
+    throw err instanceof ProviderStartError || err instanceof ChannelSenderError
       ? err
       : new ProviderStartError(`provider did not start: ${(err as Error).message}`, { cause: err });
   }
@@ -219,6 +223,13 @@ class Provider implements ProviderNode {
     const o = this.#o;
     await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
     this.#audit = await openAuditLog({ dir: o.stateDir });
+    const sender = o.channel === undefined ? undefined : await openChannelSender({
+      stateDir: o.stateDir,
+      channelId: o.channel,
+      secretKey: o.secretKey,
+      townPubkey: o.townPubkey,
+      audit: this.#audit,
+    });
     this.#payments = await openPaymentLog({ stateDir: o.stateDir, audit: this.#audit });
     this.store = await openProviderJobStore({ stateDir: o.stateDir, audit: this.#audit });
     for (const c of this.store.corrupt) this.#log(`corrupt job record ${c.path}: ${c.reason}`);
@@ -234,6 +245,7 @@ class Provider implements ProviderNode {
     this.#btp = new BtpClient({
       url: o.btpUrl,
       authToken: o.btpToken,
+      claims: sender?.claims,
       onPrepare: (prepare) => this.#onPrepare(prepare),
     });
     await this.#btp.connect();

@@ -14,12 +14,16 @@
  * | provider_daily_cap    | TURNPIKE_PROVIDER_DAILY_CAP | --provider-daily-cap |
  * | daily_cap             | TURNPIKE_DAILY_CAP          | --daily-cap          |
  * | allow_providers       | TURNPIKE_ALLOW_PROVIDERS    | --allow-provider     |
+ * | channel               | TURNPIKE_CHANNEL            | --channel            |
+ *
+ * `channel` names the payment channel whose claims pay the town (never picked implicitly).
  *
  * @module
  */
 import type { LoadedSettings } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
+import { isChannelId } from "../channel_sender.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -31,6 +35,7 @@ export interface RequesterFlags {
   providerDailyCap?: string;
   dailyCap?: string;
   allowProvider?: string[];
+  channel?: string;
 }
 
 /** Resolved requester configuration (no identity). */
@@ -47,6 +52,8 @@ export interface RequesterConfig {
   skillsDir: string;
   asset?: string;
   spendPolicy: SpendPolicy;
+  /** Payment channel id paying the town; absent: no claims. */
+  channel?: string;
 }
 
 /** The configuration is incomplete or invalid. */
@@ -95,6 +102,12 @@ export function resolveRequesterConfig(
     dailyCap: amount(pick(flags.dailyCap, "TURNPIKE_DAILY_CAP", "daily_cap"), "daily-cap"),
     allowlist: allow?.map((p) => wrap(() => checkPubkey(p))),
   };
+  const channel = pick(flags.channel, "TURNPIKE_CHANNEL", "channel");
+  if (channel !== undefined && !isChannelId(channel)) {
+    throw new RequesterConfigError(
+      `channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`,
+    );
+  }
   return {
     stateDir: s.stateDir,
     relayUrl: s.relayUrl,
@@ -107,6 +120,7 @@ export function resolveRequesterConfig(
     skillsDir: pick(flags.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ?? `${s.stateDir}/skills`,
     asset: pick(undefined, "TURNPIKE_ASSET", "asset"),
     spendPolicy,
+    channel: channel?.toLowerCase(),
   };
 }
 

@@ -86,6 +86,8 @@ export interface RequesterOptions {
   durable?: boolean;
   /** Audit group commit window (ms). Default 200. */
   auditWindowMs?: number;
+  /** Pay the town with claims on this channel (id; its file is in the state dir). */
+  channel?: string;
 }
 
 /** A progress line. */
@@ -184,6 +186,9 @@ export class Requester {
       priceCeiling: this.#o.priceCeiling,
       secretKey: this.#o.secretKey,
       warn: this.#o.warn,
+      channel: this.#o.channel === undefined
+        ? undefined
+        : { id: this.#o.channel, stateDir: this.stateDir, audit: this.#audit },
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     this.#subscribe(inFlight);

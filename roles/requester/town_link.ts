@@ -9,6 +9,8 @@
  * @module
  */
 import { BtpClient } from "../../transport/btp_client.ts";
+import type { AuditLog } from "../../state/audit_log.ts";
+import { openChannelSender } from "../channel_sender.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -35,6 +37,17 @@ export interface TownLinkOptions {
   warn?: (line: string) => void;
   /** Incoming PREPAREs (a requester normally receives none: F02). */
   onPrepare?: (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
+  /** Pay the town with claims on this payment channel (`roles/channel_sender.ts`). */
+  channel?: TownLinkChannel;
+}
+
+/** The payment channel a town link pays over. */
+export interface TownLinkChannel {
+  /** Channel id (`0x` + 64 hex); its file is `<stateDir>/channels/<id>.toml`. */
+  id: string;
+  stateDir: string;
+  /** Records the channel file updates. */
+  audit?: AuditLog;
 }
 
 /** The town rejected a paid write (or a payment through it). */
@@ -101,10 +114,26 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       `warning: the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`,
     );
   }
+  const townPubkey = options.townPubkey ?? info.self;
+  if (townPubkey === undefined) {
+    throw new TownUnreachableError(
+      "the town's pubkey is unknown: its NIP-11 document has no `self`; pass --town-pubkey",
+    );
+  }
+  // Checked before connecting: a channel that cannot pay this town is the operator's error.
+  const sender = options.channel &&
+    await openChannelSender({
+      stateDir: options.channel.stateDir,
+      channelId: options.channel.id,
+      secretKey: options.secretKey,
+      townPubkey,
+      audit: options.channel.audit,
+    });
   const btp = new BtpClient({
     url: options.btpUrl,
     authToken: options.btpToken,
     reconnect: true,
+    claims: sender?.claims,
     onPrepare: options.onPrepare ??
       (() => ({
         type: "reject",
@@ -120,13 +149,6 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   } catch (err) {
     await btp.close().catch(() => {});
     throw new TownUnreachableError(`BTP ${options.btpUrl}: ${(err as Error).message}`);
-  }
-  const townPubkey = options.townPubkey ?? info.self;
-  if (townPubkey === undefined) {
-    await btp.close().catch(() => {});
-    throw new TownUnreachableError(
-      "the town's pubkey is unknown: its NIP-11 document has no `self`; pass --town-pubkey",
-    );
   }
   const townAddress = options.townAddress ?? info.ilpAddress ??
     (btp.ilpAddress ?? "").split(".").slice(0, -1).join(".");
@@ -158,7 +180,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
         throw new TownRejectedError(
           reply.code,
           reply.message,
-          SUGGESTIONS[reply.code] ?? "see the reject code in RFC 27",
+          rejectSuggestion(reply.code, reply.message),
         );
       }
       await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
@@ -180,9 +202,16 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
  * @example
  * ```ts
  * rejectSuggestion("F04");
+ * rejectSuggestion("T04", "not-covered: no claim"); // asks for --channel
  * ```
  */
-export function rejectSuggestion(code: string): string {
+export function rejectSuggestion(code: string, message = ""): string {
+  // The town's claim gate says why it refused (btp_claim_gate.ts); without a claim the cure is a
+  // channel, not waiting.
+  if (code === "T04" && /not-covered|credit-limit-exceeded/.test(message)) {
+    return "the town settles with this account over a payment channel: pass --channel <id> " +
+      "(or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)";
+  }
   return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
 }
 

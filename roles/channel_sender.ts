@@ -1,0 +1,173 @@
+/**
+ * The sending side of a payment channel for a node's BTP link to its town (requester and
+ * provider): reads the channel file named by `--channel <id>` (TOML `channel`, env
+ * `TURNPIKE_CHANNEL`), checks it can pay this town, and builds `BtpClient`'s `claims` option:
+ * a {@linkcode ClaimSigner} resumed from the file's newest sent claim, persisting each new claim
+ * into the file (and the audit trail) before it is sent.
+ *
+ * The channel is never picked implicitly, even when only one is open: paying over a channel
+ * moves real value, so the operator names it (explicit is safer; OPERATIONS.md).
+ *
+ * One process at a time may send on a channel: two processes resuming from the same file
+ * would sign the same nonces and the town would refuse the second one's claims.
+ *
+ * @module
+ */
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { ClaimSigner } from "../chain/claim_signer.ts";
+import { publicIdentity } from "../identity/nip06_key.ts";
+import type { AuditLog } from "../state/audit_log.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  openSentClaimWriter,
+  readChannel,
+  type SentClaimWriter,
+} from "../state/channel_file.ts";
+import type { BtpClaimOptions } from "../transport/btp_client.ts";
+
+/** Options for {@linkcode openChannelSender}. */
+export interface ChannelSenderOptions {
+  stateDir: string;
+  /** The channel to pay over (`0x` + 64 hex). */
+  channelId: string;
+  /** This node's secret key: signs the claims; the channel's own side must be its address. */
+  secretKey: Uint8Array;
+  /** The town's Nostr pubkey (x-only hex): the channel's peer must be this key's EVM address. */
+  townPubkey: string;
+  /** Where channel file updates are recorded (`turnpike: update channel <id>`). */
+  audit?: AuditLog;
+  /** Claim this much ahead (see `BtpClaimOptions.prepay`). Default 0. */
+  prepay?: bigint;
+}
+
+/** A channel ready to pay the town with. */
+export interface ChannelSender {
+  /** The channel file as read at start. */
+  record: ChannelRecord;
+  signer: ClaimSigner;
+  sent: SentClaimWriter;
+  /** For `new BtpClient({ claims })`. */
+  claims: BtpClaimOptions;
+}
+
+/** The named channel cannot pay this town (no file, not open, another peer, another key). */
+export class ChannelSenderError extends Error {
+  override name = "ChannelSenderError";
+  constructor(message: string, readonly suggestion: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
+
+/**
+ * Checks a channel id's shape (for config resolution: a bad id is a usage error).
+ *
+ * @example
+ * ```ts
+ * isChannelId("0x" + "ab".repeat(32)); // true
+ * ```
+ */
+export function isChannelId(text: string): boolean {
+  return CHANNEL_ID.test(text);
+}
+
+/**
+ * The two EVM addresses a Nostr (x-only, BIP-340) pubkey can stand for: the key's point has
+ * either the even or the odd y, and the address hashes the full point.
+ *
+ * @example
+ * ```ts
+ * const [even, odd] = evmAddressesOfNostrPubkey(townPubkey);
+ * ```
+ */
+export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
+  return ["02", "03"].map((prefix) => {
+    const point = secp256k1.Point.fromBytes(hexToBytes(prefix + pubkey));
+    return `0x${bytesToHex(keccak_256(point.toBytes(false).subarray(1)).subarray(12))}` as const;
+  });
+}
+
+/**
+ * Reads and checks the channel, and returns the `claims` option for the town's BtpClient.
+ *
+ * @example
+ * ```ts
+ * const sender = await openChannelSender({ stateDir, channelId, secretKey, townPubkey, audit });
+ * const btp = new BtpClient({ url, authToken, claims: sender.claims });
+ * ```
+ * @throws {ChannelSenderError} when the channel cannot pay this town.
+ */
+export async function openChannelSender(options: ChannelSenderOptions): Promise<ChannelSender> {
+  const id = options.channelId.toLowerCase();
+  if (!isChannelId(id)) {
+    throw new ChannelSenderError(
+      `--channel ${JSON.stringify(options.channelId)} is not a channel id`,
+      "pass a 0x channel id from `turnpike channel list`",
+    );
+  }
+  let record: ChannelRecord;
+  try {
+    record = await readChannel(channelFilePath(options.stateDir, id));
+  } catch (err) {
+    const missing = err instanceof Deno.errors.NotFound;
+    throw new ChannelSenderError(
+      missing
+        ? `channel ${id} has no channel file in ${options.stateDir}/channels`
+        : `channel ${id}: ${(err as Error).message}`,
+      missing
+        ? "open one with `turnpike channel open` or rebuild the files with `turnpike channel recover`"
+        : "rebuild the file with `turnpike channel recover`",
+      { cause: err },
+    );
+  }
+  if (record.status !== "open") {
+    throw new ChannelSenderError(
+      `channel ${id} is ${record.status}: it cannot pay any more`,
+      "open a new channel with `turnpike channel open` and pass its id with --channel",
+    );
+  }
+  const self = publicIdentity(options.secretKey).evmAddress.toLowerCase();
+  if (record.selfAddress.toLowerCase() !== self) {
+    throw new ChannelSenderError(
+      `channel ${id} belongs to ${record.selfAddress}, not to this node's key (${self})`,
+      "use the state dir and wallet that opened the channel",
+    );
+  }
+  let town: `0x${string}`[];
+  try {
+    town = evmAddressesOfNostrPubkey(options.townPubkey);
+  } catch (err) {
+    throw new ChannelSenderError(
+      `the town's pubkey ${options.townPubkey} is not a secp256k1 key`,
+      "pass the town's pubkey with --town-pubkey (printed by `turnpike town up`)",
+      { cause: err },
+    );
+  }
+  if (!town.includes(record.peerAddress.toLowerCase() as `0x${string}`)) {
+    throw new ChannelSenderError(
+      `channel ${id} is with ${record.peerAddress}, not with this town (${town.join(" or ")})`,
+      "pass the id of a channel opened to the town's address (`turnpike channel list`)",
+    );
+  }
+  const signer = new ClaimSigner({
+    secretKey: options.secretKey,
+    chainId: record.chainId,
+    tokenNetworkAddress: record.tokenNetworkAddress,
+    tokenAddress: record.tokenAddress,
+    channelId: record.channelId,
+    deposit: record.deposit,
+    nonce: record.sentNonce,
+    transferred: record.sent,
+  });
+  const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+  return {
+    record,
+    signer,
+    sent,
+    claims: { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },
+  };
+}
