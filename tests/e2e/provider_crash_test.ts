@@ -217,7 +217,12 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     );
   } finally {
     if (node !== undefined) {
-      node.child.kill("SIGKILL");
+      // It may have exited already: a throw here would hide the failure that brought us here.
+      try {
+        node.child.kill("SIGKILL");
+      } catch (err) {
+        if (!(err instanceof TypeError)) throw err;
+      }
       await node.done;
     }
     await killOrphans(root);
