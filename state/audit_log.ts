@@ -319,15 +319,32 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** A killed `git` leaves `*.lock` files that make every later git call fail. */
-async function removeStaleLocks(gitDir: string): Promise<void> {
+/**
+ * A killed `git` leaves `*.lock` files that make every later git call fail. But a node killed
+ * with SIGKILL can leave its `git` child running for a moment: its lock is live, and removing it
+ * makes that git (or ours) fail with "Unable to write new index file". So locks get a grace
+ * period to go away on their own; only those still there afterwards are stale.
+ */
+async function removeStaleLocks(gitDir: string, graceMs = 2000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  let locks = await lockFiles(gitDir);
+  while (locks.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    locks = await lockFiles(gitDir);
+  }
+  for (const lock of locks) await Deno.remove(lock).catch(() => {});
+}
+
+async function lockFiles(gitDir: string): Promise<string[]> {
+  const found: string[] = [];
   for (const dir of [gitDir, `${gitDir}/refs/heads`]) {
     try {
       for await (const entry of Deno.readDir(dir)) {
-        if (entry.isFile && entry.name.endsWith(".lock")) await Deno.remove(`${dir}/${entry.name}`);
+        if (entry.isFile && entry.name.endsWith(".lock")) found.push(`${dir}/${entry.name}`);
       }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
+  return found;
 }
