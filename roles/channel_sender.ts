@@ -153,8 +153,27 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
       "pass the id of a channel opened to the town's address (`turnpike channel list`)",
     );
   }
-  const signer = new ClaimSigner({
-    secretKey: options.secretKey,
+  const signer = resumeClaimSigner(record, options.secretKey);
+  const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+  return {
+    record,
+    signer,
+    sent,
+    claims: { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },
+  };
+}
+
+/**
+ * A claim signer that continues from the newest claim a channel file says we sent.
+ *
+ * @example
+ * ```ts
+ * const signer = resumeClaimSigner(await readChannel(stateDir, id), secretKey);
+ * ```
+ */
+export function resumeClaimSigner(record: ChannelRecord, secretKey: Uint8Array): ClaimSigner {
+  return new ClaimSigner({
+    secretKey,
     chainId: record.chainId,
     tokenNetworkAddress: record.tokenNetworkAddress,
     tokenAddress: record.tokenAddress,
@@ -163,11 +182,4 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
     nonce: record.sentNonce,
     transferred: record.sent,
   });
-  const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
-  return {
-    record,
-    signer,
-    sent,
-    claims: { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },
-  };
 }

@@ -6,7 +6,8 @@
  * @module
  */
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { ClaimSigner } from "../../chain/claim_signer.ts";
+import type { ClaimSigner } from "../../chain/claim_signer.ts";
+import { resumeClaimSigner } from "../../roles/channel_sender.ts";
 import type { ChainConfig } from "../../chain/chain_config.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -185,16 +186,7 @@ export interface ClaimClient extends AsyncDisposable {
 export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {
   const { record } = options;
   const audit = await openAuditLog({ dir: options.stateDir });
-  const signer = new ClaimSigner({
-    secretKey: options.secretKey,
-    chainId: record.chainId,
-    tokenNetworkAddress: record.tokenNetworkAddress,
-    tokenAddress: record.tokenAddress,
-    channelId: record.channelId,
-    deposit: record.deposit,
-    nonce: record.sentNonce,
-    transferred: record.sent,
-  });
+  const signer = resumeClaimSigner(record, options.secretKey);
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit });
   const client = new BtpClient({
     url: options.url,
