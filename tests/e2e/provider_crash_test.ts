@@ -87,6 +87,15 @@ async function hasProcessWith(arg: string): Promise<boolean> {
   return false;
 }
 
+async function hasProcessEndingWith(suffix: string): Promise<boolean> {
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.split("\0").some((a) => a.endsWith(suffix))) return true;
+  }
+  return false;
+}
+
 async function cgroupsOf(jobId: string): Promise<string[]> {
   const names: string[] = [];
   try {
@@ -132,6 +141,13 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     const idem = await alice.post(buildJobRequest({ kind: 5031, providers: [provider] }));
     await alice.waitFor(feedbackOf(napping.id, "processing"));
     await alice.waitFor(feedbackOf(idem.id, "processing"));
+    // `processing` is published as the sandbox starts: wait until the skill itself runs, so the
+    // kill lands mid-run (not during the sandbox's setup) and leaves a skill to reap.
+    await waitUntil(
+      () => hasProcessEndingWith(`${root}/skills/nap/run`), // this run's, not a leftover
+      15_000,
+      "the nap skill runs",
+    );
     node.child.kill("SIGKILL");
     await node.done;
     const workOf = (id: string) => `${root}/state/work/${id}`;
