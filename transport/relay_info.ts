@@ -25,9 +25,23 @@ export interface RelayInfo {
   [key: string]: unknown;
 }
 
+/** Why a relay's information could not be had. */
+export type RelayInfoErrorReason =
+  /** Not a ws/wss/http/https URL. */
+  | "bad-url"
+  /** Nothing answered (refused, timed out). */
+  | "unreachable"
+  /** Something answered, but not a usable NIP-11 document (HTTP error, too large, not JSON...). */
+  | "bad-document";
+
 /** The relay did not answer with a usable NIP-11 document. */
 export class RelayInfoError extends Error {
   override name = "RelayInfoError";
+  reason: RelayInfoErrorReason;
+  constructor(message: string, reason: RelayInfoErrorReason = "bad-document") {
+    super(message);
+    this.reason = reason;
+  }
 }
 
 /**
@@ -43,7 +57,7 @@ export function relayHttpUrl(relayUrl: string): string {
   if (url.protocol === "ws:") url.protocol = "http:";
   else if (url.protocol === "wss:") url.protocol = "https:";
   else if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RelayInfoError(`not a relay URL: ${relayUrl}`);
+    throw new RelayInfoError(`not a relay URL: ${relayUrl}`, "bad-url");
   }
   return url.toString();
 }
@@ -69,7 +83,7 @@ export async function fetchRelayInfo(
       signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
     });
   } catch (err) {
-    throw new RelayInfoError(`cannot reach ${url}: ${(err as Error).message}`);
+    throw new RelayInfoError(`cannot reach ${url}: ${(err as Error).message}`, "unreachable");
   }
   const body = new Uint8Array(await response.arrayBuffer());
   if (!response.ok) throw new RelayInfoError(`${url} answered HTTP ${response.status}`);

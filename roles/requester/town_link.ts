@@ -9,6 +9,7 @@
  * @module
  */
 import { BtpClient } from "../../transport/btp_client.ts";
+import { fetchRelayInfo, type RelayInfo, RelayInfoError } from "../../transport/relay_info.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import { openChannelSender } from "../channel_sender.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -79,7 +80,6 @@ const SUGGESTIONS: Record<string, string> = {
   R00: "the packet expired on the way; check the network and try again",
   R02: "the packet expired on the way; check the network and try again",
 };
-const MAX_NIP11_BYTES = 64 * 1024;
 const GRANT_TTL_MS = 10 * 60_000;
 
 /** A connected link to a town. */
@@ -222,29 +222,25 @@ interface TownFees {
 }
 
 async function fetchTownFees(relayUrl: string): Promise<TownFees> {
-  const url = relayUrl.replace(/^ws/, "http");
-  let res: Response;
+  let doc: RelayInfo;
   try {
-    res = await fetch(url, {
-      headers: { accept: "application/nostr+json" },
-      signal: AbortSignal.timeout(5_000),
-    });
+    doc = await fetchRelayInfo(relayUrl);
   } catch (err) {
-    throw new TownUnreachableError(`relay ${relayUrl}: ${(err as Error).message}`);
+    // Only a town that cannot be reached is an error: a missing or odd document means no fees
+    // were published, and the caller falls back to its flags and defaults.
+    if (err instanceof RelayInfoError && err.reason === "unreachable") {
+      throw new TownUnreachableError(`relay ${relayUrl}: ${err.message}`);
+    }
+    if (err instanceof RelayInfoError) return {};
+    throw err;
   }
-  const text = await res.text();
-  if (!res.ok || text.length > MAX_NIP11_BYTES) return {};
-  try {
-    const doc = JSON.parse(text) as { fees?: { publication?: unknown[] }; self?: unknown };
-    const fee = doc.fees?.publication?.[0] as Record<string, unknown> | undefined;
-    return {
-      pricePerByte: typeof fee?.amount === "number" && Number.isSafeInteger(fee.amount)
-        ? BigInt(fee.amount)
-        : undefined,
-      ilpAddress: typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined,
-      self: typeof doc.self === "string" && /^[0-9a-f]{64}$/.test(doc.self) ? doc.self : undefined,
-    };
-  } catch {
-    return {};
-  }
+  const fees = doc.fees as { publication?: unknown[] } | undefined;
+  const fee = fees?.publication?.[0] as Record<string, unknown> | undefined;
+  return {
+    pricePerByte: typeof fee?.amount === "number" && Number.isSafeInteger(fee.amount)
+      ? BigInt(fee.amount)
+      : undefined,
+    ilpAddress: typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined,
+    self: typeof doc.self === "string" && /^[0-9a-f]{64}$/.test(doc.self) ? doc.self : undefined,
+  };
 }
