@@ -14,6 +14,7 @@ import { createPipeline, type PipelineOutcome } from "../../pipeline/pipeline.ts
 import type { StageMetricsSnapshot } from "../../pipeline/stage_metrics.ts";
 import { extractSummary } from "../../protocol/kind_extractor.ts";
 import type { Chunk, ToonChunk } from "../../stages/chunks.ts";
+import { RecordDecoderStream } from "../../stages/record_framing.ts";
 
 /** A stage of the demo pipeline failed. */
 export class FixtureDemoStageError extends Error {
@@ -45,13 +46,15 @@ export interface FixtureDemoReport {
   stages: StageMetricsSnapshot[];
 }
 
-function splitRecords(text: string): string[] {
-  return text.split(/\n[ \t]*\n/).map((r) => r.trim()).filter((r) => r !== "");
-}
-
 async function loadFixtureChunks(options: FixtureDemoOptions): Promise<ToonChunk[]> {
-  const corpus = splitRecords(await Deno.readTextFile(new URL("corpus.toon", FIXTURES)));
-  const chunks: ToonChunk[] = corpus.map((toon) => ({ type: "toon", toon, source: "corpus" }));
+  // The corpus is read with the stages' own record framing, as `turnpike stage` would read it.
+  const chunks: ToonChunk[] = [];
+  const records = ReadableStream.from([await Deno.readTextFile(new URL("corpus.toon", FIXTURES))])
+    .pipeThrough(new RecordDecoderStream({ source: "corpus" }));
+  for await (const record of records) {
+    if (record.type !== "toon") throw new Error(`corpus.toon holds a ${record.type} record`);
+    chunks.push(record);
+  }
   if (options.malformed) {
     const dir = new URL("events/malformed/", FIXTURES);
     for await (const entry of Deno.readDir(dir)) {
