@@ -122,27 +122,30 @@ const DENO_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
 const CGROUP_MEMORY_ROOT = "/sys/fs/cgroup/memory";
 const MiB = 1024 * 1024;
 
+/** The directories the sandbox replaces with a private tmpfs (see SETUP_SCRIPT). */
+const PRIVATE_TMP_DIRS = ["/tmp", "/var/tmp", "/dev/shm"];
+
 // Runs as root inside the new namespaces, then drops to nobody. Positional args:
-// work skillDir tmpBytes denoDir projectDir nHidden hidden... -- command...
-// denoDir (the running Deno, put on the skill's PATH) and projectDir (the skill's deno.json and
-// node_modules, or "-") are bound back read-only after the private /tmp is mounted: a checkout
-// or a Deno that lives under /tmp (CI clones do) would otherwise vanish for the skill.
+// work skillDir tmpBytes keepDeno keepProject nHidden hidden... -- command...
+// keepDeno (the running Deno's dir, on the skill's PATH) and keepProject (the skill's deno.json
+// and node_modules) are bound back read-only after the private /tmp is mounted, when they lie
+// under it ("-" otherwise): a checkout or a Deno under /tmp (CI clones) would vanish for the skill.
 const SETUP_SCRIPT = `
 fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
-work=$1; skill=$2; tmpsize=$3; denodir=$4; project=$5; n=$6; shift 6
+work=$1; skill=$2; tmpsize=$3; keepdeno=$4; keepproject=$5; n=$6; shift 6
 mount --make-rprivate / || fail "cannot make mounts private"
-exec 3<"$work" 4<"$skill" 5<"$denodir" || fail "cannot open work, skill or deno dir"
-if [ "$project" != "-" ]; then exec 6<"$project" || fail "cannot open project dir"; fi
-for d in /tmp /var/tmp /dev/shm; do
+exec 3<"$work" 4<"$skill" || fail "cannot open work or skill dir"
+if [ "$keepdeno" != "-" ]; then exec 5<"$keepdeno" || fail "cannot open $keepdeno"; fi
+if [ "$keepproject" != "-" ]; then exec 6<"$keepproject" || fail "cannot open $keepproject"; fi
+for d in ${PRIVATE_TMP_DIRS.join(" ")}; do
   [ -d "$d" ] && { mount -t tmpfs -o "size=$tmpsize,mode=1777" turnpike-tmp "$d" || fail "tmpfs $d"; }
 done
 keep() {
-  [ -d "$2" ] && [ "$(stat -c %d:%i "$2")" = "$(stat -L -c %d:%i "/proc/self/fd/$1")" ] && return 0
   mkdir -p "$2" && mount --no-canonicalize --bind "/proc/self/fd/$1" "$2" &&
     mount -o remount,bind,ro "$2" || fail "keep $2"
 }
-keep 5 "$denodir"
-if [ "$project" != "-" ]; then keep 6 "$project"; fi
+if [ "$keepdeno" != "-" ]; then keep 5 "$keepdeno"; fi
+if [ "$keepproject" != "-" ]; then keep 6 "$keepproject"; fi
 exec 5<&- 6<&-
 mkdir -m 0700 /tmp/.turnpike && : > /tmp/.turnpike/denied && chmod 000 /tmp/.turnpike/denied
 while [ "$n" -gt 0 ]; do
@@ -277,8 +280,8 @@ async function prepareJob(
     workDir,
     skillDir,
     String(options.tmpBytes ?? 256 * MiB),
-    DENO_DIR,
-    (await projectDirOf(skillDir)) ?? "-",
+    underPrivateTmp(DENO_DIR) ? DENO_DIR : "-",
+    keepProjectArg(await projectDirOf(skillDir)),
     String(hidden.length),
     ...hidden,
     "--",
@@ -306,6 +309,15 @@ function permissionRefusal(manifest: SkillManifest, options: SkillSandboxOptions
     return `path denied: extra write paths are not supported by this sandbox (${write[0]})`;
   }
   return null;
+}
+
+/** Whether a path would be hidden by the sandbox's private /tmp, /var/tmp or /dev/shm. */
+function underPrivateTmp(path: string): boolean {
+  return PRIVATE_TMP_DIRS.some((d) => path === d || path.startsWith(`${d}/`));
+}
+
+function keepProjectArg(projectDir: string | undefined): string {
+  return projectDir !== undefined && underPrivateTmp(projectDir) ? projectDir : "-";
 }
 
 /** The nearest ancestor of the skill dir holding a deno.json (Deno-script skills need it). */
