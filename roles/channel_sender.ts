@@ -37,7 +37,7 @@ export interface ChannelSenderOptions {
   secretKey: Uint8Array;
   /** The town's Nostr pubkey (x-only hex): the channel's peer must be this key's EVM address. */
   townPubkey: string;
-  /** Where channel file updates are recorded (`turnpike: update channel <id>`). */
+  /** Where channel file updates are recorded (`turnpike: payment channel <id> updated`). */
   audit?: AuditLog;
   /** Claim this much ahead (see `BtpClaimOptions.prepay`). Default 0. */
   prepay?: bigint;

@@ -7,6 +7,9 @@
  * Key: Value
  * ```
  *
+ * except payment channels, whose subject reads `turnpike: payment channel <id> opened` (also
+ * updated, closed, settled, recovered, withdrawn).
+ *
  * Group commit: changes recorded within `windowMs` (default 200 ms) of the first pending one go
  * into one commit, so throughput does not hinge on one `git commit` (~10-15 ms) per change, yet a
  * change is in history within about windowMs + one commit. A group commit's subject is
@@ -275,13 +278,44 @@ export class AuditLog {
  */
 export function formatAuditMessage(changes: AuditChange[]): string {
   const block = (c: AuditChange) =>
-    [`turnpike: ${c.action} ${c.resource} ${c.id}`]
+    [`turnpike: ${auditSubject(c)}`]
       .concat(Object.entries(c.fields ?? {}).map(([k, v]) => `${k}: ${v}`)).join("\n");
   if (changes.length === 1) {
     const [head, ...lines] = block(changes[0]).split("\n");
     return `${head}\n\n${lines.join("\n")}\n`;
   }
   return `turnpike: commit group ${changes.length}\n\n${changes.map(block).join("\n\n")}\n`;
+}
+
+/**
+ * Resources whose changes read as a sentence, `<phrase> <id> <past tense>`: payment channel
+ * changes are what an operator greps the history for (`turnpike: payment channel 0x.. opened`).
+ * Other changes keep the terse `<action> <resource> <id>`.
+ */
+const SENTENCE_RESOURCES: Record<string, string> = { channel: "payment channel" };
+const PAST_TENSE: Record<string, string> = {
+  open: "opened",
+  update: "updated",
+  close: "closed",
+  settle: "settled",
+  recover: "recovered",
+  withdraw: "withdrawn",
+};
+
+function auditSubject(c: AuditChange): string {
+  const phrase = SENTENCE_RESOURCES[c.resource];
+  const past = PAST_TENSE[c.action];
+  return phrase && past ? `${phrase} ${c.id} ${past}` : `${c.action} ${c.resource} ${c.id}`;
+}
+
+function parseSubject(line: string): Omit<AuditEntry, "fields"> | undefined {
+  for (const [resource, phrase] of Object.entries(SENTENCE_RESOURCES)) {
+    const m = new RegExp(`^turnpike: ${phrase} (\\S+) (\\S+)$`).exec(line);
+    const action = m && Object.entries(PAST_TENSE).find(([, past]) => past === m[2])?.[0];
+    if (m && action) return { action, resource, id: m[1] };
+  }
+  const head = /^turnpike: (\S+) (\S+) (\S+)$/.exec(line);
+  return head ? { action: head[1], resource: head[2], id: head[3] } : undefined;
 }
 
 /**
@@ -298,9 +332,9 @@ export function parseAuditMessage(message: string): AuditEntry[] {
   const group = /^turnpike: commit group \d+$/.test(lines[0]);
   const entries: AuditEntry[] = [];
   for (const line of group ? lines.slice(1) : lines) {
-    const head = /^turnpike: (\S+) (\S+) (\S+)$/.exec(line);
+    const head = parseSubject(line);
     if (head) {
-      entries.push({ action: head[1], resource: head[2], id: head[3], fields: {} });
+      entries.push({ ...head, fields: {} });
       continue;
     }
     const field = /^([A-Za-z0-9][A-Za-z0-9._:-]*): (.*)$/.exec(line);

@@ -1,7 +1,7 @@
 /**
  * Payment channel records: `<state dir>/channels/<channel id>.toml`, mode 0600, written
  * atomically, then recorded in the git audit trail as
- * `turnpike: <action> channel <id>` + `Key: Value` lines (Deposit, Chain, Network, Peer, ...).
+ * `turnpike: payment channel <id> opened|updated|closed|settled|recovered` + `Key: Value` lines (Deposit, Chain, Network, Peer, ...).
  *
  * Amounts are decimal strings in TOML (uint256 does not fit a TOML integer). `sent*` are the
  * claims this node signed for the peer; `received*` the newest claim the peer signed for us

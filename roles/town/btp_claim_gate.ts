@@ -202,7 +202,7 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * The gate of one peer's channel, resuming from its channel file: the verifier starts from the
  * newest claim recorded there (what was forwarded before a restart counts as claimed), and
  * each accepted claim updates `received`, `receivedNonce`, `receivedSignature` of the file and
- * the audit trail (`turnpike: update channel <id>`).
+ * the audit trail (`turnpike: payment channel <id> updated`).
  *
  * @example
  * ```ts

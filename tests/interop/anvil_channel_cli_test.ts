@@ -62,7 +62,7 @@ token = "${pair.contracts.tokenAddress}"
     const log = await new Deno.Command("git", { args: ["-C", state, "log", "--format=%B"] })
       .output();
     const history = new TextDecoder().decode(log.stdout);
-    assertStringIncludes(history, `turnpike: open channel ${id}`);
+    assertStringIncludes(history, `turnpike: payment channel ${id} opened`);
     assertStringIncludes(history, "Deposit: 50000000");
     assertStringIncludes(history, "Chain: evm:base:31337");
     assertStringIncludes(history, `Peer: ${pair.bob.address}`);

@@ -95,6 +95,25 @@ Deno.test("audit log: formatAuditMessage refuses nothing it cannot parse back", 
   assertEquals(parseAuditMessage(msg).map((e) => e.id), ["j1", "j2"]);
 });
 
+Deno.test("audit log: payment channel changes read as a sentence and parse back", () => {
+  const id = `0x${"ab".repeat(32)}`;
+  const open = formatAuditMessage([
+    { action: "open", resource: "channel", id, paths: [], fields: { Deposit: "50" } },
+  ]);
+  assertEquals(open, `turnpike: payment channel ${id} opened\n\nDeposit: 50\n`);
+  const group = formatAuditMessage([
+    { action: "update", resource: "channel", id, paths: [] },
+    { action: "settle", resource: "channel", id, paths: [] },
+    { action: "lock", resource: "channel", id, paths: [] },
+  ]);
+  assertMatch(group, /^turnpike: payment channel 0x(ab){32} updated$/m);
+  assertMatch(group, /^turnpike: lock channel 0x(ab){32}$/m);
+  assertEquals(
+    [...parseAuditMessage(open), ...parseAuditMessage(group)].map((e) => [e.action, e.resource]),
+    [["open", "channel"], ["update", "channel"], ["settle", "channel"], ["lock", "channel"]],
+  );
+});
+
 Deno.test("audit log: after SIGKILL every returned write is present and committed on restart", async () => {
   const dir = await Deno.makeTempDir();
   try {
