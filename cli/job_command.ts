@@ -115,6 +115,10 @@ export function addRequesterConnectionOptions(cmd: Command): Command {
     )
     .option("--allow-insecure", "allow non-loopback ws:// and btp+ws:// URLs")
     .option("--channel <id>", "pay the town with claims on this payment channel")
+    .option(
+      "--channel-prepay <n>",
+      "let each claim cover this much ahead (base units; fewer claims, default 0)",
+    )
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
     .option("--non-interactive", "never prompt");

@@ -15,8 +15,12 @@
  * | daily_cap             | TURNPIKE_DAILY_CAP          | --daily-cap          |
  * | allow_providers       | TURNPIKE_ALLOW_PROVIDERS    | --allow-provider     |
  * | channel               | TURNPIKE_CHANNEL            | --channel            |
+ * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
  *
  * `channel` names the payment channel whose claims pay the town (never picked implicitly).
+ * `channel_prepay` (base units, default 0) lets each claim cover that much beyond the packets
+ * sent so far, so a burst of paid writes needs one claim instead of one per packet; the town
+ * holds up to that much more than it has delivered.
  *
  * @module
  */
@@ -36,6 +40,7 @@ export interface RequesterFlags {
   dailyCap?: string;
   allowProvider?: string[];
   channel?: string;
+  channelPrepay?: string;
 }
 
 /** Resolved requester configuration (no identity). */
@@ -54,6 +59,8 @@ export interface RequesterConfig {
   spendPolicy: SpendPolicy;
   /** Payment channel id paying the town; absent: no claims. */
   channel?: string;
+  /** Claim this much ahead on the channel (base units). Default 0. */
+  channelPrepay?: bigint;
 }
 
 /** The configuration is incomplete or invalid. */
@@ -121,6 +128,10 @@ export function resolveRequesterConfig(
     asset: pick(undefined, "TURNPIKE_ASSET", "asset"),
     spendPolicy,
     channel: channel?.toLowerCase(),
+    channelPrepay: amount(
+      pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
+      "channel-prepay",
+    ),
   };
 }
 

@@ -88,6 +88,8 @@ export interface RequesterOptions {
   auditWindowMs?: number;
   /** Pay the town with claims on this channel (id; its file is in the state dir). */
   channel?: string;
+  /** Claim this much ahead on the channel (base units; see `BtpClaimOptions.prepay`). */
+  channelPrepay?: bigint;
 }
 
 /** A progress line. */
@@ -186,9 +188,12 @@ export class Requester {
       priceCeiling: this.#o.priceCeiling,
       secretKey: this.#o.secretKey,
       warn: this.#o.warn,
-      channel: this.#o.channel === undefined
-        ? undefined
-        : { id: this.#o.channel, stateDir: this.stateDir, audit: this.#audit },
+      channel: this.#o.channel === undefined ? undefined : {
+        id: this.#o.channel,
+        stateDir: this.stateDir,
+        audit: this.#audit,
+        prepay: this.#o.channelPrepay,
+      },
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     this.#subscribe(inFlight);

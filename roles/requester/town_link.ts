@@ -49,6 +49,8 @@ export interface TownLinkChannel {
   stateDir: string;
   /** Records the channel file updates. */
   audit?: AuditLog;
+  /** Claim this much ahead (base units). Default 0. */
+  prepay?: bigint;
 }
 
 /** The town rejected a paid write (or a payment through it). */
@@ -128,6 +130,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       secretKey: options.secretKey,
       townPubkey,
       audit: options.channel.audit,
+      prepay: options.channel.prepay,
     });
   const btp = new BtpClient({
     url: options.btpUrl,

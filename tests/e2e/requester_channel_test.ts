@@ -4,7 +4,7 @@
  * (TOML `[[town.peers]] channel`, credit limit 0); alice's state dir gets its channel file from
  * `turnpike channel recover`. `job submit` without `--channel` is refused T04 with a suggestion
  * to pass one; with `--channel` the paid write is FULFILLed and both channel files hold the same
- * newest claim. A channel that is closed, with another peer, or missing stops `job submit` and
+ * newest claim; `--channel-prepay` makes the claim run ahead by that much. A channel that is closed, with another peer, or missing stops `job submit` and
  * `node up` with a clear error and exit 1.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -121,12 +121,20 @@ ${chainToml}`,
       const after = await readChannel(channelFilePath(aliceState, channelId));
       assert(after.sent > mine.sent, `${after.sent} > ${mine.sent}`);
       assert(after.sentNonce > mine.sentNonce, `${after.sentNonce} > ${mine.sentNonce}`);
-      const health = await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json();
-      assertEquals(health.events, 2);
+      const events = async () =>
+        (await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json()).events;
+      const eventsBefore = await events();
+      // --channel-prepay: the claim runs ahead of the packet by the prepay (base units).
+      const ahead = await submit(["--channel", channelId, "--channel-prepay", "1000000"]);
+      assertEquals(ahead.code, 0, ahead.stderr);
+      const prepaid = await readChannel(channelFilePath(aliceState, channelId));
+      assert(prepaid.sent - after.sent > 1_000_000n, `${prepaid.sent} - ${after.sent}`);
+      assertEquals(prepaid.sentNonce, after.sentNonce + 1n);
+      assertEquals(await events(), eventsBefore + 1);
       // The town FULFILLed only after the claim was durable on its side too.
       const theirs = await readChannel(channelFilePath(townState, channelId));
-      assertEquals(theirs.received, after.sent);
-      assertEquals(theirs.receivedNonce, after.sentNonce);
+      assertEquals(theirs.received, prepaid.sent);
+      assertEquals(theirs.receivedNonce, prepaid.sentNonce);
 
       // Channels that cannot pay this town: closed, with another peer, missing.
       const closedId = `0x${"c1".repeat(32)}` as const;
@@ -165,8 +173,7 @@ ${chainToml}`,
       assertEquals(noFile.code, 1, noFile.stderr);
       assertStringIncludes(noFile.stderr, `Error: channel ${closedId} has no channel file`);
       assertStringIncludes(noFile.stderr, "Suggestion: open one with `turnpike channel open`");
-      const health2 = await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json();
-      assertEquals(health2.events, 2, "nothing was written by the refused runs");
+      assertEquals(await events(), eventsBefore + 1, "nothing was written by the refused runs");
     } finally {
       town.child.kill("SIGINT");
       const status = await town.done;
