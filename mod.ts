@@ -33,6 +33,7 @@ export * from "./protocol/ilp_fulfillment.ts";
 export * from "./protocol/btp_message.ts";
 export * from "./protocol/ildcp.ts";
 export * from "./protocol/relay_pricing.ts";
+export type { PaymentChannelClaim } from "./protocol/payment_channel_claim.ts";
 
 // Transport.
 export * from "./transport/btp_client.ts";

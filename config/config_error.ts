@@ -38,6 +38,7 @@ export interface ConfigErrorOptions {
   key?: string;
   /** Where the bad value came from. */
   source?: SettingSource;
+  /** Underlying error (TOML parse error, URL error), kept as `Error.cause`. */
   cause?: unknown;
 }
 
@@ -53,9 +54,13 @@ export interface ConfigErrorOptions {
  * ```
  */
 export class ConfigError extends Error {
+  /** `"ConfigError"`: explicit so it survives bundling, for logs and matching. */
   override name = "ConfigError";
+  /** The setting at fault, in its camelCase name, when one is. */
   key?: string;
+  /** Where the bad value came from, when known. */
   source?: SettingSource;
+  /** Appends the key and its source to `message`, e.g. `... (btpPort from env X)`. */
   constructor(message: string, options: ConfigErrorOptions = {}) {
     const where = [
       options.key,
@@ -77,5 +82,6 @@ export class ConfigError extends Error {
  * ```
  */
 export class InsecureUrlError extends ConfigError {
+  /** `"InsecureUrlError"`: explicit so it survives bundling. */
   override name = "InsecureUrlError";
 }

@@ -39,16 +39,27 @@ export const NETWORKS: readonly Network[] = ["local", "testnet", "mainnet"];
 
 /** Validated settings. Amounts are bigint base units (ILP amounts are uint64). */
 export interface TurnpikeSettings {
+  /** Profile name; one path segment (`[A-Za-z0-9._-]`, max 64), default `default`. */
   profile: string;
+  /** Absolute state directory (`~/.turnpike/<profile>` unless overridden). */
   stateDir: string;
+  /** The network the node runs on; `local` unless chosen explicitly. */
   network: Network;
+  /** Interface (IP or host name) the town binds and local URLs point to. */
   host: string;
+  /** TCP port of the town's NIP-01 WebSocket / HTTP listener (0-65535, 0 = ephemeral). */
   townPort: number;
+  /** TCP port of the BTP server (0-65535, 0 = ephemeral). */
   btpPort: number;
+  /** NIP-01 relay URL (`ws://` or `wss://`); `wss://` required off loopback. */
   relayUrl: string;
+  /** BTP peer URL (`btp+ws://` or `btp+wss://`); encrypted required off loopback. */
   connectorBtpUrl: string;
+  /** Price the town charges per byte of TOON-encoded event, in base units. */
   pricePerByte: bigint;
+  /** Highest price per byte this node agrees to pay, in base units. */
   priceCeiling: bigint;
+  /** Allow unencrypted `ws://` / `btp+ws://` URLs to non-loopback hosts. */
   allowInsecure: boolean;
 }
 
@@ -60,7 +71,9 @@ export type SettingsFlags = { [K in SettingKey]?: string | number | bigint | boo
 
 /** Settings plus where each value came from. */
 export interface LoadedSettings {
+  /** The validated values. */
   settings: TurnpikeSettings;
+  /** Where each value came from (flag, env, file or default), for error messages. */
   sources: Record<SettingKey, SettingSource>;
   /** Path of the config file read, when there was one. */
   configFile?: string;
@@ -70,6 +83,7 @@ export interface LoadedSettings {
 
 /** Options for {@linkcode loadSettings}. */
 export interface LoadSettingsOptions {
+  /** Values from CLI flags; they win over every other source. */
   flags?: SettingsFlags;
   /** Environment; default `Deno.env.get`. */
   env?: EnvReader;

@@ -13,10 +13,13 @@ import { argon2id } from "hash-wasm";
 
 /** Argon2id parameters, stored with the blob so they can be raised later. */
 export interface VaultKdfParams {
+  /** Only Argon2id is supported; anything else is a corrupt vault. */
   algorithm: "argon2id";
   /** Memory in KiB (65536 = 64 MiB). */
   memoryKiB: number;
+  /** Argon2id time cost (passes over memory), 1-64. */
   iterations: number;
+  /** Argon2id lanes (degree of parallelism), 1-64. */
   parallelism: number;
   /** Derived key length in bytes (32 for AES-256). */
   hashLength: number;
@@ -37,6 +40,7 @@ export interface SealedSecret {
   blob: string;
   /** Key check, 32 hex chars; see the module doc. */
   check: string;
+  /** Parameters the key was derived with; opening uses these, not the defaults. */
   kdf: VaultKdfParams;
 }
 
@@ -48,7 +52,9 @@ export interface VaultOptions {
 
 /** The passphrase does not open this vault. */
 export class WrongPassphraseError extends Error {
+  /** `"WrongPassphraseError"`: explicit so it survives bundling. */
   override name = "WrongPassphraseError";
+  /** Default message `wrong passphrase`; it never contains the passphrase. */
   constructor(message = "wrong passphrase") {
     super(message);
   }
@@ -56,6 +62,7 @@ export class WrongPassphraseError extends Error {
 
 /** The vault blob or its parameters are damaged or not a vault at all. */
 export class CorruptVaultError extends Error {
+  /** `"CorruptVaultError"`: explicit so it survives bundling. */
   override name = "CorruptVaultError";
 }
 

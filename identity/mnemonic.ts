@@ -27,6 +27,7 @@ const WORDS = new Set(wordlist);
  * is safe to log.
  */
 export class InvalidMnemonicError extends Error {
+  /** `"InvalidMnemonicError"`: explicit so it survives bundling. */
   override name = "InvalidMnemonicError";
 }
 

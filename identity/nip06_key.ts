@@ -31,6 +31,7 @@ export interface PublicIdentity {
 
 /** A secret key is not 32 bytes of valid secp256k1 scalar (hex or nsec). */
 export class SecretKeyFormatError extends Error {
+  /** `"SecretKeyFormatError"`: explicit so it survives bundling. */
   override name = "SecretKeyFormatError";
 }
 

@@ -15,6 +15,7 @@ export interface CreateWalletOptions {
   mnemonic?: string;
   /** A raw secret key to seal instead of a mnemonic. */
   secretKey?: Uint8Array;
+  /** Passphrase the vault key is derived from; must not be empty. */
   passphrase: string;
   /** NIP-06 account index; default 0. */
   account?: number;
@@ -24,14 +25,17 @@ export interface CreateWalletOptions {
 
 /** An unlocked wallet; keep it in memory only, and zero `secretKey` when done. */
 export interface UnlockedWallet {
+  /** The 32-byte secp256k1 secret key (NIP-06 derived for a mnemonic). */
   secretKey: Uint8Array;
   /** Present when the wallet holds a mnemonic. */
   mnemonic?: string;
+  /** Public keys and addresses derived from `secretKey`. */
   identity: PublicIdentity;
 }
 
 /** The passphrase is empty. */
 export class EmptyPassphraseError extends Error {
+  /** `"EmptyPassphraseError"`: explicit so it survives bundling. */
   override name = "EmptyPassphraseError";
   constructor() {
     super("the passphrase is empty");

@@ -42,30 +42,39 @@ export type SecretKind = "mnemonic" | "secret-key";
 
 /** A wallet as stored. */
 export interface WalletRecord {
+  /** Wallet file format version; only 1 exists. */
   version: 1;
   /** ISO 8601. */
   createdAt: string;
+  /** Whether the vault holds a mnemonic or a raw secret key. */
   secretKind: SecretKind;
   /** NIP-06 account index (meaningful for a mnemonic). */
   account: number;
+  /** Nostr public key, 64 lowercase hex chars (x-only). */
   pubkey: string;
+  /** The same key in NIP-19 `npub1...` form. */
   npub: string;
+  /** EVM address of the same key, `0x` + 40 hex chars (EIP-55 checksummed). */
   evmAddress: string;
+  /** The sealed secret; see `identity/key_vault.ts`. */
   vault: SealedSecret;
 }
 
 /** The wallet file is missing. */
 export class WalletNotFoundError extends Error {
+  /** `"WalletNotFoundError"`: explicit so it survives bundling. */
   override name = "WalletNotFoundError";
 }
 
 /** A wallet file exists and overwriting was not asked for. */
 export class WalletExistsError extends Error {
+  /** `"WalletExistsError"`: explicit so it survives bundling. */
   override name = "WalletExistsError";
 }
 
 /** The wallet file is not a valid wallet (bad TOML, missing or wrong fields, too large). */
 export class WalletFileError extends Error {
+  /** `"WalletFileError"`: explicit so it survives bundling. */
   override name = "WalletFileError";
 }
 

@@ -67,18 +67,23 @@ export interface PipelineOptions {
 
 /** A stage error as plain data. */
 export interface StageErrorRecord {
+  /** The stage name (kebab-case). */
   stage: string;
   /** StageCrashedError, StagePermissionError or StageRestartLimitError. */
   error: string;
+  /** The error's message, e.g. `stage relay-source crashed: TypeError: ...`. */
   message: string;
   /** For StagePermissionError: the permission and its target. */
   permission?: string;
+  /** For StagePermissionError: what was asked for; empty when Deno did not say. */
   target?: string;
 }
 
 /** All metrics of a pipeline, plain data for `JSON.stringify`. */
 export interface PipelineMetricsSnapshot {
+  /** How the pipeline ran: one Worker per stage, or all in the calling thread. */
   mode: "inline" | "workers";
+  /** One snapshot per stage, in pipeline order. */
   stages: StageMetricsSnapshot[];
 }
 
@@ -92,6 +97,7 @@ export interface PipelineOutcome {
   failures: FailedChunk[];
   /** Every crash, permission denial and restart-limit error, in order. */
   errors: StageErrorRecord[];
+  /** Metrics at the end of the run. */
   metrics: PipelineMetricsSnapshot;
 }
 
@@ -103,6 +109,7 @@ export interface PipelineRunOptions {
 
 /** The pipeline's specification is wrong (order of roles, non-cloneable options...). */
 export class PipelineSpecError extends Error {
+  /** `"PipelineSpecError"`: explicit so it survives bundling. */
   override name = "PipelineSpecError";
 }
 
@@ -111,6 +118,7 @@ export class PipelineSpecError extends Error {
  * `close()` (or `await using`) when done so every worker is terminated.
  */
 export interface Pipeline extends AsyncDisposable {
+  /** The mode the pipeline was created with. */
   readonly mode: "inline" | "workers";
   /** Output batches of the last stage, FailedChunks from any stage included. */
   readonly output: ReadableStream<Chunk[]>;

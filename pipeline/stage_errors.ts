@@ -6,11 +6,13 @@
 
 /** A stage's worker crashed (uncaught error, worker `error` event, or its stream errored). */
 export class StageCrashedError extends Error {
+  /** `"StageCrashedError"`: explicit so it survives bundling and worker messages. */
   override name = "StageCrashedError";
   /** The stage name (kebab-case). */
   stage: string;
   /** Class name of the underlying error. */
   cause_name: string;
+  /** `causeName` and `message` are those of the error raised inside the stage. */
   constructor(stage: string, causeName: string, message: string) {
     super(`stage ${stage} crashed: ${causeName}: ${message}`);
     this.stage = stage;
@@ -23,12 +25,15 @@ export class StageCrashedError extends Error {
  * inside its worker).
  */
 export class StagePermissionError extends Error {
+  /** `"StagePermissionError"`: explicit so it survives bundling and worker messages. */
   override name = "StagePermissionError";
+  /** The stage name (kebab-case). */
   stage: string;
   /** The permission kind: "net", "read", "write", "run", "env", "sys", "ffi", "import". */
   permission: string;
   /** What was asked for, e.g. `evil.example:443`; empty when Deno did not say. */
   target: string;
+  /** `permission` and `target` as parsed from Deno's `NotCapable` message. */
   constructor(stage: string, permission: string, target: string) {
     super(
       `stage ${stage} was denied ${permission} access` + (target ? ` to "${target}"` : ""),
@@ -41,9 +46,13 @@ export class StagePermissionError extends Error {
 
 /** A stage gave up after too many restarts; its unprocessed chunks were reported as failed. */
 export class StageRestartLimitError extends Error {
+  /** `"StageRestartLimitError"`: explicit so it survives bundling and worker messages. */
   override name = "StageRestartLimitError";
+  /** The stage name (kebab-case). */
   stage: string;
+  /** Restarts made before giving up (the pipeline's `maxRestarts`). */
   restarts: number;
+  /** `last` is the message of the crash that exhausted the restarts. */
   constructor(stage: string, restarts: number, last: string) {
     super(`stage ${stage} gave up after ${restarts} restarts (last: ${last})`);
     this.stage = stage;

@@ -21,38 +21,51 @@ export const BtpFrameType = { response: 1, error: 2, message: 6, transfer: 7 } a
 
 /** One entry of a frame's protocol data. */
 export interface BtpProtocolData {
+  /** Sub-protocol name, printable ASCII (`ilp`, `auth_token`, `payment-channel-claim`). */
   protocolName: string;
   /** 0 application/octet-stream, 1 text/plain; charset=utf-8, 2 application/json. */
   contentType: number;
+  /** The entry's payload, interpreted per `contentType`. */
   data: Uint8Array;
 }
 
 /** A MESSAGE (request) or RESPONSE (success answer). */
 export interface BtpMessageFrame {
+  /** A MESSAGE is a request; a RESPONSE answers one with the same `requestId`. */
   type: "message" | "response";
+  /** uint32 chosen by the requester; the answer carries the same id. */
   requestId: number;
+  /** Entries in wire order (`ilp` carries the ILP packet). */
   protocolData: BtpProtocolData[];
 }
 
 /** A TRANSFER (request carrying an amount, uint64 decimal). */
 export interface BtpTransferFrame {
+  /** Discriminator. */
   type: "transfer";
+  /** uint32 chosen by the requester; the answer carries the same id. */
   requestId: number;
+  /** Amount transferred, in base units: a decimal uint64 string. */
   amount: string;
+  /** Entries in wire order. */
   protocolData: BtpProtocolData[];
 }
 
 /** An ERROR (failure answer). */
 export interface BtpErrorFrame {
+  /** Discriminator. */
   type: "error";
+  /** The id of the request this error answers. */
   requestId: number;
   /** Three characters, e.g. "F00". */
   code: string;
   /** e.g. "NotAcceptedError". */
   name: string;
+  /** When the error was raised (millisecond precision on the wire). */
   triggeredAt: Date;
   /** Free text (ilp-plugin-btp puts the error message here). */
   data: string;
+  /** Entries in wire order; usually none. */
   protocolData: BtpProtocolData[];
 }
 
@@ -67,6 +80,7 @@ export interface BtpCodecOptions {
 
 /** Bytes that are not a valid BTP frame, or a frame that cannot be built. */
 export class BtpMessageError extends Error {
+  /** `"BtpMessageError"`: explicit so it survives bundling. */
   override name = "BtpMessageError";
 }
 
@@ -351,6 +365,7 @@ export function ilpProtocolData(packet: Uint8Array): BtpProtocolData {
 export interface BtpAuthOptions {
   /** Sent as `auth_username`; ilp-plugin-btp sends "" when it has none. */
   username?: string;
+  /** Sent as `auth_token`: the secret the BTP server authenticates this peer by. */
   token: string;
 }
 

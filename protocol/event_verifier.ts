@@ -17,9 +17,11 @@ import type { NostrEvent } from "./nostr_event.ts";
 
 /** An event that is not a valid Nostr event; `reason` is machine-readable. */
 export class EventValidationError extends Error {
+  /** `"EventValidationError"`: explicit so it survives bundling and worker messages. */
   override name = "EventValidationError";
   /** `bad-id`, `bad-sig`, `bad-shape:<field>`, `too-large`. */
   reason: string;
+  /** The message is `reason`, then `: detail` when given. */
   constructor(reason: string, detail?: string) {
     super(detail ? `${reason}: ${detail}` : reason);
     this.reason = reason;

@@ -32,8 +32,11 @@ export const DEFAULT_ILDCP_EXPIRY_MS = 60_000;
 
 /** What the parent tells the child. */
 export interface IldcpResponse {
+  /** The ILP address the parent assigned to the child, e.g. `g.town.alice`. */
   clientAddress: string;
+  /** Decimal places of the asset's base unit, 0-255 (9 means 1 unit = 10^9 base units). */
   assetScale: number;
+  /** Asset code, e.g. `USD` or `M2M`; UTF-8 text. */
   assetCode: string;
 }
 
@@ -45,6 +48,7 @@ export interface IldcpRequestOptions {
 
 /** A packet that is not a valid IL-DCP request or response. */
 export class IldcpError extends Error {
+  /** `"IldcpError"`: explicit so it survives bundling. */
   override name = "IldcpError";
 }
 

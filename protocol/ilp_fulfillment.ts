@@ -11,6 +11,7 @@ const FULFILLMENT_GENERATION_STRING = new TextEncoder().encode("ilp_stream_fulfi
 
 /** The shared secret or a fulfillment/condition has the wrong shape. */
 export class IlpFulfillmentError extends Error {
+  /** `"IlpFulfillmentError"`: explicit so it survives bundling. */
   override name = "IlpFulfillmentError";
 }
 

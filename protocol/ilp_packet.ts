@@ -16,7 +16,7 @@ export const MAX_ILP_DATA_BYTES = 32767;
  * Default largest ILP packet accepted: 32767 bytes of data plus the largest PREPARE header
  * (type, length prefix, amount, expiry, condition, a 1023-byte address and prefixes).
  */
-export const DEFAULT_MAX_ILP_PACKET_BYTES = 32767 + 1 + 4 + 8 + 17 + 32 + 3 + 1023 + 3;
+export const DEFAULT_MAX_ILP_PACKET_BYTES: number = 32767 + 1 + 4 + 8 + 17 + 32 + 3 + 1023 + 3;
 
 /** Largest uint64, the range of ILP amounts. */
 export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
@@ -26,11 +26,15 @@ export const IlpPacketType = { prepare: 12, fulfill: 13, reject: 14 } as const;
 
 /** A PREPARE. `amount` is a uint64 in decimal (as on the wire, no precision loss). */
 export interface IlpPrepare {
+  /** Base units of the asset, decimal uint64 (0 to {@linkcode MAX_UINT64}). */
   amount: string;
+  /** Deadline for the fulfillment; millisecond precision on the wire. */
   expiresAt: Date;
   /** 32 bytes. */
   executionCondition: Uint8Array;
+  /** ILP address of the receiver, e.g. `g.town.alice`; at most 1023 characters. */
   destination: string;
+  /** End-to-end payload, at most {@linkcode MAX_ILP_DATA_BYTES} bytes (a TOON event here). */
   data: Uint8Array;
 }
 
@@ -38,6 +42,7 @@ export interface IlpPrepare {
 export interface IlpFulfill {
   /** 32 bytes; SHA-256 of it is the PREPARE's condition. */
   fulfillment: Uint8Array;
+  /** Payload back to the sender, at most {@linkcode MAX_ILP_DATA_BYTES} bytes. */
   data: Uint8Array;
 }
 
@@ -47,7 +52,9 @@ export interface IlpReject {
   code: string;
   /** ILP address of the node that rejected, or "". */
   triggeredBy: string;
+  /** Human-readable reason, UTF-8; may be "". */
   message: string;
+  /** Machine-readable detail, at most {@linkcode MAX_ILP_DATA_BYTES} bytes; often empty. */
   data: Uint8Array;
 }
 
@@ -68,6 +75,7 @@ export interface IlpCodecOptions {
 
 /** Bytes that are not a valid ILP packet of the expected type, or a packet that cannot be built. */
 export class IlpPacketError extends Error {
+  /** `"IlpPacketError"`: explicit so it survives bundling. */
   override name = "IlpPacketError";
 }
 

@@ -37,7 +37,9 @@ export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({
 
 /** A job name that is not in {@linkcode JOB_KIND_NAMES}. */
 export class UnknownJobKindError extends Error {
+  /** `"UnknownJobKindError"`: explicit so it survives bundling. */
   override name = "UnknownJobKindError";
+  /** `jobName` is the name as given; the message lists the valid names. */
   constructor(readonly jobName: string) {
     super(
       `unknown job kind "${jobName}"; valid names: ${Object.keys(JOB_KIND_NAMES).join(", ")}, ` +

@@ -21,9 +21,13 @@ import type { NostrEvent } from "./nostr_event.ts";
 
 /** What the shallow scan yields. */
 export interface ToonSummary {
+  /** Event kind, integer 0-65535. */
   kind: number;
+  /** Event id, 64 lowercase hex chars (shape checked, hash not verified). */
   id: string;
+  /** Author's public key, 64 lowercase hex chars (shape checked, signature not verified). */
   pubkey: string;
+  /** Unix seconds, as claimed by the author. */
   created_at: number;
   /** Second element of every `e` tag that has one, in order. */
   e: string[];
@@ -44,10 +48,13 @@ export const MAX_EVENT_KIND = 65535;
 
 /** TOON text the shallow scanner rejects; `reason` is machine-readable, `line` 1-based (0: whole input). */
 export class ToonShallowParseError extends Error {
+  /** `"ToonShallowParseError"`: explicit so it survives bundling and worker messages. */
   override name = "ToonShallowParseError";
   /** e.g. `missing-key:kind`, `duplicate-key:id`, `bad-kind`, `bad-hex:pubkey`, `tag-count`. */
   reason: string;
+  /** 1-based line where the problem is; 0 when it concerns the whole input. */
   line: number;
+  /** Appends `detail` and the line number to `reason` in the message. */
   constructor(reason: string, line: number, detail?: string) {
     super(`${reason}${detail ? `: ${detail}` : ""} (line ${line})`);
     this.reason = reason;

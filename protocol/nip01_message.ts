@@ -68,9 +68,11 @@ export interface ParseNip01Options {
  * (`"invalid: REQ filter 2: \"kinds\" is not an array"`).
  */
 export class Nip01MessageError extends Error {
+  /** `"Nip01MessageError"`: explicit so it survives bundling. */
   override name = "Nip01MessageError";
   /** NOTICE-ready text, e.g. `invalid: message over 1048576 bytes`. */
   readonly reason: string;
+  /** `reason` is also the message, so it can be sent back as is. */
   constructor(reason: string) {
     super(reason);
     this.reason = reason;

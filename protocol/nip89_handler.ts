@@ -19,8 +19,11 @@ export const MAX_HANDLER_CONTENT = 64 * 1024;
 
 /** A price in an ILP asset's base units. */
 export interface HandlerPrice {
+  /** Base units of the asset, a non-negative decimal integer string. */
   amount: string;
+  /** Code of the asset priced in, e.g. `USD` or `M2M`. */
   assetCode?: string;
+  /** Decimal places of the asset's base unit, 0-255. */
   assetScale?: number;
   /** What the amount is for: `job`, `byte`, `second`... */
   per?: string;
@@ -28,9 +31,13 @@ export interface HandlerPrice {
 
 /** Announcement metadata (the content JSON). */
 export interface HandlerMetadata {
+  /** Display name of the handler (the provider). */
   name: string;
+  /** Short description of what the provider does. */
   about?: string;
+  /** URL of an avatar image. */
   picture?: string;
+  /** Advertised price; the actual one comes with `payment-required` feedback. */
   price?: HandlerPrice;
   /** Payment methods accepted; this project uses `ilp`. */
   paymentMethods?: string[];
@@ -40,18 +47,23 @@ export interface HandlerMetadata {
 
 /** A parsed announcement. */
 export interface HandlerAnnouncement {
+  /** The `d` tag: identifier that makes the announcement addressable (replaceable per d). */
   d: string;
+  /** Job request kinds served (one `k` tag each), normally 5000-5999. */
   kinds: number[];
+  /** The content JSON. */
   metadata: HandlerMetadata;
 }
 
 /** Options for {@linkcode buildHandlerAnnouncement}. */
 export interface HandlerAnnouncementOptions extends HandlerAnnouncement {
+  /** Unix seconds; default now. */
   createdAt?: number;
 }
 
 /** An announcement that is malformed. */
 export class Nip89HandlerError extends Error {
+  /** `"Nip89HandlerError"`: explicit so it survives bundling. */
   override name = "Nip89HandlerError";
 }
 

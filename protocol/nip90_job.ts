@@ -22,15 +22,21 @@ export type JobInputType = "text" | "url" | "event" | "job";
 
 /** One job input (`["i", data, type, relay?, marker?]`). */
 export interface JobInput {
+  /** The input itself for `text`, a URL for `url`, an event id (64 hex) for `event`/`job`. */
   data: string;
+  /** How to read `data`; `job` means the output of that earlier job. */
   type: JobInputType;
+  /** Relay hint where the `event` or `job` input can be fetched (`wss://...`). */
   relay?: string;
+  /** How the job should use this input; free-form, provider-defined. */
   marker?: string;
 }
 
 /** A `["param", name, ...values]` tag. */
 export interface JobParam {
+  /** Parameter name, provider-defined (e.g. `max_tokens`, `model`). */
   name: string;
+  /** Parameter values in order; NIP-90 tags carry strings only. */
   values: string[];
 }
 
@@ -39,12 +45,15 @@ export type JobStatus = "payment-required" | "processing" | "error" | "success" 
 
 /** An `amount` tag: base units, and an optional payment request (here: an ILP invoice). */
 export interface JobAmount {
+  /** Base units of the ILP asset, a non-negative decimal integer string. */
   amount: string;
+  /** How to pay, when given: an ILP payment request (NIP-90 says a bolt11 invoice). */
   paymentRequest?: string;
 }
 
 /** A job request or result that does not fit NIP-90 where it matters (kind, status). */
 export class Nip90JobError extends Error {
+  /** `"Nip90JobError"`: explicit so it survives bundling. */
   override name = "Nip90JobError";
 }
 
@@ -62,7 +71,9 @@ const AMOUNT = /^\d+$/;
 export interface JobRequestOptions {
   /** Request kind, 5000-5999. */
   kind: number;
+  /** Job inputs, written as `i` tags in order; default none. */
   inputs?: JobInput[];
+  /** Job parameters, written as `param` tags in order; default none. */
   params?: JobParam[];
   /** Expected output MIME type. */
   output?: string;
@@ -153,16 +164,23 @@ function now(): number {
 
 /** A job request as read by {@linkcode parseJobRequest}. */
 export interface ParsedJobRequest {
+  /** Request kind, 5000-5999. */
   kind: number;
+  /** The `i` (or legacy `input`) tags that parsed, in order; empty when encrypted. */
   inputs: JobInput[];
+  /** The `param` tags that parsed, in order; empty when encrypted. */
   params: JobParam[];
+  /** Expected output MIME type, from the `output` tag. */
   output?: string;
   /** Bid, base units (the first value of `bid`; extra values are ignored). */
   bid?: string;
+  /** Relays the provider should publish to, from the `relays` (or legacy `relay`) tags. */
   relays: string[];
+  /** Pubkeys of the providers the customer wants (`p` tags), as written. */
   providers: string[];
   /** True when `i`/`param` are in the encrypted content (see {@linkcode decryptJobParams}). */
   encrypted: boolean;
+  /** The request's content: usually empty, the encrypted params when `encrypted`. */
   content: string;
   /** Tags that were ignored because they were malformed, with why. */
   warnings: string[];
@@ -324,6 +342,7 @@ export interface JobResultOptions {
   amount?: JobAmount;
   /** Relay hint for the `e` tag. */
   relayHint?: string;
+  /** Unix seconds; default now. */
   createdAt?: number;
 }
 
@@ -364,7 +383,9 @@ function amountTag(amount: JobAmount): string[] {
 
 /** A job result as read by {@linkcode parseJobResult}. */
 export interface ParsedJobResult {
+  /** Result kind, 6000-6999. */
   kind: number;
+  /** Kind of the request it answers (`kind` - 1000). */
   requestKind: number;
   /** The `e` tag: id of the request. */
   requestId?: string;
@@ -372,9 +393,13 @@ export interface ParsedJobResult {
   customer?: string;
   /** The `request` tag parsed, when it is a JSON object. */
   request?: unknown;
+  /** The request's `i` tags copied onto the result, in order. */
   inputs: JobInput[];
+  /** What the provider asks to be paid, from the `amount` tag. */
   amount?: JobAmount;
+  /** The result payload. */
   content: string;
+  /** Tags that were ignored because they were malformed, with why. */
   warnings: string[];
 }
 
@@ -434,6 +459,7 @@ function readAmount(tag: string[], into: { amount?: JobAmount; warnings: string[
 export interface JobFeedbackOptions {
   /** The request the feedback is about. */
   request: Pick<NostrEvent, "id" | "pubkey">;
+  /** What the feedback reports; `payment-required` asks for `amount` to be paid. */
   status: JobStatus;
   /** Human-readable extra info, the second value of the `status` tag. */
   extraInfo?: string;
@@ -441,6 +467,7 @@ export interface JobFeedbackOptions {
   amount?: JobAmount;
   /** Partial results or other payload. */
   content?: string;
+  /** Unix seconds; default now. */
   createdAt?: number;
 }
 
@@ -473,11 +500,17 @@ export function buildJobFeedback(options: JobFeedbackOptions): EventTemplate {
 export interface ParsedJobFeedback {
   /** Normalised status (`payment_required` reads as `payment-required`). */
   status: JobStatus;
+  /** Human-readable detail, the second value of the `status` tag. */
   extraInfo?: string;
+  /** With `payment-required`: what to pay and how, from the `amount` tag. */
   amount?: JobAmount;
+  /** The `e` tag: id of the job request (64 hex when well-formed). */
   requestId?: string;
+  /** The `p` tag: pubkey of the customer who posted the job. */
   customer?: string;
+  /** Partial results or other payload; often empty. */
   content: string;
+  /** Tags that were ignored because they were malformed, with why. */
   warnings: string[];
 }
 

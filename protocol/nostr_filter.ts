@@ -8,14 +8,21 @@ import type { NostrEvent } from "./nostr_event.ts";
 
 /** A NIP-01 filter. Tag queries are `#<single letter>` keys (`"#e": [id]`). */
 export interface NostrFilter {
+  /** Event ids, each 64 lowercase hex (no prefixes). */
   ids?: string[];
+  /** Author pubkeys, each 64 lowercase hex (no prefixes). */
   authors?: string[];
+  /** Event kinds, each an integer 0-65535. */
   kinds?: number[];
+  /** Unix seconds; matches `created_at >= since`. */
   since?: number;
+  /** Unix seconds; matches `created_at <= until`. */
   until?: number;
+  /** Most stored events returned by the initial query; ignored when matching live events. */
   limit?: number;
   /** NIP-50 full-text search (see {@linkcode matchFilter} for how it is evaluated). */
   search?: string;
+  /** `#x` (one letter): some tag named `x` has its first value in the list. */
   [tag: `#${string}`]: string[] | undefined;
 }
 
@@ -36,6 +43,7 @@ export const DEFAULT_MAX_FILTER_VALUE_LENGTH = 1024;
 
 /** A filter that is not a well-formed NIP-01 filter or exceeds a limit. */
 export class NostrFilterError extends Error {
+  /** `"NostrFilterError"`: explicit so it survives bundling. */
   override name = "NostrFilterError";
 }
 

@@ -24,6 +24,7 @@ export interface RelayPricing {
 
 /** What is being priced. */
 export interface PricedEvent {
+  /** Event kind, integer 0-65535; selects a per-kind price when one is set. */
   kind: number;
   /** Hex pubkey of the author. */
   pubkey: string;
@@ -33,6 +34,7 @@ export interface PricedEvent {
 
 /** A price list that cannot be applied (negative price, amount over uint64, bad length). */
 export class RelayPricingError extends Error {
+  /** `"RelayPricingError"`: explicit so it survives bundling. */
   override name = "RelayPricingError";
 }
 

@@ -29,11 +29,13 @@ export const MAX_SPSP_CONTENT = 16 * 1024;
 
 /** A malformed, misaddressed or undecryptable SPSP message. */
 export class SpspMessageError extends Error {
+  /** `"SpspMessageError"`: explicit so it survives bundling. */
   override name = "SpspMessageError";
 }
 
 /** The event is a NIP-47 wallet message that shares SPSP's kind numbers. */
 export class SpspNip47MessageError extends SpspMessageError {
+  /** `"SpspNip47MessageError"`: explicit so it survives bundling. */
   override name = "SpspNip47MessageError";
 }
 
@@ -43,19 +45,27 @@ export interface SpspRequest {
   from: string;
   /** Event id of the request (the response's `e` tag). */
   eventId: string;
+  /** The requester's own correlation id (`request_id`), echoed in the response. */
   requestId?: string;
+  /** Amount the sender intends to pay, base units, decimal string (informative). */
   amount?: string;
 }
 
 /** SPSP response fields. */
 export interface SpspResponse {
+  /** ILP address to send STREAM packets to (`destination_account`). */
   destinationAccount: string;
   /** 32 bytes. */
   sharedSecret: Uint8Array;
+  /** ISO 8601 time after which the shared secret must not be used. */
   expiresAt?: string;
+  /** Code of the receiver's asset, e.g. `USD`. */
   assetCode?: string;
+  /** Decimal places of the receiver's asset base unit (its ILP asset scale). */
   assetScale?: number;
+  /** Whether the receiver issues STREAM receipts (RFC 9). */
   receiptsEnabled?: boolean;
+  /** The request's `request_id`, echoed. */
   requestId?: string;
 }
 
@@ -65,9 +75,11 @@ export interface SpspRequestOptions {
   secretKey: Uint8Array;
   /** The receiver's pubkey. */
   receiverPubkey: string;
+  /** Correlation id echoed in the response; default none. */
   requestId?: string;
   /** Amount the sender intends to pay, base units (informative). */
   amount?: string;
+  /** Unix seconds; default now. */
   createdAt?: number;
 }
 
@@ -102,6 +114,7 @@ export interface SpspResponseOptions extends SpspResponse {
   secretKey: Uint8Array;
   /** The request answered (its id and author). */
   request: Pick<NostrEvent, "id" | "pubkey">;
+  /** Unix seconds; default now. */
   createdAt?: number;
 }
 

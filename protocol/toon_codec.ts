@@ -32,11 +32,13 @@ export { EventValidationError } from "./event_verifier.ts";
 
 /** The input is not TOON, or not an object that could be an event. */
 export class ToonDecodeError extends Error {
+  /** `"ToonDecodeError"`: explicit so it survives bundling and worker messages. */
   override name = "ToonDecodeError";
   /** `syntax` (not valid TOON) or `not-an-object` (valid TOON, but not a key/value document). */
   reason: "syntax" | "not-an-object";
   /** 1-based line of the syntax error, when known. */
   line?: number;
+  /** Appends `(line N)` to the message when the line is known. */
   constructor(reason: "syntax" | "not-an-object", message: string, line?: number) {
     super(line === undefined ? message : `${message} (line ${line})`);
     this.reason = reason;

@@ -41,6 +41,7 @@ export interface CorrelatorOptions {
 
 /** The correlator got a chunk that is not a SummaryChunk. */
 export class CorrelatorInputError extends Error {
+  /** `"CorrelatorInputError"`: explicit so it survives bundling and worker messages. */
   override name = "CorrelatorInputError";
 }
 

@@ -75,12 +75,15 @@ export interface IlpPrepareSinkOptions {
 
 /** Input the sink cannot turn into a packet (wrong chunk type, missing TOON options). */
 export class IlpPrepareSinkInputError extends Error {
+  /** `"IlpPrepareSinkInputError"`: explicit so it survives bundling and worker messages. */
   override name = "IlpPrepareSinkInputError";
 }
 
 const STAGE_NAME = "ilp-prepare-sink";
 
+/** What the ILP PREPARE sink takes: a ready PREPARE, or a TOON event to pay for. */
 export type SinkInput = PrepareChunk | ToonChunk;
+/** What the ILP PREPARE sink emits: one outcome per input, or a FailedChunk. */
 export type SinkOutput = PrepareOutcomeChunk | FailedChunk;
 
 /**

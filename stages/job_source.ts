@@ -38,6 +38,7 @@ export interface JobSourceOptions {
 
 /** A job spec line that is not JSON, too long, or not a valid job. */
 export class JobSpecError extends Error {
+  /** `"JobSpecError"`: explicit so it survives bundling and worker messages. */
   override name = "JobSpecError";
 }
 
@@ -259,6 +260,7 @@ export class JobSpecQueue implements AsyncIterable<unknown> {
   #wakeConsumer: (() => void) | undefined;
   #wakeProducers: (() => void)[] = [];
 
+  /** `capacity`: most specs held before `push` waits; default 64. */
   constructor(readonly capacity = 64) {}
 
   /** Adds a spec, waiting while the queue is full. */
@@ -278,6 +280,7 @@ export class JobSpecQueue implements AsyncIterable<unknown> {
     for (const wake of this.#wakeProducers.splice(0)) wake();
   }
 
+  /** Yields the specs in order, waiting for more until `close()`. */
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     while (true) {
       if (this.#items.length > 0) {

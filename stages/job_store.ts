@@ -21,6 +21,7 @@ export interface JobRecord {
   jobId: string;
   /** Callback skill its results and feedback go to. */
   skill: string;
+  /** Job status as written by the requester (`open`, ...); informational here. */
   status?: string;
   /** Any other keys of the job file. */
   extra?: Record<string, unknown>;
@@ -28,11 +29,13 @@ export interface JobRecord {
 
 /** A job store: `lookup` may answer synchronously or with a promise. */
 export interface JobStore {
+  /** The job with this id (64 lowercase hex), or undefined when this node did not post it. */
   lookup(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined>;
 }
 
 /** A job file exists but cannot be used (too large, bad TOML, no skill, id mismatch). */
 export class JobRecordError extends Error {
+  /** `"JobRecordError"`: explicit so it survives bundling. */
   override name = "JobRecordError";
 }
 
@@ -80,6 +83,7 @@ export function isSkillName(value: string): boolean {
 export class MemoryJobStore implements JobStore {
   #jobs = new Map<string, JobRecord>();
 
+  /** Validates and adds each of `jobs` (throws JobRecordError on a bad id or skill). */
   constructor(jobs: Iterable<JobRecord> = []) {
     for (const job of jobs) this.add(job);
   }
@@ -91,6 +95,7 @@ export class MemoryJobStore implements JobStore {
     this.#jobs.set(job.jobId, job);
   }
 
+  /** The job with this id, or undefined when it was never added. */
   lookup(jobId: string): JobRecord | undefined {
     return this.#jobs.get(jobId);
   }
@@ -115,15 +120,21 @@ export interface DirectoryJobStoreOptions {
  * ```
  */
 export class DirectoryJobStore implements JobStore {
+  /** Directory of the job files, `<stateDir>/jobs`. */
   readonly jobsDir: string;
   #cache = new Map<string, JobRecord>();
   #cacheSize: number;
 
+  /** Reads nothing yet; files are read on lookup. */
   constructor(options: DirectoryJobStoreOptions) {
     this.jobsDir = `${options.stateDir.replace(/\/+$/, "")}/jobs`;
     this.#cacheSize = options.cacheSize ?? 10_000;
   }
 
+  /**
+   * Reads `<jobsDir>/<jobId>.toml`; undefined for a malformed id or a missing file.
+   * Throws JobRecordError when the file exists but is unusable.
+   */
   async lookup(jobId: string): Promise<JobRecord | undefined> {
     if (!isJobId(jobId)) return undefined;
     const cached = this.#cache.get(jobId);

@@ -30,9 +30,11 @@ export interface RecordDecoderOptions {
 
 /** A record could not be framed: too large, or a JSON line that is not a chunk. */
 export class RecordFramingError extends Error {
+  /** `"RecordFramingError"`: explicit so it survives bundling. */
   override name = "RecordFramingError";
   /** 1-based line number where the bad record starts. */
   line: number;
+  /** Appends `(line N)` to the message. */
   constructor(message: string, line: number) {
     super(`${message} (line ${line})`);
     this.line = line;
@@ -50,6 +52,7 @@ export class RecordFramingError extends Error {
  * ```
  */
 export class RecordDecoderStream extends TransformStream<string, Chunk> {
+  /** Records over `maxRecordBytes` fail with RecordFramingError. */
   constructor(options: RecordDecoderOptions = {}) {
     const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const source = options.source;

@@ -48,11 +48,13 @@ export interface SignerOptions {
 
 /** A template is not a valid NIP-01 event template, or is too large. */
 export class InvalidTemplateError extends Error {
+  /** `"InvalidTemplateError"`: explicit so it survives bundling and worker messages. */
   override name = "InvalidTemplateError";
 }
 
 /** A chunk the signer does not take (only `template`; `failed` chunks pass through). */
 export class UnexpectedChunkError extends Error {
+  /** `"UnexpectedChunkError"`: explicit so it survives bundling and worker messages. */
   override name = "UnexpectedChunkError";
 }
 

@@ -33,11 +33,13 @@ export interface SkillSinkOptions {
 
 /** A chunk the skill sink cannot run (wrong type, bad job id or skill name, no such skill). */
 export class SkillSinkInputError extends Error {
+  /** `"SkillSinkInputError"`: explicit so it survives bundling and worker messages. */
   override name = "SkillSinkInputError";
 }
 
 /** The skill's run file does not exist. */
 export class SkillNotFoundError extends Error {
+  /** `"SkillNotFoundError"`: explicit so it survives bundling and worker messages. */
   override name = "SkillNotFoundError";
 }
 

@@ -15,23 +15,33 @@ export type StagePermissions = Deno.PermissionOptionsObject;
 
 /** A source stage: produces chunks, takes none. */
 export interface SourceStage<O extends Chunk, Opt> {
+  /** Registered name, kebab-case (`relay-source`); also the `turnpike stage` name. */
   name: string;
+  /** Discriminator: a source takes no input. */
   role: "source";
+  /** One line, lowercase, for `turnpike stage list`. */
   description: string;
   /** Turn command-line flags into options (throws StageOptionsError on bad flags). */
   parseOptions(flags: StageFlags): Opt;
   /** The least privilege this stage needs with these options. */
   permissions(options: Opt): StagePermissions;
+  /** A fresh stream for one run; no state is shared between calls. */
   create(options: Opt): ReadableStream<O>;
 }
 
 /** A transform (or sink) stage. */
 export interface TransformStage<I extends Chunk, O extends Chunk, Opt> {
+  /** Registered name, kebab-case (`kind-extractor`); also the `turnpike stage` name. */
   name: string;
+  /** "sink" for a stage whose output reports what it did (outcomes) rather than new data. */
   role: "transform" | "sink";
+  /** One line, lowercase, for `turnpike stage list`. */
   description: string;
+  /** Turn command-line flags into options (throws StageOptionsError on bad flags). */
   parseOptions(flags: StageFlags): Opt;
+  /** The least privilege this stage needs with these options. */
   permissions(options: Opt): StagePermissions;
+  /** A fresh stream for one run; no state is shared between calls. */
   create(options: Opt): TransformStream<I, O>;
 }
 
@@ -40,6 +50,7 @@ export type Stage = SourceStage<Chunk, unknown> | TransformStage<Chunk, Chunk, u
 
 /** Bad flags or options for a stage. */
 export class StageOptionsError extends Error {
+  /** `"StageOptionsError"`: explicit so it survives bundling and worker messages. */
   override name = "StageOptionsError";
 }
 

@@ -9,7 +9,9 @@ import type { Stage } from "./stage.ts";
 
 /** Where a stage lives: its module (absolute URL) and the name of its stage export. */
 export interface StageModuleRef {
+  /** Absolute URL of the stage's module, importable as is. */
   url: string;
+  /** Name of the export holding the stage object, e.g. `kindExtractorStage`. */
   exportName: string;
 }
 
@@ -27,11 +29,13 @@ const STAGES: Readonly<Record<string, { file: string; exportName: string }>> = {
 
 /** No stage has this name. The message lists the known names. */
 export class UnknownStageError extends Error {
+  /** `"UnknownStageError"`: explicit so it survives bundling. */
   override name = "UnknownStageError";
   /** The name asked for. */
   stage: string;
   /** Every known stage name. */
   known: string[];
+  /** Lists the registered names in the message. */
   constructor(stage: string) {
     const known = stageNames();
     super(`unknown stage "${stage}" (known stages: ${known.join(", ")})`);
@@ -42,6 +46,7 @@ export class UnknownStageError extends Error {
 
 /** A stage module loaded but does not export a stage object under the registered name. */
 export class StageExportError extends Error {
+  /** `"StageExportError"`: explicit so it survives bundling. */
   override name = "StageExportError";
 }
 

@@ -18,6 +18,7 @@ export interface WriteFileAtomicOptions {
 
 /** The file could not be written atomically; the old content (if any) is untouched. */
 export class AtomicWriteError extends Error {
+  /** `"AtomicWriteError"`: explicit so it survives bundling. */
   override name = "AtomicWriteError";
 }
 
