@@ -15,18 +15,34 @@ export interface ClaimSignerOptions {
   tokenNetworkAddress: `0x${string}`;
   tokenAddress: `0x${string}`;
   channelId: `0x${string}`;
-  /** This side's deposit: claims beyond it are refused before signing. */
+  /** This side's deposit: claims beyond `deposit - withdrawn` are refused before signing. */
   deposit: bigint;
+  /** What this side took out of the channel with `setTotalWithdraw`. Default 0. */
+  withdrawn?: bigint;
   /** Resume from the channel file: last nonce and cumulative amount signed. */
   nonce?: bigint;
   transferred?: bigint;
 }
 
-/** Signing would exceed the deposit. */
+/** Signing would exceed the deposit (minus what was withdrawn). */
 export class ClaimBeyondDepositError extends Error {
   override name = "ClaimBeyondDepositError";
-  constructor(readonly total: bigint, readonly deposit: bigint) {
-    super(`cumulative claim ${total} would exceed the deposit ${deposit}`);
+  constructor(readonly total: bigint, readonly deposit: bigint, readonly withdrawn = 0n) {
+    super(
+      withdrawn === 0n
+        ? `cumulative claim ${total} would exceed the deposit ${deposit}`
+        : `cumulative claim ${total} would exceed the deposit ${deposit} minus ${withdrawn} withdrawn`,
+    );
+  }
+}
+
+/** A withdrawal that would leave less in the channel than was already claimed. */
+export class WithdrawBelowClaimsError extends Error {
+  override name = "WithdrawBelowClaimsError";
+  constructor(readonly totalWithdraw: bigint, readonly deposit: bigint, readonly claimed: bigint) {
+    super(
+      `withdrawing ${totalWithdraw} of the deposit ${deposit} would leave less than the ${claimed} already claimed`,
+    );
   }
 }
 
@@ -44,12 +60,14 @@ export class ClaimSigner {
   readonly #o: ClaimSignerOptions;
   #nonce: bigint;
   #transferred: bigint;
+  #withdrawn: bigint;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: ClaimSignerOptions) {
     this.#o = options;
     this.#nonce = options.nonce ?? 0n;
     this.#transferred = options.transferred ?? 0n;
+    this.#withdrawn = options.withdrawn ?? 0n;
   }
 
   /** Last nonce signed. */
@@ -62,9 +80,39 @@ export class ClaimSigner {
     return this.#transferred;
   }
 
-  /** This side's deposit (the most it can ever claim). */
+  /** This side's deposit (the most it can ever claim, before withdrawals). */
   get deposit(): bigint {
     return this.#o.deposit;
+  }
+
+  /** What this side withdrew from the channel; claims stay within `deposit - withdrawn`. */
+  get withdrawn(): bigint {
+    return this.#withdrawn;
+  }
+
+  /**
+   * Lowers the cap after a withdrawal (call it before signing the withdraw message, so no claim
+   * signed meanwhile can exceed what stays in the channel). Queued behind pending payments like
+   * {@linkcode ClaimSigner.pay}. Never lowers the recorded total; refuses (with
+   * {@linkcode WithdrawBelowClaimsError}) a total that would leave less than is already claimed.
+   *
+   * @example
+   * ```ts
+   * await signer.noteWithdraw(10_000_000n); // claims now stay within deposit - 10 M2M
+   * ```
+   */
+  noteWithdraw(totalWithdraw: bigint): Promise<void> {
+    const run = this.#queue.then(() => this.#noteWithdraw(totalWithdraw));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #noteWithdraw(totalWithdraw: bigint): void {
+    if (totalWithdraw <= this.#withdrawn) return;
+    if (this.#o.deposit - totalWithdraw < this.#transferred) {
+      throw new WithdrawBelowClaimsError(totalWithdraw, this.#o.deposit, this.#transferred);
+    }
+    this.#withdrawn = totalWithdraw;
   }
 
   /**
@@ -80,7 +128,9 @@ export class ClaimSigner {
   async #pay(amount: bigint): Promise<PaymentChannelClaim> {
     if (amount < 0n) throw new RangeError("amount must not be negative");
     const total = this.#transferred + amount;
-    if (total > this.#o.deposit) throw new ClaimBeyondDepositError(total, this.#o.deposit);
+    if (total > this.#o.deposit - this.#withdrawn) {
+      throw new ClaimBeyondDepositError(total, this.#o.deposit, this.#withdrawn);
+    }
     const nonce = this.#nonce + 1n;
     const claim = await signClaim({
       ...this.#o,

@@ -9,8 +9,9 @@
  *    (`unknown-channel`, `channel-not-open`; read on chain the first time, cached after);
  * 4. its nonce is above every nonce accepted before (`replayed-nonce`) and its cumulative amount
  *    does not go down (`amount-decreased`);
- * 5. its amount is within the peer's deposit (`beyond-deposit`; the deposit is re-read once
- *    before refusing, the peer may have topped up);
+ * 5. its amount is within the peer's deposit minus what the peer withdrew (`beyond-deposit`; the
+ *    chain is re-read once before refusing, the peer may have topped up; a withdrawal this node
+ *    co-signed counts from {@linkcode ClaimVerifier.noteWithdraw} on, before it is mined);
  * 6. together with earlier claims it covers everything forwarded so far plus this packet, up to
  *    the configured credit limit (`not-covered` without credit, `credit-limit-exceeded` with).
  *
@@ -39,6 +40,8 @@ export interface ClaimBook {
   signature?: `0x${string}`;
   /** Total value forwarded for the peer. */
   forwarded: bigint;
+  /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
+  peerWithdrawn?: bigint;
 }
 
 /** Options for {@linkcode ClaimVerifier}. */
@@ -70,6 +73,7 @@ export interface ClaimAcceptance {
 
 interface CachedChannel {
   deposit: bigint;
+  withdrawn: bigint;
 }
 
 /**
@@ -87,6 +91,9 @@ export class ClaimVerifier {
   readonly #creditLimit: bigint;
   readonly #books = new Map<string, ClaimBook>();
   readonly #channels = new Map<string, CachedChannel>();
+  // Withdrawals this node co-signed; kept apart from the cache so a re-read of a chain that has
+  // not mined the withdrawal yet cannot raise the cap again.
+  readonly #notedWithdrawn = new Map<string, bigint>();
   #queue: Promise<unknown> = Promise.resolve();
   #current: string | undefined;
 
@@ -96,6 +103,7 @@ export class ClaimVerifier {
     for (const book of options.books ?? []) {
       this.#books.set(book.channelId.toLowerCase(), { ...book });
       this.#current = book.channelId.toLowerCase();
+      if (book.peerWithdrawn) this.noteWithdraw(book.channelId, book.peerWithdrawn);
     }
   }
 
@@ -146,12 +154,14 @@ export class ClaimVerifier {
         `cumulative amount ${claim.transferredAmount} is below the last accepted ${prev.claimed}`,
       );
     }
-    if (claim.transferredAmount > channel.deposit) {
+    if (claim.transferredAmount > this.#cap(key, channel)) {
       const fresh = await this.#channel(claim.channelId, true);
-      if (claim.transferredAmount > fresh.deposit) {
+      const withdrawn = this.#withdrawn(key, fresh);
+      if (claim.transferredAmount > fresh.deposit - withdrawn) {
+        const minus = withdrawn === 0n ? "" : ` minus ${withdrawn} withdrawn`;
         throw new ClaimError(
           "beyond-deposit",
-          `cumulative amount ${claim.transferredAmount} exceeds the peer's deposit ${fresh.deposit}`,
+          `cumulative amount ${claim.transferredAmount} exceeds the peer's deposit ${fresh.deposit}${minus}`,
         );
       }
     }
@@ -167,6 +177,15 @@ export class ClaimVerifier {
     this.#books.set(key, next);
     this.#current = key;
     return { channelId: claim.channelId, newClaim: true, credit, book: { ...next } };
+  }
+
+  #withdrawn(key: string, channel: CachedChannel): bigint {
+    const noted = this.#notedWithdrawn.get(key) ?? 0n;
+    return noted > channel.withdrawn ? noted : channel.withdrawn;
+  }
+
+  #cap(key: string, channel: CachedChannel): bigint {
+    return channel.deposit - this.#withdrawn(key, channel);
   }
 
   #charge(amount: bigint): ClaimAcceptance {
@@ -274,10 +293,27 @@ export class ClaimVerifier {
       this.#channels.delete(key);
       throw new ClaimError("channel-not-open", `channel ${channelId} is ${onChain.state}`);
     }
-    const deposit = onChain.participants[this.#o.peerAddress.toLowerCase()]?.deposit ?? 0n;
-    const entry = { deposit };
+    const peer = onChain.participants[this.#o.peerAddress.toLowerCase()];
+    const entry = { deposit: peer?.deposit ?? 0n, withdrawn: peer?.withdrawn ?? 0n };
     this.#channels.set(key, entry);
     return entry;
+  }
+
+  /**
+   * Lowers the peer's cap to `deposit - totalWithdraw` on a channel: call it (after persisting the
+   * new total) before co-signing the peer's withdraw, so no claim beyond what stays in the channel
+   * is accepted even before the withdrawal is mined. A lower total than one noted is ignored.
+   *
+   * @example
+   * ```ts
+   * verifier.noteWithdraw(channelId, 10_000_000n);
+   * ```
+   */
+  noteWithdraw(channelId: `0x${string}`, totalWithdraw: bigint): void {
+    const key = channelId.toLowerCase();
+    if (totalWithdraw > (this.#notedWithdrawn.get(key) ?? 0n)) {
+      this.#notedWithdrawn.set(key, totalWithdraw);
+    }
   }
 
   /** Forgets cached channel state (call when the chain reports a close). */

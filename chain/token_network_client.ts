@@ -1,7 +1,8 @@
 /**
  * The node's side of the TokenNetwork contract, via viem (`pollingInterval: 10`): open and fund
  * a channel (with funds and gas checked first), read channel state, close with a balance proof,
- * update during the settle timeout, settle, settle cooperatively, and list the node's channels
+ * update during the settle timeout, settle, settle cooperatively, withdraw from an open channel
+ * (both participants' signatures), and list the node's channels
  * from the contract's events (for recovery). One key signs transactions and balance proofs:
  * the node's NIP-06 secp256k1 key (`privateKeyToAccount`).
  *
@@ -17,6 +18,7 @@ import {
   defineChain,
   type Hex,
   http,
+  parseAbiItem,
   parseEventLogs,
   type PublicClient,
   type Transport,
@@ -36,6 +38,8 @@ export interface OnChainParticipant {
   /** From the balance proof it signed that was submitted at close/update (0 before). */
   transferredAmount: bigint;
   nonce: bigint;
+  /** Cumulative amount taken out with `setTotalWithdraw` while open (0 before). */
+  withdrawn: bigint;
 }
 
 /** A channel as the contract holds it. A settled channel reads as state "none". */
@@ -60,9 +64,11 @@ export interface SubmittedProof {
 
 /** A channel event of this node, for recovery. */
 export interface ChannelEventRecord {
-  event: "opened" | "deposit" | "closed" | "updated" | "settled";
+  event: "opened" | "deposit" | "withdraw" | "closed" | "updated" | "settled";
   channelId: Hex;
   blockNumber: bigint;
+  /** The transaction that emitted it (for the opening: the channel file's `openTx`). */
+  transactionHash?: Hex;
   args: Record<string, unknown>;
 }
 
@@ -83,6 +89,18 @@ export interface OpenChannelOptions {
   deposit: bigint;
   /** Settle timeout in seconds. */
   settleTimeout: bigint;
+}
+
+/** Options for {@linkcode TokenNetworkClient.setTotalWithdraw}: the message both sides signed. */
+export interface SetTotalWithdrawOptions {
+  /** Who takes the tokens out (either participant; anyone may submit). */
+  participant: `0x${string}`;
+  /** New cumulative withdrawal in base units. */
+  totalWithdraw: bigint;
+  /** Unix seconds after which the contract refuses the signatures. */
+  expiration: bigint;
+  participantSignature: Hex;
+  partnerSignature: Hex;
 }
 
 /** Result of opening a channel. */
@@ -123,6 +141,9 @@ export class TokenNetworkConfigError extends Error {
 }
 
 const STATES: readonly OnChainChannelState[] = ["none", "opened", "closed"];
+const CHANNEL_OPENED_EVENT = parseAbiItem(
+  "event ChannelOpened(bytes32 indexed channelId, address indexed participant1, address indexed participant2, uint256 settleTimeout)",
+);
 
 /**
  * A TokenNetwork client bound to one chain and one key.
@@ -276,6 +297,33 @@ export class TokenNetworkClient {
     return v as Hex;
   }
 
+  /**
+   * Whether this contract ever opened the channel: its opening transaction (when known) is on
+   * this chain and succeeded, else a `ChannelOpened` log with its id exists. A channel the
+   * contract no longer has was settled only if this is true; false means the RPC or contract
+   * configured is not the one the channel lives on.
+   */
+  async channelExisted(channelId: Hex, openTx?: Hex): Promise<boolean> {
+    if (openTx) {
+      try {
+        const receipt = await this.publicClient.getTransactionReceipt({ hash: openTx });
+        return receipt.status === "success" &&
+          receipt.to?.toLowerCase() === this.tokenNetworkAddress.toLowerCase();
+      } catch (err) {
+        if ((err as Error).name !== "TransactionReceiptNotFoundError") throw err;
+        return false;
+      }
+    }
+    const logs = await this.publicClient.getLogs({
+      address: this.tokenNetworkAddress,
+      event: CHANNEL_OPENED_EVENT,
+      args: { channelId },
+      fromBlock: 0n,
+      toBlock: "latest",
+    });
+    return logs.length > 0;
+  }
+
   /** Reads a channel and both participants' numbers. */
   async getChannel(channelId: Hex): Promise<OnChainChannel> {
     const raw = await this.publicClient.readContract({
@@ -302,6 +350,7 @@ export class TokenNetworkClient {
         deposit: asBigint(rp.deposit, "deposit"),
         transferredAmount: asBigint(rp.transferredAmount, "transferredAmount"),
         nonce: asBigint(rp.nonce, "nonce"),
+        withdrawn: asBigint(rp.withdrawn, "withdrawn"),
       };
     }
     return {
@@ -362,6 +411,33 @@ export class TokenNetworkClient {
     ])).hash;
   }
 
+  /**
+   * Raises `participant`'s cumulative withdrawal while the channel is open (signatures from
+   * `signWithdraw` (balance_proof.ts) by the participant and by its partner). Waits for the receipt;
+   * a refusal is a {@linkcode ChainTxError} whose `reason` is the contract error
+   * (`WithdrawExpired`, `WithdrawNotIncreased`, `WithdrawBeyondDeposit`, `BadSignature`, ...).
+   *
+   * @example
+   * ```ts
+   * const withdraw = { channelId, participant: me, totalWithdraw: 5n, expiration: now + 600n };
+   * const tx = await client.setTotalWithdraw(channelId, {
+   *   ...withdraw,
+   *   participantSignature: await signWithdraw(withdraw, { secretKey: mine, domain: client.domain }),
+   *   partnerSignature, // the partner's signWithdraw over the same message
+   * });
+   * ```
+   */
+  async setTotalWithdraw(channelId: Hex, options: SetTotalWithdrawOptions): Promise<Hex> {
+    return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "setTotalWithdraw", [
+      channelId,
+      options.participant,
+      options.totalWithdraw,
+      options.expiration,
+      options.participantSignature,
+      options.partnerSignature,
+    ])).hash;
+  }
+
   /** Unix time of the latest block (the contract's clock). */
   async chainTime(): Promise<bigint> {
     return (await this.publicClient.getBlock()).timestamp;
@@ -384,6 +460,7 @@ export class TokenNetworkClient {
     const names: Record<string, ChannelEventRecord["event"]> = {
       ChannelOpened: "opened",
       ChannelNewDeposit: "deposit",
+      ChannelWithdraw: "withdraw",
       ChannelClosed: "closed",
       BalanceProofUpdated: "updated",
       ChannelSettled: "settled",
@@ -398,7 +475,13 @@ export class TokenNetworkClient {
       }
       const event = names[log.eventName];
       if (event && opened.has(channelId)) {
-        out.push({ event, channelId, blockNumber: log.blockNumber ?? 0n, args });
+        out.push({
+          event,
+          channelId,
+          blockNumber: log.blockNumber ?? 0n,
+          transactionHash: log.transactionHash ?? undefined,
+          args,
+        });
       }
     }
     return out;

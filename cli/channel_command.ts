@@ -9,11 +9,14 @@
  *
  * ```toml
  * [channels]
- * peer = "0x..."                 # the BTP peer's settlement address (or --peer / --peer-info)
+ * peer = "0x..."                 # the BTP peer's settlement address (or --peer / --peer-info;
+ *                                # none: the town's kind 10032, read from relay_url / --town)
  * chains = ["evm:base:31337", "evm:base:84532"]   # supported, in order of preference
+ * prefer = ["evm:base:31337"]    # preferred when negotiating with the peer (after --chain)
  * max_deposit = "100"            # token units
  * settle_timeout = 3600          # seconds
  * warn_percent = 10              # low-balance warning threshold
+ * watch_interval = 15           # seconds between a running node's chain polls
  * [chains."evm:base:31337"]
  * rpc_url = "http://127.0.0.1:8545"
  * token_network = "0x..."
@@ -38,19 +41,40 @@ import {
   ChainTxError,
   InsufficientFundsError,
   InsufficientGasError,
-  type OnChainChannel,
   TokenNetworkClient,
 } from "../chain/token_network_client.ts";
 import {
+  ChannelFileError,
   channelFilePath,
   type ChannelRecord,
   listChannels,
   readChannel,
   saveChannel,
 } from "../state/channel_file.ts";
-import { openAuditLog } from "../state/audit_log.ts";
+import { type AuditLog, openAuditLog } from "../state/audit_log.ts";
+import { type ChannelLock, ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
+import {
+  BtpAuthError,
+  BtpClient,
+  BtpClosedError,
+  BtpConnectionError,
+  BtpTimeoutError,
+} from "../transport/btp_client.ts";
+import { ChannelCosignError } from "../protocol/payment_channel_cosign.ts";
+import {
+  closeCooperatively,
+  DEFAULT_COSIGN_TIMEOUT_MS,
+  requestLastClaim,
+  withdrawCooperatively,
+  WithdrawTooLargeError,
+} from "../roles/channel_cosign_request.ts";
+import { applyChainState, mergeChainSync, syncChannelFile } from "../roles/channel_chain_sync.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
-import { negotiateSettlementChain, parsePeerInfo } from "../protocol/peer_info.ts";
+import {
+  ChannelPeerError,
+  resolveChannelPeer,
+  type ResolvedChannelPeer,
+} from "../roles/channel_peer_resolver.ts";
 
 type OutputFormat = "text" | "json" | "csv";
 
@@ -65,6 +89,8 @@ interface ChannelOptions {
   tokenNetwork?: string;
   token?: string;
   mainnet?: boolean;
+  /** `open`: the town whose kind 10032 names the peer (default: the relay URL setting). */
+  town?: string;
 }
 
 interface OpenOptions extends ChannelOptions {
@@ -106,6 +132,7 @@ export function registerChannelCommand(program: Command): Command {
       .requiredOption("--deposit <amount>", "deposit in token units, e.g. 50")
       .option("--peer <address>", "peer settlement address (default: config [channels] peer)")
       .option("--peer-info <file>", "peer's kind 10032 event or content (JSON) to negotiate with")
+      .option("--town <url>", "read the peer from this town's kind 10032 (default: relay URL)")
       .option("--settle-timeout <seconds>", "settle timeout in seconds (default 3600)")
       .option("--max-deposit <amount>", "refuse deposits above this (default config or 100)"),
   ).action(async (_o: unknown, cmd: Command) => {
@@ -125,15 +152,32 @@ export function registerChannelCommand(program: Command): Command {
   });
   common(
     channel.command("close").argument("<id>", "channel id").description(
-      "close unilaterally with the peer's newest claim, then (run again) settle after the timeout",
-    ),
+      "settle at once with the peer's co-signature (BTP); when the peer does not answer or " +
+        "refuses, close unilaterally with its newest claim, then (run again) settle after the timeout",
+    )
+      .option("--unilateral", "skip asking the peer to co-sign; close on chain alone")
+      .option("--connector-btp-url <url>", "BTP URL of the peer (the town)")
+      .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
     await run(() => channelClose(cmd.optsWithGlobals(), id));
   });
   common(
+    channel.command("withdraw").argument("<id>", "channel id").description(
+      "take tokens out of the open channel, co-signed by the peer over BTP",
+    )
+      .requiredOption("--amount <units>", "token units to withdraw, e.g. 10")
+      .option("--connector-btp-url <url>", "BTP URL of the peer (the town)")
+      .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
+  ).action(async (id: string, _o: unknown, cmd: Command) => {
+    await run(() => channelWithdraw(cmd.optsWithGlobals(), id));
+  });
+  common(
     channel.command("recover").description(
-      "rebuild channel files from the chain (contract state and events)",
-    ),
+      "rebuild channel files from the chain (contract state and events) and, for channels this " +
+        "node pays over, the newest claim of ours the peer (the town) holds",
+    )
+      .option("--connector-btp-url <url>", "BTP URL of the peer (the town)")
+      .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
   ).action(async (_o: unknown, cmd: Command) => {
     await run(() => channelRecover(cmd.optsWithGlobals()));
   });
@@ -144,13 +188,20 @@ interface Context {
   stateDir: string;
   sections: Record<string, Record<string, unknown>>;
   channels: Record<string, unknown>;
+  /** The town's relay URL (`--town`, else the relay URL setting). */
+  relayUrl: string;
 }
 
 async function context(opts: ChannelOptions): Promise<Context> {
   const { settings, sections } = await loadSettings({
-    flags: { stateDir: opts.stateDir, profile: opts.profile },
+    flags: { stateDir: opts.stateDir, profile: opts.profile, relayUrl: opts.town },
   });
-  return { stateDir: settings.stateDir, sections, channels: sections.channels ?? {} };
+  return {
+    stateDir: settings.stateDir,
+    sections,
+    channels: sections.channels ?? {},
+    relayUrl: settings.relayUrl,
+  };
 }
 
 function chainFor(ctx: Context, opts: ChannelOptions, id: string): ChainConfig {
@@ -177,37 +228,45 @@ function unlock(ctx: Context, opts: ChannelOptions): Promise<Uint8Array> {
   });
 }
 
-async function channelOpen(opts: OpenOptions): Promise<void> {
-  const ctx = await context(opts);
-  const mine = stringList(ctx.channels.chains) ?? [LOCAL_CHAIN];
-  let chainId = opts.chain;
-  let peer = opts.peer ?? (typeof ctx.channels.peer === "string" ? ctx.channels.peer : undefined);
-  if (opts.peerInfo) {
-    const text = await Deno.readTextFile(opts.peerInfo);
-    const json = JSON.parse(text) as Record<string, unknown>;
-    const info = parsePeerInfo(
-      typeof json.content === "string"
-        ? { kind: Number(json.kind), content: json.content }
-        : { kind: 10032, content: text },
-    );
-    const common = negotiateSettlementChain(mine, info.supportedChains, chainId ? [chainId] : mine);
-    if (common.length === 0) {
-      throw new CliError("no settlement chain in common with the peer", {
-        context: `ours: ${mine.join(", ")}; theirs: ${info.supportedChains.join(", ")}`,
-      });
-    }
-    chainId = common[0];
-    peer ??= info.settlementAddresses[chainId];
-  }
-  chainId ??= mine[0];
-  if (!peer) {
-    throw new CliError("no peer to open a channel to", {
-      suggestion: "pass --peer 0x... or --peer-info <10032 event file>, or set [channels] peer",
-      exitCode: ExitCode.Usage,
+/** The peer and chain: --peer-info, --peer / [channels] peer, else the town's kind 10032. */
+async function resolvePeer(ctx: Context, opts: OpenOptions): Promise<ResolvedChannelPeer> {
+  const chainsTable = (ctx.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const text = (v: unknown) => typeof v === "string" ? v : undefined;
+  try {
+    return await resolveChannelPeer({
+      mine: stringList(ctx.channels.chains) ?? [LOCAL_CHAIN],
+      chain: opts.chain,
+      prefer: stringList(ctx.channels.prefer),
+      peerFlag: opts.peer,
+      peerConfig: text(ctx.channels.peer),
+      peerInfoFile: opts.peerInfo,
+      townUrl: ctx.relayUrl,
+      local: (id) => ({
+        tokenNetwork: opts.tokenNetwork ?? text(chainsTable[id]?.token_network),
+        token: opts.token ?? text(chainsTable[id]?.token),
+      }),
+    });
+  } catch (err) {
+    if (!(err instanceof ChannelPeerError)) throw err;
+    throw new CliError(err.message, {
+      context: err.context,
+      suggestion: err.suggestion,
+      exitCode: err.reason === "no-peer" ? ExitCode.Usage : ExitCode.Failure,
+      cause: err,
     });
   }
-  const peerAddress = address(peer, "--peer");
-  const chain = chainFor(ctx, opts, chainId);
+}
+
+async function channelOpen(opts: OpenOptions): Promise<void> {
+  const ctx = await context(opts);
+  const resolved = await resolvePeer(ctx, opts);
+  const peerAddress = address(resolved.peerAddress, "--peer");
+  const chain = chainFor(
+    ctx,
+    { ...opts, tokenNetwork: resolved.tokenNetwork, token: resolved.token },
+    resolved.chain,
+  );
+  info(opts, `Peer: ${resolved.peerLabel} (${resolved.origin}), chain: ${networkLabel(chain)}`);
   const deposit = units(opts.deposit, chain.tokenDecimals, "--deposit");
   const maxText = opts.maxDeposit ?? String(ctx.channels.max_deposit ?? DEFAULT_MAX_DEPOSIT);
   const max = units(maxText, chain.tokenDecimals, "max deposit");
@@ -241,6 +300,8 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
     status: "open",
     deposit,
     peerDeposit: 0n,
+    withdrawn: 0n,
+    peerWithdrawn: 0n,
     sent: 0n,
     sentNonce: 0n,
     received: 0n,
@@ -284,7 +345,7 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
     try {
       for (const [i, r] of records.entries()) {
         const client = new TokenNetworkClient({ chain: chainOfRecord(ctx, opts, r), secretKey });
-        records[i] = await syncRecord(ctx, client, r, audit);
+        records[i] = await syncChannelFile(r, client, { stateDir: ctx.stateDir, audit });
       }
     } finally {
       secretKey.fill(0);
@@ -294,19 +355,30 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
   printRecords(opts, records);
 }
 
-async function channelClose(opts: ChannelOptions, id: string): Promise<void> {
+async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   const ctx = await context(opts);
   let record = await readChannel(channelFilePath(ctx.stateDir, id));
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
   const secretKey = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, secretKey });
-  secretKey.fill(0);
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
-    record = await syncRecord(ctx, client, record, audit);
+    record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
     const onChain = await client.getChannel(record.channelId);
-    if (onChain.state === "opened") {
+    const cooperative = onChain.state === "opened" && !opts.unilateral
+      ? await tryCooperativeClose(opts, {
+        client,
+        record,
+        secretKey,
+        stateDir: ctx.stateDir,
+        audit,
+      })
+      : undefined;
+    if (cooperative) {
+      record = cooperative;
+    } else if (onChain.state === "opened") {
       const proof = record.receivedSignature && record.receivedNonce > 0n
         ? {
           nonce: record.receivedNonce,
@@ -351,12 +423,156 @@ async function channelClose(opts: ChannelOptions, id: string): Promise<void> {
       }
     }
   } finally {
+    secretKey.fill(0);
     await audit.close();
   }
   printRecords(opts, [record]);
 }
 
-async function channelRecover(opts: ChannelOptions): Promise<void> {
+interface CosignCliOptions extends ChannelOptions {
+  unilateral?: boolean;
+  connectorBtpUrl?: string;
+  btpToken?: string;
+}
+
+interface CosignContext {
+  client: TokenNetworkClient;
+  record: ChannelRecord;
+  secretKey: Uint8Array;
+  stateDir: string;
+  audit: AuditLog;
+}
+
+/** The peer's BTP URL and token: flag > environment > config (as `job submit` reaches the town). */
+async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
+  const loaded = await loadSettings({
+    flags: {
+      stateDir: opts.stateDir,
+      profile: opts.profile,
+      ...(opts.connectorBtpUrl ? { connectorBtpUrl: opts.connectorBtpUrl } : {}),
+    },
+  });
+  const table = loaded.sections.requester ?? {};
+  const token = opts.btpToken ?? (Deno.env.get("TURNPIKE_BTP_TOKEN") || undefined) ??
+    (typeof table.btp_token === "string" ? table.btp_token : undefined);
+  const peer = new BtpClient({
+    url: loaded.settings.connectorBtpUrl,
+    authToken: token,
+    reconnect: false,
+    responseTimeoutMs: DEFAULT_COSIGN_TIMEOUT_MS,
+  });
+  await peer.connect();
+  return peer;
+}
+
+/** Settles with the peer's co-signature; undefined (after saying why) when the peer will not. */
+async function tryCooperativeClose(
+  opts: CosignCliOptions,
+  c: CosignContext,
+): Promise<ChannelRecord | undefined> {
+  let peer: BtpClient | undefined;
+  try {
+    peer = await connectPeer(opts);
+    const started = performance.now();
+    const done = await closeCooperatively({
+      peer,
+      chain: c.client,
+      record: c.record,
+      secretKey: c.secretKey,
+      stateDir: c.stateDir,
+      audit: c.audit,
+    });
+    const fmt = (v: bigint) => `${formatUnits(v, c.record.tokenDecimals)} ${c.record.tokenSymbol}`;
+    const { settle } = done.agreement;
+    const ms = Math.round(performance.now() - started);
+    info(
+      opts,
+      `Settled ${c.record.channelId} cooperatively in ${ms} ms (tx ${done.tx}): ` +
+        `${settle.participant1} ${fmt(settle.balance1)}, ` +
+        `${settle.participant2} ${fmt(settle.balance2)}`,
+    );
+    return done.record;
+  } catch (err) {
+    const why = cosignFailure(err);
+    if (!why) throw err;
+    console.error(`Error: the peer did not co-sign the final balances: ${why}`);
+    console.error("Closing unilaterally instead.");
+    return undefined;
+  } finally {
+    await peer?.close();
+  }
+}
+
+/** Why a co-sign attempt failed, for the user; undefined for errors that are not the peer's. */
+function cosignFailure(err: unknown): string | undefined {
+  if (err instanceof ChannelCosignError) {
+    return err.fromPeer
+      ? `${err.detail} (peer refused: ${err.reason})`
+      : `${err.detail} (${err.reason})`;
+  }
+  if (
+    err instanceof BtpConnectionError || err instanceof BtpAuthError ||
+    err instanceof BtpTimeoutError || err instanceof BtpClosedError
+  ) {
+    return `${err.message} (peer unavailable)`;
+  }
+  return undefined;
+}
+
+async function channelWithdraw(
+  opts: CosignCliOptions & { amount: string },
+  id: string,
+): Promise<void> {
+  const ctx = await context(opts);
+  let record = await readChannel(channelFilePath(ctx.stateDir, id));
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
+  const chain = chainOfRecord(ctx, opts, record);
+  info(opts, `Network: ${networkLabel(chain)}`);
+  const amount = units(opts.amount, record.tokenDecimals, "--amount");
+  if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+  const secretKey = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, secretKey });
+  const audit = await openAuditLog({ dir: ctx.stateDir });
+  let peer: BtpClient | undefined;
+  try {
+    record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
+    const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+    const remaining = record.deposit - record.withdrawn - record.sent;
+    if (amount > remaining) {
+      throw new CliError(`cannot withdraw ${fmt(amount)}: the channel holds ${fmt(remaining)}`, {
+        context: "deposit - withdrawn - claims signed",
+        suggestion: `withdraw at most ${formatUnits(remaining, record.tokenDecimals)}`,
+        exitCode: ExitCode.Usage,
+      });
+    }
+    peer = await connectPeer(opts);
+    const done = await withdrawCooperatively({
+      peer,
+      chain: client,
+      record,
+      secretKey,
+      stateDir: ctx.stateDir,
+      audit,
+      amount,
+    });
+    record = done.record;
+    info(opts, `Withdrew ${fmt(amount)} from ${record.channelId} (tx ${done.tx})`);
+  } catch (err) {
+    const why = cosignFailure(err);
+    if (why) throw new CliError(`the peer did not co-sign the withdraw: ${why}`, { cause: err });
+    if (err instanceof WithdrawTooLargeError) {
+      throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    }
+    throw err;
+  } finally {
+    secretKey.fill(0);
+    await peer?.close();
+    await audit.close();
+  }
+  printRecords(opts, [record]);
+}
+
+async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const ctx = await context(opts);
   const mine = stringList(ctx.channels.chains) ?? [LOCAL_CHAIN];
   const chain = chainFor(ctx, opts, opts.chain ?? mine[0]);
@@ -376,10 +592,12 @@ async function channelRecover(opts: ChannelOptions): Promise<void> {
     byId.set(e.channelId, entry);
   }
   const audit = await openAuditLog({ dir: ctx.stateDir });
+  const peer = lastClaimPeer(opts);
   const recovered: ChannelRecord[] = [];
   try {
     for (const [channelId, entry] of byId) {
       if (!entry.opened) continue;
+      await using _lock = await holdChannel(ctx.stateDir, channelId);
       const p1 = String(entry.opened.participant1) as `0x${string}`;
       const p2 = String(entry.opened.participant2) as `0x${string}`;
       const me = client.address.toLowerCase();
@@ -398,6 +616,8 @@ async function channelRecover(opts: ChannelOptions): Promise<void> {
         status: entry.settled ? "settled" : "open",
         deposit: 0n,
         peerDeposit: 0n,
+        withdrawn: 0n,
+        peerWithdrawn: 0n,
         sent: 0n,
         sentNonce: 0n,
         received: 0n,
@@ -407,78 +627,133 @@ async function channelRecover(opts: ChannelOptions): Promise<void> {
         openedAt: new Date().toISOString(),
         warnPercent: Number(ctx.channels.warn_percent ?? 10),
       };
-      const record = entry.settled
+      const fromChain = entry.settled
         ? base
-        : applyChain(base, await client.getChannel(base.channelId));
-      await saveChannel(record, { stateDir: ctx.stateDir, audit, action: "recover" });
+        : applyChainState(base, await client.getChannel(base.channelId));
+      // A file that survived keeps its newer claim counters: the chain never knew them.
+      const existing = await readChannel(channelFilePath(ctx.stateDir, channelId)).catch(
+        (err) => {
+          // Missing or unreadable: what recover is for; anything else (permissions) is not.
+          if (err instanceof Deno.errors.NotFound || err instanceof ChannelFileError) return;
+          throw err;
+        },
+      );
+      let record = existing ? mergeChainSync(existing, fromChain) : fromChain;
+      const fields: Record<string, string> = {};
+      if (paysOver(record)) {
+        record = await withLastClaim(opts, record, peer, fields);
+      }
+      await saveChannel(record, { stateDir: ctx.stateDir, audit, action: "recover", fields });
       recovered.push(record);
     }
   } finally {
+    await peer.close();
     await audit.close();
   }
   printRecords(opts, recovered, `Recovered ${recovered.length} channel(s) from the chain`);
 }
 
-/** Brings a record up to date with the chain (the peer may have closed or deposited). */
-async function syncRecord(
-  ctx: Context,
-  client: TokenNetworkClient,
+/**
+ * This node pays its peer over the channel (it funded it) and the balances still matter: the
+ * claims it signed live off chain, with the peer.
+ */
+function paysOver(record: ChannelRecord): boolean {
+  return record.deposit > 0n && (record.status === "open" || record.status === "closed");
+}
+
+/** The BTP connection `recover` asks over: opened on first use, once; its failure is kept. */
+interface LastClaimPeer {
+  get(): Promise<BtpClient>;
+  close(): Promise<void>;
+}
+
+function lastClaimPeer(opts: CosignCliOptions): LastClaimPeer {
+  let connecting: Promise<BtpClient> | undefined;
+  return {
+    get: () =>
+      connecting ??= (async () => {
+        const loaded = await loadSettings({
+          flags: {
+            stateDir: opts.stateDir,
+            profile: opts.profile,
+            ...(opts.connectorBtpUrl ? { connectorBtpUrl: opts.connectorBtpUrl } : {}),
+          },
+        });
+        // The default URL is a local town's: asking some unrelated local server is no answer.
+        if (loaded.sources.connectorBtpUrl.kind === "default") throw new NoPeerUrlError();
+        return await connectPeer(opts);
+      })(),
+    close: async () => {
+      const peer = await connecting?.catch(() => undefined);
+      await peer?.close();
+    },
+  };
+}
+
+/** No BTP URL of the peer was given (flag, environment or config). */
+class NoPeerUrlError extends Error {
+  override name = "NoPeerUrlError";
+  constructor() {
+    super("no BTP URL of the peer is configured");
+  }
+}
+
+/**
+ * The record with `sent`/`sentNonce` from the peer's copy of our newest claim when it is ahead
+ * of the chain's; a warning (and the record unchanged) when the peer cannot tell.
+ */
+async function withLastClaim(
+  opts: CosignCliOptions,
   record: ChannelRecord,
-  audit: Awaited<ReturnType<typeof openAuditLog>>,
+  peer: LastClaimPeer,
+  fields: Record<string, string>,
 ): Promise<ChannelRecord> {
-  if (record.status === "settled") return record;
-  const onChain = await client.getChannel(record.channelId);
-  let next: ChannelRecord = onChain.state === "none"
-    ? { ...record, status: "settled" }
-    : applyChain(record, onChain);
-  // The peer closed with an older claim of theirs than we hold: submit ours while we may.
-  const peerOnChain = onChain.participants[record.peerAddress.toLowerCase()];
-  if (
-    onChain.state === "closed" && peerOnChain && record.receivedSignature &&
-    record.receivedNonce > peerOnChain.nonce && (await client.chainTime()) <= onChain.settleAt
-  ) {
-    await client.updateNonClosingBalanceProof(record.channelId, {
-      nonce: record.receivedNonce,
-      transferredAmount: record.received,
-      signature: record.receivedSignature,
+  const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+  try {
+    const last = await requestLastClaim({ peer: await peer.get(), record });
+    info(
+      opts,
+      `${record.channelId}: last claim from the peer: nonce ${last.nonce}, ` +
+        fmt(last.transferredAmount),
+    );
+    fields.PeerLastClaim = `nonce ${last.nonce} ${last.transferredAmount}`;
+    if (last.nonce <= record.sentNonce) return record;
+    fields.Sent = `${last.transferredAmount} (nonce ${last.nonce}, the peer's last claim)`;
+    return { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
+  } catch (err) {
+    const why = err instanceof NoPeerUrlError ? err.message : cosignFailure(err);
+    if (why === undefined) throw err;
+    console.error(
+      `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${why}): the ` +
+        `file has what the chain shows (nonce ${record.sentNonce}, ${fmt(record.sent)} sent), ` +
+        "not the claims signed off chain since; do not pay over this channel until " +
+        "`turnpike channel recover` reaches the peer" +
+        (err instanceof NoPeerUrlError
+          ? " (pass --connector-btp-url and --btp-token, or set connector_btp_url in config.toml)"
+          : ""),
+    );
+    fields.PeerLastClaim = `unknown (${why})`.replace(/\s+/g, " ").slice(0, 200);
+    return record;
+  }
+}
+
+/**
+ * Closing and withdrawing sign on the channel, so they take its lock like a running sender: a
+ * node paying over the channel meanwhile would sign claims the final balances do not cover.
+ */
+async function holdChannel(stateDir: string, channelId: string): Promise<ChannelLock> {
+  try {
+    return await lockChannel(stateDir, channelId);
+  } catch (err) {
+    if (!(err instanceof ChannelLockedError)) throw err;
+    throw new CliError(err.message, {
+      context: "payment channel",
+      suggestion: `stop the node or requester paying over it (pid ${
+        err.pid ?? "unknown"
+      }), then run this again`,
+      cause: err,
     });
   }
-  if (encodeState(next) !== encodeState(record)) {
-    next = { ...next };
-    await saveChannel(next, { stateDir: ctx.stateDir, audit, action: "update" });
-  }
-  return next;
-}
-
-function applyChain(record: ChannelRecord, onChain: OnChainChannel): ChannelRecord {
-  const self = onChain.participants[record.selfAddress.toLowerCase()];
-  const peer = onChain.participants[record.peerAddress.toLowerCase()];
-  const next = { ...record };
-  next.status = onChain.state === "closed"
-    ? "closed"
-    : onChain.state === "opened"
-    ? "open"
-    : "settled";
-  next.settleAt = onChain.settleAt;
-  if (self) {
-    if (self.deposit > next.deposit) next.deposit = self.deposit;
-    if (self.nonce > next.sentNonce) {
-      next.sentNonce = self.nonce;
-      next.sent = self.transferredAmount;
-    }
-  }
-  if (peer) {
-    if (peer.deposit > next.peerDeposit) next.peerDeposit = peer.deposit;
-    if (peer.nonce > next.receivedNonce) {
-      next.receivedNonce = peer.nonce;
-      next.received = peer.transferredAmount;
-    }
-  }
-  return next;
-}
-
-function encodeState(r: ChannelRecord): string {
-  return `${r.status}|${r.deposit}|${r.peerDeposit}|${r.sent}|${r.received}|${r.settleAt}`;
 }
 
 function chainOfRecord(ctx: Context, opts: ChannelOptions, r: ChannelRecord): ChainConfig {
@@ -504,7 +779,7 @@ interface RecordView {
 }
 
 function view(r: ChannelRecord): RecordView {
-  const remaining = r.deposit - r.sent + r.received;
+  const remaining = r.deposit - r.withdrawn - r.sent + r.received;
   const low = r.status === "open" && r.deposit > 0n &&
     remaining * 100n < r.deposit * BigInt(r.warnPercent);
   const fmt = (v: bigint) => formatUnits(v, r.tokenDecimals);

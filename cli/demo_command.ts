@@ -1,7 +1,11 @@
 /**
  * `turnpike demo`: the embedded default. A local town, a provider and a requester on free
  * loopback ports with a fresh temporary state dir; a paid `ci-run` job on the sample project;
- * progress, the CI report; everything stopped (`roles/demo/paid_job_demo.ts`).
+ * progress, the CI report; everything stopped (`roles/demo/paid_job_demo.ts`). It settles on a
+ * local anvil (`roles/demo/demo_chain.ts`): a payment channel requester -> town, claims on the
+ * requester's packets, close and settle after the job; the demo fails when the on-chain payouts
+ * differ from the books. `--no-chain` (or a missing anvil binary) runs it without settlement.
+ * SIGINT/SIGTERM stop everything it started (anvil included) and exit 130.
  *
  * `turnpike demo --pipeline` runs the receiving pipeline over the shipped fixtures instead
  * (`roles/demo/fixture_pipeline_demo.ts`).
@@ -16,7 +20,12 @@ import {
   formatFixtureDemoReport,
   runFixtureDemo,
 } from "../roles/demo/fixture_pipeline_demo.ts";
-import { PaidJobDemoError, runPaidJobDemo } from "../roles/demo/paid_job_demo.ts";
+import {
+  DemoInterruptedError,
+  PaidJobDemoError,
+  type PaidJobDemoReport,
+  runPaidJobDemo,
+} from "../roles/demo/paid_job_demo.ts";
 
 interface DemoOptions {
   pipeline?: boolean;
@@ -24,6 +33,9 @@ interface DemoOptions {
   repeat: string;
   malformed: boolean;
   keepState?: boolean;
+  chain: boolean;
+  unilateral?: boolean;
+  anvil?: string;
 }
 
 /**
@@ -40,6 +52,9 @@ export function registerDemoCommand(program: Command): void {
     .command("demo")
     .description("run the embedded default: a paid ci-run job through a local town and provider")
     .option("--keep-state", "keep the demo's temporary state dir")
+    .option("--no-chain", "run without settlement (no local anvil, no payment channel)")
+    .option("--unilateral", "close the channel without the town's co-signature (settle timeout)")
+    .option("--anvil <path>", "anvil binary (default: tools/node_modules, npm @foundry-rs/anvil)")
     .option("--pipeline", "instead: the receiving pipeline over the shipped fixtures")
     .option("--inline", "with --pipeline: every stage in this thread instead of one Worker each")
     .option("--repeat <n>", "with --pipeline: replay the corpus n times", "1")
@@ -53,44 +68,85 @@ export function registerDemoCommand(program: Command): void {
 
 async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
   if (!json) console.log("turnpike demo: a paid ci-run job through a local town and provider\n");
-  let report;
-  try {
-    report = await runPaidJobDemo({
+  const report = await runInterruptible((signal) =>
+    runPaidJobDemo({
       onLine: json ? undefined : (line) => console.log(line),
       keepStateDir: opts.keepState,
+      chain: opts.chain,
+      cooperative: !opts.unilateral,
+      anvilBinary: opts.anvil,
+      signal,
+    })
+  );
+  if (json) console.log(JSON.stringify(report));
+  else printReport(report, opts);
+  if (report.status !== "done") {
+    throw new CliError(`the demo job ended ${report.status}`, { context: report.jobId });
+  }
+  if (report.settlement && !report.settlement.chainEqualsBooks) {
+    const s = report.settlement;
+    throw new CliError("the on-chain settlement differs from the books", {
+      context: `channel ${s.channelId}: paid ${s.paid}, town received ${s.received}, ` +
+        `requester got ${s.requesterPayout} of ${s.deposit}, town got ${s.townPayout}`,
     });
+  }
+}
+
+/** Runs the demo; SIGINT/SIGTERM abort it (it stops what it started) and exit 130. */
+async function runInterruptible(
+  run: (signal: AbortSignal) => Promise<PaidJobDemoReport>,
+): Promise<PaidJobDemoReport> {
+  const abort = new AbortController();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = () => abort.abort();
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    return await run(abort.signal);
   } catch (err) {
+    if (err instanceof DemoInterruptedError) {
+      throw new CliError("the demo was interrupted; everything it started is stopped", {
+        exitCode: ExitCode.Interrupted,
+      });
+    }
     if (err instanceof PaidJobDemoError) {
       throw new CliError(err.message, {
         suggestion: "run `turnpike doctor` to check this machine",
       });
     }
     throw err;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
-  if (json) console.log(JSON.stringify(report));
-  else {
-    const r = report.result as Record<string, unknown> | undefined;
-    console.log("");
-    console.log(`job       ${report.jobId} ${report.status}`);
-    if (r && typeof r === "object") {
-      console.log(
-        `ci-run    ${r.status} (exit ${r.exitCode}, ${r.durationMs} ms): ${
-          JSON.stringify(r.summary ?? {})
-        }`,
-      );
-    }
+}
+
+function printReport(report: PaidJobDemoReport, opts: DemoOptions): void {
+  const r = report.result as Record<string, unknown> | undefined;
+  console.log("");
+  console.log(`job       ${report.jobId} ${report.status}`);
+  if (r && typeof r === "object") {
     console.log(
-      `paid      ${report.paidToProvider} to the provider, receipt ${report.receipt ?? "-"}`,
-    );
-    console.log(
-      `time      ${report.seconds.toFixed(2)} s; everything stopped${
-        opts.keepState ? `, state kept in ${report.stateDir}` : ""
+      `ci-run    ${r.status} (exit ${r.exitCode}, ${r.durationMs} ms): ${
+        JSON.stringify(r.summary ?? {})
       }`,
     );
   }
-  if (report.status !== "done") {
-    throw new CliError(`the demo job ended ${report.status}`, { context: report.jobId });
-  }
+  console.log(
+    `paid      ${report.paidToProvider} to the provider, receipt ${report.receipt ?? "-"}`,
+  );
+  const s = report.settlement;
+  console.log(
+    s
+      ? `settled   channel ${s.channelId} (${s.mode}): ${s.claims} claims, ${s.paid} paid of ` +
+        `${s.deposit} base units (${
+          s.chainEqualsBooks ? "chain = books" : "chain differs from the books"
+        })`
+      : `settled   - (no settlement: ${report.noSettlement ?? "no chain"})`,
+  );
+  console.log(
+    `time      ${report.seconds.toFixed(2)} s; everything stopped${
+      opts.keepState ? `, state kept in ${report.stateDir}` : ""
+    }`,
+  );
 }
 
 async function pipelineDemo(opts: DemoOptions, json: boolean): Promise<void> {

@@ -35,6 +35,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { ChannelSenderError, isChannelId } from "../roles/channel_sender.ts";
+import { watchIntervalMs } from "../roles/channel_watcher.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
@@ -262,6 +263,8 @@ async function resolveNodeOptions(
     name: opts.name,
     about: opts.about,
     channel: channel?.toLowerCase(),
+    chains: loaded.sections.chains,
+    watchIntervalMs: watchIntervalMs(loaded.sections.channels),
   };
 }
 

@@ -25,6 +25,7 @@ import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
+import { watchIntervalMs } from "../roles/channel_watcher.ts";
 import {
   openTownChannelGates,
   type PeerSettlement,
@@ -92,6 +93,7 @@ export function registerTownCommand(program: Command): void {
     .option("--max-event-bytes <n>", "largest event accepted, TOON bytes (default 1 MiB)")
     .option("--max-packet-amount <n>", "default largest PREPARE amount per peer")
     .option("--owner <pubkey>", "hex pubkey whose events are free")
+    .option("--public-btp-url <url>", "BTP URL announced in the town's kind 10032 (default: bound)")
     .option("--price-per-byte <n>", "base units per TOON byte (default 10)")
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
@@ -123,6 +125,9 @@ function printStarted(
     stateDir,
     database: node.databasePath,
     identity: opts.generateKey ? "throwaway (--generate-key)" : "wallet",
+    // Announced in the town's kind 10032: what `turnpike channel open` negotiates with.
+    chains: node.announcement?.info.supportedChains.join(", ") ||
+      "none (no settlement chain announced)",
   };
   const channels = settlements.map((s) => ({
     account: s.account,
@@ -154,10 +159,12 @@ function printStarted(
 async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   let config;
   let chains: Record<string, unknown> | undefined;
+  let watchEveryMs: number | undefined;
   try {
     const loaded = await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_SETTING_FLAGS) });
     config = resolveTownConfig(loaded, opts);
     chains = loaded.sections.chains;
+    watchEveryMs = watchIntervalMs(loaded.sections.channels);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TownConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
@@ -178,6 +185,14 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     secretKey,
     triggeredBy: () => townAddress,
     allowMainnet: opts.mainnet,
+    watchIntervalMs: watchEveryMs,
+    onChannelChange: (account, c) =>
+      console.error(
+        `channel ${c.record.channelId} of ${account}: ${c.action} (${c.record.status} on chain)` +
+          Object.entries(c.fields).map(([k, v]) => `, ${k} ${v}`).join(""),
+      ),
+    onWatchError: (account, err) =>
+      console.error(`channel of ${account}: cannot read the chain: ${err.message}`),
   });
   let node: TownNode;
   try {
@@ -186,6 +201,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       secretKey,
       log: (line) => opts.output !== "json" && console.error(line),
       claimGate: gates.claimGate,
+      cosignDesk: gates.cosignDesk,
     });
     townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {

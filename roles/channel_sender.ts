@@ -9,7 +9,13 @@
  * moves real value, so the operator names it (explicit is safer; OPERATIONS.md).
  *
  * One process at a time may send on a channel: two processes resuming from the same file
- * would sign the same nonces and the town would refuse the second one's claims.
+ * would sign the same nonces and the town would refuse the second one's claims. The sender
+ * holds `channels/<id>.lock` (state/channel_lock.ts) until `close()`.
+ *
+ * With a chain RPC URL configured (`[chains."<id>"] rpc_url`), the channel is read on chain at
+ * start (a channel the peer closed is refused, after its file is updated) and watched while the
+ * node runs (roles/channel_watcher.ts): once it is closed on chain, paid sends fail with
+ * {@linkcode ChannelSenderError} instead of signing claims nobody will honour.
  *
  * @module
  */
@@ -17,6 +23,11 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ClaimSigner } from "../chain/claim_signer.ts";
+import { ChainConfigError, resolveChainConfig } from "../chain/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
+import { type ChannelChain, syncChannelWithChain } from "./channel_chain_sync.ts";
+import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
 import { publicIdentity } from "../identity/nip06_key.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import {
@@ -24,6 +35,7 @@ import {
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
+  saveChannel,
   type SentClaimWriter,
 } from "../state/channel_file.ts";
 import type { BtpClaimOptions } from "../transport/btp_client.ts";
@@ -41,6 +53,18 @@ export interface ChannelSenderOptions {
   audit?: AuditLog;
   /** Claim this much ahead (see `BtpClaimOptions.prepay`). Default 0. */
   prepay?: bigint;
+  /** The `[chains]` table of config.toml: with an RPC URL for the channel's chain it is watched. */
+  chains?: Record<string, unknown>;
+  /** The chain client to watch with, instead of one built from `chains` (tests). */
+  chain?: ChannelChain;
+  /** Accept a mainnet chain (an explicit user flag only). */
+  allowMainnet?: boolean;
+  /** Poll period of the chain watcher. Default 15 s. */
+  watchIntervalMs?: number;
+  /** Told when the chain changed the channel (e.g. the town closed it). */
+  onChannelChange?: (change: ChannelChange) => void;
+  /** Told when a poll of the chain failed (retried at the next one). */
+  onWatchError?: (err: Error) => void;
 }
 
 /** A channel ready to pay the town with. */
@@ -49,8 +73,12 @@ export interface ChannelSender {
   record: ChannelRecord;
   signer: ClaimSigner;
   sent: SentClaimWriter;
-  /** For `new BtpClient({ claims })`. */
+  /** For `new BtpClient({ claims })`: refuses to sign once the channel is not open. */
   claims: BtpClaimOptions;
+  /** Watches the chain (when an RPC URL is configured). */
+  watcher?: ChannelWatcher;
+  /** Stops the watcher, waits for the channel file and releases the channel's lock. */
+  close(): Promise<void>;
 }
 
 /** The named channel cannot pay this town (no file, not open, another peer, another key). */
@@ -109,6 +137,30 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
       "pass a 0x channel id from `turnpike channel list`",
     );
   }
+  let lock;
+  try {
+    lock = await lockChannel(options.stateDir, id);
+  } catch (err) {
+    if (!(err instanceof ChannelLockedError)) throw err;
+    throw new ChannelSenderError(
+      err.message,
+      "stop the other node paying over this channel, or open another channel for this one",
+      { cause: err },
+    );
+  }
+  try {
+    return await openLocked(options, id, lock.release);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function openLocked(
+  options: ChannelSenderOptions,
+  id: string,
+  unlock: () => Promise<void>,
+): Promise<ChannelSender> {
   let record: ChannelRecord;
   try {
     record = await readChannel(channelFilePath(options.stateDir, id));
@@ -124,12 +176,7 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
       { cause: err },
     );
   }
-  if (record.status !== "open") {
-    throw new ChannelSenderError(
-      `channel ${id} is ${record.status}: it cannot pay any more`,
-      "open a new channel with `turnpike channel open` and pass its id with --channel",
-    );
-  }
+  checkOpen(record, id);
   const self = publicIdentity(options.secretKey).evmAddress.toLowerCase();
   if (record.selfAddress.toLowerCase() !== self) {
     throw new ChannelSenderError(
@@ -153,14 +200,115 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
       "pass the id of a channel opened to the town's address (`turnpike channel list`)",
     );
   }
+  // The file's own checks first (cheap, and they name the operator's mistake); then the chain,
+  // which may be ahead of the file.
+  const chain = options.chain ?? chainOf(record, options);
+  if (chain) {
+    record = await checkOnChain(record, chain, options);
+    checkOpen(record, id);
+  }
   const signer = resumeClaimSigner(record, options.secretKey);
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+  const watcher = chain && startChannelWatcher({
+    channels: [{ record: sent.record, update: sent.update, chain }],
+    intervalMs: options.watchIntervalMs,
+    onChange: options.onChannelChange,
+    onError: options.onWatchError && ((_id, err) => options.onWatchError!(err)),
+  });
+  const guarded = {
+    get transferred() {
+      return signer.transferred;
+    },
+    get deposit() {
+      return signer.deposit;
+    },
+    pay(amount: bigint) {
+      const now = sent.record();
+      if (now.status !== "open") {
+        return Promise.reject(
+          new ChannelSenderError(
+            `channel ${id} is ${now.status} on chain: it cannot pay any more`,
+            "open a new channel with `turnpike channel open` and pass its id with --channel",
+          ),
+        );
+      }
+      return signer.pay(amount);
+    },
+  };
+  let closed: Promise<void> | undefined;
   return {
     record,
     signer,
     sent,
-    claims: { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },
+    claims: { signer: guarded, persist: (claim) => sent.save(claim), prepay: options.prepay },
+    watcher,
+    close: () =>
+      closed ??= (async () => {
+        // Claims are persisted before they are sent: nothing of the file is pending here.
+        await watcher?.stop();
+        await unlock();
+      })(),
   };
+}
+
+/** A chain client for the channel when its chain has an RPC URL configured. */
+function chainOf(record: ChannelRecord, options: ChannelSenderOptions): ChannelChain | undefined {
+  const table = options.chains?.[record.chain];
+  if (typeof table !== "object" || table === null || !("rpc_url" in table)) return undefined;
+  try {
+    const chain = resolveChainConfig(record.chain, {
+      section: table as Record<string, unknown>,
+      overrides: {
+        tokenNetworkAddress: record.tokenNetworkAddress,
+        tokenAddress: record.tokenAddress,
+      },
+      allowMainnet: options.allowMainnet,
+    });
+    return new TokenNetworkClient({ chain, secretKey: options.secretKey });
+  } catch (err) {
+    if (!(err instanceof ChainConfigError)) throw err;
+    throw new ChannelSenderError(
+      `channel ${record.channelId}: ${err.message}`,
+      `fix [chains."${record.chain}"] in config.toml`,
+      { cause: err },
+    );
+  }
+}
+
+/** The chain may be ahead of the file (the town closed): the file learns it before we refuse. */
+function checkOpen(record: ChannelRecord, id: string): void {
+  if (record.status !== "open") {
+    throw new ChannelSenderError(
+      `channel ${id} is ${record.status}: it cannot pay any more`,
+      "open a new channel with `turnpike channel open` and pass its id with --channel",
+    );
+  }
+}
+
+async function checkOnChain(
+  record: ChannelRecord,
+  chain: ChannelChain,
+  options: ChannelSenderOptions,
+): Promise<ChannelRecord> {
+  if (record.status !== "open") return record;
+  let sync;
+  try {
+    sync = await syncChannelWithChain(record, chain);
+  } catch (err) {
+    throw new ChannelSenderError(
+      `channel ${record.channelId} cannot be read on chain: ${(err as Error).message}`,
+      `check [chains."${record.chain}"] rpc_url in config.toml and that the chain is up`,
+      { cause: err },
+    );
+  }
+  if (!sync.action) return record;
+  await saveChannel(sync.record, {
+    stateDir: options.stateDir,
+    audit: options.audit,
+    action: sync.action,
+    fields: sync.fields,
+  });
+  return sync.record;
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   type StagePermissions,
 } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
+import { openWebSocket } from "../transport/nodelay_websocket.ts";
 
 /** What the relay source emits. */
 export type RelaySourceChunk = ToonChunk | FailedChunk;
@@ -72,17 +73,21 @@ export interface RelaySourceOptions {
   maxMessageBytes?: number;
   /** Allow `ws://` to a non-loopback host. Default false. */
   allowInsecure?: boolean;
+  /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
+  noDelay?: boolean;
   /** Called for connection events, NOTICE, CLOSED, OK and AUTH messages. */
   onLog?: (entry: RelaySourceLogEntry) => void;
 }
 
 /** The relay refused the subscription for a reason retrying cannot fix (e.g. `invalid:`). */
 export class RelaySubscriptionRefusedError extends Error {
+  /** `"RelaySubscriptionRefusedError"`: explicit so it survives bundling and worker messages. */
   override name = "RelaySubscriptionRefusedError";
 }
 
 /** A relay sent an event that does not decode to a well-formed Nostr event. */
 export class RelayEventDecodeError extends Error {
+  /** `"RelayEventDecodeError"`: explicit so it survives bundling and worker messages. */
   override name = "RelayEventDecodeError";
 }
 
@@ -176,7 +181,7 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
     eoseInSession = false;
     const since = sinceForResume();
     log({ type: "connecting", attempt, since });
-    const socket = new WebSocket(options.relay);
+    const socket = openWebSocket(options.relay, { noDelay: options.noDelay });
     ws = socket;
     socket.onopen = () => {
       log({ type: "open" });

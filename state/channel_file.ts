@@ -5,7 +5,8 @@
  *
  * Amounts are decimal strings in TOML (uint256 does not fit a TOML integer). `sent*` are the
  * claims this node signed for the peer; `received*` the newest claim the peer signed for us
- * (kept with its signature so it can be submitted on chain at close).
+ * (kept with its signature so it can be submitted on chain at close). `withdrawn`/`peerWithdrawn`
+ * are what each side took out with `setTotalWithdraw` while open (absent in older files: 0).
  *
  * @module
  */
@@ -15,7 +16,8 @@ import type { AuditLog } from "./audit_log.ts";
 import { CoalescedWriter } from "./coalesced_writer.ts";
 
 /** Lifecycle of a channel as this node knows it. */
-export type ChannelStatus = "open" | "closed" | "settled";
+/** `closing`: final balances co-signed for a cooperative settle, not yet on chain. */
+export type ChannelStatus = "open" | "closing" | "closed" | "settled";
 
 /** One channel record. */
 export interface ChannelRecord {
@@ -35,6 +37,10 @@ export interface ChannelRecord {
   status: ChannelStatus;
   deposit: bigint;
   peerDeposit: bigint;
+  /** Cumulative amount this node withdrew while open; its claims stay within deposit - withdrawn. */
+  withdrawn: bigint;
+  /** Cumulative amount the peer withdrew. */
+  peerWithdrawn: bigint;
   sent: bigint;
   sentNonce: bigint;
   received: bigint;
@@ -68,6 +74,8 @@ const BIG_FIELDS = [
   "settleTimeout",
   "settleAt",
 ] as const;
+// Added after the first files were written: absent means 0.
+const OPTIONAL_BIG_FIELDS = ["withdrawn", "peerWithdrawn"] as const;
 
 /**
  * Path of a channel's file.
@@ -147,11 +155,16 @@ export function parseChannelToml(text: string, path = "channel.toml"): ChannelRe
     if (!/^\d{1,78}$/.test(v)) throw new ChannelFileError(`${path}: ${snake(k)} is not an amount`);
     record[k] = BigInt(v);
   }
+  for (const k of OPTIONAL_BIG_FIELDS) {
+    const v = get(k) === undefined ? "0" : str(k);
+    if (!/^\d{1,78}$/.test(v)) throw new ChannelFileError(`${path}: ${snake(k)} is not an amount`);
+    record[k] = BigInt(v);
+  }
   for (const k of ["peerLabel", "receivedSignature", "openTx"]) {
     if (get(k) !== undefined) record[k] = str(k);
   }
   if (!ID.test(record.channelId as string)) throw new ChannelFileError(`${path}: bad channel_id`);
-  if (!["open", "closed", "settled"].includes(record.status as string)) {
+  if (!["open", "closing", "closed", "settled"].includes(record.status as string)) {
     throw new ChannelFileError(`${path}: bad status`);
   }
   return record as unknown as ChannelRecord;
@@ -196,6 +209,8 @@ export async function saveChannel(
       Sent: record.sent.toString(),
       Received: record.received.toString(),
       Status: record.status,
+      ...(record.withdrawn > 0n ? { Withdrawn: record.withdrawn.toString() } : {}),
+      ...(record.peerWithdrawn > 0n ? { "Peer-Withdrawn": record.peerWithdrawn.toString() } : {}),
       ...options.fields,
     },
   });
@@ -255,6 +270,11 @@ export interface SentClaimWriter {
   save(claim: { nonce: bigint; transferredAmount: bigint }): Promise<void>;
   /** The record as last written. */
   record(): ChannelRecord;
+  /** Writes another change of the record (the chain watcher), ordered with the claim writes. */
+  update(
+    change: (record: ChannelRecord) => ChannelRecord,
+    save: { action: string; fields?: Record<string, string> },
+  ): Promise<ChannelRecord>;
 }
 
 /**
@@ -271,17 +291,32 @@ export interface SentClaimWriter {
  */
 export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {
   let record = options.record;
+  // Claims and chain updates write the same file: each write starts from the previous record.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn);
+    queue = run.catch(() => {});
+    return run;
+  };
   const writer = new CoalescedWriter<{ nonce: bigint; transferredAmount: bigint }>({
-    write: async (claim) => {
-      const next = { ...record, sent: claim.transferredAmount, sentNonce: claim.nonce };
-      await saveChannel(next, {
-        stateDir: options.stateDir,
-        audit: options.audit,
-        action: "update",
-        fields: { Nonce: claim.nonce.toString() },
-      });
-      record = next;
-    },
+    write: (claim) =>
+      serial(async () => {
+        const next = { ...record, sent: claim.transferredAmount, sentNonce: claim.nonce };
+        await saveChannel(next, {
+          stateDir: options.stateDir,
+          audit: options.audit,
+          action: "update",
+          fields: { Nonce: claim.nonce.toString() },
+        });
+        record = next;
+      }),
   });
-  return { save: (claim) => writer.save(claim), record: () => record };
+  const update: SentClaimWriter["update"] = (change, save) =>
+    serial(async () => {
+      const next = change(record);
+      await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
+      record = next;
+      return next;
+    });
+  return { save: (claim) => writer.save(claim), record: () => record, update };
 }

@@ -51,6 +51,7 @@ import {
   IldcpError,
   type IldcpResponse,
 } from "../protocol/ildcp.ts";
+import { openWebSocket } from "./nodelay_websocket.ts";
 
 /** Answers a PREPARE the peer sent us. */
 export type BtpPrepareHandler = (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
@@ -110,6 +111,8 @@ export interface BtpClientOptions {
   random?: () => number;
   /** Pay every PREPARE with payment channel claims. */
   claims?: BtpClaimOptions;
+  /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
+  noDelay?: boolean;
 }
 
 /** The peer refused our credentials (ilp-plugin-btp answers ERROR F00 "invalid auth_token"). */
@@ -274,6 +277,7 @@ export class BtpClient {
       reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? 30_000,
       highWaterMarkBytes: options.highWaterMarkBytes ?? 1024 * 1024,
       random: options.random ?? Math.random,
+      noDelay: options.noDelay ?? true,
     };
   }
 
@@ -327,6 +331,25 @@ export class BtpClient {
     const ilp = getIlpData(frame);
     if (!ilp) throw new BtpMessageError("RESPONSE carries no ilp protocol data");
     return ilp;
+  }
+
+  /**
+   * Sends a MESSAGE with the given protocol data (e.g. `payment-channel-cosign`, no `ilp`) and
+   * resolves with the RESPONSE's protocol data; a BTP ERROR rejects with
+   * {@linkcode BtpRemoteError}. While reconnecting it waits (up to the timeout) like `sendData`.
+   */
+  async sendMessage(
+    protocolData: BtpProtocolData[],
+    options: BtpSendOptions = {},
+  ): Promise<BtpProtocolData[]> {
+    const timeoutMs = options.timeoutMs ?? this.#options.responseTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    if (this.#state !== "open") await this.#waitOpen(timeoutMs);
+    const frame = await this.#request(
+      { type: "message", requestId: 0, protocolData },
+      Math.max(1, deadline - Date.now()),
+    );
+    return frame.type === "error" ? [] : frame.protocolData;
   }
 
   /**
@@ -511,7 +534,7 @@ export class BtpClient {
     return new Promise<void>((resolve, reject) => {
       let ws: WebSocket;
       try {
-        ws = new WebSocket(this.#wsUrl);
+        ws = openWebSocket(this.#wsUrl, { noDelay: this.#options.noDelay });
       } catch (err) {
         reject(new BtpConnectionError(`cannot open ${this.#wsUrl}: ${(err as Error).message}`));
         return;

@@ -12,6 +12,8 @@ interface IERC20Transfer {
 /// A balance proof signed by either participant is accepted at close and, with a higher nonce,
 /// during the settle timeout; a proof only ever raises what its signer pays, so a party can only
 /// hurt itself by signing, and the receiving side replaces an old proof with its newest one.
+/// While open, a participant takes tokens out with `setTotalWithdraw`, signed by both sides; the
+/// cumulative `withdrawn` leaves the channel, so settlement shares deposits minus withdrawals.
 /// Locked transfers are not supported: `lockedAmount` must be 0 and `locksRoot` zero.
 contract TokenNetwork {
     enum ChannelState {
@@ -33,6 +35,7 @@ contract TokenNetwork {
         uint256 deposit;
         uint256 transferredAmount;
         uint256 nonce;
+        uint256 withdrawn;
     }
 
     bytes32 public constant DOMAIN_TYPEHASH =
@@ -43,6 +46,8 @@ contract TokenNetwork {
     bytes32 public constant COOPERATIVE_SETTLE_TYPEHASH = keccak256(
         "CooperativeSettle(bytes32 channelId,address participant1,uint256 balance1,address participant2,uint256 balance2)"
     );
+    bytes32 public constant WITHDRAW_TYPEHASH =
+        keccak256("Withdraw(bytes32 channelId,address participant,uint256 totalWithdraw,uint256 expiration)");
     // secp256k1 n / 2: signatures with a higher s are malleable copies and are refused.
     uint256 private constant HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
@@ -65,6 +70,7 @@ contract TokenNetwork {
     event BalanceProofUpdated(
         bytes32 indexed channelId, address indexed signer, uint256 nonce, uint256 transferredAmount
     );
+    event ChannelWithdraw(bytes32 indexed channelId, address indexed participant, uint256 totalWithdraw);
     event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2);
 
     error InvalidPartner();
@@ -80,6 +86,9 @@ contract TokenNetwork {
     error SettleTimeoutNotOver(uint256 settleAt);
     error BalancesDoNotAddUp(uint256 total, uint256 given);
     error TokenTransferFailed();
+    error WithdrawExpired(uint256 expiration, uint256 timestamp);
+    error WithdrawNotIncreased(uint256 current, uint256 requested);
+    error WithdrawBeyondDeposit(uint256 deposit, uint256 requested);
 
     constructor(address token_, uint64 minSettleTimeout_, uint64 maxSettleTimeout_) {
         token = IERC20Transfer(token_);
@@ -112,6 +121,35 @@ contract TokenNetwork {
         p.deposit = totalDeposit;
         emit ChannelNewDeposit(channelId, participant, totalDeposit);
         if (!token.transferFrom(msg.sender, address(this), added)) revert TokenTransferFailed();
+    }
+
+    /// @notice Raises `participant`'s cumulative withdrawal to `totalWithdraw` and pays it the
+    /// difference. Both participants sign the message (the partner checks off chain that what
+    /// remains covers what the participant owes); the monotonic total stops a replay.
+    function setTotalWithdraw(
+        bytes32 channelId,
+        address participant,
+        uint256 totalWithdraw,
+        uint256 expiration,
+        bytes calldata participantSignature,
+        bytes calldata partnerSignature
+    ) external {
+        Channel storage channel = _channelIn(channelId, ChannelState.Opened);
+        _requireParticipant(channel, participant);
+        if (block.timestamp > expiration) revert WithdrawExpired(expiration, block.timestamp);
+        Participant storage p = _participants[channelId][participant];
+        if (totalWithdraw <= p.withdrawn) revert WithdrawNotIncreased(p.withdrawn, totalWithdraw);
+        if (totalWithdraw > p.deposit) revert WithdrawBeyondDeposit(p.deposit, totalWithdraw);
+        address partner = participant == channel.participant1 ? channel.participant2 : channel.participant1;
+        bytes32 digest =
+            _digest(keccak256(abi.encode(WITHDRAW_TYPEHASH, channelId, participant, totalWithdraw, expiration)));
+        if (_recover(digest, participantSignature) != participant || _recover(digest, partnerSignature) != partner) {
+            revert BadSignature();
+        }
+        uint256 amount = totalWithdraw - p.withdrawn;
+        p.withdrawn = totalWithdraw;
+        emit ChannelWithdraw(channelId, participant, totalWithdraw);
+        _pay(participant, amount);
     }
 
     /// @notice Closes the channel, optionally with a balance proof (nonce 0: none); starts the settle timeout.
@@ -159,11 +197,12 @@ contract TokenNetwork {
         address b = channel.participant2;
         Participant memory pa = _participants[channelId][a];
         Participant memory pb = _participants[channelId][b];
-        uint256 total = pa.deposit + pb.deposit;
+        // What the contract still holds for this channel; withdrawn <= deposit always holds.
+        uint256 total = pa.deposit - pa.withdrawn + pb.deposit - pb.withdrawn;
         // Capping at the total keeps the sums below from overflowing on an absurd proof.
         uint256 ta = pa.transferredAmount > total ? total : pa.transferredAmount;
         uint256 tb = pb.transferredAmount > total ? total : pb.transferredAmount;
-        uint256 creditA = pa.deposit + tb;
+        uint256 creditA = pa.deposit - pa.withdrawn + tb;
         uint256 amountA = creditA > ta ? creditA - ta : 0;
         if (amountA > total) amountA = total;
         uint256 amountB = total - amountA;
@@ -184,7 +223,7 @@ contract TokenNetwork {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
         address a = channel.participant1;
         address b = channel.participant2;
-        uint256 total = _participants[channelId][a].deposit + _participants[channelId][b].deposit;
+        uint256 total = _held(channelId, a) + _held(channelId, b);
         if (balance1 + balance2 != total) revert BalancesDoNotAddUp(total, balance1 + balance2);
         bytes32 digest = _digest(
             keccak256(abi.encode(COOPERATIVE_SETTLE_TYPEHASH, channelId, a, balance1, b, balance2))
@@ -234,6 +273,12 @@ contract TokenNetwork {
         if (nonce <= p.nonce) revert StaleNonce(p.nonce, nonce);
         p.nonce = nonce;
         p.transferredAmount = transferredAmount;
+    }
+
+    /// @dev What the contract still holds of a participant's deposit; withdrawn <= deposit always.
+    function _held(bytes32 channelId, address participant) private view returns (uint256) {
+        Participant storage p = _participants[channelId][participant];
+        return p.deposit - p.withdrawn;
     }
 
     function _channelIn(bytes32 channelId, ChannelState state) private view returns (Channel storage channel) {

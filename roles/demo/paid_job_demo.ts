@@ -6,14 +6,30 @@
  * pays the town per byte and the provider's invoice, prints the progress and the CI report, then
  * stops everything it started and removes the state dir.
  *
+ * Unless `chain: false`, the demo also settles (`demo_chain.ts`): a local anvil, a channel
+ * requester -> town, claims on every packet the requester sends the town, and after the job a
+ * close and settle whose on-chain payouts must equal both sides' books. Without the anvil
+ * binary it says so and runs without settlement.
+ *
  * @module
  */
 import { generateSecretKey } from "nostr-tools";
-import { startTownNode, type TownNode } from "../town/town_node.ts";
+import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town_node.ts";
 import { type ProviderNode, startProviderNode } from "../provider/provider_node.ts";
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { networkLabel } from "../../chain/chain_config.ts";
+import { openTownChannelGates, type TownChannelGates } from "../town/town_channel_gates.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+import {
+  anvilInstalled,
+  type DemoChain,
+  type DemoSettlement,
+  type DemoSettleOptions,
+  startDemoChain,
+  tokenUnits,
+} from "./demo_chain.ts";
 
 /** Options for {@linkcode runPaidJobDemo}. */
 export interface PaidJobDemoOptions {
@@ -27,6 +43,14 @@ export interface PaidJobDemoOptions {
   timeoutMs?: number;
   /** Keep the temporary state dir (its path is in the report). */
   keepStateDir?: boolean;
+  /** Settle over a payment channel on a local anvil. Default true. */
+  chain?: boolean;
+  /** Ask the town to co-sign the final balances (else close unilaterally). Default true. */
+  cooperative?: boolean;
+  /** anvil binary; default the one in tools/node_modules (see `demo_chain.ts`). */
+  anvilBinary?: string;
+  /** Aborting stops everything started so far and rejects with {@linkcode DemoInterruptedError}. */
+  signal?: AbortSignal;
 }
 
 /** What the demo did. */
@@ -39,12 +63,25 @@ export interface PaidJobDemoReport {
   receipt?: string;
   seconds: number;
   stateDir: string;
+  /** The payment channel and its settlement; absent without a chain. */
+  settlement?: DemoSettlement;
+  /** Why the demo ran without settlement (`--no-chain`, anvil missing). */
+  noSettlement?: string;
 }
 
 /** The demo could not run (tar missing, a node did not start). */
 export class PaidJobDemoError extends Error {
   override name = "PaidJobDemoError";
 }
+
+/** The demo was interrupted (its `signal` aborted); everything it started is stopped. */
+export class DemoInterruptedError extends Error {
+  override name = "DemoInterruptedError";
+}
+
+/** The line printed when the anvil binary is missing. */
+export const ANVIL_MISSING_LINE =
+  "anvil not found (npm install --prefix tools); running without settlement";
 
 const REPO = new URL("../../", import.meta.url);
 
@@ -63,50 +100,265 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
   const started = performance.now();
   const root = await Deno.makeTempDir({ prefix: "turnpike-demo-" });
   const stops: (() => Promise<void>)[] = [];
+  const guard = new StepGuard(options.signal);
+  const stopAll = async () => {
+    for (let stop = stops.pop(); stop; stop = stops.pop()) await stop().catch(() => {});
+  };
+  let pending: Promise<SettlementSide> | undefined;
+  let peer: BtpClient | undefined;
   try {
-    const archive = await tarGzBase64(
+    const archive = guard.step(tarGzBase64(
       options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname,
+    ));
+    archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
+    const townKey = generateSecretKey();
+    const requesterKey = generateSecretKey();
+    const onChain = options.chain !== false && await anvilInstalled(options.anvilBinary);
+    if (options.chain !== false && !onChain) say(ANVIL_MISSING_LINE);
+    // The chain is prepared while the town and the provider start: only the requester waits.
+    pending = onChain ? prepareSettlement(root, townKey, requesterKey, options) : Promise.resolve({
+      noSettlement: options.chain === false ? "--no-chain" : "anvil not found",
+    });
+    pending.catch(() => {}); // awaited below and in `finally`
+    const live: { gates?: TownChannelGates } = {};
+    const town = await guard.step(
+      startDemoTown(root, townKey, onChain, {
+        claimGate: (account) => live.gates?.claimGate(account),
+        cosignDesk: (account) => live.gates?.cosignDesk(account),
+      }),
+      (t) => t.stop(),
     );
-    const town = await startDemoTown(root);
     stops.push(() => town.stop());
     const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
     const btp = `127.0.0.1:${town.btpPort}`;
     say(`town      ${relayUrl} (NIP-01), btp+ws://${btp} (BTP), ILP ${town.ilpAddress}`);
-    const provider = await startProviderNode({
-      stateDir: `${root}/provider`,
-      secretKey: generateSecretKey(),
-      btpUrl: `btp+ws://provider:demo@${btp}`,
-      btpToken: "demo",
-      relayUrl,
-      townPubkey: town.pubkey,
-      townAddress: town.ilpAddress,
-      skillsDir: new URL("skills", REPO).pathname,
-      heartbeatMs: 3_600_000,
-    }).catch((err) => {
-      throw new PaidJobDemoError(`the provider did not start: ${(err as Error).message}`);
-    });
+    const provider = await guard.step(
+      startProviderNode({
+        stateDir: `${root}/provider`,
+        secretKey: generateSecretKey(),
+        btpUrl: `btp+ws://provider:demo@${btp}`,
+        btpToken: "demo",
+        relayUrl,
+        townPubkey: town.pubkey,
+        townAddress: town.ilpAddress,
+        skillsDir: new URL("skills", REPO).pathname,
+        heartbeatMs: 3_600_000,
+      }).catch((err) => {
+        throw new PaidJobDemoError(`the provider did not start: ${(err as Error).message}`);
+      }),
+      (p) => p.stop(),
+    );
     stops.push(() => provider.stop());
     say(`provider  ${provider.ilpAddress} serving ci-run (5600) and echo (5601)`);
-    const requester = await startRequester({
-      stateDir: `${root}/requester`,
-      secretKey: generateSecretKey(),
-      relayUrl,
-      btpUrl: `btp+ws://requester:demo@${btp}`,
-      btpToken: "demo",
-      townPubkey: town.pubkey,
-      townAddress: town.ilpAddress,
-      onProgress: (p) => say(progressLine(p)),
-    });
+    const side = await guard.step(pending);
+    live.gates = side.gates;
+    const channelId = side.chain?.channelId;
+    const requester = await guard.step(
+      startRequester({
+        stateDir: `${root}/requester`,
+        secretKey: requesterKey,
+        relayUrl,
+        btpUrl: `btp+ws://${REQUESTER_ACCOUNT}:demo@${btp}`,
+        btpToken: "demo",
+        townPubkey: town.pubkey,
+        townAddress: town.ilpAddress,
+        onProgress: (p) => say(progressLine(p)),
+        channel: channelId,
+      }),
+      (r) => r.close(),
+    );
     stops.push(() => requester.close());
     say(
-      `requester ${requester.town.btp.ilpAddress}, paying ${requester.town.pricePerByte}/byte to the town`,
+      `requester ${requester.town.btp.ilpAddress}, paying ${requester.town.pricePerByte}/byte to the town` +
+        (channelId ? ` with claims on channel ${short(channelId)}` : ""),
     );
-    const final = await runJob(requester, provider, archive, options);
+    const final = await guard.step(runJob(requester, provider, await archive, options));
     const report = reportOf(final, requester.stateDir, root, started);
-    return report;
+    if (!side.chain) {
+      return { ...report, noSettlement: side.noSettlement, seconds: seconds(started) };
+    }
+    // The requester stops first: its channel file then holds its final books. It asks the town
+    // to co-sign the final balances over a BTP connection of its account.
+    await stops.pop()?.().catch(() => {});
+    peer = options.cooperative === false
+      ? undefined
+      : await connectCosignPeer(`btp+ws://${REQUESTER_ACCOUNT}:demo@${btp}`);
+    const stopNodes = async () => {
+      await peer?.close().catch(() => {});
+      await stopAll();
+      await side.gates?.close();
+    };
+    const settlement = await guard.step(settle(side.chain, say, { peer, stopNodes }));
+    return { ...report, settlement, seconds: seconds(started) };
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await guard.settled();
+    await peer?.close().catch(() => {});
+    await stopAll();
+    const side = await pending?.catch(() => undefined);
+    await side?.gates?.close().catch(() => {});
+    await side?.chain?.stop();
     if (!options.keepStateDir) await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The BTP account (username) the requester connects as: the town gates its packets. */
+const REQUESTER_ACCOUNT = "requester";
+
+/** The chain side of the demo: anvil with the channel open and the town's claim gate. */
+interface SettlementSide {
+  chain?: DemoChain;
+  gates?: TownChannelGates;
+  /** Why there is no chain. */
+  noSettlement?: string;
+}
+
+async function prepareSettlement(
+  root: string,
+  townKey: Uint8Array,
+  requesterKey: Uint8Array,
+  options: PaidJobDemoOptions,
+): Promise<SettlementSide> {
+  const say = options.onLine ?? (() => {});
+  let chain: DemoChain;
+  try {
+    chain = await startDemoChain({
+      requesterStateDir: `${root}/requester`,
+      requesterKey,
+      townStateDir: `${root}/town`,
+      townKey,
+      anvilBinary: options.anvilBinary,
+    });
+  } catch (err) {
+    throw new PaidJobDemoError(`the local chain did not start: ${errorLine(err)}`, {
+      cause: err,
+    });
+  }
+  try {
+    say(
+      `Chain: ${networkLabel(chain.chain)} at ${chain.anvil.rpcUrl}, ` +
+        `TokenNetwork ${chain.contracts.tokenNetworkAddress}`,
+    );
+    say(
+      `Channel ${chain.channelId} opened: deposit ${
+        tokenUnits(String(chain.deposit), chain.chain.tokenDecimals)
+      } ${chain.chain.tokenSymbol} (${Math.round(chain.openMs)} ms)`,
+    );
+    return { chain, gates: await openDemoGates(root, townKey, chain) };
+  } catch (err) {
+    await chain.stop();
+    throw new PaidJobDemoError(`the town's channel gate did not open: ${errorLine(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+function openDemoGates(
+  root: string,
+  townKey: Uint8Array,
+  chain: DemoChain,
+): Promise<TownChannelGates> {
+  return openTownChannelGates({
+    stateDir: `${root}/town`,
+    peerChannels: [{ account: REQUESTER_ACCOUNT, channelId: chain.channelId, creditLimit: 0n }],
+    chains: chain.chainsTable,
+    secretKey: townKey,
+    triggeredBy: () => TOWN_ADDRESS,
+  });
+}
+
+async function settle(
+  chain: DemoChain,
+  say: (line: string) => void,
+  options: DemoSettleOptions,
+): Promise<DemoSettlement> {
+  const s = await chain.settle(options).catch((err) => {
+    throw new PaidJobDemoError(`settling channel ${chain.channelId} failed: ${errorLine(err)}`, {
+      cause: err,
+    });
+  });
+  const amount = (v: string) => `${tokenUnits(v, s.tokenDecimals)} ${s.tokenSymbol}`;
+  say(
+    `Channel: paid ${amount(s.paid)} in ${s.claims} claims, ${amount(s.remaining)} remaining`,
+  );
+  if (s.cooperativeRefused) say(`Cooperative close refused (${s.cooperativeRefused})`);
+  say(
+    s.mode === "cooperative"
+      ? `Closed cooperatively: the town co-signed the final balances over BTP, ` +
+        `settled in ${s.transactions} transaction (${Math.round(s.settleMs)} ms)`
+      : `Closed by the town with the newest claim, settle timeout passed on anvil, settled ` +
+        `(${Math.round(s.settleMs)} ms)`,
+  );
+  say(
+    `Settled on chain: requester got ${amount(s.requesterPayout)}, town got ${
+      amount(s.townPayout)
+    } (${s.chainEqualsBooks ? "chain = books" : "CHAIN DIFFERS FROM THE BOOKS"})`,
+  );
+  return s;
+}
+
+/** A BTP connection of the requester's account for the co-sign exchange; none if refused. */
+async function connectCosignPeer(url: string): Promise<BtpClient | undefined> {
+  const client = new BtpClient({ url, authToken: "demo", reconnect: false });
+  try {
+    await client.connect();
+    return client;
+  } catch {
+    await client.close().catch(() => {});
+    return undefined; // settle() then closes unilaterally
+  }
+}
+
+function errorLine(err: unknown): string {
+  // viem's messages run over many lines; the first one says what failed.
+  return String((err as Error).message ?? err).split("\n")[0];
+}
+
+function short(id: string): string {
+  return `${id.slice(0, 10)}..`;
+}
+
+function seconds(started: number): number {
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Races each start-up step against the abort signal. A resource whose start is still running
+ * when the signal aborts is disposed of once it arrives; {@linkcode StepGuard.settled} waits
+ * for those disposals so nothing outlives the demo.
+ */
+class StepGuard {
+  readonly #signal?: AbortSignal;
+  readonly #late: Promise<void>[] = [];
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal;
+  }
+
+  step<T>(work: Promise<T>, dispose?: (value: T) => Promise<void>): Promise<T> {
+    const signal = this.#signal;
+    if (!signal) return work;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (dispose) this.#late.push(work.then(dispose, () => {}).catch(() => {}));
+        else work.catch(() => {});
+        reject(new DemoInterruptedError("interrupted"));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.#late);
   }
 }
 
@@ -155,7 +407,7 @@ function reportOf(
     result,
     paidToProvider: String(paid.reduce((s, p) => s + p.amount, 0n)),
     receipt: paid[0]?.fulfillment,
-    seconds: (performance.now() - started) / 1000,
+    seconds: seconds(started),
     stateDir: root,
   };
 }
@@ -164,7 +416,14 @@ function progressLine(p: JobProgress): string {
   return `  job ${p.jobId.slice(0, 12)}  ${p.status}${p.detail ? `  ${p.detail}` : ""}`;
 }
 
-function startDemoTown(root: string): Promise<TownNode> {
+const TOWN_ADDRESS = "test.demo.town";
+
+function startDemoTown(
+  root: string,
+  secretKey: Uint8Array,
+  settles: boolean,
+  channels: Pick<TownNodeOptions, "claimGate" | "cosignDesk">,
+): Promise<TownNode> {
   return startTownNode({
     config: {
       host: "127.0.0.1",
@@ -172,16 +431,19 @@ function startDemoTown(root: string): Promise<TownNode> {
       btpPort: 0,
       stateDir: `${root}/town`,
       network: "local",
-      ilpAddress: "test.demo.town",
+      ilpAddress: TOWN_ADDRESS,
       peers: [],
       // Loopback only, throwaway: every local peer is welcome, named by its BTP username.
       acceptAnyToken: true,
       pricing: { pricePerByte: 10n },
       maxEventBytes: 1024 * 1024,
-      assetCode: "USD",
+      // With a channel the books are kept in the token it settles in.
+      assetCode: settles ? "M2M" : "USD",
       assetScale: 6,
     },
-    secretKey: generateSecretKey(),
+    secretKey,
+    // Looked up per packet: the gate opens once the channel exists, before the requester starts.
+    ...channels,
   }).catch((err) => {
     throw new PaidJobDemoError(`the town did not start: ${(err as Error).message}`);
   });

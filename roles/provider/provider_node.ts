@@ -31,6 +31,7 @@ import {
   type JobStatus,
 } from "../../protocol/nip90_job.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
@@ -42,7 +43,7 @@ import { createSkillSandbox, type SkillOutcome, type SkillSandbox } from "./skil
 import { type AdmissionDropReason, decideAdmission } from "./job_admission.ts";
 import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
-import { ChannelSenderError, openChannelSender } from "../channel_sender.ts";
+import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
@@ -93,6 +94,10 @@ export interface ProviderNodeOptions {
   btpEndpoint?: string;
   /** Pay the town with claims on this channel (id; its file is in the state dir). */
   channel?: string;
+  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
+  chains?: Record<string, unknown>;
+  /** Poll period of the channel watcher (`[channels] watch_interval`). Default 15 s. */
+  watchIntervalMs?: number;
 }
 
 /** Counters of a running node. */
@@ -169,6 +174,7 @@ class Provider implements ProviderNode {
   #audit?: AuditLog;
   #payments?: PaymentLog;
   #btp?: BtpClient;
+  #channel?: ChannelSender;
   #publisher?: TownPublisher;
   #desk?: InvoiceDesk;
   #catalog?: SkillCatalog;
@@ -229,7 +235,13 @@ class Provider implements ProviderNode {
       secretKey: o.secretKey,
       townPubkey: o.townPubkey,
       audit: this.#audit,
+      chains: o.chains,
+      watchIntervalMs: o.watchIntervalMs,
+      onChannelChange: (c) =>
+        this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`),
+      onWatchError: (err) => this.#log(`channel: cannot read the chain: ${err.message}`),
     });
+    this.#channel = sender;
     this.#payments = await openPaymentLog({ stateDir: o.stateDir, audit: this.#audit });
     this.store = await openProviderJobStore({ stateDir: o.stateDir, audit: this.#audit });
     for (const c of this.store.corrupt) this.#log(`corrupt job record ${c.path}: ${c.reason}`);
@@ -312,6 +324,7 @@ class Provider implements ProviderNode {
     await Promise.allSettled([...this.#runPromises]);
     await Promise.allSettled([...this.#pending]);
     await this.#btp?.close().catch(() => {});
+    await this.#channel?.close().catch(() => {});
     if (this.#status.pid === Deno.pid && this.store !== undefined) {
       this.#status.state = "stopped";
       this.#markStatus();
@@ -586,8 +599,8 @@ class Provider implements ProviderNode {
     this.#armInvoiceExpiry(billed, parseIlpInvoice(billed.invoice!).expiresAt.getTime());
     this.#markStatus();
     await this.#feedback(billed, "payment-required", {
-      extraInfo: `pay ${billed.price} ${
-        this.#desk!.asset.assetCode
+      extraInfo: `pay ${
+        formatAssetAmount(BigInt(billed.price), this.#desk!.asset)
       } by ILP to the invoice in the amount tag`,
       amount: { amount: billed.price, paymentRequest: billed.invoice },
     });

@@ -28,6 +28,7 @@ import type { LoadedSettings } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
+import { watchIntervalMs } from "../channel_watcher.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -61,6 +62,10 @@ export interface RequesterConfig {
   channel?: string;
   /** Claim this much ahead on the channel (base units). Default 0. */
   channelPrepay?: bigint;
+  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
+  chains?: Record<string, unknown>;
+  /** Poll period of the channel watcher (`[channels] watch_interval`). */
+  channelWatchIntervalMs?: number;
 }
 
 /** The configuration is incomplete or invalid. */
@@ -132,6 +137,8 @@ export function resolveRequesterConfig(
       pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
       "channel-prepay",
     ),
+    chains: loaded.sections.chains,
+    channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
   };
 }
 

@@ -35,6 +35,7 @@ import {
 } from "../../protocol/nip90_job.ts";
 import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
 import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
 import { decideSpend, type SpendPolicy } from "../../protocol/spend_policy.ts";
 import { createRelaySource, type RelaySourceChunk } from "../../stages/relay_source.ts";
@@ -90,6 +91,10 @@ export interface RequesterOptions {
   channel?: string;
   /** Claim this much ahead on the channel (base units; see `BtpClaimOptions.prepay`). */
   channelPrepay?: bigint;
+  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
+  chains?: Record<string, unknown>;
+  /** Poll period of the channel watcher. Default 15 s. */
+  channelWatchIntervalMs?: number;
 }
 
 /** A progress line. */
@@ -193,6 +198,8 @@ export class Requester {
         stateDir: this.stateDir,
         audit: this.#audit,
         prepay: this.#o.channelPrepay,
+        chains: this.#o.chains,
+        watchIntervalMs: this.#o.channelWatchIntervalMs,
       },
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
@@ -615,7 +622,7 @@ export class Requester {
     this.#progress(
       id,
       "paying",
-      `${invoice.amount} ${invoice.assetCode} to ${invoice.destination}`,
+      `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
     );
     const reply = await this.#link!.send({
       amount: String(invoice.amount),

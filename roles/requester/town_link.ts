@@ -51,6 +51,10 @@ export interface TownLinkChannel {
   audit?: AuditLog;
   /** Claim this much ahead (base units). Default 0. */
   prepay?: bigint;
+  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
+  chains?: Record<string, unknown>;
+  /** Poll period of the channel watcher. Default 15 s. */
+  watchIntervalMs?: number;
 }
 
 /** The town rejected a paid write (or a payment through it). */
@@ -130,6 +134,8 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       secretKey: options.secretKey,
       townPubkey,
       audit: options.channel.audit,
+      chains: options.channel.chains,
+      watchIntervalMs: options.channel.watchIntervalMs,
       prepay: options.channel.prepay,
     });
   const btp = new BtpClient({
@@ -151,6 +157,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     await btp.fetchIldcp();
   } catch (err) {
     await btp.close().catch(() => {});
+    await sender?.close();
     throw new TownUnreachableError(`BTP ${options.btpUrl}: ${(err as Error).message}`);
   }
   const townAddress = options.townAddress ?? info.ilpAddress ??
@@ -171,6 +178,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   };
   await getGrant().catch(async (err) => {
     await btp.close().catch(() => {});
+    await sender?.close();
     throw new TownUnreachableError(`SPSP handshake with ${townAddress}: ${(err as Error).message}`);
   });
   const write = async (event: NostrEvent): Promise<void> => {
@@ -195,7 +203,10 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     pricePerByte,
     write,
     send: (prepare) => btp.sendPrepare(prepare),
-    close: () => btp.close(),
+    close: async () => {
+      await btp.close();
+      await sender?.close();
+    },
   };
 }
 

@@ -53,6 +53,8 @@ export interface BtpClaimGateOptions {
   triggeredBy: () => string;
   /** Told about each rejected claim or uncovered packet (logs, metrics). */
   onReject?: (err: ClaimError) => void;
+  /** Refuses every paid packet while it returns an error (e.g. the channel closed on chain). */
+  refuse?: () => ClaimError | undefined;
 }
 
 /** Checks the cover of one peer's packets. */
@@ -162,6 +164,8 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
         return next(); // not a PREPARE: the router answers it (F01)
       }
       if (amount === 0n && claimBytes === undefined) return next();
+      const refused = options.refuse?.();
+      if (refused) return Promise.resolve(refuse(refused));
       let claim: PaymentChannelClaim | undefined;
       try {
         claim = claimBytes === undefined ? undefined : decodeClaim(claimBytes);
@@ -196,6 +200,21 @@ export interface ChannelClaimGate extends BtpClaimGate {
   writer: CoalescedWriter<ClaimBook>;
   /** The record as last written. */
   record(): ChannelRecord;
+  /**
+   * Writes a change of the record from outside the claims (the chain watcher: closed,
+   * settled), ordered with the claim writes so neither overwrites the other. Once the record
+   * is not open, paid packets are refused (`channel-not-open`, F00).
+   */
+  update(
+    change: (record: ChannelRecord) => ChannelRecord,
+    save: { action: string; fields?: Record<string, string> },
+  ): Promise<ChannelRecord>;
+  /**
+   * Holds new packets (they wait, in order) and resolves, with the function that lets them go
+   * on, once every packet before is answered and its claim durable: the book stays final while
+   * a co-sign request is checked (roles/town/channel_cosign_desk.ts).
+   */
+  hold(): Promise<() => void>;
 }
 
 /**
@@ -221,38 +240,115 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     selfAddress: record.selfAddress,
     readChannel: options.readChannel,
     creditLimit: options.creditLimit,
-    books: record.receivedNonce > 0n
+    books: record.receivedNonce > 0n || record.peerWithdrawn > 0n
       ? [{
         channelId: record.channelId,
         nonce: record.receivedNonce,
         claimed: record.received,
         signature: record.receivedSignature,
         forwarded: record.received,
+        // A restarted town must still cap claims at deposit - withdrawn.
+        peerWithdrawn: record.peerWithdrawn,
       }]
       : [],
   });
+  // One file, two writers (claims, chain watcher): each write starts from the previous one's record.
+  let fileQueue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = fileQueue.then(fn);
+    fileQueue = run.catch(() => {});
+    return run;
+  };
   const writer = new CoalescedWriter<ClaimBook>({
-    write: async (book) => {
-      const next: ChannelRecord = {
-        ...record,
-        received: book.claimed,
-        receivedNonce: book.nonce,
-        receivedSignature: book.signature,
-      };
-      await saveChannel(next, {
-        stateDir: options.stateDir,
-        audit: options.audit,
-        action: "update",
-        fields: { Nonce: book.nonce.toString() },
-      });
-      record = next;
-    },
+    write: (book) =>
+      serial(async () => {
+        const next: ChannelRecord = {
+          ...record,
+          received: book.claimed,
+          receivedNonce: book.nonce,
+          receivedSignature: book.signature,
+        };
+        await saveChannel(next, {
+          stateDir: options.stateDir,
+          audit: options.audit,
+          action: "update",
+          fields: { Nonce: book.nonce.toString() },
+        });
+        record = next;
+      }),
   });
+  const update: ChannelClaimGate["update"] = (change, save) =>
+    serial(async () => {
+      const next = change(record);
+      await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
+      record = next;
+      if (next.status !== "open") verifier.invalidate(next.channelId);
+      return next;
+    });
   const gate = createBtpClaimGate({
     verifier,
     writer,
     triggeredBy: options.triggeredBy,
     onReject: options.onReject,
+    refuse: () =>
+      record.status === "open" ? undefined : new ClaimError(
+        "channel-not-open",
+        `payment channel ${record.channelId} is ${record.status}` +
+          `${record.status === "closing" ? "" : " on chain"}: no more claims ` +
+          "are accepted on it; open a new channel",
+      ),
   });
-  return { ...gate, verifier, writer, record: () => record };
+  const held = holdable(gate.handle, writer);
+  return {
+    ...gate,
+    handle: held.handle,
+    hold: held.hold,
+    verifier,
+    writer,
+    record: () => record,
+    update,
+  };
+}
+
+/**
+ * Pauses a gate for a co-sign check (roles/town/channel_cosign_desk.ts): packets arriving while
+ * held wait, in arrival order; `hold` resolves once every packet handed over before is answered
+ * and its claim durable, so the book is final until `release`.
+ */
+function holdable(
+  handle: BtpClaimGate["handle"],
+  writer: ClaimBookWriter,
+): Pick<ChannelClaimGate, "handle" | "hold"> {
+  const inFlight = new Set<Promise<unknown>>();
+  let barrier: Promise<void> | undefined;
+  const track = (reply: Promise<Uint8Array>) => {
+    inFlight.add(reply);
+    const done = () => inFlight.delete(reply);
+    reply.then(done, done);
+    return reply;
+  };
+  const queue = (step: Promise<void>) => {
+    const b: Promise<void> = step.then(() => {
+      if (barrier === b) barrier = undefined;
+    });
+    barrier = b;
+  };
+  return {
+    handle(packet, claim, next) {
+      if (barrier === undefined) return track(handle(packet, claim, next));
+      const handed = barrier.then(() => track(handle(packet, claim, next)));
+      queue(handed.then(() => {}, () => {}));
+      return handed;
+    },
+    async hold() {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      const before = barrier ?? Promise.resolve();
+      queue(before.then(() => released));
+      await before; // packets queued earlier are handed over first
+      await Promise.allSettled([...inFlight]);
+      await writer.durable().catch(() => {});
+      return release;
+    },
+  };
 }

@@ -15,6 +15,7 @@ import {
   peekBtpRequestId,
 } from "../../protocol/btp_message.ts";
 import { CLAIM_PROTOCOL_NAME } from "../../protocol/payment_channel_claim.ts";
+import { COSIGN_PROTOCOL_NAME } from "../../protocol/payment_channel_cosign.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 
 /**
@@ -27,10 +28,21 @@ export type BtpIlpHandler = (
   claim?: Uint8Array,
 ) => Promise<Uint8Array>;
 
+/**
+ * Answers the `payment-channel-cosign` data of a peer's MESSAGE (without `ilp`) with the data of
+ * the RESPONSE (roles/town/channel_cosign_desk.ts).
+ */
+export type BtpCosignHandler = (
+  from: BtpPeerConnection,
+  request: Uint8Array,
+) => Promise<Uint8Array>;
+
 /** Options for {@linkcode BtpPeerConnection}. */
 export interface BtpPeerConnectionOptions {
   account: BtpPeerAccount;
   onIlp: BtpIlpHandler;
+  /** Co-sign requests (cooperative settle, withdraw); none: refused with BTP ERROR F00. */
+  onCosign?: BtpCosignHandler;
   /** Largest frame accepted from or sent to this peer. */
   maxFrameBytes: number;
 }
@@ -156,6 +168,22 @@ export class BtpPeerConnection {
     });
   }
 
+  #onCosign(requestId: number, request: Uint8Array): void {
+    if (!this.#o.onCosign) {
+      this.#error(requestId, "F00", "NotAcceptedError", `${COSIGN_PROTOCOL_NAME} is not served`);
+      return;
+    }
+    this.#o.onCosign(this, request).then((answer) => {
+      this.#send({
+        type: "response",
+        requestId,
+        protocolData: [{ protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data: answer }],
+      });
+    }, (err: Error) => {
+      this.#error(requestId, "T00", "InternalError", err.message.slice(0, 200));
+    });
+  }
+
   #onMessage(data: unknown): void {
     if (!(data instanceof ArrayBuffer)) {
       this.close(1003, "BTP frames are binary");
@@ -193,6 +221,13 @@ export class BtpPeerConnection {
       return;
     }
     const ilp = getIlpData(frame);
+    const cosign = ilp
+      ? undefined
+      : frame.protocolData.find((p) => p.protocolName === COSIGN_PROTOCOL_NAME);
+    if (cosign) {
+      this.#onCosign(frame.requestId, cosign.data);
+      return;
+    }
     if (!ilp) {
       this.#send({ type: "response", requestId: frame.requestId, protocolData: [] });
       return;

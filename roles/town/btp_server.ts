@@ -16,7 +16,17 @@ import {
 } from "../../protocol/btp_message.ts";
 import type { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
-import { type BtpIlpHandler, BtpPeerConnection } from "./btp_peer_connection.ts";
+import {
+  type BtpCosignHandler,
+  type BtpIlpHandler,
+  BtpPeerConnection,
+} from "./btp_peer_connection.ts";
+import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
+import {
+  ChannelCosignError,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../protocol/payment_channel_cosign.ts";
 
 /** Largest auth frame accepted. */
 const MAX_AUTH_FRAME_BYTES = 4096;
@@ -39,6 +49,11 @@ export interface BtpServerOptions {
    * covered by claims before `onIlp` sees them); undefined for an account without one.
    */
   claimGate?: (account: string) => BtpClaimGate | undefined;
+  /**
+   * The co-sign desk (cooperative settle, withdraw) of an account that settles over a payment
+   * channel; an account without one is answered `unknown-channel`.
+   */
+  cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
 }
 
 /** A running BTP server. */
@@ -95,6 +110,16 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     return gate.handle(packet, claim, () => options.onIlp(from, packet, claim));
   };
 
+  const onCosign: BtpCosignHandler = (from, request) => {
+    const desk = options.cosignDesk?.(from.account.account);
+    if (desk) return desk.answer(request);
+    const err = new ChannelCosignError(
+      "unknown-channel",
+      `account ${from.account.account} settles over no payment channel here`,
+    );
+    return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
+  };
+
   const onSocket = (socket: WebSocket) => {
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
@@ -128,7 +153,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         refuse(socket, bytes, "invalid auth_token");
         return;
       }
-      const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes });
+      const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
       connections.set(account.account, peer);
       socket.addEventListener("close", () => {

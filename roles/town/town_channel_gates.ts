@@ -25,6 +25,12 @@ import {
   openChannelClaimGate,
 } from "./btp_claim_gate.ts";
 import type { TownPeerChannel } from "./town_config.ts";
+import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
+import {
+  type ChannelChange,
+  type ChannelWatcher,
+  startChannelWatcher,
+} from "../channel_watcher.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
 export interface TownChannelGatesOptions {
@@ -42,6 +48,14 @@ export interface TownChannelGatesOptions {
   allowMainnet?: boolean;
   /** Told about each rejected claim or uncovered packet. */
   onReject?: (account: string, err: ClaimError) => void;
+  /** How often the chain is polled for closes by the peer (roles/channel_watcher.ts). */
+  watchIntervalMs?: number;
+  /** Settle a closed channel once its settle timeout is over. Default true. */
+  autoSettle?: boolean;
+  /** Told when the chain changed a channel (closed, settled, deposit raised). */
+  onChannelChange?: (account: string, change: ChannelChange) => void;
+  /** Told when a poll of the chain failed (it is retried at the next one). */
+  onWatchError?: (account: string, err: Error) => void;
 }
 
 /** How one peer settles, for the start-up banner and status. */
@@ -62,7 +76,11 @@ export interface TownChannelGates extends AsyncDisposable {
   claimGate(account: string): BtpClaimGate | undefined;
   /** The gate of an account, with its verifier and channel record (status, tests). */
   gate(account: string): ChannelClaimGate | undefined;
+  /** Per account; the value for `startTownNode({ cosignDesk })` (cooperative close, withdraw). */
+  cosignDesk(account: string): ChannelCosignDesk | undefined;
   settlements: readonly PeerSettlement[];
+  /** Polls the chain for the channels (closes by the peer are answered at once). */
+  watcher?: ChannelWatcher;
   /** Waits for the pending channel file writes and commits the audit trail. */
   close(): Promise<void>;
 }
@@ -134,16 +152,48 @@ export async function openTownChannelGates(
       creditLimit: peer.creditLimit ?? 0n,
     });
   }
+  const desks = new Map<string, ChannelCosignDesk>();
+  for (const { peer, client } of records) {
+    desks.set(
+      peer.account,
+      createChannelCosignDesk({
+        gate: gates.get(peer.account)!,
+        secretKey: options.secretKey,
+        readChannel: (id) => client.getChannel(id),
+        chainTime: () => client.chainTime(),
+      }),
+    );
+  }
+  const accounts = new Map<string, string>();
+  const watcher = startChannelWatcher({
+    channels: records.map(({ peer, client }) => {
+      const gate = gates.get(peer.account)!;
+      accounts.set(gate.record().channelId.toLowerCase(), peer.account);
+      return { record: gate.record, update: gate.update, chain: client };
+    }),
+    intervalMs: options.watchIntervalMs,
+    autoSettle: options.autoSettle ?? true,
+    onChange: (change) =>
+      options.onChannelChange?.(
+        accounts.get(change.record.channelId.toLowerCase()) ?? "",
+        change,
+      ),
+    onError: (channelId, err) =>
+      options.onWatchError?.(accounts.get(channelId.toLowerCase()) ?? "", err),
+  });
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
+      await watcher.stop();
       for (const gate of gates.values()) await gate.writer.durable().catch(() => {});
       await audit.close();
     })();
   return {
     claimGate: (account) => gates.get(account),
     gate: (account) => gates.get(account),
+    cosignDesk: (account) => desks.get(account),
     settlements,
+    watcher,
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -154,6 +204,7 @@ function emptyGates(): TownChannelGates {
   return {
     claimGate: () => undefined,
     gate: () => undefined,
+    cosignDesk: () => undefined,
     settlements: [],
     close,
     [Symbol.asyncDispose]: close,

@@ -16,6 +16,10 @@
  * | owner (free)       | `--owner <hex pubkey>`    | `TURNPIKE_TOWN_OWNER`               | `owner_pubkey`          | none    |
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | USD, 6 (from IL-DCP with a parent) |
+ * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
+ *
+ * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
+ * its kind 10032 at start (roles/town/town_peer_info.ts).
  *
  * A peer with a channel settles over it (DESIGN.md §5): its packets must be covered by its claims
  * (roles/town/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
@@ -29,6 +33,11 @@ import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
 import { type BtpPeerAccountConfig, isAccountName } from "./btp_accounts.ts";
 import { DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+import {
+  resolveTownSettlement,
+  type TownSettlement,
+  TownSettlementError,
+} from "./town_peer_info.ts";
 
 /** Town flags as commander hands them. */
 export interface TownFlags {
@@ -41,6 +50,7 @@ export interface TownFlags {
   maxEventBytes?: string;
   maxPacketAmount?: string;
   owner?: string;
+  publicBtpUrl?: string;
 }
 
 /** The resolved town configuration. */
@@ -62,6 +72,8 @@ export interface TownConfig {
   maxPacketAmount?: bigint;
   assetCode: string;
   assetScale: number;
+  /** What the town announces in its kind 10032 at start; absent: no announcement. */
+  settlement?: TownSettlement;
 }
 
 /** A peer that settles over a payment channel. */
@@ -329,5 +341,18 @@ export function resolveTownConfig(
     maxPacketAmount: maxPacket === undefined ? undefined : amount(maxPacket, "max packet amount"),
     assetCode: typeof toml.asset_code === "string" ? toml.asset_code : "USD",
     assetScale,
+    settlement: townSettlement(
+      loaded,
+      pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
+    ),
   };
+}
+
+function townSettlement(loaded: LoadedSettings, publicBtpUrl: unknown): TownSettlement {
+  try {
+    return resolveTownSettlement({ sections: loaded.sections, publicBtpUrl });
+  } catch (err) {
+    if (err instanceof TownSettlementError) throw new TownConfigError(err.message);
+    throw err;
+  }
 }

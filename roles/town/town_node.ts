@@ -13,12 +13,14 @@ import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
 import { createBtpRouter } from "./btp_router.ts";
 import { startBtpServer } from "./btp_server.ts";
+import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { SpspResponder } from "./spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
 import { SubscriptionHub } from "./subscription_hub.ts";
 import type { TownConfig } from "./town_config.ts";
 import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write_pipeline.ts";
+import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -35,6 +37,8 @@ export interface TownNodeOptions {
   log?: (line: string) => void;
   /** Payment channel claim gates of the peers that settle over a channel (btp_claim_gate.ts). */
   claimGate?: (account: string) => BtpClaimGate | undefined;
+  /** Co-sign desks (cooperative settle, withdraw) of those peers (channel_cosign_desk.ts). */
+  cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
 }
 
 /** A running town. */
@@ -51,6 +55,8 @@ export interface TownNode {
   writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
   store: EventStore;
+  /** The kind 10032 stored at start (when the config has a settlement section). */
+  announcement?: TownAnnouncement;
   /** Stops everything; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -165,9 +171,20 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),
       claimGate: options.claimGate,
+      cosignDesk: options.cosignDesk,
     });
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
+    // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.
+    const announcement = config.settlement && announceTownPeerInfo({
+      store,
+      secretKey: options.secretKey,
+      ilpAddress: townAddress,
+      btpEndpoint: `btp+ws://${urlHost(config.host)}:${btp.port}`,
+      assetCode,
+      assetScale,
+      settlement: config.settlement,
+    });
     let stopped: Promise<void> | undefined;
     return {
       ilpAddress: townAddress,
@@ -180,10 +197,15 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       writeCounters: pipeline.counters,
       writeBatches: () => pipeline.committer.batches,
       store,
+      announcement,
       stop: () => stopped ??= stopAll(),
     };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

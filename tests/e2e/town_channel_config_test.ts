@@ -108,7 +108,7 @@ token = "${pair.contracts.tokenAddress}"
         assertEquals(payer.signer.nonce, 3n);
       }
       const health = await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json();
-      assertEquals(health.events, 3);
+      assertEquals(health.events, 4, "3 paid writes and the town's own kind 10032");
       // The FULFILLs came after the claims were durable: the town's file holds the newest one.
       const file = await readChannel(channelFilePath(state, channelId));
       assertEquals(file.received, claimed);

@@ -52,7 +52,7 @@ Deno.test("town up: prints its ports and identity, takes a paid write, stops on 
     assertStringIncludes(nip11.headers.get("content-type") ?? "", "application/nostr+json");
     assertStringIncludes(JSON.stringify(await nip11.json()), "test.clitown");
     const health = await (await fetch(`http://127.0.0.1:${httpPort}/health`)).json();
-    assertEquals(health.events, 1);
+    assertEquals(health.events, 2, "the paid write and the town's own kind 10032");
   } finally {
     town.child.kill("SIGINT");
     const status = await town.done;

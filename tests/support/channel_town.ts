@@ -22,6 +22,7 @@ import {
 import { type ChannelClaimGate, openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import { createChannelCosignDesk } from "../../roles/town/channel_cosign_desk.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 /** Options for {@linkcode channelRecord}. */
@@ -57,6 +58,8 @@ export function channelRecord(options: ChannelRecordOptions): ChannelRecord {
     status: "open",
     deposit: options.deposit,
     peerDeposit: options.peerDeposit ?? 0n,
+    withdrawn: 0n,
+    peerWithdrawn: 0n,
     sent: 0n,
     sentNonce: 0n,
     received: 0n,
@@ -110,6 +113,12 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
     creditLimit: options.creditLimit,
     triggeredBy: () => "test.town",
   });
+  const desk = createChannelCosignDesk({
+    gate,
+    secretKey: options.secretKey,
+    readChannel: (id) => options.bob.getChannel(id),
+    chainTime: () => options.bob.chainTime(),
+  });
   let town: TownNode;
   try {
     town = await startTownNode({
@@ -130,6 +139,7 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
       secretKey: options.secretKey,
       databasePath: options.databasePath ?? ":memory:",
       claimGate: (account) => account === "alice" && options.settle !== false ? gate : undefined,
+      cosignDesk: (account) => account === "alice" ? desk : undefined,
     });
   } catch (err) {
     await audit.close();

@@ -4,7 +4,9 @@ import { bytesToHex } from "viem";
 import {
   BalanceProofSignatureError,
   recoverBalanceProofSigner,
+  recoverWithdrawSigner,
   signBalanceProof,
+  signWithdraw,
 } from "../../chain/balance_proof.ts";
 import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
 
@@ -48,6 +50,48 @@ Deno.test("balance proof: malformed and high-s signatures are refused", async ()
   const twin = `${sig.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${v}` as `0x${string}`;
   await assertRejects(
     () => recoverBalanceProofSigner(PROOF, twin, DOMAIN),
+    BalanceProofSignatureError,
+    "high half",
+  );
+});
+
+const WITHDRAW = {
+  channelId: `0x${"ab".repeat(32)}`,
+  participant: `0x${"33".repeat(20)}`,
+  totalWithdraw: 10_000_000n,
+  expiration: 1_900_000_000n,
+} as const;
+
+Deno.test("withdraw: the NIP-06 key signs, the signer recovers; other fields recover another", async () => {
+  const sig = await signWithdraw(WITHDRAW, { secretKey: KEY, domain: DOMAIN });
+  assertEquals(await recoverWithdrawSigner(WITHDRAW, sig, DOMAIN), ADDRESS);
+  const variants = [
+    [{ ...WITHDRAW, totalWithdraw: 10_000_001n }, DOMAIN],
+    [{ ...WITHDRAW, expiration: 1_900_000_001n }, DOMAIN],
+    [{ ...WITHDRAW, participant: `0x${"34".repeat(20)}` }, DOMAIN],
+    [{ ...WITHDRAW, channelId: `0x${"ac".repeat(32)}` }, DOMAIN],
+    [WITHDRAW, { ...DOMAIN, chainId: 84532 }],
+  ] as const;
+  for (const [withdraw, domain] of variants) {
+    assertNotEquals(await recoverWithdrawSigner(withdraw, sig, domain), ADDRESS);
+  }
+  // Not interchangeable with a balance proof signature over the same channel.
+  const proofSig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  assertNotEquals(await recoverWithdrawSigner(WITHDRAW, proofSig, DOMAIN), ADDRESS);
+});
+
+Deno.test("withdraw: malformed and high-s signatures are refused", async () => {
+  await assertRejects(
+    () => recoverWithdrawSigner(WITHDRAW, "0x1234", DOMAIN),
+    BalanceProofSignatureError,
+  );
+  const sig = await signWithdraw(WITHDRAW, { secretKey: KEY, domain: DOMAIN });
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const s = BigInt(`0x${sig.slice(66, 130)}`);
+  const v = parseInt(sig.slice(130), 16) === 27 ? "1c" : "1b";
+  const twin = `${sig.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${v}` as `0x${string}`;
+  await assertRejects(
+    () => recoverWithdrawSigner(WITHDRAW, twin, DOMAIN),
     BalanceProofSignatureError,
     "high half",
   );

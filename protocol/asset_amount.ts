@@ -1,0 +1,37 @@
+/**
+ * Human-readable ILP amounts. Packets and invoices carry integers in the asset's smallest unit
+ * (`assetScale` decimal places): `5000` at scale 6 is 0.005 of the asset, and printing it as
+ * "5000 M2M" would read as five thousand tokens.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode formatAssetAmount}. */
+export interface AssetAmountOptions {
+  /** Asset code, e.g. `USD` or `M2M`. */
+  assetCode: string;
+  /** Decimal places of the smallest unit (ILP asset scale, 0-255). */
+  assetScale: number;
+}
+
+/**
+ * Formats an amount in base units as `<decimal> <code>` with trailing zeros trimmed.
+ *
+ * @example
+ * ```ts
+ * formatAssetAmount(5000n, { assetCode: "M2M", assetScale: 6 }); // "0.005 M2M"
+ * formatAssetAmount(12n, { assetCode: "XRP", assetScale: 0 }); // "12 XRP"
+ * ```
+ */
+export function formatAssetAmount(amount: bigint, options: AssetAmountOptions): string {
+  const scale = options.assetScale;
+  if (!Number.isInteger(scale) || scale < 0 || scale > 255) {
+    throw new RangeError(`asset scale ${scale} is not an integer from 0 to 255`);
+  }
+  const negative = amount < 0n;
+  const digits = (negative ? -amount : amount).toString().padStart(scale + 1, "0");
+  const whole = digits.slice(0, digits.length - scale);
+  const fraction = digits.slice(digits.length - scale).replace(/0+$/, "");
+  const text = fraction ? `${whole}.${fraction}` : whole;
+  return `${negative ? "-" : ""}${text} ${options.assetCode}`;
+}

@@ -1,0 +1,531 @@
+/**
+ * The BTP protocol-data entry `payment-channel-cosign`: the payer of a payment channel asks its
+ * BTP peer (the receiver, normally the town) to co-sign final balances (cooperative settle) or a
+ * withdraw while the channel stays open, or to hand back the newest claim of the payer it holds
+ * (`last-claim`, for a payer rebuilding its channel file), and gets the peer's signature, the
+ * claim or a refusal back, in the RESPONSE of the same MESSAGE. Content type `application/json` (BTP content type 2), UTF-8, at
+ * most {@linkcode MAX_COSIGN_BYTES} bytes. Amounts are decimal strings (uint256).
+ *
+ * ```json
+ * { "version": 1, "type": "cooperative-settle", "channelId": "0x..", "chainId": 31337,
+ *   "tokenNetworkAddress": "0x..", "participant1": "0x..", "balance1": "49000000",
+ *   "participant2": "0x..", "balance2": "1000000", "transferredAmount": "1000000",
+ *   "nonce": "12", "signature": "0x<130 hex>" }
+ * { "version": 1, "type": "withdraw", "channelId": "0x..", "chainId": 31337,
+ *   "tokenNetworkAddress": "0x..", "participant": "0x..", "totalWithdraw": "10000000",
+ *   "expiration": "1767225600", "signature": "0x<130 hex>" }
+ * { "version": 1, "type": "last-claim", "channelId": "0x..", "chainId": 31337,
+ *   "tokenNetworkAddress": "0x.." }
+ * { "version": 1, "type": "signed", "channelId": "0x..", "signature": "0x<130 hex>" }
+ * { "version": 1, "type": "claim", "channelId": "0x..", "nonce": "12",
+ *   "transferredAmount": "1000000", "signature": "0x<130 hex>" }
+ * { "version": 1, "type": "refused", "channelId": "0x..", "reason": "settle-below-claim",
+ *   "message": "..." }
+ * ```
+ *
+ * `participant1`/`participant2` are in the contract's order (`getChannel`); `signature` of a
+ * request is the payer's EIP-712 signature over `CooperativeSettle` or `Withdraw`
+ * (chain/balance_proof.ts), of an answer the peer's over the same message. `last-claim` carries
+ * no signature: the BTP connection is authenticated as the account, and the answer is the payer's
+ * own EIP-712 `BalanceProof` signature of its newest claim the peer holds (the payer checks it
+ * recovers to itself); `nonce` "0", `transferredAmount` "0" and no `signature` when the peer
+ * holds none. Unknown fields are ignored. Decoding checks the
+ * shape only; the peer's desk (roles/town/channel_cosign_desk.ts) checks the rest. Every
+ * rejection is a {@linkcode ChannelCosignError} whose `reason` is a {@linkcode CosignReason}.
+ *
+ * @module
+ */
+
+/** BTP protocol-data name of the exchange. */
+export const COSIGN_PROTOCOL_NAME = "payment-channel-cosign";
+/** Format version this code writes and reads. */
+export const COSIGN_VERSION = 1;
+/** Largest encoded request or answer accepted (a real one is ~600 bytes). */
+export const MAX_COSIGN_BYTES = 4096;
+/** Longest refusal message kept. */
+export const MAX_COSIGN_MESSAGE_LENGTH = 500;
+
+const UINT256_MAX = 2n ** 256n - 1n;
+
+/** Fields every request carries: the channel it is about. */
+interface CosignChannelRef {
+  version: number;
+  channelId: `0x${string}`;
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+}
+
+/** Fields every request to co-sign carries. */
+interface CosignRequestBase extends CosignChannelRef {
+  /** The payer's EIP-712 signature over the message. */
+  signature: `0x${string}`;
+}
+
+/** Final balances for `cooperativeSettle`, in the contract's participant order. */
+export interface CooperativeSettleRequest extends CosignRequestBase {
+  type: "cooperative-settle";
+  participant1: `0x${string}`;
+  balance1: bigint;
+  participant2: `0x${string}`;
+  balance2: bigint;
+  /** The payer's final cumulative claim (what it believes it paid). */
+  transferredAmount: bigint;
+  /** Nonce of that claim. */
+  nonce: bigint;
+}
+
+/** A withdraw for `setTotalWithdraw` while the channel stays open. */
+export interface WithdrawRequest extends CosignRequestBase {
+  type: "withdraw";
+  participant: `0x${string}`;
+  /** Cumulative. */
+  totalWithdraw: bigint;
+  /** Unix seconds (block time) after which the contract refuses the signatures. */
+  expiration: bigint;
+}
+
+/** The newest claim of the payer the peer holds (the payer lost its channel file). */
+export interface LastClaimRequest extends CosignChannelRef {
+  type: "last-claim";
+}
+
+/** A request to the peer. */
+export type CosignRequest = CooperativeSettleRequest | WithdrawRequest | LastClaimRequest;
+
+/** The peer's signature over the requested message. */
+export interface CosignSigned {
+  version: number;
+  type: "signed";
+  channelId: `0x${string}`;
+  signature: `0x${string}`;
+}
+
+/** The peer's refusal. */
+export interface CosignRefused {
+  version: number;
+  type: "refused";
+  channelId: `0x${string}`;
+  reason: CosignReason;
+  message: string;
+}
+
+/** The payer's newest claim the peer holds, as the payer signed it. */
+export interface CosignLastClaim {
+  version: number;
+  type: "claim";
+  channelId: `0x${string}`;
+  /** 0: the peer holds no claim (then `transferredAmount` is 0 and there is no signature). */
+  nonce: bigint;
+  /** Cumulative. */
+  transferredAmount: bigint;
+  /** The payer's EIP-712 `BalanceProof` signature; present exactly when `nonce` > 0. */
+  signature?: `0x${string}`;
+}
+
+/** The peer's answer. */
+export type CosignAnswer = CosignSigned | CosignRefused | CosignLastClaim;
+
+/** Why a request was refused (by the codec, the peer's desk, or the payer checking the answer). */
+export type CosignReason =
+  | "too-large"
+  | "malformed"
+  | "unsupported-version"
+  | "unknown-channel"
+  | "wrong-chain"
+  | "wrong-contract"
+  | "channel-not-open"
+  | "channel-closing"
+  | "wrong-participants"
+  | "bad-signature"
+  | "balances-mismatch"
+  | "beyond-deposit"
+  | "settle-below-claim"
+  | "settle-credit-outstanding"
+  | "withdraw-not-increasing"
+  | "withdraw-uncovers-claims"
+  | "withdraw-expiration"
+  | "withdraw-unsupported"
+  | "chain-unavailable"
+  | "internal-error"
+  | "peer-unavailable"
+  | "peer-error"
+  | "bad-peer-signature";
+
+const REASONS: ReadonlySet<string> = new Set<CosignReason>([
+  "too-large",
+  "malformed",
+  "unsupported-version",
+  "unknown-channel",
+  "wrong-chain",
+  "wrong-contract",
+  "channel-not-open",
+  "channel-closing",
+  "wrong-participants",
+  "bad-signature",
+  "balances-mismatch",
+  "beyond-deposit",
+  "settle-below-claim",
+  "settle-credit-outstanding",
+  "withdraw-not-increasing",
+  "withdraw-uncovers-claims",
+  "withdraw-expiration",
+  "withdraw-unsupported",
+  "chain-unavailable",
+  "internal-error",
+  "peer-unavailable",
+  "peer-error",
+  "bad-peer-signature",
+]);
+
+/** Options for {@linkcode ChannelCosignError}. */
+export interface ChannelCosignErrorOptions {
+  /** The peer refused (its answer's reason), as opposed to a local check or transport. */
+  fromPeer?: boolean;
+}
+
+/** A co-sign request or answer was refused; `reason` says why in one token. */
+export class ChannelCosignError extends Error {
+  override name = "ChannelCosignError";
+  readonly fromPeer: boolean;
+  constructor(
+    readonly reason: CosignReason,
+    readonly detail: string,
+    options: ChannelCosignErrorOptions = {},
+  ) {
+    super(`payment channel co-sign refused (${reason}): ${detail}`);
+    this.fromPeer = options.fromPeer ?? false;
+  }
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const UINT = /^(0|[1-9][0-9]{0,77})$/;
+
+/**
+ * Encodes a request as the UTF-8 JSON bytes of the protocol-data entry.
+ *
+ * @example
+ * ```ts
+ * const data = encodeCosignRequest(request);
+ * protocolData.push({ protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data });
+ * ```
+ */
+export function encodeCosignRequest(request: CosignRequest): Uint8Array {
+  validateCosignRequest(request);
+  const base = {
+    version: request.version,
+    type: request.type,
+    channelId: request.channelId,
+    chainId: request.chainId,
+    tokenNetworkAddress: request.tokenNetworkAddress,
+  };
+  if (request.type === "last-claim") return encodeJson({ ...base });
+  const body = request.type === "cooperative-settle"
+    ? {
+      ...base,
+      participant1: request.participant1,
+      balance1: request.balance1.toString(),
+      participant2: request.participant2,
+      balance2: request.balance2.toString(),
+      transferredAmount: request.transferredAmount.toString(),
+      nonce: request.nonce.toString(),
+      signature: request.signature,
+    }
+    : {
+      ...base,
+      participant: request.participant,
+      totalWithdraw: request.totalWithdraw.toString(),
+      expiration: request.expiration.toString(),
+      signature: request.signature,
+    };
+  return encodeJson(body);
+}
+
+/**
+ * Decodes and shape-checks a request. Throws {@linkcode ChannelCosignError} `too-large`,
+ * `malformed` or `unsupported-version`.
+ *
+ * @example
+ * ```ts
+ * const request = decodeCosignRequest(entry.data);
+ * if (request.type === "withdraw") console.log(request.totalWithdraw);
+ * ```
+ */
+export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {
+  const v = decodeObject(data);
+  const ref = {
+    version: COSIGN_VERSION,
+    channelId: str(v, "channelId") as `0x${string}`,
+    chainId: num(v, "chainId"),
+    tokenNetworkAddress: str(v, "tokenNetworkAddress") as `0x${string}`,
+  };
+  if (v.type === "last-claim") {
+    const request: LastClaimRequest = { ...ref, type: "last-claim" };
+    validateCosignRequest(request);
+    return request;
+  }
+  const base = { ...ref, signature: str(v, "signature") as `0x${string}` };
+  let request: CosignRequest;
+  if (v.type === "cooperative-settle") {
+    request = {
+      ...base,
+      type: "cooperative-settle",
+      participant1: str(v, "participant1") as `0x${string}`,
+      balance1: uint(v, "balance1"),
+      participant2: str(v, "participant2") as `0x${string}`,
+      balance2: uint(v, "balance2"),
+      transferredAmount: uint(v, "transferredAmount"),
+      nonce: uint(v, "nonce"),
+    };
+  } else if (v.type === "withdraw") {
+    request = {
+      ...base,
+      type: "withdraw",
+      participant: str(v, "participant") as `0x${string}`,
+      totalWithdraw: uint(v, "totalWithdraw"),
+      expiration: uint(v, "expiration"),
+    };
+  } else {
+    throw new ChannelCosignError(
+      "malformed",
+      'type must be "cooperative-settle", "withdraw" or "last-claim"',
+    );
+  }
+  validateCosignRequest(request);
+  return request;
+}
+
+/**
+ * Checks a request's fields (formats and ranges, not signatures). Throws
+ * {@linkcode ChannelCosignError} `malformed` naming the first bad field.
+ *
+ * @example
+ * ```ts
+ * validateCosignRequest(request); // throws on a bad field
+ * ```
+ */
+export function validateCosignRequest(request: CosignRequest): void {
+  if (request.version !== COSIGN_VERSION) bad("version", `must be ${COSIGN_VERSION}`);
+  if (!BYTES32.test(request.channelId)) bad("channelId", "is not 32 bytes of hex");
+  if (!Number.isSafeInteger(request.chainId) || request.chainId <= 0) {
+    bad("chainId", "must be a positive integer");
+  }
+  if (!ADDRESS.test(request.tokenNetworkAddress)) bad("tokenNetworkAddress", "is not an address");
+  if (request.type === "last-claim") return;
+  if (!SIGNATURE.test(request.signature)) bad("signature", "is not 65 bytes of hex");
+  if (request.type === "cooperative-settle") {
+    if (!ADDRESS.test(request.participant1)) bad("participant1", "is not an address");
+    if (!ADDRESS.test(request.participant2)) bad("participant2", "is not an address");
+    for (const f of ["balance1", "balance2", "transferredAmount", "nonce"] as const) {
+      checkUint(request[f], f);
+    }
+  } else if (request.type === "withdraw") {
+    if (!ADDRESS.test(request.participant)) bad("participant", "is not an address");
+    checkUint(request.totalWithdraw, "totalWithdraw");
+    checkUint(request.expiration, "expiration");
+    if (request.totalWithdraw === 0n) bad("totalWithdraw", "must be positive");
+  } else {
+    bad("type", 'must be "cooperative-settle", "withdraw" or "last-claim"');
+  }
+}
+
+/**
+ * Encodes the peer's answer.
+ *
+ * @example
+ * ```ts
+ * const data = encodeCosignAnswer({ version: 1, type: "signed", channelId, signature });
+ * ```
+ */
+export function encodeCosignAnswer(answer: CosignAnswer): Uint8Array {
+  validateCosignAnswer(answer);
+  if (answer.type === "claim") {
+    return encodeJson({
+      version: answer.version,
+      type: answer.type,
+      channelId: answer.channelId,
+      nonce: answer.nonce.toString(),
+      transferredAmount: answer.transferredAmount.toString(),
+      ...(answer.signature === undefined ? {} : { signature: answer.signature }),
+    });
+  }
+  return encodeJson(
+    answer.type === "signed"
+      ? {
+        version: answer.version,
+        type: answer.type,
+        channelId: answer.channelId,
+        signature: answer.signature,
+      }
+      : {
+        version: answer.version,
+        type: answer.type,
+        channelId: answer.channelId,
+        reason: answer.reason,
+        message: answer.message,
+      },
+  );
+}
+
+/**
+ * A refusal answer for an error (the message is cut to {@linkcode MAX_COSIGN_MESSAGE_LENGTH}).
+ *
+ * @example
+ * ```ts
+ * const answer = refusalOf(channelId, new ChannelCosignError("settle-below-claim", "..."));
+ * ```
+ */
+export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): CosignRefused {
+  return {
+    version: COSIGN_VERSION,
+    type: "refused",
+    channelId,
+    reason: err.reason,
+    message: err.detail.slice(0, MAX_COSIGN_MESSAGE_LENGTH),
+  };
+}
+
+/**
+ * Decodes and shape-checks the peer's answer. Throws {@linkcode ChannelCosignError}
+ * `too-large`, `malformed` or `unsupported-version`.
+ *
+ * @example
+ * ```ts
+ * const answer = decodeCosignAnswer(entry.data);
+ * if (answer.type === "refused") console.log(answer.reason);
+ * ```
+ */
+export function decodeCosignAnswer(data: Uint8Array | string): CosignAnswer {
+  const v = decodeObject(data);
+  const channelId = str(v, "channelId") as `0x${string}`;
+  let answer: CosignAnswer;
+  if (v.type === "signed") {
+    answer = {
+      version: COSIGN_VERSION,
+      type: "signed",
+      channelId,
+      signature: str(v, "signature") as `0x${string}`,
+    };
+  } else if (v.type === "refused") {
+    answer = {
+      version: COSIGN_VERSION,
+      type: "refused",
+      channelId,
+      reason: str(v, "reason") as CosignReason,
+      message: str(v, "message"),
+    };
+  } else if (v.type === "claim") {
+    answer = {
+      version: COSIGN_VERSION,
+      type: "claim",
+      channelId,
+      nonce: uint(v, "nonce"),
+      transferredAmount: uint(v, "transferredAmount"),
+    };
+    if (v.signature !== undefined) answer.signature = str(v, "signature") as `0x${string}`;
+  } else {
+    throw new ChannelCosignError("malformed", 'type must be "signed", "refused" or "claim"');
+  }
+  validateCosignAnswer(answer);
+  return answer;
+}
+
+/**
+ * Checks an answer's fields. Throws {@linkcode ChannelCosignError} `malformed`.
+ *
+ * @example
+ * ```ts
+ * validateCosignAnswer(answer);
+ * ```
+ */
+export function validateCosignAnswer(answer: CosignAnswer): void {
+  if (answer.version !== COSIGN_VERSION) bad("version", `must be ${COSIGN_VERSION}`);
+  if (!BYTES32.test(answer.channelId)) bad("channelId", "is not 32 bytes of hex");
+  if (answer.type === "signed") {
+    if (!SIGNATURE.test(answer.signature)) bad("signature", "is not 65 bytes of hex");
+  } else if (answer.type === "refused") {
+    if (!REASONS.has(answer.reason)) bad("reason", "is not a known reason token");
+    if (typeof answer.message !== "string" || answer.message.length > MAX_COSIGN_MESSAGE_LENGTH) {
+      bad("message", `must be a string of at most ${MAX_COSIGN_MESSAGE_LENGTH} characters`);
+    }
+  } else if (answer.type === "claim") {
+    checkUint(answer.nonce, "nonce");
+    checkUint(answer.transferredAmount, "transferredAmount");
+    if (answer.nonce === 0n) {
+      // "No claim held" has one spelling, so a payer never mistakes it for a claim.
+      if (answer.transferredAmount !== 0n) bad("transferredAmount", "must be 0 when nonce is 0");
+      if (answer.signature !== undefined) bad("signature", "must be absent when nonce is 0");
+    } else if (answer.signature === undefined || !SIGNATURE.test(answer.signature)) {
+      bad("signature", "is not 65 bytes of hex");
+    }
+  } else {
+    bad("type", 'must be "signed", "refused" or "claim"');
+  }
+}
+
+function encodeJson(body: Record<string, unknown>): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  if (bytes.length > MAX_COSIGN_BYTES) {
+    throw new ChannelCosignError(
+      "too-large",
+      `${bytes.length} bytes, the limit is ${MAX_COSIGN_BYTES}`,
+    );
+  }
+  return bytes;
+}
+
+function decodeObject(data: Uint8Array | string): Record<string, unknown> {
+  const size = typeof data === "string" ? new TextEncoder().encode(data).length : data.length;
+  if (size > MAX_COSIGN_BYTES) {
+    throw new ChannelCosignError("too-large", `${size} bytes, the limit is ${MAX_COSIGN_BYTES}`);
+  }
+  let value: unknown;
+  try {
+    const text = typeof data === "string"
+      ? data
+      : new TextDecoder("utf-8", { fatal: true }).decode(data);
+    value = JSON.parse(text);
+  } catch {
+    throw new ChannelCosignError("malformed", "not UTF-8 JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ChannelCosignError("malformed", "not a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  if (v.version !== COSIGN_VERSION) {
+    throw new ChannelCosignError(
+      "unsupported-version",
+      `version ${JSON.stringify(v.version)}, this node reads ${COSIGN_VERSION}`,
+    );
+  }
+  return v;
+}
+
+function bad(field: string, why: string): never {
+  throw new ChannelCosignError("malformed", `${field} ${why}`);
+}
+
+function str(v: Record<string, unknown>, name: string): string {
+  const value = v[name];
+  if (typeof value !== "string") bad(name, "must be a string");
+  return value as string;
+}
+
+function num(v: Record<string, unknown>, name: string): number {
+  const value = v[name];
+  if (typeof value !== "number") bad(name, "must be a number");
+  return value as number;
+}
+
+function uint(v: Record<string, unknown>, name: string): bigint {
+  const value = v[name];
+  if (typeof value !== "string" || !UINT.test(value)) bad(name, "must be a decimal integer string");
+  return BigInt(value as string);
+}
+
+function checkUint(value: bigint, name: string): void {
+  if (typeof value !== "bigint" || value < 0n || value > UINT256_MAX) {
+    bad(name, "must be 0 to 2^256-1");
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * The settlement half of `turnpike demo` (issue #6 §2): a local anvil started for the demo
+ * (port 0) with the project's contracts deployed, the requester's throwaway key funded (test
+ * tokens and gas) and a payment channel requester -> town opened with a small deposit. The
+ * channel file is written in both temporary state dirs: the requester's as `channel open`
+ * writes it, the town's as `channel recover` rebuilds it from the chain. After the job the
+ * channel is closed and settled and the on-chain payouts are compared with both sides' books.
+ *
+ * Closing is cooperative when the town co-signs the final balances over BTP
+ * (`roles/channel_cosign_request.ts`: one transaction, no settle timeout); otherwise unilateral
+ * by the town with the requester's newest claim, then anvil's clock is moved past the settle
+ * timeout (a local chain only) and the channel settled. The channel files
+ * follow the chain through `roles/channel_chain_sync.ts`, the comparison the CLI and the
+ * nodes' watchers share.
+ *
+ * @module
+ */
+import { formatUnits, type Hex } from "viem";
+import {
+  anvilBinaryPath,
+  AnvilError,
+  type AnvilInstance,
+  deployContracts,
+  type DeployedContracts,
+  fundAccount,
+  increaseTime,
+  startAnvil,
+} from "../../chain/anvil.ts";
+import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import { applyChainState, syncChannelFile } from "../channel_chain_sync.ts";
+import { closeCooperatively, type CosignTransport } from "../channel_cosign_request.ts";
+import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../state/channel_file.ts";
+
+/** Options for {@linkcode startDemoChain}. */
+export interface DemoChainOptions {
+  /** The requester's state dir and key: it opens the channel and pays with claims. */
+  requesterStateDir: string;
+  requesterKey: Uint8Array;
+  /** The town's state dir and key: the channel's counterparty. */
+  townStateDir: string;
+  townKey: Uint8Array;
+  /** Channel deposit, token base units. Default 5 M2M (5_000_000 at 6 decimals). */
+  deposit?: bigint;
+  /** Settle timeout, seconds. Default 600. */
+  settleTimeout?: bigint;
+  /** anvil binary; default the one `npm install --prefix tools` puts in tools/node_modules. */
+  anvilBinary?: string;
+  /** Progress lines. */
+  onLine?: (line: string) => void;
+}
+
+/** A running demo chain with the channel open. */
+export interface DemoChain extends AsyncDisposable {
+  anvil: AnvilInstance;
+  chain: ChainConfig;
+  contracts: DeployedContracts;
+  channelId: Hex;
+  deposit: bigint;
+  /** Time to open and fund the channel (approve, open, deposit), ms. */
+  openMs: number;
+  /** The `[chains]` table the town's channel gates read (`openTownChannelGates`). */
+  chainsTable: Record<string, unknown>;
+  /**
+   * Closes and settles the channel: cooperatively when `peer` is given and the town co-signs,
+   * unilaterally otherwise. Call once the requester has stopped (its channel file is final).
+   */
+  settle(options: DemoSettleOptions): Promise<DemoSettlement>;
+  /** Stops anvil. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode DemoChain.settle}. */
+export interface DemoSettleOptions {
+  /** Connected to the town as the requester's BTP account: ask it to co-sign first. */
+  peer?: CosignTransport;
+  /** Stops the town (and whatever else still runs): its channel file is final afterwards. */
+  stopNodes(): Promise<void>;
+}
+
+/** What settling the demo channel showed, amounts as base-unit decimal strings. */
+export interface DemoSettlement {
+  channelId: Hex;
+  chain: string;
+  rpcUrl: string;
+  tokenNetworkAddress: `0x${string}`;
+  tokenSymbol: string;
+  tokenDecimals: number;
+  deposit: string;
+  /** Cumulative amount of the requester's newest claim (its channel file). */
+  paid: string;
+  /** The town's books: the newest claim it holds. */
+  received: string;
+  claims: number;
+  remaining: string;
+  /**
+   * "cooperative": both signed the final balances, settled at once; "unilateral": the town
+   * closed with the newest claim, anvil's clock moved past the settle timeout, settled.
+   */
+  mode: "cooperative" | "unilateral";
+  /** Why the cooperative settle was not used (the town's refusal, no answer). */
+  cooperativeRefused?: string;
+  /** Settling transactions sent. */
+  transactions: number;
+  /** Token balance changes of settling, on chain. */
+  requesterPayout: string;
+  townPayout: string;
+  /** Both payouts equal the books, and both sides' books agree. */
+  chainEqualsBooks: boolean;
+  openMs: number;
+  settleMs: number;
+}
+
+/** The anvil binary is not installed; the demo runs without settlement. */
+export class AnvilMissingError extends Error {
+  override name = "AnvilMissingError";
+}
+
+const DEMO_DEPOSIT = 5_000_000n;
+const DEMO_SETTLE_TIMEOUT = 600n;
+
+/**
+ * Whether the anvil binary is installed.
+ *
+ * @example
+ * ```ts
+ * if (!(await anvilInstalled())) console.log("running without settlement");
+ * ```
+ */
+export async function anvilInstalled(binary: string = anvilBinaryPath()): Promise<boolean> {
+  try {
+    return (await Deno.stat(binary)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts anvil, deploys the contracts, funds the requester and opens its channel to the town,
+ * writing both channel files. anvil is stopped again when anything fails.
+ *
+ * @example
+ * ```ts
+ * await using chain = await startDemoChain({ requesterStateDir, requesterKey, townStateDir,
+ *   townKey });
+ * // ... run the town with the channel's gate and the requester with `channel: chain.channelId`
+ * const settlement = await chain.settle();
+ * ```
+ * @throws {AnvilMissingError} when the anvil binary is not installed.
+ */
+export async function startDemoChain(options: DemoChainOptions): Promise<DemoChain> {
+  const binary = options.anvilBinary ?? anvilBinaryPath();
+  if (!(await anvilInstalled(binary))) throw new AnvilMissingError(`no anvil at ${binary}`);
+  const anvil = await startAnvil({ binary });
+  try {
+    return await prepare(anvil, options);
+  } catch (err) {
+    await anvil.stop();
+    throw err;
+  }
+}
+
+async function prepare(anvil: AnvilInstance, options: DemoChainOptions): Promise<DemoChain> {
+  const deposit = options.deposit ?? DEMO_DEPOSIT;
+  const settleTimeout = options.settleTimeout ?? DEMO_SETTLE_TIMEOUT;
+  const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
+  const chainsTable = {
+    [LOCAL_CHAIN]: {
+      rpc_url: anvil.rpcUrl,
+      token_network: contracts.tokenNetworkAddress,
+      token: contracts.tokenAddress,
+    },
+  };
+  const chain = resolveChainConfig(LOCAL_CHAIN, { section: chainsTable[LOCAL_CHAIN] });
+  const requester = new TokenNetworkClient({ chain, secretKey: options.requesterKey });
+  const town = new TokenNetworkClient({ chain, secretKey: options.townKey });
+  // The requester needs the deposit and gas to open; the town needs gas to close and settle.
+  // One minter key: sequential, so the two never pick the same nonce.
+  const gas = 10n ** 17n;
+  const funding = { rpcUrl: anvil.rpcUrl, tokenAddress: contracts.tokenAddress };
+  await fundAccount({ ...funding, to: requester.address, tokens: deposit, wei: gas });
+  await fundAccount({ ...funding, to: town.address, tokens: 0n, wei: gas });
+  const started = performance.now();
+  const opened = await requester.openChannel({ partner: town.address, deposit, settleTimeout });
+  const openMs = performance.now() - started;
+  await Promise.all([
+    writeOpenedRecord(options.requesterStateDir, requester, {
+      ...opened,
+      peer: town.address,
+      deposit,
+      settleTimeout,
+    }),
+    writeRecoveredRecord(options.townStateDir, town, opened.channelId),
+  ]);
+  const stop = () => anvil.stop();
+  return {
+    anvil,
+    chain,
+    contracts,
+    channelId: opened.channelId,
+    deposit,
+    openMs,
+    chainsTable,
+    settle: (settleOptions) =>
+      settleDemoChannel({
+        ...settleOptions,
+        requesterKey: options.requesterKey,
+        anvil,
+        requester,
+        town,
+        channelId: opened.channelId,
+        deposit,
+        openMs,
+        requesterStateDir: options.requesterStateDir,
+        townStateDir: options.townStateDir,
+      }),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+function baseRecord(client: TokenNetworkClient, channelId: Hex, peer: `0x${string}`) {
+  const { chain } = client;
+  return {
+    channelId,
+    chain: chain.id,
+    chainId: chain.chainId,
+    network: chain.network,
+    tokenNetworkAddress: client.tokenNetworkAddress,
+    tokenAddress: client.tokenAddress,
+    tokenSymbol: chain.tokenSymbol,
+    tokenDecimals: chain.tokenDecimals,
+    selfAddress: client.address,
+    peerAddress: peer,
+    status: "open" as const,
+    sent: 0n,
+    sentNonce: 0n,
+    received: 0n,
+    receivedNonce: 0n,
+    withdrawn: 0n,
+    peerWithdrawn: 0n,
+    settleAt: 0n,
+    openedAt: new Date().toISOString(),
+    warnPercent: 10,
+  };
+}
+
+/** The requester's file, with the fields and audit lines `turnpike channel open` writes. */
+async function writeOpenedRecord(
+  stateDir: string,
+  client: TokenNetworkClient,
+  opened: {
+    channelId: Hex;
+    openTx: Hex;
+    peer: `0x${string}`;
+    deposit: bigint;
+    settleTimeout: bigint;
+  },
+): Promise<void> {
+  const record: ChannelRecord = {
+    ...baseRecord(client, opened.channelId, opened.peer),
+    deposit: opened.deposit,
+    peerDeposit: 0n,
+    settleTimeout: opened.settleTimeout,
+    openTx: opened.openTx,
+  };
+  await saveWithAudit(stateDir, record, "open", {
+    Tx: opened.openTx,
+    Token: client.tokenAddress,
+    TokenNetwork: client.tokenNetworkAddress,
+  });
+}
+
+/** The town's file, rebuilt from the contract's state as `turnpike channel recover` does. */
+async function writeRecoveredRecord(
+  stateDir: string,
+  client: TokenNetworkClient,
+  channelId: Hex,
+): Promise<void> {
+  const onChain = await client.getChannel(channelId);
+  const me = client.address.toLowerCase();
+  // What `channel recover` does for each channel it finds: zeros, then the chain's numbers.
+  const peer = onChain.participant1.toLowerCase() === me
+    ? onChain.participant2
+    : onChain.participant1;
+  const base: ChannelRecord = {
+    ...baseRecord(client, channelId, peer),
+    deposit: 0n,
+    peerDeposit: 0n,
+    settleTimeout: onChain.settleTimeout,
+  };
+  await saveWithAudit(stateDir, applyChainState(base, onChain), "recover");
+}
+
+async function saveWithAudit(
+  stateDir: string,
+  record: ChannelRecord,
+  action: string,
+  fields?: Record<string, string>,
+): Promise<void> {
+  const audit = await openAuditLog({ dir: stateDir });
+  try {
+    await saveChannel(record, { stateDir, audit, action, fields });
+  } finally {
+    await audit.close();
+  }
+}
+
+/** Runs `work` with an audit log of the state dir (one commit group), closed after. */
+async function withAudit<T>(stateDir: string, work: (audit: AuditLog) => Promise<T>): Promise<T> {
+  const audit = await openAuditLog({ dir: stateDir });
+  try {
+    return await work(audit);
+  } finally {
+    await audit.close();
+  }
+}
+
+type Sync = (record: ChannelRecord, client: TokenNetworkClient, settle?: boolean) => Promise<
+  ChannelRecord
+>;
+
+/** Follows the chain in a state dir's channel file (`roles/channel_chain_sync.ts`). */
+function syncFiles(
+  stateDir: string,
+  step: (sync: Sync) => Promise<ChannelRecord>,
+): Promise<ChannelRecord> {
+  return withAudit(
+    stateDir,
+    (audit) =>
+      step((record, client, autoSettle) =>
+        syncChannelFile(record, client, { stateDir, audit, autoSettle })
+      ),
+  );
+}
+
+interface SettleOptions extends DemoSettleOptions {
+  anvil: AnvilInstance;
+  requester: TokenNetworkClient;
+  requesterKey: Uint8Array;
+  town: TokenNetworkClient;
+  channelId: Hex;
+  deposit: bigint;
+  openMs: number;
+  requesterStateDir: string;
+  townStateDir: string;
+}
+
+async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
+  const started = performance.now();
+  const mine = await readChannel(channelFilePath(o.requesterStateDir, o.channelId));
+  const [requesterBefore, townBefore] = await Promise.all([
+    o.requester.tokenBalance(),
+    o.town.tokenBalance(),
+  ]);
+  let cooperativeRefused: string | undefined;
+  let cooperative = false;
+  if (o.peer) {
+    try {
+      await withAudit(o.requesterStateDir, (audit) =>
+        closeCooperatively({
+          peer: o.peer!,
+          chain: o.requester,
+          record: mine,
+          secretKey: o.requesterKey,
+          stateDir: o.requesterStateDir,
+          audit,
+        }));
+      cooperative = true;
+    } catch (err) {
+      if (!(err instanceof ChannelCosignError)) throw err;
+      cooperativeRefused = `${err.reason}: ${err.message}`;
+    }
+  }
+  await o.stopNodes();
+  const theirs = await readChannel(channelFilePath(o.townStateDir, o.channelId));
+  const settled = cooperative
+    // The town learns the settle from the chain, as its watcher would.
+    ? await syncFiles(o.townStateDir, (sync) => sync(theirs, o.town))
+    : await closeUnilaterally(o, mine, theirs);
+  if (settled.status !== "settled") {
+    throw new AnvilError(`channel ${o.channelId} is still ${settled.status} after settling`);
+  }
+  const [requesterAfter, townAfter] = await Promise.all([
+    o.requester.tokenBalance(),
+    o.town.tokenBalance(),
+  ]);
+  const requesterPayout = requesterAfter - requesterBefore;
+  const townPayout = townAfter - townBefore;
+  const chainEqualsBooks = mine.sent === theirs.received &&
+    townPayout === theirs.received && requesterPayout === o.deposit - mine.sent;
+  const chain = o.town.chain;
+  return {
+    channelId: o.channelId,
+    chain: chain.id,
+    rpcUrl: o.anvil.rpcUrl,
+    tokenNetworkAddress: o.town.tokenNetworkAddress,
+    tokenSymbol: chain.tokenSymbol,
+    tokenDecimals: chain.tokenDecimals,
+    deposit: o.deposit.toString(),
+    paid: mine.sent.toString(),
+    received: theirs.received.toString(),
+    claims: Number(mine.sentNonce),
+    remaining: (o.deposit - mine.sent).toString(),
+    mode: cooperative ? "cooperative" : "unilateral",
+    cooperativeRefused,
+    transactions: cooperative ? 1 : 2,
+    requesterPayout: requesterPayout.toString(),
+    townPayout: townPayout.toString(),
+    chainEqualsBooks,
+    openMs: o.openMs,
+    settleMs: performance.now() - started,
+  };
+}
+
+/** The town closes with the requester's newest claim; past the timeout (anvil's clock), settle. */
+async function closeUnilaterally(
+  o: SettleOptions,
+  mine: ChannelRecord,
+  theirs: ChannelRecord,
+): Promise<ChannelRecord> {
+  const proof = theirs.receivedSignature && theirs.receivedNonce > 0n
+    ? {
+      nonce: theirs.receivedNonce,
+      transferredAmount: theirs.received,
+      signature: theirs.receivedSignature,
+    }
+    : undefined;
+  const settled = await syncFiles(o.townStateDir, async (sync) => {
+    await o.town.closeChannel(o.channelId, proof);
+    const closed = await sync(theirs, o.town);
+    await increaseTime(o.anvil.rpcUrl, Number(closed.settleTimeout) + 1);
+    // The settle timeout is over: the sync settles the channel and records it, as a node would.
+    return await sync(closed, o.town, true);
+  });
+  await syncFiles(o.requesterStateDir, (sync) => sync(mine, o.requester));
+  return settled;
+}
+
+/**
+ * Formats base units of the demo token (`5000000` -> `5`).
+ *
+ * @example
+ * ```ts
+ * tokenUnits("4991250", 6); // "4.99125"
+ * ```
+ */
+export function tokenUnits(baseUnits: string, decimals: number): string {
+  return formatUnits(BigInt(baseUnits), decimals);
+}

@@ -1,0 +1,363 @@
+/**
+ * Cooperative close and withdraw over BTP (`payment-channel-cosign`) on a real anvil with the
+ * real contracts and a real town BTP server: the payer pays with claims, asks the town to
+ * co-sign final balances (or a withdraw), checks the town's signature and submits on chain.
+ * Chain balances equal the books to the unit; the town refuses settles below its newest claim,
+ * signatures of another key, and withdraws that would uncover signed claims.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import {
+  ALICE_MNEMONIC,
+  type ChannelPair,
+  startChannelPair,
+} from "../support/anvil_channel_pair.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { increaseTime } from "../../chain/anvil.ts";
+import { signClaim } from "../../chain/claim_signer.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { lockChannel } from "../../state/channel_lock.ts";
+import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
+import { ClaimError } from "../../protocol/payment_channel_claim.ts";
+import {
+  closeCooperatively,
+  requestCooperativeSettle,
+  requestWithdraw,
+  withdrawCooperatively,
+} from "../../roles/channel_cosign_request.ts";
+import { generateSecretKey } from "nostr-tools";
+
+const DEPOSIT = 50_000_000n;
+
+/** A third party on the chain (a channel partner whose town nobody runs). */
+function strangerOn(pair: ChannelPair): TokenNetworkClient {
+  return new TokenNetworkClient({ chain: pair.chain, secretKey: generateSecretKey() });
+}
+const MINTED = 100_000_000n;
+
+async function setup() {
+  const pair = await startChannelPair();
+  const { alice, bob } = pair;
+  const { channelId } = await alice.openChannel({
+    partner: bob.address,
+    deposit: DEPOSIT,
+    settleTimeout: 600n,
+  });
+  const townDir = await Deno.makeTempDir({ prefix: "cosign_town_" });
+  const aliceDir = await Deno.makeTempDir({ prefix: "cosign_alice_" });
+  const town = await startClaimTown({
+    stateDir: townDir,
+    secretKey: pair.bobKey,
+    bob,
+    record: channelRecord({
+      chain: pair.chain,
+      self: bob,
+      peer: alice,
+      channelId,
+      deposit: 0n,
+      peerDeposit: DEPOSIT,
+    }),
+  });
+  const payer = await connectClaimClient({
+    url: `btp+ws://127.0.0.1:${town.town.btpPort}`,
+    townAddress: town.town.ilpAddress,
+    townPubkey: town.town.pubkey,
+    stateDir: aliceDir,
+    secretKey: pair.aliceKey,
+    record: channelRecord({
+      chain: pair.chain,
+      self: alice,
+      peer: bob,
+      channelId,
+      deposit: DEPOSIT,
+    }),
+  });
+  const pay = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const { reply } = await payer.write(payer.sign(`paid note ${i}`));
+      assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
+    }
+  };
+  return {
+    pair,
+    channelId,
+    townDir,
+    aliceDir,
+    town,
+    payer,
+    pay,
+    async [Symbol.asyncDispose]() {
+      await payer.close();
+      await town.stop();
+      await pair.anvil.stop();
+      await Deno.remove(townDir, { recursive: true });
+      await Deno.remove(aliceDir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("cooperative close: town co-signs, payer settles at once; chain equals books", async () => {
+  await using s = await setup();
+  const { pair, channelId } = s;
+  await s.pay(20);
+  const claimed = s.payer.signer.transferred;
+  assert(claimed > 0n);
+  const record = s.payer.sent.record();
+  assertEquals(record.sent, claimed);
+
+  const started = performance.now();
+  const onChain = await pair.alice.getChannel(channelId);
+  const agreement = await requestCooperativeSettle({
+    peer: s.payer.client,
+    record,
+    secretKey: pair.aliceKey,
+    onChain,
+  });
+  const requestMs = performance.now() - started;
+  // Signed final balances: the town's file says closing and it refuses any further paid packet.
+  const townFile = await readChannel(channelFilePath(s.townDir, channelId));
+  assertEquals(townFile.status, "closing");
+  const { reply } = await s.payer.write(s.payer.sign("one more"));
+  assertEquals(reply.type, "reject");
+  assert(reply.type === "reject" && /channel-not-open/.test(reply.message), JSON.stringify(reply));
+
+  // Submitting (what closeCooperatively does after the exchange); asking again re-signs.
+  const closed = await closeCooperatively({
+    peer: s.payer.client,
+    chain: pair.alice,
+    record,
+    secretKey: pair.aliceKey,
+    stateDir: s.aliceDir,
+  });
+  const totalMs = performance.now() - started;
+  assertEquals(closed.agreement.settle, agreement.settle);
+  assertEquals((await pair.alice.getChannel(channelId)).state, "none");
+  assertEquals(await pair.alice.tokenBalance(), MINTED - claimed);
+  assertEquals(await pair.bob.tokenBalance(), MINTED + claimed);
+  assertEquals((await readChannel(channelFilePath(s.aliceDir, channelId))).status, "settled");
+
+  // Asked again, the town sees ChannelSettled on chain and marks its file settled.
+  const again = await requestCooperativeSettle({
+    peer: s.payer.client,
+    record,
+    secretKey: pair.aliceKey,
+    onChain,
+  }).catch((err) => err);
+  assert(again instanceof ChannelCosignError && again.reason === "channel-not-open", `${again}`);
+  assertEquals((await readChannel(channelFilePath(s.townDir, channelId))).status, "settled");
+  console.log(
+    `cooperative close on anvil: co-sign request ${requestMs.toFixed(1)} ms, ` +
+      `request + cooperativeSettle (1 tx) ${totalMs.toFixed(1)} ms`,
+  );
+});
+
+Deno.test("cooperative close refused: below the newest claim, wrong key; the gate reopens", async () => {
+  await using s = await setup();
+  const { pair, channelId } = s;
+  await s.pay(5);
+  const record = s.payer.sent.record();
+  const onChain = await pair.alice.getChannel(channelId);
+  const below = await requestCooperativeSettle({
+    peer: s.payer.client,
+    record: { ...record, sent: record.sent - 1n },
+    secretKey: pair.aliceKey,
+    onChain,
+  }).catch((err) => err);
+  assert(below instanceof ChannelCosignError, `${below}`);
+  assertEquals([below.reason, below.fromPeer], ["settle-below-claim", true]);
+
+  const stranger = await requestCooperativeSettle({
+    peer: s.payer.client,
+    record,
+    secretKey: generateSecretKey(),
+    onChain,
+  }).catch((err) => err);
+  assert(stranger instanceof ChannelCosignError, `${stranger}`);
+  assertEquals(stranger.reason, "bad-signature");
+
+  // Nothing was signed: the channel stays open and paid packets go on.
+  assertEquals((await readChannel(channelFilePath(s.townDir, channelId))).status, "open");
+  await s.pay(2);
+  // A unilateral close + settle, for the figure: 2 transactions and the timeout in between.
+  const started = performance.now();
+  await pair.alice.closeChannel(channelId);
+  const closeMs = performance.now() - started;
+  await increaseTime(pair.anvil.rpcUrl, 601);
+  const settleStart = performance.now();
+  await pair.alice.settleChannel(channelId);
+  const settleMs = performance.now() - settleStart;
+  console.log(
+    `unilateral close on anvil: closeChannel ${closeMs.toFixed(1)} ms + settleChannel ` +
+      `${settleMs.toFixed(1)} ms (2 tx, plus the settle timeout)`,
+  );
+});
+
+Deno.test("withdraw: town co-signs, wallet gets X, claims capped at deposit - X", async () => {
+  await using s = await setup();
+  const { pair, channelId } = s;
+  await s.pay(5);
+  const claimed = s.payer.signer.transferred;
+  const before = await pair.alice.tokenBalance();
+  const X = 10_000_000n;
+  const done = await withdrawCooperatively({
+    peer: s.payer.client,
+    chain: pair.alice,
+    record: s.payer.sent.record(),
+    secretKey: pair.aliceKey,
+    stateDir: s.aliceDir,
+    amount: X,
+    signer: s.payer.signer,
+    writer: s.payer.sent,
+  });
+  assertEquals(await pair.alice.tokenBalance(), before + X);
+  assertEquals(done.record.withdrawn, X);
+  assertEquals((await readChannel(channelFilePath(s.aliceDir, channelId))).withdrawn, X);
+  assertEquals((await readChannel(channelFilePath(s.townDir, channelId))).peerWithdrawn, X);
+  assertEquals(
+    (await pair.alice.getChannel(channelId)).participants[
+      pair.alice.address.toLowerCase()
+    ].withdrawn,
+    X,
+  );
+  // Paid packets go on (their claim writes keep the withdraw in the file); a claim beyond
+  // deposit - X is refused by the town's verifier.
+  await s.pay(2);
+  assertEquals((await readChannel(channelFilePath(s.aliceDir, channelId))).withdrawn, X);
+  const over = await signClaim({
+    secretKey: pair.aliceKey,
+    chainId: pair.chain.chainId,
+    tokenNetworkAddress: pair.alice.tokenNetworkAddress,
+    tokenAddress: pair.alice.tokenAddress,
+    channelId,
+    nonce: s.payer.signer.nonce + 1n,
+    transferredAmount: DEPOSIT - X + 1n,
+  });
+  const refused = await s.town.gate.verifier.accept(over, 0n).catch((err) => err);
+  assert(refused instanceof ClaimError && refused.reason === "beyond-deposit", `${refused}`);
+  // A withdraw that would leave less than the claims signed is refused by the town.
+  const record = s.payer.sent.record();
+  const uncover = await requestWithdraw({
+    peer: s.payer.client,
+    record,
+    secretKey: pair.aliceKey,
+    onChain: await pair.alice.getChannel(channelId),
+    totalWithdraw: DEPOSIT - record.sent + 1n,
+    expiration: (await pair.alice.chainTime()) + 600n,
+  }).catch((err) => err);
+  assert(uncover instanceof ChannelCosignError, `${uncover}`);
+  assertEquals(uncover.reason, "withdraw-uncovers-claims");
+  assert(claimed <= record.sent);
+  // Close cooperatively after the withdraw: the balances account for it, chain equals books.
+  await closeCooperatively({
+    peer: s.payer.client,
+    chain: pair.alice,
+    record: s.payer.sent.record(),
+    secretKey: pair.aliceKey,
+    stateDir: s.aliceDir,
+  });
+  const paid = s.payer.signer.transferred;
+  assertEquals(await pair.alice.tokenBalance(), MINTED - paid);
+  assertEquals(await pair.bob.tokenBalance(), MINTED + paid);
+  assertEquals((await pair.alice.getChannel(channelId)).state, "none");
+});
+
+Deno.test("turnpike channel close (real CLI): cooperative with the town, unilateral when it is unreachable", async () => {
+  await using s = await setup();
+  const { pair, channelId } = s;
+  await s.pay(3);
+  await s.payer.close();
+  const dir = await Deno.makeTempDir({ prefix: "cosign_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
+    await Deno.writeTextFile(`${dir}/words`, ALICE_MNEMONIC + "\n");
+    const state = `${dir}/state`;
+    await initWalletWithCli({
+      stateDir: state,
+      passphraseFile: `${dir}/pass`,
+      mnemonicFile: `${dir}/words`,
+    });
+    await Deno.writeTextFile(
+      `${state}/config.toml`,
+      `[chains."evm:base:31337"]
+rpc_url = "${pair.anvil.rpcUrl}"
+token_network = "${pair.contracts.tokenNetworkAddress}"
+token = "${pair.contracts.tokenAddress}"
+`,
+    );
+    const cli = (...args: string[]) =>
+      runCli([
+        "--state-dir",
+        state,
+        ...args,
+        "--passphrase-file",
+        `${dir}/pass`,
+        "--non-interactive",
+      ]);
+    // The payer's channel file, as the node that paid left it.
+    await saveChannel(s.payer.sent.record(), { stateDir: state, action: "open" });
+    const paid = s.payer.sent.record().sent;
+
+    // A second channel, whose town is unreachable: the CLI says why and closes unilaterally.
+    const stranger = strangerOn(pair);
+    const other = await pair.alice.openChannel({
+      partner: stranger.address,
+      deposit: 1_000_000n,
+      settleTimeout: 600n,
+    });
+    await saveChannel(
+      channelRecord({
+        chain: pair.chain,
+        self: pair.alice,
+        peer: stranger,
+        channelId: other.channelId,
+        deposit: 1_000_000n,
+      }),
+      { stateDir: state, action: "open" },
+    );
+    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = (dead.addr as Deno.NetAddr).port;
+    dead.close();
+    const fallback = await cli(
+      "channel",
+      "close",
+      other.channelId,
+      "--connector-btp-url",
+      `btp+ws://127.0.0.1:${deadPort}`,
+    );
+    assertEquals(fallback.code, 0, fallback.stderr);
+    assertStringIncludes(fallback.stderr, "Error: the peer did not co-sign the final balances");
+    assertStringIncludes(fallback.stderr, "(peer unavailable)");
+    assertStringIncludes(fallback.stdout, "(unilateral)");
+    assertEquals((await pair.alice.getChannel(other.channelId)).state, "closed");
+
+    const closeArgs = [
+      "channel",
+      "close",
+      channelId,
+      "--connector-btp-url",
+      `btp+ws://127.0.0.1:${s.town.town.btpPort}`,
+      "--btp-token",
+      "alice-token",
+    ];
+    // While another process pays over the channel (here: this one holds its lock) the CLI
+    // refuses to sign final balances, and nothing changes on chain.
+    const held = await lockChannel(state, channelId);
+    const busy = await cli(...closeArgs);
+    await held.release();
+    assertEquals(busy.code, 1, busy.stderr);
+    assertStringIncludes(busy.stderr, `in use by another process (pid ${Deno.pid})`);
+    assertEquals((await pair.alice.getChannel(channelId)).state, "opened");
+    const coop = await cli(...closeArgs);
+    assertEquals(coop.code, 0, coop.stderr);
+    assertStringIncludes(coop.stdout, "Network: local anvil");
+    assertStringIncludes(coop.stdout, "cooperatively");
+    assertEquals((await pair.alice.getChannel(channelId)).state, "none");
+    assertEquals((await readChannel(channelFilePath(state, channelId))).status, "settled");
+    assertEquals(await pair.bob.tokenBalance(), MINTED + paid);
+    // Alice got back her deposit minus what she paid; the other channel's deposit is still locked.
+    assertEquals(await pair.alice.tokenBalance(), MINTED - paid - 1_000_000n);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

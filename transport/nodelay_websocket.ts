@@ -1,0 +1,691 @@
+/**
+ * A WebSocket (RFC 6455) over a raw TCP connection with `TCP_NODELAY` set, for the latency-bound
+ * job path.
+ *
+ * Why: Deno's built-in `WebSocket` client (and `Deno.upgradeWebSocket`'s server sockets) leave
+ * Nagle's algorithm on and offer no way to turn it off. A small message written while an earlier
+ * one is still unacknowledged then waits for the peer's delayed ACK: 30-40 ms per stall on
+ * loopback (bench/websocket_nodelay_bench_script.ts measures it). Here the socket is a
+ * `Deno.TcpConn` on which `setNoDelay(true)` is called before the handshake; `wss://` runs TLS
+ * over that same socket (`Deno.startTls`), so the option holds there too.
+ *
+ * The class implements the browser `WebSocket` interface (`readyState`, `bufferedAmount`,
+ * `binaryType`, `send`, `close`, `open`/`message`/`close`/`error` events through
+ * `addEventListener` and `on*`; no extensions), so {@linkcode openWebSocket} hands back either
+ * this or the built-in one behind one switch and callers keep their `WebSocket` types. Incoming messages are bounded (`maxMessageBytes`,
+ * default 64 MiB as Deno's own client): a larger one closes the socket with 1009 before it is
+ * buffered. {@linkcode NoDelayWebSocket.accept} is the server side of the same code, over a
+ * connection from `Deno.listen`.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode openWebSocket} and {@linkcode NoDelayWebSocket}. */
+export interface NoDelayWebSocketOptions {
+  /** Largest incoming message (after reassembly); larger closes with 1009. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** How long `close()` waits for the peer's close frame before dropping the TCP connection. Default 2 s. */
+  closeTimeoutMs?: number;
+  /** Sub-protocols offered (`Sec-WebSocket-Protocol`). */
+  protocols?: string[];
+}
+
+/** Options for {@linkcode openWebSocket}. */
+export interface OpenWebSocketOptions extends NoDelayWebSocketOptions {
+  /**
+   * Use {@linkcode NoDelayWebSocket} (TCP_NODELAY). Default true; false falls back to Deno's
+   * built-in `WebSocket` (Nagle on), which is the easy revert if this transport misbehaves.
+   * The environment variable `TURNPIKE_WS_NODELAY=0` does the same for a whole process.
+   */
+  noDelay?: boolean;
+}
+
+/** The handshake, a frame or the peer broke the WebSocket protocol. */
+export class WebSocketProtocolError extends Error {
+  override name = "WebSocketProtocolError";
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_CONTROL_PAYLOAD = 125;
+const READ_CHUNK = 64 * 1024;
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Whether `TURNPIKE_WS_NODELAY` turns the no-delay transport off for this process. */
+function noDelayDisabledByEnv(): boolean {
+  const variable = "TURNPIKE_WS_NODELAY";
+  // Without env permission keep the default rather than prompting.
+  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return false;
+  return Deno.env.get(variable) === "0";
+}
+
+/**
+ * Opens a client WebSocket: a {@linkcode NoDelayWebSocket} by default, Deno's built-in one with
+ * `noDelay: false` (or `TURNPIKE_WS_NODELAY=0`).
+ *
+ * @example
+ * ```ts
+ * const ws = openWebSocket("ws://127.0.0.1:7100");
+ * ws.addEventListener("open", () => ws.send(JSON.stringify(["REQ", "s", {}])));
+ * ```
+ */
+export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): WebSocket {
+  if (options.noDelay === false || noDelayDisabledByEnv()) {
+    return options.protocols ? new WebSocket(url, options.protocols) : new WebSocket(url);
+  }
+  return new NoDelayWebSocket(url, options);
+}
+
+/** Accumulates received bytes; frames are parsed from the front. */
+class ByteQueue {
+  #buf = new Uint8Array(READ_CHUNK);
+  #start = 0;
+  #end = 0;
+  get length(): number {
+    return this.#end - this.#start;
+  }
+  view(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+  push(bytes: Uint8Array): void {
+    if (this.#end + bytes.length > this.#buf.length) {
+      const need = this.length + bytes.length;
+      const next = need > this.#buf.length
+        ? new Uint8Array(Math.max(need, this.#buf.length * 2))
+        : this.#buf;
+      next.set(this.view());
+      this.#end = this.length;
+      this.#start = 0;
+      this.#buf = next;
+    }
+    this.#buf.set(bytes, this.#end);
+    this.#end += bytes.length;
+  }
+  consume(n: number): void {
+    this.#start += n;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+  }
+}
+
+interface Frame {
+  fin: boolean;
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** A connection accepted by {@linkcode NoDelayWebSocket.accept}, handed to the constructor. */
+let acceptedConn: { conn: Deno.Conn; queue: ByteQueue } | undefined;
+
+/** Thrown inside the read loop to close with a code. */
+class CloseWith extends Error {
+  constructor(readonly code: number, reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * A WebSocket on a TCP connection with TCP_NODELAY (see the module doc).
+ *
+ * @example
+ * ```ts
+ * const ws = new NoDelayWebSocket("ws://127.0.0.1:3000");
+ * ws.binaryType = "arraybuffer";
+ * ws.addEventListener("message", (e) => console.log(e.data));
+ * ws.addEventListener("open", () => ws.send(new Uint8Array([1, 2, 3])));
+ * ```
+ */
+export class NoDelayWebSocket extends EventTarget implements WebSocket {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+  /** No extension is ever negotiated. */
+  readonly extensions = "";
+
+  readonly url: string;
+  binaryType: BinaryType = "blob";
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  /** The sub-protocol the server chose ("" when none). */
+  protocol = "";
+
+  #readyState = CONNECTING;
+  #conn?: Deno.Conn;
+  #isClient: boolean;
+  #maxMessageBytes: number;
+  #closeTimeoutMs: number;
+  #queued: Uint8Array[] = [];
+  #bufferedAmount = 0;
+  #writing = false;
+  #closeSent = false;
+  #closeTimer?: ReturnType<typeof setTimeout>;
+  #closeCode = 1006;
+  #closeReason = "";
+  #wasClean = false;
+
+  /** Opens a client connection to `url` (`ws://` or `wss://`). */
+  constructor(url: string, options: NoDelayWebSocketOptions = {}) {
+    super();
+    this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    const accepted = acceptedConn;
+    acceptedConn = undefined;
+    this.#isClient = accepted === undefined;
+    if (accepted) {
+      this.url = url;
+      this.#conn = accepted.conn;
+      this.#readyState = OPEN;
+      queueMicrotask(() => this.#run(accepted.queue));
+      return;
+    }
+    const parsed = new URL(url); // throws on a malformed URL, like the built-in
+    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+      throw new SyntaxError(`WebSocket URL must be ws:// or wss://, got "${url}"`);
+    }
+    if (parsed.hash) throw new SyntaxError(`WebSocket URL must not have a fragment: "${url}"`);
+    this.url = parsed.href;
+    this.#connect(parsed, options.protocols ?? []).then(
+      (rest) => this.#run(rest),
+      (err: Error) => this.#fail(err),
+    );
+  }
+
+  /**
+   * Server side: completes the upgrade of a connection from `Deno.listen` (sets TCP_NODELAY,
+   * reads the request head, answers 101) and returns the open socket.
+   *
+   * @example
+   * ```ts
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * for await (const conn of listener) {
+   *   NoDelayWebSocket.accept(conn).then((ws) => ws.addEventListener("message", (e) => ws.send(e.data)));
+   * }
+   * ```
+   * @throws {WebSocketProtocolError} when the request is not a WebSocket upgrade (answered 400).
+   */
+  static async accept(
+    conn: Deno.Conn,
+    options: NoDelayWebSocketOptions = {},
+  ): Promise<NoDelayWebSocket> {
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    const queue = new ByteQueue();
+    let head: string;
+    try {
+      head = await readHead(conn, queue);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    const lines = head.split("\r\n");
+    const headers = parseHeaders(lines.slice(1));
+    const key = headers.get("sec-websocket-key");
+    if (
+      !/^GET /.test(lines[0]) || headers.get("upgrade")?.toLowerCase() !== "websocket" ||
+      headers.get("sec-websocket-version") !== "13" || !key
+    ) {
+      await writeAll(conn, encoder.encode("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+        .catch(() => {});
+      conn.close();
+      throw new WebSocketProtocolError("not a WebSocket upgrade request");
+    }
+    const path = lines[0].split(" ")[1] ?? "/";
+    await writeAll(
+      conn,
+      encoder.encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
+      ),
+    );
+    acceptedConn = { conn, queue };
+    return new NoDelayWebSocket(`ws://${headers.get("host") ?? "localhost"}${path}`, options);
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#bufferedAmount;
+  }
+
+  /** Queues a text (string) or binary message; a Blob is refused (TypeError): send its bytes. */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException("WebSocket is still connecting", "InvalidStateError");
+    }
+    // Reading a Blob is asynchronous and would reorder messages; no caller sends one.
+    if (data instanceof Blob) throw new TypeError("NoDelayWebSocket does not send Blobs");
+    if (this.#readyState !== OPEN) return; // the built-in discards after close as well
+    if (typeof data === "string") {
+      this.#queueFrame(0x1, encoder.encode(data));
+    } else if (ArrayBuffer.isView(data)) {
+      this.#queueFrame(0x2, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } else {
+      this.#queueFrame(0x2, new Uint8Array(data));
+    }
+  }
+
+  /** Starts the closing handshake (or aborts a connection still being opened). */
+  close(code?: number, reason = ""): void {
+    if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
+      throw new DOMException(`invalid close code ${code}`, "InvalidAccessError");
+    }
+    const reasonBytes = encoder.encode(reason);
+    if (reasonBytes.length > 123) throw new DOMException("close reason too long", "SyntaxError");
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    if (this.#readyState === CONNECTING) {
+      this.#readyState = CLOSING;
+      this.#closeCode = 1006;
+      this.#conn?.close(); // #connect notices and fails; without a conn yet it checks the state
+      return;
+    }
+    this.#readyState = CLOSING;
+    this.#sendClose(code, reasonBytes);
+  }
+
+  #sendClose(code: number | undefined, reason: Uint8Array = new Uint8Array()) {
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    const payload = new Uint8Array(code === undefined ? 0 : 2 + reason.length);
+    if (code !== undefined) {
+      new DataView(payload.buffer).setUint16(0, code);
+      payload.set(reason, 2);
+    }
+    this.#queueFrame(0x8, payload);
+    // A peer that never answers the close frame must not keep the socket (and a test) alive.
+    this.#closeTimer = setTimeout(() => this.#dropConn(), this.#closeTimeoutMs);
+  }
+
+  async #connect(url: URL, protocols: string[]): Promise<ByteQueue> {
+    const secure = url.protocol === "wss:";
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(url.port || (secure ? 443 : 80));
+    const tcp = await Deno.connect({ hostname, port });
+    tcp.setNoDelay(true);
+    let conn: Deno.Conn = tcp;
+    if (this.#readyState !== CONNECTING) {
+      tcp.close();
+      throw new WebSocketProtocolError("closed before the connection was established");
+    }
+    this.#conn = conn;
+    if (secure) {
+      conn = await Deno.startTls(tcp, { hostname });
+      this.#conn = conn;
+    }
+    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+    const request = [
+      `GET ${url.pathname}${url.search} HTTP/1.1`,
+      `Host: ${url.host}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      `Sec-WebSocket-Key: ${key}`,
+      "Sec-WebSocket-Version: 13",
+      ...(protocols.length ? [`Sec-WebSocket-Protocol: ${protocols.join(", ")}`] : []),
+      "",
+      "",
+    ].join("\r\n");
+    await writeAll(conn, encoder.encode(request));
+    const queue = new ByteQueue();
+    const head = await readHead(conn, queue);
+    const lines = head.split("\r\n");
+    const status = lines[0].split(" ")[1];
+    if (status !== "101") {
+      throw new WebSocketProtocolError(`server answered "${lines[0]}" instead of 101`);
+    }
+    const headers = parseHeaders(lines.slice(1));
+    if (headers.get("sec-websocket-accept") !== await acceptKey(key)) {
+      throw new WebSocketProtocolError("server sent a wrong Sec-WebSocket-Accept");
+    }
+    this.protocol = headers.get("sec-websocket-protocol") ?? "";
+    if (this.#readyState !== CONNECTING) {
+      throw new WebSocketProtocolError("closed before the handshake completed");
+    }
+    return queue;
+  }
+
+  /** The connection could not be established: error, then close 1006, as the built-in does. */
+  #fail(err: Error) {
+    this.#dropConn();
+    this.#readyState = CLOSED;
+    this.#emit("error", new ErrorEvent("error", { message: err.message, error: err }));
+    this.#emitClose();
+  }
+
+  async #run(queue: ByteQueue) {
+    if (this.#isClient) {
+      this.#readyState = OPEN;
+      this.#emit("open", new Event("open"));
+    }
+    const conn = this.#conn!;
+    const chunk = new Uint8Array(READ_CHUNK);
+    const fragments: Uint8Array[] = [];
+    let fragmentOpcode = 0;
+    let fragmentBytes = 0;
+    try {
+      reading: while (true) {
+        let frame: Frame | undefined;
+        while ((frame = this.#parseFrame(queue)) !== undefined) {
+          const { fin, opcode, payload } = frame;
+          if (opcode >= 0x8) {
+            if (this.#onControl(opcode, payload)) break reading;
+            continue;
+          }
+          if (opcode === 0x0 && fragmentOpcode === 0) {
+            throw new CloseWith(1002, "continuation frame without a message");
+          }
+          if (opcode !== 0x0 && fragmentOpcode !== 0) {
+            throw new CloseWith(1002, "new message inside a fragmented one");
+          }
+          if (opcode !== 0x0 && opcode !== 0x1 && opcode !== 0x2) {
+            throw new CloseWith(1002, `unknown opcode ${opcode}`);
+          }
+          fragmentBytes += payload.length;
+          if (fragmentBytes > this.#maxMessageBytes) {
+            throw new CloseWith(1009, `message above ${this.#maxMessageBytes} bytes`);
+          }
+          if (opcode !== 0x0) fragmentOpcode = opcode;
+          fragments.push(payload.slice());
+          if (!fin) continue;
+          const message = fragments.length === 1 ? fragments[0] : concat(fragments, fragmentBytes);
+          const type = fragmentOpcode;
+          fragments.length = 0;
+          fragmentOpcode = fragmentBytes = 0;
+          if (this.#readyState === OPEN) this.#deliver(type, message);
+        }
+        const n = await conn.read(chunk);
+        if (n === null) break;
+        queue.push(chunk.subarray(0, n));
+      }
+    } catch (err) {
+      if (err instanceof CloseWith) {
+        this.#closeCode = err.code;
+        this.#closeReason = err.message;
+        if (this.#readyState === OPEN) this.#readyState = CLOSING;
+        this.#sendClose(err.code, encoder.encode(err.message.slice(0, 123)));
+        await this.#flushed();
+        this.#emit("error", new ErrorEvent("error", { message: err.message }));
+      }
+      // Any other error is the connection breaking: closed abnormally (1006) below.
+    }
+    await this.#flushed();
+    this.#dropConn();
+    this.#readyState = CLOSED;
+    this.#emitClose();
+  }
+
+  /** Handles a control frame; true when the connection is finished. */
+  #onControl(opcode: number, payload: Uint8Array): boolean {
+    if (opcode === 0x9) {
+      if (this.#readyState === OPEN) this.#queueFrame(0xA, payload.slice());
+      return false;
+    }
+    if (opcode === 0xA) return false;
+    if (opcode !== 0x8) throw new CloseWith(1002, `unknown control opcode ${opcode}`);
+    if (payload.length === 1) throw new CloseWith(1002, "close frame with a 1-byte payload");
+    let code = 1005;
+    let reason = "";
+    if (payload.length >= 2) {
+      code = new DataView(payload.buffer, payload.byteOffset).getUint16(0);
+      try {
+        reason = strictDecoder.decode(payload.subarray(2));
+      } catch {
+        throw new CloseWith(1007, "close reason is not UTF-8");
+      }
+    }
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    this.#wasClean = true;
+    this.#readyState = CLOSING;
+    // Echo the code (RFC 6455 §5.5.1), then let the TCP connection go once it is written.
+    this.#sendClose(code === 1005 ? undefined : code);
+    return true;
+  }
+
+  #deliver(opcode: number, payload: Uint8Array) {
+    let data: string | ArrayBuffer | Blob;
+    if (opcode === 0x1) {
+      try {
+        data = strictDecoder.decode(payload);
+      } catch {
+        throw new CloseWith(1007, "text message is not UTF-8");
+      }
+    } else {
+      const buffer = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength
+        ? payload.buffer as ArrayBuffer
+        : payload.slice().buffer as ArrayBuffer;
+      data = this.binaryType === "arraybuffer" ? buffer : new Blob([buffer]);
+    }
+    this.#emit("message", new MessageEvent("message", { data, origin: this.url }));
+  }
+
+  /** One frame from the front of `queue`, or undefined when it is not all there yet. */
+  #parseFrame(queue: ByteQueue): Frame | undefined {
+    const bytes = queue.view();
+    if (bytes.length < 2) return undefined;
+    const fin = (bytes[0] & 0x80) !== 0;
+    if ((bytes[0] & 0x70) !== 0) throw new CloseWith(1002, "reserved bits set (no extension)");
+    const opcode = bytes[0] & 0x0f;
+    const masked = (bytes[1] & 0x80) !== 0;
+    if (masked === this.#isClient) {
+      throw new CloseWith(
+        1002,
+        this.#isClient ? "server frame is masked" : "client frame is not masked",
+      );
+    }
+    let length = bytes[1] & 0x7f;
+    let offset = 2;
+    if (length === 126) {
+      if (bytes.length < 4) return undefined;
+      length = (bytes[2] << 8) | bytes[3];
+      offset = 4;
+    } else if (length === 127) {
+      if (bytes.length < 10) return undefined;
+      const big = new DataView(bytes.buffer, bytes.byteOffset + 2, 8).getBigUint64(0);
+      if (big > BigInt(this.#maxMessageBytes)) {
+        throw new CloseWith(1009, `message above ${this.#maxMessageBytes} bytes`);
+      }
+      length = Number(big);
+      offset = 10;
+    }
+    if (opcode >= 0x8 && (length > MAX_CONTROL_PAYLOAD || !fin)) {
+      throw new CloseWith(1002, "control frame too long or fragmented");
+    }
+    // Refuse before buffering: the bound must hold on what is held in memory, not after.
+    if (length > this.#maxMessageBytes) {
+      throw new CloseWith(1009, `message above ${this.#maxMessageBytes} bytes`);
+    }
+    const maskAt = offset;
+    if (masked) offset += 4;
+    if (bytes.length < offset + length) return undefined;
+    const payload = bytes.subarray(offset, offset + length);
+    if (masked) unmask(payload, bytes.subarray(maskAt, maskAt + 4));
+    queue.consume(offset + length);
+    return { fin, opcode, payload };
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array) {
+    this.#queued.push(encodeFrame(opcode, payload, this.#isClient));
+    this.#bufferedAmount += payload.length;
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  async #writeLoop() {
+    this.#writing = true;
+    try {
+      while (this.#queued.length > 0 && this.#conn) {
+        const frames = this.#queued;
+        this.#queued = [];
+        // Everything queued leaves in one write: fewer syscalls, and with NODELAY no waiting.
+        const bytes = frames.length === 1 ? frames[0] : concat(frames);
+        await writeAll(this.#conn, bytes);
+        for (const f of frames) this.#bufferedAmount -= payloadLength(f);
+      }
+    } catch {
+      this.#queued = [];
+      this.#bufferedAmount = 0;
+      this.#dropConn(); // the read loop sees the connection gone and closes with 1006
+    } finally {
+      this.#writing = false;
+      this.#flushWaiters.splice(0).forEach((w) => w());
+    }
+  }
+
+  #flushWaiters: (() => void)[] = [];
+
+  #flushed(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  #dropConn() {
+    clearTimeout(this.#closeTimer);
+    const conn = this.#conn;
+    this.#conn = undefined;
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #emitClose() {
+    clearTimeout(this.#closeTimer);
+    this.#emit(
+      "close",
+      new CloseEvent("close", {
+        code: this.#closeCode,
+        reason: this.#closeReason,
+        wasClean: this.#wasClean,
+      }),
+    );
+  }
+
+  #emit(type: "open" | "message" | "close" | "error", event: Event) {
+    const handler = {
+      open: this.onopen,
+      message: this.onmessage,
+      close: this.onclose,
+      error: this.onerror,
+    }[type] as ((e: Event) => void) | null;
+    try {
+      handler?.call(this, event);
+    } catch (err) {
+      reportError(err);
+    }
+    this.dispatchEvent(event);
+  }
+}
+
+function encodeFrame(opcode: number, payload: Uint8Array, mask: boolean): Uint8Array {
+  const len = payload.length;
+  const headerLen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + (mask ? 4 : 0);
+  const frame = new Uint8Array(headerLen + len);
+  frame[0] = 0x80 | opcode;
+  const view = new DataView(frame.buffer);
+  let offset = 2;
+  if (len < 126) {
+    frame[1] = len;
+  } else if (len < 65536) {
+    frame[1] = 126;
+    view.setUint16(2, len);
+    offset = 4;
+  } else {
+    frame[1] = 127;
+    view.setBigUint64(2, BigInt(len));
+    offset = 10;
+  }
+  if (mask) {
+    frame[1] |= 0x80;
+    const key = crypto.getRandomValues(new Uint8Array(4));
+    frame.set(key, offset);
+    offset += 4;
+    frame.set(payload, offset);
+    unmask(frame.subarray(offset), key);
+  } else {
+    frame.set(payload, offset);
+  }
+  return frame;
+}
+
+/** Payload length of an encoded frame (for bufferedAmount bookkeeping). */
+function payloadLength(frame: Uint8Array): number {
+  const len = frame[1] & 0x7f;
+  const masked = (frame[1] & 0x80) !== 0 ? 4 : 0;
+  const header = (len < 126 ? 2 : len === 126 ? 4 : 10) + masked;
+  return frame.length - header;
+}
+
+function unmask(payload: Uint8Array, key: Uint8Array) {
+  for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+}
+
+function concat(parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** Reads up to the end of the HTTP head; bytes after it stay in `queue`. */
+async function readHead(conn: Deno.Conn, queue: ByteQueue): Promise<string> {
+  const chunk = new Uint8Array(4096);
+  while (true) {
+    const view = queue.view();
+    const end = findHeadEnd(view);
+    if (end >= 0) {
+      const head = new TextDecoder().decode(view.subarray(0, end));
+      queue.consume(end + 4);
+      return head;
+    }
+    if (queue.length > MAX_HEAD_BYTES) {
+      throw new WebSocketProtocolError(`HTTP head above ${MAX_HEAD_BYTES} bytes`);
+    }
+    const n = await conn.read(chunk);
+    if (n === null) throw new WebSocketProtocolError("connection closed during the handshake");
+    queue.push(chunk.subarray(0, n));
+  }
+}
+
+function findHeadEnd(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function parseHeaders(lines: string[]): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon > 0) {
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+  }
+  return headers;
+}
+
+async function acceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
