@@ -510,13 +510,16 @@ function cosignFailure(err: unknown): string | undefined {
       ? `${err.detail} (peer refused: ${err.reason})`
       : `${err.detail} (${err.reason})`;
   }
-  if (
-    err instanceof BtpConnectionError || err instanceof BtpAuthError ||
-    err instanceof BtpTimeoutError || err instanceof BtpClosedError
-  ) {
-    return `${err.message} (peer unavailable)`;
-  }
+  if (isPeerUnreachable(err)) return `${err.message} (peer unavailable)`;
   return undefined;
+}
+
+/** The BTP connection to the peer failed (as opposed to the peer answering). */
+function isPeerUnreachable(
+  err: unknown,
+): err is BtpConnectionError | BtpAuthError | BtpTimeoutError | BtpClosedError {
+  return err instanceof BtpConnectionError || err instanceof BtpAuthError ||
+    err instanceof BtpTimeoutError || err instanceof BtpClosedError;
 }
 
 async function channelWithdraw(
@@ -721,12 +724,15 @@ async function withLastClaim(
     fields.Sent = `${last.transferredAmount} (nonce ${last.nonce}, the peer's last claim)`;
     return { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
   } catch (err) {
-    const why = err instanceof NoPeerUrlError ? err.message : cosignFailure(err);
+    const why = err instanceof NoPeerUrlError || isPeerUnreachable(err)
+      ? err.message
+      : cosignFailure(err);
     if (why === undefined) throw err;
     console.error(
       `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${why}): the ` +
-        `file has what the chain shows (nonce ${record.sentNonce}, ${fmt(record.sent)} sent), ` +
-        "not the claims signed off chain since; do not pay over this channel until " +
+        `file has only what the chain (and a surviving file) shows, nonce ${record.sentNonce} ` +
+        `and ${fmt(record.sent)} sent, not the claims signed off chain since; do not pay over ` +
+        "this channel until " +
         "`turnpike channel recover` reaches the peer" +
         (err instanceof NoPeerUrlError
           ? " (pass --connector-btp-url and --btp-token, or set connector_btp_url in config.toml)"

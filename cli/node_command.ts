@@ -20,6 +20,7 @@
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 60 s |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
+ * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
  *
  * `--channel` names the payment channel whose claims pay the town (never picked implicitly);
  * a channel that is not open, not this node's or not with this town stops `node up` (exit 1).
@@ -72,6 +73,7 @@ interface NodeOptions {
   passphraseFd?: string;
   allowInsecure?: boolean;
   channel?: string;
+  channelPrepay?: string;
 }
 
 const NODE_SETTING_FLAGS = [
@@ -120,6 +122,10 @@ export function registerNodeCommand(program: Command): void {
     .option("--about <text>", "description in the NIP-89 announcement")
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
     .option("--channel <id>", "pay the town with claims on this payment channel")
+    .option(
+      "--channel-prepay <n>",
+      "let each claim cover this much ahead (base units; fewer claims, default 0)",
+    )
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
@@ -168,6 +174,19 @@ function positive(name: string, text: string | undefined, fallback: number): num
     });
   }
   return n;
+}
+
+function nonNegative(name: string, text: string | undefined): string {
+  if (text === undefined) return "0";
+  if (!/^\d{1,30}$/.test(text)) {
+    throw new CliError(
+      `${name} must be a whole number of base units, got ${JSON.stringify(text)}`,
+      {
+        exitCode: ExitCode.Usage,
+      },
+    );
+  }
+  return text;
 }
 
 async function defaultSkillsDir(stateDir: string): Promise<string> {
@@ -263,6 +282,12 @@ async function resolveNodeOptions(
     name: opts.name,
     about: opts.about,
     channel: channel?.toLowerCase(),
+    channelPrepay: BigInt(
+      nonNegative(
+        "--channel-prepay",
+        pick(loaded, opts.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
+      ),
+    ),
     chains: loaded.sections.chains,
     watchIntervalMs: watchIntervalMs(loaded.sections.channels),
   };

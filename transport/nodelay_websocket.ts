@@ -2,10 +2,13 @@
  * A WebSocket (RFC 6455) over a raw TCP connection with `TCP_NODELAY` set, for the latency-bound
  * job path.
  *
- * Why: Deno's built-in `WebSocket` client (and `Deno.upgradeWebSocket`'s server sockets) leave
- * Nagle's algorithm on and offer no way to turn it off. A small message written while an earlier
- * one is still unacknowledged then waits for the peer's delayed ACK: 30-40 ms per stall on
- * loopback (bench/websocket_nodelay_bench_script.ts measures it). Here the socket is a
+ * Why: Deno's built-in `WebSocket` client sets `TCP_NODELAY` to 0 on its socket (strace shows
+ * it; `Deno.serve`'s accepted sockets have it on) and offers no way to change it. A small message
+ * written while an earlier one is still unacknowledged then waits for the peer's delayed ACK:
+ * 30-40 ms per stall on loopback (bench/websocket_nodelay_bench_script.ts measures it).
+ * Why by hand and not npm `ws` (as fast in the same bench): `ws` runs through Node compat, which
+ * needs more than the `net` permission the relay-source stage worker is given, and it would add
+ * a dependency to every stage; the framing below is small and its tests cover fragments, limits and protocol errors. Here the socket is a
  * `Deno.TcpConn` on which `setNoDelay(true)` is called before the handshake; `wss://` runs TLS
  * over that same socket (`Deno.startTls`), so the option holds there too.
  *

@@ -94,6 +94,8 @@ export interface ProviderNodeOptions {
   btpEndpoint?: string;
   /** Pay the town with claims on this channel (id; its file is in the state dir). */
   channel?: string;
+  /** Claim this much ahead on the channel (base units; see `BtpClaimOptions.prepay`). */
+  channelPrepay?: bigint;
   /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher (`[channels] watch_interval`). Default 15 s. */
@@ -237,6 +239,7 @@ class Provider implements ProviderNode {
       audit: this.#audit,
       chains: o.chains,
       watchIntervalMs: o.watchIntervalMs,
+      prepay: o.channelPrepay,
       onChannelChange: (c) =>
         this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`),
       onWatchError: (err) => this.#log(`channel: cannot read the chain: ${err.message}`),

@@ -80,21 +80,24 @@ ${chainToml}`,
       const out = town.stdout();
       const field = (name: string) =>
         out.match(new RegExp(`^  ${name}\\s+(\\S+)$`, "m"))?.[1] ?? "";
-      const provider = spawnCli([
-        "--state-dir",
-        aliceState,
-        "node",
-        "up",
-        "--relay-url",
-        `ws://127.0.0.1:${field("httpPort")}`,
-        "--connector-btp-url",
-        `btp+ws://127.0.0.1:${field("btpPort")}`,
-        "--btp-token",
-        "alice-token",
-        "--channel",
-        channelId,
-        ...secret,
-      ]);
+      const nodeUp = (extra: string[] = []) =>
+        spawnCli([
+          "--state-dir",
+          aliceState,
+          "node",
+          "up",
+          "--relay-url",
+          `ws://127.0.0.1:${field("httpPort")}`,
+          "--connector-btp-url",
+          `btp+ws://127.0.0.1:${field("btpPort")}`,
+          "--btp-token",
+          "alice-token",
+          "--channel",
+          channelId,
+          ...secret,
+          ...extra,
+        ]);
+      const provider = nodeUp();
       try {
         // The last line of the banner: printed once the signal handlers are in place.
         await provider.waitForLine((l) => /^ {2}network\s/.test(l));
@@ -114,6 +117,20 @@ ${chainToml}`,
       assertEquals(mine.status, "open");
       const health = await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json();
       assert(health.events >= 2, `the town stored the provider's events (${health.events})`);
+
+      // Again with --channel-prepay: one claim runs ahead and covers all of this run's writes.
+      const prepaying = nodeUp(["--channel-prepay", "1000000"]);
+      try {
+        await prepaying.waitForLine((l) => /^ {2}network\s/.test(l));
+      } finally {
+        prepaying.child.kill("SIGINT");
+        const status = await prepaying.done;
+        assertEquals(status.code, 0, prepaying.stderr.join("\n"));
+      }
+      const ahead = await readChannel(channelFilePath(aliceState, channelId));
+      assertEquals(ahead.sentNonce, mine.sentNonce + 1n, "one claim for the whole run");
+      assert(ahead.sent - mine.sent > 1_000_000n, `${ahead.sent} - ${mine.sent}`);
+      assertEquals((await readChannel(channelFilePath(townState, channelId))).received, ahead.sent);
     } finally {
       town.child.kill("SIGINT");
       const status = await town.done;
