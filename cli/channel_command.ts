@@ -3,7 +3,9 @@
  * The network is always printed; mainnet needs `--mainnet`. Deposits are given in token units
  * (`--deposit 50` = 50 M2M) and refused above the configured maximum (default 100), and when
  * the wallet lacks tokens or gas. Channel files live in `<state dir>/channels/` and every change
- * is committed to the audit trail.
+ * is committed to the audit trail. `recover` rebuilds them from the chain and, for channels this
+ * node pays over, asks the BTP peer for the newest claim of ours it holds (`last-claim`): the
+ * chain does not know the claims signed off chain.
  *
  * Config (`<state dir>/config.toml`):
  *

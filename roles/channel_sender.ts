@@ -23,10 +23,10 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ClaimSigner } from "../chain/claim_signer.ts";
-import { ChainConfigError, resolveChainConfig } from "../chain/chain_config.ts";
-import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { ChainConfigError } from "../chain/chain_config.ts";
 import { ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
-import { type ChannelChain, syncChannelWithChain } from "./channel_chain_sync.ts";
+import { type ChannelChain, syncChannelFile } from "./channel_chain_sync.ts";
+import { channelChainClient, hasChainRpc } from "./channel_chain_client.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
 import { publicIdentity } from "../identity/nip06_key.ts";
 import type { AuditLog } from "../state/audit_log.ts";
@@ -35,7 +35,6 @@ import {
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
-  saveChannel,
   type SentClaimWriter,
 } from "../state/channel_file.ts";
 import type { BtpClaimOptions } from "../transport/btp_client.ts";
@@ -253,18 +252,9 @@ async function openLocked(
 
 /** A chain client for the channel when its chain has an RPC URL configured. */
 function chainOf(record: ChannelRecord, options: ChannelSenderOptions): ChannelChain | undefined {
-  const table = options.chains?.[record.chain];
-  if (typeof table !== "object" || table === null || !("rpc_url" in table)) return undefined;
+  if (!hasChainRpc(record, options.chains)) return undefined;
   try {
-    const chain = resolveChainConfig(record.chain, {
-      section: table as Record<string, unknown>,
-      overrides: {
-        tokenNetworkAddress: record.tokenNetworkAddress,
-        tokenAddress: record.tokenAddress,
-      },
-      allowMainnet: options.allowMainnet,
-    });
-    return new TokenNetworkClient({ chain, secretKey: options.secretKey });
+    return channelChainClient(record, options);
   } catch (err) {
     if (!(err instanceof ChainConfigError)) throw err;
     throw new ChannelSenderError(
@@ -291,9 +281,11 @@ async function checkOnChain(
   options: ChannelSenderOptions,
 ): Promise<ChannelRecord> {
   if (record.status !== "open") return record;
-  let sync;
   try {
-    sync = await syncChannelWithChain(record, chain);
+    return await syncChannelFile(record, chain, {
+      stateDir: options.stateDir,
+      audit: options.audit,
+    });
   } catch (err) {
     throw new ChannelSenderError(
       `channel ${record.channelId} cannot be read on chain: ${(err as Error).message}`,
@@ -301,14 +293,6 @@ async function checkOnChain(
       { cause: err },
     );
   }
-  if (!sync.action) return record;
-  await saveChannel(sync.record, {
-    stateDir: options.stateDir,
-    audit: options.audit,
-    action: sync.action,
-    fields: sync.fields,
-  });
-  return sync.record;
 }
 
 /**

@@ -14,8 +14,9 @@
  */
 import { privateKeyToAddress } from "viem/accounts";
 import { bytesToHex } from "viem";
-import { ChainConfigError, networkLabel, resolveChainConfig } from "../../chain/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { ChainConfigError, networkLabel } from "../../chain/chain_config.ts";
+import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { channelChainClient } from "../channel_chain_client.ts";
 import type { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { channelFilePath, type ChannelRecord, readChannel } from "../../state/channel_file.ts";
@@ -256,20 +257,8 @@ function chainClient(
   peer: TownPeerChannel,
   options: TownChannelGatesOptions,
 ): TokenNetworkClient {
-  const table = options.chains?.[record.chain];
   try {
-    const chain = resolveChainConfig(record.chain, {
-      section: typeof table === "object" && table !== null
-        ? table as Record<string, unknown>
-        : undefined,
-      // The channel lives on the contract it was opened on, whatever the config says today.
-      overrides: {
-        tokenNetworkAddress: record.tokenNetworkAddress,
-        tokenAddress: record.tokenAddress,
-      },
-      allowMainnet: options.allowMainnet,
-    });
-    return new TokenNetworkClient({ chain, secretKey: options.secretKey });
+    return channelChainClient(record, options);
   } catch (err) {
     if (!(err instanceof ChainConfigError)) throw err;
     throw new TownChannelError(

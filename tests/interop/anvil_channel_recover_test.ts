@@ -4,8 +4,8 @@
  * payer signed off chain, so recover asks the town for its last claim (`payment-channel-cosign`
  * `last-claim`) and the rebuilt file's sent/sentNonce equal the town's books; paying over the
  * recovered channel works again (the next nonce is above the town's). With the town unreachable
- * or unconfigured, recover still writes what the chain gives, exits 0 and warns; a town handing
- * back a claim the payer did not sign is not believed.
+ * or unconfigured, recover still writes what the chain gives, exits 0 and warns; a closed channel
+ * is recovered the same way; a town handing back a claim the payer did not sign is not believed.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
@@ -180,6 +180,16 @@ Deno.test("channel recover (real CLI): the town's last claim restores sent; payi
   assertStringIncludes(again.stderr, "Warning: sent amount of");
   file = await s.recovered();
   assertEquals([file.sentNonce, file.sent], [after.sentNonce, after.sent]);
+
+  // Closed on chain (alice, unilaterally: nothing of hers on chain) and the files lost again:
+  // the town still answers for the closed channel.
+  await s.pair.alice.closeChannel(channelId);
+  await Deno.remove(`${s.state}/channels`, { recursive: true });
+  const closed = await s.recover("--connector-btp-url", s.townUrl, "--btp-token", "alice-token");
+  assertEquals(closed.code, 0, closed.stderr);
+  assertStringIncludes(closed.stdout, `last claim from the peer: nonce ${after.sentNonce}, `);
+  file = await s.recovered();
+  assertEquals([file.status, file.sentNonce, file.sent], ["closed", after.sentNonce, after.sent]);
   console.log(
     `channel recover on anvil with the town's last claim: ${recoverMs.toFixed(0)} ms ` +
       "(CLI process: unlock, events, getChannel, BTP last-claim, write + audit)",

@@ -138,8 +138,12 @@ Deno.test("the town's watcher answers a close with an old claim, then settles (a
       return r.status === "closed" ? r : undefined;
     });
     assertEquals(townFile.settleAt, closed.settleAt);
-    const close = changes.find((c) => c.action === "close");
-    assert(close?.fields.UpdateTx, "the update transaction is in the audit fields");
+    // The owner hears of the change after the file is written: wait for that too.
+    const close = await until(
+      "the watcher to report the close",
+      () => Promise.resolve(changes.find((c) => c.action === "close")),
+    );
+    assert(close.fields.UpdateTx, "the update transaction is in the audit fields");
 
     const refused = await alice.write(alice.sign("after the close"));
     assertEquals(refused.reply.type, "reject");
