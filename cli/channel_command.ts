@@ -70,6 +70,7 @@ import {
   withdrawCooperatively,
   WithdrawTooLargeError,
 } from "../roles/channel_cosign_request.ts";
+import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
 import { applyChainState, mergeChainSync, syncChannelFile } from "../roles/channel_chain_sync.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import {
@@ -288,32 +289,14 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
   const started = performance.now();
   const opened = await client.openChannel({ partner: peerAddress, deposit, settleTimeout });
   const ms = performance.now() - started;
-  const record: ChannelRecord = {
+  const record = newChannelRecord(client, {
     channelId: opened.channelId,
-    chain: chain.id,
-    chainId: chain.chainId,
-    network: chain.network,
-    tokenNetworkAddress: client.tokenNetworkAddress,
-    tokenAddress: client.tokenAddress,
-    tokenSymbol: chain.tokenSymbol,
-    tokenDecimals: chain.tokenDecimals,
-    selfAddress: client.address,
     peerAddress,
-    status: "open",
-    deposit,
-    peerDeposit: 0n,
-    withdrawn: 0n,
-    peerWithdrawn: 0n,
-    sent: 0n,
-    sentNonce: 0n,
-    received: 0n,
-    receivedNonce: 0n,
     settleTimeout,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
+    deposit,
     openTx: opened.openTx,
-    warnPercent: Number(ctx.channels.warn_percent ?? 10),
-  };
+    warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+  });
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
     await saveChannel(record, {
@@ -588,11 +571,14 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const events = await client.channelEvents();
   const byId = new Map<
     string,
-    { opened?: Record<string, unknown>; settled: boolean; at: bigint }
+    { opened?: Record<string, unknown>; openTx?: Hex; settled: boolean; at: bigint }
   >();
   for (const e of events) {
     const entry = byId.get(e.channelId) ?? { settled: false, at: e.blockNumber };
-    if (e.event === "opened") entry.opened = e.args;
+    if (e.event === "opened") {
+      entry.opened = e.args;
+      entry.openTx = e.transactionHash;
+    }
     if (e.event === "settled") entry.settled = true;
     byId.set(e.channelId, entry);
   }
@@ -607,31 +593,14 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
       const p2 = String(entry.opened.participant2) as `0x${string}`;
       const me = client.address.toLowerCase();
       const peerAddress = p1.toLowerCase() === me ? p2 : p1;
-      const base: ChannelRecord = {
+      const base = newChannelRecord(client, {
         channelId: channelId as Hex,
-        chain: chain.id,
-        chainId: chain.chainId,
-        network: chain.network,
-        tokenNetworkAddress: client.tokenNetworkAddress,
-        tokenAddress: client.tokenAddress,
-        tokenSymbol: chain.tokenSymbol,
-        tokenDecimals: chain.tokenDecimals,
-        selfAddress: client.address,
         peerAddress,
-        status: entry.settled ? "settled" : "open",
-        deposit: 0n,
-        peerDeposit: 0n,
-        withdrawn: 0n,
-        peerWithdrawn: 0n,
-        sent: 0n,
-        sentNonce: 0n,
-        received: 0n,
-        receivedNonce: 0n,
         settleTimeout: BigInt(entry.opened.settleTimeout as bigint),
-        settleAt: 0n,
-        openedAt: new Date().toISOString(),
-        warnPercent: Number(ctx.channels.warn_percent ?? 10),
-      };
+        status: entry.settled ? "settled" : "open",
+        openTx: entry.openTx,
+        warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+      });
       const fromChain = entry.settled
         ? base
         : applyChainState(base, await client.getChannel(base.channelId));

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { decodeVersionedJson, numberField, stringField, uintField } from "./versioned_json.ts";
 
 /** BTP protocol-data name of the claim. */
 export const CLAIM_PROTOCOL_NAME = "payment-channel-claim";
@@ -75,7 +76,6 @@ export class ClaimError extends Error {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
-const UINT = /^(0|[1-9][0-9]{0,77})$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const MESSAGE_ID = /^[A-Za-z0-9._:-]+$/;
 
@@ -116,40 +116,22 @@ export function encodeClaim(claim: PaymentChannelClaim): Uint8Array {
  * ```
  */
 export function decodeClaim(data: Uint8Array | string): PaymentChannelClaim {
-  const size = typeof data === "string" ? new TextEncoder().encode(data).length : data.length;
-  if (size > MAX_CLAIM_BYTES) {
-    throw new ClaimError("too-large", `${size} bytes, the limit is ${MAX_CLAIM_BYTES}`);
-  }
-  let value: unknown;
-  try {
-    const text = typeof data === "string"
-      ? data
-      : new TextDecoder("utf-8", { fatal: true }).decode(data);
-    value = JSON.parse(text);
-  } catch {
-    throw new ClaimError("malformed", "not UTF-8 JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ClaimError("malformed", "not a JSON object");
-  }
-  const v = value as Record<string, unknown>;
-  if (v.version !== CLAIM_VERSION) {
-    throw new ClaimError(
-      "unsupported-version",
-      `version ${JSON.stringify(v.version)}, this node reads ${CLAIM_VERSION}`,
-    );
-  }
+  const v = decodeVersionedJson(data, {
+    maxBytes: MAX_CLAIM_BYTES,
+    version: CLAIM_VERSION,
+    fail: claimFault,
+  });
   const claim: PaymentChannelClaim = {
     version: CLAIM_VERSION,
-    messageId: field(v, "messageId", "string"),
-    timestamp: field(v, "timestamp", "string"),
-    chainId: field(v, "chainId", "number"),
-    tokenNetworkAddress: field(v, "tokenNetworkAddress", "string") as `0x${string}`,
-    tokenAddress: field(v, "tokenAddress", "string") as `0x${string}`,
-    channelId: field(v, "channelId", "string") as `0x${string}`,
-    nonce: uintField(v, "nonce"),
-    transferredAmount: uintField(v, "transferredAmount"),
-    signature: field(v, "signature", "string") as `0x${string}`,
+    messageId: stringField(v, "messageId", claimFault),
+    timestamp: stringField(v, "timestamp", claimFault),
+    chainId: numberField(v, "chainId", claimFault),
+    tokenNetworkAddress: stringField(v, "tokenNetworkAddress", claimFault) as `0x${string}`,
+    tokenAddress: stringField(v, "tokenAddress", claimFault) as `0x${string}`,
+    channelId: stringField(v, "channelId", claimFault) as `0x${string}`,
+    nonce: uintField(v, "nonce", claimFault),
+    transferredAmount: uintField(v, "transferredAmount", claimFault),
+    signature: stringField(v, "signature", claimFault) as `0x${string}`,
   };
   validateClaim(claim);
   return claim;
@@ -196,21 +178,6 @@ export function validateClaim(claim: PaymentChannelClaim): void {
   if (!SIGNATURE.test(claim.signature)) bad("signature", "is not 65 bytes of hex");
 }
 
-function field<T extends "string" | "number">(
-  v: Record<string, unknown>,
-  name: string,
-  type: T,
-): T extends "string" ? string : number {
-  const value = v[name];
-  const actual = typeof value;
-  if (actual !== type) throw new ClaimError("malformed", `${name} must be a ${type}`);
-  return value as T extends "string" ? string : number;
-}
-
-function uintField(v: Record<string, unknown>, name: string): bigint {
-  const value = v[name];
-  if (typeof value !== "string" || !UINT.test(value)) {
-    throw new ClaimError("malformed", `${name} must be a decimal integer string`);
-  }
-  return BigInt(value);
+function claimFault(reason: ClaimRejectReason, message: string): never {
+  throw new ClaimError(reason, message);
 }

@@ -35,6 +35,7 @@
  *
  * @module
  */
+import { decodeVersionedJson, numberField, stringField, uintField } from "./versioned_json.ts";
 
 /** BTP protocol-data name of the exchange. */
 export const COSIGN_PROTOCOL_NAME = "payment-channel-cosign";
@@ -200,7 +201,6 @@ export class ChannelCosignError extends Error {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
-const UINT = /^(0|[1-9][0-9]{0,77})$/;
 
 /**
  * Encodes a request as the UTF-8 JSON bytes of the protocol-data entry.
@@ -476,30 +476,15 @@ function encodeJson(body: Record<string, unknown>): Uint8Array {
 }
 
 function decodeObject(data: Uint8Array | string): Record<string, unknown> {
-  const size = typeof data === "string" ? new TextEncoder().encode(data).length : data.length;
-  if (size > MAX_COSIGN_BYTES) {
-    throw new ChannelCosignError("too-large", `${size} bytes, the limit is ${MAX_COSIGN_BYTES}`);
-  }
-  let value: unknown;
-  try {
-    const text = typeof data === "string"
-      ? data
-      : new TextDecoder("utf-8", { fatal: true }).decode(data);
-    value = JSON.parse(text);
-  } catch {
-    throw new ChannelCosignError("malformed", "not UTF-8 JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ChannelCosignError("malformed", "not a JSON object");
-  }
-  const v = value as Record<string, unknown>;
-  if (v.version !== COSIGN_VERSION) {
-    throw new ChannelCosignError(
-      "unsupported-version",
-      `version ${JSON.stringify(v.version)}, this node reads ${COSIGN_VERSION}`,
-    );
-  }
-  return v;
+  return decodeVersionedJson(data, {
+    maxBytes: MAX_COSIGN_BYTES,
+    version: COSIGN_VERSION,
+    fail: cosignFault,
+  });
+}
+
+function cosignFault(reason: CosignReason, message: string): never {
+  throw new ChannelCosignError(reason, message);
 }
 
 function bad(field: string, why: string): never {
@@ -507,21 +492,15 @@ function bad(field: string, why: string): never {
 }
 
 function str(v: Record<string, unknown>, name: string): string {
-  const value = v[name];
-  if (typeof value !== "string") bad(name, "must be a string");
-  return value as string;
+  return stringField(v, name, cosignFault);
 }
 
 function num(v: Record<string, unknown>, name: string): number {
-  const value = v[name];
-  if (typeof value !== "number") bad(name, "must be a number");
-  return value as number;
+  return numberField(v, name, cosignFault);
 }
 
 function uint(v: Record<string, unknown>, name: string): bigint {
-  const value = v[name];
-  if (typeof value !== "string" || !UINT.test(value)) bad(name, "must be a decimal integer string");
-  return BigInt(value as string);
+  return uintField(v, name, cosignFault);
 }
 
 function checkUint(value: bigint, name: string): void {

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { newChannelRecord } from "../channel_record_builder.ts";
 import { formatUnits, type Hex } from "viem";
 import {
   anvilBinaryPath,
@@ -226,32 +227,6 @@ async function prepare(anvil: AnvilInstance, options: DemoChainOptions): Promise
   };
 }
 
-function baseRecord(client: TokenNetworkClient, channelId: Hex, peer: `0x${string}`) {
-  const { chain } = client;
-  return {
-    channelId,
-    chain: chain.id,
-    chainId: chain.chainId,
-    network: chain.network,
-    tokenNetworkAddress: client.tokenNetworkAddress,
-    tokenAddress: client.tokenAddress,
-    tokenSymbol: chain.tokenSymbol,
-    tokenDecimals: chain.tokenDecimals,
-    selfAddress: client.address,
-    peerAddress: peer,
-    status: "open" as const,
-    sent: 0n,
-    sentNonce: 0n,
-    received: 0n,
-    receivedNonce: 0n,
-    withdrawn: 0n,
-    peerWithdrawn: 0n,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
-    warnPercent: 10,
-  };
-}
-
 /** The requester's file, with the fields and audit lines `turnpike channel open` writes. */
 async function writeOpenedRecord(
   stateDir: string,
@@ -264,13 +239,7 @@ async function writeOpenedRecord(
     settleTimeout: bigint;
   },
 ): Promise<void> {
-  const record: ChannelRecord = {
-    ...baseRecord(client, opened.channelId, opened.peer),
-    deposit: opened.deposit,
-    peerDeposit: 0n,
-    settleTimeout: opened.settleTimeout,
-    openTx: opened.openTx,
-  };
+  const record = newChannelRecord(client, { ...opened, peerAddress: opened.peer });
   await saveWithAudit(stateDir, record, "open", {
     Tx: opened.openTx,
     Token: client.tokenAddress,
@@ -290,12 +259,11 @@ async function writeRecoveredRecord(
   const peer = onChain.participant1.toLowerCase() === me
     ? onChain.participant2
     : onChain.participant1;
-  const base: ChannelRecord = {
-    ...baseRecord(client, channelId, peer),
-    deposit: 0n,
-    peerDeposit: 0n,
+  const base = newChannelRecord(client, {
+    channelId,
+    peerAddress: peer,
     settleTimeout: onChain.settleTimeout,
-  };
+  });
   await saveWithAudit(stateDir, applyChainState(base, onChain), "recover");
 }
 
