@@ -210,6 +210,36 @@ export async function signCooperativeSettle(
 }
 
 /**
+ * Recovers the address that signed a cooperative-settle message; refuses high-s signatures like
+ * the contract. Compare the result with the expected signer.
+ *
+ * @example
+ * ```ts
+ * const signer = await recoverCooperativeSettleSigner(settle, sig, client.domain);
+ * ```
+ */
+export async function recoverCooperativeSettleSigner(
+  settle: CooperativeSettle,
+  signature: Hex,
+  domain: TokenNetworkDomain,
+): Promise<`0x${string}`> {
+  checkSignatureShape(signature);
+  try {
+    return await recoverTypedDataAddress({
+      domain: tokenNetworkDomain(domain),
+      types: COOPERATIVE_SETTLE_TYPES,
+      primaryType: "CooperativeSettle",
+      message: settle,
+      signature,
+    });
+  } catch (err) {
+    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
  * Signs a withdraw message; both the participant and its partner sign the same message.
  *
  * @example

@@ -20,17 +20,15 @@
  *
  * @module
  */
-import { recoverTypedDataAddress } from "viem";
 import {
   BalanceProofSignatureError,
-  COOPERATIVE_SETTLE_TYPES,
   type CooperativeSettle,
   recoverBalanceProofSignerFast,
+  recoverCooperativeSettleSigner,
   recoverWithdrawSigner,
   signCooperativeSettle,
   signWithdraw,
   type TokenNetworkDomain,
-  tokenNetworkDomain,
   type Withdraw,
 } from "../chain/balance_proof.ts";
 import type { OnChainChannel, TokenNetworkClient } from "../chain/token_network_client.ts";
@@ -97,28 +95,6 @@ export interface WithdrawAgreement {
   withdraw: Withdraw;
   participantSignature: `0x${string}`;
   partnerSignature: `0x${string}`;
-}
-
-/**
- * Recovers the signer of a `CooperativeSettle` message (compare it with the expected one).
- *
- * @example
- * ```ts
- * const signer = await recoverCooperativeSettleSigner(settle, sig, client.domain);
- * ```
- */
-export async function recoverCooperativeSettleSigner(
-  settle: CooperativeSettle,
-  signature: `0x${string}`,
-  domain: TokenNetworkDomain,
-): Promise<`0x${string}`> {
-  return await recoverTypedDataAddress({
-    domain: tokenNetworkDomain(domain),
-    types: COOPERATIVE_SETTLE_TYPES,
-    primaryType: "CooperativeSettle",
-    message: settle,
-    signature,
-  });
 }
 
 /**

@@ -29,13 +29,13 @@
  */
 import {
   type CooperativeSettle,
+  recoverCooperativeSettleSigner,
   recoverWithdrawSigner,
   signCooperativeSettle,
   signWithdraw,
   type TokenNetworkDomain,
   type Withdraw,
 } from "../../chain/balance_proof.ts";
-import { recoverCooperativeSettleSigner } from "../channel_cosign_request.ts";
 import type { OnChainChannel } from "../../chain/token_network_client.ts";
 import {
   ChannelCosignError,
