@@ -62,9 +62,17 @@ async function serve(variant: Variant): Promise<void> {
     mainThreadCpuSeconds: await cpuSeconds(`/proc/self/task/${Deno.pid}/stat`),
     fulfilled: town.writeCounters.fulfilled,
     batches: town.writeBatches(),
+    verifierBatches: town.writeCounters.verifierBatches,
+    verifiedInline: town.writeCounters.verifiedInline,
+    commitsInline: town.writeCounters.commitsInline,
   }));
   await town.stop();
   await Deno.remove(dir, { recursive: true });
+}
+
+/** The 1-minute load average: the machine is shared, figures are only comparable with it. */
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -146,6 +154,10 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     mainCpuMsPerWrite,
     perBatch: variant.groupCommit ? usage.fulfilled / Math.max(1, usage.batches) : 1,
     clientCpuMsPerWrite,
+    perVerifierMessage: (usage.fulfilled - usage.verifiedInline) /
+      Math.max(1, usage.verifierBatches),
+    verifiedInline: usage.verifiedInline as number,
+    commitsInline: usage.commitsInline as number,
   };
 }
 
@@ -168,7 +180,10 @@ if (Deno.args[0] === "--serve") {
         `${r.cpuMsPerWrite.toFixed(3)} ms/write (main thread ${r.mainCpuMsPerWrite.toFixed(3)}), ${
           r.perBatch.toFixed(1)
         } writes/commit | client CPU ` +
-        `${r.clientCpuMsPerWrite.toFixed(3)} ms/write`,
+        `${r.clientCpuMsPerWrite.toFixed(3)} ms/write | ${
+          r.perVerifierMessage.toFixed(1)
+        } events/verifier message, ${r.verifiedInline} verified and ${r.commitsInline} ` +
+        `committed on the main thread | load ${await loadAverage()}`,
     );
   }
 }

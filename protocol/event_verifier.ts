@@ -1,11 +1,20 @@
 /**
  * Event id recomputation (NIP-01 serialization, SHA-256) and BIP-340 schnorr signature checks.
  *
- * The town verifies every paid write, so the fast path matters: `nostr-wasm` (libsecp256k1
- * compiled to WebAssembly, the verifier `nostr-tools/wasm` wraps) measured about 2x faster than
- * the pure-JS noble verifier here (see bench/kind_extractor_bench.ts). It is loaded once at
- * module start (the WebAssembly bytes are embedded in the package: no file or network access);
- * if it cannot load, the noble verifier is used.
+ * The town verifies every paid write, so the fast path matters. Three backends, fastest first
+ * (bench/event_verifier_bench.ts runs them side by side):
+ *
+ * - `libsecp256k1`: libsecp256k1's `schnorrsig_verify` called directly in the WebAssembly module
+ *   `nostr-wasm` ships, with parsed public keys cached (a town's writers are few keys writing
+ *   many events; parsing one is a square root) and the id hashed once, without nostr-wasm's
+ *   per-call hex decoding (a closure per byte), second id decoding and allocation.
+ * - `nostr-wasm`: the same module through its own `verifyEvent` (what `nostr-tools/wasm` wraps).
+ * - `noble`: pure JS, about 2x slower than either; used when the WebAssembly cannot load.
+ *
+ * nostr-wasm keeps the module's exports private, so the instance it creates is captured while
+ * it loads (module start, once: the bytes are embedded in the package, no file or network
+ * access) and checked by a known-answer self-test before it is trusted; if anything about it
+ * differs, `nostr-wasm` is used as is.
  *
  * @module
  */
@@ -29,23 +38,155 @@ export class EventValidationError extends Error {
 }
 
 /** Which signature verifier is in use. */
-export type VerifierBackend = "nostr-wasm" | "noble";
+export type VerifierBackend = "libsecp256k1" | "nostr-wasm" | "noble";
 
-interface WasmVerifier {
+interface NostrWasmApi {
   verifyEvent(event: NostrEvent): void;
+  /** Sets `pubkey`, `id` and `sig` on the event. */
+  finalizeEvent(event: Partial<NostrEvent>, secretKey: Uint8Array): void;
 }
 
-let wasm: WasmVerifier | null = null;
-try {
-  wasm = await initNostrWasm() as unknown as WasmVerifier;
-} catch {
-  wasm = null; // fall back to noble below
+/** The libsecp256k1 exports of nostr-wasm's module, under the names its loader maps them from. */
+interface Secp256k1Exports {
+  /** memory */
+  g: WebAssembly.Memory;
+  /** malloc(size) -> pointer */
+  i(size: number): number;
+  /** context_create(flags) -> context */
+  o(flags: number): number;
+  /** xonly_pubkey_parse(context, out64, in32) -> 1 on success */
+  p(context: number, out: number, input: number): number;
+  /** schnorrsig_verify(context, sig64, msg, msgLength, xonlyPubkey) -> 1 when valid */
+  u(context: number, sig: number, msg: number, msgLength: number, pubkey: number): number;
 }
+
+/** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
+const PARSED_KEY_BYTES = 64;
+/** SECP256K1_CONTEXT_VERIFY | SECP256K1_CONTEXT_SIGN, as nostr-wasm creates its own. */
+const CONTEXT_FLAGS = 257 | 513;
+/** Parsed keys kept; past that the cache starts over (a key costs one parse to re-enter). */
+const MAX_CACHED_KEYS = 1024;
+
+/** Direct calls into libsecp256k1; one per thread (a worker loads its own module). */
+class DirectSchnorr {
+  readonly #x: Secp256k1Exports;
+  readonly #context: number;
+  readonly #sig: number;
+  readonly #msg: number;
+  readonly #pubkey: number;
+  readonly #parsed: number;
+  readonly #keys = new Map<string, Uint8Array>();
+  #heap: Uint8Array;
+
+  constructor(x: Secp256k1Exports) {
+    this.#x = x;
+    this.#context = x.o(CONTEXT_FLAGS);
+    this.#sig = x.i(64);
+    this.#msg = x.i(32);
+    this.#pubkey = x.i(32);
+    this.#parsed = x.i(PARSED_KEY_BYTES);
+    this.#heap = new Uint8Array(x.g.buffer);
+    if (!this.#context || !this.#sig || !this.#msg || !this.#pubkey || !this.#parsed) {
+      throw new Error("libsecp256k1 allocation failed");
+    }
+  }
+
+  /** True when `sig` (64 bytes) signs `msg` (32 bytes) for the x-only key `pubkeyHex`. */
+  verify(sig: Uint8Array, msg: Uint8Array, pubkeyHex: string): boolean {
+    // A grown memory detaches the old view (nostr-wasm's build cannot grow, but be exact).
+    if (this.#heap.byteLength === 0) this.#heap = new Uint8Array(this.#x.g.buffer);
+    const heap = this.#heap;
+    const cached = this.#keys.get(pubkeyHex);
+    if (cached) heap.set(cached, this.#parsed);
+    else {
+      const pubkey = hexToBytes(pubkeyHex);
+      if (pubkey.byteLength !== 32) return false;
+      heap.set(pubkey, this.#pubkey);
+      if (this.#x.p(this.#context, this.#parsed, this.#pubkey) !== 1) return false;
+      if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+      this.#keys.set(pubkeyHex, heap.slice(this.#parsed, this.#parsed + PARSED_KEY_BYTES));
+    }
+    heap.set(sig, this.#sig);
+    heap.set(msg, this.#msg);
+    return this.#x.u(this.#context, this.#sig, this.#msg, 32, this.#parsed) === 1;
+  }
+}
+
+interface Loaded {
+  api: NostrWasmApi;
+  direct: DirectSchnorr | null;
+}
+
+function isSecp256k1Exports(x: WebAssembly.Exports): boolean {
+  return x.g instanceof WebAssembly.Memory &&
+    ["i", "o", "p", "u"].every((name) => typeof x[name] === "function");
+}
+
+async function loadWasm(): Promise<Loaded | null> {
+  const original = WebAssembly.instantiate;
+  let instance: WebAssembly.Instance | undefined;
+  const capture = async (...args: Parameters<typeof original>) => {
+    const result = await (original as (...a: unknown[]) => Promise<unknown>)(...args);
+    const source = result as WebAssembly.WebAssemblyInstantiatedSource;
+    if (source && source.instance instanceof WebAssembly.Instance) instance = source.instance;
+    return result;
+  };
+  let api: NostrWasmApi;
+  try {
+    WebAssembly.instantiate = capture as typeof original;
+    api = await initNostrWasm() as unknown as NostrWasmApi;
+  } catch {
+    return null; // the noble verifier is used
+  } finally {
+    WebAssembly.instantiate = original;
+  }
+  let direct: DirectSchnorr | null = null;
+  try {
+    if (instance && isSecp256k1Exports(instance.exports)) {
+      direct = new DirectSchnorr(instance.exports as unknown as Secp256k1Exports);
+      if (!selfTest(api, direct)) direct = null;
+    }
+  } catch {
+    direct = null;
+  }
+  return { api, direct };
+}
+
+/** A signature nostr-wasm made must verify directly, and the same with one bit flipped not. */
+function selfTest(api: NostrWasmApi, direct: DirectSchnorr): boolean {
+  const secretKey = sha256(new TextEncoder().encode("turnpike event verifier self-test"));
+  const event: Partial<NostrEvent> = { kind: 1, created_at: 1, tags: [], content: "self-test" };
+  api.finalizeEvent(event, secretKey);
+  const signed = event as NostrEvent;
+  const sig = hexToBytes(signed.sig);
+  const msg = hexToBytes(signed.id);
+  if (!direct.verify(sig, msg, signed.pubkey)) return false;
+  sig[63] ^= 1;
+  return !direct.verify(sig, msg, signed.pubkey);
+}
+
+const loaded = await loadWasm();
 
 /** The verifier backend this process uses. */
-export const verifierBackend: VerifierBackend = wasm ? "nostr-wasm" : "noble";
+export const verifierBackend: VerifierBackend = loaded?.direct
+  ? "libsecp256k1"
+  : loaded
+  ? "nostr-wasm"
+  : "noble";
 
 const encoder = new TextEncoder();
+
+function eventIdBytes(event: Omit<NostrEvent, "id" | "sig">): Uint8Array {
+  const serialized = JSON.stringify([
+    0,
+    event.pubkey,
+    event.created_at,
+    event.kind,
+    event.tags,
+    event.content,
+  ]);
+  return sha256(encoder.encode(serialized));
+}
 
 /**
  * The NIP-01 id of an event: sha256 of `[0, pubkey, created_at, kind, tags, content]` as JSON.
@@ -56,21 +197,42 @@ const encoder = new TextEncoder();
  * ```
  */
 export function computeEventId(event: Omit<NostrEvent, "id" | "sig">): string {
-  const serialized = JSON.stringify([
-    0,
-    event.pubkey,
-    event.created_at,
-    event.kind,
-    event.tags,
-    event.content,
-  ]);
-  return bytesToHex(sha256(encoder.encode(serialized)));
+  return bytesToHex(eventIdBytes(event));
 }
 
 /** Options for {@linkcode verifyEvent}. */
 export interface VerifyEventOptions {
-  /** Force a backend (tests and benchmarks); default: the faster one that loaded. */
+  /** Force a backend (tests and benchmarks); default: the fastest one that loaded. */
   backend?: VerifierBackend;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  let diff = 0;
+  for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+function hexOrUndefined(hex: string): Uint8Array | undefined {
+  try {
+    return hexToBytes(hex);
+  } catch {
+    return undefined;
+  }
+}
+
+function verifyDirect(event: NostrEvent, direct: DirectSchnorr): void {
+  const id = eventIdBytes(event);
+  const claimed = hexOrUndefined(event.id);
+  if (!claimed || !sameBytes(id, claimed)) throw new EventValidationError("bad-id");
+  const sig = hexOrUndefined(event.sig);
+  let ok = false;
+  try {
+    ok = sig !== undefined && sig.byteLength === 64 && direct.verify(sig, id, event.pubkey);
+  } catch {
+    ok = false; // a pubkey that is not 32 bytes of hex
+  }
+  if (!ok) throw new EventValidationError("bad-sig");
 }
 
 /**
@@ -84,9 +246,10 @@ export interface VerifyEventOptions {
  */
 export function verifyEvent(event: NostrEvent, options: VerifyEventOptions = {}): void {
   const backend = options.backend ?? verifierBackend;
-  if (backend === "nostr-wasm" && wasm) {
+  if (backend === "libsecp256k1" && loaded?.direct) return verifyDirect(event, loaded.direct);
+  if (backend !== "noble" && loaded) {
     try {
-      wasm.verifyEvent(event);
+      loaded.api.verifyEvent(event);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new EventValidationError(message.startsWith("id") ? "bad-id" : "bad-sig", message);

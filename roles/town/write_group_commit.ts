@@ -56,6 +56,7 @@ export class GroupCommitter {
   #queue: Queued[] = [];
   #scheduled = false;
   #batches = 0;
+  #inlineBatches = 0;
   /** The batch the worker is committing (at most one). */
   #inFlight: Queued[] | undefined;
   #workerFailed: string | undefined;
@@ -74,6 +75,11 @@ export class GroupCommitter {
   /** Transactions committed so far. */
   get batches(): number {
     return this.#batches;
+  }
+
+  /** Transactions committed on the calling thread (inline mode, or a lone insert) so far. */
+  get inlineBatches(): number {
+    return this.#inlineBatches;
   }
 
   /** True when commits run in the worker. */
@@ -222,6 +228,7 @@ export class GroupCommitter {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       this.#batches++;
+      this.#inlineBatches++;
       let results: InsertResult[];
       try {
         results = this.#store.insertBatch(batch.map((q) => q.item));

@@ -68,6 +68,12 @@ export interface WriteCounters {
   /** By ILP code. */
   rejected: Record<string, number>;
   spspAnswered: number;
+  /** Messages to the signature-verifying workers (each a batch of events). */
+  readonly verifierBatches: number;
+  /** Events verified on the main thread (a lone write with the workers idle, or no workers). */
+  readonly verifiedInline: number;
+  /** Transactions committed on the main thread (a lone write with the commit worker idle). */
+  readonly commitsInline: number;
 }
 
 /** The pipeline. */
@@ -106,7 +112,20 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     databasePath: options.groupCommit === false ? undefined : options.databasePath,
   });
   const verifier = new WriteVerifierPool({ workers: options.verifierWorkers });
-  const counters: WriteCounters = { fulfilled: 0, rejected: {}, spspAnswered: 0 };
+  const counters: WriteCounters = {
+    fulfilled: 0,
+    rejected: {},
+    spspAnswered: 0,
+    get verifierBatches() {
+      return verifier.batches;
+    },
+    get verifiedInline() {
+      return verifier.verifiedInline;
+    },
+    get commitsInline() {
+      return committer.inlineBatches;
+    },
+  };
 
   const reject = (err: TownWriteRejection): IlpReply => {
     counters.rejected[err.code] = (counters.rejected[err.code] ?? 0) + 1;

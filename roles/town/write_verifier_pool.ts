@@ -54,6 +54,7 @@ export class WriteVerifierPool {
   #queue: Waiting[] = [];
   #scheduled = false;
   #nextBatch = 0;
+  #inline = 0;
 
   constructor(options: WriteVerifierPoolOptions = {}) {
     const count = options.workers ??
@@ -86,9 +87,20 @@ export class WriteVerifierPool {
     return this.#workers.length;
   }
 
+  /** Batches posted to workers so far (one message each). */
+  get batches(): number {
+    return this.#nextBatch;
+  }
+
+  /** Events verified on the calling thread so far. */
+  get verifiedInline(): number {
+    return this.#inline;
+  }
+
   /** Resolves when id and signature are right; rejects with EventValidationError otherwise. */
   verify(event: NostrEvent): Promise<void> {
     if (this.#workers.length === 0) {
+      this.#inline++;
       try {
         verifyEvent(event);
         return Promise.resolve();
@@ -127,6 +139,7 @@ export class WriteVerifierPool {
       (this.#queue.length === 1 && this.#workers.every((w) => w.inFlight === 0))
     ) {
       for (const w of this.#queue.splice(0)) {
+        this.#inline++;
         try {
           verifyEvent(w.event);
           w.resolve();
