@@ -4,6 +4,7 @@
  * boundary at batch sizes 1, 16 and 256 versus the same pass-through stage inline.
  *
  *     deno run -A bench/pipeline_bench_script.ts [--events 60000] [--boundary 200000]
+ *       [--relay-inprocess] [--pipeline-only] [--workers-only] [--delay 1] [--in-flight 4] [--out-batches 4]
  *
  * The relay is a separate process (this same file with `--serve`): Deno.serve + upgradeWebSocket
  * replaying the valid fixture events, each given a fresh id so the relay source's de-duplication
@@ -37,7 +38,8 @@ async function validEvents(): Promise<string[]> {
 
 // ---- the relay process ------------------------------------------------------------------
 
-async function serve(total: number): Promise<void> {
+/** The relay: in this process (`--relay inprocess`) or in its own (`--serve`). */
+async function relayServer(total: number): Promise<{ url: string; stop(): Promise<void> }> {
   const templates = await validEvents();
   const toons: string[] = [];
   for (let i = 0; i < total; i++) {
@@ -60,8 +62,18 @@ async function serve(total: number): Promise<void> {
     };
     return response;
   });
-  console.log(JSON.stringify({ port: server.addr.port }));
-  await server.finished;
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    async stop() {
+      await server.shutdown();
+    },
+  };
+}
+
+async function serve(total: number): Promise<void> {
+  const relay = await relayServer(total);
+  console.log(JSON.stringify({ port: Number(new URL(relay.url).port) }));
+  await new Promise(() => {}); // until killed
 }
 
 async function startRelay(total: number): Promise<{ url: string; stop(): Promise<void> }> {
@@ -100,6 +112,10 @@ interface Figures {
   perSecond: number;
   peakRssMiB: number;
   failures: number;
+  /** CPU time of this process (main thread and workers, not a relay process) per 1000 events. */
+  cpuMsPerKEvents: number;
+  /** Batches each stage took in (workers; 0 inline), to see the batch sizes reached. */
+  batchesIn: number[];
 }
 
 async function measure(options: PipelineOptions, sampleRss = true): Promise<Figures> {
@@ -107,6 +123,7 @@ async function measure(options: PipelineOptions, sampleRss = true): Promise<Figu
   const sampler = sampleRss
     ? setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 20)
     : undefined;
+  const cpuBefore = await processCpuMs();
   const started = performance.now();
   await using pipeline = await createPipeline(options);
   let events = 0;
@@ -122,6 +139,7 @@ async function measure(options: PipelineOptions, sampleRss = true): Promise<Figu
     },
   });
   const ended = performance.now();
+  const cpuMs = (await processCpuMs()) - cpuBefore;
   const seconds = (ended - started) / 1000;
   const sustained = (events - firstCount) / ((ended - first) / 1000);
   if (sampler !== undefined) clearInterval(sampler);
@@ -133,7 +151,16 @@ async function measure(options: PipelineOptions, sampleRss = true): Promise<Figu
     perSecond: Math.round(events / seconds),
     peakRssMiB: round(peak / 2 ** 20, 1),
     failures: outcome.failures.length + outcome.errors.length,
+    cpuMsPerKEvents: round(cpuMs / (events / 1000), 1),
+    batchesIn: outcome.metrics.stages.map((m) => m.batchesIn),
   };
+}
+
+/** User + system CPU of this process so far, in ms (Linux: /proc/self/stat, clock ticks of 10 ms). */
+async function processCpuMs(): Promise<number> {
+  const stat = await Deno.readTextFile("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function round(x: number, digits: number): number {
@@ -156,11 +183,14 @@ async function relayPipeline(
   total: number,
   sourceOnly = false,
 ): Promise<Figures> {
-  const relay = await startRelay(total);
+  const relay = RELAY === "inprocess" ? await relayServer(total) : await startRelay(total);
   try {
     const jobs = await jobsReferenced();
     return await measure({
       mode,
+      maxBatchDelayMs: flag("delay", 1),
+      maxInFlightBatches: flag("in-flight", 4),
+      maxOutBatches: flag("out-batches", 4),
       stages: [
         {
           name: "relay-source",
@@ -183,6 +213,11 @@ async function relayPipeline(
     await relay.stop();
   }
 }
+
+const MODES = ["workers", "inline"] as const;
+
+/** Where the relay runs: its own process (how it runs for real) or this one. */
+const RELAY = Deno.args.includes("--relay-inprocess") ? "inprocess" : "process";
 
 const BANG = {
   url: new URL("../tests/fixtures_stages/bang_transform.ts", import.meta.url).href,
@@ -210,23 +245,27 @@ if (import.meta.main) {
   if (Deno.args.includes("--serve")) {
     await serve(events);
   } else {
-    const results: Record<string, unknown> = {};
-    for (const mode of ["workers", "inline"] as const) {
-      results[`relay->extractor->correlator->count (${mode})`] = await relayPipeline(mode, events);
-      console.log(JSON.stringify(Object.entries(results).at(-1)));
+    console.log(JSON.stringify({ relay: RELAY, loadavg: Deno.loadavg() }));
+    const modes = Deno.args.includes("--workers-only") ? ["workers"] as const : MODES;
+    for (const mode of modes) {
+      const figures = await relayPipeline(mode, events);
+      console.log(JSON.stringify([`relay->extractor->correlator->count (${mode})`, figures]));
     }
-    // Attribution: the relay source alone, same relay.
-    for (const mode of ["workers", "inline"] as const) {
-      const figures = await relayPipeline(mode, events, true);
-      console.log(JSON.stringify([`relay source alone -> count (${mode})`, figures]));
-    }
-    const n = flag("boundary", 200_000);
-    for (const batch of [1, 16, 256]) {
+    if (!Deno.args.includes("--pipeline-only")) {
+      // Attribution: the relay source alone, same relay.
       for (const mode of ["workers", "inline"] as const) {
-        const total = batch === 1 && mode === "workers" ? Math.min(n, 50_000) : n;
-        const figures = await boundary(mode, total, batch);
-        console.log(JSON.stringify([`pass-through, batch ${batch} (${mode})`, figures]));
+        const figures = await relayPipeline(mode, events, true);
+        console.log(JSON.stringify([`relay source alone -> count (${mode})`, figures]));
+      }
+      const n = flag("boundary", 200_000);
+      for (const batch of [1, 16, 256]) {
+        for (const mode of ["workers", "inline"] as const) {
+          const total = batch === 1 && mode === "workers" ? Math.min(n, 50_000) : n;
+          const figures = await boundary(mode, total, batch);
+          console.log(JSON.stringify([`pass-through, batch ${batch} (${mode})`, figures]));
+        }
       }
     }
+    console.log(JSON.stringify({ loadavg: Deno.loadavg() }));
   }
 }

@@ -9,8 +9,8 @@
  * imports the stage statically (see `worker_entry.ts`), and static imports of local files and
  * of npm packages in node_modules are not permission-checked; only the stage's own I/O is.
  *
- * Chunks cross every boundary in batches (see `supervised_worker_stage.ts` for the bounds,
- * flow control and supervision). FailedChunks bypass later stages and reach the output, so the
+ * Chunks cross every boundary in batches, worker to worker (see `worker_chain.ts` for the
+ * wiring and `supervised_worker_stage.ts` for the bounds, flow control and supervision). FailedChunks bypass later stages and reach the output, so the
  * outcome of a run lists every failure; a chunk is never silently dropped by the runtime.
  *
  * @module
@@ -26,8 +26,8 @@ import type {
   StageRestartLimitError,
 } from "./stage_errors.ts";
 import { StageMetrics, type StageMetricsSnapshot } from "./stage_metrics.ts";
-import { SupervisedWorkerStage } from "./supervised_worker_stage.ts";
 import { createWorkerEntryUrl } from "./worker_entry.ts";
+import { WorkerChain } from "./worker_chain.ts";
 
 /** One stage of a pipeline. */
 export interface PipelineStageSpec {
@@ -53,9 +53,12 @@ export interface PipelineOptions {
   maxBatchChunks?: number;
   /** Longest a partial batch waits at a source or at `input`, in ms. Default 1. */
   maxBatchDelayMs?: number;
-  /** Input batches sent to a worker and not yet acknowledged. Default 4. */
+  /**
+   * Batches in flight to a stage. Default 4. A link holds each batch until it has left the
+   * pipeline, so its window is `maxInFlightBatches + maxOutBatches`.
+   */
   maxInFlightBatches?: number;
-  /** Output batches a worker may have posted and not yet had taken. Default 4. */
+  /** Batches waiting after a stage for the consumer. Default 4. See `maxInFlightBatches`. */
   maxOutBatches?: number;
   /** Restarts per stage before its chunks are reported failed. Default 3. */
   maxRestarts?: number;
@@ -232,38 +235,36 @@ function buildWorkers(
   options: PipelineOptions,
   onError: SupervisedWorkerStageOnError,
 ): Built {
-  const entryUrls: string[] = [];
-  const workers: SupervisedWorkerStage[] = [];
   const maxBatchChunks = options.maxBatchChunks ?? 256;
   const maxBatchDelayMs = options.maxBatchDelayMs ?? 1;
-  let head: ReadableStream<Chunk[]> | undefined = inputStream(options)?.pipeThrough(
-    new ChunkBatchStream({ maxChunks: maxBatchChunks, maxDelayMs: maxBatchDelayMs }),
-  );
-  stages.forEach((r, i) => {
-    const entryUrl = createWorkerEntryUrl(r.ref);
-    entryUrls.push(entryUrl);
-    const worker = new SupervisedWorkerStage({
+  // A link holds a batch until it is out of the whole pipeline, so its window covers both what
+  // the old per-stage bounds covered: batches in flight to a stage and batches waiting after it.
+  const window = (options.maxInFlightBatches ?? 4) + (options.maxOutBatches ?? 4);
+  const entryUrls = stages.map((r) => createWorkerEntryUrl(r.ref));
+  const chain = new WorkerChain({
+    window,
+    input: inputStream(options)?.pipeThrough(
+      new ChunkBatchStream({ maxChunks: maxBatchChunks, maxDelayMs: maxBatchDelayMs }),
+    ),
+    stages: stages.map((r, i) => ({
       stage: r.stage,
-      entryUrl,
+      entryUrl: entryUrls[i],
       options: r.options,
       permissions: r.stage.permissions(r.options),
       metrics: metrics[i],
       maxBatchChunks,
       maxBatchDelayMs,
-      maxInFlightBatches: options.maxInFlightBatches ?? 4,
-      maxOutBatches: options.maxOutBatches ?? 4,
+      window,
       maxRestarts: options.maxRestarts ?? 3,
       restartBackoffMs: options.restartBackoffMs ?? 10,
       maxRestartBackoffMs: options.maxRestartBackoffMs ?? 1000,
       onError,
-    });
-    workers.push(worker);
-    head = head === undefined ? worker.readable : head.pipeThrough(worker);
+    })),
   });
   return {
-    output: head!,
+    output: chain.readable,
     close() {
-      for (const w of workers) w.terminate();
+      chain.terminate();
       for (const url of entryUrls) URL.revokeObjectURL(url);
     },
   };

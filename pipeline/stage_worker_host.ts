@@ -1,20 +1,27 @@
 /**
- * The code that runs inside a stage's Worker: creates the stage, feeds it input batches,
- * posts output batches under credit-based flow control, and reports stage-level faults.
+ * The code that runs inside a stage's Worker: creates the stage, takes input batches from its
+ * upstream link, sends output batches on its downstream link (worker to worker, see
+ * `batch_link.ts`), reports per-batch stats and stage-level faults to the main thread.
  * The pipeline builds each worker's entry module so that it statically imports this file and
  * the stage module (see `worker_entry.ts`); static imports need no permission, which is what
  * lets pure stages run with none at all.
+ *
+ * The worker says "hello" once its module graph is evaluated, and the main thread sends nothing
+ * before: a message posted to a worker whose graph is still evaluating (top-level await, e.g. a
+ * WebAssembly module loading) is dropped by Deno 2.9.6, which left `init` unheard about half the
+ * time for the relay source.
  *
  * @module
  */
 import type { Chunk } from "../stages/chunks.ts";
 import type { Stage } from "../stages/stage.ts";
 import { BatchTransformDriver } from "./batch_transform_driver.ts";
+import { LinkReceiver, LinkSender } from "./batch_link.ts";
 import type {
-  BatchMessage,
   FromWorkerMessage,
   InitMessage,
-  OutMessage,
+  LinkMessage,
+  StageWork,
   ToWorkerMessage,
 } from "./worker_messages.ts";
 
@@ -24,7 +31,7 @@ interface WorkerScope {
 }
 
 /**
- * Serves one stage over the worker's message port. Call it once, from a worker's entry module.
+ * Serves one stage in this worker. Call it once, from a worker's entry module.
  *
  * @example
  * ```ts
@@ -34,100 +41,65 @@ interface WorkerScope {
  */
 export function serveStageInWorker(stage: Stage): void {
   const scope = globalThis as unknown as WorkerScope;
-  const credits = new OutputCredits();
   const post = (message: FromWorkerMessage) => scope.postMessage(message);
-  const sendOut = async (chunks: Chunk[], ack?: number, failed = 0) => {
-    if (chunks.length > 0) await credits.take();
-    const message: OutMessage = { t: "out", chunks };
-    if (ack !== undefined) message.ack = ack;
-    if (failed > 0) message.failed = failed;
-    post(message);
-  };
   const fatal = (err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
     post({ t: "fatal", error: { name: e.name, message: e.message } });
   };
-  let transform: TransformRunner | undefined;
+  let sender: LinkSender | undefined;
+  let receiver: LinkReceiver | undefined;
   scope.onmessage = (event) => {
     const message = event.data;
     switch (message.t) {
       case "init":
-        credits.add(message.outCredits);
+        sender = new LinkSender(message.downstream, { window: message.window });
         try {
           if (stage.role === "source") {
-            runSource(stage.create(message.options), message, sendOut).then(
-              () => post({ t: "done" }),
-              fatal,
-            );
+            runSource(stage.create(message.options), message, sender).catch(fatal);
           } else {
-            transform = new TransformRunner(stage.create(message.options), message, sendOut);
-            transform.onDone = () => post({ t: "done" });
-            transform.onFatal = fatal;
+            const runner = new TransformRunner(
+              stage.create(message.options),
+              sender,
+              message.index,
+            );
+            runner.onFatal = fatal;
+            receiver = new LinkReceiver(message.upstream, (m) => runner.push(m));
           }
-          post({ t: "ready" });
         } catch (err) {
           fatal(err);
         }
         break;
-      case "credit":
-        credits.add(message.n);
+      case "ports":
+        if (message.upstream) receiver?.replacePort(message.upstream);
+        if (message.downstream) sender?.replacePort(message.downstream);
         break;
-      case "batch":
-        transform?.push(message);
-        break;
-      case "end":
-        transform?.end();
+      case "through":
+        sender?.release(message.seq);
         break;
     }
   };
+  post({ t: "hello" });
 }
 
-class OutputCredits {
-  #credits = 0;
-  #waiting: (() => void)[] = [];
-  add(n: number): void {
-    this.#credits += n;
-    while (this.#credits > 0 && this.#waiting.length > 0) {
-      this.#credits--;
-      this.#waiting.shift()!();
-    }
-  }
-  take(): Promise<void> {
-    if (this.#credits > 0 && this.#waiting.length === 0) {
-      this.#credits--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-}
-
-type SendOut = (chunks: Chunk[], ack?: number, failed?: number) => Promise<void>;
-
-/** Processes input batches strictly in order, one at a time. */
+/** Processes input messages strictly in order, one at a time: one output message per input. */
 class TransformRunner {
   #driver: BatchTransformDriver;
-  #queue: BatchMessage[] = [];
-  #ended = false;
+  #queue: LinkMessage[] = [];
+  #queuedChunks = 0;
   #running = false;
-  #maxChunks: number;
-  onDone = () => {};
+  #sender: LinkSender;
+  #index: number;
   onFatal: (err: unknown) => void = () => {};
 
-  #send: SendOut;
-
-  constructor(stream: TransformStream<Chunk, Chunk>, init: InitMessage, send: SendOut) {
-    this.#send = send;
+  constructor(stream: TransformStream<Chunk, Chunk>, sender: LinkSender, index: number) {
     this.#driver = new BatchTransformDriver(stream);
-    this.#maxChunks = init.maxBatchChunks;
+    this.#sender = sender;
+    this.#index = index;
   }
 
-  push(batch: BatchMessage): void {
-    this.#queue.push(batch);
-    this.#run();
-  }
-
-  end(): void {
-    this.#ended = true;
+  push(message: LinkMessage): void {
+    this.#queue.push(message);
+    if (message.t === "batch") this.#queuedChunks += message.chunks.length;
     this.#run();
   }
 
@@ -136,13 +108,19 @@ class TransformRunner {
     this.#running = true;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.shift()!;
-        await this.#sendSplit(await this.#driver.process(batch.chunks), batch.seq);
-      }
-      if (this.#ended) {
-        await this.#sendSplit(await this.#driver.finish(), undefined);
-        this.onDone();
-        return; // stay "running": nothing may follow the end
+        const message = this.#queue.shift()!;
+        if (message.t === "batch") {
+          this.#queuedChunks -= message.chunks.length;
+          const started = performance.now();
+          const out = await this.#driver.process(message.chunks);
+          const ms = performance.now() - started;
+          await this.#emit(message, out, ms);
+        } else {
+          const out = await this.#driver.finish();
+          await this.#emit(message, out, undefined);
+          await this.#sender.send({ t: "end", seq: message.seq + 1 });
+          return; // stay "running": nothing may follow the end
+        }
       }
       this.#running = false;
     } catch (err) {
@@ -150,35 +128,51 @@ class TransformRunner {
     }
   }
 
-  /** Posts outputs in batches of at most maxChunks; the ack rides on the last one. */
-  async #sendSplit(out: Chunk[], ack: number | undefined): Promise<void> {
-    let start = 0;
-    while (out.length - start > this.#maxChunks) {
-      await this.#send(out.slice(start, start + this.#maxChunks));
-      start += this.#maxChunks;
-    }
-    // The failure count rides with the ack: both describe the whole batch.
-    const failed = this.#driver.takeFailedCount();
-    await this.#send(start === 0 ? out : out.slice(start), ack, failed);
+  /** Sends the outputs of one input message, with what every stage so far did for it. */
+  async #emit(input: LinkMessage, out: Chunk[], ms: number | undefined): Promise<void> {
+    const chunksIn = input.t === "batch" ? input.chunks.length : 0;
+    const own: StageWork = {
+      stage: this.#index,
+      chunksIn,
+      chunksOut: out.length,
+      failed: this.#driver.takeFailedCount(),
+      held: this.#sender.heldChunks + this.#queuedChunks + chunksIn,
+    };
+    if (ms !== undefined) own.ms = ms;
+    if (input.t === "end") own.ended = true;
+    const work = input.t === "batch" ? [...input.work, own] : [own];
+    await this.#sender.send({ t: "batch", seq: input.seq, chunks: out, work });
   }
 }
 
-/** Reads a source, posting size- and time-bounded batches. */
+/** Reads a source, sending size- and time-bounded batches numbered from `seqBase`. */
 async function runSource(
   readable: ReadableStream<Chunk>,
   init: InitMessage,
-  send: SendOut,
+  sender: LinkSender,
 ): Promise<void> {
+  let seq = init.seqBase;
   let pending: Chunk[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
+  const sendBatch = async (chunks: Chunk[]) => {
+    const s = seq++;
+    const work: StageWork = {
+      stage: init.index,
+      chunksIn: 0,
+      chunksOut: chunks.length,
+      failed: 0,
+      held: sender.heldChunks + chunks.length,
+    };
+    await sender.send({ t: "batch", seq: s, chunks, work: [work] });
+  };
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     if (pending.length === 0) return flushing;
     const batch = pending;
     pending = [];
-    flushing = flushing.then(() => send(batch));
+    flushing = flushing.then(() => sendBatch(batch));
     return flushing;
   };
   const reader = readable.getReader();
@@ -188,12 +182,17 @@ async function runSource(
       if (done) break;
       pending.push(value);
       if (pending.length >= init.maxBatchChunks) {
-        await flush(); // waits for a credit: backpressure reaches the source here
+        await flush(); // waits for the window: backpressure reaches the source here
       } else if (pending.length === 1) {
         timer = setTimeout(flush, init.maxBatchDelayMs);
       }
     }
     await flush();
+    const ended: StageWork = { stage: init.index, chunksIn: 0, chunksOut: 0, failed: 0, held: 0 };
+    ended.ended = true;
+    const last = seq++;
+    await sender.send({ t: "batch", seq: last, chunks: [], work: [ended] });
+    await sender.send({ t: "end", seq: seq++ });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

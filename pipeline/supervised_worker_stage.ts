@@ -1,27 +1,38 @@
 /**
- * One stage running in its own Worker, seen from the pipeline: a writable of input batches and
- * a readable of output batches, with credit-based flow control and supervision.
+ * One stage running in its own Worker, seen from the main thread: spawning, the control port,
+ * supervision, and metrics. Data does not pass through here: batches go worker to worker on
+ * the links `worker_chain.ts` sets up; this side only sends `init`, link ends, and the
+ * "through" watermark, and hears stats and faults.
  *
- * Bounds (in batches of at most `maxBatchChunks` chunks each):
- * - sent to the worker and not yet acknowledged: `maxInFlightBatches`;
- * - accepted from upstream but not yet sent: less than one batch plus the batch being written;
- * - output received from the worker and not yet taken downstream, plus the credits the worker
- *   holds: `maxOutBatches`.
- * So a stage never holds more than about `(maxInFlightBatches + maxOutBatches + 2) *
- * maxBatchChunks` chunks (times the stage's fan-out), whatever the speeds around it.
+ * Re-delivery rule (why a crash neither loses nor duplicates):
+ * 1. Every link message has a sequence number; a transform turns input `seq` into exactly one
+ *    output message with the same `seq` (empty when it drops everything), so one number names
+ *    the same work at every stage. Only a source (or the pipeline's input) makes new numbers.
+ * 2. The sender of a link holds each message until the main thread has handed that `seq` to the
+ *    pipeline's consumer (the "through" watermark, broadcast to every worker); not when the next
+ *    stage took it. So whatever worker dies, every `seq` not yet out is still held by the
+ *    nearest live upstream sender (the main thread for `input`), even if several stages die.
+ * 3. When a worker dies it is restarted with fresh links on both sides: its upstream sends
+ *    every held message again on the new port, in order; its downstream neighbour keeps its own
+ *    state and drops every `seq` it has already taken, so re-done work is never passed on twice.
+ *    The main thread, the last receiver, never restarts, so nothing reaches the output twice.
+ * 4. Past `maxRestarts` the stage's worker is replaced by a relay in the main thread that turns
+ *    every chunk it is sent (held ones included) into a FailedChunk and passes it on.
+ * A restarted source starts over from its options, numbering above every earlier run.
  *
- * Supervision: when the worker crashes (an `error` event, an uncaught error, a `NotCapable`, or
- * its stream erroring) it is terminated and, up to `maxRestarts` times, restarted after an
- * exponential backoff; every input batch it had not acknowledged is sent again, in order. A
- * worker acknowledges a batch in the same message that carries all of that batch's outputs, so
- * re-delivery neither loses nor duplicates outputs of transforms that emit while transforming.
- * Past `maxRestarts`, every chunk not yet processed, and every chunk written afterwards, becomes
- * a FailedChunk in the output. A restarted source starts over from its options.
+ * Metrics ride with the data (`StageWork` in each batch) and are counted when the batch reaches
+ * the main thread, once per `seq`: exact across restarts, a pipeline's latency behind the
+ * stage itself.
+ *
+ * Bounds: a sender holds at most `window` messages (of at most `maxBatchChunks` chunks times the
+ * stage's fan-out) and a worker's queued input is part of what its upstream holds, so a stage
+ * holds at most `window` batches whatever the speeds around it.
  *
  * @module
  */
 import type { Chunk, FailedChunk } from "../stages/chunks.ts";
 import type { Stage, StagePermissions } from "../stages/stage.ts";
+import { LinkReceiver, LinkSender } from "./batch_link.ts";
 import {
   classifyStageError,
   type StageCrashedError,
@@ -29,7 +40,26 @@ import {
   StageRestartLimitError,
 } from "./stage_errors.ts";
 import type { StageMetrics } from "./stage_metrics.ts";
-import type { FromWorkerMessage, ToWorkerMessage } from "./worker_messages.ts";
+import type {
+  FromWorkerMessage,
+  LinkMessage,
+  StageWork,
+  ToWorkerMessage,
+} from "./worker_messages.ts";
+
+/** Fresh link ends for a stage being (re)started; the neighbours already have the far ends. */
+export interface StageLinkEnds {
+  upstream?: MessagePort;
+  downstream: MessagePort;
+}
+
+/** What a stage needs from the chain it is part of. */
+export interface StageChainHooks {
+  /** Makes new links on both sides of the stage and hands the far ends to its neighbours. */
+  connect(): StageLinkEnds;
+  /** The current "through" watermark. */
+  through(): number;
+}
 
 /** Options for {@linkcode SupervisedWorkerStage}. */
 export interface SupervisedWorkerStageOptions {
@@ -42,23 +72,23 @@ export interface SupervisedWorkerStageOptions {
   metrics: StageMetrics;
   maxBatchChunks: number;
   maxBatchDelayMs: number;
-  maxInFlightBatches: number;
-  maxOutBatches: number;
+  /** Messages a link holds at most (see the module doc). */
+  window: number;
   maxRestarts: number;
   restartBackoffMs: number;
   maxRestartBackoffMs: number;
+  /** The stage's index in the pipeline. */
+  index: number;
+  chain: StageChainHooks;
   /** Called with every crash, permission denial and restart-limit error. */
   onError(error: StageCrashedError | StagePermissionError | StageRestartLimitError): void;
 }
 
-interface OutEntry {
-  chunks: Chunk[];
-  /** Came from the worker (and so was paid for with an output credit). */
-  fromWorker: boolean;
-}
-
 /** Largest chunk (as JSON) carried whole in a FailedChunk's `input`. */
 const MAX_FAILED_INPUT_CHARS = 64 * 1024;
+
+/** Sequence numbers of a restarted source start here times its run. */
+const SOURCE_SEQ_STRIDE = 2 ** 32;
 
 /**
  * A supervised stage worker.
@@ -66,80 +96,80 @@ const MAX_FAILED_INPUT_CHARS = 64 * 1024;
  * @example
  * ```ts
  * const stage = new SupervisedWorkerStage({ ...options });
- * await source.pipeThrough(stage).pipeTo(sink);
+ * stage.start(ends);
  * ```
  */
 export class SupervisedWorkerStage {
-  readonly readable: ReadableStream<Chunk[]>;
-  readonly writable: WritableStream<Chunk[]>;
   #o: SupervisedWorkerStageOptions;
   #worker: Worker | undefined;
+  #hello = false;
+  #queued: { message: ToWorkerMessage; transfer: Transferable[] }[] = [];
   #generation = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight = new Map<number, { chunks: Chunk[]; sentAt: number }>();
-  #inFlightChunks = 0;
-  #nextSeq = 0;
-  #pending: Chunk[] = [];
-  #out: OutEntry[] = [];
-  #outChunks = 0;
-  #workerCredits = 0;
-  #endSent = false;
-  #inputEnded = false;
-  #done = false;
-  #dead = false;
   #closed = false;
   #lastError = "";
   #lastErrorName = "StageCrashedError";
-  #waiters: (() => void)[] = [];
+  #relay: { receiver?: LinkReceiver; sender: LinkSender } | undefined;
 
   constructor(options: SupervisedWorkerStageOptions) {
     this.#o = options;
-    this.readable = new ReadableStream<Chunk[]>({
-      pull: (controller) => this.#pull(controller),
-      cancel: () => this.terminate(),
-    }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Chunk[]>({
-      write: (batch) => this.#write(batch),
-      close: () => this.#closeInput(),
-      abort: () => this.terminate(),
-    });
-    this.#spawn();
   }
 
-  /** Stops the worker for good (pipeline shutdown). */
+  /** Spawns the worker on the given links (the chain's first wiring). */
+  start(ends: StageLinkEnds): void {
+    this.#spawn(ends);
+  }
+
+  /** A neighbour was restarted: new link ends. Dropped while this stage is itself restarting. */
+  givePorts(ends: { upstream?: MessagePort; downstream?: MessagePort }): void {
+    if (this.#relay !== undefined) {
+      if (ends.upstream) this.#relay.receiver?.replacePort(ends.upstream);
+      if (ends.downstream) this.#relay.sender.replacePort(ends.downstream);
+      return;
+    }
+    if (this.#worker === undefined) {
+      // Down: its restart makes new links on both sides, superseding these.
+      ends.upstream?.close();
+      ends.downstream?.close();
+      return;
+    }
+    const transfer = [ends.upstream, ends.downstream].filter((p) => p !== undefined);
+    this.#post({ t: "ports", ...ends }, transfer);
+  }
+
+  /** Every `seq` up to `seq` has left the pipeline. */
+  through(seq: number): void {
+    if (this.#relay !== undefined) this.#relay.sender.release(seq);
+    else this.#post({ t: "through", seq });
+  }
+
+  /** Stops the worker (or relay) for good (pipeline shutdown). */
   terminate(): void {
     this.#closed = true;
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
+    this.#stopWorker();
+    this.#relay?.receiver?.close();
+    this.#relay?.sender.close();
+  }
+
+  #stopWorker(): void {
     this.#worker?.terminate();
     this.#worker = undefined;
+    this.#hello = false;
+    this.#queued = [];
     this.#generation++;
-    this.#wake();
   }
 
-  // ---- plumbing -------------------------------------------------------------------------
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
-  }
-
-  #changed(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #post(message: ToWorkerMessage): void {
-    this.#worker?.postMessage(message);
-  }
-
-  #updateDepth(): void {
-    this.#o.metrics.queueDepth = this.#inFlightChunks + this.#pending.length + this.#outChunks;
+  #post(message: ToWorkerMessage, transfer: Transferable[] = []): void {
+    if (this.#worker === undefined) return;
+    if (!this.#hello) this.#queued.push({ message, transfer });
+    else this.#worker.postMessage(message, transfer);
   }
 
   // ---- worker lifecycle -----------------------------------------------------------------
 
-  #spawn(): void {
+  #spawn(ends: StageLinkEnds): void {
     this.#restartTimer = undefined;
     if (this.#closed) return;
     const generation = ++this.#generation;
@@ -163,23 +193,19 @@ export class SupervisedWorkerStage {
         this.#crash({ name: "DataCloneError", message: "a message could not be deserialized" });
       }
     };
-    let fromWorker = 0;
-    for (const entry of this.#out) if (entry.fromWorker) fromWorker++;
-    this.#workerCredits = Math.max(0, this.#o.maxOutBatches - fromWorker);
+    const transfer = [ends.upstream, ends.downstream].filter((p) => p !== undefined);
     this.#post({
       t: "init",
       options: this.#o.options,
-      outCredits: this.#workerCredits,
+      upstream: ends.upstream,
+      downstream: ends.downstream,
+      window: this.#o.window,
+      through: this.#o.chain.through(),
+      index: this.#o.index,
+      seqBase: this.#o.metrics.restarts * SOURCE_SEQ_STRIDE,
       maxBatchChunks: this.#o.maxBatchChunks,
       maxBatchDelayMs: this.#o.maxBatchDelayMs,
-    });
-    const now = performance.now();
-    for (const [seq, entry] of this.#inFlight) {
-      entry.sentAt = now;
-      this.#post({ t: "batch", seq, chunks: entry.chunks });
-    }
-    if (this.#endSent) this.#post({ t: "end" });
-    this.#trySend();
+    }, transfer);
   }
 
   #crash(error: { name: string; message: string }): void {
@@ -187,51 +213,70 @@ export class SupervisedWorkerStage {
     this.#lastError = classified.message;
     this.#lastErrorName = classified.name;
     this.#o.onError(classified);
-    this.#worker?.terminate();
-    this.#worker = undefined;
-    this.#generation++;
+    this.#stopWorker();
     if (this.#closed) return;
     const restarts = this.#o.metrics.restarts;
     if (restarts >= this.#o.maxRestarts) return this.#giveUp();
     this.#o.metrics.restarts++;
     const delay = Math.min(this.#o.maxRestartBackoffMs, this.#o.restartBackoffMs * 2 ** restarts);
-    this.#restartTimer = setTimeout(() => this.#spawn(), delay);
+    this.#restartTimer = setTimeout(() => this.#spawn(this.#o.chain.connect()), delay);
   }
 
+  /** Replaces the worker by a relay that fails every chunk it is sent and passes it on. */
   #giveUp(): void {
-    this.#dead = true;
     const limit = new StageRestartLimitError(
       this.#o.stage.name,
       this.#o.metrics.restarts,
       this.#lastError,
     );
     this.#o.onError(limit);
-    const lost: Chunk[] = [];
-    for (const entry of this.#inFlight.values()) lost.push(...entry.chunks);
-    lost.push(...this.#pending);
-    this.#inFlight.clear();
-    this.#inFlightChunks = 0;
-    this.#pending = [];
-    this.#failAll(lost, limit.message);
-    this.#wake();
+    const ends = this.#o.chain.connect();
+    const sender = new LinkSender(ends.downstream, { window: this.#o.window });
+    this.#relay = { sender };
+    if (this.#o.stage.role === "source") {
+      // A source with nothing upstream: it just ends, numbering above every earlier run.
+      const seq = (this.#o.metrics.restarts + 1) * SOURCE_SEQ_STRIDE;
+      const work: StageWork = { ...this.#noWork(0), ended: true };
+      sender.send({ t: "batch", seq, chunks: [], work: [work] })
+        .then(() => sender.send({ t: "end", seq: seq + 1 }));
+      return;
+    }
+    let chain: Promise<void> = Promise.resolve();
+    const receiver = new LinkReceiver(ends.upstream, (m) => {
+      chain = chain.then(() => this.#relayMessage(m, sender, limit.message));
+    });
+    this.#relay.receiver = receiver;
   }
 
-  #failAll(chunks: Chunk[], message: string): void {
-    if (chunks.length === 0) return;
-    const failed = chunks.map((chunk) => this.#failed(chunk, this.#lastErrorName, message));
-    this.#out.push({ chunks: failed, fromWorker: false });
-    this.#outChunks += failed.length;
-    for (const chunk of chunks) if (chunk.type !== "failed") this.#o.metrics.chunksFailed++;
-    this.#updateDepth();
+  #noWork(held: number): StageWork {
+    return { stage: this.#o.index, chunksIn: 0, chunksOut: 0, failed: 0, held };
   }
 
-  #failed(chunk: Chunk, errorName: string, message: string): Chunk {
+  async #relayMessage(m: LinkMessage, sender: LinkSender, message: string): Promise<void> {
+    if (m.t === "end") {
+      const work: StageWork = { ...this.#noWork(0), ended: true };
+      await sender.send({ t: "batch", seq: m.seq, chunks: [], work: [work] });
+      await sender.send({ t: "end", seq: m.seq + 1 });
+      return;
+    }
+    const chunks = m.chunks.map((c) => this.#failed(c, message));
+    const own: StageWork = {
+      stage: this.#o.index,
+      chunksIn: m.chunks.length,
+      chunksOut: chunks.length,
+      failed: m.chunks.filter((c) => c.type !== "failed").length,
+      held: sender.heldChunks + chunks.length,
+    };
+    await sender.send({ t: "batch", seq: m.seq, chunks, work: [...m.work, own] });
+  }
+
+  #failed(chunk: Chunk, message: string): Chunk {
     if (chunk.type === "failed") return chunk; // already someone else's failure: pass it on
     const json = JSON.stringify(chunk);
     const failed: FailedChunk = {
       type: "failed",
       stage: this.#o.stage.name,
-      error: errorName,
+      error: this.#lastErrorName,
       message,
       input: json.length <= MAX_FAILED_INPUT_CHARS ? chunk : json.slice(0, MAX_FAILED_INPUT_CHARS),
     };
@@ -240,119 +285,33 @@ export class SupervisedWorkerStage {
 
   #onMessage(message: FromWorkerMessage): void {
     switch (message.t) {
-      case "ready":
+      case "hello": {
+        this.#hello = true;
+        const queued = this.#queued;
+        this.#queued = [];
+        for (const q of queued) this.#worker?.postMessage(q.message, q.transfer);
         return;
-      case "out":
-        return this.#onOut(message.chunks, message.ack, message.failed ?? 0);
-      case "done":
-        this.#done = true;
-        this.#worker?.terminate();
-        this.#worker = undefined;
-        this.#generation++;
-        this.#wake();
-        return;
+      }
       case "fatal":
         return this.#crash(message.error);
     }
   }
 
-  #onOut(chunks: Chunk[], ack: number | undefined, failed: number): void {
+  /** The pipeline has finished: the stage holds nothing any more. */
+  drained(): void {
+    this.#o.metrics.queueDepth = 0;
+  }
+
+  /** Adds what the stage did for one `seq` (taken once by the main thread) to its metrics. */
+  record(work: StageWork): void {
     const m = this.#o.metrics;
-    m.chunksFailed += failed;
-    if (chunks.length > 0) {
-      this.#workerCredits--;
-      this.#out.push({ chunks, fromWorker: true });
-      this.#outChunks += chunks.length;
-    }
-    if (ack !== undefined) {
-      const now = performance.now();
-      for (const [seq, entry] of this.#inFlight) {
-        if (seq > ack) break;
-        m.recordLatency(now - entry.sentAt);
-        this.#inFlightChunks -= entry.chunks.length;
-        this.#inFlight.delete(seq);
-      }
-      this.#trySend();
-    }
-    this.#updateDepth();
-    this.#wake();
-  }
-
-  // ---- input side -----------------------------------------------------------------------
-
-  /** Sends the pending chunks as one batch if a credit is free (adaptive batching). */
-  #trySend(): void {
-    while (
-      this.#worker !== undefined && this.#pending.length > 0 &&
-      this.#inFlight.size < this.#o.maxInFlightBatches
-    ) {
-      const chunks = this.#pending.length <= this.#o.maxBatchChunks
-        ? this.#pending
-        : this.#pending.slice(0, this.#o.maxBatchChunks);
-      this.#pending = chunks === this.#pending ? [] : this.#pending.slice(chunks.length);
-      const seq = this.#nextSeq++;
-      this.#inFlight.set(seq, { chunks, sentAt: performance.now() });
-      this.#inFlightChunks += chunks.length;
-      this.#o.metrics.batchesIn++;
-      this.#post({ t: "batch", seq, chunks });
-    }
-    this.#updateDepth();
-  }
-
-  async #write(batch: Chunk[]): Promise<void> {
-    this.#o.metrics.chunksIn += batch.length;
-    if (this.#dead || this.#closed) {
-      this.#failAll(batch, `stage ${this.#o.stage.name} is down (${this.#lastError})`);
-      this.#wake();
-      while (this.#outChunks > this.#o.maxOutBatches * this.#o.maxBatchChunks && !this.#closed) {
-        await this.#changed();
-      }
-      return;
-    }
-    for (const chunk of batch) this.#pending.push(chunk);
-    this.#trySend();
-    // Accept at most one batch's worth beyond what credits allow: that is the bound upstream.
-    while (this.#pending.length >= this.#o.maxBatchChunks && !this.#dead && !this.#closed) {
-      await this.#changed();
-    }
-  }
-
-  async #closeInput(): Promise<void> {
-    while (this.#pending.length > 0 && !this.#dead && !this.#closed) await this.#changed();
-    this.#inputEnded = true;
-    if (!this.#dead && !this.#closed) {
-      this.#endSent = true;
-      this.#post({ t: "end" });
-    }
-    this.#wake();
-  }
-
-  // ---- output side ----------------------------------------------------------------------
-
-  async #pull(controller: ReadableStreamDefaultController<Chunk[]>): Promise<void> {
-    while (true) {
-      const entry = this.#out.shift();
-      if (entry !== undefined) {
-        this.#outChunks -= entry.chunks.length;
-        this.#o.metrics.chunksOut += entry.chunks.length;
-        this.#o.metrics.batchesOut++;
-        controller.enqueue(entry.chunks);
-        if (entry.fromWorker && this.#worker !== undefined) {
-          this.#workerCredits++;
-          this.#post({ t: "credit", n: 1 });
-        }
-        this.#updateDepth();
-        this.#wake();
-        return;
-      }
-      const sourceOver = this.#o.stage.role === "source" && this.#dead;
-      const inputOver = this.#inputEnded && this.#dead;
-      if (this.#done || sourceOver || inputOver || this.#closed) {
-        controller.close();
-        return;
-      }
-      await this.#changed();
-    }
+    m.queueDepth = work.held;
+    m.chunksIn += work.chunksIn;
+    m.chunksOut += work.chunksOut;
+    m.chunksFailed += work.failed;
+    if (work.chunksIn > 0) m.batchesIn++;
+    if (work.chunksOut > 0) m.batchesOut++;
+    if (work.ms !== undefined) m.recordLatency(work.ms);
   }
 }
 

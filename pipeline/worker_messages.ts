@@ -1,79 +1,109 @@
 /**
- * The messages a pipeline and its stage workers exchange. Chunks always travel in arrays
- * (batches): one message per batch keeps the per-message cost of a Worker boundary (~50 us) off
- * the per-chunk path.
+ * The messages a pipeline and its stage workers exchange. There are two kinds of channel:
  *
- * Flow control is credit based in both directions:
- * - input: the pipeline has at most `maxInFlightBatches` batches sent and not yet acknowledged;
- * - output: the worker posts a non-empty output batch only while it holds an output credit; the
- *   pipeline hands a credit back each time downstream takes a batch.
+ * - data links (`MessagePort`s, one per pair of consecutive stages, the main thread at the ends
+ *   when it feeds `input` or reads the output): {@linkcode LinkMessage}s, always downstream.
+ *   Chunks travel in arrays (batches): one message per batch keeps the per-message cost of a
+ *   boundary (~50 us) off the per-chunk path, and batches go worker -> worker without passing
+ *   through the main thread;
+ * - each worker's own port to the main thread: control only (init, port replacement, the
+ *   "through" watermark, faults), all small. Metrics ride with the data (`StageWork`).
+ *
+ * Every link message carries a sequence number. A transform turns input `seq` into exactly one
+ * output message with the same `seq` (empty when it filtered everything), so a number names the
+ * same work at every stage, and a receiver drops any `seq` it has already taken (re-delivery
+ * after a crash). The rules that make this exactly-once are in `supervised_worker_stage.ts`.
  *
  * @module
  */
 import type { Chunk } from "../stages/chunks.ts";
 
-/** Pipeline -> worker: create the stage. */
+/** What one stage did for one `seq`; rides with the data so it is counted exactly once. */
+export interface StageWork {
+  /** The stage's index in the pipeline. */
+  stage: number;
+  chunksIn: number;
+  chunksOut: number;
+  /** FailedChunks the stage itself produced (not passed through). */
+  failed: number;
+  /** Milliseconds the stage spent on it (transforms). */
+  ms?: number;
+  /** Chunks the stage's worker held then: queued input plus outputs not yet through. */
+  held: number;
+  /** The stage finished with this `seq` (its flush). */
+  ended?: boolean;
+}
+
+/**
+ * On a link: one batch, and the work it stands for. `work` lists what every stage so far did
+ * for this `seq`; the main thread, which takes each `seq` once, adds it to the metrics, so work
+ * re-done after a restart is never counted twice and never lost from the counts.
+ */
+export interface LinkBatchMessage {
+  t: "batch";
+  seq: number;
+  chunks: Chunk[];
+  work: StageWork[];
+}
+
+/** On a link: no more batches; `seq` follows the last batch's. */
+export interface LinkEndMessage {
+  t: "end";
+  seq: number;
+}
+
+/** Anything on a data link. */
+export type LinkMessage = LinkBatchMessage | LinkEndMessage;
+
+/** Main -> worker: create the stage and connect its links. */
 export interface InitMessage {
   t: "init";
   /** Options for `stage.create` (structured-cloneable). */
   options: unknown;
-  /** Output batches the worker may post before it must wait for a credit. */
-  outCredits: number;
+  /** Where input batches arrive (absent for a source). */
+  upstream?: MessagePort;
+  /** Where output batches go. */
+  downstream: MessagePort;
+  /** The stage's index in the pipeline (for `StageWork`). */
+  index: number;
+  /** Output messages sent and not yet through the whole pipeline, at most. */
+  window: number;
+  /** Everything up to this `seq` is through the pipeline: nothing needs holding. */
+  through: number;
+  /** A source numbers its output batches from here (above anything an earlier run used). */
+  seqBase: number;
   /** Largest output batch a source posts. */
   maxBatchChunks: number;
   /** Longest a source holds a partial output batch, in ms. */
   maxBatchDelayMs: number;
 }
 
-/** Pipeline -> worker: one input batch (transforms and sinks only). */
-export interface BatchMessage {
-  t: "batch";
+/** Main -> worker: a neighbour was restarted; use these link ends instead. */
+export interface PortsMessage {
+  t: "ports";
+  upstream?: MessagePort;
+  downstream?: MessagePort;
+}
+
+/** Main -> worker: every `seq` up to this one has left the pipeline; stop holding them. */
+export interface ThroughMessage {
+  t: "through";
   seq: number;
-  chunks: Chunk[];
 }
 
-/** Pipeline -> worker: more output credits. */
-export interface CreditMessage {
-  t: "credit";
-  n: number;
+/** Any message from the main thread to a worker. */
+export type ToWorkerMessage = InitMessage | PortsMessage | ThroughMessage;
+
+/** Worker -> main: the module graph is evaluated and messages will be heard. */
+export interface HelloMessage {
+  t: "hello";
 }
 
-/** Pipeline -> worker: no more input; flush and finish. */
-export interface EndMessage {
-  t: "end";
-}
-
-/** Any message to a worker. */
-export type ToWorkerMessage = InitMessage | BatchMessage | CreditMessage | EndMessage;
-
-/** Worker -> pipeline: the stage is created. */
-export interface ReadyMessage {
-  t: "ready";
-}
-
-/**
- * Worker -> pipeline: output chunks, and (transforms) the sequence number of the last input
- * batch whose outputs are all in this or an earlier message. The ack and the outputs travel
- * together so a crash can never lose the outputs of an acknowledged batch.
- */
-export interface OutMessage {
-  t: "out";
-  chunks: Chunk[];
-  ack?: number;
-  /** How many of `chunks` are FailedChunks the stage itself produced (not passed through). */
-  failed?: number;
-}
-
-/** Worker -> pipeline: the stage finished (source exhausted, or input ended and flushed). */
-export interface DoneMessage {
-  t: "done";
-}
-
-/** Worker -> pipeline: a stage-level fault (the stage's stream errored or `create` threw). */
+/** Worker -> main: a stage-level fault (the stage's stream errored or `create` threw). */
 export interface FatalMessage {
   t: "fatal";
   error: { name: string; message: string };
 }
 
 /** Any message from a worker. */
-export type FromWorkerMessage = ReadyMessage | OutMessage | DoneMessage | FatalMessage;
+export type FromWorkerMessage = HelloMessage | FatalMessage;

@@ -10,6 +10,7 @@ const SOURCE = fixture("numbered_source.ts", "numberedSourceStage");
 const BANG = fixture("bang_transform.ts", "bangStage");
 const CRASH = fixture("crash_on_nth.ts", "crashOnNthStage");
 const FORBIDDEN = fixture("forbidden_host.ts", "forbiddenHostStage");
+const SLOW_LOADING = fixture("slow_loading_transform.ts", "slowLoadingStage");
 
 function numbered(count: number): ToonChunk[] {
   return Array.from({ length: count }, (_, n) => ({ type: "toon", toon: `n: ${n}` }));
@@ -60,6 +61,54 @@ Deno.test("a worker that dies of an uncaught error is restarted and no chunk is 
   assertEquals(outcome.errors.length, crash.restarts);
   assertEquals(outcome.errors[0].error, "StageCrashedError");
   assertMatch(outcome.errors[0].message, /uncaught crash at chunk 60/);
+});
+
+Deno.test("a middle stage that crashes gets its batches again from the worker upstream", async () => {
+  // Source -> crash -> crash -> bang: batches go worker to worker, so what a dead stage had
+  // taken is re-sent by the stage before it; two crashing stages in a row exercise the case
+  // where a re-sender itself dies.
+  await using pipeline = await createPipeline({
+    stages: [
+      { name: "numbered-source", module: SOURCE, options: { count: 2000 } },
+      { name: "crash-on-nth", module: CRASH, options: { n: 170, how: "uncaught" } },
+      { name: "crash-on-nth", module: CRASH, options: { n: 230, how: "stream" } },
+      { name: "bang", module: BANG, options: {} },
+    ],
+    maxBatchChunks: 16,
+    maxRestarts: 50,
+    restartBackoffMs: 1,
+    maxRestartBackoffMs: 20,
+  });
+  const out: Chunk[] = [];
+  const outcome = await pipeline.run({ onBatch: (b) => void out.push(...b) });
+  const [source, first, second, bang] = outcome.metrics.stages;
+  assert(first.restarts >= 5 && second.restarts >= 5, `${first.restarts} ${second.restarts}`);
+  assertEquals(source.restarts, 0);
+  assertEquals(outcome.failures, []);
+  assertEquals(texts(out), numbered(2000).map((c) => c.toon + "!"));
+  // Each stage's counters count every chunk once, however often it was re-delivered.
+  assertEquals([first.chunksIn, second.chunksIn, bang.chunksIn, bang.chunksOut], [
+    2000,
+    2000,
+    2000,
+    2000,
+  ]);
+});
+
+Deno.test("a stage whose module evaluates slowly still hears its init", async () => {
+  // Deno 2.9.6 drops messages posted to a worker before its top-level await settles; the
+  // pipeline waits for the worker's hello. Three runs: the loss was intermittent.
+  for (let run = 0; run < 3; run++) {
+    await using pipeline = await createPipeline({
+      input: numbered(10),
+      stages: [{ name: "slow-loading", module: SLOW_LOADING, options: {} }],
+    });
+    // A hang guard, not a speed limit: a lost init would otherwise wait forever.
+    const guard = setTimeout(() => pipeline.close(), 20_000);
+    const outcome = await pipeline.run();
+    clearTimeout(guard);
+    assertEquals([outcome.ok, outcome.chunksOut], [true, 10]);
+  }
 });
 
 Deno.test("past the restart limit the unprocessed chunks are reported failed", async () => {
