@@ -395,6 +395,134 @@ function recoverPoint(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): `0x${string}` {
+  const sig = recoverableSignature(signature);
+  try {
+    const point = sig.recoverPublicKey(balanceProofDigest(proof, domain));
+    return addressOf(point.toBytes(false));
+  } catch (err) {
+    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** A public key the signer was recovered as, kept to check that signer's later proofs. */
+export interface RecoveredBalanceProofSigner {
+  /** Lower-case address, as {@linkcode recoverBalanceProofSignerFast} returns it. */
+  address: `0x${string}`;
+  /** Uncompressed SEC1 public key (65 bytes). */
+  publicKey: Uint8Array;
+}
+
+/**
+ * {@linkcode recoverBalanceProofSignerFast}, also returning the recovered public key (to build a
+ * {@linkcode BalanceProofSignerKey} from once the address is the expected one).
+ *
+ * @example
+ * ```ts
+ * const { address, publicKey } = recoverBalanceProofSignerKey(proof, sig, domain);
+ * if (address === peer.toLowerCase()) key = new BalanceProofSignerKey(publicKey);
+ * ```
+ */
+export function recoverBalanceProofSignerKey(
+  proof: BalanceProof,
+  signature: Hex,
+  domain: TokenNetworkDomain,
+): RecoveredBalanceProofSigner {
+  checkSignatureShape(signature);
+  const sig = recoverableSignature(signature);
+  try {
+    const publicKey = sig.recoverPublicKey(balanceProofDigest(proof, domain)).toBytes(false);
+    return { address: addressOf(publicKey), publicKey };
+  } catch (err) {
+    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Options for {@linkcode BalanceProofSignerKey}. */
+export interface BalanceProofSignerKeyOptions {
+  /**
+   * wNAF window of the key's (and the generator's) multiplication tables: larger is faster per
+   * check and costs 2^(w-1) * (256/w + 1) points per table, built on the first check. Default 8
+   * (bench/claim_verify_bench.ts).
+   */
+  windowSize?: number;
+}
+
+type Point = ReturnType<typeof secp256k1.Point.fromBytes>;
+const N = secp256k1.Point.Fn.ORDER;
+const DEFAULT_WINDOW = 8;
+// The generator with its own (wider) tables: noble's shared BASE keeps its default window, so
+// signing elsewhere in the process is unaffected.
+const generators = new Map<number, Point>();
+
+function generator(windowSize: number): Point {
+  let g = generators.get(windowSize);
+  if (!g) {
+    g = secp256k1.Point.fromAffine(secp256k1.Point.BASE.toAffine()).precompute(windowSize);
+    generators.set(windowSize, g);
+  }
+  return g;
+}
+
+/**
+ * One signer's public key, prepared to check many balance proofs: ECDSA verification
+ * `R = (e/s)G + (r/s)Q` with both multiplications from precomputed tables, instead of
+ * recovering Q (a square root for R and a multiplication of an arbitrary point) for every proof.
+ * {@linkcode BalanceProofSignerKey.verifies} accepts exactly the signatures for which
+ * {@linkcode recoverBalanceProofSignerFast} returns this key's address: R must be the point the
+ * recovery would rebuild (x equal to r, not just mod n, and y of v's parity); shape, high-s and
+ * v are refused the same way, before any math (tests/unit/balance_proof_signer_key_test.ts).
+ *
+ * @example
+ * ```ts
+ * const key = new BalanceProofSignerKey(recoverBalanceProofSignerKey(proof, sig, domain).publicKey);
+ * if (!key.verifies(nextProof, nextSig, domain)) throw new Error("not the peer's proof");
+ * ```
+ */
+export class BalanceProofSignerKey {
+  /** Lower-case address of the key. */
+  readonly address: `0x${string}`;
+  readonly #q: Point;
+  readonly #g: Point;
+
+  /** `publicKey`: SEC1 bytes (33 or 65); throws when it is not a valid point. */
+  constructor(publicKey: Uint8Array, options: BalanceProofSignerKeyOptions = {}) {
+    const windowSize = options.windowSize ?? DEFAULT_WINDOW;
+    // A fresh point object: the tables are keyed by the object.
+    this.#q = secp256k1.Point.fromBytes(publicKey).precompute(windowSize);
+    this.#g = generator(windowSize);
+    this.address = addressOf(this.#q.toBytes(false));
+  }
+
+  /**
+   * True when `signature` is this key's signature of `proof`; throws
+   * {@linkcode BalanceProofSignatureError} for a malformed or high-s signature or channel id.
+   */
+  verifies(proof: BalanceProof, signature: Hex, domain: TokenNetworkDomain): boolean {
+    checkSignatureShape(signature);
+    let sig: InstanceType<typeof secp256k1.Signature>;
+    try {
+      sig = recoverableSignature(signature);
+    } catch {
+      return false; // r or s is 0 or >= n: recovery fails too
+    }
+    const digest = balanceProofDigest(proof, domain);
+    const e = BigInt(bytesToHex(digest)) % N;
+    const { r, s } = sig;
+    const w = secp256k1.Point.Fn.inv(s);
+    const u1 = e * w % N;
+    const u2 = r * w % N;
+    const R = this.#g.multiplyUnsafe(u1).add(this.#q.multiplyUnsafe(u2));
+    if (R.is0()) return false;
+    const { x, y } = R.toAffine();
+    return x === r && Number(y & 1n) === sig.recovery;
+  }
+}
+
+function recoverableSignature(signature: Hex) {
   const bytes = hexToBytes(signature);
   const v = bytes[64];
   // noble's "recovered" layout puts the recovery bit first.
@@ -402,12 +530,14 @@ function recoverPoint(
   recovered[0] = v >= 27 ? v - 27 : v;
   recovered.set(bytes.subarray(0, 64), 1);
   try {
-    const sig = secp256k1.Signature.fromBytes(recovered, "recovered");
-    const point = sig.recoverPublicKey(balanceProofDigest(proof, domain));
-    return bytesToHex(keccak_256(point.toBytes(false).subarray(1)).subarray(12));
+    return secp256k1.Signature.fromBytes(recovered, "recovered");
   } catch (err) {
     throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
       cause: err,
     });
   }
+}
+
+function addressOf(uncompressed: Uint8Array): `0x${string}` {
+  return bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12));
 }

@@ -86,6 +86,9 @@ const GIT_CONFIG = [
   "core.hooksPath=/dev/null",
   "-c",
   "gc.auto=0",
+  // Else every `git commit` spawns a `git maintenance run --auto` that has nothing to do.
+  "-c",
+  "maintenance.auto=false",
 ];
 
 /**
@@ -215,17 +218,22 @@ export class AuditLog {
       await this.#run(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], {
         stdin: paths.join("\0"),
       });
-      // No separate `git diff --cached` probe: `git commit` itself says when nothing is staged
-      // (exit 1, "nothing to commit"), one process fewer per group.
-      await this.#commit(formatAuditMessage(group), { allowNothing: true });
+      // Empty commits allowed: when a file is rewritten again before this group's `git add`,
+      // the newer bytes ride with this group and the next group stages nothing; its message
+      // (the amounts, the nonce of that change) must still reach the history.
+      await this.#commit(formatAuditMessage(group), { allowEmpty: true });
     } catch (err) {
       this.#pending = group.concat(this.#pending);
       throw err;
     }
   }
 
-  async #commit(message: string, opts: { allowNothing?: boolean } = {}): Promise<void> {
-    const out = await this.#run(["commit", "-q", "--no-verify", "-F", "-"], {
+  async #commit(
+    message: string,
+    opts: { allowNothing?: boolean; allowEmpty?: boolean } = {},
+  ): Promise<void> {
+    const empty = opts.allowEmpty ? ["--allow-empty"] : [];
+    const out = await this.#run(["commit", "-q", "--no-verify", ...empty, "-F", "-"], {
       stdin: message,
       allowCodes: opts.allowNothing ? [1] : [],
     });
