@@ -1,6 +1,9 @@
 /**
- * Jobs/s through the echo skill: sandboxed (namespaces + nobody + memory cgroup) vs running
- * `skills/echo/run` directly as a plain subprocess. Prints both and the per-job overhead.
+ * The sandbox's cost per job, sequential jobs: the echo skill (Deno) and a `sh` no-op skill,
+ * each sandboxed (namespaces + mounts + nobody + memory cgroup) vs run directly as a plain
+ * subprocess. The no-op's difference is the sandbox's setup and teardown alone. Also prints the
+ * CPU per sandboxed no-op job of this process and of its children (the sandbox's processes),
+ * and echo sandboxed with a warmed read-only Deno cache (`denoCacheDir`, what a provider uses).
  * Run: deno run -A bench/skill_sandbox_bench_script.ts [jobs]
  *
  * @module
@@ -13,9 +16,10 @@ const input = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");
 const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
 const root = await Deno.makeTempDir();
 const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
+const noop = `${root}/skills/noop`;
 
-async function direct(): Promise<void> {
-  const child = new Deno.Command("skills/echo/run", {
+async function direct(skillDir: string, expect: string): Promise<void> {
+  const child = new Deno.Command(`${skillDir}/run`, {
     clearEnv: true,
     env: { PATH: `${denoDir}:/usr/bin:/bin`, HOME: root },
     stdin: "piped",
@@ -25,31 +29,72 @@ async function direct(): Promise<void> {
   await w.write(new TextEncoder().encode(input));
   await w.close();
   const { stdout } = await child.output();
-  if (new TextDecoder().decode(stdout) !== "input text 0") throw new Error("direct: bad echo");
+  if (new TextDecoder().decode(stdout) !== expect) throw new Error(`direct: bad ${skillDir}`);
+}
+
+/** CPU ms used so far by this process and by its reaped children (Linux /proc, 100 Hz ticks). */
+async function cpuMs(): Promise<{ self: number; children: number }> {
+  const stat = await Deno.readTextFile("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  return { self: (f[11] + f[12]) * 10, children: (f[13] + f[14]) * 10 };
+}
+
+async function perJob(fn: (i: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < jobs; i++) await fn(i);
+  return (performance.now() - t0) / jobs;
 }
 
 try {
+  await Deno.mkdir(noop, { recursive: true, mode: 0o755 });
+  for (const d of [root, `${root}/skills`, noop]) await Deno.chmod(d, 0o755);
+  await Deno.writeTextFile(`${noop}/run`, "#!/bin/sh\ncat > /dev/null\necho ok\n", {
+    mode: 0o755,
+  });
   const sandbox = await createSkillSandbox({
     jobsRoot: `${root}/state/jobs`,
     hiddenPaths: [`${root}/state`],
   });
-  const sandboxed = async (i: number) => {
-    const o = await sandbox.run({ jobId: `b${i}`, skillDir: "skills/echo", manifest, input });
+  const cached = await createSkillSandbox({
+    jobsRoot: `${root}/state/jobs`,
+    hiddenPaths: [`${root}/state`],
+    denoCacheDir: `${root}/state/skill-deno-cache`,
+  });
+  await cached.warmDenoCache!({ skillDir: "skills/echo", manifest });
+  const warmEcho = async (i: number) => {
+    const o = await cached.run({ jobId: `c${i}`, skillDir: "skills/echo", manifest, input });
+    if (o.status !== "ok") throw new Error(`cached: ${o.status} ${o.stderrTail}`);
+  };
+  const sandboxed = (skillDir: string, prefix: string) => async (i: number) => {
+    const o = await sandbox.run({ jobId: `${prefix}${i}`, skillDir, manifest, input });
     if (o.status !== "ok") throw new Error(`sandboxed: ${o.status} ${o.stderrTail}`);
   };
-  await direct();
-  await sandboxed(-1); // warm the page cache for both
-  const t0 = performance.now();
-  for (let i = 0; i < jobs; i++) await direct();
-  const t1 = performance.now();
-  for (let i = 0; i < jobs; i++) await sandboxed(i);
-  const t2 = performance.now();
-  const d = (t1 - t0) / jobs;
-  const s = (t2 - t1) / jobs;
-  console.log(`echo skill, ${jobs} sequential jobs (memory cgroup: ${sandbox.memoryLimits})`);
-  console.log(`direct:    ${(1000 / d).toFixed(1)} jobs/s  (${d.toFixed(1)} ms/job)`);
-  console.log(`sandboxed: ${(1000 / s).toFixed(1)} jobs/s  (${s.toFixed(1)} ms/job)`);
-  console.log(`sandbox overhead: ${(s - d).toFixed(1)} ms/job`);
+  // Warm the page cache for all four.
+  await direct("skills/echo", "input text 0");
+  await direct(noop, "ok\n");
+  await sandboxed("skills/echo", "w")(0);
+  await sandboxed(noop, "w")(1);
+  const d = await perJob(() => direct("skills/echo", "input text 0"));
+  const s = await perJob(sandboxed("skills/echo", "e"));
+  const sc = await perJob(warmEcho);
+  const dn = await perJob(() => direct(noop, "ok\n"));
+  const cpu0 = await cpuMs();
+  const sn = await perJob(sandboxed(noop, "n"));
+  const cpu1 = await cpuMs();
+  const line = (label: string, ms: number) =>
+    console.log(`${label}${(1000 / ms).toFixed(1)} jobs/s  (${ms.toFixed(1)} ms/job)`);
+  console.log(`${jobs} sequential jobs per row (memory cgroup: ${sandbox.memoryLimits})`);
+  line("echo direct:                      ", d);
+  line("echo sandboxed:                   ", s);
+  line("echo sandboxed, Deno cache warm:  ", sc);
+  line("sh no-op direct:                  ", dn);
+  line("sh no-op sandboxed:               ", sn);
+  console.log(
+    `sandbox overhead: echo ${(s - d).toFixed(1)} ms/job, sh no-op ${(sn - dn).toFixed(1)} ms/job` +
+      `; CPU per sandboxed no-op job: this process ${
+        ((cpu1.self - cpu0.self) / jobs).toFixed(1)
+      } ms, children ${((cpu1.children - cpu0.children) / jobs).toFixed(1)} ms`,
+  );
 } finally {
   await Deno.remove(root, { recursive: true });
 }

@@ -57,7 +57,7 @@ Deno.test("provider e2e: paid echo job, exact invoice, receipt, earnings logged"
     const status = await readProviderStatus(`${root}/state`);
     assertEquals(status.state, "serving");
     assertEquals(status.ilpAddress, provider.ilpAddress);
-  });
+  }, { processingFeedbackMs: 0 }); // this test follows every feedback, `processing` included
 });
 
 Deno.test("provider e2e: announcements 10032, 31990 and the heartbeat are on the town", async () => {
@@ -178,4 +178,20 @@ Deno.test("provider e2e: kind 5 cancellation mid-run kills the skill", async () 
     const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
     assert(!new TextDecoder().decode(ps.stdout).includes(`/skills/ticker/run`));
   });
+});
+
+Deno.test("provider e2e: no `processing` feedback for a run shorter than processingFeedbackMs", async () => {
+  await withProvider(["echo"], [], async ({ provider, alice }) => {
+    const job = await alice.post(buildJobRequest({
+      kind: 5601,
+      inputs: [{ data: "quick", type: "text" }],
+      providers: [provider.pubkey],
+    }));
+    await alice.payInvoice(await alice.waitFor(feedbackOf(job.id, "payment-required")));
+    await alice.waitFor(feedbackOf(job.id, "success"));
+    assertEquals((await alice.waitFor(resultOf(job.id))).content, "quick");
+    await waitUntil(() => provider.store.get(job.id)?.status === "published");
+    // The success feedback follows the result: had `processing` been sent, it came before both.
+    assertEquals(alice.seen().filter(feedbackOf(job.id, "processing")).length, 0);
+  }, { processingFeedbackMs: 60_000 });
 });

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
 import {
   createSkillSandbox,
+  SANDBOX_DENO_DIR,
   type SkillOutcome,
   type SkillSandboxOptions,
 } from "../../roles/provider/skill_sandbox.ts";
@@ -289,5 +290,109 @@ Deno.test("skill sandbox: the memory limit kills a job that exceeds it", async (
     const o = await sandbox.run({ jobId: "m1", skillDir: dir, manifest, input: "" });
     assertEquals(o.status, "memory-limit", o.stderrTail);
     assertEquals(text(o), "");
+  });
+});
+
+Deno.test("skill sandbox: private tmp dirs, read-only skill dir, no capabilities, in the memory cgroup", async () => {
+  await withWorld(async (w) => {
+    // A hidden dir whose name needs fstab escaping (space, backslash) stays hidden.
+    const odd = `${w.root}/odd dir\\x`;
+    await Deno.mkdir(odd);
+    await Deno.writeTextFile(`${odd}/secret`, "SECRET-ODD", { mode: 0o644 });
+    const sandbox = await createSkillSandbox({
+      ...w.options,
+      hiddenPaths: [...w.options.hiddenPaths, odd],
+    });
+    const hostTmp = await Deno.makeTempFile({ dir: "/tmp", prefix: "tp-host-" });
+    await Deno.chmod(hostTmp, 0o644);
+    try {
+      const [dir, manifest] = await w.skill(
+        "prober",
+        `#!/bin/sh
+ls -A /var/tmp /dev/shm | tr '\\n' ' '; echo
+test -e "${hostTmp}" && echo "host tmp visible"
+cat "${odd}/secret" 2>/dev/null && echo "odd visible"
+touch "$(dirname "$0")/written" 2>/dev/null && echo "skill dir writable"
+touch /tmp/job/mine && echo "work dir writable"
+grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '
+grep memory /proc/self/cgroup | cut -d: -f3 | sed 's/-[0-9a-f]*$//'
+`,
+      );
+      const o = await sandbox.run({ jobId: "p1", skillDir: dir, manifest, input: "" });
+      assertEquals(o.status, "ok", o.stderrTail);
+      assertEquals(
+        text(o).split("\n"),
+        [
+          "/dev/shm:  /var/tmp: ",
+          "work dir writable",
+          "CapInh: 0000000000000000",
+          "CapPrm: 0000000000000000",
+          "CapEff: 0000000000000000",
+          "CapBnd: 0000000000000000",
+          "CapAmb: 0000000000000000",
+          "NoNewPrivs: 1",
+          sandbox.memoryLimits ? "/turnpike-p1" : "",
+          "",
+        ].filter((l, i, all) => l !== "" || i === all.length - 1),
+      );
+    } finally {
+      await Deno.remove(hostTmp);
+    }
+  });
+});
+
+Deno.test("skill sandbox: a project dir bound back under the private /tmp keeps the state dir and key hidden", async () => {
+  await withWorld(async (w) => {
+    // The skill's project (nearest deno.json) is the world's root, under /tmp: it is bound back
+    // for the skill, and it holds the state dir and the key file.
+    await Deno.writeTextFile(`${w.root}/deno.json`, "{}\n");
+    await Deno.chmod(w.root, 0o755); // a temp dir is 0700: nobody could not reach the skill
+    const sandbox = await createSkillSandbox(w.options);
+    const [dir, manifest] = await w.skill(
+      "insider",
+      `#!/bin/sh\ntest -f "${w.root}/deno.json" && echo "project visible"\n` +
+        `cat "${w.state}/identity.key" "${w.key}" 2>&1\nls -A "${w.state}"\n`,
+    );
+    const o = await sandbox.run({ jobId: "k1", skillDir: dir, manifest, input: "" });
+    assertEquals([o.status, text(o)], [
+      "denied",
+      "project visible\n" +
+      `cat: ${w.state}/identity.key: No such file or directory\n` +
+      `cat: ${w.key}: Permission denied\n`,
+    ], o.stderrTail);
+    assertStringIncludes(o.stderrTail, `ls: cannot open directory '${w.state}': Permission denied`);
+  });
+});
+
+Deno.test("skill sandbox: the Deno cache is filled by a warm-up on empty input, read-only for jobs", async () => {
+  await withWorld(async (w) => {
+    const cacheDir = `${w.state}/skill-deno-cache`;
+    const sandbox = await createSkillSandbox({ ...w.options, denoCacheDir: cacheDir });
+    const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
+    const warm = await sandbox.warmDenoCache!({ skillDir: "skills/echo", manifest });
+    // The echo skill refuses empty input; its modules were loaded (and cached) all the same.
+    assertEquals(warm?.status, "bad-input", warm?.stderrTail);
+    const cached = [...Deno.readDirSync(cacheDir)].map((e) => e.name);
+    assert(cached.length > 0, "the warm-up filled the cache");
+    const o = await sandbox.run({
+      jobId: "e1",
+      skillDir: "skills/echo",
+      manifest,
+      input: JOB_TOON,
+    });
+    assertEquals([o.status, text(o)], ["ok", "input text 0"], o.stderrTail);
+    // A job sees the cache as DENO_DIR and cannot change it.
+    const [dir, m] = await w.skill(
+      "poisoner",
+      `#!/bin/sh\necho "$DENO_DIR"\ntouch "$DENO_DIR/poison" 2>&1 || echo refused\n`,
+    );
+    const p = await sandbox.run({ jobId: "p1", skillDir: dir, manifest: m, input: "" });
+    assertEquals(
+      text(p),
+      `${SANDBOX_DENO_DIR}\ntouch: cannot touch '${SANDBOX_DENO_DIR}/poison': Read-only file system\nrefused\n`,
+    );
+    assertEquals([...Deno.readDirSync(cacheDir)].map((e) => e.name).sort(), cached.sort());
+    // Only Deno scripts are warmed (a shell skill never runs on the provider's behalf).
+    assertEquals(await sandbox.warmDenoCache!({ skillDir: dir, manifest: m }), undefined);
   });
 });
