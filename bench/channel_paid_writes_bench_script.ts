@@ -10,15 +10,13 @@
  *
  * Run: deno run -A bench/channel_paid_writes_bench_script.ts [sequential=300] [concurrent=2000]
  */
-import { bytesToHex } from "viem";
 import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
-import { channelRecord, connectClaimClient } from "../tests/support/channel_town.ts";
-import type { TownProcessArgs } from "../tests/support/channel_crash_processes.ts";
-import { saveChannel } from "../state/channel_file.ts";
+import { connectClaimClient } from "../tests/support/channel_town.ts";
+import { startTownProcess, townProcessArgs } from "../tests/support/channel_process.ts";
+import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 const IN_FLIGHT = 64;
-const SCRIPT = new URL("../tests/support/channel_crash_processes.ts", import.meta.url).pathname;
 
 interface Variant {
   name: string;
@@ -38,47 +36,20 @@ function percentile(sorted: number[], p: number): number {
 
 async function measure(variant: Variant, sequential: number, concurrent: number) {
   await using pair = await startChannelPair({ tokens: 10n ** 12n });
-  const { alice, bob } = pair;
-  const deposit = 10n ** 11n;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit,
-    settleTimeout: 600n,
-  });
+  const channel = await openPairChannel(pair, { deposit: 10n ** 11n });
   const townDir = await Deno.makeTempDir({ prefix: "chbench_town_" });
   const aliceDir = await Deno.makeTempDir({ prefix: "chbench_alice_" });
-  const base = { chain: pair.chain, channelId };
-  await saveChannel(channelRecord({ ...base, self: bob, peer: alice, deposit: 0n }), {
+  await savePairChannel(channel, { townDir, aliceDir });
+  const town = await startTownProcess(townProcessArgs(pair, {
     stateDir: townDir,
-    action: "open",
-  });
-  const aliceRecord = channelRecord({ ...base, self: alice, peer: bob, deposit });
-  const args: TownProcessArgs = {
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    tokenNetworkAddress: pair.contracts.tokenNetworkAddress,
-    stateDir: townDir,
-    channelId,
-    secretKey: bytesToHex(pair.bobKey),
+    channelId: channel.channelId,
     settle: variant.claims,
-  };
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, "town", JSON.stringify(args)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) line += (await reader.read()).value ?? "";
-  const info = JSON.parse(line);
+  }));
   const payer = await connectClaimClient({
-    url: `btp+ws://127.0.0.1:${info.btpPort}`,
-    townAddress: info.address,
-    townPubkey: info.pubkey,
+    ...town.contact,
     stateDir: aliceDir,
     secretKey: pair.aliceKey,
-    record: aliceRecord,
+    record: channel.aliceRecord,
     claims: variant.claims,
     prepay: variant.prepay,
   });
@@ -106,9 +77,7 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
   const perSecond = concurrent / ((performance.now() - t0) / 1000);
   const claims = payer.signer.nonce - nonceBefore;
   await payer.close();
-  await child.stdin.close();
-  await reader.cancel();
-  await child.status;
+  await town.process.stop();
   await Deno.remove(townDir, { recursive: true });
   await Deno.remove(aliceDir, { recursive: true });
   return {

@@ -6,78 +6,25 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
-import type { PayerProcessArgs, TownProcessArgs } from "../support/channel_crash_processes.ts";
-import { increaseTime } from "../../chain/anvil.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import type { PayerProcessArgs } from "../support/channel_crash_processes.ts";
+import {
+  spawnChannelProcess,
+  startTownProcess,
+  townProcessArgs,
+} from "../support/channel_process.ts";
+import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { bytesToHex } from "viem";
 
 const DEPOSIT = 50_000_000n;
 const MINTED = 100_000_000n;
-const SCRIPT = new URL("../support/channel_crash_processes.ts", import.meta.url).pathname;
-
-interface Proc {
-  child: Deno.ChildProcess;
-  lines: ReadableStreamDefaultReader<string>;
-  buffer: string;
-}
-
-function spawn(role: "town" | "payer", args: TownProcessArgs | PayerProcessArgs): Proc {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, role, JSON.stringify(args)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  return {
-    child,
-    lines: child.stdout.pipeThrough(new TextDecoderStream()).getReader(),
-    buffer: "",
-  };
-}
-
-async function readLine(p: Proc): Promise<string | undefined> {
-  while (!p.buffer.includes("\n")) {
-    const { value, done } = await p.lines.read();
-    if (done) return undefined;
-    p.buffer += value;
-  }
-  const i = p.buffer.indexOf("\n");
-  const line = p.buffer.slice(0, i);
-  p.buffer = p.buffer.slice(i + 1);
-  return line;
-}
-
-async function kill9(p: Proc): Promise<void> {
-  try {
-    p.child.kill("SIGKILL");
-  } catch {
-    // already gone
-  }
-  await p.child.status;
-  await p.lines.cancel().catch(() => {});
-  await p.child.stdin.close().catch(() => {});
-}
-
 async function setupDirs(pair: ChannelPair) {
-  const { alice, bob } = pair;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT });
   const townDir = await Deno.makeTempDir({ prefix: "crash_town_" });
   const aliceDir = await Deno.makeTempDir({ prefix: "crash_alice_" });
-  const base = { chain: pair.chain, channelId };
-  await saveChannel(channelRecord({ ...base, self: bob, peer: alice, deposit: 0n }), {
-    stateDir: townDir,
-    action: "open",
-  });
-  await saveChannel(channelRecord({ ...base, self: alice, peer: bob, deposit: DEPOSIT }), {
-    stateDir: aliceDir,
-    action: "open",
-  });
-  return { channelId, townDir, aliceDir };
+  await savePairChannel(channel, { townDir, aliceDir });
+  return { channelId: channel.channelId, townDir, aliceDir };
 }
 
 async function settleAndCompare(
@@ -92,13 +39,7 @@ async function settleAndCompare(
   assertEquals(townFile.received, aliceFile.sent, "the town holds the sender's newest claim");
   assertEquals(townFile.receivedNonce, aliceFile.sentNonce);
   assert(townFile.received >= fulfilledValue, "every fulfilled write is paid for");
-  await pair.bob.closeChannel(channelId, {
-    nonce: townFile.receivedNonce,
-    transferredAmount: townFile.received,
-    signature: townFile.receivedSignature!,
-  });
-  await increaseTime(pair.anvil.rpcUrl, 601);
-  await pair.bob.settleChannel(channelId);
+  await settleOnTownClaim(pair, townFile);
   assertEquals(await pair.alice.tokenBalance(), MINTED - aliceFile.sent);
   assertEquals(await pair.bob.tokenBalance(), MINTED + townFile.received);
 }
@@ -106,25 +47,15 @@ async function settleAndCompare(
 Deno.test("channel crash: kill -9 the town mid-stream, restart, books match the chain", async () => {
   await using pair = await startChannelPair();
   const { channelId, townDir, aliceDir } = await setupDirs(pair);
-  const townArgs: TownProcessArgs = {
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    tokenNetworkAddress: pair.contracts.tokenNetworkAddress,
-    stateDir: townDir,
-    channelId,
-    secretKey: bytesToHex(pair.bobKey),
-  };
+  const townArgs = townProcessArgs(pair, { stateDir: townDir, channelId });
   let fulfilled = 0n;
   try {
     for (const round of [0, 1]) {
-      const town = spawn("town", townArgs);
+      const { process: town, contact } = await startTownProcess(townArgs);
       try {
-        const info = JSON.parse((await readLine(town))!);
         const record = await readChannel(channelFilePath(aliceDir, channelId));
         const payer = await connectClaimClient({
-          url: `btp+ws://127.0.0.1:${info.btpPort}`,
-          townAddress: info.address,
-          townPubkey: info.pubkey,
+          ...contact,
           stateDir: aliceDir,
           secretKey: pair.aliceKey,
           record,
@@ -150,7 +81,7 @@ Deno.test("channel crash: kill -9 the town mid-stream, restart, books match the 
           await payer.close();
         }
       } finally {
-        await kill9(town);
+        await town.kill9();
       }
     }
     await settleAndCompare(pair, channelId, townDir, aliceDir, fulfilled);
@@ -172,9 +103,7 @@ Deno.test("channel crash: kill -9 the sender mid-stream, restart, books match th
       record: await readChannel(channelFilePath(townDir, channelId)),
     });
     const payerArgs: PayerProcessArgs = {
-      url: `btp+ws://127.0.0.1:${t.town.btpPort}`,
-      townAddress: t.town.ilpAddress,
-      townPubkey: t.town.pubkey,
+      ...claimTownContact(t.town),
       stateDir: aliceDir,
       channelId,
       secretKey: bytesToHex(pair.aliceKey),
@@ -182,10 +111,10 @@ Deno.test("channel crash: kill -9 the sender mid-stream, restart, books match th
       inFlight: 8,
     };
     for (const round of [0, 1]) {
-      const payer = spawn("payer", payerArgs);
+      const payer = spawnChannelProcess("payer", payerArgs);
       try {
         let ok = 0;
-        for (let line = await readLine(payer); line !== undefined; line = await readLine(payer)) {
+        for (let line = await payer.readLine(); line !== undefined; line = await payer.readLine()) {
           if (line.startsWith("ok ")) {
             fulfilled += BigInt(line.slice(3));
             if (++ok === 150 && round === 0) break;
@@ -195,7 +124,7 @@ Deno.test("channel crash: kill -9 the sender mid-stream, restart, books match th
         }
         if (round === 1) assertEquals(ok, 300, "after the restart every write goes through");
       } finally {
-        await kill9(payer); // round 0: mid-stream; round 1: already done
+        await payer.kill9(); // round 0: mid-stream; round 1: already done
       }
     }
     await t.gate.writer.durable();

@@ -9,59 +9,22 @@
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { ALICE_MNEMONIC, BOB_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
+import { chainToml } from "../support/chain_toml.ts";
+import { createCliWallet } from "../support/cli_wallet.ts";
+import { type CliTown, startCliTown } from "../support/cli_town.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
 
 const LOCAL = "evm:base:31337";
 const SEPOLIA = "evm:base:84532";
 
-async function walletDir(dir: string, name: string, mnemonic: string): Promise<string> {
-  await Deno.writeTextFile(`${dir}/${name}-words`, mnemonic + "\n");
-  await initWalletWithCli({
-    stateDir: `${dir}/${name}`,
-    passphraseFile: `${dir}/pass`,
-    mnemonicFile: `${dir}/${name}-words`,
-  });
-  return `${dir}/${name}`;
-}
-
-/** Starts `town up` and returns it with its NIP-01 URL and banner. */
-async function startTown(
-  state: string,
-  secret: string[],
-): Promise<{ town: CliProcess; url: string; chainsLine: string }> {
-  const town = spawnCli([
-    "--state-dir",
-    state,
-    "town",
-    "up",
-    "--town-port",
-    "0",
-    "--btp-port",
-    "0",
-    ...secret,
-  ]);
-  const chainsLine = await town.waitForLine((l) => l.startsWith("  chains"));
-  const port = town.stdout().match(/^ {2}httpPort\s+(\d+)$/m)?.[1];
-  return { town, url: `ws://127.0.0.1:${port}`, chainsLine };
-}
-
-async function stopTown(town: CliProcess): Promise<void> {
-  town.child.kill("SIGINT");
-  const status = await town.done;
-  assertEquals(status.code, 0, town.stderr.join("\n"));
-}
-
 Deno.test("channel open negotiates the chain from the town's kind 10032 (anvil)", async () => {
   await using pair = await startChannelPair();
   const dir = await Deno.makeTempDir({ prefix: "channel_negotiation_" });
   try {
-    await Deno.writeTextFile(`${dir}/pass`, "negotiation passphrase\n");
-    const secret = ["--passphrase-file", `${dir}/pass`, "--non-interactive"];
-    const townState = await walletDir(dir, "town", BOB_MNEMONIC);
-    const aliceState = await walletDir(dir, "alice", ALICE_MNEMONIC);
+    const townWallet = await createCliWallet({ dir, name: "town", mnemonic: BOB_MNEMONIC });
+    const alice = await createCliWallet({ dir, name: "alice", mnemonic: ALICE_MNEMONIC });
+    const townState = townWallet.stateDir;
     const townConfig = (chains: string[]) =>
       Deno.writeTextFile(
         `${townState}/config.toml`,
@@ -71,108 +34,89 @@ ilp_address = "test.negotown"
 [channels]
 chains = ${JSON.stringify(chains)}
 
-[chains."${LOCAL}"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`,
+${chainToml(pair)}`,
       );
     // Alice knows only the RPC URL: the contracts come from the town's announcement.
     const aliceConfig = (chains: string[]) =>
       Deno.writeTextFile(
-        `${aliceState}/config.toml`,
+        `${alice.stateDir}/config.toml`,
         `[channels]
 chains = ${JSON.stringify(chains)}
 prefer = ["${LOCAL}"]
 settle_timeout = 600
 
-[chains."${LOCAL}"]
-rpc_url = "${pair.anvil.rpcUrl}"
-`,
+${chainToml(pair, { contracts: false })}`,
       );
-    const open = (url: string) =>
-      runCli([
-        "--state-dir",
-        aliceState,
-        "channel",
-        "open",
-        "--deposit",
-        "5",
-        "--town",
-        url,
-        ...secret,
-      ]);
+    /** `town up`, up once it printed the chains it announces. */
+    const startTown = (): Promise<CliTown> =>
+      startCliTown({
+        stateDir: townState,
+        secret: townWallet.secret,
+        ready: (l) => l.startsWith("  chains"),
+      });
+    const open = (url: string) => alice.run(["channel", "open", "--deposit", "5", "--town", url]);
 
     await townConfig([SEPOLIA, LOCAL]);
     await aliceConfig([SEPOLIA, LOCAL]);
     {
-      const { town, url, chainsLine } = await startTown(townState, secret);
-      try {
-        assertEquals(chainsLine.trim(), `chains      ${SEPOLIA}, ${LOCAL}`);
-        const opened = await open(url);
-        assertEquals(opened.code, 0, opened.stderr);
-        const npub = publicIdentity(pair.bobKey).npub;
-        assertStringIncludes(
-          opened.stdout,
-          `Peer: ${npub} (from kind 10032 on ${url}), chain: local anvil (${LOCAL}, local)`,
-        );
-        const id = opened.stdout.match(/Opened channel (0x[0-9a-f]{64})/)?.[1] ?? "";
-        assertMatch(id, /^0x[0-9a-f]{64}$/);
-        const file = channelFilePath(aliceState, id);
-        assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
-        const record = await readChannel(file);
-        assertEquals(record.chain, LOCAL);
-        assertEquals(record.peerAddress.toLowerCase(), pair.bob.address.toLowerCase());
-        assertEquals(
-          record.tokenNetworkAddress.toLowerCase(),
-          pair.contracts.tokenNetworkAddress.toLowerCase(),
-        );
-        assertEquals(record.deposit, 5_000_000n);
-        const log = await new Deno.Command("git", {
-          args: ["-C", aliceState, "log", "--format=%B"],
-        }).output();
-        const history = new TextDecoder().decode(log.stdout);
-        assertStringIncludes(history, `turnpike: payment channel ${id} opened`);
-        assertStringIncludes(history, `Chain: ${LOCAL}`);
-        assertStringIncludes(history, `Peer: ${pair.bob.address}`);
-        const onChain = await pair.bob.getChannel(id as `0x${string}`);
-        assertEquals(onChain.state, "opened");
-      } finally {
-        await stopTown(town);
-      }
+      await using town = await startTown();
+      const url = town.relayUrl;
+      assertEquals(town.readyLine.trim(), `chains      ${SEPOLIA}, ${LOCAL}`);
+      const opened = await open(url);
+      assertEquals(opened.code, 0, opened.stderr);
+      const npub = publicIdentity(pair.bobKey).npub;
+      assertStringIncludes(
+        opened.stdout,
+        `Peer: ${npub} (from kind 10032 on ${url}), chain: local anvil (${LOCAL}, local)`,
+      );
+      const id = opened.stdout.match(/Opened channel (0x[0-9a-f]{64})/)?.[1] ?? "";
+      assertMatch(id, /^0x[0-9a-f]{64}$/);
+      const file = channelFilePath(alice.stateDir, id);
+      assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+      const record = await readChannel(file);
+      assertEquals(record.chain, LOCAL);
+      assertEquals(record.peerAddress.toLowerCase(), pair.bob.address.toLowerCase());
+      assertEquals(
+        record.tokenNetworkAddress.toLowerCase(),
+        pair.contracts.tokenNetworkAddress.toLowerCase(),
+      );
+      assertEquals(record.deposit, 5_000_000n);
+      const log = await new Deno.Command("git", {
+        args: ["-C", alice.stateDir, "log", "--format=%B"],
+      }).output();
+      const history = new TextDecoder().decode(log.stdout);
+      assertStringIncludes(history, `turnpike: payment channel ${id} opened`);
+      assertStringIncludes(history, `Chain: ${LOCAL}`);
+      assertStringIncludes(history, `Peer: ${pair.bob.address}`);
+      const onChain = await pair.bob.getChannel(id as `0x${string}`);
+      assertEquals(onChain.state, "opened");
     }
 
     // Restarted with only Sepolia: the announcement is replaced; alice settles on 31337 only.
     await townConfig([SEPOLIA]);
     await aliceConfig([LOCAL]);
     {
-      const { town, url, chainsLine } = await startTown(townState, secret);
-      try {
-        assertEquals(chainsLine.trim(), `chains      ${SEPOLIA}`);
-        const refused = await open(url);
-        assertEquals(refused.code, 1, refused.stderr);
-        assertStringIncludes(
-          refused.stderr,
-          `Error: no settlement chain in common with the peer (ours: ${LOCAL}; theirs: ${SEPOLIA})`,
-        );
-        assertStringIncludes(refused.stderr, "Suggestion: add one of their chains");
-      } finally {
-        await stopTown(town);
-      }
+      await using town = await startTown();
+      const url = town.relayUrl;
+      assertEquals(town.readyLine.trim(), `chains      ${SEPOLIA}`);
+      const refused = await open(url);
+      assertEquals(refused.code, 1, refused.stderr);
+      assertStringIncludes(
+        refused.stderr,
+        `Error: no settlement chain in common with the peer (ours: ${LOCAL}; theirs: ${SEPOLIA})`,
+      );
+      assertStringIncludes(refused.stderr, "Suggestion: add one of their chains");
     }
 
     await townConfig([]);
     {
-      const { town, url, chainsLine } = await startTown(townState, secret);
-      try {
-        assertEquals(chainsLine.trim(), "chains      none (no settlement chain announced)");
-        const refused = await open(url);
-        assertEquals(refused.code, 1, refused.stderr);
-        assertStringIncludes(refused.stderr, "Error: the town settles on no chain");
-        assertStringIncludes(refused.stderr, "Suggestion: the town's operator must set");
-      } finally {
-        await stopTown(town);
-      }
+      await using town = await startTown();
+      const url = town.relayUrl;
+      assertEquals(town.readyLine.trim(), "chains      none (no settlement chain announced)");
+      const refused = await open(url);
+      assertEquals(refused.code, 1, refused.stderr);
+      assertStringIncludes(refused.stderr, "Error: the town settles on no chain");
+      assertStringIncludes(refused.stderr, "Suggestion: the town's operator must set");
     }
 
     // No town at that URL any more.

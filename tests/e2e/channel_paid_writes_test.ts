@@ -6,8 +6,9 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
-import { increaseTime } from "../../chain/anvil.ts";
+import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { startPaidChannel } from "../support/paid_channel.ts";
+import { openPairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { parseAuditMessage } from "../../state/audit_log.ts";
 
@@ -26,144 +27,79 @@ async function gitLog(dir: string): Promise<string[]> {
 
 for (const prepay of [0n, 20_000n]) {
   Deno.test(`channel e2e: ${WRITES} paid writes with claims (prepay ${prepay}), close, settle: chain equals books`, async () => {
-    await using pair = await startChannelPair();
+    await using s = await startPaidChannel({ deposit: DEPOSIT, prefix: "channel_", prepay });
+    const { pair, channelId, townDir, aliceDir, town: t, payer } = s;
     const { alice, bob } = pair;
-    const { channelId } = await alice.openChannel({
-      partner: bob.address,
-      deposit: DEPOSIT,
-      settleTimeout: 600n,
-    });
-    const townDir = await Deno.makeTempDir({ prefix: "channel_town_" });
-    const aliceDir = await Deno.makeTempDir({ prefix: "channel_alice_" });
-    try {
-      const townRecord = channelRecord({
-        chain: pair.chain,
-        self: bob,
-        peer: alice,
-        channelId,
-        deposit: 0n,
-        peerDeposit: DEPOSIT,
-      });
-      const aliceRecord = channelRecord({
-        chain: pair.chain,
-        self: alice,
-        peer: bob,
-        channelId,
-        deposit: DEPOSIT,
-      });
-      await using t = await startClaimTown({
-        stateDir: townDir,
-        secretKey: pair.bobKey,
-        bob,
-        record: townRecord,
-      });
-      await using payer = await connectClaimClient({
-        url: `btp+ws://127.0.0.1:${t.town.btpPort}`,
-        townAddress: t.town.ilpAddress,
-        townPubkey: t.town.pubkey,
-        stateDir: aliceDir,
-        secretKey: pair.aliceKey,
-        record: aliceRecord,
-        prepay,
-      });
-      const events = Array.from({ length: WRITES }, (_, i) => payer.sign(`paid note ${i} `));
-      let paid = 0n;
-      let next = 0;
-      await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < events.length) {
-          const { reply, amount } = await payer.write(events[next++]);
-          assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
-          paid += amount;
-        }
-      }));
-      assertEquals(t.town.store.size(), WRITES);
-      const claimed = payer.signer.transferred;
-      // With prepay the sender claimed ahead, never more than one prepay beyond what it paid.
-      assert(claimed >= paid && claimed <= paid + prepay, `claimed ${claimed}, paid ${paid}`);
-      if (prepay === 0n) {
-        assertEquals(claimed, paid);
-        assertEquals(payer.signer.nonce, BigInt(WRITES), "one claim per paid packet");
-      } else {
-        assert(payer.signer.nonce < BigInt(WRITES / 2), `fewer claims: ${payer.signer.nonce}`);
+    const events = Array.from({ length: WRITES }, (_, i) => payer.sign(`paid note ${i} `));
+    let paid = 0n;
+    let next = 0;
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < events.length) {
+        const { reply, amount } = await payer.write(events[next++]);
+        assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
+        paid += amount;
       }
-      const book = t.gate.verifier.book(channelId)!;
-      assertEquals(book.claimed, claimed);
-      assertEquals(book.nonce, payer.signer.nonce);
-      assertEquals(book.forwarded, paid);
-
-      await payer.close();
-      await t.stop();
-      // Both channel files hold the newest claim; the town's has alice's signature on it.
-      const townFile = await readChannel(channelFilePath(townDir, channelId));
-      const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
-      assertEquals(townFile.received, claimed);
-      assertEquals(townFile.receivedNonce, payer.signer.nonce);
-      assertEquals(aliceFile.sent, claimed);
-      assertEquals(aliceFile.sentNonce, payer.signer.nonce);
-      assertEquals((await Deno.stat(channelFilePath(townDir, channelId))).mode! & 0o777, 0o600);
-      // Audit trail: every update in history (grouped), the last one at the newest nonce.
-      const updates = (await gitLog(townDir)).flatMap(parseAuditMessage)
-        .filter((e) => e.resource === "channel" && e.action === "update");
-      assert(updates.length > 0 && updates.length <= Number(payer.signer.nonce));
-      assertEquals(
-        updates.map((e) => BigInt(e.fields.Received)).reduce((a, b) => a > b ? a : b),
-        claimed,
-      );
-
-      await bob.closeChannel(channelId, {
-        nonce: townFile.receivedNonce,
-        transferredAmount: townFile.received,
-        signature: townFile.receivedSignature!,
-      });
-      await increaseTime(pair.anvil.rpcUrl, 601);
-      await bob.settleChannel(channelId);
-      assertEquals(await alice.tokenBalance(), MINTED - claimed);
-      assertEquals(await bob.tokenBalance(), MINTED + claimed);
-    } finally {
-      await Deno.remove(townDir, { recursive: true });
-      await Deno.remove(aliceDir, { recursive: true });
+    }));
+    assertEquals(t.town.store.size(), WRITES);
+    const claimed = payer.signer.transferred;
+    // With prepay the sender claimed ahead, never more than one prepay beyond what it paid.
+    assert(claimed >= paid && claimed <= paid + prepay, `claimed ${claimed}, paid ${paid}`);
+    if (prepay === 0n) {
+      assertEquals(claimed, paid);
+      assertEquals(payer.signer.nonce, BigInt(WRITES), "one claim per paid packet");
+    } else {
+      assert(payer.signer.nonce < BigInt(WRITES / 2), `fewer claims: ${payer.signer.nonce}`);
     }
+    const book = t.gate.verifier.book(channelId)!;
+    assertEquals(book.claimed, claimed);
+    assertEquals(book.nonce, payer.signer.nonce);
+    assertEquals(book.forwarded, paid);
+
+    await payer.close();
+    await t.stop();
+    // Both channel files hold the newest claim; the town's has alice's signature on it.
+    const townFile = await readChannel(channelFilePath(townDir, channelId));
+    const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
+    assertEquals(townFile.received, claimed);
+    assertEquals(townFile.receivedNonce, payer.signer.nonce);
+    assertEquals(aliceFile.sent, claimed);
+    assertEquals(aliceFile.sentNonce, payer.signer.nonce);
+    assertEquals((await Deno.stat(channelFilePath(townDir, channelId))).mode! & 0o777, 0o600);
+    // Audit trail: every update in history (grouped), the last one at the newest nonce.
+    const updates = (await gitLog(townDir)).flatMap(parseAuditMessage)
+      .filter((e) => e.resource === "channel" && e.action === "update");
+    assert(updates.length > 0 && updates.length <= Number(payer.signer.nonce));
+    assertEquals(
+      updates.map((e) => BigInt(e.fields.Received)).reduce((a, b) => a > b ? a : b),
+      claimed,
+    );
+
+    await settleOnTownClaim(pair, townFile);
+    assertEquals(await alice.tokenBalance(), MINTED - claimed);
+    assertEquals(await bob.tokenBalance(), MINTED + claimed);
   });
 }
 
 Deno.test("channel e2e: the town restarts under a prepaying sender; writes go on, books match", async () => {
   await using pair = await startChannelPair();
   const { alice, bob } = pair;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT });
+  const { channelId } = channel;
   const townDir = await Deno.makeTempDir({ prefix: "channel_town_" });
   const aliceDir = await Deno.makeTempDir({ prefix: "channel_alice_" });
   try {
-    const townRecord = channelRecord({
-      chain: pair.chain,
-      self: bob,
-      peer: alice,
-      channelId,
-      deposit: 0n,
-    });
     let t = await startClaimTown({
       stateDir: townDir,
       secretKey: pair.bobKey,
       bob,
-      record: townRecord,
+      record: channel.townRecord,
     });
     const btpPort = t.town.btpPort;
     await using payer = await connectClaimClient({
-      url: `btp+ws://127.0.0.1:${btpPort}`,
-      townAddress: t.town.ilpAddress,
-      townPubkey: t.town.pubkey,
+      ...claimTownContact(t.town),
       stateDir: aliceDir,
       secretKey: pair.aliceKey,
-      record: channelRecord({
-        chain: pair.chain,
-        self: alice,
-        peer: bob,
-        channelId,
-        deposit: DEPOSIT,
-      }),
+      record: channel.aliceRecord,
       prepay: 1_000_000n,
       reconnect: true,
     });
@@ -198,13 +134,7 @@ Deno.test("channel e2e: the town restarts under a prepaying sender; writes go on
     const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
     assertEquals(townFile.received, aliceFile.sent);
     assert(townFile.received >= paid);
-    await bob.closeChannel(channelId, {
-      nonce: townFile.receivedNonce,
-      transferredAmount: townFile.received,
-      signature: townFile.receivedSignature!,
-    });
-    await increaseTime(pair.anvil.rpcUrl, 601);
-    await bob.settleChannel(channelId);
+    await settleOnTownClaim(pair, townFile);
     assertEquals(await alice.tokenBalance(), MINTED - aliceFile.sent);
     assertEquals(await bob.tokenBalance(), MINTED + townFile.received);
   } finally {

@@ -8,178 +8,97 @@
  * `node up` with a clear error and exit 1.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { ALICE_MNEMONIC, BOB_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelCliTown } from "../support/channel_cli_town.ts";
+import { runCli } from "../support/run_cli.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
-
-const DEPOSIT = 50_000_000n;
 
 Deno.test("job submit --channel pays the town with claims; without one it is refused T04 (anvil)", async () => {
   await using pair = await startChannelPair();
-  const { channelId } = await pair.alice.openChannel({
-    partner: pair.bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
-  const dir = await Deno.makeTempDir({ prefix: "requester_channel_" });
-  const townState = `${dir}/town`;
-  const aliceState = `${dir}/alice`;
-  const chainToml = `[chains."evm:base:31337"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`;
-  try {
-    await Deno.writeTextFile(`${dir}/pass`, "test passphrase\n");
-    await Deno.writeTextFile(`${dir}/bob-words`, BOB_MNEMONIC + "\n");
-    await Deno.writeTextFile(`${dir}/alice-words`, ALICE_MNEMONIC + "\n");
-    const secret = ["--passphrase-file", `${dir}/pass`, "--non-interactive"];
-    await initWalletWithCli({
-      stateDir: townState,
-      passphraseFile: `${dir}/pass`,
-      mnemonicFile: `${dir}/bob-words`,
-    });
-    await initWalletWithCli({
-      stateDir: aliceState,
-      passphraseFile: `${dir}/pass`,
-      mnemonicFile: `${dir}/alice-words`,
-    });
-    await Deno.writeTextFile(
-      `${townState}/config.toml`,
-      `[town]
-ilp_address = "test.chtown"
-
-[[town.peers]]
-account = "alice"
-token = "alice-token"
-channel = "${channelId}"
-credit_limit = "0"
-
-${chainToml}`,
-    );
-    await Deno.writeTextFile(`${aliceState}/config.toml`, chainToml);
-    for (const state of [townState, aliceState]) {
-      const recovered = await runCli(["--state-dir", state, "channel", "recover", ...secret]);
-      assertEquals(recovered.code, 0, recovered.stderr);
-    }
-
-    const town = spawnCli([
+  await using t = await startChannelCliTown(pair, { prefix: "requester_channel_" });
+  const { channelId, townState, aliceState } = t;
+  const submit = (extra: string[], env?: Record<string, string>) =>
+    runCli([
       "--state-dir",
-      townState,
-      "town",
-      "up",
-      "--town-port",
-      "0",
-      "--btp-port",
-      "0",
-      ...secret,
-    ]);
-    try {
-      await town.waitForLine((l) => l.includes("settles"));
-      const out = town.stdout();
-      const field = (name: string) =>
-        out.match(new RegExp(`^  ${name}\\s+(\\S+)$`, "m"))?.[1] ?? "";
-      const connection = [
-        "--relay-url",
-        `ws://127.0.0.1:${field("httpPort")}`,
-        "--connector-btp-url",
-        `btp+ws://127.0.0.1:${field("btpPort")}`,
-        "--btp-token",
-        "alice-token",
-        ...secret,
-      ];
-      const submit = (extra: string[], env?: Record<string, string>) =>
-        runCli([
-          "--state-dir",
-          aliceState,
-          "job",
-          "submit",
-          "echo",
-          "--input",
-          "text:hello over a channel",
-          ...connection,
-          ...extra,
-        ], { env });
+      aliceState,
+      "job",
+      "submit",
+      "echo",
+      "--input",
+      "text:hello over a channel",
+      ...t.connection,
+      ...extra,
+    ], { env });
 
-      const unpaid = await submit([]);
-      assertEquals(unpaid.code, 1, unpaid.stderr);
-      assertStringIncludes(unpaid.stderr, "Error: the town rejected the packet: T04");
-      assertStringIncludes(unpaid.stderr, "not-covered");
-      assertStringIncludes(unpaid.stderr, "Suggestion: the town settles with this account");
-      assertStringIncludes(unpaid.stderr, "--channel <id>");
+  const unpaid = await submit([]);
+  assertEquals(unpaid.code, 1, unpaid.stderr);
+  assertStringIncludes(unpaid.stderr, "Error: the town rejected the packet: T04");
+  assertStringIncludes(unpaid.stderr, "not-covered");
+  assertStringIncludes(unpaid.stderr, "Suggestion: the town settles with this account");
+  assertStringIncludes(unpaid.stderr, "--channel <id>");
 
-      const paid = await submit(["--channel", channelId]);
-      assertEquals(paid.code, 0, paid.stderr);
-      assertStringIncludes(paid.stdout, " sent");
-      const mine = await readChannel(channelFilePath(aliceState, channelId));
-      assert(mine.sent > 0n, "the requester's channel file holds its claim");
-      assert(mine.sentNonce >= 1n, `nonce ${mine.sentNonce}`);
-      // A second run resumes from the file: the environment names the channel this time.
-      const again = await submit([], { TURNPIKE_CHANNEL: channelId });
-      assertEquals(again.code, 0, again.stderr);
-      const after = await readChannel(channelFilePath(aliceState, channelId));
-      assert(after.sent > mine.sent, `${after.sent} > ${mine.sent}`);
-      assert(after.sentNonce > mine.sentNonce, `${after.sentNonce} > ${mine.sentNonce}`);
-      const events = async () =>
-        (await (await fetch(`http://127.0.0.1:${field("httpPort")}/health`)).json()).events;
-      const eventsBefore = await events();
-      // --channel-prepay: the claim runs ahead of the packet by the prepay (base units).
-      const ahead = await submit(["--channel", channelId, "--channel-prepay", "1000000"]);
-      assertEquals(ahead.code, 0, ahead.stderr);
-      const prepaid = await readChannel(channelFilePath(aliceState, channelId));
-      assert(prepaid.sent - after.sent > 1_000_000n, `${prepaid.sent} - ${after.sent}`);
-      assertEquals(prepaid.sentNonce, after.sentNonce + 1n);
-      assertEquals(await events(), eventsBefore + 1);
-      // The town FULFILLed only after the claim was durable on its side too.
-      const theirs = await readChannel(channelFilePath(townState, channelId));
-      assertEquals(theirs.received, prepaid.sent);
-      assertEquals(theirs.receivedNonce, prepaid.sentNonce);
+  const paid = await submit(["--channel", channelId]);
+  assertEquals(paid.code, 0, paid.stderr);
+  assertStringIncludes(paid.stdout, " sent");
+  const mine = await readChannel(channelFilePath(aliceState, channelId));
+  assert(mine.sent > 0n, "the requester's channel file holds its claim");
+  assert(mine.sentNonce >= 1n, `nonce ${mine.sentNonce}`);
+  // A second run resumes from the file: the environment names the channel this time.
+  const again = await submit([], { TURNPIKE_CHANNEL: channelId });
+  assertEquals(again.code, 0, again.stderr);
+  const after = await readChannel(channelFilePath(aliceState, channelId));
+  assert(after.sent > mine.sent, `${after.sent} > ${mine.sent}`);
+  assert(after.sentNonce > mine.sentNonce, `${after.sentNonce} > ${mine.sentNonce}`);
+  const events = async () => (await (await fetch(`${t.town.httpUrl}/health`)).json()).events;
+  const eventsBefore = await events();
+  // --channel-prepay: the claim runs ahead of the packet by the prepay (base units).
+  const ahead = await submit(["--channel", channelId, "--channel-prepay", "1000000"]);
+  assertEquals(ahead.code, 0, ahead.stderr);
+  const prepaid = await readChannel(channelFilePath(aliceState, channelId));
+  assert(prepaid.sent - after.sent > 1_000_000n, `${prepaid.sent} - ${after.sent}`);
+  assertEquals(prepaid.sentNonce, after.sentNonce + 1n);
+  assertEquals(await events(), eventsBefore + 1);
+  // The town FULFILLed only after the claim was durable on its side too.
+  const theirs = await readChannel(channelFilePath(townState, channelId));
+  assertEquals(theirs.received, prepaid.sent);
+  assertEquals(theirs.receivedNonce, prepaid.sentNonce);
 
-      // Channels that cannot pay this town: closed, with another peer, missing.
-      const closedId = `0x${"c1".repeat(32)}` as const;
-      const otherId = `0x${"0e".repeat(32)}` as const;
-      await saveChannel({ ...mine, channelId: closedId, status: "closed" }, {
-        stateDir: aliceState,
-        action: "test",
-      });
-      await saveChannel({ ...mine, channelId: otherId, peerAddress: pair.alice.address }, {
-        stateDir: aliceState,
-        action: "test",
-      });
-      const closed = await submit(["--channel", closedId]);
-      assertEquals(closed.code, 1, closed.stderr);
-      assertStringIncludes(closed.stderr, `Error: channel ${closedId} is closed`);
-      assertStringIncludes(closed.stderr, "Suggestion: open a new channel");
-      const other = await submit(["--channel", otherId]);
-      assertEquals(other.code, 1, other.stderr);
-      assertStringIncludes(
-        other.stderr,
-        `Error: channel ${otherId} is with ${pair.alice.address}, not with this town`,
-      );
-      const badId = await submit(["--channel", "0x1234"]);
-      assertEquals(badId.code, 2, badId.stderr);
-      assertStringIncludes(badId.stderr, "is not a channel id");
-      const noFile = await runCli([
-        "--state-dir",
-        `${dir}/provider`,
-        "node",
-        "up",
-        "--generate-key",
-        "--channel",
-        closedId,
-        ...connection,
-      ]);
-      assertEquals(noFile.code, 1, noFile.stderr);
-      assertStringIncludes(noFile.stderr, `Error: channel ${closedId} has no channel file`);
-      assertStringIncludes(noFile.stderr, "Suggestion: open one with `turnpike channel open`");
-      assertEquals(await events(), eventsBefore + 1, "nothing was written by the refused runs");
-    } finally {
-      town.child.kill("SIGINT");
-      const status = await town.done;
-      assertEquals(status.code, 0, town.stderr.join("\n"));
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  // Channels that cannot pay this town: closed, with another peer, missing.
+  const closedId = `0x${"c1".repeat(32)}` as const;
+  const otherId = `0x${"0e".repeat(32)}` as const;
+  await saveChannel({ ...mine, channelId: closedId, status: "closed" }, {
+    stateDir: aliceState,
+    action: "test",
+  });
+  await saveChannel({ ...mine, channelId: otherId, peerAddress: pair.alice.address }, {
+    stateDir: aliceState,
+    action: "test",
+  });
+  const closed = await submit(["--channel", closedId]);
+  assertEquals(closed.code, 1, closed.stderr);
+  assertStringIncludes(closed.stderr, `Error: channel ${closedId} is closed`);
+  assertStringIncludes(closed.stderr, "Suggestion: open a new channel");
+  const other = await submit(["--channel", otherId]);
+  assertEquals(other.code, 1, other.stderr);
+  assertStringIncludes(
+    other.stderr,
+    `Error: channel ${otherId} is with ${pair.alice.address}, not with this town`,
+  );
+  const badId = await submit(["--channel", "0x1234"]);
+  assertEquals(badId.code, 2, badId.stderr);
+  assertStringIncludes(badId.stderr, "is not a channel id");
+  const noFile = await runCli([
+    "--state-dir",
+    `${t.dir}/provider`,
+    "node",
+    "up",
+    "--generate-key",
+    "--channel",
+    closedId,
+    ...t.connection,
+  ]);
+  assertEquals(noFile.code, 1, noFile.stderr);
+  assertStringIncludes(noFile.stderr, `Error: channel ${closedId} has no channel file`);
+  assertStringIncludes(noFile.stderr, "Suggestion: open one with `turnpike channel open`");
+  assertEquals(await events(), eventsBefore + 1, "nothing was written by the refused runs");
 });

@@ -6,7 +6,8 @@
  */
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { channelRecord, startClaimTown } from "../support/channel_town.ts";
+import { claimTownContact, startClaimTown } from "../support/channel_town.ts";
+import { openPairChannel } from "../support/pair_channel.ts";
 import { deployContracts } from "../../chain/anvil.ts";
 import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { encodeClaim } from "../../protocol/payment_channel_claim.ts";
@@ -21,11 +22,8 @@ const DEPOSIT = 1_000_000n;
 Deno.test("btp claims: each bad claim rejected with code and reason, nothing stored", async () => {
   await using pair = await startChannelPair();
   const { alice, bob } = pair;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT });
+  const { channelId } = channel;
   const other = await deployContracts({ rpcUrl: pair.anvil.rpcUrl });
   const townDir = await Deno.makeTempDir({ prefix: "claim_reject_" });
   try {
@@ -33,10 +31,10 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
       stateDir: townDir,
       secretKey: pair.bobKey,
       bob,
-      record: channelRecord({ chain: pair.chain, self: bob, peer: alice, channelId, deposit: 0n }),
+      record: channel.townRecord,
     });
     const client = new BtpClient({
-      url: `btp+ws://127.0.0.1:${t.town.btpPort}`,
+      url: claimTownContact(t.town).url,
       authToken: "alice-token",
       reconnect: false,
     });

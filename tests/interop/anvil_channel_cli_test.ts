@@ -5,21 +5,18 @@
  * closes unilaterally and settles after the timeout.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { chainToml } from "../support/chain_toml.ts";
+import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 
-async function stateDirWith(mnemonic: string, config: string): Promise<string> {
+/** A temporary dir holding `state`: the mnemonic's wallet with `config` as its config.toml. */
+async function stateDirWith(
+  mnemonic: string,
+  config: string,
+): Promise<CliWallet & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "turnpike-channel-" });
-  await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
-  await Deno.writeTextFile(`${dir}/words`, mnemonic + "\n");
-  await initWalletWithCli({
-    stateDir: `${dir}/state`,
-    passphraseFile: `${dir}/pass`,
-    mnemonicFile: `${dir}/words`,
-  });
-  await Deno.writeTextFile(`${dir}/state/config.toml`, config);
-  return dir;
+  return { dir, ...await createCliWallet({ dir, name: "state", mnemonic, config }) };
 }
 
 Deno.test("turnpike channel: open, refuse, list, recover, close, settle on anvil", async () => {
@@ -29,22 +26,10 @@ peer = "${pair.bob.address}"
 max_deposit = "100"
 settle_timeout = 600
 
-[chains."evm:base:31337"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`;
-  const dir = await stateDirWith(ALICE_MNEMONIC, config);
-  const state = `${dir}/state`;
-  const cli = (...args: string[]) =>
-    runCli([
-      "--state-dir",
-      state,
-      ...args,
-      "--passphrase-file",
-      `${dir}/pass`,
-      "--non-interactive",
-    ]);
+${chainToml(pair)}`;
+  const wallet = await stateDirWith(ALICE_MNEMONIC, config);
+  const { dir, stateDir: state } = wallet;
+  const cli = (...args: string[]) => wallet.run(args);
   try {
     const tooMuch = await cli("channel", "open", "--deposit", "150");
     assertEquals(tooMuch.code, 2);
@@ -94,28 +79,13 @@ token = "${pair.contracts.tokenAddress}"
 
 Deno.test("turnpike channel open: a wallet without tokens is refused clearly", async () => {
   await using pair = await startChannelPair();
-  const dir = await stateDirWith(
+  const wallet = await stateDirWith(
     "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
-    `[chains."evm:base:31337"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`,
+    chainToml(pair),
   );
+  const { dir } = wallet;
   try {
-    const r = await runCli([
-      "--state-dir",
-      `${dir}/state`,
-      "channel",
-      "open",
-      "--deposit",
-      "5",
-      "--peer",
-      pair.bob.address,
-      "--passphrase-file",
-      `${dir}/pass`,
-      "--non-interactive",
-    ]);
+    const r = await wallet.run(["channel", "open", "--deposit", "5", "--peer", pair.bob.address]);
     assertEquals(r.code, 1);
     assertStringIncludes(r.stderr, "Error: not enough tokens for the deposit");
     assert(!(await Deno.stat(`${dir}/state/channels`).then(() => true, () => false)));

@@ -6,14 +6,12 @@
  * signatures of another key, and withdraws that would uncover signed claims.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import {
-  ALICE_MNEMONIC,
-  type ChannelPair,
-  startChannelPair,
-} from "../support/anvil_channel_pair.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import type { ChannelPair } from "../support/anvil_channel_pair.ts";
+import { createAliceChainWallet } from "../support/cli_wallet.ts";
+import { deadBtpUrl } from "../support/dead_port.ts";
+import { startPaidChannel } from "../support/paid_channel.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { channelRecord } from "../support/channel_town.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
@@ -36,66 +34,7 @@ function strangerOn(pair: ChannelPair): TokenNetworkClient {
 }
 const MINTED = 100_000_000n;
 
-async function setup() {
-  const pair = await startChannelPair();
-  const { alice, bob } = pair;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
-  const townDir = await Deno.makeTempDir({ prefix: "cosign_town_" });
-  const aliceDir = await Deno.makeTempDir({ prefix: "cosign_alice_" });
-  const town = await startClaimTown({
-    stateDir: townDir,
-    secretKey: pair.bobKey,
-    bob,
-    record: channelRecord({
-      chain: pair.chain,
-      self: bob,
-      peer: alice,
-      channelId,
-      deposit: 0n,
-      peerDeposit: DEPOSIT,
-    }),
-  });
-  const payer = await connectClaimClient({
-    url: `btp+ws://127.0.0.1:${town.town.btpPort}`,
-    townAddress: town.town.ilpAddress,
-    townPubkey: town.town.pubkey,
-    stateDir: aliceDir,
-    secretKey: pair.aliceKey,
-    record: channelRecord({
-      chain: pair.chain,
-      self: alice,
-      peer: bob,
-      channelId,
-      deposit: DEPOSIT,
-    }),
-  });
-  const pay = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const { reply } = await payer.write(payer.sign(`paid note ${i}`));
-      assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
-    }
-  };
-  return {
-    pair,
-    channelId,
-    townDir,
-    aliceDir,
-    town,
-    payer,
-    pay,
-    async [Symbol.asyncDispose]() {
-      await payer.close();
-      await town.stop();
-      await pair.anvil.stop();
-      await Deno.remove(townDir, { recursive: true });
-      await Deno.remove(aliceDir, { recursive: true });
-    },
-  };
-}
+const setup = () => startPaidChannel({ deposit: DEPOSIT, prefix: "cosign_" });
 
 Deno.test("cooperative close: town co-signs, payer settles at once; chain equals books", async () => {
   await using s = await setup();
@@ -269,31 +208,9 @@ Deno.test("turnpike channel close (real CLI): cooperative with the town, unilate
   await s.payer.close();
   const dir = await Deno.makeTempDir({ prefix: "cosign_cli_" });
   try {
-    await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
-    await Deno.writeTextFile(`${dir}/words`, ALICE_MNEMONIC + "\n");
-    const state = `${dir}/state`;
-    await initWalletWithCli({
-      stateDir: state,
-      passphraseFile: `${dir}/pass`,
-      mnemonicFile: `${dir}/words`,
-    });
-    await Deno.writeTextFile(
-      `${state}/config.toml`,
-      `[chains."evm:base:31337"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`,
-    );
-    const cli = (...args: string[]) =>
-      runCli([
-        "--state-dir",
-        state,
-        ...args,
-        "--passphrase-file",
-        `${dir}/pass`,
-        "--non-interactive",
-      ]);
+    const wallet = await createAliceChainWallet(pair, dir);
+    const state = wallet.stateDir;
+    const cli = (...args: string[]) => wallet.run(args);
     // The payer's channel file, as the node that paid left it.
     await saveChannel(s.payer.sent.record(), { stateDir: state, action: "open" });
     const paid = s.payer.sent.record().sent;
@@ -307,7 +224,6 @@ token = "${pair.contracts.tokenAddress}"
     });
     await saveChannel(
       channelRecord({
-        chain: pair.chain,
         self: pair.alice,
         peer: stranger,
         channelId: other.channelId,
@@ -315,15 +231,12 @@ token = "${pair.contracts.tokenAddress}"
       }),
       { stateDir: state, action: "open" },
     );
-    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const deadPort = (dead.addr as Deno.NetAddr).port;
-    dead.close();
     const fallback = await cli(
       "channel",
       "close",
       other.channelId,
       "--connector-btp-url",
-      `btp+ws://127.0.0.1:${deadPort}`,
+      deadBtpUrl(),
     );
     assertEquals(fallback.code, 0, fallback.stderr);
     assertStringIncludes(fallback.stderr, "Error: the peer did not co-sign the final balances");

@@ -8,9 +8,11 @@
  * is recovered the same way; a town handing back a claim the payer did not sign is not believed.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { channelRecord, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { createAliceChainWallet } from "../support/cli_wallet.ts";
+import { deadBtpUrl } from "../support/dead_port.ts";
+import { openPairChannel } from "../support/pair_channel.ts";
+import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { channelFilePath, type ChannelRecord, readChannel } from "../../state/channel_file.ts";
 import { generateSecretKey } from "nostr-tools";
@@ -19,42 +21,24 @@ const DEPOSIT = 50_000_000n;
 
 async function setup(townRecord: (r: ChannelRecord) => Promise<ChannelRecord>) {
   const pair = await startChannelPair();
-  const { alice, bob } = pair;
-  const { channelId } = await alice.openChannel({
-    partner: bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: 600n,
-  });
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT });
+  const { channelId } = channel;
   const dir = await Deno.makeTempDir({ prefix: "recover_" });
   await Deno.mkdir(`${dir}/town`);
   await Deno.mkdir(`${dir}/alice`);
   const town = await startClaimTown({
     stateDir: `${dir}/town`,
     secretKey: pair.bobKey,
-    bob,
-    record: await townRecord(channelRecord({
-      chain: pair.chain,
-      self: bob,
-      peer: alice,
-      channelId,
-      deposit: 0n,
-      peerDeposit: DEPOSIT,
-    })),
+    bob: pair.bob,
+    record: await townRecord(channel.townRecord),
   });
-  const payerRecord = channelRecord({
-    chain: pair.chain,
-    self: alice,
-    peer: bob,
-    channelId,
-    deposit: DEPOSIT,
-  });
-  const townUrl = `btp+ws://127.0.0.1:${town.town.btpPort}`;
+  const payerRecord = channel.aliceRecord;
+  const contact = claimTownContact(town.town);
+  const townUrl = contact.url;
   /** Alice pays `n` notes with claims from `record` (in `stateDir`); returns her last record. */
   const pay = async (stateDir: string, record: ChannelRecord, n: number) => {
     await using payer = await connectClaimClient({
-      url: townUrl,
-      townAddress: town.town.ilpAddress,
-      townPubkey: town.town.pubkey,
+      ...contact,
       stateDir,
       secretKey: pair.aliceKey,
       record,
@@ -66,39 +50,9 @@ async function setup(townRecord: (r: ChannelRecord) => Promise<ChannelRecord>) {
     return payer.sent.record();
   };
   // The payer's new state dir: same wallet (mnemonic), the chain configured, no channels/.
-  const state = `${dir}/state`;
-  await Deno.writeTextFile(`${dir}/pass`, "correct horse\n");
-  await Deno.writeTextFile(`${dir}/words`, ALICE_MNEMONIC + "\n");
-  await initWalletWithCli({
-    stateDir: state,
-    passphraseFile: `${dir}/pass`,
-    mnemonicFile: `${dir}/words`,
-  });
-  await Deno.writeTextFile(
-    `${state}/config.toml`,
-    `[chains."evm:base:31337"]
-rpc_url = "${pair.anvil.rpcUrl}"
-token_network = "${pair.contracts.tokenNetworkAddress}"
-token = "${pair.contracts.tokenAddress}"
-`,
-  );
-  const recover = (...args: string[]) =>
-    runCli([
-      "--state-dir",
-      state,
-      "channel",
-      "recover",
-      ...args,
-      "--passphrase-file",
-      `${dir}/pass`,
-      "--non-interactive",
-    ]);
-  const deadUrl = () => {
-    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (dead.addr as Deno.NetAddr).port;
-    dead.close();
-    return `btp+ws://127.0.0.1:${port}`;
-  };
+  const wallet = await createAliceChainWallet(pair, dir);
+  const state = wallet.stateDir;
+  const recover = (...args: string[]) => wallet.run(["channel", "recover", ...args]);
   return {
     pair,
     channelId,
@@ -109,7 +63,6 @@ token = "${pair.contracts.tokenAddress}"
     pay,
     state,
     recover,
-    deadUrl,
     recovered: () => readChannel(channelFilePath(state, channelId)),
     async [Symbol.asyncDispose]() {
       await town.stop();
@@ -129,7 +82,7 @@ Deno.test("channel recover (real CLI): the town's last claim restores sent; payi
   assertEquals([held.receivedNonce, held.received], [paid.sentNonce, paid.sent]);
 
   // Town unreachable: the chain's numbers (nothing sent as far as it knows), a warning, exit 0.
-  const down = await s.recover("--connector-btp-url", s.deadUrl(), "--btp-token", "alice-token");
+  const down = await s.recover("--connector-btp-url", deadBtpUrl(), "--btp-token", "alice-token");
   assertEquals(down.code, 0, down.stderr);
   assertStringIncludes(
     down.stderr,
@@ -175,7 +128,7 @@ Deno.test("channel recover (real CLI): the town's last claim restores sent; payi
   assertEquals(s.town.gate.record().received, after.sent);
 
   // Recover again with the town down: the surviving file keeps the newer counters.
-  const again = await s.recover("--connector-btp-url", s.deadUrl());
+  const again = await s.recover("--connector-btp-url", deadBtpUrl());
   assertEquals(again.code, 0, again.stderr);
   assertStringIncludes(again.stderr, "Warning: sent amount of");
   file = await s.recovered();

@@ -12,7 +12,9 @@
 import { getPublicKey } from "nostr-tools";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { channelRecord, connectClaimClient } from "../support/channel_town.ts";
+import { chainSections } from "../support/chain_toml.ts";
+import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
+import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { openTownChannelGates } from "../../roles/town/town_channel_gates.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";
@@ -35,79 +37,36 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 
 Deno.test("the town's watcher answers a close with an old claim, then settles (anvil)", async () => {
   await using pair = await startChannelPair();
-  const { channelId } = await pair.alice.openChannel({
-    partner: pair.bob.address,
+  const channel = await openPairChannel(pair, {
     deposit: DEPOSIT,
     settleTimeout: SETTLE_TIMEOUT,
   });
+  const { channelId } = channel;
   const dir = await Deno.makeTempDir({ prefix: "channel_watcher_" });
   const townState = `${dir}/town`;
   const aliceState = `${dir}/alice`;
-  const townRecord = {
-    ...channelRecord({
-      chain: pair.chain,
-      self: pair.bob,
-      peer: pair.alice,
-      channelId,
-      deposit: 0n,
-    }),
-    peerDeposit: DEPOSIT,
-    settleTimeout: SETTLE_TIMEOUT,
-  };
-  const aliceRecord = {
-    ...channelRecord({
-      chain: pair.chain,
-      self: pair.alice,
-      peer: pair.bob,
-      channelId,
-      deposit: DEPOSIT,
-    }),
-    settleTimeout: SETTLE_TIMEOUT,
-  };
-  await saveChannel(townRecord, { stateDir: townState, action: "recover" });
-  await saveChannel(aliceRecord, { stateDir: aliceState, action: "open" });
+  await savePairChannel(channel, { townDir: townState, aliceDir: aliceState });
   const changes: ChannelChange[] = [];
   const gates = await openTownChannelGates({
     stateDir: townState,
     peerChannels: [{ account: "alice", channelId }],
-    chains: {
-      "evm:base:31337": {
-        rpc_url: pair.anvil.rpcUrl,
-        token_network: pair.contracts.tokenNetworkAddress,
-        token: pair.contracts.tokenAddress,
-      },
-    },
+    chains: chainSections(pair),
     secretKey: pair.bobKey,
     triggeredBy: () => "test.town",
     watchIntervalMs: 50,
     onChannelChange: (_account, change) => changes.push(change),
   });
   const town = await startTownNode({
-    config: {
-      host: "127.0.0.1",
-      httpPort: 0,
-      btpPort: 0,
-      stateDir: townState,
-      network: "local",
-      ilpAddress: "test.town",
-      peers: [{ account: "alice", token: "alice-token" }],
-      acceptAnyToken: false,
-      pricing: { pricePerByte: 10n },
-      maxEventBytes: 1024 * 1024,
-      assetCode: "USD",
-      assetScale: 6,
-    },
+    config: claimTownConfig({ stateDir: townState }),
     secretKey: pair.bobKey,
     databasePath: ":memory:",
     claimGate: gates.claimGate,
   });
   const alice = await connectClaimClient({
-    url: `btp+ws://127.0.0.1:${town.btpPort}`,
-    townAddress: town.ilpAddress,
-    townPubkey: town.pubkey,
+    ...claimTownContact(town),
     stateDir: aliceState,
     secretKey: pair.aliceKey,
-    record: aliceRecord,
+    record: channel.aliceRecord,
   });
   try {
     let paid = 0n;
@@ -194,22 +153,11 @@ Deno.test("the town's watcher answers a close with an old claim, then settles (a
 
 Deno.test("a sender notices the town's close: it stops signing, and refuses to start (anvil)", async () => {
   await using pair = await startChannelPair();
-  const { channelId } = await pair.alice.openChannel({
-    partner: pair.bob.address,
+  const { channelId, aliceRecord: record } = await openPairChannel(pair, {
     deposit: DEPOSIT,
     settleTimeout: SETTLE_TIMEOUT,
   });
   const stateDir = await Deno.makeTempDir({ prefix: "channel_sender_watch_" });
-  const record = {
-    ...channelRecord({
-      chain: pair.chain,
-      self: pair.alice,
-      peer: pair.bob,
-      channelId,
-      deposit: DEPOSIT,
-    }),
-    settleTimeout: SETTLE_TIMEOUT,
-  };
   await saveChannel(record, { stateDir, action: "open" });
   const townPubkey = getPublicKey(pair.bobKey);
   const options = {
@@ -256,19 +204,10 @@ Deno.test("a sender notices the town's close: it stops signing, and refuses to s
 
 Deno.test("a channel the contract never opened is not taken for settled (anvil)", async () => {
   await using pair = await startChannelPair();
-  const opened = await pair.alice.openChannel({
-    partner: pair.bob.address,
-    deposit: DEPOSIT,
-    settleTimeout: SETTLE_TIMEOUT,
-  });
+  const opened = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
   const record = (channelId: `0x${string}`, openTx?: `0x${string}`) => ({
-    ...channelRecord({
-      chain: pair.chain,
-      self: pair.alice,
-      peer: pair.bob,
-      channelId,
-      deposit: DEPOSIT,
-    }),
+    ...opened.aliceRecord,
+    channelId,
     openTx,
   });
   // Unknown to this contract (wrong RPC or contract, a restarted anvil): an error, not "settled".

@@ -1,7 +1,7 @@
 /**
  * Test helper run as a separate process by tests/e2e/channel_crash_test.ts, so it can be killed
  * with SIGKILL mid-stream: `town <json>` runs a claim town from its state dir (resuming from
- * the channel file) and prints `{"btpPort","address","pubkey"}`; `payer <json>` pays `count`
+ * the channel file) and prints its contact `{"url","townAddress","townPubkey"}`; `payer <json>` pays `count`
  * writes with claims (resuming from its channel file) printing `ok <amount>` per FULFILL,
  * `done` at the end.
  *
@@ -11,7 +11,12 @@ import { hexToBytes } from "viem";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
-import { connectClaimClient, startClaimTown } from "./channel_town.ts";
+import {
+  type ClaimTownContact,
+  claimTownContact,
+  connectClaimClient,
+  startClaimTown,
+} from "./channel_town.ts";
 
 /** Arguments of the `town` process. */
 export interface TownProcessArgs {
@@ -26,10 +31,7 @@ export interface TownProcessArgs {
 }
 
 /** Arguments of the `payer` process. */
-export interface PayerProcessArgs {
-  url: string;
-  townAddress: string;
-  townPubkey: string;
+export interface PayerProcessArgs extends ClaimTownContact {
   stateDir: string;
   channelId: `0x${string}`;
   secretKey: `0x${string}`;
@@ -56,11 +58,7 @@ async function runTown(args: TownProcessArgs): Promise<void> {
     databasePath: `${args.stateDir}/town-events.sqlite`,
     settle: args.settle,
   });
-  console.log(JSON.stringify({
-    btpPort: t.town.btpPort,
-    address: t.town.ilpAddress,
-    pubkey: t.town.pubkey,
-  }));
+  console.log(JSON.stringify(claimTownContact(t.town)));
   await Deno.stdin.readable.pipeTo(new WritableStream()); // until stdin closes (or SIGKILL)
   await t.stop();
 }

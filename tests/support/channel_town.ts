@@ -8,7 +8,7 @@
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { ClaimSigner } from "../../chain/claim_signer.ts";
 import { resumeClaimSigner } from "../../roles/channel_sender.ts";
-import type { ChainConfig } from "../../chain/chain_config.ts";
+import { newChannelRecord } from "../../roles/channel_record_builder.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
@@ -22,17 +22,20 @@ import {
 import { type ChannelClaimGate, openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import type { TownConfig } from "../../roles/town/town_config.ts";
 import { createChannelCosignDesk } from "../../roles/town/channel_cosign_desk.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 /** Options for {@linkcode channelRecord}. */
 export interface ChannelRecordOptions {
-  chain: ChainConfig;
+  /** This side's chain client: the record's chain, contract, token and own address. */
   self: TokenNetworkClient;
   peer: TokenNetworkClient;
   channelId: `0x${string}`;
   deposit: bigint;
   peerDeposit?: bigint;
+  /** Default 600 s. */
+  settleTimeout?: bigint;
 }
 
 /**
@@ -40,34 +43,76 @@ export interface ChannelRecordOptions {
  *
  * @example
  * ```ts
- * const record = channelRecord({ chain, self: bob, peer: alice, channelId, deposit: 0n });
+ * const record = channelRecord({ self: bob, peer: alice, channelId, deposit: 0n });
  * ```
  */
 export function channelRecord(options: ChannelRecordOptions): ChannelRecord {
   return {
-    channelId: options.channelId,
-    chain: "evm:base:31337",
-    chainId: options.chain.chainId,
-    network: "local",
-    tokenNetworkAddress: options.self.tokenNetworkAddress,
-    tokenAddress: options.self.tokenAddress,
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
-    selfAddress: options.self.address,
-    peerAddress: options.peer.address,
-    status: "open",
-    deposit: options.deposit,
+    ...newChannelRecord(options.self, {
+      channelId: options.channelId,
+      peerAddress: options.peer.address,
+      settleTimeout: options.settleTimeout ?? 600n,
+      deposit: options.deposit,
+    }),
     peerDeposit: options.peerDeposit ?? 0n,
-    withdrawn: 0n,
-    peerWithdrawn: 0n,
-    sent: 0n,
-    sentNonce: 0n,
-    received: 0n,
-    receivedNonce: 0n,
-    settleTimeout: 600n,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
-    warnPercent: 10,
+  };
+}
+
+/** Where a claim client finds a town: its BTP URL, ILP address and Nostr key. */
+export interface ClaimTownContact {
+  url: string;
+  townAddress: string;
+  townPubkey: string;
+}
+
+/**
+ * The contact of a running town, to spread into {@linkcode connectClaimClient}'s options.
+ *
+ * @example
+ * ```ts
+ * await using payer = await connectClaimClient({ ...claimTownContact(t.town), stateDir,
+ *   secretKey: pair.aliceKey, record });
+ * ```
+ */
+export function claimTownContact(
+  town: Pick<TownNode, "btpPort" | "ilpAddress" | "pubkey">,
+): ClaimTownContact {
+  return {
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    townAddress: town.ilpAddress,
+    townPubkey: town.pubkey,
+  };
+}
+
+/** Options for {@linkcode claimTownConfig}. */
+export interface ClaimTownConfigOptions {
+  stateDir: string;
+  /** Default 0 (a free port). */
+  btpPort?: number;
+}
+
+/**
+ * The config of a town at `test.town` with one peer, "alice" (token "alice-token").
+ *
+ * @example
+ * ```ts
+ * const town = await startTownNode({ config: claimTownConfig({ stateDir }), secretKey, databasePath: ":memory:" });
+ * ```
+ */
+export function claimTownConfig(options: ClaimTownConfigOptions): TownConfig {
+  return {
+    host: "127.0.0.1",
+    httpPort: 0,
+    btpPort: options.btpPort ?? 0,
+    stateDir: options.stateDir,
+    network: "local",
+    ilpAddress: "test.town",
+    peers: [{ account: "alice", token: "alice-token" }],
+    acceptAnyToken: false,
+    pricing: { pricePerByte: 10n },
+    maxEventBytes: 1024 * 1024,
+    assetCode: "USD",
+    assetScale: 6,
   };
 }
 
@@ -122,20 +167,7 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
   let town: TownNode;
   try {
     town = await startTownNode({
-      config: {
-        host: "127.0.0.1",
-        httpPort: 0,
-        btpPort: options.btpPort ?? 0,
-        stateDir: options.stateDir,
-        network: "local",
-        ilpAddress: "test.town",
-        peers: [{ account: "alice", token: "alice-token" }],
-        acceptAnyToken: false,
-        pricing: { pricePerByte: 10n },
-        maxEventBytes: 1024 * 1024,
-        assetCode: "USD",
-        assetScale: 6,
-      },
+      config: claimTownConfig({ stateDir: options.stateDir, btpPort: options.btpPort }),
       secretKey: options.secretKey,
       databasePath: options.databasePath ?? ":memory:",
       claimGate: (account) => account === "alice" && options.settle !== false ? gate : undefined,

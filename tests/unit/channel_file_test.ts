@@ -5,32 +5,19 @@ import {
   encodeChannelToml,
   parseChannelToml,
 } from "../../state/channel_file.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
-const RECORD: ChannelRecord = {
-  channelId: `0x${"ab".repeat(32)}`,
-  chain: "evm:base:31337",
-  chainId: 31337,
-  network: "local",
-  tokenNetworkAddress: `0x${"11".repeat(20)}`,
-  tokenAddress: `0x${"22".repeat(20)}`,
-  tokenSymbol: "M2M",
-  tokenDecimals: 6,
+const RECORD: ChannelRecord = fixtureChannelRecord({
   selfAddress: `0x${"33".repeat(20)}`,
   peerAddress: `0x${"44".repeat(20)}`,
-  status: "open",
   deposit: 50_000_000n,
-  peerDeposit: 0n,
+}, {
   withdrawn: 10_000_000n,
   peerWithdrawn: 7n,
   sent: 8_750n,
   sentNonce: 12n,
-  received: 0n,
-  receivedNonce: 0n,
-  settleTimeout: 600n,
-  settleAt: 0n,
   openedAt: "2025-01-01T00:00:00.000Z",
-  warnPercent: 10,
-};
+});
 
 // A file as written before withdrawals existed (no withdrawn / peer_withdrawn lines).
 const OLD_FILE = `channel_id = "0x${"ab".repeat(32)}"

@@ -25,6 +25,7 @@ import {
 import { openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
 import { type CosignTransport, requestLastClaim } from "../../roles/channel_cosign_request.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c1".repeat(32)}` as const;
 const TOKEN_NETWORK = `0x${"7e".repeat(20)}` as const;
@@ -36,32 +37,14 @@ const payer = privateKeyToAddress(bytesToHex(payerKey));
 const townAddress = privateKeyToAddress(bytesToHex(townKey));
 
 function record(side: "town" | "payer", extra: Partial<ChannelRecord> = {}): ChannelRecord {
-  return {
+  return fixtureChannelRecord({
     channelId: CHANNEL,
-    chain: "evm:base:31337",
-    chainId: 31337,
-    network: "local",
     tokenNetworkAddress: TOKEN_NETWORK,
     tokenAddress: `0x${"70".repeat(20)}`,
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
     selfAddress: side === "town" ? townAddress : payer,
     peerAddress: side === "town" ? payer : townAddress,
-    status: "open",
     deposit: side === "town" ? 0n : 50_000_000n,
-    peerDeposit: side === "town" ? 50_000_000n : 0n,
-    withdrawn: 0n,
-    peerWithdrawn: 0n,
-    sent: 0n,
-    sentNonce: 0n,
-    received: 0n,
-    receivedNonce: 0n,
-    settleTimeout: 600n,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
-    warnPercent: 10,
-    ...extra,
-  };
+  }, { peerDeposit: side === "town" ? 50_000_000n : 0n, ...extra });
 }
 
 /** A town desk over a real gate whose channel file holds `held`. */

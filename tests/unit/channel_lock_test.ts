@@ -6,10 +6,11 @@
 import { getPublicKey } from "nostr-tools";
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { ChannelLockedError, channelLockPath, lockChannel } from "../../state/channel_lock.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import { saveChannel } from "../../state/channel_file.ts";
 import { ChannelSenderError, openChannelSender } from "../../roles/channel_sender.ts";
 import { deriveNip06SecretKey, publicIdentity } from "../../identity/nip06_key.ts";
 import { ALICE_MNEMONIC, BOB_MNEMONIC } from "../support/anvil_channel_pair.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const ID = `0x${"5a".repeat(32)}` as const;
 const LOCK_URL = new URL("../../state/channel_lock.ts", import.meta.url).href;
@@ -86,31 +87,11 @@ Deno.test("openChannelSender: one sender per channel, the second is told the pid
   const stateDir = await Deno.makeTempDir({ prefix: "channel_lock_sender_" });
   const aliceKey = deriveNip06SecretKey(ALICE_MNEMONIC);
   const bobKey = deriveNip06SecretKey(BOB_MNEMONIC);
-  const record: ChannelRecord = {
+  const record = fixtureChannelRecord({
     channelId: ID,
-    chain: "evm:base:31337",
-    chainId: 31337,
-    network: "local",
-    tokenNetworkAddress: `0x${"11".repeat(20)}`,
-    tokenAddress: `0x${"22".repeat(20)}`,
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
     selfAddress: publicIdentity(aliceKey).evmAddress,
     peerAddress: publicIdentity(bobKey).evmAddress,
-    status: "open",
-    deposit: 1_000_000n,
-    peerDeposit: 0n,
-    withdrawn: 0n,
-    peerWithdrawn: 0n,
-    sent: 0n,
-    sentNonce: 0n,
-    received: 0n,
-    receivedNonce: 0n,
-    settleTimeout: 600n,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
-    warnPercent: 10,
-  };
+  });
   await saveChannel(record, { stateDir, action: "open" });
   const options = {
     stateDir,

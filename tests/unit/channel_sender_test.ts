@@ -9,32 +9,13 @@ import {
 import { publicIdentity } from "../../identity/nip06_key.ts";
 import { type ChannelRecord, readChannel, saveChannel } from "../../state/channel_file.ts";
 import { channelFilePath } from "../../state/channel_file.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 function record(self: Uint8Array, peer: Uint8Array, extra: Partial<ChannelRecord> = {}) {
-  return {
-    channelId: `0x${"ab".repeat(32)}`,
-    chain: "evm:base:31337",
-    chainId: 31337,
-    network: "local",
-    tokenNetworkAddress: `0x${"11".repeat(20)}`,
-    tokenAddress: `0x${"22".repeat(20)}`,
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
+  return fixtureChannelRecord({
     selfAddress: publicIdentity(self).evmAddress,
     peerAddress: publicIdentity(peer).evmAddress,
-    status: "open",
-    deposit: 1_000_000n,
-    peerDeposit: 0n,
-    sent: 500n,
-    sentNonce: 4n,
-    received: 0n,
-    receivedNonce: 0n,
-    settleTimeout: 600n,
-    settleAt: 0n,
-    openedAt: new Date().toISOString(),
-    warnPercent: 10,
-    ...extra,
-  } as ChannelRecord;
+  }, { sent: 500n, sentNonce: 4n, ...extra });
 }
 
 Deno.test("evmAddressesOfNostrPubkey: one of the two candidates is the key's EVM address", () => {

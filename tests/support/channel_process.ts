@@ -1,0 +1,136 @@
+/**
+ * Test helper: the roles of tests/support/channel_crash_processes.ts (a claim town, a paying
+ * sender) run as real child processes, read line by line, stopped gently (stdin closed) or
+ * killed with SIGKILL.
+ *
+ * @module
+ */
+import { bytesToHex } from "viem";
+import type { ChannelPair } from "./anvil_channel_pair.ts";
+import type { ClaimTownContact } from "./channel_town.ts";
+import type { PayerProcessArgs, TownProcessArgs } from "./channel_crash_processes.ts";
+
+const SCRIPT = new URL("./channel_crash_processes.ts", import.meta.url).pathname;
+
+/** A running role process. */
+export interface ChannelProcess {
+  child: Deno.ChildProcess;
+  /** The next stdout line, or undefined once stdout ended. */
+  readLine(): Promise<string | undefined>;
+  /** SIGKILL (if still running), then releases the pipes. */
+  kill9(): Promise<void>;
+  /** Closes stdin (the town stops cleanly), waits for the exit, releases the pipes. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `channel_crash_processes.ts <role> <json>` (stderr inherited).
+ *
+ * @example
+ * ```ts
+ * const payer = spawnChannelProcess("payer", payerArgs);
+ * const line = await payer.readLine();
+ * await payer.kill9();
+ * ```
+ */
+export function spawnChannelProcess(
+  role: "town" | "payer",
+  args: TownProcessArgs | PayerProcessArgs,
+): ChannelProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, role, JSON.stringify(args)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const release = async () => {
+    await lines.cancel().catch(() => {});
+    await child.stdin.close().catch(() => {});
+  };
+  return {
+    child,
+    async readLine() {
+      while (!buffer.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) return undefined;
+        buffer += value;
+      }
+      const i = buffer.indexOf("\n");
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      return line;
+    },
+    async kill9() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await release();
+    },
+    async stop() {
+      await child.stdin.close().catch(() => {});
+      await child.status;
+      await release();
+    },
+  };
+}
+
+/** Options for {@linkcode townProcessArgs}. */
+export interface TownProcessArgsOptions {
+  stateDir: string;
+  channelId: `0x${string}`;
+  /** false: no claim gate. Default true. */
+  settle?: boolean;
+}
+
+/**
+ * The `town` role's arguments: bob's key and the pair's anvil and contracts.
+ *
+ * @example
+ * ```ts
+ * const town = await startTownProcess(townProcessArgs(pair, { stateDir: townDir, channelId }));
+ * ```
+ */
+export function townProcessArgs(
+  pair: ChannelPair,
+  options: TownProcessArgsOptions,
+): TownProcessArgs {
+  return {
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    tokenNetworkAddress: pair.contracts.tokenNetworkAddress,
+    stateDir: options.stateDir,
+    channelId: options.channelId,
+    secretKey: bytesToHex(pair.bobKey),
+    settle: options.settle,
+  };
+}
+
+/** A town process and where to reach it. */
+export interface TownProcess {
+  process: ChannelProcess;
+  contact: ClaimTownContact;
+}
+
+/**
+ * Spawns the `town` role and reads its contact line.
+ *
+ * @example
+ * ```ts
+ * const { process, contact } = await startTownProcess(args);
+ * await using payer = await connectClaimClient({ ...contact, stateDir, secretKey, record });
+ * ```
+ */
+export async function startTownProcess(args: TownProcessArgs): Promise<TownProcess> {
+  const process = spawnChannelProcess("town", args);
+  const line = await process.readLine();
+  if (line === undefined) {
+    await process.kill9();
+    throw new Error("the town process exited before printing its contact");
+  }
+  return { process, contact: JSON.parse(line) };
+}

@@ -1,0 +1,111 @@
+/**
+ * Test helper: alice opens and funds a real channel with bob on the pair's anvil; both sides'
+ * first channel records (alice's as `channel open` writes it, the town's as `channel recover`
+ * rebuilds it, her deposit known), saving them to two state dirs, and bob settling on chain
+ * with the newest claim his books hold.
+ *
+ * @module
+ */
+import { increaseTime } from "../../chain/anvil.ts";
+import type { ChannelPair } from "./anvil_channel_pair.ts";
+import { channelRecord } from "./channel_town.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+
+/** Options for {@linkcode openPairChannel}. */
+export interface PairChannelOptions {
+  /** Alice's deposit (base units). */
+  deposit: bigint;
+  /** Default 600 s. */
+  settleTimeout?: bigint;
+}
+
+/** A channel alice opened with bob. */
+export interface PairChannel {
+  channelId: `0x${string}`;
+  openTx: `0x${string}`;
+  deposit: bigint;
+  /** Alice's record: her deposit, nothing sent. */
+  aliceRecord: ChannelRecord;
+  /** Bob's (the town's) record: alice's deposit as the peer's, nothing received. */
+  townRecord: ChannelRecord;
+}
+
+/**
+ * Opens alice's channel with bob on chain and builds both records.
+ *
+ * @example
+ * ```ts
+ * const channel = await openPairChannel(pair, { deposit: 50_000_000n });
+ * ```
+ */
+export async function openPairChannel(
+  pair: ChannelPair,
+  options: PairChannelOptions,
+): Promise<PairChannel> {
+  const settleTimeout = options.settleTimeout ?? 600n;
+  const { channelId, openTx } = await pair.alice.openChannel({
+    partner: pair.bob.address,
+    deposit: options.deposit,
+    settleTimeout,
+  });
+  const common = { channelId, settleTimeout };
+  return {
+    channelId,
+    openTx,
+    deposit: options.deposit,
+    aliceRecord: channelRecord({
+      ...common,
+      self: pair.alice,
+      peer: pair.bob,
+      deposit: options.deposit,
+    }),
+    townRecord: channelRecord({
+      ...common,
+      self: pair.bob,
+      peer: pair.alice,
+      deposit: 0n,
+      peerDeposit: options.deposit,
+    }),
+  };
+}
+
+/** Options for {@linkcode savePairChannel}. */
+export interface SavePairChannelOptions {
+  townDir: string;
+  aliceDir: string;
+}
+
+/**
+ * Writes both first records, each in its side's state dir (with its audit commit).
+ *
+ * @example
+ * ```ts
+ * await savePairChannel(channel, { townDir, aliceDir });
+ * ```
+ */
+export async function savePairChannel(
+  channel: PairChannel,
+  options: SavePairChannelOptions,
+): Promise<void> {
+  await saveChannel(channel.townRecord, { stateDir: options.townDir, action: "open" });
+  await saveChannel(channel.aliceRecord, { stateDir: options.aliceDir, action: "open" });
+}
+
+/**
+ * Bob (the town) closes with the newest claim in his channel file, lets the settle timeout
+ * pass on anvil, and settles: the chain pays out what the town's books say.
+ *
+ * @example
+ * ```ts
+ * await settleOnTownClaim(pair, await readChannel(channelFilePath(townDir, channelId)));
+ * ```
+ */
+export async function settleOnTownClaim(pair: ChannelPair, townFile: ChannelRecord): Promise<void> {
+  await pair.bob.closeChannel(townFile.channelId, {
+    nonce: townFile.receivedNonce,
+    transferredAmount: townFile.received,
+    signature: townFile.receivedSignature!,
+  });
+  await increaseTime(pair.anvil.rpcUrl, Number(townFile.settleTimeout) + 1);
+  await pair.bob.settleChannel(townFile.channelId);
+}
