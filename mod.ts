@@ -1,6 +1,7 @@
 /**
  * turnpike as a library: the protocol codecs, the pipeline stages and runtime, identity and
- * configuration of a Crosstown node (Nostr + Interledger + TOON).
+ * configuration of a Crosstown node (Nostr + Interledger + TOON), and its settlement layer (EVM
+ * payment channels: chain client, balance proofs, claims, channel files).
  *
  * @example
  * ```ts
@@ -33,10 +34,23 @@ export * from "./protocol/ilp_fulfillment.ts";
 export * from "./protocol/btp_message.ts";
 export * from "./protocol/ildcp.ts";
 export * from "./protocol/relay_pricing.ts";
-export type { PaymentChannelClaim } from "./protocol/payment_channel_claim.ts";
+export * from "./protocol/payment_channel_claim.ts";
+export * from "./protocol/payment_channel_cosign.ts";
+export * from "./protocol/asset_amount.ts";
 
 // Transport.
 export * from "./transport/btp_client.ts";
+export * from "./transport/nodelay_websocket.ts";
+export * from "./transport/relay_query.ts";
+
+// Settlement: EVM payment channels (TokenNetwork contract, EIP-712 balance proofs, claims).
+export * from "./chain/chain_config.ts";
+export * from "./chain/balance_proof.ts";
+export * from "./chain/claim_signer.ts";
+export * from "./chain/claim_verifier.ts";
+export * from "./chain/token_network_client.ts";
+export * from "./state/channel_file.ts";
+export * from "./state/audit_log.ts";
 
 // Stages and their runtime.
 export * from "./stages/chunks.ts";

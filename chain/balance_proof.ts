@@ -21,30 +21,45 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex, type Hex, hexToBytes, recoverTypedDataAddress } from "viem";
+import { bytesToHex, hexToBytes, recoverTypedDataAddress } from "viem";
 import { signTypedData } from "viem/accounts";
+
+/** `0x` + hex digits: bytes, a hash or a signature (the same type as viem's `Hex`). */
+export type Hex = `0x${string}`;
 
 /** The EIP-712 domain of one TokenNetwork contract on one chain. */
 export interface TokenNetworkDomain {
+  /** EVM chain id (31337 anvil, 84532 Base Sepolia). */
   chainId: number;
+  /** The TokenNetwork contract's address. */
   verifyingContract: `0x${string}`;
 }
 
 /** A balance proof's fields. `lockedAmount`/`locksRoot` default to 0 (locks are unsupported). */
 export interface BalanceProof {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** Strictly increasing per signer and channel; 1 and up (uint256). */
   nonce: bigint;
+  /** Cumulative amount sent, token base units (uint256). */
   transferredAmount: bigint;
+  /** Amount in pending locks, base units; always 0 here. */
   lockedAmount?: bigint;
+  /** Merkle root of the pending locks, bytes32; {@linkcode ZERO_BYTES32} here. */
   locksRoot?: Hex;
 }
 
 /** Final balances both participants sign for `cooperativeSettle`. */
 export interface CooperativeSettle {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** The channel's participant1 (the opener), as the contract holds it. */
   participant1: `0x${string}`;
+  /** What participant1 receives at settle, token base units. */
   balance1: bigint;
+  /** The channel's participant2. */
   participant2: `0x${string}`;
+  /** What participant2 receives at settle, token base units. */
   balance2: bigint;
 }
 
@@ -53,9 +68,13 @@ export interface CooperativeSettle {
  * cumulative `totalWithdraw` out of the open channel, valid until `expiration` (unix seconds).
  */
 export interface Withdraw {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** The participant taking tokens out. */
   participant: `0x${string}`;
+  /** Its new cumulative withdrawal, token base units. */
   totalWithdraw: bigint;
+  /** Unix seconds (block time) after which the contract refuses the signatures. */
   expiration: bigint;
 }
 
@@ -66,11 +85,13 @@ export interface Withdraw {
 export interface SignOptions {
   /** 32-byte secp256k1 secret key (the NIP-06 key). */
   secretKey: Uint8Array;
+  /** The TokenNetwork and chain the signature is for. */
   domain: TokenNetworkDomain;
 }
 
 /** A signature that cannot be parsed or recovered. */
 export class BalanceProofSignatureError extends Error {
+  /** `"BalanceProofSignatureError"`: explicit so it survives bundling. */
   override name = "BalanceProofSignatureError";
 }
 
@@ -117,7 +138,12 @@ export const WITHDRAW_TYPES = {
  * tokenNetworkDomain({ chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
  * ```
  */
-export function tokenNetworkDomain(domain: TokenNetworkDomain) {
+export function tokenNetworkDomain(domain: TokenNetworkDomain): {
+  readonly name: "TokenNetwork";
+  readonly version: "1";
+  readonly chainId: number;
+  readonly verifyingContract: `0x${string}`;
+} {
   return {
     name: "TokenNetwork",
     version: "1",

@@ -22,10 +22,13 @@ import type { Network } from "../config/settings.ts";
 export interface ChainConfig {
   /** `evm:base:<chain id>`. */
   id: string;
+  /** Numeric EVM chain id (31337, 84532, 8453). */
   chainId: number;
   /** Human name, e.g. "Base Sepolia". */
   name: string;
+  /** Local, testnet or mainnet: shown with every chain operation. */
   network: Network;
+  /** JSON-RPC endpoint, http(s). */
   rpcUrl: string;
   /** ERC-20 settled in; undefined until known (anvil: after deployment). */
   tokenAddress?: `0x${string}`;
@@ -87,7 +90,9 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** The chain cannot be used as configured; `chain` names it. */
 export class ChainConfigError extends Error {
+  /** `"ChainConfigError"`: explicit so it survives bundling. */
   override name = "ChainConfigError";
+  /** `chain`: the chain id string as given (`evm:base:84532`). */
   constructor(readonly chain: string, message: string) {
     super(`chain ${chain}: ${message}`);
   }

@@ -10,10 +10,15 @@ import { signBalanceProof } from "./balance_proof.ts";
 
 /** Options for {@linkcode ClaimSigner}. */
 export interface ClaimSignerOptions {
+  /** The node's 32-byte secp256k1 key (NIP-06), a participant of the channel. */
   secretKey: Uint8Array;
+  /** EVM chain id of the channel. */
   chainId: number;
+  /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
   tokenNetworkAddress: `0x${string}`;
+  /** The ERC-20 the channel is in. */
   tokenAddress: `0x${string}`;
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
   /** This side's deposit: claims beyond `deposit - withdrawn` are refused before signing. */
   deposit: bigint;
@@ -21,13 +26,16 @@ export interface ClaimSignerOptions {
   withdrawn?: bigint;
   /** Resume from the channel file: last nonce and cumulative amount signed. */
   nonce?: bigint;
+  /** Resume from the channel file: cumulative amount signed, base units. Default 0. */
   transferred?: bigint;
 }
 
 /** Signing would exceed the deposit (minus what was withdrawn). */
 export class ClaimBeyondDepositError extends Error {
+  /** `"ClaimBeyondDepositError"`: explicit so it survives bundling. */
   override name = "ClaimBeyondDepositError";
-  constructor(readonly total: bigint, readonly deposit: bigint, readonly withdrawn = 0n) {
+  /** `total`: the cumulative claim refused; `deposit`, `withdrawn`: this side's; base units. */
+  constructor(readonly total: bigint, readonly deposit: bigint, readonly withdrawn: bigint = 0n) {
     super(
       withdrawn === 0n
         ? `cumulative claim ${total} would exceed the deposit ${deposit}`
@@ -38,7 +46,9 @@ export class ClaimBeyondDepositError extends Error {
 
 /** A withdrawal that would leave less in the channel than was already claimed. */
 export class WithdrawBelowClaimsError extends Error {
+  /** `"WithdrawBelowClaimsError"`: explicit so it survives bundling. */
   override name = "WithdrawBelowClaimsError";
+  /** `totalWithdraw` refused, this side's `deposit`, cumulative `claimed`; base units. */
   constructor(readonly totalWithdraw: bigint, readonly deposit: bigint, readonly claimed: bigint) {
     super(
       `withdrawing ${totalWithdraw} of the deposit ${deposit} would leave less than the ${claimed} already claimed`,
@@ -63,6 +73,7 @@ export class ClaimSigner {
   #withdrawn: bigint;
   #queue: Promise<unknown> = Promise.resolve();
 
+  /** Starts at `options.nonce`/`options.transferred` (a fresh channel: 0). */
   constructor(options: ClaimSignerOptions) {
     this.#o = options;
     this.#nonce = options.nonce ?? 0n;
@@ -145,12 +156,19 @@ export class ClaimSigner {
 
 /** Options for {@linkcode signClaim}. */
 export interface SignClaimOptions {
+  /** The node's 32-byte secp256k1 key (NIP-06), a participant of the channel. */
   secretKey: Uint8Array;
+  /** EVM chain id of the channel. */
   chainId: number;
+  /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
   tokenNetworkAddress: `0x${string}`;
+  /** The ERC-20 the channel is in. */
   tokenAddress: `0x${string}`;
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
+  /** The claim's nonce: 1 and up, above every nonce signed before for the channel. */
   nonce: bigint;
+  /** Cumulative amount, token base units. */
   transferredAmount: bigint;
   /** Default a random id. */
   messageId?: string;

@@ -39,14 +39,15 @@ import type { OnChainChannel } from "./token_network_client.ts";
 
 /** What the verifier remembers per channel (persist it in the channel file). */
 export interface ClaimBook {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
   /** Highest accepted nonce (0: none yet). */
   nonce: bigint;
-  /** Cumulative amount of the newest accepted claim. */
+  /** Cumulative amount of the newest accepted claim, base units. */
   claimed: bigint;
   /** Signature of the newest accepted claim (to close or update with on chain). */
   signature?: `0x${string}`;
-  /** Total value forwarded for the peer. */
+  /** Total value forwarded for the peer, base units. */
   forwarded: bigint;
   /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
   peerWithdrawn?: bigint;
@@ -54,8 +55,11 @@ export interface ClaimBook {
 
 /** Options for {@linkcode ClaimVerifier}. */
 export interface ClaimVerifierOptions {
+  /** EVM chain id this node settles on; claims for another are `wrong-chain`. */
   chainId: number;
+  /** This node's TokenNetwork contract; claims for another are `wrong-contract`. */
   tokenNetworkAddress: `0x${string}`;
+  /** The ERC-20 settled in; claims for another are `wrong-token`. */
   tokenAddress: `0x${string}`;
   /** The BTP peer's EVM address: the only signer accepted. */
   peerAddress: `0x${string}`;
@@ -71,11 +75,13 @@ export interface ClaimVerifierOptions {
 
 /** Outcome of an accepted packet. */
 export interface ClaimAcceptance {
+  /** The channel the packet was charged to. */
   channelId: `0x${string}`;
   /** True when this call carried a new claim that was accepted. */
   newClaim: boolean;
   /** Forwarded total minus claimed total after this packet (>0: running on credit). */
   credit: bigint;
+  /** The channel's book after this packet (a copy): persist it. */
   book: ClaimBook;
 }
 
@@ -107,6 +113,7 @@ export class ClaimVerifier {
   // The peer's key, once a claim's signature recovered to the peer's address.
   #peerKey: BalanceProofSignerKey | undefined;
 
+  /** Resumes from `options.books`; packets without a claim go to the last book listed. */
   constructor(options: ClaimVerifierOptions) {
     this.#o = options;
     this.#creditLimit = options.creditLimit ?? 0n;

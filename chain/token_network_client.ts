@@ -16,7 +16,6 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  type Hex,
   http,
   parseAbiItem,
   parseEventLogs,
@@ -27,16 +26,18 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
 import type { ChainConfig } from "./chain_config.ts";
-import { type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
+import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
 
 /** Channel state on chain. */
 export type OnChainChannelState = "none" | "opened" | "closed";
 
 /** One participant's on-chain numbers. */
 export interface OnChainParticipant {
+  /** Total deposited, token base units (cumulative `setTotalDeposit`). */
   deposit: bigint;
   /** From the balance proof it signed that was submitted at close/update (0 before). */
   transferredAmount: bigint;
+  /** Nonce of that submitted balance proof (0 before). */
   nonce: bigint;
   /** Cumulative amount taken out with `setTotalWithdraw` while open (0 before). */
   withdrawn: bigint;
@@ -44,31 +45,45 @@ export interface OnChainParticipant {
 
 /** A channel as the contract holds it. A settled channel reads as state "none". */
 export interface OnChainChannel {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** `none` for a channel never opened or already settled. */
   state: OnChainChannelState;
+  /** The opener's address. */
   participant1: `0x${string}`;
+  /** The partner's address. */
   participant2: `0x${string}`;
+  /** Seconds between close and the earliest settle. */
   settleTimeout: bigint;
   /** Unix seconds after which `settleChannel` works (0 while open). */
   settleAt: bigint;
+  /** Who closed the channel; the zero address while open. */
   closer: `0x${string}`;
+  /** Both participants' numbers, keyed by lower-case address. */
   participants: Record<string, OnChainParticipant>;
 }
 
 /** A signed balance proof as submitted to the contract. */
 export interface SubmittedProof {
+  /** The proof's nonce (1 and up). */
   nonce: bigint;
+  /** Cumulative amount, token base units. */
   transferredAmount: bigint;
+  /** EIP-712 signature by the proof's signer, 65 bytes (0x + 130 hex). */
   signature: Hex;
 }
 
 /** A channel event of this node, for recovery. */
 export interface ChannelEventRecord {
+  /** Which contract event, named for the channel change it records. */
   event: "opened" | "deposit" | "withdraw" | "closed" | "updated" | "settled";
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** Block the event was emitted in. */
   blockNumber: bigint;
   /** The transaction that emitted it (for the opening: the channel file's `openTx`). */
   transactionHash?: Hex;
+  /** The event's decoded arguments, as viem names them. */
   args: Record<string, unknown>;
 }
 
@@ -84,6 +99,7 @@ export interface TokenNetworkClientOptions {
 
 /** Options for {@linkcode TokenNetworkClient.openChannel}. */
 export interface OpenChannelOptions {
+  /** The other participant's EVM address. */
   partner: `0x${string}`;
   /** Deposit in token base units. */
   deposit: bigint;
@@ -99,21 +115,29 @@ export interface SetTotalWithdrawOptions {
   totalWithdraw: bigint;
   /** Unix seconds after which the contract refuses the signatures. */
   expiration: bigint;
+  /** The withdrawing participant's signature of the Withdraw message (0x + 130 hex). */
   participantSignature: Hex;
+  /** The other participant's signature of the same message (0x + 130 hex). */
   partnerSignature: Hex;
 }
 
 /** Result of opening a channel. */
 export interface OpenedChannel {
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: Hex;
+  /** Hash of the `openChannel` transaction. */
   openTx: Hex;
+  /** Hash of the `setTotalDeposit` transaction. */
   depositTx: Hex;
+  /** Block of the deposit, the last of the opening's transactions. */
   blockNumber: bigint;
 }
 
 /** The wallet holds fewer tokens than the deposit. */
 export class InsufficientFundsError extends Error {
+  /** `"InsufficientFundsError"`: explicit so it survives bundling. */
   override name = "InsufficientFundsError";
+  /** `balance`: tokens held, `needed`: the deposit, both base units; `address`: the wallet. */
   constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
     super(`wallet ${address} holds ${balance} token base units, the deposit needs ${needed}`);
   }
@@ -121,7 +145,9 @@ export class InsufficientFundsError extends Error {
 
 /** The wallet cannot pay the gas of the transactions. */
 export class InsufficientGasError extends Error {
+  /** `"InsufficientGasError"`: explicit so it survives bundling. */
   override name = "InsufficientGasError";
+  /** `balance`: wei held, `needed`: estimated gas cost in wei; `address`: the wallet. */
   constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
     super(`wallet ${address} holds ${balance} wei, gas needs about ${needed} wei`);
   }
@@ -129,7 +155,9 @@ export class InsufficientGasError extends Error {
 
 /** A transaction reverted or the contract refused a call; `reason` is the contract error name. */
 export class ChainTxError extends Error {
+  /** `"ChainTxError"`: explicit so it survives bundling. */
   override name = "ChainTxError";
+  /** `reason`: the contract error name (or `NoEvent`, `BadResult`...); `cause`: viem's error. */
   constructor(readonly reason: string, message: string, options?: ErrorOptions) {
     super(message, options);
   }
@@ -137,6 +165,7 @@ export class ChainTxError extends Error {
 
 /** The chain config lacks the token or TokenNetwork address. */
 export class TokenNetworkConfigError extends Error {
+  /** `"TokenNetworkConfigError"`: explicit so it survives bundling. */
   override name = "TokenNetworkConfigError";
 }
 
@@ -155,14 +184,30 @@ const CHANNEL_OPENED_EVENT = parseAbiItem(
  * ```
  */
 export class TokenNetworkClient {
+  /** The chain this client is bound to. */
   readonly chain: ChainConfig;
+  /**
+   * The node's viem account: signs transactions with the NIP-06 key. Left out of the docs
+   * (`@ignore`): its type is viem's, whose own types are not part of this API.
+   *
+   * @ignore
+   */
   readonly account: Account;
+  /** The ERC-20 settled in. */
   readonly tokenAddress: `0x${string}`;
+  /** The TokenNetwork contract. */
   readonly tokenNetworkAddress: `0x${string}`;
+  /**
+   * viem read client on the chain's RPC URL (polls every 10 ms). Left out of the docs
+   * (`@ignore`): its type is viem's, whose own types are not part of this API.
+   *
+   * @ignore
+   */
   readonly publicClient: PublicClient<Transport>;
   readonly #wallet: WalletClient;
   readonly #openGasBudget: bigint;
 
+  /** Throws {@linkcode TokenNetworkConfigError} without the token or TokenNetwork address. */
   constructor(options: TokenNetworkClientOptions) {
     const { chain } = options;
     if (!chain.tokenAddress || !chain.tokenNetworkAddress) {

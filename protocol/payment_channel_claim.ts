@@ -33,16 +33,25 @@ const UINT256_MAX = 2n ** 256n - 1n;
 
 /** A payment channel claim. */
 export interface PaymentChannelClaim {
+  /** Format version, {@linkcode CLAIM_VERSION}. */
   version: number;
+  /** Unique id of the claim: 1-{@linkcode MAX_MESSAGE_ID_LENGTH} of `[A-Za-z0-9._:-]`. */
   messageId: string;
   /** ISO 8601 UTC time the claim was signed. */
   timestamp: string;
+  /** EVM chain id of the channel (positive integer). */
   chainId: number;
+  /** The TokenNetwork contract holding the channel (0x + 40 hex). */
   tokenNetworkAddress: `0x${string}`;
+  /** The ERC-20 the channel is in (0x + 40 hex). */
   tokenAddress: `0x${string}`;
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
+  /** Balance proof nonce, 1 to 2^256-1; strictly increasing per channel. */
   nonce: bigint;
+  /** Cumulative amount, token base units, 0 to 2^256-1; never decreasing. */
   transferredAmount: bigint;
+  /** EIP-712 BalanceProof signature, 65 bytes (0x + 130 hex). */
   signature: `0x${string}`;
 }
 
@@ -67,7 +76,9 @@ export type ClaimRejectReason =
 
 /** A claim was rejected; `reason` says why in one token, `message` in words. */
 export class ClaimError extends Error {
+  /** `"ClaimError"`: explicit so it survives bundling. */
   override name = "ClaimError";
+  /** `reason`: the stable token; `message` is prefixed with it. */
   constructor(readonly reason: ClaimRejectReason, message: string) {
     super(`payment channel claim rejected (${reason}): ${message}`);
   }

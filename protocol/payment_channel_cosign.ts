@@ -49,25 +49,34 @@ export const MAX_COSIGN_MESSAGE_LENGTH = 500;
 const UINT256_MAX = 2n ** 256n - 1n;
 
 /** Fields every request carries: the channel it is about. */
-interface CosignChannelRef {
+export interface CosignChannelRef {
+  /** Format version, {@linkcode COSIGN_VERSION}. */
   version: number;
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
+  /** EVM chain id of the channel. */
   chainId: number;
+  /** The TokenNetwork contract holding the channel (0x + 40 hex). */
   tokenNetworkAddress: `0x${string}`;
 }
 
 /** Fields every request to co-sign carries. */
-interface CosignRequestBase extends CosignChannelRef {
+export interface CosignRequestBase extends CosignChannelRef {
   /** The payer's EIP-712 signature over the message. */
   signature: `0x${string}`;
 }
 
 /** Final balances for `cooperativeSettle`, in the contract's participant order. */
 export interface CooperativeSettleRequest extends CosignRequestBase {
+  /** Discriminant. */
   type: "cooperative-settle";
+  /** The channel's participant1, as `getChannel` returns it. */
   participant1: `0x${string}`;
+  /** What participant1 receives at settle, token base units. */
   balance1: bigint;
+  /** The channel's participant2. */
   participant2: `0x${string}`;
+  /** What participant2 receives at settle, token base units. */
   balance2: bigint;
   /** The payer's final cumulative claim (what it believes it paid). */
   transferredAmount: bigint;
@@ -77,9 +86,11 @@ export interface CooperativeSettleRequest extends CosignRequestBase {
 
 /** A withdraw for `setTotalWithdraw` while the channel stays open. */
 export interface WithdrawRequest extends CosignRequestBase {
+  /** Discriminant. */
   type: "withdraw";
+  /** The participant taking tokens out (the payer). */
   participant: `0x${string}`;
-  /** Cumulative. */
+  /** Its new cumulative withdrawal, token base units. */
   totalWithdraw: bigint;
   /** Unix seconds (block time) after which the contract refuses the signatures. */
   expiration: bigint;
@@ -87,6 +98,7 @@ export interface WithdrawRequest extends CosignRequestBase {
 
 /** The newest claim of the payer the peer holds (the payer lost its channel file). */
 export interface LastClaimRequest extends CosignChannelRef {
+  /** Discriminant. */
   type: "last-claim";
 }
 
@@ -95,29 +107,41 @@ export type CosignRequest = CooperativeSettleRequest | WithdrawRequest | LastCla
 
 /** The peer's signature over the requested message. */
 export interface CosignSigned {
+  /** Format version, {@linkcode COSIGN_VERSION}. */
   version: number;
+  /** Discriminant. */
   type: "signed";
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
+  /** The peer's EIP-712 signature over the requested message, 65 bytes (0x + 130 hex). */
   signature: `0x${string}`;
 }
 
 /** The peer's refusal. */
 export interface CosignRefused {
+  /** Format version, {@linkcode COSIGN_VERSION}. */
   version: number;
+  /** Discriminant. */
   type: "refused";
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
+  /** Why, one token. */
   reason: CosignReason;
+  /** Why, in words; at most {@linkcode MAX_COSIGN_MESSAGE_LENGTH} characters. */
   message: string;
 }
 
 /** The payer's newest claim the peer holds, as the payer signed it. */
 export interface CosignLastClaim {
+  /** Format version, {@linkcode COSIGN_VERSION}. */
   version: number;
+  /** Discriminant. */
   type: "claim";
+  /** Channel id, bytes32 (0x + 64 hex). */
   channelId: `0x${string}`;
   /** 0: the peer holds no claim (then `transferredAmount` is 0 and there is no signature). */
   nonce: bigint;
-  /** Cumulative. */
+  /** Cumulative amount of that claim, token base units. */
   transferredAmount: bigint;
   /** The payer's EIP-712 `BalanceProof` signature; present exactly when `nonce` > 0. */
   signature?: `0x${string}`;
@@ -186,8 +210,11 @@ export interface ChannelCosignErrorOptions {
 
 /** A co-sign request or answer was refused; `reason` says why in one token. */
 export class ChannelCosignError extends Error {
+  /** `"ChannelCosignError"`: explicit so it survives bundling. */
   override name = "ChannelCosignError";
+  /** True when the peer refused (its answer's reason), false for a local check or transport. */
   readonly fromPeer: boolean;
+  /** `reason`: the token; `detail`: the details, in words (also in `message`). */
   constructor(
     readonly reason: CosignReason,
     readonly detail: string,

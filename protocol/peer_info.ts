@@ -27,19 +27,29 @@ export const MAX_SUPPORTED_CHAINS = 64;
 
 /** Peer info content. */
 export interface PeerInfo {
+  /** The node's ILP address (RFC 15), e.g. `g.town.alice`. */
   ilpAddress: string;
+  /** Where to connect over BTP: a ws://, wss://, btp+ws:// or btp+wss:// URL. */
   btpEndpoint: string;
+  /** ILP asset code, 1-16 letters or digits (e.g. `USD`). */
   assetCode: string;
+  /** ILP asset scale, 0-255: base units per unit are 10^scale. */
   assetScale: number;
+  /** Settlement chains (`<family>:<network>:<chain id>`), no duplicates, at most 64. */
   supportedChains: string[];
+  /** The node's settlement address per chain (on `evm:` chains 0x + 40 hex). */
   settlementAddresses: Record<string, string>;
+  /** The TokenNetwork contract per chain. */
   tokenNetworks: Record<string, string>;
+  /** The token the node prefers to settle in, per chain. */
   preferredTokens: Record<string, string>;
 }
 
 /** Peer info that is malformed; `field` names the first bad field. */
 export class PeerInfoError extends Error {
+  /** `"PeerInfoError"`: explicit so it survives bundling. */
   override name = "PeerInfoError";
+  /** `field`: the first bad field (`content`, `kind`, or a {@linkcode PeerInfo} key). */
   constructor(readonly field: string, message: string) {
     super(`peer info ${field}: ${message}`);
   }
@@ -150,6 +160,7 @@ function chainMap(
 
 /** Options for {@linkcode buildPeerInfo}. */
 export interface BuildPeerInfoOptions {
+  /** Event `created_at`, unix seconds. Default now. */
   createdAt?: number;
 }
 

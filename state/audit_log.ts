@@ -44,9 +44,13 @@ export interface AuditChange {
 
 /** A change read back from a commit message. */
 export interface AuditEntry {
+  /** Verb, one word: create, update, pay, delete... */
   action: string;
+  /** Resource type, one word: job, payment, channel... */
   resource: string;
+  /** Resource id (no spaces). */
   id: string;
+  /** The change's `Key: Value` lines (empty when it had none). */
   fields: Record<string, string>;
 }
 
@@ -64,11 +68,13 @@ export interface AuditLogOptions {
 
 /** git failed; the files are intact, the changes stay pending and are retried. */
 export class AuditCommitError extends Error {
+  /** `"AuditCommitError"`: explicit so it survives bundling. */
   override name = "AuditCommitError";
 }
 
 /** A change that cannot be written into a commit message (bad token, newline in a value). */
 export class AuditChangeError extends Error {
+  /** `"AuditChangeError"`: explicit so it survives bundling. */
   override name = "AuditChangeError";
 }
 
@@ -110,6 +116,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
 
 /** The git audit log of a state dir; see the module doc. */
 export class AuditLog {
+  /** The state dir, without a trailing slash. */
   readonly dir: string;
   #windowMs: number;
   #git: string;
@@ -120,6 +127,7 @@ export class AuditLog {
   #lastError: unknown;
   #commits = 0;
 
+  /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
     this.dir = options.dir.replace(/\/+$/, "");
     this.#windowMs = options.windowMs ?? 200;

@@ -15,41 +15,63 @@ import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { CoalescedWriter } from "./coalesced_writer.ts";
 
-/** Lifecycle of a channel as this node knows it. */
-/** `closing`: final balances co-signed for a cooperative settle, not yet on chain. */
+/**
+ * Lifecycle of a channel as this node knows it. `closing`: final balances co-signed for a
+ * cooperative settle, not yet on chain.
+ */
 export type ChannelStatus = "open" | "closing" | "closed" | "settled";
 
 /** One channel record. */
 export interface ChannelRecord {
+  /** Channel id, bytes32 (0x + 64 hex); also the file name. */
   channelId: `0x${string}`;
   /** `evm:base:31337`... */
   chain: string;
+  /** Numeric EVM chain id. */
   chainId: number;
+  /** `local`, `testnet` or `mainnet`: shown with the channel. */
   network: string;
+  /** The TokenNetwork contract holding the channel. */
   tokenNetworkAddress: `0x${string}`;
+  /** The ERC-20 the channel is in. */
   tokenAddress: `0x${string}`;
+  /** Symbol shown next to amounts (e.g. `M2M`). */
   tokenSymbol: string;
+  /** Token decimals, for display. */
   tokenDecimals: number;
+  /** This node's EVM address, a participant. */
   selfAddress: `0x${string}`;
+  /** The peer's EVM address, the other participant. */
   peerAddress: `0x${string}`;
   /** Peer's Nostr pubkey or ILP address, when known (display only). */
   peerLabel?: string;
+  /** Where the channel is in its lifecycle. */
   status: ChannelStatus;
+  /** This node's total deposit, token base units. */
   deposit: bigint;
+  /** The peer's total deposit, token base units. */
   peerDeposit: bigint;
   /** Cumulative amount this node withdrew while open; its claims stay within deposit - withdrawn. */
   withdrawn: bigint;
   /** Cumulative amount the peer withdrew. */
   peerWithdrawn: bigint;
+  /** Cumulative amount of the newest claim this node signed to the peer, base units. */
   sent: bigint;
+  /** Nonce of that claim (0: none yet). */
   sentNonce: bigint;
+  /** Cumulative amount of the newest claim accepted from the peer, base units. */
   received: bigint;
+  /** Nonce of that claim (0: none yet). */
   receivedNonce: bigint;
+  /** The peer's signature of that claim (0x + 130 hex): what this node closes or updates with. */
   receivedSignature?: `0x${string}`;
+  /** Seconds between close and the earliest settle. */
   settleTimeout: bigint;
   /** Unix seconds; 0 while open. */
   settleAt: bigint;
+  /** ISO 8601 UTC time the record was created (open or recover); orders `listChannels`. */
   openedAt: string;
+  /** Hash of the `openChannel` transaction, when known. */
   openTx?: `0x${string}`;
   /** Low-balance warning threshold, percent of the deposit. */
   warnPercent: number;
@@ -57,6 +79,7 @@ export interface ChannelRecord {
 
 /** A channel file is missing a field or has a bad value. */
 export class ChannelFileError extends Error {
+  /** `"ChannelFileError"`: explicit so it survives bundling. */
   override name = "ChannelFileError";
 }
 
@@ -172,6 +195,7 @@ export function parseChannelToml(text: string, path = "channel.toml"): ChannelRe
 
 /** Options for {@linkcode saveChannel}. */
 export interface SaveChannelOptions {
+  /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
   stateDir: string;
   /** Audit log to record the change in; none: the file only. */
   audit?: AuditLog;
@@ -258,9 +282,11 @@ function snake(key: string): string {
 
 /** Options for {@linkcode openSentClaimWriter}. */
 export interface SentClaimWriterOptions {
+  /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
   stateDir: string;
   /** The channel's record; `sent`/`sentNonce` are updated from the claims saved. */
   record: ChannelRecord;
+  /** Audit log to record the changes in; none: the file only. */
   audit?: AuditLog;
 }
 

@@ -117,32 +117,39 @@ export interface BtpClientOptions {
 
 /** The peer refused our credentials (ilp-plugin-btp answers ERROR F00 "invalid auth_token"). */
 export class BtpAuthError extends Error {
+  /** `"BtpAuthError"`: explicit so it survives bundling. */
   override name = "BtpAuthError";
 }
 
 /** The socket could not be opened or dropped while a request was in flight. */
 export class BtpConnectionError extends Error {
+  /** `"BtpConnectionError"`: explicit so it survives bundling. */
   override name = "BtpConnectionError";
 }
 
 /** No RESPONSE/ERROR within the response timeout. */
 export class BtpTimeoutError extends Error {
+  /** `"BtpTimeoutError"`: explicit so it survives bundling. */
   override name = "BtpTimeoutError";
 }
 
 /** The client was closed by its owner. */
 export class BtpClosedError extends Error {
+  /** `"BtpClosedError"`: explicit so it survives bundling. */
   override name = "BtpClosedError";
 }
 
 /** The peer answered a request with a BTP ERROR frame. */
 export class BtpRemoteError extends Error {
+  /** `"BtpRemoteError"`: explicit so it survives bundling. */
   override name = "BtpRemoteError";
   /** BTP error code, e.g. F00. */
   code: string;
   /** e.g. NotAcceptedError. */
   errorName: string;
+  /** The ERROR frame's data, as text (for ilp-plugin-btp: the error message). */
   data: string;
+  /** The three fields of the peer's ERROR frame. */
   constructor(code: string, errorName: string, data: string) {
     super(`peer answered BTP ERROR ${code} ${errorName}: ${data}`);
     this.code = code;
@@ -175,7 +182,9 @@ export interface BtpSendOptions {
 
 /** Options for {@linkcode reconnectDelay}. */
 export interface ReconnectDelayOptions {
+  /** Delay before the first retry (attempt 0), milliseconds. */
   initialMs: number;
+  /** Largest delay, milliseconds, jitter included. */
   maxMs: number;
   /** Uniform in [0, 1). */
   random: () => number;
@@ -255,6 +264,7 @@ export class BtpClient {
   /** The address IL-DCP gave us, once {@linkcode fetchIldcp} ran. */
   ilpAddress?: string;
 
+  /** Sets the client up; nothing is dialled until it is connected. */
   constructor(options: BtpClientOptions) {
     const { wsUrl, username, token } = socketUrl(options.url);
     this.#wsUrl = wsUrl;

@@ -45,6 +45,7 @@ export interface OpenWebSocketOptions extends NoDelayWebSocketOptions {
 
 /** The handshake, a frame or the peer broke the WebSocket protocol. */
 export class WebSocketProtocolError extends Error {
+  /** `"WebSocketProtocolError"`: explicit so it survives bundling. */
   override name = "WebSocketProtocolError";
 }
 
@@ -143,22 +144,36 @@ class CloseWith extends Error {
  * ```
  */
 export class NoDelayWebSocket extends EventTarget implements WebSocket {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
-  readonly CONNECTING = CONNECTING;
-  readonly OPEN = OPEN;
-  readonly CLOSING = CLOSING;
-  readonly CLOSED = CLOSED;
+  /** `readyState` while the handshake runs. */
+  static readonly CONNECTING: 0 = CONNECTING;
+  /** `readyState` once the handshake succeeded: messages flow. */
+  static readonly OPEN: 1 = OPEN;
+  /** `readyState` after a close frame was sent or received, before the TCP connection ends. */
+  static readonly CLOSING: 2 = CLOSING;
+  /** `readyState` once the connection is closed or could not be opened. */
+  static readonly CLOSED: 3 = CLOSED;
+  /** `readyState` while the handshake runs. */
+  readonly CONNECTING: 0 = CONNECTING;
+  /** `readyState` once the handshake succeeded: messages flow. */
+  readonly OPEN: 1 = OPEN;
+  /** `readyState` after a close frame was sent or received, before the TCP connection ends. */
+  readonly CLOSING: 2 = CLOSING;
+  /** `readyState` once the connection is closed or could not be opened. */
+  readonly CLOSED: 3 = CLOSED;
   /** No extension is ever negotiated. */
   readonly extensions = "";
 
+  /** The URL connected to (normalised); on the server side `ws://<Host header><path>`. */
   readonly url: string;
+  /** How binary messages are delivered: `"blob"` (default, as the built-in) or `"arraybuffer"`. */
   binaryType: BinaryType = "blob";
+  /** Called on the `open` event, before the `addEventListener` listeners. */
   onopen: ((event: Event) => void) | null = null;
+  /** Called on each `message` event; `data` is a string, Blob or ArrayBuffer per `binaryType`. */
   onmessage: ((event: MessageEvent) => void) | null = null;
+  /** Called on the `close` event, with the code, reason and `wasClean`. */
   onclose: ((event: CloseEvent) => void) | null = null;
+  /** Called on the `error` event (a failed handshake, a protocol error); a close follows. */
   onerror: ((event: Event) => void) | null = null;
   /** The sub-protocol the server chose ("" when none). */
   protocol = "";
@@ -254,10 +269,12 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     return new NoDelayWebSocket(`ws://${headers.get("host") ?? "localhost"}${path}`, options);
   }
 
+  /** {@linkcode NoDelayWebSocket.CONNECTING}, `OPEN`, `CLOSING` or `CLOSED`. */
   get readyState(): number {
     return this.#readyState;
   }
 
+  /** Payload bytes queued by `send` and not yet written to the socket. */
   get bufferedAmount(): number {
     return this.#bufferedAmount;
   }

@@ -58,8 +58,11 @@ export type RelayQueryErrorReason =
 
 /** The query could not be completed. */
 export class RelayQueryError extends Error {
+  /** `"RelayQueryError"`: explicit so it survives bundling. */
   override name = "RelayQueryError";
+  /** Why the query failed, one token. */
   reason: RelayQueryErrorReason;
+  /** `reason`: the token; `message`: the details, in words. */
   constructor(reason: RelayQueryErrorReason, message: string) {
     super(message);
     this.reason = reason;
