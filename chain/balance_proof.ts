@@ -198,20 +198,14 @@ export async function recoverBalanceProofSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  checkSignatureShape(signature);
-  try {
-    return await recoverTypedDataAddress({
+  return await recoverChecked(signature, () =>
+    recoverTypedDataAddress({
       domain: tokenNetworkDomain(domain),
       types: BALANCE_PROOF_TYPES,
       primaryType: "BalanceProof",
       message: message(proof),
       signature,
-    });
-  } catch (err) {
-    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+    }));
 }
 
 /**
@@ -249,20 +243,14 @@ export async function recoverCooperativeSettleSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  checkSignatureShape(signature);
-  try {
-    return await recoverTypedDataAddress({
+  return await recoverChecked(signature, () =>
+    recoverTypedDataAddress({
       domain: tokenNetworkDomain(domain),
       types: COOPERATIVE_SETTLE_TYPES,
       primaryType: "CooperativeSettle",
       message: settle,
       signature,
-    });
-  } catch (err) {
-    throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+    }));
 }
 
 /**
@@ -299,15 +287,24 @@ export async function recoverWithdrawSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  checkSignatureShape(signature);
-  try {
-    return await recoverTypedDataAddress({
+  return await recoverChecked(signature, () =>
+    recoverTypedDataAddress({
       domain: tokenNetworkDomain(domain),
       types: WITHDRAW_TYPES,
       primaryType: "Withdraw",
       message: withdraw,
       signature,
-    });
+    }));
+}
+
+/** The signature's shape is checked first; any failure to recover is a BalanceProofSignatureError. */
+async function recoverChecked(
+  signature: Hex,
+  recover: () => Promise<`0x${string}`>,
+): Promise<`0x${string}`> {
+  checkSignatureShape(signature);
+  try {
+    return await recover();
   } catch (err) {
     throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
       cause: err,
