@@ -48,6 +48,8 @@ export interface StartAnvilOptions {
   binary?: string;
   /** How long to wait for the "Listening on" line. Default 10 s. */
   startTimeoutMs?: number;
+  /** Loopback port to listen on. Default 0: a free port (read back from anvil's log). */
+  port?: number;
 }
 
 /** Options for {@linkcode deployContracts}. */
@@ -120,7 +122,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(binary, {
-      args: ["--host", "127.0.0.1", "--port", "0", "--chain-id", "31337"],
+      args: ["--host", "127.0.0.1", "--port", String(options.port ?? 0), "--chain-id", "31337"],
       stdin: "null",
       stdout: "piped",
       stderr: "null",

@@ -118,7 +118,7 @@ const DEFAULT_MAX_DEPOSIT = "100";
  */
 export function registerChannelCommand(program: Command): Command {
   const channel = program.command("channel").description(
-    "EVM payment channels with the BTP peer (open, balances, close, recover)",
+    "EVM payment channels with the BTP peer (open, balances, withdraw, close, recover)",
   );
   const common = (cmd: Command) =>
     cmd
@@ -753,6 +753,8 @@ interface RecordView {
   received: string;
   token: string;
   warning: string;
+  withdrawn: string;
+  peerDeposit: string;
 }
 
 function view(r: ChannelRecord): RecordView {
@@ -772,6 +774,8 @@ function view(r: ChannelRecord): RecordView {
     received: fmt(r.received),
     token: r.tokenSymbol,
     warning: low ? `below ${r.warnPercent}% of the deposit: top up or open a new channel` : "",
+    withdrawn: fmt(r.withdrawn),
+    peerDeposit: fmt(r.peerDeposit),
   };
 }
 
@@ -793,6 +797,8 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
       "received",
       "token",
       "warning",
+      "withdrawn",
+      "peerDeposit",
     ];
     console.log(keys.join(","));
     for (const v of views) console.log(keys.map((k) => csvCell(v[k])).join(","));
@@ -803,7 +809,11 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
       console.log(`${v.channelId}  [${v.network}: ${v.chain}]  ${v.status}`);
       console.log(`  peer ${v.peer}`);
       console.log(
-        `  deposit ${v.deposit} ${v.token}, sent ${v.sent}, received ${v.received}, ${v.remaining} ${v.token} remaining`,
+        `  deposit ${v.deposit} ${v.token}${
+          v.withdrawn !== "0" ? ` (${v.withdrawn} withdrawn)` : ""
+        }, sent ${v.sent}, received ${v.received}, ${v.remaining} ${v.token} remaining${
+          v.peerDeposit !== "0" ? `; peer deposit ${v.peerDeposit} ${v.token}` : ""
+        }`,
       );
     }
   }

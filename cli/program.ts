@@ -11,6 +11,7 @@ import { registerStageCommand } from "./stage_command.ts";
 import { registerWalletCommand } from "./wallet_command.ts";
 import { registerTownCommand } from "./town_command.ts";
 import { registerChannelCommand } from "./channel_command.ts";
+import { registerChainCommand } from "./chain_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
 import { registerExportCommand } from "./export_command.ts";
 import { registerRelayCommand } from "./relay_command.ts";
@@ -54,6 +55,7 @@ export function createProgram(): Command {
   registerStageCommand(program);
   registerTownCommand(program);
   registerChannelCommand(program);
+  registerChainCommand(program);
   registerJobCommand(program);
   registerRequesterCommand(program);
   registerNodeCommand(program);

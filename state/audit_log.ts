@@ -62,7 +62,7 @@ export interface AuditLogOptions {
   windowMs?: number;
   /** git executable. Default "git". */
   git?: string;
-  /** Lines written to `.gitignore` on init (indexes and temp files stay out of history). */
+  /** `.gitignore` lines beyond {@linkcode STATE_DIR_IGNORE} (kept there on every open). */
   ignore?: string[];
 }
 
@@ -78,7 +78,24 @@ export class AuditChangeError extends Error {
   override name = "AuditChangeError";
 }
 
-const DEFAULT_IGNORE = ["index.sqlite", "index.sqlite-*", ".tmp-*", "*/.tmp-*"];
+/**
+ * What never goes into a state dir's history, whichever role opened it first (one state dir can
+ * serve several commands): derived indexes, databases, temp files, process locks, live status,
+ * per-job work dirs and the skills' Deno cache. Every open makes sure `.gitignore` has them all.
+ */
+export const STATE_DIR_IGNORE: readonly string[] = [
+  "index.sqlite",
+  "index.sqlite-*",
+  "town-events.sqlite",
+  "town-events.sqlite-*",
+  ".tmp-*",
+  "*/.tmp-*",
+  "callbacks/",
+  "channels/*.lock",
+  "provider-status.json",
+  "work/",
+  "skill-deno-cache/",
+];
 const NOTHING_TO_COMMIT = /nothing( added)? to commit|no changes added to commit/;
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const GIT_CONFIG = [
@@ -132,7 +149,7 @@ export class AuditLog {
     this.dir = options.dir.replace(/\/+$/, "");
     this.#windowMs = options.windowMs ?? 200;
     this.#git = options.git ?? "git";
-    this.#ignore = options.ignore ?? DEFAULT_IGNORE;
+    this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
   }
 
   /** Number of commits this instance made. */
@@ -149,11 +166,23 @@ export class AuditLog {
   async init(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const fresh = !(await exists(`${this.dir}/.git`));
-    if (fresh) {
-      await this.#run(["init", "-q", "-b", "main"]);
-      await Deno.writeTextFile(`${this.dir}/.gitignore`, this.#ignore.join("\n") + "\n");
-    }
+    if (fresh) await this.#run(["init", "-q", "-b", "main"]);
+    const added = await this.#ensureIgnored();
     await removeStaleLocks(`${this.dir}/.git`);
+    // Files an older .gitignore let in stay tracked until untracked (they stay on disk).
+    if (!fresh && added.length > 0) {
+      await this.#run([
+        "rm",
+        "-r",
+        "-q",
+        "--cached",
+        "--ignore-unmatch",
+        "--",
+        ...added.map(
+          (p) => p.replace(/\/$/, ""),
+        ),
+      ]);
+    }
     await this.#run(["add", "-A", "."]);
     if (await this.#hasStaged()) {
       await this.#commit("turnpike: recover state startup\n");
@@ -250,6 +279,24 @@ export class AuditLog {
       throw new AuditCommitError(`git commit failed (exit 1): ${out.stdout.trim().slice(-200)}`);
     }
     this.#commits++;
+  }
+
+  /** Appends the ignore lines `.gitignore` lacks; returns them. */
+  async #ensureIgnored(): Promise<string[]> {
+    const path = `${this.dir}/.gitignore`;
+    let text = "";
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    const have = new Set(text.split("\n").map((l) => l.trim()));
+    const missing = this.#ignore.filter((p) => !have.has(p));
+    if (missing.length > 0) {
+      const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+      await Deno.writeTextFile(path, `${text}${sep}${missing.join("\n")}\n`);
+    }
+    return missing;
   }
 
   async #hasStaged(): Promise<boolean> {

@@ -80,6 +80,8 @@ export interface JobWriteOptions {
   action?: string;
   /** Extra `Key: Value` lines for the audit commit. */
   fields?: Record<string, string>;
+  /** Other files (relative to the state dir) written for this change, committed with it. */
+  paths?: string[];
 }
 
 /** `create` of a job id that exists. */
@@ -172,7 +174,7 @@ export class JobRepository {
       if (existing !== undefined || await fileExists(this.#path(record.id))) {
         throw new JobExistsError(`job ${record.id} exists`);
       }
-      await this.#write(record, options.action ?? "create", options.fields);
+      await this.#write(record, options.action ?? "create", options.fields, options.paths);
       return record;
     });
   }
@@ -293,7 +295,12 @@ export class JobRepository {
     return { indexed: rows.length, corrupt };
   }
 
-  async #write(record: RequesterJobRecord, action: string, fields?: Record<string, string>) {
+  async #write(
+    record: RequesterJobRecord,
+    action: string,
+    fields?: Record<string, string>,
+    paths: string[] = [],
+  ) {
     const text = formatJobRecord(record);
     const upsert = this.#upsertStatement();
     upsert.run(...rowValues(record, 1));
@@ -307,7 +314,7 @@ export class JobRepository {
       action,
       resource: "job",
       id: record.id,
-      paths: [`jobs/${record.id}.toml`],
+      paths: [`jobs/${record.id}.toml`, ...paths],
       fields: { Status: record.status, Kind: String(record.kind), ...fields },
     });
   }

@@ -175,11 +175,8 @@ export class Requester {
   /** Opens state, connects, resumes; called by {@linkcode startRequester}. */
   async open(): Promise<void> {
     await Deno.mkdir(this.stateDir, { recursive: true });
-    this.#audit = await openAuditLog({
-      dir: this.stateDir,
-      windowMs: this.#o.auditWindowMs,
-      ignore: ["index.sqlite*", "callbacks/", ".tmp-*"],
-    });
+    // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/audit_log.ts).
+    this.#audit = await openAuditLog({ dir: this.stateDir, windowMs: this.#o.auditWindowMs });
     const durable = this.#o.durable ?? true;
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
@@ -261,7 +258,7 @@ export class Requester {
         }
         : undefined,
     };
-    await this.repo.create(record, { action: "submit" });
+    await this.repo.create(record, { action: "submit", paths: [`requester/${event.id}.json`] });
     if (options.prev) this.#nextOf.set(options.prev, event.id);
     this.#track(record, sidecar);
     return await this.#send(event.id, event);

@@ -94,16 +94,6 @@ export class TownChannelError extends Error {
   }
 }
 
-// The town's SQLite files live in its state dir but never in the audit history.
-const TOWN_IGNORE = [
-  "index.sqlite",
-  "index.sqlite-*",
-  "town-events.sqlite",
-  "town-events.sqlite-*",
-  ".tmp-*",
-  "*/.tmp-*",
-];
-
 /**
  * Reads the channel file of every peer with a channel and opens its claim gate.
  *
@@ -127,8 +117,8 @@ export async function openTownChannelGates(
     records.push({ peer, record, client: chainClient(record, peer, options) });
   }
   if (records.length === 0) return emptyGates();
-  await ignoreTownFiles(options.stateDir);
-  const audit = await openAuditLog({ dir: options.stateDir, ignore: TOWN_IGNORE });
+  // The town's database files are in STATE_DIR_IGNORE (state/audit_log.ts).
+  const audit = await openAuditLog({ dir: options.stateDir });
   const gates = new Map<string, ChannelClaimGate>();
   const settlements: PeerSettlement[] = [];
   for (const { peer, record, client } of records) {
@@ -267,26 +257,4 @@ function chainClient(
       `set [chains."${record.chain}"] rpc_url in the town's config.toml`,
     );
   }
-}
-
-/** Adds the town's database files to an existing repository's `.gitignore`. */
-async function ignoreTownFiles(stateDir: string): Promise<void> {
-  try {
-    await Deno.stat(`${stateDir}/.git`);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return; // a fresh repository gets TOWN_IGNORE
-    throw err;
-  }
-  const path = `${stateDir}/.gitignore`;
-  let text = "";
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  const lines = new Set(text.split("\n").map((l) => l.trim()));
-  const missing = TOWN_IGNORE.filter((p) => !lines.has(p));
-  if (missing.length === 0) return;
-  const sep = text === "" || text.endsWith("\n") ? "" : "\n";
-  await Deno.writeTextFile(path, `${text}${sep}${missing.join("\n")}\n`);
 }

@@ -4,7 +4,12 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { formatAuditMessage, openAuditLog, parseAuditMessage } from "../../state/audit_log.ts";
+import {
+  formatAuditMessage,
+  openAuditLog,
+  parseAuditMessage,
+  STATE_DIR_IGNORE,
+} from "../../state/audit_log.ts";
 import { openJobRepository } from "../../state/job_repository.ts";
 import { killAfterLines } from "../support/kill_after_lines.ts";
 
@@ -164,5 +169,47 @@ Deno.test("audit log: a change that leaves the files as committed still records 
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  }
+});
+
+Deno.test("audit log: every open completes .gitignore and untracks what an older one let in", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A state dir first opened by an older turnpike, whose .gitignore lacked the lock files.
+    await git(dir, "init", "-q", "-b", "main");
+    await Deno.writeTextFile(`${dir}/.gitignore`, "index.sqlite\n");
+    await Deno.mkdir(`${dir}/channels`);
+    await Deno.writeTextFile(`${dir}/channels/0xab.lock`, "123\n");
+    await Deno.writeTextFile(`${dir}/channels/0xab.toml`, 'status = "open"\n');
+    await git(dir, "add", "-A", ".");
+    await git(
+      dir,
+      "-c",
+      "user.name=t",
+      "-c",
+      "user.email=t@t",
+      "commit",
+      "-q",
+      "-m",
+      "old",
+    );
+    let audit = await openAuditLog({ dir });
+    await audit.close();
+    const ignore = (await Deno.readTextFile(`${dir}/.gitignore`)).split("\n");
+    for (const line of STATE_DIR_IGNORE) assert(ignore.includes(line), `${line} in .gitignore`);
+    assertEquals(ignore.filter((l) => l === "index.sqlite").length, 1, "no line twice");
+    const tracked = await git(dir, "ls-files");
+    assert(!tracked.includes("0xab.lock"), tracked);
+    assert(tracked.includes("channels/0xab.toml"), "the channel file stays tracked");
+    assert(await Deno.stat(`${dir}/channels/0xab.lock`), "the lock file stays on disk");
+    // A lock rewritten by the next process is no longer a change to commit.
+    const commits = (await messages(dir)).length;
+    await Deno.writeTextFile(`${dir}/channels/0xab.lock`, "456\n");
+    audit = await openAuditLog({ dir });
+    await audit.close();
+    assertEquals((await messages(dir)).length, commits);
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
