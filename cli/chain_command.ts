@@ -11,6 +11,7 @@
 import type { Command } from "commander";
 import { formatUnits, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
+import { stopSignal } from "./stop_signal.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { AnvilError } from "../chain/anvil.ts";
 import { LOCAL_CHAIN } from "../chain/chain_config.ts";
@@ -79,6 +80,7 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
     });
   }
   const tokens = parseUnits(opts.tokens, TOKEN_DECIMALS);
+  const stopped = stopSignal();
   let chain: LocalChain;
   try {
     chain = await startLocalChain({ port, fund, tokens, binary: opts.anvil });
@@ -94,7 +96,7 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
     const written: string[] = [];
     for (const dir of opts.config ?? []) written.push(await writeChainTable(dir, chain));
     report(opts, chain, fund, tokens, written);
-    await untilSignal();
+    await stopped;
   } finally {
     await chain.stop();
   }
@@ -162,15 +164,4 @@ async function writeChainTable(stateDir: string, chain: LocalChain): Promise<str
   }
   await writeFileAtomic(path, next, { mode: 0o600 });
   return path;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const onSignal = () => {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-      resolve();
-    };
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
-  });
 }

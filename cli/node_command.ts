@@ -30,6 +30,7 @@
 import { fetchTownPubkey } from "../transport/relay_info.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { stopSignal } from "./stop_signal.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -304,6 +305,8 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
   });
   const json = opts.output === "json";
+  // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
+  const stopped = stopSignal();
   let node: ProviderNode;
   try {
     node = await startProviderNode({
@@ -343,14 +346,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       if (k !== "event") console.log(`  ${k.padEnd(11)} ${v}`);
     }
   }
-  await new Promise<void>((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const onSignal = () => {
-      for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
-      resolve();
-    };
-    for (const sig of signals) Deno.addSignalListener(sig, onSignal);
-  });
+  await stopped;
   await node.stop();
   secretKey.fill(0);
   if (json) console.log(JSON.stringify({ event: "node-stopped" }));

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { stopSignal } from "./stop_signal.ts";
 import {
   addRequesterConnectionOptions,
   openRequester,
@@ -30,6 +31,8 @@ export function registerRequesterCommand(program: Command): void {
   ).action(async (_o: unknown, cmd: Command) => {
     const opts = cmd.optsWithGlobals<RequesterCliOptions>();
     const json = opts.output === "json";
+    // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
+    const stopped = stopSignal();
     const req = await openRequester(opts, cmd, {
       onProgress: (p) =>
         console.log(
@@ -44,13 +47,7 @@ export function registerRequesterCommand(program: Command): void {
         ? JSON.stringify(line)
         : `requester up: ${req.pubkey}, following ${req.activeJobs} job(s)`,
     );
-    const stop = Promise.withResolvers<void>();
-    const onSignal = () => stop.resolve();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-    await stop.promise;
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    await stopped;
     await req.close();
   });
 }

@@ -18,6 +18,7 @@
  */
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
+import { stopSignal } from "./stop_signal.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -178,6 +179,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
   });
   let townAddress = config.ilpAddress;
+  // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
+  const stopped = stopSignal();
   const gates = await openGates({
     stateDir: config.stateDir,
     peerChannels: config.peerChannels ?? [],
@@ -213,14 +216,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     });
   }
   printStarted(node, opts, config, gates.settlements);
-  await new Promise<void>((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const onSignal = () => {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-      resolve();
-    };
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
-  });
+  await stopped;
   await node.stop();
   await gates.close();
   secretKey.fill(0);
