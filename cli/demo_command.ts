@@ -13,6 +13,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import {
@@ -131,7 +132,9 @@ function printReport(report: PaidJobDemoReport, opts: DemoOptions): void {
     );
   }
   console.log(
-    `paid      ${report.paidToProvider} to the provider, receipt ${report.receipt ?? "-"}`,
+    `paid      ${
+      formatAssetAmount(BigInt(report.paidToProvider), report.paidAsset)
+    } to the provider, receipt ${report.receipt ?? "-"}`,
   );
   const s = report.settlement;
   console.log(

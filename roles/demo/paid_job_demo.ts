@@ -53,13 +53,19 @@ export interface PaidJobDemoOptions {
   signal?: AbortSignal;
 }
 
+/** Decimal places of the demo town's asset (USD, or M2M when it settles). */
+const DEMO_ASSET_SCALE = 6;
+
 /** What the demo did. */
 export interface PaidJobDemoReport {
   jobId: string;
   status: string;
   /** The CI report (the result's content, JSON when the skill succeeded). */
   result?: unknown;
+  /** Base units paid to the provider, as a decimal string. */
   paidToProvider: string;
+  /** The asset of that payment (the demo town's asset). */
+  paidAsset: { assetCode: string; assetScale: number };
   receipt?: string;
   seconds: number;
   stateDir: string;
@@ -406,6 +412,7 @@ function reportOf(
     status: final.status,
     result,
     paidToProvider: String(paid.reduce((s, p) => s + p.amount, 0n)),
+    paidAsset: { assetCode: paid[0]?.asset ?? final.asset ?? "", assetScale: DEMO_ASSET_SCALE },
     receipt: paid[0]?.fulfillment,
     seconds: seconds(started),
     stateDir: root,
@@ -439,7 +446,7 @@ function startDemoTown(
       maxEventBytes: 1024 * 1024,
       // With a channel the books are kept in the token it settles in.
       assetCode: settles ? "M2M" : "USD",
-      assetScale: 6,
+      assetScale: DEMO_ASSET_SCALE,
     },
     secretKey,
     // Looked up per packet: the gate opens once the channel exists, before the requester starts.

@@ -8,6 +8,7 @@ Deno.test("turnpike demo: a paid ci-run job through a local town and provider, a
   assertEquals(report.status, "done");
   assertEquals(report.result.status, "passed");
   assertEquals(report.paidToProvider, "5000");
+  assertEquals(report.paidAsset, { assetCode: "M2M", assetScale: 6 });
   assertMatch(report.receipt, /^[0-9a-f]{64}$/);
   // The temporary state dir is gone: nothing left behind.
   const gone = await Deno.stat(report.stateDir).then(() => false, () => true);
@@ -22,6 +23,9 @@ Deno.test("turnpike demo: human output shows progress and the CI report", async 
       / (sent|payment-required)$/m,
       / paid +receipt [0-9a-f]{16}$/m,
       /^ci-run +passed \(exit 0/m,
+      // Amounts in the asset, not raw base units ("5000 M2M" would read as 5000 tokens).
+      /^paid +0\.005 M2M to the provider, receipt [0-9a-f]{64}$/m,
+      / payment-required: pay 0\.005 M2M by ILP/m,
     ]
   ) {
     assertMatch(res.stdout, line);
