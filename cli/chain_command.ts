@@ -83,7 +83,12 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
   const stopped = stopSignal();
   let chain: LocalChain;
   try {
-    chain = await startLocalChain({ port, fund, tokens, binary: opts.anvil });
+    chain = await startLocalChain({
+      port,
+      fund: fund.map((to) => ({ to })),
+      tokens,
+      binary: opts.anvil,
+    });
   } catch (err) {
     if (!(err instanceof AnvilError)) throw err;
     throw new CliError(`the local chain did not start: ${err.message}`, {

@@ -17,12 +17,21 @@ import {
 } from "../chain/anvil.ts";
 import { LOCAL_CHAIN } from "../chain/chain_config.ts";
 
+/** One address to fund; amounts default to the chain options' `tokens` / `wei`. */
+export interface LocalChainFunding {
+  to: `0x${string}`;
+  /** Test tokens, base units. */
+  tokens?: bigint;
+  /** Wei for gas. */
+  wei?: bigint;
+}
+
 /** Options for {@linkcode startLocalChain}. */
 export interface LocalChainOptions {
   /** Loopback port. Default 0: a free one. */
   port?: number;
-  /** EVM addresses to fund. */
-  fund?: readonly `0x${string}`[];
+  /** Addresses to fund, in order (one minter: sequential, so nonces never clash). */
+  fund?: readonly LocalChainFunding[];
   /** Test tokens per funded address, base units. Default 100 M2M. */
   tokens?: bigint;
   /** Wei per funded address for gas. Default 1 ETH. */
@@ -37,7 +46,9 @@ export interface LocalChain extends AsyncDisposable {
   contracts: DeployedContracts;
   /** `evm:base:31337`. */
   chainId: string;
-  /** The config.toml table that points a node at this chain. */
+  /** The parsed `[chains]` table that points a node at this chain (as config.toml has it). */
+  chainsTable: Record<string, Record<string, string>>;
+  /** The same table as config.toml text. */
   configToml: string;
   /** Stops anvil (the chain is gone). */
   stop(): Promise<void>;
@@ -56,21 +67,28 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
   const anvil = await startAnvil({ port: options.port, binary: options.binary });
   try {
     const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
-    for (const to of options.fund ?? []) {
+    for (const { to, tokens, wei } of options.fund ?? []) {
       await fundAccount({
         rpcUrl: anvil.rpcUrl,
         tokenAddress: contracts.tokenAddress,
         to,
-        tokens: options.tokens ?? 100_000_000n,
-        wei: options.wei ?? 10n ** 18n,
+        tokens: tokens ?? options.tokens ?? 100_000_000n,
+        wei: wei ?? options.wei ?? 10n ** 18n,
       });
     }
+    const table = {
+      rpc_url: anvil.rpcUrl,
+      token_network: contracts.tokenNetworkAddress,
+      token: contracts.tokenAddress,
+    };
     const stop = () => anvil.stop();
     return {
       anvil,
       contracts,
       chainId: LOCAL_CHAIN,
-      configToml: localChainToml(anvil.rpcUrl, contracts),
+      chainsTable: { [LOCAL_CHAIN]: table },
+      configToml: `[chains."${LOCAL_CHAIN}"]\n` +
+        Object.entries(table).map(([k, v]) => `${k} = "${v}"\n`).join(""),
       stop,
       [Symbol.asyncDispose]: stop,
     };
@@ -78,19 +96,4 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
     await anvil.stop();
     throw err;
   }
-}
-
-/**
- * The `[chains."evm:base:31337"]` table for a local chain.
- *
- * @example
- * ```ts
- * localChainToml("http://127.0.0.1:8545", contracts);
- * ```
- */
-export function localChainToml(rpcUrl: string, contracts: DeployedContracts): string {
-  return `[chains."${LOCAL_CHAIN}"]\n` +
-    `rpc_url = "${rpcUrl}"\n` +
-    `token_network = "${contracts.tokenNetworkAddress}"\n` +
-    `token = "${contracts.tokenAddress}"\n`;
 }

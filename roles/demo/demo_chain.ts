@@ -21,12 +21,11 @@ import {
   anvilBinaryPath,
   AnvilError,
   type AnvilInstance,
-  deployContracts,
   type DeployedContracts,
-  fundAccount,
   increaseTime,
-  startAnvil,
 } from "../../chain/anvil.ts";
+import { publicIdentity } from "../../identity/nip06_key.ts";
+import { type LocalChain, startLocalChain } from "../local_chain.ts";
 import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
@@ -159,35 +158,34 @@ export async function anvilInstalled(binary: string = anvilBinaryPath()): Promis
 export async function startDemoChain(options: DemoChainOptions): Promise<DemoChain> {
   const binary = options.anvilBinary ?? anvilBinaryPath();
   if (!(await anvilInstalled(binary))) throw new AnvilMissingError(`no anvil at ${binary}`);
-  const anvil = await startAnvil({ binary });
+  const deposit = options.deposit ?? DEMO_DEPOSIT;
+  // The requester needs the deposit and gas to open; the town needs gas to close and settle.
+  const gas = 10n ** 17n;
+  const local = await startLocalChain({
+    binary,
+    fund: [
+      { to: publicIdentity(options.requesterKey).evmAddress, tokens: deposit, wei: gas },
+      { to: publicIdentity(options.townKey).evmAddress, tokens: 0n, wei: gas },
+    ],
+  });
   try {
-    return await prepare(anvil, options);
+    return await prepare(local, deposit, options);
   } catch (err) {
-    await anvil.stop();
+    await local.stop();
     throw err;
   }
 }
 
-async function prepare(anvil: AnvilInstance, options: DemoChainOptions): Promise<DemoChain> {
-  const deposit = options.deposit ?? DEMO_DEPOSIT;
+async function prepare(
+  local: LocalChain,
+  deposit: bigint,
+  options: DemoChainOptions,
+): Promise<DemoChain> {
+  const { anvil, contracts, chainsTable } = local;
   const settleTimeout = options.settleTimeout ?? DEMO_SETTLE_TIMEOUT;
-  const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
-  const chainsTable = {
-    [LOCAL_CHAIN]: {
-      rpc_url: anvil.rpcUrl,
-      token_network: contracts.tokenNetworkAddress,
-      token: contracts.tokenAddress,
-    },
-  };
   const chain = resolveChainConfig(LOCAL_CHAIN, { section: chainsTable[LOCAL_CHAIN] });
   const requester = new TokenNetworkClient({ chain, secretKey: options.requesterKey });
   const town = new TokenNetworkClient({ chain, secretKey: options.townKey });
-  // The requester needs the deposit and gas to open; the town needs gas to close and settle.
-  // One minter key: sequential, so the two never pick the same nonce.
-  const gas = 10n ** 17n;
-  const funding = { rpcUrl: anvil.rpcUrl, tokenAddress: contracts.tokenAddress };
-  await fundAccount({ ...funding, to: requester.address, tokens: deposit, wei: gas });
-  await fundAccount({ ...funding, to: town.address, tokens: 0n, wei: gas });
   const started = performance.now();
   const opened = await requester.openChannel({ partner: town.address, deposit, settleTimeout });
   const openMs = performance.now() - started;
@@ -200,7 +198,7 @@ async function prepare(anvil: AnvilInstance, options: DemoChainOptions): Promise
     }),
     writeRecoveredRecord(options.townStateDir, town, opened.channelId),
   ]);
-  const stop = () => anvil.stop();
+  const stop = () => local.stop();
   return {
     anvil,
     chain,
