@@ -7,6 +7,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
+import { pathExists } from "../state/path_exists.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { resolveStateDir } from "../config/state_dir.ts";
@@ -115,7 +116,7 @@ async function walletInit(opts: InitOptions, cmd: Command): Promise<void> {
   if (opts.mnemonicFile !== undefined && !opts.import) {
     throw new CliError("--mnemonic-file needs --import", { exitCode: ExitCode.Usage });
   }
-  if (!opts.force && await exists(path)) throw mapError(new WalletExistsError(path), path);
+  if (!opts.force && await pathExists(path)) throw mapError(new WalletExistsError(path), path);
   const imported = opts.import ? await readImportedMnemonic(opts) : undefined;
   const mnemonic = imported ?? createMnemonic({ strength: opts.words === "12" ? 128 : 256 });
   const passphrase = await readPassphrase({
@@ -282,16 +283,6 @@ async function readImportedMnemonic(opts: InitOptions): Promise<string> {
     });
   }
   return importMnemonic(await readHiddenLine("Mnemonic (input hidden): "));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 function mapError(err: unknown, path?: string): unknown {

@@ -28,6 +28,8 @@
  * @module
  */
 
+import { pathExists } from "./path_exists.ts";
+
 /** One change to record. */
 export interface AuditChange {
   /** Verb, one word: create, update, pay, delete... */
@@ -165,7 +167,7 @@ export class AuditLog {
   /** Creates the repository if needed, clears stale locks, commits leftovers of a crash. */
   async init(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const fresh = !(await exists(`${this.dir}/.git`));
+    const fresh = !(await pathExists(`${this.dir}/.git`, { followSymlinks: true }));
     if (fresh) await this.#run(["init", "-q", "-b", "main"]);
     const added = await this.#ensureIgnored();
     await removeStaleLocks(`${this.dir}/.git`);
@@ -404,16 +406,6 @@ export function parseAuditMessage(message: string): AuditEntry[] {
     if (field && entries.length > 0) entries[entries.length - 1].fields[field[1]] = field[2];
   }
   return entries;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 /**

@@ -16,6 +16,7 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { pathExists } from "./path_exists.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
 import {
@@ -171,7 +172,7 @@ export class JobRepository {
   create(record: RequesterJobRecord, options: JobWriteOptions = {}): Promise<RequesterJobRecord> {
     return this.#withLock(record.id, async () => {
       const existing = this.#db!.prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
-      if (existing !== undefined || await fileExists(this.#path(record.id))) {
+      if (existing !== undefined || await pathExists(this.#path(record.id))) {
         throw new JobExistsError(`job ${record.id} exists`);
       }
       await this.#write(record, options.action ?? "create", options.fields, options.paths);
@@ -446,16 +447,6 @@ async function readBounded(path: string): Promise<string> {
     off += n;
   }
   return new TextDecoder().decode(bytes.subarray(0, off));
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 async function removeIndexFiles(path: string): Promise<void> {
