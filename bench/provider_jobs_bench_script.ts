@@ -29,6 +29,10 @@ const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
 /** Runs `run` as a plain subprocess: the same contract as the sandbox, without isolation. */
 function directRunner(jobsRoot: string): SkillSandbox {
   return {
+    // Not a sandbox at all: the baseline the sandboxed runs are compared with.
+    mode: "rootless",
+    modeReason: "no sandbox: a plain subprocess (benchmark baseline)",
+    limits: { memory: "none", processes: "none" },
     memoryLimits: false,
     async run(job: SkillJob): Promise<SkillOutcome> {
       const workDir = `${jobsRoot}/${job.jobId}`;

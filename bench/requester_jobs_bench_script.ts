@@ -209,6 +209,9 @@ async function trace(n: number) {
   const inner = await createSkillSandbox({ jobsRoot: `${root}/work`, hiddenPaths: [root] });
   const childMs: number[] = [];
   const sandbox: SkillSandbox = {
+    mode: inner.mode,
+    modeReason: inner.modeReason,
+    limits: inner.limits,
     memoryLimits: inner.memoryLimits,
     run: async (job) => {
       mark("P sandbox start");

@@ -1,6 +1,6 @@
 /**
  * `turnpike doctor`: checks this machine and configuration for running turnpike nodes: Deno,
- * the skill sandbox (root, unshare + setpriv namespaces, cgroup v1 memory limits), a Docker
+ * the skill sandbox (root or rootless mode, memory and process limits), a Docker
  * engine (needed by the planned `docker-build` skill), the state dir, wallet, config, and
  * whether the relay (NIP-01) and BTP endpoints answer. Exit code 0 when nothing failed, 1 else.
  *
@@ -12,6 +12,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { walletFilePath } from "../identity/wallet_file.ts";
+import { probeSandbox } from "../roles/provider/skill_sandbox.ts";
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -68,39 +69,32 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: st
  * ```
  */
 export async function sandboxChecks(): Promise<DoctorCheck[]> {
-  const checks: DoctorCheck[] = [];
-  const root = Deno.uid() === 0;
-  checks.push({
-    name: "sandbox: root",
-    status: root ? "ok" : "fail",
-    detail: root ? "uid 0" : `uid ${Deno.uid()}: the skill sandbox needs root (namespaces)`,
-  });
-  const probe = await run("unshare", [
-    "--net",
-    "--mount",
-    "--pid",
-    "--fork",
-    "setpriv",
-    "--reuid=65534",
-    "true",
-  ]);
-  checks.push({
-    name: "sandbox: namespaces",
-    status: probe.ok ? "ok" : "fail",
-    detail: probe.ok
-      ? "unshare --net --mount --pid + setpriv work"
-      : `unshare/setpriv: ${probe.text.slice(0, 200)}`,
-  });
-  const dir = `/sys/fs/cgroup/memory/turnpike-doctor-${crypto.randomUUID().slice(0, 8)}`;
-  const cgroup = await Deno.mkdir(dir).then(() => Deno.remove(dir)).then(() => true, () => false);
-  checks.push({
-    name: "sandbox: memory limits",
-    status: cgroup ? "ok" : "warn",
-    detail: cgroup
-      ? "cgroup v1 memory controller writable"
-      : "no writable cgroup v1 memory controller: skills run without memory limits",
-  });
-  return checks;
+  try {
+    const probe = await probeSandbox();
+    return [
+      { name: "sandbox: mode", status: "ok", detail: `${probe.mode}: ${probe.reason}` },
+      {
+        name: "sandbox: memory limits",
+        status: probe.limits.memory === "none" ? "warn" : "ok",
+        detail: {
+          cgroup: "cgroup v1 memory groups (exact)",
+          sampled: "sampled every 50 ms plus a per-process data limit (no cgroups without root)",
+          none: "no writable cgroup v1 memory controller: skills run without memory limits",
+        }[probe.limits.memory],
+      },
+      {
+        name: "sandbox: process limits",
+        status: probe.limits.processes === "none" ? "warn" : "ok",
+        detail: {
+          cgroup: "cgroup v1 pids groups",
+          rlimit: "RLIMIT_NPROC inside each job's user namespace",
+          none: "no writable cgroup v1 pids controller: no process limit",
+        }[probe.limits.processes],
+      },
+    ];
+  } catch (err) {
+    return [{ name: "sandbox: mode", status: "fail", detail: (err as Error).message }];
+  }
 }
 
 /**

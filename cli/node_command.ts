@@ -72,6 +72,7 @@ interface NodeOptions {
   generateKey?: boolean;
   passphraseFile?: string;
   passphraseFd?: string;
+  sandbox?: string;
   allowInsecure?: boolean;
   channel?: string;
   channelPrepay?: string;
@@ -128,6 +129,10 @@ export function registerNodeCommand(program: Command): void {
       "let each claim cover this much ahead (base units; fewer claims, default 0)",
     )
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
+    .option(
+      "--sandbox <mode>",
+      "how skills are confined: root, rootless or auto (default auto: root when run as root)",
+    )
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
     .option("--non-interactive", "never prompt")
@@ -235,8 +240,21 @@ async function resolveNodeOptions(
   const allow = opts.allowNetwork ?? [];
   const fromToml = loaded.sections.provider?.allow_network;
   if (Array.isArray(fromToml)) allow.push(...fromToml.map(String));
+  const sandboxMode = pick(loaded, opts.sandbox, "TURNPIKE_SANDBOX", "sandbox") ?? "auto";
+  if (!["root", "rootless", "auto"].includes(sandboxMode)) {
+    throw new CliError(
+      `--sandbox must be root, rootless or auto, got ${JSON.stringify(sandboxMode)}`,
+      {
+        exitCode: ExitCode.Usage,
+      },
+    );
+  }
+  // A passphrase file is the key's other half: no job may read it, wherever it lives.
+  const passphraseFile = opts.passphraseFile ?? Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   return {
     stateDir: s.stateDir,
+    sandboxMode: sandboxMode as "root" | "rootless" | "auto",
+    hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     btpUrl: s.connectorBtpUrl,
     btpToken: token ?? "",
     relayUrl: s.relayUrl,
@@ -338,6 +356,9 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     skillsDir: resolved.skillsDir,
     stateDir: resolved.stateDir,
     network: loaded.settings.network,
+    sandbox:
+      `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
+      `processes ${node.sandbox.limits.processes})`,
   };
   if (json) console.log(JSON.stringify(info));
   else {

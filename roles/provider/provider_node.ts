@@ -39,7 +39,12 @@ import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
 import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
 import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
-import { createSkillSandbox, type SkillOutcome, type SkillSandbox } from "./skill_sandbox.ts";
+import {
+  createSkillSandbox,
+  type SandboxMode,
+  type SkillOutcome,
+  type SkillSandbox,
+} from "./skill_sandbox.ts";
 import { type AdmissionDropReason, decideAdmission } from "./job_admission.ts";
 import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
@@ -88,6 +93,8 @@ export interface ProviderNodeOptions {
   sandbox?: SkillSandbox;
   /** Extra paths hidden from skills (the state dir is always hidden). */
   hiddenPaths?: string[];
+  /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
+  sandboxMode?: SandboxMode | "auto";
   /** One line per event of note (admissions, drops with reasons, payments, errors). */
   log?: (line: string) => void;
   /** BTP endpoint others may reach us at, for 10032 (informational). */
@@ -126,6 +133,8 @@ export interface ProviderNode {
   ilpAddress: string;
   counters: ProviderCounters;
   store: ProviderJobStore;
+  /** How skills run: the sandbox's mode, why, and how it bounds memory and processes. */
+  sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits">;
   /** Unfinished jobs. */
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
@@ -168,6 +177,9 @@ const textDecoder = new TextDecoder();
 class Provider implements ProviderNode {
   pubkey: string;
   ilpAddress = "";
+  get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "limits"> {
+    return this.#sandbox!;
+  }
   counters: ProviderCounters = {
     admitted: 0,
     paid: 0,
@@ -263,6 +275,7 @@ class Provider implements ProviderNode {
     this.#sandbox = o.sandbox ?? await createSkillSandbox({
       jobsRoot: `${o.stateDir}/work`,
       hiddenPaths: [o.stateDir, ...(o.hiddenPaths ?? [])],
+      mode: o.sandboxMode,
       allowNetwork: o.allowNetwork,
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });

@@ -1,45 +1,67 @@
 /**
- * Runs one job through a skill's `run` in a sandboxed subprocess (issue #5, DESIGN.md §7).
+ * Runs one job through a skill's `run` in a sandboxed subprocess. The layout the job sees is
+ * built from nothing (roles/provider/sandbox_mounts.ts): system dirs read-only, its work dir,
+ * private tmp dirs, the running Deno, the skill; nothing else of the host exists in there.
+ * Details and figures: docs/ARCHITECTURE.md ("The skill sandbox"), docs/OPERATIONS.md.
  *
- * Mechanism (verified on this machine kind: Linux, root, no Docker, no systemd-run, no bwrap):
- * - `unshare --mount --pid --fork --kill-child --mount-proc` (+ `--net` unless the manifest asks
- *   for network AND the operator allows it): a new network namespace has only a downed loopback,
- *   so every connection fails with ENETUNREACH; a new PID namespace means the job's whole process
- *   tree dies with its init: on timeout or cancel the sandbox SIGKILLs `unshare` and its
- *   descendants (found through /proc), and the kernel kills whatever else lives in the namespace.
- * - In the new mount namespace, tmpfs mounts hide every `hiddenPaths` entry (state dir, key
- *   file) and give the job a private `/tmp`, `/var/tmp`, `/dev/shm`; the job's host work dir is
- *   bind-mounted at `/tmp/job` (read-write) and the skill's dir at its own path (read-only).
- *   All of them are one `mount --all` over a per-job fstab (one process, not one per mount).
- * - `setpriv` drops to uid/gid 65534 (nobody) with no capabilities, so the skill cannot undo
- *   the mounts, and cannot read root's 0600 files even where they are not hidden.
- * - Memory: a cgroup v1 memory controller (`/sys/fs/cgroup/memory/turnpike-*`), limit = the
- *   manifest's memory, joined by the setup script before anything else; the kernel OOM-kills
- *   the job past it. `prlimit --as` is NOT used: V8 reserves a large address space up front,
- *   so Deno skills die at start under any sane RLIMIT_AS.
- * - Environment: cleared; only PATH (the running Deno's directory first, so `#!/usr/bin/env -S
- *   deno run` skills work on a machine where Deno is not installed), HOME=TMPDIR=/tmp/job, LANG,
- *   and with `denoCacheDir` DENO_DIR (that cache, read-only, at SANDBOX_DENO_DIR).
+ * Two modes, same layout, same guarantees where the kernel allows them:
+ * - **root** (the provider runs as uid 0): `unshare --mount --pid --net --ipc --uts`, the new
+ *   root, then `setpriv` to nobody (uid 65534) with no capabilities; memory and processes
+ *   bounded by cgroup v1 `memory` and `pids` groups.
+ * - **rootless** (any other user): the same inside a new user namespace (`unshare --user
+ *   --map-root-user`): the setup is "root" only inside the namespace, then `setpriv` drops
+ *   every capability, so the job is the provider's own uid without privileges, in a root that
+ *   holds nothing of the provider's. Memory is sampled (sandbox_limits.ts), processes bounded
+ *   by `ulimit -u` within the namespace.
+ * Both: no network unless the manifest asks and the operator allows (a new network namespace
+ * has only a downed loopback); the PID namespace dies with its init, so on timeout or cancel
+ * the whole tree is SIGKILLed; no file descriptor but 0-2 is inherited (a provider started with
+ * `--passphrase-fd N` would otherwise hand N on); a cleared environment: PATH (the running
+ * Deno first, so `#!/usr/bin/env -S deno run` skills work where Deno is not installed),
+ * HOME=TMPDIR=/tmp/job, LANG, and with `denoCacheDir` DENO_DIR.
  *
- * The `run` contract (skills/*): the raw TOON event on stdin; the result on stdout; logs on
- * stderr; exit 0 ok, 1 job failed, 2 bad input, 3 refused (will not do this job). Any other
- * exit is "crashed".
+ * The `run` contract (skills/*, docs/SKILLS.md): the raw TOON event on stdin; the result on
+ * stdout; logs on stderr; exit 0 ok, 1 job failed, 2 bad input, 3 refused (will not do this
+ * job). Any other exit is "crashed".
  *
  * @module
  */
 import type { SkillManifest } from "./skill_manifest.ts";
+import {
+  buildSandboxFstab,
+  DEVICE_FILES,
+  DEVICE_LINKS,
+  type HiddenPath,
+  SANDBOX_DENO_BIN_DIR,
+  SANDBOX_DENO_DIR,
+  SANDBOX_WORK_DIR,
+  SYSTEM_DIRS,
+} from "./sandbox_mounts.ts";
+import {
+  createJobCgroups,
+  DATA_LIMIT_HEADROOM,
+  DEFAULT_MAX_PROCESSES,
+  type JobCgroups,
+  killTree,
+  MEMORY_SAMPLE_MS,
+  oomKills,
+  probeCgroupControllers,
+  removeJobCgroups,
+  treeMemoryBytes,
+} from "./sandbox_limits.ts";
 
-/** The sandbox user (nobody). */
+export { SANDBOX_DENO_BIN_DIR, SANDBOX_DENO_DIR, SANDBOX_WORK_DIR };
+
+/** The sandbox user in root mode (nobody). */
 export const SANDBOX_UID = 65534;
-/** Where the job's work dir appears inside the sandbox (also HOME and TMPDIR). */
-export const SANDBOX_WORK_DIR = "/tmp/job";
-/** Where `denoCacheDir` appears inside the sandbox (the skill's DENO_DIR). */
-export const SANDBOX_DENO_DIR = "/tmp/.turnpike-deno";
 /** Exit code of the sandbox's own setup script when it cannot build the sandbox. */
 export const SANDBOX_SETUP_EXIT = 125;
 
 /** Exit codes of a skill's `run`. */
 export const SKILL_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3 } as const;
+
+/** How the sandbox gets its privileges: as root, or inside a user namespace. */
+export type SandboxMode = "root" | "rootless";
 
 /** How a job ended. */
 export type SkillOutcomeStatus =
@@ -75,11 +97,17 @@ export interface SkillOutcome {
 export interface SkillSandboxOptions {
   /** Per-job work dirs are created here (`<jobsRoot>/<jobId>`). */
   jobsRoot: string;
-  /** Paths the skill must never see (the state dir, the key file...). */
+  /**
+   * Paths the skill must never see (the state dir, key and passphrase files...). The sandbox
+   * shows nothing of the host but what it binds; these are covered again where a bound
+   * directory (the skill's project, /etc...) holds them.
+   */
   hiddenPaths: string[];
+  /** `root`, `rootless` or `auto` (default: root when running as uid 0). */
+  mode?: SandboxMode | "auto";
   /** Operator's consent to network for skills whose manifest asks: true, or skill names. */
   allowNetwork?: boolean | string[];
-  /** Extra host paths the operator lets skills have when their manifest asks for them. */
+  /** Extra host paths the operator lets skills read when their manifest asks for them. */
   allowPaths?: string[];
   /** Largest stdin (the TOON event); default 1 MiB. */
   maxStdinBytes?: number;
@@ -87,8 +115,10 @@ export interface SkillSandboxOptions {
   maxStdoutBytes?: number;
   /** Tail of stderr kept; default 64 KiB. */
   maxStderrBytes?: number;
-  /** Size of the job's private /tmp tmpfs; default 256 MiB (charged to the memory cgroup). */
+  /** Size of the job's private /tmp (and /var/tmp, /dev/shm) tmpfs; default 256 MiB. */
   tmpBytes?: number;
+  /** Most processes of one job (fork bombs); default {@linkcode DEFAULT_MAX_PROCESSES}. */
+  maxProcesses?: number;
   /**
    * A host dir for one Deno cache (DENO_DIR) that jobs get read-only, filled only by
    * {@linkcode SkillSandbox.warmDenoCache}. Without it a Deno skill starts from an empty cache
@@ -110,6 +140,14 @@ export interface SkillJob {
   signal?: AbortSignal;
 }
 
+/** How the sandbox bounds a job's memory and processes. */
+export interface SandboxLimits {
+  /** `cgroup` (exact, root), `sampled` (rootless, see sandbox_limits.ts) or `none`. */
+  memory: "cgroup" | "sampled" | "none";
+  /** `cgroup` (root), `rlimit` (rootless, within the job's user namespace) or `none`. */
+  processes: "cgroup" | "rlimit" | "none";
+}
+
 /** A sandbox that runs jobs. */
 export interface SkillSandbox {
   run(job: SkillJob): Promise<SkillOutcome>;
@@ -122,11 +160,16 @@ export interface SkillSandbox {
   warmDenoCache?(skill: { skillDir: string; manifest: SkillManifest }): Promise<
     SkillOutcome | undefined
   >;
-  /** Whether memory limits are enforced (a writable cgroup v1 memory controller). */
+  /** The mode jobs run in. */
+  readonly mode: SandboxMode;
+  /** Why this mode (for `doctor` and the provider's banner). */
+  readonly modeReason: string;
+  readonly limits: SandboxLimits;
+  /** Whether memory limits are enforced at all (exactly or sampled). */
   readonly memoryLimits: boolean;
 }
 
-/** The sandbox cannot be built on this machine (not root, no `unshare`...): fail closed. */
+/** The sandbox cannot be built on this machine (no `unshare`, user namespaces off...). */
 export class SkillSandboxUnavailableError extends Error {
   override name = "SkillSandboxUnavailableError";
 }
@@ -137,122 +180,138 @@ export class SkillJobError extends Error {
 }
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** The directory of the running Deno binary: on the skill's PATH and kept visible. */
-const DENO_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
-const CGROUP_MEMORY_ROOT = "/sys/fs/cgroup/memory";
+/** The directory of the running Deno binary: bound at SANDBOX_DENO_BIN_DIR, first on PATH. */
+const DENO_BIN_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
 const MiB = 1024 * 1024;
+/** In `jobsRoot`: the sandbox's fixed host files (mount point, /dev skeleton, denied file). */
+const SANDBOX_HOST_DIR = ".sandbox";
 
-/** The directories the sandbox replaces with a private tmpfs (see SETUP_SCRIPT). */
-const PRIVATE_TMP_DIRS = ["/tmp", "/var/tmp", "/dev/shm"];
-/** In `jobsRoot`: a root-owned mode-000 file bind-mounted over every hidden file. */
-const DENIED_FILE = ".turnpike-denied";
-
-// Runs as root inside the new namespaces (unshare's own --propagation private already keeps
-// these mounts from the host), then drops to nobody. Positional args:
-// work skill keepDeno keepProject denoCache deniedFile fstabFile cgroup -- command...
-// Every mount is ONE `mount --all` over an fstab the provider wrote (see buildFstab), not one
-// `mount` process each: a job used to start ~14 helper processes (8 mount, 2 mkdir, chmod, sh,
-// unshare, setpriv), 35-60 ms before a 3 ms skill ran; now unshare, sh, mount and setpriv, the
-// rest is shell builtins. The fstab is a file (libmount cannot parse one from a pipe). Every
-// bind source is an fd opened before the first mount: the mounts hide their host paths (the
-// private /tmp, the state dir) before the binds that need them.
+// Runs inside the new namespaces as (namespace) root, then drops privileges. bash, not sh:
+// closing descriptors above 9 needs it. Positional args:
+//   fstab root work memcg pidscg nproc datakb dropto -- command...
+// Every mount is ONE `mount --all` over an fstab the provider wrote (sandbox_mounts.ts), not
+// one `mount` process each: the job starts unshare, bash, mount, pivot_root, umount, setpriv
+// and its own run, the rest is builtins.
 const SETUP_SCRIPT = `
 fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
-work=$1; skill=$2; keepdeno=$3; keepproject=$4; denocache=$5; denied=$6; fstab=$7; cg=$8
+# pivot_root lives in sbin, which the job's own PATH leaves out.
+jobpath=$PATH; PATH=$PATH:/usr/sbin:/sbin
+fstab=$1; root=$2; memcg=$4; pidscg=$5; nproc=$6; datakb=$7; dropto=$8
 shift 8
-# The memory cgroup first: everything the job allocates from here on (its tmpfs too) counts.
-if [ "$cg" != "-" ]; then echo 0 > "$cg/cgroup.procs" || fail "cannot join $cg"; fi
-exec 3<"$work" 4<"$skill" || fail "cannot open work or skill dir"
-if [ "$keepdeno" != "-" ]; then exec 5<"$keepdeno" || fail "cannot open $keepdeno"; fi
-if [ "$keepproject" != "-" ]; then exec 6<"$keepproject" || fail "cannot open $keepproject"; fi
-if [ "$denocache" != "-" ]; then exec 9<"$denocache" || fail "cannot open $denocache"; fi
-exec 7<"$fstab" 8<"$denied" || fail "cannot open $fstab or $denied"
-mount --all --no-canonicalize --fstab /proc/self/fd/7 || fail "mounts failed"
-exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
-cd ${SANDBOX_WORK_DIR} || fail "cd"
+# The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
+if [ "$memcg" != - ]; then echo 0 > "$memcg/cgroup.procs" || fail "cannot join $memcg"; fi
+if [ "$pidscg" != - ]; then echo 0 > "$pidscg/cgroup.procs" || fail "cannot join $pidscg"; fi
+# Descriptors the provider inherited from its own parent are not the job's business.
+for fd in /proc/self/fd/*; do
+  fd=\${fd##*/}
+  case $fd in 0|1|2) ;; *) eval "exec $fd<&-" 2>/dev/null ;; esac
+done
+mount --all --no-canonicalize --fstab "$fstab" || fail "mounts failed"
+cd "$root" || fail "cd $root"
+pivot_root . . || fail "pivot_root failed"
+umount -l . || fail "cannot detach the host's root"
+cd ${SANDBOX_WORK_DIR} || fail "cd ${SANDBOX_WORK_DIR}"
 unset OLDPWD
+if [ "$nproc" != - ]; then ulimit -u "$nproc" || fail "ulimit -u"; fi
+if [ "$datakb" != - ]; then ulimit -d "$datakb" || fail "ulimit -d"; fi
 [ "$1" = "--" ] && shift
-exec setpriv --reuid=${SANDBOX_UID} --regid=${SANDBOX_UID} --clear-groups \\
-  --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
+PATH=$jobpath
+# env -u: bash re-exports SHLVL on exec even when unset.
+if [ "$dropto" = nobody ]; then
+  exec env -u SHLVL setpriv --reuid=${SANDBOX_UID} --regid=${SANDBOX_UID} --clear-groups \\
+    --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
+fi
+# Rootless: a nested user namespace maps the job to uid/gid 65534 too (inside it), so tools
+# that act differently as root (tar restoring owners, package managers) behave as for nobody.
+exec env -u SHLVL unshare --user --map-user=${SANDBOX_UID} --map-group=${SANDBOX_UID} --keep-caps \\
+  setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
 `;
 
 /** The machine facts a job's mounts depend on, probed once per sandbox. */
 interface SandboxHost {
-  /** Which of PRIVATE_TMP_DIRS exist here. */
-  tmpDirs: string[];
+  mode: SandboxMode;
+  limits: SandboxLimits;
+  cgroups: { memory: boolean; pids: boolean };
+  /** Which of SYSTEM_DIRS exist here. */
+  systemDirs: string[];
+  /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
+  root: string;
+  devSkeleton: string;
   /** The mode-000 file bound over hidden files. */
   deniedFile: string;
   /** `denoCacheDir`, resolved. */
   denoCacheDir?: string;
 }
 
-/** One hidden path, resolved, and whether it is a directory. */
-interface HiddenPath {
-  path: string;
-  isDirectory: boolean;
-}
-
-/** Options for {@linkcode buildFstab}. */
-interface FstabOptions {
-  host: SandboxHost;
-  hidden: HiddenPath[];
-  skillDir: string;
-  tmpBytes: number;
-  keepDeno: boolean;
-  keepProject: string | undefined;
-  /** The Deno cache: "ro" for jobs, "rw" for a warm-up run, absent without one. */
-  denoCache: "ro" | "rw" | undefined;
+/** What {@linkcode probeSandbox} found. */
+export interface SandboxProbe {
+  mode: SandboxMode;
+  /** Why this mode, e.g. `running as uid 1000: user namespaces`. */
+  reason: string;
+  limits: SandboxLimits;
 }
 
 /**
- * The job's mounts, in the order the old one-mount-per-process script made them: the private
- * tmp dirs; Deno's dir and the skill's project bound back read-only when those tmpfs hid them;
- * then the hidden paths still in view (a state dir inside a bound-back project is hidden
- * again); last the work dir at /tmp/job and the skill dir read-only. Bind sources are the fds
- * SETUP_SCRIPT opened (3 work dir, 4 skill dir, 5 Deno's dir, 6 project, 8 the denied file, 9
- * the Deno cache).
- * `bind,ro` is bind + read-only remount (util-linux >= 2.27); X-mount.mkdir makes mount points.
+ * Which sandbox mode this machine and user get, and how limits are enforced; throws
+ * {@linkcode SkillSandboxUnavailableError} (with the reason) when no mode works.
+ *
+ * @example
+ * ```ts
+ * const { mode, reason, limits } = await probeSandbox();
+ * ```
  */
-function buildFstab(o: FstabOptions): string {
-  const line = (source: string, target: string, type: string, opts: string) =>
-    [fstabField(source), fstabField(target), type, opts, "0", "0"].join(" ");
-  const lines: string[] = [];
-  for (const d of o.host.tmpDirs) {
-    lines.push(line("turnpike-tmp", d, "tmpfs", `size=${o.tmpBytes},mode=1777`));
-  }
-  const keeps: [number, string][] = [];
-  if (o.keepDeno) keeps.push([5, DENO_DIR]);
-  if (o.keepProject !== undefined) keeps.push([6, o.keepProject]);
-  for (const [fd, dir] of keeps) {
-    lines.push(line(`/proc/self/fd/${fd}`, dir, "none", "bind,ro,X-mount.mkdir"));
-  }
-  const kept = keeps.map(([, dir]) => dir);
-  // Under a private tmp dir and not bound back: already gone, and no mount point left for it.
-  const inView = (p: string) =>
-    o.host.tmpDirs.every((d) => !isUnder(p, d)) || kept.some((k) => isUnder(p, k));
-  for (const h of o.hidden.filter((h) => inView(h.path))) {
-    lines.push(
-      h.isDirectory
-        ? line("turnpike-hidden", h.path, "tmpfs", "size=64k,mode=0711")
-        : line("/proc/self/fd/8", h.path, "none", "bind"),
+export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise<SandboxProbe> {
+  const uid = Deno.uid() ?? -1;
+  const mode: SandboxMode = want === "auto" ? (uid === 0 ? "root" : "rootless") : want;
+  if (mode === "root" && uid !== 0) {
+    throw new SkillSandboxUnavailableError(
+      `the root sandbox needs uid 0 (running as uid ${uid}); use the rootless mode`,
     );
   }
-  lines.push(line("/proc/self/fd/3", SANDBOX_WORK_DIR, "none", "bind,X-mount.mkdir"));
-  lines.push(line("/proc/self/fd/4", o.skillDir, "none", "bind,ro,X-mount.mkdir"));
-  if (o.denoCache !== undefined) {
-    const ro = o.denoCache === "ro" ? ",ro" : "";
-    lines.push(line("/proc/self/fd/9", SANDBOX_DENO_DIR, "none", `bind${ro},X-mount.mkdir`));
+  const userns = mode === "rootless" ? ["--user", "--map-root-user"] : [];
+  const probe = await commandOutput("unshare", [
+    ...userns,
+    "--mount",
+    "--pid",
+    "--net",
+    "--fork",
+    "setpriv",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--no-new-privs",
+    "true",
+  ]);
+  if (!probe.ok) {
+    throw new SkillSandboxUnavailableError(
+      mode === "rootless"
+        ? `user namespaces are not usable by uid ${uid} (${probe.text}); enable them ` +
+          "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone; in a container " +
+          "run with --security-opt seccomp=unconfined) or run the provider as root"
+        : `unshare/setpriv failed (${probe.text})`,
+    );
   }
-  return lines.join("\n");
+  const cgroups = mode === "root" ? await probeCgroupControllers() : { memory: false, pids: false };
+  const limits: SandboxLimits = mode === "root"
+    ? {
+      memory: cgroups.memory ? "cgroup" : "none",
+      processes: cgroups.pids ? "cgroup" : "none",
+    }
+    : { memory: "sampled", processes: "rlimit" };
+  const reason = mode === "root"
+    ? "running as root: namespaces, jobs as nobody, cgroup limits"
+    : `running as uid ${uid}${want === "rootless" ? " (rootless asked for)" : ""}: ` +
+      "a user namespace per job, jobs without capabilities";
+  return { mode, reason, limits };
 }
 
-function isUnder(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
-}
-
-/** fstab(5) escaping: whitespace and backslash as octal, so any path is one field. */
-function fstabField(value: string): string {
-  return value.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+async function commandOutput(cmd: string, args: string[]): Promise<{ ok: boolean; text: string }> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+    return { ok: out.success, text: text.slice(0, 300) || `exit ${out.code}` };
+  } catch (err) {
+    return { ok: false, text: `${cmd}: ${(err as Error).message}` };
+  }
 }
 
 /**
@@ -266,29 +325,40 @@ function fstabField(value: string): string {
  * ```
  */
 export async function createSkillSandbox(options: SkillSandboxOptions): Promise<SkillSandbox> {
-  await probeNamespaces();
-  const memoryLimits = await probeCgroup();
+  const probe = await probeSandbox(options.mode);
   await Deno.mkdir(options.jobsRoot, { recursive: true });
   const cache = options.denoCacheDir;
   if (cache !== undefined) {
-    // Nobody writes it during warm-ups only; its parent (the state dir) keeps others out.
+    // Written during warm-ups only; its parent (the state dir) keeps others out.
     await Deno.mkdir(cache, { recursive: true, mode: 0o700 });
-    await Deno.chown(cache, SANDBOX_UID, SANDBOX_UID);
+    if (probe.mode === "root") await Deno.chown(cache, SANDBOX_UID, SANDBOX_UID);
   }
+  const hostDir = `${await Deno.realPath(options.jobsRoot)}/${SANDBOX_HOST_DIR}`;
   const host: SandboxHost = {
-    tmpDirs: await existingDirs(PRIVATE_TMP_DIRS),
-    deniedFile: `${await Deno.realPath(options.jobsRoot)}/${DENIED_FILE}`,
+    mode: probe.mode,
+    limits: probe.limits,
+    cgroups: {
+      memory: probe.limits.memory === "cgroup",
+      pids: probe.limits.processes === "cgroup",
+    },
+    systemDirs: await existingDirs(SYSTEM_DIRS),
+    root: `${hostDir}/root`,
+    devSkeleton: `${hostDir}/dev`,
+    deniedFile: `${hostDir}/denied`,
     denoCacheDir: cache === undefined ? undefined : await Deno.realPath(cache),
   };
-  ensureDeniedFile(host.deniedFile);
+  ensureHostFiles(host);
   return {
-    memoryLimits,
-    run: (job) => runJob(job, options, host, memoryLimits, cache === undefined ? undefined : "ro"),
+    mode: probe.mode,
+    modeReason: probe.reason,
+    limits: probe.limits,
+    memoryLimits: probe.limits.memory !== "none",
+    run: (job) => runJob(job, options, host, cache === undefined ? undefined : "ro"),
     async warmDenoCache({ skillDir, manifest }) {
       if (cache === undefined || !isDenoScript(`${skillDir}/run`)) return undefined;
       const jobId = `warm-${crypto.randomUUID()}`;
       const job = { jobId, skillDir, manifest, input: "" };
-      const outcome = await runJob(job, options, host, memoryLimits, "rw");
+      const outcome = await runJob(job, options, host, "rw");
       await Deno.remove(outcome.workDir, { recursive: true }).catch(() => {});
       return outcome;
     },
@@ -312,7 +382,7 @@ function isDenoScript(path: string): boolean {
   }
 }
 
-async function existingDirs(paths: string[]): Promise<string[]> {
+async function existingDirs(paths: readonly string[]): Promise<string[]> {
   const found = await Promise.all(
     paths.map((p) => Deno.stat(p).then((s) => s.isDirectory, () => false)),
   );
@@ -320,15 +390,46 @@ async function existingDirs(paths: string[]): Promise<string[]> {
 }
 
 /**
- * The file every hidden file is bound to: root's, mode 000, so nobody reads "Permission
- * denied" (the outcome names the denial from that). Re-made when someone removed or changed it.
+ * The sandbox's fixed host files, (re)made when absent or changed: the empty root mount point,
+ * the /dev skeleton (empty files the devices are bound on, links, shm/) and the denied file
+ * (this user's, mode 000: without capabilities not even its owner reads it, so the job reads
+ * "Permission denied" and the outcome names the denial from that).
  */
+function ensureHostFiles(host: SandboxHost): void {
+  Deno.mkdirSync(host.root, { recursive: true, mode: 0o755 });
+  Deno.mkdirSync(`${host.devSkeleton}/shm`, { recursive: true, mode: 0o755 });
+  for (const name of DEVICE_FILES) {
+    const path = `${host.devSkeleton}/${name}`;
+    if (statOrNull(path)?.isFile !== true) {
+      Deno.writeFileSync(path, new Uint8Array(), { mode: 0o644 });
+    }
+  }
+  for (const [name, target] of Object.entries(DEVICE_LINKS)) {
+    const path = `${host.devSkeleton}/${name}`;
+    let current: string | null = null;
+    try {
+      current = Deno.readLinkSync(path);
+    } catch { /* absent */ }
+    if (current === target) continue;
+    try {
+      Deno.removeSync(path);
+    } catch { /* absent */ }
+    Deno.symlinkSync(target, path);
+  }
+  ensureDeniedFile(host.deniedFile);
+}
+
 function ensureDeniedFile(path: string): void {
-  let st: Deno.FileInfo | null = null;
-  try {
-    st = Deno.lstatSync(path);
-  } catch { /* absent */ }
-  if (st?.isFile && st.uid === 0 && ((st.mode ?? 0) & 0o777) === 0 && st.size === 0) return;
+  const st = (() => {
+    try {
+      return Deno.lstatSync(path);
+    } catch {
+      return null;
+    }
+  })();
+  if (st?.isFile && st.uid === Deno.uid() && ((st.mode ?? 0) & 0o777) === 0 && st.size === 0) {
+    return;
+  }
   try {
     Deno.removeSync(path, { recursive: true });
   } catch { /* absent */ }
@@ -336,64 +437,45 @@ function ensureDeniedFile(path: string): void {
   Deno.chmodSync(path, 0);
 }
 
-async function probeNamespaces(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    throw new SkillSandboxUnavailableError(
-      "the skill sandbox needs root (mount/PID/network namespaces, setpriv to nobody)",
-    );
-  }
-  try {
-    const { success, stderr } = await new Deno.Command("unshare", {
-      args: ["--net", "--mount", "--pid", "--fork", "setpriv", "--reuid=65534", "true"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!success) {
-      throw new SkillSandboxUnavailableError(
-        `unshare/setpriv probe failed: ${new TextDecoder().decode(stderr).trim()}`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof SkillSandboxUnavailableError) throw err;
-    throw new SkillSandboxUnavailableError(`unshare/setpriv not usable: ${String(err)}`);
-  }
-}
-
-async function probeCgroup(): Promise<boolean> {
-  const dir = `${CGROUP_MEMORY_ROOT}/turnpike-probe-${crypto.randomUUID()}`;
-  try {
-    await Deno.mkdir(dir);
-    await Deno.remove(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function runJob(
   job: SkillJob,
   options: SkillSandboxOptions,
   host: SandboxHost,
-  memoryLimits: boolean,
   denoCache: "ro" | "rw" | undefined,
 ): Promise<SkillOutcome> {
   const input = typeof job.input === "string" ? new TextEncoder().encode(job.input) : job.input;
   const plan = prepareJob(job, options, host, input, denoCache);
   if ("refusal" in plan) return plan.refusal;
-  let cgroup: string | undefined;
+  const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  let cgroups: JobCgroups = {};
   try {
-    cgroup = memoryLimits ? createCgroup(job) : undefined;
-    const args = [
-      ...plan.args.slice(0, plan.cgroupAt),
-      cgroup ?? "-",
-      ...plan.args.slice(plan.cgroupAt),
+    if (host.mode === "root") {
+      cgroups = createJobCgroups({
+        name: job.jobId,
+        memoryBytes: job.manifest.memoryBytes,
+        maxProcesses,
+        controllers: host.cgroups,
+      });
+    }
+    const rootless = host.mode === "rootless";
+    const limits = [
+      cgroups.memory ?? "-",
+      cgroups.pids ?? "-",
+      rootless ? String(maxProcesses) : "-",
+      rootless ? String(Math.ceil((job.manifest.memoryBytes + DATA_LIMIT_HEADROOM) / 1024)) : "-",
+      rootless ? "self" : "nobody",
     ];
-    return await superviseJob(job, options, plan.workDir, args, input, cgroup, denoCache);
+    const args = [
+      ...plan.args.slice(0, plan.limitsAt),
+      ...limits,
+      ...plan.args.slice(plan.limitsAt),
+    ];
+    return await superviseJob(job, options, host, plan.workDir, args, input, cgroups, denoCache);
   } finally {
     try {
       Deno.removeSync(plan.fstab);
     } catch { /* already gone */ }
-    if (cgroup !== undefined) await removeCgroup(cgroup);
+    await removeJobCgroups(cgroups);
   }
 }
 
@@ -401,10 +483,10 @@ interface JobPlan {
   workDir: string;
   /** The job's mounts (in jobsRoot, beside its work dir), removed when the job ends. */
   fstab: string;
-  /** unshare's arguments, without the cgroup... */
+  /** unshare's arguments, without the limits... */
   args: string[];
-  /** ...which goes in at this index. */
-  cgroupAt: number;
+  /** ...which go in at this index. */
+  limitsAt: number;
 }
 
 /**
@@ -428,70 +510,70 @@ function prepareJob(
   const skillDir = Deno.realPathSync(job.skillDir);
   const workDir = `${options.jobsRoot}/${job.jobId}`;
   const run = statOrNull(`${skillDir}/run`);
-  // The skill runs as nobody: `run` must be executable by "others".
-  if (run === null || !run.isFile || ((run.mode ?? 0) & 0o001) === 0) {
-    throw new SkillJobError(`${skillDir}/run is missing or not executable by others`);
+  // In root mode the skill runs as nobody: `run` must be executable by "others".
+  const execBit = host.mode === "root" ? 0o001 : 0o111;
+  if (run === null || !run.isFile || ((run.mode ?? 0) & execBit) === 0) {
+    const whom = host.mode === "root" ? " by others" : "";
+    throw new SkillJobError(`${skillDir}/run is missing or not executable${whom}`);
   }
-  freshWorkDir(workDir);
+  freshWorkDir(workDir, host.mode);
   const refusal = permissionRefusal(job.manifest, options);
   if (refusal !== null) {
     return { refusal: emptyOutcome("denied", refusal, workDir) };
   }
-  ensureDeniedFile(host.deniedFile);
-  const hidden = hiddenPaths(options.hiddenPaths);
-  const projectDir = projectDirOf(skillDir);
-  const network = job.manifest.permissions.network;
-  const keepDeno = underPrivateTmp(DENO_DIR);
-  const keepProject = projectDir !== undefined && underPrivateTmp(projectDir)
-    ? projectDir
-    : undefined;
+  ensureHostFiles(host);
   const fstab = `${options.jobsRoot}/${job.jobId}.fstab`;
   // Not fsynced: it only has to outlive this job's start; a crash leaves a stray file.
   Deno.writeTextFileSync(
     fstab,
-    buildFstab({
-      host,
-      hidden,
+    buildSandboxFstab({
+      root: host.root,
+      devSkeleton: host.devSkeleton,
+      deniedFile: host.deniedFile,
+      systemDirs: host.systemDirs,
+      workDir: Deno.realPathSync(workDir),
+      denoBinDir: DENO_BIN_DIR,
       skillDir,
+      projectDir: projectDirOf(skillDir),
+      readPaths: resolvedPaths(job.manifest.permissions.read),
+      denoCache: denoCache === undefined || host.denoCacheDir === undefined
+        ? undefined
+        : { dir: host.denoCacheDir, mode: denoCache },
+      hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
       tmpBytes: options.tmpBytes ?? 256 * MiB,
-      keepDeno,
-      keepProject,
-      denoCache,
     }),
     { mode: 0o600 },
   );
   const args = [
+    ...(host.mode === "rootless" ? ["--user", "--map-root-user"] : []),
     "--mount",
     "--propagation=private",
     "--pid",
     "--fork",
     "--kill-child",
-    "--mount-proc",
-    ...(network ? [] : ["--net"]),
-    "sh",
+    "--ipc",
+    "--uts",
+    ...(job.manifest.permissions.network ? [] : ["--net"]),
+    "bash",
     "-c",
     SETUP_SCRIPT,
     "turnpike-sandbox",
+    fstab,
+    host.root,
     // The work dir stays a whole argument of unshare: the orphan reaper finds jobs by it.
     workDir,
-    skillDir,
-    keepDeno ? DENO_DIR : "-",
-    keepProject ?? "-",
-    denoCache === undefined ? "-" : host.denoCacheDir!,
-    host.deniedFile,
-    fstab,
   ];
-  const cgroupAt = args.length;
+  const limitsAt = args.length;
   args.push("--", `${skillDir}/run`);
-  return { workDir, fstab, args, cgroupAt };
+  return { workDir, fstab, args, limitsAt };
 }
 
-function freshWorkDir(workDir: string): void {
+function freshWorkDir(workDir: string, mode: SandboxMode): void {
   try {
     Deno.removeSync(workDir, { recursive: true });
   } catch { /* none yet */ }
   Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+  if (mode === "root") Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {
@@ -516,16 +598,10 @@ function permissionRefusal(manifest: SkillManifest, options: SkillSandboxOptions
       return `path denied: skill ${manifest.name} asks for ${p}; the operator does not allow it`;
     }
   }
-  // Extra read paths stay visible as nobody sees them; extra write paths are not wired yet.
   if (write.length > 0) {
     return `path denied: extra write paths are not supported by this sandbox (${write[0]})`;
   }
   return null;
-}
-
-/** Whether a path would be hidden by the sandbox's private /tmp, /var/tmp or /dev/shm. */
-function underPrivateTmp(path: string): boolean {
-  return PRIVATE_TMP_DIRS.some((d) => isUnder(path, d));
 }
 
 /** The nearest ancestor of the skill dir holding a deno.json (Deno-script skills need it). */
@@ -538,16 +614,21 @@ function projectDirOf(skillDir: string): string | undefined {
   return undefined;
 }
 
-/** The hidden paths that exist, resolved (a mount needs the real path), and their kind. */
+/** Paths that exist, resolved (a mount needs the real path). */
+function resolvedPaths(paths: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const p of paths) {
+    try {
+      found.push(Deno.realPathSync(p));
+    } catch { /* absent: nothing to bind */ }
+  }
+  return found;
+}
+
+/** The hidden paths that exist, resolved, and their kind. */
 function hiddenPaths(paths: string[]): HiddenPath[] {
   const found: HiddenPath[] = [];
-  for (const p of paths) {
-    let path: string;
-    try {
-      path = Deno.realPathSync(p);
-    } catch {
-      continue; // absent: nothing to hide
-    }
+  for (const path of resolvedPaths(paths)) {
     const st = statOrNull(path);
     if (st !== null) found.push({ path, isDirectory: st.isDirectory });
   }
@@ -567,100 +648,25 @@ function emptyOutcome(status: SkillOutcomeStatus, reason: string, workDir: strin
   };
 }
 
-/** Synchronous, like prepareJob: cgroupfs calls, no disk, no waiting. */
-function createCgroup(job: SkillJob): string {
-  const dir = `${CGROUP_MEMORY_ROOT}/turnpike-${job.jobId}-${crypto.randomUUID().slice(0, 8)}`;
-  Deno.mkdirSync(dir);
-  const limit = String(job.manifest.memoryBytes);
-  Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, limit);
-  try {
-    // Swap would let a job exceed its limit; not every kernel has memsw accounting.
-    Deno.writeTextFileSync(`${dir}/memory.memsw.limit_in_bytes`, limit);
-  } catch { /* no memsw accounting */ }
-  return dir;
-}
-
-function cgroupPids(dir: string): number[] {
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(`${dir}/cgroup.procs`);
-  } catch { /* gone */ }
-  return text.split("\n").filter((l) => l !== "").map(Number);
-}
-
-async function removeCgroup(dir: string): Promise<void> {
-  // The PID namespace normally takes every process down; this sweep covers a job that escaped
-  // it (it cannot: kept as defence in depth) before the cgroup can be removed.
-  for (let i = 0; i < 50; i++) {
-    const pids = cgroupPids(dir);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  try {
-    Deno.removeSync(dir);
-  } catch { /* still busy after the sweep, or already gone */ }
-}
-
-/**
- * SIGKILL `pid` and its descendants, children first seen first. Killing the PID namespace's
- * init takes the whole namespace down; `unshare --kill-child` alone is not enough, because the
- * parent-death signal it sets is cleared when setpriv changes the uid.
- */
-function killTree(pid: number): void {
-  const seen: number[] = [];
-  const walk = (p: number) => {
-    seen.push(p);
-    for (const c of childrenOf(p)) walk(c);
-  };
-  walk(pid);
-  for (const p of seen.reverse()) {
-    try {
-      Deno.kill(p, "SIGKILL");
-    } catch { /* already gone */ }
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`);
-    return text.split(" ").filter((t) => t.trim() !== "").map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function oomKills(dir: string | undefined): number {
-  if (dir === undefined) return 0;
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(`${dir}/memory.oom_control`);
-  } catch { /* no cgroup */ }
-  const m = /oom_kill (\d+)/.exec(text);
-  return m === null ? 0 : Number(m[1]);
-}
+type KillReason = "timeout" | "cancelled" | "output-too-large" | "memory-limit";
 
 async function superviseJob(
   job: SkillJob,
   options: SkillSandboxOptions,
+  host: SandboxHost,
   workDir: string,
   args: string[],
   input: Uint8Array,
-  cgroup: string | undefined,
+  cgroups: JobCgroups,
   denoCache: "ro" | "rw" | undefined,
 ): Promise<SkillOutcome> {
-  const denoDir = DENO_DIR;
   const started = performance.now();
-  // unshare directly: SETUP_SCRIPT joins the memory cgroup before anything else runs.
+  // unshare directly: SETUP_SCRIPT joins the cgroups before anything else runs.
   const child = new Deno.Command("unshare", {
     args,
     clearEnv: true,
     env: {
-      PATH: `${denoDir}:/usr/local/bin:/usr/bin:/bin`,
+      PATH: `${SANDBOX_DENO_BIN_DIR}:/usr/local/bin:/usr/bin:/bin`,
       HOME: SANDBOX_WORK_DIR,
       TMPDIR: SANDBOX_WORK_DIR,
       LANG: "C.UTF-8",
@@ -671,13 +677,18 @@ async function superviseJob(
     stderr: "piped",
   }).spawn();
 
-  let killedFor: "timeout" | "cancelled" | "output-too-large" | null = null;
-  const kill = (why: "timeout" | "cancelled" | "output-too-large") => {
+  let killedFor: KillReason | null = null;
+  const kill = (why: KillReason) => {
     if (killedFor !== null) return;
     killedFor = why;
     killTree(child.pid);
   };
   const timer = setTimeout(() => kill("timeout"), job.manifest.timeoutMs);
+  const sampler = host.limits.memory === "sampled"
+    ? setInterval(() => {
+      if (treeMemoryBytes(child.pid) > job.manifest.memoryBytes) kill("memory-limit");
+    }, MEMORY_SAMPLE_MS)
+    : undefined;
   const onAbort = () => kill("cancelled");
   if (job.signal?.aborted) onAbort();
   job.signal?.addEventListener("abort", onAbort);
@@ -701,11 +712,12 @@ async function superviseJob(
       durationMs,
       workDir,
     };
-    const ooms = oomKills(cgroup);
+    const ooms = killedFor === "memory-limit" ? 1 : oomKills(cgroups.memory);
     const [kind, reason] = classify(status.code, killedFor, ooms, stderrText, job, options);
     return { status: kind, reason, ...base };
   } finally {
     clearTimeout(timer);
+    clearInterval(sampler);
     job.signal?.removeEventListener("abort", onAbort);
   }
 }
@@ -782,7 +794,7 @@ const READ_DENIED = /Permission denied|EACCES|os error 13|No such file|ENOENT|os
 
 function classify(
   code: number,
-  killedFor: "timeout" | "cancelled" | "output-too-large" | null,
+  killedFor: KillReason | null,
   ooms: number,
   stderr: string,
   job: SkillJob,

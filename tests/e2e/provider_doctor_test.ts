@@ -26,9 +26,9 @@ Deno.test("provider doctor: reports the sandbox, the Docker engine and unreachab
     for (
       const name of [
         "deno",
-        "sandbox: root",
-        "sandbox: namespaces",
+        "sandbox: mode",
         "sandbox: memory limits",
+        "sandbox: process limits",
         "docker engine",
         "state dir",
         "wallet",
@@ -39,6 +39,10 @@ Deno.test("provider doctor: reports the sandbox, the Docker engine and unreachab
     ) {
       assert(byName.has(name), `check ${name} present`);
     }
+    // Root gets the root sandbox, anyone else the rootless one: both must work here.
+    const mode = byName.get("sandbox: mode")!;
+    assertEquals(mode.status, "ok", mode.detail);
+    assert(mode.detail.startsWith(Deno.uid() === 0 ? "root:" : "rootless:"), mode.detail);
     assertEquals(byName.get("relay")?.status, "warn");
     assertEquals(byName.get("wallet")?.status, "warn");
     // This machine kind has the docker client but no engine: doctor must say so.

@@ -2,11 +2,18 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
 import {
   createSkillSandbox,
+  SANDBOX_DENO_BIN_DIR,
   SANDBOX_DENO_DIR,
+  type SandboxMode,
   type SkillOutcome,
   type SkillSandboxOptions,
 } from "../../roles/provider/skill_sandbox.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { denoTestAsNobody } from "../support/unprivileged_run.ts";
+
+// This file runs in the mode its user gets: root in-process when the suite runs as root, and
+// then once more as nobody (rootless) through the last test; rootless when not root.
+const MODE: SandboxMode = Deno.uid() === 0 ? "root" : "rootless";
 
 const JOB_TOON = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");
 const text = (o: SkillOutcome) => new TextDecoder().decode(o.stdout);
@@ -31,7 +38,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
     root,
     state,
     key,
-    options: { jobsRoot: `${state}/jobs`, hiddenPaths: [state, key] },
+    options: { jobsRoot: `${state}/jobs`, hiddenPaths: [state, key], mode: MODE },
     async skill(name, script, meta = "") {
       const dir = `${root}/skills/${name}`;
       await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
@@ -76,9 +83,10 @@ async function tickerStopped(file: string): Promise<boolean> {
 
 const TICKER = "#!/bin/sh\n(while :; do echo t >> $HOME/tick; sleep 0.02; done) &\nsleep 1000\n";
 
-Deno.test("skill sandbox: echo round trip, fresh work dir, cleared environment", async () => {
+Deno.test(`skill sandbox (${MODE}): echo round trip, fresh work dir, cleared environment`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
+    assertEquals(sandbox.mode, MODE);
     const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
     const o = await sandbox.run({
       jobId: "echo-1",
@@ -91,11 +99,10 @@ Deno.test("skill sandbox: echo round trip, fresh work dir, cleared environment",
     const [dir, m] = await w.skill("env", "#!/bin/sh\nenv | sort\npwd\nid -u\n");
     const e = await sandbox.run({ jobId: "env-1", skillDir: dir, manifest: m, input: "" });
     const lines = text(e).trim().split("\n");
-    const path = lines.find((l) => l.startsWith("PATH="));
-    assert(path?.startsWith(`PATH=${Deno.execPath().replace(/\/deno$/, "")}:`), path);
-    assertEquals(lines.filter((l) => !l.startsWith("PATH=")), [
+    assertEquals(lines, [
       "HOME=/tmp/job",
       "LANG=C.UTF-8",
+      `PATH=${SANDBOX_DENO_BIN_DIR}:/usr/local/bin:/usr/bin:/bin`,
       "PWD=/tmp/job",
       "TMPDIR=/tmp/job",
       "/tmp/job",
@@ -112,7 +119,7 @@ Deno.test("skill sandbox: echo round trip, fresh work dir, cleared environment",
   });
 });
 
-Deno.test("skill sandbox: ci-run tells the passing project from the failing one", async () => {
+Deno.test(`skill sandbox (${MODE}): ci-run tells the passing project from the failing one`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
     const manifest = parseSkillManifest(await Deno.readTextFile("skills/ci-run/SKILL.md"));
@@ -153,7 +160,7 @@ Deno.test("skill sandbox: ci-run tells the passing project from the failing one"
   });
 });
 
-Deno.test("skill sandbox: a timeout kills the job's whole process tree", async () => {
+Deno.test(`skill sandbox (${MODE}): a timeout kills the job's whole process tree`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
     const [dir, manifest] = await w.skill("ticker", TICKER, "  timeout: 0.5\n");
@@ -164,7 +171,7 @@ Deno.test("skill sandbox: a timeout kills the job's whole process tree", async (
   });
 });
 
-Deno.test("skill sandbox: cancel (AbortSignal) kills the job's whole process tree", async () => {
+Deno.test(`skill sandbox (${MODE}): cancel (AbortSignal) kills the job's whole process tree`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
     const [dir, manifest] = await w.skill("ticker", TICKER);
@@ -187,7 +194,7 @@ Deno.test("skill sandbox: cancel (AbortSignal) kills the job's whole process tre
   });
 });
 
-Deno.test("skill sandbox: reading the state dir or the key is denied, and said so", async () => {
+Deno.test(`skill sandbox (${MODE}): reading the state dir or the key is denied, and said so`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
     const targets = [`${w.state}/identity.key`, w.key, `${w.state}/jobs`];
@@ -212,7 +219,7 @@ Deno.test("skill sandbox: reading the state dir or the key is denied, and said s
   });
 });
 
-Deno.test("skill sandbox: network is denied unless the manifest asks and the operator allows", async () => {
+Deno.test(`skill sandbox (${MODE}): network is denied unless the manifest asks and the operator allows`, async () => {
   await withWorld(async (w) => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = listener.addr.port;
@@ -251,7 +258,7 @@ Deno.test("skill sandbox: network is denied unless the manifest asks and the ope
   });
 });
 
-Deno.test("skill sandbox: stdout and stderr caps hold", async () => {
+Deno.test(`skill sandbox (${MODE}): stdout and stderr caps hold`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox({
       ...w.options,
@@ -279,10 +286,11 @@ Deno.test("skill sandbox: stdout and stderr caps hold", async () => {
   });
 });
 
-Deno.test("skill sandbox: the memory limit kills a job that exceeds it", async () => {
+Deno.test(`skill sandbox (${MODE}): the memory limit kills a job that exceeds it`, async () => {
   await withWorld(async (w) => {
     const sandbox = await createSkillSandbox(w.options);
-    assert(sandbox.memoryLimits, "cgroup v1 memory controller expected on this machine kind");
+    // Root: a cgroup v1 memory group (this machine kind has one); rootless: sampled.
+    assertEquals(sandbox.limits.memory, MODE === "root" ? "cgroup" : "sampled");
     const script =
       '#!/bin/sh\nexec deno eval --quiet "const a = []; for (let i = 0; i < 40; i++) ' +
       "a.push(new Uint8Array(10_000_000).fill(1)); console.log('survived')\"\n";
@@ -293,7 +301,7 @@ Deno.test("skill sandbox: the memory limit kills a job that exceeds it", async (
   });
 });
 
-Deno.test("skill sandbox: private tmp dirs, read-only skill dir, no capabilities, in the memory cgroup", async () => {
+Deno.test(`skill sandbox (${MODE}): private tmp dirs, read-only skill dir, no capabilities, in the memory cgroup`, async () => {
   await withWorld(async (w) => {
     // A hidden dir whose name needs fstab escaping (space, backslash) stays hidden.
     const odd = `${w.root}/odd dir\\x`;
@@ -315,7 +323,9 @@ cat "${odd}/secret" 2>/dev/null && echo "odd visible"
 touch "$(dirname "$0")/written" 2>/dev/null && echo "skill dir writable"
 touch /tmp/job/mine && echo "work dir writable"
 grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '
-grep memory /proc/self/cgroup | cut -d: -f3 | sed 's/-[0-9a-f]*$//'
+grep -o 'memory:/turnpike-p1' /proc/self/cgroup
+ls -A /run | wc -l
+ls /proc | grep -c '^[0-9]'
 `,
       );
       const o = await sandbox.run({ jobId: "p1", skillDir: dir, manifest, input: "" });
@@ -331,9 +341,12 @@ grep memory /proc/self/cgroup | cut -d: -f3 | sed 's/-[0-9a-f]*$//'
           "CapBnd: 0000000000000000",
           "CapAmb: 0000000000000000",
           "NoNewPrivs: 1",
-          sandbox.memoryLimits ? "/turnpike-p1" : "",
+          ...(sandbox.limits.memory === "cgroup" ? ["memory:/turnpike-p1"] : []),
+          "0", // an empty private /run
+          // The job's own PID namespace: its shell, ls and grep (and the pipe's other end).
+          ...[text(o).split("\n").at(-2)!].filter((n) => Number(n) >= 3 && Number(n) <= 5),
           "",
-        ].filter((l, i, all) => l !== "" || i === all.length - 1),
+        ],
       );
     } finally {
       await Deno.remove(hostTmp);
@@ -341,7 +354,7 @@ grep memory /proc/self/cgroup | cut -d: -f3 | sed 's/-[0-9a-f]*$//'
   });
 });
 
-Deno.test("skill sandbox: a project dir bound back under the private /tmp keeps the state dir and key hidden", async () => {
+Deno.test(`skill sandbox (${MODE}): a project dir bound back under the private /tmp keeps the state dir and key hidden`, async () => {
   await withWorld(async (w) => {
     // The skill's project (nearest deno.json) is the world's root, under /tmp: it is bound back
     // for the skill, and it holds the state dir and the key file.
@@ -357,14 +370,14 @@ Deno.test("skill sandbox: a project dir bound back under the private /tmp keeps 
     assertEquals([o.status, text(o)], [
       "denied",
       "project visible\n" +
-      `cat: ${w.state}/identity.key: No such file or directory\n` +
+      `cat: ${w.state}/identity.key: Permission denied\n` +
       `cat: ${w.key}: Permission denied\n`,
     ], o.stderrTail);
     assertStringIncludes(o.stderrTail, `ls: cannot open directory '${w.state}': Permission denied`);
   });
 });
 
-Deno.test("skill sandbox: the Deno cache is filled by a warm-up on empty input, read-only for jobs", async () => {
+Deno.test(`skill sandbox (${MODE}): the Deno cache is filled by a warm-up on empty input, read-only for jobs`, async () => {
   await withWorld(async (w) => {
     const cacheDir = `${w.state}/skill-deno-cache`;
     const sandbox = await createSkillSandbox({ ...w.options, denoCacheDir: cacheDir });
@@ -396,3 +409,126 @@ Deno.test("skill sandbox: the Deno cache is filled by a warm-up on empty input, 
     assertEquals(await sandbox.warmDenoCache!({ skillDir: dir, manifest: m }), undefined);
   });
 });
+
+Deno.test(`skill sandbox (${MODE}): nothing of the host but what it binds; no inherited descriptors; /run private`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const [dir, manifest] = await w.skill(
+      "looker",
+      `#!/bin/sh
+ls /
+test -e /root && echo "root home visible"
+test -e /home && echo "homes visible"
+test -e "${w.state}" && echo "state dir visible"
+ls /proc/self/fd | sort -n | tr '\\n' ' '; echo
+touch /run/lock/x 2>/dev/null && echo "run/lock writable"
+echo $$
+`,
+    );
+    const o = await sandbox.run({ jobId: "l1", skillDir: dir, manifest, input: "" });
+    assertEquals(o.status, "ok", o.stderrTail);
+    const lines = text(o).trim().split("\n");
+    // Only the skeleton's mount points (the skill's own dir sits under /tmp here).
+    const top = lines.slice(0, lines.indexOf("0 1 2 3 ")).filter((l) =>
+      !/^(lib32|libx32)$/.test(l)
+    );
+    assertEquals(top, [
+      "bin",
+      "dev",
+      "etc",
+      "lib",
+      "lib64",
+      "opt",
+      "proc",
+      "run",
+      "sbin",
+      "tmp",
+      "usr",
+      "var",
+    ]);
+    // ls itself holds fd 3 (the directory it reads); nothing above it was inherited.
+    assertEquals(lines.slice(lines.indexOf("0 1 2 3 ")), ["0 1 2 3 ", "1"]);
+  });
+});
+
+Deno.test(`skill sandbox (${MODE}): a fork bomb stops at the process limit`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox({ ...w.options, maxProcesses: 24 });
+    assertEquals(sandbox.limits.processes, MODE === "root" ? "cgroup" : "rlimit");
+    const [dir, manifest] = await w.skill(
+      "forker",
+      // The shell dies at the limit (dash exits when fork fails); counting needs no fork.
+      "#!/bin/sh\n(for i in $(seq 200); do sleep 5 & done) 2>/dev/null\n" +
+        "set -- /proc/[0-9]*; echo $#\n",
+      "  timeout: 20\n",
+    );
+    const o = await sandbox.run({ jobId: "b1", skillDir: dir, manifest, input: "" });
+    const count = Number(text(o).trim());
+    assert(
+      count > 2 && count <= 24,
+      `${count} processes: ${o.status} ${o.reason} ${o.stderrTail.slice(0, 300)}`,
+    );
+  });
+});
+
+Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passphrase-fd) never reaches the job`, async () => {
+  await withWorld(async (w) => {
+    const secret = `${w.root}/passphrase`;
+    await Deno.writeTextFile(secret, "SECRET-PASSPHRASE", { mode: 0o600 });
+    // A provider started as `turnpike node up --passphrase-fd 10` by a shell: fd 10 is open in
+    // its process without close-on-exec, so every child inherits it unless closed.
+    const script = `
+      import { createSkillSandbox } from "${new URL(
+      "../../roles/provider/skill_sandbox.ts",
+      import.meta.url,
+    )}";
+      import { parseSkillManifest } from "${new URL(
+      "../../roles/provider/skill_manifest.ts",
+      import.meta.url,
+    )}";
+      const [dir, jobs, mode] = Deno.args;
+      const sandbox = await createSkillSandbox({ jobsRoot: jobs, hiddenPaths: [], mode });
+      const manifest = parseSkillManifest(await Deno.readTextFile(dir + "/SKILL.md"));
+      const o = await sandbox.run({ jobId: "fd1", skillDir: dir, manifest, input: "" });
+      const fd10 = Deno.readLinkSync("/proc/self/fd/10"); // throws if the test set-up failed
+      console.log("provider fd 10: " + fd10.split("/").at(-1));
+      console.log(new TextDecoder().decode(o.stdout) + o.stderrTail);
+    `;
+    await Deno.writeTextFile(`${w.root}/provider.ts`, script);
+    const [dir] = await w.skill(
+      "fdreader",
+      "#!/bin/sh\nls /proc/self/fd | tr '\\n' ' '; echo\ncat /dev/fd/10 2>&1 || true\n",
+    );
+    const { stdout, stderr, code } = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        'exec 10<"$1"; exec "$2" run -A --config deno.json "$3" "$4" "$5" "$6"',
+        "provider",
+        secret,
+        Deno.execPath(),
+        `${w.root}/provider.ts`,
+        dir,
+        `${w.state}/jobs`,
+        MODE,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    assertEquals(code, 0, out + new TextDecoder().decode(stderr));
+    assert(!out.includes("SECRET"), out);
+    assertStringIncludes(out, "0 1 2 3 \n");
+    assertStringIncludes(out, "provider fd 10: passphrase\n");
+    assertStringIncludes(out, "cat: /dev/fd/10: No such file or directory");
+  });
+});
+
+if (Deno.uid() === 0) {
+  Deno.test("skill sandbox: the whole suite again as an unprivileged user (rootless mode)", async () => {
+    const run = await denoTestAsNobody("tests/unit/skill_sandbox_test.ts");
+    assertEquals([run.code, run.failed], [0, 0], run.output.slice(-4000));
+    // Every test above, in rootless mode, as uid 65534 (this one is not registered there).
+    assertStringIncludes(run.output, "skill sandbox (rootless): echo round trip");
+    assert(run.passed >= 13, run.output.slice(-2000));
+  });
+}

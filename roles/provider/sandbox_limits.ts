@@ -1,0 +1,223 @@
+/**
+ * How a sandboxed job's memory and process count are bounded, and how its process tree is
+ * found and killed. Two mechanisms, one per sandbox mode (skill_sandbox.ts):
+ *
+ * - **root**: a cgroup v1 `memory` group (limit = the manifest's memory; the kernel OOM-kills
+ *   past it, exactly) and a `pids` group (`pids.max`), both joined by the setup script before
+ *   anything else runs.
+ * - **rootless**: cgroups cannot be created without root (nothing delegates them on cgroup v1),
+ *   so memory is SAMPLED: every {@linkcode MEMORY_SAMPLE_MS} ms the anonymous and shared-memory
+ *   pages (RssAnon + RssShmem) of the job's processes are summed and the tree is killed past the
+ *   limit. A job can overshoot for one interval; a per-process data limit (`ulimit -d`, set to
+ *   the limit + {@linkcode DATA_LIMIT_HEADROOM}) bounds any single process outright. The limit
+ *   alone cannot be the data limit: V8 reserves over 512 MiB of data address space at start, so
+ *   a Deno skill dies at any smaller RLIMIT_DATA. Processes: `ulimit -u`, which inside the
+ *   job's own user namespace counts only the job's processes.
+ *
+ * @module
+ */
+
+/** How often a rootless job's memory is sampled. */
+export const MEMORY_SAMPLE_MS = 50;
+/** Added to the memory limit for a rootless job's per-process data limit (see module doc). */
+export const DATA_LIMIT_HEADROOM = 1024 * 1024 * 1024;
+/** Default largest number of processes of one job. */
+export const DEFAULT_MAX_PROCESSES = 256;
+
+const CGROUP_ROOT = "/sys/fs/cgroup";
+
+/** A job's cgroups (root mode). */
+export interface JobCgroups {
+  memory?: string;
+  pids?: string;
+}
+
+/** Options for {@linkcode createJobCgroups}. */
+export interface JobCgroupsOptions {
+  /** Names the groups (`turnpike-<name>-<random>`). */
+  name: string;
+  memoryBytes: number;
+  maxProcesses: number;
+  /** Which controllers to use (probed once by {@linkcode probeCgroupControllers}). */
+  controllers: { memory: boolean; pids: boolean };
+}
+
+/**
+ * Which cgroup v1 controllers this process may create groups in (root on a cgroup v1 or
+ * hybrid host).
+ *
+ * @example
+ * ```ts
+ * const { memory, pids } = await probeCgroupControllers();
+ * ```
+ */
+export async function probeCgroupControllers(): Promise<{ memory: boolean; pids: boolean }> {
+  const probe = async (controller: string) => {
+    const dir = `${CGROUP_ROOT}/${controller}/turnpike-probe-${crypto.randomUUID()}`;
+    try {
+      await Deno.mkdir(dir);
+      await Deno.remove(dir);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const [memory, pids] = await Promise.all([probe("memory"), probe("pids")]);
+  return { memory, pids };
+}
+
+/**
+ * Creates a job's cgroups. Synchronous: cgroupfs calls, no disk, no waiting on a busy loop.
+ *
+ * @example
+ * ```ts
+ * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
+ * ```
+ */
+export function createJobCgroups(o: JobCgroupsOptions): JobCgroups {
+  const suffix = `turnpike-${o.name}-${crypto.randomUUID().slice(0, 8)}`;
+  const groups: JobCgroups = {};
+  if (o.controllers.memory) {
+    const dir = `${CGROUP_ROOT}/memory/${suffix}`;
+    Deno.mkdirSync(dir);
+    groups.memory = dir;
+    const limit = String(o.memoryBytes);
+    Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, limit);
+    try {
+      // Swap would let a job exceed its limit; not every kernel has memsw accounting.
+      Deno.writeTextFileSync(`${dir}/memory.memsw.limit_in_bytes`, limit);
+    } catch { /* no memsw accounting */ }
+  }
+  if (o.controllers.pids) {
+    const dir = `${CGROUP_ROOT}/pids/${suffix}`;
+    Deno.mkdirSync(dir);
+    groups.pids = dir;
+    Deno.writeTextFileSync(`${dir}/pids.max`, String(o.maxProcesses));
+  }
+  return groups;
+}
+
+/**
+ * Removes a job's cgroups, first killing anything still in them (the PID namespace normally
+ * took every process down already: this is defence in depth).
+ *
+ * @example
+ * ```ts
+ * await removeJobCgroups(groups);
+ * ```
+ */
+export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
+  for (const dir of [groups.memory, groups.pids]) {
+    if (dir === undefined) continue;
+    for (let i = 0; i < 50; i++) {
+      const pids = cgroupPids(dir);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      Deno.removeSync(dir);
+    } catch { /* still busy after the sweep, or already gone */ }
+  }
+}
+
+/**
+ * How many times the kernel OOM-killed in a job's memory cgroup.
+ *
+ * @example
+ * ```ts
+ * if (oomKills(groups.memory) > 0) console.log("memory-limit");
+ * ```
+ */
+export function oomKills(dir: string | undefined): number {
+  if (dir === undefined) return 0;
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`${dir}/memory.oom_control`);
+  } catch { /* no cgroup */ }
+  const m = /oom_kill (\d+)/.exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+function cgroupPids(dir: string): number[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`${dir}/cgroup.procs`);
+  } catch { /* gone */ }
+  return text.split("\n").filter((l) => l !== "").map(Number);
+}
+
+/**
+ * `pid` and its descendants, parents first.
+ *
+ * @example
+ * ```ts
+ * processTree(child.pid); // [1234, 1240, 1241]
+ * ```
+ */
+export function processTree(pid: number): number[] {
+  const seen: number[] = [];
+  const walk = (p: number) => {
+    seen.push(p);
+    for (const c of childrenOf(p)) walk(c);
+  };
+  walk(pid);
+  return seen;
+}
+
+/**
+ * SIGKILLs `pid` and its descendants, children first. Killing the PID namespace's init takes
+ * the whole namespace down; `unshare --kill-child` alone is not enough, because the
+ * parent-death signal it sets is cleared when setpriv changes the uid.
+ *
+ * @example
+ * ```ts
+ * killTree(child.pid);
+ * ```
+ */
+export function killTree(pid: number): void {
+  for (const p of processTree(pid).reverse()) {
+    try {
+      Deno.kill(p, "SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`);
+    return text.split(" ").filter((t) => t.trim() !== "").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Bytes of anonymous and shared memory held by `pid` and its descendants: what a memory
+ * cgroup would charge them for, less page cache. File-backed pages (the Deno binary's own
+ * ~50 MB of code, shared with every other process) are left out on purpose.
+ *
+ * @example
+ * ```ts
+ * if (treeMemoryBytes(child.pid) > limit) killTree(child.pid);
+ * ```
+ */
+export function treeMemoryBytes(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    let status = "";
+    try {
+      status = Deno.readTextFileSync(`/proc/${p}/status`);
+    } catch {
+      continue; // exited between the walk and the read
+    }
+    for (const m of status.matchAll(/^(?:RssAnon|RssShmem):\s+(\d+) kB$/gm)) {
+      total += Number(m[1]) * 1024;
+    }
+  }
+  return total;
+}

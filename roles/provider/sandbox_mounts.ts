@@ -1,0 +1,182 @@
+/**
+ * The mounts of one sandboxed job, as an fstab(5) text that the sandbox's setup script hands to
+ * ONE `mount --all` (one helper process instead of one per mount). Pure: paths in, text out.
+ *
+ * The job gets a new root built from nothing (deny by default), then `pivot_root`s into it:
+ *
+ *     /                       tmpfs, 1 MiB, the skeleton of mount points
+ *     /usr /bin /sbin /lib* /etc   the host's, read-only (tools, libc, certificates)
+ *     /dev                    null zero full random urandom, fd/stdin/stdout/stderr links, shm
+ *     /proc                   the job's own PID namespace
+ *     /tmp /var/tmp /run      private tmpfs
+ *     /tmp/job                the job's work dir (read-write; also HOME and TMPDIR)
+ *     /opt/turnpike/deno      the running Deno's directory, read-only (first on PATH)
+ *     /opt/turnpike/cache     the skills' Deno cache (read-only for jobs, rw for a warm-up)
+ *     <skill dir>, <project>  at their own paths, read-only (a Deno skill imports from there)
+ *     <extra reads>           paths the manifest asks for and the operator allows, read-only
+ *
+ * Nothing else of the host exists in there: not the state dir, not the home dir, not a
+ * passphrase file, not the daemon sockets under /run. Hidden paths that a bound directory
+ * would show (a state dir inside the project, a key under /etc) are covered again: a directory
+ * by an empty tmpfs, a file by a mode-000 file. Binds whose targets lie inside other binds come
+ * after them (sorted by target), and hides after the bind they cover.
+ *
+ * The same layout serves both sandbox modes (root and rootless, see skill_sandbox.ts): inside a
+ * user namespace every mount here is allowed to an unprivileged user.
+ *
+ * @module
+ */
+
+/** Where the job's work dir appears inside the sandbox (also HOME and TMPDIR). */
+export const SANDBOX_WORK_DIR = "/tmp/job";
+/** Where the running Deno's directory appears inside the sandbox (first on PATH). */
+export const SANDBOX_DENO_BIN_DIR = "/opt/turnpike/deno";
+/** Where the skills' Deno cache appears inside the sandbox (the skill's DENO_DIR). */
+export const SANDBOX_DENO_DIR = "/opt/turnpike/cache";
+/** The host's system directories a job sees read-only, when they exist. */
+export const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+/** Device files bound from the host into the job's /dev. */
+export const DEVICE_FILES = ["null", "zero", "full", "random", "urandom"];
+/** Links in the job's /dev (name -> target). */
+export const DEVICE_LINKS: Record<string, string> = {
+  fd: "/proc/self/fd",
+  stdin: "/proc/self/fd/0",
+  stdout: "/proc/self/fd/1",
+  stderr: "/proc/self/fd/2",
+};
+
+/** A host path the job must not see, resolved, and whether it is a directory. */
+export interface HiddenPath {
+  path: string;
+  isDirectory: boolean;
+}
+
+/** Options for {@linkcode buildSandboxFstab}. */
+export interface SandboxFstabOptions {
+  /** The (empty, host) directory the job's root tmpfs is mounted on. */
+  root: string;
+  /** A host directory holding an empty file per {@linkcode DEVICE_FILES}, the links and `shm/`. */
+  devSkeleton: string;
+  /** A mode-000 file bound over hidden files. */
+  deniedFile: string;
+  /** Which of {@linkcode SYSTEM_DIRS} exist on this host. */
+  systemDirs: readonly string[];
+  /** The job's work dir on the host. */
+  workDir: string;
+  /** The running Deno's directory on the host. */
+  denoBinDir: string;
+  /** The skill's folder (resolved). */
+  skillDir: string;
+  /** The nearest ancestor of the skill holding a deno.json, if any (resolved). */
+  projectDir?: string;
+  /** Extra host paths bound read-only at their own paths (resolved). */
+  readPaths?: readonly string[];
+  /** The skills' Deno cache: host dir and mode; absent without one. */
+  denoCache?: { dir: string; mode: "ro" | "rw" };
+  /** Hidden paths that exist (resolved). */
+  hidden: readonly HiddenPath[];
+  /** Size of the private /tmp (and of /dev/shm, /var/tmp each), bytes. */
+  tmpBytes: number;
+}
+
+interface Mount {
+  source: string;
+  target: string;
+  type: string;
+  opts: string;
+  /** Among mounts on one target: binds (0) before hides (1). */
+  rank: number;
+}
+
+/**
+ * The job's mounts as fstab text, every target under `root`.
+ *
+ * @example
+ * ```ts
+ * const fstab = buildSandboxFstab({ root: "/state/work/.root", ...paths });
+ * // "turnpike-root /state/work/.root tmpfs size=1048576,mode=0755 0 0\n/usr ..."
+ * ```
+ */
+export function buildSandboxFstab(o: SandboxFstabOptions): string {
+  const mounts: Mount[] = [];
+  const bind = (source: string, inside: string, ro: boolean) =>
+    mounts.push({ source, target: inside, type: "none", opts: ro ? "bind,ro" : "bind", rank: 0 });
+  const tmpfs = (name: string, inside: string, opts: string) =>
+    mounts.push({ source: name, target: inside, type: "tmpfs", opts, rank: 0 });
+
+  for (const dir of o.systemDirs) bind(dir, dir, true);
+  bind(o.devSkeleton, "/dev", true);
+  for (const f of DEVICE_FILES) bind(`/dev/${f}`, `/dev/${f}`, false);
+  tmpfs("turnpike-shm", "/dev/shm", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);
+  mounts.push({
+    source: "proc",
+    target: "/proc",
+    type: "proc",
+    opts: "nosuid,nodev,noexec",
+    rank: 0,
+  });
+  tmpfs("turnpike-tmp", "/tmp", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);
+  tmpfs("turnpike-vartmp", "/var/tmp", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);
+  tmpfs("turnpike-run", "/run", "size=1048576,mode=0755,nosuid,nodev");
+  bind(o.workDir, SANDBOX_WORK_DIR, false);
+  bind(o.denoBinDir, SANDBOX_DENO_BIN_DIR, true);
+  if (o.denoCache !== undefined) bind(o.denoCache.dir, SANDBOX_DENO_DIR, o.denoCache.mode === "ro");
+  if (o.projectDir !== undefined) bind(o.projectDir, o.projectDir, true);
+  bind(o.skillDir, o.skillDir, true);
+  for (const p of o.readPaths ?? []) bind(p, p, true);
+
+  // Hide only what some bind would otherwise show: the rest does not exist in the new root.
+  const binds = mounts.filter((m) => m.type === "none");
+  for (const h of o.hidden) {
+    for (const m of binds.filter((m) => isUnder(h.path, m.source))) {
+      const inside = m.target + h.path.slice(m.source.length);
+      mounts.push(
+        h.isDirectory
+          ? {
+            source: "turnpike-hidden",
+            target: inside,
+            type: "tmpfs",
+            opts: "size=4096,mode=0",
+            rank: 1,
+          }
+          : { source: o.deniedFile, target: inside, type: "none", opts: "bind,ro", rank: 1 },
+      );
+    }
+  }
+
+  mounts.sort((a, b) => compareTargets(a.target, b.target) || a.rank - b.rank);
+  const line = (m: Mount, target: string) =>
+    [fstabField(m.source), fstabField(target), m.type, m.opts, "0", "0"].join(" ");
+  const root: Mount = {
+    source: "turnpike-root",
+    target: "",
+    type: "tmpfs",
+    opts: "size=1048576,mode=0755",
+    rank: 0,
+  };
+  return [
+    line(root, o.root),
+    // X-mount.mkdir makes each missing mount point (0755) inside the root tmpfs.
+    ...mounts.map((m) => line({ ...m, opts: `${m.opts},X-mount.mkdir` }, o.root + m.target)),
+  ].join("\n") + "\n";
+}
+
+/** Whether `path` is `dir` or lies under it. */
+export function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+}
+
+/** Parents before children: a plain string order would put `/a b` between `/a` and `/a/c`. */
+function compareTargets(a: string, b: string): number {
+  const pa = a.split("/");
+  const pb = b.split("/");
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+/** fstab(5) escaping: whitespace and backslash as octal, so any path is one field. */
+function fstabField(value: string): string {
+  return value.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+}
