@@ -10,7 +10,7 @@
  *     /proc                   the job's own PID namespace
  *     /tmp /var/tmp /run      private tmpfs
  *     /tmp/job                the job's work dir (read-write; also HOME and TMPDIR)
- *     /opt/turnpike/deno      the running Deno's directory, read-only (first on PATH)
+ *     /opt/turnpike/deno/deno the running Deno binary, read-only (its dir first on PATH)
  *     /opt/turnpike/cache     the skills' Deno cache (read-only for jobs, rw for a warm-up)
  *     <skill dir>, <project>  at their own paths, read-only (a Deno skill imports from there)
  *     <extra reads>           paths the manifest asks for and the operator allows, read-only
@@ -29,7 +29,7 @@
 
 /** Where the job's work dir appears inside the sandbox (also HOME and TMPDIR). */
 export const SANDBOX_WORK_DIR = "/tmp/job";
-/** Where the running Deno's directory appears inside the sandbox (first on PATH). */
+/** The directory holding the running Deno binary inside the sandbox (first on PATH). */
 export const SANDBOX_DENO_BIN_DIR = "/opt/turnpike/deno";
 /** Where the skills' Deno cache appears inside the sandbox (the skill's DENO_DIR). */
 export const SANDBOX_DENO_DIR = "/opt/turnpike/cache";
@@ -57,14 +57,19 @@ export interface SandboxFstabOptions {
   root: string;
   /** A host directory holding an empty file per {@linkcode DEVICE_FILES}, the links and `shm/`. */
   devSkeleton: string;
+  /** A host directory holding an empty file `deno`: the mount point of the Deno binary. */
+  binSkeleton: string;
   /** A mode-000 file bound over hidden files. */
   deniedFile: string;
   /** Which of {@linkcode SYSTEM_DIRS} exist on this host. */
   systemDirs: readonly string[];
   /** The job's work dir on the host. */
   workDir: string;
-  /** The running Deno's directory on the host. */
-  denoBinDir: string;
+  /**
+   * The running Deno binary on the host. The file alone is bound, not its directory: npx and
+   * installers keep it in directories only their owner may enter.
+   */
+  denoBinary: string;
   /** The skill's folder (resolved). */
   skillDir: string;
   /** The nearest ancestor of the skill holding a deno.json, if any (resolved). */
@@ -119,7 +124,8 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   tmpfs("turnpike-vartmp", "/var/tmp", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);
   tmpfs("turnpike-run", "/run", "size=1048576,mode=0755,nosuid,nodev");
   bind(o.workDir, SANDBOX_WORK_DIR, false);
-  bind(o.denoBinDir, SANDBOX_DENO_BIN_DIR, true);
+  bind(o.binSkeleton, SANDBOX_DENO_BIN_DIR, true);
+  bind(o.denoBinary, `${SANDBOX_DENO_BIN_DIR}/deno`, true);
   if (o.denoCache !== undefined) bind(o.denoCache.dir, SANDBOX_DENO_DIR, o.denoCache.mode === "ro");
   if (o.projectDir !== undefined) bind(o.projectDir, o.projectDir, true);
   bind(o.skillDir, o.skillDir, true);

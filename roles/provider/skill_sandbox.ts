@@ -180,8 +180,8 @@ export class SkillJobError extends Error {
 }
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** The directory of the running Deno binary: bound at SANDBOX_DENO_BIN_DIR, first on PATH. */
-const DENO_BIN_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
+/** The running Deno: bound at SANDBOX_DENO_BIN_DIR/deno, that dir first on PATH. */
+const DENO_BINARY = Deno.realPathSync(Deno.execPath());
 const MiB = 1024 * 1024;
 /** In `jobsRoot`: the sandbox's fixed host files (mount point, /dev skeleton, denied file). */
 const SANDBOX_HOST_DIR = ".sandbox";
@@ -237,6 +237,7 @@ interface SandboxHost {
   /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
   root: string;
   devSkeleton: string;
+  binSkeleton: string;
   /** The mode-000 file bound over hidden files. */
   deniedFile: string;
   /** `denoCacheDir`, resolved. */
@@ -326,6 +327,13 @@ async function commandOutput(cmd: string, args: string[]): Promise<{ ok: boolean
  */
 export async function createSkillSandbox(options: SkillSandboxOptions): Promise<SkillSandbox> {
   const probe = await probeSandbox(options.mode);
+  if (probe.mode === "root" && !othersMay(DENO_BINARY, 0o005)) {
+    throw new SkillSandboxUnavailableError(
+      `jobs run as nobody, who may not run ${DENO_BINARY} (mode ${modeOf(DENO_BINARY)}); ` +
+        "give others read and execute on the file (its directories may stay private), " +
+        "or run the provider with --sandbox rootless",
+    );
+  }
   await Deno.mkdir(options.jobsRoot, { recursive: true });
   const cache = options.denoCacheDir;
   if (cache !== undefined) {
@@ -344,6 +352,7 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     systemDirs: await existingDirs(SYSTEM_DIRS),
     root: `${hostDir}/root`,
     devSkeleton: `${hostDir}/dev`,
+    binSkeleton: `${hostDir}/bin`,
     deniedFile: `${hostDir}/denied`,
     denoCacheDir: cache === undefined ? undefined : await Deno.realPath(cache),
   };
@@ -398,6 +407,10 @@ async function existingDirs(paths: readonly string[]): Promise<string[]> {
 function ensureHostFiles(host: SandboxHost): void {
   Deno.mkdirSync(host.root, { recursive: true, mode: 0o755 });
   Deno.mkdirSync(`${host.devSkeleton}/shm`, { recursive: true, mode: 0o755 });
+  Deno.mkdirSync(host.binSkeleton, { recursive: true, mode: 0o755 });
+  if (statOrNull(`${host.binSkeleton}/deno`)?.isFile !== true) {
+    Deno.writeFileSync(`${host.binSkeleton}/deno`, new Uint8Array(), { mode: 0o755 });
+  }
   for (const name of DEVICE_FILES) {
     const path = `${host.devSkeleton}/${name}`;
     if (statOrNull(path)?.isFile !== true) {
@@ -516,6 +529,19 @@ function prepareJob(
     const whom = host.mode === "root" ? " by others" : "";
     throw new SkillJobError(`${skillDir}/run is missing or not executable${whom}`);
   }
+  const projectDir = projectDirOf(skillDir);
+  if (host.mode === "root") {
+    // Only the bound dirs themselves and what lies between them matter: the sandbox builds
+    // the path leading to them, so a private home above the project is no obstacle.
+    const between = projectDir === undefined ? [skillDir] : pathsBetween(projectDir, skillDir);
+    const closed = between.find((d) => !othersMay(d, 0o005));
+    if (closed !== undefined) {
+      throw new SkillJobError(
+        `${closed} (mode ${modeOf(closed)}) is closed to the sandbox user nobody; ` +
+          "give others read and execute on it, or run the provider with --sandbox rootless",
+      );
+    }
+  }
   freshWorkDir(workDir, host.mode);
   const refusal = permissionRefusal(job.manifest, options);
   if (refusal !== null) {
@@ -529,12 +555,13 @@ function prepareJob(
     buildSandboxFstab({
       root: host.root,
       devSkeleton: host.devSkeleton,
+      binSkeleton: host.binSkeleton,
       deniedFile: host.deniedFile,
       systemDirs: host.systemDirs,
       workDir: Deno.realPathSync(workDir),
-      denoBinDir: DENO_BIN_DIR,
+      denoBinary: DENO_BINARY,
       skillDir,
-      projectDir: projectDirOf(skillDir),
+      projectDir,
       readPaths: resolvedPaths(job.manifest.permissions.read),
       denoCache: denoCache === undefined || host.denoCacheDir === undefined
         ? undefined
@@ -574,6 +601,25 @@ function freshWorkDir(workDir: string, mode: SandboxMode): void {
   } catch { /* none yet */ }
   Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   if (mode === "root") Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+}
+
+/** Whether "others" have all of `bits` (0o005: read and execute) on `path`. */
+function othersMay(path: string, bits: number): boolean {
+  const st = statOrNull(path);
+  return st !== null && ((st.mode ?? 0) & bits) === bits;
+}
+
+function modeOf(path: string): string {
+  return ((statOrNull(path)?.mode ?? 0) & 0o7777).toString(8).padStart(4, "0");
+}
+
+/** `top`, `inner` and every directory between them (`inner` lies under `top`). */
+function pathsBetween(top: string, inner: string): string[] {
+  const paths = [top];
+  for (const part of inner.slice(top.length).split("/").filter((p) => p !== "")) {
+    paths.push(`${paths.at(-1)}/${part}`);
+  }
+  return paths;
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {
