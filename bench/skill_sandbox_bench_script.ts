@@ -1,7 +1,8 @@
 /**
  * The sandbox's cost per job, sequential jobs: the echo skill (Deno) and a `sh` no-op skill,
- * each sandboxed (namespaces + mounts + nobody + memory cgroup) vs run directly as a plain
- * subprocess. The no-op's difference is the sandbox's setup and teardown alone. Also prints the
+ * each sandboxed vs run directly as a plain subprocess, in every mode this user gets (root:
+ * namespaces + nobody + cgroups; rootless: the same in a user namespace, sampled memory), rows
+ * of both modes in one run. The no-op's difference is the sandbox's setup and teardown alone. Also prints the
  * CPU per sandboxed no-op job of this process and of its children (the sandbox's processes),
  * and echo sandboxed with a warmed read-only Deno cache (`denoCacheDir`, what a provider uses).
  * Run: deno run -A bench/skill_sandbox_bench_script.ts [jobs]
@@ -9,7 +10,7 @@
  * @module
  */
 import { parseSkillManifest } from "../roles/provider/skill_manifest.ts";
-import { createSkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { createSkillSandbox, type SandboxMode } from "../roles/provider/skill_sandbox.ts";
 
 const jobs = Number(Deno.args[0] ?? 20);
 const input = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");
@@ -51,50 +52,58 @@ try {
   await Deno.writeTextFile(`${noop}/run`, "#!/bin/sh\ncat > /dev/null\necho ok\n", {
     mode: 0o755,
   });
-  const sandbox = await createSkillSandbox({
-    jobsRoot: `${root}/state/jobs`,
-    hiddenPaths: [`${root}/state`],
-  });
-  const cached = await createSkillSandbox({
-    jobsRoot: `${root}/state/jobs`,
-    hiddenPaths: [`${root}/state`],
-    denoCacheDir: `${root}/state/skill-deno-cache`,
-  });
-  await cached.warmDenoCache!({ skillDir: "skills/echo", manifest });
-  const warmEcho = async (i: number) => {
-    const o = await cached.run({ jobId: `c${i}`, skillDir: "skills/echo", manifest, input });
-    if (o.status !== "ok") throw new Error(`cached: ${o.status} ${o.stderrTail}`);
-  };
-  const sandboxed = (skillDir: string, prefix: string) => async (i: number) => {
-    const o = await sandbox.run({ jobId: `${prefix}${i}`, skillDir, manifest, input });
-    if (o.status !== "ok") throw new Error(`sandboxed: ${o.status} ${o.stderrTail}`);
-  };
-  // Warm the page cache for all four.
-  await direct("skills/echo", "input text 0");
+  await direct("skills/echo", "input text 0"); // page cache
   await direct(noop, "ok\n");
-  await sandboxed("skills/echo", "w")(0);
-  await sandboxed(noop, "w")(1);
   const d = await perJob(() => direct("skills/echo", "input text 0"));
-  const s = await perJob(sandboxed("skills/echo", "e"));
-  const sc = await perJob(warmEcho);
   const dn = await perJob(() => direct(noop, "ok\n"));
-  const cpu0 = await cpuMs();
-  const sn = await perJob(sandboxed(noop, "n"));
-  const cpu1 = await cpuMs();
+  console.log(`${jobs} sequential jobs per row`);
   const line = (label: string, ms: number) =>
-    console.log(`${label}${(1000 / ms).toFixed(1)} jobs/s  (${ms.toFixed(1)} ms/job)`);
-  console.log(`${jobs} sequential jobs per row (memory cgroup: ${sandbox.memoryLimits})`);
-  line("echo direct:                      ", d);
-  line("echo sandboxed:                   ", s);
-  line("echo sandboxed, Deno cache warm:  ", sc);
-  line("sh no-op direct:                  ", dn);
-  line("sh no-op sandboxed:               ", sn);
-  console.log(
-    `sandbox overhead: echo ${(s - d).toFixed(1)} ms/job, sh no-op ${(sn - dn).toFixed(1)} ms/job` +
-      `; CPU per sandboxed no-op job: this process ${
+    console.log(`${label.padEnd(40)}${(1000 / ms).toFixed(1)} jobs/s  (${ms.toFixed(1)} ms/job)`);
+  line("echo direct:", d);
+  line("sh no-op direct:", dn);
+  const modes: SandboxMode[] = Deno.uid() === 0 ? ["root", "rootless"] : ["rootless"];
+  for (const mode of modes) {
+    const sandbox = await createSkillSandbox({
+      jobsRoot: `${root}/state-${mode}/jobs`,
+      hiddenPaths: [`${root}/state-${mode}`],
+      mode,
+    });
+    const cached = await createSkillSandbox({
+      jobsRoot: `${root}/state-${mode}/jobs`,
+      hiddenPaths: [`${root}/state-${mode}`],
+      denoCacheDir: `${root}/state-${mode}/skill-deno-cache`,
+      mode,
+    });
+    await cached.warmDenoCache!({ skillDir: "skills/echo", manifest });
+    const warmEcho = async (i: number) => {
+      const o = await cached.run({ jobId: `c${i}`, skillDir: "skills/echo", manifest, input });
+      if (o.status !== "ok") throw new Error(`cached: ${o.status} ${o.stderrTail}`);
+    };
+    const sandboxed = (skillDir: string, prefix: string) => async (i: number) => {
+      const o = await sandbox.run({ jobId: `${prefix}${i}`, skillDir, manifest, input });
+      if (o.status !== "ok") throw new Error(`sandboxed: ${o.status} ${o.stderrTail}`);
+    };
+    await sandboxed("skills/echo", "w")(0);
+    await sandboxed(noop, "w")(1);
+    const s = await perJob(sandboxed("skills/echo", "e"));
+    const sc = await perJob(warmEcho);
+    const cpu0 = await cpuMs();
+    const sn = await perJob(sandboxed(noop, "n"));
+    const cpu1 = await cpuMs();
+    console.log(
+      `-- ${mode} (memory ${sandbox.limits.memory}, processes ${sandbox.limits.processes})`,
+    );
+    line(`echo sandboxed:`, s);
+    line(`echo sandboxed, Deno cache warm:`, sc);
+    line(`sh no-op sandboxed:`, sn);
+    console.log(
+      `sandbox overhead (${mode}): echo ${(s - d).toFixed(1)} ms/job, sh no-op ${
+        (sn - dn).toFixed(1)
+      } ms/job; CPU per sandboxed no-op job: this process ${
         ((cpu1.self - cpu0.self) / jobs).toFixed(1)
       } ms, children ${((cpu1.children - cpu0.children) / jobs).toFixed(1)} ms`,
-  );
+    );
+  }
 } finally {
   await Deno.remove(root, { recursive: true });
 }

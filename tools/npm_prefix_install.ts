@@ -10,7 +10,7 @@
  * optional binaries out, which `npm ci` refuses; npm install with exact versions and the
  * lockfile present installs the same tree.
  *
- * Usage: `deno run --allow-read --allow-write --allow-run=npm --allow-env tools/npm_prefix_install.ts tools tests/peers`
+ * Usage: `deno run --allow-read --allow-write --allow-run=npm,node --allow-env tools/npm_prefix_install.ts tools tests/peers`
  *
  * @module
  */
@@ -51,21 +51,38 @@ export async function ensureNpmPrefix(
   const want = await manifestDigest(prefix);
   if (await readStamp(prefix) === want) return "current";
   const what = await packageDescription(prefix);
-  log(`installing ${what} (npm install --prefix ${prefix}; once, then cached) ...`);
+  log(
+    `installing ${what} (npm install --prefix ${prefix}; once, then cached) ...`,
+  );
   const started = performance.now();
   const { code } = await new Deno.Command(options.npm ?? "npm", {
-    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error"],
+    args: [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+    ],
+    env: await nodeHeadersEnv(),
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
   }).output().catch((err) => {
-    throw new NpmPrefixInstallError(`cannot run npm (${(err as Error).message})`, { cause: err });
+    throw new NpmPrefixInstallError(
+      `cannot run npm (${(err as Error).message})`,
+      { cause: err },
+    );
   });
   if (code !== 0) {
-    throw new NpmPrefixInstallError(`npm install --prefix ${prefix} exited ${code}`);
+    throw new NpmPrefixInstallError(
+      `npm install --prefix ${prefix} exited ${code}`,
+    );
   }
   await Deno.writeTextFile(`${prefix}/${STAMP}`, `${want}\n`);
-  log(`installed ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `installed ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return "installed";
 }
 
@@ -78,6 +95,30 @@ async function manifestDigest(prefix: string): Promise<string> {
   return bytesToHex(hash.digest());
 }
 
+/**
+ * Native modules (the reference relay's SQLite) compile against Node's headers. node-gyp
+ * downloads them unless told where they are; machines that reach only the npm registry cannot
+ * download them, so point it at the headers installed beside `node` when npm has no nodedir.
+ */
+async function nodeHeadersEnv(): Promise<Record<string, string>> {
+  if (
+    Deno.env.get("npm_config_nodedir") ?? Deno.env.get("NPM_CONFIG_NODEDIR")
+  ) return {};
+  const out = await new Deno.Command("node", {
+    args: ["-p", "process.execPath"],
+  }).output()
+    .catch(() => null);
+  if (out === null || !out.success) return {};
+  const prefix = new TextDecoder().decode(out.stdout).trim().replace(
+    /\/bin\/[^/]+$/,
+    "",
+  );
+  const headers = await Deno.stat(`${prefix}/include/node/common.gypi`).catch(
+    () => null,
+  );
+  return headers === null ? {} : { npm_config_nodedir: prefix };
+}
+
 async function readStamp(prefix: string): Promise<string | undefined> {
   try {
     return (await Deno.readTextFile(`${prefix}/${STAMP}`)).trim();
@@ -87,7 +128,9 @@ async function readStamp(prefix: string): Promise<string | undefined> {
 }
 
 async function packageDescription(prefix: string): Promise<string> {
-  const manifest = JSON.parse(await Deno.readTextFile(`${prefix}/package.json`));
+  const manifest = JSON.parse(
+    await Deno.readTextFile(`${prefix}/package.json`),
+  );
   return Object.keys(manifest.dependencies ?? {}).join(", ") || prefix;
 }
 
@@ -96,7 +139,9 @@ if (import.meta.main) {
     for (const prefix of Deno.args) await ensureNpmPrefix(prefix);
   } catch (err) {
     console.error(`Error: ${(err as Error).message}`);
-    console.error("Suggestion: check that npm can reach its registry, then run the task again");
+    console.error(
+      "Suggestion: check that npm can reach its registry, then run the task again",
+    );
     Deno.exit(1);
   }
 }
