@@ -8,6 +8,7 @@
  * @module
  */
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
 import { buildPaidWrite, type PrepareSender, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
@@ -78,25 +79,35 @@ export class TownPublisher {
 
   /** Pays for and sends an already signed event. */
   async publishSigned(event: NostrEvent): Promise<void> {
+    const reply = await this.sendPaid(event);
+    if (reply.type === "reject") throw new TownWriteRejectedError(reply.code, reply.message);
+    this.published++;
+  }
+
+  /**
+   * Sends `event` as the data of a paid PREPARE (amount: its price per byte, or `amount`: a
+   * blob payment) and returns the reply; the spent counter follows what was fulfilled.
+   */
+  async sendPaid(event: NostrEvent, amount?: bigint): Promise<IlpReply> {
     for (let attempt = 0;; attempt++) {
       const grant = await (this.#grant ?? this.#handshake());
       const { prepare } = await buildPaidWrite({
         event,
         grant,
         pricePerByte: this.#options.pricePerByte ?? 10n,
+        amount,
       });
       const reply = await this.#options.sender.sendPrepare(prepare);
       if (reply.type === "fulfill") {
         this.spent += BigInt(prepare.amount);
-        this.published++;
-        return;
+        return reply;
       }
       // F05 (wrong condition) or F02 after a town restart: the grant is stale; redo SPSP once.
       if (attempt === 0 && (reply.code === "F05" || reply.code === "F02")) {
         this.#grant = undefined;
         continue;
       }
-      throw new TownWriteRejectedError(reply.code, reply.message);
+      return reply;
     }
   }
 }

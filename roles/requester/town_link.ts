@@ -95,6 +95,11 @@ export interface TownLink {
   pricePerByte: bigint;
   /** Pays for and stores one event at the town. */
   write(event: NostrEvent): Promise<void>;
+  /**
+   * Sends `event` as the data of a paid PREPARE for `amount` (a blob payment: its upload
+   * authorization) and returns the reply as it is.
+   */
+  sendPaid(event: NostrEvent, amount: bigint): Promise<IlpReply>;
   /** Sends one PREPARE (a provider payment) through the link. */
   send(prepare: IlpPrepare): Promise<IlpReply>;
   close(): Promise<void>;
@@ -197,11 +202,21 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
   };
+  const sendPaid = async (event: NostrEvent, amount: bigint): Promise<IlpReply> => {
+    const { prepare } = await buildPaidWrite({
+      event,
+      grant: await getGrant(),
+      pricePerByte,
+      amount,
+    });
+    return await btp.sendPrepare(prepare);
+  };
   return {
     btp,
     townAddress,
     pricePerByte,
     write,
+    sendPaid,
     send: (prepare) => btp.sendPrepare(prepare),
     close: async () => {
       await btp.close();

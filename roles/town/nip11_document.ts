@@ -26,6 +26,13 @@ export interface Nip11Info {
   assetScale?: number;
   /** ILP address paid writes go to. */
   ilpAddress?: string;
+  /** The blob store's price and limits (Blossom on the same port). */
+  blobs?: {
+    pricePerMiB: bigint;
+    maxBlobBytes: number;
+    quotaBytes: number;
+    retentionMs: number;
+  };
 }
 
 /** NIPs the town implements (read side: 1, 11, 40, 45; 89 and 90 events are stored/served). */
@@ -63,16 +70,32 @@ export function buildNip11Document(info: Nip11Info, limits: TownLimits): Record<
   if (info.pubkey) doc.pubkey = info.pubkey;
   if (info.self) doc.self = info.self;
   if (info.contact) doc.contact = info.contact;
+  const fees: Record<string, unknown[]> = {};
   if (info.pricePerByte !== undefined) {
-    doc.fees = {
-      publication: [{
-        amount: Number(info.pricePerByte),
-        unit: info.assetCode ?? "base units",
-        per: "TOON byte",
-        asset_scale: info.assetScale,
-        ilp_address: info.ilpAddress,
-      }],
-    };
+    fees.publication = [{
+      amount: Number(info.pricePerByte),
+      unit: info.assetCode ?? "base units",
+      per: "TOON byte",
+      asset_scale: info.assetScale,
+      ilp_address: info.ilpAddress,
+    }];
   }
+  if (info.blobs !== undefined) {
+    // A Blossom server on this port: uploads paid per MiB kept for the retention period.
+    fees.blob = [{
+      amount: Number(info.blobs.pricePerMiB),
+      unit: info.assetCode ?? "base units",
+      per: "MiB",
+      period: Math.round(info.blobs.retentionMs / 1000),
+      asset_scale: info.assetScale,
+      ilp_address: info.ilpAddress,
+    }];
+    Object.assign(doc.limitation as Record<string, unknown>, {
+      max_blob_bytes: info.blobs.maxBlobBytes,
+      blob_quota_bytes: info.blobs.quotaBytes,
+      blob_retention_seconds: Math.round(info.blobs.retentionMs / 1000),
+    });
+  }
+  if (Object.keys(fees).length > 0) doc.fees = fees;
   return doc;
 }

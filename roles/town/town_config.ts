@@ -17,6 +17,10 @@
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | USD, 6 (from IL-DCP with a parent) |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
+ * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
+ * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
+ * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
+ * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
  *
  * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
  * its kind 10032 at start (roles/town/town_peer_info.ts).
@@ -33,6 +37,12 @@ import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
 import { type BtpPeerAccountConfig, isAccountName } from "./btp_accounts.ts";
 import { DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
+import {
+  DEFAULT_BLOB_QUOTA_BYTES,
+  DEFAULT_BLOB_RETENTION_MS,
+  DEFAULT_MAX_BLOB_BYTES,
+} from "../../state/blob_store.ts";
 import {
   resolveTownSettlement,
   type TownSettlement,
@@ -51,6 +61,10 @@ export interface TownFlags {
   maxPacketAmount?: string;
   owner?: string;
   publicBtpUrl?: string;
+  blobPricePerMib?: string;
+  maxBlobBytes?: string;
+  blobQuotaBytes?: string;
+  blobRetentionDays?: string;
 }
 
 /** The resolved town configuration. */
@@ -74,6 +88,18 @@ export interface TownConfig {
   assetScale: number;
   /** What the town announces in its kind 10032 at start; absent: no announcement. */
   settlement?: TownSettlement;
+  /** The blob store's prices and limits; absent: the defaults. */
+  blobs?: TownBlobConfig;
+}
+
+/** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
+export interface TownBlobConfig {
+  /** Base units per MiB stored. */
+  pricePerMiB: bigint;
+  maxBlobBytes: number;
+  /** Bytes one pubkey may own. */
+  quotaBytes: number;
+  retentionMs: number;
 }
 
 /** A peer that settles over a payment channel. */
@@ -345,6 +371,35 @@ export function resolveTownConfig(
       loaded,
       pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
     ),
+    blobs: townBlobs(pick, flags),
+  };
+}
+
+function townBlobs(
+  pick: (flag: unknown, envName: string | undefined, tomlKey: string) => unknown,
+  flags: TownFlags,
+): TownBlobConfig {
+  const price = pick(
+    flags.blobPricePerMib,
+    "TURNPIKE_TOWN_BLOB_PRICE_PER_MIB",
+    "blob_price_per_mib",
+  );
+  const max = pick(flags.maxBlobBytes, "TURNPIKE_TOWN_MAX_BLOB_BYTES", "max_blob_bytes");
+  const quota = pick(flags.blobQuotaBytes, "TURNPIKE_TOWN_BLOB_QUOTA_BYTES", "blob_quota_bytes");
+  const days = pick(
+    flags.blobRetentionDays,
+    "TURNPIKE_TOWN_BLOB_RETENTION_DAYS",
+    "blob_retention_days",
+  );
+  return {
+    pricePerMiB: price === undefined ? DEFAULT_BLOB_PRICE_PER_MIB : amount(price, "blob price"),
+    maxBlobBytes: max === undefined ? DEFAULT_MAX_BLOB_BYTES : positiveInt(max, "max blob bytes"),
+    quotaBytes: quota === undefined
+      ? DEFAULT_BLOB_QUOTA_BYTES
+      : positiveInt(quota, "blob quota bytes"),
+    retentionMs: days === undefined
+      ? DEFAULT_BLOB_RETENTION_MS
+      : positiveInt(days, "blob retention days") * 24 * 3600 * 1000,
   };
 }
 

@@ -4,7 +4,8 @@
  * - a WebSocket upgrade (any path) to NIP-01 ({@linkcode Nip01Session});
  * - `Accept: application/nostr+json` to the NIP-11 document;
  * - `GET /health` to a JSON health summary;
- * - `GET /metrics` to Prometheus text.
+ * - `GET /metrics` to Prometheus text;
+ * - the Blossom blob routes (blob_routes.ts) when the town keeps blobs.
  *
  * TOON mode: a client gets Crosstown's `["EVENT", subId, "<TOON text>"]` instead of JSON events
  * when it opens the WebSocket with the query parameter `?format=toon` (works from any client
@@ -18,6 +19,8 @@ import type { EventStore } from "../../state/event_store.ts";
 import { buildNip11Document, type Nip11Info } from "./nip11_document.ts";
 import { type EventWireFormat, Nip01Session } from "./nip01_session.ts";
 import { SubscriptionHub } from "./subscription_hub.ts";
+import type { BlobRoutes } from "./blob_routes.ts";
+import type { BlobStore } from "../../state/blob_store.ts";
 import { resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import { createTownCounters, renderTownMetrics, type TownCounters } from "./town_metrics.ts";
 
@@ -41,12 +44,14 @@ export interface TownHttpHandlerOptions {
   info?: Nip11Info;
   /** How often expired events are purged from the store (NIP-40). Default 60 s; 0 = never. */
   purgeIntervalMs?: number;
+  /** The Blossom routes and their store, when the town keeps blobs. */
+  blobs?: { routes: BlobRoutes; store: BlobStore; payments: () => number };
 }
 
 /** The town's HTTP handler and what it owns. */
 export interface TownHttpHandler {
   /** Pass to `Deno.serve`. */
-  handler: (request: Request) => Response;
+  handler: (request: Request) => Response | Promise<Response>;
   hub: SubscriptionHub;
   limits: TownLimits;
   counters: TownCounters;
@@ -93,6 +98,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     ? setInterval(() => {
       try {
         counters.expiredPurgedTotal += options.store.purgeExpired().length;
+        options.blobs?.store.purgeExpired().catch(() => {});
       } catch {
         // A busy or closed database: try again next time.
       }
@@ -127,10 +133,27 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     return response;
   };
 
+  const blobGauges = () => {
+    if (options.blobs === undefined) return {};
+    const stats = options.blobs.store.stats();
+    const c = options.blobs.routes.counters;
+    return {
+      blobsStored: stats.blobs,
+      blobBytesStored: stats.bytes,
+      blobUploadsInProgress: c.uploadsInProgress,
+      blobUploadsTotal: c.uploads,
+      blobUploadBytesTotal: c.uploadBytes,
+      blobDownloadsTotal: c.downloads,
+      blobDownloadBytesTotal: c.downloadBytes,
+      blobRequestsRefusedTotal: c.refused,
+      blobPaymentsTotal: options.blobs.payments(),
+    };
+  };
+
   const json = (body: unknown, contentType = "application/json") =>
     new Response(JSON.stringify(body), { headers: { "content-type": contentType, ...CORS } });
 
-  const handler = (request: Request): Response => {
+  const handler = (request: Request): Response | Promise<Response> => {
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       try {
         return upgrade(request);
@@ -138,6 +161,8 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
         return new Response("bad WebSocket upgrade\n", { status: 400 });
       }
     }
+    const blob = options.blobs?.routes.handle(request);
+    if (blob !== undefined) return blob;
     const { pathname } = new URL(request.url);
     if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -159,6 +184,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
         eventsStored: options.store.size(),
         eventsPublishedTotal: hub.publishedTotal,
         liveDeliveriesTotal: hub.deliveredTotal,
+        ...blobGauges(),
       }, limits);
       return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
     }

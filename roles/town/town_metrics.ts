@@ -31,6 +31,16 @@ export interface TownGauges {
   eventsStored: number;
   eventsPublishedTotal: number;
   liveDeliveriesTotal: number;
+  /** Blob store gauges and counters (absent on a town without one). */
+  blobsStored?: number;
+  blobBytesStored?: number;
+  blobUploadsInProgress?: number;
+  blobUploadsTotal?: number;
+  blobUploadBytesTotal?: number;
+  blobDownloadsTotal?: number;
+  blobDownloadBytesTotal?: number;
+  blobRequestsRefusedTotal?: number;
+  blobPaymentsTotal?: number;
 }
 
 /** Fresh, zeroed counters. */
@@ -79,6 +89,7 @@ export function renderTownMetrics(
     lines.push(`# TYPE ${name} counter`, `${name} ${value}`);
   }
   for (const [key, value] of Object.entries(gauges)) {
+    if (value === undefined) continue;
     const name = `turnpike_town_${snake(key)}`;
     lines.push(`# TYPE ${name} ${key.endsWith("Total") ? "counter" : "gauge"}`, `${name} ${value}`);
   }

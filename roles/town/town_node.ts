@@ -21,6 +21,9 @@ import type { TownConfig } from "./town_config.ts";
 import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
+import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
+import { createBlobRoutes } from "./blob_routes.ts";
+import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -55,6 +58,8 @@ export interface TownNode {
   writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
   store: EventStore;
+  /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline). */
+  blobs: BlobStore;
   /** The kind 10032 stored at start (when the config has a settlement section). */
   announcement?: TownAnnouncement;
   /** Stops everything; safe to call twice. */
@@ -77,6 +82,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
   const store = openEventStore({ path: databasePath });
+  const blobs = await openBlobStore({
+    dir: `${config.stateDir}/blobs`,
+    maxBlobBytes: config.blobs?.maxBlobBytes,
+    quotaBytes: config.blobs?.quotaBytes,
+    retentionMs: config.blobs?.retentionMs,
+  });
+  const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
   const hub = new SubscriptionHub();
   const secrets = new SpspSecrets({ seed: deriveSpspSeed(options.secretKey) });
   let townAddress = config.ilpAddress;
@@ -100,6 +112,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     groupCommit: options.groupCommit,
     databasePath,
     verifierWorkers: options.verifierWorkers,
+    blobs,
+    blobPricePerMiB,
   });
   const accounts = new BtpAccounts({
     peers: config.peers,
@@ -134,6 +148,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await new Promise((resolve) => setTimeout(resolve, 0));
     store.close();
+    blobs.close();
   });
   try {
     if (config.parent) {
@@ -154,7 +169,26 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
       pricing: config.pricing,
-      info: { self: getPublicKey(options.secretKey) },
+      info: {
+        self: getPublicKey(options.secretKey),
+        assetCode,
+        assetScale,
+        blobs: {
+          pricePerMiB: blobPricePerMiB,
+          maxBlobBytes: blobs.maxBlobBytes,
+          quotaBytes: blobs.quotaBytes,
+          retentionMs: blobs.retentionMs,
+        },
+      },
+      blobs: {
+        store: blobs,
+        payments: () => pipeline.counters.blobPayments,
+        routes: createBlobRoutes({
+          blobs,
+          pricePerMiB: blobPricePerMiB,
+          ilpAddress: () => townAddress,
+        }),
+      },
     });
     const httpServer = Deno.serve(
       { hostname: config.host, port: config.httpPort, onListen: () => {} },
@@ -197,6 +231,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       writeCounters: pipeline.counters,
       writeBatches: () => pipeline.committer.batches,
       store,
+      blobs,
       announcement,
       stop: () => stopped ??= stopAll(),
     };

@@ -10,6 +10,10 @@
  * else F05 (also for a destination without a tag: the town cannot fulfil it) -> 7. group-committed
  * SQLite insert -> 8. live publish -> 9. FULFILL, only after the insert committed.
  *
+ * A Blossom upload authorization (kind 24242) branches off after step 3: it pays for a blob
+ * (blob_payment.ts) instead of being stored; its FULFILL data is JSON `{"sha256", "status":
+ * "paid", "size"}`.
+ *
  * FULFILL data is JSON `{"eventId", "status"}` (`stored`, `replaced`, `duplicate`, `ephemeral`).
  * Store refusals (deleted by its author, a newer replaceable version stored, NIP-40 expired) are
  * F06 with the reason. An unexpected failure is T00; nothing is ever fulfilled without a commit.
@@ -34,6 +38,9 @@ import {
   shallowParse,
 } from "./write_checks.ts";
 import { GroupCommitter } from "./write_group_commit.ts";
+import { BLOB_AUTH_KIND } from "../../protocol/blob_authorization.ts";
+import type { BlobStore } from "../../state/blob_store.ts";
+import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
 import { WriteVerifierPool } from "./write_verifier_pool.ts";
 
@@ -60,6 +67,10 @@ export interface WritePipelineOptions {
   databasePath?: string;
   /** Signature-verifying workers (0: verify inline). Default: see WriteVerifierPool. */
   verifierWorkers?: number;
+  /** The blob store paid uploads go to; without it blob payments are refused (F06). */
+  blobs?: BlobStore;
+  /** Base units per MiB of blob (protocol/blob_pricing.ts). */
+  blobPricePerMiB?: bigint;
 }
 
 /** Outcome counts, for metrics and benchmarks. */
@@ -68,6 +79,8 @@ export interface WriteCounters {
   /** By ILP code. */
   rejected: Record<string, number>;
   spspAnswered: number;
+  /** Blob uploads paid for. */
+  blobPayments: number;
   /** Messages to the signature-verifying workers (each a batch of events). */
   readonly verifierBatches: number;
   /** Events verified on the main thread (a lone write with the workers idle, or no workers). */
@@ -116,6 +129,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     fulfilled: 0,
     rejected: {},
     spspAnswered: 0,
+    blobPayments: 0,
     get verifierBatches() {
       return verifier.batches;
     },
@@ -166,17 +180,8 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     throw new TownWriteRejection("F99", "SPSP response in data", data);
   };
 
-  const write = async (prepare: IlpPrepare, destination: WriteDestination) => {
-    checkEventSize(prepare.data, maxBytes);
-    const shallow = shallowParse(prepare.data, maxBytes);
-    const event = decodeEvent(shallow, maxBytes);
-    await checkSignature(event, verifier);
-    if (options.responder.isForTown(event)) return await answerSpsp(prepare, destination, event);
-    checkPayment(shallow.summary, {
-      amount: prepare.amount,
-      toonByteLength: prepare.data.byteLength,
-      pricing: options.pricing,
-    });
+  /** The fulfillment of a paid write, when its condition is one the town can fulfil (F05). */
+  const checkCondition = (prepare: IlpPrepare, destination: WriteDestination): Uint8Array => {
     if (destination.kind !== "relay") {
       throw new TownWriteRejection(
         "F05",
@@ -190,6 +195,44 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
         "wrong condition: not derived from the shared secret of this destination",
       );
     }
+    return fulfillment;
+  };
+
+  const payForBlob = (
+    prepare: IlpPrepare,
+    destination: WriteDestination,
+    event: NostrEvent,
+  ): IlpReply => {
+    if (options.blobs === undefined) {
+      throw new TownWriteRejection("F06", "invalid event: this town stores no blobs");
+    }
+    const paid = checkBlobPayment(event, {
+      blobs: options.blobs,
+      pricePerMiB: options.blobPricePerMiB ?? 0n,
+      amount: BigInt(prepare.amount),
+    });
+    const fulfillment = checkCondition(prepare, destination);
+    recordBlobPayment(paid, event.pubkey, BigInt(prepare.amount), options.blobs);
+    counters.blobPayments++;
+    return fulfill(
+      fulfillment,
+      encoder.encode(JSON.stringify({ sha256: paid.sha256, status: "paid", size: paid.size })),
+    );
+  };
+
+  const write = async (prepare: IlpPrepare, destination: WriteDestination) => {
+    checkEventSize(prepare.data, maxBytes);
+    const shallow = shallowParse(prepare.data, maxBytes);
+    const event = decodeEvent(shallow, maxBytes);
+    await checkSignature(event, verifier);
+    if (options.responder.isForTown(event)) return await answerSpsp(prepare, destination, event);
+    if (event.kind === BLOB_AUTH_KIND) return payForBlob(prepare, destination, event);
+    checkPayment(shallow.summary, {
+      amount: prepare.amount,
+      toonByteLength: prepare.data.byteLength,
+      pricing: options.pricing,
+    });
+    const fulfillment = checkCondition(prepare, destination);
     const result = options.groupCommit === false
       ? options.store.insert(event, shallow.text)
       : await committer.insert({ event, raw: shallow.text });

@@ -33,13 +33,17 @@ export interface TestTownOptions extends Partial<TownConfig> {
  * await town.stop();
  * ```
  */
-export function startTestTown(options: TestTownOptions = {}): Promise<TownNode> {
+export async function startTestTown(options: TestTownOptions = {}): Promise<TownNode> {
   const { databasePath, secretKey, groupCommit, verifierWorkers, ...overrides } = options;
+  // The blob store lives in the state dir: a temp one unless the test names its own.
+  const ownStateDir = overrides.stateDir === undefined
+    ? await Deno.makeTempDir({ prefix: "turnpike-test-town-" })
+    : undefined;
   const config: TownConfig = {
     host: "127.0.0.1",
     httpPort: 0,
     btpPort: 0,
-    stateDir: "/nonexistent",
+    stateDir: ownStateDir ?? overrides.stateDir!,
     network: "local",
     ilpAddress: "test.town",
     peers: [],
@@ -50,13 +54,25 @@ export function startTestTown(options: TestTownOptions = {}): Promise<TownNode> 
     assetScale: 6,
     ...overrides,
   };
-  return startTownNode({
+  const town = await startTownNode({
     config,
     secretKey: secretKey ?? generateSecretKey(),
     databasePath: databasePath ?? ":memory:",
     groupCommit,
     verifierWorkers,
+  }).catch(async (err) => {
+    if (ownStateDir !== undefined) await Deno.remove(ownStateDir, { recursive: true });
+    throw err;
   });
+  if (ownStateDir === undefined) return town;
+  const stop = town.stop;
+  return {
+    ...town,
+    stop: async () => {
+      await stop();
+      await Deno.remove(ownStateDir, { recursive: true }).catch(() => {});
+    },
+  };
 }
 
 /** A client that pays a town for events. */

@@ -1,0 +1,53 @@
+/**
+ * What the town answers to a blob payment (docs/PROTOCOL.md "Blobs"): a FULFILL whose data is
+ * JSON `{"sha256", "status": "paid", "size"}`, or a REJECT. An F99 REJECT whose data is JSON
+ * `{"reason": "already-stored" | "quota-exceeded"}` took no money: `already-stored` means the
+ * upload is free, `quota-exceeded` that the payer owns too much already.
+ *
+ * @module
+ */
+import type { IlpReply } from "./ilp_packet.ts";
+
+/** Why a blob payment was refused without taking money. */
+export type BlobRejectReason = "already-stored" | "quota-exceeded";
+
+/** How a blob payment ended, read from the town's reply. */
+export type BlobPaymentOutcome =
+  | { status: "paid" }
+  | { status: BlobRejectReason; message: string }
+  | { status: "rejected"; code: string; message: string };
+
+/**
+ * The F99 REJECT data for `reason`.
+ *
+ * @example
+ * ```ts
+ * new TownWriteRejection("F99", "already-stored: ...", blobRejectData("already-stored"));
+ * ```
+ */
+export function blobRejectData(reason: BlobRejectReason): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ reason }));
+}
+
+/**
+ * Reads the town's reply to a blob payment.
+ *
+ * @example
+ * ```ts
+ * const outcome = blobPaymentOutcome(await link.sendPaid(auth, price));
+ * if (outcome.status === "already-stored") { ... upload for free ... }
+ * ```
+ */
+export function blobPaymentOutcome(reply: IlpReply): BlobPaymentOutcome {
+  if (reply.type === "fulfill") return { status: "paid" };
+  if (reply.code === "F99") {
+    let reason: unknown;
+    try {
+      reason = JSON.parse(new TextDecoder().decode(reply.data)).reason;
+    } catch { /* not ours */ }
+    if (reason === "already-stored" || reason === "quota-exceeded") {
+      return { status: reason, message: reply.message };
+    }
+  }
+  return { status: "rejected", code: reply.code, message: reply.message };
+}

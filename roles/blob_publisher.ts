@@ -1,0 +1,130 @@
+/**
+ * Puts a file on the town's blob store, paid (docs/PROTOCOL.md "Blobs"), for requesters (job
+ * inputs) and providers (large results): hash the file, sign an upload authorization (kind 24242
+ * with `x` and `size`), ask the town whether the upload needs paying (`HEAD /upload`: not when
+ * the blob is stored already or this uploader paid for it before), if so pay with one PREPARE
+ * whose data is that authorization and whose amount is size x the town's blob price, then stream
+ * the bytes to `PUT /upload` with the same authorization.
+ *
+ * Never pays twice for one blob: an upload that fails after the payment is retried with the same
+ * allowance (the town keeps it for a day, also across runs), and a payment the town answers
+ * `already-stored` is not taken.
+ *
+ * @module
+ */
+import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
+import type { BlobDescriptor } from "../protocol/blob_descriptor.ts";
+import { blobPaymentOutcome } from "../protocol/blob_payment_reply.ts";
+import { priceBlob } from "../protocol/blob_pricing.ts";
+import type { IlpReply } from "../protocol/ilp_packet.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { signEventTemplate } from "../identity/event_signer.ts";
+import {
+  BlossomError,
+  hashFile,
+  type TransferProgress,
+  uploadBlobFile,
+  uploadRequirement,
+} from "../transport/blossom_client.ts";
+
+/** Options for {@linkcode publishBlob}. */
+export interface PublishBlobOptions {
+  /** The file to publish. */
+  path: string;
+  /** The town's HTTP URL (its Blossom server). */
+  server: string;
+  /** The town's blob price, base units per MiB (its NIP-11 `fees.blob`). */
+  pricePerMiB: bigint;
+  secretKey: Uint8Array;
+  /** Pays: sends the authorization as the data of a PREPARE for `amount` (a town link). */
+  pay: (authorization: NostrEvent, amount: bigint) => Promise<IlpReply>;
+  type?: string;
+  onProgress?: TransferProgress;
+  /** Upload attempts after the payment (default 3). */
+  attempts?: number;
+}
+
+/** A published blob and what it cost. */
+export interface PublishedBlob {
+  descriptor: BlobDescriptor;
+  /** Base units paid to the town (0 when it was stored already). */
+  paid: bigint;
+}
+
+/** The town refused the blob (payment refused, quota, upload failed). */
+export class BlobPublishError extends Error {
+  override name = "BlobPublishError";
+  constructor(message: string, readonly suggestion: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Publishes a file as a blob.
+ *
+ * @example
+ * ```ts
+ * const { descriptor, paid } = await publishBlob({ path, server, pricePerMiB: 200n, secretKey,
+ *   pay: (auth, amount) => link.sendPaid(auth, amount) });
+ * ```
+ */
+export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob> {
+  const { sha256, size } = await hashFile(o.path);
+  const authorization = signEventTemplate(
+    buildBlobAuthorization({
+      verb: "upload",
+      sha256: [sha256],
+      size,
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      content: `Upload ${o.path.slice(o.path.lastIndexOf("/") + 1)}`,
+    }),
+    o.secretKey,
+  );
+  const upload = () =>
+    uploadBlobFile({
+      server: o.server,
+      path: o.path,
+      sha256,
+      size,
+      authorization,
+      type: o.type,
+      onProgress: o.onProgress,
+    });
+  const needs = await uploadRequirement({ server: o.server, sha256, size, authorization });
+  if (needs === "allowed") return { descriptor: await upload(), paid: 0n };
+  const price = priceBlob(size, o.pricePerMiB);
+  const outcome = blobPaymentOutcome(await o.pay(authorization, price));
+  if (outcome.status === "quota-exceeded") {
+    throw new BlobPublishError(
+      `the town refused the blob: ${outcome.message}`,
+      "delete blobs you no longer need (Blossom DELETE) or wait for them to expire",
+    );
+  }
+  if (outcome.status === "rejected") {
+    throw new BlobPublishError(
+      `the town refused to be paid for the blob: ${outcome.code} ${outcome.message}`,
+      outcome.code === "F08"
+        ? "the blob is over the town's size limit (NIP-11 limitation.max_blob_bytes)"
+        : "check the town's blob price (NIP-11 fees.blob) and your balance",
+    );
+  }
+  const paid = outcome.status === "paid" ? price : 0n;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return { descriptor: await upload(), paid };
+    } catch (err) {
+      // The allowance stays at the town: retrying costs nothing more. A 4xx other than a
+      // timeout or conflict will not get better.
+      const status = err instanceof BlossomError ? err.status : 0;
+      const retryable = status === 0 || status >= 500 || status === 409 || status === 408;
+      if (!retryable || attempt >= (o.attempts ?? 3)) {
+        throw new BlobPublishError(
+          `the blob was paid for but its upload failed: ${(err as Error).message}`,
+          "run the command again: the payment is kept by the town for a day",
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * A Blossom client for files of any size (BUD-01/02): HEAD, a streaming `PUT /upload` from a
+ * file, and a streaming, verifying download to a file. Written here rather than taken from
+ * `blossom-client-sdk` (which the interop tests use against the town): the SDK uploads a
+ * `Blob`, and Deno has no file-backed Blob, so a 256 MiB build context would sit in memory
+ * whole; it also neither caps nor verifies what it downloads.
+ *
+ * Progress goes to an optional callback (bytes done, total), at most every 100 ms.
+ *
+ * @module
+ */
+import { createSHA256 } from "hash-wasm";
+import { authorizationHeader } from "../protocol/blob_authorization.ts";
+import { type BlobDescriptor, parseBlobDescriptor } from "../protocol/blob_descriptor.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+
+/** Told how far a transfer got. */
+export type TransferProgress = (done: number, total: number) => void;
+
+/** A Blossom request that failed; `status` is the HTTP status (0: no answer). */
+export class BlossomError extends Error {
+  override name = "BlossomError";
+  constructor(readonly status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** What a `HEAD /<sha256>` found. */
+export interface BlobHead {
+  size: number;
+  type?: string;
+}
+
+/**
+ * `HEAD <server>/<sha256>`: the blob's size and type, or undefined when it is not stored.
+ *
+ * @example
+ * ```ts
+ * const head = await headBlob("http://127.0.0.1:7100", sha256);
+ * ```
+ */
+export function headBlob(server: string, sha256: string): Promise<BlobHead | undefined> {
+  return headBlobUrl(`${trimSlash(server)}/${sha256}`);
+}
+
+/**
+ * `HEAD <url>` of a blob URL.
+ *
+ * @example
+ * ```ts
+ * const head = await headBlobUrl(`${server}/${sha256}`);
+ * ```
+ */
+export async function headBlobUrl(url: string): Promise<BlobHead | undefined> {
+  const response = await request(url, { method: "HEAD" });
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw await failure(response, `HEAD ${url}`);
+  const size = Number(response.headers.get("content-length"));
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new BlossomError(response.status, `HEAD ${url}: no Content-Length`);
+  }
+  return { size, type: response.headers.get("content-type") ?? undefined };
+}
+
+/** Options for {@linkcode uploadRequirement}. */
+export interface UploadRequirementOptions {
+  server: string;
+  sha256: string;
+  size: number;
+  /** The uploader's authorization: a payment it already made counts. */
+  authorization?: NostrEvent;
+}
+
+/**
+ * `HEAD <server>/upload` (BUD-06): `allowed` (stored already, or paid for by this uploader) or
+ * `payment-required`; other refusals (too large...) throw.
+ *
+ * @example
+ * ```ts
+ * if (await uploadRequirement({ server, sha256, size, authorization }) === "payment-required") pay();
+ * ```
+ */
+export async function uploadRequirement(
+  o: UploadRequirementOptions,
+): Promise<"allowed" | "payment-required"> {
+  const response = await request(`${trimSlash(o.server)}/upload`, {
+    method: "HEAD",
+    headers: {
+      "x-sha-256": o.sha256,
+      "x-content-length": String(o.size),
+      ...(o.authorization ? { authorization: authorizationHeader(o.authorization) } : {}),
+    },
+  });
+  if (response.ok) return "allowed";
+  if (response.status === 402) return "payment-required";
+  throw await failure(response, "HEAD /upload");
+}
+
+/** Options for {@linkcode uploadBlobFile}. */
+export interface UploadBlobOptions {
+  /** The Blossom server (the town's HTTP URL). */
+  server: string;
+  /** The file to upload. */
+  path: string;
+  sha256: string;
+  size: number;
+  /** A signed kind 24242 upload authorization for it. */
+  authorization: NostrEvent;
+  type?: string;
+  onProgress?: TransferProgress;
+}
+
+/**
+ * Streams a file to `PUT <server>/upload`.
+ *
+ * @example
+ * ```ts
+ * const descriptor = await uploadBlobFile({ server, path, sha256, size, authorization });
+ * ```
+ */
+export async function uploadBlobFile(o: UploadBlobOptions): Promise<BlobDescriptor> {
+  const file = await Deno.open(o.path);
+  const body = file.readable.pipeThrough(counting(o.size, o.onProgress));
+  const response = await request(`${trimSlash(o.server)}/upload`, {
+    method: "PUT",
+    headers: {
+      authorization: authorizationHeader(o.authorization),
+      // fetch streams the body chunked and drops a Content-Length set by hand.
+      "x-content-length": String(o.size),
+      "content-type": o.type ?? "application/octet-stream",
+      "x-sha-256": o.sha256,
+    },
+    body,
+  });
+  if (!response.ok) throw await failure(response, "upload");
+  return parseBlobDescriptor(await response.json());
+}
+
+/** Options for {@linkcode downloadBlob}. */
+export interface DownloadBlobOptions {
+  url: string;
+  sha256: string;
+  /** Refuse (before or while reading) anything larger. */
+  maxBytes: number;
+  /** Where to write it (replaced only once verified). */
+  to: string;
+  onProgress?: TransferProgress;
+  signal?: AbortSignal;
+}
+
+/**
+ * Downloads a blob to a file, hashing on the way; the file appears only when the bytes match
+ * `sha256` and stay within `maxBytes` (written to `<to>.part` first, then renamed).
+ *
+ * @example
+ * ```ts
+ * await downloadBlob({ url, sha256, maxBytes: 256 * 2 ** 20, to: `${workDir}/input` });
+ * ```
+ * @throws {BlossomError} 404 missing, 413 too large, 422 hash mismatch, others as answered.
+ */
+export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: number }> {
+  const response = await request(o.url, { signal: o.signal });
+  if (!response.ok || response.body === null) throw await failure(response, `GET ${o.url}`);
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > o.maxBytes) {
+    await response.body.cancel();
+    throw new BlossomError(413, `blob of ${declared} bytes is over the limit of ${o.maxBytes}`);
+  }
+  const part = `${o.to}.part`;
+  const hasher = await createSHA256();
+  hasher.init();
+  const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 });
+  let size = 0;
+  try {
+    const total = Number.isFinite(declared) ? declared : 0;
+    const report = throttled(o.onProgress);
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > o.maxBytes) {
+        throw new BlossomError(413, `blob is over the limit of ${o.maxBytes} bytes`);
+      }
+      hasher.update(chunk);
+      for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
+      report(size, total);
+    }
+    o.onProgress?.(size, total);
+    const digest = hasher.digest("hex");
+    if (digest !== o.sha256) {
+      throw new BlossomError(
+        422,
+        `sha256 mismatch: expected ${o.sha256}, the bytes hash to ${digest}`,
+      );
+    }
+    await file.sync();
+  } catch (err) {
+    file.close();
+    await Deno.remove(part).catch(() => {});
+    if (err instanceof BlossomError) throw err;
+    throw new BlossomError(0, `GET ${o.url}: ${(err as Error).message}`, { cause: err });
+  }
+  file.close();
+  await Deno.rename(part, o.to);
+  return { size };
+}
+
+/**
+ * SHA-256 (hex) and size of a file, read in a stream.
+ *
+ * @example
+ * ```ts
+ * const { sha256, size } = await hashFile("context.tar.gz");
+ * ```
+ */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hasher = await createSHA256();
+  hasher.init();
+  let size = 0;
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) {
+    hasher.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { sha256: hasher.digest("hex"), size };
+}
+
+async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new BlossomError(0, `${init.method ?? "GET"} ${url}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function failure(response: Response, what: string): Promise<BlossomError> {
+  let message = response.headers.get("x-reason") ?? "";
+  if (message === "" && response.body !== null) {
+    const text = await response.text().catch(() => "");
+    try {
+      message = String(JSON.parse(text).message ?? text);
+    } catch {
+      message = text;
+    }
+  } else {
+    await response.body?.cancel();
+  }
+  return new BlossomError(
+    response.status,
+    `${what}: HTTP ${response.status}${message ? `: ${message.slice(0, 500)}` : ""}`,
+  );
+}
+
+function counting(
+  total: number,
+  onProgress?: TransferProgress,
+): TransformStream<Uint8Array, Uint8Array> {
+  let done = 0;
+  const report = throttled(onProgress);
+  return new TransformStream({
+    transform(chunk, controller) {
+      done += chunk.byteLength;
+      report(done, total);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      onProgress?.(done, total);
+    },
+  });
+}
+
+function throttled(onProgress?: TransferProgress): TransferProgress {
+  let last = 0;
+  return (done, total) => {
+    if (onProgress === undefined) return;
+    const now = performance.now();
+    if (now - last < 100) return;
+    last = now;
+    onProgress(done, total);
+  };
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
