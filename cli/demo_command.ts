@@ -37,6 +37,19 @@ interface DemoOptions {
   chain: boolean;
   unilateral?: boolean;
   anvil?: string;
+  project?: string;
+  cmd?: string;
+  timeout?: string;
+}
+
+function timeoutMs(text: string): number {
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 86_400) {
+    throw new CliError(`--timeout must be seconds (0-86400), got ${JSON.stringify(text)}`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return Math.round(s * 1000);
 }
 
 /**
@@ -52,6 +65,9 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description("run the embedded default: a paid ci-run job through a local town and provider")
+    .option("--project <dir>", "run the ci-run job on this project (default: the sample project)")
+    .option("--cmd <command>", "the project's test command (default: sh test.sh)")
+    .option("--timeout <s>", "give up on the job after this many seconds (default 120)")
     .option("--keep-state", "keep the demo's temporary state dir")
     .option("--no-chain", "run without settlement (no local anvil, no payment channel)")
     .option("--unilateral", "close the channel without the town's co-signature (settle timeout)")
@@ -73,6 +89,9 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
     runPaidJobDemo({
       onLine: json ? undefined : (line) => console.log(line),
       keepStateDir: opts.keepState,
+      projectDir: opts.project,
+      command: opts.cmd,
+      timeoutMs: opts.timeout === undefined ? undefined : timeoutMs(opts.timeout),
       chain: opts.chain,
       cooperative: !opts.unilateral,
       anvilBinary: opts.anvil,

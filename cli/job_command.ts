@@ -18,6 +18,7 @@ import { settingsFlagsFrom } from "./settings_flags.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { decodeEventToon } from "../protocol/toon_codec.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { openJobRepository } from "../state/job_repository.ts";
 import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
 import {
@@ -45,6 +46,11 @@ import {
 } from "../roles/requester/requester_node.ts";
 import { TownRejectedError, TownUnreachableError } from "../roles/requester/town_link.ts";
 import { ChannelSenderError } from "../roles/channel_sender.ts";
+import { BlobPublishError } from "../roles/blob_publisher.ts";
+import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
+import { blobOutputsOf, type JobBlobInput, type JobBlobOutput } from "../protocol/job_blobs.ts";
+import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
+import { transferProgressPrinter } from "./transfer_progress.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags {
@@ -64,6 +70,7 @@ export interface RequesterCliOptions extends RequesterFlags {
 interface SubmitOptions extends RequesterCliOptions {
   input?: string[];
   file?: string[];
+  dir?: string;
   param?: string[];
   outputMime?: string;
   bid?: string;
@@ -84,8 +91,11 @@ const REQUESTER_SETTING_FLAGS = [
 ] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-/** Largest input file accepted (the whole event must fit a town's 1 MiB limit). */
-const MAX_INPUT_FILE_BYTES = 512 * 1024;
+/**
+ * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
+ * so anything larger goes as a blob.
+ */
+const MAX_INLINE_FILE_BYTES = 16 * 1024;
 
 /**
  * Adds the town connection options to a command.
@@ -139,7 +149,12 @@ export function registerJobCommand(program: Command): void {
     job.command("submit <kind>")
       .description("post a job (kind number 5000-5999 or a name: ci-run, echo)")
       .option("--input <type:data>", "an input: text:<t>, url:<u>, event:<id>, job:<id>", collect)
-      .option("--file <path>", "a file as a text input (binary: base64)", collect)
+      .option(
+        "--file <path>",
+        "a file as input: inline text up to 16 KiB, else uploaded to the town as a blob",
+        collect,
+      )
+      .option("--dir <path>", "a project dir as a tar.gz blob input (honours .gitignore)")
       .option("--param <name=value>", "a job parameter (repeatable)", collect)
       .option("--output-mime <mime>", "the output format asked for")
       .option("--bid <n>", "most paid to the provider, base units")
@@ -157,8 +172,9 @@ export function registerJobCommand(program: Command): void {
       await status(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
     });
   job.command("results <id>").description("show a job's result (the raw TOON with --output json)")
+    .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await results(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
+      await results(id, cmd.optsWithGlobals<RequesterCliOptions & { save?: string }>(), cmd);
     });
   job.command("list").description("list jobs, newest first")
     .option("--status <status>", "only this status (repeatable)", collect)
@@ -278,10 +294,26 @@ export function asCliError(err: unknown): unknown {
   return err;
 }
 
-async function buildSpec(kindText: string, opts: SubmitOptions): Promise<JobSpec> {
+/** A file to publish as a blob input before the job is posted. */
+interface PendingUpload {
+  path: string;
+  /** A temporary file (a `--dir` archive), removed once published. */
+  temporary?: boolean;
+}
+
+async function buildSpec(
+  kindText: string,
+  opts: SubmitOptions,
+): Promise<{ spec: JobSpec; uploads: PendingUpload[] }> {
+  const uploads: PendingUpload[] = [];
   try {
     const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
-    for (const path of opts.file ?? []) inputs.push(await fileInput(path));
+    for (const path of opts.file ?? []) {
+      const input = await fileInput(path);
+      if (input === undefined) uploads.push({ path });
+      else inputs.push(input);
+    }
+    if (opts.dir !== undefined) uploads.push(await dirUpload(opts.dir));
     const params: JobParam[] = (opts.param ?? []).map((p) => {
       const eq = p.indexOf("=");
       if (eq < 1) throw new JobSpecError(`--param "${p}" is not name=value`);
@@ -294,7 +326,7 @@ async function buildSpec(kindText: string, opts: SubmitOptions): Promise<JobSpec
     const skill = checkSkill(opts.skill ?? NO_CALLBACK);
     const timeoutMs = opts.timeout === undefined ? DEFAULT_JOB_TIMEOUT_MS : seconds(opts.timeout);
     const defaults = { skill, timeoutMs, providers };
-    return {
+    const spec: JobSpec = {
       kind: resolveJobKind(kindText),
       inputs,
       params,
@@ -306,7 +338,9 @@ async function buildSpec(kindText: string, opts: SubmitOptions): Promise<JobSpec
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
+    return { spec, uploads };
   } catch (err) {
+    for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
     if (err instanceof UnknownJobKindError || err instanceof JobSpecError) {
       throw new CliError(err.message, {
         exitCode: ExitCode.Usage,
@@ -320,6 +354,59 @@ async function buildSpec(kindText: string, opts: SubmitOptions): Promise<JobSpec
   }
 }
 
+async function dirUpload(dir: string): Promise<PendingUpload> {
+  const path = await Deno.makeTempFile({ prefix: "turnpike-context-", suffix: ".tar.gz" });
+  try {
+    await archiveProject(dir, path);
+  } catch (err) {
+    await Deno.remove(path).catch(() => {});
+    if (err instanceof ProjectArchiveError) {
+      throw new CliError(err.message, { context: "--dir", exitCode: ExitCode.Usage, cause: err });
+    }
+    throw err;
+  }
+  return { path, temporary: true };
+}
+
+/** Publishes the pending uploads (paid blobs) and returns them as blob inputs. */
+async function publishUploads(
+  req: Requester,
+  uploads: readonly PendingUpload[],
+  quiet: boolean,
+): Promise<JobBlobInput[]> {
+  const blobs: JobBlobInput[] = [];
+  try {
+    for (const u of uploads) {
+      const name = u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1);
+      const published = await req.publishBlob(
+        u.path,
+        transferProgressPrinter({ label: `upload ${name}`, quiet }),
+      ).catch((err) => {
+        if (err instanceof BlobPublishError) {
+          throw new CliError(err.message, { suggestion: err.suggestion, cause: err });
+        }
+        if (err instanceof BlossomError) {
+          throw new CliError(`cannot upload ${name}: ${err.message}`, {
+            context: "the town's blob store",
+            cause: err,
+          });
+        }
+        throw err;
+      });
+      if (!quiet) {
+        console.error(
+          `  ${name}: ${published.size} bytes as blob ${published.sha256.slice(0, 12)}, ` +
+            (published.paid === 0n ? "stored already (free)" : `paid ${published.paid}`),
+        );
+      }
+      blobs.push({ url: published.url, sha256: published.sha256 });
+    }
+  } finally {
+    for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
+  }
+  return blobs;
+}
+
 function parseInput(text: string): JobInput {
   const colon = text.indexOf(":");
   const type = text.slice(0, colon) as JobInputType;
@@ -329,20 +416,15 @@ function parseInput(text: string): JobInput {
   return { type, data: text.slice(colon + 1) };
 }
 
-async function fileInput(path: string): Promise<JobInput> {
+/** A small file as an inline input; undefined for a file to send as a blob. */
+async function fileInput(path: string): Promise<JobInput | undefined> {
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(path);
-    if (info.size > MAX_INPUT_FILE_BYTES) {
-      throw new CliError(`input file is over ${MAX_INPUT_FILE_BYTES} bytes`, {
-        context: path,
-        exitCode: ExitCode.Usage,
-        suggestion: "put it somewhere reachable and pass --input url:<url>",
-      });
-    }
+    if (!info.isFile) throw new Error(`${path} is not a file`);
+    if (info.size > MAX_INLINE_FILE_BYTES) return undefined;
     bytes = await Deno.readFile(path);
   } catch (err) {
-    if (err instanceof CliError) throw err;
     throw new CliError(`cannot read input file: ${(err as Error).message.split(":")[0]}`, {
       context: path,
       exitCode: ExitCode.Usage,
@@ -367,7 +449,7 @@ function seconds(text: string): number {
 }
 
 async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
-  const spec = await buildSpec(kindText, opts);
+  const { spec, uploads } = await buildSpec(kindText, opts);
   const json = opts.output === "json";
   const onProgress = opts.wait && !json
     ? (p: JobProgress) =>
@@ -377,6 +459,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   try {
     let record: RequesterJobRecord;
     try {
+      spec.blobs = await publishUploads(req, uploads, json);
       record = await req.submit(spec);
     } catch (err) {
       throw asCliError(err);
@@ -433,7 +516,11 @@ async function status(id: string, opts: RequesterCliOptions, cmd: Command): Prom
   }
 }
 
-async function results(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
+async function results(
+  id: string,
+  opts: RequesterCliOptions & { save?: string },
+  cmd: Command,
+): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
     const record = await repo.read(id);
@@ -444,14 +531,65 @@ async function results(id: string, opts: RequesterCliOptions, cmd: Command): Pro
     if (!result) {
       throw new CliError(`job ${id} has no result`, { context: `status ${record.status}` });
     }
+    const blobs = blobOutputsOf(result.event.tags);
+    const saved = opts.save === undefined
+      ? []
+      : await saveResultBlobs(blobs, opts.save, opts.output === "json");
     if (opts.output === "json") {
       console.log(
-        JSON.stringify({ id, status: record.status, result: result.event, toon: result.toon }),
+        JSON.stringify({
+          id,
+          status: record.status,
+          result: result.event,
+          toon: result.toon,
+          blobs,
+          saved,
+        }),
       );
-    } else console.log(result.content);
+    } else {
+      console.log(result.content);
+      for (const b of blobs) {
+        const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
+        console.error(
+          `  blob ${b.name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`,
+        );
+      }
+    }
   } finally {
     repo.close();
   }
+}
+
+/** Largest result blob fetched by `job results --save`. */
+const MAX_SAVED_BLOB_BYTES = 4 * 1024 * 1024 * 1024;
+
+async function saveResultBlobs(
+  blobs: readonly JobBlobOutput[],
+  dir: string,
+  quiet: boolean,
+): Promise<{ name: string; path: string }[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const saved: { name: string; path: string }[] = [];
+  for (const b of blobs) {
+    const path = `${dir}/${b.name}`;
+    try {
+      await downloadBlob({
+        url: b.url,
+        sha256: b.sha256,
+        maxBytes: Math.min(b.size, MAX_SAVED_BLOB_BYTES),
+        to: path,
+        onProgress: transferProgressPrinter({ label: `download ${b.name}`, quiet }),
+      });
+    } catch (err) {
+      throw new CliError(`cannot fetch the result's blob ${b.name}: ${(err as Error).message}`, {
+        context: b.url,
+        suggestion: "the town may have dropped it (blobs are kept for its retention period)",
+        cause: err,
+      });
+    }
+    saved.push({ name: b.name, path });
+  }
+  return saved;
 }
 
 async function list(
@@ -504,7 +642,7 @@ async function list(
 interface StoredResult {
   toon: string;
   content: string;
-  event: unknown;
+  event: NostrEvent;
 }
 
 /** The raw result kept by the callback protocol (`callbacks/<id>.in.payload`). */

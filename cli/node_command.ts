@@ -28,6 +28,7 @@
  * @module
  */
 import { fetchTownPubkey } from "../transport/relay_info.ts";
+import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
@@ -64,6 +65,7 @@ interface NodeOptions {
   maxPerRequester?: string;
   maxConcurrent?: string;
   maxAge?: string;
+  maxInputBytes?: string;
   invoiceExpiry?: string;
   heartbeat?: string;
   allowNetwork?: string[];
@@ -113,6 +115,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--max-per-requester <n>", "unfinished jobs per requester at most (default 8)")
     .option("--max-concurrent <n>", "skills running at once (default 2)")
     .option("--max-age <seconds>", "oldest request accepted (default 600)")
+    .option("--max-input-bytes <n>", "largest input blobs of one job (default 268435456)")
     .option("--invoice-expiry <seconds>", "invoice lifetime (default 120)")
     .option("--heartbeat <seconds>", "heartbeat period (default 60)")
     .option(
@@ -286,6 +289,11 @@ async function resolveNodeOptions(
       "--max-age",
       pick(loaded, opts.maxAge, "TURNPIKE_PROVIDER_MAX_AGE", "max_age"),
       600,
+    ),
+    maxInputBytes: positive(
+      "--max-input-bytes",
+      pick(loaded, opts.maxInputBytes, "TURNPIKE_PROVIDER_MAX_INPUT_BYTES", "max_input_bytes"),
+      DEFAULT_MAX_INPUT_BYTES,
     ),
     invoiceExpiryMs: 1000 * positive(
       "--invoice-expiry",

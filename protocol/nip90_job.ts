@@ -344,11 +344,22 @@ export interface JobResultOptions {
   relayHint?: string;
   /** Unix seconds; default now. */
   createdAt?: number;
+  /**
+   * Quote the request (`request` tag) and its `i` tags only when its JSON is at most this many
+   * bytes (default 2048): a result never repeats a large input (it rides one ILP packet, and
+   * the requester has its request); `e` and `p` always name it.
+   */
+  maxQuotedRequestBytes?: number;
+  /** Other tags appended as is (e.g. `["blob", ...]` outputs). */
+  extraTags?: string[][];
 }
 
+/** Default largest request a result quotes whole. */
+export const DEFAULT_MAX_QUOTED_REQUEST_BYTES = 2048;
+
 /**
- * Builds a job result (kind = request kind + 1000) carrying the stringified request and its
- * `e`, `p`, `i` tags.
+ * Builds a job result (kind = request kind + 1000) with its `e` and `p` tags, and the
+ * stringified request and its `i` tags when the request is small.
  *
  * @example
  * ```ts
@@ -360,13 +371,17 @@ export function buildJobResult(options: JobResultOptions): EventTemplate {
   if (request.kind < 5000 || request.kind > 5999) {
     throw new Nip90JobError(`kind ${request.kind} is not a job request (5000-5999)`);
   }
+  const quoted = JSON.stringify(request);
+  const quote = new TextEncoder().encode(quoted).byteLength <=
+    (options.maxQuotedRequestBytes ?? DEFAULT_MAX_QUOTED_REQUEST_BYTES);
   const tags: string[][] = [
-    ["request", JSON.stringify(request)],
+    ...(quote ? [["request", quoted]] : []),
     options.relayHint === undefined ? ["e", request.id] : ["e", request.id, options.relayHint],
     ["p", request.pubkey],
-    ...request.tags.filter((t) => t[0] === "i"),
+    ...(quote ? request.tags.filter((t) => t[0] === "i") : []),
   ];
   if (options.amount !== undefined) tags.push(amountTag(options.amount));
+  tags.push(...(options.extraTags ?? []));
   return {
     kind: request.kind + 1000,
     created_at: options.createdAt ?? now(),

@@ -61,6 +61,11 @@ export interface ProviderJobRecord {
   paidAt?: string;
   /** Result content (plain text, before encryption) once computed. */
   result?: string;
+  /**
+   * Output files kept for the result (`<state dir>/results/<id>/<name>`, published as blobs
+   * with it; `result` is the stdout when it was too large to go inline).
+   */
+  resultFiles?: string[];
   /** Why the job ended in `error` / `cancelled`. */
   error?: string;
   /** For `error`/`cancelled`: whether the error feedback went out (republished on restart). */
@@ -157,6 +162,12 @@ export function parseProviderJobRecord(text: string): ProviderJobRecord {
     if (doc[key] !== undefined) record[key] = str(key);
   }
   if (doc.notified !== undefined) record.notified = doc.notified === true;
+  if (doc.resultFiles !== undefined) {
+    if (!Array.isArray(doc.resultFiles) || !doc.resultFiles.every((f) => typeof f === "string")) {
+      throw new ProviderJobRecordError("resultFiles is not a list of names");
+    }
+    record.resultFiles = doc.resultFiles as string[];
+  }
   validateProviderJobRecord(record);
   return record;
 }
@@ -185,5 +196,10 @@ export function validateProviderJobRecord(r: ProviderJobRecord): void {
   }
   if (r.status === "result-computed" && r.result === undefined) {
     fail("a computed job needs its result");
+  }
+  for (const name of r.resultFiles ?? []) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+      fail(`result file ${JSON.stringify(name)}`);
+    }
   }
 }

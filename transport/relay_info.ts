@@ -120,3 +120,31 @@ export async function fetchTownPubkey(
   }
   return info.self;
 }
+
+/**
+ * The town's blob price, base units per MiB (NIP-11 `fees.blob`), when it publishes one.
+ *
+ * @example
+ * ```ts
+ * const price = townBlobPrice(await fetchRelayInfo(relayUrl)) ?? DEFAULT_BLOB_PRICE_PER_MIB;
+ * ```
+ */
+export function townBlobPrice(info: RelayInfo): bigint | undefined {
+  const fees = info.fees as { blob?: unknown[] } | undefined;
+  const fee = fees?.blob?.[0] as Record<string, unknown> | undefined;
+  return typeof fee?.amount === "number" && Number.isSafeInteger(fee.amount) && fee.amount >= 0
+    ? BigInt(fee.amount)
+    : undefined;
+}
+
+/**
+ * The town's Blossom server: its HTTP URL, without a trailing slash.
+ *
+ * @example
+ * ```ts
+ * blobServerOf("ws://127.0.0.1:7100"); // "http://127.0.0.1:7100"
+ * ```
+ */
+export function blobServerOf(relayUrl: string): string {
+  return relayHttpUrl(relayUrl).replace(/\/+$/, "");
+}

@@ -2,7 +2,7 @@
  * `turnpike demo`, the embedded default: a whole Crosstown exchange on this machine. It starts a
  * local town and a provider (serving the shipped `skills/`) on free loopback ports, with a fresh
  * temporary state dir and throwaway identities; a requester posts a paid `ci-run` job on the
- * sample project `fixtures/projects/passing` (a tar.gz built on the fly, base64 in the input),
+ * sample project `fixtures/projects/passing` (a tar.gz built on the fly, sent as a paid blob),
  * pays the town per byte and the provider's invoice, prints the progress and the CI report, then
  * stops everything it started and removes the state dir.
  *
@@ -17,6 +17,9 @@ import { generateSecretKey } from "nostr-tools";
 import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town_node.ts";
 import { type ProviderNode, startProviderNode } from "../provider/provider_node.ts";
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
+import { archiveProject } from "../requester/project_archive.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
+import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { networkLabel } from "../../chain/chain_config.ts";
@@ -73,6 +76,8 @@ export interface PaidJobDemoReport {
   settlement?: DemoSettlement;
   /** Why the demo ran without settlement (`--no-chain`, anvil missing). */
   noSettlement?: string;
+  /** The build context as sent: a blob, and what storing it cost (base units). */
+  context?: { sha256: string; size: number; paid: string };
 }
 
 /** The demo could not run (tar missing, a node did not start). */
@@ -113,9 +118,8 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
   let pending: Promise<SettlementSide> | undefined;
   let peer: BtpClient | undefined;
   try {
-    const archive = guard.step(tarGzBase64(
-      options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname,
-    ));
+    const project = options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname;
+    const archive = guard.step(archiveContext(project, `${root}/context.tar.gz`));
     archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
     const townKey = generateSecretKey();
     const requesterKey = generateSecretKey();
@@ -178,8 +182,12 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
       `requester ${requester.town.btp.ilpAddress}, paying ${requester.town.pricePerByte}/byte to the town` +
         (channelId ? ` with claims on channel ${short(channelId)}` : ""),
     );
-    const final = await guard.step(runJob(requester, provider, await archive, options));
-    const report = reportOf(final, requester.stateDir, root, started);
+    const context = await guard.step(publishContext(requester, await archive, say));
+    const final = await guard.step(runJob(requester, provider, context, options));
+    const report = {
+      ...reportOf(final, requester.stateDir, root, started),
+      context: { sha256: context.sha256, size: context.size, paid: String(context.paid) },
+    };
     if (!side.chain) {
       return { ...report, noSettlement: side.noSettlement, seconds: seconds(started) };
     }
@@ -368,15 +376,36 @@ class StepGuard {
   }
 }
 
+/** The build context goes as a paid blob, as `job submit --dir` sends it. */
+async function publishContext(
+  requester: Requester,
+  archivePath: string,
+  say: (line: string) => void,
+): Promise<JobBlobInput & { size: number; paid: bigint }> {
+  const blob = await requester.publishBlob(archivePath).catch((err) => {
+    throw new PaidJobDemoError(`the build context could not be uploaded: ${errorLine(err)}`);
+  });
+  const paid = formatAssetAmount(blob.paid, {
+    assetCode: requester.town.assetCode,
+    assetScale: DEMO_ASSET_SCALE,
+  });
+  say(
+    `context   ${blob.size} bytes (tar.gz) as blob ${blob.sha256.slice(0, 12)}, ` +
+      (blob.paid === 0n ? "stored already (free)" : `paid ${paid} to the town`),
+  );
+  return blob;
+}
+
 async function runJob(
   requester: Requester,
   provider: ProviderNode,
-  archive: string,
+  context: JobBlobInput,
   options: PaidJobDemoOptions,
 ): Promise<RequesterJobRecord> {
   const job = await requester.submit({
     kind: 5600,
-    inputs: [{ data: archive, type: "text" }],
+    inputs: [],
+    blobs: [{ url: context.url, sha256: context.sha256 }],
     params: [{ name: "cmd", values: [options.command ?? "sh test.sh"] }],
     bid: 10_000n,
     providers: [provider.pubkey],
@@ -456,20 +485,11 @@ function startDemoTown(
   });
 }
 
-async function tarGzBase64(dir: string): Promise<string> {
-  let out: Deno.CommandOutput;
+async function archiveContext(dir: string, to: string): Promise<string> {
   try {
-    out = await new Deno.Command("tar", { args: ["-czf", "-", "-C", dir, "."], stderr: "piped" })
-      .output();
+    await archiveProject(dir, to);
   } catch (err) {
-    throw new PaidJobDemoError(`cannot run tar: ${(err as Error).message}`);
+    throw new PaidJobDemoError(`cannot pack the project ${dir}: ${errorLine(err)}`);
   }
-  if (!out.success) {
-    throw new PaidJobDemoError(
-      `tar failed on ${dir}: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-  let binary = "";
-  for (const b of out.stdout) binary += String.fromCharCode(b);
-  return btoa(binary);
+  return to;
 }

@@ -58,8 +58,8 @@ export async function reapSkillProcesses(workDir: string): Promise<number[]> {
 }
 
 /**
- * Removes the memory cgroups (`/sys/fs/cgroup/memory/turnpike-<jobId>-*`) a killed provider left
- * behind, SIGKILLing (by pid) any process still in them first; returns how many were removed.
+ * Removes the memory and pids cgroups (`/sys/fs/cgroup/{memory,pids}/turnpike-<jobId>-*`) a
+ * killed provider left behind, SIGKILLing (by pid) any process still in them first; returns how many were removed.
  *
  * @example
  * ```ts
@@ -68,8 +68,14 @@ export async function reapSkillProcesses(workDir: string): Promise<number[]> {
  */
 export async function reapSkillCgroups(
   jobId: string,
-  root = "/sys/fs/cgroup/memory",
+  roots: readonly string[] = ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"],
 ): Promise<number> {
+  let removed = 0;
+  for (const root of roots) removed += await reapCgroupsUnder(root, jobId);
+  return removed;
+}
+
+async function reapCgroupsUnder(root: string, jobId: string): Promise<number> {
   let removed = 0;
   const names: string[] = [];
   try {
@@ -77,7 +83,7 @@ export async function reapSkillCgroups(
       if (e.isDirectory && e.name.startsWith(`turnpike-${jobId}-`)) names.push(e.name);
     }
   } catch {
-    return 0; // no cgroup v1 memory controller
+    return 0; // no such cgroup v1 controller
   }
   for (const name of names) {
     for (let attempt = 0; attempt < 50; attempt++) {

@@ -41,6 +41,7 @@ import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provi
 import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
 import {
   createSkillSandbox,
+  OUTPUTS_DIR,
   type SandboxMode,
   type SkillOutcome,
   type SkillSandbox,
@@ -50,6 +51,18 @@ import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
+import {
+  BlobInputError,
+  checkBlobInputs,
+  DEFAULT_MAX_INPUT_BYTES,
+  fetchBlobInputs,
+  pruneBlobCache,
+} from "./blob_inputs.ts";
+import { keepJobOutputs } from "./result_outputs.ts";
+import { publishBlob } from "../blob_publisher.ts";
+import { blobOutputTag } from "../../protocol/job_blobs.ts";
+import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
+import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
 /** Kind of the heartbeat (NIP-38 user status, addressable, with a NIP-40 expiration). */
@@ -93,6 +106,10 @@ export interface ProviderNodeOptions {
   sandbox?: SkillSandbox;
   /** Extra paths hidden from skills (the state dir is always hidden). */
   hiddenPaths?: string[];
+  /** Largest input blobs of one job, bytes (default 256 MiB). */
+  maxInputBytes?: number;
+  /** The town's blob price per MiB; default its NIP-11 `fees.blob`, else 200. */
+  blobPricePerMiB?: bigint;
   /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
   sandboxMode?: SandboxMode | "auto";
   /** One line per event of note (admissions, drops with reasons, payments, errors). */
@@ -172,7 +189,6 @@ export async function startProviderNode(options: ProviderNodeOptions): Promise<P
 }
 
 const nowIso = () => new Date().toISOString();
-const textDecoder = new TextDecoder();
 
 class Provider implements ProviderNode {
   pubkey: string;
@@ -198,6 +214,7 @@ class Provider implements ProviderNode {
   #channel?: ChannelSender;
   #publisher?: TownPublisher;
   #desk?: InvoiceDesk;
+  #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
   #catalog?: SkillCatalog;
   #sandbox?: SkillSandbox;
   #subscription?: ReadableStreamDefaultReader<unknown>;
@@ -293,6 +310,10 @@ class Provider implements ProviderNode {
       assetCode: ildcp.assetCode,
       assetScale: ildcp.assetScale,
     });
+    this.#blobPricePerMiB = o.blobPricePerMiB ??
+      await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??
+      DEFAULT_BLOB_PRICE_PER_MIB;
+    await pruneBlobCache(this.#blobCacheDir, 24 * 3600_000);
     this.#publisher = new TownPublisher({
       sender: this.#btp,
       townAddress: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
@@ -561,9 +582,18 @@ class Provider implements ProviderNode {
       updatedAt: nowIso(),
       attempts: 0,
     };
-    // Persisted before anything else happens (issue #5 point 3). The invoice is made first, in
-    // memory only (nothing leaves this process before the record is on disk), so admission and
-    // billing are one durable write instead of two on the job's critical path.
+    // Inputs too large or missing are refused before anyone pays (a HEAD per blob input).
+    const refusal = event.tags.some((t) => t[0] === "x")
+      ? await this.#checkInputs(record)
+      : undefined;
+    if (refusal !== undefined) {
+      await this.store.put(record);
+      this.counters.admitted++;
+      return await this.#finishWithError(record, "error", refusal);
+    }
+    // Persisted before anything else happens. The invoice is made first, in memory only
+    // (nothing leaves this process before the record is on disk), so admission and billing
+    // are one durable write instead of two on the job's critical path.
     const billed = await this.#bill(record);
     try {
       await this.store.put(billed);
@@ -770,12 +800,23 @@ class Provider implements ProviderNode {
     this.#markStatus();
     let outcome: SkillOutcome;
     let cancelProcessing: (() => void) | undefined;
+    let files: { path: string; name: string }[];
+    try {
+      files = await fetchBlobInputs(await this.#blobInputs(record), {
+        maxBytes: this.#o.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+        cacheDir: this.#blobCacheDir,
+      });
+    } catch (err) {
+      if (!(err instanceof BlobInputError)) throw err;
+      return await this.#finishWithError(running, "error", err.message);
+    }
     try {
       const run = this.#sandbox!.run({
         jobId: record.id,
         skillDir: skill.dir,
         manifest: skill.manifest,
         input: await this.#skillInput(record),
+        files,
         signal,
       });
       // Informational only: armed after the skill's start is under way, so the Schnorr signature
@@ -791,7 +832,17 @@ class Provider implements ProviderNode {
     } finally {
       cancelProcessing?.();
     }
-    // Off the critical path (the result waits on nothing the work dir holds); stop() awaits it.
+    // Outputs leave the work dir first; its removal is then off the critical path.
+    const kept = outcome.status === "ok"
+      ? await keepJobOutputs({
+        outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
+        keepDir: this.#resultsDir(record.id),
+        stdout: outcome.stdout,
+      })
+      : undefined;
+    for (const skipped of kept?.skipped ?? []) {
+      this.#log(`output of ${record.id} left out: ${skipped}`);
+    }
     this.#track(Deno.remove(outcome.workDir, { recursive: true }).catch(() => {}));
     if (this.#stopped && outcome.status === "cancelled") return; // restart decides
     if (outcome.status === "cancelled") {
@@ -807,7 +858,8 @@ class Provider implements ProviderNode {
     const computed: ProviderJobRecord = {
       ...running,
       status: "result-computed",
-      result: textDecoder.decode(outcome.stdout),
+      result: kept!.inline,
+      ...(kept!.files.length > 0 ? { resultFiles: kept!.files } : {}),
     };
     await this.store.put(computed);
     await this.#publishResult(computed);
@@ -847,6 +899,49 @@ class Provider implements ProviderNode {
     return encodeEventToon({ ...request, tags, content: "" });
   }
 
+  get #blobCacheDir(): string {
+    return `${this.#o.stateDir}/blob-cache`;
+  }
+
+  #resultsDir(id: string): string {
+    return `${this.#o.stateDir}/results/${id}`;
+  }
+
+  /** The request's blob inputs (its tags after decryption, for an encrypted request). */
+  async #blobInputs(record: ProviderJobRecord) {
+    const tags = decodeEventToon(await this.#skillInput(record), { verify: false }).tags;
+    return await checkBlobInputs(tags, {
+      maxBytes: this.#o.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+    });
+  }
+
+  /** Why the job's blob inputs cannot be used, or undefined when they can (or it has none). */
+  async #checkInputs(record: ProviderJobRecord): Promise<string | undefined> {
+    try {
+      await this.#blobInputs(record);
+      return undefined;
+    } catch (err) {
+      if (err instanceof BlobInputError) return err.message;
+      throw err;
+    }
+  }
+
+  /** Publishes the kept output files as blobs (paid); their `blob` tags for the result. */
+  async #publishOutputs(record: ProviderJobRecord): Promise<string[][]> {
+    const tags: string[][] = [];
+    for (const name of record.resultFiles ?? []) {
+      const { descriptor } = await publishBlob({
+        path: `${this.#resultsDir(record.id)}/${name}`,
+        server: blobServerOf(this.#o.relayUrl),
+        pricePerMiB: this.#blobPricePerMiB,
+        secretKey: this.#o.secretKey,
+        pay: (auth, amount) => this.#publisher!.sendPaid(auth, amount),
+      });
+      tags.push(blobOutputTag({ name, ...descriptor }));
+    }
+    return tags;
+  }
+
   async #publishResult(record: ProviderJobRecord): Promise<void> {
     const request = decodeEventToon(record.requestToon, { verify: false });
     const content = record.encrypted
@@ -859,6 +954,7 @@ class Provider implements ProviderNode {
       request,
       content,
       amount: record.price === "0" ? undefined : { amount: record.price },
+      extraTags: await this.#publishOutputs(record),
     });
     if (record.encrypted) template.tags.push(["encrypted"]);
     // The result goes first and alone: the requester finishes on it, and a lone paid write takes
@@ -869,6 +965,9 @@ class Provider implements ProviderNode {
     const event = await this.#publisher!.publish(template);
     await this.#feedback(record, "success", {});
     await this.store.put({ ...record, status: "published", resultEventId: event.id });
+    if (record.resultFiles !== undefined) {
+      await Deno.remove(this.#resultsDir(record.id), { recursive: true }).catch(() => {});
+    }
     this.counters.published++;
     this.#log(`published result ${event.id} for ${record.id}`);
     this.#markStatus();

@@ -18,7 +18,8 @@
  * the whole tree is SIGKILLed; no file descriptor but 0-2 is inherited (a provider started with
  * `--passphrase-fd N` would otherwise hand N on); a cleared environment: PATH (the running
  * Deno first, so `#!/usr/bin/env -S deno run` skills work where Deno is not installed),
- * HOME=TMPDIR=/tmp/job, LANG, and with `denoCacheDir` DENO_DIR.
+ * HOME=TMPDIR=/tmp/job, LANG, TURNPIKE_INPUTS (fetched input blobs, by sha256),
+ * TURNPIKE_OUTPUTS (files to return as blobs), and with `denoCacheDir` DENO_DIR.
  *
  * The `run` contract (skills/*, docs/SKILLS.md): the raw TOON event on stdin; the result on
  * stdout; logs on stderr; exit 0 ok, 1 job failed, 2 bad input, 3 refused (will not do this
@@ -54,6 +55,10 @@ export { SANDBOX_DENO_BIN_DIR, SANDBOX_DENO_DIR, SANDBOX_WORK_DIR };
 
 /** The sandbox user in root mode (nobody). */
 export const SANDBOX_UID = 65534;
+/** In the work dir: the job's input files (TURNPIKE_INPUTS). */
+export const INPUTS_DIR = "inputs";
+/** In the work dir: files the skill leaves for the result (TURNPIKE_OUTPUTS). */
+export const OUTPUTS_DIR = "out";
 /** Exit code of the sandbox's own setup script when it cannot build the sandbox. */
 export const SANDBOX_SETUP_EXIT = 125;
 
@@ -136,6 +141,11 @@ export interface SkillJob {
   manifest: SkillManifest;
   /** The raw TOON event. */
   input: Uint8Array | string;
+  /**
+   * Host files copied into the work dir's `inputs/` before the skill starts (fetched blobs,
+   * read-only there); the skill finds them through TURNPIKE_INPUTS.
+   */
+  files?: { path: string; name: string }[];
   /** Kind 5 cancellation (or shutdown): aborting kills the job. */
   signal?: AbortSignal;
 }
@@ -542,7 +552,7 @@ function prepareJob(
       );
     }
   }
-  freshWorkDir(workDir, host.mode);
+  freshWorkDir(workDir, host.mode, job.files ?? []);
   const refusal = permissionRefusal(job.manifest, options);
   if (refusal !== null) {
     return { refusal: emptyOutcome("denied", refusal, workDir) };
@@ -595,12 +605,34 @@ function prepareJob(
   return { workDir, fstab, args, limitsAt };
 }
 
-function freshWorkDir(workDir: string, mode: SandboxMode): void {
+/**
+ * The job's work dir: empty but for `inputs/` (the job's files, copied: the job may not change
+ * the provider's cached originals) and an empty `out/` (files the skill leaves there are the
+ * result's blobs).
+ */
+function freshWorkDir(
+  workDir: string,
+  mode: SandboxMode,
+  files: readonly { path: string; name: string }[],
+): void {
   try {
     Deno.removeSync(workDir, { recursive: true });
   } catch { /* none yet */ }
   Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  if (mode === "root") Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+  Deno.mkdirSync(`${workDir}/${OUTPUTS_DIR}`, { mode: 0o700 });
+  Deno.mkdirSync(`${workDir}/${INPUTS_DIR}`, { mode: 0o755 });
+  for (const f of files) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(f.name)) {
+      throw new SkillJobError(`bad input file name ${JSON.stringify(f.name)}`);
+    }
+    const to = `${workDir}/${INPUTS_DIR}/${f.name}`;
+    Deno.copyFileSync(f.path, to);
+    Deno.chmodSync(to, 0o444);
+  }
+  if (mode === "root") {
+    Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+    Deno.chownSync(`${workDir}/${OUTPUTS_DIR}`, SANDBOX_UID, SANDBOX_UID);
+  }
 }
 
 /** Whether "others" have all of `bits` (0o005: read and execute) on `path`. */
@@ -716,6 +748,8 @@ async function superviseJob(
       HOME: SANDBOX_WORK_DIR,
       TMPDIR: SANDBOX_WORK_DIR,
       LANG: "C.UTF-8",
+      TURNPIKE_INPUTS: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
+      TURNPIKE_OUTPUTS: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
       ...(denoCache === undefined ? {} : { DENO_DIR: SANDBOX_DENO_DIR }),
     },
     stdin: "piped",

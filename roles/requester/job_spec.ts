@@ -11,6 +11,7 @@
  * @module
  */
 import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
+import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
 
 /** A job to post. */
@@ -31,6 +32,8 @@ export interface JobSpec {
   encrypt: boolean;
   /** Jobs to post one after the other with the previous result as input. */
   then: JobSpec[];
+  /** Inputs published as blobs (`i` url + `x` tags; docs/PROTOCOL.md "Blobs in jobs"). */
+  blobs?: JobBlobInput[];
 }
 
 /** A job spec or `--then` string is not usable. */
@@ -159,6 +162,15 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
     then: v.then.map((t) => jobSpecFromJson(t, depth + 1)),
   };
   if (typeof v.output === "string") spec.output = v.output;
+  if (v.blobs !== undefined) {
+    if (
+      !Array.isArray(v.blobs) ||
+      !v.blobs.every((b) =>
+        typeof b?.url === "string" && typeof b?.sha256 === "string" && HEX64.test(b.sha256)
+      )
+    ) throw new JobSpecError("spec blobs are not {url, sha256} inputs");
+    spec.blobs = v.blobs.map((b) => ({ url: b.url, sha256: b.sha256 }));
+  }
   if (typeof v.bid === "string") spec.bid = parseAmount(v.bid, "bid");
   return spec;
 }

@@ -57,6 +57,10 @@ import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.
 import type { JobSpec } from "./job_spec.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
 import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
+import { publishBlob } from "../blob_publisher.ts";
+import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import type { TransferProgress } from "../../transport/blossom_client.ts";
 
 /** Options for {@linkcode startRequester}. */
 export interface RequesterOptions {
@@ -265,6 +269,63 @@ export class Requester {
   }
 
   /**
+   * Publishes a file as a blob on the town (paid, recorded in the payment log as
+   * `blob:<sha256>`), for a job input: put the returned input in `JobSpec.blobs`.
+   *
+   * @example
+   * ```ts
+   * const input = await requester.publishBlob("context.tar.gz");
+   * await requester.submit({ ...spec, blobs: [input] });
+   * ```
+   * @throws {BlobPublishError} when the town refuses it.
+   */
+  async publishBlob(
+    path: string,
+    onProgress?: TransferProgress,
+  ): Promise<JobBlobInput & { size: number; paid: bigint }> {
+    const link = this.#link!;
+    const pay = async (auth: NostrEvent, amount: bigint): Promise<IlpReply> => {
+      const sha256 = auth.tags.find((t) => t[0] === "x")?.[1] ?? "unknown";
+      const entry = {
+        direction: "out" as const,
+        jobId: `blob:${sha256}`,
+        invoiceId: `blob-${sha256}`,
+        amount: String(amount),
+        asset: link.assetCode || "unknown",
+        peer: link.townAddress,
+      };
+      await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
+      const reply = await link.sendPaid(auth, amount).catch((err): IlpReply => ({
+        type: "reject",
+        code: "T00",
+        triggeredBy: "",
+        message: (err as Error).message,
+        data: new Uint8Array(),
+      }));
+      await this.payments.append(
+        reply.type === "fulfill"
+          ? {
+            ...entry,
+            ts: new Date().toISOString(),
+            event: "fulfilled",
+            fulfillment: bytesToHex(reply.fulfillment),
+          }
+          : { ...entry, ts: new Date().toISOString(), event: "rejected", reason: reply.message },
+      );
+      return reply;
+    };
+    const { descriptor, paid } = await publishBlob({
+      path,
+      server: link.blobServer,
+      pricePerMiB: link.blobPricePerMiB,
+      secretKey: this.#o.secretKey,
+      pay,
+      onProgress,
+    });
+    return { url: descriptor.url, sha256: descriptor.sha256, size: descriptor.size, paid };
+  }
+
+  /**
    * Resolves when the job reaches a terminal status.
    *
    * @example
@@ -361,6 +422,9 @@ export class Requester {
       providers: spec.providers,
       encryptedContent: encrypted,
       createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
+      // Blob inputs stay public even in an encrypted job: the provider must fetch them before
+      // it can decrypt anything, and Blossom serves them to anyone with the hash anyway.
+      extraTags: (spec.blobs ?? []).flatMap(blobInputTags),
     });
     return signEventTemplate(template, this.#o.secretKey);
   }

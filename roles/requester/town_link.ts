@@ -9,7 +9,14 @@
  * @module
  */
 import { BtpClient } from "../../transport/btp_client.ts";
-import { fetchRelayInfo, type RelayInfo, RelayInfoError } from "../../transport/relay_info.ts";
+import {
+  blobServerOf,
+  fetchRelayInfo,
+  type RelayInfo,
+  RelayInfoError,
+  townBlobPrice,
+} from "../../transport/relay_info.ts";
+import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import { openChannelSender } from "../channel_sender.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -93,6 +100,12 @@ export interface TownLink {
   btp: BtpClient;
   townAddress: string;
   pricePerByte: bigint;
+  /** The asset of the town link (IL-DCP). */
+  assetCode: string;
+  /** The town's Blossom server (its HTTP URL). */
+  blobServer: string;
+  /** The town's blob price, base units per MiB (NIP-11 `fees.blob`, else the default). */
+  blobPricePerMiB: bigint;
   /** Pays for and stores one event at the town. */
   write(event: NostrEvent): Promise<void>;
   /**
@@ -143,6 +156,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       watchIntervalMs: options.channel.watchIntervalMs,
       prepay: options.channel.prepay,
     });
+  let assetCode = "";
   const btp = new BtpClient({
     url: options.btpUrl,
     authToken: options.btpToken,
@@ -159,7 +173,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   });
   try {
     await btp.connect();
-    await btp.fetchIldcp();
+    assetCode = (await btp.fetchIldcp()).assetCode;
   } catch (err) {
     await btp.close().catch(() => {});
     await sender?.close();
@@ -215,6 +229,9 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     btp,
     townAddress,
     pricePerByte,
+    assetCode,
+    blobServer: blobServerOf(options.relayUrl),
+    blobPricePerMiB: info.blobPricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB,
     write,
     sendPaid,
     send: (prepare) => btp.sendPrepare(prepare),
@@ -248,6 +265,7 @@ interface TownFees {
   pricePerByte?: bigint;
   ilpAddress?: string;
   self?: string;
+  blobPricePerMiB?: bigint;
 }
 
 async function fetchTownFees(relayUrl: string): Promise<TownFees> {
@@ -271,5 +289,6 @@ async function fetchTownFees(relayUrl: string): Promise<TownFees> {
       : undefined,
     ilpAddress: typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined,
     self: typeof doc.self === "string" && /^[0-9a-f]{64}$/.test(doc.self) ? doc.self : undefined,
+    blobPricePerMiB: townBlobPrice(doc),
   };
 }

@@ -17,7 +17,7 @@ import {
   UnknownJobKindError,
 } from "../../protocol/job_kind_names.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 
 const customerKey = generateSecretKey();
 const providerKey = generateSecretKey();
@@ -123,6 +123,20 @@ Deno.test("encrypted job params: NIP-44 round trip and NIP-04 decryption", async
     Nip90JobError,
     "one provider",
   );
+});
+
+Deno.test("job result: a large request is named (e, p), never quoted; extra tags appended", () => {
+  const big = "x".repeat(5000);
+  const request = sign(buildJobRequest({ kind: 5600, inputs: [{ data: big, type: "text" }] }));
+  const template = buildJobResult({
+    request,
+    content: "done",
+    extraTags: [["blob", "ci.log", "http://t/" + "ab".repeat(32), "ab".repeat(32), "7"]],
+  });
+  assertEquals(template.tags.map((t) => t[0]), ["e", "p", "blob"]);
+  assert(!JSON.stringify(template).includes(big), "the input is not repeated");
+  const small = buildJobResult({ request: sign(buildJobRequest({ kind: 5600 })), content: "" });
+  assertEquals(small.tags[0][0], "request");
 });
 
 Deno.test("job result: kind + 1000, request, e, p, i, amount", () => {

@@ -105,6 +105,8 @@ Deno.test(`skill sandbox (${MODE}): echo round trip, fresh work dir, cleared env
       `PATH=${SANDBOX_DENO_BIN_DIR}:/usr/local/bin:/usr/bin:/bin`,
       "PWD=/tmp/job",
       "TMPDIR=/tmp/job",
+      "TURNPIKE_INPUTS=/tmp/job/inputs",
+      "TURNPIKE_OUTPUTS=/tmp/job/out",
       "/tmp/job",
       "65534",
     ]);
@@ -520,6 +522,32 @@ Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passp
     assertStringIncludes(out, "0 1 2 3 \n");
     assertStringIncludes(out, "provider fd 10: passphrase\n");
     assertStringIncludes(out, "cat: /dev/fd/10: No such file or directory");
+  });
+});
+
+Deno.test(`skill sandbox (${MODE}): input files arrive read-only in inputs/, out/ is the skill's`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    const cached = `${w.state}/blob-cache-file`;
+    await Deno.writeTextFile(cached, "CONTEXT", { mode: 0o600 });
+    const [dir, manifest] = await w.skill(
+      "filer",
+      `#!/bin/sh
+cat "$TURNPIKE_INPUTS/ctx"; echo
+echo x >> "$TURNPIKE_INPUTS/ctx" 2>/dev/null && echo "input writable"
+echo report > "$TURNPIKE_OUTPUTS/report.txt" && echo "out writable"
+`,
+    );
+    const o = await sandbox.run({
+      jobId: "in1",
+      skillDir: dir,
+      manifest,
+      input: "",
+      files: [{ path: cached, name: "ctx" }],
+    });
+    assertEquals([o.status, text(o)], ["ok", "CONTEXT\nout writable\n"], o.stderrTail);
+    assertEquals(await Deno.readTextFile(`${o.workDir}/out/report.txt`), "report\n");
+    assertEquals(await Deno.readTextFile(cached), "CONTEXT");
   });
 });
 

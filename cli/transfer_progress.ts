@@ -1,0 +1,55 @@
+/**
+ * Progress of an upload or download on stderr (bytes, rate, ETA), for people: a line that
+ * rewrites itself on a terminal, a line every few seconds otherwise. Silent for scripts
+ * (`--output json` keeps stdout and stderr free of it).
+ *
+ * @module
+ */
+import type { TransferProgress } from "../transport/blossom_client.ts";
+
+/** Options for {@linkcode transferProgressPrinter}. */
+export interface TransferProgressOptions {
+  /** What moves, e.g. `upload context.tar.gz`. */
+  label: string;
+  /** Print nothing. */
+  quiet?: boolean;
+  /** Where lines go (default stderr). */
+  write?: (text: string) => void;
+}
+
+/**
+ * A progress callback that prints.
+ *
+ * @example
+ * ```ts
+ * const onProgress = transferProgressPrinter({ label: "upload ctx.tar.gz" });
+ * await uploadBlobFile({ ...o, onProgress });
+ * ```
+ */
+export function transferProgressPrinter(o: TransferProgressOptions): TransferProgress | undefined {
+  if (o.quiet) return undefined;
+  const tty = Deno.stderr.isTerminal();
+  const write = o.write ??
+    ((text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text)));
+  const started = performance.now();
+  let lastLine = 0;
+  let finished = false;
+  return (done, total) => {
+    if (finished) return;
+    const now = performance.now();
+    const complete = total > 0 && done >= total;
+    if (!complete && now - lastLine < (tty ? 200 : 3000)) return;
+    lastLine = now;
+    const seconds = Math.max((now - started) / 1000, 0.001);
+    const rate = done / seconds;
+    const eta = total > 0 && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)} s` : "";
+    const of = total > 0 ? ` of ${mib(total)}` : "";
+    const line = `  ${o.label}: ${mib(done)}${of}, ${mib(rate)}/s${complete ? ", done" : eta}`;
+    write(tty ? `\r${line}\x1b[K${complete ? "\n" : ""}` : `${line}\n`);
+    finished = complete;
+  };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
