@@ -101,11 +101,18 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   try {
     await fn(world);
   } finally {
+    // A clean stop: a killed provider's git child could still be writing into the state dir.
     for (const c of children) {
       try {
-        c.kill("SIGKILL");
+        c.kill("SIGINT");
       } catch { /* exited */ }
+      const killer = setTimeout(() => {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, 10_000);
       await c.status;
+      clearTimeout(killer);
     }
     await alice.close();
     await town.stop();
