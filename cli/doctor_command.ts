@@ -2,7 +2,9 @@
  * `turnpike doctor`: checks this machine and configuration for running turnpike nodes: Deno,
  * the skill sandbox (root or rootless mode, memory and process limits), a Docker
  * engine (needed by the planned `docker-build` skill), the state dir, wallet, config, and
- * whether the relay (NIP-01) and BTP endpoints answer. Exit code 0 when nothing failed, 1 else.
+ * whether the relay (NIP-01), BTP and chain RPC endpoints answer (`cli/doctor_endpoints.ts`).
+ * It always prints the whole report; exit code 0 when nothing failed (warnings included: a
+ * missing wallet, an unconfigured endpoint that does not answer), 1 else.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { walletFilePath } from "../identity/wallet_file.ts";
 import { probeSandbox } from "../roles/provider/skill_sandbox.ts";
+import { endpointChecks } from "./doctor_endpoints.ts";
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -150,31 +153,15 @@ async function stateChecks(loaded: LoadedSettings): Promise<DoctorCheck[]> {
   return checks;
 }
 
-async function tcpCheck(name: string, url: string, timeoutMs: number): Promise<DoctorCheck> {
-  let host: string;
-  let port: number;
-  try {
-    const u = new URL(url.replace(/^btp\+/, ""));
-    host = u.hostname.replace(/^\[|\]$/g, "");
-    port = Number(u.port || (u.protocol === "wss:" ? 443 : 80));
-  } catch {
-    return { name, status: "fail", detail: `bad URL ${url}` };
-  }
-  const timer = new Promise<never>((_, reject) => {
-    const t = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    Deno.unrefTimer(t);
-  });
-  try {
-    const conn = await Promise.race([Deno.connect({ hostname: host, port }), timer]);
-    conn.close();
-    return { name, status: "ok", detail: `${url} accepts connections` };
-  } catch (err) {
-    return { name, status: "warn", detail: `${url}: ${(err as Error).message}` };
-  }
-}
-
 async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
   const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "connectorBtpUrl"]);
+  const timeoutMs = Number(opts.timeout ?? 2000);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    const got = JSON.stringify(opts.timeout);
+    throw new CliError(`--timeout must be a positive number of ms, got ${got}`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
   const checks: DoctorCheck[] = [{
     name: "deno",
     status: "ok",
@@ -187,21 +174,19 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
     checks.push({ name: "config", status: "fail", detail: (err as Error).message });
   }
   checks.push(...await sandboxChecks(), await dockerCheck());
-  if (loaded !== undefined) {
-    const timeout = Number(opts.timeout ?? 2000);
-    checks.push(
-      ...await stateChecks(loaded),
-      await tcpCheck("relay", loaded.settings.relayUrl, timeout),
-      await tcpCheck("btp", loaded.settings.connectorBtpUrl, timeout),
-    );
-  }
+  const endpoints = loaded === undefined ? [] : await endpointChecks(loaded, timeoutMs);
+  if (loaded !== undefined) checks.push(...await stateChecks(loaded), ...endpoints);
   if (opts.output === "json") console.log(JSON.stringify(checks));
   else {
     for (const c of checks) console.log(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`);
   }
-  if (checks.some((c) => c.status === "fail")) {
+  const failed = checks.filter((c) => c.status === "fail");
+  if (failed.length > 0) {
     throw new CliError("doctor found problems", {
-      context: checks.filter((c) => c.status === "fail").map((c) => c.name).join(", "),
+      context: failed.map((c) => c.name).join(", "),
+      suggestion: endpoints.some((c) => c.status === "fail")
+        ? "start what does not answer, or fix its URL (flag, environment or config.toml)"
+        : undefined,
       exitCode: ExitCode.Failure,
     });
   }

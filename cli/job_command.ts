@@ -238,9 +238,14 @@ export async function loadRequesterConfig(
 export async function openRequester(
   opts: RequesterCliOptions,
   cmd: Command,
-  extra: { resume?: boolean; onProgress?: (p: JobProgress) => void } = {},
+  extra: {
+    resume?: boolean;
+    onProgress?: (p: JobProgress) => void;
+    /** Already resolved by the caller (with {@linkcode loadRequesterConfig}). */
+    config?: RequesterConfig;
+  } = {},
 ): Promise<Requester> {
-  const config = await loadRequesterConfig(opts, cmd);
+  const config = extra.config ?? await loadRequesterConfig(opts, cmd);
   const secretKey = await loadNodeIdentity({
     ...opts,
     // `job` has no --generate-key: the requester always signs with its wallet.

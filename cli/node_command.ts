@@ -1,7 +1,7 @@
 /**
- * `turnpike node up` runs a provider (issue #5): BTP to the town, announcements, job
+ * `turnpike node up` runs a provider: BTP to the town, announcements, job
  * subscription, admission, invoices, sandboxed skills, results. `turnpike node status` reads
- * the status file the running node maintains.
+ * the status file the running node maintains and exits 1 when no provider runs there.
  *
  * Settings: the shared ones (`--relay-url`, `--connector-btp-url`, `--price-per-byte`, state
  * dir) through `config/settings.ts`; the provider's own, flags > environment > the
@@ -32,6 +32,7 @@ import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
+import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -46,6 +47,7 @@ import {
 } from "../roles/provider/provider_node.ts";
 import {
   isProcessAlive,
+  type ProviderStatus,
   ProviderStatusError,
   readProviderStatus,
 } from "../roles/provider/provider_status.ts";
@@ -323,6 +325,9 @@ async function resolveNodeOptions(
 async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   const loaded = await loadNodeSettings(opts, cmd);
   const resolved = await resolveNodeOptions(opts, loaded);
+  // Before the passphrase prompt and the first write (the status file above all: a second
+  // provider would overwrite the running one's); held until the provider has stopped.
+  await using _lock = await holdStateDir(resolved.stateDir, "node up");
   const secretKey = await loadNodeIdentity({
     ...opts,
     stateDir: resolved.stateDir,
@@ -400,12 +405,29 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   }
   const alive = status.state !== "stopped" && await isProcessAlive(status.pid);
   const view = { ...status, running: alive ? status.running : 0, alive };
-  if (opts.output === "json") {
-    console.log(JSON.stringify(view));
-    return;
+  if (opts.output === "json") console.log(JSON.stringify(view));
+  else printStatus(status, alive);
+  if (!alive) {
+    // Scripts and supervisors check the exit code; the report above is the last known state.
+    throw new CliError("no provider is running on this state dir", {
+      context: stateDir,
+      suggestion: "start one with `turnpike node up`",
+    });
   }
+}
+
+function printStatus(status: ProviderStatus, alive: boolean): void {
   const c = status.counters;
-  console.log(`provider ${alive ? "running" : "not running"} (pid ${status.pid}, ${status.state})`);
+  if (alive) console.log(`provider running (pid ${status.pid}, ${status.state})`);
+  else if (status.state === "stopped") {
+    console.log(`provider not running: stopped at ${status.updatedAt} (pid ${status.pid})`);
+  } else {
+    // Killed or crashed: it could not record its end, only when it was last seen.
+    console.log(
+      `provider not running: pid ${status.pid} exited without stopping, last seen ` +
+        `${status.updatedAt} (${status.state})`,
+    );
+  }
   console.log(`  pubkey      ${status.pubkey}`);
   console.log(`  ilpAddress  ${status.ilpAddress}`);
   console.log(`  relay       ${status.relayUrl}`);
@@ -413,7 +435,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
     console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
   }
   console.log(
-    `  jobs        ${status.inFlight} in flight, ${status.running} running, ` +
+    `  jobs        ${status.inFlight} in flight, ${alive ? status.running : 0} running, ` +
       `${status.openInvoices} open invoices`,
   );
   console.log(
@@ -423,6 +445,8 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   const drops = Object.entries(c.dropped).map(([k, v]) => `${k} ${v}`).join(", ");
   console.log(`  dropped     ${drops || "none"}`);
   console.log(`  earned      ${c.earned} (spent on writes ${c.spentOnWrites})`);
+  console.log(`  started     ${status.startedAt}`);
   console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
   console.log(`  updated     ${status.updatedAt}`);
+  if (status.lastError !== undefined) console.log(`  lastError   ${status.lastError}`);
 }

@@ -7,7 +7,8 @@
  * secrets are derived from that key, so senders keep their secrets across restarts.
  * `--generate-key` instead uses a throwaway key for this run only (dev/demo: senders must redo
  * SPSP after a restart). Ports 0 pick free ports; the chosen ones are printed. SIGINT/SIGTERM
- * stop it cleanly (queued writes are committed, sockets closed) with exit code 0.
+ * stop it cleanly (queued writes are committed, sockets closed) with exit code 0. One long-running
+ * role per state dir: a second one on it exits 1 naming the first's pid (`state/state_dir_lock.ts`).
  *
  * Payment channels: a peer configured with a channel (`[[town.peers]] channel`, or
  * `--peer-channel account:0x<id>[:credit]`) must cover its packets with claims; the channel
@@ -19,6 +20,7 @@
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
+import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -176,6 +178,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
     throw err;
   }
+  // Before the passphrase prompt and the first write; held until the town has stopped.
+  await using _lock = await holdStateDir(config.stateDir, "town up");
   const secretKey = await loadNodeIdentity({
     ...opts,
     stateDir: config.stateDir,

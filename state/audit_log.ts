@@ -20,7 +20,8 @@
  * Crash safety: the files are the truth and are written (atomically) before they are recorded
  * here, so a crash loses at most the commit, not the change. On open, stale lock files a killed
  * `git` left behind are removed and any uncommitted change is committed as
- * `turnpike: recover state startup`. Only one node may use a state dir at a time.
+ * `turnpike: recover state startup`. Only one node may use a state dir at a time (the lock of
+ * `state/state_dir_lock.ts`).
  *
  * git runs via `Deno.Command` with `-c user.name=turnpike -c user.email=turnpike@localhost`
  * (never the global config), hooks and signing off.
@@ -94,6 +95,7 @@ export const STATE_DIR_IGNORE: readonly string[] = [
   "*/.tmp-*",
   "callbacks/",
   "channels/*.lock",
+  "node.lock",
   "provider-status.json",
   "work/",
   "skill-deno-cache/",

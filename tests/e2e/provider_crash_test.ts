@@ -216,7 +216,8 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     await node.done;
     node = undefined;
     const stopped = await runCli(["--state-dir", `${root}/state`, "node", "status"]);
-    assertStringIncludes(stopped.stdout, "provider not running");
+    assertEquals(stopped.code, 1, "no provider runs");
+    assertStringIncludes(stopped.stdout, "provider not running: stopped at");
 
     const after = await openProviderJobStore({ stateDir: `${root}/state` });
     assertEquals(after.get(done.id)?.status, "published");

@@ -1,0 +1,132 @@
+/**
+ * `turnpike doctor`'s network checks: does the relay (the town's NIP-01 URL) accept
+ * connections, does the BTP URL, and does each chain with an `rpc_url` in config.toml answer
+ * JSON-RPC `eth_chainId` with its own chain id.
+ *
+ * An endpoint the configuration names (a flag, the environment or config.toml) that does not
+ * answer fails its check, and doctor exits 1: the node would not work. A relay or BTP URL that
+ * is only the default (`ws://127.0.0.1:7100`, `btp+ws://127.0.0.1:3000`) is a warning when it
+ * does not answer: nothing points there on purpose (a town's own machine before `town up`).
+ * A chain without `rpc_url` is not checked.
+ *
+ * @module
+ */
+import type { DoctorCheck } from "./doctor_command.ts";
+import type { LoadedSettings } from "../config/settings.ts";
+import { describeSource, type SettingSource } from "../config/config_error.ts";
+import { chainIdOf } from "../chain/chain_config.ts";
+
+/** Largest JSON-RPC answer read (an `eth_chainId` result is a few bytes). */
+const MAX_RPC_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * The relay, BTP and chain RPC checks for these settings, each bounded by `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const checks = await endpointChecks(await loadSettings(), 2000);
+ * ```
+ */
+export async function endpointChecks(
+  loaded: LoadedSettings,
+  timeoutMs: number,
+): Promise<DoctorCheck[]> {
+  const { settings, sources } = loaded;
+  return await Promise.all([
+    tcpCheck("relay", settings.relayUrl, sources.relayUrl, timeoutMs),
+    tcpCheck("btp", settings.connectorBtpUrl, sources.connectorBtpUrl, timeoutMs),
+    ...Object.entries(loaded.sections.chains ?? {})
+      .filter(([, table]) => typeof table === "object" && table !== null && "rpc_url" in table)
+      .map(([id, table]) =>
+        rpcCheck(id, (table as Record<string, unknown>).rpc_url, loaded.configFile, timeoutMs)
+      ),
+  ]);
+}
+
+async function tcpCheck(
+  name: string,
+  url: string,
+  source: SettingSource,
+  timeoutMs: number,
+): Promise<DoctorCheck> {
+  const configured = source.kind !== "default";
+  const from = configured ? `from ${describeSource(source)}` : "default, not configured";
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url.replace(/^btp\+/, ""));
+    host = u.hostname.replace(/^\[|\]$/g, "");
+    port = Number(u.port || (u.protocol === "wss:" ? 443 : 80));
+  } catch {
+    return { name, status: "fail", detail: `bad URL ${url} (${from})` };
+  }
+  const connecting = Deno.connect({ hostname: host, port });
+  try {
+    const conn = await withTimeout(connecting, timeoutMs);
+    conn.close();
+    return { name, status: "ok", detail: `${url} accepts connections (${from})` };
+  } catch (err) {
+    connecting.then((conn) => conn.close(), () => {}); // it may still connect after the timeout
+    return {
+      name,
+      status: configured ? "fail" : "warn",
+      detail: `${url} (${from}): ${(err as Error).message}`,
+    };
+  }
+}
+
+async function rpcCheck(
+  id: string,
+  rpcUrl: unknown,
+  configFile: string | undefined,
+  timeoutMs: number,
+): Promise<DoctorCheck> {
+  const name = `chain ${id}`;
+  const from = `from ${configFile ?? "config.toml"}: chains."${id}".rpc_url`;
+  if (typeof rpcUrl !== "string" || !/^https?:\/\//.test(rpcUrl)) {
+    return { name, status: "fail", detail: `rpc_url must be an http(s) URL (${from})` };
+  }
+  let answer: unknown;
+  try {
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (body.length > MAX_RPC_ANSWER_BYTES) {
+      throw new Error(`answer over ${MAX_RPC_ANSWER_BYTES} bytes`);
+    }
+    answer = JSON.parse(new TextDecoder().decode(body))?.result;
+  } catch (err) {
+    return { name, status: "fail", detail: `${rpcUrl} (${from}): ${(err as Error).message}` };
+  }
+  if (typeof answer !== "string" || !/^0x[0-9a-f]{1,16}$/i.test(answer)) {
+    return { name, status: "fail", detail: `${rpcUrl} (${from}): no eth_chainId answer` };
+  }
+  const got = Number.parseInt(answer, 16);
+  let want: number | undefined;
+  try {
+    want = chainIdOf(id);
+  } catch {
+    // Not an evm:<name>:<id> table: the channel commands report that; here only the RPC counts.
+  }
+  if (want !== undefined && got !== want) {
+    return {
+      name,
+      status: "fail",
+      detail: `${rpcUrl} (${from}) is chain ${got}, not ${want}`,
+    };
+  }
+  return { name, status: "ok", detail: `${rpcUrl} answers, chain id ${got}` };
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
