@@ -21,7 +21,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { createSHA256 } from "hash-wasm";
+import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 
 /** Default largest blob: 256 MiB. */
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -247,8 +247,7 @@ export class BlobStore {
   }
 
   async #writeVerified(temp: string, o: ReceiveOptions): Promise<void> {
-    const hasher = await createSHA256();
-    hasher.init();
+    const hasher = createStreamingSha256();
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     let received = 0;
     try {
@@ -258,12 +257,12 @@ export class BlobStore {
           throw new BlobStoreError(413, `more than the declared ${o.size} bytes`);
         }
         hasher.update(chunk);
-        await writeAll(file, chunk);
+        writeAll(file, chunk);
       }
       if (received !== o.size) {
         throw new BlobStoreError(400, `upload ended at ${received} of ${o.size} bytes`);
       }
-      const digest = hasher.digest("hex");
+      const digest = hasher.digestHex();
       if (digest !== o.sha256) {
         throw new BlobStoreError(400, `sha256 mismatch: the bytes hash to ${digest}`);
       }
@@ -414,6 +413,11 @@ function toRecord(row: Record<string, unknown>): BlobRecord {
   };
 }
 
-async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
-  for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
+/**
+ * Synchronous on purpose: a chunk of a request body is tens of KiB that land in the page cache
+ * in microseconds, while an async write op per chunk measured 13 MiB/s for a streamed upload
+ * against 177 MiB/s with writeSync (128 MiB, loopback, this machine).
+ */
+function writeAll(file: Deno.FsFile, chunk: Uint8Array): void {
+  for (let at = 0; at < chunk.byteLength;) at += file.writeSync(chunk.subarray(at));
 }
