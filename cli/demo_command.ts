@@ -40,6 +40,14 @@ interface DemoOptions {
   project?: string;
   cmd?: string;
   timeout?: string;
+  skill?: string;
+}
+
+function demoSkill(name: string | undefined): "ci-run" | "docker-build" {
+  if (name === undefined || name === "ci-run" || name === "docker-build") return name ?? "ci-run";
+  throw new CliError(`--skill must be ci-run or docker-build, got ${JSON.stringify(name)}`, {
+    exitCode: ExitCode.Usage,
+  });
 }
 
 function timeoutMs(text: string): number {
@@ -65,8 +73,9 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description("run the embedded default: a paid ci-run job through a local town and provider")
-    .option("--project <dir>", "run the ci-run job on this project (default: the sample project)")
-    .option("--cmd <command>", "the project's test command (default: sh test.sh)")
+    .option("--skill <name>", "the job: ci-run (default) or docker-build (needs a Docker engine)")
+    .option("--project <dir>", "run the job on this project (default: a sample project)")
+    .option("--cmd <command>", "the test command (default: sh test.sh; docker-build: in the image)")
     .option("--timeout <s>", "give up on the job after this many seconds (default 120)")
     .option("--keep-state", "keep the demo's temporary state dir")
     .option("--no-chain", "run without settlement (no local anvil, no payment channel)")
@@ -89,6 +98,7 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
     runPaidJobDemo({
       onLine: json ? undefined : (line) => console.log(line),
       keepStateDir: opts.keepState,
+      skill: demoSkill(opts.skill),
       projectDir: opts.project,
       command: opts.cmd,
       timeoutMs: opts.timeout === undefined ? undefined : timeoutMs(opts.timeout),
@@ -130,7 +140,7 @@ async function runInterruptible(
     }
     if (err instanceof PaidJobDemoError) {
       throw new CliError(err.message, {
-        suggestion: "run `turnpike doctor` to check this machine",
+        suggestion: err.suggestion ?? "run `turnpike doctor` to check this machine",
       });
     }
     throw err;
@@ -143,7 +153,17 @@ function printReport(report: PaidJobDemoReport, opts: DemoOptions): void {
   const r = report.result as Record<string, unknown> | undefined;
   console.log("");
   console.log(`job       ${report.jobId} ${report.status}`);
-  if (r && typeof r === "object") {
+  if (r && typeof r === "object" && "build" in r) {
+    const image = r.image as Record<string, unknown> | null;
+    const test = r.test as Record<string, unknown> | null;
+    console.log(
+      `docker    ${r.status}: ${
+        image
+          ? `image ${image.digest}, ${image.platform}, ${image.size} bytes, ${image.layers} layers`
+          : "no image"
+      }${test ? `; tests ${JSON.stringify(test.summary ?? {})}` : ""}`,
+    );
+  } else if (r && typeof r === "object") {
     console.log(
       `ci-run    ${r.status} (exit ${r.exitCode}, ${r.durationMs} ms): ${
         JSON.stringify(r.summary ?? {})

@@ -15,6 +15,7 @@ import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { walletFilePath } from "../identity/wallet_file.ts";
 import { probeSandbox } from "../roles/provider/skill_sandbox.ts";
+import { probeDockerEngine } from "../roles/provider/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
 
 /** Outcome of one check. */
@@ -51,16 +52,6 @@ export function registerDoctorCommand(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await doctor(cmd.optsWithGlobals<DoctorOptions>(), cmd);
     });
-}
-
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: string }> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const dec = new TextDecoder();
-    return { ok: out.success, text: (dec.decode(out.stdout) + dec.decode(out.stderr)).trim() };
-  } catch (err) {
-    return { ok: false, text: (err as Error).message };
-  }
 }
 
 /**
@@ -101,24 +92,32 @@ export async function sandboxChecks(): Promise<DoctorCheck[]> {
 }
 
 /**
- * Docker engine presence (for the planned `docker-build` skill).
+ * The Docker engine the docker-build skill would use (`DOCKER_HOST` or the default socket):
+ * version, the platform it builds natively, the storage driver.
  *
  * @example
  * ```ts
- * const c = await dockerCheck(); // { status: "warn", detail: "no Docker engine ..." }
+ * const c = await dockerCheck(); // { status: "ok", detail: "20.10.24 builds linux/amd64 ..." }
  * ```
  */
 export async function dockerCheck(): Promise<DoctorCheck> {
-  const info = await run("docker", ["info", "--format", "{{.ServerVersion}}"]);
-  if (info.ok && /^[0-9]/.test(info.text)) {
-    return { name: "docker engine", status: "ok", detail: `server ${info.text}` };
+  try {
+    const e = await probeDockerEngine();
+    return {
+      name: "docker engine",
+      status: "ok",
+      detail: `${e.version} builds ${e.platform} (${e.architecture}, storage ${e.storageDriver}) ` +
+        `at ${e.host}: docker-build is served`,
+    };
+  } catch (err) {
+    return {
+      name: "docker engine",
+      status: "warn",
+      detail: `no Docker engine: the docker-build skill cannot serve jobs here (${
+        (err as Error).message.slice(0, 160)
+      }); see docs/OPERATIONS.md "Docker engine"`,
+    };
   }
-  return {
-    name: "docker engine",
-    status: "warn",
-    detail: "no Docker engine: the docker-build skill cannot serve jobs here " +
-      `(${info.text.split("\n")[0].slice(0, 120) || "docker not found"})`,
-  };
 }
 
 async function stateChecks(loaded: LoadedSettings): Promise<DoctorCheck[]> {

@@ -372,6 +372,9 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     sandbox:
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
       `processes ${node.sandbox.limits.processes})`,
+    docker: "platform" in node.docker
+      ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
+      : `none (${node.docker.unavailable}): docker-build not served`,
   };
   if (json) console.log(JSON.stringify(info));
   else {

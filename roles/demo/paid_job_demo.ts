@@ -19,6 +19,7 @@ import { type ProviderNode, startProviderNode } from "../provider/provider_node.
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
 import { archiveProject } from "../requester/project_archive.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
+import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
@@ -38,10 +39,14 @@ import {
 export interface PaidJobDemoOptions {
   /** Progress lines. */
   onLine?: (line: string) => void;
-  /** Project to test. Default `fixtures/projects/passing`. */
+  /** The job: `ci-run` (default) or `docker-build` (needs a Docker engine). */
+  skill?: "ci-run" | "docker-build";
+  /** Project to test. Default `fixtures/projects/passing` (docker-build: the docker sample). */
   projectDir?: string;
-  /** Command the CI job runs. Default `sh test.sh`. */
+  /** Command the job runs. Default `sh test.sh` (docker-build: `sh /app/test.sh`). */
   command?: string;
+  /** The Docker engine for docker-build (`DOCKER_HOST` form); default the environment's. */
+  dockerHost?: string;
   /** Give up after (ms). Default 120 s. */
   timeoutMs?: number;
   /** Keep the temporary state dir (its path is in the report). */
@@ -83,6 +88,12 @@ export interface PaidJobDemoReport {
 /** The demo could not run (tar missing, a node did not start). */
 export class PaidJobDemoError extends Error {
   override name = "PaidJobDemoError";
+  /** What the user can do about it, when something helps. */
+  readonly suggestion?: string;
+  constructor(message: string, options: ErrorOptions & { suggestion?: string } = {}) {
+    super(message, options);
+    this.suggestion = options.suggestion;
+  }
 }
 
 /** The demo was interrupted (its `signal` aborted); everything it started is stopped. */
@@ -118,7 +129,12 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
   let pending: Promise<SettlementSide> | undefined;
   let peer: BtpClient | undefined;
   try {
-    const project = options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname;
+    const docker = options.skill === "docker-build";
+    const project = docker
+      ? await dockerSampleContext(`${root}/sample`, options.projectDir).catch((err) => {
+        throw new PaidJobDemoError(errorLine(err));
+      })
+      : options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname;
     const archive = guard.step(archiveContext(project, `${root}/context.tar.gz`));
     archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
     const townKey = generateSecretKey();
@@ -153,13 +169,25 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
         townAddress: town.ilpAddress,
         skillsDir: new URL("skills", REPO).pathname,
         heartbeatMs: 3_600_000,
+        dockerHost: options.dockerHost,
       }).catch((err) => {
         throw new PaidJobDemoError(`the provider did not start: ${(err as Error).message}`);
       }),
       (p) => p.stop(),
     );
     stops.push(() => provider.stop());
-    say(`provider  ${provider.ilpAddress} serving ci-run (5600) and echo (5601)`);
+    if (docker && !("platform" in provider.docker)) {
+      throw new PaidJobDemoError(
+        `no Docker engine for the docker-build demo: ${provider.docker.unavailable}`,
+        { suggestion: 'start one (docs/OPERATIONS.md "Docker engine") or set DOCKER_HOST' },
+      );
+    }
+    say(
+      `provider  ${provider.ilpAddress} serving ci-run (5600), echo (5601)` +
+        ("platform" in provider.docker
+          ? ` and docker-build (5602, ${provider.docker.platform} on docker ${provider.docker.version})`
+          : ""),
+    );
     const side = await guard.step(pending);
     live.gates = side.gates;
     const channelId = side.chain?.channelId;
@@ -402,12 +430,16 @@ async function runJob(
   context: JobBlobInput,
   options: PaidJobDemoOptions,
 ): Promise<RequesterJobRecord> {
+  const docker = options.skill === "docker-build";
   const job = await requester.submit({
-    kind: 5600,
+    kind: docker ? 5602 : 5600,
     inputs: [],
     blobs: [{ url: context.url, sha256: context.sha256 }],
-    params: [{ name: "cmd", values: [options.command ?? "sh test.sh"] }],
-    bid: 10_000n,
+    params: [{
+      name: docker ? "test" : "cmd",
+      values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
+    }],
+    bid: docker ? 50_000n : 10_000n,
     providers: [provider.pubkey],
     skill: "none",
     timeoutMs: options.timeoutMs ?? 120_000,

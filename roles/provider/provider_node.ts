@@ -43,6 +43,7 @@ import {
   createSkillSandbox,
   OUTPUTS_DIR,
   type SandboxMode,
+  type SkillJob,
   type SkillOutcome,
   type SkillSandbox,
 } from "./skill_sandbox.ts";
@@ -59,6 +60,12 @@ import {
   pruneBlobCache,
 } from "./blob_inputs.ts";
 import { keepJobOutputs } from "./result_outputs.ts";
+import { type DockerEngineInfo, probeDockerEngine } from "./docker_engine.ts";
+import {
+  checkDockerBuildRequest,
+  createDockerBuildRunner,
+  DockerBuildRequestError,
+} from "./docker_build_runner.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobOutputTag } from "../../protocol/job_blobs.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
@@ -110,6 +117,11 @@ export interface ProviderNodeOptions {
   maxInputBytes?: number;
   /** The town's blob price per MiB; default its NIP-11 `fees.blob`, else 200. */
   blobPricePerMiB?: bigint;
+  /**
+   * The Docker engine docker-build skills use (`DOCKER_HOST` form); default the environment's.
+   * `false`: serve no docker-build skill. Without an answering engine they are not served.
+   */
+  dockerHost?: string | false;
   /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
   sandboxMode?: SandboxMode | "auto";
   /** One line per event of note (admissions, drops with reasons, payments, errors). */
@@ -152,6 +164,8 @@ export interface ProviderNode {
   store: ProviderJobStore;
   /** How skills run: the sandbox's mode, why, and how it bounds memory and processes. */
   sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits">;
+  /** The Docker engine docker-build skills run on, or why there is none. */
+  docker: DockerEngineInfo | { unavailable: string };
   /** Unfinished jobs. */
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
@@ -196,6 +210,11 @@ class Provider implements ProviderNode {
   get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "limits"> {
     return this.#sandbox!;
   }
+  get docker(): DockerEngineInfo | { unavailable: string } {
+    return this.#docker?.engine ?? { unavailable: this.#dockerUnavailable };
+  }
+  #docker?: { engine: DockerEngineInfo; runner: { run(job: SkillJob): Promise<SkillOutcome> } };
+  #dockerUnavailable = "not probed";
   counters: ProviderCounters = {
     admitted: 0,
     paid: 0,
@@ -310,6 +329,7 @@ class Provider implements ProviderNode {
       assetCode: ildcp.assetCode,
       assetScale: ildcp.assetScale,
     });
+    await this.#probeDocker();
     this.#blobPricePerMiB = o.blobPricePerMiB ??
       await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??
       DEFAULT_BLOB_PRICE_PER_MIB;
@@ -403,8 +423,48 @@ class Provider implements ProviderNode {
 
   // ---- announcements
 
+  /** A Docker engine for docker-build skills, when one answers (else they are not served). */
+  async #probeDocker(): Promise<void> {
+    if (this.#o.dockerHost === false) {
+      this.#dockerUnavailable = "disabled by the operator";
+      return;
+    }
+    const dockerHost = this.#o.dockerHost;
+    try {
+      const engine = await probeDockerEngine({ dockerHost });
+      this.#docker = {
+        engine,
+        runner: createDockerBuildRunner({
+          jobsRoot: `${this.#o.stateDir}/work`,
+          engine,
+          dockerHost,
+        }),
+      };
+      this.#log(
+        `docker engine ${engine.version} (${engine.platform}, ${engine.storageDriver}) at ${engine.host}`,
+      );
+    } catch (err) {
+      this.#dockerUnavailable = (err as Error).message;
+      const wanted = (this.#catalog?.skills() ?? []).filter((s) => s.manifest.runner === "docker");
+      if (wanted.length > 0) {
+        this.#log(
+          `not serving ${
+            wanted.map((s) => s.manifest.name).join(", ")
+          }: ${this.#dockerUnavailable}`,
+        );
+      }
+    }
+  }
+
+  /** The skills this provider can run now (docker-build ones need an engine). */
+  #servable(): SkillEntry[] {
+    return (this.#catalog?.skills() ?? []).filter((s) =>
+      s.manifest.runner !== "docker" || this.#docker !== undefined
+    );
+  }
+
   #skillList() {
-    return (this.#catalog?.skills() ?? []).map((s) => ({
+    return this.#servable().map((s) => ({
       name: s.manifest.name,
       kinds: s.manifest.kinds,
       price: String(s.manifest.price),
@@ -555,7 +615,8 @@ class Provider implements ProviderNode {
 
   async #onRequest(event: NostrEvent, toon: string): Promise<void> {
     if (event.kind < 5000 || event.kind > 5999) return;
-    const entry = this.#catalog!.forKind(event.kind);
+    const listed = this.#catalog!.forKind(event.kind);
+    const entry = listed !== undefined && this.#servable().includes(listed) ? listed : undefined;
     const decision = decideAdmission(event, {
       nowSec: Math.floor(Date.now() / 1000),
       maxAgeSec: this.#o.maxAgeSec ?? 600,
@@ -583,9 +644,7 @@ class Provider implements ProviderNode {
       attempts: 0,
     };
     // Inputs too large or missing are refused before anyone pays (a HEAD per blob input).
-    const refusal = event.tags.some((t) => t[0] === "x")
-      ? await this.#checkInputs(record)
-      : undefined;
+    const refusal = await this.#checkRequest(record, entry!, event);
     if (refusal !== undefined) {
       await this.store.put(record);
       this.counters.admitted++;
@@ -811,7 +870,15 @@ class Provider implements ProviderNode {
       return await this.#finishWithError(running, "error", err.message);
     }
     try {
-      const run = this.#sandbox!.run({
+      const runner = skill.manifest.runner === "docker" ? this.#docker?.runner : this.#sandbox!;
+      if (runner === undefined) {
+        return await this.#finishWithError(
+          running,
+          "error",
+          `no Docker engine: ${this.#dockerUnavailable}`,
+        );
+      }
+      const run = runner.run({
         jobId: record.id,
         skillDir: skill.dir,
         manifest: skill.manifest,
@@ -915,13 +982,26 @@ class Provider implements ProviderNode {
     });
   }
 
-  /** Why the job's blob inputs cannot be used, or undefined when they can (or it has none). */
-  async #checkInputs(record: ProviderJobRecord): Promise<string | undefined> {
+  /**
+   * Why the job cannot be taken before anyone pays (an unusable blob input, a docker-build
+   * request this engine will not build), or undefined.
+   */
+  async #checkRequest(
+    record: ProviderJobRecord,
+    entry: SkillEntry,
+    event: NostrEvent,
+  ): Promise<string | undefined> {
     try {
-      await this.#blobInputs(record);
+      if (entry.manifest.runner === "docker") {
+        const tags = decodeEventToon(await this.#skillInput(record), { verify: false }).tags;
+        checkDockerBuildRequest(tags, this.#docker!.engine);
+      }
+      // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
+      if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);
       return undefined;
     } catch (err) {
       if (err instanceof BlobInputError) return err.message;
+      if (err instanceof DockerBuildRequestError) return `${err.status}: ${err.message}`;
       throw err;
     }
   }

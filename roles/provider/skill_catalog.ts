@@ -144,6 +144,7 @@ async function readSkill(dir: string): Promise<SkillEntry | string> {
     const md = await Deno.stat(`${dir}/SKILL.md`);
     if (md.size > MAX_SKILL_MD_BYTES) return `SKILL.md over ${MAX_SKILL_MD_BYTES} bytes`;
     const manifest = parseSkillManifest(await Deno.readTextFile(`${dir}/SKILL.md`));
+    if (manifest.runner === "docker") return { manifest, dir }; // the provider runs it
     const run = await Deno.stat(`${dir}/run`);
     if (!run.isFile || ((run.mode ?? 0) & 0o111) === 0) return "run is not an executable file";
     return { manifest, dir };

@@ -11,6 +11,8 @@
  *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
  *   memory: 512            # MiB (default 256, at most 65536)
  *   idempotent: true       # may be re-run after a crash (default false)
+ *   runner: sandbox        # who runs it: `sandbox` (its `run`, default) or `docker` (the
+ *                          # provider's docker-build runner; no `run` file)
  *   permissions:
  *     network: false       # asks for network access (the operator must also allow it)
  *     read: []             # extra host paths it asks to read (operator must allow each)
@@ -42,8 +44,13 @@ export interface SkillManifest {
   timeoutMs: number;
   memoryBytes: number;
   idempotent: boolean;
+  /** `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner. */
+  runner: SkillRunnerKind;
   permissions: SkillPermissions;
 }
+
+/** Who runs a skill's jobs. */
+export type SkillRunnerKind = "sandbox" | "docker";
 
 /** A `SKILL.md` that is not a valid manifest; `field` names what is wrong. */
 export class SkillManifestError extends Error {
@@ -93,12 +100,19 @@ export function parseSkillManifest(text: string): SkillManifest {
     memoryBytes: boundedNumber(meta.memory, "metadata.memory", DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB) *
       1024 * 1024,
     idempotent: optionalBoolean(meta.idempotent, "metadata.idempotent"),
+    runner: parseRunner(meta.runner),
     permissions: {
       network: optionalBoolean(perms.network, "metadata.permissions.network"),
       read: pathList(perms.read, "metadata.permissions.read"),
       write: pathList(perms.write, "metadata.permissions.write"),
     },
   };
+}
+
+function parseRunner(value: unknown): SkillRunnerKind {
+  if (value === undefined || value === "sandbox") return "sandbox";
+  if (value === "docker") return "docker";
+  throw new SkillManifestError("metadata.runner", "must be sandbox or docker");
 }
 
 function frontMatterObject(text: string): Record<string, unknown> {

@@ -126,7 +126,12 @@ export function parseThenSpec(text: string, defaults: ThenSpecDefaults): JobSpec
  * ```
  */
 export function jobSpecToJson(spec: JobSpec): unknown {
-  return { ...spec, bid: spec.bid?.toString(), then: spec.then.map(jobSpecToJson) };
+  return {
+    ...spec,
+    bid: spec.bid?.toString(),
+    blobs: spec.blobs?.map(({ url, sha256 }) => ({ url, sha256 })),
+    then: spec.then.map(jobSpecToJson),
+  };
 }
 
 /**
