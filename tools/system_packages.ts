@@ -54,9 +54,7 @@ if (import.meta.main) {
         (await apt(["update", "-qq"]) && await apt(install));
       console.error(
         ok
-          ? `installed ${list} in ${
-            ((performance.now() - started) / 1000).toFixed(1)
-          } s`
+          ? `installed ${list} in ${((performance.now() - started) / 1000).toFixed(1)} s`
           : `could not install ${list}: the docker-build tests will fail and say so`,
       );
     }
