@@ -57,6 +57,7 @@ export interface RequesterCliOptions extends RequesterFlags {
   pricePerByte?: string;
   priceCeiling?: string;
   allowInsecure?: boolean;
+  btpToken?: string;
   passphraseFile?: string;
   passphraseFd?: string;
 }
@@ -81,6 +82,7 @@ const REQUESTER_SETTING_FLAGS = [
   "pricePerByte",
   "priceCeiling",
   "allowInsecure",
+  "btpToken",
 ] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
