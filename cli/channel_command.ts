@@ -28,7 +28,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { formatUnits, type Hex, parseUnits } from "viem";
+import { BaseError, formatUnits, type Hex, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type SettingsFlags } from "../config/settings.ts";
@@ -71,7 +71,12 @@ import {
   WithdrawTooLargeError,
 } from "../roles/channel_cosign_request.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
-import { applyChainState, mergeChainSync, syncChannelFile } from "../roles/channel_chain_sync.ts";
+import {
+  applyChainState,
+  ChannelNotOnChainError,
+  mergeChainSync,
+  syncChannelFile,
+} from "../roles/channel_chain_sync.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import {
   ChannelPeerError,
@@ -952,7 +957,30 @@ function mapError(err: unknown): unknown {
     });
   }
   if (err instanceof ChainTxError) {
-    return new CliError(err.message, { context: err.reason, cause: err });
+    return new CliError(err.message, {
+      context: err.reason,
+      suggestion: err.reason === "RpcError"
+        ? "check that the chain is up (`turnpike chain up` for a local one) and its rpc_url"
+        : "the contract refused it for the reason shown; `turnpike channel list --refresh` " +
+          "shows the channel as the chain has it",
+      cause: err,
+    });
+  }
+  if (err instanceof ChannelNotOnChainError) {
+    return new CliError(err.message, {
+      context: `channel ${err.channelId}`,
+      suggestion: "a local chain that was restarted (`turnpike chain up`) has forgotten every " +
+        'channel: open a new one; otherwise fix [chains."<id>"] rpc_url in config.toml',
+      cause: err,
+    });
+  }
+  if (err instanceof BaseError) {
+    // viem's own errors: the RPC did not answer (the chain is down or the URL is wrong).
+    return new CliError(`the chain did not answer: ${err.shortMessage}`, {
+      suggestion: "start it (`turnpike chain up --config <state dir>` for a local one; a " +
+        'restarted anvil forgets every channel) or fix [chains."<id>"] rpc_url in config.toml',
+      cause: err,
+    });
   }
   if (err instanceof ChainConfigError) {
     return new CliError(err.message, {
