@@ -330,6 +330,21 @@ export class TokenNetworkClient {
     ])).hash;
   }
 
+  /**
+   * The ERC-20 the TokenNetwork contract holds (its immutable `token`), as the chain says: a
+   * node checks its configured token against it before trusting a channel it did not open.
+   */
+  async contractToken(): Promise<`0x${string}`> {
+    const v = await this.publicClient.readContract({
+      address: this.tokenNetworkAddress,
+      abi: TOKEN_NETWORK_ABI,
+      functionName: "token",
+      args: [],
+    });
+    if (typeof v !== "string") throw new ChainTxError("BadResult", "token returned no address");
+    return v as `0x${string}`;
+  }
+
   /** The channel between this node and `partner` (zero hash when none). */
   async channelWith(partner: `0x${string}`): Promise<Hex> {
     const v = await this.publicClient.readContract({

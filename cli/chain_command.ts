@@ -1,10 +1,12 @@
 /**
  * `turnpike chain up`: a local development chain for payment channels (anvil with the
  * project's contracts, roles/local_chain.ts), in the foreground until Ctrl-C. It funds the
- * addresses given (`turnpike wallet show` prints a node's EVM address) and writes the
- * `[chains."evm:base:31337"]` table into the config.toml of the state dirs given, so `town up`,
- * `channel open` and `job submit --channel` find the chain. Testnets (Base Sepolia) need no
- * command: they are configuration (docs/OPERATIONS.md).
+ * addresses given and the wallet of every state dir given (`--config`), and writes into each
+ * of those state dirs' config.toml what its node needs to use the chain: the
+ * `[chains."evm:base:31337"]` table (RPC URL, contracts) and, for a town's state dir (`role =
+ * "town"`, or a `[town]` table), the chain in `[channels] chains`, so the town announces it in
+ * its kind 10032 and `channel open --town` finds it. Testnets (Base Sepolia) need no command:
+ * they are configuration (docs/OPERATIONS.md).
  *
  * @module
  */
@@ -15,7 +17,11 @@ import { stopSignal } from "./stop_signal.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { AnvilError } from "../chain/anvil.ts";
 import { LOCAL_CHAIN } from "../chain/chain_config.ts";
-import { writeFileAtomic } from "../state/atomic_file.ts";
+import { loadSettings } from "../config/settings.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { editConfigFile, setTableKeys } from "../config/config_file.ts";
+import { pathExists } from "../state/path_exists.ts";
+import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
 
 interface ChainUpOptions {
@@ -48,7 +54,11 @@ export function registerChainCommand(program: Command): Command {
     .option("--port <n>", "loopback port (0: a free one)", "8545")
     .option("--fund <address>", "EVM address to fund with tokens and 1 ETH (repeatable)", collect)
     .option("--tokens <amount>", "M2M per funded address", "100")
-    .option("--config <state-dir>", "write the chain's table into <state-dir>/config.toml", collect)
+    .option(
+      "--config <state-dir>",
+      "write the chain into <state-dir>/config.toml and fund its wallet (repeatable)",
+      collect,
+    )
     .option("--anvil <path>", "anvil binary (default: tools/node_modules)")
     .action(async (_o: unknown, cmd: Command) => {
       await chainUp(cmd.optsWithGlobals<ChainUpOptions>());
@@ -65,7 +75,7 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new CliError(`--port must be 0-65535, got "${opts.port}"`, { exitCode: ExitCode.Usage });
   }
-  const fund = (opts.fund ?? []).map((a) => {
+  const given = (opts.fund ?? []).map((a) => {
     if (!ADDRESS.test(a)) {
       throw new CliError(`--fund must be a 0x EVM address, got "${a}"`, {
         suggestion: "`turnpike wallet show` prints a node's EVM address",
@@ -74,6 +84,12 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
     }
     return a as `0x${string}`;
   });
+  const targets = await Promise.all((opts.config ?? []).map(configTarget));
+  const fund = [...given];
+  for (const t of targets) {
+    const address = t.wallet;
+    if (address && !fund.some((a) => a.toLowerCase() === address.toLowerCase())) fund.push(address);
+  }
   if (!/^\d{1,12}(\.\d{1,6})?$/.test(opts.tokens)) {
     throw new CliError(`--tokens must be an amount of M2M, got "${opts.tokens}"`, {
       exitCode: ExitCode.Usage,
@@ -98,8 +114,8 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
     });
   }
   try {
-    const written: string[] = [];
-    for (const dir of opts.config ?? []) written.push(await writeChainTable(dir, chain));
+    const written: WrittenConfig[] = [];
+    for (const target of targets) written.push(await writeChainConfig(target, chain));
     report(opts, chain, fund, tokens, written);
     await stopped;
   } finally {
@@ -114,7 +130,7 @@ function report(
   chain: LocalChain,
   fund: readonly string[],
   tokens: bigint,
-  written: readonly string[],
+  written: readonly WrittenConfig[],
 ): void {
   if (opts.output === "json") {
     console.log(JSON.stringify({
@@ -125,7 +141,9 @@ function report(
       token: chain.contracts.tokenAddress,
       funded: fund,
       tokensEach: tokens.toString(),
-      configs: written,
+      configs: written.map((w) => w.path),
+      // The towns among them: they now announce the chain (`[channels] chains`).
+      settles: written.filter((w) => w.settles).map((w) => w.path),
     }));
     return;
   }
@@ -135,38 +153,79 @@ function report(
   for (const a of fund) {
     console.log(`funded       ${a}: ${formatUnits(tokens, TOKEN_DECIMALS)} M2M and 1 ETH for gas`);
   }
-  for (const path of written) console.log(`config       ${path}`);
+  for (const w of written) {
+    const what = w.settles ? "chain table, [channels] chains (town)" : "chain table";
+    console.log(`config       ${w.path}: ${what}`);
+  }
+  if (written.some((w) => w.settles)) {
+    console.log(
+      "             (restart a town that is already up: it announces its chains at start)",
+    );
+  }
   console.log(`\n${chain.configToml}`);
   console.log("Ready. Ctrl-C stops the chain (everything on it is lost).");
 }
 
-/**
- * Puts the chain's table into a state dir's config.toml: appended when absent, replaced in place
- * when present (only that table's lines; the rest of the file, comments included, is kept).
- */
-async function writeChainTable(stateDir: string, chain: LocalChain): Promise<string> {
-  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = `${stateDir}/config.toml`;
-  let text = "";
+/** A state dir given with `--config`, as read before the chain starts. */
+interface ConfigTarget {
+  stateDir: string;
+  /** Its wallet's EVM address (funded with the others), when it has a wallet. */
+  wallet?: `0x${string}`;
+  /** A town's state dir: it must also list the chain in `[channels] chains`. */
+  town: boolean;
+  /** `[channels] chains` as the file has it. */
+  chains: string[];
+}
+
+interface WrittenConfig {
+  path: string;
+  /** `[channels] chains` got the chain (a town's state dir). */
+  settles: boolean;
+}
+
+async function configTarget(stateDir: string): Promise<ConfigTarget> {
+  let loaded;
   try {
-    text = await Deno.readTextFile(path);
+    // The state dir's own file only: the environment of this shell is not that node's.
+    loaded = await loadSettings({ flags: { stateDir }, env: () => undefined });
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    throw new CliError(err.message, {
+      context: `--config ${stateDir}`,
+      suggestion: "fix the state dir's config.toml, or pass another --config",
+      exitCode: ExitCode.Usage,
+      cause: err,
+    });
   }
-  const header = `[chains."${LOCAL_CHAIN}"]`;
-  const lines = text.split("\n");
-  const start = lines.findIndex((l) => l.trim() === header);
-  let next: string;
-  if (start === -1) {
-    const sep = text === "" || text.endsWith("\n\n") ? "" : text.endsWith("\n") ? "\n" : "\n\n";
-    next = `${text}${sep}${chain.configToml}`;
-  } else {
-    let end = start + 1;
-    while (end < lines.length && !lines[end].trimStart().startsWith("[")) end++;
-    const table = chain.configToml.trimEnd().split("\n");
-    next = [...lines.slice(0, start), ...table, "", ...lines.slice(end)].join("\n")
-      .replace(/\n{3,}/g, "\n\n");
-  }
-  await writeFileAtomic(path, next, { mode: 0o600 });
-  return path;
+  const walletPath = walletFilePath(stateDir);
+  const wallet = await pathExists(walletPath)
+    ? (await readWalletFile(walletPath)).evmAddress as `0x${string}`
+    : undefined;
+  const listed = loaded.sections.channels?.chains;
+  return {
+    stateDir,
+    wallet,
+    town: loaded.settings.role === "town" || loaded.sections.town !== undefined,
+    chains: Array.isArray(listed) ? listed.filter((c) => typeof c === "string") : [],
+  };
+}
+
+/**
+ * Puts the chain into a state dir's config.toml: its `[chains."evm:base:31337"]` table replaced
+ * (or appended), and for a town the chain added to `[channels] chains`; the rest of the file,
+ * comments included, is kept.
+ */
+async function writeChainConfig(target: ConfigTarget, chain: LocalChain): Promise<WrittenConfig> {
+  await Deno.mkdir(target.stateDir, { recursive: true, mode: 0o700 });
+  const path = `${target.stateDir}/config.toml`;
+  const settles = target.town && !target.chains.includes(LOCAL_CHAIN);
+  await editConfigFile(path, (text) => {
+    const next = setTableKeys(text, ["chains", LOCAL_CHAIN], chain.chainsTable[LOCAL_CHAIN], {
+      replace: true,
+    });
+    return settles
+      ? setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] })
+      : next;
+  });
+  return { path, settles: target.town };
 }

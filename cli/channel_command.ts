@@ -28,10 +28,10 @@
  * @module
  */
 import type { Command } from "commander";
-import { formatUnits, type Hex, parseUnits } from "viem";
+import { BaseError, formatUnits, type Hex, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadSettings } from "../config/settings.ts";
+import { loadSettings, type SettingsFlags } from "../config/settings.ts";
 import {
   type ChainConfig,
   ChainConfigError,
@@ -71,13 +71,20 @@ import {
   WithdrawTooLargeError,
 } from "../roles/channel_cosign_request.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
-import { applyChainState, mergeChainSync, syncChannelFile } from "../roles/channel_chain_sync.ts";
+import {
+  applyChainState,
+  ChannelNotOnChainError,
+  mergeChainSync,
+  syncChannelFile,
+} from "../roles/channel_chain_sync.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import {
   ChannelPeerError,
+  lookupTownPeerInfo,
   resolveChannelPeer,
   type ResolvedChannelPeer,
 } from "../roles/channel_peer_resolver.ts";
+import { parsePeerInfo, PeerInfoError } from "../protocol/peer_info.ts";
 
 type OutputFormat = "text" | "json" | "csv";
 
@@ -180,6 +187,7 @@ export function registerChannelCommand(program: Command): Command {
         "node pays over, the newest claim of ours the peer (the town) holds",
     )
       .option("--connector-btp-url <url>", "BTP URL of the peer (the town)")
+      .option("--town <url>", "the town's NIP-01 URL: its kind 10032 names its BTP URL")
       .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
   ).action(async (_o: unknown, cmd: Command) => {
     await run(() => channelRecover(cmd.optsWithGlobals()));
@@ -286,8 +294,16 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
   const secretKey = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, secretKey });
   secretKey.fill(0);
+  // The contract allows one channel per pair until it is settled: say which, before any tx.
+  await refuseExistingChannel(client, peerAddress, ctx.stateDir, opts);
   const started = performance.now();
-  const opened = await client.openChannel({ partner: peerAddress, deposit, settleTimeout });
+  const opened = await client.openChannel({ partner: peerAddress, deposit, settleTimeout })
+    .catch(async (err) => {
+      if (err instanceof ChainTxError && err.reason === "ChannelExists") {
+        await refuseExistingChannel(client, peerAddress, ctx.stateDir, opts);
+      }
+      throw err;
+    });
   const ms = performance.now() - started;
   const record = newChannelRecord(client, {
     channelId: opened.channelId,
@@ -313,6 +329,52 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
     await audit.close();
   }
   printRecords(opts, [record], `Opened channel ${opened.channelId} in ${Math.round(ms)} ms`);
+  info(
+    opts,
+    `Pay the town with it: --channel ${opened.channelId} (job submit, node up, requester)`,
+  );
+}
+
+/**
+ * Fails when the chain already has a channel between us and the peer (the contract's
+ * `ChannelExists`): open, it can be paid over; closed, it must be settled first (after its
+ * settle timeout) before a new one can be opened.
+ */
+async function refuseExistingChannel(
+  client: TokenNetworkClient,
+  peer: `0x${string}`,
+  stateDir: string,
+  opts: ChannelOptions,
+): Promise<void> {
+  const id = await client.channelWith(peer);
+  if (/^0x0*$/.test(id)) return;
+  const onChain = await client.getChannel(id);
+  const hasFile = await Deno.stat(channelFilePath(stateDir, id)).then(() => true, () => false);
+  const me = cliPrefix(opts);
+  const recover = hasFile ? "" : ` (no channel file here: \`${me} channel recover\` first)`;
+  if (onChain.state === "closed") {
+    const at = new Date(Number(onChain.settleAt) * 1000).toISOString();
+    throw new CliError(`a channel with this peer already exists: ${id} is closed, not settled`, {
+      context:
+        `ChannelExists: one channel per pair until it is settled; its settle timeout ends ${at}`,
+      suggestion: `after ${at}, settle it with \`${me} channel close ${id}\` (the town's ` +
+        `watcher also settles it by itself), then open a new one${recover}`,
+    });
+  }
+  throw new CliError(`a channel with this peer is already open: ${id}`, {
+    context: "ChannelExists: one channel per pair until it is settled",
+    suggestion: `pay over it (--channel ${id}), or close it first with \`${me} channel close ` +
+      `${id}\` and open a new one${recover}`,
+  });
+}
+
+/** `turnpike` with the state dir or profile this command was given, for suggestions. */
+function cliPrefix(opts: ChannelOptions): string {
+  if (opts.stateDir !== undefined) return `turnpike --state-dir ${opts.stateDir}`;
+  if (opts.profile !== undefined && opts.profile !== "default") {
+    return `turnpike --profile ${opts.profile}`;
+  }
+  return "turnpike";
 }
 
 async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: string) {
@@ -384,7 +446,7 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
         opts,
         `Closed ${record.channelId} (unilateral); settle after ${
           new Date(Number(after.settleAt) * 1000).toISOString()
-        }: run \`turnpike channel close ${record.channelId}\` again then`,
+        }: run \`${cliPrefix(opts)} channel close ${record.channelId}\` again then`,
       );
     } else if (onChain.state === "closed") {
       const now = await client.chainTime();
@@ -420,6 +482,15 @@ interface CosignCliOptions extends ChannelOptions {
   btpToken?: string;
 }
 
+/** The settings flags of the peer connection (state dir, BTP URL and token, the town). */
+function peerFlags(opts: CosignCliOptions): SettingsFlags {
+  const flags: SettingsFlags = { stateDir: opts.stateDir, profile: opts.profile };
+  if (opts.connectorBtpUrl) flags.connectorBtpUrl = opts.connectorBtpUrl;
+  if (opts.btpToken) flags.btpToken = opts.btpToken;
+  if (opts.town) flags.relayUrl = opts.town;
+  return flags;
+}
+
 interface CosignContext {
   client: TokenNetworkClient;
   record: ChannelRecord;
@@ -430,19 +501,10 @@ interface CosignContext {
 
 /** The peer's BTP URL and token: flag > environment > config (as `job submit` reaches the town). */
 async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
-  const loaded = await loadSettings({
-    flags: {
-      stateDir: opts.stateDir,
-      profile: opts.profile,
-      ...(opts.connectorBtpUrl ? { connectorBtpUrl: opts.connectorBtpUrl } : {}),
-    },
-  });
-  const table = loaded.sections.requester ?? {};
-  const token = opts.btpToken ?? (Deno.env.get("TURNPIKE_BTP_TOKEN") || undefined) ??
-    (typeof table.btp_token === "string" ? table.btp_token : undefined);
+  const loaded = await loadSettings({ flags: peerFlags(opts) });
   const peer = new BtpClient({
     url: loaded.settings.connectorBtpUrl,
-    authToken: token,
+    authToken: loaded.settings.btpToken,
     reconnect: false,
     responseTimeoutMs: DEFAULT_COSIGN_TIMEOUT_MS,
   });
@@ -646,16 +708,14 @@ function lastClaimPeer(opts: CosignCliOptions): LastClaimPeer {
   return {
     get: () =>
       connecting ??= (async () => {
-        const loaded = await loadSettings({
-          flags: {
-            stateDir: opts.stateDir,
-            profile: opts.profile,
-            ...(opts.connectorBtpUrl ? { connectorBtpUrl: opts.connectorBtpUrl } : {}),
-          },
-        });
+        const loaded = await loadSettings({ flags: peerFlags(opts) });
+        if (loaded.sources.connectorBtpUrl.kind !== "default") return await connectPeer(opts);
         // The default URL is a local town's: asking some unrelated local server is no answer.
-        if (loaded.sources.connectorBtpUrl.kind === "default") throw new NoPeerUrlError();
-        return await connectPeer(opts);
+        // A configured town announces its BTP URL in its kind 10032: ask that one.
+        if (loaded.sources.relayUrl.kind === "default") throw new NoPeerUrlError();
+        const url = await announcedBtpUrl(loaded.settings.relayUrl);
+        info(opts, `Asking the town over ${url} (the BTP URL its kind 10032 announces)`);
+        return await connectPeer({ ...opts, connectorBtpUrl: url });
       })(),
     close: async () => {
       const peer = await connecting?.catch(() => undefined);
@@ -664,11 +724,25 @@ function lastClaimPeer(opts: CosignCliOptions): LastClaimPeer {
   };
 }
 
-/** No BTP URL of the peer was given (flag, environment or config). */
+/** No BTP URL of the peer was given (flag, environment or config), nor a town to ask. */
 class NoPeerUrlError extends Error {
   override name = "NoPeerUrlError";
   constructor() {
-    super("no BTP URL of the peer is configured");
+    super("no BTP URL of the peer (the town) is configured, nor the town's URL to ask it");
+  }
+}
+
+/** The BTP URL a town announces in its kind 10032 (roles/channel_peer_resolver.ts reads it). */
+async function announcedBtpUrl(townUrl: string): Promise<string> {
+  const { event } = await lookupTownPeerInfo(townUrl);
+  try {
+    return parsePeerInfo(event).btpEndpoint;
+  } catch (err) {
+    if (!(err instanceof PeerInfoError)) throw err;
+    throw new ChannelPeerError("bad-peer-info", "the town's kind 10032 is unusable", {
+      context: err.message,
+      cause: err,
+    });
   }
 }
 
@@ -697,6 +771,8 @@ async function withLastClaim(
   } catch (err) {
     const why = err instanceof NoPeerUrlError || isPeerUnreachable(err)
       ? err.message
+      : err instanceof ChannelPeerError
+      ? `${err.message} (${err.context ?? err.reason})`
       : cosignFailure(err);
     if (why === undefined) throw err;
     console.error(
@@ -706,7 +782,9 @@ async function withLastClaim(
         "this channel until " +
         "`turnpike channel recover` reaches the peer" +
         (err instanceof NoPeerUrlError
-          ? " (pass --connector-btp-url and --btp-token, or set connector_btp_url in config.toml)"
+          ? "; pass the town's BTP URL (--connector-btp-url btp+ws://<town host>:3000, printed " +
+            "by `town up` as btpUrl) or its NIP-01 URL (--town ws://<town host>:7100), or set " +
+            "connector_btp_url in config.toml (`turnpike init` writes it)"
           : ""),
     );
     fields.PeerLastClaim = `unknown (${why})`.replace(/\s+/g, " ").slice(0, 200);
@@ -879,7 +957,30 @@ function mapError(err: unknown): unknown {
     });
   }
   if (err instanceof ChainTxError) {
-    return new CliError(err.message, { context: err.reason, cause: err });
+    return new CliError(err.message, {
+      context: err.reason,
+      suggestion: err.reason === "RpcError"
+        ? "check that the chain is up (`turnpike chain up` for a local one) and its rpc_url"
+        : "the contract refused it for the reason shown; `turnpike channel list --refresh` " +
+          "shows the channel as the chain has it",
+      cause: err,
+    });
+  }
+  if (err instanceof ChannelNotOnChainError) {
+    return new CliError(err.message, {
+      context: `channel ${err.channelId}`,
+      suggestion: "a local chain that was restarted (`turnpike chain up`) has forgotten every " +
+        'channel: open a new one; otherwise fix [chains."<id>"] rpc_url in config.toml',
+      cause: err,
+    });
+  }
+  if (err instanceof BaseError) {
+    // viem's own errors: the RPC did not answer (the chain is down or the URL is wrong).
+    return new CliError(`the chain did not answer: ${err.shortMessage}`, {
+      suggestion: "start it (`turnpike chain up --config <state dir>` for a local one; a " +
+        'restarted anvil forgets every channel) or fix [chains."<id>"] rpc_url in config.toml',
+      cause: err,
+    });
   }
   if (err instanceof ChainConfigError) {
     return new CliError(err.message, {

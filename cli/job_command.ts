@@ -63,6 +63,7 @@ export interface RequesterCliOptions extends RequesterFlags {
   pricePerByte?: string;
   priceCeiling?: string;
   allowInsecure?: boolean;
+  btpToken?: string;
   passphraseFile?: string;
   passphraseFd?: string;
 }
@@ -88,6 +89,7 @@ const REQUESTER_SETTING_FLAGS = [
   "pricePerByte",
   "priceCeiling",
   "allowInsecure",
+  "btpToken",
 ] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -10,7 +10,7 @@
  * | flag                    | environment                     | `[provider]` key         | default |
  * |-------------------------|---------------------------------|--------------------------|---------|
  * | `--town-pubkey`         | `TURNPIKE_TOWN_PUBKEY`          | `town_pubkey`            | NIP-11 `self` |
- * | `--btp-token`           | `TURNPIKE_BTP_TOKEN`            | `btp_token`              | from the URL's `user:token@` |
+ * | `--btp-token`           | `TURNPIKE_BTP_TOKEN`            | `btp_token` (top level, config/settings.ts) | from the URL's `user:token@` |
  * | `--skills-dir`          | `TURNPIKE_SKILLS_DIR`           | `skills_dir`             | `<state dir>/skills`, else the built-in `skills/` |
  * | `--max-in-flight`       | `TURNPIKE_PROVIDER_MAX_IN_FLIGHT` | `max_in_flight`        | 32 |
  * | `--max-per-requester`   | `TURNPIKE_PROVIDER_MAX_PER_REQUESTER` | `max_per_requester` | 8 |
@@ -87,6 +87,7 @@ const NODE_SETTING_FLAGS = [
   "connectorBtpUrl",
   "pricePerByte",
   "allowInsecure",
+  "btpToken",
 ] as const;
 
 const BUILT_IN_SKILLS = new URL("../skills", import.meta.url).pathname;
@@ -234,7 +235,6 @@ async function resolveNodeOptions(
       exitCode: ExitCode.Usage,
     });
   }
-  const token = pick(loaded, opts.btpToken, "TURNPIKE_BTP_TOKEN", "btp_token");
   const channel = pick(loaded, opts.channel, "TURNPIKE_CHANNEL", "channel");
   if (channel !== undefined && !isChannelId(channel)) {
     throw new CliError(`channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`, {
@@ -261,7 +261,7 @@ async function resolveNodeOptions(
     sandboxMode: sandboxMode as "root" | "rootless" | "auto",
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     btpUrl: s.connectorBtpUrl,
-    btpToken: token ?? "",
+    btpToken: s.btpToken ?? "",
     relayUrl: s.relayUrl,
     townPubkey,
     pricePerByte: s.pricePerByte,

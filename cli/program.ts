@@ -6,6 +6,7 @@
 import { Command, Option } from "commander";
 import tab from "@bomb.sh/tab/commander";
 import { registerDemoCommand } from "./demo_command.ts";
+import { registerInitCommand } from "./init_command.ts";
 import { registerPlannedCommands } from "./planned_commands.ts";
 import { registerStageCommand } from "./stage_command.ts";
 import { registerWalletCommand } from "./wallet_command.ts";
@@ -50,6 +51,7 @@ export function createProgram(): Command {
     .showSuggestionAfterError()
     .configureHelp({ sortSubcommands: false })
     .exitOverride();
+  registerInitCommand(program);
   registerDemoCommand(program);
   registerWalletCommand(program);
   registerStageCommand(program);

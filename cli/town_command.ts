@@ -10,10 +10,14 @@
  * stop it cleanly (queued writes are committed, sockets closed) with exit code 0. One long-running
  * role per state dir: a second one on it exits 1 naming the first's pid (`state/state_dir_lock.ts`).
  *
- * Payment channels: a peer configured with a channel (`[[town.peers]] channel`, or
- * `--peer-channel account:0x<id>[:credit]`) must cover its packets with claims; the channel
- * file must be in the town's state dir (`turnpike channel recover` rebuilds it) and its chain's
- * RPC URL in `[chains."<id>"]`. The banner lists which peer settles over which channel.
+ * Payment channels: a peer that opens a channel to the town's address on a chain of `[channels]
+ * chains` (with `[chains."<id>"]` rpc_url, token_network, token) pays over it from its first
+ * claim: the town verifies the channel on chain and writes its file, no restart or `channel
+ * recover` needed (roles/town/channel_discovery.ts); from then on that account's packets must be
+ * covered by claims. A peer may also be configured with a channel (`[[town.peers]] channel`, or
+ * `--peer-channel account:0x<id>[:credit]`); its channel file must then be in the town's state
+ * dir (`turnpike channel recover` rebuilds it). The banner lists which peer settles over which
+ * channel, and each channel learned while the town runs is one line on stderr.
  *
  * @module
  */
@@ -23,7 +27,7 @@ import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError, describeSource } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
@@ -118,6 +122,7 @@ function printStarted(
   opts: TownUpOptions,
   config: { host: string; stateDir: string },
   settlements: readonly PeerSettlement[],
+  learnsOn: readonly string[],
 ) {
   const { host, stateDir } = config;
   const info = {
@@ -135,6 +140,10 @@ function printStarted(
     // Announced in the town's kind 10032: what `turnpike channel open` negotiates with.
     chains: node.announcement?.info.supportedChains.join(", ") ||
       "none (no settlement chain announced)",
+    // Where a payer's new channel is taken from its first claim, without a restart.
+    learns: learnsOn.length > 0
+      ? `channels opened to the town on ${learnsOn.join(", ")}`
+      : "no channels (no chain of [channels] chains has rpc_url, token_network, token)",
   };
   const channels = settlements.map((s) => ({
     account: s.account,
@@ -143,6 +152,7 @@ function printStarted(
     peerAddress: s.peerAddress,
     received: s.received.toString(),
     creditLimit: s.creditLimit.toString(),
+    learned: s.learned,
   }));
   if (opts.output === "json") {
     console.log(JSON.stringify({ ...info, channels }));
@@ -155,7 +165,7 @@ function printStarted(
   for (const c of channels) {
     console.log(
       `  settles     ${c.account} over channel ${c.channelId} on ${c.network}` +
-        ` (peer ${c.peerAddress}, credit limit ${c.creditLimit})`,
+        ` (peer ${c.peerAddress}, credit limit ${c.creditLimit}${c.learned ? ", learned" : ""})`,
     );
   }
   if (opts.generateKey) {
@@ -172,6 +182,14 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     config = resolveTownConfig(loaded, opts);
     chains = loaded.sections.chains;
     watchEveryMs = watchIntervalMs(loaded.sections.channels);
+    if (loaded.settings.role !== undefined && loaded.settings.role !== "town") {
+      throw new CliError(`this profile was made for a ${loaded.settings.role}, not a town`, {
+        context: `role "${loaded.settings.role}" from ${describeSource(loaded.sources.role)}`,
+        suggestion: "use the town's profile (--profile / --state-dir), or run " +
+          "`turnpike init --role town` in a new one",
+        exitCode: ExitCode.Usage,
+      });
+    }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TownConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
@@ -193,10 +211,18 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     stateDir: config.stateDir,
     peerChannels: config.peerChannels ?? [],
     chains,
+    settlementChains: config.settlement?.chains.map((c) => c.chain),
     secretKey,
     triggeredBy: () => townAddress,
     allowMainnet: opts.mainnet,
     watchIntervalMs: watchEveryMs,
+    onNotice: (line) => console.error(line),
+    onChannelLearned: (account, record, replaced) =>
+      console.error(
+        `channel ${record.channelId} of ${account}: learned from its first claim (verified on ` +
+          `${record.chain}: peer ${record.peerAddress}, deposit ${record.peerDeposit})` +
+          (replaced ? `; replaces ${replaced.channelId} (${replaced.status})` : ""),
+      ),
     onChannelChange: (account, c) =>
       console.error(
         `channel ${c.record.channelId} of ${account}: ${c.action} (${c.record.status} on chain)` +
@@ -223,7 +249,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       cause: err,
     });
   }
-  printStarted(node, opts, config, gates.settlements);
+  printStarted(node, opts, config, gates.settlements, gates.learnsOn);
   await stopped;
   await node.stop();
   await gates.close();

@@ -108,40 +108,87 @@ function addPassphraseOptions(cmd: Command): Command {
     .option("--non-interactive", "never prompt; fail when input would be needed");
 }
 
+/** A wallet {@linkcode createWallet} wrote. */
+export interface CreatedWallet {
+  record: WalletRecord;
+  /** `<state dir>/wallet.toml`. */
+  path: string;
+  /** The words: print them once when not `imported`, never store them. */
+  mnemonic: string;
+  imported: boolean;
+}
+
+/** Options for {@linkcode createWallet}: `wallet init`'s flags. */
+export interface CreateWalletOptions {
+  nonInteractive?: boolean;
+  passphraseFile?: string;
+  passphraseFd?: string;
+  import?: boolean;
+  mnemonicFile?: string;
+  force?: boolean;
+  words?: "12" | "24";
+  account?: string;
+}
+
+/**
+ * Creates (or imports) the wallet of a state dir, asking for the new passphrase twice (or
+ * reading it from the file or descriptor named): what `wallet init` and `init` run. Failures
+ * are {@linkcode CliError}s with a suggestion.
+ *
+ * @example
+ * ```ts
+ * const { record, mnemonic } = await createWallet(stateDir, { passphraseFile: "/run/tp" });
+ * ```
+ */
+export async function createWallet(
+  stateDir: string,
+  opts: CreateWalletOptions,
+): Promise<CreatedWallet> {
+  const path = walletFilePath(stateDir);
+  try {
+    const account = parseAccount(opts.account);
+    if (opts.mnemonicFile !== undefined && !opts.import) {
+      throw new CliError("--mnemonic-file needs --import", { exitCode: ExitCode.Usage });
+    }
+    if (!opts.force && await pathExists(path)) throw mapError(new WalletExistsError(path), path);
+    const imported = opts.import ? await readImportedMnemonic(opts) : undefined;
+    const mnemonic = imported ?? createMnemonic({ strength: opts.words === "12" ? 128 : 256 });
+    const passphrase = await readPassphrase({
+      ...passphraseSource(opts),
+      confirm: true,
+      prompt: "New wallet passphrase: ",
+    });
+    const record = await createWalletRecord({ mnemonic, passphrase, account });
+    await writeWalletFile(path, record, { force: opts.force });
+    return { record, path, mnemonic, imported: imported !== undefined };
+  } catch (err) {
+    throw mapError(err, path);
+  }
+}
+
 async function walletInit(opts: InitOptions, cmd: Command): Promise<void> {
   const output = outputFormat(opts);
   const stateDir = stateDirOf(opts, cmd);
-  const path = walletFilePath(stateDir);
-  const account = parseAccount(opts.account);
-  if (opts.mnemonicFile !== undefined && !opts.import) {
-    throw new CliError("--mnemonic-file needs --import", { exitCode: ExitCode.Usage });
-  }
-  if (!opts.force && await pathExists(path)) throw mapError(new WalletExistsError(path), path);
-  const imported = opts.import ? await readImportedMnemonic(opts) : undefined;
-  const mnemonic = imported ?? createMnemonic({ strength: opts.words === "12" ? 128 : 256 });
-  const passphrase = await readPassphrase({
-    ...passphraseSource(opts),
-    confirm: true,
-    prompt: "New wallet passphrase: ",
-  });
-  const record = await createWalletRecord({ mnemonic, passphrase, account });
-  await writeWalletFile(path, record, { force: opts.force });
+  const { record, path, mnemonic, imported } = await createWallet(stateDir, opts);
   const info = publicInfo(record, stateDir, path);
   if (output === "json") {
-    const json: Record<string, unknown> = { ...info, imported: imported !== undefined };
-    if (imported === undefined) {
+    const json: Record<string, unknown> = { ...info, imported };
+    if (!imported) {
       json.mnemonic = mnemonic;
-      json.warning = "shown once: write the mnemonic down and keep it offline";
+      json.warning = MNEMONIC_WARNING;
     }
     console.log(JSON.stringify(json, null, 2));
   } else if (output === "csv") {
-    printCsv({ ...info, mnemonic: imported === undefined ? mnemonic : "" });
+    printCsv({ ...info, mnemonic: imported ? "" : mnemonic });
   } else {
     console.log(`Wallet ${imported ? "imported" : "created"}: ${path}`);
     printText(info);
-    if (imported === undefined) printMnemonicOnce(mnemonic);
+    if (!imported) printMnemonicOnce(mnemonic);
   }
 }
+
+/** What JSON output says next to a new mnemonic. */
+export const MNEMONIC_WARNING = "shown once: write the mnemonic down and keep it offline";
 
 async function walletShow(opts: ShowOptions, cmd: Command): Promise<void> {
   const output = outputFormat(opts);
@@ -204,7 +251,15 @@ function printText(info: Record<string, string | number>): void {
   }
 }
 
-function printMnemonicOnce(mnemonic: string): void {
+/**
+ * Prints a new wallet's mnemonic, numbered, with the warning that it is shown once.
+ *
+ * @example
+ * ```ts
+ * printMnemonicOnce(created.mnemonic);
+ * ```
+ */
+export function printMnemonicOnce(mnemonic: string): void {
   const words = mnemonic.split(" ");
   console.log("\nRecovery mnemonic (shown ONCE: write it down now and keep it offline;");
   console.log("anyone who has it controls this identity and its funds):\n");
@@ -250,7 +305,7 @@ function parseAccount(text: string | undefined): number {
   return Number(text);
 }
 
-function passphraseSource(opts: WalletOptions) {
+function passphraseSource(opts: CreateWalletOptions) {
   if (opts.passphraseFile !== undefined && opts.passphraseFd !== undefined) {
     throw new CliError("give --passphrase-file or --passphrase-fd, not both", {
       exitCode: ExitCode.Usage,
@@ -271,7 +326,7 @@ function passphraseSource(opts: WalletOptions) {
   return { passphraseFile: opts.passphraseFile, passphraseFd, nonInteractive: opts.nonInteractive };
 }
 
-async function readImportedMnemonic(opts: InitOptions): Promise<string> {
+async function readImportedMnemonic(opts: CreateWalletOptions): Promise<string> {
   if (opts.mnemonicFile !== undefined) {
     return importMnemonic(await readSecretFile(opts.mnemonicFile, opts.mnemonicFile));
   }

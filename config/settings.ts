@@ -9,6 +9,7 @@
  * | ----------------- | ------------------- | -------------------------------------------------------------------------- |
  * | `profile`         | (none)              | `TURNPIKE_PROFILE`                                                         |
  * | `stateDir`        | (none)              | `TURNPIKE_STATE_DIR` (`TURNPIKE_HOME` replaces `~/.turnpike`)              |
+ * | `role`            | `role`              | `TURNPIKE_ROLE`                                                            |
  * | `network`         | `network`           | `TURNPIKE_NETWORK`, `GASTOWN_CROSSTOWN_NETWORK`                            |
  * | `host`            | `host`              | `TURNPIKE_HOST`, `GASTOWN_CROSSTOWN_HOST`                                  |
  * | `townPort`        | `town_port`         | `TURNPIKE_TOWN_PORT`, `GASTOWN_CROSSTOWN_TOWN_PORT`                        |
@@ -18,11 +19,12 @@
  * | `pricePerByte`    | `price_per_byte`    | `TURNPIKE_PRICE_PER_BYTE`, `GASTOWN_CROSSTOWN_PRICE_PER_BYTE`              |
  * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
  * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
+ * | `btpToken`        | `btp_token`         | `TURNPIKE_BTP_TOKEN` (older files: `[requester]` / `[provider]` `btp_token`) |
  *
  * Defaults: network `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
  * 7100, BTP port 3000, relay `ws://<host>:<townPort>`, connector `btp+ws://<host>:<btpPort>`,
- * price 10 base units per byte, price ceiling 100 per byte, insecure URLs refused off loopback.
- * Tables in config.toml (`[chain]`, ...) are not interpreted here; they are handed on in
+ * price 10 base units per byte, price ceiling 100 per byte, insecure URLs refused off loopback;
+ * no BTP token and no role. Tables in config.toml (`[chain]`, ...) are not interpreted here; they are handed on in
  * `sections` for the parts that own them.
  *
  * @module
@@ -36,6 +38,12 @@ export type Network = "local" | "testnet" | "mainnet";
 
 /** The networks, in the order they are listed in messages. */
 export const NETWORKS: readonly Network[] = ["local", "testnet", "mainnet"];
+
+/** What a profile is for (`turnpike init --role`): tells `chain up` what a state dir needs. */
+export type Role = "requester" | "provider" | "town";
+
+/** The roles, in the order they are listed in messages. */
+export const ROLES: readonly Role[] = ["requester", "provider", "town"];
 
 /** Validated settings. Amounts are bigint base units (ILP amounts are uint64). */
 export interface TurnpikeSettings {
@@ -61,6 +69,10 @@ export interface TurnpikeSettings {
   priceCeiling: bigint;
   /** Allow unencrypted `ws://` / `btp+ws://` URLs to non-loopback hosts. */
   allowInsecure: boolean;
+  /** BTP `auth_token` of this node's account on its town; absent: none (or in the URL). */
+  btpToken?: string;
+  /** The role the profile was made for (`turnpike init`); absent: not said. */
+  role?: Role;
 }
 
 /** A setting's name. */
@@ -89,16 +101,20 @@ export interface LoadSettingsOptions {
   env?: EnvReader;
   /** Config file to read instead of `<state dir>/config.toml`. */
   configFile?: string;
+  /** false: no config file is read (flags, environment, defaults only). Default true. */
+  readFile?: boolean;
 }
 
 /** Largest config file read (it is hand-written: anything bigger is a mistake). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
-type ValueKind = "string" | "port" | "amount" | "boolean" | "network" | "url";
+type ValueKind = "string" | "port" | "amount" | "boolean" | "network" | "url" | "role";
 
 interface KeySpec {
   kind: ValueKind;
   toml?: string;
+  /** Tables that held the key before it moved to the top level: read when it is absent there. */
+  tables?: string[];
   env: string[];
   flag: string;
 }
@@ -106,6 +122,7 @@ interface KeySpec {
 const KEYS: Record<SettingKey, KeySpec> = {
   profile: { kind: "string", env: ["TURNPIKE_PROFILE"], flag: "profile" },
   stateDir: { kind: "string", env: ["TURNPIKE_STATE_DIR"], flag: "state-dir" },
+  role: { kind: "role", toml: "role", env: ["TURNPIKE_ROLE"], flag: "role" },
   network: {
     kind: "network",
     toml: "network",
@@ -164,6 +181,13 @@ const KEYS: Record<SettingKey, KeySpec> = {
     env: ["TURNPIKE_ALLOW_INSECURE", "GASTOWN_CROSSTOWN_ALLOW_INSECURE"],
     flag: "allow-insecure",
   },
+  btpToken: {
+    kind: "string",
+    toml: "btp_token",
+    tables: ["requester", "provider"],
+    env: ["TURNPIKE_BTP_TOKEN"],
+    flag: "btp-token",
+  },
 };
 
 /** Every environment variable name read for a setting, for `doctor` and docs. */
@@ -197,8 +221,8 @@ type Raw = { value: unknown; source: SettingSource };
 export async function loadSettings(options: LoadSettingsOptions = {}): Promise<LoadedSettings> {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const flags = options.flags ?? {};
-  const profileRaw = pickRaw("profile", flags, env, {});
-  const stateDirRaw = pickRaw("stateDir", flags, env, {});
+  const profileRaw = pickRaw("profile", flags, env, { top: {} });
+  const stateDirRaw = pickRaw("stateDir", flags, env, { top: {} });
   const profile = profileRaw ? asString("profile", profileRaw) : DEFAULT_PROFILE;
   const stateDir = resolveStateDir({
     stateDir: stateDirRaw ? asString("stateDir", stateDirRaw) : undefined,
@@ -206,7 +230,7 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     env,
   });
   const configFile = options.configFile ?? `${stateDir}/config.toml`;
-  const file = await readConfigFile(configFile);
+  const file = options.readFile === false ? undefined : await readConfigFile(configFile);
   const values: Partial<Record<SettingKey, unknown>> = { profile, stateDir };
   const sources = {
     profile: profileRaw?.source ?? { kind: "default" },
@@ -214,7 +238,7 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
   } as Record<SettingKey, SettingSource>;
   for (const key of Object.keys(KEYS) as SettingKey[]) {
     if (key === "profile" || key === "stateDir") continue;
-    const raw = pickRaw(key, flags, env, file?.top ?? {}, configFile);
+    const raw = pickRaw(key, flags, env, file ?? { top: {}, sections: {} }, configFile);
     if (raw === undefined) continue;
     values[key] = convert(key, raw);
     sources[key] = raw.source;
@@ -237,7 +261,7 @@ function pickRaw(
   key: SettingKey,
   flags: SettingsFlags,
   env: EnvReader,
-  toml: Record<string, unknown>,
+  file: ConfigFileContent | { top: Record<string, unknown>; sections?: undefined },
   configFile = "",
 ): Raw | undefined {
   const spec = KEYS[key];
@@ -247,8 +271,21 @@ function pickRaw(
     const value = env(name);
     if (value !== undefined && value !== "") return { value, source: { kind: "env", name } };
   }
-  if (spec.toml !== undefined && spec.toml in toml) {
-    return { value: toml[spec.toml], source: { kind: "file", path: configFile, key: spec.toml } };
+  if (spec.toml === undefined) return undefined;
+  if (spec.toml in file.top) {
+    return {
+      value: file.top[spec.toml],
+      source: { kind: "file", path: configFile, key: spec.toml },
+    };
+  }
+  for (const table of spec.tables ?? []) {
+    const section = file.sections?.[table];
+    if (section && spec.toml in section) {
+      return {
+        value: section[spec.toml],
+        source: { kind: "file", path: configFile, key: `${table}.${spec.toml}` },
+      };
+    }
   }
   return undefined;
 }
@@ -283,6 +320,8 @@ function convert(key: SettingKey, raw: Raw): unknown {
       return asBoolean(key, raw);
     case "network":
       return asNetwork(key, raw);
+    case "role":
+      return asRole(key, raw);
   }
 }
 
@@ -346,6 +385,15 @@ function asNetwork(key: SettingKey, raw: Raw): Network {
   });
 }
 
+function asRole(key: SettingKey, raw: Raw): Role {
+  const v = typeof raw.value === "string" ? raw.value.trim().toLowerCase() : raw.value;
+  if (typeof v === "string" && (ROLES as readonly string[]).includes(v)) return v as Role;
+  throw new ConfigError(`must be one of ${ROLES.join(", ")}, got ${show(raw.value)}`, {
+    key,
+    source: raw.source,
+  });
+}
+
 function show(v: unknown): string {
   const s = typeof v === "string" ? JSON.stringify(v) : String(v);
   return s.length > 80 ? s.slice(0, 77) + "..." : s;
@@ -397,8 +445,11 @@ export function isLoopbackHost(hostname: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-interface ConfigFileContent {
+/** A parsed config.toml: the known top-level keys and the tables. */
+export interface ConfigFileContent {
+  /** Top-level keys (all of them known settings). */
   top: Record<string, unknown>;
+  /** Tables (`[name]`), uninterpreted. */
   sections: Record<string, Record<string, unknown>>;
 }
 
@@ -421,9 +472,30 @@ async function readConfigFile(path: string): Promise<ConfigFileContent | undefin
       cause: err,
     });
   }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not UTF-8`, { cause: err });
+  }
+  return parseConfigText(text, path);
+}
+
+/**
+ * Parses config.toml text the way {@linkcode loadSettings} reads the file: known top-level keys
+ * apart, tables in `sections`, an unknown top-level key refused. Writers of config.toml
+ * (config/config_file.ts) check their result with it before anything reaches the disk.
+ *
+ * @example
+ * ```ts
+ * parseConfigText('relay_url = "ws://127.0.0.1:7100"\n[channels]\nchains = []\n');
+ * // { top: { relay_url: "ws://127.0.0.1:7100" }, sections: { channels: { chains: [] } } }
+ * ```
+ */
+export function parseConfigText(text: string, path = "config.toml"): ConfigFileContent {
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    doc = parseToml(text);
   } catch (err) {
     const detail = err instanceof TomlError
       ? `line ${err.line}, column ${err.column}: ${err.message.split("\n")[0]}`
@@ -444,4 +516,32 @@ async function readConfigFile(path: string): Promise<ConfigFileContent | undefin
     }
   }
   return { top, sections };
+}
+
+/**
+ * Settings as the top-level keys of a config.toml, in the order of the settings table and
+ * under their TOML keys, for writers of the file (config/config_file.ts). Each value is
+ * validated first as {@linkcode loadSettings} would (a bad one throws {@linkcode ConfigError}
+ * naming its flag); amounts become decimal strings (a TOML integer cannot hold every uint64).
+ * Settings without a TOML key (profile, state dir) are refused: they choose the file.
+ *
+ * @example
+ * ```ts
+ * settingsTomlEntries({ role: "requester", relayUrl: "ws://127.0.0.1:7100", btpToken: "t" });
+ * // { role: "requester", relay_url: "ws://127.0.0.1:7100", btp_token: "t" }
+ * ```
+ */
+export function settingsTomlEntries(values: SettingsFlags): Record<string, unknown> {
+  const entries: Record<string, unknown> = {};
+  for (const key of Object.keys(KEYS) as SettingKey[]) {
+    const value = values[key];
+    if (value === undefined) continue;
+    const spec = KEYS[key];
+    if (spec.toml === undefined) {
+      throw new ConfigError("is not kept in config.toml", { key });
+    }
+    const converted = convert(key, { value, source: { kind: "flag", name: spec.flag } });
+    entries[spec.toml] = typeof converted === "bigint" ? converted.toString() : converted;
+  }
+  return entries;
 }

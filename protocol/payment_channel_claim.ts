@@ -72,7 +72,11 @@ export type ClaimRejectReason =
   | "beyond-deposit"
   | "not-covered"
   | "credit-limit-exceeded"
-  | "chain-unavailable";
+  | "chain-unavailable"
+  /** The channel settles for another BTP account, or the account for another open channel. */
+  | "channel-in-use"
+  /** Too many claims naming channels the receiver does not know yet: try again later. */
+  | "rate-limited";
 
 /** A claim was rejected; `reason` says why in one token, `message` in words. */
 export class ClaimError extends Error {
@@ -187,6 +191,22 @@ export function validateClaim(claim: PaymentChannelClaim): void {
     bad("transferredAmount", "must be 0 to 2^256-1");
   }
   if (!SIGNATURE.test(claim.signature)) bad("signature", "is not 65 bytes of hex");
+}
+
+const REJECTED = /^payment channel claim rejected \(([a-z-]+)\)/;
+
+/**
+ * The reason token of a claim rejection as it travels in an ILP REJECT's message (the
+ * {@linkcode ClaimError} message: `payment channel claim rejected (<reason>): ...`), so a payer
+ * branches on the token, not on the words; undefined for any other message.
+ *
+ * @example
+ * ```ts
+ * claimRejectReasonOf("payment channel claim rejected (channel-in-use): ..."); // "channel-in-use"
+ * ```
+ */
+export function claimRejectReasonOf(message: string): ClaimRejectReason | undefined {
+  return REJECTED.exec(message)?.[1] as ClaimRejectReason | undefined;
 }
 
 function claimFault(reason: ClaimRejectReason, message: string): never {

@@ -319,7 +319,9 @@ function fromPeerInfo(
   if (theirs.length === 0) {
     throw new ChannelPeerError("no-chains", "the town settles on no chain", {
       context: `peer info ${from.origin}`,
-      suggestion: "the town's operator must set [channels] chains in its config.toml",
+      suggestion: "the town's operator must list its chains in [channels] chains of its " +
+        "config.toml and restart the town; for a local chain `turnpike chain up --config " +
+        "<town state dir>` writes it (a town made with `turnpike init --role town`)",
     });
   }
   const preference = [...(options.chain ? [options.chain] : []), ...(options.prefer ?? [])];

@@ -59,6 +59,8 @@ export interface ChannelWatcherOptions {
 export interface ChannelWatcher extends AsyncDisposable {
   /** Polls every channel now; resolves when done (tests, and the check at start). */
   check(): Promise<ChannelChange[]>;
+  /** Watches one more channel from the next poll on (a town that learned a channel). */
+  add(channel: WatchedChannel): void;
   /** Stops polling and waits for a poll in progress. */
   stop(): Promise<void>;
 }
@@ -77,9 +79,10 @@ export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatc
   const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
   let running: Promise<ChannelChange[]> | undefined;
   let stopped = false;
+  const channels = [...options.channels];
   const pollAll = async (): Promise<ChannelChange[]> => {
     const changes: ChannelChange[] = [];
-    for (const channel of options.channels) {
+    for (const channel of [...channels]) {
       if (stopped) break;
       const change = await pollOne(channel, options).catch((err) => {
         options.onError?.(channel.record().channelId, err as Error);
@@ -102,7 +105,12 @@ export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatc
       clearInterval(timer);
       await running?.catch(() => {});
     })();
-  return { check, stop, [Symbol.asyncDispose]: stop };
+  return {
+    check,
+    add: (channel) => void channels.push(channel),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 async function pollOne(

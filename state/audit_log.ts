@@ -8,7 +8,7 @@
  * ```
  *
  * except payment channels, whose subject reads `turnpike: payment channel <id> opened` (also
- * updated, closed, settled, recovered, withdrawn).
+ * updated, closed, settled, recovered, withdrawn, learned).
  *
  * Group commit: changes recorded within `windowMs` (default 200 ms) of the first pending one go
  * into one commit, so throughput does not hinge on one `git commit` (~10-15 ms) per change, yet a
@@ -367,6 +367,7 @@ const PAST_TENSE: Record<string, string> = {
   settle: "settled",
   recover: "recovered",
   withdraw: "withdrawn",
+  learn: "learned",
 };
 
 function auditSubject(c: AuditChange): string {

@@ -1,7 +1,7 @@
 /**
  * Payment channel records: `<state dir>/channels/<channel id>.toml`, mode 0600, written
  * atomically, then recorded in the git audit trail as
- * `turnpike: payment channel <id> opened|updated|closed|settled|recovered` + `Key: Value` lines (Deposit, Chain, Network, Peer, ...).
+ * `turnpike: payment channel <id> opened|updated|closed|settled|recovered|learned` + `Key: Value` lines (Deposit, Chain, Network, Peer, ...).
  *
  * Amounts are decimal strings in TOML (uint256 does not fit a TOML integer). `sent*` are the
  * claims this node signed for the peer; `received*` the newest claim the peer signed for us
@@ -45,6 +45,11 @@ export interface ChannelRecord {
   peerAddress: `0x${string}`;
   /** Peer's Nostr pubkey or ILP address, when known (display only). */
   peerLabel?: string;
+  /**
+   * A town's channel: the BTP account whose packets it pays for, when the town learned the
+   * channel from the account's first claim (roles/town/channel_discovery.ts). Restored at start.
+   */
+  btpAccount?: string;
   /** Where the channel is in its lifecycle. */
   status: ChannelStatus;
   /** This node's total deposit, token base units. */
@@ -183,7 +188,7 @@ export function parseChannelToml(text: string, path = "channel.toml"): ChannelRe
     if (!/^\d{1,78}$/.test(v)) throw new ChannelFileError(`${path}: ${snake(k)} is not an amount`);
     record[k] = BigInt(v);
   }
-  for (const k of ["peerLabel", "receivedSignature", "openTx"]) {
+  for (const k of ["peerLabel", "btpAccount", "receivedSignature", "openTx"]) {
     if (get(k) !== undefined) record[k] = str(k);
   }
   if (!ID.test(record.channelId as string)) throw new ChannelFileError(`${path}: bad channel_id`);

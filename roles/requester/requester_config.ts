@@ -1,13 +1,12 @@
 /**
  * The requester's configuration: the common settings (`config/settings.ts`: relay URL,
- * connector BTP URL, price per byte, price ceiling) plus its own keys, from flags > environment
+ * connector BTP URL, BTP token, price per byte, price ceiling) plus its own keys, from flags > environment
  * > the `[requester]` table of `config.toml`:
  *
  * | key (TOML)            | env                         | flag                 |
  * |-----------------------|-----------------------------|----------------------|
  * | town_pubkey           | TURNPIKE_TOWN_PUBKEY        | --town-pubkey        |
  * | town_address          | TURNPIKE_TOWN_ADDRESS       | --town-address       |
- * | btp_token             | TURNPIKE_BTP_TOKEN          | --btp-token          |
  * | skills_dir            | TURNPIKE_SKILLS_DIR         | --skills-dir         |
  * | asset                 | TURNPIKE_ASSET              | (none)               |
  * | max_per_job           | TURNPIKE_MAX_PER_JOB        | --max-per-job        |
@@ -34,7 +33,6 @@ import { watchIntervalMs } from "../channel_watcher.ts";
 export interface RequesterFlags {
   townPubkey?: string;
   townAddress?: string;
-  btpToken?: string;
   skillsDir?: string;
   maxPerJob?: string;
   providerDailyCap?: string;
@@ -124,7 +122,7 @@ export function resolveRequesterConfig(
     stateDir: s.stateDir,
     relayUrl: s.relayUrl,
     btpUrl: s.connectorBtpUrl,
-    btpToken: pick(flags.btpToken, "TURNPIKE_BTP_TOKEN", "btp_token") ?? "",
+    btpToken: s.btpToken ?? "",
     townPubkey: townPubkey === undefined ? undefined : wrap(() => checkPubkey(townPubkey)),
     townAddress: pick(flags.townAddress, "TURNPIKE_TOWN_ADDRESS", "town_address"),
     pricePerByte: loaded.sources.pricePerByte.kind === "default" ? undefined : s.pricePerByte,

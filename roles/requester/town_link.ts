@@ -22,6 +22,10 @@ import { openChannelSender } from "../channel_sender.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import {
+  type ClaimRejectReason,
+  claimRejectReasonOf,
+} from "../../protocol/payment_channel_claim.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
 
@@ -252,14 +256,36 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
  * ```
  */
 export function rejectSuggestion(code: string, message = ""): string {
-  // The town's claim gate says why it refused (btp_claim_gate.ts); without a claim the cure is a
-  // channel, not waiting.
-  if (code === "T04" && /not-covered|credit-limit-exceeded/.test(message)) {
-    return "the town settles with this account over a payment channel: pass --channel <id> " +
-      "(or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)";
-  }
+  // The town's claim gate names why it refused (btp_claim_gate.ts): the cure depends on it.
+  const reason = claimRejectReasonOf(message);
+  if (reason !== undefined && CLAIM_SUGGESTIONS[reason]) return CLAIM_SUGGESTIONS[reason];
   return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
 }
+
+/** What to do about a claim rejection, by its reason (the town's message names it). */
+const CLAIM_SUGGESTIONS: Partial<Record<ClaimRejectReason, string>> = {
+  "not-covered": "the town settles with this account over a payment channel: pass --channel " +
+    "<id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)",
+  "credit-limit-exceeded": "the town settles with this account over a payment channel: pass " +
+    "--channel <id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel " +
+    "list`)",
+  "beyond-deposit": "the channel's deposit is used up: close it (`turnpike channel close <id>`) " +
+    "and open a new one with a larger --deposit",
+  "channel-in-use": "the town knows this account by another channel (see the message): pay with " +
+    "that one, or close it (`turnpike channel close <id>`) before using a new one",
+  "unknown-channel": "the town cannot find this channel: check it is open to the town's " +
+    "address on a chain the town settles on (`turnpike channel list --refresh`; `turnpike " +
+    "channel open --town <url>` picks the town's chain)",
+  "channel-not-open": "the channel is closed: open a new one (`turnpike channel open`) once " +
+    "it is settled",
+  "wrong-chain": "the channel is on a chain the town does not settle on: open one with " +
+    "`turnpike channel open --town <url>` (it picks the town's chain)",
+  "wrong-contract": "the channel is on another TokenNetwork than the town's: open one with " +
+    "`turnpike channel open --town <url>` (it takes the town's contracts)",
+  "wrong-token": "the channel is in another token than the town's: open one with " +
+    "`turnpike channel open --town <url>` (it takes the town's contracts)",
+  "rate-limited": "the town is checking many new channels: try again in a few seconds",
+};
 
 interface TownFees {
   pricePerByte?: bigint;

@@ -17,7 +17,8 @@
  * | --- | --- | --- |
  * | `not-covered`, `credit-limit-exceeded`, `beyond-deposit` | T04 Insufficient Liquidity | temporary: a new claim (or a top-up) makes the same packet acceptable; ilp-connector's balance middleware answers T04 when a peer goes over its maximum balance |
  * | `chain-unavailable` | T00 Internal Error | temporary: the channel could not be read on chain |
- * | anything else (`malformed`, `bad-signature`, `wrong-chain`, `wrong-contract`, `wrong-token`, `unknown-channel`, `channel-not-open`, `replayed-nonce`, `amount-decreased`, ...) | F00 Bad Request | final: this claim will never be accepted |
+ * | `rate-limited` | T05 Rate Limited | temporary: too many claims on channels the town does not know yet (roles/town/channel_discovery.ts) |
+ * | anything else (`malformed`, `bad-signature`, `wrong-chain`, `wrong-contract`, `wrong-token`, `unknown-channel`, `channel-not-open`, `channel-in-use`, `replayed-nonce`, `amount-decreased`, ...) | F00 Bad Request | final: this claim will never be accepted |
  *
  * @module
  */
@@ -90,10 +91,30 @@ const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
  * claimRejectCode("bad-signature"); // "F00"
  * ```
  */
-export function claimRejectCode(reason: ClaimRejectReason): "T04" | "T00" | "F00" {
+export function claimRejectCode(reason: ClaimRejectReason): "T04" | "T00" | "T05" | "F00" {
   if (LIQUIDITY.has(reason)) return "T04";
   if (reason === "chain-unavailable") return "T00";
+  if (reason === "rate-limited") return "T05";
   return "F00";
+}
+
+/**
+ * The ILP REJECT for a claim rejection: its code (see the module doc's table), the town's
+ * address, and the {@linkcode ClaimError} message, which names the reason.
+ *
+ * @example
+ * ```ts
+ * const reply = claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town");
+ * ```
+ */
+export function claimRejectReply(err: ClaimError, triggeredBy: string): Uint8Array {
+  return encodeIlpReply({
+    type: "reject",
+    code: claimRejectCode(err.reason),
+    triggeredBy,
+    message: err.message.slice(0, 500),
+    data: new Uint8Array(0),
+  });
 }
 
 /**
@@ -117,7 +138,7 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
     });
   const refuse = (err: ClaimError): Uint8Array => {
     options.onReject?.(err);
-    return reject(claimRejectCode(err.reason), err.message);
+    return claimRejectReply(err, options.triggeredBy());
   };
 
   const settle = async (

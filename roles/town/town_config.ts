@@ -144,10 +144,22 @@ function bool(value: unknown, what: string): boolean {
   throw new TownConfigError(`${what} must be true or false, got ${JSON.stringify(value)}`);
 }
 
-function parsePeerFlag(text: string): BtpPeerAccountConfig {
+/**
+ * Parses a `--peer account:token[:maxPacketAmount]` flag (of `town up` and `init --role town`).
+ *
+ * @example
+ * ```ts
+ * parsePeerFlag("alice:alice-token"); // { account: "alice", token: "alice-token" }
+ * ```
+ * @throws {TownConfigError} when it is malformed or the account name is not usable.
+ */
+export function parsePeerFlag(text: string): BtpPeerAccountConfig {
   const [account, token, max, ...rest] = text.split(":");
   if (!account || !token || rest.length > 0) {
     throw new TownConfigError(`--peer must be account:token[:maxPacketAmount], got "${text}"`);
+  }
+  if (!isAccountName(account)) {
+    throw new TownConfigError(`peer account "${account}" is not usable`);
   }
   return max === undefined
     ? { account, token }

@@ -1,7 +1,8 @@
 /**
  * `turnpike chain up` as a user runs it: a real anvil with the contracts, two funded addresses,
  * the chain's table written into a state dir's config.toml (kept: the rest of the file), usable
- * by the chain client; Ctrl-C stops anvil. Bad flags are usage errors (exit 2).
+ * by the chain client, and a town's state dir also gets the chain in `[channels] chains` (what
+ * it announces); Ctrl-C stops anvil. Bad flags are usage errors (exit 2).
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
@@ -15,7 +16,13 @@ const BOB = "0x92a0F8713918dCc133d6A0289b357476a60E06d2" as const;
 
 Deno.test("chain up: anvil with the contracts, funded accounts, config written, Ctrl-C stops it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chain_up_" });
+  const town = `${dir}/town`;
   try {
+    await Deno.mkdir(town);
+    await Deno.writeTextFile(
+      `${town}/config.toml`,
+      'role = "town"\n[channels]\nmax_deposit = "9"\n',
+    );
     // An existing config: its other tables and comments stay; a stale chain table is replaced.
     await Deno.writeTextFile(
       `${dir}/config.toml`,
@@ -37,6 +44,8 @@ Deno.test("chain up: anvil with the contracts, funded accounts, config written, 
       "7.5",
       "--config",
       dir,
+      "--config",
+      town,
     ]);
     let ready: Record<string, unknown>;
     try {
@@ -50,6 +59,14 @@ Deno.test("chain up: anvil with the contracts, funded accounts, config written, 
       assertEquals(table.token_network, ready.tokenNetwork);
       assertEquals(table.token, ready.token);
       assertEquals(text.match(/\[chains\."evm:base:31337"\]/g)?.length, 1);
+      // The town's state dir: it announces the chain; the other one already listed it.
+      assertEquals(ready.settles, [`${town}/config.toml`]);
+      const townToml = parseToml(await Deno.readTextFile(`${town}/config.toml`)) as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assertEquals({ ...townToml.channels }, { chains: ["evm:base:31337"], max_deposit: "9" });
+      assertEquals(Object.keys(townToml.chains as object), ["evm:base:31337"]);
       // The table is all a node needs to reach the chain.
       const client = new TokenNetworkClient({
         chain: resolveChainConfig("evm:base:31337", { section: table }),

@@ -116,7 +116,11 @@ ${chainToml(pair, { contracts: false })}`,
       const refused = await open(url);
       assertEquals(refused.code, 1, refused.stderr);
       assertStringIncludes(refused.stderr, "Error: the town settles on no chain");
-      assertStringIncludes(refused.stderr, "Suggestion: the town's operator must set");
+      assertStringIncludes(
+        refused.stderr,
+        "Suggestion: the town's operator must list its chains in [channels] chains",
+      );
+      assertStringIncludes(refused.stderr, "`turnpike chain up --config <town state dir>`");
     }
 
     // No town at that URL any more.

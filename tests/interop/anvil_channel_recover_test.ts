@@ -3,9 +3,11 @@
  * real contracts and a real town BTP server: the chain alone says nothing of the claims the
  * payer signed off chain, so recover asks the town for its last claim (`payment-channel-cosign`
  * `last-claim`) and the rebuilt file's sent/sentNonce equal the town's books; paying over the
- * recovered channel works again (the next nonce is above the town's). With the town unreachable
- * or unconfigured, recover still writes what the chain gives, exits 0 and warns; a closed channel
- * is recovered the same way; a town handing back a claim the payer did not sign is not believed.
+ * recovered channel works again (the next nonce is above the town's). With only the town's
+ * NIP-01 URL given (`--town`), the BTP URL comes from the town's kind 10032. With the town
+ * unreachable or unconfigured, recover still writes what the chain gives, exits 0 and warns
+ * naming the flags; a closed channel is recovered the same way; a town handing back a claim the
+ * payer did not sign is not believed.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
@@ -31,6 +33,7 @@ async function setup(townRecord: (r: ChannelRecord) => Promise<ChannelRecord>) {
     secretKey: pair.bobKey,
     bob: pair.bob,
     record: await townRecord(channel.townRecord),
+    settlement: { chains: [{ chain: "evm:base:31337" }] },
   });
   const payerRecord = channel.aliceRecord;
   const contact = claimTownContact(town.town);
@@ -59,6 +62,7 @@ async function setup(townRecord: (r: ChannelRecord) => Promise<ChannelRecord>) {
     dir,
     town,
     townUrl,
+    relayUrl: `ws://127.0.0.1:${town.town.httpPort}`,
     payerRecord,
     pay,
     state,
@@ -92,11 +96,22 @@ Deno.test("channel recover (real CLI): the town's last claim restores sent; payi
   let file = await s.recovered();
   assertEquals([file.status, file.deposit, file.sentNonce, file.sent], ["open", DEPOSIT, 0n, 0n]);
 
-  // No BTP URL anywhere: the same warning, and what to pass.
-  const unset = await s.recover();
+  // No BTP URL anywhere, a token alone: the same warning, and what to pass.
+  const unset = await s.recover("--btp-token", "alice-token");
   assertEquals(unset.code, 0, unset.stderr);
-  assertStringIncludes(unset.stderr, "no BTP URL of the peer is configured");
-  assertStringIncludes(unset.stderr, "--connector-btp-url");
+  assertStringIncludes(unset.stderr, "no BTP URL of the peer (the town) is configured");
+  assertStringIncludes(unset.stderr, "--connector-btp-url btp+ws://<town host>:3000");
+  assertStringIncludes(unset.stderr, "--town ws://<town host>:7100");
+
+  // Only the town's NIP-01 URL: its kind 10032 names the BTP URL to ask.
+  const viaTown = await s.recover("--town", s.relayUrl, "--btp-token", "alice-token");
+  assertEquals(viaTown.code, 0, viaTown.stderr);
+  assertStringIncludes(
+    viaTown.stdout,
+    `Asking the town over ${s.townUrl} (the BTP URL its kind 10032 announces)`,
+  );
+  assertStringIncludes(viaTown.stdout, `${channelId}: last claim from the peer: nonce 6, `);
+  assert(!viaTown.stderr.includes("Warning: sent amount"), viaTown.stderr);
 
   // The town answers: sent/sentNonce are the town's books, to the unit.
   const started = performance.now();

@@ -23,6 +23,7 @@ import { type ChannelClaimGate, openChannelClaimGate } from "../../roles/town/bt
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { TownConfig } from "../../roles/town/town_config.ts";
+import type { TownSettlement } from "../../roles/town/town_peer_info.ts";
 import { createChannelCosignDesk } from "../../roles/town/channel_cosign_desk.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
@@ -89,6 +90,8 @@ export interface ClaimTownConfigOptions {
   stateDir: string;
   /** Default 0 (a free port). */
   btpPort?: number;
+  /** Announce a kind 10032 at start (its BTP URL, these chains). Default: none announced. */
+  settlement?: TownSettlement;
 }
 
 /**
@@ -113,6 +116,7 @@ export function claimTownConfig(options: ClaimTownConfigOptions): TownConfig {
     maxEventBytes: 1024 * 1024,
     assetCode: "USD",
     assetScale: 6,
+    ...(options.settlement ? { settlement: options.settlement } : {}),
   };
 }
 
@@ -130,6 +134,8 @@ export interface ClaimTownOptions {
   settle?: boolean;
   /** BTP port; default 0 (a free one). */
   btpPort?: number;
+  /** Announce a kind 10032 at start (see {@linkcode claimTownConfig}). */
+  settlement?: TownSettlement;
 }
 
 /** A town with alice's claim gate. */
@@ -167,7 +173,11 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
   let town: TownNode;
   try {
     town = await startTownNode({
-      config: claimTownConfig({ stateDir: options.stateDir, btpPort: options.btpPort }),
+      config: claimTownConfig({
+        stateDir: options.stateDir,
+        btpPort: options.btpPort,
+        settlement: options.settlement,
+      }),
       secretKey: options.secretKey,
       databasePath: options.databasePath ?? ":memory:",
       claimGate: (account) => account === "alice" && options.settle !== false ? gate : undefined,

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { isLoopbackHost, loadSettings } from "../../config/settings.ts";
+import { isLoopbackHost, loadSettings, settingsTomlEntries } from "../../config/settings.ts";
 import { ConfigError, InsecureUrlError } from "../../config/config_error.ts";
 
 async function withStateDir(toml: string | undefined, fn: (dir: string) => Promise<void>) {
@@ -188,4 +188,52 @@ Deno.test("isLoopbackHost", () => {
   for (const h of ["example.com", "10.0.0.1", "128.0.0.1", "localhost.evil.com", "0.0.0.0"]) {
     assertEquals(isLoopbackHost(h), false, h);
   }
+});
+
+Deno.test("settings: btp_token at the top level, else in an older [requester]/[provider] table; role", async () => {
+  await withStateDir('role = "provider"\n[provider]\nbtp_token = "old"\n', async (dir) => {
+    const { settings, sources } = await loadSettings({ flags: { stateDir: dir }, env: envOf({}) });
+    assertEquals([settings.btpToken, settings.role], ["old", "provider"]);
+    assertEquals(sources.btpToken, {
+      kind: "file",
+      path: `${dir}/config.toml`,
+      key: "provider.btp_token",
+    });
+    const env = await loadSettings({
+      flags: { stateDir: dir },
+      env: envOf({ TURNPIKE_BTP_TOKEN: "from-env" }),
+    });
+    assertEquals(env.settings.btpToken, "from-env");
+  });
+  await withStateDir('btp_token = "new"\n[requester]\nbtp_token = "old"\n', async (dir) => {
+    const { settings } = await loadSettings({ flags: { stateDir: dir }, env: envOf({}) });
+    assertEquals(settings.btpToken, "new");
+  });
+  await withStateDir('role = "wizard"\n', async (dir) => {
+    const err = await assertRejects(
+      () => loadSettings({ flags: { stateDir: dir }, env: envOf({}) }),
+      ConfigError,
+    );
+    assertStringIncludes(err.message, "must be one of requester, provider, town");
+  });
+});
+
+Deno.test("settings: settingsTomlEntries validates and names the TOML keys; readFile false", async () => {
+  assertEquals(
+    settingsTomlEntries({ role: "town", townPort: "7200", pricePerByte: 12, btpToken: "t" }),
+    { role: "town", town_port: 7200, price_per_byte: "12", btp_token: "t" },
+  );
+  const err = await assertRejects(
+    () => Promise.resolve().then(() => settingsTomlEntries({ btpPort: "99999" })),
+    ConfigError,
+  );
+  assertStringIncludes(err.message, "btpPort from flag --btp-port");
+  await withStateDir('btp_port = "oops"\n', async (dir) => {
+    const { settings } = await loadSettings({
+      flags: { stateDir: dir },
+      env: envOf({}),
+      readFile: false,
+    });
+    assertEquals(settings.btpPort, 3000);
+  });
 });
