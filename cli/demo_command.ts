@@ -41,6 +41,18 @@ interface DemoOptions {
   cmd?: string;
   timeout?: string;
   skill?: string;
+  jobs?: string;
+}
+
+function jobCount(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new CliError(`--jobs must be 1-10000, got ${JSON.stringify(text)}`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return n;
 }
 
 function demoSkill(name: string | undefined): "ci-run" | "docker-build" {
@@ -77,6 +89,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--project <dir>", "run the job on this project (default: a sample project)")
     .option("--cmd <command>", "the test command (default: sh test.sh; docker-build: in the image)")
     .option("--timeout <s>", "give up on the job after this many seconds (default 120)")
+    .option("--jobs <n>", "run the job n times, one after the other (default 1); costs are summed")
     .option("--keep-state", "keep the demo's temporary state dir")
     .option("--no-chain", "run without settlement (no local anvil, no payment channel)")
     .option("--unilateral", "close the channel without the town's co-signature (settle timeout)")
@@ -99,6 +112,7 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
       onLine: json ? undefined : (line) => console.log(line),
       keepStateDir: opts.keepState,
       skill: demoSkill(opts.skill),
+      jobs: jobCount(opts.jobs),
       projectDir: opts.project,
       command: opts.cmd,
       timeoutMs: opts.timeout === undefined ? undefined : timeoutMs(opts.timeout),
@@ -110,6 +124,14 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
   );
   if (json) console.log(JSON.stringify(report));
   else printReport(report, opts);
+  if (report.jobs !== undefined && report.jobs.done < report.jobs.count) {
+    throw new CliError(
+      `${report.jobs.count - report.jobs.done} of ${report.jobs.count} demo jobs did not finish`,
+      {
+        context: report.jobId,
+      },
+    );
+  }
   if (report.status !== "done") {
     throw new CliError(`the demo job ended ${report.status}`, { context: report.jobId });
   }
@@ -175,6 +197,19 @@ function printReport(report: PaidJobDemoReport, opts: DemoOptions): void {
       formatAssetAmount(BigInt(report.paidToProvider), report.paidAsset)
     } to the provider, receipt ${report.receipt ?? "-"}`,
   );
+  const c = report.costs;
+  if (c !== undefined) {
+    const a = (v: string) => formatAssetAmount(BigInt(v), report.paidAsset);
+    console.log(
+      `costs     requester ${a(c.requester.total)} (provider ${a(c.requester.provider)}, town ` +
+        `${a(c.requester.town_fees)}); provider earned ${a(c.provider.earned)}, town ` +
+        `${a(c.provider.town_fees)}, net ${a(c.provider.net)} (periodic writes ` +
+        `${a(c.provider.periodicPerDay)}/day); town earned ${a(c.town.earned)}`,
+    );
+  }
+  if (report.jobs !== undefined && report.jobs.count > 1) {
+    console.log(`jobs      ${report.jobs.done} of ${report.jobs.count} done`);
+  }
   const s = report.settlement;
   console.log(
     s

@@ -17,8 +17,7 @@ import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
-import { decodeEventToon } from "../protocol/toon_codec.ts";
-import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { readStoredResult } from "../roles/requester/result_content.ts";
 import { openJobRepository } from "../state/job_repository.ts";
 import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
 import {
@@ -483,7 +482,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       for (const link of chain) {
         console.log(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
       }
-      const result = await readResult(req.stateDir, last.id);
+      const result = await readStoredResult(req.stateDir, last.id);
       if (result !== undefined) console.log(result.content);
     }
     if (last.status !== "done" || chain.length < 1 + spec.then.length) {
@@ -534,7 +533,7 @@ async function results(
     if (!record) {
       throw new CliError(`no job ${id}`, { context: repo.stateDir, exitCode: ExitCode.Usage });
     }
-    const result = await readResult(repo.stateDir, id);
+    const result = await readStoredResult(repo.stateDir, id);
     if (!result) {
       throw new CliError(`job ${id} has no result`, { context: `status ${record.status}` });
     }
@@ -643,24 +642,6 @@ async function list(
     }
   } finally {
     repo.close();
-  }
-}
-
-interface StoredResult {
-  toon: string;
-  content: string;
-  event: NostrEvent;
-}
-
-/** The raw result kept by the callback protocol (`callbacks/<id>.in.payload`). */
-async function readResult(stateDir: string, id: string): Promise<StoredResult | undefined> {
-  try {
-    const toon = await Deno.readTextFile(`${stateDir}/callbacks/${id}.in.payload`);
-    if (toon.length === 0) return undefined;
-    const event = decodeEventToon(toon, { verify: false });
-    return { toon, content: event.content, event };
-  } catch {
-    return undefined;
   }
 }
 

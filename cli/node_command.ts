@@ -17,7 +17,7 @@
  * | `--max-concurrent`      | `TURNPIKE_PROVIDER_MAX_CONCURRENT` | `max_concurrent`      | 2 |
  * | `--max-age`             | `TURNPIKE_PROVIDER_MAX_AGE`     | `max_age`                | 600 s |
  * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | 120 s |
- * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 60 s |
+ * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
  * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
@@ -120,7 +120,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--max-age <seconds>", "oldest request accepted (default 600)")
     .option("--max-input-bytes <n>", "largest input blobs of one job (default 268435456)")
     .option("--invoice-expiry <seconds>", "invoice lifetime (default 120)")
-    .option("--heartbeat <seconds>", "heartbeat period (default 60)")
+    .option("--heartbeat <seconds>", "heartbeat period, a paid write (default 3600)")
     .option(
       "--allow-network <skill>",
       "let this skill use the network when its manifest asks (repeatable)",
@@ -305,7 +305,7 @@ async function resolveNodeOptions(
     heartbeatMs: 1000 * positive(
       "--heartbeat",
       pick(loaded, opts.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat"),
-      60,
+      3600,
     ),
     allowNetwork: allow,
     name: opts.name,
@@ -372,6 +372,9 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     sandbox:
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
       `processes ${node.sandbox.limits.processes})`,
+    periodic: `heartbeat every ${
+      Math.round((resolved.heartbeatMs ?? 3_600_000) / 1000)
+    } s, announcements daily: ${node.periodicCostPerDay} base units per day`,
     docker: "platform" in node.docker
       ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
       : `none (${node.docker.unavailable}): docker-build not served`,
@@ -450,6 +453,11 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   console.log(`  earned      ${c.earned} (spent on writes ${c.spentOnWrites})`);
   console.log(`  started     ${status.startedAt}`);
   console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
+  if (status.periodicCostPerDay !== undefined) {
+    console.log(
+      `  periodic    ${status.periodicCostPerDay} base units per day (heartbeat, announcements)`,
+    );
+  }
   console.log(`  updated     ${status.updatedAt}`);
   if (status.lastError !== undefined) console.log(`  lastError   ${status.lastError}`);
 }

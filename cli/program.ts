@@ -10,6 +10,7 @@ import { registerInitCommand } from "./init_command.ts";
 import { registerPlannedCommands } from "./planned_commands.ts";
 import { registerStageCommand } from "./stage_command.ts";
 import { registerWalletCommand } from "./wallet_command.ts";
+import { registerWalletBooks } from "./wallet_books_command.ts";
 import { registerTownCommand } from "./town_command.ts";
 import { registerChannelCommand } from "./channel_command.ts";
 import { registerChainCommand } from "./chain_command.ts";
@@ -53,7 +54,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerInitCommand(program);
   registerDemoCommand(program);
-  registerWalletCommand(program);
+  registerWalletBooks(registerWalletCommand(program));
   registerStageCommand(program);
   registerTownCommand(program);
   registerChannelCommand(program);

@@ -1,55 +1,34 @@
 /**
- * `turnpike stats`: what this node has spent and earned (from the payment log) and how its
- * jobs stand (requester job records by status), as text or `--output json`.
+ * `turnpike stats`: what this node has spent and earned (from the payment log), by category
+ * (`job`: provider invoices; `town-write`: paid writes; `town-blob`: blobs), the net, per day and
+ * per job, and how its jobs stand (requester job records by status). Text in asset units;
+ * `--output json` in base units (decimal strings).
  *
  * @module
  */
 import type { Command } from "commander";
 import { openJobRepository } from "../state/job_repository.ts";
 import { JOB_STATUSES } from "../state/job_record.ts";
-import { openPaymentLog, type PaymentEntry } from "../state/payment_log.ts";
+import { openPaymentLog, PAYMENT_CATEGORIES } from "../state/payment_log.ts";
+import {
+  type AssetBooks,
+  type CategoryTotals,
+  summarizePayments,
+} from "../state/payment_summary.ts";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
-
-/** Money moved in one direction, in base units per asset. */
-export interface PaymentTotals {
-  /** Settled (fulfilled) payments. */
-  count: number;
-  byAsset: Record<string, string>;
-}
 
 /** What `turnpike stats` reports. */
 export interface NodeStats {
   stateDir: string;
-  paid: PaymentTotals;
-  earned: PaymentTotals;
+  /** The books per asset (one asset in practice). */
+  books: AssetBooks[];
   /** Outgoing payments sent but with no recorded outcome (never retried automatically). */
   inDoubt: number;
   rejected: number;
   /** Requester jobs by status. */
   jobs: Record<string, number>;
-}
-
-/**
- * Sums fulfilled payments per direction and asset.
- *
- * @example
- * ```ts
- * totals(log.entries(), "out").byAsset; // { USD: "5000" }
- * ```
- */
-export function totals(entries: readonly PaymentEntry[], direction: "in" | "out"): PaymentTotals {
-  const sums = new Map<string, bigint>();
-  let count = 0;
-  for (const e of entries) {
-    if (e.direction !== direction || e.event !== "fulfilled") continue;
-    count++;
-    sums.set(e.asset, (sums.get(e.asset) ?? 0n) + BigInt(e.amount));
-  }
-  return {
-    count,
-    byAsset: Object.fromEntries([...sums].map(([asset, sum]) => [asset, sum.toString()])),
-  };
 }
 
 async function jobCounts(stateDir: string): Promise<Record<string, number>> {
@@ -81,17 +60,70 @@ export async function readNodeStats(stateDir: string): Promise<NodeStats> {
   const entries = log.entries();
   return {
     stateDir,
-    paid: totals(entries, "out"),
-    earned: totals(entries, "in"),
+    books: summarizePayments(entries),
     inDoubt: log.inDoubt().length,
     rejected: entries.filter((e) => e.event === "rejected").length,
     jobs: await jobCounts(stateDir),
   };
 }
 
-function money(t: PaymentTotals): string {
-  const parts = Object.entries(t.byAsset).map(([asset, sum]) => `${sum} ${asset}`);
-  return `${t.count} payments${parts.length > 0 ? `: ${parts.join(", ")}` : ""} (base units)`;
+/**
+ * JSON form of the books: every amount a decimal string of base units.
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(booksJson(stats.books)));
+ * ```
+ */
+export function booksJson(books: readonly AssetBooks[]): unknown {
+  return JSON.parse(
+    JSON.stringify(books, (_k, v) => typeof v === "bigint" ? v.toString() : v),
+  );
+}
+
+function categories(t: CategoryTotals, amount: (n: bigint) => string): string {
+  const parts = PAYMENT_CATEGORIES.filter((c) => t.byCategory[c] !== 0n)
+    .map((c) => `${c} ${amount(t.byCategory[c])}`);
+  return `${amount(t.total)}${parts.length > 0 ? ` (${parts.join(", ")})` : ""}`;
+}
+
+/**
+ * The books as text lines, amounts in asset units.
+ *
+ * @example
+ * ```ts
+ * for (const line of booksText(stats.books)) console.log(line);
+ * ```
+ */
+export function booksText(books: readonly AssetBooks[]): string[] {
+  if (books.length === 0) return ["payments    none"];
+  const lines: string[] = [];
+  for (const b of books) {
+    const amount = (n: bigint) =>
+      b.scale === undefined
+        ? `${n} ${b.asset} base units`
+        : formatAssetAmount(n, { assetCode: b.asset, assetScale: b.scale });
+    const jobs = b.byJob.filter((j) => !j.jobId.startsWith("blob:"));
+    lines.push(
+      `spent       ${categories(b.spent, amount)}`,
+      `earned      ${categories(b.earned, amount)}`,
+      `net         ${amount(b.net)} over ${b.payments} payments`,
+    );
+    if (jobs.length > 0) {
+      const n = BigInt(jobs.length);
+      const spent = jobs.reduce((s, j) => s + j.spent.total, 0n);
+      const earned = jobs.reduce((s, j) => s + j.earned.total, 0n);
+      lines.push(
+        `per job     ${jobs.length} jobs: spent ${amount(spent / n)}, earned ${
+          amount(earned / n)
+        } on average`,
+      );
+    }
+    for (const d of b.byDay.slice(-7)) {
+      lines.push(`  ${d.day}  spent ${amount(d.spent)}, earned ${amount(d.earned)}`);
+    }
+  }
+  return lines;
 }
 
 /**
@@ -106,16 +138,17 @@ function money(t: PaymentTotals): string {
 export function registerStatsCommand(program: Command): void {
   program
     .command("stats")
-    .description("spend, earnings and jobs of this node (from its state dir)")
+    .description("spent, earned and net by category, per day and per job; jobs by status")
     .action(async (_opts: ProfileFlags, cmd: Command) => {
       const opts = cmd.optsWithGlobals<ProfileFlags & { output?: string }>();
       const stats = await readNodeStats(await existingStateDir(opts, cmd));
-      if (opts.output === "json") return console.log(JSON.stringify(stats));
+      if (opts.output === "json") {
+        return console.log(JSON.stringify({ ...stats, books: booksJson(stats.books) }));
+      }
       const jobs = Object.entries(stats.jobs).map(([s, n]) => `${s} ${n}`).join(", ");
       console.log([
         `state dir   ${stats.stateDir}`,
-        `paid        ${money(stats.paid)}`,
-        `earned      ${money(stats.earned)}`,
+        ...booksText(stats.books),
         `in doubt    ${stats.inDoubt} (sent, no outcome recorded: never paid twice)`,
         `rejected    ${stats.rejected}`,
         `jobs        ${jobs === "" ? "none" : jobs}`,

@@ -34,6 +34,16 @@ import type { AuditLog } from "./audit_log.ts";
 /** What happened to a payment. */
 export type PaymentEvent = "intent" | "fulfilled" | "rejected";
 
+/**
+ * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
+ * provider), `town-write` a paid write of an event to the town, `town-blob` a blob stored on the
+ * town. Entries written before categories existed read as `job`.
+ */
+export type PaymentCategory = "job" | "town-write" | "town-blob";
+
+/** Every category, in the order reports list them. */
+export const PAYMENT_CATEGORIES: readonly PaymentCategory[] = ["job", "town-write", "town-blob"];
+
 /** One line of the payment log. */
 export interface PaymentEntry {
   /** ISO 8601 time. */
@@ -52,6 +62,22 @@ export interface PaymentEntry {
   fulfillment?: string;
   /** Reject reason for `rejected`. */
   reason?: string;
+  /** What it paid for (default `job`). */
+  category?: PaymentCategory;
+  /** Decimal places of `asset` (amounts are in its base units), when known. */
+  scale?: number;
+}
+
+/**
+ * An entry's category (`job` for entries written before categories existed).
+ *
+ * @example
+ * ```ts
+ * categoryOf({ ...entry, category: undefined }); // "job"
+ * ```
+ */
+export function categoryOf(entry: PaymentEntry): PaymentCategory {
+  return entry.category ?? "job";
 }
 
 /** State of one outgoing invoice. */
@@ -88,6 +114,8 @@ const CSV_COLUMNS = [
   "peer",
   "fulfillment",
   "reason",
+  "category",
+  "scale",
 ] as const;
 
 /**
@@ -161,12 +189,15 @@ export class PaymentLog {
     return [...this.#invoices.values()].filter((v) => v.state === "in-doubt").map((v) => v.entry);
   }
 
-  /** Outgoing amount paid or in doubt on the UTC day of `dayMs` (default today), per peer or all. */
+  /**
+   * Provider invoices (category `job`) paid or in doubt on the UTC day of `dayMs` (default
+   * today), per peer or all: what the spend policy's caps count (town fees are not theirs).
+   */
   spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
     const day = isoDay(options.dayMs ?? this.#now());
     let total = 0n;
     for (const { state, entry } of this.#invoices.values()) {
-      if (state === "rejected" || state === "none") continue;
+      if (state === "rejected" || state === "none" || categoryOf(entry) !== "job") continue;
       if (entry.ts.slice(0, 10) !== day) continue;
       if (options.peer !== undefined && entry.peer !== options.peer) continue;
       total += BigInt(entry.amount);
@@ -202,7 +233,8 @@ export class PaymentLog {
    * ```
    */
   exportJson(): string {
-    return JSON.stringify(this.#entries, null, 2) + "\n";
+    const full = this.#entries.map((e) => ({ ...e, category: categoryOf(e) }));
+    return JSON.stringify(full, null, 2) + "\n";
   }
 
   /**
@@ -215,7 +247,10 @@ export class PaymentLog {
    */
   exportCsv(): string {
     const rows = [CSV_COLUMNS.join(",")];
-    for (const e of this.#entries) rows.push(CSV_COLUMNS.map((c) => csvCell(e[c] ?? "")).join(","));
+    for (const e of this.#entries) {
+      const full = { ...e, category: categoryOf(e) };
+      rows.push(CSV_COLUMNS.map((c) => csvCell(String(full[c] ?? ""))).join(","));
+    }
     return rows.join("\r\n") + "\r\n";
   }
 
@@ -352,6 +387,10 @@ function validateEntry(e: PaymentEntry): void {
   }
   if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
   if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
+  if (e.category !== undefined && !PAYMENT_CATEGORIES.includes(e.category)) fail("bad category");
+  if (e.scale !== undefined && (!Number.isInteger(e.scale) || e.scale < 0 || e.scale > 255)) {
+    fail("bad scale");
+  }
 }
 
 function csvCell(value: string): string {

@@ -18,11 +18,13 @@ import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town
 import { type ProviderNode, startProviderNode } from "../provider/provider_node.ts";
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
 import { archiveProject } from "../requester/project_archive.ts";
+import { readStoredResult } from "../requester/result_content.ts";
+import { openPaymentLog } from "../../state/payment_log.ts";
+import { type CategoryTotals, summarizePayments } from "../../state/payment_summary.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
-import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { networkLabel } from "../../chain/chain_config.ts";
 import { openTownChannelGates, type TownChannelGates } from "../town/town_channel_gates.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
@@ -49,6 +51,8 @@ export interface PaidJobDemoOptions {
   dockerHost?: string;
   /** Give up after (ms). Default 120 s. */
   timeoutMs?: number;
+  /** Run the job this many times, one after the other (default 1); the report sums them. */
+  jobs?: number;
   /** Keep the temporary state dir (its path is in the report). */
   keepStateDir?: boolean;
   /** Settle over a payment channel on a local anvil. Default true. */
@@ -83,6 +87,23 @@ export interface PaidJobDemoReport {
   noSettlement?: string;
   /** The build context as sent: a blob, and what storing it cost (base units). */
   context?: { sha256: string; size: number; paid: string };
+  /** The jobs' money on every side (all `jobs` of the run). */
+  costs?: DemoCosts;
+  /** How many jobs ran (`jobs` option) and how they ended. */
+  jobs?: { count: number; done: number; ids: string[] };
+}
+
+/**
+ * The money of the demo's job, base units (decimal strings), from both sides' payment logs:
+ * the requester's town fees (the job's writes and its context blob) and what it paid the
+ * provider; the provider's earnings and its town fees for this job (its periodic heartbeat and
+ * announcements are not the job's: `periodicPerDay` shows them).
+ */
+export interface DemoCosts {
+  requester: { town_fees: string; provider: string; total: string };
+  provider: { earned: string; town_fees: string; net: string; periodicPerDay: string };
+  /** What the town was paid (its own log), in all and by whom: every write of the demo. */
+  town: { earned: string; from_requester: string; from_provider: string };
 }
 
 /** The demo could not run (tar missing, a node did not start). */
@@ -162,7 +183,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
       startProviderNode({
         stateDir: `${root}/provider`,
         secretKey: generateSecretKey(),
-        btpUrl: `btp+ws://provider:demo@${btp}`,
+        btpUrl: `btp+ws://${PROVIDER_ACCOUNT}:demo@${btp}`,
         btpToken: "demo",
         relayUrl,
         townPubkey: town.pubkey,
@@ -211,10 +232,18 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
         (channelId ? ` with claims on channel ${short(channelId)}` : ""),
     );
     const context = await guard.step(publishContext(requester, await archive, say));
-    const final = await guard.step(runJob(requester, provider, context, options));
+    const finals: RequesterJobRecord[] = [];
+    for (let i = 0; i < (options.jobs ?? 1); i++) {
+      finals.push(await guard.step(runJob(requester, provider, context, options)));
+    }
+    const final = finals.at(-1)!;
+    const ids = finals.map((f) => f.id);
+    // The provider's records of a job are written before its result went out: all there.
     const report = {
-      ...reportOf(final, requester.stateDir, root, started),
+      ...await reportOf(final, requester.stateDir, root, started),
       context: { sha256: context.sha256, size: context.size, paid: String(context.paid) },
+      costs: await jobCosts(ids, context.sha256, requester.stateDir, provider, root),
+      jobs: { count: ids.length, done: finals.filter((f) => f.status === "done").length, ids },
     };
     if (!side.chain) {
       return { ...report, noSettlement: side.noSettlement, seconds: seconds(started) };
@@ -245,6 +274,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
 
 /** The BTP account (username) the requester connects as: the town gates its packets. */
 const REQUESTER_ACCOUNT = "requester";
+const PROVIDER_ACCOUNT = "provider";
 
 /** The chain side of the demo: anvil with the channel open and the town's claim gate. */
 interface SettlementSide {
@@ -269,6 +299,8 @@ async function prepareSettlement(
       townStateDir: `${root}/town`,
       townKey,
       anvilBinary: options.anvilBinary,
+      // Enough for every job of the run (one costs ~0.05 M2M at the default prices).
+      deposit: 5_000_000n * BigInt(Math.max(1, Math.ceil((options.jobs ?? 1) / 50))),
     });
   } catch (err) {
     throw new PaidJobDemoError(`the local chain did not start: ${errorLine(err)}`, {
@@ -424,6 +456,48 @@ async function publishContext(
   return blob;
 }
 
+async function jobCosts(
+  jobIds: string[],
+  contextSha256: string,
+  requesterDir: string,
+  provider: ProviderNode,
+  root: string,
+): Promise<DemoCosts> {
+  const books = async (dir: string, ids: string[]) => {
+    const entries = (await openPaymentLog({ stateDir: dir })).entries();
+    const mine = entries.filter((e) => ids.includes(e.jobId));
+    return summarizePayments(mine)[0];
+  };
+  const req = await books(requesterDir, [...jobIds, `blob:${contextSha256}`]);
+  const prov = await books(`${root}/provider`, jobIds);
+  const town = (await openPaymentLog({ stateDir: `${root}/town` })).entries()
+    .filter((e) => e.direction === "in" && e.event === "fulfilled");
+  const from = (account: string) =>
+    town.filter((e) => e.peer === account).reduce((s, e) => s + BigInt(e.amount), 0n);
+  const fees = (t: CategoryTotals | undefined) =>
+    (t?.byCategory["town-write"] ?? 0n) + (t?.byCategory["town-blob"] ?? 0n);
+  const providerFees = fees(prov?.spent);
+  const earned = prov?.earned.byCategory.job ?? 0n;
+  return {
+    requester: {
+      town_fees: String(fees(req?.spent)),
+      provider: String(req?.spent.byCategory.job ?? 0n),
+      total: String(req?.spent.total ?? 0n),
+    },
+    provider: {
+      earned: String(earned),
+      town_fees: String(providerFees),
+      net: String(earned - providerFees),
+      periodicPerDay: String(provider.periodicCostPerDay),
+    },
+    town: {
+      earned: String(town.reduce((s, e) => s + BigInt(e.amount), 0n)),
+      from_requester: String(from(REQUESTER_ACCOUNT)),
+      from_provider: String(from(PROVIDER_ACCOUNT)),
+    },
+  };
+}
+
 async function runJob(
   requester: Requester,
   provider: ProviderNode,
@@ -439,7 +513,7 @@ async function runJob(
       name: docker ? "test" : "cmd",
       values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
     }],
-    bid: docker ? 50_000n : 10_000n,
+    bid: docker ? 200_000n : 100_000n,
     providers: [provider.pubkey],
     skill: "none",
     timeoutMs: options.timeoutMs ?? 120_000,
@@ -449,23 +523,18 @@ async function runJob(
   return await requester.waitFor(job.id);
 }
 
-function reportOf(
+async function reportOf(
   final: RequesterJobRecord,
   requesterDir: string,
   root: string,
   started: number,
-): PaidJobDemoReport {
+): Promise<PaidJobDemoReport> {
+  const content = (await readStoredResult(requesterDir, final.id))?.content;
   let result: unknown;
   try {
-    const toon = Deno.readTextFileSync(`${requesterDir}/callbacks/${final.id}.in.payload`);
-    const content = toon ? decodeEventToon(toon, { verify: false }).content : undefined;
-    try {
-      result = content === undefined ? undefined : JSON.parse(content);
-    } catch {
-      result = content;
-    }
+    result = content === undefined ? undefined : JSON.parse(content);
   } catch {
-    result = undefined;
+    result = content;
   }
   const paid = final.payments.filter((p) => p.status === "paid");
   return {

@@ -134,6 +134,22 @@ export class InvoiceDesk {
     return open;
   }
 
+  /**
+   * The text an invoice for `amount` would have, opening nothing: for measuring what the
+   * payment-required feedback will weigh before the amount is final (same length as a real one).
+   */
+  previewText(options: { jobId: string; amount: bigint; expiryMs: number }): string {
+    return formatIlpInvoice({
+      destination: invoiceDestination(this.#options.address(), options.jobId),
+      amount: options.amount,
+      assetCode: this.#options.assetCode,
+      assetScale: this.#options.assetScale,
+      condition: "0".repeat(64),
+      expiresAt: new Date(this.#now() + options.expiryMs),
+      jobId: options.jobId,
+    });
+  }
+
   /** Re-opens an invoice after a restart (from the job record). */
   restore(open: OpenInvoice): void {
     this.#byDestination.set(open.invoice.destination, open);

@@ -31,7 +31,6 @@ import {
   type JobStatus,
 } from "../../protocol/nip90_job.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
-import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
@@ -59,7 +58,9 @@ import {
   fetchBlobInputs,
   pruneBlobCache,
 } from "./blob_inputs.ts";
-import { keepJobOutputs } from "./result_outputs.ts";
+import { keepJobOutputs, ResultTooLargeError } from "./result_outputs.ts";
+import { paymentRequiredInfo, priceJob, processingInfo } from "./job_pricing.ts";
+import type { JobQuote } from "../../protocol/provider_quote.ts";
 import { type DockerEngineInfo, probeDockerEngine } from "./docker_engine.ts";
 import {
   checkDockerBuildRequest,
@@ -104,7 +105,11 @@ export interface ProviderNodeOptions {
   maxAgeSec?: number;
   /** Invoice lifetime (default 120 s). */
   invoiceExpiryMs?: number;
-  /** Heartbeat period (default 60 s); announcements are refreshed every `refreshMs` (1 h). */
+  /**
+   * Heartbeat period (default 1 h; it expires after 3 periods); announcements are refreshed
+   * every `refreshMs` (default 24 h) and whenever the skills change. Both are paid writes: rare
+   * by default (their cost per day is in the status).
+   */
   heartbeatMs?: number;
   refreshMs?: number;
   /** Operator's network consent for skills that ask (see the sandbox). */
@@ -166,6 +171,8 @@ export interface ProviderNode {
   sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits">;
   /** The Docker engine docker-build skills run on, or why there is none. */
   docker: DockerEngineInfo | { unavailable: string };
+  /** What the heartbeat and announcements cost per day (base units), at their last price. */
+  readonly periodicCostPerDay: bigint;
   /** Unfinished jobs. */
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
@@ -203,6 +210,10 @@ export async function startProviderNode(options: ProviderNodeOptions): Promise<P
 }
 
 const nowIso = () => new Date().toISOString();
+/** Default heartbeat period: 1 h (a paid write; providers online are those seen in 3 h). */
+const DEFAULT_HEARTBEAT_MS = 3_600_000;
+/** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
+const DEFAULT_REFRESH_MS = 86_400_000;
 
 class Provider implements ProviderNode {
   pubkey: string;
@@ -215,6 +226,7 @@ class Provider implements ProviderNode {
   }
   #docker?: { engine: DockerEngineInfo; runner: { run(job: SkillJob): Promise<SkillOutcome> } };
   #dockerUnavailable = "not probed";
+  #periodicCost = { heartbeat: 0n, announce: 0n };
   counters: ProviderCounters = {
     admitted: 0,
     paid: 0,
@@ -340,15 +352,28 @@ class Provider implements ProviderNode {
       townPubkey: o.townPubkey,
       secretKey: o.secretKey,
       pricePerByte: o.pricePerByte,
+      record: ({ event, amount, blob, jobId }) =>
+        this.#payments!.append({
+          ts: nowIso(),
+          direction: "out",
+          event: "fulfilled",
+          jobId: jobId ?? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id,
+          invoiceId: event.id,
+          amount: String(amount),
+          asset: ildcp.assetCode,
+          scale: ildcp.assetScale,
+          peer: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
+          category: blob ? "town-blob" : "town-write",
+        }),
     });
     this.#status.ilpAddress = this.ilpAddress;
     await this.#announce(ildcp.assetCode, ildcp.assetScale);
     await this.#heartbeat();
     this.#intervals.push(
-      setInterval(() => this.#track(this.#heartbeat()), o.heartbeatMs ?? 60_000),
+      setInterval(() => this.#track(this.#heartbeat()), this.#heartbeatMs),
       setInterval(
         () => this.#track(this.#announce(ildcp.assetCode, ildcp.assetScale)),
-        o.refreshMs ?? 3_600_000,
+        this.#refreshMs,
       ),
       setInterval(() => this.#track(this.#flushStatus()), 1000),
     );
@@ -473,6 +498,7 @@ class Provider implements ProviderNode {
 
   async #announce(assetCode: string, assetScale: number): Promise<void> {
     const publisher = this.#publisher!;
+    const before = publisher.spent;
     const skills = this.#skillList();
     await publisher.publish(buildPeerInfo({
       ilpAddress: this.ilpAddress,
@@ -505,11 +531,36 @@ class Provider implements ProviderNode {
     }
     this.#status.skills = skills;
     this.#status.lastAnnounceAt = nowIso();
+    this.#periodic("announce", publisher.spent - before);
     this.#markStatus();
   }
 
+  get #heartbeatMs(): number {
+    return this.#o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  get #refreshMs(): number {
+    return this.#o.refreshMs ?? DEFAULT_REFRESH_MS;
+  }
+
+  /** Remembers what one periodic write cost and updates the cost per day in the status. */
+  #periodic(what: "heartbeat" | "announce", cost: bigint): void {
+    this.#periodicCost[what] = cost;
+    const perDay = (c: bigint, ms: number) => c * BigInt(Math.round(86_400_000 / ms));
+    this.#status.periodicCostPerDay = String(
+      perDay(this.#periodicCost.heartbeat, this.#heartbeatMs) +
+        perDay(this.#periodicCost.announce, this.#refreshMs),
+    );
+  }
+
+  /** Cost per day of the heartbeat and announcements (base units), for the banner. */
+  get periodicCostPerDay(): bigint {
+    return BigInt(this.#status.periodicCostPerDay ?? "0");
+  }
+
   async #heartbeat(): Promise<void> {
-    const period = Math.ceil((this.#o.heartbeatMs ?? 60_000) / 1000);
+    const period = Math.ceil(this.#heartbeatMs / 1000);
+    const before = this.#publisher!.spent;
     const now = Math.floor(Date.now() / 1000);
     await this.#publisher!.publish({
       kind: HEARTBEAT_KIND,
@@ -519,6 +570,7 @@ class Provider implements ProviderNode {
         `${this.inFlight()} jobs in flight`,
     });
     this.#status.lastHeartbeatAt = nowIso();
+    this.#periodic("heartbeat", this.#publisher!.spent - before);
     this.#markStatus();
   }
 
@@ -617,11 +669,12 @@ class Provider implements ProviderNode {
     if (event.kind < 5000 || event.kind > 5999) return;
     const listed = this.#catalog!.forKind(event.kind);
     const entry = listed !== undefined && this.#servable().includes(listed) ? listed : undefined;
+    const quote = entry === undefined ? undefined : this.#quote(event, entry);
     const decision = decideAdmission(event, {
       nowSec: Math.floor(Date.now() / 1000),
       maxAgeSec: this.#o.maxAgeSec ?? 600,
       providerPubkey: this.pubkey,
-      price: entry?.manifest.price,
+      price: quote?.amount,
       seen: (id) => this.store.has(id) || this.#dropped.has(id),
       cancelled: (id, author) => this.#cancelledEarly.get(id) === author,
       inFlight: this.inFlight(),
@@ -636,7 +689,7 @@ class Provider implements ProviderNode {
       customer: event.pubkey,
       skill: entry!.manifest.name,
       status: "admitted",
-      price: String(entry!.manifest.price),
+      price: String(quote!.amount),
       requestToon: toon,
       encrypted: event.tags.some((t) => t[0] === "encrypted"),
       admittedAt: nowIso(),
@@ -661,7 +714,10 @@ class Provider implements ProviderNode {
       throw err;
     }
     this.counters.admitted++;
-    this.#log(`admit ${event.id} kind ${event.kind} skill ${record.skill} price ${record.price}`);
+    this.#log(
+      `admit ${event.id} kind ${event.kind} skill ${record.skill} price ${record.price} ` +
+        `(skill ${quote!.price} + writes ${quote!.writes} + blobs ${quote!.blobs})`,
+    );
     this.#markStatus();
     this.#track(this.#announceBill(billed));
   }
@@ -716,6 +772,24 @@ class Provider implements ProviderNode {
     await this.#announceBill(billed);
   }
 
+  /**
+   * What this job costs its requester: the skill's price plus this provider's writes for it
+   * (job_pricing.ts). A free skill (price 0) stays free: its provider chose to pay them.
+   */
+  #quote(event: NostrEvent, entry: SkillEntry): JobQuote {
+    if (entry.manifest.price === 0n) return { amount: 0n, price: 0n, writes: 0n, blobs: 0n };
+    const expiryMs = this.#o.invoiceExpiryMs ?? 120_000;
+    return priceJob({
+      request: event,
+      manifest: entry.manifest,
+      pricePerByte: this.#o.pricePerByte ?? 10n,
+      blobPricePerMiB: this.#blobPricePerMiB,
+      providerPubkey: this.pubkey,
+      invoiceText: (amount) => this.#desk!.previewText({ jobId: event.id, amount, expiryMs }),
+      asset: this.#desk!.asset,
+    });
+  }
+
   /** The job's next state once billed (not persisted): `paid` for free skills, else `invoiced`. */
   async #bill(record: ProviderJobRecord): Promise<ProviderJobRecord> {
     const price = BigInt(record.price);
@@ -736,9 +810,7 @@ class Provider implements ProviderNode {
     this.#armInvoiceExpiry(billed, parseIlpInvoice(billed.invoice!).expiresAt.getTime());
     this.#markStatus();
     await this.#feedback(billed, "payment-required", {
-      extraInfo: `pay ${
-        formatAssetAmount(BigInt(billed.price), this.#desk!.asset)
-      } by ILP to the invoice in the amount tag`,
+      extraInfo: paymentRequiredInfo(BigInt(billed.price), this.#desk!.asset),
       amount: { amount: billed.price, paymentRequest: billed.invoice },
     });
   }
@@ -795,9 +867,11 @@ class Provider implements ProviderNode {
           jobId: record.id,
           invoiceId: invoice.condition,
           amount: String(invoice.amount),
-          asset: `${invoice.assetCode}/${invoice.assetScale}`,
+          asset: invoice.assetCode,
+          scale: invoice.assetScale,
           peer: record.customer,
           fulfillment: record.fulfillment,
+          category: "job",
         }),
       ]);
     } catch (err) {
@@ -900,13 +974,25 @@ class Provider implements ProviderNode {
       cancelProcessing?.();
     }
     // Outputs leave the work dir first; its removal is then off the critical path.
-    const kept = outcome.status === "ok"
-      ? await keepJobOutputs({
-        outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
-        keepDir: this.#resultsDir(record.id),
-        stdout: outcome.stdout,
-      })
-      : undefined;
+    let kept: Awaited<ReturnType<typeof keepJobOutputs>> | undefined;
+    try {
+      kept = outcome.status === "ok"
+        ? await keepJobOutputs({
+          blobs: !record.encrypted,
+          outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
+          keepDir: this.#resultsDir(record.id),
+          stdout: outcome.stdout,
+          // What the quote budgeted: more files or bytes are not the requester's to pay for.
+          inlineBytes: skill.manifest.resultBytes,
+          maxFiles: skill.manifest.outputFiles,
+          maxBytes: skill.manifest.outputBytes,
+        })
+        : undefined;
+    } catch (err) {
+      if (!(err instanceof ResultTooLargeError)) throw err;
+      this.#track(Deno.remove(outcome.workDir, { recursive: true }).catch(() => {}));
+      return await this.#finishWithError(running, "error", err.message);
+    }
     for (const skipped of kept?.skipped ?? []) {
       this.#log(`output of ${record.id} left out: ${skipped}`);
     }
@@ -935,7 +1021,9 @@ class Provider implements ProviderNode {
   /** Publishes `processing` now or after `processingFeedbackMs`; returns what cancels it. */
   #announceProcessing(running: ProviderJobRecord): () => void {
     const publish = () =>
-      this.#track(this.#feedback(running, "processing", { extraInfo: `running ${running.skill}` }));
+      this.#track(
+        this.#feedback(running, "processing", { extraInfo: processingInfo(running.skill) }),
+      );
     const delay = this.#o.processingFeedbackMs ?? 100;
     if (delay <= 0) {
       publish();
@@ -1015,7 +1103,7 @@ class Provider implements ProviderNode {
         server: blobServerOf(this.#o.relayUrl),
         pricePerMiB: this.#blobPricePerMiB,
         secretKey: this.#o.secretKey,
-        pay: (auth, amount) => this.#publisher!.sendPaid(auth, amount),
+        pay: (auth, amount) => this.#publisher!.sendPaid(auth, amount, record.id),
       });
       tags.push(blobOutputTag({ name, ...descriptor }));
     }
@@ -1034,16 +1122,15 @@ class Provider implements ProviderNode {
       request,
       content,
       amount: record.price === "0" ? undefined : { amount: record.price },
+      // The requester has its request: quoting it would cost the provider its bytes again.
+      maxQuotedRequestBytes: 0,
       extraTags: await this.#publishOutputs(record),
     });
     if (record.encrypted) template.tags.push(["encrypted"]);
-    // The result goes first and alone: the requester finishes on it, and a lone paid write takes
-    // the town's fast path (measured: sent together with the success feedback, the result
-    // reached the requester ~40 ms later than the feedback under load). The success feedback
-    // (NIP-90: informational) follows. The record becomes `published` once both are accepted; a
-    // restart in between republishes both.
+    // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
+    // each write is a paid one the quote would have to cover. A restart before `published` is
+    // recorded republishes the result.
     const event = await this.#publisher!.publish(template);
-    await this.#feedback(record, "success", {});
     await this.store.put({ ...record, status: "published", resultEventId: event.id });
     if (record.resultFiles !== undefined) {
       await Deno.remove(this.#resultsDir(record.id), { recursive: true }).catch(() => {});

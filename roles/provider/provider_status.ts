@@ -38,6 +38,11 @@ export interface ProviderStatus {
   };
   lastAnnounceAt?: string;
   lastHeartbeatAt?: string;
+  /**
+   * What the periodic writes (heartbeat, announcements) cost per day at their last price, base
+   * units; they are paid writes like any other.
+   */
+  periodicCostPerDay?: string;
   lastError?: string;
 }
 

@@ -30,6 +30,16 @@ export interface KeepOutputsOptions {
   inlineBytes?: number;
   maxFiles?: number;
   maxBytes?: number;
+  /**
+   * False for an encrypted job: blobs are public, so no file is returned and a stdout over
+   * `inlineBytes` is refused ({@linkcode ResultTooLargeError}) instead of published in the clear.
+   */
+  blobs?: boolean;
+}
+
+/** An encrypted job's result is larger than its inline budget (it cannot go as a blob). */
+export class ResultTooLargeError extends Error {
+  override name = "ResultTooLargeError";
 }
 
 /** What {@linkcode keepJobOutputs} kept. */
@@ -64,8 +74,13 @@ export async function keepJobOutputs(o: KeepOutputsOptions): Promise<KeptOutputs
   const keep = async () => {
     if (kept.files.length === 0) await Deno.mkdir(o.keepDir, { recursive: true, mode: 0o700 });
   };
+  const blobs = o.blobs ?? true;
   for (const e of entries) {
     const path = `${o.outDir}/${e.name}`;
+    if (!blobs) {
+      kept.skipped.push(`${e.name}: an encrypted job returns no public blobs`);
+      continue;
+    }
     const st = await Deno.lstat(path).catch(() => null);
     if (st === null || !st.isFile || st.isSymlink || (st.nlink ?? 1) !== 1) {
       kept.skipped.push(`${e.name}: not a regular file`);
@@ -90,6 +105,11 @@ export async function keepJobOutputs(o: KeepOutputsOptions): Promise<KeptOutputs
   }
   if (o.stdout.byteLength <= inlineLimit) {
     kept.inline = new TextDecoder().decode(o.stdout);
+  } else if (!blobs) {
+    throw new ResultTooLargeError(
+      `the result is ${o.stdout.byteLength} bytes, over the skill's ${inlineLimit}-byte budget ` +
+        "for an encrypted job (blobs would be public)",
+    );
   } else {
     await keep();
     await Deno.writeFile(`${o.keepDir}/${RESULT_BLOB_NAME}`, o.stdout, { mode: 0o600 });

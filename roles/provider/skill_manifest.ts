@@ -11,6 +11,10 @@
  *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
  *   memory: 512            # MiB (default 256, at most 65536)
  *   idempotent: true       # may be re-run after a crash (default false)
+ *   result_bytes: 1024     # result kept in the event (default 1024, at most 16384); more goes
+ *                          # as a blob. With output_mib, what the quote budgets for writes
+ *   output_mib: 16         # output blobs budgeted per job, MiB (default 16, 0 to 4096)
+ *   output_files: 2        # output files returned as blobs (default 2, 0 to 32)
  *   runner: sandbox        # who runs it: `sandbox` (its `run`, default) or `docker` (the
  *                          # provider's docker-build runner; no `run` file)
  *   permissions:
@@ -46,6 +50,12 @@ export interface SkillManifest {
   idempotent: boolean;
   /** `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner. */
   runner: SkillRunnerKind;
+  /** Result bytes kept in the result event (beyond: a blob); budgeted in the quote. */
+  resultBytes: number;
+  /** Output blob bytes budgeted in the quote. */
+  outputBytes: number;
+  /** Output files returned as blobs (each a tag of the result, budgeted in the quote). */
+  outputFiles: number;
   permissions: SkillPermissions;
 }
 
@@ -101,6 +111,9 @@ export function parseSkillManifest(text: string): SkillManifest {
       1024 * 1024,
     idempotent: optionalBoolean(meta.idempotent, "metadata.idempotent"),
     runner: parseRunner(meta.runner),
+    resultBytes: boundedNumber(meta.result_bytes, "metadata.result_bytes", 1024, 16384),
+    outputBytes: countOrZero(meta.output_mib, "metadata.output_mib", 16, 4096) * 1024 * 1024,
+    outputFiles: Math.floor(countOrZero(meta.output_files, "metadata.output_files", 2, 32)),
     permissions: {
       network: optionalBoolean(perms.network, "metadata.permissions.network"),
       read: pathList(perms.read, "metadata.permissions.read"),
@@ -185,6 +198,11 @@ function boundedNumber(value: unknown, field: string, fallback: number, max: num
     throw new SkillManifestError(field, `must be a number in (0, ${max}]`);
   }
   return value;
+}
+
+/** Like boundedNumber, but 0 is allowed (a skill that returns no files). */
+function countOrZero(value: unknown, field: string, fallback: number, max: number): number {
+  return value === 0 ? 0 : boundedNumber(value, field, fallback, max);
 }
 
 function pathList(value: unknown, field: string): string[] {

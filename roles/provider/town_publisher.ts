@@ -24,6 +24,13 @@ export interface TownPublisherOptions {
   secretKey: Uint8Array;
   /** Base units per TOON byte the town charges. Default 10. */
   pricePerByte?: bigint;
+  /**
+   * Records each fulfilled payment to the town (the payment log) before the publish resolves:
+   * `town-write` for an event stored, `town-blob` for a blob paid for (`amount` given).
+   */
+  record?: (
+    paid: { event: NostrEvent; amount: bigint; blob: boolean; jobId?: string },
+  ) => Promise<void>;
 }
 
 /** The town refused a paid write. */
@@ -86,9 +93,10 @@ export class TownPublisher {
 
   /**
    * Sends `event` as the data of a paid PREPARE (amount: its price per byte, or `amount`: a
-   * blob payment) and returns the reply; the spent counter follows what was fulfilled.
+   * blob payment, for `jobId`'s outputs) and returns the reply; the spent counter follows what
+   * was fulfilled.
    */
-  async sendPaid(event: NostrEvent, amount?: bigint): Promise<IlpReply> {
+  async sendPaid(event: NostrEvent, amount?: bigint, jobId?: string): Promise<IlpReply> {
     for (let attempt = 0;; attempt++) {
       const grant = await (this.#grant ?? this.#handshake());
       const { prepare } = await buildPaidWrite({
@@ -100,6 +108,12 @@ export class TownPublisher {
       const reply = await this.#options.sender.sendPrepare(prepare);
       if (reply.type === "fulfill") {
         this.spent += BigInt(prepare.amount);
+        await this.#options.record?.({
+          event,
+          amount: BigInt(prepare.amount),
+          blob: amount !== undefined,
+          jobId,
+        });
         return reply;
       }
       // F05 (wrong condition) or F02 after a town restart: the grant is stale; redo SPSP once.

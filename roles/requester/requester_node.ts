@@ -57,6 +57,7 @@ import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.
 import type { JobSpec } from "./job_spec.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
 import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
+import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
@@ -194,6 +195,21 @@ export class Requester {
       priceCeiling: this.#o.priceCeiling,
       secretKey: this.#o.secretKey,
       warn: this.#o.warn,
+      recordWrite: ({ event, amount, townAddress }) =>
+        this.payments.append({
+          ts: new Date().toISOString(),
+          direction: "out",
+          event: "fulfilled",
+          jobId: event.kind === 5
+            ? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id
+            : event.id,
+          invoiceId: event.id,
+          amount: String(amount),
+          asset: this.#link?.assetCode || "unknown",
+          scale: this.#link?.assetScale,
+          peer: townAddress,
+          category: "town-write",
+        }),
       channel: this.#o.channel === undefined ? undefined : {
         id: this.#o.channel,
         stateDir: this.stateDir,
@@ -292,7 +308,9 @@ export class Requester {
         invoiceId: `blob-${sha256}`,
         amount: String(amount),
         asset: link.assetCode || "unknown",
+        scale: link.assetScale,
         peer: link.townAddress,
+        category: "town-blob" as const,
       };
       await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
       const reply = await link.sendPaid(auth, amount).catch((err): IlpReply => ({
@@ -589,10 +607,13 @@ export class Requester {
     }
     if (event.kind !== record.kind + 1000) return;
     const result = parseJobResult(event);
+    const blob = await fetchResultBlob(this.stateDir, id, event);
     this.#progress(
       id,
       "result",
-      `${result.content.length} chars from ${event.pubkey.slice(0, 12)}`,
+      blob === "none"
+        ? `${result.content.length} chars from ${event.pubkey.slice(0, 12)}`
+        : `result blob ${blob} from ${event.pubkey.slice(0, 12)}`,
     );
     const invoice = result.amount?.paymentRequest;
     if (invoice) {
@@ -677,7 +698,9 @@ export class Requester {
       invoiceId,
       amount: String(invoice.amount),
       asset: invoice.assetCode,
+      scale: invoice.assetScale,
       peer: provider,
+      category: "job" as const,
     };
     await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
     this.#progress(

@@ -51,6 +51,8 @@ export interface TownLinkOptions {
   onPrepare?: (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
   /** Pay the town with claims on this payment channel (`roles/channel_sender.ts`). */
   channel?: TownLinkChannel;
+  /** Records each paid write the town fulfilled (the payment log) before `write` resolves. */
+  recordWrite?: (paid: { event: NostrEvent; amount: bigint; townAddress: string }) => Promise<void>;
 }
 
 /** The payment channel a town link pays over. */
@@ -106,6 +108,7 @@ export interface TownLink {
   pricePerByte: bigint;
   /** The asset of the town link (IL-DCP). */
   assetCode: string;
+  assetScale: number;
   /** The town's Blossom server (its HTTP URL). */
   blobServer: string;
   /** The town's blob price, base units per MiB (NIP-11 `fees.blob`, else the default). */
@@ -161,6 +164,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       prepay: options.channel.prepay,
     });
   let assetCode = "";
+  let assetScale = 0;
   const btp = new BtpClient({
     url: options.btpUrl,
     authToken: options.btpToken,
@@ -177,7 +181,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   });
   try {
     await btp.connect();
-    assetCode = (await btp.fetchIldcp()).assetCode;
+    ({ assetCode, assetScale } = await btp.fetchIldcp());
   } catch (err) {
     await btp.close().catch(() => {});
     await sender?.close();
@@ -208,7 +212,10 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     for (let attempt = 0;; attempt++) {
       const { prepare } = await buildPaidWrite({ event, grant: await getGrant(), pricePerByte });
       const reply = await btp.sendPrepare(prepare);
-      if (reply.type === "fulfill") return;
+      if (reply.type === "fulfill") {
+        await options.recordWrite?.({ event, amount: BigInt(prepare.amount), townAddress });
+        return;
+      }
       const final = isFinalError(reply.code) || reply.code.startsWith("R");
       if (final || attempt >= 2) {
         throw new TownRejectedError(
@@ -234,6 +241,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     townAddress,
     pricePerByte,
     assetCode,
+    assetScale,
     blobServer: blobServerOf(options.relayUrl),
     blobPricePerMiB: info.blobPricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB,
     write,

@@ -54,6 +54,15 @@ export interface BtpRouterOptions {
   minLocalExpiryMs?: number;
   /** Clock (tests). Default Date.now. */
   now?: () => number;
+  /**
+   * Told of each paid PREPARE the town fulfilled for itself (a write or a blob), before the
+   * FULFILL leaves: the town's payment log. A failure there turns the FULFILL into T00.
+   */
+  onIncome?: (
+    from: string,
+    prepare: IlpPrepare,
+    reply: IlpReply & { type: "fulfill" },
+  ) => Promise<void>;
 }
 
 /** The router. */
@@ -139,7 +148,16 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     const write = parseWriteDestination(prepare.destination, town);
     if (write) {
       if (left < minLocal) return reject("R02", `less than ${minLocal} ms left before expiry`);
-      return await options.pipeline.handle(prepare, write);
+      const reply = await options.pipeline.handle(prepare, write);
+      if (reply.type === "fulfill" && prepare.amount !== "0" && options.onIncome) {
+        const from = source.kind === "child" ? source.account.account : "parent";
+        try {
+          await options.onIncome(from, prepare, reply);
+        } catch (err) {
+          return reject("T00", `cannot record the payment: ${(err as Error).message}`);
+        }
+      }
+      return reply;
     }
     if (prepare.destination.startsWith(town + ".")) {
       const account = prepare.destination.slice(town.length + 1).split(".")[0];

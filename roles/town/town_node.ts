@@ -22,6 +22,7 @@ import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
 import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
+import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 
@@ -124,11 +125,31 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   // The BTP server is created below; the router looks children up lazily.
   let childOf: (account: string) => ReturnType<ReturnType<typeof startBtpServer>["peer"]> = () =>
     undefined;
+  // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
+  const income = await openPaymentLog({ stateDir: config.stateDir });
   const router = createBtpRouter({
     townAddress: () => townAddress,
     assetCode,
     assetScale,
     pipeline,
+    onIncome: async (from, prepare, reply) => {
+      const paidFor = JSON.parse(new TextDecoder().decode(reply.data)) as {
+        eventId?: string;
+        sha256?: string;
+      };
+      await income.append({
+        ts: new Date().toISOString(),
+        direction: "in",
+        event: "fulfilled",
+        jobId: paidFor.eventId ?? `blob:${paidFor.sha256}`,
+        invoiceId: paidFor.eventId ?? `blob-${paidFor.sha256}`,
+        amount: prepare.amount,
+        asset: assetCode,
+        scale: assetScale,
+        peer: from,
+        category: paidFor.sha256 !== undefined ? "town-blob" : "town-write",
+      });
+    },
     child: (account) => childOf(account),
     parent: () => parent,
   });

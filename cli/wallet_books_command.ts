@@ -1,0 +1,212 @@
+/**
+ * `turnpike wallet balance` and `turnpike wallet history`: where this node's money is (the
+ * wallet's token and gas on each configured chain, its payment channels: deposit, spent,
+ * remaining) and where it went (the payment log, filterable by category, job and date). No
+ * passphrase is needed: the wallet's address is public in its file.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { formatUnits } from "viem";
+import { loadSettings } from "../config/settings.ts";
+import { networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
+import { readChainBalance } from "../chain/wallet_balance.ts";
+import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
+import { listChannels } from "../state/channel_file.ts";
+import {
+  categoryOf,
+  openPaymentLog,
+  PAYMENT_CATEGORIES,
+  type PaymentCategory,
+} from "../state/payment_log.ts";
+import { filterPayments } from "../state/payment_summary.ts";
+import { booksJson, booksText } from "./stats_command.ts";
+import { summarizePayments } from "../state/payment_summary.ts";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import type { ProfileFlags } from "./settings_flags.ts";
+import { existingStateDir } from "./state_dir_flags.ts";
+
+interface BooksOptions extends ProfileFlags {
+  output?: string;
+  category?: string[];
+  job?: string;
+  since?: string;
+  until?: string;
+}
+
+/** One chain's balances of the wallet, as reported. */
+interface ChainBalanceView {
+  chain: string;
+  network: string;
+  address: string;
+  native?: string;
+  token?: string;
+  symbol: string;
+  error?: string;
+}
+
+/** One channel's books, as reported. */
+interface ChannelBalanceView {
+  channelId: string;
+  chain: string;
+  status: string;
+  deposit: string;
+  spent: string;
+  received: string;
+  remaining: string;
+  symbol: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * Adds `balance` and `history` to `turnpike wallet`.
+ *
+ * @example
+ * ```ts
+ * registerWalletBooks(registerWalletCommand(program));
+ * ```
+ */
+export function registerWalletBooks(wallet: Command): void {
+  wallet.command("balance")
+    .description("on-chain token and gas of the wallet per configured chain, and its channels")
+    .action(async (_o: unknown, cmd: Command) => {
+      await balance(cmd.optsWithGlobals<BooksOptions>(), cmd);
+    });
+  wallet.command("history")
+    .description("the payment log: every payment, by category, job and date")
+    .option(
+      "--category <c>",
+      `only this category (${PAYMENT_CATEGORIES.join(", ")}); repeatable`,
+      collect,
+    )
+    .option("--job <id>", "only this job")
+    .option("--since <YYYY-MM-DD>", "from this UTC day")
+    .option("--until <YYYY-MM-DD>", "up to this UTC day")
+    .action(async (_o: unknown, cmd: Command) => {
+      await history(cmd.optsWithGlobals<BooksOptions>(), cmd);
+    });
+}
+
+async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
+  const stateDir = await existingStateDir(opts, cmd);
+  const wallet = await readWalletFile(walletFilePath(stateDir)).catch((err) => {
+    throw new CliError("no wallet in this state dir", {
+      context: (err as Error).message,
+      suggestion: "run `turnpike wallet init` (or `turnpike init --role ...`) first",
+    });
+  });
+  const { sections } = await loadSettings({ flags: { stateDir } });
+  const chains = (sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const address = wallet.evmAddress as `0x${string}`;
+  const onChain: ChainBalanceView[] = [];
+  for (const [id, section] of Object.entries(chains)) {
+    try {
+      const chain = resolveChainConfig(id, { section, allowMainnet: true });
+      const b = await readChainBalance(chain, address);
+      onChain.push({
+        chain: id,
+        network: networkLabel(chain),
+        address,
+        native: formatUnits(b.native, 18),
+        token: b.token === undefined ? undefined : formatUnits(b.token, chain.tokenDecimals),
+        symbol: chain.tokenSymbol,
+      });
+    } catch (err) {
+      onChain.push({
+        chain: id,
+        network: id,
+        address,
+        symbol: "",
+        error: (err as Error).message.split("\n")[0].slice(0, 200),
+      });
+    }
+  }
+  const channels: ChannelBalanceView[] = (await listChannels(stateDir)).map((r) => ({
+    channelId: r.channelId,
+    chain: r.chain,
+    status: r.status,
+    deposit: formatUnits(r.deposit - r.withdrawn, r.tokenDecimals),
+    spent: formatUnits(r.sent, r.tokenDecimals),
+    received: formatUnits(r.received, r.tokenDecimals),
+    remaining: formatUnits(r.deposit - r.withdrawn - r.sent + r.received, r.tokenDecimals),
+    symbol: r.tokenSymbol,
+  }));
+  if (opts.output === "json") {
+    console.log(JSON.stringify({ stateDir, address, onChain, channels }));
+    return;
+  }
+  console.log(`wallet      ${address} (${stateDir})`);
+  if (onChain.length === 0) {
+    console.log("chains      none configured (no [chains] table in config.toml)");
+  }
+  for (const c of onChain) {
+    console.log(
+      c.error !== undefined
+        ? `chain       ${c.chain}: cannot read (${c.error})`
+        : `chain       ${c.network}: ${c.token ?? "-"} ${c.symbol}, ${c.native} ETH for gas`,
+    );
+  }
+  if (channels.length === 0) console.log("channels    none");
+  for (const c of channels) {
+    console.log(
+      `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${c.deposit}, ` +
+        `spent ${c.spent}, received ${c.received}, ${c.remaining} ${c.symbol} remaining`,
+    );
+  }
+}
+
+async function history(opts: BooksOptions, cmd: Command): Promise<void> {
+  const categories = opts.category?.map((c) => {
+    if (!(PAYMENT_CATEGORIES as readonly string[]).includes(c)) {
+      throw new CliError(`unknown category "${c}"`, {
+        context: PAYMENT_CATEGORIES.join(", "),
+        exitCode: ExitCode.Usage,
+      });
+    }
+    return c as PaymentCategory;
+  });
+  for (const [flag, day] of [["--since", opts.since], ["--until", opts.until]] as const) {
+    if (day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+      throw new CliError(`${flag} must be a UTC day YYYY-MM-DD, got ${JSON.stringify(day)}`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+  }
+  const log = await openPaymentLog({ stateDir: await existingStateDir(opts, cmd) });
+  const filter = { categories, jobId: opts.job, since: opts.since, until: opts.until };
+  const entries = filterPayments(log.entries(), filter).map((e) => ({
+    ...e,
+    category: categoryOf(e),
+  }));
+  if (opts.output === "json") {
+    console.log(JSON.stringify({ entries, books: booksJson(summarizePayments(entries)) }));
+    return;
+  }
+  if (opts.output === "csv") {
+    const columns = [
+      "ts",
+      "direction",
+      "event",
+      "category",
+      "jobId",
+      "invoiceId",
+      "amount",
+      "asset",
+      "peer",
+    ] as const;
+    console.log(columns.join(","));
+    for (const e of entries) console.log(columns.map((c) => String(e[c] ?? "")).join(","));
+    return;
+  }
+  for (const e of entries) {
+    console.log(
+      `${e.ts}  ${e.direction === "out" ? "paid  " : "earned"} ${e.event.padEnd(9)} ` +
+        `${e.category.padEnd(10)} ${e.amount} ${e.asset}  job ${e.jobId.slice(0, 16)}  ${
+          e.peer.slice(0, 24)
+        }`,
+    );
+  }
+  for (const line of booksText(summarizePayments(entries))) console.log(line);
+}
