@@ -44,7 +44,7 @@ async function throughTurnpike(tarball: string): Promise<number> {
     kind: 5602,
     inputs: [],
     params: [{ name: "test", values: ["sh /app/test.sh"] }],
-    bid: 50_000n,
+    bid: 500_000n,
     providers: [],
     skill: "none",
     timeoutMs: 600_000,

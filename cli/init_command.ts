@@ -355,7 +355,7 @@ function nextSteps(
   return {
     command: opts.role === "provider"
       ? `${me} node up${secret}${quiet}`
-      : `${me} job submit echo --input text:hello --bid 200 --wait${secret}${quiet}`,
+      : `${me} job submit echo --input text:hello --bid 50000 --wait${secret}${quiet}`,
     then: [
       `to pay the town over a payment channel: ${chainUp} (with the town's --config too), then ` +
       `${me} channel open --deposit 50${secret}${quiet}`,

@@ -513,7 +513,7 @@ async function runJob(
       name: docker ? "test" : "cmd",
       values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
     }],
-    bid: docker ? 200_000n : 100_000n,
+    bid: docker ? 500_000n : 100_000n,
     providers: [provider.pubkey],
     skill: "none",
     timeoutMs: options.timeoutMs ?? 120_000,

@@ -66,7 +66,7 @@ Deno.test("blob jobs: job submit --dir sends the project as a paid blob; results
       "--param",
       "cmd=sh test.sh",
       "--bid",
-      "10000",
+      "200000",
       "--wait",
       "--relay-url",
       net.relayUrl,

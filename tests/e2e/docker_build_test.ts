@@ -30,7 +30,7 @@ function spec(blob: { url: string; sha256: string }, params: [string, string][])
     kind: DOCKER_BUILD,
     inputs: [],
     params: params.map(([name, value]) => ({ name, values: [value] })),
-    bid: 50_000n,
+    bid: 500_000n,
     providers: [],
     skill: "none",
     timeoutMs: 300_000,

@@ -44,7 +44,7 @@ Deno.test("init --role requester: wallet, config, the next command; refuses to o
     assert(!made.stdout.includes("alice-token"), "the token is not printed");
     assertStringIncludes(
       made.stdout,
-      `Next: turnpike --profile alice job submit echo --input text:hello --bid 200 --wait ` +
+      `Next: turnpike --profile alice job submit echo --input text:hello --bid 50000 --wait ` +
         `--passphrase-file ${pass} --non-interactive`,
     );
     assertStringIncludes(

@@ -42,7 +42,8 @@ Deno.test("provider admission e2e: expired, duplicate, other provider, low bid a
       assertEquals(alice.seen().filter((e) => e.tags.some((t) => t[1] === id)).length, 0);
     }
     assert(lines.some((l) => l.includes(`drop ${aged.id}`) && l.includes("expired")));
-    assert(lines.some((l) => l.includes(`drop ${lowBid.id}`) && l.includes("bid 99 < price 100")));
+    // The price a bid is held against is the quote: echo's 100 plus the provider's writes.
+    assert(lines.some((l) => l.includes(`drop ${lowBid.id}`) && /bid 99 < price \d{4,}/.test(l)));
     // Duplicate: a skill folder dropped in makes the provider re-subscribe (new kinds), the
     // town replays the stored requests, and the admitted one is dropped as a duplicate.
     await Deno.mkdir(`${root}/skills/late`, { mode: 0o755 });

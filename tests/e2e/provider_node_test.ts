@@ -6,6 +6,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { buildJobRequest, encryptJobParams, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { nip44 } from "nostr-tools";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
+import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
 
@@ -22,38 +23,48 @@ Deno.test("provider e2e: paid echo job, exact invoice, receipt, earnings logged"
     const job = await alice.post(buildJobRequest({
       kind: 5601,
       inputs: [{ data: "hello turnpike", type: "text" }],
-      bid: 1000n,
+      bid: 1_000_000n,
       providers: [provider.pubkey],
     }));
     const invoiceFb = await alice.waitFor(feedbackOf(job.id, "payment-required"));
     const fb = parseJobFeedback(invoiceFb);
-    assertEquals(fb.amount?.amount, "100");
+    // The quote: echo's price (100) plus the provider's own writes for the job.
+    const quote = BigInt(fb.amount!.amount);
+    assert(quote > 100n, `quote ${quote}`);
     assertStringIncludes(fb.amount!.paymentRequest!, `ilp:${provider.ilpAddress}.`);
     // Not the exact invoice: underpaid and overpaid are rejected, nothing recorded.
-    assertEquals((await alice.payInvoice(invoiceFb, 99n)).reply.type, "reject");
-    assertEquals((await alice.payInvoice(invoiceFb, 101n)).reply.type, "reject");
+    assertEquals((await alice.payInvoice(invoiceFb, quote - 1n)).reply.type, "reject");
+    assertEquals((await alice.payInvoice(invoiceFb, quote + 1n)).reply.type, "reject");
     const paid = await alice.payInvoice(invoiceFb);
     assertEquals(paid.reply.type, "fulfill");
     assert(paid.receiptOk, "the fulfillment hashes to the invoice's condition");
     // Paying twice is refused: the invoice is closed.
     assertEquals((await alice.payInvoice(invoiceFb)).reply.type, "reject");
     await alice.waitFor(feedbackOf(job.id, "processing"));
-    await alice.waitFor(feedbackOf(job.id, "success"));
     const result = await alice.waitFor(resultOf(job.id));
     assertEquals(result.kind, 6601);
     assertEquals(result.content, "hello turnpike");
     assertEquals(result.tags.find((t) => t[0] === "p")?.[1], alice.pubkey);
-    assert(result.tags.some((t) => t[0] === "request"));
-    assert(result.tags.some((t) => t[0] === "i" && t[1] === "hello turnpike"));
-    assertEquals(result.tags.find((t) => t[0] === "amount")?.[1], "100");
+    assertEquals(result.tags.find((t) => t[0] === "e")?.[1], job.id);
+    // Neither the request nor its input is repeated (the provider would pay for their bytes).
+    assert(!result.tags.some((t) => t[0] === "request" || t[0] === "i"), "no quoted request");
+    assertEquals(result.tags.find((t) => t[0] === "amount")?.[1], String(quote));
     await waitUntil(() => provider.store.get(job.id)?.status === "published");
+    // No success feedback: the result is the success, and each write costs the provider.
+    assertEquals(alice.seen().filter(feedbackOf(job.id, "success")).length, 0);
     const log = await openPaymentLog({ stateDir: `${root}/state` });
     const entries = log.entries().filter((e) => e.jobId === job.id);
-    assertEquals(entries.map((e) => [e.direction, e.event, e.amount]), [[
+    const earned = entries.filter((e) => e.category === "job");
+    assertEquals(earned.map((e) => [e.direction, e.event, e.amount]), [[
       "in",
       "fulfilled",
-      "100",
+      String(quote),
     ]]);
+    // Its writes for the job are on record, and cost less than the quote's margin over the price.
+    const fees = entries.filter((e) => e.category === "town-write");
+    assertEquals(fees.length, 3, "payment-required, processing, result");
+    const spent = fees.reduce((s, e) => s + BigInt(e.amount), 0n);
+    assert(quote - spent > 100n, `quote ${quote}, writes ${spent}: the provider keeps its price`);
     const status = await readProviderStatus(`${root}/state`);
     assertEquals(status.state, "serving");
     assertEquals(status.ilpAddress, provider.ilpAddress);
@@ -82,7 +93,6 @@ Deno.test("provider e2e: ci-run says which project passes and which fails", asyn
           kind: 5600,
           inputs: [{ data: await tarBase64(`fixtures/projects/${project}`), type: "text" }],
           params: [{ name: "cmd", values: ["sh test.sh"] }],
-          bid: 5000n,
           providers: [provider.pubkey],
         })),
       );
@@ -95,7 +105,10 @@ Deno.test("provider e2e: ci-run says which project passes and which fails", asyn
       assertEquals(paid.reply.type, "fulfill");
       const result = await alice.waitFor(resultOf(job.id), 60_000);
       assertEquals(result.kind, 6600);
-      statuses.push(JSON.parse(result.content).status);
+      // A report over ci-run's result_bytes comes as the `result` blob, the content empty.
+      const blob = blobOutputsOf(result.tags).find((b) => b.name === "result");
+      const report = result.content !== "" ? result.content : await (await fetch(blob!.url)).text();
+      statuses.push(JSON.parse(report).status);
     }
     assertEquals(statuses, ["passed", "failed"]);
   });
@@ -188,10 +201,9 @@ Deno.test("provider e2e: no `processing` feedback for a run shorter than process
       providers: [provider.pubkey],
     }));
     await alice.payInvoice(await alice.waitFor(feedbackOf(job.id, "payment-required")));
-    await alice.waitFor(feedbackOf(job.id, "success"));
     assertEquals((await alice.waitFor(resultOf(job.id))).content, "quick");
     await waitUntil(() => provider.store.get(job.id)?.status === "published");
-    // The success feedback follows the result: had `processing` been sent, it came before both.
+    // Had `processing` been sent, it would have come before the result.
     assertEquals(alice.seen().filter(feedbackOf(job.id, "processing")).length, 0);
   }, { processingFeedbackMs: 60_000 });
 });

@@ -34,7 +34,7 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
         "--input",
         "text:from the cli",
         "--bid",
-        "1000",
+        "100000",
         "--wait",
         ...conn(),
       ]);

@@ -25,8 +25,13 @@ Deno.test("requester: a paid echo job end to end (town + real provider)", async 
         const result = decodeEventToon(toon);
         assertEquals(result.kind, 6601);
         assertEquals(result.content.trim(), "hello turnpike");
+        // The write of the request to the town, then the provider's invoice (intent, outcome).
         const paid = req.payments.entries().filter((e) => e.jobId === submitted.id);
-        assertEquals(paid.map((e) => e.event), ["intent", "fulfilled"]);
+        assertEquals(paid.map((e) => `${e.category} ${e.event}`), [
+          "town-write fulfilled",
+          "job intent",
+          "job fulfilled",
+        ]);
         void progress;
       },
     );

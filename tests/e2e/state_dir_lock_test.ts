@@ -260,7 +260,7 @@ Deno.test("state dir lock: a second requester exits 1 while job submit and job l
       "--input",
       "text:beside the requester",
       "--bid",
-      "200",
+      "100000",
       ...connection,
     ]);
     assertEquals(submit.code, 0, submit.stderr);

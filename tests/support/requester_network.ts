@@ -76,7 +76,7 @@ export function echoSpec(text: string, overrides: Partial<JobSpec> = {}): JobSpe
     kind: 5601,
     inputs: [{ data: text, type: "text" }],
     params: [],
-    bid: 1000n,
+    bid: 100_000n,
     providers: [],
     skill: "record",
     timeoutMs: 30_000,
