@@ -10,6 +10,7 @@
  *   price: 5000            # base units per job (decimal string or integer >= 0)
  *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
  *   memory: 512            # MiB (default 256, at most 65536)
+ *   disk: 1024             # MiB the work dir may hold (default 1024, at most 1048576)
  *   idempotent: true       # may be re-run after a crash (default false)
  *   result_bytes: 1024     # result kept in the event (default 1024, at most 16384); more goes
  *                          # as a blob. With output_mib, what the quote budgets for writes
@@ -47,6 +48,8 @@ export interface SkillManifest {
   price: bigint;
   timeoutMs: number;
   memoryBytes: number;
+  /** Bytes the job's work dir may hold (its files, each and in all). */
+  diskBytes: number;
   idempotent: boolean;
   /** `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner. */
   runner: SkillRunnerKind;
@@ -109,6 +112,7 @@ export function parseSkillManifest(text: string): SkillManifest {
       1000,
     memoryBytes: boundedNumber(meta.memory, "metadata.memory", DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB) *
       1024 * 1024,
+    diskBytes: boundedNumber(meta.disk, "metadata.disk", 1024, 1024 * 1024) * 1024 * 1024,
     idempotent: optionalBoolean(meta.idempotent, "metadata.idempotent"),
     runner: parseRunner(meta.runner),
     resultBytes: boundedNumber(meta.result_bytes, "metadata.result_bytes", 1024, 16384),

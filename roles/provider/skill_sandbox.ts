@@ -78,6 +78,7 @@ export type SkillOutcomeStatus =
   | "timeout"
   | "cancelled"
   | "memory-limit"
+  | "disk-limit"
   | "output-too-large"
   | "denied"
   | "sandbox-error";
@@ -198,7 +199,7 @@ const SANDBOX_HOST_DIR = ".sandbox";
 
 // Runs inside the new namespaces as (namespace) root, then drops privileges. bash, not sh:
 // closing descriptors above 9 needs it. Positional args:
-//   fstab root work memcg pidscg nproc datakb dropto -- command...
+//   fstab root work memcg pidscg nproc datakb fsizekb dropto -- command...
 // Every mount is ONE `mount --all` over an fstab the provider wrote (sandbox_mounts.ts), not
 // one `mount` process each: the job starts unshare, bash, mount, pivot_root, umount, setpriv
 // and its own run, the rest is builtins.
@@ -206,8 +207,8 @@ const SETUP_SCRIPT = `
 fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
 # pivot_root lives in sbin, which the job's own PATH leaves out.
 jobpath=$PATH; PATH=$PATH:/usr/sbin:/sbin
-fstab=$1; root=$2; memcg=$4; pidscg=$5; nproc=$6; datakb=$7; dropto=$8
-shift 8
+fstab=$1; root=$2; memcg=$4; pidscg=$5; nproc=$6; datakb=$7; fsizekb=$8; dropto=$9
+shift 9
 # The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
 if [ "$memcg" != - ]; then echo 0 > "$memcg/cgroup.procs" || fail "cannot join $memcg"; fi
 if [ "$pidscg" != - ]; then echo 0 > "$pidscg/cgroup.procs" || fail "cannot join $pidscg"; fi
@@ -224,6 +225,8 @@ cd ${SANDBOX_WORK_DIR} || fail "cd ${SANDBOX_WORK_DIR}"
 unset OLDPWD
 if [ "$nproc" != - ]; then ulimit -u "$nproc" || fail "ulimit -u"; fi
 if [ "$datakb" != - ]; then ulimit -d "$datakb" || fail "ulimit -d"; fi
+# No one file larger than the work dir may hold (the sum is sampled: see superviseJob).
+ulimit -f "$fsizekb" || fail "ulimit -f"
 [ "$1" = "--" ] && shift
 PATH=$jobpath
 # env -u: bash re-exports SHLVL on exec even when unset.
@@ -486,6 +489,7 @@ async function runJob(
       cgroups.pids ?? "-",
       rootless ? String(maxProcesses) : "-",
       rootless ? String(Math.ceil((job.manifest.memoryBytes + DATA_LIMIT_HEADROOM) / 1024)) : "-",
+      String(Math.ceil(job.manifest.diskBytes / 1024)),
       rootless ? "self" : "nobody",
     ];
     const args = [
@@ -726,7 +730,12 @@ function emptyOutcome(status: SkillOutcomeStatus, reason: string, workDir: strin
   };
 }
 
-type KillReason = "timeout" | "cancelled" | "output-too-large" | "memory-limit";
+type KillReason = "timeout" | "cancelled" | "output-too-large" | "memory-limit" | "disk-limit";
+
+/** How often a job's work dir is measured against its disk limit. */
+const DISK_SAMPLE_MS = 250;
+/** Most files a work dir may hold (files cost inodes whatever their size). */
+const MAX_WORK_FILES = 100_000;
 
 async function superviseJob(
   job: SkillJob,
@@ -769,6 +778,19 @@ async function superviseJob(
       if (treeMemoryBytes(child.pid) > job.manifest.memoryBytes) kill("memory-limit");
     }, MEMORY_SAMPLE_MS)
     : undefined;
+  // The work dir is a host directory, which no mount limits: its files are summed while the
+  // job runs (each one is capped by RLIMIT_FSIZE already), the job killed past the limit.
+  let measuring = false;
+  const disk = setInterval(async () => {
+    if (measuring || killedFor !== null) return;
+    measuring = true;
+    try {
+      const used = await dirUsage(workDir, job.manifest.diskBytes, MAX_WORK_FILES);
+      if (used === "over") kill("disk-limit");
+    } finally {
+      measuring = false;
+    }
+  }, DISK_SAMPLE_MS);
   const onAbort = () => kill("cancelled");
   if (job.signal?.aborted) onAbort();
   job.signal?.addEventListener("abort", onAbort);
@@ -798,6 +820,7 @@ async function superviseJob(
   } finally {
     clearTimeout(timer);
     clearInterval(sampler);
+    clearInterval(disk);
     job.signal?.removeEventListener("abort", onAbort);
   }
 }
@@ -857,6 +880,35 @@ async function readTail(stream: ReadableStream<Uint8Array>, max: number): Promis
   return { bytes: all.subarray(all.length - max), truncated: true };
 }
 
+/**
+ * Bytes of the regular files under `dir`, or `over` as soon as they pass `limit` or the files
+ * pass `maxFiles` (the walk stops there: a job cannot make the measuring slow).
+ */
+async function dirUsage(dir: string, limit: number, maxFiles: number): Promise<number | "over"> {
+  let bytes = 0;
+  let files = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const current = stack.pop()!;
+    let entries: AsyncIterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDir(current);
+      for await (const e of entries) {
+        if (++files > maxFiles) return "over";
+        const path = `${current}/${e.name}`;
+        if (e.isDirectory) stack.push(path);
+        else if (e.isFile) {
+          bytes += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
+          if (bytes > limit) return "over";
+        }
+      }
+    } catch {
+      // gone while walking: nothing to count
+    }
+  }
+  return bytes;
+}
+
 function concat(parts: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let at = 0;
@@ -886,6 +938,16 @@ function classify(
     return ["output-too-large", `result over ${options.maxStdoutBytes ?? MiB} bytes`];
   }
   if (ooms > 0) return ["memory-limit", `killed over ${job.manifest.memoryBytes} bytes of memory`];
+  if (killedFor === "disk-limit") {
+    return [
+      "disk-limit",
+      `killed over ${job.manifest.diskBytes} bytes (or ${MAX_WORK_FILES} files) in its work dir`,
+    ];
+  }
+  // A write past RLIMIT_FSIZE raises SIGXFSZ (signal 25).
+  if (code === 128 + 25 || /File size limit exceeded/.test(stderr)) {
+    return ["disk-limit", `a file over the ${job.manifest.diskBytes}-byte work dir limit`];
+  }
   if (code === SANDBOX_SETUP_EXIT && stderr.includes("turnpike-sandbox:")) {
     return ["sandbox-error", stderr.trim().split("\n").at(-1) ?? "sandbox setup failed"];
   }

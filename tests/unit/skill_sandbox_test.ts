@@ -551,6 +551,28 @@ echo report > "$TURNPIKE_OUTPUTS/report.txt" && echo "out writable"
   });
 });
 
+Deno.test(`skill sandbox (${MODE}): the work dir holds at most the manifest's disk`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    // One file past the limit: the kernel stops it (RLIMIT_FSIZE).
+    const [dir, manifest] = await w.skill(
+      "bigfile",
+      "#!/bin/sh\nhead -c 5000000 /dev/zero > big\necho wrote\n",
+      "  disk: 1\n",
+    );
+    const o = await sandbox.run({ jobId: "d1", skillDir: dir, manifest, input: "" });
+    assertEquals(o.status, "disk-limit", `${o.status} ${o.reason} ${o.stderrTail}`);
+    // Many files each under the limit, together over it: the sum is measured and the job killed.
+    const [dir2, m2] = await w.skill(
+      "manyfiles",
+      "#!/bin/sh\nfor i in 1 2 3 4; do head -c 600000 /dev/zero > f$i; done\nsleep 30\n",
+      "  disk: 1\n  timeout: 20\n",
+    );
+    const o2 = await sandbox.run({ jobId: "d2", skillDir: dir2, manifest: m2, input: "" });
+    assertEquals(o2.status, "disk-limit", `${o2.status} ${o2.reason}`);
+  });
+});
+
 if (Deno.uid() === 0) {
   Deno.test("skill sandbox: the whole suite again as an unprivileged user (rootless mode)", async () => {
     const run = await denoTestAsNobody("tests/unit/skill_sandbox_test.ts");
