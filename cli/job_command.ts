@@ -546,6 +546,8 @@ async function results(
         JSON.stringify({
           id,
           status: record.status,
+          // The skill's output: the event's content, or its `result` blob when it was larger.
+          content: result.content,
           result: result.event,
           toon: result.toon,
           blobs,

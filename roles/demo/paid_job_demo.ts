@@ -234,7 +234,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const context = await guard.step(publishContext(requester, await archive, say));
     const finals: RequesterJobRecord[] = [];
     for (let i = 0; i < (options.jobs ?? 1); i++) {
-      finals.push(await guard.step(runJob(requester, provider, context, options)));
+      finals.push(await guard.step(runJob(requester, provider, context, options, i)));
     }
     const final = finals.at(-1)!;
     const ids = finals.map((f) => f.id);
@@ -503,6 +503,7 @@ async function runJob(
   provider: ProviderNode,
   context: JobBlobInput,
   options: PaidJobDemoOptions,
+  run = 0,
 ): Promise<RequesterJobRecord> {
   const docker = options.skill === "docker-build";
   const job = await requester.submit({
@@ -512,7 +513,7 @@ async function runJob(
     params: [{
       name: docker ? "test" : "cmd",
       values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
-    }],
+    }, ...(run > 0 ? [{ name: "run", values: [String(run)] }] : [])],
     bid: docker ? 500_000n : 100_000n,
     providers: [provider.pubkey],
     skill: "none",

@@ -107,10 +107,11 @@ Deno.test("blob jobs: job submit --dir sends the project as a paid blob; results
     ]);
     assertEquals(results.code, 0, results.stderr);
     const out = JSON.parse(results.stdout);
-    const report = JSON.parse(out.result.content);
+    const report = JSON.parse(out.content);
     assertEquals([report.status, report.summary.passed, report.logBlob], ["passed", 1, "ci.log"]);
     const blobs = blobOutputsOf(out.result.tags);
-    assertEquals(blobs.map((b) => b.name), ["ci.log"]);
+    // The log, and the report itself (larger than ci-run's result_bytes: a blob too).
+    assertEquals(blobs.map((b) => b.name).sort(), ["ci.log", "result"]);
     const saved = await Deno.readTextFile(`${saveDir}/ci.log`);
     assertStringIncludes(saved, "log line 0 of a long build");
     assertStringIncludes(saved, "log line 999 of a long build");

@@ -12,7 +12,7 @@ import { dockerSampleContext } from "../../roles/demo/docker_sample_context.ts";
 import { archiveProject } from "../../roles/requester/project_archive.ts";
 import type { Requester } from "../../roles/requester/requester_node.ts";
 import type { JobSpec } from "../../roles/requester/job_spec.ts";
-import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { readStoredResult } from "../../roles/requester/result_content.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { downloadBlob } from "../../transport/blossom_client.ts";
 
@@ -42,9 +42,9 @@ function spec(blob: { url: string; sha256: string }, params: [string, string][])
 
 /** The result's report and its event, for a finished job. */
 async function report(req: Requester, id: string) {
-  const toon = await Deno.readTextFile(`${req.stateDir}/callbacks/${id}.in.payload`);
-  const event = decodeEventToon(toon, { verify: false });
-  return { report: JSON.parse(event.content), event };
+  // The report is the result's content, or its `result` blob (fetched by the requester).
+  const stored = (await readStoredResult(req.stateDir, id))!;
+  return { report: JSON.parse(stored.content), event: stored.event };
 }
 
 const SCRATCH = "FROM scratch\nCOPY busybox /bin/busybox\n" +
@@ -78,7 +78,7 @@ Deno.test("docker-build: a real linux/amd64 build and test through a town and a 
       assert(/^sha256:[0-9a-f]{64}$/.test(r.image.digest), r.image.digest);
       assert(r.image.size > 1_000_000 && r.image.layers >= 4, JSON.stringify(r.image));
       const blobs = blobOutputsOf(event.tags).map((b) => b.name).sort();
-      assertEquals(blobs, ["build.log", "image.tar", "test.log"]);
+      assertEquals(blobs, ["build.log", "image.tar", "result", "test.log"]);
       const log = blobOutputsOf(event.tags).find((b) => b.name === "build.log")!;
       await downloadBlob({
         url: log.url,

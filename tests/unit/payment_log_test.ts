@@ -82,13 +82,18 @@ Deno.test("payment log: export CSV and JSON", async () => {
     await log.append(entry("a", "rejected", T0));
     const json = JSON.parse(log.exportJson()) as PaymentEntry[];
     assertEquals(json.map((e) => e.event), ["intent", "rejected"]);
+    // Entries written without a category are provider invoices.
+    assertEquals(json.map((e) => e.category), ["job", "job"]);
     const csv = log.exportCsv().split("\r\n");
-    assertEquals(csv[0], "ts,direction,event,jobId,invoiceId,amount,asset,peer,fulfillment,reason");
+    assertEquals(
+      csv[0],
+      "ts,direction,event,jobId,invoiceId,amount,asset,peer,fulfillment,reason,category,scale",
+    );
     assertEquals(
       csv[2],
       `2026-11-01T12:00:00.000Z,out,rejected,${"ab".repeat(32)},a,100,USD,${
         "cd".repeat(32)
-      },,"F99, ""no"""`,
+      },,"F99, ""no""",job,`,
     );
     assertEquals(csv.length, 4);
   } finally {
