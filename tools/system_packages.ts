@@ -4,7 +4,7 @@
  * what to install and carries on (the tests that need an engine then fail saying so). Part of
  * `deno task setup`, which `deno task test` runs first; done in ~25 s once, nothing after.
  *
- * Usage: `deno run --allow-run --allow-env tools/system_packages.ts`
+ * Usage: `deno run --allow-run --allow-env --allow-sys=uid tools/system_packages.ts`
  *
  * @module
  */
