@@ -14,6 +14,13 @@ export interface CliErrorOptions {
   suggestion?: string;
   /** Exit code; default {@linkcode ExitCode.Failure}. */
   exitCode?: ExitCodeValue;
+  /**
+   * A stable machine-readable code for `--output json` (`timed-out`, `no-job`...); default
+   * from the exit code (`failed`, `usage`, `not-built`).
+   */
+  code?: string;
+  /** The command already printed its outcome as JSON (a job's result line): print no more. */
+  printed?: boolean;
   cause?: unknown;
 }
 
@@ -33,12 +40,58 @@ export class CliError extends Error {
   context?: string;
   suggestion?: string;
   exitCode: ExitCodeValue;
+  code?: string;
+  printed: boolean;
   constructor(message: string, options: CliErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.context = options.context;
     this.suggestion = options.suggestion;
     this.exitCode = options.exitCode ?? ExitCode.Failure;
+    this.code = options.code;
+    this.printed = options.printed ?? false;
   }
+}
+
+const CODE_OF_EXIT: Record<number, string> = {
+  [ExitCode.Failure]: "failed",
+  [ExitCode.Usage]: "usage",
+  [ExitCode.NotBuilt]: "not-built",
+  [ExitCode.Interrupted]: "interrupted",
+};
+
+/** The `error` object of the json output (docs/AGENTS.md). */
+export interface CliErrorJson {
+  type: "error";
+  code: string;
+  message: string;
+  context?: string;
+  suggestion?: string;
+  exit: number;
+}
+
+/**
+ * Any error as the one JSON object `--output json` prints on stdout.
+ *
+ * @example
+ * ```ts
+ * cliErrorJson(new CliError("no job ab12", { code: "no-job", exitCode: 2 }));
+ * // { type: "error", code: "no-job", message: "no job ab12", exit: 2 }
+ * ```
+ */
+export function cliErrorJson(err: unknown): CliErrorJson {
+  const exit = exitCodeOf(err);
+  if (err instanceof CliError) {
+    return {
+      type: "error",
+      code: err.code ?? CODE_OF_EXIT[exit] ?? "failed",
+      message: err.message,
+      ...(err.context ? { context: err.context } : {}),
+      ...(err.suggestion ? { suggestion: err.suggestion } : {}),
+      exit,
+    };
+  }
+  const message = err instanceof Error ? `${err.message} (${err.name})` : String(err);
+  return { type: "error", code: "internal", message, exit };
 }
 
 /**

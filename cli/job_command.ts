@@ -18,7 +18,13 @@ import { settingsFlagsFrom } from "./settings_flags.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { readStoredResult } from "../roles/requester/result_content.ts";
-import { openJobRepository } from "../state/job_repository.ts";
+import {
+  JobIdPrefixError,
+  type JobRepository,
+  openJobRepository,
+} from "../state/job_repository.ts";
+import { openPaymentLog } from "../state/payment_log.ts";
+import { buildResultReport, progressLine } from "./job_report.ts";
 import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
 import {
   checkPubkey,
@@ -80,6 +86,7 @@ interface SubmitOptions extends RequesterCliOptions {
   wait?: boolean;
   then?: string[];
   encrypt?: boolean;
+  force?: boolean;
 }
 
 const REQUESTER_SETTING_FLAGS = [
@@ -162,9 +169,10 @@ export function registerJobCommand(program: Command): void {
       .option("--provider <hex>", "target provider pubkey (repeatable)", collect)
       .option("--skill <name>", "callback skill run with the result (default none)")
       .option("--timeout <s>", "give up after this many seconds (default 300)")
-      .option("--wait", "follow the job (and its chain) until it ends, with progress")
+      .option("--wait", "follow the job (and its chain) until it ends (NDJSON with --output json)")
       .option("--then <spec>", "next job in a chain: <kind>[,bid=n][,skill=s][,param=k=v]", collect)
-      .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider"),
+      .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
+      .option("--force", "post even when no online provider serves the kind within the bid"),
   ).action(async (kind: string, _o: unknown, cmd: Command) => {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
@@ -172,11 +180,21 @@ export function registerJobCommand(program: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await status(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
     });
-  job.command("results <id>").description("show a job's result (the raw TOON with --output json)")
+  job.command("results <id>").description(
+    "show a job's result (the result report with --output json)",
+  )
     .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
+    .option("--raw", "with --output json: also the result event and its raw TOON")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await results(id, cmd.optsWithGlobals<RequesterCliOptions & { save?: string }>(), cmd);
     });
+  addRequesterConnectionOptions(
+    job.command("wait <id>").description(
+      "follow a job (any, by id or unique prefix) until it ends; NDJSON with --output json",
+    ),
+  ).action(async (id: string, _o: unknown, cmd: Command) => {
+    await wait(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
+  });
   job.command("list").description("list jobs, newest first")
     .option("--status <status>", "only this status (repeatable)", collect)
     .option("--kind <kind>", "only this kind")
@@ -190,7 +208,7 @@ export function registerJobCommand(program: Command): void {
     const opts = cmd.optsWithGlobals<RequesterCliOptions>();
     const req = await openRequester(opts, cmd, { resume: false });
     try {
-      const record = await req.cancel(id).catch((err) => {
+      const record = await req.cancel(resolveJobId(req.repo, id)).catch((err) => {
         if (err instanceof RequesterJobError) {
           throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
         }
@@ -279,6 +297,7 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof TownRejectedError) {
     return new CliError(err.message, {
       context: `ILP ${err.code}`,
+      code: "town-rejected",
       suggestion: err.suggestion,
       cause: err,
     });
@@ -286,6 +305,7 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof ChannelSenderError) {
     return new CliError(err.message, {
       context: "payment channel",
+      code: "channel",
       suggestion: err.suggestion,
       cause: err,
     });
@@ -293,6 +313,7 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof TownUnreachableError) {
     return new CliError(err.message, {
       context: "town unreachable",
+      code: "town-unreachable",
       suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it",
       cause: err,
     });
@@ -457,11 +478,9 @@ function seconds(text: string): number {
 async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
   const { spec, uploads } = await buildSpec(kindText, opts);
   const json = opts.output === "json";
-  const onProgress = opts.wait && !json
-    ? (p: JobProgress) =>
-      console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`)
-    : undefined;
-  const req = await openRequester(opts, cmd, { onProgress });
+  const req = await openRequester(opts, cmd, {
+    onProgress: opts.wait ? progressPrinter(json) : undefined,
+  });
   try {
     let record: RequesterJobRecord;
     try {
@@ -470,31 +489,77 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     } catch (err) {
       throw asCliError(err);
     }
-    if (!json) console.log(`job ${record.id} ${record.status}`);
     if (!opts.wait) {
-      if (json) console.log(JSON.stringify(recordJson(record)));
+      // The job's id is this command's output.
+      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record) }));
+      else console.log(`job ${record.id} ${record.status}`);
       return;
     }
-    const chain = await req.waitForChain(record.id);
-    const last = chain[chain.length - 1];
-    if (json) console.log(JSON.stringify({ ...recordJson(last), chain: chain.map((r) => r.id) }));
-    else {
-      for (const link of chain) {
-        console.log(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
-      }
-      const result = await readStoredResult(req.stateDir, last.id);
-      if (result !== undefined) console.log(result.content);
+    if (!json) console.error(`job ${record.id} ${record.status}`);
+    await follow(req, record.id, { json, links: 1 + spec.then.length });
+  } finally {
+    await req.close();
+  }
+}
+
+/** Progress lines: NDJSON on stdout in json mode, else human lines on stderr. */
+function progressPrinter(json: boolean): (p: JobProgress) => void {
+  return json
+    ? (p) => console.log(JSON.stringify(progressLine(p)))
+    : (p) =>
+      console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`);
+}
+
+/**
+ * Follows a job (and its chain) to its end and prints the outcome: the result report (json) or
+ * the result's content (text, on stdout; the chain's lines on stderr). A job that did not end
+ * `done` fails the command after its outcome is printed.
+ */
+async function follow(
+  req: Requester,
+  id: string,
+  o: { json: boolean; links?: number },
+): Promise<void> {
+  const chain = await req.waitForChain(id);
+  const last = chain[chain.length - 1];
+  if (o.json) {
+    await req.payments.flush();
+    const report = await buildResultReport({
+      stateDir: req.stateDir,
+      chain,
+      payments: req.payments.entries(),
+    });
+    console.log(JSON.stringify(report));
+  } else {
+    for (const link of chain) {
+      console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
     }
-    if (last.status !== "done" || chain.length < 1 + spec.then.length) {
-      throw new CliError(`job ${last.id} ended ${last.status}`, {
-        context: last.error,
-        suggestion: last.status === "payment-refused"
-          ? "raise --bid or the spend policy caps if the price is acceptable"
-          : last.status === "timed-out"
-          ? "raise --timeout or pick another --provider"
-          : undefined,
-      });
-    }
+    const result = await readStoredResult(req.stateDir, last.id);
+    if (result !== undefined) console.log(result.content);
+  }
+  if (last.status !== "done" || chain.length < (o.links ?? 1)) {
+    throw new CliError(`job ${last.id} ended ${last.status}`, {
+      context: last.error,
+      code: last.status,
+      printed: o.json,
+      suggestion: last.status === "payment-refused"
+        ? "raise --bid or the spend policy caps if the price is acceptable"
+        : last.status === "timed-out"
+        ? "raise --timeout or pick another --provider (`turnpike providers` lists them)"
+        : undefined,
+    });
+  }
+}
+
+async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
+  const json = opts.output === "json";
+  const config = await loadRequesterConfig(opts, cmd);
+  const id = await withRepo(config.stateDir, (repo) => Promise.resolve(resolveJobId(repo, idText)));
+  const req = await openRequester(opts, cmd, { config, onProgress: progressPrinter(json) });
+  try {
+    const record = await req.repo.read(id);
+    if (!json) console.error(`job ${id} ${record?.status}`);
+    await follow(req, id, { json });
   } finally {
     await req.close();
   }
@@ -509,51 +574,94 @@ async function openRepo(opts: RequesterCliOptions, cmd: Command) {
   return await openJobRepository({ stateDir: loaded.settings.stateDir });
 }
 
+async function withRepo<T>(stateDir: string, fn: (repo: JobRepository) => Promise<T>): Promise<T> {
+  const repo = await openJobRepository({ stateDir });
+  try {
+    return await fn(repo);
+  } finally {
+    repo.close();
+  }
+}
+
+/**
+ * The full id of the job `text` names (a full id or a unique prefix of one), or exit 2.
+ *
+ * @example
+ * ```ts
+ * const id = resolveJobId(repo, "c1c254bf");
+ * ```
+ */
+export function resolveJobId(repo: JobRepository, text: string): string {
+  try {
+    return repo.resolveId(text);
+  } catch (err) {
+    if (!(err instanceof JobIdPrefixError)) throw err;
+    const ambiguous = err.matches.length > 1;
+    throw new CliError(err.message, {
+      context: ambiguous
+        ? `matches ${err.matches.map((m) => m.slice(0, 16)).join(", ")}`
+        : repo.stateDir,
+      code: ambiguous ? "ambiguous-id" : "no-job",
+      suggestion: ambiguous
+        ? "give more characters of the id"
+        : "`turnpike job list` shows the jobs",
+      exitCode: ExitCode.Usage,
+      cause: err,
+    });
+  }
+}
+
+async function readJob(repo: JobRepository, text: string): Promise<RequesterJobRecord> {
+  const id = resolveJobId(repo, text);
+  const record = await repo.read(id);
+  if (!record) {
+    throw new CliError(`no job ${text}`, {
+      context: repo.stateDir,
+      code: "no-job",
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return record;
+}
+
 async function status(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
-    const record = await repo.read(id);
-    if (!record) {
-      throw new CliError(`no job ${id}`, { context: repo.stateDir, exitCode: ExitCode.Usage });
-    }
-    printRecord(record, opts.output);
+    printRecord(await readJob(repo, id), opts.output);
   } finally {
     repo.close();
   }
 }
 
 async function results(
-  id: string,
-  opts: RequesterCliOptions & { save?: string },
+  idText: string,
+  opts: RequesterCliOptions & { save?: string; raw?: boolean },
   cmd: Command,
 ): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
-    const record = await repo.read(id);
-    if (!record) {
-      throw new CliError(`no job ${id}`, { context: repo.stateDir, exitCode: ExitCode.Usage });
-    }
+    const record = await readJob(repo, idText);
+    const id = record.id;
     const result = await readStoredResult(repo.stateDir, id);
     if (!result) {
-      throw new CliError(`job ${id} has no result`, { context: `status ${record.status}` });
+      throw new CliError(`job ${id} has no result`, {
+        context: `status ${record.status}`,
+        code: "no-result",
+      });
     }
     const blobs = blobOutputsOf(result.event.tags);
     const saved = opts.save === undefined
       ? []
       : await saveResultBlobs(blobs, opts.save, opts.output === "json");
     if (opts.output === "json") {
-      console.log(
-        JSON.stringify({
-          id,
-          status: record.status,
-          // The skill's output: the event's content, or its `result` blob when it was larger.
-          content: result.content,
-          result: result.event,
-          toon: result.toon,
-          blobs,
-          saved,
-        }),
-      );
+      const payments = await openPaymentLog({ stateDir: repo.stateDir });
+      const report = await buildResultReport({
+        stateDir: repo.stateDir,
+        chain: [record],
+        payments: payments.entries(),
+      });
+      const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
+      console.log(JSON.stringify({ ...report, saved, ...raw }));
     } else {
       console.log(result.content);
       for (const b of blobs) {

@@ -48,10 +48,14 @@ export function createProgram(): Command {
         "text",
       ),
     )
+    .option("--json", "same as --output json (for agents: docs/AGENTS.md)")
     .option("--non-interactive", "never prompt; fail when input would be needed")
     .showSuggestionAfterError()
     .configureHelp({ sortSubcommands: false })
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (root) => {
+      if (root.opts().json) root.setOptionValue("output", "json");
+    });
   registerInitCommand(program);
   registerDemoCommand(program);
   registerWalletBooks(registerWalletCommand(program));

@@ -5,8 +5,13 @@
  * ```json
  * { "name": "mayor-beta", "about": "builds and tests", "price": { "amount": "10",
  *   "assetCode": "USD", "assetScale": 6, "per": "job" }, "paymentMethods": ["ilp"],
- *   "encryption": ["nip44", "nip04"] }
+ *   "encryption": ["nip44", "nip04"],
+ *   "skills": [{ "name": "ci-run", "kinds": [5600], "price": "10" }] }
  * ```
+ *
+ * `skills` is this project's addition (clients that do not know it ignore it): the skill behind
+ * each kind and its own price, so a requester can name a job by skill and check its bid before
+ * paying anything; `price` stays the cheapest of them for clients that read only that.
  *
  * @module
  */
@@ -43,7 +48,22 @@ export interface HandlerMetadata {
   paymentMethods?: string[];
   /** Encryption schemes understood for encrypted jobs: `nip44`, `nip04`. */
   encryption?: string[];
+  /** The skills behind the kinds, each with its price (base units of `price`'s asset). */
+  skills?: HandlerSkill[];
 }
+
+/** One skill of an announcement. */
+export interface HandlerSkill {
+  /** The skill's name (what `job submit <name>` accepts). */
+  name: string;
+  /** Request kinds it serves. */
+  kinds: number[];
+  /** Its price per job, base units, a decimal integer string. */
+  price: string;
+}
+
+/** Most skills read from one announcement. */
+export const MAX_HANDLER_SKILLS = 256;
 
 /** A parsed announcement. */
 export interface HandlerAnnouncement {
@@ -150,7 +170,26 @@ function checkMetadata(value: unknown): HandlerMetadata {
     out[key] = [...list];
   }
   if (v.price !== undefined) out.price = checkPrice(v.price);
+  if (v.skills !== undefined) out.skills = checkSkills(v.skills);
   return out;
+}
+
+function checkSkills(value: unknown): HandlerSkill[] {
+  if (!Array.isArray(value) || value.length > MAX_HANDLER_SKILLS) {
+    throw new Nip89HandlerError(`skills is not a list of at most ${MAX_HANDLER_SKILLS}`);
+  }
+  return value.map((item) => {
+    const s = item as Record<string, unknown>;
+    if (
+      typeof item !== "object" || item === null || typeof s.name !== "string" ||
+      !/^[a-z0-9][a-z0-9-]{0,63}$/.test(s.name) || typeof s.price !== "string" ||
+      !/^\d{1,20}$/.test(s.price) || !Array.isArray(s.kinds) || s.kinds.length > 64
+    ) {
+      throw new Nip89HandlerError("a skill is not {name, kinds, price}");
+    }
+    for (const k of s.kinds) checkKind(k as number);
+    return { name: s.name, kinds: [...s.kinds as number[]], price: s.price };
+  });
 }
 
 function checkPrice(value: unknown): HandlerPrice {

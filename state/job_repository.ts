@@ -95,6 +95,18 @@ export class JobNotFoundError extends Error {
   override name = "JobNotFoundError";
 }
 
+/** A job id prefix that is not hex, too short, or matches no job or several. */
+export class JobIdPrefixError extends Error {
+  override name = "JobIdPrefixError";
+  /** The ids it matched (none, or the first few of several). */
+  constructor(message: string, readonly matches: string[]) {
+    super(message);
+  }
+}
+
+/** Shortest prefix accepted (the progress lines show 12). */
+export const MIN_JOB_ID_PREFIX = 4;
+
 const SCHEMA_VERSION = "1";
 const IN_FLIGHT = ["pending-send", "sent", "processing", "payment-required", "paying", "paid"];
 
@@ -217,6 +229,32 @@ export class JobRepository {
     const record = parseJobRecord(text);
     if (record.id !== id) throw new JobRecordFormatError(`${id}.toml holds job ${record.id}`);
     return record;
+  }
+
+  /**
+   * The full id of the one job whose id starts with `prefix` (a full id is returned as is).
+   *
+   * @example
+   * ```ts
+   * const id = repo.resolveId("c1c254bf"); // "c1c254bf...64 hex"
+   * ```
+   * @throws {JobIdPrefixError} when it is not hex, shorter than 4, or matches 0 or 2+ jobs.
+   */
+  resolveId(prefix: string): string {
+    const p = prefix.toLowerCase();
+    if (!/^[0-9a-f]+$/.test(p) || p.length < MIN_JOB_ID_PREFIX || p.length > 64) {
+      throw new JobIdPrefixError(
+        `"${prefix}" is not a job id (${MIN_JOB_ID_PREFIX}-64 hex characters)`,
+        [],
+      );
+    }
+    // Hex has no LIKE wildcards, so the prefix is safe as a pattern.
+    const rows = this.#db!.prepare("SELECT id FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 5")
+      .all(`${p}%`) as { id: string }[];
+    const ids = rows.map((r) => r.id);
+    if (ids.length === 1) return ids[0];
+    if (ids.length === 0) throw new JobIdPrefixError(`no job ${prefix}`, []);
+    throw new JobIdPrefixError(`job id ${prefix} is ambiguous`, ids);
   }
 
   /** Lists jobs from the index, newest first. */

@@ -526,6 +526,7 @@ class Provider implements ProviderNode {
           price: { amount: String(min), assetCode, assetScale, per: "job" },
           paymentMethods: ["ilp"],
           encryption: ["nip44", "nip04"],
+          skills,
         },
       }));
     }

@@ -166,6 +166,7 @@ export class Requester {
   #reader?: ReadableStreamDefaultReader<RelaySourceChunk>;
   #reading?: Promise<void>;
   #closed = false;
+  #watcher?: Deno.FsWatcher;
 
   constructor(options: RequesterOptions) {
     this.#o = options;
@@ -357,6 +358,10 @@ export class Requester {
     if (TERMINAL_JOB_STATUSES.includes(record.status)) return record;
     const waiter = Promise.withResolvers<RequesterJobRecord>();
     this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), waiter]);
+    this.#watchJobFiles();
+    // Ended between the read above and the watch: seen by this second read.
+    const again = await this.repo.read(id);
+    if (again && TERMINAL_JOB_STATUSES.includes(again.status)) this.#settle(id, again);
     return await waiter.promise;
   }
 
@@ -411,6 +416,7 @@ export class Requester {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watcher?.close();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await this.#reader?.cancel().catch(() => {});
@@ -550,7 +556,8 @@ export class Requester {
     if (!this.#active.has(id)) return;
     let record = await this.repo.read(id);
     const sidecar = this.#sidecars.get(id);
-    if (!record || !sidecar || TERMINAL_JOB_STATUSES.includes(record.status)) return;
+    if (record && TERMINAL_JOB_STATUSES.includes(record.status)) return this.#settle(id, record);
+    if (!record || !sidecar) return;
     const targets = sidecar.spec.providers;
     if (targets.length > 0 && !targets.includes(event.pubkey)) return;
     if (record.provider && record.provider !== event.pubkey) return;
@@ -804,7 +811,9 @@ export class Requester {
     detail: { toon?: string; resultId?: string; error?: string },
   ): Promise<RequesterJobRecord> {
     const current = (await this.repo.read(id))!;
-    if (TERMINAL_JOB_STATUSES.includes(current.status)) return current;
+    // Ended here before, or by another process (a `job cancel` in another shell): stop
+    // following it and tell whoever waits.
+    if (TERMINAL_JOB_STATUSES.includes(current.status)) return this.#settle(id, current);
     const sidecar = this.#sidecars.get(id);
     if (status === "done" && sidecar && sidecar.spec.then.length > 0 && !this.#nextOf.has(id)) {
       const [next, ...rest] = sidecar.spec.then;
@@ -822,12 +831,45 @@ export class Requester {
     }
     const final = await this.#update(id, (r) => ({ ...r, status, error }), { action: status });
     this.#progress(id, status, error);
-    this.#active.delete(id);
+    return this.#settle(id, final);
+  }
+
+  /** Stops following a job that ended and resolves its waiters. */
+  #settle(id: string, final: RequesterJobRecord): RequesterJobRecord {
+    const wasActive = this.#active.delete(id);
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);
-    for (const w of this.#waiters.get(id) ?? []) w.resolve(final);
+    const waiters = this.#waiters.get(id) ?? [];
+    if (wasActive && waiters.length > 0 && final.status === "cancelled") {
+      this.#progress(id, final.status, final.error ?? "cancelled elsewhere");
+    }
+    for (const w of waiters) w.resolve(final);
     this.#waiters.delete(id);
     return final;
+  }
+
+  /**
+   * Watches the job files while someone waits, so a job ended by another process (`job cancel`
+   * in another shell) ends the wait at once instead of at the timeout.
+   */
+  #watchJobFiles(): void {
+    if (this.#watcher !== undefined || this.#closed) return;
+    const watcher = Deno.watchFs(this.repo.jobsDir, { recursive: false });
+    this.#watcher = watcher;
+    (async () => {
+      for await (const change of watcher) {
+        for (const path of change.paths) {
+          const id = path.slice(path.lastIndexOf("/") + 1).replace(/\.toml$/, "");
+          if (!this.#waiters.has(id)) continue;
+          this.#enqueue(id, async () => {
+            const record = await this.repo.read(id).catch(() => undefined);
+            if (record && TERMINAL_JOB_STATUSES.includes(record.status)) {
+              this.#settle(id, record);
+            }
+          }).catch(() => {});
+        }
+      }
+    })().catch(() => {});
   }
 
   #enqueue<T>(id: string, fn: () => Promise<T>): Promise<T> {

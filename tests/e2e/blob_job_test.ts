@@ -80,7 +80,7 @@ Deno.test("blob jobs: job submit --dir sends the project as a paid blob; results
     const job = JSON.parse(submit.stdout.trim().split("\n").pop()!);
     assertEquals(job.status, "done", submit.stderr);
     // The request carried the blob, not the bytes: it is small.
-    const sidecar = await readJobSidecar(dir, job.id);
+    const sidecar = await readJobSidecar(dir, job.job);
     const request = decodeEventToon(sidecar!.requestToon, { verify: false });
     assert(request.tags.some((t) => t[0] === "x"), "request has an x tag");
     assert(sidecar!.requestToon.length < 2048, `request of ${sidecar!.requestToon.length} bytes`);
@@ -101,15 +101,17 @@ Deno.test("blob jobs: job submit --dir sends the project as a paid blob; results
       "json",
       "job",
       "results",
-      job.id,
+      job.job,
       "--save",
       saveDir,
+      "--raw",
     ]);
     assertEquals(results.code, 0, results.stderr);
     const out = JSON.parse(results.stdout);
-    const report = JSON.parse(out.content);
+    const report = out.report;
     assertEquals([report.status, report.summary.passed, report.logBlob], ["passed", 1, "ci.log"]);
-    const blobs = blobOutputsOf(out.result.tags);
+    assertEquals(out.artifacts, blobOutputsOf(out.event.tags));
+    const blobs = blobOutputsOf(out.event.tags);
     // The log, and the report itself (larger than ci-run's result_bytes: a blob too).
     assertEquals(blobs.map((b) => b.name).sort(), ["ci.log", "result"]);
     const saved = await Deno.readTextFile(`${saveDir}/ci.log`);

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../supp
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { startTestTown } from "../support/town_test_node.ts";
+import { spawnCli } from "../support/cli_process.ts";
 
 Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Error: + exit code", async (t) => {
   const net = await startRequesterNetwork();
@@ -39,10 +40,83 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
         ...conn(),
       ]);
       assertEquals(res.code, 0, res.stderr);
-      const out = JSON.parse(res.stdout.trim().split("\n").pop()!);
-      assertEquals(out.status, "done");
-      assertEquals(out.payments[0].status, "paid");
-      jobId = out.id;
+      // NDJSON only: progress lines, then one result line.
+      const lines = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const out = lines.pop();
+      assert(lines.length > 0 && lines.every((l) => l.type === "progress"), res.stdout);
+      assertEquals(lines.map((l) => l.status).includes("paid"), true, res.stdout);
+      assertEquals([out.type, out.status, out.content, out.report], [
+        "result",
+        "done",
+        "from the cli",
+        null,
+      ]);
+      assertEquals(out.receipts.length, 1);
+      assertMatch(out.receipts[0].fulfillment, /^[0-9a-f]{64}$/);
+      const [costs] = out.costs;
+      assert(BigInt(costs.provider) > 0n && BigInt(costs.town) > 0n, JSON.stringify(costs));
+      assertEquals(BigInt(costs.total), BigInt(costs.provider) + BigInt(costs.town));
+      jobId = out.job;
+    });
+    await t.step("job ids by unique prefix; json errors with a code", async () => {
+      const status = await runCli([...global, "--json", "job", "status", jobId.slice(0, 8)]);
+      assertEquals([status.code, JSON.parse(status.stdout).id], [0, jobId], status.stderr);
+      const waited = await runCli([
+        ...global,
+        "--json",
+        "job",
+        "wait",
+        jobId.slice(0, 10),
+        ...conn(),
+      ]);
+      assertEquals(waited.code, 0, waited.stderr);
+      assertEquals(JSON.parse(waited.stdout.trim().split("\n").pop()!).status, "done");
+      const missing = await runCli([...global, "--json", "job", "results", "ffff0000"]);
+      assertEquals(missing.code, 2);
+      const err = JSON.parse(missing.stdout);
+      assertEquals([err.type, err.code, err.exit], ["error", "no-job", 2]);
+      assertMatch(missing.stderr, /^Error: no job ffff0000/m);
+      const usage = await runCli([...global, "--json", "job", "status"]);
+      assertEquals([usage.code, JSON.parse(usage.stdout).code], [2, "usage"]);
+    });
+    await t.step("text --wait: only the result on stdout, progress on stderr", async () => {
+      const res = await runCli([
+        ...global,
+        "job",
+        "submit",
+        "echo",
+        "--input",
+        "text:plain text",
+        "--bid",
+        "100000",
+        "--wait",
+        ...conn(),
+      ]);
+      assertEquals([res.code, res.stdout], [0, "plain text\n"], res.stderr);
+      assertMatch(res.stderr, /^job [0-9a-f]{64} done$/m);
+    });
+    await t.step("a waiting `--wait` notices a cancel from another shell", async () => {
+      // Kind 5777: no provider serves it, so the job waits until cancelled.
+      const waiting = spawnCli([
+        ...global,
+        "--json",
+        "job",
+        "submit",
+        "5777",
+        "--input",
+        "text:never served",
+        "--force",
+        "--timeout",
+        "3600",
+        "--wait",
+        ...conn(),
+      ]);
+      const sent = JSON.parse(await waiting.waitForLine((l) => l.includes('"sent"')));
+      const cancel = await runCli([...global, "job", "cancel", sent.job.slice(0, 12), ...conn()]);
+      assertEquals(cancel.code, 0, cancel.stderr);
+      const { code } = await waiting.done;
+      const last = JSON.parse(waiting.stdout().trim().split("\n").pop()!);
+      assertEquals([code, last.type, last.status], [1, "result", "cancelled"]);
     });
     await t.step("status, results, list (json and csv)", async () => {
       const status = await runCli([...global, "job", "status", jobId]);
@@ -53,7 +127,7 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
       const csv = await runCli([...global, "--output", "csv", "job", "list"]);
       assertMatch(csv.stdout, new RegExp(`^${jobId},5601,none,done,`, "m"));
       const json = await runCli([...global, "--output", "json", "job", "list", "--status", "done"]);
-      assertEquals(JSON.parse(json.stdout).length, 1);
+      assertEquals(JSON.parse(json.stdout).length, 2);
     });
     await t.step("the town's pubkey is learned from NIP-11 `self` when not given", async () => {
       const noPubkey = conn().filter((a, i, all) =>

@@ -3,9 +3,14 @@
  * wall-clock assertion), index rebuilt from files, corrupt files reported, crash reconciliation,
  * and the files are readable by the correlator's DirectoryJobStore.
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { JobExistsError, JobNotFoundError, openJobRepository } from "../../state/job_repository.ts";
+import {
+  JobExistsError,
+  JobIdPrefixError,
+  JobNotFoundError,
+  openJobRepository,
+} from "../../state/job_repository.ts";
 import { JobRecordFormatError, parseJobRecord } from "../../state/job_record.ts";
 import { DirectoryJobStore } from "../../stages/job_store.ts";
 
@@ -174,6 +179,35 @@ Deno.test("job repository: 100k records, create and list rates per 10k batch", a
       `reopen + listInFlight of ${inFlight.length} (ms): ${(performance.now() - t2).toFixed(1)}`,
     );
     assertEquals(inFlight.length, total / 10);
+    repo.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("job repository: a unique id prefix names its job; none, several, or non-hex are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const repo = await openJobRepository({ stateDir: dir });
+    const jobs = Array.from({ length: 40 }, (_, i) => makeJobRecord(i + 1));
+    for (const j of jobs) await repo.create(j);
+    for (const j of jobs) {
+      // The shortest prefix no other job shares resolves to it.
+      let n = 4;
+      while (jobs.some((o) => o.id !== j.id && o.id.startsWith(j.id.slice(0, n)))) n++;
+      assertEquals(repo.resolveId(j.id.slice(0, n).toUpperCase()), j.id);
+      assertEquals(repo.resolveId(j.id), j.id);
+    }
+    await repo.create(makeJobRecord(100, { id: "abcd" + "0".repeat(60) }));
+    await repo.create(makeJobRecord(101, { id: "abcd" + "1".repeat(60) }));
+    const twice = assertThrows(() => repo.resolveId("abcd"), JobIdPrefixError);
+    assertEquals(twice.matches, ["abcd" + "0".repeat(60), "abcd" + "1".repeat(60)]);
+    assertEquals(repo.resolveId("abcd1"), "abcd" + "1".repeat(60));
+    for (const bad of ["abc", "zzzz", "a%b_", "0".repeat(65)]) {
+      assertThrows(() => repo.resolveId(bad), JobIdPrefixError);
+    }
+    const missing = ["ffff", "fffe", "fffd"].find((p) => !jobs.some((j) => j.id.startsWith(p)))!;
+    assertEquals(assertThrows(() => repo.resolveId(missing), JobIdPrefixError).matches, []);
     repo.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -50,3 +50,30 @@ Deno.test("NIP-89 parser: tolerant on k tags, strict on d, name, types", () => {
     Nip89HandlerError,
   );
 });
+
+Deno.test("NIP-89 skills: each skill's name, kinds and price round-trip; bad ones are refused", () => {
+  const skills = [{ name: "wordcount", kinds: [5603], price: "700" }, {
+    name: "ci-run",
+    kinds: [5600],
+    price: "5000",
+  }];
+  const template = buildHandlerAnnouncement({
+    d: "p",
+    kinds: [5600, 5603],
+    metadata: { name: "beta", skills },
+  });
+  assertEquals(parseHandlerAnnouncement(template).metadata.skills, skills);
+  for (
+    const bad of [{ name: "Bad Name", kinds: [5600], price: "1" }, {
+      name: "x",
+      kinds: [5600],
+      price: "-1",
+    }, { name: "x", kinds: [70000], price: "1" }]
+  ) {
+    const content = JSON.stringify({ name: "beta", skills: [bad] });
+    assertThrows(
+      () => parseHandlerAnnouncement({ kind: 31990, tags: [["d", "p"]], content }),
+      Nip89HandlerError,
+    );
+  }
+});

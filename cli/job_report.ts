@@ -1,0 +1,168 @@
+/**
+ * The agent contract of the job commands (docs/AGENTS.md): with `--output json`, `job submit
+ * --wait` and `job wait` print NDJSON on stdout, one object per line, each with a `type`:
+ *
+ * - `progress`: `{type, job, status, detail?, at}`, as the job moves (sent, payment-required,
+ *   paying, paid, processing, feedback, result, done...);
+ * - `result`: the last line when the job (or its chain) ended, whatever the status; see
+ *   {@linkcode JobResultReport};
+ * - `error`: `{type, code, message, context?, suggestion?, exit}` when the command itself
+ *   failed (printed by `cli.ts`).
+ *
+ * Nothing else goes to stdout in json mode; human lines go to stderr.
+ *
+ * @module
+ */
+import type { JobProgress } from "../roles/requester/requester_node.ts";
+import { readStoredResult } from "../roles/requester/result_content.ts";
+import { blobOutputsOf } from "../protocol/job_blobs.ts";
+import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { PaymentEntry } from "../state/payment_log.ts";
+import { summarizePayments } from "../state/payment_summary.ts";
+
+/** A progress line of the NDJSON stream. */
+export interface JobProgressLine {
+  type: "progress";
+  job: string;
+  status: string;
+  detail?: string;
+  /** ISO time. */
+  at: string;
+}
+
+/** What one job cost, base units as decimal strings, per asset. */
+export interface JobCosts {
+  asset: string;
+  scale?: number;
+  /** Paid to the provider (its invoices). */
+  provider: string;
+  /** Paid to the town for this job's writes (request, cancel...). */
+  town: string;
+  total: string;
+}
+
+/** A receipt: an invoice paid and the fulfillment that proves it. */
+export interface JobReceipt {
+  invoice: string;
+  amount: string;
+  asset: string;
+  fulfillment: string;
+}
+
+/** The closing line of the NDJSON stream (and `job results --output json`). */
+export interface JobResultReport {
+  type: "result";
+  job: string;
+  kind: number;
+  status: string;
+  error?: string;
+  provider?: string;
+  /** Ids of the chain from the first job to this one (one id for a single job). */
+  chain: string[];
+  costs: JobCosts[];
+  receipts: JobReceipt[];
+  /** The skill's output parsed as JSON when it is JSON (ci-run, docker-build reports), else null. */
+  report: unknown;
+  /** The skill's output as text (the result event's content, or its result blob). */
+  content?: string;
+  /** Blobs the result points at (logs, artifacts), each checkable by its sha256. */
+  artifacts: { name: string; size: number; sha256: string; url: string }[];
+  /** The result event's id, when there is one. */
+  resultEvent?: string;
+}
+
+/**
+ * A progress event as an NDJSON line object.
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(progressLine({ jobId: "ab".repeat(32), status: "sent" })));
+ * ```
+ */
+export function progressLine(p: JobProgress, now: Date = new Date()): JobProgressLine {
+  return {
+    type: "progress",
+    job: p.jobId,
+    status: p.status,
+    ...(p.detail ? { detail: p.detail } : {}),
+    at: now.toISOString(),
+  };
+}
+
+/** Options for {@linkcode buildResultReport}. */
+export interface ResultReportOptions {
+  stateDir: string;
+  /** The chain's records, first to last (a single job: one record). */
+  chain: readonly RequesterJobRecord[];
+  /** The requester's payment log entries (for the town's share of the costs). */
+  payments: readonly PaymentEntry[];
+}
+
+/**
+ * The result report of a job (the last of a chain), with costs summed over the whole chain.
+ *
+ * @example
+ * ```ts
+ * const report = await buildResultReport({ stateDir, chain: [record], payments: log.entries() });
+ * console.log(JSON.stringify(report));
+ * ```
+ */
+export async function buildResultReport(o: ResultReportOptions): Promise<JobResultReport> {
+  const last = o.chain[o.chain.length - 1];
+  const stored = await readStoredResult(o.stateDir, last.id);
+  const artifacts = stored === undefined ? [] : blobOutputsOf(stored.event.tags).map((b) => ({
+    name: b.name,
+    size: b.size,
+    sha256: b.sha256,
+    url: b.url,
+  }));
+  const report = parseReport(stored?.content);
+  return {
+    type: "result",
+    job: last.id,
+    kind: last.kind,
+    status: last.status,
+    ...(last.error ? { error: last.error } : {}),
+    ...(last.provider ? { provider: last.provider } : {}),
+    chain: o.chain.map((r) => r.id),
+    costs: costsOf(o.chain, o.payments),
+    receipts: o.chain.flatMap((r) =>
+      r.payments.filter((p) => p.status === "paid" && p.fulfillment).map((p) => ({
+        invoice: p.invoiceId,
+        amount: p.amount.toString(),
+        asset: p.asset,
+        fulfillment: p.fulfillment!,
+      }))
+    ),
+    report,
+    ...(stored !== undefined && report === null ? { content: stored.content } : {}),
+    artifacts,
+    ...(stored ? { resultEvent: stored.event.id } : {}),
+  };
+}
+
+/** JSON object or array output, parsed; anything else is not a report. */
+function parseReport(content: string | undefined): unknown {
+  const text = content?.trim();
+  if (!text || (text[0] !== "{" && text[0] !== "[")) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function costsOf(
+  chain: readonly RequesterJobRecord[],
+  payments: readonly PaymentEntry[],
+): JobCosts[] {
+  const ids = new Set(chain.map((r) => r.id));
+  const mine = payments.filter((e) => ids.has(e.jobId));
+  return summarizePayments(mine).map((b) => ({
+    asset: b.asset,
+    ...(b.scale === undefined ? {} : { scale: b.scale }),
+    provider: b.spent.byCategory.job.toString(),
+    town: (b.spent.byCategory["town-write"] + b.spent.byCategory["town-blob"]).toString(),
+    total: b.spent.total.toString(),
+  }));
+}
