@@ -25,6 +25,7 @@ import {
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { buildResultReport, progressLine } from "./job_report.ts";
+import { type NetworkField, networkField, printNetworkLine } from "./network_line.ts";
 import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
 import {
   checkPubkey,
@@ -265,6 +266,7 @@ export async function openRequester(
   } = {},
 ): Promise<Requester> {
   const config = extra.config ?? await loadRequesterConfig(opts, cmd);
+  printNetworkLine(config.network);
   const secretKey = await loadNodeIdentity({
     ...opts,
     // `job` has no --generate-key: the requester always signs with its wallet.
@@ -478,7 +480,10 @@ function seconds(text: string): number {
 async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
   const { spec, uploads } = await buildSpec(kindText, opts);
   const json = opts.output === "json";
+  const config = await loadRequesterConfig(opts, cmd);
+  const network = networkField(config.network);
   const req = await openRequester(opts, cmd, {
+    config,
     onProgress: opts.wait ? progressPrinter(json) : undefined,
   });
   try {
@@ -491,12 +496,12 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     }
     if (!opts.wait) {
       // The job's id is this command's output.
-      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record) }));
+      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
       else console.log(`job ${record.id} ${record.status}`);
       return;
     }
     if (!json) console.error(`job ${record.id} ${record.status}`);
-    await follow(req, record.id, { json, links: 1 + spec.then.length });
+    await follow(req, record.id, { json, network, links: 1 + spec.then.length });
   } finally {
     await req.close();
   }
@@ -518,7 +523,7 @@ function progressPrinter(json: boolean): (p: JobProgress) => void {
 async function follow(
   req: Requester,
   id: string,
-  o: { json: boolean; links?: number },
+  o: { json: boolean; network: NetworkField; links?: number },
 ): Promise<void> {
   const chain = await req.waitForChain(id);
   const last = chain[chain.length - 1];
@@ -529,7 +534,7 @@ async function follow(
       chain,
       payments: req.payments.entries(),
     });
-    console.log(JSON.stringify(report));
+    console.log(JSON.stringify({ ...report, network: o.network }));
   } else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
@@ -559,7 +564,7 @@ async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Pr
   try {
     const record = await req.repo.read(id);
     if (!json) console.error(`job ${id} ${record?.status}`);
-    await follow(req, id, { json });
+    await follow(req, id, { json, network: networkField(config.network) });
   } finally {
     await req.close();
   }

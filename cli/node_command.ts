@@ -35,6 +35,7 @@ import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
@@ -328,6 +329,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   // Before the passphrase prompt and the first write (the status file above all: a second
   // provider would overwrite the running one's); held until the provider has stopped.
   await using _lock = await holdStateDir(resolved.stateDir, "node up");
+  printNetworkLine(loaded.settings.network);
   const secretKey = await loadNodeIdentity({
     ...opts,
     stateDir: resolved.stateDir,
@@ -368,7 +370,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     btpUrl: resolved.btpUrl,
     skillsDir: resolved.skillsDir,
     stateDir: resolved.stateDir,
-    network: loaded.settings.network,
+    network: networkField(loaded.settings.network).line.replace("Network: ", ""),
     sandbox:
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
       `processes ${node.sandbox.limits.processes})`,

@@ -51,6 +51,12 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
         "from the cli",
         null,
       ]);
+      assertEquals(out.network, {
+        name: "local",
+        realFunds: false,
+        line: "Network: local (test funds)",
+      });
+      assertEquals(res.stderr.split("\n")[0], "Network: local (test funds)");
       assertEquals(out.receipts.length, 1);
       assertMatch(out.receipts[0].fulfillment, /^[0-9a-f]{64}$/);
       const [costs] = out.costs;
@@ -204,7 +210,7 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
     await t.step("cancel of a finished job: exit 2", async () => {
       const res = await runCli([...global, "job", "cancel", jobId, ...conn()]);
       assertEquals(res.code, 2);
-      assert(res.stderr.startsWith("Error: job "), res.stderr);
+      assertMatch(res.stderr, /^Error: job [0-9a-f]{64} is already done/m);
     });
   } finally {
     await net.stop();
