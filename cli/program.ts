@@ -22,6 +22,7 @@ import { registerNodeCommand } from "./node_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
+import { registerDmCommand } from "./dm_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -65,6 +66,7 @@ export function createProgram(): Command {
   registerChainCommand(program);
   registerJobCommand(program);
   registerRequesterCommand(program);
+  registerDmCommand(program);
   registerNodeCommand(program);
   registerDoctorCommand(program);
   registerRelayCommand(program);

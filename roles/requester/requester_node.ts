@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
@@ -342,6 +343,24 @@ export class Requester {
       onProgress,
     });
     return { url: descriptor.url, sha256: descriptor.sha256, size: descriptor.size, paid };
+  }
+
+  /**
+   * Sends a private message (NIP-17, sealed and gift-wrapped to `recipient`) as a paid write;
+   * returns the wrap's id. Only the recipient can read it or tell who sent it.
+   *
+   * @example
+   * ```ts
+   * const id = await requester.sendDirectMessage({ recipient: providerPubkey, text: "hi" });
+   * ```
+   * @throws {TownRejectedError} when the town refuses the paid write.
+   */
+  async sendDirectMessage(
+    o: { recipient: string; text: string; replyTo?: string },
+  ): Promise<string> {
+    const wrap = wrapDirectMessage({ secretKey: this.#o.secretKey, ...o });
+    await this.#link!.write(wrap);
+    return wrap.id;
   }
 
   /**
