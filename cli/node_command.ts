@@ -420,6 +420,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
     throw new CliError("no provider is running on this state dir", {
       context: stateDir,
       suggestion: "start one with `turnpike node up`",
+      printed: opts.output === "json",
     });
   }
 }

@@ -32,6 +32,7 @@ import {
 } from "../../protocol/nip90_job.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
+import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
@@ -73,8 +74,6 @@ import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
-/** Kind of the heartbeat (NIP-38 user status, addressable, with a NIP-40 expiration). */
-export const HEARTBEAT_KIND = 30315;
 /** `d` tag of the heartbeat and of the 31990 announcement. */
 export const PROVIDER_D_TAG = "turnpike-provider";
 

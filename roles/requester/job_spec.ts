@@ -52,21 +52,33 @@ const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UINT = /^(0|[1-9][0-9]{0,19})$/;
 
 /**
- * Resolves a kind given as a number (5000-5999) or a documented name (`ci-run`).
+ * Resolves a kind given as a number (5000-5999), a documented name (`ci-run`) or, through
+ * `skillKind`, the name of a skill a provider announces (`wordcount`).
  *
  * @example
  * ```ts
  * resolveJobKind("ci-run"); // 5600
+ * resolveJobKind("wordcount", (name) => kindOfSkill(providers, name)); // 5603
  * ```
  * @throws {UnknownJobKindError} for an unknown name; {@linkcode JobSpecError} out of range.
  */
-export function resolveJobKind(text: string): number {
+export function resolveJobKind(
+  text: string,
+  skillKind?: (name: string) => number | undefined,
+): number {
   if (/^[0-9]+$/.test(text)) {
     const kind = Number(text);
     if (kind < 5000 || kind > 5999) throw new JobSpecError(`kind ${text} is not 5000-5999`);
     return kind;
   }
-  return jobKindFromName(text);
+  try {
+    return jobKindFromName(text);
+  } catch (err) {
+    // Not a documented name: a skill some provider announces under that name.
+    const kind = skillKind?.(text);
+    if (kind !== undefined && kind >= 5000 && kind <= 5999) return kind;
+    throw err;
+  }
 }
 
 /** Options for {@linkcode parseThenSpec}: defaults inherited from the job before. */
