@@ -8,6 +8,7 @@
  * @module
  */
 import { getEventHash, nip17, nip59, verifyEvent } from "nostr-tools";
+import { encode as encodeToon } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
 
 /** Kind of a gift wrap. */
@@ -156,4 +157,28 @@ export function wrapDirectMessage(o: WrapDirectMessageOptions): NostrEvent {
     undefined,
     o.replyTo === undefined ? undefined : { eventId: o.replyTo },
   ) as NostrEvent;
+}
+
+/**
+ * An unwrapped message as the TOON a skill reads on stdin: the rumor's fields in NIP-01 order
+ * with `pubkey` the verified sender, then `wrap`, the gift wrap's id. No signature: a rumor has
+ * none (that is what makes it deniable); the node checked the seal's.
+ *
+ * @example
+ * ```ts
+ * const toon = encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey }));
+ * // id: ...\npubkey: <sender>\ncreated_at: ...\nkind: 14\ntags[1]: ...\ncontent: hi\nwrap: ...
+ * ```
+ */
+export function encodeMessageToon(m: UnwrappedMessage): string {
+  const r = m.rumor;
+  return encodeToon({
+    id: r.id,
+    pubkey: m.sender,
+    created_at: r.created_at,
+    kind: r.kind,
+    tags: r.tags,
+    content: r.content,
+    wrap: m.wrapId,
+  });
 }
