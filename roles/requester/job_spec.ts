@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
+import { isJobRequestKind, type JobInput, type JobParam } from "../../protocol/nip90_job.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
 
@@ -68,7 +68,7 @@ export function resolveJobKind(
 ): number {
   if (/^[0-9]+$/.test(text)) {
     const kind = Number(text);
-    if (kind < 5000 || kind > 5999) throw new JobSpecError(`kind ${text} is not 5000-5999`);
+    if (!isJobRequestKind(kind)) throw new JobSpecError(`kind ${text} is not 5000-5999`);
     return kind;
   }
   try {
@@ -76,7 +76,7 @@ export function resolveJobKind(
   } catch (err) {
     // Not a documented name: a skill some provider announces under that name.
     const kind = skillKind?.(text);
-    if (kind !== undefined && kind >= 5000 && kind <= 5999) return kind;
+    if (kind !== undefined && isJobRequestKind(kind)) return kind;
     throw err;
   }
 }
@@ -159,7 +159,7 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
   if (depth > 64) throw new JobSpecError("chain deeper than 64");
   if (typeof value !== "object" || value === null) throw new JobSpecError("spec is not an object");
   const v = value as Record<string, unknown>;
-  if (typeof v.kind !== "number" || v.kind < 5000 || v.kind > 5999) {
+  if (typeof v.kind !== "number" || !isJobRequestKind(v.kind)) {
     throw new JobSpecError("spec kind is not 5000-5999");
   }
   if (!Array.isArray(v.inputs) || !Array.isArray(v.params) || !Array.isArray(v.then)) {

@@ -25,11 +25,13 @@
  * @module
  */
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildJobRequest,
   encryptJobParams,
+  isJobResultKind,
   JOB_FEEDBACK_KIND,
   parseJobFeedback,
   parseJobResult,
@@ -558,7 +560,7 @@ export class Requester {
     } catch {
       return; // not a valid signed event: nothing to act on
     }
-    const isResult = event.kind >= 6000 && event.kind <= 6999;
+    const isResult = isJobResultKind(event.kind);
     if (!isResult && event.kind !== JOB_FEEDBACK_KIND) return;
     const jobId = event.tags.find((t) => t[0] === "e" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))?.[1];
     if (!jobId || !this.#active.has(jobId)) return;
@@ -904,14 +906,4 @@ export class Requester {
   #progress(jobId: string, status: JobProgress["status"], detail?: string): void {
     this.#o.onProgress?.({ jobId, status, detail });
   }
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
