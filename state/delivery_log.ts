@@ -106,19 +106,28 @@ export class DeliveryLog {
     }
   }
 
+  /** Every delivery recorded, in no particular order. */
+  async list(): Promise<DeliveryRecord[]> {
+    const records: DeliveryRecord[] = [];
+    for await (const entry of Deno.readDir(this.dir)) {
+      const id = entry.name.match(/^([0-9a-f]{64})\.json$/)?.[1];
+      if (!entry.isFile || id === undefined) continue;
+      const record = await this.read(id).catch(() => undefined);
+      if (record !== undefined) records.push(record);
+    }
+    return records;
+  }
+
   /**
    * Marks the deliveries a crash cut off (`running`) as `interrupted` and returns them; called
    * once at start, before anything is delivered.
    */
   async recover(): Promise<DeliveryRecord[]> {
     const cut: DeliveryRecord[] = [];
-    for await (const entry of Deno.readDir(this.dir)) {
-      const id = entry.name.match(/^([0-9a-f]{64})\.json$/)?.[1];
-      if (!entry.isFile || id === undefined) continue;
-      const record = await this.read(id).catch(() => undefined);
-      if (record?.status !== "running") continue;
+    for (const record of await this.list()) {
+      if (record.status !== "running") continue;
       cut.push(
-        await this.finish(id, {
+        await this.finish(record.eventId, {
           status: "interrupted",
           reason: "the node stopped during delivery",
         }),
