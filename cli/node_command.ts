@@ -443,6 +443,9 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   for (const s of status.skills) {
     console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
   }
+  for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
+    console.log(`  not served  ${folder}: ${why}`);
+  }
   console.log(
     `  jobs        ${status.inFlight} in flight, ${alive ? status.running : 0} running, ` +
       `${status.openInvoices} open invoices`,

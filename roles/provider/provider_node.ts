@@ -401,7 +401,17 @@ class Provider implements ProviderNode {
       `provider up: ${this.ilpAddress} pubkey ${this.pubkey} skills ` +
         (this.#skillList().map((s) => `${s.name}:${s.kinds.join(",")}`).join(" ") || "(none)"),
     );
-    for (const [folder, why] of this.#catalog.problems()) this.#log(`skill ${folder}: ${why}`);
+    this.#reportSkillProblems();
+  }
+
+  /** Logs each skill folder that cannot be used (once per problem) and keeps them in the status. */
+  #reportSkillProblems(): void {
+    const problems = this.#catalog!.problems();
+    for (const [folder, why] of problems) {
+      if (this.#status.skillProblems?.[folder] !== why) this.#log(`skill ${folder}: ${why}`);
+    }
+    this.#status.skillProblems = Object.fromEntries(problems);
+    this.#markStatus();
   }
 
   inFlight(): number {
@@ -644,6 +654,7 @@ class Provider implements ProviderNode {
     if (this.#stopped || this.#desk === undefined) return;
     this.#track(this.#warmSkills());
     this.#log(`skills changed: ${this.#skillList().map((s) => s.name).join(", ") || "(none)"}`);
+    this.#reportSkillProblems();
     const sub = this.#subscription;
     this.#subscription = undefined;
     await sub?.cancel().catch(() => {});
