@@ -13,7 +13,8 @@ import { ExitCode } from "./exit_codes.ts";
 import { signEventTemplate } from "../identity/event_signer.ts";
 import { buildJobRequest, isJobRequestKind, type JobInputType } from "../protocol/nip90_job.ts";
 import { decodeEventToon, encodeEventToon } from "../protocol/toon_codec.ts";
-import { encodeMessageToon } from "../protocol/gift_wrap.ts";
+import { encodeMessageToon, GiftWrapError, unwrapGiftWrap } from "../protocol/gift_wrap.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   missingParams,
   parseSkillManifest,
@@ -23,6 +24,7 @@ import { createSkillSandbox } from "../roles/provider/skill_sandbox.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 
 interface SkillTestOptions {
+  recipientKey?: string;
   input?: string[];
   param?: string[];
   event?: string;
@@ -59,6 +61,11 @@ export function registerSkillCommand(program: Command): void {
     .option("--kind <n>", "the job kind (default: the skill's first)")
     .option("--event <file>", "a TOON event file as the input, as is (any kind)")
     .option("--message <text>", "a private message (what a kind 1059 skill gets, unwrapped)")
+    .option(
+      "--recipient-key <hex>",
+      "with --event of a gift wrap (kind 1059): open it with this key, as the node would " +
+        "(a test key: fixtures/events use 0101...01)",
+    )
     .action(async (dir: string, _o: unknown, cmd: Command) => {
       await testSkill(dir, cmd.optsWithGlobals<SkillTestOptions>());
     });
@@ -104,11 +111,12 @@ async function testInput(
   kinds: readonly number[],
 ): Promise<string> {
   if (o.event !== undefined) {
-    return await Deno.readTextFile(o.event).catch((err) => {
+    const toon = await Deno.readTextFile(o.event).catch((err) => {
       throw new CliError(`cannot read --event ${o.event}: ${err.message}`, {
         exitCode: ExitCode.Usage,
       });
     });
+    return o.recipientKey === undefined ? toon : openWrap(toon, o.recipientKey);
   }
   const author = generateSecretKey();
   if (o.message !== undefined) {
@@ -147,6 +155,22 @@ async function testInput(
     return { name: p.slice(0, eq), values: [p.slice(eq + 1)] };
   });
   return encodeEventToon(signEventTemplate(buildJobRequest({ kind, inputs, params }), author));
+}
+
+/** A gift wrap opened as the node opens it, refusals included. */
+function openWrap(toon: string, keyHex: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(keyHex)) {
+    throw new CliError("--recipient-key is not a 64-hex secret key", { exitCode: ExitCode.Usage });
+  }
+  const secretKey = hexToBytes(keyHex.toLowerCase());
+  try {
+    const wrap = decodeEventToon(toon);
+    return encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey: getPublicKey(secretKey) }));
+  } catch (err) {
+    throw new CliError(`the node would refuse this event: ${(err as Error).message}`, {
+      code: err instanceof GiftWrapError ? err.reason : "bad-event",
+    });
+  }
 }
 
 async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {

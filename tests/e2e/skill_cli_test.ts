@@ -90,6 +90,42 @@ Deno.test("skill test: the built-in skills, bad input, a missing required param,
     "wordcount: a b c d",
   ]);
   assertEquals([dm.code, JSON.parse(dm.stdout).stdout], [0, "wordcount: 4"], dm.stderr);
+  // The fixtures' gift wraps, opened with the fixture recipient key as the node would open them.
+  const key = "01".repeat(32);
+  const fixture = (p: string) => new URL(`../../fixtures/events/${p}`, import.meta.url).pathname;
+  const wrapped = await runCli([
+    "--json",
+    "skill",
+    "test",
+    `${SKILLS}/encrypted-dm`,
+    "--event",
+    fixture("valid/dm-wordcount.toon"),
+    "--recipient-key",
+    key,
+  ]);
+  assertEquals(
+    [wrapped.code, JSON.parse(wrapped.stdout).stdout],
+    [0, "wordcount: 3"],
+    wrapped.stderr,
+  );
+  for (
+    const [file, reason] of [["adversarial/dm-forged.toon", "forged-sender"], [
+      "adversarial/dm-other-recipient.toon",
+      "not-for-me",
+    ]]
+  ) {
+    const refused = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${SKILLS}/encrypted-dm`,
+      "--event",
+      fixture(file),
+      "--recipient-key",
+      key,
+    ]);
+    assertEquals([refused.code, JSON.parse(refused.stdout).code], [1, reason]);
+  }
 });
 
 Deno.test("a broken SKILL.md dropped into a running provider's skills dir is reported, then served once fixed", async () => {

@@ -12,6 +12,7 @@ import {
   wrapDirectMessage,
 } from "../../protocol/gift_wrap.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";
 
 const me = generateSecretKey();
@@ -89,4 +90,24 @@ Deno.test("gift wrap: another recipient, a forged sender, a bad seal, a tampered
     content: "not nip44",
   }, generateSecretKey()) as NostrEvent;
   refused(garbage, "undecryptable");
+});
+
+Deno.test("gift wrap fixtures: the recipient (fixture key 0) opens the valid ones; the others are refused", async () => {
+  const key = new Uint8Array(32).fill(1);
+  const o = { secretKey: key, pubkey: getPublicKey(key) };
+  const read = async (path: string) =>
+    decodeEventToon(
+      await Deno.readTextFile(new URL(`../../fixtures/events/${path}`, import.meta.url)),
+    );
+  const wordcount = unwrapGiftWrap(await read("valid/dm-wordcount.toon"), o);
+  assertEquals([wordcount.rumor.content, wordcount.sender], [
+    "wordcount: three little words",
+    getPublicKey(new Uint8Array(32).fill(2)),
+  ]);
+  const forgedWrap = await read("adversarial/dm-forged.toon");
+  const otherWrap = await read("adversarial/dm-other-recipient.toon");
+  const forged = assertThrows(() => unwrapGiftWrap(forgedWrap, o), GiftWrapError);
+  assertEquals(forged.reason, "forged-sender");
+  const other = assertThrows(() => unwrapGiftWrap(otherWrap, o), GiftWrapError);
+  assertEquals(other.reason, "not-for-me");
 });
