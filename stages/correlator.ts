@@ -20,7 +20,7 @@ import type { Chunk, CorrelatedChunk, FailedChunk, SummaryChunk } from "./chunks
 import {
   DirectoryJobStore,
   isJobId,
-  type JobRecord,
+  type JobRoute,
   type JobStore,
   MemoryJobStore,
 } from "./job_store.ts";
@@ -32,7 +32,7 @@ export interface CorrelatorOptions {
   /** Any store (in-thread only: a store object cannot be sent to a worker). */
   store?: JobStore;
   /** Jobs known up front (plain data, fine for workers). */
-  jobs?: JobRecord[];
+  jobs?: JobRoute[];
   /** Read jobs from `<stateDir>/jobs/<id>.toml`. */
   stateDir?: string;
   /** Emit unmatched SummaryChunks unchanged instead of dropping them. */
@@ -100,7 +100,7 @@ export function createCorrelator(options: CorrelatorOptions): TransformStream<Ch
         return;
       }
       const refs = jobReferences(chunk);
-      let job: JobRecord | undefined;
+      let job: JobRoute | undefined;
       try {
         for (const id of refs?.candidates ?? []) {
           if (!isJobId(id)) continue;

@@ -13,10 +13,10 @@
  *
  * @module
  */
-import { parse as parseToml } from "smol-toml";
+import { JobRecordFormatError, parseJobRoute } from "../state/job_record.ts";
 
-/** What the correlator needs to know about a job. */
-export interface JobRecord {
+/** What the correlator needs to know about a job: where its results go. */
+export interface JobRoute {
   /** The job request's event id (64 lowercase hex). */
   jobId: string;
   /** Callback skill its results and feedback go to. */
@@ -30,13 +30,13 @@ export interface JobRecord {
 /** A job store: `lookup` may answer synchronously or with a promise. */
 export interface JobStore {
   /** The job with this id (64 lowercase hex), or undefined when this node did not post it. */
-  lookup(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined>;
+  lookup(jobId: string): JobRoute | undefined | Promise<JobRoute | undefined>;
 }
 
 /** A job file exists but cannot be used (too large, bad TOML, no skill, id mismatch). */
-export class JobRecordError extends Error {
-  /** `"JobRecordError"`: explicit so it survives bundling. */
-  override name = "JobRecordError";
+export class JobRouteError extends Error {
+  /** `"JobRouteError"`: explicit so it survives bundling. */
+  override name = "JobRouteError";
 }
 
 /** Largest job file read (a job file is a few hundred bytes). */
@@ -81,22 +81,22 @@ export function isSkillName(value: string): boolean {
  * ```
  */
 export class MemoryJobStore implements JobStore {
-  #jobs = new Map<string, JobRecord>();
+  #jobs = new Map<string, JobRoute>();
 
-  /** Validates and adds each of `jobs` (throws JobRecordError on a bad id or skill). */
-  constructor(jobs: Iterable<JobRecord> = []) {
+  /** Validates and adds each of `jobs` (throws JobRouteError on a bad id or skill). */
+  constructor(jobs: Iterable<JobRoute> = []) {
     for (const job of jobs) this.add(job);
   }
 
   /** Adds or replaces a job. */
-  add(job: JobRecord): void {
-    if (!isJobId(job.jobId)) throw new JobRecordError(`job id "${job.jobId}" is not 64 hex`);
-    if (!isSkillName(job.skill)) throw new JobRecordError(`skill name "${job.skill}" is not valid`);
+  add(job: JobRoute): void {
+    if (!isJobId(job.jobId)) throw new JobRouteError(`job id "${job.jobId}" is not 64 hex`);
+    if (!isSkillName(job.skill)) throw new JobRouteError(`skill name "${job.skill}" is not valid`);
     this.#jobs.set(job.jobId, job);
   }
 
   /** The job with this id, or undefined when it was never added. */
-  lookup(jobId: string): JobRecord | undefined {
+  lookup(jobId: string): JobRoute | undefined {
     return this.#jobs.get(jobId);
   }
 }
@@ -122,7 +122,7 @@ export interface DirectoryJobStoreOptions {
 export class DirectoryJobStore implements JobStore {
   /** Directory of the job files, `<stateDir>/jobs`. */
   readonly jobsDir: string;
-  #cache = new Map<string, JobRecord>();
+  #cache = new Map<string, JobRoute>();
   #cacheSize: number;
 
   /** Reads nothing yet; files are read on lookup. */
@@ -133,9 +133,9 @@ export class DirectoryJobStore implements JobStore {
 
   /**
    * Reads `<jobsDir>/<jobId>.toml`; undefined for a malformed id or a missing file.
-   * Throws JobRecordError when the file exists but is unusable.
+   * Throws JobRouteError when the file exists but is unusable.
    */
-  async lookup(jobId: string): Promise<JobRecord | undefined> {
+  async lookup(jobId: string): Promise<JobRoute | undefined> {
     if (!isJobId(jobId)) return undefined;
     const cached = this.#cache.get(jobId);
     if (cached !== undefined) return cached;
@@ -146,7 +146,7 @@ export class DirectoryJobStore implements JobStore {
       try {
         const info = await file.stat();
         if (info.size > MAX_JOB_FILE_BYTES) {
-          throw new JobRecordError(`${path} is over ${MAX_JOB_FILE_BYTES} bytes`);
+          throw new JobRouteError(`${path} is over ${MAX_JOB_FILE_BYTES} bytes`);
         }
         text = new TextDecoder().decode(await new Response(file.readable).arrayBuffer());
       } finally {
@@ -175,22 +175,19 @@ export class DirectoryJobStore implements JobStore {
  * parseJobFile('skill = "echo"', "ab".repeat(32), "jobs/ab.toml").skill; // "echo"
  * ```
  */
-export function parseJobFile(text: string, jobId: string, path: string): JobRecord {
-  let doc: Record<string, unknown>;
+export function parseJobFile(text: string, jobId: string, path: string): JobRoute {
+  let route;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    route = parseJobRoute(text);
   } catch (err) {
-    throw new JobRecordError(`${path}: bad TOML: ${(err as Error).message.split("\n")[0]}`);
+    if (err instanceof JobRecordFormatError) throw new JobRouteError(`${path}: ${err.message}`);
+    throw err;
   }
-  const { id, skill, callback_skill, status, ...extra } = doc;
-  const name = skill ?? callback_skill;
-  if (typeof name !== "string" || !isSkillName(name)) {
-    throw new JobRecordError(`${path}: no valid "skill"`);
+  if (!isSkillName(route.skill)) throw new JobRouteError(`${path}: no valid "skill"`);
+  if (route.id !== undefined && route.id !== jobId) {
+    throw new JobRouteError(`${path}: id ${route.id} does not match the file name`);
   }
-  if (id !== undefined && id !== jobId) {
-    throw new JobRecordError(`${path}: id ${String(id)} does not match the file name`);
-  }
-  const job: JobRecord = { jobId, skill: name, extra };
-  if (typeof status === "string") job.status = status;
+  const job: JobRoute = { jobId, skill: route.skill, extra: route.extra };
+  if (route.status !== undefined) job.status = route.status;
   return job;
 }

@@ -18,6 +18,7 @@ import type { Chunk, CorrelatedChunk, FailedChunk, SkillOutcomeChunk } from "./c
 import { isJobId, isSkillName } from "./job_store.ts";
 import { NO_PERMISSIONS, StageOptionsError, type TransformStage } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
+import { SKILL_ENV } from "../protocol/skill_contract.ts";
 
 /** Options for {@linkcode createSkillSink}. */
 export interface SkillSinkOptions {
@@ -121,11 +122,11 @@ export async function runSkill(
       clearEnv: true,
       env: {
         PATH: SKILL_PATH,
-        TURNPIKE_JOB_ID: chunk.jobId,
-        TURNPIKE_EVENT_ID: chunk.summary.id,
-        TURNPIKE_EVENT_KIND: String(chunk.summary.kind),
-        TURNPIKE_ROLE: chunk.role,
-        TURNPIKE_SKILL: chunk.skill,
+        [SKILL_ENV.jobId]: chunk.jobId,
+        [SKILL_ENV.eventId]: chunk.summary.id,
+        [SKILL_ENV.eventKind]: String(chunk.summary.kind),
+        [SKILL_ENV.role]: chunk.role,
+        [SKILL_ENV.skill]: chunk.skill,
       },
       stdin: "piped",
       stdout: "piped",

@@ -167,6 +167,49 @@ export function formatJobRecord(record: RequesterJobRecord): string {
   return stringifyToml(doc) + "\n";
 }
 
+/** What routing a job's results needs from its record: the callback skill. */
+export interface JobRoute {
+  /** The record's `id`, when it has one. */
+  id?: string;
+  /** The callback skill (`skill`, or `callback_skill` in hand-written files). */
+  skill: string;
+  status?: string;
+  /** The record's other keys, as parsed. */
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Reads only the routing of a job record: the same file as {@linkcode parseJobRecord}, but
+ * any record with a skill will do (hand-written fixtures for the pipeline stages have nothing
+ * else).
+ *
+ * @example
+ * ```ts
+ * parseJobRoute('skill = "echo"').skill; // "echo"
+ * ```
+ * @throws {JobRecordFormatError} for bad TOML, an oversized record or no skill.
+ */
+export function parseJobRoute(text: string): JobRoute {
+  if (text.length > MAX_JOB_RECORD_BYTES) {
+    throw new JobRecordFormatError(`job record is over ${MAX_JOB_RECORD_BYTES} bytes`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new JobRecordFormatError(`bad TOML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const { id, skill, callback_skill, status, ...extra } = doc;
+  const name = skill ?? callback_skill;
+  if (typeof name !== "string") throw new JobRecordFormatError(`no "skill"`);
+  return {
+    ...(typeof id === "string" ? { id } : {}),
+    skill: name,
+    ...(typeof status === "string" ? { status } : {}),
+    extra,
+  };
+}
+
 /**
  * Parses and validates a job file's text.
  *

@@ -28,6 +28,7 @@
  * @module
  */
 import type { SkillManifest } from "./skill_manifest.ts";
+import { SKILL_ENV, skillExitStatus } from "../../protocol/skill_contract.ts";
 import {
   buildSandboxFstab,
   DEVICE_FILES,
@@ -62,9 +63,6 @@ export const INPUTS_DIR = "inputs";
 export const OUTPUTS_DIR = "out";
 /** Exit code of the sandbox's own setup script when it cannot build the sandbox. */
 export const SANDBOX_SETUP_EXIT = 125;
-
-/** Exit codes of a skill's `run`. */
-export const SKILL_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3 } as const;
 
 /** How the sandbox gets its privileges: as root, or inside a user namespace. */
 export type SandboxMode = "root" | "rootless";
@@ -778,9 +776,9 @@ async function superviseJob(
       HOME: SANDBOX_WORK_DIR,
       TMPDIR: SANDBOX_WORK_DIR,
       LANG: "C.UTF-8",
-      TURNPIKE_INPUTS: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
-      TURNPIKE_OUTPUTS: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
-      ...(TOON_MODULE === undefined ? {} : { TURNPIKE_TOON_MODULE: SANDBOX_TOON_MODULE }),
+      [SKILL_ENV.inputs]: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
+      [SKILL_ENV.outputs]: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
+      ...(TOON_MODULE === undefined ? {} : { [SKILL_ENV.toonModule]: SANDBOX_TOON_MODULE }),
       ...(denoCache === undefined ? {} : { DENO_DIR: SANDBOX_DENO_DIR }),
     },
     stdin: "piped",
@@ -977,18 +975,7 @@ function classify(
     const denial = findDenial(stderr, options.hiddenPaths, job.manifest.permissions.network);
     if (denial !== null) return ["denied", denial];
   }
-  switch (code) {
-    case SKILL_EXIT.ok:
-      return ["ok", "exit 0"];
-    case SKILL_EXIT.failed:
-      return ["failed", "exit 1: the job failed"];
-    case SKILL_EXIT.badInput:
-      return ["bad-input", "exit 2: the skill rejected its input"];
-    case SKILL_EXIT.refused:
-      return ["refused", "exit 3: the skill refused the job"];
-    default:
-      return ["crashed", code > 128 ? `killed by signal ${code - 128}` : `exit ${code}`];
-  }
+  return skillExitStatus(code);
 }
 
 /**

@@ -25,6 +25,7 @@
  */
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import { NO_CALLBACK } from "./job_spec.ts";
+import { SKILL_ENV } from "../../protocol/skill_contract.ts";
 
 /** Options for {@linkcode CallbackRunner}. */
 export interface CallbackRunnerOptions {
@@ -109,7 +110,7 @@ export class CallbackRunner {
     if (!claimedBefore) {
       const child = new Deno.Command("sh", {
         args: ["-c", WRAPPER, skillPath, base],
-        env: { TURNPIKE_JOB_ID: call.jobId, TURNPIKE_JOB_STATUS: call.status },
+        env: { [SKILL_ENV.jobId]: call.jobId, [SKILL_ENV.jobStatus]: call.status },
         stdin: "null",
         stdout: "null",
         stderr: "null",

@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { createCorrelator, jobReferences } from "../../stages/correlator.ts";
-import { DirectoryJobStore, JobRecordError, MemoryJobStore } from "../../stages/job_store.ts";
+import { DirectoryJobStore, JobRouteError, MemoryJobStore } from "../../stages/job_store.ts";
 import type { Chunk, SummaryChunk } from "../../stages/chunks.ts";
 
 const JOB = "a1".repeat(32);
@@ -66,10 +66,10 @@ Deno.test("the directory store reads jobs/<id>.toml and sees files written later
     );
     assertEquals((await store.lookup(JOB))?.skill, "echo");
     await Deno.writeTextFile(`${dir}/jobs/${OTHER}.toml`, `skill = "../bin"\n`);
-    await assertRejects(() => store.lookup(OTHER), JobRecordError);
+    await assertRejects(() => store.lookup(OTHER), JobRouteError);
     const out = await run([summary(7000, [OTHER]), summary(6001, [JOB])], { stateDir: dir });
     assertEquals(out.map((c) => c.type === "failed" ? c.error : c.type), [
-      "JobRecordError",
+      "JobRouteError",
       "correlated",
     ]);
   } finally {
