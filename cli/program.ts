@@ -23,6 +23,7 @@ import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
+import { registerProvidersCommand } from "./providers_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -70,6 +71,7 @@ export function createProgram(): Command {
   registerNodeCommand(program);
   registerDoctorCommand(program);
   registerRelayCommand(program);
+  registerProvidersCommand(program);
   registerStatsCommand(program);
   registerExportCommand(program);
   registerPlannedCommands(program);
