@@ -122,8 +122,8 @@ function networkLines(p: DashFrameProps): ReactElement[] {
   const sec = (v: number | null) => v === null ? "-" : `${v}s`;
   const rows = [
     line(
-      `network  ${s.providersOnline}/${s.providersKnown} providers online  ${s.jobs} jobs in ${p.window}` +
-        ` (${s.jobsPerMin}/min)  success ${pct}  p50 ${sec(s.latencyP50Sec)} p95 ${
+      `network  ${s.providersOnline}/${s.providersKnown} online  ${s.jobs} jobs in ${p.window}, ` +
+        `${s.jobsPerMin}/min  success ${pct}  p50 ${sec(s.latencyP50Sec)}  p95 ${
           sec(s.latencyP95Sec)
         }`,
     ),
