@@ -7,7 +7,7 @@
  */
 import { render, useApp, useInput } from "ink";
 // @ts-types="@types/react"
-import { createElement as h, type ReactElement, useEffect, useState } from "react";
+import { createElement as h, type ReactElement, useEffect, useRef, useState } from "react";
 import { dashFrame, type DashFrameProps } from "./dash_view.ts";
 import type { DashLive, DashState } from "./dash_live.ts";
 import { type JobDetail, readJobDetail } from "./dash_job_detail.ts";
@@ -34,9 +34,13 @@ interface AppProps extends DashAppOptions {
 function DashApp(props: AppProps): ReactElement {
   const { exit } = useApp();
   const [state, setState] = useState<DashState>(props.live.state());
-  const [selected, setSelected] = useState(0);
+  // The selection follows a job, not a row, so a new job arriving on top does not move it
+  // onto another one. A ref as well as state: keys typed faster than frames are drawn arrive in
+  // one batch, and each must see the moves before it.
+  const [selectedId, setSelectedId] = useState<string | undefined>(undefined);
+  const cursor = useRef<string | undefined>(undefined);
   const [detail, setDetail] = useState<JobDetail | undefined>(undefined);
-  const [confirm, setConfirm] = useState<string | undefined>(undefined);
+  const confirm = useRef<string | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);
   useEffect(() => {
     props.subscribe(setState);
@@ -45,27 +49,36 @@ function DashApp(props: AppProps): ReactElement {
   }, []);
   useEffect(() => props.onFrame?.(performance.now() - state.changedAt), [state]);
   const jobs = state.local.jobs;
-  const current = detail?.job ?? jobs[Math.min(selected, jobs.length - 1)];
+  const last = Math.max(0, jobs.length - 1);
+  const row = () => Math.max(0, jobs.findIndex((j) => j.record.id === cursor.current));
+  const move = (by: number) => {
+    cursor.current = jobs[Math.min(last, Math.max(0, row() + by))]?.record.id;
+    setSelectedId(cursor.current);
+  };
+  const currentJob = () => detail?.job ?? jobs[row()];
   useInput((input, key) => {
-    if (confirm !== undefined) {
-      setConfirm(undefined);
+    const asked = confirm.current;
+    if (asked !== undefined) {
+      confirm.current = undefined;
       if (input !== "y") return setMessage("not cancelled");
-      setMessage(`cancelling ${confirm.slice(0, 12)}…`);
-      props.cancelJob(confirm).then(setMessage, (e) => setMessage((e as Error).message));
+      setMessage(`cancelling ${asked.slice(0, 12)}…`);
+      props.cancelJob(asked).then(setMessage, (e) => setMessage((e as Error).message));
       return;
     }
     if (input === "q") return exit();
     if (key.escape && detail !== undefined) return setDetail(undefined);
     if (key.return) {
       if (detail !== undefined) return setDetail(undefined);
-      if (current !== undefined) readJobDetail(props.stateDir, current).then(setDetail);
+      const job = currentJob();
+      if (job !== undefined) readJobDetail(props.stateDir, job).then(setDetail);
       return;
     }
-    if (key.upArrow) setSelected((n) => Math.max(0, n - 1));
-    if (key.downArrow) setSelected((n) => Math.min(Math.max(0, jobs.length - 1), n + 1));
-    if (input === "c" && current !== undefined) {
-      setConfirm(current.record.id);
-      setMessage(`cancel job ${current.record.id.slice(0, 12)}? y/n`);
+    if (key.upArrow) move(-1);
+    if (key.downArrow) move(1);
+    const job = currentJob();
+    if (input === "c" && job !== undefined) {
+      confirm.current = job.record.id;
+      setMessage(`cancel job ${job.record.id.slice(0, 12)}? y/n`);
     }
   });
   const frame: DashFrameProps = {
@@ -74,7 +87,7 @@ function DashApp(props: AppProps): ReactElement {
     local: state.local,
     snapshot: state.snapshot,
     window: props.window,
-    selected: Math.min(selected, Math.max(0, jobs.length - 1)),
+    selected: Math.max(0, jobs.findIndex((j) => j.record.id === selectedId)),
     detail,
     message,
   };

@@ -17,7 +17,8 @@ import {
   type NetworkSnapshot,
   snapshotOf,
 } from "../roles/requester/network_snapshot.ts";
-import { type LocalView, readLocalView } from "./dash_model.ts";
+import type { LocalView } from "./dash_model.ts";
+import { LocalViewCache } from "./dash_local_cache.ts";
 import type { TownLink } from "./dash_view.ts";
 
 /** What the live source holds; a new object on every change. */
@@ -37,7 +38,7 @@ export interface DashLiveOptions {
   windowSec: number;
   /** Called with each new state. */
   onChange: (state: DashState) => void;
-  /** Coalescing delay for file changes, ms (default 10). */
+  /** Coalescing delay for file changes, ms (default 2). */
   settleMs?: number;
   /** Delay before reconnecting to the relay, ms (default 2000). */
   retryMs?: number;
@@ -65,8 +66,9 @@ const CLOCK_TICK_MS = 5000;
  * ```
  */
 export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
+  const cache = await LocalViewCache.open(o.stateDir);
   let state: DashState = {
-    local: await readLocalView(o.stateDir),
+    local: cache.view(),
     town: { relayUrl: o.relayUrl, state: "connecting" },
     changedAt: performance.now(),
   };
@@ -74,11 +76,11 @@ export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
     state = { ...state, ...change, changedAt: performance.now() };
     o.onChange(state);
   };
-  const files = watchStateDir(o, (local) => set({ local }));
+  const files = watchStateDir(o, cache, (local) => set({ local }));
   const relay = followRelay(o, (town, snapshot) => set(snapshot ? { town, snapshot } : { town }));
   return {
     state: () => state,
-    refresh: async () => set({ local: await readLocalView(o.stateDir) }),
+    refresh: async () => set({ local: (await LocalViewCache.open(o.stateDir)).view() }),
     stop() {
       files.stop();
       relay.stop();
@@ -88,21 +90,26 @@ export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
 
 function watchStateDir(
   o: DashLiveOptions,
+  cache: LocalViewCache,
   onLocal: (local: LocalView) => void,
 ): { stop(): void } {
   const watcher = Deno.watchFs(o.stateDir, { recursive: true });
+  let pending: string[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let reading = Promise.resolve();
-  const reread = () => {
+  let applying = Promise.resolve();
+  const apply = () => {
     timer = undefined;
-    // Reads run one after another so an older read never overwrites a newer one.
-    reading = reading.then(async () => onLocal(await readLocalView(o.stateDir))).catch(() => {});
+    const paths = pending;
+    pending = [];
+    // Applied one batch after another so an older read never overwrites a newer one.
+    applying = applying.then(async () => {
+      if (await cache.apply(paths)) onLocal(cache.view());
+    }).catch(() => {});
   };
   (async () => {
     for await (const e of watcher) {
-      // The git audit log and SQLite's journal churn on every write and say nothing new.
-      if (e.paths.every((p) => /\/(\.git|audit)\/|index\.sqlite/.test(p))) continue;
-      timer ??= setTimeout(reread, o.settleMs ?? 10);
+      pending.push(...e.paths);
+      timer ??= setTimeout(apply, o.settleMs ?? 2);
     }
   })().catch(() => {});
   return {

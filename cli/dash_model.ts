@@ -119,6 +119,29 @@ export async function readLocalView(
     readChannels(stateDir),
     readProvider(stateDir),
   ]);
+  return assembleLocalView({ records, costs, channels, provider });
+}
+
+/** The parts a {@linkcode LocalView} is assembled from, each read on its own. */
+export interface LocalParts {
+  records: RequesterJobRecord[];
+  /** Cost text per job id. */
+  costs: Map<string, string>;
+  channels: DashChannel[];
+  provider?: DashProvider;
+}
+
+/**
+ * The view from its parts: jobs newest first with their phase, cost and receipts, and counts.
+ *
+ * @example
+ * ```ts
+ * const view = assembleLocalView({ records, costs: new Map(), channels: [] });
+ * ```
+ */
+export function assembleLocalView(parts: LocalParts): LocalView {
+  const { costs, channels, provider } = parts;
+  const records = [...parts.records].sort((a, b) => b.createdAtMs - a.createdAtMs);
   const counts = Object.fromEntries(JOB_PHASES.map((p) => [p, 0])) as Record<JobPhase, number>;
   const jobs = records.map((record) => {
     const phase = jobPhase(record.status);
@@ -133,7 +156,16 @@ export async function readLocalView(
   return { jobs, counts, channels, provider };
 }
 
-async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
+/**
+ * The newest `max` job files of a jobs dir (by mtime when there are more), parsed; corrupt ones
+ * skipped.
+ *
+ * @example
+ * ```ts
+ * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
+ * ```
+ */
+export async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
   const names: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
@@ -145,7 +177,7 @@ async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecor
   }
   const picked = names.length <= max ? names : await newestFiles(dir, names, max);
   const records = await Promise.all(picked.map((n) => readJobFile(`${dir}/${n}`)));
-  return records.filter((r) => r !== undefined).sort((a, b) => b.createdAtMs - a.createdAtMs);
+  return records.filter((r) => r !== undefined);
 }
 
 async function newestFiles(dir: string, names: string[], max: number): Promise<string[]> {
@@ -156,7 +188,15 @@ async function newestFiles(dir: string, names: string[], max: number): Promise<s
   return stamped.sort((a, b) => b.t - a.t).slice(0, max).map((s) => s.n);
 }
 
-async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
+/**
+ * One job file, or undefined when it is gone, too large or not a job record.
+ *
+ * @example
+ * ```ts
+ * const record = await readJobFile(`${stateDir}/jobs/${id}.toml`);
+ * ```
+ */
+export async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
   try {
     const text = await Deno.readTextFile(path);
     if (text.length > MAX_JOB_RECORD_BYTES) return undefined;
@@ -170,7 +210,15 @@ async function readJobFile(path: string): Promise<RequesterJobRecord | undefined
   }
 }
 
-async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
+/**
+ * What each job cost (provider invoices and town writes), as text, from the payment log.
+ *
+ * @example
+ * ```ts
+ * const costs = await readJobCosts(stateDir);
+ * ```
+ */
+export async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
   const costs = new Map<string, string>();
   const exists = await Deno.stat(`${stateDir}/payment_log.jsonl`).then(() => true, () => false);
   if (!exists) return costs;
@@ -189,7 +237,15 @@ async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
   return costs;
 }
 
-async function readChannels(stateDir: string): Promise<DashChannel[]> {
+/**
+ * The payment channels with what remains and the low-balance flag.
+ *
+ * @example
+ * ```ts
+ * const low = (await readChannels(stateDir)).filter((c) => c.low);
+ * ```
+ */
+export async function readChannels(stateDir: string): Promise<DashChannel[]> {
   const records = await listChannels(stateDir).catch(() => []);
   return records.map((r) => {
     const remaining = r.deposit - r.withdrawn - r.sent + r.received;
@@ -206,7 +262,15 @@ async function readChannels(stateDir: string): Promise<DashChannel[]> {
   });
 }
 
-async function readProvider(stateDir: string): Promise<DashProvider | undefined> {
+/**
+ * A provider's status file and whether its process runs; undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * const provider = await readProvider(stateDir);
+ * ```
+ */
+export async function readProvider(stateDir: string): Promise<DashProvider | undefined> {
   const exists = await Deno.stat(`${stateDir}/${PROVIDER_STATUS_FILE}`).then(
     () => true,
     () => false,

@@ -8,6 +8,7 @@ import { formatJobRecord } from "../../state/job_record.ts";
 import { saveChannel } from "../../state/channel_file.ts";
 import { writeProviderStatus } from "../../roles/provider/provider_status.ts";
 import { jobPhase, readLocalView } from "../../cli/dash_model.ts";
+import { LocalViewCache } from "../../cli/dash_local_cache.ts";
 import { dashFrame, type DashFrameProps } from "../../cli/dash_view.ts";
 import { networkField } from "../../cli/network_line.ts";
 import { agoText, providersCsv, providersServing } from "../../cli/providers_command.ts";
@@ -130,4 +131,25 @@ Deno.test("providers: --kind by number or skill name; csv quotes names", () => {
     `"beta, ""the builder""",${listing.pubkey},ci-run,5600 5602,9000,M2M,6,true,1800000000`,
   );
   assertEquals([agoText(undefined, 10), agoText(1, 91), agoText(0, 7200)], ["never", "1m", "2h"]);
+});
+
+Deno.test("dash: the cache re-reads only the job files a change names", async () => {
+  await withTempDir(async (dir) => {
+    await stateWithJobs(dir, 3);
+    const cache = await LocalViewCache.open(dir);
+    const first = makeJobRecord(1);
+    const path = `${dir}/jobs/${first.id}.toml`;
+    await Deno.writeTextFile(path, formatJobRecord({ ...first, status: "done" }));
+    const added = makeJobRecord(9, { status: "processing" });
+    await Deno.writeTextFile(`${dir}/jobs/${added.id}.toml`, formatJobRecord(added));
+    assertEquals(await cache.apply([`${dir}/index.sqlite-wal`, `${dir}/.git/index`]), false);
+    assertEquals(cache.view().jobs.length, 3, "unnamed changes are not read");
+    assertEquals(await cache.apply([path, `${dir}/jobs/${added.id}.toml`]), true);
+    const view = cache.view();
+    assertEquals(view.jobs.map((j) => j.record.status).slice(0, 1), ["processing"]);
+    assertEquals(view.jobs.find((j) => j.record.id === first.id)?.record.status, "done");
+    await Deno.remove(path);
+    await cache.apply([path]);
+    assertEquals(cache.view().jobs.some((j) => j.record.id === first.id), false);
+  });
 });
