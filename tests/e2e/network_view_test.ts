@@ -188,6 +188,22 @@ Deno.test("providers, stats --network and dash see a real town, provider and job
           }`,
         );
         assert(latencies.every((l) => l < 1000), String(latencies));
+        // A job posted meanwhile reaches the network figures over the live subscription.
+        const jobsIn = (screen: string) => Number(/ (\d+) jobs in 1h/.exec(screen)?.[1] ?? -1);
+        const before = jobsIn(await tmux.capture());
+        const another = await runCli([
+          ...global,
+          "job",
+          "submit",
+          "5777",
+          "--input",
+          "text:seen live",
+          "--force",
+          "--non-interactive",
+          ...conn,
+        ]);
+        assertEquals(another.code, 0, another.stderr);
+        await tmux.waitFor((s) => jobsIn(s) === before + 1, `${before + 1} jobs in the window`);
         await tmux.sendKeys("q");
         await waitUntil(async () => !await tmux.alive(), "the dashboard to quit");
       } finally {
