@@ -77,8 +77,10 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
  */
 export function townReadError(err: unknown, relayUrl: string): unknown {
   if (!(err instanceof RelayQueryError)) return err;
+  // The reason names the URL already, except for a refusal or a limit.
+  const named = err.message.includes(relayUrl);
   return new CliError(`cannot read the town: ${err.message}`, {
-    context: relayUrl,
+    context: named ? undefined : relayUrl,
     code: "town-unreachable",
     suggestion: "check that the town is up and --relay-url points at it",
     cause: err,
