@@ -13,16 +13,20 @@ import {
   type DashChannel,
   type DashProvider,
   type LocalView,
+  type ProviderJob,
   readChannels,
   readJobCosts,
   readJobFile,
   readJobFiles,
   readProvider,
+  readProviderJobFile,
+  readProviderJobs,
 } from "./dash_model.ts";
 
 /** Most job files held (the newest). */
 const MAX_JOBS = 2000;
 const JOB_FILE = /\/jobs\/([0-9a-f]{64})\.toml$/;
+const PROVIDER_JOB_FILE = /\/provider-jobs\/([0-9a-f]{64})\.toml$/;
 
 /** A state dir's view, updated path by path; see the module doc. */
 export class LocalViewCache {
@@ -31,6 +35,7 @@ export class LocalViewCache {
   #costs = new Map<string, string>();
   #channels: DashChannel[] = [];
   #provider: DashProvider | undefined;
+  #providerJobs = new Map<string, ProviderJob>();
 
   private constructor(stateDir: string) {
     this.stateDir = stateDir.replace(/\/+$/, "");
@@ -48,12 +53,14 @@ export class LocalViewCache {
   static async open(stateDir: string): Promise<LocalViewCache> {
     const cache = new LocalViewCache(stateDir);
     const dir = cache.stateDir;
-    const [records, costs, channels, provider] = await Promise.all([
+    const [records, costs, channels, provider, providerJobs] = await Promise.all([
       readJobFiles(`${dir}/jobs`, MAX_JOBS),
       readJobCosts(dir),
       readChannels(dir),
       readProvider(dir),
+      readProviderJobs(dir),
     ]);
+    for (const j of providerJobs) cache.#providerJobs.set(j.id, j);
     for (const r of records) cache.#records.set(r.id, r);
     cache.#costs = costs;
     cache.#channels = channels;
@@ -68,6 +75,7 @@ export class LocalViewCache {
       costs: this.#costs,
       channels: this.#channels,
       provider: this.#provider,
+      providerJobs: [...this.#providerJobs.values()],
     });
   }
 
@@ -82,21 +90,31 @@ export class LocalViewCache {
    */
   async apply(paths: readonly string[]): Promise<boolean> {
     const jobs = new Set<string>();
+    const providerJobs = new Set<string>();
     let costs = false, channels = false, provider = false;
     for (const p of paths) {
       const job = JOB_FILE.exec(p);
+      const providerJob = PROVIDER_JOB_FILE.exec(p);
       if (job !== null) jobs.add(job[1]);
+      else if (providerJob !== null) providerJobs.add(providerJob[1]);
       else if (p.includes("/payment_log")) costs = true;
       else if (p.includes("/channels/")) channels = true;
       else if (p.endsWith(`/${PROVIDER_STATUS_FILE}`)) provider = true;
     }
     await Promise.all([
       ...[...jobs].map((id) => this.#rereadJob(id)),
+      ...[...providerJobs].map((id) => this.#rereadProviderJob(id)),
       costs && readJobCosts(this.stateDir).then((c) => this.#costs = c),
       channels && readChannels(this.stateDir).then((c) => this.#channels = c),
       provider && readProvider(this.stateDir).then((p) => this.#provider = p),
     ]);
-    return jobs.size > 0 || costs || channels || provider;
+    return jobs.size > 0 || providerJobs.size > 0 || costs || channels || provider;
+  }
+
+  async #rereadProviderJob(id: string): Promise<void> {
+    const job = await readProviderJobFile(`${this.stateDir}/provider-jobs/${id}.toml`);
+    if (job === undefined) this.#providerJobs.delete(id);
+    else this.#providerJobs.set(id, job);
   }
 
   async #rereadJob(id: string): Promise<void> {

@@ -17,6 +17,14 @@ import {
   type RequesterJobRecord,
 } from "../state/job_record.ts";
 import { listChannels } from "../state/channel_file.ts";
+import {
+  isTerminalProviderJob,
+  MAX_PROVIDER_JOB_RECORD_BYTES,
+  parseProviderJobRecord,
+  type ProviderJobRecord,
+  ProviderJobRecordError,
+} from "../state/provider_job_record.ts";
+import { PROVIDER_JOBS_DIR } from "../state/provider_job_store.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 import {
@@ -60,12 +68,20 @@ export interface DashProvider {
   alive: boolean;
 }
 
+/** A job the provider on this state dir has admitted and not finished. */
+export type ProviderJob = Pick<
+  ProviderJobRecord,
+  "id" | "kind" | "skill" | "status" | "price" | "admittedAt"
+>;
+
 /** Everything read from the state dir. */
 export interface LocalView {
   jobs: DashJob[];
   counts: Record<JobPhase, number>;
   channels: DashChannel[];
   provider?: DashProvider;
+  /** The provider's unfinished jobs, oldest first. */
+  providerJobs: ProviderJob[];
 }
 
 /** Options for {@linkcode readLocalView}. */
@@ -113,13 +129,14 @@ export async function readLocalView(
   stateDir: string,
   options: LocalViewOptions = {},
 ): Promise<LocalView> {
-  const [records, costs, channels, provider] = await Promise.all([
+  const [records, costs, channels, provider, providerJobs] = await Promise.all([
     readJobFiles(`${stateDir}/jobs`, options.maxJobs ?? 2000),
     readJobCosts(stateDir),
     readChannels(stateDir),
     readProvider(stateDir),
+    readProviderJobs(stateDir),
   ]);
-  return assembleLocalView({ records, costs, channels, provider });
+  return assembleLocalView({ records, costs, channels, provider, providerJobs });
 }
 
 /** The parts a {@linkcode LocalView} is assembled from, each read on its own. */
@@ -129,6 +146,7 @@ export interface LocalParts {
   costs: Map<string, string>;
   channels: DashChannel[];
   provider?: DashProvider;
+  providerJobs: ProviderJob[];
 }
 
 /**
@@ -141,6 +159,9 @@ export interface LocalParts {
  */
 export function assembleLocalView(parts: LocalParts): LocalView {
   const { costs, channels, provider } = parts;
+  const providerJobs = [...parts.providerJobs].sort((a, b) =>
+    a.admittedAt.localeCompare(b.admittedAt)
+  );
   const records = [...parts.records].sort((a, b) => b.createdAtMs - a.createdAtMs);
   const counts = Object.fromEntries(JOB_PHASES.map((p) => [p, 0])) as Record<JobPhase, number>;
   const jobs = records.map((record) => {
@@ -153,7 +174,7 @@ export function assembleLocalView(parts: LocalParts): LocalView {
       receipts: record.payments.filter((p) => p.fulfillment !== undefined).length,
     };
   });
-  return { jobs, counts, channels, provider };
+  return { jobs, counts, channels, provider, providerJobs };
 }
 
 /**
@@ -279,4 +300,53 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
   const status = await readProviderStatus(stateDir).catch(() => undefined);
   if (status === undefined) return undefined;
   return { status, alive: status.state !== "stopped" && await isProcessAlive(status.pid) };
+}
+
+/**
+ * The provider's unfinished jobs (admitted, invoiced, paid, running...), read from its job files
+ * without opening its store (which tidies the dir, a writer's business).
+ *
+ * @example
+ * ```ts
+ * const running = (await readProviderJobs(stateDir)).filter((j) => j.status === "running");
+ * ```
+ */
+export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
+  const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
+  const jobs: ProviderJob[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !/^[0-9a-f]{64}\.toml$/.test(e.name)) continue;
+      const job = await readProviderJobFile(`${dir}/${e.name}`);
+      if (job !== undefined) jobs.push(job);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return jobs;
+}
+
+/**
+ * One provider job file, when it is a job still in progress; undefined when finished, gone or
+ * not a record.
+ *
+ * @example
+ * ```ts
+ * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${id}.toml`);
+ * ```
+ */
+export async function readProviderJobFile(path: string): Promise<ProviderJob | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_PROVIDER_JOB_RECORD_BYTES) return undefined;
+    const r = parseProviderJobRecord(await Deno.readTextFile(path));
+    if (isTerminalProviderJob(r)) return undefined;
+    const { id, kind, skill, status, price, admittedAt } = r;
+    return { id, kind, skill, status, price, admittedAt };
+  } catch (err) {
+    if (err instanceof ProviderJobRecordError || err instanceof Deno.errors.NotFound) {
+      return undefined;
+    }
+    throw err;
+  }
 }

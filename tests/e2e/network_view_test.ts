@@ -137,6 +137,23 @@ Deno.test("providers, stats --network and dash see a real town, provider and job
       );
     });
 
+    await t.step(
+      "dash --once on the provider's state dir shows its work and earnings",
+      async () => {
+        const res = await runCli([
+          "--state-dir",
+          `${net.root}/provider`,
+          "dash",
+          "--once",
+          ...relay,
+        ]);
+        assertEquals(res.code, 0, res.stderr);
+        assertMatch(res.stdout, /^provider serving {2}running 0 {2}in flight 0 .*skills .*echo/m);
+        const earned = /earned (\d+) base units {2}paid 1 {2}published 1/.exec(res.stdout);
+        assert(earned !== null && BigInt(earned[1]) > 0n, res.stdout);
+      },
+    );
+
     await t.step("dash in a terminal: frames, open, cancel, live updates, q", async () => {
       // Kind 5777: no provider serves it, so the job stays open until cancelled.
       const open = await runCli([

@@ -7,6 +7,7 @@ import { renderToString } from "ink";
 import { formatJobRecord } from "../../state/job_record.ts";
 import { saveChannel } from "../../state/channel_file.ts";
 import { writeProviderStatus } from "../../roles/provider/provider_status.ts";
+import { formatProviderJobRecord } from "../../state/provider_job_record.ts";
 import { jobPhase, readLocalView } from "../../cli/dash_model.ts";
 import { LocalViewCache } from "../../cli/dash_local_cache.ts";
 import { dashFrame, type DashFrameProps } from "../../cli/dash_view.ts";
@@ -99,7 +100,27 @@ Deno.test("dash: a channel below its warning share, a dead provider, mainnet in 
         dropped: {},
       },
     });
+    await Deno.mkdir(`${dir}/provider-jobs`);
+    for (const [n, status] of [["a", "running"], ["b", "published"]] as const) {
+      await Deno.writeTextFile(
+        `${dir}/provider-jobs/${n.repeat(64)}.toml`,
+        formatProviderJobRecord({
+          id: n.repeat(64),
+          kind: 5601,
+          customer: "c".repeat(64),
+          skill: "echo",
+          status,
+          price: "100",
+          requestToon: "",
+          encrypted: false,
+          admittedAt: now,
+          updatedAt: now,
+          attempts: 1,
+        }),
+      );
+    }
     const local = await readLocalView(dir);
+    assertEquals(local.providerJobs.map((j) => [j.id[0], j.status]), [["a", "running"]]);
     assertEquals(local.channels.map((c) => [c.low, c.remaining]), [[true, "0.05"]]);
     assertEquals(local.provider?.alive, false);
     const text = frame({ local, network: networkField("mainnet") });
@@ -107,6 +128,7 @@ Deno.test("dash: a channel below its warning share, a dead provider, mainnet in 
     assertMatch(text, /^channel {2}0xabababab… open {2}0\.05 of 1 M2M {2}below 10%: top up$/m);
     assertMatch(text, /^provider not running .*skills echo$/m);
     assertMatch(text, /earned 300 base units {2}paid 3/);
+    assertMatch(text, /^ {2}job {4}aaaaaaaaaaaa 5601 {2}running {9}echo$/m);
   });
 });
 
