@@ -23,9 +23,7 @@ export function plannedIn(planned: PlannedCommand): string {
 }
 
 /** The planned groups. */
-export const PLANNED_COMMANDS: readonly PlannedCommand[] = [
-  { name: "dash", subcommands: [], description: "interactive dashboard (ink)" },
-];
+export const PLANNED_COMMANDS: readonly PlannedCommand[] = [];
 
 function notBuilt(what: string, planned: PlannedCommand): never {
   throw new CliError(`\`turnpike ${what}\` is not built yet`, {

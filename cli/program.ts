@@ -24,6 +24,8 @@ import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
+import { registerProvidersCommand } from "./providers_command.ts";
+import { registerDashCommand } from "./dash_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -72,6 +74,8 @@ export function createProgram(): Command {
   registerNodeCommand(program);
   registerDoctorCommand(program);
   registerRelayCommand(program);
+  registerProvidersCommand(program);
+  registerDashCommand(program);
   registerStatsCommand(program);
   registerExportCommand(program);
   registerPlannedCommands(program);

@@ -18,6 +18,8 @@ import {
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
+import { type NetworkStatsFlags, printNetworkStats } from "./network_stats_view.ts";
+import { addTownReadOptions } from "./town_read.ts";
 
 /** What `turnpike stats` reports. */
 export interface NodeStats {
@@ -136,11 +138,16 @@ export function booksText(books: readonly AssetBooks[]): string[] {
  * ```
  */
 export function registerStatsCommand(program: Command): void {
-  program
-    .command("stats")
-    .description("spent, earned and net by category, per day and per job; jobs by status")
+  addTownReadOptions(
+    program
+      .command("stats")
+      .description("spent, earned and net by category, per day and per job; jobs by status")
+      .option("--network", "the town's traffic instead: providers, jobs/min, success, latency")
+      .option("--since <duration>", "with --network: the window, e.g. 30m, 1h, 1d (default 1h)"),
+  )
     .action(async (_opts: ProfileFlags, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<ProfileFlags & { output?: string }>();
+      const opts = cmd.optsWithGlobals<ProfileFlags & { output?: string; network?: boolean }>();
+      if (opts.network) return await printNetworkStats(opts as NetworkStatsFlags, cmd);
       const stats = await readNodeStats(await existingStateDir(opts, cmd));
       if (opts.output === "json") {
         return console.log(JSON.stringify({ ...stats, books: booksJson(stats.books) }));

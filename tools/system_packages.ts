@@ -1,6 +1,6 @@
 /**
- * Installs the system packages the test suite's docker-build tests need (Debian's docker.io and
- * busybox-static) when they are missing and this runs as root on an apt system; otherwise says
+ * Installs the system packages the test suite needs (Debian's docker.io and busybox-static for
+ * the docker-build tests, tmux for the dashboard's terminal test) when they are missing and this runs as root on an apt system; otherwise says
  * what to install and carries on (the tests that need an engine then fail saying so). Part of
  * `deno task setup`, which `deno task test` runs first; done in ~25 s once, nothing after.
  *
@@ -13,6 +13,7 @@
 const PACKAGES: Record<string, string> = {
   "docker.io": "dockerd",
   "busybox-static": "busybox",
+  tmux: "tmux",
 };
 
 async function has(command: string): Promise<boolean> {
@@ -43,7 +44,7 @@ if (import.meta.main) {
     const list = missing.join(" ");
     if (Deno.uid() !== 0 || !await has("apt-get")) {
       console.error(
-        `note: the docker-build tests need ${list} (e.g. sudo apt-get install -y ${list}); ` +
+        `note: the docker-build and dashboard tests need ${list} (e.g. sudo apt-get install -y ${list}); ` +
           "without them those tests fail and say so",
       );
     } else {

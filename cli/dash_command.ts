@@ -1,0 +1,150 @@
+/**
+ * `turnpike dash`: one screen for a node: the network banner, the town link, the payment
+ * channels (with the low-balance warning), this node's jobs with costs and receipts, a running
+ * provider's work and earnings, and the network's figures (providers online, jobs/min, success
+ * rate, p50/p95 latency, top providers). Live in a terminal (`dash_app.ts`); `--once` prints
+ * one frame and exits, for scripts and terminals without a TTY.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { renderToString } from "ink";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { networkField } from "./network_line.ts";
+import { parseDurationFlag } from "./duration_flag.ts";
+import {
+  addTownReadOptions,
+  type TownReadFlags,
+  type TownReadTarget,
+  townReadTarget,
+} from "./town_read.ts";
+import { readLocalView } from "./dash_model.ts";
+import { dashFrame, type TownLink } from "./dash_view.ts";
+import { startDashLive } from "./dash_live.ts";
+import { runDashApp } from "./dash_app.ts";
+import { fetchNetworkSnapshot, type NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
+
+/** Flags of `turnpike dash`. */
+interface DashFlags extends TownReadFlags {
+  once?: boolean;
+  since?: string;
+  connectorBtpUrl?: string;
+  btpToken?: string;
+  townPubkey?: string;
+  passphraseFile?: string;
+}
+
+/** Flags handed to `turnpike job cancel` when a job is cancelled from the dashboard. */
+const CANCEL_FLAGS = [
+  ["relayUrl", "--relay-url"],
+  ["connectorBtpUrl", "--connector-btp-url"],
+  ["btpToken", "--btp-token"],
+  ["townPubkey", "--town-pubkey"],
+  ["passphraseFile", "--passphrase-file"],
+] as const;
+
+/**
+ * The command line that runs this same turnpike with `args`: `deno run -A <main> ...` under
+ * Deno, the binary itself when compiled.
+ *
+ * @example
+ * ```ts
+ * const [cmd, ...rest] = selfCommand(["job", "list"]);
+ * ```
+ */
+export function selfCommand(args: string[]): string[] {
+  const exec = Deno.execPath();
+  const underDeno = /(^|\/)deno(\.exe)?$/.test(exec);
+  return underDeno ? [exec, "run", "-A", Deno.mainModule, ...args] : [exec, ...args];
+}
+
+async function cancelJob(stateDir: string, opts: DashFlags, id: string): Promise<string> {
+  if (opts.passphraseFile === undefined) {
+    return "cancel needs the wallet: start dash with --passphrase-file";
+  }
+  const args = ["--state-dir", stateDir, "job", "cancel", id, "--non-interactive"];
+  for (const [key, flag] of CANCEL_FLAGS) {
+    const value = opts[key];
+    if (typeof value === "string") args.push(flag, value);
+  }
+  const [cmd, ...rest] = selfCommand(args);
+  const out = await new Deno.Command(cmd, { args: rest, stdin: "null", stdout: "null" }).output();
+  if (out.success) return `job ${id.slice(0, 12)} cancelled`;
+  const err = new TextDecoder().decode(out.stderr).split("\n").find((l) => l.startsWith("Error:"));
+  return `cancel failed: ${err ?? `exit ${out.code}`}`;
+}
+
+async function printOnce(
+  target: TownReadTarget,
+  windowSec: number,
+  window: string,
+): Promise<void> {
+  const { stateDir, relayUrl } = target;
+  let town: TownLink = { relayUrl, state: "connected" };
+  let snapshot: NetworkSnapshot | undefined;
+  try {
+    snapshot = await fetchNetworkSnapshot({ relayUrl, windowSec });
+  } catch (err) {
+    town = { relayUrl, state: "unreachable", detail: (err as Error).message };
+  }
+  const frame = dashFrame({
+    network: networkField(target.network),
+    town,
+    local: await readLocalView(stateDir),
+    snapshot,
+    window,
+    selected: 0,
+  });
+  console.log(renderToString(frame, { columns: 80 }));
+}
+
+/**
+ * Adds `dash` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerDashCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerDashCommand(program: Command): void {
+  addTownReadOptions(
+    program.command("dash")
+      .description("live dashboard: town, channel, jobs, provider, network (q quits)")
+      .option("--once", "print one frame and exit (no TTY needed)")
+      .option("--since <duration>", "window of the network figures (default 1h)")
+      .option("--connector-btp-url <url>", "for cancelling jobs: BTP URL of the town")
+      .option("--btp-token <token>", "for cancelling jobs: BTP auth token")
+      .option("--town-pubkey <hex>", "for cancelling jobs: the town's pubkey")
+      .option("--passphrase-file <file>", "for cancelling jobs: the wallet passphrase"),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<DashFlags>();
+    const window = opts.since ?? "1h";
+    const windowSec = parseDurationFlag(window, "--since");
+    const target = await townReadTarget(opts, cmd);
+    await Deno.mkdir(target.stateDir, { recursive: true });
+    if (opts.once) {
+      return await printOnce(target, windowSec, window);
+    }
+    if (!Deno.stdin.isTerminal()) {
+      throw new CliError("the live dashboard needs a terminal", {
+        suggestion: "`turnpike dash --once` prints one frame",
+        exitCode: ExitCode.Usage,
+      });
+    }
+    await runDashApp({
+      network: networkField(target.network),
+      stateDir: target.stateDir,
+      window,
+      startLive: (onChange) =>
+        startDashLive({
+          stateDir: target.stateDir,
+          relayUrl: target.relayUrl,
+          windowSec,
+          onChange,
+        }),
+      cancelJob: (id) => cancelJob(target.stateDir, opts, id),
+    });
+  });
+}

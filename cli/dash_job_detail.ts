@@ -1,0 +1,33 @@
+/**
+ * What `turnpike dash` shows when a job is opened: its record, its result's content (as kept
+ * in the state dir) and the logs and artifacts the result points at (`job results --save`
+ * fetches them).
+ *
+ * @module
+ */
+import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
+import { readStoredResult } from "../roles/requester/result_content.ts";
+import type { DashJob } from "./dash_model.ts";
+
+/** An opened job. */
+export interface JobDetail {
+  job: DashJob;
+  /** The result's content; undefined before a result arrived. */
+  content?: string;
+  /** Blobs the result names: logs, artifacts. */
+  logs: JobBlobOutput[];
+}
+
+/**
+ * Reads an opened job's result and logs.
+ *
+ * @example
+ * ```ts
+ * const detail = await readJobDetail(stateDir, view.jobs[0]);
+ * ```
+ */
+export async function readJobDetail(stateDir: string, job: DashJob): Promise<JobDetail> {
+  const result = await readStoredResult(stateDir, job.record.id).catch(() => undefined);
+  if (result === undefined) return { job, logs: [] };
+  return { job, content: result.content, logs: blobOutputsOf(result.event.tags) };
+}

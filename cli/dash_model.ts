@@ -1,0 +1,352 @@
+/**
+ * What `turnpike dash` shows of this node, read from its state dir without writing to it (so
+ * it can run beside a requester or provider): the requester's job files with their costs and
+ * receipts, the payment channels with the low-balance warning, and a running provider's status
+ * file. The job files are read directly rather than through the SQLite index, which a reader
+ * would have to open for writing.
+ *
+ * @module
+ */
+import { formatUnits } from "viem";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import {
+  JobRecordFormatError,
+  type JobStatus,
+  MAX_JOB_RECORD_BYTES,
+  parseJobRecord,
+  type RequesterJobRecord,
+} from "../state/job_record.ts";
+import { listChannels } from "../state/channel_file.ts";
+import {
+  isTerminalProviderJob,
+  MAX_PROVIDER_JOB_RECORD_BYTES,
+  parseProviderJobRecord,
+  type ProviderJobRecord,
+  ProviderJobRecordError,
+} from "../state/provider_job_record.ts";
+import { PROVIDER_JOBS_DIR } from "../state/provider_job_store.ts";
+import { openPaymentLog } from "../state/payment_log.ts";
+import { summarizePayments } from "../state/payment_summary.ts";
+import {
+  isProcessAlive,
+  PROVIDER_STATUS_FILE,
+  type ProviderStatus,
+  readProviderStatus,
+} from "../roles/provider/provider_status.ts";
+
+/** The dashboard's grouping of job statuses. */
+export type JobPhase = "posted" | "waiting" | "running" | "done" | "failed";
+
+/** The phases in display order. */
+export const JOB_PHASES: readonly JobPhase[] = ["posted", "waiting", "running", "done", "failed"];
+
+/** One job as the dashboard lists it. */
+export interface DashJob {
+  record: RequesterJobRecord;
+  phase: JobPhase;
+  /** What the job cost (provider and town writes), as text; empty when nothing was paid. */
+  cost: string;
+  /** Invoices paid with a fulfillment (the receipts). */
+  receipts: number;
+}
+
+/** One payment channel. */
+export interface DashChannel {
+  id: string;
+  status: string;
+  remaining: string;
+  deposit: string;
+  token: string;
+  /** Open and below its warning percentage of the deposit. */
+  low: boolean;
+  warnPercent: number;
+}
+
+/** A provider's status file and whether its process still runs. */
+export interface DashProvider {
+  status: ProviderStatus;
+  alive: boolean;
+}
+
+/** A job the provider on this state dir has admitted and not finished. */
+export type ProviderJob = Pick<
+  ProviderJobRecord,
+  "id" | "kind" | "skill" | "status" | "price" | "admittedAt"
+>;
+
+/** Everything read from the state dir. */
+export interface LocalView {
+  jobs: DashJob[];
+  counts: Record<JobPhase, number>;
+  channels: DashChannel[];
+  provider?: DashProvider;
+  /** The provider's unfinished jobs, oldest first. */
+  providerJobs: ProviderJob[];
+}
+
+/** Options for {@linkcode readLocalView}. */
+export interface LocalViewOptions {
+  /** Most job files read, newest first (default 2000). */
+  maxJobs?: number;
+}
+
+/**
+ * The phase of a job status: waiting means on a payment, running on the provider.
+ *
+ * @example
+ * ```ts
+ * jobPhase("payment-required"); // "waiting"
+ * ```
+ */
+export function jobPhase(status: JobStatus): JobPhase {
+  switch (status) {
+    case "pending-send":
+    case "sent":
+      return "posted";
+    case "payment-required":
+    case "paying":
+      return "waiting";
+    case "processing":
+    case "paid":
+      return "running";
+    case "done":
+      return "done";
+    default:
+      return "failed";
+  }
+}
+
+/**
+ * Reads the state dir's jobs, channels and provider status. Missing parts read as empty.
+ *
+ * @example
+ * ```ts
+ * const view = await readLocalView("/home/me/.turnpike/default");
+ * console.log(view.counts.done);
+ * ```
+ */
+export async function readLocalView(
+  stateDir: string,
+  options: LocalViewOptions = {},
+): Promise<LocalView> {
+  const [records, costs, channels, provider, providerJobs] = await Promise.all([
+    readJobFiles(`${stateDir}/jobs`, options.maxJobs ?? 2000),
+    readJobCosts(stateDir),
+    readChannels(stateDir),
+    readProvider(stateDir),
+    readProviderJobs(stateDir),
+  ]);
+  return assembleLocalView({ records, costs, channels, provider, providerJobs });
+}
+
+/** The parts a {@linkcode LocalView} is assembled from, each read on its own. */
+export interface LocalParts {
+  records: RequesterJobRecord[];
+  /** Cost text per job id. */
+  costs: Map<string, string>;
+  channels: DashChannel[];
+  provider?: DashProvider;
+  providerJobs: ProviderJob[];
+}
+
+/**
+ * The view from its parts: jobs newest first with their phase, cost and receipts, and counts.
+ *
+ * @example
+ * ```ts
+ * const view = assembleLocalView({ records, costs: new Map(), channels: [] });
+ * ```
+ */
+export function assembleLocalView(parts: LocalParts): LocalView {
+  const { costs, channels, provider } = parts;
+  const providerJobs = [...parts.providerJobs].sort((a, b) =>
+    a.admittedAt.localeCompare(b.admittedAt)
+  );
+  const records = [...parts.records].sort((a, b) => b.createdAtMs - a.createdAtMs);
+  const counts = Object.fromEntries(JOB_PHASES.map((p) => [p, 0])) as Record<JobPhase, number>;
+  const jobs = records.map((record) => {
+    const phase = jobPhase(record.status);
+    counts[phase]++;
+    return {
+      record,
+      phase,
+      cost: costs.get(record.id) ?? "",
+      receipts: record.payments.filter((p) => p.fulfillment !== undefined).length,
+    };
+  });
+  return { jobs, counts, channels, provider, providerJobs };
+}
+
+/**
+ * The newest `max` job files of a jobs dir (by mtime when there are more), parsed; corrupt ones
+ * skipped.
+ *
+ * @example
+ * ```ts
+ * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
+ * ```
+ */
+export async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && /^[0-9a-f]{64}\.toml$/.test(e.name)) names.push(e.name);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  const picked = names.length <= max ? names : await newestFiles(dir, names, max);
+  const records = await Promise.all(picked.map((n) => readJobFile(`${dir}/${n}`)));
+  return records.filter((r) => r !== undefined);
+}
+
+async function newestFiles(dir: string, names: string[], max: number): Promise<string[]> {
+  const stamped = await Promise.all(names.map(async (n) => ({
+    n,
+    t: (await Deno.stat(`${dir}/${n}`).catch(() => undefined))?.mtime?.getTime() ?? 0,
+  })));
+  return stamped.sort((a, b) => b.t - a.t).slice(0, max).map((s) => s.n);
+}
+
+/**
+ * One job file, or undefined when it is gone, too large or not a job record.
+ *
+ * @example
+ * ```ts
+ * const record = await readJobFile(`${stateDir}/jobs/${id}.toml`);
+ * ```
+ */
+export async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
+  try {
+    const text = await Deno.readTextFile(path);
+    if (text.length > MAX_JOB_RECORD_BYTES) return undefined;
+    return parseJobRecord(text);
+  } catch (err) {
+    // Mid-rename or corrupt: `job list` reports corrupt files; the view skips them.
+    if (err instanceof JobRecordFormatError || err instanceof Deno.errors.NotFound) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * What each job cost (provider invoices and town writes), as text, from the payment log.
+ *
+ * @example
+ * ```ts
+ * const costs = await readJobCosts(stateDir);
+ * ```
+ */
+export async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
+  const costs = new Map<string, string>();
+  const exists = await Deno.stat(`${stateDir}/payment_log.jsonl`).then(() => true, () => false);
+  if (!exists) return costs;
+  const log = await openPaymentLog({ stateDir });
+  for (const books of summarizePayments(log.entries())) {
+    for (const j of books.byJob) {
+      if (j.spent.total === 0n) continue;
+      costs.set(
+        j.jobId,
+        books.scale === undefined
+          ? `${j.spent.total} ${books.asset}`
+          : formatAssetAmount(j.spent.total, { assetCode: books.asset, assetScale: books.scale }),
+      );
+    }
+  }
+  return costs;
+}
+
+/**
+ * The payment channels with what remains and the low-balance flag.
+ *
+ * @example
+ * ```ts
+ * const low = (await readChannels(stateDir)).filter((c) => c.low);
+ * ```
+ */
+export async function readChannels(stateDir: string): Promise<DashChannel[]> {
+  const records = await listChannels(stateDir).catch(() => []);
+  return records.map((r) => {
+    const remaining = r.deposit - r.withdrawn - r.sent + r.received;
+    return {
+      id: r.channelId,
+      status: r.status,
+      remaining: formatUnits(remaining, r.tokenDecimals),
+      deposit: formatUnits(r.deposit, r.tokenDecimals),
+      token: r.tokenSymbol,
+      low: r.status === "open" && r.deposit > 0n &&
+        remaining * 100n < r.deposit * BigInt(r.warnPercent),
+      warnPercent: r.warnPercent,
+    };
+  });
+}
+
+/**
+ * A provider's status file and whether its process runs; undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * const provider = await readProvider(stateDir);
+ * ```
+ */
+export async function readProvider(stateDir: string): Promise<DashProvider | undefined> {
+  const exists = await Deno.stat(`${stateDir}/${PROVIDER_STATUS_FILE}`).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return undefined;
+  const status = await readProviderStatus(stateDir).catch(() => undefined);
+  if (status === undefined) return undefined;
+  return { status, alive: status.state !== "stopped" && await isProcessAlive(status.pid) };
+}
+
+/**
+ * The provider's unfinished jobs (admitted, invoiced, paid, running...), read from its job files
+ * without opening its store (which tidies the dir, a writer's business).
+ *
+ * @example
+ * ```ts
+ * const running = (await readProviderJobs(stateDir)).filter((j) => j.status === "running");
+ * ```
+ */
+export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
+  const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
+  const jobs: ProviderJob[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !/^[0-9a-f]{64}\.toml$/.test(e.name)) continue;
+      const job = await readProviderJobFile(`${dir}/${e.name}`);
+      if (job !== undefined) jobs.push(job);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return jobs;
+}
+
+/**
+ * One provider job file, when it is a job still in progress; undefined when finished, gone or
+ * not a record.
+ *
+ * @example
+ * ```ts
+ * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${id}.toml`);
+ * ```
+ */
+export async function readProviderJobFile(path: string): Promise<ProviderJob | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_PROVIDER_JOB_RECORD_BYTES) return undefined;
+    const r = parseProviderJobRecord(await Deno.readTextFile(path));
+    if (isTerminalProviderJob(r)) return undefined;
+    const { id, kind, skill, status, price, admittedAt } = r;
+    return { id, kind, skill, status, price, admittedAt };
+  } catch (err) {
+    if (err instanceof ProviderJobRecordError || err instanceof Deno.errors.NotFound) {
+      return undefined;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The frames of `turnpike dash`, as ink elements built from plain data (no hooks, no I/O), so
+ * the live app and `--once` draw the same thing. Every frame fits 80 columns by 24 rows: lines
+ * are truncated, the job list scrolls around the selection.
+ *
+ * @module
+ */
+import { Box, Text } from "ink";
+// @ts-types="@types/react"
+import { createElement as h, type ReactElement } from "react";
+import type { NetworkField } from "./network_line.ts";
+import type { NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import { JOB_PHASES, type LocalView } from "./dash_model.ts";
+import type { JobDetail } from "./dash_job_detail.ts";
+
+/** Job rows shown at once. */
+export const DASH_JOB_ROWS = 8;
+
+/** The town link as the dashboard knows it. */
+export interface TownLink {
+  relayUrl: string;
+  state: "connecting" | "connected" | "unreachable";
+  detail?: string;
+}
+
+/** Everything a frame is drawn from. */
+export interface DashFrameProps {
+  network: NetworkField;
+  town: TownLink;
+  local: LocalView;
+  snapshot?: NetworkSnapshot;
+  /** Window of the network figures, as typed (`1h`). */
+  window: string;
+  selected: number;
+  /** The opened job, when one is. */
+  detail?: JobDetail;
+  /** A question or outcome shown above the keys. */
+  message?: string;
+}
+
+const line = (text: string, props: Record<string, unknown> = {}): ReactElement =>
+  h(Text, { wrap: "truncate", ...props }, text);
+
+function header(p: DashFrameProps): ReactElement {
+  const color = p.town.state === "connected"
+    ? "green"
+    : p.town.state === "connecting"
+    ? "yellow"
+    : "red";
+  return h(
+    Box,
+    {},
+    h(Text, { bold: true }, "turnpike dash  "),
+    h(
+      Text,
+      { color: p.network.realFunds ? "red" : "cyan", bold: p.network.realFunds },
+      p.network.line,
+    ),
+    h(Text, { wrap: "truncate" }, "  town "),
+    h(Text, { color, wrap: "truncate" }, `${p.town.state} ${p.town.relayUrl}`),
+  );
+}
+
+function channelLines(p: DashFrameProps): ReactElement[] {
+  if (p.local.channels.length === 0) return [line("channel  none (paying the town on trust)")];
+  return p.local.channels.slice(0, 2).map((c) =>
+    line(
+      `channel  ${c.id.slice(0, 10)}… ${c.status}  ${c.remaining} of ${c.deposit} ${c.token}` +
+        (c.low ? `  below ${c.warnPercent}%: top up` : ""),
+      c.low ? { color: "yellow" } : {},
+    )
+  );
+}
+
+function jobRows(p: DashFrameProps): ReactElement[] {
+  const { jobs, counts } = p.local;
+  const rows = [
+    line(`jobs     ${JOB_PHASES.map((ph) => `${ph} ${counts[ph]}`).join("  ")}`, { bold: true }),
+  ];
+  if (jobs.length === 0) return [...rows, line("  no jobs yet: `turnpike job submit` posts one")];
+  const start = Math.max(0, Math.min(p.selected - DASH_JOB_ROWS + 1, jobs.length - DASH_JOB_ROWS));
+  for (const [i, j] of jobs.slice(start, start + DASH_JOB_ROWS).entries()) {
+    const r = j.record;
+    const on = start + i === p.selected;
+    const receipts = j.receipts === 1 ? "1 receipt" : `${j.receipts} receipts`;
+    rows.push(line(
+      `${on ? ">" : " "} ${r.id.slice(0, 12)} ${String(r.kind).padEnd(5)} ${r.status.padEnd(16)}${
+        (j.cost || "-").padEnd(16)
+      }${receipts.padEnd(11)}${r.provider?.slice(0, 8) ?? ""}`,
+      on ? { inverse: true } : { color: j.phase === "failed" ? "red" : undefined },
+    ));
+  }
+  return rows;
+}
+
+function providerLines(p: DashFrameProps): ReactElement[] {
+  const prov = p.local.provider;
+  if (prov === undefined) return [line("provider none on this state dir")];
+  const s = prov.status;
+  const c = s.counters;
+  return [
+    line(
+      `provider ${
+        prov.alive ? s.state : "not running"
+      }  running ${s.running}  in flight ${s.inFlight}` +
+        `  invoices ${s.openInvoices}  skills ${s.skills.map((k) => k.name).join(",")}`,
+      { color: prov.alive ? undefined : "yellow" },
+    ),
+    line(
+      `         earned ${c.earned} base units  paid ${c.paid}  published ${c.published}  errors ${c.errors}` +
+        `  writes ${c.spentOnWrites}`,
+    ),
+    ...p.local.providerJobs.slice(0, 2).map((j) =>
+      line(
+        `  job    ${j.id.slice(0, 12)} ${String(j.kind).padEnd(5)} ${
+          j.status.padEnd(16)
+        }${j.skill}`,
+      )
+    ),
+  ];
+}
+
+function networkLines(p: DashFrameProps): ReactElement[] {
+  const snap = p.snapshot;
+  if (snap === undefined) return [line(`network  (${p.town.state})`)];
+  const s = snap.stats;
+  const pct = s.successRate === null ? "-" : `${Math.round(s.successRate * 100)}%`;
+  const sec = (v: number | null) => v === null ? "-" : `${v}s`;
+  const rows = [
+    line(
+      `network  ${s.providersOnline}/${s.providersKnown} online  ${s.jobs} jobs in ${p.window}, ` +
+        `${s.jobsPerMin}/min  success ${pct}  p50 ${sec(s.latencyP50Sec)}  p95 ${
+          sec(s.latencyP95Sec)
+        }`,
+    ),
+  ];
+  const names = new Map(snap.providers.map((x) => [x.pubkey, x]));
+  for (const t of s.topProviders.slice(0, 3)) {
+    rows.push(line(
+      `  top    ${(t.name ?? "?").padEnd(16)} ${
+        t.pubkey.slice(0, 12)
+      }  ${t.done} done  ${t.failed} failed` +
+        (names.get(t.pubkey)?.online ? "  online" : ""),
+    ));
+  }
+  if (s.topProviders.length === 0) {
+    for (const x of snap.providers.slice(0, 3)) {
+      rows.push(line(
+        `  ${x.online ? "online " : "offline"} ${x.name.padEnd(16)} ${x.pubkey.slice(0, 12)}  ${
+          x.skills.map((k) => `${k.name} ${priceOf(k.price, x.assetCode, x.assetScale)}`).join(", ")
+        }`,
+      ));
+    }
+  }
+  return rows;
+}
+
+function priceOf(price: string, code?: string, scale?: number): string {
+  return scale === undefined
+    ? price
+    : formatAssetAmount(BigInt(price), { assetCode: code ?? "", assetScale: scale }).trim();
+}
+
+function detailLines(d: JobDetail): ReactElement[] {
+  const r = d.job.record;
+  const rows = [
+    line(`job      ${r.id}`, { bold: true }),
+    line(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`),
+    line(`kind     ${r.kind}  skill ${r.skill}  provider ${r.provider?.slice(0, 16) ?? "-"}`),
+    line(`cost     ${d.job.cost || "-"}`),
+  ];
+  for (const pay of r.payments.slice(0, 3)) {
+    rows.push(line(
+      `payment  ${pay.amount} ${pay.asset} ${pay.status}${
+        pay.fulfillment ? ` receipt ${pay.fulfillment.slice(0, 24)}…` : ""
+      }`,
+    ));
+  }
+  rows.push(line(d.content === undefined ? "result   none yet" : "result", { bold: true }));
+  for (const text of (d.content ?? "").split("\n").slice(0, 8)) rows.push(line(`  ${text}`));
+  for (const b of d.logs.slice(0, 3)) {
+    rows.push(line(`log      ${b.name} ${b.size} bytes ${b.url}`));
+  }
+  return rows;
+}
+
+/**
+ * One frame: the overview, or the opened job.
+ *
+ * @example
+ * ```ts
+ * import { renderToString } from "ink";
+ * console.log(renderToString(dashFrame(props), { columns: 80 }));
+ * ```
+ */
+export function dashFrame(p: DashFrameProps): ReactElement {
+  const keys = p.detail === undefined
+    ? "↑/↓ move  enter open  c cancel  q quit"
+    : "esc/enter back  c cancel  q quit";
+  const body = p.detail === undefined
+    ? [...channelLines(p), ...jobRows(p), ...providerLines(p), ...networkLines(p)]
+    : detailLines(p.detail);
+  return h(
+    Box,
+    { flexDirection: "column", width: 80 },
+    header(p),
+    ...body,
+    line(p.message ?? "", { color: "yellow" }),
+    line(keys, { dimColor: true }),
+  );
+}

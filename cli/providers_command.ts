@@ -1,0 +1,187 @@
+/**
+ * `turnpike providers [--kind K]`: who serves what on the town, from the providers'
+ * announcements (each skill's name, kinds and price) and heartbeats (online while one has not
+ * expired). `--kind` takes a kind number or a skill name. Text is a table, `--output csv` one
+ * row per skill, `--output json` one object with every provider and the `network` field.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import {
+  fetchProviderDirectory,
+  type ProviderListing,
+} from "../roles/requester/provider_directory.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
+import {
+  addTownReadOptions,
+  townReadError,
+  type TownReadFlags,
+  townReadTarget,
+} from "./town_read.ts";
+
+/** Options of `turnpike providers`. */
+interface ProvidersFlags extends TownReadFlags {
+  kind?: string;
+}
+
+/**
+ * The providers with only the skills that serve `kind` (a kind number or a skill name); all of
+ * them without one. Providers left with no skill are dropped.
+ *
+ * @example
+ * ```ts
+ * providersServing(providers, "5601");
+ * providersServing(providers, "echo");
+ * ```
+ */
+export function providersServing(
+  providers: readonly ProviderListing[],
+  kind: string | undefined,
+): ProviderListing[] {
+  if (kind === undefined) return [...providers];
+  const number = /^\d+$/.test(kind) ? Number(kind) : undefined;
+  return providers
+    .map((p) => ({
+      ...p,
+      skills: p.skills.filter((s) =>
+        number === undefined ? s.name === kind : s.kinds.includes(number)
+      ),
+    }))
+    .filter((p) => p.skills.length > 0);
+}
+
+/**
+ * A price as text: asset units when the scale is known, else base units.
+ *
+ * @example
+ * ```ts
+ * priceText("100", { assetCode: "M2M", assetScale: 6 }); // "0.0001 M2M"
+ * ```
+ */
+export function priceText(
+  price: string,
+  asset: Pick<ProviderListing, "assetCode" | "assetScale">,
+): string {
+  if (asset.assetScale === undefined) return `${price} ${asset.assetCode ?? "base units"}`;
+  return formatAssetAmount(BigInt(price), {
+    assetCode: asset.assetCode ?? "",
+    assetScale: asset.assetScale,
+  }).trim();
+}
+
+/**
+ * How long ago a unix time was, shortly: `12s`, `5m`, `3h`, `2d`; `never` without one.
+ *
+ * @example
+ * ```ts
+ * agoText(now - 90, now); // "1m"
+ * ```
+ */
+export function agoText(atSec: number | undefined, nowSec: number): string {
+  if (atSec === undefined) return "never";
+  const s = Math.max(0, nowSec - atSec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/**
+ * The table `providers` prints: one line per skill.
+ *
+ * @example
+ * ```ts
+ * for (const line of providersTable(providers, now)) console.log(line);
+ * ```
+ */
+export function providersTable(providers: readonly ProviderListing[], nowSec: number): string[] {
+  const rows = [["provider", "pubkey", "skill", "kinds", "price", "online", "seen"]];
+  for (const p of providers) {
+    for (const s of p.skills) {
+      rows.push([
+        p.name,
+        p.pubkey.slice(0, 12),
+        s.name,
+        s.kinds.join(" "),
+        priceText(s.price, p),
+        p.online ? "yes" : "no",
+        agoText(p.lastSeen, nowSec),
+      ]);
+    }
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+}
+
+/**
+ * The CSV form: a header, then one row per skill (kinds space-separated).
+ *
+ * @example
+ * ```ts
+ * console.log(providersCsv(providers).join("\n"));
+ * ```
+ */
+export function providersCsv(providers: readonly ProviderListing[]): string[] {
+  const lines = ["name,pubkey,skill,kinds,price,asset,scale,online,last_seen"];
+  for (const p of providers) {
+    for (const s of p.skills) {
+      lines.push([
+        csvCell(p.name),
+        p.pubkey,
+        s.name,
+        s.kinds.join(" "),
+        s.price,
+        csvCell(p.assetCode ?? ""),
+        p.assetScale ?? "",
+        p.online,
+        p.lastSeen ?? "",
+      ].join(","));
+    }
+  }
+  return lines;
+}
+
+function csvCell(text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * Adds `providers` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerProvidersCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerProvidersCommand(program: Command): void {
+  addTownReadOptions(
+    program.command("providers")
+      .description("who serves what kind (skill), at what price, online or not")
+      .option("--kind <kind>", "only the skills serving this kind number or skill name"),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<ProvidersFlags>();
+    const target = await townReadTarget(opts, cmd);
+    printNetworkLine(target.network);
+    const nowSec = Math.floor(Date.now() / 1000);
+    const all = await fetchProviderDirectory({ relayUrl: target.relayUrl, nowSec }).catch(
+      (err) => {
+        throw townReadError(err, target.relayUrl);
+      },
+    );
+    const providers = providersServing(all, opts.kind);
+    if (opts.output === "json") {
+      return console.log(JSON.stringify({
+        relayUrl: target.relayUrl,
+        providers,
+        network: networkField(target.network),
+      }));
+    }
+    const lines = opts.output === "csv"
+      ? providersCsv(providers)
+      : providersTable(providers, nowSec);
+    console.log(lines.join("\n"));
+    if (opts.output !== "csv" && providers.length === 0) console.error("no providers");
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * What the commands that only read a town (`providers`, `stats --network`, `dash`) share: the
+ * relay URL and network from the settings (`--relay-url`, env, config.toml), and relay failures
+ * as CLI errors.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { loadSettings, type Network } from "../config/settings.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { RelayQueryError } from "../transport/relay_query.ts";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { type ProfileFlags, settingsFlagsFrom } from "./settings_flags.ts";
+
+/** Flags of a town-reading command. */
+export interface TownReadFlags extends ProfileFlags {
+  relayUrl?: string;
+  allowInsecure?: boolean;
+  output?: "text" | "json" | "csv";
+}
+
+/** Where to read and which network it is. */
+export interface TownReadTarget {
+  relayUrl: string;
+  network: Network;
+  stateDir: string;
+}
+
+/**
+ * Adds `--relay-url` and `--allow-insecure` to a command.
+ *
+ * @example
+ * ```ts
+ * addTownReadOptions(program.command("providers"));
+ * ```
+ */
+export function addTownReadOptions(cmd: Command): Command {
+  return cmd
+    .option("--relay-url <url>", "the town's NIP-01 URL (default ws://127.0.0.1:7100)")
+    .option("--allow-insecure", "allow a non-loopback ws:// URL");
+}
+
+/**
+ * The relay URL, network and state dir from flags, env and config.toml; a bad one exits 2.
+ *
+ * @example
+ * ```ts
+ * const { relayUrl, network } = await townReadTarget(opts, cmd);
+ * ```
+ */
+export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise<TownReadTarget> {
+  try {
+    const { settings } = await loadSettings({
+      flags: settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]),
+    });
+    return {
+      relayUrl: settings.relayUrl,
+      network: settings.network,
+      stateDir: settings.stateDir,
+    };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+  }
+}
+
+/**
+ * A relay read's failure as a CLI error (`town-unreachable`, exit 1); other errors unchanged.
+ *
+ * @example
+ * ```ts
+ * const providers = await fetchProviderDirectory({ relayUrl }).catch((e) => {
+ *   throw townReadError(e, relayUrl);
+ * });
+ * ```
+ */
+export function townReadError(err: unknown, relayUrl: string): unknown {
+  if (!(err instanceof RelayQueryError)) return err;
+  // The reason names the URL already, except for a refusal or a limit.
+  const named = err.message.includes(relayUrl);
+  return new CliError(`cannot read the town: ${err.message}`, {
+    context: named ? undefined : relayUrl,
+    code: "town-unreachable",
+    suggestion: "check that the town is up and --relay-url points at it",
+    cause: err,
+  });
+}

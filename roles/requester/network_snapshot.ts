@@ -1,0 +1,123 @@
+/**
+ * One read of a town for the network view: the providers (announcements and heartbeats) and
+ * the job traffic of a window (requests, results, feedback), in a single REQ, turned into the
+ * provider directory and the window's stats.
+ *
+ * @module
+ */
+import { HANDLER_KIND } from "../../protocol/nip89_handler.ts";
+import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
+import {
+  isJobRequestKind,
+  isJobResultKind,
+  JOB_FEEDBACK_KIND,
+  JOB_REQUEST_KINDS,
+  JOB_RESULT_OFFSET,
+} from "../../protocol/nip90_job.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { NostrFilter } from "../../protocol/nostr_filter.ts";
+import { queryRelay } from "../../transport/relay_query.ts";
+import { buildProviderDirectory, type ProviderListing } from "./provider_directory.ts";
+import { computeNetworkStats, type NetworkStats } from "./network_stats.ts";
+
+/** Options for {@linkcode fetchNetworkSnapshot}. */
+export interface NetworkSnapshotOptions {
+  relayUrl: string;
+  /** Length of the window, seconds (default 3600). */
+  windowSec?: number;
+  /** Unix seconds (default now). */
+  nowSec?: number;
+  timeoutMs?: number;
+  /** Most events read per filter (default 500, a town's usual cap). */
+  limit?: number;
+}
+
+/** The directory and the window's stats. */
+export interface NetworkSnapshot {
+  providers: ProviderListing[];
+  stats: NetworkStats;
+  /**
+   * True when a filter returned as many events as asked for: the town may hold more, so the
+   * counts are a lower bound (narrow the window).
+   */
+  truncated: boolean;
+}
+
+/** The request kinds 5000-5999 as a list (filters have no ranges). */
+function requestKinds(): number[] {
+  const kinds: number[] = [];
+  for (let k = JOB_REQUEST_KINDS.first; k <= JOB_REQUEST_KINDS.last; k++) kinds.push(k);
+  return kinds;
+}
+
+/**
+ * The filters of the snapshot: providers, then the window's job traffic.
+ *
+ * @example
+ * ```ts
+ * const filters = networkFilters(Math.floor(Date.now() / 1000) - 3600, 500);
+ * ```
+ */
+export function networkFilters(sinceSec: number, limit: number): NostrFilter[] {
+  const requests = requestKinds();
+  return [
+    { kinds: [HANDLER_KIND], limit },
+    { kinds: [HEARTBEAT_KIND], limit },
+    { kinds: requests, since: sinceSec, limit },
+    { kinds: requests.map((k) => k + JOB_RESULT_OFFSET), since: sinceSec, limit },
+    { kinds: [JOB_FEEDBACK_KIND], since: sinceSec, limit },
+  ];
+}
+
+/**
+ * Reads the town once and computes the directory and the stats.
+ *
+ * @example
+ * ```ts
+ * const { providers, stats } = await fetchNetworkSnapshot({ relayUrl: "ws://127.0.0.1:7100" });
+ * ```
+ * @throws {RelayQueryError} when the relay cannot be read.
+ */
+export async function fetchNetworkSnapshot(o: NetworkSnapshotOptions): Promise<NetworkSnapshot> {
+  const nowSec = o.nowSec ?? Math.floor(Date.now() / 1000);
+  const sinceSec = nowSec - (o.windowSec ?? 3600);
+  const limit = o.limit ?? 500;
+  const filters = networkFilters(sinceSec, limit);
+  const { events } = await queryRelay(o.relayUrl, filters, {
+    timeoutMs: o.timeoutMs,
+    maxEvents: filters.length * limit,
+    maxBytes: 256 * 1024 * 1024,
+  });
+  return snapshotOf(events, { sinceSec, nowSec, limit });
+}
+
+/**
+ * The snapshot of events already read (also what a live subscription recomputes).
+ *
+ * @example
+ * ```ts
+ * const snap = snapshotOf(events, { sinceSec: now - 3600, nowSec: now, limit: 500 });
+ * ```
+ */
+export function snapshotOf(
+  events: readonly NostrEvent[],
+  o: { sinceSec: number; nowSec: number; limit?: number },
+): NetworkSnapshot {
+  const providers = buildProviderDirectory(events, o.nowSec);
+  const stats = computeNetworkStats(events, {
+    sinceSec: o.sinceSec,
+    untilSec: o.nowSec,
+    providers,
+  });
+  return { providers, stats, truncated: o.limit !== undefined && isTruncated(events, o.limit) };
+}
+
+function isTruncated(events: readonly NostrEvent[], limit: number): boolean {
+  let requests = 0, results = 0, feedback = 0;
+  for (const e of events) {
+    if (e.kind === JOB_FEEDBACK_KIND) feedback++;
+    else if (isJobResultKind(e.kind)) results++;
+    else if (isJobRequestKind(e.kind)) requests++;
+  }
+  return requests >= limit || results >= limit || feedback >= limit;
+}
