@@ -522,6 +522,28 @@ class Provider implements ProviderNode {
     })).filter((s) => s.kinds.length > 0);
   }
 
+  /**
+   * The skills with the price a job costs (the skill's price plus this provider's own writes
+   * for the job, quoted on a minimal request), so a requester can check its bid before paying:
+   * the skill's price alone can be far below the quote (docker-build budgets its image blobs).
+   */
+  #quotedSkillList() {
+    const entries = this.#servable();
+    return this.#skillList().map((s) => {
+      const entry = entries.find((e) => e.manifest.name === s.name)!;
+      const probe: NostrEvent = {
+        id: "0".repeat(64),
+        pubkey: this.pubkey,
+        created_at: Math.floor(Date.now() / 1000),
+        kind: s.kinds[0],
+        tags: [],
+        content: "",
+        sig: "0".repeat(128),
+      };
+      return { ...s, price: String(this.#quote(probe, entry).amount) };
+    });
+  }
+
   /** Kinds delivered to skills unpaid (private messages...): never announced as jobs. */
   #deliveryKinds(): number[] {
     const kinds = this.#servable().flatMap((s) => s.manifest.kinds);
@@ -553,7 +575,7 @@ class Provider implements ProviderNode {
   async #announce(assetCode: string, assetScale: number): Promise<void> {
     const publisher = this.#publisher!;
     const before = publisher.spent;
-    const skills = this.#skillList();
+    const skills = this.#quotedSkillList();
     await publisher.publish(buildPeerInfo({
       ilpAddress: this.ilpAddress,
       btpEndpoint: this.#o.btpEndpoint ?? this.#o.btpUrl,

@@ -64,7 +64,7 @@ export function precheckJob(
       message: `the bid ${o.bid} is below every online provider's price for ${what}`,
       suggestion:
         `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
-        `with ${cheapest.skill.name} for ${cheapest.price} plus its writes: raise --bid, or --force`,
+        `with ${cheapest.skill.name} from ${cheapest.price}: raise --bid, or --force`,
     };
   }
   return { ok: true, offers };

@@ -80,7 +80,12 @@ Deno.test("provider e2e: announcements 10032, 31990 and the heartbeat are on the
     const handler = JSON.parse(events.find((e) => e.kind === 31990)!.json);
     assert(handler.tags.some((t: string[]) => t[0] === "k" && t[1] === "5601"));
     const meta = JSON.parse(handler.content);
-    assertEquals([meta.paymentMethods, meta.price.amount], [["ilp"], "100"]);
+    assertEquals(meta.paymentMethods, ["ilp"]);
+    // Each skill at what a job costs: echo's 100 plus the provider's own writes for the job.
+    const [echo] = meta.skills;
+    assertEquals([echo.name, echo.kinds], ["echo", [5601]]);
+    assert(BigInt(echo.price) > 100n, `quoted ${echo.price}`);
+    assertEquals(meta.price.amount, echo.price, "the cheapest skill's");
   });
 });
 
