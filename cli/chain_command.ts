@@ -154,7 +154,11 @@ function report(
     console.log(`funded       ${a}: ${formatUnits(tokens, TOKEN_DECIMALS)} M2M and 1 ETH for gas`);
   }
   for (const w of written) {
-    const what = w.settles ? "chain table, [channels] chains (town)" : "chain table";
+    const what = w.settles
+      ? "chain table, [channels] chains (town)"
+      : w.auto
+      ? "chain table, [channels] auto (opens and funds a channel with its town when it pays)"
+      : "chain table";
     console.log(`config       ${w.path}: ${what}`);
   }
   if (written.some((w) => w.settles)) {
@@ -181,6 +185,8 @@ interface WrittenConfig {
   path: string;
   /** `[channels] chains` got the chain (a town's state dir). */
   settles: boolean;
+  /** `[channels] auto = true` was written (a payer's state dir that did not say). */
+  auto?: boolean;
 }
 
 async function configTarget(stateDir: string): Promise<ConfigTarget> {
@@ -219,13 +225,17 @@ async function writeChainConfig(target: ConfigTarget, chain: LocalChain): Promis
   await Deno.mkdir(target.stateDir, { recursive: true, mode: 0o700 });
   const path = `${target.stateDir}/config.toml`;
   const settles = target.town && !target.chains.includes(LOCAL_CHAIN);
-  await editConfigFile(path, (text) => {
+  let auto = false;
+  await editConfigFile(path, (text, current) => {
     const next = setTableKeys(text, ["chains", LOCAL_CHAIN], chain.chainsTable[LOCAL_CHAIN], {
       replace: true,
     });
-    return settles
-      ? setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] })
-      : next;
+    if (settles) {
+      return setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] });
+    }
+    // A payer runs its channel by itself from now on, unless its file says otherwise.
+    auto = !target.town && current.sections.channels?.auto === undefined;
+    return auto ? setTableKeys(next, ["channels"], { auto: true }) : next;
   });
-  return { path, settles: target.town };
+  return { path, settles: target.town, auto };
 }

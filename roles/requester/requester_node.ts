@@ -62,6 +62,8 @@ import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
+import type { ChannelPolicy } from "../../config/channel_policy.ts";
+import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
 export interface RequesterOptions {
@@ -100,6 +102,14 @@ export interface RequesterOptions {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher. Default 15 s. */
   channelWatchIntervalMs?: number;
+  /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
+  channelPolicy?: ChannelPolicy;
+  /** config.toml `[channels]` (chains, prefer, settle_timeout). */
+  channels?: Record<string, unknown>;
+  /** Pay a town price above the ceiling (else the start fails). */
+  acceptPrice?: boolean;
+  /** POST alerts (low balance, top-ups, price) to this URL. */
+  alertWebhook?: string;
 }
 
 /** A progress line. */
@@ -155,6 +165,7 @@ export class Requester {
   #o: RequesterOptions;
   #audit?: AuditLog;
   #link?: TownLink;
+  #alerts?: NodeAlerts;
   #callbacks: CallbackRunner;
   #sidecars = new Map<string, JobSidecar>();
   #active = new Set<string>();
@@ -186,6 +197,12 @@ export class Requester {
     const durable = this.#o.durable ?? true;
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
+    this.#alerts = createNodeAlerts({
+      webhook: this.#o.alertWebhook,
+      node: this.pubkey,
+      log: this.#o.warn,
+    });
+    const alerts = this.#alerts;
     this.#link = await connectTownLink({
       btpUrl: this.#o.btpUrl,
       btpToken: this.#o.btpToken,
@@ -194,8 +211,10 @@ export class Requester {
       townAddress: this.#o.townAddress,
       pricePerByte: this.#o.pricePerByte,
       priceCeiling: this.#o.priceCeiling,
+      acceptPrice: this.#o.acceptPrice,
       secretKey: this.#o.secretKey,
       warn: this.#o.warn,
+      alert: (kind, message, details) => alerts.raise(kind, message, details),
       recordWrite: ({ event, amount, townAddress }) =>
         this.payments.append({
           ts: new Date().toISOString(),
@@ -219,6 +238,18 @@ export class Requester {
         chains: this.#o.chains,
         watchIntervalMs: this.#o.channelWatchIntervalMs,
       },
+      autoChannel: this.#o.channelPolicy?.auto
+        ? {
+          policy: this.#o.channelPolicy,
+          channels: this.#o.channels,
+          stateDir: this.stateDir,
+          audit: this.#audit,
+          prepay: this.#o.channelPrepay,
+          chains: this.#o.chains,
+          watchIntervalMs: this.#o.channelWatchIntervalMs,
+          info: this.#o.warn,
+        }
+        : undefined,
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     this.#subscribe(inFlight);
@@ -423,6 +454,7 @@ export class Requester {
     await this.#reading?.catch(() => {});
     await Promise.allSettled([...this.#queues.values()]);
     await this.#link?.close().catch(() => {});
+    await this.#alerts?.close().catch(() => {});
     await this.payments?.flush().catch(() => {});
     await this.#audit?.close().catch(() => {});
     this.repo?.close();
