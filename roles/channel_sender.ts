@@ -220,7 +220,11 @@ async function openLocked(
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
     intervalMs: options.watchIntervalMs,
-    onChange: options.onChannelChange,
+    onChange: (change) => {
+      // A deposit raised by another process (`channel topup` while stopped) lifts our cap too.
+      if (change.record.deposit > signer.deposit) void signer.noteDeposit(change.record.deposit);
+      options.onChannelChange?.(change);
+    },
     onError: options.onWatchError && ((_id, err) => options.onWatchError!(err)),
   });
   const topUp = startTopUp(options, record, sent, signer);

@@ -12,16 +12,13 @@
  *
  * @module
  */
-import type { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { formatTokens } from "../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../config/channel_policy.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import type { ChannelRecord, SentClaimWriter } from "../state/channel_file.ts";
-import { appendChannelLog, autoTopUpsSince, readChannelLog } from "../state/channel_log.ts";
+import { autoTopUpsSince, readChannelLog } from "../state/channel_log.ts";
+import { type DepositChain, raiseChannelDeposit } from "./channel_deposit.ts";
 import type { AlertKind } from "./node_alerts.ts";
-
-/** The chain calls a top-up needs (a TokenNetworkClient fits). */
-export type TopUpChain = Pick<TokenNetworkClient, "setTotalDeposit" | "tokenBalance">;
 
 /** Options for {@linkcode startChannelTopUp}. */
 export interface ChannelTopUpOptions {
@@ -29,7 +26,7 @@ export interface ChannelTopUpOptions {
   policy: ChannelPolicy;
   /** The channel file's owner: the record as last written, and ordered writes. */
   sent: Pick<SentClaimWriter, "record" | "update">;
-  chain: TopUpChain;
+  chain: DepositChain;
   /** Learns the raised deposit (the claim signer's cap). */
   signer: { noteDeposit(totalDeposit: bigint): Promise<void> };
   audit?: AuditLog;
@@ -37,6 +34,11 @@ export interface ChannelTopUpOptions {
   alert?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   /** The clock, for the daily cap (tests). */
   now?: () => Date;
+}
+
+/** An automatic top-up was not done (daily cap reached, empty wallet). */
+export class TopUpRefusedError extends Error {
+  override name = "TopUpRefusedError";
 }
 
 /** A running top-up keeper. */
@@ -99,32 +101,27 @@ async function topUp(
   const fmt = (v: bigint) => formatTokens(v, record);
   let amount = dailyCap - used < wanted ? dailyCap - used : wanted;
   if (amount <= 0n) {
-    throw new Error(
+    throw new TopUpRefusedError(
       `the daily cap of ${fmt(dailyCap)} is reached (${fmt(used)} topped up today; ` +
         "[channels] topup_daily_cap)",
     );
   }
   const held = await options.chain.tokenBalance();
   if (held < amount) amount = held;
-  if (amount <= 0n) throw new Error(`the wallet holds no ${record.tokenSymbol}`);
-  const total = record.deposit + amount;
-  const tx = await options.chain.setTotalDeposit(record.channelId, total);
-  // The cap rises only once the deposit is on chain: the town reads it there.
-  await options.signer.noteDeposit(total);
-  await options.sent.update((r) => ({ ...r, deposit: r.deposit > total ? r.deposit : total }), {
-    action: "topup",
-    fields: { Tx: tx, Amount: amount.toString(), Auto: "yes" },
-  });
-  await appendChannelLog({
-    ts: new Date().toISOString(),
-    action: "topup",
-    channelId: record.channelId,
-    chain: record.chain,
-    amount: amount.toString(),
-    totalDeposit: total.toString(),
-    tx,
+  if (amount <= 0n) throw new TopUpRefusedError(`the wallet holds no ${record.tokenSymbol}`);
+  const { total, tx } = await raiseChannelDeposit({
+    stateDir: options.stateDir,
+    record,
+    amount,
+    chain: options.chain,
+    // The cap rises only once the deposit is on chain: the town reads it there.
+    update: async (change, save) => {
+      await options.signer.noteDeposit(record.deposit + amount);
+      return await options.sent.update(change, save);
+    },
+    audit: options.audit,
     auto: true,
-  }, { stateDir: options.stateDir, audit: options.audit });
+  });
   options.alert?.(
     "topup",
     `channel ${record.channelId} topped up by ${fmt(amount)} to ${fmt(total)} (tx ${tx})`,

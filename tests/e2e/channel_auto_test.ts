@@ -55,13 +55,23 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
       assertEquals(next.code, 0, next.stderr);
       assert(!next.stderr.includes("channel: opened"), "no second channel");
     }
+    // The cap is reached: the operator tops up by hand, and the next run pays on.
+    const manual = await net.alice("channel", "topup", id, "--amount", "0.01");
+    assertEquals(manual.code, 0, manual.stderr);
+    assertStringIncludes(manual.stdout, `Topped up ${id} by 0.01 M2M to 0.04 M2M`);
+    const more = await submit("after a manual top-up");
+    assertEquals(more.code, 0, more.stderr);
     channels = await listChannels(net.aliceState);
     assertEquals(channels.map((c) => c.channelId), [id], "one channel, used by every run");
     const log = (await readChannelLog(net.aliceState)).filter((e) => e.channelId === id);
     assertEquals(log[0].action, "open");
     assertEquals(log[0].amount, "10000");
     const topUps = log.filter((e) => e.action === "topup");
-    assertEquals(topUps.map((e) => e.amount), ["10000", "10000"], "capped at 0.02 M2M a day");
+    assertEquals(topUps.map((e) => [e.amount, e.auto]), [
+      ["10000", true],
+      ["10000", true],
+      ["10000", false],
+    ], "automatic ones capped at 0.02 M2M a day");
     const deposited = log.reduce((n, e) => n + BigInt(e.amount), 0n);
     assertEquals(channels[0].deposit, deposited);
 
