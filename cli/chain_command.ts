@@ -23,6 +23,7 @@ import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
+import { registerChainDeploy } from "./chain_deploy_command.ts";
 
 interface ChainUpOptions {
   output?: "text" | "json" | "csv";
@@ -47,7 +48,7 @@ const TOKEN_DECIMALS = 6;
  */
 export function registerChainCommand(program: Command): Command {
   const chain = program.command("chain").description(
-    "a local development chain for payment channels (anvil + the contracts)",
+    "chains for payment channels: a local one (anvil + the contracts), or deploy to one",
   );
   chain.command("up")
     .description("start anvil, deploy TokenNetwork + M2M test token, fund accounts; Ctrl-C stops")
@@ -63,6 +64,7 @@ export function registerChainCommand(program: Command): Command {
     .action(async (_o: unknown, cmd: Command) => {
       await chainUp(cmd.optsWithGlobals<ChainUpOptions>());
     });
+  registerChainDeploy(chain);
   return chain;
 }
 
