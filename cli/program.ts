@@ -22,6 +22,7 @@ import { registerNodeCommand } from "./node_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
+import { registerPruneCommands } from "./prune_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -66,6 +67,7 @@ export function createProgram(): Command {
   registerJobCommand(program);
   registerRequesterCommand(program);
   registerNodeCommand(program);
+  registerPruneCommands(program);
   registerDoctorCommand(program);
   registerRelayCommand(program);
   registerStatsCommand(program);
