@@ -107,6 +107,36 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     assertEquals((low.details as Record<string, string>).channelId, id);
     assertStringIncludes(String(low.message), "left (below 0.006 M2M)");
 
+    // A town asking more per byte than the ceiling is refused before anything is paid.
+    const dear = await net.alice(
+      "job",
+      "submit",
+      "echo",
+      "--input",
+      "text:too dear",
+      "--price-ceiling",
+      "5",
+    );
+    assertEquals(dear.code, 1, dear.stderr);
+    assertStringIncludes(
+      dear.stderr,
+      "Error: the town's price per byte (10) is above the ceiling (5)",
+    );
+    assertStringIncludes(dear.stderr, "Suggestion: pass --accept-price to pay it");
+    const accepted = await net.alice(
+      "job",
+      "submit",
+      "echo",
+      "--input",
+      "text:dear but accepted",
+      "--price-ceiling",
+      "5",
+      "--accept-price",
+    );
+    assertEquals(accepted.code, 0, accepted.stderr);
+    assertStringIncludes(accepted.stderr, "paying it (--accept-price)");
+    assert(alerts.some((a) => a.kind === "price-above-ceiling"), "the webhook heard of it too");
+
     // Books = chain after a cooperative close.
     const closed = await net.alice("channel", "close", id);
     assertEquals(closed.code, 0, closed.stderr);
