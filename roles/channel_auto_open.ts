@@ -82,6 +82,7 @@ export async function ensureAutoChannel(options: AutoChannelOptions): Promise<Au
 }
 
 async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelRecord> {
+  const started = performance.now();
   const channels = options.channels ?? {};
   const chainsTable = (options.chains ?? {}) as Record<string, Record<string, unknown>>;
   const text = (v: unknown) => typeof v === "string" ? v : undefined;
@@ -167,7 +168,8 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
   }, { stateDir: options.stateDir, audit: options.audit });
   options.info?.(
     `channel: opened ${record.channelId} with the town on ${networkLabel(chain)}, deposit ` +
-      `${formatTokens(deposit, chain)} (automatic: [channels] auto; later commands use it)`,
+      `${formatTokens(deposit, chain)} in ${Math.round(performance.now() - started)} ms ` +
+      "(automatic: [channels] auto; later commands use it)",
   );
   return record;
 }

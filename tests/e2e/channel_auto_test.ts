@@ -42,7 +42,8 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     const first = await submit("first job, no channel yet");
     assertEquals(first.code, 0, first.stderr);
     assertStringIncludes(first.stderr, "channel: opened 0x");
-    assertStringIncludes(first.stderr, "deposit 0.01 M2M (automatic");
+    assertStringIncludes(first.stderr, "deposit 0.01 M2M in ");
+    assertStringIncludes(first.stderr, " ms (automatic: [channels] auto");
     let channels = await listChannels(net.aliceState);
     assertEquals(channels.length, 1);
     const id = channels[0].channelId;
