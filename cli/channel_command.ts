@@ -18,6 +18,9 @@
  * max_deposit = "100"            # token units
  * settle_timeout = 3600          # seconds
  * warn_percent = 10              # low-balance warning threshold
+ * auto = true                    # open, use and top up a channel with the town by itself
+ * deposit = "50"                 # (config/channel_policy.ts: topup_below, topup_amount,
+ *                                #  topup_daily_cap)
  * watch_interval = 15           # seconds between a running node's chain polls
  * [chains."evm:base:31337"]
  * rpc_url = "http://127.0.0.1:8545"

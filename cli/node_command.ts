@@ -21,9 +21,12 @@
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
  * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
+ * | `--alert-webhook <url>` | `TURNPIKE_ALERT_WEBHOOK`        | `[alerts] webhook`       | none |
  *
- * `--channel` names the payment channel whose claims pay the town (never picked implicitly);
- * a channel that is not open, not this node's or not with this town stops `node up` (exit 1).
+ * `--channel` names the payment channel whose claims pay the town; without it, `[channels] auto`
+ * (config/channel_policy.ts) uses or opens the channel with the town and keeps it funded, and
+ * otherwise nothing is picked implicitly. A channel that is not open, not this node's or not
+ * with this town stops `node up` (exit 1).
  *
  * @module
  */
