@@ -551,6 +551,13 @@ export class Requester {
       filters: [{ "#p": [this.pubkey], since: since - RESUME_OVERLAP_S }],
       initialBackoffMs: 200,
       maxBackoffMs: 5_000,
+      onLog: (e) => {
+        if (e.type !== "disconnected") return;
+        this.#alerts?.raise("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
+          code: String(e.code),
+          reason: e.reason,
+        });
+      },
     });
     const reader = source.getReader();
     this.#reader = reader;

@@ -118,9 +118,22 @@ Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with
 
     town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
     await town.waitForLine((l) => l.startsWith("  learns"));
-    provider = spawnCli(["--profile", "beta", "node", "up", ...secret], { env: payerEnv });
+    // The provider's channel runs low at once (1 M2M, top-up below 0.999): low balance, top-up.
+    provider = spawnCli(["--profile", "beta", "node", "up", ...secret], {
+      env: { ...payerEnv, TURNPIKE_CHANNELS_DEPOSIT: "1", TURNPIKE_CHANNELS_TOPUP_BELOW: "0.999" },
+    });
     await provider.waitForLine((l) => /^ {2}network\s/.test(l));
     assertStringIncludes(provider.stderr.join("\n"), "channel: opened 0x");
+    // The top-up runs beside the node: follow `node status` until it reports it.
+    const nodeStatus = () => runCli(["--profile", "beta", "node", "status"], { env });
+    let status = await nodeStatus();
+    for (let i = 0; i < 100 && status.code === 0 && !status.stdout.includes(" topup: "); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await nodeStatus();
+    }
+    assertEquals(status.code, 0, status.stderr);
+    assertStringIncludes(status.stdout, " low-balance: channel ");
+    assertStringIncludes(status.stdout, " topup: channel ");
 
     const job = await as(
       "alice",
