@@ -120,13 +120,7 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
     );
   }
   const deposit = await depositWithin(client, options.policy);
-  const existing = await client.channelWith(peer);
-  if (!/^0x0*$/.test(existing)) {
-    throw new AutoChannelError(
-      `a channel with the town already exists on chain (${existing}) but has no open file here`,
-      "rebuild its file with `turnpike channel recover`, or close it with `turnpike channel close`",
-    );
-  }
+  await refuseExisting(client, peer);
   const settleTimeout = BigInt(String(channels.settle_timeout ?? 3600));
   const opened = await client.openChannel({ partner: peer, deposit, settleTimeout })
     .catch((err) => {
@@ -210,4 +204,24 @@ async function depositWithin(client: TokenNetworkClient, policy: ChannelPolicy):
     );
   }
   return deposit;
+}
+
+/** The contract allows one channel per pair until it is settled: say which one is in the way. */
+async function refuseExisting(client: TokenNetworkClient, peer: `0x${string}`): Promise<void> {
+  const existing = await client.channelWith(peer);
+  if (/^0x0*$/.test(existing)) return;
+  const onChain = await client.getChannel(existing);
+  if (onChain.state === "closed") {
+    const at = new Date(Number(onChain.settleAt) * 1000).toISOString();
+    throw new AutoChannelError(
+      `the channel with the town ${existing} is closed but not settled: a new one can be ` +
+        `opened once it is (its settle timeout ends ${at})`,
+      `after ${at}, settle it with \`turnpike channel close ${existing}\` (the town's watcher ` +
+        "also settles it); the next paid command then opens a new one",
+    );
+  }
+  throw new AutoChannelError(
+    `a channel with the town already exists on chain (${existing}) but has no open file here`,
+    "rebuild its file with `turnpike channel recover`, or close it with `turnpike channel close`",
+  );
 }

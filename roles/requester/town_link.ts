@@ -18,7 +18,7 @@ import {
 } from "../../transport/relay_info.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { openChannelSender } from "../channel_sender.ts";
+import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import type { AlertKind } from "../node_alerts.ts";
@@ -182,21 +182,8 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       "the town's pubkey is unknown: its NIP-11 document has no `self`; pass --town-pubkey",
     );
   }
-  const channel = options.channel ?? await autoChannelOf(options, townPubkey);
   // Checked before connecting: a channel that cannot pay this town is the operator's error.
-  const sender = channel &&
-    await openChannelSender({
-      stateDir: channel.stateDir,
-      channelId: channel.id,
-      secretKey: options.secretKey,
-      townPubkey,
-      audit: channel.audit,
-      chains: channel.chains,
-      watchIntervalMs: channel.watchIntervalMs,
-      prepay: channel.prepay,
-      topUp: options.channel ? undefined : options.autoChannel?.policy,
-      alert: options.alert,
-    });
+  const sender = await openSender(options, townPubkey);
   let assetCode = "";
   let assetScale = 0;
   const btp = new BtpClient({
@@ -286,6 +273,41 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       await sender?.close();
     },
   };
+}
+
+/**
+ * The sender of the named channel, else of the one `[channels] auto` uses. An automatic channel
+ * the chain says is no longer open (its file learns it on the way) is replaced once.
+ */
+async function openSender(
+  options: TownLinkOptions,
+  townPubkey: string,
+): Promise<ChannelSender | undefined> {
+  const open = (channel: TownLinkChannel) =>
+    openChannelSender({
+      stateDir: channel.stateDir,
+      channelId: channel.id,
+      secretKey: options.secretKey,
+      townPubkey,
+      audit: channel.audit,
+      chains: channel.chains,
+      watchIntervalMs: channel.watchIntervalMs,
+      prepay: channel.prepay,
+      topUp: options.channel ? undefined : options.autoChannel?.policy,
+      alert: options.alert,
+    });
+  if (options.channel) return await open(options.channel);
+  const auto = await autoChannelOf(options, townPubkey);
+  if (auto === undefined) return undefined;
+  try {
+    return await open(auto);
+  } catch (err) {
+    if (!(err instanceof ChannelSenderError) || !/ is (closed|settled|closing)/.test(err.message)) {
+      throw err;
+    }
+    const next = await autoChannelOf(options, townPubkey);
+    return next && await open(next);
+  }
 }
 
 /** The channel `[channels] auto` picks or opens; undefined when it is off. */

@@ -151,6 +151,14 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     assertEquals(after.sent, paid, "the channel paid what the payment log says");
     assertEquals((await reader.getChannel(id)).state, "none");
     assertEquals(await reader.tokenBalance(channels[0].selfAddress), 100_000_000n - paid);
+
+    // The channel is settled: the next paid run opens a new one by itself.
+    const again = await submit("after the close");
+    assertEquals(again.code, 0, again.stderr);
+    assertStringIncludes(again.stderr, "channel: opened 0x");
+    const open = (await listChannels(net.aliceState)).filter((c) => c.status === "open");
+    assertEquals(open.length, 1);
+    assert(open[0].channelId !== id, "a new channel");
   } finally {
     await hook.shutdown();
   }
