@@ -76,7 +76,7 @@ export function startAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
       signal: AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]),
     });
     await res.body?.cancel();
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) throw new AlertWebhookError(`HTTP ${res.status}`);
   };
   const deliver = async (body: unknown): Promise<void> => {
     let why = "";
