@@ -55,6 +55,7 @@ import {
   TownUnreachableError,
 } from "../roles/requester/town_link.ts";
 import { AutoChannelError } from "../roles/channel_auto_open.ts";
+import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
 import { ChannelSenderError } from "../roles/channel_sender.ts";
 import { BlobPublishError } from "../roles/blob_publisher.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
@@ -322,6 +323,15 @@ export function asCliError(err: unknown): unknown {
       context: "price_ceiling",
       code: "price-above-ceiling",
       suggestion: "pass --accept-price to pay it, or raise --price-ceiling / price_ceiling",
+      cause: err,
+    });
+  }
+  if (err instanceof ClaimBeyondDepositError) {
+    return new CliError(`the payment channel's deposit is used up: ${err.message}`, {
+      context: "payment channel",
+      code: "channel",
+      suggestion: "top it up (`turnpike channel topup <id> --amount <n>`; `turnpike channel " +
+        "list` names it), or raise [channels] topup_amount / topup_daily_cap",
       cause: err,
     });
   }

@@ -159,6 +159,12 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     const open = (await listChannels(net.aliceState)).filter((c) => c.status === "open");
     assertEquals(open.length, 1);
     assert(open[0].channelId !== id, "a new channel");
+    // Today's top-ups are spent: the new 0.01 M2M channel runs dry, and says what to do.
+    assertEquals((await submit("second on the new channel")).code, 0);
+    const dry = await submit("one too many");
+    assertEquals(dry.code, 1, dry.stderr);
+    assertStringIncludes(dry.stderr, "Error: the payment channel's deposit is used up");
+    assertStringIncludes(dry.stderr, "Suggestion: top it up (`turnpike channel topup <id>");
   } finally {
     await hook.shutdown();
   }
