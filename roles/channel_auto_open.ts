@@ -15,6 +15,7 @@ import { type ChannelPolicy, channelPolicyAmounts } from "../config/channel_poli
 import type { AuditLog } from "../state/audit_log.ts";
 import { type ChannelRecord, listChannels, saveChannel } from "../state/channel_file.ts";
 import { appendChannelLog } from "../state/channel_log.ts";
+import { lockProcessFile, type ProcessLock, ProcessLockedError } from "../state/process_lock.ts";
 import { ChannelPeerError, resolveChannelPeer } from "./channel_peer_resolver.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
@@ -70,15 +71,45 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
  * @throws {AutoChannelError} when none is open and none can be opened.
  */
 export async function ensureAutoChannel(options: AutoChannelOptions): Promise<AutoChannel> {
+  const known = await openChannelWithTown(options);
+  if (known) return { record: known, opened: false };
+  // Two commands starting together must not both open one (the contract allows one per pair).
+  const lock = await holdOpeningLock(options.stateDir);
+  try {
+    const meanwhile = await openChannelWithTown(options);
+    if (meanwhile) return { record: meanwhile, opened: false };
+    const started = performance.now();
+    const record = await openAutoChannel(options);
+    return { record, opened: true, openMs: performance.now() - started };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function openChannelWithTown(
+  options: AutoChannelOptions,
+): Promise<ChannelRecord | undefined> {
   const town = evmAddressesOfNostrPubkey(options.townPubkey);
-  const open = (await listChannels(options.stateDir)).filter((r) =>
+  return (await listChannels(options.stateDir)).filter((r) =>
     r.status === "open" && town.includes(r.peerAddress.toLowerCase() as `0x${string}`)
-  );
-  const newest = open.at(-1);
-  if (newest) return { record: newest, opened: false };
-  const started = performance.now();
-  const record = await openAutoChannel(options);
-  return { record, opened: true, openMs: performance.now() - started };
+  ).at(-1);
+}
+
+/** Beside the channels' own locks (`channels/*.lock`, kept out of git). */
+const OPENING_LOCK = "channels/auto-open.lock";
+const OPENING_WAIT_MS = 100;
+const OPENING_WAITS = 600;
+
+async function holdOpeningLock(stateDir: string): Promise<ProcessLock> {
+  await Deno.mkdir(`${stateDir}/channels`, { recursive: true, mode: 0o700 });
+  for (let i = 0;; i++) {
+    try {
+      return await lockProcessFile(`${stateDir}/${OPENING_LOCK}`);
+    } catch (err) {
+      if (!(err instanceof ProcessLockedError) || i >= OPENING_WAITS) throw err;
+      await new Promise((r) => setTimeout(r, OPENING_WAIT_MS));
+    }
+  }
 }
 
 async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelRecord> {
