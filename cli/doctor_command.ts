@@ -187,6 +187,8 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
         ? "start what does not answer, or fix its URL (flag, environment or config.toml)"
         : undefined,
       exitCode: ExitCode.Failure,
+      // The report above is the JSON outcome; --json adds no error object after it.
+      printed: opts.output === "json",
     });
   }
 }

@@ -25,6 +25,13 @@ import {
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { buildResultReport, progressLine } from "./job_report.ts";
+import {
+  fetchProviderDirectory,
+  kindOfSkill,
+  type ProviderListing,
+} from "../roles/requester/provider_directory.ts";
+import { precheckJob } from "../roles/requester/job_precheck.ts";
+import { type NetworkField, networkField, printNetworkLine } from "./network_line.ts";
 import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
 import {
   checkPubkey,
@@ -270,9 +277,12 @@ export async function openRequester(
     onProgress?: (p: JobProgress) => void;
     /** Already resolved by the caller (with {@linkcode loadRequesterConfig}). */
     config?: RequesterConfig;
+    /** The caller printed the network line already. */
+    networkShown?: boolean;
   } = {},
 ): Promise<Requester> {
   const config = extra.config ?? await loadRequesterConfig(opts, cmd);
+  if (!extra.networkShown) printNetworkLine(config.network);
   const secretKey = await loadNodeIdentity({
     ...opts,
     // `job` has no --generate-key: the requester always signs with its wallet.
@@ -364,6 +374,7 @@ interface PendingUpload {
 async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
+  directory: readonly ProviderListing[] = [],
 ): Promise<{ spec: JobSpec; uploads: PendingUpload[] }> {
   const uploads: PendingUpload[] = [];
   try {
@@ -387,7 +398,7 @@ async function buildSpec(
     const timeoutMs = opts.timeout === undefined ? DEFAULT_JOB_TIMEOUT_MS : seconds(opts.timeout);
     const defaults = { skill, timeoutMs, providers };
     const spec: JobSpec = {
-      kind: resolveJobKind(kindText),
+      kind: resolveJobKind(kindText, (name) => kindOfSkill(directory, name)),
       inputs,
       params,
       output: opts.outputMime,
@@ -405,7 +416,8 @@ async function buildSpec(
       throw new CliError(err.message, {
         exitCode: ExitCode.Usage,
         suggestion: err instanceof UnknownJobKindError
-          ? "use a kind number 5000-5999 or a documented name (ci-run, echo)"
+          ? "use a kind number 5000-5999, a documented name (ci-run, echo) or a skill name " +
+            "a provider announces (`turnpike providers`)"
           : undefined,
         cause: err,
       });
@@ -509,9 +521,23 @@ function seconds(text: string): number {
 }
 
 async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
-  const { spec, uploads } = await buildSpec(kindText, opts);
   const json = opts.output === "json";
+  const config = await loadRequesterConfig(opts, cmd);
+  printNetworkLine(config.network);
+  const directory = await readDirectory(config.relayUrl);
+  const { spec, uploads } = await buildSpec(kindText, opts, directory ?? []);
+  if (!opts.force) {
+    try {
+      precheck(directory, spec);
+    } catch (err) {
+      for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
+      throw err;
+    }
+  }
+  const network = networkField(config.network);
   const req = await openRequester(opts, cmd, {
+    config,
+    networkShown: true,
     onProgress: opts.wait ? progressPrinter(json) : undefined,
   });
   try {
@@ -524,14 +550,37 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     }
     if (!opts.wait) {
       // The job's id is this command's output.
-      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record) }));
+      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
       else console.log(`job ${record.id} ${record.status}`);
       return;
     }
     if (!json) console.error(`job ${record.id} ${record.status}`);
-    await follow(req, record.id, { json, links: 1 + spec.then.length });
+    await follow(req, record.id, { json, network, links: 1 + spec.then.length });
   } finally {
     await req.close();
+  }
+}
+
+/** The town's providers, or undefined (with a warning) when they cannot be read. */
+async function readDirectory(relayUrl: string): Promise<ProviderListing[] | undefined> {
+  try {
+    return await fetchProviderDirectory({ relayUrl });
+  } catch (err) {
+    console.error(`warning: cannot list the town's providers: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Refuses a job nobody online would take at its bid (see roles/requester/job_precheck.ts). */
+function precheck(directory: readonly ProviderListing[] | undefined, spec: JobSpec): void {
+  if (directory === undefined) return;
+  const check = precheckJob(directory, spec);
+  if (!check.ok) {
+    throw new CliError(check.message, {
+      code: check.code,
+      suggestion: check.suggestion,
+      exitCode: ExitCode.Failure,
+    });
   }
 }
 
@@ -551,7 +600,7 @@ function progressPrinter(json: boolean): (p: JobProgress) => void {
 async function follow(
   req: Requester,
   id: string,
-  o: { json: boolean; links?: number },
+  o: { json: boolean; network: NetworkField; links?: number },
 ): Promise<void> {
   const chain = await req.waitForChain(id);
   const last = chain[chain.length - 1];
@@ -562,7 +611,7 @@ async function follow(
       chain,
       payments: req.payments.entries(),
     });
-    console.log(JSON.stringify(report));
+    console.log(JSON.stringify({ ...report, network: o.network }));
   } else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
@@ -592,7 +641,7 @@ async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Pr
   try {
     const record = await req.repo.read(id);
     if (!json) console.error(`job ${id} ${record?.status}`);
-    await follow(req, id, { json });
+    await follow(req, id, { json, network: networkField(config.network) });
   } finally {
     await req.close();
   }

@@ -38,6 +38,7 @@ import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
@@ -361,6 +362,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   // Before the passphrase prompt and the first write (the status file above all: a second
   // provider would overwrite the running one's); held until the provider has stopped.
   await using _lock = await holdStateDir(resolved.stateDir, "node up");
+  printNetworkLine(loaded.settings.network);
   const secretKey = await loadNodeIdentity({
     ...opts,
     stateDir: resolved.stateDir,
@@ -401,7 +403,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     btpUrl: resolved.btpUrl,
     skillsDir: resolved.skillsDir,
     stateDir: resolved.stateDir,
-    network: loaded.settings.network,
+    network: networkField(loaded.settings.network).line.replace("Network: ", ""),
     sandbox:
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
       `processes ${node.sandbox.limits.processes})`,
@@ -451,6 +453,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
     throw new CliError("no provider is running on this state dir", {
       context: stateDir,
       suggestion: "start one with `turnpike node up`",
+      printed: opts.output === "json",
     });
   }
 }
@@ -472,6 +475,9 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   console.log(`  relay       ${status.relayUrl}`);
   for (const s of status.skills) {
     console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
+  }
+  for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
+    console.log(`  not served  ${folder}: ${why}`);
   }
   console.log(
     `  jobs        ${status.inFlight} in flight, ${alive ? status.running : 0} running, ` +

@@ -23,6 +23,8 @@ import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
+import { registerDmCommand } from "./dm_command.ts";
+import { registerSkillCommand } from "./skill_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -66,6 +68,8 @@ export function createProgram(): Command {
   registerChainCommand(program);
   registerJobCommand(program);
   registerRequesterCommand(program);
+  registerDmCommand(program);
+  registerSkillCommand(program);
   registerNodeCommand(program);
   registerPruneCommands(program);
   registerDoctorCommand(program);

@@ -26,7 +26,8 @@ import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadSettings } from "../config/settings.ts";
+import { loadSettings, type Network } from "../config/settings.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError, describeSource } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
@@ -120,13 +121,14 @@ export function registerTownCommand(program: Command): void {
 function printStarted(
   node: TownNode,
   opts: TownUpOptions,
-  config: { host: string; stateDir: string },
+  config: { host: string; stateDir: string; network: Network },
   settlements: readonly PeerSettlement[],
   learnsOn: readonly string[],
 ) {
   const { host, stateDir } = config;
   const info = {
     event: "town-up",
+    network: networkField(config.network).line.replace("Network: ", ""),
     ilpAddress: node.ilpAddress,
     pubkey: node.pubkey,
     nip01Url: `ws://${host}:${node.httpPort}`,
@@ -198,6 +200,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   }
   // Before the passphrase prompt and the first write; held until the town has stopped.
   await using _lock = await holdStateDir(config.stateDir, "town up");
+  printNetworkLine(config.network);
   const secretKey = await loadNodeIdentity({
     ...opts,
     stateDir: config.stateDir,

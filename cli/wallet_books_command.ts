@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { loadSettings } from "../config/settings.ts";
+import { printNetworkLine } from "./network_line.ts";
 import { networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
@@ -97,7 +98,8 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
       suggestion: "run `turnpike wallet init` (or `turnpike init --role ...`) first",
     });
   });
-  const { sections } = await loadSettings({ flags: { stateDir } });
+  const { sections, settings } = await loadSettings({ flags: { stateDir } });
+  const network = printNetworkLine(settings.network);
   const chains = (sections.chains ?? {}) as Record<string, Record<string, unknown>>;
   const address = wallet.evmAddress as `0x${string}`;
   const onChain: ChainBalanceView[] = [];
@@ -134,7 +136,7 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
     symbol: r.tokenSymbol,
   }));
   if (opts.output === "json") {
-    console.log(JSON.stringify({ stateDir, address, onChain, channels }));
+    console.log(JSON.stringify({ stateDir, network, address, onChain, channels }));
     return;
   }
   console.log(`wallet      ${address} (${stateDir})`);

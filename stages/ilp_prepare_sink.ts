@@ -17,6 +17,7 @@
  * @module
  */
 import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import {
   type StageFlags,
   StageOptionsError,
@@ -114,13 +115,9 @@ export function decodeSharedSecret(text: string): Uint8Array {
   return bytes;
 }
 
-function hexToBytes(hex: string, what: string): Uint8Array {
+function hexOf(hex: string, what: string): Uint8Array {
   if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new IlpPacketError(`${what} is not hex`);
-  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hexToBytes(hex);
 }
 
 function base64ToBytes(text: string): Uint8Array {
@@ -152,7 +149,7 @@ function planFromPrepareChunk(chunk: PrepareChunk): Planned {
   if (!isValidIlpAddress(chunk.destination)) {
     throw new IlpPacketError(`invalid destination "${chunk.destination}"`);
   }
-  const condition = hexToBytes(chunk.executionCondition, "executionCondition");
+  const condition = hexOf(chunk.executionCondition, "executionCondition");
   if (condition.byteLength !== 32) throw new IlpPacketError("executionCondition must be 32 bytes");
   return {
     prepare: {

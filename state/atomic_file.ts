@@ -100,7 +100,15 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
-async function syncDir(dir: string): Promise<void> {
+/**
+ * fsyncs a directory, so a file just created or renamed in it survives a power loss.
+ *
+ * @example
+ * ```ts
+ * await syncDir("/tmp/state/deliveries");
+ * ```
+ */
+export async function syncDir(dir: string): Promise<void> {
   // fsync on the directory makes the rename itself durable (POSIX); Windows cannot open dirs.
   if (Deno.build.os === "windows") return;
   using handle = await Deno.open(dir, { read: true });

@@ -15,6 +15,7 @@ import type { StageMetricsSnapshot } from "../../pipeline/stage_metrics.ts";
 import { extractSummary } from "../../protocol/kind_extractor.ts";
 import type { Chunk, ToonChunk } from "../../stages/chunks.ts";
 import { RecordDecoderStream } from "../../stages/record_framing.ts";
+import { isJobRequestKind } from "../../protocol/nip90_job.ts";
 
 /** A stage of the demo pipeline failed. */
 export class FixtureDemoStageError extends Error {
@@ -72,7 +73,7 @@ function knownJobs(chunks: ToonChunk[]): { jobId: string; skill: string }[] {
   for (const chunk of chunks) {
     try {
       const s = extractSummary(chunk.toon);
-      if (s.kind >= 5000 && s.kind <= 5999) jobs.push({ jobId: s.id, skill: "echo" });
+      if (isJobRequestKind(s.kind)) jobs.push({ jobId: s.id, skill: "echo" });
     } catch {
       // malformed fixtures are not jobs; the pipeline reports them
     }

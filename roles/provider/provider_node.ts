@@ -28,16 +28,19 @@ import {
   buildJobFeedback,
   buildJobResult,
   decryptJobParams,
+  isJobRequestKind,
   type JobStatus,
 } from "../../protocol/nip90_job.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
+import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
 import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
 import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
+import { missingParams } from "./skill_manifest.ts";
 import {
   createSkillSandbox,
   OUTPUTS_DIR,
@@ -47,6 +50,12 @@ import {
   type SkillSandbox,
 } from "./skill_sandbox.ts";
 import { type AdmissionDropReason, decideAdmission } from "./job_admission.ts";
+import { DropNotices } from "./drop_notice.ts";
+import { EventDelivery } from "./event_delivery.ts";
+import { openDeliveryLog } from "../../state/delivery_log.ts";
+import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
+import type { NostrFilter } from "../../protocol/nostr_filter.ts";
+import { stderrTail } from "./stderr_tail.ts";
 import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
@@ -76,8 +85,6 @@ import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
-/** Kind of the heartbeat (NIP-38 user status, addressable, with a NIP-40 expiration). */
-export const HEARTBEAT_KIND = 30315;
 /** `d` tag of the heartbeat and of the 31990 announcement. */
 export const PROVIDER_D_TAG = "turnpike-provider";
 
@@ -221,6 +228,8 @@ export async function startProviderNode(options: ProviderNodeOptions): Promise<P
 const nowIso = () => new Date().toISOString();
 /** Default heartbeat period: 1 h (a paid write; providers online are those seen in 3 h). */
 const DEFAULT_HEARTBEAT_MS = 3_600_000;
+/** How far before the job window delivered kinds are read (gift wraps back-date by 2 days). */
+const DELIVERY_LOOKBACK_S = 3 * 86_400;
 /** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
 const DEFAULT_REFRESH_MS = 86_400_000;
 
@@ -265,6 +274,9 @@ class Provider implements ProviderNode {
   #invoiceTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #intervals: ReturnType<typeof setInterval>[] = [];
   #dropped = new Map<string, true>();
+  #notices!: DropNotices;
+  #delivery?: EventDelivery;
+  #deliveryAbort = new AbortController();
   #cancelledEarly = new Map<string, string>();
   #runQueue: string[] = [];
   #running = new Map<string, AbortController>();
@@ -280,6 +292,7 @@ class Provider implements ProviderNode {
     this.#o = options;
     this.#log = options.log ?? (() => {});
     this.pubkey = getPublicKey(options.secretKey);
+    this.#notices = new DropNotices({ pubkey: this.pubkey });
     this.#status = {
       pid: Deno.pid,
       state: "starting",
@@ -389,6 +402,7 @@ class Provider implements ProviderNode {
         }),
     });
     this.#status.ilpAddress = this.ilpAddress;
+    await this.#openDelivery();
     await this.#announce(ildcp.assetCode, ildcp.assetScale);
     await this.#heartbeat();
     this.#intervals.push(
@@ -409,7 +423,17 @@ class Provider implements ProviderNode {
       `provider up: ${this.ilpAddress} pubkey ${this.pubkey} skills ` +
         (this.#skillList().map((s) => `${s.name}:${s.kinds.join(",")}`).join(" ") || "(none)"),
     );
-    for (const [folder, why] of this.#catalog.problems()) this.#log(`skill ${folder}: ${why}`);
+    this.#reportSkillProblems();
+  }
+
+  /** Logs each skill folder that cannot be used (once per problem) and keeps them in the status. */
+  #reportSkillProblems(): void {
+    const problems = this.#catalog!.problems();
+    for (const [folder, why] of problems) {
+      if (this.#status.skillProblems?.[folder] !== why) this.#log(`skill ${folder}: ${why}`);
+    }
+    this.#status.skillProblems = Object.fromEntries(problems);
+    this.#markStatus();
   }
 
   inFlight(): number {
@@ -435,6 +459,7 @@ class Provider implements ProviderNode {
     // Running skills are killed; their records stay `running` and recovery decides at restart.
     this.#runQueue.length = 0;
     for (const ac of this.#running.values()) ac.abort(new Error("provider stopping"));
+    this.#deliveryAbort.abort(new Error("provider stopping"));
     await Promise.allSettled([...this.#runPromises]);
     await Promise.allSettled([...this.#pending]);
     await this.#btp?.close().catch(() => {});
@@ -511,12 +536,41 @@ class Provider implements ProviderNode {
     );
   }
 
+  /** The paid-job skills (what is announced and priced): their job request kinds. */
   #skillList() {
     return this.#servable().map((s) => ({
       name: s.manifest.name,
-      kinds: s.manifest.kinds,
+      kinds: s.manifest.kinds.filter(isJobRequestKind),
       price: String(s.manifest.price),
-    }));
+    })).filter((s) => s.kinds.length > 0);
+  }
+
+  /** Kinds delivered to skills unpaid (private messages...): never announced as jobs. */
+  #deliveryKinds(): number[] {
+    const kinds = this.#servable().flatMap((s) => s.manifest.kinds);
+    return [...new Set(kinds.filter((k) => !isJobRequestKind(k)))];
+  }
+
+  /** The delivery of non-job events: its log recovered first (cut-off ones reported). */
+  async #openDelivery(): Promise<void> {
+    const log = await openDeliveryLog({ stateDir: this.#o.stateDir });
+    for (const cut of await log.recover()) {
+      this.#log(`delivery of ${cut.eventId} to ${cut.skill} was cut off: not run again`);
+    }
+    this.#delivery = new EventDelivery({
+      log,
+      pubkey: this.pubkey,
+      secretKey: this.#o.secretKey,
+      run: (job) => this.#sandbox!.run(job),
+      reply: async ({ recipient, text, replyTo }) => {
+        // Signed by the wrap's one-time key: published as is, never re-signed.
+        await this.#publisher!.publishSigned(
+          wrapDirectMessage({ secretKey: this.#o.secretKey, recipient, text, replyTo }),
+        );
+      },
+      logLine: (line) => this.#log(line),
+      signal: this.#deliveryAbort.signal,
+    });
   }
 
   async #announce(assetCode: string, assetScale: number): Promise<void> {
@@ -623,6 +677,7 @@ class Provider implements ProviderNode {
     if (this.#stopped || this.#desk === undefined) return;
     this.#track(this.#warmSkills());
     this.#log(`skills changed: ${this.#skillList().map((s) => s.name).join(", ") || "(none)"}`);
+    this.#reportSkillProblems();
     const sub = this.#subscription;
     this.#subscription = undefined;
     await sub?.cancel().catch(() => {});
@@ -639,8 +694,14 @@ class Provider implements ProviderNode {
     const kinds = [...new Set(this.#skillList().flatMap((s) => s.kinds))];
     // A margin past the max age, so requests just too old get an explicit, logged drop.
     const since = Math.floor(Date.now() / 1000) - (this.#o.maxAgeSec ?? 600) - 60;
-    const filters = [{ kinds: [5], since }];
+    const filters: NostrFilter[] = [{ kinds: [5], since }];
     if (kinds.length > 0) filters.unshift({ kinds, since });
+    const delivered = this.#deliveryKinds();
+    // Gift wraps carry a created_at up to two days in the past (NIP-59): look back further;
+    // the delivery log keeps each event to one delivery however often it comes back.
+    if (delivered.length > 0) {
+      filters.push({ kinds: delivered, "#p": [this.pubkey], since: since - DELIVERY_LOOKBACK_S });
+    }
     const source = createRelaySource({
       relay: this.#o.relayUrl,
       filters,
@@ -670,12 +731,20 @@ class Provider implements ProviderNode {
         }
         try {
           if (event.kind === 5) await this.#onDeletion(event);
-          else await this.#onRequest(event, value.toon);
+          else if (isJobRequestKind(event.kind)) await this.#onRequest(event, value.toon);
+          else this.#deliver(event, value.toon);
         } catch (err) {
           this.#log(`error handling ${event.id}: ${(err as Error).message}`);
         }
       }
     })();
+  }
+
+  /** Hands a non-job event to its skill in the background (bounded by EventDelivery). */
+  #deliver(event: NostrEvent, toon: string): void {
+    const skill = this.#catalog!.forKind(event.kind);
+    if (skill === undefined || !this.#servable().includes(skill)) return;
+    this.#track(this.#delivery!.deliver(event, toon, skill));
   }
 
   #inFlightOf(pubkey: string): number {
@@ -692,10 +761,19 @@ class Provider implements ProviderNode {
     }
     this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
     this.#markStatus();
+    const notice = this.#notices.noticeFor(event, reason, detail);
+    if (notice !== undefined && this.#publisher !== undefined) {
+      this.#track(
+        this.#publisher.publish(buildJobFeedback({
+          request: { id: event.id, pubkey: event.pubkey },
+          status: "error",
+          extraInfo: notice,
+        })).catch((err) => this.#log(`notice of ${event.id} not sent: ${(err as Error).message}`)),
+      );
+    }
   }
 
   async #onRequest(event: NostrEvent, toon: string): Promise<void> {
-    if (event.kind < 5000 || event.kind > 5999) return;
     const listed = this.#catalog!.forKind(event.kind);
     const entry = listed !== undefined && this.#servable().includes(listed) ? listed : undefined;
     const quote = entry === undefined ? undefined : this.#quote(event, entry);
@@ -1035,7 +1113,12 @@ class Provider implements ProviderNode {
       );
     }
     if (outcome.status !== "ok") {
-      return await this.#finishWithError(running, "error", `${outcome.status}: ${outcome.reason}`);
+      const tail = stderrTail(outcome.stderrTail);
+      return await this.#finishWithError(
+        running,
+        "error",
+        `${outcome.status}: ${outcome.reason}${tail === "" ? "" : `; stderr: ${tail}`}`,
+      );
     }
     const computed: ProviderJobRecord = {
       ...running,
@@ -1109,9 +1192,17 @@ class Provider implements ProviderNode {
     event: NostrEvent,
   ): Promise<string | undefined> {
     try {
-      if (entry.manifest.runner === "docker") {
+      const needsTags = entry.manifest.runner === "docker" ||
+        entry.manifest.requiredParams.length > 0;
+      if (needsTags) {
         const tags = decodeEventToon(await this.#skillInput(record), { verify: false }).tags;
-        checkDockerBuildRequest(tags, this.#docker!.engine);
+        const missing = missingParams(tags, entry.manifest.requiredParams);
+        if (missing.length > 0) {
+          return `refused: missing param ${
+            missing.join(", ")
+          } (the ${entry.manifest.name} skill needs it)`;
+        }
+        if (entry.manifest.runner === "docker") checkDockerBuildRequest(tags, this.#docker!.engine);
       }
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
       if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);

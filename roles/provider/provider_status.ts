@@ -24,6 +24,8 @@ export interface ProviderStatus {
   relayUrl: string;
   btpUrl: string;
   skills: { name: string; kinds: number[]; price: string }[];
+  /** Folders of the skills dir that are not usable skills, with why (a bad SKILL.md...). */
+  skillProblems?: Record<string, string>;
   inFlight: number;
   running: number;
   openInvoices: number;

@@ -11,6 +11,8 @@
  *     /tmp /var/tmp /run      private tmpfs
  *     /tmp/job                the job's work dir (read-write; also HOME and TMPDIR)
  *     /opt/turnpike/deno/deno the running Deno binary, read-only (its dir first on PATH)
+ *     /opt/turnpike/deno/toon.mjs  the TOON module (@toon-format/toon, one self-contained file),
+ *                             read-only: skills outside a Deno project import it from there
  *     /opt/turnpike/cache     the skills' Deno cache (read-only for jobs, rw for a warm-up)
  *     <skill dir>, <project>  at their own paths, read-only (a Deno skill imports from there)
  *     <extra reads>           paths the manifest asks for and the operator allows, read-only
@@ -33,6 +35,8 @@ export const SANDBOX_WORK_DIR = "/tmp/job";
 export const SANDBOX_DENO_BIN_DIR = "/opt/turnpike/deno";
 /** Where the skills' Deno cache appears inside the sandbox (the skill's DENO_DIR). */
 export const SANDBOX_DENO_DIR = "/opt/turnpike/cache";
+/** Where the TOON module appears inside the sandbox (also in TURNPIKE_TOON_MODULE). */
+export const SANDBOX_TOON_MODULE = `${SANDBOX_DENO_BIN_DIR}/toon.mjs`;
 /** The host's system directories a job sees read-only, when they exist. */
 export const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
 /** Device files bound from the host into the job's /dev. */
@@ -70,6 +74,8 @@ export interface SandboxFstabOptions {
    * installers keep it in directories only their owner may enter.
    */
   denoBinary: string;
+  /** The TOON module file on the host (bound at {@linkcode SANDBOX_TOON_MODULE}), if found. */
+  toonModule?: string;
   /** The skill's folder (resolved). */
   skillDir: string;
   /** The nearest ancestor of the skill holding a deno.json, if any (resolved). */
@@ -126,6 +132,7 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   bind(o.workDir, SANDBOX_WORK_DIR, false);
   bind(o.binSkeleton, SANDBOX_DENO_BIN_DIR, true);
   bind(o.denoBinary, `${SANDBOX_DENO_BIN_DIR}/deno`, true);
+  if (o.toonModule !== undefined) bind(o.toonModule, SANDBOX_TOON_MODULE, true);
   if (o.denoCache !== undefined) bind(o.denoCache.dir, SANDBOX_DENO_DIR, o.denoCache.mode === "ro");
   if (o.projectDir !== undefined) bind(o.projectDir, o.projectDir, true);
   bind(o.skillDir, o.skillDir, true);

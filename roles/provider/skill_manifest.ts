@@ -6,7 +6,10 @@
  * name: ci-run
  * description: Run a project's test command in a sandbox.
  * metadata:
- *   kinds: [5600]          # NIP-90 request kinds served (5000-5999), at least one
+ *   kinds: [5600]          # event kinds it handles, at least one: NIP-90 request kinds
+ *                          # (5000-5999) are paid jobs; any other kind (e.g. 1059, a private
+ *                          # message) is delivered to it once, unpaid (docs/SKILLS.md)
+ *   required_params: [cmd] # job params it cannot run without: refused before payment
  *   price: 5000            # base units per job (decimal string or integer >= 0)
  *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
  *   memory: 512            # MiB (default 256, at most 65536)
@@ -28,6 +31,7 @@
  * @module
  */
 import { parse as parseYaml } from "yaml";
+import { isJobResultKind, JOB_FEEDBACK_KIND } from "../../protocol/nip90_job.ts";
 
 /** Largest `SKILL.md` read; a manifest is a few hundred bytes. */
 export const MAX_SKILL_MD_BYTES = 64 * 1024;
@@ -59,6 +63,8 @@ export interface SkillManifest {
   outputBytes: number;
   /** Output files returned as blobs (each a tag of the result, budgeted in the quote). */
   outputFiles: number;
+  /** Job params it cannot run without (a job missing one is refused before payment). */
+  requiredParams: string[];
   permissions: SkillPermissions;
 }
 
@@ -118,6 +124,7 @@ export function parseSkillManifest(text: string): SkillManifest {
     resultBytes: boundedNumber(meta.result_bytes, "metadata.result_bytes", 1024, 16384),
     outputBytes: countOrZero(meta.output_mib, "metadata.output_mib", 16, 4096) * 1024 * 1024,
     outputFiles: Math.floor(countOrZero(meta.output_files, "metadata.output_files", 2, 32)),
+    requiredParams: paramNames(meta.required_params),
     permissions: {
       network: optionalBoolean(perms.network, "metadata.permissions.network"),
       read: pathList(perms.read, "metadata.permissions.read"),
@@ -173,20 +180,52 @@ function optionalBoolean(value: unknown, field: string): boolean {
   return value;
 }
 
+/**
+ * Kinds a skill cannot take: deletions, job results and feedback are the requester's side of a
+ * job, and the provider itself handles them.
+ */
+function isReservedKind(kind: number): boolean {
+  return kind === 5 || kind === JOB_FEEDBACK_KIND || isJobResultKind(kind);
+}
+
 function parseKinds(value: unknown): number[] {
   const list = typeof value === "number" ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new SkillManifestError("metadata.kinds", "required, a non-empty list of job kinds");
+  if (!Array.isArray(list) || list.length === 0 || list.length > 64) {
+    throw new SkillManifestError("metadata.kinds", "required, a list of 1 to 64 event kinds");
   }
   for (const kind of list) {
-    if (!Number.isInteger(kind) || kind < 5000 || kind > 5999) {
+    if (!Number.isInteger(kind) || kind < 0 || kind > 65535 || isReservedKind(kind)) {
       throw new SkillManifestError(
         "metadata.kinds",
-        `${JSON.stringify(kind)} is not a job request kind (5000-5999)`,
+        `${JSON.stringify(kind)} is not a kind a skill can take ` +
+          "(0-65535 but 5, 6000-6999 and 7000)",
       );
     }
   }
   return [...new Set(list as number[])];
+}
+
+function paramNames(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (
+    !Array.isArray(value) || value.length > 32 ||
+    !value.every((v) => typeof v === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(v))
+  ) {
+    throw new SkillManifestError("metadata.required_params", "must be a list of param names");
+  }
+  return [...new Set(value as string[])];
+}
+
+/**
+ * The required params a job request lacks (`["param", name, value]` tags).
+ *
+ * @example
+ * ```ts
+ * missingParams([["param", "cmd", "sh test.sh"]], ["cmd", "image"]); // ["image"]
+ * ```
+ */
+export function missingParams(tags: readonly string[][], required: readonly string[]): string[] {
+  return required.filter((name) => !tags.some((t) => t[0] === "param" && t[1] === name));
 }
 
 function parsePrice(value: unknown): bigint {

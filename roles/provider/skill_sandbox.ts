@@ -35,6 +35,7 @@ import {
   type HiddenPath,
   SANDBOX_DENO_BIN_DIR,
   SANDBOX_DENO_DIR,
+  SANDBOX_TOON_MODULE,
   SANDBOX_WORK_DIR,
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
@@ -193,6 +194,11 @@ export class SkillJobError extends Error {
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** The running Deno: bound at SANDBOX_DENO_BIN_DIR/deno, that dir first on PATH. */
 const DENO_BINARY = Deno.realPathSync(Deno.execPath());
+/**
+ * The TOON module this process runs with, when it is a file (from node_modules): bound into
+ * every sandbox so a skill anywhere imports it offline. Absent in a compiled binary.
+ */
+const TOON_MODULE = toonModuleFile();
 const MiB = 1024 * 1024;
 /** In `jobsRoot`: the sandbox's fixed host files (mount point, /dev skeleton, denied file). */
 const SANDBOX_HOST_DIR = ".sandbox";
@@ -421,8 +427,10 @@ function ensureHostFiles(host: SandboxHost): void {
   Deno.mkdirSync(host.root, { recursive: true, mode: 0o755 });
   Deno.mkdirSync(`${host.devSkeleton}/shm`, { recursive: true, mode: 0o755 });
   Deno.mkdirSync(host.binSkeleton, { recursive: true, mode: 0o755 });
-  if (statOrNull(`${host.binSkeleton}/deno`)?.isFile !== true) {
-    Deno.writeFileSync(`${host.binSkeleton}/deno`, new Uint8Array(), { mode: 0o755 });
+  for (const name of ["deno", "toon.mjs"]) {
+    if (statOrNull(`${host.binSkeleton}/${name}`)?.isFile !== true) {
+      Deno.writeFileSync(`${host.binSkeleton}/${name}`, new Uint8Array(), { mode: 0o755 });
+    }
   }
   for (const name of DEVICE_FILES) {
     const path = `${host.devSkeleton}/${name}`;
@@ -574,6 +582,7 @@ function prepareJob(
       systemDirs: host.systemDirs,
       workDir: Deno.realPathSync(workDir),
       denoBinary: DENO_BINARY,
+      toonModule: TOON_MODULE,
       skillDir,
       projectDir,
       readPaths: resolvedPaths(job.manifest.permissions.read),
@@ -686,6 +695,18 @@ function permissionRefusal(manifest: SkillManifest, options: SkillSandboxOptions
   return null;
 }
 
+function toonModuleFile(): string | undefined {
+  try {
+    const url = new URL(import.meta.resolve("@toon-format/toon"));
+    if (url.protocol !== "file:") return undefined;
+    const path = Deno.realPathSync(url.pathname);
+    // Bound as is into every job: it must be readable by the sandbox user (nobody, as root).
+    return (statOrNull(path)?.mode ?? 0) & 0o004 ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The nearest ancestor of the skill dir holding a deno.json (Deno-script skills need it). */
 function projectDirOf(skillDir: string): string | undefined {
   let dir = skillDir;
@@ -759,6 +780,7 @@ async function superviseJob(
       LANG: "C.UTF-8",
       TURNPIKE_INPUTS: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
       TURNPIKE_OUTPUTS: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
+      ...(TOON_MODULE === undefined ? {} : { TURNPIKE_TOON_MODULE: SANDBOX_TOON_MODULE }),
       ...(denoCache === undefined ? {} : { DENO_DIR: SANDBOX_DENO_DIR }),
     },
     stdin: "piped",

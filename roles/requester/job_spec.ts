@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
+import { isJobRequestKind, type JobInput, type JobParam } from "../../protocol/nip90_job.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
 
@@ -52,21 +52,33 @@ const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UINT = /^(0|[1-9][0-9]{0,19})$/;
 
 /**
- * Resolves a kind given as a number (5000-5999) or a documented name (`ci-run`).
+ * Resolves a kind given as a number (5000-5999), a documented name (`ci-run`) or, through
+ * `skillKind`, the name of a skill a provider announces (`wordcount`).
  *
  * @example
  * ```ts
  * resolveJobKind("ci-run"); // 5600
+ * resolveJobKind("wordcount", (name) => kindOfSkill(providers, name)); // 5603
  * ```
  * @throws {UnknownJobKindError} for an unknown name; {@linkcode JobSpecError} out of range.
  */
-export function resolveJobKind(text: string): number {
+export function resolveJobKind(
+  text: string,
+  skillKind?: (name: string) => number | undefined,
+): number {
   if (/^[0-9]+$/.test(text)) {
     const kind = Number(text);
-    if (kind < 5000 || kind > 5999) throw new JobSpecError(`kind ${text} is not 5000-5999`);
+    if (!isJobRequestKind(kind)) throw new JobSpecError(`kind ${text} is not 5000-5999`);
     return kind;
   }
-  return jobKindFromName(text);
+  try {
+    return jobKindFromName(text);
+  } catch (err) {
+    // Not a documented name: a skill some provider announces under that name.
+    const kind = skillKind?.(text);
+    if (kind !== undefined && isJobRequestKind(kind)) return kind;
+    throw err;
+  }
 }
 
 /** Options for {@linkcode parseThenSpec}: defaults inherited from the job before. */
@@ -147,7 +159,7 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
   if (depth > 64) throw new JobSpecError("chain deeper than 64");
   if (typeof value !== "object" || value === null) throw new JobSpecError("spec is not an object");
   const v = value as Record<string, unknown>;
-  if (typeof v.kind !== "number" || v.kind < 5000 || v.kind > 5999) {
+  if (typeof v.kind !== "number" || !isJobRequestKind(v.kind)) {
     throw new JobSpecError("spec kind is not 5000-5999");
   }
   if (!Array.isArray(v.inputs) || !Array.isArray(v.params) || !Array.isArray(v.then)) {

@@ -29,7 +29,7 @@
  *
  * @module
  */
-import type { LoadedSettings } from "../../config/settings.ts";
+import type { LoadedSettings, Network } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
@@ -54,6 +54,8 @@ export interface RequesterFlags {
 /** Resolved requester configuration (no identity). */
 export interface RequesterConfig {
   stateDir: string;
+  /** The network the profile is on (shown by every command that pays). */
+  network: Network;
   relayUrl: string;
   btpUrl: string;
   btpToken: string;
@@ -137,6 +139,7 @@ export function resolveRequesterConfig(
   }
   return {
     stateDir: s.stateDir,
+    network: s.network,
     relayUrl: s.relayUrl,
     btpUrl: s.connectorBtpUrl,
     btpToken: s.btpToken ?? "",

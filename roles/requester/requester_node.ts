@@ -24,11 +24,14 @@
  *
  * @module
  */
+import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildJobRequest,
   encryptJobParams,
+  isJobResultKind,
   JOB_FEEDBACK_KIND,
   parseJobFeedback,
   parseJobResult,
@@ -376,6 +379,24 @@ export class Requester {
   }
 
   /**
+   * Sends a private message (NIP-17, sealed and gift-wrapped to `recipient`) as a paid write;
+   * returns the wrap's id. Only the recipient can read it or tell who sent it.
+   *
+   * @example
+   * ```ts
+   * const id = await requester.sendDirectMessage({ recipient: providerPubkey, text: "hi" });
+   * ```
+   * @throws {TownRejectedError} when the town refuses the paid write.
+   */
+  async sendDirectMessage(
+    o: { recipient: string; text: string; replyTo?: string },
+  ): Promise<string> {
+    const wrap = wrapDirectMessage({ secretKey: this.#o.secretKey, ...o });
+    await this.#link!.write(wrap);
+    return wrap.id;
+  }
+
+  /**
    * Resolves when the job reaches a terminal status.
    *
    * @example
@@ -578,7 +599,7 @@ export class Requester {
     } catch {
       return; // not a valid signed event: nothing to act on
     }
-    const isResult = event.kind >= 6000 && event.kind <= 6999;
+    const isResult = isJobResultKind(event.kind);
     if (!isResult && event.kind !== JOB_FEEDBACK_KIND) return;
     const jobId = event.tags.find((t) => t[0] === "e" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))?.[1];
     if (!jobId || !this.#active.has(jobId)) return;
@@ -924,14 +945,4 @@ export class Requester {
   #progress(jobId: string, status: JobProgress["status"], detail?: string): void {
     this.#o.onProgress?.({ jobId, status, detail });
   }
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

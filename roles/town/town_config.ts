@@ -31,7 +31,7 @@
  *
  * @module
  */
-import type { LoadedSettings } from "../../config/settings.ts";
+import type { LoadedSettings, Network } from "../../config/settings.ts";
 import { isLoopbackHost } from "../../config/settings.ts";
 import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
@@ -73,7 +73,7 @@ export interface TownConfig {
   httpPort: number;
   btpPort: number;
   stateDir: string;
-  network: string;
+  network: Network;
   /** The address used without a parent (a parent's IL-DCP answer replaces it). */
   ilpAddress: string;
   parent?: { url: string; token?: string };

@@ -37,7 +37,8 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
       tables: { alerts: { webhook: `http://127.0.0.1:${hook.addr.port}/alerts` } },
     });
     const submit = (text: string) =>
-      net.alice("job", "submit", "echo", "--input", `text:${text}`, "--bid", "50000");
+      // --force: no provider here, only the town's writes are paid.
+      net.alice("job", "submit", "echo", "--input", `text:${text}`, "--bid", "50000", "--force");
 
     const first = await submit("first job, no channel yet");
     assertEquals(first.code, 0, first.stderr);
@@ -115,6 +116,7 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
       "echo",
       "--input",
       "text:too dear",
+      "--force",
       "--price-ceiling",
       "5",
     );
@@ -130,6 +132,7 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
       "echo",
       "--input",
       "text:dear but accepted",
+      "--force",
       "--price-ceiling",
       "5",
       "--accept-price",

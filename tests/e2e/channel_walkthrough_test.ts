@@ -94,7 +94,7 @@ Deno.test("walk-through: init, chain up, town up, channel open --town, job submi
     const id: `0x${string}` = JSON.parse(opened.stdout)[0].channelId;
 
     const submit = (channel: string, text: string) =>
-      asAlice("job", "submit", "echo", "--input", `text:${text}`, "--channel", channel);
+      asAlice("job", "submit", "echo", "--input", `text:${text}`, "--force", "--channel", channel);
     const paid = await submit(id, "hello over a channel");
     assertEquals(paid.code, 0, paid.stderr);
     assertStringIncludes(paid.stdout, " sent");

@@ -72,6 +72,7 @@ Deno.test("wallet balance and history: a funded wallet with an open channel (anv
     "echo",
     "--input",
     "text:books",
+    "--force",
     "--channel",
     t.channelId,
     ...t.connection,

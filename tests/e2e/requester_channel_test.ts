@@ -26,6 +26,7 @@ Deno.test("job submit --channel pays the town with claims; without one it is ref
       "echo",
       "--input",
       "text:hello over a channel",
+      "--force", // no provider here: only the town's write is paid
       ...t.connection,
       ...extra,
     ], { env });

@@ -51,6 +51,12 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
         "from the cli",
         null,
       ]);
+      assertEquals(out.network, {
+        name: "local",
+        realFunds: false,
+        line: "Network: local (test funds)",
+      });
+      assertEquals(res.stderr.split("\n")[0], "Network: local (test funds)");
       assertEquals(out.receipts.length, 1);
       assertMatch(out.receipts[0].fulfillment, /^[0-9a-f]{64}$/);
       const [costs] = out.costs;
@@ -79,6 +85,54 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
       const usage = await runCli([...global, "--json", "job", "status"]);
       assertEquals([usage.code, JSON.parse(usage.stdout).code], [2, "usage"]);
     });
+    await t.step(
+      "fail fast: no online provider, or a bid below every price, before paying",
+      async () => {
+        const before = await Deno.readTextFile(`${dir}/payment_log.jsonl`);
+        const none = await runCli([
+          ...global,
+          "--json",
+          "job",
+          "submit",
+          "5777",
+          "--input",
+          "text:x",
+          ...conn(),
+        ]);
+        const noneErr = JSON.parse(none.stdout);
+        assertEquals([none.code, noneErr.code], [1, "no-provider"], none.stderr);
+        assertMatch(none.stderr, /^Error: no online provider serves kind 5777$/m);
+        assertMatch(none.stderr, /^Suggestion: .*--force posts the job anyway/m);
+        const low = await runCli([
+          ...global,
+          "job",
+          "submit",
+          "echo",
+          "--input",
+          "text:x",
+          "--bid",
+          "50",
+          ...conn(),
+        ]);
+        assertEquals(low.code, 1, low.stderr);
+        assertMatch(
+          low.stderr,
+          /^Error: the bid 50 is below every online provider's price for kind 5601 \(echo\)$/m,
+        );
+        assertMatch(
+          low.stderr,
+          new RegExp(
+            `^Suggestion: .*\\(${net.providerPubkey!.slice(0, 12)}\\) serves it with echo for 100`,
+            "m",
+          ),
+        );
+        assertEquals(
+          await Deno.readTextFile(`${dir}/payment_log.jsonl`),
+          before,
+          "nothing was paid",
+        );
+      },
+    );
     await t.step("text --wait: only the result on stdout, progress on stderr", async () => {
       const res = await runCli([
         ...global,
@@ -204,7 +258,7 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
     await t.step("cancel of a finished job: exit 2", async () => {
       const res = await runCli([...global, "job", "cancel", jobId, ...conn()]);
       assertEquals(res.code, 2);
-      assert(res.stderr.startsWith("Error: job "), res.stderr);
+      assertMatch(res.stderr, /^Error: job [0-9a-f]{64} is already done/m);
     });
   } finally {
     await net.stop();

@@ -259,6 +259,7 @@ Deno.test("state dir lock: a second requester exits 1 while job submit and job l
       "echo",
       "--input",
       "text:beside the requester",
+      "--force",
       "--bid",
       "100000",
       ...connection,

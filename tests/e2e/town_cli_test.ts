@@ -35,6 +35,8 @@ Deno.test("town up: prints its ports and identity, takes a paid write, stops on 
     const btpPort = Number(field("btpPort"));
     const httpPort = Number(field("httpPort"));
     assertEquals(field("btpUrl"), `btp+ws://127.0.0.1:${btpPort}`);
+    assertEquals(town.stderr[0], "Network: local (test funds)");
+    assertStringIncludes(out, "  network     local (test funds)");
 
     const alice = await connectPayingClient({
       url: `btp+ws://127.0.0.1:${btpPort}`,
@@ -91,6 +93,34 @@ Deno.test("town up: refuses to start without an identity, and on a malformed --p
     assertEquals(badPeer.code, 2);
     assertStringIncludes(badPeer.stderr, "--peer must be account:token");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("town up --network mainnet says MAINNET (real funds) first, in text and JSON", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "town_cli_mainnet_" });
+  const town = spawnCli([
+    "--state-dir",
+    dir,
+    "--output",
+    "json",
+    "town",
+    "up",
+    "--generate-key",
+    "--network",
+    "mainnet",
+    "--town-port",
+    "0",
+    "--btp-port",
+    "0",
+  ]);
+  try {
+    const info = JSON.parse(await town.waitForLine((l) => l.includes('"town-up"')));
+    assertEquals(info.network, "MAINNET (real funds)");
+    assertEquals(town.stderr[0], "Network: MAINNET (real funds)");
+  } finally {
+    town.child.kill("SIGINT");
+    await town.done;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,5 +1,9 @@
 import { assertEquals, assertThrows } from "../support/assert.ts";
-import { parseSkillManifest, SkillManifestError } from "../../roles/provider/skill_manifest.ts";
+import {
+  missingParams,
+  parseSkillManifest,
+  SkillManifestError,
+} from "../../roles/provider/skill_manifest.ts";
 
 const md = (front: string) => `---\n${front}\n---\n\n# body\n`;
 
@@ -68,4 +72,21 @@ Deno.test("skill manifest: alias bombs are refused", () => {
     "name: a\ndescription: d\nmetadata:\n  kinds: [5000]";
   const err = assertThrows(() => parseSkillManifest(md(bomb)), SkillManifestError);
   assertEquals(err.field, "yaml");
+});
+
+Deno.test("skill manifest: any event kind but the requester's own; required params", () => {
+  const dm = (meta: string) =>
+    `---\nname: dm\ndescription: private messages\nmetadata:\n${meta}\n---\n`;
+  const m = parseSkillManifest(dm("  kinds: [1059, 5600]\n  required_params: [cmd, image]"));
+  assertEquals([m.kinds, m.requiredParams], [[1059, 5600], ["cmd", "image"]]);
+  assertEquals(parseSkillManifest(dm("  kinds: [5601]")).requiredParams, []);
+  for (const bad of ["  kinds: [5]", "  kinds: [6600]", "  kinds: [7000]", "  kinds: [70000]"]) {
+    assertThrows(() => parseSkillManifest(dm(bad)), SkillManifestError, "metadata.kinds");
+  }
+  assertThrows(
+    () => parseSkillManifest(dm('  kinds: [5601]\n  required_params: ["a b"]')),
+    SkillManifestError,
+    "metadata.required_params",
+  );
+  assertEquals(missingParams([["param", "cmd", "x"], ["i", "image"]], ["cmd", "image"]), ["image"]);
 });

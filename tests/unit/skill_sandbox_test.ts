@@ -107,6 +107,7 @@ Deno.test(`skill sandbox (${MODE}): echo round trip, fresh work dir, cleared env
       "TMPDIR=/tmp/job",
       "TURNPIKE_INPUTS=/tmp/job/inputs",
       "TURNPIKE_OUTPUTS=/tmp/job/out",
+      "TURNPIKE_TOON_MODULE=/opt/turnpike/deno/toon.mjs",
       "/tmp/job",
       "65534",
     ]);

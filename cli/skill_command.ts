@@ -1,0 +1,241 @@
+/**
+ * `turnpike skill new|test`: for skill authors. `new` scaffolds a skill that works as it is;
+ * `test` runs a skill on an input in the very sandbox a provider runs it in (the same code:
+ * roles/provider/skill_sandbox.ts) and shows its stdout, stderr and exit. The contract is
+ * docs/SKILLS.md.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { signEventTemplate } from "../identity/event_signer.ts";
+import { buildJobRequest, isJobRequestKind, type JobInputType } from "../protocol/nip90_job.ts";
+import { decodeEventToon, encodeEventToon } from "../protocol/toon_codec.ts";
+import { encodeMessageToon, GiftWrapError, unwrapGiftWrap } from "../protocol/gift_wrap.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import {
+  missingParams,
+  parseSkillManifest,
+  SkillManifestError,
+} from "../roles/provider/skill_manifest.ts";
+import { createSkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
+
+interface SkillTestOptions {
+  recipientKey?: string;
+  input?: string[];
+  param?: string[];
+  event?: string;
+  message?: string;
+  kind?: string;
+  output?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * Registers `turnpike skill ...`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerSkillCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerSkillCommand(program: Command): void {
+  const skill = program.command("skill").description("write and try skills (docs/SKILLS.md)");
+  skill.command("new <name>")
+    .description("scaffold a skill that passes `skill test` as it is")
+    .option("--dir <dir>", "where to create <name>/ (default: the current dir)", ".")
+    .option("--kind <n>", "the job request kind it serves (default 5700)", "5700")
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ dir: string; kind: string; output?: string }>();
+      await newSkill(name, o);
+    });
+  skill.command("test <dir>")
+    .description("run a skill on an input in the provider's sandbox; show stdout, stderr, exit")
+    .option("--input <type:data>", "a job input: text:<t>, url:<u>, event:<id>, job:<id>", collect)
+    .option("--param <name=value>", "a job parameter (repeatable)", collect)
+    .option("--kind <n>", "the job kind (default: the skill's first)")
+    .option("--event <file>", "a TOON event file as the input, as is (any kind)")
+    .option("--message <text>", "a private message (what a kind 1059 skill gets, unwrapped)")
+    .option(
+      "--recipient-key <hex>",
+      "with --event of a gift wrap (kind 1059): open it with this key, as the node would " +
+        "(a test key: fixtures/events use 0101...01)",
+    )
+    .action(async (dir: string, _o: unknown, cmd: Command) => {
+      await testSkill(dir, cmd.optsWithGlobals<SkillTestOptions>());
+    });
+}
+
+async function newSkill(name: string, o: { dir: string; kind: string; output?: string }) {
+  const kind = Number(o.kind);
+  if (!isJobRequestKind(kind)) {
+    throw new CliError(`--kind ${o.kind} is not a job request kind (5000-5999)`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  let dir: string;
+  try {
+    dir = await writeSkillScaffold({ name, parentDir: o.dir, kind });
+  } catch (err) {
+    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+  }
+  if (o.output === "json") console.log(JSON.stringify({ type: "skill", name, dir, kind }));
+  else {
+    console.log(`skill ${name} created in ${dir} (kind ${kind})`);
+    console.log(`next: turnpike skill test ${dir} --input "text:three little words"`);
+  }
+}
+
+async function readManifest(dir: string) {
+  try {
+    return parseSkillManifest(await Deno.readTextFile(`${dir}/SKILL.md`));
+  } catch (err) {
+    const what = err instanceof SkillManifestError ? "a bad SKILL.md" : "no SKILL.md";
+    throw new CliError(`${dir} has ${what}: ${(err as Error).message}`, {
+      exitCode: ExitCode.Usage,
+      suggestion:
+        "`turnpike skill new <name>` makes a working one; docs/SKILLS.md lists the fields",
+      cause: err,
+    });
+  }
+}
+
+/** The skill's stdin for this test, as a provider would hand it over. */
+async function testInput(
+  o: SkillTestOptions,
+  kinds: readonly number[],
+): Promise<string> {
+  if (o.event !== undefined) {
+    const toon = await Deno.readTextFile(o.event).catch((err) => {
+      throw new CliError(`cannot read --event ${o.event}: ${err.message}`, {
+        exitCode: ExitCode.Usage,
+      });
+    });
+    return o.recipientKey === undefined ? toon : openWrap(toon, o.recipientKey);
+  }
+  const author = generateSecretKey();
+  if (o.message !== undefined) {
+    const rumor = {
+      kind: 14,
+      created_at: Math.floor(Date.now() / 1000),
+      tags: [],
+      content: o.message,
+    };
+    const signed = signEventTemplate(rumor, author);
+    const { sig: _sig, ...unsigned } = signed;
+    return encodeMessageToon({ rumor: unsigned, sender: getPublicKey(author), wrapId: signed.id });
+  }
+  const kind = o.kind === undefined ? kinds.find(isJobRequestKind) : Number(o.kind);
+  if (kind === undefined || !isJobRequestKind(kind)) {
+    throw new CliError("no job kind to test with", {
+      exitCode: ExitCode.Usage,
+      suggestion: "give --kind 5000-5999, --event <file.toon> or --message <text>",
+    });
+  }
+  const inputs = (o.input ?? []).map((text) => {
+    const colon = text.indexOf(":");
+    const type = text.slice(0, colon) as JobInputType;
+    if (colon < 1 || !["text", "url", "event", "job"].includes(type)) {
+      throw new CliError(`--input "${text.slice(0, 40)}" is not text:|url:|event:|job:<data>`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+    return { type, data: text.slice(colon + 1) };
+  });
+  const params = (o.param ?? []).map((p) => {
+    const eq = p.indexOf("=");
+    if (eq < 1) {
+      throw new CliError(`--param "${p}" is not name=value`, { exitCode: ExitCode.Usage });
+    }
+    return { name: p.slice(0, eq), values: [p.slice(eq + 1)] };
+  });
+  return encodeEventToon(signEventTemplate(buildJobRequest({ kind, inputs, params }), author));
+}
+
+/** A gift wrap opened as the node opens it, refusals included. */
+function openWrap(toon: string, keyHex: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(keyHex)) {
+    throw new CliError("--recipient-key is not a 64-hex secret key", { exitCode: ExitCode.Usage });
+  }
+  const secretKey = hexToBytes(keyHex.toLowerCase());
+  try {
+    const wrap = decodeEventToon(toon);
+    return encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey: getPublicKey(secretKey) }));
+  } catch (err) {
+    throw new CliError(`the node would refuse this event: ${(err as Error).message}`, {
+      code: err instanceof GiftWrapError ? err.reason : "bad-event",
+    });
+  }
+}
+
+async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
+  const skillDir = await Deno.realPath(dir).catch(() => {
+    throw new CliError(`no skill dir ${dir}`, { exitCode: ExitCode.Usage });
+  });
+  const manifest = await readManifest(skillDir);
+  const input = await testInput(o, manifest.kinds);
+  const missing = o.event === undefined && o.message === undefined
+    ? missingParams(decodeEventToon(input, { verify: false }).tags, manifest.requiredParams)
+    : [];
+  if (missing.length > 0) {
+    // What a provider answers before any invoice: the skill would not even run.
+    throw new CliError(
+      `missing param ${missing.join(", ")} (the ${manifest.name} skill needs it)`,
+      {
+        code: "missing-param",
+        exitCode: ExitCode.Usage,
+        suggestion: `add --param ${missing[0]}=...`,
+      },
+    );
+  }
+  const jobsRoot = await Deno.makeTempDir({ prefix: "turnpike-skill-test-" });
+  try {
+    const sandbox = await createSkillSandbox({ jobsRoot, hiddenPaths: [] });
+    const outcome = await sandbox.run({ jobId: "skill-test", skillDir, manifest, input });
+    const stdout = new TextDecoder().decode(outcome.stdout);
+    const report = {
+      type: "skill-test",
+      skill: manifest.name,
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      reason: outcome.reason,
+      durationMs: Math.round(outcome.durationMs),
+      sandbox: sandbox.mode,
+      stdout,
+      stderr: outcome.stderrTail,
+    };
+    if (o.output === "json") console.log(JSON.stringify(report));
+    else printReport(report);
+    if (outcome.status !== "ok") {
+      throw new CliError(`skill ${manifest.name} ended ${outcome.status}: ${outcome.reason}`, {
+        code: outcome.status,
+        printed: o.output === "json",
+      });
+    }
+  } finally {
+    await Deno.remove(jobsRoot, { recursive: true }).catch(() => {});
+  }
+}
+
+function printReport(r: {
+  skill: string;
+  status: string;
+  exitCode: number | null;
+  durationMs: number;
+  sandbox: string;
+  stdout: string;
+  stderr: string;
+}): void {
+  console.log(
+    `skill ${r.skill}: ${r.status} (exit ${r.exitCode}, ${r.durationMs} ms, ${r.sandbox} sandbox)`,
+  );
+  console.log("--- stdout");
+  console.log(r.stdout.endsWith("\n") ? r.stdout.slice(0, -1) : r.stdout);
+  console.log("--- stderr");
+  console.log(r.stderr.endsWith("\n") ? r.stderr.slice(0, -1) : r.stderr);
+}

@@ -1,0 +1,184 @@
+/**
+ * Private messages: NIP-17 direct messages (a kind 14 rumor), sealed (kind 13, NIP-44 v2,
+ * signed by the sender) and gift-wrapped (kind 1059, NIP-59, signed by a throwaway key, `p`-tagged
+ * to the recipient). The crypto is nostr-tools'; this module adds what a node facing strangers
+ * needs around it: size limits, the recipient check before any decryption, the rumor's id checked
+ * against its content, and one named error with a reason per way a wrap can be bad.
+ *
+ * @module
+ */
+import { getEventHash, nip17, nip59, verifyEvent } from "nostr-tools";
+import { encode as encodeToon } from "@toon-format/toon";
+import type { NostrEvent } from "./nostr_event.ts";
+
+/** Kind of a gift wrap. */
+export const GIFT_WRAP_KIND = 1059;
+/** Kind of a seal. */
+export const SEAL_KIND = 13;
+/** Kind of a NIP-17 chat message (the rumor of a DM). */
+export const DIRECT_MESSAGE_KIND = 14;
+/**
+ * Largest wrap content read, characters. A DM's text is at most {@linkcode MAX_DM_TEXT}; sealed
+ * and wrapped, NIP-44 padding and base64 take it to about 4x.
+ */
+export const MAX_WRAP_CONTENT = 256 * 1024;
+/** Largest DM text sent or accepted, characters. */
+export const MAX_DM_TEXT = 32 * 1024;
+
+/** Why a wrap was refused. */
+export type GiftWrapRefusal =
+  | "not-a-wrap"
+  | "too-large"
+  | "not-for-me"
+  | "bad-signature"
+  | "undecryptable"
+  | "forged-sender"
+  | "bad-rumor";
+
+/** A gift wrap that cannot be accepted; `reason` says why. */
+export class GiftWrapError extends Error {
+  override name = "GiftWrapError";
+  constructor(readonly reason: GiftWrapRefusal, detail: string) {
+    super(`${reason}: ${detail}`);
+  }
+}
+
+/** An unwrapped message: the rumor and its verified author. */
+export interface UnwrappedMessage {
+  /** The rumor (unsigned; its id checked against its content). */
+  rumor: {
+    id: string;
+    pubkey: string;
+    kind: number;
+    created_at: number;
+    tags: string[][];
+    content: string;
+  };
+  /** The sender: the seal's signer, which the rumor's pubkey matches. */
+  sender: string;
+  /** The wrap's id (what "at most once" is counted by). */
+  wrapId: string;
+}
+
+/** Options for {@linkcode unwrapGiftWrap}. */
+export interface UnwrapOptions {
+  /** The recipient's secret key. */
+  secretKey: Uint8Array;
+  /** The recipient's pubkey (hex); checked against the wrap's `p` tag before decrypting. */
+  pubkey: string;
+}
+
+/**
+ * Unwraps a kind 1059 gift wrap addressed to `pubkey`.
+ *
+ * @example
+ * ```ts
+ * const { rumor, sender } = unwrapGiftWrap(wrap, { secretKey, pubkey });
+ * console.log(sender, rumor.content);
+ * ```
+ * @throws {GiftWrapError} with the reason when it is not a wrap for this key, too large, badly
+ * signed, undecryptable, or its rumor claims another author than the seal's signer.
+ */
+export function unwrapGiftWrap(wrap: NostrEvent, o: UnwrapOptions): UnwrappedMessage {
+  if (wrap.kind !== GIFT_WRAP_KIND) {
+    throw new GiftWrapError("not-a-wrap", `kind ${wrap.kind} is not ${GIFT_WRAP_KIND}`);
+  }
+  if (wrap.content.length > MAX_WRAP_CONTENT) {
+    throw new GiftWrapError("too-large", `content over ${MAX_WRAP_CONTENT} characters`);
+  }
+  if (!wrap.tags.some((t) => t[0] === "p" && t[1] === o.pubkey)) {
+    throw new GiftWrapError("not-for-me", "no p tag names this key");
+  }
+  if (!verifyEvent(plainCopy(wrap))) {
+    throw new GiftWrapError("bad-signature", "the wrap's signature");
+  }
+  let rumor: UnwrappedMessage["rumor"];
+  try {
+    rumor = nip59.unwrapEvent(wrap, o.secretKey) as UnwrappedMessage["rumor"];
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/does not match seal pubkey/.test(message)) {
+      throw new GiftWrapError("forged-sender", "the rumor's author is not the seal's signer");
+    }
+    if (/seal signature/.test(message)) throw new GiftWrapError("bad-signature", "the seal's");
+    throw new GiftWrapError("undecryptable", message.slice(0, 200));
+  }
+  checkRumor(rumor);
+  return { rumor, sender: rumor.pubkey, wrapId: wrap.id };
+}
+
+/**
+ * The event's own fields only: nostr-tools caches a verification on the object under a symbol,
+ * which a copy made with `{...event}` carries along with a changed signature.
+ */
+function plainCopy(e: NostrEvent): NostrEvent {
+  const { id, pubkey, created_at, kind, tags, content, sig } = e;
+  return { id, pubkey, created_at, kind, tags, content, sig };
+}
+
+function checkRumor(rumor: UnwrappedMessage["rumor"]): void {
+  const ok = typeof rumor === "object" && rumor !== null &&
+    typeof rumor.content === "string" && Array.isArray(rumor.tags) &&
+    typeof rumor.kind === "number" && typeof rumor.created_at === "number" &&
+    /^[0-9a-f]{64}$/.test(rumor.pubkey ?? "");
+  if (!ok) throw new GiftWrapError("bad-rumor", "not an event");
+  if (rumor.id !== getEventHash(rumor)) {
+    throw new GiftWrapError("bad-rumor", "its id is not the hash of its content");
+  }
+}
+
+/** Options for {@linkcode wrapDirectMessage}. */
+export interface WrapDirectMessageOptions {
+  /** The sender's secret key (signs the seal). */
+  secretKey: Uint8Array;
+  /** The recipient's pubkey (hex). */
+  recipient: string;
+  text: string;
+  /** The message this one answers (an `e` tag in the rumor). */
+  replyTo?: string;
+}
+
+/**
+ * A NIP-17 direct message, sealed and gift-wrapped to its recipient: the event to publish.
+ *
+ * @example
+ * ```ts
+ * const wrap = wrapDirectMessage({ secretKey, recipient: providerPubkey, text: "build main" });
+ * ```
+ */
+export function wrapDirectMessage(o: WrapDirectMessageOptions): NostrEvent {
+  if (o.text.length > MAX_DM_TEXT) {
+    throw new GiftWrapError("too-large", `text over ${MAX_DM_TEXT} characters`);
+  }
+  return nip17.wrapEvent(
+    o.secretKey,
+    { publicKey: o.recipient },
+    o.text,
+    undefined,
+    o.replyTo === undefined ? undefined : { eventId: o.replyTo },
+  ) as NostrEvent;
+}
+
+/**
+ * An unwrapped message as the TOON a skill reads on stdin: the rumor's fields in NIP-01 order
+ * with `pubkey` the verified sender, then `wrap`, the gift wrap's id. No signature: a rumor has
+ * none (that is what makes it deniable); the node checked the seal's.
+ *
+ * @example
+ * ```ts
+ * const toon = encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey }));
+ * // id: ...\npubkey: <sender>\ncreated_at: ...\nkind: 14\ntags[1]: ...\ncontent: hi\nwrap: ...
+ * ```
+ */
+export function encodeMessageToon(m: UnwrappedMessage): string {
+  const r = m.rumor;
+  return encodeToon({
+    id: r.id,
+    pubkey: m.sender,
+    created_at: r.created_at,
+    kind: r.kind,
+    tags: r.tags,
+    content: r.content,
+    wrap: m.wrapId,
+  });
+}

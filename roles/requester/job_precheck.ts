@@ -1,0 +1,76 @@
+/**
+ * The check `job submit` makes before it pays anything: is an online provider serving the job's
+ * kind at a price within the bid? If not, the job would wait for its timeout with nobody to take
+ * it, so it is refused with who serves the kind and at what price. The announced price is the
+ * skill's; a provider's quote adds its own writes for the job, so passing this check is
+ * necessary, not sufficient (the provider's `payment-required` says the rest).
+ *
+ * @module
+ */
+import { jobNameFromKind } from "../../protocol/job_kind_names.ts";
+import { type KindOffer, offersFor, type ProviderListing } from "./provider_directory.ts";
+
+/** What the check found. */
+export type PrecheckOutcome =
+  | { ok: true; offers: KindOffer[] }
+  | { ok: false; code: "no-provider" | "bid-below-price"; message: string; suggestion: string };
+
+/** Options for {@linkcode precheckJob}. */
+export interface PrecheckOptions {
+  kind: number;
+  /** Most paid to the provider; absent: any price. */
+  bid?: bigint;
+  /** Only these providers (the job's `p` tags); empty: any. */
+  providers: readonly string[];
+}
+
+/**
+ * Checks a job against the providers the town knows.
+ *
+ * @example
+ * ```ts
+ * const check = precheckJob(directory, { kind: 5600, bid: 100000n, providers: [] });
+ * if (!check.ok) throw new Error(`${check.message}; ${check.suggestion}`);
+ * ```
+ */
+export function precheckJob(
+  directory: readonly ProviderListing[],
+  o: PrecheckOptions,
+): PrecheckOutcome {
+  const what = describeKind(o.kind);
+  const chosen = (p: ProviderListing) => o.providers.length === 0 || o.providers.includes(p.pubkey);
+  const offers = offersFor(directory.filter(chosen), o.kind);
+  if (offers.length === 0) {
+    const offline = directory.filter((p) =>
+      chosen(p) && p.skills.some((s) => s.kinds.includes(o.kind))
+    );
+    return {
+      ok: false,
+      code: "no-provider",
+      message: `no online provider serves ${what}` +
+        (o.providers.length > 0 ? " among the --provider ones" : ""),
+      suggestion: (offline.length > 0
+        ? `${
+          offline.map((p) => `${p.name} (${p.pubkey.slice(0, 12)})`).join(", ")
+        } serve it but are offline; `
+        : "") + "`turnpike providers` lists who serves what; --force posts the job anyway",
+    };
+  }
+  const cheapest = offers[0];
+  if (o.bid !== undefined && cheapest.price > o.bid) {
+    return {
+      ok: false,
+      code: "bid-below-price",
+      message: `the bid ${o.bid} is below every online provider's price for ${what}`,
+      suggestion:
+        `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
+        `with ${cheapest.skill.name} for ${cheapest.price} plus its writes: raise --bid, or --force`,
+    };
+  }
+  return { ok: true, offers };
+}
+
+function describeKind(kind: number): string {
+  const name = jobNameFromKind(kind);
+  return name === undefined ? `kind ${kind}` : `kind ${kind} (${name})`;
+}

@@ -1,0 +1,170 @@
+/**
+ * `turnpike skill new|test` as a skill author runs them: a scaffold made outside the repo passes
+ * `skill test` as it is (it imports TOON from the sandbox); the built-in skills run on inputs in
+ * the provider's sandbox; a missing required param is refused as a provider would; a broken
+ * SKILL.md dropped into a running provider's skills dir is reported in `node status`, and picked
+ * up once fixed.
+ */
+import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { waitUntil } from "../support/provider_test_kit.ts";
+import { readProviderStatus } from "../../roles/provider/provider_status.ts";
+
+const SKILLS = new URL("../../skills", import.meta.url).pathname;
+
+Deno.test("skill new then skill test, outside the repo: it runs in the sandbox as it is", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skill-author-" });
+  try {
+    const made = await runCli(["skill", "new", "wordcount", "--dir", dir]);
+    assertEquals(made.code, 0, made.stderr);
+    assertStringIncludes(
+      made.stdout,
+      `skill wordcount created in ${await Deno.realPath(dir)}/wordcount`,
+    );
+    const res = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${dir}/wordcount`,
+      "--input",
+      "text:three little words",
+    ]);
+    assertEquals(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout);
+    assertEquals([out.type, out.status, out.exitCode, out.stdout], [
+      "skill-test",
+      "ok",
+      0,
+      "3 words\n",
+    ]);
+    assertEquals(out.stderr, "counted 3 words\n");
+    const again = await runCli(["skill", "new", "wordcount", "--dir", dir]);
+    assertEquals(again.code, 2);
+    assertMatch(again.stderr, /^Error: .*exists already/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("skill test: the built-in skills, bad input, a missing required param, a private message", async () => {
+  const echo = await runCli([
+    "--json",
+    "skill",
+    "test",
+    `${SKILLS}/echo`,
+    "--input",
+    "text:hi there",
+  ]);
+  assertEquals([echo.code, JSON.parse(echo.stdout).stdout], [0, "hi there"], echo.stderr);
+  const project = new URL("../../fixtures/projects/passing", import.meta.url).pathname;
+  const tgz = await new Deno.Command("tar", {
+    args: ["-czf", "-", "-C", project, "."],
+    stdout: "piped",
+  }).output();
+  const b64 = btoa(Array.from(tgz.stdout, (b) => String.fromCharCode(b)).join(""));
+  const ci = await runCli([
+    "--json",
+    "skill",
+    "test",
+    `${SKILLS}/ci-run`,
+    "--input",
+    `text:${b64}`,
+    "--param",
+    "cmd=sh test.sh",
+  ]);
+  assertEquals(ci.code, 0, ci.stderr);
+  assertEquals(JSON.parse(JSON.parse(ci.stdout).stdout).status, "passed");
+  const noCmd = await runCli(["--json", "skill", "test", `${SKILLS}/ci-run`, "--input", "text:x"]);
+  assertEquals([noCmd.code, JSON.parse(noCmd.stdout).code], [2, "missing-param"]);
+  const bad = await runCli(["skill", "test", `${SKILLS}/echo`]);
+  assertEquals(bad.code, 1);
+  assertMatch(bad.stdout, /^skill echo: bad-input \(exit 2, /m);
+  assertStringIncludes(bad.stdout, "bad input: no i tag");
+  const dm = await runCli([
+    "--json",
+    "skill",
+    "test",
+    `${SKILLS}/encrypted-dm`,
+    "--message",
+    "wordcount: a b c d",
+  ]);
+  assertEquals([dm.code, JSON.parse(dm.stdout).stdout], [0, "wordcount: 4"], dm.stderr);
+  // The fixtures' gift wraps, opened with the fixture recipient key as the node would open them.
+  const key = "01".repeat(32);
+  const fixture = (p: string) => new URL(`../../fixtures/events/${p}`, import.meta.url).pathname;
+  const wrapped = await runCli([
+    "--json",
+    "skill",
+    "test",
+    `${SKILLS}/encrypted-dm`,
+    "--event",
+    fixture("valid/dm-wordcount.toon"),
+    "--recipient-key",
+    key,
+  ]);
+  assertEquals(
+    [wrapped.code, JSON.parse(wrapped.stdout).stdout],
+    [0, "wordcount: 3"],
+    wrapped.stderr,
+  );
+  for (
+    const [file, reason] of [["adversarial/dm-forged.toon", "forged-sender"], [
+      "adversarial/dm-other-recipient.toon",
+      "not-for-me",
+    ]]
+  ) {
+    const refused = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${SKILLS}/encrypted-dm`,
+      "--event",
+      fixture(file),
+      "--recipient-key",
+      key,
+    ]);
+    assertEquals([refused.code, JSON.parse(refused.stdout).code], [1, reason]);
+  }
+});
+
+Deno.test("a broken SKILL.md dropped into a running provider's skills dir is reported, then served once fixed", async () => {
+  const skills = await Deno.makeTempDir({ prefix: "skills-dir-" });
+  await Deno.symlink(`${SKILLS}/echo`, `${skills}/echo`);
+  const net = await startRequesterNetwork({ providerSkillsDir: skills });
+  const stateDir = `${net.root}/provider`;
+  try {
+    await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    await waitUntil(
+      async () => (await readProviderStatus(stateDir)).skills.some((s) => s.name === "wordcount"),
+      30_000,
+      "served",
+    );
+    await Deno.writeTextFile(`${skills}/wordcount/SKILL.md`, "---\nname: wordcount\n---\n");
+    await waitUntil(
+      async () => {
+        const s = await readProviderStatus(stateDir);
+        return s.skillProblems?.wordcount !== undefined &&
+          !s.skills.some((k) => k.name === "wordcount");
+      },
+      30_000,
+      "reported and no longer served",
+    );
+    const status = await runCli(["--state-dir", stateDir, "node", "status"]);
+    assertMatch(status.stdout, /^ {2}not served {2}wordcount: .*description/m);
+    await Deno.remove(`${skills}/wordcount`, { recursive: true });
+    await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    await waitUntil(
+      async () => {
+        const s = await readProviderStatus(stateDir);
+        return s.skills.some((k) => k.name === "wordcount") &&
+          s.skillProblems?.wordcount === undefined;
+      },
+      30_000,
+      "fixed and served",
+    );
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true });
+  }
+});
