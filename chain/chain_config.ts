@@ -1,7 +1,8 @@
 /**
  * The settlement chains turnpike knows, as configuration: the local anvil chain
  * (`evm:base:31337`, contracts deployed by turnpike at start) and Base Sepolia
- * (`evm:base:84532`, the M2M token, RPC from config). Base mainnet (`evm:base:8453`) is known
+ * (`evm:base:84532`, the M2M token and the public RPC `https://sepolia.base.org` by default: only
+ * its TokenNetwork address must be configured). Base mainnet (`evm:base:8453`) is known
  * but refused unless the caller passes `allowMainnet` (an explicit CLI flag); it is never a
  * default. Every chain carries its network label so the CLI can always show it.
  *
@@ -53,6 +54,8 @@ interface KnownChain {
 
 /** The M2M token on Base Sepolia. */
 export const BASE_SEPOLIA_M2M_TOKEN = "0x39eaF99Cd4965A28DFe8B1455DD42aB49D0836B9" as const;
+/** Base Sepolia's public RPC endpoint: the default when config names none. */
+export const BASE_SEPOLIA_PUBLIC_RPC = "https://sepolia.base.org";
 /** Chain id string of the local anvil chain. */
 export const LOCAL_CHAIN = "evm:base:31337";
 /** Chain id string of Base Sepolia. */
@@ -72,6 +75,7 @@ const KNOWN: Record<string, KnownChain> = {
     chainId: 84532,
     name: "Base Sepolia",
     network: "testnet",
+    rpcUrl: BASE_SEPOLIA_PUBLIC_RPC,
     tokenAddress: BASE_SEPOLIA_M2M_TOKEN,
     tokenSymbol: "M2M",
     tokenDecimals: 6,

@@ -71,6 +71,7 @@ export class ClaimSigner {
   #nonce: bigint;
   #transferred: bigint;
   #withdrawn: bigint;
+  #deposit: bigint;
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Starts at `options.nonce`/`options.transferred` (a fresh channel: 0). */
@@ -79,6 +80,7 @@ export class ClaimSigner {
     this.#nonce = options.nonce ?? 0n;
     this.#transferred = options.transferred ?? 0n;
     this.#withdrawn = options.withdrawn ?? 0n;
+    this.#deposit = options.deposit;
   }
 
   /** Last nonce signed. */
@@ -93,7 +95,7 @@ export class ClaimSigner {
 
   /** This side's deposit (the most it can ever claim, before withdrawals). */
   get deposit(): bigint {
-    return this.#o.deposit;
+    return this.#deposit;
   }
 
   /** What this side withdrew from the channel; claims stay within `deposit - withdrawn`. */
@@ -120,10 +122,28 @@ export class ClaimSigner {
 
   #noteWithdraw(totalWithdraw: bigint): void {
     if (totalWithdraw <= this.#withdrawn) return;
-    if (this.#o.deposit - totalWithdraw < this.#transferred) {
-      throw new WithdrawBelowClaimsError(totalWithdraw, this.#o.deposit, this.#transferred);
+    if (this.#deposit - totalWithdraw < this.#transferred) {
+      throw new WithdrawBelowClaimsError(totalWithdraw, this.#deposit, this.#transferred);
     }
     this.#withdrawn = totalWithdraw;
+  }
+
+  /**
+   * Raises the cap after a top-up (`setTotalDeposit` mined): claims may now go up to the new
+   * total. Queued behind pending payments like {@linkcode ClaimSigner.pay}; a lower total than
+   * the one known is ignored (deposits never go down on chain).
+   *
+   * @example
+   * ```ts
+   * await signer.noteDeposit(60_000_000n); // after topping a 50 M2M channel up by 10
+   * ```
+   */
+  noteDeposit(totalDeposit: bigint): Promise<void> {
+    const run = this.#queue.then(() => {
+      if (totalDeposit > this.#deposit) this.#deposit = totalDeposit;
+    });
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
   /**
@@ -139,8 +159,8 @@ export class ClaimSigner {
   async #pay(amount: bigint): Promise<PaymentChannelClaim> {
     if (amount < 0n) throw new RangeError("amount must not be negative");
     const total = this.#transferred + amount;
-    if (total > this.#o.deposit - this.#withdrawn) {
-      throw new ClaimBeyondDepositError(total, this.#o.deposit, this.#withdrawn);
+    if (total > this.#deposit - this.#withdrawn) {
+      throw new ClaimBeyondDepositError(total, this.#deposit, this.#withdrawn);
     }
     const nonce = this.#nonce + 1n;
     const claim = await signClaim({

@@ -23,6 +23,7 @@ import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
+import { registerChainDeploy } from "./chain_deploy_command.ts";
 
 interface ChainUpOptions {
   output?: "text" | "json" | "csv";
@@ -47,7 +48,7 @@ const TOKEN_DECIMALS = 6;
  */
 export function registerChainCommand(program: Command): Command {
   const chain = program.command("chain").description(
-    "a local development chain for payment channels (anvil + the contracts)",
+    "chains for payment channels: a local one (anvil + the contracts), or deploy to one",
   );
   chain.command("up")
     .description("start anvil, deploy TokenNetwork + M2M test token, fund accounts; Ctrl-C stops")
@@ -63,6 +64,7 @@ export function registerChainCommand(program: Command): Command {
     .action(async (_o: unknown, cmd: Command) => {
       await chainUp(cmd.optsWithGlobals<ChainUpOptions>());
     });
+  registerChainDeploy(chain);
   return chain;
 }
 
@@ -154,7 +156,11 @@ function report(
     console.log(`funded       ${a}: ${formatUnits(tokens, TOKEN_DECIMALS)} M2M and 1 ETH for gas`);
   }
   for (const w of written) {
-    const what = w.settles ? "chain table, [channels] chains (town)" : "chain table";
+    const what = w.settles
+      ? "chain table, [channels] chains (town)"
+      : w.auto
+      ? "chain table, [channels] auto (opens and funds a channel with its town when it pays)"
+      : "chain table";
     console.log(`config       ${w.path}: ${what}`);
   }
   if (written.some((w) => w.settles)) {
@@ -181,6 +187,8 @@ interface WrittenConfig {
   path: string;
   /** `[channels] chains` got the chain (a town's state dir). */
   settles: boolean;
+  /** `[channels] auto = true` was written (a payer's state dir that did not say). */
+  auto?: boolean;
 }
 
 async function configTarget(stateDir: string): Promise<ConfigTarget> {
@@ -219,13 +227,17 @@ async function writeChainConfig(target: ConfigTarget, chain: LocalChain): Promis
   await Deno.mkdir(target.stateDir, { recursive: true, mode: 0o700 });
   const path = `${target.stateDir}/config.toml`;
   const settles = target.town && !target.chains.includes(LOCAL_CHAIN);
-  await editConfigFile(path, (text) => {
+  let auto = false;
+  await editConfigFile(path, (text, current) => {
     const next = setTableKeys(text, ["chains", LOCAL_CHAIN], chain.chainsTable[LOCAL_CHAIN], {
       replace: true,
     });
-    return settles
-      ? setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] })
-      : next;
+    if (settles) {
+      return setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] });
+    }
+    // A payer runs its channel by itself from now on, unless its file says otherwise.
+    auto = !target.town && current.sections.channels?.auto === undefined;
+    return auto ? setTableKeys(next, ["channels"], { auto: true }) : next;
   });
-  return { path, settles: target.town };
+  return { path, settles: target.town, auto };
 }

@@ -1,5 +1,5 @@
 /**
- * `turnpike channel open|list|show|close|recover`: EVM payment channels with the BTP peer.
+ * `turnpike channel open|list|show|topup|withdraw|close|recover`: EVM payment channels with the BTP peer.
  * The network is always printed; mainnet needs `--mainnet`. Deposits are given in token units
  * (`--deposit 50` = 50 M2M) and refused above the configured maximum (default 100), and when
  * the wallet lacks tokens or gas. Channel files live in `<state dir>/channels/` and every change
@@ -18,6 +18,9 @@
  * max_deposit = "100"            # token units
  * settle_timeout = 3600          # seconds
  * warn_percent = 10              # low-balance warning threshold
+ * auto = true                    # open, use and top up a channel with the town by itself
+ * deposit = "50"                 # (config/channel_policy.ts: topup_below, topup_amount,
+ *                                #  topup_daily_cap)
  * watch_interval = 15           # seconds between a running node's chain polls
  * [chains."evm:base:31337"]
  * rpc_url = "http://127.0.0.1:8545"
@@ -71,6 +74,7 @@ import {
   WithdrawTooLargeError,
 } from "../roles/channel_cosign_request.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
+import { raiseChannelDeposit } from "../roles/channel_deposit.ts";
 import {
   applyChainState,
   ChannelNotOnChainError,
@@ -180,6 +184,13 @@ export function registerChannelCommand(program: Command): Command {
       .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
     await run(() => channelWithdraw(cmd.optsWithGlobals(), id));
+  });
+  common(
+    channel.command("topup").argument("<id>", "channel id").description(
+      "add tokens to the channel's deposit (the contract's setTotalDeposit)",
+    ).requiredOption("--amount <units>", "token units to add, e.g. 10"),
+  ).action(async (id: string, _o: unknown, cmd: Command) => {
+    await run(() => channelTopUp(cmd.optsWithGlobals(), id));
   });
   common(
     channel.command("recover").description(
@@ -617,6 +628,54 @@ async function channelWithdraw(
   } finally {
     secretKey.fill(0);
     await peer?.close();
+    await audit.close();
+  }
+  printRecords(opts, [record]);
+}
+
+async function channelTopUp(opts: ChannelOptions & { amount: string }, id: string): Promise<void> {
+  const ctx = await context(opts);
+  let record = await readChannel(channelFilePath(ctx.stateDir, id));
+  // A node paying over the channel writes its file: it must not run meanwhile.
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
+  const chain = chainOfRecord(ctx, opts, record);
+  info(opts, `Network: ${networkLabel(chain)}`);
+  const amount = units(opts.amount, record.tokenDecimals, "--amount");
+  if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+  const secretKey = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, secretKey });
+  secretKey.fill(0);
+  const audit = await openAuditLog({ dir: ctx.stateDir });
+  try {
+    record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
+    if (record.status !== "open") {
+      throw new CliError(
+        `channel ${record.channelId} is ${record.status}: it cannot be topped up`,
+        {
+          suggestion: `open a new one with \`${cliPrefix(opts)} channel open\``,
+        },
+      );
+    }
+    const done = await raiseChannelDeposit({
+      stateDir: ctx.stateDir,
+      record,
+      amount,
+      chain: client,
+      update: async (change, save) => {
+        const next = change(record);
+        await saveChannel(next, { stateDir: ctx.stateDir, audit, ...save });
+        return next;
+      },
+      audit,
+      auto: false,
+    });
+    record = done.record;
+    const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+    info(
+      opts,
+      `Topped up ${record.channelId} by ${fmt(amount)} to ${fmt(done.total)} (tx ${done.tx})`,
+    );
+  } finally {
     await audit.close();
   }
   printRecords(opts, [record]);

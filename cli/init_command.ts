@@ -260,6 +260,12 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
   return plan;
 }
 
+/** Whether config.toml has a `[chains."<id>"]` table with an RPC URL. */
+function hasChainRpc(sections: Record<string, Record<string, unknown>>): boolean {
+  const tables = (sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.values(tables).some((t) => typeof t?.rpc_url === "string");
+}
+
 /** `btp+ws://<host of the town URL>:3000` (`btp+wss` for a `wss` town). */
 function btpUrlOf(townUrl: string): string {
   try {
@@ -285,6 +291,9 @@ async function writeConfig(path: string, role: Role, plan: ConfigPlan): Promise<
       const chains = [...new Set([...(given?.entries.chains as string[] ?? []), ...local])];
       written.tables = written.tables.filter((t) => t.path[0] !== "channels");
       if (chains.length > 0) written.tables.push({ path: ["channels"], entries: { chains } });
+    } else if (hasChainRpc(current.sections) && current.sections.channels?.auto === undefined) {
+      // A payer with a chain pays over a channel it runs itself (unless the file says not to).
+      written.tables.push({ path: ["channels"], entries: { auto: true } });
     }
     let next = text === ""
       ? `# turnpike ${role} profile, written by \`turnpike init\` (docs/OPERATIONS.md)\n`
@@ -357,8 +366,8 @@ function nextSteps(
       ? `${me} node up${secret}${quiet}`
       : `${me} job submit echo --input text:hello --bid 50000 --wait${secret}${quiet}`,
     then: [
-      `to pay the town over a payment channel: ${chainUp} (with the town's --config too), then ` +
-      `${me} channel open --deposit 50${secret}${quiet}`,
+      `to pay the town over a payment channel: ${chainUp} (with the town's --config too; it ` +
+      `sets [channels] auto here, so the first paid command opens and funds a channel)`,
     ],
   };
 }

@@ -56,7 +56,13 @@ import {
   RequesterJobError,
   startRequester,
 } from "../roles/requester/requester_node.ts";
-import { TownRejectedError, TownUnreachableError } from "../roles/requester/town_link.ts";
+import {
+  PriceAboveCeilingError,
+  TownRejectedError,
+  TownUnreachableError,
+} from "../roles/requester/town_link.ts";
+import { AutoChannelError } from "../roles/channel_auto_open.ts";
+import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
 import { ChannelSenderError } from "../roles/channel_sender.ts";
 import { BlobPublishError } from "../roles/blob_publisher.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
@@ -128,7 +134,9 @@ export function addRequesterConnectionOptions(cmd: Command): Command {
     .option("--town-pubkey <hex>", "the town's Nostr pubkey (default: its NIP-11 self)")
     .option("--town-address <address>", "the town's ILP address (default: from NIP-11)")
     .option("--price-per-byte <n>", "price per TOON byte (default: the town's NIP-11 fee)")
-    .option("--price-ceiling <n>", "warn when the town's price per byte is above (default 100)")
+    .option("--price-ceiling <n>", "refuse a town asking more per byte (default 100)")
+    .option("--accept-price", "pay a town price per byte above the ceiling anyway")
+    .option("--alert-webhook <url>", "POST alerts (low channel balance, top-ups...) as JSON")
     .option("--skills-dir <dir>", "where callback skills live (default <state dir>/skills)")
     .option("--max-per-job <n>", "spend policy: most paid for one job")
     .option("--provider-daily-cap <n>", "spend policy: most paid to one provider per day")
@@ -315,6 +323,31 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof ChannelSenderError) {
     return new CliError(err.message, {
       context: "payment channel",
+      code: "channel",
+      suggestion: err.suggestion,
+      cause: err,
+    });
+  }
+  if (err instanceof PriceAboveCeilingError) {
+    return new CliError(err.message, {
+      context: "price_ceiling",
+      code: "price-above-ceiling",
+      suggestion: "pass --accept-price to pay it, or raise --price-ceiling / price_ceiling",
+      cause: err,
+    });
+  }
+  if (err instanceof ClaimBeyondDepositError) {
+    return new CliError(`the payment channel's deposit is used up: ${err.message}`, {
+      context: "payment channel",
+      code: "channel",
+      suggestion: "top it up (`turnpike channel topup <id> --amount <n>`; `turnpike channel " +
+        "list` names it), or raise [channels] topup_amount / topup_daily_cap",
+      cause: err,
+    });
+  }
+  if (err instanceof AutoChannelError) {
+    return new CliError(err.message, {
+      context: "[channels] auto",
       code: "channel",
       suggestion: err.suggestion,
       cause: err,

@@ -21,9 +21,12 @@
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
  * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
+ * | `--alert-webhook <url>` | `TURNPIKE_ALERT_WEBHOOK`        | `[alerts] webhook`       | none |
  *
- * `--channel` names the payment channel whose claims pay the town (never picked implicitly);
- * a channel that is not open, not this node's or not with this town stops `node up` (exit 1).
+ * `--channel` names the payment channel whose claims pay the town; without it, `[channels] auto`
+ * (config/channel_policy.ts) uses or opens the channel with the town and keeps it funded, and
+ * otherwise nothing is picked implicitly. A channel that is not open, not this node's or not
+ * with this town stops `node up` (exit 1).
  *
  * @module
  */
@@ -41,6 +44,8 @@ import { loadNodeIdentity } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { ChannelSenderError, isChannelId } from "../roles/channel_sender.ts";
 import { watchIntervalMs } from "../roles/channel_watcher.ts";
+import { AutoChannelError } from "../roles/channel_auto_open.ts";
+import { type ChannelPolicy, resolveChannelPolicy } from "../config/channel_policy.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
@@ -81,6 +86,7 @@ interface NodeOptions {
   allowInsecure?: boolean;
   channel?: string;
   channelPrepay?: string;
+  alertWebhook?: string;
 }
 
 const NODE_SETTING_FLAGS = [
@@ -135,6 +141,7 @@ export function registerNodeCommand(program: Command): void {
       "--channel-prepay <n>",
       "let each claim cover this much ahead (base units; fewer claims, default 0)",
     )
+    .option("--alert-webhook <url>", "POST alerts (low channel balance, relay...) as JSON")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
     .option(
       "--sandbox <mode>",
@@ -320,7 +327,33 @@ async function resolveNodeOptions(
     ),
     chains: loaded.sections.chains,
     watchIntervalMs: watchIntervalMs(loaded.sections.channels),
+    channelPolicy: channelPolicyOf(loaded),
+    channels: loaded.sections.channels,
+    alertWebhook: opts.alertWebhook ?? nonEmpty(Deno.env.get("TURNPIKE_ALERT_WEBHOOK")) ??
+      webhookOf(loaded.sections.alerts),
   };
+}
+
+function channelPolicyOf(loaded: LoadedSettings): ChannelPolicy {
+  try {
+    return resolveChannelPolicy({ table: loaded.sections.channels, configFile: loaded.configFile });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+  }
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function webhookOf(table: Record<string, unknown> | undefined): string | undefined {
+  const v = table?.webhook;
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") {
+    throw new CliError("[alerts] webhook must be a URL string", { exitCode: ExitCode.Usage });
+  }
+  return v;
 }
 
 async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
@@ -348,7 +381,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
     });
   } catch (err) {
-    if (err instanceof ChannelSenderError) {
+    if (err instanceof ChannelSenderError || err instanceof AutoChannelError) {
       throw new CliError(err.message, {
         context: "payment channel",
         suggestion: err.suggestion,
@@ -466,4 +499,7 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   }
   console.log(`  updated     ${status.updatedAt}`);
   if (status.lastError !== undefined) console.log(`  lastError   ${status.lastError}`);
+  for (const a of status.alerts?.recent ?? []) {
+    console.log(`  alert       ${a.ts} ${a.kind}: ${a.message}`);
+  }
 }

@@ -22,6 +22,7 @@ import { registerNodeCommand } from "./node_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
+import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
 import { registerProvidersCommand } from "./providers_command.ts";
@@ -72,6 +73,7 @@ export function createProgram(): Command {
   registerDmCommand(program);
   registerSkillCommand(program);
   registerNodeCommand(program);
+  registerPruneCommands(program);
   registerDoctorCommand(program);
   registerRelayCommand(program);
   registerProvidersCommand(program);

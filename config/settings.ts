@@ -20,6 +20,15 @@
  * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
  * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
  * | `btpToken`        | `btp_token`         | `TURNPIKE_BTP_TOKEN` (older files: `[requester]` / `[provider]` `btp_token`) |
+ * | `chain`           | (none)              | `TURNPIKE_CHAIN`                                                           |
+ * | `rpcUrl`          | `[chains."<id>"] rpc_url` | `TURNPIKE_RPC_URL` (`GASTOWN_BASE_SEPOLIA_RPC`: Base Sepolia's only) |
+ * | `tokenNetwork`    | `[chains."<id>"] token_network` | `TURNPIKE_TOKEN_NETWORK`                             |
+ * | `token`           | `[chains."<id>"] token` | `TURNPIKE_TOKEN`                                                   |
+ *
+ * The chain settings live in the `[chains."<id>"]` tables of the file; a flag or environment
+ * value is laid over the table of `chain` (default: the file's only chain table, else
+ * `evm:base:84532` on the testnet network and `evm:base:31337` otherwise) in `sections.chains`,
+ * so every part reading a chain table sees the same precedence.
  *
  * Defaults: network `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
  * 7100, BTP port 3000, relay `ws://<host>:<townPort>`, connector `btp+ws://<host>:<btpPort>`,
@@ -73,6 +82,14 @@ export interface TurnpikeSettings {
   btpToken?: string;
   /** The role the profile was made for (`turnpike init`); absent: not said. */
   role?: Role;
+  /** The chain the flag/environment chain settings below apply to (`evm:base:<id>`). */
+  chain?: string;
+  /** JSON-RPC URL of that chain (flag or environment; the file has it in the chain table). */
+  rpcUrl?: string;
+  /** Its TokenNetwork contract (flag or environment). */
+  tokenNetwork?: string;
+  /** Its ERC-20 token (flag or environment). */
+  token?: string;
 }
 
 /** A setting's name. */
@@ -188,7 +205,16 @@ const KEYS: Record<SettingKey, KeySpec> = {
     env: ["TURNPIKE_BTP_TOKEN"],
     flag: "btp-token",
   },
+  chain: { kind: "string", env: ["TURNPIKE_CHAIN"], flag: "chain" },
+  rpcUrl: { kind: "string", env: ["TURNPIKE_RPC_URL"], flag: "rpc-url" },
+  tokenNetwork: { kind: "string", env: ["TURNPIKE_TOKEN_NETWORK"], flag: "token-network" },
+  token: { kind: "string", env: ["TURNPIKE_TOKEN"], flag: "token" },
 };
+
+/** Base Sepolia's chain id string; its RPC URL also comes from the Crosstown name below. */
+const BASE_SEPOLIA = "evm:base:84532";
+/** The Crosstown integration docs' name for the Base Sepolia RPC URL. */
+const BASE_SEPOLIA_RPC_ENV = "GASTOWN_BASE_SEPOLIA_RPC";
 
 /** Every environment variable name read for a setting, for `doctor` and docs. */
 export const SETTINGS_ENV_NAMES: Readonly<Record<SettingKey, readonly string[]>> = Object
@@ -252,9 +278,45 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     settings,
     sources,
   );
-  const loaded: LoadedSettings = { settings, sources, sections: file?.sections ?? {} };
+  const sections = overlayChainSettings(file?.sections ?? {}, settings, sources, env);
+  const loaded: LoadedSettings = { settings, sources, sections };
   if (file) loaded.configFile = configFile;
   return loaded;
+}
+
+/**
+ * The file's sections with the chain settings given by flag or environment laid over the
+ * `[chains."<id>"]` table they apply to (the file itself is not changed).
+ */
+function overlayChainSettings(
+  sections: Record<string, Record<string, unknown>>,
+  settings: TurnpikeSettings,
+  sources: Record<SettingKey, SettingSource>,
+  env: EnvReader,
+): Record<string, Record<string, unknown>> {
+  const given = (key: SettingKey) => sources[key]?.kind === "flag" || sources[key]?.kind === "env";
+  const entries: Record<string, unknown> = {};
+  if (given("rpcUrl")) entries.rpc_url = settings.rpcUrl;
+  if (given("tokenNetwork")) entries.token_network = settings.tokenNetwork;
+  if (given("token")) entries.token = settings.token;
+  const sepoliaRpc = env(BASE_SEPOLIA_RPC_ENV);
+  if (Object.keys(entries).length === 0 && !sepoliaRpc) return sections;
+  const chains = { ...(sections.chains ?? {}) } as Record<string, Record<string, unknown>>;
+  if (sepoliaRpc) {
+    chains[BASE_SEPOLIA] = { ...(chains[BASE_SEPOLIA] ?? {}), rpc_url: sepoliaRpc.trim() };
+  }
+  if (Object.keys(entries).length > 0) {
+    const target = settings.chain ?? defaultChainOf(chains, settings.network);
+    chains[target] = { ...(chains[target] ?? {}), ...entries };
+  }
+  return { ...sections, chains };
+}
+
+/** The chain the flag/environment chain settings apply to when `chain` is not given. */
+function defaultChainOf(chains: Record<string, unknown>, network: Network): string {
+  const ids = Object.keys(chains);
+  if (ids.length === 1) return ids[0];
+  return network === "testnet" ? BASE_SEPOLIA : "evm:base:31337";
 }
 
 function pickRaw(

@@ -38,6 +38,9 @@ import {
   type SentClaimWriter,
 } from "../state/channel_file.ts";
 import type { BtpClaimOptions } from "../transport/btp_client.ts";
+import type { ChannelPolicy } from "../config/channel_policy.ts";
+import { type ChannelTopUp, startChannelTopUp } from "./channel_topup.ts";
+import type { AlertKind } from "./node_alerts.ts";
 
 /** Options for {@linkcode openChannelSender}. */
 export interface ChannelSenderOptions {
@@ -64,6 +67,10 @@ export interface ChannelSenderOptions {
   onChannelChange?: (change: ChannelChange) => void;
   /** Told when a poll of the chain failed (retried at the next one). */
   onWatchError?: (err: Error) => void;
+  /** Keep the channel funded (`[channels] auto`): top up when low, within the policy. */
+  topUp?: ChannelPolicy;
+  /** Told about low balance and top-ups (roles/node_alerts.ts). */
+  alert?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
 }
 
 /** A channel ready to pay the town with. */
@@ -76,6 +83,8 @@ export interface ChannelSender {
   claims: BtpClaimOptions;
   /** Watches the chain (when an RPC URL is configured). */
   watcher?: ChannelWatcher;
+  /** Keeps the channel funded (with `topUp` and an RPC URL). */
+  topUp?: ChannelTopUp;
   /** Stops the watcher, waits for the channel file and releases the channel's lock. */
   close(): Promise<void>;
 }
@@ -211,9 +220,14 @@ async function openLocked(
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
     intervalMs: options.watchIntervalMs,
-    onChange: options.onChannelChange,
+    onChange: (change) => {
+      // A deposit raised by another process (`channel topup` while stopped) lifts our cap too.
+      if (change.record.deposit > signer.deposit) void signer.noteDeposit(change.record.deposit);
+      options.onChannelChange?.(change);
+    },
     onError: options.onWatchError && ((_id, err) => options.onWatchError!(err)),
   });
+  const topUp = startTopUp(options, record, sent, signer);
   const guarded = {
     get transferred() {
       return signer.transferred;
@@ -239,15 +253,55 @@ async function openLocked(
     record,
     signer,
     sent,
-    claims: { signer: guarded, persist: (claim) => sent.save(claim), prepay: options.prepay },
+    claims: {
+      signer: guarded,
+      persist: async (claim) => {
+        await sent.save(claim);
+        topUp?.check();
+      },
+      prepay: options.prepay,
+    },
     watcher,
+    topUp,
     close: () =>
       closed ??= (async () => {
-        // Claims are persisted before they are sent: nothing of the file is pending here.
+        // Claims are persisted before they are sent: nothing of the file is pending here. A
+        // top-up under way is waited for: its transaction must reach the books.
+        await topUp?.idle();
         await watcher?.stop();
         await unlock();
       })(),
   };
+}
+
+/** The top-up keeper, when asked for and the channel's chain can be written to. */
+function startTopUp(
+  options: ChannelSenderOptions,
+  record: ChannelRecord,
+  sent: SentClaimWriter,
+  signer: ClaimSigner,
+): ChannelTopUp | undefined {
+  if (!options.topUp) return undefined;
+  if (!hasChainRpc(record, options.chains)) {
+    options.alert?.(
+      "topup-failed",
+      `channel ${record.channelId} cannot be topped up: no [chains."${record.chain}"] rpc_url`,
+      { channelId: record.channelId, chain: record.chain },
+    );
+    return undefined;
+  }
+  const topUp = startChannelTopUp({
+    stateDir: options.stateDir,
+    policy: options.topUp,
+    sent,
+    chain: channelChainClient(record, options),
+    signer,
+    audit: options.audit,
+    alert: options.alert,
+  });
+  // A channel already low at start is topped up before it runs dry.
+  topUp.check();
+  return topUp;
 }
 
 /** A chain client for the channel when its chain has an RPC URL configured. */

@@ -368,6 +368,7 @@ const PAST_TENSE: Record<string, string> = {
   recover: "recovered",
   withdraw: "withdrawn",
   learn: "learned",
+  topup: "topped-up",
 };
 
 function auditSubject(c: AuditChange): string {

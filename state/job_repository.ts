@@ -214,6 +214,38 @@ export class JobRepository {
   }
 
   /**
+   * Deletes a job's record file and index row, recording the deletion (with `paths`, other
+   * files of the job the caller removed) in the audit trail: git history keeps the record.
+   * A job that does not exist is ignored.
+   *
+   * @example
+   * ```ts
+   * await repo.remove(id, { paths: [`requester/${id}.json`] });
+   * ```
+   */
+  remove(
+    id: string,
+    options: { paths?: string[]; fields?: Record<string, string> } = {},
+  ): Promise<void> {
+    return this.#withLock(id, async () => {
+      if (!/^[0-9a-f]{64}$/.test(id)) return;
+      try {
+        await Deno.remove(this.#path(id));
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+      this.#db!.prepare("DELETE FROM jobs WHERE id = ?").run(id);
+      this.#audit?.record({
+        action: "prune",
+        resource: "job",
+        id,
+        paths: [`jobs/${id}.toml`, ...(options.paths ?? [])],
+        fields: options.fields,
+      });
+    });
+  }
+
+  /**
    * Reads a job record from its file (undefined when absent).
    * @throws {JobRecordFormatError} when the file is corrupt.
    */

@@ -97,6 +97,35 @@ export class ProviderJobStore {
   }
 
   /**
+   * Deletes a job's record (file and memory), recording the deletion (with `paths`, other files
+   * of the job the caller removed) in the audit trail: git history keeps the record.
+   *
+   * @example
+   * ```ts
+   * await store.remove(id);
+   * ```
+   */
+  async remove(
+    id: string,
+    options: { paths?: string[]; fields?: Record<string, string> } = {},
+  ): Promise<void> {
+    await this.#chains.get(id)?.catch(() => {});
+    this.#records.delete(id);
+    try {
+      await Deno.remove(`${this.dir}/${id}.toml`);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    this.#audit?.record({
+      action: "prune",
+      resource: "provider-job",
+      id,
+      paths: [`${PROVIDER_JOBS_DIR}/${id}.toml`, ...(options.paths ?? [])],
+      fields: options.fields,
+    });
+  }
+
+  /**
    * Writes the record (atomically, durably) and records the change in the audit trail; resolves
    * once the file is on disk.
    */

@@ -59,6 +59,9 @@ import { stderrTail } from "./stderr_tail.ts";
 import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
+import { ensureAutoChannel } from "../channel_auto_open.ts";
+import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
+import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
 import {
   BlobInputError,
@@ -148,6 +151,12 @@ export interface ProviderNodeOptions {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher (`[channels] watch_interval`). Default 15 s. */
   watchIntervalMs?: number;
+  /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
+  channelPolicy?: ChannelPolicy;
+  /** config.toml `[channels]` (chains, prefer, settle_timeout), for an automatic opening. */
+  channels?: Record<string, unknown>;
+  /** POST alerts (low balance, top-ups, relay disconnected) to this URL (JSON). */
+  alertWebhook?: string;
   /**
    * Publish the `processing` feedback only for runs still going after this many ms (default
    * 100; 0: as each run starts). A quicker job's result is its own progress report, and the
@@ -252,6 +261,8 @@ class Provider implements ProviderNode {
   #payments?: PaymentLog;
   #btp?: BtpClient;
   #channel?: ChannelSender;
+  #alerts?: NodeAlerts;
+  #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   #publisher?: TownPublisher;
   #desk?: InvoiceDesk;
   #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
@@ -312,9 +323,20 @@ class Provider implements ProviderNode {
     const o = this.#o;
     await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
     this.#audit = await openAuditLog({ dir: o.stateDir });
-    const sender = o.channel === undefined ? undefined : await openChannelSender({
+    const alerts = createNodeAlerts({ webhook: o.alertWebhook, log: (l) => this.#log(l) });
+    this.#alerts = alerts;
+    const raise = (kind: AlertKind, message: string, details: Record<string, string>) => {
+      alerts.raise(kind, message, details);
+      this.#status.alerts = alerts.snapshot();
+      this.#markStatus();
+    };
+    this.#raise = raise;
+    const channelId = o.channel ?? await this.#autoChannel();
+    const sender = channelId === undefined ? undefined : await openChannelSender({
       stateDir: o.stateDir,
-      channelId: o.channel,
+      channelId,
+      topUp: o.channel === undefined ? o.channelPolicy : undefined,
+      alert: raise,
       secretKey: o.secretKey,
       townPubkey: o.townPubkey,
       audit: this.#audit,
@@ -442,6 +464,7 @@ class Provider implements ProviderNode {
     await Promise.allSettled([...this.#pending]);
     await this.#btp?.close().catch(() => {});
     await this.#channel?.close().catch(() => {});
+    await this.#alerts?.close().catch(() => {});
     if (this.#status.pid === Deno.pid && this.store !== undefined) {
       this.#status.state = "stopped";
       this.#markStatus();
@@ -706,7 +729,12 @@ class Provider implements ProviderNode {
       filters,
       onLog: (e) => {
         if (e.type === "closed" || e.type === "notice") this.#log(`relay ${e.type}: ${e.message}`);
-        else if (e.type === "disconnected") this.#log(`relay disconnected: ${e.code} ${e.reason}`);
+        else if (e.type === "disconnected") {
+          this.#raise?.("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
+            code: String(e.code),
+            reason: String(e.reason),
+          });
+        }
       },
     });
     const reader = source.getReader();
@@ -1330,6 +1358,24 @@ class Provider implements ProviderNode {
   }
 
   // ---- status file
+
+  /** The channel `[channels] auto` uses or opens with the town; undefined when it is off. */
+  async #autoChannel(): Promise<string | undefined> {
+    const o = this.#o;
+    if (!o.channelPolicy?.auto) return undefined;
+    const { record } = await ensureAutoChannel({
+      stateDir: o.stateDir,
+      secretKey: o.secretKey,
+      townPubkey: o.townPubkey,
+      relayUrl: o.relayUrl,
+      policy: o.channelPolicy,
+      channels: o.channels,
+      chains: o.chains,
+      audit: this.#audit,
+      info: (line) => this.#log(line),
+    });
+    return record.channelId;
+  }
 
   #markStatus(): void {
     this.#statusDirty = true;

@@ -6,6 +6,7 @@
  * @module
  */
 import { writeFileAtomic } from "../../state/atomic_file.ts";
+import type { AlertKind, NodeAlert } from "../node_alerts.ts";
 
 /** File name of the status file in the state dir. */
 export const PROVIDER_STATUS_FILE = "provider-status.json";
@@ -46,6 +47,8 @@ export interface ProviderStatus {
    */
   periodicCostPerDay?: string;
   lastError?: string;
+  /** Alerts raised since start: the newest ones and a count per kind (roles/node_alerts.ts). */
+  alerts?: { recent: NodeAlert[]; counts: Partial<Record<AlertKind, number>> };
 }
 
 /** The status file is missing or unreadable. */

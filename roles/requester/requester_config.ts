@@ -15,6 +15,12 @@
  * | allow_providers       | TURNPIKE_ALLOW_PROVIDERS    | --allow-provider     |
  * | channel               | TURNPIKE_CHANNEL            | --channel            |
  * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
+ * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
+ * | (none)                | (none)                      | --accept-price       |
+ *
+ * Without a channel named, `[channels] auto = true` (config/channel_policy.ts) uses the open
+ * channel with the town, or opens one, and keeps it funded. A town asking more per byte than
+ * `price_ceiling` is refused unless `--accept-price`.
  *
  * `channel` names the payment channel whose claims pay the town (never picked implicitly).
  * `channel_prepay` (base units, default 0) lets each claim cover that much beyond the packets
@@ -28,6 +34,7 @@ import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
 import { watchIntervalMs } from "../channel_watcher.ts";
+import { type ChannelPolicy, resolveChannelPolicy } from "../../config/channel_policy.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -40,6 +47,8 @@ export interface RequesterFlags {
   allowProvider?: string[];
   channel?: string;
   channelPrepay?: string;
+  acceptPrice?: boolean;
+  alertWebhook?: string;
 }
 
 /** Resolved requester configuration (no identity). */
@@ -66,6 +75,14 @@ export interface RequesterConfig {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher (`[channels] watch_interval`). */
   channelWatchIntervalMs?: number;
+  /** `[channels]` policy: open and top up a channel by itself when `auto`. */
+  channelPolicy?: ChannelPolicy;
+  /** config.toml `[channels]` (chains, prefer, settle_timeout), for an automatic opening. */
+  channels?: Record<string, unknown>;
+  /** Pay a town price above the ceiling. */
+  acceptPrice?: boolean;
+  /** Where alerts are POSTed (JSON). */
+  alertWebhook?: string;
 }
 
 /** The configuration is incomplete or invalid. */
@@ -140,7 +157,31 @@ export function resolveRequesterConfig(
     ),
     chains: loaded.sections.chains,
     channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
+    channelPolicy: wrap(() =>
+      resolveChannelPolicy({
+        table: loaded.sections.channels,
+        env,
+        configFile: loaded.configFile,
+      })
+    ),
+    channels: loaded.sections.channels,
+    acceptPrice: flags.acceptPrice === true,
+    alertWebhook: flags.alertWebhook ?? nonEmpty(env("TURNPIKE_ALERT_WEBHOOK")) ??
+      alertsWebhookOf(loaded.sections.alerts),
   };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function alertsWebhookOf(table: Record<string, unknown> | undefined): string | undefined {
+  const v = table?.webhook;
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") {
+    throw new RequesterConfigError("[alerts] webhook must be a URL string");
+  }
+  return v;
 }
 
 function wrap<T>(fn: () => T): T {

@@ -65,6 +65,8 @@ import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
+import type { ChannelPolicy } from "../../config/channel_policy.ts";
+import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
 export interface RequesterOptions {
@@ -103,6 +105,14 @@ export interface RequesterOptions {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher. Default 15 s. */
   channelWatchIntervalMs?: number;
+  /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
+  channelPolicy?: ChannelPolicy;
+  /** config.toml `[channels]` (chains, prefer, settle_timeout). */
+  channels?: Record<string, unknown>;
+  /** Pay a town price above the ceiling (else the start fails). */
+  acceptPrice?: boolean;
+  /** POST alerts (low balance, top-ups, price) to this URL. */
+  alertWebhook?: string;
 }
 
 /** A progress line. */
@@ -158,6 +168,7 @@ export class Requester {
   #o: RequesterOptions;
   #audit?: AuditLog;
   #link?: TownLink;
+  #alerts?: NodeAlerts;
   #callbacks: CallbackRunner;
   #sidecars = new Map<string, JobSidecar>();
   #active = new Set<string>();
@@ -189,6 +200,12 @@ export class Requester {
     const durable = this.#o.durable ?? true;
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
+    this.#alerts = createNodeAlerts({
+      webhook: this.#o.alertWebhook,
+      node: this.pubkey,
+      log: this.#o.warn,
+    });
+    const alerts = this.#alerts;
     this.#link = await connectTownLink({
       btpUrl: this.#o.btpUrl,
       btpToken: this.#o.btpToken,
@@ -197,8 +214,10 @@ export class Requester {
       townAddress: this.#o.townAddress,
       pricePerByte: this.#o.pricePerByte,
       priceCeiling: this.#o.priceCeiling,
+      acceptPrice: this.#o.acceptPrice,
       secretKey: this.#o.secretKey,
       warn: this.#o.warn,
+      alert: (kind, message, details) => alerts.raise(kind, message, details),
       recordWrite: ({ event, amount, townAddress }) =>
         this.payments.append({
           ts: new Date().toISOString(),
@@ -222,6 +241,18 @@ export class Requester {
         chains: this.#o.chains,
         watchIntervalMs: this.#o.channelWatchIntervalMs,
       },
+      autoChannel: this.#o.channelPolicy?.auto
+        ? {
+          policy: this.#o.channelPolicy,
+          channels: this.#o.channels,
+          stateDir: this.stateDir,
+          audit: this.#audit,
+          prepay: this.#o.channelPrepay,
+          chains: this.#o.chains,
+          watchIntervalMs: this.#o.channelWatchIntervalMs,
+          info: this.#o.warn,
+        }
+        : undefined,
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     this.#subscribe(inFlight);
@@ -444,6 +475,7 @@ export class Requester {
     await this.#reading?.catch(() => {});
     await Promise.allSettled([...this.#queues.values()]);
     await this.#link?.close().catch(() => {});
+    await this.#alerts?.close().catch(() => {});
     await this.payments?.flush().catch(() => {});
     await this.#audit?.close().catch(() => {});
     this.repo?.close();
@@ -540,6 +572,13 @@ export class Requester {
       filters: [{ "#p": [this.pubkey], since: since - RESUME_OVERLAP_S }],
       initialBackoffMs: 200,
       maxBackoffMs: 5_000,
+      onLog: (e) => {
+        if (e.type !== "disconnected") return;
+        this.#alerts?.raise("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
+          code: String(e.code),
+          reason: e.reason,
+        });
+      },
     });
     const reader = source.getReader();
     this.#reader = reader;

@@ -18,7 +18,10 @@ import {
 } from "../../transport/relay_info.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { openChannelSender } from "../channel_sender.ts";
+import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
+import { ensureAutoChannel } from "../channel_auto_open.ts";
+import type { ChannelPolicy } from "../../config/channel_policy.ts";
+import type { AlertKind } from "../node_alerts.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -42,8 +45,10 @@ export interface TownLinkOptions {
   townAddress?: string;
   /** Price per byte; default: the town's NIP-11 fee, else 10. */
   pricePerByte?: bigint;
-  /** Warn above this price per byte. Default 100. */
+  /** Refuse a town asking more per byte than this (unless `acceptPrice`). Default 100. */
   priceCeiling?: bigint;
+  /** Pay a price above the ceiling anyway (an explicit user flag: `--accept-price`). */
+  acceptPrice?: boolean;
   secretKey: Uint8Array;
   /** Told about warnings (price above the ceiling). */
   warn?: (line: string) => void;
@@ -51,6 +56,13 @@ export interface TownLinkOptions {
   onPrepare?: (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
   /** Pay the town with claims on this payment channel (`roles/channel_sender.ts`). */
   channel?: TownLinkChannel;
+  /**
+   * Without `channel`: use the open channel with the town, or open one (`[channels] auto`;
+   * roles/channel_auto_open.ts), and keep it funded (roles/channel_topup.ts).
+   */
+  autoChannel?: TownLinkAutoChannel;
+  /** Told about alerts (low channel balance, top-ups, price above the ceiling). */
+  alert?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   /** Records each paid write the town fulfilled (the payment log) before `write` resolves. */
   recordWrite?: (paid: { event: NostrEvent; amount: bigint; townAddress: string }) => Promise<void>;
 }
@@ -68,6 +80,23 @@ export interface TownLinkChannel {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher. Default 15 s. */
   watchIntervalMs?: number;
+}
+
+/** How the link runs its channel by itself. */
+export interface TownLinkAutoChannel extends Omit<TownLinkChannel, "id"> {
+  policy: ChannelPolicy;
+  /** config.toml `[channels]` (chains, prefer, settle_timeout). */
+  channels?: Record<string, unknown>;
+  /** Told what was opened (stderr). */
+  info?: (line: string) => void;
+}
+
+/** The town asks more per byte than the ceiling: nothing was paid. */
+export class PriceAboveCeilingError extends Error {
+  override name = "PriceAboveCeilingError";
+  constructor(readonly price: bigint, readonly ceiling: bigint) {
+    super(`the town's price per byte (${price}) is above the ceiling (${ceiling})`);
+  }
 }
 
 /** The town rejected a paid write (or a payment through it). */
@@ -141,9 +170,11 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   const pricePerByte = options.pricePerByte ?? info.pricePerByte ?? 10n;
   const ceiling = options.priceCeiling ?? 100n;
   if (pricePerByte > ceiling) {
-    options.warn?.(
-      `warning: the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`,
-    );
+    const details = { price: String(pricePerByte), ceiling: String(ceiling) };
+    const line = `the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`;
+    options.alert?.("price-above-ceiling", line, details);
+    if (!options.acceptPrice) throw new PriceAboveCeilingError(pricePerByte, ceiling);
+    options.warn?.(`warning: ${line}; paying it (--accept-price)`);
   }
   const townPubkey = options.townPubkey ?? info.self;
   if (townPubkey === undefined) {
@@ -152,17 +183,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     );
   }
   // Checked before connecting: a channel that cannot pay this town is the operator's error.
-  const sender = options.channel &&
-    await openChannelSender({
-      stateDir: options.channel.stateDir,
-      channelId: options.channel.id,
-      secretKey: options.secretKey,
-      townPubkey,
-      audit: options.channel.audit,
-      chains: options.channel.chains,
-      watchIntervalMs: options.channel.watchIntervalMs,
-      prepay: options.channel.prepay,
-    });
+  const sender = await openSender(options, townPubkey);
   let assetCode = "";
   let assetScale = 0;
   const btp = new BtpClient({
@@ -252,6 +273,62 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       await sender?.close();
     },
   };
+}
+
+/**
+ * The sender of the named channel, else of the one `[channels] auto` uses. An automatic channel
+ * the chain says is no longer open (its file learns it on the way) is replaced once.
+ */
+async function openSender(
+  options: TownLinkOptions,
+  townPubkey: string,
+): Promise<ChannelSender | undefined> {
+  const open = (channel: TownLinkChannel) =>
+    openChannelSender({
+      stateDir: channel.stateDir,
+      channelId: channel.id,
+      secretKey: options.secretKey,
+      townPubkey,
+      audit: channel.audit,
+      chains: channel.chains,
+      watchIntervalMs: channel.watchIntervalMs,
+      prepay: channel.prepay,
+      topUp: options.channel ? undefined : options.autoChannel?.policy,
+      alert: options.alert,
+    });
+  if (options.channel) return await open(options.channel);
+  const auto = await autoChannelOf(options, townPubkey);
+  if (auto === undefined) return undefined;
+  try {
+    return await open(auto);
+  } catch (err) {
+    if (!(err instanceof ChannelSenderError) || !/ is (closed|settled|closing)/.test(err.message)) {
+      throw err;
+    }
+    const next = await autoChannelOf(options, townPubkey);
+    return next && await open(next);
+  }
+}
+
+/** The channel `[channels] auto` picks or opens; undefined when it is off. */
+async function autoChannelOf(
+  options: TownLinkOptions,
+  townPubkey: string,
+): Promise<TownLinkChannel | undefined> {
+  const auto = options.autoChannel;
+  if (!auto?.policy.auto) return undefined;
+  const { record } = await ensureAutoChannel({
+    stateDir: auto.stateDir,
+    secretKey: options.secretKey,
+    townPubkey,
+    relayUrl: options.relayUrl,
+    policy: auto.policy,
+    channels: auto.channels,
+    chains: auto.chains,
+    audit: auto.audit,
+    info: auto.info,
+  });
+  return { ...auto, id: record.channelId };
 }
 
 /**

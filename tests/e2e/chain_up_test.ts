@@ -59,6 +59,8 @@ Deno.test("chain up: anvil with the contracts, funded accounts, config written, 
       assertEquals(table.token_network, ready.tokenNetwork);
       assertEquals(table.token, ready.token);
       assertEquals(text.match(/\[chains\."evm:base:31337"\]/g)?.length, 1);
+      // A payer's state dir runs its channel by itself from now on.
+      assertEquals(config.channels.auto as unknown, true);
       // The town's state dir: it announces the chain; the other one already listed it.
       assertEquals(ready.settles, [`${town}/config.toml`]);
       const townToml = parseToml(await Deno.readTextFile(`${town}/config.toml`)) as Record<

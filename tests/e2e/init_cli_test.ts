@@ -72,7 +72,8 @@ Deno.test("init --role requester: wallet, config, the next command; refuses to o
     // --force rewrites init's keys only; the wallet is kept (no passphrase needed).
     await Deno.writeTextFile(
       `${dir}/config.toml`,
-      `${await read(`${dir}/config.toml`)}\n[requester]\nmax_per_job = 5000\n`,
+      `${await read(`${dir}/config.toml`)}\n[requester]\nmax_per_job = 5000\n` +
+        '\n[chains."evm:base:31337"]\nrpc_url = "http://127.0.0.1:8545"\n',
     );
     const forced = await runCli([
       "--profile",
@@ -92,6 +93,8 @@ Deno.test("init --role requester: wallet, config, the next command; refuses to o
     assertEquals(toml.btp_token as unknown, "new-token");
     assertEquals(toml.relay_url as unknown, "ws://127.0.0.1:7100");
     assertEquals(toml.requester.max_per_job, 5000);
+    // A chain is configured: the payer runs its channel by itself from now on.
+    assertEquals(toml.channels.auto, true);
     assertEquals((await readWalletFile(`${dir}/wallet.toml`)).evmAddress, wallet.evmAddress);
   });
 });

@@ -67,3 +67,13 @@ Deno.test("claim signer: noteWithdraw waits for payments queued before it", asyn
   assertEquals(s.withdrawn, 0n);
   assertEquals(s.transferred, 700n);
 });
+
+Deno.test("claim signer: noteDeposit raises the cap after a top-up, never lowers it", async () => {
+  const s = signer();
+  await s.pay(1_000n);
+  await assertRejects(() => s.pay(1n), ClaimBeyondDepositError);
+  await s.noteDeposit(1_500n);
+  await s.noteDeposit(1_200n);
+  assertEquals(s.deposit, 1_500n);
+  assertEquals((await s.pay(500n)).transferredAmount, 1_500n);
+});

@@ -1,0 +1,159 @@
+/**
+ * Deploys the project's TokenNetwork (and, on a development chain, the test token) from the
+ * committed artifacts to any EVM chain an RPC URL reaches, signed by the node's own key: what
+ * `turnpike chain deploy` runs. The caller decides which chain is allowed (mainnet only with an
+ * explicit flag; chain/chain_config.ts).
+ *
+ * @module
+ */
+import {
+  type Abi,
+  bytesToHex,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
+import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
+import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
+
+/** Options for {@linkcode deployTokenNetwork}. */
+export interface DeployTokenNetworkOptions {
+  rpcUrl: string;
+  /** The chain's numeric id (checked against the RPC's before anything is sent). */
+  chainId: number;
+  /** The deployer's 32-byte secp256k1 key (the node's NIP-06 key). */
+  secretKey: Uint8Array;
+  /** The ERC-20 to settle in; absent: a test token is deployed (the deployer may mint it). */
+  token?: `0x${string}`;
+  /** Test token symbol and decimals. Default "M2M", 6. */
+  testTokenSymbol?: string;
+  testTokenDecimals?: number;
+  /** Bounds of the settle timeout, seconds. Default 1 s to 30 days. */
+  minSettleTimeout?: bigint;
+  maxSettleTimeout?: bigint;
+}
+
+/** What was deployed. */
+export interface DeployedTokenNetwork {
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  /** true when the test token was deployed here. */
+  testToken: boolean;
+  /** The deployment transactions, in order. */
+  txs: Hex[];
+  /** The deployer's address. */
+  deployer: `0x${string}`;
+}
+
+/** The RPC is not the chain expected, the wallet cannot pay gas, or a deployment failed. */
+export class ContractDeployError extends Error {
+  override name = "ContractDeployError";
+}
+
+/**
+ * Deploys (a test token, then) the TokenNetwork for the token.
+ *
+ * @example
+ * ```ts
+ * const { tokenNetworkAddress } = await deployTokenNetwork({ rpcUrl, chainId: 31337, secretKey });
+ * ```
+ * @throws {ContractDeployError} on a chain id mismatch, no gas, or a reverted deployment.
+ */
+export async function deployTokenNetwork(
+  options: DeployTokenNetworkOptions,
+): Promise<DeployedTokenNetwork> {
+  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.secretKey);
+  const actual = await pub.getChainId();
+  if (actual !== options.chainId) {
+    throw new ContractDeployError(
+      `the RPC ${options.rpcUrl} serves chain ${actual}, not ${options.chainId}`,
+    );
+  }
+  if (await pub.getBalance({ address: account.address }) === 0n) {
+    throw new ContractDeployError(`the wallet ${account.address} has no native token for gas`);
+  }
+  const txs: Hex[] = [];
+  const deploy = async (abi: Abi, bytecode: Hex, args: readonly unknown[]) => {
+    const hash = await wallet.deployContract({ abi, bytecode, args, account, chain: wallet.chain });
+    txs.push(hash);
+    const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    if (receipt.status !== "success" || !receipt.contractAddress) {
+      throw new ContractDeployError(`deployment failed (tx ${hash})`);
+    }
+    return receipt.contractAddress;
+  };
+  const tokenAddress = options.token ??
+    await deploy(TEST_TOKEN_ABI, testTokenArtifact.bytecode as Hex, [
+      "Machine-to-Machine test token",
+      options.testTokenSymbol ?? "M2M",
+      options.testTokenDecimals ?? 6,
+    ]);
+  const tokenNetworkAddress = await deploy(
+    TOKEN_NETWORK_ABI,
+    tokenNetworkArtifact.bytecode as Hex,
+    [tokenAddress, options.minSettleTimeout ?? 1n, options.maxSettleTimeout ?? 30n * 86400n],
+  );
+  return {
+    tokenNetworkAddress,
+    tokenAddress,
+    testToken: options.token === undefined,
+    txs,
+    deployer: account.address,
+  };
+}
+
+/** Options for {@linkcode mintTestTokens}. */
+export interface MintTestTokensOptions {
+  rpcUrl: string;
+  chainId: number;
+  /** The test token's minter (its deployer). */
+  secretKey: Uint8Array;
+  token: `0x${string}`;
+  to: `0x${string}`;
+  /** Base units. */
+  amount: bigint;
+}
+
+/**
+ * Mints test tokens (only the test token's deployer may).
+ *
+ * @example
+ * ```ts
+ * await mintTestTokens({ rpcUrl, chainId: 31337, secretKey, token, to, amount: 100_000_000n });
+ * ```
+ * @throws {ContractDeployError} when the mint reverts.
+ */
+export async function mintTestTokens(options: MintTestTokensOptions): Promise<Hex> {
+  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.secretKey);
+  const hash = await wallet.writeContract({
+    address: options.token,
+    abi: TEST_TOKEN_ABI,
+    functionName: "mint",
+    args: [options.to, options.amount],
+    account,
+    chain: wallet.chain,
+  });
+  const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  if (receipt.status !== "success") throw new ContractDeployError(`mint reverted (tx ${hash})`);
+  return hash;
+}
+
+function clients(rpcUrl: string, chainId: number, secretKey: Uint8Array) {
+  const chain = defineChain({
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  const transport = http(rpcUrl);
+  const account = privateKeyToAccount(bytesToHex(secretKey));
+  return {
+    account,
+    wallet: createWalletClient({ account, chain, transport, pollingInterval: 50 }),
+    pub: createPublicClient({ chain, transport, pollingInterval: 50 }),
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * Pruning finished job records (`turnpike job prune`, `turnpike node prune`): a job is removed
+ * only when it is finished (a terminal status) and its last change is older than the cut-off;
+ * jobs in flight and recent ones always stay. Its record, the requester's sidecar and callback
+ * files, and its stored result go; the deletion is one audit change per job, so git history
+ * still holds every record the audit trail needs. The payment log is never touched.
+ *
+ * @module
+ */
+import type { JobRepository } from "../state/job_repository.ts";
+import { TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
+import type { ProviderJobStore } from "../state/provider_job_store.ts";
+import { isTerminalProviderJob } from "../state/provider_job_record.ts";
+
+/** What a prune found (and, unless a dry run, removed). */
+export interface PruneReport {
+  /** Ids of the jobs pruned (or that would be, on a dry run). */
+  pruned: string[];
+  /** Jobs kept because they are not finished. */
+  inFlight: number;
+  /** Finished jobs kept because they changed after the cut-off. */
+  recent: number;
+  dryRun: boolean;
+}
+
+/** Options for {@linkcode pruneRequesterJobs} and {@linkcode pruneProviderJobs}. */
+export interface PruneJobsOptions {
+  stateDir: string;
+  /** Jobs whose last change is before this time (unix ms) may go. */
+  beforeMs: number;
+  /** List only, remove nothing. */
+  dryRun: boolean;
+}
+
+/** A duration such as `30d` cannot be read. */
+export class PruneAgeError extends Error {
+  override name = "PruneAgeError";
+}
+
+const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+
+/**
+ * Parses an age (`30d`, `12h`, `90m`, `45s`, `2w`) into milliseconds.
+ *
+ * @example
+ * ```ts
+ * parseAge("30d"); // 2_592_000_000
+ * ```
+ * @throws {PruneAgeError} for anything else.
+ */
+export function parseAge(text: string): number {
+  const m = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  if (m === null) {
+    throw new PruneAgeError(`"${text}" is not an age such as 30d, 12h, 90m or 45s`);
+  }
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/**
+ * Prunes the requester's finished jobs older than the cut-off.
+ *
+ * @example
+ * ```ts
+ * const report = await pruneRequesterJobs(repo, { stateDir, beforeMs: Date.now() - parseAge("30d"),
+ *   dryRun: true });
+ * ```
+ */
+export async function pruneRequesterJobs(
+  repo: JobRepository,
+  options: PruneJobsOptions,
+): Promise<PruneReport> {
+  const all = repo.list({ limit: 1e9 });
+  const finished = all.filter((j) => TERMINAL_JOB_STATUSES.includes(j.status));
+  const old = finished.filter((j) => j.updatedAtMs < options.beforeMs);
+  const report: PruneReport = {
+    pruned: old.map((j) => j.id),
+    inFlight: all.length - finished.length,
+    recent: finished.length - old.length,
+    dryRun: options.dryRun,
+  };
+  if (options.dryRun) return report;
+  for (const job of old) {
+    const paths = await removeJobFiles(options.stateDir, [
+      `requester/${job.id}.json`,
+      `results/${job.id}`,
+    ]);
+    await removeByPrefix(`${options.stateDir}/callbacks`, `${job.id}.`);
+    await repo.remove(job.id, { paths, fields: { Status: job.status } });
+  }
+  return report;
+}
+
+/**
+ * Prunes the provider's finished jobs older than the cut-off (run it while the provider is
+ * stopped: a running one holds its records in memory).
+ *
+ * @example
+ * ```ts
+ * const report = await pruneProviderJobs(store, { stateDir, beforeMs, dryRun: false });
+ * ```
+ */
+export async function pruneProviderJobs(
+  store: ProviderJobStore,
+  options: PruneJobsOptions,
+): Promise<PruneReport> {
+  const all = store.all();
+  const finished = all.filter(isTerminalProviderJob);
+  const old = finished.filter((j) => Date.parse(j.updatedAt) < options.beforeMs);
+  const report: PruneReport = {
+    pruned: old.map((j) => j.id),
+    inFlight: all.length - finished.length,
+    recent: finished.length - old.length,
+    dryRun: options.dryRun,
+  };
+  if (options.dryRun) return report;
+  for (const job of old) {
+    const paths = await removeJobFiles(options.stateDir, [`results/${job.id}`]);
+    await store.remove(job.id, { paths, fields: { Status: job.status } });
+  }
+  return report;
+}
+
+/**
+ * Removes the job's other files that exist; returns the paths git can know (for the audit
+ * change): an empty directory is not in git, and naming it would fail the commit.
+ */
+async function removeJobFiles(stateDir: string, paths: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const path of paths) {
+    const full = `${stateDir}/${path}`;
+    const info = await Deno.stat(full).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    });
+    if (info === undefined) continue;
+    const tracked = info.isFile || await hasEntries(full);
+    await Deno.remove(full, { recursive: true });
+    if (tracked) removed.push(path);
+  }
+  return removed;
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  for await (const _ of Deno.readDir(dir)) return true;
+  return false;
+}
+
+/** Callback files are kept out of git (they are per-run markers): removed, not recorded. */
+async function removeByPrefix(dir: string, prefix: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.startsWith(prefix)) {
+        await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}

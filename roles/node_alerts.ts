@@ -1,0 +1,108 @@
+/**
+ * A running node's alerts (low channel balance, a failed top-up, the town's price above the
+ * ceiling, the relay disconnected): each is written to stderr as `alert: <kind>: <message>`,
+ * kept for the node's status (the newest few, with counts), and POSTed to the operator's webhook
+ * when one is configured (`--alert-webhook`, `TURNPIKE_ALERT_WEBHOOK`, `[alerts] webhook`;
+ * transport/alert_webhook.ts: bounded queue, retries, never blocks the node).
+ *
+ * The same alert repeated within a minute is logged and posted once: a node paying in a loop
+ * on a low channel must not flood its operator.
+ *
+ * @module
+ */
+import { type AlertWebhook, startAlertWebhook } from "../transport/alert_webhook.ts";
+
+/** What an alert is about. */
+export type AlertKind =
+  | "low-balance"
+  | "topup"
+  | "topup-failed"
+  | "price-above-ceiling"
+  | "relay-disconnected";
+
+/** One alert, as posted to the webhook (JSON). */
+export interface NodeAlert {
+  kind: AlertKind;
+  /** One line for a human. */
+  message: string;
+  /** ISO time. */
+  ts: string;
+  /** The node's Nostr pubkey (hex), when known. */
+  node?: string;
+  /** Machine-readable details (channel id, amounts as decimal strings...). */
+  details?: Record<string, string>;
+}
+
+/** Options for {@linkcode createNodeAlerts}. */
+export interface NodeAlertsOptions {
+  /** Webhook URL; none: alerts are only logged and kept. */
+  webhook?: string;
+  /** The node's pubkey, put in every alert. */
+  node?: string;
+  /** Where the alert lines go. Default `console.error`. */
+  log?: (line: string) => void;
+  /** Same kind and message again within this window is suppressed. Default 60 s. */
+  repeatWindowMs?: number;
+  /** Newest alerts kept for the status. Default 20. */
+  keep?: number;
+}
+
+/** The node's alert fan-out. */
+export interface NodeAlerts {
+  /** Logs, keeps and posts an alert (never blocks, never throws). */
+  raise(kind: AlertKind, message: string, details?: Record<string, string>): void;
+  /** The newest alerts (oldest first) and the count per kind, for `node status`. */
+  snapshot(): { recent: NodeAlert[]; counts: Partial<Record<AlertKind, number>> };
+  /** Lets queued webhook posts go out (bounded), then stops. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the fan-out.
+ *
+ * @example
+ * ```ts
+ * const alerts = createNodeAlerts({ webhook: "http://127.0.0.1:9000/hook" });
+ * alerts.raise("low-balance", "channel 0xab.. has 4 M2M left", { channelId: "0xab.." });
+ * await alerts.close();
+ * ```
+ */
+export function createNodeAlerts(options: NodeAlertsOptions = {}): NodeAlerts {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const windowMs = options.repeatWindowMs ?? 60_000;
+  const keep = options.keep ?? 20;
+  const hook: AlertWebhook | undefined = options.webhook
+    ? startAlertWebhook({
+      url: options.webhook,
+      onGiveUp: (_body, why) => log(`alert webhook: an alert was not delivered (${why})`),
+    })
+    : undefined;
+  const recent: NodeAlert[] = [];
+  const counts: Partial<Record<AlertKind, number>> = {};
+  const lastSeen = new Map<string, number>();
+  return {
+    raise(kind, message, details) {
+      const key = `${kind}\n${message}`;
+      const now = Date.now();
+      const last = lastSeen.get(key);
+      if (last !== undefined && now - last < windowMs) return;
+      lastSeen.set(key, now);
+      const alert: NodeAlert = {
+        kind,
+        message,
+        ts: new Date(now).toISOString(),
+        ...(options.node ? { node: options.node } : {}),
+        ...(details ? { details } : {}),
+      };
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      recent.push(alert);
+      if (recent.length > keep) recent.shift();
+      log(`alert: ${kind}: ${message}`);
+      hook?.send(alert);
+    },
+    snapshot: () => ({ recent: [...recent], counts: { ...counts } }),
+    close: async () => {
+      await hook?.close();
+    },
+  };
+}

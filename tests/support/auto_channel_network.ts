@@ -1,0 +1,147 @@
+/**
+ * Test helper: the README's set-up by CLI processes only, for a payer that runs its channel by
+ * itself: `init` a town (account alice) and a requester (alice), `chain up --config` both (it
+ * funds their wallets, writes the chain tables, the town's `[channels] chains` and alice's
+ * `[channels] auto = true`), `town up`. Alice has no channel yet. Extra `[channels]` keys for
+ * alice can be given; they are written with the config editor, as a user's edit would be.
+ *
+ * @module
+ */
+import { assertEquals } from "./assert.ts";
+import { type CliProcess, spawnCli } from "./cli_process.ts";
+import { type CliResult, runCli } from "./run_cli.ts";
+import { freePort } from "./reference_connector.ts";
+import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
+
+/** Options for {@linkcode startAutoChannelNetwork}. */
+export interface AutoChannelNetworkOptions {
+  /** Prefix of the temporary TURNPIKE_HOME. */
+  prefix: string;
+  /** Keys added to alice's `[channels]` table (after `chain up` wrote `auto = true`). */
+  channels?: Record<string, unknown>;
+  /** Other tables for alice's config (e.g. `{ alerts: { webhook: "http://..." } }`). */
+  tables?: Record<string, Record<string, unknown>>;
+  /** M2M each wallet gets (`chain up --tokens`). Default 100. */
+  tokens?: string;
+}
+
+/** The running chain and town; disposing stops both and removes the home dir. */
+export interface AutoChannelNetwork extends AsyncDisposable {
+  home: string;
+  townState: string;
+  aliceState: string;
+  townPort: number;
+  /** `chain up`'s ready line (rpcUrl, tokenNetwork, token). */
+  chain: { rpcUrl: string; tokenNetwork: string; token: string };
+  town: CliProcess;
+  /** Runs `turnpike --profile alice <args> <passphrase flags>`. */
+  alice(...args: string[]): Promise<CliResult>;
+}
+
+/**
+ * Sets up and starts everything; alice is ready to `job submit` with no channel.
+ *
+ * @example
+ * ```ts
+ * await using net = await startAutoChannelNetwork({ prefix: "auto_" });
+ * const sent = await net.alice("job", "submit", "echo", "--input", "text:hi");
+ * ```
+ */
+export async function startAutoChannelNetwork(
+  options: AutoChannelNetworkOptions,
+): Promise<AutoChannelNetwork> {
+  const home = await Deno.makeTempDir({ prefix: options.prefix });
+  const pass = `${home}/pass`;
+  await Deno.writeTextFile(pass, "auto channel passphrase\n");
+  const env = { TURNPIKE_HOME: home };
+  const secret = ["--passphrase-file", pass, "--non-interactive"];
+  const [townPort, btpPort] = [freePort(), freePort()];
+  const townState = `${home}/town`;
+  const aliceState = `${home}/alice`;
+  let chain: CliProcess | undefined;
+  let town: CliProcess | undefined;
+  const stop = async () => {
+    try {
+      if (town) {
+        town.child.kill("SIGINT");
+        const status = await town.done;
+        assertEquals(status.code, 0, town.stderr.join("\n"));
+      }
+    } finally {
+      if (chain) {
+        chain.child.kill("SIGINT");
+        await chain.done;
+      }
+      await Deno.remove(home, { recursive: true });
+    }
+  };
+  try {
+    const initTown = await runCli([
+      "--profile",
+      "town",
+      "init",
+      "--role",
+      "town",
+      "--town-port",
+      String(townPort),
+      "--btp-port",
+      String(btpPort),
+      "--peer",
+      "alice:alice-token",
+      ...secret,
+    ], { env });
+    assertEquals(initTown.code, 0, initTown.stderr);
+    const initAlice = await runCli([
+      "--profile",
+      "alice",
+      "init",
+      "--role",
+      "requester",
+      "--town",
+      `ws://127.0.0.1:${townPort}`,
+      "--btp-url",
+      `btp+ws://127.0.0.1:${btpPort}`,
+      "--btp-token",
+      "alice-token",
+      ...secret,
+    ], { env });
+    assertEquals(initAlice.code, 0, initAlice.stderr);
+    chain = spawnCli([
+      "--output",
+      "json",
+      "chain",
+      "up",
+      "--port",
+      "0",
+      "--tokens",
+      options.tokens ?? "100",
+      "--config",
+      townState,
+      "--config",
+      aliceState,
+    ], { env });
+    const ready = JSON.parse(await chain.waitForLine((l) => l.includes('"chain-ready"')));
+    await editConfigFile(`${aliceState}/config.toml`, (text) => {
+      let next = setTableKeys(text, ["channels"], options.channels ?? {});
+      for (const [name, entries] of Object.entries(options.tables ?? {})) {
+        next = setTableKeys(next, [name], entries);
+      }
+      return next;
+    });
+    town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
+    await town.waitForLine((l) => l.startsWith("  learns"));
+    return {
+      home,
+      townState,
+      aliceState,
+      townPort,
+      chain: { rpcUrl: ready.rpcUrl, tokenNetwork: ready.tokenNetwork, token: ready.token },
+      town,
+      alice: (...args) => runCli(["--profile", "alice", ...args, ...secret], { env }),
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
