@@ -9,8 +9,8 @@
  * FULL costs one fsync of the WAL per transaction; {@linkcode EventStore.insertBatch} amortises
  * it over many events, which is how the write side should insert under load.
  *
- * Each event is kept in both forms it is served in, byte-exact as UTF-8 BLOBs (U+0000 included;
- * see `event_store_schema.ts`): the JSON text and the town's own TOON encoding. A client's TOON
+ * Each event is kept in both forms it is served in, byte-exact (U+0000 included; see
+ * `event_store_schema.ts`): the JSON text and the town's own TOON encoding. A client's TOON
  * is never stored as received: it is re-encoded once here, on the write side, so every reader
  * decodes what is served and serving never re-encodes.
  *
@@ -20,7 +20,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
-import { EVENT_STORE_SCHEMA } from "./event_store_schema.ts";
+import { EVENT_STORE_SCHEMA, fromColumn, toColumn } from "./event_store_schema.ts";
 import { migrateEventStore } from "./event_store_migration.ts";
 
 /** What {@linkcode EventStore.insert} did with an event. */
@@ -277,8 +277,8 @@ export class EventStore {
       event.created_at,
       replaceable ? d : null,
       expiration ?? null,
-      UTF8.encode(JSON.stringify(event)),
-      UTF8.encode(toon),
+      toColumn(JSON.stringify(event)),
+      toColumn(toon),
     );
     // One row per distinct (name, value): tag-driven queries then yield each event once.
     const indexed = new Set<string>();
@@ -442,16 +442,13 @@ export class EventStore {
   }
 }
 
-const UTF8 = new TextEncoder();
-const FROM_UTF8 = new TextDecoder();
-
-/** A row as SQLite returns it: both forms as BLOBs. */
+/** A row as SQLite returns it (see `toColumn`). */
 interface StoredRow {
   id: string;
   createdAt: number;
   kind: number;
-  json: Uint8Array;
-  toon: Uint8Array;
+  json: string | Uint8Array;
+  toon: string | Uint8Array;
 }
 
 function fromRow(row: StoredRow): StoredEvent {
@@ -459,8 +456,8 @@ function fromRow(row: StoredRow): StoredEvent {
     id: row.id,
     createdAt: row.createdAt,
     kind: row.kind,
-    json: FROM_UTF8.decode(row.json),
-    toon: FROM_UTF8.decode(row.toon),
+    json: fromColumn(row.json),
+    toon: fromColumn(row.toon),
   };
 }
 

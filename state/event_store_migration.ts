@@ -11,7 +11,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
-import { EVENT_STORE_FORMAT, eventsTableSql } from "./event_store_schema.ts";
+import { EVENT_STORE_FORMAT, eventsTableSql, toColumn } from "./event_store_schema.ts";
 
 /** What {@linkcode migrateEventStore} did. */
 export interface EventStoreMigration {
@@ -78,7 +78,7 @@ export function migrateEventStore(db: DatabaseSync): EventStoreMigration {
   }
 }
 
-/** Format 0 -> 2: a new `events` table with both forms as BLOBs, the TOON re-encoded. */
+/** Format 0 -> 2: a new `events` table, both forms stored byte-exact, the TOON re-encoded. */
 function rewriteEvents(db: DatabaseSync): number {
   db.exec(eventsTableSql("events_next"));
   const page = db.prepare(
@@ -89,7 +89,6 @@ function rewriteEvents(db: DatabaseSync): number {
     "INSERT INTO events_next (seq, id, pubkey, kind, created_at, d_tag, expiration, json, toon) " +
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
-  const utf8 = new TextEncoder();
   let last = -1;
   let count = 0;
   while (true) {
@@ -105,8 +104,8 @@ function rewriteEvents(db: DatabaseSync): number {
         row.created_at,
         row.d_tag,
         row.expiration,
-        utf8.encode(JSON.stringify(event)),
-        utf8.encode(encodeEventToon(event)),
+        toColumn(JSON.stringify(event)),
+        toColumn(encodeEventToon(event)),
       );
       last = row.seq;
       count++;

@@ -1,10 +1,13 @@
 /**
  * The event store's SQLite schema and its format version (`PRAGMA user_version`).
  *
- * Format 2 keeps each event's JSON and TOON as UTF-8 BLOBs: a TEXT value read back through
+ * Format 2 keeps each event's JSON and TOON byte-exact: a TEXT value read back through
  * `node:sqlite` ends at its first U+0000, so an event whose content holds one was served cut
- * short. The TOON column is always the town's own encoding (`encodeEventToon`), never a
- * client's text, so what is served decodes with every TOON reader the network uses.
+ * short. Columns are declared BLOB (no type conversion); a text holding U+0000 is stored as its
+ * UTF-8 bytes, any other as TEXT, which `node:sqlite` hands back as a string without a decode
+ * ({@linkcode toColumn}, {@linkcode fromColumn}; measured in bench/event_store_toon_bench.ts).
+ * The TOON column is always the town's own encoding (`encodeEventToon`), never a client's
+ * text, so what is served decodes with every TOON reader the network uses.
  *
  * Format 0 (no version set) is the earlier layout: TEXT columns, TOON as received.
  *
@@ -59,3 +62,31 @@ CREATE TABLE IF NOT EXISTS deleted_addresses (
   PRIMARY KEY (pubkey, kind, d_tag)
 ) WITHOUT ROWID;
 `;
+
+const UTF8 = new TextEncoder();
+const FROM_UTF8 = new TextDecoder();
+
+/**
+ * How a text is stored in a format 2 column: as is, or as UTF-8 bytes when it holds U+0000.
+ *
+ * @example
+ * ```ts
+ * toColumn("a\u0000b"); // Uint8Array [97, 0, 98]
+ * toColumn("ab"); // "ab"
+ * ```
+ */
+export function toColumn(text: string): string | Uint8Array {
+  return text.includes("\u0000") ? UTF8.encode(text) : text;
+}
+
+/**
+ * The text a format 2 column holds (see {@linkcode toColumn}).
+ *
+ * @example
+ * ```ts
+ * fromColumn(new Uint8Array([97, 0, 98])); // "a\u0000b"
+ * ```
+ */
+export function fromColumn(value: string | Uint8Array): string {
+  return typeof value === "string" ? value : FROM_UTF8.decode(value);
+}
