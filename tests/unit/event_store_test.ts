@@ -55,7 +55,7 @@ function outcome(r: InsertResult): Omit<InsertResult, "toon"> {
   return { status: r.status, id: r.id, removedIds: r.removedIds };
 }
 
-Deno.test("event store: stores, de-duplicates and serves both JSON and the raw TOON", () => {
+Deno.test("event store: stores, de-duplicates and serves both JSON and the town's TOON", () => {
   withStore((store) => {
     const e = makeEvent(alice, 1, T0, [["p", bobPub]], "hello [1]: world");
     const raw = encodeEventToon(e);
@@ -70,6 +70,24 @@ Deno.test("event store: stores, de-duplicates and serves both JSON and the raw T
     store.insert(f);
     assertEquals(store.query([{ ids: [f.id] }])[0].toon, encodeEventToon(f));
   });
+});
+
+Deno.test("event store: text holding U+0000 comes back byte-exact, from a file too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "event_store_nul_" });
+  try {
+    const e = makeEvent(alice, 1, T0, [["t", "a\u0000b"]], "x\u0000y\u0000");
+    const store = openEventStore({ path: `${dir}/events.sqlite` });
+    assertEquals(store.insert(e).toon, encodeEventToon(e));
+    store.close();
+    const reopened = openEventStore({ path: `${dir}/events.sqlite` });
+    const [row] = reopened.query([{ "#t": ["a\u0000b"] }]);
+    reopened.close();
+    assertEquals(JSON.parse(row.json), e);
+    assertEquals(row.toon, encodeEventToon(e));
+    assertEquals(decodeToon140(row.toon), e);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("event store: NIP-01 filters (ids, authors, kinds, tags, since, until, OR, limit)", () => {
