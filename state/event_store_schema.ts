@@ -17,7 +17,14 @@
 /** The format this code writes. */
 export const EVENT_STORE_FORMAT = 2;
 
-/** The `events` table of format 2 (its name is a parameter so a migration can build it aside). */
+/**
+ * The `events` table of format 2 (its name is a parameter so a migration can build it aside).
+ *
+ * @example
+ * ```ts
+ * db.exec(eventsTableSql("events_next"));
+ * ```
+ */
 export function eventsTableSql(name = "events"): string {
   return `
 CREATE TABLE IF NOT EXISTS ${name} (
