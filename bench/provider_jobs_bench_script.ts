@@ -118,6 +118,8 @@ async function measure(
     }, {
       maxInFlight: jobs + 10,
       maxInFlightPerRequester: jobs,
+      maxUnpaid: jobs + 10,
+      maxUnpaidPerRequester: jobs,
       maxConcurrentRuns: concurrent,
       sandbox: direct ? directRunner(`${root}/direct`) : undefined,
     });

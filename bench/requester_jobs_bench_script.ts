@@ -111,7 +111,13 @@ async function inFlight(n: number) {
   const skills = await shSkillsDir();
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
-    providerOptions: { maxInFlight: n, maxInFlightPerRequester: n, maxConcurrentRuns: 2 },
+    providerOptions: {
+      maxInFlight: n,
+      maxInFlightPerRequester: n,
+      maxUnpaid: n,
+      maxUnpaidPerRequester: n,
+      maxConcurrentRuns: 2,
+    },
   });
   const req = await net.startRequester({ durable: false });
   try {

@@ -16,7 +16,10 @@
  * | `--max-per-requester`   | `TURNPIKE_PROVIDER_MAX_PER_REQUESTER` | `max_per_requester` | 8 |
  * | `--max-concurrent`      | `TURNPIKE_PROVIDER_MAX_CONCURRENT` | `max_concurrent`      | 2 |
  * | `--max-age`             | `TURNPIKE_PROVIDER_MAX_AGE`     | `max_age`                | 600 s |
- * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | 120 s |
+ * | `--max-unpaid`          | `TURNPIKE_PROVIDER_MAX_UNPAID`  | `max_unpaid`             | 8 |
+ * | `--max-unpaid-per-requester` | `TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER` | `max_unpaid_per_requester` | 2 |
+ * | `--unpaid-grace`        | `TURNPIKE_PROVIDER_UNPAID_GRACE` | `unpaid_grace`          | 60 s |
+ * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | the unpaid grace (at most) |
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
@@ -32,6 +35,11 @@
  */
 import { fetchTownPubkey } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
+import {
+  DEFAULT_MAX_UNPAID,
+  DEFAULT_MAX_UNPAID_PER_REQUESTER,
+  DEFAULT_UNPAID_GRACE_SEC,
+} from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
@@ -75,6 +83,9 @@ interface NodeOptions {
   maxAge?: string;
   maxInputBytes?: string;
   invoiceExpiry?: string;
+  maxUnpaid?: string;
+  maxUnpaidPerRequester?: string;
+  unpaidGrace?: string;
   heartbeat?: string;
   allowNetwork?: string[];
   name?: string;
@@ -121,12 +132,15 @@ export function registerNodeCommand(program: Command): void {
     )
     .option("--skills-dir <dir>", "skills dir (watched; default <state dir>/skills or built-ins)")
     .option("--price-per-byte <n>", "the town's price per TOON byte (default 10)")
-    .option("--max-in-flight <n>", "unfinished jobs at most (default 32)")
-    .option("--max-per-requester <n>", "unfinished jobs per requester at most (default 8)")
+    .option("--max-in-flight <n>", "paid unfinished jobs at most (default 32)")
+    .option("--max-per-requester <n>", "paid unfinished jobs per requester at most (default 8)")
+    .option("--max-unpaid <n>", "jobs awaiting payment at most (default 8; oldest withdrawn)")
+    .option("--max-unpaid-per-requester <n>", "jobs awaiting payment per requester (default 2)")
+    .option("--unpaid-grace <seconds>", "withdraw an invoice unpaid this long (default 60)")
     .option("--max-concurrent <n>", "skills running at once (default 2)")
     .option("--max-age <seconds>", "oldest request accepted (default 600)")
     .option("--max-input-bytes <n>", "largest input blobs of one job (default 268435456)")
-    .option("--invoice-expiry <seconds>", "invoice lifetime (default 120)")
+    .option("--invoice-expiry <seconds>", "invoice lifetime (default and at most: the grace)")
     .option("--heartbeat <seconds>", "heartbeat period, a paid write (default 3600)")
     .option(
       "--allow-network <skill>",
@@ -194,6 +208,10 @@ function positive(name: string, text: string | undefined, fallback: number): num
     });
   }
   return n;
+}
+
+function optionalSeconds(name: string, text: string | undefined): number | undefined {
+  return text === undefined ? undefined : 1000 * positive(name, text, 0);
 }
 
 function nonNegative(name: string, text: string | undefined): string {
@@ -305,10 +323,29 @@ async function resolveNodeOptions(
       pick(loaded, opts.maxInputBytes, "TURNPIKE_PROVIDER_MAX_INPUT_BYTES", "max_input_bytes"),
       DEFAULT_MAX_INPUT_BYTES,
     ),
-    invoiceExpiryMs: 1000 * positive(
+    invoiceExpiryMs: optionalSeconds(
       "--invoice-expiry",
       pick(loaded, opts.invoiceExpiry, "TURNPIKE_PROVIDER_INVOICE_EXPIRY", "invoice_expiry"),
-      120,
+    ),
+    maxUnpaid: positive(
+      "--max-unpaid",
+      pick(loaded, opts.maxUnpaid, "TURNPIKE_PROVIDER_MAX_UNPAID", "max_unpaid"),
+      DEFAULT_MAX_UNPAID,
+    ),
+    maxUnpaidPerRequester: positive(
+      "--max-unpaid-per-requester",
+      pick(
+        loaded,
+        opts.maxUnpaidPerRequester,
+        "TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER",
+        "max_unpaid_per_requester",
+      ),
+      DEFAULT_MAX_UNPAID_PER_REQUESTER,
+    ),
+    unpaidGraceMs: 1000 * positive(
+      "--unpaid-grace",
+      pick(loaded, opts.unpaidGrace, "TURNPIKE_PROVIDER_UNPAID_GRACE", "unpaid_grace"),
+      DEFAULT_UNPAID_GRACE_SEC,
     ),
     heartbeatMs: 1000 * positive(
       "--heartbeat",

@@ -9,8 +9,10 @@
  * FULL costs one fsync of the WAL per transaction; {@linkcode EventStore.insertBatch} amortises
  * it over many events, which is how the write side should insert under load.
  *
- * Each event is kept in both forms it is served in: the JSON text and the TOON text as received
- * (encoded here when the event arrived as JSON), so serving never re-encodes.
+ * Each event is kept in both forms it is served in, byte-exact (U+0000 included; see
+ * `event_store_schema.ts`): the JSON text and the town's own TOON encoding. A client's TOON
+ * is never stored as received: it is re-encoded once here, on the write side, so every reader
+ * decodes what is served and serving never re-encodes.
  *
  * @module
  */
@@ -18,6 +20,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
+import { EVENT_STORE_SCHEMA, fromColumn, toColumn } from "./event_store_schema.ts";
+import { migrateEventStore } from "./event_store_migration.ts";
 
 /** What {@linkcode EventStore.insert} did with an event. */
 export type InsertStatus =
@@ -42,6 +46,8 @@ export interface InsertResult {
   id: string;
   /** Ids removed by this insert (older replaced versions, or targets of a kind 5 deletion). */
   removedIds: string[];
+  /** The TOON the town serves for it (its own encoding), for pushing it live. */
+  toon?: string;
 }
 
 /** One stored event, in both wire forms. */
@@ -51,7 +57,7 @@ export interface StoredEvent {
   kind: number;
   /** The event as JSON text (NIP-01). */
   json: string;
-  /** The event as TOON text (as received, or encoded when it arrived as JSON). */
+  /** The event as TOON text (the town's own encoding). */
   toon: string;
 }
 
@@ -74,8 +80,11 @@ export interface QueryOptions {
 /** One item of a batch insert. */
 export interface InsertItem {
   event: NostrEvent;
-  /** The TOON text as received; encoded from `event` when absent. */
-  raw?: string;
+  /**
+   * `encodeEventToon(event)` when the caller already made it; encoded here when absent. Never a
+   * client's TOON text: that is what the store re-encodes.
+   */
+  toon?: string;
 }
 
 /** A query this store cannot answer (e.g. NIP-50 `search`, which it does not index). */
@@ -85,45 +94,6 @@ export class EventStoreQueryError extends Error {
 
 /** Default cap on a query's per-filter limit. */
 export const DEFAULT_QUERY_LIMIT = 500;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  pubkey TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  d_tag TEXT,
-  expiration INTEGER,
-  json TEXT NOT NULL,
-  toon TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_created ON events(created_at DESC, id);
-CREATE INDEX IF NOT EXISTS events_author ON events(pubkey, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_address ON events(pubkey, kind, d_tag);
-CREATE INDEX IF NOT EXISTS events_expiration ON events(expiration) WHERE expiration IS NOT NULL;
-CREATE TABLE IF NOT EXISTS tags (
-  seq INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  value TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tags_value ON tags(name, value, created_at DESC);
-CREATE INDEX IF NOT EXISTS tags_seq ON tags(seq);
-CREATE TABLE IF NOT EXISTS deleted_ids (
-  id TEXT NOT NULL,
-  pubkey TEXT NOT NULL,
-  PRIMARY KEY (id, pubkey)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deleted_addresses (
-  pubkey TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  d_tag TEXT NOT NULL,
-  until_created_at INTEGER NOT NULL,
-  PRIMARY KEY (pubkey, kind, d_tag)
-) WITHOUT ROWID;
-`;
 
 /** NIP-01 kind classes. */
 export function isReplaceableKind(kind: number): boolean {
@@ -235,11 +205,11 @@ export class EventStore {
    *
    * @example
    * ```ts
-   * const { status } = store.insert(event, toonText); // "stored", "duplicate", ...
+   * const { status } = store.insert(event); // "stored", "duplicate", ...
    * ```
    */
-  insert(event: NostrEvent, raw?: string): InsertResult {
-    return this.insertBatch([{ event, raw }])[0];
+  insert(event: NostrEvent, toon?: string): InsertResult {
+    return this.insertBatch([{ event, toon }])[0];
   }
 
   /**
@@ -247,14 +217,14 @@ export class EventStore {
    *
    * @example
    * ```ts
-   * const results = store.insertBatch([{ event: a, raw: toonA }, { event: b }]);
+   * const results = store.insertBatch([{ event: a, toon: encodeEventToon(a) }, { event: b }]);
    * ```
    */
   insertBatch(items: readonly InsertItem[]): InsertResult[] {
     // TOON encoding can throw on a bad shape: do it before the transaction starts.
     const prepared = items.map((item) => ({
       event: item.event,
-      toon: item.raw ?? encodeEventToon(item.event),
+      toon: item.toon ?? encodeEventToon(item.event),
     }));
     const results: InsertResult[] = [];
     this.#db.exec("BEGIN IMMEDIATE");
@@ -274,6 +244,7 @@ export class EventStore {
       status,
       id: event.id,
       removedIds,
+      toon,
     });
     if (isEphemeralKind(event.kind)) return result("ephemeral");
     const expiration = eventExpiration(event);
@@ -306,8 +277,8 @@ export class EventStore {
       event.created_at,
       replaceable ? d : null,
       expiration ?? null,
-      JSON.stringify(event),
-      toon,
+      toColumn(JSON.stringify(event)),
+      toColumn(toon),
     );
     // One row per distinct (name, value): tag-driven queries then yield each event once.
     const indexed = new Set<string>();
@@ -383,7 +354,8 @@ export class EventStore {
       const found: StoredEvent[] = [];
       for (const part of parts) {
         const { sql, params } = buildSelect(part, now);
-        found.push(...(this.#prepareCached(sql).all(...params, limit) as unknown as StoredEvent[]));
+        const rows = this.#prepareCached(sql).all(...params, limit) as unknown as StoredRow[];
+        for (const row of rows) found.push(fromRow(row));
       }
       if (parts.length > 1) found.sort(newestFirst);
       // This filter's newest `limit` (split parts can only overlap on ids, hence the check).
@@ -394,7 +366,7 @@ export class EventStore {
         mine.add(row.id);
         if (seen.has(row.id)) continue;
         seen.add(row.id);
-        out.push({ ...row });
+        out.push(row);
       }
     }
     if (filters.length > 1) {
@@ -468,6 +440,25 @@ export class EventStore {
     }
     return stmt;
   }
+}
+
+/** A row as SQLite returns it (see `toColumn`). */
+interface StoredRow {
+  id: string;
+  createdAt: number;
+  kind: number;
+  json: string | Uint8Array;
+  toon: string | Uint8Array;
+}
+
+function fromRow(row: StoredRow): StoredEvent {
+  return {
+    id: row.id,
+    createdAt: row.createdAt,
+    kind: row.kind,
+    json: fromColumn(row.json),
+    toon: fromColumn(row.toon),
+  };
 }
 
 function newestFirst(a: StoredEvent, b: StoredEvent): number {
@@ -583,12 +574,13 @@ function buildSelect(filter: NostrFilter, now: number): { sql: string; params: S
 }
 
 /**
- * Opens (creating if needed) an event store at `options.path`, in WAL mode.
+ * Opens (creating if needed) an event store at `options.path`, in WAL mode, migrating a
+ * database of an earlier format first (`event_store_migration.ts`).
  *
  * @example
  * ```ts
  * const store = openEventStore({ path: `${stateDir}/events.sqlite` });
- * store.insert(event, toon);
+ * store.insert(event);
  * ```
  */
 export function openEventStore(options: EventStoreOptions): EventStore {
@@ -596,6 +588,12 @@ export function openEventStore(options: EventStoreOptions): EventStore {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec(`PRAGMA synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec(SCHEMA);
+  try {
+    migrateEventStore(db);
+    db.exec(EVENT_STORE_SCHEMA);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return new EventStore(db, options.now ?? (() => Math.floor(Date.now() / 1000)));
 }

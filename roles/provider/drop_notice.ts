@@ -8,14 +8,16 @@
  * @module
  */
 import type { AdmissionDropReason } from "./job_admission.ts";
+import type { UnpaidDropReason } from "./unpaid_pool.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 
 /** Drops worth telling the requester about, with what it can do. */
-const ACTIONABLE: Partial<Record<AdmissionDropReason, string>> = {
+const ACTIONABLE: Partial<Record<AdmissionDropReason | UnpaidDropReason, string>> = {
   "bid-below-price": "raise the bid",
   "over-capacity": "retry later or pick another provider",
   "over-requester-capacity": "wait for your other jobs here to finish",
   "no-skill": "this provider does not serve the kind",
+  "over-requester-unpaid": "pay or cancel your open invoices here first",
 };
 
 /** Options for {@linkcode DropNotices}. */
@@ -47,7 +49,11 @@ export class DropNotices {
    * if (text) publishErrorFeedback(event, text);
    * ```
    */
-  noticeFor(event: NostrEvent, reason: AdmissionDropReason, detail: string): string | undefined {
+  noticeFor(
+    event: NostrEvent,
+    reason: AdmissionDropReason | UnpaidDropReason,
+    detail: string,
+  ): string | undefined {
     const hint = ACTIONABLE[reason];
     if (hint === undefined) return undefined;
     if (!event.tags.some((t) => t[0] === "p" && t[1] === this.#o.pubkey)) return undefined;

@@ -8,7 +8,8 @@
  *
  * | code | why                                                                       |
  * |------|---------------------------------------------------------------------------|
- * | F02  | no open invoice at that destination (unknown, already paid, or withdrawn)  |
+ * | F02  | no open invoice at that destination (unknown, already paid, or cancelled)  |
+ * | F99  | the invoice was withdrawn unpaid ({@linkcode INVOICE_WITHDRAWN_CODE}): late |
  * | F05  | the condition is not the invoice's                                         |
  * | F04  | the amount is below the invoice's                                          |
  * | F03  | the amount is above the invoice's (never keep an overpayment)             |
@@ -23,6 +24,25 @@
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
 import { formatIlpInvoice, type IlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+
+/**
+ * ILP code of the reject a payment for a withdrawn invoice gets: F99 (application error), final,
+ * so the payer's connector does not retry what will never be accepted.
+ */
+export const INVOICE_WITHDRAWN_CODE = "F99";
+
+/** Why an invoice was withdrawn unpaid, as its late payer is told. */
+export type InvoiceWithdrawal = "grace" | "displaced";
+
+/** The message of the reject for each withdrawal. */
+export const INVOICE_WITHDRAWN_MESSAGES: Readonly<Record<InvoiceWithdrawal, string>> = {
+  grace: "invoice withdrawn: not paid within the provider's unpaid grace; request the job again",
+  displaced:
+    "invoice withdrawn: its slot went to a newer request before payment; request the job again",
+};
+
+/** Withdrawn invoices remembered for a precise late reject (oldest forgotten first). */
+const MAX_WITHDRAWN = 10_000;
 
 /** An open invoice. */
 export interface OpenInvoice {
@@ -93,6 +113,7 @@ export class InvoiceDesk {
   #options: InvoiceDeskOptions;
   #now: () => number;
   #byDestination = new Map<string, OpenInvoice>();
+  #withdrawn = new Map<string, InvoiceWithdrawal>();
 
   constructor(options: InvoiceDeskOptions) {
     this.#options = options;
@@ -155,11 +176,46 @@ export class InvoiceDesk {
     this.#byDestination.set(open.invoice.destination, open);
   }
 
-  /** Withdraws a job's invoice (paid, expired or cancelled): no PREPARE can match it again. */
-  close(jobId: string): void {
-    for (const [destination, open] of this.#byDestination) {
-      if (open.invoice.jobId === jobId) this.#byDestination.delete(destination);
+  /**
+   * Closes a job's invoice (paid, expired or cancelled): no PREPARE can match it again. Returns
+   * whether it was open, so of a payment and a withdrawal racing, exactly one wins.
+   *
+   * @example
+   * ```ts
+   * if (!desk.close(jobId)) return; // paid or withdrawn meanwhile
+   * ```
+   */
+  close(jobId: string): boolean {
+    const destination = this.#destinationOf(jobId);
+    return destination !== undefined && this.#byDestination.delete(destination);
+  }
+
+  /**
+   * Withdraws an unpaid invoice: like {@linkcode InvoiceDesk.close}, and a later PREPARE for it
+   * is rejected with {@linkcode INVOICE_WITHDRAWN_CODE} and the reason instead of F02.
+   *
+   * @example
+   * ```ts
+   * if (desk.withdraw(jobId, "grace")) await finish(jobId);
+   * ```
+   */
+  withdraw(jobId: string, why: InvoiceWithdrawal): boolean {
+    const destination = this.#destinationOf(jobId);
+    if (destination === undefined) return false;
+    this.#byDestination.delete(destination);
+    this.#withdrawn.set(destination, why);
+    if (this.#withdrawn.size > MAX_WITHDRAWN) {
+      this.#withdrawn.delete(this.#withdrawn.keys().next().value!);
     }
+    return true;
+  }
+
+  // A restored invoice keeps the address it was issued at, so the id is looked up, not derived.
+  #destinationOf(jobId: string): string | undefined {
+    for (const [destination, open] of this.#byDestination) {
+      if (open.invoice.jobId === jobId) return destination;
+    }
+    return undefined;
   }
 
   /**
@@ -183,6 +239,10 @@ export class InvoiceDesk {
       },
     });
     const open = this.#byDestination.get(prepare.destination);
+    const withdrawn = this.#withdrawn.get(prepare.destination);
+    if (open === undefined && withdrawn !== undefined) {
+      return reject(INVOICE_WITHDRAWN_CODE, INVOICE_WITHDRAWN_MESSAGES[withdrawn]);
+    }
     if (open === undefined) return reject("F02", "no open invoice at this address");
     const { invoice } = open;
     if (this.#now() > invoice.expiresAt.getTime()) return reject("R00", "invoice expired");

@@ -8,8 +8,11 @@
  * | `duplicate`             | the request id was admitted (or dropped) before                     |
  * | `other-provider`        | it has `p` tags and none is this provider                           |
  * | `bid-below-price`       | its bid is below the skill's price                                  |
- * | `over-capacity`         | the provider already has `maxInFlight` unfinished jobs              |
- * | `over-requester-capacity` | this requester already has `maxInFlightPerRequester` unfinished jobs |
+ * | `over-capacity`         | the provider already has `maxInFlight` paid unfinished jobs         |
+ * | `over-requester-capacity` | this requester already has `maxInFlightPerRequester` paid unfinished jobs |
+ *
+ * Jobs waiting for payment are not counted here: they have a pool of their own
+ * (`unpaid_pool.ts`), so unpaid requests never take the slots of paid ones.
  * | `cancelled`             | a kind 5 from the requester cancelled it before it arrived           |
  * | `no-skill`              | no skill serves its kind (e.g. the skill was removed)               |
  *
@@ -47,7 +50,7 @@ export interface AdmissionContext {
   seen: (id: string) => boolean;
   /** Cancelled by its author before it arrived. */
   cancelled: (id: string, author: string) => boolean;
-  /** Unfinished jobs, overall and of one requester. */
+  /** Paid unfinished jobs, overall and of one requester. */
   inFlight: number;
   inFlightOf: (pubkey: string) => number;
   maxInFlight: number;

@@ -56,7 +56,15 @@ import { openDeliveryLog } from "../../state/delivery_log.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
 import { stderrTail } from "./stderr_tail.ts";
-import { hexToBytes, InvoiceDesk } from "./invoice_desk.ts";
+import { hexToBytes, INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
+import {
+  DEFAULT_MAX_UNPAID,
+  DEFAULT_MAX_UNPAID_PER_REQUESTER,
+  DEFAULT_UNPAID_GRACE_SEC,
+  type UnpaidDropReason,
+  UnpaidPool,
+  type UnpaidWithdrawalReason,
+} from "./unpaid_pool.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
@@ -106,14 +114,22 @@ export interface ProviderNodeOptions {
   skillsDir: string;
   name?: string;
   about?: string;
-  /** Unfinished jobs at most (default 32) and per requester (default 8). */
+  /** Paid unfinished jobs at most (default 32) and per requester (default 8). */
   maxInFlight?: number;
   maxInFlightPerRequester?: number;
+  /**
+   * Jobs waiting for payment, in a pool of their own (`unpaid_pool.ts`): at most `maxUnpaid`
+   * (default 8; when full the oldest invoice is withdrawn), `maxUnpaidPerRequester` per
+   * requester (default 2), each withdrawn when unpaid after `unpaidGraceMs` (default 60 s).
+   */
+  maxUnpaid?: number;
+  maxUnpaidPerRequester?: number;
+  unpaidGraceMs?: number;
   /** Skills running at once (default 2). */
   maxConcurrentRuns?: number;
   /** Oldest request accepted, seconds (default 600). */
   maxAgeSec?: number;
-  /** Invoice lifetime (default 120 s). */
+  /** Invoice lifetime (default and at most: the unpaid grace). */
   invoiceExpiryMs?: number;
   /**
    * Heartbeat period (default 1 h; it expires after 3 periods); announcements are refreshed
@@ -174,7 +190,7 @@ export interface ProviderCounters {
   errors: number;
   cancelled: number;
   earned: bigint;
-  dropped: Partial<Record<AdmissionDropReason, number>>;
+  dropped: Partial<Record<AdmissionDropReason | UnpaidDropReason, number>>;
 }
 
 /** A running provider. */
@@ -265,6 +281,7 @@ class Provider implements ProviderNode {
   #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   #publisher?: TownPublisher;
   #desk?: InvoiceDesk;
+  #unpaid: UnpaidPool;
   #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
   #catalog?: SkillCatalog;
   #sandbox?: SkillSandbox;
@@ -293,6 +310,10 @@ class Provider implements ProviderNode {
     this.#log = options.log ?? (() => {});
     this.pubkey = getPublicKey(options.secretKey);
     this.#notices = new DropNotices({ pubkey: this.pubkey });
+    this.#unpaid = new UnpaidPool({
+      max: options.maxUnpaid ?? DEFAULT_MAX_UNPAID,
+      maxPerRequester: options.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
+    });
     this.#status = {
       pid: Deno.pid,
       state: "starting",
@@ -769,13 +790,17 @@ class Provider implements ProviderNode {
     this.#track(this.#delivery!.deliver(event, toon, skill));
   }
 
-  #inFlightOf(pubkey: string): number {
+  /** Paid jobs not finished, of everyone or of one requester: unpaid ones are not counted. */
+  #paidInFlight(pubkey?: string): number {
     let n = 0;
-    for (const r of this.store.all()) if (!isTerminalProviderJob(r) && r.customer === pubkey) n++;
+    for (const r of this.store.all()) {
+      if (isTerminalProviderJob(r) || r.status === "admitted" || r.status === "invoiced") continue;
+      if (pubkey === undefined || r.customer === pubkey) n++;
+    }
     return n;
   }
 
-  #drop(event: NostrEvent, reason: AdmissionDropReason, detail: string): void {
+  #drop(event: NostrEvent, reason: AdmissionDropReason | UnpaidDropReason, detail: string): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
     if (reason !== "duplicate") {
       this.#dropped.set(event.id, true);
@@ -806,8 +831,8 @@ class Provider implements ProviderNode {
       price: quote?.amount,
       seen: (id) => this.store.has(id) || this.#dropped.has(id),
       cancelled: (id, author) => this.#cancelledEarly.get(id) === author,
-      inFlight: this.inFlight(),
-      inFlightOf: (p) => this.#inFlightOf(p),
+      inFlight: this.#paidInFlight(),
+      inFlightOf: (p) => this.#paidInFlight(p),
       maxInFlight: this.#o.maxInFlight ?? 32,
       maxInFlightPerRequester: this.#o.maxInFlightPerRequester ?? 8,
     });
@@ -832,6 +857,11 @@ class Provider implements ProviderNode {
       this.counters.admitted++;
       return await this.#finishWithError(record, "error", refusal);
     }
+    if (quote!.amount > 0n) {
+      const slot = this.#unpaid.reserve(record.id, record.customer);
+      if (!slot.ok) return this.#drop(event, slot.reason, slot.detail);
+      if (slot.displaced !== undefined) this.#withdraw(slot.displaced, "unpaid-displaced");
+    }
     // Persisted before anything else happens. The invoice is made first, in memory only
     // (nothing leaves this process before the record is on disk), so admission and billing
     // are one durable write instead of two on the job's critical path.
@@ -840,6 +870,7 @@ class Provider implements ProviderNode {
       await this.store.put(billed);
     } catch (err) {
       this.#desk!.close(record.id); // never announced: nobody can pay it
+      this.#unpaid.release(record.id);
       throw err;
     }
     this.counters.admitted++;
@@ -871,6 +902,7 @@ class Provider implements ProviderNode {
       }
       this.#runQueue = this.#runQueue.filter((id) => id !== record.id);
       this.#desk!.close(record.id);
+      this.#unpaid.release(record.id);
       await this.#finishWithError(record, "cancelled", "cancelled by the requester (kind 5)");
     }
   }
@@ -907,7 +939,7 @@ class Provider implements ProviderNode {
    */
   #quote(event: NostrEvent, entry: SkillEntry): JobQuote {
     if (entry.manifest.price === 0n) return { amount: 0n, price: 0n, writes: 0n, blobs: 0n };
-    const expiryMs = this.#o.invoiceExpiryMs ?? 120_000;
+    const expiryMs = this.#invoiceLifetimeMs;
     return priceJob({
       request: event,
       manifest: entry.manifest,
@@ -919,11 +951,17 @@ class Provider implements ProviderNode {
     });
   }
 
+  /** An invoice lives no longer than the grace its slot is held for. */
+  get #invoiceLifetimeMs(): number {
+    const grace = this.#o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
+    return Math.min(this.#o.invoiceExpiryMs ?? grace, grace);
+  }
+
   /** The job's next state once billed (not persisted): `paid` for free skills, else `invoiced`. */
   async #bill(record: ProviderJobRecord): Promise<ProviderJobRecord> {
     const price = BigInt(record.price);
     if (price === 0n) return { ...record, status: "paid", paidAt: nowIso() };
-    const expiryMs = this.#o.invoiceExpiryMs ?? 120_000;
+    const expiryMs = this.#invoiceLifetimeMs;
     const open = await this.#desk!.issue({ jobId: record.id, amount: price, expiryMs });
     return {
       ...record,
@@ -951,18 +989,36 @@ class Provider implements ProviderNode {
       text: record.invoice!,
       fulfillment: hexToBytes(record.fulfillment!),
     });
+    this.#unpaid.restore(record.id, record.customer);
     this.#armInvoiceExpiry(record, invoice.expiresAt.getTime());
   }
 
   #armInvoiceExpiry(record: ProviderJobRecord, expiresAtMs: number): void {
     const t = setTimeout(() => {
       this.#invoiceTimers.delete(record.id);
-      const current = this.store.get(record.id);
-      if (this.#stopped || current?.status !== "invoiced") return;
-      this.#desk!.close(record.id);
-      this.#track(this.#finishWithError(current, "error", "payment not received before expiry"));
+      if (!this.#stopped) this.#withdraw(record.id, "unpaid-grace");
     }, Math.max(0, expiresAtMs - Date.now()) + 50);
     this.#invoiceTimers.set(record.id, t);
+  }
+
+  /**
+   * Withdraws an unpaid job's invoice and frees its slot; the job ends in `error` and its
+   * requester is told. Does nothing when a payment got there first.
+   */
+  #withdraw(jobId: string, reason: UnpaidWithdrawalReason): void {
+    const current = this.store.get(jobId);
+    if (current?.status !== "invoiced") return;
+    if (!this.#desk!.withdraw(jobId, reason === "unpaid-grace" ? "grace" : "displaced")) return;
+    this.#unpaid.release(jobId);
+    clearTimeout(this.#invoiceTimers.get(jobId));
+    this.#invoiceTimers.delete(jobId);
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    const why = reason === "unpaid-grace"
+      ? "payment not received before expiry"
+      : "invoice withdrawn unpaid: its slot went to a newer request";
+    this.#log(`withdraw ${jobId}: ${reason} (${why})`);
+    this.#markStatus();
+    this.#track(this.#finishWithError(current, "error", why));
   }
 
   async #onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
@@ -976,12 +1032,24 @@ class Provider implements ProviderNode {
     });
     if (desk === undefined || this.#stopped) return reject("T00", "provider not ready");
     const match = await desk.match(prepare);
-    if (!match.ok) return match.reply;
+    if (!match.ok) {
+      if (match.reply.type === "reject" && match.reply.code === INVOICE_WITHDRAWN_CODE) {
+        this.counters.dropped["late-payment"] = (this.counters.dropped["late-payment"] ?? 0) + 1;
+        this.#log(`late payment to ${prepare.destination} rejected: ${match.reply.message}`);
+        this.#markStatus();
+      }
+      return match.reply;
+    }
     const { invoice, fulfillment } = match.open;
     const record = this.store.get(invoice.jobId);
     if (record?.status !== "invoiced") return reject("F02", "job is not awaiting payment");
-    // Closed synchronously so a concurrent identical PREPARE cannot match again.
-    desk.close(invoice.jobId);
+    // Closed synchronously so a concurrent identical PREPARE, or a withdrawal, cannot win too.
+    if (!desk.close(invoice.jobId)) {
+      // Withdrawn while this PREPARE was being checked: its payer gets the withdrawal's reject.
+      const again = await desk.match(prepare);
+      return again.ok ? reject("F02", "job is not awaiting payment") : again.reply;
+    }
+    this.#unpaid.release(invoice.jobId);
     clearTimeout(this.#invoiceTimers.get(invoice.jobId));
     this.#invoiceTimers.delete(invoice.jobId);
     try {

@@ -38,7 +38,7 @@ export interface CommitBatchResponse {
  *
  * @example
  * ```ts
- * commitBatch(store, { batch: 1, items: [{ event, raw }] }); // { batch: 1, results: [...] }
+ * commitBatch(store, { batch: 1, items: [{ event }] }); // { batch: 1, results: [...] }
  * ```
  */
 export function commitBatch(store: EventStore, request: CommitBatchRequest): CommitBatchResponse {

@@ -45,7 +45,7 @@ interface Queued {
  * @example
  * ```ts
  * const committer = new GroupCommitter({ store, databasePath: "events.sqlite" });
- * const { status } = await committer.insert({ event, raw: toon });
+ * const { status } = await committer.insert({ event });
  * await committer.close();
  * ```
  */

@@ -233,12 +233,14 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       pricing: options.pricing,
     });
     const fulfillment = checkCondition(prepare, destination);
+    // The client's TOON is not kept: the store encodes the event its own way, which every
+    // reader on the network decodes, and that is also what goes out live.
     const result = options.groupCommit === false
-      ? options.store.insert(event, shallow.text)
-      : await committer.insert({ event, raw: shallow.text });
+      ? options.store.insert(event)
+      : await committer.insert({ event });
     const refusal = STORE_REFUSALS[result.status];
     if (refusal) throw new TownWriteRejection("F06", refusal);
-    if (result.status !== "duplicate") options.hub.publish(event, shallow.text);
+    if (result.status !== "duplicate") options.hub.publish(event, result.toon);
     return fulfill(
       fulfillment,
       encoder.encode(JSON.stringify({ eventId: event.id, status: result.status })),

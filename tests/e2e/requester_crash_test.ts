@@ -15,7 +15,12 @@ const DRIVER = new URL("../support/requester_crash_driver.ts", import.meta.url).
 Deno.test("requester: SIGKILL at random points during 50 jobs: all terminal, callbacks once, no invoice paid twice", async () => {
   // Provider limits above the job count: its admission drops would only show up as timeouts.
   const net = await startRequesterNetwork({
-    providerOptions: { maxInFlight: 64, maxInFlightPerRequester: 64 },
+    providerOptions: {
+      maxInFlight: 64,
+      maxInFlightPerRequester: 64,
+      maxUnpaid: 64,
+      maxUnpaidPerRequester: 64,
+    },
   });
   const stateDir = `${net.root}/crashing-requester`;
   await Deno.mkdir(stateDir, { recursive: true });

@@ -10,6 +10,7 @@ import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import {
   eventExpiration,
   EventStoreQueryError,
+  type InsertResult,
   openEventStore,
   type StoredEvent,
 } from "../../state/event_store.ts";
@@ -49,11 +50,16 @@ function withStore(
   }
 }
 
-Deno.test("event store: stores, de-duplicates and serves both JSON and the raw TOON", () => {
+/** The outcome without the served TOON (checked separately). */
+function outcome(r: InsertResult): Omit<InsertResult, "toon"> {
+  return { status: r.status, id: r.id, removedIds: r.removedIds };
+}
+
+Deno.test("event store: stores, de-duplicates and serves both JSON and the town's TOON", () => {
   withStore((store) => {
     const e = makeEvent(alice, 1, T0, [["p", bobPub]], "hello [1]: world");
     const raw = encodeEventToon(e);
-    assertEquals(store.insert(e, raw), { status: "stored", id: e.id, removedIds: [] });
+    assertEquals(outcome(store.insert(e, raw)), { status: "stored", id: e.id, removedIds: [] });
     assertEquals(store.insert(e, raw).status, "duplicate");
     const [row] = store.query([{ ids: [e.id] }]);
     assertEquals(JSON.parse(row.json), e);
@@ -64,6 +70,24 @@ Deno.test("event store: stores, de-duplicates and serves both JSON and the raw T
     store.insert(f);
     assertEquals(store.query([{ ids: [f.id] }])[0].toon, encodeEventToon(f));
   });
+});
+
+Deno.test("event store: text holding U+0000 comes back byte-exact, from a file too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "event_store_nul_" });
+  try {
+    const e = makeEvent(alice, 1, T0, [["t", "a\u0000b"]], "x\u0000y\u0000");
+    const store = openEventStore({ path: `${dir}/events.sqlite` });
+    assertEquals(store.insert(e).toon, encodeEventToon(e));
+    store.close();
+    const reopened = openEventStore({ path: `${dir}/events.sqlite` });
+    const [row] = reopened.query([{ "#t": ["a\u0000b"] }]);
+    reopened.close();
+    assertEquals(JSON.parse(row.json), e);
+    assertEquals(row.toon, encodeEventToon(e));
+    assertEquals(decodeToon140(row.toon), e);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("event store: NIP-01 filters (ids, authors, kinds, tags, since, until, OR, limit)", () => {
@@ -116,7 +140,11 @@ Deno.test("event store: replaceable kinds keep the newest per author+kind, ties 
       const old = makeEvent(alice, kind, T0 + 10, [], "old");
       const newer = makeEvent(alice, kind, T0 + 20, [], "new");
       assertEquals(store.insert(old).status, "stored");
-      assertEquals(store.insert(newer), { status: "replaced", id: newer.id, removedIds: [old.id] });
+      assertEquals(outcome(store.insert(newer)), {
+        status: "replaced",
+        id: newer.id,
+        removedIds: [old.id],
+      });
       assertEquals(store.insert(old).status, "rejected-stale");
       assertEquals(ids(store.query([{ kinds: [kind], authors: [alicePub] }])), [newer.id]);
       // Another author's version is independent.
@@ -142,7 +170,7 @@ Deno.test("event store: addressable kinds keep the newest per author+kind+d", ()
     const noD2 = makeEvent(alice, 30000, T0 + 2, [["d", ""]]);
     assertEquals(store.insert(a).status, "stored");
     assertEquals(store.insert(b).status, "stored");
-    assertEquals(store.insert(a2), { status: "replaced", id: a2.id, removedIds: [a.id] });
+    assertEquals(outcome(store.insert(a2)), { status: "replaced", id: a2.id, removedIds: [a.id] });
     assertEquals(ids(store.query([{ kinds: [31990], "#d": ["svc"] }])), [a2.id]);
     assertEquals(store.count([{ kinds: [31990] }]), 2);
     assertEquals(store.insert(noD).status, "stored");
@@ -220,7 +248,7 @@ Deno.test("event store: a batch that fails rolls back entirely", () => {
     const bad = { ...makeEvent(alice, 1, T0 + 1), pubkey: {} } as unknown as NostrEvent;
     let threw = false;
     try {
-      store.insertBatch([{ event: good }, { event: bad, raw: "not used" }]);
+      store.insertBatch([{ event: good }, { event: bad, toon: "not used" }]);
     } catch {
       threw = true;
     }

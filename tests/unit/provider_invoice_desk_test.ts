@@ -1,5 +1,10 @@
 import { assertEquals } from "../support/assert.ts";
-import { InvoiceDesk, invoiceDestination } from "../../roles/provider/invoice_desk.ts";
+import {
+  INVOICE_WITHDRAWN_CODE,
+  INVOICE_WITHDRAWN_MESSAGES,
+  InvoiceDesk,
+  invoiceDestination,
+} from "../../roles/provider/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
 
@@ -56,4 +61,17 @@ Deno.test("provider invoice desk: an expired invoice is refused", async () => {
   const { desk, prepare } = await deskWithInvoice(() => t);
   t += 60_001;
   assertEquals(await code(desk, prepare), "R00");
+});
+
+Deno.test("provider invoice desk: a withdrawn invoice's late payment gets the withdrawal's reject", async () => {
+  const { desk, prepare } = await deskWithInvoice();
+  assertEquals(desk.withdraw(JOB, "grace"), true);
+  const m = await desk.match(prepare);
+  assertEquals(m.ok, false);
+  if (m.ok || m.reply.type !== "reject") throw new Error("expected a reject");
+  assertEquals(m.reply.code, INVOICE_WITHDRAWN_CODE);
+  assertEquals(m.reply.message, INVOICE_WITHDRAWN_MESSAGES.grace);
+  // Whoever closes first wins: the payment path can no longer close it, nor withdraw again.
+  assertEquals(desk.close(JOB), false);
+  assertEquals(desk.withdraw(JOB, "displaced"), false);
 });

@@ -56,7 +56,7 @@ Deno.test("group commit (worker): a bad item fails alone, its batch-mates are st
     const bad = { ...note(1), pubkey: {} } as unknown as NostrEvent;
     const outcomes = await Promise.allSettled([
       committer.insert({ event: note(0) }),
-      committer.insert({ event: bad, raw: "not used" }),
+      committer.insert({ event: bad, toon: "not used" }),
       committer.insert({ event: note(2) }),
     ]);
     assertEquals(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled"]);
