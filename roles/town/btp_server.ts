@@ -5,6 +5,10 @@
  * RESPONSE, or by ERROR F00 NotAcceptedError and a close when refused (as ilp-plugin-btp's
  * listener does). A second connection of the same account replaces the first.
  *
+ * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
+ * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
+ * `authBlockMs`. Open connections are capped per address and in total (HTTP 503).
+ *
  * @module
  */
 import {
@@ -22,6 +26,8 @@ import {
   BtpPeerConnection,
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
+import { AuthFailureThrottle } from "./auth_failure_throttle.ts";
+import { ConnectionGate, remoteHost } from "./connection_gate.ts";
 import {
   ChannelCosignError,
   encodeCosignAnswer,
@@ -40,8 +46,16 @@ export interface BtpServerOptions {
   onIlp: BtpIlpHandler;
   /** Largest BTP frame per peer. Default 64 KiB. */
   maxFrameBytes?: number;
-  /** Close a connection that has not authenticated by then. Default 10 s. */
+  /** Close a connection that has not authenticated by then. Default 5 s. */
   authTimeoutMs?: number;
+  /** Failed auths per address per minute before it is refused. Default 5. */
+  authFailuresPerMinute?: number;
+  /** How long an address is refused after that. Default 5 minutes. */
+  authBlockMs?: number;
+  /** Open connections per remote address. Default 64. */
+  maxConnectionsPerAddress?: number;
+  /** Open connections in total. Default 4096. */
+  maxConnections?: number;
   /** Told when a peer authenticated or left. */
   onPeer?: (event: "connect" | "disconnect", account: string) => void;
   /**
@@ -64,8 +78,22 @@ export interface BtpServer {
   peer(account: string): BtpPeerConnection | undefined;
   /** Connected account names. */
   peers(): string[];
+  /** Counters for `/metrics`. */
+  stats(): BtpServerStats;
   /** Closes every connection and the listener. */
   close(): Promise<void>;
+}
+
+/** What the BTP listener refused so far. */
+export interface BtpServerStats {
+  authFailuresTotal: number;
+  /** Addresses blocked for too many failed auths. */
+  authBlocksTotal: number;
+  /** Upgrades refused because the address is blocked. */
+  authBlockedRefusalsTotal: number;
+  /** Upgrades refused by the connection caps. */
+  connectionsRefusedTotal: number;
+  connectionsOpen: number;
 }
 
 /** The auth frame was refused: what is sent back as the BTP ERROR's data. */
@@ -104,6 +132,16 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
   const connections = new Map<string, BtpPeerConnection>();
   const sockets = new Set<WebSocket>();
+  const throttle = new AuthFailureThrottle({
+    maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
+    blockMs: options.authBlockMs ?? 300_000,
+  });
+  const gate = new ConnectionGate({
+    maxPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxTotal: options.maxConnections ?? 4096,
+  });
+  let authFailures = 0;
+  let blockedRefusals = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
     const gate = options.claimGate?.(from.account.account);
     if (!gate) return options.onIlp(from, packet, claim);
@@ -120,12 +158,18 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
   };
 
-  const onSocket = (socket: WebSocket) => {
+  const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
+    authFailures++;
+    const blocked = throttle.recordFailure(address);
+    refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
+  };
+
+  const onSocket = (socket: WebSocket, address: string) => {
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
     const timer = setTimeout(
       () => socket.close(1008, "no BTP auth"),
-      options.authTimeoutMs ?? 10_000,
+      options.authTimeoutMs ?? 5_000,
     );
     socket.addEventListener("close", () => {
       clearTimeout(timer);
@@ -139,9 +183,10 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       try {
         auth = readAuth(bytes);
       } catch (err) {
-        refuse(
+        failAuth(
           socket,
           bytes,
+          address,
           err instanceof BtpMessageError || err instanceof BtpAuthRefusedError
             ? err.message
             : "bad auth frame",
@@ -150,7 +195,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       const account = options.accounts.authenticate(auth.username, auth.token);
       if (!account) {
-        refuse(socket, bytes, "invalid auth_token");
+        failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
       const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
@@ -174,18 +219,30 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     hostname: options.hostname,
     port: options.port,
     onListen: () => {},
-  }, (request) => {
+  }, (request, info) => {
+    const address = remoteHost(info);
+    if (throttle.isBlocked(address)) {
+      blockedRefusals++;
+      return new Response("too many failed BTP auths from this address; retry later\n", {
+        status: 429,
+        headers: { "retry-after": String(Math.ceil((options.authBlockMs ?? 300_000) / 1000)) },
+      });
+    }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("turnpike town BTP endpoint: connect with BTP over WebSocket\n", {
         status: 426,
         headers: { upgrade: "websocket" },
       });
     }
+    const release = gate.open(address);
+    if (typeof release !== "function") return gate.refusalResponse(release);
     try {
       const { socket, response } = Deno.upgradeWebSocket(request);
-      onSocket(socket);
+      socket.addEventListener("close", release);
+      onSocket(socket, address);
       return response;
     } catch {
+      release();
       return new Response("bad WebSocket upgrade\n", { status: 400 });
     }
   });
@@ -194,6 +251,13 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     port: server.addr.port,
     peer: (account) => connections.get(account),
     peers: () => [...connections.keys()],
+    stats: () => ({
+      authFailuresTotal: authFailures,
+      authBlocksTotal: throttle.blockedTotal,
+      authBlockedRefusalsTotal: blockedRefusals,
+      connectionsRefusedTotal: gate.refusedTotal,
+      connectionsOpen: gate.size,
+    }),
     async close() {
       for (const socket of sockets) {
         try {

@@ -12,7 +12,8 @@ import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
 import { createBtpRouter } from "./btp_router.ts";
-import { startBtpServer } from "./btp_server.ts";
+import { type BtpServerStats, startBtpServer } from "./btp_server.ts";
+import type { TownGauges } from "./town_metrics.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { SpspResponder } from "./spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
@@ -25,6 +26,7 @@ import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
+import { resolveTownLimits } from "./town_limits.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -79,6 +81,7 @@ export interface TownNode {
  */
 export async function startTownNode(options: TownNodeOptions): Promise<TownNode> {
   const { config } = options;
+  const limits = resolveTownLimits(config.limits);
   const log = options.log ?? (() => {});
   const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
@@ -101,6 +104,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     townAddress: () => townAddress,
     assetCode,
     assetScale,
+    perAccountPerMinute: limits.spspPerAccountPerMinute,
+    totalPerMinute: limits.spspTotalPerMinute,
   });
   const pipeline = createWritePipeline({
     store,
@@ -115,6 +120,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     verifierWorkers: options.verifierWorkers,
     blobs,
     blobPricePerMiB,
+    createdAtWindow: limits,
   });
   const accounts = new BtpAccounts({
     peers: config.peers,
@@ -184,9 +190,16 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       const link = parent;
       closers.push(() => link.close());
     }
+    // The BTP server starts after the HTTP one; its counters are read at scrape time.
+    const btpStats: { read?: () => BtpServerStats } = {};
     const http = createTownHttpHandler({
       store,
       hub,
+      limits,
+      moreGauges: () => ({
+        ...prefixed(btpStats.read?.()),
+        spspRateLimitedTotal: pipeline.counters.spspRateLimited,
+      }),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
       pricing: config.pricing,
@@ -227,7 +240,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),
       claimGate: options.claimGate,
       cosignDesk: options.cosignDesk,
+      authTimeoutMs: limits.btpAuthTimeoutMs,
+      authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
+      authBlockMs: limits.btpAuthBlockSeconds * 1000,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxConnections: limits.maxConnections,
     });
+    btpStats.read = btp.stats;
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
     // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.
@@ -260,6 +279,17 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await stopAll();
     throw err;
   }
+}
+
+function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
+  if (stats === undefined) return {};
+  return {
+    btpAuthFailuresTotal: stats.authFailuresTotal,
+    btpAuthBlocksTotal: stats.authBlocksTotal,
+    btpAuthBlockedRefusalsTotal: stats.authBlockedRefusalsTotal,
+    btpConnectionsRefusedTotal: stats.connectionsRefusedTotal,
+    btpConnectionsOpen: stats.connectionsOpen,
+  };
 }
 
 function urlHost(host: string): string {
