@@ -26,7 +26,8 @@ import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
-import { resolveTownLimits } from "./town_limits.ts";
+import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -81,8 +82,15 @@ export interface TownNode {
  */
 export async function startTownNode(options: TownNodeOptions): Promise<TownNode> {
   const { config } = options;
-  const limits = resolveTownLimits(config.limits);
   const log = options.log ?? (() => {});
+  const fileLimit = raiseOpenFileLimit();
+  const limits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
+  if (fileLimit) {
+    log(
+      `open files: ${fileLimit.soft} (hard ${fileLimit.hard}); ` +
+        `${limits.maxConnections} connections per port`,
+    );
+  }
   const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
   const store = openEventStore({ path: databasePath });
@@ -199,6 +207,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       moreGauges: () => ({
         ...prefixed(btpStats.read?.()),
         spspRateLimitedTotal: pipeline.counters.spspRateLimited,
+        openFileLimit: fileLimit?.soft,
       }),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
@@ -279,6 +288,22 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The connection cap of each port, unless configured: at most a third of the open-file limit
+ * each, so both ports full still leave descriptors for the store, blobs and outbound links.
+ */
+function sizedToFiles(
+  overrides: Partial<TownLimits>,
+  fileLimit: OpenFileLimit | undefined,
+): Partial<TownLimits> {
+  if (overrides.maxConnections !== undefined || fileLimit === undefined) return overrides;
+  const share = Math.floor((fileLimit.soft - 128) / 3);
+  return {
+    ...overrides,
+    maxConnections: Math.max(16, Math.min(DEFAULT_TOWN_LIMITS.maxConnections, share)),
+  };
 }
 
 function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
