@@ -1,5 +1,7 @@
 /**
- * The town's BTP 2.0 server (RFC 23) on `Deno.serve` + `Deno.upgradeWebSocket`, speaking what
+ * The town's BTP 2.0 server (RFC 23) on a bounded WebSocket listener
+ * (transport/websocket_listener.ts: caps at accept, a handshake timeout, messages capped at
+ * `maxFrameBytes` while they are read, fragments included, before or after auth), speaking what
  * `ilp-plugin-btp` clients and transport/btp_client.ts speak: the first frame must be an auth
  * MESSAGE (`auth` first, then `auth_token`, optional `auth_username`), answered by an empty
  * RESPONSE, or by ERROR F00 NotAcceptedError and a close when refused (as ilp-plugin-btp's
@@ -8,6 +10,7 @@
  * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
  * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
  * `authBlockMs`. Open connections are capped per address and in total (HTTP 503).
+ * A plain HTTP request (not an upgrade) is answered 400.
  *
  * @module
  */
@@ -27,7 +30,7 @@ import {
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "./auth_failure_throttle.ts";
-import { ConnectionGate, remoteHost } from "./connection_gate.ts";
+import { listenWebSockets } from "../../transport/websocket_listener.ts";
 import {
   ChannelCosignError,
   encodeCosignAnswer,
@@ -56,6 +59,10 @@ export interface BtpServerOptions {
   maxConnectionsPerAddress?: number;
   /** Open connections in total. Default 4096. */
   maxConnections?: number;
+  /** Time for the WebSocket upgrade request to arrive. Default 5 s. */
+  handshakeTimeoutMs?: number;
+  /** Told about accept failures (e.g. out of file descriptors; they are survived). */
+  log?: (line: string) => void;
   /** Told when a peer authenticated or left. */
   onPeer?: (event: "connect" | "disconnect", account: string) => void;
   /**
@@ -94,6 +101,10 @@ export interface BtpServerStats {
   /** Upgrades refused by the connection caps. */
   connectionsRefusedTotal: number;
   connectionsOpen: number;
+  /** Handshakes not completed in time, or not WebSocket upgrades. */
+  handshakesFailedTotal: number;
+  /** Accepts that failed (out of file descriptors) and were survived. */
+  acceptErrorsTotal: number;
 }
 
 /** The auth frame was refused: what is sent back as the BTP ERROR's data. */
@@ -136,12 +147,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
     blockMs: options.authBlockMs ?? 300_000,
   });
-  const gate = new ConnectionGate({
-    maxPerAddress: options.maxConnectionsPerAddress ?? 64,
-    maxTotal: options.maxConnections ?? 4096,
-  });
   let authFailures = 0;
-  let blockedRefusals = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
     const gate = options.claimGate?.(from.account.account);
     if (!gate) return options.onIlp(from, packet, claim);
@@ -215,50 +221,38 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     socket.addEventListener("message", onFirst);
   };
 
-  const server = Deno.serve({
+  const listener = listenWebSockets({
     hostname: options.hostname,
     port: options.port,
-    onListen: () => {},
-  }, (request, info) => {
-    const address = remoteHost(info);
-    if (throttle.isBlocked(address)) {
-      blockedRefusals++;
-      return new Response("too many failed BTP auths from this address; retry later\n", {
-        status: 429,
-        headers: { "retry-after": String(Math.ceil((options.authBlockMs ?? 300_000) / 1000)) },
-      });
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("turnpike town BTP endpoint: connect with BTP over WebSocket\n", {
-        status: 426,
-        headers: { upgrade: "websocket" },
-      });
-    }
-    const release = gate.open(address);
-    if (typeof release !== "function") return gate.refusalResponse(release);
-    try {
-      const { socket, response } = Deno.upgradeWebSocket(request);
-      socket.addEventListener("close", release);
-      onSocket(socket, address);
-      return response;
-    } catch {
-      release();
-      return new Response("bad WebSocket upgrade\n", { status: 400 });
-    }
+    maxMessageBytes: maxFrameBytes,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxConnections: options.maxConnections ?? 4096,
+    refuse: (address) =>
+      throttle.isBlocked(address)
+        ? "too many failed BTP auths from this address; retry later"
+        : undefined,
+    onSocket,
+    log: options.log,
   });
 
   return {
-    port: server.addr.port,
+    port: listener.port,
     peer: (account) => connections.get(account),
     peers: () => [...connections.keys()],
-    stats: () => ({
-      authFailuresTotal: authFailures,
-      authBlocksTotal: throttle.blockedTotal,
-      authBlockedRefusalsTotal: blockedRefusals,
-      connectionsRefusedTotal: gate.refusedTotal,
-      connectionsOpen: gate.size,
-    }),
-    async close() {
+    stats: () => {
+      const l = listener.stats();
+      return {
+        authFailuresTotal: authFailures,
+        authBlocksTotal: throttle.blockedTotal,
+        authBlockedRefusalsTotal: l.addressesRefusedTotal,
+        connectionsRefusedTotal: l.connectionsRefusedTotal,
+        connectionsOpen: l.connectionsOpen,
+        handshakesFailedTotal: l.handshakesFailedTotal,
+        acceptErrorsTotal: l.acceptErrorsTotal,
+      };
+    },
+    close() {
       for (const socket of sockets) {
         try {
           socket.close(1001, "town shutting down");
@@ -266,7 +260,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
           // already closed
         }
       }
-      await server.shutdown();
+      listener.close();
+      return Promise.resolve();
     },
   };
 }

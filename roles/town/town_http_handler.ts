@@ -28,7 +28,7 @@ import {
   type TownCounters,
   type TownGauges,
 } from "./town_metrics.ts";
-import { ConnectionGate, remoteHost } from "./connection_gate.ts";
+import { ConnectionGate, remoteHost } from "../../transport/connection_gate.ts";
 import { ReadBudget } from "./read_budget.ts";
 
 /** The subprotocol name a client offers to get TOON events. */

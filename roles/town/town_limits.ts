@@ -53,6 +53,10 @@ export interface TownLimits {
   btpAuthBlockSeconds: number;
   /** A BTP connection that has not authenticated by then is closed. */
   btpAuthTimeoutMs: number;
+  /** Time for a BTP WebSocket upgrade request to arrive (slow headers are closed). */
+  btpHandshakeTimeoutMs: number;
+  /** Largest BTP message, fragments included, before or after auth (larger closes, 1009). */
+  btpMaxMessageBytes: number;
   /** SPSP requests per minute per BTP account (the pubkey limit is separate). */
   spspPerAccountPerMinute: number;
   /** SPSP requests per minute in total. */
@@ -80,6 +84,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   btpAuthFailuresPerMinute: 5,
   btpAuthBlockSeconds: 300,
   btpAuthTimeoutMs: 5000,
+  btpHandshakeTimeoutMs: 5000,
+  btpMaxMessageBytes: 64 * 1024,
   spspPerAccountPerMinute: 600,
   spspTotalPerMinute: 3000,
 });

@@ -58,6 +58,8 @@ export interface TownGauges {
   btpAuthBlockedRefusalsTotal?: number;
   btpConnectionsRefusedTotal?: number;
   btpConnectionsOpen?: number;
+  btpHandshakesFailedTotal?: number;
+  btpAcceptErrorsTotal?: number;
   /** The soft open-file limit after raising it at start (absent when unknown). */
   openFileLimit?: number;
   /** SPSP requests refused T05 (pubkey, account or total limit). */

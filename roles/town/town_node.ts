@@ -250,10 +250,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       claimGate: options.claimGate,
       cosignDesk: options.cosignDesk,
       authTimeoutMs: limits.btpAuthTimeoutMs,
+      handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
+      maxFrameBytes: limits.btpMaxMessageBytes,
       authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
       authBlockMs: limits.btpAuthBlockSeconds * 1000,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxConnections: limits.maxConnections,
+      log,
     });
     btpStats.read = btp.stats;
     childOf = (account) => btp.peer(account);
@@ -314,6 +317,8 @@ function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
     btpAuthBlockedRefusalsTotal: stats.authBlockedRefusalsTotal,
     btpConnectionsRefusedTotal: stats.connectionsRefusedTotal,
     btpConnectionsOpen: stats.connectionsOpen,
+    btpHandshakesFailedTotal: stats.handshakesFailedTotal,
+    btpAcceptErrorsTotal: stats.acceptErrorsTotal,
   };
 }
 

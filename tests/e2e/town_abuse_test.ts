@@ -354,3 +354,102 @@ Deno.test("abuse: connections per address are capped on both ports", async () =>
   await Promise.all([...clients, ...btpSockets].map((c) => c.close()));
   assertEquals((await health(t.town.httpPort)).status, "ok");
 });
+
+/** A raw TCP WebSocket to `port` after the handshake (the 101 read). */
+async function openRawWebSocket(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("turnpike-raw-0001")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head);
+  assertMatch(new TextDecoder().decode(head.subarray(0, n ?? 0)), / 101 /);
+  return conn;
+}
+
+/** A masked client frame header (zero mask key) for a payload of `length` bytes. */
+function frameHeader(opcode: number, fin: boolean, length: number): Uint8Array {
+  const out = new Uint8Array(14);
+  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[1] = 0x80 | 127;
+  new DataView(out.buffer).setBigUint64(2, BigInt(length));
+  return out; // the last 4 bytes are the zero mask key
+}
+
+/** Reads until the server closes; the close code of its close frame, if one came. */
+async function closeCode(conn: Deno.TcpConn): Promise<number | undefined> {
+  const buf = new Uint8Array(64 * 1024);
+  let code: number | undefined;
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return code;
+    const at = buf.subarray(0, n).findIndex((b, i) => b === 0x88 && i + 3 < n);
+    if (at >= 0 && code === undefined) code = (buf[at + 2] << 8) | buf[at + 3];
+  }
+}
+
+Deno.test("abuse: one endless fragmented BTP message before auth is closed at the cap", async () => {
+  await using t = await setup({ btpMaxMessageBytes: 64 * 1024 });
+  const conn = await openRawWebSocket(t.town.btpPort);
+  const before = rssBytes();
+  const chunk = new Uint8Array(1024 * 1024);
+  let sent = 0;
+  try {
+    await conn.write(frameHeader(0x2, false, chunk.length));
+    await conn.write(chunk);
+    sent += chunk.length;
+    for (let i = 0; i < 64; i++) {
+      await conn.write(frameHeader(0x0, false, chunk.length));
+      await conn.write(chunk);
+      sent += chunk.length;
+    }
+  } catch {
+    // The town closed the connection: writes fail.
+  }
+  const code = await closeCode(conn);
+  conn.close();
+  assert(code === 1009 || code === undefined, `close code ${code}`);
+  assert(sent < 64 * 1024 * 1024, `${sent} bytes accepted`);
+  assert(rssBytes() - before < 64 * 1024 * 1024, "memory grew with the message");
+  assertEquals((await health(t.town.httpPort)).status, "ok");
+});
+
+Deno.test("abuse: a BTP frame announcing 50 MB is refused from its header", async () => {
+  await using t = await setup();
+  const conn = await openRawWebSocket(t.town.btpPort);
+  await conn.write(frameHeader(0x2, true, 50 * 1024 * 1024));
+  await conn.write(new Uint8Array(1024));
+  assertEquals(await closeCode(conn), 1009);
+  conn.close();
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  assertEquals((await alice.write(alice.sign())).type, "fulfill");
+  await alice.close();
+});
+
+Deno.test("abuse: unfinished upgrade requests on the BTP port are closed (slowloris)", async () => {
+  await using t = await setup({ btpHandshakeTimeoutMs: 200, maxConnectionsPerAddress: 30 });
+  const conns = await Promise.all(Array.from({ length: 20 }, async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: t.town.btpPort });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    return conn;
+  }));
+  // Each read ends (null) when the town gives up on the request.
+  for (const conn of conns) {
+    assertEquals(await conn.read(new Uint8Array(16)).catch(() => null), null);
+    conn.close();
+  }
+  assertEquals(await metric(t.town.httpPort, "btp_handshakes_failed_total"), 20);
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  await alice.close();
+});
