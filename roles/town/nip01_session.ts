@@ -35,7 +35,7 @@ import { TokenBucket } from "./token_bucket.ts";
 import type { TownCounters } from "./town_metrics.ts";
 import type { TownLimits } from "./town_limits.ts";
 import { checkCreatedAt, CreatedAtOutOfWindowError } from "./created_at_window.ts";
-import { type QueryTicket, ReadBudget } from "./read_budget.ts";
+import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -83,6 +83,8 @@ export class Nip01Session implements HubSubscriber {
   readonly #bucket: TokenBucket;
   readonly #budget: ReadBudget;
   #overLimitInRow = 0;
+  /** Bytes of stored events read for this connection's REQs and not yet sent. */
+  #unsentBytes = 0;
   #dead = false;
 
   constructor(socket: WebSocket, options: Nip01SessionOptions) {
@@ -252,12 +254,24 @@ export class Nip01Session implements HubSubscriber {
         `error: too many subscriptions (max ${limits.maxSubscriptions}); CLOSE one first`,
       );
     }
-    if (replacing) replacing.closed = true;
-    if (!this.#budget.hasQuerySlot()) {
-      this.#budget.refusedTotal++;
-      return this.#townBusy(subId, `${limits.maxConcurrentQueries} queries in flight`);
+    if (replacing) {
+      // A REQ with a live id replaces it, answered or refused: the old one ends here.
+      replacing.closed = true;
+      this.#subs.delete(subId);
+      hub.unsubscribe(this, subId);
     }
+    if (this.#unsentBytes >= limits.maxBufferedBytes) {
+      this.#o.counters.queriesRefusedBusyTotal++;
+      return this.#closed(
+        subId,
+        `rate-limited: ${this.#unsentBytes} bytes of stored events still unsent on this ` +
+          "connection; read them first",
+      );
+    }
+    const busy = this.#budget.precheck();
+    if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
     let rows;
+    const started = performance.now();
     try {
       rows = store.query(filters, { limit: limits.maxLimit });
     } catch (err) {
@@ -268,17 +282,29 @@ export class Nip01Session implements HubSubscriber {
       }
       return this.#closed(subId, "error: could not query the event store");
     }
-    const ticket = this.#budget.admit(rowsBytes(rows));
+    this.#budget.charge(performance.now() - started);
+    const bytes = rowsBytes(rows);
+    const ticket = this.#budget.admit(bytes);
     if (typeof ticket === "string") {
       this.#subs.delete(subId);
       hub.unsubscribe(this, subId);
-      return this.#townBusy(subId, `${limits.maxQueuedBytes} bytes queued for clients`);
+      return this.#townBusy(subId, BUSY_DETAIL[ticket]);
     }
+    this.#unsentBytes += bytes;
     // Subscribe now, in the same tick as the query, so no event falls between the two.
     const sub: SessionSub = { pending: [], closed: false };
     this.#subs.set(subId, sub);
     hub.subscribe(this, subId, filters);
-    void this.#sendHistory(subId, sub, rows, ticket).finally(() => ticket.end());
+    let left = bytes;
+    const sent = (n: number) => {
+      left -= n;
+      this.#unsentBytes -= n;
+      ticket.sent(n);
+    };
+    void this.#sendHistory(subId, sub, rows, sent).finally(() => {
+      this.#unsentBytes -= left;
+      ticket.end();
+    });
   }
 
   #townBusy(subId: string, detail: string): void {
@@ -290,7 +316,7 @@ export class Nip01Session implements HubSubscriber {
     subId: string,
     sub: SessionSub,
     rows: { json: string; toon: string }[],
-    ticket: QueryTicket,
+    sent: (bytes: number) => void,
   ): Promise<void> {
     const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
     const highWater = maxBufferedBytes / 2;
@@ -303,7 +329,7 @@ export class Nip01Session implements HubSubscriber {
       if (sub.closed || this.#dead) return;
       const row = rows[i];
       this.#sendEvent(subId, row.json, () => row.toon);
-      ticket.sent(row.json.length);
+      sent(row.json.length);
     }
     if (sub.closed || this.#dead) return;
     this.#send(JSON.stringify(["EOSE", subId]));
@@ -452,6 +478,12 @@ export class Nip01Session implements HubSubscriber {
     this.close(1008, "slow consumer");
   }
 }
+
+const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
+  queries: "too many queries in flight",
+  bytes: "too many stored events read and not yet sent",
+  time: "query time per second spent",
+};
 
 function rowsBytes(rows: readonly { json: string }[]): number {
   let bytes = 0;

@@ -11,6 +11,13 @@
 export interface ReadBudgetOptions {
   maxConcurrentQueries: number;
   maxQueuedBytes: number;
+  /**
+   * Milliseconds per second the event loop may spend inside store queries (a token bucket of
+   * one second's worth): queries are synchronous, so this is what keeps `/health` answering.
+   */
+  queryMillisPerSecond: number;
+  /** Monotonic clock in milliseconds (tests). Default `performance.now`. */
+  now?: () => number;
 }
 
 /** One admitted query: give back bytes as they are sent, then end it. */
@@ -22,7 +29,7 @@ export interface QueryTicket {
 }
 
 /** Why a query was refused. */
-export type ReadBudgetRefusal = "queries" | "bytes";
+export type ReadBudgetRefusal = "queries" | "bytes" | "time";
 
 /**
  * Admits queries while under both caps.
@@ -39,13 +46,19 @@ export type ReadBudgetRefusal = "queries" | "bytes";
  */
 export class ReadBudget {
   readonly #o: ReadBudgetOptions;
+  readonly #now: () => number;
   #queries = 0;
   #bytes = 0;
+  #millis: number;
+  #last: number;
   /** Queries refused so far (a counter for `/metrics`). */
   refusedTotal = 0;
 
   constructor(options: ReadBudgetOptions) {
     this.#o = options;
+    this.#now = options.now ?? (() => performance.now());
+    this.#millis = options.queryMillisPerSecond;
+    this.#last = this.#now();
   }
 
   /** Queries in flight. */
@@ -58,14 +71,31 @@ export class ReadBudget {
     return this.#bytes;
   }
 
-  /** True when another query may start (checked before reading anything). */
-  hasQuerySlot(): boolean {
-    return this.#queries < this.#o.maxConcurrentQueries;
+  /** Why a query may not start now (checked before reading anything), or undefined. */
+  precheck(): ReadBudgetRefusal | undefined {
+    if (this.#queries >= this.#o.maxConcurrentQueries) return this.#refuse("queries");
+    if (this.#bytes >= this.#o.maxQueuedBytes) return this.#refuse("bytes");
+    if (this.#refill() <= 0) return this.#refuse("time");
+    return undefined;
+  }
+
+  /** Charges the time a query took to the per-second budget. */
+  charge(millis: number): void {
+    this.#refill();
+    this.#millis -= millis;
+  }
+
+  #refill(): number {
+    const now = this.#now();
+    const rate = this.#o.queryMillisPerSecond;
+    this.#millis = Math.min(rate, this.#millis + ((now - this.#last) / 1000) * rate);
+    this.#last = now;
+    return this.#millis;
   }
 
   /** Admits a query holding `bytes`, or says which cap it would exceed. */
   admit(bytes: number): QueryTicket | ReadBudgetRefusal {
-    if (!this.hasQuerySlot()) return this.#refuse("queries");
+    if (this.#queries >= this.#o.maxConcurrentQueries) return this.#refuse("queries");
     // One query larger than the whole budget is still admitted when nothing else is queued.
     if (this.#bytes > 0 && this.#bytes + bytes > this.#o.maxQueuedBytes) {
       return this.#refuse("bytes");

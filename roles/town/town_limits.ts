@@ -37,6 +37,8 @@ export interface TownLimits {
   maxConcurrentQueries: number;
   /** Bytes of stored events read for REQs but not yet handed to a socket, all connections. */
   maxQueuedBytes: number;
+  /** Milliseconds per second spent in store queries, all connections (queries are synchronous). */
+  queryMillisPerSecond: number;
   /** Stored events sent per batch before yielding to the event loop. */
   queryBatchSize: number;
   /** Oldest `created_at` stored, seconds before now (NIP-11 `created_at_lower_limit`). */
@@ -75,7 +77,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   maxPendingLiveEvents: 1000,
   rateLimitedBeforeClose: 100,
   maxConcurrentQueries: 256,
-  maxQueuedBytes: 128 * 1024 * 1024,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  queryMillisPerSecond: 400,
   queryBatchSize: 50,
   createdAtMaxAgeSeconds: 365 * 24 * 3600,
   createdAtMaxFutureSeconds: 15 * 60,
