@@ -62,6 +62,8 @@ export interface TownGauges {
   btpAcceptErrorsTotal?: number;
   /** The soft open-file limit after raising it at start (absent when unknown). */
   openFileLimit?: number;
+  /** Times the HTTP listener failed (out of file descriptors) and was started again. */
+  httpListenerRestartsTotal?: number;
   /** SPSP requests refused T05 (pubkey, account or total limit). */
   spspRateLimitedTotal?: number;
 }

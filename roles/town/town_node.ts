@@ -28,6 +28,7 @@ import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
+import { serveResilient } from "../../transport/resilient_http_server.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -199,7 +200,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       closers.push(() => link.close());
     }
     // The BTP server starts after the HTTP one; its counters are read at scrape time.
-    const btpStats: { read?: () => BtpServerStats } = {};
+    const btpStats: { read?: () => BtpServerStats; httpRestarts?: () => number } = {};
     const http = createTownHttpHandler({
       store,
       hub,
@@ -208,6 +209,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         ...prefixed(btpStats.read?.()),
         spspRateLimitedTotal: pipeline.counters.spspRateLimited,
         openFileLimit: fileLimit?.soft,
+        httpListenerRestartsTotal: btpStats.httpRestarts?.(),
       }),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
@@ -233,10 +235,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         }),
       },
     });
-    const httpServer = Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen: () => {} },
-      http.handler,
-    );
+    const httpServer = serveResilient({
+      hostname: config.host,
+      port: config.httpPort,
+      handler: http.handler,
+      log,
+    });
+    btpStats.httpRestarts = () => httpServer.restarts;
     closers.push(async () => {
       http.close();
       await httpServer.shutdown();
@@ -275,7 +280,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     return {
       ilpAddress: townAddress,
       pubkey: getPublicKey(options.secretKey),
-      httpPort: httpServer.addr.port,
+      httpPort: httpServer.port,
       btpPort: btp.port,
       assetCode,
       assetScale,
