@@ -2,7 +2,8 @@
  * A town under abuse, each attack at a bounded size against a real in-process town (real
  * sockets, real SQLite): garbage messages, BTP token guessing, SPSP from fresh pubkeys, paid
  * events outside the created_at window, clients that never read, a REQ flood across many
- * connections and too many connections from one address. Each test asserts the town stays up
+ * connections, too many connections from one address, endless or huge BTP messages, slow upgrade
+ * requests and idle connections past the file limit. Each test asserts the town stays up
  * (`/health` answers), memory stays bounded, nothing is stored without payment and an honest
  * client is still served.
  */
@@ -14,6 +15,7 @@ import { requestSpspOverIlp, SpspOverIlpError } from "../../roles/town/spsp_ilp_
 import type { TownLimits } from "../../roles/town/town_limits.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { startLimitedTown } from "../support/town_limited_process.ts";
 
 const PEERS = [{ account: "alice", token: "tok-alice" }, { account: "bob", token: "tok-bob" }];
 const encoder = new TextEncoder();
@@ -452,4 +454,34 @@ Deno.test("abuse: unfinished upgrade requests on the BTP port are closed (slowlo
     townPubkey: t.townPubkey,
   });
   await alice.close();
+});
+
+Deno.test("abuse: idle connections past the file limit do not end the town", async () => {
+  await using town = await startLimitedTown({ openFiles: 256 });
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < 400; i++) {
+    const port = i % 2 ? town.btpPort : town.httpPort;
+    try {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch (err) {
+      // Refused while a listener is out of descriptors: the attack is working.
+      assert(err instanceof Deno.errors.ConnectionRefused, String(err));
+    }
+  }
+  assert(conns.length > 256, `${conns.length} connections opened`);
+  for (const conn of conns) conn.close();
+  let answered = false;
+  while (!answered) {
+    assert(town.alive(), "the town process ended");
+    try {
+      const res = await fetch(`http://127.0.0.1:${town.httpPort}/health`);
+      answered = res.ok;
+      await res.body?.cancel();
+    } catch {
+      await new Promise((r) => setTimeout(r, 50)); // the listener is being restarted
+    }
+  }
+  const text = await (await fetch(`http://127.0.0.1:${town.httpPort}/metrics`)).text();
+  assertMatch(text, /turnpike_town_http_listener_restarts_total [1-9]/);
+  assert(town.alive());
 });
