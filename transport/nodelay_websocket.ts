@@ -58,6 +58,7 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_CONTROL_PAYLOAD = 125;
 const READ_CHUNK = 64 * 1024;
 const encoder = new TextEncoder();
+const SERVER_CLOSE_CODES = new Set([1001, 1008, 1009, 1011]);
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Whether `TURNPIKE_WS_NODELAY` turns the no-delay transport off for this process. */
@@ -296,9 +297,14 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     }
   }
 
-  /** Starts the closing handshake (or aborts a connection still being opened). */
+  /**
+   * Starts the closing handshake (or aborts a connection still being opened). A client may use
+   * 1000 and 3000-4999, as in browsers; a server also the RFC 6455 codes it is the one to send
+   * (1001 going away, 1008 policy, 1009 too big, 1011 internal error).
+   */
   close(code?: number, reason = ""): void {
-    if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) {
+    const serverCode = !this.#isClient && code !== undefined && SERVER_CLOSE_CODES.has(code);
+    if (code !== undefined && !serverCode && code !== 1000 && (code < 3000 || code > 4999)) {
       throw new DOMException(`invalid close code ${code}`, "InvalidAccessError");
     }
     const reasonBytes = encoder.encode(reason);

@@ -148,7 +148,11 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     const write = parseWriteDestination(prepare.destination, town);
     if (write) {
       if (left < minLocal) return reject("R02", `less than ${minLocal} ms left before expiry`);
-      const reply = await options.pipeline.handle(prepare, write);
+      const reply = await options.pipeline.handle(
+        prepare,
+        write,
+        source.kind === "child" ? source.account.account : undefined,
+      );
       if (reply.type === "fulfill" && prepare.amount !== "0" && options.onIncome) {
         const from = source.kind === "child" ? source.account.account : "parent";
         try {

@@ -1,9 +1,16 @@
 /**
- * The town's BTP 2.0 server (RFC 23) on `Deno.serve` + `Deno.upgradeWebSocket`, speaking what
+ * The town's BTP 2.0 server (RFC 23) on a bounded WebSocket listener
+ * (transport/websocket_listener.ts: caps at accept, a handshake timeout, messages capped at
+ * `maxFrameBytes` while they are read, fragments included, before or after auth), speaking what
  * `ilp-plugin-btp` clients and transport/btp_client.ts speak: the first frame must be an auth
  * MESSAGE (`auth` first, then `auth_token`, optional `auth_username`), answered by an empty
  * RESPONSE, or by ERROR F00 NotAcceptedError and a close when refused (as ilp-plugin-btp's
  * listener does). A second connection of the same account replaces the first.
+ *
+ * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
+ * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
+ * `authBlockMs`. Open connections are capped per address and in total (HTTP 503).
+ * A plain HTTP request (not an upgrade) is answered 400.
  *
  * @module
  */
@@ -22,6 +29,8 @@ import {
   BtpPeerConnection,
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
+import { AuthFailureThrottle } from "./auth_failure_throttle.ts";
+import { listenWebSockets } from "../../transport/websocket_listener.ts";
 import {
   ChannelCosignError,
   encodeCosignAnswer,
@@ -40,8 +49,20 @@ export interface BtpServerOptions {
   onIlp: BtpIlpHandler;
   /** Largest BTP frame per peer. Default 64 KiB. */
   maxFrameBytes?: number;
-  /** Close a connection that has not authenticated by then. Default 10 s. */
+  /** Close a connection that has not authenticated by then. Default 5 s. */
   authTimeoutMs?: number;
+  /** Failed auths per address per minute before it is refused. Default 5. */
+  authFailuresPerMinute?: number;
+  /** How long an address is refused after that. Default 5 minutes. */
+  authBlockMs?: number;
+  /** Open connections per remote address. Default 64. */
+  maxConnectionsPerAddress?: number;
+  /** Open connections in total. Default 4096. */
+  maxConnections?: number;
+  /** Time for the WebSocket upgrade request to arrive. Default 5 s. */
+  handshakeTimeoutMs?: number;
+  /** Told about accept failures (e.g. out of file descriptors; they are survived). */
+  log?: (line: string) => void;
   /** Told when a peer authenticated or left. */
   onPeer?: (event: "connect" | "disconnect", account: string) => void;
   /**
@@ -64,8 +85,26 @@ export interface BtpServer {
   peer(account: string): BtpPeerConnection | undefined;
   /** Connected account names. */
   peers(): string[];
+  /** Counters for `/metrics`. */
+  stats(): BtpServerStats;
   /** Closes every connection and the listener. */
   close(): Promise<void>;
+}
+
+/** What the BTP listener refused so far. */
+export interface BtpServerStats {
+  authFailuresTotal: number;
+  /** Addresses blocked for too many failed auths. */
+  authBlocksTotal: number;
+  /** Upgrades refused because the address is blocked. */
+  authBlockedRefusalsTotal: number;
+  /** Upgrades refused by the connection caps. */
+  connectionsRefusedTotal: number;
+  connectionsOpen: number;
+  /** Handshakes not completed in time, or not WebSocket upgrades. */
+  handshakesFailedTotal: number;
+  /** Accepts that failed (out of file descriptors) and were survived. */
+  acceptErrorsTotal: number;
 }
 
 /** The auth frame was refused: what is sent back as the BTP ERROR's data. */
@@ -104,6 +143,11 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
   const connections = new Map<string, BtpPeerConnection>();
   const sockets = new Set<WebSocket>();
+  const throttle = new AuthFailureThrottle({
+    maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
+    blockMs: options.authBlockMs ?? 300_000,
+  });
+  let authFailures = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
     const gate = options.claimGate?.(from.account.account);
     if (!gate) return options.onIlp(from, packet, claim);
@@ -120,12 +164,18 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
   };
 
-  const onSocket = (socket: WebSocket) => {
+  const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
+    authFailures++;
+    const blocked = throttle.recordFailure(address);
+    refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
+  };
+
+  const onSocket = (socket: WebSocket, address: string) => {
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
     const timer = setTimeout(
       () => socket.close(1008, "no BTP auth"),
-      options.authTimeoutMs ?? 10_000,
+      options.authTimeoutMs ?? 5_000,
     );
     socket.addEventListener("close", () => {
       clearTimeout(timer);
@@ -139,9 +189,10 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       try {
         auth = readAuth(bytes);
       } catch (err) {
-        refuse(
+        failAuth(
           socket,
           bytes,
+          address,
           err instanceof BtpMessageError || err instanceof BtpAuthRefusedError
             ? err.message
             : "bad auth frame",
@@ -150,7 +201,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       const account = options.accounts.authenticate(auth.username, auth.token);
       if (!account) {
-        refuse(socket, bytes, "invalid auth_token");
+        failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
       const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
@@ -170,31 +221,38 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     socket.addEventListener("message", onFirst);
   };
 
-  const server = Deno.serve({
+  const listener = listenWebSockets({
     hostname: options.hostname,
     port: options.port,
-    onListen: () => {},
-  }, (request) => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("turnpike town BTP endpoint: connect with BTP over WebSocket\n", {
-        status: 426,
-        headers: { upgrade: "websocket" },
-      });
-    }
-    try {
-      const { socket, response } = Deno.upgradeWebSocket(request);
-      onSocket(socket);
-      return response;
-    } catch {
-      return new Response("bad WebSocket upgrade\n", { status: 400 });
-    }
+    maxMessageBytes: maxFrameBytes,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxConnections: options.maxConnections ?? 4096,
+    refuse: (address) =>
+      throttle.isBlocked(address)
+        ? "too many failed BTP auths from this address; retry later"
+        : undefined,
+    onSocket,
+    log: options.log,
   });
 
   return {
-    port: server.addr.port,
+    port: listener.port,
     peer: (account) => connections.get(account),
     peers: () => [...connections.keys()],
-    async close() {
+    stats: () => {
+      const l = listener.stats();
+      return {
+        authFailuresTotal: authFailures,
+        authBlocksTotal: throttle.blockedTotal,
+        authBlockedRefusalsTotal: l.addressesRefusedTotal,
+        connectionsRefusedTotal: l.connectionsRefusedTotal,
+        connectionsOpen: l.connectionsOpen,
+        handshakesFailedTotal: l.handshakesFailedTotal,
+        acceptErrorsTotal: l.acceptErrorsTotal,
+      };
+    },
+    close() {
       for (const socket of sockets) {
         try {
           socket.close(1001, "town shutting down");
@@ -202,7 +260,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
           // already closed
         }
       }
-      await server.shutdown();
+      listener.close();
+      return Promise.resolve();
     },
   };
 }

@@ -10,7 +10,12 @@
  * half of `maxBufferedBytes`; past that the answer waits for the socket to drain (live events
  * for that subscription are queued meanwhile, up to `maxPendingLiveEvents`). A live push that
  * takes `bufferedAmount` past `maxBufferedBytes`, a full live queue, or a socket that does not
- * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close.
+ * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close. Stored
+ * events are sent in batches of `queryBatchSize`, yielding to the event loop between batches,
+ * and every REQ is admitted by the {@linkcode ReadBudget} shared by all connections.
+ *
+ * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
+ * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
  *
  * @module
  */
@@ -29,6 +34,8 @@ import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscript
 import { TokenBucket } from "./token_bucket.ts";
 import type { TownCounters } from "./town_metrics.ts";
 import type { TownLimits } from "./town_limits.ts";
+import { checkCreatedAt, CreatedAtOutOfWindowError } from "./created_at_window.ts";
+import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -47,6 +54,8 @@ export interface Nip01SessionOptions {
   pricing: RelayPricing;
   /** How long a REQ's answer may wait for the socket to drain. Default 10 s. */
   drainTimeoutMs?: number;
+  /** Shared by all connections; default: one of this connection's own. */
+  budget?: ReadBudget;
 }
 
 interface SessionSub {
@@ -72,6 +81,10 @@ export class Nip01Session implements HubSubscriber {
   readonly #o: Nip01SessionOptions;
   readonly #subs = new Map<string, SessionSub>();
   readonly #bucket: TokenBucket;
+  readonly #budget: ReadBudget;
+  #overLimitInRow = 0;
+  /** Bytes of stored events read for this connection's REQs and not yet sent. */
+  #unsentBytes = 0;
   #dead = false;
 
   constructor(socket: WebSocket, options: Nip01SessionOptions) {
@@ -81,6 +94,7 @@ export class Nip01Session implements HubSubscriber {
       ratePerSecond: options.limits.messagesPerSecond,
       capacity: options.limits.messageBurst,
     });
+    this.#budget = options.budget ?? new ReadBudget(options.limits);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (e) => {
       try {
@@ -144,6 +158,9 @@ export class Nip01Session implements HubSubscriber {
       : data instanceof ArrayBuffer
       ? new Uint8Array(data)
       : undefined;
+    const allowed = this.#bucket.take();
+    if (!allowed && this.#overLimit()) return;
+    if (allowed) this.#overLimitInRow = 0;
     if (input === undefined) return this.#notice("invalid: unsupported message type");
     let msg: ClientMessage;
     try {
@@ -152,17 +169,11 @@ export class Nip01Session implements HubSubscriber {
         maxFilters: this.#o.limits.maxFilters,
       });
     } catch (err) {
+      if (!allowed) return this.#notice(this.#rateLimitedReason());
       if (err instanceof Nip01MessageError) return this.#rejectUnparsed(input, err.reason);
       return this.#notice("error: could not parse the message");
     }
-    if (!this.#bucket.take()) {
-      c.rateLimitedTotal++;
-      return this.#refuse(
-        msg,
-        "rate-limited: slow down, more than " +
-          `${this.#o.limits.messagesPerSecond} messages per second`,
-      );
-    }
+    if (!allowed) return this.#refuse(msg, this.#rateLimitedReason());
     switch (msg.type) {
       case "REQ":
         return this.#onReq(msg.subId, msg.filters);
@@ -175,6 +186,24 @@ export class Nip01Session implements HubSubscriber {
       case "AUTH":
         return this.#notice("invalid: AUTH (NIP-42) is not used by this town; reads are free");
     }
+  }
+
+  /** Counts an over-limit message; true when it closed the connection instead of answering. */
+  #overLimit(): boolean {
+    this.#o.counters.rateLimitedTotal++;
+    this.#overLimitInRow++;
+    if (this.#overLimitInRow < this.#o.limits.rateLimitedBeforeClose) return false;
+    this.#o.counters.rateLimitedDisconnectsTotal++;
+    this.#notice(
+      `rate-limited: ${this.#overLimitInRow} messages over the limit in a row; closing`,
+    );
+    this.close(1008, "rate-limited");
+    return true;
+  }
+
+  #rateLimitedReason(): string {
+    return "rate-limited: slow down, more than " +
+      `${this.#o.limits.messagesPerSecond} messages per second`;
   }
 
   /** A message that failed to parse: answer in the most precise form its content allows. */
@@ -225,8 +254,24 @@ export class Nip01Session implements HubSubscriber {
         `error: too many subscriptions (max ${limits.maxSubscriptions}); CLOSE one first`,
       );
     }
-    if (replacing) replacing.closed = true;
+    if (replacing) {
+      // A REQ with a live id replaces it, answered or refused: the old one ends here.
+      replacing.closed = true;
+      this.#subs.delete(subId);
+      hub.unsubscribe(this, subId);
+    }
+    if (this.#unsentBytes >= limits.maxBufferedBytes) {
+      this.#o.counters.queriesRefusedBusyTotal++;
+      return this.#closed(
+        subId,
+        `rate-limited: ${this.#unsentBytes} bytes of stored events still unsent on this ` +
+          "connection; read them first",
+      );
+    }
+    const busy = this.#budget.precheck();
+    if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
     let rows;
+    const started = performance.now();
     try {
       rows = store.query(filters, { limit: limits.maxLimit });
     } catch (err) {
@@ -237,26 +282,54 @@ export class Nip01Session implements HubSubscriber {
       }
       return this.#closed(subId, "error: could not query the event store");
     }
+    this.#budget.charge(performance.now() - started);
+    const bytes = rowsBytes(rows);
+    const ticket = this.#budget.admit(bytes);
+    if (typeof ticket === "string") {
+      this.#subs.delete(subId);
+      hub.unsubscribe(this, subId);
+      return this.#townBusy(subId, BUSY_DETAIL[ticket]);
+    }
+    this.#unsentBytes += bytes;
     // Subscribe now, in the same tick as the query, so no event falls between the two.
     const sub: SessionSub = { pending: [], closed: false };
     this.#subs.set(subId, sub);
     hub.subscribe(this, subId, filters);
-    void this.#sendHistory(subId, sub, rows);
+    let left = bytes;
+    const sent = (n: number) => {
+      left -= n;
+      this.#unsentBytes -= n;
+      ticket.sent(n);
+    };
+    void this.#sendHistory(subId, sub, rows, sent).finally(() => {
+      this.#unsentBytes -= left;
+      ticket.end();
+    });
+  }
+
+  #townBusy(subId: string, detail: string): void {
+    this.#o.counters.queriesRefusedBusyTotal++;
+    this.#closed(subId, `rate-limited: town busy (${detail}); retry later`);
   }
 
   async #sendHistory(
     subId: string,
     sub: SessionSub,
     rows: { json: string; toon: string }[],
+    sent: (bytes: number) => void,
   ): Promise<void> {
-    const highWater = this.#o.limits.maxBufferedBytes / 2;
-    for (const row of rows) {
+    const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
+    const highWater = maxBufferedBytes / 2;
+    for (let i = 0; i < rows.length; i++) {
       if (sub.closed || this.#dead) return;
+      if (i > 0 && i % queryBatchSize === 0) await yieldToEventLoop();
       if (this.#socket.bufferedAmount > highWater && !(await this.#drained(highWater))) {
         return this.#slowConsumer("socket did not drain while sending stored events");
       }
       if (sub.closed || this.#dead) return;
+      const row = rows[i];
       this.#sendEvent(subId, row.json, () => row.toon);
+      sent(row.json.length);
     }
     if (sub.closed || this.#dead) return;
     this.#send(JSON.stringify(["EOSE", subId]));
@@ -298,6 +371,15 @@ export class Nip01Session implements HubSubscriber {
 
   #onEvent(event: NostrEvent): void {
     const { ownerPubkey } = this.#o;
+    try {
+      checkCreatedAt(event.created_at, this.#o.limits);
+    } catch (err) {
+      if (err instanceof CreatedAtOutOfWindowError) {
+        this.#o.counters.createdAtRefusedTotal++;
+        return this.#ok(event.id, false, `invalid: ${err.message}`);
+      }
+      throw err;
+    }
     if (ownerPubkey === undefined || event.pubkey !== ownerPubkey.toLowerCase()) {
       this.#o.counters.paymentRequiredTotal++;
       return this.#ok(event.id, false, this.#paymentRequired(event));
@@ -395,4 +477,21 @@ export class Nip01Session implements HubSubscriber {
     );
     this.close(1008, "slow consumer");
   }
+}
+
+const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
+  queries: "too many queries in flight",
+  bytes: "too many stored events read and not yet sent",
+  time: "query time per second spent",
+};
+
+function rowsBytes(rows: readonly { json: string }[]): number {
+  let bytes = 0;
+  for (const row of rows) bytes += row.json.length;
+  return bytes;
+}
+
+/** A macrotask boundary: lets /health, other sockets and timers run between batches. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

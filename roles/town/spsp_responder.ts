@@ -1,7 +1,9 @@
 /**
  * The town's SPSP responder: answers a kind 23194 request (NIP-44, `p` = the town) with a
  * signed kind 23195 response carrying `<town>.relay.<tag>` and the 32-byte shared secret
- * derived for that tag (see spsp_secrets.ts). Requests are rate-limited per requester pubkey.
+ * derived for that tag (see spsp_secrets.ts). Requests are rate-limited per requester pubkey,
+ * per BTP account they arrive from and in total (fresh pubkeys cost nothing to make, so the
+ * pubkey limit alone does not bound the signing work), each answered T05 with which limit.
  *
  * How a request reaches the town: inside an ILP PREPARE to the town's address (free: a sender
  * cannot pay before it has a secret). The write pipeline verifies the event first, then calls
@@ -20,7 +22,7 @@ import {
 import { buildSpspResponse } from "../../protocol/spsp_message.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { SpspSecrets } from "./spsp_secrets.ts";
-import { TownWriteRejection } from "./write_rejection.ts";
+import { TOWN_REJECT, TownWriteRejection } from "./write_rejection.ts";
 
 /** Options for {@linkcode SpspResponder}. */
 export interface SpspResponderOptions {
@@ -37,6 +39,18 @@ export interface SpspResponderOptions {
   burst?: number;
   /** Pubkeys tracked for rate limiting before the table is reset. Default 10,000. */
   maxTrackedPubkeys?: number;
+  /** Sustained requests per minute per BTP account. Default 600. */
+  perAccountPerMinute?: number;
+  /** Sustained requests per minute in total. Default 3000. */
+  totalPerMinute?: number;
+  /** Monotonic clock in milliseconds (tests). */
+  now?: () => number;
+}
+
+/** Options for {@linkcode SpspResponder.respond}. */
+export interface SpspRespondOptions {
+  /** The BTP account the request came from (undefined: the parent). */
+  account?: string;
 }
 
 /**
@@ -51,12 +65,20 @@ export interface SpspResponderOptions {
 export class SpspResponder {
   readonly #o: SpspResponderOptions;
   readonly #buckets = new Map<string, TokenBucket>();
+  readonly #accounts = new Map<string, TokenBucket>();
+  readonly #total: TokenBucket;
   /** The town's pubkey: requests addressed (`p` tag) to it are the responder's. */
   readonly pubkey: string;
 
   constructor(options: SpspResponderOptions) {
     this.#o = options;
     this.pubkey = getPublicKey(options.secretKey);
+    const perMinute = options.totalPerMinute ?? 3000;
+    this.#total = new TokenBucket({
+      ratePerSecond: perMinute / 60,
+      capacity: Math.max(1, perMinute / 6),
+      now: options.now,
+    });
   }
 
   /** True for a kind 23194 addressed to the town (others are ordinary paid, relayed events). */
@@ -69,13 +91,11 @@ export class SpspResponder {
    * The signed 23195 answer to a verified 23194 event. Throws {@linkcode TownWriteRejection}:
    * T05 over the rate limit, F06 for a request that is not SPSP to this town.
    */
-  async respond(request: NostrEvent): Promise<NostrEvent> {
+  async respond(request: NostrEvent, options: SpspRespondOptions = {}): Promise<NostrEvent> {
     if (request.kind !== SPSP_REQUEST_KIND) {
       throw new TownWriteRejection("F06", `invalid SPSP request: kind ${request.kind}`);
     }
-    if (!this.#bucket(request.pubkey).take()) {
-      throw new TownWriteRejection("T05", "rate-limited: too many SPSP requests from this pubkey");
-    }
+    this.#throttle(request.pubkey, options.account);
     let parsed;
     try {
       parsed = await parseSpspRequest(request, this.#o.secretKey);
@@ -98,15 +118,51 @@ export class SpspResponder {
     return finalizeEvent(template, this.#o.secretKey) as NostrEvent;
   }
 
-  #bucket(pubkey: string): TokenBucket {
-    let bucket = this.#buckets.get(pubkey);
+  /** Takes from the pubkey's, then the account's, then the total bucket; T05 naming the one. */
+  #throttle(pubkey: string, account: string | undefined): void {
+    const o = this.#o;
+    const byPubkey = this.#bucket(this.#buckets, pubkey, o.requestsPerMinute ?? 60, o.burst);
+    if (!byPubkey.take()) {
+      throw new TownWriteRejection(
+        TOWN_REJECT.rateLimited,
+        "rate-limited: too many SPSP requests from this pubkey",
+      );
+    }
+    const perAccount = o.perAccountPerMinute ?? 600;
+    if (
+      account !== undefined &&
+      !this.#bucket(this.#accounts, account, perAccount, perAccount / 6).take()
+    ) {
+      throw new TownWriteRejection(
+        TOWN_REJECT.rateLimited,
+        `rate-limited: too many SPSP requests from account ${account} ` +
+          `(${perAccount} per minute)`,
+      );
+    }
+    if (!this.#total.take()) {
+      throw new TownWriteRejection(
+        TOWN_REJECT.rateLimited,
+        `rate-limited: the town answers at most ${o.totalPerMinute ?? 3000} SPSP requests ` +
+          "per minute; retry later",
+      );
+    }
+  }
+
+  #bucket(
+    table: Map<string, TokenBucket>,
+    key: string,
+    perMinute: number,
+    burst = 20,
+  ): TokenBucket {
+    let bucket = table.get(key);
     if (!bucket) {
-      if (this.#buckets.size >= (this.#o.maxTrackedPubkeys ?? 10_000)) this.#buckets.clear();
+      if (table.size >= (this.#o.maxTrackedPubkeys ?? 10_000)) table.clear();
       bucket = new TokenBucket({
-        ratePerSecond: (this.#o.requestsPerMinute ?? 60) / 60,
-        capacity: this.#o.burst ?? 20,
+        ratePerSecond: perMinute / 60,
+        capacity: Math.max(1, burst),
+        now: this.#o.now,
       });
-      this.#buckets.set(pubkey, bucket);
+      table.set(key, bucket);
     }
     return bucket;
   }

@@ -21,6 +21,7 @@
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
  * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
  * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
+ * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
  *
  * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
  * its kind 10032 at start (roles/town/town_peer_info.ts).
@@ -48,6 +49,7 @@ import {
   type TownSettlement,
   TownSettlementError,
 } from "./town_peer_info.ts";
+import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
 
 /** Town flags as commander hands them. */
 export interface TownFlags {
@@ -90,6 +92,8 @@ export interface TownConfig {
   settlement?: TownSettlement;
   /** The blob store's prices and limits; absent: the defaults. */
   blobs?: TownBlobConfig;
+  /** Overrides of the town's limits (town_limits.ts); absent: the defaults. */
+  limits?: Partial<TownLimits>;
 }
 
 /** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
@@ -384,7 +388,33 @@ export function resolveTownConfig(
       pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
     ),
     blobs: townBlobs(pick, flags),
+    limits: townLimits(toml.limits, env),
   };
+}
+
+/** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */
+function townLimits(table: unknown, env: EnvReader): Partial<TownLimits> {
+  if (table !== undefined && (typeof table !== "object" || table === null)) {
+    throw new TownConfigError("[town.limits] must be a table");
+  }
+  const fromToml = (table ?? {}) as Record<string, unknown>;
+  const known = new Set(Object.keys(DEFAULT_TOWN_LIMITS).map(townLimitKey));
+  for (const key of Object.keys(fromToml)) {
+    if (!known.has(key)) throw new TownConfigError(`unknown limit town.limits.${key}`);
+  }
+  const out: Partial<Record<keyof TownLimits, number>> = {};
+  for (const name of Object.keys(DEFAULT_TOWN_LIMITS) as (keyof TownLimits)[]) {
+    const key = townLimitKey(name);
+    const fromEnv = env(`TURNPIKE_TOWN_LIMIT_${key.toUpperCase()}`);
+    const value = fromEnv !== undefined && fromEnv !== "" ? fromEnv : fromToml[key];
+    if (value === undefined) continue;
+    const n = typeof value === "string" ? Number(value) : value;
+    if (typeof n !== "number" || !(n > 0) || !Number.isFinite(n)) {
+      throw new TownConfigError(`limit ${key} must be a positive number, got ${String(value)}`);
+    }
+    out[name] = n;
+  }
+  return out;
 }
 
 function townBlobs(

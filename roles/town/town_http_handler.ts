@@ -22,7 +22,14 @@ import { SubscriptionHub } from "./subscription_hub.ts";
 import type { BlobRoutes } from "./blob_routes.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
 import { resolveTownLimits, type TownLimits } from "./town_limits.ts";
-import { createTownCounters, renderTownMetrics, type TownCounters } from "./town_metrics.ts";
+import {
+  createTownCounters,
+  renderTownMetrics,
+  type TownCounters,
+  type TownGauges,
+} from "./town_metrics.ts";
+import { ConnectionGate, remoteHost } from "../../transport/connection_gate.ts";
+import { ReadBudget } from "./read_budget.ts";
 
 /** The subprotocol name a client offers to get TOON events. */
 export const TOON_SUBPROTOCOL = "toon";
@@ -46,12 +53,14 @@ export interface TownHttpHandlerOptions {
   purgeIntervalMs?: number;
   /** The Blossom routes and their store, when the town keeps blobs. */
   blobs?: { routes: BlobRoutes; store: BlobStore; payments: () => number };
+  /** More gauges for `/metrics` (the BTP listener's, the write side's). */
+  moreGauges?: () => Partial<TownGauges>;
 }
 
 /** The town's HTTP handler and what it owns. */
 export interface TownHttpHandler {
-  /** Pass to `Deno.serve`. */
-  handler: (request: Request) => Response | Promise<Response>;
+  /** Pass to `Deno.serve` (the connection info gives the per-address connection cap). */
+  handler: (request: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   hub: SubscriptionHub;
   limits: TownLimits;
   counters: TownCounters;
@@ -83,6 +92,11 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const limits = resolveTownLimits(options.limits);
   const hub = options.hub ?? new SubscriptionHub();
   const counters = createTownCounters();
+  const budget = new ReadBudget(limits);
+  const gate = new ConnectionGate({
+    maxPerAddress: limits.maxConnectionsPerAddress,
+    maxTotal: limits.maxConnections,
+  });
   const sessions = new Set<Nip01Session>();
   const ilpAddress = options.ilpAddress ?? "g.turnpike.town";
   const pricing = options.pricing ?? { ownerPubkey: options.ownerPubkey };
@@ -105,7 +119,21 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     }, purgeMs)
     : undefined;
 
-  const upgrade = (request: Request): Response => {
+  const upgrade = (request: Request, address: string): Response => {
+    const release = gate.open(address);
+    if (typeof release !== "function") {
+      counters.connectionsRefusedTotal++;
+      return gate.refusalResponse(release);
+    }
+    try {
+      return upgradeAdmitted(request, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  };
+
+  const upgradeAdmitted = (request: Request, release: () => void): Response => {
     const offered = (request.headers.get("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter((p) => p !== "");
     const url = new URL(request.url);
@@ -127,9 +155,13 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       ownerPubkey: options.ownerPubkey,
       ilpAddress,
       pricing,
+      budget,
     });
     sessions.add(session);
-    socket.addEventListener("close", () => sessions.delete(session));
+    socket.addEventListener("close", () => {
+      sessions.delete(session);
+      release();
+    });
     return response;
   };
 
@@ -153,10 +185,13 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const json = (body: unknown, contentType = "application/json") =>
     new Response(JSON.stringify(body), { headers: { "content-type": contentType, ...CORS } });
 
-  const handler = (request: Request): Response | Promise<Response> => {
+  const handler = (
+    request: Request,
+    connection?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> => {
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       try {
-        return upgrade(request);
+        return upgrade(request, remoteHost(connection));
       } catch {
         return new Response("bad WebSocket upgrade\n", { status: 400 });
       }
@@ -184,7 +219,10 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
         eventsStored: options.store.size(),
         eventsPublishedTotal: hub.publishedTotal,
         liveDeliveriesTotal: hub.deliveredTotal,
+        queriesInFlight: budget.queries,
+        queuedQueryBytes: budget.queuedBytes,
         ...blobGauges(),
+        ...options.moreGauges?.(),
       }, limits);
       return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
     }

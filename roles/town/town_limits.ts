@@ -1,6 +1,8 @@
 /**
- * The limits of the town's read side: configurable, reported in NIP-11 and `/metrics`, each
- * enforced with a precise NIP-01 answer.
+ * The limits of the town: per connection and across connections on both ports, the time window
+ * of stored events and the throttles of BTP auth and SPSP. Configurable (`[town.limits]` in
+ * config.toml, `TURNPIKE_TOWN_LIMIT_<NAME>`), reported in NIP-11 and `/metrics`, each enforced
+ * with a precise answer.
  *
  * @module
  */
@@ -26,6 +28,41 @@ export interface TownLimits {
   maxBufferedBytes: number;
   /** Live events queued for one subscription while its stored events are still being sent. */
   maxPendingLiveEvents: number;
+  /**
+   * Over-limit messages in a row after which the connection is closed: a client that ignores
+   * `rate-limited` answers (or sends only garbage) stops costing a NOTICE per message.
+   */
+  rateLimitedBeforeClose: number;
+  /** Queries (REQ answers still being sent) in flight across all connections. */
+  maxConcurrentQueries: number;
+  /** Bytes of stored events read for REQs but not yet handed to a socket, all connections. */
+  maxQueuedBytes: number;
+  /** Milliseconds per second spent in store queries, all connections (queries are synchronous). */
+  queryMillisPerSecond: number;
+  /** Stored events sent per batch before yielding to the event loop. */
+  queryBatchSize: number;
+  /** Oldest `created_at` stored, seconds before now (NIP-11 `created_at_lower_limit`). */
+  createdAtMaxAgeSeconds: number;
+  /** Newest `created_at` stored, seconds after now (NIP-11 `created_at_upper_limit`). */
+  createdAtMaxFutureSeconds: number;
+  /** Open WebSockets per remote address, each port. */
+  maxConnectionsPerAddress: number;
+  /** Open WebSockets in total, each port. */
+  maxConnections: number;
+  /** Failed BTP auths per address per minute before the address is refused. */
+  btpAuthFailuresPerMinute: number;
+  /** How long an address is refused after too many failed BTP auths. */
+  btpAuthBlockSeconds: number;
+  /** A BTP connection that has not authenticated by then is closed. */
+  btpAuthTimeoutMs: number;
+  /** Time for a BTP WebSocket upgrade request to arrive (slow headers are closed). */
+  btpHandshakeTimeoutMs: number;
+  /** Largest BTP message, fragments included, before or after auth (larger closes, 1009). */
+  btpMaxMessageBytes: number;
+  /** SPSP requests per minute per BTP account (the pubkey limit is separate). */
+  spspPerAccountPerMinute: number;
+  /** SPSP requests per minute in total. */
+  spspTotalPerMinute: number;
 }
 
 /** The defaults (64 KiB client messages; paid writes elsewhere allow 1 MiB events). */
@@ -38,6 +75,22 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   messageBurst: 50,
   maxBufferedBytes: 4 * 1024 * 1024,
   maxPendingLiveEvents: 1000,
+  rateLimitedBeforeClose: 100,
+  maxConcurrentQueries: 256,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  queryMillisPerSecond: 400,
+  queryBatchSize: 50,
+  createdAtMaxAgeSeconds: 365 * 24 * 3600,
+  createdAtMaxFutureSeconds: 15 * 60,
+  maxConnectionsPerAddress: 64,
+  maxConnections: 4096,
+  btpAuthFailuresPerMinute: 5,
+  btpAuthBlockSeconds: 300,
+  btpAuthTimeoutMs: 5000,
+  btpHandshakeTimeoutMs: 5000,
+  btpMaxMessageBytes: 64 * 1024,
+  spspPerAccountPerMinute: 600,
+  spspTotalPerMinute: 3000,
 });
 
 /** A limit that is not a positive number. */
@@ -61,4 +114,17 @@ export function resolveTownLimits(overrides: Partial<TownLimits> = {}): TownLimi
     }
   }
   return limits;
+}
+
+/**
+ * The limit names as configured: `maxQueuedBytes` is `max_queued_bytes` in `[town.limits]` and
+ * `TURNPIKE_TOWN_LIMIT_MAX_QUEUED_BYTES` in the environment.
+ *
+ * @example
+ * ```ts
+ * townLimitKey("maxQueuedBytes"); // "max_queued_bytes"
+ * ```
+ */
+export function townLimitKey(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 }

@@ -22,6 +22,14 @@ export interface TownCounters {
   paymentRequiredTotal: number;
   ownerEventsStoredTotal: number;
   expiredPurgedTotal: number;
+  /** Connections closed for ignoring `rate-limited` answers. */
+  rateLimitedDisconnectsTotal: number;
+  /** REQs refused because the town's read budget was spent. */
+  queriesRefusedBusyTotal: number;
+  /** EVENTs refused for a `created_at` outside the window. */
+  createdAtRefusedTotal: number;
+  /** WebSocket upgrades refused by the connection caps. */
+  connectionsRefusedTotal: number;
 }
 
 /** Gauges read at scrape time. */
@@ -41,6 +49,23 @@ export interface TownGauges {
   blobDownloadBytesTotal?: number;
   blobRequestsRefusedTotal?: number;
   blobPaymentsTotal?: number;
+  /** The read budget: queries in flight and bytes read but not yet sent. */
+  queriesInFlight?: number;
+  queuedQueryBytes?: number;
+  /** The BTP listener's counters (absent on a read-only server). */
+  btpAuthFailuresTotal?: number;
+  btpAuthBlocksTotal?: number;
+  btpAuthBlockedRefusalsTotal?: number;
+  btpConnectionsRefusedTotal?: number;
+  btpConnectionsOpen?: number;
+  btpHandshakesFailedTotal?: number;
+  btpAcceptErrorsTotal?: number;
+  /** The soft open-file limit after raising it at start (absent when unknown). */
+  openFileLimit?: number;
+  /** Times the HTTP listener failed (out of file descriptors) and was started again. */
+  httpListenerRestartsTotal?: number;
+  /** SPSP requests refused T05 (pubkey, account or total limit). */
+  spspRateLimitedTotal?: number;
 }
 
 /** Fresh, zeroed counters. */
@@ -61,6 +86,10 @@ export function createTownCounters(): TownCounters {
     paymentRequiredTotal: 0,
     ownerEventsStoredTotal: 0,
     expiredPurgedTotal: 0,
+    rateLimitedDisconnectsTotal: 0,
+    queriesRefusedBusyTotal: 0,
+    createdAtRefusedTotal: 0,
+    connectionsRefusedTotal: 0,
   };
 }
 

@@ -12,7 +12,8 @@ import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
 import { createBtpRouter } from "./btp_router.ts";
-import { startBtpServer } from "./btp_server.ts";
+import { type BtpServerStats, startBtpServer } from "./btp_server.ts";
+import type { TownGauges } from "./town_metrics.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { SpspResponder } from "./spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
@@ -25,6 +26,9 @@ import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
+import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
+import { serveResilient } from "../../transport/resilient_http_server.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -80,6 +84,14 @@ export interface TownNode {
 export async function startTownNode(options: TownNodeOptions): Promise<TownNode> {
   const { config } = options;
   const log = options.log ?? (() => {});
+  const fileLimit = raiseOpenFileLimit();
+  const limits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
+  if (fileLimit) {
+    log(
+      `open files: ${fileLimit.soft} (hard ${fileLimit.hard}); ` +
+        `${limits.maxConnections} connections per port`,
+    );
+  }
   const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
   const store = openEventStore({ path: databasePath });
@@ -101,6 +113,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     townAddress: () => townAddress,
     assetCode,
     assetScale,
+    perAccountPerMinute: limits.spspPerAccountPerMinute,
+    totalPerMinute: limits.spspTotalPerMinute,
   });
   const pipeline = createWritePipeline({
     store,
@@ -115,6 +129,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     verifierWorkers: options.verifierWorkers,
     blobs,
     blobPricePerMiB,
+    createdAtWindow: limits,
   });
   const accounts = new BtpAccounts({
     peers: config.peers,
@@ -184,9 +199,18 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       const link = parent;
       closers.push(() => link.close());
     }
+    // The BTP server starts after the HTTP one; its counters are read at scrape time.
+    const btpStats: { read?: () => BtpServerStats; httpRestarts?: () => number } = {};
     const http = createTownHttpHandler({
       store,
       hub,
+      limits,
+      moreGauges: () => ({
+        ...prefixed(btpStats.read?.()),
+        spspRateLimitedTotal: pipeline.counters.spspRateLimited,
+        openFileLimit: fileLimit?.soft,
+        httpListenerRestartsTotal: btpStats.httpRestarts?.(),
+      }),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
       pricing: config.pricing,
@@ -211,10 +235,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         }),
       },
     });
-    const httpServer = Deno.serve(
-      { hostname: config.host, port: config.httpPort, onListen: () => {} },
-      http.handler,
-    );
+    const httpServer = serveResilient({
+      hostname: config.host,
+      port: config.httpPort,
+      handler: http.handler,
+      log,
+    });
+    btpStats.httpRestarts = () => httpServer.restarts;
     closers.push(async () => {
       http.close();
       await httpServer.shutdown();
@@ -227,7 +254,16 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),
       claimGate: options.claimGate,
       cosignDesk: options.cosignDesk,
+      authTimeoutMs: limits.btpAuthTimeoutMs,
+      handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
+      maxFrameBytes: limits.btpMaxMessageBytes,
+      authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
+      authBlockMs: limits.btpAuthBlockSeconds * 1000,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxConnections: limits.maxConnections,
+      log,
     });
+    btpStats.read = btp.stats;
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
     // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.
@@ -244,7 +280,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     return {
       ilpAddress: townAddress,
       pubkey: getPublicKey(options.secretKey),
-      httpPort: httpServer.addr.port,
+      httpPort: httpServer.port,
       btpPort: btp.port,
       assetCode,
       assetScale,
@@ -260,6 +296,35 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The connection cap of each port, unless configured: at most a third of the open-file limit
+ * each, so both ports full still leave descriptors for the store, blobs and outbound links.
+ */
+function sizedToFiles(
+  overrides: Partial<TownLimits>,
+  fileLimit: OpenFileLimit | undefined,
+): Partial<TownLimits> {
+  if (overrides.maxConnections !== undefined || fileLimit === undefined) return overrides;
+  const share = Math.floor((fileLimit.soft - 128) / 3);
+  return {
+    ...overrides,
+    maxConnections: Math.max(16, Math.min(DEFAULT_TOWN_LIMITS.maxConnections, share)),
+  };
+}
+
+function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
+  if (stats === undefined) return {};
+  return {
+    btpAuthFailuresTotal: stats.authFailuresTotal,
+    btpAuthBlocksTotal: stats.authBlocksTotal,
+    btpAuthBlockedRefusalsTotal: stats.authBlockedRefusalsTotal,
+    btpConnectionsRefusedTotal: stats.connectionsRefusedTotal,
+    btpConnectionsOpen: stats.connectionsOpen,
+    btpHandshakesFailedTotal: stats.handshakesFailedTotal,
+    btpAcceptErrorsTotal: stats.acceptErrorsTotal,
+  };
 }
 
 function urlHost(host: string): string {

@@ -2,8 +2,8 @@
  * The town's paid write pipeline: what happens to a PREPARE addressed to the town. In order
  * (the order matters: a malformed event is refused before any payment is considered):
  *
- * 1. size limit (F08) -> 2. shallow TOON scan (F06) -> 3. full decode, id and signature (F06)
- * -> 4. kind 23194 SPSP requests addressed (`p`) to the town branch off here (free; see
+ * 1. size limit (F08) -> 2. shallow TOON scan (F06) -> 3. full decode, `created_at` within the
+ * town's window (F06, created_at_window.ts), id and signature (F06) -> 4. kind 23194 SPSP requests addressed (`p`) to the town branch off here (free; see
  * spsp_responder.ts; a 23194 for someone else is an ordinary paid, relayed event) -> 5. price
  * (F04, the message names the required amount) -> 6. condition: SHA-256 of the fulfillment
  * derived from the tag in the destination (spsp_secrets.ts) must equal the PREPARE's condition,
@@ -41,7 +41,12 @@ import { GroupCommitter } from "./write_group_commit.ts";
 import { BLOB_AUTH_KIND } from "../../protocol/blob_authorization.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
 import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
-import { TownWriteRejection } from "./write_rejection.ts";
+import { TOWN_REJECT, TownWriteRejection } from "./write_rejection.ts";
+import {
+  checkCreatedAt,
+  CreatedAtOutOfWindowError,
+  type CreatedAtWindow,
+} from "./created_at_window.ts";
 import { WriteVerifierPool } from "./write_verifier_pool.ts";
 
 /** Options for {@linkcode createWritePipeline}. */
@@ -71,6 +76,11 @@ export interface WritePipelineOptions {
   blobs?: BlobStore;
   /** Base units per MiB of blob (protocol/blob_pricing.ts). */
   blobPricePerMiB?: bigint;
+  /**
+   * Events outside it are refused (F06). Absent: no window (the town node always passes its
+   * limits; the pipeline alone is also used on archived events).
+   */
+  createdAtWindow?: CreatedAtWindow;
 }
 
 /** Outcome counts, for metrics and benchmarks. */
@@ -79,6 +89,8 @@ export interface WriteCounters {
   /** By ILP code. */
   rejected: Record<string, number>;
   spspAnswered: number;
+  /** SPSP requests refused T05 (pubkey, account or total limit). */
+  spspRateLimited: number;
   /** Blob uploads paid for. */
   blobPayments: number;
   /** Messages to the signature-verifying workers (each a batch of events). */
@@ -91,8 +103,11 @@ export interface WriteCounters {
 
 /** The pipeline. */
 export interface WritePipeline {
-  /** Answers a PREPARE addressed to the town (never throws). */
-  handle(prepare: IlpPrepare, destination: WriteDestination): Promise<IlpReply>;
+  /**
+   * Answers a PREPARE addressed to the town (never throws); `from` is the BTP account it came
+   * from (SPSP requests are rate-limited per account).
+   */
+  handle(prepare: IlpPrepare, destination: WriteDestination, from?: string): Promise<IlpReply>;
   counters: WriteCounters;
   /** Its `close()` waits for queued commits (call before closing the store). */
   committer: GroupCommitter;
@@ -120,6 +135,7 @@ const STORE_REFUSALS: Partial<Record<InsertStatus, string>> = {
  */
 export function createWritePipeline(options: WritePipelineOptions): WritePipeline {
   const maxBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const window = options.createdAtWindow;
   const committer = new GroupCommitter({
     store: options.store,
     databasePath: options.groupCommit === false ? undefined : options.databasePath,
@@ -129,6 +145,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     fulfilled: 0,
     rejected: {},
     spspAnswered: 0,
+    spspRateLimited: 0,
     blobPayments: 0,
     get verifierBatches() {
       return verifier.batches;
@@ -160,8 +177,14 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     prepare: IlpPrepare,
     destination: WriteDestination,
     request: NostrEvent,
+    from: string | undefined,
   ): Promise<IlpReply> => {
-    const response = await options.responder.respond(request);
+    const response = await options.responder.respond(request, { account: from }).catch((err) => {
+      if (err instanceof TownWriteRejection && err.code === TOWN_REJECT.rateLimited) {
+        counters.spspRateLimited++;
+      }
+      throw err;
+    });
     const toon = encodeEventToon(response);
     const data = encoder.encode(toon);
     counters.spspAnswered++;
@@ -220,12 +243,27 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     );
   };
 
-  const write = async (prepare: IlpPrepare, destination: WriteDestination) => {
+  const checkWindow = (event: NostrEvent): void => {
+    if (window === undefined) return;
+    try {
+      checkCreatedAt(event.created_at, window);
+    } catch (err) {
+      if (err instanceof CreatedAtOutOfWindowError) {
+        throw new TownWriteRejection(TOWN_REJECT.invalidEvent, `invalid event: ${err.message}`);
+      }
+      throw err;
+    }
+  };
+
+  const write = async (prepare: IlpPrepare, destination: WriteDestination, from?: string) => {
     checkEventSize(prepare.data, maxBytes);
     const shallow = shallowParse(prepare.data, maxBytes);
     const event = decodeEvent(shallow, maxBytes);
+    checkWindow(event);
     await checkSignature(event, verifier);
-    if (options.responder.isForTown(event)) return await answerSpsp(prepare, destination, event);
+    if (options.responder.isForTown(event)) {
+      return await answerSpsp(prepare, destination, event, from);
+    }
     if (event.kind === BLOB_AUTH_KIND) return payForBlob(prepare, destination, event);
     checkPayment(shallow.summary, {
       amount: prepare.amount,
@@ -251,9 +289,9 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     counters,
     committer,
     close: () => verifier.close(),
-    async handle(prepare, destination) {
+    async handle(prepare, destination, from) {
       try {
-        return await write(prepare, destination);
+        return await write(prepare, destination, from);
       } catch (err) {
         if (err instanceof TownWriteRejection) return reject(err);
         return reject(

@@ -23,6 +23,18 @@ export type TownRejectCode =
   | "R00"
   | "R02";
 
+/** The reject codes by meaning, so call sites name why rather than spell a code. */
+export const TOWN_REJECT = {
+  unreachable: "F02",
+  underpaid: "F04",
+  wrongCondition: "F05",
+  invalidEvent: "F06",
+  tooLarge: "F08",
+  internal: "T00",
+  rateLimited: "T05",
+  expired: "R02",
+} as const satisfies Record<string, TownRejectCode>;
+
 /** A refused PREPARE: becomes an ILP REJECT with this code and message. */
 export class TownWriteRejection extends Error {
   override name = "TownWriteRejection";

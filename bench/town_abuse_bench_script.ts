@@ -1,0 +1,465 @@
+/**
+ * A town under the loopback attacks of its threat model, one fresh town per attack, each in its
+ * own process started under `prlimit --nofile=1024:1024` (Deno raises a soft limit to the hard
+ * one by itself, so only a hard limit of 1024 reproduces a small host): per attack,
+ * the town's peak RSS (VmHWM from /proc), /health latency while it runs (p50/max) and what an
+ * honest client saw afterwards (a REQ answered with EOSE, a paid write fulfilled).
+ *
+ * `deno run -A bench/town_abuse_bench_script.ts [--root <repo checkout>]` (default: this one),
+ * so the same attacks run against another checkout's town code.
+ *
+ * @module
+ */
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
+import { BtpClient } from "../transport/btp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../roles/town/spsp_ilp_client.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import type { IlpReply } from "../protocol/ilp_packet.ts";
+
+function flag(name: string): string | undefined {
+  const at = Deno.args.indexOf(`--${name}`);
+  return at >= 0 ? Deno.args[at + 1] : undefined;
+}
+const args = { root: flag("root"), only: flag("only") };
+const root = new URL(
+  args.root ? `file://${Deno.realPathSync(args.root)}/` : "../",
+  import.meta.url,
+);
+const encoder = new TextEncoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Town {
+  pid: number;
+  httpPort: number;
+  btpPort: number;
+  pubkey: string;
+  ilpAddress: string;
+  child: Deno.ChildProcess;
+}
+
+const owner = generateSecretKey();
+
+/** Starts a town from `root` in its own process (a runner written next to the state dir). */
+async function startTown(): Promise<Town> {
+  const dir = await Deno.makeTempDir({ prefix: "abuse_bench_" });
+  const runner = `${dir}/runner.ts`;
+  await Deno.writeTextFile(
+    runner,
+    `import { startTestTown } from "${new URL("tests/support/town_test_node.ts", root)}";
+const town = await startTestTown({
+  peers: [{ account: "alice", token: "tok-alice" }],
+  databasePath: "${dir}/events.sqlite",
+  pricing: { pricePerByte: 10n, ownerPubkey: "${getPublicKey(owner)}" },
+  secretKey: new Uint8Array(32).fill(7),
+});
+console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort,
+  pubkey: town.pubkey, ilpAddress: town.ilpAddress }));
+await new Promise(() => {});
+`,
+  );
+  const child = new Deno.Command("prlimit", {
+    args: [
+      "--nofile=1024:1024",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--config",
+      new URL("deno.json", root).pathname,
+      runner,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("town did not start");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { ...JSON.parse(text.split("\n")[0]), pid: child.pid, child };
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0) / 1024;
+  } catch {
+    return NaN; // the town is gone
+  }
+}
+
+function alive(town: Town): boolean {
+  try {
+    Deno.statSync(`/proc/${town.pid}`);
+    return !Deno.readTextFileSync(`/proc/${town.pid}/status`).includes("State:\tZ");
+  } catch {
+    return false;
+  }
+}
+
+/** Polls /health every 100 ms until stopped; latencies in ms (a failure counts as 10 s). */
+function healthProbe(port: number) {
+  const latencies: number[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/health`, {
+          signal: AbortSignal.timeout(10_000),
+        });
+        await res.body?.cancel();
+        latencies.push(res.ok ? performance.now() - t0 : 10_000);
+      } catch {
+        latencies.push(10_000);
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop(): Promise<string> {
+      running = false;
+      await done;
+      const s = latencies.sort((a, b) => a - b);
+      const p50 = s[Math.floor(s.length / 2)] ?? NaN;
+      return `${p50.toFixed(1)}/${(s.at(-1) ?? NaN).toFixed(0)}`;
+    },
+  };
+}
+
+/** An honest client: a REQ answered with EOSE, then a paid write. */
+async function honest(town: Town): Promise<string> {
+  const read = await new Promise<string>((resolve) => {
+    let ws: WebSocket;
+    const timer = setTimeout(() => resolve("REQ timeout"), 10_000);
+    try {
+      ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+    } catch {
+      return resolve("no connection");
+    }
+    ws.onopen = () => ws.send(JSON.stringify(["REQ", "h", { limit: 1 }]));
+    ws.onmessage = (e) => {
+      if (String(e.data).startsWith('["EOSE"')) {
+        clearTimeout(timer);
+        ws.close();
+        resolve("read ok");
+      }
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      resolve("read refused");
+    };
+  });
+  let write = "write failed";
+  try {
+    const client = new BtpClient({
+      url: `btp+ws://127.0.0.1:${town.btpPort}`,
+      authToken: "tok-alice",
+      reconnect: false,
+    });
+    await client.connect();
+    const key = generateSecretKey();
+    const grant = await requestSpspOverIlp({
+      sender: client,
+      townAddress: town.ilpAddress,
+      townPubkey: town.pubkey,
+      secretKey: key,
+    });
+    const event = finalizeEvent(
+      { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "honest" },
+      key,
+    ) as NostrEvent;
+    const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
+    const reply = await client.sendPrepare(prepare);
+    write = reply.type === "fulfill" ? "write ok" : `write ${reply.code}`;
+    await client.close();
+  } catch (err) {
+    write = `write: ${(err as Error).message.slice(0, 40)}`;
+  }
+  return `${read}, ${write}`;
+}
+
+async function rawWebSocket(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("turnpike-bench-01")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  await conn.read(new Uint8Array(1024));
+  return conn;
+}
+
+function frame(opcode: number, fin: boolean, payload: Uint8Array | number): Uint8Array[] {
+  const length = typeof payload === "number" ? payload : payload.length;
+  const head = new Uint8Array(14);
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  head[1] = 0x80 | 127;
+  new DataView(head.buffer).setBigUint64(2, BigInt(length));
+  return typeof payload === "number" ? [head] : [head, payload];
+}
+
+function text(payload: string): Uint8Array {
+  return new Uint8Array(frame(0x1, true, encoder.encode(payload)).flatMap((b) => [...b]));
+}
+
+/** Sends up to `totalMiB` of one message as 1 MiB continuation frames; MiB accepted. */
+async function endlessMessage(port: number, totalMiB: number): Promise<string> {
+  const conn = await rawWebSocket(port);
+  const chunk = new Uint8Array(1024 * 1024);
+  let sent = 0;
+  try {
+    for (const part of frame(0x2, false, chunk)) await conn.write(part);
+    sent++;
+    for (; sent < totalMiB; sent++) {
+      for (const part of frame(0x0, false, chunk)) await conn.write(part);
+    }
+  } catch {
+    // closed by the town
+  }
+  conn.close();
+  return `${sent} MiB sent before close`;
+}
+
+async function bigFrame(port: number): Promise<string> {
+  const conn = await rawWebSocket(port);
+  const size = 50 * 1024 * 1024;
+  let sent = 0;
+  try {
+    await conn.write(frame(0x2, true, size)[0]);
+    const chunk = new Uint8Array(1024 * 1024);
+    for (; sent < 50; sent++) await conn.write(chunk);
+  } catch {
+    // closed by the town
+  }
+  conn.close();
+  return `${sent} of 50 MiB sent before close`;
+}
+
+async function idleConnections(town: Town, n: number): Promise<string> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      conns.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: i % 2 ? town.btpPort : town.httpPort }),
+      );
+    } catch {
+      break;
+    }
+  }
+  await sleep(2000);
+  const up = alive(town);
+  for (const c of conns) c.close();
+  return `${conns.length} opened; town ${up ? "up" : "EXITED"}`;
+}
+
+async function slowloris(town: Town, n: number): Promise<string> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < n; i++) {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: i % 2 ? town.btpPort : town.httpPort,
+    });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+    conns.push(conn);
+  }
+  await sleep(8000);
+  let ended = 0;
+  await Promise.all(conns.map(async (c) => {
+    // EOF, a reset or an error status: the town is done with the request either way.
+    const r = await Promise.race([
+      c.read(new Uint8Array(64)).catch(() => null),
+      sleep(50).then(() => "pending" as const),
+    ]);
+    if (r !== "pending") ended++;
+    c.close();
+  }));
+  return `${ended}/${n} ended by the town within 8 s`;
+}
+
+/** Stores `count` events of `bytes` each, written by the owner (free) over NIP-01. */
+async function fill(town: Town, count: number, bytes: number): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+  await new Promise((r) => ws.onopen = r);
+  let acks = 0;
+  ws.onmessage = () => acks++;
+  const now = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < count; i++) {
+    const e = finalizeEvent(
+      { kind: 1, created_at: now - i, tags: [], content: `${i} ${"x".repeat(bytes)}` },
+      owner,
+    );
+    ws.send(JSON.stringify(["EVENT", e]));
+    if (i % 20 === 19) await sleep(1100); // under the per-connection rate limit
+  }
+  while (acks < count) await sleep(20);
+  ws.close();
+}
+
+async function nonReaders(town: Town): Promise<string> {
+  await fill(town, 200, 30_000);
+  const conns: Deno.TcpConn[] = [];
+  for (let c = 0; c < 5; c++) {
+    const conn = await rawWebSocket(town.httpPort);
+    for (let i = 0; i < 20; i++) await conn.write(text(JSON.stringify(["REQ", `s${i}`, {}])));
+    conns.push(conn);
+  }
+  await sleep(10_000);
+  for (const c of conns) c.close();
+  return "5 connections x 20 REQs over 200 x 30 KB, never read";
+}
+
+async function reqFlood(town: Town): Promise<string> {
+  await fill(town, 100, 5_000);
+  const sockets = await Promise.all(Array.from({ length: 50 }, async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+    await new Promise((r) => ws.onopen = r);
+    return ws;
+  }));
+  let limited = 0;
+  let answered = 0;
+  for (const ws of sockets) {
+    ws.onmessage = (e) => {
+      const m = String(e.data);
+      if (m.startsWith('["CLOSED"')) limited++;
+      if (m.startsWith('["EOSE"')) answered++;
+    };
+  }
+  for (let second = 0; second < 4; second++) {
+    for (let k = 0; k < 5; k++) {
+      for (const ws of sockets) ws.send(JSON.stringify(["REQ", `r${second}_${k}`, {}]));
+    }
+    await sleep(1000);
+  }
+  await sleep(2000);
+  for (const ws of sockets) ws.close();
+  return `${answered} answered, ${limited} refused`;
+}
+
+async function garbage(town: Town): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+  await new Promise((r) => ws.onopen = r);
+  let notices = 0;
+  let closed = false;
+  ws.onmessage = () => notices++;
+  ws.onclose = () => closed = true;
+  for (let i = 0; i < 2000 && !closed; i++) ws.send(`garbage ${i}`);
+  await sleep(1500);
+  ws.close();
+  return `${notices} answers to 2000, ${closed ? "closed by the town" : "still open"}`;
+}
+
+async function authBruteForce(town: Town): Promise<string> {
+  const until = performance.now() + 3000;
+  let guesses = 0;
+  let evaluated = 0;
+  while (performance.now() < until) {
+    guesses++;
+    const c = new BtpClient({
+      url: `btp+ws://127.0.0.1:${town.btpPort}`,
+      authToken: `guess-${guesses}`,
+      reconnect: false,
+    });
+    try {
+      await c.connect();
+    } catch (err) {
+      if ((err as Error).name === "BtpAuthError") evaluated++;
+    }
+    await c.close().catch(() => {});
+  }
+  return `${(evaluated / 3).toFixed(0)} guesses/s evaluated (${guesses} tried)`;
+}
+
+async function spspFlood(town: Town): Promise<string> {
+  const client = new BtpClient({
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    authToken: "tok-alice",
+    reconnect: false,
+  });
+  await client.connect();
+  let answered = 0;
+  let t05 = 0;
+  for (let batch = 0; batch < 30; batch++) {
+    await Promise.all(Array.from({ length: 100 }, async () => {
+      try {
+        await requestSpspOverIlp({
+          sender: client,
+          townAddress: town.ilpAddress,
+          townPubkey: town.pubkey,
+          secretKey: generateSecretKey(),
+        });
+        answered++;
+      } catch (err) {
+        if ((err as Error).message.includes("T05")) t05++;
+      }
+    }));
+  }
+  await client.close();
+  return `${answered} answered, ${t05} T05 of 3000`;
+}
+
+async function createdAtWindow(town: Town): Promise<string> {
+  const client = new BtpClient({
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    authToken: "tok-alice",
+    reconnect: false,
+  });
+  await client.connect();
+  const key = generateSecretKey();
+  const grant = await requestSpspOverIlp({
+    sender: client,
+    townAddress: town.ilpAddress,
+    townPubkey: town.pubkey,
+    secretKey: key,
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const out: string[] = [];
+  for (const created_at of [now + 10 * 365 * 86400, 0, Number.MAX_SAFE_INTEGER]) {
+    const event = finalizeEvent({ kind: 1, created_at, tags: [], content: "t" }, key) as NostrEvent;
+    const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
+    const reply: IlpReply = await client.sendPrepare(prepare);
+    out.push(reply.type === "fulfill" ? "stored" : reply.code);
+  }
+  await client.close();
+  return out.join(", ");
+}
+
+const ATTACKS: [string, (town: Town) => Promise<string>][] = [
+  ["idle connections (1200, file limit 1024)", (t) => idleConnections(t, 1200)],
+  ["slowloris (600 unfinished requests, both ports)", (t) => slowloris(t, 600)],
+  ["endless continuation frames, NIP-01 (256 MiB)", (t) => endlessMessage(t.httpPort, 256)],
+  ["endless continuation frames, BTP before auth", (t) => endlessMessage(t.btpPort, 256)],
+  ["single 50 MiB frame, BTP", (t) => bigFrame(t.btpPort)],
+  ["non-reading clients", nonReaders],
+  ["REQ flood, 50 connections x 5/s over 100 x 5 KB", reqFlood],
+  ["2000 invalid messages", garbage],
+  ["BTP auth brute force (3 s)", authBruteForce],
+  ["SPSP from 3000 fresh pubkeys", spspFlood],
+  ["paid created_at now+10y, 0, 2^53-1", createdAtWindow],
+];
+
+console.log(`| attack | outcome | peak RSS MB | /health p50/max ms | honest client after |`);
+console.log(`| --- | --- | --- | --- | --- |`);
+for (const [name, attack] of ATTACKS) {
+  if (args.only && !name.includes(args.only)) continue;
+  const town = await startTown();
+  const probe = healthProbe(town.httpPort);
+  let outcome: string;
+  try {
+    outcome = await attack(town);
+  } catch (err) {
+    outcome = `attack error: ${(err as Error).message.slice(0, 60)}`;
+  }
+  const latency = await probe.stop();
+  const rss = peakRssMb(town.pid);
+  const after = alive(town) ? await honest(town) : "town exited";
+  console.log(`| ${name} | ${outcome} | ${rss.toFixed(0)} | ${latency} | ${after} |`);
+  try {
+    town.child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await town.child.status;
+}

@@ -1,0 +1,487 @@
+/**
+ * A town under abuse, each attack at a bounded size against a real in-process town (real
+ * sockets, real SQLite): garbage messages, BTP token guessing, SPSP from fresh pubkeys, paid
+ * events outside the created_at window, clients that never read, a REQ flood across many
+ * connections, too many connections from one address, endless or huge BTP messages, slow upgrade
+ * requests and idle connections past the file limit. Each test asserts the town stays up
+ * (`/health` answers), memory stays bounded, nothing is stored without payment and an honest
+ * client is still served.
+ */
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { BtpAuthError, BtpClient } from "../../transport/btp_client.ts";
+import { requestSpspOverIlp, SpspOverIlpError } from "../../roles/town/spsp_ilp_client.ts";
+import type { TownLimits } from "../../roles/town/town_limits.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { startLimitedTown } from "../support/town_limited_process.ts";
+
+const PEERS = [{ account: "alice", token: "tok-alice" }, { account: "bob", token: "tok-bob" }];
+const encoder = new TextEncoder();
+
+async function setup(limits: Partial<TownLimits> = {}) {
+  const secretKey = generateSecretKey();
+  const owner = generateSecretKey();
+  const town = await startTestTown({
+    peers: PEERS,
+    secretKey,
+    limits,
+    pricing: { pricePerByte: 10n, ownerPubkey: getPublicKey(owner) },
+  });
+  return {
+    town,
+    owner,
+    townPubkey: getPublicKey(secretKey),
+    btpUrl: `btp+ws://127.0.0.1:${town.btpPort}`,
+    wsUrl: `ws://127.0.0.1:${town.httpPort}`,
+    async [Symbol.asyncDispose]() {
+      await town.stop();
+    },
+  };
+}
+
+async function health(port: number): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`);
+  assertEquals(res.status, 200);
+  return await res.json();
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`turnpike_town_${name} `));
+  assert(line !== undefined, `metric ${name} missing`);
+  return Number(line.split(" ")[1]);
+}
+
+/** A NIP-01 client that collects every message it gets. */
+class Client {
+  readonly messages: unknown[][] = [];
+  closed = false;
+  constructor(readonly ws: WebSocket) {
+    ws.onmessage = (e) => this.messages.push(JSON.parse(String(e.data)));
+    ws.onclose = () => this.closed = true;
+  }
+  static async open(url: string): Promise<Client> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("WebSocket did not open"));
+    });
+    return new Client(ws);
+  }
+  send(raw: unknown[] | string): void {
+    this.ws.send(typeof raw === "string" ? raw : JSON.stringify(raw));
+  }
+  async until(pred: (m: unknown[]) => boolean): Promise<unknown[]> {
+    for (;;) {
+      const found = this.messages.find(pred);
+      if (found) return found;
+      if (this.closed) throw new Error("closed before the awaited message");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  async untilClosed(): Promise<void> {
+    while (!this.closed) await new Promise((r) => setTimeout(r, 5));
+  }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.ws.close();
+    await this.untilClosed();
+  }
+}
+
+/** An honest reader: a REQ answered with EOSE. */
+async function honestRead(url: string): Promise<void> {
+  const c = await Client.open(url);
+  try {
+    c.send(["REQ", "honest", { limit: 1 }]);
+    await c.until((m) => m[0] === "EOSE" && m[1] === "honest");
+  } finally {
+    await c.close();
+  }
+}
+
+/** A WebSocket over raw TCP that sends REQs and never reads. */
+async function openNonReader(port: number, reqs: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const request = `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+    `Connection: Upgrade\r\nSec-WebSocket-Key: ${btoa("turnpike-noread01")}\r\n` +
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+  await conn.write(encoder.encode(request));
+  const head = new Uint8Array(1024);
+  await conn.read(head);
+  for (let i = 0; i < reqs; i++) {
+    const payload = encoder.encode(JSON.stringify(["REQ", `s${i}`, { limit: 500 }]));
+    // A masked client frame with a zero mask key: the payload goes as is.
+    const frame = new Uint8Array(6 + payload.length);
+    frame.set([0x81, 0x80 | payload.length, 0, 0, 0, 0]);
+    frame.set(payload, 6);
+    await conn.write(frame);
+  }
+  return conn;
+}
+
+function rssBytes(): number {
+  return Deno.memoryUsage().rss;
+}
+
+Deno.test("abuse: invalid messages are rate-limited before parsing, then the connection closes", async () => {
+  await using t = await setup({
+    messageBurst: 10,
+    messagesPerSecond: 1,
+    rateLimitedBeforeClose: 20,
+  });
+  const c = await Client.open(t.wsUrl);
+  for (let i = 0; i < 300; i++) {
+    try {
+      c.send(`not json ${i}`);
+    } catch {
+      break; // closed by the town
+    }
+  }
+  await c.untilClosed();
+  const notices = c.messages.filter((m) => m[0] === "NOTICE");
+  // At most the burst of invalid answers, the over-limit answers and the closing notice.
+  assert(notices.length <= 10 + 20, `${notices.length} notices`);
+  assertMatch(String(notices.at(-1)?.[1]), /^rate-limited: .*closing$/);
+  assertEquals(await metric(t.town.httpPort, "rate_limited_disconnects_total"), 1);
+  await honestRead(t.wsUrl);
+});
+
+Deno.test("abuse: BTP auth guessing is refused per address after a few failures", async () => {
+  await using t = await setup({ btpAuthFailuresPerMinute: 3 });
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  try {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const guess = new BtpClient({ url: t.btpUrl, authToken: `guess-${i}`, reconnect: false });
+      try {
+        await guess.connect();
+        outcomes.push("accepted");
+      } catch (err) {
+        outcomes.push(err instanceof BtpAuthError ? "auth-refused" : "connection-refused");
+      } finally {
+        await guess.close();
+      }
+    }
+    assertEquals(outcomes.slice(0, 3), ["auth-refused", "auth-refused", "auth-refused"]);
+    assert(outcomes.slice(3).every((o) => o === "connection-refused"), outcomes.join());
+    const res = await fetch(`http://127.0.0.1:${t.town.btpPort}/`);
+    assertEquals(res.status, 429);
+    await res.body?.cancel();
+    assertEquals(await metric(t.town.httpPort, "btp_auth_failures_total"), 3);
+    // The peer that was already connected is still served.
+    assertEquals((await alice.write(alice.sign())).type, "fulfill");
+  } finally {
+    await alice.close();
+  }
+});
+
+Deno.test("abuse: SPSP from fresh pubkeys is throttled per account and in total (T05)", async () => {
+  await using t = await setup({ spspPerAccountPerMinute: 30, spspTotalPerMinute: 60 });
+  const client = new BtpClient({ url: t.btpUrl, authToken: "tok-alice", reconnect: false });
+  await client.connect();
+  try {
+    const answers = await Promise.all(Array.from({ length: 40 }, async () => {
+      try {
+        await requestSpspOverIlp({
+          sender: client,
+          townAddress: t.town.ilpAddress,
+          townPubkey: t.townPubkey,
+          secretKey: generateSecretKey(),
+        });
+        return "answered";
+      } catch (err) {
+        if (!(err instanceof SpspOverIlpError)) throw err;
+        return err.message;
+      }
+    }));
+    const answered = answers.filter((a) => a === "answered").length;
+    // The account's burst is a sixth of its per-minute rate.
+    assertEquals(answered, 5);
+    const refused = answers.filter((a) => a !== "answered");
+    assert(
+      refused.every((m) => /T05 rate-limited: too many SPSP requests from account alice/.test(m)),
+    );
+    assertEquals(await metric(t.town.httpPort, "spsp_rate_limited_total"), 35);
+    // Another account still gets its grant.
+    const bob = await connectPayingClient({
+      url: t.btpUrl,
+      token: "tok-bob",
+      townAddress: t.town.ilpAddress,
+      townPubkey: t.townPubkey,
+    });
+    await bob.close();
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("abuse: events outside the created_at window are refused, paid or not", async () => {
+  await using t = await setup();
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  const c = await Client.open(t.wsUrl);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    for (const createdAt of [now + 10 * 365 * 24 * 3600, 0, Number.MAX_SAFE_INTEGER]) {
+      const reply = await alice.write(alice.sign({ created_at: createdAt }));
+      assertEquals(reply.type, "reject");
+      if (reply.type !== "reject") continue;
+      assertEquals(reply.code, "F06");
+      assertMatch(reply.message, /^invalid event: created_at \d+ is more than \d+ s in the/);
+      // The owner's free writes obey the same window.
+      const owned = finalizeEvent(
+        { kind: 1, created_at: createdAt, tags: [], content: "x" },
+        t.owner,
+      ) as NostrEvent;
+      c.send(["EVENT", owned]);
+      const ok = await c.until((m) => m[0] === "OK" && m[1] === owned.id);
+      assertEquals(ok[2], false);
+      assertMatch(String(ok[3]), /^invalid: created_at /);
+    }
+    assertEquals(t.town.store.size(), 0);
+    assertEquals((await alice.write(alice.sign())).type, "fulfill");
+    assertEquals(t.town.store.size(), 1);
+    const nip11 = await (await fetch(`http://127.0.0.1:${t.town.httpPort}/`, {
+      headers: { accept: "application/nostr+json" },
+    })).json();
+    assertEquals(nip11.limitation.created_at_lower_limit, 365 * 24 * 3600);
+    assertEquals(nip11.limitation.created_at_upper_limit, 900);
+  } finally {
+    await c.close();
+    await alice.close();
+  }
+});
+
+/** Stores `count` events of about `bytes` each, directly (the read side is under test). */
+function fill(
+  store: { insert(e: NostrEvent, toon: string): unknown },
+  count: number,
+  bytes: number,
+) {
+  const key = generateSecretKey();
+  const now = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < count; i++) {
+    const event = finalizeEvent(
+      { kind: 1, created_at: now - i, tags: [], content: `${i} ${"x".repeat(bytes)}` },
+      key,
+    ) as NostrEvent;
+    store.insert(event, encodeEventToon(event));
+  }
+}
+
+Deno.test("abuse: clients that never read cannot make the town buffer without bound", async () => {
+  await using t = await setup({ maxQueuedBytes: 4 * 1024 * 1024, maxBufferedBytes: 1024 * 1024 });
+  fill(t.town.store, 100, 30_000); // 3 MB per REQ answer
+  const before = rssBytes();
+  const conns = [];
+  for (let i = 0; i < 5; i++) conns.push(await openNonReader(t.town.httpPort, 10));
+  try {
+    // 50 REQs of 3 MB each would be 150 MB held; the budget refuses most of them.
+    while (await metric(t.town.httpPort, "queries_refused_busy_total") < 30) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const h = await health(t.town.httpPort);
+    assertEquals(h.status, "ok");
+    await honestRead(t.wsUrl);
+    const grown = rssBytes() - before;
+    assert(grown < 100 * 1024 * 1024, `RSS grew ${grown} bytes`);
+    assert(await metric(t.town.httpPort, "queued_query_bytes") <= 4 * 1024 * 1024 + 3_100_000);
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+});
+
+Deno.test("abuse: a REQ flood across connections is refused as town busy, /health answers", async () => {
+  await using t = await setup({ maxConcurrentQueries: 4, maxQueuedBytes: 2 * 1024 * 1024 });
+  fill(t.town.store, 200, 5_000);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => Client.open(t.wsUrl)));
+  try {
+    for (const c of clients) for (let i = 0; i < 10; i++) c.send(["REQ", `q${i}`, {}]);
+    const h = await health(t.town.httpPort);
+    assertEquals(h.status, "ok");
+    for (const c of clients) {
+      for (let i = 0; i < 10; i++) {
+        await c.until((m) => (m[0] === "EOSE" || m[0] === "CLOSED") && m[1] === `q${i}`);
+      }
+    }
+    const busy = clients.flatMap((c) => c.messages)
+      .filter((m) => m[0] === "CLOSED" && /^rate-limited: town busy/.test(String(m[2])));
+    assert(busy.length > 0, "no REQ was refused");
+    assertEquals(await metric(t.town.httpPort, "queries_in_flight"), 0);
+    await honestRead(t.wsUrl);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
+
+Deno.test("abuse: connections per address are capped on both ports", async () => {
+  await using t = await setup({ maxConnectionsPerAddress: 5 });
+  const clients: Client[] = [];
+  let refused = 0;
+  for (let i = 0; i < 8; i++) {
+    try {
+      clients.push(await Client.open(t.wsUrl));
+    } catch {
+      refused++;
+    }
+  }
+  assertEquals([clients.length, refused], [5, 3]);
+  assertEquals(await metric(t.town.httpPort, "connections_refused_total"), 3);
+  await clients.pop()!.close();
+  await honestRead(t.wsUrl); // a slot freed is usable again
+  // Before auth, on the BTP port: the same cap.
+  const btpSockets: Client[] = [];
+  let btpRefused = 0;
+  for (let i = 0; i < 8; i++) {
+    try {
+      btpSockets.push(await Client.open(`ws://127.0.0.1:${t.town.btpPort}`));
+    } catch {
+      btpRefused++;
+    }
+  }
+  assertEquals([btpSockets.length, btpRefused], [5, 3]);
+  assertEquals(await metric(t.town.httpPort, "btp_connections_refused_total"), 3);
+  await Promise.all([...clients, ...btpSockets].map((c) => c.close()));
+  assertEquals((await health(t.town.httpPort)).status, "ok");
+});
+
+/** A raw TCP WebSocket to `port` after the handshake (the 101 read). */
+async function openRawWebSocket(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("turnpike-raw-0001")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head);
+  assertMatch(new TextDecoder().decode(head.subarray(0, n ?? 0)), / 101 /);
+  return conn;
+}
+
+/** A masked client frame header (zero mask key) for a payload of `length` bytes. */
+function frameHeader(opcode: number, fin: boolean, length: number): Uint8Array {
+  const out = new Uint8Array(14);
+  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[1] = 0x80 | 127;
+  new DataView(out.buffer).setBigUint64(2, BigInt(length));
+  return out; // the last 4 bytes are the zero mask key
+}
+
+/** Reads until the server closes; the close code of its close frame, if one came. */
+async function closeCode(conn: Deno.TcpConn): Promise<number | undefined> {
+  const buf = new Uint8Array(64 * 1024);
+  let code: number | undefined;
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return code;
+    const at = buf.subarray(0, n).findIndex((b, i) => b === 0x88 && i + 3 < n);
+    if (at >= 0 && code === undefined) code = (buf[at + 2] << 8) | buf[at + 3];
+  }
+}
+
+Deno.test("abuse: one endless fragmented BTP message before auth is closed at the cap", async () => {
+  await using t = await setup({ btpMaxMessageBytes: 64 * 1024 });
+  const conn = await openRawWebSocket(t.town.btpPort);
+  const before = rssBytes();
+  const chunk = new Uint8Array(1024 * 1024);
+  let sent = 0;
+  try {
+    await conn.write(frameHeader(0x2, false, chunk.length));
+    await conn.write(chunk);
+    sent += chunk.length;
+    for (let i = 0; i < 64; i++) {
+      await conn.write(frameHeader(0x0, false, chunk.length));
+      await conn.write(chunk);
+      sent += chunk.length;
+    }
+  } catch {
+    // The town closed the connection: writes fail.
+  }
+  const code = await closeCode(conn);
+  conn.close();
+  assert(code === 1009 || code === undefined, `close code ${code}`);
+  assert(sent < 64 * 1024 * 1024, `${sent} bytes accepted`);
+  assert(rssBytes() - before < 64 * 1024 * 1024, "memory grew with the message");
+  assertEquals((await health(t.town.httpPort)).status, "ok");
+});
+
+Deno.test("abuse: a BTP frame announcing 50 MB is refused from its header", async () => {
+  await using t = await setup();
+  const conn = await openRawWebSocket(t.town.btpPort);
+  await conn.write(frameHeader(0x2, true, 50 * 1024 * 1024));
+  await conn.write(new Uint8Array(1024));
+  assertEquals(await closeCode(conn), 1009);
+  conn.close();
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  assertEquals((await alice.write(alice.sign())).type, "fulfill");
+  await alice.close();
+});
+
+Deno.test("abuse: unfinished upgrade requests on the BTP port are closed (slowloris)", async () => {
+  await using t = await setup({ btpHandshakeTimeoutMs: 200, maxConnectionsPerAddress: 30 });
+  const conns = await Promise.all(Array.from({ length: 20 }, async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: t.town.btpPort });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    return conn;
+  }));
+  // Each read ends (null) when the town gives up on the request.
+  for (const conn of conns) {
+    assertEquals(await conn.read(new Uint8Array(16)).catch(() => null), null);
+    conn.close();
+  }
+  assertEquals(await metric(t.town.httpPort, "btp_handshakes_failed_total"), 20);
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  await alice.close();
+});
+
+Deno.test("abuse: idle connections past the file limit do not end the town", async () => {
+  await using town = await startLimitedTown({ openFiles: 256 });
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < 400; i++) {
+    const port = i % 2 ? town.btpPort : town.httpPort;
+    try {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch (err) {
+      // Refused while a listener is out of descriptors: the attack is working.
+      assert(err instanceof Deno.errors.ConnectionRefused, String(err));
+    }
+  }
+  assert(conns.length > 256, `${conns.length} connections opened`);
+  for (const conn of conns) conn.close();
+  let answered = false;
+  while (!answered) {
+    assert(town.alive(), "the town process ended");
+    try {
+      const res = await fetch(`http://127.0.0.1:${town.httpPort}/health`);
+      answered = res.ok;
+      await res.body?.cancel();
+    } catch {
+      await new Promise((r) => setTimeout(r, 50)); // the listener is being restarted
+    }
+  }
+  const text = await (await fetch(`http://127.0.0.1:${town.httpPort}/metrics`)).text();
+  assertMatch(text, /turnpike_town_http_listener_restarts_total [1-9]/);
+  assert(town.alive());
+});

@@ -1,0 +1,53 @@
+/**
+ * The town's limits through its config resolution: `[town.limits]` in config.toml, the
+ * `TURNPIKE_TOWN_LIMIT_*` environment (which wins), unknown names and bad values refused, and
+ * the resolved limits in NIP-11 `limitation`.
+ */
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { loadSettings } from "../../config/settings.ts";
+import { resolveTownConfig, TownConfigError } from "../../roles/town/town_config.ts";
+import { DEFAULT_TOWN_LIMITS, resolveTownLimits } from "../../roles/town/town_limits.ts";
+import { buildNip11Document } from "../../roles/town/nip11_document.ts";
+
+async function configWith(toml: string, env: Record<string, string> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "town_limits_" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.toml`, toml);
+    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
+    return resolveTownConfig(loaded, {}, (name) => env[name]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("town limits: [town.limits] and TURNPIKE_TOWN_LIMIT_* override the defaults", async () => {
+  const config = await configWith(
+    "[town.limits]\nmax_connections_per_address = 8\ncreated_at_max_future_seconds = 60\n",
+    { TURNPIKE_TOWN_LIMIT_MAX_CONNECTIONS_PER_ADDRESS: "4" },
+  );
+  assertEquals(config.limits, { maxConnectionsPerAddress: 4, createdAtMaxFutureSeconds: 60 });
+  const limits = resolveTownLimits(config.limits);
+  assertEquals(limits.spspTotalPerMinute, DEFAULT_TOWN_LIMITS.spspTotalPerMinute);
+  const nip11 = buildNip11Document({}, limits).limitation as Record<string, unknown>;
+  assertEquals(nip11.created_at_upper_limit, 60);
+  assertEquals(nip11.created_at_lower_limit, 365 * 24 * 3600);
+  assertEquals(nip11.max_connections_per_address, 4);
+});
+
+Deno.test("town limits: an unknown name or a value that is not positive is refused", async () => {
+  await assertRejects(
+    () => configWith("[town.limits]\nmax_conections = 8\n"),
+    TownConfigError,
+    "unknown limit town.limits.max_conections",
+  );
+  await assertRejects(
+    () => configWith("[town.limits]\nmax_queued_bytes = 0\n"),
+    TownConfigError,
+    "limit max_queued_bytes must be a positive number",
+  );
+  await assertRejects(
+    () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONNECTIONS: "x" }),
+    TownConfigError,
+    "limit max_connections must be a positive number",
+  );
+});
