@@ -21,9 +21,16 @@ import {
   SkillManifestError,
 } from "../roles/provider/skill_manifest.ts";
 import { createSkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import type { SkillManifest } from "../roles/provider/skill_manifest.ts";
+import { probeDockerEngine } from "../roles/provider/docker_engine.ts";
+import { createDockerBuildRunner } from "../roles/provider/docker_build_runner.ts";
+import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
+import { blobInputTags } from "../protocol/job_blobs.ts";
+import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 
 interface SkillTestOptions {
+  dir?: string;
   recipientKey?: string;
   input?: string[];
   param?: string[];
@@ -60,6 +67,10 @@ export function registerSkillCommand(program: Command): void {
     .option("--param <name=value>", "a job parameter (repeatable)", collect)
     .option("--kind <n>", "the job kind (default: the skill's first)")
     .option("--event <file>", "a TOON event file as the input, as is (any kind)")
+    .option(
+      "--dir <project>",
+      "a project dir as the job's blob input (a tar.gz, as job submit --dir)",
+    )
     .option("--message <text>", "a private message (what a kind 1059 skill gets, unwrapped)")
     .option(
       "--recipient-key <hex>",
@@ -109,6 +120,7 @@ async function readManifest(dir: string) {
 async function testInput(
   o: SkillTestOptions,
   kinds: readonly number[],
+  blob?: { path: string; sha256: string },
 ): Promise<string> {
   if (o.event !== undefined) {
     const toon = await Deno.readTextFile(o.event).catch((err) => {
@@ -154,7 +166,13 @@ async function testInput(
     }
     return { name: p.slice(0, eq), values: [p.slice(eq + 1)] };
   });
-  return encodeEventToon(signEventTemplate(buildJobRequest({ kind, inputs, params }), author));
+  // A blob input as the provider hands it over: the request names it, the file is in inputs/.
+  const extraTags = blob === undefined
+    ? []
+    : blobInputTags({ url: `http://skill-test.invalid/${blob.sha256}`, sha256: blob.sha256 });
+  return encodeEventToon(
+    signEventTemplate(buildJobRequest({ kind, inputs, params, extraTags }), author),
+  );
 }
 
 /** A gift wrap opened as the node opens it, refusals included. */
@@ -178,7 +196,56 @@ async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
     throw new CliError(`no skill dir ${dir}`, { exitCode: ExitCode.Usage });
   });
   const manifest = await readManifest(skillDir);
-  const input = await testInput(o, manifest.kinds);
+  const jobsRoot = await Deno.makeTempDir({ prefix: "turnpike-skill-test-" });
+  try {
+    const blob = o.dir === undefined ? undefined : await projectBlob(o.dir, jobsRoot);
+    const input = await testInput(o, manifest.kinds, blob);
+    await runTest(skillDir, manifest, input, blob, jobsRoot, o);
+  } finally {
+    await Deno.remove(jobsRoot, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The project as a tar.gz blob input: its file and sha256. */
+async function projectBlob(dir: string, root: string): Promise<{ path: string; sha256: string }> {
+  const path = `${root}/context.tar.gz`;
+  try {
+    await archiveProject(dir, path);
+  } catch (err) {
+    if (!(err instanceof ProjectArchiveError)) throw err;
+    throw new CliError(err.message, { context: "--dir", exitCode: ExitCode.Usage, cause: err });
+  }
+  const hash = createStreamingSha256();
+  hash.update(await Deno.readFile(path));
+  return { path, sha256: hash.digestHex() };
+}
+
+/** The provider's runner for this skill: its docker-build runner, else the skill sandbox. */
+async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
+  if (manifest.runner !== "docker") {
+    return await createSkillSandbox({ jobsRoot, hiddenPaths: [] });
+  }
+  const dockerHost = Deno.env.get("DOCKER_HOST");
+  try {
+    const engine = await probeDockerEngine({ dockerHost });
+    return { ...createDockerBuildRunner({ jobsRoot, engine, dockerHost }), mode: "docker" };
+  } catch (err) {
+    throw new CliError((err as Error).message, {
+      context: `${manifest.name} runs on a Docker engine`,
+      suggestion: "start one, or point DOCKER_HOST at one",
+      cause: err,
+    });
+  }
+}
+
+async function runTest(
+  skillDir: string,
+  manifest: SkillManifest,
+  input: string,
+  blob: { path: string; sha256: string } | undefined,
+  jobsRoot: string,
+  o: SkillTestOptions,
+): Promise<void> {
   const missing = o.event === undefined && o.message === undefined
     ? missingParams(decodeEventToon(input, { verify: false }).tags, manifest.requiredParams)
     : [];
@@ -193,10 +260,10 @@ async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
       },
     );
   }
-  const jobsRoot = await Deno.makeTempDir({ prefix: "turnpike-skill-test-" });
-  try {
-    const sandbox = await createSkillSandbox({ jobsRoot, hiddenPaths: [] });
-    const outcome = await sandbox.run({ jobId: "skill-test", skillDir, manifest, input });
+  {
+    const runner = await runnerFor(manifest, jobsRoot);
+    const files = blob === undefined ? [] : [{ path: blob.path, name: blob.sha256 }];
+    const outcome = await runner.run({ jobId: "skill-test", skillDir, manifest, input, files });
     const stdout = new TextDecoder().decode(outcome.stdout);
     const report = {
       type: "skill-test",
@@ -205,7 +272,7 @@ async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
       exitCode: outcome.exitCode,
       reason: outcome.reason,
       durationMs: Math.round(outcome.durationMs),
-      sandbox: sandbox.mode,
+      sandbox: runner.mode,
       stdout,
       stderr: outcome.stderrTail,
     };
@@ -217,8 +284,6 @@ async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
         printed: o.output === "json",
       });
     }
-  } finally {
-    await Deno.remove(jobsRoot, { recursive: true }).catch(() => {});
   }
 }
 

@@ -10,6 +10,8 @@ import { runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { waitUntil } from "../support/provider_test_kit.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
+import { startTestDockerEngine } from "../support/docker_daemon.ts";
+import { dockerSampleContext } from "../../roles/demo/docker_sample_context.ts";
 
 const SKILLS = new URL("../../skills", import.meta.url).pathname;
 
@@ -166,5 +168,35 @@ Deno.test("a broken SKILL.md dropped into a running provider's skills dir is rep
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true });
+  }
+});
+
+Deno.test("skill test docker-build: a project dir built and tested on a real engine, as a provider would", async () => {
+  await using engine = await startTestDockerEngine();
+  const root = await Deno.makeTempDir({ prefix: "skill-test-docker-" });
+  try {
+    const project = await dockerSampleContext(`${root}/project`);
+    const res = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${SKILLS}/docker-build`,
+      "--dir",
+      project,
+      "--param",
+      "test=sh /app/test.sh",
+    ], { env: { DOCKER_HOST: engine.host } });
+    assertEquals(res.code, 0, res.stdout + res.stderr);
+    const out = JSON.parse(res.stdout);
+    const report = JSON.parse(out.stdout);
+    assertEquals([out.sandbox, report.status, report.platform], [
+      "docker",
+      "tests-passed",
+      "linux/amd64",
+    ]);
+    assertMatch(report.image.digest, /^sha256:[0-9a-f]{64}$/);
+    assertEquals(await engine.images(), [], "nothing left on the engine");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
