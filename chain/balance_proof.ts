@@ -1,5 +1,5 @@
 /**
- * EIP-712 balance proofs of the TokenNetwork contract (DESIGN.md §5):
+ * EIP-712 balance proofs of the TokenNetwork contract (docs/PROTOCOL.md):
  *
  * ```
  * BalanceProof(bytes32 channelId, uint256 nonce, uint256 transferredAmount,

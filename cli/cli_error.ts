@@ -16,7 +16,7 @@ export interface CliErrorOptions {
   exitCode?: ExitCodeValue;
   /**
    * A stable machine-readable code for `--output json` (`timed-out`, `no-job`...); default
-   * from the exit code (`failed`, `usage`, `not-built`).
+   * from the exit code (`failed`, `usage`).
    */
   code?: string;
   /** The command already printed its outcome as JSON (a job's result line): print no more. */
@@ -55,7 +55,6 @@ export class CliError extends Error {
 const CODE_OF_EXIT: Record<number, string> = {
   [ExitCode.Failure]: "failed",
   [ExitCode.Usage]: "usage",
-  [ExitCode.NotBuilt]: "not-built",
   [ExitCode.Interrupted]: "interrupted",
 };
 

@@ -12,8 +12,6 @@ export const ExitCode = {
   Failure: 1,
   /** Bad usage: unknown command, bad flag, bad option value. */
   Usage: 2,
-  /** The command exists in the design but is not built yet. */
-  NotBuilt: 3,
   /** Interrupted by the user (SIGINT). */
   Interrupted: 130,
 } as const;

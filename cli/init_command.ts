@@ -62,9 +62,9 @@ interface InitOptions {
   force?: boolean;
 }
 
-/** The default NIP-01 URL of a town (DESIGN.md §8: port 7100 on loopback). */
+/** The default NIP-01 URL of a town (port 7100 on loopback). */
 const DEFAULT_TOWN_URL = "ws://127.0.0.1:7100";
-/** The default BTP port of a town (DESIGN.md §8). */
+/** The default BTP port of a town. */
 const DEFAULT_BTP_PORT = 3000;
 const HIDDEN = "(hidden)";
 

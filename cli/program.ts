@@ -1,5 +1,5 @@
 /**
- * The `turnpike` command tree: global options, the built command groups and the planned ones.
+ * The `turnpike` command tree: global options and the command groups.
  *
  * @module
  */
@@ -7,7 +7,6 @@ import { Command, Option } from "commander";
 import tab from "@bomb.sh/tab/commander";
 import { registerDemoCommand } from "./demo_command.ts";
 import { registerInitCommand } from "./init_command.ts";
-import { registerPlannedCommands } from "./planned_commands.ts";
 import { registerStageCommand } from "./stage_command.ts";
 import { registerWalletCommand } from "./wallet_command.ts";
 import { registerWalletBooks } from "./wallet_books_command.ts";
@@ -80,7 +79,6 @@ export function createProgram(): Command {
   registerDashCommand(program);
   registerStatsCommand(program);
   registerExportCommand(program);
-  registerPlannedCommands(program);
   registerCompletionsCommand(program, tab);
   return program;
 }

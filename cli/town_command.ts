@@ -1,5 +1,5 @@
 /**
- * `turnpike town up`: runs a town (the ILP-gated relay, DESIGN.md §1): NIP-01/HTTP server,
+ * `turnpike town up`: runs a town (the ILP-gated relay, docs/PROTOCOL.md): NIP-01/HTTP server,
  * BTP server for children, optional parent connector, paid write pipeline, SPSP responder.
  *
  * Identity: the wallet in the state dir (`turnpike wallet init`), unlocked with the passphrase

@@ -1,5 +1,5 @@
 /**
- * The condition scheme turnpike uses to pay (DESIGN.md §4, as STREAM does it, RFC 29):
+ * The condition scheme turnpike uses to pay (docs/PROTOCOL.md, as STREAM does it, RFC 29):
  * `fulfillment = HMAC-SHA256(HMAC-SHA256(sharedSecret, "ilp_stream_fulfillment"), data)` and
  * `condition = SHA-256(fulfillment)`. Only a holder of the shared secret (the receiver, which
  * handed it out over SPSP) can produce the fulfillment for a given packet data.

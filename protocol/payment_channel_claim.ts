@@ -1,5 +1,5 @@
 /**
- * The BTP protocol-data entry `payment-channel-claim` (DESIGN.md §5): a signed cumulative
+ * The BTP protocol-data entry `payment-channel-claim` (docs/PROTOCOL.md): a signed cumulative
  * balance proof that rides with (or ahead of) the ILP packets it pays for. Content type
  * `application/json` (BTP content type 2), UTF-8, at most {@linkcode MAX_CLAIM_BYTES} bytes:
  *

@@ -1,5 +1,5 @@
 /**
- * What the town charges to accept an event (DESIGN.md §4): price per byte times the length of
+ * What the town charges to accept an event (docs/PROTOCOL.md): price per byte times the length of
  * the TOON bytes sent, with per-kind prices and free writes for the relay's owner. Amounts are
  * bigint base units (ILP amounts are uint64; numbers would lose precision past 2^53).
  *

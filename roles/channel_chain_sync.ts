@@ -1,5 +1,5 @@
 /**
- * Brings a channel file up to date with the chain (issue #6 §6): the one comparison of a
+ * Brings a channel file up to date with the chain: the one comparison of a
  * channel record with the TokenNetwork contract, shared by the CLI (`channel list --refresh`,
  * `channel close`, `channel recover`) and the running nodes (roles/channel_watcher.ts).
  *

@@ -1,6 +1,5 @@
 /**
- * Who `turnpike channel open` opens a channel to, and on which chain (DESIGN.md §4 "Peer info",
- * issue #6 §3). In order:
+ * Who `turnpike channel open` opens a channel to, and on which chain (docs/PROTOCOL.md). In order:
  *
  * 1. `--peer-info <file>`: the peer's kind 10032 (event or content) read offline;
  * 2. `--peer 0x...` or `[channels] peer`: an explicit address, on our preferred chain;

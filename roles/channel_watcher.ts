@@ -1,5 +1,5 @@
 /**
- * Watches a running node's payment channels on chain (issue #6 §6): polls each channel
+ * Watches a running node's payment channels on chain: polls each channel
  * (default every 15 s, config `[channels] watch_interval` in seconds) and, when the chain is
  * ahead of the channel file (the peer closed, the channel was settled, a deposit was raised),
  * updates the file and the audit trail through the channel's owner (so the write is ordered

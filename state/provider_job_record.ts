@@ -1,7 +1,7 @@
 /**
  * The provider's record of one admitted job: `<state dir>/provider-jobs/<request id>.toml`.
  *
- * Lifecycle (issue #5): `admitted -> invoiced -> paid -> running -> result-computed -> published`,
+ * Lifecycle: `admitted -> invoiced -> paid -> running -> result-computed -> published`,
  * or `error` / `cancelled` from any non-terminal state. Free skills go `admitted -> paid`.
  * The record is written (atomically) BEFORE the step it describes has visible effects, so a
  * restarted provider knows exactly what happened (see `roles/provider/provider_recovery.ts`).

@@ -7,7 +7,7 @@
  * and waits on `bufferedAmount` before sending more.
  *
  * With `claims`, every PREPARE with an amount is paid for with a payment channel claim (BTP
- * protocol data `payment-channel-claim`, DESIGN.md §5): the client keeps the total of the
+ * protocol data `payment-channel-claim`, docs/PROTOCOL.md): the client keeps the total of the
  * packets in flight or fulfilled (`committed`); a packet that takes it above what is already
  * claimed carries a new cumulative claim (raised to `committed + prepay`), signed and persisted
  * before it leaves; packets within an earlier claim's surplus carry none. Frames with claims

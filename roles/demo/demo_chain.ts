@@ -1,5 +1,5 @@
 /**
- * The settlement half of `turnpike demo` (issue #6 §2): a local anvil started for the demo
+ * The settlement half of `turnpike demo`: a local anvil started for the demo
  * (port 0) with the project's contracts deployed, the requester's throwaway key funded (test
  * tokens and gas) and a payment channel requester -> town opened with a small deposit. The
  * channel file is written in both temporary state dirs: the requester's as `channel open`

@@ -1,5 +1,5 @@
 /**
- * Admission of a job request by the provider (issue #5, point 3): a pure decision over the
+ * Admission of a job request by the provider: a pure decision over the
  * request and the provider's current load. Every drop has a reason code, logged by the node:
  *
  * | reason                  | when                                                                |

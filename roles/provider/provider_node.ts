@@ -1,5 +1,5 @@
 /**
- * The provider node (Mayor-Beta, issue #5): BTP to its town (IL-DCP address, incoming payments),
+ * The provider node (Mayor-Beta): BTP to its town (IL-DCP address, incoming payments),
  * announcements (10032 peer info, 31990 NIP-89 handler, a NIP-38 heartbeat), the job
  * subscription, admission, invoices, sandboxed runs, feedback and results, crash recovery.
  *
@@ -1382,7 +1382,7 @@ class Provider implements ProviderNode {
     }));
   }
 
-  // ---- crash recovery (issue #5 point 6)
+  // ---- crash recovery
 
   async #recover(): Promise<void> {
     for (const record of this.store.all()) {

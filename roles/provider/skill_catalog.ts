@@ -1,7 +1,7 @@
 /**
  * The provider's skill catalog: one folder per skill in a skills dir (`<dir>/<name>/SKILL.md` +
  * an executable `run`), looked up by job kind. Watched with `Deno.watchFs`, so a folder dropped
- * in (or edited, or removed) is served without a restart (DESIGN.md §8, zero configuration).
+ * in (or edited, or removed) is served without a restart (zero configuration).
  *
  * @module
  */

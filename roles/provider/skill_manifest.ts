@@ -1,5 +1,5 @@
 /**
- * A skill's manifest: the YAML front matter of its `SKILL.md` (DESIGN.md §8). Shape:
+ * A skill's manifest: the YAML front matter of its `SKILL.md`. Shape:
  *
  * ```yaml
  * ---

@@ -1,5 +1,5 @@
 /**
- * Publishes the provider's events to its town as paid writes (DESIGN.md §4 "Paying the relay"):
+ * Publishes the provider's events to its town as paid writes (docs/PROTOCOL.md):
  * the SPSP handshake once (kind 23194/23195 over ILP), then one PREPARE per event with the TOON
  * bytes as data, amount = price per byte x bytes, condition from the shared secret. A reject is
  * a {@linkcode TownWriteRejectedError}; an F99/unknown-destination after a town restart re-runs

@@ -1,5 +1,5 @@
 /**
- * Payment channel claims on the town's BTP server (DESIGN.md §5): for a peer that settles over
+ * Payment channel claims on the town's BTP server (docs/PROTOCOL.md): for a peer that settles over
  * a channel, every PREPARE with an amount must be covered by the peer's claims (the
  * `payment-channel-claim` protocol data of its frame, or an earlier claim's surplus, or the
  * configured credit) before it is routed. The check runs in arrival order, before anything is

@@ -9,7 +9,7 @@
  *
  * So the town recomputes the secret of any packet from its destination alone, exactly as a
  * STREAM server (RFC 29) does with the token in its address; a sender that did not get the tag
- * from the town cannot know the secret. Fulfillments follow DESIGN.md §4:
+ * from the town cannot know the secret. Fulfillments follow docs/PROTOCOL.md:
  * HMAC(HMAC(secret, "ilp_stream_fulfillment"), data).
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The payment channel claim gates of a town's peers (DESIGN.md §5), assembled at start:
+ * The payment channel claim gates of a town's peers (docs/PROTOCOL.md), assembled at start:
  *
  * - configured channels (`[[town.peers]] channel`, `credit_limit`, or `--peer-channel`): their
  *   channel files (`<state dir>/channels/<id>.toml`) must be there;

@@ -26,7 +26,7 @@
  * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
  * its kind 10032 at start (roles/town/town_peer_info.ts).
  *
- * A peer with a channel settles over it (DESIGN.md §5): its packets must be covered by its claims
+ * A peer with a channel settles over it (docs/PROTOCOL.md): its packets must be covered by its claims
  * (roles/town/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
  * forward beyond them. `--peer-channel` flags replace the TOML `channel`/`credit_limit` keys.
  *

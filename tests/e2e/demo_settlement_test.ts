@@ -1,5 +1,5 @@
 /**
- * `turnpike demo` settles on a local anvil (issue #6 §2), run as a real process: the channel
+ * `turnpike demo` settles on a local anvil, run as a real process: the channel
  * requester -> town is opened, the paid writes carry claims, the channel is closed (cooperatively,
  * or `--unilateral` with the settle timeout) and settled, and the on-chain payouts equal both
  * sides' books. anvil is gone afterwards (on success and on

@@ -1,5 +1,5 @@
 /**
- * Crash safety of the provider (issue #5 point 6): `turnpike node up` runs as a real subprocess
+ * Crash safety of the provider: `turnpike node up` runs as a real subprocess
  * (wallet identity) against a real town; it is SIGKILLed while two jobs run, then restarted on
  * the same state dir:
  *

@@ -1,5 +1,5 @@
 /**
- * Nodes notice the chain (issue #6 §6), on a real anvil with the real contracts:
+ * Nodes notice the chain, on a real anvil with the real contracts:
  * - a running town (its channel gates + chain watcher, a real BTP socket) whose peer alice
  *   closes with an older claim than the town holds: within a few polls the town submits its
  *   newest claim on chain, its channel file says closed and paid packets are refused F00;

@@ -1,6 +1,6 @@
 /**
  * A test receiver: a BtpClient connected to a connector account that fulfils PREPAREs with the
- * shared-secret scheme of DESIGN.md §4, and can be told to misbehave by destination suffix so
+ * shared-secret scheme of docs/PROTOCOL.md, and can be told to misbehave by destination suffix so
  * tests reach the connector's own reject paths through the real thing.
  *
  * Suffixes of the destination (after the receiver's address): `.wrong` answers a fulfillment
