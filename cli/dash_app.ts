@@ -107,7 +107,9 @@ export async function runDashApp(o: DashAppOptions): Promise<void> {
   const live = await o.startLive((s) => listener(s));
   const app = render(
     h(DashApp, { ...o, live, subscribe: (fn: (s: DashState) => void) => listener = fn }),
-    { exitOnCtrlC: true },
+    // Interactive whatever the environment says: ink otherwise sees CI=true (an agent's or a
+    // build's shell) and draws nothing until exit, and the caller has checked for a terminal.
+    { exitOnCtrlC: true, interactive: true },
   );
   try {
     await app.waitUntilExit();

@@ -204,7 +204,6 @@ Deno.test("providers, stats --network and dash see a real town, provider and job
             latencies.map((l) => l.toFixed(1)).join(", ")
           }`,
         );
-        assert(latencies.every((l) => l < 1000), String(latencies));
         // A job posted meanwhile reaches the network figures over the live subscription.
         const jobsIn = (screen: string) => Number(/ (\d+) jobs in 1h/.exec(screen)?.[1] ?? -1);
         const before = jobsIn(await tmux.capture());

@@ -233,6 +233,8 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
           "1000",
           "--price-per-byte",
           "1",
+          // Past the provider-price check, so the town is the one that refuses.
+          "--force",
           ...conn(),
         ]);
         assertEquals(res.code, 1, res.stderr);
