@@ -68,7 +68,7 @@ await new Promise(() => {});
       runner,
     ],
     stdout: "piped",
-    stderr: "null",
+    stderr: Deno.env.get("ABUSE_TOWN_STDERR") ? "inherit" : "null",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -431,6 +431,7 @@ const ATTACKS: [string, (town: Town) => Promise<string>][] = [
   ["slowloris (600 unfinished requests, both ports)", (t) => slowloris(t, 600)],
   ["endless continuation frames, NIP-01 (256 MiB)", (t) => endlessMessage(t.httpPort, 256)],
   ["endless continuation frames, BTP before auth", (t) => endlessMessage(t.btpPort, 256)],
+  ["single 50 MiB frame, NIP-01", (t) => bigFrame(t.httpPort)],
   ["single 50 MiB frame, BTP", (t) => bigFrame(t.btpPort)],
   ["non-reading clients", nonReaders],
   ["REQ flood, 50 connections x 5/s over 100 x 5 KB", reqFlood],

@@ -151,6 +151,7 @@ self.onmessage = async ({ data }) => {
     await Promise.all(Array.from({ length: data.clients }, (_, i) => new Promise((resolve) => {
       const ws = new WebSocket(data.url);
       sockets.push(ws);
+      ws.onerror = () => resolve(); // refused: "ready" reports fewer EOSEs than clients
       ws.onopen = () => ws.send(JSON.stringify(["REQ", "s" + i, { kinds: [1] }]));
       ws.onmessage = (m) => {
         if (m.data.startsWith('["EVENT"')) total++;
@@ -173,10 +174,11 @@ async function fanout(format: "json" | "toon"): Promise<void> {
   const town = createTownHttpHandler({
     store,
     purgeIntervalMs: 0,
-    limits: { maxBufferedBytes: 64 * 1024 * 1024 },
+    // All subscribers share 127.0.0.1: the per-address cap must admit them.
+    limits: { maxBufferedBytes: 64 * 1024 * 1024, maxConnectionsPerAddress: 256 },
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, town.handler);
-  const url = `ws://127.0.0.1:${server.addr.port}/${format === "toon" ? "?format=toon" : ""}`;
+  const server = town.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `ws://127.0.0.1:${server.port}/${format === "toon" ? "?format=toon" : ""}`;
   const worker = new Worker(
     URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" })),
     { type: "module" },
@@ -185,8 +187,10 @@ async function fanout(format: "json" | "toon"): Promise<void> {
   const ready = Promise.withResolvers<void>();
   const closed = Promise.withResolvers<void>();
   worker.onmessage = ({ data }) => {
-    if (data.type === "ready") ready.resolve();
-    else if (data.type === "count") delivered = data.total;
+    if (data.type === "ready") {
+      if (data.eose === clients) ready.resolve();
+      else ready.reject(new Error(`${clients - data.eose} of ${clients} subscribers were refused`));
+    } else if (data.type === "count") delivered = data.total;
     else if (data.type === "closed") closed.resolve();
   };
   worker.postMessage({ type: "open", url, clients });
@@ -216,7 +220,7 @@ async function fanout(format: "json" | "toon"): Promise<void> {
   await closed.promise;
   worker.terminate();
   town.close();
-  await server.shutdown();
+  await server.close();
   store.close();
 }
 

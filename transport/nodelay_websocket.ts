@@ -23,6 +23,8 @@
  * @module
  */
 
+import { type HttpHead, readHttpHead } from "./http_head.ts";
+
 /** Options for {@linkcode openWebSocket} and {@linkcode NoDelayWebSocket}. */
 export interface NoDelayWebSocketOptions {
   /** Largest incoming message (after reassembly); larger closes with 1009. Default 64 MiB. */
@@ -31,6 +33,14 @@ export interface NoDelayWebSocketOptions {
   closeTimeoutMs?: number;
   /** Sub-protocols offered (`Sec-WebSocket-Protocol`). */
   protocols?: string[];
+}
+
+/** Options for {@linkcode NoDelayWebSocket.accept}. */
+export interface AcceptWebSocketOptions extends NoDelayWebSocketOptions {
+  /** The request head, when the caller has read it already (to route on it). */
+  head?: HttpHead;
+  /** The subprotocol selected (answered in `Sec-WebSocket-Protocol`), if any. */
+  protocol?: string;
 }
 
 /** Options for {@linkcode openWebSocket}. */
@@ -57,6 +67,8 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_CONTROL_PAYLOAD = 125;
 const READ_CHUNK = 64 * 1024;
+/** What a peer may still send after a close for a protocol error before the TCP connection is dropped. */
+const MAX_DISCARDED_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
 const SERVER_CLOSE_CODES = new Set([1001, 1008, 1009, 1011]);
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -184,7 +196,10 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   #isClient: boolean;
   #maxMessageBytes: number;
   #closeTimeoutMs: number;
+  /** Frames, or a frame's header and payload as two parts, in the order they leave. */
   #queued: Uint8Array[] = [];
+  /** Payload bytes in `#queued`. */
+  #queuedPayload = 0;
   #bufferedAmount = 0;
   #writing = false;
   #closeSent = false;
@@ -235,39 +250,41 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
    */
   static async accept(
     conn: Deno.Conn,
-    options: NoDelayWebSocketOptions = {},
+    options: AcceptWebSocketOptions = {},
   ): Promise<NoDelayWebSocket> {
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const queue = new ByteQueue();
-    let head: string;
+    let head: HttpHead;
     try {
-      head = await readHead(conn, queue);
+      head = options.head ?? await readHttpHead(conn, { maxBytes: MAX_HEAD_BYTES });
     } catch (err) {
       conn.close();
-      throw err;
+      throw new WebSocketProtocolError((err as Error).message);
     }
-    const lines = head.split("\r\n");
-    const headers = parseHeaders(lines.slice(1));
-    const key = headers.get("sec-websocket-key");
-    if (
-      !/^GET /.test(lines[0]) || headers.get("upgrade")?.toLowerCase() !== "websocket" ||
-      headers.get("sec-websocket-version") !== "13" || !key
-    ) {
+    const key = head.headers.get("sec-websocket-key");
+    if (!isWebSocketUpgrade(head) || head.headers.get("sec-websocket-version") !== "13" || !key) {
       await writeAll(conn, encoder.encode("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
         .catch(() => {});
       conn.close();
       throw new WebSocketProtocolError("not a WebSocket upgrade request");
     }
-    const path = lines[0].split(" ")[1] ?? "/";
+    const path = head.startLine.split(" ")[1] ?? "/";
+    const protocol = options.protocol ? `Sec-WebSocket-Protocol: ${options.protocol}\r\n` : "";
     await writeAll(
       conn,
       encoder.encode(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
+          `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n${protocol}\r\n`,
       ),
     );
+    const queue = new ByteQueue();
+    queue.push(head.rest);
     acceptedConn = { conn, queue };
-    return new NoDelayWebSocket(`ws://${headers.get("host") ?? "localhost"}${path}`, options);
+    const socket = new NoDelayWebSocket(
+      `ws://${head.headers.get("host") ?? "localhost"}${path}`,
+      options,
+    );
+    socket.protocol = options.protocol ?? "";
+    return socket;
   }
 
   /** {@linkcode NoDelayWebSocket.CONNECTING}, `OPEN`, `CLOSING` or `CLOSED`. */
@@ -289,7 +306,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     if (data instanceof Blob) throw new TypeError("NoDelayWebSocket does not send Blobs");
     if (this.#readyState !== OPEN) return; // the built-in discards after close as well
     if (typeof data === "string") {
-      this.#queueFrame(0x1, encoder.encode(data));
+      this.#queueFrame(0x1, encoder.encode(data), true);
     } else if (ArrayBuffer.isView(data)) {
       this.#queueFrame(0x2, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     } else {
@@ -362,14 +379,16 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
       "",
     ].join("\r\n");
     await writeAll(conn, encoder.encode(request));
+    const head = await readHttpHead(conn, { maxBytes: MAX_HEAD_BYTES }).catch((err: Error) => {
+      throw new WebSocketProtocolError(err.message);
+    });
     const queue = new ByteQueue();
-    const head = await readHead(conn, queue);
-    const lines = head.split("\r\n");
-    const status = lines[0].split(" ")[1];
+    queue.push(head.rest);
+    const status = head.startLine.split(" ")[1];
     if (status !== "101") {
-      throw new WebSocketProtocolError(`server answered "${lines[0]}" instead of 101`);
+      throw new WebSocketProtocolError(`server answered "${head.startLine}" instead of 101`);
     }
-    const headers = parseHeaders(lines.slice(1));
+    const headers = head.headers;
     if (headers.get("sec-websocket-accept") !== await acceptKey(key)) {
       throw new WebSocketProtocolError("server sent a wrong Sec-WebSocket-Accept");
     }
@@ -440,6 +459,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
         if (this.#readyState === OPEN) this.#readyState = CLOSING;
         this.#sendClose(err.code, encoder.encode(err.message.slice(0, 123)));
         await this.#flushed();
+        await this.#discardUntilPeerCloses(conn, chunk);
         this.#emit("error", new ErrorEvent("error", { message: err.message }));
       }
       // Any other error is the connection breaking: closed abnormally (1006) below.
@@ -540,8 +560,13 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     return { fin, opcode, payload };
   }
 
-  #queueFrame(opcode: number, payload: Uint8Array) {
-    this.#queued.push(encodeFrame(opcode, payload, this.#isClient));
+  /** `owned`: nobody else holds `payload`, so it can be queued as is instead of copied. */
+  #queueFrame(opcode: number, payload: Uint8Array, owned = false) {
+    // A server's frame is its header then the payload unchanged: queued as two parts, joined
+    // once per write (a flush of many small events is one copy, not two).
+    if (owned && !this.#isClient) this.#queued.push(frameHeader(opcode, payload.length), payload);
+    else this.#queued.push(encodeFrame(opcode, payload, this.#isClient));
+    this.#queuedPayload += payload.length;
     this.#bufferedAmount += payload.length;
     if (!this.#writing) this.#writeLoop();
   }
@@ -551,14 +576,17 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     try {
       while (this.#queued.length > 0 && this.#conn) {
         const frames = this.#queued;
+        const payloadBytes = this.#queuedPayload;
         this.#queued = [];
+        this.#queuedPayload = 0;
         // Everything queued leaves in one write: fewer syscalls, and with NODELAY no waiting.
         const bytes = frames.length === 1 ? frames[0] : concat(frames);
         await writeAll(this.#conn, bytes);
-        for (const f of frames) this.#bufferedAmount -= payloadLength(f);
+        this.#bufferedAmount -= payloadBytes;
       }
     } catch {
       this.#queued = [];
+      this.#queuedPayload = 0;
       this.#bufferedAmount = 0;
       this.#dropConn(); // the read loop sees the connection gone and closes with 1006
     } finally {
@@ -572,6 +600,24 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   #flushed(): Promise<void> {
     if (!this.#writing) return Promise.resolve();
     return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  /**
+   * After a close for a protocol error: our side is shut for writing and what the peer still
+   * sends is read and dropped, for at most `closeTimeoutMs` and 1 MiB. Closing with unread bytes would
+   * send a TCP reset, and the peer would lose the close frame that says why.
+   */
+  async #discardUntilPeerCloses(conn: Deno.Conn, chunk: Uint8Array): Promise<void> {
+    const timer = setTimeout(() => this.#dropConn(), this.#closeTimeoutMs);
+    try {
+      await conn.closeWrite();
+      let left = MAX_DISCARDED_BYTES;
+      for (let n; left > 0 && (n = await conn.read(chunk)) !== null;) left -= n;
+    } catch {
+      // Already gone, or dropped by the timer.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #dropConn() {
@@ -613,26 +659,31 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   }
 }
 
-function encodeFrame(opcode: number, payload: Uint8Array, mask: boolean): Uint8Array {
-  const len = payload.length;
-  const headerLen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + (mask ? 4 : 0);
-  const frame = new Uint8Array(headerLen + len);
-  frame[0] = 0x80 | opcode;
-  const view = new DataView(frame.buffer);
-  let offset = 2;
+/** An unmasked frame's header (FIN set) for a payload of `len` bytes. */
+function frameHeader(opcode: number, len: number, extra = 0): Uint8Array {
+  const header = new Uint8Array((len < 126 ? 2 : len < 65536 ? 4 : 10) + extra);
+  header[0] = 0x80 | opcode;
+  const view = new DataView(header.buffer);
   if (len < 126) {
-    frame[1] = len;
+    header[1] = len;
   } else if (len < 65536) {
-    frame[1] = 126;
+    header[1] = 126;
     view.setUint16(2, len);
-    offset = 4;
   } else {
-    frame[1] = 127;
+    header[1] = 127;
     view.setBigUint64(2, BigInt(len));
-    offset = 10;
   }
+  return header;
+}
+
+function encodeFrame(opcode: number, payload: Uint8Array, mask: boolean): Uint8Array {
+  const header = frameHeader(opcode, payload.length, mask ? 4 : 0);
+  const frame = new Uint8Array(header.length + payload.length);
+  frame.set(header);
+  let offset = header.length;
   if (mask) {
     frame[1] |= 0x80;
+    offset -= 4;
     const key = crypto.getRandomValues(new Uint8Array(4));
     frame.set(key, offset);
     offset += 4;
@@ -645,13 +696,6 @@ function encodeFrame(opcode: number, payload: Uint8Array, mask: boolean): Uint8A
 }
 
 /** Payload length of an encoded frame (for bufferedAmount bookkeeping). */
-function payloadLength(frame: Uint8Array): number {
-  const len = frame[1] & 0x7f;
-  const masked = (frame[1] & 0x80) !== 0 ? 4 : 0;
-  const header = (len < 126 ? 2 : len === 126 ? 4 : 10) + masked;
-  return frame.length - header;
-}
-
 function unmask(payload: Uint8Array, key: Uint8Array) {
   for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
 }
@@ -671,44 +715,21 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
-/** Reads up to the end of the HTTP head; bytes after it stay in `queue`. */
-async function readHead(conn: Deno.Conn, queue: ByteQueue): Promise<string> {
-  const chunk = new Uint8Array(4096);
-  while (true) {
-    const view = queue.view();
-    const end = findHeadEnd(view);
-    if (end >= 0) {
-      const head = new TextDecoder().decode(view.subarray(0, end));
-      queue.consume(end + 4);
-      return head;
-    }
-    if (queue.length > MAX_HEAD_BYTES) {
-      throw new WebSocketProtocolError(`HTTP head above ${MAX_HEAD_BYTES} bytes`);
-    }
-    const n = await conn.read(chunk);
-    if (n === null) throw new WebSocketProtocolError("connection closed during the handshake");
-    queue.push(chunk.subarray(0, n));
-  }
-}
-
-function findHeadEnd(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-function parseHeaders(lines: string[]): Map<string, string> {
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) {
-      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-    }
-  }
-  return headers;
+/**
+ * Whether a request head asks for a WebSocket (RFC 6455 section 4.2.1: GET, `Upgrade:
+ * websocket`, `Connection` naming `upgrade`).
+ *
+ * @example
+ * ```ts
+ * if (isWebSocketUpgrade(await readHttpHead(conn))) console.log("upgrade");
+ * ```
+ */
+export function isWebSocketUpgrade(head: HttpHead): boolean {
+  return head.startLine.startsWith("GET ") &&
+    head.headers.get("upgrade")?.toLowerCase() === "websocket" &&
+    (head.headers.get("connection") ?? "").toLowerCase().split(",").some((t) =>
+      t.trim() === "upgrade"
+    );
 }
 
 async function acceptKey(key: string): Promise<string> {

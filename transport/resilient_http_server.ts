@@ -9,10 +9,12 @@
 
 /** Options for {@linkcode serveResilient}. */
 export interface ResilientServeOptions {
-  hostname: string;
+  hostname?: string;
   /** 0 picks a free port (kept across restarts). */
-  port: number;
-  handler: Deno.ServeHandler<Deno.NetAddr>;
+  port?: number;
+  /** A Unix socket to listen on instead of a TCP port. */
+  path?: string;
+  handler: (request: Request) => Response | Promise<Response>;
   /** Told about failures and restarts. */
   log?: (line: string) => void;
   /** Pause before each restart attempt. Default 100 ms. */
@@ -21,7 +23,7 @@ export interface ResilientServeOptions {
 
 /** A running server. */
 export interface ResilientServer {
-  /** The port bound. */
+  /** The port bound (0 on a Unix socket). */
   readonly port: number;
   /** Times the listener failed and was started again. */
   readonly restarts: number;
@@ -39,10 +41,20 @@ export interface ResilientServer {
  * ```
  */
 export function serveResilient(options: ResilientServeOptions): ResilientServer {
-  const start = (port: number) =>
-    Deno.serve({ hostname: options.hostname, port, onListen: () => {} }, options.handler);
-  let server = start(options.port);
-  const port = server.addr.port;
+  const start = (port: number): Deno.HttpServer => {
+    if (options.path === undefined) {
+      return Deno.serve({ hostname: options.hostname, port, onListen: () => {} }, options.handler);
+    }
+    // A socket file left by the failed listener would make the bind fail.
+    try {
+      Deno.removeSync(options.path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return Deno.serve({ path: options.path, onListen: () => {} }, options.handler);
+  };
+  let server = start(options.port ?? 0);
+  const port = "port" in server.addr ? server.addr.port : 0;
   let stopping = false;
   let restarts = 0;
 
@@ -62,7 +74,7 @@ export function serveResilient(options: ResilientServeOptions): ResilientServer 
       }
     }
   };
-  const watch = (s: Deno.HttpServer<Deno.NetAddr>) => {
+  const watch = (s: Deno.HttpServer) => {
     s.finished.catch(restart);
   };
   watch(server);

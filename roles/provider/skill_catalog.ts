@@ -1,7 +1,9 @@
 /**
  * The provider's skill catalog: one folder per skill in a skills dir (`<dir>/<name>/SKILL.md` +
  * an executable `run`), looked up by job kind. Watched with `Deno.watchFs`, so a folder dropped
- * in (or edited, or removed) is served without a restart (zero configuration).
+ * in (or edited, or removed) is served without a restart (zero configuration). A rescan every
+ * few seconds backs the watcher up: inotify drops events when its queue overflows, and a host out
+ * of inotify instances gives no watcher at all.
  *
  * @module
  */
@@ -24,6 +26,8 @@ export interface SkillCatalogOptions {
   onChange?: (catalog: SkillCatalog) => void;
   /** Quiet period before a rescan, so a folder copied file by file is read once (default 100). */
   debounceMs?: number;
+  /** Rescan this often whatever the watcher says (default 5000; 0 = never). */
+  rescanMs?: number;
 }
 
 /** The current set of skills. */
@@ -65,6 +69,7 @@ export async function loadSkillCatalog(options: SkillCatalogOptions): Promise<Sk
   let state = await scan(dir);
   let watcher: Deno.FsWatcher | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let poller: ReturnType<typeof setInterval> | undefined;
   let closed = false;
 
   const catalog: SkillCatalog = {
@@ -77,25 +82,33 @@ export async function loadSkillCatalog(options: SkillCatalogOptions): Promise<Sk
     close: () => {
       closed = true;
       clearTimeout(timer);
+      clearInterval(poller);
       watcher?.close();
     },
   };
 
+  const rescan = async () => {
+    if (closed) return;
+    const next = await scan(dir).catch(() => null);
+    if (next === null || closed || fingerprint(next) === fingerprint(state)) return;
+    state = next;
+    options.onChange?.(catalog);
+  };
   if (options.watch !== false) {
-    watcher = Deno.watchFs(dir, { recursive: true });
+    try {
+      watcher = Deno.watchFs(dir, { recursive: true });
+    } catch {
+      // Out of inotify instances: the periodic rescan below still sees changes.
+    }
     const debounce = options.debounceMs ?? 100;
     (async () => {
-      for await (const _event of watcher) {
+      for await (const _event of watcher ?? []) {
         clearTimeout(timer);
-        timer = setTimeout(async () => {
-          if (closed) return;
-          const next = await scan(dir).catch(() => null);
-          if (next === null || closed) return;
-          state = next;
-          options.onChange?.(catalog);
-        }, debounce);
+        timer = setTimeout(rescan, debounce);
       }
     })().catch(() => {/* watcher closed */});
+    const every = options.rescanMs ?? 5000;
+    if (every > 0) poller = setInterval(rescan, every);
   }
   return catalog;
 }
@@ -136,6 +149,14 @@ async function scan(dir: string): Promise<CatalogState> {
     }
   }
   return state;
+}
+
+/** What a rescan compares: each skill's manifest and folder, and each problem. */
+function fingerprint(state: CatalogState): string {
+  return JSON.stringify([
+    [...state.byName.values()].map((e) => [e.dir, e.manifest]),
+    [...state.problems],
+  ], (_key, value) => typeof value === "bigint" ? String(value) : value);
 }
 
 /** A skill, or why the folder is not one. */

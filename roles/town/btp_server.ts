@@ -1,6 +1,6 @@
 /**
  * The town's BTP 2.0 server (RFC 23) on a bounded WebSocket listener
- * (transport/websocket_listener.ts: caps at accept, a handshake timeout, messages capped at
+ * (transport/http_front.ts: caps at accept, a handshake timeout, messages capped at
  * `maxFrameBytes` while they are read, fragments included, before or after auth), speaking what
  * `ilp-plugin-btp` clients and transport/btp_client.ts speak: the first frame must be an auth
  * MESSAGE (`auth` first, then `auth_token`, optional `auth_username`), answered by an empty
@@ -30,7 +30,7 @@ import {
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "./auth_failure_throttle.ts";
-import { listenWebSockets } from "../../transport/websocket_listener.ts";
+import { listenHttpFront } from "../../transport/http_front.ts";
 import {
   ChannelCosignError,
   encodeCosignAnswer,
@@ -221,18 +221,20 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     socket.addEventListener("message", onFirst);
   };
 
-  const listener = listenWebSockets({
+  const listener = listenHttpFront({
     hostname: options.hostname,
     port: options.port,
-    maxMessageBytes: maxFrameBytes,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+    headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnections: options.maxConnections ?? 4096,
     refuse: (address) =>
       throttle.isBlocked(address)
         ? "too many failed BTP auths from this address; retry later"
         : undefined,
-    onSocket,
+    upgrade: (_head, address) => ({
+      maxMessageBytes: maxFrameBytes,
+      onSocket: (socket) => onSocket(socket, address),
+    }),
     log: options.log,
   });
 
@@ -260,8 +262,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
           // already closed
         }
       }
-      listener.close();
-      return Promise.resolve();
+      return listener.close();
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
- * The town's HTTP front: one handler for `Deno.serve` that routes
+ * What the town answers on its NIP-01/HTTP port, behind the bounded listener
+ * (transport/http_front.ts, which caps connections, request heads and messages):
  *
- * - a WebSocket upgrade (any path) to NIP-01 ({@linkcode Nip01Session});
+ * - `upgrade`: a WebSocket upgrade (any path) is served NIP-01 ({@linkcode Nip01Session});
+ * - `handler`, every other request:
  * - `Accept: application/nostr+json` to the NIP-11 document;
  * - `GET /health` to a JSON health summary;
  * - `GET /metrics` to Prometheus text;
@@ -28,8 +30,13 @@ import {
   type TownCounters,
   type TownGauges,
 } from "./town_metrics.ts";
-import { ConnectionGate, remoteHost } from "../../transport/connection_gate.ts";
 import { ReadBudget } from "./read_budget.ts";
+import type { HttpHead } from "../../transport/http_head.ts";
+import {
+  type HttpFront,
+  listenHttpFront,
+  type WebSocketRoute,
+} from "../../transport/http_front.ts";
 
 /** The subprotocol name a client offers to get TOON events. */
 export const TOON_SUBPROTOCOL = "toon";
@@ -57,10 +64,23 @@ export interface TownHttpHandlerOptions {
   moreGauges?: () => Partial<TownGauges>;
 }
 
+/** Options for {@linkcode TownHttpHandler.listen}. */
+export interface TownHttpListenOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Told about accept failures and restarts. */
+  log?: (line: string) => void;
+}
+
 /** The town's HTTP handler and what it owns. */
 export interface TownHttpHandler {
-  /** Pass to `Deno.serve` (the connection info gives the per-address connection cap). */
-  handler: (request: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /** Routes a WebSocket upgrade to a NIP-01 session (for `listenHttpFront`). */
+  upgrade: (head: HttpHead) => WebSocketRoute;
+  /** Answers every other request (for `listenHttpFront`). */
+  handler: (request: Request) => Response | Promise<Response>;
+  /** Listens on a port with `upgrade` and `handler` behind the town's limits. */
+  listen(options: TownHttpListenOptions): HttpFront;
   hub: SubscriptionHub;
   limits: TownLimits;
   counters: TownCounters;
@@ -84,7 +104,7 @@ const CORS = {
  * ```ts
  * const store = openEventStore({ path: "events.sqlite" });
  * const town = createTownHttpHandler({ store, ownerPubkey, ilpAddress: "g.town" });
- * Deno.serve({ hostname: "127.0.0.1", port: 7100 }, town.handler);
+ * const front = town.listen({ hostname: "127.0.0.1", port: 7100 });
  * // write side, after a paid insert: town.hub.publish(event, toon)
  * ```
  */
@@ -93,10 +113,6 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const hub = options.hub ?? new SubscriptionHub();
   const counters = createTownCounters();
   const budget = new ReadBudget(limits);
-  const gate = new ConnectionGate({
-    maxPerAddress: limits.maxConnectionsPerAddress,
-    maxTotal: limits.maxConnections,
-  });
   const sessions = new Set<Nip01Session>();
   const ilpAddress = options.ilpAddress ?? "g.turnpike.town";
   const pricing = options.pricing ?? { ownerPubkey: options.ownerPubkey };
@@ -119,32 +135,23 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     }, purgeMs)
     : undefined;
 
-  const upgrade = (request: Request, address: string): Response => {
-    const release = gate.open(address);
-    if (typeof release !== "function") {
-      counters.connectionsRefusedTotal++;
-      return gate.refusalResponse(release);
-    }
-    try {
-      return upgradeAdmitted(request, release);
-    } catch (err) {
-      release();
-      throw err;
-    }
+  const upgrade = (head: HttpHead): WebSocketRoute => {
+    const offered = (head.headers.get("sec-websocket-protocol") ?? "")
+      .split(",").map((p) => p.trim()).filter((p) => p !== "");
+    const target = new URL(head.startLine.split(" ")[1] ?? "/", "http://town");
+    const wantsToonProtocol = offered.includes(TOON_SUBPROTOCOL);
+    const format: EventWireFormat =
+      wantsToonProtocol || target.searchParams.get("format") === "toon" ? "toon" : "json";
+    return {
+      // Twice the NIP-01 cap: a message a little over it is read and answered with a NOTICE,
+      // one far over it is cut off (1009) before it is buffered.
+      maxMessageBytes: 2 * limits.maxMessageBytes,
+      protocol: wantsToonProtocol ? TOON_SUBPROTOCOL : undefined,
+      onSocket: (socket) => openSession(socket, format),
+    };
   };
 
-  const upgradeAdmitted = (request: Request, release: () => void): Response => {
-    const offered = (request.headers.get("sec-websocket-protocol") ?? "")
-      .split(",").map((p) => p.trim()).filter((p) => p !== "");
-    const url = new URL(request.url);
-    const wantsToonProtocol = offered.includes(TOON_SUBPROTOCOL);
-    const format: EventWireFormat = wantsToonProtocol || url.searchParams.get("format") === "toon"
-      ? "toon"
-      : "json";
-    const { socket, response } = Deno.upgradeWebSocket(
-      request,
-      wantsToonProtocol ? { protocol: TOON_SUBPROTOCOL } : {},
-    );
+  const openSession = (socket: WebSocket, format: EventWireFormat) => {
     counters.connectionsTotal++;
     const session = new Nip01Session(socket, {
       store: options.store,
@@ -158,11 +165,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       budget,
     });
     sessions.add(session);
-    socket.addEventListener("close", () => {
-      sessions.delete(session);
-      release();
-    });
-    return response;
+    socket.addEventListener("close", () => sessions.delete(session));
   };
 
   const blobGauges = () => {
@@ -185,17 +188,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const json = (body: unknown, contentType = "application/json") =>
     new Response(JSON.stringify(body), { headers: { "content-type": contentType, ...CORS } });
 
-  const handler = (
-    request: Request,
-    connection?: Deno.ServeHandlerInfo,
-  ): Response | Promise<Response> => {
-    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      try {
-        return upgrade(request, remoteHost(connection));
-      } catch {
-        return new Response("bad WebSocket upgrade\n", { status: 400 });
-      }
-    }
+  const handler = (request: Request): Response | Promise<Response> => {
     const blob = options.blobs?.routes.handle(request);
     if (blob !== undefined) return blob;
     const { pathname } = new URL(request.url);
@@ -239,8 +232,22 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     return new Response("not found\n", { status: 404 });
   };
 
+  const listen = (o: TownHttpListenOptions): HttpFront =>
+    listenHttpFront({
+      ...o,
+      headTimeoutMs: limits.httpHeadTimeoutMs,
+      idleTimeoutMs: limits.httpIdleTimeoutMs,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxConnections: limits.maxConnections,
+      upgrade,
+      handler,
+      operatorPaths: ["/health", "/metrics"],
+    });
+
   return {
+    upgrade,
     handler,
+    listen,
     hub,
     limits,
     counters,

@@ -45,10 +45,14 @@ export interface TownLimits {
   createdAtMaxAgeSeconds: number;
   /** Newest `created_at` stored, seconds after now (NIP-11 `created_at_upper_limit`). */
   createdAtMaxFutureSeconds: number;
-  /** Open WebSockets per remote address, each port. */
+  /** Open connections per remote address, each port. */
   maxConnectionsPerAddress: number;
-  /** Open WebSockets in total, each port. */
+  /** Open connections in total, each port. */
   maxConnections: number;
+  /** Time for a request head to arrive whole on the NIP-01/HTTP port (slow headers are closed). */
+  httpHeadTimeoutMs: number;
+  /** A plain HTTP request (not a WebSocket) idle in both directions this long is closed. */
+  httpIdleTimeoutMs: number;
   /** Failed BTP auths per address per minute before the address is refused. */
   btpAuthFailuresPerMinute: number;
   /** How long an address is refused after too many failed BTP auths. */
@@ -84,6 +88,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   createdAtMaxFutureSeconds: 15 * 60,
   maxConnectionsPerAddress: 64,
   maxConnections: 4096,
+  httpHeadTimeoutMs: 5000,
+  httpIdleTimeoutMs: 60_000,
   btpAuthFailuresPerMinute: 5,
   btpAuthBlockSeconds: 300,
   btpAuthTimeoutMs: 5000,

@@ -28,8 +28,6 @@ export interface TownCounters {
   queriesRefusedBusyTotal: number;
   /** EVENTs refused for a `created_at` outside the window. */
   createdAtRefusedTotal: number;
-  /** WebSocket upgrades refused by the connection caps. */
-  connectionsRefusedTotal: number;
 }
 
 /** Gauges read at scrape time. */
@@ -62,8 +60,19 @@ export interface TownGauges {
   btpAcceptErrorsTotal?: number;
   /** The soft open-file limit after raising it at start (absent when unknown). */
   openFileLimit?: number;
-  /** Times the HTTP listener failed (out of file descriptors) and was started again. */
+  /** The NIP-01/HTTP port's listener (transport/http_front.ts). */
+  /** Connections refused by the caps. */
+  connectionsRefusedTotal?: number;
+  /** Request heads not whole in time (slow headers), too large, malformed or refused. */
+  httpHandshakesFailedTotal?: number;
+  /** Accepts that failed (out of file descriptors) and were retried. */
+  httpAcceptErrorsTotal?: number;
+  /** Plain HTTP requests closed for idling both ways. */
+  httpIdleClosedTotal?: number;
+  /** Times the internal HTTP server failed (out of file descriptors) and was started again. */
   httpListenerRestartsTotal?: number;
+  /** `/health` and `/metrics` requests served on connections the caps refused. */
+  httpOperatorLaneServedTotal?: number;
   /** SPSP requests refused T05 (pubkey, account or total limit). */
   spspRateLimitedTotal?: number;
 }
@@ -89,7 +98,6 @@ export function createTownCounters(): TownCounters {
     rateLimitedDisconnectsTotal: 0,
     queriesRefusedBusyTotal: 0,
     createdAtRefusedTotal: 0,
-    connectionsRefusedTotal: 0,
   };
 }
 

@@ -28,7 +28,7 @@ import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
-import { serveResilient } from "../../transport/resilient_http_server.ts";
+import type { HttpFrontStats } from "../../transport/http_front.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions {
@@ -200,7 +200,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       closers.push(() => link.close());
     }
     // The BTP server starts after the HTTP one; its counters are read at scrape time.
-    const btpStats: { read?: () => BtpServerStats; httpRestarts?: () => number } = {};
+    const btpStats: { read?: () => BtpServerStats; http?: () => HttpFrontStats } = {};
     const http = createTownHttpHandler({
       store,
       hub,
@@ -209,7 +209,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         ...prefixed(btpStats.read?.()),
         spspRateLimitedTotal: pipeline.counters.spspRateLimited,
         openFileLimit: fileLimit?.soft,
-        httpListenerRestartsTotal: btpStats.httpRestarts?.(),
+        ...httpGauges(btpStats.http?.()),
       }),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
@@ -235,16 +235,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         }),
       },
     });
-    const httpServer = serveResilient({
-      hostname: config.host,
-      port: config.httpPort,
-      handler: http.handler,
-      log,
-    });
-    btpStats.httpRestarts = () => httpServer.restarts;
+    const httpServer = http.listen({ hostname: config.host, port: config.httpPort, log });
+    btpStats.http = httpServer.stats;
     closers.push(async () => {
       http.close();
-      await httpServer.shutdown();
+      await httpServer.close();
     });
     const btp = startBtpServer({
       hostname: config.host,
@@ -324,6 +319,18 @@ function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
     btpConnectionsOpen: stats.connectionsOpen,
     btpHandshakesFailedTotal: stats.handshakesFailedTotal,
     btpAcceptErrorsTotal: stats.acceptErrorsTotal,
+  };
+}
+
+function httpGauges(stats: HttpFrontStats | undefined): Partial<TownGauges> {
+  if (stats === undefined) return {};
+  return {
+    connectionsRefusedTotal: stats.connectionsRefusedTotal,
+    httpHandshakesFailedTotal: stats.handshakesFailedTotal,
+    httpAcceptErrorsTotal: stats.acceptErrorsTotal,
+    httpIdleClosedTotal: stats.idleClosedTotal,
+    httpListenerRestartsTotal: stats.innerRestartsTotal,
+    httpOperatorLaneServedTotal: stats.operatorLaneServedTotal,
   };
 }
 

@@ -136,7 +136,8 @@ Deno.test("a broken SKILL.md dropped into a running provider's skills dir is rep
   const net = await startRequesterNetwork({ providerSkillsDir: skills });
   const stateDir = `${net.root}/provider`;
   try {
-    await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    const created = await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    assertEquals(created.code, 0, created.stderr);
     await waitUntil(
       async () => (await readProviderStatus(stateDir)).skills.some((s) => s.name === "wordcount"),
       30_000,
@@ -155,7 +156,8 @@ Deno.test("a broken SKILL.md dropped into a running provider's skills dir is rep
     const status = await runCli(["--state-dir", stateDir, "node", "status"]);
     assertMatch(status.stdout, /^ {2}not served {2}wordcount: .*description/m);
     await Deno.remove(`${skills}/wordcount`, { recursive: true });
-    await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    const again = await runCli(["skill", "new", "wordcount", "--dir", skills, "--kind", "5703"]);
+    assertEquals(again.code, 0, again.stderr);
     await waitUntil(
       async () => {
         const s = await readProviderStatus(stateDir);

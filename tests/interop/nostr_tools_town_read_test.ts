@@ -63,8 +63,8 @@ async function startTown(
     purgeIntervalMs: 0,
     ...options,
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, town.handler);
-  const { port } = server.addr;
+  const server = town.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = server;
   return {
     url: `ws://127.0.0.1:${port}`,
     httpUrl: `http://127.0.0.1:${port}`,
@@ -73,7 +73,7 @@ async function startTown(
     clock,
     async close() {
       town.close();
-      await server.shutdown();
+      await server.close();
       store.close();
       await Deno.remove(dir, { recursive: true });
     },

@@ -71,6 +71,34 @@ Deno.test("skill catalog: a dropped-in folder is served without restart, removal
   }
 });
 
+Deno.test("skill catalog: the periodic rescan sees a folder the watcher's rescan would not yet", async () => {
+  const dir = await Deno.makeTempDir();
+  let changes = 0;
+  let seen: () => void = () => {};
+  const appeared = new Promise<void>((resolve) => seen = resolve);
+  // The watcher's debounce outlasts the test: only the periodic rescan can report the folder.
+  const catalog = await loadSkillCatalog({
+    dir,
+    debounceMs: 3_600_000,
+    rescanMs: 50,
+    onChange: () => {
+      changes++;
+      seen();
+    },
+  });
+  try {
+    await writeSkill(dir, "polled", "[5998]");
+    await appeared;
+    assertEquals(catalog.forKind(5998)?.manifest.name, "polled");
+    // Rescans that find nothing new do not report a change.
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(changes, 1);
+  } finally {
+    catalog.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("skill catalog: a missing skills dir is a SkillCatalogError", async () => {
   await assertRejects(
     () => loadSkillCatalog({ dir: "/nonexistent/skills" }),

@@ -1,0 +1,479 @@
+/**
+ * A listener on `Deno.listen` that bounds what `Deno.serve` cannot: connections are capped per
+ * address and in total at accept (before a byte is read), the request head must arrive whole
+ * within `headTimeoutMs` and be at most `maxHeadBytes`, a WebSocket message is capped while it
+ * is read, fragments included ({@linkcode NoDelayWebSocket}), and a failed accept (EMFILE/ENFILE)
+ * is counted and retried instead of ending the listener.
+ *
+ * A WebSocket upgrade is answered here (`upgrade` picks the message cap and subprotocol). Any
+ * other request is passed, head and body, to `handler` on an internal `Deno.serve` bound to a
+ * Unix socket in a private (0700) directory, with `Connection: close` put in its head: each
+ * connection carries one request, so every request's head passes the deadline here, and a
+ * connection idle in both directions for `idleTimeoutMs` is closed. Without `handler`, a plain
+ * request is answered 400. docs/OPERATIONS.md lists the limits.
+ *
+ * @module
+ */
+import { ConnectionGate } from "./connection_gate.ts";
+import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
+import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
+import { serveResilient } from "./resilient_http_server.ts";
+
+/** How an accepted WebSocket is served. */
+export interface WebSocketRoute {
+  /** Largest incoming message, fragments included (larger closes with 1009). */
+  maxMessageBytes: number;
+  /** The subprotocol selected from the client's offer, if any. */
+  protocol?: string;
+  /** Called with the open socket. */
+  onSocket: (socket: WebSocket) => void;
+}
+
+/** An answer that refuses a request (status and a line of text). */
+export interface HttpRefusal {
+  status: number;
+  text: string;
+}
+
+/** Options for {@linkcode listenHttpFront}. */
+export interface HttpFrontOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Time for a request head to arrive whole. */
+  headTimeoutMs: number;
+  /** Largest request head (answered 431 above). Default 16 KiB. */
+  maxHeadBytes?: number;
+  /** A passed-through request idle both ways this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
+  maxConnectionsPerAddress: number;
+  maxConnections: number;
+  /** Requests passed to `handler` at once (each holds two more descriptors). Default a quarter of `maxConnections`. */
+  maxPassedThrough?: number;
+  /** A reason to refuse an address before its request is read (answered 429), or undefined. */
+  refuse?: (address: string) => string | undefined;
+  /** Routes a WebSocket upgrade, or refuses it. Absent: upgrades are answered 400. */
+  upgrade?: (head: HttpHead, address: string) => WebSocketRoute | HttpRefusal;
+  /** Serves every other request. Absent: they are answered 400. */
+  handler?: (request: Request) => Response | Promise<Response>;
+  /**
+   * Paths whose `GET`/`HEAD` requests an operator must reach under a flood (e.g. `/health`):
+   * they skip the pass-through cap, and when the connection caps refuse a connection it still
+   * gets {@linkcode OPERATOR_LANE_SLOTS} slots and a short deadline to ask for one of these.
+   */
+  operatorPaths?: readonly string[];
+  /** Told about accept failures and restarts (they are survived). */
+  log?: (line: string) => void;
+}
+
+/** What the front has seen and shed so far. */
+export interface HttpFrontStats {
+  connectionsOpen: number;
+  /** Refused by the connection caps. */
+  connectionsRefusedTotal: number;
+  /** Refused by `refuse`. */
+  addressesRefusedTotal: number;
+  /** Heads that did not arrive whole in time, were too large or malformed, or were refused. */
+  handshakesFailedTotal: number;
+  /** Accepts that failed (e.g. out of file descriptors) and were retried. */
+  acceptErrorsTotal: number;
+  /** Passed-through requests closed for idling. */
+  idleClosedTotal: number;
+  /** Requests passed to the handler. */
+  requestsPassedTotal: number;
+  /** Times the internal HTTP server failed and was started again. */
+  innerRestartsTotal: number;
+  /** Operator requests served on connections the caps refused. */
+  operatorLaneServedTotal: number;
+}
+
+/** A running front. */
+export interface HttpFront {
+  port: number;
+  stats(): HttpFrontStats;
+  /** Stops accepting and the internal server (open WebSockets are the caller's to close). */
+  close(): Promise<void>;
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Pause after a failed accept: a descriptor must be freed before another accept can work. */
+const ACCEPT_RETRY_MS = 100;
+/** How long a refused client may take to send its request before the answer (avoids an RST). */
+const REFUSAL_READ_MS = 1000;
+const COPY_CHUNK = 64 * 1024;
+/**
+ * Connections over the caps that may still ask for an operator path at once: enough for a
+ * health probe and a metrics scraper, too few to matter as descriptors (each holds three).
+ */
+export const OPERATOR_LANE_SLOTS = 8;
+/** An operator request is a request line and a few headers. */
+const OPERATOR_HEAD_BYTES = 4096;
+/** Hop-by-hop headers replaced on a passed-through request. */
+const HOP_HEADERS = new Set(["connection", "keep-alive", "proxy-connection"]);
+const UNIX_SCHEME = "http+unix:";
+const encoder = new TextEncoder();
+
+/**
+ * Listens.
+ *
+ * @example
+ * ```ts
+ * const front = listenHttpFront({
+ *   hostname: "127.0.0.1", port: 0, headTimeoutMs: 10_000,
+ *   maxConnectionsPerAddress: 64, maxConnections: 4096,
+ *   upgrade: () => ({ maxMessageBytes: 65536, onSocket: (ws) => ws.addEventListener("message", (e) => ws.send(e.data)) }),
+ *   handler: () => new Response("ok\n"),
+ * });
+ * await front.close();
+ * ```
+ */
+export function listenHttpFront(options: HttpFrontOptions): HttpFront {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const gate = new ConnectionGate({
+    maxPerAddress: options.maxConnectionsPerAddress,
+    maxTotal: options.maxConnections,
+  });
+  const inner = options.handler && startInner(options.handler, options.log);
+  const idle = new IdleSweeper(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+  const maxPassed = options.maxPassedThrough ??
+    Math.max(16, Math.floor(options.maxConnections / 4));
+  const operatorPaths = new Set(options.operatorPaths ?? []);
+  let passing = 0;
+  /** Refused connections the lane is reading a head from, oldest first. */
+  const laneWaiting = new Set<Deno.Conn>();
+  let laneServing = 0;
+  const stats = {
+    addressesRefusedTotal: 0,
+    handshakesFailedTotal: 0,
+    acceptErrorsTotal: 0,
+    requestsPassedTotal: 0,
+    operatorLaneServedTotal: 0,
+  };
+  const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
+  let closed = false;
+
+  const route = async (conn: Deno.Conn, head: HttpHead, address: string): Promise<void> => {
+    if (isWebSocketUpgrade(head)) {
+      const routed = options.upgrade?.(head, address) ??
+        { status: 400, text: "this port takes no WebSocket" };
+      if (!("onSocket" in routed)) {
+        stats.handshakesFailedTotal++;
+        return await answerAndClose(conn, routed.status, routed.text, false);
+      }
+      const socket = await NoDelayWebSocket.accept(conn, { ...routed, head });
+      const done = new Promise<void>((resolve) =>
+        socket.addEventListener("close", () => resolve())
+      );
+      routed.onSocket(socket);
+      return await done;
+    }
+    if (inner === undefined) {
+      stats.handshakesFailedTotal++;
+      return await answerAndClose(conn, 400, "this port takes WebSocket upgrades only", false);
+    }
+    if (isOperator(head)) {
+      stats.requestsPassedTotal++;
+      return await passThrough(conn, head, inner.path, idle);
+    }
+    if (passing >= maxPassed) {
+      return await answerAndClose(conn, 503, `busy: ${maxPassed} requests in progress`, false);
+    }
+    passing++;
+    stats.requestsPassedTotal++;
+    try {
+      await passThrough(conn, head, inner.path, idle);
+    } finally {
+      passing--;
+    }
+  };
+
+  /**
+   * A connection the caps refused: served if it asks for an operator path in time, else 503.
+   * When every slot is reading a head, the oldest reader is dropped for the newcomer: a probe
+   * sends its request at once, so connections that send nothing cannot keep it out.
+   */
+  const refuseUnlessOperator = async (conn: Deno.Conn, text: string): Promise<void> => {
+    if (inner === undefined || operatorPaths.size === 0 || laneServing >= OPERATOR_LANE_SLOTS) {
+      return await answerAndClose(conn, 503, text);
+    }
+    if (laneWaiting.size >= OPERATOR_LANE_SLOTS) {
+      const oldest = laneWaiting.values().next().value!;
+      laneWaiting.delete(oldest);
+      closeQuietly(oldest);
+    }
+    laneWaiting.add(conn);
+    let head: HttpHead | HttpHeadError;
+    try {
+      head = await readHeadInTime(conn, {
+        headTimeoutMs: REFUSAL_READ_MS,
+        maxHeadBytes: OPERATOR_HEAD_BYTES,
+      });
+    } finally {
+      laneWaiting.delete(conn);
+    }
+    if (head instanceof HttpHeadError) return closeQuietly(conn);
+    if (!isOperator(head)) return await answerAndClose(conn, 503, text, false);
+    laneServing++;
+    stats.operatorLaneServedTotal++;
+    try {
+      await passThrough(conn, head, inner.path, idle);
+    } finally {
+      laneServing--;
+    }
+  };
+
+  const handle = async (conn: Deno.Conn) => {
+    const address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+    const refusal = options.refuse?.(address);
+    if (refusal !== undefined) {
+      stats.addressesRefusedTotal++;
+      return await answerAndClose(conn, 429, refusal);
+    }
+    const release = gate.open(address);
+    if (typeof release !== "function") {
+      const text = release === "total"
+        ? `too many connections (max ${options.maxConnections}); retry later`
+        : `too many connections from this address (max ${options.maxConnectionsPerAddress})`;
+      return await refuseUnlessOperator(conn, text);
+    }
+    try {
+      const head = await readHeadInTime(conn, options);
+      if (head instanceof HttpHeadError) {
+        stats.handshakesFailedTotal++;
+        if (head.status !== 408) await answerAndClose(conn, head.status, head.message, false);
+        return closeQuietly(conn);
+      }
+      await route(conn, head, address);
+    } finally {
+      release();
+    }
+  };
+
+  const acceptLoop = async () => {
+    while (!closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closed || err instanceof Deno.errors.BadResource) return;
+        stats.acceptErrorsTotal++;
+        options.log?.(`accept failed (${(err as Error).message}); retrying`);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      handle(conn).catch(() => closeQuietly(conn));
+    }
+  };
+  void acceptLoop();
+
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    stats: () => ({
+      connectionsOpen: gate.size,
+      connectionsRefusedTotal: gate.refusedTotal,
+      idleClosedTotal: idle.closedTotal,
+      innerRestartsTotal: inner?.server.restarts ?? 0,
+      ...stats,
+    }),
+    async close() {
+      closed = true;
+      closeQuietly(listener);
+      idle.stop();
+      if (inner !== undefined) {
+        await inner.server.shutdown();
+        await Deno.remove(inner.dir, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+}
+
+/** The path of a `GET` or `HEAD` request (query dropped), else undefined. */
+function operatorPath(head: HttpHead): string | undefined {
+  const [method, target] = head.startLine.split(" ");
+  if (method !== "GET" && method !== "HEAD") return undefined;
+  return target?.split("?")[0];
+}
+
+/** The head, or why there is none (408 when the deadline closed the connection). */
+async function readHeadInTime(
+  conn: Deno.Conn,
+  options: Pick<HttpFrontOptions, "headTimeoutMs" | "maxHeadBytes">,
+): Promise<HttpHead | HttpHeadError> {
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    closeQuietly(conn);
+  }, options.headTimeoutMs);
+  try {
+    return await readHttpHead(conn, { maxBytes: options.maxHeadBytes });
+  } catch (err) {
+    if (late) return new HttpHeadError("request head not received in time", 408);
+    return err instanceof HttpHeadError ? err : new HttpHeadError(String(err), 408);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The internal server: a Unix socket in a directory only this user can enter. */
+function startInner(
+  handler: (request: Request) => Response | Promise<Response>,
+  log?: (line: string) => void,
+) {
+  const dir = Deno.makeTempDirSync({ prefix: "turnpike-http-" });
+  Deno.chmodSync(dir, 0o700);
+  const path = `${dir}/http.sock`;
+  // Requests on a Unix socket have `http+unix:` URLs; the handler sees the URL the client used.
+  // The copy leaves out `signal`: reading it makes Deno warn about its legacy abort behaviour.
+  const server = serveResilient({
+    path,
+    handler: (request) =>
+      handler(
+        request.url.startsWith(UNIX_SCHEME)
+          ? new Request(`http:${request.url.slice(UNIX_SCHEME.length)}`, {
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
+          })
+          : request,
+      ),
+    log,
+  });
+  return { dir, path, server };
+}
+
+/** Sends the head (hop-by-hop headers replaced) and the body to the inner server, the answer back. */
+async function passThrough(
+  client: Deno.Conn,
+  head: HttpHead,
+  path: string,
+  idle: IdleSweeper,
+): Promise<void> {
+  let inner: Deno.UnixConn;
+  try {
+    inner = await Deno.connect({ transport: "unix", path });
+  } catch {
+    return await answerAndClose(client, 503, "town busy: retry later", false);
+  }
+  const tracked = idle.track(() => {
+    closeQuietly(client);
+    closeQuietly(inner);
+  });
+  try {
+    const lines = head.lines.filter((l) => !HOP_HEADERS.has(headerName(l)));
+    await writeAll(
+      inner,
+      encoder.encode([head.startLine, ...lines, "Connection: close", "", ""].join("\r\n")),
+    );
+    if (head.rest.length > 0) await writeAll(inner, head.rest);
+    const upstream = copy(client, inner, tracked.touch).then(() => inner.closeWrite())
+      .catch(() => {});
+    await copy(inner, client, tracked.touch);
+    void upstream;
+  } catch {
+    // Either side left: both are closed below.
+  } finally {
+    tracked.done();
+    closeQuietly(inner);
+    closeQuietly(client);
+  }
+}
+
+function headerName(line: string): string {
+  return line.slice(0, Math.max(0, line.indexOf(":"))).trim().toLowerCase();
+}
+
+async function copy(from: Deno.Conn, to: Deno.Conn, touch: () => void): Promise<void> {
+  const buf = new Uint8Array(COPY_CHUNK);
+  for (;;) {
+    const n = await from.read(buf);
+    if (n === null) return;
+    touch();
+    await writeAll(to, buf.subarray(0, n));
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** One timer for every passed-through request: closes those idle past the timeout. */
+class IdleSweeper {
+  readonly #timeoutMs: number;
+  readonly #entries = new Set<{ last: number; close: () => void }>();
+  #timer?: ReturnType<typeof setInterval>;
+  closedTotal = 0;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  track(close: () => void): { touch: () => void; done: () => void } {
+    const entry = { last: Date.now(), close };
+    this.#entries.add(entry);
+    this.#timer ??= this.#start();
+    return {
+      touch: () => entry.last = Date.now(),
+      done: () => {
+        this.#entries.delete(entry);
+        if (this.#entries.size === 0) this.stop();
+      },
+    };
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #start(): ReturnType<typeof setInterval> {
+    return setInterval(() => {
+      const cutoff = Date.now() - this.#timeoutMs;
+      for (const entry of this.#entries) {
+        if (entry.last >= cutoff) continue;
+        this.#entries.delete(entry);
+        this.closedTotal++;
+        entry.close();
+      }
+    }, Math.min(1000, Math.max(10, this.#timeoutMs / 4)));
+  }
+}
+
+/** Answers with a plain HTTP status and closes; `readFirst` lets the client send its request. */
+async function answerAndClose(
+  conn: Deno.Conn,
+  status: number,
+  text: string,
+  readFirst = true,
+): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), REFUSAL_READ_MS);
+  try {
+    if (readFirst) await conn.read(new Uint8Array(4096));
+    const body = encoder.encode(text + "\n");
+    const head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.byteLength}\r\n` +
+      `${status === 429 || status === 503 ? "Retry-After: 5\r\n" : ""}Connection: close\r\n\r\n`;
+    await writeAll(conn, new Uint8Array([...encoder.encode(head), ...body]));
+  } catch {
+    // The client left, or the read timed out: nothing to answer.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+};
+
+function closeQuietly(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch {
+    // already closed
+  }
+}
