@@ -106,6 +106,8 @@ const COPY_CHUNK = 64 * 1024;
  * health probe and a metrics scraper, too few to matter as descriptors (each holds three).
  */
 export const OPERATOR_LANE_SLOTS = 8;
+/** Accepts in a row before the accept loop gives the event loop a turn (see the loop). */
+const ACCEPTS_PER_TURN = 4;
 /** An operator request is a request line and a few headers. */
 const OPERATOR_HEAD_BYTES = 4096;
 /** Hop-by-hop headers replaced on a passed-through request. */
@@ -249,6 +251,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     }
   };
 
+  let acceptedInARow = 0;
   const acceptLoop = async () => {
     while (!closed) {
       let conn: Deno.Conn;
@@ -262,6 +265,12 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
         continue;
       }
       handle(conn).catch(() => closeQuietly(conn));
+      // An accept whose connection is already queued resolves without a turn of the event
+      // loop, so a connection flood would accept on and on while the reads of a probe's
+      // request wait: every few accepts, a macrotask lets them in.
+      if (++acceptedInARow % ACCEPTS_PER_TURN === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
     }
   };
   void acceptLoop();

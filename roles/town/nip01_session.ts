@@ -11,8 +11,10 @@
  * for that subscription are queued meanwhile, up to `maxPendingLiveEvents`). A live push that
  * takes `bufferedAmount` past `maxBufferedBytes`, a full live queue, or a socket that does not
  * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close. Stored
- * events are sent in batches of `queryBatchSize`, yielding to the event loop between batches,
- * and every REQ is admitted by the {@linkcode ReadBudget} shared by all connections.
+ * events are sent in batches of `queryBatchSize`, each after a macrotask boundary; every REQ is
+ * admitted by the {@linkcode ReadBudget} shared by all connections, and its query and batches are
+ * charged to that budget's time and wait for it (`pace`), so a burst of REQs is spread out
+ * rather than run in one stall.
  *
  * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
  * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
@@ -320,17 +322,34 @@ export class Nip01Session implements HubSubscriber {
   ): Promise<void> {
     const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
     const highWater = maxBufferedBytes / 2;
+    // Sending is read work too: charged like the query (only the synchronous part: waits for
+    // the budget or for the socket to drain cost the event loop nothing) and paced by the same
+    // budget, so a burst of REQs is spread over macrotasks instead of run in one.
+    let since = 0;
+    const charge = (): void => {
+      if (since > 0) this.#budget.charge(performance.now() - since);
+      since = 0;
+    };
     for (let i = 0; i < rows.length; i++) {
-      if (sub.closed || this.#dead) return;
-      if (i > 0 && i % queryBatchSize === 0) await yieldToEventLoop();
-      if (this.#socket.bufferedAmount > highWater && !(await this.#drained(highWater))) {
-        return this.#slowConsumer("socket did not drain while sending stored events");
+      if (sub.closed || this.#dead) return charge();
+      if (i % queryBatchSize === 0) {
+        charge();
+        await this.#budget.pace();
+        since = performance.now();
       }
-      if (sub.closed || this.#dead) return;
+      if (this.#socket.bufferedAmount > highWater) {
+        charge();
+        if (!(await this.#drained(highWater))) {
+          return this.#slowConsumer("socket did not drain while sending stored events");
+        }
+        since = performance.now();
+      }
+      if (sub.closed || this.#dead) return charge();
       const row = rows[i];
       this.#sendEvent(subId, row.json, () => row.toon);
       sent(row.json.length);
     }
+    charge();
     if (sub.closed || this.#dead) return;
     this.#send(JSON.stringify(["EOSE", subId]));
     this.#o.counters.eosesSentTotal++;
@@ -489,9 +508,4 @@ function rowsBytes(rows: readonly { json: string }[]): number {
   let bytes = 0;
   for (const row of rows) bytes += row.json.length;
   return bytes;
-}
-
-/** A macrotask boundary: lets /health, other sockets and timers run between batches. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }

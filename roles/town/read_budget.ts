@@ -1,11 +1,18 @@
 /**
- * The read side's budget across all connections: REQ answers in flight and the bytes of stored
- * events read for them but not yet handed to a socket. A REQ that would exceed either is
- * refused (`CLOSED rate-limited: town busy`) instead of reading more into memory, so many
- * connections each under their own rate limit still cannot make the town buffer without bound.
+ * The read side's budget across all connections: REQ answers in flight, the bytes of stored
+ * events read for them but not yet handed to a socket, and the event loop's time spent on them
+ * (store queries and sending their rows). A REQ that would exceed any of them is refused
+ * (`CLOSED rate-limited: town busy`) instead of reading more into memory, so many connections
+ * each under their own rate limit still cannot make the town buffer without bound; answers in
+ * flight wait for time ({@linkcode ReadBudget.pace}) instead of taking it from `/health`.
+ *
+ * The time budget is a token bucket refilled at `queryMillisPerSecond` that holds at most
+ * `queryBurstMillis`: that cap, not the rate, is what bounds one stall of the event loop when a burst
+ * of REQs arrives at once (docs/OPERATIONS.md "Limits").
  *
  * @module
  */
+import { TokenBucket } from "./token_bucket.ts";
 
 /** Options for {@linkcode ReadBudget}. */
 export interface ReadBudgetOptions {
@@ -16,6 +23,11 @@ export interface ReadBudgetOptions {
    * one second's worth): queries are synchronous, so this is what keeps `/health` answering.
    */
   queryMillisPerSecond: number;
+  /**
+   * Most milliseconds of read work done back to back (the bucket's size, at most one second's
+   * worth): a burst of REQs costs `/health` about this much.
+   */
+  queryBurstMillis: number;
   /** Monotonic clock in milliseconds (tests). Default `performance.now`. */
   now?: () => number;
 }
@@ -36,7 +48,12 @@ export type ReadBudgetRefusal = "queries" | "bytes" | "time";
  *
  * @example
  * ```ts
- * const budget = new ReadBudget({ maxConcurrentQueries: 256, maxQueuedBytes: 128 << 20 });
+ * const budget = new ReadBudget({
+ *   maxConcurrentQueries: 256,
+ *   maxQueuedBytes: 128 << 20,
+ *   queryMillisPerSecond: 400,
+ *   queryBurstMillis: 40,
+ * });
  * const ticket = budget.admit(1024);
  * if (typeof ticket !== "string") {
  *   ticket.sent(1024);
@@ -46,19 +63,19 @@ export type ReadBudgetRefusal = "queries" | "bytes" | "time";
  */
 export class ReadBudget {
   readonly #o: ReadBudgetOptions;
-  readonly #now: () => number;
+  readonly #time: TokenBucket;
   #queries = 0;
   #bytes = 0;
-  #millis: number;
-  #last: number;
   /** Queries refused so far (a counter for `/metrics`). */
   refusedTotal = 0;
 
   constructor(options: ReadBudgetOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => performance.now());
-    this.#millis = options.queryMillisPerSecond;
-    this.#last = this.#now();
+    this.#time = new TokenBucket({
+      ratePerSecond: options.queryMillisPerSecond,
+      capacity: Math.min(options.queryBurstMillis, options.queryMillisPerSecond),
+      now: options.now,
+    });
   }
 
   /** Queries in flight. */
@@ -75,22 +92,21 @@ export class ReadBudget {
   precheck(): ReadBudgetRefusal | undefined {
     if (this.#queries >= this.#o.maxConcurrentQueries) return this.#refuse("queries");
     if (this.#bytes >= this.#o.maxQueuedBytes) return this.#refuse("bytes");
-    if (this.#refill() <= 0) return this.#refuse("time");
+    if (this.#time.level() <= 0) return this.#refuse("time");
     return undefined;
   }
 
-  /** Charges the time a query took to the per-second budget. */
+  /** Charges the time a query, or a batch of its rows sent, took to the per-second budget. */
   charge(millis: number): void {
-    this.#refill();
-    this.#millis -= millis;
+    this.#time.charge(millis);
   }
 
-  #refill(): number {
-    const now = this.#now();
-    const rate = this.#o.queryMillisPerSecond;
-    this.#millis = Math.min(rate, this.#millis + ((now - this.#last) / 1000) * rate);
-    this.#last = now;
-    return this.#millis;
+  /**
+   * Resolves when there is time in the budget again, always after a macrotask boundary, so a
+   * batch of rows waits for the bucket instead of stalling the event loop.
+   */
+  pace(): Promise<void> {
+    return this.#time.untilPositive();
   }
 
   /** Admits a query holding `bytes`, or says which cap it would exceed. */

@@ -4,6 +4,10 @@
  * derived for that tag (see spsp_secrets.ts). Requests are rate-limited per requester pubkey,
  * per BTP account they arrive from and in total (fresh pubkeys cost nothing to make, so the
  * pubkey limit alone does not bound the signing work), each answered T05 with which limit.
+ * Requests within those limits are also paced: their decryption, encryption and signing are
+ * charged to a budget of event-loop time (`millisPerSecond`, at most 20 ms back to back) and
+ * wait for it, so a burst of them delays `/health` and other connections by about 20 ms, not
+ * by the whole burst's work (docs/OPERATIONS.md "Limits").
  *
  * How a request reaches the town: inside an ILP PREPARE to the town's address (free: a sender
  * cannot pay before it has a secret). The write pipeline verifies the event first, then calls
@@ -43,9 +47,14 @@ export interface SpspResponderOptions {
   perAccountPerMinute?: number;
   /** Sustained requests per minute in total. Default 3000. */
   totalPerMinute?: number;
+  /** Milliseconds per second of the event loop spent answering, all requests. Default 200. */
+  millisPerSecond?: number;
   /** Monotonic clock in milliseconds (tests). */
   now?: () => number;
 }
+
+/** Most milliseconds of answering work done back to back. */
+const SPSP_BURST_MILLIS = 20;
 
 /** Options for {@linkcode SpspResponder.respond}. */
 export interface SpspRespondOptions {
@@ -67,6 +76,7 @@ export class SpspResponder {
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #accounts = new Map<string, TokenBucket>();
   readonly #total: TokenBucket;
+  readonly #time: TokenBucket;
   /** The town's pubkey: requests addressed (`p` tag) to it are the responder's. */
   readonly pubkey: string;
 
@@ -77,6 +87,12 @@ export class SpspResponder {
     this.#total = new TokenBucket({
       ratePerSecond: perMinute / 60,
       capacity: Math.max(1, perMinute / 6),
+      now: options.now,
+    });
+    const millisPerSecond = options.millisPerSecond ?? 200;
+    this.#time = new TokenBucket({
+      ratePerSecond: millisPerSecond,
+      capacity: Math.min(SPSP_BURST_MILLIS, millisPerSecond),
       now: options.now,
     });
   }
@@ -96,6 +112,16 @@ export class SpspResponder {
       throw new TownWriteRejection("F06", `invalid SPSP request: kind ${request.kind}`);
     }
     this.#throttle(request.pubkey, options.account);
+    await this.#time.untilPositive();
+    const started = performance.now();
+    try {
+      return await this.#answer(request);
+    } finally {
+      this.#time.charge(performance.now() - started);
+    }
+  }
+
+  async #answer(request: NostrEvent): Promise<NostrEvent> {
     let parsed;
     try {
       parsed = await parseSpspRequest(request, this.#o.secretKey);

@@ -1,5 +1,6 @@
 /**
- * A token bucket: the per-connection message rate limit of the town's NIP-01 server.
+ * A token bucket: the per-connection message rate limit of the town's NIP-01 server, and the
+ * read budget's milliseconds of event-loop time (charged after the fact, so it may go negative).
  *
  * @module
  */
@@ -40,14 +41,38 @@ export class TokenBucket {
 
   /** Takes one token; false (and nothing taken) when the bucket is empty. */
   take(): boolean {
+    if (this.level() < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Takes `tokens` whether or not they are there: the level goes negative, a debt refilled first. */
+  charge(tokens: number): void {
+    this.level();
+    this.#tokens -= tokens;
+  }
+
+  /** Tokens held now (negative while in debt). */
+  level(): number {
     const now = this.#now();
     this.#tokens = Math.min(
       this.#capacity,
       this.#tokens + ((now - this.#last) / 1000) * this.#rate,
     );
     this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+    return this.#tokens;
+  }
+
+  /**
+   * Resolves once the level is positive, always after a macrotask boundary. The level is
+   * checked again after each wait: many waiters wake in the same timers phase, and each must
+   * find tokens when it runs, not only when it was scheduled.
+   */
+  async untilPositive(): Promise<void> {
+    do {
+      const debt = -this.level();
+      const wait = debt < 0 ? 0 : Math.ceil((debt / this.#rate) * 1000) + 1;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    } while (this.level() <= 0);
   }
 }

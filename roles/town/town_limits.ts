@@ -39,6 +39,8 @@ export interface TownLimits {
   maxQueuedBytes: number;
   /** Milliseconds per second spent in store queries, all connections (queries are synchronous). */
   queryMillisPerSecond: number;
+  /** Most milliseconds of that read work back to back (bounds one stall when REQs burst in). */
+  queryBurstMillis: number;
   /** Stored events sent per batch before yielding to the event loop. */
   queryBatchSize: number;
   /** Oldest `created_at` stored, seconds before now (NIP-11 `created_at_lower_limit`). */
@@ -83,6 +85,7 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   maxConcurrentQueries: 256,
   maxQueuedBytes: 64 * 1024 * 1024,
   queryMillisPerSecond: 400,
+  queryBurstMillis: 20,
   queryBatchSize: 50,
   createdAtMaxAgeSeconds: 365 * 24 * 3600,
   createdAtMaxFutureSeconds: 15 * 60,
