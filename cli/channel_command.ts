@@ -47,6 +47,7 @@ import {
   InsufficientFundsError,
   InsufficientGasError,
   TokenNetworkClient,
+  TokenNetworkConfigError,
 } from "../chain/token_network_client.ts";
 import {
   ChannelFileError,
@@ -89,6 +90,30 @@ import {
   type ResolvedChannelPeer,
 } from "../roles/channel_peer_resolver.ts";
 import { parsePeerInfo, PeerInfoError } from "../protocol/peer_info.ts";
+import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
+import {
+  PassphraseMismatchError,
+  PassphraseSourceError,
+  PassphraseUnavailableError,
+} from "../identity/passphrase.ts";
+import { WalletFileError, WalletNotFoundError } from "../identity/wallet_file.ts";
+import { EmptyPassphraseError } from "../identity/wallet.ts";
+import { ConfigError } from "../config/config_error.ts";
+
+/** Errors of the local state (wallet, passphrase, config, channel file): said as they are. */
+const LOCAL_STATE_ERRORS = [
+  WrongPassphraseError,
+  CorruptVaultError,
+  PassphraseUnavailableError,
+  PassphraseSourceError,
+  PassphraseMismatchError,
+  WalletNotFoundError,
+  WalletFileError,
+  EmptyPassphraseError,
+  ConfigError,
+  TokenNetworkConfigError,
+  ChannelFileError,
+];
 
 type OutputFormat = "text" | "json" | "csv";
 
@@ -1049,7 +1074,7 @@ function mapError(err: unknown): unknown {
       cause: err,
     });
   }
-  if (err instanceof Error && /Wallet|Passphrase|Vault|Config|ChannelFile/.test(err.name)) {
+  if (err instanceof Error && LOCAL_STATE_ERRORS.some((type) => err instanceof type)) {
     return new CliError(err.message, { context: err.name, cause: err });
   }
   return err;

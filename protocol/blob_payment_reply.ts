@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "./ilp_packet.ts";
 import type { IlpReply } from "./ilp_packet.ts";
 
 /** Why a blob payment was refused without taking money. */
@@ -40,7 +41,7 @@ export function blobRejectData(reason: BlobRejectReason): Uint8Array {
  */
 export function blobPaymentOutcome(reply: IlpReply): BlobPaymentOutcome {
   if (reply.type === "fulfill") return { status: "paid" };
-  if (reply.code === "F99") {
+  if (reply.code === ILP_ERROR.finalApplicationError) {
     let reason: unknown;
     try {
       reason = JSON.parse(new TextDecoder().decode(reply.data)).reason;

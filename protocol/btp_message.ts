@@ -19,6 +19,23 @@ export const BtpContentType = { octetStream: 0, textPlainUtf8: 1, json: 2 } as c
 /** Frame type octets (RFC 23). */
 export const BtpFrameType = { response: 1, error: 2, message: 6, transfer: 7 } as const;
 
+/**
+ * The BTP errors this code sends (RFC 23: code and name go together; they are not ILP's codes).
+ *
+ * @example
+ * ```ts
+ * const { code, name } = BTP_ERROR.notAccepted; // "F00", "NotAcceptedError"
+ * ```
+ */
+export const BTP_ERROR = {
+  unreachable: { code: "T00", name: "UnreachableError" },
+  notAccepted: { code: "F00", name: "NotAcceptedError" },
+  invalidFields: { code: "F01", name: "InvalidFieldsError" },
+} as const;
+
+/** One of {@linkcode BTP_ERROR}. */
+export type BtpError = typeof BTP_ERROR[keyof typeof BTP_ERROR];
+
 /** One entry of a frame's protocol data. */
 export interface BtpProtocolData {
   /** Sub-protocol name, printable ASCII (`ilp`, `auth_token`, `payment-channel-claim`). */

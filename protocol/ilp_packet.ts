@@ -79,6 +79,41 @@ export class IlpPacketError extends Error {
   override name = "IlpPacketError";
 }
 
+/**
+ * ILP error codes (RFC 27) by name, so code says which error it means rather than a literal.
+ *
+ * @example
+ * ```ts
+ * if (reply.type === "reject" && reply.code === ILP_ERROR.rateLimited) await later();
+ * ```
+ */
+export const ILP_ERROR = {
+  badRequest: "F00",
+  invalidPacket: "F01",
+  unreachable: "F02",
+  invalidAmount: "F03",
+  insufficientDestinationAmount: "F04",
+  wrongCondition: "F05",
+  unexpectedPayment: "F06",
+  cannotReceive: "F07",
+  amountTooLarge: "F08",
+  finalApplicationError: "F99",
+  internalError: "T00",
+  peerUnreachable: "T01",
+  peerBusy: "T02",
+  connectorBusy: "T03",
+  insufficientLiquidity: "T04",
+  rateLimited: "T05",
+  temporaryApplicationError: "T99",
+  transferTimedOut: "R00",
+  insufficientSourceAmount: "R01",
+  insufficientTimeout: "R02",
+  relativeApplicationError: "R99",
+} as const;
+
+/** One of the RFC 27 codes. */
+export type IlpErrorCode = typeof ILP_ERROR[keyof typeof ILP_ERROR];
+
 /** ILP error codes with the names RFC 27 gives them. */
 export const ILP_ERROR_CODES: Readonly<Record<string, string>> = {
   F00: "Bad Request",

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isJobRequestKind } from "./nip90_job.ts";
 
 /** Documented job names and their request kinds. Results are kind + 1000. */
 export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({
@@ -62,7 +63,7 @@ export class UnknownJobKindError extends Error {
 export function jobKindFromName(name: string): number {
   if (/^\d+$/.test(name)) {
     const kind = Number(name);
-    if (kind >= 5000 && kind <= 5999) return kind;
+    if (isJobRequestKind(kind)) return kind;
     throw new UnknownJobKindError(name);
   }
   const kind = JOB_KIND_NAMES[name];

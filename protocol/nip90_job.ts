@@ -460,12 +460,12 @@ export interface ParsedJobResult {
 export function parseJobResult(
   event: Pick<NostrEvent, "kind" | "tags" | "content">,
 ): ParsedJobResult {
-  if (event.kind < 6000 || event.kind > 6999) {
+  if (!isJobResultKind(event.kind)) {
     throw new Nip90JobError(`kind ${event.kind} is not a job result (6000-6999)`);
   }
   const result: ParsedJobResult = {
     kind: event.kind,
-    requestKind: event.kind - 1000,
+    requestKind: event.kind - JOB_RESULT_OFFSET,
     inputs: [],
     content: event.content,
     warnings: [],

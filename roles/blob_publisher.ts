@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../protocol/ilp_packet.ts";
 import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
 import type { BlobDescriptor } from "../protocol/blob_descriptor.ts";
 import { blobPaymentOutcome } from "../protocol/blob_payment_reply.ts";
@@ -103,7 +104,7 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
   if (outcome.status === "rejected") {
     throw new BlobPublishError(
       `the town refused to be paid for the blob: ${outcome.code} ${outcome.message}`,
-      outcome.code === "F08"
+      outcome.code === ILP_ERROR.amountTooLarge
         ? "the blob is over the town's size limit (NIP-11 limitation.max_blob_bytes)"
         : "check the town's blob price (NIP-11 fees.blob) and your balance",
     );

@@ -25,6 +25,7 @@ import {
   MemoryJobStore,
 } from "./job_store.ts";
 import { NO_PERMISSIONS, StageOptionsError, type TransformStage } from "./stage.ts";
+import { isJobResultKind, JOB_FEEDBACK_KIND } from "../protocol/nip90_job.ts";
 import { stageMain } from "./stage_runner.ts";
 
 /** Options for {@linkcode createCorrelator}; give exactly one of `store`, `jobs`, `stateDir`. */
@@ -59,8 +60,8 @@ export function jobReferences(
   summary: Pick<SummaryChunk, "kind" | "e">,
 ): { role: CorrelatedChunk["role"]; candidates: string[] } | undefined {
   const first = summary.e.length > 0 ? [summary.e[0]] : [];
-  if (summary.kind >= 6000 && summary.kind <= 6999) return { role: "result", candidates: first };
-  if (summary.kind === 7000) return { role: "feedback", candidates: first };
+  if (isJobResultKind(summary.kind)) return { role: "result", candidates: first };
+  if (summary.kind === JOB_FEEDBACK_KIND) return { role: "feedback", candidates: first };
   if (summary.kind === 5) return { role: "other", candidates: summary.e };
   return undefined;
 }

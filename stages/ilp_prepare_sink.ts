@@ -34,6 +34,7 @@ import {
   BtpTimeoutError,
 } from "../transport/btp_client.ts";
 import {
+  ILP_ERROR,
   IlpPacketError,
   type IlpPrepare,
   type IlpReply,
@@ -213,10 +214,10 @@ function transportReject(err: unknown): IlpReply | undefined {
     message,
     data: new Uint8Array(0),
   });
-  if (err instanceof BtpConnectionError) return reject("T01", err.message);
-  if (err instanceof BtpTimeoutError) return reject("R00", err.message);
+  if (err instanceof BtpConnectionError) return reject(ILP_ERROR.peerUnreachable, err.message);
+  if (err instanceof BtpTimeoutError) return reject(ILP_ERROR.transferTimedOut, err.message);
   if (err instanceof BtpRemoteError) {
-    return reject(isIlpErrorCode(err.code) ? err.code : "T00", err.message);
+    return reject(isIlpErrorCode(err.code) ? err.code : ILP_ERROR.internalError, err.message);
   }
   return undefined;
 }
@@ -275,7 +276,7 @@ export function createIlpPrepareSink(
         // A direct peer (no connector in between) could answer nonsense; never report it paid.
         reply = {
           type: "reject",
-          code: "F05",
+          code: ILP_ERROR.wrongCondition,
           triggeredBy: "",
           message: "fulfillment does not match the condition",
           data: new Uint8Array(0),

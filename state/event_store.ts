@@ -17,6 +17,7 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
@@ -94,21 +95,6 @@ export class EventStoreQueryError extends Error {
 
 /** Default cap on a query's per-filter limit. */
 export const DEFAULT_QUERY_LIMIT = 500;
-
-/** NIP-01 kind classes. */
-export function isReplaceableKind(kind: number): boolean {
-  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
-}
-
-/** NIP-01: addressable (parameterized replaceable) kinds 30000-39999. */
-export function isAddressableKind(kind: number): boolean {
-  return kind >= 30000 && kind < 40000;
-}
-
-/** NIP-01: ephemeral kinds 20000-29999, never stored. */
-export function isEphemeralKind(kind: number): boolean {
-  return kind >= 20000 && kind < 30000;
-}
 
 /**
  * The NIP-40 expiration of an event (unix seconds), or undefined when it has none.

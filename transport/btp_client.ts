@@ -20,9 +20,14 @@
  */
 import {
   authProtocolData,
+  BTP_ERROR,
+  BtpContentType,
+  type BtpError,
   type BtpFrame,
+  BtpFrameType,
   BtpMessageError,
   type BtpMessageFrame,
+  type BtpProtocolData,
   decodeBtpFrame,
   DEFAULT_MAX_BTP_FRAME_BYTES,
   encodeBtpFrame,
@@ -35,16 +40,18 @@ import {
   decodeIlpReply,
   encodeIlpPrepare,
   encodeIlpReply,
+  ILP_ERROR,
   IlpPacketType,
   type IlpPrepare,
   type IlpReply,
 } from "../protocol/ilp_packet.ts";
 import {
   CLAIM_PROTOCOL_NAME,
+  type ClaimRejectReason,
+  claimRejectReasonOf,
   encodeClaim,
   type PaymentChannelClaim,
 } from "../protocol/payment_channel_claim.ts";
-import { BtpContentType, type BtpProtocolData } from "../protocol/btp_message.ts";
 import {
   decodeIldcpResponse,
   encodeIldcpRequest,
@@ -82,6 +89,12 @@ export interface BtpClaimOptions {
    */
   prepay?: bigint;
 }
+
+/** Claim rejections that mean "the peer saw less cover than we did": resent once with a claim. */
+const UNCOVERED: ReadonlySet<ClaimRejectReason | undefined> = new Set([
+  "not-covered",
+  "credit-limit-exceeded",
+]);
 
 /** Options for {@linkcode BtpClient}. */
 export interface BtpClientOptions {
@@ -442,7 +455,7 @@ export class BtpClient {
     }
     if (reply.type === "reject") {
       this.#committed -= amount;
-      if (/\((not-covered|credit-limit-exceeded)\)/.test(reply.message)) {
+      if (UNCOVERED.has(claimRejectReasonOf(reply.message))) {
         this.#committed = this.#requested;
         // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
         const left = deadline - Date.now();
@@ -696,7 +709,7 @@ export class BtpClient {
     }
   }
 
-  #sendError(ws: WebSocket, requestId: number, code: string, name: string, data: string) {
+  #sendError(ws: WebSocket, requestId: number, { code, name }: BtpError, data: string) {
     this.#send(ws, {
       type: "error",
       requestId,
@@ -730,8 +743,7 @@ export class BtpClient {
       this.#sendError(
         ws,
         frame.requestId,
-        "F00",
-        "NotAcceptedError",
+        BTP_ERROR.notAccepted,
         "BTP TRANSFER is not supported",
       );
       return;
@@ -743,14 +755,14 @@ export class BtpClient {
     const requestId = peekBtpRequestId(bytes);
     if (requestId === undefined) return;
     const pending = this.#pending.get(requestId);
-    if (pending && (bytes[0] === 1 || bytes[0] === 2)) {
+    if (pending && (bytes[0] === BtpFrameType.response || bytes[0] === BtpFrameType.error)) {
       this.#pending.delete(requestId);
       clearTimeout(pending.timer);
       pending.reject(err);
       return;
     }
-    if (bytes[0] === 6 || bytes[0] === 7) {
-      this.#sendError(ws, requestId, "F00", "InvalidFieldsError", err.message);
+    if (bytes[0] === BtpFrameType.message || bytes[0] === BtpFrameType.transfer) {
+      this.#sendError(ws, requestId, BTP_ERROR.invalidFields, err.message);
     }
   }
 
@@ -781,13 +793,16 @@ export class BtpClient {
     try {
       prepare = decodeIlpPrepare(ilp);
     } catch (err) {
-      return reject("F01", (err as Error).message.slice(0, 200));
+      return reject(ILP_ERROR.invalidPacket, (err as Error).message.slice(0, 200));
     }
-    if (!this.#onPrepare) return reject("F02", "no receiver on this BTP client");
+    if (!this.#onPrepare) return reject(ILP_ERROR.unreachable, "no receiver on this BTP client");
     try {
       return encodeIlpReply(await this.#onPrepare(prepare));
     } catch (err) {
-      return reject("T00", `receiver failed: ${(err as Error).message}`.slice(0, 200));
+      return reject(
+        ILP_ERROR.internalError,
+        `receiver failed: ${(err as Error).message}`.slice(0, 200),
+      );
     }
   }
 }

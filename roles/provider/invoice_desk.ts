@@ -21,6 +21,8 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
 import { formatIlpInvoice, type IlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -29,7 +31,7 @@ import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
  * ILP code of the reject a payment for a withdrawn invoice gets: F99 (application error), final,
  * so the payer's connector does not retry what will never be accepted.
  */
-export const INVOICE_WITHDRAWN_CODE = "F99";
+export const INVOICE_WITHDRAWN_CODE = ILP_ERROR.finalApplicationError;
 
 /** Why an invoice was withdrawn unpaid, as its late payer is told. */
 export type InvoiceWithdrawal = "grace" | "displaced";
@@ -90,24 +92,6 @@ export function invoiceDestination(address: string, jobId: string): string {
   return `${address}.${jobId.slice(0, JOB_SEGMENT)}`;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Hex string to bytes (64 hex -> 32 bytes).
- *
- * @example
- * ```ts
- * hexToBytes("00ff"); // Uint8Array [0, 255]
- * ```
- */
-export function hexToBytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 /** The provider's open invoices; see the module doc. */
 export class InvoiceDesk {
   #options: InvoiceDeskOptions;
@@ -146,7 +130,7 @@ export class InvoiceDesk {
       amount: options.amount,
       assetCode: this.#options.assetCode,
       assetScale: this.#options.assetScale,
-      condition: hex(await conditionOf(fulfillment)),
+      condition: bytesToHex(await conditionOf(fulfillment)),
       expiresAt: new Date(this.#now() + options.expiryMs),
       jobId: options.jobId,
     };
@@ -243,27 +227,32 @@ export class InvoiceDesk {
     if (open === undefined && withdrawn !== undefined) {
       return reject(INVOICE_WITHDRAWN_CODE, INVOICE_WITHDRAWN_MESSAGES[withdrawn]);
     }
-    if (open === undefined) return reject("F02", "no open invoice at this address");
+    if (open === undefined) return reject(ILP_ERROR.unreachable, "no open invoice at this address");
     const { invoice } = open;
-    if (this.#now() > invoice.expiresAt.getTime()) return reject("R00", "invoice expired");
-    if (hex(prepare.executionCondition) !== invoice.condition) {
-      return reject("F05", "condition is not the invoice's");
+    if (this.#now() > invoice.expiresAt.getTime()) {
+      return reject(ILP_ERROR.transferTimedOut, "invoice expired");
+    }
+    if (bytesToHex(prepare.executionCondition) !== invoice.condition) {
+      return reject(ILP_ERROR.wrongCondition, "condition is not the invoice's");
     }
     let amount: bigint;
     try {
       amount = BigInt(prepare.amount);
     } catch {
-      return reject("F03", "amount is not an integer");
+      return reject(ILP_ERROR.invalidAmount, "amount is not an integer");
     }
     if (amount < invoice.amount) {
-      return reject("F04", `amount below the invoice's ${invoice.amount}`);
+      return reject(
+        ILP_ERROR.insufficientDestinationAmount,
+        `amount below the invoice's ${invoice.amount}`,
+      );
     }
     if (amount > invoice.amount) {
-      return reject("F03", `amount above the invoice's ${invoice.amount}`);
+      return reject(ILP_ERROR.invalidAmount, `amount above the invoice's ${invoice.amount}`);
     }
     // The preimage is checked once more so a corrupted restore can never fulfil wrongly.
-    if (hex(await conditionOf(open.fulfillment)) !== invoice.condition) {
-      return reject("T00", "invoice state is inconsistent");
+    if (bytesToHex(await conditionOf(open.fulfillment)) !== invoice.condition) {
+      return reject(ILP_ERROR.internalError, "invoice state is inconsistent");
     }
     return { ok: true, open };
   }

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { getPublicKey, nip44 } from "nostr-tools";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -56,7 +57,8 @@ import { openDeliveryLog } from "../../state/delivery_log.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
 import { stderrTail } from "./stderr_tail.ts";
-import { hexToBytes, INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
+import { INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   DEFAULT_MAX_UNPAID,
   DEFAULT_MAX_UNPAID_PER_REQUESTER,
@@ -1030,7 +1032,9 @@ class Provider implements ProviderNode {
       message,
       data: new Uint8Array(),
     });
-    if (desk === undefined || this.#stopped) return reject("T00", "provider not ready");
+    if (desk === undefined || this.#stopped) {
+      return reject(ILP_ERROR.internalError, "provider not ready");
+    }
     const match = await desk.match(prepare);
     if (!match.ok) {
       if (match.reply.type === "reject" && match.reply.code === INVOICE_WITHDRAWN_CODE) {
@@ -1042,12 +1046,14 @@ class Provider implements ProviderNode {
     }
     const { invoice, fulfillment } = match.open;
     const record = this.store.get(invoice.jobId);
-    if (record?.status !== "invoiced") return reject("F02", "job is not awaiting payment");
+    if (record?.status !== "invoiced") {
+      return reject(ILP_ERROR.unreachable, "job is not awaiting payment");
+    }
     // Closed synchronously so a concurrent identical PREPARE, or a withdrawal, cannot win too.
     if (!desk.close(invoice.jobId)) {
       // Withdrawn while this PREPARE was being checked: its payer gets the withdrawal's reject.
       const again = await desk.match(prepare);
-      return again.ok ? reject("F02", "job is not awaiting payment") : again.reply;
+      return again.ok ? reject(ILP_ERROR.unreachable, "job is not awaiting payment") : again.reply;
     }
     this.#unpaid.release(invoice.jobId);
     clearTimeout(this.#invoiceTimers.get(invoice.jobId));
@@ -1073,7 +1079,7 @@ class Provider implements ProviderNode {
       ]);
     } catch (err) {
       this.#log(`cannot record payment of ${record.id}: ${(err as Error).message}`);
-      return reject("T00", "cannot record the payment");
+      return reject(ILP_ERROR.internalError, "cannot record the payment");
     }
     this.counters.paid++;
     this.counters.earned += invoice.amount;

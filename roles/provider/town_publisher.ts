@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
@@ -117,7 +118,10 @@ export class TownPublisher {
         return reply;
       }
       // F05 (wrong condition) or F02 after a town restart: the grant is stale; redo SPSP once.
-      if (attempt === 0 && (reply.code === "F05" || reply.code === "F02")) {
+      if (
+        attempt === 0 &&
+        (reply.code === ILP_ERROR.wrongCondition || reply.code === ILP_ERROR.unreachable)
+      ) {
         this.#grant = undefined;
         continue;
       }

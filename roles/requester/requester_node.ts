@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { getPublicKey } from "nostr-tools";
@@ -350,7 +351,7 @@ export class Requester {
       await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
       const reply = await link.sendPaid(auth, amount).catch((err): IlpReply => ({
         type: "reject",
-        code: "T00",
+        code: ILP_ERROR.internalError,
         triggeredBy: "",
         message: (err as Error).message,
         data: new Uint8Array(),
@@ -783,7 +784,7 @@ export class Requester {
       data: new Uint8Array(),
     }).catch((err): { type: "reject"; code: string; message: string } => ({
       type: "reject",
-      code: "T00",
+      code: ILP_ERROR.internalError,
       message: (err as Error).message,
     }));
     if (reply.type === "fulfill") {

@@ -23,7 +23,7 @@ import { ensureAutoChannel } from "../channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
-import { ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR, ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   type ClaimRejectReason,
@@ -194,7 +194,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     onPrepare: options.onPrepare ??
       (() => ({
         type: "reject",
-        code: "F02",
+        code: ILP_ERROR.unreachable,
         triggeredBy: "",
         message: "no receiver",
         data: new Uint8Array(),

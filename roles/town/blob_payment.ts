@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import {
   BlobAuthorizationError,
   checkBlobAuthorization,
@@ -60,19 +61,22 @@ export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): Blob
     [sha256, size] = [auth.sha256[0], auth.size];
   } catch (err) {
     if (err instanceof BlobAuthorizationError) {
-      throw new TownWriteRejection("F06", `invalid blob payment: ${err.message}`);
+      throw new TownWriteRejection(
+        ILP_ERROR.unexpectedPayment,
+        `invalid blob payment: ${err.message}`,
+      );
     }
     throw err;
   }
   if (size > o.blobs.maxBlobBytes) {
     throw new TownWriteRejection(
-      "F08",
+      ILP_ERROR.amountTooLarge,
       `blob too large: ${size} bytes, the limit is ${o.blobs.maxBlobBytes}`,
     );
   }
   if (o.blobs.get(sha256) !== undefined) {
     throw new TownWriteRejection(
-      "F99",
+      ILP_ERROR.finalApplicationError,
       `already-stored: ${sha256} (upload it for free)`,
       blobRejectData("already-stored"),
     );
@@ -80,7 +84,7 @@ export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): Blob
   const price = priceBlob(size, o.pricePerMiB);
   if (o.amount < price) {
     throw new TownWriteRejection(
-      "F04",
+      ILP_ERROR.insufficientDestinationAmount,
       `insufficient amount: a ${size}-byte blob costs ${price}, got ${o.amount}`,
     );
   }
@@ -108,7 +112,7 @@ export function recordBlobPayment(
   } catch (err) {
     if (err instanceof BlobStoreError && err.status === 507) {
       throw new TownWriteRejection(
-        "F99",
+        ILP_ERROR.finalApplicationError,
         `quota-exceeded: ${err.message}`,
         blobRejectData("quota-exceeded"),
       );

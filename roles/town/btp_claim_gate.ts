@@ -30,7 +30,13 @@ import {
 import type { AuditLog } from "../../state/audit_log.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import { CoalescedWriter } from "../../state/coalesced_writer.ts";
-import { decodeIlpPrepare, encodeIlpReply, IlpPacketType } from "../../protocol/ilp_packet.ts";
+import {
+  decodeIlpPrepare,
+  encodeIlpReply,
+  ILP_ERROR,
+  type IlpErrorCode,
+  IlpPacketType,
+} from "../../protocol/ilp_packet.ts";
 import {
   ClaimError,
   type ClaimRejectReason,
@@ -91,11 +97,11 @@ const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
  * claimRejectCode("bad-signature"); // "F00"
  * ```
  */
-export function claimRejectCode(reason: ClaimRejectReason): "T04" | "T00" | "T05" | "F00" {
-  if (LIQUIDITY.has(reason)) return "T04";
-  if (reason === "chain-unavailable") return "T00";
-  if (reason === "rate-limited") return "T05";
-  return "F00";
+export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
+  if (LIQUIDITY.has(reason)) return ILP_ERROR.insufficientLiquidity;
+  if (reason === "chain-unavailable") return ILP_ERROR.internalError;
+  if (reason === "rate-limited") return ILP_ERROR.rateLimited;
+  return ILP_ERROR.badRequest;
 }
 
 /**
@@ -171,7 +177,7 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
     } catch (err) {
       verifier.release(acceptance.channelId, amount);
       const failure = new ClaimPersistError(`cannot persist the claim: ${(err as Error).message}`);
-      return reject("T00", failure.message);
+      return reject(ILP_ERROR.internalError, failure.message);
     }
     return reply;
   };

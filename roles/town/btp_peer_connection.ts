@@ -7,6 +7,8 @@
  * @module
  */
 import {
+  BTP_ERROR,
+  type BtpError,
   type BtpFrame,
   decodeBtpFrame,
   encodeBtpFrame,
@@ -156,7 +158,7 @@ export class BtpPeerConnection {
     }
   }
 
-  #error(requestId: number, code: string, name: string, data: string): void {
+  #error(requestId: number, { code, name }: BtpError, data: string): void {
     this.#send({
       type: "error",
       requestId,
@@ -170,7 +172,7 @@ export class BtpPeerConnection {
 
   #onCosign(requestId: number, request: Uint8Array): void {
     if (!this.#o.onCosign) {
-      this.#error(requestId, "F00", "NotAcceptedError", `${COSIGN_PROTOCOL_NAME} is not served`);
+      this.#error(requestId, BTP_ERROR.notAccepted, `${COSIGN_PROTOCOL_NAME} is not served`);
       return;
     }
     this.#o.onCosign(this, request).then((answer) => {
@@ -180,7 +182,7 @@ export class BtpPeerConnection {
         protocolData: [{ protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data: answer }],
       });
     }, (err: Error) => {
-      this.#error(requestId, "T00", "InternalError", err.message.slice(0, 200));
+      this.#error(requestId, BTP_ERROR.unreachable, err.message.slice(0, 200));
     });
   }
 
@@ -193,7 +195,7 @@ export class BtpPeerConnection {
     if (bytes.byteLength > this.#o.maxFrameBytes) {
       const id = peekBtpRequestId(bytes);
       if (id !== undefined) {
-        this.#error(id, "F00", "InvalidFieldsError", `frame over ${this.#o.maxFrameBytes} bytes`);
+        this.#error(id, BTP_ERROR.invalidFields, `frame over ${this.#o.maxFrameBytes} bytes`);
       }
       this.close(1009, "BTP frame too large");
       return;
@@ -204,7 +206,7 @@ export class BtpPeerConnection {
     } catch (err) {
       const id = peekBtpRequestId(bytes);
       if (id !== undefined && (bytes[0] === 6 || bytes[0] === 7)) {
-        this.#error(id, "F00", "InvalidFieldsError", (err as Error).message.slice(0, 200));
+        this.#error(id, BTP_ERROR.invalidFields, (err as Error).message.slice(0, 200));
       }
       return;
     }
@@ -217,7 +219,7 @@ export class BtpPeerConnection {
       return;
     }
     if (frame.type === "transfer") {
-      this.#error(frame.requestId, "F00", "NotAcceptedError", "BTP TRANSFER is not supported");
+      this.#error(frame.requestId, BTP_ERROR.notAccepted, "BTP TRANSFER is not supported");
       return;
     }
     const ilp = getIlpData(frame);
@@ -240,7 +242,7 @@ export class BtpPeerConnection {
         protocolData: [ilpProtocolData(reply)],
       });
     }, (err: Error) => {
-      this.#error(frame.requestId, "T00", "InternalError", err.message.slice(0, 200));
+      this.#error(frame.requestId, BTP_ERROR.unreachable, err.message.slice(0, 200));
     });
   }
 }

@@ -17,6 +17,8 @@ import {
   decodeIlpReply,
   encodeIlpPrepare,
   encodeIlpReply,
+  ILP_ERROR,
+  type IlpErrorCode,
   IlpPacketError,
   type IlpPrepare,
   type IlpReply,
@@ -25,7 +27,7 @@ import { encodeIldcpResponse, ILDCP_DESTINATION } from "../../protocol/ildcp.ts"
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 import { conditionMatches, parseWriteDestination } from "./spsp_secrets.ts";
 import type { WritePipeline } from "./write_pipeline.ts";
-import { amountTooLargeData, type TownRejectCode } from "./write_rejection.ts";
+import { amountTooLargeData } from "./write_rejection.ts";
 
 /** Somewhere a packet can be sent: a child's connection or the parent link. */
 export interface IlpNextHop {
@@ -88,7 +90,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   const margin = options.forwardExpiryMarginMs ?? 1000;
   const minLocal = options.minLocalExpiryMs ?? 100;
   const reject = (
-    code: TownRejectCode | "F01" | "T01",
+    code: IlpErrorCode,
     message: string,
     data: Uint8Array = new Uint8Array(0),
   ) =>
@@ -103,25 +105,33 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   const forward = async (hop: IlpNextHop, prepare: IlpPrepare): Promise<IlpReply> => {
     const expiresAt = new Date(prepare.expiresAt.getTime() - margin);
     const left = expiresAt.getTime() - now();
-    if (left <= 0) return reject("R02", "insufficient timeout to forward the packet");
+    if (left <= 0) {
+      return reject(ILP_ERROR.insufficientTimeout, "insufficient timeout to forward the packet");
+    }
     let replyBytes: Uint8Array;
     try {
       replyBytes = await hop.request(encodeIlpPrepare({ ...prepare, expiresAt }), left);
     } catch (err) {
       return now() >= expiresAt.getTime()
-        ? reject("R00", "transfer timed out")
-        : reject("T01", `peer unreachable: ${(err as Error).message}`.slice(0, 200));
+        ? reject(ILP_ERROR.transferTimedOut, "transfer timed out")
+        : reject(
+          ILP_ERROR.peerUnreachable,
+          `peer unreachable: ${(err as Error).message}`.slice(0, 200),
+        );
     }
     let reply: IlpReply;
     try {
       reply = decodeIlpReply(replyBytes);
     } catch {
-      return reject("T00", "next hop answered an invalid ILP packet");
+      return reject(ILP_ERROR.internalError, "next hop answered an invalid ILP packet");
     }
     if (
       reply.type === "fulfill" && !conditionMatches(reply.fulfillment, prepare.executionCondition)
     ) {
-      return reject("F05", "fulfillment from the next hop does not match the condition");
+      return reject(
+        ILP_ERROR.wrongCondition,
+        "fulfillment from the next hop does not match the condition",
+      );
     }
     return reply;
   };
@@ -129,7 +139,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
     const town = options.townAddress();
     if (prepare.destination === ILDCP_DESTINATION) {
-      if (source.kind !== "child") return reject("F02", "no IL-DCP for the parent");
+      if (source.kind !== "child") return reject(ILP_ERROR.unreachable, "no IL-DCP for the parent");
       return {
         type: "fulfill",
         fulfillment: new Uint8Array(32),
@@ -137,17 +147,19 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       };
     }
     const left = prepare.expiresAt.getTime() - now();
-    if (left <= 0) return reject("R02", "packet expired");
+    if (left <= 0) return reject(ILP_ERROR.insufficientTimeout, "packet expired");
     if (source.kind === "child" && BigInt(prepare.amount) > source.account.maxPacketAmount) {
       return reject(
-        "F08",
+        ILP_ERROR.amountTooLarge,
         `amount ${prepare.amount} over this peer's max packet amount ${source.account.maxPacketAmount}`,
         amountTooLargeData(BigInt(prepare.amount), source.account.maxPacketAmount),
       );
     }
     const write = parseWriteDestination(prepare.destination, town);
     if (write) {
-      if (left < minLocal) return reject("R02", `less than ${minLocal} ms left before expiry`);
+      if (left < minLocal) {
+        return reject(ILP_ERROR.insufficientTimeout, `less than ${minLocal} ms left before expiry`);
+      }
       const reply = await options.pipeline.handle(
         prepare,
         write,
@@ -158,7 +170,10 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
         try {
           await options.onIncome(from, prepare, reply);
         } catch (err) {
-          return reject("T00", `cannot record the payment: ${(err as Error).message}`);
+          return reject(
+            ILP_ERROR.internalError,
+            `cannot record the payment: ${(err as Error).message}`,
+          );
         }
       }
       return reply;
@@ -167,15 +182,18 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       const account = prepare.destination.slice(town.length + 1).split(".")[0];
       const hop = options.child(account);
       if (!hop) {
-        return reject("F02", `no route to ${prepare.destination}: ${account} not connected`);
+        return reject(
+          ILP_ERROR.unreachable,
+          `no route to ${prepare.destination}: ${account} not connected`,
+        );
       }
       if (source.kind === "child" && source.account.account === account) {
-        return reject("F02", "no route back to the sender");
+        return reject(ILP_ERROR.unreachable, "no route back to the sender");
       }
       return await forward(hop, prepare);
     }
     const parent = source.kind === "parent" ? undefined : options.parent?.();
-    if (!parent) return reject("F02", `no route to ${prepare.destination}`);
+    if (!parent) return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
     return await forward(parent, prepare);
   };
 
@@ -187,12 +205,14 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
         prepare = decodeIlpPrepare(packet);
       } catch (err) {
         const message = err instanceof IlpPacketError ? err.message : "invalid packet";
-        return encodeIlpReply(reject("F01", message.slice(0, 200)));
+        return encodeIlpReply(reject(ILP_ERROR.invalidPacket, message.slice(0, 200)));
       }
       try {
         return encodeIlpReply(await routePrepare(source, prepare));
       } catch (err) {
-        return encodeIlpReply(reject("T00", `internal error: ${(err as Error).message}`));
+        return encodeIlpReply(
+          reject(ILP_ERROR.internalError, `internal error: ${(err as Error).message}`),
+        );
       }
     },
   };

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import {
   BtpMessageError,
   decodeBtpFrame,
@@ -274,7 +275,7 @@ function refuse(socket: WebSocket, bytes: Uint8Array, message: string): void {
       socket.send(encodeBtpFrame({
         type: "error",
         requestId,
-        code: "F00",
+        code: ILP_ERROR.badRequest,
         name: "NotAcceptedError",
         triggeredAt: new Date(),
         data: message,

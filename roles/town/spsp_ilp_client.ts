@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { finalizeEvent } from "nostr-tools";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { PEER_PROTOCOL_CONDITION } from "../../protocol/ildcp.ts";
@@ -69,7 +70,7 @@ export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<S
     expiresAt: new Date(Date.now() + (options.expiryMs ?? 30_000)),
     data: new TextEncoder().encode(encodeEventToon(request)),
   });
-  if (reply.type === "reject" && reply.code !== "F99") {
+  if (reply.type === "reject" && reply.code !== ILP_ERROR.finalApplicationError) {
     throw new SpspOverIlpError(`SPSP request rejected: ${reply.code} ${reply.message}`);
   }
   let response: NostrEvent;

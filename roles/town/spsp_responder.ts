@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { finalizeEvent, getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
@@ -26,7 +27,7 @@ import {
 import { buildSpspResponse } from "../../protocol/spsp_message.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { SpspSecrets } from "./spsp_secrets.ts";
-import { TOWN_REJECT, TownWriteRejection } from "./write_rejection.ts";
+import { TownWriteRejection } from "./write_rejection.ts";
 
 /** Options for {@linkcode SpspResponder}. */
 export interface SpspResponderOptions {
@@ -109,7 +110,10 @@ export class SpspResponder {
    */
   async respond(request: NostrEvent, options: SpspRespondOptions = {}): Promise<NostrEvent> {
     if (request.kind !== SPSP_REQUEST_KIND) {
-      throw new TownWriteRejection("F06", `invalid SPSP request: kind ${request.kind}`);
+      throw new TownWriteRejection(
+        ILP_ERROR.unexpectedPayment,
+        `invalid SPSP request: kind ${request.kind}`,
+      );
     }
     this.#throttle(request.pubkey, options.account);
     await this.#time.untilPositive();
@@ -127,7 +131,10 @@ export class SpspResponder {
       parsed = await parseSpspRequest(request, this.#o.secretKey);
     } catch (err) {
       if (err instanceof SpspMessageError) {
-        throw new TownWriteRejection("F06", `invalid SPSP request: ${err.message}`);
+        throw new TownWriteRejection(
+          ILP_ERROR.unexpectedPayment,
+          `invalid SPSP request: ${err.message}`,
+        );
       }
       throw err;
     }
@@ -150,7 +157,7 @@ export class SpspResponder {
     const byPubkey = this.#bucket(this.#buckets, pubkey, o.requestsPerMinute ?? 60, o.burst);
     if (!byPubkey.take()) {
       throw new TownWriteRejection(
-        TOWN_REJECT.rateLimited,
+        ILP_ERROR.rateLimited,
         "rate-limited: too many SPSP requests from this pubkey",
       );
     }
@@ -160,14 +167,14 @@ export class SpspResponder {
       !this.#bucket(this.#accounts, account, perAccount, perAccount / 6).take()
     ) {
       throw new TownWriteRejection(
-        TOWN_REJECT.rateLimited,
+        ILP_ERROR.rateLimited,
         `rate-limited: too many SPSP requests from account ${account} ` +
           `(${perAccount} per minute)`,
       );
     }
     if (!this.#total.take()) {
       throw new TownWriteRejection(
-        TOWN_REJECT.rateLimited,
+        ILP_ERROR.rateLimited,
         `rate-limited: the town answers at most ${o.totalPerMinute ?? 3000} SPSP requests ` +
           "per minute; retry later",
       );

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { encodeIlpReply } from "../../protocol/ilp_packet.ts";
+import { encodeIlpReply, ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import {
   ClaimError,
   decodeClaim,
@@ -217,7 +217,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
         if (err instanceof ClaimError) return this.#refuse(account, err);
         return encodeIlpReply({
           type: "reject",
-          code: "T00",
+          code: ILP_ERROR.internalError,
           triggeredBy: this.#o.triggeredBy(),
           message: `cannot record the channel ${channelId}: ${(err as Error).message}`.slice(
             0,

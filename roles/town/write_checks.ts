@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { extractSummary, type ToonSummary } from "../../protocol/kind_extractor.ts";
 import { ToonShallowParseError } from "../../protocol/kind_extractor.ts";
 import { decodeEventToon, ToonDecodeError } from "../../protocol/toon_codec.ts";
@@ -31,11 +32,13 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function checkEventSize(data: Uint8Array, maxBytes: number): void {
   if (data.byteLength > maxBytes) {
     throw new TownWriteRejection(
-      "F08",
+      ILP_ERROR.amountTooLarge,
       `event too large: ${data.byteLength} bytes, the limit is ${maxBytes}`,
     );
   }
-  if (data.byteLength === 0) throw new TownWriteRejection("F06", "invalid event: empty data");
+  if (data.byteLength === 0) {
+    throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, "invalid event: empty data");
+  }
 }
 
 /** The TOON text and its shallow summary. */
@@ -57,13 +60,19 @@ export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
   try {
     text = utf8.decode(data);
   } catch {
-    throw new TownWriteRejection("F06", "invalid event: data is not UTF-8 TOON");
+    throw new TownWriteRejection(
+      ILP_ERROR.unexpectedPayment,
+      "invalid event: data is not UTF-8 TOON",
+    );
   }
   try {
     return { text, summary: extractSummary(text, { maxBytes }) };
   } catch (err) {
     if (err instanceof ToonShallowParseError) {
-      throw new TownWriteRejection("F06", `invalid event: malformed TOON: ${err.message}`);
+      throw new TownWriteRejection(
+        ILP_ERROR.unexpectedPayment,
+        `invalid event: malformed TOON: ${err.message}`,
+      );
     }
     throw err;
   }
@@ -85,16 +94,22 @@ export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent
     event = decodeEventToon(shallow.text, { maxBytes, verify: false });
   } catch (err) {
     if (err instanceof EventValidationError) {
-      throw new TownWriteRejection("F06", `invalid event: ${err.message}`);
+      throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, `invalid event: ${err.message}`);
     }
     if (err instanceof ToonDecodeError) {
-      throw new TownWriteRejection("F06", `invalid event: malformed TOON: ${err.message}`);
+      throw new TownWriteRejection(
+        ILP_ERROR.unexpectedPayment,
+        `invalid event: malformed TOON: ${err.message}`,
+      );
     }
     throw err;
   }
   const s = shallow.summary;
   if (event.kind !== s.kind || event.id !== s.id || event.pubkey !== s.pubkey) {
-    throw new TownWriteRejection("F06", "invalid event: shallow and full parse disagree");
+    throw new TownWriteRejection(
+      ILP_ERROR.unexpectedPayment,
+      "invalid event: shallow and full parse disagree",
+    );
   }
   return event;
 }
@@ -114,9 +129,12 @@ export async function checkSignature(event: NostrEvent, pool: WriteVerifierPool)
   } catch (err) {
     if (err instanceof EventValidationError) {
       if (err.reason === "verifier-unavailable") {
-        throw new TownWriteRejection("T00", `signature verifier unavailable: ${err.message}`);
+        throw new TownWriteRejection(
+          ILP_ERROR.internalError,
+          `signature verifier unavailable: ${err.message}`,
+        );
       }
-      throw new TownWriteRejection("F06", `invalid event: ${err.message}`);
+      throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, `invalid event: ${err.message}`);
     }
     throw err;
   }
@@ -150,12 +168,14 @@ export function checkPayment(
       options.pricing,
     );
   } catch (err) {
-    if (err instanceof RelayPricingError) throw new TownWriteRejection("T00", err.message);
+    if (err instanceof RelayPricingError) {
+      throw new TownWriteRejection(ILP_ERROR.internalError, err.message);
+    }
     throw err;
   }
   if (BigInt(options.amount) < price) {
     throw new TownWriteRejection(
-      "F04",
+      ILP_ERROR.insufficientDestinationAmount,
       `underpaid: required ${price} for ${options.toonByteLength} TOON bytes of kind ` +
         `${summary.kind}, received ${options.amount}`,
     );

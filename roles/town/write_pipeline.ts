@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { PEER_PROTOCOL_FULFILLMENT } from "../../protocol/ildcp.ts";
@@ -41,7 +42,7 @@ import { GroupCommitter } from "./write_group_commit.ts";
 import { BLOB_AUTH_KIND } from "../../protocol/blob_authorization.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
 import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
-import { TOWN_REJECT, TownWriteRejection } from "./write_rejection.ts";
+import { TownWriteRejection } from "./write_rejection.ts";
 import {
   checkCreatedAt,
   CreatedAtOutOfWindowError,
@@ -180,7 +181,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     from: string | undefined,
   ): Promise<IlpReply> => {
     const response = await options.responder.respond(request, { account: from }).catch((err) => {
-      if (err instanceof TownWriteRejection && err.code === TOWN_REJECT.rateLimited) {
+      if (err instanceof TownWriteRejection && err.code === ILP_ERROR.rateLimited) {
         counters.spspRateLimited++;
       }
       throw err;
@@ -200,21 +201,21 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     }
     // The sender's condition is not one the town can fulfil: answer in the REJECT, as STREAM
     // does, so the handshake still completes.
-    throw new TownWriteRejection("F99", "SPSP response in data", data);
+    throw new TownWriteRejection(ILP_ERROR.finalApplicationError, "SPSP response in data", data);
   };
 
   /** The fulfillment of a paid write, when its condition is one the town can fulfil (F05). */
   const checkCondition = (prepare: IlpPrepare, destination: WriteDestination): Uint8Array => {
     if (destination.kind !== "relay") {
       throw new TownWriteRejection(
-        "F05",
+        ILP_ERROR.wrongCondition,
         `wrong condition: paid writes go to ${options.townAddress()}.relay.<tag> from SPSP`,
       );
     }
     const fulfillment = options.secrets.fulfillment(destination.tag, prepare.data);
     if (!conditionMatches(fulfillment, prepare.executionCondition)) {
       throw new TownWriteRejection(
-        "F05",
+        ILP_ERROR.wrongCondition,
         "wrong condition: not derived from the shared secret of this destination",
       );
     }
@@ -227,7 +228,10 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     event: NostrEvent,
   ): IlpReply => {
     if (options.blobs === undefined) {
-      throw new TownWriteRejection("F06", "invalid event: this town stores no blobs");
+      throw new TownWriteRejection(
+        ILP_ERROR.unexpectedPayment,
+        "invalid event: this town stores no blobs",
+      );
     }
     const paid = checkBlobPayment(event, {
       blobs: options.blobs,
@@ -249,7 +253,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       checkCreatedAt(event.created_at, window);
     } catch (err) {
       if (err instanceof CreatedAtOutOfWindowError) {
-        throw new TownWriteRejection(TOWN_REJECT.invalidEvent, `invalid event: ${err.message}`);
+        throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, `invalid event: ${err.message}`);
       }
       throw err;
     }
@@ -277,7 +281,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       ? options.store.insert(event)
       : await committer.insert({ event });
     const refusal = STORE_REFUSALS[result.status];
-    if (refusal) throw new TownWriteRejection("F06", refusal);
+    if (refusal) throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, refusal);
     if (result.status !== "duplicate") options.hub.publish(event, result.toon);
     return fulfill(
       fulfillment,
@@ -295,7 +299,10 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       } catch (err) {
         if (err instanceof TownWriteRejection) return reject(err);
         return reject(
-          new TownWriteRejection("T00", `internal error: ${(err as Error).message ?? err}`),
+          new TownWriteRejection(
+            ILP_ERROR.internalError,
+            `internal error: ${(err as Error).message ?? err}`,
+          ),
         );
       }
     },

@@ -9,31 +9,21 @@
  *
  * @module
  */
+import type { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 
 /** The reject codes the town answers with. */
-export type TownRejectCode =
-  | "F02"
-  | "F04"
-  | "F05"
-  | "F06"
-  | "F08"
-  | "F99"
-  | "T00"
-  | "T05"
-  | "R00"
-  | "R02";
-
-/** The reject codes by meaning, so call sites name why rather than spell a code. */
-export const TOWN_REJECT = {
-  unreachable: "F02",
-  underpaid: "F04",
-  wrongCondition: "F05",
-  invalidEvent: "F06",
-  tooLarge: "F08",
-  internal: "T00",
-  rateLimited: "T05",
-  expired: "R02",
-} as const satisfies Record<string, TownRejectCode>;
+export type TownRejectCode = (typeof ILP_ERROR)[
+  | "unreachable"
+  | "insufficientDestinationAmount"
+  | "wrongCondition"
+  | "unexpectedPayment"
+  | "amountTooLarge"
+  | "finalApplicationError"
+  | "internalError"
+  | "rateLimited"
+  | "transferTimedOut"
+  | "insufficientTimeout"
+];
 
 /** A refused PREPARE: becomes an ILP REJECT with this code and message. */
 export class TownWriteRejection extends Error {

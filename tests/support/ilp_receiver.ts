@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { fulfillmentFor, importFulfillmentKey } from "../../protocol/ilp_fulfillment.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -60,12 +61,14 @@ export async function startIlpReceiver(options: IlpReceiverOptions): Promise<Ilp
     if (suffix === "wrong") {
       return { type: "fulfill", fulfillment: fulfillment.map((b) => b ^ 1), data: empty };
     }
-    if (suffix === "refuse") return reject("F99", "refused by test receiver");
+    if (suffix === "refuse") {
+      return reject(ILP_ERROR.finalApplicationError, "refused by test receiver");
+    }
     if (suffix.startsWith("busy")) {
       const dataKey = new TextDecoder().decode(prepare.data);
       const seen = busyCounts.get(dataKey) ?? 0;
       busyCounts.set(dataKey, seen + 1);
-      if (seen < Number(suffix.slice(4))) return reject("T02", `busy (${seen + 1})`);
+      if (seen < Number(suffix.slice(4))) return reject(ILP_ERROR.peerBusy, `busy (${seen + 1})`);
     }
     if (suffix === "slow") {
       await new Promise((r) => setTimeout(r, prepare.expiresAt.getTime() - Date.now() + 300));
