@@ -45,7 +45,7 @@ import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import { type LoadedSettings, loadSettings, roleSettingPicker } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeIdentity } from "./node_identity.ts";
@@ -185,17 +185,14 @@ async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<Loaded
   }
 }
 
-/** flag > env > [provider] table. */
+/** A `[provider]` setting as text (see roleSettingPicker for the precedence). */
 function pick(
   loaded: LoadedSettings,
   flag: string | undefined,
   env: string,
   key: string,
 ): string | undefined {
-  if (flag !== undefined) return flag;
-  const fromEnv = Deno.env.get(env);
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  const value = loaded.sections.provider?.[key];
+  const value = roleSettingPicker(loaded, "provider")(flag, env, key);
   return value === undefined ? undefined : String(value);
 }
 

@@ -122,6 +122,38 @@ export interface LoadSettingsOptions {
   readFile?: boolean;
 }
 
+/** A role's setting by flag, environment variable or `[table]` key; see {@linkcode roleSettingPicker}. */
+export type RoleSettingPicker = (
+  flag: unknown,
+  envName: string | undefined,
+  key: string,
+) => unknown;
+
+/**
+ * The one precedence of a role's own settings (`[provider]`, `[requester]`, `[town]` tables):
+ * the flag, else a non-empty environment variable, else the table's key; undefined when none
+ * gives it. The top-level settings follow the same order through {@linkcode loadSettings}.
+ *
+ * @example
+ * ```ts
+ * const pick = roleSettingPicker(await loadSettings(), "provider");
+ * const skillsDir = pick(undefined, "TURNPIKE_SKILLS_DIR", "skills_dir");
+ * ```
+ */
+export function roleSettingPicker(
+  loaded: LoadedSettings,
+  table: string,
+  env: EnvReader = (name) => Deno.env.get(name),
+): RoleSettingPicker {
+  const values = loaded.sections[table] ?? {};
+  return (flag, envName, key) => {
+    if (flag !== undefined) return flag;
+    const fromEnv = envName === undefined ? undefined : env(envName);
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    return values[key];
+  };
+}
+
 /** Largest config file read (it is hand-written: anything bigger is a mistake). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 

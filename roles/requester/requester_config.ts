@@ -29,7 +29,7 @@
  *
  * @module
  */
-import type { LoadedSettings, Network } from "../../config/settings.ts";
+import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
@@ -107,12 +107,9 @@ export function resolveRequesterConfig(
   flags: RequesterFlags,
   env: EnvReader = (name) => Deno.env.get(name),
 ): RequesterConfig {
-  const table = loaded.sections.requester ?? {};
+  const fromTable = roleSettingPicker(loaded, "requester", env);
   const pick = (flag: string | undefined, envName: string, key: string): string | undefined => {
-    if (flag !== undefined) return flag;
-    const fromEnv = env(envName);
-    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-    const v = table[key];
+    const v = fromTable(flag, envName, key);
     return v === undefined ? undefined : String(v);
   };
   const s = loaded.settings;

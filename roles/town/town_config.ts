@@ -32,7 +32,7 @@
  *
  * @module
  */
-import type { LoadedSettings, Network } from "../../config/settings.ts";
+import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import { isLoopbackHost } from "../../config/settings.ts";
 import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
@@ -309,12 +309,7 @@ export function resolveTownConfig(
 ): TownConfig {
   const s = loaded.settings;
   const toml = loaded.sections.town ?? {};
-  const pick = (flag: unknown, envName: string | undefined, tomlKey: string): unknown => {
-    if (flag !== undefined) return flag;
-    const fromEnv = envName ? env(envName) : undefined;
-    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-    return toml[tomlKey];
-  };
+  const pick = roleSettingPicker(loaded, "town", env);
   const ilpAddress = String(
     pick(flags.ilpAddress, "TURNPIKE_TOWN_ILP_ADDRESS", "ilp_address") ??
       (s.network === "mainnet" ? "g.turnpike.town" : "test.turnpike.town"),
