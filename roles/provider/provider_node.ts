@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { RunQueue } from "./run_queue.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { getPublicKey, nip44 } from "nostr-tools";
 import { BtpClient } from "../../transport/btp_client.ts";
@@ -297,10 +298,7 @@ class Provider implements ProviderNode {
   #delivery?: EventDelivery;
   #deliveryAbort = new AbortController();
   #cancelledEarly = new Map<string, string>();
-  #runQueue: string[] = [];
-  #running = new Map<string, AbortController>();
-  #runPromises = new Set<Promise<void>>();
-  #idleWaiters: (() => void)[] = [];
+  #runs: RunQueue;
   #stopped = false;
   #status: ProviderStatus;
   #statusDirty = false;
@@ -315,6 +313,14 @@ class Provider implements ProviderNode {
     this.#unpaid = new UnpaidPool({
       max: options.maxUnpaid ?? DEFAULT_MAX_UNPAID,
       maxPerRequester: options.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
+    });
+    this.#runs = new RunQueue({
+      maxConcurrent: options.maxConcurrentRuns ?? 2,
+      run: (id, signal) => this.#runPaid(id, signal),
+      settled: (id, error) => {
+        if (error !== undefined) this.#log(`job ${id} failed: ${(error as Error).message}`);
+        this.#markStatus();
+      },
     });
     this.#status = {
       pid: Deno.pid,
@@ -466,24 +472,22 @@ class Provider implements ProviderNode {
   }
 
   idle(): Promise<void> {
-    if (this.#running.size === 0 && this.#runQueue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#runs.idle();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Running skills are killed; their records stay `running` and recovery decides at restart.
+    const stopping = this.#runs.stop(new Error("provider stopping"));
     for (const i of this.#intervals) clearInterval(i);
     for (const t of this.#timers) clearTimeout(t);
     for (const t of this.#invoiceTimers.values()) clearTimeout(t);
     await this.#subscription?.cancel().catch(() => {});
     await this.#subscriptionLoop?.catch(() => {});
     this.#catalog?.close();
-    // Running skills are killed; their records stay `running` and recovery decides at restart.
-    this.#runQueue.length = 0;
-    for (const ac of this.#running.values()) ac.abort(new Error("provider stopping"));
     this.#deliveryAbort.abort(new Error("provider stopping"));
-    await Promise.allSettled([...this.#runPromises]);
+    await stopping;
     await Promise.allSettled([...this.#pending]);
     await this.#btp?.close().catch(() => {});
     await this.#channel?.close().catch(() => {});
@@ -897,12 +901,9 @@ class Provider implements ProviderNode {
       }
       if (record.customer !== event.pubkey || isTerminalProviderJob(record)) continue;
       this.#log(`cancel ${record.id} (kind 5 from its requester)`);
-      const running = this.#running.get(record.id);
-      if (running !== undefined) {
-        running.abort(new Error("cancelled by the requester"));
+      if (this.#runs.cancel(record.id, new Error("cancelled by the requester")) === "running") {
         continue; // #runJob records the outcome
       }
-      this.#runQueue = this.#runQueue.filter((id) => id !== record.id);
       this.#desk!.close(record.id);
       this.#unpaid.release(record.id);
       await this.#finishWithError(record, "cancelled", "cancelled by the requester (kind 5)");
@@ -1090,32 +1091,14 @@ class Provider implements ProviderNode {
   }
 
   #enqueue(id: string): void {
-    if (this.#stopped || this.#runQueue.includes(id) || this.#running.has(id)) return;
-    this.#runQueue.push(id);
-    this.#pump();
+    this.#runs.enqueue(id);
   }
 
-  #pump(): void {
-    const max = this.#o.maxConcurrentRuns ?? 2;
-    while (!this.#stopped && this.#running.size < max && this.#runQueue.length > 0) {
-      const id = this.#runQueue.shift()!;
-      const record = this.store.get(id);
-      if (record === undefined || record.status !== "paid") continue;
-      const ac = new AbortController();
-      this.#running.set(id, ac);
-      const p = this.#runJob(record, ac.signal)
-        .catch((err) => this.#log(`job ${id} failed: ${(err as Error).message}`))
-        .finally(() => {
-          this.#running.delete(id);
-          this.#runPromises.delete(p);
-          this.#markStatus();
-          this.#pump();
-        });
-      this.#runPromises.add(p);
-    }
-    if (this.#running.size === 0 && this.#runQueue.length === 0) {
-      for (const w of this.#idleWaiters.splice(0)) w();
-    }
+  /** The run queue's job: a paid record run through its skill (anything else is skipped). */
+  #runPaid(id: string, signal: AbortSignal): Promise<void> | undefined {
+    const record = this.store.get(id);
+    if (record === undefined || record.status !== "paid") return undefined;
+    return this.#runJob(record, signal);
   }
 
   #skillOf(record: ProviderJobRecord): SkillEntry | undefined {
@@ -1461,7 +1444,7 @@ class Provider implements ProviderNode {
     const s = this.#status;
     s.updatedAt = nowIso();
     s.inFlight = this.inFlight();
-    s.running = this.#running.size;
+    s.running = this.#runs.running;
     s.openInvoices = this.#desk?.size ?? 0;
     s.counters = {
       admitted: this.counters.admitted,
