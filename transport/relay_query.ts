@@ -10,6 +10,9 @@
  * event that fails either is not returned but listed in `rejected`, so a caller can tell "the
  * relay has nothing" from "the relay served something forged".
  *
+ * A CLOSED `rate-limited:` (NIP-01's "retry later", what a busy town answers) is retried on the
+ * same connection after 100, 200, 400 ms... within the timeout; any other CLOSED fails the query.
+ *
  * @module
  */
 import type { NostrEvent } from "../protocol/nostr_event.ts";
@@ -28,6 +31,9 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 export const DEFAULT_QUERY_MAX_EVENTS = 100;
 /** Default {@linkcode QueryRelayOptions.maxBytes}. */
 export const DEFAULT_QUERY_MAX_BYTES = 1024 * 1024;
+
+/** First wait before a REQ refused `rate-limited:` is sent again (doubled each time). */
+const RETRY_FIRST_MS = 100;
 
 /** Options for {@linkcode queryRelay}. */
 export interface QueryRelayOptions {
@@ -132,6 +138,8 @@ class QueryRun {
   #rejected: RejectedRelayEvent[] = [];
   #received = 0;
   #bytes = 0;
+  #retries = 0;
+  readonly #req: string;
 
   constructor(url: string, filters: readonly NostrFilter[], options: QueryRelayOptions) {
     this.result = new Promise((resolve, reject) => {
@@ -149,11 +157,8 @@ class QueryRun {
     );
     this.#socket = new WebSocket(url);
     this.#socket.binaryType = "arraybuffer";
-    this.#socket.onopen = () => {
-      this.#socket.send(
-        serializeClientMessage({ type: "REQ", subId: this.#subId, filters: [...filters] }),
-      );
-    };
+    this.#req = serializeClientMessage({ type: "REQ", subId: this.#subId, filters: [...filters] });
+    this.#socket.onopen = () => this.#socket.send(this.#req);
     this.#socket.onmessage = (e) => this.#onMessage(e.data);
     this.#socket.onerror = () => this.#fail("unreachable", `cannot reach ${url}`);
     this.#socket.onclose = () => {
@@ -197,8 +202,17 @@ class QueryRun {
         ok: { events: this.#events, rejected: this.#rejected, bytes: this.#bytes },
       });
     } else if (msg.type === "CLOSED" && msg.subId === this.#subId) {
+      if (msg.message.startsWith("rate-limited:")) return this.#retryLater();
       this.#fail("closed", `the relay refused the query: ${msg.message}`);
     }
+  }
+
+  #retryLater(): void {
+    const delay = RETRY_FIRST_MS * 2 ** this.#retries++;
+    setTimeout(() => {
+      if (this.#outcome || this.#socket.readyState !== WebSocket.OPEN) return;
+      this.#socket.send(this.#req);
+    }, delay);
   }
 
   #accept(raw: NostrEvent | string): void {

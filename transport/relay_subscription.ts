@@ -3,7 +3,8 @@
  * EOSE, then each new event as the relay sends it. Every event is verified (id and signature,
  * JSON or Crosstown TOON form) and matched against the filters before it is handed on; the
  * rest are dropped. No reconnection: the caller sees the close and decides (a viewer starts a
- * fresh subscription, which resends what it missed).
+ * fresh subscription, which resends what it missed). A CLOSED `rate-limited:` (a busy town's
+ * "retry later") is not a close: the REQ is sent again after 100, 200, 400 ms... up to 5 times.
  *
  * @module
  */
@@ -16,6 +17,9 @@ import {
 import { matchFilters, type NostrFilter } from "../protocol/nostr_filter.ts";
 import { EventValidationError, verifyEvent } from "../protocol/event_verifier.ts";
 import { decodeEventToon, ToonDecodeError } from "../protocol/toon_codec.ts";
+
+/** REQs refused `rate-limited:` sent again before the refusal ends the subscription. */
+const MAX_BUSY_RETRIES = 5;
 
 /** Options for {@linkcode subscribeRelay}. */
 export interface RelaySubscriptionOptions {
@@ -67,8 +71,9 @@ export function subscribeRelay(
     return { close: () => ended = true };
   }
   socket.binaryType = "arraybuffer";
-  socket.onopen = () =>
-    socket.send(serializeClientMessage({ type: "REQ", subId, filters: [...filters] }));
+  const req = serializeClientMessage({ type: "REQ", subId, filters: [...filters] });
+  let retries = 0;
+  socket.onopen = () => socket.send(req);
   socket.onerror = () => end(`cannot reach ${url}`);
   socket.onclose = () => end(`${url} closed the connection`);
   socket.onmessage = (m) => {
@@ -83,6 +88,12 @@ export function subscribeRelay(
     if (!("subId" in msg) || msg.subId !== subId) return;
     if (msg.type === "EOSE") options.onEose?.();
     else if (msg.type === "CLOSED") {
+      if (msg.message.startsWith("rate-limited:") && retries < MAX_BUSY_RETRIES) {
+        setTimeout(() => {
+          if (!ended && socket.readyState === WebSocket.OPEN) socket.send(req);
+        }, 100 * 2 ** retries++);
+        return;
+      }
       end(`the relay refused the subscription: ${msg.message}`);
       socket.close();
     } else if (msg.type === "EVENT") {

@@ -16,6 +16,7 @@ import type { TownLimits } from "../../roles/town/town_limits.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { startLimitedTown } from "../support/town_limited_process.ts";
+import { subscribeRelay } from "../../transport/relay_subscription.ts";
 
 const PEERS = [{ account: "alice", token: "tok-alice" }, { account: "bob", token: "tok-bob" }];
 const encoder = new TextEncoder();
@@ -91,12 +92,22 @@ class Client {
   }
 }
 
-/** An honest reader: a REQ answered with EOSE. */
+/**
+ * An honest reader: a REQ answered with EOSE. Told `rate-limited: town busy` (the read budget is
+ * shared with the attack), it does what the answer says and retries a little later.
+ */
 async function honestRead(url: string): Promise<void> {
   const c = await Client.open(url);
   try {
-    c.send(["REQ", "honest", { limit: 1 }]);
-    await c.until((m) => m[0] === "EOSE" && m[1] === "honest");
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const id = `honest${attempt}`;
+      c.send(["REQ", id, { limit: 1 }]);
+      const m = await c.until((m) => (m[0] === "EOSE" || m[0] === "CLOSED") && m[1] === id);
+      if (m[0] === "EOSE") return;
+      assertMatch(String(m[2]), /^rate-limited: town busy/);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("the town answered town busy to 100 REQs in a row");
   } finally {
     await c.close();
   }
@@ -300,6 +311,30 @@ Deno.test("abuse: clients that never read cannot make the town buffer without bo
     assert(await metric(t.town.httpPort, "queued_query_bytes") <= 4 * 1024 * 1024 + 3_100_000);
   } finally {
     for (const conn of conns) conn.close();
+  }
+});
+
+Deno.test("abuse: a viewer told town busy retries and is served once the budget frees", async () => {
+  await using t = await setup({ maxConcurrentQueries: 1, maxBufferedBytes: 256 * 1024 });
+  fill(t.town.store, 50, 30_000);
+  // A reader that never reads holds the only query slot (its answer waits for the socket).
+  const hog = await openNonReader(t.town.httpPort, 1);
+  let eose = false;
+  let closed: string | undefined;
+  const sub = subscribeRelay(t.wsUrl, [{ kinds: [1], limit: 1 }], {
+    onEvent: () => {},
+    onEose: () => eose = true,
+    onClose: (reason) => closed = reason,
+  });
+  try {
+    while (await metric(t.town.httpPort, "queries_refused_busy_total") < 1) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    hog.close(); // the slot frees; the viewer's next try is answered
+    while (!eose && closed === undefined) await new Promise((r) => setTimeout(r, 10));
+    assertEquals([eose, closed], [true, undefined]);
+  } finally {
+    sub.close();
   }
 });
 

@@ -382,3 +382,21 @@ Deno.test("relay query: no EOSE times out, CLOSED is a refusal, too many events"
   }
   await assertRejects(() => queryRelay("http://127.0.0.1:1", []), RelayQueryError, "not a ws://");
 });
+
+Deno.test("relay query: CLOSED rate-limited is retried on the same connection", async () => {
+  const key = generateSecretKey();
+  let reqs = 0;
+  // Busy twice (no EOSE after a CLOSED, as a relay does), then the answer.
+  const busy = mockRelay(getPublicKey(key), (sub) => {
+    reqs++;
+    return reqs <= 2
+      ? [["CLOSED", sub, "rate-limited: town busy (query time per second spent); retry later"]]
+      : [["EVENT", sub, peerInfoEvent(key)], ["EOSE", sub]];
+  }, { eose: false });
+  try {
+    const ok = await queryRelay(busy.url, [{ kinds: [PEER_INFO_KIND] }]);
+    assertEquals([ok.events.length, reqs], [1, 3]);
+  } finally {
+    await busy.close();
+  }
+});
