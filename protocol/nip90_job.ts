@@ -71,7 +71,7 @@ export interface JobParam {
 }
 
 /** Feedback statuses of NIP-90. */
-export type JobStatus = "payment-required" | "processing" | "error" | "success" | "partial";
+export type FeedbackStatus = "payment-required" | "processing" | "error" | "success" | "partial";
 
 /** An `amount` tag: base units, and an optional payment request (here: an ILP invoice). */
 export interface JobAmount {
@@ -505,7 +505,7 @@ export interface JobFeedbackOptions {
   /** The request the feedback is about. */
   request: Pick<NostrEvent, "id" | "pubkey">;
   /** What the feedback reports; `payment-required` asks for `amount` to be paid. */
-  status: JobStatus;
+  status: FeedbackStatus;
   /** Human-readable extra info, the second value of the `status` tag. */
   extraInfo?: string;
   /** With `payment-required`: what to pay and how. */
@@ -544,7 +544,7 @@ export function buildJobFeedback(options: JobFeedbackOptions): EventTemplate {
 /** Job feedback as read by {@linkcode parseJobFeedback}. */
 export interface ParsedJobFeedback {
   /** Normalised status (`payment_required` reads as `payment-required`). */
-  status: JobStatus;
+  status: FeedbackStatus;
   /** Human-readable detail, the second value of the `status` tag. */
   extraInfo?: string;
   /** With `payment-required`: what to pay and how, from the `amount` tag. */
@@ -584,7 +584,7 @@ export function parseJobFeedback(
     throw new Nip90JobError(`job feedback status "${statusTag[1].slice(0, 64)}" is unknown`);
   }
   const fb: ParsedJobFeedback = {
-    status: status as JobStatus,
+    status: status as FeedbackStatus,
     content: event.content,
     warnings: [],
   };

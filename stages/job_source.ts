@@ -14,7 +14,7 @@
  * Only `kind` is required. `inputs` items are `[data, type, relay?, marker?]` (type: text, url,
  * event, job); `params` maps a name to a value or list of values (or is a list of `[name,
  * ...values]`); `ref` is carried to the TemplateChunk (default `job-<n>`, n counting from 1). A
- * bad line or spec becomes a FailedChunk (JobSpecError), never an end of the stream.
+ * bad line or spec becomes a FailedChunk (JobSourceError), never an end of the stream.
  *
  * @module
  */
@@ -37,9 +37,9 @@ export interface JobSourceOptions {
 }
 
 /** A job spec line that is not JSON, too long, or not a valid job. */
-export class JobSpecError extends Error {
-  /** `"JobSpecError"`: explicit so it survives bundling and worker messages. */
-  override name = "JobSpecError";
+export class JobSourceError extends Error {
+  /** `"JobSourceError"`: explicit so it survives bundling and worker messages. */
+  override name = "JobSourceError";
 }
 
 const DEFAULT_MAX_LINE = 64 * 1024;
@@ -55,10 +55,10 @@ const DEFAULT_MAX_LINE = 64 * 1024;
  */
 export function jobSpecToTemplate(spec: unknown, createdAt?: number): EventTemplate {
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
-    throw new JobSpecError("a job spec is a JSON object");
+    throw new JobSourceError("a job spec is a JSON object");
   }
   const s = spec as Record<string, unknown>;
-  if (typeof s.kind !== "number") throw new JobSpecError('a job spec needs a numeric "kind"');
+  if (typeof s.kind !== "number") throw new JobSourceError('a job spec needs a numeric "kind"');
   try {
     return buildJobRequest({
       kind: s.kind,
@@ -72,16 +72,16 @@ export function jobSpecToTemplate(spec: unknown, createdAt?: number): EventTempl
       createdAt,
     });
   } catch (err) {
-    if (err instanceof JobSpecError) throw err;
-    throw new JobSpecError((err as Error).message);
+    if (err instanceof JobSourceError) throw err;
+    throw new JobSourceError((err as Error).message);
   }
 }
 
 function parseInputs(value: unknown): JobInput[] {
-  if (!Array.isArray(value)) throw new JobSpecError('"inputs" must be a list');
+  if (!Array.isArray(value)) throw new JobSourceError('"inputs" must be a list');
   return value.map((item) => {
     const parts = stringList(item, "an input");
-    if (parts.length < 2) throw new JobSpecError("an input is [data, type, relay?, marker?]");
+    if (parts.length < 2) throw new JobSourceError("an input is [data, type, relay?, marker?]");
     const input: JobInput = { data: parts[0], type: parts[1] as JobInput["type"] };
     if (parts[2] !== undefined && parts[2] !== "") input.relay = parts[2];
     if (parts[3] !== undefined) input.marker = parts[3];
@@ -93,12 +93,12 @@ function parseParams(value: unknown): JobParam[] {
   if (Array.isArray(value)) {
     return value.map((item) => {
       const [name, ...values] = stringList(item, "a param");
-      if (name === undefined) throw new JobSpecError("a param is [name, ...values]");
+      if (name === undefined) throw new JobSourceError("a param is [name, ...values]");
       return { name, values };
     });
   }
   if (typeof value !== "object" || value === null) {
-    throw new JobSpecError('"params" must be an object or a list');
+    throw new JobSourceError('"params" must be an object or a list');
   }
   return Object.entries(value).map(([name, v]) => ({
     name,
@@ -109,34 +109,34 @@ function parseParams(value: unknown): JobParam[] {
 function scalar(v: unknown, what: string): string {
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
-  throw new JobSpecError(`${what} must be a string, number or boolean`);
+  throw new JobSourceError(`${what} must be a string, number or boolean`);
 }
 
 function amount(v: unknown): string {
   if (typeof v === "string" || (typeof v === "number" && Number.isSafeInteger(v))) return String(v);
-  throw new JobSpecError('"bid" must be an integer or a decimal string');
+  throw new JobSourceError('"bid" must be an integer or a decimal string');
 }
 
 function optionalString(v: unknown, what: string): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new JobSpecError(`"${what}" must be a string`);
+  if (typeof v !== "string") throw new JobSourceError(`"${what}" must be a string`);
   return v;
 }
 
 function stringList(v: unknown, what: string): string[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-    throw new JobSpecError(`${what} must be a list of strings`);
+    throw new JobSourceError(`${what} must be a list of strings`);
   }
   return v;
 }
 
 function tagList(v: unknown): string[][] {
-  if (!Array.isArray(v)) throw new JobSpecError('"tags" must be a list of tags');
+  if (!Array.isArray(v)) throw new JobSourceError('"tags" must be a list of tags');
   return v.map((t) => stringList(t, "a tag"));
 }
 
 /** One JSON line, already split, or the error found while splitting. */
-type SpecItem = { spec: unknown } | { error: JobSpecError; input: string };
+type SpecItem = { spec: unknown } | { error: JobSourceError; input: string };
 
 async function* jsonLines(
   bytes: ReadableStream<Uint8Array>,
@@ -150,7 +150,7 @@ async function* jsonLines(
       return { spec: JSON.parse(line) };
     } catch (err) {
       return {
-        error: new JobSpecError(`line ${lineNo}: bad JSON: ${(err as Error).message}`),
+        error: new JobSourceError(`line ${lineNo}: bad JSON: ${(err as Error).message}`),
         input: line.slice(0, 200),
       };
     }
@@ -168,7 +168,7 @@ async function* jsonLines(
       }
       if (line.length > max) {
         yield {
-          error: new JobSpecError(`line ${lineNo}: longer than ${max} bytes`),
+          error: new JobSourceError(`line ${lineNo}: longer than ${max} bytes`),
           input: line.slice(0, 200),
         };
       } else if (line !== "") {
@@ -178,7 +178,7 @@ async function* jsonLines(
     if (pending.length > max && !skipping) {
       lineNo++;
       yield {
-        error: new JobSpecError(`line ${lineNo}: longer than ${max} bytes`),
+        error: new JobSourceError(`line ${lineNo}: longer than ${max} bytes`),
         input: pending.slice(0, 200),
       };
       skipping = true;
@@ -268,7 +268,7 @@ export class JobSpecQueue implements AsyncIterable<unknown> {
     while (this.#items.length >= this.capacity && !this.#closed) {
       await new Promise<void>((resolve) => this.#wakeProducers.push(resolve));
     }
-    if (this.#closed) throw new JobSpecError("the job queue is closed");
+    if (this.#closed) throw new JobSourceError("the job queue is closed");
     this.#items.push(spec);
     this.#wakeConsumer?.();
   }

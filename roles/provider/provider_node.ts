@@ -30,8 +30,8 @@ import {
   buildJobFeedback,
   buildJobResult,
   decryptJobParams,
+  type FeedbackStatus,
   isJobRequestKind,
-  type JobStatus,
 } from "../../protocol/nip90_job.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
@@ -1360,7 +1360,7 @@ class Provider implements ProviderNode {
 
   async #feedback(
     record: ProviderJobRecord,
-    status: JobStatus,
+    status: FeedbackStatus,
     extra: { extraInfo?: string; amount?: { amount: string; paymentRequest?: string } },
   ): Promise<void> {
     await this.#publisher!.publish(buildJobFeedback({

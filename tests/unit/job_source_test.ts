@@ -39,8 +39,8 @@ Deno.test("JSON-lines specs become NIP-90 request templates; bad lines become Fa
   });
   assertEquals(out.map((c) => c.type === "failed" ? c.error : c.type), [
     "template",
-    "JobSpecError",
-    "JobSpecError",
+    "JobSourceError",
+    "JobSourceError",
     "template",
   ]);
   assertEquals(out[3].type === "template" && out[3].template.tags, [["p", "ab".repeat(32)], [
