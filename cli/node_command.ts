@@ -360,7 +360,7 @@ async function resolveNodeOptions(
       ),
     ),
     chains: loaded.sections.chains,
-    watchIntervalMs: watchIntervalMs(loaded.sections.channels),
+    channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
     channelPolicy: channelPolicyOf(loaded),
     channels: loaded.sections.channels,
     alertWebhook: opts.alertWebhook ?? nonEmpty(Deno.env.get("TURNPIKE_ALERT_WEBHOOK")) ??

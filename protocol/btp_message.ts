@@ -36,6 +36,26 @@ export const BTP_ERROR = {
 /** One of {@linkcode BTP_ERROR}. */
 export type BtpError = typeof BTP_ERROR[keyof typeof BTP_ERROR];
 
+/**
+ * An ERROR frame answering `requestId` with one of {@linkcode BTP_ERROR}, triggered now.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeBtpFrame(btpErrorFrame(7, BTP_ERROR.notAccepted, "TRANSFER is not served"));
+ * ```
+ */
+export function btpErrorFrame(requestId: number, error: BtpError, data: string): BtpErrorFrame {
+  return {
+    type: "error",
+    requestId,
+    code: error.code,
+    name: error.name,
+    triggeredAt: new Date(),
+    data,
+    protocolData: [],
+  };
+}
+
 /** One entry of a frame's protocol data. */
 export interface BtpProtocolData {
   /** Sub-protocol name, printable ASCII (`ilp`, `auth_token`, `payment-channel-claim`). */

@@ -51,14 +51,11 @@ export const JOB_STATUSES = [
 /** A job status. */
 export type JobStatus = typeof JOB_STATUSES[number];
 
+/** The statuses of a job still in flight, in the order a job moves through them. */
+export const IN_FLIGHT_JOB_STATUSES: readonly JobStatus[] = JOB_STATUSES.slice(0, 6);
+
 /** Statuses after which nothing more happens to a job. */
-export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = [
-  "done",
-  "error",
-  "timed-out",
-  "cancelled",
-  "payment-refused",
-];
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = JOB_STATUSES.slice(6);
 
 /** State of one invoice payment. */
 export type JobPaymentStatus = "paying" | "paid" | "rejected";

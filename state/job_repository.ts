@@ -21,6 +21,7 @@ import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
 import {
   formatJobRecord,
+  IN_FLIGHT_JOB_STATUSES,
   JobRecordFormatError,
   type JobStatus,
   MAX_JOB_RECORD_BYTES,
@@ -108,7 +109,6 @@ export class JobIdPrefixError extends Error {
 export const MIN_JOB_ID_PREFIX = 4;
 
 const SCHEMA_VERSION = "1";
-const IN_FLIGHT = ["pending-send", "sent", "processing", "payment-required", "paying", "paid"];
 
 /**
  * Opens the repository: creates `jobs/`, opens (or rebuilds) the index, reconciles after a crash.
@@ -309,7 +309,7 @@ export class JobRepository {
 
   /** Jobs not in a terminal status (what a restart resumes), from the index. */
   listInFlight(): JobSummary[] {
-    return this.list({ status: IN_FLIGHT as JobStatus[], limit: 1e9 });
+    return this.list({ status: [...IN_FLIGHT_JOB_STATUSES], limit: 1e9 });
   }
 
   /** Number of jobs in the index, optionally with one status. */

@@ -23,6 +23,7 @@ import {
   BTP_ERROR,
   BtpContentType,
   type BtpError,
+  btpErrorFrame,
   type BtpFrame,
   BtpFrameType,
   BtpMessageError,
@@ -709,16 +710,8 @@ export class BtpClient {
     }
   }
 
-  #sendError(ws: WebSocket, requestId: number, { code, name }: BtpError, data: string) {
-    this.#send(ws, {
-      type: "error",
-      requestId,
-      code,
-      name,
-      triggeredAt: new Date(),
-      data,
-      protocolData: [],
-    });
+  #sendError(ws: WebSocket, requestId: number, error: BtpError, data: string) {
+    this.#send(ws, btpErrorFrame(requestId, error, data));
   }
 
   #onMessage(ws: WebSocket, data: unknown) {

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { getPublicKey, nip44 } from "nostr-tools";
@@ -72,7 +73,6 @@ import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
-import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
 import {
   BlobInputError,
@@ -100,7 +100,7 @@ import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 export const PROVIDER_D_TAG = "turnpike-provider";
 
 /** Options for {@linkcode startProviderNode}. */
-export interface ProviderNodeOptions {
+export interface ProviderNodeOptions extends TownChannelSettings {
   stateDir: string;
   secretKey: Uint8Array;
   /** BTP URL of the town (or a connector in front of it). */
@@ -162,20 +162,6 @@ export interface ProviderNodeOptions {
   log?: (line: string) => void;
   /** BTP endpoint others may reach us at, for 10032 (informational). */
   btpEndpoint?: string;
-  /** Pay the town with claims on this channel (id; its file is in the state dir). */
-  channel?: string;
-  /** Claim this much ahead on the channel (base units; see `BtpClaimOptions.prepay`). */
-  channelPrepay?: bigint;
-  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
-  chains?: Record<string, unknown>;
-  /** Poll period of the channel watcher (`[channels] watch_interval`). Default 15 s. */
-  watchIntervalMs?: number;
-  /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
-  channelPolicy?: ChannelPolicy;
-  /** config.toml `[channels]` (chains, prefer, settle_timeout), for an automatic opening. */
-  channels?: Record<string, unknown>;
-  /** POST alerts (low balance, top-ups, relay disconnected) to this URL (JSON). */
-  alertWebhook?: string;
   /**
    * Publish the `processing` feedback only for runs still going after this many ms (default
    * 100; 0: as each run starts). A quicker job's result is its own progress report, and the
@@ -370,7 +356,7 @@ class Provider implements ProviderNode {
       townPubkey: o.townPubkey,
       audit: this.#audit,
       chains: o.chains,
-      watchIntervalMs: o.watchIntervalMs,
+      watchIntervalMs: o.channelWatchIntervalMs,
       prepay: o.channelPrepay,
       onChannelChange: (c) =>
         this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`),

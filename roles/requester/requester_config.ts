@@ -29,12 +29,13 @@
  *
  * @module
  */
+import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
 import { watchIntervalMs } from "../channel_watcher.ts";
-import { type ChannelPolicy, resolveChannelPolicy } from "../../config/channel_policy.ts";
+import { resolveChannelPolicy } from "../../config/channel_policy.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -52,7 +53,9 @@ export interface RequesterFlags {
 }
 
 /** Resolved requester configuration (no identity). */
-export interface RequesterConfig {
+export interface RequesterConfig extends TownChannelSettings {
+  /** Pay a town price above the ceiling. */
+  acceptPrice?: boolean;
   stateDir: string;
   /** The network the profile is on (shown by every command that pays). */
   network: Network;
@@ -67,22 +70,6 @@ export interface RequesterConfig {
   skillsDir: string;
   asset?: string;
   spendPolicy: SpendPolicy;
-  /** Payment channel id paying the town; absent: no claims. */
-  channel?: string;
-  /** Claim this much ahead on the channel (base units). Default 0. */
-  channelPrepay?: bigint;
-  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
-  chains?: Record<string, unknown>;
-  /** Poll period of the channel watcher (`[channels] watch_interval`). */
-  channelWatchIntervalMs?: number;
-  /** `[channels]` policy: open and top up a channel by itself when `auto`. */
-  channelPolicy?: ChannelPolicy;
-  /** config.toml `[channels]` (chains, prefer, settle_timeout), for an automatic opening. */
-  channels?: Record<string, unknown>;
-  /** Pay a town price above the ceiling. */
-  acceptPrice?: boolean;
-  /** Where alerts are POSTed (JSON). */
-  alertWebhook?: string;
 }
 
 /** The configuration is incomplete or invalid. */

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -51,6 +52,7 @@ import {
   openJobRepository,
 } from "../../state/job_repository.ts";
 import {
+  IN_FLIGHT_JOB_STATUSES,
   type JobStatus,
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
@@ -66,11 +68,12 @@ import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
-import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
-export interface RequesterOptions {
+export interface RequesterOptions extends TownChannelSettings {
+  /** Pay a town price above the ceiling (else the start fails). */
+  acceptPrice?: boolean;
   stateDir: string;
   secretKey: Uint8Array;
   /** Town NIP-01 URL (`ws://host:port`). */
@@ -98,22 +101,6 @@ export interface RequesterOptions {
   durable?: boolean;
   /** Audit group commit window (ms). Default 200. */
   auditWindowMs?: number;
-  /** Pay the town with claims on this channel (id; its file is in the state dir). */
-  channel?: string;
-  /** Claim this much ahead on the channel (base units; see `BtpClaimOptions.prepay`). */
-  channelPrepay?: bigint;
-  /** config.toml `[chains]`: with an RPC URL for the channel's chain, the channel is watched. */
-  chains?: Record<string, unknown>;
-  /** Poll period of the channel watcher. Default 15 s. */
-  channelWatchIntervalMs?: number;
-  /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
-  channelPolicy?: ChannelPolicy;
-  /** config.toml `[channels]` (chains, prefer, settle_timeout). */
-  channels?: Record<string, unknown>;
-  /** Pay a town price above the ceiling (else the start fails). */
-  acceptPrice?: boolean;
-  /** POST alerts (low balance, top-ups, price) to this URL. */
-  alertWebhook?: string;
 }
 
 /** A progress line. */
@@ -129,14 +116,6 @@ export class RequesterJobError extends Error {
 }
 
 const RESUME_OVERLAP_S = 5;
-const STATUS_ORDER: JobStatus[] = [
-  "pending-send",
-  "sent",
-  "processing",
-  "payment-required",
-  "paying",
-  "paid",
-];
 
 /**
  * Starts a requester: opens the state, connects to the town, resumes in-flight jobs.
@@ -841,8 +820,8 @@ export class Requester {
     options: { quiet?: boolean } = {},
   ): Promise<RequesterJobRecord> {
     const current = (await this.repo.read(id))!;
-    const from = STATUS_ORDER.indexOf(current.status);
-    const to = STATUS_ORDER.indexOf(status);
+    const from = IN_FLIGHT_JOB_STATUSES.indexOf(current.status);
+    const to = IN_FLIGHT_JOB_STATUSES.indexOf(status);
     if (from < 0 || to <= from) return current;
     if (!options.quiet) this.#progress(id, status);
     return await this.#update(id, (r) => ({ ...r, status }), { action: status });

@@ -9,6 +9,7 @@
 import {
   BTP_ERROR,
   type BtpError,
+  btpErrorFrame,
   type BtpFrame,
   decodeBtpFrame,
   encodeBtpFrame,
@@ -158,16 +159,8 @@ export class BtpPeerConnection {
     }
   }
 
-  #error(requestId: number, { code, name }: BtpError, data: string): void {
-    this.#send({
-      type: "error",
-      requestId,
-      code,
-      name,
-      triggeredAt: new Date(),
-      data,
-      protocolData: [],
-    });
+  #error(requestId: number, error: BtpError, data: string): void {
+    this.#send(btpErrorFrame(requestId, error, data));
   }
 
   #onCosign(requestId: number, request: Uint8Array): void {
