@@ -69,15 +69,12 @@ export async function pruneRequesterJobs(
   repo: JobRepository,
   options: PruneJobsOptions,
 ): Promise<PruneReport> {
-  const all = repo.list({ limit: 1e9 });
-  const finished = all.filter((j) => TERMINAL_JOB_STATUSES.includes(j.status));
-  const old = finished.filter((j) => j.updatedAtMs < options.beforeMs);
-  const report: PruneReport = {
-    pruned: old.map((j) => j.id),
-    inFlight: all.length - finished.length,
-    recent: finished.length - old.length,
-    dryRun: options.dryRun,
-  };
+  const { old, report } = sortOut(
+    repo.list({ limit: 1e9 }),
+    (j) => TERMINAL_JOB_STATUSES.includes(j.status),
+    (j) => j.updatedAtMs,
+    options,
+  );
   if (options.dryRun) return report;
   for (const job of old) {
     const paths = await removeJobFiles(options.stateDir, [
@@ -103,15 +100,12 @@ export async function pruneProviderJobs(
   store: ProviderJobStore,
   options: PruneJobsOptions,
 ): Promise<PruneReport> {
-  const all = store.all();
-  const finished = all.filter(isTerminalProviderJob);
-  const old = finished.filter((j) => Date.parse(j.updatedAt) < options.beforeMs);
-  const report: PruneReport = {
-    pruned: old.map((j) => j.id),
-    inFlight: all.length - finished.length,
-    recent: finished.length - old.length,
-    dryRun: options.dryRun,
-  };
+  const { old, report } = sortOut(
+    store.all(),
+    isTerminalProviderJob,
+    (j) => Date.parse(j.updatedAt),
+    options,
+  );
   if (options.dryRun) return report;
   for (const job of old) {
     const paths = await removeJobFiles(options.stateDir, [`results/${job.id}`]);
@@ -156,4 +150,24 @@ async function removeByPrefix(dir: string, prefix: string): Promise<void> {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
+}
+
+/** The finished jobs older than the cut-off, and the report that counts the rest. */
+function sortOut<J extends { id: string }>(
+  all: J[],
+  finished: (job: J) => boolean,
+  updatedAtMs: (job: J) => number,
+  options: PruneJobsOptions,
+): { old: J[]; report: PruneReport } {
+  const done = all.filter(finished);
+  const old = done.filter((j) => updatedAtMs(j) < options.beforeMs);
+  return {
+    old,
+    report: {
+      pruned: old.map((j) => j.id),
+      inFlight: all.length - done.length,
+      recent: done.length - old.length,
+      dryRun: options.dryRun,
+    },
+  };
 }
