@@ -608,10 +608,30 @@ class Provider implements ProviderNode {
     });
   }
 
-  async #announce(assetCode: string, assetScale: number): Promise<void> {
+  #announcing: Promise<void> = Promise.resolve();
+
+  /**
+   * One announcement at a time, each reading the skills when it runs: an older one finishing
+   * after a newer one would put back skills that are gone (in the status file and in the town's
+   * kind 31990 alike), as catalog changes in quick succession showed under load.
+   */
+  #announce(assetCode: string, assetScale: number): Promise<void> {
+    const next = this.#announcing.then(() => this.#announceNow(assetCode, assetScale));
+    this.#announcing = next.catch(() => {});
+    return next;
+  }
+
+  /** created_at of the last announcement (unix seconds). */
+  #announcedAt = 0;
+
+  async #announceNow(assetCode: string, assetScale: number): Promise<void> {
     const publisher = this.#publisher!;
     const before = publisher.spent;
     const skills = this.#quotedSkillList();
+    // Replaceable events: of two with the same created_at the town keeps the lower id (NIP-01),
+    // so a second announcement within a second would be refused as older. Each one is later.
+    const createdAt = Math.max(Math.floor(Date.now() / 1000), this.#announcedAt + 1);
+    this.#announcedAt = createdAt;
     await publisher.publish(buildPeerInfo({
       ilpAddress: this.ilpAddress,
       btpEndpoint: this.#o.btpEndpoint ?? this.#o.btpUrl,
@@ -621,12 +641,13 @@ class Provider implements ProviderNode {
       settlementAddresses: {},
       tokenNetworks: {},
       preferredTokens: {},
-    }));
+    }, { createdAt }));
     const kinds = [...new Set(skills.flatMap((s) => s.kinds))].sort();
     if (kinds.length > 0) {
       const prices = skills.map((s) => BigInt(s.price));
       const min = prices.reduce((a, b) => (b < a ? b : a));
       await publisher.publish(buildHandlerAnnouncement({
+        createdAt,
         d: PROVIDER_D_TAG,
         kinds,
         metadata: {
