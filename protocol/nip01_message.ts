@@ -22,6 +22,20 @@ import {
   validateFilter,
 } from "./nostr_filter.ts";
 
+/**
+ * True for a NOTICE/CLOSED/OK reason that says "try again later" (NIP-01's `rate-limited:`
+ * prefix, what a busy town answers), rather than a refusal that will not change.
+ *
+ * @example
+ * ```ts
+ * isRetryLater("rate-limited: town busy (query time per second spent); retry later"); // true
+ * isRetryLater("blocked: no"); // false
+ * ```
+ */
+export function isRetryLater(reason: string): boolean {
+  return reason.startsWith("rate-limited:");
+}
+
 /** Default largest message accepted: 1 MiB (UTF-8 bytes). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Default most filters in one REQ or COUNT. */

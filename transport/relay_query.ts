@@ -17,6 +17,7 @@
  */
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import {
+  isRetryLater,
   Nip01MessageError,
   parseRelayMessage,
   serializeClientMessage,
@@ -202,7 +203,7 @@ class QueryRun {
         ok: { events: this.#events, rejected: this.#rejected, bytes: this.#bytes },
       });
     } else if (msg.type === "CLOSED" && msg.subId === this.#subId) {
-      if (msg.message.startsWith("rate-limited:")) return this.#retryLater();
+      if (isRetryLater(msg.message)) return this.#retryLater();
       this.#fail("closed", `the relay refused the query: ${msg.message}`);
     }
   }

@@ -10,6 +10,7 @@
  */
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import {
+  isRetryLater,
   Nip01MessageError,
   parseRelayMessage,
   serializeClientMessage,
@@ -88,7 +89,7 @@ export function subscribeRelay(
     if (!("subId" in msg) || msg.subId !== subId) return;
     if (msg.type === "EOSE") options.onEose?.();
     else if (msg.type === "CLOSED") {
-      if (msg.message.startsWith("rate-limited:") && retries < MAX_BUSY_RETRIES) {
+      if (isRetryLater(msg.message) && retries < MAX_BUSY_RETRIES) {
         setTimeout(() => {
           if (!ended && socket.readyState === WebSocket.OPEN) socket.send(req);
         }, 100 * 2 ** retries++);

@@ -11,6 +11,7 @@ import {
   type BtpError,
   btpErrorFrame,
   type BtpFrame,
+  BtpFrameType,
   decodeBtpFrame,
   encodeBtpFrame,
   getIlpData,
@@ -198,7 +199,10 @@ export class BtpPeerConnection {
       frame = decodeBtpFrame(bytes, { maxFrameBytes: this.#o.maxFrameBytes });
     } catch (err) {
       const id = peekBtpRequestId(bytes);
-      if (id !== undefined && (bytes[0] === 6 || bytes[0] === 7)) {
+      if (
+        id !== undefined &&
+        (bytes[0] === BtpFrameType.message || bytes[0] === BtpFrameType.transfer)
+      ) {
         this.#error(id, BTP_ERROR.invalidFields, (err as Error).message.slice(0, 200));
       }
       return;

@@ -14,8 +14,9 @@
  *
  * @module
  */
-import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import {
+  BTP_ERROR,
+  btpErrorFrame,
   BtpMessageError,
   decodeBtpFrame,
   encodeBtpFrame,
@@ -272,15 +273,7 @@ function refuse(socket: WebSocket, bytes: Uint8Array, message: string): void {
   const requestId = peekBtpRequestId(bytes);
   try {
     if (requestId !== undefined) {
-      socket.send(encodeBtpFrame({
-        type: "error",
-        requestId,
-        code: ILP_ERROR.badRequest,
-        name: "NotAcceptedError",
-        triggeredAt: new Date(),
-        data: message,
-        protocolData: [],
-      }));
+      socket.send(encodeBtpFrame(btpErrorFrame(requestId, BTP_ERROR.notAccepted, message)));
     }
   } finally {
     socket.close(1008, "BTP auth refused");

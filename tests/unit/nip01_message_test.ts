@@ -1,5 +1,6 @@
 import {
   type ClientMessage,
+  isRetryLater,
   Nip01MessageError,
   parseClientMessage,
   parseRelayMessage,
@@ -106,5 +107,17 @@ Deno.test("size limit counts UTF-8 bytes, for strings and bytes", () => {
     () => parseRelayMessage(new Uint8Array([0x5b, 0xff, 0x5d])),
     Nip01MessageError,
     "not valid UTF-8",
+  );
+});
+
+Deno.test("nip01: only rate-limited: reasons say retry later", () => {
+  assertEquals(
+    [
+      "rate-limited: town busy (query time per second spent); retry later",
+      "blocked: no",
+      "invalid: bad filter",
+      "error: could not query the event store",
+    ].map(isRetryLater),
+    [true, false, false, false],
   );
 });
