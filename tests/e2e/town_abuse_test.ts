@@ -539,10 +539,10 @@ async function readAll(conn: Deno.Conn): Promise<string> {
 }
 
 Deno.test("abuse: idle connections past the file limit do not end the town", async () => {
-  // 80 descriptors: the town's own (store, workers, the inner HTTP socket) plus its smallest caps
-  // exceed it, so accepts do fail with EMFILE (at 256 the caps sized from the limit now keep the
-  // town under it, and there would be no failure to survive).
-  await using town = await startLimitedTown({ openFiles: 80 });
+  // 256 descriptors, 400 connections: the caps sized from the limit shed the excess at accept.
+  // (At 80, below what the town itself holds, accepts fail with EMFILE and Deno 2.9.6 itself
+  // can panic initialising its signal handling: docs/OPERATIONS.md "Limits".)
+  await using town = await startLimitedTown({ openFiles: 256 });
   const conns: Deno.TcpConn[] = [];
   for (let i = 0; i < 400; i++) {
     const port = i % 2 ? town.btpPort : town.httpPort;
@@ -556,7 +556,7 @@ Deno.test("abuse: idle connections past the file limit do not end the town", asy
       );
     }
   }
-  assert(conns.length > 80, `${conns.length} connections opened`);
+  assert(conns.length > 256, `${conns.length} connections opened`);
   for (const conn of conns) conn.close();
   let answered = false;
   while (!answered) {
@@ -570,6 +570,6 @@ Deno.test("abuse: idle connections past the file limit do not end the town", asy
     }
   }
   const text = await (await fetch(`http://127.0.0.1:${town.httpPort}/metrics`)).text();
-  assertMatch(text, /turnpike_town_http_accept_errors_total [1-9]/);
+  assertMatch(text, /turnpike_town_connections_refused_total [1-9]/);
   assert(town.alive());
 });
