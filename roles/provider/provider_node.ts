@@ -21,10 +21,11 @@
 import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
+import { PaymentDesk } from "./payment_desk.ts";
 import { getPublicKey, nip44 } from "nostr-tools";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
-import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { recoveryStepFor } from "./job_recovery.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
 import {
@@ -34,9 +35,7 @@ import {
   type FeedbackStatus,
   isJobRequestKind,
 } from "../../protocol/nip90_job.ts";
-import { buildPeerInfo } from "../../protocol/peer_info.ts";
-import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
-import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
+import { ProviderAnnouncer } from "./announcer.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
@@ -59,15 +58,11 @@ import { openDeliveryLog } from "../../state/delivery_log.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
 import { stderrTail } from "./stderr_tail.ts";
-import { INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
-import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   DEFAULT_MAX_UNPAID,
   DEFAULT_MAX_UNPAID_PER_REQUESTER,
   DEFAULT_UNPAID_GRACE_SEC,
   type UnpaidDropReason,
-  UnpaidPool,
-  type UnpaidWithdrawalReason,
 } from "./unpaid_pool.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
@@ -95,9 +90,6 @@ import { blobOutputTag } from "../../protocol/job_blobs.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
-
-/** `d` tag of the heartbeat and of the 31990 announcement. */
-export const PROVIDER_D_TAG = "turnpike-provider";
 
 /** Options for {@linkcode startProviderNode}. */
 export interface ProviderNodeOptions extends TownChannelSettings {
@@ -231,12 +223,8 @@ export async function startProviderNode(options: ProviderNodeOptions): Promise<P
 }
 
 const nowIso = () => new Date().toISOString();
-/** Default heartbeat period: 1 h (a paid write; providers online are those seen in 3 h). */
-const DEFAULT_HEARTBEAT_MS = 3_600_000;
 /** How far before the job window delivered kinds are read (gift wraps back-date by 2 days). */
 const DELIVERY_LOOKBACK_S = 3 * 86_400;
-/** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
-const DEFAULT_REFRESH_MS = 86_400_000;
 
 class Provider implements ProviderNode {
   pubkey: string;
@@ -249,7 +237,6 @@ class Provider implements ProviderNode {
   }
   #docker?: { engine: DockerEngineInfo; runner: { run(job: SkillJob): Promise<SkillOutcome> } };
   #dockerUnavailable = "not probed";
-  #periodicCost = { heartbeat: 0n, announce: 0n };
   counters: ProviderCounters = {
     admitted: 0,
     paid: 0,
@@ -269,15 +256,14 @@ class Provider implements ProviderNode {
   #alerts?: NodeAlerts;
   #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   #publisher?: TownPublisher;
-  #desk?: InvoiceDesk;
-  #unpaid: UnpaidPool;
+  #announcer?: ProviderAnnouncer;
+  #desk?: PaymentDesk;
   #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
   #catalog?: SkillCatalog;
   #sandbox?: SkillSandbox;
   #subscription?: ReadableStreamDefaultReader<unknown>;
   #subscriptionLoop?: Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
-  #invoiceTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #intervals: ReturnType<typeof setInterval>[] = [];
   #dropped = new Map<string, true>();
   #notices!: DropNotices;
@@ -296,10 +282,6 @@ class Provider implements ProviderNode {
     this.#log = options.log ?? (() => {});
     this.pubkey = getPublicKey(options.secretKey);
     this.#notices = new DropNotices({ pubkey: this.pubkey });
-    this.#unpaid = new UnpaidPool({
-      max: options.maxUnpaid ?? DEFAULT_MAX_UNPAID,
-      maxPerRequester: options.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
-    });
     this.#runs = new RunQueue({
       maxConcurrent: options.maxConcurrentRuns ?? 2,
       run: (id, signal) => this.#runPaid(id, signal),
@@ -386,11 +368,7 @@ class Provider implements ProviderNode {
     await this.#btp.connect();
     const ildcp = await this.#btp.fetchIldcp();
     this.ilpAddress = ildcp.clientAddress;
-    this.#desk = new InvoiceDesk({
-      address: () => this.ilpAddress,
-      assetCode: ildcp.assetCode,
-      assetScale: ildcp.assetScale,
-    });
+    this.#desk = this.#openPaymentDesk(ildcp.assetCode, ildcp.assetScale);
     await this.#probeDocker();
     this.#blobPricePerMiB = o.blobPricePerMiB ??
       await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??
@@ -418,16 +396,9 @@ class Provider implements ProviderNode {
     });
     this.#status.ilpAddress = this.ilpAddress;
     await this.#openDelivery();
-    await this.#announce(ildcp.assetCode, ildcp.assetScale);
-    await this.#heartbeat();
-    this.#intervals.push(
-      setInterval(() => this.#track(this.#heartbeat()), this.#heartbeatMs),
-      setInterval(
-        () => this.#track(this.#announce(ildcp.assetCode, ildcp.assetScale)),
-        this.#refreshMs,
-      ),
-      setInterval(() => this.#track(this.#flushStatus()), 1000),
-    );
+    this.#announcer = this.#openAnnouncer(ildcp.assetCode, ildcp.assetScale);
+    await this.#announcer.start();
+    this.#intervals.push(setInterval(() => this.#track(this.#flushStatus()), 1000));
     await this.#recover();
     this.#subscribe();
     this.#track(this.#warmSkills());
@@ -467,8 +438,9 @@ class Provider implements ProviderNode {
     // Running skills are killed; their records stay `running` and recovery decides at restart.
     const stopping = this.#runs.stop(new Error("provider stopping"));
     for (const i of this.#intervals) clearInterval(i);
+    this.#announcer?.stop();
     for (const t of this.#timers) clearTimeout(t);
-    for (const t of this.#invoiceTimers.values()) clearTimeout(t);
+    this.#desk?.close();
     await this.#subscription?.cancel().catch(() => {});
     await this.#subscriptionLoop?.catch(() => {});
     this.#catalog?.close();
@@ -490,12 +462,14 @@ class Provider implements ProviderNode {
   // ---- background work bookkeeping
 
   #track(p: Promise<unknown>): void {
-    const guarded = p.catch((err) => {
-      this.#status.lastError = (err as Error).message;
-      this.#log(`error: ${(err as Error).message}`);
-    });
+    const guarded = p.catch((err) => this.#backgroundError(err as Error));
     this.#pending.add(guarded);
     void guarded.finally(() => this.#pending.delete(guarded));
+  }
+
+  #backgroundError(err: Error): void {
+    this.#status.lastError = err.message;
+    this.#log(`error: ${err.message}`);
   }
 
   #later(ms: number, fn: () => Promise<void>): void {
@@ -608,104 +582,38 @@ class Provider implements ProviderNode {
     });
   }
 
-  #announcing: Promise<void> = Promise.resolve();
-
-  /**
-   * One announcement at a time, each reading the skills when it runs: an older one finishing
-   * after a newer one would put back skills that are gone (in the status file and in the town's
-   * kind 31990 alike), as catalog changes in quick succession showed under load.
-   */
-  #announce(assetCode: string, assetScale: number): Promise<void> {
-    const next = this.#announcing.then(() => this.#announceNow(assetCode, assetScale));
-    this.#announcing = next.catch(() => {});
-    return next;
-  }
-
-  /** created_at of the last announcement (unix seconds). */
-  #announcedAt = 0;
-
-  async #announceNow(assetCode: string, assetScale: number): Promise<void> {
+  /** The announcer, once the ILP address and asset are known (IL-DCP). */
+  #openAnnouncer(assetCode: string, assetScale: number): ProviderAnnouncer {
+    const o = this.#o;
     const publisher = this.#publisher!;
-    const before = publisher.spent;
-    const skills = this.#quotedSkillList();
-    // Replaceable events: of two with the same created_at the town keeps the lower id (NIP-01),
-    // so a second announcement within a second would be refused as older. Each one is later.
-    const createdAt = Math.max(Math.floor(Date.now() / 1000), this.#announcedAt + 1);
-    this.#announcedAt = createdAt;
-    await publisher.publish(buildPeerInfo({
+    const announcer: ProviderAnnouncer = new ProviderAnnouncer({
+      publish: (template) => publisher.publish(template),
+      spent: () => publisher.spent,
       ilpAddress: this.ilpAddress,
-      btpEndpoint: this.#o.btpEndpoint ?? this.#o.btpUrl,
+      btpEndpoint: o.btpEndpoint ?? o.btpUrl,
       assetCode,
       assetScale,
-      supportedChains: [],
-      settlementAddresses: {},
-      tokenNetworks: {},
-      preferredTokens: {},
-    }, { createdAt }));
-    const kinds = [...new Set(skills.flatMap((s) => s.kinds))].sort();
-    if (kinds.length > 0) {
-      const prices = skills.map((s) => BigInt(s.price));
-      const min = prices.reduce((a, b) => (b < a ? b : a));
-      await publisher.publish(buildHandlerAnnouncement({
-        createdAt,
-        d: PROVIDER_D_TAG,
-        kinds,
-        metadata: {
-          name: this.#o.name ?? "turnpike-provider",
-          about: this.#o.about ??
-            `skills: ${
-              skills.map((s) => `${s.name} (${s.kinds.join(",")}) ${s.price}`).join("; ")
-            }`,
-          price: { amount: String(min), assetCode, assetScale, per: "job" },
-          paymentMethods: ["ilp"],
-          encryption: ["nip44", "nip04"],
-          skills,
-        },
-      }));
-    }
-    this.#status.skills = skills;
-    this.#status.lastAnnounceAt = nowIso();
-    this.#periodic("announce", publisher.spent - before);
-    this.#markStatus();
-  }
-
-  get #heartbeatMs(): number {
-    return this.#o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  }
-
-  get #refreshMs(): number {
-    return this.#o.refreshMs ?? DEFAULT_REFRESH_MS;
-  }
-
-  /** Remembers what one periodic write cost and updates the cost per day in the status. */
-  #periodic(what: "heartbeat" | "announce", cost: bigint): void {
-    this.#periodicCost[what] = cost;
-    const perDay = (c: bigint, ms: number) => c * BigInt(Math.round(86_400_000 / ms));
-    this.#status.periodicCostPerDay = String(
-      perDay(this.#periodicCost.heartbeat, this.#heartbeatMs) +
-        perDay(this.#periodicCost.announce, this.#refreshMs),
-    );
+      name: o.name,
+      about: o.about,
+      heartbeatMs: o.heartbeatMs,
+      refreshMs: o.refreshMs,
+      skills: () => this.#quotedSkillList(),
+      inFlight: () => this.inFlight(),
+      onChange: () => {
+        this.#status.skills = announcer.skills;
+        this.#status.lastAnnounceAt = announcer.lastAnnounceAt?.toISOString();
+        this.#status.lastHeartbeatAt = announcer.lastHeartbeatAt?.toISOString();
+        this.#status.periodicCostPerDay = String(announcer.costPerDay);
+        this.#markStatus();
+      },
+      onError: (err) => this.#backgroundError(err),
+    });
+    return announcer;
   }
 
   /** Cost per day of the heartbeat and announcements (base units), for the banner. */
   get periodicCostPerDay(): bigint {
-    return BigInt(this.#status.periodicCostPerDay ?? "0");
-  }
-
-  async #heartbeat(): Promise<void> {
-    const period = Math.ceil(this.#heartbeatMs / 1000);
-    const before = this.#publisher!.spent;
-    const now = Math.floor(Date.now() / 1000);
-    await this.#publisher!.publish({
-      kind: HEARTBEAT_KIND,
-      created_at: now,
-      tags: [["d", PROVIDER_D_TAG], ["expiration", String(now + 3 * period)]],
-      content: `serving ${this.#skillList().map((s) => s.name).join(",")}; ` +
-        `${this.inFlight()} jobs in flight`,
-    });
-    this.#status.lastHeartbeatAt = nowIso();
-    this.#periodic("heartbeat", this.#publisher!.spent - before);
-    this.#markStatus();
+    return this.#announcer?.costPerDay ?? 0n;
   }
 
   /**
@@ -739,8 +647,7 @@ class Provider implements ProviderNode {
     await sub?.cancel().catch(() => {});
     await this.#subscriptionLoop?.catch(() => {});
     this.#subscribe();
-    const { assetCode, assetScale } = this.#desk.asset;
-    await this.#announce(assetCode, assetScale);
+    await this.#announcer?.announce();
   }
 
   // ---- subscription and admission
@@ -870,20 +777,19 @@ class Provider implements ProviderNode {
       this.counters.admitted++;
       return await this.#finishWithError(record, "error", refusal);
     }
+    const desk = this.#desk!;
     if (quote!.amount > 0n) {
-      const slot = this.#unpaid.reserve(record.id, record.customer);
+      const slot = desk.reserve(record);
       if (!slot.ok) return this.#drop(event, slot.reason, slot.detail);
-      if (slot.displaced !== undefined) this.#withdraw(slot.displaced, "unpaid-displaced");
     }
     // Persisted before anything else happens. The invoice is made first, in memory only
     // (nothing leaves this process before the record is on disk), so admission and billing
     // are one durable write instead of two on the job's critical path.
-    const billed = await this.#bill(record);
+    const billed = await desk.bill(record);
     try {
       await this.store.put(billed);
     } catch (err) {
-      this.#desk!.close(record.id); // never announced: nobody can pay it
-      this.#unpaid.release(record.id);
+      desk.release(record.id); // never announced: nobody can pay it
       throw err;
     }
     this.counters.admitted++;
@@ -911,8 +817,7 @@ class Provider implements ProviderNode {
       if (this.#runs.cancel(record.id, new Error("cancelled by the requester")) === "running") {
         continue; // #runJob records the outcome
       }
-      this.#desk!.close(record.id);
-      this.#unpaid.release(record.id);
+      this.#desk!.release(record.id);
       await this.#finishWithError(record, "cancelled", "cancelled by the requester (kind 5)");
     }
   }
@@ -925,7 +830,7 @@ class Provider implements ProviderNode {
       case "admitted":
         return await this.#invoice(record);
       case "invoiced":
-        return this.#reopenInvoice(record);
+        return this.#desk!.reopen(record);
       case "paid":
         return this.#enqueue(record.id);
       case "result-computed":
@@ -938,7 +843,7 @@ class Provider implements ProviderNode {
   }
 
   async #invoice(record: ProviderJobRecord): Promise<void> {
-    const billed = await this.#bill(record);
+    const billed = await this.#desk!.bill(record);
     await this.store.put(billed);
     await this.#announceBill(billed);
   }
@@ -949,42 +854,59 @@ class Provider implements ProviderNode {
    */
   #quote(event: NostrEvent, entry: SkillEntry): JobQuote {
     if (entry.manifest.price === 0n) return { amount: 0n, price: 0n, writes: 0n, blobs: 0n };
-    const expiryMs = this.#invoiceLifetimeMs;
     return priceJob({
       request: event,
       manifest: entry.manifest,
       pricePerByte: this.#o.pricePerByte ?? 10n,
       blobPricePerMiB: this.#blobPricePerMiB,
       providerPubkey: this.pubkey,
-      invoiceText: (amount) => this.#desk!.previewText({ jobId: event.id, amount, expiryMs }),
+      invoiceText: (amount) => this.#desk!.previewText(event.id, amount),
       asset: this.#desk!.asset,
     });
   }
 
-  /** An invoice lives no longer than the grace its slot is held for. */
-  get #invoiceLifetimeMs(): number {
-    const grace = this.#o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
-    return Math.min(this.#o.invoiceExpiryMs ?? grace, grace);
-  }
-
-  /** The job's next state once billed (not persisted): `paid` for free skills, else `invoiced`. */
-  async #bill(record: ProviderJobRecord): Promise<ProviderJobRecord> {
-    const price = BigInt(record.price);
-    if (price === 0n) return { ...record, status: "paid", paidAt: nowIso() };
-    const expiryMs = this.#invoiceLifetimeMs;
-    const open = await this.#desk!.issue({ jobId: record.id, amount: price, expiryMs });
-    return {
-      ...record,
-      status: "invoiced",
-      invoice: open.text,
-      fulfillment: Array.from(open.fulfillment, (b) => b.toString(16).padStart(2, "0")).join(""),
-    };
+  /** The payment desk, once the asset is known (IL-DCP). */
+  #openPaymentDesk(assetCode: string, assetScale: number): PaymentDesk {
+    const o = this.#o;
+    // An invoice lives no longer than the grace its slot is held for.
+    const grace = o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
+    return new PaymentDesk({
+      address: () => this.ilpAddress,
+      assetCode,
+      assetScale,
+      unpaid: {
+        max: o.maxUnpaid ?? DEFAULT_MAX_UNPAID,
+        maxPerRequester: o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
+      },
+      invoiceLifetimeMs: Math.min(o.invoiceExpiryMs ?? grace, grace),
+      store: this.store,
+      payments: this.#payments!,
+      onPaid: (record, amount, asset) => {
+        this.counters.paid++;
+        this.counters.earned += amount;
+        this.#log(`paid ${record.id}: ${amount} ${asset}`);
+        this.#markStatus();
+        this.#enqueue(record.id);
+      },
+      onWithdrawn: (record, reason, why) => {
+        this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+        this.#log(`withdraw ${record.id}: ${reason} (${why})`);
+        this.#markStatus();
+        this.#track(this.#finishWithError(record, "error", why));
+      },
+      onLatePayment: (destination, message) => {
+        this.counters.dropped["late-payment"] = (this.counters.dropped["late-payment"] ?? 0) + 1;
+        this.#log(`late payment to ${destination} rejected: ${message}`);
+        this.#markStatus();
+      },
+      onRecordError: (jobId, err) => this.#log(`cannot record payment of ${jobId}: ${err.message}`),
+    });
   }
 
   /** After the billed record is on disk: run a free job, or publish the payment request. */
   async #announceBill(billed: ProviderJobRecord): Promise<void> {
     if (billed.status === "paid") return this.#enqueue(billed.id);
-    this.#armInvoiceExpiry(billed, parseIlpInvoice(billed.invoice!).expiresAt.getTime());
+    this.#desk!.armExpiry(billed);
     this.#markStatus();
     await this.#feedback(billed, "payment-required", {
       extraInfo: paymentRequiredInfo(BigInt(billed.price), this.#desk!.asset),
@@ -992,109 +914,16 @@ class Provider implements ProviderNode {
     });
   }
 
-  #reopenInvoice(record: ProviderJobRecord): void {
-    const invoice = parseIlpInvoice(record.invoice!);
-    this.#desk!.restore({
-      invoice,
-      text: record.invoice!,
-      fulfillment: hexToBytes(record.fulfillment!),
-    });
-    this.#unpaid.restore(record.id, record.customer);
-    this.#armInvoiceExpiry(record, invoice.expiresAt.getTime());
-  }
-
-  #armInvoiceExpiry(record: ProviderJobRecord, expiresAtMs: number): void {
-    const t = setTimeout(() => {
-      this.#invoiceTimers.delete(record.id);
-      if (!this.#stopped) this.#withdraw(record.id, "unpaid-grace");
-    }, Math.max(0, expiresAtMs - Date.now()) + 50);
-    this.#invoiceTimers.set(record.id, t);
-  }
-
-  /**
-   * Withdraws an unpaid job's invoice and frees its slot; the job ends in `error` and its
-   * requester is told. Does nothing when a payment got there first.
-   */
-  #withdraw(jobId: string, reason: UnpaidWithdrawalReason): void {
-    const current = this.store.get(jobId);
-    if (current?.status !== "invoiced") return;
-    if (!this.#desk!.withdraw(jobId, reason === "unpaid-grace" ? "grace" : "displaced")) return;
-    this.#unpaid.release(jobId);
-    clearTimeout(this.#invoiceTimers.get(jobId));
-    this.#invoiceTimers.delete(jobId);
-    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
-    const why = reason === "unpaid-grace"
-      ? "payment not received before expiry"
-      : "invoice withdrawn unpaid: its slot went to a newer request";
-    this.#log(`withdraw ${jobId}: ${reason} (${why})`);
-    this.#markStatus();
-    this.#track(this.#finishWithError(current, "error", why));
-  }
-
-  async #onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
-    const desk = this.#desk;
-    const reject = (code: string, message: string): IlpReply => ({
+  /** Payments go to the payment desk once it is open; until then (and when stopping) T00. */
+  #onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+    if (this.#desk !== undefined && !this.#stopped) return this.#desk.onPrepare(prepare);
+    return Promise.resolve({
       type: "reject",
-      code,
+      code: ILP_ERROR.internalError,
       triggeredBy: this.ilpAddress,
-      message,
+      message: "provider not ready",
       data: new Uint8Array(),
     });
-    if (desk === undefined || this.#stopped) {
-      return reject(ILP_ERROR.internalError, "provider not ready");
-    }
-    const match = await desk.match(prepare);
-    if (!match.ok) {
-      if (match.reply.type === "reject" && match.reply.code === INVOICE_WITHDRAWN_CODE) {
-        this.counters.dropped["late-payment"] = (this.counters.dropped["late-payment"] ?? 0) + 1;
-        this.#log(`late payment to ${prepare.destination} rejected: ${match.reply.message}`);
-        this.#markStatus();
-      }
-      return match.reply;
-    }
-    const { invoice, fulfillment } = match.open;
-    const record = this.store.get(invoice.jobId);
-    if (record?.status !== "invoiced") {
-      return reject(ILP_ERROR.unreachable, "job is not awaiting payment");
-    }
-    // Closed synchronously so a concurrent identical PREPARE, or a withdrawal, cannot win too.
-    if (!desk.close(invoice.jobId)) {
-      // Withdrawn while this PREPARE was being checked: its payer gets the withdrawal's reject.
-      const again = await desk.match(prepare);
-      return again.ok ? reject(ILP_ERROR.unreachable, "job is not awaiting payment") : again.reply;
-    }
-    this.#unpaid.release(invoice.jobId);
-    clearTimeout(this.#invoiceTimers.get(invoice.jobId));
-    this.#invoiceTimers.delete(invoice.jobId);
-    try {
-      // Persist before answering: an acknowledged payment is never lost. The record and the log
-      // line are independent files, fsynced concurrently; both are on disk before the FULFILL.
-      await Promise.all([
-        this.store.put({ ...record, status: "paid", paidAt: nowIso() }),
-        this.#payments!.append({
-          ts: nowIso(),
-          direction: "in",
-          event: "fulfilled",
-          jobId: record.id,
-          invoiceId: invoice.condition,
-          amount: String(invoice.amount),
-          asset: invoice.assetCode,
-          scale: invoice.assetScale,
-          peer: record.customer,
-          fulfillment: record.fulfillment,
-          category: "job",
-        }),
-      ]);
-    } catch (err) {
-      this.#log(`cannot record payment of ${record.id}: ${(err as Error).message}`);
-      return reject(ILP_ERROR.internalError, "cannot record the payment");
-    }
-    this.counters.paid++;
-    this.counters.earned += invoice.amount;
-    this.#log(`paid ${record.id}: ${invoice.amount} ${invoice.assetCode}`);
-    this.#markStatus();
-    this.#enqueue(record.id);
-    return { type: "fulfill", fulfillment, data: new Uint8Array() };
   }
 
   #enqueue(id: string): void {
@@ -1391,33 +1220,32 @@ class Provider implements ProviderNode {
   }
 
   async #recoverOne(record: ProviderJobRecord): Promise<void> {
-    {
-      if (record.status === "running") {
-        const reaped = await reapSkillProcesses(`${this.#o.stateDir}/work/${record.id}`);
-        if (reaped.length > 0) this.#log(`recover ${record.id}: killed leftover pids ${reaped}`);
-        await reapSkillCgroups(record.id);
-        const skill = this.#skillOf(record);
-        if (skill?.manifest.idempotent) {
-          this.#log(`recover ${record.id}: re-run (skill ${record.skill} is idempotent)`);
-          const paid = { ...record, status: "paid" as const };
-          await this.store.put(paid);
-          this.#enqueue(paid.id);
-        } else {
-          await this.#finishWithError(record, "error", "provider restarted while the job ran");
-        }
+    const step = recoveryStepFor(record, {
+      idempotent: this.#skillOf(record)?.manifest.idempotent ?? false,
+      nowMs: Date.now(),
+    });
+    if (record.status === "running") {
+      // Cut off mid-run: whatever it left behind goes before anything runs again.
+      const reaped = await reapSkillProcesses(`${this.#o.stateDir}/work/${record.id}`);
+      if (reaped.length > 0) this.#log(`recover ${record.id}: killed leftover pids ${reaped}`);
+      await reapSkillCgroups(record.id);
+    }
+    switch (step.action) {
+      case "rerun": {
+        this.#log(`recover ${record.id}: re-run (skill ${record.skill} is idempotent)`);
+        const paid = { ...record, status: "paid" as const };
+        await this.store.put(paid);
+        return this.#enqueue(paid.id);
+      }
+      case "fail":
+        return await this.#finishWithError(record, "error", step.reason);
+      case "notify":
+        return await this.#notifyError(record);
+      case "none":
         return;
-      }
-      if (record.invoice !== undefined && record.status === "invoiced") {
-        if (parseIlpInvoice(record.invoice).expiresAt.getTime() <= Date.now()) {
-          return await this.#finishWithError(record, "error", "payment not received before expiry");
-        }
-      }
-      if (isTerminalProviderJob(record)) {
-        if (record.notified === false) await this.#notifyError(record);
-        return;
-      }
-      this.#log(`recover ${record.id}: ${record.status}`);
-      await this.#advance(record);
+      case "resume":
+        this.#log(`recover ${record.id}: ${record.status}`);
+        return await this.#advance(record);
     }
   }
 
@@ -1452,7 +1280,7 @@ class Provider implements ProviderNode {
     s.updatedAt = nowIso();
     s.inFlight = this.inFlight();
     s.running = this.#runs.running;
-    s.openInvoices = this.#desk?.size ?? 0;
+    s.openInvoices = this.#desk?.openInvoices ?? 0;
     s.counters = {
       admitted: this.counters.admitted,
       paid: this.counters.paid,

@@ -1,0 +1,193 @@
+/**
+ * The provider's payment desk on a real job store and payment log (a temp dir, no network):
+ * billing, the exact PREPARE paying once and on disk first, withdrawal by expiry and by a
+ * newer request, late payments, cancellation, and restart re-opening an invoice.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { PaymentDesk, type PaymentDeskOptions } from "../../roles/provider/payment_desk.ts";
+import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/invoice_desk.ts";
+import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { openProviderJobStore } from "../../state/provider_job_store.ts";
+import { openPaymentLog } from "../../state/payment_log.ts";
+import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+import type { UnpaidWithdrawalReason } from "../../roles/provider/unpaid_pool.ts";
+
+// Invoices are addressed by a job id's first 18 hex digits: these differ there.
+const jobId = (n: number) => n.toString(16).padStart(2, "0").repeat(32);
+
+function admitted(n: number, customer = "c1".repeat(32), price = "500"): ProviderJobRecord {
+  const now = new Date().toISOString();
+  return {
+    id: jobId(n),
+    kind: 5100,
+    customer,
+    skill: "echo",
+    status: "admitted",
+    price,
+    requestToon: "id: x",
+    encrypted: false,
+    admittedAt: now,
+    updatedAt: now,
+    attempts: 0,
+  };
+}
+
+/** The PREPARE a requester builds from an invoice string. */
+function prepareFor(record: ProviderJobRecord, amount?: string): IlpPrepare {
+  const invoice = parseIlpInvoice(record.invoice!);
+  return {
+    amount: amount ?? String(invoice.amount),
+    destination: invoice.destination,
+    executionCondition: hexToBytes(invoice.condition),
+    expiresAt: new Date(Date.now() + 30_000),
+    data: new Uint8Array(),
+  };
+}
+
+async function openDesk(stateDir: string, overrides: Partial<PaymentDeskOptions> = {}) {
+  const store = await openProviderJobStore({ stateDir });
+  const payments = await openPaymentLog({ stateDir });
+  const paid: string[] = [];
+  const withdrawn: [string, UnpaidWithdrawalReason][] = [];
+  const late: string[] = [];
+  const desk = new PaymentDesk({
+    address: () => "test.town.beta",
+    assetCode: "USD",
+    assetScale: 6,
+    unpaid: { max: 2, maxPerRequester: 2 },
+    invoiceLifetimeMs: 60_000,
+    store,
+    payments,
+    onPaid: (r) => paid.push(r.id),
+    onWithdrawn: (r, reason) => withdrawn.push([r.id, reason]),
+    onLatePayment: (_, message) => late.push(message),
+    onRecordError: (id, err) => {
+      throw new Error(`unexpected record error for ${id}: ${err.message}`);
+    },
+    ...overrides,
+  });
+  /** Reserve, bill, persist, arm: what the node does on admission. */
+  const admit = async (record: ProviderJobRecord) => {
+    const slot = desk.reserve(record);
+    assert(slot.ok, `slot refused: ${JSON.stringify(slot)}`);
+    const billed = await desk.bill(record);
+    await store.put(billed);
+    if (billed.status === "invoiced") desk.armExpiry(billed);
+    return billed;
+  };
+  return { desk, store, payments, paid, withdrawn, late, admit };
+}
+
+const codeOf = (reply: IlpReply) => reply.type === "reject" ? reply.code : "fulfill";
+
+Deno.test("payment desk: the exact PREPARE is recorded on disk, then fulfilled, once", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.admit(admitted(1));
+  assertEquals(billed.status, "invoiced");
+  assertEquals(d.desk.openInvoices, 1);
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed, "499"))), "F04");
+  const [first, second] = await Promise.all([
+    d.desk.onPrepare(prepareFor(billed)),
+    d.desk.onPrepare(prepareFor(billed)),
+  ]);
+  assertEquals([codeOf(first), codeOf(second)].sort(), ["F02", "fulfill"]);
+  assertEquals(d.paid, [billed.id]);
+  assertEquals(d.desk.openInvoices, 0);
+  // What a restart would find: the record paid and the payment logged.
+  const store = await openProviderJobStore({ stateDir });
+  assertEquals(store.get(billed.id)?.status, "paid");
+  const log = await openPaymentLog({ stateDir });
+  const lines = log.entries().filter((e) => e.jobId === billed.id);
+  assertEquals(lines.map((e) => [e.direction, e.amount, e.category]), [["in", "500", "job"]]);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: a free job is paid when billed, with no invoice", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.desk.bill(admitted(2, undefined, "0"));
+  assertEquals(billed.status, "paid");
+  assertEquals(billed.invoice, undefined);
+  assertEquals(d.desk.openInvoices, 0);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: an invoice not paid in time is withdrawn; its late payment gets F99", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir, { invoiceLifetimeMs: 1 });
+  const billed = await d.admit(admitted(3));
+  while (d.withdrawn.length === 0) await new Promise((r) => setTimeout(r, 20));
+  assertEquals(d.withdrawn, [[billed.id, "unpaid-grace"]]);
+  const reply = await d.desk.onPrepare(prepareFor(billed));
+  assertEquals(codeOf(reply), INVOICE_WITHDRAWN_CODE);
+  assertEquals(d.late.length, 1);
+  assertEquals(d.paid, []);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: a full pool withdraws the oldest unpaid job; paying it then gets F99", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const oldest = await d.admit(admitted(4, "a1".repeat(32)));
+  await d.admit(admitted(5, "a2".repeat(32)));
+  await d.admit(admitted(6, "a3".repeat(32)));
+  assertEquals(d.withdrawn, [[oldest.id, "unpaid-displaced"]]);
+  assertEquals(d.desk.openInvoices, 2);
+  const reply = await d.desk.onPrepare(prepareFor(oldest));
+  assertEquals(codeOf(reply), INVOICE_WITHDRAWN_CODE);
+  assertEquals(d.late.length, 1);
+  assertEquals(d.paid, []);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: a requester over its share of the pool is refused a slot", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir, { unpaid: { max: 8, maxPerRequester: 1 } });
+  await d.admit(admitted(7));
+  const slot = d.desk.reserve(admitted(8));
+  assertEquals(slot.ok ? "ok" : slot.reason, "over-requester-unpaid");
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: a released (cancelled) invoice can no longer be paid", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.admit(admitted(9));
+  d.desk.release(billed.id);
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "F02");
+  assertEquals(d.paid, []);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: after a restart the invoice is re-opened from the record and can be paid", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const before = await openDesk(stateDir);
+  const billed = await before.admit(admitted(10));
+  before.desk.close();
+  const after = await openDesk(stateDir);
+  const record = after.store.get(billed.id)!;
+  assertEquals(codeOf(await after.desk.onPrepare(prepareFor(record))), "F02");
+  after.desk.reopen(record);
+  assertEquals(codeOf(await after.desk.onPrepare(prepareFor(record))), "fulfill");
+  assertEquals(after.paid, [billed.id]);
+  after.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: once closed (stopping), payments are refused T00", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.admit(admitted(11));
+  d.desk.close();
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "T00");
+  await Deno.remove(stateDir, { recursive: true });
+});
