@@ -36,6 +36,7 @@ import {
   recoverBalanceProofSignerKey,
 } from "./balance_proof.ts";
 import type { OnChainChannel } from "./token_network_client.ts";
+import { sameAddress } from "./signer_check.ts";
 
 /** What the verifier remembers per channel (persist it in the channel file). */
 export interface ClaimBook {
@@ -340,8 +341,4 @@ export class ClaimVerifier {
   invalidate(channelId: `0x${string}`): void {
     this.#channels.delete(channelId.toLowerCase());
   }
-}
-
-function sameAddress(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }

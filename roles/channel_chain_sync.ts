@@ -12,7 +12,11 @@
  * @module
  */
 import type { Hex } from "viem";
-import type { OnChainChannel, SubmittedProof } from "../chain/token_network_client.ts";
+import type {
+  OnChainChannel,
+  OnChainParticipant,
+  SubmittedProof,
+} from "../chain/token_network_client.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import { type ChannelRecord, saveChannel } from "../state/channel_file.ts";
 
@@ -105,31 +109,53 @@ export interface SyncChannelOptions {
  * ```
  */
 export function applyChainState(record: ChannelRecord, onChain: OnChainChannel): ChannelRecord {
-  const self = onChain.participants[record.selfAddress.toLowerCase()];
-  const peer = onChain.participants[record.peerAddress.toLowerCase()];
-  const next = { ...record };
-  next.status = onChain.state === "closed" ? "closed" : onChain.state === "opened"
-    // Co-signed final balances stay final: the gate must not take claims again.
-    ? (record.status === "closing" ? "closing" : "open")
-    : "settled";
-  next.settleAt = onChain.settleAt;
-  if (self) {
-    if (self.deposit > next.deposit) next.deposit = self.deposit;
-    if (self.withdrawn > next.withdrawn) next.withdrawn = self.withdrawn;
-    if (self.nonce > next.sentNonce) {
-      next.sentNonce = self.nonce;
-      next.sent = self.transferredAmount;
-    }
-  }
-  if (peer) {
-    if (peer.deposit > next.peerDeposit) next.peerDeposit = peer.deposit;
-    if (peer.withdrawn > next.peerWithdrawn) next.peerWithdrawn = peer.withdrawn;
-    if (peer.nonce > next.receivedNonce) {
-      next.receivedNonce = peer.nonce;
-      next.received = peer.transferredAmount;
-    }
-  }
-  return next;
+  const self = grown(onChain.participants[record.selfAddress.toLowerCase()], {
+    deposit: record.deposit,
+    withdrawn: record.withdrawn,
+    nonce: record.sentNonce,
+    amount: record.sent,
+  });
+  const peer = grown(onChain.participants[record.peerAddress.toLowerCase()], {
+    deposit: record.peerDeposit,
+    withdrawn: record.peerWithdrawn,
+    nonce: record.receivedNonce,
+    amount: record.received,
+  });
+  return {
+    ...record,
+    status: onChain.state === "closed" ? "closed" : onChain.state === "opened"
+      // Co-signed final balances stay final: the gate must not take claims again.
+      ? (record.status === "closing" ? "closing" : "open")
+      : "settled",
+    settleAt: onChain.settleAt,
+    deposit: self.deposit,
+    withdrawn: self.withdrawn,
+    sentNonce: self.nonce,
+    sent: self.amount,
+    peerDeposit: peer.deposit,
+    peerWithdrawn: peer.withdrawn,
+    receivedNonce: peer.nonce,
+    received: peer.amount,
+  };
+}
+
+/** One side's books: the channel file's numbers, or the chain's where the chain is further on. */
+interface SideBooks {
+  deposit: bigint;
+  withdrawn: bigint;
+  nonce: bigint;
+  amount: bigint;
+}
+
+function grown(onChain: OnChainParticipant | undefined, ours: SideBooks): SideBooks {
+  if (onChain === undefined) return ours;
+  const newerProof = onChain.nonce > ours.nonce;
+  return {
+    deposit: onChain.deposit > ours.deposit ? onChain.deposit : ours.deposit,
+    withdrawn: onChain.withdrawn > ours.withdrawn ? onChain.withdrawn : ours.withdrawn,
+    nonce: newerProof ? onChain.nonce : ours.nonce,
+    amount: newerProof ? onChain.transferredAmount : ours.amount,
+  };
 }
 
 /**

@@ -35,16 +35,20 @@ import type { OnChainChannel, TokenNetworkClient } from "../chain/token_network_
 import { BtpContentType, type BtpProtocolData } from "../protocol/btp_message.ts";
 import {
   ChannelCosignError,
+  type CooperativeSettleRequest,
   COSIGN_PROTOCOL_NAME,
   COSIGN_VERSION,
   type CosignAnswer,
+  type CosignChannelRef,
   type CosignRequest,
   decodeCosignAnswer,
   encodeCosignRequest,
+  type WithdrawRequest,
 } from "../protocol/payment_channel_cosign.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import { type ChannelRecord, saveChannel, type SentClaimWriter } from "../state/channel_file.ts";
 import { BtpRemoteError } from "../transport/btp_client.ts";
+import { describeSignerMismatch, sameAddress, signerMismatch } from "../chain/signer_check.ts";
 
 /** Default wait for the peer's answer. */
 export const DEFAULT_COSIGN_TIMEOUT_MS = 10_000;
@@ -117,7 +121,7 @@ export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): C
   }
   const selfBalance = self.deposit - (self.withdrawn ?? 0n) - record.sent + record.received;
   const peerBalance = peer.deposit - (peer.withdrawn ?? 0n) + record.sent - record.received;
-  const selfFirst = same(onChain.participant1, record.selfAddress);
+  const selfFirst = sameAddress(onChain.participant1, record.selfAddress);
   return {
     channelId: record.channelId,
     participant1: onChain.participant1,
@@ -148,11 +152,7 @@ export async function requestCooperativeSettle(
   const settle = finalBalances(record, options.onChain);
   const mine = await signCooperativeSettle(settle, { secretKey: options.secretKey, domain });
   const theirs = await exchange(options, {
-    version: COSIGN_VERSION,
     type: "cooperative-settle",
-    channelId: record.channelId,
-    chainId: record.chainId,
-    tokenNetworkAddress: record.tokenNetworkAddress,
     participant1: settle.participant1,
     balance1: settle.balance1,
     participant2: settle.participant2,
@@ -160,12 +160,8 @@ export async function requestCooperativeSettle(
     transferredAmount: record.sent,
     nonce: record.sentNonce,
     signature: mine,
-  });
-  await checkPeerSigner(
-    () => recoverCooperativeSettleSigner(settle, theirs, domain),
-    record.peerAddress,
-  );
-  const selfFirst = same(settle.participant1, record.selfAddress);
+  }, (signature) => recoverCooperativeSettleSigner(settle, signature, domain));
+  const selfFirst = sameAddress(settle.participant1, record.selfAddress);
   return {
     settle,
     signature1: selfFirst ? mine : theirs,
@@ -198,20 +194,12 @@ export async function requestWithdraw(options: WithdrawRequestOptions): Promise<
   };
   const mine = await signWithdraw(withdraw, { secretKey: options.secretKey, domain });
   const theirs = await exchange(options, {
-    version: COSIGN_VERSION,
     type: "withdraw",
-    channelId: record.channelId,
-    chainId: record.chainId,
-    tokenNetworkAddress: record.tokenNetworkAddress,
     participant: withdraw.participant,
     totalWithdraw: withdraw.totalWithdraw,
     expiration: withdraw.expiration,
     signature: mine,
-  });
-  await checkPeerSigner(
-    () => recoverWithdrawSigner(withdraw, theirs, domain),
-    record.peerAddress,
-  );
+  }, (signature) => recoverWithdrawSigner(withdraw, signature, domain));
   return { withdraw, participantSignature: mine, partnerSignature: theirs };
 }
 
@@ -249,13 +237,7 @@ export interface LastClaim {
  */
 export async function requestLastClaim(options: LastClaimRequestOptions): Promise<LastClaim> {
   const { record } = options;
-  const answer = await ask(options, {
-    version: COSIGN_VERSION,
-    type: "last-claim",
-    channelId: record.channelId,
-    chainId: record.chainId,
-    tokenNetworkAddress: record.tokenNetworkAddress,
-  });
+  const answer = await ask(options, { type: "last-claim" });
   if (answer.type !== "claim") {
     throw new ChannelCosignError("peer-error", `expected a claim, the answer is "${answer.type}"`);
   }
@@ -272,7 +254,7 @@ export async function requestLastClaim(options: LastClaimRequestOptions): Promis
     if (!(err instanceof BalanceProofSignatureError)) throw err;
     throw new ChannelCosignError("bad-peer-signature", err.message);
   }
-  if (!same(signer, record.selfAddress)) {
+  if (!sameAddress(signer, record.selfAddress)) {
     throw new ChannelCosignError(
       "bad-peer-signature",
       `the claim returned (nonce ${nonce}) is signed by ${signer}, not by this node ` +
@@ -439,25 +421,44 @@ export async function withdrawCooperatively(
 }
 
 /** The peer's signature over a co-sign request. */
+/**
+ * Sends a signed request about the record's channel and returns the peer's signature, once it
+ * recovers (through `recover`) to the peer.
+ */
 async function exchange(
   options: CosignRequestOptions,
-  request: CosignRequest,
+  body: RequestBody<CooperativeSettleRequest | WithdrawRequest>,
+  recover: (signature: `0x${string}`) => Promise<string>,
 ): Promise<`0x${string}`> {
-  const answer = await ask(options, request);
+  const answer = await ask(options, body);
   if (answer.type !== "signed") {
     throw new ChannelCosignError(
       "peer-error",
       `expected a signature, the answer is "${answer.type}"`,
     );
   }
+  await checkPeerSigner(() => recover(answer.signature), options.record.peerAddress);
   return answer.signature;
 }
 
+/** A request's own fields: the channel it is about is the record's. */
+type RequestBody<R extends CosignRequest = CosignRequest> = R extends CosignRequest
+  ? Omit<R, keyof CosignChannelRef>
+  : never;
+
 /** The peer's answer to a request, unless it refused (then a {@linkcode ChannelCosignError}). */
 async function ask(
-  options: Pick<CosignRequestOptions, "peer" | "timeoutMs">,
-  request: CosignRequest,
+  options: Pick<CosignRequestOptions, "peer" | "timeoutMs" | "record">,
+  body: RequestBody,
 ): Promise<Exclude<CosignAnswer, { type: "refused" }>> {
+  const { record } = options;
+  const request = {
+    version: COSIGN_VERSION,
+    channelId: record.channelId,
+    chainId: record.chainId,
+    tokenNetworkAddress: record.tokenNetworkAddress,
+    ...body,
+  } as CosignRequest;
   const data = encodeCosignRequest(request);
   let reply: BtpProtocolData[];
   try {
@@ -488,20 +489,12 @@ async function ask(
   return answer;
 }
 
-async function checkPeerSigner(
-  recover: () => Promise<`0x${string}`>,
-  peer: `0x${string}`,
-): Promise<void> {
-  let signer: string;
-  try {
-    signer = await recover();
-  } catch (err) {
-    throw new ChannelCosignError("bad-peer-signature", (err as Error).message);
-  }
-  if (!same(signer, peer)) {
+async function checkPeerSigner(recover: () => Promise<string>, peer: string): Promise<void> {
+  const mismatch = await signerMismatch(recover, peer);
+  if (mismatch !== undefined) {
     throw new ChannelCosignError(
       "bad-peer-signature",
-      `the signature returned recovers to ${signer}, not to the peer ${peer}`,
+      describeSignerMismatch(mismatch, `the peer ${peer}`),
     );
   }
 }
@@ -512,8 +505,4 @@ function domainOf(record: ChannelRecord): TokenNetworkDomain {
 
 function maxOf(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
-}
-
-function same(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }

@@ -52,23 +52,30 @@ export interface RequesterFlags {
   alertWebhook?: string;
 }
 
-/** Resolved requester configuration (no identity). */
-export interface RequesterConfig extends TownChannelSettings {
-  /** Pay a town price above the ceiling. */
+/** The requester's town and how it pays it: in the resolved config and the node's options alike. */
+export interface RequesterTownSettings extends TownChannelSettings {
+  /** Pay a town price above the ceiling (else the start fails). */
   acceptPrice?: boolean;
   stateDir: string;
-  /** The network the profile is on (shown by every command that pays). */
-  network: Network;
+  /** Town NIP-01 URL (`ws://host:port`). */
   relayUrl: string;
+  /** BTP URL of the town or a connector in front of it. */
   btpUrl: string;
   btpToken: string;
-  /** Absent: learned from the town's NIP-11 `self`. */
+  /** The town's pubkey; absent: learned from the town's NIP-11 `self`. */
   townPubkey?: string;
   townAddress?: string;
   pricePerByte?: bigint;
+  /** Asset the requester pays in (invoices in another asset are refused). */
+  asset?: string;
+}
+
+/** Resolved requester configuration (no identity). */
+export interface RequesterConfig extends RequesterTownSettings {
+  /** The network the profile is on (shown by every command that pays). */
+  network: Network;
   priceCeiling: bigint;
   skillsDir: string;
-  asset?: string;
   spendPolicy: SpendPolicy;
 }
 

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { TownChannelSettings } from "../town_channel_settings.ts";
+import type { RequesterTownSettings } from "./requester_config.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -71,24 +71,10 @@ import type { TransferProgress } from "../../transport/blossom_client.ts";
 import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
-export interface RequesterOptions extends TownChannelSettings {
-  /** Pay a town price above the ceiling (else the start fails). */
-  acceptPrice?: boolean;
-  stateDir: string;
+export interface RequesterOptions extends RequesterTownSettings {
   secretKey: Uint8Array;
-  /** Town NIP-01 URL (`ws://host:port`). */
-  relayUrl: string;
-  /** BTP URL of the town or a connector in front of it. */
-  btpUrl: string;
-  btpToken: string;
-  /** The town's pubkey; default: its NIP-11 `self`. */
-  townPubkey?: string;
-  townAddress?: string;
-  pricePerByte?: bigint;
   priceCeiling?: bigint;
   spendPolicy?: SpendPolicy;
-  /** Asset the requester pays in (invoices in another asset are refused). */
-  asset?: string;
   /** Where callback skills live. Default `<state dir>/skills`. */
   skillsDir?: string;
   /** Progress lines (job id, status, detail). */

@@ -52,6 +52,7 @@ import {
 } from "../../protocol/payment_channel_cosign.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 import type { ChannelClaimGate } from "./btp_claim_gate.ts";
+import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
 
 /** Longest a withdraw signature may stay valid, from the chain's clock. */
 export const MAX_WITHDRAW_EXPIRY_SECONDS = 86_400n;
@@ -139,7 +140,7 @@ function ownChannelOf(options: ChannelCosignDeskOptions, request: CosignRequest)
   if (request.chainId !== record.chainId) {
     refuse("wrong-chain", `chain ${request.chainId}, the channel is on ${record.chainId}`);
   }
-  if (!same(request.tokenNetworkAddress, record.tokenNetworkAddress)) {
+  if (!sameAddress(request.tokenNetworkAddress, record.tokenNetworkAddress)) {
     refuse(
       "wrong-contract",
       `TokenNetwork ${request.tokenNetworkAddress}, expected ${record.tokenNetworkAddress}`,
@@ -184,8 +185,8 @@ async function cosignSettle(
 ): Promise<`0x${string}`> {
   const { record, onChain, domain } = await openChannelOf(options, request);
   if (
-    !same(request.participant1, onChain.participant1) ||
-    !same(request.participant2, onChain.participant2)
+    !sameAddress(request.participant1, onChain.participant1) ||
+    !sameAddress(request.participant2, onChain.participant2)
   ) {
     refuse(
       "wrong-participants",
@@ -278,7 +279,7 @@ async function cosignWithdraw(
   if (record.status !== "open") {
     refuse("channel-closing", `channel ${record.channelId} is ${record.status}`);
   }
-  if (!same(request.participant, record.peerAddress)) {
+  if (!sameAddress(request.participant, record.peerAddress)) {
     refuse("wrong-participants", `only the payer ${record.peerAddress} withdraws here`);
   }
   const withdraw: Withdraw = {
@@ -384,20 +385,10 @@ function booksOf(gate: ChannelClaimGate): { claimed: bigint; nonce: bigint; forw
   return book ?? { claimed: record.received, nonce: record.receivedNonce, forwarded: 0n };
 }
 
-async function checkSigner(
-  recover: () => Promise<`0x${string}`>,
-  expected: `0x${string}`,
-): Promise<void> {
-  let signer: string;
-  try {
-    signer = await recover();
-  } catch (err) {
-    // viem throws its own errors for signatures that do not parse.
-    if (err instanceof Error) refuse("bad-signature", err.message);
-    throw err;
-  }
-  if (!same(signer, expected)) {
-    refuse("bad-signature", `the signature is not the channel peer's (${expected})`);
+async function checkSigner(recover: () => Promise<string>, expected: string): Promise<void> {
+  const mismatch = await signerMismatch(recover, expected);
+  if (mismatch !== undefined) {
+    refuse("bad-signature", describeSignerMismatch(mismatch, `the channel peer ${expected}`));
   }
 }
 
@@ -412,8 +403,4 @@ function participant(
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
-}
-
-function same(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }

@@ -47,6 +47,7 @@ import type { ChannelRecord } from "../../state/channel_file.ts";
 import { applyChainState } from "../channel_chain_sync.ts";
 import { newChannelRecord } from "../channel_record_builder.ts";
 import { TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
+import { sameAddress } from "../../chain/signer_check.ts";
 
 /** The chain calls discovery makes, and what a new record needs: `TokenNetworkClient` fits. */
 export type DiscoveryChainClient = Pick<
@@ -166,13 +167,13 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
           : `chain ${claim.chainId} is not one this town settles on (it settles on: ${settles})`,
       );
     }
-    if (!same(claim.tokenNetworkAddress, client.tokenNetworkAddress)) {
+    if (!sameAddress(claim.tokenNetworkAddress, client.tokenNetworkAddress)) {
       throw new ClaimError(
         "wrong-contract",
         `TokenNetwork ${claim.tokenNetworkAddress}, this town uses ${client.tokenNetworkAddress}`,
       );
     }
-    if (!same(claim.tokenAddress, client.tokenAddress)) {
+    if (!sameAddress(claim.tokenAddress, client.tokenAddress)) {
       throw new ClaimError(
         "wrong-token",
         `token ${claim.tokenAddress}, this town settles in ${client.tokenAddress}`,
@@ -218,7 +219,7 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
       }
       throw err;
     }
-    if (same(address, this.#o.selfAddress)) {
+    if (sameAddress(address, this.#o.selfAddress)) {
       throw new ClaimError("bad-signature", "the claim is signed by the town's own key");
     }
     return address;
@@ -279,7 +280,7 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
       );
     }
     const members = [onChain.participant1, onChain.participant2];
-    if (!members.some((m) => same(m, this.#o.selfAddress))) {
+    if (!members.some((m) => sameAddress(m, this.#o.selfAddress))) {
       throw this.#remember(
         id,
         "unknown-channel",
@@ -287,7 +288,7 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
           `${onChain.participant1} and ${onChain.participant2}`,
       );
     }
-    if (!members.some((m) => same(m, payer))) {
+    if (!members.some((m) => sameAddress(m, payer))) {
       throw new ClaimError(
         "bad-signature",
         `the claim is signed by ${payer}, who is not a participant of channel ${id}`,
@@ -303,7 +304,7 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
         `the payer has no deposit in channel ${id} yet: deposit first, then claim`,
       );
     }
-    const peerAddress = members.find((m) => same(m, payer))!;
+    const peerAddress = members.find((m) => sameAddress(m, payer))!;
     const record = applyChainState(
       {
         ...newChannelRecord(client, {
@@ -323,7 +324,7 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
     let checked = this.#tokenChecked.get(chainId);
     if (!checked) {
       checked = client.contractToken().then((token) => {
-        if (!same(token, client.tokenAddress)) {
+        if (!sameAddress(token, client.tokenAddress)) {
           throw new ClaimError(
             "wrong-token",
             `the TokenNetwork ${client.tokenNetworkAddress} holds ${token}, not the configured ` +
@@ -339,8 +340,4 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
     }
     return checked;
   }
-}
-
-function same(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }

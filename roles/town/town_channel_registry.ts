@@ -49,6 +49,7 @@ import {
 } from "./btp_claim_gate.ts";
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
+import { sameAddress } from "../../chain/signer_check.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -255,8 +256,8 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     const before = current?.gate.record();
     if (
       before && before.status === "open" &&
-      !(same(before.peerAddress, found.record.peerAddress) &&
-        same(before.tokenNetworkAddress, found.record.tokenNetworkAddress))
+      !(sameAddress(before.peerAddress, found.record.peerAddress) &&
+        sameAddress(before.tokenNetworkAddress, found.record.tokenNetworkAddress))
     ) {
       throw new ClaimError(
         "channel-in-use",
@@ -273,9 +274,10 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       throw new ClaimError("channel-in-use", `channel ${id} pays for another account of this town`);
     }
     // A file the town already had (`channel recover`) keeps its newer claim counters.
-    const record: ChannelRecord = existing && same(existing.selfAddress, found.record.selfAddress)
-      ? { ...mergeChainSync(existing, found.record), btpAccount: account }
-      : found.record;
+    const record: ChannelRecord =
+      existing && sameAddress(existing.selfAddress, found.record.selfAddress)
+        ? { ...mergeChainSync(existing, found.record), btpAccount: account }
+        : found.record;
     await saveChannel(record, {
       stateDir: this.#o.stateDir,
       audit: this.#o.audit,
@@ -300,8 +302,4 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     }
     return bound;
   }
-}
-
-function same(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }
