@@ -8,7 +8,11 @@
  * 3. restart with 10k in-flight jobs on record: `startRequester` (parallel batched load)
  *    vs the obvious alternative (sequential `repo.read` of each in-flight job).
  *
- * 4. `--only trace` (not in the default run): where one job's wall time goes (sh no-op skill, 30 jobs): the median time
+ * 4. `--only feeds` (not in the default run): the receiving pipelines (`roles/event_feed.ts`) in
+ *    their workers vs inline in the node's thread, same run, alternating: submit -> result of
+ *    sh no-op jobs, and `startRequester` (the feed's workers start with it).
+ *
+ * 5. `--only trace` (not in the default run): where one job's wall time goes (sh no-op skill, 30 jobs): the median time
  *    from submit of each step seen on both sides (requester progress, provider log lines, sandbox
  *    start/end), and the start-up of the skills alone (direct spawn, no sandbox): the floor a
  *    sandboxed run cannot go below.
@@ -289,8 +293,50 @@ async function trace(n: number) {
   await Deno.remove(skills, { recursive: true });
 }
 
+/** Job latency and requester start-up with both nodes' feeds in workers vs inline. */
+async function feeds(n: number, rounds: number) {
+  const skills = await shSkillsDir();
+  const figures = new Map<string, { jobs: number[]; starts: number[] }>();
+  for (let round = 0; round < rounds; round++) {
+    for (const feedMode of ["inline", "workers"] as const) {
+      const net = await startRequesterNetwork({
+        providerSkillsDir: skills,
+        providerOptions: { feedMode },
+      });
+      const f = figures.get(feedMode) ?? { jobs: [], starts: [] };
+      figures.set(feedMode, f);
+      const t0 = performance.now();
+      const req = await net.startRequester({ durable: true, auditWindowMs, feedMode });
+      f.starts.push(performance.now() - t0);
+      try {
+        for (let i = 0; i < n; i++) {
+          const t = performance.now();
+          const job = await req.submit(echoSpec(`feed ${i}`, { skill: "none" }));
+          const done = await req.waitFor(job.id);
+          if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
+          f.jobs.push(performance.now() - t);
+        }
+      } finally {
+        await req.close();
+        await net.stop();
+      }
+    }
+  }
+  for (const [mode, f] of figures) {
+    const jobs = f.jobs.sort((a, b) => a - b);
+    const starts = f.starts.sort((a, b) => a - b);
+    console.log(
+      `feeds ${mode.padEnd(7)}: ${jobs.length} sh no-op jobs p50 ${fmt(pct(jobs, 0.5))} p99 ${
+        fmt(pct(jobs, 0.99))
+      }; startRequester p50 ${fmt(pct(starts, 0.5))} (${starts.length} starts)`,
+    );
+  }
+  await Deno.remove(skills, { recursive: true });
+}
+
 void getPublicKey;
 if (only === "trace") await trace(30);
+if (only === "feeds") await feeds(100, 5);
 if (want("latency")) {
   await latency("echo, sandboxed skill", undefined, 200);
   const skills = await shSkillsDir();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Chunk } from "../stages/chunks.ts";
+import { isReportChunk } from "../stages/chunks.ts";
 
 /**
  * Resolves after a macrotask. Outputs a transform enqueues travel to our collector through
@@ -71,7 +72,7 @@ export class BatchTransformDriver {
     // the batch is already bounded, so queueing it whole buffers nothing unbounded.
     let last: Promise<void> = Promise.resolve();
     for (const chunk of chunks) {
-      if (chunk.type === "failed") {
+      if (isReportChunk(chunk)) {
         await last;
         await this.#yield.next(); // earlier outputs first, so order is kept
         this.#out.push(chunk);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Chunk } from "../stages/chunks.ts";
+import { isReportChunk } from "../stages/chunks.ts";
 import type { StageMetrics } from "./stage_metrics.ts";
 import { StageCrashedError } from "./stage_errors.ts";
 
@@ -53,7 +54,7 @@ export function wrapInlineTransform(
     },
     async transform(chunk, controller) {
       metrics.chunksIn++;
-      if (chunk.type === "failed") {
+      if (isReportChunk(chunk)) {
         metrics.chunksOut++;
         controller.enqueue(chunk);
         return;

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { clearImmediate, setImmediate } from "node:timers";
 import type { Chunk } from "../stages/chunks.ts";
 import type { Stage } from "../stages/stage.ts";
 import { BatchTransformDriver } from "./batch_transform_driver.ts";
@@ -153,7 +154,7 @@ async function runSource(
 ): Promise<void> {
   let seq = init.seqBase;
   let pending: Chunk[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: { cancel(): void } | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const sendBatch = async (chunks: Chunk[]) => {
     const s = seq++;
@@ -167,7 +168,7 @@ async function runSource(
     await sender.send({ t: "batch", seq: s, chunks, work: [work] });
   };
   const flush = () => {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
     timer = undefined;
     if (pending.length === 0) return flushing;
     const batch = pending;
@@ -184,7 +185,7 @@ async function runSource(
       if (pending.length >= init.maxBatchChunks) {
         await flush(); // waits for the window: backpressure reaches the source here
       } else if (pending.length === 1) {
-        timer = setTimeout(flush, init.maxBatchDelayMs);
+        timer = afterDelay(flush, init.maxBatchDelayMs);
       }
     }
     await flush();
@@ -194,6 +195,19 @@ async function runSource(
     await sender.send({ t: "batch", seq: last, chunks: [], work: [ended] });
     await sender.send({ t: "end", seq: seq++ });
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
   }
+}
+
+/**
+ * Runs `fn` after `ms`; with 0, after the current turn of the event loop (setImmediate): a
+ * zero timer is clamped to about 1 ms, on every event of a live subscription.
+ */
+function afterDelay(fn: () => void, ms: number): { cancel(): void } {
+  if (ms <= 0) {
+    const handle = setImmediate(fn);
+    return { cancel: () => clearImmediate(handle) };
+  }
+  const handle = setTimeout(fn, ms);
+  return { cancel: () => clearTimeout(handle) };
 }

@@ -31,6 +31,7 @@
  * @module
  */
 import type { Chunk, FailedChunk } from "../stages/chunks.ts";
+import { isReportChunk } from "../stages/chunks.ts";
 import type { Stage, StagePermissions } from "../stages/stage.ts";
 import { LinkReceiver, LinkSender } from "./batch_link.ts";
 import {
@@ -271,7 +272,7 @@ export class SupervisedWorkerStage {
   }
 
   #failed(chunk: Chunk, message: string): Chunk {
-    if (chunk.type === "failed") return chunk; // already someone else's failure: pass it on
+    if (isReportChunk(chunk)) return chunk; // someone else's failure, or a log entry: pass it on
     const json = JSON.stringify(chunk);
     const failed: FailedChunk = {
       type: "failed",

@@ -151,8 +151,44 @@ export interface FailedChunk {
   input?: unknown;
 }
 
+/** Something a stage did or heard that is not data (a relay's NOTICE, a disconnect). */
+export type StageLogEntry =
+  | { type: "connecting"; attempt: number; since?: number }
+  | { type: "open" }
+  | { type: "eose"; subId: string }
+  | { type: "disconnected"; code: number; reason: string }
+  | { type: "paused" }
+  | { type: "notice" | "closed" | "ok" | "auth"; message: string };
+
+/**
+ * A stage's log entry carried to the pipeline's consumer (a stage in a worker has no other way
+ * to report): like a FailedChunk it bypasses every later stage.
+ */
+export interface LogChunk {
+  /** Discriminator. */
+  type: "log";
+  /** Name of the stage that logged it (kebab-case). */
+  stage: string;
+  /** What happened. */
+  entry: StageLogEntry;
+}
+
+/**
+ * Whether a chunk is a report (a failure or a log entry) rather than data: reports pass every
+ * later stage untouched.
+ *
+ * @example
+ * ```ts
+ * if (isReportChunk(chunk)) return controller.enqueue(chunk);
+ * ```
+ */
+export function isReportChunk(chunk: Chunk): chunk is FailedChunk | LogChunk {
+  return chunk.type === "failed" || chunk.type === "log";
+}
+
 /** Any chunk. */
 export type Chunk =
+  | LogChunk
   | ToonChunk
   | SummaryChunk
   | CorrelatedChunk

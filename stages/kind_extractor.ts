@@ -8,7 +8,13 @@
  *
  * @module
  */
-import type { Chunk, FailedChunk, SummaryChunk } from "./chunks.ts";
+import {
+  type Chunk,
+  type FailedChunk,
+  isReportChunk,
+  type LogChunk,
+  type SummaryChunk,
+} from "./chunks.ts";
 import {
   NO_PERMISSIONS,
   type StageFlags,
@@ -67,16 +73,18 @@ function prefix(text: string): string {
  */
 export function createKindExtractor(
   options: KindExtractorOptions = {},
-): TransformStream<Chunk, SummaryChunk | FailedChunk> {
+): TransformStream<Chunk, SummaryChunk | FailedChunk | LogChunk> {
   const ranges = options.kinds;
   const maxBytes = options.maxBytes;
   return new TransformStream({
     transform(chunk, controller) {
       if (chunk.type !== "toon") {
-        if (chunk.type === "failed") controller.enqueue(chunk);
-        else {controller.enqueue(
-            failed(`expected a toon chunk, got ${chunk.type}`, "TypeError", chunk.type),
-          );}
+        // Reports (failures, log entries) pass; anything else is not ours to read.
+        controller.enqueue(
+          isReportChunk(chunk)
+            ? chunk
+            : failed(`expected a toon chunk, got ${chunk.type}`, "TypeError", chunk.type),
+        );
         return;
       }
       try {
@@ -96,7 +104,7 @@ export function createKindExtractor(
 /** The kind extractor as a stage. */
 export const kindExtractorStage: TransformStage<
   Chunk,
-  SummaryChunk | FailedChunk,
+  SummaryChunk | FailedChunk | LogChunk,
   KindExtractorOptions
 > = {
   name: STAGE_NAME,

@@ -26,7 +26,7 @@ import { Nip01MessageError, parseRelayMessage } from "../protocol/nip01_message.
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
 import { type NostrFilter, validateFilter } from "../protocol/nostr_filter.ts";
-import type { FailedChunk, ToonChunk } from "./chunks.ts";
+import type { FailedChunk, LogChunk, StageLogEntry, ToonChunk } from "./chunks.ts";
 import {
   NO_PERMISSIONS,
   type SourceStage,
@@ -38,16 +38,10 @@ import { stageMain } from "./stage_runner.ts";
 import { openWebSocket } from "../transport/nodelay_websocket.ts";
 
 /** What the relay source emits. */
-export type RelaySourceChunk = ToonChunk | FailedChunk;
+export type RelaySourceChunk = ToonChunk | FailedChunk | LogChunk;
 
 /** Something the relay source did or heard, for logs and tests. */
-export type RelaySourceLogEntry =
-  | { type: "connecting"; attempt: number; since?: number }
-  | { type: "open" }
-  | { type: "eose"; subId: string }
-  | { type: "disconnected"; code: number; reason: string }
-  | { type: "paused" }
-  | { type: "notice" | "closed" | "ok" | "auth"; message: string };
+export type RelaySourceLogEntry = StageLogEntry;
 
 /** Options for {@linkcode createRelaySource}. */
 export interface RelaySourceOptions {
@@ -77,6 +71,11 @@ export interface RelaySourceOptions {
   noDelay?: boolean;
   /** Called for connection events, NOTICE, CLOSED, OK and AUTH messages. */
   onLog?: (entry: RelaySourceLogEntry) => void;
+  /**
+   * Also emit disconnects, CLOSED and NOTICE messages as `log` chunks, for a consumer across a
+   * worker boundary (where `onLog` cannot go). Default false.
+   */
+  logChunks?: boolean;
 }
 
 /** The relay refused the subscription for a reason retrying cannot fix (e.g. `invalid:`). */
@@ -92,6 +91,8 @@ export class RelayEventDecodeError extends Error {
 }
 
 const FATAL_CLOSED_PREFIXES = ["invalid:", "unsupported:", "blocked:", "restricted:"];
+/** Log entries emitted as chunks with `logChunks`: what an operator needs to hear of. */
+const LOGGED_AS_CHUNKS = new Set<RelaySourceLogEntry["type"]>(["disconnected", "closed", "notice"]);
 const FAILED_INPUT_PREFIX = 256;
 
 /** A bounded set of recently seen ids, evicting the oldest insert (Map keeps insert order). */
@@ -127,7 +128,15 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
   const maxBackoff = options.maxBackoffMs ?? 30_000;
   const overlap = options.overlapSeconds ?? 5;
   const seen = new IdLru(options.dedupCapacity ?? 100_000);
-  const log = options.onLog ?? (() => {});
+  const onLog = options.onLog ?? (() => {});
+  const log = (entry: RelaySourceLogEntry) => {
+    onLog(entry);
+    if (!options.logChunks || !LOGGED_AS_CHUNKS.has(entry.type) || finished) return;
+    // A report, not data: dropped when the queue is full, like a FailedChunk.
+    if ((controller.desiredSize ?? 0) > 0) {
+      controller.enqueue({ type: "log", stage: "relay-source", entry });
+    }
+  };
 
   let controller!: ReadableStreamDefaultController<RelaySourceChunk>;
   let ws: WebSocket | undefined;

@@ -36,7 +36,8 @@ import {
   isJobRequestKind,
 } from "../../protocol/nip90_job.ts";
 import { ProviderAnnouncer } from "./announcer.ts";
-import { createRelaySource } from "../../stages/relay_source.ts";
+import { type EventFeed, type EventFeedOptions, openEventFeed } from "../event_feed.ts";
+import type { SummaryChunk } from "../../stages/chunks.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
@@ -161,6 +162,10 @@ export interface ProviderNodeOptions extends TownChannelSettings {
    * with the skill for the CPU on the job's critical path (measured: +20-40 ms p50 per job).
    */
   processingFeedbackMs?: number;
+  /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
+  feedMode?: EventFeedOptions["mode"];
+  /** Feed stage modules to load instead of the registered ones (plugins, boundary tests). */
+  feedStageModules?: EventFeedOptions["stageModules"];
 }
 
 /** Counters of a running node. */
@@ -186,6 +191,8 @@ export interface ProviderNode {
   docker: DockerEngineInfo | { unavailable: string };
   /** What the heartbeat and announcements cost per day (base units), at their last price. */
   readonly periodicCostPerDay: bigint;
+  /** How the feed's stages run now ("workers": each in its worker); undefined between feeds. */
+  readonly feedMode: EventFeed["mode"] | undefined;
   /** Unfinished jobs. */
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
@@ -261,8 +268,7 @@ class Provider implements ProviderNode {
   #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
   #catalog?: SkillCatalog;
   #sandbox?: SkillSandbox;
-  #subscription?: ReadableStreamDefaultReader<unknown>;
-  #subscriptionLoop?: Promise<void>;
+  #feed?: EventFeed;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #intervals: ReturnType<typeof setInterval>[] = [];
   #dropped = new Map<string, true>();
@@ -400,7 +406,7 @@ class Provider implements ProviderNode {
     await this.#announcer.start();
     this.#intervals.push(setInterval(() => this.#track(this.#flushStatus()), 1000));
     await this.#recover();
-    this.#subscribe();
+    await this.#subscribe();
     this.#track(this.#warmSkills());
     this.#status.state = "serving";
     this.#markStatus();
@@ -441,8 +447,7 @@ class Provider implements ProviderNode {
     this.#announcer?.stop();
     for (const t of this.#timers) clearTimeout(t);
     this.#desk?.close();
-    await this.#subscription?.cancel().catch(() => {});
-    await this.#subscriptionLoop?.catch(() => {});
+    await this.#feed?.close().catch(() => {});
     this.#catalog?.close();
     this.#deliveryAbort.abort(new Error("provider stopping"));
     await stopping;
@@ -611,6 +616,10 @@ class Provider implements ProviderNode {
     return announcer;
   }
 
+  get feedMode(): EventFeed["mode"] | undefined {
+    return this.#feed?.mode;
+  }
+
   /** Cost per day of the heartbeat and announcements (base units), for the banner. */
   get periodicCostPerDay(): bigint {
     return this.#announcer?.costPerDay ?? 0n;
@@ -642,17 +651,31 @@ class Provider implements ProviderNode {
     this.#track(this.#warmSkills());
     this.#log(`skills changed: ${this.#skillList().map((s) => s.name).join(", ") || "(none)"}`);
     this.#reportSkillProblems();
-    const sub = this.#subscription;
-    this.#subscription = undefined;
-    await sub?.cancel().catch(() => {});
-    await this.#subscriptionLoop?.catch(() => {});
-    this.#subscribe();
+    await this.#resubscribe();
     await this.#announcer?.announce();
+  }
+
+  #resubscribing: Promise<void> = Promise.resolve();
+
+  /**
+   * The feed again with the skills as they are now. One at a time, the old feed closed first:
+   * two feeds at once would hand the same request to admission twice.
+   */
+  #resubscribe(): Promise<void> {
+    const next = this.#resubscribing.then(async () => {
+      const feed = this.#feed;
+      this.#feed = undefined;
+      await feed?.close().catch(() => {});
+      await this.#subscribe();
+    });
+    this.#resubscribing = next.catch(() => {});
+    return next;
   }
 
   // ---- subscription and admission
 
-  #subscribe(): void {
+  /** The feed of requests, cancellations and delivered kinds (docs/ARCHITECTURE.md, "Pipelines"). */
+  async #subscribe(): Promise<void> {
     if (this.#stopped) return;
     const kinds = [...new Set(this.#skillList().flatMap((s) => s.kinds))];
     // A margin past the max age, so requests just too old get an explicit, logged drop.
@@ -665,9 +688,12 @@ class Provider implements ProviderNode {
     if (delivered.length > 0) {
       filters.push({ kinds: delivered, "#p": [this.pubkey], since: since - DELIVERY_LOOKBACK_S });
     }
-    const source = createRelaySource({
+    const feed = await openEventFeed({
       relay: this.#o.relayUrl,
       filters,
+      mode: this.#o.feedMode,
+      stageModules: this.#o.feedStageModules,
+      onEvent: (summary) => this.#onFeedEvent(summary),
       onLog: (e) => {
         if (e.type === "closed" || e.type === "notice") this.#log(`relay ${e.type}: ${e.message}`);
         else if (e.type === "disconnected") {
@@ -677,30 +703,28 @@ class Provider implements ProviderNode {
           });
         }
       },
+      onFailure: (f) => this.#log(`feed: ${f.stage}: ${f.message}`),
     });
-    const reader = source.getReader();
-    this.#subscription = reader;
-    this.#subscriptionLoop = (async () => {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        if (value.type !== "toon") continue;
-        let event: NostrEvent;
-        try {
-          event = decodeEventToon(value.toon);
-        } catch (err) {
-          this.#log(`drop undecodable event: ${(err as Error).message}`);
-          continue;
-        }
-        try {
-          if (event.kind === 5) await this.#onDeletion(event);
-          else if (isJobRequestKind(event.kind)) await this.#onRequest(event, value.toon);
-          else this.#deliver(event, value.toon);
-        } catch (err) {
-          this.#log(`error handling ${event.id}: ${(err as Error).message}`);
-        }
-      }
-    })();
+    if (this.#stopped) return await feed.close();
+    this.#feed = feed;
+  }
+
+  /** One event from the feed: verified here (a full decode checks the signature), then routed. */
+  async #onFeedEvent(summary: SummaryChunk): Promise<void> {
+    let event: NostrEvent;
+    try {
+      event = decodeEventToon(summary.toon);
+    } catch (err) {
+      this.#log(`drop undecodable event: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      if (event.kind === 5) await this.#onDeletion(event);
+      else if (isJobRequestKind(event.kind)) await this.#onRequest(event, summary.toon);
+      else this.#deliver(event, summary.toon);
+    } catch (err) {
+      this.#log(`error handling ${event.id}: ${(err as Error).message}`);
+    }
   }
 
   /** Hands a non-job event to its skill in the background (bounded by EventDelivery). */

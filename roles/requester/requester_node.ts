@@ -43,7 +43,7 @@ import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts"
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
 import { decideSpend, type SpendPolicy } from "../../protocol/spend_policy.ts";
-import { createRelaySource, type RelaySourceChunk } from "../../stages/relay_source.ts";
+import { type EventFeed, type EventFeedOptions, openEventFeed } from "../event_feed.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import {
   type JobRepository,
@@ -87,6 +87,8 @@ export interface RequesterOptions extends RequesterTownSettings {
   durable?: boolean;
   /** Audit group commit window (ms). Default 200. */
   auditWindowMs?: number;
+  /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
+  feedMode?: EventFeedOptions["mode"];
 }
 
 /** A progress line. */
@@ -143,8 +145,7 @@ export class Requester {
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
   #seen = new Map<string, { provider: string; lastSeenCreatedAt: number }>();
-  #reader?: ReadableStreamDefaultReader<RelaySourceChunk>;
-  #reading?: Promise<void>;
+  #feed?: Promise<EventFeed>;
   #closed = false;
   #watcher?: Deno.FsWatcher;
 
@@ -172,6 +173,14 @@ export class Requester {
       log: this.#o.warn,
     });
     const alerts = this.#alerts;
+    // The feed's workers start while the town link connects (their start-up is most of the
+    // feed's cost, docs/ARCHITECTURE.md "Pipelines"); events wait until the jobs are followed.
+    const following = Promise.withResolvers<void>();
+    const feed = this.#subscribe(
+      this.#o.resume === false ? [] : this.repo.listInFlight(),
+      following.promise,
+    );
+    feed.catch(() => {}); // awaited below, or closed with the node
     this.#link = await connectTownLink({
       btpUrl: this.#o.btpUrl,
       btpToken: this.#o.btpToken,
@@ -221,8 +230,9 @@ export class Requester {
         : undefined,
     });
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
-    this.#subscribe(inFlight);
+    await feed;
     for (const record of inFlight) this.#resume(record);
+    following.resolve();
   }
 
   /** The town link (price, address). */
@@ -437,8 +447,8 @@ export class Requester {
     this.#watcher?.close();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
-    await this.#reader?.cancel().catch(() => {});
-    await this.#reading?.catch(() => {});
+    // The feed may still be opening (a start that failed): closed once it is open.
+    await this.#feed?.then((feed) => feed.close()).catch(() => {});
     await Promise.allSettled([...this.#queues.values()]);
     await this.#link?.close().catch(() => {});
     await this.#alerts?.close().catch(() => {});
@@ -528,16 +538,22 @@ export class Requester {
     );
   }
 
-  #subscribe(inFlight: JobSummary[]): void {
+  /** The feed of feedback and results addressed to us (docs/ARCHITECTURE.md, "Pipelines"). */
+  #subscribe(inFlight: JobSummary[], following: Promise<void>): Promise<EventFeed> {
     let since = Math.floor(Date.now() / 1000);
     for (const r of inFlight) {
       since = Math.min(since, r.lastSeenCreatedAt ?? Math.floor(r.createdAtMs / 1000));
     }
-    const source = createRelaySource({
+    this.#feed = openEventFeed({
       relay: this.#o.relayUrl,
       filters: [{ "#p": [this.pubkey], since: since - RESUME_OVERLAP_S }],
       initialBackoffMs: 200,
       maxBackoffMs: 5_000,
+      mode: this.#o.feedMode,
+      onEvent: async (summary) => {
+        await following;
+        this.#onToon(summary.toon);
+      },
       onLog: (e) => {
         if (e.type !== "disconnected") return;
         this.#alerts?.raise("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
@@ -545,17 +561,9 @@ export class Requester {
           reason: e.reason,
         });
       },
+      onFailure: (f) => this.#o.warn?.(`feed: ${f.stage}: ${f.message}`),
     });
-    const reader = source.getReader();
-    this.#reader = reader;
-    this.#reading = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done || !value) return;
-        if (value.type !== "toon") continue;
-        this.#onToon(value.toon);
-      }
-    })();
+    return this.#feed;
   }
 
   #onToon(toon: string): void {

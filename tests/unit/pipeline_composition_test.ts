@@ -99,3 +99,23 @@ Deno.test("the registry loads every stage it names and rejects unknown names", a
   const err = await assertRejects(() => loadStage("nope"), UnknownStageError);
   assert(err.message.includes("kind-extractor, relay-source"), err.message);
 });
+
+Deno.test("log chunks pass every later stage untouched, in both modes", async () => {
+  const all = await corpus();
+  const input: Chunk[] = [
+    all[0],
+    { type: "log", stage: "relay-source", entry: { type: "disconnected", code: 1006, reason: "" } },
+    all[1],
+  ];
+  for (const mode of ["inline", "workers"] as const) {
+    await using pipeline = await createPipeline({
+      mode,
+      input,
+      stages: [{ name: "kind-extractor" }, { name: "correlator", options: { jobs: [] } }],
+    });
+    const out: Chunk[] = [];
+    const outcome = await pipeline.run({ onBatch: (b) => void out.push(...b) });
+    assertEquals(out.filter((c) => c.type === "log"), [input[1]], mode);
+    assertEquals(outcome.errors, [], mode);
+  }
+});

@@ -2,11 +2,7 @@
 import { assertEquals } from "../support/assert.ts";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { recoverMessageAddress } from "viem";
-import {
-  describeSignerMismatch,
-  sameAddress,
-  signerMismatch,
-} from "../../chain/signer_check.ts";
+import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
 
 Deno.test("signer check: the signer's own signature matches, in any spelling of its address", async () => {
   const alice = privateKeyToAccount(generatePrivateKey());

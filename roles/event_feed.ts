@@ -1,0 +1,124 @@
+/**
+ * The events a running node follows, as the receiving pipeline of docs/ARCHITECTURE.md:
+ * `relay-source -> kind-extractor`, each stage in its own Deno worker with its permission
+ * profile (the relay source may reach its relay's host and port and nothing else; the kind
+ * extractor nothing at all). What comes out is summaries of events (kind, id, pubkey, e/p tags
+ * and the untouched TOON); the node verifies and acts on them. The relay source's disconnects,
+ * CLOSED and NOTICE messages cross the boundary as log chunks.
+ *
+ * Batches leave a stage as soon as the event loop turns (`maxBatchDelayMs` 0): on a live
+ * subscription every event is its own batch, and a timer would add its clamp to each.
+ *
+ * @module
+ */
+import { createPipeline, type Pipeline, type StageErrorRecord } from "../pipeline/pipeline.ts";
+import type { Chunk, FailedChunk, StageLogEntry, SummaryChunk } from "../stages/chunks.ts";
+import { createKindExtractor } from "../stages/kind_extractor.ts";
+import { createRelaySource, type RelaySourceOptions } from "../stages/relay_source.ts";
+import type { StageModuleRef } from "../stages/stage_registry.ts";
+import type { NostrFilter } from "../protocol/nostr_filter.ts";
+
+/** Options for {@linkcode openEventFeed}. */
+export interface EventFeedOptions {
+  /** The relay (the node's town), `ws://` or `wss://`. */
+  relay: string;
+  filters: NostrFilter[];
+  /** Reconnect backoff of the relay source (see `stages/relay_source.ts`). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** "workers" (default): each stage in its worker; "inline": in this thread (benchmarks). */
+  mode?: "workers" | "inline";
+  /** Stage modules to load instead of the registered ones (plugins, and tests of the boundary). */
+  stageModules?: { relaySource?: StageModuleRef; kindExtractor?: StageModuleRef };
+  /** Each event, in arrival order; the next waits until it resolves. */
+  onEvent: (event: SummaryChunk) => void | Promise<void>;
+  /** The relay source's disconnects, CLOSED and NOTICE messages. */
+  onLog?: (entry: StageLogEntry) => void;
+  /** An event a stage could not read, or a stage that crashed or was denied a permission. */
+  onFailure?: (failure: FailedChunk | StageErrorRecord) => void;
+}
+
+/** A running feed. */
+export interface EventFeed {
+  /** How the stages run. */
+  readonly mode: "workers" | "inline";
+  /** Stage errors so far (crashes, permission denials, restart limits). */
+  errors(): StageErrorRecord[];
+  /** Resolves when the feed ended (closed, or its relay refused the subscription for good). */
+  readonly done: Promise<void>;
+  /** Stops reading and terminates the stages' workers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the feed and starts delivering events to `onEvent`.
+ *
+ * @example
+ * ```ts
+ * const feed = await openEventFeed({ relay: "ws://127.0.0.1:7100", filters: [{ kinds: [5100] }],
+ *   onEvent: (e) => console.log(e.kind, e.id) });
+ * await feed.close();
+ * ```
+ */
+export async function openEventFeed(options: EventFeedOptions): Promise<EventFeed> {
+  const mode = options.mode ?? "workers";
+  const source: RelaySourceOptions = {
+    relay: options.relay,
+    filters: options.filters,
+    initialBackoffMs: options.initialBackoffMs,
+    maxBackoffMs: options.maxBackoffMs,
+    logChunks: true,
+  };
+  const pipeline = mode === "workers" ? await workerPipeline(source, options) : undefined;
+  const batches = pipeline?.output ??
+    createRelaySource(source).pipeThrough(createKindExtractor()).pipeThrough(singleBatches());
+  const reader = batches.getReader();
+  let reported = 0;
+  const reportStageErrors = () => {
+    const errors = pipeline?.errors() ?? [];
+    for (; reported < errors.length; reported++) options.onFailure?.(errors[reported]);
+  };
+  const done = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      reportStageErrors();
+      if (done || value === undefined) return;
+      for (const chunk of value) await deliver(chunk, options);
+    }
+  })();
+  return {
+    mode,
+    errors: () => pipeline?.errors() ?? [],
+    done,
+    async close() {
+      await reader.cancel().catch(() => {});
+      await pipeline?.close();
+      await done;
+    },
+  };
+}
+
+function workerPipeline(source: RelaySourceOptions, options: EventFeedOptions): Promise<Pipeline> {
+  return createPipeline({
+    maxBatchDelayMs: 0,
+    stages: [
+      { name: "relay-source", options: source, module: options.stageModules?.relaySource },
+      { name: "kind-extractor", options: {}, module: options.stageModules?.kindExtractor },
+    ],
+  });
+}
+
+async function deliver(chunk: Chunk, options: EventFeedOptions): Promise<void> {
+  switch (chunk.type) {
+    case "summary":
+      return await options.onEvent(chunk);
+    case "log":
+      return options.onLog?.(chunk.entry);
+    case "failed":
+      return options.onFailure?.(chunk);
+  }
+}
+
+function singleBatches(): TransformStream<Chunk, Chunk[]> {
+  return new TransformStream({ transform: (chunk, controller) => controller.enqueue([chunk]) });
+}
