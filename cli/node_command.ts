@@ -444,6 +444,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     periodic: `heartbeat every ${
       Math.round((resolved.heartbeatMs ?? 3_600_000) / 1000)
     } s, announcements daily: ${node.periodicCostPerDay} base units per day`,
+    feed: node.feedDescription ?? "none",
     docker: "platform" in node.docker
       ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
       : `none (${node.docker.unavailable}): docker-build not served`,
@@ -507,6 +508,7 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   console.log(`  pubkey      ${status.pubkey}`);
   console.log(`  ilpAddress  ${status.ilpAddress}`);
   console.log(`  relay       ${status.relayUrl}`);
+  if (status.feed !== undefined) console.log(`  feed        ${status.feed}`);
   for (const s of status.skills) {
     console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
   }

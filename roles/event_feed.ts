@@ -13,8 +13,13 @@
  */
 import { createPipeline, type Pipeline, type StageErrorRecord } from "../pipeline/pipeline.ts";
 import type { Chunk, FailedChunk, StageLogEntry, SummaryChunk } from "../stages/chunks.ts";
-import { createKindExtractor } from "../stages/kind_extractor.ts";
-import { createRelaySource, type RelaySourceOptions } from "../stages/relay_source.ts";
+import { createKindExtractor, kindExtractorStage } from "../stages/kind_extractor.ts";
+import {
+  createRelaySource,
+  type RelaySourceOptions,
+  relaySourceStage,
+} from "../stages/relay_source.ts";
+import { describePermissions } from "../stages/stage.ts";
 import type { StageModuleRef } from "../stages/stage_registry.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 
@@ -42,6 +47,8 @@ export interface EventFeedOptions {
 export interface EventFeed {
   /** How the stages run. */
   readonly mode: "workers" | "inline";
+  /** The stages and what each may do, in a line for operators. */
+  readonly description: string;
   /** Stage errors so far (crashes, permission denials, restart limits). */
   errors(): StageErrorRecord[];
   /** Resolves when the feed ended (closed, or its relay refused the subscription for good). */
@@ -88,6 +95,7 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
   })();
   return {
     mode,
+    description: describeFeed(mode, source),
     errors: () => pipeline?.errors() ?? [],
     done,
     async close() {
@@ -117,6 +125,13 @@ async function deliver(chunk: Chunk, options: EventFeedOptions): Promise<void> {
     case "failed":
       return options.onFailure?.(chunk);
   }
+}
+
+function describeFeed(mode: "workers" | "inline", source: RelaySourceOptions): string {
+  if (mode === "inline") return "relay-source -> kind-extractor, inline (the node's permissions)";
+  const relay = describePermissions(relaySourceStage.permissions(source));
+  const extractor = describePermissions(kindExtractorStage.permissions({}));
+  return `relay-source (${relay}) -> kind-extractor (${extractor}), each in its worker`;
 }
 
 function singleBatches(): TransformStream<Chunk, Chunk[]> {

@@ -54,6 +54,23 @@ export class StageOptionsError extends Error {
   override name = "StageOptionsError";
 }
 
+/**
+ * A permission profile in a few words, for operators: what it grants, or "no permissions".
+ *
+ * @example
+ * ```ts
+ * describePermissions({ ...NO_PERMISSIONS, net: ["127.0.0.1:7100"] }); // "net 127.0.0.1:7100"
+ * ```
+ */
+export function describePermissions(permissions: StagePermissions): string {
+  const granted = Object.entries(permissions).flatMap(([kind, value]) => {
+    if (value === false || value === undefined || value === "none") return [];
+    if (value === true || value === "inherit") return [`${kind} (all)`];
+    return Array.isArray(value) && value.length > 0 ? [`${kind} ${value.join(",")}`] : [];
+  });
+  return granted.length === 0 ? "no permissions" : granted.join("; ");
+}
+
 /** No permissions at all: the profile of pure stages such as the kind extractor. */
 export const NO_PERMISSIONS: StagePermissions = {
   read: false,

@@ -193,6 +193,8 @@ export interface ProviderNode {
   readonly periodicCostPerDay: bigint;
   /** How the feed's stages run now ("workers": each in its worker); undefined between feeds. */
   readonly feedMode: EventFeed["mode"] | undefined;
+  /** The feed's stages and what each may do, in a line; undefined between feeds. */
+  readonly feedDescription: string | undefined;
   /** Unfinished jobs. */
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
@@ -620,6 +622,10 @@ class Provider implements ProviderNode {
     return this.#feed?.mode;
   }
 
+  get feedDescription(): string | undefined {
+    return this.#feed?.description;
+  }
+
   /** Cost per day of the heartbeat and announcements (base units), for the banner. */
   get periodicCostPerDay(): bigint {
     return this.#announcer?.costPerDay ?? 0n;
@@ -707,6 +713,15 @@ class Provider implements ProviderNode {
     });
     if (this.#stopped) return await feed.close();
     this.#feed = feed;
+    this.#status.feed = feed.description;
+    this.#markStatus();
+    void feed.done.then(() => {
+      // A feed ends on close, or when its stages gave up (a relay refusing us for good).
+      if (!this.#stopped && this.#feed === feed) {
+        this.#backgroundError(new Error("the feed of requests ended: no new jobs come in"));
+        this.#markStatus();
+      }
+    });
   }
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */

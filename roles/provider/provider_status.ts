@@ -47,6 +47,8 @@ export interface ProviderStatus {
    */
   periodicCostPerDay?: string;
   lastError?: string;
+  /** How requests come in: the feed's stages and what each may do (roles/event_feed.ts). */
+  feed?: string;
   /** Alerts raised since start: the newest ones and a count per kind (roles/node_alerts.ts). */
   alerts?: { recent: NodeAlert[]; counts: Partial<Record<AlertKind, number>> };
 }

@@ -212,6 +212,9 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     assertEquals([view.alive, view.pubkey, view.state], [true, provider, "serving"]);
     assert(view.skills.some((s: { name: string }) => s.name === "napi"));
     assert(view.counters.published >= 2, status.stdout);
+    // The CLI runs with -A; the feed's stages run in workers with only their profiles.
+    assertStringIncludes(view.feed, "relay-source (net 127.0.0.1:");
+    assertStringIncludes(view.feed, "kind-extractor (no permissions), each in its worker");
     node.child.kill("SIGTERM");
     await node.done;
     node = undefined;
