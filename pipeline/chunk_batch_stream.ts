@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { afterDelay, type FlushTimer } from "./flush_timer.ts";
 import type { Chunk } from "../stages/chunks.ts";
 
 /** Options for {@linkcode ChunkBatchStream}. */
@@ -28,10 +29,10 @@ export class ChunkBatchStream extends TransformStream<Chunk, Chunk[]> {
     const maxChunks = options.maxChunks ?? 256;
     const maxDelayMs = options.maxDelayMs ?? 1;
     let pending: Chunk[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: FlushTimer | undefined;
     let controllerRef: TransformStreamDefaultController<Chunk[]> | undefined;
     const flush = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       timer = undefined;
       if (pending.length === 0) return;
       const batch = pending;
@@ -49,11 +50,11 @@ export class ChunkBatchStream extends TransformStream<Chunk, Chunk[]> {
       transform(chunk) {
         pending.push(chunk);
         if (pending.length >= maxChunks) flush();
-        else if (timer === undefined) timer = setTimeout(flush, maxDelayMs);
+        else if (timer === undefined) timer = afterDelay(flush, maxDelayMs);
       },
       flush,
       cancel() {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.cancel();
       },
     });
   }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { clearImmediate, setImmediate } from "node:timers";
+import { afterDelay } from "./flush_timer.ts";
 import type { Chunk } from "../stages/chunks.ts";
 import type { Stage } from "../stages/stage.ts";
 import { BatchTransformDriver } from "./batch_transform_driver.ts";
@@ -197,17 +197,4 @@ async function runSource(
   } finally {
     timer?.cancel();
   }
-}
-
-/**
- * Runs `fn` after `ms`; with 0, after the current turn of the event loop (setImmediate): a
- * zero timer is clamped to about 1 ms, on every event of a live subscription.
- */
-function afterDelay(fn: () => void, ms: number): { cancel(): void } {
-  if (ms <= 0) {
-    const handle = setImmediate(fn);
-    return { cancel: () => clearImmediate(handle) };
-  }
-  const handle = setTimeout(fn, ms);
-  return { cancel: () => clearTimeout(handle) };
 }
