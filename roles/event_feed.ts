@@ -90,7 +90,17 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       reportStageErrors();
       if (done || value === undefined) return;
-      for (const chunk of value) await deliver(chunk, options);
+      for (const chunk of value) {
+        // A handler's error is the node's to report; the feed goes on with the next event.
+        await deliver(chunk, options).catch((err: Error) =>
+          options.onFailure?.({
+            type: "failed",
+            stage: "event-feed",
+            error: err.name,
+            message: `handling an event failed: ${err.message}`,
+          })
+        );
+      }
     }
   })();
   return {

@@ -65,3 +65,28 @@ Deno.test("event feed: events arrive through the workers as summaries; disconnec
     await relay.stop();
   }
 });
+
+Deno.test("event feed: a handler that throws is reported and the feed goes on", async () => {
+  const relay = await startReferenceRelay();
+  const events: SummaryChunk[] = [];
+  const failures: string[] = [];
+  const feed = await openEventFeed({
+    relay: relay.url,
+    filters: [{ kinds: [5100] }],
+    onEvent: (e) => {
+      events.push(e);
+      if (events.length === 1) throw new Error("the node choked");
+    },
+    onFailure: (f) => failures.push(`${f.stage}: ${f.message}`),
+  });
+  try {
+    await publish(relay.url, 5100, "one");
+    await until(failures, (f) => f.includes("the node choked"));
+    const second = await publish(relay.url, 5100, "two");
+    await until(events, (e) => e.id === second.id);
+    assertEquals(failures, ["event-feed: handling an event failed: the node choked"]);
+  } finally {
+    await feed.close();
+    await relay.stop();
+  }
+});
