@@ -146,6 +146,8 @@ export class Requester {
   #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
   #seen = new Map<string, { provider: string; lastSeenCreatedAt: number }>();
   #feed?: Promise<EventFeed>;
+  /** Resolved once the jobs on record are followed (or the node closes): events wait for it. */
+  #following = Promise.withResolvers<void>();
   #closed = false;
   #watcher?: Deno.FsWatcher;
 
@@ -174,11 +176,11 @@ export class Requester {
     });
     const alerts = this.#alerts;
     // The feed's workers start while the town link connects (their start-up is most of the
-    // feed's cost, docs/ARCHITECTURE.md "Pipelines"); events wait until the jobs are followed.
-    const following = Promise.withResolvers<void>();
+    // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
+    // the jobs are followed.
     const feed = this.#subscribe(
       this.#o.resume === false ? [] : this.repo.listInFlight(),
-      following.promise,
+      this.#following.promise,
     );
     feed.catch(() => {}); // awaited below, or closed with the node
     this.#link = await connectTownLink({
@@ -232,7 +234,7 @@ export class Requester {
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     await feed;
     for (const record of inFlight) this.#resume(record);
-    following.resolve();
+    this.#following.resolve();
   }
 
   /** The town link (price, address). */
@@ -447,7 +449,9 @@ export class Requester {
     this.#watcher?.close();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
-    // The feed may still be opening (a start that failed): closed once it is open.
+    // The feed may still be opening (a start that failed): closed once it is open. An event
+    // waiting for the jobs to be followed is let go (and dropped: the node is closed).
+    this.#following.resolve();
     await this.#feed?.then((feed) => feed.close()).catch(() => {});
     await Promise.allSettled([...this.#queues.values()]);
     await this.#link?.close().catch(() => {});
@@ -552,7 +556,8 @@ export class Requester {
       mode: this.#o.feedMode,
       onEvent: async (summary) => {
         await following;
-        this.#onToon(summary.toon);
+        // Once closing, nothing new is acted on: the next start resumes from the records.
+        if (!this.#closed) this.#onToon(summary.toon);
       },
       onLog: (e) => {
         if (e.type !== "disconnected") return;
