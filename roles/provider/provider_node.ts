@@ -46,7 +46,6 @@ import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_ca
 import { missingParams } from "./skill_manifest.ts";
 import {
   createSkillSandbox,
-  OUTPUTS_DIR,
   type SandboxMode,
   type SkillJob,
   type SkillOutcome,
@@ -58,7 +57,6 @@ import { EventDelivery } from "./event_delivery.ts";
 import { openDeliveryLog } from "../../state/delivery_log.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
-import { stderrTail } from "./stderr_tail.ts";
 import {
   DEFAULT_MAX_UNPAID,
   DEFAULT_MAX_UNPAID_PER_REQUESTER,
@@ -74,10 +72,9 @@ import {
   BlobInputError,
   checkBlobInputs,
   DEFAULT_MAX_INPUT_BYTES,
-  fetchBlobInputs,
   pruneBlobCache,
 } from "./blob_inputs.ts";
-import { keepJobOutputs, ResultTooLargeError } from "./result_outputs.ts";
+import { runJob } from "./job_run.ts";
 import { paymentRequiredInfo, priceJob, processingInfo } from "./job_pricing.ts";
 import type { JobQuote } from "../../protocol/provider_quote.ts";
 import { type DockerEngineInfo, probeDockerEngine } from "./docker_engine.ts";
@@ -992,96 +989,45 @@ class Provider implements ProviderNode {
     };
     await this.store.put(running);
     this.#markStatus();
-    let outcome: SkillOutcome;
-    let cancelProcessing: (() => void) | undefined;
-    let files: { path: string; name: string }[];
-    try {
-      files = await fetchBlobInputs(await this.#blobInputs(record), {
-        maxBytes: this.#o.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
-        cacheDir: this.#blobCacheDir,
-      });
-    } catch (err) {
-      if (!(err instanceof BlobInputError)) throw err;
-      return await this.#finishWithError(running, "error", err.message);
-    }
-    try {
-      const runner = skill.manifest.runner === "docker" ? this.#docker?.runner : this.#sandbox!;
-      if (runner === undefined) {
+    const outcome = await runJob({
+      jobId: record.id,
+      skill,
+      runner: skill.manifest.runner !== "docker"
+        ? this.#sandbox!
+        : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` },
+      input: () => this.#skillInput(record),
+      encrypted: record.encrypted,
+      signal,
+      maxInputBytes: this.#o.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+      blobCacheDir: this.#blobCacheDir,
+      resultsDir: this.#resultsDir(record.id),
+      onStarted: () => this.#announceProcessing(running),
+      removeLater: (dir) => this.#track(Deno.remove(dir, { recursive: true }).catch(() => {})),
+    });
+    switch (outcome.status) {
+      case "cancelled":
+        if (this.#stopped) return; // the provider is stopping: the restart decides
         return await this.#finishWithError(
           running,
-          "error",
-          `no Docker engine: ${this.#dockerUnavailable}`,
+          "cancelled",
+          "cancelled by the requester (kind 5)",
         );
+      case "failed":
+        return await this.#finishWithError(running, "error", outcome.reason);
+      case "computed": {
+        for (const skipped of outcome.skipped) {
+          this.#log(`output of ${record.id} left out: ${skipped}`);
+        }
+        const computed: ProviderJobRecord = {
+          ...running,
+          status: "result-computed",
+          result: outcome.result,
+          ...(outcome.files.length > 0 ? { resultFiles: outcome.files } : {}),
+        };
+        await this.store.put(computed);
+        return await this.#publishResult(computed);
       }
-      const run = runner.run({
-        jobId: record.id,
-        skillDir: skill.dir,
-        manifest: skill.manifest,
-        input: await this.#skillInput(record),
-        files,
-        signal,
-      });
-      // Informational only: armed after the skill's start is under way, so the Schnorr signature
-      // and the paid write never delay the spawn; skipped for runs shorter than its delay.
-      cancelProcessing = this.#announceProcessing(running);
-      outcome = await run;
-    } catch (err) {
-      return await this.#finishWithError(
-        running,
-        "error",
-        `skill refused: ${(err as Error).message}`,
-      );
-    } finally {
-      cancelProcessing?.();
     }
-    // Outputs leave the work dir first; its removal is then off the critical path.
-    let kept: Awaited<ReturnType<typeof keepJobOutputs>> | undefined;
-    try {
-      kept = outcome.status === "ok"
-        ? await keepJobOutputs({
-          blobs: !record.encrypted,
-          outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
-          keepDir: this.#resultsDir(record.id),
-          stdout: outcome.stdout,
-          // What the quote budgeted: more files or bytes are not the requester's to pay for.
-          inlineBytes: skill.manifest.resultBytes,
-          maxFiles: skill.manifest.outputFiles,
-          maxBytes: skill.manifest.outputBytes,
-        })
-        : undefined;
-    } catch (err) {
-      if (!(err instanceof ResultTooLargeError)) throw err;
-      this.#track(Deno.remove(outcome.workDir, { recursive: true }).catch(() => {}));
-      return await this.#finishWithError(running, "error", err.message);
-    }
-    for (const skipped of kept?.skipped ?? []) {
-      this.#log(`output of ${record.id} left out: ${skipped}`);
-    }
-    this.#track(Deno.remove(outcome.workDir, { recursive: true }).catch(() => {}));
-    if (this.#stopped && outcome.status === "cancelled") return; // restart decides
-    if (outcome.status === "cancelled") {
-      return await this.#finishWithError(
-        running,
-        "cancelled",
-        "cancelled by the requester (kind 5)",
-      );
-    }
-    if (outcome.status !== "ok") {
-      const tail = stderrTail(outcome.stderrTail);
-      return await this.#finishWithError(
-        running,
-        "error",
-        `${outcome.status}: ${outcome.reason}${tail === "" ? "" : `; stderr: ${tail}`}`,
-      );
-    }
-    const computed: ProviderJobRecord = {
-      ...running,
-      status: "result-computed",
-      result: kept!.inline,
-      ...(kept!.files.length > 0 ? { resultFiles: kept!.files } : {}),
-    };
-    await this.store.put(computed);
-    await this.#publishResult(computed);
   }
 
   /** Publishes `processing` now or after `processingFeedbackMs`; returns what cancels it. */
