@@ -33,6 +33,7 @@
  *
  * @module
  */
+import { resolveAlertWebhook } from "../config/alert_webhook.ts";
 import { fetchTownPubkey } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
 import {
@@ -363,31 +364,24 @@ async function resolveNodeOptions(
     channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
     channelPolicy: channelPolicyOf(loaded),
     channels: loaded.sections.channels,
-    alertWebhook: opts.alertWebhook ?? nonEmpty(Deno.env.get("TURNPIKE_ALERT_WEBHOOK")) ??
-      webhookOf(loaded.sections.alerts),
+    alertWebhook: usageError(() => resolveAlertWebhook({ loaded, flag: opts.alertWebhook })),
   };
 }
 
 function channelPolicyOf(loaded: LoadedSettings): ChannelPolicy {
+  return usageError(() =>
+    resolveChannelPolicy({ table: loaded.sections.channels, configFile: loaded.configFile })
+  );
+}
+
+/** A bad setting is a usage error (exit 2), with its message. */
+function usageError<T>(resolve: () => T): T {
   try {
-    return resolveChannelPolicy({ table: loaded.sections.channels, configFile: loaded.configFile });
+    return resolve();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
   }
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === "" ? undefined : v;
-}
-
-function webhookOf(table: Record<string, unknown> | undefined): string | undefined {
-  const v = table?.webhook;
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" || v === "") {
-    throw new CliError("[alerts] webhook must be a URL string", { exitCode: ExitCode.Usage });
-  }
-  return v;
 }
 
 async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {

@@ -36,6 +36,7 @@ import { checkPubkey, parseAmount } from "./job_spec.ts";
 import { isChannelId } from "../channel_sender.ts";
 import { watchIntervalMs } from "../channel_watcher.ts";
 import { resolveChannelPolicy } from "../../config/channel_policy.ts";
+import { resolveAlertWebhook } from "../../config/alert_webhook.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -157,22 +158,8 @@ export function resolveRequesterConfig(
     ),
     channels: loaded.sections.channels,
     acceptPrice: flags.acceptPrice === true,
-    alertWebhook: flags.alertWebhook ?? nonEmpty(env("TURNPIKE_ALERT_WEBHOOK")) ??
-      alertsWebhookOf(loaded.sections.alerts),
+    alertWebhook: wrap(() => resolveAlertWebhook({ loaded, flag: flags.alertWebhook, env })),
   };
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === "" ? undefined : v;
-}
-
-function alertsWebhookOf(table: Record<string, unknown> | undefined): string | undefined {
-  const v = table?.webhook;
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" || v === "") {
-    throw new RequesterConfigError("[alerts] webhook must be a URL string");
-  }
-  return v;
 }
 
 function wrap<T>(fn: () => T): T {
