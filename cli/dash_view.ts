@@ -111,6 +111,9 @@ function providerLines(p: DashFrameProps): ReactElement[] {
       `         earned ${c.earned} base units  paid ${c.paid}  published ${c.published}  errors ${c.errors}` +
         `  writes ${c.spentOnWrites}`,
     ),
+    ...(s.lastError === undefined
+      ? []
+      : [line(`         last error: ${s.lastError}`, { color: "yellow" })]),
     ...p.local.providerJobs.slice(0, 2).map((j) =>
       line(
         `  job    ${j.id.slice(0, 12)} ${String(j.kind).padEnd(5)} ${

@@ -86,6 +86,7 @@ Deno.test("dash: a channel below its warning share, a dead provider, mainnet in 
       relayUrl: "ws://127.0.0.1:7100",
       btpUrl: "btp+ws://127.0.0.1:3000",
       skills: [{ name: "echo", kinds: [5601], price: "100" }],
+      lastError: "the feed of requests ended: no new jobs come in",
       inFlight: 0,
       running: 0,
       openInvoices: 0,
@@ -128,6 +129,7 @@ Deno.test("dash: a channel below its warning share, a dead provider, mainnet in 
     assertMatch(text, /^channel {2}0xabababab… open {2}0\.05 of 1 M2M {2}below 10%: top up$/m);
     assertMatch(text, /^provider not running .*skills echo$/m);
     assertMatch(text, /earned 300 base units {2}paid 3/);
+    assertMatch(text, /^ +last error: the feed of requests ended: no new jobs come in$/m);
     assertMatch(text, /^ {2}job {4}aaaaaaaaaaaa 5601 {2}running {9}echo$/m);
   });
 });
