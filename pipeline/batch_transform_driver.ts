@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { Chunk } from "../stages/chunks.ts";
-import { isReportChunk } from "../stages/chunks.ts";
+import { type Chunk, isReportChunk } from "../stages/chunks.ts";
 
 /**
  * Resolves after a macrotask. Outputs a transform enqueues travel to our collector through

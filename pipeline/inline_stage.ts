@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { Chunk } from "../stages/chunks.ts";
-import { isReportChunk } from "../stages/chunks.ts";
+import { type Chunk, isReportChunk } from "../stages/chunks.ts";
 import type { StageMetrics } from "./stage_metrics.ts";
 import { StageCrashedError } from "./stage_errors.ts";
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { afterDelay } from "./flush_timer.ts";
+import { afterDelay, type FlushTimer } from "./flush_timer.ts";
 import type { Chunk } from "../stages/chunks.ts";
 import type { Stage } from "../stages/stage.ts";
 import { BatchTransformDriver } from "./batch_transform_driver.ts";
@@ -154,7 +154,7 @@ async function runSource(
 ): Promise<void> {
   let seq = init.seqBase;
   let pending: Chunk[] = [];
-  let timer: { cancel(): void } | undefined;
+  let timer: FlushTimer | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const sendBatch = async (chunks: Chunk[]) => {
     const s = seq++;

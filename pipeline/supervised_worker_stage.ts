@@ -30,8 +30,7 @@
  *
  * @module
  */
-import type { Chunk, FailedChunk } from "../stages/chunks.ts";
-import { isReportChunk } from "../stages/chunks.ts";
+import { type Chunk, type FailedChunk, isReportChunk } from "../stages/chunks.ts";
 import type { Stage, StagePermissions } from "../stages/stage.ts";
 import { LinkReceiver, LinkSender } from "./batch_link.ts";
 import {

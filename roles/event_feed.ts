@@ -11,14 +11,10 @@
  *
  * @module
  */
-import { createPipeline, type Pipeline, type StageErrorRecord } from "../pipeline/pipeline.ts";
+import { createPipeline, type StageErrorRecord } from "../pipeline/pipeline.ts";
 import type { Chunk, FailedChunk, StageLogEntry, SummaryChunk } from "../stages/chunks.ts";
-import { createKindExtractor, kindExtractorStage } from "../stages/kind_extractor.ts";
-import {
-  createRelaySource,
-  type RelaySourceOptions,
-  relaySourceStage,
-} from "../stages/relay_source.ts";
+import { kindExtractorStage } from "../stages/kind_extractor.ts";
+import { type RelaySourceOptions, relaySourceStage } from "../stages/relay_source.ts";
 import { describePermissions } from "../stages/stage.ts";
 import type { StageModuleRef } from "../stages/stage_registry.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
@@ -31,7 +27,7 @@ export interface EventFeedOptions {
   /** Reconnect backoff of the relay source (see `stages/relay_source.ts`). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** "workers" (default): each stage in its worker; "inline": in this thread (benchmarks). */
+  /** "workers" (default): each stage in its worker; "inline": the same pipeline in this thread (benchmarks). */
   mode?: "workers" | "inline";
   /** Stage modules to load instead of the registered ones (plugins, and tests of the boundary). */
   stageModules?: { relaySource?: StageModuleRef; kindExtractor?: StageModuleRef };
@@ -76,13 +72,18 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
     maxBackoffMs: options.maxBackoffMs,
     logChunks: true,
   };
-  const pipeline = mode === "workers" ? await workerPipeline(source, options) : undefined;
-  const batches = pipeline?.output ??
-    createRelaySource(source).pipeThrough(createKindExtractor()).pipeThrough(singleBatches());
-  const reader = batches.getReader();
+  const pipeline = await createPipeline({
+    mode,
+    maxBatchDelayMs: 0,
+    stages: [
+      { name: "relay-source", options: source, module: options.stageModules?.relaySource },
+      { name: "kind-extractor", options: {}, module: options.stageModules?.kindExtractor },
+    ],
+  });
+  const reader = pipeline.output.getReader();
   let reported = 0;
   const reportStageErrors = () => {
-    const errors = pipeline?.errors() ?? [];
+    const errors = pipeline.errors();
     for (; reported < errors.length; reported++) options.onFailure?.(errors[reported]);
   };
   const done = (async () => {
@@ -106,24 +107,14 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
   return {
     mode,
     description: describeFeed(mode, source),
-    errors: () => pipeline?.errors() ?? [],
+    errors: () => pipeline.errors(),
     done,
     async close() {
       await reader.cancel().catch(() => {});
-      await pipeline?.close();
+      await pipeline.close();
       await done;
     },
   };
-}
-
-function workerPipeline(source: RelaySourceOptions, options: EventFeedOptions): Promise<Pipeline> {
-  return createPipeline({
-    maxBatchDelayMs: 0,
-    stages: [
-      { name: "relay-source", options: source, module: options.stageModules?.relaySource },
-      { name: "kind-extractor", options: {}, module: options.stageModules?.kindExtractor },
-    ],
-  });
 }
 
 async function deliver(chunk: Chunk, options: EventFeedOptions): Promise<void> {
@@ -142,8 +133,4 @@ function describeFeed(mode: "workers" | "inline", source: RelaySourceOptions): s
   const relay = describePermissions(relaySourceStage.permissions(source));
   const extractor = describePermissions(kindExtractorStage.permissions({}));
   return `relay-source (${relay}) -> kind-extractor (${extractor}), each in its worker`;
-}
-
-function singleBatches(): TransformStream<Chunk, Chunk[]> {
-  return new TransformStream({ transform: (chunk, controller) => controller.enqueue([chunk]) });
 }
