@@ -1,0 +1,127 @@
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { generateSecretKey, getPublicKey, nip04, nip44, verifyEvent } from "nostr-tools";
+import { privateKeyToAddress } from "viem/accounts";
+import { parseTransaction, recoverMessageAddress, recoverTransactionAddress } from "viem";
+import { recoverTypedDataAddress, type TransactionSerialized } from "viem";
+import { localNodeSigner, type NodeSigner } from "../../identity/node_signer.ts";
+import { NodeSignerError, openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
+
+const typedData = {
+  domain: { name: "T", version: "1", chainId: 31337 },
+  types: { Note: [{ name: "amount", type: "uint256" }, { name: "to", type: "address" }] },
+  primaryType: "Note" as const,
+  message: { amount: 12345678901234567890n, to: "0x000000000000000000000000000000000000dEaD" },
+};
+
+async function checkSigner(signer: NodeSigner, secretKey: Uint8Array) {
+  const peer = generateSecretKey();
+  const peerPub = getPublicKey(peer);
+  assertEquals(signer.pubkey, getPublicKey(secretKey));
+  assertEquals(signer.evmAddress, privateKeyToAddress(`0x${bytesToHex(secretKey)}`));
+  const event = await signer.signEvent({
+    kind: 1,
+    created_at: 7,
+    tags: [["t", "x"]],
+    content: "hi",
+  });
+  assertEquals(event.pubkey, signer.pubkey);
+  assert(verifyEvent({ ...event }));
+  // The peer derives the same conversation key from its side.
+  const mine = await signer.conversationKey(peerPub);
+  assertEquals(
+    bytesToHex(mine),
+    bytesToHex(nip44.v2.utils.getConversationKey(peer, signer.pubkey)),
+  );
+  const legacy = await nip04.encrypt(peer, signer.pubkey, "old style");
+  assertEquals(await signer.nip04Decrypt(peerPub, legacy), "old style");
+  const typedSig = await signer.evm.signTypedData(typedData);
+  assertEquals(
+    await recoverTypedDataAddress({ ...typedData, signature: typedSig }),
+    signer.evmAddress,
+  );
+  const messageSig = await signer.evm.signMessage({ message: "withdraw" });
+  assertEquals(
+    await recoverMessageAddress({ message: "withdraw", signature: messageSig }),
+    signer.evmAddress,
+  );
+  const raw = await signer.evm.signTransaction!({
+    chainId: 31337,
+    type: "eip1559",
+    to: "0x000000000000000000000000000000000000dEaD",
+    value: 1n,
+    nonce: 3,
+    gas: 21000n,
+    maxFeePerGas: 2n,
+    maxPriorityFeePerGas: 1n,
+  });
+  assertEquals(parseTransaction(raw).nonce, 3);
+  assertEquals(
+    await recoverTransactionAddress({ serializedTransaction: raw as TransactionSerialized }),
+    signer.evmAddress,
+  );
+}
+
+Deno.test("localNodeSigner: events, NIP-44/NIP-04 keys and EVM signatures check out", async () => {
+  const key = generateSecretKey();
+  await checkSigner(localNodeSigner(key), key);
+});
+
+Deno.test("openWorkerNodeSigner: the same answers from a worker, errors carried back", async () => {
+  const key = generateSecretKey();
+  const signer = await openWorkerNodeSigner(key);
+  try {
+    await checkSigner(signer, key);
+    const err = await assertRejects(
+      () => signer.nip04Decrypt(getPublicKey(key), "not?iv=nip04"),
+      Error,
+    );
+    assert(err instanceof Error && err.message.length > 0);
+  } finally {
+    signer.close();
+  }
+  await assertRejects(
+    () => signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "" }),
+    NodeSignerError,
+    "closed",
+  );
+});
+
+Deno.test("openWorkerNodeSigner: wipe leaves the caller's key zeroed and the worker still signs", async () => {
+  const key = generateSecretKey();
+  const pubkey = getPublicKey(key);
+  const signer = await openWorkerNodeSigner(key, { wipe: true });
+  try {
+    assert(key.every((b) => b === 0));
+    const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "after" });
+    assertEquals(event.pubkey, pubkey);
+    assert(verifyEvent({ ...event }));
+  } finally {
+    signer.close();
+  }
+});
+
+Deno.test("the signer's worker may not read, write, connect, read env or run anything", async () => {
+  const lines: string[] = [];
+  const signer = await openWorkerNodeSigner(generateSecretKey(), {
+    entry: new URL("../support/probing_signer_worker.ts", import.meta.url),
+    onLog: (line) => lines.push(line),
+  });
+  try {
+    assertEquals(lines, [
+      "read: NotCapable",
+      "write: NotCapable",
+      "net: NotCapable",
+      "env: NotCapable",
+      "run: NotCapable",
+    ]);
+    // The probing entry is the real one after its probe: it still signs.
+    assert(
+      verifyEvent({
+        ...(await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "" })),
+      }),
+    );
+  } finally {
+    signer.close();
+  }
+});
