@@ -24,7 +24,7 @@
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { parseTestSummary, type TestSummary } from "../../protocol/test_summary.ts";
 import { blobInputsOf } from "../../protocol/job_blobs.ts";
-import { docker, type DockerEngineInfo } from "./docker_engine.ts";
+import { docker, type DockerEngineInfo, type DockerRunOptions } from "./docker_engine.ts";
 import type { SkillJob, SkillOutcome, SkillOutcomeStatus } from "./skill_sandbox.ts";
 import { OUTPUTS_DIR } from "./skill_sandbox.ts";
 
@@ -171,43 +171,40 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
     cpus: String(o.cpus ?? 1),
   };
   const call = { dockerHost: o.dockerHost, signal: job.signal };
+  // Every docker call but `inspect` gets what is left of the job's deadline when it starts.
+  const untilDeadline = () => ({ ...call, timeoutMs: Math.max(0, deadline - Date.now()) });
+  const toLog = (name: string) => ({
+    ...untilDeadline(),
+    logPath: `${workDir}/${OUTPUTS_DIR}/${name}`,
+    maxLogBytes: o.maxLogBytes,
+  });
   try {
-    const build = await logged(
-      `${workDir}/${OUTPUTS_DIR}/build.log`,
-      o.maxLogBytes,
-      (onOutput) =>
-        docker([
-          "build",
-          "--platform",
-          request.platform,
-          "--network",
-          "none",
-          "--no-cache",
-          "--force-rm",
-          "--rm",
-          "--memory",
-          limits.memory,
-          "--memory-swap",
-          limits.memory,
-          "--cpu-period",
-          "100000",
-          "--cpu-quota",
-          String(Math.round(Number(limits.cpus) * 100000)),
-          "--label",
-          `turnpike.job=${job.jobId}`,
-          "-f",
-          request.dockerfile,
-          "-t",
-          ref,
-          ...request.buildArgs.flatMap((a) => ["--build-arg", a]),
-          "-",
-        ], {
-          ...call,
-          stdinFile: context,
-          timeoutMs: Math.max(0, deadline - Date.now()),
-          onOutput,
-        }),
-    );
+    const build = await dockerToLog([
+      "build",
+      "--platform",
+      request.platform,
+      "--network",
+      "none",
+      "--no-cache",
+      "--force-rm",
+      "--rm",
+      "--memory",
+      limits.memory,
+      "--memory-swap",
+      limits.memory,
+      "--cpu-period",
+      "100000",
+      "--cpu-quota",
+      String(Math.round(Number(limits.cpus) * 100000)),
+      "--label",
+      `turnpike.job=${job.jobId}`,
+      "-f",
+      request.dockerfile,
+      "-t",
+      ref,
+      ...request.buildArgs.flatMap((a) => ["--build-arg", a]),
+      "-",
+    ], { ...toLog("build.log"), stdinFile: context });
     if (build.result.killed !== undefined) return killedOutcome(build.result.killed, job, outcome);
     const report: Record<string, unknown> = {
       status: build.result.code === 0 ? "built" : "build-failed",
@@ -225,36 +222,31 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
     if (build.result.code === 0) {
       report.image = await inspect(ref, request.tag, call);
       if (request.test !== undefined) {
-        const test = await logged(
-          `${workDir}/${OUTPUTS_DIR}/test.log`,
-          o.maxLogBytes,
-          (onOutput) =>
-            docker([
-              "run",
-              "--name",
-              container,
-              "--network",
-              "none",
-              "--memory",
-              limits.memory,
-              "--memory-swap",
-              limits.memory,
-              "--cpus",
-              limits.cpus,
-              "--pids-limit",
-              String(o.maxProcesses ?? 256),
-              "--cap-drop",
-              "ALL",
-              "--security-opt",
-              "no-new-privileges",
-              "--platform",
-              request.platform,
-              ref,
-              "sh",
-              "-c",
-              request.test!,
-            ], { ...call, timeoutMs: Math.max(0, deadline - Date.now()), onOutput }),
-        );
+        const test = await dockerToLog([
+          "run",
+          "--name",
+          container,
+          "--network",
+          "none",
+          "--memory",
+          limits.memory,
+          "--memory-swap",
+          limits.memory,
+          "--cpus",
+          limits.cpus,
+          "--pids-limit",
+          String(o.maxProcesses ?? 256),
+          "--cap-drop",
+          "ALL",
+          "--security-opt",
+          "no-new-privileges",
+          "--platform",
+          request.platform,
+          ref,
+          "sh",
+          "-c",
+          request.test!,
+        ], toLog("test.log"));
         if (test.result.killed !== undefined) {
           return killedOutcome(test.result.killed, job, outcome);
         }
@@ -273,7 +265,7 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
       if (request.save) {
         const saved = await docker(
           ["save", "-o", `${workDir}/${OUTPUTS_DIR}/image.tar`, ref],
-          { ...call, timeoutMs: Math.max(0, deadline - Date.now()) },
+          untilDeadline(),
         );
         if (saved.killed !== undefined) return killedOutcome(saved.killed, job, outcome);
         report.saved = saved.code === 0 ? "image.tar" : null;
@@ -315,27 +307,33 @@ interface Logged {
   durationMs: number;
 }
 
+interface DockerToLogOptions extends Omit<DockerRunOptions, "onOutput"> {
+  logPath: string;
+  /** Bytes kept in the log file (default 16 MiB); the rest is counted, not written. */
+  maxLogBytes?: number;
+}
+
 /** Runs a docker command, its output to a capped log file, and keeps the tail. */
-async function logged(
-  path: string,
-  maxBytes = 16 * 1024 * 1024,
-  fn: (onOutput: (chunk: Uint8Array) => void) => ReturnType<typeof docker>,
-): Promise<Logged> {
+async function dockerToLog(args: string[], options: DockerToLogOptions): Promise<Logged> {
+  const { logPath, maxLogBytes: maxBytes = 16 * 1024 * 1024, ...run } = options;
   const started = performance.now();
-  const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
+  const file = await Deno.open(logPath, { write: true, create: true, truncate: true, mode: 0o600 });
   let bytes = 0;
   let tail = new Uint8Array(0);
   try {
-    const result = await fn((chunk) => {
-      bytes += chunk.length;
-      if (bytes - chunk.length < maxBytes) {
-        const room = maxBytes - (bytes - chunk.length);
-        file.writeSync(chunk.subarray(0, Math.min(chunk.length, room)));
-      }
-      const joined = new Uint8Array(tail.length + chunk.length);
-      joined.set(tail);
-      joined.set(chunk, tail.length);
-      tail = joined.subarray(Math.max(0, joined.length - LOG_TAIL_BYTES));
+    const result = await docker(args, {
+      ...run,
+      onOutput: (chunk) => {
+        bytes += chunk.length;
+        if (bytes - chunk.length < maxBytes) {
+          const room = maxBytes - (bytes - chunk.length);
+          file.writeSync(chunk.subarray(0, Math.min(chunk.length, room)));
+        }
+        const joined = new Uint8Array(tail.length + chunk.length);
+        joined.set(tail);
+        joined.set(chunk, tail.length);
+        tail = joined.subarray(Math.max(0, joined.length - LOG_TAIL_BYTES));
+      },
     });
     return {
       result,
