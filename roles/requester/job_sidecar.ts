@@ -7,6 +7,7 @@
  * @module
  */
 import { writeFileAtomic } from "../../state/atomic_file.ts";
+import { readOptionalTextFile } from "../../state/optional_text_file.ts";
 import { type JobSpec, jobSpecFromJson, jobSpecToJson } from "./job_spec.ts";
 
 /** The sidecar of one job. */
@@ -75,13 +76,8 @@ export async function readJobSidecar(
   stateDir: string,
   id: string,
 ): Promise<JobSidecar | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(sidecarPath(stateDir, id));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
+  const text = await readOptionalTextFile(sidecarPath(stateDir, id));
+  if (text === undefined) return undefined;
   if (text.length > MAX_SIDECAR_BYTES) throw new JobSidecarError(`sidecar of ${id} is too large`);
   try {
     const v = JSON.parse(text) as Record<string, unknown>;

@@ -10,6 +10,7 @@ import { blobOutputsOf, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { downloadBlob } from "../../transport/blossom_client.ts";
+import { readOptionalTextFile } from "../../state/optional_text_file.ts";
 
 /** Largest `result` blob fetched with the result (the skill's own output cap is 1 MiB). */
 export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
@@ -70,16 +71,13 @@ export async function readStoredResult(
   stateDir: string,
   id: string,
 ): Promise<StoredResult | undefined> {
-  let toon: string;
-  try {
-    toon = await Deno.readTextFile(`${stateDir}/callbacks/${id}.in.payload`);
-  } catch {
-    return undefined;
-  }
-  if (toon.length === 0) return undefined;
+  // Only shown, never written back: what cannot be read is shown as not there yet.
+  const read = { unreadableAsMissing: true };
+  const toon = await readOptionalTextFile(`${stateDir}/callbacks/${id}.in.payload`, read);
+  if (toon === undefined || toon.length === 0) return undefined;
   const event = decodeEventToon(toon, { verify: false });
   const fromBlob = event.content === ""
-    ? await Deno.readTextFile(resultBlobPath(stateDir, id)).catch(() => undefined)
+    ? await readOptionalTextFile(resultBlobPath(stateDir, id), read)
     : undefined;
   return { toon, event, content: fromBlob ?? event.content };
 }
