@@ -22,6 +22,7 @@ import { blobRejectData } from "../../protocol/blob_payment_reply.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { type BlobStore, BlobStoreError } from "../../state/blob_store.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
+import { invalidInputRejection } from "./invalid_input_rejection.ts";
 
 /** What a blob payment paid for. */
 export interface BlobPayment {
@@ -60,13 +61,7 @@ export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): Blob
     }
     [sha256, size] = [auth.sha256[0], auth.size];
   } catch (err) {
-    if (err instanceof BlobAuthorizationError) {
-      throw new TownWriteRejection(
-        ILP_ERROR.unexpectedPayment,
-        `invalid blob payment: ${err.message}`,
-      );
-    }
-    throw err;
+    throw invalidInputRejection(err, { inputError: BlobAuthorizationError, what: "blob payment" });
   }
   if (size > o.blobs.maxBlobBytes) {
     throw new TownWriteRejection(

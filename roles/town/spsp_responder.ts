@@ -28,6 +28,7 @@ import { buildSpspResponse } from "../../protocol/spsp_message.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { SpspSecrets } from "./spsp_secrets.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
+import { invalidInputRejection } from "./invalid_input_rejection.ts";
 
 /** Options for {@linkcode SpspResponder}. */
 export interface SpspResponderOptions {
@@ -130,13 +131,7 @@ export class SpspResponder {
     try {
       parsed = await parseSpspRequest(request, this.#o.secretKey);
     } catch (err) {
-      if (err instanceof SpspMessageError) {
-        throw new TownWriteRejection(
-          ILP_ERROR.unexpectedPayment,
-          `invalid SPSP request: ${err.message}`,
-        );
-      }
-      throw err;
+      throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
     }
     const grant = this.#o.secrets.grant(this.#o.townAddress());
     const template = buildSpspResponse({
