@@ -19,6 +19,7 @@
 
 // Protocol: pure codecs and rules.
 export * from "./protocol/nostr_event.ts";
+export * from "./protocol/node_signer.ts";
 export * from "./protocol/toon_codec.ts";
 export * from "./protocol/event_verifier.ts";
 export * from "./protocol/kind_extractor.ts";
@@ -77,6 +78,8 @@ export * from "./identity/nip06_key.ts";
 export * from "./identity/key_vault.ts";
 export * from "./identity/wallet.ts";
 export * from "./identity/wallet_file.ts";
+export * from "./identity/local_node_signer.ts";
+export * from "./identity/worker_node_signer.ts";
 export * from "./config/settings.ts";
 export * from "./config/state_dir.ts";
 export * from "./config/config_error.ts";

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { generateSecretKey } from "nostr-tools";
 import { connectPayingClient } from "../tests/support/town_test_node.ts";
 import { spawnCli } from "../tests/support/cli_process.ts";
@@ -93,7 +94,7 @@ try {
       path: file,
       server,
       pricePerMiB: 200n,
-      secretKey: generateSecretKey(),
+      signer: localNodeSigner(generateSecretKey()),
       pay: (auth, amount) => client.write(auth, { amount }),
     })
   );

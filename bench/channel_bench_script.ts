@@ -8,6 +8,7 @@
  * deno run -A bench/channel_bench_script.ts [packets=1000] [opens=5]
  * ```
  */
+import { localEvmAccount } from "../identity/local_node_signer.ts";
 import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
 import { ClaimSigner } from "../chain/claim_signer.ts";
 import { ClaimVerifier } from "../chain/claim_verifier.ts";
@@ -35,7 +36,7 @@ const { channelId } = await alice.openChannel({
   settleTimeout: 600n,
 });
 const signer = new ClaimSigner({
-  secretKey: pair.aliceKey,
+  account: localEvmAccount(pair.aliceKey),
   chainId: 31337,
   tokenNetworkAddress: alice.tokenNetworkAddress,
   tokenAddress: alice.tokenAddress,

@@ -13,6 +13,7 @@
  *
  *     deno bench -A bench/claim_verify_bench.ts
  */
+import { localEvmAccount } from "../identity/local_node_signer.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "viem";
 import {
@@ -35,7 +36,9 @@ const proofs = Array.from({ length: PROOFS }, (_, i) => ({
   nonce: BigInt(i + 1),
   transferredAmount: BigInt(i + 1) * 4_000n,
 }));
-const sigs = await Promise.all(proofs.map((p) => signBalanceProof(p, { secretKey, domain })));
+const sigs = await Promise.all(
+  proofs.map((p) => signBalanceProof(p, { account: localEvmAccount(secretKey), domain })),
+);
 const { address, publicKey } = recoverBalanceProofSignerKey(proofs[0], sigs[0], domain);
 const recoveredForm = sigs.map((hex) => {
   const b = hexToBytes(hex);

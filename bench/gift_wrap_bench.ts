@@ -5,12 +5,14 @@
  *
  *     deno bench -A bench/gift_wrap_bench.ts
  */
+import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { generateSecretKey, getPublicKey, nip17 } from "nostr-tools";
 import { unwrapGiftWrap } from "../protocol/gift_wrap.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 const me = generateSecretKey();
 const pubkey = getPublicKey(me);
+const meSigner = localNodeSigner(me);
 const alice = generateSecretKey();
 const fresh = () =>
   JSON.parse(
@@ -25,12 +27,12 @@ let i = 0;
 Deno.bench("nostr-tools nip17.unwrapEvent", { group: "open", baseline: true }, () => {
   nip17.unwrapEvent(wraps[i++ % wraps.length], me);
 });
-Deno.bench("unwrapGiftWrap (checks + unwrap)", { group: "open" }, () => {
-  unwrapGiftWrap(wraps[i++ % wraps.length], { secretKey: me, pubkey });
+Deno.bench("unwrapGiftWrap (checks + unwrap)", { group: "open" }, async () => {
+  await unwrapGiftWrap(wraps[i++ % wraps.length], { signer: meSigner });
 });
-Deno.bench("unwrapGiftWrap, a wrap for another key (refused)", { group: "refuse" }, () => {
+Deno.bench("unwrapGiftWrap, a wrap for another key (refused)", { group: "refuse" }, async () => {
   try {
-    unwrapGiftWrap(notMine, { secretKey: me, pubkey });
+    await unwrapGiftWrap(notMine, { signer: meSigner });
   } catch {
     // refused before any decryption
   }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { BtpClient } from "../transport/btp_client.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../roles/town/spsp_ilp_client.ts";
@@ -181,7 +182,7 @@ async function honest(town: Town): Promise<string> {
       sender: client,
       townAddress: town.ilpAddress,
       townPubkey: town.pubkey,
-      secretKey: key,
+      signer: localNodeSigner(key),
     });
     const event = finalizeEvent(
       { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "honest" },
@@ -403,7 +404,7 @@ async function spspFlood(town: Town): Promise<string> {
           sender: client,
           townAddress: town.ilpAddress,
           townPubkey: town.pubkey,
-          secretKey: generateSecretKey(),
+          signer: localNodeSigner(generateSecretKey()),
         });
         answered++;
       } catch (err) {
@@ -427,7 +428,7 @@ async function createdAtWindow(town: Town): Promise<string> {
     sender: client,
     townAddress: town.ilpAddress,
     townPubkey: town.pubkey,
-    secretKey: key,
+    signer: localNodeSigner(key),
   });
   const now = Math.floor(Date.now() / 1000);
   const out: string[] = [];

@@ -22,7 +22,7 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes, recoverTypedDataAddress } from "viem";
-import { signTypedData } from "viem/accounts";
+import type { LocalAccount } from "viem/accounts";
 
 /** `0x` + hex digits: bytes, a hash or a signature (the same type as viem's `Hex`). */
 export type Hex = `0x${string}`;
@@ -83,8 +83,8 @@ export interface Withdraw {
  * {@linkcode signWithdraw}.
  */
 export interface SignOptions {
-  /** 32-byte secp256k1 secret key (the NIP-06 key). */
-  secretKey: Uint8Array;
+  /** The node's EVM account (its NIP-06 key, wherever it is: see protocol/node_signer.ts). */
+  account: LocalAccount;
   /** The TokenNetwork and chain the signature is for. */
   domain: TokenNetworkDomain;
 }
@@ -169,13 +169,12 @@ function message(proof: BalanceProof) {
  * ```ts
  * const sig = await signBalanceProof(
  *   { channelId: `0x${"ab".repeat(32)}`, nonce: 1n, transferredAmount: 10n },
- *   { secretKey, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
+ *   { account: signer.evm, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
  * );
  * ```
  */
 export async function signBalanceProof(proof: BalanceProof, options: SignOptions): Promise<Hex> {
-  return await signTypedData({
-    privateKey: bytesToHex(options.secretKey),
+  return await options.account.signTypedData({
     domain: tokenNetworkDomain(options.domain),
     types: BALANCE_PROOF_TYPES,
     primaryType: "BalanceProof",
@@ -213,15 +212,14 @@ export async function recoverBalanceProofSigner(
  *
  * @example
  * ```ts
- * const sig = await signCooperativeSettle(settle, { secretKey, domain });
+ * const sig = await signCooperativeSettle(settle, { account: signer.evm, domain });
  * ```
  */
 export async function signCooperativeSettle(
   settle: CooperativeSettle,
   options: SignOptions,
 ): Promise<Hex> {
-  return await signTypedData({
-    privateKey: bytesToHex(options.secretKey),
+  return await options.account.signTypedData({
     domain: tokenNetworkDomain(options.domain),
     types: COOPERATIVE_SETTLE_TYPES,
     primaryType: "CooperativeSettle",
@@ -259,12 +257,11 @@ export async function recoverCooperativeSettleSigner(
  * @example
  * ```ts
  * const withdraw = { channelId, participant: me, totalWithdraw: 5n, expiration: now + 600n };
- * const mine = await signWithdraw(withdraw, { secretKey, domain });
+ * const mine = await signWithdraw(withdraw, { account: signer.evm, domain });
  * ```
  */
 export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Promise<Hex> {
-  return await signTypedData({
-    privateKey: bytesToHex(options.secretKey),
+  return await options.account.signTypedData({
     domain: tokenNetworkDomain(options.domain),
     types: WITHDRAW_TYPES,
     primaryType: "Withdraw",

@@ -6,12 +6,13 @@
  */
 import type { PaymentChannelClaim } from "../protocol/payment_channel_claim.ts";
 import { CLAIM_VERSION } from "../protocol/payment_channel_claim.ts";
+import type { LocalAccount } from "viem/accounts";
 import { signBalanceProof } from "./balance_proof.ts";
 
 /** Options for {@linkcode ClaimSigner}. */
 export interface ClaimSignerOptions {
-  /** The node's 32-byte secp256k1 key (NIP-06), a participant of the channel. */
-  secretKey: Uint8Array;
+  /** The node's EVM account (its NIP-06 key, wherever it is), a participant of the channel. */
+  account: LocalAccount;
   /** EVM chain id of the channel. */
   chainId: number;
   /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
@@ -61,7 +62,7 @@ export class WithdrawBelowClaimsError extends Error {
  *
  * @example
  * ```ts
- * const signer = new ClaimSigner({ secretKey, chainId: 31337, tokenNetworkAddress, tokenAddress,
+ * const signer = new ClaimSigner({ account: nodeSigner.evm, chainId: 31337, tokenNetworkAddress, tokenAddress,
  *   channelId, deposit: 50_000_000n });
  * const claim = await signer.pay(1500n); // nonce 1, transferredAmount 1500
  * ```
@@ -176,8 +177,8 @@ export class ClaimSigner {
 
 /** Options for {@linkcode signClaim}. */
 export interface SignClaimOptions {
-  /** The node's 32-byte secp256k1 key (NIP-06), a participant of the channel. */
-  secretKey: Uint8Array;
+  /** The node's EVM account (its NIP-06 key, wherever it is), a participant of the channel. */
+  account: LocalAccount;
   /** EVM chain id of the channel. */
   chainId: number;
   /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
@@ -201,7 +202,7 @@ export interface SignClaimOptions {
  *
  * @example
  * ```ts
- * const claim = await signClaim({ secretKey, chainId: 31337, tokenNetworkAddress, tokenAddress,
+ * const claim = await signClaim({ account: nodeSigner.evm, chainId: 31337, tokenNetworkAddress, tokenAddress,
  *   channelId, nonce: 3n, transferredAmount: 4500n });
  * ```
  */
@@ -213,7 +214,7 @@ export async function signClaim(options: SignClaimOptions): Promise<PaymentChann
       transferredAmount: options.transferredAmount,
     },
     {
-      secretKey: options.secretKey,
+      account: options.account,
       domain: { chainId: options.chainId, verifyingContract: options.tokenNetworkAddress },
     },
   );

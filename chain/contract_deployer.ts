@@ -8,14 +8,13 @@
  */
 import {
   type Abi,
-  bytesToHex,
   createPublicClient,
   createWalletClient,
   defineChain,
   type Hex,
   http,
 } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import type { LocalAccount } from "viem/accounts";
 import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
 import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
@@ -25,8 +24,8 @@ export interface DeployTokenNetworkOptions {
   rpcUrl: string;
   /** The chain's numeric id (checked against the RPC's before anything is sent). */
   chainId: number;
-  /** The deployer's 32-byte secp256k1 key (the node's NIP-06 key). */
-  secretKey: Uint8Array;
+  /** The deployer's EVM account (the node's NIP-06 key, see protocol/node_signer.ts). */
+  account: LocalAccount;
   /** The ERC-20 to settle in; absent: a test token is deployed (the deployer may mint it). */
   token?: `0x${string}`;
   /** Test token symbol and decimals. Default "M2M", 6. */
@@ -59,14 +58,14 @@ export class ContractDeployError extends Error {
  *
  * @example
  * ```ts
- * const { tokenNetworkAddress } = await deployTokenNetwork({ rpcUrl, chainId: 31337, secretKey });
+ * const { tokenNetworkAddress } = await deployTokenNetwork({ rpcUrl, chainId: 31337, account: signer.evm });
  * ```
  * @throws {ContractDeployError} on a chain id mismatch, no gas, or a reverted deployment.
  */
 export async function deployTokenNetwork(
   options: DeployTokenNetworkOptions,
 ): Promise<DeployedTokenNetwork> {
-  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.secretKey);
+  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.account);
   const actual = await pub.getChainId();
   if (actual !== options.chainId) {
     throw new ContractDeployError(
@@ -111,7 +110,7 @@ export interface MintTestTokensOptions {
   rpcUrl: string;
   chainId: number;
   /** The test token's minter (its deployer). */
-  secretKey: Uint8Array;
+  account: LocalAccount;
   token: `0x${string}`;
   to: `0x${string}`;
   /** Base units. */
@@ -123,12 +122,12 @@ export interface MintTestTokensOptions {
  *
  * @example
  * ```ts
- * await mintTestTokens({ rpcUrl, chainId: 31337, secretKey, token, to, amount: 100_000_000n });
+ * await mintTestTokens({ rpcUrl, chainId: 31337, account: signer.evm, token, to, amount: 100_000_000n });
  * ```
  * @throws {ContractDeployError} when the mint reverts.
  */
 export async function mintTestTokens(options: MintTestTokensOptions): Promise<Hex> {
-  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.secretKey);
+  const { wallet, pub, account } = clients(options.rpcUrl, options.chainId, options.account);
   const hash = await wallet.writeContract({
     address: options.token,
     abi: TEST_TOKEN_ABI,
@@ -142,7 +141,7 @@ export async function mintTestTokens(options: MintTestTokensOptions): Promise<He
   return hash;
 }
 
-function clients(rpcUrl: string, chainId: number, secretKey: Uint8Array) {
+function clients(rpcUrl: string, chainId: number, account: LocalAccount) {
   const chain = defineChain({
     id: chainId,
     name: `chain ${chainId}`,
@@ -150,7 +149,6 @@ function clients(rpcUrl: string, chainId: number, secretKey: Uint8Array) {
     rpcUrls: { default: { http: [rpcUrl] } },
   });
   const transport = http(rpcUrl);
-  const account = privateKeyToAccount(bytesToHex(secretKey));
   return {
     account,
     wallet: createWalletClient({ account, chain, transport, pollingInterval: 50 }),

@@ -4,14 +4,13 @@
  * update during the settle timeout, settle, settle cooperatively, withdraw from an open channel
  * (both participants' signatures), and list the node's channels
  * from the contract's events (for recovery). One key signs transactions and balance proofs:
- * the node's NIP-06 secp256k1 key (`privateKeyToAccount`).
+ * the node's NIP-06 secp256k1 key, as the viem account of its `NodeSigner` (protocol/node_signer.ts).
  *
  * @module
  */
 import {
   type Account,
   BaseError,
-  bytesToHex,
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
@@ -23,7 +22,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import type { LocalAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
 import type { ChainConfig } from "./chain_config.ts";
 import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
@@ -91,8 +90,8 @@ export interface ChannelEventRecord {
 export interface TokenNetworkClientOptions {
   /** The chain; `tokenAddress` and `tokenNetworkAddress` must be set. */
   chain: ChainConfig;
-  /** The node's 32-byte secp256k1 key (NIP-06). */
-  secretKey: Uint8Array;
+  /** The node's EVM account (its NIP-06 key, wherever it is: see protocol/node_signer.ts). */
+  account: LocalAccount;
   /** Gas budget assumed for opening (approve + open + deposit). Default 300,000. */
   openGasBudget?: bigint;
 }
@@ -179,7 +178,7 @@ const CHANNEL_OPENED_EVENT = parseAbiItem(
  *
  * @example
  * ```ts
- * const client = new TokenNetworkClient({ chain, secretKey });
+ * const client = new TokenNetworkClient({ chain, account: signer.evm });
  * const { channelId } = await client.openChannel({ partner, deposit: 50_000_000n, settleTimeout: 3600n });
  * ```
  */
@@ -218,7 +217,7 @@ export class TokenNetworkClient {
     this.chain = chain;
     this.tokenAddress = chain.tokenAddress;
     this.tokenNetworkAddress = chain.tokenNetworkAddress;
-    this.account = privateKeyToAccount(bytesToHex(options.secretKey));
+    this.account = options.account;
     const viemChain = defineChain({
       id: chain.chainId,
       name: chain.name,

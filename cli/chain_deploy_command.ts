@@ -17,7 +17,8 @@ import type { Command } from "commander";
 import { createPublicClient, http, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadNodeIdentity } from "./node_identity.ts";
+import { loadNodeSigner } from "./node_identity.ts";
+import type { LocalAccount } from "viem/accounts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
@@ -106,7 +107,7 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
   }
   const mint = parseMint(opts.mint, chain);
   progress(opts, `Network: ${networkLabel(chain)} at ${chain.rpcUrl}`);
-  const secretKey = await loadNodeIdentity({
+  using signer = await loadNodeSigner({
     stateDir: loaded.settings.stateDir,
     who: "this profile",
     passphraseFile: opts.passphraseFile,
@@ -118,14 +119,14 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
     const deployed = await deployTokenNetwork({
       rpcUrl: chain.rpcUrl,
       chainId: chain.chainId,
-      secretKey,
+      account: signer.evm,
       token: chain.tokenAddress,
     });
     const minted: `0x${string}`[] = [];
     if (deployed.testToken && mint > 0n) {
       for (const to of [deployed.deployer, ...fund]) {
         await mintTestTokens({
-          ...deployedMint(chain, secretKey, deployed.tokenAddress),
+          ...deployedMint(chain, signer.evm, deployed.tokenAddress),
           to,
           amount: mint,
         });
@@ -149,8 +150,6 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
         "prints its address), and check --rpc",
       cause: err,
     });
-  } finally {
-    secretKey.fill(0);
   }
 }
 
@@ -219,8 +218,8 @@ function parseMint(text: string, chain: ChainConfig): bigint {
   return parseUnits(text, chain.tokenDecimals);
 }
 
-function deployedMint(chain: ChainConfig, secretKey: Uint8Array, token: `0x${string}`) {
-  return { rpcUrl: chain.rpcUrl, chainId: chain.chainId, secretKey, token };
+function deployedMint(chain: ChainConfig, account: LocalAccount, token: `0x${string}`) {
+  return { rpcUrl: chain.rpcUrl, chainId: chain.chainId, account, token };
 }
 
 /**

@@ -82,7 +82,8 @@ import {
   mergeChainSync,
   syncChannelFile,
 } from "../roles/channel_chain_sync.ts";
-import { loadNodeIdentity } from "./node_identity.ts";
+import { loadNodeSigner } from "./node_identity.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
   ChannelPeerError,
   lookupTownPeerInfo,
@@ -266,8 +267,8 @@ function chainFor(ctx: Context, opts: ChannelOptions, id: string): ChainConfig {
   });
 }
 
-function unlock(ctx: Context, opts: ChannelOptions): Promise<Uint8Array> {
-  return loadNodeIdentity({
+function unlock(ctx: Context, opts: ChannelOptions): Promise<NodeSigner> {
+  return loadNodeSigner({
     stateDir: ctx.stateDir,
     who: "this node",
     passphraseFile: opts.passphraseFile,
@@ -327,9 +328,8 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
   }
   const settleTimeout = BigInt(opts.settleTimeout ?? String(ctx.channels.settle_timeout ?? 3600));
   info(opts, `Network: ${networkLabel(chain)}`);
-  const secretKey = await unlock(ctx, opts);
-  const client = new TokenNetworkClient({ chain, secretKey });
-  secretKey.fill(0);
+  using signer = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, account: signer.evm });
   // The contract allows one channel per pair until it is settled: say which, before any tx.
   await refuseExistingChannel(client, peerAddress, ctx.stateDir, opts);
   const started = performance.now();
@@ -423,15 +423,15 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
     }
   }
   if (opts.refresh && records.length > 0) {
-    const secretKey = await unlock(ctx, opts);
+    using signer = await unlock(ctx, opts);
     const audit = await openAuditLog({ dir: ctx.stateDir });
     try {
       for (const [i, r] of records.entries()) {
-        const client = new TokenNetworkClient({ chain: chainOfRecord(ctx, opts, r), secretKey });
+        const chain = chainOfRecord(ctx, opts, r);
+        const client = new TokenNetworkClient({ chain, account: signer.evm });
         records[i] = await syncChannelFile(r, client, { stateDir: ctx.stateDir, audit });
       }
     } finally {
-      secretKey.fill(0);
       await audit.close();
     }
   }
@@ -444,8 +444,8 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   await using _lock = await holdChannel(ctx.stateDir, record.channelId);
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
-  const secretKey = await unlock(ctx, opts);
-  const client = new TokenNetworkClient({ chain, secretKey });
+  using signer = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, account: signer.evm });
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
     record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
@@ -454,7 +454,7 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
       ? await tryCooperativeClose(opts, {
         client,
         record,
-        secretKey,
+        signer,
         stateDir: ctx.stateDir,
         audit,
       })
@@ -506,7 +506,6 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
       }
     }
   } finally {
-    secretKey.fill(0);
     await audit.close();
   }
   printRecords(opts, [record]);
@@ -530,7 +529,7 @@ function peerFlags(opts: CosignCliOptions): SettingsFlags {
 interface CosignContext {
   client: TokenNetworkClient;
   record: ChannelRecord;
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   stateDir: string;
   audit: AuditLog;
 }
@@ -561,7 +560,7 @@ async function tryCooperativeClose(
       peer,
       chain: c.client,
       record: c.record,
-      secretKey: c.secretKey,
+      signer: c.signer,
       stateDir: c.stateDir,
       audit: c.audit,
     });
@@ -616,8 +615,8 @@ async function channelWithdraw(
   info(opts, `Network: ${networkLabel(chain)}`);
   const amount = units(opts.amount, record.tokenDecimals, "--amount");
   if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
-  const secretKey = await unlock(ctx, opts);
-  const client = new TokenNetworkClient({ chain, secretKey });
+  using signer = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, account: signer.evm });
   const audit = await openAuditLog({ dir: ctx.stateDir });
   let peer: BtpClient | undefined;
   try {
@@ -636,7 +635,7 @@ async function channelWithdraw(
       peer,
       chain: client,
       record,
-      secretKey,
+      signer,
       stateDir: ctx.stateDir,
       audit,
       amount,
@@ -651,7 +650,6 @@ async function channelWithdraw(
     }
     throw err;
   } finally {
-    secretKey.fill(0);
     await peer?.close();
     await audit.close();
   }
@@ -667,9 +665,8 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
   info(opts, `Network: ${networkLabel(chain)}`);
   const amount = units(opts.amount, record.tokenDecimals, "--amount");
   if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
-  const secretKey = await unlock(ctx, opts);
-  const client = new TokenNetworkClient({ chain, secretKey });
-  secretKey.fill(0);
+  using signer = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, account: signer.evm });
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
     record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
@@ -711,9 +708,8 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const mine = stringList(ctx.channels.chains) ?? [LOCAL_CHAIN];
   const chain = chainFor(ctx, opts, opts.chain ?? mine[0]);
   info(opts, `Network: ${networkLabel(chain)}`);
-  const secretKey = await unlock(ctx, opts);
-  const client = new TokenNetworkClient({ chain, secretKey });
-  secretKey.fill(0);
+  using signer = await unlock(ctx, opts);
+  const client = new TokenNetworkClient({ chain, account: signer.evm });
   const events = await client.channelEvents();
   const byId = new Map<
     string,

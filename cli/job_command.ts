@@ -13,7 +13,7 @@ import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { loadNodeIdentity } from "./node_identity.ts";
+import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
@@ -283,7 +283,7 @@ export async function openRequester(
 ): Promise<Requester> {
   const config = extra.config ?? await loadRequesterConfig(opts, cmd);
   if (!extra.networkShown) printNetworkLine(config.network);
-  const secretKey = await loadNodeIdentity({
+  const signer = await loadNodeSigner({
     ...opts,
     // `job` has no --generate-key: the requester always signs with its wallet.
     generateKey: false,
@@ -293,12 +293,14 @@ export async function openRequester(
   try {
     return await startRequester({
       ...config,
-      secretKey,
+      signer,
+      onClosed: () => signer.close(),
       resume: extra.resume,
       onProgress: extra.onProgress,
       warn: (line) => console.error(line),
     });
   } catch (err) {
+    signer.close();
     throw asCliError(err);
   }
 }

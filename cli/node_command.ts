@@ -49,7 +49,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings, roleSettingPicker } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { loadNodeIdentity } from "./node_identity.ts";
+import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { ChannelSenderError, isChannelId } from "../roles/channel_sender.ts";
 import { watchIntervalMs } from "../roles/channel_watcher.ts";
@@ -247,7 +247,7 @@ async function discoverTownPubkey(relayUrl: string): Promise<string> {
 async function resolveNodeOptions(
   opts: NodeOptions,
   loaded: LoadedSettings,
-): Promise<Omit<ProviderNodeOptions, "secretKey">> {
+): Promise<Omit<ProviderNodeOptions, "signer" | "secretKey">> {
   const s = loaded.settings;
   const townPubkey = pick(loaded, opts.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey") ??
     await discoverTownPubkey(s.relayUrl);
@@ -391,7 +391,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   // provider would overwrite the running one's); held until the provider has stopped.
   await using _lock = await holdStateDir(resolved.stateDir, "node up");
   printNetworkLine(loaded.settings.network);
-  const secretKey = await loadNodeIdentity({
+  const signer = await loadNodeSigner({
     ...opts,
     stateDir: resolved.stateDir,
     who: "the provider",
@@ -405,10 +405,11 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   try {
     node = await startProviderNode({
       ...resolved,
-      secretKey,
+      signer,
       log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
     });
   } catch (err) {
+    signer.close();
     if (err instanceof ChannelSenderError || err instanceof AutoChannelError) {
       throw new CliError(err.message, {
         context: "payment channel",
@@ -452,7 +453,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   }
   await stopped;
   await node.stop();
-  secretKey.fill(0);
+  signer.close();
   if (json) console.log(JSON.stringify({ event: "node-stopped" }));
   else console.log("provider stopped");
 }

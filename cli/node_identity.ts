@@ -1,15 +1,17 @@
 /**
- * The key a long-running command (`town up`, `node up`, `job submit --wait`...) signs with: the
+ * The key a command (`town up`, `node up`, `job submit`, `channel open`...) signs with: the
  * wallet of the state dir unlocked with the passphrase the user names, or a throwaway key when
- * `--generate-key` allows one. Shared so every command reads the passphrase and reports a
- * missing wallet or a wrong passphrase the same way.
+ * `--generate-key` allows one, held by a signer Worker with no permissions
+ * (`identity/worker_node_signer.ts`): the wallet is unlocked in that worker, so the key is never
+ * in the command's thread. Shared so every command reads the passphrase and reports a missing
+ * wallet or a wrong passphrase the same way.
  *
  * @module
  */
-import { generateSecretKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { readPassphrase } from "../identity/passphrase.ts";
-import { unlockWallet } from "../identity/wallet.ts";
+import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
 import { WrongPassphraseError } from "../identity/key_vault.ts";
 
@@ -20,8 +22,8 @@ export interface PassphraseFlags {
   nonInteractive?: boolean;
 }
 
-/** Options for {@linkcode loadNodeIdentity}. */
-export interface LoadNodeIdentityOptions extends PassphraseFlags {
+/** Options for {@linkcode loadNodeSigner}. */
+export interface LoadNodeSignerOptions extends PassphraseFlags {
   /** State dir whose wallet is unlocked. */
   stateDir: string;
   /** Who is missing the identity, for the error ("the town", "the provider"...). */
@@ -33,16 +35,18 @@ export interface LoadNodeIdentityOptions extends PassphraseFlags {
 }
 
 /**
- * Unlocks the state dir's wallet (or makes a throwaway key with `generateKey`); a missing wallet
- * or a wrong passphrase becomes a {@linkcode CliError}.
+ * Unlocks the state dir's wallet in a signer worker (or makes a throwaway key there with
+ * `generateKey`); a missing wallet or a wrong passphrase becomes a {@linkcode CliError}. Close
+ * the signer when the command ends.
  *
  * @example
  * ```ts
- * const secretKey = await loadNodeIdentity({ stateDir, who: "the town", nonInteractive: true });
+ * const signer = await loadNodeSigner({ stateDir, who: "the town", nonInteractive: true });
+ * try { await startTownNode({ config, signer }); } finally { signer.close(); }
  * ```
  */
-export async function loadNodeIdentity(options: LoadNodeIdentityOptions): Promise<Uint8Array> {
-  if (options.generateKey) return generateSecretKey();
+export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<NodeSigner> {
+  if (options.generateKey) return await openWorkerNodeSigner({ generate: true });
   const path = walletFilePath(options.stateDir);
   try {
     const record = await readWalletFile(path);
@@ -52,7 +56,7 @@ export async function loadNodeIdentity(options: LoadNodeIdentityOptions): Promis
       nonInteractive: options.nonInteractive,
       prompt: "Wallet passphrase: ",
     });
-    return (await unlockWallet(record, passphrase)).secretKey;
+    return await openWorkerNodeSigner({ wallet: record, passphrase });
   } catch (err) {
     if (err instanceof WalletNotFoundError) {
       throw new CliError(`${options.who} has no identity`, {

@@ -28,6 +28,7 @@ import { archiveProject, ProjectArchiveError } from "../roles/requester/project_
 import { blobInputTags } from "../protocol/job_blobs.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
 
 interface SkillTestOptions {
   dir?: string;
@@ -128,7 +129,7 @@ async function testInput(
         exitCode: ExitCode.Usage,
       });
     });
-    return o.recipientKey === undefined ? toon : openWrap(toon, o.recipientKey);
+    return o.recipientKey === undefined ? toon : await openWrap(toon, o.recipientKey);
   }
   const author = generateSecretKey();
   if (o.message !== undefined) {
@@ -176,14 +177,14 @@ async function testInput(
 }
 
 /** A gift wrap opened as the node opens it, refusals included. */
-function openWrap(toon: string, keyHex: string): string {
+async function openWrap(toon: string, keyHex: string): Promise<string> {
   if (!/^[0-9a-f]{64}$/i.test(keyHex)) {
     throw new CliError("--recipient-key is not a 64-hex secret key", { exitCode: ExitCode.Usage });
   }
   const secretKey = hexToBytes(keyHex.toLowerCase());
   try {
     const wrap = decodeEventToon(toon);
-    return encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey: getPublicKey(secretKey) }));
+    return encodeMessageToon(await unwrapGiftWrap(wrap, { signer: localNodeSigner(secretKey) }));
   } catch (err) {
     throw new CliError(`the node would refuse this event: ${(err as Error).message}`, {
       code: err instanceof GiftWrapError ? err.reason : "bad-event",

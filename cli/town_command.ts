@@ -29,7 +29,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError, describeSource } from "../config/config_error.ts";
-import { loadNodeIdentity } from "./node_identity.ts";
+import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
@@ -201,7 +201,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   // Before the passphrase prompt and the first write; held until the town has stopped.
   await using _lock = await holdStateDir(config.stateDir, "town up");
   printNetworkLine(config.network);
-  const secretKey = await loadNodeIdentity({
+  const signer = await loadNodeSigner({
     ...opts,
     stateDir: config.stateDir,
     who: "the town",
@@ -215,7 +215,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     peerChannels: config.peerChannels ?? [],
     chains,
     settlementChains: config.settlement?.chains.map((c) => c.chain),
-    secretKey,
+    signer,
     triggeredBy: () => townAddress,
     allowMainnet: opts.mainnet,
     watchIntervalMs: watchEveryMs,
@@ -238,7 +238,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   try {
     node = await startTownNode({
       config,
-      secretKey,
+      signer,
       log: (line) => opts.output !== "json" && console.error(line),
       claimGate: gates.claimGate,
       cosignDesk: gates.cosignDesk,
@@ -246,6 +246,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {
     await gates.close();
+    signer.close();
     throw new CliError(`the town did not start: ${(err as Error).message}`, {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
       suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
@@ -256,7 +257,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await stopped;
   await node.stop();
   await gates.close();
-  secretKey.fill(0);
+  signer.close();
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
   else console.log("town stopped");
 }

@@ -1,14 +1,21 @@
 /**
  * A {@linkcode NodeSigner} whose key lives only in a Worker with no permissions (see
- * `identity/node_signer.ts` for why, and docs/ARCHITECTURE.md for what it costs per signature).
+ * `protocol/node_signer.ts` for why, and docs/ARCHITECTURE.md for what it costs per signature).
+ * Given a wallet and its passphrase, the worker unlocks it itself: the key is then never in the
+ * caller's thread at all.
  *
  * @module
  */
-import { getPublicKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { privateKeyToAddress } from "viem/accounts";
-import { type NodeSigner, type NodeSignerRequest, signerFromRequests } from "./node_signer.ts";
-import type { SignerWorkerMessage } from "./node_signer_worker.ts";
+import type { NodeSigner, NodeSignerRequest } from "../protocol/node_signer.ts";
+import { signerFromRequests } from "./local_node_signer.ts";
+import { CorruptVaultError, WrongPassphraseError } from "./key_vault.ts";
+import type {
+  SignerErrorData,
+  SignerWorkerMessage,
+  WorkerKeySource,
+} from "./node_signer_worker.ts";
+
+export type { WorkerKeySource } from "./node_signer_worker.ts";
 
 /** The signer's worker failed, or the signer was closed. */
 export class NodeSignerError extends Error {
@@ -19,8 +26,8 @@ export class NodeSignerError extends Error {
 /** Options for {@linkcode openWorkerNodeSigner}. */
 export interface WorkerNodeSignerOptions {
   /**
-   * Zero the caller's `secretKey` once the worker has its copy, so that the key is left in no
-   * buffer of this thread. Default false (the caller may still need it).
+   * With `{ secretKey }`: zero the caller's bytes once the worker has its copy, so that the key
+   * is left in no buffer of this thread. Default false (the caller may still need it).
    */
   wipe?: boolean;
   /** The worker's entry module; tests give one that also probes its own permissions. */
@@ -29,56 +36,84 @@ export interface WorkerNodeSignerOptions {
   onLog?: (line: string) => void;
 }
 
+// The errors getting a key can end in, revived as themselves so callers can catch them by class.
+const KEY_ERRORS: Record<string, new (message: string) => Error> = {
+  WrongPassphraseError,
+  CorruptVaultError,
+};
+
+function revive(error: SignerErrorData): Error {
+  const Known = KEY_ERRORS[error.name];
+  if (Known) return new Known(error.message);
+  return Object.assign(new Error(error.message), { name: error.name });
+}
+
 /**
- * Starts a signer Worker with no permissions and hands it the key.
+ * Starts a signer Worker with no permissions and gives it its key: the key's bytes, a wallet to
+ * unlock there, or a throwaway key to make there.
  *
  * @example
  * ```ts
- * const signer = await openWorkerNodeSigner(secretKey, { wipe: true });
+ * const signer = await openWorkerNodeSigner({ wallet: record, passphrase });
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
  * signer.close();
  * ```
+ * @throws {WrongPassphraseError} when the wallet's passphrase is wrong.
+ * @throws {CorruptVaultError} when the wallet cannot be opened.
  * @throws {NodeSignerError} when the worker cannot start.
  */
 export async function openWorkerNodeSigner(
-  secretKey: Uint8Array,
+  source: WorkerKeySource,
   options: WorkerNodeSignerOptions = {},
 ): Promise<NodeSigner> {
-  const pubkey = getPublicKey(secretKey);
-  const evmAddress = privateKeyToAddress(`0x${bytesToHex(secretKey)}`);
   const worker = new Worker(options.entry ?? new URL("./node_signer_worker.ts", import.meta.url), {
     type: "module",
     deno: { permissions: "none" },
   } as WorkerOptions);
   const pending = new Map<number, PromiseWithResolvers<unknown>>();
-  let failure: NodeSignerError | undefined;
-  const fail = (error: NodeSignerError) => {
+  const loaded = Promise.withResolvers<void>();
+  const keyed = Promise.withResolvers<{ pubkey: string; evmAddress: `0x${string}` }>();
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
     failure ??= error;
-    for (const p of pending.values()) p.reject(failure);
+    for (const p of [loaded, keyed, ...pending.values()]) p.reject(failure);
     pending.clear();
     worker.terminate();
   };
-  const ready = Promise.withResolvers<void>();
   worker.onmessage = (event: MessageEvent<SignerWorkerMessage>) => {
     const message = event.data;
-    if (message.t === "ready") return ready.resolve();
-    if (message.t === "log") return options.onLog?.(message.line);
-    const waiter = pending.get(message.id);
-    if (waiter === undefined) return;
-    pending.delete(message.id);
-    if (message.ok) waiter.resolve(message.value);
-    else waiter.reject(Object.assign(new Error(message.error.message), message.error));
+    switch (message.t) {
+      case "ready":
+        return loaded.resolve();
+      case "keyed":
+        return keyed.resolve(message);
+      case "key-failed":
+        return fail(revive(message.error));
+      case "log":
+        return options.onLog?.(message.line);
+      case "answer": {
+        const waiter = pending.get(message.id);
+        if (waiter === undefined) return;
+        pending.delete(message.id);
+        if (message.ok) waiter.resolve(message.value);
+        else waiter.reject(revive(message.error));
+      }
+    }
   };
   worker.onerror = (event) => {
     event.preventDefault();
-    const error = new NodeSignerError(`the signer's worker failed: ${event.message}`);
-    ready.reject(error);
-    fail(error);
+    fail(new NodeSignerError(`the signer's worker failed: ${event.message}`));
   };
-  await ready.promise;
-  const copy = secretKey.slice();
-  worker.postMessage({ t: "key", secretKey: copy }, [copy.buffer]);
-  if (options.wipe) secretKey.fill(0);
+  keyed.promise.catch(() => {}); // rejected with `loaded` when the worker cannot start
+  await loaded.promise;
+  if ("secretKey" in source) {
+    const copy = source.secretKey.slice();
+    worker.postMessage({ t: "key", source: { secretKey: copy } }, [copy.buffer]);
+    if (options.wipe) source.secretKey.fill(0);
+  } else {
+    worker.postMessage({ t: "key", source });
+  }
+  const { pubkey, evmAddress } = await keyed.promise;
   let nextId = 0;
   const ask = (request: NodeSignerRequest): Promise<unknown> => {
     if (failure) return Promise.reject(failure);
@@ -88,10 +123,21 @@ export async function openWorkerNodeSigner(
     worker.postMessage({ t: "ask", id, request });
     return waiter.promise;
   };
+  // Requests already asked are answered before the worker ends; later ones are refused.
+  let closing = false;
+  const endIfIdle = () => {
+    if (closing && pending.size === 0) fail(new NodeSignerError("the signer is closed"));
+  };
   return signerFromRequests({
     pubkey,
     evmAddress,
-    ask,
-    close: () => fail(new NodeSignerError("the signer is closed")),
+    ask: (request) => {
+      if (closing) return Promise.reject(new NodeSignerError("the signer is closed"));
+      return ask(request).finally(endIfIdle);
+    },
+    close: () => {
+      closing = true;
+      endIfIdle();
+    },
   });
 }

@@ -1,15 +1,18 @@
 /**
  * Private messages: NIP-17 direct messages (a kind 14 rumor), sealed (kind 13, NIP-44 v2,
  * signed by the sender) and gift-wrapped (kind 1059, NIP-59, signed by a throwaway key, `p`-tagged
- * to the recipient). The crypto is nostr-tools'; this module adds what a node facing strangers
+ * to the recipient). The crypto is nostr-tools'; the seal is made and opened through the node's
+ * {@linkcode NodeSigner} (its key may live in a worker), the wrap with nostr-tools' throwaway key.
+ * This module adds what a node facing strangers
  * needs around it: size limits, the recipient check before any decryption, the rumor's id checked
  * against its content, and one named error with a reason per way a wrap can be bad.
  *
  * @module
  */
-import { getEventHash, nip17, nip59, verifyEvent } from "nostr-tools";
+import { getEventHash, nip44, nip59, verifyEvent } from "nostr-tools";
 import { encode as encodeToon } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
+import type { NodeSigner } from "./node_signer.ts";
 
 /** Kind of a gift wrap. */
 export const GIFT_WRAP_KIND = 1059;
@@ -62,10 +65,8 @@ export interface UnwrappedMessage {
 
 /** Options for {@linkcode unwrapGiftWrap}. */
 export interface UnwrapOptions {
-  /** The recipient's secret key. */
-  secretKey: Uint8Array;
-  /** The recipient's pubkey (hex); checked against the wrap's `p` tag before decrypting. */
-  pubkey: string;
+  /** The recipient's key; the wrap's `p` tag must name its pubkey before anything is decrypted. */
+  signer: NodeSigner;
 }
 
 /**
@@ -73,38 +74,49 @@ export interface UnwrapOptions {
  *
  * @example
  * ```ts
- * const { rumor, sender } = unwrapGiftWrap(wrap, { secretKey, pubkey });
+ * const { rumor, sender } = await unwrapGiftWrap(wrap, { signer });
  * console.log(sender, rumor.content);
  * ```
  * @throws {GiftWrapError} with the reason when it is not a wrap for this key, too large, badly
  * signed, undecryptable, or its rumor claims another author than the seal's signer.
  */
-export function unwrapGiftWrap(wrap: NostrEvent, o: UnwrapOptions): UnwrappedMessage {
+export async function unwrapGiftWrap(
+  wrap: NostrEvent,
+  o: UnwrapOptions,
+): Promise<UnwrappedMessage> {
   if (wrap.kind !== GIFT_WRAP_KIND) {
     throw new GiftWrapError("not-a-wrap", `kind ${wrap.kind} is not ${GIFT_WRAP_KIND}`);
   }
   if (wrap.content.length > MAX_WRAP_CONTENT) {
     throw new GiftWrapError("too-large", `content over ${MAX_WRAP_CONTENT} characters`);
   }
-  if (!wrap.tags.some((t) => t[0] === "p" && t[1] === o.pubkey)) {
+  if (!wrap.tags.some((t) => t[0] === "p" && t[1] === o.signer.pubkey)) {
     throw new GiftWrapError("not-for-me", "no p tag names this key");
   }
   if (!verifyEvent(plainCopy(wrap))) {
     throw new GiftWrapError("bad-signature", "the wrap's signature");
   }
-  let rumor: UnwrappedMessage["rumor"];
-  try {
-    rumor = nip59.unwrapEvent(wrap, o.secretKey) as UnwrappedMessage["rumor"];
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/does not match seal pubkey/.test(message)) {
-      throw new GiftWrapError("forged-sender", "the rumor's author is not the seal's signer");
-    }
-    if (/seal signature/.test(message)) throw new GiftWrapError("bad-signature", "the seal's");
-    throw new GiftWrapError("undecryptable", message.slice(0, 200));
+  const seal = await openSealed(wrap, o.signer) as NostrEvent;
+  if (typeof seal !== "object" || seal === null || seal.kind !== SEAL_KIND) {
+    throw new GiftWrapError("undecryptable", `the wrap holds no kind ${SEAL_KIND} seal`);
+  }
+  if (!verifyEvent(plainCopy(seal))) throw new GiftWrapError("bad-signature", "the seal's");
+  const rumor = await openSealed(seal, o.signer) as UnwrappedMessage["rumor"];
+  if (typeof rumor === "object" && rumor !== null && rumor.pubkey !== seal.pubkey) {
+    throw new GiftWrapError("forged-sender", "the rumor's author is not the seal's signer");
   }
   checkRumor(rumor);
   return { rumor, sender: rumor.pubkey, wrapId: wrap.id };
+}
+
+/** The JSON inside a wrap or seal, decrypted with the conversation key of its signer and us. */
+async function openSealed(outer: NostrEvent, signer: NodeSigner): Promise<unknown> {
+  try {
+    const key = await signer.conversationKey(outer.pubkey);
+    return JSON.parse(nip44.v2.decrypt(outer.content, key));
+  } catch (err) {
+    throw new GiftWrapError("undecryptable", (err as Error).message.slice(0, 200));
+  }
 }
 
 /**
@@ -129,8 +141,8 @@ function checkRumor(rumor: UnwrappedMessage["rumor"]): void {
 
 /** Options for {@linkcode wrapDirectMessage}. */
 export interface WrapDirectMessageOptions {
-  /** The sender's secret key (signs the seal). */
-  secretKey: Uint8Array;
+  /** The sender's key (signs the seal). */
+  signer: NodeSigner;
   /** The recipient's pubkey (hex). */
   recipient: string;
   text: string;
@@ -143,21 +155,37 @@ export interface WrapDirectMessageOptions {
  *
  * @example
  * ```ts
- * const wrap = wrapDirectMessage({ secretKey, recipient: providerPubkey, text: "build main" });
+ * const wrap = await wrapDirectMessage({ signer, recipient: providerPubkey, text: "build main" });
  * ```
  */
-export function wrapDirectMessage(o: WrapDirectMessageOptions): NostrEvent {
+export async function wrapDirectMessage(o: WrapDirectMessageOptions): Promise<NostrEvent> {
   if (o.text.length > MAX_DM_TEXT) {
     throw new GiftWrapError("too-large", `text over ${MAX_DM_TEXT} characters`);
   }
-  return nip17.wrapEvent(
-    o.secretKey,
-    { publicKey: o.recipient },
-    o.text,
-    undefined,
-    o.replyTo === undefined ? undefined : { eventId: o.replyTo },
-  ) as NostrEvent;
+  const tags = [["p", o.recipient]];
+  if (o.replyTo !== undefined) tags.push(["e", o.replyTo, "", "reply"]);
+  const rumor = {
+    kind: DIRECT_MESSAGE_KIND,
+    created_at: Math.ceil(Date.now() / 1000),
+    tags,
+    content: o.text,
+    pubkey: o.signer.pubkey,
+  };
+  const sealed = nip44.v2.encrypt(
+    JSON.stringify({ ...rumor, id: getEventHash(rumor) }),
+    await o.signer.conversationKey(o.recipient),
+  );
+  // NIP-59: the seal's time is randomized up to two days back so it does not date the message.
+  const seal = await o.signer.signEvent({
+    kind: SEAL_KIND,
+    content: sealed,
+    created_at: Math.round(Date.now() / 1000 - Math.random() * TWO_DAYS_S),
+    tags: [],
+  });
+  return nip59.createWrap(seal, o.recipient) as NostrEvent;
 }
+
+const TWO_DAYS_S = 2 * 24 * 60 * 60;
 
 /**
  * An unwrapped message as the TOON a skill reads on stdin: the rumor's fields in NIP-01 order
@@ -166,7 +194,7 @@ export function wrapDirectMessage(o: WrapDirectMessageOptions): NostrEvent {
  *
  * @example
  * ```ts
- * const toon = encodeMessageToon(unwrapGiftWrap(wrap, { secretKey, pubkey }));
+ * const toon = encodeMessageToon(await unwrapGiftWrap(wrap, { signer }));
  * // id: ...\npubkey: <sender>\ncreated_at: ...\nkind: 14\ntags[1]: ...\ncontent: hi\nwrap: ...
  * ```
  */

@@ -11,8 +11,9 @@
  *
  * @module
  */
-import { nip04, nip44 } from "nostr-tools";
+import { nip44 } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
+import type { NodeSigner } from "./node_signer.ts";
 
 /** Kind of job feedback events. */
 export const JOB_FEEDBACK_KIND = 7000;
@@ -301,18 +302,17 @@ function readPrivateTags(
  *
  * @example
  * ```ts
- * const content = encryptJobParams({ inputs, params }, mySecretKey, providerPubkey);
+ * const content = await encryptJobParams({ inputs, params }, signer, providerPubkey);
  * buildJobRequest({ kind: 5050, providers: [providerPubkey], encryptedContent: content });
  * ```
  */
-export function encryptJobParams(
+export async function encryptJobParams(
   job: { inputs?: JobInput[]; params?: JobParam[] },
-  secretKey: Uint8Array,
+  signer: NodeSigner,
   recipientPubkey: string,
-): string {
+): Promise<string> {
   const tags = [...(job.inputs ?? []).map(inputTag), ...(job.params ?? []).map(paramTag)];
-  const key = nip44.v2.utils.getConversationKey(secretKey, recipientPubkey);
-  return nip44.v2.encrypt(JSON.stringify(tags), key);
+  return nip44.v2.encrypt(JSON.stringify(tags), await signer.conversationKey(recipientPubkey));
 }
 
 /**
@@ -321,23 +321,20 @@ export function encryptJobParams(
  *
  * @example
  * ```ts
- * const job = await decryptJobParams(event, providerSecretKey);
+ * const job = await decryptJobParams(event, providerSigner);
  * ```
  */
 export async function decryptJobParams(
   event: Pick<NostrEvent, "kind" | "tags" | "content" | "pubkey">,
-  secretKey: Uint8Array,
+  signer: NodeSigner,
 ): Promise<ParsedJobRequest> {
   const job = parseJobRequest(event);
   if (!job.encrypted) return job;
   let plain: string;
   try {
     plain = isNip04Content(event.content)
-      ? await nip04.decrypt(secretKey, event.pubkey, event.content)
-      : nip44.v2.decrypt(
-        event.content,
-        nip44.v2.utils.getConversationKey(secretKey, event.pubkey),
-      );
+      ? await signer.nip04Decrypt(event.pubkey, event.content)
+      : nip44.v2.decrypt(event.content, await signer.conversationKey(event.pubkey));
   } catch (err) {
     throw new Nip90JobError(`cannot decrypt job params: ${(err as Error).message}`);
   }

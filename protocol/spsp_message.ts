@@ -16,8 +16,9 @@
  *
  * @module
  */
-import { getPublicKey, nip04, nip44 } from "nostr-tools";
+import { nip44 } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
+import type { NodeSigner } from "./node_signer.ts";
 import { isIlpAddress } from "./peer_info.ts";
 
 /** SPSP request kind. */
@@ -71,8 +72,8 @@ export interface SpspResponse {
 
 /** Options for {@linkcode buildSpspRequest}. */
 export interface SpspRequestOptions {
-  /** Our secret key (encrypts the content). */
-  secretKey: Uint8Array;
+  /** Our key (encrypts the content). */
+  signer: NodeSigner;
   /** The receiver's pubkey. */
   receiverPubkey: string;
   /** Correlation id echoed in the response; default none. */
@@ -88,10 +89,10 @@ export interface SpspRequestOptions {
  *
  * @example
  * ```ts
- * const template = buildSpspRequest({ secretKey, receiverPubkey: townPubkey, requestId: "r1" });
+ * const template = await buildSpspRequest({ signer, receiverPubkey: townPubkey, requestId: "r1" });
  * ```
  */
-export function buildSpspRequest(options: SpspRequestOptions): EventTemplate {
+export async function buildSpspRequest(options: SpspRequestOptions): Promise<EventTemplate> {
   const body: Record<string, string> = { spsp: "request" };
   if (options.requestId !== undefined) body.request_id = options.requestId;
   if (options.amount !== undefined) {
@@ -104,14 +105,14 @@ export function buildSpspRequest(options: SpspRequestOptions): EventTemplate {
     kind: SPSP_REQUEST_KIND,
     created_at: options.createdAt ?? now(),
     tags: [["p", options.receiverPubkey]],
-    content: encrypt(JSON.stringify(body), options.secretKey, options.receiverPubkey),
+    content: await encrypt(JSON.stringify(body), options.signer, options.receiverPubkey),
   };
 }
 
 /** Options for {@linkcode buildSpspResponse}. */
 export interface SpspResponseOptions extends SpspResponse {
-  /** Our secret key (encrypts the content). */
-  secretKey: Uint8Array;
+  /** Our key (encrypts the content). */
+  signer: NodeSigner;
   /** The request answered (its id and author). */
   request: Pick<NostrEvent, "id" | "pubkey">;
   /** Unix seconds; default now. */
@@ -123,11 +124,11 @@ export interface SpspResponseOptions extends SpspResponse {
  *
  * @example
  * ```ts
- * const template = buildSpspResponse({ secretKey, request, destinationAccount: "g.town.alice",
+ * const template = await buildSpspResponse({ signer, request, destinationAccount: "g.town.alice",
  *   sharedSecret: crypto.getRandomValues(new Uint8Array(32)) });
  * ```
  */
-export function buildSpspResponse(options: SpspResponseOptions): EventTemplate {
+export async function buildSpspResponse(options: SpspResponseOptions): Promise<EventTemplate> {
   if (!isIlpAddress(options.destinationAccount)) {
     throw new SpspMessageError("destination_account is not an ILP address");
   }
@@ -148,26 +149,26 @@ export function buildSpspResponse(options: SpspResponseOptions): EventTemplate {
     kind: SPSP_RESPONSE_KIND,
     created_at: options.createdAt ?? now(),
     tags: [["p", options.request.pubkey], ["e", options.request.id]],
-    content: encrypt(JSON.stringify(body), options.secretKey, options.request.pubkey),
+    content: await encrypt(JSON.stringify(body), options.signer, options.request.pubkey),
   };
 }
 
 /**
- * Decrypts and reads an SPSP request addressed to `secretKey`'s pubkey.
+ * Decrypts and reads an SPSP request addressed to `signer`'s pubkey.
  *
  * @example
  * ```ts
- * const request = await parseSpspRequest(event, townSecretKey);
+ * const request = await parseSpspRequest(event, townSigner);
  * ```
  */
 export async function parseSpspRequest(
   event: NostrEvent,
-  secretKey: Uint8Array,
+  signer: NodeSigner,
 ): Promise<SpspRequest> {
   if (event.kind !== SPSP_REQUEST_KIND) {
     throw new SpspMessageError(`kind ${event.kind} is not 23194`);
   }
-  const body = await decryptBody(event, secretKey);
+  const body = await decryptBody(event, signer);
   if (body.spsp !== "request") {
     throw new SpspMessageError('request content has no "spsp": "request"');
   }
@@ -188,21 +189,21 @@ export async function parseSpspRequest(
 }
 
 /**
- * Decrypts and reads an SPSP response addressed to `secretKey`'s pubkey.
+ * Decrypts and reads an SPSP response addressed to `signer`'s pubkey.
  *
  * @example
  * ```ts
- * const { destinationAccount, sharedSecret } = await parseSpspResponse(event, mySecretKey);
+ * const { destinationAccount, sharedSecret } = await parseSpspResponse(event, signer);
  * ```
  */
 export async function parseSpspResponse(
   event: NostrEvent,
-  secretKey: Uint8Array,
+  signer: NodeSigner,
 ): Promise<SpspResponse> {
   if (event.kind !== SPSP_RESPONSE_KIND) {
     throw new SpspMessageError(`kind ${event.kind} is not 23195`);
   }
-  const body = await decryptBody(event, secretKey);
+  const body = await decryptBody(event, signer);
   checkResponseBody(body);
   const response: SpspResponse = {
     destinationAccount: body.destination_account as string,
@@ -246,9 +247,9 @@ function checkResponseBody(body: Record<string, unknown>): void {
 
 async function decryptBody(
   event: NostrEvent,
-  secretKey: Uint8Array,
+  signer: NodeSigner,
 ): Promise<Record<string, unknown>> {
-  const me = getPublicKey(secretKey);
+  const me = signer.pubkey;
   if (!event.tags.some((t) => t[0] === "p" && t[1] === me)) {
     throw new SpspMessageError("message is not addressed to this key (no matching p tag)");
   }
@@ -258,8 +259,8 @@ async function decryptBody(
   let plain: string;
   try {
     plain = event.content.includes("?iv=")
-      ? await nip04.decrypt(secretKey, event.pubkey, event.content)
-      : nip44.v2.decrypt(event.content, nip44.v2.utils.getConversationKey(secretKey, event.pubkey));
+      ? await signer.nip04Decrypt(event.pubkey, event.content)
+      : nip44.v2.decrypt(event.content, await signer.conversationKey(event.pubkey));
   } catch (err) {
     throw new SpspMessageError(`cannot decrypt content: ${(err as Error).message}`);
   }
@@ -283,8 +284,8 @@ async function decryptBody(
   return obj;
 }
 
-function encrypt(plain: string, secretKey: Uint8Array, pubkey: string): string {
-  return nip44.v2.encrypt(plain, nip44.v2.utils.getConversationKey(secretKey, pubkey));
+async function encrypt(plain: string, signer: NodeSigner, pubkey: string): Promise<string> {
+  return nip44.v2.encrypt(plain, await signer.conversationKey(pubkey));
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -19,7 +19,7 @@ import { blobPaymentOutcome } from "../protocol/blob_payment_reply.ts";
 import { priceBlob } from "../protocol/blob_pricing.ts";
 import type { IlpReply } from "../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
-import { signEventTemplate } from "../identity/event_signer.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
   BlossomError,
   hashFile,
@@ -36,7 +36,8 @@ export interface PublishBlobOptions {
   server: string;
   /** The town's blob price, base units per MiB (its NIP-11 `fees.blob`). */
   pricePerMiB: bigint;
-  secretKey: Uint8Array;
+  /** Signs the upload authorization. */
+  signer: NodeSigner;
   /** Pays: sends the authorization as the data of a PREPARE for `amount` (a town link). */
   pay: (authorization: NostrEvent, amount: bigint) => Promise<IlpReply>;
   type?: string;
@@ -65,13 +66,13 @@ export class BlobPublishError extends Error {
  *
  * @example
  * ```ts
- * const { descriptor, paid } = await publishBlob({ path, server, pricePerMiB: 200n, secretKey,
+ * const { descriptor, paid } = await publishBlob({ path, server, pricePerMiB: 200n, signer,
  *   pay: (auth, amount) => link.sendPaid(auth, amount) });
  * ```
  */
 export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob> {
   const { sha256, size } = await hashFile(o.path);
-  const authorization = signEventTemplate(
+  const authorization = await o.signer.signEvent(
     buildBlobAuthorization({
       verb: "upload",
       sha256: [sha256],
@@ -79,7 +80,6 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
       expiresAt: Math.floor(Date.now() / 1000) + 3600,
       content: `Upload ${o.path.slice(o.path.lastIndexOf("/") + 1)}`,
     }),
-    o.secretKey,
   );
   const upload = () =>
     uploadBlobFile({

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import { resolveChainConfig } from "../chain/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import type { ChannelRecord } from "../state/channel_file.ts";
@@ -14,7 +15,7 @@ export interface ChannelChainClientOptions {
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */
   chains?: Record<string, unknown>;
   /** Signs the node's transactions (the channel's own participant). */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** Accept a mainnet chain. Only an explicit user flag may set this. */
   allowMainnet?: boolean;
 }
@@ -40,7 +41,7 @@ export function hasChainRpc(
  *
  * @example
  * ```ts
- * const client = channelChainClient(record, { chains: loaded.sections.chains, secretKey });
+ * const client = channelChainClient(record, { chains: loaded.sections.chains, signer });
  * ```
  * @throws {ChainConfigError} when the chain's config is missing or invalid, or is mainnet
  * without `allowMainnet`.
@@ -60,5 +61,5 @@ export function channelChainClient(
     },
     allowMainnet: options.allowMainnet,
   });
-  return new TokenNetworkClient({ chain, secretKey: options.secretKey });
+  return new TokenNetworkClient({ chain, account: options.signer.evm });
 }

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
   BalanceProofSignatureError,
   type CooperativeSettle,
@@ -70,7 +71,7 @@ export interface CosignRequestOptions {
   /** This node's channel file (the payer's side). */
   record: ChannelRecord;
   /** This node's key (the record's self address). */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** The channel as the chain holds it now (`TokenNetworkClient.getChannel`). */
   onChain: OnChainChannel;
   /** Wait for the answer. Default {@linkcode DEFAULT_COSIGN_TIMEOUT_MS}. */
@@ -137,7 +138,7 @@ export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): C
  *
  * @example
  * ```ts
- * const agreement = await requestCooperativeSettle({ peer: btpClient, record, secretKey,
+ * const agreement = await requestCooperativeSettle({ peer: btpClient, record, signer,
  *   onChain: await chain.getChannel(record.channelId) });
  * await chain.cooperativeSettle(record.channelId, agreement.settle.balance1,
  *   agreement.settle.balance2, agreement.signature1, agreement.signature2);
@@ -150,7 +151,7 @@ export async function requestCooperativeSettle(
   const { record } = options;
   const domain = domainOf(record);
   const settle = finalBalances(record, options.onChain);
-  const mine = await signCooperativeSettle(settle, { secretKey: options.secretKey, domain });
+  const mine = await signCooperativeSettle(settle, { account: options.signer.evm, domain });
   const theirs = await exchange(options, {
     type: "cooperative-settle",
     participant1: settle.participant1,
@@ -176,7 +177,7 @@ export async function requestCooperativeSettle(
  *
  * @example
  * ```ts
- * const agreement = await requestWithdraw({ peer: btpClient, record, secretKey, onChain,
+ * const agreement = await requestWithdraw({ peer: btpClient, record, signer, onChain,
  *   totalWithdraw: 10_000_000n, expiration: (await chain.chainTime()) + 3600n });
  * await chain.setTotalWithdraw(record.channelId, { ...agreement.withdraw,
  *   participantSignature: agreement.participantSignature, partnerSignature: agreement.partnerSignature });
@@ -192,7 +193,7 @@ export async function requestWithdraw(options: WithdrawRequestOptions): Promise<
     totalWithdraw: options.totalWithdraw,
     expiration: options.expiration,
   };
-  const mine = await signWithdraw(withdraw, { secretKey: options.secretKey, domain });
+  const mine = await signWithdraw(withdraw, { account: options.signer.evm, domain });
   const theirs = await exchange(options, {
     type: "withdraw",
     participant: withdraw.participant,
@@ -270,7 +271,7 @@ export interface CooperativeChainOptions {
   /** This node's chain client (submits the transaction). */
   chain: TokenNetworkClient;
   record: ChannelRecord;
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   stateDir: string;
   audit?: AuditLog;
   timeoutMs?: number;
@@ -290,7 +291,7 @@ export interface CooperativeClose {
  * @example
  * ```ts
  * const { tx, record: settled } = await closeCooperatively({ peer: btpClient, chain, record,
- *   secretKey, stateDir, audit });
+ *   signer, stateDir, audit });
  * ```
  * @throws {ChannelCosignError} when the peer does not co-sign (fall back to a unilateral close).
  */
@@ -335,7 +336,7 @@ export interface WithdrawChainOptions extends CooperativeChainOptions {
   /** Validity of the signatures. Default {@linkcode DEFAULT_WITHDRAW_EXPIRY_SECONDS}. */
   expirySeconds?: bigint;
   /** A live claim signer of this channel: its cap is lowered before anything is signed. */
-  signer?: { noteWithdraw(totalWithdraw: bigint): Promise<void> };
+  claims?: { noteWithdraw(totalWithdraw: bigint): Promise<void> };
   /**
    * The live sender's channel file writer: the withdraw is written through it, so its next
    * claim write starts from a record that has the withdraw (a separate write would be undone).
@@ -364,7 +365,7 @@ export class WithdrawTooLargeError extends Error {
  *
  * @example
  * ```ts
- * const { tx } = await withdrawCooperatively({ peer: btpClient, chain, record, secretKey,
+ * const { tx } = await withdrawCooperatively({ peer: btpClient, chain, record, signer,
  *   stateDir, audit, amount: 10_000_000n });
  * ```
  * @throws {WithdrawTooLargeError} above what the channel holds beyond the claims signed.
@@ -389,7 +390,7 @@ export async function withdrawCooperatively(
     throw new WithdrawTooLargeError(options.amount, available);
   }
   const totalWithdraw = withdrawn + options.amount;
-  await options.signer?.noteWithdraw(totalWithdraw);
+  await options.claims?.noteWithdraw(totalWithdraw);
   const expiration = (await chain.chainTime()) +
     (options.expirySeconds ?? DEFAULT_WITHDRAW_EXPIRY_SECONDS);
   const agreement = await requestWithdraw({ ...options, onChain, totalWithdraw, expiration });

@@ -19,6 +19,8 @@
  *
  * @module
  */
+import type { LocalAccount } from "viem/accounts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -28,7 +30,6 @@ import { ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
 import { type ChannelChain, syncChannelFile } from "./channel_chain_sync.ts";
 import { channelChainClient, hasChainRpc } from "./channel_chain_client.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
-import { publicIdentity } from "../identity/nip06_key.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import {
   channelFilePath,
@@ -48,7 +49,7 @@ export interface ChannelSenderOptions {
   /** The channel to pay over (`0x` + 64 hex). */
   channelId: string;
   /** This node's secret key: signs the claims; the channel's own side must be its address. */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** The town's Nostr pubkey (x-only hex): the channel's peer must be this key's EVM address. */
   townPubkey: string;
   /** Where channel file updates are recorded (`turnpike: payment channel <id> updated`). */
@@ -132,7 +133,7 @@ export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
  *
  * @example
  * ```ts
- * const sender = await openChannelSender({ stateDir, channelId, secretKey, townPubkey, audit });
+ * const sender = await openChannelSender({ stateDir, channelId, signer, townPubkey, audit });
  * const btp = new BtpClient({ url, authToken, claims: sender.claims });
  * ```
  * @throws {ChannelSenderError} when the channel cannot pay this town.
@@ -185,7 +186,7 @@ async function openLocked(
     );
   }
   checkOpen(record, id);
-  const self = publicIdentity(options.secretKey).evmAddress.toLowerCase();
+  const self = options.signer.evmAddress.toLowerCase();
   if (record.selfAddress.toLowerCase() !== self) {
     throw new ChannelSenderError(
       `channel ${id} belongs to ${record.selfAddress}, not to this node's key (${self})`,
@@ -215,7 +216,7 @@ async function openLocked(
     record = await checkOnChain(record, chain, options);
     checkOpen(record, id);
   }
-  const signer = resumeClaimSigner(record, options.secretKey);
+  const signer = resumeClaimSigner(record, options.signer.evm);
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
@@ -354,12 +355,12 @@ async function checkOnChain(
  *
  * @example
  * ```ts
- * const signer = resumeClaimSigner(await readChannel(stateDir, id), secretKey);
+ * const claims = resumeClaimSigner(await readChannel(stateDir, id), nodeSigner.evm);
  * ```
  */
-export function resumeClaimSigner(record: ChannelRecord, secretKey: Uint8Array): ClaimSigner {
+export function resumeClaimSigner(record: ChannelRecord, account: LocalAccount): ClaimSigner {
   return new ClaimSigner({
-    secretKey,
+    account,
     chainId: record.chainId,
     tokenNetworkAddress: record.tokenNetworkAddress,
     tokenAddress: record.tokenAddress,

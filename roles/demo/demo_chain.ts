@@ -24,7 +24,7 @@ import {
   type DeployedContracts,
   increaseTime,
 } from "../../chain/anvil.ts";
-import { publicIdentity } from "../../identity/nip06_key.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { type LocalChain, startLocalChain } from "../local_chain.ts";
 import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
@@ -43,10 +43,10 @@ import {
 export interface DemoChainOptions {
   /** The requester's state dir and key: it opens the channel and pays with claims. */
   requesterStateDir: string;
-  requesterKey: Uint8Array;
+  requesterSigner: NodeSigner;
   /** The town's state dir and key: the channel's counterparty. */
   townStateDir: string;
-  townKey: Uint8Array;
+  townSigner: NodeSigner;
   /** Channel deposit, token base units. Default 5 M2M (5_000_000 at 6 decimals). */
   deposit?: bigint;
   /** Settle timeout, seconds. Default 600. */
@@ -148,8 +148,8 @@ export async function anvilInstalled(binary: string = anvilBinaryPath()): Promis
  *
  * @example
  * ```ts
- * await using chain = await startDemoChain({ requesterStateDir, requesterKey, townStateDir,
- *   townKey });
+ * await using chain = await startDemoChain({ requesterStateDir, requesterSigner, townStateDir,
+ *   townSigner });
  * // ... run the town with the channel's gate and the requester with `channel: chain.channelId`
  * const settlement = await chain.settle();
  * ```
@@ -164,8 +164,8 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
   const local = await startLocalChain({
     binary,
     fund: [
-      { to: publicIdentity(options.requesterKey).evmAddress, tokens: deposit, wei: gas },
-      { to: publicIdentity(options.townKey).evmAddress, tokens: 0n, wei: gas },
+      { to: options.requesterSigner.evmAddress, tokens: deposit, wei: gas },
+      { to: options.townSigner.evmAddress, tokens: 0n, wei: gas },
     ],
   });
   try {
@@ -184,8 +184,8 @@ async function prepare(
   const { anvil, contracts, chainsTable } = local;
   const settleTimeout = options.settleTimeout ?? DEMO_SETTLE_TIMEOUT;
   const chain = resolveChainConfig(LOCAL_CHAIN, { section: chainsTable[LOCAL_CHAIN] });
-  const requester = new TokenNetworkClient({ chain, secretKey: options.requesterKey });
-  const town = new TokenNetworkClient({ chain, secretKey: options.townKey });
+  const requester = new TokenNetworkClient({ chain, account: options.requesterSigner.evm });
+  const town = new TokenNetworkClient({ chain, account: options.townSigner.evm });
   const started = performance.now();
   const opened = await requester.openChannel({ partner: town.address, deposit, settleTimeout });
   const openMs = performance.now() - started;
@@ -210,7 +210,7 @@ async function prepare(
     settle: (settleOptions) =>
       settleDemoChannel({
         ...settleOptions,
-        requesterKey: options.requesterKey,
+        requesterSigner: options.requesterSigner,
         anvil,
         requester,
         town,
@@ -310,7 +310,7 @@ function syncFiles(
 interface SettleOptions extends DemoSettleOptions {
   anvil: AnvilInstance;
   requester: TokenNetworkClient;
-  requesterKey: Uint8Array;
+  requesterSigner: NodeSigner;
   town: TokenNetworkClient;
   channelId: Hex;
   deposit: bigint;
@@ -335,7 +335,7 @@ async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
           peer: o.peer!,
           chain: o.requester,
           record: mine,
-          secretKey: o.requesterKey,
+          signer: o.requesterSigner,
           stateDir: o.requesterStateDir,
           audit,
         }));

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { generateSecretKey } from "nostr-tools";
+import { openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town_node.ts";
 import { type ProviderNode, startProviderNode } from "../provider/provider_node.ts";
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
@@ -143,6 +144,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
   const started = performance.now();
   const root = await Deno.makeTempDir({ prefix: "turnpike-demo-" });
   const stops: (() => Promise<void>)[] = [];
+  const signers: NodeSigner[] = [];
   const guard = new StepGuard(options.signal);
   const stopAll = async () => {
     for (let stop = stops.pop(); stop; stop = stops.pop()) await stop().catch(() => {});
@@ -158,18 +160,23 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
       : options.projectDir ?? new URL("fixtures/projects/passing", REPO).pathname;
     const archive = guard.step(archiveContext(project, `${root}/context.tar.gz`));
     archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
-    const townKey = generateSecretKey();
-    const requesterKey = generateSecretKey();
+    // Each role's key in its own signer worker with no permissions, as `turnpike` runs them.
+    const [townSigner, requesterSigner, providerSigner] = await Promise.all(
+      [0, 1, 2].map(() => openWorkerNodeSigner({ generate: true })),
+    );
+    signers.push(townSigner, requesterSigner, providerSigner);
     const onChain = options.chain !== false && await anvilInstalled(options.anvilBinary);
     if (options.chain !== false && !onChain) say(ANVIL_MISSING_LINE);
     // The chain is prepared while the town and the provider start: only the requester waits.
-    pending = onChain ? prepareSettlement(root, townKey, requesterKey, options) : Promise.resolve({
-      noSettlement: options.chain === false ? "--no-chain" : "anvil not found",
-    });
+    pending = onChain
+      ? prepareSettlement(root, townSigner, requesterSigner, options)
+      : Promise.resolve({
+        noSettlement: options.chain === false ? "--no-chain" : "anvil not found",
+      });
     pending.catch(() => {}); // awaited below and in `finally`
     const live: { gates?: TownChannelGates } = {};
     const town = await guard.step(
-      startDemoTown(root, townKey, onChain, {
+      startDemoTown(root, townSigner, onChain, {
         claimGate: (account) => live.gates?.claimGate(account),
         cosignDesk: (account) => live.gates?.cosignDesk(account),
       }),
@@ -182,7 +189,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const provider = await guard.step(
       startProviderNode({
         stateDir: `${root}/provider`,
-        secretKey: generateSecretKey(),
+        signer: providerSigner,
         btpUrl: `btp+ws://${PROVIDER_ACCOUNT}:demo@${btp}`,
         btpToken: "demo",
         relayUrl,
@@ -215,7 +222,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const requester = await guard.step(
       startRequester({
         stateDir: `${root}/requester`,
-        secretKey: requesterKey,
+        signer: requesterSigner,
         relayUrl,
         btpUrl: `btp+ws://${REQUESTER_ACCOUNT}:demo@${btp}`,
         btpToken: "demo",
@@ -268,6 +275,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const side = await pending?.catch(() => undefined);
     await side?.gates?.close().catch(() => {});
     await side?.chain?.stop();
+    for (const signer of signers) signer.close();
     if (!options.keepStateDir) await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 }
@@ -286,8 +294,8 @@ interface SettlementSide {
 
 async function prepareSettlement(
   root: string,
-  townKey: Uint8Array,
-  requesterKey: Uint8Array,
+  townSigner: NodeSigner,
+  requesterSigner: NodeSigner,
   options: PaidJobDemoOptions,
 ): Promise<SettlementSide> {
   const say = options.onLine ?? (() => {});
@@ -295,9 +303,9 @@ async function prepareSettlement(
   try {
     chain = await startDemoChain({
       requesterStateDir: `${root}/requester`,
-      requesterKey,
+      requesterSigner,
       townStateDir: `${root}/town`,
-      townKey,
+      townSigner,
       anvilBinary: options.anvilBinary,
       // Enough for every job of the run (one costs ~0.05 M2M at the default prices).
       deposit: 5_000_000n * BigInt(Math.max(1, Math.ceil((options.jobs ?? 1) / 50))),
@@ -317,7 +325,7 @@ async function prepareSettlement(
         tokenUnits(String(chain.deposit), chain.chain.tokenDecimals)
       } ${chain.chain.tokenSymbol} (${Math.round(chain.openMs)} ms)`,
     );
-    return { chain, gates: await openDemoGates(root, townKey, chain) };
+    return { chain, gates: await openDemoGates(root, townSigner, chain) };
   } catch (err) {
     await chain.stop();
     throw new PaidJobDemoError(`the town's channel gate did not open: ${errorLine(err)}`, {
@@ -328,14 +336,14 @@ async function prepareSettlement(
 
 function openDemoGates(
   root: string,
-  townKey: Uint8Array,
+  townSigner: NodeSigner,
   chain: DemoChain,
 ): Promise<TownChannelGates> {
   return openTownChannelGates({
     stateDir: `${root}/town`,
     peerChannels: [{ account: REQUESTER_ACCOUNT, channelId: chain.channelId, creditLimit: 0n }],
     chains: chain.chainsTable,
-    secretKey: townKey,
+    signer: townSigner,
     triggeredBy: () => TOWN_ADDRESS,
   });
 }
@@ -558,7 +566,7 @@ const TOWN_ADDRESS = "test.demo.town";
 
 function startDemoTown(
   root: string,
-  secretKey: Uint8Array,
+  signer: NodeSigner,
   settles: boolean,
   channels: Pick<TownNodeOptions, "claimGate" | "cosignDesk">,
 ): Promise<TownNode> {
@@ -579,7 +587,7 @@ function startDemoTown(
       assetCode: settles ? "M2M" : "USD",
       assetScale: DEMO_ASSET_SCALE,
     },
-    secretKey,
+    signer,
     // Looked up per packet: the gate opens once the channel exists, before the requester starts.
     ...channels,
   }).catch((err) => {

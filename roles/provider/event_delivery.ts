@@ -12,6 +12,7 @@
  * @module
  */
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import {
   encodeMessageToon,
   GIFT_WRAP_KIND,
@@ -26,9 +27,8 @@ import type { SkillJob, SkillOutcome } from "./skill_sandbox.ts";
 /** Options for {@linkcode EventDelivery}. */
 export interface EventDeliveryOptions {
   log: DeliveryLog;
-  /** The node's identity: gift wraps addressed to `pubkey` are opened with `secretKey`. */
-  pubkey: string;
-  secretKey: Uint8Array;
+  /** The node's key: gift wraps addressed to its pubkey are opened with it. */
+  signer: NodeSigner;
   /** Runs a skill in the provider's sandbox. */
   run(job: SkillJob): Promise<SkillOutcome>;
   /** Sends a private reply (a gift wrap, paid by the provider). */
@@ -81,10 +81,7 @@ export class EventDelivery {
     let rumorId: string | undefined;
     if (event.kind === GIFT_WRAP_KIND) {
       try {
-        const message = unwrapGiftWrap(event, {
-          secretKey: this.#o.secretKey,
-          pubkey: this.#o.pubkey,
-        });
+        const message = await unwrapGiftWrap(event, { signer: this.#o.signer });
         input = encodeMessageToon(message);
         sender = message.sender;
         rumorId = message.rumor.id;

@@ -22,7 +22,9 @@ import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { PaymentDesk } from "./payment_desk.ts";
-import { getPublicKey, nip44 } from "nostr-tools";
+import { nip44 } from "nostr-tools";
+import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { recoveryStepFor } from "./job_recovery.ts";
@@ -90,9 +92,8 @@ import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/rel
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
 /** Options for {@linkcode startProviderNode}. */
-export interface ProviderNodeOptions extends TownChannelSettings {
+export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions {
   stateDir: string;
-  secretKey: Uint8Array;
   /** BTP URL of the town (or a connector in front of it). */
   btpUrl: string;
   btpToken: string;
@@ -254,6 +255,7 @@ class Provider implements ProviderNode {
   };
   store!: ProviderJobStore;
   #o: ProviderNodeOptions;
+  readonly #signer: NodeSigner;
   #log: (line: string) => void;
   #audit?: AuditLog;
   #payments?: PaymentLog;
@@ -285,7 +287,8 @@ class Provider implements ProviderNode {
   constructor(options: ProviderNodeOptions) {
     this.#o = options;
     this.#log = options.log ?? (() => {});
-    this.pubkey = getPublicKey(options.secretKey);
+    this.#signer = nodeSignerOf(options);
+    this.pubkey = this.#signer.pubkey;
     this.#notices = new DropNotices({ pubkey: this.pubkey });
     this.#runs = new RunQueue({
       maxConcurrent: options.maxConcurrentRuns ?? 2,
@@ -339,7 +342,7 @@ class Provider implements ProviderNode {
       channelId,
       topUp: o.channel === undefined ? o.channelPolicy : undefined,
       alert: raise,
-      secretKey: o.secretKey,
+      signer: this.#signer,
       townPubkey: o.townPubkey,
       audit: this.#audit,
       chains: o.chains,
@@ -383,7 +386,7 @@ class Provider implements ProviderNode {
       sender: this.#btp,
       townAddress: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
       townPubkey: o.townPubkey,
-      secretKey: o.secretKey,
+      signer: this.#signer,
       pricePerByte: o.pricePerByte,
       record: ({ event, amount, blob, jobId }) =>
         this.#payments!.append({
@@ -572,13 +575,12 @@ class Provider implements ProviderNode {
     }
     this.#delivery = new EventDelivery({
       log,
-      pubkey: this.pubkey,
-      secretKey: this.#o.secretKey,
+      signer: this.#signer,
       run: (job) => this.#sandbox!.run(job),
       reply: async ({ recipient, text, replyTo }) => {
         // Signed by the wrap's one-time key: published as is, never re-signed.
         await this.#publisher!.publishSigned(
-          wrapDirectMessage({ secretKey: this.#o.secretKey, recipient, text, replyTo }),
+          await wrapDirectMessage({ signer: this.#signer, recipient, text, replyTo }),
         );
       },
       logLine: (line) => this.#log(line),
@@ -1056,7 +1058,7 @@ class Provider implements ProviderNode {
   async #skillInput(record: ProviderJobRecord): Promise<string> {
     if (!record.encrypted) return record.requestToon;
     const request = decodeEventToon(record.requestToon, { verify: false });
-    const job = await decryptJobParams(request, this.#o.secretKey);
+    const job = await decryptJobParams(request, this.#signer);
     // Skills never see the key; they get the plain tags. The signature no longer covers them.
     const tags = [
       ...request.tags.filter((t) => t[0] !== "encrypted"),
@@ -1122,7 +1124,7 @@ class Provider implements ProviderNode {
         path: `${this.#resultsDir(record.id)}/${name}`,
         server: blobServerOf(this.#o.relayUrl),
         pricePerMiB: this.#blobPricePerMiB,
-        secretKey: this.#o.secretKey,
+        signer: this.#signer,
         pay: (auth, amount) => this.#publisher!.sendPaid(auth, amount, record.id),
       });
       tags.push(blobOutputTag({ name, ...descriptor }));
@@ -1135,7 +1137,7 @@ class Provider implements ProviderNode {
     const content = record.encrypted
       ? nip44.v2.encrypt(
         record.result!,
-        nip44.v2.utils.getConversationKey(this.#o.secretKey, record.customer),
+        await this.#signer.conversationKey(record.customer),
       )
       : record.result!;
     const template = buildJobResult({
@@ -1242,7 +1244,7 @@ class Provider implements ProviderNode {
     if (!o.channelPolicy?.auto) return undefined;
     const { record } = await ensureAutoChannel({
       stateDir: o.stateDir,
-      secretKey: o.secretKey,
+      signer: this.#signer,
       townPubkey: o.townPubkey,
       relayUrl: o.relayUrl,
       policy: o.channelPolicy,

@@ -11,7 +11,7 @@ import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { buildPaidWrite, type PrepareSender, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
 
 /** Options for {@linkcode TownPublisher}. */
@@ -21,8 +21,8 @@ export interface TownPublisherOptions {
   townAddress: string;
   /** The town's Nostr pubkey (signs its SPSP answers). */
   townPubkey: string;
-  /** The provider's secret key (signs events). */
-  secretKey: Uint8Array;
+  /** The provider's key (signs events). */
+  signer: NodeSigner;
   /** Base units per TOON byte the town charges. Default 10. */
   pricePerByte?: bigint;
   /**
@@ -62,7 +62,7 @@ export class TownPublisher {
       sender: this.#options.sender,
       townAddress: this.#options.townAddress,
       townPubkey: this.#options.townPubkey,
-      secretKey: this.#options.secretKey,
+      signer: this.#options.signer,
     });
     // A failed handshake is retried at the next publish instead of being cached.
     grant.catch(() => {
@@ -80,7 +80,7 @@ export class TownPublisher {
    * ```
    */
   async publish(template: EventTemplate): Promise<NostrEvent> {
-    const event = signEventTemplate(template, this.#options.secretKey);
+    const event = await this.#options.signer.signEvent(template);
     await this.publishSigned(event);
     return event;
   }

@@ -28,7 +28,6 @@ import type { RequesterTownSettings } from "./requester_config.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { getPublicKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildJobRequest,
@@ -61,7 +60,8 @@ import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSpec } from "./job_spec.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
+import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
@@ -71,8 +71,7 @@ import type { TransferProgress } from "../../transport/blossom_client.ts";
 import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
-export interface RequesterOptions extends RequesterTownSettings {
-  secretKey: Uint8Array;
+export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions {
   priceCeiling?: bigint;
   spendPolicy?: SpendPolicy;
   /** Where callback skills live. Default `<state dir>/skills`. */
@@ -89,6 +88,8 @@ export interface RequesterOptions extends RequesterTownSettings {
   auditWindowMs?: number;
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
+  /** Called once `close()` is done (the CLI closes its signer there). */
+  onClosed?: () => void;
 }
 
 /** A progress line. */
@@ -148,13 +149,15 @@ export class Requester {
   #feed?: Promise<EventFeed>;
   /** Resolved once the jobs on record are followed (or the node closes): events wait for it. */
   #following = Promise.withResolvers<void>();
+  readonly #signer: NodeSigner;
   #closed = false;
   #watcher?: Deno.FsWatcher;
 
   constructor(options: RequesterOptions) {
     this.#o = options;
     this.stateDir = options.stateDir.replace(/\/+$/, "");
-    this.pubkey = getPublicKey(options.secretKey);
+    this.#signer = nodeSignerOf(options);
+    this.pubkey = this.#signer.pubkey;
     this.#callbacks = new CallbackRunner({
       stateDir: this.stateDir,
       skillsDir: options.skillsDir ?? `${this.stateDir}/skills`,
@@ -192,7 +195,7 @@ export class Requester {
       pricePerByte: this.#o.pricePerByte,
       priceCeiling: this.#o.priceCeiling,
       acceptPrice: this.#o.acceptPrice,
-      secretKey: this.#o.secretKey,
+      signer: this.#signer,
       warn: this.#o.warn,
       alert: (kind, message, details) => alerts.raise(kind, message, details),
       recordWrite: ({ event, amount, townAddress }) =>
@@ -258,11 +261,11 @@ export class Requester {
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
   async submit(spec: JobSpec, options: { prev?: string } = {}): Promise<RequesterJobRecord> {
-    let event = this.#sign(spec, 0);
+    let event = await this.#sign(spec, 0);
     // Identical requests signed in the same second have the same id: move created_at on.
     for (let bump = 1; this.#active.has(event.id) || (await this.repo.read(event.id)); bump++) {
       if (bump > 60) throw new RequesterJobError("too many identical jobs in one minute");
-      event = this.#sign(spec, bump);
+      event = await this.#sign(spec, bump);
     }
     const now = Date.now();
     const sidecar: JobSidecar = {
@@ -349,7 +352,7 @@ export class Requester {
       path,
       server: link.blobServer,
       pricePerMiB: link.blobPricePerMiB,
-      secretKey: this.#o.secretKey,
+      signer: this.#signer,
       pay,
       onProgress,
     });
@@ -369,7 +372,7 @@ export class Requester {
   async sendDirectMessage(
     o: { recipient: string; text: string; replyTo?: string },
   ): Promise<string> {
-    const wrap = wrapDirectMessage({ secretKey: this.#o.secretKey, ...o });
+    const wrap = await wrapDirectMessage({ signer: this.#signer, ...o });
     await this.#link!.write(wrap);
     return wrap.id;
   }
@@ -432,12 +435,12 @@ export class Requester {
     if (TERMINAL_JOB_STATUSES.includes(record.status)) {
       throw new RequesterJobError(`job ${id} is already ${record.status}`);
     }
-    const deletion = signEventTemplate({
+    const deletion = await this.#signer.signEvent({
       kind: 5,
       created_at: Math.floor(Date.now() / 1000),
       tags: [["e", id], ["k", String(record.kind)]],
       content: "cancelled by the requester",
-    }, this.#o.secretKey);
+    });
     await this.#link!.write(deletion);
     return await this.#enqueue(id, () => this.#finish(id, "cancelled", { error: "cancelled" }));
   }
@@ -459,13 +462,14 @@ export class Requester {
     await this.payments?.flush().catch(() => {});
     await this.#audit?.close().catch(() => {});
     this.repo?.close();
+    this.#o.onClosed?.();
   }
 
-  #sign(spec: JobSpec, bumpSeconds: number): NostrEvent {
+  async #sign(spec: JobSpec, bumpSeconds: number): Promise<NostrEvent> {
     const encrypted = spec.encrypt
-      ? encryptJobParams(
+      ? await encryptJobParams(
         { inputs: spec.inputs, params: spec.params },
-        this.#o.secretKey,
+        this.#signer,
         spec.providers[0],
       )
       : undefined;
@@ -483,7 +487,7 @@ export class Requester {
       // it can decrypt anything, and Blossom serves them to anyone with the hash anyway.
       extraTags: (spec.blobs ?? []).flatMap(blobInputTags),
     });
-    return signEventTemplate(template, this.#o.secretKey);
+    return await this.#signer.signEvent(template);
   }
 
   async #send(id: string, event: NostrEvent): Promise<RequesterJobRecord> {

@@ -30,6 +30,7 @@ import {
   claimRejectReasonOf,
 } from "../../protocol/payment_channel_claim.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
 
 /** Options for {@linkcode connectTownLink}. */
@@ -49,7 +50,8 @@ export interface TownLinkOptions {
   priceCeiling?: bigint;
   /** Pay a price above the ceiling anyway (an explicit user flag: `--accept-price`). */
   acceptPrice?: boolean;
-  secretKey: Uint8Array;
+  /** The requester's key: SPSP, and the channel's claims. */
+  signer: NodeSigner;
   /** Told about warnings (price above the ceiling). */
   warn?: (line: string) => void;
   /** Incoming PREPAREs (a requester normally receives none: F02). */
@@ -159,7 +161,7 @@ export interface TownLink {
  *
  * @example
  * ```ts
- * const link = await connectTownLink({ btpUrl, btpToken, relayUrl, townPubkey, secretKey });
+ * const link = await connectTownLink({ btpUrl, btpToken, relayUrl, townPubkey, signer });
  * await link.write(signedEvent);
  * await link.close();
  * ```
@@ -218,7 +220,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
       sender: btp,
       townAddress,
       townPubkey,
-      secretKey: options.secretKey,
+      signer: options.signer,
     });
     const expires = grant.expiresAt ? Date.parse(grant.expiresAt) : NaN;
     grantUntil = Number.isFinite(expires) ? expires - 5_000 : Date.now() + GRANT_TTL_MS;
@@ -287,7 +289,7 @@ async function openSender(
     openChannelSender({
       stateDir: channel.stateDir,
       channelId: channel.id,
-      secretKey: options.secretKey,
+      signer: options.signer,
       townPubkey,
       audit: channel.audit,
       chains: channel.chains,
@@ -319,7 +321,7 @@ async function autoChannelOf(
   if (!auto?.policy.auto) return undefined;
   const { record } = await ensureAutoChannel({
     stateDir: auto.stateDir,
-    secretKey: options.secretKey,
+    signer: options.signer,
     townPubkey,
     relayUrl: options.relayUrl,
     policy: auto.policy,

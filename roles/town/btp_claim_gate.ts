@@ -254,7 +254,7 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * ```ts
  * const gate = openChannelClaimGate({ stateDir, record, audit, triggeredBy: () => town,
  *   readChannel: (id) => client.getChannel(id) });
- * startTownNode({ config, secretKey, claimGate: (a) => a === "alice" ? gate : undefined });
+ * startTownNode({ config, signer, claimGate: (a) => a === "alice" ? gate : undefined });
  * ```
  */
 export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelClaimGate {

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import {
   type CooperativeSettle,
   recoverCooperativeSettleSigner,
@@ -62,7 +63,7 @@ export interface ChannelCosignDeskOptions {
   /** The account's channel gate: its books, its record, its hold. */
   gate: ChannelClaimGate;
   /** The town's key (the channel's self side). */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** Reads the channel on chain; `TokenNetworkClient.getChannel` fits. */
   readChannel: (channelId: `0x${string}`) => Promise<OnChainChannel>;
   /** The chain's clock (unix seconds); `TokenNetworkClient.chainTime` fits. Default: now. */
@@ -84,7 +85,7 @@ const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
  *
  * @example
  * ```ts
- * const desk = createChannelCosignDesk({ gate, secretKey, readChannel: (id) => client.getChannel(id),
+ * const desk = createChannelCosignDesk({ gate, signer, readChannel: (id) => client.getChannel(id),
  *   chainTime: () => client.chainTime() });
  * const answerBytes = await desk.answer(requestBytes);
  * ```
@@ -223,7 +224,7 @@ async function cosignSettle(
   } finally {
     release();
   }
-  return await signCooperativeSettle(settle, { secretKey: options.secretKey, domain });
+  return await signCooperativeSettle(settle, { account: options.signer.evm, domain });
 }
 
 /** The payer's final amount against the gate's books, and the balances against the chain. */
@@ -340,7 +341,7 @@ async function cosignWithdraw(
   } finally {
     release();
   }
-  return await signWithdraw(withdraw, { secretKey: options.secretKey, domain });
+  return await signWithdraw(withdraw, { account: options.signer.evm, domain });
 }
 
 async function lastClaim(

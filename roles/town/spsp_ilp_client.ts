@@ -10,7 +10,7 @@
  * @module
  */
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
-import { finalizeEvent } from "nostr-tools";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { PEER_PROTOCOL_CONDITION } from "../../protocol/ildcp.ts";
 import { fulfillmentFor } from "../../protocol/ilp_fulfillment.ts";
@@ -35,8 +35,8 @@ export interface SpspOverIlpOptions {
   townAddress: string;
   /** The town's Nostr pubkey (hex). */
   townPubkey: string;
-  /** The requester's secret key. */
-  secretKey: Uint8Array;
+  /** The requester's key. */
+  signer: NodeSigner;
   /** Default 30 s. */
   expiryMs?: number;
 }
@@ -51,18 +51,17 @@ export class SpspOverIlpError extends Error {
  *
  * @example
  * ```ts
- * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress, townPubkey, secretKey });
+ * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress, townPubkey, signer });
  * ```
  */
 export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<SpspResponse> {
-  const request = finalizeEvent(
-    buildSpspRequest({
-      secretKey: options.secretKey,
+  const request = await options.signer.signEvent(
+    await buildSpspRequest({
+      signer: options.signer,
       receiverPubkey: options.townPubkey,
       requestId: crypto.randomUUID(),
     }),
-    options.secretKey,
-  ) as NostrEvent;
+  );
   const reply = await options.sender.sendPrepare({
     amount: "0",
     destination: options.townAddress,
@@ -82,7 +81,7 @@ export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<S
   if (response.kind !== SPSP_RESPONSE_KIND || response.pubkey !== options.townPubkey) {
     throw new SpspOverIlpError("SPSP answer is not a 23195 signed by the town");
   }
-  return await parseSpspResponse(response, options.secretKey);
+  return await parseSpspResponse(response, options.signer);
 }
 
 /** Options for {@linkcode buildPaidWrite}. */

@@ -17,7 +17,7 @@
  * @module
  */
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
-import { finalizeEvent, getPublicKey } from "nostr-tools";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   parseSpspRequest,
@@ -32,8 +32,8 @@ import { invalidInputRejection } from "./invalid_input_rejection.ts";
 
 /** Options for {@linkcode SpspResponder}. */
 export interface SpspResponderOptions {
-  /** The town's secret key (decrypts requests, signs responses). */
-  secretKey: Uint8Array;
+  /** The town's key (decrypts requests, signs responses). */
+  signer: NodeSigner;
   secrets: SpspSecrets;
   /** The town's current ILP address (it may be learnt from a parent later). */
   townAddress: () => string;
@@ -69,7 +69,7 @@ export interface SpspRespondOptions {
  *
  * @example
  * ```ts
- * const responder = new SpspResponder({ secretKey, secrets, townAddress: () => "g.town" });
+ * const responder = new SpspResponder({ signer, secrets, townAddress: () => "g.town" });
  * const response = responder.respond(verifiedRequestEvent); // kind 23195, signed by the town
  * ```
  */
@@ -84,7 +84,7 @@ export class SpspResponder {
 
   constructor(options: SpspResponderOptions) {
     this.#o = options;
-    this.pubkey = getPublicKey(options.secretKey);
+    this.pubkey = options.signer.pubkey;
     const perMinute = options.totalPerMinute ?? 3000;
     this.#total = new TokenBucket({
       ratePerSecond: perMinute / 60,
@@ -129,13 +129,13 @@ export class SpspResponder {
   async #answer(request: NostrEvent): Promise<NostrEvent> {
     let parsed;
     try {
-      parsed = await parseSpspRequest(request, this.#o.secretKey);
+      parsed = await parseSpspRequest(request, this.#o.signer);
     } catch (err) {
       throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
     }
     const grant = this.#o.secrets.grant(this.#o.townAddress());
-    const template = buildSpspResponse({
-      secretKey: this.#o.secretKey,
+    const template = await buildSpspResponse({
+      signer: this.#o.signer,
       request,
       destinationAccount: grant.destinationAccount,
       sharedSecret: grant.sharedSecret,
@@ -143,7 +143,7 @@ export class SpspResponder {
       assetScale: this.#o.assetScale,
       requestId: parsed.requestId,
     });
-    return finalizeEvent(template, this.#o.secretKey) as NostrEvent;
+    return await this.#o.signer.signEvent(template);
   }
 
   /** Takes from the pubkey's, then the account's, then the total bucket; T05 naming the one. */

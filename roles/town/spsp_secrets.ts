@@ -16,9 +16,10 @@
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 
 const encoder = new TextEncoder();
-const SEED_LABEL = encoder.encode("turnpike town spsp seed v1");
+const SEED_LABEL = "turnpike town spsp seed v1";
 const SECRET_LABEL = "turnpike spsp secret v1:";
 const FULFILLMENT_LABEL = encoder.encode("ilp_stream_fulfillment");
 const TAG_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
@@ -49,15 +50,16 @@ export type WriteDestination =
   | { kind: "relay"; tag: string };
 
 /**
- * Derives the SPSP seed from the town's secret key.
+ * Derives the SPSP seed from the town's key (the same at every start, so grants outlive a
+ * restart).
  *
  * @example
  * ```ts
- * const seed = deriveSpspSeed(townSecretKey);
+ * const seed = await deriveSpspSeed(townSigner);
  * ```
  */
-export function deriveSpspSeed(townSecretKey: Uint8Array): Uint8Array {
-  return hmac(sha256, townSecretKey, SEED_LABEL);
+export async function deriveSpspSeed(town: NodeSigner): Promise<Uint8Array> {
+  return await town.derivedSecret(SEED_LABEL);
 }
 
 function base64url(bytes: Uint8Array): string {

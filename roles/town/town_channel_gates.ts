@@ -23,8 +23,7 @@
  *
  * @module
  */
-import { privateKeyToAddress } from "viem/accounts";
-import { bytesToHex } from "viem";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { ChainConfigError, networkLabel, resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { channelChainClient } from "../channel_chain_client.ts";
@@ -64,7 +63,7 @@ export interface TownChannelGatesOptions {
   /** Budgets of the chain reads for unknown channels (tests). */
   discoveryLimits?: Partial<ChannelDiscoveryLimits>;
   /** The town's key: the channels must be its own; the chain clients use it. */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** The town's ILP address, for REJECTs (it may change when a parent assigns one). */
   triggeredBy: () => string;
   /** Accept a channel on a mainnet chain. Only an explicit user flag may set this. */
@@ -132,16 +131,16 @@ export class TownChannelError extends Error {
  * @example
  * ```ts
  * const gates = await openTownChannelGates({ stateDir, peerChannels: config.peerChannels ?? [],
- *   chains: loaded.sections.chains, settlementChains: ["evm:base:31337"], secretKey,
+ *   chains: loaded.sections.chains, settlementChains: ["evm:base:31337"], signer,
  *   triggeredBy: () => "g.town" });
- * const town = await startTownNode({ config, secretKey, claimGate: gates.claimGate });
+ * const town = await startTownNode({ config, signer, claimGate: gates.claimGate });
  * // ... on stop: await town.stop(); await gates.close();
  * ```
  */
 export async function openTownChannelGates(
   options: TownChannelGatesOptions,
 ): Promise<TownChannelGates> {
-  const self = privateKeyToAddress(bytesToHex(options.secretKey)).toLowerCase();
+  const self = options.signer.evmAddress.toLowerCase();
   const discoveryChains = learningChains(options);
   const learns = discoveryChains.clients.length > 0;
   const configured: { account: string; record: ChannelRecord; client: TokenNetworkClient }[] = [];
@@ -181,7 +180,7 @@ export async function openTownChannelGates(
   const registry = new TownChannelRegistry<TokenNetworkClient>({
     stateDir: options.stateDir,
     audit,
-    secretKey: options.secretKey,
+    signer: options.signer,
     triggeredBy: options.triggeredBy,
     watcher,
     discovery: learns
@@ -256,7 +255,7 @@ function learningChains(
         unreadable[id] = `[chains."${id}"] names no token_network or token`;
         continue;
       }
-      clients.push(new TokenNetworkClient({ chain, secretKey: options.secretKey }));
+      clients.push(new TokenNetworkClient({ chain, account: options.signer.evm }));
     } catch (err) {
       if (!(err instanceof ChainConfigError)) throw err;
       unreadable[id] = err.message;

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { encodeIlpReply, ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import {
   ClaimError,
@@ -62,7 +63,7 @@ export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & Gat
   stateDir: string;
   audit: AuditLog;
   /** The town's key (co-signatures). */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   triggeredBy: () => string;
   /** Polls every gated channel; the registry adds each one. */
   watcher: ChannelWatcher;
@@ -90,10 +91,10 @@ export interface GatedChannel {
  *
  * @example
  * ```ts
- * const registry = new TownChannelRegistry({ stateDir, audit, secretKey, triggeredBy, watcher,
+ * const registry = new TownChannelRegistry({ stateDir, audit, signer, triggeredBy, watcher,
  *   discovery });
  * registry.add("alice", record, client);
- * startTownNode({ config, secretKey, claimGate: (a) => registry.claimGate(a) });
+ * startTownNode({ config, signer, claimGate: (a) => registry.claimGate(a) });
  * ```
  */
 export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClient> {
@@ -129,7 +130,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     });
     const desk = createChannelCosignDesk({
       gate,
-      secretKey: this.#o.secretKey,
+      signer: this.#o.signer,
       readChannel: (id) => client.getChannel(id),
       chainTime: () => client.chainTime(),
     });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getPublicKey } from "nostr-tools";
+import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import { type EventStore, openEventStore } from "../../state/event_store.ts";
 import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
@@ -31,10 +31,8 @@ import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_fil
 import type { HttpFrontStats } from "../../transport/http_front.ts";
 
 /** Options for {@linkcode startTownNode}. */
-export interface TownNodeOptions {
+export interface TownNodeOptions extends NodeKeyOptions {
   config: TownConfig;
-  /** The town's identity (signs SPSP responses; seeds the shared secrets). */
-  secretKey: Uint8Array;
   /** SQLite file; default `<state dir>/town-events.sqlite`. `:memory:` for tests. */
   databasePath?: string;
   /** Group commit of concurrent writes (default true; false only for comparisons). */
@@ -76,7 +74,7 @@ export interface TownNode {
  *
  * @example
  * ```ts
- * const town = await startTownNode({ config, secretKey });
+ * const town = await startTownNode({ config, signer });
  * console.log(town.ilpAddress, town.httpPort, town.btpPort);
  * await town.stop();
  * ```
@@ -103,12 +101,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   });
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
   const hub = new SubscriptionHub();
-  const secrets = new SpspSecrets({ seed: deriveSpspSeed(options.secretKey) });
+  // The town's identity: signs SPSP answers and its kind 10032, seeds the shared secrets.
+  const signer = nodeSignerOf(options);
+  const secrets = new SpspSecrets({ seed: await deriveSpspSeed(signer) });
   let townAddress = config.ilpAddress;
   let assetCode = config.assetCode;
   let assetScale = config.assetScale;
   const responder = new SpspResponder({
-    secretKey: options.secretKey,
+    signer,
     secrets,
     townAddress: () => townAddress,
     assetCode,
@@ -215,7 +215,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       ilpAddress: townAddress,
       pricing: config.pricing,
       info: {
-        self: getPublicKey(options.secretKey),
+        self: signer.pubkey,
         assetCode,
         assetScale,
         blobs: {
@@ -262,9 +262,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
     // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.
-    const announcement = config.settlement && announceTownPeerInfo({
+    const announcement = config.settlement && await announceTownPeerInfo({
       store,
-      secretKey: options.secretKey,
+      signer,
       ilpAddress: townAddress,
       btpEndpoint: `btp+ws://${urlHost(config.host)}:${btp.port}`,
       assetCode,
@@ -274,7 +274,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     let stopped: Promise<void> | undefined;
     return {
       ilpAddress: townAddress,
-      pubkey: getPublicKey(options.secretKey),
+      pubkey: signer.pubkey,
       httpPort: httpServer.port,
       btpPort: btp.port,
       assetCode,

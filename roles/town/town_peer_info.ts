@@ -23,8 +23,7 @@
  * @module
  */
 import type { EventStore } from "../../state/event_store.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
-import { publicIdentity } from "../../identity/nip06_key.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildPeerInfo,
@@ -179,7 +178,7 @@ export function townPeerInfo(options: TownPeerInfoOptions): PeerInfo {
 export interface AnnounceTownPeerInfoOptions {
   store: EventStore;
   /** The town's key: signs the event, and its EVM address is the settlement address. */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   ilpAddress: string;
   /** The listening BTP URL (used when the settlement has no public one). */
   btpEndpoint: string;
@@ -203,13 +202,15 @@ export interface TownAnnouncement {
  *
  * @example
  * ```ts
- * const { event } = announceTownPeerInfo({ store, secretKey, ilpAddress: "test.town",
+ * const { event } = await announceTownPeerInfo({ store, signer, ilpAddress: "test.town",
  *   btpEndpoint: "btp+ws://127.0.0.1:3000", assetCode: "USD", assetScale: 6,
  *   settlement: { chains: [] } });
  * ```
  */
-export function announceTownPeerInfo(options: AnnounceTownPeerInfoOptions): TownAnnouncement {
-  const me = publicIdentity(options.secretKey);
+export async function announceTownPeerInfo(
+  options: AnnounceTownPeerInfoOptions,
+): Promise<TownAnnouncement> {
+  const me = options.signer;
   const info = townPeerInfo({ ...options, evmAddress: me.evmAddress });
   const content = buildPeerInfo(info).content;
   const [stored] = options.store.query([
@@ -220,7 +221,7 @@ export function announceTownPeerInfo(options: AnnounceTownPeerInfoOptions): Town
   const now = Math.floor(options.now?.() ?? Date.now() / 1000);
   // A restart within the same second must still win over the version it replaces.
   const createdAt = previous ? Math.max(now, previous.created_at + 1) : now;
-  const event = signEventTemplate(buildPeerInfo(info, { createdAt }), options.secretKey);
+  const event = await me.signEvent(buildPeerInfo(info, { createdAt }));
   const { status } = options.store.insert(event);
   if (status !== "stored" && status !== "replaced") {
     throw new TownSettlementError(`the town's own kind 10032 was not stored: ${status}`);

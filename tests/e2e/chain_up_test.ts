@@ -4,6 +4,7 @@
  * by the chain client, and a town's state dir also gets the chain in `[channels] chains` (what
  * it announces); Ctrl-C stops anvil. Bad flags are usage errors (exit 2).
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";
@@ -72,7 +73,7 @@ Deno.test("chain up: anvil with the contracts, funded accounts, config written, 
       // The table is all a node needs to reach the chain.
       const client = new TokenNetworkClient({
         chain: resolveChainConfig("evm:base:31337", { section: table }),
-        secretKey: crypto.getRandomValues(new Uint8Array(32)),
+        account: localEvmAccount(crypto.getRandomValues(new Uint8Array(32))),
       });
       for (const who of [ALICE, BOB]) assertEquals(await client.tokenBalance(who), 7_500_000n);
     } finally {

@@ -9,6 +9,7 @@
  * on-chain deposit, the payment log's fulfilled town writes are what the channel paid, and the
  * wallet holds what it started with minus that.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
 import { listChannels } from "../../state/channel_file.ts";
@@ -87,7 +88,7 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     });
     const reader = new TokenNetworkClient({
       chain,
-      secretKey: crypto.getRandomValues(new Uint8Array(32)),
+      account: localEvmAccount(crypto.getRandomValues(new Uint8Array(32))),
     });
     const onChain = await reader.getChannel(id);
     const self = channels[0].selfAddress.toLowerCase();

@@ -5,6 +5,7 @@
  * sandbox starts; a provider SIGKILLed while it downloads completes the job after a restart,
  * once, paid once.
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { blobInputTags, blobOutputsOf } from "../../protocol/job_blobs.ts";
@@ -92,7 +93,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
         path: tar,
         server: `http://127.0.0.1:${town.httpPort}`,
         pricePerMiB: 200n,
-        secretKey: alice.secretKey,
+        signer: localNodeSigner(alice.secretKey),
         pay: (auth, amount) => alice.paying.write(auth, { amount }),
       });
       return { url: descriptor.url, sha256: descriptor.sha256 };

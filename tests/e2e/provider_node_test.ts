@@ -6,6 +6,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { buildJobRequest, encryptJobParams, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { nip44 } from "nostr-tools";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
@@ -124,9 +125,9 @@ Deno.test("provider e2e: an encrypted request gets an encrypted result", async (
     const job = await alice.post(buildJobRequest({
       kind: 5601,
       providers: [provider.pubkey],
-      encryptedContent: encryptJobParams(
+      encryptedContent: await encryptJobParams(
         { inputs: [{ data: "secret words", type: "text" }] },
-        alice.secretKey,
+        localNodeSigner(alice.secretKey),
         provider.pubkey,
       ),
     }));

@@ -7,6 +7,7 @@
  * (`/health` answers), memory stays bounded, nothing is stored without payment and an honest
  * client is still served.
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
@@ -205,7 +206,7 @@ Deno.test("abuse: SPSP from fresh pubkeys is throttled per account and in total 
           sender: client,
           townAddress: t.town.ilpAddress,
           townPubkey: t.townPubkey,
-          secretKey: generateSecretKey(),
+          signer: localNodeSigner(generateSecretKey()),
         });
         return "answered";
       } catch (err) {

@@ -3,6 +3,7 @@
  * the independent `blossom-client-sdk`; and every refusal: unpaid, tampered, oversize, cut off
  * halfway, over quota, each precise and leaving nothing stored or visible.
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { Actions, getBlobSha256 } from "blossom-client-sdk";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import {
@@ -109,7 +110,7 @@ Deno.test("blobs: a paid upload is stored content-addressed and served with rang
       path,
       server: w.server,
       pricePerMiB: PRICE,
-      secretKey: w.alice.secretKey,
+      signer: localNodeSigner(w.alice.secretKey),
       pay: (auth, amount) => w.pay(auth, amount),
     });
     assertEquals([descriptor.sha256, descriptor.size, paid], [
@@ -133,7 +134,7 @@ Deno.test("blobs: a paid upload is stored content-addressed and served with rang
       path,
       server: w.server,
       pricePerMiB: PRICE,
-      secretKey: w.alice.secretKey,
+      signer: localNodeSigner(w.alice.secretKey),
       pay: () => Promise.reject(new Error("must not pay for a stored blob")),
     });
     assertEquals(again.paid, 0n);

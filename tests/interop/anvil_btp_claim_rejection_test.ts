@@ -1,3 +1,4 @@
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 /**
  * Bad claims over BTP, against the real town on a real channel: a packet without cover, a
  * tampered claim, a replayed nonce, a claim for another chain or another contract, a claim
@@ -47,7 +48,7 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
         sender: client,
         townAddress: t.town.ilpAddress,
         townPubkey: t.town.pubkey,
-        secretKey: nostrKey,
+        signer: localNodeSigner(nostrKey),
       });
       let n = 0;
       const write = async (claim?: Uint8Array) => {
@@ -62,7 +63,7 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
         return { reply, amount: BigInt(prepare.amount) };
       };
       const base = {
-        secretKey: pair.aliceKey,
+        account: localEvmAccount(pair.aliceKey),
         chainId: pair.chain.chainId,
         tokenNetworkAddress: alice.tokenNetworkAddress,
         tokenAddress: alice.tokenAddress,

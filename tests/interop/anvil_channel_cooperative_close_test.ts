@@ -5,6 +5,7 @@
  * Chain balances equal the books to the unit; the town refuses settles below its newest claim,
  * signatures of another key, and withdraws that would uncover signed claims.
  */
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { createAliceChainWallet } from "../support/cli_wallet.ts";
@@ -30,7 +31,10 @@ const DEPOSIT = 50_000_000n;
 
 /** A third party on the chain (a channel partner whose town nobody runs). */
 function strangerOn(pair: ChannelPair): TokenNetworkClient {
-  return new TokenNetworkClient({ chain: pair.chain, secretKey: generateSecretKey() });
+  return new TokenNetworkClient({
+    chain: pair.chain,
+    account: localEvmAccount(generateSecretKey()),
+  });
 }
 const MINTED = 100_000_000n;
 
@@ -50,7 +54,7 @@ Deno.test("cooperative close: town co-signs, payer settles at once; chain equals
   const agreement = await requestCooperativeSettle({
     peer: s.payer.client,
     record,
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     onChain,
   });
   const requestMs = performance.now() - started;
@@ -66,7 +70,7 @@ Deno.test("cooperative close: town co-signs, payer settles at once; chain equals
     peer: s.payer.client,
     chain: pair.alice,
     record,
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     stateDir: s.aliceDir,
   });
   const totalMs = performance.now() - started;
@@ -80,7 +84,7 @@ Deno.test("cooperative close: town co-signs, payer settles at once; chain equals
   const again = await requestCooperativeSettle({
     peer: s.payer.client,
     record,
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     onChain,
   }).catch((err) => err);
   assert(again instanceof ChannelCosignError && again.reason === "channel-not-open", `${again}`);
@@ -100,7 +104,7 @@ Deno.test("cooperative close refused: below the newest claim, wrong key; the gat
   const below = await requestCooperativeSettle({
     peer: s.payer.client,
     record: { ...record, sent: record.sent - 1n },
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     onChain,
   }).catch((err) => err);
   assert(below instanceof ChannelCosignError, `${below}`);
@@ -109,7 +113,7 @@ Deno.test("cooperative close refused: below the newest claim, wrong key; the gat
   const stranger = await requestCooperativeSettle({
     peer: s.payer.client,
     record,
-    secretKey: generateSecretKey(),
+    signer: localNodeSigner(generateSecretKey()),
     onChain,
   }).catch((err) => err);
   assert(stranger instanceof ChannelCosignError, `${stranger}`);
@@ -143,10 +147,10 @@ Deno.test("withdraw: town co-signs, wallet gets X, claims capped at deposit - X"
     peer: s.payer.client,
     chain: pair.alice,
     record: s.payer.sent.record(),
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     stateDir: s.aliceDir,
     amount: X,
-    signer: s.payer.signer,
+    claims: s.payer.signer,
     writer: s.payer.sent,
   });
   assertEquals(await pair.alice.tokenBalance(), before + X);
@@ -164,7 +168,7 @@ Deno.test("withdraw: town co-signs, wallet gets X, claims capped at deposit - X"
   await s.pay(2);
   assertEquals((await readChannel(channelFilePath(s.aliceDir, channelId))).withdrawn, X);
   const over = await signClaim({
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: pair.alice.tokenNetworkAddress,
     tokenAddress: pair.alice.tokenAddress,
@@ -179,7 +183,7 @@ Deno.test("withdraw: town co-signs, wallet gets X, claims capped at deposit - X"
   const uncover = await requestWithdraw({
     peer: s.payer.client,
     record,
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     onChain: await pair.alice.getChannel(channelId),
     totalWithdraw: DEPOSIT - record.sent + 1n,
     expiration: (await pair.alice.chainTime()) + 600n,
@@ -192,7 +196,7 @@ Deno.test("withdraw: town co-signs, wallet gets X, claims capped at deposit - X"
     peer: s.payer.client,
     chain: pair.alice,
     record: s.payer.sent.record(),
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     stateDir: s.aliceDir,
   });
   const paid = s.payer.signer.transferred;

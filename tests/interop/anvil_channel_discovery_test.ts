@@ -9,6 +9,7 @@
  * the learned channel still gates its account. The discovery's chain reads are counted: a bad
  * channel is read once, however often it is named.
  */
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
@@ -40,7 +41,7 @@ async function startLearningTown(pair: ChannelPair, stateDir: string) {
     peerChannels: [],
     chains: chainSections(pair),
     settlementChains: [CHAIN],
-    secretKey: pair.bobKey,
+    signer: localNodeSigner(pair.bobKey),
     triggeredBy: () => "test.town",
     discoveryLimits: { perAccount: { capacity: 5, ratePerSecond: 1e-9 } },
   });
@@ -71,7 +72,7 @@ async function connectAccount(town: TownNode, token: string) {
     sender: client,
     townAddress: town.ilpAddress,
     townPubkey: town.pubkey,
-    secretKey: nostrKey,
+    signer: localNodeSigner(nostrKey),
   });
   let n = 0;
   return {
@@ -116,7 +117,7 @@ Deno.test("a town learns a payer's channel from its first claim; untrusted claim
       over: Partial<{ chainId: number; tokenNetworkAddress: `0x${string}` }> = {},
     ) =>
       signClaim({
-        secretKey,
+        account: localEvmAccount(secretKey),
         chainId: pair.chain.chainId,
         tokenNetworkAddress: pair.alice.tokenNetworkAddress,
         tokenAddress: pair.alice.tokenAddress,
@@ -177,7 +178,10 @@ Deno.test("a town learns a payer's channel from its first claim; untrusted claim
     await noFile(nowhere);
 
     // A channel of alice's with someone else.
-    const carol = new TokenNetworkClient({ chain: pair.chain, secretKey: generateSecretKey() });
+    const carol = new TokenNetworkClient({
+      chain: pair.chain,
+      account: localEvmAccount(generateSecretKey()),
+    });
     const notOurs = await pair.alice.openChannel({
       partner: carol.address,
       deposit: 1_000_000n,
@@ -353,7 +357,7 @@ Deno.test("discovery: a bad channel is read on chain once however often it is na
   });
   const claim = (channelId: `0x${string}`) =>
     signClaim({
-      secretKey: pair.aliceKey,
+      account: localEvmAccount(pair.aliceKey),
       chainId: pair.chain.chainId,
       tokenNetworkAddress: pair.alice.tokenNetworkAddress,
       tokenAddress: pair.alice.tokenAddress,

@@ -4,6 +4,7 @@
  * with the latest proof, settle; balances on chain equal the off-chain books to the unit. Also
  * the receiver's update when the sender closes with an older claim, and cooperative settle.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
@@ -27,7 +28,7 @@ Deno.test("anvil channel: open, 1,000 claims, close with the latest, settle; cha
   });
   assertEquals(await alice.channelWith(bob.address), opened.channelId);
   const signer = new ClaimSigner({
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: alice.tokenNetworkAddress,
     tokenAddress: alice.tokenAddress,
@@ -89,7 +90,7 @@ Deno.test("anvil channel: sender closes with an older claim, receiver submits th
     settleTimeout: SETTLE_TIMEOUT,
   });
   const signer = new ClaimSigner({
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: alice.tokenNetworkAddress,
     tokenAddress: alice.tokenAddress,
@@ -143,10 +144,13 @@ Deno.test("anvil channel: cooperative settle pays at once; one channel per pair"
     balance2: 1_234n,
   };
   const sig1 = await signCooperativeSettle(settle, {
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     domain: alice.domain,
   });
-  const sig2 = await signCooperativeSettle(settle, { secretKey: pair.bobKey, domain: bob.domain });
+  const sig2 = await signCooperativeSettle(settle, {
+    account: localEvmAccount(pair.bobKey),
+    domain: bob.domain,
+  });
   await assertRejects(
     () => bob.cooperativeSettle(channelId, settle.balance1, settle.balance2, sig2, sig1),
     ChainTxError,

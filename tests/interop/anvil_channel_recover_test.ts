@@ -9,6 +9,7 @@
  * naming the flags; a closed channel is recovered the same way; a town handing back a claim the
  * payer did not sign is not believed.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { createAliceChainWallet } from "../support/cli_wallet.ts";
@@ -168,7 +169,7 @@ Deno.test("channel recover (real CLI): a claim the payer did not sign is not bel
   // The town's book holds a "claim" of alice signed by another key (a lying or broken town).
   await using s = await setup(async (r) => {
     const forged = await signClaim({
-      secretKey: generateSecretKey(),
+      account: localEvmAccount(generateSecretKey()),
       chainId: r.chainId,
       tokenNetworkAddress: r.tokenNetworkAddress,
       tokenAddress: r.tokenAddress,

@@ -1,3 +1,4 @@
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 /**
  * Nodes notice the chain, on a real anvil with the real contracts:
  * - a running town (its channel gates + chain watcher, a real BTP socket) whose peer alice
@@ -51,7 +52,7 @@ Deno.test("the town's watcher answers a close with an old claim, then settles (a
     stateDir: townState,
     peerChannels: [{ account: "alice", channelId }],
     chains: chainSections(pair),
-    secretKey: pair.bobKey,
+    signer: localNodeSigner(pair.bobKey),
     triggeredBy: () => "test.town",
     watchIntervalMs: 50,
     onChannelChange: (_account, change) => changes.push(change),
@@ -163,7 +164,7 @@ Deno.test("a sender notices the town's close: it stops signing, and refuses to s
   const options = {
     stateDir,
     channelId,
-    secretKey: pair.aliceKey,
+    signer: localNodeSigner(pair.aliceKey),
     townPubkey,
     chain: pair.alice,
     watchIntervalMs: 50,

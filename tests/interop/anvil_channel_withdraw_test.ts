@@ -6,6 +6,7 @@
  * deposits minus the withdrawals, and claims beyond `deposit - withdrawn` are refused by both
  * the signer and the verifier.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
@@ -51,8 +52,14 @@ async function cosigned(
   const domain = client.domain;
   return {
     ...withdraw,
-    participantSignature: await signWithdraw(withdraw, { secretKey: ownKey, domain }),
-    partnerSignature: await signWithdraw(withdraw, { secretKey: partnerKey, domain }),
+    participantSignature: await signWithdraw(withdraw, {
+      account: localEvmAccount(ownKey),
+      domain,
+    }),
+    partnerSignature: await signWithdraw(withdraw, {
+      account: localEvmAccount(partnerKey),
+      domain,
+    }),
   };
 }
 
@@ -70,7 +77,7 @@ function verifierFor(pair: ChannelPair): ClaimVerifier {
 
 function signerFor(pair: ChannelPair, channelId: Hex, withdrawn = 0n): ClaimSigner {
   return new ClaimSigner({
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: pair.alice.tokenNetworkAddress,
     tokenAddress: pair.alice.tokenAddress,
@@ -262,8 +269,8 @@ Deno.test("anvil withdraw: cooperative settle must count the withdrawals", async
       balance2,
     };
     return [
-      await signCooperativeSettle(settle, { secretKey: pair.aliceKey, domain }),
-      await signCooperativeSettle(settle, { secretKey: pair.bobKey, domain }),
+      await signCooperativeSettle(settle, { account: localEvmAccount(pair.aliceKey), domain }),
+      await signCooperativeSettle(settle, { account: localEvmAccount(pair.bobKey), domain }),
     ] as const;
   };
   // Balances that ignore the withdraw would pay out tokens the channel no longer holds.
@@ -304,7 +311,7 @@ Deno.test("anvil withdraw: claims beyond deposit - withdrawn are refused by sign
 
   // A claim past the cap signed by alice's key directly (a peer that ignores its own cap).
   const beyond = await signClaim({
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: alice.tokenNetworkAddress,
     tokenAddress: alice.tokenAddress,

@@ -1,3 +1,4 @@
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 /**
  * The receiving side rejects bad claims with a precise reason and forwards nothing: tampered
  * claim, replayed nonce, another chain, another contract, beyond the deposit, not covered,
@@ -29,7 +30,7 @@ async function setup(pair: ChannelPair, creditLimit = 0n) {
     creditLimit,
   });
   const base = {
-    secretKey: pair.aliceKey,
+    account: localEvmAccount(pair.aliceKey),
     chainId: pair.chain.chainId,
     tokenNetworkAddress: alice.tokenNetworkAddress,
     tokenAddress: alice.tokenAddress,
@@ -71,7 +72,12 @@ Deno.test("claim rejections: each with its reason, nothing forwarded", async () 
   // Signed by someone else (bob signs a claim on alice's channel).
   await rejected(
     verifier,
-    await signClaim({ ...base, secretKey: pair.bobKey, nonce: 2n, transferredAmount: 200n }),
+    await signClaim({
+      ...base,
+      account: localEvmAccount(pair.bobKey),
+      nonce: 2n,
+      transferredAmount: 200n,
+    }),
     100n,
     "bad-signature",
   );

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "../../chain/anvil.ts";
 import type { AnvilInstance, DeployedContracts } from "../../chain/anvil.ts";
 import { type ChainConfig, resolveChainConfig } from "../../chain/chain_config.ts";
@@ -50,8 +51,8 @@ export async function startChannelPair(options: ChannelPairOptions = {}): Promis
     });
     const aliceKey = deriveNip06SecretKey(ALICE_MNEMONIC);
     const bobKey = deriveNip06SecretKey(BOB_MNEMONIC);
-    const alice = new TokenNetworkClient({ chain, secretKey: aliceKey });
-    const bob = new TokenNetworkClient({ chain, secretKey: bobKey });
+    const alice = new TokenNetworkClient({ chain, account: localEvmAccount(aliceKey) });
+    const bob = new TokenNetworkClient({ chain, account: localEvmAccount(bobKey) });
     for (const to of [alice.address, bob.address]) {
       await fundAccount({
         rpcUrl: anvil.rpcUrl,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { hexToBytes } from "viem";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
@@ -48,7 +49,7 @@ async function runTown(args: TownProcessArgs): Promise<void> {
     },
   });
   const secretKey = hexToBytes(args.secretKey);
-  const bob = new TokenNetworkClient({ chain, secretKey });
+  const bob = new TokenNetworkClient({ chain, account: localEvmAccount(secretKey) });
   const record = await readChannel(channelFilePath(args.stateDir, args.channelId));
   const t = await startClaimTown({
     stateDir: args.stateDir,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { ClaimSigner } from "../../chain/claim_signer.ts";
 import { resumeClaimSigner } from "../../roles/channel_sender.ts";
@@ -166,7 +167,7 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
   });
   const desk = createChannelCosignDesk({
     gate,
-    secretKey: options.secretKey,
+    signer: localNodeSigner(options.secretKey),
     readChannel: (id) => options.bob.getChannel(id),
     chainTime: () => options.bob.chainTime(),
   });
@@ -238,7 +239,7 @@ export interface ClaimClient extends AsyncDisposable {
 export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {
   const { record } = options;
   const audit = await openAuditLog({ dir: options.stateDir });
-  const signer = resumeClaimSigner(record, options.secretKey);
+  const signer = resumeClaimSigner(record, localEvmAccount(options.secretKey));
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit });
   const client = new BtpClient({
     url: options.url,
@@ -263,7 +264,7 @@ export async function connectClaimClient(options: ClaimClientOptions): Promise<C
     sender: client,
     townAddress: options.townAddress,
     townPubkey: options.townPubkey,
-    secretKey: nostrKey,
+    signer: localNodeSigner(nostrKey),
   });
   let closed: Promise<void> | undefined;
   const close = () =>

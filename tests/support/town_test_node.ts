@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
@@ -116,7 +117,7 @@ export async function connectPayingClient(options: PayingClientOptions): Promise
     sender: client,
     townAddress: options.townAddress,
     townPubkey: options.townPubkey,
-    secretKey,
+    signer: localNodeSigner(secretKey),
   });
   let n = 0;
   return {

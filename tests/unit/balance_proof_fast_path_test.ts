@@ -2,6 +2,7 @@
  * The hand-laid EIP-712 digest and the fast recovery agree with viem's generic
  * typed-data code (the reference) on random proofs, keys and domains.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";
 import { bytesToHex, hashTypedData } from "viem";
 import { privateKeyToAccount, signTypedData } from "viem/accounts";
@@ -42,7 +43,7 @@ Deno.test("balance proof: digest, signature and recovery agree with viem", async
       message: { ...proof },
     };
     assertEquals(bytesToHex(balanceProofDigest(proof, domain)), hashTypedData(typed));
-    const ours = await signBalanceProof(proof, { secretKey, domain });
+    const ours = await signBalanceProof(proof, { account: localEvmAccount(secretKey), domain });
     assertEquals(ours, await signTypedData({ ...typed, privateKey: bytesToHex(secretKey) }));
     const address = privateKeyToAccount(bytesToHex(secretKey)).address;
     assertEquals(await recoverBalanceProofSigner(proof, ours, domain), address);

@@ -6,6 +6,7 @@
  * out-of-range and random r/s, and a signature valid only modulo n (R.x = r + n). Then the
  * ClaimVerifier on top: the key is cached only from a claim of the peer.
  */
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "viem";
@@ -118,7 +119,7 @@ Deno.test("signer key: accepts exactly what recovery accepts (random proofs and 
       nonce: randomUint(),
       transferredAmount: randomUint(),
     };
-    const sig = await signBalanceProof(proof, { secretKey, domain });
+    const sig = await signBalanceProof(proof, { account: localEvmAccount(secretKey), domain });
     const recovered = recoverBalanceProofSignerKey(proof, sig, domain);
     const key = new BalanceProofSignerKey(recovered.publicKey, { windowSize: 4 + (i % 7) });
     assertEquals(key.address, privateKeyToAccount(bytesToHex(secretKey)).address.toLowerCase());
@@ -127,7 +128,7 @@ Deno.test("signer key: accepts exactly what recovery accepts (random proofs and 
 
     agree(key, proof, sig, domain, "accept", "valid");
     agree(key, proof, sigOf(r, s, v - 27), domain, "accept", "valid, v as 0/1");
-    const other = await signBalanceProof(proof, { secretKey: otherKey, domain });
+    const other = await signBalanceProof(proof, { account: localEvmAccount(otherKey), domain });
     agree(key, proof, other, domain, "refuse", "other key");
     agree(key, { ...proof, nonce: proof.nonce + 1n }, sig, domain, "refuse", "nonce tampered");
     agree(
@@ -233,23 +234,48 @@ Deno.test("claim verifier: the peer's key is cached only from the peer's claim; 
     assertRejects(() => verifier.accept(claim, amount), ClaimError, "bad-signature");
   // A stranger's claim first: refused, and its key must not become the one checked against.
   await bad(
-    await signClaim({ ...base, secretKey: strangerKey, nonce: 1n, transferredAmount: 10n }),
+    await signClaim({
+      ...base,
+      account: localEvmAccount(strangerKey),
+      nonce: 1n,
+      transferredAmount: 10n,
+    }),
     10n,
   );
   await bad(
-    await signClaim({ ...base, secretKey: strangerKey, nonce: 1n, transferredAmount: 10n }),
+    await signClaim({
+      ...base,
+      account: localEvmAccount(strangerKey),
+      nonce: 1n,
+      transferredAmount: 10n,
+    }),
     10n,
   );
   await verifier.accept(
-    await signClaim({ ...base, secretKey: peerKey, nonce: 1n, transferredAmount: 10n }),
+    await signClaim({
+      ...base,
+      account: localEvmAccount(peerKey),
+      nonce: 1n,
+      transferredAmount: 10n,
+    }),
     10n,
   );
   // From here on the cached key decides.
   await bad(
-    await signClaim({ ...base, secretKey: strangerKey, nonce: 2n, transferredAmount: 20n }),
+    await signClaim({
+      ...base,
+      account: localEvmAccount(strangerKey),
+      nonce: 2n,
+      transferredAmount: 20n,
+    }),
     10n,
   );
-  const good = await signClaim({ ...base, secretKey: peerKey, nonce: 2n, transferredAmount: 20n });
+  const good = await signClaim({
+    ...base,
+    account: localEvmAccount(peerKey),
+    nonce: 2n,
+    transferredAmount: 20n,
+  });
   const { r, s, v } = parts(good.signature);
   await bad({ ...good, signature: sigOf(r, s, v === 27 ? 28 : 27) }, 10n);
   await bad({ ...good, transferredAmount: 30n }, 10n);

@@ -1,3 +1,4 @@
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { bytesToHex } from "viem";
@@ -18,13 +19,13 @@ const DOMAIN = { chainId: 31337, verifyingContract: `0x${"11".repeat(20)}` } as 
 const PROOF = { channelId: `0x${"ab".repeat(32)}`, nonce: 5n, transferredAmount: 1234n } as const;
 
 Deno.test("balance proof: the NIP-06 key signs, the signer recovers", async () => {
-  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  const sig = await signBalanceProof(PROOF, { account: localEvmAccount(KEY), domain: DOMAIN });
   assertEquals(sig.length, 132);
   assertEquals(await recoverBalanceProofSigner(PROOF, sig, DOMAIN), ADDRESS);
 });
 
 Deno.test("balance proof: any changed field or domain recovers another address", async () => {
-  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  const sig = await signBalanceProof(PROOF, { account: localEvmAccount(KEY), domain: DOMAIN });
   const variants = [
     [{ ...PROOF, nonce: 6n }, DOMAIN],
     [{ ...PROOF, transferredAmount: 1235n }, DOMAIN],
@@ -42,7 +43,7 @@ Deno.test("balance proof: malformed and high-s signatures are refused", async ()
     () => recoverBalanceProofSigner(PROOF, "0x1234", DOMAIN),
     BalanceProofSignatureError,
   );
-  const sig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  const sig = await signBalanceProof(PROOF, { account: localEvmAccount(KEY), domain: DOMAIN });
   // Malleable twin: s' = n - s, v flipped. The contract refuses it, so must we.
   const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
   const s = BigInt(`0x${sig.slice(66, 130)}`);
@@ -63,7 +64,7 @@ const WITHDRAW = {
 } as const;
 
 Deno.test("withdraw: the NIP-06 key signs, the signer recovers; other fields recover another", async () => {
-  const sig = await signWithdraw(WITHDRAW, { secretKey: KEY, domain: DOMAIN });
+  const sig = await signWithdraw(WITHDRAW, { account: localEvmAccount(KEY), domain: DOMAIN });
   assertEquals(await recoverWithdrawSigner(WITHDRAW, sig, DOMAIN), ADDRESS);
   const variants = [
     [{ ...WITHDRAW, totalWithdraw: 10_000_001n }, DOMAIN],
@@ -76,7 +77,7 @@ Deno.test("withdraw: the NIP-06 key signs, the signer recovers; other fields rec
     assertNotEquals(await recoverWithdrawSigner(withdraw, sig, domain), ADDRESS);
   }
   // Not interchangeable with a balance proof signature over the same channel.
-  const proofSig = await signBalanceProof(PROOF, { secretKey: KEY, domain: DOMAIN });
+  const proofSig = await signBalanceProof(PROOF, { account: localEvmAccount(KEY), domain: DOMAIN });
   assertNotEquals(await recoverWithdrawSigner(WITHDRAW, proofSig, DOMAIN), ADDRESS);
 });
 
@@ -85,7 +86,7 @@ Deno.test("withdraw: malformed and high-s signatures are refused", async () => {
     () => recoverWithdrawSigner(WITHDRAW, "0x1234", DOMAIN),
     BalanceProofSignatureError,
   );
-  const sig = await signWithdraw(WITHDRAW, { secretKey: KEY, domain: DOMAIN });
+  const sig = await signWithdraw(WITHDRAW, { account: localEvmAccount(KEY), domain: DOMAIN });
   const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
   const s = BigInt(`0x${sig.slice(66, 130)}`);
   const v = parseInt(sig.slice(130), 16) === 27 ? "1c" : "1b";

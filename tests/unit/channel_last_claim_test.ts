@@ -6,6 +6,7 @@
  * peer in between is a mock that hands the request bytes to the desk and can tamper with the
  * answer bytes; no chain is read.
  */
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { bytesToHex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
@@ -58,7 +59,7 @@ async function townDesk(held: Partial<ChannelRecord>) {
   });
   const desk = createChannelCosignDesk({
     gate,
-    secretKey: townKey,
+    signer: localNodeSigner(townKey),
     readChannel: () => Promise.reject(new Error("last-claim must not read the chain")),
   });
   return {
@@ -88,7 +89,7 @@ function mockPeer(
 async function claimSignature(key: Uint8Array, nonce: bigint, amount: bigint) {
   return await signBalanceProof(
     { channelId: CHANNEL, nonce, transferredAmount: amount },
-    { secretKey: key, domain: DOMAIN },
+    { account: localEvmAccount(key), domain: DOMAIN },
   );
 }
 

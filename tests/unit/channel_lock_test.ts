@@ -1,3 +1,4 @@
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 /**
  * One signer per channel (state/channel_lock.ts, roles/channel_sender.ts): a second holder is
  * refused with the first one's pid, in the same process and from another real process; a
@@ -96,7 +97,7 @@ Deno.test("openChannelSender: one sender per channel, the second is told the pid
   const options = {
     stateDir,
     channelId: ID,
-    secretKey: aliceKey,
+    signer: localNodeSigner(aliceKey),
     townPubkey: getPublicKey(bobKey),
   };
   try {

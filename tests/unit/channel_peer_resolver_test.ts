@@ -4,6 +4,7 @@
  * relay that serves forged, oversized or endless answers; plus the offline paths (--peer,
  * --peer-info) and the town's announcement being replaced on restart.
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { generateSecretKey, getPublicKey, nip19 } from "nostr-tools";
 import { startTestTown } from "../support/town_test_node.ts";
@@ -178,31 +179,31 @@ Deno.test("resolver: explicit --peer / config peer and the offline --peer-info f
   assertEquals((await rejection({ mine: [LOCAL] })).reason, "no-peer");
 });
 
-Deno.test("town announcement: a restart replaces the 10032, an unchanged one is kept", () => {
+Deno.test("town announcement: a restart replaces the 10032, an unchanged one is kept", async () => {
   const store = openEventStore({ path: ":memory:" });
   try {
     const secretKey = generateSecretKey();
     const base = {
       store,
-      secretKey,
+      signer: localNodeSigner(secretKey),
       ilpAddress: "test.town",
       btpEndpoint: "btp+ws://127.0.0.1:3000",
       assetCode: "USD",
       assetScale: 6,
       now: () => 1_700_000_000,
     };
-    const first = announceTownPeerInfo({ ...base, settlement: { chains: [] } });
+    const first = await announceTownPeerInfo({ ...base, settlement: { chains: [] } });
     assertEquals(first.status, "stored");
     // Same second, new chains: must still replace the older version.
-    const second = announceTownPeerInfo({ ...base, settlement });
+    const second = await announceTownPeerInfo({ ...base, settlement });
     assertEquals(second.status, "replaced");
     assertEquals(second.event.created_at, 1_700_000_001);
-    assertEquals(announceTownPeerInfo({ ...base, settlement }).status, "unchanged");
+    assertEquals((await announceTownPeerInfo({ ...base, settlement })).status, "unchanged");
     const stored = store.query([{ kinds: [PEER_INFO_KIND], authors: [getPublicKey(secretKey)] }]);
     assertEquals(stored.length, 1);
     assertEquals(stored[0].id, second.event.id);
     assertEquals(second.info.settlementAddresses[LOCAL], publicIdentity(secretKey).evmAddress);
-    const withUrl = announceTownPeerInfo({
+    const withUrl = await announceTownPeerInfo({
       ...base,
       settlement: { ...settlement, publicBtpUrl: "btp+wss://town.example:3000" },
     });

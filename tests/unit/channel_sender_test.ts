@@ -1,3 +1,4 @@
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import {
@@ -43,7 +44,7 @@ Deno.test("openChannelSender resumes from the file and persists new claims", asy
     const sender = await openChannelSender({
       stateDir: dir,
       channelId: r.channelId.toUpperCase().replace("0X", "0x"),
-      secretKey: me,
+      signer: localNodeSigner(me),
       townPubkey: getPublicKey(town),
     });
     assertEquals(sender.signer.transferred, 500n);
@@ -67,7 +68,7 @@ Deno.test("openChannelSender refuses channels that cannot pay this town", async 
       openChannelSender({
         stateDir: dir,
         channelId: id,
-        secretKey,
+        signer: localNodeSigner(secretKey),
         townPubkey: getPublicKey(town),
       });
     const ids = ["a1", "a2", "a3"].map((b) => `0x${b.repeat(32)}` as `0x${string}`);

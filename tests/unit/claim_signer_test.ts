@@ -1,3 +1,4 @@
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import {
   ClaimBeyondDepositError,
@@ -12,7 +13,7 @@ const KEY = deriveNip06SecretKey(
 
 function signer(extra: { withdrawn?: bigint; transferred?: bigint; nonce?: bigint } = {}) {
   return new ClaimSigner({
-    secretKey: KEY,
+    account: localEvmAccount(KEY),
     chainId: 31337,
     tokenNetworkAddress: `0x${"11".repeat(20)}`,
     tokenAddress: `0x${"22".repeat(20)}`,

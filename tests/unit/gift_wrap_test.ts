@@ -13,18 +13,17 @@ import {
 } from "../../protocol/gift_wrap.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
-import { assertEquals, assertThrows } from "../support/assert.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
 
 const me = generateSecretKey();
 const mePub = getPublicKey(me);
+const meSigner = localNodeSigner(me);
 const alice = generateSecretKey();
 const alicePub = getPublicKey(alice);
 
-function refused(wrap: NostrEvent, reason: GiftWrapRefusal): void {
-  const err = assertThrows(
-    () => unwrapGiftWrap(wrap, { secretKey: me, pubkey: mePub }),
-    GiftWrapError,
-  );
+async function refused(wrap: NostrEvent, reason: GiftWrapRefusal): Promise<void> {
+  const err = await assertRejects(() => unwrapGiftWrap(wrap, { signer: meSigner }), GiftWrapError);
   assertEquals(err.reason, reason, err.message);
 }
 
@@ -39,9 +38,9 @@ function wrapWith(rumor: Record<string, unknown>, sealer: Uint8Array): NostrEven
   return nip59.createWrap(seal, mePub) as NostrEvent;
 }
 
-Deno.test("gift wrap: a NIP-17 DM from nostr-tools unwraps to its text and verified sender", () => {
+Deno.test("gift wrap: a NIP-17 DM from nostr-tools unwraps to its text and verified sender", async () => {
   const wrap = nip17.wrapEvent(alice, { publicKey: mePub }, "build main for amd64") as NostrEvent;
-  const { rumor, sender, wrapId } = unwrapGiftWrap(wrap, { secretKey: me, pubkey: mePub });
+  const { rumor, sender, wrapId } = await unwrapGiftWrap(wrap, { signer: meSigner });
   assertEquals([rumor.kind, rumor.content, sender, wrapId], [
     14,
     "build main for amd64",
@@ -49,8 +48,8 @@ Deno.test("gift wrap: a NIP-17 DM from nostr-tools unwraps to its text and verif
     wrap.id,
   ]);
   // And ours reads back with nostr-tools.
-  const ours = wrapDirectMessage({
-    secretKey: me,
+  const ours = await wrapDirectMessage({
+    signer: meSigner,
     recipient: alicePub,
     text: "done",
     replyTo: rumor.id,
@@ -60,54 +59,57 @@ Deno.test("gift wrap: a NIP-17 DM from nostr-tools unwraps to its text and verif
   assertEquals(back.tags.some((t) => t[0] === "e" && t[1] === rumor.id), true);
 });
 
-Deno.test("gift wrap: another recipient, a forged sender, a bad seal, a tampered rumor, oversize: refused", () => {
+Deno.test("gift wrap: another recipient, a forged sender, a bad seal, a tampered rumor, oversize: refused", async () => {
   const bob = getPublicKey(generateSecretKey());
-  refused(nip17.wrapEvent(alice, { publicKey: bob }, "not yours") as NostrEvent, "not-for-me");
+  await refused(
+    nip17.wrapEvent(alice, { publicKey: bob }, "not yours") as NostrEvent,
+    "not-for-me",
+  );
   // Mallory seals a rumor that claims Alice wrote it.
   const mallory = generateSecretKey();
   const claimed = nip59.createRumor(
     { kind: 14, content: "pay mallory", tags: [["p", mePub]] },
     alice,
   );
-  refused(wrapWith(claimed, mallory), "forged-sender");
+  await refused(wrapWith(claimed, mallory), "forged-sender");
   const tampered = { ...nip59.createRumor({ kind: 14, content: "a", tags: [] }, alice) };
   tampered.content = "b";
-  refused(wrapWith(tampered, alice), "bad-rumor");
+  await refused(wrapWith(tampered, alice), "bad-rumor");
   const rumor = nip59.createRumor({ kind: 14, content: "hi", tags: [] }, alice);
   const seal = nip59.createSeal(rumor, alice, mePub);
-  refused(
+  await refused(
     nip59.createWrap({ ...seal, sig: "00".repeat(64) }, mePub) as NostrEvent,
     "bad-signature",
   );
   const wrap = nip17.wrapEvent(alice, { publicKey: mePub }, "hi") as NostrEvent;
-  refused({ ...wrap, sig: "00".repeat(64) }, "bad-signature");
-  refused({ ...wrap, content: "x".repeat(MAX_WRAP_CONTENT + 1) }, "too-large");
-  refused({ ...wrap, kind: 4 }, "not-a-wrap");
+  await refused({ ...wrap, sig: "00".repeat(64) }, "bad-signature");
+  await refused({ ...wrap, content: "x".repeat(MAX_WRAP_CONTENT + 1) }, "too-large");
+  await refused({ ...wrap, kind: 4 }, "not-a-wrap");
   const garbage = finalizeEvent({
     kind: 1059,
     created_at: wrap.created_at,
     tags: [["p", mePub]],
     content: "not nip44",
   }, generateSecretKey()) as NostrEvent;
-  refused(garbage, "undecryptable");
+  await refused(garbage, "undecryptable");
 });
 
 Deno.test("gift wrap fixtures: the recipient (fixture key 0) opens the valid ones; the others are refused", async () => {
   const key = new Uint8Array(32).fill(1);
-  const o = { secretKey: key, pubkey: getPublicKey(key) };
+  const o = { signer: localNodeSigner(key) };
   const read = async (path: string) =>
     decodeEventToon(
       await Deno.readTextFile(new URL(`../../fixtures/events/${path}`, import.meta.url)),
     );
-  const wordcount = unwrapGiftWrap(await read("valid/dm-wordcount.toon"), o);
+  const wordcount = await unwrapGiftWrap(await read("valid/dm-wordcount.toon"), o);
   assertEquals([wordcount.rumor.content, wordcount.sender], [
     "wordcount: three little words",
     getPublicKey(new Uint8Array(32).fill(2)),
   ]);
   const forgedWrap = await read("adversarial/dm-forged.toon");
   const otherWrap = await read("adversarial/dm-other-recipient.toon");
-  const forged = assertThrows(() => unwrapGiftWrap(forgedWrap, o), GiftWrapError);
+  const forged = await assertRejects(() => unwrapGiftWrap(forgedWrap, o), GiftWrapError);
   assertEquals(forged.reason, "forged-sender");
-  const other = assertThrows(() => unwrapGiftWrap(otherWrap, o), GiftWrapError);
+  const other = await assertRejects(() => unwrapGiftWrap(otherWrap, o), GiftWrapError);
   assertEquals(other.reason, "not-for-me");
 });

@@ -1,11 +1,16 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey, getPublicKey, nip04, nip44, verifyEvent } from "nostr-tools";
 import { privateKeyToAddress } from "viem/accounts";
 import { parseTransaction, recoverMessageAddress, recoverTransactionAddress } from "viem";
 import { recoverTypedDataAddress, type TransactionSerialized } from "viem";
-import { localNodeSigner, type NodeSigner } from "../../identity/node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { NodeSignerError, openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
+import { createWalletRecord } from "../../identity/wallet.ts";
+import { WrongPassphraseError } from "../../identity/key_vault.ts";
 
 const typedData = {
   domain: { name: "T", version: "1", chainId: 31337 },
@@ -32,6 +37,11 @@ async function checkSigner(signer: NodeSigner, secretKey: Uint8Array) {
   assertEquals(
     bytesToHex(mine),
     bytesToHex(nip44.v2.utils.getConversationKey(peer, signer.pubkey)),
+  );
+  const seed = await signer.derivedSecret("a label");
+  assertEquals(
+    bytesToHex(seed),
+    bytesToHex(hmac(sha256, secretKey, new TextEncoder().encode("a label"))),
   );
   const legacy = await nip04.encrypt(peer, signer.pubkey, "old style");
   assertEquals(await signer.nip04Decrypt(peerPub, legacy), "old style");
@@ -69,7 +79,7 @@ Deno.test("localNodeSigner: events, NIP-44/NIP-04 keys and EVM signatures check 
 
 Deno.test("openWorkerNodeSigner: the same answers from a worker, errors carried back", async () => {
   const key = generateSecretKey();
-  const signer = await openWorkerNodeSigner(key);
+  const signer = await openWorkerNodeSigner({ secretKey: key });
   try {
     await checkSigner(signer, key);
     const err = await assertRejects(
@@ -90,7 +100,7 @@ Deno.test("openWorkerNodeSigner: the same answers from a worker, errors carried 
 Deno.test("openWorkerNodeSigner: wipe leaves the caller's key zeroed and the worker still signs", async () => {
   const key = generateSecretKey();
   const pubkey = getPublicKey(key);
-  const signer = await openWorkerNodeSigner(key, { wipe: true });
+  const signer = await openWorkerNodeSigner({ secretKey: key }, { wipe: true });
   try {
     assert(key.every((b) => b === 0));
     const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "after" });
@@ -103,7 +113,7 @@ Deno.test("openWorkerNodeSigner: wipe leaves the caller's key zeroed and the wor
 
 Deno.test("the signer's worker may not read, write, connect, read env or run anything", async () => {
   const lines: string[] = [];
-  const signer = await openWorkerNodeSigner(generateSecretKey(), {
+  const signer = await openWorkerNodeSigner({ generate: true }, {
     entry: new URL("../support/probing_signer_worker.ts", import.meta.url),
     onLog: (line) => lines.push(line),
   });
@@ -124,4 +134,21 @@ Deno.test("the signer's worker may not read, write, connect, read env or run any
   } finally {
     signer.close();
   }
+});
+
+Deno.test("openWorkerNodeSigner: a wallet is unlocked in the worker; a wrong passphrase is WrongPassphraseError", async () => {
+  const key = generateSecretKey();
+  const wallet = await createWalletRecord({ secretKey: key, passphrase: "right horse" });
+  const signer = await openWorkerNodeSigner({ wallet, passphrase: "right horse" });
+  try {
+    assertEquals(signer.pubkey, getPublicKey(key));
+    const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "unlocked" });
+    assert(verifyEvent({ ...event }));
+  } finally {
+    signer.close();
+  }
+  await assertRejects(
+    () => openWorkerNodeSigner({ wallet, passphrase: "wrong horse" }),
+    WrongPassphraseError,
+  );
 });

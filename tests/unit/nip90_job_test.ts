@@ -1,3 +1,4 @@
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey, nip04, nip44 } from "nostr-tools";
 import {
   buildJobFeedback,
@@ -22,6 +23,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../support/as
 const customerKey = generateSecretKey();
 const providerKey = generateSecretKey();
 const provider = getPublicKey(providerKey);
+const providerSigner = localNodeSigner(providerKey);
 
 function sign(template: Parameters<typeof finalizeEvent>[0], key = customerKey): NostrEvent {
   return JSON.parse(JSON.stringify(finalizeEvent(template, key)));
@@ -86,13 +88,17 @@ Deno.test("job request parser is tolerant: legacy tags, extra bid values, missin
 Deno.test("encrypted job params: NIP-44 round trip and NIP-04 decryption", async () => {
   const inputs = [{ data: "secret prompt", type: "text" as const }];
   const params = [{ name: "model", values: ["x"] }];
-  const content = encryptJobParams({ inputs, params }, customerKey, provider);
+  const content = await encryptJobParams(
+    { inputs, params },
+    localNodeSigner(customerKey),
+    provider,
+  );
   const event = sign(
     buildJobRequest({ kind: 5050, providers: [provider], encryptedContent: content }),
   );
   assertEquals(event.tags, [["encrypted"], ["p", provider]]);
   assertEquals(parseJobRequest(event).encrypted, true);
-  const job = await decryptJobParams(event, providerKey);
+  const job = await decryptJobParams(event, providerSigner);
   assertEquals([job.inputs, job.params], [inputs, params]);
 
   const legacy = await nip04.encrypt(customerKey, provider, JSON.stringify([["i", "old", "text"]]));
@@ -102,19 +108,23 @@ Deno.test("encrypted job params: NIP-44 round trip and NIP-04 decryption", async
     tags: [["encrypted"], ["p", provider]],
     content: legacy,
   });
-  assertEquals((await decryptJobParams(legacyEvent, providerKey)).inputs, [{
+  assertEquals((await decryptJobParams(legacyEvent, providerSigner)).inputs, [{
     data: "old",
     type: "text",
   }]);
 
   const wrong = sign({ ...legacyEvent, content: "not encrypted" });
-  await assertRejects(() => decryptJobParams(wrong, providerKey), Nip90JobError, "cannot decrypt");
+  await assertRejects(
+    () => decryptJobParams(wrong, providerSigner),
+    Nip90JobError,
+    "cannot decrypt",
+  );
   const notTags = nip44.v2.encrypt(
     '{"a":1}',
     nip44.v2.utils.getConversationKey(customerKey, provider),
   );
   await assertRejects(
-    () => decryptJobParams(sign({ ...legacyEvent, content: notTags }), providerKey),
+    () => decryptJobParams(sign({ ...legacyEvent, content: notTags }), providerSigner),
     Nip90JobError,
     "not an array of tags",
   );

@@ -1,3 +1,4 @@
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey, nip04, nip44 } from "nostr-tools";
 import {
   buildSpspRequest,
@@ -8,12 +9,14 @@ import {
   SpspNip47MessageError,
 } from "../../protocol/spsp_message.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
 
 const senderKey = generateSecretKey();
 const townKey = generateSecretKey();
 const sender = getPublicKey(senderKey);
 const town = getPublicKey(townKey);
+const senderSigner = localNodeSigner(senderKey);
+const townSigner = localNodeSigner(townKey);
 
 function sign(template: Parameters<typeof finalizeEvent>[0], key: Uint8Array): NostrEvent {
   return JSON.parse(JSON.stringify(finalizeEvent(template, key)));
@@ -21,17 +24,22 @@ function sign(template: Parameters<typeof finalizeEvent>[0], key: Uint8Array): N
 
 Deno.test("SPSP over Nostr: request and response round trip (NIP-44)", async () => {
   const request = sign(
-    buildSpspRequest({ secretKey: senderKey, receiverPubkey: town, requestId: "r1", amount: "99" }),
+    await buildSpspRequest({
+      signer: senderSigner,
+      receiverPubkey: town,
+      requestId: "r1",
+      amount: "99",
+    }),
     senderKey,
   );
   assertEquals([request.kind, request.tags], [23194, [["p", town]]]);
-  const parsed = await parseSpspRequest(request, townKey);
+  const parsed = await parseSpspRequest(request, townSigner);
   assertEquals(parsed, { from: sender, eventId: request.id, requestId: "r1", amount: "99" });
 
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const response = sign(
-    buildSpspResponse({
-      secretKey: townKey,
+    await buildSpspResponse({
+      signer: townSigner,
       request,
       destinationAccount: "g.town.alice.r1",
       sharedSecret: secret,
@@ -43,7 +51,7 @@ Deno.test("SPSP over Nostr: request and response round trip (NIP-44)", async () 
     townKey,
   );
   assertEquals([response.kind, response.tags], [23195, [["p", sender], ["e", request.id]]]);
-  assertEquals(await parseSpspResponse(response, senderKey), {
+  assertEquals(await parseSpspResponse(response, senderSigner), {
     destinationAccount: "g.town.alice.r1",
     sharedSecret: secret,
     expiresAt: "2030-01-01T00:00:00Z",
@@ -52,7 +60,7 @@ Deno.test("SPSP over Nostr: request and response round trip (NIP-44)", async () 
     requestId: "r1",
   });
   await assertRejects(
-    () => parseSpspResponse(response, townKey),
+    () => parseSpspResponse(response, townSigner),
     SpspMessageError,
     "not addressed",
   );
@@ -67,7 +75,7 @@ Deno.test("SPSP: NIP-04 content is decrypted; base64url secrets accepted", async
   };
   const content = await nip04.encrypt(townKey, sender, JSON.stringify(body));
   const event = sign({ kind: 23195, created_at: 1, tags: [["p", sender]], content }, townKey);
-  const response = await parseSpspResponse(event, senderKey);
+  const response = await parseSpspResponse(event, senderSigner);
   assertEquals([response.destinationAccount, response.sharedSecret], ["g.town.bob", secret]);
 });
 
@@ -80,7 +88,7 @@ Deno.test("SPSP: NIP-47 wallet messages on the same kinds are told apart", async
     content: nip44.v2.encrypt('{"method":"pay_invoice","params":{"invoice":"lnbc1"}}', key),
   }, senderKey);
   await assertRejects(
-    () => parseSpspRequest(walletRequest, townKey),
+    () => parseSpspRequest(walletRequest, townSigner),
     SpspNip47MessageError,
     "NIP-47",
   );
@@ -90,7 +98,7 @@ Deno.test("SPSP: NIP-47 wallet messages on the same kinds are told apart", async
     tags: [["p", town]],
     content: nip44.v2.encrypt('{"result_type":"pay_invoice","result":{}}', key),
   }, senderKey);
-  await assertRejects(() => parseSpspResponse(walletResponse, townKey), SpspNip47MessageError);
+  await assertRejects(() => parseSpspResponse(walletResponse, townSigner), SpspNip47MessageError);
 });
 
 Deno.test("SPSP: precise rejections", async () => {
@@ -112,14 +120,18 @@ Deno.test("SPSP: precise rejections", async () => {
     [[1, 2], "not a JSON object"],
   ];
   for (const [body, msg] of cases) {
-    await assertRejects(() => parseSpspResponse(respond(body), senderKey), SpspMessageError, msg);
+    await assertRejects(
+      () => parseSpspResponse(respond(body), senderSigner),
+      SpspMessageError,
+      msg,
+    );
   }
   const garbage = sign(
     { kind: 23195, created_at: 1, tags: [["p", sender]], content: "AAAA" },
     townKey,
   );
   await assertRejects(
-    () => parseSpspResponse(garbage, senderKey),
+    () => parseSpspResponse(garbage, senderSigner),
     SpspMessageError,
     "cannot decrypt",
   );
@@ -127,11 +139,15 @@ Deno.test("SPSP: precise rejections", async () => {
     { kind: 23194, created_at: 1, tags: [["p", town]], content: "x" },
     senderKey,
   );
-  await assertRejects(() => parseSpspResponse(request, senderKey), SpspMessageError, "not 23195");
-  assertThrows(
+  await assertRejects(
+    () => parseSpspResponse(request, senderSigner),
+    SpspMessageError,
+    "not 23195",
+  );
+  await assertRejects(
     () =>
       buildSpspResponse({
-        secretKey: townKey,
+        signer: townSigner,
         request,
         destinationAccount: "g.a.b",
         sharedSecret: new Uint8Array(31),

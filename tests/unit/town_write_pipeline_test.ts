@@ -5,6 +5,7 @@
  * gives T00 and no FULFILL, and the SPSP branch (FULFILL with the peer-protocol condition, F99
  * carrying the answer otherwise, T05 over the per-pubkey rate limit).
  */
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { openEventStore } from "../../state/event_store.ts";
@@ -22,11 +23,13 @@ import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
 const TOWN = "test.town";
 const townKey = generateSecretKey();
 
+const seed = await deriveSpspSeed(localNodeSigner(townKey));
+
 function setup(overrides: Partial<WritePipelineOptions> = {}, responderBurst = 20) {
   const store = openEventStore({ path: ":memory:" });
-  const secrets = new SpspSecrets({ seed: deriveSpspSeed(townKey) });
+  const secrets = new SpspSecrets({ seed });
   const responder = new SpspResponder({
-    secretKey: townKey,
+    signer: localNodeSigner(townKey),
     secrets,
     townAddress: () => TOWN,
     burst: responderBurst,
@@ -136,9 +139,12 @@ Deno.test("write pipeline: a failing store gives T00 and no FULFILL", async () =
 Deno.test("write pipeline: SPSP requests are free, answered in FULFILL or F99, rate-limited", async () => {
   using t = setup({}, 2);
   const requester = generateSecretKey();
-  const spsp = (condition: Uint8Array) => {
+  const spsp = async (condition: Uint8Array) => {
     const request = finalizeEvent(
-      buildSpspRequest({ secretKey: requester, receiverPubkey: getPublicKey(townKey) }),
+      await buildSpspRequest({
+        signer: localNodeSigner(requester),
+        receiverPubkey: getPublicKey(townKey),
+      }),
       requester,
     );
     return t.pipeline.handle({
@@ -153,7 +159,7 @@ Deno.test("write pipeline: SPSP requests are free, answered in FULFILL or F99, r
   assertEquals(ok.type, "fulfill");
   const response = decodeEventToon(new TextDecoder().decode(ok.data));
   assertEquals(response.kind, 23195);
-  const parsed = await parseSpspResponse(response, requester);
+  const parsed = await parseSpspResponse(response, localNodeSigner(requester));
   assertMatch(parsed.destinationAccount, /^test\.town\.relay\./);
   assertEquals(parsed.sharedSecret.byteLength, 32);
 

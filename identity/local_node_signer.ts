@@ -1,54 +1,20 @@
 /**
- * The node's key behind one asynchronous interface: every use of the secret key (event
- * signatures, NIP-44 and NIP-04 keys with a peer, EVM signatures for payment channels and
- * on-chain transactions) goes through a {@linkcode NodeSigner}, never through the key's bytes.
- *
- * Why asynchronous: so that the key can live in a Worker that has no permissions at all
- * (`identity/worker_node_signer.ts`), the way NIP-07 browser extensions and NIP-46 remote signers
- * keep it out of the page. The node's thread, which runs with every permission the CLI has, then
- * never holds it; a compromised dependency there can ask for signatures while the node runs but
- * cannot take the key away. {@linkcode localNodeSigner} answers on the calling thread, for the
- * town (whose key signs at the rate of its writes, see docs/ARCHITECTURE.md) and for tests.
- *
- * The NIP-44 conversation key is handed out rather than the encryption itself because NIP-17 gift
- * wraps and NIP-90 encrypted params decrypt several payloads per message with it; it opens only
- * the messages between this node and that one peer, and signs nothing.
+ * The one implementation of every key operation of a {@linkcode NodeSigner}
+ * (`protocol/node_signer.ts`), and the signer that runs it on the calling thread: the town's (its
+ * key signs at the rate of its SPSP answers and cosigns, see docs/ARCHITECTURE.md) and the tests'.
+ * `identity/worker_node_signer.ts` runs the same code in a worker.
  *
  * @module
  */
 import { getPublicKey, nip04, nip44 } from "nostr-tools";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { type LocalAccount, privateKeyToAccount, toAccount } from "viem/accounts";
-import type { Hex, SignableMessage, TransactionSerializable, TypedDataDefinition } from "viem";
-import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import type { Hex, TypedDataDefinition } from "viem";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import type { NodeSigner, NodeSignerRequest } from "../protocol/node_signer.ts";
 import { signEventTemplate } from "./event_signer.ts";
-
-/** What a node may ask of its key. */
-export interface NodeSigner {
-  /** The Nostr public key (x-only, 64 hex digits). */
-  readonly pubkey: string;
-  /** The EVM address of the same secp256k1 key (checksummed). */
-  readonly evmAddress: Hex;
-  /** Sets `pubkey`, `id` and `sig` of a template (NIP-01, BIP-340). */
-  signEvent(template: EventTemplate): Promise<NostrEvent>;
-  /** The NIP-44 v2 conversation key between this key and `peerPubkey`. */
-  conversationKey(peerPubkey: string): Promise<Uint8Array>;
-  /** Decrypts legacy NIP-04 content from `peerPubkey`. */
-  nip04Decrypt(peerPubkey: string, content: string): Promise<string>;
-  /** The EVM side: a viem account whose signatures are made where the key is. */
-  readonly evm: LocalAccount;
-  /** Lets the key go (a worker signer ends its worker). */
-  close(): void;
-}
-
-/** One request a worker signer serves, as it crosses the worker boundary. */
-export type NodeSignerRequest =
-  | { op: "signEvent"; template: EventTemplate }
-  | { op: "conversationKey"; peer: string }
-  | { op: "nip04Decrypt"; peer: string; content: string }
-  | { op: "signTypedData"; typedData: TypedDataDefinition }
-  | { op: "signTransaction"; transaction: TransactionSerializable }
-  | { op: "signMessage"; message: SignableMessage };
 
 /**
  * Answers one {@linkcode NodeSignerRequest} with `secretKey`: the one implementation of every
@@ -71,6 +37,8 @@ export async function answerSignerRequest(
       return nip44.v2.utils.getConversationKey(secretKey, request.peer);
     case "nip04Decrypt":
       return await nip04.decrypt(secretKey, request.peer, request.content);
+    case "derivedSecret":
+      return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
     case "signTypedData":
       return await evmAccountOf(secretKey).signTypedData(request.typedData);
     case "signTransaction":
@@ -81,6 +49,19 @@ export async function answerSignerRequest(
 }
 
 const accounts = new WeakMap<Uint8Array, LocalAccount>();
+
+/**
+ * The viem account of a key kept on this thread: what {@linkcode localNodeSigner}'s `evm` signs
+ * with, for code that has only the chain side to do (tests, benchmarks, dev tools).
+ *
+ * @example
+ * ```ts
+ * const client = new TokenNetworkClient({ chain, account: localEvmAccount(secretKey) });
+ * ```
+ */
+export function localEvmAccount(secretKey: Uint8Array): LocalAccount {
+  return evmAccountOf(secretKey);
+}
 
 function evmAccountOf(secretKey: Uint8Array): LocalAccount {
   let account = accounts.get(secretKey);
@@ -114,13 +95,17 @@ export interface SignerFromRequestsOptions {
  */
 export function signerFromRequests(options: SignerFromRequestsOptions): NodeSigner {
   const { ask } = options;
+  const close = options.close ?? (() => {});
   const evm = toAccount({
     address: options.evmAddress,
     signMessage: async ({ message }) => await ask({ op: "signMessage", message }) as Hex,
     signTransaction: async (transaction) =>
-      await ask({ op: "signTransaction", transaction }) as Hex,
+      await ask({ op: "signTransaction", transaction: plainData(transaction) }) as Hex,
     signTypedData: async (typedData) =>
-      await ask({ op: "signTypedData", typedData: typedData as TypedDataDefinition }) as Hex,
+      await ask({
+        op: "signTypedData",
+        typedData: plainData(typedData as TypedDataDefinition),
+      }) as Hex,
   });
   return {
     pubkey: options.pubkey,
@@ -130,8 +115,23 @@ export function signerFromRequests(options: SignerFromRequestsOptions): NodeSign
     conversationKey: async (peer) => await ask({ op: "conversationKey", peer }) as Uint8Array,
     nip04Decrypt: async (peer, content) =>
       await ask({ op: "nip04Decrypt", peer, content }) as string,
-    close: options.close ?? (() => {}),
+    derivedSecret: async (label) => await ask({ op: "derivedSecret", label }) as Uint8Array,
+    close,
+    [Symbol.dispose]: close,
   };
+}
+
+/**
+ * What is signed, without what viem carries along (the `account` and `chain` objects, functions):
+ * a request must cross a worker boundary, where only plain data can go.
+ */
+function plainData<T extends object>(value: T): T {
+  const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "account" || k === "chain" || typeof v === "function") continue;
+    plain[k] = v;
+  }
+  return plain as T;
 }
 
 /**
@@ -149,4 +149,33 @@ export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
     evmAddress: evmAccountOf(secretKey).address,
     ask: (request) => answerSignerRequest(secretKey, request),
   });
+}
+
+/** The key of a node's options: a signer (the CLI's, in a worker), or the key's bytes. */
+export interface NodeKeyOptions {
+  /** Where the key is; takes precedence over `secretKey`. Whoever opened it closes it. */
+  signer?: NodeSigner;
+  /** The key's bytes, kept on this thread by a {@linkcode localNodeSigner}: for tests and embedders. */
+  secretKey?: Uint8Array;
+}
+
+/** A node's options name no key. */
+export class MissingNodeKeyError extends Error {
+  /** `"MissingNodeKeyError"`: explicit so it survives bundling and worker messages. */
+  override name = "MissingNodeKeyError";
+}
+
+/**
+ * The signer a node's options name: `signer` as given, else a local one over `secretKey`.
+ *
+ * @example
+ * ```ts
+ * const signer = nodeSignerOf({ secretKey });
+ * ```
+ * @throws {MissingNodeKeyError} when neither is given.
+ */
+export function nodeSignerOf(options: NodeKeyOptions): NodeSigner {
+  if (options.signer) return options.signer;
+  if (options.secretKey) return localNodeSigner(options.secretKey);
+  throw new MissingNodeKeyError("no key: give `signer` or `secretKey`");
 }
