@@ -14,8 +14,8 @@ import { formatTokens } from "../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../config/channel_policy.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import { type ChannelRecord, listChannels, saveChannel } from "../state/channel_file.ts";
-import { appendChannelLog } from "../state/channel_log.ts";
 import { lockProcessFile, type ProcessLock, ProcessLockedError } from "../state/process_lock.ts";
+import { logChannelDeposit } from "./channel_deposit_log.ts";
 import { ChannelPeerError, resolveChannelPeer } from "./channel_peer_resolver.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
@@ -181,16 +181,16 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
       Auto: "yes",
     },
   });
-  await appendChannelLog({
-    ts: new Date().toISOString(),
+  await logChannelDeposit({
+    stateDir: options.stateDir,
+    audit: options.audit,
+    record,
     action: "open",
-    channelId: record.channelId,
-    chain: record.chain,
-    amount: deposit.toString(),
-    totalDeposit: deposit.toString(),
+    amount: deposit,
+    totalDeposit: deposit,
     tx: opened.depositTx,
     auto: true,
-  }, { stateDir: options.stateDir, audit: options.audit });
+  });
   options.info?.(
     `channel: opened ${record.channelId} with the town on ${networkLabel(chain)}, deposit ` +
       `${formatTokens(deposit, chain)} in ${Math.round(performance.now() - started)} ms ` +

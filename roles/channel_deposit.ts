@@ -10,7 +10,7 @@ import type { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { InsufficientFundsError } from "../chain/token_network_client.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import type { ChannelRecord, SentClaimWriter } from "../state/channel_file.ts";
-import { appendChannelLog } from "../state/channel_log.ts";
+import { logChannelDeposit } from "./channel_deposit_log.ts";
 
 /** The chain calls a top-up needs (a TokenNetworkClient fits). */
 export type DepositChain = Pick<TokenNetworkClient, "setTotalDeposit" | "tokenBalance" | "address">;
@@ -62,15 +62,15 @@ export async function raiseChannelDeposit(
     (r) => ({ ...r, deposit: r.deposit > total ? r.deposit : total }),
     { action: "topup", fields },
   );
-  await appendChannelLog({
-    ts: new Date().toISOString(),
+  await logChannelDeposit({
+    stateDir: options.stateDir,
+    audit: options.audit,
+    record,
     action: "topup",
-    channelId: record.channelId,
-    chain: record.chain,
-    amount: amount.toString(),
-    totalDeposit: total.toString(),
+    amount,
+    totalDeposit: total,
     tx,
     auto: options.auto,
-  }, { stateDir: options.stateDir, audit: options.audit });
+  });
   return { record: next, total, tx };
 }
