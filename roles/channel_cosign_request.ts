@@ -24,11 +24,8 @@ import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
   BalanceProofSignatureError,
   type CooperativeSettle,
+  type Hex,
   recoverBalanceProofSignerFast,
-  recoverCooperativeSettleSigner,
-  recoverWithdrawSigner,
-  signCooperativeSettle,
-  signWithdraw,
   type TokenNetworkDomain,
   type Withdraw,
 } from "../chain/balance_proof.ts";
@@ -36,7 +33,6 @@ import type { OnChainChannel, TokenNetworkClient } from "../chain/token_network_
 import { BtpContentType, type BtpProtocolData } from "../protocol/btp_message.ts";
 import {
   ChannelCosignError,
-  type CooperativeSettleRequest,
   COSIGN_PROTOCOL_NAME,
   COSIGN_VERSION,
   type CosignAnswer,
@@ -44,12 +40,19 @@ import {
   type CosignRequest,
   decodeCosignAnswer,
   encodeCosignRequest,
-  type WithdrawRequest,
 } from "../protocol/payment_channel_cosign.ts";
 import type { AuditLog } from "../state/audit_log.ts";
 import { type ChannelRecord, saveChannel, type SentClaimWriter } from "../state/channel_file.ts";
 import { BtpRemoteError } from "../transport/btp_client.ts";
 import { describeSignerMismatch, sameAddress, signerMismatch } from "../chain/signer_check.ts";
+import {
+  type CosignedContext,
+  type CosignedMessages,
+  cosignedRequestBody,
+  type CosignedType,
+  recoverCosignedSigner,
+  signCosigned,
+} from "./channel_cosign_messages.ts";
 
 /** Default wait for the peer's answer. */
 export const DEFAULT_COSIGN_TIMEOUT_MS = 10_000;
@@ -149,19 +152,11 @@ export async function requestCooperativeSettle(
   options: CosignRequestOptions,
 ): Promise<CooperativeSettleAgreement> {
   const { record } = options;
-  const domain = domainOf(record);
   const settle = finalBalances(record, options.onChain);
-  const mine = await signCooperativeSettle(settle, { account: options.signer.evm, domain });
-  const theirs = await exchange(options, {
-    type: "cooperative-settle",
-    participant1: settle.participant1,
-    balance1: settle.balance1,
-    participant2: settle.participant2,
-    balance2: settle.balance2,
+  const { mine, theirs } = await cosignWithPeer(options, "cooperative-settle", settle, {
     transferredAmount: record.sent,
     nonce: record.sentNonce,
-    signature: mine,
-  }, (signature) => recoverCooperativeSettleSigner(settle, signature, domain));
+  });
   const selfFirst = sameAddress(settle.participant1, record.selfAddress);
   return {
     settle,
@@ -186,21 +181,13 @@ export async function requestCooperativeSettle(
  */
 export async function requestWithdraw(options: WithdrawRequestOptions): Promise<WithdrawAgreement> {
   const { record } = options;
-  const domain = domainOf(record);
   const withdraw: Withdraw = {
     channelId: record.channelId,
     participant: record.selfAddress,
     totalWithdraw: options.totalWithdraw,
     expiration: options.expiration,
   };
-  const mine = await signWithdraw(withdraw, { account: options.signer.evm, domain });
-  const theirs = await exchange(options, {
-    type: "withdraw",
-    participant: withdraw.participant,
-    totalWithdraw: withdraw.totalWithdraw,
-    expiration: withdraw.expiration,
-    signature: mine,
-  }, (signature) => recoverWithdrawSigner(withdraw, signature, domain));
+  const { mine, theirs } = await cosignWithPeer(options, "withdraw", withdraw, {});
   return { withdraw, participantSignature: mine, partnerSignature: theirs };
 }
 
@@ -421,25 +408,31 @@ export async function withdrawCooperatively(
   return { record: next, agreement, tx };
 }
 
-/** The peer's signature over a co-sign request. */
 /**
- * Sends a signed request about the record's channel and returns the peer's signature, once it
- * recovers (through `recover`) to the peer.
+ * Signs the message, sends it about the record's channel with its unsigned context and returns
+ * both signatures, once the peer's recovers to the peer.
  */
-async function exchange(
+async function cosignWithPeer<T extends CosignedType>(
   options: CosignRequestOptions,
-  body: RequestBody<CooperativeSettleRequest | WithdrawRequest>,
-  recover: (signature: `0x${string}`) => Promise<string>,
-): Promise<`0x${string}`> {
-  const answer = await ask(options, body);
+  type: T,
+  message: CosignedMessages[T],
+  context: CosignedContext<T>,
+): Promise<{ mine: Hex; theirs: Hex }> {
+  const domain = domainOf(options.record);
+  const mine = await signCosigned(type, message, { account: options.signer.evm, domain });
+  const answer = await ask(options, cosignedRequestBody(type, message, context, mine));
   if (answer.type !== "signed") {
     throw new ChannelCosignError(
       "peer-error",
       `expected a signature, the answer is "${answer.type}"`,
     );
   }
-  await checkPeerSigner(() => recover(answer.signature), options.record.peerAddress);
-  return answer.signature;
+  const theirs = answer.signature;
+  await checkPeerSigner(
+    () => recoverCosignedSigner(type, message, theirs, domain),
+    options.record.peerAddress,
+  );
+  return { mine, theirs };
 }
 
 /** A request's own fields: the channel it is about is the record's. */

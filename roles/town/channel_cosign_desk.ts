@@ -28,15 +28,7 @@
  * @module
  */
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import {
-  type CooperativeSettle,
-  recoverCooperativeSettleSigner,
-  recoverWithdrawSigner,
-  signCooperativeSettle,
-  signWithdraw,
-  type TokenNetworkDomain,
-  type Withdraw,
-} from "../../chain/balance_proof.ts";
+import type { TokenNetworkDomain } from "../../chain/balance_proof.ts";
 import type { OnChainChannel } from "../../chain/token_network_client.ts";
 import {
   ChannelCosignError,
@@ -54,6 +46,14 @@ import {
 import type { ChannelRecord } from "../../state/channel_file.ts";
 import type { ChannelClaimGate } from "./btp_claim_gate.ts";
 import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
+import {
+  cosignedMessageOf,
+  type CosignedMessages,
+  type CosignedRequestOf,
+  type CosignedType,
+  recoverCosignedSigner,
+  signCosigned,
+} from "../channel_cosign_messages.ts";
 
 /** Longest a withdraw signature may stay valid, from the chain's clock. */
 export const MAX_WITHDRAW_EXPIRY_SECONDS = 86_400n;
@@ -194,17 +194,7 @@ async function cosignSettle(
       `participants must be ${onChain.participant1}, ${onChain.participant2} (the contract's order)`,
     );
   }
-  const settle: CooperativeSettle = {
-    channelId: request.channelId,
-    participant1: request.participant1,
-    balance1: request.balance1,
-    participant2: request.participant2,
-    balance2: request.balance2,
-  };
-  await checkSigner(
-    () => recoverCooperativeSettleSigner(settle, request.signature, domain),
-    record.peerAddress,
-  );
+  const settle = await peerSignedMessage(request, record.peerAddress, domain);
   const frozen = record.status === "closing";
   const release = frozen ? () => {} : await options.gate.hold();
   try {
@@ -224,7 +214,7 @@ async function cosignSettle(
   } finally {
     release();
   }
-  return await signCooperativeSettle(settle, { account: options.signer.evm, domain });
+  return await signCosigned("cooperative-settle", settle, { account: options.signer.evm, domain });
 }
 
 /** The payer's final amount against the gate's books, and the balances against the chain. */
@@ -283,16 +273,7 @@ async function cosignWithdraw(
   if (!sameAddress(request.participant, record.peerAddress)) {
     refuse("wrong-participants", `only the payer ${record.peerAddress} withdraws here`);
   }
-  const withdraw: Withdraw = {
-    channelId: request.channelId,
-    participant: request.participant,
-    totalWithdraw: request.totalWithdraw,
-    expiration: request.expiration,
-  };
-  await checkSigner(
-    () => recoverWithdrawSigner(withdraw, request.signature, domain),
-    record.peerAddress,
-  );
+  const withdraw = await peerSignedMessage(request, record.peerAddress, domain);
   const now = options.chainTime
     ? await options.chainTime().catch((err) => refuse("chain-unavailable", `${err}`))
     : BigInt(Math.floor(Date.now() / 1000));
@@ -341,7 +322,7 @@ async function cosignWithdraw(
   } finally {
     release();
   }
-  return await signWithdraw(withdraw, { account: options.signer.evm, domain });
+  return await signCosigned("withdraw", withdraw, { account: options.signer.evm, domain });
 }
 
 async function lastClaim(
@@ -386,11 +367,21 @@ function booksOf(gate: ChannelClaimGate): { claimed: bigint; nonce: bigint; forw
   return book ?? { claimed: record.received, nonce: record.receivedNonce, forwarded: 0n };
 }
 
-async function checkSigner(recover: () => Promise<string>, expected: string): Promise<void> {
-  const mismatch = await signerMismatch(recover, expected);
+/** The request's message, once the payer's signature over it recovers to the channel's peer. */
+async function peerSignedMessage<T extends CosignedType>(
+  request: CosignedRequestOf<T> & { type: T },
+  peer: `0x${string}`,
+  domain: TokenNetworkDomain,
+): Promise<CosignedMessages[T]> {
+  const message = cosignedMessageOf(request.type, request);
+  const mismatch = await signerMismatch(
+    () => recoverCosignedSigner(request.type, message, request.signature, domain),
+    peer,
+  );
   if (mismatch !== undefined) {
-    refuse("bad-signature", describeSignerMismatch(mismatch, `the channel peer ${expected}`));
+    refuse("bad-signature", describeSignerMismatch(mismatch, `the channel peer ${peer}`));
   }
+  return message;
 }
 
 function participant(
