@@ -285,6 +285,95 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** Options for {@linkcode openChannelFileWriter}. */
+export interface ChannelFileWriterOptions<C extends { nonce: bigint }> {
+  /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
+  stateDir: string;
+  /** The channel's record as last written. */
+  record: ChannelRecord;
+  /** Audit log to record the changes in; none: the file only. */
+  audit?: AuditLog;
+  /** The record with a claim in it: the sender's `sent*` fields, or the receiver's `received*`. */
+  withClaim(record: ChannelRecord, claim: C): ChannelRecord;
+  /**
+   * Told of each record an `update` wrote, before the next write starts (the town's gate stops
+   * taking claims on a channel that is no longer open).
+   */
+  onUpdate?(record: ChannelRecord): void;
+}
+
+/** One channel file's writer: the claims, coalesced, and other changes, in one order. */
+export interface ChannelFileWriter<C extends { nonce: bigint }> {
+  /** Resolves once the claim (or a newer one) is in the channel file. */
+  save(claim: C): Promise<void>;
+  /** Resolves once the newest claim saved so far is in the channel file. */
+  durable(): Promise<void>;
+  /** The record as last written. */
+  record(): ChannelRecord;
+  /** Writes another change of the record (the chain watcher), ordered with the claim writes. */
+  update(
+    change: (record: ChannelRecord) => ChannelRecord,
+    save: { action: string; fields?: Record<string, string> },
+  ): Promise<ChannelRecord>;
+}
+
+/**
+ * Writes a channel's claims into its file (coalesced: one atomic write covers every claim saved
+ * meanwhile; audit `turnpike: payment channel <id> updated`, `Nonce`) and its other changes, each
+ * write starting from the record the previous one wrote, so neither kind overwrites the other.
+ * Both sides of a channel keep their file through it: the payer the claims it signs, the town
+ * the claims it accepts.
+ *
+ * @example
+ * ```ts
+ * const file = openChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>({
+ *   stateDir, record, audit,
+ *   withClaim: (r, c) => ({ ...r, sent: c.transferredAmount, sentNonce: c.nonce }),
+ * });
+ * await file.save({ nonce: 1n, transferredAmount: 10n });
+ * ```
+ */
+export function openChannelFileWriter<C extends { nonce: bigint }>(
+  options: ChannelFileWriterOptions<C>,
+): ChannelFileWriter<C> {
+  let record = options.record;
+  // Claims and chain updates write the same file: each write starts from the previous record.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+  const write = async (
+    next: ChannelRecord,
+    save: { action: string; fields?: Record<string, string> },
+  ) => {
+    await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
+    record = next;
+  };
+  const writer = new CoalescedWriter<C>({
+    write: (claim) =>
+      serial(() =>
+        write(options.withClaim(record, claim), {
+          action: "update",
+          fields: { Nonce: claim.nonce.toString() },
+        })
+      ),
+  });
+  return {
+    save: (claim) => writer.save(claim),
+    durable: () => writer.durable(),
+    record: () => record,
+    update: (change, save) =>
+      serial(async () => {
+        const next = change(record);
+        await write(next, save);
+        options.onUpdate?.(next);
+        return next;
+      }),
+  };
+}
+
 /** Options for {@linkcode openSentClaimWriter}. */
 export interface SentClaimWriterOptions {
   /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
@@ -296,23 +385,12 @@ export interface SentClaimWriterOptions {
 }
 
 /** The sender's side of a channel file: saves each claim signed before it is sent. */
-export interface SentClaimWriter {
-  /** Resolves once the claim (or a newer one) is in the channel file. */
-  save(claim: { nonce: bigint; transferredAmount: bigint }): Promise<void>;
-  /** The record as last written. */
-  record(): ChannelRecord;
-  /** Writes another change of the record (the chain watcher), ordered with the claim writes. */
-  update(
-    change: (record: ChannelRecord) => ChannelRecord,
-    save: { action: string; fields?: Record<string, string> },
-  ): Promise<ChannelRecord>;
-}
+export type SentClaimWriter = ChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>;
 
 /**
- * Writes the claims a node signs into its channel file (coalesced: one atomic write covers
- * every claim signed meanwhile) and the audit trail (`turnpike: update channel <id>`). Made for
- * `BtpClient`'s `claims.persist`: a claim is on disk before it leaves, so a restarted node
- * never signs a nonce twice.
+ * Writes the claims a node signs into its channel file (`sent`, `sentNonce`; see
+ * {@linkcode openChannelFileWriter}). Made for `BtpClient`'s `claims.persist`: a claim is on disk
+ * before it leaves, so a restarted node never signs a nonce twice.
  *
  * @example
  * ```ts
@@ -321,33 +399,8 @@ export interface SentClaimWriter {
  * ```
  */
 export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {
-  let record = options.record;
-  // Claims and chain updates write the same file: each write starts from the previous record.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn);
-    queue = run.catch(() => {});
-    return run;
-  };
-  const writer = new CoalescedWriter<{ nonce: bigint; transferredAmount: bigint }>({
-    write: (claim) =>
-      serial(async () => {
-        const next = { ...record, sent: claim.transferredAmount, sentNonce: claim.nonce };
-        await saveChannel(next, {
-          stateDir: options.stateDir,
-          audit: options.audit,
-          action: "update",
-          fields: { Nonce: claim.nonce.toString() },
-        });
-        record = next;
-      }),
+  return openChannelFileWriter({
+    ...options,
+    withClaim: (r, claim) => ({ ...r, sent: claim.transferredAmount, sentNonce: claim.nonce }),
   });
-  const update: SentClaimWriter["update"] = (change, save) =>
-    serial(async () => {
-      const next = change(record);
-      await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
-      record = next;
-      return next;
-    });
-  return { save: (claim) => writer.save(claim), record: () => record, update };
 }

@@ -28,8 +28,7 @@ import {
   type ClaimVerifierOptions,
 } from "../../chain/claim_verifier.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
-import { CoalescedWriter } from "../../state/coalesced_writer.ts";
+import { type ChannelRecord, openChannelFileWriter } from "../../state/channel_file.ts";
 import {
   decodeIlpPrepare,
   encodeIlpReply,
@@ -224,7 +223,7 @@ export interface ChannelClaimGateOptions {
 /** A gate with the verifier and writer behind it (for status and tests). */
 export interface ChannelClaimGate extends BtpClaimGate {
   verifier: ClaimVerifier;
-  writer: CoalescedWriter<ClaimBook>;
+  writer: ClaimBookWriter;
   /** The record as last written. */
   record(): ChannelRecord;
   /**
@@ -258,7 +257,7 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * ```
  */
 export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelClaimGate {
-  let record = options.record;
+  const record = options.record;
   const verifier = new ClaimVerifier({
     chainId: record.chainId,
     tokenNetworkAddress: record.tokenNetworkAddress,
@@ -279,51 +278,35 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
       }]
       : [],
   });
-  // One file, two writers (claims, chain watcher): each write starts from the previous one's record.
-  let fileQueue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = fileQueue.then(fn);
-    fileQueue = run.catch(() => {});
-    return run;
-  };
-  const writer = new CoalescedWriter<ClaimBook>({
-    write: (book) =>
-      serial(async () => {
-        const next: ChannelRecord = {
-          ...record,
-          received: book.claimed,
-          receivedNonce: book.nonce,
-          receivedSignature: book.signature,
-        };
-        await saveChannel(next, {
-          stateDir: options.stateDir,
-          audit: options.audit,
-          action: "update",
-          fields: { Nonce: book.nonce.toString() },
-        });
-        record = next;
-      }),
-  });
-  const update: ChannelClaimGate["update"] = (change, save) =>
-    serial(async () => {
-      const next = change(record);
-      await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
-      record = next;
+  const file = openChannelFileWriter<ClaimBook>({
+    stateDir: options.stateDir,
+    record,
+    audit: options.audit,
+    withClaim: (r, book) => ({
+      ...r,
+      received: book.claimed,
+      receivedNonce: book.nonce,
+      receivedSignature: book.signature,
+    }),
+    onUpdate: (next) => {
       if (next.status !== "open") verifier.invalidate(next.channelId);
-      return next;
-    });
+    },
+  });
+  const writer: ClaimBookWriter = file;
   const gate = createBtpClaimGate({
     verifier,
     writer,
     triggeredBy: options.triggeredBy,
     onReject: options.onReject,
-    refuse: () =>
-      record.status === "open" ? undefined : new ClaimError(
+    refuse: () => {
+      const record = file.record();
+      return record.status === "open" ? undefined : new ClaimError(
         "channel-not-open",
         `payment channel ${record.channelId} is ${record.status}` +
           `${record.status === "closing" ? "" : " on chain"}: no more claims ` +
           "are accepted on it; open a new channel",
-      ),
+      );
+    },
   });
   const held = holdable(gate.handle, writer);
   return {
@@ -332,8 +315,8 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     hold: held.hold,
     verifier,
     writer,
-    record: () => record,
-    update,
+    record: file.record,
+    update: file.update,
   };
 }
 
