@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import { type ChainConfig, networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { formatTokens } from "../chain/token_amount.ts";
@@ -24,7 +25,7 @@ import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
 export interface AutoChannelOptions {
   stateDir: string;
   /** Signs the transactions; the channel's own side. */
-  secretKey: Uint8Array;
+  signer: NodeSigner;
   /** The town's Nostr pubkey: the channel's peer is its EVM address. */
   townPubkey: string;
   /** The town's NIP-01 URL: its kind 10032 names its chains and contracts. */
@@ -65,7 +66,7 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
  *
  * @example
  * ```ts
- * const { record, opened } = await ensureAutoChannel({ stateDir, secretKey, townPubkey,
+ * const { record, opened } = await ensureAutoChannel({ stateDir, signer, townPubkey,
  *   relayUrl, policy, channels: sections.channels, chains: sections.chains });
  * ```
  * @throws {AutoChannelError} when none is open and none can be opened.
@@ -140,7 +141,7 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
     token: resolved.token,
     allowMainnet: options.allowMainnet,
   });
-  const client = new TokenNetworkClient({ chain, secretKey: options.secretKey });
+  const client = new TokenNetworkClient({ chain, account: options.signer.evm });
   const peer = resolved.peerAddress as `0x${string}`;
   if (
     !evmAddressesOfNostrPubkey(options.townPubkey).includes(peer.toLowerCase() as `0x${string}`)
