@@ -12,6 +12,10 @@
  *    their workers vs inline in the node's thread, same run, alternating: submit -> result of
  *    sh no-op jobs, and `startRequester` (the feed's workers start with it).
  *
+ * 4b. `--only signers` (not in the default run): the provider's and the requester's keys in signer
+ *    workers with no permissions (`identity/worker_node_signer.ts`, what the CLI runs) vs on the
+ *    node's thread (`localNodeSigner`), same run, alternating: submit -> result of sh no-op jobs.
+ *
  * 5. `--only trace` (not in the default run): where one job's wall time goes (sh no-op skill, 30 jobs): the median time
  *    from submit of each step seen on both sides (requester progress, provider log lines, sandbox
  *    start/end), and the start-up of the skills alone (direct spawn, no sandbox): the floor a
@@ -21,7 +25,8 @@
  * of its reaped children (sandboxes, git), from /proc/self/stat: on a shared 2-core machine the
  * wall-clock figures swing with the others' load, the CPU figures much less.
  *
- * Run: deno run -A bench/requester_jobs_bench_script.ts [--only latency|inflight|restart|trace]
+ * Run: deno run -A bench/requester_jobs_bench_script.ts
+ *   [--only latency|inflight|restart|trace|feeds|signers]
  *   [--audit-window-ms 200] (the requester's audit window; the test network's default is 50)
  *
  * @module
@@ -32,6 +37,8 @@ import { connectPayingClient } from "../tests/support/town_test_node.ts";
 import { openJobRepository } from "../state/job_repository.ts";
 import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { startRequester } from "../roles/requester/requester_node.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
@@ -334,8 +341,58 @@ async function feeds(n: number, rounds: number) {
   await Deno.remove(skills, { recursive: true });
 }
 
+/** Job latency with both nodes' keys in signer workers vs on their own thread. */
+async function signers(n: number, rounds: number) {
+  const skills = await shSkillsDir();
+  const figures = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ["local", "worker"] as const) {
+      const open = async () =>
+        mode === "worker"
+          ? await openWorkerNodeSigner({ generate: true })
+          : localNodeSigner(generateSecretKey());
+      const [providerSigner, requesterSigner] = [await open(), await open()];
+      const net = await startRequesterNetwork({
+        providerSkillsDir: skills,
+        providerOptions: { signer: providerSigner },
+      });
+      const jobs = figures.get(mode) ?? [];
+      figures.set(mode, jobs);
+      const req = await net.startRequester({
+        durable: true,
+        auditWindowMs,
+        signer: requesterSigner,
+      });
+      try {
+        for (let i = 0; i < n; i++) {
+          const t = performance.now();
+          const job = await req.submit(echoSpec(`signer ${i}`, { skill: "none" }));
+          const done = await req.waitFor(job.id);
+          if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
+          jobs.push(performance.now() - t);
+        }
+      } finally {
+        await req.close();
+        await net.stop();
+        providerSigner.close();
+        requesterSigner.close();
+      }
+    }
+  }
+  for (const [mode, jobs] of figures) {
+    jobs.sort((a, b) => a - b);
+    console.log(
+      `signers ${mode.padEnd(6)}: ${jobs.length} sh no-op jobs p50 ${fmt(pct(jobs, 0.5))} p99 ${
+        fmt(pct(jobs, 0.99))
+      }`,
+    );
+  }
+  await Deno.remove(skills, { recursive: true });
+}
+
 void getPublicKey;
 if (only === "trace") await trace(30);
+if (only === "signers") await signers(100, 5);
 if (only === "feeds") await feeds(100, 5);
 if (want("latency")) {
   await latency("echo, sandboxed skill", undefined, 200);

@@ -30,6 +30,7 @@
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "../state/atomic_file.ts";
 import type { SealedSecret } from "./key_vault.ts";
+import { readCappedFile } from "../state/capped_file.ts";
 
 /** File name of the wallet inside the state dir. */
 export const WALLET_FILE_NAME = "wallet.toml";
@@ -203,11 +204,10 @@ function fieldReader(doc: Record<string, unknown>, path: string) {
 export async function readWalletFile(path: string): Promise<WalletRecord> {
   let bytes: Uint8Array;
   try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_WALLET_FILE_BYTES) {
-      throw new WalletFileError(`${path} is over ${MAX_WALLET_FILE_BYTES} bytes`);
-    }
-    bytes = await Deno.readFile(path);
+    bytes = await readCappedFile(path, {
+      maxBytes: MAX_WALLET_FILE_BYTES,
+      tooLarge: (p, max) => new WalletFileError(`${p} is over ${max} bytes`),
+    });
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new WalletNotFoundError(`no wallet at ${path}`);
     throw err;

@@ -14,6 +14,7 @@ import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { CoalescedWriter } from "./coalesced_writer.ts";
+import { readCappedTextFile } from "./capped_file.ts";
 
 /**
  * Lifecycle of a channel as this node knows it. `closing`: final balances co-signed for a
@@ -276,9 +277,11 @@ export async function listChannels(stateDir: string): Promise<ChannelRecord[]> {
  * ```
  */
 export async function readChannel(path: string): Promise<ChannelRecord> {
-  const info = await Deno.stat(path);
-  if (info.size > MAX_CHANNEL_FILE_BYTES) throw new ChannelFileError(`${path}: too large`);
-  return parseChannelToml(await Deno.readTextFile(path), path);
+  const text = await readCappedTextFile(path, {
+    maxBytes: MAX_CHANNEL_FILE_BYTES,
+    tooLarge: (p) => new ChannelFileError(`${p}: too large`),
+  });
+  return parseChannelToml(text, path);
 }
 
 function snake(key: string): string {

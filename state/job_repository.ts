@@ -19,6 +19,7 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { pathExists } from "./path_exists.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
+import { readCappedTextFile } from "./capped_file.ts";
 import {
   formatJobRecord,
   IN_FLIGHT_JOB_STATUSES,
@@ -503,20 +504,11 @@ function toSummary(row: Record<string, SQLInputValue>): JobSummary {
   return s;
 }
 
-async function readBounded(path: string): Promise<string> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  if (size > MAX_JOB_RECORD_BYTES) {
-    throw new JobRecordFormatError(`${path} is over ${MAX_JOB_RECORD_BYTES} bytes`);
-  }
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  while (off < size) {
-    const n = await file.read(bytes.subarray(off));
-    if (n === null) break;
-    off += n;
-  }
-  return new TextDecoder().decode(bytes.subarray(0, off));
+function readBounded(path: string): Promise<string> {
+  return readCappedTextFile(path, {
+    maxBytes: MAX_JOB_RECORD_BYTES,
+    tooLarge: (p, max) => new JobRecordFormatError(`${p} is over ${max} bytes`),
+  });
 }
 
 async function removeIndexFiles(path: string): Promise<void> {

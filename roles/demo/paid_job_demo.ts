@@ -64,6 +64,11 @@ export interface PaidJobDemoOptions {
   anvilBinary?: string;
   /** Aborting stops everything started so far and rejects with {@linkcode DemoInterruptedError}. */
   signal?: AbortSignal;
+  /**
+   * Opens each role's signer. Default: a worker with no permissions holding a throwaway key, as
+   * the CLI runs them (tests give one whose worker also reports what it may do).
+   */
+  openSigner?: (role: "town" | "provider" | "requester") => Promise<NodeSigner>;
 }
 
 /** Decimal places of the demo town's asset (USD, or M2M when it settles). */
@@ -161,8 +166,9 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const archive = guard.step(archiveContext(project, `${root}/context.tar.gz`));
     archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
     // Each role's key in its own signer worker with no permissions, as `turnpike` runs them.
+    const open = options.openSigner ?? (() => openWorkerNodeSigner({ generate: true }));
     const [townSigner, requesterSigner, providerSigner] = await Promise.all(
-      [0, 1, 2].map(() => openWorkerNodeSigner({ generate: true })),
+      (["town", "requester", "provider"] as const).map((role) => open(role)),
     );
     signers.push(townSigner, requesterSigner, providerSigner);
     const onChain = options.chain !== false && await anvilInstalled(options.anvilBinary);

@@ -7,6 +7,7 @@
  */
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { AlertKind, NodeAlert } from "../node_alerts.ts";
+import { readCappedTextFile } from "../../state/capped_file.ts";
 
 /** File name of the status file in the state dir. */
 export const PROVIDER_STATUS_FILE = "provider-status.json";
@@ -86,11 +87,10 @@ export async function readProviderStatus(stateDir: string): Promise<ProviderStat
   const path = `${stateDir}/${PROVIDER_STATUS_FILE}`;
   let text: string;
   try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_PROVIDER_STATUS_BYTES) {
-      throw new ProviderStatusError(`${path} is over ${MAX_PROVIDER_STATUS_BYTES} bytes`);
-    }
-    text = await Deno.readTextFile(path);
+    text = await readCappedTextFile(path, {
+      maxBytes: MAX_PROVIDER_STATUS_BYTES,
+      tooLarge: (p, max) => new ProviderStatusError(`${p} is over ${max} bytes`),
+    });
   } catch (err) {
     if (err instanceof ProviderStatusError) throw err;
     throw new ProviderStatusError(`no provider status at ${path}: ${(err as Error).message}`);

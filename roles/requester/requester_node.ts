@@ -56,7 +56,7 @@ import {
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
 } from "../../state/job_record.ts";
-import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog, type PaymentEntry, type PaymentLog } from "../../state/payment_log.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSpec } from "./job_spec.ts";
@@ -773,21 +773,10 @@ export class Requester {
       const fulfillment = bytesToHex(reply.fulfillment);
       const check = bytesToHex(await conditionOf(reply.fulfillment));
       if (check === invoice.condition) {
-        await this.payments.append({
-          ...entry,
-          ts: new Date().toISOString(),
-          event: "fulfilled",
-          fulfillment,
+        await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
+          action: "paid",
+          fields: { Invoice: invoiceId, Fulfillment: fulfillment },
         });
-        await this.#update(id, (r) => ({
-          ...r,
-          status: r.status === "paying" ? "paid" : r.status,
-          payments: r.payments.map((p) =>
-            p.invoiceId === invoiceId
-              ? { ...p, status: "paid", fulfillment, finishedAtMs: Date.now() }
-              : p
-          ),
-        }), { action: "paid", fields: { Invoice: invoiceId, Fulfillment: fulfillment } });
         this.#progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`);
         return true;
       }
@@ -796,24 +785,39 @@ export class Requester {
       return false;
     }
     const reason = `${reply.code} ${reply.message}`.trim();
-    await this.payments.append({
-      ...entry,
-      ts: new Date().toISOString(),
-      event: "rejected",
-      reason,
+    await this.#recordPaymentOutcome(id, entry, { event: "rejected", reason }, {
+      action: "payment-rejected",
+      fields: { Invoice: invoiceId, Code: reply.code },
     });
-    await this.#update(id, (r) => ({
-      ...r,
-      payments: r.payments.map((p) =>
-        p.invoiceId === invoiceId
-          ? { ...p, status: "rejected", reason, finishedAtMs: Date.now() }
-          : p
-      ),
-    }), { action: "payment-rejected", fields: { Invoice: invoiceId, Code: reply.code } });
     await this.#finish(id, "error", {
       error: `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
     });
     return false;
+  }
+
+  /**
+   * A payment's outcome, in the payment log first (the money's record), then on the job's
+   * record: the payment `paid` with its fulfillment (the job `paid` if it was `paying`), or
+   * `rejected` with the reason.
+   */
+  async #recordPaymentOutcome(
+    id: string,
+    entry: Omit<PaymentEntry, "ts" | "event">,
+    outcome: { event: "fulfilled"; fulfillment: string } | { event: "rejected"; reason: string },
+    audit: { action: string; fields: Record<string, string> },
+  ): Promise<void> {
+    await this.payments.append({ ...entry, ...outcome, ts: new Date().toISOString() });
+    const paid = outcome.event === "fulfilled";
+    const detail = paid ? { fulfillment: outcome.fulfillment } : { reason: outcome.reason };
+    await this.#update(id, (r) => ({
+      ...r,
+      status: paid && r.status === "paying" ? "paid" : r.status,
+      payments: r.payments.map((p) =>
+        p.invoiceId === entry.invoiceId
+          ? { ...p, ...detail, status: paid ? "paid" : "rejected", finishedAtMs: Date.now() }
+          : p
+      ),
+    }), audit);
   }
 
   /** Moves a job forward (never backwards, never out of a terminal status). */

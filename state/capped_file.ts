@@ -1,0 +1,60 @@
+/**
+ * Reading a file that must not be larger than a cap (a job record, a channel file, the wallet,
+ * the provider's status): refused from its size before anything is read, and never more than
+ * the size it had then read even if it grows meanwhile, so a file swollen by accident or by
+ * someone else cannot make a node read without bound.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode readCappedFile}. */
+export interface CappedFileOptions {
+  /** Largest size read, bytes. */
+  maxBytes: number;
+  /** The error thrown for a larger file (each reader names its own). */
+  tooLarge: (path: string, maxBytes: number) => Error;
+}
+
+/**
+ * The file's bytes, refused by `tooLarge` when it is over `maxBytes`. Deno's own errors (e.g.
+ * `NotFound`) are thrown as they are.
+ *
+ * @example
+ * ```ts
+ * const bytes = await readCappedFile(path, {
+ *   maxBytes: 64 * 1024,
+ *   tooLarge: (p, max) => new ChannelFileError(`${p} is over ${max} bytes`),
+ * });
+ * ```
+ */
+export async function readCappedFile(
+  path: string,
+  options: CappedFileOptions,
+): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  if (size > options.maxBytes) throw options.tooLarge(path, options.maxBytes);
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    const n = await file.read(bytes.subarray(off));
+    if (n === null) break;
+    off += n;
+  }
+  return bytes.subarray(0, off);
+}
+
+/**
+ * {@linkcode readCappedFile} decoded as UTF-8 (invalid bytes replaced).
+ *
+ * @example
+ * ```ts
+ * const text = await readCappedTextFile(path, { maxBytes: 256 * 1024, tooLarge });
+ * ```
+ */
+export async function readCappedTextFile(
+  path: string,
+  options: CappedFileOptions,
+): Promise<string> {
+  return new TextDecoder().decode(await readCappedFile(path, options));
+}
