@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { undoOnFailure } from "./undo_on_failure.ts";
 import type { LocalAccount } from "viem/accounts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
@@ -98,6 +99,17 @@ export class ChannelSenderError extends Error {
   }
 }
 
+/** The channel is no longer open (closing, closed or settled): it cannot pay any more. */
+export class ChannelNotOpenError extends ChannelSenderError {
+  override name = "ChannelNotOpenError";
+  constructor(readonly channelId: string, readonly status: ChannelRecord["status"], where = "") {
+    super(
+      `channel ${channelId} is ${status}${where}: it cannot pay any more`,
+      "open a new channel with `turnpike channel open` and pass its id with --channel",
+    );
+  }
+}
+
 const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
 
 /**
@@ -157,12 +169,7 @@ export async function openChannelSender(options: ChannelSenderOptions): Promise<
       { cause: err },
     );
   }
-  try {
-    return await openLocked(options, id, lock.release);
-  } catch (err) {
-    await lock.release();
-    throw err;
-  }
+  return await undoOnFailure(() => openLocked(options, id, lock.release), lock.release);
 }
 
 async function openLocked(
@@ -239,12 +246,7 @@ async function openLocked(
     pay(amount: bigint) {
       const now = sent.record();
       if (now.status !== "open") {
-        return Promise.reject(
-          new ChannelSenderError(
-            `channel ${id} is ${now.status} on chain: it cannot pay any more`,
-            "open a new channel with `turnpike channel open` and pass its id with --channel",
-          ),
-        );
+        return Promise.reject(new ChannelNotOpenError(id, now.status, " on chain"));
       }
       return signer.pay(amount);
     },
@@ -322,12 +324,7 @@ function chainOf(record: ChannelRecord, options: ChannelSenderOptions): ChannelC
 
 /** The chain may be ahead of the file (the town closed): the file learns it before we refuse. */
 function checkOpen(record: ChannelRecord, id: string): void {
-  if (record.status !== "open") {
-    throw new ChannelSenderError(
-      `channel ${id} is ${record.status}: it cannot pay any more`,
-      "open a new channel with `turnpike channel open` and pass its id with --channel",
-    );
-  }
+  if (record.status !== "open") throw new ChannelNotOpenError(id, record.status);
 }
 
 async function checkOnChain(

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { undoOnFailure } from "../undo_on_failure.ts";
 import { newChannelRecord } from "../channel_record_builder.ts";
 import { formatUnits, type Hex } from "viem";
 import {
@@ -168,12 +169,7 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
       { to: options.townSigner.evmAddress, tokens: 0n, wei: gas },
     ],
   });
-  try {
-    return await prepare(local, deposit, options);
-  } catch (err) {
-    await local.stop();
-    throw err;
-  }
+  return await undoOnFailure(() => prepare(local, deposit, options), () => local.stop());
 }
 
 async function prepare(

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { undoOnFailure } from "../undo_on_failure.ts";
 import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
@@ -217,15 +218,12 @@ export class ProviderStartError extends Error {
  */
 export async function startProviderNode(options: ProviderNodeOptions): Promise<ProviderNode> {
   const node = new Provider(options);
-  try {
-    await node.start();
-  } catch (err) {
-    await node.stop();
+  await undoOnFailure(() => node.start(), () => node.stop()).catch((err) => {
     // A channel the operator named but that cannot pay keeps its own message and suggestion.
     throw err instanceof ProviderStartError || err instanceof ChannelSenderError
       ? err
       : new ProviderStartError(`provider did not start: ${(err as Error).message}`, { cause: err });
-  }
+  });
   return node;
 }
 

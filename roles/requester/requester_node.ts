@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { undoOnFailure } from "../undo_on_failure.ts";
 import type { RequesterTownSettings } from "./requester_config.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
@@ -119,12 +120,7 @@ const RESUME_OVERLAP_S = 5;
  */
 export async function startRequester(options: RequesterOptions): Promise<Requester> {
   const req = new Requester(options);
-  try {
-    await req.open();
-  } catch (err) {
-    await req.close();
-    throw err;
-  }
+  await undoOnFailure(() => req.open(), () => req.close());
   return req;
 }
 
@@ -186,6 +182,14 @@ export class Requester {
       this.#following.promise,
     );
     feed.catch(() => {}); // awaited below, or closed with the node
+    // Where a channel's files live and how it is watched, named or opened automatically.
+    const channelHome = {
+      stateDir: this.stateDir,
+      audit: this.#audit,
+      prepay: this.#o.channelPrepay,
+      chains: this.#o.chains,
+      watchIntervalMs: this.#o.channelWatchIntervalMs,
+    };
     this.#link = await connectTownLink({
       btpUrl: this.#o.btpUrl,
       btpToken: this.#o.btpToken,
@@ -213,24 +217,13 @@ export class Requester {
           peer: townAddress,
           category: "town-write",
         }),
-      channel: this.#o.channel === undefined ? undefined : {
-        id: this.#o.channel,
-        stateDir: this.stateDir,
-        audit: this.#audit,
-        prepay: this.#o.channelPrepay,
-        chains: this.#o.chains,
-        watchIntervalMs: this.#o.channelWatchIntervalMs,
-      },
+      channel: this.#o.channel === undefined ? undefined : { id: this.#o.channel, ...channelHome },
       autoChannel: this.#o.channelPolicy?.auto
         ? {
           policy: this.#o.channelPolicy,
           channels: this.#o.channels,
-          stateDir: this.stateDir,
-          audit: this.#audit,
-          prepay: this.#o.channelPrepay,
-          chains: this.#o.chains,
-          watchIntervalMs: this.#o.channelWatchIntervalMs,
           info: this.#o.warn,
+          ...channelHome,
         }
         : undefined,
     });

@@ -18,7 +18,7 @@ import {
 } from "../../transport/relay_info.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
+import { ChannelNotOpenError, type ChannelSender, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import type { AlertKind } from "../node_alerts.ts";
@@ -304,9 +304,7 @@ async function openSender(
   try {
     return await open(auto);
   } catch (err) {
-    if (!(err instanceof ChannelSenderError) || !/ is (closed|settled|closing)/.test(err.message)) {
-      throw err;
-    }
+    if (!(err instanceof ChannelNotOpenError)) throw err;
     const next = await autoChannelOf(options, townPubkey);
     return next && await open(next);
   }
