@@ -12,6 +12,7 @@
  * @module
  */
 import solc from "solc";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 /** One compiled contract as committed in `chain/artifacts/`. */
 export interface ContractArtifact {
@@ -112,7 +113,7 @@ interface SolcOutput {
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return bytesToHex(new Uint8Array(digest));
 }
 
 async function main(args: string[]): Promise<number> {

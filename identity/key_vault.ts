@@ -10,6 +10,7 @@
  * @module
  */
 import { argon2id } from "hash-wasm";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 /** Argon2id parameters, stored with the blob so they can be raised later. */
 export interface VaultKdfParams {
@@ -217,5 +218,5 @@ async function keyCheck(keyBytes: Uint8Array): Promise<string> {
     ["sign"],
   );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmac, CHECK_LABEL));
-  return Array.from(mac.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return bytesToHex(mac.subarray(0, 16));
 }
