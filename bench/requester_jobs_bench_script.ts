@@ -36,7 +36,7 @@ import { echoSpec, startRequesterNetwork } from "../tests/support/requester_netw
 import { connectPayingClient } from "../tests/support/town_test_node.ts";
 import { openJobRepository } from "../state/job_repository.ts";
 import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
-import { startRequester } from "../roles/requester/requester_node.ts";
+import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
@@ -300,6 +300,19 @@ async function trace(n: number) {
   await Deno.remove(skills, { recursive: true });
 }
 
+/** Submit -> result of `n` sh no-op jobs, one after the other, ms each. */
+async function noOpJobs(req: Requester, n: number, label: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const job = await req.submit(echoSpec(`${label} ${i}`, { skill: "none" }));
+    const done = await req.waitFor(job.id);
+    if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
 /** Job latency and requester start-up with both nodes' feeds in workers vs inline. */
 async function feeds(n: number, rounds: number) {
   const skills = await shSkillsDir();
@@ -316,13 +329,7 @@ async function feeds(n: number, rounds: number) {
       const req = await net.startRequester({ durable: true, auditWindowMs, feedMode });
       f.starts.push(performance.now() - t0);
       try {
-        for (let i = 0; i < n; i++) {
-          const t = performance.now();
-          const job = await req.submit(echoSpec(`feed ${i}`, { skill: "none" }));
-          const done = await req.waitFor(job.id);
-          if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
-          f.jobs.push(performance.now() - t);
-        }
+        f.jobs.push(...await noOpJobs(req, n, "feed"));
       } finally {
         await req.close();
         await net.stop();
@@ -364,13 +371,7 @@ async function signers(n: number, rounds: number) {
         signer: requesterSigner,
       });
       try {
-        for (let i = 0; i < n; i++) {
-          const t = performance.now();
-          const job = await req.submit(echoSpec(`signer ${i}`, { skill: "none" }));
-          const done = await req.waitFor(job.id);
-          if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
-          jobs.push(performance.now() - t);
-        }
+        jobs.push(...await noOpJobs(req, n, "signer"));
       } finally {
         await req.close();
         await net.stop();

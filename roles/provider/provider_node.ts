@@ -211,7 +211,7 @@ export class ProviderStartError extends Error {
  *
  * @example
  * ```ts
- * const node = await startProviderNode({ stateDir, secretKey, btpUrl, btpToken: "beta",
+ * const node = await startProviderNode({ stateDir, signer, btpUrl, btpToken: "beta",
  *   relayUrl, townPubkey, skillsDir: "skills" });
  * await node.stop();
  * ```

@@ -112,7 +112,7 @@ const RESUME_OVERLAP_S = 5;
  *
  * @example
  * ```ts
- * const req = await startRequester({ stateDir, secretKey, relayUrl, btpUrl, btpToken, townPubkey });
+ * const req = await startRequester({ stateDir, signer, relayUrl, btpUrl, btpToken, townPubkey });
  * const job = await req.submit(spec);
  * const done = await req.waitFor(job.id);
  * await req.close();
