@@ -358,7 +358,8 @@ async function signers(n: number, rounds: number) {
         mode === "worker"
           ? await openWorkerNodeSigner({ generate: true })
           : localNodeSigner(generateSecretKey());
-      const [providerSigner, requesterSigner] = [await open(), await open()];
+      using providerSigner = await open();
+      using requesterSigner = await open();
       const net = await startRequesterNetwork({
         providerSkillsDir: skills,
         providerOptions: { signer: providerSigner },
@@ -375,8 +376,6 @@ async function signers(n: number, rounds: number) {
       } finally {
         await req.close();
         await net.stop();
-        providerSigner.close();
-        requesterSigner.close();
       }
     }
   }

@@ -84,7 +84,7 @@ async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<nu
 }
 
 const local = localNodeSigner(key);
-const worker = await openWorkerNodeSigner({ secretKey: key });
+using worker = await openWorkerNodeSigner({ secretKey: key });
 const peer = getPublicKey(generateSecretKey());
 const domain = { chainId: 31337, verifyingContract: `0x${"11".repeat(20)}` as const };
 const proof = (i: number) => ({
@@ -110,7 +110,6 @@ for (let round = 0; round < 2; round++) {
   add("nip44 key, local NodeSigner", await timed(N, () => local.conversationKey(peer)));
   add("nip44 key, worker NodeSigner", await timed(N, () => worker.conversationKey(peer)));
 }
-worker.close();
 for (const [name, times] of Object.entries(all)) {
   times.sort((a, b) => a - b);
   console.log(

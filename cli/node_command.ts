@@ -391,7 +391,8 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   // provider would overwrite the running one's); held until the provider has stopped.
   await using _lock = await holdStateDir(resolved.stateDir, "node up");
   printNetworkLine(loaded.settings.network);
-  const signer = await loadNodeSigner({
+  // Closed when this function returns or throws, after the provider has stopped.
+  using signer = await loadNodeSigner({
     ...opts,
     stateDir: resolved.stateDir,
     who: "the provider",
@@ -409,7 +410,6 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
     });
   } catch (err) {
-    signer.close();
     if (err instanceof ChannelSenderError || err instanceof AutoChannelError) {
       throw new CliError(err.message, {
         context: "payment channel",
@@ -453,7 +453,6 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   }
   await stopped;
   await node.stop();
-  signer.close();
   if (json) console.log(JSON.stringify({ event: "node-stopped" }));
   else console.log("provider stopped");
 }

@@ -201,7 +201,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   // Before the passphrase prompt and the first write; held until the town has stopped.
   await using _lock = await holdStateDir(config.stateDir, "town up");
   printNetworkLine(config.network);
-  const signer = await loadNodeSigner({
+  // Closed when this function returns or throws, after the town and its gates have stopped.
+  using signer = await loadNodeSigner({
     ...opts,
     stateDir: config.stateDir,
     who: "the town",
@@ -246,7 +247,6 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {
     await gates.close();
-    signer.close();
     throw new CliError(`the town did not start: ${(err as Error).message}`, {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
       suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
@@ -257,7 +257,6 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await stopped;
   await node.stop();
   await gates.close();
-  signer.close();
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
   else console.log("town stopped");
 }

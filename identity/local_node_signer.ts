@@ -1,8 +1,8 @@
 /**
  * The one implementation of every key operation of a {@linkcode NodeSigner}
- * (`protocol/node_signer.ts`), and the signer that runs it on the calling thread: the town's (its
- * key signs at the rate of its SPSP answers and cosigns, see docs/ARCHITECTURE.md) and the tests'.
- * `identity/worker_node_signer.ts` runs the same code in a worker.
+ * (`protocol/node_signer.ts`), and the signer that runs it on the calling thread, for tests,
+ * benchmarks and embedders that pass a node its key's bytes. `identity/worker_node_signer.ts`
+ * runs the same code in a worker; the CLI uses only that one.
  *
  * @module
  */
@@ -126,16 +126,23 @@ export function signerFromRequests(options: SignerFromRequestsOptions): NodeSign
  * a request must cross a worker boundary, where only plain data can go.
  */
 function plainData<T extends object>(value: T): T {
+  return strip(value) as T;
+}
+
+function strip(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((v) => typeof v !== "function").map(strip);
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return value;
   const plain: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (k === "account" || k === "chain" || typeof v === "function") continue;
-    plain[k] = v;
+    plain[k] = strip(v);
   }
-  return plain as T;
+  return plain;
 }
 
 /**
- * A signer that keeps `secretKey` on the calling thread.
+ * A signer that keeps `secretKey` on the calling thread. It keeps a reference to those bytes:
+ * do not zero them while the signer is in use.
  *
  * @example
  * ```ts

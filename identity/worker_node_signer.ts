@@ -6,7 +6,11 @@
  *
  * @module
  */
-import type { NodeSigner, NodeSignerRequest } from "../protocol/node_signer.ts";
+import {
+  type NodeSigner,
+  NodeSignerError,
+  type NodeSignerRequest,
+} from "../protocol/node_signer.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./key_vault.ts";
 import type {
@@ -17,11 +21,7 @@ import type {
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
-/** The signer's worker failed, or the signer was closed. */
-export class NodeSignerError extends Error {
-  /** `"NodeSignerError"`: explicit so it survives bundling and worker messages. */
-  override name = "NodeSignerError";
-}
+export { NodeSignerError } from "../protocol/node_signer.ts";
 
 /** Options for {@linkcode openWorkerNodeSigner}. */
 export interface WorkerNodeSignerOptions {
@@ -120,7 +120,13 @@ export async function openWorkerNodeSigner(
     const id = nextId++;
     const waiter = Promise.withResolvers<unknown>();
     pending.set(id, waiter);
-    worker.postMessage({ t: "ask", id, request });
+    try {
+      worker.postMessage({ t: "ask", id, request });
+    } catch (err) {
+      // Not cloneable: never asked, so nothing will answer it (and `close` must not wait for it).
+      pending.delete(id);
+      return Promise.reject(err);
+    }
     return waiter.promise;
   };
   // Requests already asked are answered before the worker ends; later ones are refused.

@@ -12,7 +12,7 @@
 import { getEventHash, nip44, nip59, verifyEvent } from "nostr-tools";
 import { encode as encodeToon } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
-import type { NodeSigner } from "./node_signer.ts";
+import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
 
 /** Kind of a gift wrap. */
 export const GIFT_WRAP_KIND = 1059;
@@ -87,20 +87,22 @@ export async function unwrapGiftWrap(
   if (wrap.kind !== GIFT_WRAP_KIND) {
     throw new GiftWrapError("not-a-wrap", `kind ${wrap.kind} is not ${GIFT_WRAP_KIND}`);
   }
+  if (typeof wrap.content !== "string") {
+    throw new GiftWrapError("not-a-wrap", "its content is not a string");
+  }
   if (wrap.content.length > MAX_WRAP_CONTENT) {
     throw new GiftWrapError("too-large", `content over ${MAX_WRAP_CONTENT} characters`);
   }
-  if (!wrap.tags.some((t) => t[0] === "p" && t[1] === o.signer.pubkey)) {
+  const tags: unknown[] = Array.isArray(wrap.tags) ? wrap.tags : [];
+  if (!tags.some((t) => Array.isArray(t) && t[0] === "p" && t[1] === o.signer.pubkey)) {
     throw new GiftWrapError("not-for-me", "no p tag names this key");
   }
-  if (!verifyEvent(plainCopy(wrap))) {
-    throw new GiftWrapError("bad-signature", "the wrap's signature");
-  }
+  if (!verifies(wrap)) throw new GiftWrapError("bad-signature", "the wrap's signature");
   const seal = await openSealed(wrap, o.signer) as NostrEvent;
   if (typeof seal !== "object" || seal === null || seal.kind !== SEAL_KIND) {
     throw new GiftWrapError("undecryptable", `the wrap holds no kind ${SEAL_KIND} seal`);
   }
-  if (!verifyEvent(plainCopy(seal))) throw new GiftWrapError("bad-signature", "the seal's");
+  if (!verifies(seal)) throw new GiftWrapError("bad-signature", "the seal's");
   const rumor = await openSealed(seal, o.signer) as UnwrappedMessage["rumor"];
   if (typeof rumor === "object" && rumor !== null && rumor.pubkey !== seal.pubkey) {
     throw new GiftWrapError("forged-sender", "the rumor's author is not the seal's signer");
@@ -115,7 +117,17 @@ async function openSealed(outer: NostrEvent, signer: NodeSigner): Promise<unknow
     const key = await signer.conversationKey(outer.pubkey);
     return JSON.parse(nip44.v2.decrypt(outer.content, key));
   } catch (err) {
+    if (err instanceof NodeSignerError) throw err; // the node's trouble, not the sender's
     throw new GiftWrapError("undecryptable", (err as Error).message.slice(0, 200));
+  }
+}
+
+/** A signature check that says no, rather than throwing, for a malformed event. */
+function verifies(e: NostrEvent): boolean {
+  try {
+    return verifyEvent(plainCopy(e));
+  } catch {
+    return false;
   }
 }
 
@@ -131,10 +143,17 @@ function plainCopy(e: NostrEvent): NostrEvent {
 function checkRumor(rumor: UnwrappedMessage["rumor"]): void {
   const ok = typeof rumor === "object" && rumor !== null &&
     typeof rumor.content === "string" && Array.isArray(rumor.tags) &&
+    rumor.tags.every((t) => Array.isArray(t) && t.every((x) => typeof x === "string")) &&
     typeof rumor.kind === "number" && typeof rumor.created_at === "number" &&
     /^[0-9a-f]{64}$/.test(rumor.pubkey ?? "");
   if (!ok) throw new GiftWrapError("bad-rumor", "not an event");
-  if (rumor.id !== getEventHash(rumor)) {
+  let hash: string;
+  try {
+    hash = getEventHash(rumor);
+  } catch {
+    throw new GiftWrapError("bad-rumor", "its tags are not lists of strings");
+  }
+  if (rumor.id !== hash) {
     throw new GiftWrapError("bad-rumor", "its id is not the hash of its content");
   }
 }
@@ -182,7 +201,16 @@ export async function wrapDirectMessage(o: WrapDirectMessageOptions): Promise<No
     created_at: Math.round(Date.now() / 1000 - Math.random() * TWO_DAYS_S),
     tags: [],
   });
-  return nip59.createWrap(seal, o.recipient) as NostrEvent;
+  const wrap = nip59.createWrap(seal, o.recipient) as NostrEvent;
+  // Escaping can grow a short text past what a receiver reads (32K control characters make
+  // about 437K): never send what we would refuse ourselves.
+  if (wrap.content.length > MAX_WRAP_CONTENT) {
+    throw new GiftWrapError(
+      "too-large",
+      `the wrapped message is over ${MAX_WRAP_CONTENT} characters`,
+    );
+  }
+  return wrap;
 }
 
 const TWO_DAYS_S = 2 * 24 * 60 * 60;

@@ -13,7 +13,7 @@
  */
 import { nip44 } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
-import type { NodeSigner } from "./node_signer.ts";
+import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
 
 /** Kind of job feedback events. */
 export const JOB_FEEDBACK_KIND = 7000;
@@ -336,6 +336,7 @@ export async function decryptJobParams(
       ? await signer.nip04Decrypt(event.pubkey, event.content)
       : nip44.v2.decrypt(event.content, await signer.conversationKey(event.pubkey));
   } catch (err) {
+    if (err instanceof NodeSignerError) throw err; // the node's trouble, not the requester's
     throw new Nip90JobError(`cannot decrypt job params: ${(err as Error).message}`);
   }
   let tags: unknown;

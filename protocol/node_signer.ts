@@ -43,6 +43,16 @@ export interface NodeSigner extends Disposable {
   close(): void;
 }
 
+/**
+ * The signer cannot answer at all: its worker failed or it was closed. Not a verdict on the
+ * request: code that turns a failed decryption into a refusal of the peer's message must let this
+ * one through.
+ */
+export class NodeSignerError extends Error {
+  /** `"NodeSignerError"`: explicit so it survives bundling and worker messages. */
+  override name = "NodeSignerError";
+}
+
 /** One request a worker signer serves, as it crosses the worker boundary. */
 export type NodeSignerRequest =
   | { op: "signEvent"; template: EventTemplate }

@@ -18,7 +18,7 @@
  */
 import { nip44 } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
-import type { NodeSigner } from "./node_signer.ts";
+import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
 import { isIlpAddress } from "./peer_info.ts";
 
 /** SPSP request kind. */
@@ -262,6 +262,7 @@ async function decryptBody(
       ? await signer.nip04Decrypt(event.pubkey, event.content)
       : nip44.v2.decrypt(event.content, await signer.conversationKey(event.pubkey));
   } catch (err) {
+    if (err instanceof NodeSignerError) throw err; // the node's trouble, not the sender's
     throw new SpspMessageError(`cannot decrypt content: ${(err as Error).message}`);
   }
   let body: unknown;

@@ -167,10 +167,9 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     archive.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
     // Each role's key in its own signer worker with no permissions, as `turnpike` runs them.
     const open = options.openSigner ?? (() => openWorkerNodeSigner({ generate: true }));
-    const [townSigner, requesterSigner, providerSigner] = await Promise.all(
-      (["town", "requester", "provider"] as const).map((role) => open(role)),
-    );
-    signers.push(townSigner, requesterSigner, providerSigner);
+    // One after the other: each is in `signers` (closed in `finally`) as soon as it is open.
+    for (const role of ["town", "requester", "provider"] as const) signers.push(await open(role));
+    const [townSigner, requesterSigner, providerSigner] = signers;
     const onChain = options.chain !== false && await anvilInstalled(options.anvilBinary);
     if (options.chain !== false && !onChain) say(ANVIL_MISSING_LINE);
     // The chain is prepared while the town and the provider start: only the requester waits.

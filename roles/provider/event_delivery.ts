@@ -12,7 +12,7 @@
  * @module
  */
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { type NodeSigner, NodeSignerError } from "../../protocol/node_signer.ts";
 import {
   encodeMessageToon,
   GIFT_WRAP_KIND,
@@ -86,8 +86,10 @@ export class EventDelivery {
         sender = message.sender;
         rumorId = message.rumor.id;
       } catch (err) {
+        // The node's own signer failing is not the sender's fault: failed, not refused.
+        const status = err instanceof NodeSignerError ? "failed" : "refused";
         const reason = err instanceof GiftWrapError ? err.message : (err as Error).message;
-        return this.#end(event.id, { status: "refused", reason });
+        return this.#end(event.id, { status, reason });
       }
     }
     const over = this.#overBudget(sender);

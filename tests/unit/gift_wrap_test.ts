@@ -14,6 +14,7 @@ import {
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { NodeSignerError } from "../../protocol/node_signer.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 
 const me = generateSecretKey();
@@ -112,4 +113,30 @@ Deno.test("gift wrap fixtures: the recipient (fixture key 0) opens the valid one
   assertEquals(forged.reason, "forged-sender");
   const other = await assertRejects(() => unwrapGiftWrap(otherWrap, o), GiftWrapError);
   assertEquals(other.reason, "not-for-me");
+});
+
+Deno.test("gift wrap: malformed tags, a rumor with non-string tags, a closed signer, an oversized wrap", async () => {
+  const wrap = nip17.wrapEvent(alice, { publicKey: mePub }, "hi") as NostrEvent;
+  await refused({ ...wrap, tags: [null] } as unknown as NostrEvent, "not-for-me");
+  await refused({ ...wrap, content: 7 } as unknown as NostrEvent, "not-a-wrap");
+  const odd = nip59.createRumor({ kind: 14, content: "x", tags: [] }, alice);
+  await refused(wrapWith({ ...odd, tags: [[1]] }, alice), "bad-rumor");
+  // The node's own signer failing is its trouble, not a verdict on the sender's message.
+  const closed = localNodeSigner(me);
+  const failing = {
+    ...closed,
+    conversationKey: () => Promise.reject(new NodeSignerError("the signer is closed")),
+  };
+  await assertRejects(() => unwrapGiftWrap(wrap, { signer: failing }), NodeSignerError);
+  // Control characters are escaped six-fold in the sealed JSON: refused before it is sent.
+  const err = await assertRejects(
+    () =>
+      wrapDirectMessage({
+        signer: meSigner,
+        recipient: alicePub,
+        text: "\u0001".repeat(32 * 1024),
+      }),
+    GiftWrapError,
+  );
+  assertEquals(err.reason, "too-large");
 });
