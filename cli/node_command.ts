@@ -392,8 +392,10 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   await using _lock = await holdStateDir(resolved.stateDir, "node up");
   printNetworkLine(loaded.settings.network);
   // Closed when this function returns or throws, after the provider has stopped.
+  const keyLost = Promise.withResolvers<Error>();
   using signer = await loadNodeSigner({
     ...opts,
+    onFailure: keyLost.resolve,
     stateDir: resolved.stateDir,
     who: "the provider",
     missingSuggestion:
@@ -451,8 +453,10 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       if (k !== "event") console.log(`  ${k.padEnd(11)} ${v}`);
     }
   }
-  await stopped;
+  // A provider without its key can publish and bill nothing: it stops too.
+  const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
   await node.stop();
+  if (lost) throw new CliError(`the provider stopped: ${lost.message}`, { cause: lost });
   if (json) console.log(JSON.stringify({ event: "node-stopped" }));
   else console.log("provider stopped");
 }

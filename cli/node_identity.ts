@@ -24,6 +24,8 @@ export interface PassphraseFlags {
 
 /** Options for {@linkcode loadNodeSigner}. */
 export interface LoadNodeSignerOptions extends PassphraseFlags {
+  /** Told if the signer's worker fails while the command runs (see `openWorkerNodeSigner`). */
+  onFailure?: (error: Error) => void;
   /** State dir whose wallet is unlocked. */
   stateDir: string;
   /** Who is missing the identity, for the error ("the town", "the provider"...). */
@@ -46,7 +48,8 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
  * ```
  */
 export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<NodeSigner> {
-  if (options.generateKey) return await openWorkerNodeSigner({ generate: true });
+  const workerOptions = { onFailure: options.onFailure };
+  if (options.generateKey) return await openWorkerNodeSigner({ generate: true }, workerOptions);
   const path = walletFilePath(options.stateDir);
   try {
     const record = await readWalletFile(path);
@@ -56,7 +59,7 @@ export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<No
       nonInteractive: options.nonInteractive,
       prompt: "Wallet passphrase: ",
     });
-    return await openWorkerNodeSigner({ wallet: record, passphrase });
+    return await openWorkerNodeSigner({ wallet: record, passphrase }, workerOptions);
   } catch (err) {
     if (err instanceof WalletNotFoundError) {
       throw new CliError(`${options.who} has no identity`, {

@@ -202,8 +202,10 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await using _lock = await holdStateDir(config.stateDir, "town up");
   printNetworkLine(config.network);
   // Closed when this function returns or throws, after the town and its gates have stopped.
+  const keyLost = Promise.withResolvers<Error>();
   using signer = await loadNodeSigner({
     ...opts,
+    onFailure: keyLost.resolve,
     stateDir: config.stateDir,
     who: "the town",
     missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
@@ -254,9 +256,11 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     });
   }
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
-  await stopped;
+  // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
+  const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
   await node.stop();
   await gates.close();
+  if (lost) throw new CliError(`the town stopped: ${lost.message}`, { cause: lost });
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
   else console.log("town stopped");
 }

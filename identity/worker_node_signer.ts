@@ -34,6 +34,11 @@ export interface WorkerNodeSignerOptions {
   entry?: URL;
   /** Lines the worker reports about itself (`{ t: "log", line }` messages). */
   onLog?: (line: string) => void;
+  /**
+   * Told once if the worker fails after the signer is open (every request fails from then on):
+   * a node cannot work without its key, so a long-running command stops on it.
+   */
+  onFailure?: (error: NodeSignerError) => void;
 }
 
 // The errors getting a key can end in, revived as themselves so callers can catch them by class.
@@ -100,9 +105,13 @@ export async function openWorkerNodeSigner(
       }
     }
   };
+  let open = false;
   worker.onerror = (event) => {
     event.preventDefault();
-    fail(new NodeSignerError(`the signer's worker failed: ${event.message}`));
+    const error = new NodeSignerError(`the signer's worker failed: ${event.message}`);
+    const first = failure === undefined;
+    fail(error);
+    if (first && open) options.onFailure?.(error);
   };
   keyed.promise.catch(() => {}); // rejected with `loaded` when the worker cannot start
   await loaded.promise;
@@ -114,6 +123,7 @@ export async function openWorkerNodeSigner(
     worker.postMessage({ t: "key", source });
   }
   const { pubkey, evmAddress } = await keyed.promise;
+  open = true;
   let nextId = 0;
   const ask = (request: NodeSignerRequest): Promise<unknown> => {
     if (failure) return Promise.reject(failure);

@@ -152,3 +152,25 @@ Deno.test("openWorkerNodeSigner: a wallet is unlocked in the worker; a wrong pas
     WrongPassphraseError,
   );
 });
+
+Deno.test("openWorkerNodeSigner: a worker that dies is reported once, and every request fails after", async () => {
+  const failures: Error[] = [];
+  const failed = Promise.withResolvers<void>();
+  const signer = await openWorkerNodeSigner({ generate: true }, {
+    entry: new URL("../support/crashing_signer_worker.ts", import.meta.url),
+    onFailure: (err) => {
+      failures.push(err);
+      failed.resolve();
+    },
+  });
+  try {
+    // Answered or refused, depending on whether the crash (a later turn) comes first.
+    await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "crash" }).catch(() => {});
+    await failed.promise;
+    await assertRejects(() => signer.conversationKey(signer.pubkey), NodeSignerError, "failed");
+    assertEquals(failures.length, 1);
+    assert(failures[0] instanceof NodeSignerError);
+  } finally {
+    signer.close();
+  }
+});
