@@ -111,9 +111,14 @@ export class LinkReceiver {
 
   /** Listens on a new port (the sender was restarted); the old one is closed. */
   replacePort(port: MessagePort): void {
-    this.#port?.close();
+    this.#stopListening();
     this.#port = port;
     port.onmessage = (event: MessageEvent<LinkMessage>) => {
+      // A message of a replaced port can still be dispatched after `close()` (measured: Deno
+      // 2.9.6 delivered a dead sender's later messages after one in between was dropped). Taken,
+      // it would move `#last` past the dropped one, and the new port's copy of that one would
+      // then be refused as already seen: a batch lost. Only the current port is heard.
+      if (this.#port !== port) return;
       const message = event.data;
       // Already taken: a re-delivery after a restart upstream.
       if (message.seq <= this.#last) return;
@@ -124,7 +129,13 @@ export class LinkReceiver {
 
   /** Stops listening. */
   close(): void {
-    this.#port?.close();
+    this.#stopListening();
     this.#port = undefined;
+  }
+
+  #stopListening(): void {
+    if (this.#port === undefined) return;
+    this.#port.onmessage = null;
+    this.#port.close();
   }
 }

@@ -57,3 +57,27 @@ Deno.test("a new port gets every held message again and the receiver takes each 
   receiver.close();
   fresh.close();
 });
+
+Deno.test("a receiver hears only its current port: a replaced sender's late messages are not taken", async () => {
+  // The dead upstream worker's port: 0 and 1 arrive, then it is replaced; 2 and 3 were posted on
+  // it too. The restarted upstream sends 2 and 3 again on the new port, after a pause in which
+  // the old port's messages would have been dispatched if anything still listened to them.
+  const old = new MessageChannel();
+  const seqs: number[] = [];
+  const receiver = new LinkReceiver(old.port2, (m) => void seqs.push(m.seq));
+  old.port1.postMessage(batch(0));
+  old.port1.postMessage(batch(1));
+  await until(seqs, 2);
+  const fresh = new MessageChannel();
+  old.port1.postMessage(batch(2));
+  old.port1.postMessage(batch(3));
+  receiver.replacePort(fresh.port2);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(seqs, [0, 1]);
+  for (const seq of [2, 3, 4]) fresh.port1.postMessage(batch(seq));
+  await until(seqs, 5);
+  assertEquals(seqs, [0, 1, 2, 3, 4]);
+  receiver.close();
+  old.port1.close();
+  fresh.port1.close();
+});
