@@ -40,11 +40,11 @@ export async function answerSignerRequest(
     case "derivedSecret":
       return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
     case "signTypedData":
-      return await evmAccountOf(secretKey).signTypedData(request.typedData);
+      return await localEvmAccount(secretKey).signTypedData(request.typedData);
     case "signTransaction":
-      return await evmAccountOf(secretKey).signTransaction(request.transaction);
+      return await localEvmAccount(secretKey).signTransaction(request.transaction);
     case "signMessage":
-      return await evmAccountOf(secretKey).signMessage({ message: request.message });
+      return await localEvmAccount(secretKey).signMessage({ message: request.message });
   }
 }
 
@@ -60,10 +60,6 @@ const accounts = new WeakMap<Uint8Array, LocalAccount>();
  * ```
  */
 export function localEvmAccount(secretKey: Uint8Array): LocalAccount {
-  return evmAccountOf(secretKey);
-}
-
-function evmAccountOf(secretKey: Uint8Array): LocalAccount {
   let account = accounts.get(secretKey);
   if (account === undefined) {
     account = privateKeyToAccount(`0x${bytesToHex(secretKey)}`);
@@ -153,7 +149,7 @@ function strip(value: unknown): unknown {
 export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
   return signerFromRequests({
     pubkey: getPublicKey(secretKey),
-    evmAddress: evmAccountOf(secretKey).address,
+    evmAddress: localEvmAccount(secretKey).address,
     ask: (request) => answerSignerRequest(secretKey, request),
   });
 }

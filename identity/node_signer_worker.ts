@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { privateKeyToAddress } from "viem/accounts";
+import { generateSecretKey } from "nostr-tools";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./local_node_signer.ts";
+import { publicIdentity } from "./nip06_key.ts";
 import { unlockWallet } from "./wallet.ts";
 import type { WalletRecord } from "./wallet_file.ts";
 
@@ -79,11 +78,8 @@ scope.onmessage = async (event) => {
   if (message.t === "key") {
     try {
       secretKey = await keyOf(message.source);
-      scope.postMessage({
-        t: "keyed",
-        pubkey: getPublicKey(secretKey),
-        evmAddress: privateKeyToAddress(`0x${bytesToHex(secretKey)}`),
-      });
+      const { pubkey, evmAddress } = publicIdentity(secretKey);
+      scope.postMessage({ t: "keyed", pubkey, evmAddress });
     } catch (err) {
       scope.postMessage({ t: "key-failed", error: errorData(err) });
     }

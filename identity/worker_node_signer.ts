@@ -124,8 +124,14 @@ export async function openWorkerNodeSigner(
   }
   const { pubkey, evmAddress } = await keyed.promise;
   open = true;
+  // Requests already asked are answered before the worker ends; later ones are refused.
+  let closing = false;
+  const endIfIdle = () => {
+    if (closing && pending.size === 0) fail(new NodeSignerError("the signer is closed"));
+  };
   let nextId = 0;
   const ask = (request: NodeSignerRequest): Promise<unknown> => {
+    if (closing) return Promise.reject(new NodeSignerError("the signer is closed"));
     if (failure) return Promise.reject(failure);
     const id = nextId++;
     const waiter = Promise.withResolvers<unknown>();
@@ -137,20 +143,12 @@ export async function openWorkerNodeSigner(
       pending.delete(id);
       return Promise.reject(err);
     }
-    return waiter.promise;
-  };
-  // Requests already asked are answered before the worker ends; later ones are refused.
-  let closing = false;
-  const endIfIdle = () => {
-    if (closing && pending.size === 0) fail(new NodeSignerError("the signer is closed"));
+    return waiter.promise.finally(endIfIdle);
   };
   return signerFromRequests({
     pubkey,
     evmAddress,
-    ask: (request) => {
-      if (closing) return Promise.reject(new NodeSignerError("the signer is closed"));
-      return ask(request).finally(endIfIdle);
-    },
+    ask,
     close: () => {
       closing = true;
       endIfIdle();
