@@ -3,9 +3,9 @@
  * signed by the sender) and gift-wrapped (kind 1059, NIP-59, signed by a throwaway key, `p`-tagged
  * to the recipient). The crypto is nostr-tools'; the seal is made and opened through the node's
  * {@linkcode NodeSigner} (its key may live in a worker), the wrap with nostr-tools' throwaway key.
- * This module adds what a node facing strangers
- * needs around it: size limits, the recipient check before any decryption, the rumor's id checked
- * against its content, and one named error with a reason per way a wrap can be bad.
+ * This module adds what a node facing strangers needs around it: size limits, the recipient
+ * check before any decryption, the rumor's id checked against its content, and one named error
+ * with a reason per way a wrap can be bad.
  *
  * @module
  */
