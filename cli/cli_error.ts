@@ -21,6 +21,8 @@ export interface CliErrorOptions {
   code?: string;
   /** The command already printed its outcome as JSON (a job's result line): print no more. */
   printed?: boolean;
+  /** Figures an agent acts on (a price, a balance), as fields of the JSON error object. */
+  fields?: Record<string, unknown>;
   cause?: unknown;
 }
 
@@ -42,6 +44,7 @@ export class CliError extends Error {
   exitCode: ExitCodeValue;
   code?: string;
   printed: boolean;
+  fields?: Record<string, unknown>;
   constructor(message: string, options: CliErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.context = options.context;
@@ -49,6 +52,7 @@ export class CliError extends Error {
     this.exitCode = options.exitCode ?? ExitCode.Failure;
     this.code = options.code;
     this.printed = options.printed ?? false;
+    this.fields = options.fields;
   }
 }
 
@@ -66,6 +70,8 @@ export interface CliErrorJson {
   context?: string;
   suggestion?: string;
   exit: number;
+  /** Figures to act on ({@linkcode CliErrorOptions.fields}): `price`, `bid`... */
+  [field: string]: unknown;
 }
 
 /**
@@ -81,6 +87,8 @@ export function cliErrorJson(err: unknown): CliErrorJson {
   const exit = exitCodeOf(err);
   if (err instanceof CliError) {
     return {
+      // Figures first: the contract's own keys below always win.
+      ...err.fields,
       type: "error",
       code: err.code ?? CODE_OF_EXIT[exit] ?? "failed",
       message: err.message,

@@ -23,6 +23,7 @@ import { readLocalView } from "./dash_model.ts";
 import { dashFrame, type TownLink } from "./dash_view.ts";
 import { startDashLive } from "./dash_live.ts";
 import { runDashApp } from "./dash_app.ts";
+import { selfCommand } from "./self_command.ts";
 import { fetchNetworkSnapshot, type NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
 
 /** Flags of `turnpike dash`. */
@@ -43,21 +44,6 @@ const CANCEL_FLAGS = [
   ["townPubkey", "--town-pubkey"],
   ["passphraseFile", "--passphrase-file"],
 ] as const;
-
-/**
- * The command line that runs this same turnpike with `args`: `deno run -A <main> ...` under
- * Deno, the binary itself when compiled.
- *
- * @example
- * ```ts
- * const [cmd, ...rest] = selfCommand(["job", "list"]);
- * ```
- */
-export function selfCommand(args: string[]): string[] {
-  const exec = Deno.execPath();
-  const underDeno = /(^|\/)deno(\.exe)?$/.test(exec);
-  return underDeno ? [exec, "run", "-A", Deno.mainModule, ...args] : [exec, ...args];
-}
 
 async function cancelJob(stateDir: string, opts: DashFlags, id: string): Promise<string> {
   if (opts.passphraseFile === undefined) {

@@ -11,12 +11,12 @@ import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import {
   addRequesterConnectionOptions,
-  asCliError,
   loadRequesterConfig,
-  openRequester,
+  REQUESTER_CONNECTION_OPTIONS,
   type RequesterCliOptions,
 } from "./job_command.ts";
-import { networkField } from "./network_line.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
+import { callNode, ensureProfileNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";
 
 interface DmSendOptions extends RequesterCliOptions {
@@ -95,13 +95,20 @@ async function send(recipientText: string, opts: DmSendOptions, cmd: Command): P
   if (opts.replyTo !== undefined && !/^[0-9a-f]{64}$/.test(opts.replyTo)) {
     throw new CliError("--reply-to is not an event id (64 hex)", { exitCode: ExitCode.Usage });
   }
+  const reply = opts.replyTo === undefined ? {} : { replyTo: opts.replyTo };
   const config = await loadRequesterConfig(opts, cmd);
-  const req = await openRequester(opts, cmd, { config, resume: false });
-  try {
-    const id = await req.sendDirectMessage({ recipient, text, replyTo: opts.replyTo })
-      .catch((err) => {
-        throw asCliError(err);
-      });
+  printNetworkLine(config.network);
+  await ensureProfileNode({
+    ...opts,
+    config,
+    cmd,
+    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
+  });
+  let id = "";
+  for await (const line of callNode(config.stateDir, { op: "dm", recipient, text, ...reply })) {
+    if (line.type === "sent") id = String(line.id);
+  }
+  {
     if (opts.output === "json") {
       console.log(JSON.stringify({
         type: "dm",
@@ -110,7 +117,5 @@ async function send(recipientText: string, opts: DmSendOptions, cmd: Command): P
         network: networkField(config.network),
       }));
     } else console.log(`dm ${id} sent to ${nip19.npubEncode(recipient)}`);
-  } finally {
-    await req.close();
   }
 }

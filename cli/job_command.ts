@@ -32,7 +32,13 @@ import {
 } from "../roles/requester/provider_directory.ts";
 import { precheckJob } from "../roles/requester/job_precheck.ts";
 import { type NetworkField, networkField, printNetworkLine } from "./network_line.ts";
-import { JOB_STATUSES, type JobStatus, type RequesterJobRecord } from "../state/job_record.ts";
+import {
+  JOB_STATUSES,
+  type JobStatus,
+  type RequesterJobRecord,
+  TERMINAL_JOB_STATUSES,
+} from "../state/job_record.ts";
+import { callNode, ensureProfileNode } from "./profile_node.ts";
 import {
   checkPubkey,
   checkSkill,
@@ -66,7 +72,7 @@ import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
 import { ChannelSenderError } from "../roles/channel_sender.ts";
 import { BlobPublishError } from "../roles/blob_publisher.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
-import { blobOutputsOf, type JobBlobInput, type JobBlobOutput } from "../protocol/job_blobs.ts";
+import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 
@@ -112,6 +118,30 @@ const REQUESTER_SETTING_FLAGS = [
 ] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * The requester connection options' attribute names, handed on to a profile node a command
+ * starts (`profile_node.ts`).
+ */
+export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = [
+  "relayUrl",
+  "connectorBtpUrl",
+  "btpToken",
+  "townPubkey",
+  "townAddress",
+  "pricePerByte",
+  "priceCeiling",
+  "acceptPrice",
+  "alertWebhook",
+  "skillsDir",
+  "maxPerJob",
+  "providerDailyCap",
+  "dailyCap",
+  "allowProvider",
+  "allowInsecure",
+  "channel",
+  "channelPrepay",
+];
 /**
  * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
  * so anything larger goes as a blob.
@@ -221,17 +251,16 @@ export function registerJobCommand(program: Command): void {
     job.command("cancel <id>").description("cancel a job (kind 5 deletion; payments stop)"),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
     const opts = cmd.optsWithGlobals<RequesterCliOptions>();
-    const req = await openRequester(opts, cmd, { resume: false });
-    try {
-      const record = await req.cancel(resolveJobId(req.repo, id)).catch((err) => {
-        if (err instanceof RequesterJobError) {
-          throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
-        }
-        throw asCliError(err);
-      });
-      printRecord(record, opts.output);
-    } finally {
-      await req.close();
+    const config = await loadRequesterConfig(opts, cmd);
+    const full = await withRepo(config.stateDir, (repo) => Promise.resolve(resolveJobId(repo, id)));
+    await ensureProfileNode({
+      ...opts,
+      config,
+      cmd,
+      connectionOptions: REQUESTER_CONNECTION_OPTIONS,
+    });
+    for await (const line of callNode(config.stateDir, { op: "cancel", id: full })) {
+      if (line.type === "record") printRecord(line.record as RequesterJobRecord, opts.output);
     }
   });
 }
@@ -314,6 +343,9 @@ export async function openRequester(
  * ```
  */
 export function asCliError(err: unknown): unknown {
+  if (err instanceof RequesterJobError) {
+    return new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+  }
   if (err instanceof TownRejectedError) {
     return new CliError(err.message, {
       context: `ILP ${err.code}`,
@@ -334,6 +366,7 @@ export function asCliError(err: unknown): unknown {
     return new CliError(err.message, {
       context: "price_ceiling",
       code: "price-above-ceiling",
+      fields: { pricePerByte: String(err.price), priceCeiling: String(err.ceiling) },
       suggestion: "pass --accept-price to pay it, or raise --price-ceiling / price_ceiling",
       cause: err,
     });
@@ -352,6 +385,15 @@ export function asCliError(err: unknown): unknown {
       context: "[channels] auto",
       code: "channel",
       suggestion: err.suggestion,
+      cause: err,
+    });
+  }
+  if (err instanceof BlobPublishError) {
+    return new CliError(err.message, { suggestion: err.suggestion, cause: err });
+  }
+  if (err instanceof BlossomError) {
+    return new CliError(`cannot upload a blob input: ${err.message}`, {
+      context: "the town's blob store",
       cause: err,
     });
   }
@@ -442,45 +484,6 @@ async function dirUpload(dir: string): Promise<PendingUpload> {
   return { path, temporary: true };
 }
 
-/** Publishes the pending uploads (paid blobs) and returns them as blob inputs. */
-async function publishUploads(
-  req: Requester,
-  uploads: readonly PendingUpload[],
-  quiet: boolean,
-): Promise<JobBlobInput[]> {
-  const blobs: JobBlobInput[] = [];
-  try {
-    for (const u of uploads) {
-      const name = u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1);
-      const published = await req.publishBlob(
-        u.path,
-        transferProgressPrinter({ label: `upload ${name}`, quiet }),
-      ).catch((err) => {
-        if (err instanceof BlobPublishError) {
-          throw new CliError(err.message, { suggestion: err.suggestion, cause: err });
-        }
-        if (err instanceof BlossomError) {
-          throw new CliError(`cannot upload ${name}: ${err.message}`, {
-            context: "the town's blob store",
-            cause: err,
-          });
-        }
-        throw err;
-      });
-      if (!quiet) {
-        console.error(
-          `  ${name}: ${published.size} bytes as blob ${published.sha256.slice(0, 12)}, ` +
-            (published.paid === 0n ? "stored already (free)" : `paid ${published.paid}`),
-        );
-      }
-      blobs.push({ url: published.url, sha256: published.sha256 });
-    }
-  } finally {
-    for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
-  }
-  return blobs;
-}
-
 function parseInput(text: string): JobInput {
   const colon = text.indexOf(":");
   const type = text.slice(0, colon) as JobInputType;
@@ -528,39 +531,65 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   printNetworkLine(config.network);
   const directory = await readDirectory(config.relayUrl);
   const { spec, uploads } = await buildSpec(kindText, opts, directory ?? []);
-  if (!opts.force) {
-    try {
-      precheck(directory, spec);
-    } catch (err) {
-      for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
-      throw err;
-    }
-  }
   const network = networkField(config.network);
-  const req = await openRequester(opts, cmd, {
-    config,
-    networkShown: true,
-    onProgress: opts.wait ? progressPrinter(json) : undefined,
-  });
   try {
-    let record: RequesterJobRecord;
-    try {
-      spec.blobs = await publishUploads(req, uploads, json);
-      record = await req.submit(spec);
-    } catch (err) {
-      throw asCliError(err);
+    precheck(directory, spec, opts.force === true);
+    await ensureProfileNode({
+      ...opts,
+      config,
+      cmd,
+      connectionOptions: REQUESTER_CONNECTION_OPTIONS,
+    });
+    const progress = progressPrinter(json);
+    const transfers = new Map<string, ReturnType<typeof transferProgressPrinter>>();
+    const request = {
+      op: "submit" as const,
+      spec,
+      uploads: uploads.map((u) => ({
+        path: absolutePath(u.path),
+        name: u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1),
+      })),
+      wait: opts.wait === true,
+      priceCeiling: config.priceCeiling,
+      acceptPrice: config.acceptPrice,
+    };
+    for await (const line of callNode(config.stateDir, request)) {
+      if (line.type === "log") console.error(line.line);
+      else if (line.type === "transfer") {
+        const name = String(line.name);
+        if (!transfers.has(name)) {
+          transfers.set(name, transferProgressPrinter({ label: `upload ${name}`, quiet: json }));
+        }
+        transfers.get(name)?.(Number(line.done), Number(line.total));
+      } else if (line.type === "upload" && !json) {
+        const paid = line.paid as bigint;
+        console.error(
+          `  ${line.name}: ${line.size} bytes as blob ${String(line.sha256).slice(0, 12)}, ` +
+            (paid === 0n ? "stored already (free)" : `paid ${paid}`),
+        );
+      } else if (line.type === "record") {
+        const record = line.record as RequesterJobRecord;
+        if (!opts.wait) {
+          // The job's id is this command's output; the profile's node follows and pays it.
+          if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
+          else console.log(`job ${record.id} ${record.status}`);
+        } else if (!json) console.error(`job ${record.id} ${record.status}`);
+      } else if (line.type === "progress") progress(line.progress as JobProgress);
+      else if (line.type === "chain") {
+        await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
+          json,
+          network,
+          links: 1 + spec.then.length,
+        });
+      }
     }
-    if (!opts.wait) {
-      // The job's id is this command's output.
-      if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
-      else console.log(`job ${record.id} ${record.status}`);
-      return;
-    }
-    if (!json) console.error(`job ${record.id} ${record.status}`);
-    await follow(req, record.id, { json, network, links: 1 + spec.then.length });
   } finally {
-    await req.close();
+    for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
   }
+}
+
+function absolutePath(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /** The town's providers, or undefined (with a warning) when they cannot be read. */
@@ -573,17 +602,25 @@ async function readDirectory(relayUrl: string): Promise<ProviderListing[] | unde
   }
 }
 
-/** Refuses a job nobody online would take at its bid (see roles/requester/job_precheck.ts). */
-function precheck(directory: readonly ProviderListing[] | undefined, spec: JobSpec): void {
+/**
+ * Refuses a job nobody would take (see roles/requester/job_precheck.ts). `--force` posts it
+ * when no provider is online (one may come), never when every provider's price is above the
+ * bid: providers drop such a request, so it could only time out.
+ */
+function precheck(
+  directory: readonly ProviderListing[] | undefined,
+  spec: JobSpec,
+  force: boolean,
+): void {
   if (directory === undefined) return;
   const check = precheckJob(directory, spec);
-  if (!check.ok) {
-    throw new CliError(check.message, {
-      code: check.code,
-      suggestion: check.suggestion,
-      exitCode: ExitCode.Failure,
-    });
-  }
+  if (check.ok || (force && check.code !== "bid-below-price")) return;
+  throw new CliError(check.message, {
+    code: check.code,
+    suggestion: check.suggestion,
+    exitCode: ExitCode.Failure,
+    fields: check.fields,
+  });
 }
 
 /** Progress lines: NDJSON on stdout in json mode, else human lines on stderr. */
@@ -595,30 +632,25 @@ function progressPrinter(json: boolean): (p: JobProgress) => void {
 }
 
 /**
- * Follows a job (and its chain) to its end and prints the outcome: the result report (json) or
- * the result's content (text, on stdout; the chain's lines on stderr). A job that did not end
- * `done` fails the command after its outcome is printed.
+ * Prints a chain's outcome: the result report (json) or the result's content (text, on stdout;
+ * the chain's lines on stderr). A job that did not end `done` fails the command after its
+ * outcome is printed.
  */
-async function follow(
-  req: Requester,
-  id: string,
+async function printOutcome(
+  stateDir: string,
+  chain: RequesterJobRecord[],
   o: { json: boolean; network: NetworkField; links?: number },
 ): Promise<void> {
-  const chain = await req.waitForChain(id);
   const last = chain[chain.length - 1];
   if (o.json) {
-    await req.payments.flush();
-    const report = await buildResultReport({
-      stateDir: req.stateDir,
-      chain,
-      payments: req.payments.entries(),
-    });
+    const payments = await openPaymentLog({ stateDir });
+    const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
     console.log(JSON.stringify({ ...report, network: o.network }));
   } else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
     }
-    const result = await readStoredResult(req.stateDir, last.id);
+    const result = await readStoredResult(stateDir, last.id);
     if (result !== undefined) console.log(result.content);
   }
   if (last.status !== "done" || chain.length < (o.links ?? 1)) {
@@ -635,17 +667,32 @@ async function follow(
   }
 }
 
+/**
+ * `job wait`: a job that has ended (and ends its chain) is read from its record, with no node
+ * and no passphrase; else the profile's node follows it and this command prints its lines.
+ */
 async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
   const json = opts.output === "json";
   const config = await loadRequesterConfig(opts, cmd);
-  const id = await withRepo(config.stateDir, (repo) => Promise.resolve(resolveJobId(repo, idText)));
-  const req = await openRequester(opts, cmd, { config, onProgress: progressPrinter(json) });
-  try {
-    const record = await req.repo.read(id);
-    if (!json) console.error(`job ${id} ${record?.status}`);
-    await follow(req, id, { json, network: networkField(config.network) });
-  } finally {
-    await req.close();
+  const network = networkField(config.network);
+  const record = await withRepo(config.stateDir, (repo) => readJob(repo, idText));
+  if (TERMINAL_JOB_STATUSES.includes(record.status) && record.chain?.next === undefined) {
+    return await printOutcome(config.stateDir, [record], { json, network });
+  }
+  await ensureProfileNode({
+    ...opts,
+    config,
+    cmd,
+    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
+  });
+  const progress = progressPrinter(json);
+  for await (const line of callNode(config.stateDir, { op: "wait", id: record.id })) {
+    if (line.type === "record" && !json) {
+      console.error(`job ${record.id} ${(line.record as RequesterJobRecord | null)?.status}`);
+    } else if (line.type === "progress") progress(line.progress as JobProgress);
+    else if (line.type === "chain") {
+      await printOutcome(config.stateDir, line.records as RequesterJobRecord[], { json, network });
+    }
   }
 }
 

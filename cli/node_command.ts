@@ -45,6 +45,8 @@ import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
+import { nodeHello, stopProfileNode } from "./profile_node.ts";
+import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings, roleSettingPicker } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
@@ -172,6 +174,30 @@ export function registerNodeCommand(program: Command): void {
     .description("what the provider of this state dir is doing")
     .action(async (_opts: unknown, cmd: Command) => {
       await nodeStatus(cmd.optsWithGlobals<NodeOptions>(), cmd);
+    });
+  node.command("stop")
+    .description(
+      "stop the profile's node (the background requester node, or a `node up`); jobs in " +
+        "flight resume at its next start",
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<NodeOptions>();
+      const stateDir = await existingStateDir(opts, cmd);
+      const hello = await nodeHello(stateDir);
+      const stopped = await stopProfileNode(stateDir);
+      const line = {
+        type: "node",
+        stopped,
+        pid: hello?.pid,
+        activeJobs: hello?.activeJobs,
+      };
+      if (opts.output === "json") console.log(JSON.stringify(line));
+      else if (!stopped) console.log("no node running");
+      else {
+        console.log(
+          `node stopped${hello ? ` (pid ${hello.pid}, ${hello.activeJobs} job(s) in flight)` : ""}`,
+        );
+      }
     });
 }
 
@@ -464,6 +490,23 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
 async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   const loaded = await loadNodeSettings(opts, cmd);
   const stateDir = loaded.settings.stateDir;
+  // A requester profile's node (docs/ARCHITECTURE.md "The profile's node") answers on its
+  // socket; a provider's writes its status file.
+  const hello = await nodeHello(stateDir);
+  if (hello !== undefined) {
+    const { type: _t, settings: _s, ...node } = hello;
+    if (opts.output === "json") console.log(JSON.stringify({ type: "node", node }));
+    else {
+      console.log(
+        `requester node running (pid ${hello.pid}${hello.background ? ", background" : ""})`,
+      );
+      console.log(`  pubkey      ${hello.pubkey}`);
+      console.log(`  jobs        ${hello.activeJobs} in flight`);
+      console.log(`  commands    ${Math.max(0, hello.clients - 1)} connected besides this one`);
+      console.log(`  started     ${hello.startedAt}`);
+    }
+    return;
+  }
   let status;
   try {
     status = await readProviderStatus(stateDir);

@@ -1,21 +1,31 @@
 /**
- * `turnpike requester`: a long-running requester. It resumes the profile's in-flight jobs
- * (re-subscribes from their last seen time, pays nothing twice, runs no callback twice,
- * continues chains) and follows them until Ctrl-C / SIGTERM. Jobs are posted with
- * `turnpike job submit` (from this process's state dir). One long-running role per state dir:
- * a second one on it exits 1 naming the first's pid (`state/state_dir_lock.ts`).
+ * `turnpike requester`: the profile's node in the foreground (docs/ARCHITECTURE.md "The
+ * profile's node"). It resumes the profile's in-flight jobs (re-subscribes from their last seen
+ * time, pays nothing twice, runs no callback twice, continues chains), follows and pays them,
+ * and serves the profile's commands (`job submit|wait|cancel`, `dm send`) on
+ * `<state dir>/node.sock` until Ctrl-C / SIGTERM / `turnpike node stop`. One node per state
+ * dir: a second one exits 1 naming the first's pid (`state/state_dir_lock.ts`).
+ *
+ * `--background` is how a command starts the node when none runs (`profile_node.ts`): the
+ * passphrase comes on stdin, SIGINT and SIGHUP are ignored, and it stops by itself after
+ * `node_idle_timeout` seconds with nothing in flight and no command connected.
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
+import { cliErrorJson } from "./cli_error.ts";
 import {
   addRequesterConnectionOptions,
+  asCliError,
   loadRequesterConfig,
   openRequester,
   type RequesterCliOptions,
 } from "./job_command.ts";
+import { nodeSettings } from "./profile_node.ts";
+import { checkTownPrice } from "../roles/requester/town_link.ts";
+import { type NodeServer, serveNode } from "../roles/requester/node_server.ts";
 
 /**
  * Registers `turnpike requester`.
@@ -29,33 +39,86 @@ import {
 export function registerRequesterCommand(program: Command): void {
   addRequesterConnectionOptions(
     program.command("requester").description(
-      "run a requester: resume and follow in-flight jobs (Ctrl-C stops it)",
+      "run the profile's node in the foreground: follow and pay its jobs, serve its commands " +
+        "(Ctrl-C stops it)",
     ),
-  ).action(async (_o: unknown, cmd: Command) => {
-    const opts = cmd.optsWithGlobals<RequesterCliOptions>();
-    const json = opts.output === "json";
-    // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
-    const stopped = stopSignal();
-    const config = await loadRequesterConfig(opts, cmd);
-    // Before the passphrase prompt and the first write; held until the requester has closed.
-    // `job submit` and the other short-lived commands do not take it and keep working.
-    await using _lock = await holdStateDir(config.stateDir, "requester");
-    const req = await openRequester(opts, cmd, {
-      config,
-      onProgress: (p) =>
+  ).addOption(new Option("--background", "started by a command: stop when idle").hideHelp())
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<RequesterCliOptions & { background?: boolean }>();
+      const background = opts.background === true;
+      const json = opts.output === "json";
+      // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too. In the
+      // background only SIGTERM stops it: a Ctrl-C meant for the command that started it, or a
+      // closed terminal, must not end the jobs it follows.
+      const stopped = background ? ignoreTerminalSignals() : stopSignal();
+      const config = await loadRequesterConfig(opts, cmd);
+      // Before the passphrase prompt and the first write; held until the node has closed.
+      await using _lock = await holdStateDir(config.stateDir, "requester");
+      let server: NodeServer | undefined;
+      const req = await openRequester(opts, cmd, {
+        config,
+        onProgress: (p) => {
+          server?.publish(p);
+          console.log(
+            json
+              ? JSON.stringify(p)
+              : `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
+          );
+        },
+      });
+      const stop = Promise.withResolvers<string>();
+      try {
+        server = await serveNode({
+          requester: req,
+          stateDir: config.stateDir,
+          settings: nodeSettings(config),
+          background,
+          idleMs: config.nodeIdleTimeoutS * 1000,
+          describeError: (err) => cliErrorJson(asCliError(err)),
+          checkSubmit: (request) => {
+            const warnings: string[] = [];
+            checkTownPrice(req.town.pricePerByte, {
+              priceCeiling: request.priceCeiling ?? config.priceCeiling,
+              acceptPrice: request.acceptPrice ?? config.acceptPrice,
+              alert: (kind, message, details) => req.raiseAlert(kind, message, details),
+              warn: (line) => warnings.push(line),
+            });
+            return warnings;
+          },
+          onStop: (reason) => stop.resolve(reason),
+        });
+        const line = {
+          event: "requester-up",
+          pubkey: req.pubkey,
+          following: req.activeJobs,
+          pid: Deno.pid,
+          socket: `${config.stateDir}/node.sock`,
+        };
         console.log(
           json
-            ? JSON.stringify(p)
-            : `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
-        ),
+            ? JSON.stringify(line)
+            : `requester up: ${req.pubkey}, following ${req.activeJobs} ` +
+              `job(s), serving the profile's commands (pid ${Deno.pid})`,
+        );
+        const why = await Promise.race([stopped, stop.promise]);
+        console.error(`requester: stopping (${why})`);
+      } finally {
+        await server?.close();
+        await req.close();
+      }
     });
-    const line = { event: "requester-up", pubkey: req.pubkey, following: req.activeJobs };
-    console.log(
-      json
-        ? JSON.stringify(line)
-        : `requester up: ${req.pubkey}, following ${req.activeJobs} job(s)`,
-    );
-    await stopped;
-    await req.close();
+}
+
+/** SIGINT and SIGHUP ignored (listened to, nothing done); resolves on SIGTERM. */
+function ignoreTerminalSignals(): Promise<string> {
+  const ignore = () => {};
+  Deno.addSignalListener("SIGINT", ignore);
+  Deno.addSignalListener("SIGHUP", ignore);
+  return new Promise((resolve) => {
+    const onTerm = () => {
+      Deno.removeSignalListener("SIGTERM", onTerm);
+      resolve("SIGTERM");
+    };
+    Deno.addSignalListener("SIGTERM", onTerm);
   });
 }

@@ -99,6 +99,18 @@ export class PaymentDesk {
     return this.#invoices.asset;
   }
 
+  /**
+   * Unpaid jobs of one requester (holding a slot of the unpaid pool).
+   *
+   * @example
+   * ```ts
+   * const open = desk.unpaidOf(pubkey);
+   * ```
+   */
+  unpaidOf(requester: string): number {
+    return this.#unpaid.countOf(requester);
+  }
+
   /** Invoices open now. */
   get openInvoices(): number {
     return this.#invoices.size;

@@ -92,6 +92,11 @@ import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import { type ProviderStatus, writeProviderStatus } from "./provider_status.ts";
 
+/** Requests parked per requester waiting for its room (see `ProviderNode` #park). */
+const MAX_PARKED_PER_REQUESTER = 64;
+/** Requests parked in all. */
+const MAX_PARKED = 1024;
+
 /** Options for {@linkcode startProviderNode}. */
 export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions {
   stateDir: string;
@@ -271,6 +276,10 @@ class Provider implements ProviderNode {
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #intervals: ReturnType<typeof setInterval>[] = [];
   #dropped = new Map<string, true>();
+  /** Requests waiting for their requester's room here, per requester (see #park). */
+  #parked = new Map<string, { event: NostrEvent; toon: string }[]>();
+  #parkedIds = new Set<string>();
+  #waking = false;
   #notices!: DropNotices;
   #delivery?: EventDelivery;
   #deliveryAbort = new AbortController();
@@ -785,14 +794,17 @@ class Provider implements ProviderNode {
       maxAgeSec: this.#o.maxAgeSec ?? 600,
       providerPubkey: this.pubkey,
       price: quote?.amount,
-      seen: (id) => this.store.has(id) || this.#dropped.has(id),
+      seen: (id) => this.store.has(id) || this.#dropped.has(id) || this.#parkedIds.has(id),
       cancelled: (id, author) => this.#cancelledEarly.get(id) === author,
       inFlight: this.#paidInFlight(),
       inFlightOf: (p) => this.#paidInFlight(p),
       maxInFlight: this.#o.maxInFlight ?? 32,
       maxInFlightPerRequester: this.#o.maxInFlightPerRequester ?? 8,
     });
-    if (!decision.admit) return this.#drop(event, decision.reason, decision.detail);
+    if (!decision.admit) {
+      if (decision.reason === "over-requester-capacity" && this.#park(event, toon)) return;
+      return this.#drop(event, decision.reason, decision.detail);
+    }
     const record: ProviderJobRecord = {
       id: event.id,
       kind: event.kind,
@@ -816,7 +828,9 @@ class Provider implements ProviderNode {
     const desk = this.#desk!;
     if (quote!.amount > 0n) {
       const slot = desk.reserve(record);
-      if (!slot.ok) return this.#drop(event, slot.reason, slot.detail);
+      if (!slot.ok) {
+        return this.#park(event, toon) ? undefined : this.#drop(event, slot.reason, slot.detail);
+      }
     }
     // Persisted before anything else happens. The invoice is made first, in memory only
     // (nothing leaves this process before the record is on disk), so admission and billing
@@ -1256,6 +1270,46 @@ class Provider implements ProviderNode {
 
   #markStatus(): void {
     this.#statusDirty = true;
+    this.#wakeParked();
+  }
+
+  /**
+   * Parks a request refused only because its requester has as many jobs here as it may have at
+   * once (unpaid invoices or paid jobs running): it is admitted when one of them moves on, so a
+   * requester that hands out many jobs at once gets them all done instead of timing out on all
+   * but the first few. Bounded per requester and in all; past that it is dropped as before.
+   */
+  #park(event: NostrEvent, toon: string): boolean {
+    const queue = this.#parked.get(event.pubkey) ?? [];
+    if (queue.length >= MAX_PARKED_PER_REQUESTER || this.#parkedIds.size >= MAX_PARKED) {
+      return false;
+    }
+    queue.push({ event, toon });
+    this.#parked.set(event.pubkey, queue);
+    this.#parkedIds.add(event.id);
+    return true;
+  }
+
+  /** Admits parked requests whose requester has room again (see {@linkcode #park}). */
+  #wakeParked(): void {
+    if (this.#parkedIds.size === 0 || this.#waking || this.#stopped || !this.#desk) return;
+    this.#waking = true;
+    queueMicrotask(() => {
+      this.#waking = false;
+      const maxUnpaid = this.#o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER;
+      const maxPaid = this.#o.maxInFlightPerRequester ?? 8;
+      for (const [requester, queue] of this.#parked) {
+        const room = Math.min(
+          maxUnpaid - this.#desk!.unpaidOf(requester),
+          maxPaid - this.#paidInFlight(requester),
+        );
+        for (const { event, toon } of queue.splice(0, Math.max(0, room))) {
+          this.#parkedIds.delete(event.id);
+          this.#track(this.#onRequest(event, toon));
+        }
+        if (queue.length === 0) this.#parked.delete(requester);
+      }
+    });
   }
 
   async #flushStatus(): Promise<void> {

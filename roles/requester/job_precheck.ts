@@ -13,7 +13,14 @@ import { type KindOffer, offersFor, type ProviderListing } from "./provider_dire
 /** What the check found. */
 export type PrecheckOutcome =
   | { ok: true; offers: KindOffer[] }
-  | { ok: false; code: "no-provider" | "bid-below-price"; message: string; suggestion: string };
+  | {
+    ok: false;
+    code: "no-provider" | "bid-below-price";
+    message: string;
+    suggestion: string;
+    /** Figures to act on: `price` (the cheapest online), `bid`, `provider`, `skill`. */
+    fields: Record<string, string>;
+  };
 
 /** Options for {@linkcode precheckJob}. */
 export interface PrecheckOptions {
@@ -54,6 +61,7 @@ export function precheckJob(
           offline.map((p) => `${p.name} (${p.pubkey.slice(0, 12)})`).join(", ")
         } serve it but are offline; `
         : "") + "`turnpike providers` lists who serves what; --force posts the job anyway",
+      fields: { kind: String(o.kind), offline: String(offline.length) },
     };
   }
   const cheapest = offers[0];
@@ -64,7 +72,14 @@ export function precheckJob(
       message: `the bid ${o.bid} is below every online provider's price for ${what}`,
       suggestion:
         `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
-        `with ${cheapest.skill.name} from ${cheapest.price}: raise --bid, or --force`,
+        `with ${cheapest.skill.name} from ${cheapest.price}: raise --bid to at least that`,
+      fields: {
+        kind: String(o.kind),
+        bid: String(o.bid),
+        price: String(cheapest.price),
+        provider: cheapest.provider.pubkey,
+        skill: cheapest.skill.name,
+      },
     };
   }
   return { ok: true, offers };

@@ -16,6 +16,7 @@
  * | channel               | TURNPIKE_CHANNEL            | --channel            |
  * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
  * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
+ * | node_idle_timeout     | TURNPIKE_NODE_IDLE_TIMEOUT  | (none)               |
  * | (none)                | (none)                      | --accept-price       |
  *
  * Without a channel named, `[channels] auto = true` (config/channel_policy.ts) uses the open
@@ -78,6 +79,11 @@ export interface RequesterConfig extends RequesterTownSettings {
   priceCeiling: bigint;
   skillsDir: string;
   spendPolicy: SpendPolicy;
+  /**
+   * Seconds a background node (docs/ARCHITECTURE.md "The profile's node") waits with no job in
+   * flight and no command connected before it stops. Default 300.
+   */
+  nodeIdleTimeoutS: number;
 }
 
 /** The configuration is incomplete or invalid. */
@@ -129,9 +135,17 @@ export function resolveRequesterConfig(
       `channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`,
     );
   }
+  const idle = pick(undefined, "TURNPIKE_NODE_IDLE_TIMEOUT", "node_idle_timeout") ?? "300";
+  const nodeIdleTimeoutS = Number(idle);
+  if (!Number.isFinite(nodeIdleTimeoutS) || nodeIdleTimeoutS < 0 || nodeIdleTimeoutS > 604_800) {
+    throw new RequesterConfigError(
+      `node_idle_timeout ${JSON.stringify(idle)} is not 0-604800 seconds`,
+    );
+  }
   return {
     stateDir: s.stateDir,
     network: s.network,
+    nodeIdleTimeoutS,
     relayUrl: s.relayUrl,
     btpUrl: s.connectorBtpUrl,
     btpToken: s.btpToken ?? "",

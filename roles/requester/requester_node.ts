@@ -69,7 +69,7 @@ import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
-import { createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
+import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 
 /** Options for {@linkcode startRequester}. */
 export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions {
@@ -136,6 +136,8 @@ export class Requester {
   #alerts?: NodeAlerts;
   #callbacks: CallbackRunner;
   #sidecars = new Map<string, JobSidecar>();
+  /** Ids being created by a `submit` (see there). */
+  #claimed = new Set<string>();
   #active = new Set<string>();
   #nextOf = new Map<string, string>();
   #queues = new Map<string, Promise<unknown>>();
@@ -238,6 +240,30 @@ export class Requester {
     return this.#link!;
   }
 
+  /**
+   * The job before `id` in its chain (`--then`), if any.
+   *
+   * @example
+   * ```ts
+   * const prev = requester.previousInChain(id);
+   * ```
+   */
+  previousInChain(id: string): string | undefined {
+    return this.#sidecars.get(id)?.prev;
+  }
+
+  /**
+   * Raises an alert through the node's alert channels (stderr, `node status`, the webhook).
+   *
+   * @example
+   * ```ts
+   * requester.raiseAlert("price-above-ceiling", "the town's price is above 5", { price: "10" });
+   * ```
+   */
+  raiseAlert(kind: AlertKind, message: string, details?: Record<string, string>): void {
+    this.#alerts?.raise(kind, message, details);
+  }
+
   /** Ids of the jobs being followed. */
   get activeJobs(): number {
     return this.#active.size;
@@ -253,13 +279,22 @@ export class Requester {
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
-  async submit(spec: JobSpec, options: { prev?: string } = {}): Promise<RequesterJobRecord> {
+  async submit(
+    spec: JobSpec,
+    options: { prev?: string; onCreated?: (id: string) => void } = {},
+  ): Promise<RequesterJobRecord> {
     let event = await this.#sign(spec, 0);
-    // Identical requests signed in the same second have the same id: move created_at on.
-    for (let bump = 1; this.#active.has(event.id) || (await this.repo.read(event.id)); bump++) {
+    // Identical requests signed in the same second have the same id: move created_at on. An id
+    // is claimed before the first await after its check, so concurrent submits never share one.
+    for (let bump = 1;; bump++) {
+      if (!this.#active.has(event.id) && !this.#claimed.has(event.id)) {
+        this.#claimed.add(event.id);
+        if (!(await this.repo.read(event.id))) break;
+      }
       if (bump > 60) throw new RequesterJobError("too many identical jobs in one minute");
       event = await this.#sign(spec, bump);
     }
+    options.onCreated?.(event.id);
     const now = Date.now();
     const sidecar: JobSidecar = {
       requestToon: encodeEventToon(event),
@@ -290,6 +325,7 @@ export class Requester {
     await this.repo.create(record, { action: "submit", paths: [`requester/${event.id}.json`] });
     if (options.prev) this.#nextOf.set(options.prev, event.id);
     this.#track(record, sidecar);
+    this.#claimed.delete(event.id);
     return await this.#send(event.id, event);
   }
 

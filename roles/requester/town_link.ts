@@ -101,6 +101,30 @@ export class PriceAboveCeilingError extends Error {
   }
 }
 
+/**
+ * Refuses a town price per byte above the ceiling unless accepted (then warns); raises the
+ * `price-above-ceiling` alert either way. Checked when the link connects and, by the profile's
+ * node, for each command with its own ceiling.
+ *
+ * @example
+ * ```ts
+ * checkTownPrice(10n, { priceCeiling: 100n }); // fine
+ * ```
+ * @throws {PriceAboveCeilingError} when the price is above the ceiling and not accepted.
+ */
+export function checkTownPrice(
+  pricePerByte: bigint,
+  options: Pick<TownLinkOptions, "priceCeiling" | "acceptPrice" | "alert" | "warn">,
+): void {
+  const ceiling = options.priceCeiling ?? 100n;
+  if (pricePerByte <= ceiling) return;
+  const details = { price: String(pricePerByte), ceiling: String(ceiling) };
+  const line = `the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`;
+  options.alert?.("price-above-ceiling", line, details);
+  if (!options.acceptPrice) throw new PriceAboveCeilingError(pricePerByte, ceiling);
+  options.warn?.(`warning: ${line}; paying it (--accept-price)`);
+}
+
 /** The town rejected a paid write (or a payment through it). */
 export class TownRejectedError extends Error {
   override name = "TownRejectedError";
@@ -170,14 +194,7 @@ export interface TownLink {
 export async function connectTownLink(options: TownLinkOptions): Promise<TownLink> {
   const info = await fetchTownFees(options.relayUrl);
   const pricePerByte = options.pricePerByte ?? info.pricePerByte ?? 10n;
-  const ceiling = options.priceCeiling ?? 100n;
-  if (pricePerByte > ceiling) {
-    const details = { price: String(pricePerByte), ceiling: String(ceiling) };
-    const line = `the town's price per byte (${pricePerByte}) is above the ceiling (${ceiling})`;
-    options.alert?.("price-above-ceiling", line, details);
-    if (!options.acceptPrice) throw new PriceAboveCeilingError(pricePerByte, ceiling);
-    options.warn?.(`warning: ${line}; paying it (--accept-price)`);
-  }
+  checkTownPrice(pricePerByte, options);
   const townPubkey = options.townPubkey ?? info.self;
   if (townPubkey === undefined) {
     throw new TownUnreachableError(

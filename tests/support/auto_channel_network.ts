@@ -23,6 +23,8 @@ export interface AutoChannelNetworkOptions {
   tables?: Record<string, Record<string, unknown>>;
   /** M2M each wallet gets (`chain up --tokens`). Default 100. */
   tokens?: string;
+  /** Also a provider, beta (`init --role provider`, `node up` with the built-in skills). */
+  provider?: boolean;
 }
 
 /** The running chain and town; disposing stops both and removes the home dir. */
@@ -34,6 +36,13 @@ export interface AutoChannelNetwork extends AsyncDisposable {
   /** `chain up`'s ready line (rpcUrl, tokenNetwork, token). */
   chain: { rpcUrl: string; tokenNetwork: string; token: string };
   town: CliProcess;
+  /** The provider's `node up`, with {@linkcode AutoChannelNetworkOptions.provider}. */
+  provider?: CliProcess;
+  betaState: string;
+  /** The environment the CLI runs with (TURNPIKE_HOME). */
+  env: Record<string, string>;
+  /** The passphrase flags (`--passphrase-file <f> --non-interactive`). */
+  secret: string[];
   /** Runs `turnpike --profile alice <args> <passphrase flags>`. */
   alice(...args: string[]): Promise<CliResult>;
 }
@@ -58,10 +67,18 @@ export async function startAutoChannelNetwork(
   const [townPort, btpPort] = [freePort(), freePort()];
   const townState = `${home}/town`;
   const aliceState = `${home}/alice`;
+  const betaState = `${home}/beta`;
   let chain: CliProcess | undefined;
   let town: CliProcess | undefined;
+  let provider: CliProcess | undefined;
   const stop = async () => {
     try {
+      // The profile's node a command started in the background (docs/ARCHITECTURE.md).
+      await runCli(["--profile", "alice", "node", "stop"], { env });
+      if (provider) {
+        provider.child.kill("SIGINT");
+        await provider.done;
+      }
       if (town) {
         town.child.kill("SIGINT");
         const status = await town.done;
@@ -88,9 +105,28 @@ export async function startAutoChannelNetwork(
       String(btpPort),
       "--peer",
       "alice:alice-token",
+      "--peer",
+      "beta:beta-token",
       ...secret,
     ], { env });
     assertEquals(initTown.code, 0, initTown.stderr);
+    if (options.provider) {
+      const initBeta = await runCli([
+        "--profile",
+        "beta",
+        "init",
+        "--role",
+        "provider",
+        "--town",
+        `ws://127.0.0.1:${townPort}`,
+        "--btp-url",
+        `btp+ws://127.0.0.1:${btpPort}`,
+        "--btp-token",
+        "beta-token",
+        ...secret,
+      ], { env });
+      assertEquals(initBeta.code, 0, initBeta.stderr);
+    }
     const initAlice = await runCli([
       "--profile",
       "alice",
@@ -130,10 +166,18 @@ export async function startAutoChannelNetwork(
     });
     town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
     await town.waitForLine((l) => l.startsWith("  learns"));
+    if (options.provider) {
+      provider = spawnCli(["--profile", "beta", "node", "up", ...secret], { env });
+      await provider.waitForLine((l) => l === "provider up");
+    }
     return {
       home,
       townState,
       aliceState,
+      betaState,
+      provider,
+      env,
+      secret,
       townPort,
       chain: { rpcUrl: ready.rpcUrl, tokenNetwork: ready.tokenNetwork, token: ready.token },
       town,

@@ -1,0 +1,376 @@
+/**
+ * The commands' side of the profile's node (docs/ARCHITECTURE.md "The profile's node"): find
+ * the node on `<state dir>/node.sock`, start one in the background when none runs (the wallet
+ * unlocked once, in the node, with the passphrase this command read), send it a request and
+ * read its reply lines. A node started with other settings than this command's (another town,
+ * channel, spend policy...) is replaced when it has nothing in flight; else the command stops
+ * with `node-busy` naming the settings that differ.
+ *
+ * The background node is `turnpike requester --background`: its output goes to
+ * `<state dir>/node.log`, it ignores SIGINT and SIGHUP (a Ctrl-C in the shell that started it
+ * stops the command, not the node), and it stops by itself after `[node] idle_timeout` seconds
+ * with no job in flight and no command connected, or on `turnpike node stop`.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { CliError } from "./cli_error.ts";
+import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
+import type { PassphraseFlags } from "./node_identity.ts";
+import { selfCommand } from "./self_command.ts";
+import { readPassphrase } from "../identity/passphrase.ts";
+import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
+import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
+import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../roles/requester/node_wire.ts";
+import { lockStateDir, StateDirLockedError } from "../state/state_dir_lock.ts";
+import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+/** Waits `ms` milliseconds. */
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The node's output file in the state dir. */
+export const NODE_LOG_FILE = "node.log";
+
+/** A node log past this size is moved to `node.log.1` when the next node starts. */
+const NODE_LOG_ROTATE_BYTES = 8 * 1024 * 1024;
+
+/** How long a command waits for a node it started (unlock, town link, channel) to answer. */
+const NODE_START_TIMEOUT_MS = 120_000;
+
+/**
+ * The settings a node and a command must agree on to share it: the resolved requester config
+ * without what is checked per request (price ceiling, `--accept-price`); the BTP token as its
+ * SHA-256.
+ *
+ * @example
+ * ```ts
+ * const key = nodeSettings(config);
+ * ```
+ */
+export function nodeSettings(config: RequesterConfig): Record<string, unknown> {
+  const { priceCeiling: _c, acceptPrice: _a, btpToken, ...rest } = config;
+  const plain = JSON.parse(
+    JSON.stringify(rest, (_k, v) => typeof v === "bigint" ? v.toString() : v),
+  ) as Record<string, unknown>;
+  return { ...plain, btpToken: bytesToHex(sha256(new TextEncoder().encode(btpToken))) };
+}
+
+/** The settings whose values differ between two {@linkcode nodeSettings}. */
+function differingSettings(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+/**
+ * Sends one request to the node and yields its reply lines up to the last (`done` not
+ * included); an `error` line becomes the {@linkcode CliError} it describes.
+ *
+ * @example
+ * ```ts
+ * for await (const line of callNode(stateDir, { op: "wait", id })) console.log(line);
+ * ```
+ * @throws {CliError} with the node's error, or `node-unreachable` when it is not there.
+ */
+export async function* callNode(
+  stateDir: string,
+  request: NodeRequest,
+): AsyncGenerator<Record<string, unknown>> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
+  } catch (err) {
+    throw new CliError("the profile's node is not running", {
+      context: nodeSocketPath(stateDir),
+      code: "node-unreachable",
+      cause: err,
+    });
+  }
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(new TextEncoder().encode(encodeNodeLine(request)));
+    writer.releaseLock();
+    for await (const line of readNodeLines(conn.readable)) {
+      if (line.type === "done") return;
+      if (line.type === "error") throw nodeError(line.error);
+      yield line;
+    }
+    throw new CliError("the profile's node went away before answering", {
+      context: `${stateDir}/${NODE_LOG_FILE}`,
+      code: "node-unreachable",
+      suggestion: "run the command again (a new node resumes the jobs on record)",
+    });
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+/** The CliError an error line of the node describes (`cliErrorJson`'s shape). */
+function nodeError(described: unknown): CliError {
+  const { type: _t, message, context, suggestion, code, exit, ...fields } =
+    (described ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => typeof v === "string" ? v : undefined;
+  return new CliError(str(message) ?? "the profile's node failed", {
+    context: str(context),
+    suggestion: str(suggestion),
+    code: str(code),
+    exitCode: (typeof exit === "number" ? exit : ExitCode.Failure) as ExitCodeValue,
+    fields: Object.keys(fields).length > 0 ? fields : undefined,
+  });
+}
+
+/**
+ * The node's `hello`, or undefined when no node answers on the socket.
+ *
+ * @example
+ * ```ts
+ * const hello = await nodeHello(stateDir);
+ * ```
+ */
+export async function nodeHello(stateDir: string): Promise<NodeHello | undefined> {
+  try {
+    for await (const line of callNode(stateDir, { op: "hello" })) {
+      if (line.type === "hello") return line as unknown as NodeHello;
+    }
+  } catch (err) {
+    if (err instanceof CliError && err.code === "node-unreachable") return undefined;
+    throw err;
+  }
+  return undefined;
+}
+
+/**
+ * Asks the node to stop and waits until it has (its state dir lock released). False when no
+ * node answered; a node that is not serving commands (`node up`, an older `requester`) is sent
+ * SIGTERM through the pid in its lock file.
+ *
+ * @example
+ * ```ts
+ * if (!(await stopProfileNode(stateDir))) console.error("no node running");
+ * ```
+ */
+export async function stopProfileNode(stateDir: string): Promise<boolean> {
+  let asked = false;
+  try {
+    for await (const _ of callNode(stateDir, { op: "stop" })) asked = true;
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === "node-unreachable")) throw err;
+  }
+  const holder = await lockHolder(stateDir);
+  if (!asked && holder === undefined) return false;
+  if (!asked && holder?.pid !== undefined) Deno.kill(holder.pid, "SIGTERM");
+  while ((await lockHolder(stateDir)) !== undefined) await delay(50);
+  return true;
+}
+
+/** Who holds the state dir's lock, or undefined when nobody does. */
+async function lockHolder(stateDir: string): Promise<{ pid?: number; label?: string } | undefined> {
+  try {
+    const lock = await lockStateDir(stateDir, "probe");
+    await lock.release();
+    return undefined;
+  } catch (err) {
+    if (err instanceof StateDirLockedError) return err.holder;
+    throw err;
+  }
+}
+
+/** What {@linkcode ensureProfileNode} needs from the command. */
+export interface EnsureProfileNodeOptions extends PassphraseFlags {
+  config: RequesterConfig;
+  /** The command, for its connection flags (handed on to a node it starts). */
+  cmd: Command;
+  /** The requester connection options' attribute names (`relayUrl`...). */
+  connectionOptions: readonly string[];
+  /** Human lines on stderr (starting, waiting). */
+  quiet?: boolean;
+}
+
+/**
+ * Makes sure a node with this command's settings serves the profile: the running one, or one
+ * started in the background (the passphrase read here and handed to it on its stdin).
+ *
+ * @example
+ * ```ts
+ * const hello = await ensureProfileNode({ config, cmd, connectionOptions: [] });
+ * ```
+ * @throws {CliError} `node-busy` when a node with other settings has jobs in flight.
+ */
+export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<NodeHello> {
+  const stateDir = o.config.stateDir;
+  const wanted = nodeSettings(o.config);
+  let hello = await nodeHello(stateDir);
+  if (hello === undefined) {
+    const holder = await lockHolder(stateDir);
+    if (holder === undefined) return await startBackgroundNode(o);
+    if (!/^requester/.test(holder.label ?? "")) {
+      throw new CliError(`state dir in use by pid ${holder.pid ?? "unknown"}`, {
+        context: stateDir,
+        code: "node-busy",
+        suggestion: `the \`turnpike ${holder.label ?? "?"}\` there does not serve job ` +
+          "commands: use another --profile, or stop it first",
+      });
+    }
+    // A node starting up (another command's): it answers once its town link is up.
+    hello = await waitForNode(stateDir, undefined, o.quiet);
+  }
+  const differ = differingSettings(hello.settings, wanted);
+  if (differ.length === 0) return hello;
+  if (hello.activeJobs > 0 || !hello.background) {
+    throw new CliError(
+      `the profile's node (pid ${hello.pid}) runs with other settings: ${differ.join(", ")}`,
+      {
+        context: stateDir,
+        code: "node-busy",
+        suggestion: hello.background
+          ? `it follows ${hello.activeJobs} job(s): run this command without the flags that ` +
+            "differ, or `turnpike node stop` (its jobs resume at the next command)"
+          : "that node runs in the foreground (`turnpike requester`): stop it, or use its settings",
+        fields: { settings: differ, pid: hello.pid, activeJobs: hello.activeJobs },
+      },
+    );
+  }
+  if (!o.quiet) console.error(`node: restarting the profile's node for ${differ.join(", ")}`);
+  await stopProfileNode(stateDir);
+  return await startBackgroundNode(o);
+}
+
+async function startBackgroundNode(o: EnsureProfileNodeOptions): Promise<NodeHello> {
+  const stateDir = o.config.stateDir;
+  // The same "no identity" error as every command that unlocks the wallet, before spawning.
+  try {
+    await readWalletFile(walletFilePath(stateDir));
+  } catch (err) {
+    if (err instanceof WalletNotFoundError) {
+      throw new CliError("the requester has no identity", {
+        context: walletFilePath(stateDir),
+        code: "no-identity",
+        suggestion: "run `turnpike init --role requester` (or `turnpike wallet init`) first",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const passphrase = await readPassphrase({
+    passphraseFile: o.passphraseFile,
+    passphraseFd: o.passphraseFd === undefined ? undefined : Number(o.passphraseFd),
+    nonInteractive: o.nonInteractive,
+    prompt: "Wallet passphrase: ",
+  });
+  const logPath = `${stateDir}/${NODE_LOG_FILE}`;
+  const size = await Deno.stat(logPath).then((s) => s.size, () => 0);
+  if (size > NODE_LOG_ROTATE_BYTES) await Deno.rename(logPath, `${logPath}.1`).catch(() => {});
+  const logFrom = size > NODE_LOG_ROTATE_BYTES ? 0 : size;
+  const args = ["--state-dir", stateDir, "requester", "--background", "--passphrase-fd", "0"];
+  for (const name of o.connectionOptions) {
+    if (o.cmd.getOptionValueSource(name) !== "cli") continue;
+    const option = o.cmd.options.find((opt) => opt.attributeName() === name);
+    const value = o.cmd.getOptionValue(name);
+    if (!option?.long || /passphrase|non-interactive/.test(option.long)) continue;
+    if (value === true) args.push(option.long);
+    else if (Array.isArray(value)) { for (const v of value) args.push(option.long, String(v)); }
+    else if (value !== undefined && value !== false) args.push(option.long, String(value));
+  }
+  const [exe, ...rest] = selfCommand(args);
+  // `sh` sends the node's output to its log, appended (Deno.Command has no file redirection).
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec "$0" "$@" >>"${logPath.replaceAll('"', '\\"')}" 2>&1`, exe, ...rest],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`${passphrase}\n`));
+  await writer.close();
+  child.unref();
+  if (!o.quiet) {
+    console.error(`node: starting the profile's node (pid ${child.pid}, log ${logPath})`);
+  }
+  return await waitForNode(stateDir, { child, logPath, logFrom }, o.quiet);
+}
+
+/** Polls the socket until the node answers; a node that exits first is reported with its error. */
+async function waitForNode(
+  stateDir: string,
+  started: { child: Deno.ChildProcess; logPath: string; logFrom: number } | undefined,
+  quiet?: boolean,
+): Promise<NodeHello> {
+  let exited: Deno.CommandStatus | undefined;
+  started?.child.status.then((s) => exited = s);
+  const deadline = Date.now() + NODE_START_TIMEOUT_MS;
+  let said = Date.now();
+  for (let wait = 20; Date.now() < deadline; wait = Math.min(wait * 2, 250)) {
+    const hello = await nodeHello(stateDir);
+    if (hello !== undefined) {
+      if (started) await relayNodeLog(started.logPath, started.logFrom, quiet);
+      return hello;
+    }
+    if (
+      exited !== undefined || (started === undefined && (await lockHolder(stateDir)) === undefined)
+    ) {
+      // Another command's node may have won the state dir's lock: it answers soon.
+      if (started !== undefined && (await lockHolder(stateDir)) !== undefined) {
+        started = undefined;
+        continue;
+      }
+      throw await startFailure(stateDir, started);
+    }
+    if (!quiet && Date.now() - said > 5_000) {
+      said = Date.now();
+      console.error("node: waiting for the profile's node (unlocking, connecting to the town)...");
+    }
+    await delay(wait);
+  }
+  throw new CliError(`the profile's node did not answer within ${NODE_START_TIMEOUT_MS / 1000} s`, {
+    context: `${stateDir}/${NODE_LOG_FILE}`,
+    code: "node-unreachable",
+    suggestion: "read the node's log; `turnpike node stop` and try again",
+  });
+}
+
+/** The error of a node that exited before answering, from the last `Error:` lines of its log. */
+async function startFailure(
+  stateDir: string,
+  started: { logPath: string; logFrom: number } | undefined,
+): Promise<CliError> {
+  const text = started ? await readFrom(started.logPath, started.logFrom) : "";
+  const lines = text.split("\n");
+  const json = lines.filter((l) => l.startsWith('{"type":"error"')).pop();
+  if (json) {
+    try {
+      return nodeError(JSON.parse(json));
+    } catch {
+      // not the error object: the text lines below
+    }
+  }
+  const error = lines.filter((l) => l.startsWith("Error: ")).pop();
+  const suggestion = lines.filter((l) => l.startsWith("Suggestion: ")).pop();
+  return new CliError(
+    error ? error.slice("Error: ".length) : "the profile's node stopped while starting",
+    {
+      context: `${stateDir}/${NODE_LOG_FILE}`,
+      code: "node-failed",
+      suggestion: suggestion?.slice("Suggestion: ".length),
+    },
+  );
+}
+
+/** Copies what the node printed while starting (a channel opened, warnings) to stderr. */
+async function relayNodeLog(path: string, from: number, quiet?: boolean): Promise<void> {
+  if (quiet) return;
+  for (const line of (await readFrom(path, from)).split("\n")) {
+    // The node's own banner lines are not this command's news.
+    if (line.trim() === "" || /^(\{|Network: |requester up: )/.test(line)) continue;
+    console.error(line);
+  }
+}
+
+async function readFrom(path: string, from: number): Promise<string> {
+  const bytes = await Deno.readFile(path).catch(() => new Uint8Array());
+  return new TextDecoder().decode(bytes.subarray(from));
+}

@@ -1,0 +1,278 @@
+/**
+ * The profile's node serves its commands (docs/ARCHITECTURE.md "The profile's node"): one
+ * running {@linkcode Requester} (the key in its signer worker, the town link, the channel, the
+ * job feed) answers `job submit|wait|cancel` and `dm send` from any number of short-lived
+ * commands over a Unix socket in the state dir, the way `docker` talks to `dockerd`. The channel
+ * then has one writer whatever the number of commands, and jobs are followed and paid whether
+ * or not a command waits for them.
+ *
+ * Requests and replies are NDJSON (`node_wire.ts`). A request is one line with an `op`:
+ *
+ * | op       | replies                                                                        |
+ * |----------|--------------------------------------------------------------------------------|
+ * | `hello`  | `hello` (pid, pubkey, settings, jobs in flight, clients)                       |
+ * | `submit` | `upload`/`transfer` per blob, `record` once posted, with `wait`: `progress`... `chain` |
+ * | `wait`   | `record`, `progress`..., `chain` (the records from the job to its chain's last)  |
+ * | `cancel` | `record`                                                                       |
+ * | `dm`     | `sent`                                                                         |
+ * | `stop`   | `stopping`; the node then closes                                               |
+ *
+ * Every reply ends with `done` or `error` (the error object the command prints). A client that
+ * goes away stops getting lines; the job goes on.
+ *
+ * Limits: {@linkcode NodeServerOptions.maxClients} connections at once, a request line within
+ * {@linkcode REQUEST_TIMEOUT_MS} of connecting, lines capped by `node_wire.ts`.
+ *
+ * @module
+ */
+import type { JobProgress, Requester } from "./requester_node.ts";
+import type { JobSpec } from "./job_spec.ts";
+import type { RequesterJobRecord } from "../../state/job_record.ts";
+import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
+
+/** A blob input the node publishes before posting the job. */
+export interface NodeUpload {
+  /** Absolute path of the file (readable by the node: same user). */
+  path: string;
+  /** Name shown in progress lines. */
+  name: string;
+}
+
+/** A `submit` request. */
+export interface NodeSubmitRequest {
+  op: "submit";
+  spec: JobSpec;
+  uploads: NodeUpload[];
+  /** Follow the job (and its chain) to its end. */
+  wait: boolean;
+  /** The command's price ceiling and `--accept-price` (checked per request). */
+  priceCeiling?: bigint;
+  acceptPrice?: boolean;
+}
+
+/** Every request a node answers. */
+export type NodeRequest =
+  | { op: "hello" }
+  | NodeSubmitRequest
+  | { op: "wait"; id: string }
+  | { op: "cancel"; id: string }
+  | { op: "dm"; recipient: string; text: string; replyTo?: string }
+  | { op: "stop" };
+
+/** What `hello` answers. */
+export interface NodeHello {
+  type: "hello";
+  pid: number;
+  pubkey: string;
+  /** The node's resolved settings, as compared by a client (`settingsKey` of the CLI). */
+  settings: Record<string, unknown>;
+  activeJobs: number;
+  clients: number;
+  /** Started in the background by a command (stops itself when idle). */
+  background: boolean;
+  startedAt: string;
+}
+
+/** Options for {@linkcode serveNode}. */
+export interface NodeServerOptions {
+  requester: Requester;
+  stateDir: string;
+  /** The node's settings as a client compares them (no secrets). */
+  settings: Record<string, unknown>;
+  /** Started by a command: stops itself after {@linkcode idleMs} with nothing to do. */
+  background: boolean;
+  /** Idle time before a background node stops (default 300 s). */
+  idleMs?: number;
+  /** The error object a client prints for an error (the CLI maps its own error classes). */
+  describeError: (err: unknown) => Record<string, unknown>;
+  /**
+   * Checks a submit before anything is paid (the price ceiling per command); returns warning
+   * lines for the command's stderr.
+   */
+  checkSubmit?: (request: NodeSubmitRequest) => string[];
+  /** Told when the node should stop: `stop` asked, idle, or its state dir removed. */
+  onStop: (reason: "stop" | "idle" | "state dir removed") => void;
+  /** Most connections at once (default 256). */
+  maxClients?: number;
+}
+
+/** A running node socket. */
+export interface NodeServer extends AsyncDisposable {
+  /** The requester's progress lines, fanned out to the clients following those jobs. */
+  publish(progress: JobProgress): void;
+  /** Stops listening and ends every connection. */
+  close(): Promise<void>;
+}
+
+/** Time a client has to send its request line. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+const DEFAULT_IDLE_MS = 300_000;
+
+/**
+ * Listens on `<state dir>/node.sock` (a stale socket of a dead node is replaced: the caller
+ * holds the state dir's lock, so no live node owns it) and serves the requester.
+ *
+ * @example
+ * ```ts
+ * const server = await serveNode({ requester, stateDir, settings: {}, background: false,
+ *   describeError: (e) => ({ message: String(e) }), onStop: () => {} });
+ * ```
+ */
+export async function serveNode(options: NodeServerOptions): Promise<NodeServer> {
+  const path = nodeSocketPath(options.stateDir);
+  await Deno.remove(path).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path });
+  await Deno.chmod(path, 0o600);
+  const req = options.requester;
+  const followers = new Set<{ ids: Set<string>; send: (line: unknown) => void }>();
+  const conns = new Set<Deno.Conn>();
+  const startedAt = new Date().toISOString();
+  const maxClients = options.maxClients ?? 256;
+  let closed = false;
+  let idleSince = Date.now();
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  const idleTimer = setInterval(() => {
+    if (closed) return;
+    try {
+      Deno.statSync(options.stateDir);
+    } catch {
+      return options.onStop("state dir removed");
+    }
+    if (!options.background) return;
+    if (conns.size > 0 || req.activeJobs > 0) idleSince = Date.now();
+    else if (Date.now() - idleSince >= idleMs) options.onStop("idle");
+  }, Math.min(1_000, Math.max(50, idleMs / 4)));
+
+  const serveConn = async (conn: Deno.Conn) => {
+    const writer = conn.writable.getWriter();
+    let open = true;
+    const send = (line: unknown) => {
+      if (!open) return;
+      writer.write(new TextEncoder().encode(encodeNodeLine(line))).catch(() => open = false);
+    };
+    const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
+    let follower: { ids: Set<string>; send: (line: unknown) => void } | undefined;
+    try {
+      const lines = readNodeLines(conn.readable);
+      const first = await lines.next();
+      clearTimeout(timer);
+      if (first.done) return;
+      const request = first.value as unknown as NodeRequest;
+      try {
+        if (request.op === "hello") {
+          send(
+            {
+              type: "hello",
+              pid: Deno.pid,
+              pubkey: req.pubkey,
+              settings: options.settings,
+              activeJobs: req.activeJobs,
+              clients: conns.size,
+              background: options.background,
+              startedAt,
+            } satisfies NodeHello,
+          );
+        } else if (request.op === "submit") {
+          for (const line of options.checkSubmit?.(request) ?? []) send({ type: "log", line });
+          for (const u of request.uploads) {
+            const published = await req.publishBlob(
+              u.path,
+              (done, total) => send({ type: "transfer", name: u.name, done, total }),
+            );
+            send({ type: "upload", name: u.name, ...published });
+            (request.spec.blobs ??= []).push({ url: published.url, sha256: published.sha256 });
+          }
+          const ids = new Set<string>();
+          if (request.wait) followers.add(follower = { ids, send });
+          // Followed from the moment its id exists: its `sent` line is the first one.
+          const record = await req.submit(request.spec, { onCreated: (id) => ids.add(id) });
+          send({ type: "record", record });
+          if (follower) send({ type: "chain", records: await followChain(req, record.id) });
+        } else if (request.op === "wait") {
+          follower = { ids: new Set([request.id]), send };
+          followers.add(follower);
+          const record = await req.repo.read(request.id);
+          send({ type: "record", record });
+          send({ type: "chain", records: await followChain(req, request.id) });
+        } else if (request.op === "cancel") {
+          send({ type: "record", record: await req.cancel(request.id) });
+        } else if (request.op === "dm") {
+          send({ type: "sent", id: await req.sendDirectMessage(request) });
+        } else if (request.op === "stop") {
+          send({ type: "stopping", pid: Deno.pid });
+          send({ type: "done" });
+          await writer.close().catch(() => {});
+          open = false;
+          options.onStop("stop");
+          return;
+        } else {
+          throw new Error(`unknown request ${JSON.stringify((request as { op: unknown }).op)}`);
+        }
+        send({ type: "done" });
+      } catch (err) {
+        send({ type: "error", error: options.describeError(err) });
+      }
+    } catch {
+      // a client that sent garbage or went away: nothing to answer
+    } finally {
+      clearTimeout(timer);
+      if (follower) followers.delete(follower);
+      if (open) await writer.close().catch(() => {});
+      open = false;
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+  };
+
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (closed || conns.size >= maxClients) {
+        conn.close();
+        continue;
+      }
+      conns.add(conn);
+      idleSince = Date.now();
+      serveConn(conn);
+    }
+  })().catch(() => {});
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(idleTimer);
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // closed already
+      }
+    }
+    await accepting;
+    await Deno.remove(path).catch(() => {});
+  };
+  return {
+    publish(progress) {
+      const prev = req.previousInChain(progress.jobId);
+      for (const f of followers) {
+        if (!f.ids.has(progress.jobId) && !(prev !== undefined && f.ids.has(prev))) continue;
+        f.ids.add(progress.jobId);
+        f.send({ type: "progress", progress });
+      }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The chain from `id` to its last job, once ended, with the payment log written. */
+async function followChain(req: Requester, id: string): Promise<RequesterJobRecord[]> {
+  const chain = await req.waitForChain(id);
+  await req.payments.flush();
+  return chain;
+}
