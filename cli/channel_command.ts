@@ -59,6 +59,8 @@ import {
 } from "../state/channel_file.ts";
 import { type AuditLog, openAuditLog } from "../state/audit_log.ts";
 import { type ChannelLock, ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
+import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
+import type { PassphraseFlags } from "./node_identity.ts";
 import {
   BtpAuthError,
   BtpClient,
@@ -441,7 +443,7 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
 async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   const ctx = await context(opts);
   let record = await readChannel(channelFilePath(ctx.stateDir, id));
-  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlock(ctx, opts);
@@ -610,7 +612,7 @@ async function channelWithdraw(
 ): Promise<void> {
   const ctx = await context(opts);
   let record = await readChannel(channelFilePath(ctx.stateDir, id));
-  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
   const amount = units(opts.amount, record.tokenDecimals, "--amount");
@@ -660,7 +662,7 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
   const ctx = await context(opts);
   let record = await readChannel(channelFilePath(ctx.stateDir, id));
   // A node paying over the channel writes its file: it must not run meanwhile.
-  await using _lock = await holdChannel(ctx.stateDir, record.channelId);
+  await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
   const amount = units(opts.amount, record.tokenDecimals, "--amount");
@@ -730,7 +732,7 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
   try {
     for (const [channelId, entry] of byId) {
       if (!entry.opened) continue;
-      await using _lock = await holdChannel(ctx.stateDir, channelId);
+      await using _lock = await holdChannel(ctx.stateDir, channelId, opts);
       const p1 = String(entry.opened.participant1) as `0x${string}`;
       const p2 = String(entry.opened.participant2) as `0x${string}`;
       const me = client.address.toLowerCase();
@@ -875,19 +877,44 @@ async function withLastClaim(
 /**
  * Closing and withdrawing sign on the channel, so they take its lock like a running sender: a
  * node paying over the channel meanwhile would sign claims the final balances do not cover.
+ * When the profile's node holds it (docs/ARCHITECTURE.md "The profile's node"), the node is
+ * stopped for the command and started again after it if it was following jobs.
  */
-async function holdChannel(stateDir: string, channelId: string): Promise<ChannelLock> {
+async function holdChannel(
+  stateDir: string,
+  channelId: string,
+  opts: PassphraseFlags = {},
+): Promise<ChannelLock> {
   try {
     return await lockChannel(stateDir, channelId);
   } catch (err) {
     if (!(err instanceof ChannelLockedError)) throw err;
-    throw new CliError(err.message, {
-      context: "payment channel",
-      suggestion: `stop the node or requester paying over it (pid ${
-        err.pid ?? "unknown"
-      }), then run this again`,
-      cause: err,
-    });
+    const hello = await nodeHello(stateDir);
+    if (hello === undefined || hello.pid !== err.pid) {
+      throw new CliError(err.message, {
+        context: "payment channel",
+        suggestion: `stop the node or requester paying over it (pid ${
+          err.pid ?? "unknown"
+        }), then run this again`,
+        cause: err,
+      });
+    }
+    console.error(
+      `node: stopping the profile's node (pid ${hello.pid}) for the channel` +
+        (hello.activeJobs > 0 ? `; it follows ${hello.activeJobs} job(s) again after` : ""),
+    );
+    await stopProfileNode(stateDir);
+    const lock = await lockChannel(stateDir, channelId);
+    if (hello.activeJobs === 0) return lock;
+    const release = async () => {
+      await lock.release();
+      await restartProfileNode(stateDir, opts).catch((e) =>
+        console.error(
+          `node: not started again (${(e as Error).message}); the next job command starts it`,
+        )
+      );
+    };
+    return { path: lock.path, release, [Symbol.asyncDispose]: release };
   }
 }
 

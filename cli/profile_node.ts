@@ -207,7 +207,7 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   let hello = await nodeHello(stateDir);
   if (hello === undefined) {
     const holder = await lockHolder(stateDir);
-    if (holder === undefined) return await startBackgroundNode(o);
+    if (holder === undefined) return await startBackgroundNode({ ...o, stateDir });
     if (!/^requester/.test(holder.label ?? "")) {
       throw new CliError(`state dir in use by pid ${holder.pid ?? "unknown"}`, {
         context: stateDir,
@@ -237,11 +237,34 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   }
   if (!o.quiet) console.error(`node: restarting the profile's node for ${differ.join(", ")}`);
   await stopProfileNode(stateDir);
-  return await startBackgroundNode(o);
+  return await startBackgroundNode({ ...o, stateDir });
 }
 
-async function startBackgroundNode(o: EnsureProfileNodeOptions): Promise<NodeHello> {
-  const stateDir = o.config.stateDir;
+/**
+ * Starts the profile's node again in the background with the profile's own settings (after a
+ * command that had to stop it, such as `channel close`).
+ *
+ * @example
+ * ```ts
+ * await restartProfileNode(stateDir, { passphraseFile: "~/.turnpike-pass" });
+ * ```
+ */
+export async function restartProfileNode(
+  stateDir: string,
+  passphrase: PassphraseFlags,
+): Promise<NodeHello> {
+  return await startBackgroundNode({ ...passphrase, stateDir, connectionOptions: [] });
+}
+
+async function startBackgroundNode(
+  o: PassphraseFlags & {
+    stateDir: string;
+    cmd?: Command;
+    connectionOptions: readonly string[];
+    quiet?: boolean;
+  },
+): Promise<NodeHello> {
+  const stateDir = o.stateDir;
   // The same "no identity" error as every command that unlocks the wallet, before spawning.
   try {
     await readWalletFile(walletFilePath(stateDir));
@@ -267,10 +290,10 @@ async function startBackgroundNode(o: EnsureProfileNodeOptions): Promise<NodeHel
   if (size > NODE_LOG_ROTATE_BYTES) await Deno.rename(logPath, `${logPath}.1`).catch(() => {});
   const logFrom = size > NODE_LOG_ROTATE_BYTES ? 0 : size;
   const args = ["--state-dir", stateDir, "requester", "--background", "--passphrase-fd", "0"];
-  for (const name of o.connectionOptions) {
-    if (o.cmd.getOptionValueSource(name) !== "cli") continue;
-    const option = o.cmd.options.find((opt) => opt.attributeName() === name);
-    const value = o.cmd.getOptionValue(name);
+  for (const name of o.cmd === undefined ? [] : o.connectionOptions) {
+    if (o.cmd!.getOptionValueSource(name) !== "cli") continue;
+    const option = o.cmd!.options.find((opt) => opt.attributeName() === name);
+    const value = o.cmd!.getOptionValue(name);
     if (!option?.long || /passphrase|non-interactive/.test(option.long)) continue;
     if (value === true) args.push(option.long);
     else if (Array.isArray(value)) { for (const v of value) args.push(option.long, String(v)); }
