@@ -5,6 +5,7 @@
  * @module
  */
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
+import type { ErrorCode } from "./error_codes.ts";
 
 /** Options for {@linkcode CliError}. */
 export interface CliErrorOptions {
@@ -18,7 +19,7 @@ export interface CliErrorOptions {
    * A stable machine-readable code for `--output json` (`timed-out`, `no-job`...); default
    * from the exit code (`failed`, `usage`).
    */
-  code?: string;
+  code?: ErrorCode;
   /** The command already printed its outcome as JSON (a job's result line): print no more. */
   printed?: boolean;
   /** Figures an agent acts on (a price, a balance), as fields of the JSON error object. */
@@ -42,7 +43,7 @@ export class CliError extends Error {
   context?: string;
   suggestion?: string;
   exitCode: ExitCodeValue;
-  code?: string;
+  code?: ErrorCode;
   printed: boolean;
   fields?: Record<string, unknown>;
   constructor(message: string, options: CliErrorOptions = {}) {
@@ -56,7 +57,7 @@ export class CliError extends Error {
   }
 }
 
-const CODE_OF_EXIT: Record<number, string> = {
+const CODE_OF_EXIT: Record<number, ErrorCode> = {
   [ExitCode.Failure]: "failed",
   [ExitCode.Usage]: "usage",
   [ExitCode.Interrupted]: "interrupted",
@@ -65,7 +66,7 @@ const CODE_OF_EXIT: Record<number, string> = {
 /** The `error` object of the json output (docs/AGENTS.md). */
 export interface CliErrorJson {
   type: "error";
-  code: string;
+  code: ErrorCode;
   message: string;
   context?: string;
   suggestion?: string;

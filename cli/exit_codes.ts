@@ -1,5 +1,6 @@
 /**
- * Exit codes of the `turnpike` command, documented in the README ("Exit codes").
+ * Exit codes of the `turnpike` command, documented in docs/AGENTS.md ("Exit codes") from
+ * `error_codes.ts`.
  *
  * @module
  */
@@ -12,6 +13,8 @@ export const ExitCode = {
   Failure: 1,
   /** Bad usage: unknown command, bad flag, bad option value. */
   Usage: 2,
+  /** The job is done but its report's verdict is a failure (tests failed, build failed). */
+  Verdict: 3,
   /** Interrupted by the user (SIGINT). */
   Interrupted: 130,
 } as const;

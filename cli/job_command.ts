@@ -39,6 +39,7 @@ import {
   TERMINAL_JOB_STATUSES,
 } from "../state/job_record.ts";
 import { callNode, ensureProfileNode } from "./profile_node.ts";
+import { isErrorCode } from "./error_codes.ts";
 import {
   checkPubkey,
   checkSkill,
@@ -106,6 +107,7 @@ interface SubmitOptions extends RequesterCliOptions {
   then?: string[];
   encrypt?: boolean;
   force?: boolean;
+  ignoreVerdict?: boolean;
 }
 
 const REQUESTER_SETTING_FLAGS = [
@@ -217,7 +219,8 @@ export function registerJobCommand(program: Command): void {
       .option("--wait", "follow the job (and its chain) until it ends (NDJSON with --output json)")
       .option("--then <spec>", "next job in a chain: <kind>[,bid=n][,skill=s][,param=k=v]", collect)
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
-      .option("--force", "post even when no online provider serves the kind within the bid"),
+      .option("--force", "post even when no provider serving the kind is online")
+      .option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
   ).action(async (kind: string, _o: unknown, cmd: Command) => {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
@@ -236,9 +239,9 @@ export function registerJobCommand(program: Command): void {
   addRequesterConnectionOptions(
     job.command("wait <id>").description(
       "follow a job (any, by id or unique prefix) until it ends; NDJSON with --output json",
-    ),
+    ).option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
-    await wait(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
+    await wait(id, cmd.optsWithGlobals<RequesterCliOptions & { ignoreVerdict?: boolean }>(), cmd);
   });
   job.command("list").description("list jobs, newest first")
     .option("--status <status>", "only this status (repeatable)", collect)
@@ -308,6 +311,8 @@ export async function openRequester(
     config?: RequesterConfig;
     /** The caller printed the network line already. */
     networkShown?: boolean;
+    /** Warnings and alerts (default: stderr). */
+    warn?: (line: string) => void;
   } = {},
 ): Promise<Requester> {
   const config = extra.config ?? await loadRequesterConfig(opts, cmd);
@@ -326,7 +331,7 @@ export async function openRequester(
       onClosed: () => signer.close(),
       resume: extra.resume,
       onProgress: extra.onProgress,
-      warn: (line) => console.error(line),
+      warn: extra.warn ?? ((line) => console.error(line)),
     });
   } catch (err) {
     signer.close();
@@ -580,6 +585,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
           json,
           network,
           links: 1 + spec.then.length,
+          ignoreVerdict: opts.ignoreVerdict,
         });
       }
     }
@@ -639,24 +645,27 @@ function progressPrinter(json: boolean): (p: JobProgress) => void {
 async function printOutcome(
   stateDir: string,
   chain: RequesterJobRecord[],
-  o: { json: boolean; network: NetworkField; links?: number },
+  o: { json: boolean; network: NetworkField; links?: number; ignoreVerdict?: boolean },
 ): Promise<void> {
   const last = chain[chain.length - 1];
-  if (o.json) {
-    const payments = await openPaymentLog({ stateDir });
-    const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
-    console.log(JSON.stringify({ ...report, network: o.network }));
-  } else {
+  const payments = await openPaymentLog({ stateDir });
+  const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
+  if (o.json) console.log(JSON.stringify({ ...report, network: o.network }));
+  else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
     }
     const result = await readStoredResult(stateDir, last.id);
     if (result !== undefined) console.log(result.content);
+    if (report.verdict !== null) {
+      const status = (report.report as { status: string }).status;
+      console.error(`verdict: ${report.verdict} (report status ${status})`);
+    }
   }
   if (last.status !== "done" || chain.length < (o.links ?? 1)) {
     throw new CliError(`job ${last.id} ended ${last.status}`, {
       context: last.error,
-      code: last.status,
+      code: isErrorCode(last.status) ? last.status : "failed",
       printed: o.json,
       suggestion: last.status === "payment-refused"
         ? "raise --bid or the spend policy caps if the price is acceptable"
@@ -665,19 +674,37 @@ async function printOutcome(
         : undefined,
     });
   }
+  if (report.verdict === "failed" && !o.ignoreVerdict) {
+    throw new CliError(`job ${last.id} is done but its report says the work failed`, {
+      context: `report status ${(report.report as { status: string }).status}`,
+      code: "verdict-failed",
+      exitCode: ExitCode.Verdict,
+      printed: o.json,
+      suggestion: "read the report's logs (`turnpike job results <id> --save <dir>`); " +
+        "--ignore-verdict exits 0 whenever the job completed",
+    });
+  }
 }
 
 /**
  * `job wait`: a job that has ended (and ends its chain) is read from its record, with no node
  * and no passphrase; else the profile's node follows it and this command prints its lines.
  */
-async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
+async function wait(
+  idText: string,
+  opts: RequesterCliOptions & { ignoreVerdict?: boolean },
+  cmd: Command,
+): Promise<void> {
   const json = opts.output === "json";
   const config = await loadRequesterConfig(opts, cmd);
   const network = networkField(config.network);
   const record = await withRepo(config.stateDir, (repo) => readJob(repo, idText));
   if (TERMINAL_JOB_STATUSES.includes(record.status) && record.chain?.next === undefined) {
-    return await printOutcome(config.stateDir, [record], { json, network });
+    return await printOutcome(config.stateDir, [record], {
+      json,
+      network,
+      ignoreVerdict: opts.ignoreVerdict,
+    });
   }
   await ensureProfileNode({
     ...opts,
@@ -691,7 +718,11 @@ async function wait(idText: string, opts: RequesterCliOptions, cmd: Command): Pr
       console.error(`job ${record.id} ${(line.record as RequesterJobRecord | null)?.status}`);
     } else if (line.type === "progress") progress(line.progress as JobProgress);
     else if (line.type === "chain") {
-      await printOutcome(config.stateDir, line.records as RequesterJobRecord[], { json, network });
+      await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
+        json,
+        network,
+        ignoreVerdict: opts.ignoreVerdict,
+      });
     }
   }
 }

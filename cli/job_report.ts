@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { type JobVerdict, verdictOf } from "../protocol/job_verdict.ts";
 import type { JobProgress } from "../roles/requester/requester_node.ts";
 import { readStoredResult } from "../roles/requester/result_content.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
@@ -63,6 +64,8 @@ export interface JobResultReport {
   receipts: JobReceipt[];
   /** The skill's output parsed as JSON when it is JSON (ci-run, docker-build reports), else null. */
   report: unknown;
+  /** The report's verdict (`protocol/job_verdict.ts`), null when it gives none. */
+  verdict: JobVerdict | null;
   /** The skill's output as text (the result event's content, or its result blob). */
   content?: string;
   /** Blobs the result points at (logs, artifacts), each checkable by its sha256. */
@@ -135,6 +138,7 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
       }))
     ),
     report,
+    verdict: verdictOf(report) ?? null,
     ...(stored !== undefined && report === null ? { content: stored.content } : {}),
     artifacts,
     ...(stored ? { resultEvent: stored.event.id } : {}),

@@ -9,11 +9,39 @@
  * @module
  */
 import { CliError } from "./cli_error.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
+import {
+  PassphraseSourceError,
+  PassphraseUnavailableError,
+  readPassphrase,
+} from "../identity/passphrase.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
 import { WrongPassphraseError } from "../identity/key_vault.ts";
+
+/**
+ * A passphrase that cannot be had or is wrong as the `passphrase` CliError (what to give, in
+ * the suggestion); any other error as it is.
+ *
+ * @example
+ * ```ts
+ * const passphrase = await readPassphrase(flags).catch((err) => { throw passphraseError(err); });
+ * ```
+ */
+export function passphraseError(err: unknown): unknown {
+  if (err instanceof WrongPassphraseError) {
+    return new CliError(err.message, { code: "passphrase", cause: err });
+  }
+  if (err instanceof PassphraseUnavailableError || err instanceof PassphraseSourceError) {
+    return new CliError(err.message, {
+      code: "passphrase",
+      suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
+        "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
+      cause: err,
+    });
+  }
+  return err;
+}
 
 /** The passphrase options commands take (strings, as commander hands them). */
 export interface PassphraseFlags {
@@ -64,11 +92,11 @@ export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<No
     if (err instanceof WalletNotFoundError) {
       throw new CliError(`${options.who} has no identity`, {
         context: path,
+        code: "no-identity",
         suggestion: options.missingSuggestion ?? "run `turnpike wallet init` first",
         cause: err,
       });
     }
-    if (err instanceof WrongPassphraseError) throw new CliError(err.message, { cause: err });
-    throw err;
+    throw passphraseError(err);
   }
 }

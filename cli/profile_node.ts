@@ -16,7 +16,8 @@
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
-import type { PassphraseFlags } from "./node_identity.ts";
+import { isErrorCode } from "./error_codes.ts";
+import { passphraseError, type PassphraseFlags } from "./node_identity.ts";
 import { selfCommand } from "./self_command.ts";
 import { readPassphrase } from "../identity/passphrase.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
@@ -118,7 +119,7 @@ function nodeError(described: unknown): CliError {
   return new CliError(str(message) ?? "the profile's node failed", {
     context: str(context),
     suggestion: str(suggestion),
-    code: str(code),
+    code: isErrorCode(code) ? code : undefined,
     exitCode: (typeof exit === "number" ? exit : ExitCode.Failure) as ExitCodeValue,
     fields: Object.keys(fields).length > 0 ? fields : undefined,
   });
@@ -284,12 +285,23 @@ async function startBackgroundNode(
     passphraseFd: o.passphraseFd === undefined ? undefined : Number(o.passphraseFd),
     nonInteractive: o.nonInteractive,
     prompt: "Wallet passphrase: ",
+  }).catch((err) => {
+    throw passphraseError(err);
   });
   const logPath = `${stateDir}/${NODE_LOG_FILE}`;
   const size = await Deno.stat(logPath).then((s) => s.size, () => 0);
   if (size > NODE_LOG_ROTATE_BYTES) await Deno.rename(logPath, `${logPath}.1`).catch(() => {});
   const logFrom = size > NODE_LOG_ROTATE_BYTES ? 0 : size;
-  const args = ["--state-dir", stateDir, "requester", "--background", "--passphrase-fd", "0"];
+  const args = [
+    "--state-dir",
+    stateDir,
+    "--output",
+    "json",
+    "requester",
+    "--background",
+    "--passphrase-fd",
+    "0",
+  ];
   for (const name of o.cmd === undefined ? [] : o.connectionOptions) {
     if (o.cmd!.getOptionValueSource(name) !== "cli") continue;
     const option = o.cmd!.options.find((opt) => opt.attributeName() === name);

@@ -57,6 +57,10 @@ export function registerRequesterCommand(program: Command): void {
       let server: NodeServer | undefined;
       const req = await openRequester(opts, cmd, {
         config,
+        warn: (line) => {
+          console.error(line);
+          server?.broadcast(line);
+        },
         onProgress: (p) => {
           server?.publish(p);
           console.log(

@@ -100,6 +100,11 @@ export interface NodeServerOptions {
 export interface NodeServer extends AsyncDisposable {
   /** The requester's progress lines, fanned out to the clients following those jobs. */
   publish(progress: JobProgress): void;
+  /**
+   * A line for every command connected now (alerts, a channel opened or topped up): the node
+   * acts for all of them.
+   */
+  broadcast(line: string): void;
   /** Stops listening and ends every connection. */
   close(): Promise<void>;
 }
@@ -127,6 +132,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   const req = options.requester;
   const followers = new Set<{ ids: Set<string>; send: (line: unknown) => void }>();
   const conns = new Set<Deno.Conn>();
+  /** The senders of the connections in a request other than `hello`. */
+  const listeners = new Set<(line: unknown) => void>();
   const startedAt = new Date().toISOString();
   const maxClients = options.maxClients ?? 256;
   let closed = false;
@@ -159,6 +166,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       clearTimeout(timer);
       if (first.done) return;
       const request = first.value as unknown as NodeRequest;
+      if (request.op !== "hello") listeners.add(send);
       try {
         if (request.op === "hello") {
           send(
@@ -217,6 +225,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       // a client that sent garbage or went away: nothing to answer
     } finally {
       clearTimeout(timer);
+      listeners.delete(send);
       if (follower) followers.delete(follower);
       if (open) await writer.close().catch(() => {});
       open = false;
@@ -264,6 +273,9 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         f.ids.add(progress.jobId);
         f.send({ type: "progress", progress });
       }
+    },
+    broadcast(line) {
+      for (const send of listeners) send({ type: "log", line });
     },
     close,
     [Symbol.asyncDispose]: close,
