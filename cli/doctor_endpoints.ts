@@ -15,6 +15,7 @@ import type { DoctorCheck } from "./doctor_command.ts";
 import type { LoadedSettings } from "../config/settings.ts";
 import { describeSource, type SettingSource } from "../config/config_error.ts";
 import { chainIdOf } from "../chain/chain_config.ts";
+import { fetchRelayInfo } from "../transport/relay_info.ts";
 
 /** Largest JSON-RPC answer read (an `eth_chainId` result is a few bytes). */
 const MAX_RPC_ANSWER_BYTES = 64 * 1024;
@@ -33,7 +34,11 @@ export async function endpointChecks(
 ): Promise<DoctorCheck[]> {
   const { settings, sources } = loaded;
   return await Promise.all([
-    tcpCheck("relay", settings.relayUrl, sources.relayUrl, timeoutMs),
+    tcpCheck("relay", settings.relayUrl, sources.relayUrl, timeoutMs).then((check) =>
+      check.status === "ok"
+        ? townCheck(check, settings.relayUrl, sources.relayUrl.kind !== "default", timeoutMs)
+        : check
+    ),
     tcpCheck("btp", settings.connectorBtpUrl, sources.connectorBtpUrl, timeoutMs),
     ...Object.entries(loaded.sections.chains ?? {})
       .filter(([, table]) => typeof table === "object" && table !== null && "rpc_url" in table)
@@ -71,6 +76,36 @@ async function tcpCheck(
       name,
       status: configured ? "fail" : "warn",
       detail: `${url} (${from}): ${(err as Error).message}`,
+    };
+  }
+}
+
+/**
+ * Something listens at the relay URL: is it a town? Its NIP-11 document must be a relay's, with
+ * the town's pubkey (`self`) and its fees; anything else (another program on port 7100) fails.
+ */
+async function townCheck(
+  check: DoctorCheck,
+  relayUrl: string,
+  configured: boolean,
+  timeoutMs: number,
+): Promise<DoctorCheck> {
+  const status = configured ? "fail" : "warn";
+  try {
+    const info = await fetchRelayInfo(relayUrl, { timeoutMs });
+    if (typeof info.self !== "string" || !/^[0-9a-f]{64}$/.test(info.self)) {
+      return {
+        ...check,
+        status,
+        detail: `${relayUrl} answers NIP-11 but names no town pubkey (\`self\`): not a town`,
+      };
+    }
+    return { ...check, detail: `${check.detail}; a town, pubkey ${info.self.slice(0, 12)}` };
+  } catch (err) {
+    return {
+      ...check,
+      status,
+      detail: `${relayUrl} accepts connections but is not a town: ${(err as Error).message}`,
     };
   }
 }

@@ -78,9 +78,25 @@ Deno.test("doctor: configured relay and BTP that do not answer fail, the whole r
   });
 });
 
-Deno.test("doctor: configured relay and BTP that answer pass; exit 0 unless this machine fails a check", async () => {
+Deno.test("doctor: a configured relay that is not a town fails: something listening is not enough", async () => {
   await withTempDir(async (dir) => {
     using relay = listening();
+    const { checks } = await doctor(dir, [
+      "--relay-url",
+      `ws://127.0.0.1:${(relay.addr as Deno.NetAddr).port}`,
+    ]);
+    assertEquals(checks.get("relay")?.status, "fail", checks.get("relay")?.detail);
+    assertStringIncludes(checks.get("relay")!.detail, "accepts connections but is not a town");
+  });
+});
+
+Deno.test("doctor: configured relay and BTP that answer pass; exit 0 unless this machine fails a check", async () => {
+  await withTempDir(async (dir) => {
+    // A relay's NIP-11 document naming the town's pubkey, as a town serves it.
+    await using relay = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => Response.json({ name: "a town", self: "ab".repeat(32) }),
+    );
     using btp = listening();
     // From config.toml this time: a configured endpoint wherever it is configured.
     await Deno.writeTextFile(

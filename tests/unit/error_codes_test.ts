@@ -32,7 +32,10 @@ Deno.test("docs/AGENTS.md lists every exit status, with the codes' exits agreein
   const doc = await Deno.readTextFile(new URL("docs/AGENTS.md", root));
   const listed = tableCodes(doc, "## Exit codes").map(Number);
   assertEquals(listed.sort((a, b) => a - b), Object.values(ExitCode).sort((a, b) => a - b));
-  assertEquals(Object.keys(EXIT_STATUSES).map(Number).sort(), listed.map(String).sort().map(Number));
+  assertEquals(
+    Object.keys(EXIT_STATUSES).map(Number).sort(),
+    listed.map(String).sort().map(Number),
+  );
   for (const [code, info] of Object.entries(ERROR_CODES)) {
     assert((Object.values(ExitCode) as number[]).includes(info.exit), code);
   }
