@@ -890,7 +890,9 @@ async function holdChannel(
   } catch (err) {
     if (!(err instanceof ChannelLockedError)) throw err;
     const hello = await nodeHello(stateDir);
-    if (hello === undefined || hello.pid !== err.pid) {
+    // A node a command started is stopped for this one; one the user runs (`turnpike
+    // requester`) is theirs to stop.
+    if (hello === undefined || hello.pid !== err.pid || !hello.background) {
       throw new CliError(err.message, {
         context: "payment channel",
         suggestion: `stop the node or requester paying over it (pid ${
@@ -908,7 +910,7 @@ async function holdChannel(
     if (hello.activeJobs === 0) return lock;
     const release = async () => {
       await lock.release();
-      await restartProfileNode(stateDir, opts).catch((e) =>
+      await restartProfileNode(stateDir, hello, opts).catch((e) =>
         console.error(
           `node: not started again (${(e as Error).message}); the next job command starts it`,
         )

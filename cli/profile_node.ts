@@ -242,19 +242,25 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
 }
 
 /**
- * Starts the profile's node again in the background with the profile's own settings (after a
- * command that had to stop it, such as `channel close`).
+ * Starts the profile's node again in the background as it was started before (its `hello`'s
+ * arguments), after a command that had to stop it, such as `channel close`.
  *
  * @example
  * ```ts
- * await restartProfileNode(stateDir, { passphraseFile: "~/.turnpike-pass" });
+ * await restartProfileNode(stateDir, hello, { passphraseFile: "~/.turnpike-pass" });
  * ```
  */
 export async function restartProfileNode(
   stateDir: string,
+  stopped: NodeHello,
   passphrase: PassphraseFlags,
 ): Promise<NodeHello> {
-  return await startBackgroundNode({ ...passphrase, stateDir, connectionOptions: [] });
+  return await startBackgroundNode({
+    ...passphrase,
+    stateDir,
+    connectionOptions: [],
+    args: stopped.args,
+  });
 }
 
 async function startBackgroundNode(
@@ -263,6 +269,8 @@ async function startBackgroundNode(
     cmd?: Command;
     connectionOptions: readonly string[];
     quiet?: boolean;
+    /** The node's whole argument list (a restart); default built from the command's flags. */
+    args?: readonly string[];
   },
 ): Promise<NodeHello> {
   const stateDir = o.stateDir;
@@ -292,7 +300,7 @@ async function startBackgroundNode(
   const size = await Deno.stat(logPath).then((s) => s.size, () => 0);
   if (size > NODE_LOG_ROTATE_BYTES) await Deno.rename(logPath, `${logPath}.1`).catch(() => {});
   const logFrom = size > NODE_LOG_ROTATE_BYTES ? 0 : size;
-  const args = [
+  const args = o.args !== undefined ? [...o.args] : [
     "--state-dir",
     stateDir,
     "--output",
@@ -302,7 +310,7 @@ async function startBackgroundNode(
     "--passphrase-fd",
     "0",
   ];
-  for (const name of o.cmd === undefined ? [] : o.connectionOptions) {
+  for (const name of o.cmd === undefined || o.args !== undefined ? [] : o.connectionOptions) {
     if (o.cmd!.getOptionValueSource(name) !== "cli") continue;
     const option = o.cmd!.options.find((opt) => opt.attributeName() === name);
     const value = o.cmd!.getOptionValue(name);

@@ -70,6 +70,8 @@ export interface NodeHello {
   clients: number;
   /** Started in the background by a command (stops itself when idle). */
   background: boolean;
+  /** Its command line's arguments (to start it again the same way). */
+  args: string[];
   startedAt: string;
 }
 
@@ -178,6 +180,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
               activeJobs: req.activeJobs,
               clients: conns.size,
               background: options.background,
+              args: Deno.args,
               startedAt,
             } satisfies NodeHello,
           );

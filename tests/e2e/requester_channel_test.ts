@@ -52,7 +52,14 @@ Deno.test("job submit --channel pays the town with claims; without one it is ref
   assert(after.sentNonce > mine.sentNonce, `${after.sentNonce} > ${mine.sentNonce}`);
   const events = async () => (await (await fetch(`${t.town.httpUrl}/health`)).json()).events;
   const eventsBefore = await events();
-  // --channel-prepay: the claim runs ahead of the packet by the prepay (base units).
+  // --channel-prepay: the claim runs ahead of the packet by the prepay (base units). Another
+  // setting than the profile's node runs with, which follows the jobs above: it is refused
+  // (`node-busy`) until the node is stopped (its jobs resume in the next one).
+  const busy = await submit(["--channel", channelId, "--channel-prepay", "1000000"]);
+  assertEquals(busy.code, 1, busy.stderr);
+  assertStringIncludes(busy.stderr, "runs with other settings: channelPrepay");
+  const stop = await runCli(["--state-dir", aliceState, "node", "stop"]);
+  assertEquals(stop.code, 0, stop.stderr);
   const ahead = await submit(["--channel", channelId, "--channel-prepay", "1000000"]);
   assertEquals(ahead.code, 0, ahead.stderr);
   const prepaid = await readChannel(channelFilePath(aliceState, channelId));

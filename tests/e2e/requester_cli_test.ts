@@ -229,12 +229,11 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
           "echo",
           "--input",
           "text:x",
+          // Above the provider's price, so the town is the one that refuses.
           "--bid",
-          "1000",
+          "100000",
           "--price-per-byte",
           "1",
-          // Past the provider-price check, so the town is the one that refuses.
-          "--force",
           ...conn(),
         ]);
         assertEquals(res.code, 1, res.stderr);

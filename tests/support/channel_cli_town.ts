@@ -8,6 +8,7 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
+import { runCli } from "./run_cli.ts";
 import { ALICE_MNEMONIC, BOB_MNEMONIC, type ChannelPair } from "./anvil_channel_pair.ts";
 import { chainToml } from "./chain_toml.ts";
 import { type CliTown, startCliTown } from "./cli_town.ts";
@@ -119,6 +120,8 @@ ${chainToml(pair)}`,
       ],
       async [Symbol.asyncDispose]() {
         try {
+          // The profile's node a `job submit` started in the background (docs/ARCHITECTURE.md).
+          await runCli(["--state-dir", aliceState, "node", "stop"]);
           await town.stop();
         } finally {
           await remove();
