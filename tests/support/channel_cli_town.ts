@@ -121,7 +121,7 @@ ${chainToml(pair)}`,
       async [Symbol.asyncDispose]() {
         try {
           // The profile's node a `job submit` started in the background (docs/ARCHITECTURE.md).
-          await runCli(["--state-dir", aliceState, "node", "stop"]);
+          await runCli(["--state-dir", `${dir}/alice`, "node", "stop"]);
           await town.stop();
         } finally {
           await remove();
