@@ -8,7 +8,6 @@
  * @module
  */
 import type { Command } from "commander";
-import { renderToString } from "ink";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { networkField } from "./network_line.ts";
@@ -20,9 +19,8 @@ import {
   townReadTarget,
 } from "./town_read.ts";
 import { readLocalView } from "./dash_model.ts";
-import { dashFrame, type TownLink } from "./dash_view.ts";
+import type { TownLink } from "./dash_view.ts";
 import { startDashLive } from "./dash_live.ts";
-import { runDashApp } from "./dash_app.ts";
 import { selfCommand } from "./self_command.ts";
 import { fetchNetworkSnapshot, type NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
 
@@ -46,9 +44,7 @@ const CANCEL_FLAGS = [
 ] as const;
 
 async function cancelJob(stateDir: string, opts: DashFlags, id: string): Promise<string> {
-  if (opts.passphraseFile === undefined) {
-    return "cancel needs the wallet: start dash with --passphrase-file";
-  }
+  // The profile's node cancels it; the passphrase is needed only to start one.
   const args = ["--state-dir", stateDir, "job", "cancel", id, "--non-interactive"];
   for (const [key, flag] of CANCEL_FLAGS) {
     const value = opts[key];
@@ -74,6 +70,12 @@ async function printOnce(
   } catch (err) {
     town = { relayUrl, state: "unreachable", detail: (err as Error).message };
   }
+  // ink and React are loaded by `dash` only: they took about 1 s of every command's start when
+  // every command imported them (docs/ARCHITECTURE.md "The profile's node").
+  const [{ renderToString }, { dashFrame }] = await Promise.all([
+    import("ink"),
+    import("./dash_view.ts"),
+  ]);
   const frame = dashFrame({
     network: networkField(target.network),
     town,
@@ -119,6 +121,7 @@ export function registerDashCommand(program: Command): void {
         exitCode: ExitCode.Usage,
       });
     }
+    const { runDashApp } = await import("./dash_app.ts");
     await runDashApp({
       network: networkField(target.network),
       stateDir: target.stateDir,
