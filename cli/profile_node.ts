@@ -42,8 +42,8 @@ const NODE_START_TIMEOUT_MS = 120_000;
 
 /**
  * The settings a node and a command must agree on to share it: the resolved requester config
- * without what is checked per request (price ceiling, `--accept-price`); the BTP token as its
- * SHA-256.
+ * without what is checked per request (price ceiling, `--accept-price`) and the node's own idle
+ * time; the BTP token as its SHA-256.
  *
  * @example
  * ```ts
@@ -51,7 +51,7 @@ const NODE_START_TIMEOUT_MS = 120_000;
  * ```
  */
 export function nodeSettings(config: RequesterConfig): Record<string, unknown> {
-  const { priceCeiling: _c, acceptPrice: _a, btpToken, ...rest } = config;
+  const { priceCeiling: _c, acceptPrice: _a, nodeIdleTimeoutS: _i, btpToken, ...rest } = config;
   const plain = JSON.parse(
     JSON.stringify(rest, (_k, v) => typeof v === "bigint" ? v.toString() : v),
   ) as Record<string, unknown>;

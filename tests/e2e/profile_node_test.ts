@@ -221,4 +221,31 @@ Deno.test("profile node: a job submitted without --wait is paid after its comman
     .filter((e) => e.category === "job" && e.event === "fulfilled");
   assertEquals(payments.filter((e) => e.jobId === job.id).length, 1);
   assertEquals(payments.filter((e) => e.jobId === secondId).length, 1);
+
+  // A node with nothing in flight and no command connected stops by itself (idle 1 s here).
+  assertEquals((await plain("node", "stop")).code, 0);
+  const idle = await runCli([
+    "--profile",
+    "alice",
+    "job",
+    "submit",
+    "echo",
+    "--input",
+    "text:then idle",
+    "--bid",
+    "100000",
+    "--wait",
+    ...net.secret,
+  ], { env: { ...net.env, TURNPIKE_NODE_IDLE_TIMEOUT: "1" } });
+  assertEquals(idle.code, 0, idle.stderr);
+  let running = true;
+  for (let i = 0; i < 300 && running; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = (await plain("node", "status")).stdout.startsWith("requester node running");
+  }
+  assert(!running, "the idle node stopped by itself");
+  assertStringIncludes(
+    await Deno.readTextFile(`${net.aliceState}/node.log`),
+    "requester: stopping (idle)",
+  );
 });

@@ -82,6 +82,9 @@ Deno.test("job submit --channel pays the town with claims; without one it is ref
     stateDir: aliceState,
     action: "test",
   });
+  // A node with the good channel follows the jobs above: stopped, so that the next commands
+  // start one with the channel each names (refused at its start).
+  assertEquals((await runCli(["--state-dir", aliceState, "node", "stop"])).code, 0);
   const closed = await submit(["--channel", closedId]);
   assertEquals(closed.code, 1, closed.stderr);
   assertStringIncludes(closed.stderr, `Error: channel ${closedId} is closed`);
