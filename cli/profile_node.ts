@@ -31,6 +31,9 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 /** Waits `ms` milliseconds. */
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The lock a command holds while it starts the profile's node (released when it answers). */
+const NODE_START_LOCK_FILE = "node.start.lock";
+
 /** The node's output file in the state dir. */
 export const NODE_LOG_FILE = "node.log";
 
@@ -206,6 +209,10 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   const stateDir = o.config.stateDir;
   const wanted = nodeSettings(o.config);
   let hello = await nodeHello(stateDir);
+  // One command at a time starts a node (held until it answers); the others wait here, then
+  // find it.
+  using starting = hello === undefined ? await startLock(stateDir) : undefined;
+  if (starting !== undefined) hello = await nodeHello(stateDir);
   if (hello === undefined) {
     const holder = await lockHolder(stateDir);
     if (holder === undefined) return await startBackgroundNode({ ...o, stateDir });
@@ -261,6 +268,18 @@ export async function restartProfileNode(
     connectionOptions: [],
     args: stopped.args,
   });
+}
+
+/** Takes the start lock, waiting for a command that holds it. */
+async function startLock(stateDir: string): Promise<Deno.FsFile> {
+  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = await Deno.open(`${stateDir}/${NODE_START_LOCK_FILE}`, {
+    create: true,
+    write: true,
+    mode: 0o600,
+  });
+  await file.lock(true);
+  return file;
 }
 
 async function startBackgroundNode(
@@ -353,15 +372,12 @@ async function waitForNode(
       if (started) await relayNodeLog(started.logPath, started.logFrom, quiet);
       return hello;
     }
-    if (
-      exited !== undefined || (started === undefined && (await lockHolder(stateDir)) === undefined)
-    ) {
+    if (started !== undefined && exited !== undefined) {
       // Another command's node may have won the state dir's lock: it answers soon.
-      if (started !== undefined && (await lockHolder(stateDir)) !== undefined) {
-        started = undefined;
-        continue;
-      }
-      throw await startFailure(stateDir, started);
+      if ((await lockHolder(stateDir)) === undefined) throw await startFailure(stateDir, started);
+      started = undefined;
+    } else if (started === undefined && (await lockHolder(stateDir)) === undefined) {
+      throw await startFailure(stateDir, undefined);
     }
     if (!quiet && Date.now() - said > 5_000) {
       said = Date.now();

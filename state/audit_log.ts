@@ -97,6 +97,7 @@ export const STATE_DIR_IGNORE: readonly string[] = [
   "channels/*.lock",
   "node.lock",
   "node.sock",
+  "node.start.lock",
   "node.log",
   "node.log.1",
   "provider-status.json",
