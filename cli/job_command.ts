@@ -733,11 +733,11 @@ async function openRepo(opts: RequesterCliOptions, cmd: Command) {
   }).catch((err) => {
     throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
   });
-  return await openJobRepository({ stateDir: loaded.settings.stateDir });
+  return await openJobRepository({ stateDir: loaded.settings.stateDir, readOnly: true });
 }
 
 async function withRepo<T>(stateDir: string, fn: (repo: JobRepository) => Promise<T>): Promise<T> {
-  const repo = await openJobRepository({ stateDir });
+  const repo = await openJobRepository({ stateDir, readOnly: true });
   try {
     return await fn(repo);
   } finally {

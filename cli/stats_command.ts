@@ -36,7 +36,7 @@ export interface NodeStats {
 async function jobCounts(stateDir: string): Promise<Record<string, number>> {
   const hasJobs = await Deno.stat(`${stateDir}/jobs`).then((s) => s.isDirectory, () => false);
   if (!hasJobs) return {};
-  const repo = await openJobRepository({ stateDir });
+  const repo = await openJobRepository({ stateDir, readOnly: true });
   try {
     const counts: Record<string, number> = {};
     for (const status of JOB_STATUSES) {

@@ -38,6 +38,12 @@ export interface JobRepositoryOptions {
   audit?: AuditLog;
   /** fsync each file (default true). False only for bulk loads and benchmarks. */
   durable?: boolean;
+  /**
+   * A reader beside the writer (`job list`, `job status`, `stats` while the profile's node runs):
+   * it never takes the writer's in-flight temp files for a crash's leftovers, and never marks
+   * the index open or closed (only the writer's crash is a crash). Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** What the index knows about a job (enough to list, filter and resume it). */
@@ -138,6 +144,7 @@ export class JobRepository {
   #durable: boolean;
   #db: DatabaseSync | undefined;
   #locks = new Map<string, Promise<unknown>>();
+  #readOnly: boolean;
 
   constructor(options: JobRepositoryOptions) {
     this.stateDir = options.stateDir.replace(/\/+$/, "");
@@ -145,6 +152,7 @@ export class JobRepository {
     this.indexPath = `${this.stateDir}/index.sqlite`;
     this.#audit = options.audit;
     this.#durable = options.durable ?? true;
+    this.#readOnly = options.readOnly ?? false;
   }
 
   /** Opens the index (rebuilding it when needed); called by {@linkcode openJobRepository}. */
@@ -164,16 +172,16 @@ export class JobRepository {
     }
     if (needsRebuild) {
       this.lastRebuild = await this.rebuildIndex();
-    } else if (this.#meta("open") === "1") {
+    } else if (this.#meta("open") === "1" && !this.#readOnly) {
       await this.#recoverAfterCrash();
     }
-    this.#setMeta("open", "1");
+    if (!this.#readOnly) this.#setMeta("open", "1");
   }
 
   /** Marks a clean shutdown and closes the index (flush the audit log separately). */
   close(): void {
     if (!this.#db) return;
-    this.#setMeta("open", "0");
+    if (!this.#readOnly) this.#setMeta("open", "0");
     this.#db.close();
     this.#db = undefined;
   }
@@ -336,7 +344,8 @@ export class JobRepository {
       if (!entry.isFile) continue;
       const path = `${this.jobsDir}/${entry.name}`;
       if (entry.name.startsWith(".tmp-")) {
-        await Deno.remove(path).catch(() => {}); // left by a crashed atomic write
+        // Left by a crashed atomic write, or being written by the writer beside a reader.
+        if (!this.#readOnly) await Deno.remove(path).catch(() => {});
         continue;
       }
       if (!entry.name.endsWith(".toml")) continue;
