@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { startAutoChannelNetwork } from "../tests/support/auto_channel_network.ts";
+import { providerOnline, startAutoChannelNetwork } from "../tests/support/auto_channel_network.ts";
 import { runCli } from "../tests/support/run_cli.ts";
 
 const args = Deno.args;
@@ -67,13 +67,7 @@ const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 const net = await startAutoChannelNetwork({ prefix: "bench_profile_node_", provider: true });
 try {
-  for (let i = 0; i < 200; i++) {
-    const out = await runCli(["--profile", "alice", "--json", "providers", "--kind", "echo"], {
-      env: net.env,
-    });
-    if (JSON.parse(out.stdout).providers?.some((p: { online: boolean }) => p.online)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await providerOnline(net.env);
   const submit = (cli: string, text: string) =>
     timed(cli, [
       "--profile",

@@ -11,12 +11,12 @@ import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import {
   addRequesterConnectionOptions,
+  ensureRequesterNode,
   loadRequesterConfig,
-  REQUESTER_CONNECTION_OPTIONS,
   type RequesterCliOptions,
 } from "./job_command.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
-import { callNode, ensureProfileNode } from "./profile_node.ts";
+import { callNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";
 
 interface DmSendOptions extends RequesterCliOptions {
@@ -98,12 +98,7 @@ async function send(recipientText: string, opts: DmSendOptions, cmd: Command): P
   const reply = opts.replyTo === undefined ? {} : { replyTo: opts.replyTo };
   const config = await loadRequesterConfig(opts, cmd);
   printNetworkLine(config.network);
-  await ensureProfileNode({
-    ...opts,
-    config,
-    cmd,
-    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
-  });
+  await ensureRequesterNode(opts, config, cmd);
   let id = "";
   for await (const line of callNode(config.stateDir, { op: "dm", recipient, text, ...reply })) {
     if (line.type === "sent") id = String(line.id);

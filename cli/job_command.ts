@@ -256,15 +256,32 @@ export function registerJobCommand(program: Command): void {
     const opts = cmd.optsWithGlobals<RequesterCliOptions>();
     const config = await loadRequesterConfig(opts, cmd);
     const full = await withRepo(config.stateDir, (repo) => Promise.resolve(resolveJobId(repo, id)));
-    await ensureProfileNode({
-      ...opts,
-      config,
-      cmd,
-      connectionOptions: REQUESTER_CONNECTION_OPTIONS,
-    });
+    await ensureRequesterNode(opts, config, cmd);
     for await (const line of callNode(config.stateDir, { op: "cancel", id: full })) {
       if (line.type === "record") printRecord(line.record as RequesterJobRecord, opts.output);
     }
+  });
+}
+
+/**
+ * Makes sure the profile's node serves this command (`profile_node.ts`): the one running with
+ * these settings, or one started in the background.
+ *
+ * @example
+ * ```ts
+ * await ensureRequesterNode(opts, await loadRequesterConfig(opts, cmd), cmd);
+ * ```
+ */
+export async function ensureRequesterNode(
+  opts: RequesterCliOptions,
+  config: RequesterConfig,
+  cmd: Command,
+): Promise<void> {
+  await ensureProfileNode({
+    ...opts,
+    config,
+    cmd,
+    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
   });
 }
 
@@ -539,12 +556,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true);
-    await ensureProfileNode({
-      ...opts,
-      config,
-      cmd,
-      connectionOptions: REQUESTER_CONNECTION_OPTIONS,
-    });
+    await ensureRequesterNode(opts, config, cmd);
     const progress = progressPrinter(json);
     const transfers = new Map<string, ReturnType<typeof transferProgressPrinter>>();
     const request = {
@@ -706,12 +718,7 @@ async function wait(
       ignoreVerdict: opts.ignoreVerdict,
     });
   }
-  await ensureProfileNode({
-    ...opts,
-    config,
-    cmd,
-    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
-  });
+  await ensureRequesterNode(opts, config, cmd);
   const progress = progressPrinter(json);
   for await (const line of callNode(config.stateDir, { op: "wait", id: record.id })) {
     if (line.type === "record" && !json) {

@@ -9,14 +9,11 @@
  * on-chain deposit, the payment log's fulfilled town writes are what the channel paid, and the
  * wallet holds what it started with minus that.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
 import { listChannels } from "../../state/channel_file.ts";
 import { readChannelLog } from "../../state/channel_log.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 
 Deno.test("auto channel: opened on the first paid write, reused, topped up within the daily cap, books = chain (anvil)", async () => {
   const alerts: Record<string, unknown>[] = [];
@@ -82,17 +79,7 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     assertEquals(channels[0].deposit, deposited);
 
     // The chain has the same deposit; the cap stopped the third top-up, with an alert.
-    const chain = resolveChainConfig("evm:base:31337", {
-      section: {
-        rpc_url: net.chain.rpcUrl,
-        token_network: net.chain.tokenNetwork,
-        token: net.chain.token,
-      },
-    });
-    const reader = new TokenNetworkClient({
-      chain,
-      account: localEvmAccount(crypto.getRandomValues(new Uint8Array(32))),
-    });
+    const reader = net.chainReader();
     const onChain = await reader.getChannel(id);
     const self = channels[0].selfAddress.toLowerCase();
     assertEquals(onChain.participants[self].deposit, deposited);

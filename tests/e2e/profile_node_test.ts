@@ -11,49 +11,48 @@
  * twice.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
+import {
+  type AutoChannelNetwork,
+  providerOnline,
+  startAutoChannelNetwork,
+} from "../support/auto_channel_network.ts";
 import { runCli } from "../support/run_cli.ts";
 import { listChannels } from "../../state/channel_file.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
 import { nodeSocketPath } from "../../roles/requester/node_wire.ts";
 
 /** Lines of NDJSON output, parsed. */
 const ndjson = (text: string) =>
   text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 
-/** Waits until the town lists an online provider of echo (its announcement is stored). */
-async function providerOnline(env: Record<string, string>) {
-  for (let i = 0; i < 200; i++) {
-    const out = await runCli(["--profile", "alice", "--json", "providers", "--kind", "echo"], {
-      env,
-    });
-    assertEquals(out.code, 0, out.stderr);
-    const providers = JSON.parse(out.stdout).providers as { online: boolean }[];
-    if (providers.some((p) => p.online)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the provider never came online");
+/** `job submit echo` on alice's profile, json, with the passphrase flags and a bid above the price. */
+function submitEcho(
+  net: AutoChannelNetwork,
+  text: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+) {
+  return runCli([
+    "--profile",
+    "alice",
+    "--output",
+    "json",
+    "job",
+    "submit",
+    "echo",
+    "--input",
+    `text:${text}`,
+    "--bid",
+    "100000",
+    ...extra,
+    ...net.secret,
+  ], { env: { ...net.env, ...env } });
 }
 
 Deno.test("profile node: 20 jobs at once on one profile beside list, dash and cancel; paid once each; chain = books (anvil)", async () => {
   await using net = await startAutoChannelNetwork({ prefix: "profile_node_", provider: true });
   await providerOnline(net.env);
-  const submit = (text: string, ...extra: string[]) =>
-    net.alice(
-      "--output",
-      "json",
-      "job",
-      "submit",
-      "echo",
-      "--input",
-      `text:${text}`,
-      "--bid",
-      "100000",
-      ...extra,
-    );
+  const submit = (text: string, ...extra: string[]) => submitEcho(net, text, extra);
 
   // A 21st job the provider cannot answer in time: one that will be cancelled. Posted first, so
   // it is the command that starts the node.
@@ -62,18 +61,7 @@ Deno.test("profile node: 20 jobs at once on one profile beside list, dash and ca
   assertEquals(nobody.code, 1, nobody.stderr);
   assertEquals(ndjson(nobody.stdout)[0].code, "no-provider", "no such provider: refused");
   // A bid below every price is refused even with --force (providers drop it), with the price.
-  const cheap = await net.alice(
-    "--output",
-    "json",
-    "job",
-    "submit",
-    "echo",
-    "--input",
-    "text:too cheap",
-    "--bid",
-    "1",
-    "--force",
-  );
+  const cheap = await submitEcho(net, "too cheap", ["--bid", "1", "--force"]);
   assertEquals(cheap.code, 1, cheap.stderr);
   const refusal = ndjson(cheap.stdout)[0];
   assertEquals([refusal.code, refusal.bid], ["bid-below-price", "1"]);
@@ -141,18 +129,7 @@ Deno.test("profile node: 20 jobs at once on one profile beside list, dash and ca
     .filter((e) => e.event === "fulfilled" && e.direction === "out")
     .reduce((n, e) => n + BigInt(e.amount), 0n);
   assertEquals(after.sent, paid, "the channel paid what the payment log says");
-  const chain = resolveChainConfig("evm:base:31337", {
-    section: {
-      rpc_url: net.chain.rpcUrl,
-      token_network: net.chain.tokenNetwork,
-      token: net.chain.token,
-    },
-  });
-  const reader = new TokenNetworkClient({
-    chain,
-    account: localEvmAccount(crypto.getRandomValues(new Uint8Array(32))),
-  });
-  assertEquals(await reader.tokenBalance(channels[0].selfAddress), 100_000_000n - paid);
+  assertEquals(await net.chainReader().tokenBalance(channels[0].selfAddress), 100_000_000n - paid);
 });
 
 Deno.test("profile node: a job submitted without --wait is paid after its command exits; job wait reads it with no passphrase; a killed node is replaced (anvil)", async () => {
@@ -161,17 +138,7 @@ Deno.test("profile node: a job submitted without --wait is paid after its comman
     provider: true,
   });
   await providerOnline(net.env);
-  const sent = await net.alice(
-    "--output",
-    "json",
-    "job",
-    "submit",
-    "echo",
-    "--input",
-    "text:followed by the node",
-    "--bid",
-    "100000",
-  );
+  const sent = await submitEcho(net, "followed by the node");
   assertEquals(sent.code, 0, sent.stderr);
   const [job] = ndjson(sent.stdout);
   assertEquals([job.type, job.status], ["job", "sent"]);
@@ -197,17 +164,7 @@ Deno.test("profile node: a job submitted without --wait is paid after its comman
   assertEquals(ndjson(again.stdout).pop().status, "done");
 
   // SIGKILL the node with a job in flight: the next command brings it back, paid once.
-  const second = await net.alice(
-    "--output",
-    "json",
-    "job",
-    "submit",
-    "echo",
-    "--input",
-    "text:survives a SIGKILL",
-    "--bid",
-    "100000",
-  );
+  const second = await submitEcho(net, "survives a SIGKILL");
   assertEquals(second.code, 0, second.stderr);
   const secondId = ndjson(second.stdout)[0].id as string;
   const hello = JSON.parse(
@@ -226,19 +183,7 @@ Deno.test("profile node: a job submitted without --wait is paid after its comman
 
   // A node with nothing in flight and no command connected stops by itself (idle 1 s here).
   assertEquals((await plain("node", "stop")).code, 0);
-  const idle = await runCli([
-    "--profile",
-    "alice",
-    "job",
-    "submit",
-    "echo",
-    "--input",
-    "text:then idle",
-    "--bid",
-    "100000",
-    "--wait",
-    ...net.secret,
-  ], { env: { ...net.env, TURNPIKE_NODE_IDLE_TIMEOUT: "1" } });
+  const idle = await submitEcho(net, "then idle", ["--wait"], { TURNPIKE_NODE_IDLE_TIMEOUT: "1" });
   assertEquals(idle.code, 0, idle.stderr);
   let running = true;
   for (let i = 0; i < 300 && running; i++) {

@@ -12,6 +12,9 @@ import { type CliProcess, spawnCli } from "./cli_process.ts";
 import { type CliResult, runCli } from "./run_cli.ts";
 import { freePort } from "./reference_connector.ts";
 import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
+import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { localEvmAccount } from "../../identity/local_node_signer.ts";
 
 /** Options for {@linkcode startAutoChannelNetwork}. */
 export interface AutoChannelNetworkOptions {
@@ -45,6 +48,8 @@ export interface AutoChannelNetwork extends AsyncDisposable {
   secret: string[];
   /** Runs `turnpike --profile alice <args> <passphrase flags>`. */
   alice(...args: string[]): Promise<CliResult>;
+  /** A client reading the chain's TokenNetwork and token (a throwaway key: it signs nothing). */
+  chainReader(): TokenNetworkClient;
 }
 
 /**
@@ -182,10 +187,43 @@ export async function startAutoChannelNetwork(
       chain: { rpcUrl: ready.rpcUrl, tokenNetwork: ready.tokenNetwork, token: ready.token },
       town,
       alice: (...args) => runCli(["--profile", "alice", ...args, ...secret], { env }),
+      chainReader: () =>
+        new TokenNetworkClient({
+          chain: resolveChainConfig("evm:base:31337", {
+            section: {
+              rpc_url: ready.rpcUrl,
+              token_network: ready.tokenNetwork,
+              token: ready.token,
+            },
+          }),
+          account: localEvmAccount(crypto.getRandomValues(new Uint8Array(32))),
+        }),
       [Symbol.asyncDispose]: stop,
     };
   } catch (err) {
     await stop().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Waits until the town lists an online provider of `kind` for alice (its announcement and
+ * heartbeat are stored), so that a job is not refused `no-provider`.
+ *
+ * @example
+ * ```ts
+ * await providerOnline(net.env, "echo");
+ * ```
+ */
+export async function providerOnline(env: Record<string, string>, kind = "echo"): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const out = await runCli(["--profile", "alice", "--json", "providers", "--kind", kind], {
+      env,
+    });
+    assertEquals(out.code, 0, out.stderr);
+    const providers = JSON.parse(out.stdout).providers as { online: boolean }[];
+    if (providers.some((p) => p.online)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no provider of ${kind} came online`);
 }
