@@ -160,6 +160,28 @@ export function resolveChainConfig(
 }
 
 /**
+ * The token a chain's channels are in, as config names it (`[chains."<id>"] token_symbol`, else
+ * the chain's default): symbol and decimals, without needing an RPC URL. Undefined for a chain
+ * this build does not know.
+ *
+ * @example
+ * ```ts
+ * chainTokenUnit("evm:base:84532"); // { tokenSymbol: "M2M", tokenDecimals: 6 }
+ * ```
+ */
+export function chainTokenUnit(
+  id: string,
+  section: Record<string, unknown> = {},
+): Pick<ChainConfig, "tokenSymbol" | "tokenDecimals"> | undefined {
+  const known = KNOWN[id];
+  if (known === undefined) return undefined;
+  return {
+    tokenSymbol: stringOf(id, section, "token_symbol") ?? known.tokenSymbol,
+    tokenDecimals: known.tokenDecimals,
+  };
+}
+
+/**
  * Parses `evm:<name>:<chain id>` into its numeric chain id.
  *
  * @example

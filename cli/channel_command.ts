@@ -78,6 +78,7 @@ import {
 } from "../roles/channel_cosign_request.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
 import { raiseChannelDeposit } from "../roles/channel_deposit.ts";
+import { channelBooks } from "../state/channel_books.ts";
 import {
   applyChainState,
   ChannelNotOnChainError,
@@ -945,9 +946,7 @@ interface RecordView {
 }
 
 function view(r: ChannelRecord): RecordView {
-  const remaining = r.deposit - r.withdrawn - r.sent + r.received;
-  const low = r.status === "open" && r.deposit > 0n &&
-    remaining * 100n < r.deposit * BigInt(r.warnPercent);
+  const { remaining, low } = channelBooks(r);
   const fmt = (v: bigint) => formatUnits(v, r.tokenDecimals);
   return {
     channelId: r.channelId,

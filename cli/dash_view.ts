@@ -10,8 +10,9 @@ import { Box, Text } from "ink";
 import { createElement as h, type ReactElement } from "react";
 import type { NetworkField } from "./network_line.ts";
 import type { NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
-import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { JOB_PHASES, type LocalView } from "./dash_model.ts";
+import { statusAmountText } from "../roles/provider/provider_status.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
 
 /** Job rows shown at once. */
@@ -108,8 +109,8 @@ function providerLines(p: DashFrameProps): ReactElement[] {
       { color: prov.alive ? undefined : "yellow" },
     ),
     line(
-      `         earned ${c.earned} base units  paid ${c.paid}  published ${c.published}  errors ${c.errors}` +
-        `  writes ${c.spentOnWrites}`,
+      `         earned ${statusAmountText(s, c.earned)}  paid ${c.paid}  published ${c.published}` +
+        `  errors ${c.errors}  writes ${statusAmountText(s, c.spentOnWrites)}`,
     ),
     ...(s.lastError === undefined
       ? []
@@ -175,7 +176,7 @@ function detailLines(d: JobDetail): ReactElement[] {
   ];
   for (const pay of r.payments.slice(0, 3)) {
     rows.push(line(
-      `payment  ${pay.amount} ${pay.asset} ${pay.status}${
+      `payment  ${formatRecordedAmount(pay.amount, pay)} ${pay.status}${
         pay.fulfillment ? ` receipt ${pay.fulfillment.slice(0, 24)}…` : ""
       }`,
     ));

@@ -24,6 +24,7 @@ import {
   openJobRepository,
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
+import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { buildResultReport, progressLine } from "./job_report.ts";
 import {
   fetchProviderDirectory,
@@ -570,7 +571,12 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         const paid = line.paid as bigint;
         console.error(
           `  ${line.name}: ${line.size} bytes as blob ${String(line.sha256).slice(0, 12)}, ` +
-            (paid === 0n ? "stored already (free)" : `paid ${paid}`),
+            (paid === 0n ? "stored already (free)" : `paid ${
+              formatAssetAmount(paid, {
+                assetCode: String(line.assetCode),
+                assetScale: Number(line.assetScale),
+              })
+            }`),
         );
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
@@ -940,7 +946,7 @@ function printRecord(r: RequesterJobRecord, output: string | undefined): void {
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
   for (const p of r.payments) {
     console.log(
-      `payment  ${p.amount} ${p.asset} ${p.status}${
+      `payment  ${formatRecordedAmount(p.amount, p)} ${p.status}${
         p.fulfillment ? ` receipt ${p.fulfillment}` : ""
       }`,
     );

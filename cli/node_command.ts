@@ -67,6 +67,7 @@ import {
   type ProviderStatus,
   ProviderStatusError,
   readProviderStatus,
+  statusAmountText,
 } from "../roles/provider/provider_status.ts";
 
 interface NodeOptions {
@@ -551,7 +552,11 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   console.log(`  relay       ${status.relayUrl}`);
   if (status.feed !== undefined) console.log(`  feed        ${status.feed}`);
   for (const s of status.skills) {
-    console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
+    console.log(
+      `  skill       ${s.name} kinds ${s.kinds.join(",")} price ${
+        statusAmountText(status, s.price)
+      }`,
+    );
   }
   for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
     console.log(`  not served  ${folder}: ${why}`);
@@ -566,12 +571,13 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   );
   const drops = Object.entries(c.dropped).map(([k, v]) => `${k} ${v}`).join(", ");
   console.log(`  dropped     ${drops || "none"}`);
-  console.log(`  earned      ${c.earned} (spent on writes ${c.spentOnWrites})`);
+  const amount = (v: string) => statusAmountText(status, v);
+  console.log(`  earned      ${amount(c.earned)} (spent on writes ${amount(c.spentOnWrites)})`);
   console.log(`  started     ${status.startedAt}`);
   console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
   if (status.periodicCostPerDay !== undefined) {
     console.log(
-      `  periodic    ${status.periodicCostPerDay} base units per day (heartbeat, announcements)`,
+      `  periodic    ${amount(status.periodicCostPerDay)} per day (heartbeat, announcements)`,
     );
   }
   console.log(`  updated     ${status.updatedAt}`);

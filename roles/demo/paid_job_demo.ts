@@ -71,7 +71,7 @@ export interface PaidJobDemoOptions {
   openSigner?: (role: "town" | "provider" | "requester") => Promise<NodeSigner>;
 }
 
-/** Decimal places of the demo town's asset (USD, or M2M when it settles). */
+/** Decimal places of the demo town's asset, M2M (with or without a channel: one asset per town). */
 const DEMO_ASSET_SCALE = 6;
 
 /** What the demo did. */
@@ -181,7 +181,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     pending.catch(() => {}); // awaited below and in `finally`
     const live: { gates?: TownChannelGates } = {};
     const town = await guard.step(
-      startDemoTown(root, townSigner, onChain, {
+      startDemoTown(root, townSigner, {
         claimGate: (account) => live.gates?.claimGate(account),
         cosignDesk: (account) => live.gates?.cosignDesk(account),
       }),
@@ -572,7 +572,6 @@ const TOWN_ADDRESS = "test.demo.town";
 function startDemoTown(
   root: string,
   signer: NodeSigner,
-  settles: boolean,
   channels: Pick<TownNodeOptions, "claimGate" | "cosignDesk">,
 ): Promise<TownNode> {
   return startTownNode({
@@ -588,8 +587,8 @@ function startDemoTown(
       acceptAnyToken: true,
       pricing: { pricePerByte: 10n },
       maxEventBytes: 1024 * 1024,
-      // With a channel the books are kept in the token it settles in.
-      assetCode: settles ? "M2M" : "USD",
+      // The token channels settle in, with or without a channel: one asset per town.
+      assetCode: "M2M",
       assetScale: DEMO_ASSET_SCALE,
     },
     signer,

@@ -21,6 +21,7 @@
 import { undoOnFailure } from "../undo_on_failure.ts";
 import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { PaymentDesk } from "./payment_desk.ts";
 import { nip44 } from "nostr-tools";
@@ -410,6 +411,8 @@ class Provider implements ProviderNode {
         }),
     });
     this.#status.ilpAddress = this.ilpAddress;
+    this.#status.assetCode = ildcp.assetCode;
+    this.#status.assetScale = ildcp.assetScale;
     await this.#openDelivery();
     this.#announcer = this.#openAnnouncer(ildcp.assetCode, ildcp.assetScale);
     await this.#announcer.start();
@@ -934,7 +937,9 @@ class Provider implements ProviderNode {
       onPaid: (record, amount, asset) => {
         this.counters.paid++;
         this.counters.earned += amount;
-        this.#log(`paid ${record.id}: ${amount} ${asset}`);
+        this.#log(
+          `paid ${record.id}: ${formatAssetAmount(amount, { assetCode: asset, assetScale })}`,
+        );
         this.#markStatus();
         this.#enqueue(record.id);
       },
