@@ -224,7 +224,11 @@ async function projectBlob(dir: string, root: string): Promise<{ path: string; s
 /** The provider's runner for this skill: its docker-build runner, else the skill sandbox. */
 async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
   if (manifest.runner !== "docker") {
-    return await createSkillSandbox({ jobsRoot, hiddenPaths: [] });
+    // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
+    // read-only for the job (roles/provider/provider_node.ts, docs/SKILLS.md).
+    const denoCacheDir = `${jobsRoot}/skill-deno-cache`;
+    await Deno.mkdir(denoCacheDir);
+    return await createSkillSandbox({ jobsRoot, hiddenPaths: [], denoCacheDir });
   }
   const dockerHost = Deno.env.get("DOCKER_HOST");
   try {
@@ -263,6 +267,7 @@ async function runTest(
   }
   {
     const runner = await runnerFor(manifest, jobsRoot);
+    if ("warmDenoCache" in runner) await runner.warmDenoCache?.({ skillDir, manifest });
     const files = blob === undefined ? [] : [{ path: blob.path, name: blob.sha256 }];
     const outcome = await runner.run({ jobId: "skill-test", skillDir, manifest, input, files });
     const stdout = new TextDecoder().decode(outcome.stdout);

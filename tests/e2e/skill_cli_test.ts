@@ -49,6 +49,37 @@ Deno.test("skill new then skill test, outside the repo: it runs in the sandbox a
   }
 });
 
+Deno.test("skill new: --dir is created; the scaffold runs inside a Deno project's skills dir (npm imports it must not load); documented limits", async () => {
+  const root = await Deno.makeTempDir({ prefix: "skill-project-" });
+  // Open to the sandbox user, as a provider's skills dir is.
+  await Deno.chmod(root, 0o755);
+  try {
+    // A provider's skills dir inside a project whose deno.json names npm packages the sandbox's
+    // cache does not hold (as the repository's own skills/ dir does).
+    await Deno.writeTextFile(
+      `${root}/deno.json`,
+      JSON.stringify({ nodeModulesDir: "auto", imports: { "left-pad": "npm:left-pad@1.3.0" } }),
+    );
+    const made = await runCli(["skill", "new", "wordcount", "--dir", `${root}/skills/not/yet`]);
+    assertEquals(made.code, 0, made.stderr);
+    const manifest = await Deno.readTextFile(`${root}/skills/not/yet/wordcount/SKILL.md`);
+    assertMatch(manifest, /^ {2}memory: 256$/m);
+    assertMatch(manifest, /^ {2}disk: 1024$/m);
+    const res = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${root}/skills/not/yet/wordcount`,
+      "--input",
+      "text:three little words",
+    ]);
+    assertEquals(res.code, 0, res.stderr + res.stdout);
+    assertEquals(JSON.parse(res.stdout).stdout, "3 words\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("skill test: the built-in skills, bad input, a missing required param, a private message", async () => {
   const echo = await runCli([
     "--json",
