@@ -13,6 +13,7 @@ import type { NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
 import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { JOB_PHASES, type LocalView } from "./dash_model.ts";
 import { statusAmountText } from "../roles/provider/provider_status.ts";
+import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
 
 /** Job rows shown at once. */
@@ -86,9 +87,9 @@ function jobRows(p: DashFrameProps): ReactElement[] {
     const on = start + i === p.selected;
     const receipts = j.receipts === 1 ? "1 receipt" : `${j.receipts} receipts`;
     rows.push(line(
-      `${on ? ">" : " "} ${r.id.slice(0, 12)} ${String(r.kind).padEnd(5)} ${r.status.padEnd(16)}${
-        (j.cost || "-").padEnd(16)
-      }${receipts.padEnd(11)}${r.provider?.slice(0, 8) ?? ""}`,
+      `${on ? ">" : " "} ${r.id.slice(0, 12)} ${jobKindLabel(r.kind).padEnd(19)} ${
+        r.status.padEnd(16)
+      }${(j.cost || "-").padEnd(16)}${receipts.padEnd(11)}${r.provider?.slice(0, 8) ?? ""}`,
       on ? { inverse: true } : { color: j.phase === "failed" ? "red" : undefined },
     ));
   }
@@ -171,7 +172,10 @@ function detailLines(d: JobDetail): ReactElement[] {
   const rows = [
     line(`job      ${r.id}`, { bold: true }),
     line(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`),
-    line(`kind     ${r.kind}  skill ${r.skill}  provider ${r.provider?.slice(0, 16) ?? "-"}`),
+    line(
+      `kind     ${jobKindLabel(r.kind)}${r.skill === "none" ? "" : `  callback ${r.skill}`}` +
+        `  provider ${r.provider?.slice(0, 16) ?? "-"}`,
+    ),
     line(`cost     ${d.job.cost || "-"}`),
   ];
   for (const pay of r.payments.slice(0, 3)) {

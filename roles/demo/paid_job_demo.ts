@@ -46,7 +46,10 @@ export interface PaidJobDemoOptions {
   skill?: "ci-run" | "docker-build";
   /** Project to test. Default `fixtures/projects/passing` (docker-build: the docker sample). */
   projectDir?: string;
-  /** Command the job runs. Default `sh test.sh` (docker-build: `sh /app/test.sh`). */
+  /**
+   * Command the job runs. Default `sh test.sh`; docker-build: the image's own CMD for a
+   * `projectDir`, `sh /app/test.sh` for the sample.
+   */
   command?: string;
   /** The Docker engine for docker-build (`DOCKER_HOST` form); default the environment's. */
   dockerHost?: string;
@@ -523,10 +526,10 @@ async function runJob(
     kind: docker ? 5602 : 5600,
     inputs: [],
     blobs: [{ url: context.url, sha256: context.sha256 }],
-    params: [{
-      name: docker ? "test" : "cmd",
-      values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
-    }, ...(run > 0 ? [{ name: "run", values: [String(run)] }] : [])],
+    params: [
+      demoTestParam(options),
+      ...(run > 0 ? [{ name: "run", values: [String(run)] }] : []),
+    ],
     bid: docker ? 500_000n : 100_000n,
     providers: [provider.pubkey],
     skill: "none",
@@ -561,6 +564,21 @@ async function reportOf(
     seconds: seconds(started),
     stateDir: root,
   };
+}
+
+/**
+ * The job's test: `--cmd` when given; else ci-run's `sh test.sh`, and for docker-build the image's
+ * own CMD on a user's project (what running the image means to its author), the sample's
+ * `sh /app/test.sh` on the sample.
+ */
+function demoTestParam(options: PaidJobDemoOptions): { name: string; values: string[] } {
+  if (options.skill !== "docker-build") {
+    return { name: "cmd", values: [options.command ?? "sh test.sh"] };
+  }
+  if (options.command !== undefined) return { name: "test", values: [options.command] };
+  return options.projectDir === undefined
+    ? { name: "test", values: ["sh /app/test.sh"] }
+    : { name: "test-image-cmd", values: ["true"] };
 }
 
 function progressLine(p: JobProgress): string {

@@ -773,8 +773,10 @@ class Provider implements ProviderNode {
     if (reason !== "duplicate") {
       this.#dropped.set(event.id, true);
       if (this.#dropped.size > 100_000) this.#dropped.delete(this.#dropped.keys().next().value!);
+      // A duplicate is the relay replaying a request already handled (every re-subscription:
+      // a reconnect, a skills change): counted in the status, not logged once per past job.
+      this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
     }
-    this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
     this.#markStatus();
     const notice = this.#notices.noticeFor(event, reason, detail);
     if (notice !== undefined && this.#publisher !== undefined) {
