@@ -416,7 +416,12 @@ class Provider implements ProviderNode {
     await this.#openDelivery();
     this.#announcer = this.#openAnnouncer(ildcp.assetCode, ildcp.assetScale);
     await this.#announcer.start();
-    this.#intervals.push(setInterval(() => this.#track(this.#flushStatus()), 1000));
+    // Rewritten every second even when nothing changed: its `updatedAt` is the provider's
+    // heartbeat for `node status` ("last seen" after a crash) and for monitoring its age.
+    this.#intervals.push(setInterval(() => {
+      this.#markStatus();
+      this.#track(this.#flushStatus());
+    }, 1000));
     await this.#recover();
     await this.#subscribe();
     this.#track(this.#warmSkills());

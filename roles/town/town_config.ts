@@ -294,8 +294,12 @@ function checkParentUrl(url: string, allowInsecure: boolean): void {
   }
 }
 
+const processEnv: EnvReader = (name) => Deno.env.get(name);
+
 /**
- * Resolves the town's configuration.
+ * Resolves the town's configuration. `envNames` lists the environment's variable names, so a
+ * misspelled `TURNPIKE_TOWN_LIMIT_*` is refused like a misspelled `[town.limits]` key; it
+ * defaults to the process's own when `env` does.
  *
  * @example
  * ```ts
@@ -306,7 +310,10 @@ function checkParentUrl(url: string, allowInsecure: boolean): void {
 export function resolveTownConfig(
   loaded: LoadedSettings,
   flags: TownFlags,
-  env: EnvReader = (name) => Deno.env.get(name),
+  env: EnvReader = processEnv,
+  envNames: readonly string[] | undefined = env === processEnv
+    ? Object.keys(Deno.env.toObject())
+    : undefined,
 ): TownConfig {
   const s = loaded.settings;
   const toml = loaded.sections.town ?? {};
@@ -382,12 +389,16 @@ export function resolveTownConfig(
     assetScale,
     settlement,
     blobs: townBlobs(pick, flags),
-    limits: townLimits(toml.limits, env),
+    limits: townLimits(toml.limits, env, envNames ?? []),
   };
 }
 
 /** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */
-function townLimits(table: unknown, env: EnvReader): Partial<TownLimits> {
+function townLimits(
+  table: unknown,
+  env: EnvReader,
+  envNames: readonly string[],
+): Partial<TownLimits> {
   if (table !== undefined && (typeof table !== "object" || table === null)) {
     throw new TownConfigError("[town.limits] must be a table");
   }
@@ -395,6 +406,16 @@ function townLimits(table: unknown, env: EnvReader): Partial<TownLimits> {
   const known = new Set(Object.keys(DEFAULT_TOWN_LIMITS).map(townLimitKey));
   for (const key of Object.keys(fromToml)) {
     if (!known.has(key)) throw new TownConfigError(`unknown limit town.limits.${key}`);
+  }
+  const prefix = "TURNPIKE_TOWN_LIMIT_";
+  for (const name of envNames) {
+    if (name.startsWith(prefix) && !known.has(name.slice(prefix.length).toLowerCase())) {
+      throw new TownConfigError(
+        `unknown limit variable ${name} (known: ${
+          [...known].map((k) => prefix + k.toUpperCase()).join(", ")
+        })`,
+      );
+    }
   }
   const out: Partial<Record<keyof TownLimits, number>> = {};
   for (const name of Object.keys(DEFAULT_TOWN_LIMITS) as (keyof TownLimits)[]) {
