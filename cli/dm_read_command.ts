@@ -70,7 +70,7 @@ export function registerDmRead(dm: Command): void {
       throw new CliError(
         matches.length === 0 ? `no message ${id}` : `${matches.length} messages start with ${id}`,
         {
-          code: matches.length === 0 ? "not-found" : "usage",
+          code: matches.length === 0 ? "no-result" : "usage",
           exitCode: matches.length === 0 ? ExitCode.Failure : ExitCode.Usage,
           suggestion: "`turnpike dm list` shows their ids",
         },
@@ -108,7 +108,7 @@ async function fetchMessages(opts: DmReadOptions, cmd: Command): Promise<DirectM
     if (!(err instanceof RelayQueryError)) throw err;
     throw new CliError(`cannot read the town's relay: ${err.message}`, {
       context: config.relayUrl,
-      code: "unreachable",
+      code: "town-unreachable",
       cause: err,
     });
   } finally {
