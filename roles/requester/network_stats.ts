@@ -3,7 +3,7 @@
  * (6000-6999) and feedback (7000) over a window, joined on the request id (the `e` tag). A job
  * is done when a result answers it, failed when the only answer was `error` feedback, and is
  * still open otherwise; it succeeded when done and its report does not say the work failed (a
- * ci-run whose tests fail is done, not a success: protocol/job_report_status.ts); its latency runs from the request's `created_at` to its first result's.
+ * ci-run whose tests fail is done, not a success: protocol/job_verdict.ts); its latency runs from the request's `created_at` to its first result's.
  * Pure: the events come in, numbers go out (the relay is read by `network_snapshot.ts`).
  *
  * @module
@@ -16,7 +16,7 @@ import {
   parseJobFeedback,
 } from "../../protocol/nip90_job.ts";
 import type { ProviderListing } from "./provider_directory.ts";
-import { reportSaysFailed } from "../../protocol/job_report_status.ts";
+import { verdictOf } from "../../protocol/job_verdict.ts";
 
 /** One provider's share of the window. */
 export interface ProviderTally {
@@ -166,7 +166,7 @@ function noteResult(jobs: Map<string, JobTrack>, e: NostrEvent): void {
   if (job === undefined || (job.resultAt !== undefined && job.resultAt <= e.created_at)) return;
   job.resultAt = e.created_at;
   job.resultBy = e.pubkey;
-  job.resultFailed = reportSaysFailed(e.content);
+  job.resultFailed = reportVerdict(e.content) === "failed";
 }
 
 function noteFeedback(jobs: Map<string, JobTrack>, e: NostrEvent): void {
@@ -176,6 +176,16 @@ function noteFeedback(jobs: Map<string, JobTrack>, e: NostrEvent): void {
     if (parseJobFeedback(e).status === "error") job.errorBy = e.pubkey;
   } catch {
     // Feedback with no status this reader knows says nothing about the outcome.
+  }
+}
+
+/** The verdict of a result's JSON report; none for plain text or encrypted content. */
+function reportVerdict(content: string): ReturnType<typeof verdictOf> {
+  if (!content.startsWith("{") || content.length > 1024 * 1024) return undefined;
+  try {
+    return verdictOf(JSON.parse(content));
+  } catch {
+    return undefined;
   }
 }
 
