@@ -418,8 +418,9 @@ class Provider implements ProviderNode {
     await this.#announcer.start();
     // Rewritten every second even when nothing changed: its `updatedAt` is the provider's
     // heartbeat for `node status` ("last seen" after a crash) and for monitoring its age.
+    // Only the file: #markStatus also wakes parked requests, which a clock tick must not do.
     this.#intervals.push(setInterval(() => {
-      this.#markStatus();
+      this.#statusDirty = true;
       this.#track(this.#flushStatus());
     }, 1000));
     await this.#recover();
