@@ -5,6 +5,11 @@
 #   docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 #     --security-opt systempaths=unconfined turnpike node up ...
 # Skills are Deno scripts, so the image keeps Deno itself rather than a `deno compile` binary.
+#
+# Building needs Docker Hub (the two images below), Debian's apt mirrors and the npm registry
+# (docs/OPERATIONS.md "Installing"); behind a mirror:
+#   docker build --build-arg DENO_IMAGE=<mirror>/denoland/deno:bin-2.9.6 \
+#     --build-arg BASE=<mirror>/debian:bookworm-slim -t turnpike .
 ARG BASE=debian:bookworm-slim
 ARG DENO_IMAGE=denoland/deno:bin-2.9.6
 FROM ${DENO_IMAGE} AS deno

@@ -159,6 +159,50 @@ export function resolveChainConfig(
   };
 }
 
+/** How often a transaction's receipt is polled on a local anvil (~5 ms per mined transaction). */
+export const LOCAL_POLLING_MS = 10;
+/**
+ * How often on any other chain: Base blocks come every 2 s, so polling every second finds a
+ * receipt within about a second of its block at 2-3 calls a transaction (10 ms made ~200 calls per
+ * transaction on a public RPC, which rate-limits).
+ */
+export const PUBLIC_POLLING_MS = 1000;
+
+/**
+ * The receipt and block polling interval viem clients use on a chain, by its chain id.
+ *
+ * @example
+ * ```ts
+ * pollingIntervalMs(31337); // 10
+ * pollingIntervalMs(84532); // 1000
+ * ```
+ */
+export function pollingIntervalMs(chainId: number): number {
+  return chainId === 31337 ? LOCAL_POLLING_MS : PUBLIC_POLLING_MS;
+}
+
+/**
+ * The token a chain's channels are in, as config names it (`[chains."<id>"] token_symbol`, else
+ * the chain's default): symbol and decimals, without needing an RPC URL. Undefined for a chain
+ * this build does not know.
+ *
+ * @example
+ * ```ts
+ * chainTokenUnit("evm:base:84532"); // { tokenSymbol: "M2M", tokenDecimals: 6 }
+ * ```
+ */
+export function chainTokenUnit(
+  id: string,
+  section: Record<string, unknown> = {},
+): Pick<ChainConfig, "tokenSymbol" | "tokenDecimals"> | undefined {
+  const known = KNOWN[id];
+  if (known === undefined) return undefined;
+  return {
+    tokenSymbol: stringOf(id, section, "token_symbol") ?? known.tokenSymbol,
+    tokenDecimals: known.tokenDecimals,
+  };
+}
+
 /**
  * Parses `evm:<name>:<chain id>` into its numeric chain id.
  *

@@ -18,6 +18,7 @@ import type { LocalAccount } from "viem/accounts";
 import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
 import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
+import { pollingIntervalMs } from "./chain_config.ts";
 
 /** Options for {@linkcode deployTokenNetwork}. */
 export interface DeployTokenNetworkOptions {
@@ -79,7 +80,10 @@ export async function deployTokenNetwork(
   const deploy = async (abi: Abi, bytecode: Hex, args: readonly unknown[]) => {
     const hash = await wallet.deployContract({ abi, bytecode, args, account, chain: wallet.chain });
     txs.push(hash);
-    const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    const receipt = await pub.waitForTransactionReceipt({
+      hash,
+      pollingInterval: pollingIntervalMs(options.chainId),
+    });
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new ContractDeployError(`deployment failed (tx ${hash})`);
     }
@@ -136,7 +140,10 @@ export async function mintTestTokens(options: MintTestTokensOptions): Promise<He
     account,
     chain: wallet.chain,
   });
-  const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  const receipt = await pub.waitForTransactionReceipt({
+    hash,
+    pollingInterval: pollingIntervalMs(options.chainId),
+  });
   if (receipt.status !== "success") throw new ContractDeployError(`mint reverted (tx ${hash})`);
   return hash;
 }
@@ -151,7 +158,12 @@ function clients(rpcUrl: string, chainId: number, account: LocalAccount) {
   const transport = http(rpcUrl);
   return {
     account,
-    wallet: createWalletClient({ account, chain, transport, pollingInterval: 50 }),
-    pub: createPublicClient({ chain, transport, pollingInterval: 50 }),
+    wallet: createWalletClient({
+      account,
+      chain,
+      transport,
+      pollingInterval: pollingIntervalMs(chainId),
+    }),
+    pub: createPublicClient({ chain, transport, pollingInterval: pollingIntervalMs(chainId) }),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * The node's side of the TokenNetwork contract, via viem (`pollingInterval: 10`): open and fund
+ * The node's side of the TokenNetwork contract, via viem (polling every 10 ms on a local anvil,
+ * every second elsewhere: chain/chain_config.ts `pollingIntervalMs`): open and fund
  * a channel (with funds and gas checked first), read channel state, close with a balance proof,
  * update during the settle timeout, settle, settle cooperatively, withdraw from an open channel
  * (both participants' signatures), and list the node's channels
@@ -24,7 +25,7 @@ import {
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
-import type { ChainConfig } from "./chain_config.ts";
+import { type ChainConfig, pollingIntervalMs } from "./chain_config.ts";
 import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
 
 /** Channel state on chain. */
@@ -197,7 +198,7 @@ export class TokenNetworkClient {
   /** The TokenNetwork contract. */
   readonly tokenNetworkAddress: `0x${string}`;
   /**
-   * viem read client on the chain's RPC URL (polls every 10 ms). Left out of the docs
+   * viem read client on the chain's RPC URL (polls at `pollingIntervalMs`). Left out of the docs
    * (`@ignore`): its type is viem's, whose own types are not part of this API.
    *
    * @ignore
@@ -225,12 +226,13 @@ export class TokenNetworkClient {
       rpcUrls: { default: { http: [chain.rpcUrl] } },
     });
     const transport = http(chain.rpcUrl);
-    this.publicClient = createPublicClient({ chain: viemChain, transport, pollingInterval: 10 });
+    const pollingInterval = pollingIntervalMs(chain.chainId);
+    this.publicClient = createPublicClient({ chain: viemChain, transport, pollingInterval });
     this.#wallet = createWalletClient({
       account: this.account,
       chain: viemChain,
       transport,
-      pollingInterval: 10,
+      pollingInterval,
     });
     this.#openGasBudget = options.openGasBudget ?? 300_000n;
   }
@@ -562,7 +564,7 @@ export class TokenNetworkClient {
     }
     const receipt = await this.publicClient.waitForTransactionReceipt({
       hash,
-      pollingInterval: 10,
+      pollingInterval: pollingIntervalMs(this.chain.chainId),
     });
     if (receipt.status !== "success") {
       throw new ChainTxError("Reverted", `${fn} reverted (tx ${hash})`);

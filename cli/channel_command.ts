@@ -78,6 +78,7 @@ import {
 } from "../roles/channel_cosign_request.ts";
 import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
 import { raiseChannelDeposit } from "../roles/channel_deposit.ts";
+import { channelBooks } from "../state/channel_books.ts";
 import {
   applyChainState,
   ChannelNotOnChainError,
@@ -424,6 +425,7 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
       throw new CliError(`no channel ${id}`, { context: `${ctx.stateDir}/channels` });
     }
   }
+  printNetworkLines(opts, ctx, records);
   if (opts.refresh && records.length > 0) {
     using signer = await unlock(ctx, opts);
     const audit = await openAuditLog({ dir: ctx.stateDir });
@@ -667,6 +669,7 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
   info(opts, `Network: ${networkLabel(chain)}`);
   const amount = units(opts.amount, record.tokenDecimals, "--amount");
   if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+  const maxDeposit = topUpMaximum(ctx, record, amount);
   using signer = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });
   const audit = await openAuditLog({ dir: ctx.stateDir });
@@ -692,6 +695,7 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
       },
       audit,
       auto: false,
+      maxDeposit,
     });
     record = done.record;
     const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
@@ -703,6 +707,29 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
     await audit.close();
   }
   printRecords(opts, [record]);
+}
+
+/** `[channels] max_deposit` in base units; a top-up past it is refused (exit 2) before paying gas. */
+function topUpMaximum(ctx: Context, record: ChannelRecord, amount: bigint): bigint {
+  const maxText = String(ctx.channels.max_deposit ?? DEFAULT_MAX_DEPOSIT);
+  const max = units(maxText, record.tokenDecimals, "max deposit");
+  const held = record.deposit - record.withdrawn;
+  if (held + amount > max) {
+    const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+    throw new CliError(
+      `a top-up of ${fmt(amount)} would make the channel hold ${fmt(held + amount)}`,
+      {
+        context: `above the maximum of ${fmt(max)} ([channels] max_deposit)`,
+        suggestion: held >= max
+          ? "open a new channel, or raise [channels] max_deposit"
+          : `top up at most ${
+            formatUnits(max - held, record.tokenDecimals)
+          }, or raise [channels] max_deposit`,
+        exitCode: ExitCode.Usage,
+      },
+    );
+  }
+  return max;
 }
 
 async function channelRecover(opts: CosignCliOptions): Promise<void> {
@@ -945,9 +972,7 @@ interface RecordView {
 }
 
 function view(r: ChannelRecord): RecordView {
-  const remaining = r.deposit - r.withdrawn - r.sent + r.received;
-  const low = r.status === "open" && r.deposit > 0n &&
-    remaining * 100n < r.deposit * BigInt(r.warnPercent);
+  const { remaining, low } = channelBooks(r);
   const fmt = (v: bigint) => formatUnits(v, r.tokenDecimals);
   return {
     channelId: r.channelId,
@@ -1006,6 +1031,23 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
   }
   for (const v of views) {
     if (v.warning) console.error(`Warning: channel ${v.channelId} is ${v.warning}`);
+  }
+}
+
+/** One `Network:` line per chain the listed channels are on, as every other channel command. */
+function printNetworkLines(opts: ChannelOptions, ctx: Context, records: ChannelRecord[]): void {
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (seen.has(r.chain)) continue;
+    seen.add(r.chain);
+    let label: string;
+    try {
+      label = networkLabel(chainOfRecord(ctx, opts, r));
+    } catch {
+      // No RPC configured for it any more: the record still says where it is.
+      label = `${r.chain} (${r.network})`;
+    }
+    info(opts, `Network: ${label}`);
   }
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { formatUnits } from "viem";
-import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import {
   JobRecordFormatError,
   type JobStatus,
@@ -27,6 +27,7 @@ import {
 import { PROVIDER_JOBS_DIR } from "../state/provider_job_store.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
+import { channelBooks } from "../state/channel_books.ts";
 import {
   isProcessAlive,
   PROVIDER_STATUS_FILE,
@@ -247,12 +248,7 @@ export async function readJobCosts(stateDir: string): Promise<Map<string, string
   for (const books of summarizePayments(log.entries())) {
     for (const j of books.byJob) {
       if (j.spent.total === 0n) continue;
-      costs.set(
-        j.jobId,
-        books.scale === undefined
-          ? `${j.spent.total} ${books.asset}`
-          : formatAssetAmount(j.spent.total, { assetCode: books.asset, assetScale: books.scale }),
-      );
+      costs.set(j.jobId, formatRecordedAmount(j.spent.total, books));
     }
   }
   return costs;
@@ -269,15 +265,14 @@ export async function readJobCosts(stateDir: string): Promise<Map<string, string
 export async function readChannels(stateDir: string): Promise<DashChannel[]> {
   const records = await listChannels(stateDir).catch(() => []);
   return records.map((r) => {
-    const remaining = r.deposit - r.withdrawn - r.sent + r.received;
+    const books = channelBooks(r);
     return {
       id: r.channelId,
       status: r.status,
-      remaining: formatUnits(remaining, r.tokenDecimals),
-      deposit: formatUnits(r.deposit, r.tokenDecimals),
+      remaining: formatUnits(books.remaining, r.tokenDecimals),
+      deposit: formatUnits(books.held, r.tokenDecimals),
       token: r.tokenSymbol,
-      low: r.status === "open" && r.deposit > 0n &&
-        remaining * 100n < r.deposit * BigInt(r.warnPercent),
+      low: books.low,
       warnPercent: r.warnPercent,
     };
   });

@@ -10,8 +10,10 @@ import { Box, Text } from "ink";
 import { createElement as h, type ReactElement } from "react";
 import type { NetworkField } from "./network_line.ts";
 import type { NetworkSnapshot } from "../roles/requester/network_snapshot.ts";
-import { formatAssetAmount } from "../protocol/asset_amount.ts";
+import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { JOB_PHASES, type LocalView } from "./dash_model.ts";
+import { statusAmountText } from "../roles/provider/provider_status.ts";
+import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
 
 /** Job rows shown at once. */
@@ -85,9 +87,9 @@ function jobRows(p: DashFrameProps): ReactElement[] {
     const on = start + i === p.selected;
     const receipts = j.receipts === 1 ? "1 receipt" : `${j.receipts} receipts`;
     rows.push(line(
-      `${on ? ">" : " "} ${r.id.slice(0, 12)} ${String(r.kind).padEnd(5)} ${r.status.padEnd(16)}${
-        (j.cost || "-").padEnd(16)
-      }${receipts.padEnd(11)}${r.provider?.slice(0, 8) ?? ""}`,
+      `${on ? ">" : " "} ${r.id.slice(0, 12)} ${jobKindLabel(r.kind).padEnd(19)} ${
+        r.status.padEnd(16)
+      }${(j.cost || "-").padEnd(16)}${receipts.padEnd(11)}${r.provider?.slice(0, 8) ?? ""}`,
       on ? { inverse: true } : { color: j.phase === "failed" ? "red" : undefined },
     ));
   }
@@ -108,8 +110,8 @@ function providerLines(p: DashFrameProps): ReactElement[] {
       { color: prov.alive ? undefined : "yellow" },
     ),
     line(
-      `         earned ${c.earned} base units  paid ${c.paid}  published ${c.published}  errors ${c.errors}` +
-        `  writes ${c.spentOnWrites}`,
+      `         earned ${statusAmountText(s, c.earned)}  paid ${c.paid}  published ${c.published}` +
+        `  errors ${c.errors}  writes ${statusAmountText(s, c.spentOnWrites)}`,
     ),
     ...(s.lastError === undefined
       ? []
@@ -170,12 +172,15 @@ function detailLines(d: JobDetail): ReactElement[] {
   const rows = [
     line(`job      ${r.id}`, { bold: true }),
     line(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`),
-    line(`kind     ${r.kind}  skill ${r.skill}  provider ${r.provider?.slice(0, 16) ?? "-"}`),
+    line(
+      `kind     ${jobKindLabel(r.kind)}${r.skill === "none" ? "" : `  callback ${r.skill}`}` +
+        `  provider ${r.provider?.slice(0, 16) ?? "-"}`,
+    ),
     line(`cost     ${d.job.cost || "-"}`),
   ];
   for (const pay of r.payments.slice(0, 3)) {
     rows.push(line(
-      `payment  ${pay.amount} ${pay.asset} ${pay.status}${
+      `payment  ${formatRecordedAmount(pay.amount, pay)} ${pay.status}${
         pay.fulfillment ? ` receipt ${pay.fulfillment.slice(0, 24)}…` : ""
       }`,
     ));

@@ -84,10 +84,16 @@ function timeoutMs(text: string): number {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("run the embedded default: a paid ci-run job through a local town and provider")
+    .description(
+      "run the embedded default: a paid ci-run (or --skill docker-build) job through a local " +
+        "town and provider",
+    )
     .option("--skill <name>", "the job: ci-run (default) or docker-build (needs a Docker engine)")
     .option("--project <dir>", "run the job on this project (default: a sample project)")
-    .option("--cmd <command>", "the test command (default: sh test.sh; docker-build: in the image)")
+    .option(
+      "--cmd <command>",
+      "the test command (default: sh test.sh; docker-build: the image's own CMD with --project)",
+    )
     .option("--timeout <s>", "give up on the job after this many seconds (default 120)")
     .option("--jobs <n>", "run the job n times, one after the other (default 1); costs are summed")
     .option("--keep-state", "keep the demo's temporary state dir")
@@ -106,7 +112,11 @@ export function registerDemoCommand(program: Command): void {
 }
 
 async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
-  if (!json) console.log("turnpike demo: a paid ci-run job through a local town and provider\n");
+  if (!json) {
+    console.log(
+      `turnpike demo: a paid ${demoSkill(opts.skill)} job through a local town and provider\n`,
+    );
+  }
   const report = await runInterruptible((signal) =>
     runPaidJobDemo({
       onLine: json ? undefined : (line) => console.log(line),

@@ -18,6 +18,7 @@ import {
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { callNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";
+import { registerDmRead } from "./dm_read_command.ts";
 
 interface DmSendOptions extends RequesterCliOptions {
   text?: string;
@@ -45,6 +46,7 @@ export function registerDmCommand(program: Command): void {
   ).action(async (recipient: string, _o: unknown, cmd: Command) => {
     await send(recipient, cmd.optsWithGlobals<DmSendOptions>(), cmd);
   });
+  registerDmRead(dm);
 }
 
 /**

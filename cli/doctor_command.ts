@@ -1,8 +1,10 @@
 /**
  * `turnpike doctor`: checks this machine and configuration for running turnpike nodes: Deno,
  * the skill sandbox (root or rootless mode, memory and process limits), a Docker
- * engine (needed by the planned `docker-build` skill), the state dir, wallet, config, and
- * whether the relay (NIP-01), BTP and chain RPC endpoints answer (`cli/doctor_endpoints.ts`).
+ * engine (needed by a provider serving the `docker-build` skill; a missing one is not a warning
+ * on a profile made for another role), the state dir, wallet, config, and whether the relay
+ * (NIP-01), BTP and chain RPC endpoints answer (`cli/doctor_endpoints.ts`). `--json` prints one
+ * object: `{type: "doctor", ok, role, checks: [{name, status, detail}]}`.
  * It always prints the whole report; exit code 0 when nothing failed (warnings included: a
  * missing wallet, an unconfigured endpoint that does not answer), 1 else.
  *
@@ -100,7 +102,7 @@ export async function sandboxChecks(): Promise<DoctorCheck[]> {
  * const c = await dockerCheck(); // { status: "ok", detail: "20.10.24 builds linux/amd64 ..." }
  * ```
  */
-export async function dockerCheck(): Promise<DoctorCheck> {
+export async function dockerCheck(role?: string): Promise<DoctorCheck> {
   try {
     const e = await probeDockerEngine();
     return {
@@ -110,6 +112,15 @@ export async function dockerCheck(): Promise<DoctorCheck> {
         `at ${e.host}: docker-build is served`,
     };
   } catch (err) {
+    if (role !== undefined && role !== "provider") {
+      // Only a provider serves docker-build: a requester's or town's profile needs no engine.
+      return {
+        name: "docker engine",
+        status: "ok",
+        detail:
+          `none (not needed: this profile is a ${role}'s; only a provider serves docker-build)`,
+      };
+    }
     return {
       name: "docker engine",
       status: "warn",
@@ -172,14 +183,16 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
   } catch (err) {
     checks.push({ name: "config", status: "fail", detail: (err as Error).message });
   }
-  checks.push(...await sandboxChecks(), await dockerCheck());
+  const role = loaded?.settings.role;
+  checks.push(...await sandboxChecks(), await dockerCheck(role));
   const endpoints = loaded === undefined ? [] : await endpointChecks(loaded, timeoutMs);
   if (loaded !== undefined) checks.push(...await stateChecks(loaded), ...endpoints);
-  if (opts.output === "json") console.log(JSON.stringify(checks));
-  else {
+  const failed = checks.filter((c) => c.status === "fail");
+  if (opts.output === "json") {
+    console.log(JSON.stringify({ type: "doctor", ok: failed.length === 0, role, checks }));
+  } else {
     for (const c of checks) console.log(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`);
   }
-  const failed = checks.filter((c) => c.status === "fail");
   if (failed.length > 0) {
     throw new CliError("doctor found problems", {
       context: failed.map((c) => c.name).join(", "),

@@ -15,7 +15,7 @@ import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
-import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
+import { jobKindLabel, jobNameFromKind, UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { readStoredResult } from "../roles/requester/result_content.ts";
 import {
@@ -24,6 +24,7 @@ import {
   openJobRepository,
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
+import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { buildResultReport, progressLine } from "./job_report.ts";
 import {
   fetchProviderDirectory,
@@ -202,7 +203,10 @@ export function registerJobCommand(program: Command): void {
   const job = program.command("job").description("post paid NIP-90 jobs and follow them");
   addRequesterConnectionOptions(
     job.command("submit <kind>")
-      .description("post a job (kind number 5000-5999 or a name: ci-run, echo)")
+      .description(
+        "post a job (kind number 5000-5999 or a name: ci-run, echo, docker-build, " +
+          "text-generation..., or a skill a provider announces)",
+      )
       .option("--input <type:data>", "an input: text:<t>, url:<u>, event:<id>, job:<id>", collect)
       .option(
         "--file <path>",
@@ -482,7 +486,7 @@ async function buildSpec(
       throw new CliError(err.message, {
         exitCode: ExitCode.Usage,
         suggestion: err instanceof UnknownJobKindError
-          ? "use a kind number 5000-5999, a documented name (ci-run, echo) or a skill name " +
+          ? "use a kind number 5000-5999, a documented name (ci-run, echo, docker-build) or a skill name " +
             "a provider announces (`turnpike providers`)"
           : undefined,
         cause: err,
@@ -582,7 +586,12 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         const paid = line.paid as bigint;
         console.error(
           `  ${line.name}: ${line.size} bytes as blob ${String(line.sha256).slice(0, 12)}, ` +
-            (paid === 0n ? "stored already (free)" : `paid ${paid}`),
+            (paid === 0n ? "stored already (free)" : `paid ${
+              formatAssetAmount(paid, {
+                assetCode: String(line.assetCode),
+                assetScale: Number(line.assetScale),
+              })
+            }`),
         );
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
@@ -641,12 +650,16 @@ function precheck(
   });
 }
 
-/** Progress lines: NDJSON on stdout in json mode, else human lines on stderr. */
+/**
+ * Progress lines: NDJSON on stdout in json mode, else human lines on stderr. A job's end is left
+ * to `follow`, which prints it once with its error (text mode said "done" twice).
+ */
 function progressPrinter(json: boolean): (p: JobProgress) => void {
-  return json
-    ? (p) => console.log(JSON.stringify(progressLine(p)))
-    : (p) =>
-      console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`);
+  const ends: readonly string[] = TERMINAL_JOB_STATUSES;
+  return json ? (p) => console.log(JSON.stringify(progressLine(p))) : (p) => {
+    if (ends.includes(p.status)) return;
+    console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`);
+  };
 }
 
 /**
@@ -853,6 +866,11 @@ async function saveResultBlobs(
   dir: string,
   quiet: boolean,
 ): Promise<{ name: string; path: string }[]> {
+  if (blobs.length === 0) {
+    // Nothing to fetch: no empty directory left behind, and the user is told why.
+    console.error(`no blobs to save: the result names no logs or artifacts (${dir} not created)`);
+    return [];
+  }
   await Deno.mkdir(dir, { recursive: true });
   const saved: { name: string; path: string }[] = [];
   for (const b of blobs) {
@@ -904,18 +922,17 @@ async function list(
     });
     if (opts.output === "json") console.log(JSON.stringify(rows));
     else if (opts.output === "csv") {
-      console.log("id,kind,skill,status,provider,created_at_ms,updated_at_ms");
+      console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms");
       for (const r of rows) {
-        console.log(
-          [r.id, r.kind, r.skill, r.status, r.provider ?? "", r.createdAtMs, r.updatedAtMs].join(
-            ",",
-          ),
-        );
+        const name = jobNameFromKind(r.kind) ?? "";
+        const row = [r.id, r.kind, name, r.skill, r.status, r.provider ?? ""];
+        console.log([...row, r.createdAtMs, r.updatedAtMs].join(","));
       }
     } else {
       for (const r of rows) {
         console.log(
-          `${r.id}  ${r.kind}  ${r.status.padEnd(15)} ${new Date(r.createdAtMs).toISOString()}`,
+          `${r.id}  ${jobKindLabel(r.kind).padEnd(19)} ${r.status.padEnd(15)} ` +
+            new Date(r.createdAtMs).toISOString(),
         );
       }
     }
@@ -938,16 +955,16 @@ function printRecord(r: RequesterJobRecord, output: string | undefined): void {
     return;
   }
   console.log(`job      ${r.id}`);
-  console.log(`kind     ${r.kind}`);
+  console.log(`kind     ${jobKindLabel(r.kind)}`);
   console.log(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`);
-  console.log(`skill    ${r.skill}`);
+  if (r.skill !== NO_CALLBACK) console.log(`callback ${r.skill}`);
   if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
   if (r.provider) console.log(`provider ${r.provider}`);
   if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
   for (const p of r.payments) {
     console.log(
-      `payment  ${p.amount} ${p.asset} ${p.status}${
+      `payment  ${formatRecordedAmount(p.amount, p)} ${p.status}${
         p.fulfillment ? ` receipt ${p.fulfillment}` : ""
       }`,
     );

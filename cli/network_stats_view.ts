@@ -39,7 +39,8 @@ export function networkStatsText(snap: NetworkSnapshot, window: string): string[
     `jobs        ${s.jobs} in ${window}${
       snap.truncated ? " (at the read limit: more exist)" : ""
     }` +
-    ` (${s.done} done, ${s.failed} failed, ${s.open} open), ${s.jobsPerMin}/min`,
+    ` (${s.done} done${s.doneFailed > 0 ? `, ${s.doneFailed} of them reporting failure` : ""}, ` +
+    `${s.failed} failed, ${s.open} open), ${s.jobsPerMin}/min`,
     `success     ${pct(s.successRate)}`,
     `latency     p50 ${secs(s.latencyP50Sec)}, p95 ${secs(s.latencyP95Sec)} (request to result)`,
   ];

@@ -34,7 +34,7 @@
  * @module
  */
 import { resolveAlertWebhook } from "../config/alert_webhook.ts";
-import { fetchTownPubkey } from "../transport/relay_info.ts";
+import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
 import {
   DEFAULT_MAX_UNPAID,
@@ -67,6 +67,7 @@ import {
   type ProviderStatus,
   ProviderStatusError,
   readProviderStatus,
+  statusAmountText,
 } from "../roles/provider/provider_status.ts";
 
 interface NodeOptions {
@@ -80,6 +81,8 @@ interface NodeOptions {
   townPubkey?: string;
   skillsDir?: string;
   pricePerByte?: string;
+  priceCeiling?: string;
+  acceptPrice?: boolean;
   maxInFlight?: string;
   maxPerRequester?: string;
   maxConcurrent?: string;
@@ -107,6 +110,7 @@ const NODE_SETTING_FLAGS = [
   "relayUrl",
   "connectorBtpUrl",
   "pricePerByte",
+  "priceCeiling",
   "allowInsecure",
   "btpToken",
 ] as const;
@@ -134,7 +138,12 @@ export function registerNodeCommand(program: Command): void {
       "the town's Nostr pubkey (default: asked from the town, NIP-11 `self`)",
     )
     .option("--skills-dir <dir>", "skills dir (watched; default <state dir>/skills or built-ins)")
-    .option("--price-per-byte <n>", "the town's price per TOON byte (default 10)")
+    .option(
+      "--price-per-byte <n>",
+      "the town's price per TOON byte (default: what it publishes in NIP-11, else 10)",
+    )
+    .option("--price-ceiling <n>", "refuse a town asking more per byte (default 100)")
+    .option("--accept-price", "pay a town price per byte above the ceiling anyway")
     .option("--max-in-flight <n>", "paid unfinished jobs at most (default 32)")
     .option("--max-per-requester <n>", "paid unfinished jobs per requester at most (default 8)")
     .option("--max-unpaid <n>", "jobs awaiting payment at most (default 8; oldest withdrawn)")
@@ -257,6 +266,33 @@ async function defaultSkillsDir(stateDir: string): Promise<string> {
 }
 
 /** Asks the town for its pubkey (NIP-11 `self`) when the operator did not give it. */
+/**
+ * The price per byte the provider pays for its writes: `--price-per-byte` when given, else what
+ * the town publishes (NIP-11 `fees.publication`), else the default; above the ceiling
+ * (`--price-ceiling`, `price_ceiling`, default 100) the node does not start unless
+ * `--accept-price`, as a requester's `job submit` refuses it.
+ */
+async function townPriceChecked(loaded: LoadedSettings, acceptPrice: boolean): Promise<bigint> {
+  const s = loaded.settings;
+  const given = loaded.sources.pricePerByte?.kind !== "default";
+  const published = given
+    ? undefined
+    : await fetchRelayInfo(s.relayUrl).then(townPublicationPrice, () => undefined);
+  const price = published ?? s.pricePerByte;
+  if (price > s.priceCeiling) {
+    const line = `the town's price per byte (${price}) is above the ceiling (${s.priceCeiling})`;
+    if (!acceptPrice) {
+      throw new CliError(line, {
+        context: "price_ceiling",
+        code: "price-above-ceiling",
+        suggestion: "pass --accept-price to pay it, or raise --price-ceiling / price_ceiling",
+      });
+    }
+    console.error(`warning: ${line}; paying it (--accept-price)`);
+  }
+  return price;
+}
+
 async function discoverTownPubkey(relayUrl: string): Promise<string> {
   try {
     return await fetchTownPubkey(relayUrl);
@@ -314,7 +350,7 @@ async function resolveNodeOptions(
     btpToken: s.btpToken ?? "",
     relayUrl: s.relayUrl,
     townPubkey,
-    pricePerByte: s.pricePerByte,
+    pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
     skillsDir: pick(loaded, opts.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ??
       await defaultSkillsDir(s.stateDir),
     maxInFlight: positive(
@@ -551,7 +587,11 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   console.log(`  relay       ${status.relayUrl}`);
   if (status.feed !== undefined) console.log(`  feed        ${status.feed}`);
   for (const s of status.skills) {
-    console.log(`  skill       ${s.name} kinds ${s.kinds.join(",")} price ${s.price}`);
+    console.log(
+      `  skill       ${s.name} kinds ${s.kinds.join(",")} price ${
+        statusAmountText(status, s.price)
+      }`,
+    );
   }
   for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
     console.log(`  not served  ${folder}: ${why}`);
@@ -566,12 +606,13 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
   );
   const drops = Object.entries(c.dropped).map(([k, v]) => `${k} ${v}`).join(", ");
   console.log(`  dropped     ${drops || "none"}`);
-  console.log(`  earned      ${c.earned} (spent on writes ${c.spentOnWrites})`);
+  const amount = (v: string) => statusAmountText(status, v);
+  console.log(`  earned      ${amount(c.earned)} (spent on writes ${amount(c.spentOnWrites)})`);
   console.log(`  started     ${status.startedAt}`);
   console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
   if (status.periodicCostPerDay !== undefined) {
     console.log(
-      `  periodic    ${status.periodicCostPerDay} base units per day (heartbeat, announcements)`,
+      `  periodic    ${amount(status.periodicCostPerDay)} per day (heartbeat, announcements)`,
     );
   }
   console.log(`  updated     ${status.updatedAt}`);

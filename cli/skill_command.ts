@@ -13,7 +13,16 @@ import { ExitCode } from "./exit_codes.ts";
 import { signEventTemplate } from "../identity/event_signer.ts";
 import { buildJobRequest, isJobRequestKind, type JobInputType } from "../protocol/nip90_job.ts";
 import { decodeEventToon, encodeEventToon } from "../protocol/toon_codec.ts";
-import { encodeMessageToon, GiftWrapError, unwrapGiftWrap } from "../protocol/gift_wrap.ts";
+import {
+  encodeMessageToon,
+  GIFT_WRAP_KIND,
+  GiftWrapError,
+  unwrapGiftWrap,
+} from "../protocol/gift_wrap.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
+import { loadNodeSigner, type PassphraseFlags } from "./node_identity.ts";
+import { existingStateDir } from "./state_dir_flags.ts";
+import type { ProfileFlags } from "./settings_flags.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   missingParams,
@@ -30,7 +39,7 @@ import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 
-interface SkillTestOptions {
+interface SkillTestOptions extends ProfileFlags, PassphraseFlags {
   dir?: string;
   recipientKey?: string;
   input?: string[];
@@ -75,11 +84,14 @@ export function registerSkillCommand(program: Command): void {
     .option("--message <text>", "a private message (what a kind 1059 skill gets, unwrapped)")
     .option(
       "--recipient-key <hex>",
-      "with --event of a gift wrap (kind 1059): open it with this key, as the node would " +
-        "(a test key: fixtures/events use 0101...01)",
+      "with --event of a gift wrap (kind 1059): open it with this test key instead of the " +
+        "profile's wallet (fixtures/events use 0101...01)",
     )
+    .option("--passphrase-file <file>", "a gift wrap: the wallet passphrase from this file")
+    .option("--passphrase-fd <n>", "a gift wrap: the wallet passphrase from this descriptor")
+    .option("--non-interactive", "never prompt")
     .action(async (dir: string, _o: unknown, cmd: Command) => {
-      await testSkill(dir, cmd.optsWithGlobals<SkillTestOptions>());
+      await testSkill(dir, cmd.optsWithGlobals<SkillTestOptions>(), cmd);
     });
 }
 
@@ -120,6 +132,7 @@ async function readManifest(dir: string) {
 /** The skill's stdin for this test, as a provider would hand it over. */
 async function testInput(
   o: SkillTestOptions,
+  cmd: Command,
   kinds: readonly number[],
   blob?: { path: string; sha256: string },
 ): Promise<string> {
@@ -129,7 +142,9 @@ async function testInput(
         exitCode: ExitCode.Usage,
       });
     });
-    return o.recipientKey === undefined ? toon : await openWrap(toon, o.recipientKey);
+    if (o.recipientKey !== undefined) return await openWrap(toon, o.recipientKey);
+    // A gift wrap is opened as the node opens it: with the profile's own key.
+    return isGiftWrap(toon) ? await openWrapWithProfile(toon, o, cmd) : toon;
   }
   const author = generateSecretKey();
   if (o.message !== undefined) {
@@ -176,15 +191,47 @@ async function testInput(
   );
 }
 
+function isGiftWrap(toon: string): boolean {
+  try {
+    return decodeEventToon(toon, { verify: false }).kind === GIFT_WRAP_KIND;
+  } catch {
+    return false;
+  }
+}
+
+/** A gift wrap opened with the profile's wallet (in its signer worker), as the node opens it. */
+async function openWrapWithProfile(
+  toon: string,
+  o: SkillTestOptions,
+  cmd: Command,
+): Promise<string> {
+  const stateDir = await existingStateDir(o, cmd);
+  const signer = await loadNodeSigner({
+    ...o,
+    stateDir,
+    who: "the profile the gift wrap is for",
+    missingSuggestion: "run it with the --profile/--state-dir of the recipient, or give a test " +
+      "key with --recipient-key",
+  });
+  try {
+    return await openWrapWith(toon, signer);
+  } finally {
+    signer.close();
+  }
+}
+
 /** A gift wrap opened as the node opens it, refusals included. */
 async function openWrap(toon: string, keyHex: string): Promise<string> {
   if (!/^[0-9a-f]{64}$/i.test(keyHex)) {
     throw new CliError("--recipient-key is not a 64-hex secret key", { exitCode: ExitCode.Usage });
   }
-  const secretKey = hexToBytes(keyHex.toLowerCase());
+  return await openWrapWith(toon, localNodeSigner(hexToBytes(keyHex.toLowerCase())));
+}
+
+async function openWrapWith(toon: string, signer: NodeSigner): Promise<string> {
   try {
     const wrap = decodeEventToon(toon);
-    return encodeMessageToon(await unwrapGiftWrap(wrap, { signer: localNodeSigner(secretKey) }));
+    return encodeMessageToon(await unwrapGiftWrap(wrap, { signer }));
   } catch (err) {
     throw new CliError(`the node would refuse this event: ${(err as Error).message}`, {
       code: err instanceof GiftWrapError ? err.reason : "bad-event",
@@ -192,7 +239,7 @@ async function openWrap(toon: string, keyHex: string): Promise<string> {
   }
 }
 
-async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
+async function testSkill(dir: string, o: SkillTestOptions, cmd: Command): Promise<void> {
   const skillDir = await Deno.realPath(dir).catch(() => {
     throw new CliError(`no skill dir ${dir}`, { exitCode: ExitCode.Usage });
   });
@@ -200,7 +247,7 @@ async function testSkill(dir: string, o: SkillTestOptions): Promise<void> {
   const jobsRoot = await Deno.makeTempDir({ prefix: "turnpike-skill-test-" });
   try {
     const blob = o.dir === undefined ? undefined : await projectBlob(o.dir, jobsRoot);
-    const input = await testInput(o, manifest.kinds, blob);
+    const input = await testInput(o, cmd, manifest.kinds, blob);
     await runTest(skillDir, manifest, input, blob, jobsRoot, o);
   } finally {
     await Deno.remove(jobsRoot, { recursive: true }).catch(() => {});
@@ -224,7 +271,11 @@ async function projectBlob(dir: string, root: string): Promise<{ path: string; s
 /** The provider's runner for this skill: its docker-build runner, else the skill sandbox. */
 async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
   if (manifest.runner !== "docker") {
-    return await createSkillSandbox({ jobsRoot, hiddenPaths: [] });
+    // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
+    // read-only for the job (roles/provider/provider_node.ts, docs/SKILLS.md).
+    const denoCacheDir = `${jobsRoot}/skill-deno-cache`;
+    await Deno.mkdir(denoCacheDir);
+    return await createSkillSandbox({ jobsRoot, hiddenPaths: [], denoCacheDir });
   }
   const dockerHost = Deno.env.get("DOCKER_HOST");
   try {
@@ -263,6 +314,7 @@ async function runTest(
   }
   {
     const runner = await runnerFor(manifest, jobsRoot);
+    if ("warmDenoCache" in runner) await runner.warmDenoCache?.({ skillDir, manifest });
     const files = blob === undefined ? [] : [{ path: blob.path, name: blob.sha256 }];
     const outcome = await runner.run({ jobId: "skill-test", skillDir, manifest, input, files });
     const stdout = new TextDecoder().decode(outcome.stdout);

@@ -43,13 +43,34 @@ export function transferProgressPrinter(o: TransferProgressOptions): TransferPro
     const seconds = Math.max((now - started) / 1000, 0.001);
     const rate = done / seconds;
     const eta = total > 0 && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)} s` : "";
-    const of = total > 0 ? ` of ${mib(total)}` : "";
-    const line = `  ${o.label}: ${mib(done)}${of}, ${mib(rate)}/s${complete ? ", done" : eta}`;
+    const of = total > 0 ? ` of ${formatByteSize(total)}` : "";
+    const line = `  ${o.label}: ${formatByteSize(done)}${of}, ${formatByteSize(rate)}/s${
+      complete ? ", done" : eta
+    }`;
     write(tty ? `\r${line}\x1b[K${complete ? "\n" : ""}` : `${line}\n`);
     finished = complete;
   };
 }
 
-function mib(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+const BYTE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
+
+/**
+ * A byte count in the largest binary unit that keeps it at 1 or more, one decimal: a 501-byte
+ * context reads `501 B`, not `0.0 MiB`.
+ *
+ * @example
+ * ```ts
+ * formatByteSize(501); // "501 B"
+ * formatByteSize(3 * 1024 * 1024); // "3.0 MiB"
+ * ```
+ */
+export function formatByteSize(bytes: number): string {
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
 }

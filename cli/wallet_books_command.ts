@@ -14,6 +14,7 @@ import { networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { listChannels } from "../state/channel_file.ts";
+import { channelBooks } from "../state/channel_books.ts";
 import {
   categoryOf,
   openPaymentLog,
@@ -23,6 +24,7 @@ import {
 import { filterPayments } from "../state/payment_summary.ts";
 import { booksJson, booksText } from "./stats_command.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
+import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
@@ -53,6 +55,7 @@ interface ChannelBalanceView {
   chain: string;
   status: string;
   deposit: string;
+  withdrawn: string;
   spent: string;
   received: string;
   remaining: string;
@@ -125,16 +128,20 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
       });
     }
   }
-  const channels: ChannelBalanceView[] = (await listChannels(stateDir)).map((r) => ({
-    channelId: r.channelId,
-    chain: r.chain,
-    status: r.status,
-    deposit: formatUnits(r.deposit - r.withdrawn, r.tokenDecimals),
-    spent: formatUnits(r.sent, r.tokenDecimals),
-    received: formatUnits(r.received, r.tokenDecimals),
-    remaining: formatUnits(r.deposit - r.withdrawn - r.sent + r.received, r.tokenDecimals),
-    symbol: r.tokenSymbol,
-  }));
+  const channels: ChannelBalanceView[] = (await listChannels(stateDir)).map((r) => {
+    const books = channelBooks(r);
+    return {
+      channelId: r.channelId,
+      chain: r.chain,
+      status: r.status,
+      deposit: formatUnits(books.deposit, r.tokenDecimals),
+      withdrawn: formatUnits(books.withdrawn, r.tokenDecimals),
+      spent: formatUnits(books.sent, r.tokenDecimals),
+      received: formatUnits(books.received, r.tokenDecimals),
+      remaining: formatUnits(books.remaining, r.tokenDecimals),
+      symbol: r.tokenSymbol,
+    };
+  });
   if (opts.output === "json") {
     console.log(JSON.stringify({ stateDir, network, address, onChain, channels }));
     return;
@@ -153,7 +160,8 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
   if (channels.length === 0) console.log("channels    none");
   for (const c of channels) {
     console.log(
-      `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${c.deposit}, ` +
+      `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${c.deposit} ` +
+        `${c.symbol}${c.withdrawn !== "0" ? ` (${c.withdrawn} withdrawn)` : ""}, ` +
         `spent ${c.spent}, received ${c.received}, ${c.remaining} ${c.symbol} remaining`,
     );
   }
@@ -196,6 +204,7 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
       "invoiceId",
       "amount",
       "asset",
+      "scale",
       "peer",
     ] as const;
     console.log(columns.join(","));
@@ -205,9 +214,9 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
   for (const e of entries) {
     console.log(
       `${e.ts}  ${e.direction === "out" ? "paid  " : "earned"} ${e.event.padEnd(9)} ` +
-        `${e.category.padEnd(10)} ${e.amount} ${e.asset}  job ${e.jobId.slice(0, 16)}  ${
-          e.peer.slice(0, 24)
-        }`,
+        `${e.category.padEnd(10)} ${formatRecordedAmount(e.amount, e)}  job ${
+          e.jobId.slice(0, 16)
+        }  ${e.peer.slice(0, 24)}`,
     );
   }
   for (const line of booksText(summarizePayments(entries))) console.log(line);

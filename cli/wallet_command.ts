@@ -15,7 +15,7 @@ import { explicitProfile } from "./settings_flags.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { createMnemonic, importMnemonic, InvalidMnemonicError } from "../identity/mnemonic.ts";
 import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
-import { encodeNsec } from "../identity/nip06_key.ts";
+import { encodeNsec, parseSecretKey, SecretKeyFormatError } from "../identity/nip06_key.ts";
 import {
   PassphraseMismatchError,
   PassphraseSourceError,
@@ -51,6 +51,7 @@ interface WalletOptions {
 interface InitOptions extends WalletOptions {
   import?: boolean;
   mnemonicFile?: string;
+  keyFile?: string;
   force?: boolean;
   words?: "12" | "24";
   account?: string;
@@ -77,9 +78,14 @@ export function registerWalletCommand(program: Command): Command {
   );
   addPassphraseOptions(
     wallet.command("init")
-      .description("create a new wallet (or --import a mnemonic) in the state dir")
+      .description("create a new wallet (or --import a mnemonic or a key) in the state dir")
       .option("--import", "import an existing BIP-39 mnemonic instead of creating one")
       .option("--mnemonic-file <file>", "with --import: read the mnemonic from this file")
+      .option(
+        "--key-file <file>",
+        "with --import: an existing secret key instead (64 hex, 0x optional, or nsec), e.g. a " +
+          "funded testnet key: used as is, no mnemonic",
+      )
       .addOption(
         new Option("--words <n>", "length of a new mnemonic").choices(["12", "24"]),
       )
@@ -125,6 +131,8 @@ export interface CreateWalletOptions {
   passphraseFd?: string;
   import?: boolean;
   mnemonicFile?: string;
+  /** With `import`: a file holding an existing secret key (hex or nsec) instead of words. */
+  keyFile?: string;
   force?: boolean;
   words?: "12" | "24";
   account?: string;
@@ -147,10 +155,35 @@ export async function createWallet(
   const path = walletFilePath(stateDir);
   try {
     const account = parseAccount(opts.account);
-    if (opts.mnemonicFile !== undefined && !opts.import) {
-      throw new CliError("--mnemonic-file needs --import", { exitCode: ExitCode.Usage });
+    for (
+      const [flag, given] of [["--mnemonic-file", opts.mnemonicFile], ["--key-file", opts.keyFile]]
+    ) {
+      if (given !== undefined && !opts.import) {
+        throw new CliError(`${flag} needs --import`, { exitCode: ExitCode.Usage });
+      }
+    }
+    if (opts.mnemonicFile !== undefined && opts.keyFile !== undefined) {
+      throw new CliError("give --mnemonic-file or --key-file, not both", {
+        exitCode: ExitCode.Usage,
+      });
     }
     if (!opts.force && await pathExists(path)) throw mapError(new WalletExistsError(path), path);
+    if (opts.keyFile !== undefined) {
+      // An existing key (a funded testnet account): sealed as is, there are no words to show.
+      const secretKey = parseSecretKey(await readSecretFile(opts.keyFile, opts.keyFile));
+      try {
+        const passphrase = await readPassphrase({
+          ...passphraseSource(opts),
+          confirm: true,
+          prompt: "New wallet passphrase: ",
+        });
+        const record = await createWalletRecord({ secretKey, passphrase });
+        await writeWalletFile(path, record, { force: opts.force });
+        return { record, path, mnemonic: "", imported: true };
+      } finally {
+        secretKey.fill(0);
+      }
+    }
     const imported = opts.import ? await readImportedMnemonic(opts) : undefined;
     const mnemonic = imported ?? createMnemonic({ strength: opts.words === "12" ? 128 : 256 });
     const passphrase = await readPassphrase({
@@ -370,6 +403,14 @@ function mapError(err: unknown, path?: string): unknown {
   }
   if (err instanceof PromptCancelledError) {
     return new CliError(err.message, { exitCode: ExitCode.Interrupted, cause });
+  }
+  if (err instanceof SecretKeyFormatError) {
+    return new CliError("invalid secret key in --key-file", {
+      context: err.message,
+      suggestion: "the file holds one key: 64 hex digits (0x optional) or nsec1...",
+      exitCode: ExitCode.Usage,
+      cause,
+    });
   }
   if (err instanceof InvalidMnemonicError) {
     return new CliError("invalid mnemonic", {

@@ -33,7 +33,7 @@ export interface ChannelPolicy {
   topUpAmount?: string;
   /** Most token units topped up automatically per UTC day; absent: the deposit. */
   topUpDailyCap?: string;
-  /** No deposit (opening or total after a top-up) above this many token units. */
+  /** No channel holding more than this many token units: at opening, or deposit - withdrawn after a top-up. */
   maxDeposit: string;
 }
 

@@ -30,7 +30,8 @@
  * `evm:base:84532` on the testnet network and `evm:base:31337` otherwise) in `sections.chains`,
  * so every part reading a chain table sees the same precedence.
  *
- * Defaults: network `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
+ * Defaults: network from the file's chains when they are all on one test network (Base Sepolia:
+ * `testnet`), else `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
  * 7100, BTP port 3000, relay `ws://<host>:<townPort>`, connector `btp+ws://<host>:<btpPort>`,
  * price 10 base units per byte, price ceiling 100 per byte, insecure URLs refused off loopback;
  * no BTP token and no role. Tables in config.toml (`[chain]`, ...) are not interpreted here; they are handed on in
@@ -302,6 +303,11 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     sources[key] = raw.source;
   }
   const settings = applyDefaults(values, sources);
+  if (sources.network.kind === "default") {
+    // Not chosen: the label follows the chains the profile is set up for (a Base Sepolia
+    // profile is on the testnet, not "local (test funds)"); mainnet is never a default.
+    settings.network = networkOfChains(file?.sections ?? {}) ?? settings.network;
+  }
   checkUrl("relayUrl", settings.relayUrl, ["ws:", "wss:"], settings, sources);
   checkUrl(
     "connectorBtpUrl",
@@ -342,6 +348,34 @@ function overlayChainSettings(
     chains[target] = { ...(chains[target] ?? {}), ...entries };
   }
   return { ...sections, chains };
+}
+
+/** Test networks of the chain ids this build knows (mainnet is never derived: it is chosen). */
+const CHAIN_NETWORKS: Record<string, Network> = {
+  "evm:base:31337": "local",
+  [BASE_SEPOLIA]: "testnet",
+};
+
+/**
+ * The network of the chains a config file sets up (`[chains."<id>"]` tables and `[channels]
+ * chains`), when they all agree on one test network; undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * networkOfChains({ chains: { "evm:base:84532": {} } }); // "testnet"
+ * ```
+ */
+export function networkOfChains(
+  sections: Record<string, Record<string, unknown>>,
+): Network | undefined {
+  const listed = sections.channels?.chains;
+  const ids = new Set([
+    ...Object.keys(sections.chains ?? {}),
+    ...(Array.isArray(listed) ? listed.filter((c): c is string => typeof c === "string") : []),
+  ]);
+  const networks = new Set([...ids].map((id) => CHAIN_NETWORKS[id]));
+  if (networks.size !== 1) return undefined;
+  return [...networks][0];
 }
 
 /** The chain the flag/environment chain settings apply to when `chain` is not given. */

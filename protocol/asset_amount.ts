@@ -35,3 +35,31 @@ export function formatAssetAmount(amount: bigint, options: AssetAmountOptions): 
   const text = fraction ? `${whole}.${fraction}` : whole;
   return `${negative ? "-" : ""}${text} ${options.assetCode}`;
 }
+
+/** Options for {@linkcode formatRecordedAmount}. */
+export interface RecordedAmountOptions {
+  /** Asset code as recorded, e.g. `M2M`. */
+  asset: string;
+  /** Decimal places, when the record has them (records written before scales were kept have none). */
+  scale?: number;
+}
+
+/**
+ * Formats a recorded amount (a decimal string or bigint of base units) in the asset's units with
+ * its code when the scale is known; without a scale it says plainly that the figure is in base
+ * units, so `45800` is never read as 45,800 of the asset.
+ *
+ * @example
+ * ```ts
+ * formatRecordedAmount("45800", { asset: "M2M", scale: 6 }); // "0.0458 M2M"
+ * formatRecordedAmount("45800", { asset: "M2M" }); // "45800 M2M base units"
+ * ```
+ */
+export function formatRecordedAmount(
+  amount: bigint | string,
+  options: RecordedAmountOptions,
+): string {
+  const value = typeof amount === "bigint" ? amount : BigInt(amount);
+  if (options.scale === undefined) return `${value} ${options.asset} base units`;
+  return formatAssetAmount(value, { assetCode: options.asset, assetScale: options.scale });
+}

@@ -85,3 +85,17 @@ export function jobKindFromName(name: string): number {
 export function jobNameFromKind(kind: number): string | undefined {
   return Object.entries(JOB_KIND_NAMES).find(([, k]) => k === kind)?.[0];
 }
+
+/**
+ * A request kind as shown to people: the number and, when it has one, its name.
+ *
+ * @example
+ * ```ts
+ * jobKindLabel(5600); // "5600 (ci-run)"
+ * jobKindLabel(5777); // "5777"
+ * ```
+ */
+export function jobKindLabel(kind: number): string {
+  const name = jobNameFromKind(kind);
+  return name === undefined ? String(kind) : `${kind} (${name})`;
+}

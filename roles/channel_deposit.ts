@@ -2,7 +2,9 @@
  * Raising a channel's deposit (a top-up, by hand with `turnpike channel topup` or by the node
  * with `[channels] auto`): the wallet's balance checked, the contract's `setTotalDeposit` mined,
  * then the channel file (audit `payment channel <id> topped-up`) and the channel log written, so
- * the books follow the chain.
+ * the books follow the chain. With `maxDeposit` (`[channels] max_deposit`, the same ceiling
+ * `channel open` enforces) a top-up that would leave the channel holding more than it
+ * (deposit - withdrawn + amount) is refused before anything is sent.
  *
  * @module
  */
@@ -28,6 +30,25 @@ export interface RaiseChannelDepositOptions {
   audit?: AuditLog;
   /** true: the node did it by itself (`[channels] auto`). */
   auto: boolean;
+  /** Most the channel may hold after the top-up, base units (`[channels] max_deposit`). */
+  maxDeposit?: bigint;
+}
+
+/** A top-up would leave the channel holding more than `[channels] max_deposit`. */
+export class DepositAboveMaximumError extends Error {
+  override name = "DepositAboveMaximumError";
+  /** `held`: what the channel holds now; `max`: the ceiling; `room`: what may still be added. */
+  constructor(readonly held: bigint, readonly amount: bigint, readonly max: bigint) {
+    super(
+      `a top-up of ${amount} would make the channel hold ${
+        held + amount
+      }, above the maximum ${max}`,
+    );
+  }
+  /** What may still be added without passing the maximum (0 or more). */
+  get room(): bigint {
+    return this.max > this.held ? this.max - this.held : 0n;
+  }
 }
 
 /** What a top-up did. */
@@ -47,12 +68,17 @@ export interface RaisedDeposit {
  *   chain: client, update: sent.update, audit, auto: false });
  * ```
  * @throws {InsufficientFundsError} when the wallet holds less than `amount`.
+ * @throws {DepositAboveMaximumError} when the channel would hold more than `maxDeposit`.
  */
 export async function raiseChannelDeposit(
   options: RaiseChannelDepositOptions,
 ): Promise<RaisedDeposit> {
   const { record, amount } = options;
   if (amount <= 0n) throw new RangeError("a top-up must be positive");
+  const inChannel = record.deposit - record.withdrawn;
+  if (options.maxDeposit !== undefined && inChannel + amount > options.maxDeposit) {
+    throw new DepositAboveMaximumError(inChannel, amount, options.maxDeposit);
+  }
   const held = await options.chain.tokenBalance();
   if (held < amount) throw new InsufficientFundsError(held, amount, options.chain.address);
   const total = record.deposit + amount;

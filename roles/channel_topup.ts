@@ -76,7 +76,7 @@ export function startChannelTopUp(options: ChannelTopUpOptions): ChannelTopUp {
       details(record, { left: left.toString(), threshold: below.toString() }),
     );
     if (below === 0n || amounts.topUpAmount === 0n) return;
-    running = topUp(options, record, amounts.topUpAmount, amounts.topUpDailyCap)
+    running = topUp(options, record, amounts.topUpAmount, amounts.topUpDailyCap, amounts.maxDeposit)
       .catch((err) => {
         options.alert?.(
           "topup-failed",
@@ -94,6 +94,7 @@ async function topUp(
   record: ChannelRecord,
   wanted: bigint,
   dailyCap: bigint,
+  maxDeposit: bigint,
 ): Promise<void> {
   const now = options.now?.() ?? new Date();
   const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
@@ -106,6 +107,15 @@ async function topUp(
         "[channels] topup_daily_cap)",
     );
   }
+  // Never past [channels] max_deposit: the top-up is cut to the room left under it.
+  const room = maxDeposit - (record.deposit - record.withdrawn);
+  if (room <= 0n) {
+    throw new TopUpRefusedError(
+      `the channel holds ${fmt(record.deposit - record.withdrawn)}, the maximum ` +
+        `([channels] max_deposit ${fmt(maxDeposit)})`,
+    );
+  }
+  if (amount > room) amount = room;
   const held = await options.chain.tokenBalance();
   if (held < amount) amount = held;
   if (amount <= 0n) throw new TopUpRefusedError(`the wallet holds no ${record.tokenSymbol}`);
@@ -121,6 +131,7 @@ async function topUp(
     },
     audit: options.audit,
     auto: true,
+    maxDeposit,
   });
   options.alert?.(
     "topup",

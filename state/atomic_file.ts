@@ -85,6 +85,28 @@ export async function removeStaleTempFiles(path: string): Promise<number> {
   return removed;
 }
 
+/**
+ * Removes every temp file a crashed {@linkcode writeFileAtomic} left in `dir` (any file named
+ * `.tmp-*`), for a directory of many files written atomically. Call it once at startup, before
+ * any writer runs. Passing a directory to {@linkcode removeStaleTempFiles} instead looks for the
+ * directory's own temp files in its parent, and finds none of its files'.
+ *
+ * @example
+ * ```ts
+ * const removed = await removeStaleTempFilesIn("/tmp/state/provider-jobs");
+ * ```
+ */
+export async function removeStaleTempFilesIn(dir: string): Promise<number> {
+  let removed = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) {
+      await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}
+
 function splitPath(path: string): { dir: string; base: string } {
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);

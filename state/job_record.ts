@@ -11,7 +11,7 @@
  * created_at_ms = 1762300000000
  * updated_at_ms = 1762300000500
  * bid = "5000"                        # base units, a decimal string (u64 safe)
- * asset = "USD"
+ * asset = "M2M"
  * provider = "<64 hex pubkey>"
  * last_seen_created_at = 1762300000   # newest feedback/result seen (unix s), to resubscribe
  *
@@ -22,7 +22,8 @@
  * [[payments]]
  * invoice_id = "..."
  * amount = "4000"
- * asset = "USD"
+ * asset = "M2M"
+ * scale = 6                           # the asset's decimal places (4000 = 0.004 M2M)
  * status = "paid"                     # paying | paid | rejected
  * fulfillment = "<64 hex>"            # the receipt
  * started_at_ms = 1762300000100
@@ -66,6 +67,8 @@ export interface JobPayment {
   /** Base units. */
   amount: bigint;
   asset: string;
+  /** Decimal places of `asset`; absent in records written before it was kept. */
+  scale?: number;
   status: JobPaymentStatus;
   /** Hex fulfillment: the receipt, once paid. */
   fulfillment?: string;
@@ -153,6 +156,7 @@ export function formatJobRecord(record: RequesterJobRecord): string {
         invoice_id: p.invoiceId,
         amount: p.amount.toString(),
         asset: p.asset,
+        scale: p.scale,
         status: p.status,
         fulfillment: p.fulfillment,
         started_at_ms: p.startedAtMs,
@@ -286,6 +290,7 @@ export function validateJobRecord(r: RequesterJobRecord): void {
     if (p.amount < 0n) fail(`payment amount is negative`);
     if (!["paying", "paid", "rejected"].includes(p.status)) fail(`bad payment status`);
     if (p.fulfillment !== undefined && !HEX64.test(p.fulfillment)) fail(`bad "fulfillment"`);
+    if (p.scale !== undefined && (p.scale < 0 || p.scale > 255)) fail(`bad payment "scale"`);
   }
 }
 
@@ -294,6 +299,7 @@ function parsePayment(t: Record<string, unknown>): JobPayment {
     invoiceId: str(t, "invoice_id"),
     amount: amount(t, "amount"),
     asset: str(t, "asset"),
+    scale: t.scale === undefined ? undefined : int(t, "scale"),
     status: str(t, "status") as JobPaymentStatus,
     fulfillment: t.fulfillment === undefined ? undefined : str(t, "fulfillment"),
     startedAtMs: int(t, "started_at_ms"),

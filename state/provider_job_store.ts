@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { removeStaleTempFiles, writeFileAtomic } from "./atomic_file.ts";
+import { removeStaleTempFilesIn, writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
 import {
   formatProviderJobRecord,
@@ -67,7 +67,7 @@ export class ProviderJobStore {
   /** Reads every record file (called by {@linkcode openProviderJobStore}). */
   async load(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await removeStaleTempFiles(this.dir);
+    await removeStaleTempFilesIn(this.dir);
     for await (const entry of Deno.readDir(this.dir)) {
       if (!entry.isFile || !entry.name.endsWith(".toml")) continue;
       const path = `${this.dir}/${entry.name}`;

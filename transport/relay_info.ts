@@ -138,6 +138,23 @@ export function townBlobPrice(info: RelayInfo): bigint | undefined {
 }
 
 /**
+ * The town's price per TOON byte of a write, base units (NIP-11 `fees.publication`), when it
+ * publishes one.
+ *
+ * @example
+ * ```ts
+ * const price = townPublicationPrice(await fetchRelayInfo(relayUrl)) ?? 10n;
+ * ```
+ */
+export function townPublicationPrice(info: RelayInfo): bigint | undefined {
+  const fees = info.fees as { publication?: unknown[] } | undefined;
+  const fee = fees?.publication?.[0] as Record<string, unknown> | undefined;
+  return typeof fee?.amount === "number" && Number.isSafeInteger(fee.amount) && fee.amount >= 0
+    ? BigInt(fee.amount)
+    : undefined;
+}
+
+/**
  * The town's Blossom server: its HTTP URL, without a trailing slash.
  *
  * @example

@@ -46,7 +46,10 @@ export interface PaidJobDemoOptions {
   skill?: "ci-run" | "docker-build";
   /** Project to test. Default `fixtures/projects/passing` (docker-build: the docker sample). */
   projectDir?: string;
-  /** Command the job runs. Default `sh test.sh` (docker-build: `sh /app/test.sh`). */
+  /**
+   * Command the job runs. Default `sh test.sh`; docker-build: the image's own CMD for a
+   * `projectDir`, `sh /app/test.sh` for the sample.
+   */
   command?: string;
   /** The Docker engine for docker-build (`DOCKER_HOST` form); default the environment's. */
   dockerHost?: string;
@@ -71,7 +74,7 @@ export interface PaidJobDemoOptions {
   openSigner?: (role: "town" | "provider" | "requester") => Promise<NodeSigner>;
 }
 
-/** Decimal places of the demo town's asset (USD, or M2M when it settles). */
+/** Decimal places of the demo town's asset, M2M (with or without a channel: one asset per town). */
 const DEMO_ASSET_SCALE = 6;
 
 /** What the demo did. */
@@ -181,7 +184,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     pending.catch(() => {}); // awaited below and in `finally`
     const live: { gates?: TownChannelGates } = {};
     const town = await guard.step(
-      startDemoTown(root, townSigner, onChain, {
+      startDemoTown(root, townSigner, {
         claimGate: (account) => live.gates?.claimGate(account),
         cosignDesk: (account) => live.gates?.cosignDesk(account),
       }),
@@ -523,10 +526,10 @@ async function runJob(
     kind: docker ? 5602 : 5600,
     inputs: [],
     blobs: [{ url: context.url, sha256: context.sha256 }],
-    params: [{
-      name: docker ? "test" : "cmd",
-      values: [options.command ?? (docker ? "sh /app/test.sh" : "sh test.sh")],
-    }, ...(run > 0 ? [{ name: "run", values: [String(run)] }] : [])],
+    params: [
+      demoTestParam(options),
+      ...(run > 0 ? [{ name: "run", values: [String(run)] }] : []),
+    ],
     bid: docker ? 500_000n : 100_000n,
     providers: [provider.pubkey],
     skill: "none",
@@ -563,6 +566,21 @@ async function reportOf(
   };
 }
 
+/**
+ * The job's test: `--cmd` when given; else ci-run's `sh test.sh`, and for docker-build the image's
+ * own CMD on a user's project (what running the image means to its author), the sample's
+ * `sh /app/test.sh` on the sample.
+ */
+function demoTestParam(options: PaidJobDemoOptions): { name: string; values: string[] } {
+  if (options.skill !== "docker-build") {
+    return { name: "cmd", values: [options.command ?? "sh test.sh"] };
+  }
+  if (options.command !== undefined) return { name: "test", values: [options.command] };
+  return options.projectDir === undefined
+    ? { name: "test", values: ["sh /app/test.sh"] }
+    : { name: "test-image-cmd", values: ["true"] };
+}
+
 function progressLine(p: JobProgress): string {
   return `  job ${p.jobId.slice(0, 12)}  ${p.status}${p.detail ? `  ${p.detail}` : ""}`;
 }
@@ -572,7 +590,6 @@ const TOWN_ADDRESS = "test.demo.town";
 function startDemoTown(
   root: string,
   signer: NodeSigner,
-  settles: boolean,
   channels: Pick<TownNodeOptions, "claimGate" | "cosignDesk">,
 ): Promise<TownNode> {
   return startTownNode({
@@ -588,8 +605,8 @@ function startDemoTown(
       acceptAnyToken: true,
       pricing: { pricePerByte: 10n },
       maxEventBytes: 1024 * 1024,
-      // With a channel the books are kept in the token it settles in.
-      assetCode: settles ? "M2M" : "USD",
+      // The token channels settle in, with or without a channel: one asset per town.
+      assetCode: "M2M",
       assetScale: DEMO_ASSET_SCALE,
     },
     signer,

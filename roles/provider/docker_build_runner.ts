@@ -16,7 +16,8 @@
  * tar.gz `i` tag; params `dockerfile` (default `Dockerfile`), `platform` (default
  * `linux/amd64`), `build-arg` (`KEY=VALUE`, repeatable), `tag` (reported back; the image on the
  * engine is only ever named `turnpike-job-<id>:build`, so a job cannot replace or remove an image
- * of the operator's), `test` (a command run with `sh -c` in the built image), `save` (`true`: the
+ * of the operator's), `test` (a command run with `sh -c` in the built image), `test-image-cmd`
+ * (`true`: run the image's own ENTRYPOINT/CMD as the test instead), `save` (`true`: the
  * image as a `docker save` tarball blob, tagged `turnpike-job-<id>:build`).
  *
  * @module
@@ -35,6 +36,8 @@ export interface DockerBuildRequest {
   buildArgs: string[];
   tag?: string;
   test?: string;
+  /** Run the image's own ENTRYPOINT/CMD as the test (`test-image-cmd` = `true`). */
+  testImageCmd?: boolean;
   save: boolean;
   /** The context: the sha256 of a blob input, or inline base64. */
   context: { sha256: string } | { base64: string };
@@ -113,6 +116,8 @@ export function checkDockerBuildRequest(
   if (test !== undefined && (test.trim() === "" || test.length > 4096)) {
     bad("test must be a command of at most 4096 bytes");
   }
+  const testImageCmd = one("test-image-cmd") === "true";
+  if (testImageCmd && test !== undefined) bad("give either test or test-image-cmd, not both");
   const blob = blobInputsOf(tags)[0];
   const inline = tags.find((t) => t[0] === "i" && t[2] === "text")?.[1];
   const context = blob !== undefined
@@ -120,7 +125,16 @@ export function checkDockerBuildRequest(
     : inline !== undefined
     ? { base64: inline }
     : bad("no build context: a blob input (i url + x) or an inline base64 tar.gz (i text)");
-  return { dockerfile, platform, buildArgs, tag, test, save: one("save") === "true", context };
+  return {
+    dockerfile,
+    platform,
+    buildArgs,
+    tag,
+    test,
+    ...(testImageCmd ? { testImageCmd } : {}),
+    save: one("save") === "true",
+    context,
+  };
 }
 
 /**
@@ -221,7 +235,7 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
     };
     if (build.result.code === 0) {
       report.image = await inspect(ref, request.tag, call);
-      if (request.test !== undefined) {
+      if (request.test !== undefined || request.testImageCmd) {
         const test = await dockerToLog([
           "run",
           "--name",
@@ -243,9 +257,8 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
           "--platform",
           request.platform,
           ref,
-          "sh",
-          "-c",
-          request.test!,
+          // Without a command the image's own ENTRYPOINT/CMD runs (test-image-cmd).
+          ...(request.test === undefined ? [] : ["sh", "-c", request.test]),
         ], toLog("test.log"));
         if (test.result.killed !== undefined) {
           return killedOutcome(test.result.killed, job, outcome);
@@ -253,7 +266,7 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
         const summary: TestSummary | null = parseTestSummary(test.tail);
         report.status = test.result.code === 0 ? "tests-passed" : "tests-failed";
         report.test = {
-          command: request.test,
+          command: request.test ?? "(the image's CMD)",
           exitCode: test.result.code,
           durationMs: test.durationMs,
           summary,

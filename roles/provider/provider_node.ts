@@ -21,6 +21,7 @@
 import { undoOnFailure } from "../undo_on_failure.ts";
 import type { TownChannelSettings } from "../town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { PaymentDesk } from "./payment_desk.ts";
 import { nip44 } from "nostr-tools";
@@ -410,10 +411,18 @@ class Provider implements ProviderNode {
         }),
     });
     this.#status.ilpAddress = this.ilpAddress;
+    this.#status.assetCode = ildcp.assetCode;
+    this.#status.assetScale = ildcp.assetScale;
     await this.#openDelivery();
     this.#announcer = this.#openAnnouncer(ildcp.assetCode, ildcp.assetScale);
     await this.#announcer.start();
-    this.#intervals.push(setInterval(() => this.#track(this.#flushStatus()), 1000));
+    // Rewritten every second even when nothing changed: its `updatedAt` is the provider's
+    // heartbeat for `node status` ("last seen" after a crash) and for monitoring its age.
+    // Only the file: #markStatus also wakes parked requests, which a clock tick must not do.
+    this.#intervals.push(setInterval(() => {
+      this.#statusDirty = true;
+      this.#track(this.#flushStatus());
+    }, 1000));
     await this.#recover();
     await this.#subscribe();
     this.#track(this.#warmSkills());
@@ -770,8 +779,10 @@ class Provider implements ProviderNode {
     if (reason !== "duplicate") {
       this.#dropped.set(event.id, true);
       if (this.#dropped.size > 100_000) this.#dropped.delete(this.#dropped.keys().next().value!);
+      // A duplicate is the relay replaying a request already handled (every re-subscription:
+      // a reconnect, a skills change): counted in the status, not logged once per past job.
+      this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
     }
-    this.#log(`drop ${event.id} kind ${event.kind}: ${reason} (${detail})`);
     this.#markStatus();
     const notice = this.#notices.noticeFor(event, reason, detail);
     if (notice !== undefined && this.#publisher !== undefined) {
@@ -934,7 +945,9 @@ class Provider implements ProviderNode {
       onPaid: (record, amount, asset) => {
         this.counters.paid++;
         this.counters.earned += amount;
-        this.#log(`paid ${record.id}: ${amount} ${asset}`);
+        this.#log(
+          `paid ${record.id}: ${formatAssetAmount(amount, { assetCode: asset, assetScale })}`,
+        );
         this.#markStatus();
         this.#enqueue(record.id);
       },

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { AlertKind, NodeAlert } from "../node_alerts.ts";
 import { readCappedTextFile } from "../../state/capped_file.ts";
@@ -24,6 +25,10 @@ export interface ProviderStatus {
   ilpAddress: string;
   relayUrl: string;
   btpUrl: string;
+  /** Prices and counters are in base units of this asset (the town's, from IL-DCP). */
+  assetCode?: string;
+  /** Decimal places of `assetCode`: 45800 at scale 6 is 0.0458. */
+  assetScale?: number;
   skills: { name: string; kinds: number[]; price: string }[];
   /** Folders of the skills dir that are not usable skills, with why (a bad SKILL.md...). */
   skillProblems?: Record<string, string>;
@@ -125,4 +130,21 @@ export async function isProcessAlive(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * An amount of the status file (a price or counter, base units) in the provider's asset with its
+ * code, e.g. `0.0458 M2M`; a status file written before the asset was kept says `base units`.
+ *
+ * @example
+ * ```ts
+ * statusAmountText(status, status.counters.earned); // "0.0458 M2M"
+ * ```
+ */
+export function statusAmountText(
+  status: Pick<ProviderStatus, "assetCode" | "assetScale">,
+  amount: string,
+): string {
+  if (status.assetCode === undefined) return `${amount} base units`;
+  return formatRecordedAmount(amount, { asset: status.assetCode, scale: status.assetScale });
 }

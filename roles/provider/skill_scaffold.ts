@@ -1,8 +1,11 @@
 /**
  * A new skill's folder, ready to run: a SKILL.md with every field at its default and a Deno
  * `run` that decodes the job (TOON) and counts the words of its text input. It imports the TOON
- * module from where the sandbox provides it (SANDBOX_TOON_MODULE), so it works from any folder,
- * with no project and no network.
+ * module from where the sandbox provides it (SANDBOX_TOON_MODULE) and runs with `--no-config`, so
+ * it works from any folder, with no project and no network: copied into a skills dir that lies
+ * inside a Deno project (the repository's `skills/`), it does not load that project's deno.json
+ * and npm packages, which `--cached-only` could not fetch. The manifest's limits are the
+ * documented defaults (docs/SKILLS.md: memory 256 MiB, disk 1024 MiB).
  *
  * @module
  */
@@ -12,7 +15,7 @@ import { SANDBOX_TOON_MODULE } from "./sandbox_mounts.ts";
 export interface SkillScaffoldOptions {
   /** The skill's name ([a-z0-9-], at most 64). */
   name: string;
-  /** Where its folder is created. */
+  /** Where its folder is created (made, with its parents, when missing). */
   parentDir: string;
   /** The job request kind it serves. */
   kind: number;
@@ -36,7 +39,13 @@ export async function writeSkillScaffold(o: SkillScaffoldOptions): Promise<strin
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(o.name)) {
     throw new SkillScaffoldError(`"${o.name}" is not a skill name ([a-z0-9-], at most 64)`);
   }
-  const dir = `${o.parentDir.replace(/\/+$/, "")}/${o.name}`;
+  const parent = o.parentDir.replace(/\/+$/, "") || "/";
+  try {
+    await Deno.mkdir(parent, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new SkillScaffoldError(`cannot create ${parent}: ${(err as Error).message}`);
+  }
+  const dir = `${parent}/${o.name}`;
   try {
     await Deno.mkdir(dir, { recursive: false, mode: 0o755 });
   } catch (err) {
@@ -60,8 +69,8 @@ metadata:
   kinds: [${o.kind}]
   price: 100
   timeout: 30
-  memory: 128
-  disk: 64
+  memory: 256
+  disk: 1024
   idempotent: true
   result_bytes: 1024
   output_mib: 0
@@ -84,9 +93,11 @@ a provider's skills dir. The contract is docs/SKILLS.md of turnpike.
 `;
 }
 
-const RUN = `#!/usr/bin/env -S deno run --quiet --no-prompt --no-lock --cached-only
+const RUN = `#!/usr/bin/env -S deno run --quiet --no-prompt --no-lock --no-config --cached-only
 // A turnpike skill. stdin: the job (TOON); stdout: the result; exit 2: bad input.
-// The sandbox provides the TOON module at this path (no project, no network needed).
+// The sandbox provides the TOON module at this path (no project, no network needed);
+// --no-config: a deno.json above the skills dir is not this skill's (its npm packages would not
+// be in the sandbox's cache).
 import { decode } from "${SANDBOX_TOON_MODULE}";
 
 const event = decode(await new Response(Deno.stdin.readable).text()) as { tags?: unknown };

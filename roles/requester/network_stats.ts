@@ -1,8 +1,9 @@
 /**
  * How the network is doing, from what a town stores: job requests (5000-5999), results
  * (6000-6999) and feedback (7000) over a window, joined on the request id (the `e` tag). A job
- * succeeded when a result answers it, failed when the only answer was `error` feedback, and is
- * still open otherwise; its latency runs from the request's `created_at` to its first result's.
+ * is done when a result answers it, failed when the only answer was `error` feedback, and is
+ * still open otherwise; it succeeded when done and its report does not say the work failed (a
+ * ci-run whose tests fail is done, not a success: protocol/job_verdict.ts); its latency runs from the request's `created_at` to its first result's.
  * Pure: the events come in, numbers go out (the relay is read by `network_snapshot.ts`).
  *
  * @module
@@ -15,6 +16,7 @@ import {
   parseJobFeedback,
 } from "../../protocol/nip90_job.ts";
 import type { ProviderListing } from "./provider_directory.ts";
+import { verdictOf } from "../../protocol/job_verdict.ts";
 
 /** One provider's share of the window. */
 export interface ProviderTally {
@@ -41,9 +43,11 @@ export interface NetworkStats {
   failed: number;
   /** Neither a result nor error feedback yet. */
   open: number;
+  /** Done, but the result's report says the work failed (failing tests, a build that broke). */
+  doneFailed: number;
   /** Requests per minute over the window. */
   jobsPerMin: number;
-  /** done / (done + failed); null before any job ended. */
+  /** (done - doneFailed) / (done + failed); null before any job ended. */
   successRate: number | null;
   /** Request to first result, seconds (Nostr timestamps are whole seconds); null without results. */
   latencyP50Sec: number | null;
@@ -69,6 +73,8 @@ interface JobTrack {
   createdAt: number;
   resultAt?: number;
   resultBy?: string;
+  /** The first result's report says the work failed. */
+  resultFailed?: boolean;
   errorBy?: string;
 }
 
@@ -89,10 +95,11 @@ export function computeNetworkStats(
   const untilSec = options.untilSec ?? newestAt(events, options.sinceSec);
   const tallies = new Map<string, ProviderTally>();
   const latencies: number[] = [];
-  let done = 0, failed = 0;
+  let done = 0, failed = 0, doneFailed = 0;
   for (const job of jobs.values()) {
     if (job.resultAt !== undefined) {
       done++;
+      if (job.resultFailed) doneFailed++;
       latencies.push(Math.max(0, job.resultAt - job.createdAt));
       tally(tallies, job.resultBy!).done++;
     } else if (job.errorBy !== undefined) {
@@ -112,8 +119,9 @@ export function computeNetworkStats(
     done,
     failed,
     open: jobs.size - done - failed,
+    doneFailed,
     jobsPerMin: round2(jobs.size / minutes),
-    successRate: done + failed === 0 ? null : round2(done / (done + failed)),
+    successRate: done + failed === 0 ? null : round2((done - doneFailed) / (done + failed)),
     latencyP50Sec: percentile(latencies, 0.5),
     latencyP95Sec: percentile(latencies, 0.95),
     topProviders: topOf(tallies, providers, options.top ?? 5),
@@ -158,6 +166,7 @@ function noteResult(jobs: Map<string, JobTrack>, e: NostrEvent): void {
   if (job === undefined || (job.resultAt !== undefined && job.resultAt <= e.created_at)) return;
   job.resultAt = e.created_at;
   job.resultBy = e.pubkey;
+  job.resultFailed = reportVerdict(e.content) === "failed";
 }
 
 function noteFeedback(jobs: Map<string, JobTrack>, e: NostrEvent): void {
@@ -167,6 +176,16 @@ function noteFeedback(jobs: Map<string, JobTrack>, e: NostrEvent): void {
     if (parseJobFeedback(e).status === "error") job.errorBy = e.pubkey;
   } catch {
     // Feedback with no status this reader knows says nothing about the outcome.
+  }
+}
+
+/** The verdict of a result's JSON report; none for plain text or encrypted content. */
+function reportVerdict(content: string): ReturnType<typeof verdictOf> {
+  if (!content.startsWith("{") || content.length > 1024 * 1024) return undefined;
+  try {
+    return verdictOf(JSON.parse(content));
+  } catch {
+    return undefined;
   }
 }
 

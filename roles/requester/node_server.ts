@@ -191,7 +191,9 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
               u.path,
               (done, total) => send({ type: "transfer", name: u.name, done, total }),
             );
-            send({ type: "upload", name: u.name, ...published });
+            // The asset rides along: the client prints the amount in its units with its code.
+            const { assetCode, assetScale } = req.town;
+            send({ type: "upload", name: u.name, ...published, assetCode, assetScale });
             (request.spec.blobs ??= []).push({ url: published.url, sha256: published.sha256 });
           }
           const ids = new Set<string>();

@@ -767,6 +767,7 @@ export class Requester {
         invoiceId,
         amount: invoice.amount,
         asset: invoice.assetCode,
+        scale: invoice.assetScale,
         status: "paying",
         startedAtMs: now,
       }],

@@ -15,7 +15,7 @@
  * | max packet amount  | `--max-packet-amount`     | -                                   | `max_packet_amount`     | none    |
  * | owner (free)       | `--owner <hex pubkey>`    | `TURNPIKE_TOWN_OWNER`               | `owner_pubkey`          | none    |
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
- * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | USD, 6 (from IL-DCP with a parent) |
+ * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | the settlement token (M2M, 6); from IL-DCP with a parent |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
  * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
@@ -34,6 +34,7 @@
  */
 import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import { isLoopbackHost } from "../../config/settings.ts";
+import { chainTokenUnit } from "../../chain/chain_config.ts";
 import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
 import { type BtpPeerAccountConfig, isAccountName } from "./btp_accounts.ts";
@@ -293,8 +294,12 @@ function checkParentUrl(url: string, allowInsecure: boolean): void {
   }
 }
 
+const processEnv: EnvReader = (name) => Deno.env.get(name);
+
 /**
- * Resolves the town's configuration.
+ * Resolves the town's configuration. `envNames` lists the environment's variable names, so a
+ * misspelled `TURNPIKE_TOWN_LIMIT_*` is refused like a misspelled `[town.limits]` key; it
+ * defaults to the process's own when `env` does.
  *
  * @example
  * ```ts
@@ -305,7 +310,10 @@ function checkParentUrl(url: string, allowInsecure: boolean): void {
 export function resolveTownConfig(
   loaded: LoadedSettings,
   flags: TownFlags,
-  env: EnvReader = (name) => Deno.env.get(name),
+  env: EnvReader = processEnv,
+  envNames: readonly string[] | undefined = env === processEnv
+    ? Object.keys(Deno.env.toObject())
+    : undefined,
 ): TownConfig {
   const s = loaded.settings;
   const toml = loaded.sections.town ?? {};
@@ -352,10 +360,11 @@ export function resolveTownConfig(
   }
   const maxPacket = pick(flags.maxPacketAmount, undefined, "max_packet_amount");
   const maxEvent = pick(flags.maxEventBytes, undefined, "max_event_bytes");
-  const assetScale = toml.asset_scale === undefined ? 6 : Number(toml.asset_scale);
-  if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
-    throw new TownConfigError("town.asset_scale must be 0..255");
-  }
+  const settlement = townSettlement(
+    loaded,
+    pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
+  );
+  const { assetCode, assetScale } = townAsset(toml, settlement, loaded);
   return {
     host: s.host,
     httpPort: s.townPort,
@@ -376,19 +385,20 @@ export function resolveTownConfig(
       ? DEFAULT_MAX_EVENT_BYTES
       : positiveInt(maxEvent, "max event bytes"),
     maxPacketAmount: maxPacket === undefined ? undefined : amount(maxPacket, "max packet amount"),
-    assetCode: typeof toml.asset_code === "string" ? toml.asset_code : "USD",
+    assetCode,
     assetScale,
-    settlement: townSettlement(
-      loaded,
-      pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
-    ),
+    settlement,
     blobs: townBlobs(pick, flags),
-    limits: townLimits(toml.limits, env),
+    limits: townLimits(toml.limits, env, envNames ?? []),
   };
 }
 
 /** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */
-function townLimits(table: unknown, env: EnvReader): Partial<TownLimits> {
+function townLimits(
+  table: unknown,
+  env: EnvReader,
+  envNames: readonly string[],
+): Partial<TownLimits> {
   if (table !== undefined && (typeof table !== "object" || table === null)) {
     throw new TownConfigError("[town.limits] must be a table");
   }
@@ -396,6 +406,16 @@ function townLimits(table: unknown, env: EnvReader): Partial<TownLimits> {
   const known = new Set(Object.keys(DEFAULT_TOWN_LIMITS).map(townLimitKey));
   for (const key of Object.keys(fromToml)) {
     if (!known.has(key)) throw new TownConfigError(`unknown limit town.limits.${key}`);
+  }
+  const prefix = "TURNPIKE_TOWN_LIMIT_";
+  for (const name of envNames) {
+    if (name.startsWith(prefix) && !known.has(name.slice(prefix.length).toLowerCase())) {
+      throw new TownConfigError(
+        `unknown limit variable ${name} (known: ${
+          [...known].map((k) => prefix + k.toUpperCase()).join(", ")
+        })`,
+      );
+    }
   }
   const out: Partial<Record<keyof TownLimits, number>> = {};
   for (const name of Object.keys(DEFAULT_TOWN_LIMITS) as (keyof TownLimits)[]) {
@@ -438,6 +458,48 @@ function townBlobs(
       ? DEFAULT_BLOB_RETENTION_MS
       : positiveInt(days, "blob retention days") * 24 * 3600 * 1000,
   };
+}
+
+/** The asset a town counts in when it settles on no chain: the network's token. */
+export const DEFAULT_TOWN_ASSET = { assetCode: "M2M", assetScale: 6 } as const;
+
+/**
+ * One asset per town: the token its channels settle in (`[chains."<id>"] token_symbol`, M2M by
+ * default, and its decimals), or M2M at scale 6 with no chain. An `asset_code`/`asset_scale` that
+ * differs from the settlement token is refused: packets would count in one unit and channels pay
+ * in another.
+ */
+function townAsset(
+  toml: Record<string, unknown>,
+  settlement: TownSettlement,
+  loaded: LoadedSettings,
+): { assetCode: string; assetScale: number } {
+  const tables = (loaded.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const first = settlement.chains[0]?.chain;
+  const token = first === undefined ? undefined : chainTokenUnit(first, tables[first]);
+  const fallback = token === undefined
+    ? DEFAULT_TOWN_ASSET
+    : { assetCode: token.tokenSymbol, assetScale: token.tokenDecimals };
+  if (toml.asset_code !== undefined && typeof toml.asset_code !== "string") {
+    throw new TownConfigError("town.asset_code must be a string");
+  }
+  const assetCode = (toml.asset_code as string | undefined) ?? fallback.assetCode;
+  const assetScale = toml.asset_scale === undefined
+    ? fallback.assetScale
+    : Number(toml.asset_scale);
+  if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
+    throw new TownConfigError("town.asset_scale must be 0..255");
+  }
+  if (
+    token !== undefined && (assetCode !== token.tokenSymbol || assetScale !== token.tokenDecimals)
+  ) {
+    throw new TownConfigError(
+      `town.asset_code/asset_scale ${assetCode}/${assetScale} differ from the token the town ` +
+        `settles in on ${first} (${token.tokenSymbol}, ${token.tokenDecimals} decimals): one asset ` +
+        `per town; remove asset_code/asset_scale or set them to the token's`,
+    );
+  }
+  return { assetCode, assetScale };
 }
 
 function townSettlement(loaded: LoadedSettings, publicBtpUrl: unknown): TownSettlement {

@@ -89,6 +89,19 @@ Deno.test("docker-build: a real linux/amd64 build and test through a town and a 
       assertStringIncludes(await Deno.readTextFile(`${net.root}/build.log`), "Successfully built");
       await clean();
     });
+    await t.step("test-image-cmd: the image's own CMD runs as the test", async () => {
+      const done = await run(await context(net.root, "own-cmd"), [["test-image-cmd", "true"]]);
+      assertEquals(done.status, "done", done.error);
+      const { report: r } = await report(req, done.id);
+      assertEquals([r.status, r.test.command, r.test.exitCode], [
+        "tests-passed",
+        "(the image's CMD)",
+        0,
+      ]);
+      assertStringIncludes(r.test.logTail, "hello");
+      await clean();
+    });
+
     await t.step("a failing RUN step: build-failed with the log tail", async () => {
       const done = await run(
         await context(net.root, "badrun", SCRATCH + 'RUN echo "about to fail" && exit 7\n'),

@@ -36,7 +36,9 @@ async function doctor(stateDir: string, flags: string[] = []): Promise<{
   const out = await runCli(["--state-dir", stateDir, "--output", "json", "doctor", ...flags], {
     env: NO_ENDPOINT_ENV,
   });
-  const list = JSON.parse(out.stdout) as DoctorCheck[];
+  const report = JSON.parse(out.stdout) as { type: string; ok: boolean; checks: DoctorCheck[] };
+  assertEquals(report.type, "doctor");
+  const list = report.checks;
   const checks = new Map(list.map((c) => [c.name, c]));
   for (const name of [...MACHINE_CHECKS, "relay", "btp"]) {
     assert(checks.has(name), `check ${name} present: ${out.stdout}`);
@@ -154,5 +156,24 @@ Deno.test("doctor: a chain rpc_url is asked eth_chainId: no answer or another ch
     assertEquals(down.checks.get(name)?.status, "fail");
     assertEquals(down.out.code, 1);
     assertStringIncludes(down.out.stderr, `Error: doctor found problems (${name})`);
+  });
+});
+
+Deno.test("doctor: no Docker engine is a warning for a provider's profile only; --json is one typed object", async () => {
+  await withTempDir(async (dir) => {
+    const env = { ...NO_ENDPOINT_ENV, DOCKER_HOST: `unix://${dir}/no-docker.sock` };
+    const statusFor = async (role: string) => {
+      await Deno.writeTextFile(`${dir}/config.toml`, `role = "${role}"\n`);
+      const out = await runCli(["--state-dir", dir, "--json", "doctor"], { env });
+      const report = JSON.parse(out.stdout);
+      assertEquals([report.type, report.role, typeof report.ok], ["doctor", role, "boolean"]);
+      return (report.checks as DoctorCheck[]).find((c) => c.name === "docker engine")!;
+    };
+    const requester = await statusFor("requester");
+    assertEquals(requester.status, "ok", requester.detail);
+    assertStringIncludes(requester.detail, "not needed: this profile is a requester's");
+    const provider = await statusFor("provider");
+    assertEquals(provider.status, "warn", provider.detail);
+    assertStringIncludes(provider.detail, "the docker-build skill cannot serve jobs here");
   });
 });

@@ -178,10 +178,27 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
       const status = await runCli([...global, "job", "status", jobId]);
       assertEquals(status.code, 0, status.stderr);
       assertStringIncludes(status.stdout, "status   done");
+      // The job's kind by name; no "skill none" (the callback skill, which it has none of).
+      assertStringIncludes(status.stdout, "kind     5601 (echo)\n");
+      assert(!/skill|callback/.test(status.stdout), status.stdout);
       const results = await runCli([...global, "job", "results", jobId]);
       assertEquals(results.stdout.trim(), "from the cli");
+      // No blobs to save: said so, and no empty directory is left.
+      const saved = await runCli([...global, "job", "results", jobId, "--save", `${dir}/out`]);
+      assertEquals(saved.code, 0, saved.stderr);
+      assertMatch(saved.stderr, /^no blobs to save: the result names no logs or artifacts/m);
+      assertEquals(await Deno.stat(`${dir}/out`).then(() => true, () => false), false);
+      // An ended job's status is printed once.
+      const waited = await runCli([...global, "job", "wait", jobId.slice(0, 10), ...conn()]);
+      assertEquals(waited.code, 0, waited.stderr);
+      assertEquals(waited.stderr.split("\n").filter((l) => l.endsWith(" done")), [
+        `job ${jobId} done`,
+      ]);
+      const text = await runCli([...global, "job", "list"]);
+      assertMatch(text.stdout, new RegExp(`^${jobId}  5601 \\(echo\\) +done `, "m"));
       const csv = await runCli([...global, "--output", "csv", "job", "list"]);
-      assertMatch(csv.stdout, new RegExp(`^${jobId},5601,none,done,`, "m"));
+      assertMatch(csv.stdout, /^id,kind,name,callback,status,/);
+      assertMatch(csv.stdout, new RegExp(`^${jobId},5601,echo,none,done,`, "m"));
       const json = await runCli([...global, "--output", "json", "job", "list", "--status", "done"]);
       assertEquals(JSON.parse(json.stdout).length, 2);
     });

@@ -6,7 +6,9 @@
  * up once fixed.
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { generateSecretKey, nip17 } from "nostr-tools";
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { waitUntil } from "../support/provider_test_kit.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
@@ -46,6 +48,37 @@ Deno.test("skill new then skill test, outside the repo: it runs in the sandbox a
     assertMatch(again.stderr, /^Error: .*exists already/m);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("skill new: --dir is created; the scaffold runs inside a Deno project's skills dir (npm imports it must not load); documented limits", async () => {
+  const root = await Deno.makeTempDir({ prefix: "skill-project-" });
+  // Open to the sandbox user, as a provider's skills dir is.
+  await Deno.chmod(root, 0o755);
+  try {
+    // A provider's skills dir inside a project whose deno.json names npm packages the sandbox's
+    // cache does not hold (as the repository's own skills/ dir does).
+    await Deno.writeTextFile(
+      `${root}/deno.json`,
+      JSON.stringify({ nodeModulesDir: "auto", imports: { "left-pad": "npm:left-pad@1.3.0" } }),
+    );
+    const made = await runCli(["skill", "new", "wordcount", "--dir", `${root}/skills/not/yet`]);
+    assertEquals(made.code, 0, made.stderr);
+    const manifest = await Deno.readTextFile(`${root}/skills/not/yet/wordcount/SKILL.md`);
+    assertMatch(manifest, /^ {2}memory: 256$/m);
+    assertMatch(manifest, /^ {2}disk: 1024$/m);
+    const res = await runCli([
+      "--json",
+      "skill",
+      "test",
+      `${root}/skills/not/yet/wordcount`,
+      "--input",
+      "text:three little words",
+    ]);
+    assertEquals(res.code, 0, res.stderr + res.stdout);
+    assertEquals(JSON.parse(res.stdout).stdout, "3 words\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
 
@@ -127,6 +160,47 @@ Deno.test("skill test: the built-in skills, bad input, a missing required param,
       key,
     ]);
     assertEquals([refused.code, JSON.parse(refused.stdout).code], [1, reason]);
+  }
+});
+
+Deno.test("skill test --event: a gift wrap to the profile is opened with the profile's own key (no key on the command line)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skill-dm-profile-" });
+  try {
+    await Deno.writeTextFile(`${dir}/pw`, "correct horse battery staple\n");
+    await initWalletWithCli({ stateDir: dir, passphraseFile: `${dir}/pw` });
+    const pubkey = JSON.parse(
+      (await runCli(["--state-dir", dir, "--json", "wallet", "show"])).stdout,
+    ).pubkey as string;
+    // Wrapped by nostr-tools (an independent NIP-17 implementation) for the profile's pubkey.
+    const wrap = nip17.wrapEvent(generateSecretKey(), { publicKey: pubkey }, "wordcount: a b c");
+    await Deno.writeTextFile(`${dir}/wrap.toon`, encodeEventToon(wrap));
+    const args = ["skill", "test", `${SKILLS}/encrypted-dm`, "--event", `${dir}/wrap.toon`];
+    const res = await runCli([
+      "--state-dir",
+      dir,
+      "--json",
+      ...args,
+      "--passphrase-file",
+      `${dir}/pw`,
+      "--non-interactive",
+    ]);
+    assertEquals([res.code, JSON.parse(res.stdout).stdout], [0, "wordcount: 3"], res.stderr);
+    // Another profile is not the recipient: refused as the node would refuse it.
+    const other = `${dir}/other`;
+    await Deno.mkdir(other);
+    await initWalletWithCli({ stateDir: other, passphraseFile: `${dir}/pw` });
+    const refused = await runCli([
+      "--state-dir",
+      other,
+      "--json",
+      ...args,
+      "--passphrase-file",
+      `${dir}/pw`,
+      "--non-interactive",
+    ]);
+    assertEquals([refused.code, JSON.parse(refused.stdout).code], [1, "not-for-me"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,6 +1,7 @@
 /**
- * Job repository: records on disk + SQLite index. 100k records (rates printed per 10k, no
- * wall-clock assertion), index rebuilt from files, corrupt files reported, crash reconciliation,
+ * Job repository: records on disk + SQLite index. Many records created concurrently, listed and
+ * reopened (the 100k-record rates are in bench/job_repository_scaling_bench_script.ts), index
+ * rebuilt from files, corrupt files reported, crash reconciliation,
  * and the files are readable by the correlator's DirectoryJobStore.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
@@ -145,16 +146,12 @@ Deno.test("job record: invalid records are refused with JobRecordFormatError", (
   }
 });
 
-Deno.test("job repository: 100k records, create and list rates per 10k batch", async () => {
+Deno.test("job repository: records created 16 at a time are all indexed; list pages by status; reopen finds every in-flight one", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // durable: false — this measures the index and directory scaling, not the disk's fsync.
     let repo = await openJobRepository({ stateDir: dir, durable: false });
-    const total = 100_000, batch = 10_000, concurrency = 16;
-    const rates: number[] = [];
-    const listMs: number[] = [];
+    const total = 2_000, batch = 500, concurrency = 16;
     for (let start = 0; start < total; start += batch) {
-      const t0 = performance.now();
       let next = start;
       await Promise.all(Array.from({ length: concurrency }, async () => {
         while (next < start + batch) {
@@ -162,23 +159,16 @@ Deno.test("job repository: 100k records, create and list rates per 10k batch", a
           await repo.create(makeJobRecord(i + 1, { status: i % 10 === 0 ? "sent" : "done" }));
         }
       }));
-      rates.push(Math.round(batch / ((performance.now() - t0) / 1000)));
-      const t1 = performance.now();
-      const page = repo.list({ status: "sent", limit: 100 });
-      listMs.push(+(performance.now() - t1).toFixed(2));
-      assertEquals(page.length, 100);
+      const page = repo.list({ status: "sent", limit: 30 });
+      assertEquals(page.length, 30);
+      assert(page.every((j) => j.status === "sent"));
     }
-    console.log(`create rate per 10k batch (records/s): ${rates.join(", ")}`);
-    console.log(`list 100 in-flight after each batch (ms): ${listMs.join(", ")}`);
     assertEquals(repo.count(), total);
     repo.close();
-    const t2 = performance.now();
     repo = await openJobRepository({ stateDir: dir });
     const inFlight = repo.listInFlight();
-    console.log(
-      `reopen + listInFlight of ${inFlight.length} (ms): ${(performance.now() - t2).toFixed(1)}`,
-    );
     assertEquals(inFlight.length, total / 10);
+    assertEquals(new Set(inFlight.map((j) => j.id)).size, total / 10);
     repo.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

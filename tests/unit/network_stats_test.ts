@@ -85,6 +85,21 @@ Deno.test("network stats: done, failed, open, rate, latency, top providers", () 
   ]);
 });
 
+Deno.test("network stats: a result whose report says the work failed is done but not a success", () => {
+  const passed = request(NOW - 300, 5600), failedTests = request(NOW - 200, 5600);
+  const report = (status: string) =>
+    JSON.stringify({ status, exitCode: status === "passed" ? 0 : 1 });
+  const answer = (req: NostrEvent, content: string, at: number) =>
+    finalizeEvent({ ...buildJobResult({ request: req, content }), created_at: at }, alpha);
+  const stats = computeNetworkStats([
+    passed,
+    failedTests,
+    answer(passed, report("passed"), NOW - 290),
+    answer(failedTests, report("failed"), NOW - 190),
+  ], { sinceSec: NOW - 3600, untilSec: NOW });
+  assertEquals([stats.done, stats.doneFailed, stats.failed, stats.successRate], [2, 1, 0, 0.5]);
+});
+
 Deno.test("network stats: an empty window has no rate and no latency", () => {
   const stats = computeNetworkStats([], { sinceSec: NOW - 60, untilSec: NOW });
   assertEquals(

@@ -70,3 +70,18 @@ Deno.test("provider job store: records persist atomically (0600), reload, and la
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("provider job store: a killed writer's leftover temp files are removed when it opens", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "provider_jobs_tmp_" });
+  try {
+    await Deno.mkdir(`${stateDir}/provider-jobs`, { recursive: true });
+    // What writeFileAtomic leaves when killed between writing its temp file and the rename.
+    const leftover = `${stateDir}/provider-jobs/.tmp-${"ab".repeat(32)}.toml.1f2e3d4c`;
+    await Deno.writeTextFile(leftover, "half a record");
+    const store = await openProviderJobStore({ stateDir });
+    assertEquals(store.all().length, 0);
+    assertEquals(await Deno.stat(leftover).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

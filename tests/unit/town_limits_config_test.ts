@@ -14,7 +14,7 @@ async function configWith(toml: string, env: Record<string, string> = {}) {
   try {
     await Deno.writeTextFile(`${dir}/config.toml`, toml);
     const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveTownConfig(loaded, {}, (name) => env[name]);
+    return resolveTownConfig(loaded, {}, (name) => env[name], Object.keys(env));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -49,5 +49,11 @@ Deno.test("town limits: an unknown name or a value that is not positive is refus
     () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONNECTIONS: "x" }),
     TownConfigError,
     "limit max_connections must be a positive number",
+  );
+  // A misspelled variable is refused like a misspelled key, not silently ignored.
+  await assertRejects(
+    () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS: "4" }),
+    TownConfigError,
+    "unknown limit variable TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS",
   );
 });
