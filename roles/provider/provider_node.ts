@@ -201,6 +201,8 @@ export interface ProviderNode {
   /** The feed's stages and what each may do, in a line; undefined between feeds. */
   readonly feedDescription: string | undefined;
   /** Unfinished jobs. */
+  /** Requests parked until their requester has room here (paid an invoice, a job ended). */
+  readonly parked: number;
   inFlight(): number;
   /** Resolves when no job is running or queued to run. */
   idle(): Promise<void>;
@@ -950,6 +952,8 @@ class Provider implements ProviderNode {
         );
         this.#markStatus();
         this.#enqueue(record.id);
+        // A paying requester's slot is free again: its parked requests come in.
+        this.#wakeParked();
       },
       onWithdrawn: (record, reason, why) => {
         this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
@@ -1185,6 +1189,7 @@ class Provider implements ProviderNode {
     this.counters.published++;
     this.#log(`published result ${event.id} for ${record.id}`);
     this.#markStatus();
+    this.#wakeParked();
   }
 
   async #finishWithError(
@@ -1198,6 +1203,9 @@ class Provider implements ProviderNode {
     else this.counters.errors++;
     this.#log(`${status} ${record.id}: ${reason}`);
     this.#markStatus();
+    // A paid job that ended frees its requester's room; a withdrawn invoice does not: parked
+    // requests wait for their requester to pay, not for the pool to churn.
+    if (record.status !== "admitted" && record.status !== "invoiced") this.#wakeParked();
     await this.#notifyError(failed);
   }
 
@@ -1283,17 +1291,34 @@ class Provider implements ProviderNode {
 
   #markStatus(): void {
     this.#statusDirty = true;
-    this.#wakeParked();
+  }
+
+  /**
+   * Requests parked until their requester has room here (see #park).
+   *
+   * @example
+   * ```ts
+   * console.log(`${provider.parked} requests wait for their requester's earlier jobs`);
+   * ```
+   */
+  get parked(): number {
+    return this.#parkedIds.size;
   }
 
   /**
    * Parks a request refused only because its requester has as many jobs here as it may have at
-   * once (unpaid invoices or paid jobs running): it is admitted when one of them moves on, so a
-   * requester that hands out many jobs at once gets them all done instead of timing out on all
-   * but the first few. Bounded per requester and in all; past that it is dropped as before.
+   * once (unpaid invoices or paid jobs running): it is admitted when that requester pays one or
+   * one of its paid jobs ends, so a requester that hands out many jobs at once gets them all
+   * done instead of timing out on all but the first few; one that never pays never gets them
+   * in. Bounded per requester and in all (past that, and past the request's age, dropped).
    */
   #park(event: NostrEvent, toon: string): boolean {
     const queue = this.#parked.get(event.pubkey) ?? [];
+    // Requests too old to admit anyway leave first (a requester that never pays is never woken).
+    const oldest = Math.floor(Date.now() / 1000) - (this.#o.maxAgeSec ?? 600);
+    while (queue.length > 0 && queue[0].event.created_at < oldest) {
+      this.#parkedIds.delete(queue.shift()!.event.id);
+    }
     if (queue.length >= MAX_PARKED_PER_REQUESTER || this.#parkedIds.size >= MAX_PARKED) {
       return false;
     }

@@ -91,7 +91,14 @@ Deno.test("provider admission e2e: capacity holds under a burst of 200 jobs", as
       assertEquals(jobs.length, 200);
       const c = provider.counters;
       const drops = () => c.dropped["over-requester-unpaid"] ?? 0;
-      await waitUntil(() => c.admitted + drops() === 200, 60_000, "all 200 decided");
+      // Each requester's requests beyond its unpaid share are parked (64 each) until it pays,
+      // the rest dropped; these requesters never pay, so the parked ones stay parked.
+      await waitUntil(
+        () => c.admitted + drops() + provider.parked === 200,
+        60_000,
+        "all 200 decided",
+      );
+      assert(provider.parked <= 128, `parked ${provider.parked}`);
       // Unpaid jobs live in their own pool: each requester holds at most its share, and the
       // pool's size holds by withdrawing the oldest invoices (a withdrawn job's requester may
       // ask again, so how many were admitted depends on the arrival order).
