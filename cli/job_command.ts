@@ -259,7 +259,16 @@ export function registerJobCommand(program: Command): void {
   ).action(async (id: string, _o: unknown, cmd: Command) => {
     const opts = cmd.optsWithGlobals<RequesterCliOptions>();
     const config = await loadRequesterConfig(opts, cmd);
-    const full = await withRepo(config.stateDir, (repo) => Promise.resolve(resolveJobId(repo, id)));
+    const record = await withRepo(config.stateDir, (repo) => readJob(repo, id));
+    const full = record.id;
+    if (TERMINAL_JOB_STATUSES.includes(record.status)) {
+      // Read from its record: no node, no passphrase to refuse it.
+      throw new CliError(`job ${full} is already ${record.status}`, {
+        code: "no-job",
+        exitCode: ExitCode.Usage,
+        fields: { status: record.status },
+      });
+    }
     await ensureRequesterNode(opts, config, cmd);
     for await (const line of callNode(config.stateDir, { op: "cancel", id: full })) {
       if (line.type === "record") printRecord(line.record as RequesterJobRecord, opts.output);
@@ -370,7 +379,7 @@ export async function openRequester(
  */
 export function asCliError(err: unknown): unknown {
   if (err instanceof RequesterJobError) {
-    return new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    return new CliError(err.message, { exitCode: ExitCode.Usage, code: "no-job", cause: err });
   }
   if (err instanceof TownRejectedError) {
     return new CliError(err.message, {
@@ -574,7 +583,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       priceCeiling: config.priceCeiling,
       acceptPrice: config.acceptPrice,
     };
-    for await (const line of callNode(config.stateDir, request)) {
+    let jobId: string | undefined;
+    const onLine = async (line: Record<string, unknown>) => {
       if (line.type === "log") console.error(line.line);
       else if (line.type === "transfer") {
         const name = String(line.name);
@@ -595,19 +605,46 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         );
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
+        jobId ??= record.id;
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
           if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
           else console.log(`job ${record.id} ${record.status}`);
         } else if (!json) console.error(`job ${record.id} ${record.status}`);
-      } else if (line.type === "progress") progress(line.progress as JobProgress);
-      else if (line.type === "chain") {
+      } else if (line.type === "progress") {
+        const p = line.progress as JobProgress;
+        jobId ??= p.jobId;
+        progress(p);
+      } else if (line.type === "chain") {
         await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
           json,
           network,
           links: 1 + spec.then.length,
           ignoreVerdict: opts.ignoreVerdict,
         });
+      }
+    };
+    try {
+      for await (const line of callNode(config.stateDir, request)) await onLine(line);
+    } catch (err) {
+      if (!(err instanceof CliError && err.code === "node-unreachable")) throw err;
+      // The node went away mid-request. A job it had posted is on record and the next node
+      // resumes it: follow it there rather than post it again (which would pay twice).
+      if (jobId === undefined || !opts.wait) {
+        throw new CliError(err.message, {
+          context: err.context,
+          code: "node-unreachable",
+          suggestion: jobId === undefined
+            ? "`turnpike job list` shows whether the job was posted before you submit it again"
+            : `the job is on record: \`turnpike job wait ${jobId}\` follows it`,
+          fields: jobId === undefined ? undefined : { job: jobId },
+          cause: err,
+        });
+      }
+      console.error(`node: the profile's node went away; following job ${jobId} in a new one`);
+      await ensureRequesterNode(opts, config, cmd);
+      for await (const line of callNode(config.stateDir, { op: "wait", id: jobId })) {
+        if (line.type !== "record") await onLine(line);
       }
     }
   } finally {

@@ -548,9 +548,10 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
     status = await readProviderStatus(stateDir);
   } catch (err) {
     if (err instanceof ProviderStatusError) {
-      throw new CliError("no provider has run in this state dir", {
+      throw new CliError("no node is running on this state dir", {
         context: err.message,
-        suggestion: "start one with `turnpike node up`",
+        suggestion: "a requester's node starts with its first paying command (`turnpike job " +
+          "submit`) or `turnpike requester`; a provider's with `turnpike node up`",
         cause: err,
       });
     }

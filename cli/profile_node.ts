@@ -7,8 +7,8 @@
  * with `node-busy` naming the settings that differ.
  *
  * The background node is `turnpike requester --background`: its output goes to
- * `<state dir>/node.log`, it ignores SIGINT and SIGHUP (a Ctrl-C in the shell that started it
- * stops the command, not the node), and it stops by itself after `[node] idle_timeout` seconds
+ * `<state dir>/node.log`, it runs in a session of its own (`setsid`), it ignores SIGINT and SIGHUP (a Ctrl-C in the shell that started it
+ * stops the command, not the node), and it stops by itself after `node_idle_timeout` seconds
  * with no job in flight and no command connected, or on `turnpike node stop`.
  *
  * @module
@@ -23,7 +23,8 @@ import { readPassphrase } from "../identity/passphrase.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
 import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../roles/requester/node_wire.ts";
-import { lockStateDir, StateDirLockedError } from "../state/state_dir_lock.ts";
+import { stateDirLockPath } from "../state/state_dir_lock.ts";
+import { type LockHolder, readLockHolder } from "../state/process_lock.ts";
 import type { RequesterConfig } from "../roles/requester/requester_config.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
@@ -33,6 +34,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** The lock a command holds while it starts the profile's node (released when it answers). */
 const NODE_START_LOCK_FILE = "node.start.lock";
+
+/** The state dir lock labels of the processes `node stop` may send SIGTERM. */
+const NODE_ROLES: readonly string[] = ["requester", "node up"];
+
+/** How long `node stop` waits for the node to let go of the state dir. */
+const NODE_STOP_TIMEOUT_MS = 60_000;
 
 /** The node's output file in the state dir. */
 export const NODE_LOG_FILE = "node.log";
@@ -93,7 +100,15 @@ export async function* callNode(
   }
   try {
     const writer = conn.writable.getWriter();
-    await writer.write(new TextEncoder().encode(encodeNodeLine(request)));
+    try {
+      await writer.write(new TextEncoder().encode(encodeNodeLine(request)));
+    } catch (err) {
+      throw new CliError("the profile's node closed the connection", {
+        context: nodeSocketPath(stateDir),
+        code: "node-unreachable",
+        cause: err,
+      });
+    }
     writer.releaseLock();
     for await (const line of readNodeLines(conn.readable)) {
       if (line.type === "done") return;
@@ -167,21 +182,30 @@ export async function stopProfileNode(stateDir: string): Promise<boolean> {
   }
   const holder = await lockHolder(stateDir);
   if (!asked && holder === undefined) return false;
-  if (!asked && holder?.pid !== undefined) Deno.kill(holder.pid, "SIGTERM");
-  while ((await lockHolder(stateDir)) !== undefined) await delay(50);
+  // Only a node is sent SIGTERM: never another command that holds the lock for a moment.
+  if (!asked && holder?.pid !== undefined && NODE_ROLES.includes(holder.label ?? "")) {
+    Deno.kill(holder.pid, "SIGTERM");
+  }
+  const deadline = Date.now() + NODE_STOP_TIMEOUT_MS;
+  while ((await lockHolder(stateDir)) !== undefined) {
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `the profile's node did not stop within ${NODE_STOP_TIMEOUT_MS / 1000} s`,
+        {
+          context: `pid ${holder?.pid ?? "unknown"}`,
+          code: "node-busy",
+          suggestion: "it may be finishing a payment; try again, or kill it (its jobs resume)",
+        },
+      );
+    }
+    await delay(50);
+  }
   return true;
 }
 
 /** Who holds the state dir's lock, or undefined when nobody does. */
-async function lockHolder(stateDir: string): Promise<{ pid?: number; label?: string } | undefined> {
-  try {
-    const lock = await lockStateDir(stateDir, "probe");
-    await lock.release();
-    return undefined;
-  } catch (err) {
-    if (err instanceof StateDirLockedError) return err.holder;
-    throw err;
-  }
+async function lockHolder(stateDir: string): Promise<LockHolder | undefined> {
+  return await readLockHolder(stateDirLockPath(stateDir));
 }
 
 /** What {@linkcode ensureProfileNode} needs from the command. */
@@ -209,14 +233,14 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   const stateDir = o.config.stateDir;
   const wanted = nodeSettings(o.config);
   let hello = await nodeHello(stateDir);
-  // One command at a time starts a node (held until it answers); the others wait here, then
-  // find it.
-  using starting = hello === undefined ? await startLock(stateDir) : undefined;
-  if (starting !== undefined) hello = await nodeHello(stateDir);
+  if (hello !== undefined && differingSettings(hello.settings, wanted).length === 0) return hello;
+  // One command at a time starts (or replaces) the node, holding this lock until it answers;
+  // the others wait here, then find it.
+  using _starting = await startLock(stateDir);
+  hello = await nodeHello(stateDir);
   if (hello === undefined) {
     const holder = await lockHolder(stateDir);
-    if (holder === undefined) return await startBackgroundNode({ ...o, stateDir });
-    if (!/^requester/.test(holder.label ?? "")) {
+    if (holder !== undefined && !/^requester/.test(holder.label ?? "")) {
       throw new CliError(`state dir in use by pid ${holder.pid ?? "unknown"}`, {
         context: stateDir,
         code: "node-busy",
@@ -224,8 +248,9 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
           "commands: use another --profile, or stop it first",
       });
     }
-    // A node starting up (another command's): it answers once its town link is up.
-    hello = await waitForNode(stateDir, undefined, o.quiet);
+    // A node starting (its town link not up yet) or stopping: wait for it to answer or go.
+    if (holder !== undefined) hello = await waitForNode(stateDir, undefined, o.quiet);
+    if (hello === undefined) return await startBackgroundNode({ ...o, stateDir });
   }
   const differ = differingSettings(hello.settings, wanted);
   if (differ.length === 0) return hello;
@@ -339,21 +364,34 @@ async function startBackgroundNode(
     else if (value !== undefined && value !== false) args.push(option.long, String(value));
   }
   const [exe, ...rest] = selfCommand(args);
-  // `sh` sends the node's output to its log, appended (Deno.Command has no file redirection).
+  // `sh` sends the node's output to its log, appended (Deno.Command has no file redirection),
+  // and `setsid` puts the node in a session of its own: a harness that kills this command's
+  // process group (a timeout, a tool's cleanup) does not take the node and its jobs with it.
   const child = new Deno.Command("sh", {
-    args: ["-c", `exec "$0" "$@" >>"${logPath.replaceAll('"', '\\"')}" 2>&1`, exe, ...rest],
+    args: [
+      "-c",
+      'log=$1; shift; if command -v setsid >/dev/null; then exec setsid "$@" >>"$log" 2>&1; ' +
+      'else exec "$@" >>"$log" 2>&1; fi',
+      "sh",
+      logPath,
+      exe,
+      ...rest,
+    ],
     stdin: "piped",
     stdout: "null",
     stderr: "null",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${passphrase}\n`));
-  await writer.close();
+  // A node that dies at once closes its stdin: reported below from its log, not as a bug here.
+  await writer.write(new TextEncoder().encode(`${passphrase}\n`)).catch(() => {});
+  await writer.close().catch(() => {});
   child.unref();
   if (!o.quiet) {
     console.error(`node: starting the profile's node (pid ${child.pid}, log ${logPath})`);
   }
-  return await waitForNode(stateDir, { child, logPath, logFrom }, o.quiet);
+  const hello = await waitForNode(stateDir, { child, logPath, logFrom }, o.quiet);
+  if (hello === undefined) throw await startFailure(stateDir, { logPath, logFrom });
+  return hello;
 }
 
 /** Polls the socket until the node answers; a node that exits first is reported with its error. */
@@ -361,7 +399,7 @@ async function waitForNode(
   stateDir: string,
   started: { child: Deno.ChildProcess; logPath: string; logFrom: number } | undefined,
   quiet?: boolean,
-): Promise<NodeHello> {
+): Promise<NodeHello | undefined> {
   let exited: Deno.CommandStatus | undefined;
   started?.child.status.then((s) => exited = s);
   const deadline = Date.now() + NODE_START_TIMEOUT_MS;
@@ -373,11 +411,11 @@ async function waitForNode(
       return hello;
     }
     if (started !== undefined && exited !== undefined) {
-      // Another command's node may have won the state dir's lock: it answers soon.
+      // Another node may hold the state dir (one the user started meanwhile): it answers soon.
       if ((await lockHolder(stateDir)) === undefined) throw await startFailure(stateDir, started);
       started = undefined;
     } else if (started === undefined && (await lockHolder(stateDir)) === undefined) {
-      throw await startFailure(stateDir, undefined);
+      return undefined; // the node that held it stopped without answering: start one
     }
     if (!quiet && Date.now() - said > 5_000) {
       said = Date.now();

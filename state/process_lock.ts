@@ -94,3 +94,47 @@ async function readHolder(file: Deno.FsFile): Promise<LockHolder> {
   const pid = /^\d{1,10}$/.test(pidLine.trim()) ? Number(pidLine.trim()) : undefined;
   return label.trim() === "" ? { pid } : { pid, label: label.trim() };
 }
+
+/**
+ * Whether a process with this pid is alive (Linux `/proc`).
+ *
+ * @example
+ * ```ts
+ * await isProcessAlive(Deno.pid); // true
+ * ```
+ */
+export async function isProcessAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // A zombie (state Z) is dead for our purposes.
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Who holds the lock on `path`, read without taking it: the pid and label its holder wrote, when
+ * that process is alive; undefined otherwise. Taking the lock to test it would turn away, for that
+ * instant, a process that is starting and needs it; reading does not. (A holder between its lock
+ * and its write reads as none.)
+ *
+ * @example
+ * ```ts
+ * const holder = await readLockHolder(`${stateDir}/node.lock`);
+ * ```
+ */
+export async function readLockHolder(path: string): Promise<LockHolder | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    const holder = await readHolder(file);
+    return holder.pid !== undefined && await isProcessAlive(holder.pid) ? holder : undefined;
+  } finally {
+    file.close();
+  }
+}

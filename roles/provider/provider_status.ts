@@ -5,6 +5,7 @@
  *
  * @module
  */
+export { isProcessAlive } from "../../state/process_lock.ts";
 import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { AlertKind, NodeAlert } from "../node_alerts.ts";
@@ -112,24 +113,6 @@ export async function readProviderStatus(stateDir: string): Promise<ProviderStat
     throw new ProviderStatusError(`${path} is not a provider status`);
   }
   return value as ProviderStatus;
-}
-
-/**
- * Whether a process with this pid is alive (Linux `/proc`).
- *
- * @example
- * ```ts
- * await isProcessAlive(status.pid);
- * ```
- */
-export async function isProcessAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // A zombie (state Z) is dead for our purposes.
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
 }
 
 /**

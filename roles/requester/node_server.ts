@@ -111,6 +111,9 @@ export interface NodeServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Lines written to a connection and not yet taken by its client, at most. */
+const MAX_UNSENT_LINES = 4096;
+
 /** Time a client has to send its request line. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -156,9 +159,20 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   const serveConn = async (conn: Deno.Conn) => {
     const writer = conn.writable.getWriter();
     let open = true;
+    let unsent = 0;
     const send = (line: unknown) => {
       if (!open) return;
-      writer.write(new TextEncoder().encode(encodeNodeLine(line))).catch(() => open = false);
+      // A client that stops reading (a suspended `job wait`) is let go, not buffered for.
+      if (unsent >= MAX_UNSENT_LINES) {
+        open = false;
+        conn.close();
+        return;
+      }
+      unsent++;
+      writer.write(new TextEncoder().encode(encodeNodeLine(line))).then(
+        () => unsent--,
+        () => open = false,
+      );
     };
     const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
     let follower: { ids: Set<string>; send: (line: unknown) => void } | undefined;

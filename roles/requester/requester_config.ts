@@ -137,9 +137,10 @@ export function resolveRequesterConfig(
   }
   const idle = pick(undefined, "TURNPIKE_NODE_IDLE_TIMEOUT", "node_idle_timeout") ?? "300";
   const nodeIdleTimeoutS = Number(idle);
-  if (!Number.isFinite(nodeIdleTimeoutS) || nodeIdleTimeoutS < 0 || nodeIdleTimeoutS > 604_800) {
+  // At least a second: a command asks `hello`, then connects again for its request.
+  if (!Number.isFinite(nodeIdleTimeoutS) || nodeIdleTimeoutS < 1 || nodeIdleTimeoutS > 604_800) {
     throw new RequesterConfigError(
-      `node_idle_timeout ${JSON.stringify(idle)} is not 0-604800 seconds`,
+      `node_idle_timeout ${JSON.stringify(idle)} is not 1-604800 seconds`,
     );
   }
   return {

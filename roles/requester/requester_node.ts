@@ -290,11 +290,25 @@ export class Requester {
       if (!this.#active.has(event.id) && !this.#claimed.has(event.id)) {
         this.#claimed.add(event.id);
         if (!(await this.repo.read(event.id))) break;
+        this.#claimed.delete(event.id);
       }
       if (bump > 60) throw new RequesterJobError("too many identical jobs in one minute");
       event = await this.#sign(spec, bump);
     }
-    options.onCreated?.(event.id);
+    try {
+      options.onCreated?.(event.id);
+      return await this.#create(event, spec, options);
+    } finally {
+      this.#claimed.delete(event.id);
+    }
+  }
+
+  /** `submit` once its id is claimed: sidecar, record, the paid write. */
+  async #create(
+    event: NostrEvent,
+    spec: JobSpec,
+    options: { prev?: string },
+  ): Promise<RequesterJobRecord> {
     const now = Date.now();
     const sidecar: JobSidecar = {
       requestToon: encodeEventToon(event),
@@ -325,7 +339,6 @@ export class Requester {
     await this.repo.create(record, { action: "submit", paths: [`requester/${event.id}.json`] });
     if (options.prev) this.#nextOf.set(options.prev, event.id);
     this.#track(record, sidecar);
-    this.#claimed.delete(event.id);
     return await this.#send(event.id, event);
   }
 

@@ -166,7 +166,7 @@ Deno.test("state dir lock: a second node up exits 1 and leaves the first's statu
     await makeSkillsDir(root, ["echo"]);
     const never = await status();
     assertEquals(never.code, 1);
-    assertStringIncludes(never.stderr, "Error: no provider has run in this state dir");
+    assertStringIncludes(never.stderr, "Error: no node is running on this state dir");
 
     node = spawnCli(nodeUp);
     await node.waitForLine(nodeReady);
