@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
@@ -123,29 +123,6 @@ const REQUESTER_SETTING_FLAGS = [
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /**
- * The requester connection options' attribute names, handed on to a profile node a command
- * starts (`profile_node.ts`).
- */
-export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = [
-  "relayUrl",
-  "connectorBtpUrl",
-  "btpToken",
-  "townPubkey",
-  "townAddress",
-  "pricePerByte",
-  "priceCeiling",
-  "acceptPrice",
-  "alertWebhook",
-  "skillsDir",
-  "maxPerJob",
-  "providerDailyCap",
-  "dailyCap",
-  "allowProvider",
-  "allowInsecure",
-  "channel",
-  "channelPrepay",
-];
-/**
  * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
  * so anything larger goes as a blob.
  */
@@ -189,6 +166,14 @@ export function addRequesterConnectionOptions(cmd: Command): Command {
     .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
     .option("--non-interactive", "never prompt");
 }
+
+/**
+ * The requester connection options' attribute names (`relayUrl`...), handed on to a profile
+ * node a command starts (`profile_node.ts` leaves out the passphrase ones).
+ */
+export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConnectionOptions(
+  new Command("connection"),
+).options.map((o) => o.attributeName());
 
 /**
  * Registers `turnpike job ...`.
