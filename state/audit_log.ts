@@ -424,12 +424,38 @@ export function parseAuditMessage(message: string): AuditEntry[] {
  */
 async function removeStaleLocks(gitDir: string, graceMs = 2000): Promise<void> {
   const deadline = Date.now() + graceMs;
+  // On a loaded machine the orphan can take longer than the grace: while a `git` still runs in
+  // this repository (Linux `/proc`), its lock is live; waited for up to a minute more.
+  const hardDeadline = deadline + 60_000;
+  const workDir = await Deno.realPath(gitDir.replace(/\/\.git$/, "")).catch(() => gitDir);
   let locks = await lockFiles(gitDir);
-  while (locks.length > 0 && Date.now() < deadline) {
+  while (
+    locks.length > 0 &&
+    (Date.now() < deadline || (Date.now() < hardDeadline && await gitRunningIn(workDir)))
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     locks = await lockFiles(gitDir);
   }
   for (const lock of locks) await Deno.remove(lock).catch(() => {});
+}
+
+/** Whether a `git` process runs with `dir` as its working directory (Linux `/proc`). */
+async function gitRunningIn(dir: string): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const comm = (await Deno.readTextFile(`/proc/${entry.name}/comm`)).trim();
+        if (comm !== "git") continue;
+        if ((await Deno.readLink(`/proc/${entry.name}/cwd`)) === dir) return true;
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  } catch {
+    // no /proc: the grace alone decides
+  }
+  return false;
 }
 
 async function lockFiles(gitDir: string): Promise<string[]> {

@@ -141,7 +141,9 @@ Deno.test("profile node: a job submitted without --wait is paid after its comman
   const sent = await submitEcho(net, "followed by the node");
   assertEquals(sent.code, 0, sent.stderr);
   const [job] = ndjson(sent.stdout);
-  assertEquals([job.type, job.status], ["job", "sent"]);
+  // Posted; how far it got before this line was printed depends on the provider's speed.
+  assertEquals(job.type, "job");
+  assert(job.status !== "error" && job.status !== "pending-send", sent.stdout);
 
   // No passphrase, no node needed once the job has ended: wait reads its record.
   const plain = (...args: string[]) => runCli(["--profile", "alice", ...args], { env: net.env });
