@@ -18,7 +18,9 @@
  * this or the built-in one behind one switch and callers keep their `WebSocket` types. Incoming messages are bounded (`maxMessageBytes`,
  * default 64 MiB as Deno's own client): a larger one closes the socket with 1009 before it is
  * buffered. {@linkcode NoDelayWebSocket.accept} is the server side of the same code, over a
- * connection from `Deno.listen`.
+ * connection from `Deno.listen`. A ping is answered by one pong owed at a time (a flood of
+ * pings from a peer that never reads holds one pong, not one per ping) and dispatched as a
+ * `ping` event, so a server counts pings in the same rate limit as its messages.
  *
  * @module
  */
@@ -473,7 +475,13 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   /** Handles a control frame; true when the connection is finished. */
   #onControl(opcode: number, payload: Uint8Array): boolean {
     if (opcode === 0x9) {
-      if (this.#readyState === OPEN) this.#queueFrame(0xA, payload.slice());
+      if (this.#readyState !== OPEN) return false;
+      // One pong owed at a time, for the latest ping (RFC 6455 section 5.5.3 allows it): a peer
+      // that pings and never reads cannot make pongs pile up in memory.
+      this.#pong = payload.slice();
+      if (!this.#writing) this.#writeLoop();
+      // Listeners (the town's sessions) count pings in the same rate limit as messages.
+      this.dispatchEvent(new Event("ping"));
       return false;
     }
     if (opcode === 0xA) return false;
@@ -574,7 +582,12 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   async #writeLoop() {
     this.#writing = true;
     try {
-      while (this.#queued.length > 0 && this.#conn) {
+      while ((this.#queued.length > 0 || this.#pong) && this.#conn) {
+        // A pong goes ahead of what is queued: never after a close frame.
+        if (this.#pong && !this.#closeSent) {
+          this.#queued.unshift(encodeFrame(0xA, this.#pong, this.#isClient));
+        }
+        this.#pong = undefined;
         const frames = this.#queued;
         const payloadBytes = this.#queuedPayload;
         this.#queued = [];
@@ -596,6 +609,8 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   }
 
   #flushWaiters: (() => void)[] = [];
+  /** The payload of the pong owed for the latest ping, not yet queued for writing. */
+  #pong?: Uint8Array;
 
   #flushed(): Promise<void> {
     if (!this.#writing) return Promise.resolve();

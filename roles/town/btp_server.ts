@@ -41,6 +41,8 @@ import {
 
 /** Largest auth frame accepted. */
 const MAX_AUTH_FRAME_BYTES = 4096;
+/** Pings a connection may send before its auth frame; one more closes it (1008). */
+const MAX_PINGS_BEFORE_AUTH = 4;
 
 /** Options for {@linkcode startBtpServer}. */
 export interface BtpServerOptions {
@@ -59,6 +61,8 @@ export interface BtpServerOptions {
   authBlockMs?: number;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
+  /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
+  maxConnectionsPerPrefix?: number;
   /** Open connections in total. Default 4096. */
   maxConnections?: number;
   /** Time for the WebSocket upgrade request to arrive. Default 5 s. */
@@ -183,8 +187,16 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       clearTimeout(timer);
       sockets.delete(socket);
     });
+    // Before auth a peer has no reason to ping more than a keepalive's worth: a flood of them
+    // is closed rather than answered until the auth timeout.
+    let pings = 0;
+    const onPing = () => {
+      if (++pings > MAX_PINGS_BEFORE_AUTH) socket.close(1008, "pings before BTP auth");
+    };
+    socket.addEventListener("ping", onPing);
     const onFirst = (e: MessageEvent) => {
       socket.removeEventListener("message", onFirst);
+      socket.removeEventListener("ping", onPing);
       clearTimeout(timer);
       const bytes = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : new Uint8Array(0);
       let auth;
@@ -228,6 +240,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     port: options.port,
     headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
     maxConnections: options.maxConnections ?? 4096,
     refuse: (address) =>
       throttle.isBlocked(address)
