@@ -565,26 +565,37 @@ async function rawWebSocketFrom(port: number, localAddress: string): Promise<net
 /** A masked ping frame (zero mask key) with a 125-byte payload. */
 const PING = new Uint8Array([0x89, 0x80 | 125, 0, 0, 0, 0, ...new Uint8Array(125)]);
 
-/** Pings as fast as the socket takes them for `ms`, never reading. */
+/**
+ * Pings as fast as the socket takes them for `ms`, never reading, on `connections` connections;
+ * a connection the town closes is opened again (the attack lasts `ms` either way).
+ */
 async function pingFlood(port: number, connections: number, ms: number): Promise<string> {
-  const conns = await Promise.all(Array.from({ length: connections }, () => rawWebSocket(port)));
   const burst = new Uint8Array(PING.length * 256);
   for (let i = 0; i < 256; i++) burst.set(PING, i * PING.length);
   const until = performance.now() + ms;
   let sent = 0;
   let closed = 0;
-  await Promise.all(conns.map(async (conn) => {
-    try {
-      while (performance.now() < until) {
-        for (let at = 0; at < burst.length;) at += await conn.write(burst.subarray(at));
-        sent += 256;
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < until) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await rawWebSocket(port);
+      } catch {
+        await sleep(100);
+        continue;
       }
-    } catch {
-      closed++;
+      try {
+        while (performance.now() < until) {
+          for (let at = 0; at < burst.length;) at += await conn.write(burst.subarray(at));
+          sent += 256;
+        }
+      } catch {
+        closed++;
+      }
+      conn.close();
     }
-    conn.close();
   }));
-  return `${sent} pings sent, ${closed}/${connections} connections closed by the town`;
+  return `${sent} pings sent, ${connections} connections closed by the town ${closed} times`;
 }
 
 /** 64 SPSP requests at once on one account, then new handshakes on another. */

@@ -9,7 +9,9 @@
  *
  * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
  * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
- * `authBlockMs`. Open connections are capped per address and in total (HTTP 503).
+ * `authBlockMs`, but for one try every `authTrialMs`; and in total: past
+ * `authFailuresPerMinuteTotal`, addresses that never authenticated are refused until it refills
+ * (auth_failure_throttle.ts). Open connections are capped per address and in total (HTTP 503).
  * A plain HTTP request (not an upgrade) is answered 400.
  *
  * @module
@@ -59,6 +61,10 @@ export interface BtpServerOptions {
   authFailuresPerMinute?: number;
   /** How long an address is refused after that. Default 5 minutes. */
   authBlockMs?: number;
+  /** Failed auths per minute across all addresses (see auth_failure_throttle.ts). Default 120. */
+  authFailuresPerMinuteTotal?: number;
+  /** A blocked address may still try once per this long. Default 10 s. */
+  authTrialMs?: number;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
@@ -152,6 +158,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const throttle = new AuthFailureThrottle({
     maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
     blockMs: options.authBlockMs ?? 300_000,
+    maxFailuresPerMinuteTotal: options.authFailuresPerMinuteTotal ?? 120,
+    trialMs: options.authTrialMs,
   });
   let authFailures = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
@@ -218,6 +226,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
+      throttle.recordSuccess(address);
       const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
       connections.set(account.account, peer);
@@ -242,10 +251,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
     maxConnections: options.maxConnections ?? 4096,
-    refuse: (address) =>
-      throttle.isBlocked(address)
-        ? "too many failed BTP auths from this address; retry later"
-        : undefined,
+    refuse: (address) => throttle.refusal(address),
     upgrade: (_head, address) => ({
       maxMessageBytes: maxFrameBytes,
       onSocket: (socket) => onSocket(socket, address),

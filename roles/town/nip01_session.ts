@@ -67,6 +67,8 @@ interface SessionSub {
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** A connection that has sent nothing at all is idle after this long (see `isIdle`). */
+const FIRST_MESSAGE_GRACE_MS = 1000;
 
 /**
  * The server side of one WebSocket. Create it in the upgrade handler and hand it the socket's
@@ -87,6 +89,8 @@ export class Nip01Session implements HubSubscriber {
   #overLimitInRow = 0;
   /** When the client last sent anything (`Date.now()`). */
   #lastActive = Date.now();
+  /** Whether the client has sent anything at all. */
+  #everSent = false;
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
   #dead = false;
@@ -122,10 +126,13 @@ export class Nip01Session implements HubSubscriber {
 
   /**
    * True when the connection holds no subscription and its client has sent nothing for
-   * `idleMs`: the connection a full listener closes first to admit a new one.
+   * `idleMs` (or nothing at all for a second since it connected): the connection a full
+   * listener closes first to admit a new one.
    */
   isIdle(idleMs: number): boolean {
-    return this.#subs.size === 0 && Date.now() - this.#lastActive >= idleMs;
+    const silent = Date.now() - this.#lastActive;
+    return this.#subs.size === 0 &&
+      (this.#everSent ? silent >= idleMs : silent >= Math.min(idleMs, FIRST_MESSAGE_GRACE_MS));
   }
 
   /** Hub callback: a live event for one of this connection's subscriptions. */
@@ -169,6 +176,7 @@ export class Nip01Session implements HubSubscriber {
     const c = this.#o.counters;
     c.messagesReceivedTotal++;
     this.#lastActive = Date.now();
+    this.#everSent = true;
     const input = typeof data === "string"
       ? data
       : data instanceof ArrayBuffer

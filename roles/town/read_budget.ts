@@ -13,8 +13,8 @@
  * Fair shares: the caps are shared, but not first come, first served. Each client (a
  * connection) is charged the time its queries take, decayed over about a second; one that used
  * less than half its share (`queryMillisPerSecond` over the clients that used any lately) and
- * has fewer than two queries in flight is admitted past a spent cap, within an overdraft (a
- * quarter more queries and bytes, one second's time in debt). Fifty connections flooding REQs
+ * has no query in flight is admitted past a spent cap, within an overdraft (a tenth more
+ * queries and bytes, one second's time in debt). Fifty connections flooding REQs
  * then take the budget from each other, not from a client asking once in a while.
  *
  * @module
@@ -187,17 +187,17 @@ export class ReadBudget {
   /** Whether a query past the caps stays within the overdraft a light client may use. */
   #withinOverdraft(bytes: number): boolean {
     const o = this.#o;
-    return this.#queries < o.maxConcurrentQueries * 1.25 &&
-      this.#bytes + bytes <= o.maxQueuedBytes * 1.25 &&
+    return this.#queries < Math.floor(o.maxConcurrentQueries * 1.1) &&
+      this.#bytes + bytes <= o.maxQueuedBytes * 1.1 &&
       this.#time.level() > -o.queryMillisPerSecond;
   }
 
-  /** A client under half its fair share of the time, with fewer than two queries in flight. */
+  /** A client under half its fair share of the time, with no query in flight. */
   #light(client: object | undefined): boolean {
     if (client === undefined) return false;
     const use = this.#use(client);
     const share = this.#o.queryMillisPerSecond / Math.max(1, this.#clients.size);
-    return use.millis < share / 2 && use.queries < 2;
+    return use.millis < share / 2 && use.queries === 0;
   }
 
   /** The client's use, decayed to now; clients that used nothing lately are forgotten. */

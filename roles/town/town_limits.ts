@@ -70,6 +70,13 @@ export interface TownLimits {
   btpAuthFailuresPerMinute: number;
   /** How long an address is refused after too many failed BTP auths. */
   btpAuthBlockSeconds: number;
+  /**
+   * Failed BTP auths per minute across all addresses; past it, addresses that never
+   * authenticated are refused until it refills and each failure blocks its address.
+   */
+  btpAuthFailuresPerMinuteTotal: number;
+  /** A blocked address may still try BTP auth once per this many seconds (the right token gets in). */
+  btpAuthTrialSeconds: number;
   /** A BTP connection that has not authenticated by then is closed. */
   btpAuthTimeoutMs: number;
   /** Time for a BTP WebSocket upgrade request to arrive (slow headers are closed). */
@@ -112,6 +119,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   httpIdleTimeoutMs: 60_000,
   btpAuthFailuresPerMinute: 5,
   btpAuthBlockSeconds: 300,
+  btpAuthFailuresPerMinuteTotal: 120,
+  btpAuthTrialSeconds: 10,
   btpAuthTimeoutMs: 5000,
   btpHandshakeTimeoutMs: 5000,
   btpMaxMessageBytes: 64 * 1024,

@@ -265,6 +265,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       maxFrameBytes: limits.btpMaxMessageBytes,
       authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
       authBlockMs: limits.btpAuthBlockSeconds * 1000,
+      authFailuresPerMinuteTotal: limits.btpAuthFailuresPerMinuteTotal,
+      authTrialMs: limits.btpAuthTrialSeconds * 1000,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
