@@ -640,6 +640,7 @@ async function slotSquat(town: Town): Promise<string> {
       }
     }
   }
+  await sleep(2000); // squatters stay (the probe saw them stay 65 s)
   let refused = 0;
   for (let i = 0; i < 7; i++) {
     if ((await reqLatency(town.httpPort)) === Infinity) refused++;

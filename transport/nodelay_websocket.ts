@@ -419,6 +419,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     const fragments: Uint8Array[] = [];
     let fragmentOpcode = 0;
     let fragmentBytes = 0;
+    let afterClose = 0;
     try {
       reading: while (true) {
         let frame: Frame | undefined;
@@ -452,6 +453,9 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
         }
         const n = await conn.read(chunk);
         if (n === null) break;
+        // Once our close frame is out, a peer that keeps sending (a flood that was closed for
+        // it) is read for at most 1 MiB more, then dropped: closing costs a bounded amount.
+        if (this.#closeSent && (afterClose += n) > MAX_DISCARDED_BYTES) break;
         queue.push(chunk.subarray(0, n));
       }
     } catch (err) {
