@@ -539,9 +539,33 @@ function honestDuring(town: Town) {
   };
 }
 
-/** A raw client WebSocket from `localAddress` (node:net, which can bind the source address). */
-async function rawWebSocketFrom(port: number, localAddress: string): Promise<net.Socket> {
+/** A raw client WebSocket from `localAddress`, and its received bytes chunk by chunk. */
+interface RawFrom {
+  socket: net.Socket;
+  /** The next chunk received, or null once the connection ended. */
+  next(): Promise<Uint8Array | null>;
+}
+
+/** Opens a raw client WebSocket from `localAddress` (node:net can bind the source address). */
+async function rawWebSocketFrom(port: number, localAddress: string): Promise<RawFrom> {
   const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+  const chunks: (Uint8Array | null)[] = [];
+  let wake: (() => void) | undefined;
+  socket.on("data", (d: Uint8Array) => {
+    chunks.push(d);
+    wake?.();
+  });
+  socket.on("close", () => {
+    chunks.push(null);
+    wake?.();
+  });
+  socket.on("error", () => {});
+  const next = async (): Promise<Uint8Array | null> => {
+    while (chunks.length === 0) await new Promise<void>((r) => wake = r);
+    const chunk = chunks.shift()!;
+    if (chunk === null) chunks.unshift(null);
+    return chunk;
+  };
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -550,16 +574,13 @@ async function rawWebSocketFrom(port: number, localAddress: string): Promise<net
     `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${btoa("turnpike-bench-01")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
-  const head = await within(
-    new Promise<string>((resolve) => socket.once("data", (d) => resolve(String(d)))),
-    5000,
-    "",
-  );
-  if (!head.startsWith("HTTP/1.1 101")) {
+  const head = await within(next(), 5000, null);
+  const text = head === null ? "" : new TextDecoder().decode(head);
+  if (!text.startsWith("HTTP/1.1 101")) {
     socket.destroy();
-    throw new Error(head.split("\r\n")[0] || "no answer");
+    throw new Error(text.split("\r\n")[0] || "no answer");
   }
-  return socket;
+  return { socket, next };
 }
 
 /** A masked ping frame (zero mask key) with a 125-byte payload. */
@@ -634,7 +655,7 @@ async function slotSquat(town: Town): Promise<string> {
   for (let a = 2; a < 7; a++) {
     for (let i = 0; i < 64; i++) {
       try {
-        squatters.push(await rawWebSocketFrom(town.httpPort, `127.0.0.${a}`));
+        squatters.push((await rawWebSocketFrom(town.httpPort, `127.0.0.${a}`)).socket);
       } catch {
         break;
       }
@@ -689,38 +710,31 @@ async function distributedGuessing(town: Town): Promise<string> {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: 100 }, async (_, a) => {
     for (let g = 0; g < 10; g++) {
-      const socket = await rawWebSocketFrom(town.btpPort, `127.0.1.${a + 1}`).catch(() => null);
-      if (socket === null) return;
-      const answered = await within(
-        new Promise<boolean>((resolve) => {
-          socket.once("data", () => resolve(true));
-          socket.once("close", () => resolve(false));
-        }),
-        3000,
-        false,
-      );
-      socket.write(maskedBinary(authFrame(`guess-${a}-${g}`)));
-      if (await answered) evaluated++;
-      socket.destroy();
+      const raw = await rawWebSocketFrom(town.btpPort, `127.0.1.${a + 1}`).catch(() => null);
+      if (raw === null) return;
+      raw.socket.write(maskedBinary(authFrame(`guess-${a}-${g}`)));
+      // A BTP frame back (type 2, ERROR) is an evaluated guess.
+      const reply = await within(raw.next(), 3000, null);
+      if (reply !== null && btpType(reply) === 2) evaluated++;
+      raw.socket.destroy();
     }
   }));
   const seconds = (performance.now() - t0) / 1000;
-  // The right token from an address that guessed: accepted?
-  const right = await rawWebSocketFrom(town.btpPort, "127.0.1.1").then(async (socket) => {
-    const reply = within(
-      new Promise<string>((resolve) =>
-        socket.once("data", (d: Uint8Array) => resolve(d[2] === 1 ? "accepted" : "refused"))
-      ),
-      5000,
-      "no answer",
-    );
-    socket.write(maskedBinary(authFrame("tok-alice")));
-    const r = await reply;
-    socket.destroy();
-    return r;
+  // The right token from an address that guessed, once its trial interval has passed: accepted?
+  await sleep(10_500);
+  const right = await rawWebSocketFrom(town.btpPort, "127.0.1.1").then(async (raw) => {
+    raw.socket.write(maskedBinary(authFrame("tok-alice")));
+    const reply = await within(raw.next(), 5000, null);
+    raw.socket.destroy();
+    return reply === null ? "no answer" : btpType(reply) === 1 ? "accepted" : "refused";
   }, (err: Error) => `connection refused (${err.message.slice(0, 30)})`);
   return `${evaluated} guesses evaluated in ${seconds.toFixed(1)} s; right token from a ` +
-    `guessing address: ${right}`;
+    `guessing address 10 s later: ${right}`;
+}
+
+/** The BTP frame type (1 RESPONSE, 2 ERROR) in the first server frame of `bytes`. */
+function btpType(bytes: Uint8Array): number {
+  return bytes[(bytes[1] & 0x7f) === 126 ? 4 : 2];
 }
 
 /** A BTP auth MESSAGE (request id 1) with `auth` and `auth_token`. */

@@ -71,6 +71,8 @@ const MAX_CONTROL_PAYLOAD = 125;
 const READ_CHUNK = 64 * 1024;
 /** What a peer may still send after a close for a protocol error before the TCP connection is dropped. */
 const MAX_DISCARDED_BYTES = 1024 * 1024;
+/** What a peer may still send, parsed, once our close frame is out (waiting for its close frame). */
+const MAX_BYTES_AFTER_CLOSE = 64 * 1024;
 const encoder = new TextEncoder();
 const SERVER_CLOSE_CODES = new Set([1001, 1008, 1009, 1011]);
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -454,8 +456,8 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
         const n = await conn.read(chunk);
         if (n === null) break;
         // Once our close frame is out, a peer that keeps sending (a flood that was closed for
-        // it) is read for at most 1 MiB more, then dropped: closing costs a bounded amount.
-        if (this.#closeSent && (afterClose += n) > MAX_DISCARDED_BYTES) break;
+        // it) is read for at most 64 KiB more, then dropped: closing costs a bounded amount.
+        if (this.#closeSent && (afterClose += n) > MAX_BYTES_AFTER_CLOSE) break;
         queue.push(chunk.subarray(0, n));
       }
     } catch (err) {
