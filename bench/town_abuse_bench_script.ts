@@ -695,7 +695,8 @@ async function reqFairness(town: Town): Promise<string> {
   let tick = 0;
   while (performance.now() < until) {
     for (const ws of sockets) ws.send(JSON.stringify(["REQ", `r${tick % 18}`, {}]));
-    if (tick % 3 === 0) honest.send(JSON.stringify(["REQ", `h${asked++}`, { limit: 5 }]));
+    // Ids reused (a REQ with a live id replaces it): the honest client stays under its 20.
+    if (tick % 3 === 0) honest.send(JSON.stringify(["REQ", `h${asked++ % 10}`, { limit: 5 }]));
     tick++;
     await sleep(111);
   }
