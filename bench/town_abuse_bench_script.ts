@@ -6,7 +6,9 @@
  * honest client saw afterwards (a REQ answered with EOSE, a paid write fulfilled).
  *
  * `deno run -A bench/town_abuse_bench_script.ts [--root <repo checkout>]` (default: this one),
- * so the same attacks run against another checkout's town code.
+ * so the same attacks run against another checkout's town code; `--only "SPSP burst|ping"`
+ * runs the attacks whose name contains one of the parts. "honest client during" is a fresh REQ
+ * (EOSE) and a new SPSP handshake (another account) every second while the attack runs.
  *
  * @module
  */
@@ -16,6 +18,8 @@ import { BtpClient } from "../transport/btp_client.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../roles/town/spsp_ilp_client.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { IlpReply } from "../protocol/ilp_packet.ts";
+import net from "node:net";
+import { encodeBtpFrame } from "../protocol/btp_message.ts";
 
 function flag(name: string): string | undefined {
   const at = Deno.args.indexOf(`--${name}`);
@@ -48,7 +52,7 @@ async function startTown(): Promise<Town> {
     runner,
     `import { startTestTown } from "${new URL("tests/support/town_test_node.ts", root)}";
 const town = await startTestTown({
-  peers: [{ account: "alice", token: "tok-alice" }],
+  peers: [{ account: "alice", token: "tok-alice" }, { account: "bob", token: "tok-bob" }],
   databasePath: "${dir}/events.sqlite",
   pricing: { pricePerByte: 10n, ownerPubkey: "${getPublicKey(owner)}" },
   secretKey: new Uint8Array(32).fill(7),
@@ -141,7 +145,9 @@ while (true) {
       await readAll;
       const s = text.split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
       const p50 = s[Math.floor(s.length / 2)] ?? NaN;
-      return `${p50.toFixed(1)}/${(s.at(-1) ?? NaN).toFixed(0)} (${s.length} probes)`;
+      const p95 = s[Math.floor(s.length * 0.95)] ?? NaN;
+      return `${p50.toFixed(1)}/${p95.toFixed(0)}/${(s.at(-1) ?? NaN).toFixed(0)} ` +
+        `(${s.length} probes)`;
     },
   };
 }
@@ -442,6 +448,356 @@ async function createdAtWindow(town: Town): Promise<string> {
   return out.join(", ");
 }
 
+/** Resolves with `fallback` after `ms` unless `p` settles first. */
+function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((r) => timer = setTimeout(() => r(fallback), ms)),
+  ]);
+}
+
+/** Milliseconds for a fresh REQ to get EOSE (a new connection), or Infinity. */
+async function reqLatency(port: number): Promise<number> {
+  const t0 = performance.now();
+  const ok = await within(
+    new Promise<boolean>((resolve) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(`ws://127.0.0.1:${port}`);
+      } catch {
+        return resolve(false);
+      }
+      ws.onopen = () => ws.send(JSON.stringify(["REQ", "h", { limit: 1 }]));
+      ws.onmessage = (e) => {
+        const m = String(e.data);
+        if (m.startsWith('["EOSE"') || m.startsWith('["CLOSED"')) {
+          ws.close();
+          resolve(m.startsWith('["EOSE"'));
+        }
+      };
+      ws.onerror = () => resolve(false);
+    }),
+    10_000,
+    false,
+  );
+  return ok ? performance.now() - t0 : Infinity;
+}
+
+/** Milliseconds for a new SPSP handshake on `client` (a fresh pubkey), or Infinity. */
+async function spspLatency(town: Town, client: BtpClient): Promise<number> {
+  const t0 = performance.now();
+  const ok = await within(
+    requestSpspOverIlp({
+      sender: client,
+      townAddress: town.ilpAddress,
+      townPubkey: town.pubkey,
+      signer: localNodeSigner(generateSecretKey()),
+    }).then(() => true, () => false),
+    10_000,
+    false,
+  );
+  return ok ? performance.now() - t0 : Infinity;
+}
+
+/**
+ * An honest client while an attack runs: every second a fresh REQ (EOSE expected) and a new
+ * SPSP handshake as bob; `stop()` gives the worst of each ("none" when one never answered).
+ */
+function honestDuring(town: Town) {
+  let running = true;
+  const req: number[] = [];
+  const spsp: number[] = [];
+  const loop = (async () => {
+    const bob = new BtpClient({
+      url: `btp+ws://127.0.0.1:${town.btpPort}`,
+      authToken: "tok-bob",
+      reconnect: false,
+    });
+    await bob.connect();
+    while (running) {
+      const [r, s] = await Promise.all([reqLatency(town.httpPort), spspLatency(town, bob)]);
+      req.push(r);
+      spsp.push(s);
+      await sleep(1000);
+    }
+    await bob.close().catch(() => {});
+  })();
+  const worst = (xs: number[]) => {
+    const failed = xs.filter((x) => x === Infinity).length;
+    const max = Math.max(...xs.filter((x) => x !== Infinity));
+    return `max ${
+      Number.isFinite(max) ? max.toFixed(0) : "-"
+    } ms, ${failed}/${xs.length} unanswered`;
+  };
+  return {
+    async stop(): Promise<string> {
+      running = false;
+      await loop;
+      return `REQ ${worst(req)}; SPSP ${worst(spsp)}`;
+    },
+  };
+}
+
+/** A raw client WebSocket from `localAddress`, and its received bytes chunk by chunk. */
+interface RawFrom {
+  socket: net.Socket;
+  /** The next chunk received, or null once the connection ended. */
+  next(): Promise<Uint8Array | null>;
+}
+
+/** Opens a raw client WebSocket from `localAddress` (node:net can bind the source address). */
+async function rawWebSocketFrom(port: number, localAddress: string): Promise<RawFrom> {
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+  const chunks: (Uint8Array | null)[] = [];
+  let wake: (() => void) | undefined;
+  socket.on("data", (d: Uint8Array) => {
+    chunks.push(d);
+    wake?.();
+  });
+  socket.on("close", () => {
+    chunks.push(null);
+    wake?.();
+  });
+  socket.on("error", () => {});
+  const next = async (): Promise<Uint8Array | null> => {
+    while (chunks.length === 0) await new Promise<void>((r) => wake = r);
+    const chunk = chunks.shift()!;
+    if (chunk === null) chunks.unshift(null);
+    return chunk;
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("turnpike-bench-01")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  const head = await within(next(), 5000, null);
+  const text = head === null ? "" : new TextDecoder().decode(head);
+  if (!text.startsWith("HTTP/1.1 101")) {
+    socket.destroy();
+    throw new Error(text.split("\r\n")[0] || "no answer");
+  }
+  return { socket, next };
+}
+
+/** A masked ping frame (zero mask key) with a 125-byte payload. */
+const PING = new Uint8Array([0x89, 0x80 | 125, 0, 0, 0, 0, ...new Uint8Array(125)]);
+
+/**
+ * Pings as fast as the socket takes them for `ms`, never reading, on `connections` connections;
+ * a connection the town closes is opened again (the attack lasts `ms` either way).
+ */
+async function pingFlood(port: number, connections: number, ms: number): Promise<string> {
+  const burst = new Uint8Array(PING.length * 256);
+  for (let i = 0; i < 256; i++) burst.set(PING, i * PING.length);
+  const until = performance.now() + ms;
+  let sent = 0;
+  let closed = 0;
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < until) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await rawWebSocket(port);
+      } catch {
+        await sleep(100);
+        continue;
+      }
+      try {
+        while (performance.now() < until) {
+          for (let at = 0; at < burst.length;) at += await conn.write(burst.subarray(at));
+          sent += 256;
+        }
+      } catch {
+        closed++;
+      }
+      conn.close();
+    }
+  }));
+  return `${sent} pings sent, ${connections} connections closed by the town ${closed} times`;
+}
+
+/** 64 SPSP requests at once on one account, then new handshakes on another. */
+async function spspBurst(town: Town, n: number): Promise<string> {
+  const alice = new BtpClient({
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    authToken: "tok-alice",
+    reconnect: false,
+  });
+  await alice.connect();
+  const t0 = performance.now();
+  const outcomes = await Promise.all(
+    Array.from({ length: n }, () =>
+      within(
+        requestSpspOverIlp({
+          sender: alice,
+          townAddress: town.ilpAddress,
+          townPubkey: town.pubkey,
+          signer: localNodeSigner(generateSecretKey()),
+        }).then(() => "ok", (err: Error) => err.message.includes("T05") ? "T05" : "error"),
+        30_000,
+        "no reply",
+      )),
+  );
+  const burstMs = performance.now() - t0;
+  const count = (o: string) => outcomes.filter((x) => x === o).length;
+  await sleep(5000); // the honest probe runs meanwhile
+  await alice.close();
+  return `${n} at once: ${count("ok")} ok, ${count("T05")} T05, ${count("no reply")} no reply ` +
+    `in ${(burstMs / 1000).toFixed(1)} s`;
+}
+
+/** 5 source addresses x 64 idle upgraded WebSockets, then honest REQs from another address. */
+async function slotSquat(town: Town): Promise<string> {
+  const squatters: net.Socket[] = [];
+  for (let a = 2; a < 7; a++) {
+    for (let i = 0; i < 64; i++) {
+      try {
+        squatters.push((await rawWebSocketFrom(town.httpPort, `127.0.0.${a}`)).socket);
+      } catch {
+        break;
+      }
+    }
+  }
+  await sleep(2000); // squatters stay (the probe saw them stay 65 s)
+  let refused = 0;
+  for (let i = 0; i < 7; i++) {
+    if ((await reqLatency(town.httpPort)) === Infinity) refused++;
+    await sleep(500);
+  }
+  const held = squatters.filter((s) => !s.destroyed && s.readyState === "open").length;
+  for (const s of squatters) s.destroy();
+  return `${squatters.length} idle sockets opened, ${held} still open; honest REQ refused ${refused}/7`;
+}
+
+/** 50 connections x 9 REQ/s for 8 s; an honest REQ every 300 ms on its own connection. */
+async function reqFairness(town: Town): Promise<string> {
+  await fill(town, 100, 5_000);
+  const sockets = await Promise.all(Array.from({ length: 50 }, async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+    await new Promise((r) => ws.onopen = r);
+    ws.onmessage = () => {};
+    return ws;
+  }));
+  const honest = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+  await new Promise((r) => honest.onopen = r);
+  let refused = 0;
+  let eose = 0;
+  honest.onmessage = (e) => {
+    const m = String(e.data);
+    if (m.startsWith('["CLOSED"')) refused++;
+    if (m.startsWith('["EOSE"')) eose++;
+  };
+  let asked = 0;
+  const until = performance.now() + 8000;
+  let tick = 0;
+  while (performance.now() < until) {
+    for (const ws of sockets) ws.send(JSON.stringify(["REQ", `r${tick % 18}`, {}]));
+    // Ids reused (a REQ with a live id replaces it): the honest client stays under its 20.
+    if (tick % 3 === 0) honest.send(JSON.stringify(["REQ", `h${asked++ % 10}`, { limit: 5 }]));
+    tick++;
+    await sleep(111);
+  }
+  await sleep(2000);
+  for (const ws of [...sockets, honest]) ws.close();
+  return `honest REQs: ${eose} EOSE, ${refused} refused of ${asked}`;
+}
+
+/** Token guesses from 100 source addresses, then the right token from a blocked address. */
+async function distributedGuessing(town: Town): Promise<string> {
+  let evaluated = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 100 }, async (_, a) => {
+    for (let g = 0; g < 10; g++) {
+      const raw = await rawWebSocketFrom(town.btpPort, `127.0.1.${a + 1}`).catch(() => null);
+      if (raw === null) return;
+      raw.socket.write(maskedBinary(authFrame(`guess-${a}-${g}`)));
+      // A BTP frame back (type 2, ERROR) is an evaluated guess.
+      const reply = await within(raw.next(), 3000, null);
+      if (reply !== null && btpType(reply) === 2) evaluated++;
+      raw.socket.destroy();
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  // The right token from an address that guessed, once its trial interval has passed: accepted?
+  await sleep(10_500);
+  const right = await rawWebSocketFrom(town.btpPort, "127.0.1.1").then(async (raw) => {
+    raw.socket.write(maskedBinary(authFrame("tok-alice")));
+    const reply = await within(raw.next(), 5000, null);
+    raw.socket.destroy();
+    return reply === null ? "no answer" : btpType(reply) === 1 ? "accepted" : "refused";
+  }, (err: Error) => `connection refused (${err.message.slice(0, 30)})`);
+  return `${evaluated} guesses evaluated in ${seconds.toFixed(1)} s; right token from a ` +
+    `guessing address 10 s later: ${right}`;
+}
+
+/** The BTP frame type (1 RESPONSE, 2 ERROR) in the first server frame of `bytes`. */
+function btpType(bytes: Uint8Array): number {
+  return bytes[(bytes[1] & 0x7f) === 126 ? 4 : 2];
+}
+
+/** A BTP auth MESSAGE (request id 1) with `auth` and `auth_token`. */
+function authFrame(token: string): Uint8Array {
+  return encodeBtpFrame({
+    type: "message",
+    requestId: 1,
+    protocolData: [
+      { protocolName: "auth", contentType: 0, data: new Uint8Array() },
+      { protocolName: "auth_token", contentType: 1, data: encoder.encode(token) },
+    ],
+  });
+}
+
+function maskedBinary(payload: Uint8Array): Uint8Array {
+  return new Uint8Array([0x82, 0x80 | payload.length, 0, 0, 0, 0, ...payload]);
+}
+
+/** Paid writes with amount 2^64-1 and expiry in 9999: fulfilled or refused (code)? */
+async function hugePayment(town: Town): Promise<string> {
+  const client = new BtpClient({
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    authToken: "tok-alice",
+    reconnect: false,
+  });
+  await client.connect();
+  const key = generateSecretKey();
+  const grant = await requestSpspOverIlp({
+    sender: client,
+    townAddress: town.ilpAddress,
+    townPubkey: town.pubkey,
+    signer: localNodeSigner(key),
+  });
+  const out: string[] = [];
+  for (const variant of ["amount", "expiry"]) {
+    const event = finalizeEvent(
+      { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: variant },
+      key,
+    ) as NostrEvent;
+    const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
+    if (variant === "amount") prepare.amount = "18446744073709551615";
+    else prepare.expiresAt = new Date("9999-12-31T00:00:00Z");
+    const reply: IlpReply = await client.sendPrepare(prepare);
+    out.push(`${variant}: ${reply.type === "fulfill" ? "fulfilled" : reply.code}`);
+  }
+  // An unpaid EVENT with a forged signature over NIP-01.
+  const forged = finalizeEvent(
+    { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "forged" },
+    generateSecretKey(),
+  );
+  forged.sig = "00".repeat(64);
+  const ws = new WebSocket(`ws://127.0.0.1:${town.httpPort}`);
+  await new Promise((r) => ws.onopen = r);
+  const answer = await new Promise<string>((resolve) => {
+    ws.onmessage = (e) => resolve(String(JSON.parse(String(e.data))[3]).split(":")[0]);
+    ws.send(JSON.stringify(["EVENT", forged]));
+  });
+  ws.close();
+  await client.close();
+  return `${out.join(", ")}; forged unpaid EVENT: ${answer}`;
+}
+
 const ATTACKS: [string, (town: Town) => Promise<string>][] = [
   ["idle connections (1200, file limit 1024)", (t) => idleConnections(t, 1200)],
   ["slowloris (600 unfinished requests, both ports)", (t) => slowloris(t, 600)],
@@ -455,15 +811,30 @@ const ATTACKS: [string, (town: Town) => Promise<string>][] = [
   ["BTP auth brute force (3 s)", authBruteForce],
   ["SPSP from 3000 fresh pubkeys", spspFlood],
   ["paid created_at now+10y, 0, 2^53-1", createdAtWindow],
+  ["SPSP burst, 64 at once on one account", (t) => spspBurst(t, 64)],
+  ["SPSP burst, 300 at once on one account", (t) => spspBurst(t, 300)],
+  [
+    "ping flood, NIP-01, 1 connection never reading (15 s)",
+    (t) => pingFlood(t.httpPort, 1, 15_000),
+  ],
+  ["ping flood, BTP before auth, 10 connections (5 s)", (t) => pingFlood(t.btpPort, 10, 5_000)],
+  ["slot squatting, 5 addresses x 64 idle WebSockets", slotSquat],
+  ["REQ fairness, 50 connections x 9 REQ/s", reqFairness],
+  ["BTP auth guessing from 100 addresses", distributedGuessing],
+  ["paid write 2^64-1 / expiry 9999, forged unpaid EVENT", hugePayment],
 ];
 
-console.log(`| attack | outcome | peak RSS MB | /health p50/max ms | honest client after |`);
-console.log(`| --- | --- | --- | --- | --- |`);
+console.log(
+  `| attack | outcome | peak RSS MB | /health p50/p95/max ms | honest client during | after |`,
+);
+console.log(`| --- | --- | --- | --- | --- | --- |`);
 for (const [name, attack] of ATTACKS) {
-  if (args.only && !name.includes(args.only)) continue;
+  // `--only a|b`: the attacks whose name contains one of the parts.
+  if (args.only && !args.only.split("|").some((part) => name.includes(part))) continue;
   const town = await startTown();
   const probe = healthProbe(town.httpPort);
   await probe.ready();
+  const during = honestDuring(town);
   let outcome: string;
   try {
     outcome = await attack(town);
@@ -471,9 +842,12 @@ for (const [name, attack] of ATTACKS) {
     outcome = `attack error: ${(err as Error).message.slice(0, 60)}`;
   }
   const latency = await probe.stop();
+  const duringText = await during.stop();
   const rss = peakRssMb(town.pid);
   const after = alive(town) ? await honest(town) : "town exited";
-  console.log(`| ${name} | ${outcome} | ${rss.toFixed(0)} | ${latency} | ${after} |`);
+  console.log(
+    `| ${name} | ${outcome} | ${rss.toFixed(0)} | ${latency} | ${duringText} | ${after} |`,
+  );
   try {
     town.child.kill("SIGKILL");
   } catch {

@@ -1,6 +1,7 @@
 /**
- * Open connections per remote address and in total on one listener: one address cannot take
- * every socket (and file descriptor) the town has.
+ * Open connections per remote address, per network prefix (IPv4 /24, IPv6 /48) and in total on
+ * one listener: one address, or one network's many addresses, cannot take every socket (and
+ * file descriptor) the town has.
  *
  * @module
  */
@@ -8,11 +9,13 @@
 /** Options for {@linkcode ConnectionGate}. */
 export interface ConnectionGateOptions {
   maxPerAddress: number;
+  /** Most connections from one prefix ({@linkcode addressPrefix}). Default no cap. */
+  maxPerPrefix?: number;
   maxTotal: number;
 }
 
 /** Why a connection was refused. */
-export type ConnectionRefusal = "address" | "total";
+export type ConnectionRefusal = "address" | "prefix" | "total";
 
 /**
  * Admits connections while under both caps.
@@ -27,6 +30,7 @@ export type ConnectionRefusal = "address" | "total";
 export class ConnectionGate {
   readonly #o: ConnectionGateOptions;
   readonly #byAddress = new Map<string, number>();
+  readonly #byPrefix = new Map<string, number>();
   #total = 0;
   /** Connections refused so far (a counter for `/metrics`). */
   refusedTotal = 0;
@@ -43,18 +47,21 @@ export class ConnectionGate {
   /** A release function (call it once, on close) or why the connection is refused. */
   open(address: string): (() => void) | ConnectionRefusal {
     const count = this.#byAddress.get(address) ?? 0;
+    const prefix = addressPrefix(address);
+    const inPrefix = this.#byPrefix.get(prefix) ?? 0;
     if (this.#total >= this.#o.maxTotal) return this.#refuse("total");
     if (count >= this.#o.maxPerAddress) return this.#refuse("address");
+    if (inPrefix >= (this.#o.maxPerPrefix ?? Infinity)) return this.#refuse("prefix");
     this.#byAddress.set(address, count + 1);
+    this.#byPrefix.set(prefix, inPrefix + 1);
     this.#total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#total--;
-      const left = (this.#byAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.#byAddress.delete(address);
-      else this.#byAddress.set(address, left);
+      decrement(this.#byAddress, address);
+      decrement(this.#byPrefix, prefix);
     };
   }
 
@@ -62,6 +69,8 @@ export class ConnectionGate {
   refusalResponse(refusal: ConnectionRefusal): Response {
     const text = refusal === "total"
       ? `too many connections (max ${this.#o.maxTotal}); retry later\n`
+      : refusal === "prefix"
+      ? `too many connections from this network (max ${this.#o.maxPerPrefix})\n`
       : `too many connections from this address (max ${this.#o.maxPerAddress})\n`;
     return new Response(text, { status: 503, headers: { "retry-after": "5" } });
   }
@@ -70,6 +79,36 @@ export class ConnectionGate {
     this.refusedTotal++;
     return refusal;
   }
+}
+
+function decrement(table: Map<string, number>, key: string): void {
+  const left = (table.get(key) ?? 1) - 1;
+  if (left <= 0) table.delete(key);
+  else table.set(key, left);
+}
+
+/**
+ * The network an address belongs to for the per-prefix cap: an IPv4 address's /24, an IPv6
+ * address's /48 (an IPv4-mapped IPv6 address is its IPv4 one); anything else is itself.
+ *
+ * @example
+ * ```ts
+ * addressPrefix("203.0.113.9"); // "203.0.113.0/24"
+ * addressPrefix("2001:db8:1:2::7"); // "2001:db8:1::/48"
+ * ```
+ */
+export function addressPrefix(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.\d+$/.exec(mapped?.[1] ?? address);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  if (!address.includes(":")) return address;
+  const [head, tail] = address.toLowerCase().split("::");
+  const front = head ? head.split(":") : [];
+  const back = tail === undefined ? [] : tail ? tail.split(":") : [];
+  const groups = tail === undefined
+    ? front
+    : [...front, ...Array(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
+  return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/48`;
 }
 
 /**

@@ -10,11 +10,14 @@
  * Unix socket in a private (0700) directory, with `Connection: close` put in its head: each
  * connection carries one request, so every request's head passes the deadline here, and a
  * connection idle in both directions for `idleTimeoutMs` is closed. Without `handler`, a plain
- * request is answered 400. docs/OPERATIONS.md lists the limits.
+ * request is answered 400. A connection the caps (per address, per network prefix, in total)
+ * would refuse first closes the oldest idle WebSocket in the same scope, when `onSocket` said
+ * which are idle: connections that only hold a slot cannot keep new clients out.
+ * docs/OPERATIONS.md lists the limits.
  *
  * @module
  */
-import { ConnectionGate } from "./connection_gate.ts";
+import { addressPrefix, ConnectionGate, type ConnectionRefusal } from "./connection_gate.ts";
 import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
 import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
 import { serveResilient } from "./resilient_http_server.ts";
@@ -25,8 +28,17 @@ export interface WebSocketRoute {
   maxMessageBytes: number;
   /** The subprotocol selected from the client's offer, if any. */
   protocol?: string;
-  /** Called with the open socket. */
-  onSocket: (socket: WebSocket) => void;
+  /**
+   * Called with the open socket. What it returns says when the socket may be closed to admit
+   * a new connection while the caps are reached (see {@linkcode EvictionCandidate}).
+   */
+  onSocket: (socket: WebSocket) => void | EvictionCandidate;
+}
+
+/** An open WebSocket the front may close to make room when its connection caps are reached. */
+export interface EvictionCandidate {
+  /** True while the connection may be closed for a newcomer (e.g. idle, holding nothing). */
+  isIdle(): boolean;
 }
 
 /** An answer that refuses a request (status and a line of text). */
@@ -47,6 +59,8 @@ export interface HttpFrontOptions {
   /** A passed-through request idle both ways this long is closed. Default 60 s. */
   idleTimeoutMs?: number;
   maxConnectionsPerAddress: number;
+  /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
+  maxConnectionsPerPrefix?: number;
   maxConnections: number;
   /** Requests passed to `handler` at once (each holds two more descriptors). Default a quarter of `maxConnections`. */
   maxPassedThrough?: number;
@@ -85,6 +99,8 @@ export interface HttpFrontStats {
   innerRestartsTotal: number;
   /** Operator requests served on connections the caps refused. */
   operatorLaneServedTotal: number;
+  /** Idle WebSockets closed to admit a new connection while the caps were reached. */
+  idleEvictedTotal: number;
 }
 
 /** A running front. */
@@ -96,6 +112,15 @@ export interface HttpFront {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** An open WebSocket registered for eviction. */
+interface OpenSocket {
+  address: string;
+  prefix: string;
+  candidate: EvictionCandidate;
+  release: () => void;
+  socket: WebSocket;
+}
+
 /** Pause after a failed accept: a descriptor must be freed before another accept can work. */
 const ACCEPT_RETRY_MS = 100;
 /** How long a refused client may take to send its request before the answer (avoids an RST). */
@@ -133,8 +158,11 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
+    maxPerPrefix: options.maxConnectionsPerPrefix,
     maxTotal: options.maxConnections,
   });
+  /** Open WebSockets that said when they are idle, oldest first. */
+  const evictable = new Set<OpenSocket>();
   const inner = options.handler && startInner(options.handler, options.log);
   const idle = new IdleSweeper(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const maxPassed = options.maxPassedThrough ??
@@ -150,11 +178,37 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     acceptErrorsTotal: 0,
     requestsPassedTotal: 0,
     operatorLaneServedTotal: 0,
+    idleEvictedTotal: 0,
   };
   const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
   let closed = false;
 
-  const route = async (conn: Deno.Conn, head: HttpHead, address: string): Promise<void> => {
+  /** Closes the oldest idle WebSocket in the refusal's scope; true when one was closed. */
+  const evictFor = (address: string, refusal: ConnectionRefusal): boolean => {
+    const prefix = addressPrefix(address);
+    for (const open of evictable) {
+      if (refusal === "address" && open.address !== address) continue;
+      if (refusal === "prefix" && open.prefix !== prefix) continue;
+      if (!open.candidate.isIdle()) continue;
+      evictable.delete(open);
+      stats.idleEvictedTotal++;
+      open.release();
+      try {
+        open.socket.close(1008, "idle connection closed to admit a new one (town full)");
+      } catch {
+        // already closing
+      }
+      return true;
+    }
+    return false;
+  };
+
+  const route = async (
+    conn: Deno.Conn,
+    head: HttpHead,
+    address: string,
+    release: () => void,
+  ): Promise<void> => {
     if (isWebSocketUpgrade(head)) {
       const routed = options.upgrade?.(head, address) ??
         { status: 400, text: "this port takes no WebSocket" };
@@ -166,7 +220,12 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       const done = new Promise<void>((resolve) =>
         socket.addEventListener("close", () => resolve())
       );
-      routed.onSocket(socket);
+      const candidate = routed.onSocket(socket);
+      if (candidate) {
+        const open = { address, prefix: addressPrefix(address), candidate, release, socket };
+        evictable.add(open);
+        socket.addEventListener("close", () => evictable.delete(open));
+      }
       return await done;
     }
     if (inner === undefined) {
@@ -231,10 +290,13 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       stats.addressesRefusedTotal++;
       return await answerAndClose(conn, 429, refusal);
     }
-    const release = gate.open(address);
+    let release = gate.open(address);
+    if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
     if (typeof release !== "function") {
       const text = release === "total"
         ? `too many connections (max ${options.maxConnections}); retry later`
+        : release === "prefix"
+        ? `too many connections from this network (max ${options.maxConnectionsPerPrefix})`
         : `too many connections from this address (max ${options.maxConnectionsPerAddress})`;
       return await refuseUnlessOperator(conn, text);
     }
@@ -245,7 +307,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
         if (head.status !== 408) await answerAndClose(conn, head.status, head.message, false);
         return closeQuietly(conn);
       }
-      await route(conn, head, address);
+      await route(conn, head, address, release);
     } finally {
       release();
     }

@@ -18,7 +18,9 @@
  * this or the built-in one behind one switch and callers keep their `WebSocket` types. Incoming messages are bounded (`maxMessageBytes`,
  * default 64 MiB as Deno's own client): a larger one closes the socket with 1009 before it is
  * buffered. {@linkcode NoDelayWebSocket.accept} is the server side of the same code, over a
- * connection from `Deno.listen`.
+ * connection from `Deno.listen`. A ping is answered by one pong owed at a time (a flood of
+ * pings from a peer that never reads holds one pong, not one per ping) and dispatched as a
+ * `ping` event, so a server counts pings in the same rate limit as its messages.
  *
  * @module
  */
@@ -69,6 +71,8 @@ const MAX_CONTROL_PAYLOAD = 125;
 const READ_CHUNK = 64 * 1024;
 /** What a peer may still send after a close for a protocol error before the TCP connection is dropped. */
 const MAX_DISCARDED_BYTES = 1024 * 1024;
+/** What a peer may still send, parsed, once our close frame is out (waiting for its close frame). */
+const MAX_BYTES_AFTER_CLOSE = 64 * 1024;
 const encoder = new TextEncoder();
 const SERVER_CLOSE_CODES = new Set([1001, 1008, 1009, 1011]);
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -417,6 +421,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     const fragments: Uint8Array[] = [];
     let fragmentOpcode = 0;
     let fragmentBytes = 0;
+    let afterClose = 0;
     try {
       reading: while (true) {
         let frame: Frame | undefined;
@@ -450,6 +455,9 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
         }
         const n = await conn.read(chunk);
         if (n === null) break;
+        // Once our close frame is out, a peer that keeps sending (a flood that was closed for
+        // it) is read for at most 64 KiB more, then dropped: closing costs a bounded amount.
+        if (this.#closeSent && (afterClose += n) > MAX_BYTES_AFTER_CLOSE) break;
         queue.push(chunk.subarray(0, n));
       }
     } catch (err) {
@@ -473,7 +481,13 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   /** Handles a control frame; true when the connection is finished. */
   #onControl(opcode: number, payload: Uint8Array): boolean {
     if (opcode === 0x9) {
-      if (this.#readyState === OPEN) this.#queueFrame(0xA, payload.slice());
+      if (this.#readyState !== OPEN) return false;
+      // One pong owed at a time, for the latest ping (RFC 6455 section 5.5.3 allows it): a peer
+      // that pings and never reads cannot make pongs pile up in memory.
+      this.#pong = payload.slice();
+      if (!this.#writing) this.#writeLoop();
+      // Listeners (the town's sessions) count pings in the same rate limit as messages.
+      this.dispatchEvent(new Event("ping"));
       return false;
     }
     if (opcode === 0xA) return false;
@@ -574,7 +588,12 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   async #writeLoop() {
     this.#writing = true;
     try {
-      while (this.#queued.length > 0 && this.#conn) {
+      while ((this.#queued.length > 0 || this.#pong) && this.#conn) {
+        // A pong goes ahead of what is queued: never after a close frame.
+        if (this.#pong && !this.#closeSent) {
+          this.#queued.unshift(encodeFrame(0xA, this.#pong, this.#isClient));
+        }
+        this.#pong = undefined;
         const frames = this.#queued;
         const payloadBytes = this.#queuedPayload;
         this.#queued = [];
@@ -596,6 +615,8 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   }
 
   #flushWaiters: (() => void)[] = [];
+  /** The payload of the pong owed for the latest ping, not yet queued for writing. */
+  #pong?: Uint8Array;
 
   #flushed(): Promise<void> {
     if (!this.#writing) return Promise.resolve();

@@ -49,6 +49,7 @@ import {
   MEMORY_SAMPLE_MS,
   oomKills,
   probeCgroupControllers,
+  processTree,
   removeJobCgroups,
   treeMemoryBytes,
 } from "./sandbox_limits.ts";
@@ -793,9 +794,14 @@ async function superviseJob(
     killTree(child.pid);
   };
   const timer = setTimeout(() => kill("timeout"), job.manifest.timeoutMs);
+  // Rootless, the job's private tmpfs mounts (/tmp, /var/tmp, /dev/shm) are charged to no
+  // cgroup and pages written to them are in no process's RSS: their files are summed (below,
+  // with the work dir) and counted in the job's memory. As root the memory cgroup charges them.
+  let tmpfsBytes = 0;
+  const overMemory = () => treeMemoryBytes(child.pid) + tmpfsBytes > job.manifest.memoryBytes;
   const sampler = host.limits.memory === "sampled"
     ? setInterval(() => {
-      if (treeMemoryBytes(child.pid) > job.manifest.memoryBytes) kill("memory-limit");
+      if (overMemory()) kill("memory-limit");
     }, MEMORY_SAMPLE_MS)
     : undefined;
   // The work dir is a host directory, which no mount limits: its files are summed while the
@@ -807,6 +813,11 @@ async function superviseJob(
     try {
       const used = await dirUsage(workDir, job.manifest.diskBytes, MAX_WORK_FILES);
       if (used === "over") kill("disk-limit");
+      if (host.limits.memory === "sampled" && killedFor === null) {
+        const tmp = await jobTmpfsUsage(child.pid, job.manifest.memoryBytes);
+        tmpfsBytes = tmp === "over" ? Infinity : tmp;
+        if (overMemory()) kill("memory-limit");
+      }
     } finally {
       measuring = false;
     }
@@ -904,6 +915,39 @@ async function readTail(stream: ReadableStream<Uint8Array>, max: number): Promis
  * Bytes of the regular files under `dir`, or `over` as soon as they pass `limit` or the files
  * pass `maxFiles` (the walk stops there: a job cannot make the measuring slow).
  */
+/**
+ * Bytes of files in a rootless job's private tmpfs mounts (/tmp but its work dir, /var/tmp,
+ * /dev/shm), read through `/proc/<pid>/root` of a process inside the job (its mount namespace
+ * and root; the provider owns the job's user namespace, so it may look), or "over" `limit`.
+ */
+async function jobTmpfsUsage(unsharePid: number, limit: number): Promise<number | "over"> {
+  const inside = processTree(unsharePid).slice(1).reverse();
+  for (const pid of inside) {
+    const root = `/proc/${pid}/root`;
+    let total = 0;
+    let readable = false;
+    for (const dir of ["tmp", "var/tmp", "dev/shm"]) {
+      try {
+        for await (const e of Deno.readDir(`${root}/${dir}`)) {
+          readable = true;
+          if (dir === "tmp" && `/tmp/${e.name}` === SANDBOX_WORK_DIR) continue; // on disk
+          const path = `${root}/${dir}/${e.name}`;
+          const used = e.isDirectory
+            ? await dirUsage(path, limit - total, MAX_WORK_FILES)
+            : (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
+          if (used === "over") return "over";
+          total += used;
+          if (total > limit) return "over";
+        }
+      } catch {
+        // not (yet) mounted, or the process is gone: try the next one
+      }
+    }
+    if (readable) return total;
+  }
+  return 0;
+}
+
 async function dirUsage(dir: string, limit: number, maxFiles: number): Promise<number | "over"> {
   let bytes = 0;
   let files = 0;

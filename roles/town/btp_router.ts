@@ -40,6 +40,9 @@ export type PacketSource =
   | { kind: "child"; account: BtpPeerAccount }
   | { kind: "parent" };
 
+/** Furthest expiry accepted by default (5 minutes). */
+const DEFAULT_MAX_EXPIRY_MS = 300_000;
+
 /** Options for {@linkcode createBtpRouter}. */
 export interface BtpRouterOptions {
   townAddress: () => string;
@@ -56,6 +59,17 @@ export interface BtpRouterOptions {
   minLocalExpiryMs?: number;
   /** Clock (tests). Default Date.now. */
   now?: () => number;
+  /**
+   * Most a PREPARE paying the town itself (a write or a blob) may carry: more is refused F08
+   * (the price of the largest write or blob is far less, and an overpayment would be kept).
+   * Default no cap.
+   */
+  maxWriteAmount?: bigint;
+  /**
+   * Furthest a PREPARE's expiry may be in the future; further is refused F00 (no honest sender
+   * asks to hold a payment for hours). Default 5 minutes.
+   */
+  maxExpiryMs?: number;
   /**
    * Told of each paid PREPARE the town fulfilled for itself (a write or a blob), before the
    * FULFILL leaves: the town's payment log. A failure there turns the FULFILL into T00.
@@ -148,6 +162,13 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     }
     const left = prepare.expiresAt.getTime() - now();
     if (left <= 0) return reject(ILP_ERROR.insufficientTimeout, "packet expired");
+    const maxExpiryMs = options.maxExpiryMs ?? DEFAULT_MAX_EXPIRY_MS;
+    if (left > maxExpiryMs) {
+      return reject(
+        ILP_ERROR.badRequest,
+        `expiry ${prepare.expiresAt.toISOString()} is more than ${maxExpiryMs / 1000} s away`,
+      );
+    }
     if (source.kind === "child" && BigInt(prepare.amount) > source.account.maxPacketAmount) {
       return reject(
         ILP_ERROR.amountTooLarge,
@@ -156,6 +177,14 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       );
     }
     const write = parseWriteDestination(prepare.destination, town);
+    const maxWrite = options.maxWriteAmount;
+    if (write && maxWrite !== undefined && BigInt(prepare.amount) > maxWrite) {
+      return reject(
+        ILP_ERROR.amountTooLarge,
+        `amount ${prepare.amount} over the town's max packet amount ${maxWrite}`,
+        amountTooLargeData(BigInt(prepare.amount), maxWrite),
+      );
+    }
     if (write) {
       if (left < minLocal) {
         return reject(ILP_ERROR.insufficientTimeout, `less than ${minLocal} ms left before expiry`);

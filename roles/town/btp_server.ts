@@ -9,7 +9,9 @@
  *
  * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
  * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
- * `authBlockMs`. Open connections are capped per address and in total (HTTP 503).
+ * `authBlockMs`, but for one try every `authTrialMs`; and in total: past
+ * `authFailuresPerMinuteTotal`, addresses that never authenticated are refused until it refills
+ * (auth_failure_throttle.ts). Open connections are capped per address and in total (HTTP 503).
  * A plain HTTP request (not an upgrade) is answered 400.
  *
  * @module
@@ -41,6 +43,8 @@ import {
 
 /** Largest auth frame accepted. */
 const MAX_AUTH_FRAME_BYTES = 4096;
+/** Pings a connection may send before its auth frame; one more closes it (1008). */
+const MAX_PINGS_BEFORE_AUTH = 4;
 
 /** Options for {@linkcode startBtpServer}. */
 export interface BtpServerOptions {
@@ -57,8 +61,14 @@ export interface BtpServerOptions {
   authFailuresPerMinute?: number;
   /** How long an address is refused after that. Default 5 minutes. */
   authBlockMs?: number;
+  /** Failed auths per minute across all addresses (see auth_failure_throttle.ts). Default 120. */
+  authFailuresPerMinuteTotal?: number;
+  /** A blocked address may still try once per this long. Default 10 s. */
+  authTrialMs?: number;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
+  /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
+  maxConnectionsPerPrefix?: number;
   /** Open connections in total. Default 4096. */
   maxConnections?: number;
   /** Time for the WebSocket upgrade request to arrive. Default 5 s. */
@@ -148,6 +158,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const throttle = new AuthFailureThrottle({
     maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
     blockMs: options.authBlockMs ?? 300_000,
+    maxFailuresPerMinuteTotal: options.authFailuresPerMinuteTotal ?? 120,
+    trialMs: options.authTrialMs,
   });
   let authFailures = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
@@ -183,8 +195,16 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       clearTimeout(timer);
       sockets.delete(socket);
     });
+    // Before auth a peer has no reason to ping more than a keepalive's worth: a flood of them
+    // is closed rather than answered until the auth timeout.
+    let pings = 0;
+    const onPing = () => {
+      if (++pings > MAX_PINGS_BEFORE_AUTH) socket.close(1008, "pings before BTP auth");
+    };
+    socket.addEventListener("ping", onPing);
     const onFirst = (e: MessageEvent) => {
       socket.removeEventListener("message", onFirst);
+      socket.removeEventListener("ping", onPing);
       clearTimeout(timer);
       const bytes = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : new Uint8Array(0);
       let auth;
@@ -206,6 +226,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
+      throttle.recordSuccess(address);
       const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
       connections.set(account.account, peer);
@@ -228,11 +249,9 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     port: options.port,
     headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
     maxConnections: options.maxConnections ?? 4096,
-    refuse: (address) =>
-      throttle.isBlocked(address)
-        ? "too many failed BTP auths from this address; retry later"
-        : undefined,
+    refuse: (address) => throttle.refusal(address),
     upgrade: (_head, address) => ({
       maxMessageBytes: maxFrameBytes,
       onSocket: (socket) => onSocket(socket, address),

@@ -67,6 +67,8 @@ interface SessionSub {
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** A connection that has sent nothing at all is idle after this long (see `isIdle`). */
+const FIRST_MESSAGE_GRACE_MS = 1000;
 
 /**
  * The server side of one WebSocket. Create it in the upgrade handler and hand it the socket's
@@ -85,6 +87,10 @@ export class Nip01Session implements HubSubscriber {
   readonly #bucket: TokenBucket;
   readonly #budget: ReadBudget;
   #overLimitInRow = 0;
+  /** When the client last sent anything (`Date.now()`). */
+  #lastActive = Date.now();
+  /** Whether the client has sent anything at all. */
+  #everSent = false;
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
   #dead = false;
@@ -106,6 +112,9 @@ export class Nip01Session implements HubSubscriber {
         this.#notice("error: internal error while handling the message");
       }
     });
+    // Pings (the town's WebSocket dispatches them) take a token like any message: a client
+    // that floods them is closed as one that floods messages (docs/OPERATIONS.md "Limits").
+    socket.addEventListener("ping", () => this.#onPing());
     socket.addEventListener("close", () => this.#teardown());
     socket.addEventListener("error", () => this.#teardown());
   }
@@ -113,6 +122,17 @@ export class Nip01Session implements HubSubscriber {
   /** Open subscriptions of this connection. */
   get subscriptionCount(): number {
     return this.#subs.size;
+  }
+
+  /**
+   * True when the connection holds no subscription and its client has sent nothing for
+   * `idleMs` (or nothing at all for a second since it connected): the connection a full
+   * listener closes first to admit a new one.
+   */
+  isIdle(idleMs: number): boolean {
+    const silent = Date.now() - this.#lastActive;
+    return this.#subs.size === 0 &&
+      (this.#everSent ? silent >= idleMs : silent >= Math.min(idleMs, FIRST_MESSAGE_GRACE_MS));
   }
 
   /** Hub callback: a live event for one of this connection's subscriptions. */
@@ -155,6 +175,8 @@ export class Nip01Session implements HubSubscriber {
     if (this.#dead) return;
     const c = this.#o.counters;
     c.messagesReceivedTotal++;
+    this.#lastActive = Date.now();
+    this.#everSent = true;
     const input = typeof data === "string"
       ? data
       : data instanceof ArrayBuffer
@@ -188,6 +210,16 @@ export class Nip01Session implements HubSubscriber {
       case "AUTH":
         return this.#notice("invalid: AUTH (NIP-42) is not used by this town; reads are free");
     }
+  }
+
+  #onPing(): void {
+    if (this.#dead) return;
+    this.#lastActive = Date.now();
+    if (this.#bucket.take()) {
+      this.#overLimitInRow = 0;
+      return;
+    }
+    this.#overLimit();
   }
 
   /** Counts an over-limit message; true when it closed the connection instead of answering. */
@@ -270,7 +302,7 @@ export class Nip01Session implements HubSubscriber {
           "connection; read them first",
       );
     }
-    const busy = this.#budget.precheck();
+    const busy = this.#budget.precheck(this);
     if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
     let rows;
     const started = performance.now();
@@ -284,9 +316,9 @@ export class Nip01Session implements HubSubscriber {
       }
       return this.#closed(subId, "error: could not query the event store");
     }
-    this.#budget.charge(performance.now() - started);
+    this.#budget.charge(performance.now() - started, this);
     const bytes = rowsBytes(rows);
-    const ticket = this.#budget.admit(bytes);
+    const ticket = this.#budget.admit(bytes, this);
     if (typeof ticket === "string") {
       this.#subs.delete(subId);
       hub.unsubscribe(this, subId);
@@ -327,7 +359,7 @@ export class Nip01Session implements HubSubscriber {
     // budget, so a burst of REQs is spread over macrotasks instead of run in one.
     let since = 0;
     const charge = (): void => {
-      if (since > 0) this.#budget.charge(performance.now() - since);
+      if (since > 0) this.#budget.charge(performance.now() - since, this);
       since = 0;
     };
     for (let i = 0; i < rows.length; i++) {
@@ -400,6 +432,20 @@ export class Nip01Session implements HubSubscriber {
       throw err;
     }
     if (ownerPubkey === undefined || event.pubkey !== ownerPubkey.toLowerCase()) {
+      // An event that is not valid is told so, not quoted a price it could never be stored
+      // for. Its signature check is read work: charged to the shared budget, and skipped
+      // (the paid path checks it anyway) while that budget is spent.
+      if (this.#budget.hasTime()) {
+        const started = performance.now();
+        try {
+          verifyEvent(event);
+        } catch (err) {
+          const reason = err instanceof EventValidationError ? err.reason : "bad event";
+          return this.#ok(event.id, false, `invalid: ${reason}`);
+        } finally {
+          this.#budget.charge(performance.now() - started, this);
+        }
+      }
       this.#o.counters.paymentRequiredTotal++;
       return this.#ok(event.id, false, this.#paymentRequired(event));
     }

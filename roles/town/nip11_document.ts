@@ -26,6 +26,8 @@ export interface Nip11Info {
   assetScale?: number;
   /** ILP address paid writes go to. */
   ilpAddress?: string;
+  /** Most one PREPARE paying the town may carry (larger is refused F08). */
+  maxPacketAmount?: bigint;
   /** The blob store's price and limits (Blossom on the same port). */
   blobs?: {
     pricePerMiB: bigint;
@@ -81,6 +83,9 @@ export function buildNip11Document(info: Nip11Info, limits: TownLimits): Record<
       per: "TOON byte",
       asset_scale: info.assetScale,
       ilp_address: info.ilpAddress,
+      ...(info.maxPacketAmount !== undefined
+        ? { max_packet_amount: info.maxPacketAmount.toString() }
+        : {}),
     }];
   }
   if (info.blobs !== undefined) {

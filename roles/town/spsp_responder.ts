@@ -4,10 +4,16 @@
  * derived for that tag (see spsp_secrets.ts). Requests are rate-limited per requester pubkey,
  * per BTP account they arrive from and in total (fresh pubkeys cost nothing to make, so the
  * pubkey limit alone does not bound the signing work), each answered T05 with which limit.
- * Requests within those limits are also paced: their decryption, encryption and signing are
- * charged to a budget of event-loop time (`millisPerSecond`, at most 20 ms back to back) and
- * wait for it, so a burst of them delays `/health` and other connections by about 20 ms, not
- * by the whole burst's work (docs/OPERATIONS.md "Limits").
+ * Requests within those limits are also paced: they are answered one at a time, in arrival
+ * order, and each answer's decryption, encryption and signing are charged to a budget of
+ * event-loop time (`millisPerSecond`, at most 20 ms back to back) and wait for it, so a burst of
+ * them delays `/health` and other connections by about 20 ms, not by the whole burst's work.
+ * What is charged is the time the signer's calls hold the event loop (an in-process key signs
+ * inside the call; a worker signer only posts a message), not an answer's wall time: charged
+ * their wall time, concurrent answers were each charged their wait behind the others, and one
+ * burst of 64 silenced SPSP for a minute and a half. The queue is bounded in length (`maxQueued`) and in
+ * time (`queueTimeoutMs`): a request that cannot be answered by then is refused T05 "town busy"
+ * rather than left without a reply (docs/OPERATIONS.md "Limits").
  *
  * How a request reaches the town: inside an ILP PREPARE to the town's address (free: a sender
  * cannot pay before it has a secret). The write pipeline verifies the event first, then calls
@@ -51,12 +57,27 @@ export interface SpspResponderOptions {
   totalPerMinute?: number;
   /** Milliseconds per second of the event loop spent answering, all requests. Default 200. */
   millisPerSecond?: number;
+  /** Requests waiting for their turn at most; more are refused T05 at once. Default 256. */
+  maxQueued?: number;
+  /** Longest a request waits for its turn before it is refused T05. Default 5 s. */
+  queueTimeoutMs?: number;
   /** Monotonic clock in milliseconds (tests). */
   now?: () => number;
 }
 
 /** Most milliseconds of answering work done back to back. */
 const SPSP_BURST_MILLIS = 20;
+/**
+ * What an answer costs the event loop besides its signer calls (JSON, NIP-44 with a known
+ * conversation key, the secret's HMAC): charged to every answer.
+ */
+const BASE_CHARGE_MILLIS = 0.5;
+
+/** A request waiting for its turn to be answered. */
+interface SpspWaiter {
+  start: () => void;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /** Options for {@linkcode SpspResponder.respond}. */
 export interface SpspRespondOptions {
@@ -79,12 +100,22 @@ export class SpspResponder {
   readonly #accounts = new Map<string, TokenBucket>();
   readonly #total: TokenBucket;
   readonly #time: TokenBucket;
+  readonly #now: () => number;
+  /** The signer, its calls timed into `#spent`. */
+  readonly #signer: NodeSigner;
+  #spent = 0;
+  /** Requests waiting for their turn, a line per BTP account, served in turn. */
+  readonly #lines = new Map<string, SpspWaiter[]>();
+  #queued = 0;
+  #answering = false;
   /** The town's pubkey: requests addressed (`p` tag) to it are the responder's. */
   readonly pubkey: string;
 
   constructor(options: SpspResponderOptions) {
     this.#o = options;
     this.pubkey = options.signer.pubkey;
+    this.#now = options.now ?? (() => performance.now());
+    this.#signer = this.#timedSigner(options.signer);
     const perMinute = options.totalPerMinute ?? 3000;
     this.#total = new TokenBucket({
       ratePerSecond: perMinute / 60,
@@ -117,25 +148,93 @@ export class SpspResponder {
       );
     }
     this.#throttle(request.pubkey, options.account);
-    await this.#time.untilPositive();
-    const started = performance.now();
-    try {
-      return await this.#answer(request);
-    } finally {
-      this.#time.charge(performance.now() - started);
+    const maxQueued = this.#o.maxQueued ?? 256;
+    if (this.#queued >= maxQueued) {
+      throw new TownWriteRejection(
+        ILP_ERROR.rateLimited,
+        `rate-limited: town busy (${maxQueued} SPSP requests waiting); retry later`,
+      );
     }
+    await this.#turn(options.account ?? "");
+    try {
+      this.#spent = BASE_CHARGE_MILLIS;
+      try {
+        return await this.#answer(request);
+      } finally {
+        this.#time.charge(this.#spent);
+      }
+    } finally {
+      this.#answering = false;
+      this.#next();
+    }
+  }
+
+  /**
+   * Resolves when this request may be answered (nothing else is being answered and the time
+   * budget is positive); rejects T05 when that is not so within `queueTimeoutMs`. Accounts take
+   * turns, so one account's burst does not make another's handshake wait behind all of it.
+   */
+  #turn(account: string): Promise<void> {
+    const timeoutMs = this.#o.queueTimeoutMs ?? 5000;
+    return new Promise<void>((resolve, reject) => {
+      const waiter: SpspWaiter = {
+        start: () => {
+          clearTimeout(waiter.timer);
+          resolve();
+        },
+        timer: setTimeout(() => {
+          const line = this.#lines.get(account);
+          const at = line?.indexOf(waiter) ?? -1;
+          if (line === undefined || at < 0) return; // already started
+          line.splice(at, 1);
+          if (line.length === 0) this.#lines.delete(account);
+          this.#queued--;
+          reject(
+            new TownWriteRejection(
+              ILP_ERROR.rateLimited,
+              `rate-limited: town busy (SPSP request not answered within ${timeoutMs} ms); ` +
+                "retry later",
+            ),
+          );
+        }, timeoutMs),
+      };
+      const line = this.#lines.get(account);
+      if (line) line.push(waiter);
+      else this.#lines.set(account, [waiter]);
+      this.#queued++;
+      this.#next();
+    });
+  }
+
+  /** Starts the next waiter (the next account's oldest) once the time budget allows. */
+  #next(): void {
+    if (this.#answering || this.#queued === 0) return;
+    this.#answering = true;
+    void this.#time.untilPositive().then(() => {
+      const [account, line] = this.#lines.entries().next().value ?? [];
+      if (account === undefined || line === undefined) {
+        this.#answering = false;
+        return;
+      }
+      const waiter = line.shift()!;
+      this.#lines.delete(account);
+      // The account goes to the back of the rotation.
+      if (line.length > 0) this.#lines.set(account, line);
+      this.#queued--;
+      waiter.start();
+    });
   }
 
   async #answer(request: NostrEvent): Promise<NostrEvent> {
     let parsed;
     try {
-      parsed = await parseSpspRequest(request, this.#o.signer);
+      parsed = await parseSpspRequest(request, this.#signer);
     } catch (err) {
       throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
     }
     const grant = this.#o.secrets.grant(this.#o.townAddress());
     const template = await buildSpspResponse({
-      signer: this.#o.signer,
+      signer: this.#signer,
       request,
       destinationAccount: grant.destinationAccount,
       sharedSecret: grant.sharedSecret,
@@ -143,7 +242,33 @@ export class SpspResponder {
       assetScale: this.#o.assetScale,
       requestId: parsed.requestId,
     });
-    return await this.#o.signer.signEvent(template);
+    return await this.#signer.signEvent(template);
+  }
+
+  /**
+   * `signer` with the time each call takes to return its promise added to `#spent`: the part
+   * of its work done on this thread (answers run one at a time, so nothing else is counted).
+   */
+  #timedSigner(signer: NodeSigner): NodeSigner {
+    const timed = <A extends unknown[], R>(f: (...args: A) => R) => (...args: A): R => {
+      const started = this.#now();
+      try {
+        return f.apply(signer, args);
+      } finally {
+        this.#spent += this.#now() - started;
+      }
+    };
+    return {
+      pubkey: signer.pubkey,
+      evmAddress: signer.evmAddress,
+      evm: signer.evm,
+      signEvent: timed(signer.signEvent),
+      conversationKey: timed(signer.conversationKey),
+      nip04Decrypt: timed(signer.nip04Decrypt),
+      derivedSecret: timed(signer.derivedSecret),
+      close: () => signer.close(),
+      [Symbol.dispose]: () => signer[Symbol.dispose](),
+    };
   }
 
   /** Takes from the pubkey's, then the account's, then the total bucket; T05 naming the one. */

@@ -65,20 +65,23 @@ export class TokenBucket {
   }
 
   /**
-   * Resolves once the level is positive, always after a macrotask boundary. The level is
+   * Resolves true once the level is positive, always after a macrotask boundary. The level is
    * checked again after each wait: many waiters wake in the same timers phase, and each must
-   * find tokens when it runs, not only when it was scheduled.
+   * find tokens when it runs, not only when it was scheduled. With `deadline` (a time of
+   * `now`), resolves false instead once the level cannot be positive by then: a caller that
+   * waits must be able to give up and answer.
    */
-  async untilPositive(): Promise<void> {
+  async untilPositive(deadline?: number): Promise<boolean> {
     do {
       const debt = -this.level();
+      const waitMs = debt < 0 ? 0 : Math.ceil((debt / this.#rate) * 1000) + 1;
+      if (deadline !== undefined && this.#now() + waitMs > deadline) return false;
       // With tokens left, only a turn of the event loop: setImmediate, since a zero timer in
       // a loop is clamped to about 2 ms a turn.
       await new Promise((resolve) =>
-        debt < 0
-          ? setImmediate(resolve)
-          : setTimeout(resolve, Math.ceil((debt / this.#rate) * 1000) + 1)
+        debt < 0 ? setImmediate(resolve) : setTimeout(resolve, waitMs)
       );
     } while (this.level() <= 0);
+    return true;
   }
 }

@@ -23,7 +23,7 @@ import { type EventWireFormat, Nip01Session } from "./nip01_session.ts";
 import { SubscriptionHub } from "./subscription_hub.ts";
 import type { BlobRoutes } from "./blob_routes.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
-import { resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import { effectivePrefixCap, resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import {
   createTownCounters,
   renderTownMetrics,
@@ -166,6 +166,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     });
     sessions.add(session);
     socket.addEventListener("close", () => sessions.delete(session));
+    return { isIdle: () => session.isIdle(limits.idleEvictAfterMs) };
   };
 
   const blobGauges = () => {
@@ -238,6 +239,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       headTimeoutMs: limits.httpHeadTimeoutMs,
       idleTimeoutMs: limits.httpIdleTimeoutMs,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
       upgrade,
       handler,

@@ -49,8 +49,19 @@ export interface TownLimits {
   createdAtMaxFutureSeconds: number;
   /** Open connections per remote address, each port. */
   maxConnectionsPerAddress: number;
+  /**
+   * Open connections per network prefix (IPv4 /24, IPv6 /48), each port; at least
+   * `maxConnectionsPerAddress` and at most half of `maxConnections` (so one network cannot
+   * take every slot).
+   */
+  maxConnectionsPerPrefix: number;
   /** Open connections in total, each port. */
   maxConnections: number;
+  /**
+   * A NIP-01 WebSocket with no subscription whose client has sent nothing this long is idle:
+   * when the connection caps are reached, the oldest idle one is closed to admit a new client.
+   */
+  idleEvictAfterMs: number;
   /** Time for a request head to arrive whole on the NIP-01/HTTP port (slow headers are closed). */
   httpHeadTimeoutMs: number;
   /** A plain HTTP request (not a WebSocket) idle in both directions this long is closed. */
@@ -59,6 +70,13 @@ export interface TownLimits {
   btpAuthFailuresPerMinute: number;
   /** How long an address is refused after too many failed BTP auths. */
   btpAuthBlockSeconds: number;
+  /**
+   * Failed BTP auths per minute across all addresses; past it, addresses that never
+   * authenticated are refused until it refills and each failure blocks its address.
+   */
+  btpAuthFailuresPerMinuteTotal: number;
+  /** A blocked address may still try BTP auth once per this many seconds (the right token gets in). */
+  btpAuthTrialSeconds: number;
   /** A BTP connection that has not authenticated by then is closed. */
   btpAuthTimeoutMs: number;
   /** Time for a BTP WebSocket upgrade request to arrive (slow headers are closed). */
@@ -69,6 +87,10 @@ export interface TownLimits {
   spspPerAccountPerMinute: number;
   /** SPSP requests per minute in total. */
   spspTotalPerMinute: number;
+  /** SPSP requests waiting for their turn at most (more are refused T05 at once). */
+  spspMaxQueued: number;
+  /** Longest an SPSP request waits for its turn before it is refused T05 "town busy". */
+  spspQueueTimeoutMs: number;
 }
 
 /** The defaults (64 KiB client messages; paid writes elsewhere allow 1 MiB events). */
@@ -90,16 +112,22 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   createdAtMaxAgeSeconds: 365 * 24 * 3600,
   createdAtMaxFutureSeconds: 15 * 60,
   maxConnectionsPerAddress: 64,
+  maxConnectionsPerPrefix: 1024,
   maxConnections: 4096,
+  idleEvictAfterMs: 10_000,
   httpHeadTimeoutMs: 5000,
   httpIdleTimeoutMs: 60_000,
   btpAuthFailuresPerMinute: 5,
   btpAuthBlockSeconds: 300,
+  btpAuthFailuresPerMinuteTotal: 120,
+  btpAuthTrialSeconds: 10,
   btpAuthTimeoutMs: 5000,
   btpHandshakeTimeoutMs: 5000,
   btpMaxMessageBytes: 64 * 1024,
   spspPerAccountPerMinute: 600,
   spspTotalPerMinute: 3000,
+  spspMaxQueued: 256,
+  spspQueueTimeoutMs: 5000,
 });
 
 /** A limit that is not a positive number. */
@@ -123,6 +151,22 @@ export function resolveTownLimits(overrides: Partial<TownLimits> = {}): TownLimi
     }
   }
   return limits;
+}
+
+/**
+ * The per-prefix connection cap in force: `maxConnectionsPerPrefix`, but at least the
+ * per-address cap and at most half of the total.
+ *
+ * @example
+ * ```ts
+ * effectivePrefixCap(resolveTownLimits({ maxConnections: 298 })); // 149
+ * ```
+ */
+export function effectivePrefixCap(limits: TownLimits): number {
+  return Math.max(
+    limits.maxConnectionsPerAddress,
+    Math.min(limits.maxConnectionsPerPrefix, Math.floor(limits.maxConnections / 2)),
+  );
 }
 
 /**

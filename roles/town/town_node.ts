@@ -26,7 +26,12 @@ import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
-import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import {
+  DEFAULT_TOWN_LIMITS,
+  effectivePrefixCap,
+  resolveTownLimits,
+  type TownLimits,
+} from "./town_limits.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 import type { HttpFrontStats } from "../../transport/http_front.ts";
 
@@ -115,6 +120,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     assetScale,
     perAccountPerMinute: limits.spspPerAccountPerMinute,
     totalPerMinute: limits.spspTotalPerMinute,
+    maxQueued: limits.spspMaxQueued,
+    queueTimeoutMs: limits.spspQueueTimeoutMs,
   });
   const pipeline = createWritePipeline({
     store,
@@ -142,11 +149,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     undefined;
   // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
   const income = await openPaymentLog({ stateDir: config.stateDir });
+  const maxWriteAmount = config.maxPacketAmount ??
+    largestWritePrice(config, blobPricePerMiB, blobs.maxBlobBytes);
   const router = createBtpRouter({
     townAddress: () => townAddress,
     assetCode,
     assetScale,
     pipeline,
+    maxWriteAmount,
     onIncome: async (from, prepare, reply) => {
       const paidFor = JSON.parse(new TextDecoder().decode(reply.data)) as {
         eventId?: string;
@@ -218,6 +228,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         self: signer.pubkey,
         assetCode,
         assetScale,
+        maxPacketAmount: maxWriteAmount,
         blobs: {
           pricePerMiB: blobPricePerMiB,
           maxBlobBytes: blobs.maxBlobBytes,
@@ -254,7 +265,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       maxFrameBytes: limits.btpMaxMessageBytes,
       authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
       authBlockMs: limits.btpAuthBlockSeconds * 1000,
+      authFailuresPerMinuteTotal: limits.btpAuthFailuresPerMinuteTotal,
+      authTrialMs: limits.btpAuthTrialSeconds * 1000,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
       log,
     });
@@ -291,6 +305,25 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The town's max packet amount for what is paid to itself, unless configured: twice the price
+ * of the largest write (every TOON byte at the highest per-byte price) or of the largest blob,
+ * whichever is more. An honest write never comes near it; 2^64-1 is refused F08.
+ */
+function largestWritePrice(
+  config: TownConfig,
+  blobPricePerMiB: bigint,
+  maxBlobBytes: number,
+): bigint {
+  const perByte = [
+    config.pricing?.pricePerByte ?? 10n,
+    ...Object.values(config.pricing?.kindPricePerByte ?? {}),
+  ].reduce((a, b) => (b > a ? b : a), 0n);
+  const event = perByte * BigInt(config.maxEventBytes);
+  const blob = blobPricePerMiB * BigInt(Math.ceil(maxBlobBytes / (1024 * 1024)));
+  return 2n * (event > blob ? event : blob);
 }
 
 /**

@@ -574,3 +574,108 @@ Deno.test("abuse: idle connections past the file limit do not end the town", asy
   assertMatch(text, /turnpike_town_connections_refused_total [1-9]/);
   assert(town.alive());
 });
+
+/** `count` masked pings (zero mask key, 125-byte payload), as one buffer. */
+function pings(count: number): Uint8Array {
+  const one = [0x89, 0x80 | 125, 0, 0, 0, 0, ...new Uint8Array(125)];
+  const out = new Uint8Array(one.length * count);
+  for (let i = 0; i < count; i++) out.set(one, i * one.length);
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+Deno.test("abuse: pings count in the NIP-01 rate limit: a ping flood is closed as rate-limited", async () => {
+  await using t = await setup({
+    messagesPerSecond: 5,
+    messageBurst: 10,
+    rateLimitedBeforeClose: 20,
+  });
+  const conn = await openRawWebSocket(t.town.httpPort);
+  // Far more than the burst and the over-limit allowance; the town must close, not pong on.
+  await writeAll(conn, pings(200)).catch(() => {});
+  assertEquals(await closeCode(conn), 1008);
+  conn.close();
+  assertEquals(await metric(t.town.httpPort, "rate_limited_disconnects_total"), 1);
+  await honestRead(t.wsUrl);
+});
+
+Deno.test("abuse: pings before BTP auth close the connection (1008)", async () => {
+  // An auth timeout far away: what closes the connection is the pings, not the timeout.
+  await using t = await setup({ btpAuthTimeoutMs: 600_000 });
+  const conn = await openRawWebSocket(t.town.btpPort);
+  await writeAll(conn, pings(50)).catch(() => {});
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([
+    closeCode(conn),
+    new Promise<string>((r) => guard = setTimeout(() => r("still open after 30 s"), 30_000)),
+  ]);
+  clearTimeout(guard);
+  assertEquals(code, 1008);
+  conn.close();
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  assertEquals((await alice.write(alice.sign())).type, "fulfill");
+  await alice.close();
+});
+
+Deno.test("abuse: idle WebSockets holding every slot are closed to admit an honest client", async () => {
+  await using t = await setup({
+    maxConnections: 20,
+    maxConnectionsPerAddress: 20,
+    idleEvictAfterMs: 100,
+  });
+  const squatters = await Promise.all(
+    Array.from({ length: 20 }, () => openRawWebSocket(t.town.httpPort)),
+  );
+  // Every slot is taken by a socket that sent nothing (they are idle after a second).
+  await new Promise((r) => setTimeout(r, 1100));
+  await honestRead(t.wsUrl);
+  assertEquals(await closeCode(squatters[0]), 1008, "the oldest idle socket was closed");
+  for (const s of squatters) s.close();
+});
+
+Deno.test("abuse: a write paying 2^64-1 is refused F08, an expiry in 9999 F00; a forged unpaid EVENT is invalid", async () => {
+  await using t = await setup();
+  const alice = await connectPayingClient({
+    url: t.btpUrl,
+    token: "tok-alice",
+    townAddress: t.town.ilpAddress,
+    townPubkey: t.townPubkey,
+  });
+  const c = await Client.open(t.wsUrl);
+  try {
+    const huge = await alice.write(alice.sign(), { amount: 18446744073709551615n });
+    assertEquals(huge.type, "reject");
+    if (huge.type === "reject") {
+      assertEquals(huge.code, "F08");
+      assertMatch(huge.message, /over the town's max packet amount \d+/);
+    }
+    const far = await alice.write(alice.sign(), {
+      expiryMs: Date.parse("9999-12-31T00:00:00Z") - Date.now(),
+    });
+    assertEquals(far.type === "reject" ? far.code : far.type, "F00");
+    assertEquals(t.town.store.size(), 0);
+    const nip11 = await (await fetch(`http://127.0.0.1:${t.town.httpPort}/`, {
+      headers: { accept: "application/nostr+json" },
+    })).json();
+    assertMatch(String(nip11.fees.publication[0].max_packet_amount), /^\d+$/);
+    // Unpaid, from a stranger, signature forged: told it is invalid, not quoted a price.
+    const forged = alice.sign();
+    forged.sig = "00".repeat(64);
+    c.send(["EVENT", forged]);
+    const ok = await c.until((m) => m[0] === "OK" && m[1] === forged.id);
+    assertEquals(ok[2], false);
+    assertMatch(String(ok[3]), /^invalid: /);
+    assertEquals((await alice.write(alice.sign())).type, "fulfill");
+  } finally {
+    await c.close();
+    await alice.close();
+  }
+});

@@ -85,7 +85,7 @@ export interface PayingClient {
   /** Signs a note (or the template given). */
   sign(template?: Partial<EventTemplate>): NostrEvent;
   /** Pays for and sends one event; resolves with the reply. */
-  write(event: NostrEvent, options?: { amount?: bigint }): Promise<IlpReply>;
+  write(event: NostrEvent, options?: { amount?: bigint; expiryMs?: number }): Promise<IlpReply>;
   close(): Promise<void>;
 }
 
@@ -139,6 +139,7 @@ export async function connectPayingClient(options: PayingClientOptions): Promise
         grant,
         pricePerByte: options.pricePerByte ?? 10n,
         amount: writeOptions.amount,
+        expiryMs: writeOptions.expiryMs,
       });
       return await client.sendPrepare(prepare);
     },

@@ -370,3 +370,45 @@ Deno.test("nodelay websocket: openWebSocket switch picks the implementation", as
   }
   await server.close();
 });
+
+Deno.test("nodelay websocket: a ping flood from a peer that does not read holds one pong, each ping dispatched", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = (async () => {
+    const ws = await NoDelayWebSocket.accept(await listener.accept());
+    let pings = 0;
+    ws.addEventListener("ping", () => pings++);
+    return { ws, pings: () => pings };
+  })();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await conn.write(text(
+    `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  const head = new Uint8Array(1024);
+  await conn.read(head);
+  const { ws, pings } = await server;
+  // 100,000 masked pings of 125 bytes (12.7 MB of pongs if each were answered), not read.
+  const ping = new Uint8Array([0x89, 0x80 | 125, 0, 0, 0, 0, ...new Uint8Array(125)]);
+  const burst = new Uint8Array(ping.length * 1000);
+  for (let i = 0; i < 1000; i++) burst.set(ping, i * ping.length);
+  for (let i = 0; i < 100; i++) {
+    for (let at = 0; at < burst.length;) at += await conn.write(burst.subarray(at));
+  }
+  // Bounded wait (a guard, not a timing): a socket that dispatches no ping event never gets there.
+  for (let i = 0; i < 3000 && pings() < 100_000; i++) await new Promise((r) => setTimeout(r, 10));
+  assertEquals(pings(), 100_000);
+  // What the server still has to send for those pings: at most one pong owed, plus what the
+  // kernel's buffers took. Read it all: a few thousand pongs at most, not 100,000.
+  const closed = closedEvent(ws);
+  ws.close(1000);
+  let bytes = 0;
+  const buf = new Uint8Array(64 * 1024);
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    bytes += n;
+    if (buf[n - 4] === 0x88 || bytes > 20_000_000) break;
+  }
+  conn.close();
+  await closed;
+  listener.close();
+  assert(bytes < 127 * 50_000, `${bytes} bytes of pongs for 100,000 pings`);
+});

@@ -83,3 +83,46 @@ Deno.test("read budget: bytes and queries are capped; end() gives back what was 
   b.end();
   assertEquals([budget.queries, budget.queuedBytes], [0, 0]);
 });
+
+Deno.test("read budget: under a flood a client below its fair share is still admitted, flooders are not", () => {
+  const { budget, advance } = clocked({ rate: 400, burst: 20 });
+  const flooders = Array.from({ length: 50 }, () => ({}));
+  const honest = {};
+  let honestAdmitted = 0;
+  let honestAsked = 0;
+  let floodAdmitted = 0;
+  let floodAsked = 0;
+  // 10 s of 50 clients x 9 REQs a second, each query 2 ms; the honest client asks every 300 ms.
+  for (let ms = 0; ms < 10_000; ms += 111) {
+    advance(111);
+    for (const c of flooders) {
+      floodAsked++;
+      if (budget.precheck(c) !== undefined) continue;
+      floodAdmitted++;
+      budget.charge(2, c);
+      ticket(budget.admit(1000, c)).end();
+    }
+    if (ms % 333 < 111) {
+      honestAsked++;
+      const busy = budget.precheck(honest);
+      if (busy === undefined) {
+        honestAdmitted++;
+        budget.charge(1, honest);
+        ticket(budget.admit(1000, honest)).end();
+      }
+    }
+  }
+  // The flood got about the budget's rate (400 ms/s = 200 two-ms queries a second), not more
+  // than the overdraft allows; the honest client was never refused.
+  assert(floodAdmitted < floodAsked / 2, `${floodAdmitted} of ${floodAsked} flood queries`);
+  assertEquals(honestAdmitted, honestAsked);
+  assert(budget.fairShareAdmittedTotal > 0);
+});
+
+Deno.test("read budget: a client at its share is refused like any other once the budget is spent", () => {
+  const { budget } = clocked({ rate: 100, burst: 20 });
+  const a = {};
+  budget.charge(200, a);
+  assertEquals(budget.precheck(a), "time");
+  assertEquals(budget.precheck(), "time");
+});

@@ -304,6 +304,24 @@ Deno.test(`skill sandbox (${MODE}): the memory limit kills a job that exceeds it
   });
 });
 
+Deno.test(`skill sandbox (${MODE}): files in /tmp, /var/tmp and /dev/shm count in the memory limit`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    // 3 x 48 MB in the private tmpfs mounts, in 1 MB writes (the process itself stays small),
+    // then held: rootless, those pages are in no process's RSS and no cgroup.
+    const script = '#!/bin/sh\nexec deno eval --quiet "' +
+      "const chunk = new Uint8Array(1 << 20).fill(1); " +
+      "for (const d of ['/tmp', '/var/tmp', '/dev/shm']) { " +
+      "const f = Deno.openSync(d + '/fill', { write: true, create: true }); " +
+      "for (let i = 0; i < 48; i++) f.writeSync(chunk); f.close(); } " +
+      "await new Promise((r) => setTimeout(r, 5000)); console.log('survived')\"\n";
+    const [dir, manifest] = await w.skill("tmpfs-hog", script, "  memory: 96\n  timeout: 30\n");
+    const o = await sandbox.run({ jobId: "t1", skillDir: dir, manifest, input: "" });
+    assertEquals(o.status, "memory-limit", `${o.status} ${o.reason} ${o.stderrTail}`);
+    assertEquals(text(o), "");
+  });
+});
+
 Deno.test(`skill sandbox (${MODE}): private tmp dirs, read-only skill dir, no capabilities, in the memory cgroup`, async () => {
   await withWorld(async (w) => {
     // A hidden dir whose name needs fstab escaping (space, backslash) stays hidden.

@@ -134,7 +134,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
       ...event,
       sig: event.sig.slice(0, -2) + (event.sig.endsWith("00") ? "01" : "00"),
     };
-    const r = await expectReject(alice.write(forged, { amount: 10_000_000n }), "F06", before);
+    const r = await expectReject(alice.write(forged, { amount: 100_000n }), "F06", before);
     assertMatch(r.message, /bad-sig|bad-id/);
   });
 
