@@ -107,6 +107,10 @@ export function registerTownCommand(program: Command): void {
     .option("--blob-quota-bytes <n>", "bytes one pubkey may store (default 1 GiB)")
     .option("--blob-retention-days <n>", "days a paid blob is kept (default 7)")
     .option("--price-per-byte <n>", "base units per TOON byte (default 10)")
+    .option(
+      "--store <url>",
+      "postgres://user@host:port/db: a store several town processes share (default: SQLite)",
+    )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")

@@ -106,3 +106,29 @@ function attempt<T>(fn: () => T): Promise<T> {
     return Promise.reject(err);
   }
 }
+
+/**
+ * `store` as a {@linkcode TownStore}: a bare SQLite {@linkcode EventStore} is wrapped (tests and
+ * tools hand one over), a town store is returned as is.
+ *
+ * @example
+ * ```ts
+ * const store = asTownStore(openEventStore({ path: ":memory:" }));
+ * ```
+ */
+export function asTownStore(store: EventStore | TownStore): TownStore {
+  return "backend" in store ? store : new SqliteTownStore(store);
+}
+
+/**
+ * The SQLite store under `store`, when it is one (the group committer batches on it directly).
+ *
+ * @example
+ * ```ts
+ * const events = sqliteEventsOf(store); // EventStore | undefined
+ * ```
+ */
+export function sqliteEventsOf(store: EventStore | TownStore): EventStore | undefined {
+  if (!("backend" in store)) return store;
+  return store instanceof SqliteTownStore ? store.events : undefined;
+}

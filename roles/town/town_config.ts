@@ -22,6 +22,7 @@
  * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
  * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
  * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
+ * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  *
  * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
  * its kind 10032 at start (roles/town/town_peer_info.ts).
@@ -68,6 +69,8 @@ export interface TownFlags {
   maxBlobBytes?: string;
   blobQuotaBytes?: string;
   blobRetentionDays?: string;
+  /** `postgres://user@host:port/db`: the store several town processes share. */
+  store?: string;
 }
 
 /** The resolved town configuration. */
@@ -95,6 +98,8 @@ export interface TownConfig {
   blobs?: TownBlobConfig;
   /** Overrides of the town's limits (town_limits.ts); absent: the defaults. */
   limits?: Partial<TownLimits>;
+  /** A shared PostgreSQL store (`postgres://...`); absent: SQLite in the state dir. */
+  storeUrl?: string;
 }
 
 /** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
@@ -390,7 +395,20 @@ export function resolveTownConfig(
     settlement,
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames ?? []),
+    storeUrl: storeUrl(flags.store ?? env("TURNPIKE_STORE_URL") ?? loaded.sections.store?.url),
   };
+}
+
+/** `--store`, `TURNPIKE_STORE_URL` or `[store] url`: a PostgreSQL URL, or nothing. */
+function storeUrl(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !/^postgres(ql)?:\/\/[^\s]+$/.test(value)) {
+    throw new TownConfigError(
+      "store must be a PostgreSQL URL (postgres://user@host:port/database); " +
+        "leave it unset for the embedded SQLite store",
+    );
+  }
+  return value;
 }
 
 /** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */

@@ -7,7 +7,9 @@
  * @module
  */
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
-import { type EventStore, openEventStore } from "../../state/event_store.ts";
+import { openEventStore } from "../../state/event_store.ts";
+import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
+import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
@@ -35,6 +37,11 @@ export interface TownNodeOptions extends NodeKeyOptions {
   config: TownConfig;
   /** SQLite file; default `<state dir>/town-events.sqlite`. `:memory:` for tests. */
   databasePath?: string;
+  /**
+   * A shared PostgreSQL store (`postgres://...`; default `config.storeUrl`): several town
+   * processes with the same key and store serve as one town (docs/OPERATIONS.md).
+   */
+  storeUrl?: string;
   /** Group commit of concurrent writes (default true; false only for comparisons). */
   groupCommit?: boolean;
   /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4). */
@@ -55,12 +62,13 @@ export interface TownNode {
   btpPort: number;
   assetCode: string;
   assetScale: number;
+  /** The SQLite file, or the PostgreSQL URL (password hidden). */
   databasePath: string;
   writeCounters: WriteCounters;
   /** Transactions the paid writes were committed in so far (group commit). */
   writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
-  store: EventStore;
+  store: TownStore;
   /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline). */
   blobs: BlobStore;
   /** The kind 10032 stored at start (when the config has a settlement section). */
@@ -90,9 +98,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         `${limits.maxConnections} connections per port`,
     );
   }
-  const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
+  const storeUrl = options.storeUrl ?? config.storeUrl;
+  const databasePath = storeUrl !== undefined
+    ? redactUrl(storeUrl)
+    : options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
-  const store = openEventStore({ path: databasePath });
+  const store: TownStore = storeUrl !== undefined
+    ? await openPostgresEventStore({ url: storeUrl })
+    : new SqliteTownStore(openEventStore({ path: databasePath }));
   const blobs = await openBlobStore({
     dir: `${config.stateDir}/blobs`,
     maxBlobBytes: config.blobs?.maxBlobBytes,
@@ -101,6 +114,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   });
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
   const hub = new SubscriptionHub();
+  // Events other processes of this town commit (a shared store) go out live here too.
+  store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
   // The town's identity: signs SPSP answers and its kind 10032, seeds the shared secrets.
   const signer = nodeSignerOf(options);
   const secrets = new SpspSecrets({ seed: await deriveSpspSeed(signer) });
@@ -125,7 +140,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     townAddress: () => townAddress,
     maxEventBytes: config.maxEventBytes,
     groupCommit: options.groupCommit,
-    databasePath,
+    databasePath: storeUrl === undefined ? databasePath : undefined,
     verifierWorkers: options.verifierWorkers,
     blobs,
     blobPricePerMiB,
@@ -183,7 +198,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await pipeline.committer.close();
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    store.close();
+    await store.close();
     blobs.close();
   });
   try {
