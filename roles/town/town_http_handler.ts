@@ -71,6 +71,8 @@ export interface TownHttpListenOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
+  /** Share the port with the town's other processes (transport/http_front.ts). */
+  reusePort?: boolean;
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
 }

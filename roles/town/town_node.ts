@@ -250,7 +250,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         }),
       },
     });
-    const httpServer = http.listen({ hostname: config.host, port: config.httpPort, log });
+    // Processes sharing a store share the ports too (one address for the town).
+    const reusePort = storeUrl !== undefined;
+    const httpServer = http.listen({
+      hostname: config.host,
+      port: config.httpPort,
+      reusePort,
+      log,
+    });
     btpStats.http = httpServer.stats;
     closers.push(async () => {
       http.close();
@@ -259,6 +266,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     const btp = startBtpServer({
       hostname: config.host,
       port: config.btpPort,
+      reusePort,
       accounts,
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),
