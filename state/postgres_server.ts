@@ -86,6 +86,15 @@ export async function startPostgresServer(
   if (asRoot) {
     await Deno.chmod(dataDir, 0o700);
     await chownTree(dataDir, NOBODY);
+    const reach = await new Deno.Command("setpriv", {
+      args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "test", "-w", dataDir],
+    }).output();
+    if (!reach.success) {
+      throw new PostgresServerError(
+        `as root the server runs as nobody, who cannot reach ${dataDir} (a parent directory ` +
+          "is closed to it): choose a data dir under one it can traverse, e.g. /var/lib/turnpike/postgres",
+      );
+    }
   }
   const run = async (exe: string, args: string[]) => {
     const cmd = asRoot
