@@ -10,7 +10,8 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 
 /** Options for {@linkcode startSharedTownProcess}. */
 export interface SharedTownProcessOptions {
-  storeUrl: string;
+  /** The shared store; absent: SQLite in the process's own temp dir (for comparisons). */
+  storeUrl?: string;
   secretKey: Uint8Array;
   /** 0 (default): a free port. */
   httpPort?: number;
@@ -49,7 +50,11 @@ export async function startSharedTownProcess(
 const hex = ${JSON.stringify(bytesToHex(options.secretKey))};
 const town = await startTestTown({
   secretKey: Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16))),
-  storeUrl: ${JSON.stringify(options.storeUrl)},
+  ${
+      options.storeUrl === undefined
+        ? `databasePath: ${JSON.stringify(`${dir}/events.sqlite`)},`
+        : `storeUrl: ${JSON.stringify(options.storeUrl)},`
+    }
   httpPort: ${options.httpPort ?? 0},
   btpPort: ${options.btpPort ?? 0},
   acceptAnyToken: true,
