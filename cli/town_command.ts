@@ -111,6 +111,10 @@ export function registerTownCommand(program: Command): void {
       "--store <url>",
       "postgres://user@host:port/db: a store several town processes share (default: SQLite)",
     )
+    .option(
+      "--store-processes <n>",
+      "processes sharing --store: each enforces its share of town-wide limits (default 1)",
+    )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")

@@ -29,6 +29,7 @@ import { openPaymentLog } from "../../state/payment_log.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { DEFAULT_TOWN_LIMITS, resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import { shareOfTownLimits } from "./town_share.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 import type { HttpFrontStats } from "../../transport/http_front.ts";
 
@@ -91,7 +92,12 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const { config } = options;
   const log = options.log ?? (() => {});
   const fileLimit = raiseOpenFileLimit();
-  const limits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
+  const limits = shareOfTownLimits(
+    resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit)),
+    config.storeUrl === undefined && options.storeUrl === undefined
+      ? 1
+      : config.storeProcesses ?? 1,
+  );
   if (fileLimit) {
     log(
       `open files: ${fileLimit.soft} (hard ${fileLimit.hard}); ` +
