@@ -119,6 +119,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     retentionMs: config.blobs?.retentionMs,
   });
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
+  // Blobs are not shared between a town's processes yet (their index and bytes are this
+  // process's): a payment taken here could meet its upload on another process, so a town on a
+  // shared store takes no blob payments and serves no blobs (docs/OPERATIONS.md).
+  const sharedBlobs = storeUrl === undefined;
   const hub = new SubscriptionHub();
   // Events other processes of this town commit (a shared store) go out live here too.
   store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
@@ -148,7 +152,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     groupCommit: options.groupCommit,
     databasePath: storeUrl === undefined ? databasePath : undefined,
     verifierWorkers: options.verifierWorkers,
-    blobs,
+    blobs: sharedBlobs ? blobs : undefined,
     blobPricePerMiB,
     createdAtWindow: limits,
   });
@@ -239,22 +243,26 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         self: signer.pubkey,
         assetCode,
         assetScale,
-        blobs: {
-          pricePerMiB: blobPricePerMiB,
-          maxBlobBytes: blobs.maxBlobBytes,
-          quotaBytes: blobs.quotaBytes,
-          retentionMs: blobs.retentionMs,
-        },
+        blobs: sharedBlobs
+          ? {
+            pricePerMiB: blobPricePerMiB,
+            maxBlobBytes: blobs.maxBlobBytes,
+            quotaBytes: blobs.quotaBytes,
+            retentionMs: blobs.retentionMs,
+          }
+          : undefined,
       },
-      blobs: {
-        store: blobs,
-        payments: () => pipeline.counters.blobPayments,
-        routes: createBlobRoutes({
-          blobs,
-          pricePerMiB: blobPricePerMiB,
-          ilpAddress: () => townAddress,
-        }),
-      },
+      blobs: sharedBlobs
+        ? {
+          store: blobs,
+          payments: () => pipeline.counters.blobPayments,
+          routes: createBlobRoutes({
+            blobs,
+            pricePerMiB: blobPricePerMiB,
+            ilpAddress: () => townAddress,
+          }),
+        }
+        : undefined,
     });
     // Processes sharing a store share the ports too (one address for the town).
     const reusePort = storeUrl !== undefined;
