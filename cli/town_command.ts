@@ -25,6 +25,7 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
+import { registerTownMigrate } from "./town_migrate_command.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
@@ -124,6 +125,7 @@ export function registerTownCommand(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await townUp(cmd.optsWithGlobals<TownUpOptions>(), cmd);
     });
+  registerTownMigrate(town);
 }
 
 function printStarted(

@@ -9,6 +9,7 @@ import { openEventStore } from "../../state/event_store.ts";
 import { openPostgresEventStore } from "../../state/postgres_event_store.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import { SqliteTownStore } from "../../state/town_store.ts";
+import { copyEventStore } from "../../state/event_store_copy.ts";
 import type { CommittedElsewhere } from "../../state/town_store.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
@@ -55,6 +56,41 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  await t.step(
+    "a SQLite town copied in (town migrate) serves the same and keeps its deletions",
+    async () => {
+      const sqlite = openEventStore({ path: ":memory:" });
+      const key = generateSecretKey();
+      const other = generateSecretKey();
+      const note = makeEvent(key, 1, T0, [["t", "x"]], "kept");
+      const gone = makeEvent(key, 1, T0 + 1, [], "deleted before the copy");
+      const v1 = makeEvent(key, 0, T0, [], "profile v1");
+      const v2 = makeEvent(key, 0, T0 + 5, [], "profile v2");
+      const theirs = makeEvent(other, 30023, T0, [["d", "post"]], "addressable");
+      const deletion = makeEvent(key, 5, T0 + 9, [["e", gone.id]]);
+      for (const e of [note, gone, v1, v2, theirs, deletion]) sqlite.insert(e);
+      const target = await openPostgresEventStore({ url: await freshDatabase(pg.url) });
+      try {
+        const first = await copyEventStore(sqlite, target, { batch: 2 });
+        assertEquals(first.read, 4);
+        assertEquals(first.outcomes, { stored: 4 });
+        const all = (s: { query: SqliteTownStore["query"] }) =>
+          s.query([{}]).then((r) => r.map((e) => e.id));
+        assertEquals(await all(target), await all(new SqliteTownStore(sqlite)));
+        // The deletion is remembered: the deleted event is refused, as SQLite refuses it.
+        assertEquals((await target.insert(gone)).status, "rejected-deleted");
+        assertEquals((await target.insert(v1)).status, "rejected-stale");
+        // Run again (an interrupted copy): everything is a duplicate, nothing changes.
+        const again = await copyEventStore(sqlite, target);
+        assertEquals(again.outcomes, { duplicate: 4 });
+        assertEquals(await target.size(), 4);
+      } finally {
+        sqlite.close();
+        await target.close();
+      }
+    },
+  );
 
   await t.step("a commit on one store is heard by the other, after it committed", async () => {
     const url = await freshDatabase(pg.url);
