@@ -92,6 +92,51 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
     },
   );
 
+  await t.step(
+    "after a server restart the stores write and hear each other again by themselves",
+    async () => {
+      const url = await freshDatabase(pg.url);
+      const [a, b] = await Promise.all([
+        openPostgresEventStore({ url }),
+        openPostgresEventStore({ url }),
+      ]);
+      try {
+        const heard: string[] = [];
+        b.onCommittedElsewhere((c) => heard.push(c.event.id));
+        await b.listening();
+        await pg.stop("immediate");
+        await pg.start();
+        const key = generateSecretKey();
+        const event = makeEvent(key, 1, T0, [], "after the restart");
+        const deadline = Date.now() + 20_000;
+        let stored = false;
+        while (!stored && Date.now() < deadline) {
+          stored = await a.insert(event).then(() => true, () => false);
+          if (!stored) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert(stored, "a write succeeds once the server is back");
+        // b re-listens on its own: a later commit reaches it.
+        let other = makeEvent(key, 1, T0 + 1, [], "heard");
+        while (!heard.includes(other.id) && Date.now() < deadline) {
+          await a.insert(other);
+          await new Promise((r) => setTimeout(r, 300));
+          if (!heard.includes(other.id)) {
+            other = makeEvent(
+              key,
+              1,
+              T0 + 2 + heard.length,
+              [],
+              `again ${Date.now()}`,
+            );
+          }
+        }
+        assert(heard.includes(other.id), "a commit after the restart is heard");
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
+
   await t.step("a commit on one store is heard by the other, after it committed", async () => {
     const url = await freshDatabase(pg.url);
     const [a, b] = await Promise.all([
