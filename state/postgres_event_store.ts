@@ -141,6 +141,14 @@ export function pgText(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll("\u0000", "\\0");
 }
 
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
 function dTag(event: NostrEvent): string {
   return event.tags.find((t) => t[0] === "d" && t.length > 1)?.[1] ?? "";
 }
@@ -264,10 +272,109 @@ export class PostgresEventStore implements TownStore {
         [authors.map(authorLockKey)],
       );
       const results: InsertResult[] = [];
-      for (const { event, toon } of items) results.push(await this.#insertOne(tx, event, toon));
+      // Runs of plain events (no kind 5, not replaceable, ephemeral or expired) go in a few
+      // statements for the whole run; they cannot affect one another, and a run ends at any
+      // other event, which is inserted alone, in order.
+      let run: { event: NostrEvent; toon: string }[] = [];
+      const flush = async () => {
+        if (run.length > 0) results.push(...await this.#insertPlain(tx, run));
+        run = [];
+      };
+      for (const item of items) {
+        if (this.#isPlain(item.event)) {
+          run.push(item);
+          continue;
+        }
+        await flush();
+        results.push(await this.#insertOne(tx, item.event, item.toon));
+      }
+      await flush();
       await this.#notify(tx, items, results);
       return results;
     }) as InsertResult[];
+  }
+
+  #isPlain(event: NostrEvent): boolean {
+    if (event.kind === 5 || isEphemeralKind(event.kind)) return false;
+    if (isReplaceableKind(event.kind) || isAddressableKind(event.kind)) return false;
+    const expiration = eventExpiration(event);
+    return expiration === undefined || expiration > this.#now();
+  }
+
+  /** Inserts a run of plain events: one check, one insert of the rows, one of their tags. */
+  async #insertPlain(
+    tx: Tx,
+    run: { event: NostrEvent; toon: string }[],
+  ): Promise<InsertResult[]> {
+    const ids = run.map((r) => r.event.id);
+    const known = await tx.unsafe<{ id: string; pubkey: string | null }[]>(
+      "SELECT id, NULL AS pubkey FROM events WHERE id = ANY($1::text[]) " +
+        "UNION ALL SELECT id, pubkey FROM deleted_ids WHERE id = ANY($1::text[])",
+      [ids],
+    );
+    const stored = new Set(known.filter((k) => k.pubkey === null).map((k) => k.id));
+    const deleted = new Set(
+      known.filter((k) => k.pubkey !== null).map((k) => `${k.id}${k.pubkey}`),
+    );
+    const status: InsertStatus[] = [];
+    const fresh: { event: NostrEvent; toon: string }[] = [];
+    for (const { event, toon } of run) {
+      if (stored.has(event.id)) status.push("duplicate");
+      else if (deleted.has(`${event.id}${event.pubkey}`)) status.push("rejected-deleted");
+      else {
+        stored.add(event.id); // the same event twice in one run: the second is a duplicate
+        status.push("stored");
+        fresh.push({ event, toon });
+      }
+    }
+    if (fresh.length > 0) {
+      const rows = await tx.unsafe<{ seq: string; id: string }[]>(
+        "INSERT INTO events (id, pubkey, kind, created_at, d_tag, expiration, json, toon) " +
+          "SELECT i, p, k, c, NULL, x, j, decode(t, 'base64') FROM unnest($1::text[], " +
+          "$2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) " +
+          "AS u(i, p, k, c, x, j, t) RETURNING seq, id",
+        [
+          fresh.map((f) => f.event.id),
+          fresh.map((f) => f.event.pubkey),
+          fresh.map((f) => f.event.kind),
+          fresh.map((f) => f.event.created_at),
+          fresh.map((f) => eventExpiration(f.event) ?? null),
+          fresh.map((f) => JSON.stringify(f.event)),
+          fresh.map((f) => toBase64(UTF8.encode(f.toon))),
+        ] as Param[],
+      );
+      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
+      const seqs: string[] = [];
+      const names: string[] = [];
+      const values: string[] = [];
+      const times: number[] = [];
+      for (const { event } of fresh) {
+        const indexed = new Set<string>();
+        for (const tag of event.tags) {
+          const key = tag[0] + "\u0000" + tag[1];
+          if (tag.length > 1 && tag[0].length === 1 && !indexed.has(key)) {
+            indexed.add(key);
+            seqs.push(seqOf.get(event.id)!);
+            names.push(pgText(tag[0]));
+            values.push(pgText(tag[1]));
+            times.push(event.created_at);
+          }
+        }
+      }
+      if (seqs.length > 0) {
+        await tx.unsafe(
+          "INSERT INTO tags (seq, name, value, created_at) " +
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
+          [seqs, names, values, times],
+        );
+      }
+    }
+    return run.map(({ event, toon }, i) => ({
+      status: status[i],
+      id: event.id,
+      removedIds: [],
+      toon,
+    }));
   }
 
   async #notify(

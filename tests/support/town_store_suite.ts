@@ -214,6 +214,29 @@ const CASES: [string, Case][] = [
       assertEquals(ids(await store.query([{ ids: [deletion.id] }])), [deletion.id]);
     },
   ],
+  ["a deletion and its target in one batch keep their order", async (store) => {
+    const first = makeEvent(alice, 1, T0, [], "stored, then deleted in the same batch");
+    const later = makeEvent(alice, 1, T0 + 1, [], "deleted before it came");
+    const deletesFirst = makeEvent(alice, 5, T0 + 2, [["e", first.id]]);
+    const deletesLater = makeEvent(alice, 5, T0 + 3, [["e", later.id]]);
+    const plain = makeEvent(bob, 1, T0 + 4, [["t", "x"]]);
+    const results = await store.insertBatch(
+      [first, deletesFirst, deletesLater, later, plain, plain].map((event) => ({ event })),
+    );
+    assertEquals(results.map((r) => r.status), [
+      "stored",
+      "stored",
+      "stored",
+      "rejected-deleted",
+      "stored",
+      "duplicate",
+    ]);
+    assertEquals(results[1].removedIds, [first.id]);
+    assertEquals(
+      ids(await store.query([{ kinds: [1] }])),
+      [plain.id],
+    );
+  }],
   ["NIP-40 expired events are refused, hidden and purged", async (store, clock) => {
     const soon = makeEvent(alice, 1, T0, [["expiration", String(clock.now + 10)]]);
     const past = makeEvent(alice, 1, T0, [["expiration", String(clock.now - 1)]]);
