@@ -5,11 +5,12 @@
  * in flight over 8 client connections (the kernel spreads connections, not writes, over the
  * processes); per run writes/s and the p50/p99 latency of a write under that load. Then the
  * live push across processes (write through A, subscription on B): p50/p99 from the FULFILL
- * to the event on B. RSS of each town process idle (after start and a warm-up) and its peak
+ * to the event on B. RSS of each town process at start, idle after a warm-up, and its peak
  * under load. Every town and the server run in their own processes; events are signed and
  * their PREPAREs built before timing.
  *
  * Run: deno run -A bench/town_shared_store_bench_script.ts [writes=3000] [pushes=300]
+ * (TOWN_BENCH_VERIFIER_WORKERS=0 verifies signatures on each town's main thread).
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { buildPaidWrite } from "../roles/town/spsp_ilp_client.ts";
@@ -24,6 +25,10 @@ import {
 import { connectPayingClient, type PayingClient } from "../tests/support/town_test_node.ts";
 
 const CONNECTIONS = 8;
+/** TOWN_BENCH_VERIFIER_WORKERS=<n>: the towns' signature-verifying workers (default theirs). */
+const verifierWorkers = Deno.env.get("TOWN_BENCH_VERIFIER_WORKERS") === undefined
+  ? undefined
+  : Number(Deno.env.get("TOWN_BENCH_VERIFIER_WORKERS"));
 const TOWN = "test.town";
 
 function percentile(sorted: number[], p: number): number {
@@ -125,9 +130,19 @@ async function scenario(
   const btpPort = freeLoopbackPort();
   const towns: SharedTownProcess[] = [];
   for (let i = 0; i < processes; i++) {
-    towns.push(await startSharedTownProcess({ storeUrl, secretKey: key, httpPort, btpPort }));
+    towns.push(
+      await startSharedTownProcess({
+        storeUrl,
+        secretKey: key,
+        httpPort,
+        btpPort,
+        verifierWorkers,
+      }),
+    );
   }
   try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const fresh = await Promise.all(towns.map((t) => rssMiB(t.pid)));
     // Warm-up: JIT, caches, pools, workers.
     await run(towns, btpPort, 64, 800, getPublicKey(key));
     await new Promise((r) => setTimeout(r, 1000));
@@ -137,7 +152,10 @@ async function scenario(
       console.log(
         `${name.padEnd(22)} ${String(inFlight).padStart(3)} in flight: ` +
           `${Math.round(r.perSecond)} writes/s, p50 ${r.p50.toFixed(1)} ms, p99 ` +
-          `${r.p99.toFixed(1)} ms | RSS MiB idle ${idle.map((m) => m.toFixed(0)).join("/")}` +
+          `${r.p99.toFixed(1)} ms | RSS MiB at start ${
+            fresh.map((m) => m.toFixed(0)).join("/")
+          }, ` +
+          `idle after warm-up ${idle.map((m) => m.toFixed(0)).join("/")}` +
           `, peak ${r.rssPeak.map((m) => m.toFixed(0)).join("/")} | load ${await loadAverage()}`,
       );
     }

@@ -16,6 +16,8 @@ export interface SharedTownProcessOptions {
   /** 0 (default): a free port. */
   httpPort?: number;
   btpPort?: number;
+  /** Signature-verifying workers (0: inline); default the town's. */
+  verifierWorkers?: number;
 }
 
 /** A running town process. */
@@ -58,6 +60,7 @@ const town = await startTestTown({
   httpPort: ${options.httpPort ?? 0},
   btpPort: ${options.btpPort ?? 0},
   acceptAnyToken: true,
+  verifierWorkers: ${options.verifierWorkers ?? "undefined"},
 });
 console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort }));
 Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
