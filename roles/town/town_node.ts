@@ -45,7 +45,7 @@ export interface TownNodeOptions extends NodeKeyOptions {
   storeUrl?: string;
   /** Group commit of concurrent writes (default true; false only for comparisons). */
   groupCommit?: boolean;
-  /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4). */
+  /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4); 0 on a shared store. */
   verifierWorkers?: number;
   /** Told about peers connecting and leaving. */
   log?: (line: string) => void;
@@ -151,7 +151,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     maxEventBytes: config.maxEventBytes,
     groupCommit: options.groupCommit,
     databasePath: storeUrl === undefined ? databasePath : undefined,
-    verifierWorkers: options.verifierWorkers,
+    // On a shared store the processes are the parallelism: each verifies on its main thread,
+    // which saves a worker's ~20 MiB per process (docs/OPERATIONS.md "A town on several machines").
+    verifierWorkers: options.verifierWorkers ?? (storeUrl === undefined ? undefined : 0),
     blobs: sharedBlobs ? blobs : undefined,
     blobPricePerMiB,
     createdAtWindow: limits,
