@@ -26,6 +26,7 @@ import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
+import { PostgresStoreError } from "../state/postgres_event_store.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
@@ -261,7 +262,9 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     await gates.close();
     throw new CliError(`the town did not start: ${(err as Error).message}`, {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
-      suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
+      suggestion: err instanceof PostgresStoreError
+        ? "start the database (`turnpike db up` on one machine) or check --store / [store] url"
+        : "check that the ports are free (0 picks free ones) and the parent is up",
       cause: err,
     });
   }
