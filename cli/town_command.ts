@@ -226,6 +226,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   const stopped = stopSignal();
   const gates = await openGates({
     stateDir: config.stateDir,
+    refuseClaims: config.storeUrl === undefined ? undefined : "it runs on a shared store, whose " +
+      "processes do not share payment channel books yet (pay it without a channel)",
     peerChannels: config.peerChannels ?? [],
     chains,
     settlementChains: config.settlement?.chains.map((c) => c.chain),
