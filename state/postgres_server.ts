@@ -6,7 +6,8 @@
  * (docs/OPERATIONS.md, "A town on several machines").
  *
  * PostgreSQL refuses to run as root: as root, the data directory is given to `nobody` and every
- * server command runs as that user (`setpriv`). When the repository is not readable by `nobody`
+ * server command runs as that user (`setpriv`). The server is a child of this process that gets
+ * SIGINT (fast shutdown) when this process dies, so a test run cut short leaves no server. When the repository is not readable by `nobody`
  * (a clone under a 0700 home), the binaries are copied once to a world-readable directory under
  * the system temp dir.
  *
@@ -134,21 +135,66 @@ export async function startPostgresServer(
       "--no-sync",
     ]);
   }
-  const start = () =>
-    run("pg_ctl", [
-      "start",
+  // The server is this process's child, not a pg_ctl daemon: it gets SIGINT (fast shutdown)
+  // when this process dies, so a test run cut short leaves no server behind. The parent-death
+  // signal is set after the change of user (a change of user clears it), by a second setpriv.
+  let child: Deno.ChildProcess | undefined;
+  let output = "";
+  const start = async () => {
+    const server = [
+      "setpriv",
+      "--pdeathsig",
+      "INT",
+      `${binDir}/postgres`,
       "-D",
       dataDir,
-      "-w",
-      "-t",
-      "30",
-      "-l",
-      `${dataDir}/server.log`,
-      "-o",
-      `-p ${port} -k ${dataDir} -c listen_addresses=${host} -c max_connections=200`,
-    ]);
-  const stop = (mode: "fast" | "immediate" = "fast") =>
-    run("pg_ctl", ["stop", "-D", dataDir, "-m", mode, "-w", "-t", "30"]);
+      "-p",
+      String(port),
+      "-k",
+      dataDir,
+      "-c",
+      `listen_addresses=${host}`,
+      "-c",
+      "max_connections=200",
+    ];
+    const args = asRoot
+      ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...server]
+      : server.slice(1);
+    const spawned = new Deno.Command("setpriv", {
+      args,
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    child = spawned;
+    output = "";
+    void (async () => {
+      for await (const chunk of spawned.stderr.pipeThrough(new TextDecoderStream())) {
+        output = (output + chunk).slice(-4000);
+      }
+    })().catch(() => {});
+    let exited = false;
+    spawned.status.then(() => exited = true);
+    const deadline = Date.now() + 30_000;
+    while (!(await ready(dataDir, spawned.pid))) {
+      if (exited || Date.now() > deadline) {
+        if (!exited) spawned.kill("SIGQUIT");
+        await spawned.status;
+        throw new PostgresServerError(`postgres did not start: ${output.trim().slice(-800)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const stop = async (mode: "fast" | "immediate" = "fast") => {
+    const running = child;
+    child = undefined;
+    if (running === undefined) return;
+    try {
+      running.kill(mode === "fast" ? "SIGINT" : "SIGQUIT");
+    } catch { /* already gone */ }
+    await running.status;
+  };
   await start();
   let closed: Promise<void> | undefined;
   const close = () =>
@@ -165,6 +211,15 @@ export async function startPostgresServer(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * True once the server `pid` says it accepts connections (line 8 of `postmaster.pid`, as pg_ctl
+ * reads it; line 1 is the server's pid, so a file left by an earlier server does not count).
+ */
+async function ready(dataDir: string, pid: number): Promise<boolean> {
+  const lines = (await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => "")).split("\n");
+  return lines[0]?.trim() === String(pid) && lines[7]?.trim() === "ready";
 }
 
 /** A port free on 127.0.0.1 now (PostgreSQL cannot be given port 0). */
