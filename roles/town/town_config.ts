@@ -22,6 +22,8 @@
  * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
  * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
  * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
+ * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
+ * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
  * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
  * its kind 10032 at start (roles/town/town_peer_info.ts).
@@ -68,6 +70,10 @@ export interface TownFlags {
   maxBlobBytes?: string;
   blobQuotaBytes?: string;
   blobRetentionDays?: string;
+  /** `postgres://user@host:port/db`: the store several town processes share. */
+  store?: string;
+  /** How many processes share the store (town-wide limits are divided by it). */
+  storeProcesses?: string;
 }
 
 /** The resolved town configuration. */
@@ -95,6 +101,10 @@ export interface TownConfig {
   blobs?: TownBlobConfig;
   /** Overrides of the town's limits (town_limits.ts); absent: the defaults. */
   limits?: Partial<TownLimits>;
+  /** A shared PostgreSQL store (`postgres://...`); absent: SQLite in the state dir. */
+  storeUrl?: string;
+  /** Processes sharing that store (default 1): each enforces its share of town-wide limits. */
+  storeProcesses?: number;
 }
 
 /** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
@@ -354,6 +364,17 @@ export function resolveTownConfig(
     ? []
     : tomlPeerChannels(toml.peers);
   checkPeerChannels(peerChannels, peers, acceptAnyToken);
+  const sharedStore = storeUrl(
+    flags.store ?? env("TURNPIKE_STORE_URL") ?? loaded.sections.store?.url,
+  );
+  if (sharedStore !== undefined && peerChannels.length > 0) {
+    // Each process keeps a channel's claim book in memory and in its own state dir: two
+    // processes could each accept the same claim's cover (docs/OPERATIONS.md).
+    throw new TownConfigError(
+      "payment channel peers are not yet shared between a town's processes: run the peers " +
+        "that settle over a channel on a town without --store, or leave their channel out",
+    );
+  }
   const owner = pick(flags.owner, "TURNPIKE_TOWN_OWNER", "owner_pubkey");
   if (owner !== undefined && (typeof owner !== "string" || !/^[0-9a-f]{64}$/.test(owner))) {
     throw new TownConfigError(`owner must be a 64-digit lowercase hex pubkey`);
@@ -390,7 +411,25 @@ export function resolveTownConfig(
     settlement,
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames ?? []),
+    storeUrl: sharedStore,
+    storeProcesses: sharedStore === undefined ? undefined : positiveInt(
+      flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? loaded.sections.store?.processes ??
+        1,
+      "store processes",
+    ),
   };
+}
+
+/** `--store`, `TURNPIKE_STORE_URL` or `[store] url`: a PostgreSQL URL, or nothing. */
+function storeUrl(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !/^postgres(ql)?:\/\/[^\s]+$/.test(value)) {
+    throw new TownConfigError(
+      "store must be a PostgreSQL URL (postgres://user@host:port/database); " +
+        "leave it unset for the embedded SQLite store",
+    );
+  }
+  return value;
 }
 
 /** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */

@@ -18,6 +18,7 @@
  */
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
 import type { EventStore } from "../../state/event_store.ts";
+import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import { buildNip11Document, type Nip11Info } from "./nip11_document.ts";
 import { type EventWireFormat, Nip01Session } from "./nip01_session.ts";
 import { SubscriptionHub } from "./subscription_hub.ts";
@@ -43,7 +44,8 @@ export const TOON_SUBPROTOCOL = "toon";
 
 /** Options for {@linkcode createTownHttpHandler}. */
 export interface TownHttpHandlerOptions {
-  store: EventStore;
+  /** SQLite (an `EventStore`) or any town store (e.g. the shared PostgreSQL one). */
+  store: EventStore | TownStore;
   /** The live-push hub (shared with the write side); a new one when absent. */
   hub?: SubscriptionHub;
   /** Overrides of {@linkcode DEFAULT_TOWN_LIMITS}. */
@@ -69,6 +71,8 @@ export interface TownHttpListenOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
+  /** Share the port with the town's other processes (transport/http_front.ts). */
+  reusePort?: boolean;
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
 }
@@ -123,15 +127,13 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     ilpAddress,
     ...options.info,
   };
+  const store = asTownStore(options.store);
   const purgeMs = options.purgeIntervalMs ?? 60_000;
   const purgeTimer = purgeMs > 0
     ? setInterval(() => {
-      try {
-        counters.expiredPurgedTotal += options.store.purgeExpired().length;
-        options.blobs?.store.purgeExpired().catch(() => {});
-      } catch {
-        // A busy or closed database: try again next time.
-      }
+      // A busy, closed or unreachable database: try again next time.
+      store.purgeExpired().then((ids) => counters.expiredPurgedTotal += ids.length, () => {});
+      options.blobs?.store.purgeExpired().catch(() => {});
     }, purgeMs)
     : undefined;
 
@@ -154,7 +156,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const openSession = (socket: WebSocket, format: EventWireFormat) => {
     counters.connectionsTotal++;
     const session = new Nip01Session(socket, {
-      store: options.store,
+      store,
       hub,
       limits,
       counters,
@@ -189,6 +191,34 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const json = (body: unknown, contentType = "application/json") =>
     new Response(JSON.stringify(body), { headers: { "content-type": contentType, ...CORS } });
 
+  const health = async (): Promise<Response> => {
+    // A store that cannot answer (a shared database away) is reported, not waited on forever.
+    const events = await store.size().catch(() => undefined);
+    return json({
+      status: events === undefined ? "store-unavailable" : "ok",
+      uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+      connections: sessions.size,
+      subscriptions: hub.size,
+      events,
+    });
+  };
+
+  const metrics = async (): Promise<Response> => {
+    const eventsStored = await store.size().catch(() => 0);
+    const text = renderTownMetrics(counters, {
+      connectionsOpen: sessions.size,
+      subscriptionsOpen: hub.size,
+      eventsStored,
+      eventsPublishedTotal: hub.publishedTotal,
+      liveDeliveriesTotal: hub.deliveredTotal,
+      queriesInFlight: budget.queries,
+      queuedQueryBytes: budget.queuedBytes,
+      ...blobGauges(),
+      ...options.moreGauges?.(),
+    }, limits);
+    return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
+  };
+
   const handler = (request: Request): Response | Promise<Response> => {
     const blob = options.blobs?.routes.handle(request);
     if (blob !== undefined) return blob;
@@ -197,29 +227,8 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405 });
     }
-    if (pathname === "/health") {
-      return json({
-        status: "ok",
-        uptimeSeconds: Math.floor((Date.now() - started) / 1000),
-        connections: sessions.size,
-        subscriptions: hub.size,
-        events: options.store.size(),
-      });
-    }
-    if (pathname === "/metrics") {
-      const text = renderTownMetrics(counters, {
-        connectionsOpen: sessions.size,
-        subscriptionsOpen: hub.size,
-        eventsStored: options.store.size(),
-        eventsPublishedTotal: hub.publishedTotal,
-        liveDeliveriesTotal: hub.deliveredTotal,
-        queriesInFlight: budget.queries,
-        queuedQueryBytes: budget.queuedBytes,
-        ...blobGauges(),
-        ...options.moreGauges?.(),
-      }, limits);
-      return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
-    }
+    if (pathname === "/health") return health();
+    if (pathname === "/metrics") return metrics();
     if ((request.headers.get("accept") ?? "").includes(NIP11_TYPE)) {
       return json(buildNip11Document(info, limits), NIP11_TYPE);
     }

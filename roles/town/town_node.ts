@@ -7,7 +7,9 @@
  * @module
  */
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
-import { type EventStore, openEventStore } from "../../state/event_store.ts";
+import { openEventStore } from "../../state/event_store.ts";
+import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
+import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
@@ -32,6 +34,7 @@ import {
   resolveTownLimits,
   type TownLimits,
 } from "./town_limits.ts";
+import { shareOfTownLimits } from "./town_share.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 import type { HttpFrontStats } from "../../transport/http_front.ts";
 
@@ -40,9 +43,14 @@ export interface TownNodeOptions extends NodeKeyOptions {
   config: TownConfig;
   /** SQLite file; default `<state dir>/town-events.sqlite`. `:memory:` for tests. */
   databasePath?: string;
+  /**
+   * A shared PostgreSQL store (`postgres://...`; default `config.storeUrl`): several town
+   * processes with the same key and store serve as one town (docs/OPERATIONS.md).
+   */
+  storeUrl?: string;
   /** Group commit of concurrent writes (default true; false only for comparisons). */
   groupCommit?: boolean;
-  /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4). */
+  /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4); 0 on a shared store. */
   verifierWorkers?: number;
   /** Told about peers connecting and leaving. */
   log?: (line: string) => void;
@@ -60,12 +68,13 @@ export interface TownNode {
   btpPort: number;
   assetCode: string;
   assetScale: number;
+  /** The SQLite file, or the PostgreSQL URL (password hidden). */
   databasePath: string;
   writeCounters: WriteCounters;
   /** Transactions the paid writes were committed in so far (group commit). */
   writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
-  store: EventStore;
+  store: TownStore;
   /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline). */
   blobs: BlobStore;
   /** The kind 10032 stored at start (when the config has a settlement section). */
@@ -88,16 +97,26 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const { config } = options;
   const log = options.log ?? (() => {});
   const fileLimit = raiseOpenFileLimit();
-  const limits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
+  const limits = shareOfTownLimits(
+    resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit)),
+    config.storeUrl === undefined && options.storeUrl === undefined
+      ? 1
+      : config.storeProcesses ?? 1,
+  );
   if (fileLimit) {
     log(
       `open files: ${fileLimit.soft} (hard ${fileLimit.hard}); ` +
         `${limits.maxConnections} connections per port`,
     );
   }
-  const databasePath = options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
+  const storeUrl = options.storeUrl ?? config.storeUrl;
+  const databasePath = storeUrl !== undefined
+    ? redactUrl(storeUrl)
+    : options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
-  const store = openEventStore({ path: databasePath });
+  const store: TownStore = storeUrl !== undefined
+    ? await openPostgresEventStore({ url: storeUrl })
+    : new SqliteTownStore(openEventStore({ path: databasePath }));
   const blobs = await openBlobStore({
     dir: `${config.stateDir}/blobs`,
     maxBlobBytes: config.blobs?.maxBlobBytes,
@@ -105,7 +124,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     retentionMs: config.blobs?.retentionMs,
   });
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
+  // Blobs are not shared between a town's processes yet (their index and bytes are this
+  // process's): a payment taken here could meet its upload on another process, so a town on a
+  // shared store takes no blob payments and serves no blobs (docs/OPERATIONS.md).
+  const sharedBlobs = storeUrl === undefined;
   const hub = new SubscriptionHub();
+  // Events other processes of this town commit (a shared store) go out live here too.
+  store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
   // The town's identity: signs SPSP answers and its kind 10032, seeds the shared secrets.
   const signer = nodeSignerOf(options);
   const secrets = new SpspSecrets({ seed: await deriveSpspSeed(signer) });
@@ -132,9 +157,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     townAddress: () => townAddress,
     maxEventBytes: config.maxEventBytes,
     groupCommit: options.groupCommit,
-    databasePath,
-    verifierWorkers: options.verifierWorkers,
-    blobs,
+    databasePath: storeUrl === undefined ? databasePath : undefined,
+    // On a shared store the processes are the parallelism: each verifies on its main thread,
+    // which saves a worker's ~20 MiB per process (docs/OPERATIONS.md "A town on several machines").
+    verifierWorkers: options.verifierWorkers ?? (storeUrl === undefined ? undefined : 0),
+    blobs: sharedBlobs ? blobs : undefined,
     blobPricePerMiB,
     createdAtWindow: limits,
   });
@@ -193,7 +220,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await pipeline.committer.close();
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    store.close();
+    await store.close();
     blobs.close();
   });
   try {
@@ -229,24 +256,35 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         assetCode,
         assetScale,
         maxPacketAmount: maxWriteAmount,
-        blobs: {
-          pricePerMiB: blobPricePerMiB,
-          maxBlobBytes: blobs.maxBlobBytes,
-          quotaBytes: blobs.quotaBytes,
-          retentionMs: blobs.retentionMs,
-        },
+        blobs: sharedBlobs
+          ? {
+            pricePerMiB: blobPricePerMiB,
+            maxBlobBytes: blobs.maxBlobBytes,
+            quotaBytes: blobs.quotaBytes,
+            retentionMs: blobs.retentionMs,
+          }
+          : undefined,
       },
-      blobs: {
-        store: blobs,
-        payments: () => pipeline.counters.blobPayments,
-        routes: createBlobRoutes({
-          blobs,
-          pricePerMiB: blobPricePerMiB,
-          ilpAddress: () => townAddress,
-        }),
-      },
+      blobs: sharedBlobs
+        ? {
+          store: blobs,
+          payments: () => pipeline.counters.blobPayments,
+          routes: createBlobRoutes({
+            blobs,
+            pricePerMiB: blobPricePerMiB,
+            ilpAddress: () => townAddress,
+          }),
+        }
+        : undefined,
     });
-    const httpServer = http.listen({ hostname: config.host, port: config.httpPort, log });
+    // Processes sharing a store share the ports too (one address for the town).
+    const reusePort = storeUrl !== undefined;
+    const httpServer = http.listen({
+      hostname: config.host,
+      port: config.httpPort,
+      reusePort,
+      log,
+    });
     btpStats.http = httpServer.stats;
     closers.push(async () => {
       http.close();
@@ -255,6 +293,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     const btp = startBtpServer({
       hostname: config.host,
       port: config.btpPort,
+      reusePort,
       accounts,
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => log(`peer ${account} ${event}ed`),

@@ -23,6 +23,7 @@
  * @module
  */
 import type { EventStore } from "../../state/event_store.ts";
+import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
@@ -176,7 +177,8 @@ export function townPeerInfo(options: TownPeerInfoOptions): PeerInfo {
 
 /** Options for {@linkcode announceTownPeerInfo}. */
 export interface AnnounceTownPeerInfoOptions {
-  store: EventStore;
+  /** SQLite (an `EventStore`) or any town store (several processes may share it). */
+  store: EventStore | TownStore;
   /** The town's key: signs the event, and its EVM address is the settlement address. */
   signer: NodeSigner;
   ilpAddress: string;
@@ -213,16 +215,26 @@ export async function announceTownPeerInfo(
   const me = options.signer;
   const info = townPeerInfo({ ...options, evmAddress: me.evmAddress });
   const content = buildPeerInfo(info).content;
-  const [stored] = options.store.query([
-    { kinds: [PEER_INFO_KIND], authors: [me.pubkey], limit: 1 },
-  ]);
-  const previous = stored ? JSON.parse(stored.json) as NostrEvent : undefined;
+  const store = asTownStore(options.store);
+  const current = async () => {
+    const [stored] = await store.query([
+      { kinds: [PEER_INFO_KIND], authors: [me.pubkey], limit: 1 },
+    ]);
+    return stored ? JSON.parse(stored.json) as NostrEvent : undefined;
+  };
+  const previous = await current();
   if (previous?.content === content) return { info, event: previous, status: "unchanged" };
   const now = Math.floor(options.now?.() ?? Date.now() / 1000);
   // A restart within the same second must still win over the version it replaces.
   const createdAt = previous ? Math.max(now, previous.created_at + 1) : now;
   const event = await me.signEvent(buildPeerInfo(info, { createdAt }));
-  const { status } = options.store.insert(event);
+  const { status } = await store.insert(event);
+  if (status === "rejected-stale") {
+    // Another process of the same town (same key, same store) announced meanwhile: the same
+    // content is the same announcement.
+    const theirs = await current();
+    if (theirs?.content === content) return { info, event: theirs, status: "unchanged" };
+  }
   if (status !== "stored" && status !== "replaced") {
     throw new TownSettlementError(`the town's own kind 10032 was not stored: ${status}`);
   }

@@ -26,7 +26,13 @@ import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { PEER_PROTOCOL_FULFILLMENT } from "../../protocol/ildcp.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
-import type { EventStore, InsertStatus } from "../../state/event_store.ts";
+import type {
+  EventStore,
+  InsertItem,
+  InsertResult,
+  InsertStatus,
+} from "../../state/event_store.ts";
+import { asTownStore, sqliteEventsOf, type TownStore } from "../../state/town_store.ts";
 import type { SubscriptionHub } from "./subscription_hub.ts";
 import type { SpspResponder } from "./spsp_responder.ts";
 import { conditionMatches, type SpspSecrets, type WriteDestination } from "./spsp_secrets.ts";
@@ -52,7 +58,8 @@ import { WriteVerifierPool } from "./write_verifier_pool.ts";
 
 /** Options for {@linkcode createWritePipeline}. */
 export interface WritePipelineOptions {
-  store: EventStore;
+  /** SQLite (`EventStore`, or a town store over one) or a shared PostgreSQL store. */
+  store: EventStore | TownStore;
   hub: SubscriptionHub;
   secrets: SpspSecrets;
   responder: SpspResponder;
@@ -111,7 +118,7 @@ export interface WritePipeline {
   handle(prepare: IlpPrepare, destination: WriteDestination, from?: string): Promise<IlpReply>;
   counters: WriteCounters;
   /** Its `close()` waits for queued commits (call before closing the store). */
-  committer: GroupCommitter;
+  committer: WriteCommitter;
   /** Stops the verifier workers (the store stays open). */
   close(): void;
 }
@@ -123,6 +130,34 @@ const STORE_REFUSALS: Partial<Record<InsertStatus, string>> = {
   "rejected-stale": "invalid event: a newer version of this replaceable event is stored",
   "rejected-expired": "invalid event: expired (NIP-40)",
 };
+
+/** What commits the paid writes: the SQLite group committer, or a shared store itself. */
+export interface WriteCommitter {
+  /** Resolves once the transaction holding the insert has committed. */
+  insert(item: InsertItem): Promise<InsertResult>;
+  /** Waits for queued inserts. */
+  close(): Promise<void>;
+  /** Transactions committed so far. */
+  readonly batches: number;
+  /** Of those, committed on the main thread. */
+  readonly inlineBatches: number;
+}
+
+function storeCommitter(store: TownStore): WriteCommitter {
+  let batches = 0;
+  return {
+    insert: async (item) => {
+      const result = await store.insert(item.event, item.toon);
+      batches++;
+      return result;
+    },
+    close: () => Promise.resolve(),
+    get batches() {
+      return (store as { batches?: number }).batches ?? batches;
+    },
+    inlineBatches: 0,
+  };
+}
 
 /**
  * Builds the write pipeline.
@@ -137,10 +172,16 @@ const STORE_REFUSALS: Partial<Record<InsertStatus, string>> = {
 export function createWritePipeline(options: WritePipelineOptions): WritePipeline {
   const maxBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const window = options.createdAtWindow;
-  const committer = new GroupCommitter({
-    store: options.store,
-    databasePath: options.groupCommit === false ? undefined : options.databasePath,
-  });
+  const store = asTownStore(options.store);
+  const sqlite = sqliteEventsOf(options.store);
+  // SQLite: the group committer (a worker on its own connection). PostgreSQL batches concurrent
+  // inserts into one transaction itself (state/postgres_event_store.ts).
+  const committer: WriteCommitter = sqlite
+    ? new GroupCommitter({
+      store: sqlite,
+      databasePath: options.groupCommit === false ? undefined : options.databasePath,
+    })
+    : storeCommitter(store);
   const verifier = new WriteVerifierPool({ workers: options.verifierWorkers });
   const counters: WriteCounters = {
     fulfilled: 0,
@@ -278,7 +319,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     // The client's TOON is not kept: the store encodes the event its own way, which every
     // reader on the network decodes, and that is also what goes out live.
     const result = options.groupCommit === false
-      ? options.store.insert(event)
+      ? await store.insert(event)
       : await committer.insert({ event });
     const refusal = STORE_REFUSALS[result.status];
     if (refusal) throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, refusal);

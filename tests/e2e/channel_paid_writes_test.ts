@@ -40,7 +40,7 @@ for (const prepay of [0n, 20_000n]) {
         paid += amount;
       }
     }));
-    assertEquals(t.town.store.size(), WRITES);
+    assertEquals(await t.town.store.size(), WRITES);
     const claimed = payer.signer.transferred;
     // With prepay the sender claimed ahead, never more than one prepay beyond what it paid.
     assert(claimed >= paid && claimed <= paid + prepay, `claimed ${claimed}, paid ${paid}`);

@@ -45,7 +45,10 @@ Deno.test("dm send: a paid gift wrap at the town that only the recipient opens",
       getPublicKey(recipient),
       "local",
     ]);
-    const [stored] = net.town.store.query([{ kinds: [1059], "#p": [getPublicKey(recipient)] }]);
+    const [stored] = await net.town.store.query([{
+      kinds: [1059],
+      "#p": [getPublicKey(recipient)],
+    }]);
     assert(stored !== undefined, "the wrap is stored at the town");
     const wrap = decodeEventToon(stored.toon);
     assertEquals(wrap.id, out.id);

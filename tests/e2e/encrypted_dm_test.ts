@@ -38,8 +38,8 @@ Deno.test("encrypted-dm: a gift-wrapped request is answered privately, once, acr
   const alice = generateSecretKey();
   const alicePub = getPublicKey(alice);
   const payer = await net.startRequester();
-  const repliesTo = (pub: string, key: Uint8Array) =>
-    net.town.store.query([{ kinds: [1059], "#p": [pub] }]).map((s) =>
+  const repliesTo = async (pub: string, key: Uint8Array) =>
+    (await net.town.store.query([{ kinds: [1059], "#p": [pub] }])).map((s) =>
       nip17.unwrapEvent(decodeEventToon(s.toon), key)
     );
   const deliveries = async () => {
@@ -57,8 +57,12 @@ Deno.test("encrypted-dm: a gift-wrapped request is answered privately, once, acr
       "wordcount: three small words",
     ) as NostrEvent;
     await payer.town.write(wrap);
-    await waitUntil(() => repliesTo(alicePub, alice).length === 1, 30_000, "the private reply");
-    const [reply] = repliesTo(alicePub, alice);
+    await waitUntil(
+      async () => (await repliesTo(alicePub, alice)).length === 1,
+      30_000,
+      "the private reply",
+    );
+    const [reply] = await repliesTo(alicePub, alice);
     assertEquals([reply.content, reply.pubkey], ["wordcount: 3", providerPub]);
     assert(reply.tags.some((t) => t[0] === "e"), "the reply names the request");
     await waitUntil(async () => (await deliveries())[wrap.id] === "done", 30_000, "recorded done");
@@ -106,13 +110,17 @@ Deno.test("encrypted-dm: a gift-wrapped request is answered privately, once, acr
       "echo: after the restart",
     ) as NostrEvent;
     await payer.town.write(again);
-    await waitUntil(() => repliesTo(alicePub, alice).length === 2, 30_000, "the second reply");
-    assertEquals(repliesTo(alicePub, alice).map((r) => r.content).sort(), [
+    await waitUntil(
+      async () => (await repliesTo(alicePub, alice)).length === 2,
+      30_000,
+      "the second reply",
+    );
+    assertEquals((await repliesTo(alicePub, alice)).map((r) => r.content).sort(), [
       "echo: after the restart",
       "wordcount: 3",
     ]);
     assertEquals(Object.keys(await deliveries()).length, 3, "wrap, forged, again: once each");
-    assertEquals(repliesTo(getPublicKey(mallory), mallory).length, 0);
+    assertEquals((await repliesTo(getPublicKey(mallory), mallory)).length, 0);
   } finally {
     await payer.close();
     await provider?.stop();

@@ -75,7 +75,7 @@ Deno.test("provider e2e: paid echo job, exact invoice, receipt, earnings logged"
 Deno.test("provider e2e: announcements 10032, 31990 and the heartbeat are on the town", async () => {
   await withProvider(["echo"], [], async ({ town, provider }) => {
     await provider.idle();
-    const events = town.store.query([{ authors: [provider.pubkey] }]);
+    const events = await town.store.query([{ authors: [provider.pubkey] }]);
     const kinds = new Set(events.map((e) => e.kind));
     assert(kinds.has(10032) && kinds.has(31990) && kinds.has(30315), [...kinds].join(","));
     const handler = JSON.parse(events.find((e) => e.kind === 31990)!.json);

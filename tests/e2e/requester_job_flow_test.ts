@@ -56,7 +56,7 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
       const job = await req.submit(echoSpec("to cancel", { providers: [nobody] }));
       const final = await req.cancel(job.id);
       assertEquals(final.status, "cancelled");
-      const deletions = net.town.store.query([{ kinds: [5], authors: [req.pubkey] }]);
+      const deletions = await net.town.store.query([{ kinds: [5], authors: [req.pubkey] }]);
       assert(
         deletions.map((e) => JSON.parse(e.json) as NostrEvent)
           .some((e) => e.tags.some((tag) => tag[0] === "e" && tag[1] === job.id)),
@@ -117,7 +117,7 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
           providers: [net.providerPubkey!],
           encrypt: true,
         }));
-        const stored = net.town.store.query([{ ids: [job.id] }])
+        const stored = (await net.town.store.query([{ ids: [job.id] }]))
           .map((e) => JSON.parse(e.json) as NostrEvent);
         assertEquals(stored.length, 1);
         assert(!stored[0].content.includes("secret text"));

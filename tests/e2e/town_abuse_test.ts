@@ -262,9 +262,9 @@ Deno.test("abuse: events outside the created_at window are refused, paid or not"
       assertEquals(ok[2], false);
       assertMatch(String(ok[3]), /^invalid: created_at /);
     }
-    assertEquals(t.town.store.size(), 0);
+    assertEquals(await t.town.store.size(), 0);
     assertEquals((await alice.write(alice.sign())).type, "fulfill");
-    assertEquals(t.town.store.size(), 1);
+    assertEquals(await t.town.store.size(), 1);
     const nip11 = await (await fetch(`http://127.0.0.1:${t.town.httpPort}/`, {
       headers: { accept: "application/nostr+json" },
     })).json();

@@ -76,14 +76,14 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
         reason: string,
       ) => {
         const book = t.gate.verifier.book(channelId);
-        const stored = t.town.store.size();
+        const stored = await t.town.store.size();
         const file = await fileText().catch(() => "");
         const { reply } = await write(claim);
         assertEquals(reply.type, "reject");
         if (reply.type !== "reject") return;
         assertEquals(reply.code, code, reply.message);
         assertStringIncludes(reply.message, `payment channel claim rejected (${reason})`);
-        assertEquals(t.town.store.size(), stored, "nothing stored");
+        assertEquals(await t.town.store.size(), stored, "nothing stored");
         assertEquals(t.gate.verifier.book(channelId), book, "nothing booked");
         await t.gate.writer.durable();
         assertEquals(await fileText().catch(() => ""), file, "channel file unchanged");
@@ -132,7 +132,7 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
       await expectRejected(new Uint8Array(4096), "F00", "too-large");
       // The good claim still works after all that.
       assertEquals((await write(encodeClaim(good))).reply.type, "fulfill");
-      assertEquals(t.town.store.size(), 2);
+      assertEquals(await t.town.store.size(), 2);
 
       // The sending side refuses to sign beyond its deposit before anything leaves.
       const signer = new ClaimSigner({ ...base, deposit: DEPOSIT, nonce: 2n, transferred: 0n });

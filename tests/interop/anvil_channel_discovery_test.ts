@@ -133,13 +133,13 @@ Deno.test("a town learns a payer's channel from its first claim; untrusted claim
       reason: string,
       words: string,
     ) => {
-      const stored = town.store.size();
+      const stored = await town.store.size();
       const { reply } = await who.write(claim);
       assert(reply.type === "reject", `expected ${reason}, got ${reply.type}`);
       assertEquals(reply.code, code, reply.message);
       assertStringIncludes(reply.message, `payment channel claim rejected (${reason})`);
       assertStringIncludes(reply.message, words);
-      assertEquals(town.store.size(), stored, "nothing stored");
+      assertEquals(await town.store.size(), stored, "nothing stored");
     };
     const noFile = async (id: string) =>
       assert(

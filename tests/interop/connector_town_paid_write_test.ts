@@ -76,7 +76,7 @@ Deno.test({
         const f04 = await requester.write(cheap, { amount: 1n });
         assert(f04.type === "reject" && f04.code === "F04", "underpaid");
         assertMatch(f04.type === "reject" ? f04.message : "", new RegExp(`required ${bytes * 10}`));
-        assertEquals(town.store.query([{ ids: [forged.id, cheap.id] }]).length, 0);
+        assertEquals((await town.store.query([{ ids: [forged.id, cheap.id] }])).length, 0);
         relay.close();
       } finally {
         await requester.close();

@@ -57,7 +57,7 @@ Deno.test("town BTP: IL-DCP, SPSP grant and a paid write is stored and fulfilled
     eventId: event.id,
     status: "stored",
   });
-  assertEquals(t.town.store.query([{ ids: [event.id] }]).length, 1);
+  assertEquals((await t.town.store.query([{ ids: [event.id] }])).length, 1);
 });
 
 Deno.test("town BTP: the secret survives a restart (derived from the town key)", async () => {
@@ -101,17 +101,17 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
     const r = await reply;
     if (r.type !== "reject") throw new Error(`expected ${code}, got a FULFILL`);
     assertEquals(r.code, code, r.message);
-    assertEquals(stored(), before, "nothing stored");
+    assertEquals(await stored(), before, "nothing stored");
     return r;
   };
 
   await t.step("too large -> F08", async () => {
-    const before = stored();
+    const before = await stored();
     await expectReject(alice.write(alice.sign({ content: "x".repeat(5000) })), "F08", before);
   });
 
   await t.step("malformed TOON -> F06", async () => {
-    const before = stored();
+    const before = await stored();
     const { prepare } = await buildPaidWrite({
       event: alice.sign(),
       grant: alice.grant,
@@ -128,7 +128,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
   });
 
   await t.step("forged signature -> F06 even when paid", async () => {
-    const before = stored();
+    const before = await stored();
     const event = alice.sign();
     const forged = {
       ...event,
@@ -139,7 +139,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
   });
 
   await t.step("underpaid -> F04 naming the required amount", async () => {
-    const before = stored();
+    const before = await stored();
     const event = alice.sign();
     const bytes = new TextEncoder().encode(encodeEventToon(event)).byteLength;
     const r = await expectReject(alice.write(event, { amount: 5n }), "F04", before);
@@ -147,7 +147,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
   });
 
   await t.step("condition not from the sender's secret -> F05", async () => {
-    const before = stored();
+    const before = await stored();
     const event = alice.sign();
     const { prepare } = await buildPaidWrite({
       event,
@@ -164,7 +164,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
   });
 
   await t.step("expired -> R02", async () => {
-    const before = stored();
+    const before = await stored();
     const { prepare } = await buildPaidWrite({
       event: alice.sign(),
       grant: alice.grant,
@@ -176,7 +176,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
   });
 
   await t.step("unknown destination -> F02", async () => {
-    const before = stored();
+    const before = await stored();
     const { prepare } = await buildPaidWrite({
       event: alice.sign(),
       grant: alice.grant,
@@ -198,7 +198,7 @@ Deno.test("town BTP: reject paths carry the documented codes and store nothing",
     const small = new BtpClient({ url: s.url, authToken: "tok-small", reconnect: false });
     await small.connect();
     try {
-      const before = stored();
+      const before = await stored();
       const { prepare } = await buildPaidWrite({
         event: alice.sign(),
         grant: alice.grant,

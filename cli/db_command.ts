@@ -1,0 +1,91 @@
+/**
+ * `turnpike db up`: a PostgreSQL server for a town on several processes of one machine
+ * (docs/OPERATIONS.md, "A town on several machines"), from the binaries `deno task setup`
+ * installs in `tools/node_modules` (state/postgres_server.ts), in the foreground until Ctrl-C,
+ * as `chain up` does for anvil. Its data dir persists (default `<state dir>/postgres`); it
+ * listens on 127.0.0.1 only, with `trust` auth: a server for other hosts is the operator's own
+ * PostgreSQL, whose URL goes to `town up --store`.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
+import { stopSignal } from "./stop_signal.ts";
+import { loadSettings } from "../config/settings.ts";
+import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
+
+interface DbUpOptions {
+  output?: "text" | "json" | "csv";
+  port: string;
+  dataDir?: string;
+  stateDir?: string;
+  profile?: string;
+}
+
+/**
+ * Adds `db up` to the program.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * registerDbCommand(new Command("turnpike"));
+ * ```
+ */
+export function registerDbCommand(program: Command): Command {
+  const db = program.command("db").description(
+    "the PostgreSQL store several town processes share",
+  );
+  db.command("up")
+    .description("start PostgreSQL on 127.0.0.1 (data kept in --data-dir); Ctrl-C stops")
+    .option("--port <n>", "loopback port", "5432")
+    .option(
+      "--data-dir <dir>",
+      "data directory (default <state dir>/postgres; as root /var/lib/turnpike/postgres)",
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      await dbUp(cmd.optsWithGlobals<DbUpOptions>(), cmd);
+    });
+  return db;
+}
+
+async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new CliError(`--port must be 1-65535, got "${opts.port}"`, { exitCode: ExitCode.Usage });
+  }
+  // As root the server runs as nobody, which cannot enter root's home (the usual state dir).
+  const dataDir = opts.dataDir ??
+    (Deno.uid() === 0
+      ? "/var/lib/turnpike/postgres"
+      : `${
+        (await loadSettings({ flags: settingsFlagsFrom(opts, cmd, []) })).settings.stateDir
+      }/postgres`);
+  const stopped = stopSignal();
+  let server;
+  try {
+    server = await startPostgresServer({ dataDir, port });
+  } catch (err) {
+    if (!(err instanceof PostgresServerError)) throw err;
+    throw new CliError(`PostgreSQL did not start: ${err.message}`, {
+      context: `port ${port}, data dir ${dataDir}`,
+      suggestion: "install it with `deno task setup:tools`, or pick a free --port",
+      cause: err,
+    });
+  }
+  try {
+    if (opts.output === "json") {
+      console.log(JSON.stringify({ event: "db-ready", url: server.url, dataDir, port }));
+    } else {
+      console.log(`PostgreSQL at ${server.url} (data in ${dataDir})`);
+      console.log(`Start each town process with: turnpike town up --store ${server.url}`);
+      console.log("Ctrl-C stops it (the data stays).");
+    }
+    await stopped;
+  } finally {
+    await server.stop("fast").catch(() => {});
+  }
+  if (opts.output === "json") console.log(JSON.stringify({ event: "db-stopped" }));
+  else console.log("PostgreSQL stopped");
+}

