@@ -43,6 +43,11 @@ export interface PeerInfo {
   tokenNetworks: Record<string, string>;
   /** The token the node prefers to settle in, per chain. */
   preferredTokens: Record<string, string>;
+  /**
+   * The largest ILP PREPARE amount the node takes (base units, decimal), when it says: a town
+   * refuses a higher one F08 (docs/PROTOCOL.md).
+   */
+  maxPacketAmount?: string;
 }
 
 /** Peer info that is malformed; `field` names the first bad field. */
@@ -124,7 +129,15 @@ export function validatePeerInfo(value: unknown): PeerInfo {
     settlementAddresses: chainMap(v, "settlementAddresses", chains),
     tokenNetworks: chainMap(v, "tokenNetworks", chains),
     preferredTokens: chainMap(v, "preferredTokens", chains),
+    ...(v.maxPacketAmount === undefined ? {} : { maxPacketAmount: amountField(v.maxPacketAmount) }),
   };
+}
+
+function amountField(v: unknown): string {
+  if (typeof v !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(v)) {
+    throw new PeerInfoError("maxPacketAmount", "is not a decimal amount of base units");
+  }
+  return v;
 }
 
 function isBtpEndpoint(v: unknown): v is string {

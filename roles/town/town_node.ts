@@ -323,6 +323,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       assetCode,
       assetScale,
       settlement: config.settlement,
+      maxPacketAmount: maxWriteAmount,
     });
     let stopped: Promise<void> | undefined;
     return {

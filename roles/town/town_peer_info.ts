@@ -144,6 +144,8 @@ export interface TownPeerInfoOptions {
   settlement: TownSettlement;
   /** The town key's EVM address (settlement address on every chain). */
   evmAddress: `0x${string}`;
+  /** The largest PREPARE amount the town takes (its NIP-11 says it too). */
+  maxPacketAmount?: bigint;
 }
 
 /**
@@ -166,6 +168,9 @@ export function townPeerInfo(options: TownPeerInfoOptions): PeerInfo {
     settlementAddresses: {},
     tokenNetworks: {},
     preferredTokens: {},
+    ...(options.maxPacketAmount === undefined
+      ? {}
+      : { maxPacketAmount: String(options.maxPacketAmount) }),
   };
   for (const c of options.settlement.chains) {
     info.settlementAddresses[c.chain] = options.evmAddress;
@@ -187,6 +192,8 @@ export interface AnnounceTownPeerInfoOptions {
   assetCode: string;
   assetScale: number;
   settlement: TownSettlement;
+  /** The largest PREPARE amount the town takes. */
+  maxPacketAmount?: bigint;
   /** Clock in unix seconds (tests). */
   now?: () => number;
 }

@@ -26,6 +26,10 @@ Deno.test("peer info: build, sign, parse", () => {
   assertEquals(parsePeerInfo(event), info);
   const { tokenNetworks: _t, preferredTokens: _p, ...minimal } = info;
   assertEquals(validatePeerInfo(minimal).tokenNetworks, {});
+  // A town says the largest PREPARE it takes; absent, nothing is said.
+  const capped = { ...info, maxPacketAmount: "102400" };
+  assertEquals(parsePeerInfo(finalizeEvent(buildPeerInfo(capped), generateSecretKey())), capped);
+  assertEquals("maxPacketAmount" in validatePeerInfo(info), false);
 });
 
 Deno.test("peer info: precise rejections", () => {
@@ -40,6 +44,8 @@ Deno.test("peer info: precise rejections", () => {
     [{ settlementAddresses: { "evm:base:1": "0x" + "1".repeat(40) } }, "unsupported chain"],
     [{ tokenNetworks: { "evm:base:84532": "0x12" } }, "not an address"],
     [{ preferredTokens: [] }, "preferredTokens"],
+    [{ maxPacketAmount: 5 }, "maxPacketAmount"],
+    [{ maxPacketAmount: "-1" }, "maxPacketAmount"],
   ];
   for (const [patch, field] of bad) {
     assertThrows(() => validatePeerInfo({ ...info, ...patch }), PeerInfoError, field);
