@@ -661,7 +661,7 @@ Deno.test("abuse: a write paying 2^64-1 is refused F08, an expiry in 9999 F00; a
       expiryMs: Date.parse("9999-12-31T00:00:00Z") - Date.now(),
     });
     assertEquals(far.type === "reject" ? far.code : far.type, "F00");
-    assertEquals(t.town.store.size(), 0);
+    assertEquals(await t.town.store.size(), 0);
     const nip11 = await (await fetch(`http://127.0.0.1:${t.town.httpPort}/`, {
       headers: { accept: "application/nostr+json" },
     })).json();
