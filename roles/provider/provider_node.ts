@@ -282,7 +282,6 @@ class Provider implements ProviderNode {
   /** Requests waiting for their requester's room here, per requester (see #park). */
   #parked = new Map<string, { event: NostrEvent; toon: string }[]>();
   #parkedIds = new Set<string>();
-  #waking = false;
   #notices!: DropNotices;
   #delivery?: EventDelivery;
   #deliveryAbort = new AbortController();
@@ -953,7 +952,7 @@ class Provider implements ProviderNode {
         this.#markStatus();
         this.#enqueue(record.id);
         // A paying requester's slot is free again: its parked requests come in.
-        this.#wakeParked();
+        this.#wakeParked(record.customer);
       },
       onWithdrawn: (record, reason, why) => {
         this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
@@ -1189,7 +1188,7 @@ class Provider implements ProviderNode {
     this.counters.published++;
     this.#log(`published result ${event.id} for ${record.id}`);
     this.#markStatus();
-    this.#wakeParked();
+    this.#wakeParked(record.customer);
   }
 
   async #finishWithError(
@@ -1205,7 +1204,9 @@ class Provider implements ProviderNode {
     this.#markStatus();
     // A paid job that ended frees its requester's room; a withdrawn invoice does not: parked
     // requests wait for their requester to pay, not for the pool to churn.
-    if (record.status !== "admitted" && record.status !== "invoiced") this.#wakeParked();
+    if (record.status !== "admitted" && record.status !== "invoiced") {
+      this.#wakeParked(record.customer);
+    }
     await this.#notifyError(failed);
   }
 
@@ -1328,25 +1329,27 @@ class Provider implements ProviderNode {
     return true;
   }
 
-  /** Admits parked requests whose requester has room again (see {@linkcode #park}). */
-  #wakeParked(): void {
-    if (this.#parkedIds.size === 0 || this.#waking || this.#stopped || !this.#desk) return;
-    this.#waking = true;
+  /**
+   * Admits `requester`'s parked requests as far as it has room again (see {@linkcode #park}):
+   * called when it paid an invoice or one of its paid jobs ended, never for another requester's
+   * progress or a withdrawal.
+   */
+  #wakeParked(requester: string): void {
+    if (!this.#parked.has(requester) || this.#stopped || !this.#desk) return;
     queueMicrotask(() => {
-      this.#waking = false;
+      const queue = this.#parked.get(requester);
+      if (queue === undefined) return;
       const maxUnpaid = this.#o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER;
       const maxPaid = this.#o.maxInFlightPerRequester ?? 8;
-      for (const [requester, queue] of this.#parked) {
-        const room = Math.min(
-          maxUnpaid - this.#desk!.unpaidOf(requester),
-          maxPaid - this.#paidInFlight(requester),
-        );
-        for (const { event, toon } of queue.splice(0, Math.max(0, room))) {
-          this.#parkedIds.delete(event.id);
-          this.#track(this.#onRequest(event, toon));
-        }
-        if (queue.length === 0) this.#parked.delete(requester);
+      const room = Math.min(
+        maxUnpaid - this.#desk!.unpaidOf(requester),
+        maxPaid - this.#paidInFlight(requester),
+      );
+      for (const { event, toon } of queue.splice(0, Math.max(0, room))) {
+        this.#parkedIds.delete(event.id);
+        this.#track(this.#onRequest(event, toon));
       }
+      if (queue.length === 0) this.#parked.delete(requester);
     });
   }
 

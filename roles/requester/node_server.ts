@@ -152,7 +152,9 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       return options.onStop("state dir removed");
     }
     if (!options.background) return;
-    if (conns.size > 0 || req.activeJobs > 0) idleSince = Date.now();
+    // A command in a request (or a job in flight) keeps the node; a `hello` alone (`node
+    // status`, a command checking before it asks) does not, or polling would keep it forever.
+    if (listeners.size > 0 || req.activeJobs > 0) idleSince = Date.now();
     else if (Date.now() - idleSince >= idleMs) options.onStop("idle");
   }, Math.min(1_000, Math.max(50, idleMs / 4)));
 
@@ -182,7 +184,10 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       clearTimeout(timer);
       if (first.done) return;
       const request = first.value as unknown as NodeRequest;
-      if (request.op !== "hello") listeners.add(send);
+      if (request.op !== "hello") {
+        listeners.add(send);
+        idleSince = Date.now();
+      }
       try {
         if (request.op === "hello") {
           send(
@@ -264,7 +269,6 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         continue;
       }
       conns.add(conn);
-      idleSince = Date.now();
       serveConn(conn);
     }
   })().catch(() => {});
