@@ -110,8 +110,71 @@ export function eventExpiration(event: NostrEvent): number | undefined {
   return Number(tag[1]);
 }
 
-function dTag(event: NostrEvent): string {
+/**
+ * An event's `d` tag value (NIP-01 addressable events), `""` when it has none.
+ *
+ * @example
+ * ```ts
+ * dTag({ ...event, tags: [["d", "profile"]] }); // "profile"
+ * ```
+ */
+export function dTag(event: NostrEvent): string {
   return event.tags.find((t) => t[0] === "d" && t.length > 1)?.[1] ?? "";
+}
+
+/**
+ * What a store answers before it looks at what it holds: an ephemeral event is passed on, never
+ * stored; an expired one (NIP-40) is refused. Undefined: the event goes on to the store's checks.
+ * Both stores (SQLite and PostgreSQL) decide through this one rule.
+ *
+ * @example
+ * ```ts
+ * insertPrecheck({ ...event, kind: 20001 }, nowSec); // "ephemeral"
+ * ```
+ */
+export function insertPrecheck(event: NostrEvent, nowSec: number): InsertStatus | undefined {
+  if (isEphemeralKind(event.kind)) return "ephemeral";
+  const expiration = eventExpiration(event);
+  return expiration !== undefined && expiration <= nowSec ? "rejected-expired" : undefined;
+}
+
+/**
+ * NIP-01 for replaceable and addressable versions: whether a stored version keeps its place
+ * against a newer candidate (the newest `created_at` wins; on a tie, the lowest id).
+ *
+ * @example
+ * ```ts
+ * storedVersionWins({ created_at: 10, id: "aa" }, { ...event, created_at: 9 }); // true
+ * ```
+ */
+export function storedVersionWins(
+  stored: { created_at: number; id: string },
+  incoming: Pick<NostrEvent, "created_at" | "id">,
+): boolean {
+  return stored.created_at > incoming.created_at ||
+    (stored.created_at === incoming.created_at && stored.id < incoming.id);
+}
+
+/**
+ * The tags a store indexes for NIP-01 `#x` filters: single-letter names with a value, each
+ * distinct (name, value) once, so a tag query yields each event once.
+ *
+ * @example
+ * ```ts
+ * indexedTags({ ...event, tags: [["e", "ab"], ["e", "ab"], ["alt", "x"]] }); // [["e", "ab"]]
+ * ```
+ */
+export function indexedTags(event: NostrEvent): [name: string, value: string][] {
+  const seen = new Set<string>();
+  const out: [string, string][] = [];
+  for (const tag of event.tags) {
+    if (tag.length < 2 || tag[0].length !== 1) continue;
+    const key = `${tag[0]}\u0000${tag[1]}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push([tag[0], tag[1]]);
+  }
+  return out;
 }
 
 interface Statements {
@@ -232,9 +295,9 @@ export class EventStore {
       removedIds,
       toon,
     });
-    if (isEphemeralKind(event.kind)) return result("ephemeral");
+    const early = insertPrecheck(event, this.#now());
+    if (early !== undefined) return result(early);
     const expiration = eventExpiration(event);
-    if (expiration !== undefined && expiration <= this.#now()) return result("rejected-expired");
     if (st.byId.get(event.id)) return result("duplicate");
     if (st.deletedId.get(event.id, event.pubkey)) return result("rejected-deleted");
     const replaceable = isReplaceableKind(event.kind) || isAddressableKind(event.kind);
@@ -245,12 +308,7 @@ export class EventStore {
     const removedIds: string[] = [];
     if (replaceable) {
       const older = st.versions.all(event.pubkey, event.kind, d) as unknown as EventRow[];
-      for (const row of older) {
-        // NIP-01: the newest wins; on equal created_at the lowest id wins.
-        const rowWins = row.created_at > event.created_at ||
-          (row.created_at === event.created_at && row.id < event.id);
-        if (rowWins) return result("rejected-stale");
-      }
+      if (older.some((row) => storedVersionWins(row, event))) return result("rejected-stale");
       for (const row of older) {
         this.#remove(row.seq);
         removedIds.push(row.id);
@@ -266,13 +324,8 @@ export class EventStore {
       toColumn(JSON.stringify(event)),
       toColumn(toon),
     );
-    // One row per distinct (name, value): tag-driven queries then yield each event once.
-    const indexed = new Set<string>();
-    for (const tag of event.tags) {
-      if (tag.length > 1 && tag[0].length === 1 && !indexed.has(tag[0] + tag[1])) {
-        indexed.add(tag[0] + tag[1]);
-        st.insertTag.run(lastInsertRowid, tag[0], tag[1], event.created_at);
-      }
+    for (const [name, value] of indexedTags(event)) {
+      st.insertTag.run(lastInsertRowid, name, value, event.created_at);
     }
     if (event.kind === 5) removedIds.push(...this.#applyDeletion(event));
     return result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds);

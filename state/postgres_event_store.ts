@@ -30,13 +30,17 @@ import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import {
   DEFAULT_QUERY_LIMIT,
+  dTag,
   eventExpiration,
   EventStoreQueryError,
+  indexedTags,
   type InsertItem,
+  insertPrecheck,
   type InsertResult,
   type InsertStatus,
   type QueryOptions,
   type StoredEvent,
+  storedVersionWins,
 } from "./event_store.ts";
 import type { CommittedElsewhere, TownStore } from "./town_store.ts";
 
@@ -147,10 +151,6 @@ function toBase64(bytes: Uint8Array): string {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   }
   return btoa(binary);
-}
-
-function dTag(event: NostrEvent): string {
-  return event.tags.find((t) => t[0] === "d" && t.length > 1)?.[1] ?? "";
 }
 
 /**
@@ -410,9 +410,9 @@ export class PostgresEventStore implements TownStore {
       removedIds,
       toon,
     });
-    if (isEphemeralKind(event.kind)) return result("ephemeral");
+    const early = insertPrecheck(event, this.#now());
+    if (early !== undefined) return result(early);
     const expiration = eventExpiration(event);
-    if (expiration !== undefined && expiration <= this.#now()) return result("rejected-expired");
     const [seen] = await tx.unsafe(
       "SELECT (SELECT 1 FROM events WHERE id = $1) AS stored, " +
         "(SELECT 1 FROM deleted_ids WHERE id = $1 AND pubkey = $2) AS deleted",
@@ -434,13 +434,8 @@ export class PostgresEventStore implements TownStore {
         "SELECT seq, id, created_at FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3",
         [event.pubkey, event.kind, d],
       );
-      for (const row of older) {
-        // NIP-01: the newest wins; on equal created_at the lowest id wins.
-        const at = Number(row.created_at);
-        if (at > event.created_at || (at === event.created_at && row.id < event.id)) {
-          return result("rejected-stale");
-        }
-      }
+      const versions = older.map((row) => ({ created_at: Number(row.created_at), id: row.id }));
+      if (versions.some((row) => storedVersionWins(row, event))) return result("rejected-stale");
       if (older.length > 0) {
         await tx.unsafe("DELETE FROM events WHERE seq = ANY($1::bigint[])", [
           older.map((r) => r.seq),
@@ -463,16 +458,9 @@ export class PostgresEventStore implements TownStore {
       ],
     );
     // One row per distinct (name, value): tag-driven queries then yield each event once.
-    const names: string[] = [];
-    const values: string[] = [];
-    const indexed = new Set<string>();
-    for (const tag of event.tags) {
-      if (tag.length > 1 && tag[0].length === 1 && !indexed.has(tag[0] + "\u0000" + tag[1])) {
-        indexed.add(tag[0] + "\u0000" + tag[1]);
-        names.push(pgText(tag[0]));
-        values.push(pgText(tag[1]));
-      }
-    }
+    const tags = indexedTags(event);
+    const names = tags.map(([name]) => pgText(name));
+    const values = tags.map(([, value]) => pgText(value));
     if (names.length > 0) {
       await tx.unsafe(
         "INSERT INTO tags (seq, name, value, created_at) " +
