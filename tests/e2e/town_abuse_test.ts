@@ -56,6 +56,12 @@ async function metric(port: number, name: string): Promise<number> {
   return Number(line.split(" ")[1]);
 }
 
+/**
+ * How long a wait on the town may take before the test fails instead of hanging: a guard against
+ * a bug turning into a stuck suite, far above any healthy wait (not a timing assertion).
+ */
+const HANG_GUARD_MS = 60_000;
+
 /** A NIP-01 client that collects every message it gets. */
 class Client {
   readonly messages: unknown[][] = [];
@@ -76,15 +82,21 @@ class Client {
     this.ws.send(typeof raw === "string" ? raw : JSON.stringify(raw));
   }
   async until(pred: (m: unknown[]) => boolean): Promise<unknown[]> {
+    const deadline = Date.now() + HANG_GUARD_MS;
     for (;;) {
       const found = this.messages.find(pred);
       if (found) return found;
       if (this.closed) throw new Error("closed before the awaited message");
+      if (Date.now() > deadline) throw new Error("no awaited message in 60 s (hang guard)");
       await new Promise((r) => setTimeout(r, 5));
     }
   }
   async untilClosed(): Promise<void> {
-    while (!this.closed) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + HANG_GUARD_MS;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error("not closed in 60 s (hang guard)");
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
   async close(): Promise<void> {
     if (this.closed) return;
@@ -426,11 +438,19 @@ function frameHeader(opcode: number, fin: boolean, length: number): Uint8Array {
 async function closeCode(conn: Deno.TcpConn): Promise<number | undefined> {
   const buf = new Uint8Array(64 * 1024);
   let code: number | undefined;
-  for (;;) {
-    const n = await conn.read(buf).catch(() => null);
-    if (n === null) return code;
-    const at = buf.subarray(0, n).findIndex((b, i) => b === 0x88 && i + 3 < n);
-    if (at >= 0 && code === undefined) code = (buf[at + 2] << 8) | buf[at + 3];
+  const guard = setTimeout(() => conn.close(), HANG_GUARD_MS);
+  try {
+    return await readUntilClosed();
+  } finally {
+    clearTimeout(guard);
+  }
+  async function readUntilClosed(): Promise<number | undefined> {
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return code;
+      const at = buf.subarray(0, n).findIndex((b, i) => b === 0x88 && i + 3 < n);
+      if (at >= 0 && code === undefined) code = (buf[at + 2] << 8) | buf[at + 3];
+    }
   }
 }
 
