@@ -103,6 +103,7 @@ import {
 import { WalletFileError, WalletNotFoundError } from "../identity/wallet_file.ts";
 import { EmptyPassphraseError } from "../identity/wallet.ts";
 import { ConfigError } from "../config/config_error.ts";
+import { csvRow } from "../protocol/csv_row.ts";
 
 /** Errors of the local state (wallet, passphrase, config, channel file): said as they are. */
 const LOCAL_STATE_ERRORS = [
@@ -1012,8 +1013,8 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
       "withdrawn",
       "peerDeposit",
     ];
-    console.log(keys.join(","));
-    for (const v of views) console.log(keys.map((k) => csvCell(v[k])).join(","));
+    console.log(csvRow(keys));
+    for (const v of views) console.log(csvRow(keys.map((k) => v[k])));
   } else {
     if (headline) console.log(headline);
     if (views.length === 0) console.log("No channels.");
@@ -1055,10 +1056,6 @@ function info(opts: ChannelOptions, line: string): void {
   // Text output prints it on stdout; machine formats keep stdout clean, so it goes to stderr.
   if ((opts.output ?? "text") === "text") console.log(line);
   else console.error(line);
-}
-
-function csvCell(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 function units(text: string, decimals: number, what: string): bigint {

@@ -77,6 +77,7 @@ import { archiveProject, ProjectArchiveError } from "../roles/requester/project_
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
+import { csvRow } from "../protocol/csv_row.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags {
@@ -946,9 +947,9 @@ async function list(
     else if (opts.output === "csv") {
       console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms");
       for (const r of rows) {
-        const name = jobNameFromKind(r.kind) ?? "";
-        const row = [r.id, r.kind, name, r.skill, r.status, r.provider ?? ""];
-        console.log([...row, r.createdAtMs, r.updatedAtMs].join(","));
+        const name = jobNameFromKind(r.kind);
+        const row = [r.id, r.kind, name, r.skill, r.status, r.provider];
+        console.log(csvRow([...row, r.createdAtMs, r.updatedAtMs]));
       }
     } else {
       for (const r of rows) {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { csvRow } from "../protocol/csv_row.ts";
 import type { Command } from "commander";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import {
@@ -126,24 +127,20 @@ export function providersCsv(providers: readonly ProviderListing[]): string[] {
   const lines = ["name,pubkey,skill,kinds,price,asset,scale,online,last_seen"];
   for (const p of providers) {
     for (const s of p.skills) {
-      lines.push([
-        csvCell(p.name),
+      lines.push(csvRow([
+        p.name,
         p.pubkey,
         s.name,
         s.kinds.join(" "),
         s.price,
-        csvCell(p.assetCode ?? ""),
-        p.assetScale ?? "",
+        p.assetCode,
+        p.assetScale,
         p.online,
-        p.lastSeen ?? "",
-      ].join(","));
+        p.lastSeen,
+      ]));
     }
   }
   return lines;
-}
-
-function csvCell(text: string): string {
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /**

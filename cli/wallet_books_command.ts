@@ -29,6 +29,7 @@ import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
+import { csvRow } from "../protocol/csv_row.ts";
 
 interface BooksOptions extends ProfileFlags {
   output?: string;
@@ -207,8 +208,8 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
       "scale",
       "peer",
     ] as const;
-    console.log(columns.join(","));
-    for (const e of entries) console.log(columns.map((c) => String(e[c] ?? "")).join(","));
+    console.log(csvRow(columns));
+    for (const e of entries) console.log(csvRow(columns.map((c) => e[c])));
     return;
   }
   for (const e of entries) {

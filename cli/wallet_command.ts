@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { csvRow } from "../protocol/csv_row.ts";
 import { type Command, Option } from "commander";
 import { pathExists } from "../state/path_exists.ts";
 import { CliError } from "./cli_error.ts";
@@ -306,12 +307,8 @@ export function printMnemonicOnce(mnemonic: string): void {
 }
 
 function printCsv(info: Record<string, string | number>): void {
-  const cell = (v: string | number) => {
-    const s = String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
-  console.log(Object.keys(info).map(cell).join(","));
-  console.log(Object.values(info).map(cell).join(","));
+  console.log(csvRow(Object.keys(info)));
+  console.log(csvRow(Object.values(info)));
 }
 
 function outputFormat(opts: WalletOptions): OutputFormat {

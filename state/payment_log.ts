@@ -30,6 +30,7 @@
  * @module
  */
 import type { AuditLog } from "./audit_log.ts";
+import { csvRow } from "../protocol/csv_row.ts";
 
 /** What happened to a payment. */
 export type PaymentEvent = "intent" | "fulfilled" | "rejected";
@@ -246,10 +247,10 @@ export class PaymentLog {
    * ```
    */
   exportCsv(): string {
-    const rows = [CSV_COLUMNS.join(",")];
+    const rows = [csvRow(CSV_COLUMNS)];
     for (const e of this.#entries) {
       const full = { ...e, category: categoryOf(e) };
-      rows.push(CSV_COLUMNS.map((c) => csvCell(String(full[c] ?? ""))).join(","));
+      rows.push(csvRow(CSV_COLUMNS.map((c) => full[c])));
     }
     return rows.join("\r\n") + "\r\n";
   }
@@ -391,10 +392,6 @@ function validateEntry(e: PaymentEntry): void {
   if (e.scale !== undefined && (!Number.isInteger(e.scale) || e.scale < 0 || e.scale > 255)) {
     fail("bad scale");
   }
-}
-
-function csvCell(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 function isoDay(ms: number): string {
