@@ -73,6 +73,8 @@ export interface TownGauges {
   httpListenerRestartsTotal?: number;
   /** `/health` and `/metrics` requests served on connections the caps refused. */
   httpOperatorLaneServedTotal?: number;
+  /** Idle WebSockets closed to admit a new connection while the caps were reached. */
+  httpIdleEvictedTotal?: number;
   /** SPSP requests refused T05 (pubkey, account or total limit). */
   spspRateLimitedTotal?: number;
 }

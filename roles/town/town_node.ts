@@ -404,6 +404,7 @@ function httpGauges(stats: HttpFrontStats | undefined): Partial<TownGauges> {
     httpIdleClosedTotal: stats.idleClosedTotal,
     httpListenerRestartsTotal: stats.innerRestartsTotal,
     httpOperatorLaneServedTotal: stats.operatorLaneServedTotal,
+    httpIdleEvictedTotal: stats.idleEvictedTotal,
   };
 }
 

@@ -664,6 +664,7 @@ Deno.test("abuse: idle WebSockets holding every slot are closed to admit an hone
       squatters.map(async (s, i) => ({ i, code: await closeCode(s) })),
     );
     assertEquals(first, { i: 0, code: 1008 }, "the oldest idle socket was closed");
+    assertEquals(await metric(t.town.httpPort, "http_idle_evicted_total"), 1);
   } finally {
     for (const s of squatters) s.close();
   }
