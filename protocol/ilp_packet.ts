@@ -88,56 +88,48 @@ export class IlpPacketError extends Error {
  * ```
  */
 export const ILP_ERROR = {
-  badRequest: "F00",
-  invalidPacket: "F01",
-  unreachable: "F02",
-  invalidAmount: "F03",
-  insufficientDestinationAmount: "F04",
-  wrongCondition: "F05",
-  unexpectedPayment: "F06",
-  cannotReceive: "F07",
-  amountTooLarge: "F08",
-  finalApplicationError: "F99",
-  internalError: "T00",
-  peerUnreachable: "T01",
-  peerBusy: "T02",
-  connectorBusy: "T03",
-  insufficientLiquidity: "T04",
-  rateLimited: "T05",
-  temporaryApplicationError: "T99",
-  transferTimedOut: "R00",
-  insufficientSourceAmount: "R01",
-  insufficientTimeout: "R02",
-  relativeApplicationError: "R99",
+  badRequest: IlpLib.IlpError.F00_BAD_REQUEST,
+  invalidPacket: IlpLib.IlpError.F01_INVALID_PACKET,
+  unreachable: IlpLib.IlpError.F02_UNREACHABLE,
+  invalidAmount: IlpLib.IlpError.F03_INVALID_AMOUNT,
+  insufficientDestinationAmount: IlpLib.IlpError.F04_INSUFFICIENT_DESTINATION_AMOUNT,
+  wrongCondition: IlpLib.IlpError.F05_WRONG_CONDITION,
+  unexpectedPayment: IlpLib.IlpError.F06_UNEXPECTED_PAYMENT,
+  cannotReceive: IlpLib.IlpError.F07_CANNOT_RECEIVE,
+  amountTooLarge: IlpLib.IlpError.F08_AMOUNT_TOO_LARGE,
+  finalApplicationError: IlpLib.IlpError.F99_APPLICATION_ERROR,
+  internalError: IlpLib.IlpError.T00_INTERNAL_ERROR,
+  peerUnreachable: IlpLib.IlpError.T01_PEER_UNREACHABLE,
+  peerBusy: IlpLib.IlpError.T02_PEER_BUSY,
+  connectorBusy: IlpLib.IlpError.T03_CONNECTOR_BUSY,
+  insufficientLiquidity: IlpLib.IlpError.T04_INSUFFICIENT_LIQUIDITY,
+  rateLimited: IlpLib.IlpError.T05_RATE_LIMITED,
+  temporaryApplicationError: IlpLib.IlpError.T99_APPLICATION_ERROR,
+  transferTimedOut: IlpLib.IlpError.R00_TRANSFER_TIMED_OUT,
+  insufficientSourceAmount: IlpLib.IlpError.R01_INSUFFICIENT_SOURCE_AMOUNT,
+  insufficientTimeout: IlpLib.IlpError.R02_INSUFFICIENT_TIMEOUT,
+  relativeApplicationError: IlpLib.IlpError.R99_APPLICATION_ERROR,
 } as const;
 
-/** One of the RFC 27 codes. */
-export type IlpErrorCode = typeof ILP_ERROR[keyof typeof ILP_ERROR];
+/** One of the RFC 27 codes (`ilp-packet`'s own type). */
+export type IlpErrorCode = IlpLib.IlpErrorCode;
 
-/** ILP error codes with the names RFC 27 gives them. */
-export const ILP_ERROR_CODES: Readonly<Record<string, string>> = {
-  F00: "Bad Request",
-  F01: "Invalid Packet",
-  F02: "Unreachable",
-  F03: "Invalid Amount",
-  F04: "Insufficient Destination Amount",
-  F05: "Wrong Condition",
-  F06: "Unexpected Payment",
-  F07: "Cannot Receive",
-  F08: "Amount Too Large",
-  F99: "Application Error",
-  T00: "Internal Error",
-  T01: "Peer Unreachable",
-  T02: "Peer Busy",
-  T03: "Connector Busy",
-  T04: "Insufficient Liquidity",
-  T05: "Rate Limited",
-  T99: "Application Error",
-  R00: "Transfer Timed Out",
-  R01: "Insufficient Source Amount",
-  R02: "Insufficient Timeout",
-  R99: "Application Error",
-};
+/**
+ * ILP error codes with the names RFC 27 gives them, read off `ilp-packet`'s `IlpError` enum
+ * (`F04_INSUFFICIENT_DESTINATION_AMOUNT` -> `F04`: "Insufficient Destination Amount").
+ *
+ * @example
+ * ```ts
+ * import { ILP_ERROR_CODES } from "./ilp_packet.ts";
+ * console.assert(ILP_ERROR_CODES.T05 === "Rate Limited");
+ * ```
+ */
+export const ILP_ERROR_CODES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(IlpLib.IlpError).map(([name, code]) => [
+    code,
+    name.slice(4).toLowerCase().split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(" "),
+  ]),
+);
 
 const ERROR_CODE_PATTERN = /^[FTR][0-9A-Z]{2}$/;
 
