@@ -179,6 +179,20 @@ export interface JobRoute {
   extra: Record<string, unknown>;
 }
 
+/** A job file's TOML table, size-checked: the one reader both parsers below start from. */
+function jobToml(text: string): Record<string, unknown> {
+  if (text.length > MAX_JOB_RECORD_BYTES) {
+    throw new JobRecordFormatError(`job record is over ${MAX_JOB_RECORD_BYTES} bytes`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new JobRecordFormatError(`bad TOML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  return doc;
+}
+
 /**
  * Reads only the routing of a job record: the same file as {@linkcode parseJobRecord}, but
  * any record with a skill will do (hand-written fixtures for the pipeline stages have nothing
@@ -191,15 +205,7 @@ export interface JobRoute {
  * @throws {JobRecordFormatError} for bad TOML, an oversized record or no skill.
  */
 export function parseJobRoute(text: string): JobRoute {
-  if (text.length > MAX_JOB_RECORD_BYTES) {
-    throw new JobRecordFormatError(`job record is over ${MAX_JOB_RECORD_BYTES} bytes`);
-  }
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new JobRecordFormatError(`bad TOML: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const doc = jobToml(text);
   const { id, skill, callback_skill, status, ...extra } = doc;
   const name = skill ?? callback_skill;
   if (typeof name !== "string") throw new JobRecordFormatError(`no "skill"`);
@@ -221,15 +227,7 @@ export function parseJobRoute(text: string): JobRoute {
  * @throws {JobRecordFormatError} bad TOML, a missing or ill-typed key, or over 64 KiB.
  */
 export function parseJobRecord(text: string): RequesterJobRecord {
-  if (text.length > MAX_JOB_RECORD_BYTES) {
-    throw new JobRecordFormatError(`job record is over ${MAX_JOB_RECORD_BYTES} bytes`);
-  }
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new JobRecordFormatError(`bad TOML: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const doc = jobToml(text);
   const record: RequesterJobRecord = {
     id: str(doc, "id"),
     kind: int(doc, "kind"),
