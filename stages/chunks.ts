@@ -6,6 +6,7 @@
  * @module
  */
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import type { ToonSummary } from "../protocol/kind_extractor.ts";
 
 /** An event as raw TOON text, exactly as received from a relay or produced by the encoder. */
 export interface ToonChunk {
@@ -21,22 +22,13 @@ export interface ToonChunk {
   receivedAt?: number;
 }
 
-/** What the shallow kind extractor reads from TOON bytes without a full decode. */
-export interface SummaryChunk {
+/**
+ * What the shallow kind extractor reads from TOON bytes without a full decode: the protocol's
+ * {@linkcode ToonSummary} (kind, id, pubkey, created_at, `e` and `p` values) with the TOON text.
+ */
+export interface SummaryChunk extends ToonSummary {
   /** Discriminator. */
   type: "summary";
-  /** Nostr event kind, 0-65535. */
-  kind: number;
-  /** Event id, 64 lowercase hex chars (not verified by the extractor). */
-  id: string;
-  /** Author's public key, 64 lowercase hex chars (x-only). */
-  pubkey: string;
-  /** Unix seconds, as claimed by the author. */
-  created_at: number;
-  /** Values of `e` tags, in order. */
-  e: string[];
-  /** Values of `p` tags, in order. */
-  p: string[];
   /** The untouched TOON text, carried on for skills that want the raw event. */
   toon: string;
   /** Where the event came from, carried over from the ToonChunk. */
