@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
@@ -30,7 +31,6 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 /** Waits `ms` milliseconds. */
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The lock a command holds while it starts the profile's node (released when it answers). */
 const NODE_START_LOCK_FILE = "node.start.lock";
@@ -198,7 +198,7 @@ export async function stopProfileNode(stateDir: string): Promise<boolean> {
         },
       );
     }
-    await delay(50);
+    await sleep(50);
   }
   return true;
 }
@@ -421,7 +421,7 @@ async function waitForNode(
       said = Date.now();
       console.error("node: waiting for the profile's node (unlocking, connecting to the town)...");
     }
-    await delay(wait);
+    await sleep(wait);
   }
   throw new CliError(`the profile's node did not answer within ${NODE_START_TIMEOUT_MS / 1000} s`, {
     context: `${stateDir}/${NODE_LOG_FILE}`,

@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import { type Chunk, type FailedChunk, isReportChunk } from "../stages/chunks.ts";
 import type { Stage, StagePermissions } from "../stages/stage.ts";
 import { LinkReceiver, LinkSender } from "./batch_link.ts";
@@ -218,7 +219,10 @@ export class SupervisedWorkerStage {
     const restarts = this.#o.metrics.restarts;
     if (restarts >= this.#o.maxRestarts) return this.#giveUp();
     this.#o.metrics.restarts++;
-    const delay = Math.min(this.#o.maxRestartBackoffMs, this.#o.restartBackoffMs * 2 ** restarts);
+    const delay = backoffDelay(restarts, {
+      initialMs: this.#o.restartBackoffMs,
+      maxMs: this.#o.maxRestartBackoffMs,
+    });
     this.#restartTimer = setTimeout(() => this.#spawn(this.#o.chain.connect()), delay);
   }
 

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 import { ILP_ERROR } from "../protocol/ilp_packet.ts";
 import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
 import type { BlobDescriptor } from "../protocol/blob_descriptor.ts";
@@ -125,7 +126,7 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
           { cause: err },
         );
       }
-      await new Promise((r) => setTimeout(r, 200 * attempt));
+      await sleep(200 * attempt);
     }
   }
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { type ChainConfig, networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
@@ -108,7 +109,7 @@ async function holdOpeningLock(stateDir: string): Promise<ProcessLock> {
       return await lockProcessFile(`${stateDir}/${OPENING_LOCK}`);
     } catch (err) {
       if (!(err instanceof ProcessLockedError) || i >= OPENING_WAITS) throw err;
-      await new Promise((r) => setTimeout(r, OPENING_WAIT_MS));
+      await sleep(OPENING_WAIT_MS);
     }
   }
 }

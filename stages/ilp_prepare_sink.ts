@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { backoffDelay, sleep } from "../protocol/backoff.ts";
 import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import {
@@ -222,10 +223,6 @@ function transportReject(err: unknown): IlpReply | undefined {
   return undefined;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Creates the sink: a TransformStream from prepare/toon chunks to outcome chunks. It connects
  * on start; a refused auth (BtpAuthError) or an unreachable peer errors the stream.
@@ -285,8 +282,7 @@ export function createIlpPrepareSink(
       const retry = reply.type === "reject" && isTemporaryError(reply.code) &&
         attempt <= maxRetries;
       if (!retry) return outcome(reply, attempt, started, plan.ref);
-      const delay = retryBase * 2 ** (attempt - 1) * (0.8 + 0.4 * Math.random());
-      await sleep(delay);
+      await sleep(backoffDelay(attempt - 1, { initialMs: retryBase }));
       prepare = { ...prepare, expiresAt: new Date(Date.now() + plan.lifetimeMs) };
     }
   };

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { Nip01MessageError, parseRelayMessage } from "../protocol/nip01_message.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
@@ -176,9 +177,8 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
 
   const scheduleReconnect = () => {
     if (finished || paused) return;
-    const base = Math.min(maxBackoff, initialBackoff * 2 ** attempt);
-    // Jitter in [base/2, base]: reconnecting clients do not stampede a restarted relay.
-    const delay = base / 2 + Math.random() * base / 2;
+    // Jittered: reconnecting clients do not stampede a restarted relay.
+    const delay = backoffDelay(attempt, { initialMs: initialBackoff, maxMs: maxBackoff });
     attempt++;
     clearTimeout(timer);
     timer = setTimeout(connect, delay);

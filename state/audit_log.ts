@@ -29,6 +29,7 @@
  * @module
  */
 
+import { sleep } from "../protocol/backoff.ts";
 import { pathExists } from "./path_exists.ts";
 
 /** One change to record. */
@@ -433,7 +434,7 @@ async function removeStaleLocks(gitDir: string, graceMs = 2000): Promise<void> {
     locks.length > 0 &&
     (Date.now() < deadline || (Date.now() < hardDeadline && await gitRunningIn(workDir)))
   ) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     locks = await lockFiles(gitDir);
   }
   for (const lock of locks) await Deno.remove(lock).catch(() => {});

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 import postgres from "postgres";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
@@ -641,7 +642,7 @@ export class PostgresEventStore implements TownStore {
     if (this.#closed) return;
     this.#closed = true;
     while (this.#inFlight || this.#queue.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     await this.#readChain;
     await this.#sql.end({ timeout: 5 });

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 
 /** Options for {@linkcode startPostgresServer}. */
 export interface PostgresServerOptions {
@@ -183,7 +184,7 @@ export async function startPostgresServer(
         await spawned.status;
         throw new PostgresServerError(`postgres did not start: ${output.trim().slice(-800)}`);
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   };
   const stop = async (mode: "fast" | "immediate" = "fast") => {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { backoffDelay, sleep } from "../protocol/backoff.ts";
 
 /** Options for {@linkcode startAlertWebhook}. */
 export interface AlertWebhookOptions {
@@ -81,7 +82,9 @@ export function startAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   const deliver = async (body: unknown): Promise<void> => {
     let why = "";
     for (let attempt = 0; attempt < attempts && !stop.signal.aborted; attempt++) {
-      if (attempt > 0) await sleep(backoffMs * 2 ** (attempt - 1), stop.signal);
+      if (attempt > 0) {
+        await sleep(backoffDelay(attempt - 1, { initialMs: backoffMs, jitter: 0 }), stop.signal);
+      }
       try {
         await post(body);
         stats.delivered++;
@@ -122,16 +125,4 @@ export function startAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
       await running?.catch(() => {});
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { backoffDelay, sleep } from "../protocol/backoff.ts";
 import {
   authProtocolData,
   BTP_ERROR,
@@ -192,30 +193,6 @@ export interface BtpSendOptions {
    * (claim-only messages, and tests that send tampered or replayed claims).
    */
   claimData?: Uint8Array;
-}
-
-/** Options for {@linkcode reconnectDelay}. */
-export interface ReconnectDelayOptions {
-  /** Delay before the first retry (attempt 0), milliseconds. */
-  initialMs: number;
-  /** Largest delay, milliseconds, jitter included. */
-  maxMs: number;
-  /** Uniform in [0, 1). */
-  random: () => number;
-}
-
-/**
- * Reconnect delay for the n-th failed attempt (0-based): initial x 2^n, capped, +-20% jitter so
- * that many clients of a restarted connector do not all dial at once.
- *
- * @example
- * ```ts
- * reconnectDelay(0, { initialMs: 1000, maxMs: 30000, random: () => 0.5 }); // 1000
- * ```
- */
-export function reconnectDelay(attempt: number, options: ReconnectDelayOptions): number {
-  const base = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.min(options.maxMs, Math.round(base * (0.8 + 0.4 * options.random())));
 }
 
 function socketUrl(url: string): { wsUrl: string; username?: string; token?: string } {
@@ -623,7 +600,7 @@ export class BtpClient {
   }
 
   #scheduleReconnect() {
-    const delay = reconnectDelay(this.#reconnectAttempt++, {
+    const delay = backoffDelay(this.#reconnectAttempt++, {
       initialMs: this.#options.reconnectInitialDelayMs,
       maxMs: this.#options.reconnectMaxDelayMs,
       random: this.#options.random,
@@ -696,7 +673,7 @@ export class BtpClient {
     while (
       ws.bufferedAmount > this.#options.highWaterMarkBytes && ws.readyState === WebSocket.OPEN
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     }
   }
 

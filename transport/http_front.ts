@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 import { addressPrefix, ConnectionGate, type ConnectionRefusal } from "./connection_gate.ts";
 import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
 import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
@@ -332,7 +333,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
         if (closed || err instanceof Deno.errors.BadResource) return;
         stats.acceptErrorsTotal++;
         options.log?.(`accept failed (${(err as Error).message}); retrying`);
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        await sleep(ACCEPT_RETRY_MS);
         continue;
       }
       handle(conn).catch(() => closeQuietly(conn));
@@ -343,7 +344,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       // (about 2,000 accepts a second under a flood), not just the turn, is what lets a probe's
       // read finish first (setImmediate turns, measured, still lost probes).
       if (++acceptedInARow % ACCEPTS_PER_TURN === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await sleep(0);
       }
     }
   };

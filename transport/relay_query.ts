@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import {
   isRetryLater,
@@ -209,7 +210,7 @@ class QueryRun {
   }
 
   #retryLater(): void {
-    const delay = RETRY_FIRST_MS * 2 ** this.#retries++;
+    const delay = backoffDelay(this.#retries++, { initialMs: RETRY_FIRST_MS });
     setTimeout(() => {
       if (this.#outcome || this.#socket.readyState !== WebSocket.OPEN) return;
       this.#socket.send(this.#req);

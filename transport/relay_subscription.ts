@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { backoffDelay } from "../protocol/backoff.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import {
   isRetryLater,
@@ -92,7 +93,7 @@ export function subscribeRelay(
       if (isRetryLater(msg.message) && retries < MAX_BUSY_RETRIES) {
         setTimeout(() => {
           if (!ended && socket.readyState === WebSocket.OPEN) socket.send(req);
-        }, 100 * 2 ** retries++);
+        }, backoffDelay(retries++, { initialMs: 100 }));
         return;
       }
       end(`the relay refused the subscription: ${msg.message}`);

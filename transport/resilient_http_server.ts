@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "../protocol/backoff.ts";
 
 /** Options for {@linkcode serveResilient}. */
 export interface ResilientServeOptions {
@@ -62,7 +63,7 @@ export function serveResilient(options: ResilientServeOptions): ResilientServer 
     if (stopping) return;
     options.log?.(`HTTP listener failed (${(err as Error)?.message ?? err}); restarting`);
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 100));
+      await sleep(options.retryMs ?? 100);
       if (stopping) return;
       try {
         server = start(port);

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { parseTestSummary, type TestSummary } from "../../protocol/test_summary.ts";
 import { blobInputsOf } from "../../protocol/job_blobs.ts";
@@ -415,6 +416,6 @@ async function cleanUp(
     const busy = await docker(["ps", "-aq", "--filter", "status=running"], call)
       .catch(() => undefined);
     if (left?.stdout.trim() === "" && busy?.stdout.trim() === "") return;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }

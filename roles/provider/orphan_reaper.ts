@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 
 /**
  * Kills the processes whose command line contains `workDir`, and all their descendants (the
@@ -100,7 +101,7 @@ async function reapCgroupsUnder(root: string, jobId: string): Promise<number> {
         removed++;
         break;
       } catch {
-        await new Promise((r) => setTimeout(r, 20)); // processes still exiting
+        await sleep(20); // processes still exiting
       }
     }
   }

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 
 /** How often a rootless job's memory is sampled. */
 export const MEMORY_SAMPLE_MS = 50;
@@ -117,7 +118,7 @@ export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
           Deno.kill(pid, "SIGKILL");
         } catch { /* already gone */ }
       }
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     try {
       Deno.removeSync(dir);

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import { NO_CALLBACK } from "./job_spec.ts";
 import { SKILL_ENV } from "../../protocol/skill_contract.ts";
@@ -138,7 +139,7 @@ export class CallbackRunner {
         if (last !== undefined) return last;
         throw new CallbackInDoubtError(`callback of ${base} was claimed by a process that died`);
       }
-      await new Promise((r) => setTimeout(r, this.#pollMs));
+      await sleep(this.#pollMs);
     }
   }
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { backoffDelay, sleep } from "../../protocol/backoff.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import {
   blobServerOf,
@@ -264,7 +265,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
           rejectSuggestion(reply.code, reply.message),
         );
       }
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      await sleep(backoffDelay(attempt, { initialMs: 100 }));
     }
   };
   const sendPaid = async (event: NostrEvent, amount: bigint): Promise<IlpReply> => {

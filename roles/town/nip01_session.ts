@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 import { EventValidationError, verifyEvent } from "../../protocol/event_verifier.ts";
 import {
   type ClientMessage,
@@ -441,7 +442,7 @@ export class Nip01Session implements HubSubscriber {
     const deadline = Date.now() + (this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     while (this.#socket.bufferedAmount > bytes) {
       if (this.#dead || Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
     return !this.#dead;
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "../../protocol/backoff.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import { openEventStore } from "../../state/event_store.ts";
 import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
@@ -219,7 +220,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     pipeline.close();
     await pipeline.committer.close();
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await sleep(0);
     await store.close();
     blobs.close();
   });

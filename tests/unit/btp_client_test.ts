@@ -5,12 +5,7 @@
  * tests/interop/connector_ilp_prepare_sink_test.ts.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import {
-  BtpClient,
-  BtpConnectionError,
-  BtpRemoteError,
-  reconnectDelay,
-} from "../../transport/btp_client.ts";
+import { BtpClient, BtpConnectionError, BtpRemoteError } from "../../transport/btp_client.ts";
 import {
   type BtpFrame,
   BtpMessageError,
@@ -94,15 +89,6 @@ const prepare: IlpPrepare = {
 };
 const fulfill = (n: number) =>
   encodeIlpFulfill({ fulfillment: new Uint8Array(32).fill(n), data: new Uint8Array(0) });
-
-Deno.test("reconnect delay: 1 s doubling to 30 s, +-20% jitter", () => {
-  const opts = { initialMs: 1000, maxMs: 30_000 };
-  const mid = [0, 1, 2, 3, 4, 5, 6].map((n) => reconnectDelay(n, { ...opts, random: () => 0.5 }));
-  assertEquals(mid, [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
-  assertEquals(reconnectDelay(0, { ...opts, random: () => 0 }), 800);
-  assertEquals(reconnectDelay(0, { ...opts, random: () => 1 }), 1200);
-  assertEquals(reconnectDelay(10, { ...opts, random: () => 1 }), 30000);
-});
 
 Deno.test("answers are matched by requestId, whatever their order", async () => {
   const held: BtpFrame[] = [];
