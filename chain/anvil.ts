@@ -6,18 +6,10 @@
  *
  * @module
  */
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  type Hex,
-  http,
-  type PublicClient,
-} from "viem";
+import { createPublicClient, createWalletClient, defineChain, type Hex, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
-import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
-import type { Abi } from "viem";
+import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
+import { ContractDeployError, deployTokenNetwork } from "./contract_deployer.ts";
 
 /** Secret keys of anvil's first funded accounts (the public "test ... junk" mnemonic). */
 export const ANVIL_ACCOUNT_KEYS: readonly Hex[] = [
@@ -26,11 +18,6 @@ export const ANVIL_ACCOUNT_KEYS: readonly Hex[] = [
   "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9da8d7f7fd29a",
   "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 ];
-
-/** ABI of the TokenNetwork contract. */
-export const TOKEN_NETWORK_ABI = tokenNetworkArtifact.abi as Abi;
-/** ABI of the ERC-20 test token. */
-export const TEST_TOKEN_ABI = testTokenArtifact.abi as Abi;
 
 /** A running anvil. */
 export interface AnvilInstance {
@@ -222,30 +209,24 @@ export function anvilChain(rpcUrl: string) {
  * ```
  */
 export async function deployContracts(options: DeployContractsOptions): Promise<DeployedContracts> {
-  const chain = anvilChain(options.rpcUrl);
-  const account = privateKeyToAccount(options.deployerKey ?? ANVIL_ACCOUNT_KEYS[0]);
-  const transport = http(options.rpcUrl);
-  const wallet = createWalletClient({ account, chain, transport, pollingInterval: 10 });
-  const pub: PublicClient = createPublicClient({ chain, transport, pollingInterval: 10 });
-  const deploy = async (abi: Abi, bytecode: Hex, args: readonly unknown[]) => {
-    const hash = await wallet.deployContract({ abi, bytecode, args });
-    const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 10 });
-    if (receipt.status !== "success" || !receipt.contractAddress) {
-      throw new AnvilError(`deployment failed (tx ${hash})`);
-    }
-    return receipt.contractAddress;
-  };
-  const tokenAddress = await deploy(TEST_TOKEN_ABI, testTokenArtifact.bytecode as Hex, [
-    "Machine-to-Machine test token",
-    options.tokenSymbol ?? "M2M",
-    options.tokenDecimals ?? 6,
-  ]);
-  const tokenNetworkAddress = await deploy(
-    TOKEN_NETWORK_ABI,
-    tokenNetworkArtifact.bytecode as Hex,
-    [tokenAddress, options.minSettleTimeout ?? 1n, options.maxSettleTimeout ?? 30n * 86400n],
-  );
-  return { tokenAddress, tokenNetworkAddress };
+  try {
+    const deployed = await deployTokenNetwork({
+      rpcUrl: options.rpcUrl,
+      chainId: 31337,
+      account: privateKeyToAccount(options.deployerKey ?? ANVIL_ACCOUNT_KEYS[0]),
+      testTokenSymbol: options.tokenSymbol,
+      testTokenDecimals: options.tokenDecimals,
+      minSettleTimeout: options.minSettleTimeout,
+      maxSettleTimeout: options.maxSettleTimeout,
+    });
+    return {
+      tokenAddress: deployed.tokenAddress,
+      tokenNetworkAddress: deployed.tokenNetworkAddress,
+    };
+  } catch (err) {
+    if (err instanceof ContractDeployError) throw new AnvilError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 /**

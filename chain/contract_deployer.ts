@@ -15,9 +15,12 @@ import {
   http,
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
-import testTokenArtifact from "./artifacts/TestToken.json" with { type: "json" };
-import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "json" };
-import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
+import {
+  TEST_TOKEN_ABI,
+  TEST_TOKEN_BYTECODE,
+  TOKEN_NETWORK_ABI,
+  TOKEN_NETWORK_BYTECODE,
+} from "./contract_artifacts.ts";
 import { pollingIntervalMs } from "./chain_config.ts";
 
 /** Options for {@linkcode deployTokenNetwork}. */
@@ -90,14 +93,14 @@ export async function deployTokenNetwork(
     return receipt.contractAddress;
   };
   const tokenAddress = options.token ??
-    await deploy(TEST_TOKEN_ABI, testTokenArtifact.bytecode as Hex, [
+    await deploy(TEST_TOKEN_ABI, TEST_TOKEN_BYTECODE, [
       "Machine-to-Machine test token",
       options.testTokenSymbol ?? "M2M",
       options.testTokenDecimals ?? 6,
     ]);
   const tokenNetworkAddress = await deploy(
     TOKEN_NETWORK_ABI,
-    tokenNetworkArtifact.bytecode as Hex,
+    TOKEN_NETWORK_BYTECODE,
     [tokenAddress, options.minSettleTimeout ?? 1n, options.maxSettleTimeout ?? 30n * 86400n],
   );
   return {

@@ -24,7 +24,7 @@ import {
   type WalletClient,
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
-import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./anvil.ts";
+import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./contract_artifacts.ts";
 import { type ChainConfig, pollingIntervalMs } from "./chain_config.ts";
 import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
 

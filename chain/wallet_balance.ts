@@ -6,7 +6,7 @@
  */
 import { createPublicClient, defineChain, http } from "viem";
 import type { ChainConfig } from "./chain_config.ts";
-import { TEST_TOKEN_ABI } from "./anvil.ts";
+import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
 
 /** Balances of one address on one chain, base units. */
 export interface ChainBalance {
