@@ -191,6 +191,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     idleEvictedTotal: 0,
   };
   const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
+  const ownHost = hostHeaderValue(listener.addr as Deno.NetAddr);
   let closed = false;
 
   /** Closes the oldest idle WebSocket in the refusal's scope; true when one was closed. */
@@ -244,7 +245,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     }
     if (isOperator(head)) {
       stats.requestsPassedTotal++;
-      return await passThrough(conn, head, inner.path, idle);
+      return await passThrough(conn, head, inner.path, idle, ownHost);
     }
     if (passing >= maxPassed) {
       return await answerAndClose(conn, 503, `busy: ${maxPassed} requests in progress`, false);
@@ -252,7 +253,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     passing++;
     stats.requestsPassedTotal++;
     try {
-      await passThrough(conn, head, inner.path, idle);
+      await passThrough(conn, head, inner.path, idle, ownHost);
     } finally {
       passing--;
     }
@@ -287,7 +288,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     laneServing++;
     stats.operatorLaneServedTotal++;
     try {
-      await passThrough(conn, head, inner.path, idle);
+      await passThrough(conn, head, inner.path, idle, ownHost);
     } finally {
       laneServing--;
     }
@@ -425,13 +426,37 @@ function startInner(
   return { dir, path, server };
 }
 
+/** `host:port` of the listener, as a `Host` header says it (IPv6 in brackets). */
+function hostHeaderValue(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `${host}:${addr.port}`;
+}
+
+/**
+ * The header lines to pass on (hop-by-hop ones dropped), with a `Host` for a request without
+ * one: HTTP/1.0 does not require it (a load balancer's default health check sends none), so it
+ * gets the listener's own address; an HTTP/1.1 request must carry one (RFC 9112, section 3.2),
+ * so it gets undefined (answered 400).
+ */
+function passedLines(head: HttpHead, ownHost: string): string[] | undefined {
+  const lines = head.lines.filter((l) => !HOP_HEADERS.has(headerName(l)));
+  if (head.headers.get("host")) return lines;
+  if (!/ HTTP\/(0\.9|1\.0)$/.test(head.startLine)) return undefined;
+  return [`Host: ${ownHost}`, ...lines.filter((l) => headerName(l) !== "host")];
+}
+
 /** Sends the head (hop-by-hop headers replaced) and the body to the inner server, the answer back. */
 async function passThrough(
   client: Deno.Conn,
   head: HttpHead,
   path: string,
   idle: IdleSweeper,
+  ownHost: string,
 ): Promise<void> {
+  const lines = passedLines(head, ownHost);
+  if (lines === undefined) {
+    return await answerAndClose(client, 400, "an HTTP/1.1 request needs a Host header", false);
+  }
   let inner: Deno.UnixConn;
   try {
     inner = await Deno.connect({ transport: "unix", path });
@@ -443,7 +468,6 @@ async function passThrough(
     closeQuietly(inner);
   });
   try {
-    const lines = head.lines.filter((l) => !HOP_HEADERS.has(headerName(l)));
     await writeAll(
       inner,
       encoder.encode([head.startLine, ...lines, "Connection: close", "", ""].join("\r\n")),

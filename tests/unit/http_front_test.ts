@@ -72,6 +72,24 @@ Deno.test("http front: a plain request and its body reach the handler; fetch wor
   }
 });
 
+Deno.test("http front: an HTTP/1.0 request without Host (a load balancer's health check) is served", async () => {
+  const f = front({ operatorPaths: ["/health"] });
+  try {
+    const probe = await exchange(f.port, "GET /health HTTP/1.0\r\n\r\n");
+    assertMatch(probe, /^HTTP\/1\.[01] 200 /);
+    assertMatch(probe, /GET \/health $/);
+    assert(!probe.includes("Error"), probe);
+    const options = await exchange(f.port, "OPTIONS / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n");
+    assertMatch(options, /^HTTP\/1\.[01] 200 /);
+    // HTTP/1.1 requires Host (RFC 9112 3.2): without it, a plain 400, never a stack trace.
+    const bare11 = await exchange(f.port, "GET / HTTP/1.1\r\n\r\n");
+    assertMatch(bare11, /^HTTP\/1\.1 400 /);
+    assert(!bare11.includes("    at "), bare11);
+  } finally {
+    await f.close();
+  }
+});
+
 Deno.test("http front: a WebSocket upgrade is routed, with the subprotocol chosen", async () => {
   const f = front();
   try {
