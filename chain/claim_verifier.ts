@@ -22,6 +22,12 @@
  * Nothing of a rejected claim is kept. Calls are serialised, so concurrent packets cannot both
  * spend the same cover. Every rejection is a `ClaimError` with the reason token.
  *
+ * With `sharedBooks` (a town on several processes, docs/OPERATIONS.md) the books are those of
+ * the shared store: steps 4 and 6 run on the channel's book locked in the database, so two
+ * processes never spend the same cover; a claim the book already holds, or one below its
+ * newest (the peer's packets reached another process in another order), carries nothing new
+ * and the packet is charged as one without a claim.
+ *
  * @module
  */
 import {
@@ -54,6 +60,21 @@ export interface ClaimBook {
   peerWithdrawn?: bigint;
 }
 
+/**
+ * Claim books shared by the processes of one town: state/postgres_claim_books.ts fits. `update`
+ * locks the channel's book (`seed` when it has none yet), commits what `decide` returns, and
+ * changes nothing when `decide` throws.
+ */
+export interface SharedClaimBookStore {
+  update(
+    channelId: `0x${string}`,
+    seed: ClaimBook,
+    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
+  ): Promise<ClaimBook>;
+  /** Gives back forwarded value of a packet that was not fulfilled. */
+  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+}
+
 /** Options for {@linkcode ClaimVerifier}. */
 export interface ClaimVerifierOptions {
   /** EVM chain id this node settles on; claims for another are `wrong-chain`. */
@@ -72,6 +93,13 @@ export interface ClaimVerifierOptions {
   creditLimit?: bigint;
   /** Books to resume from (from the channel files after a restart). */
   books?: ClaimBook[];
+  /** The books of the town's shared store (see the module doc); absent: this process's own. */
+  sharedBooks?: SharedClaimBookStore;
+  /**
+   * The channel a packet without a claim is charged to before this process saw a claim (with
+   * `sharedBooks`: another process may have taken the claims that cover it).
+   */
+  currentChannel?: `0x${string}`;
 }
 
 /** Outcome of an accepted packet. */
@@ -111,6 +139,8 @@ export class ClaimVerifier {
   readonly #notedWithdrawn = new Map<string, bigint>();
   #queue: Promise<unknown> = Promise.resolve();
   #current: string | undefined;
+  // The channel id of `#current` as given, for a shared book this process has no copy of yet.
+  #currentId: `0x${string}` | undefined;
   // The peer's key, once a claim's signature recovered to the peer's address.
   #peerKey: BalanceProofSignerKey | undefined;
 
@@ -121,7 +151,12 @@ export class ClaimVerifier {
     for (const book of options.books ?? []) {
       this.#books.set(book.channelId.toLowerCase(), { ...book });
       this.#current = book.channelId.toLowerCase();
+      this.#currentId = book.channelId;
       if (book.peerWithdrawn) this.noteWithdraw(book.channelId, book.peerWithdrawn);
+    }
+    if (this.#current === undefined && options.currentChannel !== undefined) {
+      this.#current = options.currentChannel.toLowerCase();
+      this.#currentId = options.currentChannel;
     }
   }
 
@@ -145,6 +180,9 @@ export class ClaimVerifier {
   release(channelId: `0x${string}`, amount: bigint): void {
     const book = this.#books.get(channelId.toLowerCase());
     if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
+    // Unreachable store: the value stays counted as forwarded (the peer's cover is short by it;
+    // never the other way round).
+    this.#o.sharedBooks?.release(channelId, amount).catch(() => {});
   }
 
   async #accept(
@@ -152,14 +190,53 @@ export class ClaimVerifier {
     amount: bigint,
   ): Promise<ClaimAcceptance> {
     if (amount < 0n) throw new RangeError("amount must not be negative");
-    if (claim === undefined) return this.#charge(amount);
+    if (claim === undefined) return await this.#charge(amount);
     validateClaim(claim);
     this.#checkTarget(claim);
     this.#checkSignature(claim);
     const key = claim.channelId.toLowerCase();
     const channel = await this.#channel(claim.channelId, false);
-    const prev = this.#books.get(key) ??
-      { channelId: claim.channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
+    const empty: ClaimBook = { channelId: claim.channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
+    const shared = this.#o.sharedBooks;
+    if (shared === undefined) {
+      const next = await this.#nextBook(claim, this.#books.get(key) ?? empty, key, channel);
+      const credit = this.#checkCover(next, amount);
+      next.forwarded += amount;
+      this.#books.set(key, next);
+      this.#current = key;
+      this.#currentId = claim.channelId;
+      return { channelId: claim.channelId, newClaim: true, credit, book: { ...next } };
+    }
+    let newClaim = true;
+    let credit = 0n;
+    const book = await shared.update(
+      claim.channelId,
+      this.#books.get(key) ?? empty,
+      async (prev) => {
+        if (claim.nonce <= prev.nonce && claim.transferredAmount <= prev.claimed) {
+          newClaim = false;
+          credit = this.#checkCover(prev, amount);
+          return { ...prev, forwarded: prev.forwarded + amount };
+        }
+        const next = await this.#nextBook(claim, prev, key, channel);
+        newClaim = true;
+        credit = this.#checkCover(next, amount);
+        return { ...next, forwarded: next.forwarded + amount };
+      },
+    );
+    this.#books.set(key, { ...book });
+    this.#current = key;
+    this.#currentId = claim.channelId;
+    return { channelId: claim.channelId, newClaim, credit, book: { ...book } };
+  }
+
+  /** The book after `claim` on `prev` (forwarded unchanged), or the claim's rejection. */
+  async #nextBook(
+    claim: PaymentChannelClaim,
+    prev: ClaimBook,
+    key: string,
+    channel: CachedChannel,
+  ): Promise<ClaimBook> {
     if (claim.nonce <= prev.nonce) {
       throw new ClaimError(
         "replayed-nonce",
@@ -183,18 +260,14 @@ export class ClaimVerifier {
         );
       }
     }
-    const next: ClaimBook = {
+    return {
       channelId: claim.channelId,
       nonce: claim.nonce,
       claimed: claim.transferredAmount,
       signature: claim.signature,
       forwarded: prev.forwarded,
+      ...(prev.peerWithdrawn !== undefined ? { peerWithdrawn: prev.peerWithdrawn } : {}),
     };
-    const credit = this.#checkCover(next, amount);
-    next.forwarded += amount;
-    this.#books.set(key, next);
-    this.#current = key;
-    return { channelId: claim.channelId, newClaim: true, credit, book: { ...next } };
   }
 
   #withdrawn(key: string, channel: CachedChannel): bigint {
@@ -206,7 +279,20 @@ export class ClaimVerifier {
     return channel.deposit - this.#withdrawn(key, channel);
   }
 
-  #charge(amount: bigint): ClaimAcceptance {
+  async #charge(amount: bigint): Promise<ClaimAcceptance> {
+    const shared = this.#o.sharedBooks;
+    if (shared !== undefined && this.#current !== undefined) {
+      const channelId = this.#currentId!;
+      const seed = this.#books.get(this.#current) ??
+        { channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
+      let credit = 0n;
+      const book = await shared.update(channelId, seed, (prev) => {
+        credit = this.#checkCover(prev, amount);
+        return { ...prev, forwarded: prev.forwarded + amount };
+      });
+      this.#books.set(this.#current, { ...book });
+      return { channelId, newClaim: false, credit, book: { ...book } };
+    }
     const book = this.#current === undefined ? undefined : this.#books.get(this.#current);
     if (book === undefined) {
       if (amount === 0n) {

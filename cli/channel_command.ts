@@ -58,6 +58,7 @@ import {
   saveChannel,
 } from "../state/channel_file.ts";
 import { type AuditLog, openAuditLog } from "../state/audit_log.ts";
+import { ClaimBooksError, openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
 import { type ChannelLock, ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
 import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
 import type { PassphraseFlags } from "./node_identity.ts";
@@ -201,7 +202,12 @@ export function registerChannelCommand(program: Command): Command {
     )
       .option("--unilateral", "skip asking the peer to co-sign; close on chain alone")
       .option("--connector-btp-url <url>", "BTP URL of the peer (the town)")
-      .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)"),
+      .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)")
+      .option(
+        "--store <url>",
+        "a town on several processes: close with the newest claim of its shared books " +
+          "(default $TURNPIKE_STORE_URL)",
+      ),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
     await run(() => channelClose(cmd.optsWithGlobals(), id));
   });
@@ -447,6 +453,10 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   const ctx = await context(opts);
   let record = await readChannel(channelFilePath(ctx.stateDir, id));
   await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
+  const storeUrl = opts.store ?? Deno.env.get("TURNPIKE_STORE_URL");
+  if (storeUrl !== undefined && storeUrl !== "") {
+    record = await withSharedClaim(record, storeUrl, ctx.stateDir);
+  }
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlock(ctx, opts);
@@ -516,8 +526,48 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   printRecords(opts, [record]);
 }
 
+/**
+ * The record with the newest claim of the town's shared books (a town on several processes:
+ * each process's channel file holds the newest claim it took, the books the newest of all),
+ * saved to the channel file when newer.
+ */
+async function withSharedClaim(
+  record: ChannelRecord,
+  storeUrl: string,
+  stateDir: string,
+): Promise<ChannelRecord> {
+  let books;
+  try {
+    books = await openPostgresClaimBooks({ url: storeUrl });
+  } catch (err) {
+    if (!(err instanceof ClaimBooksError)) throw err;
+    throw new CliError(err.message, {
+      context: "--store / TURNPIKE_STORE_URL",
+      suggestion: "start the town's database, or leave --store out to close with this state " +
+        "dir's newest claim",
+      cause: err,
+    });
+  }
+  try {
+    const book = await books.read(record.channelId);
+    if (book === undefined || book.nonce <= record.receivedNonce) return record;
+    const next: ChannelRecord = {
+      ...record,
+      received: book.claimed,
+      receivedNonce: book.nonce,
+      receivedSignature: book.signature,
+    };
+    await saveChannel(next, { stateDir, action: "update" });
+    return next;
+  } finally {
+    await books.close();
+  }
+}
+
 interface CosignCliOptions extends ChannelOptions {
   unilateral?: boolean;
+  /** A town on several processes: its shared store, whose books hold the newest claim. */
+  store?: string;
   connectorBtpUrl?: string;
   btpToken?: string;
 }

@@ -27,6 +27,11 @@ import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { PostgresStoreError } from "../state/postgres_event_store.ts";
+import {
+  ClaimBooksError,
+  openPostgresClaimBooks,
+  type PostgresClaimBooks,
+} from "../state/postgres_claim_books.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
@@ -224,10 +229,15 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   let townAddress = config.ilpAddress;
   // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
   const stopped = stopSignal();
+  // A town on a shared store keeps its channels' claim books there: every process decides
+  // claims and cover on the same row, under a lock (state/postgres_claim_books.ts).
+  const sharedBooks = config.storeUrl === undefined
+    ? undefined
+    : await openSharedBooks(config.storeUrl);
+  await using _books = { [Symbol.asyncDispose]: async () => await sharedBooks?.close() };
   const gates = await openGates({
     stateDir: config.stateDir,
-    refuseClaims: config.storeUrl === undefined ? undefined : "it runs on a shared store, whose " +
-      "processes do not share payment channel books yet (pay it without a channel)",
+    sharedBooks,
     peerChannels: config.peerChannels ?? [],
     chains,
     settlementChains: config.settlement?.chains.map((c) => c.chain),
@@ -278,6 +288,20 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   if (lost) throw new CliError(`the town stopped: ${lost.message}`, { cause: lost });
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
   else console.log("town stopped");
+}
+
+async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
+  try {
+    return await openPostgresClaimBooks({ url });
+  } catch (err) {
+    if (!(err instanceof ClaimBooksError)) throw err;
+    throw new CliError(`the town did not start: ${err.message}`, {
+      context: "[store] url",
+      suggestion: "start the database (`turnpike db up` on one machine) or check --store / " +
+        "[store] url",
+      cause: err,
+    });
+  }
 }
 
 async function openGates(

@@ -26,6 +26,7 @@ import {
   type ClaimBook,
   ClaimVerifier,
   type ClaimVerifierOptions,
+  type SharedClaimBookStore,
 } from "../../chain/claim_verifier.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import { type ChannelRecord, openChannelFileWriter } from "../../state/channel_file.ts";
@@ -218,6 +219,11 @@ export interface ChannelClaimGateOptions {
   creditLimit?: bigint;
   triggeredBy: () => string;
   onReject?: (err: ClaimError) => void;
+  /**
+   * The claim books of the town's shared store (a town on several processes): claims and cover
+   * are decided there under a row lock; the channel file still gets this process's newest.
+   */
+  sharedBooks?: SharedClaimBookStore;
 }
 
 /** A gate with the verifier and writer behind it (for status and tests). */
@@ -266,6 +272,8 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     selfAddress: record.selfAddress,
     readChannel: options.readChannel,
     creditLimit: options.creditLimit,
+    sharedBooks: options.sharedBooks,
+    currentChannel: options.sharedBooks ? record.channelId : undefined,
     books: record.receivedNonce > 0n || record.peerWithdrawn > 0n
       ? [{
         channelId: record.channelId,

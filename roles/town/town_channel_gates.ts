@@ -46,16 +46,17 @@ import {
 } from "../channel_watcher.ts";
 import { ChannelDiscovery, type ChannelDiscoveryLimits } from "./channel_discovery.ts";
 import { TownChannelRegistry } from "./town_channel_registry.ts";
+import type { SharedClaimBookStore } from "../../chain/claim_verifier.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
 export interface TownChannelGatesOptions {
   /** The town's state dir (channel files, audit trail). */
   stateDir: string;
   /**
-   * Why this town takes no claims at all, whatever its state dir and chains hold (a town on a
-   * shared store: a channel's book is per process, docs/OPERATIONS.md).
+   * The claim books of the town's shared store (a town on several processes,
+   * docs/OPERATIONS.md): every process's gates decide claims and cover there, under a row lock.
    */
-  refuseClaims?: string;
+  sharedBooks?: SharedClaimBookStore;
   /** The peers that settle over a configured channel (`TownConfig.peerChannels`). */
   peerChannels: readonly TownPeerChannel[];
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */
@@ -145,7 +146,6 @@ export class TownChannelError extends Error {
 export async function openTownChannelGates(
   options: TownChannelGatesOptions,
 ): Promise<TownChannelGates> {
-  if (options.refuseClaims !== undefined) return noGates(options, options.refuseClaims);
   const self = options.signer.evmAddress.toLowerCase();
   const discoveryChains = learningChains(options);
   const learns = discoveryChains.clients.length > 0;
@@ -199,6 +199,7 @@ export async function openTownChannelGates(
       : undefined,
     creditLimit: (account) => credit.get(account),
     onReject: options.onReject,
+    sharedBooks: options.sharedBooks,
     onLearned: options.onChannelLearned,
   });
   const clients = new Map<string, TokenNetworkClient>();
@@ -322,12 +323,10 @@ async function learnedChannels(
 }
 
 /** No channel and nothing to learn on: a claim is refused, other packets pass as before. */
-function noGates(options: TownChannelGatesOptions, reason?: string): TownChannelGates {
+function noGates(options: TownChannelGatesOptions): TownChannelGates {
   const close = () => Promise.resolve();
   const listed = options.settlementChains ?? [];
-  const why = reason !== undefined
-    ? reason
-    : listed.length === 0
+  const why = listed.length === 0
     ? "it settles on no chain ([channels] chains is empty)"
     : `it cannot read ${listed.join(", ")} (each needs [chains."<id>"] rpc_url, token_network ` +
       "and token)";

@@ -51,6 +51,13 @@ import {
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
 import { sameAddress } from "../../chain/signer_check.ts";
+import {
+  ChannelCosignError,
+  decodeCosignRequest,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../protocol/payment_channel_cosign.ts";
+import type { SharedClaimBookStore } from "../../chain/claim_verifier.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -72,6 +79,8 @@ export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & Gat
   /** Credit an account may run beyond its claims (configured peers). Default 0. */
   creditLimit?: (account: string) => bigint | undefined;
   onReject?: (account: string, err: ClaimError) => void;
+  /** The claim books of the town's shared store (roles/town/btp_claim_gate.ts). */
+  sharedBooks?: SharedClaimBookStore;
   /** Told once a learned channel is saved and gated (`replaced`: the account's previous one). */
   onLearned?: (account: string, record: ChannelRecord, replaced?: ChannelRecord) => void;
 }
@@ -127,8 +136,11 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       creditLimit,
       triggeredBy: this.#o.triggeredBy,
       onReject: this.#o.onReject && ((err) => this.#o.onReject!(account, err)),
+      sharedBooks: this.#o.sharedBooks,
     });
-    const desk = createChannelCosignDesk({
+    // On shared books another process may hold a newer claim than this one's gate: co-signing
+    // a settle or withdraw needs the book final town-wide, which the desk cannot hold.
+    const desk = this.#o.sharedBooks ? sharedBooksDesk() : createChannelCosignDesk({
       gate,
       signer: this.#o.signer,
       readChannel: (id) => client.getChannel(id),
@@ -303,4 +315,25 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     }
     return bound;
   }
+}
+
+/** The desk of a channel on shared books: every request is refused (`internal-error`), saying why. */
+function sharedBooksDesk(): ChannelCosignDesk {
+  const why = new ChannelCosignError(
+    "internal-error",
+    "this town runs on several processes sharing its channel books: it co-signs no cooperative " +
+      "settle or withdraw; close the channel on chain (the town closes with its newest claim)",
+  );
+  return {
+    decide: (request) => Promise.resolve(refusalOf(request.channelId, why)),
+    answer: (bytes) => {
+      let channelId: `0x${string}` = `0x${"00".repeat(32)}`;
+      try {
+        channelId = decodeCosignRequest(bytes).channelId;
+      } catch {
+        // malformed: refused all the same
+      }
+      return Promise.resolve(encodeCosignAnswer(refusalOf(channelId, why)));
+    },
+  };
 }

@@ -367,14 +367,6 @@ export function resolveTownConfig(
   const sharedStore = storeUrl(
     flags.store ?? env("TURNPIKE_STORE_URL") ?? loaded.sections.store?.url,
   );
-  if (sharedStore !== undefined && peerChannels.length > 0) {
-    // Each process keeps a channel's claim book in memory and in its own state dir: two
-    // processes could each accept the same claim's cover (docs/OPERATIONS.md).
-    throw new TownConfigError(
-      "payment channel peers are not yet shared between a town's processes: run the peers " +
-        "that settle over a channel on a town without --store, or leave their channel out",
-    );
-  }
   const owner = pick(flags.owner, "TURNPIKE_TOWN_OWNER", "owner_pubkey");
   if (owner !== undefined && (typeof owner !== "string" || !/^[0-9a-f]{64}$/.test(owner))) {
     throw new TownConfigError(`owner must be a 64-digit lowercase hex pubkey`);

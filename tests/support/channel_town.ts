@@ -213,6 +213,11 @@ export interface ClaimClientOptions {
   claims?: boolean;
   /** Reconnect after the town drops (fast backoff). Default false. */
   reconnect?: boolean;
+  /**
+   * Another client's signer and claim file: both connections then sign one sequence of claims
+   * (a payer reaching two processes of one town). Default: a signer of its own.
+   */
+  shareClaimsOf?: Pick<ClaimClient, "signer" | "sent">;
 }
 
 /** A client paying the town with claims. */
@@ -239,8 +244,10 @@ export interface ClaimClient extends AsyncDisposable {
 export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {
   const { record } = options;
   const audit = await openAuditLog({ dir: options.stateDir });
-  const signer = resumeClaimSigner(record, localEvmAccount(options.secretKey));
-  const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit });
+  const signer = options.shareClaimsOf?.signer ??
+    resumeClaimSigner(record, localEvmAccount(options.secretKey));
+  const sent = options.shareClaimsOf?.sent ??
+    openSentClaimWriter({ stateDir: options.stateDir, record, audit });
   const client = new BtpClient({
     url: options.url,
     authToken: "alice-token",

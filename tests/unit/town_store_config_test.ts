@@ -1,8 +1,8 @@
 /**
  * The shared store in the town's configuration: `[store] url` / `TURNPIKE_STORE_URL` /
  * `--store` (flag wins), a URL that is not PostgreSQL refused, `[store] processes` dividing the
- * town-wide limits, and payment channel peers refused on a shared store, claims too (their claim
- * books are not shared yet).
+ * town-wide limits, and payment channel peers taken on a shared store (their claim books are
+ * shared there).
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
@@ -10,10 +10,6 @@ import { resolveTownConfig, type TownFlags } from "../../roles/town/town_config.
 import { TownConfigError } from "../../roles/town/town_config.ts";
 import { DEFAULT_TOWN_LIMITS } from "../../roles/town/town_limits.ts";
 import { shareOfTownLimits, TOWN_WIDE_LIMITS } from "../../roles/town/town_share.ts";
-import { openTownChannelGates } from "../../roles/town/town_channel_gates.ts";
-import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { decodeIlpReply } from "../../protocol/ilp_packet.ts";
-import { generateSecretKey } from "nostr-tools";
 
 async function configWith(toml: string, env: Record<string, string> = {}, flags: TownFlags = {}) {
   const dir = await Deno.makeTempDir({ prefix: "town_store_" });
@@ -55,18 +51,14 @@ Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refuse
   );
 });
 
-Deno.test("store config: payment channel peers are refused on a shared store", async () => {
+Deno.test("store config: payment channel peers are taken on a shared store, as without", async () => {
   const channel = `0x${"ab".repeat(32)}`;
-  await assertRejects(
-    () =>
-      configWith('[store]\nurl = "postgres://x@y/z"\n', {}, {
-        peer: ["alice:tok"],
-        peerChannel: [`alice:${channel}`],
-      }),
-    TownConfigError,
-    "not yet shared",
-  );
-  // Without the shared store the same peer channel is accepted.
+  // Their claim books are shared in the store (state/postgres_claim_books.ts).
+  const shared = await configWith('[store]\nurl = "postgres://x@y/z"\n', {}, {
+    peer: ["alice:tok"],
+    peerChannel: [`alice:${channel}`],
+  });
+  assertEquals(shared.peerChannels?.length, 1);
   const alone = await configWith("", {}, {
     peer: ["alice:tok"],
     peerChannel: [`alice:${channel}`],
@@ -83,33 +75,4 @@ Deno.test("store config: each of N processes enforces 1/N of the town-wide limit
   }
   assertEquals(share.maxSubscriptions, DEFAULT_TOWN_LIMITS.maxSubscriptions, "per connection");
   assertEquals(shareOfTownLimits(DEFAULT_TOWN_LIMITS, 1), DEFAULT_TOWN_LIMITS);
-});
-
-Deno.test("store config: a town on a shared store refuses every claim, channels in its state dir or not", async () => {
-  const stateDir = await Deno.makeTempDir({ prefix: "town_store_gates_" });
-  try {
-    await using gates = await openTownChannelGates({
-      stateDir,
-      peerChannels: [],
-      refuseClaims: "it runs on a shared store",
-      signer: localNodeSigner(generateSecretKey()),
-      triggeredBy: () => "test.town",
-    });
-    let routed = false;
-    const reply = decodeIlpReply(
-      await gates.claimGate("alice")!.handle(new Uint8Array([12]), new Uint8Array([1]), () => {
-        routed = true;
-        return Promise.resolve(new Uint8Array());
-      }),
-    );
-    assertEquals(routed, false, "a packet with a claim is not routed");
-    assertEquals(reply.type, "reject");
-    if (reply.type === "reject") {
-      assertEquals(reply.code, "F00");
-      assertEquals(reply.message.includes("shared store"), true, reply.message);
-    }
-    assertEquals(gates.learnsOn, []);
-  } finally {
-    await Deno.remove(stateDir, { recursive: true });
-  }
 });

@@ -1,0 +1,215 @@
+/**
+ * Payment channel claim books shared by the processes of one town (docs/OPERATIONS.md, "A town
+ * on several machines"): one row per channel in PostgreSQL, `turnpike_channel_books`, holding
+ * the peer's newest accepted claim (nonce, cumulative amount, signature) and the value forwarded
+ * for the peer. Every change runs in one transaction that first locks the channel's row
+ * (`SELECT ... FOR UPDATE`): a claim accepted by one process and a packet charged by another
+ * are decided one after the other, on the same numbers, so no cover is counted twice. The
+ * commit is what makes a claim durable; the FULFILL waits for it (roles/town/btp_claim_gate.ts).
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { redactUrl } from "./postgres_event_store.ts";
+
+type Sql = ReturnType<typeof postgres>;
+
+/** One channel's book (the same shape as `ClaimBook` of chain/claim_verifier.ts). */
+export interface ChannelClaimBook {
+  channelId: `0x${string}`;
+  /** Highest accepted nonce (0: none yet). */
+  nonce: bigint;
+  /** Cumulative amount of the newest accepted claim, base units. */
+  claimed: bigint;
+  /** Signature of the newest accepted claim. */
+  signature?: `0x${string}`;
+  /** Total value forwarded for the peer, base units. */
+  forwarded: bigint;
+  /** The peer's withdrawn total as noted. */
+  peerWithdrawn?: bigint;
+}
+
+/** Where a town's processes keep their channels' claim books together. */
+export interface SharedClaimBooks {
+  /**
+   * Locks the channel's book, passes it to `decide` (`seed` the first time, when there is no
+   * row yet: the channel file's newest claim), and commits what `decide` returns. An error
+   * thrown by `decide` rolls back and is rethrown: nothing changes.
+   */
+  update(
+    channelId: `0x${string}`,
+    seed: ChannelClaimBook,
+    decide: (book: ChannelClaimBook) => ChannelClaimBook | Promise<ChannelClaimBook>,
+  ): Promise<ChannelClaimBook>;
+  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
+  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+  /** The book of a channel, if any process has written one. */
+  read(channelId: `0x${string}`): Promise<ChannelClaimBook | undefined>;
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode openPostgresClaimBooks}. */
+export interface PostgresClaimBooksOptions {
+  /** `postgres://user@host:port/db`: the town's shared store. */
+  url: string;
+  /** Connections of this process for the books. Default 2. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection before an operation fails. Default 5. */
+  connectTimeoutSeconds?: number;
+}
+
+/** The books' table could not be created or reached. */
+export class ClaimBooksError extends Error {
+  override name = "ClaimBooksError";
+}
+
+// Numbers up to 2^256 (uint256 amounts) fit in NUMERIC(78, 0).
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS turnpike_channel_books (
+  channel_id TEXT PRIMARY KEY,
+  nonce NUMERIC(78, 0) NOT NULL,
+  claimed NUMERIC(78, 0) NOT NULL,
+  signature TEXT,
+  forwarded NUMERIC(78, 0) NOT NULL,
+  peer_withdrawn NUMERIC(78, 0) NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)`;
+/** Taken while the table is created, so processes starting together do it once. */
+const SCHEMA_LOCK = 0x7475726e70696b63n; // "turnpikc"
+
+interface BookRow {
+  channel_id: string;
+  nonce: string;
+  claimed: string;
+  signature: string | null;
+  forwarded: string;
+  peer_withdrawn: string;
+}
+
+function fromRow(row: BookRow): ChannelClaimBook {
+  return {
+    channelId: row.channel_id as `0x${string}`,
+    nonce: BigInt(row.nonce),
+    claimed: BigInt(row.claimed),
+    signature: (row.signature ?? undefined) as `0x${string}` | undefined,
+    forwarded: BigInt(row.forwarded),
+    peerWithdrawn: BigInt(row.peer_withdrawn),
+  };
+}
+
+/**
+ * The claim books in PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * const books = await openPostgresClaimBooks({ url: "postgres://postgres@127.0.0.1:5432/town" });
+ * const book = await books.read("0x" + "ab".repeat(32) as `0x${string}`);
+ * await books.close();
+ * ```
+ */
+export class PostgresClaimBooks implements SharedClaimBooks {
+  readonly #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  async update(
+    channelId: `0x${string}`,
+    seed: ChannelClaimBook,
+    decide: (book: ChannelClaimBook) => ChannelClaimBook | Promise<ChannelClaimBook>,
+  ): Promise<ChannelClaimBook> {
+    const id = channelId.toLowerCase();
+    return await this.#sql.begin(async (tx) => {
+      await tx.unsafe(
+        `INSERT INTO turnpike_channel_books
+           (channel_id, nonce, claimed, signature, forwarded, peer_withdrawn)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id) DO NOTHING`,
+        [
+          id,
+          seed.nonce.toString(),
+          seed.claimed.toString(),
+          seed.signature ?? null,
+          seed.forwarded.toString(),
+          (seed.peerWithdrawn ?? 0n).toString(),
+        ],
+      );
+      const [row] = await tx.unsafe<BookRow[]>(
+        `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
+                peer_withdrawn::text
+           FROM turnpike_channel_books WHERE channel_id = $1 FOR UPDATE`,
+        [id],
+      );
+      const current = { ...fromRow(row), channelId };
+      const next = await decide(current);
+      await tx.unsafe(
+        `UPDATE turnpike_channel_books
+            SET nonce = $2, claimed = $3, signature = $4, forwarded = $5,
+                peer_withdrawn = GREATEST(peer_withdrawn, $6), updated_at = now()
+          WHERE channel_id = $1`,
+        [
+          id,
+          next.nonce.toString(),
+          next.claimed.toString(),
+          next.signature ?? null,
+          next.forwarded.toString(),
+          (next.peerWithdrawn ?? 0n).toString(),
+        ],
+      );
+      return next;
+    });
+  }
+
+  async release(channelId: `0x${string}`, amount: bigint): Promise<void> {
+    await this.#sql.unsafe(
+      `UPDATE turnpike_channel_books SET forwarded = GREATEST(forwarded - $2, 0), updated_at = now()
+        WHERE channel_id = $1`,
+      [channelId.toLowerCase(), amount.toString()],
+    );
+  }
+
+  async read(channelId: `0x${string}`): Promise<ChannelClaimBook | undefined> {
+    const [row] = await this.#sql.unsafe<BookRow[]>(
+      `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
+              peer_withdrawn::text
+         FROM turnpike_channel_books WHERE channel_id = $1`,
+      [channelId.toLowerCase()],
+    );
+    return row === undefined ? undefined : { ...fromRow(row), channelId };
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Connects to the town's shared store and creates the books' table if it is not there.
+ *
+ * @example
+ * ```ts
+ * const books = await openPostgresClaimBooks({ url: Deno.env.get("TURNPIKE_STORE_URL")! });
+ * ```
+ */
+export async function openPostgresClaimBooks(
+  options: PostgresClaimBooksOptions,
+): Promise<PostgresClaimBooks> {
+  const sql = postgres(options.url, {
+    max: options.maxConnections ?? 2,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    onnotice: () => {},
+  });
+  try {
+    await sql.begin(async (tx) => {
+      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
+      await tx.unsafe(SCHEMA);
+    });
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw new ClaimBooksError(
+      `cannot open the channel books at ${redactUrl(options.url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return new PostgresClaimBooks(sql);
+}
