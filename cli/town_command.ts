@@ -122,6 +122,10 @@ export function registerTownCommand(program: Command): void {
       "--store-processes <n>",
       "processes sharing --store: each enforces its share of town-wide limits (default 1)",
     )
+    .option(
+      "--store-blobs-dir <dir>",
+      "with --store: the blob directory the town's processes on this host share (absent: no blobs)",
+    )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")
     .option("--generate-key", "use a throwaway identity for this run (dev; no wallet needed)")

@@ -17,6 +17,11 @@
  *   their paid upload and are deleted by {@linkcode BlobStore.purgeExpired}).
  * - At open, files without an index row (a crash between rename and commit) are removed, as are
  *   rows whose file is gone, and leftovers in `incoming/`.
+ * - Shared by the processes of a town on one host (`sharedByProcesses`, docs/OPERATIONS.md "A
+ *   town on several machines"): SQLite's locks order their index writes, files are renamed into
+ *   place whole, and two uploads of one blob at once write the same verified bytes. At open only
+ *   what no live process can still be writing is removed: `incoming/` files and index-less blob
+ *   files older than {@linkcode SHARED_LEFTOVER_MS}.
  *
  * @module
  */
@@ -32,6 +37,12 @@ export const DEFAULT_BLOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How long a paid allowance waits for its upload: 24 hours. */
 export const BLOB_ALLOWANCE_MS = 24 * 3600 * 1000;
 
+/**
+ * With `sharedByProcesses`: how old an `incoming/` file or a blob file without an index row must
+ * be before an opening store removes it (another process may be receiving or committing it).
+ */
+export const SHARED_LEFTOVER_MS = 3600 * 1000;
+
 /** Options for {@linkcode openBlobStore}. */
 export interface BlobStoreOptions {
   /** The store's directory (created 0700). */
@@ -41,6 +52,8 @@ export interface BlobStoreOptions {
   retentionMs?: number;
   /** Clock (ms), for tests of expiry. */
   now?: () => number;
+  /** Other processes of the town use the same directory (see the module doc). Default false. */
+  sharedByProcesses?: boolean;
 }
 
 /** A stored blob. */
@@ -107,6 +120,7 @@ export class BlobStore {
   readonly #now: () => number;
   /** Uploads being received, by sha256 (one at a time per blob). */
   readonly #receiving = new Set<string>();
+  readonly #shared: boolean;
 
   constructor(options: BlobStoreOptions) {
     this.dir = options.dir;
@@ -114,6 +128,7 @@ export class BlobStore {
     this.quotaBytes = options.quotaBytes ?? DEFAULT_BLOB_QUOTA_BYTES;
     this.retentionMs = options.retentionMs ?? DEFAULT_BLOB_RETENTION_MS;
     this.#now = options.now ?? Date.now;
+    this.#shared = options.sharedByProcesses ?? false;
     this.#db = new DatabaseSync(`${options.dir}/index.sqlite`);
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
@@ -364,7 +379,9 @@ export class BlobStore {
   /** Makes the files and the index agree (see the module documentation). */
   async reconcile(): Promise<void> {
     for await (const entry of Deno.readDir(`${this.dir}/incoming`)) {
-      await Deno.remove(`${this.dir}/incoming/${entry.name}`, { recursive: true }).catch(() => {});
+      const path = `${this.dir}/incoming/${entry.name}`;
+      if (await this.#mayBeLive(path)) continue;
+      await Deno.remove(path, { recursive: true }).catch(() => {});
     }
     const known = new Set(
       (this.#db.prepare("SELECT sha256 FROM blobs").all() as { sha256: string }[])
@@ -374,7 +391,9 @@ export class BlobStore {
       if (!shard.isDirectory || !/^[0-9a-f]{2}$/.test(shard.name)) continue;
       for await (const file of Deno.readDir(`${this.dir}/${shard.name}`)) {
         if (known.delete(file.name)) continue;
-        await Deno.remove(`${this.dir}/${shard.name}/${file.name}`).catch(() => {});
+        const path = `${this.dir}/${shard.name}/${file.name}`;
+        if (await this.#mayBeLive(path)) continue;
+        await Deno.remove(path).catch(() => {});
       }
     }
     for (const missing of known) await this.#removeBlob(missing);
@@ -382,6 +401,13 @@ export class BlobStore {
 
   close(): void {
     this.#db.close();
+  }
+
+  /** Shared by processes and recent enough that another one may still be writing it. */
+  async #mayBeLive(path: string): Promise<boolean> {
+    if (!this.#shared) return false;
+    const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime();
+    return mtime !== undefined && this.#now() - mtime < SHARED_LEFTOVER_MS;
   }
 
   #nowS(): number {

@@ -74,6 +74,8 @@ export interface TownFlags {
   store?: string;
   /** How many processes share the store (town-wide limits are divided by it). */
   storeProcesses?: string;
+  /** The blob directory the processes of a town on one host share (`[store] blobs_dir`). */
+  storeBlobsDir?: string;
 }
 
 /** The resolved town configuration. */
@@ -105,6 +107,11 @@ export interface TownConfig {
   storeUrl?: string;
   /** Processes sharing that store (default 1): each enforces its share of town-wide limits. */
   storeProcesses?: number;
+  /**
+   * With `storeUrl`: the blob directory the town's processes on one host share (its files and
+   * index, state/blob_store.ts); absent: a town on a shared store takes no blobs.
+   */
+  storeBlobsDir?: string;
 }
 
 /** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
@@ -409,7 +416,23 @@ export function resolveTownConfig(
         1,
       "store processes",
     ),
+    storeBlobsDir: sharedStore === undefined ? undefined : blobsDir(
+      flags.storeBlobsDir ?? env("TURNPIKE_STORE_BLOBS_DIR") ??
+        loaded.sections.store?.blobs_dir,
+    ),
   };
+}
+
+/** `--store-blobs-dir`, `TURNPIKE_STORE_BLOBS_DIR` or `[store] blobs_dir`: an absolute path. */
+function blobsDir(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !value.startsWith("/")) {
+    throw new TownConfigError(
+      "store blobs_dir must be an absolute path (the blob directory the town's processes on " +
+        "this host share)",
+    );
+  }
+  return value;
 }
 
 /** `--store`, `TURNPIKE_STORE_URL` or `[store] url`: a PostgreSQL URL, or nothing. */

@@ -118,17 +118,20 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const store: TownStore = storeUrl !== undefined
     ? await openPostgresEventStore({ url: storeUrl })
     : new SqliteTownStore(openEventStore({ path: databasePath }));
+  // A town on a shared store takes blobs only with a blob directory its processes share (on
+  // one host: the files and their SQLite index, state/blob_store.ts); without one a payment
+  // taken here could meet its upload on another process, so it takes no blob payments and
+  // serves no blobs (docs/OPERATIONS.md).
+  const sharedBlobsDir = storeUrl === undefined ? undefined : config.storeBlobsDir;
   const blobs = await openBlobStore({
-    dir: `${config.stateDir}/blobs`,
+    dir: sharedBlobsDir ?? `${config.stateDir}/blobs`,
     maxBlobBytes: config.blobs?.maxBlobBytes,
     quotaBytes: config.blobs?.quotaBytes,
     retentionMs: config.blobs?.retentionMs,
+    sharedByProcesses: sharedBlobsDir !== undefined,
   });
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
-  // Blobs are not shared between a town's processes yet (their index and bytes are this
-  // process's): a payment taken here could meet its upload on another process, so a town on a
-  // shared store takes no blob payments and serves no blobs (docs/OPERATIONS.md).
-  const sharedBlobs = storeUrl === undefined;
+  const servesBlobs = storeUrl === undefined || sharedBlobsDir !== undefined;
   const hub = new SubscriptionHub();
   // Events other processes of this town commit (a shared store) go out live here too.
   store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
@@ -162,7 +165,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     // On a shared store the processes are the parallelism: each verifies on its main thread,
     // which saves a worker's ~20 MiB per process (docs/OPERATIONS.md "A town on several machines").
     verifierWorkers: options.verifierWorkers ?? (storeUrl === undefined ? undefined : 0),
-    blobs: sharedBlobs ? blobs : undefined,
+    blobs: servesBlobs ? blobs : undefined,
     blobPricePerMiB,
     createdAtWindow: limits,
   });
@@ -257,7 +260,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         assetCode,
         assetScale,
         maxPacketAmount: maxWriteAmount,
-        blobs: sharedBlobs
+        blobs: servesBlobs
           ? {
             pricePerMiB: blobPricePerMiB,
             maxBlobBytes: blobs.maxBlobBytes,
@@ -266,7 +269,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
           }
           : undefined,
       },
-      blobs: sharedBlobs
+      blobs: servesBlobs
         ? {
           store: blobs,
           payments: () => pipeline.counters.blobPayments,

@@ -71,7 +71,7 @@ Deno.test("shared store: processes of one town serve one set of events", async (
     })).json();
   const info = await nip11(a);
   assertEquals(info, await nip11(b));
-  // Blobs are not shared between processes yet: a town on a shared store offers none.
+  // Without a shared blob directory (`[store] blobs_dir`) a town on a shared store offers none.
   assertEquals(info.limitation.max_blob_bytes, undefined);
   const writer = await connectPayingClient({
     url: `btp+ws://127.0.0.1:${a.btpPort}`,

@@ -18,6 +18,10 @@ export interface SharedTownProcessOptions {
   btpPort?: number;
   /** Signature-verifying workers (0: inline); default the town's. */
   verifierWorkers?: number;
+  /** The blob directory the processes share (`[store] blobs_dir`); absent: no blobs. */
+  blobsDir?: string;
+  /** Blob price per MiB with `blobsDir`. Default 200. */
+  blobPricePerMiB?: number;
 }
 
 /** A running town process. */
@@ -61,6 +65,10 @@ const town = await startTestTown({
   btpPort: ${options.btpPort ?? 0},
   acceptAnyToken: true,
   verifierWorkers: ${options.verifierWorkers ?? "undefined"},
+  ${
+      options.blobsDir === undefined ? "" : `storeBlobsDir: ${JSON.stringify(options.blobsDir)},
+  blobs: { pricePerMiB: ${options.blobPricePerMiB ?? 200}n },`
+    }
 });
 console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort }));
 Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { BlobStoreError, openBlobStore } from "../../state/blob_store.ts";
+import { BlobStoreError, openBlobStore, SHARED_LEFTOVER_MS } from "../../state/blob_store.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
@@ -102,6 +102,28 @@ Deno.test("blob store: at open, stray files, rows without files and partial uplo
     await assertRejects(() => Deno.stat(`${dir}/cc/${stray}`), Deno.errors.NotFound);
     assertEquals([...Deno.readDirSync(`${dir}/incoming`)].length, 0);
     blobs.close();
+  });
+});
+
+Deno.test("blob store: shared by processes, an opening store spares what another may be writing", async () => {
+  await withTempDir(async (dir) => {
+    const writer = await openBlobStore({ dir, sharedByProcesses: true });
+    // Another process mid-upload: its partial file, and a blob renamed in but not indexed yet.
+    await Deno.writeTextFile(`${dir}/incoming/partial`, "half");
+    const renamed = "d".repeat(64);
+    await Deno.mkdir(`${dir}/dd`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/dd/${renamed}`, "whole");
+    const opened = await openBlobStore({ dir, sharedByProcesses: true });
+    await Deno.stat(`${dir}/incoming/partial`);
+    await Deno.stat(`${dir}/dd/${renamed}`);
+    opened.close();
+    // An hour on, nobody is writing them any more: leftovers, removed.
+    const later = Date.now() + SHARED_LEFTOVER_MS + 1000;
+    const afterwards = await openBlobStore({ dir, sharedByProcesses: true, now: () => later });
+    await assertRejects(() => Deno.stat(`${dir}/incoming/partial`), Deno.errors.NotFound);
+    await assertRejects(() => Deno.stat(`${dir}/dd/${renamed}`), Deno.errors.NotFound);
+    afterwards.close();
+    writer.close();
   });
 });
 

@@ -36,6 +36,16 @@ Deno.test("store config: [store] url, the environment and --store, in that order
   });
   assertEquals(fromFlag.storeUrl, "postgresql://flag@db/town");
   assertEquals(fromFlag.storeProcesses, 2);
+  // The blob directory the processes on one host share: only with a store, an absolute path.
+  assertEquals(fromToml.storeBlobsDir, undefined);
+  const withBlobs = await configWith(toml, { TURNPIKE_STORE_BLOBS_DIR: "/srv/town/blobs" });
+  assertEquals(withBlobs.storeBlobsDir, "/srv/town/blobs");
+  assertEquals((await configWith('[store]\nblobs_dir = "/srv/b"\n')).storeBlobsDir, undefined);
+  await assertRejects(
+    () => configWith(toml, {}, { storeBlobsDir: "blobs" }),
+    TownConfigError,
+    "absolute path",
+  );
 });
 
 Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refused", async () => {
