@@ -2,9 +2,10 @@
  * Payment channel claim books shared by the processes of one town (docs/OPERATIONS.md, "A town
  * on several machines"): one row per channel in PostgreSQL, `turnpike_channel_books`, holding
  * the peer's newest accepted claim (nonce, cumulative amount, signature) and the value forwarded
- * for the peer. Every change runs in one transaction that first locks the channel's row
- * (`SELECT ... FOR UPDATE`): a claim accepted by one process and a packet charged by another
- * are decided one after the other, on the same numbers, so no cover is counted twice. The
+ * for the peer. Every change runs in one transaction that first locks the channel's row (an
+ * `INSERT ... ON CONFLICT DO UPDATE` that returns it, which locks it as `SELECT ... FOR UPDATE`
+ * would, and creates it the first time): a claim accepted by one process and a packet charged
+ * by another are decided one after the other, on the same numbers, so no cover is counted twice. The
  * commit is what makes a claim durable; the FULFILL waits for it (roles/town/btp_claim_gate.ts).
  *
  * @module
@@ -121,10 +122,16 @@ export class PostgresClaimBooks implements SharedClaimBooks {
   ): Promise<ChannelClaimBook> {
     const id = channelId.toLowerCase();
     return await this.#sql.begin(async (tx) => {
-      await tx.unsafe(
-        `INSERT INTO turnpike_channel_books
+      // One statement: inserts the seed when the channel has no row yet, else touches the row,
+      // which locks it (as SELECT ... FOR UPDATE would) until the commit; either way the row
+      // as it stands comes back.
+      const [row] = await tx.unsafe<BookRow[]>(
+        `INSERT INTO turnpike_channel_books AS b
            (channel_id, nonce, claimed, signature, forwarded, peer_withdrawn)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id) DO NOTHING`,
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (channel_id) DO UPDATE SET channel_id = b.channel_id
+         RETURNING channel_id, nonce::text, claimed::text, signature, forwarded::text,
+                   peer_withdrawn::text`,
         [
           id,
           seed.nonce.toString(),
@@ -133,12 +140,6 @@ export class PostgresClaimBooks implements SharedClaimBooks {
           seed.forwarded.toString(),
           (seed.peerWithdrawn ?? 0n).toString(),
         ],
-      );
-      const [row] = await tx.unsafe<BookRow[]>(
-        `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
-                peer_withdrawn::text
-           FROM turnpike_channel_books WHERE channel_id = $1 FOR UPDATE`,
-        [id],
       );
       const current = { ...fromRow(row), channelId };
       const next = await decide(current);

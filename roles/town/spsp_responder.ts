@@ -63,6 +63,27 @@ export interface SpspResponderOptions {
   queueTimeoutMs?: number;
   /** Monotonic clock in milliseconds (tests). */
   now?: () => number;
+  /**
+   * A town on several processes: the per-account and total limits held town-wide in shared
+   * buckets (state/postgres_rate_buckets.ts), with the town's whole limits. While the buckets
+   * cannot be reached, `perAccountPerMinute` and `totalPerMinute` (this process's share) apply.
+   */
+  shared?: SharedSpspLimits;
+}
+
+/** Buckets every process of the town takes from: state/postgres_rate_buckets.ts fits. */
+export interface SharedRateBuckets {
+  /** Takes a token from `key`'s bucket; false when it is empty. */
+  take(key: string, ratePerSecond: number, capacity: number): Promise<boolean>;
+}
+
+/** The town-wide SPSP limits and where they are counted. */
+export interface SharedSpspLimits {
+  buckets: SharedRateBuckets;
+  /** The town's whole limit per BTP account. */
+  perAccountPerMinute: number;
+  /** The town's whole limit. */
+  totalPerMinute: number;
 }
 
 /** Most milliseconds of answering work done back to back. */
@@ -147,7 +168,7 @@ export class SpspResponder {
         `invalid SPSP request: kind ${request.kind}`,
       );
     }
-    this.#throttle(request.pubkey, options.account);
+    await this.#throttle(request.pubkey, options.account);
     const maxQueued = this.#o.maxQueued ?? 256;
     if (this.#queued >= maxQueued) {
       throw new TownWriteRejection(
@@ -272,7 +293,7 @@ export class SpspResponder {
   }
 
   /** Takes from the pubkey's, then the account's, then the total bucket; T05 naming the one. */
-  #throttle(pubkey: string, account: string | undefined): void {
+  async #throttle(pubkey: string, account: string | undefined): Promise<void> {
     const o = this.#o;
     const byPubkey = this.#bucket(this.#buckets, pubkey, o.requestsPerMinute ?? 60, o.burst);
     if (!byPubkey.take()) {
@@ -280,6 +301,14 @@ export class SpspResponder {
         ILP_ERROR.rateLimited,
         "rate-limited: too many SPSP requests from this pubkey",
       );
+    }
+    if (o.shared !== undefined) {
+      try {
+        return await this.#throttleShared(o.shared, account);
+      } catch (err) {
+        if (err instanceof TownWriteRejection) throw err;
+        // The shared buckets cannot be reached: this process's share of the limits holds.
+      }
     }
     const perAccount = o.perAccountPerMinute ?? 600;
     if (
@@ -297,6 +326,28 @@ export class SpspResponder {
         ILP_ERROR.rateLimited,
         `rate-limited: the town answers at most ${o.totalPerMinute ?? 3000} SPSP requests ` +
           "per minute; retry later",
+      );
+    }
+  }
+
+  /** The account's and the total bucket of the whole town; T05 naming the one. */
+  async #throttleShared(shared: SharedSpspLimits, account: string | undefined): Promise<void> {
+    const perAccount = shared.perAccountPerMinute;
+    if (
+      account !== undefined &&
+      !(await shared.buckets.take(`spsp:account:${account}`, perAccount / 60, perAccount / 6))
+    ) {
+      throw new TownWriteRejection(
+        ILP_ERROR.rateLimited,
+        `rate-limited: too many SPSP requests from account ${account} ` +
+          `(${perAccount} per minute, town-wide)`,
+      );
+    }
+    const total = shared.totalPerMinute;
+    if (!(await shared.buckets.take("spsp:total", total / 60, total / 6))) {
+      throw new TownWriteRejection(
+        ILP_ERROR.rateLimited,
+        `rate-limited: the town answers at most ${total} SPSP requests per minute; retry later`,
       );
     }
   }

@@ -10,6 +10,7 @@ import { sleep } from "../../protocol/backoff.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import { openEventStore } from "../../state/event_store.ts";
 import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
+import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
 import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp_accounts.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
@@ -98,8 +99,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const { config } = options;
   const log = options.log ?? (() => {});
   const fileLimit = raiseOpenFileLimit();
+  const townLimits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
   const limits = shareOfTownLimits(
-    resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit)),
+    townLimits,
     config.storeUrl === undefined && options.storeUrl === undefined
       ? 1
       : config.storeProcesses ?? 1,
@@ -115,9 +117,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     ? redactUrl(storeUrl)
     : options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
-  const store: TownStore = storeUrl !== undefined
+  const postgresStore = storeUrl !== undefined
     ? await openPostgresEventStore({ url: storeUrl })
-    : new SqliteTownStore(openEventStore({ path: databasePath }));
+    : undefined;
+  const store: TownStore = postgresStore ??
+    new SqliteTownStore(openEventStore({ path: databasePath }));
+  // On a shared store the SPSP limits per account and in total hold town-wide in the database
+  // (each process's share only while it cannot be reached).
+  const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
   // A town on a shared store takes blobs only with a blob directory its processes share (on
   // one host: the files and their SQLite index, state/blob_store.ts); without one a payment
   // taken here could meet its upload on another process, so it takes no blob payments and
@@ -151,6 +158,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     totalPerMinute: limits.spspTotalPerMinute,
     maxQueued: limits.spspMaxQueued,
     queueTimeoutMs: limits.spspQueueTimeoutMs,
+    shared: sharedBuckets && {
+      buckets: sharedBuckets,
+      perAccountPerMinute: townLimits.spspPerAccountPerMinute,
+      totalPerMinute: townLimits.spspTotalPerMinute,
+    },
   });
   const pipeline = createWritePipeline({
     store,

@@ -5,8 +5,9 @@
  * client that reaches every process multiply them by the number of processes: each process
  * therefore enforces its share, the limit divided by the processes the operator declared
  * (`[store] processes`), so the town as a whole never allows more than the configured limit.
- * A client that reaches only one process gets that share; counters kept in the database would
- * lift that (a round trip per check) and are not done.
+ * A client that reaches only one process gets that share. The SPSP limits per account and in
+ * total are held town-wide in the database instead (state/postgres_rate_buckets.ts, a round trip
+ * per SPSP request); their share here applies only while the database cannot be reached.
  *
  * @module
  */
