@@ -73,6 +73,8 @@ export interface SharedClaimBookStore {
   ): Promise<ClaimBook>;
   /** Gives back forwarded value of a packet that was not fulfilled. */
   release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+  /** The channel's book, if any process wrote one. */
+  read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
 }
 
 /** Options for {@linkcode ClaimVerifier}. */

@@ -26,6 +26,12 @@ export const DEFAULT_WATCH_INTERVAL_MS = 15_000;
 export interface WatchedChannel {
   /** The record as last written by the owner. */
   record(): ChannelRecord;
+  /**
+   * The record with the newest claim known anywhere, when the owner's file may be behind (a town
+   * on several processes: its shared books); read before each poll, so a close by the peer is
+   * answered with that claim. Absent: `record()`.
+   */
+  newest?(): Promise<ChannelRecord>;
   /** Writes a change (channel file + audit), ordered with the owner's own writes. */
   update(
     change: (record: ChannelRecord) => ChannelRecord,
@@ -117,7 +123,7 @@ async function pollOne(
   channel: WatchedChannel,
   options: ChannelWatcherOptions,
 ): Promise<ChannelChange | undefined> {
-  const before = channel.record();
+  const before = channel.newest ? await channel.newest() : channel.record();
   if (before.status === "settled") return undefined;
   const sync = await syncChannelWithChain(before, channel.chain, {
     autoSettle: options.autoSettle,

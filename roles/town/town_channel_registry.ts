@@ -155,7 +155,15 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     };
     this.#byChannel.set(record.channelId.toLowerCase(), gated);
     if (options.current !== false) this.#current.set(account, gated);
-    this.#o.watcher.add({ record: gate.record, update: gate.update, chain: client });
+    const books = this.#o.sharedBooks;
+    this.#o.watcher.add({
+      record: gate.record,
+      update: gate.update,
+      chain: client,
+      // On shared books another process may hold a newer claim than this one's file: a close
+      // by the peer is answered with the newest of the books.
+      ...(books && { newest: () => withNewestClaim(gate.record(), books) }),
+    });
     return gated;
   }
 
@@ -335,5 +343,20 @@ function sharedBooksDesk(): ChannelCosignDesk {
       }
       return Promise.resolve(encodeCosignAnswer(refusalOf(channelId, why)));
     },
+  };
+}
+
+/** `record` with the books' newest claim when it is newer than the record's. */
+async function withNewestClaim(
+  record: ChannelRecord,
+  books: SharedClaimBookStore,
+): Promise<ChannelRecord> {
+  const book = await books.read(record.channelId);
+  if (book === undefined || book.nonce <= record.receivedNonce) return record;
+  return {
+    ...record,
+    received: book.claimed,
+    receivedNonce: book.nonce,
+    receivedSignature: book.signature,
   };
 }

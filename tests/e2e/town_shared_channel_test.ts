@@ -4,9 +4,11 @@
  * one sequence of claims over two connections, one to each process, at once; one process is
  * killed with SIGKILL mid-stream. The shared book (state/postgres_claim_books.ts) counts every
  * fulfilled unit once and loses none: forwarded is at least what was fulfilled and at most that
- * plus what was unanswered at the kill, and never above the newest claim. `channel close
- * --store` run in the killed process's state dir closes with the books' newest claim, and after
- * the settle the chain pays out exactly what the books say.
+ * plus what was unanswered at the kill, and never above the newest claim. A third process takes
+ * the last claims, so the survivor's channel file is behind the books; alice then closes the
+ * channel on chain with nothing, and the survivor's watcher answers with the books' newest claim
+ * (not its own file's). `channel close --store` in the killed process's state dir settles after
+ * the timeout, and the chain pays out exactly what the books say.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
@@ -24,7 +26,7 @@ import { increaseTime } from "../../chain/anvil.ts";
 
 const MINTED = 100_000_000n;
 const WRITERS_PER_PROCESS = 4;
-const WRITES = 240;
+const WRITES = 200;
 const KILL_AFTER = 60;
 /** A hang guard, not a wall-clock assertion. */
 const GUARD_MS = 60_000;
@@ -55,6 +57,9 @@ Deno.test("shared channel: claims on two town processes at once, one SIGKILLed, 
 url = "${storeUrl}"
 processes = 2
 
+[channels]
+watch_interval = 1
+
 [town]
 ilp_address = "test.shtown"
 
@@ -68,9 +73,12 @@ ${chainToml(pair)}`,
     });
     const recovered = await bob.run(["channel", "recover"]);
     assertEquals(recovered.code, 0, recovered.stderr);
-    // The second process: the same profile copied (docs/OPERATIONS.md), its own state dir.
+    // The other processes: the same profile copied (docs/OPERATIONS.md), their own state dirs.
     const second = `${dir}/town1`;
-    await new Deno.Command("cp", { args: ["-a", bob.stateDir, second] }).output();
+    const third = `${dir}/town2`;
+    for (const copy of [second, third]) {
+      await new Deno.Command("cp", { args: ["-a", bob.stateDir, copy] }).output();
+    }
     for (const stateDir of [bob.stateDir, second]) {
       towns.push(
         await guard(
@@ -143,8 +151,29 @@ ${chainToml(pair)}`,
       "the writes",
     );
     assert(killed, "process 0 was killed mid-stream");
-    // The survivor takes the rest, claims and all, on the same book.
-    while (next < WRITES + 40) assert(await guard(write(1), "a write on the survivor"));
+    // A third process takes the last claims, on the same book; the survivor sees none of them.
+    const late = await guard(
+      startCliTown({ stateDir: third, secret: bob.secret, ready: (l) => l.includes("settles") }),
+      "the third town up",
+    );
+    towns.push(late);
+    clients.push(
+      await guard(
+        connectClaimClient({
+          url: late.btpUrl,
+          townAddress: late.field("ilpAddress"),
+          townPubkey: late.field("pubkey"),
+          stateDir: aliceDir,
+          secretKey: pair.aliceKey,
+          record,
+          shareClaimsOf: clients[0],
+        }),
+        "alice connects to the third",
+      ),
+    );
+    while (next < WRITES + 30) assert(await guard(write(2), "a write on the third process"));
+    await clients[2].close();
+    await late.stop();
 
     const books = await openPostgresClaimBooks({ url: storeUrl });
     const book = await books.read(channelId).finally(() => books.close());
@@ -162,22 +191,28 @@ ${chainToml(pair)}`,
     assert(book.claimed >= fulfilled, "every fulfilled unit is claimed");
 
     for (const c of clients) await c.close().catch(() => {});
+    // The survivor's own file is behind the books: the last claims went to the third process.
+    const survivorFile = await readChannel(channelFilePath(second, channelId));
+    assert(survivorFile.receivedNonce < book.nonce, "the survivor's file is behind the books");
+    // Alice closes on chain with nothing from bob; the survivor answers with the books' newest.
+    await pair.alice.closeChannel(channelId);
+    await guard(
+      (async () => {
+        for (;;) {
+          const onChain = await pair.bob.getChannel(channelId);
+          if (onChain.participants[pair.alice.address.toLowerCase()]?.nonce === book.nonce) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })(),
+      "the survivor submits the books' newest claim",
+    );
     await towns[1].stop();
-    // Closed from the killed process's state dir: its channel file is behind, the books are not.
-    const stale = await readChannel(channelFilePath(bob.stateDir, channelId));
-    assert(stale.receivedNonce <= book.nonce);
-    const close = await bob.run([
-      "channel",
-      "close",
-      channelId,
-      "--unilateral",
-      "--store",
-      storeUrl,
-    ]);
-    assertEquals(close.code, 0, close.stderr);
+    // From the killed process's state dir, behind too: --store takes the books' claim, settles.
     await increaseTime(pair.anvil.rpcUrl, Number(channel.townRecord.settleTimeout) + 1);
     const settle = await bob.run(["channel", "close", channelId, "--store", storeUrl]);
     assertEquals(settle.code, 0, settle.stderr);
+    const lifted = await readChannel(channelFilePath(bob.stateDir, channelId));
+    assertEquals([lifted.receivedNonce, lifted.received], [book.nonce, book.claimed]);
     assertEquals(await pair.bob.tokenBalance(), MINTED + book.claimed, "chain = books");
     assertEquals(await pair.alice.tokenBalance(), MINTED - book.claimed);
   } finally {
