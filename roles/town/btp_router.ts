@@ -7,7 +7,9 @@
  * - the town's address, `<town>.relay` or `<town>.relay.<tag>...` -> the write pipeline;
  * - `<town>.<account>...` with that child connected -> forwarded over its socket (expiry less
  *   `forwardExpiryMarginMs`, as connectors do), the reply relayed after checking a FULFILL
- *   against the condition (F05 otherwise);
+ *   against the condition (F05 otherwise); with `forwardBooks`, a paid packet is on the town's
+ *   books per peer before it leaves and its answer before the answer is relayed
+ *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04;
  * - anything else -> the parent, when there is one and the packet did not come from it; else F02.
  *
  * @module
@@ -33,6 +35,16 @@ import { amountTooLargeData } from "./write_rejection.ts";
 export interface IlpNextHop {
   /** Sends ILP packet bytes, resolves with the reply's bytes. */
   request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+/**
+ * The town's books per peer for the packets forwarded to a child (roles/town/peer_books.ts):
+ * `before` resolves once the packet is on record, or with the REJECT to answer instead (the
+ * peer's credit limit); `after` once the child's answer is on record.
+ */
+export interface ForwardBooks {
+  before(account: string, prepare: IlpPrepare): Promise<IlpReply | undefined>;
+  after(account: string, prepare: IlpPrepare, reply: IlpReply): Promise<void>;
 }
 
 /** Where a packet came from. */
@@ -70,6 +82,10 @@ export interface BtpRouterOptions {
    * asks to hold a payment for hours). Default 5 minutes.
    */
   maxExpiryMs?: number;
+  /** Books per peer of the paid packets forwarded to children; none: kept on no books. */
+  forwardBooks?: ForwardBooks;
+  /** Told when a child's answer could not be put on the books (the answer is relayed). */
+  onBooksError?: (account: string, err: Error) => void;
   /**
    * Told of each paid PREPARE the town fulfilled for itself (a write or a blob), before the
    * FULFILL leaves: the town's payment log. A failure there turns the FULFILL into T00.
@@ -150,6 +166,36 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     return reply;
   };
 
+  /** Forwards to a child with the packet and its answer on the town's books (module doc). */
+  const forwardOnBooks = async (
+    account: string,
+    hop: IlpNextHop,
+    prepare: IlpPrepare,
+  ): Promise<IlpReply> => {
+    const books = options.forwardBooks;
+    if (!books || prepare.amount === "0") return await forward(hop, prepare);
+    let refused: IlpReply | undefined;
+    try {
+      refused = await books.before(account, prepare);
+    } catch (err) {
+      return reject(
+        ILP_ERROR.internalError,
+        `cannot record the payment: ${(err as Error).message}`.slice(0, 200),
+      );
+    }
+    if (refused) return refused;
+    const reply = await forward(hop, prepare);
+    try {
+      await books.after(account, prepare, reply);
+    } catch (err) {
+      // The child's answer is not on record: the packet stays in flight on the books (in doubt
+      // after a restart, resolved by the child's fulfillment, state/peer_ledger.ts). The answer
+      // is relayed as it is: a FULFILL means the child was paid, and the sender did pay.
+      options.onBooksError?.(account, err as Error);
+    }
+    return reply;
+  };
+
   const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
     const town = options.townAddress();
     if (prepare.destination === ILDCP_DESTINATION) {
@@ -219,7 +265,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       if (source.kind === "child" && source.account.account === account) {
         return reject(ILP_ERROR.unreachable, "no route back to the sender");
       }
-      return await forward(hop, prepare);
+      return await forwardOnBooks(account, hop, prepare);
     }
     const parent = source.kind === "parent" ? undefined : options.parent?.();
     if (!parent) return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);

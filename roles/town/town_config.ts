@@ -22,6 +22,7 @@
  * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
  * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
  * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
+ * | payouts            | -                         | -                                   | `[town.payouts]` `threshold`, `interval_seconds`, `max_owed` | threshold 1 M2M (10^6 base units), interval 1 h, max owed 10 M2M per peer |
  * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
@@ -112,7 +113,30 @@ export interface TownConfig {
    * index, state/blob_store.ts); absent: a town on a shared store takes no blobs.
    */
   storeBlobsDir?: string;
+  /** When the town pays what it owes its peers (roles/town/peer_payout.ts); absent: defaults. */
+  payouts?: TownPayoutPolicy;
 }
+
+/**
+ * When the town pays the peers it forwards payments to (docs/OPERATIONS.md "Paying providers"):
+ * a claim once what it owes a peer beyond its last claim reaches `threshold`, or every
+ * `intervalMs` while it owes anything; no forwarding beyond `maxOwed` unclaimed.
+ */
+export interface TownPayoutPolicy {
+  /** Base units owed beyond the last claim that trigger a claim. */
+  threshold: bigint;
+  /** Longest a debt waits for a claim, ms. */
+  intervalMs: number;
+  /** Most the town owes one peer beyond its claims (in flight included); more is refused T04. */
+  maxOwed: bigint;
+}
+
+/** The payout policy's defaults: 1 M2M, one hour, 10 M2M (6 decimals). */
+export const DEFAULT_TOWN_PAYOUTS: TownPayoutPolicy = {
+  threshold: 1_000_000n,
+  intervalMs: 3_600_000,
+  maxOwed: 10_000_000n,
+};
 
 /** Prices and limits of the town's blob store (docs/PROTOCOL.md "Blobs"). */
 export interface TownBlobConfig {
@@ -279,6 +303,36 @@ function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
   });
 }
 
+function townPayouts(value: unknown): TownPayoutPolicy {
+  if (value === undefined) return DEFAULT_TOWN_PAYOUTS;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TownConfigError("town.payouts must be a table");
+  }
+  const t = value as Record<string, unknown>;
+  for (const key of Object.keys(t)) {
+    if (!["threshold", "interval_seconds", "max_owed"].includes(key)) {
+      throw new TownConfigError(`unknown key town.payouts.${key}`);
+    }
+  }
+  const payouts = {
+    threshold: t.threshold === undefined
+      ? DEFAULT_TOWN_PAYOUTS.threshold
+      : amount(t.threshold, "town.payouts.threshold"),
+    intervalMs: t.interval_seconds === undefined
+      ? DEFAULT_TOWN_PAYOUTS.intervalMs
+      : positiveInt(t.interval_seconds, "town.payouts.interval_seconds") * 1000,
+    maxOwed: t.max_owed === undefined
+      ? DEFAULT_TOWN_PAYOUTS.maxOwed
+      : amount(t.max_owed, "town.payouts.max_owed"),
+  };
+  if (payouts.maxOwed < payouts.threshold) {
+    throw new TownConfigError(
+      `town.payouts.max_owed ${payouts.maxOwed} is below the threshold ${payouts.threshold}`,
+    );
+  }
+  return payouts;
+}
+
 function kindPrices(value: unknown): Record<number, bigint> | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null) {
@@ -411,6 +465,7 @@ export function resolveTownConfig(
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames ?? []),
     storeUrl: sharedStore,
+    payouts: townPayouts(toml.payouts),
     storeProcesses: sharedStore === undefined ? undefined : positiveInt(
       flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? loaded.sections.store?.processes ??
         1,

@@ -31,6 +31,7 @@ import {
   type TownCounters,
   type TownGauges,
 } from "./town_metrics.ts";
+import type { PeerBalance } from "../../state/peer_ledger.ts";
 import { ReadBudget } from "./read_budget.ts";
 import type { HttpHead } from "../../transport/http_head.ts";
 import {
@@ -64,6 +65,8 @@ export interface TownHttpHandlerOptions {
   blobs?: { routes: BlobRoutes; store: BlobStore; payments: () => number };
   /** More gauges for `/metrics` (the BTP listener's, the write side's). */
   moreGauges?: () => Partial<TownGauges>;
+  /** The town's books per BTP peer, for `/metrics` (state/peer_ledger.ts). */
+  peerBalances?: () => PeerBalance[];
 }
 
 /** Options for {@linkcode TownHttpHandler.listen}. */
@@ -205,17 +208,22 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
 
   const metrics = async (): Promise<Response> => {
     const eventsStored = await store.size().catch(() => 0);
-    const text = renderTownMetrics(counters, {
-      connectionsOpen: sessions.size,
-      subscriptionsOpen: hub.size,
-      eventsStored,
-      eventsPublishedTotal: hub.publishedTotal,
-      liveDeliveriesTotal: hub.deliveredTotal,
-      queriesInFlight: budget.queries,
-      queuedQueryBytes: budget.queuedBytes,
-      ...blobGauges(),
-      ...options.moreGauges?.(),
-    }, limits);
+    const text = renderTownMetrics(
+      counters,
+      {
+        connectionsOpen: sessions.size,
+        subscriptionsOpen: hub.size,
+        eventsStored,
+        eventsPublishedTotal: hub.publishedTotal,
+        liveDeliveriesTotal: hub.deliveredTotal,
+        queriesInFlight: budget.queries,
+        queuedQueryBytes: budget.queuedBytes,
+        ...blobGauges(),
+        ...options.moreGauges?.(),
+      },
+      limits,
+      options.peerBalances?.(),
+    );
     return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
   };
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { TownLimits } from "./town_limits.ts";
+import type { PeerBalance } from "../../state/peer_ledger.ts";
 
 /** Counters the read side increments. */
 export interface TownCounters {
@@ -108,7 +109,9 @@ function snake(name: string): string {
 }
 
 /**
- * Prometheus text exposition (version 0.0.4) of the counters, gauges and limits.
+ * Prometheus text exposition (version 0.0.4) of the counters, gauges and limits, and the books
+ * per BTP peer (`turnpike_town_peer_<owed|claimed|settled|in_flight|in_doubt>{account="..."}`,
+ * base units).
  *
  * @example
  * ```ts
@@ -121,6 +124,7 @@ export function renderTownMetrics(
   counters: TownCounters,
   gauges: TownGauges,
   limits: TownLimits,
+  peers: readonly PeerBalance[] = [],
 ): string {
   const lines: string[] = [];
   for (const [key, value] of Object.entries(counters)) {
@@ -135,6 +139,13 @@ export function renderTownMetrics(
   lines.push("# TYPE turnpike_town_limit gauge");
   for (const [key, value] of Object.entries(limits)) {
     lines.push(`turnpike_town_limit{name="${snake(key)}"} ${value}`);
+  }
+  const columns = ["owed", "claimed", "settled", "inFlight", "inDoubt"] as const;
+  for (const column of columns) {
+    if (peers.length === 0) break;
+    const name = `turnpike_town_peer_${snake(column)}`;
+    lines.push(`# TYPE ${name} gauge`);
+    for (const p of peers) lines.push(`${name}{account="${p.account}"} ${p[column]}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -17,17 +17,20 @@ import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp_parent_link.ts";
 import { createBtpRouter } from "./btp_router.ts";
 import { type BtpServerStats, startBtpServer } from "./btp_server.ts";
+import type { BtpPeerConnection } from "./btp_peer_connection.ts";
 import type { TownGauges } from "./town_metrics.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import { SpspResponder } from "./spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
 import { SubscriptionHub } from "./subscription_hub.ts";
-import type { TownConfig } from "./town_config.ts";
+import { DEFAULT_TOWN_PAYOUTS, type TownConfig } from "./town_config.ts";
 import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
 import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPeerLedger, type PeerBalance, type PeerLedger } from "../../state/peer_ledger.ts";
+import { createPeerBooks } from "./peer_books.ts";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import {
@@ -60,6 +63,8 @@ export interface TownNodeOptions extends NodeKeyOptions {
   claimGate?: (account: string) => BtpClaimGate | undefined;
   /** Co-sign desks (cooperative settle, withdraw) of those peers (channel_cosign_desk.ts). */
   cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
+  /** Told after each payment forwarded to a peer is on the books (a payout may be due). */
+  onOwed?: (balance: PeerBalance) => void;
 }
 
 /** A running town. */
@@ -81,6 +86,10 @@ export interface TownNode {
   blobs: BlobStore;
   /** The kind 10032 stored at start (when the config has a settlement section). */
   announcement?: TownAnnouncement;
+  /** The town's books per BTP peer (state/peer_ledger.ts). */
+  ledger: PeerLedger;
+  /** The connection of a BTP peer, when connected (payouts are sent over it). */
+  peer(account: string): BtpPeerConnection | undefined;
   /** Stops everything; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -192,6 +201,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     undefined;
   // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
   const income = await openPaymentLog({ stateDir: config.stateDir });
+  // What the town owes each BTP peer it forwards payments to, on disk before the FULFILL leaves.
+  const ledger = await openPeerLedger({ stateDir: config.stateDir });
+  const payouts = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const maxWriteAmount = config.maxPacketAmount ??
     largestWritePrice(config, blobPricePerMiB, blobs.maxBlobBytes);
   const router = createBtpRouter({
@@ -220,6 +232,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     },
     child: (account) => childOf(account),
     parent: () => parent,
+    forwardBooks: createPeerBooks({
+      ledger,
+      maxOwed: () => payouts.maxOwed,
+      triggeredBy: () => townAddress,
+      onOwed: options.onOwed,
+    }),
+    onBooksError: (account, err) => log(`peer ${account}: answer not on the books: ${err.message}`),
   });
   const closers: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
@@ -264,6 +283,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         openFileLimit: fileLimit?.soft,
         ...httpGauges(btpStats.http?.()),
       }),
+      peerBalances: () => ledger.balances(),
       ownerPubkey: config.pricing.ownerPubkey,
       ilpAddress: townAddress,
       pricing: config.pricing,
@@ -355,6 +375,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       store,
       blobs,
       announcement,
+      ledger,
+      peer: (account) => btp.peer(account),
       stop: () => stopped ??= stopAll(),
     };
   } catch (err) {
