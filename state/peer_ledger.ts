@@ -24,7 +24,8 @@
  * execution condition; a second `fulfilled` for the same packet is ignored when read and refused
  * when written.
  *
- * Payouts: `claimed` lines carry the cumulative amount of the newest claim the town signed to the
+ * Payouts: an `opened` line names the channel the town pays the peer over (its deposit),
+ * `claimed` lines carry the cumulative amount of the newest claim the town signed to the
  * peer (what the peer can take on chain), `settled` lines what a channel paid out on chain. A
  * SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
@@ -35,7 +36,13 @@ import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 /** What a ledger line records. */
-export type PeerLedgerEvent = "forward" | "fulfilled" | "rejected" | "claimed" | "settled";
+export type PeerLedgerEvent =
+  | "forward"
+  | "fulfilled"
+  | "rejected"
+  | "opened"
+  | "claimed"
+  | "settled";
 
 /** One line of the peer ledger. */
 export interface PeerLedgerEntry {
@@ -63,7 +70,7 @@ export interface PeerBalance {
   account: string;
   /** Fulfilled packets forwarded to the peer: what the town owes it in all. */
   owed: bigint;
-  /** Cumulative amount of the newest claim signed to the peer. */
+  /** Claims signed to the peer: the newest one's cumulative amount, summed over its channels. */
   claimed: bigint;
   /** Paid out to the peer on chain. */
   settled: bigint;
@@ -73,6 +80,10 @@ export interface PeerBalance {
   inDoubt: bigint;
   /** Fulfilled packets. */
   packets: number;
+  /** The channel the town pays the peer over, once opened. */
+  payoutChannel?: string;
+  /** The town's deposit in it. */
+  payoutDeposit: bigint;
 }
 
 /** Options for {@linkcode openPeerLedger}. */
@@ -93,6 +104,7 @@ const EVENTS: readonly PeerLedgerEvent[] = [
   "forward",
   "fulfilled",
   "rejected",
+  "opened",
   "claimed",
   "settled",
 ];
@@ -121,6 +133,8 @@ export class PeerLedger {
   skippedLines = 0;
   #now: () => number;
   #packets = new Map<string, PacketState>();
+  /** Newest claim per account and channel. */
+  #claims = new Map<string, bigint>();
   #balances = new Map<string, PeerBalance>();
   #needsNewline = false;
   #loaded = false;
@@ -251,6 +265,11 @@ export class PeerLedger {
     });
   }
 
+  /** Records the channel the town pays the peer over (opened or topped up to `deposit`). */
+  opened(account: string, channelId: string, deposit: bigint): Promise<void> {
+    return this.#append({ event: "opened", account, channelId, amount: String(deposit) });
+  }
+
   /** Records what a channel paid out to the peer on chain; resolves once on disk. */
   settled(account: string, channelId: string, amount: bigint): Promise<void> {
     return this.#append({ event: "settled", account, channelId, amount: String(amount) });
@@ -355,10 +374,26 @@ export class PeerLedger {
           b.inFlight += prior.amount;
         };
       }
+      case "opened": {
+        const before = { id: b.payoutChannel, deposit: b.payoutDeposit };
+        b.payoutChannel = entry.channelId;
+        b.payoutDeposit = amount;
+        return () => {
+          b.payoutChannel = before.id;
+          b.payoutDeposit = before.deposit;
+        };
+      }
       case "claimed": {
-        const before = b.claimed;
-        if (amount > b.claimed) b.claimed = amount;
-        return () => b.claimed = before;
+        // Cumulative per channel; the peer's total is the sum over its channels.
+        const channel = `${entry.account} ${entry.channelId}`;
+        const prev = this.#claims.get(channel) ?? 0n;
+        if (amount <= prev) return () => {};
+        this.#claims.set(channel, amount);
+        b.claimed += amount - prev;
+        return () => {
+          this.#claims.set(channel, prev);
+          b.claimed -= amount - prev;
+        };
       }
       case "settled": {
         b.settled += amount;
@@ -369,7 +404,16 @@ export class PeerLedger {
 }
 
 function emptyBalance(account: string): PeerBalance {
-  return { account, owed: 0n, claimed: 0n, settled: 0n, inFlight: 0n, inDoubt: 0n, packets: 0 };
+  return {
+    account,
+    owed: 0n,
+    claimed: 0n,
+    settled: 0n,
+    inFlight: 0n,
+    inDoubt: 0n,
+    packets: 0,
+    payoutDeposit: 0n,
+  };
 }
 
 function validateEntry(e: PeerLedgerEntry): void {

@@ -126,6 +126,13 @@ export interface BtpClientOptions {
   random?: () => number;
   /** Pay every PREPARE with payment channel claims. */
   claims?: BtpClaimOptions;
+  /**
+   * Takes the peer's own payment channel claims (a town paying what it owes,
+   * roles/payout_receiver.ts): a MESSAGE whose protocol data is `payment-channel-claim` and no
+   * `ilp`. Resolves once the claim is kept (answered RESPONSE); throws to refuse it (answered
+   * BTP ERROR F00 with the message). Without it such messages are answered RESPONSE and dropped.
+   */
+  onClaim?: (claim: Uint8Array) => Promise<void>;
   /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
   noDelay?: boolean;
 }
@@ -228,7 +235,7 @@ export class BtpClient {
   #options: Required<
     Omit<
       BtpClientOptions,
-      "onPrepare" | "onStateChange" | "authToken" | "authUsername" | "claims"
+      "onPrepare" | "onStateChange" | "authToken" | "authUsername" | "claims" | "onClaim"
     >
   >;
   #claims?: BtpClaimOptions;
@@ -239,6 +246,7 @@ export class BtpClient {
   /** Frames with claims leave in this order (the peer refuses a nonce below the last one). */
   #sendChain: Promise<unknown> = Promise.resolve();
   #onPrepare?: BtpPrepareHandler;
+  #onClaim?: (claim: Uint8Array) => Promise<void>;
   #onStateChange?: (state: BtpClientState) => void;
   #wsUrl: string;
   #username: string;
@@ -262,6 +270,7 @@ export class BtpClient {
     this.#username = options.authUsername ?? username ?? "";
     this.#token = options.authToken ?? token ?? "";
     this.#onPrepare = options.onPrepare;
+    this.#onClaim = options.onClaim;
     this.#onStateChange = options.onStateChange;
     this.#claims = options.claims;
     if (options.claims) {
@@ -738,6 +747,18 @@ export class BtpClient {
 
   async #onIncomingMessage(ws: WebSocket, frame: BtpMessageFrame) {
     const ilp = getIlpData(frame);
+    const claim = ilp
+      ? undefined
+      : frame.protocolData.find((p) => p.protocolName === CLAIM_PROTOCOL_NAME);
+    if (claim && this.#onClaim) {
+      try {
+        await this.#onClaim(claim.data);
+      } catch (err) {
+        const why = (err as Error).message.slice(0, 300);
+        this.#sendError(ws, frame.requestId, BTP_ERROR.notAccepted, why);
+        return;
+      }
+    }
     if (!ilp) {
       this.#send(ws, { type: "response", requestId: frame.requestId, protocolData: [] });
       return;

@@ -8,10 +8,12 @@
  */
 import {
   BTP_ERROR,
+  BtpContentType,
   type BtpError,
   btpErrorFrame,
   type BtpFrame,
   BtpFrameType,
+  type BtpMessageFrame,
   decodeBtpFrame,
   encodeBtpFrame,
   getIlpData,
@@ -93,17 +95,41 @@ export class BtpPeerConnection {
   }
 
   /** Sends an ILP packet to the peer and resolves with the `ilp` bytes of its RESPONSE. */
-  request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  async request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const frame = await this.#request([ilpProtocolData(packet)], timeoutMs);
+    const ilp = getIlpData(frame);
+    if (!ilp) throw new BtpPeerUnavailableError("peer RESPONSE carries no ilp data");
+    return ilp;
+  }
+
+  /**
+   * Sends the peer a payment channel claim of the town's (a payout, roles/town/peer_payout.ts):
+   * a MESSAGE whose only protocol data is `payment-channel-claim`. Resolves once the peer
+   * answered with a RESPONSE (it kept the claim); rejects with its BTP ERROR otherwise.
+   */
+  async sendClaim(claim: Uint8Array, timeoutMs: number): Promise<void> {
+    await this.#request(
+      [{ protocolName: CLAIM_PROTOCOL_NAME, contentType: BtpContentType.json, data: claim }],
+      timeoutMs,
+    );
+  }
+
+  #request(protocolData: BtpMessageFrame["protocolData"], timeoutMs: number): Promise<BtpFrame> {
     if (this.#closed) {
       return Promise.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
     }
     do this.#nextId = (this.#nextId + 1) >>> 0; while (this.#pending.has(this.#nextId));
     const requestId = this.#nextId;
-    const bytes = encodeBtpFrame(
-      { type: "message", requestId, protocolData: [ilpProtocolData(packet)] },
-      { maxFrameBytes: this.#o.maxFrameBytes },
-    );
-    return new Promise<Uint8Array>((resolve, reject) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeBtpFrame(
+        { type: "message", requestId, protocolData },
+        { maxFrameBytes: this.#o.maxFrameBytes },
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<BtpFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(requestId);
         reject(new BtpPeerUnavailableError(`${this.account.account} did not answer in time`));
@@ -113,12 +139,14 @@ export class BtpPeerConnection {
         reject,
         resolve: (frame) => {
           if (frame.type === "error") {
-            reject(new BtpPeerUnavailableError(`peer answered BTP ERROR ${frame.code}`));
+            reject(
+              new BtpPeerUnavailableError(
+                `peer answered BTP ERROR ${frame.code}: ${frame.data}`.slice(0, 300),
+              ),
+            );
             return;
           }
-          const ilp = getIlpData(frame);
-          if (ilp) resolve(ilp);
-          else reject(new BtpPeerUnavailableError("peer RESPONSE carries no ilp data"));
+          resolve(frame);
         },
       });
       try {

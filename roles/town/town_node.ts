@@ -65,6 +65,8 @@ export interface TownNodeOptions extends NodeKeyOptions {
   cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
   /** Told after each payment forwarded to a peer is on the books (a payout may be due). */
   onOwed?: (balance: PeerBalance) => void;
+  /** Told when a BTP peer connected (its newest payout claim is sent again). */
+  onPeerConnected?: (account: string) => void;
 }
 
 /** A running town. */
@@ -332,7 +334,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       reusePort,
       accounts,
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
-      onPeer: (event, account) => log(`peer ${account} ${event}ed`),
+      onPeer: (event, account) => {
+        log(`peer ${account} ${event}ed`);
+        if (event === "connect") options.onPeerConnected?.(account);
+      },
       claimGate: options.claimGate,
       cosignDesk: options.cosignDesk,
       authTimeoutMs: limits.btpAuthTimeoutMs,

@@ -1,0 +1,290 @@
+/**
+ * The town pays its provider on chain (anvil, the real contracts, a real town and real BTP
+ * sockets): alice pays 20 invoices of the provider "beta" through the town over her channel;
+ * the town's books per peer (state/peer_ledger.ts) owe beta each FULFILL once; past the
+ * payout threshold the town opens a channel to beta's address and pays it with claims over
+ * BTP (roles/town/peer_payout.ts), which beta checks and keeps with the town's verification
+ * code (roles/payout_receiver.ts). Then both channels settle on chain and the chain pays each
+ * of the three what its books say, to the unit. Beta, restarted with its claims file lost,
+ * gets the town's newest claim again when it connects.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { generateSecretKey } from "nostr-tools";
+import { assert, assertEquals } from "../support/assert.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
+import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+import { fundAccount, increaseTime } from "../../chain/anvil.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { openAuditLog } from "../../state/audit_log.ts";
+import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
+import { startTownNode } from "../../roles/town/town_node.ts";
+import { TownPayouts } from "../../roles/town/peer_payout.ts";
+import { PayoutReceiver } from "../../roles/payout_receiver.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+import { openPaymentLog } from "../../state/payment_log.ts";
+
+const PRICE = 2_500n;
+const JOBS = 20;
+const THRESHOLD = 10_000n;
+
+/** Resolves with `probe()` once it is defined; a hang guard, not a time limit. */
+async function until<T>(what: () => string, probe: () => T | undefined | Promise<T | undefined>) {
+  for (let i = 0; i < 2400; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what()}`);
+}
+
+Deno.test("the town settles with its provider on chain: chain = books for all three (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const dir = await Deno.makeTempDir({ prefix: "town_payout_" });
+  const [townState, aliceState, betaState] = [`${dir}/town`, `${dir}/alice`, `${dir}/beta`];
+  // Beta, the provider: its own key, gas to close with, no tokens.
+  const betaKey = generateSecretKey();
+  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
+  await fundAccount({
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    to: beta.address,
+    tokens: 0n,
+    wei: 10n ** 17n,
+  });
+  const start = {
+    alice: await pair.alice.tokenBalance(),
+    town: await pair.bob.tokenBalance(),
+    beta: await beta.tokenBalance(),
+  };
+  const channel = await openPairChannel(pair, { deposit: 1_000_000n });
+  await savePairChannel(channel, { townDir: townState, aliceDir: aliceState });
+  const audit = await openAuditLog({ dir: townState });
+  const gate = openChannelClaimGate({
+    stateDir: townState,
+    record: channel.townRecord,
+    audit,
+    readChannel: (id) => pair.bob.getChannel(id),
+    triggeredBy: () => "test.town",
+  });
+  const config = claimTownConfig({ stateDir: townState });
+  config.peers.push({ account: "beta", token: "beta-token" });
+  const townLog: string[] = [];
+  let payouts: TownPayouts | undefined;
+  const town = await startTownNode({
+    config,
+    secretKey: pair.bobKey,
+    databasePath: ":memory:",
+    claimGate: (account) => account === "alice" ? gate : undefined,
+    onOwed: (balance) => payouts?.owed(balance),
+    onPeerConnected: (account) => payouts?.connected(account),
+    log: (line) => townLog.push(line),
+  });
+  payouts = new TownPayouts({
+    stateDir: townState,
+    audit,
+    ledger: town.ledger,
+    signer: localNodeSigner(pair.bobKey),
+    client: pair.bob,
+    policy: { threshold: THRESHOLD, intervalMs: 3_600_000 },
+    deposit: 200_000n,
+    peerAddress: (account) => account === "beta" ? beta.address : undefined,
+    send: async (account, claim) => {
+      const peer = town.peer(account);
+      if (!peer) throw new Error(`${account} is not connected`);
+      await peer.sendClaim(claim, 10_000);
+    },
+    log: (line) => townLog.push(line),
+  });
+  // Beta answers the invoices it issued (their fulfillments are its secret) and keeps claims.
+  const secrets = Array.from({ length: JOBS }, () => crypto.getRandomValues(new Uint8Array(32)));
+  const byCondition = new Map(secrets.map((s) => [sha256(s).join(","), s]));
+  const connectBeta = async (receiver: PayoutReceiver) => {
+    const client = new BtpClient({
+      url: claimTownContact(town).url,
+      authToken: "beta-token",
+      reconnect: false,
+      onPrepare: (p) => {
+        const secret = byCondition.get(p.executionCondition.join(","));
+        return secret && BigInt(p.amount) === PRICE
+          ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) }
+          : {
+            type: "reject",
+            code: "F02",
+            triggeredBy: "",
+            message: "no such invoice",
+            data: new Uint8Array(0),
+          };
+      },
+      onClaim: async (claim) => void await receiver.take(claim),
+    });
+    await client.connect();
+    return client;
+  };
+  const receiver = new PayoutReceiver({
+    stateDir: betaState,
+    client: beta,
+    townPubkey: town.pubkey,
+  });
+  let betaLink = await connectBeta(receiver);
+  const alice = await connectClaimClient({
+    ...claimTownContact(town),
+    stateDir: aliceState,
+    secretKey: pair.aliceKey,
+    record: channel.aliceRecord,
+  });
+  try {
+    // One paid write: the town's own fee.
+    const write = await alice.write(alice.sign("a paid note"));
+    assertEquals(write.reply.type, "fulfill");
+    for (const secret of secrets) {
+      const reply = await alice.client.sendPrepare({
+        destination: "test.town.beta.invoice",
+        amount: String(PRICE),
+        executionCondition: sha256(secret),
+        expiresAt: new Date(Date.now() + 30_000),
+        data: new Uint8Array(0),
+      });
+      assertEquals(reply.type, "fulfill", JSON.stringify(reply));
+    }
+    const owed = PRICE * BigInt(JOBS);
+    const books = town.ledger.balance("beta");
+    assertEquals([books.owed, books.packets, books.inFlight, books.inDoubt], [owed, JOBS, 0n, 0n]);
+    // Each threshold crossed was paid; what is left under it waits for the interval (here
+    // asked for at once, as the interval would).
+    const paidAtThreshold = await until(() => "payouts at the threshold", () => {
+      const b = town.ledger.balance("beta");
+      return b.owed - b.claimed < THRESHOLD ? b.claimed : undefined;
+    });
+    assert(paidAtThreshold > 0n && paidAtThreshold < owed, `claimed ${paidAtThreshold}`);
+    const last = await payouts.payNow("beta");
+    assertEquals(last?.transferredAmount, owed);
+    const kept = await until(
+      () => "beta keeps the claim for everything: " + townLog.join(" / "),
+      async () => {
+        const [record] = await receiver.records();
+        return record?.received === owed ? record : undefined;
+      },
+    );
+    assertEquals(town.ledger.balance("beta").claimed, owed);
+    const payoutId = town.ledger.balance("beta").payoutChannel as `0x${string}`;
+    assertEquals(kept.channelId, payoutId);
+    const townPayout = await readChannel(channelFilePath(townState, payoutId));
+    assertEquals([townPayout.sent, townPayout.deposit], [owed, 200_000n]);
+    // The metrics show the books per peer.
+    const metrics = await (await fetch(`http://127.0.0.1:${town.httpPort}/metrics`)).text();
+    assert(metrics.includes(`turnpike_town_peer_owed{account="beta"} ${owed}`), metrics);
+    assert(metrics.includes(`turnpike_town_peer_claimed{account="beta"} ${owed}`), metrics);
+
+    // Beta loses its channel file and reconnects: the town sends its newest claim again.
+    await betaLink.close();
+    await receiver.close();
+    await Deno.remove(`${betaState}/channels`, { recursive: true });
+    const fresh = new PayoutReceiver({
+      stateDir: betaState,
+      client: beta,
+      townPubkey: town.pubkey,
+    });
+    betaLink = await connectBeta(fresh);
+    const recovered = await until(
+      () => "the town resends its newest claim: " + townLog.join(" / "),
+      async () => {
+        const [record] = await fresh.records();
+        return record?.received === owed ? record : undefined;
+      },
+    );
+    await fresh.close();
+
+    // Settlement: beta closes the payout channel with the town's newest claim; the town closes
+    // alice's with hers; after the settle timeout both settle.
+    await beta.closeChannel(payoutId, {
+      nonce: recovered.receivedNonce,
+      transferredAmount: recovered.received,
+      signature: recovered.receivedSignature!,
+    });
+    await gate.writer.durable();
+    await settleOnTownClaim(pair, gate.record());
+    await increaseTime(pair.anvil.rpcUrl, 601);
+    await beta.settleChannel(payoutId);
+    const end = {
+      alice: await pair.alice.tokenBalance(),
+      town: await pair.bob.tokenBalance(),
+      beta: await beta.tokenBalance(),
+    };
+    const aliceSent = gate.record().received;
+    const income = await openPaymentLog({ stateDir: townState });
+    const townFees = income.entries().reduce((sum, e) => sum + BigInt(e.amount), 0n);
+    assertEquals(aliceSent, owed + write.amount, "alice's claims cover the invoices and the write");
+    // chain = books, for each of the three.
+    assertEquals(start.alice - end.alice, aliceSent, "alice paid what her claims say");
+    assertEquals(end.beta - start.beta, town.ledger.balance("beta").owed, "beta got its earnings");
+    assertEquals(end.town - start.town, townFees, "the town kept its fees and nothing else");
+    assertEquals(townFees, write.amount);
+  } finally {
+    await alice.close();
+    await betaLink.close();
+    await payouts.close();
+    await town.stop();
+    await gate.writer.durable().catch(() => {});
+    await audit.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a town's books refuse T04 past max owed, and nothing past it is forwarded", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "town_owed_" });
+  const config = {
+    ...claimTownConfig({ stateDir }),
+    peers: [{ account: "alice", token: "alice-token" }, { account: "beta", token: "beta-token" }],
+    payouts: { threshold: 1n, intervalMs: 3_600_000, maxOwed: 5_000n },
+  };
+  const town = await startTownNode({
+    config,
+    secretKey: generateSecretKey(),
+    databasePath: ":memory:",
+  });
+  const seen: string[] = [];
+  const beta = new BtpClient({
+    url: claimTownContact(town).url,
+    authToken: "beta-token",
+    reconnect: false,
+    onPrepare: (p) => {
+      seen.push(p.amount);
+      return { type: "fulfill", fulfillment: secretOf(p.amount), data: new Uint8Array(0) };
+    },
+  });
+  const alice = new BtpClient({
+    url: claimTownContact(town).url,
+    authToken: "alice-token",
+    reconnect: false,
+  });
+  try {
+    await beta.connect();
+    await alice.connect();
+    const send = (amount: bigint) =>
+      alice.sendPrepare({
+        destination: "test.town.beta",
+        amount: String(amount),
+        executionCondition: sha256(secretOf(String(amount))),
+        expiresAt: new Date(Date.now() + 30_000),
+        data: new Uint8Array(0),
+      });
+    assertEquals((await send(3_000n)).type, "fulfill");
+    const refused = await send(2_001n);
+    assert(refused.type === "reject" && refused.code === "T04", JSON.stringify(refused));
+    assertEquals(seen, ["3000"], "the refused packet never reached beta");
+    assertEquals((await send(2_000n)).type, "fulfill");
+    assertEquals(town.ledger.balance("beta").owed, 5_000n);
+  } finally {
+    await alice.close();
+    await beta.close();
+    await town.stop();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+function secretOf(amount: string): Uint8Array {
+  return sha256(new TextEncoder().encode(`secret ${amount}`));
+}
