@@ -72,17 +72,18 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
   const config = claimTownConfig({ stateDir: townState });
   config.peers.push({ account: "beta", token: "beta-token" });
   const townLog: string[] = [];
-  let payouts: TownPayouts | undefined;
+  // The payouts need the running town (its ledger and peers); the town's hooks reach them.
+  const hooks: { payouts?: TownPayouts } = {};
   const town = await startTownNode({
     config,
     secretKey: pair.bobKey,
     databasePath: ":memory:",
     claimGate: (account) => account === "alice" ? gate : undefined,
-    onOwed: (balance) => payouts?.owed(balance),
-    onPeerConnected: (account) => payouts?.connected(account),
+    onOwed: (balance) => hooks.payouts?.owed(balance),
+    onPeerConnected: (account) => hooks.payouts?.connected(account),
     log: (line) => townLog.push(line),
   });
-  payouts = new TownPayouts({
+  const payouts = hooks.payouts = new TownPayouts({
     stateDir: townState,
     audit,
     ledger: town.ledger,
