@@ -25,6 +25,10 @@ import { TownPayouts } from "../../roles/town/peer_payout.ts";
 import { PayoutReceiver } from "../../roles/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import {
+  invoiceSecret,
+  type PayoutReceiverProcessArgs,
+} from "../support/payout_receiver_process.ts";
 
 const PRICE = 2_500n;
 const JOBS = 20;
@@ -289,3 +293,126 @@ Deno.test("a town's books refuse T04 past max owed, and nothing past it is forwa
 function secretOf(amount: string): Uint8Array {
   return sha256(new TextEncoder().encode(`secret ${amount}`));
 }
+
+Deno.test("the provider killed holding the town's claims unsubmitted closes with them after (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const dir = await Deno.makeTempDir({ prefix: "payout_crash_" });
+  const [townState, aliceState, betaState] = [`${dir}/town`, `${dir}/alice`, `${dir}/beta`];
+  const betaKey = generateSecretKey();
+  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
+  await fundAccount({
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    to: beta.address,
+    tokens: 0n,
+    wei: 10n ** 17n,
+  });
+  const channel = await openPairChannel(pair, { deposit: 1_000_000n });
+  await savePairChannel(channel, { townDir: townState, aliceDir: aliceState });
+  const audit = await openAuditLog({ dir: townState });
+  const config = claimTownConfig({ stateDir: townState });
+  config.peers.push({ account: "beta", token: "beta-token" });
+  const hooks: { payouts?: TownPayouts } = {};
+  const town = await startTownNode({
+    config,
+    secretKey: pair.bobKey,
+    databasePath: ":memory:",
+    onOwed: (balance) => hooks.payouts?.owed(balance),
+  });
+  const payouts = hooks.payouts = new TownPayouts({
+    stateDir: townState,
+    audit,
+    ledger: town.ledger,
+    signer: localNodeSigner(pair.bobKey),
+    client: pair.bob,
+    policy: { threshold: 2n * PRICE, intervalMs: 3_600_000 },
+    deposit: 200_000n,
+    peerAddress: (account) => account === "beta" ? beta.address : undefined,
+    send: (account, claim) => town.peer(account)!.sendClaim(claim, 10_000),
+  });
+  const args: PayoutReceiverProcessArgs = {
+    url: claimTownContact(town).url,
+    townPubkey: town.pubkey,
+    stateDir: betaState,
+    secretKey: `0x${Array.from(betaKey, (b) => b.toString(16).padStart(2, "0")).join("")}`,
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    tokenNetworkAddress: pair.contracts.tokenNetworkAddress,
+  };
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../support/payout_receiver_process.ts", import.meta.url).pathname,
+      JSON.stringify(args),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let ended = false;
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      buffered += value;
+    }
+  })().catch(() => {}).finally(() => ended = true);
+  const waitLine = (want: string) =>
+    until(() => `beta to print "${want}" (got ${JSON.stringify(buffered)})`, () => {
+      if (buffered.split("\n").includes(want)) return true;
+      if (ended) throw new Error(`beta ended: ${buffered}`);
+      return undefined;
+    });
+  const alice = await connectClaimClient({
+    ...claimTownContact(town),
+    stateDir: aliceState,
+    secretKey: pair.aliceKey,
+    record: channel.aliceRecord,
+  });
+  let killed = false;
+  try {
+    await waitLine("ready");
+    for (let n = 0; n < 6; n++) {
+      const reply = await alice.client.sendPrepare({
+        destination: "test.town.beta",
+        amount: String(PRICE),
+        executionCondition: sha256(invoiceSecret(n)),
+        expiresAt: new Date(Date.now() + 30_000),
+        data: new Uint8Array(0),
+      });
+      assertEquals(reply.type, "fulfill", JSON.stringify(reply));
+    }
+    const owed = 6n * PRICE;
+    await waitLine(`kept ${owed}`);
+    process.kill("SIGKILL");
+    killed = true;
+    await process.status;
+    // What a restarted beta reads: the town's newest claim, never submitted, on its disk.
+    const payoutId = town.ledger.balance("beta").payoutChannel as `0x${string}`;
+    const held = await readChannel(channelFilePath(betaState, payoutId));
+    assertEquals([held.received, town.ledger.balance("beta").claimed], [owed, owed]);
+    const before = await beta.tokenBalance();
+    await beta.closeChannel(payoutId, {
+      nonce: held.receivedNonce,
+      transferredAmount: held.received,
+      signature: held.receivedSignature!,
+    });
+    await increaseTime(pair.anvil.rpcUrl, 601);
+    await beta.settleChannel(payoutId);
+    assertEquals(await beta.tokenBalance() - before, owed, "chain = beta's books = town's books");
+  } finally {
+    if (!killed) {
+      process.kill("SIGKILL");
+      await process.status;
+    }
+    await lines.cancel().catch(() => {});
+    await pump;
+    await alice.close();
+    await payouts.close();
+    await town.stop();
+    await audit.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
