@@ -26,6 +26,7 @@ import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
+import { registerTownBalances } from "./town_balances_command.ts";
 import { PostgresStoreError } from "../state/postgres_event_store.ts";
 import {
   ClaimBooksError,
@@ -136,6 +137,7 @@ export function registerTownCommand(program: Command): void {
       await townUp(cmd.optsWithGlobals<TownUpOptions>(), cmd);
     });
   registerTownMigrate(town);
+  registerTownBalances(town);
 }
 
 function printStarted(

@@ -26,6 +26,7 @@ import { booksJson, booksText } from "./stats_command.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../roles/payout_receiver.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
@@ -143,8 +144,9 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
       symbol: r.tokenSymbol,
     };
   });
+  const payouts = await payoutBooks(stateDir);
   if (opts.output === "json") {
-    console.log(JSON.stringify({ stateDir, network, address, onChain, channels }));
+    console.log(JSON.stringify({ stateDir, network, address, onChain, channels, payouts }));
     return;
   }
   console.log(`wallet      ${address} (${stateDir})`);
@@ -166,6 +168,38 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
         `spent ${c.spent}, received ${c.received}, ${c.remaining} ${c.symbol} remaining`,
     );
   }
+  if (payouts.earned !== "0" || payouts.claimed !== "0") {
+    console.log(
+      `earnings    earned ${payouts.earned}, claimed from the town ${payouts.claimed}, ` +
+        `settled on chain ${payouts.settled} (base units)`,
+    );
+  }
+}
+
+/**
+ * A provider's earnings (docs/OPERATIONS.md "Paying providers"): `earned` what its payment log
+ * says it was paid for jobs, `claimed` what the town's claims kept in its payout channels' files
+ * cover (roles/payout_receiver.ts),
+ * `settled` the part of it on channels settled on chain. Base units.
+ */
+async function payoutBooks(
+  stateDir: string,
+): Promise<{ earned: string; claimed: string; settled: string }> {
+  const log = await openPaymentLog({ stateDir });
+  let earned = 0n;
+  for (const e of log.entries()) {
+    if (e.direction === "in" && e.event === "fulfilled" && categoryOf(e) === "job") {
+      earned += BigInt(e.amount);
+    }
+  }
+  let claimed = 0n;
+  let settled = 0n;
+  for (const r of await listChannels(stateDir)) {
+    if (r.peerLabel !== PAYOUT_CHANNEL_LABEL) continue;
+    claimed += r.received;
+    if (r.status === "settled") settled += r.received;
+  }
+  return { earned: String(earned), claimed: String(claimed), settled: String(settled) };
 }
 
 async function history(opts: BooksOptions, cmd: Command): Promise<void> {

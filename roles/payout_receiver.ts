@@ -34,6 +34,9 @@ import { type ChannelClaimGate, openChannelClaimGate } from "./town/btp_claim_ga
 import { newChannelRecord } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
 
+/** The `peer_label` of a channel file this node learned from a payout claim. */
+export const PAYOUT_CHANNEL_LABEL = "payouts from the town";
+
 /** Options for {@linkcode PayoutReceiver}. */
 export interface PayoutReceiverOptions {
   stateDir: string;
@@ -163,7 +166,7 @@ export class PayoutReceiver {
         settleTimeout: onChain.settleTimeout,
       }),
       peerDeposit: onChain.participants[peer.toLowerCase()]?.deposit ?? 0n,
-      peerLabel: "payouts from the town",
+      peerLabel: PAYOUT_CHANNEL_LABEL,
     };
     await saveChannel(record, { stateDir: this.#o.stateDir, audit: this.#o.audit, action: "open" });
     return record;

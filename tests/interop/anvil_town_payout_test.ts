@@ -25,6 +25,7 @@ import { TownPayouts } from "../../roles/town/peer_payout.ts";
 import { PayoutReceiver } from "../../roles/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import { runCli } from "../support/run_cli.ts";
 import {
   invoiceSecret,
   type PayoutReceiverProcessArgs,
@@ -227,6 +228,24 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
     assertEquals(end.beta - start.beta, town.ledger.balance("beta").owed, "beta got its earnings");
     assertEquals(end.town - start.town, townFees, "the town kept its fees and nothing else");
     assertEquals(townFees, write.amount);
+    // The operator's view of the same books.
+    const shown = await runCli([
+      "--state-dir",
+      townState,
+      "--output",
+      "json",
+      "town",
+      "balances",
+    ]);
+    assertEquals(shown.code, 0, shown.stderr);
+    const [row] = JSON.parse(shown.stdout).peers;
+    assertEquals([row.account, row.owed, row.claimed, row.unclaimed, row.inDoubt], [
+      "beta",
+      String(owed),
+      String(owed),
+      "0",
+      "0",
+    ]);
   } finally {
     await alice.close();
     await betaLink.close();

@@ -1,0 +1,82 @@
+/**
+ * `turnpike town balances`: the town's books per BTP peer (state/peer_ledger.ts), read from the
+ * state dir (no passphrase, the town may be running): for each peer what the town owes it in
+ * all (fulfilled payments forwarded to it), what it claimed to it over its payout channel, what
+ * reached the chain, what is in flight and what is in doubt after a crash (owed once the peer
+ * shows the fulfillment). Amounts in base units (docs/OPERATIONS.md "Paying providers").
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { openPeerLedger, type PeerBalance } from "../state/peer_ledger.ts";
+import type { ProfileFlags } from "./settings_flags.ts";
+import { existingStateDir } from "./state_dir_flags.ts";
+
+interface BalancesOptions extends ProfileFlags {
+  output?: string;
+}
+
+/**
+ * Adds `balances` to `turnpike town`.
+ *
+ * @example
+ * ```ts
+ * registerTownBalances(program.command("town"));
+ * ```
+ */
+export function registerTownBalances(town: Command): void {
+  town.command("balances")
+    .description("what the town owes each BTP peer: owed, claimed, settled, in doubt")
+    .action(async (_o: unknown, cmd: Command) => {
+      await balances(cmd.optsWithGlobals<BalancesOptions>(), cmd);
+    });
+}
+
+/**
+ * A peer's balance with its amounts as decimal strings (the JSON output).
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(peerBalanceJson(ledger.balance("beta"))));
+ * ```
+ */
+export function peerBalanceJson(b: PeerBalance): Record<string, string | number> {
+  return {
+    account: b.account,
+    owed: String(b.owed),
+    claimed: String(b.claimed),
+    unclaimed: String(b.owed - b.claimed),
+    settled: String(b.settled),
+    inFlight: String(b.inFlight),
+    inDoubt: String(b.inDoubt),
+    payments: b.packets,
+    ...(b.payoutChannel ? { payoutChannel: b.payoutChannel } : {}),
+    payoutDeposit: String(b.payoutDeposit),
+  };
+}
+
+async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
+  const stateDir = await existingStateDir(opts, cmd);
+  const ledger = await openPeerLedger({ stateDir });
+  const peers = ledger.balances();
+  if (opts.output === "json") {
+    console.log(JSON.stringify({
+      stateDir,
+      peers: peers.map(peerBalanceJson),
+      inDoubt: ledger.inDoubt().map((p) => ({ ...p, amount: String(p.amount) })),
+    }));
+    return;
+  }
+  if (peers.length === 0) {
+    console.log("no payments forwarded to any peer yet");
+    return;
+  }
+  for (const b of peers) {
+    console.log(
+      `${b.account.padEnd(16)} owed ${b.owed}, claimed ${b.claimed} (unclaimed ${
+        b.owed - b.claimed
+      }), settled ${b.settled}, in flight ${b.inFlight}, in doubt ${b.inDoubt}` +
+        (b.payoutChannel ? `, payout channel ${b.payoutChannel.slice(0, 18)}..` : ""),
+    );
+  }
+}
