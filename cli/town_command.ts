@@ -39,7 +39,17 @@ import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError, describeSource } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
-import { resolveTownConfig, TownConfigError, type TownFlags } from "../roles/town/town_config.ts";
+import {
+  DEFAULT_TOWN_PAYOUTS,
+  resolveTownConfig,
+  type TownConfig,
+  TownConfigError,
+  type TownFlags,
+} from "../roles/town/town_config.ts";
+import { TownPayouts } from "../roles/town/peer_payout.ts";
+import { resolveChainConfig } from "../chain/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { watchIntervalMs } from "../roles/channel_watcher.ts";
 import {
@@ -267,6 +277,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       console.error(`channel of ${account}: cannot read the chain: ${err.message}`),
   });
   let node: TownNode;
+  // The payouts need the running town (its books and peers); its hooks reach them.
+  const hooks: { payouts?: TownPayouts } = {};
   try {
     node = await startTownNode({
       config,
@@ -274,6 +286,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       log: (line) => opts.output !== "json" && console.error(line),
       claimGate: gates.claimGate,
       cosignDesk: gates.cosignDesk,
+      onOwed: (balance) => hooks.payouts?.owed(balance),
+      onPeerConnected: (account) => hooks.payouts?.connected(account),
     });
     townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {
@@ -286,10 +300,12 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       cause: err,
     });
   }
+  hooks.payouts = startPayouts(node, config, signer, chains, opts.mainnet);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
   const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
   await node.stop();
+  await hooks.payouts?.close();
   await gates.close();
   if (lost) throw new CliError(`the town stopped: ${lost.message}`, { cause: lost });
   if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
@@ -308,6 +324,43 @@ async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
       cause: err,
     });
   }
+}
+
+/**
+ * The town's payouts to the peers with a `payout_address` (docs/OPERATIONS.md "Paying
+ * providers"), on the first chain of `[chains]` the town settles on; none without either.
+ */
+function startPayouts(
+  node: TownNode,
+  config: TownConfig,
+  signer: NodeSigner,
+  chains: Record<string, unknown> | undefined,
+  allowMainnet: boolean | undefined,
+): TownPayouts | undefined {
+  const policy = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
+  const addresses = policy.addresses ?? {};
+  const settles = config.settlement?.chains.map((c) => c.chain) ?? Object.keys(chains ?? {});
+  const chainId = settles.find((id) => chains?.[id] !== undefined);
+  if (Object.keys(addresses).length === 0 || chainId === undefined) return undefined;
+  const chain = resolveChainConfig(chainId, {
+    section: chains![chainId] as Record<string, unknown>,
+    allowMainnet,
+  });
+  return new TownPayouts({
+    stateDir: config.stateDir,
+    ledger: node.ledger,
+    signer,
+    client: new TokenNetworkClient({ chain, account: signer.evm }),
+    policy,
+    deposit: policy.deposit ?? policy.maxOwed,
+    peerAddress: (account) => addresses[account],
+    send: async (account, claim) => {
+      const peer = node.peer(account);
+      if (!peer) throw new Error(`${account} is not connected`);
+      await peer.sendClaim(claim, 10_000);
+    },
+    log: (line) => console.error(line),
+  });
 }
 
 async function openGates(

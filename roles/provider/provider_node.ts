@@ -70,6 +70,9 @@ import {
 import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
+import { PayoutReceiver } from "../payout_receiver.ts";
+import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
 import {
@@ -376,11 +379,22 @@ class Provider implements ProviderNode {
       allowNetwork: o.allowNetwork,
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });
+    const payouts = this.#payoutReceiver();
     this.#btp = new BtpClient({
       url: o.btpUrl,
       authToken: o.btpToken,
       claims: sender?.claims,
       onPrepare: (prepare) => this.#onPrepare(prepare),
+      // The town's payouts (roles/payout_receiver.ts): kept before the town hears so.
+      onClaim: async (claim) => {
+        if (!payouts) {
+          throw new Error(
+            "this provider keeps no payout claims: no [chains] table to check them on",
+          );
+        }
+        const kept = await payouts.take(claim);
+        this.#log(`payout from the town: ${kept.received} claimed on ${kept.channelId}`);
+      },
     });
     await this.#btp.connect();
     const ildcp = await this.#btp.fetchIldcp();
@@ -1273,6 +1287,28 @@ class Provider implements ProviderNode {
   // ---- status file
 
   /** The channel `[channels] auto` uses or opens with the town; undefined when it is off. */
+  /** The keeper of the town's payout claims, on the first chain of `[chains]`; none without. */
+  #payoutReceiver(): PayoutReceiver | undefined {
+    const o = this.#o;
+    const [id, section] = Object.entries(o.chains ?? {})[0] ?? [];
+    if (id === undefined) return undefined;
+    try {
+      const chain = resolveChainConfig(id, {
+        section: section as Record<string, unknown>,
+        allowMainnet: true,
+      });
+      return new PayoutReceiver({
+        stateDir: o.stateDir,
+        audit: this.#audit,
+        client: new TokenNetworkClient({ chain, account: this.#signer.evm }),
+        townPubkey: o.townPubkey,
+      });
+    } catch (err) {
+      this.#log(`payouts from the town are not kept: [chains."${id}"]: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
   async #autoChannel(): Promise<string | undefined> {
     const o = this.#o;
     if (!o.channelPolicy?.auto) return undefined;
