@@ -341,7 +341,11 @@ function startPayouts(
   const addresses = policy.addresses ?? {};
   const settles = config.settlement?.chains.map((c) => c.chain) ?? Object.keys(chains ?? {});
   const chainId = settles.find((id) => chains?.[id] !== undefined);
-  if (Object.keys(addresses).length === 0 || chainId === undefined) return undefined;
+  if (Object.keys(addresses).length === 0) return undefined;
+  if (chainId === undefined) {
+    console.error("payouts: none: [town.payouts.addresses] is set but no [chains] table to pay on");
+    return undefined;
+  }
   const chain = resolveChainConfig(chainId, {
     section: chains![chainId] as Record<string, unknown>,
     allowMainnet,

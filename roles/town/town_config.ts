@@ -23,7 +23,7 @@
  * | blob retention     | `--blob-retention-days`   | `TURNPIKE_TOWN_BLOB_RETENTION_DAYS` | `blob_retention_days`   | 7       |
  * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
  * | payouts            | -                         | -                                   | `[town.payouts]` `threshold`, `interval_seconds`, `max_owed`, `deposit` | threshold 1 M2M (10^6 base units), interval 1 h, max owed 10 M2M per peer, deposit = max owed |
- * | peer's payout address | -                      | -                                   | `[[town.peers]]` `payout_address` (0x EVM address) | none (the peer is not paid on chain) |
+ * | peers' payout addresses | -                    | -                                   | `[town.payouts.addresses]` `<account> = "0x..."` | none (no peer is paid on chain) |
  * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
@@ -132,7 +132,7 @@ export interface TownPayoutPolicy {
   maxOwed: bigint;
   /** The town's deposit in a new payout channel. Default `maxOwed`. */
   deposit?: bigint;
-  /** Where each peer is paid on chain (`[[town.peers]] payout_address`), by account. */
+  /** Where each peer is paid on chain (`[town.payouts.addresses]`), by account. */
   addresses?: Record<string, `0x${string}`>;
 }
 
@@ -315,7 +315,7 @@ function townPayouts(value: unknown): TownPayoutPolicy {
   }
   const t = value as Record<string, unknown>;
   for (const key of Object.keys(t)) {
-    if (!["threshold", "interval_seconds", "max_owed", "deposit"].includes(key)) {
+    if (!["threshold", "interval_seconds", "max_owed", "deposit", "addresses"].includes(key)) {
       throw new TownConfigError(`unknown key town.payouts.${key}`);
     }
   }
@@ -330,6 +330,7 @@ function townPayouts(value: unknown): TownPayoutPolicy {
       ? DEFAULT_TOWN_PAYOUTS.maxOwed
       : amount(t.max_owed, "town.payouts.max_owed"),
     ...(t.deposit === undefined ? {} : { deposit: amount(t.deposit, "town.payouts.deposit") }),
+    addresses: payoutAddresses(t.addresses),
   };
   if (payouts.maxOwed < payouts.threshold) {
     throw new TownConfigError(
@@ -342,13 +343,18 @@ function townPayouts(value: unknown): TownPayoutPolicy {
 function payoutAddresses(value: unknown): Record<string, `0x${string}`> {
   const out: Record<string, `0x${string}`> = {};
   if (value === undefined) return out;
-  tomlTables(value).forEach((p, i) => {
-    if (p.payout_address === undefined) return;
-    if (typeof p.payout_address !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(p.payout_address)) {
-      throw new TownConfigError(`town.peers[${i}].payout_address must be a 0x EVM address`);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TownConfigError('town.payouts.addresses must be a table of account = "0x..."');
+  }
+  for (const [account, address] of Object.entries(value)) {
+    if (!isAccountName(account)) {
+      throw new TownConfigError(`town.payouts.addresses: "${account}" is not an account name`);
     }
-    out[String(p.account)] = p.payout_address.toLowerCase() as `0x${string}`;
-  });
+    if (typeof address !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(address)) {
+      throw new TownConfigError(`town.payouts.addresses.${account} must be a 0x EVM address`);
+    }
+    out[account] = address.toLowerCase() as `0x${string}`;
+  }
   return out;
 }
 
@@ -484,7 +490,7 @@ export function resolveTownConfig(
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames ?? []),
     storeUrl: sharedStore,
-    payouts: { ...townPayouts(toml.payouts), addresses: payoutAddresses(toml.peers) },
+    payouts: townPayouts(toml.payouts),
     storeProcesses: sharedStore === undefined ? undefined : positiveInt(
       flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? loaded.sections.store?.processes ??
         1,

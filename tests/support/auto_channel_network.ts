@@ -15,6 +15,7 @@ import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 
 /** Options for {@linkcode startAutoChannelNetwork}. */
 export interface AutoChannelNetworkOptions {
@@ -28,6 +29,12 @@ export interface AutoChannelNetworkOptions {
   tokens?: string;
   /** Also a provider, beta (`init --role provider`, `node up` with the built-in skills). */
   provider?: boolean;
+  /**
+   * The town pays beta on chain (docs/OPERATIONS.md "Paying providers"): beta gets the chain
+   * table too (`[channels] auto = false`: it pays its writes without a channel), and the town's
+   * `[town.payouts]` these keys and `[town.payouts.addresses]` `beta = <its wallet address>`.
+   */
+  payProvider?: Record<string, unknown>;
 }
 
 /** The running chain and town; disposing stops both and removes the home dir. */
@@ -131,6 +138,20 @@ export async function startAutoChannelNetwork(
         ...secret,
       ], { env });
       assertEquals(initBeta.code, 0, initBeta.stderr);
+      if (options.payProvider) {
+        const { evmAddress } = await readWalletFile(walletFilePath(betaState));
+        await editConfigFile(
+          `${betaState}/config.toml`,
+          (text) => setTableKeys(text, ["channels"], { auto: false }),
+        );
+        await editConfigFile(
+          `${townState}/config.toml`,
+          (text) =>
+            // A table three levels deep, as a user writes it (the editor names tables two deep).
+            setTableKeys(text, ["town", "payouts"], options.payProvider!) +
+            `\n[town.payouts.addresses]\nbeta = "${evmAddress}"\n`,
+        );
+      }
     }
     const initAlice = await runCli([
       "--profile",
@@ -160,6 +181,7 @@ export async function startAutoChannelNetwork(
       townState,
       "--config",
       aliceState,
+      ...(options.payProvider ? ["--config", betaState] : []),
     ], { env });
     const ready = JSON.parse(await chain.waitForLine((l) => l.includes('"chain-ready"')));
     await editConfigFile(`${aliceState}/config.toml`, (text) => {
