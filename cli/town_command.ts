@@ -327,8 +327,8 @@ async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
 }
 
 /**
- * The town's payouts to the peers with a `payout_address` (docs/OPERATIONS.md "Paying
- * providers"), on the first chain of `[chains]` the town settles on; none without either.
+ * The town's payouts to the peers named in `[town.payouts.addresses]` (docs/OPERATIONS.md
+ * "Paying providers"), on the first chain of `[chains]` the town settles on; none without either.
  */
 function startPayouts(
   node: TownNode,
