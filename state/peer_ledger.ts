@@ -126,7 +126,17 @@ export async function openPeerLedger(options: PeerLedgerOptions): Promise<PeerLe
   return ledger;
 }
 
-/** The town's books per peer; see the module doc. */
+/**
+ * The town's books per peer; see the module doc.
+ *
+ * @example
+ * ```ts
+ * const ledger = await openPeerLedger({ stateDir });
+ * await ledger.forward("beta", conditionHex, 2500n); // before the PREPARE leaves
+ * await ledger.fulfilled("beta", conditionHex, fulfillmentHex); // before the FULFILL is relayed
+ * ledger.balance("beta").owed; // 2500n
+ * ```
+ */
 export class PeerLedger {
   readonly path: string;
   /** Unreadable lines met while loading (partial last lines after a crash). */
