@@ -232,6 +232,17 @@ function pick(
   return value === undefined ? undefined : String(value);
 }
 
+/** A base-unit amount setting (decimal digits), or undefined when not set. */
+function baseUnits(name: string, text: string | undefined): bigint | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,30}$/.test(text)) {
+    throw new CliError(`${name} must be an amount in base units, got "${text}"`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return BigInt(text);
+}
+
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -386,6 +397,10 @@ async function resolveNodeOptions(
     invoiceExpiryMs: optionalSeconds(
       "--invoice-expiry",
       pick(loaded, opts.invoiceExpiry, "TURNPIKE_PROVIDER_INVOICE_EXPIRY", "invoice_expiry"),
+    ),
+    maxTownDebt: baseUnits(
+      "max_town_debt",
+      pick(loaded, undefined, "TURNPIKE_PROVIDER_MAX_TOWN_DEBT", "max_town_debt"),
     ),
     maxUnpaid: positive(
       "--max-unpaid",

@@ -18,7 +18,8 @@ export type AlertKind =
   | "topup"
   | "topup-failed"
   | "price-above-ceiling"
-  | "relay-disconnected";
+  | "relay-disconnected"
+  | "town-debt";
 
 /** One alert, as posted to the webhook (JSON). */
 export interface NodeAlert {

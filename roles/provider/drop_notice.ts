@@ -18,6 +18,7 @@ const ACTIONABLE: Partial<Record<AdmissionDropReason | UnpaidDropReason, string>
   "over-requester-capacity": "wait for your other jobs here to finish",
   "no-skill": "this provider does not serve the kind",
   "over-requester-unpaid": "pay or cancel your open invoices here first",
+  "town-debt": "this provider serves again once the town pays what it owes",
 };
 
 /** Options for {@linkcode DropNotices}. */

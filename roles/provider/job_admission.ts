@@ -29,7 +29,8 @@ export type AdmissionDropReason =
   | "over-capacity"
   | "over-requester-capacity"
   | "cancelled"
-  | "no-skill";
+  | "no-skill"
+  | "town-debt";
 
 /** The outcome of {@linkcode decideAdmission}. */
 export type AdmissionDecision =

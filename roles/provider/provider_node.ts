@@ -71,6 +71,8 @@ import { TownPublisher } from "./town_publisher.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import { PayoutReceiver } from "../payout_receiver.ts";
+import { townDebtOf, townDebtRefusal } from "./town_debt.ts";
+import { listChannels } from "../../state/channel_file.ts";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
@@ -174,6 +176,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   feedMode?: EventFeedOptions["mode"];
   /** Feed stage modules to load instead of the registered ones (plugins, boundary tests). */
   feedStageModules?: EventFeedOptions["stageModules"];
+  /**
+   * Most the town may owe this provider unclaimed (`[provider] max_town_debt`, base units):
+   * past it the node alerts and refuses new jobs until the town pays (roles/provider/town_debt.ts).
+   * Default: no limit.
+   */
+  maxTownDebt?: bigint;
 }
 
 /** Counters of a running node. */
@@ -282,6 +290,7 @@ class Provider implements ProviderNode {
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #intervals: ReturnType<typeof setInterval>[] = [];
   #dropped = new Map<string, true>();
+  #townDebtAlerted = false;
   /** Requests waiting for their requester's room here, per requester (see #park). */
   #parked = new Map<string, { event: NostrEvent; toon: string }[]>();
   #parkedIds = new Set<string>();
@@ -831,6 +840,9 @@ class Provider implements ProviderNode {
       if (decision.reason === "over-requester-capacity" && this.#park(event, toon)) return;
       return this.#drop(event, decision.reason, decision.detail);
     }
+    // Paid through the town: not while it owes more than this provider's limit.
+    const owed = quote!.amount > 0n ? await this.#townDebtRefusal() : undefined;
+    if (owed !== undefined) return this.#drop(event, "town-debt", owed);
     const record: ProviderJobRecord = {
       id: event.id,
       kind: event.kind,
@@ -1287,6 +1299,26 @@ class Provider implements ProviderNode {
   // ---- status file
 
   /** The channel `[channels] auto` uses or opens with the town; undefined when it is off. */
+  /**
+   * Why new jobs are refused while the town owes more than `maxTownDebt` (alerted once per
+   * crossing); undefined under the limit or without one.
+   */
+  async #townDebtRefusal(): Promise<string | undefined> {
+    const limit = this.#o.maxTownDebt;
+    if (limit === undefined || !this.#payments) return undefined;
+    const debt = townDebtOf(this.#payments.entries(), await listChannels(this.#o.stateDir));
+    const refusal = townDebtRefusal(debt, limit);
+    if (refusal !== undefined && !this.#townDebtAlerted) {
+      this.#raise?.("town-debt", refusal, {
+        earned: String(debt.earned),
+        claimed: String(debt.claimed),
+        limit: String(limit),
+      });
+    }
+    this.#townDebtAlerted = refusal !== undefined;
+    return refusal;
+  }
+
   /** The keeper of the town's payout claims, on the first chain of `[chains]`; none without. */
   #payoutReceiver(): PayoutReceiver | undefined {
     const o = this.#o;
