@@ -55,6 +55,11 @@ import {
   type PaymentChannelClaim,
 } from "../protocol/payment_channel_claim.ts";
 import {
+  decodeInDoubt,
+  encodeInDoubt,
+  IN_DOUBT_PROTOCOL_NAME,
+} from "../protocol/payment_in_doubt.ts";
+import {
   decodeIldcpResponse,
   encodeIldcpRequest,
   IldcpError,
@@ -133,6 +138,12 @@ export interface BtpClientOptions {
    * BTP ERROR F00 with the message). Without it such messages are answered RESPONSE and dropped.
    */
   onClaim?: (claim: Uint8Array) => Promise<void>;
+  /**
+   * Answers the peer's `payment-in-doubt` question (protocol/payment_in_doubt.ts): given the
+   * conditions of payments the town forwarded before a crash, the fulfillments this node holds
+   * for them. Without it the answer lists none.
+   */
+  onInDoubt?: (conditions: string[]) => Promise<string[]>;
   /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
   noDelay?: boolean;
 }
@@ -235,7 +246,13 @@ export class BtpClient {
   #options: Required<
     Omit<
       BtpClientOptions,
-      "onPrepare" | "onStateChange" | "authToken" | "authUsername" | "claims" | "onClaim"
+      | "onPrepare"
+      | "onStateChange"
+      | "authToken"
+      | "authUsername"
+      | "claims"
+      | "onClaim"
+      | "onInDoubt"
     >
   >;
   #claims?: BtpClaimOptions;
@@ -247,6 +264,7 @@ export class BtpClient {
   #sendChain: Promise<unknown> = Promise.resolve();
   #onPrepare?: BtpPrepareHandler;
   #onClaim?: (claim: Uint8Array) => Promise<void>;
+  #onInDoubt?: (conditions: string[]) => Promise<string[]>;
   #onStateChange?: (state: BtpClientState) => void;
   #wsUrl: string;
   #username: string;
@@ -271,6 +289,7 @@ export class BtpClient {
     this.#token = options.authToken ?? token ?? "";
     this.#onPrepare = options.onPrepare;
     this.#onClaim = options.onClaim;
+    this.#onInDoubt = options.onInDoubt;
     this.#onStateChange = options.onStateChange;
     this.#claims = options.claims;
     if (options.claims) {
@@ -747,6 +766,30 @@ export class BtpClient {
 
   async #onIncomingMessage(ws: WebSocket, frame: BtpMessageFrame) {
     const ilp = getIlpData(frame);
+    const inDoubt = ilp
+      ? undefined
+      : frame.protocolData.find((p) => p.protocolName === IN_DOUBT_PROTOCOL_NAME);
+    if (inDoubt) {
+      let fulfillments: string[] = [];
+      try {
+        const conditions = decodeInDoubt("conditions", inDoubt.data);
+        fulfillments = (await this.#onInDoubt?.(conditions)) ?? [];
+      } catch (err) {
+        const why = (err as Error).message.slice(0, 300);
+        this.#sendError(ws, frame.requestId, BTP_ERROR.invalidFields, why);
+        return;
+      }
+      this.#send(ws, {
+        type: "response",
+        requestId: frame.requestId,
+        protocolData: [{
+          protocolName: IN_DOUBT_PROTOCOL_NAME,
+          contentType: BtpContentType.json,
+          data: encodeInDoubt("fulfillments", fulfillments),
+        }],
+      });
+      return;
+    }
     const claim = ilp
       ? undefined
       : frame.protocolData.find((p) => p.protocolName === CLAIM_PROTOCOL_NAME);

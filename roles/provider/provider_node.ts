@@ -72,6 +72,8 @@ import { type ChannelSender, ChannelSenderError, openChannelSender } from "../ch
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import { PayoutReceiver } from "../payout_receiver.ts";
 import { townDebtOf, townDebtRefusal } from "./town_debt.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { listChannels } from "../../state/channel_file.ts";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
@@ -394,6 +396,8 @@ class Provider implements ProviderNode {
       authToken: o.btpToken,
       claims: sender?.claims,
       onPrepare: (prepare) => this.#onPrepare(prepare),
+      // The town lost our answers in a crash: the fulfillments we hold prove those payments.
+      onInDoubt: (conditions) => Promise.resolve(this.#fulfillmentsOf(conditions)),
       // The town's payouts (roles/payout_receiver.ts): kept before the town hears so.
       onClaim: async (claim) => {
         if (!payouts) {
@@ -1299,6 +1303,17 @@ class Provider implements ProviderNode {
   // ---- status file
 
   /** The channel `[channels] auto` uses or opens with the town; undefined when it is off. */
+  /** The fulfillments of the payments this node was paid, among these conditions (hex). */
+  #fulfillmentsOf(conditions: readonly string[]): string[] {
+    const wanted = new Set(conditions);
+    const out: string[] = [];
+    for (const e of this.#payments?.entries() ?? []) {
+      if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) continue;
+      if (wanted.has(bytesToHex(sha256(hexToBytes(e.fulfillment))))) out.push(e.fulfillment);
+    }
+    return out;
+  }
+
   /**
    * Why new jobs are refused while the town owes more than `maxTownDebt` (alerted once per
    * crossing); undefined under the limit or without one.

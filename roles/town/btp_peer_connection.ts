@@ -22,6 +22,11 @@ import {
 } from "../../protocol/btp_message.ts";
 import { CLAIM_PROTOCOL_NAME } from "../../protocol/payment_channel_claim.ts";
 import { COSIGN_PROTOCOL_NAME } from "../../protocol/payment_channel_cosign.ts";
+import {
+  decodeInDoubt,
+  encodeInDoubt,
+  IN_DOUBT_PROTOCOL_NAME,
+} from "../../protocol/payment_in_doubt.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 
 /**
@@ -112,6 +117,23 @@ export class BtpPeerConnection {
       [{ protocolName: CLAIM_PROTOCOL_NAME, contentType: BtpContentType.json, data: claim }],
       timeoutMs,
     );
+  }
+
+  /**
+   * Asks the peer which of these payments (their conditions, hex) it fulfilled, after a crash
+   * left them in doubt (protocol/payment_in_doubt.ts); resolves with the fulfillments it shows.
+   */
+  async askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<string[]> {
+    const frame = await this.#request(
+      [{
+        protocolName: IN_DOUBT_PROTOCOL_NAME,
+        contentType: BtpContentType.json,
+        data: encodeInDoubt("conditions", conditions),
+      }],
+      timeoutMs,
+    );
+    const answer = frame.protocolData.find((p) => p.protocolName === IN_DOUBT_PROTOCOL_NAME);
+    return answer ? decodeInDoubt("fulfillments", answer.data) : [];
   }
 
   #request(protocolData: BtpMessageFrame["protocolData"], timeoutMs: number): Promise<BtpFrame> {

@@ -31,6 +31,8 @@ import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { openPeerLedger, type PeerBalance, type PeerLedger } from "../../state/peer_ledger.ts";
 import { createPeerBooks } from "./peer_books.ts";
+import { MAX_IN_DOUBT } from "../../protocol/payment_in_doubt.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { createBlobRoutes } from "./blob_routes.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import {
@@ -336,7 +338,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => {
         log(`peer ${account} ${event}ed`);
-        if (event === "connect") options.onPeerConnected?.(account);
+        if (event !== "connect") return;
+        options.onPeerConnected?.(account);
+        resolveInDoubt(account).catch((err) =>
+          log(`peer ${account}: payments in doubt not resolved: ${(err as Error).message}`)
+        );
       },
       claimGate: options.claimGate,
       cosignDesk: options.cosignDesk,
@@ -353,6 +359,20 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       log,
     });
     btpStats.read = btp.stats;
+    // Payments forwarded before a crash with no answer on record: the peer shows the
+    // fulfillments it holds (protocol/payment_in_doubt.ts), each owed once proven.
+    const resolveInDoubt = async (account: string) => {
+      const doubts = ledger.inDoubt().filter((p) => p.account === account).map((p) => p.condition);
+      for (let i = 0; i < doubts.length; i += MAX_IN_DOUBT) {
+        const peer = btp.peer(account);
+        if (!peer) return;
+        const shown = await peer.askInDoubt(doubts.slice(i, i + MAX_IN_DOUBT), 10_000);
+        for (const fulfillment of shown) {
+          const amount = await ledger.prove(account, hexToBytes(fulfillment));
+          if (amount > 0n) log(`peer ${account}: payment in doubt proven, ${amount} owed`);
+        }
+      }
+    };
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
     // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.

@@ -1,10 +1,12 @@
 /**
  * The town killed (SIGKILL) between forwarding a payment to its provider and recording the
  * answer: the packet was on the town's books before it left, so after the restart it is in
- * doubt (not owed, not lost); the provider's fulfillment proves it, once; what was fulfilled
+ * doubt (not owed, not lost); when the provider connects to the restarted town, the town asks it
+ * (protocol/payment_in_doubt.ts) and its fulfillment proves the payment, once; what was fulfilled
  * before the crash is owed exactly once (state/peer_ledger.ts).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { assertEquals } from "../support/assert.ts";
 import { openPeerLedger } from "../../state/peer_ledger.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
@@ -87,23 +89,67 @@ Deno.test("town killed between forwarding and recording: the payment is in doubt
     await alice.close();
     await beta.close();
   }
+  let stopRestarted = async () => {};
   try {
     const books = await openPeerLedger({ stateDir });
     const b = books.balance("beta");
     assertEquals([b.owed, b.inDoubt, b.inFlight, b.packets], [2000n, 1000n, 0n, 2]);
-    // A restarted town resumes the same books; the fulfillment beta holds proves the third.
+    // A restarted town resumes the same books and asks beta, when it connects, which payments
+    // in doubt it fulfilled (protocol/payment_in_doubt.ts): beta's fulfillment proves the third.
     const restarted = spawnTown(stateDir);
-    await restarted.ready;
+    stopRestarted = async () => {
+      try {
+        restarted.child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await restarted.child.status;
+    };
+    const again = await restarted.ready;
+    const asked: string[][] = [];
+    const reconnect = async () => {
+      const link = new BtpClient({
+        url: again.url,
+        authToken: "beta-token",
+        reconnect: false,
+        onInDoubt: (conditions) => {
+          asked.push(conditions);
+          return Promise.resolve(
+            secrets.filter((s) => conditions.includes(bytesToHex(sha256(s)))).map(bytesToHex),
+          );
+        },
+      });
+      await link.connect();
+      return link;
+    };
+    const first = await reconnect();
+    try {
+      await guard(
+        (async () => {
+          while ((await openPeerLedger({ stateDir })).balance("beta").owed !== 3000n) {
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        })(),
+        "the payment in doubt proven",
+      );
+    } finally {
+      await first.close();
+    }
+    assertEquals(asked, [[bytesToHex(sha256(secrets[2]))]], "only the payment in doubt is asked");
+    // Connecting again asks nothing: nothing is in doubt any more.
+    const second = await reconnect();
+    await new Promise((r) => setTimeout(r, 200));
+    await second.close();
     restarted.child.kill("SIGTERM");
     await guard(restarted.child.status, "restarted town exit");
-    const again = await openPeerLedger({ stateDir });
-    assertEquals(again.balance("beta").inDoubt, 1000n);
-    assertEquals(await again.prove("beta", secrets[0]), 0n, "a packet already owed is not proven");
-    assertEquals(await again.prove("beta", secrets[2]), 1000n);
-    assertEquals(await again.prove("beta", secrets[2]), 0n, "proven once");
+    assertEquals(asked.length, 1);
     const final = (await openPeerLedger({ stateDir })).balance("beta");
     assertEquals([final.owed, final.inDoubt, final.packets], [3000n, 0n, 3]);
+    // Proven once: the same fulfillment again changes nothing.
+    const books2 = await openPeerLedger({ stateDir });
+    assertEquals(await books2.prove("beta", secrets[2]), 0n);
   } finally {
+    await stopRestarted();
     await Deno.remove(stateDir, { recursive: true });
   }
 });
