@@ -68,8 +68,13 @@ export function decodeInDoubt(field: "conditions" | "fulfillments", data: Uint8A
     throw new InDoubtMessageError("payment-in-doubt message is not JSON");
   }
   const values = (parsed as Record<string, unknown> | null)?.[field];
-  if (!Array.isArray(values) || values.length > MAX_IN_DOUBT) {
+  if (!Array.isArray(values)) {
     throw new InDoubtMessageError(`payment-in-doubt message has no ${field} list`);
+  }
+  if (values.length > MAX_IN_DOUBT) {
+    throw new InDoubtMessageError(
+      `payment-in-doubt message has more than ${MAX_IN_DOUBT} ${field}`,
+    );
   }
   for (const v of values) {
     if (typeof v !== "string" || !HEX32.test(v)) {
