@@ -40,7 +40,8 @@ import {
   isJobRequestKind,
 } from "../../protocol/nip90_job.ts";
 import { ProviderAnnouncer } from "./announcer.ts";
-import { type EventFeed, type EventFeedOptions, openEventFeed } from "../event_feed.ts";
+import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
+import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { SummaryChunk } from "../../stages/chunks.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
@@ -68,6 +69,7 @@ import {
   type UnpaidDropReason,
 } from "./unpaid_pool.ts";
 import { TownPublisher } from "./town_publisher.ts";
+import { type ProviderTown, TownPublishers } from "./town_publishers.ts";
 import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
 import { ensureAutoChannel } from "../channel_auto_open.ts";
 import { PayoutReceiver } from "../payout_receiver.ts";
@@ -119,6 +121,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   townAddress?: string;
   /** Town price per TOON byte. Default 10. */
   pricePerByte?: bigint;
+  /**
+   * More towns of the profile (`[[towns]]`): followed for requests, announced on, and written
+   * to when a request names them; every write leaves by the home town's uplink
+   * (roles/provider/town_publishers.ts).
+   */
+  moreTowns?: ProviderTown[];
   skillsDir: string;
   name?: string;
   about?: string;
@@ -283,6 +291,10 @@ class Provider implements ProviderNode {
   #alerts?: NodeAlerts;
   #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   #publisher?: TownPublisher;
+  /** Every town's publisher (#publisher is the home town's). */
+  #towns?: TownPublishers;
+  /** The town each recent request was first found on (its writes' fallback). */
+  #foundOn = new Map<string, string>();
   #announcer?: ProviderAnnouncer;
   #desk?: PaymentDesk;
   #blobPricePerMiB = DEFAULT_BLOB_PRICE_PER_MIB;
@@ -435,6 +447,26 @@ class Provider implements ProviderNode {
           asset: ildcp.assetCode,
           scale: ildcp.assetScale,
           peer: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
+          category: blob ? "town-blob" : "town-write",
+        }),
+    });
+    this.#towns = new TownPublishers({
+      home: this.#publisher,
+      homeRelay: o.relayUrl,
+      more: o.moreTowns,
+      sender: this.#btp,
+      signer: this.#signer,
+      record: ({ event, amount, blob, jobId, townAddress }) =>
+        this.#payments!.append({
+          ts: nowIso(),
+          direction: "out",
+          event: "fulfilled",
+          jobId: jobId ?? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id,
+          invoiceId: event.id,
+          amount: String(amount),
+          asset: ildcp.assetCode,
+          scale: ildcp.assetScale,
+          peer: townAddress,
           category: blob ? "town-blob" : "town-write",
         }),
     });
@@ -635,10 +667,11 @@ class Provider implements ProviderNode {
   /** The announcer, once the ILP address and asset are known (IL-DCP). */
   #openAnnouncer(assetCode: string, assetScale: number): ProviderAnnouncer {
     const o = this.#o;
-    const publisher = this.#publisher!;
+    const towns = this.#towns!;
     const announcer: ProviderAnnouncer = new ProviderAnnouncer({
-      publish: (template) => publisher.publish(template),
-      spent: () => publisher.spent,
+      // Announcements and heartbeats go to every town of the profile.
+      publish: (template) => towns.publishAll(template),
+      spent: () => towns.spent,
       ilpAddress: this.ilpAddress,
       btpEndpoint: o.btpEndpoint ?? o.btpUrl,
       assetCode,
@@ -737,16 +770,17 @@ class Provider implements ProviderNode {
     if (delivered.length > 0) {
       filters.push({ kinds: delivered, "#p": [this.pubkey], since: since - DELIVERY_LOOKBACK_S });
     }
-    const feed = await openEventFeed({
-      relay: this.#o.relayUrl,
+    const feed = await openMultiTownFeed({
+      relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       filters,
       mode: this.#o.feedMode,
       stageModules: this.#o.feedStageModules,
-      onEvent: (summary) => this.#onFeedEvent(summary),
-      onLog: (e) => {
-        if (e.type === "closed" || e.type === "notice") this.#log(`relay ${e.type}: ${e.message}`);
-        else if (e.type === "disconnected") {
-          this.#raise?.("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
+      onEvent: (summary, relay) => this.#onFeedEvent(summary, relay),
+      onLog: (e, relay) => {
+        if (e.type === "closed" || e.type === "notice") {
+          this.#log(`relay ${relay} ${e.type}: ${e.message}`);
+        } else if (e.type === "disconnected") {
+          this.#raise?.("relay-disconnected", `relay ${relay} disconnected`, {
             code: String(e.code),
             reason: String(e.reason),
           });
@@ -768,7 +802,11 @@ class Provider implements ProviderNode {
   }
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */
-  async #onFeedEvent(summary: SummaryChunk): Promise<void> {
+  async #onFeedEvent(summary: SummaryChunk, relay?: string): Promise<void> {
+    if (relay !== undefined && relay !== this.#o.relayUrl) {
+      this.#foundOn.set(summary.id, relay);
+      if (this.#foundOn.size > 10_000) this.#foundOn.delete(this.#foundOn.keys().next().value!);
+    }
     let event: NostrEvent;
     try {
       event = decodeEventToon(summary.toon);
@@ -813,13 +851,17 @@ class Provider implements ProviderNode {
     }
     this.#markStatus();
     const notice = this.#notices.noticeFor(event, reason, detail);
-    if (notice !== undefined && this.#publisher !== undefined) {
+    const towns = this.#towns;
+    if (notice !== undefined && towns !== undefined) {
       this.#track(
-        this.#publisher.publish(buildJobFeedback({
-          request: { id: event.id, pubkey: event.pubkey },
-          status: "error",
-          extraInfo: notice,
-        })).catch((err) => this.#log(`notice of ${event.id} not sent: ${(err as Error).message}`)),
+        towns.publishTo(
+          towns.targetsFor(event, this.#foundOn.get(event.id)),
+          buildJobFeedback({
+            request: { id: event.id, pubkey: event.pubkey },
+            status: "error",
+            extraInfo: notice,
+          }),
+        ).catch((err) => this.#log(`notice of ${event.id} not sent: ${(err as Error).message}`)),
       );
     }
   }
@@ -949,7 +991,9 @@ class Provider implements ProviderNode {
     return priceJob({
       request: event,
       manifest: entry.manifest,
-      pricePerByte: this.#o.pricePerByte ?? 10n,
+      // Its feedback and result are written (and paid) on each town they go to.
+      pricePerByte: (this.#o.pricePerByte ?? 10n) *
+        BigInt(this.#towns?.targetsFor(event, this.#foundOn.get(event.id)).length ?? 1),
       blobPricePerMiB: this.#blobPricePerMiB,
       providerPubkey: this.pubkey,
       invoiceText: (amount) => this.#desk!.previewText(event.id, amount),
@@ -1210,7 +1254,7 @@ class Provider implements ProviderNode {
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is
     // recorded republishes the result.
-    const event = await this.#publisher!.publish(template);
+    const event = await this.#towns!.publishTo(this.#targetsOf(record), template);
     await this.store.put({ ...record, status: "published", resultEventId: event.id });
     if (record.resultFiles !== undefined) {
       await Deno.remove(this.#resultsDir(record.id), { recursive: true }).catch(() => {});
@@ -1219,6 +1263,12 @@ class Provider implements ProviderNode {
     this.#log(`published result ${event.id} for ${record.id}`);
     this.#markStatus();
     this.#wakeParked(record.customer);
+  }
+
+  /** The towns a job's feedback and result go to (roles/provider/town_publishers.ts). */
+  #targetsOf(record: ProviderJobRecord): string[] {
+    const request = decodeEventToon(record.requestToon, { verify: false });
+    return this.#towns!.targetsFor(request, this.#foundOn.get(record.id));
   }
 
   async #finishWithError(
@@ -1250,12 +1300,15 @@ class Provider implements ProviderNode {
     status: FeedbackStatus,
     extra: { extraInfo?: string; amount?: { amount: string; paymentRequest?: string } },
   ): Promise<void> {
-    await this.#publisher!.publish(buildJobFeedback({
-      request: { id: record.id, pubkey: record.customer },
-      status,
-      extraInfo: extra.extraInfo,
-      amount: extra.amount,
-    }));
+    await this.#towns!.publishTo(
+      this.#targetsOf(record),
+      buildJobFeedback({
+        request: { id: record.id, pubkey: record.customer },
+        status,
+        extraInfo: extra.extraInfo,
+        amount: extra.amount,
+      }),
+    );
   }
 
   // ---- crash recovery
@@ -1451,7 +1504,7 @@ class Provider implements ProviderNode {
       errors: this.counters.errors,
       cancelled: this.counters.cancelled,
       earned: String(this.counters.earned),
-      spentOnWrites: String(this.#publisher?.spent ?? 0n),
+      spentOnWrites: String(this.#towns?.spent ?? 0n),
       dropped: { ...this.counters.dropped },
     };
     await writeProviderStatus(this.#o.stateDir, s);

@@ -31,6 +31,7 @@
  * @module
  */
 import type { TownChannelSettings } from "../town_channel_settings.ts";
+import type { TownEndpoint } from "./town_links.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
@@ -70,6 +71,11 @@ export interface RequesterTownSettings extends TownChannelSettings {
   pricePerByte?: bigint;
   /** Asset the requester pays in (invoices in another asset are refused). */
   asset?: string;
+  /**
+   * More towns of the profile (`[[towns]]`, config/town_list.ts): jobs are posted on each, their
+   * feedback followed on each, payments leave by any whose connection is open.
+   */
+  moreTowns?: TownEndpoint[];
 }
 
 /** Resolved requester configuration (no identity). */

@@ -43,7 +43,8 @@ import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts"
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
 import { decideSpend, type SpendPolicy } from "../../protocol/spend_policy.ts";
-import { type EventFeed, type EventFeedOptions, openEventFeed } from "../event_feed.ts";
+import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
+import { openMultiTownFeed } from "../multi_town_feed.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import {
   type JobRepository,
@@ -63,7 +64,8 @@ import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.
 import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { connectTownLink, rejectSuggestion, type TownLink } from "./town_link.ts";
+import { rejectSuggestion, type TownLink } from "./town_link.ts";
+import { connectTownLinks, type TownLinks } from "./town_links.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -133,6 +135,8 @@ export class Requester {
   #o: RequesterOptions;
   #audit?: AuditLog;
   #link?: TownLink;
+  /** Every town of the profile (#link is the home town's); docs/ARCHITECTURE.md, "Several towns". */
+  #links?: TownLinks;
   #alerts?: NodeAlerts;
   #callbacks: CallbackRunner;
   #sidecars = new Map<string, JobSidecar>();
@@ -192,43 +196,50 @@ export class Requester {
       chains: this.#o.chains,
       watchIntervalMs: this.#o.channelWatchIntervalMs,
     };
-    this.#link = await connectTownLink({
-      btpUrl: this.#o.btpUrl,
-      btpToken: this.#o.btpToken,
-      relayUrl: this.#o.relayUrl,
-      townPubkey: this.#o.townPubkey,
-      townAddress: this.#o.townAddress,
-      pricePerByte: this.#o.pricePerByte,
-      priceCeiling: this.#o.priceCeiling,
-      acceptPrice: this.#o.acceptPrice,
-      signer: this.#signer,
+    this.#links = await connectTownLinks({
       warn: this.#o.warn,
-      alert: (kind, message, details) => alerts.raise(kind, message, details),
-      recordWrite: ({ event, amount, townAddress }) =>
-        this.payments.append({
-          ts: new Date().toISOString(),
-          direction: "out",
-          event: "fulfilled",
-          jobId: event.kind === 5
-            ? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id
-            : event.id,
-          invoiceId: event.id,
-          amount: String(amount),
-          asset: this.#link?.assetCode || "unknown",
-          scale: this.#link?.assetScale,
-          peer: townAddress,
-          category: "town-write",
-        }),
-      channel: this.#o.channel === undefined ? undefined : { id: this.#o.channel, ...channelHome },
-      autoChannel: this.#o.channelPolicy?.auto
-        ? {
-          policy: this.#o.channelPolicy,
-          channels: this.#o.channels,
-          info: this.#o.warn,
-          ...channelHome,
-        }
-        : undefined,
+      more: this.#o.moreTowns,
+      home: {
+        btpUrl: this.#o.btpUrl,
+        btpToken: this.#o.btpToken,
+        relayUrl: this.#o.relayUrl,
+        townPubkey: this.#o.townPubkey,
+        townAddress: this.#o.townAddress,
+        pricePerByte: this.#o.pricePerByte,
+        priceCeiling: this.#o.priceCeiling,
+        acceptPrice: this.#o.acceptPrice,
+        signer: this.#signer,
+        warn: this.#o.warn,
+        alert: (kind, message, details) => alerts.raise(kind, message, details),
+        recordWrite: ({ event, amount, townAddress }) =>
+          this.payments.append({
+            ts: new Date().toISOString(),
+            direction: "out",
+            event: "fulfilled",
+            jobId: event.kind === 5
+              ? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id
+              : event.id,
+            invoiceId: event.id,
+            amount: String(amount),
+            asset: this.#link?.assetCode || "unknown",
+            scale: this.#link?.assetScale,
+            peer: townAddress,
+            category: "town-write",
+          }),
+        channel: this.#o.channel === undefined
+          ? undefined
+          : { id: this.#o.channel, ...channelHome },
+        autoChannel: this.#o.channelPolicy?.auto
+          ? {
+            policy: this.#o.channelPolicy,
+            channels: this.#o.channels,
+            info: this.#o.warn,
+            ...channelHome,
+          }
+          : undefined,
+      },
     });
+    this.#link = this.#links.home;
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     await feed;
     for (const record of inFlight) this.#resume(record);
@@ -415,7 +426,7 @@ export class Requester {
     o: { recipient: string; text: string; replyTo?: string },
   ): Promise<string> {
     const wrap = await wrapDirectMessage({ signer: this.#signer, ...o });
-    await this.#link!.write(wrap);
+    await this.#links!.writeAll(wrap);
     return wrap.id;
   }
 
@@ -483,7 +494,7 @@ export class Requester {
       tags: [["e", id], ["k", String(record.kind)]],
       content: "cancelled by the requester",
     });
-    await this.#link!.write(deletion);
+    await this.#links!.writeAll(deletion);
     return await this.#enqueue(id, () => this.#finish(id, "cancelled", { error: "cancelled" }));
   }
 
@@ -499,7 +510,7 @@ export class Requester {
     this.#following.resolve();
     await this.#feed?.then((feed) => feed.close()).catch(() => {});
     await Promise.allSettled([...this.#queues.values()]);
-    await this.#link?.close().catch(() => {});
+    await this.#links?.close().catch(() => {});
     await this.#alerts?.close().catch(() => {});
     await this.payments?.flush().catch(() => {});
     await this.#audit?.close().catch(() => {});
@@ -521,7 +532,7 @@ export class Requester {
       params: encrypted ? undefined : spec.params,
       output: spec.output,
       bid: spec.bid,
-      relays: [this.#o.relayUrl],
+      relays: this.#links?.relays ?? [this.#o.relayUrl],
       providers: spec.providers,
       encryptedContent: encrypted,
       createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
@@ -534,7 +545,7 @@ export class Requester {
 
   async #send(id: string, event: NostrEvent): Promise<RequesterJobRecord> {
     try {
-      await this.#link!.write(event);
+      await this.#links!.writeAll(event);
     } catch (err) {
       await this.#enqueue(id, () => this.#finish(id, "error", { error: (err as Error).message }));
       throw err;
@@ -594,8 +605,8 @@ export class Requester {
     for (const r of inFlight) {
       since = Math.min(since, r.lastSeenCreatedAt ?? Math.floor(r.createdAtMs / 1000));
     }
-    this.#feed = openEventFeed({
-      relay: this.#o.relayUrl,
+    this.#feed = openMultiTownFeed({
+      relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       filters: [{ "#p": [this.pubkey], since: since - RESUME_OVERLAP_S }],
       initialBackoffMs: 200,
       maxBackoffMs: 5_000,
@@ -605,9 +616,9 @@ export class Requester {
         // Once closing, nothing new is acted on: the next start resumes from the records.
         if (!this.#closed) this.#onToon(summary.toon);
       },
-      onLog: (e) => {
+      onLog: (e, relay) => {
         if (e.type !== "disconnected") return;
-        this.#alerts?.raise("relay-disconnected", `relay ${this.#o.relayUrl} disconnected`, {
+        this.#alerts?.raise("relay-disconnected", `relay ${relay} disconnected`, {
           code: String(e.code),
           reason: e.reason,
         });
@@ -801,7 +812,8 @@ export class Requester {
       "paying",
       `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
     );
-    const reply = await this.#link!.send({
+    // The first town whose connection is open: a dead town does not stop a payment.
+    const reply = await this.#links!.payer().send({
       amount: String(invoice.amount),
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),

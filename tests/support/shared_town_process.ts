@@ -22,6 +22,8 @@ export interface SharedTownProcessOptions {
   blobsDir?: string;
   /** Blob price per MiB with `blobsDir`. Default 200. */
   blobPricePerMiB?: number;
+  /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
+  parent?: { url: string; token: string };
 }
 
 /** A running town process. */
@@ -29,6 +31,8 @@ export interface SharedTownProcess extends AsyncDisposable {
   pid: number;
   httpPort: number;
   btpPort: number;
+  /** The town's ILP address (its parent's IL-DCP answer, with one). */
+  ilpAddress: string;
   /** What the process wrote on stderr so far. */
   stderr(): string;
   /** SIGKILL: a crash. */
@@ -69,8 +73,13 @@ const town = await startTestTown({
       options.blobsDir === undefined ? "" : `storeBlobsDir: ${JSON.stringify(options.blobsDir)},
   blobs: { pricePerMiB: ${options.blobPricePerMiB ?? 200}n },`
     }
+  parent: ${options.parent === undefined ? "undefined" : JSON.stringify(options.parent)},
 });
-console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort }));
+console.log(JSON.stringify({
+  httpPort: town.httpPort,
+  btpPort: town.btpPort,
+  ilpAddress: town.ilpAddress,
+}));
 Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
 `,
   );
@@ -98,7 +107,11 @@ Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
   void (async () => {
     while (!(await lines.read()).done) { /* drain */ }
   })().catch(() => {});
-  const ports = JSON.parse(text.split("\n")[0]) as { httpPort: number; btpPort: number };
+  const ports = JSON.parse(text.split("\n")[0]) as {
+    httpPort: number;
+    btpPort: number;
+    ilpAddress: string;
+  };
   let ended: Promise<void> | undefined;
   const end = (signal: Deno.Signal) =>
     ended ??= (async () => {

@@ -1,0 +1,117 @@
+/**
+ * The requester's links to every town of its profile (docs/ARCHITECTURE.md, "Several towns"):
+ * the first is its home town (announcements, blobs, the asset), the others are more towns its
+ * jobs are posted on and its payments can leave by. A request is written to each linked town
+ * (paid at each) and counts as sent once one town stored it; a payment leaves by the first link
+ * whose BTP connection is open, the home town's first, so a dead town does not stop it.
+ *
+ * @module
+ */
+import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_link.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+
+/** One more town of the profile: where its relay is and how to reach it over BTP. */
+export interface TownEndpoint {
+  /** NIP-01 URL of the town (`ws://host:port`). */
+  relayUrl: string;
+  /** BTP URL of the town (or of a connector in front of it). */
+  btpUrl: string;
+  btpToken: string;
+  /** The town's Nostr pubkey; default: its NIP-11 `self`. */
+  townPubkey?: string;
+  /** The town's ILP address; default: its NIP-11 fee address, else the IL-DCP parent. */
+  townAddress?: string;
+}
+
+/** Options for {@linkcode connectTownLinks}. */
+export interface TownLinksOptions {
+  /** The home town's link options (a channel, an auto channel apply to it alone). */
+  home: TownLinkOptions;
+  /** More towns, reached with the home options' signer, price ceiling and hooks. */
+  more?: TownEndpoint[];
+  /** Told about a town that cannot be reached at the start (it is left out, not fatal). */
+  warn?: (line: string) => void;
+}
+
+/** Every town a paid write could not reach. */
+export class NoTownStoredError extends AggregateError {
+  override name = "NoTownStoredError";
+}
+
+/** The links to the towns of a profile. */
+export interface TownLinks {
+  /** The home town's link. */
+  home: TownLink;
+  /** Every link, the home town's first. */
+  all: TownLink[];
+  /** The towns' relay URLs, the home town's first (a request's `relays` tag). */
+  relays: string[];
+  /**
+   * Pays for and stores `event` on every town at once; resolves with the relays that stored it
+   * once at least one did.
+   */
+  writeAll(event: NostrEvent): Promise<string[]>;
+  /** The link a payment leaves by: the first whose connection is open, else the home town's. */
+  payer(): TownLink;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the home town (its failure is the caller's error) and every other town (one that
+ * cannot be reached now is warned about and left out).
+ *
+ * @example
+ * ```ts
+ * const links = await connectTownLinks({ home: { btpUrl, btpToken, relayUrl, signer },
+ *   more: [{ relayUrl: relayB, btpUrl: btpB, btpToken: "t" }] });
+ * await links.writeAll(request);
+ * await links.close();
+ * ```
+ * @throws {TownUnreachableError} when the home town cannot be reached.
+ */
+export async function connectTownLinks(options: TownLinksOptions): Promise<TownLinks> {
+  const home = await connectTownLink(options.home);
+  const linked: { link: TownLink; relayUrl: string }[] = [{
+    link: home,
+    relayUrl: options.home.relayUrl,
+  }];
+  const seen = new Set([options.home.relayUrl]);
+  const more = (options.more ?? []).filter((t) => !seen.has(t.relayUrl) && seen.add(t.relayUrl));
+  const others = await Promise.allSettled(more.map((town) =>
+    connectTownLink({
+      ...options.home,
+      ...town,
+      channel: undefined,
+      autoChannel: undefined,
+      pricePerByte: undefined,
+    })
+  ));
+  others.forEach((outcome, i) => {
+    if (outcome.status === "fulfilled") {
+      linked.push({ link: outcome.value, relayUrl: more[i].relayUrl });
+    } else {options.warn?.(
+        `town ${more[i].relayUrl} left out: ${(outcome.reason as Error).message}`,
+      );}
+  });
+  return {
+    home,
+    all: linked.map((l) => l.link),
+    relays: linked.map((l) => l.relayUrl),
+    writeAll: async (event) => {
+      const outcomes = await Promise.allSettled(linked.map(({ link }) => link.write(event)));
+      const stored = linked.filter((_, i) => outcomes[i].status === "fulfilled");
+      if (stored.length > 0) return stored.map((l) => l.relayUrl);
+      const errors = outcomes.map((o) => (o as PromiseRejectedResult).reason);
+      // One town: its own error, as before several towns.
+      if (errors.length === 1) throw errors[0];
+      throw new NoTownStoredError(
+        errors,
+        `no town stored the event: ${errors.map((e) => (e as Error).message).join("; ")}`,
+      );
+    },
+    payer: () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home,
+    close: async () => {
+      await Promise.allSettled(linked.map(({ link }) => link.close()));
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The ids of events already handled, bounded (oldest forgotten first): a node following several
+ * towns gets the same event from each and handles it once, whichever town delivered it first
+ * (docs/ARCHITECTURE.md, "Several towns").
+ *
+ * @module
+ */
+
+/** Options for {@linkcode SeenEventIds}. */
+export interface SeenEventIdsOptions {
+  /** Ids remembered at most. Default 100,000 (~10 MB). */
+  max?: number;
+}
+
+/** A bounded set of event ids, oldest forgotten first. */
+export class SeenEventIds {
+  #ids = new Set<string>();
+  #max: number;
+
+  /**
+   * @example
+   * ```ts
+   * const seen = new SeenEventIds({ max: 10 });
+   * seen.firstTime("ab".repeat(32)); // true
+   * seen.firstTime("ab".repeat(32)); // false
+   * ```
+   */
+  constructor(options: SeenEventIdsOptions = {}) {
+    this.#max = options.max ?? 100_000;
+  }
+
+  /** True the first time `id` is offered (and remembers it), false after. */
+  firstTime(id: string): boolean {
+    if (this.#ids.has(id)) return false;
+    this.#ids.add(id);
+    if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.values().next().value!);
+    return true;
+  }
+
+  /** Ids remembered now. */
+  get size(): number {
+    return this.#ids.size;
+  }
+}

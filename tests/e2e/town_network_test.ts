@@ -1,0 +1,228 @@
+/**
+ * A network of towns (docs/OPERATIONS.md, "Several towns"): three towns, each its own process
+ * and key, children of the Interledger reference connector (`ilp-connector`, run with Node); a
+ * requester whose home town is A and a provider whose home town is B that follows A and C too.
+ * A paid echo job and a paid ci-run with a blob input cross towns: the requester pays the
+ * provider A -> connector -> B, the provider pays A's write fees B -> connector -> A, each hop's
+ * amount on the payer's and the earner's books. Then the town a job was posted on is SIGKILLed
+ * once its request is written: the job is still done once, paid once, its callback run once.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { startReferenceConnector } from "../support/reference_connector.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { callbackLogPath, echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { startProviderNode } from "../../roles/provider/provider_node.ts";
+import { startRequester } from "../../roles/requester/requester_node.ts";
+import { archiveProject } from "../../roles/requester/project_archive.ts";
+import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
+
+/** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
+function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)
+    ),
+  ]);
+}
+
+interface LogEntry {
+  event: string;
+  jobId: string;
+  invoiceId: string;
+  amount: string;
+  peer: string;
+  category: string;
+  direction: string;
+}
+
+async function paymentLog(stateDir: string): Promise<LogEntry[]> {
+  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
+  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+async function callbackLines(stateDir: string): Promise<string[]> {
+  const text = await Deno.readTextFile(callbackLogPath(stateDir)).catch(() => "");
+  return text.trim().split("\n").filter((l) => l !== "");
+}
+
+const relayOf = (t: SharedTownProcess) => `ws://127.0.0.1:${t.httpPort}`;
+const btpOf = (t: SharedTownProcess, user: string) => `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
+
+Deno.test("town network: jobs across three towns through the reference connector; a town killed mid-job", async () => {
+  await using connector = await startReferenceConnector({
+    ilpAddress: "test.conn",
+    accounts: { a: {}, b: {}, c: {} },
+  });
+  const towns: Record<string, SharedTownProcess> = {};
+  const root = await Deno.makeTempDir({ prefix: "turnpike-net-" });
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    for (const name of ["a", "b", "c"]) {
+      towns[name] = await startSharedTownProcess({
+        secretKey: generateSecretKey(),
+        parent: { url: connector.accounts[name].url, token: connector.accounts[name].secret },
+      });
+      stops.push(() => towns[name].stop());
+    }
+    assertEquals(towns.a.ilpAddress, "test.conn.a");
+    assertEquals(towns.b.ilpAddress, "test.conn.b");
+
+    const providerKey = generateSecretKey();
+    const provider = await startProviderNode({
+      stateDir: `${root}/provider`,
+      secretKey: providerKey,
+      btpUrl: btpOf(towns.b, "provider"),
+      btpToken: "t",
+      relayUrl: relayOf(towns.b),
+      townPubkey: await townPubkeyOf(towns.b),
+      moreTowns: [{ relayUrl: relayOf(towns.a) }, { relayUrl: relayOf(towns.c) }],
+      skillsDir: new URL("../../skills", import.meta.url).pathname,
+      heartbeatMs: 3_600_000,
+    });
+    stops.unshift(() => provider.stop());
+    assertEquals(provider.ilpAddress, "test.conn.b.provider");
+
+    // ---- part 1: a requester whose one town is A hires the provider under B.
+    const reqDir = `${root}/requester`;
+    await Deno.mkdir(reqDir, { recursive: true });
+    const requester = await startRequester({
+      stateDir: reqDir,
+      secretKey: generateSecretKey(),
+      relayUrl: relayOf(towns.a),
+      btpUrl: btpOf(towns.a, "requester"),
+      btpToken: "t",
+      skillsDir: await writeRecordingSkill(reqDir),
+      auditWindowMs: 50,
+    });
+    stops.unshift(() => requester.close());
+    assertEquals(requester.town.btp.ilpAddress, "test.conn.a.requester");
+
+    const echo = await requester.submit(echoSpec("across towns", { timeoutMs: 60_000 }));
+    const echoDone = await within("echo job", requester.waitFor(echo.id));
+    assertEquals(echoDone.status, "done", echoDone.error);
+    assertEquals(echoDone.provider, getPublicKey(providerKey));
+    assertEquals(echoDone.payments.map((p) => p.status), ["paid"]);
+
+    // A ci-run with its project as a blob on town A, fetched by the provider from A.
+    const project = `${root}/project`;
+    await Deno.mkdir(project);
+    await Deno.writeTextFile(
+      `${project}/test.sh`,
+      `#!/bin/sh\necho "ok 1 - across towns"\necho "1 passed, 0 failed"\n`,
+      { mode: 0o755 },
+    );
+    await archiveProject(project, `${root}/project.tar.gz`);
+    const blob = await requester.publishBlob(`${root}/project.tar.gz`);
+    assert(blob.url.startsWith(`http://127.0.0.1:${towns.a.httpPort}/`), blob.url);
+    const ci = await requester.submit(
+      echoSpec("", {
+        kind: 5600,
+        inputs: [],
+        params: [{ name: "cmd", values: ["sh test.sh"] }],
+        blobs: [{ url: blob.url, sha256: blob.sha256 }],
+        bid: 200_000n,
+        timeoutMs: 90_000,
+      }),
+    );
+    const ciDone = await within("ci-run job", requester.waitFor(ci.id), 120_000);
+    assertEquals(ciDone.status, "done", ciDone.error);
+    assertEquals(ciDone.payments.map((p) => p.status), ["paid"]);
+
+    // Every hop on the books: the requester paid A for its writes and the blob, the provider
+    // for each job (an address under B); the provider earned each job once and paid A's fees.
+    const reqLog = await paymentLog(reqDir);
+    const provLog = await paymentLog(`${root}/provider`);
+    for (const job of [echoDone, ciDone]) {
+      const paidOut = reqLog.filter((e) =>
+        e.jobId === job.id && e.category === "job" && e.event === "fulfilled"
+      );
+      assertEquals(paidOut.length, 1, `job ${job.id} paid once`);
+      const earned = provLog.filter((e) =>
+        e.jobId === job.id && e.direction === "in" && e.event === "fulfilled"
+      );
+      assertEquals(earned.length, 1, `job ${job.id} earned once`);
+      assertEquals(earned[0].amount, paidOut[0].amount);
+      const write = reqLog.find((e) =>
+        e.jobId === job.id && e.category === "town-write" && e.event === "fulfilled"
+      );
+      assertEquals(write?.peer, "test.conn.a");
+      // The provider's feedback/result for this job were written on A (the request named A).
+      const provWrites = provLog.filter((e) => e.jobId === job.id && e.category === "town-write");
+      assert(provWrites.length > 0, "provider paid writes for the job");
+      assert(provWrites.every((e) => e.peer === "test.conn.a"), JSON.stringify(provWrites));
+    }
+    assert(
+      reqLog.some((e) => e.category === "town-blob" && e.event === "fulfilled"),
+      "blob paid at A",
+    );
+    // Each callback ran once.
+    const cbs = await callbackLines(reqDir);
+    assertEquals(cbs.map((l) => l.split(" ").slice(0, 2).join(" ")), [
+      `${echo.id} done`,
+      `${ci.id} done`,
+    ]);
+    await requester.close();
+
+    // ---- part 2: a requester on A, B and C posts on all three; A dies once the request is on.
+    const req2Dir = `${root}/requester2`;
+    await Deno.mkdir(req2Dir, { recursive: true });
+    const requester2 = await startRequester({
+      stateDir: req2Dir,
+      secretKey: generateSecretKey(),
+      relayUrl: relayOf(towns.a),
+      btpUrl: btpOf(towns.a, "requester2"),
+      btpToken: "t",
+      moreTowns: [
+        { relayUrl: relayOf(towns.b), btpUrl: btpOf(towns.b, "requester2"), btpToken: "t" },
+        { relayUrl: relayOf(towns.c), btpUrl: btpOf(towns.c, "requester2"), btpToken: "t" },
+      ],
+      skillsDir: await writeRecordingSkill(req2Dir),
+      auditWindowMs: 50,
+    });
+    stops.unshift(() => requester2.close());
+    const job = await requester2.submit(echoSpec("survives its town", { timeoutMs: 60_000 }));
+    assertEquals(job.status, "sent");
+    const request = decodeEventToon((await readJobSidecar(req2Dir, job.id))!.requestToon, {
+      verify: false,
+    });
+    assertEquals(
+      request.tags.find((t) => t[0] === "relays"),
+      ["relays", relayOf(towns.a), relayOf(towns.b), relayOf(towns.c)],
+    );
+    await towns.a.kill();
+    const done = await within("job after its town died", requester2.waitFor(job.id));
+    assertEquals(done.status, "done", done.error);
+    assertEquals(done.payments.map((p) => p.status), ["paid"]);
+    const log2 = await paymentLog(req2Dir);
+    assertEquals(
+      log2.filter((e) => e.jobId === job.id && e.category === "job" && e.event === "fulfilled")
+        .length,
+      1,
+    );
+    const provLog2 = await paymentLog(`${root}/provider`);
+    assertEquals(
+      provLog2.filter((e) => e.jobId === job.id && e.direction === "in" && e.event === "fulfilled")
+        .length,
+      1,
+    );
+    // The callback ran once.
+    const lines = (await callbackLines(req2Dir)).filter((l) => l.startsWith(job.id));
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assert(lines[0].startsWith(`${job.id} done `), lines[0]);
+  } finally {
+    for (const stop of stops) await stop().catch(() => {});
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
+
+async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${town.httpPort}/`, {
+    headers: { accept: "application/nostr+json" },
+  });
+  const doc = await res.json();
+  return doc.self;
+}
