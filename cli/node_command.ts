@@ -33,6 +33,7 @@
  *
  * @module
  */
+import { resolveTownList } from "../config/town_list.ts";
 import { resolveAlertWebhook } from "../config/alert_webhook.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
@@ -361,6 +362,11 @@ async function resolveNodeOptions(
     btpToken: s.btpToken ?? "",
     relayUrl: s.relayUrl,
     townPubkey,
+    // More towns followed and written to; the provider's one uplink routes to them.
+    moreTowns: resolveTownList(loaded.sections.towns, {
+      allowInsecure: s.allowInsecure,
+      requireBtp: false,
+    }),
     pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
     skillsDir: pick(loaded, opts.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ??
       await defaultSkillsDir(s.stateDir),

@@ -31,7 +31,7 @@
  * @module
  */
 import type { TownChannelSettings } from "../town_channel_settings.ts";
-import type { TownEndpoint } from "./town_links.ts";
+import { resolveTownList, type TownEndpoint } from "../../config/town_list.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
@@ -179,6 +179,9 @@ export function resolveRequesterConfig(
     ),
     channels: loaded.sections.channels,
     acceptPrice: flags.acceptPrice === true,
+    moreTowns: wrap(() =>
+      resolveTownList(loaded.sections.towns, { allowInsecure: s.allowInsecure })
+    ),
     alertWebhook: wrap(() => resolveAlertWebhook({ loaded, flag: flags.alertWebhook, env })),
   };
 }

@@ -9,19 +9,9 @@
  */
 import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_link.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { TownEndpoint } from "../../config/town_list.ts";
 
-/** One more town of the profile: where its relay is and how to reach it over BTP. */
-export interface TownEndpoint {
-  /** NIP-01 URL of the town (`ws://host:port`). */
-  relayUrl: string;
-  /** BTP URL of the town (or of a connector in front of it). */
-  btpUrl: string;
-  btpToken: string;
-  /** The town's Nostr pubkey; default: its NIP-11 `self`. */
-  townPubkey?: string;
-  /** The town's ILP address; default: its NIP-11 fee address, else the IL-DCP parent. */
-  townAddress?: string;
-}
+export type { TownEndpoint };
 
 /** Options for {@linkcode connectTownLinks}. */
 export interface TownLinksOptions {
