@@ -812,8 +812,8 @@ export class Requester {
       "paying",
       `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
     );
-    // The first town whose connection is open: a dead town does not stop a payment.
-    const reply = await this.#links!.payer().send({
+    // By the first town whose connection is open, the next if it dies under the PREPARE.
+    const reply = await this.#links!.sendPayment({
       amount: String(invoice.amount),
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),

@@ -9,6 +9,7 @@
  */
 import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_link.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TownEndpoint } from "../../config/town_list.ts";
 
 export type { TownEndpoint };
@@ -43,6 +44,14 @@ export interface TownLinks {
   writeAll(event: NostrEvent): Promise<string[]>;
   /** The link a payment leaves by: the first whose connection is open, else the home town's. */
   payer(): TownLink;
+  /**
+   * Sends a payment's PREPARE by {@linkcode payer}; when that link fails under it (its town
+   * died: the connection is lost, no ILP reply), by the next link. Never pays twice: money moves
+   * only on a FULFILL, and a provider fulfills an invoice once (a second PREPARE for a paid
+   * invoice is rejected), so a PREPARE lost with a dead town and sent again elsewhere is paid
+   * at most once.
+   */
+  sendPayment(prepare: IlpPrepare): Promise<IlpReply>;
   close(): Promise<void>;
 }
 
@@ -83,6 +92,7 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
         `town ${more[i].relayUrl} left out: ${(outcome.reason as Error).message}`,
       );}
   });
+  const payer = () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home;
   return {
     home,
     all: linked.map((l) => l.link),
@@ -99,7 +109,20 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
         `no town stored the event: ${errors.map((e) => (e as Error).message).join("; ")}`,
       );
     },
-    payer: () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home,
+    payer,
+    sendPayment: async (prepare) => {
+      const first = payer();
+      const order = [first, ...linked.map((l) => l.link).filter((l) => l !== first)];
+      for (let i = 0;; i++) {
+        try {
+          return await order[i].send(prepare);
+        } catch (err) {
+          const next = order.slice(i + 1).findIndex((l) => l.btp.state === "open");
+          if (next < 0 || prepare.expiresAt.getTime() <= Date.now()) throw err;
+          i += next;
+        }
+      }
+    },
     close: async () => {
       await Promise.allSettled(linked.map(({ link }) => link.close()));
     },
