@@ -57,16 +57,28 @@ async function cancelJob(stateDir: string, opts: DashFlags, id: string): Promise
   return `cancel failed: ${err ?? `exit ${out.code}`}`;
 }
 
+/** The towns a view reads, in a line: the home town's relay, and how many more. */
+function townsLabel(relayUrl: string, moreRelays: string[]): string {
+  return moreRelays.length === 0 ? relayUrl : `${relayUrl} (+${moreRelays.length} more towns)`;
+}
+
 async function printOnce(
   target: TownReadTarget,
   windowSec: number,
   window: string,
 ): Promise<void> {
-  const { stateDir, relayUrl } = target;
-  let town: TownLink = { relayUrl, state: "connected" };
+  const { stateDir, relayUrl, moreRelays } = target;
+  let town: TownLink = { relayUrl: townsLabel(relayUrl, moreRelays), state: "connected" };
   let snapshot: NetworkSnapshot | undefined;
   try {
-    snapshot = await fetchNetworkSnapshot({ relayUrl, windowSec });
+    const unread: string[] = [];
+    snapshot = await fetchNetworkSnapshot({
+      relayUrl,
+      moreRelays,
+      windowSec,
+      onRelayFailure: (f) => unread.push(`${f.relayUrl}: ${f.error.message}`),
+    });
+    if (unread.length > 0) town = { ...town, detail: `not read: ${unread.join("; ")}` };
   } catch (err) {
     town = { relayUrl, state: "unreachable", detail: (err as Error).message };
   }
@@ -130,6 +142,7 @@ export function registerDashCommand(program: Command): void {
         startDashLive({
           stateDir: target.stateDir,
           relayUrl: target.relayUrl,
+          moreRelays: target.moreRelays,
           windowSec,
           onChange,
         }),

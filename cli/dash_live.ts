@@ -34,6 +34,8 @@ export interface DashState {
 export interface DashLiveOptions {
   stateDir: string;
   relayUrl: string;
+  /** More towns followed too (`[towns.<name>]`): the network view is over all of them. */
+  moreRelays?: string[];
   /** Network window, seconds. */
   windowSec: number;
   /** Called with each new state. */
@@ -77,7 +79,7 @@ export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
     o.onChange(state);
   };
   const files = watchStateDir(o, cache, (local) => set({ local }));
-  const relay = followRelay(o, (town, snapshot) => set(snapshot ? { town, snapshot } : { town }));
+  const relay = followTowns(o, (town, snapshot) => set(snapshot ? { town, snapshot } : { town }));
   return {
     state: () => state,
     refresh: async () => set({ local: (await LocalViewCache.open(o.stateDir)).view() }),
@@ -120,11 +122,48 @@ function watchStateDir(
   };
 }
 
-function followRelay(
+/**
+ * Follows every town (the home town's and `moreRelays`), each with its own events; the snapshot
+ * is over their union (an event stored on several towns counts once), the town line the home
+ * town's state, with the other towns that cannot be read named in its detail.
+ */
+function followTowns(
   o: DashLiveOptions,
   onTown: (town: TownLink, snapshot?: NetworkSnapshot) => void,
 ): { stop(): void } {
-  const events = new Map<string, NostrEvent>();
+  const relays = [...new Set([o.relayUrl, ...(o.moreRelays ?? [])])];
+  if (relays.length === 1) return followRelay(o, o.relayUrl, new Map(), onTown, () => []);
+  const maps = relays.map(() => new Map<string, NostrEvent>());
+  const states = new Map<string, TownLink>();
+  const union = () => {
+    const all = new Map<string, NostrEvent>();
+    for (const m of maps) for (const [id, e] of m) all.set(id, e);
+    return [...all.values()];
+  };
+  const label = `${o.relayUrl} (+${relays.length - 1} more towns)`;
+  const report = (snapshot?: NetworkSnapshot) => {
+    const home = states.get(o.relayUrl) ?? { relayUrl: o.relayUrl, state: "connecting" };
+    const down = relays.filter((r) => r !== o.relayUrl && states.get(r)?.state === "unreachable");
+    const detail = [home.detail, down.length > 0 ? `unreachable: ${down.join(", ")}` : undefined]
+      .filter((d) => d !== undefined).join("; ");
+    onTown({ ...home, relayUrl: label, detail: detail || undefined }, snapshot);
+  };
+  const followers = relays.map((relay, i) =>
+    followRelay(o, relay, maps[i], (town, snapshot) => {
+      states.set(relay, town);
+      report(snapshot);
+    }, union)
+  );
+  return { stop: () => followers.forEach((f) => f.stop()) };
+}
+
+function followRelay(
+  o: DashLiveOptions,
+  relayUrl: string,
+  events: Map<string, NostrEvent>,
+  onTown: (town: TownLink, snapshot?: NetworkSnapshot) => void,
+  others: () => NostrEvent[],
+): { stop(): void } {
   let sub: RelaySubscription | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let synced = false;
@@ -136,9 +175,10 @@ function followRelay(
       const kept = e.kind === HANDLER_KIND || e.kind === HEARTBEAT_KIND;
       if (!kept && e.created_at < sinceSec) events.delete(id);
     }
+    const all = others();
     onTown(
-      { relayUrl: o.relayUrl, state: "connected" },
-      snapshotOf([...events.values()], {
+      { relayUrl, state: "connected" },
+      snapshotOf(all.length > 0 ? all : [...events.values()], {
         sinceSec,
         nowSec,
       }),
@@ -148,7 +188,7 @@ function followRelay(
     synced = false;
     events.clear();
     const sinceSec = Math.floor(Date.now() / 1000) - o.windowSec;
-    sub = subscribeRelay(o.relayUrl, networkFilters(sinceSec, 500), {
+    sub = subscribeRelay(relayUrl, networkFilters(sinceSec, 500), {
       onEvent: (e) => {
         events.set(e.id, e);
         if (synced) compute();
@@ -159,7 +199,7 @@ function followRelay(
       },
       onClose: (reason) => {
         if (stopped) return;
-        onTown({ relayUrl: o.relayUrl, state: "unreachable", detail: reason });
+        onTown({ relayUrl, state: "unreachable", detail: reason });
         retry = setTimeout(connect, o.retryMs ?? 2000);
       },
     });

@@ -1,6 +1,7 @@
 /**
  * `turnpike doctor`'s network checks: does the relay (the town's NIP-01 URL) accept
- * connections, does the BTP URL, and does each chain with an `rpc_url` in config.toml answer
+ * connections, does the BTP URL, is each `[towns.<name>]` of the profile a town (and its BTP
+ * URL, when given, open), and does each chain with an `rpc_url` in config.toml answer
  * JSON-RPC `eth_chainId` with its own chain id.
  *
  * An endpoint the configuration names (a flag, the environment or config.toml) that does not
@@ -16,6 +17,7 @@ import type { LoadedSettings } from "../config/settings.ts";
 import { describeSource, type SettingSource } from "../config/config_error.ts";
 import { chainIdOf } from "../chain/chain_config.ts";
 import { fetchRelayInfo } from "../transport/relay_info.ts";
+import { resolveTownList, type TownEndpoint } from "../config/town_list.ts";
 
 /** Largest JSON-RPC answer read (an `eth_chainId` result is a few bytes). */
 const MAX_RPC_ANSWER_BYTES = 64 * 1024;
@@ -40,12 +42,46 @@ export async function endpointChecks(
         : check
     ),
     tcpCheck("btp", settings.connectorBtpUrl, sources.connectorBtpUrl, timeoutMs),
+    ...moreTownChecks(loaded, timeoutMs),
     ...Object.entries(loaded.sections.chains ?? {})
       .filter(([, table]) => typeof table === "object" && table !== null && "rpc_url" in table)
       .map(([id, table]) =>
         rpcCheck(id, (table as Record<string, unknown>).rpc_url, loaded.configFile, timeoutMs)
       ),
   ]);
+}
+
+/**
+ * Each `[towns.<name>]` of config.toml: its relay must be a town (NIP-11 `self`), and its BTP
+ * URL, when one is given (a requester's own uplink to it), must accept connections. A bad
+ * table fails its own check; the others are still checked.
+ */
+function moreTownChecks(loaded: LoadedSettings, timeoutMs: number): Promise<DoctorCheck>[] {
+  const table = loaded.sections.towns;
+  if (table === undefined) return [];
+  let towns: TownEndpoint[];
+  try {
+    towns = resolveTownList(table, {
+      allowInsecure: loaded.settings.allowInsecure,
+      requireBtp: false,
+    });
+  } catch (err) {
+    return [Promise.resolve({ name: "towns", status: "fail", detail: (err as Error).message })];
+  }
+  const file = loaded.configFile ?? "config.toml";
+  return towns.flatMap((town) => {
+    const at = (key: string): SettingSource => ({
+      kind: "file",
+      path: file,
+      key: `towns.${town.name}.${key}`,
+    });
+    const relay = tcpCheck(`town ${town.name}`, town.relayUrl, at("relay_url"), timeoutMs)
+      .then((check) =>
+        check.status === "ok" ? townCheck(check, town.relayUrl, true, timeoutMs) : check
+      );
+    if (town.btpUrl === "") return [relay];
+    return [relay, tcpCheck(`town ${town.name} btp`, town.btpUrl, at("btp_url"), timeoutMs)];
+  });
 }
 
 async function tcpCheck(
@@ -100,7 +136,13 @@ async function townCheck(
         detail: `${relayUrl} answers NIP-11 but names no town pubkey (\`self\`): not a town`,
       };
     }
-    return { ...check, detail: `${check.detail}; a town, pubkey ${info.self.slice(0, 12)}` };
+    const fee = (info.fees as { publication?: Record<string, unknown>[] } | undefined)
+      ?.publication?.[0];
+    const address = typeof fee?.ilp_address === "string" ? `, ILP address ${fee.ilp_address}` : "";
+    return {
+      ...check,
+      detail: `${check.detail}; a town, pubkey ${info.self.slice(0, 12)}${address}`,
+    };
   } catch (err) {
     return {
       ...check,

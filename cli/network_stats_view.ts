@@ -67,7 +67,13 @@ export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): 
   const windowSec = parseDurationFlag(window, "--since");
   const target = await townReadTarget(opts, cmd);
   printNetworkLine(target.network);
-  const snap = await fetchNetworkSnapshot({ relayUrl: target.relayUrl, windowSec }).catch(
+  const snap = await fetchNetworkSnapshot({
+    relayUrl: target.relayUrl,
+    moreRelays: target.moreRelays,
+    windowSec,
+    onRelayFailure: (f) =>
+      console.error(`warning: town ${f.relayUrl} not read: ${f.error.message}`),
+  }).catch(
     (err) => {
       throw townReadError(err, target.relayUrl);
     },
@@ -75,6 +81,7 @@ export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): 
   if (opts.output === "json") {
     return console.log(JSON.stringify({
       relayUrl: target.relayUrl,
+      moreRelays: target.moreRelays,
       windowSec,
       ...snap.stats,
       truncated: snap.truncated,

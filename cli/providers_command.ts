@@ -162,7 +162,13 @@ export function registerProvidersCommand(program: Command): void {
     const target = await townReadTarget(opts, cmd);
     printNetworkLine(target.network);
     const nowSec = Math.floor(Date.now() / 1000);
-    const all = await fetchProviderDirectory({ relayUrl: target.relayUrl, nowSec }).catch(
+    const all = await fetchProviderDirectory({
+      relayUrl: target.relayUrl,
+      moreRelays: target.moreRelays,
+      nowSec,
+      onRelayFailure: (f) =>
+        console.error(`warning: town ${f.relayUrl} not read: ${f.error.message}`),
+    }).catch(
       (err) => {
         throw townReadError(err, target.relayUrl);
       },
@@ -171,6 +177,7 @@ export function registerProvidersCommand(program: Command): void {
     if (opts.output === "json") {
       return console.log(JSON.stringify({
         relayUrl: target.relayUrl,
+        moreRelays: target.moreRelays,
         providers,
         network: networkField(target.network),
       }));

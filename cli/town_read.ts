@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
+import { resolveTownList } from "../config/town_list.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -23,6 +24,8 @@ export interface TownReadFlags extends ProfileFlags {
 /** Where to read and which network it is. */
 export interface TownReadTarget {
   relayUrl: string;
+  /** The profile's more towns (`[towns.<name>]`), read too; none when `--relay-url` names one. */
+  moreRelays: string[];
   network: Network;
   stateDir: string;
 }
@@ -51,11 +54,16 @@ export function addTownReadOptions(cmd: Command): Command {
  */
 export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise<TownReadTarget> {
   try {
-    const { settings } = await loadSettings({
+    const { settings, sources, sections } = await loadSettings({
       flags: settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]),
+    });
+    const towns = sources.relayUrl.kind === "flag" ? [] : resolveTownList(sections.towns, {
+      allowInsecure: settings.allowInsecure,
+      requireBtp: false,
     });
     return {
       relayUrl: settings.relayUrl,
+      moreRelays: towns.map((t) => t.relayUrl),
       network: settings.network,
       stateDir: settings.stateDir,
     };

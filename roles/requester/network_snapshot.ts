@@ -16,13 +16,17 @@ import {
 } from "../../protocol/nip90_job.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
-import { queryRelay } from "../../transport/relay_query.ts";
+import { queryRelays, type RelayQueryFailure } from "../../transport/relay_query_many.ts";
 import { buildProviderDirectory, type ProviderListing } from "./provider_directory.ts";
 import { computeNetworkStats, type NetworkStats } from "./network_stats.ts";
 
 /** Options for {@linkcode fetchNetworkSnapshot}. */
 export interface NetworkSnapshotOptions {
   relayUrl: string;
+  /** More towns read too (`[towns.<name>]`); the snapshot is over all of them. */
+  moreRelays?: string[];
+  /** Told about a town that could not be read (while another was). */
+  onRelayFailure?: (failure: RelayQueryFailure) => void;
   /** Length of the window, seconds (default 3600). */
   windowSec?: number;
   /** Unix seconds (default now). */
@@ -83,11 +87,12 @@ export async function fetchNetworkSnapshot(o: NetworkSnapshotOptions): Promise<N
   const sinceSec = nowSec - (o.windowSec ?? 3600);
   const limit = o.limit ?? 500;
   const filters = networkFilters(sinceSec, limit);
-  const { events } = await queryRelay(o.relayUrl, filters, {
+  const { events, failures } = await queryRelays([o.relayUrl, ...(o.moreRelays ?? [])], filters, {
     timeoutMs: o.timeoutMs,
     maxEvents: filters.length * limit,
     maxBytes: 256 * 1024 * 1024,
   });
+  for (const failure of failures) o.onRelayFailure?.(failure);
   return snapshotOf(events, { sinceSec, nowSec, limit });
 }
 

@@ -12,7 +12,7 @@ import {
   parseHandlerAnnouncement,
 } from "../../protocol/nip89_handler.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { queryRelay } from "../../transport/relay_query.ts";
+import { queryRelays, type RelayQueryFailure } from "../../transport/relay_query_many.ts";
 import { HEARTBEAT_KIND, isHeartbeatAlive } from "../../protocol/provider_heartbeat.ts";
 
 /** One provider as the town knows it. */
@@ -40,6 +40,10 @@ export interface KindOffer {
 /** Options for {@linkcode fetchProviderDirectory}. */
 export interface ProviderDirectoryOptions {
   relayUrl: string;
+  /** More towns read too (`[towns.<name>]`); the directory is over all of them. */
+  moreRelays?: string[];
+  /** Told about a town that could not be read (while another was). */
+  onRelayFailure?: (failure: RelayQueryFailure) => void;
   /** Unix seconds (default now). */
   nowSec?: number;
   timeoutMs?: number;
@@ -61,10 +65,11 @@ export async function fetchProviderDirectory(
   o: ProviderDirectoryOptions,
 ): Promise<ProviderListing[]> {
   const max = o.maxProviders ?? 500;
-  const { events } = await queryRelay(o.relayUrl, [
+  const { events, failures } = await queryRelays([o.relayUrl, ...(o.moreRelays ?? [])], [
     { kinds: [HANDLER_KIND], limit: max },
     { kinds: [HEARTBEAT_KIND], limit: max },
   ], { timeoutMs: o.timeoutMs, maxEvents: 2 * max, maxBytes: 8 * 1024 * 1024 });
+  for (const failure of failures) o.onRelayFailure?.(failure);
   return buildProviderDirectory(events, o.nowSec ?? Math.floor(Date.now() / 1000));
 }
 

@@ -1,0 +1,85 @@
+/**
+ * The read-only views over every town of a profile (docs/OPERATIONS.md, "Several towns"): a
+ * provider announced on town B alone is listed by `providers` and counted by `stats --network`
+ * of a profile whose home town is A once `[towns.b]` is in its config.toml (not before), and
+ * `doctor` checks each `[towns.<name>]`: a town that answers is ok, one that does not fails.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
+import { deadPort } from "../support/dead_port.ts";
+import { startTestTown } from "../support/town_test_node.ts";
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { startProviderNode } from "../../roles/provider/provider_node.ts";
+import { SETTINGS_ENV_NAMES } from "../../config/settings.ts";
+import type { DoctorCheck } from "../../cli/doctor_command.ts";
+
+const NO_ENDPOINT_ENV = Object.fromEntries(
+  [...SETTINGS_ENV_NAMES.relayUrl, ...SETTINGS_ENV_NAMES.connectorBtpUrl].map((n) => [n, ""]),
+);
+
+Deno.test("town network views: providers, stats --network and doctor cover every town of the profile", async () => {
+  const a = await startTestTown({ acceptAnyToken: true });
+  const b = await startTestTown({ acceptAnyToken: true });
+  const root = await Deno.makeTempDir({ prefix: "turnpike-views-" });
+  const key = generateSecretKey();
+  const relayA = `ws://127.0.0.1:${a.httpPort}`;
+  const relayB = `ws://127.0.0.1:${b.httpPort}`;
+  const provider = await startProviderNode({
+    stateDir: `${root}/provider`,
+    secretKey: key,
+    btpUrl: `btp+ws://provider:p@127.0.0.1:${b.btpPort}`,
+    btpToken: "p",
+    relayUrl: relayB,
+    townPubkey: b.pubkey,
+    skillsDir: new URL("../../skills", import.meta.url).pathname,
+    heartbeatMs: 3_600_000,
+  });
+  try {
+    const dir = `${root}/profile`;
+    await Deno.mkdir(dir);
+    const providers = async () => {
+      const out = await runCli(
+        ["--state-dir", dir, "--output", "json", "providers"],
+        { env: NO_ENDPOINT_ENV },
+      );
+      assertEquals(out.code, 0, out.stderr);
+      return (JSON.parse(out.stdout).providers as { pubkey: string }[]).map((p) => p.pubkey);
+    };
+    await Deno.writeTextFile(`${dir}/config.toml`, `relay_url = "${relayA}"\n`);
+    assertEquals(await providers(), []);
+    const dead = deadPort();
+    await Deno.writeTextFile(
+      `${dir}/config.toml`,
+      `relay_url = "${relayA}"\n[towns.b]\nrelay_url = "${relayB}"\n` +
+        `[towns.gone]\nrelay_url = "ws://127.0.0.1:${dead}"\n`,
+    );
+    // Town "gone" cannot be read: a warning, the others still count.
+    assertEquals(await providers(), [getPublicKey(key)]);
+    const stats = await runCli(
+      ["--state-dir", dir, "--output", "json", "stats", "--network"],
+      { env: NO_ENDPOINT_ENV },
+    );
+    assertEquals(stats.code, 0, stats.stderr);
+    assert(stats.stderr.includes(`town ws://127.0.0.1:${dead} not read`), stats.stderr);
+    assertEquals(JSON.parse(stats.stdout).moreRelays, [relayB, `ws://127.0.0.1:${dead}`]);
+
+    const doctor = await runCli(["--state-dir", dir, "--output", "json", "doctor"], {
+      env: NO_ENDPOINT_ENV,
+    });
+    const checks = new Map(
+      (JSON.parse(doctor.stdout).checks as DoctorCheck[]).map((c) => [c.name, c]),
+    );
+    assertEquals(checks.get("town b")?.status, "ok", checks.get("town b")?.detail);
+    assert(
+      checks.get("town b")!.detail.includes(b.pubkey.slice(0, 12)),
+      checks.get("town b")!.detail,
+    );
+    assertEquals(checks.get("town gone")?.status, "fail");
+    assertEquals(doctor.code, 1);
+  } finally {
+    await provider.stop();
+    await a.stop();
+    await b.stop();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
