@@ -6,6 +6,8 @@
  * provider A -> connector -> B, the provider pays A's write fees B -> connector -> A, each hop's
  * amount on the payer's and the earner's books. Then the town a job was posted on is SIGKILLed
  * once its request is written: the job is still done once, paid once, its callback run once.
+ * When that town comes back (same key, store and ports), the nodes reconnect to it: a job posted
+ * on it alone is found by the provider (its feed catches up from its since-cursor) and done.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startReferenceConnector } from "../support/reference_connector.ts";
@@ -60,12 +62,16 @@ Deno.test("town network: jobs across three towns through the reference connector
   const towns: Record<string, SharedTownProcess> = {};
   const root = await Deno.makeTempDir({ prefix: "turnpike-net-" });
   const stops: (() => Promise<unknown>)[] = [];
+  const townOptions = (name: string) => ({
+    secretKey: townKeys[name],
+    databasePath: `${root}/town-${name}.sqlite`,
+    parent: { url: connector.accounts[name].url, token: connector.accounts[name].secret },
+  });
+  const townKeys: Record<string, Uint8Array> = {};
   try {
     for (const name of ["a", "b", "c"]) {
-      towns[name] = await startSharedTownProcess({
-        secretKey: generateSecretKey(),
-        parent: { url: connector.accounts[name].url, token: connector.accounts[name].secret },
-      });
+      townKeys[name] = generateSecretKey();
+      towns[name] = await startSharedTownProcess(townOptions(name));
       stops.push(() => towns[name].stop());
     }
     assertEquals(towns.a.ilpAddress, "test.conn.a");
@@ -213,6 +219,32 @@ Deno.test("town network: jobs across three towns through the reference connector
     const lines = (await callbackLines(req2Dir)).filter((l) => l.startsWith(job.id));
     assertEquals(lines.length, 1, lines.join("\n"));
     assert(lines[0].startsWith(`${job.id} done `), lines[0]);
+    await requester2.close();
+
+    // ---- part 3: A comes back; a job posted on A alone is found and done again.
+    const dead = towns.a;
+    towns.a = await startSharedTownProcess({
+      ...townOptions("a"),
+      httpPort: dead.httpPort,
+      btpPort: dead.btpPort,
+    });
+    assertEquals(towns.a.ilpAddress, "test.conn.a");
+    const req3Dir = `${root}/requester3`;
+    await Deno.mkdir(req3Dir, { recursive: true });
+    const requester3 = await startRequester({
+      stateDir: req3Dir,
+      secretKey: generateSecretKey(),
+      relayUrl: relayOf(towns.a),
+      btpUrl: btpOf(towns.a, "requester3"),
+      btpToken: "t",
+      skillsDir: await writeRecordingSkill(req3Dir),
+      auditWindowMs: 50,
+    });
+    stops.unshift(() => requester3.close());
+    const back = await requester3.submit(echoSpec("its town is back", { timeoutMs: 90_000 }));
+    const backDone = await within("job on the town come back", requester3.waitFor(back.id));
+    assertEquals(backDone.status, "done", backDone.error);
+    assertEquals(backDone.payments.map((p) => p.status), ["paid"]);
   } finally {
     for (const stop of stops) await stop().catch(() => {});
     await Deno.remove(root, { recursive: true }).catch(() => {});

@@ -22,6 +22,9 @@ export interface SharedTownProcessOptions {
   blobsDir?: string;
   /** Blob price per MiB with `blobsDir`. Default 200. */
   blobPricePerMiB?: number;
+  /** The SQLite store's path without `storeUrl` (default: in the process's temp dir, gone with
+   * it); give one to start the same town again after a kill. */
+  databasePath?: string;
   /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
   parent?: { url: string; token: string };
 }
@@ -62,7 +65,7 @@ const town = await startTestTown({
   secretKey: Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16))),
   ${
       options.storeUrl === undefined
-        ? `databasePath: ${JSON.stringify(`${dir}/events.sqlite`)},`
+        ? `databasePath: ${JSON.stringify(options.databasePath ?? `${dir}/events.sqlite`)},`
         : `storeUrl: ${JSON.stringify(options.storeUrl)},`
     }
   httpPort: ${options.httpPort ?? 0},
