@@ -36,6 +36,7 @@ import {
 } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
+import { resolveTownList } from "../config/town_list.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath, type WalletRecord } from "../identity/wallet_file.ts";
 import { parsePeerFlag, TownConfigError } from "../roles/town/town_config.ts";
@@ -58,6 +59,7 @@ interface InitOptions {
   btpPort?: string;
   peer?: string[];
   chain?: string[];
+  moreTown?: string[];
   allowInsecure?: boolean;
   force?: boolean;
 }
@@ -104,6 +106,13 @@ export function registerInitCommand(program: Command): void {
       collect,
     )
     .option("--chain <id>", "town: a settlement chain to announce, e.g. evm:base:84532", collect)
+    .option(
+      "--more-town <name=url>",
+      "requester/provider: one more town (its NIP-01 URL) to follow and post on, as " +
+        "[towns.<name>]; a requester's uplink there is the URL's host on port 3000 with " +
+        "--btp-token (`turnpike towns add` sets others)",
+      collect,
+    )
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
     .option("--force", "rewrite init's keys in an existing config.toml (the rest is kept)")
     .option("--passphrase-file <file>", "read the new wallet's passphrase from this file")
@@ -189,7 +198,12 @@ async function init(opts: InitOptions, cmd: Command): Promise<void> {
 /** Validates the flags for the role and turns them into config.toml keys. */
 async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPlan> {
   const townOnly = { host: opts.host, "town-port": opts.townPort, "btp-port": opts.btpPort };
-  const peerOnly = { town: opts.town, "btp-url": opts.btpUrl, "btp-token": opts.btpToken };
+  const peerOnly = {
+    town: opts.town,
+    "btp-url": opts.btpUrl,
+    "btp-token": opts.btpToken,
+    "more-town": opts.moreTown?.[0],
+  };
   const misplaced = Object.entries(
     opts.role === "town" ? peerOnly : {
       ...townOnly,
@@ -233,7 +247,10 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
     throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
   }
   const plan: ConfigPlan = { top: settingsTomlEntries(flags), tables: [] };
-  if (opts.role !== "town") return plan;
+  if (opts.role !== "town") {
+    plan.tables.push(...moreTownTables(opts));
+    return plan;
+  }
   let peers: BtpPeerAccountConfig[];
   try {
     peers = (opts.peer ?? []).map(parsePeerFlag);
@@ -267,6 +284,37 @@ function hasChainRpc(sections: Record<string, Record<string, unknown>>): boolean
 }
 
 /** `btp+ws://<host of the town URL>:3000` (`btp+wss` for a `wss` town). */
+/** `--more-town name=url` as `[towns.<name>]` tables, checked as every reader checks them. */
+function moreTownTables(opts: InitOptions): ConfigPlan["tables"] {
+  const tables: ConfigPlan["tables"] = [];
+  for (const flag of opts.moreTown ?? []) {
+    const eq = flag.indexOf("=");
+    const name = flag.slice(0, eq);
+    if (eq < 1 || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      throw new CliError(`--more-town "${flag}" is not <name>=<ws url> (name: A-Z a-z 0-9 _ -)`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+    const relayUrl = flag.slice(eq + 1);
+    const entries: Record<string, string> = { relay_url: relayUrl };
+    if (opts.role === "requester") {
+      entries.btp_url = btpUrlOf(relayUrl);
+      entries.btp_token = opts.btpToken ?? "";
+    }
+    try {
+      resolveTownList({ [name]: entries }, {
+        allowInsecure: opts.allowInsecure === true,
+        requireBtp: false,
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new CliError(err.message, { context: "--more-town", exitCode: ExitCode.Usage });
+    }
+    tables.push({ path: ["towns", name], entries });
+  }
+  return tables;
+}
+
 function btpUrlOf(townUrl: string): string {
   try {
     const url = new URL(townUrl);

@@ -27,6 +27,7 @@ import { registerDmCommand } from "./dm_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
 import { registerProvidersCommand } from "./providers_command.ts";
 import { registerDashCommand } from "./dash_command.ts";
+import { registerTownsCommand } from "./towns_command.ts";
 
 /** The version printed by `turnpike --version`. */
 export const TURNPIKE_VERSION = "0.1.0";
@@ -79,6 +80,7 @@ export function createProgram(): Command {
   registerRelayCommand(program);
   registerProvidersCommand(program);
   registerDashCommand(program);
+  registerTownsCommand(program);
   registerStatsCommand(program);
   registerExportCommand(program);
   registerCompletionsCommand(program, tab);

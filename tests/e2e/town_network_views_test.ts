@@ -48,10 +48,18 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     await Deno.writeTextFile(`${dir}/config.toml`, `relay_url = "${relayA}"\n`);
     assertEquals(await providers(), []);
     const dead = deadPort();
-    await Deno.writeTextFile(
-      `${dir}/config.toml`,
-      `relay_url = "${relayA}"\n[towns.b]\nrelay_url = "${relayB}"\n` +
-        `[towns.gone]\nrelay_url = "ws://127.0.0.1:${dead}"\n`,
+    for (const [name, url] of [["b", relayB], ["gone", `ws://127.0.0.1:${dead}`]]) {
+      const added = await runCli(["--state-dir", dir, "towns", "add", name, "--relay-url", url]);
+      assertEquals(added.code, 0, added.stderr);
+    }
+    const list = await runCli(["--state-dir", dir, "--output", "json", "towns", "list"], {
+      env: NO_ENDPOINT_ENV,
+    });
+    assertEquals(
+      JSON.parse(list.stdout).towns.map((t: { name: string; relayUrl: string }) =>
+        `${t.name} ${t.relayUrl}`
+      ),
+      [`(home) ${relayA}`, `b ${relayB}`, `gone ws://127.0.0.1:${dead}`],
     );
     // Town "gone" cannot be read: a warning, the others still count.
     assertEquals(await providers(), [getPublicKey(key)]);
@@ -76,6 +84,35 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     );
     assertEquals(checks.get("town gone")?.status, "fail");
     assertEquals(doctor.code, 1);
+
+    // `init --more-town`: a requester's more town, its uplink on the town's host, port 3000.
+    const fresh = `${root}/fresh`;
+    await Deno.mkdir(fresh);
+    await Deno.writeTextFile(`${root}/pw`, "correct horse battery staple\n");
+    const init = await runCli([
+      ...["--state-dir", fresh, "init", "--role", "requester", "--town", relayA],
+      ...["--btp-token", "t", "--more-town", `b=${relayB}`],
+      ...["--passphrase-file", `${root}/pw`, "--non-interactive"],
+    ]);
+    assertEquals(init.code, 0, init.stderr);
+    const initList = await runCli(["--state-dir", fresh, "--output", "json", "towns", "list"], {
+      env: NO_ENDPOINT_ENV,
+    });
+    assertEquals(JSON.parse(initList.stdout).towns[1], {
+      name: "b",
+      relayUrl: relayB,
+      btpUrl: "btp+ws://127.0.0.1:3000",
+    });
+    const bad = await runCli([
+      "--state-dir",
+      `${root}/bad`,
+      "towns",
+      "add",
+      "x",
+      "--relay-url",
+      "http://x",
+    ]);
+    assertEquals(bad.code, 2, bad.stderr);
   } finally {
     await provider.stop();
     await a.stop();
