@@ -31,6 +31,10 @@ const arg = (name: string, fallback: number) =>
   Deno.args.includes(name) ? Number(Deno.args[Deno.args.indexOf(name) + 1]) : fallback;
 const JOBS = arg("--jobs", 30);
 const ROUNDS = arg("--rounds", 5);
+const ONLY_FAILOVER = Deno.args.includes("--only-failover");
+/** Provider log lines and requester progress lines, for a round that went wrong. */
+const trace: string[] = [];
+const stamp = (line: string) => trace.push(`${performance.now().toFixed(0)} ${line}`);
 
 const relayOf = (t: SharedTownProcess) => `ws://127.0.0.1:${t.httpPort}`;
 const btpOf = (t: SharedTownProcess, user: string) => `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
@@ -85,6 +89,9 @@ const requester = async (home: SharedTownProcess, more: SharedTownProcess[] = []
     })),
     skillsDir: await writeRecordingSkill(dir),
     auditWindowMs: 200,
+    onProgress: (p) =>
+      stamp(`requester ${n}: ${p.jobId.slice(0, 12)} ${p.status} ${p.detail ?? ""}`),
+    warn: (line) => stamp(`requester ${n}: ${line}`),
   });
   stops.unshift(() => r.close());
   return { r, dir };
@@ -114,62 +121,64 @@ try {
     moreTowns: [{ relayUrl: relayOf(a) }],
     skillsDir: new URL("../skills", import.meta.url).pathname,
     heartbeatMs: 3_600_000,
+    log: (line) => stamp(`provider: ${line}`),
   });
   stops.unshift(() => provider.stop());
 
   // ---- 1 and 2: latency and cost, same town vs cross-town (and posted on two towns).
-  const same = await requester(b);
-  const cross = await requester(a);
-  const both = await requester(a, [b]);
-  const kinds = { same, cross, both } as const;
-  const times: Record<keyof typeof kinds, number[]> = { same: [], cross: [], both: [] };
-  const ids: Record<keyof typeof kinds, string[]> = { same: [], cross: [], both: [] };
-  for (const [k, v] of Object.entries(kinds)) await runJob(v.r, `warm-up ${k}`); // warm-up
-  for (let i = 0; i < JOBS; i++) {
-    for (const [k, v] of Object.entries(kinds) as [keyof typeof kinds, typeof same][]) {
-      const { ms, id } = await runJob(v.r, `job ${i} ${k}`);
-      times[k].push(ms);
-      ids[k].push(id);
+  if (!ONLY_FAILOVER) {
+    const same = await requester(b);
+    const cross = await requester(a);
+    const both = await requester(a, [b]);
+    const kinds = { same, cross, both } as const;
+    const times: Record<keyof typeof kinds, number[]> = { same: [], cross: [], both: [] };
+    const ids: Record<keyof typeof kinds, string[]> = { same: [], cross: [], both: [] };
+    for (const [k, v] of Object.entries(kinds)) await runJob(v.r, `warm-up ${k}`); // warm-up
+    for (let i = 0; i < JOBS; i++) {
+      for (const [k, v] of Object.entries(kinds) as [keyof typeof kinds, typeof same][]) {
+        const { ms, id } = await runJob(v.r, `job ${i} ${k}`);
+        times[k].push(ms);
+        ids[k].push(id);
+      }
+    }
+    console.log(`1. submit -> done, paid echo jobs, ${JOBS} each (ms):`);
+    const labels = {
+      same: "same town (requester and provider on B)",
+      cross: "cross-town (requester on A, provider on B)",
+      both: "posted on A and B (requester on A + B)",
+    };
+    for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
+      console.log(
+        `   ${labels[k].padEnd(44)} p50 ${pct(times[k], 50).toFixed(0).padStart(5)}  p99 ${
+          pct(times[k], 99).toFixed(0).padStart(5)
+        }`,
+      );
+    }
+    const provLog = await paymentLog(providerDir);
+    console.log("2. cost of one job (base units, mean over the jobs):");
+    for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
+      const log = await paymentLog(kinds[k].dir);
+      const set = new Set(ids[k]);
+      const sum = (entries: LogEntry[], f: (e: LogEntry) => boolean) =>
+        entries.filter((e) => set.has(e.jobId) && e.event === "fulfilled" && f(e))
+          .reduce((s, e) => s + Number(e.amount), 0) / ids[k].length;
+      const writes = sum(log, (e) => e.category === "town-write");
+      const invoice = sum(log, (e) => e.category === "job");
+      const provWrites = sum(provLog, (e) => e.category === "town-write");
+      const towns = [
+        ...new Set(
+          provLog.filter((e) => set.has(e.jobId) && e.category === "town-write").map((e) => e.peer),
+        ),
+      ];
+      console.log(
+        `   ${labels[k].padEnd(44)} requester ${(writes + invoice).toFixed(0)} (its writes ${
+          writes.toFixed(0)
+        } + invoice ${invoice.toFixed(0)}); provider's writes ${provWrites.toFixed(0)} on ${
+          towns.join(", ")
+        }`,
+      );
     }
   }
-  console.log(`1. submit -> done, paid echo jobs, ${JOBS} each (ms):`);
-  const labels = {
-    same: "same town (requester and provider on B)",
-    cross: "cross-town (requester on A, provider on B)",
-    both: "posted on A and B (requester on A + B)",
-  };
-  for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
-    console.log(
-      `   ${labels[k].padEnd(44)} p50 ${pct(times[k], 50).toFixed(0).padStart(5)}  p99 ${
-        pct(times[k], 99).toFixed(0).padStart(5)
-      }`,
-    );
-  }
-  const provLog = await paymentLog(providerDir);
-  console.log("2. cost of one job (base units, mean over the jobs):");
-  for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
-    const log = await paymentLog(kinds[k].dir);
-    const set = new Set(ids[k]);
-    const sum = (entries: LogEntry[], f: (e: LogEntry) => boolean) =>
-      entries.filter((e) => set.has(e.jobId) && e.event === "fulfilled" && f(e))
-        .reduce((s, e) => s + Number(e.amount), 0) / ids[k].length;
-    const writes = sum(log, (e) => e.category === "town-write");
-    const invoice = sum(log, (e) => e.category === "job");
-    const provWrites = sum(provLog, (e) => e.category === "town-write");
-    const towns = [
-      ...new Set(
-        provLog.filter((e) => set.has(e.jobId) && e.category === "town-write").map((e) => e.peer),
-      ),
-    ];
-    console.log(
-      `   ${labels[k].padEnd(44)} requester ${(writes + invoice).toFixed(0)} (its writes ${
-        writes.toFixed(0)
-      } + invoice ${invoice.toFixed(0)}); provider's writes ${provWrites.toFixed(0)} on ${
-        towns.join(", ")
-      }`,
-    );
-  }
-
   // ---- 3: a town dies with a job in flight.
   const carryOn: number[] = [];
   let once = 0;
@@ -178,6 +187,8 @@ try {
     const { r, dir } = await requester(x, [b]);
     const job = await r.submit(echoSpec("survive", { skill: "none", timeoutMs: 60_000 }));
     const killed = performance.now();
+    trace.length = 0;
+    stamp(`kill ${name}`);
     await x.kill();
     const done = await r.waitFor(job.id);
     carryOn.push(performance.now() - killed);
@@ -195,6 +206,11 @@ try {
           done.error ?? ""
         }; paid ${paid.length}, earned ${earned.length}`,
       );
+      for (const line of trace) {
+        if (line.includes(job.id.slice(0, 12)) || line.includes("kill")) {
+          console.log(`     ${line}`);
+        }
+      }
     }
     await r.close();
   }
