@@ -22,6 +22,11 @@ export interface TownLinksOptions {
   more?: TownEndpoint[];
   /** Told about a town that cannot be reached at the start (it is left out, not fatal). */
   warn?: (line: string) => void;
+  /**
+   * A payment not answered by its town within this long is also sent by the next open town
+   * (default 5 s): a town killed may leave its socket looking open for a while.
+   */
+  hedgeAfterMs?: number;
 }
 
 /** Every town a paid write could not reach. */
@@ -46,10 +51,10 @@ export interface TownLinks {
   payer(): TownLink;
   /**
    * Sends a payment's PREPARE by {@linkcode payer}; when that link fails under it (its town
-   * died: the connection is lost, no ILP reply), by the next link. Never pays twice: money moves
-   * only on a FULFILL, and a provider fulfills an invoice once (a second PREPARE for a paid
-   * invoice is rejected), so a PREPARE lost with a dead town and sent again elsewhere is paid
-   * at most once.
+   * died: the connection is lost) or has not answered within `hedgeAfterMs`, by the next open
+   * link too. The first FULFILL wins; without one, the first reject. Never pays twice: money
+   * moves only on a FULFILL, and a provider fulfills an invoice once (a second PREPARE for a paid
+   * invoice is rejected).
    */
   sendPayment(prepare: IlpPrepare): Promise<IlpReply>;
   close(): Promise<void>;
@@ -110,21 +115,76 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
       );
     },
     payer,
-    sendPayment: async (prepare) => {
-      const first = payer();
-      const order = [first, ...linked.map((l) => l.link).filter((l) => l !== first)];
-      for (let i = 0;; i++) {
-        try {
-          return await order[i].send(prepare);
-        } catch (err) {
-          const next = order.slice(i + 1).findIndex((l) => l.btp.state === "open");
-          if (next < 0 || prepare.expiresAt.getTime() <= Date.now()) throw err;
-          i += next;
-        }
-      }
-    },
+    sendPayment: (prepare) =>
+      sendHedged(prepare, payer(), linked.map((l) => l.link), options.hedgeAfterMs ?? 5_000),
     close: async () => {
       await Promise.allSettled(linked.map(({ link }) => link.close()));
     },
   };
+}
+
+/**
+ * `prepare` by `first`, then by each other open link when the previous attempt failed or has
+ * not answered in `hedgeAfterMs`; resolves with the first FULFILL, else (all answered) the
+ * first reject, else throws the first error.
+ *
+ * @example
+ * ```ts
+ * const reply = await sendHedged(prepare, links.payer(), links.all, 5_000);
+ * ```
+ */
+export function sendHedged(
+  prepare: IlpPrepare,
+  first: TownLink,
+  links: TownLink[],
+  hedgeAfterMs: number,
+): Promise<IlpReply> {
+  const rest = links.filter((l) => l !== first);
+  return new Promise<IlpReply>((resolve, reject) => {
+    const replies: IlpReply[] = [];
+    const errors: unknown[] = [];
+    let running = 0;
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = () => {
+      if (done || running > 0) return;
+      // Nothing running: send by the next link if there is one and time is left.
+      if (next()) return;
+      done = true;
+      if (replies.length > 0) resolve(replies[0]);
+      else reject(errors[0]);
+    };
+    const next = (): boolean => {
+      clearTimeout(timer);
+      if (prepare.expiresAt.getTime() <= Date.now()) return false;
+      const link = rest.findIndex((l) => l.btp.state === "open");
+      if (link < 0) return false;
+      send(rest.splice(link, 1)[0]);
+      return true;
+    };
+    const send = (link: TownLink) => {
+      running++;
+      timer = setTimeout(() => !done && next(), hedgeAfterMs);
+      link.send(prepare).then((reply) => {
+        if (done) return;
+        if (reply.type === "fulfill") {
+          done = true;
+          clearTimeout(timer);
+          return resolve(reply);
+        }
+        replies.push(reply);
+      }, (err) => {
+        if (!done) errors.push(err);
+      }).finally(() => {
+        running--;
+        if (!done && replies.length === 0) return finish();
+        if (!done && running === 0) {
+          done = true;
+          clearTimeout(timer);
+          resolve(replies[0]);
+        }
+      });
+    };
+    send(first);
+  });
 }
