@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
@@ -39,6 +40,11 @@ export interface ProviderAnnouncerOptions {
   btpEndpoint: string;
   assetCode: string;
   assetScale: number;
+  /**
+   * The towns the provider is on, when several: announced with the rest as its NIP-65 relay list
+   * (kind 10002, protocol/nip65_relay_list.ts).
+   */
+  relays?: string[];
   /** The 31990's metadata name and about (default: "turnpike-provider", the skills listed). */
   name?: string;
   about?: string;
@@ -167,6 +173,9 @@ export class ProviderAnnouncer {
     }, { createdAt }));
     const kinds = [...new Set(skills.flatMap((s) => s.kinds))].sort();
     if (kinds.length > 0) await o.publish(this.#handler(skills, kinds, createdAt));
+    if (o.relays !== undefined && o.relays.length > 1) {
+      await o.publish(buildRelayList({ relays: o.relays.map((url) => ({ url })), createdAt }));
+    }
     this.skills = skills;
     this.lastAnnounceAt = new Date(this.#now());
     this.#cost.announce = o.spent() - before;

@@ -672,6 +672,7 @@ class Provider implements ProviderNode {
       // Announcements and heartbeats go to every town of the profile.
       publish: (template) => towns.publishAll(template),
       spent: () => towns.spent,
+      relays: towns.relays,
       ilpAddress: this.ilpAddress,
       btpEndpoint: o.btpEndpoint ?? o.btpUrl,
       assetCode,

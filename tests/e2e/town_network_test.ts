@@ -19,6 +19,8 @@ import { startRequester } from "../../roles/requester/requester_node.ts";
 import { archiveProject } from "../../roles/requester/project_archive.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
+import { queryRelay } from "../../transport/relay_query.ts";
+import { parseRelayList, RELAY_LIST_KIND } from "../../protocol/nip65_relay_list.ts";
 
 /** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
 function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
@@ -91,6 +93,15 @@ Deno.test("town network: jobs across three towns through the reference connector
     });
     stops.unshift(() => provider.stop());
     assertEquals(provider.ilpAddress, "test.conn.b.provider");
+    // Its NIP-65 relay list is on each town it is on (read here from A).
+    const { events: lists } = await queryRelay(relayOf(towns.a), [
+      { kinds: [RELAY_LIST_KIND], authors: [getPublicKey(providerKey)] },
+    ]);
+    assertEquals(parseRelayList(lists[0]).map((r) => r.url), [
+      relayOf(towns.b),
+      relayOf(towns.a),
+      relayOf(towns.c),
+    ]);
 
     // ---- part 1: a requester whose one town is A hires the provider under B.
     const reqDir = `${root}/requester`;
