@@ -5,13 +5,27 @@
  * `doctor` checks each `[towns.<name>]`: a town that answers is ok, one that does not fails.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { type CliResult, runCli } from "../support/run_cli.ts";
 import { deadPort } from "../support/dead_port.ts";
 import { startTestTown } from "../support/town_test_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { SETTINGS_ENV_NAMES } from "../../config/settings.ts";
 import type { DoctorCheck } from "../../cli/doctor_command.ts";
+
+/** `runCli` with a hang guard (not a timing assertion): a command still running after 60 s fails. */
+function cli(...args: Parameters<typeof runCli>): Promise<CliResult> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    runCli(...args).finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(
+        () => reject(new Error(`turnpike ${args[0].join(" ")}: still running after 60 s`)),
+        60_000,
+      )
+    ),
+  ]);
+}
 
 const NO_ENDPOINT_ENV = Object.fromEntries(
   [...SETTINGS_ENV_NAMES.relayUrl, ...SETTINGS_ENV_NAMES.connectorBtpUrl].map((n) => [n, ""]),
@@ -38,7 +52,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     const dir = `${root}/profile`;
     await Deno.mkdir(dir);
     const providers = async () => {
-      const out = await runCli(
+      const out = await cli(
         ["--state-dir", dir, "--output", "json", "providers"],
         { env: NO_ENDPOINT_ENV },
       );
@@ -49,10 +63,10 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     assertEquals(await providers(), []);
     const dead = deadPort();
     for (const [name, url] of [["b", relayB], ["gone", `ws://127.0.0.1:${dead}`]]) {
-      const added = await runCli(["--state-dir", dir, "towns", "add", name, "--relay-url", url]);
+      const added = await cli(["--state-dir", dir, "towns", "add", name, "--relay-url", url]);
       assertEquals(added.code, 0, added.stderr);
     }
-    const list = await runCli(["--state-dir", dir, "--output", "json", "towns", "list"], {
+    const list = await cli(["--state-dir", dir, "--output", "json", "towns", "list"], {
       env: NO_ENDPOINT_ENV,
     });
     assertEquals(
@@ -63,7 +77,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     );
     // Town "gone" cannot be read: a warning, the others still count.
     assertEquals(await providers(), [getPublicKey(key)]);
-    const stats = await runCli(
+    const stats = await cli(
       ["--state-dir", dir, "--output", "json", "stats", "--network"],
       { env: NO_ENDPOINT_ENV },
     );
@@ -71,7 +85,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     assert(stats.stderr.includes(`town ws://127.0.0.1:${dead} not read`), stats.stderr);
     assertEquals(JSON.parse(stats.stdout).moreRelays, [relayB, `ws://127.0.0.1:${dead}`]);
 
-    const doctor = await runCli(["--state-dir", dir, "--output", "json", "doctor"], {
+    const doctor = await cli(["--state-dir", dir, "--output", "json", "doctor"], {
       env: NO_ENDPOINT_ENV,
     });
     const checks = new Map(
@@ -89,13 +103,13 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     const fresh = `${root}/fresh`;
     await Deno.mkdir(fresh);
     await Deno.writeTextFile(`${root}/pw`, "correct horse battery staple\n");
-    const init = await runCli([
+    const init = await cli([
       ...["--state-dir", fresh, "init", "--role", "requester", "--town", relayA],
       ...["--btp-token", "t", "--more-town", `b=${relayB}`],
       ...["--passphrase-file", `${root}/pw`, "--non-interactive"],
     ]);
     assertEquals(init.code, 0, init.stderr);
-    const initList = await runCli(["--state-dir", fresh, "--output", "json", "towns", "list"], {
+    const initList = await cli(["--state-dir", fresh, "--output", "json", "towns", "list"], {
       env: NO_ENDPOINT_ENV,
     });
     assertEquals(JSON.parse(initList.stdout).towns[1], {
@@ -103,7 +117,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
       relayUrl: relayB,
       btpUrl: "btp+ws://127.0.0.1:3000",
     });
-    const bad = await runCli([
+    const bad = await cli([
       "--state-dir",
       `${root}/bad`,
       "towns",
