@@ -65,7 +65,7 @@ import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { rejectSuggestion, type TownLink } from "./town_link.ts";
-import { connectTownLinks, type TownLinks } from "./town_links.ts";
+import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -819,11 +819,18 @@ export class Requester {
       executionCondition: hexToBytes(invoice.condition),
       expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
       data: new Uint8Array(),
-    }).catch((err): { type: "reject"; code: string; message: string } => ({
-      type: "reject",
-      code: ILP_ERROR.internalError,
-      message: (err as Error).message,
-    }));
+    }).catch((err): { type: "reject"; code: string; message: string } | "in-doubt" =>
+      err instanceof PaymentInDoubtError ? "in-doubt" : {
+        type: "reject",
+        code: ILP_ERROR.internalError,
+        message: (err as Error).message,
+      }
+    );
+    if (reply === "in-doubt") {
+      // The intent stays without an outcome (never paid again); the result, or the timeout, ends it.
+      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
+      return false;
+    }
     if (reply.type === "fulfill") {
       const fulfillment = bytesToHex(reply.fulfillment);
       const check = bytesToHex(await conditionOf(reply.fulfillment));

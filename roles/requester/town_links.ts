@@ -29,6 +29,16 @@ export interface TownLinksOptions {
   hedgeAfterMs?: number;
 }
 
+/**
+ * A payment's outcome is unknown: a PREPARE was sent by a town that failed before answering (it
+ * may have been fulfilled, its reply lost), and the PREPARE sent again by another town was
+ * rejected (as a provider rejects a second PREPARE for an invoice already paid). Never pay it
+ * again; the provider's result tells.
+ */
+export class PaymentInDoubtError extends Error {
+  override name = "PaymentInDoubtError";
+}
+
 /** Every town a paid write could not reach. */
 export class NoTownStoredError extends AggregateError {
   override name = "NoTownStoredError";
@@ -126,7 +136,8 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
 /**
  * `prepare` by `first`, then by each other open link when the previous attempt failed or has
  * not answered in `hedgeAfterMs`; resolves with the first FULFILL, else (all answered) the
- * first reject, else throws the first error.
+ * first reject, else throws the first error. A reject after an attempt that failed unanswered
+ * throws {@linkcode PaymentInDoubtError} instead: that attempt may have been paid.
  *
  * @example
  * ```ts
@@ -151,7 +162,7 @@ export function sendHedged(
       // Nothing running: send by the next link if there is one and time is left.
       if (next()) return;
       done = true;
-      if (replies.length > 0) resolve(replies[0]);
+      if (replies.length > 0) settleReject();
       else reject(errors[0]);
     };
     const next = (): boolean => {
@@ -161,6 +172,17 @@ export function sendHedged(
       if (link < 0) return false;
       send(rest.splice(link, 1)[0]);
       return true;
+    };
+    const settleReject = () => {
+      if (errors.length === 0) return resolve(replies[0]);
+      const first = replies[0];
+      reject(
+        new PaymentInDoubtError(
+          `a town failed under the payment (${(errors[0] as Error).message}) and another ` +
+            `answered ${first.type === "reject" ? `${first.code} ${first.message}` : "?"}: ` +
+            `the first may have been paid`,
+        ),
+      );
     };
     const send = (link: TownLink) => {
       running++;
@@ -181,7 +203,7 @@ export function sendHedged(
         if (!done && running === 0) {
           done = true;
           clearTimeout(timer);
-          resolve(replies[0]);
+          settleReject();
         }
       });
     };

@@ -6,7 +6,7 @@
  * stand-ins (`fakeLink`): a socket that stays open after its peer died cannot be made on demand.
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
-import { sendHedged } from "../../roles/requester/town_links.ts";
+import { PaymentInDoubtError, sendHedged } from "../../roles/requester/town_links.ts";
 import type { TownLink } from "../../roles/requester/town_link.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 
@@ -84,4 +84,13 @@ Deno.test("town links: every town down: the first error", async () => {
   const a = fakeLink("open", () => Promise.reject(new Error("connection lost")));
   const b = fakeLink("reconnecting", never);
   await assertRejects(() => sendHedged(prepare(), a, [a, b], 10_000), Error, "connection lost");
+});
+
+Deno.test("town links: a town lost under the PREPARE, then a reject by the next: in doubt, not a reject", async () => {
+  // The first PREPARE may have been fulfilled with its reply lost; the provider then refuses the
+  // second for an invoice already paid. Reporting that reject would end a paid job in error.
+  const a = fakeLink("open", () => Promise.reject(new Error("connection lost")));
+  const b = fakeLink("open", () => Promise.resolve(reject("F02")));
+  await assertRejects(() => sendHedged(prepare(), a, [a, b], 10_000), PaymentInDoubtError);
+  assertEquals([a.sends, b.sends], [1, 1]);
 });
