@@ -65,6 +65,7 @@ import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { rejectSuggestion, type TownLink } from "./town_link.ts";
+import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
@@ -240,10 +241,34 @@ export class Requester {
       },
     });
     this.#link = this.#links.home;
+    await this.#publishRelayList();
     const inFlight = this.#o.resume === false ? [] : await this.#loadInFlight();
     await feed;
     for (const record of inFlight) this.#resume(record);
     this.#following.resolve();
+  }
+
+  /**
+   * On several towns: the NIP-65 relay list (kind 10002) naming them, written on each once per
+   * list (`relay_list.json` in the state dir remembers the last one published; each write is
+   * paid). A town refusing it only warns: jobs do not depend on it.
+   */
+  async #publishRelayList(): Promise<void> {
+    const relays = this.#links!.relays;
+    if (relays.length < 2) return;
+    const marker = `${this.stateDir}/relay_list.json`;
+    const last = await Deno.readTextFile(marker).catch(() => "");
+    if (last === JSON.stringify(relays)) return;
+    try {
+      const event = await this.#signer.signEvent(buildRelayList({
+        relays: relays.map((url) => ({ url })),
+        createdAt: Math.floor(Date.now() / 1000),
+      }));
+      await this.#links!.writeAll(event);
+      await Deno.writeTextFile(marker, JSON.stringify(relays));
+    } catch (err) {
+      this.#o.warn?.(`relay list (kind 10002) not published: ${(err as Error).message}`);
+    }
   }
 
   /** The town link (price, address). */

@@ -201,6 +201,14 @@ Deno.test("town network: jobs across three towns through the reference connector
       auditWindowMs: 50,
     });
     stops.unshift(() => requester2.close());
+    const { events: reqLists } = await queryRelay(relayOf(towns.b), [
+      { kinds: [RELAY_LIST_KIND], authors: [requester2.pubkey] },
+    ]);
+    assertEquals(parseRelayList(reqLists[0]).map((r) => r.url), [
+      relayOf(towns.a),
+      relayOf(towns.b),
+      relayOf(towns.c),
+    ]);
     const job = await requester2.submit(echoSpec("survives its town", { timeoutMs: 60_000 }));
     assertEquals(job.status, "sent");
     const request = decodeEventToon((await readJobSidecar(req2Dir, job.id))!.requestToon, {
