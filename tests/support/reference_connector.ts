@@ -92,8 +92,15 @@ export async function startReferenceConnector(
   const ilpAddress = options.ilpAddress ?? "test.conn";
   const accounts: Record<string, ReferenceAccount> = {};
   const config: Record<string, unknown> = {};
-  for (const [name, acc] of Object.entries(options.accounts)) {
-    const port = freePort();
+  // Every account's port held open until all are picked: one freed port handed out twice made
+  // the connector exit (EADDRINUSE).
+  const held = Object.keys(options.accounts).map(() =>
+    Deno.listen({ hostname: "127.0.0.1", port: 0 })
+  );
+  const ports = held.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of held) l.close();
+  for (const [i, [name, acc]] of Object.entries(options.accounts).entries()) {
+    const port = ports[i];
     const secret = acc.secret ?? `secret-${name}`;
     accounts[name] = {
       name,
