@@ -149,7 +149,11 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
     const s = report.settlement;
     throw new CliError("the on-chain settlement differs from the books", {
       context: `channel ${s.channelId}: paid ${s.paid}, town received ${s.received}, ` +
-        `requester got ${s.requesterPayout} of ${s.deposit}, town got ${s.townPayout}`,
+        `requester got ${s.requesterPayout} of ${s.deposit}, town got ${s.townPayout}` +
+        (s.providerPayout === undefined
+          ? ""
+          : `, provider got ${s.providerPayout} (earned ${report.costs?.provider.earned}), ` +
+            `town net ${s.townNet} (fees ${report.costs?.town.from_requester})`),
     });
   }
 }
@@ -224,9 +228,12 @@ function printReport(report: PaidJobDemoReport, opts: DemoOptions): void {
   console.log(
     s
       ? `settled   channel ${s.channelId} (${s.mode}): ${s.claims} claims, ${s.paid} paid of ` +
-        `${s.deposit} base units (${
-          s.chainEqualsBooks ? "chain = books" : "chain differs from the books"
-        })`
+        `${s.deposit} base units` +
+        (s.providerPayout === undefined
+          ? ""
+          : `; provider paid ${s.providerPayout} on payout channel ${s.payoutChannelId}, ` +
+            `town net ${s.townNet}`) +
+        ` (${s.chainEqualsBooks ? "chain = books" : "chain differs from the books"})`
       : `settled   - (no settlement: ${report.noSettlement ?? "no chain"})`,
   );
   console.log(

@@ -54,6 +54,11 @@ export interface DemoChainOptions {
   settleTimeout?: bigint;
   /** anvil binary; default the one `npm install --prefix tools` puts in tools/node_modules. */
   anvilBinary?: string;
+  /**
+   * The provider the town pays through a payout channel (roles/town/peer_payout.ts): its key
+   * gets gas to close and settle, the town tokens for that channel's deposit.
+   */
+  provider?: { signer: NodeSigner; payoutDeposit: bigint };
   /** Progress lines. */
   onLine?: (line: string) => void;
 }
@@ -84,6 +89,25 @@ export interface DemoSettleOptions {
   peer?: CosignTransport;
   /** Stops the town (and whatever else still runs): its channel file is final afterwards. */
   stopNodes(): Promise<void>;
+  /**
+   * The town's payout channel to the provider, settled too: the provider closes it with the
+   * newest claim it kept, then settles it past the settle timeout (anvil's clock).
+   */
+  payout?: DemoPayoutBooks;
+}
+
+/** The books the provider's payout is checked against, base units. */
+export interface DemoPayoutBooks {
+  /** The provider's state dir: its channel file holds the town's claim it kept. */
+  providerStateDir: string;
+  /** The payout channel (the town's ledger). */
+  channelId: Hex;
+  /** What the town's books say it owes the provider (its ledger's `owed`). */
+  owed: bigint;
+  /** What the provider's payment log says it earned. */
+  earned: bigint;
+  /** What the town's payment log says the requester paid it (its fees). */
+  townFees: bigint;
 }
 
 /** What settling the demo channel showed, amounts as base-unit decimal strings. */
@@ -113,10 +137,25 @@ export interface DemoSettlement {
   /** Token balance changes of settling, on chain. */
   requesterPayout: string;
   townPayout: string;
-  /** Both payouts equal the books, and both sides' books agree. */
+  /** The payout channel town -> provider; absent when the provider was not paid. */
+  payoutChannelId?: Hex;
+  /** The provider's token balance change of closing and settling its payout channel. */
+  providerPayout?: string;
+  /**
+   * The town's token balance change over the whole demo (its payout deposit out, the
+   * requester's channel in, the payout channel's remainder back): its fees from the requester.
+   */
+  townNet?: string;
+  /**
+   * Every payout equals the books, and the sides' books agree: the requester's refund, the
+   * town's fees, and (when paid) the provider's earnings.
+   */
   chainEqualsBooks: boolean;
   openMs: number;
+  /** Closing and settling the requester's channel, ms. */
   settleMs: number;
+  /** Closing and settling the payout channel (close, anvil's clock, settle), ms. */
+  payoutSettleMs?: number;
 }
 
 /** The anvil binary is not installed; the demo runs without settlement. */
@@ -162,11 +201,13 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
   const deposit = options.deposit ?? DEMO_DEPOSIT;
   // The requester needs the deposit and gas to open; the town needs gas to close and settle.
   const gas = 10n ** 17n;
+  const provider = options.provider;
   const local = await startLocalChain({
     binary,
     fund: [
       { to: options.requesterSigner.evmAddress, tokens: deposit, wei: gas },
-      { to: options.townSigner.evmAddress, tokens: 0n, wei: gas },
+      { to: options.townSigner.evmAddress, tokens: provider?.payoutDeposit ?? 0n, wei: gas },
+      ...(provider ? [{ to: provider.signer.evmAddress, tokens: 0n, wei: gas }] : []),
     ],
   });
   return await undoOnFailure(() => prepare(local, deposit, options), () => local.stop());
@@ -182,6 +223,9 @@ async function prepare(
   const chain = resolveChainConfig(LOCAL_CHAIN, { section: chainsTable[LOCAL_CHAIN] });
   const requester = new TokenNetworkClient({ chain, account: options.requesterSigner.evm });
   const town = new TokenNetworkClient({ chain, account: options.townSigner.evm });
+  const provider = options.provider &&
+    new TokenNetworkClient({ chain, account: options.provider.signer.evm });
+  const townStart = await town.tokenBalance();
   const started = performance.now();
   const opened = await requester.openChannel({ partner: town.address, deposit, settleTimeout });
   const openMs = performance.now() - started;
@@ -210,6 +254,8 @@ async function prepare(
         anvil,
         requester,
         town,
+        townStart,
+        provider,
         channelId: opened.channelId,
         deposit,
         openMs,
@@ -308,6 +354,9 @@ interface SettleOptions extends DemoSettleOptions {
   requester: TokenNetworkClient;
   requesterSigner: NodeSigner;
   town: TokenNetworkClient;
+  /** The town's token balance once funded, before anything was paid. */
+  townStart: bigint;
+  provider?: TokenNetworkClient;
   channelId: Hex;
   deposit: bigint;
   openMs: number;
@@ -356,8 +405,15 @@ async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
   ]);
   const requesterPayout = requesterAfter - requesterBefore;
   const townPayout = townAfter - townBefore;
+  const settleMs = performance.now() - started;
+  const paid = o.payout && o.provider ? await settlePayout(o, o.provider, o.payout) : undefined;
+  const townNet = paid ? await o.town.tokenBalance() - o.townStart : undefined;
+  const providerEqualsBooks = !o.payout ||
+    (paid !== undefined && paid.providerPayout === o.payout.owed &&
+      paid.providerPayout === o.payout.earned && townNet === o.payout.townFees);
   const chainEqualsBooks = mine.sent === theirs.received &&
-    townPayout === theirs.received && requesterPayout === o.deposit - mine.sent;
+    townPayout === theirs.received && requesterPayout === o.deposit - mine.sent &&
+    providerEqualsBooks;
   const chain = o.town.chain;
   return {
     channelId: o.channelId,
@@ -376,9 +432,13 @@ async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
     transactions: cooperative ? 1 : 2,
     requesterPayout: requesterPayout.toString(),
     townPayout: townPayout.toString(),
+    payoutChannelId: paid ? o.payout?.channelId : undefined,
+    providerPayout: paid?.providerPayout.toString(),
+    townNet: townNet?.toString(),
     chainEqualsBooks,
     openMs: o.openMs,
-    settleMs: performance.now() - started,
+    settleMs,
+    payoutSettleMs: paid ? performance.now() - started - settleMs : undefined,
   };
 }
 
@@ -404,6 +464,35 @@ async function closeUnilaterally(
   });
   await syncFiles(o.requesterStateDir, (sync) => sync(mine, o.requester));
   return settled;
+}
+
+/**
+ * The provider closes the town's payout channel with the newest claim it kept (its channel
+ * file), anvil's clock passes the settle timeout, it settles; the files follow the chain.
+ */
+async function settlePayout(
+  o: SettleOptions,
+  provider: TokenNetworkClient,
+  books: DemoPayoutBooks,
+): Promise<{ providerPayout: bigint }> {
+  const kept = await readChannel(channelFilePath(books.providerStateDir, books.channelId));
+  if (!kept.receivedSignature || kept.receivedNonce === 0n) {
+    throw new AnvilError(`the provider holds no claim on payout channel ${books.channelId}`);
+  }
+  const before = await provider.tokenBalance();
+  await syncFiles(books.providerStateDir, async (sync) => {
+    await provider.closeChannel(books.channelId, {
+      nonce: kept.receivedNonce,
+      transferredAmount: kept.received,
+      signature: kept.receivedSignature!,
+    });
+    const closed = await sync(kept, provider);
+    await increaseTime(o.anvil.rpcUrl, Number(closed.settleTimeout) + 1);
+    return await sync(closed, provider, true);
+  });
+  const theirs = await readChannel(channelFilePath(o.townStateDir, books.channelId));
+  await syncFiles(o.townStateDir, (sync) => sync(theirs, o.town));
+  return { providerPayout: await provider.tokenBalance() - before };
 }
 
 /**

@@ -29,6 +29,9 @@ import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { networkLabel } from "../../chain/chain_config.ts";
 import { openTownChannelGates, type TownChannelGates } from "../town/town_channel_gates.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
+import { TownPayouts } from "../town/peer_payout.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { resolveChainConfig } from "../../chain/chain_config.ts";
 import {
   anvilInstalled,
   type DemoChain,
@@ -177,7 +180,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     if (options.chain !== false && !onChain) say(ANVIL_MISSING_LINE);
     // The chain is prepared while the town and the provider start: only the requester waits.
     pending = onChain
-      ? prepareSettlement(root, townSigner, requesterSigner, options)
+      ? prepareSettlement(root, townSigner, requesterSigner, providerSigner, options)
       : Promise.resolve({
         noSettlement: options.chain === false ? "--no-chain" : "anvil not found",
       });
@@ -194,6 +197,10 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
     const btp = `127.0.0.1:${town.btpPort}`;
     say(`town      ${relayUrl} (NIP-01), btp+ws://${btp} (BTP), ILP ${town.ilpAddress}`);
+    // The provider keeps the town's payout claims on the chain's `[chains]` table: it starts
+    // once the chain is up (the requester's channel opens meanwhile, in ~0.1 s).
+    const side = await guard.step(pending);
+    live.gates = side.gates;
     const provider = await guard.step(
       startProviderNode({
         stateDir: `${root}/provider`,
@@ -206,6 +213,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
         skillsDir: new URL("skills", REPO).pathname,
         heartbeatMs: 3_600_000,
         dockerHost: options.dockerHost,
+        chains: side.chain?.chainsTable,
       }).catch((err) => {
         throw new PaidJobDemoError(`the provider did not start: ${(err as Error).message}`);
       }),
@@ -224,8 +232,6 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
           ? ` and docker-build (5602, ${provider.docker.platform} on docker ${provider.docker.version})`
           : ""),
     );
-    const side = await guard.step(pending);
-    live.gates = side.gates;
     const channelId = side.chain?.channelId;
     const requester = await guard.step(
       startRequester({
@@ -263,6 +269,11 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     if (!side.chain) {
       return { ...report, noSettlement: side.noSettlement, seconds: seconds(started) };
     }
+    // The town pays the provider what it owes now (the threshold is for a town that runs on):
+    // a claim on a payout channel, kept by the provider before the town hears so.
+    const payout = await guard.step(
+      payProvider(`${root}/town`, town, side.chain, townSigner, providerSigner, say),
+    );
     // The requester stops first: its channel file then holds its final books. It asks the town
     // to co-sign the final balances over a BTP connection of its account.
     await stops.pop()?.().catch(() => {});
@@ -274,7 +285,17 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
       await stopAll();
       await side.gates?.close();
     };
-    const settlement = await guard.step(settle(side.chain, say, { peer, stopNodes }));
+    const settlement = await guard.step(settle(side.chain, say, {
+      peer,
+      stopNodes,
+      payout: {
+        providerStateDir: `${root}/provider`,
+        channelId: payout.channelId,
+        owed: payout.owed,
+        earned: BigInt(report.costs.provider.earned),
+        townFees: BigInt(report.costs.town.from_requester),
+      },
+    }));
     return { ...report, settlement, seconds: seconds(started) };
   } finally {
     await guard.settled();
@@ -304,19 +325,23 @@ async function prepareSettlement(
   root: string,
   townSigner: NodeSigner,
   requesterSigner: NodeSigner,
+  providerSigner: NodeSigner,
   options: PaidJobDemoOptions,
 ): Promise<SettlementSide> {
   const say = options.onLine ?? (() => {});
+  const deposit = 5_000_000n * BigInt(Math.max(1, Math.ceil((options.jobs ?? 1) / 50)));
   let chain: DemoChain;
   try {
     chain = await startDemoChain({
+      // The town's payout channel holds at most what the requester's does.
+      provider: { signer: providerSigner, payoutDeposit: deposit },
       requesterStateDir: `${root}/requester`,
       requesterSigner,
       townStateDir: `${root}/town`,
       townSigner,
       anvilBinary: options.anvilBinary,
       // Enough for every job of the run (one costs ~0.05 M2M at the default prices).
-      deposit: 5_000_000n * BigInt(Math.max(1, Math.ceil((options.jobs ?? 1) / 50))),
+      deposit,
     });
   } catch (err) {
     throw new PaidJobDemoError(`the local chain did not start: ${errorLine(err)}`, {
@@ -381,9 +406,69 @@ async function settle(
   say(
     `Settled on chain: requester got ${amount(s.requesterPayout)}, town got ${
       amount(s.townPayout)
-    } (${s.chainEqualsBooks ? "chain = books" : "CHAIN DIFFERS FROM THE BOOKS"})`,
+    }` +
+      (s.providerPayout === undefined
+        ? ""
+        : ` and paid the provider ${amount(s.providerPayout)} (payout channel ${
+          short(s.payoutChannelId ?? "")
+        }, closed by the provider with the ` +
+          `town's claim and settled in ${Math.round(s.payoutSettleMs ?? 0)} ms), town net ${
+            amount(s.townNet ?? "0")
+          }`) +
+      ` (${s.chainEqualsBooks ? "chain = books" : "CHAIN DIFFERS FROM THE BOOKS"})`,
   );
   return s;
+}
+
+/**
+ * The demo's town pays the provider everything it owes: `TownPayouts` as `town up` runs it
+ * (cli/town_command.ts), forced now rather than at the threshold; opening the payout channel
+ * on the first payout. Resolves once the provider kept the claim.
+ */
+async function payProvider(
+  stateDir: string,
+  town: TownNode,
+  chain: DemoChain,
+  townSigner: NodeSigner,
+  providerSigner: NodeSigner,
+  say: (line: string) => void,
+): Promise<{ channelId: `0x${string}`; owed: bigint }> {
+  const config = resolveChainConfig(chain.chain.id, {
+    section: chain.chainsTable[chain.chain.id] as Record<string, unknown>,
+  });
+  const payouts = new TownPayouts({
+    stateDir,
+    ledger: town.ledger,
+    signer: townSigner,
+    client: new TokenNetworkClient({ chain: config, account: townSigner.evm }),
+    policy: { threshold: 2n ** 255n, intervalMs: 3_600_000 },
+    deposit: chain.deposit,
+    peerAddress: (account) => account === PROVIDER_ACCOUNT ? providerSigner.evmAddress : undefined,
+    send: async (account, claim) => {
+      const peer = town.peer(account);
+      if (!peer) throw new Error(`${account} is not connected`);
+      await peer.sendClaim(claim, 10_000);
+    },
+  });
+  try {
+    const started = performance.now();
+    const claim = await payouts.payNow(PROVIDER_ACCOUNT);
+    const books = town.ledger.balance(PROVIDER_ACCOUNT);
+    if (!claim || !books.payoutChannel || books.claimed !== books.owed) {
+      throw new Error(`claimed ${books.claimed} of ${books.owed} owed`);
+    }
+    say(
+      `Payout: the town paid the provider ${books.owed} base units with a claim on channel ` +
+        `${short(books.payoutChannel)} (opened now, ${Math.round(performance.now() - started)} ms)`,
+    );
+    return { channelId: books.payoutChannel as `0x${string}`, owed: books.owed };
+  } catch (err) {
+    throw new PaidJobDemoError(`the town did not pay the provider: ${errorLine(err)}`, {
+      cause: err,
+    });
+  } finally {
+    await payouts.close();
+  }
 }
 
 /** A BTP connection of the requester's account for the co-sign exchange; none if refused. */
