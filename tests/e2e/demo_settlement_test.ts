@@ -1,8 +1,9 @@
 /**
  * `turnpike demo` settles on a local anvil, run as a real process: the channel
  * requester -> town is opened, the paid writes carry claims, the channel is closed (cooperatively,
- * or `--unilateral` with the settle timeout) and settled, and the on-chain payouts equal both
- * sides' books. anvil is gone afterwards (on success and on
+ * or `--unilateral` with the settle timeout) and settled; the town pays the provider through a
+ * payout channel of its own, which the provider closes and settles; the on-chain payouts equal
+ * the books of all three. anvil is gone afterwards (on success and on
  * SIGINT): nothing answers on its RPC port any more. `--no-chain` and a missing anvil binary
  * run the demo without settlement.
  */
@@ -36,12 +37,27 @@ Deno.test("turnpike demo settles on a local anvil: chain = books, anvil stopped"
   );
   assert(paid, res.stdout);
   assert(Number(paid[2]) >= 2, "the job request and the provider's payment each carry a claim");
+  const payout = res.stdout.match(
+    /^Payout: the town paid the provider (\d+) base units with a claim on channel (0x[0-9a-f]{8})\.\./m,
+  );
+  assert(payout, res.stdout);
   const settled = res.stdout.match(
-    /^Settled on chain: requester got (4\.\d+) M2M, town got (0\.\d+) M2M \(chain = books\)$/m,
+    /^Settled on chain: requester got (4\.\d+) M2M, town got (0\.\d+) M2M and paid the provider (0\.\d+) M2M \(payout channel (0x[0-9a-f]{8})\.\., closed by the provider with the town's claim and settled in \d+ ms\), town net (0\.\d+) M2M \(chain = books\)$/m,
   );
   assert(settled, res.stdout);
   assertEquals(settled[1], paid[3], "the requester got back what it did not pay");
   assertEquals(settled[2], paid[1], "the town got what the claims say");
+  assertEquals(
+    Math.round(Number(settled[3]) * 1e6),
+    Number(payout[1]),
+    "the provider got its claim",
+  );
+  assertEquals(settled[4], payout[2]);
+  assertEquals(
+    Math.round(Number(settled[5]) * 1e6),
+    Math.round(Number(settled[2]) * 1e6) - Number(payout[1]),
+    "the town kept what it was paid less what it paid the provider",
+  );
   assertMatch(
     res.stdout,
     /^Closed cooperatively: the town co-signed the final balances over BTP, settled in 1 transaction/m,
@@ -69,6 +85,16 @@ Deno.test("turnpike demo --output json: the settlement part of the report", asyn
   assertEquals(BigInt(s.requesterPayout), 5_000_000n - BigInt(s.paid));
   assertEquals(BigInt(s.remaining), 5_000_000n - BigInt(s.paid));
   assert(s.claims >= 2, `claims ${s.claims}`);
+  // The provider: the town paid it on chain what its payment log says it earned; the town
+  // kept exactly its fees from the requester.
+  const c = report.costs;
+  assertMatch(s.payoutChannelId, /^0x[0-9a-f]{64}$/);
+  assert(s.payoutChannelId !== s.channelId, "a channel of its own, the town paying");
+  assertEquals(s.providerPayout, c.provider.earned);
+  assertEquals(s.providerPayout, c.requester.provider);
+  assert(BigInt(s.providerPayout) > 0n, `provider payout ${s.providerPayout}`);
+  assertEquals(s.townNet, c.town.from_requester);
+  assertEquals(BigInt(s.townNet), BigInt(s.paid) - BigInt(s.providerPayout));
   assertEquals(await listening(Number(new URL(s.rpcUrl).port)), false);
   assertEquals(await Deno.stat(report.stateDir).then(() => false, () => true), true);
 });
@@ -76,8 +102,11 @@ Deno.test("turnpike demo --output json: the settlement part of the report", asyn
 Deno.test("turnpike demo --unilateral: the town closes with the newest claim, settles after the timeout", async () => {
   const res = await runCli(["--output", "json", "demo", "--unilateral"]);
   assertEquals(res.code, 0, res.stderr);
-  const s = JSON.parse(res.stdout.trim().split("\n").pop()!).settlement;
+  const report = JSON.parse(res.stdout.trim().split("\n").pop()!);
+  const s = report.settlement;
   assertEquals(s.mode, "unilateral");
+  assertEquals(s.providerPayout, report.costs.provider.earned);
+  assertEquals(s.townNet, report.costs.town.from_requester);
   assertEquals(s.transactions, 2);
   assertEquals(s.chainEqualsBooks, true);
   assertEquals(s.townPayout, s.paid);

@@ -2,7 +2,8 @@
  * Honest economics on a real town, provider, requester and anvil (`turnpike demo --jobs`):
  * with default prices a provider's net is positive and equals what its own log says it earned
  * minus what it spent on this job's writes; the requester's spending equals its channel's
- * transferred amount to the unit; the town's income equals what both paid it. And `wallet
+ * transferred amount to the unit; the town's income equals what both paid it; on chain the
+ * provider is paid what it earned and the town keeps the requester's fees. And `wallet
  * balance` / `wallet history` against a funded wallet with an open channel.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -21,6 +22,9 @@ Deno.test("economics: 100 default-config jobs, every side's books agree with eac
     // The requester: what it spent is what its channel transferred, to the unit.
     assertEquals(c.requester.total, report.settlement.paid);
     assert(report.settlement.chainEqualsBooks, "chain = books");
+    // On chain, the provider got what its payment log says it earned, the town its fees.
+    assertEquals(report.settlement.providerPayout, c.provider.earned);
+    assertEquals(report.settlement.townNet, c.town.from_requester);
     assertEquals(n(c.requester.total), n(c.requester.provider) + n(c.requester.town_fees));
     // The provider: paid what the requester paid it, and the jobs left it a profit.
     assertEquals(c.provider.earned, c.requester.provider);
