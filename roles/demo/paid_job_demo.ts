@@ -220,6 +220,10 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
       (p) => p.stop(),
     );
     stops.push(() => provider.stop());
+    // The payout channel town -> provider opens while the job runs.
+    const payouts = side.chain &&
+      openDemoPayouts(`${root}/town`, town, side.chain, townSigner, providerSigner);
+    if (payouts) stops.push(() => payouts.payouts.close());
     if (docker && !("platform" in provider.docker)) {
       throw new PaidJobDemoError(
         `no Docker engine for the docker-build demo: ${provider.docker.unavailable}`,
@@ -271,9 +275,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     }
     // The town pays the provider what it owes now (the threshold is for a town that runs on):
     // a claim on a payout channel, kept by the provider before the town hears so.
-    const payout = await guard.step(
-      payProvider(`${root}/town`, town, side.chain, townSigner, providerSigner, say),
-    );
+    const payout = await guard.step(payProvider(payouts!, town, say));
     // The requester stops first: its channel file then holds its final books. It asks the town
     // to co-sign the final balances over a BTP connection of its account.
     await stops.pop()?.().catch(() => {});
@@ -420,54 +422,85 @@ async function settle(
   return s;
 }
 
+/** The demo town's payouts to its provider, the payout channel opening meanwhile. */
+interface DemoPayouts {
+  payouts: TownPayouts;
+  /** Opening the payout channel (started before the job, awaited by the payout). */
+  opening: Promise<unknown>;
+  /** Why the last claim was not kept by the provider (`TownPayouts` logs and keeps it). */
+  undelivered?: Error;
+}
+
 /**
- * The demo's town pays the provider everything it owes: `TownPayouts` as `town up` runs it
- * (cli/town_command.ts), forced now rather than at the threshold; opening the payout channel
- * on the first payout. Resolves once the provider kept the claim.
+ * The demo town's payouts as `town up` runs them (cli/town_command.ts), the provider paid at its
+ * EVM address; the payout channel opens now (nothing owed yet: no claim), while the job runs.
  */
-async function payProvider(
+function openDemoPayouts(
   stateDir: string,
   town: TownNode,
   chain: DemoChain,
   townSigner: NodeSigner,
   providerSigner: NodeSigner,
-  say: (line: string) => void,
-): Promise<{ channelId: `0x${string}`; owed: bigint }> {
+): DemoPayouts {
   const config = resolveChainConfig(chain.chain.id, {
     section: chain.chainsTable[chain.chain.id] as Record<string, unknown>,
   });
+  const demo: Partial<DemoPayouts> = {};
   const payouts = new TownPayouts({
     stateDir,
     ledger: town.ledger,
     signer: townSigner,
     client: new TokenNetworkClient({ chain: config, account: townSigner.evm }),
+    // Paid at the end of the run (payProvider), not at a threshold nor on an interval.
     policy: { threshold: 2n ** 255n, intervalMs: 3_600_000 },
     deposit: chain.deposit,
     peerAddress: (account) => account === PROVIDER_ACCOUNT ? providerSigner.evmAddress : undefined,
     send: async (account, claim) => {
-      const peer = town.peer(account);
-      if (!peer) throw new Error(`${account} is not connected`);
-      await peer.sendClaim(claim, 10_000);
+      try {
+        const peer = town.peer(account);
+        if (!peer) throw new Error(`${account} is not connected`);
+        await peer.sendClaim(claim, 10_000);
+        demo.undelivered = undefined;
+      } catch (err) {
+        demo.undelivered = err as Error;
+        throw err;
+      }
     },
   });
+  const opening = payouts.payNow(PROVIDER_ACCOUNT);
+  opening.catch(() => {}); // awaited by payProvider
+  return Object.assign(demo, { payouts, opening });
+}
+
+/**
+ * The demo's town pays the provider everything it owes now (`TownPayouts.payNow`, rather than
+ * at the threshold); resolves once the provider kept the claim.
+ */
+async function payProvider(
+  demo: DemoPayouts,
+  town: TownNode,
+  say: (line: string) => void,
+): Promise<{ channelId: `0x${string}`; owed: bigint }> {
   try {
     const started = performance.now();
-    const claim = await payouts.payNow(PROVIDER_ACCOUNT);
+    await demo.opening;
+    const claim = await demo.payouts.payNow(PROVIDER_ACCOUNT);
+    if (demo.undelivered) throw demo.undelivered;
     const books = town.ledger.balance(PROVIDER_ACCOUNT);
     if (!claim || !books.payoutChannel || books.claimed !== books.owed) {
       throw new Error(`claimed ${books.claimed} of ${books.owed} owed`);
     }
     say(
       `Payout: the town paid the provider ${books.owed} base units with a claim on channel ` +
-        `${short(books.payoutChannel)} (opened now, ${Math.round(performance.now() - started)} ms)`,
+        `${short(books.payoutChannel)}, kept by the provider (${
+          Math.round(performance.now() - started)
+        } ms)`,
     );
     return { channelId: books.payoutChannel as `0x${string}`, owed: books.owed };
   } catch (err) {
     throw new PaidJobDemoError(`the town did not pay the provider: ${errorLine(err)}`, {
       cause: err,
     });
-  } finally {
-    await payouts.close();
   }
 }
 
