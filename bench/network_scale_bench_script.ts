@@ -22,7 +22,9 @@
  * process: CPU and RSS per agent; the chaos events with their times.
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
- *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--report scale.json]
+ *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
+ *   [--idle-seconds 5]
+ *   [--report scale.json]
  *
  * @module
  */
@@ -54,6 +56,7 @@ const rate = arg("rate", Math.max(1, pairsN / 10));
 const chaos = args.includes("--chaos");
 const chaosEvery = arg("chaos-every", 10);
 const jobTimeoutMs = arg("job-timeout", 60) * 1000;
+const auditWindowMs = arg("audit-window-ms", 200);
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -61,13 +64,18 @@ const t0 = performance.now();
 const since = () => Math.round(performance.now() - t0);
 const log = (line: string) => console.error(`[${(since() / 1000).toFixed(1)}s] ${line}`);
 
-/** CPU ms (utime + stime) and RSS bytes of a process, from /proc (Linux, 100 Hz ticks). */
-async function procStat(pid: number | "self"): Promise<{ cpuMs: number; rss: number }> {
+/**
+ * CPU ms (utime + stime), CPU ms of its reaped children (git, sandboxes) and RSS bytes of a
+ * process, from /proc (Linux, 100 Hz ticks).
+ */
+async function procStat(
+  pid: number | "self",
+): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
-  return { cpuMs: (f[11] + f[12]) * 10, rss: rssKb * 1024 };
+  return { cpuMs: (f[11] + f[12]) * 10, childCpuMs: (f[13] + f[14]) * 10, rss: rssKb * 1024 };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -114,6 +122,12 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
     httpPort: t.httpPort,
     btpPort: t.btpPort,
     databasePath: t.databasePath,
+    // Every agent connects from 127.0.0.1: four sockets a pair (relay and BTP, both sides).
+    limits: {
+      maxConnectionsPerAddress: 8 * pairsN + 64,
+      maxConnectionsPerPrefix: 8 * pairsN + 64,
+      maxConnections: 16 * pairsN + 128,
+    },
   });
 }
 
@@ -174,6 +188,7 @@ async function startProvider(p: Pair): Promise<ProviderNode> {
     sandbox,
     feedMode: "inline",
     heartbeatMs: 3_600_000,
+    auditWindowMs,
   });
 }
 
@@ -229,6 +244,7 @@ try {
       townPubkey: town.pubkey,
       townAddress: "test.town",
       feedMode: "inline",
+      auditWindowMs,
     });
     pairs.push(pair);
     if ((i + 1) % 50 === 0) log(`${i + 1}/${pairsN} pairs up`);
@@ -244,6 +260,16 @@ try {
     `${pairsN} pairs up in ${((performance.now() - startedAgents) / 1000).toFixed(1)} s, ` +
       `RSS ${(idle.rss / 2 ** 20).toFixed(0)} MiB`,
   );
+  // What the agents cost doing nothing (timers, status files): measured alone, so the cost
+  // per job can be told apart from it.
+  const idleSeconds = arg("idle-seconds", 5);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle0 = await procStat("self");
+  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const idle1 = await procStat("self");
+  const idleCpuMsPerS = (idle1.cpuMs + idle1.childCpuMs - idle0.cpuMs - idle0.childCpuMs) /
+    idleSeconds;
+  log(`idle: ${idleCpuMsPerS.toFixed(0)} ms CPU per second for ${agents} agents`);
   for (const t of townList) t.metricsStart = await metrics(t.httpPort);
 
   // ---- the run
@@ -402,6 +428,7 @@ try {
   }
   latencies.sort((a, b) => a - b);
   const agentCpuS = (cpuRun1.cpuMs - cpuRun0.cpuMs) / 1000;
+  const agentChildS = (cpuRun1.childCpuMs - cpuRun0.childCpuMs) / 1000;
   Object.assign(report, {
     load: {
       agents,
@@ -410,6 +437,7 @@ try {
       seconds,
       rate,
       chaos,
+      auditWindowMs,
       drained,
       machine: `${navigator.hardwareConcurrency} cores, shared`,
     },
@@ -424,6 +452,13 @@ try {
       startCpuSeconds: (idle.cpuMs - cpuAgents0.cpuMs) / 1000,
       runCpuSeconds: agentCpuS,
       cpuMsPerJob: done > 0 ? Math.round(agentCpuS * 1000 / done) : undefined,
+      idleCpuMsPerAgentHour: Math.round(idleCpuMsPerS / agents * 3600),
+      // The run's CPU (own and children's) less what the agents spend idle, per job done.
+      marginalCpuMsPerJob: done > 0
+        ? Math.round(((agentCpuS + agentChildS) * 1000 - idleCpuMsPerS * runMs / 1000) / done)
+        : undefined,
+      childCpuSeconds: agentChildS,
+      childCpuMsPerJob: done > 0 ? Math.round(agentChildS * 1000 / done) : undefined,
       cpuMsPerAgentHour: Math.round(agentCpuS * 1000 / agents * 3600 / (runMs / 1000)),
     },
     towns: townStats,
@@ -445,7 +480,12 @@ function markdown(r: Record<string, unknown>): string {
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
     ["jobs/s done", x.jobsPerS.toFixed(2)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
-    ["agents' CPU ms per job", String(x.agents.cpuMsPerJob)],
+    [
+      "agents' CPU ms per job (own; children: git, sandboxes)",
+      `${x.agents.cpuMsPerJob}; ${x.agents.childCpuMsPerJob}`,
+    ],
+    ["agents' CPU ms per job less their idle CPU", String(x.agents.marginalCpuMsPerJob)],
+    ["agents' idle CPU ms per agent-hour", String(x.agents.idleCpuMsPerAgentHour)],
     ["agents' RSS idle (MiB; per agent)", `${x.agents.rssMiBIdle}; ${x.agents.rssMiBPerAgentIdle}`],
     ...x.towns.map((t: Record<string, number>) => [
       `town ${t.town}: CPU s, RSS MiB, paid writes/s, events sent/s`,
