@@ -391,6 +391,7 @@ try {
     Promise.all(waits).then(() => true),
     new Promise<false>((r) => setTimeout(() => r(false), drainDeadline)),
   ]);
+  log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
   const runMs = performance.now() - runStart;
   const cpuRun1 = await procStat("self");
   const townStats = await Promise.all(townList.map(async (t, i) => {
@@ -467,6 +468,7 @@ try {
   });
 } finally {
   for (const stop of stopAll.reverse()) await stop().catch(() => {});
+  log("stopped");
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
 
@@ -507,3 +509,6 @@ if (reportPath) {
 }
 console.log(json);
 console.error(markdown(report));
+// Whatever the stopped agents still hold open (a reconnect timer of a link to a town that was
+// killed and came back) must not keep the harness up for its full backoff.
+Deno.exit(0);
