@@ -466,9 +466,18 @@ try {
     chaosEvents,
     samples,
   });
+  await writeReport(report);
 } finally {
-  for (const stop of stopAll.reverse()) await stop().catch(() => {});
-  log("stopped");
+  // Bounded: the report is out already, and a teardown stuck on one agent must not hang the run.
+  const teardown = (async () => {
+    for (const stop of stopAll.reverse()) await stop().catch(() => {});
+  })();
+  const bounded = await Promise.race([
+    teardown.then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 60_000)),
+  ]);
+  log(bounded ? "stopped" : "teardown still going after 60 s: exiting");
+  for (const t of townList) await t.proc.kill().catch(() => {});
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
 
@@ -502,13 +511,17 @@ function markdown(r: Record<string, unknown>): string {
   ) + "\n";
 }
 
-const json = JSON.stringify(report, null, 2);
-if (reportPath) {
-  await Deno.writeTextFile(reportPath, json + "\n");
-  await Deno.writeTextFile(`${reportPath}.md`, markdown(report));
+/** Writes the report (JSON and Markdown) and prints it: before the teardown, which may hang. */
+async function writeReport(r: Record<string, unknown>): Promise<void> {
+  const json = JSON.stringify(r, null, 2);
+  if (reportPath) {
+    await Deno.writeTextFile(reportPath, json + "\n");
+    await Deno.writeTextFile(`${reportPath}.md`, markdown(r));
+  }
+  console.log(json);
+  console.error(markdown(r));
 }
-console.log(json);
-console.error(markdown(report));
+
 // Whatever the stopped agents still hold open (a reconnect timer of a link to a town that was
 // killed and came back) must not keep the harness up for its full backoff.
 Deno.exit(0);
