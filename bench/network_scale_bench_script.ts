@@ -23,7 +23,7 @@
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
- *   [--idle-seconds 5]
+ *   [--idle-seconds 5] [--start-batch 8]
  *   [--report scale.json]
  *
  * @module
@@ -221,7 +221,13 @@ try {
 
   const startedAgents = performance.now();
   const cpuAgents0 = await procStat("self");
-  for (let i = 0; i < pairsN; i++) {
+  stopAll.push(async () => {
+    for (const p of pairs) {
+      await p.requester?.close().catch(() => {});
+      await p.provider?.stop().catch(() => {});
+    }
+  });
+  const startPair = async (i: number) => {
     const town = townList[i % towns];
     const providerKey = generateSecretKey();
     const pair: Pair = {
@@ -231,6 +237,7 @@ try {
       providerPubkey: getPublicKey(providerKey),
       requester: undefined as unknown as Requester,
     };
+    pairs.push(pair);
     pair.provider = await startProvider(pair);
     const { relayUrl, btp } = urls(town);
     const stateDir = `${root}/r${i}`;
@@ -246,15 +253,17 @@ try {
       feedMode: "inline",
       auditWindowMs,
     });
-    pairs.push(pair);
-    if ((i + 1) % 50 === 0) log(`${i + 1}/${pairsN} pairs up`);
-  }
-  stopAll.push(async () => {
-    for (const p of pairs) {
-      await p.requester.close().catch(() => {});
-      await p.provider?.stop().catch(() => {});
+  };
+  // A few pairs start at once: their start is mostly waiting (git init, connects, auth).
+  const startBatch = Math.max(1, arg("start-batch", 8));
+  for (let i = 0; i < pairsN; i += startBatch) {
+    await Promise.all(
+      Array.from({ length: Math.min(startBatch, pairsN - i) }, (_, k) => startPair(i + k)),
+    );
+    if (Math.floor((i + startBatch) / 50) > Math.floor(i / 50)) {
+      log(`${Math.min(i + startBatch, pairsN)}/${pairsN} pairs up`);
     }
-  });
+  }
   const idle = await procStat("self");
   log(
     `${pairsN} pairs up in ${((performance.now() - startedAgents) / 1000).toFixed(1)} s, ` +
