@@ -68,7 +68,13 @@ const CLOSED = 3;
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_CONTROL_PAYLOAD = 125;
-const READ_CHUNK = 64 * 1024;
+/**
+ * Bytes read from the socket at a time, and the receive queue's first size (it grows to the
+ * largest frame and shrinks back once drained). Small, because every open socket holds both:
+ * at 64 KiB each they were 0.5 MiB of an agent pair's memory (four sockets; docs/SCALE.md).
+ */
+const READ_CHUNK = 16 * 1024;
+const QUEUE_START_BYTES = 4 * 1024;
 /** What a peer may still send after a close for a protocol error before the TCP connection is dropped. */
 const MAX_DISCARDED_BYTES = 1024 * 1024;
 /** What a peer may still send, parsed, once our close frame is out (waiting for its close frame). */
@@ -104,7 +110,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
 
 /** Accumulates received bytes; frames are parsed from the front. */
 class ByteQueue {
-  #buf = new Uint8Array(READ_CHUNK);
+  #buf = new Uint8Array(QUEUE_START_BYTES);
   #start = 0;
   #end = 0;
   get length(): number {
@@ -129,7 +135,11 @@ class ByteQueue {
   }
   consume(n: number): void {
     this.#start += n;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      // A large message grew it: not kept for the socket's whole life.
+      if (this.#buf.length > READ_CHUNK) this.#buf = new Uint8Array(QUEUE_START_BYTES);
+    }
   }
 }
 

@@ -184,6 +184,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   processingFeedbackMs?: number;
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
+  /**
+   * Audit group commit window (ms, default 200; state/audit_log.ts): a longer one batches more
+   * changes into each `git commit` (one spawn, ~20 ms of CPU), at the price of a change
+   * reaching history later (the files, written first, stay the truth).
+   */
+  auditWindowMs?: number;
   /** Feed stage modules to load instead of the registered ones (plugins, boundary tests). */
   feedStageModules?: EventFeedOptions["stageModules"];
   /**
@@ -362,7 +368,7 @@ class Provider implements ProviderNode {
   async start(): Promise<void> {
     const o = this.#o;
     await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-    this.#audit = await openAuditLog({ dir: o.stateDir });
+    this.#audit = await openAuditLog({ dir: o.stateDir, windowMs: o.auditWindowMs });
     const alerts = createNodeAlerts({ webhook: o.alertWebhook, log: (l) => this.#log(l) });
     this.#alerts = alerts;
     const raise = (kind: AlertKind, message: string, details: Record<string, string>) => {
@@ -804,6 +810,16 @@ class Provider implements ProviderNode {
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */
   async #onFeedEvent(summary: SummaryChunk, relay?: string): Promise<void> {
+    // A request addressed to other providers only is dropped before the full decode and the
+    // signature check: its cost here must not grow with the number of providers on the town
+    // (docs/ARCHITECTURE.md, "Pipelines"). Counted, not logged: that is every other job.
+    if (
+      isJobRequestKind(summary.kind) && summary.p.length > 0 && !summary.p.includes(this.pubkey)
+    ) {
+      this.counters.dropped["other-provider"] = (this.counters.dropped["other-provider"] ?? 0) + 1;
+      this.#markStatus();
+      return;
+    }
     if (relay !== undefined && relay !== this.#o.relayUrl) {
       this.#foundOn.set(summary.id, relay);
       if (this.#foundOn.size > 10_000) this.#foundOn.delete(this.#foundOn.keys().next().value!);

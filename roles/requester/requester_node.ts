@@ -109,6 +109,8 @@ export class RequesterJobError extends Error {
 }
 
 const RESUME_OVERLAP_S = 5;
+/** How often the files of waited jobs are checked for an end written by another process. */
+const JOB_FILE_POLL_MS = 1000;
 
 /**
  * Starts a requester: opens the state, connects to the town, resumes in-flight jobs.
@@ -154,7 +156,7 @@ export class Requester {
   #following = Promise.withResolvers<void>();
   readonly #signer: NodeSigner;
   #closed = false;
-  #watcher?: Deno.FsWatcher;
+  #watchTimer?: ReturnType<typeof setInterval>;
 
   constructor(options: RequesterOptions) {
     this.#o = options;
@@ -527,7 +529,7 @@ export class Requester {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#watcher?.close();
+    clearInterval(this.#watchTimer);
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     // The feed may still be opening (a start that failed): closed once it is open. An event
@@ -983,27 +985,39 @@ export class Requester {
   }
 
   /**
-   * Watches the job files while someone waits, so a job ended by another process (`job cancel`
-   * in another shell) ends the wait at once instead of at the timeout.
+   * Checks the files of the jobs someone waits for, so a job ended by another process (`job
+   * cancel` in another shell) ends the wait within a poll instead of at the timeout. A poll
+   * (one `stat` per waited job, a read only when the file changed: a new inode, each write
+   * being a rename, or a new mtime) rather than a file watch: a watch wakes on every write of
+   * every job, and its cost per write grew with the watchers in the process (docs/SCALE.md).
    */
   #watchJobFiles(): void {
-    if (this.#watcher !== undefined || this.#closed) return;
-    const watcher = Deno.watchFs(this.repo.jobsDir, { recursive: false });
-    this.#watcher = watcher;
-    (async () => {
-      for await (const change of watcher) {
-        for (const path of change.paths) {
-          const id = path.slice(path.lastIndexOf("/") + 1).replace(/\.toml$/, "");
-          if (!this.#waiters.has(id)) continue;
-          this.#enqueue(id, async () => {
-            const record = await this.repo.read(id).catch(() => undefined);
-            if (record && TERMINAL_JOB_STATUSES.includes(record.status)) {
-              this.#settle(id, record);
-            }
-          }).catch(() => {});
-        }
+    if (this.#watchTimer !== undefined || this.#closed) return;
+    const versions = new Map<string, string>();
+    let busy = false;
+    this.#watchTimer = setInterval(async () => {
+      if (busy) return;
+      if (this.#waiters.size === 0) {
+        clearInterval(this.#watchTimer);
+        this.#watchTimer = undefined;
+        return;
       }
-    })().catch(() => {});
+      busy = true;
+      for (const id of [...this.#waiters.keys()]) {
+        const stat = await Deno.stat(`${this.repo.jobsDir}/${id}.toml`).catch(() => undefined);
+        const version = `${stat?.ino}:${stat?.mtime?.getTime()}:${stat?.size}`;
+        if (versions.get(id) === version) continue;
+        versions.set(id, version);
+        this.#enqueue(id, async () => {
+          const record = await this.repo.read(id).catch(() => undefined);
+          if (record && TERMINAL_JOB_STATUSES.includes(record.status)) {
+            this.#settle(id, record);
+          }
+        }).catch(() => {});
+      }
+      for (const id of versions.keys()) if (!this.#waiters.has(id)) versions.delete(id);
+      busy = false;
+    }, JOB_FILE_POLL_MS);
   }
 
   #enqueue<T>(id: string, fn: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
+import type { TownLimits } from "../../roles/town/town_limits.ts";
 
 /** Options for {@linkcode startSharedTownProcess}. */
 export interface SharedTownProcessOptions {
@@ -27,6 +28,8 @@ export interface SharedTownProcessOptions {
   databasePath?: string;
   /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
   parent?: { url: string; token: string };
+  /** Overrides of the town's limits (roles/town/town_limits.ts), e.g. the connection caps. */
+  limits?: Partial<TownLimits>;
 }
 
 /** A running town process. */
@@ -71,6 +74,7 @@ const town = await startTestTown({
   httpPort: ${options.httpPort ?? 0},
   btpPort: ${options.btpPort ?? 0},
   acceptAnyToken: true,
+  limits: ${JSON.stringify(options.limits ?? {})},
   verifierWorkers: ${options.verifierWorkers ?? "undefined"},
   ${
       options.blobsDir === undefined ? "" : `storeBlobsDir: ${JSON.stringify(options.blobsDir)},

@@ -1,0 +1,536 @@
+/**
+ * The scale harness (docs/SCALE.md): N agents on K towns at a set job rate for a set time,
+ * optionally under chaos, with a JSON report and a Markdown table.
+ *
+ * - Agents are requester + provider pairs (ratio 1:1; an odd N leaves one provider alone),
+ *   each with its own key, state dir, BTP account and feeds (inline, in this process); each
+ *   provider serves a `sh` no-op skill through the real sandbox; each requester sends its jobs
+ *   to its own provider (`p` tag), so every other agent on the town takes no part in the job.
+ * - Towns are town processes (`tests/support/shared_town_process.ts`, SQLite in a state dir
+ *   that survives a restart), independent of each other: pairs are spread over them.
+ * - `--chaos`: every `--chaos-every` seconds (default 10) one town process is SIGKILLed and
+ *   started again on the same ports and store after 1 s; one provider in each town is
+ *   stopped without a goodbye (its sockets closed, nothing flushed past what it wrote) and
+ *   started again on its state dir. Requesters' jobs must still end, none twice.
+ * - Jobs: `--rate R` jobs/s in total (default 1 per 10 pairs, at least 1), a random pair each.
+ *   After `--seconds S` no new job is offered; the run waits for the offered ones (up to their
+ *   timeout, `--job-timeout`, default 60 s) and counts them.
+ *
+ * The report (JSON, `--report FILE`; a Markdown table next to it, `FILE.md`):
+ * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `latencyMs.p50/p99`,
+ * per town: paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents'
+ * process: CPU and RSS per agent; the chaos events with their times.
+ *
+ * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
+ *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
+ *   [--idle-seconds 5] [--start-batch 8]
+ *   [--report scale.json]
+ *
+ * @module
+ */
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import {
+  freeLoopbackPort,
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../tests/support/shared_town_process.ts";
+import { type ProviderNode, startProviderNode } from "../roles/provider/provider_node.ts";
+import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
+import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import type { JobSpec } from "../roles/requester/job_spec.ts";
+import type { RequesterJobRecord } from "../state/job_record.ts";
+
+const args = Deno.args;
+function arg(name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${args[i + 1]}`);
+  return v;
+}
+const agents = arg("agents", 30);
+const towns = Math.max(1, arg("towns", 1));
+const seconds = arg("seconds", 30);
+const pairsN = Math.floor(agents / 2);
+const rate = arg("rate", Math.max(1, pairsN / 10));
+const chaos = args.includes("--chaos");
+const chaosEvery = arg("chaos-every", 10);
+const jobTimeoutMs = arg("job-timeout", 60) * 1000;
+const auditWindowMs = arg("audit-window-ms", 200);
+const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
+if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
+
+const t0 = performance.now();
+const since = () => Math.round(performance.now() - t0);
+const log = (line: string) => console.error(`[${(since() / 1000).toFixed(1)}s] ${line}`);
+
+/**
+ * CPU ms (utime + stime), CPU ms of its reaped children (git, sandboxes) and RSS bytes of a
+ * process, from /proc (Linux, 100 Hz ticks).
+ */
+async function procStat(
+  pid: number | "self",
+): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+  return { cpuMs: (f[11] + f[12]) * 10, childCpuMs: (f[13] + f[14]) * 10, rss: rssKb * 1024 };
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function metrics(port: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const out: Record<string, number> = {};
+  for (const line of (await res.text()).split("\n")) {
+    const m = line.match(/^(turnpike_town_[a-z_]+) ([0-9.e+]+)$/);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+// ---- towns
+
+interface Town {
+  index: number;
+  key: Uint8Array;
+  pubkey: string;
+  httpPort: number;
+  btpPort: number;
+  databasePath: string;
+  proc: SharedTownProcess;
+  /** CPU ms of the town's earlier (killed) processes. */
+  cpuBeforeMs: number;
+  maxRss: number;
+  metricsStart: Record<string, number>;
+  /** Counters of the earlier processes (a restart zeroes them). */
+  metricsBefore: Record<string, number>;
+}
+
+const root = await Deno.makeTempDir({ prefix: "tp-scale-" });
+const townList: Town[] = [];
+
+async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
+  return await startSharedTownProcess({
+    secretKey: t.key,
+    httpPort: t.httpPort,
+    btpPort: t.btpPort,
+    databasePath: t.databasePath,
+    // Every agent connects from 127.0.0.1: four sockets a pair (relay and BTP, both sides).
+    limits: {
+      maxConnectionsPerAddress: 8 * pairsN + 64,
+      maxConnectionsPerPrefix: 8 * pairsN + 64,
+      maxConnections: 16 * pairsN + 128,
+    },
+  });
+}
+
+// ---- agents
+
+const skillsDir = `${root}/skills`;
+await Deno.mkdir(`${skillsDir}/echo`, { recursive: true });
+await Deno.writeTextFile(
+  `${skillsDir}/echo/SKILL.md`,
+  await Deno.readTextFile(new URL("../skills/echo/SKILL.md", import.meta.url)),
+);
+await Deno.writeTextFile(`${skillsDir}/echo/run`, "#!/bin/sh\ncat > /dev/null\necho ok\n", {
+  mode: 0o755,
+});
+
+/** Completed runs of the skill per job id, whatever provider ran it (ranTwice). */
+const runs = new Map<string, number>();
+const innerSandbox = await createSkillSandbox({ jobsRoot: `${root}/work`, hiddenPaths: [root] });
+const sandbox: SkillSandbox = {
+  mode: innerSandbox.mode,
+  modeReason: innerSandbox.modeReason,
+  limits: innerSandbox.limits,
+  memoryLimits: innerSandbox.memoryLimits,
+  run: async (job) => {
+    const out = await innerSandbox.run(job);
+    if (out.status === "ok") runs.set(job.jobId, (runs.get(job.jobId) ?? 0) + 1);
+    return out;
+  },
+};
+
+interface Pair {
+  index: number;
+  town: Town;
+  providerKey: Uint8Array;
+  providerPubkey: string;
+  provider?: ProviderNode;
+  requester: Requester;
+}
+
+function urls(town: Town) {
+  return {
+    relayUrl: `ws://127.0.0.1:${town.httpPort}`,
+    btp: `btp+ws://127.0.0.1:${town.btpPort}`,
+  };
+}
+
+async function startProvider(p: Pair): Promise<ProviderNode> {
+  const { relayUrl, btp } = urls(p.town);
+  return await startProviderNode({
+    stateDir: `${root}/p${p.index}`,
+    secretKey: p.providerKey,
+    btpUrl: btp.replace("btp+ws://", `btp+ws://prov${p.index}:p@`),
+    btpToken: "p",
+    relayUrl,
+    townPubkey: p.town.pubkey,
+    townAddress: "test.town",
+    skillsDir,
+    sandbox,
+    feedMode: "inline",
+    heartbeatMs: 3_600_000,
+    auditWindowMs,
+  });
+}
+
+const pairs: Pair[] = [];
+const stopAll: (() => Promise<void>)[] = [];
+const report: Record<string, unknown> = {};
+const chaosEvents: { atMs: number; what: string }[] = [];
+
+try {
+  for (let i = 0; i < towns; i++) {
+    const key = generateSecretKey();
+    const t = {
+      index: i,
+      key,
+      pubkey: getPublicKey(key),
+      httpPort: freeLoopbackPort(),
+      btpPort: freeLoopbackPort(),
+      databasePath: `${root}/town${i}.sqlite`,
+      cpuBeforeMs: 0,
+      maxRss: 0,
+      metricsStart: {},
+      metricsBefore: {},
+    };
+    const proc = await startTown(t);
+    const town: Town = { ...t, proc };
+    townList.push(town);
+    stopAll.push(() => town.proc.stop());
+  }
+  log(`${towns} town processes up`);
+
+  const startedAgents = performance.now();
+  const cpuAgents0 = await procStat("self");
+  stopAll.push(async () => {
+    for (const p of pairs) {
+      await p.requester?.close().catch(() => {});
+      await p.provider?.stop().catch(() => {});
+    }
+  });
+  const startPair = async (i: number) => {
+    const town = townList[i % towns];
+    const providerKey = generateSecretKey();
+    const pair: Pair = {
+      index: i,
+      town,
+      providerKey,
+      providerPubkey: getPublicKey(providerKey),
+      requester: undefined as unknown as Requester,
+    };
+    pairs.push(pair);
+    pair.provider = await startProvider(pair);
+    const { relayUrl, btp } = urls(town);
+    const stateDir = `${root}/r${i}`;
+    await Deno.mkdir(stateDir, { recursive: true });
+    pair.requester = await startRequester({
+      stateDir,
+      secretKey: generateSecretKey(),
+      relayUrl,
+      btpUrl: btp.replace("btp+ws://", `btp+ws://req${i}:r@`),
+      btpToken: "r",
+      townPubkey: town.pubkey,
+      townAddress: "test.town",
+      feedMode: "inline",
+      auditWindowMs,
+    });
+  };
+  // A few pairs start at once: their start is mostly waiting (git init, connects, auth).
+  const startBatch = Math.max(1, arg("start-batch", 8));
+  for (let i = 0; i < pairsN; i += startBatch) {
+    await Promise.all(
+      Array.from({ length: Math.min(startBatch, pairsN - i) }, (_, k) => startPair(i + k)),
+    );
+    if (Math.floor((i + startBatch) / 50) > Math.floor(i / 50)) {
+      log(`${Math.min(i + startBatch, pairsN)}/${pairsN} pairs up`);
+    }
+  }
+  const idle = await procStat("self");
+  log(
+    `${pairsN} pairs up in ${((performance.now() - startedAgents) / 1000).toFixed(1)} s, ` +
+      `RSS ${(idle.rss / 2 ** 20).toFixed(0)} MiB`,
+  );
+  // What the agents cost doing nothing (timers, status files): measured alone, so the cost
+  // per job can be told apart from it.
+  const idleSeconds = arg("idle-seconds", 5);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle0 = await procStat("self");
+  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const idle1 = await procStat("self");
+  const idleCpuMsPerS = (idle1.cpuMs + idle1.childCpuMs - idle0.cpuMs - idle0.childCpuMs) /
+    idleSeconds;
+  log(`idle: ${idleCpuMsPerS.toFixed(0)} ms CPU per second for ${agents} agents`);
+  for (const t of townList) t.metricsStart = await metrics(t.httpPort);
+
+  // ---- the run
+  interface JobOutcome {
+    id?: string;
+    pair: number;
+    offeredMs: number;
+    endedMs?: number;
+    status?: string;
+    reason?: string;
+    record?: RequesterJobRecord;
+  }
+  const jobs: JobOutcome[] = [];
+  const waits: Promise<void>[] = [];
+  const spec = (p: Pair): JobSpec => ({
+    kind: 5601,
+    inputs: [{ data: "ping", type: "text" }],
+    params: [],
+    bid: 1_000_000n,
+    providers: [p.providerPubkey],
+    skill: "none",
+    timeoutMs: jobTimeoutMs,
+    encrypt: false,
+    then: [],
+  });
+  const offer = (p: Pair) => {
+    const job: JobOutcome = { pair: p.index, offeredMs: since() };
+    jobs.push(job);
+    waits.push((async () => {
+      try {
+        const submitted = await p.requester.submit(spec(p));
+        job.id = submitted.id;
+        const done = await p.requester.waitFor(submitted.id);
+        job.record = done;
+        job.status = done.status;
+        if (done.status !== "done") job.reason = `${done.status}: ${done.error ?? ""}`;
+      } catch (err) {
+        job.status = "error";
+        job.reason = `submit: ${(err as Error).message}`;
+      }
+      job.endedMs = since();
+    })());
+  };
+
+  let chaosRound = 0;
+  const doChaos = async () => {
+    const town = townList[chaosRound % towns];
+    chaosRound++;
+    const before = await procStat(town.proc.pid).catch(() => undefined);
+    const m = await metrics(town.httpPort).catch(() => undefined);
+    if (m) {
+      for (const [k, v] of Object.entries(m)) {
+        town.metricsBefore[k] = (town.metricsBefore[k] ?? 0) + v - (town.metricsStart[k] ?? 0);
+      }
+    }
+    town.metricsStart = {};
+    if (before) {
+      town.cpuBeforeMs += before.cpuMs;
+      town.maxRss = Math.max(town.maxRss, before.rss);
+    }
+    await town.proc.kill();
+    chaosEvents.push({ atMs: since(), what: `town ${town.index} SIGKILL` });
+    log(`chaos: town ${town.index} SIGKILLed`);
+    await new Promise((r) => setTimeout(r, 1000));
+    town.proc = await startTown(town);
+    chaosEvents.push({ atMs: since(), what: `town ${town.index} restarted` });
+    log(`chaos: town ${town.index} restarted`);
+    // One provider of another town crashes: stopped without flushing more than it wrote.
+    const victims = pairs.filter((p) => p.town.index !== town.index && p.provider);
+    if (victims.length > 0) {
+      const v = victims[Math.floor(Math.random() * victims.length)];
+      const prov = v.provider!;
+      v.provider = undefined;
+      await prov.stop().catch(() => {});
+      chaosEvents.push({ atMs: since(), what: `provider ${v.index} stopped` });
+      await new Promise((r) => setTimeout(r, 500));
+      v.provider = await startProvider(v);
+      chaosEvents.push({ atMs: since(), what: `provider ${v.index} restarted` });
+      log(`chaos: provider ${v.index} stopped and restarted`);
+    }
+  };
+
+  const cpuRun0 = await procStat("self");
+  const townCpu0 = await Promise.all(townList.map((t) => procStat(t.proc.pid)));
+  const runStart = performance.now();
+  const intervalMs = 1000 / rate;
+  let next = runStart;
+  let nextChaos = runStart + chaosEvery * 1000;
+  let chaosTask: Promise<void> | undefined;
+  const samples: { atMs: number; done: number; rss: number }[] = [];
+  let lastSample = runStart;
+  while (performance.now() - runStart < seconds * 1000) {
+    const now = performance.now();
+    while (next <= now) {
+      offer(pairs[Math.floor(Math.random() * pairs.length)]);
+      next += intervalMs;
+    }
+    if (chaos && chaosTask === undefined && now >= nextChaos) {
+      chaosTask = doChaos().finally(() => {
+        chaosTask = undefined;
+        nextChaos = performance.now() + chaosEvery * 1000;
+      });
+    }
+    if (now - lastSample >= 1000) {
+      lastSample = now;
+      const s = await procStat("self");
+      samples.push({
+        atMs: since(),
+        done: jobs.filter((j) => j.status === "done").length,
+        rss: s.rss,
+      });
+    }
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, next - performance.now()))));
+  }
+  await chaosTask;
+  log(`offered ${jobs.length} jobs; waiting for them to end`);
+  const drainDeadline = jobTimeoutMs + 30_000;
+  const drained = await Promise.race([
+    Promise.all(waits).then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), drainDeadline)),
+  ]);
+  log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
+  const runMs = performance.now() - runStart;
+  const cpuRun1 = await procStat("self");
+  const townStats = await Promise.all(townList.map(async (t, i) => {
+    const s = await procStat(t.proc.pid);
+    const m = await metrics(t.httpPort);
+    const total = (k: string) => (t.metricsBefore[k] ?? 0) + (m[k] ?? 0) - (t.metricsStart[k] ?? 0);
+    return {
+      town: i,
+      pid: t.proc.pid,
+      cpuSeconds: (t.cpuBeforeMs + s.cpuMs - townCpu0[i].cpuMs) / 1000,
+      rssMiB: Math.round(Math.max(t.maxRss, s.rss) / 2 ** 20),
+      paidWritesPerS: total("turnpike_town_events_published_total") / (runMs / 1000),
+      eventsSentPerS: total("turnpike_town_events_sent_total") / (runMs / 1000),
+      messagesReceivedPerS: total("turnpike_town_messages_received_total") / (runMs / 1000),
+    };
+  }));
+
+  // ---- counting, by both sides' records
+  const failedReasons: Record<string, number> = {};
+  let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
+  const latencies: number[] = [];
+  for (const j of jobs) {
+    if (j.id !== undefined && (runs.get(j.id) ?? 0) > 1) ranTwice++;
+    const paid = j.record?.payments.filter((p) => p.status === "paid").length ?? 0;
+    if (paid > 1) paidTwice++;
+    if (j.status === undefined) lost++;
+    else if (j.status === "done") {
+      done++;
+      latencies.push(j.endedMs! - j.offeredMs);
+    } else {
+      failed++;
+      const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>").slice(0, 120);
+      failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const agentCpuS = (cpuRun1.cpuMs - cpuRun0.cpuMs) / 1000;
+  const agentChildS = (cpuRun1.childCpuMs - cpuRun0.childCpuMs) / 1000;
+  Object.assign(report, {
+    load: {
+      agents,
+      pairs: pairsN,
+      towns,
+      seconds,
+      rate,
+      chaos,
+      auditWindowMs,
+      drained,
+      machine: `${navigator.hardwareConcurrency} cores, shared`,
+    },
+    jobs: { offered: jobs.length, done, failed, lost, paidTwice, ranTwice, failedReasons },
+    jobsPerS: done / (runMs / 1000),
+    latencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) },
+    agents: {
+      process: "one process, feeds inline",
+      rssMiBIdle: Math.round(idle.rss / 2 ** 20),
+      rssMiBPerAgentIdle: +(idle.rss / 2 ** 20 / agents).toFixed(2),
+      rssMiBEnd: Math.round(cpuRun1.rss / 2 ** 20),
+      startCpuSeconds: (idle.cpuMs - cpuAgents0.cpuMs) / 1000,
+      runCpuSeconds: agentCpuS,
+      cpuMsPerJob: done > 0 ? Math.round(agentCpuS * 1000 / done) : undefined,
+      idleCpuMsPerAgentHour: Math.round(idleCpuMsPerS / agents * 3600),
+      // The run's CPU (own and children's) less what the agents spend idle, per job done.
+      marginalCpuMsPerJob: done > 0
+        ? Math.round(((agentCpuS + agentChildS) * 1000 - idleCpuMsPerS * runMs / 1000) / done)
+        : undefined,
+      childCpuSeconds: agentChildS,
+      childCpuMsPerJob: done > 0 ? Math.round(agentChildS * 1000 / done) : undefined,
+      cpuMsPerAgentHour: Math.round(agentCpuS * 1000 / agents * 3600 / (runMs / 1000)),
+    },
+    towns: townStats,
+    chaosEvents,
+    samples,
+  });
+  await writeReport(report);
+} finally {
+  // Bounded: the report is out already, and a teardown stuck on one agent must not hang the run.
+  const teardown = (async () => {
+    for (const stop of stopAll.reverse()) await stop().catch(() => {});
+  })();
+  const bounded = await Promise.race([
+    teardown.then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 60_000)),
+  ]);
+  log(bounded ? "stopped" : "teardown still going after 60 s: exiting");
+  for (const t of townList) await t.proc.kill().catch(() => {});
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}
+
+function markdown(r: Record<string, unknown>): string {
+  // deno-lint-ignore no-explicit-any
+  const x = r as any;
+  const rows = [
+    ["agents / pairs / towns", `${x.load.agents} / ${x.load.pairs} / ${x.load.towns}`],
+    ["seconds, rate (jobs/s), chaos", `${x.load.seconds}, ${x.load.rate}, ${x.load.chaos}`],
+    ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
+    ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
+    ["jobs/s done", x.jobsPerS.toFixed(2)],
+    ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
+    [
+      "agents' CPU ms per job (own; children: git, sandboxes)",
+      `${x.agents.cpuMsPerJob}; ${x.agents.childCpuMsPerJob}`,
+    ],
+    ["agents' CPU ms per job less their idle CPU", String(x.agents.marginalCpuMsPerJob)],
+    ["agents' idle CPU ms per agent-hour", String(x.agents.idleCpuMsPerAgentHour)],
+    ["agents' RSS idle (MiB; per agent)", `${x.agents.rssMiBIdle}; ${x.agents.rssMiBPerAgentIdle}`],
+    ...x.towns.map((t: Record<string, number>) => [
+      `town ${t.town}: CPU s, RSS MiB, paid writes/s, events sent/s`,
+      `${t.cpuSeconds.toFixed(1)}, ${t.rssMiB}, ${t.paidWritesPerS.toFixed(1)}, ${
+        t.eventsSentPerS.toFixed(1)
+      }`,
+    ]),
+    ["chaos events", String(x.chaosEvents.length)],
+  ];
+  return ["| figure | value |", "|---|---|", ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join(
+    "\n",
+  ) + "\n";
+}
+
+/** Writes the report (JSON and Markdown) and prints it: before the teardown, which may hang. */
+async function writeReport(r: Record<string, unknown>): Promise<void> {
+  const json = JSON.stringify(r, null, 2);
+  if (reportPath) {
+    await Deno.writeTextFile(reportPath, json + "\n");
+    await Deno.writeTextFile(`${reportPath}.md`, markdown(r));
+  }
+  console.log(json);
+  console.error(markdown(r));
+}
+
+// Whatever the stopped agents still hold open (a reconnect timer of a link to a town that was
+// killed and came back) must not keep the harness up for its full backoff.
+Deno.exit(0);

@@ -1,0 +1,73 @@
+/**
+ * The scale harness's small run (docs/SCALE.md): 30 agents on 3 town processes under chaos
+ * (town processes SIGKILLed and started again on their stores, providers restarted) lose no
+ * job, pay none twice and run none twice; every job offered ends, done or failed with a reason.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+
+const script = new URL("../../bench/network_scale_bench_script.ts", import.meta.url).pathname;
+/** A hang guard, not a time limit: the run itself takes about 30-40 s on a loaded machine. */
+const HANG_GUARD_MS = 240_000;
+
+interface ScaleReport {
+  jobs: {
+    offered: number;
+    done: number;
+    failed: number;
+    lost: number;
+    paidTwice: number;
+    ranTwice: number;
+    failedReasons: Record<string, number>;
+  };
+  load: { drained: boolean };
+  chaosEvents: { atMs: number; what: string }[];
+  towns: unknown[];
+}
+
+Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or run twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp-scale-test-" });
+  const report = `${dir}/report.json`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      script,
+      ...["--agents", "30", "--towns", "3", "--seconds", "15", "--rate", "2"],
+      ...["--chaos", "--chaos-every", "5", "--job-timeout", "30", "--idle-seconds", "1"],
+      ...["--report", report],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const guard = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+  }, HANG_GUARD_MS);
+  try {
+    const { code, stderr } = await child.output();
+    const log = new TextDecoder().decode(stderr).slice(-4000);
+    assertEquals(code, 0, `harness failed (killed after ${HANG_GUARD_MS} ms if 137): ${log}`);
+    const r = JSON.parse(await Deno.readTextFile(report)) as ScaleReport;
+    assert(r.load.drained, "every offered job ended before the harness gave up waiting");
+    assertEquals(
+      { lost: r.jobs.lost, paidTwice: r.jobs.paidTwice, ranTwice: r.jobs.ranTwice },
+      { lost: 0, paidTwice: 0, ranTwice: 0 },
+      JSON.stringify(r.jobs),
+    );
+    assertEquals(r.jobs.done + r.jobs.failed, r.jobs.offered);
+    assert(r.jobs.done > 0, JSON.stringify(r.jobs));
+    const reasons = Object.values(r.jobs.failedReasons).reduce((a, b) => a + b, 0);
+    assertEquals(reasons, r.jobs.failed, "every failed job has its reason");
+    assert(
+      r.chaosEvents.some((e) => e.what.endsWith("SIGKILL")) &&
+        r.chaosEvents.some((e) => e.what.endsWith("restarted")),
+      `a town was killed and restarted during the run: ${JSON.stringify(r.chaosEvents)}`,
+    );
+    assertEquals(r.towns.length, 3);
+    assert((await Deno.readTextFile(`${report}.md`)).includes("| lost / paid twice / ran twice |"));
+  } finally {
+    clearTimeout(guard);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
