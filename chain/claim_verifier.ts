@@ -30,6 +30,7 @@
  *
  * @module
  */
+import type { ClaimBook, SharedClaimBooks } from "../state/claim_book.ts";
 import {
   ClaimError,
   type PaymentChannelClaim,
@@ -44,38 +45,7 @@ import {
 import type { OnChainChannel } from "./token_network_client.ts";
 import { sameAddress } from "./signer_check.ts";
 
-/** What the verifier remembers per channel (persist it in the channel file). */
-export interface ClaimBook {
-  /** Channel id, bytes32 (0x + 64 hex). */
-  channelId: `0x${string}`;
-  /** Highest accepted nonce (0: none yet). */
-  nonce: bigint;
-  /** Cumulative amount of the newest accepted claim, base units. */
-  claimed: bigint;
-  /** Signature of the newest accepted claim (to close or update with on chain). */
-  signature?: `0x${string}`;
-  /** Total value forwarded for the peer, base units. */
-  forwarded: bigint;
-  /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
-  peerWithdrawn?: bigint;
-}
-
-/**
- * Claim books shared by the processes of one town: state/postgres_claim_books.ts fits. `update`
- * locks the channel's book (`seed` when it has none yet), commits what `decide` returns, and
- * changes nothing when `decide` throws.
- */
-export interface SharedClaimBookStore {
-  update(
-    channelId: `0x${string}`,
-    seed: ClaimBook,
-    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
-  ): Promise<ClaimBook>;
-  /** Gives back forwarded value of a packet that was not fulfilled. */
-  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
-  /** The channel's book, if any process wrote one. */
-  read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
-}
+export type { ClaimBook, SharedClaimBooks };
 
 /** Options for {@linkcode ClaimVerifier}. */
 export interface ClaimVerifierOptions {
@@ -96,7 +66,7 @@ export interface ClaimVerifierOptions {
   /** Books to resume from (from the channel files after a restart). */
   books?: ClaimBook[];
   /** The books of the town's shared store (see the module doc); absent: this process's own. */
-  sharedBooks?: SharedClaimBookStore;
+  sharedBooks?: SharedClaimBooks;
   /**
    * The channel a packet without a claim is charged to before this process saw a claim (with
    * `sharedBooks`: another process may have taken the claims that cover it).

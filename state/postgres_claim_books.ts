@@ -10,44 +10,11 @@
  *
  * @module
  */
+import type { ClaimBook, SharedClaimBooks } from "./claim_book.ts";
 import postgres from "postgres";
 import { redactUrl } from "./postgres_event_store.ts";
 
 type Sql = ReturnType<typeof postgres>;
-
-/** One channel's book (the same shape as `ClaimBook` of chain/claim_verifier.ts). */
-export interface ChannelClaimBook {
-  channelId: `0x${string}`;
-  /** Highest accepted nonce (0: none yet). */
-  nonce: bigint;
-  /** Cumulative amount of the newest accepted claim, base units. */
-  claimed: bigint;
-  /** Signature of the newest accepted claim. */
-  signature?: `0x${string}`;
-  /** Total value forwarded for the peer, base units. */
-  forwarded: bigint;
-  /** The peer's withdrawn total as noted. */
-  peerWithdrawn?: bigint;
-}
-
-/** Where a town's processes keep their channels' claim books together. */
-export interface SharedClaimBooks {
-  /**
-   * Locks the channel's book, passes it to `decide` (`seed` the first time, when there is no
-   * row yet: the channel file's newest claim), and commits what `decide` returns. An error
-   * thrown by `decide` rolls back and is rethrown: nothing changes.
-   */
-  update(
-    channelId: `0x${string}`,
-    seed: ChannelClaimBook,
-    decide: (book: ChannelClaimBook) => ChannelClaimBook | Promise<ChannelClaimBook>,
-  ): Promise<ChannelClaimBook>;
-  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
-  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
-  /** The book of a channel, if any process has written one. */
-  read(channelId: `0x${string}`): Promise<ChannelClaimBook | undefined>;
-  close(): Promise<void>;
-}
 
 /** Options for {@linkcode openPostgresClaimBooks}. */
 export interface PostgresClaimBooksOptions {
@@ -87,7 +54,7 @@ interface BookRow {
   peer_withdrawn: string;
 }
 
-function fromRow(row: BookRow): ChannelClaimBook {
+function fromRow(row: BookRow): ClaimBook {
   return {
     channelId: row.channel_id as `0x${string}`,
     nonce: BigInt(row.nonce),
@@ -117,9 +84,9 @@ export class PostgresClaimBooks implements SharedClaimBooks {
 
   async update(
     channelId: `0x${string}`,
-    seed: ChannelClaimBook,
-    decide: (book: ChannelClaimBook) => ChannelClaimBook | Promise<ChannelClaimBook>,
-  ): Promise<ChannelClaimBook> {
+    seed: ClaimBook,
+    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
+  ): Promise<ClaimBook> {
     const id = channelId.toLowerCase();
     return await this.#sql.begin(async (tx) => {
       // One statement: inserts the seed when the channel has no row yet, else touches the row,
@@ -169,7 +136,7 @@ export class PostgresClaimBooks implements SharedClaimBooks {
     );
   }
 
-  async read(channelId: `0x${string}`): Promise<ChannelClaimBook | undefined> {
+  async read(channelId: `0x${string}`): Promise<ClaimBook | undefined> {
     const [row] = await this.#sql.unsafe<BookRow[]>(
       `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
               peer_withdrawn::text

@@ -436,25 +436,31 @@ class Provider implements ProviderNode {
       await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??
       DEFAULT_BLOB_PRICE_PER_MIB;
     await pruneBlobCache(this.#blobCacheDir, 24 * 3600_000);
+    const homeAddress = o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join(".");
+    // One payment-log line per paid write, whichever town it paid (home or another).
+    const recordWrite = (
+      w: { event: NostrEvent; amount: bigint; blob?: boolean; jobId?: string },
+      townAddress: string,
+    ) =>
+      this.#payments!.append({
+        ts: nowIso(),
+        direction: "out",
+        event: "fulfilled",
+        jobId: w.jobId ?? w.event.tags.find((t) => t[0] === "e")?.[1] ?? w.event.id,
+        invoiceId: w.event.id,
+        amount: String(w.amount),
+        asset: ildcp.assetCode,
+        scale: ildcp.assetScale,
+        peer: townAddress,
+        category: w.blob ? "town-blob" : "town-write",
+      });
     this.#publisher = new TownPublisher({
       sender: this.#btp,
-      townAddress: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
+      townAddress: homeAddress,
       townPubkey: o.townPubkey,
       signer: this.#signer,
       pricePerByte: o.pricePerByte,
-      record: ({ event, amount, blob, jobId }) =>
-        this.#payments!.append({
-          ts: nowIso(),
-          direction: "out",
-          event: "fulfilled",
-          jobId: jobId ?? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id,
-          invoiceId: event.id,
-          amount: String(amount),
-          asset: ildcp.assetCode,
-          scale: ildcp.assetScale,
-          peer: o.townAddress ?? this.ilpAddress.split(".").slice(0, -1).join("."),
-          category: blob ? "town-blob" : "town-write",
-        }),
+      record: (w) => recordWrite(w, homeAddress),
     });
     this.#towns = new TownPublishers({
       home: this.#publisher,
@@ -462,19 +468,7 @@ class Provider implements ProviderNode {
       more: o.moreTowns,
       sender: this.#btp,
       signer: this.#signer,
-      record: ({ event, amount, blob, jobId, townAddress }) =>
-        this.#payments!.append({
-          ts: nowIso(),
-          direction: "out",
-          event: "fulfilled",
-          jobId: jobId ?? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id,
-          invoiceId: event.id,
-          amount: String(amount),
-          asset: ildcp.assetCode,
-          scale: ildcp.assetScale,
-          peer: townAddress,
-          category: blob ? "town-blob" : "town-write",
-        }),
+      record: (w) => recordWrite(w, w.townAddress),
     });
     this.#status.ilpAddress = this.ilpAddress;
     this.#status.assetCode = ildcp.assetCode;

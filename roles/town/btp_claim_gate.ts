@@ -26,7 +26,7 @@ import {
   type ClaimBook,
   ClaimVerifier,
   type ClaimVerifierOptions,
-  type SharedClaimBookStore,
+  type SharedClaimBooks,
 } from "../../chain/claim_verifier.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import { type ChannelRecord, openChannelFileWriter } from "../../state/channel_file.ts";
@@ -223,7 +223,7 @@ export interface ChannelClaimGateOptions {
    * The claim books of the town's shared store (a town on several processes): claims and cover
    * are decided there under a row lock; the channel file still gets this process's newest.
    */
-  sharedBooks?: SharedClaimBookStore;
+  sharedBooks?: SharedClaimBooks;
 }
 
 /** A gate with the verifier and writer behind it (for status and tests). */

@@ -46,7 +46,7 @@ import {
 } from "../channel_watcher.ts";
 import { ChannelDiscovery, type ChannelDiscoveryLimits } from "./channel_discovery.ts";
 import { TownChannelRegistry } from "./town_channel_registry.ts";
-import type { SharedClaimBookStore } from "../../chain/claim_verifier.ts";
+import type { SharedClaimBooks } from "../../chain/claim_verifier.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
 export interface TownChannelGatesOptions {
@@ -56,7 +56,7 @@ export interface TownChannelGatesOptions {
    * The claim books of the town's shared store (a town on several processes,
    * docs/OPERATIONS.md): every process's gates decide claims and cover there, under a row lock.
    */
-  sharedBooks?: SharedClaimBookStore;
+  sharedBooks?: SharedClaimBooks;
   /** The peers that settle over a configured channel (`TownConfig.peerChannels`). */
   peerChannels: readonly TownPeerChannel[];
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */

@@ -57,7 +57,7 @@ import {
   encodeCosignAnswer,
   refusalOf,
 } from "../../protocol/payment_channel_cosign.ts";
-import type { SharedClaimBookStore } from "../../chain/claim_verifier.ts";
+import type { SharedClaimBooks } from "../../chain/claim_verifier.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -80,7 +80,7 @@ export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & Gat
   creditLimit?: (account: string) => bigint | undefined;
   onReject?: (account: string, err: ClaimError) => void;
   /** The claim books of the town's shared store (roles/town/btp_claim_gate.ts). */
-  sharedBooks?: SharedClaimBookStore;
+  sharedBooks?: SharedClaimBooks;
   /** Told once a learned channel is saved and gated (`replaced`: the account's previous one). */
   onLearned?: (account: string, record: ChannelRecord, replaced?: ChannelRecord) => void;
 }
@@ -349,7 +349,7 @@ function sharedBooksDesk(): ChannelCosignDesk {
 /** `record` with the books' newest claim when it is newer than the record's. */
 async function withNewestClaim(
   record: ChannelRecord,
-  books: SharedClaimBookStore,
+  books: SharedClaimBooks,
 ): Promise<ChannelRecord> {
   const book = await books.read(record.channelId);
   if (book === undefined || book.nonce <= record.receivedNonce) return record;

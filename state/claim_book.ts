@@ -1,0 +1,59 @@
+/**
+ * A payment channel's claim book, as the payee keeps it: the newest accepted claim and the value
+ * forwarded against it. One shape for the channel file's copy (chain/claim_verifier.ts) and the
+ * copy a town's processes share in PostgreSQL (state/postgres_claim_books.ts).
+ *
+ * @module
+ */
+
+/**
+ * What the verifier remembers per channel (persisted in the channel file, or shared).
+ *
+ * @example
+ * ```ts
+ * import type { ClaimBook } from "./claim_book.ts";
+ * const empty: ClaimBook = { channelId: `0x${"00".repeat(32)}`, nonce: 0n, claimed: 0n, forwarded: 0n };
+ * ```
+ */
+export interface ClaimBook {
+  /** Channel id, bytes32 (0x + 64 hex). */
+  channelId: `0x${string}`;
+  /** Highest accepted nonce (0: none yet). */
+  nonce: bigint;
+  /** Cumulative amount of the newest accepted claim, base units. */
+  claimed: bigint;
+  /** Signature of the newest accepted claim (to close or update with on chain). */
+  signature?: `0x${string}`;
+  /** Total value forwarded for the peer, base units. */
+  forwarded: bigint;
+  /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
+  peerWithdrawn?: bigint;
+}
+
+/**
+ * Claim books shared by the processes of one town (state/postgres_claim_books.ts is one).
+ *
+ * @example
+ * ```ts
+ * import type { ClaimBook, SharedClaimBooks } from "./claim_book.ts";
+ * async function charge(books: SharedClaimBooks, seed: ClaimBook, amount: bigint) {
+ *   return await books.update(seed.channelId, seed, (b) => ({ ...b, forwarded: b.forwarded + amount }));
+ * }
+ * ```
+ */
+export interface SharedClaimBooks {
+  /**
+   * Locks the channel's book, passes it to `decide` (`seed` the first time, when there is no
+   * row yet: the channel file's newest claim), and commits what `decide` returns. An error
+   * thrown by `decide` rolls back and is rethrown: nothing changes.
+   */
+  update(
+    channelId: `0x${string}`,
+    seed: ClaimBook,
+    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
+  ): Promise<ClaimBook>;
+  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
+  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+  /** The book of a channel, if any process has written one. */
+  read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
+}
