@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { LineAppender } from "./line_appender.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 
@@ -146,9 +147,7 @@ export class PaymentLog {
   #invoices = new Map<string, { state: InvoiceState; entry: PaymentEntry }>();
   #entries: PaymentEntry[] = [];
   #currentDay: string | undefined;
-  #needsNewline = false;
-  #queue: { line: string; entry: PaymentEntry; done: PromiseWithResolvers<void> }[] = [];
-  #writing: Promise<void> | undefined;
+  readonly #file: LineAppender;
 
   constructor(options: PaymentLogOptions) {
     const dir = options.stateDir.replace(/\/+$/, "");
@@ -157,6 +156,7 @@ export class PaymentLog {
     this.#keepDays = options.keepDays ?? 30;
     this.#now = options.now ?? Date.now;
     this.#audit = options.audit;
+    this.#file = new LineAppender(this.path, { beforeBatch: () => this.#rotateIfNewDay() });
   }
 
   /** Reads the kept rotated days and the current file; called by {@linkcode openPaymentLog}. */
@@ -169,7 +169,7 @@ export class PaymentLog {
     for (const name of rotated.sort()) this.#ingest(await readText(`${this.rotatedDir}/${name}`));
     const current = await readText(this.path);
     this.#ingest(current);
-    this.#needsNewline = current.length > 0 && !current.endsWith("\n");
+    this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
     const first = current.split("\n", 1)[0];
     this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
   }
@@ -214,10 +214,21 @@ export class PaymentLog {
     validateEntry(entry);
     const line = JSON.stringify(entry) + "\n";
     if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
-    const done = Promise.withResolvers<void>();
-    this.#queue.push({ line, entry, done });
-    this.#writing ??= this.#drain();
-    return done.promise;
+    return this.#file.append(line).then(() => {
+      this.#currentDay ??= this.#today();
+      this.#apply(entry);
+      this.#audit?.record({
+        action: entry.event,
+        resource: "payment",
+        id: entry.jobId,
+        paths: [LOG_NAME],
+        fields: {
+          "Invoice-Id": entry.invoiceId,
+          Amount: `${entry.amount} ${entry.asset}`,
+          Direction: entry.direction,
+        },
+      });
+    });
   }
 
   /** Every kept entry, oldest first. */
@@ -257,52 +268,7 @@ export class PaymentLog {
 
   /** Resolves once every queued append is on disk. */
   async flush(): Promise<void> {
-    while (this.#writing) await this.#writing;
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0);
-        try {
-          await this.#rotateIfNewDay();
-          let text = batch.map((b) => b.line).join("");
-          if (this.#needsNewline) text = "\n" + text;
-          {
-            using file = await Deno.open(this.path, {
-              append: true,
-              create: true,
-              mode: 0o600,
-            });
-            const bytes = new TextEncoder().encode(text);
-            let off = 0;
-            while (off < bytes.length) off += await file.write(bytes.subarray(off));
-            await file.sync();
-          }
-          this.#needsNewline = false;
-          this.#currentDay ??= this.#today();
-          for (const b of batch) {
-            this.#apply(b.entry);
-            this.#audit?.record({
-              action: b.entry.event,
-              resource: "payment",
-              id: b.entry.jobId,
-              paths: [LOG_NAME],
-              fields: {
-                "Invoice-Id": b.entry.invoiceId,
-                Amount: `${b.entry.amount} ${b.entry.asset}`,
-                Direction: b.entry.direction,
-              },
-            });
-            b.done.resolve();
-          }
-        } catch (err) {
-          for (const b of batch) b.done.reject(err);
-        }
-      }
-    } finally {
-      this.#writing = undefined;
-    }
+    await this.#file.flush();
   }
 
   async #rotateIfNewDay(): Promise<void> {
@@ -317,6 +283,7 @@ export class PaymentLog {
     } else {
       await Deno.rename(this.path, target);
     }
+    this.#file.needsNewline = false; // the next line starts a new file
     const removed = await this.#prune();
     this.#currentDay = undefined;
     this.#audit?.record({

@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { LineAppender } from "./line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
@@ -146,14 +147,13 @@ export class PeerLedger {
   /** Newest claim per account and channel. */
   #claims = new Map<string, bigint>();
   #balances = new Map<string, PeerBalance>();
-  #needsNewline = false;
   #loaded = false;
-  #queue: { line: string; entry: PeerLedgerEntry; done: PromiseWithResolvers<void> }[] = [];
-  #writing: Promise<void> | undefined;
+  readonly #file: LineAppender;
 
   constructor(options: PeerLedgerOptions) {
     this.path = `${options.stateDir.replace(/\/+$/, "")}/${LEDGER_NAME}`;
     this.#now = options.now ?? Date.now;
+    this.#file = new LineAppender(this.path);
   }
 
   /** Replays the file; called by {@linkcode openPeerLedger}. */
@@ -177,7 +177,7 @@ export class PeerLedger {
       b.inFlight -= packet.amount;
       b.inDoubt += packet.amount;
     }
-    this.#needsNewline = text.length > 0 && !text.endsWith("\n");
+    this.#file.needsNewline = text.length > 0 && !text.endsWith("\n");
     this.#loaded = true;
   }
 
@@ -300,38 +300,9 @@ export class PeerLedger {
     // Applied now, so a second call for the same packet sees it before the write lands; a
     // failed write is rolled back below.
     const undo = this.#apply(entry);
-    const done = Promise.withResolvers<void>();
-    done.promise.catch(undo);
-    this.#queue.push({ line, entry, done });
-    this.#writing ??= this.#drain();
-    return done.promise;
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0);
-        const text = (this.#needsNewline ? "\n" : "") + batch.map((b) => b.line).join("");
-        try {
-          const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
-          try {
-            const bytes = new TextEncoder().encode(text);
-            let written = 0;
-            while (written < bytes.length) written += await file.write(bytes.subarray(written));
-            await file.sync();
-          } finally {
-            file.close();
-          }
-          this.#needsNewline = false;
-          for (const b of batch) b.done.resolve();
-        } catch (err) {
-          this.#needsNewline = true;
-          for (const b of batch) b.done.reject(err);
-        }
-      }
-    } finally {
-      this.#writing = undefined;
-    }
+    const written = this.#file.append(line);
+    written.catch(undo);
+    return written;
   }
 
   #balance(account: string): PeerBalance {

@@ -1,0 +1,81 @@
+/**
+ * Appends lines to a file, each on disk (fsynced) before its promise resolves; lines that arrive
+ * while a write is under way go together in the next write and share its fsync (group commit).
+ * The payment log and the town's peer ledger write through it (docs/ARCHITECTURE.md "State on
+ * disk").
+ *
+ * @module
+ */
+
+/** Options for {@linkcode LineAppender}. */
+export interface LineAppenderOptions {
+  /** Runs before each batch is written (e.g. rotating the file at a new day). */
+  beforeBatch?: () => Promise<void>;
+  /** Whether the file ends in an unfinished line (a crash mid-write): the next batch starts with a newline. */
+  needsNewline?: boolean;
+}
+
+/**
+ * A group-committing, fsyncing line appender for one file (created 0600 when missing).
+ *
+ * @example
+ * ```ts
+ * import { LineAppender } from "./line_appender.ts";
+ * const log = new LineAppender(await Deno.makeTempFile());
+ * await Promise.all([log.append('{"a":1}\n'), log.append('{"a":2}\n')]); // one write, one fsync
+ * ```
+ */
+export class LineAppender {
+  readonly path: string;
+  /** Whether the file ends in an unfinished line; true again after a failed write. */
+  needsNewline: boolean;
+  #beforeBatch: (() => Promise<void>) | undefined;
+  #queue: { line: string; done: PromiseWithResolvers<void> }[] = [];
+  #writing: Promise<void> | undefined;
+
+  constructor(path: string, options: LineAppenderOptions = {}) {
+    this.path = path;
+    this.needsNewline = options.needsNewline ?? false;
+    this.#beforeBatch = options.beforeBatch;
+  }
+
+  /** Queues `line` (ending in "\n"); resolves once it is on disk, rejects if its write failed. */
+  append(line: string): Promise<void> {
+    const done = Promise.withResolvers<void>();
+    this.#queue.push({ line, done });
+    this.#writing ??= this.#drain();
+    return done.promise;
+  }
+
+  /** Resolves once every queued line is written (or failed). */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0);
+        try {
+          await this.#beforeBatch?.();
+          const text = (this.needsNewline ? "\n" : "") + batch.map((b) => b.line).join("");
+          {
+            using file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
+            const bytes = new TextEncoder().encode(text);
+            let written = 0;
+            while (written < bytes.length) written += await file.write(bytes.subarray(written));
+            await file.sync();
+          }
+          this.needsNewline = false;
+          for (const b of batch) b.done.resolve();
+        } catch (err) {
+          // Part of the batch may be on disk: the next batch starts on a line of its own.
+          this.needsNewline = true;
+          for (const b of batch) b.done.reject(err);
+        }
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+}
