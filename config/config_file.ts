@@ -42,8 +42,8 @@ export function tableHeader(table: readonly string[]): string {
  * Sets keys of a table in config.toml text (`table` `[]`: the top level, before the first
  * header): each key's old line (or lines) is removed and the new ones follow the table's header
  * (at the top level: the file's leading comments); a missing table is appended at the end.
- * Arrays of tables are written inline (`peers = [{ account = "a", token = "t" }]`), so they stay
- * keys of their table.
+ * Tables and arrays of tables are written inline (`addresses = { beta = "0x..." }`,
+ * `peers = [{ account = "a", token = "t" }]`), so they stay keys of their table.
  *
  * @example
  * ```ts
@@ -95,10 +95,13 @@ export function setTableKeys(
 }
 
 function renderKey(key: string, value: unknown): string {
+  const name = BARE_KEY.test(key) ? key : JSON.stringify(key);
   if (Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
-    const name = BARE_KEY.test(key) ? key : JSON.stringify(key);
     return `${name} = [${value.map(inlineTable).join(", ")}]`;
   }
+  // A table as a value stays a key of its table (an inline table): smol-toml would write a
+  // `[key]` header, which would make it a top-level table and move every key after it there.
+  if (isPlainObject(value)) return `${name} = ${inlineTable(value)}`;
   return stringifyToml({ [key]: value }).trim();
 }
 

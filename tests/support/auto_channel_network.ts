@@ -147,9 +147,11 @@ export async function startAutoChannelNetwork(
         await editConfigFile(
           `${townState}/config.toml`,
           (text) =>
-            // A table three levels deep, as a user writes it (the editor names tables two deep).
-            setTableKeys(text, ["town", "payouts"], options.payProvider!) +
-            `\n[town.payouts.addresses]\nbeta = "${evmAddress}"\n`,
+            setTableKeys(
+              setTableKeys(text, ["town", "payouts"], options.payProvider!),
+              ["town", "payouts", "addresses"],
+              { beta: evmAddress },
+            ),
         );
       }
     }

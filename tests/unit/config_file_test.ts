@@ -71,3 +71,13 @@ Deno.test("config file: an edit that would not parse is refused and nothing is w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("config file: a table given as a value stays a key of its table (inline), keys after it kept", () => {
+  const text = setTableKeys("[town.payouts]\nthreshold = 5\n\n[chains]\n", ["town", "payouts"], {
+    addresses: { beta: "0xabc", "two words": "0xdef" },
+  });
+  assertEquals(
+    text,
+    '[town.payouts]\naddresses = { beta = "0xabc", "two words" = "0xdef" }\nthreshold = 5\n\n[chains]\n',
+  );
+});
