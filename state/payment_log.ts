@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { readOptionalTextFile } from "./optional_text_file.ts";
 import { LineAppender } from "./line_appender.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { csvRow } from "../protocol/csv_row.ts";
@@ -374,11 +375,7 @@ function dayOfLine(line: string): string | undefined {
   }
 }
 
+/** A file's text, empty when it does not exist yet. */
 async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return "";
-    throw err;
-  }
+  return await readOptionalTextFile(path) ?? "";
 }

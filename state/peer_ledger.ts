@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { readOptionalTextFile } from "./optional_text_file.ts";
 import { LineAppender } from "./line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -419,11 +420,7 @@ function validateEntry(e: PeerLedgerEntry): void {
   if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
 }
 
+/** A file's text, empty when it does not exist yet. */
 async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return "";
-    throw err;
-  }
+  return await readOptionalTextFile(path) ?? "";
 }
