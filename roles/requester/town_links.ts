@@ -101,11 +101,9 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
     })
   ));
   others.forEach((outcome, i) => {
-    if (outcome.status === "fulfilled") {
-      linked.push({ link: outcome.value, relayUrl: more[i].relayUrl });
-    } else {options.warn?.(
-        `town ${more[i].relayUrl} left out: ${(outcome.reason as Error).message}`,
-      );}
+    const relayUrl = more[i].relayUrl;
+    if (outcome.status === "fulfilled") linked.push({ link: outcome.value, relayUrl });
+    else options.warn?.(`town ${relayUrl} left out: ${(outcome.reason as Error).message}`);
   });
   const payer = () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home;
   return {
