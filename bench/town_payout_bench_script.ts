@@ -22,11 +22,11 @@ import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.
 import { fundAccount, increaseTime } from "../chain/anvil.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { localEvmAccount, localNodeSigner } from "../identity/local_node_signer.ts";
-import { openChannelClaimGate } from "../roles/town/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../roles/town/town_node.ts";
-import { TownPayouts } from "../roles/town/peer_payout.ts";
+import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { DEFAULT_TOWN_PAYOUTS } from "../roles/town/town_config.ts";
-import { PayoutReceiver } from "../roles/payout_receiver.ts";
+import { PayoutReceiver } from "../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 
 /** `--name value` pairs of the command line. */

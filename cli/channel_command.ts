@@ -76,16 +76,19 @@ import {
   requestLastClaim,
   withdrawCooperatively,
   WithdrawTooLargeError,
-} from "../roles/channel_cosign_request.ts";
-import { DEFAULT_WARN_PERCENT, newChannelRecord } from "../roles/channel_record_builder.ts";
-import { raiseChannelDeposit } from "../roles/channel_deposit.ts";
+} from "../roles/channels/channel_cosign_request.ts";
+import {
+  DEFAULT_WARN_PERCENT,
+  newChannelRecord,
+} from "../roles/channels/channel_record_builder.ts";
+import { raiseChannelDeposit } from "../roles/channels/channel_deposit.ts";
 import { channelBooks } from "../state/channel_books.ts";
 import {
   applyChainState,
   ChannelNotOnChainError,
   mergeChainSync,
   syncChannelFile,
-} from "../roles/channel_chain_sync.ts";
+} from "../roles/channels/channel_chain_sync.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
@@ -93,7 +96,7 @@ import {
   lookupTownPeerInfo,
   resolveChannelPeer,
   type ResolvedChannelPeer,
-} from "../roles/channel_peer_resolver.ts";
+} from "../roles/channels/channel_peer_resolver.ts";
 import { parsePeerInfo, PeerInfoError } from "../protocol/peer_info.ts";
 import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
 import {
@@ -892,7 +895,7 @@ class NoPeerUrlError extends Error {
   }
 }
 
-/** The BTP URL a town announces in its kind 10032 (roles/channel_peer_resolver.ts reads it). */
+/** The BTP URL a town announces in its kind 10032 (roles/channels/channel_peer_resolver.ts reads it). */
 async function announcedBtpUrl(townUrl: string): Promise<string> {
   const { event } = await lookupTownPeerInfo(townUrl);
   try {

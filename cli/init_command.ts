@@ -41,7 +41,7 @@ import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath, type WalletRecord } from "../identity/wallet_file.ts";
 import { parsePeerFlag, TownConfigError } from "../roles/town/town_config.ts";
 import { resolveTownSettlement, TownSettlementError } from "../roles/town/town_peer_info.ts";
-import type { BtpPeerAccountConfig } from "../roles/town/btp_accounts.ts";
+import type { BtpPeerAccountConfig } from "../roles/town/btp/btp_accounts.ts";
 
 interface InitOptions {
   stateDir?: string;

@@ -69,9 +69,9 @@ import {
   TownRejectedError,
   TownUnreachableError,
 } from "../roles/requester/town_link.ts";
-import { AutoChannelError } from "../roles/channel_auto_open.ts";
+import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
-import { ChannelSenderError } from "../roles/channel_sender.ts";
+import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { BlobPublishError } from "../roles/blob_publisher.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";

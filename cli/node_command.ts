@@ -54,9 +54,9 @@ import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
-import { ChannelSenderError, isChannelId } from "../roles/channel_sender.ts";
-import { watchIntervalMs } from "../roles/channel_watcher.ts";
-import { AutoChannelError } from "../roles/channel_auto_open.ts";
+import { ChannelSenderError, isChannelId } from "../roles/channels/channel_sender.ts";
+import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
+import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import { type ChannelPolicy, resolveChannelPolicy } from "../config/channel_policy.ts";
 import {
   type ProviderNode,

@@ -13,7 +13,7 @@
  * Payment channels: a peer that opens a channel to the town's address on a chain of `[channels]
  * chains` (with `[chains."<id>"]` rpc_url, token_network, token) pays over it from its first
  * claim: the town verifies the channel on chain and writes its file, no restart or `channel
- * recover` needed (roles/town/channel_discovery.ts); from then on that account's packets must be
+ * recover` needed (roles/town/channels/channel_discovery.ts); from then on that account's packets must be
  * covered by claims. A peer may also be configured with a channel (`[[town.peers]] channel`, or
  * `--peer-channel account:0x<id>[:credit]`); its channel file must then be in the town's state
  * dir (`turnpike channel recover` rebuilds it). The banner lists which peer settles over which
@@ -46,18 +46,18 @@ import {
   TownConfigError,
   type TownFlags,
 } from "../roles/town/town_config.ts";
-import { TownPayouts } from "../roles/town/peer_payout.ts";
+import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { resolveChainConfig } from "../chain/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
-import { watchIntervalMs } from "../roles/channel_watcher.ts";
+import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
 import {
   openTownChannelGates,
   type PeerSettlement,
   TownChannelError,
   type TownChannelGates,
-} from "../roles/town/town_channel_gates.ts";
+} from "../roles/town/channels/town_channel_gates.ts";
 
 interface TownUpOptions extends TownFlags {
   stateDir?: string;

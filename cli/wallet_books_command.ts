@@ -26,7 +26,7 @@ import { booksJson, booksText } from "./stats_command.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
-import { PAYOUT_CHANNEL_LABEL } from "../roles/payout_receiver.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProfileFlags } from "./settings_flags.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
@@ -179,7 +179,7 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
 /**
  * A provider's earnings (docs/OPERATIONS.md "Paying providers"): `earned` what its payment log
  * says it was paid for jobs, `claimed` what the town's claims kept in its payout channels' files
- * cover (roles/payout_receiver.ts),
+ * cover (roles/channels/payout_receiver.ts),
  * `settled` the part of it on channels settled on chain. Base units.
  */
 async function payoutBooks(

@@ -30,7 +30,7 @@
  * own EIP-712 `BalanceProof` signature of its newest claim the peer holds (the payer checks it
  * recovers to itself); `nonce` "0", `transferredAmount` "0" and no `signature` when the peer
  * holds none. Unknown fields are ignored. Decoding checks the
- * shape only; the peer's desk (roles/town/channel_cosign_desk.ts) checks the rest. Every
+ * shape only; the peer's desk (roles/town/channels/channel_cosign_desk.ts) checks the rest. Every
  * rejection is a {@linkcode ChannelCosignError} whose `reason` is a {@linkcode CosignReason}.
  *
  * @module

@@ -11,7 +11,7 @@
  *   visible and nothing half-stored; the allowance stays for a retry, so an upload cut off
  *   halfway is never paid twice.
  * - Nothing is stored unpaid: an upload needs an allowance recorded by a paid ILP PREPARE
- *   (roles/town/blob_payment.ts) for that sha256, size and uploader, unless the blob is
+ *   (roles/town/blobs/blob_payment.ts) for that sha256, size and uploader, unless the blob is
  *   already stored (then the uploader is recorded as an owner for free).
  * - Limits: blob size, per-pubkey quota (bytes owned), retention (blobs expire that long after
  *   their paid upload and are deleted by {@linkcode BlobStore.purgeExpired}).

@@ -48,7 +48,7 @@ export interface ChannelRecord {
   peerLabel?: string;
   /**
    * A town's channel: the BTP account whose packets it pays for, when the town learned the
-   * channel from the account's first claim (roles/town/channel_discovery.ts). Restored at start.
+   * channel from the account's first claim (roles/town/channels/channel_discovery.ts). Restored at start.
    */
   btpAccount?: string;
   /** Where the channel is in its lifecycle. */

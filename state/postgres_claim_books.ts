@@ -6,7 +6,7 @@
  * `INSERT ... ON CONFLICT DO UPDATE` that returns it, which locks it as `SELECT ... FOR UPDATE`
  * would, and creates it the first time): a claim accepted by one process and a packet charged
  * by another are decided one after the other, on the same numbers, so no cover is counted twice. The
- * commit is what makes a claim durable; the FULFILL waits for it (roles/town/btp_claim_gate.ts).
+ * commit is what makes a claim durable; the FULFILL waits for it (roles/town/channels/btp_claim_gate.ts).
  *
  * @module
  */

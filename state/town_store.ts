@@ -50,7 +50,7 @@ export interface TownStore {
 
 /**
  * The SQLite event store behind the {@linkcode TownStore} interface. `events` stays reachable
- * for the group committer, which batches writes on it (roles/town/write_group_commit.ts).
+ * for the group committer, which batches writes on it (roles/town/write/write_group_commit.ts).
  *
  * @example
  * ```ts

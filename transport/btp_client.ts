@@ -133,7 +133,7 @@ export interface BtpClientOptions {
   claims?: BtpClaimOptions;
   /**
    * Takes the peer's own payment channel claims (a town paying what it owes,
-   * roles/payout_receiver.ts): a MESSAGE whose protocol data is `payment-channel-claim` and no
+   * roles/channels/payout_receiver.ts): a MESSAGE whose protocol data is `payment-channel-claim` and no
    * `ilp`. Resolves once the claim is kept (answered RESPONSE); throws to refuse it (answered
    * BTP ERROR F00 with the message). Without it such messages are answered RESPONSE and dropped.
    */

@@ -7,16 +7,16 @@
  * channel is closed and settled and the on-chain payouts are compared with both sides' books.
  *
  * Closing is cooperative when the town co-signs the final balances over BTP
- * (`roles/channel_cosign_request.ts`: one transaction, no settle timeout); otherwise unilateral
+ * (`roles/channels/channel_cosign_request.ts`: one transaction, no settle timeout); otherwise unilateral
  * by the town with the requester's newest claim, then anvil's clock is moved past the settle
  * timeout (a local chain only) and the channel settled. The channel files
- * follow the chain through `roles/channel_chain_sync.ts`, the comparison the CLI and the
+ * follow the chain through `roles/channels/channel_chain_sync.ts`, the comparison the CLI and the
  * nodes' watchers share.
  *
  * @module
  */
 import { undoOnFailure } from "../undo_on_failure.ts";
-import { newChannelRecord } from "../channel_record_builder.ts";
+import { newChannelRecord } from "../channels/channel_record_builder.ts";
 import { formatUnits, type Hex } from "viem";
 import {
   anvilBinaryPath,
@@ -30,8 +30,8 @@ import { type LocalChain, startLocalChain } from "../local_chain.ts";
 import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
-import { applyChainState, syncChannelFile } from "../channel_chain_sync.ts";
-import { closeCooperatively, type CosignTransport } from "../channel_cosign_request.ts";
+import { applyChainState, syncChannelFile } from "../channels/channel_chain_sync.ts";
+import { closeCooperatively, type CosignTransport } from "../channels/channel_cosign_request.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import {
   channelFilePath,
@@ -55,7 +55,7 @@ export interface DemoChainOptions {
   /** anvil binary; default the one `npm install --prefix tools` puts in tools/node_modules. */
   anvilBinary?: string;
   /**
-   * The provider the town pays through a payout channel (roles/town/peer_payout.ts): its key
+   * The provider the town pays through a payout channel (roles/town/channels/peer_payout.ts): its key
    * gets gas to close and settle, the town tokens for that channel's deposit.
    */
   provider?: { signer: NodeSigner; payoutDeposit: bigint };
@@ -335,7 +335,7 @@ type Sync = (record: ChannelRecord, client: TokenNetworkClient, settle?: boolean
   ChannelRecord
 >;
 
-/** Follows the chain in a state dir's channel file (`roles/channel_chain_sync.ts`). */
+/** Follows the chain in a state dir's channel file (`roles/channels/channel_chain_sync.ts`). */
 function syncFiles(
   stateDir: string,
   step: (sync: Sync) => Promise<ChannelRecord>,

@@ -27,9 +27,12 @@ import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { networkLabel } from "../../chain/chain_config.ts";
-import { openTownChannelGates, type TownChannelGates } from "../town/town_channel_gates.ts";
+import {
+  openTownChannelGates,
+  type TownChannelGates,
+} from "../town/channels/town_channel_gates.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import { TownPayouts } from "../town/peer_payout.ts";
+import { TownPayouts } from "../town/channels/peer_payout.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import {

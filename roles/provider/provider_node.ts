@@ -19,7 +19,7 @@
  * @module
  */
 import { undoOnFailure } from "../undo_on_failure.ts";
-import type { TownChannelSettings } from "../town_channel_settings.ts";
+import type { TownChannelSettings } from "../channels/town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
@@ -70,9 +70,13 @@ import {
 } from "./unpaid_pool.ts";
 import { TownPublisher } from "./town_publisher.ts";
 import { type ProviderTown, TownPublishers } from "./town_publishers.ts";
-import { type ChannelSender, ChannelSenderError, openChannelSender } from "../channel_sender.ts";
-import { ensureAutoChannel } from "../channel_auto_open.ts";
-import { PayoutReceiver } from "../payout_receiver.ts";
+import {
+  type ChannelSender,
+  ChannelSenderError,
+  openChannelSender,
+} from "../channels/channel_sender.ts";
+import { ensureAutoChannel } from "../channels/channel_auto_open.ts";
+import { PayoutReceiver } from "../channels/payout_receiver.ts";
 import { townDebtOf, townDebtRefusal } from "./town_debt.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -416,7 +420,7 @@ class Provider implements ProviderNode {
       onPrepare: (prepare) => this.#onPrepare(prepare),
       // The town lost our answers in a crash: the fulfillments we hold prove those payments.
       onInDoubt: (conditions) => Promise.resolve(this.#fulfillmentsOf(conditions)),
-      // The town's payouts (roles/payout_receiver.ts): kept before the town hears so.
+      // The town's payouts (roles/channels/payout_receiver.ts): kept before the town hears so.
       onClaim: async (claim) => {
         if (!payouts) {
           throw new Error(

@@ -1,7 +1,7 @@
 /**
  * What a town owes this provider (docs/OPERATIONS.md "Paying providers"): the invoices it was
  * paid through the town (its payment log: `in`, `fulfilled`, category `job`) less what the
- * town's payout claims kept in its channel files cover (roles/payout_receiver.ts). Past the
+ * town's payout claims kept in its channel files cover (roles/channels/payout_receiver.ts). Past the
  * provider's own limit (`[provider] max_town_debt`) it alerts and refuses new jobs paid through
  * that town: a town that does not pay loses its providers, not the providers their money.
  *
@@ -9,7 +9,7 @@
  */
 import { categoryOf, type PaymentEntry } from "../../state/payment_log.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
-import { PAYOUT_CHANNEL_LABEL } from "../payout_receiver.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../channels/payout_receiver.ts";
 
 /** The provider's side of its books with the town, base units. */
 export interface TownDebt {

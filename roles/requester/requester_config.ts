@@ -30,13 +30,13 @@
  *
  * @module
  */
-import type { TownChannelSettings } from "../town_channel_settings.ts";
+import type { TownChannelSettings } from "../channels/town_channel_settings.ts";
 import { resolveTownList, type TownEndpoint } from "../../config/town_list.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
 import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import { checkPubkey, parseAmount } from "./job_spec.ts";
-import { isChannelId } from "../channel_sender.ts";
-import { watchIntervalMs } from "../channel_watcher.ts";
+import { isChannelId } from "../channels/channel_sender.ts";
+import { watchIntervalMs } from "../channels/channel_watcher.ts";
 import { resolveChannelPolicy } from "../../config/channel_policy.ts";
 import { resolveAlertWebhook } from "../../config/alert_webhook.ts";
 

@@ -19,8 +19,12 @@ import {
 } from "../../transport/relay_info.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { ChannelNotOpenError, type ChannelSender, openChannelSender } from "../channel_sender.ts";
-import { ensureAutoChannel } from "../channel_auto_open.ts";
+import {
+  ChannelNotOpenError,
+  type ChannelSender,
+  openChannelSender,
+} from "../channels/channel_sender.ts";
+import { ensureAutoChannel } from "../channels/channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -57,11 +61,11 @@ export interface TownLinkOptions {
   warn?: (line: string) => void;
   /** Incoming PREPAREs (a requester normally receives none: F02). */
   onPrepare?: (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
-  /** Pay the town with claims on this payment channel (`roles/channel_sender.ts`). */
+  /** Pay the town with claims on this payment channel (`roles/channels/channel_sender.ts`). */
   channel?: TownLinkChannel;
   /**
    * Without `channel`: use the open channel with the town, or open one (`[channels] auto`;
-   * roles/channel_auto_open.ts), and keep it funded (roles/channel_topup.ts).
+   * roles/channels/channel_auto_open.ts), and keep it funded (roles/channels/channel_topup.ts).
    */
   autoChannel?: TownLinkAutoChannel;
   /** Told about alerts (low channel balance, top-ups, price above the ceiling). */

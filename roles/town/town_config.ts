@@ -31,7 +31,7 @@
  * its kind 10032 at start (roles/town/town_peer_info.ts).
  *
  * A peer with a channel settles over it (docs/PROTOCOL.md): its packets must be covered by its claims
- * (roles/town/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
+ * (roles/town/channels/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
  * forward beyond them. `--peer-channel` flags replace the TOML `channel`/`credit_limit` keys.
  *
  * @module
@@ -41,8 +41,8 @@ import { isLoopbackHost } from "../../config/settings.ts";
 import { chainTokenUnit } from "../../chain/chain_config.ts";
 import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
-import { type BtpPeerAccountConfig, isAccountName } from "./btp_accounts.ts";
-import { DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+import { type BtpPeerAccountConfig, isAccountName } from "./btp/btp_accounts.ts";
+import { DEFAULT_MAX_EVENT_BYTES } from "./write/write_checks.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import {
   DEFAULT_BLOB_QUOTA_BYTES,
@@ -114,7 +114,7 @@ export interface TownConfig {
    * index, state/blob_store.ts); absent: a town on a shared store takes no blobs.
    */
   storeBlobsDir?: string;
-  /** When the town pays what it owes its peers (roles/town/peer_payout.ts); absent: defaults. */
+  /** When the town pays what it owes its peers (roles/town/channels/peer_payout.ts); absent: defaults. */
   payouts?: TownPayoutPolicy;
 }
 

@@ -19,10 +19,10 @@
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
 import type { EventStore } from "../../state/event_store.ts";
 import { asTownStore, type TownStore } from "../../state/town_store.ts";
-import { buildNip11Document, type Nip11Info } from "./nip11_document.ts";
-import { type EventWireFormat, Nip01Session } from "./nip01_session.ts";
-import { SubscriptionHub } from "./subscription_hub.ts";
-import type { BlobRoutes } from "./blob_routes.ts";
+import { buildNip11Document, type Nip11Info } from "./relay/nip11_document.ts";
+import { type EventWireFormat, Nip01Session } from "./relay/nip01_session.ts";
+import { SubscriptionHub } from "./relay/subscription_hub.ts";
+import type { BlobRoutes } from "./blobs/blob_routes.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
 import { effectivePrefixCap, resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import {
@@ -32,7 +32,7 @@ import {
   type TownGauges,
 } from "./town_metrics.ts";
 import type { PeerBalance } from "../../state/peer_ledger.ts";
-import { ReadBudget } from "./read_budget.ts";
+import { ReadBudget } from "./relay/read_budget.ts";
 import type { HttpHead } from "../../transport/http_head.ts";
 import {
   type HttpFront,

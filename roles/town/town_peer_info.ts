@@ -2,7 +2,7 @@
  * The town's own settlement announcement: a kind 10032 (protocol/peer_info.ts) signed by the
  * town's key and stored in its own event store at start, so a requester or provider that knows
  * only the town's relay URL can learn which chains it settles on, its settlement address and
- * contracts (`turnpike channel open` without `--peer`, roles/channel_peer_resolver.ts).
+ * contracts (`turnpike channel open` without `--peer`, roles/channels/channel_peer_resolver.ts).
  *
  * What it announces, from config.toml (the same sections `turnpike channel open` reads):
  *

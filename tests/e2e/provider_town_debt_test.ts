@@ -9,7 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
 import { townDebtOf, townDebtRefusal } from "../../roles/provider/town_debt.ts";
-import { PAYOUT_CHANNEL_LABEL } from "../../roles/payout_receiver.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 
 Deno.test("a provider refuses jobs paid through a town that owes it more than its limit", async () => {
   const alerts: string[] = [];

@@ -12,7 +12,7 @@ import { runCli } from "../support/run_cli.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { openPeerLedger } from "../../state/peer_ledger.ts";
 import { listChannels } from "../../state/channel_file.ts";
-import { PAYOUT_CHANNEL_LABEL } from "../../roles/payout_receiver.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 

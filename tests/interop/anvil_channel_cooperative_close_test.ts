@@ -24,7 +24,7 @@ import {
   requestCooperativeSettle,
   requestWithdraw,
   withdrawCooperatively,
-} from "../../roles/channel_cosign_request.ts";
+} from "../../roles/channels/channel_cosign_request.ts";
 import { generateSecretKey } from "nostr-tools";
 
 const DEPOSIT = 50_000_000n;

@@ -21,11 +21,11 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { encodeClaim } from "../../protocol/payment_channel_claim.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { ChannelDiscovery } from "../../roles/town/channel_discovery.ts";
+import { ChannelDiscovery } from "../../roles/town/channels/channel_discovery.ts";
 import {
   openTownChannelGates,
   type TownChannelGates,
-} from "../../roles/town/town_channel_gates.ts";
+} from "../../roles/town/channels/town_channel_gates.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";

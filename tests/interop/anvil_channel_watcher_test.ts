@@ -6,7 +6,7 @@ import { localNodeSigner } from "../../identity/local_node_signer.ts";
  *   newest claim on chain, its channel file says closed and paid packets are refused F00;
  *   after the settle timeout the town settles by itself and the on-chain payouts equal the
  *   books to the unit;
- * - a sender (roles/channel_sender.ts) whose town closed the channel: its watcher marks the
+ * - a sender (roles/channels/channel_sender.ts) whose town closed the channel: its watcher marks the
  *   file closed and it refuses to sign; a sender started on a channel the chain says is
  *   closed updates the file and refuses to start.
  */
@@ -17,11 +17,14 @@ import { chainSections } from "../support/chain_toml.ts";
 import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import { openTownChannelGates } from "../../roles/town/town_channel_gates.ts";
+import { openTownChannelGates } from "../../roles/town/channels/town_channel_gates.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";
-import { ChannelSenderError, openChannelSender } from "../../roles/channel_sender.ts";
-import type { ChannelChange } from "../../roles/channel_watcher.ts";
-import { ChannelNotOnChainError, syncChannelWithChain } from "../../roles/channel_chain_sync.ts";
+import { ChannelSenderError, openChannelSender } from "../../roles/channels/channel_sender.ts";
+import type { ChannelChange } from "../../roles/channels/channel_watcher.ts";
+import {
+  ChannelNotOnChainError,
+  syncChannelWithChain,
+} from "../../roles/channels/channel_chain_sync.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
 
 const DEPOSIT = 20_000_000n;

@@ -3,8 +3,8 @@
  * sockets): alice pays 20 invoices of the provider "beta" through the town over her channel;
  * the town's books per peer (state/peer_ledger.ts) owe beta each FULFILL once; past the
  * payout threshold the town opens a channel to beta's address and pays it with claims over
- * BTP (roles/town/peer_payout.ts), which beta checks and keeps with the town's verification
- * code (roles/payout_receiver.ts). Then both channels settle on chain and the chain pays each
+ * BTP (roles/town/channels/peer_payout.ts), which beta checks and keeps with the town's verification
+ * code (roles/channels/payout_receiver.ts). Then both channels settle on chain and the chain pays each
  * of the three what its books say, to the unit. Beta, restarted with its claims file lost,
  * gets the town's newest claim again when it connects.
  */
@@ -19,10 +19,10 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
-import { openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";
-import { TownPayouts } from "../../roles/town/peer_payout.ts";
-import { PayoutReceiver } from "../../roles/payout_receiver.ts";
+import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
+import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { runCli } from "../support/run_cli.ts";

@@ -1,12 +1,12 @@
 /**
  * Test helper: a channel record for unit tests that read no chain, built by the same
- * `newChannelRecord` as `channel open` (roles/channel_record_builder.ts) on the local anvil
+ * `newChannelRecord` as `channel open` (roles/channels/channel_record_builder.ts) on the local anvil
  * chain, with made-up contract addresses unless given.
  *
  * @module
  */
 import { LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
-import { newChannelRecord } from "../../roles/channel_record_builder.ts";
+import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 
 /** Options for {@linkcode fixtureChannelRecord}. */

@@ -8,8 +8,8 @@
 import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { ClaimSigner } from "../../chain/claim_signer.ts";
-import { resumeClaimSigner } from "../../roles/channel_sender.ts";
-import { newChannelRecord } from "../../roles/channel_record_builder.ts";
+import { resumeClaimSigner } from "../../roles/channels/channel_sender.ts";
+import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
@@ -20,12 +20,15 @@ import {
   openSentClaimWriter,
   type SentClaimWriter,
 } from "../../state/channel_file.ts";
-import { type ChannelClaimGate, openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
+import {
+  type ChannelClaimGate,
+  openChannelClaimGate,
+} from "../../roles/town/channels/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { TownConfig } from "../../roles/town/town_config.ts";
 import type { TownSettlement } from "../../roles/town/town_peer_info.ts";
-import { createChannelCosignDesk } from "../../roles/town/channel_cosign_desk.ts";
+import { createChannelCosignDesk } from "../../roles/town/channels/channel_cosign_desk.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 /** Options for {@linkcode channelRecord}. */

@@ -2,7 +2,7 @@
  * Test helper run as a separate process by tests/interop/anvil_town_payout_test.ts, so it can
  * be killed with SIGKILL while it holds the town's claims unsubmitted: the provider "beta" on
  * the town's BTP link, fulfilling the invoices `sha256("invoice <n>")` and keeping the town's
- * payout claims (roles/payout_receiver.ts) in its state dir, printing `kept <amount>` per claim.
+ * payout claims (roles/channels/payout_receiver.ts) in its state dir, printing `kept <amount>` per claim.
  *
  * Arguments: one JSON object `{ url, townPubkey, stateDir, secretKey, rpcUrl, tokenAddress,
  * tokenNetworkAddress }`.
@@ -14,7 +14,7 @@ import { hexToBytes } from "viem";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_node_signer.ts";
-import { PayoutReceiver } from "../../roles/payout_receiver.ts";
+import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 /** Arguments of the process. */

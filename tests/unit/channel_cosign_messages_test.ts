@@ -11,7 +11,7 @@ import {
   cosignedRequestBody,
   recoverCosignedSigner,
   signCosigned,
-} from "../../roles/channel_cosign_messages.ts";
+} from "../../roles/channels/channel_cosign_messages.ts";
 import { COSIGN_VERSION } from "../../protocol/payment_channel_cosign.ts";
 
 const ACCOUNT = localEvmAccount(deriveNip06SecretKey(

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../support/assert.ts";
-import { logChannelDeposit } from "../../roles/channel_deposit_log.ts";
+import { logChannelDeposit } from "../../roles/channels/channel_deposit_log.ts";
 import { readChannelLog } from "../../state/channel_log.ts";
 
 Deno.test("logChannelDeposit: an opening deposit and a top-up, as the channel log keeps them", async () => {

@@ -1,5 +1,5 @@
 /**
- * The `last-claim` exchange between the town's desk (roles/town/channel_cosign_desk.ts, over a
+ * The `last-claim` exchange between the town's desk (roles/town/channels/channel_cosign_desk.ts, over a
  * real claim gate and channel file) and the payer's `requestLastClaim`: the payer gets its own
  * newest claim back whatever the channel's status, nothing for another channel, and refuses an
  * answer whose signature is not its own (re-signed by another key, or an amount changed). The
@@ -22,9 +22,12 @@ import {
 import {
   type ChannelCosignDesk,
   createChannelCosignDesk,
-} from "../../roles/town/channel_cosign_desk.ts";
-import { openChannelClaimGate } from "../../roles/town/btp_claim_gate.ts";
-import { type CosignTransport, requestLastClaim } from "../../roles/channel_cosign_request.ts";
+} from "../../roles/town/channels/channel_cosign_desk.ts";
+import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
+import {
+  type CosignTransport,
+  requestLastClaim,
+} from "../../roles/channels/channel_cosign_request.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 

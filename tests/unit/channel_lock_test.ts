@@ -1,6 +1,6 @@
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 /**
- * One signer per channel (state/channel_lock.ts, roles/channel_sender.ts): a second holder is
+ * One signer per channel (state/channel_lock.ts, roles/channels/channel_sender.ts): a second holder is
  * refused with the first one's pid, in the same process and from another real process; a
  * lock left by a SIGKILLed process does not block the next one.
  */
@@ -8,7 +8,7 @@ import { getPublicKey } from "nostr-tools";
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { ChannelLockedError, channelLockPath, lockChannel } from "../../state/channel_lock.ts";
 import { saveChannel } from "../../state/channel_file.ts";
-import { ChannelSenderError, openChannelSender } from "../../roles/channel_sender.ts";
+import { ChannelSenderError, openChannelSender } from "../../roles/channels/channel_sender.ts";
 import { deriveNip06SecretKey, publicIdentity } from "../../identity/nip06_key.ts";
 import { ALICE_MNEMONIC, BOB_MNEMONIC } from "../support/anvil_channel_pair.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";

@@ -5,8 +5,11 @@
  * stand-in (the contract call is exercised against anvil in tests/e2e/channel_auto_test.ts).
  */
 import { assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
-import { DepositAboveMaximumError, raiseChannelDeposit } from "../../roles/channel_deposit.ts";
-import { startChannelTopUp } from "../../roles/channel_topup.ts";
+import {
+  DepositAboveMaximumError,
+  raiseChannelDeposit,
+} from "../../roles/channels/channel_deposit.ts";
+import { startChannelTopUp } from "../../roles/channels/channel_topup.ts";
 import { resolveChannelPolicy } from "../../config/channel_policy.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";

@@ -1,5 +1,5 @@
 /**
- * roles/channel_peer_resolver.ts against a real in-process town (its own kind 10032 from
+ * roles/channels/channel_peer_resolver.ts against a real in-process town (its own kind 10032 from
  * roles/town/town_peer_info.ts, read over NIP-11 + NIP-01) and, for the hostile cases, a mock
  * relay that serves forged, oversized or endless answers; plus the offline paths (--peer,
  * --peer-info) and the town's announcement being replaced on restart.
@@ -12,7 +12,7 @@ import {
   ChannelPeerError,
   resolveChannelPeer,
   type ResolveChannelPeerOptions,
-} from "../../roles/channel_peer_resolver.ts";
+} from "../../roles/channels/channel_peer_resolver.ts";
 import {
   announceTownPeerInfo,
   resolveTownSettlement,

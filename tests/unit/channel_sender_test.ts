@@ -6,7 +6,7 @@ import {
   evmAddressesOfNostrPubkey,
   isChannelId,
   openChannelSender,
-} from "../../roles/channel_sender.ts";
+} from "../../roles/channels/channel_sender.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
 import { type ChannelRecord, readChannel, saveChannel } from "../../state/channel_file.ts";
 import { channelFilePath } from "../../state/channel_file.ts";

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
-import { invalidInputRejection } from "../../roles/town/invalid_input_rejection.ts";
-import { TownWriteRejection } from "../../roles/town/write_rejection.ts";
+import { invalidInputRejection } from "../../roles/town/write/invalid_input_rejection.ts";
+import { TownWriteRejection } from "../../roles/town/write/write_rejection.ts";
 
 class ParseError extends Error {
   override name = "ParseError";

@@ -14,9 +14,9 @@ import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { buildSpspRequest } from "../../protocol/spsp_message.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { type SharedRateBuckets, SpspResponder } from "../../roles/town/spsp_responder.ts";
-import { SpspSecrets } from "../../roles/town/spsp_secrets.ts";
-import { TownWriteRejection } from "../../roles/town/write_rejection.ts";
+import { type SharedRateBuckets, SpspResponder } from "../../roles/town/spsp/spsp_responder.ts";
+import { SpspSecrets } from "../../roles/town/spsp/spsp_secrets.ts";
+import { TownWriteRejection } from "../../roles/town/write/write_rejection.ts";
 
 const townKey = generateSecretKey();
 

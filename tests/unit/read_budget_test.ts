@@ -1,6 +1,6 @@
 /** The town's read budget: caps on queries and queued bytes, a time bucket whose burst is capped. */
 import { assert, assertEquals } from "../support/assert.ts";
-import { type QueryTicket, ReadBudget } from "../../roles/town/read_budget.ts";
+import { type QueryTicket, ReadBudget } from "../../roles/town/relay/read_budget.ts";
 
 function clocked(options: { rate: number; burst: number }) {
   let now = 0;

@@ -9,9 +9,9 @@ import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { buildSpspRequest } from "../../protocol/spsp_message.ts";
-import { SpspResponder } from "../../roles/town/spsp_responder.ts";
-import { SpspSecrets } from "../../roles/town/spsp_secrets.ts";
-import { TownWriteRejection } from "../../roles/town/write_rejection.ts";
+import { SpspResponder } from "../../roles/town/spsp/spsp_responder.ts";
+import { SpspSecrets } from "../../roles/town/spsp/spsp_secrets.ts";
+import { TownWriteRejection } from "../../roles/town/write/write_rejection.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 
 /**

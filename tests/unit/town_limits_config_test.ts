@@ -7,7 +7,7 @@ import { assertEquals, assertRejects } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
 import { resolveTownConfig, TownConfigError } from "../../roles/town/town_config.ts";
 import { DEFAULT_TOWN_LIMITS, resolveTownLimits } from "../../roles/town/town_limits.ts";
-import { buildNip11Document } from "../../roles/town/nip11_document.ts";
+import { buildNip11Document } from "../../roles/town/relay/nip11_document.ts";
 
 async function configWith(toml: string, env: Record<string, string> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "town_limits_" });

@@ -9,7 +9,7 @@ import {
   type HubSubscriber,
   type PublishedEvent,
   SubscriptionHub,
-} from "../../roles/town/subscription_hub.ts";
+} from "../../roles/town/relay/subscription_hub.ts";
 import { TokenBucket } from "../../roles/town/token_bucket.ts";
 import { resolveTownLimits, TownLimitsError } from "../../roles/town/town_limits.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";

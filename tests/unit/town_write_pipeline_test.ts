@@ -9,10 +9,13 @@ import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { openEventStore } from "../../state/event_store.ts";
-import { SubscriptionHub } from "../../roles/town/subscription_hub.ts";
-import { deriveSpspSeed, SpspSecrets } from "../../roles/town/spsp_secrets.ts";
-import { SpspResponder } from "../../roles/town/spsp_responder.ts";
-import { createWritePipeline, type WritePipelineOptions } from "../../roles/town/write_pipeline.ts";
+import { SubscriptionHub } from "../../roles/town/relay/subscription_hub.ts";
+import { deriveSpspSeed, SpspSecrets } from "../../roles/town/spsp/spsp_secrets.ts";
+import { SpspResponder } from "../../roles/town/spsp/spsp_responder.ts";
+import {
+  createWritePipeline,
+  type WritePipelineOptions,
+} from "../../roles/town/write/write_pipeline.ts";
 import { fulfillmentFor } from "../../protocol/ilp_fulfillment.ts";
 import { PEER_PROTOCOL_CONDITION } from "../../protocol/ildcp.ts";
 import type { IlpPrepare } from "../../protocol/ilp_packet.ts";

@@ -1,0 +1,65 @@
+/**
+ * The chain client of an existing channel: the channel lives on the contract and token it was
+ * opened on (its file says which), whatever config.toml names today; the RPC URL and the
+ * mainnet guard come from config.
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import type { ChannelRecord } from "../../state/channel_file.ts";
+
+/** Options for {@linkcode channelChainClient}. */
+export interface ChannelChainClientOptions {
+  /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */
+  chains?: Record<string, unknown>;
+  /** Signs the node's transactions (the channel's own participant). */
+  signer: NodeSigner;
+  /** Accept a mainnet chain. Only an explicit user flag may set this. */
+  allowMainnet?: boolean;
+}
+
+/**
+ * Whether config.toml names an RPC URL for the channel's chain (else nothing can be read).
+ *
+ * @example
+ * ```ts
+ * if (hasChainRpc(record, loaded.sections.chains)) watch(record);
+ * ```
+ */
+export function hasChainRpc(
+  record: Pick<ChannelRecord, "chain">,
+  chains: Record<string, unknown> | undefined,
+): boolean {
+  const table = chains?.[record.chain];
+  return typeof table === "object" && table !== null && "rpc_url" in table;
+}
+
+/**
+ * A TokenNetworkClient for the channel of `record`.
+ *
+ * @example
+ * ```ts
+ * const client = channelChainClient(record, { chains: loaded.sections.chains, signer });
+ * ```
+ * @throws {ChainConfigError} when the chain's config is missing or invalid, or is mainnet
+ * without `allowMainnet`.
+ */
+export function channelChainClient(
+  record: ChannelRecord,
+  options: ChannelChainClientOptions,
+): TokenNetworkClient {
+  const table = options.chains?.[record.chain];
+  const chain = resolveChainConfig(record.chain, {
+    section: typeof table === "object" && table !== null
+      ? table as Record<string, unknown>
+      : undefined,
+    overrides: {
+      tokenNetworkAddress: record.tokenNetworkAddress,
+      tokenAddress: record.tokenAddress,
+    },
+    allowMainnet: options.allowMainnet,
+  });
+  return new TokenNetworkClient({ chain, account: options.signer.evm });
+}

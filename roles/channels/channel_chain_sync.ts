@@ -1,0 +1,253 @@
+/**
+ * Brings a channel file up to date with the chain: the one comparison of a
+ * channel record with the TokenNetwork contract, shared by the CLI (`channel list --refresh`,
+ * `channel close`, `channel recover`) and the running nodes (roles/channels/channel_watcher.ts).
+ *
+ * The chain only ever moves a record forward: a close or settle by the peer, a raised deposit,
+ * a newer balance proof submitted on chain. And it protects the receiver's money: when the peer
+ * closed with an older proof than the newest claim we hold and the settle timeout has not
+ * passed, our claim is submitted at once (`updateNonClosingBalanceProof`); once the timeout is
+ * over, `settleChannel` pays both sides (when `autoSettle`).
+ *
+ * @module
+ */
+import type { Hex } from "viem";
+import type {
+  OnChainChannel,
+  OnChainParticipant,
+  SubmittedProof,
+} from "../../chain/token_network_client.ts";
+import type { AuditLog } from "../../state/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+
+/** The chain calls a sync needs: `TokenNetworkClient` fits. */
+export interface ChannelChain {
+  getChannel(channelId: Hex): Promise<OnChainChannel>;
+  /** Unix time of the latest block (the contract's clock). */
+  chainTime(): Promise<bigint>;
+  updateNonClosingBalanceProof(channelId: Hex, proof: SubmittedProof): Promise<Hex>;
+  settleChannel(channelId: Hex): Promise<Hex>;
+  /** Whether the contract ever opened the channel (`TokenNetworkClient.channelExisted`). */
+  channelExisted(channelId: Hex, openTx?: Hex): Promise<boolean>;
+}
+
+/**
+ * The configured chain does not know the channel at all: the RPC URL or contract is not the
+ * one it was opened on (or a local anvil was restarted). The file is left as it is.
+ */
+export class ChannelNotOnChainError extends Error {
+  override name = "ChannelNotOnChainError";
+  constructor(readonly channelId: string, readonly tokenNetworkAddress: string) {
+    super(
+      `channel ${channelId} was never opened by the TokenNetwork ${tokenNetworkAddress} on ` +
+        "the configured chain: wrong rpc_url or contract?",
+    );
+  }
+}
+
+/** What the chain says changed; `action` is the audit verb (update, close, settle). */
+export interface ChannelSync {
+  record: ChannelRecord;
+  /** Undefined when the record was already up to date. */
+  action?: "update" | "close" | "settle";
+  /** Extra audit lines (transactions sent, the proof submitted). */
+  fields: Record<string, string>;
+}
+
+/**
+ * Lays a synced record over the record as it is now: the chain's fields (status, settleAt,
+ * deposits, withdrawals) from `synced`, the claim counters from whichever is newer (claims
+ * may have been written while the chain was read).
+ *
+ * @example
+ * ```ts
+ * await gate.update((now) => mergeChainSync(now, sync.record), { action: sync.action! });
+ * ```
+ */
+export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): ChannelRecord {
+  const next: ChannelRecord = {
+    ...current,
+    // A co-signed final balance (H1's "closing") stays until the chain says closed or settled.
+    status: current.status === "closing" && synced.status === "open" ? "closing" : synced.status,
+    settleAt: synced.settleAt,
+    deposit: max(current.deposit, synced.deposit),
+    peerDeposit: max(current.peerDeposit, synced.peerDeposit),
+    withdrawn: max(current.withdrawn, synced.withdrawn),
+    peerWithdrawn: max(current.peerWithdrawn, synced.peerWithdrawn),
+  };
+  if (synced.sentNonce > current.sentNonce) {
+    next.sentNonce = synced.sentNonce;
+    next.sent = synced.sent;
+  }
+  if (synced.receivedNonce > current.receivedNonce) {
+    next.receivedNonce = synced.receivedNonce;
+    next.received = synced.received;
+    next.receivedSignature = synced.receivedSignature;
+  }
+  return next;
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+/** Options for {@linkcode syncChannelWithChain}. */
+export interface SyncChannelOptions {
+  /** Settle a closed channel once its settle timeout is over. Default false. */
+  autoSettle?: boolean;
+  /** Submit our newest claim when the peer closed with an older one. Default true. */
+  defend?: boolean;
+}
+
+/**
+ * A record with the chain's newer numbers: status, settleAt, deposits (never lowered), and a
+ * balance proof on chain newer than the file's (its nonce is higher).
+ *
+ * @example
+ * ```ts
+ * const next = applyChainState(record, await client.getChannel(record.channelId));
+ * ```
+ */
+export function applyChainState(record: ChannelRecord, onChain: OnChainChannel): ChannelRecord {
+  const self = grown(onChain.participants[record.selfAddress.toLowerCase()], {
+    deposit: record.deposit,
+    withdrawn: record.withdrawn,
+    nonce: record.sentNonce,
+    amount: record.sent,
+  });
+  const peer = grown(onChain.participants[record.peerAddress.toLowerCase()], {
+    deposit: record.peerDeposit,
+    withdrawn: record.peerWithdrawn,
+    nonce: record.receivedNonce,
+    amount: record.received,
+  });
+  return {
+    ...record,
+    status: onChain.state === "closed" ? "closed" : onChain.state === "opened"
+      // Co-signed final balances stay final: the gate must not take claims again.
+      ? (record.status === "closing" ? "closing" : "open")
+      : "settled",
+    settleAt: onChain.settleAt,
+    deposit: self.deposit,
+    withdrawn: self.withdrawn,
+    sentNonce: self.nonce,
+    sent: self.amount,
+    peerDeposit: peer.deposit,
+    peerWithdrawn: peer.withdrawn,
+    receivedNonce: peer.nonce,
+    received: peer.amount,
+  };
+}
+
+/** One side's books: the channel file's numbers, or the chain's where the chain is further on. */
+interface SideBooks {
+  deposit: bigint;
+  withdrawn: bigint;
+  nonce: bigint;
+  amount: bigint;
+}
+
+function grown(onChain: OnChainParticipant | undefined, ours: SideBooks): SideBooks {
+  if (onChain === undefined) return ours;
+  const newerProof = onChain.nonce > ours.nonce;
+  return {
+    deposit: onChain.deposit > ours.deposit ? onChain.deposit : ours.deposit,
+    withdrawn: onChain.withdrawn > ours.withdrawn ? onChain.withdrawn : ours.withdrawn,
+    nonce: newerProof ? onChain.nonce : ours.nonce,
+    amount: newerProof ? onChain.transferredAmount : ours.amount,
+  };
+}
+
+/**
+ * Reads the channel on chain and returns the record the chain implies, acting on chain when
+ * the peer closed with an older proof of theirs than we hold (and, with `autoSettle`, when the
+ * settle timeout is over). Nothing is written: the caller saves `record` with `action`.
+ *
+ * @example
+ * ```ts
+ * const sync = await syncChannelWithChain(record, client, { autoSettle: true });
+ * if (sync.action) await saveChannel(sync.record, { stateDir, audit, action: sync.action, fields: sync.fields });
+ * ```
+ */
+export async function syncChannelWithChain(
+  record: ChannelRecord,
+  chain: ChannelChain,
+  options: SyncChannelOptions = {},
+): Promise<ChannelSync> {
+  const fields: Record<string, string> = {};
+  if (record.status === "settled") return { record, fields };
+  const onChain = await chain.getChannel(record.channelId);
+  if (onChain.state === "none") {
+    // The contract deletes a settled channel; but a wrong RPC URL or contract, or a restarted
+    // anvil, also answers "none", and "settled" is final: only conclude it for a channel this
+    // contract is known to have opened.
+    if (!(await chain.channelExisted(record.channelId, record.openTx))) {
+      throw new ChannelNotOnChainError(record.channelId, record.tokenNetworkAddress);
+    }
+    return { record: { ...record, status: "settled" }, action: "settle", fields };
+  }
+  let next = applyChainState(record, onChain);
+  if (onChain.state === "closed") {
+    const now = await chain.chainTime();
+    const peer = onChain.participants[record.peerAddress.toLowerCase()];
+    if (
+      options.defend !== false && peer && record.receivedSignature &&
+      record.receivedNonce > peer.nonce && now <= onChain.settleAt
+    ) {
+      fields.UpdateTx = await chain.updateNonClosingBalanceProof(record.channelId, {
+        nonce: record.receivedNonce,
+        transferredAmount: record.received,
+        signature: record.receivedSignature,
+      });
+      fields.Nonce = record.receivedNonce.toString();
+      fields.Claimed = record.received.toString();
+    }
+    if (options.autoSettle && now > onChain.settleAt) {
+      fields.SettleTx = await chain.settleChannel(record.channelId);
+      next = { ...next, status: "settled" };
+    }
+  }
+  const action = next.status !== record.status
+    ? (next.status === "settled" ? "settle" : next.status === "closed" ? "close" : "update")
+    : stateKey(next) !== stateKey(record) || Object.keys(fields).length > 0
+    ? "update"
+    : undefined;
+  return { record: next, action, fields };
+}
+
+/** Options for {@linkcode syncChannelFile}. */
+export interface SyncChannelFileOptions extends SyncChannelOptions {
+  stateDir: string;
+  audit?: AuditLog;
+}
+
+/**
+ * {@linkcode syncChannelWithChain}, then saves the channel file and audit when it changed
+ * (the CLI's `--refresh`; a running node goes through its own writer instead).
+ *
+ * @example
+ * ```ts
+ * record = await syncChannelFile(record, client, { stateDir, audit });
+ * ```
+ */
+export async function syncChannelFile(
+  record: ChannelRecord,
+  chain: ChannelChain,
+  options: SyncChannelFileOptions,
+): Promise<ChannelRecord> {
+  const sync = await syncChannelWithChain(record, chain, options);
+  if (sync.action) {
+    await saveChannel(sync.record, {
+      stateDir: options.stateDir,
+      audit: options.audit,
+      action: sync.action,
+      fields: sync.fields,
+    });
+  }
+  return sync.record;
+}
+
+function stateKey(r: ChannelRecord): string {
+  const amounts = [r.deposit, r.peerDeposit, r.sent, r.sentNonce, r.received, r.settleAt];
+  return [r.status, ...amounts, r.withdrawn, r.peerWithdrawn].join("|");
+}

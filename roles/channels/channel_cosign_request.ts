@@ -1,0 +1,502 @@
+/**
+ * The payer's side of `payment-channel-cosign` (protocol/payment_channel_cosign.ts): asks the
+ * channel's BTP peer (the town) to co-sign final balances or a withdraw, checks that the
+ * signature returned recovers to the peer's address before using it, then submits on chain
+ * and records the result in the channel file and the audit trail.
+ *
+ * Final balances come from the chain (deposits, withdrawn, participant order) and this node's
+ * books: it pays its peer the cumulative amount of its newest claim (`sent`) and is paid the
+ * peer's newest claim it holds (`received`). Nothing is written before the transaction is
+ * mined: a crash in between leaves the chain ahead of the file, which the next `channel close`,
+ * `channel list --refresh` or the node's watcher reads back.
+ *
+ * {@linkcode requestLastClaim} asks the peer for the newest claim of ours it holds (a payer that
+ * lost its channel file rebuilds `sent`/`sentNonce` from it): the claim is used only when its
+ * signature recovers to our own address.
+ *
+ * Every failure is a {@linkcode ChannelCosignError}: the peer's refusal keeps the peer's reason
+ * token (`fromPeer`), an unreachable or silent peer is `peer-unavailable`, a BTP ERROR is
+ * `peer-error`, a signature of someone else is `bad-peer-signature`.
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import {
+  BalanceProofSignatureError,
+  type CooperativeSettle,
+  type Hex,
+  recoverBalanceProofSignerFast,
+  type TokenNetworkDomain,
+  type Withdraw,
+} from "../../chain/balance_proof.ts";
+import type { OnChainChannel, TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { BtpContentType, type BtpProtocolData } from "../../protocol/btp_message.ts";
+import {
+  ChannelCosignError,
+  COSIGN_PROTOCOL_NAME,
+  COSIGN_VERSION,
+  type CosignAnswer,
+  type CosignChannelRef,
+  type CosignRequest,
+  decodeCosignAnswer,
+  encodeCosignRequest,
+} from "../../protocol/payment_channel_cosign.ts";
+import type { AuditLog } from "../../state/audit_log.ts";
+import { type ChannelRecord, saveChannel, type SentClaimWriter } from "../../state/channel_file.ts";
+import { BtpRemoteError } from "../../transport/btp_client.ts";
+import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
+import {
+  type CosignedContext,
+  type CosignedMessages,
+  cosignedRequestBody,
+  type CosignedType,
+  recoverCosignedSigner,
+  signCosigned,
+} from "./channel_cosign_messages.ts";
+
+/** Default wait for the peer's answer. */
+export const DEFAULT_COSIGN_TIMEOUT_MS = 10_000;
+/** Default validity of a withdraw signature, from the chain's clock. */
+export const DEFAULT_WITHDRAW_EXPIRY_SECONDS = 3_600n;
+
+/** What sends the request: `BtpClient` fits. */
+export interface CosignTransport {
+  sendMessage(
+    protocolData: BtpProtocolData[],
+    options?: { timeoutMs?: number },
+  ): Promise<BtpProtocolData[]>;
+}
+
+/** Options shared by the requests. */
+export interface CosignRequestOptions {
+  /** Connected to the channel's peer. */
+  peer: CosignTransport;
+  /** This node's channel file (the payer's side). */
+  record: ChannelRecord;
+  /** This node's key (the record's self address). */
+  signer: NodeSigner;
+  /** The channel as the chain holds it now (`TokenNetworkClient.getChannel`). */
+  onChain: OnChainChannel;
+  /** Wait for the answer. Default {@linkcode DEFAULT_COSIGN_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/** Final balances both sides signed. */
+export interface CooperativeSettleAgreement {
+  settle: CooperativeSettle;
+  signature1: `0x${string}`;
+  signature2: `0x${string}`;
+  /** What this node pays in the end (its newest claim). */
+  transferredAmount: bigint;
+}
+
+/** Options for {@linkcode requestWithdraw}. */
+export interface WithdrawRequestOptions extends CosignRequestOptions {
+  /** New cumulative withdrawal of this node. */
+  totalWithdraw: bigint;
+  /** Unix seconds (chain clock) after which the signatures expire. */
+  expiration: bigint;
+}
+
+/** A withdraw both sides signed. */
+export interface WithdrawAgreement {
+  withdraw: Withdraw;
+  participantSignature: `0x${string}`;
+  partnerSignature: `0x${string}`;
+}
+
+/**
+ * The final balances of a channel as the chain and this node's books give them, in the
+ * contract's participant order.
+ *
+ * @example
+ * ```ts
+ * const settle = finalBalances(record, await client.getChannel(record.channelId));
+ * ```
+ */
+export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): CooperativeSettle {
+  const self = onChain.participants[record.selfAddress.toLowerCase()];
+  const peer = onChain.participants[record.peerAddress.toLowerCase()];
+  if (!self || !peer) {
+    throw new ChannelCosignError(
+      "wrong-participants",
+      `channel ${record.channelId} on chain is not between ${record.selfAddress} and ${record.peerAddress}`,
+    );
+  }
+  const selfBalance = self.deposit - (self.withdrawn ?? 0n) - record.sent + record.received;
+  const peerBalance = peer.deposit - (peer.withdrawn ?? 0n) + record.sent - record.received;
+  const selfFirst = sameAddress(onChain.participant1, record.selfAddress);
+  return {
+    channelId: record.channelId,
+    participant1: onChain.participant1,
+    balance1: selfFirst ? selfBalance : peerBalance,
+    participant2: onChain.participant2,
+    balance2: selfFirst ? peerBalance : selfBalance,
+  };
+}
+
+/**
+ * Asks the peer to co-sign the final balances; resolves with both signatures in the contract's
+ * order once the peer's recovers to the peer.
+ *
+ * @example
+ * ```ts
+ * const agreement = await requestCooperativeSettle({ peer: btpClient, record, signer,
+ *   onChain: await chain.getChannel(record.channelId) });
+ * await chain.cooperativeSettle(record.channelId, agreement.settle.balance1,
+ *   agreement.settle.balance2, agreement.signature1, agreement.signature2);
+ * ```
+ * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
+ */
+export async function requestCooperativeSettle(
+  options: CosignRequestOptions,
+): Promise<CooperativeSettleAgreement> {
+  const { record } = options;
+  const settle = finalBalances(record, options.onChain);
+  const { mine, theirs } = await cosignWithPeer(options, "cooperative-settle", settle, {
+    transferredAmount: record.sent,
+    nonce: record.sentNonce,
+  });
+  const selfFirst = sameAddress(settle.participant1, record.selfAddress);
+  return {
+    settle,
+    signature1: selfFirst ? mine : theirs,
+    signature2: selfFirst ? theirs : mine,
+    transferredAmount: record.sent,
+  };
+}
+
+/**
+ * Asks the peer to co-sign a withdraw of this node; resolves once the peer's signature recovers
+ * to the peer.
+ *
+ * @example
+ * ```ts
+ * const agreement = await requestWithdraw({ peer: btpClient, record, signer, onChain,
+ *   totalWithdraw: 10_000_000n, expiration: (await chain.chainTime()) + 3600n });
+ * await chain.setTotalWithdraw(record.channelId, { ...agreement.withdraw,
+ *   participantSignature: agreement.participantSignature, partnerSignature: agreement.partnerSignature });
+ * ```
+ * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
+ */
+export async function requestWithdraw(options: WithdrawRequestOptions): Promise<WithdrawAgreement> {
+  const { record } = options;
+  const withdraw: Withdraw = {
+    channelId: record.channelId,
+    participant: record.selfAddress,
+    totalWithdraw: options.totalWithdraw,
+    expiration: options.expiration,
+  };
+  const { mine, theirs } = await cosignWithPeer(options, "withdraw", withdraw, {});
+  return { withdraw, participantSignature: mine, partnerSignature: theirs };
+}
+
+/** Options for {@linkcode requestLastClaim}. */
+export interface LastClaimRequestOptions {
+  /** Connected to the channel's peer. */
+  peer: CosignTransport;
+  /** This node's channel record (the payer's side; from the chain when the file was lost). */
+  record: ChannelRecord;
+  /** Wait for the answer. Default {@linkcode DEFAULT_COSIGN_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/** The newest claim of ours the peer holds. */
+export interface LastClaim {
+  /** 0: the peer holds none. */
+  nonce: bigint;
+  /** Cumulative amount of that claim. */
+  transferredAmount: bigint;
+  /** Our EIP-712 `BalanceProof` signature of it (absent when `nonce` is 0). */
+  signature?: `0x${string}`;
+}
+
+/**
+ * Asks the peer for the newest claim of ours it holds; resolves once its signature recovers to
+ * this node's own address (`record.selfAddress`) in the channel's EIP-712 domain.
+ *
+ * @example
+ * ```ts
+ * const last = await requestLastClaim({ peer: btpClient, record });
+ * if (last.nonce > record.sentNonce) record = { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
+ * ```
+ * @throws {ChannelCosignError} when the peer refuses or does not answer (`peer-unavailable`,
+ * `peer-error`), or the claim is not ours (`bad-peer-signature`).
+ */
+export async function requestLastClaim(options: LastClaimRequestOptions): Promise<LastClaim> {
+  const { record } = options;
+  const answer = await ask(options, { type: "last-claim" });
+  if (answer.type !== "claim") {
+    throw new ChannelCosignError("peer-error", `expected a claim, the answer is "${answer.type}"`);
+  }
+  const { nonce, transferredAmount, signature } = answer;
+  if (signature === undefined) return { nonce, transferredAmount };
+  let signer: string;
+  try {
+    signer = recoverBalanceProofSignerFast(
+      { channelId: record.channelId, nonce, transferredAmount },
+      signature,
+      domainOf(record),
+    );
+  } catch (err) {
+    if (!(err instanceof BalanceProofSignatureError)) throw err;
+    throw new ChannelCosignError("bad-peer-signature", err.message);
+  }
+  if (!sameAddress(signer, record.selfAddress)) {
+    throw new ChannelCosignError(
+      "bad-peer-signature",
+      `the claim returned (nonce ${nonce}) is signed by ${signer}, not by this node ` +
+        `${record.selfAddress}`,
+    );
+  }
+  return { nonce, transferredAmount, signature };
+}
+
+/** Options for {@linkcode closeCooperatively} and {@linkcode withdrawCooperatively}. */
+export interface CooperativeChainOptions {
+  peer: CosignTransport;
+  /** This node's chain client (submits the transaction). */
+  chain: TokenNetworkClient;
+  record: ChannelRecord;
+  signer: NodeSigner;
+  stateDir: string;
+  audit?: AuditLog;
+  timeoutMs?: number;
+}
+
+/** A cooperative settle on chain. */
+export interface CooperativeClose {
+  record: ChannelRecord;
+  agreement: CooperativeSettleAgreement;
+  tx: `0x${string}`;
+}
+
+/**
+ * Co-signs the final balances with the peer and settles on chain at once (no settle timeout);
+ * the channel file says `settled` with the transaction.
+ *
+ * @example
+ * ```ts
+ * const { tx, record: settled } = await closeCooperatively({ peer: btpClient, chain, record,
+ *   signer, stateDir, audit });
+ * ```
+ * @throws {ChannelCosignError} when the peer does not co-sign (fall back to a unilateral close).
+ */
+export async function closeCooperatively(
+  options: CooperativeChainOptions,
+): Promise<CooperativeClose> {
+  const onChain = await options.chain.getChannel(options.record.channelId);
+  if (onChain.state !== "opened") {
+    throw new ChannelCosignError(
+      "channel-not-open",
+      `channel ${options.record.channelId} is ${onChain.state} on chain`,
+    );
+  }
+  const agreement = await requestCooperativeSettle({ ...options, onChain });
+  const { settle } = agreement;
+  const tx = await options.chain.cooperativeSettle(
+    settle.channelId,
+    settle.balance1,
+    settle.balance2,
+    agreement.signature1,
+    agreement.signature2,
+  );
+  const record: ChannelRecord = { ...options.record, status: "settled", settleAt: 0n };
+  await saveChannel(record, {
+    stateDir: options.stateDir,
+    audit: options.audit,
+    action: "settle",
+    fields: {
+      Cooperative: "yes",
+      Tx: tx,
+      Balance1: `${settle.participant1} ${settle.balance1}`,
+      Balance2: `${settle.participant2} ${settle.balance2}`,
+    },
+  });
+  return { record, agreement, tx };
+}
+
+/** Options for {@linkcode withdrawCooperatively}. */
+export interface WithdrawChainOptions extends CooperativeChainOptions {
+  /** Base units to take out now (on top of what was withdrawn before). */
+  amount: bigint;
+  /** Validity of the signatures. Default {@linkcode DEFAULT_WITHDRAW_EXPIRY_SECONDS}. */
+  expirySeconds?: bigint;
+  /** A live claim signer of this channel: its cap is lowered before anything is signed. */
+  claims?: { noteWithdraw(totalWithdraw: bigint): Promise<void> };
+  /**
+   * The live sender's channel file writer: the withdraw is written through it, so its next
+   * claim write starts from a record that has the withdraw (a separate write would be undone).
+   */
+  writer?: Pick<SentClaimWriter, "update">;
+}
+
+/** A withdraw on chain. */
+export interface CooperativeWithdraw {
+  record: ChannelRecord;
+  agreement: WithdrawAgreement;
+  tx: `0x${string}`;
+}
+
+/** The amount asked for is more than the channel holds beyond this node's claims. */
+export class WithdrawTooLargeError extends Error {
+  override name = "WithdrawTooLargeError";
+  constructor(readonly amount: bigint, readonly available: bigint) {
+    super(`withdrawing ${amount} base units, the channel holds ${available} beyond the claims`);
+  }
+}
+
+/**
+ * Takes `amount` out of the open channel: co-signed by the peer, submitted with
+ * `setTotalWithdraw`; the channel file's `withdrawn` rises (deposit unchanged).
+ *
+ * @example
+ * ```ts
+ * const { tx } = await withdrawCooperatively({ peer: btpClient, chain, record, signer,
+ *   stateDir, audit, amount: 10_000_000n });
+ * ```
+ * @throws {WithdrawTooLargeError} above what the channel holds beyond the claims signed.
+ * @throws {ChannelCosignError} when the peer does not co-sign.
+ */
+export async function withdrawCooperatively(
+  options: WithdrawChainOptions,
+): Promise<CooperativeWithdraw> {
+  const { record, chain } = options;
+  const onChain = await chain.getChannel(record.channelId);
+  if (onChain.state !== "opened") {
+    throw new ChannelCosignError(
+      "channel-not-open",
+      `channel ${record.channelId} is ${onChain.state} on chain`,
+    );
+  }
+  const self = onChain.participants[record.selfAddress.toLowerCase()];
+  const deposit = self?.deposit ?? record.deposit;
+  const withdrawn = maxOf(record.withdrawn, self?.withdrawn ?? 0n);
+  const available = deposit - withdrawn - record.sent;
+  if (options.amount <= 0n || options.amount > available) {
+    throw new WithdrawTooLargeError(options.amount, available);
+  }
+  const totalWithdraw = withdrawn + options.amount;
+  await options.claims?.noteWithdraw(totalWithdraw);
+  const expiration = (await chain.chainTime()) +
+    (options.expirySeconds ?? DEFAULT_WITHDRAW_EXPIRY_SECONDS);
+  const agreement = await requestWithdraw({ ...options, onChain, totalWithdraw, expiration });
+  const tx = await chain.setTotalWithdraw(record.channelId, {
+    ...agreement.withdraw,
+    participantSignature: agreement.participantSignature,
+    partnerSignature: agreement.partnerSignature,
+  });
+  const fields = {
+    Tx: tx,
+    Amount: options.amount.toString(),
+    TotalWithdraw: totalWithdraw.toString(),
+  };
+  let next: ChannelRecord = { ...record, withdrawn: totalWithdraw };
+  if (options.writer) {
+    next = await options.writer.update((r) => ({ ...r, withdrawn: totalWithdraw }), {
+      action: "withdraw",
+      fields,
+    });
+  } else {
+    await saveChannel(next, {
+      stateDir: options.stateDir,
+      audit: options.audit,
+      action: "withdraw",
+      fields,
+    });
+  }
+  return { record: next, agreement, tx };
+}
+
+/**
+ * Signs the message, sends it about the record's channel with its unsigned context and returns
+ * both signatures, once the peer's recovers to the peer.
+ */
+async function cosignWithPeer<T extends CosignedType>(
+  options: CosignRequestOptions,
+  type: T,
+  message: CosignedMessages[T],
+  context: CosignedContext<T>,
+): Promise<{ mine: Hex; theirs: Hex }> {
+  const domain = domainOf(options.record);
+  const mine = await signCosigned(type, message, { account: options.signer.evm, domain });
+  const answer = await ask(options, cosignedRequestBody(type, message, context, mine));
+  if (answer.type !== "signed") {
+    throw new ChannelCosignError(
+      "peer-error",
+      `expected a signature, the answer is "${answer.type}"`,
+    );
+  }
+  const theirs = answer.signature;
+  await checkPeerSigner(
+    () => recoverCosignedSigner(type, message, theirs, domain),
+    options.record.peerAddress,
+  );
+  return { mine, theirs };
+}
+
+/** A request's own fields: the channel it is about is the record's. */
+type RequestBody<R extends CosignRequest = CosignRequest> = R extends CosignRequest
+  ? Omit<R, keyof CosignChannelRef>
+  : never;
+
+/** The peer's answer to a request, unless it refused (then a {@linkcode ChannelCosignError}). */
+async function ask(
+  options: Pick<CosignRequestOptions, "peer" | "timeoutMs" | "record">,
+  body: RequestBody,
+): Promise<Exclude<CosignAnswer, { type: "refused" }>> {
+  const { record } = options;
+  const request = {
+    version: COSIGN_VERSION,
+    channelId: record.channelId,
+    chainId: record.chainId,
+    tokenNetworkAddress: record.tokenNetworkAddress,
+    ...body,
+  } as CosignRequest;
+  const data = encodeCosignRequest(request);
+  let reply: BtpProtocolData[];
+  try {
+    reply = await options.peer.sendMessage(
+      [{ protocolName: COSIGN_PROTOCOL_NAME, contentType: BtpContentType.json, data }],
+      { timeoutMs: options.timeoutMs ?? DEFAULT_COSIGN_TIMEOUT_MS },
+    );
+  } catch (err) {
+    if (err instanceof BtpRemoteError) {
+      throw new ChannelCosignError("peer-error", err.message);
+    }
+    throw new ChannelCosignError("peer-unavailable", (err as Error).message);
+  }
+  const entry = reply.find((p) => p.protocolName === COSIGN_PROTOCOL_NAME);
+  if (!entry) throw new ChannelCosignError("peer-error", "the answer carries no co-sign data");
+  let answer;
+  try {
+    answer = decodeCosignAnswer(entry.data);
+  } catch (err) {
+    throw new ChannelCosignError("peer-error", `bad answer: ${(err as Error).message}`);
+  }
+  if (answer.type === "refused") {
+    throw new ChannelCosignError(answer.reason, answer.message, { fromPeer: true });
+  }
+  if (answer.channelId.toLowerCase() !== request.channelId.toLowerCase()) {
+    throw new ChannelCosignError("peer-error", `the answer is for channel ${answer.channelId}`);
+  }
+  return answer;
+}
+
+async function checkPeerSigner(recover: () => Promise<string>, peer: string): Promise<void> {
+  const mismatch = await signerMismatch(recover, peer);
+  if (mismatch !== undefined) {
+    throw new ChannelCosignError(
+      "bad-peer-signature",
+      describeSignerMismatch(mismatch, `the peer ${peer}`),
+    );
+  }
+}
+
+function domainOf(record: ChannelRecord): TokenNetworkDomain {
+  return { chainId: record.chainId, verifyingContract: record.tokenNetworkAddress };
+}
+
+function maxOf(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

@@ -1,0 +1,50 @@
+/**
+ * A deposit into a payment channel, as the channel log keeps it: the opening deposit and each
+ * top-up are the same entry (state/channel_log.ts), stamped now, amounts as decimal strings of
+ * token base units, written after the transaction was mined.
+ *
+ * @module
+ */
+import type { AuditLog } from "../../state/audit_log.ts";
+import type { ChannelRecord } from "../../state/channel_file.ts";
+import { appendChannelLog, type ChannelFundsAction } from "../../state/channel_log.ts";
+
+/** Options for {@linkcode logChannelDeposit}. */
+export interface LogChannelDepositOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  /** The channel the tokens went into. */
+  record: Pick<ChannelRecord, "channelId" | "chain">;
+  /** `open` for the opening deposit, `topup` for a later one. */
+  action: ChannelFundsAction;
+  /** Tokens this deposit moved, base units. */
+  amount: bigint;
+  /** The channel's total deposit afterwards, base units. */
+  totalDeposit: bigint;
+  /** The transaction that moved them. */
+  tx: string;
+  /** true when the node did it by itself (`[channels] auto`). */
+  auto: boolean;
+}
+
+/**
+ * Appends the deposit to the channel log (fsynced, and to the audit trail when given).
+ *
+ * @example
+ * ```ts
+ * await logChannelDeposit({ stateDir, audit, record, action: "topup", amount: 10_000_000n,
+ *   totalDeposit: 30_000_000n, tx, auto: false });
+ * ```
+ */
+export async function logChannelDeposit(options: LogChannelDepositOptions): Promise<void> {
+  await appendChannelLog({
+    ts: new Date().toISOString(),
+    action: options.action,
+    channelId: options.record.channelId,
+    chain: options.record.chain,
+    amount: options.amount.toString(),
+    totalDeposit: options.totalDeposit.toString(),
+    tx: options.tx,
+    auto: options.auto,
+  }, { stateDir: options.stateDir, audit: options.audit });
+}

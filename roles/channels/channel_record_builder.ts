@@ -1,0 +1,72 @@
+/**
+ * The first record of a channel file, as `turnpike channel open` writes it for the opener and
+ * `turnpike channel recover` rebuilds it from the contract (the demo does both, for its two
+ * sides): the chain, contract, token and own address come from the chain client, every amount
+ * starts at zero, and recovery then applies the chain's numbers (roles/channels/channel_chain_sync.ts).
+ *
+ * @module
+ */
+import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import type { ChannelRecord, ChannelStatus } from "../../state/channel_file.ts";
+
+/** Default low-balance warning threshold (percent of the deposit). */
+export const DEFAULT_WARN_PERCENT = 10;
+
+/** Options for {@linkcode newChannelRecord}. */
+export interface NewChannelRecordOptions {
+  channelId: `0x${string}`;
+  /** The other participant's EVM address. */
+  peerAddress: `0x${string}`;
+  /** Seconds between a close and the earliest settle. */
+  settleTimeout: bigint;
+  /** Our deposit when we just opened and funded it; 0 when recovering (the chain fills it). */
+  deposit?: bigint;
+  /** The opening transaction, when known (it proves which chain the channel lives on). */
+  openTx?: `0x${string}`;
+  /** Default `open`. */
+  status?: ChannelStatus;
+  /** Default {@linkcode DEFAULT_WARN_PERCENT}. */
+  warnPercent?: number;
+}
+
+/**
+ * A fresh record for a channel of the client's account on the client's chain and contract.
+ *
+ * @example
+ * ```ts
+ * const opened = await client.openChannel({ partner, deposit, settleTimeout });
+ * const record = newChannelRecord(client, { ...opened, peerAddress: partner, deposit, settleTimeout });
+ * ```
+ */
+export function newChannelRecord(
+  client: Pick<TokenNetworkClient, "chain" | "address" | "tokenNetworkAddress" | "tokenAddress">,
+  options: NewChannelRecordOptions,
+): ChannelRecord {
+  const { chain } = client;
+  return {
+    channelId: options.channelId,
+    chain: chain.id,
+    chainId: chain.chainId,
+    network: chain.network,
+    tokenNetworkAddress: client.tokenNetworkAddress,
+    tokenAddress: client.tokenAddress,
+    tokenSymbol: chain.tokenSymbol,
+    tokenDecimals: chain.tokenDecimals,
+    selfAddress: client.address,
+    peerAddress: options.peerAddress,
+    status: options.status ?? "open",
+    deposit: options.deposit ?? 0n,
+    peerDeposit: 0n,
+    withdrawn: 0n,
+    peerWithdrawn: 0n,
+    sent: 0n,
+    sentNonce: 0n,
+    received: 0n,
+    receivedNonce: 0n,
+    settleTimeout: options.settleTimeout,
+    settleAt: 0n,
+    openedAt: new Date().toISOString(),
+    ...(options.openTx ? { openTx: options.openTx } : {}),
+    warnPercent: options.warnPercent ?? DEFAULT_WARN_PERCENT,
+  };
+}

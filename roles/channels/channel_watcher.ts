@@ -1,0 +1,159 @@
+/**
+ * Watches a running node's payment channels on chain: polls each channel
+ * (default every 15 s, config `[channels] watch_interval` in seconds) and, when the chain is
+ * ahead of the channel file (the peer closed, the channel was settled, a deposit was raised),
+ * updates the file and the audit trail through the channel's owner (so the write is ordered
+ * with the claim writes of that file) and tells the owner, which stops paying or accepting
+ * claims on a channel that is no longer open. The chain calls that protect our money (our
+ * newest claim submitted when the peer closed with an older one; settle after the timeout
+ * with `autoSettle`) are roles/channels/channel_chain_sync.ts's.
+ *
+ * A poll that fails (RPC down) is reported and retried at the next tick: the watcher never
+ * stops a node.
+ *
+ * @module
+ */
+import type { ChannelRecord } from "../../state/channel_file.ts";
+import { type ChannelChain, mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
+
+/** Default poll period. */
+export const DEFAULT_WATCH_INTERVAL_MS = 15_000;
+
+/**
+ * One channel under watch, as its owner holds it: the town's `ChannelClaimGate` or a sender's
+ * `SentClaimWriter` fit, plus the chain client.
+ */
+export interface WatchedChannel {
+  /** The record as last written by the owner. */
+  record(): ChannelRecord;
+  /**
+   * The record with the newest claim known anywhere, when the owner's file may be behind (a town
+   * on several processes: its shared books); read before each poll, so a close by the peer is
+   * answered with that claim. Absent: `record()`.
+   */
+  newest?(): Promise<ChannelRecord>;
+  /** Writes a change (channel file + audit), ordered with the owner's own writes. */
+  update(
+    change: (record: ChannelRecord) => ChannelRecord,
+    save: { action: string; fields?: Record<string, string> },
+  ): Promise<ChannelRecord>;
+  chain: ChannelChain;
+}
+
+/** A change the watcher saved. */
+export interface ChannelChange {
+  before: ChannelRecord;
+  record: ChannelRecord;
+  action: "update" | "close" | "settle";
+  fields: Record<string, string>;
+}
+
+/** Options for {@linkcode startChannelWatcher}. */
+export interface ChannelWatcherOptions {
+  channels: readonly WatchedChannel[];
+  /** Poll period. Default {@linkcode DEFAULT_WATCH_INTERVAL_MS}. */
+  intervalMs?: number;
+  /** Settle closed channels after their timeout. Default false (the town passes true). */
+  autoSettle?: boolean;
+  /** Told after each saved change (the owner stops using a closed channel). */
+  onChange?: (change: ChannelChange) => void;
+  /** Told about a poll that failed (RPC down, a transaction refused). */
+  onError?: (channelId: `0x${string}`, err: Error) => void;
+}
+
+/** A running watcher. */
+export interface ChannelWatcher extends AsyncDisposable {
+  /** Polls every channel now; resolves when done (tests, and the check at start). */
+  check(): Promise<ChannelChange[]>;
+  /** Watches one more channel from the next poll on (a town that learned a channel). */
+  add(channel: WatchedChannel): void;
+  /** Stops polling and waits for a poll in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts polling. The first poll runs after one interval; call `check()` for one at once.
+ *
+ * @example
+ * ```ts
+ * const watcher = startChannelWatcher({ channels: [{ record: gate.record, update: gate.update,
+ *   chain: client }], autoSettle: true, onChange: (c) => console.log(c.record.status) });
+ * await watcher.stop();
+ * ```
+ */
+export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatcher {
+  const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
+  let running: Promise<ChannelChange[]> | undefined;
+  let stopped = false;
+  const channels = [...options.channels];
+  const pollAll = async (): Promise<ChannelChange[]> => {
+    const changes: ChannelChange[] = [];
+    for (const channel of [...channels]) {
+      if (stopped) break;
+      const change = await pollOne(channel, options).catch((err) => {
+        options.onError?.(channel.record().channelId, err as Error);
+        return undefined;
+      });
+      if (change) changes.push(change);
+    }
+    return changes;
+  };
+  // Polls never overlap: a slow RPC delays the next tick instead of stacking calls.
+  const check = (): Promise<ChannelChange[]> =>
+    running ??= pollAll().finally(() => running = undefined);
+  const timer = setInterval(() => {
+    if (!running && !stopped) check().catch(() => {});
+  }, intervalMs);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => {});
+    })();
+  return {
+    check,
+    add: (channel) => void channels.push(channel),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function pollOne(
+  channel: WatchedChannel,
+  options: ChannelWatcherOptions,
+): Promise<ChannelChange | undefined> {
+  const before = channel.newest ? await channel.newest() : channel.record();
+  if (before.status === "settled") return undefined;
+  const sync = await syncChannelWithChain(before, channel.chain, {
+    autoSettle: options.autoSettle,
+  });
+  if (!sync.action) return undefined;
+  const record = await channel.update((now) => mergeChainSync(now, sync.record), {
+    action: sync.action,
+    fields: sync.fields,
+  });
+  const change = { before, record, action: sync.action, fields: sync.fields };
+  options.onChange?.(change);
+  return change;
+}
+
+/**
+ * The poll period from config (`[channels] watch_interval`, seconds), else the default.
+ *
+ * @example
+ * ```ts
+ * watchIntervalMs(loaded.sections.channels); // 15000 when unset
+ * ```
+ */
+export function watchIntervalMs(channels: Record<string, unknown> | undefined): number {
+  const v = channels?.watch_interval;
+  const seconds = typeof v === "number" || typeof v === "bigint"
+    ? Number(v)
+    : typeof v === "string"
+    ? Number(v)
+    : NaN;
+  return Number.isFinite(seconds) && seconds > 0
+    ? Math.round(seconds * 1000)
+    : DEFAULT_WATCH_INTERVAL_MS;
+}

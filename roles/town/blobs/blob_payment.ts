@@ -1,0 +1,117 @@
+/**
+ * The paid half of a blob upload (docs/PROTOCOL.md "Blobs"): a PREPARE to the town whose data is
+ * a signed Blossom upload authorization (kind 24242, `t upload`, one `x`, turnpike's `size`) and
+ * whose amount covers size x the blob price. The write pipeline has already checked the event's
+ * size, shape and signature and will check the condition; this checks what is specific to blobs
+ * and records the allowance the HTTP upload (`PUT /upload`) then consumes.
+ *
+ * Rejections: F06 a malformed or expired authorization, F08 a blob over the size limit, F04
+ * underpaid (the message names the amount), F99 `already-stored` (nothing to pay for: the upload
+ * costs nothing) or `quota-exceeded`; the F99 reason also rides the REJECT data as JSON
+ * `{"reason"}`, for senders to branch on (no money moves either way).
+ *
+ * @module
+ */
+import { ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+import {
+  BlobAuthorizationError,
+  checkBlobAuthorization,
+} from "../../../protocol/blob_authorization.ts";
+import { priceBlob } from "../../../protocol/blob_pricing.ts";
+import { blobRejectData } from "../../../protocol/blob_payment_reply.ts";
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import { type BlobStore, BlobStoreError } from "../../../state/blob_store.ts";
+import { TownWriteRejection } from "../write/write_rejection.ts";
+import { invalidInputRejection } from "../write/invalid_input_rejection.ts";
+
+/** What a blob payment paid for. */
+export interface BlobPayment {
+  sha256: string;
+  size: number;
+  /** What it costs at the town's price (the PREPARE may carry more). */
+  price: bigint;
+}
+
+/** Options for {@linkcode checkBlobPayment}. */
+export interface BlobPaymentOptions {
+  blobs: BlobStore;
+  /** Base units per MiB. */
+  pricePerMiB: bigint;
+  /** The PREPARE's amount. */
+  amount: bigint;
+}
+
+/**
+ * Checks a blob payment's authorization and amount (not its condition).
+ *
+ * @example
+ * ```ts
+ * const paid = checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: prepare.amount });
+ * // condition checked, then: recordBlobPayment(paid, event.pubkey, { blobs, ... })
+ * ```
+ * @throws {TownWriteRejection}
+ */
+export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): BlobPayment {
+  let sha256: string;
+  let size: number;
+  try {
+    const auth = checkBlobAuthorization(event, { verb: "upload" });
+    if (auth.sha256.length !== 1 || auth.size === undefined) {
+      throw new BlobAuthorizationError("a blob payment names one blob (x) and its size");
+    }
+    [sha256, size] = [auth.sha256[0], auth.size];
+  } catch (err) {
+    throw invalidInputRejection(err, { inputError: BlobAuthorizationError, what: "blob payment" });
+  }
+  if (size > o.blobs.maxBlobBytes) {
+    throw new TownWriteRejection(
+      ILP_ERROR.amountTooLarge,
+      `blob too large: ${size} bytes, the limit is ${o.blobs.maxBlobBytes}`,
+    );
+  }
+  if (o.blobs.get(sha256) !== undefined) {
+    throw new TownWriteRejection(
+      ILP_ERROR.finalApplicationError,
+      `already-stored: ${sha256} (upload it for free)`,
+      blobRejectData("already-stored"),
+    );
+  }
+  const price = priceBlob(size, o.pricePerMiB);
+  if (o.amount < price) {
+    throw new TownWriteRejection(
+      ILP_ERROR.insufficientDestinationAmount,
+      `insufficient amount: a ${size}-byte blob costs ${price}, got ${o.amount}`,
+    );
+  }
+  return { sha256, size, price };
+}
+
+/**
+ * Records the allowance of a checked, condition-verified payment (before the FULFILL: a crash
+ * after it leaves the payer an allowance, never a fulfilled payment without one).
+ *
+ * @example
+ * ```ts
+ * recordBlobPayment(paid, event.pubkey, prepare.amount, blobs);
+ * ```
+ * @throws {TownWriteRejection} F99 `quota-exceeded`.
+ */
+export function recordBlobPayment(
+  paid: BlobPayment,
+  pubkey: string,
+  amount: bigint,
+  blobs: BlobStore,
+): void {
+  try {
+    blobs.recordPayment({ sha256: paid.sha256, size: paid.size, pubkey, amount });
+  } catch (err) {
+    if (err instanceof BlobStoreError && err.status === 507) {
+      throw new TownWriteRejection(
+        ILP_ERROR.finalApplicationError,
+        `quota-exceeded: ${err.message}`,
+        blobRejectData("quota-exceeded"),
+      );
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * One authenticated BTP peer on the town's server side: answers the peer's PREPAREs (MESSAGE
+ * frames with `ilp` protocol data) through a handler, and sends PREPAREs to the peer (for
+ * packets routed to it) correlating the RESPONSE by requestId. Frames over the peer's size
+ * limit or that do not decode get a BTP ERROR; an oversize frame also closes the socket.
+ *
+ * @module
+ */
+import {
+  BTP_ERROR,
+  BtpContentType,
+  type BtpError,
+  btpErrorFrame,
+  type BtpFrame,
+  BtpFrameType,
+  type BtpMessageFrame,
+  decodeBtpFrame,
+  encodeBtpFrame,
+  getIlpData,
+  ilpProtocolData,
+  peekBtpRequestId,
+} from "../../../protocol/btp_message.ts";
+import { CLAIM_PROTOCOL_NAME } from "../../../protocol/payment_channel_claim.ts";
+import { COSIGN_PROTOCOL_NAME } from "../../../protocol/payment_channel_cosign.ts";
+import {
+  decodeInDoubt,
+  encodeInDoubt,
+  IN_DOUBT_PROTOCOL_NAME,
+} from "../../../protocol/payment_in_doubt.ts";
+import type { BtpPeerAccount } from "./btp_accounts.ts";
+
+/**
+ * Answers the `ilp` bytes of a peer's MESSAGE with the `ilp` bytes of the RESPONSE; `claim` is
+ * the frame's `payment-channel-claim` protocol data, when it has one.
+ */
+export type BtpIlpHandler = (
+  from: BtpPeerConnection,
+  packet: Uint8Array,
+  claim?: Uint8Array,
+) => Promise<Uint8Array>;
+
+/**
+ * Answers the `payment-channel-cosign` data of a peer's MESSAGE (without `ilp`) with the data of
+ * the RESPONSE (roles/town/channels/channel_cosign_desk.ts).
+ */
+export type BtpCosignHandler = (
+  from: BtpPeerConnection,
+  request: Uint8Array,
+) => Promise<Uint8Array>;
+
+/** Options for {@linkcode BtpPeerConnection}. */
+export interface BtpPeerConnectionOptions {
+  account: BtpPeerAccount;
+  onIlp: BtpIlpHandler;
+  /** Co-sign requests (cooperative settle, withdraw); none: refused with BTP ERROR F00. */
+  onCosign?: BtpCosignHandler;
+  /** Largest frame accepted from or sent to this peer. */
+  maxFrameBytes: number;
+}
+
+/** The peer did not answer in time, or the socket closed with the request in flight. */
+export class BtpPeerUnavailableError extends Error {
+  override name = "BtpPeerUnavailableError";
+}
+
+interface Pending {
+  resolve(frame: BtpFrame): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Server side of one peer's WebSocket, after auth.
+ *
+ * @example
+ * ```ts
+ * const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes: 65536 });
+ * const replyBytes = await peer.request(prepareBytes, 30_000);
+ * ```
+ */
+export class BtpPeerConnection {
+  readonly account: BtpPeerAccount;
+  readonly #socket: WebSocket;
+  readonly #o: BtpPeerConnectionOptions;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = crypto.getRandomValues(new Uint32Array(1))[0];
+  #closed = false;
+
+  constructor(socket: WebSocket, options: BtpPeerConnectionOptions) {
+    this.#socket = socket;
+    this.#o = options;
+    this.account = options.account;
+    socket.addEventListener("message", (e) => this.#onMessage(e.data));
+    socket.addEventListener("close", () => this.#onClosed());
+  }
+
+  /** True once the socket closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends an ILP packet to the peer and resolves with the `ilp` bytes of its RESPONSE. */
+  async request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const frame = await this.#request([ilpProtocolData(packet)], timeoutMs);
+    const ilp = getIlpData(frame);
+    if (!ilp) throw new BtpPeerUnavailableError("peer RESPONSE carries no ilp data");
+    return ilp;
+  }
+
+  /**
+   * Sends the peer a payment channel claim of the town's (a payout, roles/town/channels/peer_payout.ts):
+   * a MESSAGE whose only protocol data is `payment-channel-claim`. Resolves once the peer
+   * answered with a RESPONSE (it kept the claim); rejects with its BTP ERROR otherwise.
+   */
+  async sendClaim(claim: Uint8Array, timeoutMs: number): Promise<void> {
+    await this.#request(
+      [{ protocolName: CLAIM_PROTOCOL_NAME, contentType: BtpContentType.json, data: claim }],
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Asks the peer which of these payments (their conditions, hex) it fulfilled, after a crash
+   * left them in doubt (protocol/payment_in_doubt.ts); resolves with the fulfillments it shows.
+   */
+  async askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<string[]> {
+    const frame = await this.#request(
+      [{
+        protocolName: IN_DOUBT_PROTOCOL_NAME,
+        contentType: BtpContentType.json,
+        data: encodeInDoubt("conditions", conditions),
+      }],
+      timeoutMs,
+    );
+    const answer = frame.protocolData.find((p) => p.protocolName === IN_DOUBT_PROTOCOL_NAME);
+    return answer ? decodeInDoubt("fulfillments", answer.data) : [];
+  }
+
+  #request(protocolData: BtpMessageFrame["protocolData"], timeoutMs: number): Promise<BtpFrame> {
+    if (this.#closed) {
+      return Promise.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
+    }
+    do this.#nextId = (this.#nextId + 1) >>> 0; while (this.#pending.has(this.#nextId));
+    const requestId = this.#nextId;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeBtpFrame(
+        { type: "message", requestId, protocolData },
+        { maxFrameBytes: this.#o.maxFrameBytes },
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<BtpFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new BtpPeerUnavailableError(`${this.account.account} did not answer in time`));
+      }, Math.max(1, timeoutMs));
+      this.#pending.set(requestId, {
+        timer,
+        reject,
+        resolve: (frame) => {
+          if (frame.type === "error") {
+            reject(
+              new BtpPeerUnavailableError(
+                `peer answered BTP ERROR ${frame.code}: ${frame.data}`.slice(0, 300),
+              ),
+            );
+            return;
+          }
+          resolve(frame);
+        },
+      });
+      try {
+        this.#socket.send(bytes);
+      } catch (err) {
+        clearTimeout(timer);
+        this.#pending.delete(requestId);
+        reject(new BtpPeerUnavailableError(`send failed: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  /** Closes the socket (e.g. replaced by a newer connection of the same account). */
+  close(code = 1000, reason = ""): void {
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closed
+    }
+    this.#onClosed();
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
+    }
+    this.#pending.clear();
+  }
+
+  #send(frame: BtpFrame): void {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    try {
+      this.#socket.send(encodeBtpFrame(frame, { maxFrameBytes: this.#o.maxFrameBytes }));
+    } catch {
+      // The socket just closed, or our answer does not fit: the peer's request times out.
+    }
+  }
+
+  #error(requestId: number, error: BtpError, data: string): void {
+    this.#send(btpErrorFrame(requestId, error, data));
+  }
+
+  #onCosign(requestId: number, request: Uint8Array): void {
+    if (!this.#o.onCosign) {
+      this.#error(requestId, BTP_ERROR.notAccepted, `${COSIGN_PROTOCOL_NAME} is not served`);
+      return;
+    }
+    this.#o.onCosign(this, request).then((answer) => {
+      this.#send({
+        type: "response",
+        requestId,
+        protocolData: [{ protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data: answer }],
+      });
+    }, (err: Error) => {
+      this.#error(requestId, BTP_ERROR.unreachable, err.message.slice(0, 200));
+    });
+  }
+
+  #onMessage(data: unknown): void {
+    if (!(data instanceof ArrayBuffer)) {
+      this.close(1003, "BTP frames are binary");
+      return;
+    }
+    const bytes = new Uint8Array(data);
+    if (bytes.byteLength > this.#o.maxFrameBytes) {
+      const id = peekBtpRequestId(bytes);
+      if (id !== undefined) {
+        this.#error(id, BTP_ERROR.invalidFields, `frame over ${this.#o.maxFrameBytes} bytes`);
+      }
+      this.close(1009, "BTP frame too large");
+      return;
+    }
+    let frame: BtpFrame;
+    try {
+      frame = decodeBtpFrame(bytes, { maxFrameBytes: this.#o.maxFrameBytes });
+    } catch (err) {
+      const id = peekBtpRequestId(bytes);
+      if (
+        id !== undefined &&
+        (bytes[0] === BtpFrameType.message || bytes[0] === BtpFrameType.transfer)
+      ) {
+        this.#error(id, BTP_ERROR.invalidFields, (err as Error).message.slice(0, 200));
+      }
+      return;
+    }
+    if (frame.type === "response" || frame.type === "error") {
+      const pending = this.#pending.get(frame.requestId);
+      if (!pending) return;
+      this.#pending.delete(frame.requestId);
+      clearTimeout(pending.timer);
+      pending.resolve(frame);
+      return;
+    }
+    if (frame.type === "transfer") {
+      this.#error(frame.requestId, BTP_ERROR.notAccepted, "BTP TRANSFER is not supported");
+      return;
+    }
+    const ilp = getIlpData(frame);
+    const cosign = ilp
+      ? undefined
+      : frame.protocolData.find((p) => p.protocolName === COSIGN_PROTOCOL_NAME);
+    if (cosign) {
+      this.#onCosign(frame.requestId, cosign.data);
+      return;
+    }
+    if (!ilp) {
+      this.#send({ type: "response", requestId: frame.requestId, protocolData: [] });
+      return;
+    }
+    const claim = frame.protocolData.find((p) => p.protocolName === CLAIM_PROTOCOL_NAME)?.data;
+    this.#o.onIlp(this, ilp, claim).then((reply) => {
+      this.#send({
+        type: "response",
+        requestId: frame.requestId,
+        protocolData: [ilpProtocolData(reply)],
+      });
+    }, (err: Error) => {
+      this.#error(frame.requestId, BTP_ERROR.unreachable, err.message.slice(0, 200));
+    });
+  }
+}

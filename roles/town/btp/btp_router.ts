@@ -1,0 +1,304 @@
+/**
+ * Routing of the PREPAREs that reach the town (from a BTP child or from the parent connector):
+ *
+ * - `peer.config` from a child -> IL-DCP answer `<town>.<account>` (RFC 31);
+ * - expired (or under `minLocalExpiryMs` left) -> R02, before any work;
+ * - amount over the child's max packet amount -> F08 with RFC 27's amount data;
+ * - the town's address, `<town>.relay` or `<town>.relay.<tag>...` -> the write pipeline;
+ * - `<town>.<account>...` with that child connected -> forwarded over its socket (expiry less
+ *   `forwardExpiryMarginMs`, as connectors do), the reply relayed after checking a FULFILL
+ *   against the condition (F05 otherwise); with `forwardBooks`, a paid packet is on the town's
+ *   books per peer before it leaves and its answer before the answer is relayed
+ *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04;
+ * - anything else -> the parent, when there is one and the packet did not come from it; else F02.
+ *
+ * @module
+ */
+import {
+  decodeIlpPrepare,
+  decodeIlpReply,
+  encodeIlpPrepare,
+  encodeIlpReply,
+  ILP_ERROR,
+  type IlpErrorCode,
+  IlpPacketError,
+  type IlpPrepare,
+  type IlpReply,
+} from "../../../protocol/ilp_packet.ts";
+import { encodeIldcpResponse, ILDCP_DESTINATION } from "../../../protocol/ildcp.ts";
+import type { BtpPeerAccount } from "./btp_accounts.ts";
+import { conditionMatches, parseWriteDestination } from "../spsp/spsp_secrets.ts";
+import type { WritePipeline } from "../write/write_pipeline.ts";
+import { amountTooLargeData } from "../write/write_rejection.ts";
+
+/** Somewhere a packet can be sent: a child's connection or the parent link. */
+export interface IlpNextHop {
+  /** Sends ILP packet bytes, resolves with the reply's bytes. */
+  request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+/**
+ * The town's books per peer for the packets forwarded to a child (roles/town/btp/peer_books.ts):
+ * `before` resolves once the packet is on record, or with the REJECT to answer instead (the
+ * peer's credit limit); `after` once the child's answer is on record.
+ */
+export interface ForwardBooks {
+  before(account: string, prepare: IlpPrepare): Promise<IlpReply | undefined>;
+  after(account: string, prepare: IlpPrepare, reply: IlpReply): Promise<void>;
+}
+
+/** Where a packet came from. */
+export type PacketSource =
+  | { kind: "child"; account: BtpPeerAccount }
+  | { kind: "parent" };
+
+/** Furthest expiry accepted by default (5 minutes). */
+const DEFAULT_MAX_EXPIRY_MS = 300_000;
+
+/** Options for {@linkcode createBtpRouter}. */
+export interface BtpRouterOptions {
+  townAddress: () => string;
+  assetCode: string;
+  assetScale: number;
+  pipeline: WritePipeline;
+  /** The connection of a child account, when connected. */
+  child: (account: string) => IlpNextHop | undefined;
+  /** The parent link, when configured and up. */
+  parent?: () => IlpNextHop | undefined;
+  /** Taken off the expiry of forwarded packets. Default 1000 ms. */
+  forwardExpiryMarginMs?: number;
+  /** Least time left for a packet the town handles itself. Default 100 ms. */
+  minLocalExpiryMs?: number;
+  /** Clock (tests). Default Date.now. */
+  now?: () => number;
+  /**
+   * Most a PREPARE paying the town itself (a write or a blob) may carry: more is refused F08
+   * (the price of the largest write or blob is far less, and an overpayment would be kept).
+   * Default no cap.
+   */
+  maxWriteAmount?: bigint;
+  /**
+   * Furthest a PREPARE's expiry may be in the future; further is refused F00 (no honest sender
+   * asks to hold a payment for hours). Default 5 minutes.
+   */
+  maxExpiryMs?: number;
+  /** Books per peer of the paid packets forwarded to children; none: kept on no books. */
+  forwardBooks?: ForwardBooks;
+  /** Told when a child's answer could not be put on the books (the answer is relayed). */
+  onBooksError?: (account: string, err: Error) => void;
+  /**
+   * Told of each paid PREPARE the town fulfilled for itself (a write or a blob), before the
+   * FULFILL leaves: the town's payment log. A failure there turns the FULFILL into T00.
+   */
+  onIncome?: (
+    from: string,
+    prepare: IlpPrepare,
+    reply: IlpReply & { type: "fulfill" },
+  ) => Promise<void>;
+}
+
+/** The router. */
+export interface BtpRouter {
+  /** Answers the bytes of one ILP packet with the bytes of the reply (never throws). */
+  route(source: PacketSource, packet: Uint8Array): Promise<Uint8Array>;
+  /** Answers a decoded PREPARE. */
+  routePrepare(source: PacketSource, prepare: IlpPrepare): Promise<IlpReply>;
+}
+
+/**
+ * Builds the router.
+ *
+ * @example
+ * ```ts
+ * const router = createBtpRouter({ townAddress: () => "g.town", assetCode: "USD", assetScale: 6,
+ *   pipeline, child: (a) => server.peer(a) });
+ * const replyBytes = await router.route({ kind: "child", account }, prepareBytes);
+ * ```
+ */
+export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
+  const now = options.now ?? Date.now;
+  const margin = options.forwardExpiryMarginMs ?? 1000;
+  const minLocal = options.minLocalExpiryMs ?? 100;
+  const reject = (
+    code: IlpErrorCode,
+    message: string,
+    data: Uint8Array = new Uint8Array(0),
+  ) =>
+    ({
+      type: "reject",
+      code,
+      triggeredBy: options.townAddress(),
+      message,
+      data,
+    }) as IlpReply;
+
+  const forward = async (hop: IlpNextHop, prepare: IlpPrepare): Promise<IlpReply> => {
+    const expiresAt = new Date(prepare.expiresAt.getTime() - margin);
+    const left = expiresAt.getTime() - now();
+    if (left <= 0) {
+      return reject(ILP_ERROR.insufficientTimeout, "insufficient timeout to forward the packet");
+    }
+    let replyBytes: Uint8Array;
+    try {
+      replyBytes = await hop.request(encodeIlpPrepare({ ...prepare, expiresAt }), left);
+    } catch (err) {
+      return now() >= expiresAt.getTime()
+        ? reject(ILP_ERROR.transferTimedOut, "transfer timed out")
+        : reject(
+          ILP_ERROR.peerUnreachable,
+          `peer unreachable: ${(err as Error).message}`.slice(0, 200),
+        );
+    }
+    let reply: IlpReply;
+    try {
+      reply = decodeIlpReply(replyBytes);
+    } catch {
+      return reject(ILP_ERROR.internalError, "next hop answered an invalid ILP packet");
+    }
+    if (
+      reply.type === "fulfill" && !conditionMatches(reply.fulfillment, prepare.executionCondition)
+    ) {
+      return reject(
+        ILP_ERROR.wrongCondition,
+        "fulfillment from the next hop does not match the condition",
+      );
+    }
+    return reply;
+  };
+
+  /** Forwards to a child with the packet and its answer on the town's books (module doc). */
+  const forwardOnBooks = async (
+    account: string,
+    hop: IlpNextHop,
+    prepare: IlpPrepare,
+  ): Promise<IlpReply> => {
+    const books = options.forwardBooks;
+    if (!books || prepare.amount === "0") return await forward(hop, prepare);
+    let refused: IlpReply | undefined;
+    try {
+      refused = await books.before(account, prepare);
+    } catch (err) {
+      return reject(
+        ILP_ERROR.internalError,
+        `cannot record the payment: ${(err as Error).message}`.slice(0, 200),
+      );
+    }
+    if (refused) return refused;
+    const reply = await forward(hop, prepare);
+    try {
+      await books.after(account, prepare, reply);
+    } catch (err) {
+      // The child's answer is not on record: the packet stays in flight on the books (in doubt
+      // after a restart, resolved by the child's fulfillment, state/peer_ledger.ts). The answer
+      // is relayed as it is: a FULFILL means the child was paid, and the sender did pay.
+      options.onBooksError?.(account, err as Error);
+    }
+    return reply;
+  };
+
+  const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
+    const town = options.townAddress();
+    if (prepare.destination === ILDCP_DESTINATION) {
+      if (source.kind !== "child") return reject(ILP_ERROR.unreachable, "no IL-DCP for the parent");
+      return {
+        type: "fulfill",
+        fulfillment: new Uint8Array(32),
+        data: ildcpData(`${town}.${source.account.account}`, options),
+      };
+    }
+    const left = prepare.expiresAt.getTime() - now();
+    if (left <= 0) return reject(ILP_ERROR.insufficientTimeout, "packet expired");
+    const maxExpiryMs = options.maxExpiryMs ?? DEFAULT_MAX_EXPIRY_MS;
+    if (left > maxExpiryMs) {
+      return reject(
+        ILP_ERROR.badRequest,
+        `expiry ${prepare.expiresAt.toISOString()} is more than ${maxExpiryMs / 1000} s away`,
+      );
+    }
+    if (source.kind === "child" && BigInt(prepare.amount) > source.account.maxPacketAmount) {
+      return reject(
+        ILP_ERROR.amountTooLarge,
+        `amount ${prepare.amount} over this peer's max packet amount ${source.account.maxPacketAmount}`,
+        amountTooLargeData(BigInt(prepare.amount), source.account.maxPacketAmount),
+      );
+    }
+    const write = parseWriteDestination(prepare.destination, town);
+    const maxWrite = options.maxWriteAmount;
+    if (write && maxWrite !== undefined && BigInt(prepare.amount) > maxWrite) {
+      return reject(
+        ILP_ERROR.amountTooLarge,
+        `amount ${prepare.amount} over the town's max packet amount ${maxWrite}`,
+        amountTooLargeData(BigInt(prepare.amount), maxWrite),
+      );
+    }
+    if (write) {
+      if (left < minLocal) {
+        return reject(ILP_ERROR.insufficientTimeout, `less than ${minLocal} ms left before expiry`);
+      }
+      const reply = await options.pipeline.handle(
+        prepare,
+        write,
+        source.kind === "child" ? source.account.account : undefined,
+      );
+      if (reply.type === "fulfill" && prepare.amount !== "0" && options.onIncome) {
+        const from = source.kind === "child" ? source.account.account : "parent";
+        try {
+          await options.onIncome(from, prepare, reply);
+        } catch (err) {
+          return reject(
+            ILP_ERROR.internalError,
+            `cannot record the payment: ${(err as Error).message}`,
+          );
+        }
+      }
+      return reply;
+    }
+    if (prepare.destination.startsWith(town + ".")) {
+      const account = prepare.destination.slice(town.length + 1).split(".")[0];
+      const hop = options.child(account);
+      if (!hop) {
+        return reject(
+          ILP_ERROR.unreachable,
+          `no route to ${prepare.destination}: ${account} not connected`,
+        );
+      }
+      if (source.kind === "child" && source.account.account === account) {
+        return reject(ILP_ERROR.unreachable, "no route back to the sender");
+      }
+      return await forwardOnBooks(account, hop, prepare);
+    }
+    const parent = source.kind === "parent" ? undefined : options.parent?.();
+    if (!parent) return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
+    return await forward(parent, prepare);
+  };
+
+  return {
+    routePrepare,
+    async route(source, packet) {
+      let prepare: IlpPrepare;
+      try {
+        prepare = decodeIlpPrepare(packet);
+      } catch (err) {
+        const message = err instanceof IlpPacketError ? err.message : "invalid packet";
+        return encodeIlpReply(reject(ILP_ERROR.invalidPacket, message.slice(0, 200)));
+      }
+      try {
+        return encodeIlpReply(await routePrepare(source, prepare));
+      } catch (err) {
+        return encodeIlpReply(
+          reject(ILP_ERROR.internalError, `internal error: ${(err as Error).message}`),
+        );
+      }
+    },
+  };
+}
+
+function ildcpData(clientAddress: string, options: BtpRouterOptions): Uint8Array {
+  // encodeIldcpResponse builds the whole FULFILL; the router returns decoded replies.
+  const reply = decodeIlpReply(encodeIldcpResponse({
+    clientAddress,
+    assetCode: options.assetCode,
+    assetScale: options.assetScale,
+  }));
+  return reply.type === "fulfill" ? reply.data : new Uint8Array(0);
+}

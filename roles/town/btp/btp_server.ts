@@ -1,0 +1,303 @@
+/**
+ * The town's BTP 2.0 server (RFC 23) on a bounded WebSocket listener
+ * (transport/http_front.ts: caps at accept, a handshake timeout, messages capped at
+ * `maxFrameBytes` while they are read, fragments included, before or after auth), speaking what
+ * `ilp-plugin-btp` clients and transport/btp_client.ts speak: the first frame must be an auth
+ * MESSAGE (`auth` first, then `auth_token`, optional `auth_username`), answered by an empty
+ * RESPONSE, or by ERROR F00 NotAcceptedError and a close when refused (as ilp-plugin-btp's
+ * listener does). A second connection of the same account replaces the first.
+ *
+ * Guessing tokens is throttled per remote address: past `authFailuresPerMinute` failures the
+ * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
+ * `authBlockMs`, but for one try every `authTrialMs`; and in total: past
+ * `authFailuresPerMinuteTotal`, addresses that never authenticated are refused until it refills
+ * (auth_failure_throttle.ts). Open connections are capped per address and in total (HTTP 503).
+ * A plain HTTP request (not an upgrade) is answered 400.
+ *
+ * @module
+ */
+import {
+  BTP_ERROR,
+  btpErrorFrame,
+  BtpMessageError,
+  decodeBtpFrame,
+  encodeBtpFrame,
+  getTextProtocolData,
+  peekBtpRequestId,
+} from "../../../protocol/btp_message.ts";
+import type { BtpAccounts } from "./btp_accounts.ts";
+import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
+import {
+  type BtpCosignHandler,
+  type BtpIlpHandler,
+  BtpPeerConnection,
+} from "./btp_peer_connection.ts";
+import type { ChannelCosignDesk } from "../channels/channel_cosign_desk.ts";
+import { AuthFailureThrottle } from "../auth_failure_throttle.ts";
+import { listenHttpFront } from "../../../transport/http_front.ts";
+import {
+  ChannelCosignError,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../../protocol/payment_channel_cosign.ts";
+
+/** Largest auth frame accepted. */
+const MAX_AUTH_FRAME_BYTES = 4096;
+/** Pings a connection may send before its auth frame; one more closes it (1008). */
+const MAX_PINGS_BEFORE_AUTH = 4;
+
+/** Options for {@linkcode startBtpServer}. */
+export interface BtpServerOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Share the port with the town's other processes (transport/http_front.ts). */
+  reusePort?: boolean;
+  accounts: BtpAccounts;
+  onIlp: BtpIlpHandler;
+  /** Largest BTP frame per peer. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** Close a connection that has not authenticated by then. Default 5 s. */
+  authTimeoutMs?: number;
+  /** Failed auths per address per minute before it is refused. Default 5. */
+  authFailuresPerMinute?: number;
+  /** How long an address is refused after that. Default 5 minutes. */
+  authBlockMs?: number;
+  /** Failed auths per minute across all addresses (see auth_failure_throttle.ts). Default 120. */
+  authFailuresPerMinuteTotal?: number;
+  /** A blocked address may still try once per this long. Default 10 s. */
+  authTrialMs?: number;
+  /** Open connections per remote address. Default 64. */
+  maxConnectionsPerAddress?: number;
+  /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
+  maxConnectionsPerPrefix?: number;
+  /** Open connections in total. Default 4096. */
+  maxConnections?: number;
+  /** Time for the WebSocket upgrade request to arrive. Default 5 s. */
+  handshakeTimeoutMs?: number;
+  /** Told about accept failures (e.g. out of file descriptors; they are survived). */
+  log?: (line: string) => void;
+  /** Told when a peer authenticated or left. */
+  onPeer?: (event: "connect" | "disconnect", account: string) => void;
+  /**
+   * The claim gate of an account that settles over a payment channel (its packets must be
+   * covered by claims before `onIlp` sees them); undefined for an account without one.
+   */
+  claimGate?: (account: string) => BtpClaimGate | undefined;
+  /**
+   * The co-sign desk (cooperative settle, withdraw) of an account that settles over a payment
+   * channel; an account without one is answered `unknown-channel`.
+   */
+  cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
+}
+
+/** A running BTP server. */
+export interface BtpServer {
+  /** The port bound. */
+  port: number;
+  /** The connection of an account, when connected. */
+  peer(account: string): BtpPeerConnection | undefined;
+  /** Connected account names. */
+  peers(): string[];
+  /** Counters for `/metrics`. */
+  stats(): BtpServerStats;
+  /** Closes every connection and the listener. */
+  close(): Promise<void>;
+}
+
+/** What the BTP listener refused so far. */
+export interface BtpServerStats {
+  authFailuresTotal: number;
+  /** Addresses blocked for too many failed auths. */
+  authBlocksTotal: number;
+  /** Upgrades refused because the address is blocked. */
+  authBlockedRefusalsTotal: number;
+  /** Upgrades refused by the connection caps. */
+  connectionsRefusedTotal: number;
+  connectionsOpen: number;
+  /** Handshakes not completed in time, or not WebSocket upgrades. */
+  handshakesFailedTotal: number;
+  /** Accepts that failed (out of file descriptors) and were survived. */
+  acceptErrorsTotal: number;
+}
+
+/** The auth frame was refused: what is sent back as the BTP ERROR's data. */
+export class BtpAuthRefusedError extends Error {
+  override name = "BtpAuthRefusedError";
+}
+
+function readAuth(bytes: Uint8Array): { requestId: number; username: string; token: string } {
+  const frame = decodeBtpFrame(bytes, { maxFrameBytes: MAX_AUTH_FRAME_BYTES });
+  if (frame.type !== "message") {
+    throw new BtpAuthRefusedError("First message sent over BTP connection must be auth packet");
+  }
+  if (frame.protocolData[0]?.protocolName !== "auth") {
+    throw new BtpAuthRefusedError("First subprotocol must be auth");
+  }
+  const token = getTextProtocolData(frame, "auth_token");
+  if (token === undefined) throw new BtpAuthRefusedError("auth_token subprotocol is required");
+  return {
+    requestId: frame.requestId,
+    username: getTextProtocolData(frame, "auth_username") ?? "",
+    token,
+  };
+}
+
+/**
+ * Starts the BTP server.
+ *
+ * @example
+ * ```ts
+ * const server = startBtpServer({ hostname: "127.0.0.1", port: 0, accounts, onIlp });
+ * console.log(server.port);
+ * await server.close();
+ * ```
+ */
+export function startBtpServer(options: BtpServerOptions): BtpServer {
+  const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
+  const connections = new Map<string, BtpPeerConnection>();
+  const sockets = new Set<WebSocket>();
+  const throttle = new AuthFailureThrottle({
+    maxFailuresPerMinute: options.authFailuresPerMinute ?? 5,
+    blockMs: options.authBlockMs ?? 300_000,
+    maxFailuresPerMinuteTotal: options.authFailuresPerMinuteTotal ?? 120,
+    trialMs: options.authTrialMs,
+  });
+  let authFailures = 0;
+  const onIlp: BtpIlpHandler = (from, packet, claim) => {
+    const gate = options.claimGate?.(from.account.account);
+    if (!gate) return options.onIlp(from, packet, claim);
+    return gate.handle(packet, claim, () => options.onIlp(from, packet, claim));
+  };
+
+  const onCosign: BtpCosignHandler = (from, request) => {
+    const desk = options.cosignDesk?.(from.account.account);
+    if (desk) return desk.answer(request);
+    const err = new ChannelCosignError(
+      "unknown-channel",
+      `account ${from.account.account} settles over no payment channel here`,
+    );
+    return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
+  };
+
+  const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
+    authFailures++;
+    const blocked = throttle.recordFailure(address);
+    refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
+  };
+
+  const onSocket = (socket: WebSocket, address: string) => {
+    socket.binaryType = "arraybuffer";
+    sockets.add(socket);
+    const timer = setTimeout(
+      () => socket.close(1008, "no BTP auth"),
+      options.authTimeoutMs ?? 5_000,
+    );
+    socket.addEventListener("close", () => {
+      clearTimeout(timer);
+      sockets.delete(socket);
+    });
+    // Before auth a peer has no reason to ping more than a keepalive's worth: a flood of them
+    // is closed rather than answered until the auth timeout.
+    let pings = 0;
+    const onPing = () => {
+      if (++pings > MAX_PINGS_BEFORE_AUTH) socket.close(1008, "pings before BTP auth");
+    };
+    socket.addEventListener("ping", onPing);
+    const onFirst = (e: MessageEvent) => {
+      socket.removeEventListener("message", onFirst);
+      socket.removeEventListener("ping", onPing);
+      clearTimeout(timer);
+      const bytes = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : new Uint8Array(0);
+      let auth;
+      try {
+        auth = readAuth(bytes);
+      } catch (err) {
+        failAuth(
+          socket,
+          bytes,
+          address,
+          err instanceof BtpMessageError || err instanceof BtpAuthRefusedError
+            ? err.message
+            : "bad auth frame",
+        );
+        return;
+      }
+      const account = options.accounts.authenticate(auth.username, auth.token);
+      if (!account) {
+        failAuth(socket, bytes, address, "invalid auth_token");
+        return;
+      }
+      throttle.recordSuccess(address);
+      const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
+      connections.get(account.account)?.close(1000, "replaced by a newer connection");
+      connections.set(account.account, peer);
+      socket.addEventListener("close", () => {
+        if (connections.get(account.account) === peer) {
+          connections.delete(account.account);
+          options.onPeer?.("disconnect", account.account);
+        }
+      });
+      socket.send(
+        encodeBtpFrame({ type: "response", requestId: auth.requestId, protocolData: [] }),
+      );
+      options.onPeer?.("connect", account.account);
+    };
+    socket.addEventListener("message", onFirst);
+  };
+
+  const listener = listenHttpFront({
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort,
+    headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
+    maxConnections: options.maxConnections ?? 4096,
+    refuse: (address) => throttle.refusal(address),
+    upgrade: (_head, address) => ({
+      maxMessageBytes: maxFrameBytes,
+      onSocket: (socket) => onSocket(socket, address),
+    }),
+    log: options.log,
+  });
+
+  return {
+    port: listener.port,
+    peer: (account) => connections.get(account),
+    peers: () => [...connections.keys()],
+    stats: () => {
+      const l = listener.stats();
+      return {
+        authFailuresTotal: authFailures,
+        authBlocksTotal: throttle.blockedTotal,
+        authBlockedRefusalsTotal: l.addressesRefusedTotal,
+        connectionsRefusedTotal: l.connectionsRefusedTotal,
+        connectionsOpen: l.connectionsOpen,
+        handshakesFailedTotal: l.handshakesFailedTotal,
+        acceptErrorsTotal: l.acceptErrorsTotal,
+      };
+    },
+    close() {
+      for (const socket of sockets) {
+        try {
+          socket.close(1001, "town shutting down");
+        } catch {
+          // already closed
+        }
+      }
+      return listener.close();
+    },
+  };
+}
+
+function refuse(socket: WebSocket, bytes: Uint8Array, message: string): void {
+  const requestId = peekBtpRequestId(bytes);
+  try {
+    if (requestId !== undefined) {
+      socket.send(encodeBtpFrame(btpErrorFrame(requestId, BTP_ERROR.notAccepted, message)));
+    }
+  } finally {
+    socket.close(1008, "BTP auth refused");
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * The town's answer to a peer's `payment-channel-cosign` request (protocol/payment_channel_cosign.ts):
+ * checks a cooperative settle or a withdraw of the peer's channel against the town's books (the
+ * channel's claim gate) and the chain, and signs it with the town's key.
+ *
+ * Cooperative settle: signed only when the channel is this account's, open on chain, the payer's
+ * signature recovers to the channel's peer, the participants are the contract's order, the
+ * payer's final transferred amount (and nonce) is at least the newest claim the town holds,
+ * nothing was forwarded on credit beyond the claims, and the balances are exactly what the books
+ * give (deposits minus withdrawn, moved by the final amount). The gate is held while the books
+ * are read; before the signature leaves, the channel file says `closing` (audit
+ * `turnpike: payment channel <id> closed`, `Cosigned: cooperative-settle`), and from then on the
+ * gate refuses every paid packet on it. Asked again while closing (the payer lost the answer),
+ * the same checks run on the frozen books and the town signs again. A channel the chain shows
+ * settled is marked settled.
+ *
+ * Withdraw: signed only when the participant is the payer, its signature recovers to it, the
+ * expiration is ahead of the chain's clock (at most a day), the total rises, nothing is on credit
+ * and what stays in the channel covers every claim (deposit - totalWithdraw >= claimed). The new
+ * total is written to the channel file (`peerWithdrawn`) and the claim verifier's cap lowered
+ * before the signature leaves.
+ *
+ * Last claim: the newest claim of the payer the channel file holds (`received`, `receivedNonce`,
+ * `receivedSignature`, read once the gate's pending claims are durable), for this account's
+ * channel only and whatever its status: a payer that lost its channel file (`turnpike channel
+ * recover`) learns what it signed, open or closed. Nothing is signed or written.
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import type { TokenNetworkDomain } from "../../../chain/balance_proof.ts";
+import type { OnChainChannel } from "../../../chain/token_network_client.ts";
+import {
+  ChannelCosignError,
+  type CooperativeSettleRequest,
+  COSIGN_VERSION,
+  type CosignAnswer,
+  type CosignLastClaim,
+  type CosignRequest,
+  decodeCosignRequest,
+  encodeCosignAnswer,
+  type LastClaimRequest,
+  refusalOf,
+  type WithdrawRequest,
+} from "../../../protocol/payment_channel_cosign.ts";
+import type { ChannelRecord } from "../../../state/channel_file.ts";
+import type { ChannelClaimGate } from "./btp_claim_gate.ts";
+import {
+  describeSignerMismatch,
+  sameAddress,
+  signerMismatch,
+} from "../../../chain/signer_check.ts";
+import {
+  cosignedMessageOf,
+  type CosignedMessages,
+  type CosignedRequestOf,
+  type CosignedType,
+  recoverCosignedSigner,
+  signCosigned,
+} from "../../channels/channel_cosign_messages.ts";
+
+/** Longest a withdraw signature may stay valid, from the chain's clock. */
+export const MAX_WITHDRAW_EXPIRY_SECONDS = 86_400n;
+
+/** Options for {@linkcode createChannelCosignDesk}. */
+export interface ChannelCosignDeskOptions {
+  /** The account's channel gate: its books, its record, its hold. */
+  gate: ChannelClaimGate;
+  /** The town's key (the channel's self side). */
+  signer: NodeSigner;
+  /** Reads the channel on chain; `TokenNetworkClient.getChannel` fits. */
+  readChannel: (channelId: `0x${string}`) => Promise<OnChainChannel>;
+  /** The chain's clock (unix seconds); `TokenNetworkClient.chainTime` fits. Default: now. */
+  chainTime?: () => Promise<bigint>;
+}
+
+/** Answers co-sign requests of one peer account. */
+export interface ChannelCosignDesk {
+  /** The encoded answer (signed or refused) to the bytes of a request. */
+  answer(request: Uint8Array): Promise<Uint8Array>;
+  /** The decoded answer to a request (tests, and callers holding a decoded request). */
+  decide(request: CosignRequest): Promise<CosignAnswer>;
+}
+
+const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
+
+/**
+ * Builds the desk of one peer's channel; requests are answered one at a time.
+ *
+ * @example
+ * ```ts
+ * const desk = createChannelCosignDesk({ gate, signer, readChannel: (id) => client.getChannel(id),
+ *   chainTime: () => client.chainTime() });
+ * const answerBytes = await desk.answer(requestBytes);
+ * ```
+ */
+export function createChannelCosignDesk(options: ChannelCosignDeskOptions): ChannelCosignDesk {
+  let queue: Promise<unknown> = Promise.resolve();
+  const decide = (request: CosignRequest): Promise<CosignAnswer> => {
+    const run = queue.then(() => decideNow(options, request));
+    queue = run.catch(() => {});
+    return run;
+  };
+  return {
+    decide,
+    async answer(bytes) {
+      let request: CosignRequest;
+      try {
+        request = decodeCosignRequest(bytes);
+      } catch (err) {
+        if (!(err instanceof ChannelCosignError)) throw err;
+        return encodeCosignAnswer(refusalOf(NO_CHANNEL, err));
+      }
+      return encodeCosignAnswer(await decide(request));
+    },
+  };
+}
+
+async function decideNow(
+  options: ChannelCosignDeskOptions,
+  request: CosignRequest,
+): Promise<CosignAnswer> {
+  try {
+    if (request.type === "last-claim") return await lastClaim(options, request);
+    const signature = request.type === "cooperative-settle"
+      ? await cosignSettle(options, request)
+      : await cosignWithdraw(options, request);
+    return { version: COSIGN_VERSION, type: "signed", channelId: request.channelId, signature };
+  } catch (err) {
+    if (err instanceof ChannelCosignError) return refusalOf(request.channelId, err);
+    throw err;
+  }
+}
+
+function refuse(reason: ChannelCosignError["reason"], message: string): never {
+  throw new ChannelCosignError(reason, message);
+}
+
+/** The account's record, when the request names its channel (chain and contract included). */
+function ownChannelOf(options: ChannelCosignDeskOptions, request: CosignRequest): ChannelRecord {
+  const record = options.gate.record();
+  if (request.channelId.toLowerCase() !== record.channelId.toLowerCase()) {
+    refuse("unknown-channel", `channel ${request.channelId} is not this account's channel`);
+  }
+  if (request.chainId !== record.chainId) {
+    refuse("wrong-chain", `chain ${request.chainId}, the channel is on ${record.chainId}`);
+  }
+  if (!sameAddress(request.tokenNetworkAddress, record.tokenNetworkAddress)) {
+    refuse(
+      "wrong-contract",
+      `TokenNetwork ${request.tokenNetworkAddress}, expected ${record.tokenNetworkAddress}`,
+    );
+  }
+  return record;
+}
+
+/** The channel, its record and its chain state, after the checks every request shares. */
+async function openChannelOf(
+  options: ChannelCosignDeskOptions,
+  request: CosignRequest,
+): Promise<{ record: ChannelRecord; onChain: OnChainChannel; domain: TokenNetworkDomain }> {
+  const record = ownChannelOf(options, request);
+  if (record.status === "settled" || record.status === "closed") {
+    refuse("channel-not-open", `channel ${record.channelId} is ${record.status}`);
+  }
+  let onChain: OnChainChannel;
+  try {
+    onChain = await options.readChannel(record.channelId);
+  } catch (err) {
+    return refuse("chain-unavailable", `cannot read the channel on chain: ${err}`);
+  }
+  if (onChain.state === "none") {
+    // Settled (cooperatively by the payer, most likely): the books follow the chain.
+    await options.gate.update((r) => ({ ...r, status: "settled" }), {
+      action: "settle",
+      fields: { Cause: "ChannelSettled on chain" },
+    });
+    refuse("channel-not-open", `channel ${record.channelId} is settled on chain`);
+  }
+  if (onChain.state !== "opened") {
+    refuse("channel-not-open", `channel ${record.channelId} is ${onChain.state} on chain`);
+  }
+  const domain = { chainId: record.chainId, verifyingContract: record.tokenNetworkAddress };
+  return { record, onChain, domain };
+}
+
+async function cosignSettle(
+  options: ChannelCosignDeskOptions,
+  request: CooperativeSettleRequest,
+): Promise<`0x${string}`> {
+  const { record, onChain, domain } = await openChannelOf(options, request);
+  if (
+    !sameAddress(request.participant1, onChain.participant1) ||
+    !sameAddress(request.participant2, onChain.participant2)
+  ) {
+    refuse(
+      "wrong-participants",
+      `participants must be ${onChain.participant1}, ${onChain.participant2} (the contract's order)`,
+    );
+  }
+  const settle = await peerSignedMessage(request, record.peerAddress, domain);
+  const frozen = record.status === "closing";
+  const release = frozen ? () => {} : await options.gate.hold();
+  try {
+    checkFinal(options.gate, request, onChain);
+    if (!frozen) {
+      await options.gate.update((r) => ({ ...r, status: "closing" }), {
+        action: "close",
+        fields: {
+          Cosigned: "cooperative-settle",
+          Transferred: request.transferredAmount.toString(),
+          Nonce: request.nonce.toString(),
+          Balance1: `${request.participant1} ${request.balance1}`,
+          Balance2: `${request.participant2} ${request.balance2}`,
+        },
+      });
+    }
+  } finally {
+    release();
+  }
+  return await signCosigned("cooperative-settle", settle, { account: options.signer.evm, domain });
+}
+
+/** The payer's final amount against the gate's books, and the balances against the chain. */
+function checkFinal(
+  gate: ChannelClaimGate,
+  request: CooperativeSettleRequest,
+  onChain: OnChainChannel,
+): void {
+  const record = gate.record();
+  const book = booksOf(gate);
+  if (book.forwarded > book.claimed) {
+    refuse(
+      "settle-credit-outstanding",
+      `${book.forwarded - book.claimed} forwarded on credit beyond the claims (${book.claimed})`,
+    );
+  }
+  if (request.transferredAmount < book.claimed || request.nonce < book.nonce) {
+    refuse(
+      "settle-below-claim",
+      `final amount ${request.transferredAmount} (nonce ${request.nonce}) is below the newest ` +
+        `claim held, ${book.claimed} (nonce ${book.nonce})`,
+    );
+  }
+  const payer = participant(onChain, record.peerAddress);
+  const self = participant(onChain, record.selfAddress);
+  const payerLeft = payer.deposit - payer.withdrawn;
+  if (request.transferredAmount > payerLeft) {
+    refuse("beyond-deposit", `final amount ${request.transferredAmount} exceeds ${payerLeft}`);
+  }
+  const selfBalance = self.deposit - self.withdrawn + request.transferredAmount - record.sent;
+  const payerBalance = payerLeft - request.transferredAmount + record.sent;
+  const asked = new Map([
+    [request.participant1.toLowerCase(), request.balance1],
+    [request.participant2.toLowerCase(), request.balance2],
+  ]);
+  if (
+    asked.get(record.selfAddress.toLowerCase()) !== selfBalance ||
+    asked.get(record.peerAddress.toLowerCase()) !== payerBalance
+  ) {
+    refuse(
+      "balances-mismatch",
+      `the books give ${record.peerAddress} ${payerBalance} and ${record.selfAddress} ` +
+        `${selfBalance} for a final amount of ${request.transferredAmount}`,
+    );
+  }
+}
+
+async function cosignWithdraw(
+  options: ChannelCosignDeskOptions,
+  request: WithdrawRequest,
+): Promise<`0x${string}`> {
+  const { record, onChain, domain } = await openChannelOf(options, request);
+  if (record.status !== "open") {
+    refuse("channel-closing", `channel ${record.channelId} is ${record.status}`);
+  }
+  if (!sameAddress(request.participant, record.peerAddress)) {
+    refuse("wrong-participants", `only the payer ${record.peerAddress} withdraws here`);
+  }
+  const withdraw = await peerSignedMessage(request, record.peerAddress, domain);
+  const now = options.chainTime
+    ? await options.chainTime().catch((err) => refuse("chain-unavailable", `${err}`))
+    : BigInt(Math.floor(Date.now() / 1000));
+  if (request.expiration <= now || request.expiration > now + MAX_WITHDRAW_EXPIRY_SECONDS) {
+    refuse(
+      "withdraw-expiration",
+      `expiration ${request.expiration} must be after the chain's clock ${now} and at most ` +
+        `${MAX_WITHDRAW_EXPIRY_SECONDS} s ahead`,
+    );
+  }
+  const release = await options.gate.hold();
+  try {
+    const payer = participant(onChain, record.peerAddress);
+    const current = max(options.gate.record().peerWithdrawn, payer.withdrawn);
+    if (request.totalWithdraw <= current) {
+      refuse(
+        "withdraw-not-increasing",
+        `total ${request.totalWithdraw} is not above the ${current} already withdrawn`,
+      );
+    }
+    const book = booksOf(options.gate);
+    if (book.forwarded > book.claimed) {
+      refuse(
+        "settle-credit-outstanding",
+        `${book.forwarded - book.claimed} forwarded on credit beyond the claims (${book.claimed})`,
+      );
+    }
+    if (payer.deposit - request.totalWithdraw < book.claimed) {
+      refuse(
+        "withdraw-uncovers-claims",
+        `withdrawing ${request.totalWithdraw} of the deposit ${payer.deposit} would leave less ` +
+          `than the ${book.claimed} already claimed`,
+      );
+    }
+    // Persisted, then the cap lowered, before the signature leaves: a restart or a claim that
+    // arrives next never counts on tokens that may be gone.
+    await options.gate.update((r) => ({ ...r, peerWithdrawn: request.totalWithdraw }), {
+      action: "withdraw",
+      fields: {
+        Cosigned: "withdraw",
+        TotalWithdraw: request.totalWithdraw.toString(),
+        Expiration: request.expiration.toString(),
+      },
+    });
+    options.gate.verifier.noteWithdraw(record.channelId, request.totalWithdraw);
+  } finally {
+    release();
+  }
+  return await signCosigned("withdraw", withdraw, { account: options.signer.evm, domain });
+}
+
+async function lastClaim(
+  options: ChannelCosignDeskOptions,
+  request: LastClaimRequest,
+): Promise<CosignLastClaim> {
+  ownChannelOf(options, request);
+  // Claims accepted but not yet written are waited for: the answer is what a restart would keep.
+  const release = await options.gate.hold();
+  let record: ChannelRecord;
+  try {
+    record = options.gate.record();
+  } finally {
+    release();
+  }
+  const answer: CosignLastClaim = {
+    version: COSIGN_VERSION,
+    type: "claim",
+    channelId: request.channelId,
+    nonce: 0n,
+    transferredAmount: 0n,
+  };
+  if (record.receivedNonce === 0n) return answer;
+  if (!record.receivedSignature) {
+    // The nonce came from the chain (this town's file was itself recovered): nothing to prove it.
+    refuse(
+      "internal-error",
+      `the newest claim held (nonce ${record.receivedNonce}) has no signature on file`,
+    );
+  }
+  return {
+    ...answer,
+    nonce: record.receivedNonce,
+    transferredAmount: record.received,
+    signature: record.receivedSignature,
+  };
+}
+
+function booksOf(gate: ChannelClaimGate): { claimed: bigint; nonce: bigint; forwarded: bigint } {
+  const record = gate.record();
+  const book = gate.verifier.book(record.channelId);
+  return book ?? { claimed: record.received, nonce: record.receivedNonce, forwarded: 0n };
+}
+
+/** The request's message, once the payer's signature over it recovers to the channel's peer. */
+async function peerSignedMessage<T extends CosignedType>(
+  request: CosignedRequestOf<T> & { type: T },
+  peer: `0x${string}`,
+  domain: TokenNetworkDomain,
+): Promise<CosignedMessages[T]> {
+  const message = cosignedMessageOf(request.type, request);
+  const mismatch = await signerMismatch(
+    () => recoverCosignedSigner(request.type, message, request.signature, domain),
+    peer,
+  );
+  if (mismatch !== undefined) {
+    refuse("bad-signature", describeSignerMismatch(mismatch, `the channel peer ${peer}`));
+  }
+  return message;
+}
+
+function participant(
+  onChain: OnChainChannel,
+  address: `0x${string}`,
+): { deposit: bigint; withdrawn: bigint } {
+  const p = onChain.participants[address.toLowerCase()];
+  if (!p) refuse("wrong-participants", `${address} is not in channel ${onChain.channelId}`);
+  return { deposit: p.deposit, withdrawn: p.withdrawn ?? 0n };
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

@@ -1,0 +1,387 @@
+/**
+ * The town pays what it owes a BTP peer (docs/OPERATIONS.md "Paying providers"): it is the payer
+ * of a payment channel with the peer and pays with the payer's own machinery (the claim signer
+ * resumed from the channel file, each claim persisted in the file before it leaves,
+ * roles/channels/channel_sender.ts and state/channel_file.ts); the peer keeps the claims with the
+ * town's verification code (roles/channels/payout_receiver.ts) and closes or withdraws as a payee does.
+ *
+ * - When what the town owes beyond its newest claim reaches the policy's `threshold` (checked
+ *   after each FULFILL on the books), or every `intervalMs` while it owes anything, the town
+ *   signs one claim raising the cumulative amount to what it owes (capped at its deposit),
+ *   writes it to the channel file, records it on the ledger (`claimed`) and sends it to the
+ *   peer over BTP (a MESSAGE with `payment-channel-claim` only, btp_peer_connection.ts).
+ * - No channel yet: the first payout opens one to the peer's address with the policy's
+ *   deposit ({@linkcode openPayoutChannel}); the gas is the town's (it pays).
+ * - The peer offline, or its answer lost: the claim is kept; the newest one is sent again at the
+ *   next payout or when the peer connects ({@linkcode PeerPayout.resend}). Claims are
+ *   cumulative, so the newest one carries every earlier one.
+ *
+ * Which contract feature it uses: TokenNetwork balance proofs are signed by either participant
+ * (chain/contracts/TokenNetwork.sol): the town's proofs on a channel it opened to the provider.
+ * A provider that pays the town over its own channel shares that pair's one channel; the town
+ * would then deposit its side and sign on it (two-way); not wired yet (docs/OPERATIONS.md).
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
+import { type ClaimSigner, signClaim } from "../../../chain/claim_signer.ts";
+import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+import type { AuditLog } from "../../../state/audit_log.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  openSentClaimWriter,
+  readChannel,
+  saveChannel,
+  type SentClaimWriter,
+} from "../../../state/channel_file.ts";
+import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
+import { newChannelRecord } from "../../channels/channel_record_builder.ts";
+import { resumeClaimSigner } from "../../channels/channel_sender.ts";
+import type { TownPayoutPolicy } from "../town_config.ts";
+
+/** Options for {@linkcode PeerPayout}. */
+export interface PeerPayoutOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  ledger: PeerLedger;
+  /** The BTP account paid. */
+  account: string;
+  /** The town's key: signs the claims; the channel's own side must be its address. */
+  signer: NodeSigner;
+  /** The town's file of the channel it pays the peer over. */
+  record: ChannelRecord;
+  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
+  /** Sends a claim to the peer (`BtpPeerConnection.sendClaim`); rejects when it was not kept. */
+  send: (claim: Uint8Array) => Promise<void>;
+  /** Told about payouts and failures to send (logs). */
+  log?: (line: string) => void;
+}
+
+/** The channel cannot pay the peer (not the town's, not open). */
+export class PeerPayoutError extends Error {
+  override name = "PeerPayoutError";
+}
+
+/**
+ * Pays one peer over one channel.
+ *
+ * @example
+ * ```ts
+ * const payout = new PeerPayout({ stateDir, ledger, account: "beta", signer, record,
+ *   policy: DEFAULT_TOWN_PAYOUTS, send: (c) => town.peer("beta")!.sendClaim(c, 10_000) });
+ * town.ledger; // onOwed: () => payout.check()
+ * ```
+ */
+export class PeerPayout {
+  readonly account: string;
+  readonly #o: PeerPayoutOptions;
+  readonly #signer: ClaimSigner;
+  readonly #file: SentClaimWriter;
+  #newest: PaymentChannelClaim | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: PeerPayoutOptions) {
+    const { record } = options;
+    if (record.selfAddress.toLowerCase() !== options.signer.evmAddress.toLowerCase()) {
+      throw new PeerPayoutError(
+        `channel ${record.channelId} belongs to ${record.selfAddress}, not to the town's key`,
+      );
+    }
+    if (record.status !== "open") {
+      throw new PeerPayoutError(`channel ${record.channelId} is ${record.status}`);
+    }
+    this.account = options.account;
+    this.#o = options;
+    this.#signer = resumeClaimSigner(record, options.signer.evm);
+    this.#file = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+    this.#timer = setInterval(() => void this.pay("interval"), options.policy.intervalMs);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** The channel file as last written. */
+  record(): ChannelRecord {
+    return this.#file.record();
+  }
+
+  /** Pays when what is owed beyond the newest claim reached the threshold (after a FULFILL). */
+  check(): void {
+    const b = this.#o.ledger.balance(this.account);
+    if (b.owed - this.#signer.transferred >= this.#o.policy.threshold) void this.pay("threshold");
+  }
+
+  /**
+   * Signs, keeps and sends a claim for everything owed (capped at the deposit); resolves with it,
+   * or undefined when nothing more is owed. A failed send keeps the claim for the next try.
+   */
+  pay(why = "asked"): Promise<PaymentChannelClaim | undefined> {
+    const run = this.#queue.then(() => this.#pay(why));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Sends the newest claim again (the peer reconnected). */
+  resend(): Promise<void> {
+    const run = this.#queue.then(() => this.#send());
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Stops the interval and waits for the file. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#queue;
+    await this.#file.durable().catch(() => {});
+  }
+
+  async #pay(why: string): Promise<PaymentChannelClaim | undefined> {
+    const record = this.#file.record();
+    if (record.status !== "open") return undefined;
+    const owed = this.#o.ledger.balance(this.account).owed;
+    const cap = this.#signer.deposit - record.withdrawn;
+    const target = owed < cap ? owed : cap;
+    const delta = target - this.#signer.transferred;
+    if (delta <= 0n) {
+      if (owed > cap) this.#o.log?.(`payout ${this.account}: owes ${owed}, deposit ${cap} spent`);
+      return undefined;
+    }
+    const claim = await this.#signer.pay(delta);
+    await this.#file.save(claim);
+    await this.#o.ledger.claimed(
+      this.account,
+      claim.channelId,
+      claim.nonce,
+      claim.transferredAmount,
+    );
+    this.#newest = claim;
+    this.#o.log?.(
+      `payout ${this.account}: claim ${claim.transferredAmount} (nonce ${claim.nonce}, ${why})`,
+    );
+    await this.#send();
+    return claim;
+  }
+
+  async #send(): Promise<void> {
+    const claim = this.#newest ?? await this.#fromFile();
+    if (!claim) return;
+    try {
+      await this.#o.send(encodeClaim(claim));
+    } catch (err) {
+      this.#o.log?.(`payout ${this.account}: claim kept, not delivered: ${(err as Error).message}`);
+    }
+  }
+
+  /** The newest claim as the file keeps it (after a restart): signed again, same numbers. */
+  async #fromFile(): Promise<PaymentChannelClaim | undefined> {
+    const r = this.#file.record();
+    if (r.sentNonce === 0n) return undefined;
+    return this.#newest = await signClaim({
+      account: this.#o.signer.evm,
+      chainId: r.chainId,
+      tokenNetworkAddress: r.tokenNetworkAddress,
+      tokenAddress: r.tokenAddress,
+      channelId: r.channelId,
+      nonce: r.sentNonce,
+      transferredAmount: r.sent,
+    });
+  }
+}
+
+/** Options for {@linkcode openPayoutChannel}. */
+export interface OpenPayoutChannelOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  ledger: PeerLedger;
+  account: string;
+  /** The town's chain client (its key): opens and funds. */
+  client: TokenNetworkClient;
+  /** The peer's EVM address. */
+  peerAddress: `0x${string}`;
+  deposit: bigint;
+  /** Seconds. Default 600. */
+  settleTimeout?: bigint;
+}
+
+/**
+ * Opens and funds the channel the town pays a peer over, saves its file (no `btp_account`: the
+ * town pays on it, it gates nothing) and records it on the ledger (`opened`).
+ *
+ * @example
+ * ```ts
+ * const record = await openPayoutChannel({ stateDir, ledger, account: "beta", client,
+ *   peerAddress: "0x...", deposit: 10_000_000n });
+ * ```
+ */
+export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
+  const settleTimeout = options.settleTimeout ?? 600n;
+  const opened = await options.client.openChannel({
+    partner: options.peerAddress,
+    deposit: options.deposit,
+    settleTimeout,
+  });
+  const record = {
+    ...newChannelRecord(options.client, {
+      channelId: opened.channelId,
+      peerAddress: options.peerAddress,
+      settleTimeout,
+      deposit: options.deposit,
+      openTx: opened.openTx,
+    }),
+    peerLabel: `payout to ${options.account}`,
+  };
+  await saveChannel(record, {
+    stateDir: options.stateDir,
+    audit: options.audit,
+    action: "open",
+  });
+  await options.ledger.opened(options.account, opened.channelId, options.deposit);
+  return record;
+}
+
+/** Options for {@linkcode TownPayouts}. */
+export interface TownPayoutsOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  ledger: PeerLedger;
+  /** The town's key. */
+  signer: NodeSigner;
+  /** The town's chain client (its key): opens and funds payout channels. */
+  client: TokenNetworkClient;
+  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
+  /** The town's deposit in a new payout channel. */
+  deposit: bigint;
+  /** Settle timeout of a new payout channel, seconds. Default 600. */
+  settleTimeout?: bigint;
+  /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */
+  peerAddress: (account: string) => `0x${string}` | undefined;
+  /** Sends a claim to a peer (`BtpPeerConnection.sendClaim`), rejects when it was not kept. */
+  send: (account: string, claim: Uint8Array) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+/**
+ * Every peer's payouts: hand it each balance after a FULFILL (`TownNodeOptions.onOwed`); the
+ * first payout due to a peer opens its channel (or resumes the one on the ledger).
+ *
+ * @example
+ * ```ts
+ * const payouts = new TownPayouts({ stateDir, ledger, signer, client, policy, deposit,
+ *   peerAddress: (a) => addresses[a], send: (a, c) => town.peer(a)!.sendClaim(c, 10_000) });
+ * ```
+ */
+export class TownPayouts {
+  readonly #o: TownPayoutsOptions;
+  readonly #payouts = new Map<string, Promise<PeerPayout | undefined>>();
+
+  constructor(options: TownPayoutsOptions) {
+    this.#o = options;
+  }
+
+  /** After a FULFILL on the books: pays the peer when its payout is due. */
+  owed(balance: PeerBalance): void {
+    if (balance.owed - balance.claimed < this.#o.policy.threshold) return;
+    void this.#payout(balance.account).then((p) => p?.check(), (err: Error) => {
+      this.#o.log?.(`payout ${balance.account}: ${err.message}`);
+    });
+  }
+
+  /** Pays what is owed now (threshold or not); resolves with the claim sent, if any. */
+  async payNow(account: string): Promise<PaymentChannelClaim | undefined> {
+    return await (await this.#payout(account))?.pay("asked");
+  }
+
+  /** The peer connected: sends it the newest claim again. */
+  connected(account: string): void {
+    const payout = this.#payouts.get(account);
+    void payout?.then((p) => p?.resend()).catch(() => {});
+  }
+
+  /** The payout of a peer, once it has one. */
+  async payout(account: string): Promise<PeerPayout | undefined> {
+    return await this.#payouts.get(account);
+  }
+
+  /** Stops every payout's interval and waits for their files. */
+  async close(): Promise<void> {
+    for (const p of this.#payouts.values()) await (await p.catch(() => undefined))?.close();
+  }
+
+  /**
+   * The payout channel already open on chain with the peer and in our files but not on the
+   * ledger (a crash between the open and its ledger line): recorded now and resumed.
+   */
+  async #onChain(
+    account: string,
+    peerAddress: `0x${string}`,
+  ): Promise<ChannelRecord | undefined> {
+    const o = this.#o;
+    const id = await o.client.channelWith(peerAddress);
+    if (/^0x0+$/.test(id)) return undefined;
+    let record: ChannelRecord;
+    try {
+      record = await readChannel(channelFilePath(o.stateDir, id));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      throw new PeerPayoutError(
+        `a channel ${id} with ${account} (${peerAddress}) is open on chain and has no file here: ` +
+          "rebuild it with `turnpike channel recover`",
+      );
+    }
+    if (
+      record.status !== "open" ||
+      record.selfAddress.toLowerCase() !== o.client.address.toLowerCase()
+    ) {
+      throw new PeerPayoutError(`channel ${id} with ${account} cannot carry payouts`);
+    }
+    await o.ledger.opened(account, record.channelId, record.deposit);
+    return record;
+  }
+
+  #payout(account: string): Promise<PeerPayout | undefined> {
+    let payout = this.#payouts.get(account);
+    if (!payout) {
+      payout = this.#open(account);
+      this.#payouts.set(account, payout);
+      payout.catch(() => this.#payouts.delete(account));
+    }
+    return payout;
+  }
+
+  async #open(account: string): Promise<PeerPayout | undefined> {
+    const o = this.#o;
+    const known = o.ledger.balance(account).payoutChannel;
+    let record: ChannelRecord | undefined;
+    if (known) {
+      record = await readChannel(channelFilePath(o.stateDir, known));
+      if (record.status !== "open") record = undefined;
+    }
+    if (!record) {
+      const peerAddress = o.peerAddress(account);
+      if (!peerAddress) return undefined;
+      record = await this.#onChain(account, peerAddress) ?? await openPayoutChannel({
+        stateDir: o.stateDir,
+        audit: o.audit,
+        ledger: o.ledger,
+        account,
+        client: o.client,
+        peerAddress,
+        deposit: o.deposit,
+        settleTimeout: o.settleTimeout,
+      });
+      o.log?.(`payout ${account}: channel ${record.channelId} (deposit ${record.deposit})`);
+    }
+    return new PeerPayout({
+      stateDir: o.stateDir,
+      audit: o.audit,
+      ledger: o.ledger,
+      account,
+      signer: o.signer,
+      record,
+      policy: o.policy,
+      send: (claim) => o.send(account, claim),
+      log: o.log,
+    });
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * Which payment channel pays for which BTP account of a town, while it runs: the claim gate,
+ * co-sign desk and chain watch of every channel the town holds (configured, restored from its
+ * channel files, or learned), and the account's current one.
+ *
+ * What goes in: each paid packet of an account, with the claim its frame carries (if any).
+ * Where it goes:
+ *
+ * - no claim: the account's current gate, or straight to the router when the account settles
+ *   over no channel (it is trusted as configured, as before channels);
+ * - a claim on the current channel: its gate (btp_claim_gate.ts);
+ * - a claim on another channel: learned first (roles/town/channels/channel_discovery.ts verifies it on
+ *   chain; the channel file is written with `btp_account` and the audit line
+ *   `payment channel <id> learned`), then its gate, which becomes the account's current one.
+ *   Packets of the account that arrive meanwhile wait, in order. Refused, with the claim's
+ *   reason and nothing written: a channel another account pays with (`channel-in-use`), a new
+ *   channel while the current one is still open between other keys or on another contract
+ *   (`channel-in-use`; the same two keys on the same contract cannot have two channels, so the
+ *   old one was settled), anything the discovery refuses, and every claim naming a channel the
+ *   town cannot learn because it settles on no readable chain (`unknown-channel`).
+ *
+ * An older channel of the account stays watched (its close is answered, it is settled) and its
+ * gate answers claims naming it (refusing them once it is not open).
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import { encodeIlpReply, ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+import {
+  ClaimError,
+  decodeClaim,
+  type PaymentChannelClaim,
+} from "../../../protocol/payment_channel_claim.ts";
+import type { AuditLog } from "../../../state/audit_log.ts";
+import {
+  ChannelFileError,
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../../state/channel_file.ts";
+import type { OnChainChannel } from "../../../chain/token_network_client.ts";
+import { type ChannelChain, mergeChainSync } from "../../channels/channel_chain_sync.ts";
+import type { ChannelChange, ChannelWatcher } from "../../channels/channel_watcher.ts";
+import {
+  type BtpClaimGate,
+  type ChannelClaimGate,
+  claimRejectReply,
+  openChannelClaimGate,
+} from "./btp_claim_gate.ts";
+import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
+import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
+import { sameAddress } from "../../../chain/signer_check.ts";
+import {
+  ChannelCosignError,
+  decodeCosignRequest,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../../protocol/payment_channel_cosign.ts";
+import type { SharedClaimBooks } from "../../../chain/claim_verifier.ts";
+
+/** The chain calls of a gated channel: `TokenNetworkClient` fits. */
+export type GateChainClient = ChannelChain & {
+  getChannel(channelId: `0x${string}`): Promise<OnChainChannel>;
+  chainTime(): Promise<bigint>;
+};
+
+/** Options for {@linkcode TownChannelRegistry}. */
+export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & GateChainClient> {
+  stateDir: string;
+  audit: AuditLog;
+  /** The town's key (co-signatures). */
+  signer: NodeSigner;
+  triggeredBy: () => string;
+  /** Polls every gated channel; the registry adds each one. */
+  watcher: ChannelWatcher;
+  /** Learns channels named by claims; absent: claims on unknown channels are refused. */
+  discovery?: ChannelDiscovery<C>;
+  /** Credit an account may run beyond its claims (configured peers). Default 0. */
+  creditLimit?: (account: string) => bigint | undefined;
+  onReject?: (account: string, err: ClaimError) => void;
+  /** The claim books of the town's shared store (roles/town/channels/btp_claim_gate.ts). */
+  sharedBooks?: SharedClaimBooks;
+  /** Told once a learned channel is saved and gated (`replaced`: the account's previous one). */
+  onLearned?: (account: string, record: ChannelRecord, replaced?: ChannelRecord) => void;
+}
+
+/** One channel the town holds a gate for. */
+export interface GatedChannel {
+  account: string;
+  gate: ChannelClaimGate;
+  desk: ChannelCosignDesk;
+  creditLimit: bigint;
+  /** Learned from a claim (now or before a restart), rather than configured. */
+  learned: boolean;
+}
+
+/**
+ * The town's channels by account.
+ *
+ * @example
+ * ```ts
+ * const registry = new TownChannelRegistry({ stateDir, audit, signer, triggeredBy, watcher,
+ *   discovery });
+ * registry.add("alice", record, client);
+ * startTownNode({ config, signer, claimGate: (a) => registry.claimGate(a) });
+ * ```
+ */
+export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClient> {
+  readonly #o: TownChannelRegistryOptions<C>;
+  readonly #byChannel = new Map<string, GatedChannel>();
+  readonly #current = new Map<string, GatedChannel>();
+  readonly #pending = new Map<string, Promise<void>>();
+  readonly #routes = new Map<string, BtpClaimGate>();
+
+  constructor(options: TownChannelRegistryOptions<C>) {
+    this.#o = options;
+  }
+
+  /**
+   * Gates a channel for an account and watches it; it becomes the account's current channel
+   * unless `current` is false.
+   */
+  add(
+    account: string,
+    record: ChannelRecord,
+    client: GateChainClient,
+    options: { current?: boolean; learned?: boolean } = {},
+  ): GatedChannel {
+    const creditLimit = this.#o.creditLimit?.(account) ?? 0n;
+    const gate = openChannelClaimGate({
+      stateDir: this.#o.stateDir,
+      record,
+      audit: this.#o.audit,
+      readChannel: (id) => client.getChannel(id),
+      creditLimit,
+      triggeredBy: this.#o.triggeredBy,
+      onReject: this.#o.onReject && ((err) => this.#o.onReject!(account, err)),
+      sharedBooks: this.#o.sharedBooks,
+    });
+    // On shared books another process may hold a newer claim than this one's gate: co-signing
+    // a settle or withdraw needs the book final town-wide, which the desk cannot hold.
+    const desk = this.#o.sharedBooks ? sharedBooksDesk() : createChannelCosignDesk({
+      gate,
+      signer: this.#o.signer,
+      readChannel: (id) => client.getChannel(id),
+      chainTime: () => client.chainTime(),
+    });
+    const gated: GatedChannel = {
+      account,
+      gate,
+      desk,
+      creditLimit,
+      learned: options.learned ?? record.btpAccount !== undefined,
+    };
+    this.#byChannel.set(record.channelId.toLowerCase(), gated);
+    if (options.current !== false) this.#current.set(account, gated);
+    const books = this.#o.sharedBooks;
+    this.#o.watcher.add({
+      record: gate.record,
+      update: gate.update,
+      chain: client,
+      // On shared books another process may hold a newer claim than this one's file: a close
+      // by the peer is answered with the newest of the books.
+      ...(books && { newest: () => withNewestClaim(gate.record(), books) }),
+    });
+    return gated;
+  }
+
+  /** The account's current channel. */
+  current(account: string): GatedChannel | undefined {
+    return this.#current.get(account);
+  }
+
+  /** Every account's current channel. */
+  currents(): GatedChannel[] {
+    return [...this.#current.values()];
+  }
+
+  /** The account a channel pays for, when the town holds a gate for it. */
+  accountOf(channelId: string): string | undefined {
+    return this.#byChannel.get(channelId.toLowerCase())?.account;
+  }
+
+  /** Told by the watcher: the account of a changed channel. */
+  accountOfChange(change: ChannelChange): string {
+    return this.accountOf(change.record.channelId) ?? "";
+  }
+
+  /** The claim gate of an account, for `startTownNode({ claimGate })` (see the module doc). */
+  claimGate(account: string): BtpClaimGate {
+    let route = this.#routes.get(account);
+    if (!route) {
+      route = { handle: (packet, claim, next) => this.#handle(account, packet, claim, next) };
+      this.#routes.set(account, route);
+    }
+    return route;
+  }
+
+  /** Waits for every gate's pending channel file writes. */
+  async durable(): Promise<void> {
+    for (const g of this.#byChannel.values()) await g.gate.writer.durable().catch(() => {});
+  }
+
+  #handle(
+    account: string,
+    packet: Uint8Array,
+    claimBytes: Uint8Array | undefined,
+    next: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    const waiting = this.#pending.get(account);
+    if (waiting) return waiting.then(() => this.#handle(account, packet, claimBytes, next));
+    const current = this.#current.get(account);
+    if (claimBytes === undefined) {
+      return current ? current.gate.handle(packet, undefined, next) : next();
+    }
+    let claim: PaymentChannelClaim;
+    try {
+      claim = decodeClaim(claimBytes);
+    } catch (err) {
+      if (!(err instanceof ClaimError)) throw err;
+      return current
+        ? current.gate.handle(packet, claimBytes, next)
+        : Promise.resolve(this.#refuse(account, err));
+    }
+    const channelId = claim.channelId.toLowerCase();
+    if (current && current.gate.record().channelId.toLowerCase() === channelId) {
+      return current.gate.handle(packet, claimBytes, next);
+    }
+    const learning = this.#learn(account, claim);
+    const done = learning.then(() => {}, () => {});
+    this.#pending.set(account, done);
+    done.then(() => {
+      if (this.#pending.get(account) === done) this.#pending.delete(account);
+    });
+    return learning.then(
+      (gated) => gated.gate.handle(packet, claimBytes, next),
+      (err) => {
+        if (err instanceof ClaimError) return this.#refuse(account, err);
+        return encodeIlpReply({
+          type: "reject",
+          code: ILP_ERROR.internalError,
+          triggeredBy: this.#o.triggeredBy(),
+          message: `cannot record the channel ${channelId}: ${(err as Error).message}`.slice(
+            0,
+            500,
+          ),
+          data: new Uint8Array(0),
+        });
+      },
+    );
+  }
+
+  #refuse(account: string, err: ClaimError): Uint8Array {
+    this.#o.onReject?.(account, err);
+    return claimRejectReply(err, this.#o.triggeredBy());
+  }
+
+  async #learn(account: string, claim: PaymentChannelClaim): Promise<GatedChannel> {
+    const id = claim.channelId.toLowerCase() as `0x${string}`;
+    const known = this.#known(account, id);
+    if (known) return known;
+    const current = this.#current.get(account);
+    if (!this.#o.discovery) {
+      throw new ClaimError(
+        "unknown-channel",
+        current
+          ? `account ${account} pays over channel ${current.gate.record().channelId}, not ${id}`
+          : "this town learns no channels: it settles on no chain it can read " +
+            '([channels] chains with [chains."<id>"] rpc_url, token_network and token)',
+      );
+    }
+    const found = await this.#o.discovery.verify(account, claim);
+    // Another account may have learned it while the chain was read.
+    const raced = this.#known(account, id);
+    if (raced) return raced;
+    const before = current?.gate.record();
+    if (
+      before && before.status === "open" &&
+      !(sameAddress(before.peerAddress, found.record.peerAddress) &&
+        sameAddress(before.tokenNetworkAddress, found.record.tokenNetworkAddress))
+    ) {
+      throw new ClaimError(
+        "channel-in-use",
+        `account ${account} pays over channel ${before.channelId}, which is still open: ` +
+          `close it before paying over ${id}`,
+      );
+    }
+    const path = channelFilePath(this.#o.stateDir, id);
+    const existing = await readChannel(path).catch((err) => {
+      if (err instanceof Deno.errors.NotFound || err instanceof ChannelFileError) return undefined;
+      throw err;
+    });
+    if (existing?.btpAccount !== undefined && existing.btpAccount !== account) {
+      throw new ClaimError("channel-in-use", `channel ${id} pays for another account of this town`);
+    }
+    // A file the town already had (`channel recover`) keeps its newer claim counters.
+    const record: ChannelRecord =
+      existing && sameAddress(existing.selfAddress, found.record.selfAddress)
+        ? { ...mergeChainSync(existing, found.record), btpAccount: account }
+        : found.record;
+    await saveChannel(record, {
+      stateDir: this.#o.stateDir,
+      audit: this.#o.audit,
+      action: "learn",
+      fields: {
+        Account: account,
+        "Peer-Deposit": record.peerDeposit.toString(),
+        Verified: `on chain, TokenNetwork ${record.tokenNetworkAddress}`,
+      },
+    });
+    const gated = this.add(account, record, found.client, { learned: true });
+    this.#o.onLearned?.(account, record, before);
+    return gated;
+  }
+
+  /** A channel the town already gates: this account's, or refused as another's. */
+  #known(account: string, id: string): GatedChannel | undefined {
+    const bound = this.#byChannel.get(id);
+    if (!bound) return undefined;
+    if (bound.account !== account) {
+      throw new ClaimError("channel-in-use", `channel ${id} pays for another account of this town`);
+    }
+    return bound;
+  }
+}
+
+/** The desk of a channel on shared books: every request is refused (`internal-error`), saying why. */
+function sharedBooksDesk(): ChannelCosignDesk {
+  const why = new ChannelCosignError(
+    "internal-error",
+    "this town runs on several processes sharing its channel books: it co-signs no cooperative " +
+      "settle or withdraw; close the channel on chain (the town closes with its newest claim)",
+  );
+  return {
+    decide: (request) => Promise.resolve(refusalOf(request.channelId, why)),
+    answer: (bytes) => {
+      let channelId: `0x${string}` = `0x${"00".repeat(32)}`;
+      try {
+        channelId = decodeCosignRequest(bytes).channelId;
+      } catch {
+        // malformed: refused all the same
+      }
+      return Promise.resolve(encodeCosignAnswer(refusalOf(channelId, why)));
+    },
+  };
+}
+
+/** `record` with the books' newest claim when it is newer than the record's. */
+async function withNewestClaim(
+  record: ChannelRecord,
+  books: SharedClaimBooks,
+): Promise<ChannelRecord> {
+  const book = await books.read(record.channelId);
+  if (book === undefined || book.nonce <= record.receivedNonce) return record;
+  return {
+    ...record,
+    received: book.claimed,
+    receivedNonce: book.nonce,
+    receivedSignature: book.signature,
+  };
+}

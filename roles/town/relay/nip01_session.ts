@@ -1,0 +1,604 @@
+/**
+ * One NIP-01 client connection to the town: REQ (stored events, EOSE, then live), CLOSE,
+ * COUNT (NIP-45), EVENT (refused with `payment-required` unless signed by the town's owner),
+ * with the per-connection limits of {@linkcode TownLimits}.
+ *
+ * Wire format: standard JSON events, or, for a connection opened in TOON mode, Crosstown's
+ * `["EVENT", subId, "<TOON text>"]` (see town_http_handler.ts for how a client asks).
+ *
+ * Backpressure: a REQ's stored events are sent while the socket's `bufferedAmount` stays under
+ * half of `maxBufferedBytes`; past that the answer waits for the socket to drain (live events
+ * for that subscription are queued meanwhile, up to `maxPendingLiveEvents`). A live push that
+ * takes `bufferedAmount` past `maxBufferedBytes`, a full live queue, or a socket that does not
+ * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close. Stored
+ * events are sent in batches of `queryBatchSize`, each after a macrotask boundary; every REQ is
+ * admitted by the {@linkcode ReadBudget} shared by all connections, and its query and batches are
+ * charged to that budget's time and wait for it (`pace`), so a burst of REQs is spread out
+ * rather than run in one stall.
+ *
+ * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
+ * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
+ *
+ * @module
+ */
+import { sleep } from "../../../protocol/backoff.ts";
+import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import {
+  type ClientMessage,
+  Nip01MessageError,
+  parseClientMessage,
+} from "../../../protocol/nip01_message.ts";
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
+import { priceToon, type RelayPricing } from "../../../protocol/relay_pricing.ts";
+import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+import {
+  type EventStore,
+  EventStoreQueryError,
+  type StoredEvent,
+} from "../../../state/event_store.ts";
+import { asTownStore, type TownStore } from "../../../state/town_store.ts";
+import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
+import { TokenBucket } from "../token_bucket.ts";
+import type { TownCounters } from "../town_metrics.ts";
+import type { TownLimits } from "../town_limits.ts";
+import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_window.ts";
+import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
+
+/** How events are written to this client. */
+export type EventWireFormat = "json" | "toon";
+
+/** Options for {@linkcode Nip01Session}. */
+export interface Nip01SessionOptions {
+  /** SQLite (an `EventStore`) or any town store (e.g. the shared PostgreSQL one). */
+  store: EventStore | TownStore;
+  hub: SubscriptionHub;
+  limits: TownLimits;
+  counters: TownCounters;
+  format: EventWireFormat;
+  /** Hex pubkey whose events are accepted (verified) and stored without payment. */
+  ownerPubkey?: string;
+  /** ILP address that paid writes go to (named in the `payment-required` answer). */
+  ilpAddress: string;
+  pricing: RelayPricing;
+  /** How long a REQ's answer may wait for the socket to drain. Default 10 s. */
+  drainTimeoutMs?: number;
+  /** Shared by all connections; default: one of this connection's own. */
+  budget?: ReadBudget;
+}
+
+interface SessionSub {
+  /** Live events held back until EOSE has been sent; null once live. */
+  pending: PublishedEvent[] | null;
+  closed: boolean;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** A connection that has sent nothing at all is idle after this long (see `isIdle`). */
+const FIRST_MESSAGE_GRACE_MS = 1000;
+
+/**
+ * The server side of one WebSocket. Create it in the upgrade handler and hand it the socket's
+ * messages; it unsubscribes everything when the socket closes.
+ *
+ * @example
+ * ```ts
+ * const { socket, response } = Deno.upgradeWebSocket(req);
+ * new Nip01Session(socket, { store, hub, limits, counters, format: "json", ilpAddress, pricing: {} });
+ * ```
+ */
+export class Nip01Session implements HubSubscriber {
+  readonly #socket: WebSocket;
+  readonly #o: Nip01SessionOptions;
+  readonly #subs = new Map<string, SessionSub>();
+  readonly #bucket: TokenBucket;
+  readonly #budget: ReadBudget;
+  readonly #store: TownStore;
+  #overLimitInRow = 0;
+  /** When the client last sent anything (`Date.now()`). */
+  #lastActive = Date.now();
+  /** Whether the client has sent anything at all. */
+  #everSent = false;
+  /** A message is waiting on the store; later ones queue in {@linkcode #queued}. */
+  #waiting = false;
+  #queued: unknown[] = [];
+  /** Bytes of stored events read for this connection's REQs and not yet sent. */
+  #unsentBytes = 0;
+  #dead = false;
+
+  constructor(socket: WebSocket, options: Nip01SessionOptions) {
+    this.#socket = socket;
+    this.#o = options;
+    this.#store = asTownStore(options.store);
+    this.#bucket = new TokenBucket({
+      ratePerSecond: options.limits.messagesPerSecond,
+      capacity: options.limits.messageBurst,
+    });
+    this.#budget = options.budget ?? new ReadBudget(options.limits);
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("message", (e) => this.#receive(e.data));
+    // Pings (the town's WebSocket dispatches them) take a token like any message: a client
+    // that floods them is closed as one that floods messages (docs/OPERATIONS.md "Limits").
+    socket.addEventListener("ping", () => this.#onPing());
+    socket.addEventListener("close", () => this.#teardown());
+    socket.addEventListener("error", () => this.#teardown());
+  }
+
+  /** Open subscriptions of this connection. */
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  /**
+   * True when the connection holds no subscription and its client has sent nothing for
+   * `idleMs` (or nothing at all for a second since it connected): the connection a full
+   * listener closes first to admit a new one.
+   */
+  isIdle(idleMs: number): boolean {
+    const silent = Date.now() - this.#lastActive;
+    return this.#subs.size === 0 &&
+      (this.#everSent ? silent >= idleMs : silent >= Math.min(idleMs, FIRST_MESSAGE_GRACE_MS));
+  }
+
+  /** Hub callback: a live event for one of this connection's subscriptions. */
+  deliver(subId: string, published: PublishedEvent): void {
+    const sub = this.#subs.get(subId);
+    if (!sub || sub.closed || this.#dead) return;
+    if (sub.pending) {
+      if (sub.pending.length >= this.#o.limits.maxPendingLiveEvents) {
+        this.#slowConsumer(`over ${this.#o.limits.maxPendingLiveEvents} live events queued`);
+        return;
+      }
+      sub.pending.push(published);
+      return;
+    }
+    this.#sendEvent(subId, published.json, published.toon);
+    if (this.#socket.bufferedAmount > this.#o.limits.maxBufferedBytes) {
+      this.#slowConsumer(`${this.#socket.bufferedAmount} bytes unsent`);
+    }
+  }
+
+  /** Closes the connection (server shutting down). */
+  close(code = 1001, reason = "town shutting down"): void {
+    this.#teardown();
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  #teardown(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    for (const sub of this.#subs.values()) sub.closed = true;
+    this.#subs.clear();
+    this.#o.hub.unsubscribeAll(this);
+  }
+
+  /**
+   * Messages are answered in the order they came: while one waits on the store (a query on a
+   * shared database takes a round trip), the next ones wait too, at most a burst's worth.
+   */
+  #receive(data: unknown): void {
+    if (!this.#waiting) return this.#dispatch(data);
+    if (this.#queued.length >= this.#o.limits.messageBurst + 16) {
+      this.#o.counters.rateLimitedTotal++;
+      return this.#notice("rate-limited: too many messages while the last ones wait on the store");
+    }
+    this.#queued.push(data);
+  }
+
+  #dispatch(data: unknown): void {
+    let pending: Promise<void> | void = undefined;
+    try {
+      pending = this.#onMessage(data);
+    } catch {
+      // A bug must not take the server down with it: report it to this client only.
+      this.#notice("error: internal error while handling the message");
+    }
+    if (pending === undefined) return;
+    this.#waiting = true;
+    pending.catch(() => this.#notice("error: internal error while handling the message"))
+      .finally(() => {
+        this.#waiting = false;
+        while (!this.#waiting && this.#queued.length > 0) this.#dispatch(this.#queued.shift());
+      });
+  }
+
+  #onMessage(data: unknown): Promise<void> | void {
+    if (this.#dead) return;
+    const c = this.#o.counters;
+    c.messagesReceivedTotal++;
+    this.#lastActive = Date.now();
+    this.#everSent = true;
+    const input = typeof data === "string"
+      ? data
+      : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : undefined;
+    const allowed = this.#bucket.take();
+    if (!allowed && this.#overLimit()) return;
+    if (allowed) this.#overLimitInRow = 0;
+    if (input === undefined) return this.#notice("invalid: unsupported message type");
+    let msg: ClientMessage;
+    try {
+      msg = parseClientMessage(input, {
+        maxBytes: this.#o.limits.maxMessageBytes,
+        maxFilters: this.#o.limits.maxFilters,
+      });
+    } catch (err) {
+      if (!allowed) return this.#notice(this.#rateLimitedReason());
+      if (err instanceof Nip01MessageError) return this.#rejectUnparsed(input, err.reason);
+      return this.#notice("error: could not parse the message");
+    }
+    if (!allowed) return this.#refuse(msg, this.#rateLimitedReason());
+    switch (msg.type) {
+      case "REQ":
+        return this.#onReq(msg.subId, msg.filters);
+      case "COUNT":
+        return this.#onCount(msg.subId, msg.filters);
+      case "CLOSE":
+        return this.#onClose(msg.subId);
+      case "EVENT":
+        return this.#onEvent(msg.event);
+      case "AUTH":
+        return this.#notice("invalid: AUTH (NIP-42) is not used by this town; reads are free");
+    }
+  }
+
+  #onPing(): void {
+    if (this.#dead) return;
+    this.#lastActive = Date.now();
+    if (this.#bucket.take()) {
+      this.#overLimitInRow = 0;
+      return;
+    }
+    this.#overLimit();
+  }
+
+  /** Counts an over-limit message; true when it closed the connection instead of answering. */
+  #overLimit(): boolean {
+    this.#o.counters.rateLimitedTotal++;
+    this.#overLimitInRow++;
+    if (this.#overLimitInRow < this.#o.limits.rateLimitedBeforeClose) return false;
+    this.#o.counters.rateLimitedDisconnectsTotal++;
+    this.#notice(
+      `rate-limited: ${this.#overLimitInRow} messages over the limit in a row; closing`,
+    );
+    this.close(1008, "rate-limited");
+    return true;
+  }
+
+  #rateLimitedReason(): string {
+    return "rate-limited: slow down, more than " +
+      `${this.#o.limits.messagesPerSecond} messages per second`;
+  }
+
+  /** A message that failed to parse: answer in the most precise form its content allows. */
+  #rejectUnparsed(input: string | Uint8Array, reason: string): void {
+    const c = this.#o.counters;
+    c.invalidMessagesTotal++;
+    if (reason.includes("message over")) {
+      c.oversizeMessagesTotal++;
+      return this.#notice(reason);
+    }
+    let arr: unknown;
+    try {
+      arr = JSON.parse(typeof input === "string" ? input : new TextDecoder().decode(input));
+    } catch {
+      return this.#notice(reason);
+    }
+    if (Array.isArray(arr)) {
+      const [type, second] = arr;
+      if (
+        (type === "REQ" || type === "COUNT") && typeof second === "string" &&
+        second.length > 0 && second.length <= 64
+      ) return this.#closed(second, reason);
+      if (type === "EVENT" && typeof second === "object" && second !== null) {
+        const id = (second as Record<string, unknown>).id;
+        if (typeof id === "string" && /^[0-9a-f]{64}$/.test(id)) {
+          return this.#send(JSON.stringify(["OK", id, false, reason]));
+        }
+      }
+    }
+    this.#notice(reason);
+  }
+
+  #refuse(msg: ClientMessage, reason: string): void {
+    if (msg.type === "REQ" || msg.type === "COUNT") return this.#closed(msg.subId, reason);
+    if (msg.type === "EVENT") {
+      return this.#send(JSON.stringify(["OK", msg.event.id, false, reason]));
+    }
+    this.#notice(reason);
+  }
+
+  async #onReq(subId: string, filters: NostrFilter[]): Promise<void> {
+    const { hub, limits, counters } = this.#o;
+    const store = this.#store;
+    const replacing = this.#subs.get(subId);
+    if (!replacing && this.#subs.size >= limits.maxSubscriptions) {
+      counters.tooManySubscriptionsTotal++;
+      return this.#closed(
+        subId,
+        `error: too many subscriptions (max ${limits.maxSubscriptions}); CLOSE one first`,
+      );
+    }
+    if (replacing) {
+      // A REQ with a live id replaces it, answered or refused: the old one ends here.
+      replacing.closed = true;
+      this.#subs.delete(subId);
+      hub.unsubscribe(this, subId);
+    }
+    if (this.#unsentBytes >= limits.maxBufferedBytes) {
+      this.#o.counters.queriesRefusedBusyTotal++;
+      return this.#closed(
+        subId,
+        `rate-limited: ${this.#unsentBytes} bytes of stored events still unsent on this ` +
+          "connection; read them first",
+      );
+    }
+    const busy = this.#budget.precheck(this);
+    if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
+    // Subscribe before the query (which may wait on a database): an event committed meanwhile
+    // is queued live and sent after EOSE, unless the history already held it.
+    const sub: SessionSub = { pending: [], closed: false };
+    this.#subs.set(subId, sub);
+    hub.subscribe(this, subId, filters);
+    const dropSub = () => {
+      if (this.#subs.get(subId) === sub) {
+        this.#subs.delete(subId);
+        hub.unsubscribe(this, subId);
+      }
+    };
+    let rows: StoredEvent[];
+    const started = performance.now();
+    try {
+      rows = await store.query(filters, { limit: limits.maxLimit });
+    } catch (err) {
+      dropSub();
+      if (sub.closed) return;
+      if (err instanceof EventStoreQueryError) {
+        return this.#closed(subId, `invalid: ${err.message}`);
+      }
+      return this.#closed(subId, "error: could not query the event store");
+    }
+    // Closed or replaced while the query ran: nothing to send.
+    if (sub.closed || this.#dead) return;
+    this.#budget.charge(performance.now() - started, this);
+    const bytes = rowsBytes(rows);
+    const ticket = this.#budget.admit(bytes, this);
+    if (typeof ticket === "string") {
+      dropSub();
+      return this.#townBusy(subId, BUSY_DETAIL[ticket]);
+    }
+    this.#unsentBytes += bytes;
+    let left = bytes;
+    const sent = (n: number) => {
+      left -= n;
+      this.#unsentBytes -= n;
+      ticket.sent(n);
+    };
+    void this.#sendHistory(subId, sub, rows, sent).finally(() => {
+      this.#unsentBytes -= left;
+      ticket.end();
+    });
+  }
+
+  #townBusy(subId: string, detail: string): void {
+    this.#o.counters.queriesRefusedBusyTotal++;
+    this.#closed(subId, `rate-limited: town busy (${detail}); retry later`);
+  }
+
+  async #sendHistory(
+    subId: string,
+    sub: SessionSub,
+    rows: { id: string; json: string; toon: string }[],
+    sent: (bytes: number) => void,
+  ): Promise<void> {
+    const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
+    const highWater = maxBufferedBytes / 2;
+    // Sending is read work too: charged like the query (only the synchronous part: waits for
+    // the budget or for the socket to drain cost the event loop nothing) and paced by the same
+    // budget, so a burst of REQs is spread over macrotasks instead of run in one.
+    let since = 0;
+    const charge = (): void => {
+      if (since > 0) this.#budget.charge(performance.now() - since, this);
+      since = 0;
+    };
+    for (let i = 0; i < rows.length; i++) {
+      if (sub.closed || this.#dead) return charge();
+      if (i % queryBatchSize === 0) {
+        charge();
+        await this.#budget.pace();
+        since = performance.now();
+      }
+      if (this.#socket.bufferedAmount > highWater) {
+        charge();
+        if (!(await this.#drained(highWater))) {
+          return this.#slowConsumer("socket did not drain while sending stored events");
+        }
+        since = performance.now();
+      }
+      if (sub.closed || this.#dead) return charge();
+      const row = rows[i];
+      this.#sendEvent(subId, row.json, () => row.toon);
+      sent(row.json.length);
+    }
+    charge();
+    if (sub.closed || this.#dead) return;
+    this.#send(JSON.stringify(["EOSE", subId]));
+    this.#o.counters.eosesSentTotal++;
+    const pending = sub.pending ?? [];
+    sub.pending = null;
+    const sentIds = pending.length > 0 ? new Set(rows.map((r) => r.id)) : undefined;
+    for (const published of pending) {
+      if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
+    }
+  }
+
+  /** Waits until bufferedAmount is at most `bytes`; false on timeout or close. */
+  async #drained(bytes: number): Promise<boolean> {
+    const deadline = Date.now() + (this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    while (this.#socket.bufferedAmount > bytes) {
+      if (this.#dead || Date.now() > deadline) return false;
+      await sleep(5);
+    }
+    return !this.#dead;
+  }
+
+  async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
+    try {
+      const count = await this.#store.count(filters);
+      this.#o.counters.countsAnsweredTotal++;
+      this.#send(JSON.stringify(["COUNT", subId, { count }]));
+    } catch (err) {
+      if (err instanceof EventStoreQueryError) {
+        return this.#closed(subId, `invalid: ${err.message}`);
+      }
+      this.#closed(subId, "error: could not count events");
+    }
+  }
+
+  #onClose(subId: string): void {
+    const sub = this.#subs.get(subId);
+    if (sub) sub.closed = true;
+    this.#subs.delete(subId);
+    this.#o.hub.unsubscribe(this, subId);
+  }
+
+  #onEvent(event: NostrEvent): Promise<void> | void {
+    const { ownerPubkey } = this.#o;
+    try {
+      checkCreatedAt(event.created_at, this.#o.limits);
+    } catch (err) {
+      if (err instanceof CreatedAtOutOfWindowError) {
+        this.#o.counters.createdAtRefusedTotal++;
+        return this.#ok(event.id, false, `invalid: ${err.message}`);
+      }
+      throw err;
+    }
+    if (ownerPubkey === undefined || event.pubkey !== ownerPubkey.toLowerCase()) {
+      // An event that is not valid is told so, not quoted a price it could never be stored
+      // for. Its signature check is read work: charged to the shared budget, and skipped
+      // (the paid path checks it anyway) while that budget is spent.
+      if (this.#budget.hasTime()) {
+        const started = performance.now();
+        try {
+          verifyEvent(event);
+        } catch (err) {
+          const reason = err instanceof EventValidationError ? err.reason : "bad event";
+          return this.#ok(event.id, false, `invalid: ${reason}`);
+        } finally {
+          this.#budget.charge(performance.now() - started, this);
+        }
+      }
+      this.#o.counters.paymentRequiredTotal++;
+      return this.#ok(event.id, false, this.#paymentRequired(event));
+    }
+    return this.#storeOwnerEvent(event);
+  }
+
+  #paymentRequired(event: NostrEvent): string {
+    const { ilpAddress, pricing } = this.#o;
+    const perByte = pricing.pricePerByte ?? 10n;
+    let quote = "";
+    try {
+      const toon = encodeEventToon(event);
+      const bytes = new TextEncoder().encode(toon).byteLength;
+      quote = `; this event is ${bytes} TOON bytes = ${priceToon(toon, event, pricing)} units`;
+    } catch {
+      // Not encodable (e.g. lone surrogates): no quote, the write side would refuse it anyway.
+    }
+    return `payment-required: writes are paid with ILP: send the event as TOON in an ILP ` +
+      `PREPARE to ${ilpAddress}, ${perByte} units per TOON byte${quote}`;
+  }
+
+  async #storeOwnerEvent(event: NostrEvent): Promise<void> {
+    try {
+      verifyEvent(event);
+    } catch (err) {
+      const reason = err instanceof EventValidationError ? err.reason : "bad event";
+      return this.#ok(event.id, false, `invalid: ${reason}`);
+    }
+    let toon: string;
+    let status;
+    try {
+      toon = encodeEventToon(event);
+      status = (await this.#store.insert(event, toon)).status;
+    } catch (err) {
+      if (err instanceof EventValidationError) {
+        return this.#ok(event.id, false, `invalid: ${err.message}`);
+      }
+      return this.#ok(event.id, false, "error: could not store the event");
+    }
+    switch (status) {
+      case "stored":
+      case "replaced":
+      case "ephemeral":
+        this.#o.counters.ownerEventsStoredTotal++;
+        this.#ok(event.id, true, "");
+        this.#o.hub.publish(event, toon);
+        return;
+      case "duplicate":
+        return this.#ok(event.id, true, "duplicate: already have this event");
+      case "rejected-deleted":
+        return this.#ok(event.id, false, "blocked: this event was deleted by its author");
+      case "rejected-stale":
+        return this.#ok(event.id, false, "invalid: a newer version of this event is stored");
+      case "rejected-expired":
+        return this.#ok(event.id, false, "invalid: this event has expired (NIP-40)");
+    }
+  }
+
+  #sendEvent(subId: string, json: string, toon: () => string): void {
+    const body = this.#o.format === "toon" ? JSON.stringify(toon()) : json;
+    // Stored JSON is our own JSON.stringify output: splice it in rather than re-encode it.
+    this.#send(`["EVENT",${JSON.stringify(subId)},${body}]`);
+    this.#o.counters.eventsSentTotal++;
+  }
+
+  #ok(id: string, accepted: boolean, message: string): void {
+    this.#send(JSON.stringify(["OK", id, accepted, message]));
+  }
+
+  #closed(subId: string, message: string): void {
+    this.#o.counters.closedSentTotal++;
+    this.#send(JSON.stringify(["CLOSED", subId, message]));
+  }
+
+  #notice(message: string): void {
+    this.#o.counters.noticesSentTotal++;
+    this.#send(JSON.stringify(["NOTICE", message]));
+  }
+
+  #send(text: string): void {
+    if (this.#dead || this.#socket.readyState !== WebSocket.OPEN) return;
+    try {
+      this.#socket.send(text);
+    } catch {
+      this.#teardown();
+    }
+  }
+
+  #slowConsumer(detail: string): void {
+    if (this.#dead) return;
+    this.#o.counters.slowConsumerDisconnectsTotal++;
+    this.#notice(
+      `error: slow consumer (${detail}; max ${this.#o.limits.maxBufferedBytes}); closing`,
+    );
+    this.close(1008, "slow consumer");
+  }
+}
+
+const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
+  queries: "too many queries in flight",
+  bytes: "too many stored events read and not yet sent",
+  time: "query time per second spent",
+};
+
+function rowsBytes(rows: readonly { json: string }[]): number {
+  let bytes = 0;
+  for (const row of rows) bytes += row.json.length;
+  return bytes;
+}

@@ -1,0 +1,187 @@
+/**
+ * The town's live-push hub: open NIP-01 subscriptions, indexed so that a published event is
+ * matched only against the filters that could match it. A filter is indexed by its `kinds` when
+ * it has them, else by its `authors`, else it is checked for every event; the write side calls
+ * {@linkcode SubscriptionHub.publish} after each successful insert.
+ *
+ * @module
+ */
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import { matchFilter, type NostrFilter } from "../../../protocol/nostr_filter.ts";
+import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+
+/** An event being pushed, in both wire forms (TOON encoded at most once, only if asked for). */
+export interface PublishedEvent {
+  event: NostrEvent;
+  /** JSON text of the event. */
+  json: string;
+  /** TOON text of the event (the raw text when published with one). */
+  toon(): string;
+}
+
+/** Whoever holds subscriptions (one per client connection). */
+export interface HubSubscriber {
+  /** Called once per matching subscription of this subscriber. Must not throw. */
+  deliver(subId: string, published: PublishedEvent): void;
+}
+
+interface IndexedFilter {
+  subscriber: HubSubscriber;
+  subId: string;
+  filter: NostrFilter;
+}
+
+/**
+ * Open subscriptions of every connection, indexed by kind and author.
+ *
+ * @example
+ * ```ts
+ * const hub = new SubscriptionHub();
+ * hub.subscribe(connection, "s1", [{ kinds: [7000] }]);
+ * hub.publish(event, toonText); // after store.insert(event, toonText) succeeded
+ * ```
+ */
+export class SubscriptionHub {
+  readonly #byKind = new Map<number, Set<IndexedFilter>>();
+  readonly #byAuthor = new Map<string, Set<IndexedFilter>>();
+  readonly #unindexed = new Set<IndexedFilter>();
+  readonly #subs = new Map<HubSubscriber, Map<string, IndexedFilter[]>>();
+  #count = 0;
+  #published = 0;
+  #delivered = 0;
+
+  /** Number of open subscriptions. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Events published so far. */
+  get publishedTotal(): number {
+    return this.#published;
+  }
+
+  /** Deliveries (event x subscription) so far. */
+  get deliveredTotal(): number {
+    return this.#delivered;
+  }
+
+  /**
+   * Opens (or replaces, NIP-01: same subscriber and id) a subscription.
+   *
+   * @example
+   * ```ts
+   * hub.subscribe(connection, "s1", [{ kinds: [1], "#p": [me] }]);
+   * ```
+   */
+  subscribe(subscriber: HubSubscriber, subId: string, filters: readonly NostrFilter[]): void {
+    this.unsubscribe(subscriber, subId);
+    let perSubscriber = this.#subs.get(subscriber);
+    if (!perSubscriber) this.#subs.set(subscriber, perSubscriber = new Map());
+    const entries = filters.map((filter) => ({ subscriber, subId, filter }));
+    perSubscriber.set(subId, entries);
+    this.#count++;
+    for (const entry of entries) this.#index(entry, true);
+  }
+
+  /**
+   * Closes a subscription; returns false when it was not open.
+   *
+   * @example
+   * ```ts
+   * hub.unsubscribe(connection, "s1");
+   * ```
+   */
+  unsubscribe(subscriber: HubSubscriber, subId: string): boolean {
+    const perSubscriber = this.#subs.get(subscriber);
+    const entries = perSubscriber?.get(subId);
+    if (!perSubscriber || !entries) return false;
+    for (const entry of entries) this.#index(entry, false);
+    perSubscriber.delete(subId);
+    if (perSubscriber.size === 0) this.#subs.delete(subscriber);
+    this.#count--;
+    return true;
+  }
+
+  /**
+   * Closes every subscription of a subscriber (its connection went away).
+   *
+   * @example
+   * ```ts
+   * socket.onclose = () => hub.unsubscribeAll(connection);
+   * ```
+   */
+  unsubscribeAll(subscriber: HubSubscriber): void {
+    for (const subId of [...(this.#subs.get(subscriber)?.keys() ?? [])]) {
+      this.unsubscribe(subscriber, subId);
+    }
+  }
+
+  /**
+   * Pushes an event to every open subscription with a matching filter (once per
+   * subscription, however many of its filters match); returns the number of deliveries.
+   * Call it after the event was inserted (or, ephemeral kinds, accepted).
+   *
+   * @example
+   * ```ts
+   * const result = store.insert(event, toon);
+   * if (result.status === "stored" || result.status === "replaced") hub.publish(event, toon);
+   * ```
+   */
+  publish(event: NostrEvent, raw?: string): number {
+    this.#published++;
+    const candidates: Iterable<IndexedFilter>[] = [this.#unindexed];
+    const byKind = this.#byKind.get(event.kind);
+    if (byKind) candidates.push(byKind);
+    const byAuthor = this.#byAuthor.get(event.pubkey);
+    if (byAuthor) candidates.push(byAuthor);
+    let toon = raw;
+    const published: PublishedEvent = {
+      event,
+      json: JSON.stringify(event),
+      toon: () => toon ??= encodeEventToon(event),
+    };
+    // A subscription with several matching filters gets the event once.
+    const done = new Set<IndexedFilter[]>();
+    let deliveries = 0;
+    for (const set of candidates) {
+      for (const entry of set) {
+        const key = this.#subs.get(entry.subscriber)?.get(entry.subId);
+        if (!key || done.has(key) || !matchFilter(event, entry.filter)) continue;
+        done.add(key);
+        deliveries++;
+        entry.subscriber.deliver(entry.subId, published);
+      }
+    }
+    this.#delivered += deliveries;
+    return deliveries;
+  }
+
+  #index(entry: IndexedFilter, add: boolean): void {
+    const { kinds, authors } = entry.filter;
+    if (kinds !== undefined) {
+      for (const kind of kinds) updateIndex(this.#byKind, kind, entry, add);
+    } else if (authors !== undefined) {
+      for (const author of authors) updateIndex(this.#byAuthor, author, entry, add);
+    } else if (add) {
+      this.#unindexed.add(entry);
+    } else {
+      this.#unindexed.delete(entry);
+    }
+  }
+}
+
+function updateIndex<K>(
+  index: Map<K, Set<IndexedFilter>>,
+  key: K,
+  entry: IndexedFilter,
+  add: boolean,
+): void {
+  let set = index.get(key);
+  if (add) {
+    if (!set) index.set(key, set = new Set());
+    set.add(entry);
+  } else if (set) {
+    set.delete(entry);
+    if (set.size === 0) index.delete(key);
+  }
+}

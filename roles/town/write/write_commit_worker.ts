@@ -1,0 +1,83 @@
+/**
+ * Worker side of {@linkcode GroupCommitter}'s off-thread mode: owns a second SQLite connection
+ * to the town's event file and commits batches of inserts (one transaction, one fsync each), so
+ * the town's main thread never waits on the disk. WAL lets the main thread's connection keep
+ * reading meanwhile. Runs with read/write access to the database files only.
+ *
+ * The worker's name is the database path; it opens the store on load and answers batch 0 (or
+ * `{ batch: 0, error }`). Messages in: `{ batch: number, items: InsertItem[] }`, finally
+ * `{ close: true }`; out:
+ * `{ batch, results }` after COMMIT returned, or `{ batch, error }` when the transaction failed
+ * (nothing of it is stored).
+ *
+ * @module
+ */
+import { type EventStore, type InsertItem, openEventStore } from "../../../state/event_store.ts";
+import type { InsertResult } from "../../../state/event_store.ts";
+
+/** Closes the worker's connection (answered with batch -1). */
+export interface CommitCloseRequest {
+  close: true;
+}
+
+/** A batch to commit in one transaction. */
+export interface CommitBatchRequest {
+  batch: number;
+  items: InsertItem[];
+}
+
+/** The outcome of one batch: results in order, or why the whole transaction failed. */
+export interface CommitBatchResponse {
+  batch: number;
+  results?: InsertResult[];
+  error?: string;
+}
+
+/**
+ * Commits one batch on `store` (the worker's own connection).
+ *
+ * @example
+ * ```ts
+ * commitBatch(store, { batch: 1, items: [{ event }] }); // { batch: 1, results: [...] }
+ * ```
+ */
+export function commitBatch(store: EventStore, request: CommitBatchRequest): CommitBatchResponse {
+  try {
+    return { batch: request.batch, results: store.insertBatch(request.items) };
+  } catch (err) {
+    return { batch: request.batch, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+// Only when loaded as a worker (the module is also imported for its types).
+const scope = globalThis as unknown as {
+  postMessage?: (m: unknown) => void;
+  onmessage?:
+    | ((e: MessageEvent<CommitCloseRequest | CommitBatchRequest>) => void)
+    | null;
+};
+if (typeof scope.postMessage === "function" && "WorkerGlobalScope" in globalThis) {
+  // The path comes as the worker's name, and the store is opened at load: a message posted
+  // before this module finished loading (its imports have a top-level await) would be lost.
+  let store: EventStore | undefined;
+  try {
+    store = openEventStore({ path: (globalThis as unknown as { name: string }).name });
+    scope.postMessage({ batch: 0, results: [] } satisfies CommitBatchResponse);
+  } catch (err) {
+    scope.postMessage({ batch: 0, error: (err as Error).message } satisfies CommitBatchResponse);
+  }
+  scope.onmessage = (e) => {
+    const message = e.data;
+    if ("close" in message) {
+      store?.close();
+      store = undefined;
+      scope.postMessage!({ batch: -1, results: [] } satisfies CommitBatchResponse);
+      return;
+    }
+    scope.postMessage!(
+      store
+        ? commitBatch(store, message)
+        : { batch: message.batch, error: "event store not open" } satisfies CommitBatchResponse,
+    );
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Worker side of {@linkcode WriteVerifierPool}: verifies batches of events (id + BIP-340
+ * signature, protocol/event_verifier.ts) off the town's main thread. Runs with no permissions.
+ * Message in: `{ batch: number, events: NostrEvent[] }`; out: `{ batch, errors: (string|null)[] }`
+ * with the EventValidationError reason (`bad-id`, `bad-sig`) of each bad event, null for a good one.
+ * Once loaded it posts `{ batch: 0, errors: [] }` (ready).
+ *
+ * @module
+ */
+import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+
+/** A batch to verify. */
+export interface VerifyBatchRequest {
+  batch: number;
+  events: NostrEvent[];
+}
+
+/** The verdicts, in order. */
+export interface VerifyBatchResponse {
+  batch: number;
+  errors: (string | null)[];
+}
+
+/**
+ * Verifies one batch.
+ *
+ * @example
+ * ```ts
+ * verifyBatch({ batch: 1, events: [event] }); // { batch: 1, errors: [null] }
+ * ```
+ */
+export function verifyBatch(request: VerifyBatchRequest): VerifyBatchResponse {
+  return {
+    batch: request.batch,
+    errors: request.events.map((event) => {
+      try {
+        verifyEvent(event);
+        return null;
+      } catch (err) {
+        return err instanceof EventValidationError ? err.reason : "bad-sig";
+      }
+    }),
+  };
+}
+
+// Only when loaded as a worker (the module is also imported for its types and verifyBatch).
+const scope = globalThis as unknown as {
+  postMessage?: (m: unknown) => void;
+  onmessage?: ((e: MessageEvent<VerifyBatchRequest>) => void) | null;
+  document?: unknown;
+};
+if (typeof scope.postMessage === "function" && "WorkerGlobalScope" in globalThis) {
+  scope.onmessage = (e) => scope.postMessage!(verifyBatch(e.data));
+  // Tells the pool this module has loaded (its imports have a top-level await): a batch posted
+  // before would be dispatched to no handler and lost.
+  scope.postMessage({ batch: 0, errors: [] } satisfies VerifyBatchResponse);
+}
