@@ -31,7 +31,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { BaseError, formatUnits, type Hex, parseUnits } from "viem";
+import { BaseError, formatUnits, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type SettingsFlags } from "../config/settings.ts";
@@ -57,47 +57,36 @@ import {
   readChannel,
   saveChannel,
 } from "../state/channel_file.ts";
-import { type AuditLog, openAuditLog } from "../state/audit_log.ts";
-import { ClaimBooksError, openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
+import { openAuditLog } from "../state/audit_log.ts";
+import { ClaimBooksError } from "../state/postgres_claim_books.ts";
+import {
+  closeChannelStep,
+  cosignFailure,
+  withBooksClaim,
+} from "../roles/channels/channel_close.ts";
 import { type ChannelLock, ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
 import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
 import type { PassphraseFlags } from "./node_identity.ts";
+import { BtpClient } from "../transport/btp_client.ts";
 import {
-  BtpAuthError,
-  BtpClient,
-  BtpClosedError,
-  BtpConnectionError,
-  BtpTimeoutError,
-} from "../transport/btp_client.ts";
-import { ChannelCosignError } from "../protocol/payment_channel_cosign.ts";
-import {
-  closeCooperatively,
   DEFAULT_COSIGN_TIMEOUT_MS,
-  requestLastClaim,
   withdrawCooperatively,
   WithdrawTooLargeError,
 } from "../roles/channels/channel_cosign_request.ts";
-import {
-  DEFAULT_WARN_PERCENT,
-  newChannelRecord,
-} from "../roles/channels/channel_record_builder.ts";
+import { DEFAULT_WARN_PERCENT } from "../roles/channels/channel_record_builder.ts";
+import { existingChannelWith, openRecordedChannel } from "../roles/channels/channel_open.ts";
 import { raiseChannelDeposit } from "../roles/channels/channel_deposit.ts";
 import { channelBooks } from "../state/channel_books.ts";
-import {
-  applyChainState,
-  ChannelNotOnChainError,
-  mergeChainSync,
-  syncChannelFile,
-} from "../roles/channels/channel_chain_sync.ts";
+import { ChannelNotOnChainError, syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import {
+  announcedBtpUrl,
   ChannelPeerError,
-  lookupTownPeerInfo,
   resolveChannelPeer,
   type ResolvedChannelPeer,
 } from "../roles/channels/channel_peer_resolver.ts";
-import { parsePeerInfo, PeerInfoError } from "../protocol/peer_info.ts";
+import { NoPeerUrlError, recoverChannels } from "../roles/channels/channel_recover.ts";
 import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
 import {
   PassphraseMismatchError,
@@ -346,41 +335,32 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
   // The contract allows one channel per pair until it is settled: say which, before any tx.
   await refuseExistingChannel(client, peerAddress, ctx.stateDir, opts);
   const started = performance.now();
-  const opened = await client.openChannel({ partner: peerAddress, deposit, settleTimeout })
-    .catch(async (err) => {
+  const audit = await openAuditLog({ dir: ctx.stateDir });
+  let record: ChannelRecord;
+  try {
+    ({ record } = await openRecordedChannel({
+      client,
+      peer: peerAddress,
+      deposit,
+      settleTimeout,
+      stateDir: ctx.stateDir,
+      audit,
+      warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+      auto: false,
+    }).catch(async (err) => {
       if (err instanceof ChainTxError && err.reason === "ChannelExists") {
         await refuseExistingChannel(client, peerAddress, ctx.stateDir, opts);
       }
       throw err;
-    });
-  const ms = performance.now() - started;
-  const record = newChannelRecord(client, {
-    channelId: opened.channelId,
-    peerAddress,
-    settleTimeout,
-    deposit,
-    openTx: opened.openTx,
-    warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
-  });
-  const audit = await openAuditLog({ dir: ctx.stateDir });
-  try {
-    await saveChannel(record, {
-      stateDir: ctx.stateDir,
-      audit,
-      action: "open",
-      fields: {
-        Tx: opened.openTx,
-        Token: client.tokenAddress,
-        TokenNetwork: client.tokenNetworkAddress,
-      },
-    });
+    }));
   } finally {
     await audit.close();
   }
-  printRecords(opts, [record], `Opened channel ${opened.channelId} in ${Math.round(ms)} ms`);
+  const ms = performance.now() - started;
+  printRecords(opts, [record], `Opened channel ${record.channelId} in ${Math.round(ms)} ms`);
   info(
     opts,
-    `Pay the town with it: --channel ${opened.channelId} (job submit, node up, requester)`,
+    `Pay the town with it: --channel ${record.channelId} (job submit, node up, requester)`,
   );
 }
 
@@ -395,9 +375,9 @@ async function refuseExistingChannel(
   stateDir: string,
   opts: ChannelOptions,
 ): Promise<void> {
-  const id = await client.channelWith(peer);
-  if (/^0x0*$/.test(id)) return;
-  const onChain = await client.getChannel(id);
+  const existing = await existingChannelWith(client, peer);
+  if (existing === undefined) return;
+  const { channelId: id, onChain } = existing;
   const hasFile = await Deno.stat(channelFilePath(stateDir, id)).then(() => true, () => false);
   const me = cliPrefix(opts);
   const recover = hasFile ? "" : ` (no channel file here: \`${me} channel recover\` first)`;
@@ -458,7 +438,15 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
   const storeUrl = opts.store ?? Deno.env.get("TURNPIKE_STORE_URL");
   if (storeUrl !== undefined && storeUrl !== "") {
-    record = await withSharedClaim(record, storeUrl, ctx.stateDir);
+    record = await withBooksClaim(record, storeUrl, ctx.stateDir).catch((err) => {
+      if (!(err instanceof ClaimBooksError)) throw err;
+      throw new CliError(err.message, {
+        context: "--store / TURNPIKE_STORE_URL",
+        suggestion: "start the town's database, or leave --store out to close with this state " +
+          "dir's newest claim",
+        cause: err,
+      });
+    });
   }
   const chain = chainOfRecord(ctx, opts, record);
   info(opts, `Network: ${networkLabel(chain)}`);
@@ -467,104 +455,46 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
     record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
-    const onChain = await client.getChannel(record.channelId);
-    const cooperative = onChain.state === "opened" && !opts.unilateral
-      ? await tryCooperativeClose(opts, {
-        client,
-        record,
-        signer,
-        stateDir: ctx.stateDir,
-        audit,
-      })
-      : undefined;
-    if (cooperative) {
-      record = cooperative;
-    } else if (onChain.state === "opened") {
-      const proof = record.receivedSignature && record.receivedNonce > 0n
-        ? {
-          nonce: record.receivedNonce,
-          transferredAmount: record.received,
-          signature: record.receivedSignature,
-        }
-        : undefined;
-      const tx = await client.closeChannel(record.channelId, proof);
-      const after = await client.getChannel(record.channelId);
-      record = { ...record, status: "closed", settleAt: after.settleAt };
-      await saveChannel(record, {
-        stateDir: ctx.stateDir,
-        audit,
-        action: "close",
-        fields: { Tx: tx },
-      });
+    const step = await closeChannelStep({
+      client,
+      record,
+      signer,
+      stateDir: ctx.stateDir,
+      audit,
+      unilateral: opts.unilateral,
+      connectPeer: () => connectPeer(opts),
+      onCosignRefused: (why) => {
+        console.error(`Error: the peer did not co-sign the final balances: ${why}`);
+        console.error("Closing unilaterally instead.");
+      },
+    });
+    record = step.record;
+    const at = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
+    if (step.kind === "settled-cooperatively") {
+      const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+      const { settle } = step.agreement;
       info(
         opts,
-        `Closed ${record.channelId} (unilateral); settle after ${
-          new Date(Number(after.settleAt) * 1000).toISOString()
-        }: run \`${cliPrefix(opts)} channel close ${record.channelId}\` again then`,
+        `Settled ${record.channelId} cooperatively in ${step.ms} ms (tx ${step.tx}): ` +
+          `${settle.participant1} ${fmt(settle.balance1)}, ` +
+          `${settle.participant2} ${fmt(settle.balance2)}`,
       );
-    } else if (onChain.state === "closed") {
-      const now = await client.chainTime();
-      if (now <= onChain.settleAt) {
-        info(
-          opts,
-          `Closed; the settle timeout ends ${
-            new Date(Number(onChain.settleAt) * 1000).toISOString()
-          }`,
-        );
-      } else {
-        const tx = await client.settleChannel(record.channelId);
-        record = { ...record, status: "settled" };
-        await saveChannel(record, {
-          stateDir: ctx.stateDir,
-          audit,
-          action: "settle",
-          fields: { Tx: tx },
-        });
-        info(opts, `Settled ${record.channelId}`);
-      }
+    } else if (step.kind === "closed") {
+      info(
+        opts,
+        `Closed ${record.channelId} (unilateral); settle after ${at(record.settleAt)}: run \`${
+          cliPrefix(opts)
+        } channel close ${record.channelId}\` again then`,
+      );
+    } else if (step.kind === "waiting") {
+      info(opts, `Closed; the settle timeout ends ${at(step.settleAt)}`);
+    } else if (step.kind === "settled") {
+      info(opts, `Settled ${record.channelId}`);
     }
   } finally {
     await audit.close();
   }
   printRecords(opts, [record]);
-}
-
-/**
- * The record with the newest claim of the town's shared books (a town on several processes:
- * each process's channel file holds the newest claim it took, the books the newest of all),
- * saved to the channel file when newer.
- */
-async function withSharedClaim(
-  record: ChannelRecord,
-  storeUrl: string,
-  stateDir: string,
-): Promise<ChannelRecord> {
-  let books;
-  try {
-    books = await openPostgresClaimBooks({ url: storeUrl });
-  } catch (err) {
-    if (!(err instanceof ClaimBooksError)) throw err;
-    throw new CliError(err.message, {
-      context: "--store / TURNPIKE_STORE_URL",
-      suggestion: "start the town's database, or leave --store out to close with this state " +
-        "dir's newest claim",
-      cause: err,
-    });
-  }
-  try {
-    const book = await books.read(record.channelId);
-    if (book === undefined || book.nonce <= record.receivedNonce) return record;
-    const next: ChannelRecord = {
-      ...record,
-      received: book.claimed,
-      receivedNonce: book.nonce,
-      receivedSignature: book.signature,
-    };
-    await saveChannel(next, { stateDir, action: "update" });
-    return next;
-  } finally {
-    await books.close();
-  }
 }
 
 interface CosignCliOptions extends ChannelOptions {
@@ -584,14 +514,6 @@ function peerFlags(opts: CosignCliOptions): SettingsFlags {
   return flags;
 }
 
-interface CosignContext {
-  client: TokenNetworkClient;
-  record: ChannelRecord;
-  signer: NodeSigner;
-  stateDir: string;
-  audit: AuditLog;
-}
-
 /** The peer's BTP URL and token: flag > environment > config (as `job submit` reaches the town). */
 async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
   const loaded = await loadSettings({ flags: peerFlags(opts) });
@@ -603,63 +525,6 @@ async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
   });
   await peer.connect();
   return peer;
-}
-
-/** Settles with the peer's co-signature; undefined (after saying why) when the peer will not. */
-async function tryCooperativeClose(
-  opts: CosignCliOptions,
-  c: CosignContext,
-): Promise<ChannelRecord | undefined> {
-  let peer: BtpClient | undefined;
-  try {
-    peer = await connectPeer(opts);
-    const started = performance.now();
-    const done = await closeCooperatively({
-      peer,
-      chain: c.client,
-      record: c.record,
-      signer: c.signer,
-      stateDir: c.stateDir,
-      audit: c.audit,
-    });
-    const fmt = (v: bigint) => `${formatUnits(v, c.record.tokenDecimals)} ${c.record.tokenSymbol}`;
-    const { settle } = done.agreement;
-    const ms = Math.round(performance.now() - started);
-    info(
-      opts,
-      `Settled ${c.record.channelId} cooperatively in ${ms} ms (tx ${done.tx}): ` +
-        `${settle.participant1} ${fmt(settle.balance1)}, ` +
-        `${settle.participant2} ${fmt(settle.balance2)}`,
-    );
-    return done.record;
-  } catch (err) {
-    const why = cosignFailure(err);
-    if (!why) throw err;
-    console.error(`Error: the peer did not co-sign the final balances: ${why}`);
-    console.error("Closing unilaterally instead.");
-    return undefined;
-  } finally {
-    await peer?.close();
-  }
-}
-
-/** Why a co-sign attempt failed, for the user; undefined for errors that are not the peer's. */
-function cosignFailure(err: unknown): string | undefined {
-  if (err instanceof ChannelCosignError) {
-    return err.fromPeer
-      ? `${err.detail} (peer refused: ${err.reason})`
-      : `${err.detail} (${err.reason})`;
-  }
-  if (isPeerUnreachable(err)) return `${err.message} (peer unavailable)`;
-  return undefined;
-}
-
-/** The BTP connection to the peer failed (as opposed to the peer answering). */
-function isPeerUnreachable(
-  err: unknown,
-): err is BtpConnectionError | BtpAuthError | BtpTimeoutError | BtpClosedError {
-  return err instanceof BtpConnectionError || err instanceof BtpAuthError ||
-    err instanceof BtpTimeoutError || err instanceof BtpClosedError;
 }
 
 async function channelWithdraw(
@@ -793,71 +658,43 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
   info(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });
-  const events = await client.channelEvents();
-  const byId = new Map<
-    string,
-    { opened?: Record<string, unknown>; openTx?: Hex; settled: boolean; at: bigint }
-  >();
-  for (const e of events) {
-    const entry = byId.get(e.channelId) ?? { settled: false, at: e.blockNumber };
-    if (e.event === "opened") {
-      entry.opened = e.args;
-      entry.openTx = e.transactionHash;
-    }
-    if (e.event === "settled") entry.settled = true;
-    byId.set(e.channelId, entry);
-  }
   const audit = await openAuditLog({ dir: ctx.stateDir });
   const peer = lastClaimPeer(opts);
-  const recovered: ChannelRecord[] = [];
+  let recovered: ChannelRecord[];
   try {
-    for (const [channelId, entry] of byId) {
-      if (!entry.opened) continue;
-      await using _lock = await holdChannel(ctx.stateDir, channelId, opts);
-      const p1 = String(entry.opened.participant1) as `0x${string}`;
-      const p2 = String(entry.opened.participant2) as `0x${string}`;
-      const me = client.address.toLowerCase();
-      const peerAddress = p1.toLowerCase() === me ? p2 : p1;
-      const base = newChannelRecord(client, {
-        channelId: channelId as Hex,
-        peerAddress,
-        settleTimeout: BigInt(entry.opened.settleTimeout as bigint),
-        status: entry.settled ? "settled" : "open",
-        openTx: entry.openTx,
-        warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
-      });
-      const fromChain = entry.settled
-        ? base
-        : applyChainState(base, await client.getChannel(base.channelId));
-      // A file that survived keeps its newer claim counters: the chain never knew them.
-      const existing = await readChannel(channelFilePath(ctx.stateDir, channelId)).catch(
-        (err) => {
-          // Missing or unreadable: what recover is for; anything else (permissions) is not.
-          if (err instanceof Deno.errors.NotFound || err instanceof ChannelFileError) return;
-          throw err;
-        },
-      );
-      let record = existing ? mergeChainSync(existing, fromChain) : fromChain;
-      const fields: Record<string, string> = {};
-      if (paysOver(record)) {
-        record = await withLastClaim(opts, record, peer, fields);
-      }
-      await saveChannel(record, { stateDir: ctx.stateDir, audit, action: "recover", fields });
-      recovered.push(record);
-    }
+    recovered = await recoverChannels({
+      client,
+      stateDir: ctx.stateDir,
+      audit,
+      warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+      lock: (channelId) => holdChannel(ctx.stateDir, channelId, opts),
+      peer: peer.get,
+      onLastClaim: (record, last) =>
+        info(
+          opts,
+          `${record.channelId}: last claim from the peer: nonce ${last.nonce}, ` +
+            `${formatUnits(last.transferredAmount, record.tokenDecimals)} ${record.tokenSymbol}`,
+        ),
+      onLastClaimUnknown: (record, why, err) =>
+        console.error(
+          `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${why}): the ` +
+            "file has only what the chain (and a surviving file) shows, nonce " +
+            `${record.sentNonce} and ${
+              formatUnits(record.sent, record.tokenDecimals)
+            } ${record.tokenSymbol} sent, not the claims signed off chain since; do not pay ` +
+            "over this channel until `turnpike channel recover` reaches the peer" +
+            (err instanceof NoPeerUrlError
+              ? "; pass the town's BTP URL (--connector-btp-url btp+ws://<town host>:3000, " +
+                "printed by `town up` as btpUrl) or its NIP-01 URL (--town ws://<town host>:7100), " +
+                "or set connector_btp_url in config.toml (`turnpike init` writes it)"
+              : ""),
+        ),
+    });
   } finally {
     await peer.close();
     await audit.close();
   }
   printRecords(opts, recovered, `Recovered ${recovered.length} channel(s) from the chain`);
-}
-
-/**
- * This node pays its peer over the channel (it funded it) and the balances still matter: the
- * claims it signed live off chain, with the peer.
- */
-function paysOver(record: ChannelRecord): boolean {
-  return record.deposit > 0n && (record.status === "open" || record.status === "closed");
 }
 
 /** The BTP connection `recover` asks over: opened on first use, once; its failure is kept. */
@@ -885,74 +722,6 @@ function lastClaimPeer(opts: CosignCliOptions): LastClaimPeer {
       await peer?.close();
     },
   };
-}
-
-/** No BTP URL of the peer was given (flag, environment or config), nor a town to ask. */
-class NoPeerUrlError extends Error {
-  override name = "NoPeerUrlError";
-  constructor() {
-    super("no BTP URL of the peer (the town) is configured, nor the town's URL to ask it");
-  }
-}
-
-/** The BTP URL a town announces in its kind 10032 (roles/channels/channel_peer_resolver.ts reads it). */
-async function announcedBtpUrl(townUrl: string): Promise<string> {
-  const { event } = await lookupTownPeerInfo(townUrl);
-  try {
-    return parsePeerInfo(event).btpEndpoint;
-  } catch (err) {
-    if (!(err instanceof PeerInfoError)) throw err;
-    throw new ChannelPeerError("bad-peer-info", "the town's kind 10032 is unusable", {
-      context: err.message,
-      cause: err,
-    });
-  }
-}
-
-/**
- * The record with `sent`/`sentNonce` from the peer's copy of our newest claim when it is ahead
- * of the chain's; a warning (and the record unchanged) when the peer cannot tell.
- */
-async function withLastClaim(
-  opts: CosignCliOptions,
-  record: ChannelRecord,
-  peer: LastClaimPeer,
-  fields: Record<string, string>,
-): Promise<ChannelRecord> {
-  const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
-  try {
-    const last = await requestLastClaim({ peer: await peer.get(), record });
-    info(
-      opts,
-      `${record.channelId}: last claim from the peer: nonce ${last.nonce}, ` +
-        fmt(last.transferredAmount),
-    );
-    fields.PeerLastClaim = `nonce ${last.nonce} ${last.transferredAmount}`;
-    if (last.nonce <= record.sentNonce) return record;
-    fields.Sent = `${last.transferredAmount} (nonce ${last.nonce}, the peer's last claim)`;
-    return { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
-  } catch (err) {
-    const why = err instanceof NoPeerUrlError || isPeerUnreachable(err)
-      ? err.message
-      : err instanceof ChannelPeerError
-      ? `${err.message} (${err.context ?? err.reason})`
-      : cosignFailure(err);
-    if (why === undefined) throw err;
-    console.error(
-      `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${why}): the ` +
-        `file has only what the chain (and a surviving file) shows, nonce ${record.sentNonce} ` +
-        `and ${fmt(record.sent)} sent, not the claims signed off chain since; do not pay over ` +
-        "this channel until " +
-        "`turnpike channel recover` reaches the peer" +
-        (err instanceof NoPeerUrlError
-          ? "; pass the town's BTP URL (--connector-btp-url btp+ws://<town host>:3000, printed " +
-            "by `town up` as btpUrl) or its NIP-01 URL (--town ws://<town host>:7100), or set " +
-            "connector_btp_url in config.toml (`turnpike init` writes it)"
-          : ""),
-    );
-    fields.PeerLastClaim = `unknown (${why})`.replace(/\s+/g, " ").slice(0, 200);
-    return record;
-  }
 }
 
 /**

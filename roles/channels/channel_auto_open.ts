@@ -15,11 +15,11 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { formatTokens } from "../../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../../config/channel_policy.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelRecord, listChannels, saveChannel } from "../../state/channel_file.ts";
+import { type ChannelRecord, listChannels } from "../../state/channel_file.ts";
 import { lockProcessFile, type ProcessLock, ProcessLockedError } from "../../state/process_lock.ts";
-import { logChannelDeposit } from "./channel_deposit_log.ts";
+import { existingChannelWith, openRecordedChannel } from "./channel_open.ts";
 import { ChannelPeerError, resolveChannelPeer } from "./channel_peer_resolver.ts";
-import { DEFAULT_WARN_PERCENT, newChannelRecord } from "./channel_record_builder.ts";
+import { DEFAULT_WARN_PERCENT } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
 
 /** Options for {@linkcode ensureAutoChannel}. */
@@ -155,43 +155,22 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
   const deposit = await depositWithin(client, options.policy);
   await refuseExisting(client, peer);
   const settleTimeout = BigInt(String(channels.settle_timeout ?? 3600));
-  const opened = await client.openChannel({ partner: peer, deposit, settleTimeout })
-    .catch((err) => {
-      throw new AutoChannelError(
-        `no channel could be opened with the town automatically: ${(err as Error).message}`,
-        `check the wallet's ${chain.tokenSymbol} and gas (\`turnpike wallet balance\`) and ` +
-          `[chains."${chain.id}"] in config.toml`,
-        { cause: err },
-      );
-    });
-  const record = newChannelRecord(client, {
-    channelId: opened.channelId,
-    peerAddress: peer,
-    settleTimeout,
+  const { record } = await openRecordedChannel({
+    client,
+    peer,
     deposit,
-    openTx: opened.openTx,
+    settleTimeout,
+    stateDir: options.stateDir,
+    audit: options.audit,
     warnPercent: Number(channels.warn_percent ?? DEFAULT_WARN_PERCENT),
-  });
-  await saveChannel(record, {
-    stateDir: options.stateDir,
-    audit: options.audit,
-    action: "open",
-    fields: {
-      Tx: opened.openTx,
-      Token: client.tokenAddress,
-      TokenNetwork: client.tokenNetworkAddress,
-      Auto: "yes",
-    },
-  });
-  await logChannelDeposit({
-    stateDir: options.stateDir,
-    audit: options.audit,
-    record,
-    action: "open",
-    amount: deposit,
-    totalDeposit: deposit,
-    tx: opened.depositTx,
     auto: true,
+  }).catch((err) => {
+    throw new AutoChannelError(
+      `no channel could be opened with the town automatically: ${(err as Error).message}`,
+      `check the wallet's ${chain.tokenSymbol} and gas (\`turnpike wallet balance\`) and ` +
+        `[chains."${chain.id}"] in config.toml`,
+      { cause: err },
+    );
   });
   options.info?.(
     `channel: opened ${record.channelId} with the town on ${networkLabel(chain)}, deposit ` +
@@ -241,20 +220,19 @@ async function depositWithin(client: TokenNetworkClient, policy: ChannelPolicy):
 
 /** The contract allows one channel per pair until it is settled: say which one is in the way. */
 async function refuseExisting(client: TokenNetworkClient, peer: `0x${string}`): Promise<void> {
-  const existing = await client.channelWith(peer);
-  if (/^0x0*$/.test(existing)) return;
-  const onChain = await client.getChannel(existing);
-  if (onChain.state === "closed") {
-    const at = new Date(Number(onChain.settleAt) * 1000).toISOString();
+  const existing = await existingChannelWith(client, peer);
+  if (existing === undefined) return;
+  if (existing.onChain.state === "closed") {
+    const at = new Date(Number(existing.onChain.settleAt) * 1000).toISOString();
     throw new AutoChannelError(
-      `the channel with the town ${existing} is closed but not settled: a new one can be ` +
+      `the channel with the town ${existing.channelId} is closed but not settled: a new one can be ` +
         `opened once it is (its settle timeout ends ${at})`,
-      `after ${at}, settle it with \`turnpike channel close ${existing}\` (the town's watcher ` +
+      `after ${at}, settle it with \`turnpike channel close ${existing.channelId}\` (the town's watcher ` +
         "also settles it); the next paid command then opens a new one",
     );
   }
   throw new AutoChannelError(
-    `a channel with the town already exists on chain (${existing}) but has no open file here`,
+    `a channel with the town already exists on chain (${existing.channelId}) but has no open file here`,
     "rebuild its file with `turnpike channel recover`, or close it with `turnpike channel close`",
   );
 }

@@ -376,3 +376,26 @@ function pickContract(
   }
   return mine;
 }
+
+/**
+ * The BTP URL a town announces in its kind 10032 (read from its NIP-01 URL).
+ *
+ * @example
+ * ```ts
+ * import { announcedBtpUrl } from "./channel_peer_resolver.ts";
+ * console.log(await announcedBtpUrl("ws://127.0.0.1:7100"));
+ * ```
+ * @throws {ChannelPeerError} `bad-peer-info` when the town's kind 10032 is unusable.
+ */
+export async function announcedBtpUrl(townUrl: string): Promise<string> {
+  const { event } = await lookupTownPeerInfo(townUrl);
+  try {
+    return parsePeerInfo(event).btpEndpoint;
+  } catch (err) {
+    if (!(err instanceof PeerInfoError)) throw err;
+    throw new ChannelPeerError("bad-peer-info", "the town's kind 10032 is unusable", {
+      context: err.message,
+      cause: err,
+    });
+  }
+}

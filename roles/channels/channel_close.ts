@@ -1,0 +1,241 @@
+/**
+ * Closing a channel, step by step as the chain allows (`turnpike channel close` runs it; run it
+ * again to go on): an open channel is settled at once with the peer's co-signature over BTP
+ * (`closeCooperatively`); when the peer does not answer or refuses, it is closed unilaterally
+ * with the newest claim the peer signed to us; a closed one is settled once its settle timeout
+ * has passed. Every step is on the channel file (and the audit trail) before this returns.
+ * The caller holds the channel's lock (`state/channel_lock.ts`) and syncs the file with the chain
+ * first.
+ *
+ * A town on several processes keeps the newest claim of each channel in its shared books
+ * (`state/postgres_claim_books.ts`), ahead of any one process's file: {@linkcode withBooksClaim}
+ * lifts the file to it before a close.
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
+import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import type { AuditLog } from "../../state/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
+import {
+  BtpAuthError,
+  type BtpClient,
+  BtpClosedError,
+  BtpConnectionError,
+  BtpTimeoutError,
+} from "../../transport/btp_client.ts";
+import { closeCooperatively, type CooperativeSettleAgreement } from "./channel_cosign_request.ts";
+
+/** Options for {@linkcode closeChannelStep}. */
+export interface CloseChannelOptions {
+  /** The chain client of this node's account (submits the transactions). */
+  client: TokenNetworkClient;
+  /** The channel's file, synced with the chain. */
+  record: ChannelRecord;
+  signer: NodeSigner;
+  stateDir: string;
+  audit?: AuditLog;
+  /** Skip asking the peer to co-sign; close on chain alone. */
+  unilateral?: boolean;
+  /** Connects to the peer (the town) over BTP for its co-signature. */
+  connectPeer: () => Promise<BtpClient>;
+  /** Told why the peer did not co-sign, before the unilateral close is sent. */
+  onCosignRefused?: (why: string) => void;
+}
+
+/** What {@linkcode closeChannelStep} did. */
+export type ChannelCloseStep =
+  | {
+    /** Settled at once with the peer's co-signature. */
+    kind: "settled-cooperatively";
+    record: ChannelRecord;
+    tx: `0x${string}`;
+    agreement: CooperativeSettleAgreement;
+    /** Milliseconds from asking the peer to the settle mined. */
+    ms: number;
+  }
+  | {
+    /** Closed unilaterally; settle after `record.settleAt` (run the step again then). */
+    kind: "closed";
+    record: ChannelRecord;
+    tx: `0x${string}`;
+    /** Why the peer did not co-sign; undefined when it was not asked (`unilateral`). */
+    cosignRefused?: string;
+  }
+  | {
+    /** Closed earlier; the settle timeout has not passed (`settleAt`, chain seconds). */
+    kind: "waiting";
+    record: ChannelRecord;
+    settleAt: bigint;
+  }
+  | {
+    /** Settled after its timeout. */
+    kind: "settled";
+    record: ChannelRecord;
+    tx: `0x${string}`;
+  }
+  | {
+    /** Nothing to do: the chain has no open or closed channel of that id (already settled). */
+    kind: "none";
+    record: ChannelRecord;
+  };
+
+/**
+ * Takes the next step towards a settled channel, as described in the module doc.
+ *
+ * @example
+ * ```ts
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import { closeChannelStep } from "./channel_close.ts";
+ * declare const client: TokenNetworkClient;
+ * declare const record: ChannelRecord;
+ * declare const signer: NodeSigner;
+ * declare const connect: () => Promise<BtpClient>;
+ * const step = await closeChannelStep({ client, record, signer, stateDir: "/tmp/alice",
+ *   connectPeer: connect });
+ * if (step.kind === "closed") console.log(`settle after ${step.record.settleAt}`);
+ * ```
+ */
+export async function closeChannelStep(options: CloseChannelOptions): Promise<ChannelCloseStep> {
+  const { client, stateDir, audit } = options;
+  let record = options.record;
+  const onChain = await client.getChannel(record.channelId);
+  if (onChain.state === "opened") {
+    let cosignRefused: string | undefined;
+    if (!options.unilateral) {
+      const settled = await settleCooperatively(options);
+      if (!("why" in settled)) return { kind: "settled-cooperatively", ...settled };
+      cosignRefused = settled.why;
+      options.onCosignRefused?.(cosignRefused);
+    }
+    const proof = record.receivedSignature && record.receivedNonce > 0n
+      ? {
+        nonce: record.receivedNonce,
+        transferredAmount: record.received,
+        signature: record.receivedSignature,
+      }
+      : undefined;
+    const tx = await client.closeChannel(record.channelId, proof);
+    const after = await client.getChannel(record.channelId);
+    record = { ...record, status: "closed", settleAt: after.settleAt };
+    await saveChannel(record, { stateDir, audit, action: "close", fields: { Tx: tx } });
+    return { kind: "closed", record, tx, cosignRefused };
+  }
+  if (onChain.state === "closed") {
+    if (await client.chainTime() <= onChain.settleAt) {
+      return { kind: "waiting", record, settleAt: onChain.settleAt };
+    }
+    const tx = await client.settleChannel(record.channelId);
+    record = { ...record, status: "settled" };
+    await saveChannel(record, { stateDir, audit, action: "settle", fields: { Tx: tx } });
+    return { kind: "settled", record, tx };
+  }
+  return { kind: "none", record };
+}
+
+/** The cooperative settle, or why the peer would not (errors that are not the peer's throw). */
+async function settleCooperatively(
+  options: CloseChannelOptions,
+): Promise<
+  | { record: ChannelRecord; tx: `0x${string}`; agreement: CooperativeSettleAgreement; ms: number }
+  | { why: string }
+> {
+  let peer: BtpClient | undefined;
+  try {
+    peer = await options.connectPeer();
+    const started = performance.now();
+    const done = await closeCooperatively({
+      peer,
+      chain: options.client,
+      record: options.record,
+      signer: options.signer,
+      stateDir: options.stateDir,
+      audit: options.audit,
+    });
+    return { ...done, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    const why = cosignFailure(err);
+    if (why === undefined) throw err;
+    return { why };
+  } finally {
+    await peer?.close();
+  }
+}
+
+/**
+ * Why a co-sign request failed, for the user; undefined for an error that is not the peer's (it
+ * should be thrown on).
+ *
+ * @example
+ * ```ts
+ * import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
+ * import { cosignFailure } from "./channel_close.ts";
+ * console.log(cosignFailure(new ChannelCosignError("bad-signature", "no")));
+ * ```
+ */
+export function cosignFailure(err: unknown): string | undefined {
+  if (err instanceof ChannelCosignError) {
+    return err.fromPeer
+      ? `${err.detail} (peer refused: ${err.reason})`
+      : `${err.detail} (${err.reason})`;
+  }
+  if (isPeerUnreachable(err)) return `${err.message} (peer unavailable)`;
+  return undefined;
+}
+
+/**
+ * The BTP connection to the peer failed (as opposed to the peer answering).
+ *
+ * @example
+ * ```ts
+ * import { isPeerUnreachable } from "./channel_close.ts";
+ * console.log(isPeerUnreachable(new Error("x"))); // false
+ * ```
+ */
+export function isPeerUnreachable(
+  err: unknown,
+): err is BtpConnectionError | BtpAuthError | BtpTimeoutError | BtpClosedError {
+  return err instanceof BtpConnectionError || err instanceof BtpAuthError ||
+    err instanceof BtpTimeoutError || err instanceof BtpClosedError;
+}
+
+/**
+ * The record with the newest claim of a town's shared books when it is newer than the file's,
+ * saved to the channel file; the record as it is otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import { withBooksClaim } from "./channel_close.ts";
+ * declare const record: ChannelRecord;
+ * const newest = await withBooksClaim(record, "postgres://town@127.0.0.1:5432/town", "/tmp/town");
+ * console.log(newest.receivedNonce);
+ * ```
+ * @throws {ClaimBooksError} when the database cannot be reached.
+ */
+export async function withBooksClaim(
+  record: ChannelRecord,
+  storeUrl: string,
+  stateDir: string,
+): Promise<ChannelRecord> {
+  const books = await openPostgresClaimBooks({ url: storeUrl });
+  try {
+    const book = await books.read(record.channelId);
+    if (book === undefined || book.nonce <= record.receivedNonce) return record;
+    const next: ChannelRecord = {
+      ...record,
+      received: book.claimed,
+      receivedNonce: book.nonce,
+      receivedSignature: book.signature,
+    };
+    await saveChannel(next, { stateDir, action: "update" });
+    return next;
+  } finally {
+    await books.close();
+  }
+}
