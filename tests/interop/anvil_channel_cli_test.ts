@@ -9,6 +9,7 @@ import { chainToml } from "../support/chain_toml.ts";
 import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
+import { readChannelLog } from "../../state/channel_log.ts";
 
 /** A temporary dir holding `state`: the mnemonic's wallet with `config` as its config.toml. */
 async function stateDirWith(
@@ -52,6 +53,13 @@ ${chainToml(pair)}`;
     assertStringIncludes(history, "Chain: evm:base:31337");
     assertStringIncludes(history, `Peer: ${pair.bob.address}`);
     assertEquals(await pair.alice.tokenBalance(), 50_000_000n);
+    // The channel log has the opening deposit, as for a channel opened by itself: the books
+    // (deposits logged + payment log) add up to the chain.
+    const deposits = await readChannelLog(state);
+    assertEquals(
+      deposits.map((e) => [e.action, e.channelId, e.amount, e.totalDeposit, e.auto]),
+      [["open", id, "50000000", "50000000", false]],
+    );
 
     const csv = await cli("--output", "csv", "channel", "list");
     assertEquals(csv.code, 0, csv.stderr);
