@@ -503,21 +503,12 @@ function splitValues(
   line: number,
 ): string[] {
   const values: string[] = [];
-  let inQuotes = false;
   let from = start;
-  let i = start;
-  while (i < end) {
-    const c = text.charCodeAt(i);
-    if (inQuotes && c === BACKSLASH && i + 1 < end) {
-      i += 2;
-      continue;
-    }
-    if (c === QUOTE) inQuotes = !inQuotes;
-    else if (c === delimiter && !inQuotes) {
-      values.push(parseStringToken(trimSpaces(text.slice(from, i)), line));
-      from = i + 1;
-    }
-    i++;
+  // A delimiter outside quotes ends a value with no quote open, so each search starts afresh.
+  for (let i = findUnquoted(text, from, end, delimiter); i !== -1;) {
+    values.push(parseStringToken(trimSpaces(text.slice(from, i)), line));
+    from = i + 1;
+    i = findUnquoted(text, from, end, delimiter);
   }
   values.push(parseStringToken(trimSpaces(text.slice(from, end)), line));
   return values;
