@@ -135,7 +135,12 @@ export function registerTownCommand(program: Command): void {
     )
     .option(
       "--store-blobs-dir <dir>",
-      "with --store: the blob directory the town's processes on this host share (absent: no blobs)",
+      "with --store: a blob directory the town's processes on this host share " +
+        "(absent: each its own, the index in the store, bytes fetched by hash)",
+    )
+    .option(
+      "--store-blob-peer-host <host>",
+      "with --store: the address of this process's private blob fetch listener (default 127.0.0.1)",
     )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")

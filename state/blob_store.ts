@@ -27,6 +27,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
+import type { TownBlobStore } from "./town_blob_store.ts";
 
 /** Default largest blob: 256 MiB. */
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -111,7 +112,7 @@ export async function openBlobStore(options: BlobStoreOptions): Promise<BlobStor
 }
 
 /** See the module documentation. */
-export class BlobStore {
+export class BlobStore implements TownBlobStore {
   readonly dir: string;
   readonly maxBlobBytes: number;
   readonly quotaBytes: number;
@@ -259,6 +260,64 @@ export class BlobStore {
     } finally {
       this.#receiving.delete(o.sha256);
     }
+  }
+
+  /** The blob's file (this store holds the bytes of every blob it lists). */
+  localFile(record: BlobRecord): Promise<string> {
+    return Promise.resolve(this.path(record.sha256));
+  }
+
+  /**
+   * Keeps a verified copy of a blob whose owners and payment another index keeps (a town on
+   * several hosts, state/shared_blob_store.ts): the bytes are checked against `record`'s size
+   * and sha256 as an upload's are, then renamed into place and indexed without an owner. A
+   * blob already held is kept as it is (the body is cancelled). Throws
+   * {@linkcode BlobStoreError}.
+   */
+  async adopt(record: BlobRecord, body: ReadableStream<Uint8Array>): Promise<BlobRecord> {
+    if (!SHA256_HEX.test(record.sha256)) {
+      throw new BlobStoreError(400, `not a sha256: ${record.sha256}`);
+    }
+    if (!Number.isSafeInteger(record.size) || record.size < 0 || record.size > this.maxBlobBytes) {
+      throw new BlobStoreError(413, `blob of ${record.size} bytes is over the town's limit`);
+    }
+    const held = this.get(record.sha256);
+    if (held !== undefined) {
+      await body.cancel().catch(() => {});
+      return held;
+    }
+    if (this.#receiving.has(record.sha256)) {
+      await body.cancel().catch(() => {});
+      throw new BlobStoreError(409, `${record.sha256} is being received already; retry later`);
+    }
+    this.#receiving.add(record.sha256);
+    const temp = `${this.dir}/incoming/${crypto.randomUUID()}`;
+    try {
+      await this.#writeVerified(temp, { ...record, pubkey: "", body });
+      const final = this.path(record.sha256);
+      await Deno.mkdir(final.slice(0, final.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+      await Deno.rename(temp, final);
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO blobs (sha256, size, type, uploaded, expires) VALUES (?, ?, ?, ?, ?)",
+      ).run(record.sha256, record.size, record.type ?? null, record.uploaded, record.expires);
+      return record;
+    } catch (err) {
+      await Deno.remove(temp).catch(() => {});
+      throw err;
+    } finally {
+      this.#receiving.delete(record.sha256);
+    }
+  }
+
+  /** Drops this store's copy of a blob (its row, then its file); owners are not consulted. */
+  async forget(sha256: string): Promise<void> {
+    await this.#removeBlob(sha256);
+  }
+
+  /** The hashes of every blob held here. */
+  held(): string[] {
+    return (this.#db.prepare("SELECT sha256 FROM blobs").all() as { sha256: string }[])
+      .map((r) => r.sha256);
   }
 
   async #writeVerified(temp: string, o: ReceiveOptions): Promise<void> {

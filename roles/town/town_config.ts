@@ -78,6 +78,8 @@ export interface TownFlags {
   storeProcesses?: string;
   /** The blob directory the processes of a town on one host share (`[store] blobs_dir`). */
   storeBlobsDir?: string;
+  /** The address of this process's private blob fetch listener (`[store] blob_peer_host`). */
+  storeBlobPeerHost?: string;
 }
 
 /** The resolved town configuration. */
@@ -114,6 +116,13 @@ export interface TownConfig {
    * index, state/blob_store.ts); absent: a town on a shared store takes no blobs.
    */
   storeBlobsDir?: string;
+  /**
+   * With `storeUrl` and no `storeBlobsDir`: this process's private blob fetch listener
+   * (roles/town/blobs/blob_peer_listener.ts): the address it binds (default 127.0.0.1: processes
+   * on one host), its port (default 0: a free one) and the URL the other processes use (default
+   * `http://host:port`).
+   */
+  storeBlobPeer?: { host: string; port: number; url?: string };
   /** When the town pays what it owes its peers (roles/town/channels/peer_payout.ts); absent: defaults. */
   payouts?: TownPayoutPolicy;
 }
@@ -500,6 +509,12 @@ export function resolveTownConfig(
       flags.storeBlobsDir ?? env("TURNPIKE_STORE_BLOBS_DIR") ??
         loaded.sections.store?.blobs_dir,
     ),
+    storeBlobPeer: sharedStore === undefined ? undefined : blobPeer(
+      flags.storeBlobPeerHost ?? env("TURNPIKE_STORE_BLOB_PEER_HOST") ??
+        loaded.sections.store?.blob_peer_host,
+      env("TURNPIKE_STORE_BLOB_PEER_PORT") ?? loaded.sections.store?.blob_peer_port,
+      env("TURNPIKE_STORE_BLOB_PEER_URL") ?? loaded.sections.store?.blob_peer_url,
+    ),
   };
 }
 
@@ -513,6 +528,35 @@ function blobsDir(value: unknown): string | undefined {
     );
   }
   return value;
+}
+
+/** `[store] blob_peer_host`, `blob_peer_port`, `blob_peer_url` (and their variables). */
+function blobPeer(
+  host: unknown,
+  port: unknown,
+  url: unknown,
+): { host: string; port: number; url?: string } {
+  if (host !== undefined && (typeof host !== "string" || !/^[\w.:-]+$/.test(host))) {
+    throw new TownConfigError("store blob_peer_host must be a host name or an IP address");
+  }
+  const p = port === undefined || port === "" ? 0 : Number(port);
+  if (!Number.isInteger(p) || p < 0 || p > 65535) {
+    throw new TownConfigError("store blob_peer_port must be a port number (0: a free one)");
+  }
+  if (
+    url !== undefined && url !== "" &&
+    (typeof url !== "string" || !/^https?:\/\/[^\s/]+$/.test(url))
+  ) {
+    throw new TownConfigError(
+      "store blob_peer_url must be http://host:port (no path): how the town's other processes " +
+        "reach this one's blob listener",
+    );
+  }
+  return {
+    host: host === undefined || host === "" ? "127.0.0.1" : host as string,
+    port: p,
+    url: url === undefined || url === "" ? undefined : url as string,
+  };
 }
 
 /** `--store`, `TURNPIKE_STORE_URL` or `[store] url`: a PostgreSQL URL, or nothing. */

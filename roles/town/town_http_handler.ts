@@ -23,7 +23,7 @@ import { buildNip11Document, type Nip11Info } from "./relay/nip11_document.ts";
 import { type EventWireFormat, Nip01Session } from "./relay/nip01_session.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
 import type { BlobRoutes } from "./blobs/blob_routes.ts";
-import type { BlobStore } from "../../state/blob_store.ts";
+import type { TownBlobStore } from "../../state/town_blob_store.ts";
 import { effectivePrefixCap, resolveTownLimits, type TownLimits } from "./town_limits.ts";
 import {
   createTownCounters,
@@ -62,7 +62,7 @@ export interface TownHttpHandlerOptions {
   /** How often expired events are purged from the store (NIP-40). Default 60 s; 0 = never. */
   purgeIntervalMs?: number;
   /** The Blossom routes and their store, when the town keeps blobs. */
-  blobs?: { routes: BlobRoutes; store: BlobStore; payments: () => number };
+  blobs?: { routes: BlobRoutes; store: TownBlobStore; payments: () => number };
   /** More gauges for `/metrics` (the BTP listener's, the write side's). */
   moreGauges?: () => Partial<TownGauges>;
   /** The town's books per BTP peer, for `/metrics` (state/peer_ledger.ts). */
@@ -174,9 +174,10 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     return { isIdle: () => session.isIdle(limits.idleEvictAfterMs) };
   };
 
-  const blobGauges = () => {
+  const blobGauges = async () => {
     if (options.blobs === undefined) return {};
-    const stats = options.blobs.store.stats();
+    const stats = await Promise.resolve(options.blobs.store.stats())
+      .catch(() => ({ blobs: 0, bytes: 0 }));
     const c = options.blobs.routes.counters;
     return {
       blobsStored: stats.blobs,
@@ -208,6 +209,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
 
   const metrics = async (): Promise<Response> => {
     const eventsStored = await store.size().catch(() => 0);
+    const blobs = await blobGauges();
     const text = renderTownMetrics(
       counters,
       {
@@ -218,7 +220,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
         liveDeliveriesTotal: hub.deliveredTotal,
         queriesInFlight: budget.queries,
         queuedQueryBytes: budget.queuedBytes,
-        ...blobGauges(),
+        ...blobs,
         ...options.moreGauges?.(),
       },
       limits,

@@ -28,6 +28,10 @@ import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write/write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
 import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
+import { PostgresBlobIndex } from "../../state/postgres_blob_index.ts";
+import { openSharedBlobStore } from "../../state/shared_blob_store.ts";
+import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import { type BlobPeerListener, startBlobPeerListener } from "./blobs/blob_peer_listener.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { openPeerLedger, type PeerBalance, type PeerLedger } from "../../state/peer_ledger.ts";
 import { createPeerBooks } from "./btp/peer_books.ts";
@@ -86,8 +90,13 @@ export interface TownNode {
   writeBatches(): number;
   /** The event store (read it; writes go through the pipeline). */
   store: TownStore;
-  /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline). */
+  /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline); on a shared
+   * store without a shared directory: the bytes this process holds. */
   blobs: BlobStore;
+  /** What the routes use: `blobs`, or the town-wide store over it (state/shared_blob_store.ts). */
+  townBlobs: TownBlobStore;
+  /** This process's private blob fetch URL (a shared store without a shared directory). */
+  blobPeerUrl?: string;
   /** The kind 10032 stored at start (when the config has a settlement section). */
   announcement?: TownAnnouncement;
   /** The town's books per BTP peer (state/peer_ledger.ts). */
@@ -138,10 +147,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   // On a shared store the SPSP limits per account and in total hold town-wide in the database
   // (each process's share only while it cannot be reached).
   const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
-  // A town on a shared store takes blobs only with a blob directory its processes share (on
-  // one host: the files and their SQLite index, state/blob_store.ts); without one a payment
-  // taken here could meet its upload on another process, so it takes no blob payments and
-  // serves no blobs (docs/OPERATIONS.md).
+  // A town on a shared store keeps blobs either in a directory its processes on one host share
+  // (files and their SQLite index) or, without one, each process in its own directory with the
+  // index in PostgreSQL and bytes fetched by hash from the holder (state/shared_blob_store.ts,
+  // docs/OPERATIONS.md "A town on several machines").
   const sharedBlobsDir = storeUrl === undefined ? undefined : config.storeBlobsDir;
   const blobs = await openBlobStore({
     dir: sharedBlobsDir ?? `${config.stateDir}/blobs`,
@@ -150,8 +159,24 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     retentionMs: config.blobs?.retentionMs,
     sharedByProcesses: sharedBlobsDir !== undefined,
   });
+  let blobPeer: BlobPeerListener | undefined;
+  let townBlobs: TownBlobStore = blobs;
+  if (postgresStore !== undefined && sharedBlobsDir === undefined) {
+    const peer = config.storeBlobPeer ?? { host: "127.0.0.1", port: 0 };
+    blobPeer = startBlobPeerListener({
+      blobs,
+      hostname: peer.host,
+      port: peer.port,
+      publicUrl: peer.url,
+    });
+    townBlobs = await openSharedBlobStore({
+      local: blobs,
+      index: await PostgresBlobIndex.open(postgresStore.sql),
+      selfUrl: blobPeer.url,
+    });
+    log(`blob fetch listener: ${blobPeer.url}`);
+  }
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
-  const servesBlobs = storeUrl === undefined || sharedBlobsDir !== undefined;
   const hub = new SubscriptionHub();
   // Events other processes of this town commit (a shared store) go out live here too.
   store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
@@ -190,7 +215,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     // On a shared store the processes are the parallelism: each verifies on its main thread,
     // which saves a worker's ~20 MiB per process (docs/OPERATIONS.md "A town on several machines").
     verifierWorkers: options.verifierWorkers ?? (storeUrl === undefined ? undefined : 0),
-    blobs: servesBlobs ? blobs : undefined,
+    blobs: townBlobs,
     blobPricePerMiB,
     createdAtWindow: limits,
   });
@@ -259,6 +284,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await pipeline.committer.close();
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await sleep(0);
+    await blobPeer?.close();
     await store.close();
     blobs.close();
   });
@@ -296,26 +322,22 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         assetCode,
         assetScale,
         maxPacketAmount: maxWriteAmount,
-        blobs: servesBlobs
-          ? {
-            pricePerMiB: blobPricePerMiB,
-            maxBlobBytes: blobs.maxBlobBytes,
-            quotaBytes: blobs.quotaBytes,
-            retentionMs: blobs.retentionMs,
-          }
-          : undefined,
+        blobs: {
+          pricePerMiB: blobPricePerMiB,
+          maxBlobBytes: blobs.maxBlobBytes,
+          quotaBytes: blobs.quotaBytes,
+          retentionMs: blobs.retentionMs,
+        },
       },
-      blobs: servesBlobs
-        ? {
-          store: blobs,
-          payments: () => pipeline.counters.blobPayments,
-          routes: createBlobRoutes({
-            blobs,
-            pricePerMiB: blobPricePerMiB,
-            ilpAddress: () => townAddress,
-          }),
-        }
-        : undefined,
+      blobs: {
+        store: townBlobs,
+        payments: () => pipeline.counters.blobPayments,
+        routes: createBlobRoutes({
+          blobs: townBlobs,
+          pricePerMiB: blobPricePerMiB,
+          ilpAddress: () => townAddress,
+        }),
+      },
     });
     // Processes sharing a store share the ports too (one address for the town).
     const reusePort = storeUrl !== undefined;
@@ -399,6 +421,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       writeBatches: () => pipeline.committer.batches,
       store,
       blobs,
+      townBlobs,
+      blobPeerUrl: blobPeer?.url,
       announcement,
       ledger,
       peer: (account) => btp.peer(account),

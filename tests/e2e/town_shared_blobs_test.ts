@@ -3,7 +3,7 @@
  * for the events, one blob directory they share, `[store] blobs_dir`): a blob paid on one
  * process and uploaded through the other is stored once and downloads from both; the other way
  * round too; a process started later (its store opened on the same directory) serves them all
- * and removes nothing; a process without the shared directory takes no blob payments (F06).
+ * and removes nothing. (Without a shared directory: tests/e2e/town_hosts_blobs_test.ts.)
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { assert, assertEquals } from "../support/assert.ts";
@@ -132,16 +132,6 @@ Deno.test("shared blobs: paid on one process, uploaded through another, served b
     assertEquals(await download(c, firstSha), first);
     assertEquals(await download(c, secondSha), second);
     assertEquals(await download(a, secondSha), second);
-
-    // A process of the same town without the shared directory takes no blob payments.
-    await using lone = await startSharedTownProcess({ storeUrl, secretKey });
-    const viaLone = await connect(lone, "pl", townPubkey);
-    clients.push(viaLone);
-    const noBlobs = await payBlob(viaLone, secondSha, second.length);
-    assert(
-      noBlobs.reply.type === "reject" && noBlobs.reply.code === "F06",
-      JSON.stringify(noBlobs.reply),
-    );
   } finally {
     for (const client of clients) await client.close().catch(() => {});
     await Deno.remove(blobsDir, { recursive: true });

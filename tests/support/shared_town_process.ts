@@ -21,7 +21,12 @@ export interface SharedTownProcessOptions {
   verifierWorkers?: number;
   /** The blob directory the processes share (`[store] blobs_dir`); absent: no blobs. */
   blobsDir?: string;
-  /** Blob price per MiB with `blobsDir`. Default 200. */
+  /**
+   * Blobs in the process's own directory, the index in the shared store, bytes fetched by hash
+   * from the process holding them (as on separate hosts); without `blobsDir`.
+   */
+  ownBlobs?: boolean;
+  /** Blob price per MiB with `blobsDir` or `ownBlobs`. Default 200. */
   blobPricePerMiB?: number;
   /** The SQLite store's path without `storeUrl` (default: in the process's temp dir, gone with
    * it); give one to start the same town again after a kill. */
@@ -39,6 +44,8 @@ export interface SharedTownProcess extends AsyncDisposable {
   btpPort: number;
   /** The town's ILP address (its parent's IL-DCP answer, with one). */
   ilpAddress: string;
+  /** Its private blob fetch URL (a shared store without a shared blob directory). */
+  blobPeerUrl?: string;
   /** What the process wrote on stderr so far. */
   stderr(): string;
   /** SIGKILL: a crash. */
@@ -76,9 +83,11 @@ const town = await startTestTown({
   acceptAnyToken: true,
   limits: ${JSON.stringify(options.limits ?? {})},
   verifierWorkers: ${options.verifierWorkers ?? "undefined"},
+  ${options.blobsDir === undefined ? "" : `storeBlobsDir: ${JSON.stringify(options.blobsDir)},`}
   ${
-      options.blobsDir === undefined ? "" : `storeBlobsDir: ${JSON.stringify(options.blobsDir)},
-  blobs: { pricePerMiB: ${options.blobPricePerMiB ?? 200}n },`
+      options.blobsDir === undefined && !options.ownBlobs
+        ? ""
+        : `blobs: { pricePerMiB: ${options.blobPricePerMiB ?? 200}n },`
     }
   parent: ${options.parent === undefined ? "undefined" : JSON.stringify(options.parent)},
 });
@@ -86,6 +95,7 @@ console.log(JSON.stringify({
   httpPort: town.httpPort,
   btpPort: town.btpPort,
   ilpAddress: town.ilpAddress,
+  blobPeerUrl: town.blobPeerUrl,
 }));
 Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
 `,
@@ -118,6 +128,7 @@ Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
     httpPort: number;
     btpPort: number;
     ilpAddress: string;
+    blobPeerUrl?: string;
   };
   let ended: Promise<void> | undefined;
   const end = (signal: Deno.Signal) =>

@@ -46,6 +46,22 @@ Deno.test("store config: [store] url, the environment and --store, in that order
     TownConfigError,
     "absolute path",
   );
+  // The private blob fetch listener: loopback and a free port unless configured.
+  assertEquals(fromToml.storeBlobPeer, { host: "127.0.0.1", port: 0, url: undefined });
+  const peer = await configWith(
+    toml + 'blob_peer_host = "10.0.0.5"\nblob_peer_port = 7301\n',
+    { TURNPIKE_STORE_BLOB_PEER_URL: "http://town-a.internal:7301" },
+  );
+  assertEquals(peer.storeBlobPeer, {
+    host: "10.0.0.5",
+    port: 7301,
+    url: "http://town-a.internal:7301",
+  });
+  await assertRejects(
+    () => configWith(toml + 'blob_peer_url = "http://x:1/path"\n'),
+    TownConfigError,
+    "blob_peer_url",
+  );
 });
 
 Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refused", async () => {

@@ -20,7 +20,8 @@ import {
 import { priceBlob } from "../../../protocol/blob_pricing.ts";
 import { blobRejectData } from "../../../protocol/blob_payment_reply.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { type BlobStore, BlobStoreError } from "../../../state/blob_store.ts";
+import { BlobStoreError } from "../../../state/blob_store.ts";
+import type { TownBlobStore } from "../../../state/town_blob_store.ts";
 import { TownWriteRejection } from "../write/write_rejection.ts";
 import { invalidInputRejection } from "../write/invalid_input_rejection.ts";
 
@@ -34,7 +35,7 @@ export interface BlobPayment {
 
 /** Options for {@linkcode checkBlobPayment}. */
 export interface BlobPaymentOptions {
-  blobs: BlobStore;
+  blobs: TownBlobStore;
   /** Base units per MiB. */
   pricePerMiB: bigint;
   /** The PREPARE's amount. */
@@ -46,12 +47,15 @@ export interface BlobPaymentOptions {
  *
  * @example
  * ```ts
- * const paid = checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: prepare.amount });
+ * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: prepare.amount });
  * // condition checked, then: recordBlobPayment(paid, event.pubkey, { blobs, ... })
  * ```
  * @throws {TownWriteRejection}
  */
-export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): BlobPayment {
+export async function checkBlobPayment(
+  event: NostrEvent,
+  o: BlobPaymentOptions,
+): Promise<BlobPayment> {
   let sha256: string;
   let size: number;
   try {
@@ -69,7 +73,7 @@ export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): Blob
       `blob too large: ${size} bytes, the limit is ${o.blobs.maxBlobBytes}`,
     );
   }
-  if (o.blobs.get(sha256) !== undefined) {
+  if (await o.blobs.get(sha256) !== undefined) {
     throw new TownWriteRejection(
       ILP_ERROR.finalApplicationError,
       `already-stored: ${sha256} (upload it for free)`,
@@ -92,18 +96,18 @@ export function checkBlobPayment(event: NostrEvent, o: BlobPaymentOptions): Blob
  *
  * @example
  * ```ts
- * recordBlobPayment(paid, event.pubkey, prepare.amount, blobs);
+ * await recordBlobPayment(paid, event.pubkey, prepare.amount, blobs);
  * ```
  * @throws {TownWriteRejection} F99 `quota-exceeded`.
  */
-export function recordBlobPayment(
+export async function recordBlobPayment(
   paid: BlobPayment,
   pubkey: string,
   amount: bigint,
-  blobs: BlobStore,
-): void {
+  blobs: TownBlobStore,
+): Promise<void> {
   try {
-    blobs.recordPayment({ sha256: paid.sha256, size: paid.size, pubkey, amount });
+    await blobs.recordPayment({ sha256: paid.sha256, size: paid.size, pubkey, amount });
   } catch (err) {
     if (err instanceof BlobStoreError && err.status === 507) {
       throw new TownWriteRejection(

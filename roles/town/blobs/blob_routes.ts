@@ -27,11 +27,12 @@ import type { BlobDescriptor } from "../../../protocol/blob_descriptor.ts";
 import { priceBlob } from "../../../protocol/blob_pricing.ts";
 import { verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { type BlobRecord, type BlobStore, BlobStoreError } from "../../../state/blob_store.ts";
+import { type BlobRecord, BlobStoreError } from "../../../state/blob_store.ts";
+import type { TownBlobStore } from "../../../state/town_blob_store.ts";
 
 /** Options for {@linkcode createBlobRoutes}. */
 export interface BlobRoutesOptions {
-  blobs: BlobStore;
+  blobs: TownBlobStore;
   /** Base units per MiB, quoted by `HEAD /upload`. */
   pricePerMiB: bigint;
   /** The town's ILP address, quoted by `HEAD /upload`. */
@@ -160,7 +161,7 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
     }
   };
 
-  const uploadRequirements = (request: Request): Response => {
+  const uploadRequirements = async (request: Request): Promise<Response> => {
     const sha256 = (request.headers.get("x-sha-256") ??
       /^SHA-256=([0-9a-f]{64})$/i.exec(request.headers.get("digest") ?? "")?.[1] ?? "")
       .toLowerCase();
@@ -170,7 +171,9 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
       throw new BlobRouteError(400, "send X-SHA-256 and X-Content-Length");
     }
     const size = Number(sizeText);
-    if (options.blobs.get(sha256) !== undefined) return new Response(null, { headers: CORS });
+    if (await options.blobs.get(sha256) !== undefined) {
+      return new Response(null, { headers: CORS });
+    }
     if (size > options.blobs.maxBlobBytes) {
       throw new BlobRouteError(
         413,
@@ -180,7 +183,7 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
     const header = request.headers.get("authorization");
     if (header !== null) {
       const auth = authorize(request, "upload");
-      if (options.blobs.allowance(sha256, auth.pubkey)?.size === size) {
+      if ((await options.blobs.allowance(sha256, auth.pubkey))?.size === size) {
         return new Response(null, { headers: CORS });
       }
     }
@@ -206,13 +209,13 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
     return json({ message: "deleted" });
   };
 
-  const list = (request: Request, pubkey: string): Response => {
+  const list = async (request: Request, pubkey: string): Promise<Response> => {
     const url = new URL(request.url);
     const num = (name: string) => {
       const v = url.searchParams.get(name);
       return v !== null && /^\d{1,15}$/.test(v) ? Number(v) : undefined;
     };
-    const records = options.blobs.list(pubkey, num("since"), num("until"));
+    const records = await options.blobs.list(pubkey, num("since"), num("until"));
     return json(records.map((r) => describe(request, r)));
   };
 
@@ -221,15 +224,15 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
     const blob = BLOB_PATH.exec(pathname);
     const method = request.method;
     if (blob !== null && (method === "GET" || method === "HEAD")) {
-      return Promise.resolve(serve(request, blob[1]));
+      return serve(request, blob[1]);
     }
     if (blob !== null && method === "DELETE") return remove(request, blob[1]);
     if (pathname === "/upload" && method === "PUT") return upload(request);
     if (pathname === "/upload" && method === "HEAD") {
-      return Promise.resolve(uploadRequirements(request));
+      return uploadRequirements(request);
     }
     const listed = LIST_PATH.exec(pathname);
-    if (listed !== null && method === "GET") return Promise.resolve(list(request, listed[1]));
+    if (listed !== null && method === "GET") return list(request, listed[1]);
     if (method === "OPTIONS" && (blob !== null || pathname === "/upload")) {
       return Promise.resolve(new Response(null, { status: 204, headers: CORS }));
     }
@@ -237,7 +240,7 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
   };
 
   const serve = async (request: Request, sha256: string): Promise<Response> => {
-    const record = options.blobs.get(sha256);
+    const record = await options.blobs.get(sha256);
     if (record === undefined) throw new BlobRouteError(404, `${sha256} is not stored here`);
     const headers: Record<string, string> = {
       ...CORS,
@@ -258,7 +261,7 @@ export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
     if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${record.size}`;
     const status = range === undefined ? 200 : 206;
     if (request.method === "HEAD" || length === 0) return new Response(null, { status, headers });
-    const file = await Deno.open(options.blobs.path(sha256));
+    const file = await Deno.open(await options.blobs.localFile(record));
     counters.downloads++;
     counters.downloadBytes += length;
     return new Response(fileSlice(file, start, length), { status, headers });

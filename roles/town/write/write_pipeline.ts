@@ -46,7 +46,7 @@ import {
 } from "./write_checks.ts";
 import { GroupCommitter } from "./write_group_commit.ts";
 import { BLOB_AUTH_KIND } from "../../../protocol/blob_authorization.ts";
-import type { BlobStore } from "../../../state/blob_store.ts";
+import type { TownBlobStore } from "../../../state/town_blob_store.ts";
 import { checkBlobPayment, recordBlobPayment } from "../blobs/blob_payment.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
 import {
@@ -81,7 +81,7 @@ export interface WritePipelineOptions {
   /** Signature-verifying workers (0: verify inline). Default: see WriteVerifierPool. */
   verifierWorkers?: number;
   /** The blob store paid uploads go to; without it blob payments are refused (F06). */
-  blobs?: BlobStore;
+  blobs?: TownBlobStore;
   /** Base units per MiB of blob (protocol/blob_pricing.ts). */
   blobPricePerMiB?: bigint;
   /**
@@ -263,24 +263,24 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     return fulfillment;
   };
 
-  const payForBlob = (
+  const payForBlob = async (
     prepare: IlpPrepare,
     destination: WriteDestination,
     event: NostrEvent,
-  ): IlpReply => {
+  ): Promise<IlpReply> => {
     if (options.blobs === undefined) {
       throw new TownWriteRejection(
         ILP_ERROR.unexpectedPayment,
         "invalid event: this town stores no blobs",
       );
     }
-    const paid = checkBlobPayment(event, {
+    const paid = await checkBlobPayment(event, {
       blobs: options.blobs,
       pricePerMiB: options.blobPricePerMiB ?? 0n,
       amount: BigInt(prepare.amount),
     });
     const fulfillment = checkCondition(prepare, destination);
-    recordBlobPayment(paid, event.pubkey, BigInt(prepare.amount), options.blobs);
+    await recordBlobPayment(paid, event.pubkey, BigInt(prepare.amount), options.blobs);
     counters.blobPayments++;
     return fulfill(
       fulfillment,
@@ -309,7 +309,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     if (options.responder.isForTown(event)) {
       return await answerSpsp(prepare, destination, event, from);
     }
-    if (event.kind === BLOB_AUTH_KIND) return payForBlob(prepare, destination, event);
+    if (event.kind === BLOB_AUTH_KIND) return await payForBlob(prepare, destination, event);
     checkPayment(shallow.summary, {
       amount: prepare.amount,
       toonByteLength: prepare.data.byteLength,

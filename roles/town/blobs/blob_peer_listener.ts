@@ -1,0 +1,90 @@
+/**
+ * The private fetch listener of a town process on a shared store (docs/OPERATIONS.md "A town on
+ * several machines"): `GET /<sha256>` answers the bytes of a blob this process holds, from its
+ * own directory, for the town's other processes (state/shared_blob_store.ts fetches through it
+ * and checks the hash). It never fetches onwards (no loops between processes), takes no
+ * uploads, and answers at most `maxStreams` downloads at once (503 beyond). Its own port per
+ * process: the public port is shared by the processes on a host (SO_REUSEPORT), so a request to
+ * it could reach a process without the bytes. Blobs are public on the town's HTTP port anyway;
+ * the listener adds no secret, but belongs on an address only the town's hosts reach.
+ *
+ * @module
+ */
+import type { BlobStore } from "../../../state/blob_store.ts";
+
+/** Options for {@linkcode startBlobPeerListener}. */
+export interface BlobPeerListenerOptions {
+  /** The bytes this process holds. */
+  blobs: BlobStore;
+  /** Address to bind (the host's address the town's other hosts reach). */
+  hostname: string;
+  /** Port; 0 (default) a free one. */
+  port?: number;
+  /** The URL other processes use, when it is not `http://hostname:port` (NAT, containers). */
+  publicUrl?: string;
+  /** Downloads at once. Default 16. */
+  maxStreams?: number;
+}
+
+/** A running listener. */
+export interface BlobPeerListener {
+  /** The URL recorded as this process's fetch URL. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const BLOB_PATH = /^\/([0-9a-f]{64})$/;
+
+/**
+ * Starts the listener.
+ *
+ * @example
+ * ```ts
+ * const peer = startBlobPeerListener({ blobs: local, hostname: "10.0.0.5" });
+ * console.log(peer.url); // http://10.0.0.5:39211
+ * await peer.close();
+ * ```
+ */
+export function startBlobPeerListener(options: BlobPeerListenerOptions): BlobPeerListener {
+  const maxStreams = options.maxStreams ?? 16;
+  let streams = 0;
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port ?? 0,
+    onListen: () => {},
+  }, async (request) => {
+    const match = BLOB_PATH.exec(new URL(request.url).pathname);
+    if (match === null || (request.method !== "GET" && request.method !== "HEAD")) {
+      return new Response("GET /<sha256> only\n", { status: 404 });
+    }
+    const record = options.blobs.get(match[1]);
+    if (record === undefined) return new Response("not held here\n", { status: 404 });
+    const headers = { "content-length": String(record.size) };
+    if (request.method === "HEAD") return new Response(null, { headers });
+    if (streams >= maxStreams) return new Response("busy; retry\n", { status: 503 });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(options.blobs.path(record.sha256));
+    } catch {
+      return new Response("not held here\n", { status: 404 });
+    }
+    streams++;
+    let done = false;
+    const release = () => {
+      if (!done) streams--;
+      done = true;
+    };
+    const body = file.readable.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({ flush: release }),
+    );
+    request.signal.addEventListener("abort", release);
+    return new Response(body, { headers });
+  });
+  const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
+  return {
+    url: options.publicUrl ?? `http://${host}:${server.addr.port}`,
+    port: server.addr.port,
+    close: () => server.shutdown(),
+  };
+}
