@@ -128,6 +128,21 @@ export class AuthFailureThrottle {
     return false;
   }
 
+  /**
+   * Blocks `address` now (a town-wide count, kept elsewhere, says it is over); false when it
+   * was blocked already.
+   */
+  block(address: string): boolean {
+    const now = this.#now();
+    const record = this.#record(address);
+    if (record.blockedUntil > now) return false;
+    record.blockedUntil = now + this.#o.blockMs;
+    record.nextTrial = now + (this.#o.trialMs ?? 10_000);
+    record.failures = [];
+    this.blockedTotal++;
+    return true;
+  }
+
   #record(address: string): AddressRecord {
     let record = this.#records.get(address);
     if (record) {

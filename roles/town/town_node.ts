@@ -46,6 +46,7 @@ import {
   type TownLimits,
 } from "./town_limits.ts";
 import { shareOfTownLimits } from "./town_share.ts";
+import { sharedAuthFailures } from "./shared_auth_failures.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 import type { HttpFrontStats } from "../../transport/http_front.ts";
 
@@ -371,9 +372,20 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       authTimeoutMs: limits.btpAuthTimeoutMs,
       handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
       maxFrameBytes: limits.btpMaxMessageBytes,
-      authFailuresPerMinute: limits.btpAuthFailuresPerMinute,
+      // On a shared store failed auths are counted town-wide in the database at the town's
+      // full limits (each process's own count too, at the full limits, for when it is away).
+      authFailuresPerMinute: sharedBuckets
+        ? townLimits.btpAuthFailuresPerMinute
+        : limits.btpAuthFailuresPerMinute,
       authBlockMs: limits.btpAuthBlockSeconds * 1000,
-      authFailuresPerMinuteTotal: limits.btpAuthFailuresPerMinuteTotal,
+      authFailuresPerMinuteTotal: sharedBuckets
+        ? townLimits.btpAuthFailuresPerMinuteTotal
+        : limits.btpAuthFailuresPerMinuteTotal,
+      sharedAuthFailures: sharedBuckets && sharedAuthFailures({
+        buckets: sharedBuckets,
+        perAddressPerMinute: townLimits.btpAuthFailuresPerMinute,
+        totalPerMinute: townLimits.btpAuthFailuresPerMinuteTotal,
+      }),
       authTrialMs: limits.btpAuthTrialSeconds * 1000,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxConnectionsPerPrefix: effectivePrefixCap(limits),

@@ -67,6 +67,12 @@ export interface BtpServerOptions {
   authFailuresPerMinuteTotal?: number;
   /** A blocked address may still try once per this long. Default 10 s. */
   authTrialMs?: number;
+  /**
+   * Counts each failed auth town-wide as well (a town on several processes: buckets in its
+   * database, roles/town/shared_auth_failures.ts); true when the address is over there, which
+   * blocks it here too. A rejection (the database away) leaves the decision to this process.
+   */
+  sharedAuthFailures?: (address: string) => Promise<boolean>;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
@@ -180,9 +186,13 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
   };
 
-  const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
+  const failAuth = async (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
     authFailures++;
-    const blocked = throttle.recordFailure(address);
+    let blocked = throttle.recordFailure(address);
+    if (!blocked && options.sharedAuthFailures !== undefined) {
+      const over = await options.sharedAuthFailures(address).catch(() => false);
+      blocked = over && throttle.block(address);
+    }
     refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
   };
 
@@ -213,7 +223,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       try {
         auth = readAuth(bytes);
       } catch (err) {
-        failAuth(
+        void failAuth(
           socket,
           bytes,
           address,
@@ -225,7 +235,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       const account = options.accounts.authenticate(auth.username, auth.token);
       if (!account) {
-        failAuth(socket, bytes, address, "invalid auth_token");
+        void failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
       throttle.recordSuccess(address);

@@ -1,0 +1,58 @@
+/**
+ * Abuse limits of a town on several processes held town-wide (real processes, a real
+ * PostgreSQL server): failed BTP auths from one address, spread over two processes, block it on
+ * both after the town's limit (plus at most one failure per other process), not after the limit
+ * on each.
+ */
+import { generateSecretKey } from "nostr-tools";
+import { assert, assertEquals } from "../support/assert.ts";
+import { freshDatabase } from "../support/postgres_database.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { startPostgresServer } from "../../state/postgres_server.ts";
+
+/** A hang guard, not a timing assertion. */
+const GUARD_MS = 60_000;
+
+/**
+ * Opens a WebSocket to the process's BTP port and sends a frame that is no BTP auth:
+ * "auth-failed" when the town read it (and closed), "refused" when the upgrade was refused.
+ */
+function badAuth(p: SharedTownProcess): Promise<"auth-failed" | "refused"> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${p.btpPort}`);
+    let opened = false;
+    const guard = setTimeout(() => {
+      socket.close();
+      reject(new Error("no answer to a bad BTP auth within the guard"));
+    }, GUARD_MS);
+    socket.onopen = () => {
+      opened = true;
+      socket.send(new Uint8Array([0xff, 0x00, 0x01]));
+    };
+    socket.onerror = () => {};
+    socket.onclose = () => {
+      clearTimeout(guard);
+      resolve(opened ? "auth-failed" : "refused");
+    };
+  });
+}
+
+Deno.test("shared limits: failed BTP auths from one address are counted town-wide", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const secretKey = generateSecretKey();
+  // A block outlasts the test and a blocked address gets no trial meanwhile.
+  const limits = { btpAuthFailuresPerMinute: 4, btpAuthTrialSeconds: 600 };
+  await using a = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  await using b = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  const outcomes: string[] = [];
+  for (let i = 0; i < 12; i++) outcomes.push(await badAuth(i % 2 === 0 ? a : b));
+  const failed = outcomes.filter((o) => o === "auth-failed").length;
+  // Per process alone this would be 8 (4 on each). Town-wide: 4, plus one on the other process
+  // (where the address's next failure finds the town's bucket empty).
+  assert(failed >= 4 && failed <= 5, outcomes.join());
+  assert(outcomes.slice(failed).every((o) => o === "refused"), outcomes.join());
+  // Both processes refuse the address now.
+  assertEquals(await badAuth(a), "refused");
+  assertEquals(await badAuth(b), "refused");
+});
