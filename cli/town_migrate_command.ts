@@ -1,10 +1,14 @@
 /**
  * `turnpike town migrate --to postgres://...`: copies a town's SQLite event store
  * (`<state dir>/town-events.sqlite`) into a PostgreSQL store, so the town can go on as several
- * processes on it (docs/OPERATIONS.md, "A town on several machines"). It holds the state dir
- * (the town must be stopped) and can be run again: events already copied count as duplicates.
- * SPSP grants need no copy (they derive from the town's key); the blob index and the channel
- * books stay per process (a town on a shared store takes neither), so they are not copied.
+ * processes on it (docs/OPERATIONS.md, "A town on several machines"), with its blob index
+ * (blobs, owners, paid allowances: state/postgres_blob_index.ts; the bytes stay in the state
+ * dir, whose process is recorded as their holder when it starts on the store) and the claim
+ * books of its payment channel peers (the newest claim of each channel file:
+ * state/postgres_claim_books.ts). It holds the state dir (the town must be stopped) and can be
+ * run again: events already copied count as duplicates, rows already there are kept (a book
+ * only moves to a newer claim). SPSP grants need no copy: their secrets derive from the town's
+ * key and the destination's tag alone.
  *
  * @module
  */
@@ -17,6 +21,11 @@ import { loadSettings } from "../config/settings.ts";
 import { openEventStore } from "../state/event_store.ts";
 import { copyEventStore } from "../state/event_store_copy.ts";
 import { pathExists } from "../state/path_exists.ts";
+import { openBlobStore } from "../state/blob_store.ts";
+import { PostgresBlobIndex } from "../state/postgres_blob_index.ts";
+import { listChannels } from "../state/channel_file.ts";
+import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
+import type { ClaimBook } from "../state/claim_book.ts";
 import {
   openPostgresEventStore,
   PostgresStoreError,
@@ -82,18 +91,81 @@ async function townMigrate(opts: TownMigrateOptions, cmd: Command): Promise<void
         if (opts.output !== "json" && n % 10_000 === 0) console.error(`${n} events read`);
       },
     });
+    const blobs = await copyBlobIndex(stateDir, target.sql);
+    const books = await copyClaimBooks(stateDir, opts.to);
     const seconds = (performance.now() - started) / 1000;
     if (opts.output === "json") {
-      console.log(JSON.stringify({ event: "town-migrated", read, outcomes, seconds }));
+      console.log(
+        JSON.stringify({ event: "town-migrated", read, outcomes, blobs, books, seconds }),
+      );
     } else {
       console.log(
         `Copied ${read} events from ${path} to ${redactUrl(opts.to)} in ${seconds.toFixed(1)} s: ` +
           Object.entries(outcomes).map(([k, v]) => `${v} ${k}`).join(", "),
+      );
+      console.log(
+        `Copied the blob index (${blobs.blobs} blobs, ${blobs.owners} owners, ` +
+          `${blobs.allowances} paid allowances; the bytes stay in ${stateDir}/blobs) and ` +
+          `${books} channel books`,
       );
       console.log(`Next: turnpike town up --store ${redactUrl(opts.to)} (each process)`);
     }
   } finally {
     source.close();
     await target.close();
+  }
+}
+
+/** The blob index of the state dir's blob store into the database's (the bytes stay). */
+async function copyBlobIndex(
+  stateDir: string,
+  sql: Parameters<typeof PostgresBlobIndex.open>[0],
+): Promise<{ blobs: number; owners: number; allowances: number }> {
+  if (!(await pathExists(`${stateDir}/blobs/index.sqlite`))) {
+    return { blobs: 0, owners: 0, allowances: 0 };
+  }
+  const local = await openBlobStore({ dir: `${stateDir}/blobs` });
+  try {
+    const rows = local.exportRows();
+    await (await PostgresBlobIndex.open(sql)).importRows(rows);
+    return {
+      blobs: rows.blobs.length,
+      owners: rows.owners.length,
+      allowances: rows.allowances.length,
+    };
+  } finally {
+    local.close();
+  }
+}
+
+/**
+ * The newest claim each channel file holds from its peer into the shared books (as the town
+ * resumes from it: what was forwarded counts as claimed); a book already newer is kept.
+ */
+async function copyClaimBooks(stateDir: string, url: string): Promise<number> {
+  const received = (await listChannels(stateDir)).filter((r) =>
+    r.receivedNonce > 0n || r.peerWithdrawn > 0n
+  );
+  if (received.length === 0) return 0;
+  const books = await openPostgresClaimBooks({ url });
+  try {
+    for (const r of received) {
+      const seed: ClaimBook = {
+        channelId: r.channelId,
+        nonce: r.receivedNonce,
+        claimed: r.received,
+        signature: r.receivedSignature,
+        forwarded: r.received,
+        peerWithdrawn: r.peerWithdrawn,
+      };
+      await books.update(r.channelId, seed, (prev) =>
+        prev.nonce >= seed.nonce ? prev : {
+          ...seed,
+          forwarded: prev.forwarded > seed.forwarded ? prev.forwarded : seed.forwarded,
+        });
+    }
+    return received.length;
+  } finally {
+    await books.close();
   }
 }

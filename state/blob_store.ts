@@ -314,6 +314,47 @@ export class BlobStore implements TownBlobStore {
     await this.#removeBlob(sha256);
   }
 
+  /** Every row of the index (`town migrate` copies them into PostgreSQL). */
+  exportRows(): {
+    blobs: BlobRecord[];
+    owners: { sha256: string; pubkey: string; uploaded: number }[];
+    allowances: {
+      sha256: string;
+      pubkey: string;
+      size: number;
+      amount: bigint;
+      paidAt: number;
+      expires: number;
+    }[];
+  } {
+    const blobs = (this.#db.prepare(
+      "SELECT sha256, size, type, uploaded, expires FROM blobs ORDER BY uploaded",
+    ).all() as Record<string, unknown>[]).map(toRecord);
+    const owners = (this.#db.prepare("SELECT sha256, pubkey, uploaded FROM owners").all() as {
+      sha256: string;
+      pubkey: string;
+      uploaded: number;
+    }[]).map((r) => ({ sha256: r.sha256, pubkey: r.pubkey, uploaded: Number(r.uploaded) }));
+    const allowances = (this.#db.prepare(
+      "SELECT sha256, pubkey, size, amount, paid_at, expires FROM allowances",
+    ).all() as {
+      sha256: string;
+      pubkey: string;
+      size: number;
+      amount: string;
+      paid_at: number;
+      expires: number;
+    }[]).map((r) => ({
+      sha256: r.sha256,
+      pubkey: r.pubkey,
+      size: Number(r.size),
+      amount: BigInt(r.amount),
+      paidAt: Number(r.paid_at),
+      expires: Number(r.expires),
+    }));
+    return { blobs, owners, allowances };
+  }
+
   /** The hashes of every blob held here. */
   held(): string[] {
     return (this.#db.prepare("SELECT sha256 FROM blobs").all() as { sha256: string }[])

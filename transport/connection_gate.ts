@@ -12,6 +12,11 @@ export interface ConnectionGateOptions {
   /** Most connections from one prefix ({@linkcode addressPrefix}). Default no cap. */
   maxPerPrefix?: number;
   maxTotal: number;
+  /**
+   * Connections from an address on the other processes of the same service (a town on several
+   * processes: state/postgres_connection_counts.ts); counted against `maxPerAddress` too.
+   */
+  elsewhere?: (address: string) => number;
 }
 
 /** Why a connection was refused. */
@@ -50,7 +55,9 @@ export class ConnectionGate {
     const prefix = addressPrefix(address);
     const inPrefix = this.#byPrefix.get(prefix) ?? 0;
     if (this.#total >= this.#o.maxTotal) return this.#refuse("total");
-    if (count >= this.#o.maxPerAddress) return this.#refuse("address");
+    if (count + (this.#o.elsewhere?.(address) ?? 0) >= this.#o.maxPerAddress) {
+      return this.#refuse("address");
+    }
     if (inPrefix >= (this.#o.maxPerPrefix ?? Infinity)) return this.#refuse("prefix");
     this.#byAddress.set(address, count + 1);
     this.#byPrefix.set(prefix, inPrefix + 1);
@@ -63,6 +70,11 @@ export class ConnectionGate {
       decrement(this.#byAddress, address);
       decrement(this.#byPrefix, prefix);
     };
+  }
+
+  /** Open connections per address, now. */
+  addresses(): [string, number][] {
+    return [...this.#byAddress];
   }
 
   /** The HTTP answer to a refused upgrade. */

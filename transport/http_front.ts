@@ -70,6 +70,8 @@ export interface HttpFrontOptions {
   maxConnections: number;
   /** Requests passed to `handler` at once (each holds two more descriptors). Default a quarter of `maxConnections`. */
   maxPassedThrough?: number;
+  /** Connections from an address on the service's other processes (transport/connection_gate.ts). */
+  connectionsElsewhere?: (address: string) => number;
   /** A reason to refuse an address before its request is read (answered 429), or undefined. */
   refuse?: (address: string) => string | undefined;
   /** Routes a WebSocket upgrade, or refuses it. Absent: upgrades are answered 400. */
@@ -113,6 +115,8 @@ export interface HttpFrontStats {
 export interface HttpFront {
   port: number;
   stats(): HttpFrontStats;
+  /** Open connections per remote address. */
+  addressCounts(): [string, number][];
   /** Stops accepting and the internal server (open WebSockets are the caller's to close). */
   close(): Promise<void>;
 }
@@ -170,6 +174,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,
     maxTotal: options.maxConnections,
+    elsewhere: options.connectionsElsewhere,
   });
   /** Open WebSockets that said when they are idle, oldest first. */
   const evictable = new Set<OpenSocket>();
@@ -353,6 +358,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
 
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    addressCounts: () => gate.addresses(),
     stats: () => ({
       connectionsOpen: gate.size,
       connectionsRefusedTotal: gate.refusedTotal,

@@ -78,6 +78,8 @@ export interface TownHttpListenOptions {
   reusePort?: boolean;
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
+  /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
+  connectionsElsewhere?: (address: string) => number;
 }
 
 /** The town's HTTP handler and what it owns. */

@@ -11,6 +11,7 @@ import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_sig
 import { openEventStore } from "../../state/event_store.ts";
 import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
 import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
+import { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
 import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
@@ -123,12 +124,13 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const log = options.log ?? (() => {});
   const fileLimit = raiseOpenFileLimit();
   const townLimits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
-  const limits = shareOfTownLimits(
-    townLimits,
-    config.storeUrl === undefined && options.storeUrl === undefined
-      ? 1
-      : config.storeProcesses ?? 1,
-  );
+  const onSharedStore = config.storeUrl !== undefined || options.storeUrl !== undefined;
+  const shares = shareOfTownLimits(townLimits, onSharedStore ? config.storeProcesses ?? 1 : 1);
+  // On a shared store connections per address are counted town-wide (the other processes'
+  // counts from the database, state/postgres_connection_counts.ts): each takes the full cap.
+  const limits = onSharedStore
+    ? { ...shares, maxConnectionsPerAddress: townLimits.maxConnectionsPerAddress }
+    : shares;
   if (fileLimit) {
     log(
       `open files: ${fileLimit.soft} (hard ${fileLimit.hard}); ` +
@@ -148,6 +150,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   // On a shared store the SPSP limits per account and in total hold town-wide in the database
   // (each process's share only while it cannot be reached).
   const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
+  const connectionCounts = postgresStore &&
+    await PostgresConnectionCounts.open(postgresStore.sql, { log });
   // A town on a shared store keeps blobs either in a directory its processes on one host share
   // (files and their SQLite index) or, without one, each process in its own directory with the
   // index in PostgreSQL and bytes fetched by hash from the holder (state/shared_blob_store.ts,
@@ -286,6 +290,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     // Let an already scheduled flush timer run (it finds the queue empty) before closing.
     await sleep(0);
     await blobPeer?.close();
+    await connectionCounts?.close();
     await store.close();
     blobs.close();
   });
@@ -347,7 +352,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       port: config.httpPort,
       reusePort,
       log,
+      connectionsElsewhere: connectionCounts &&
+        ((address) => connectionCounts.elsewhere("http", address)),
     });
+    connectionCounts?.register("http", () => httpServer.addressCounts());
     btpStats.http = httpServer.stats;
     closers.push(async () => {
       http.close();
@@ -390,8 +398,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
+      connectionsElsewhere: connectionCounts &&
+        ((address) => connectionCounts.elsewhere("btp", address)),
       log,
     });
+    connectionCounts?.register("btp", () => btp.addressCounts());
     btpStats.read = btp.stats;
     // Payments forwarded before a crash with no answer on record: the peer shows the
     // fulfillments it holds (protocol/payment_in_doubt.ts), each owed once proven.

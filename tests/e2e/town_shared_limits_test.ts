@@ -56,3 +56,94 @@ Deno.test("shared limits: failed BTP auths from one address are counted town-wid
   assertEquals(await badAuth(a), "refused");
   assertEquals(await badAuth(b), "refused");
 });
+
+/**
+ * A NIP-01 WebSocket to the process with an open subscription (so it is never evicted as idle),
+ * or "refused" when the upgrade was refused.
+ */
+function openReader(p: SharedTownProcess): Promise<WebSocket | "refused"> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${p.httpPort}`);
+    const guard = setTimeout(() => {
+      socket.close();
+      reject(new Error("no answer to a WebSocket upgrade within the guard"));
+    }, GUARD_MS);
+    socket.onopen = () => {
+      clearTimeout(guard);
+      socket.send(JSON.stringify(["REQ", "live", { kinds: [1], limit: 1 }]));
+      resolve(socket);
+    };
+    socket.onerror = () => {};
+    socket.onclose = () => {
+      clearTimeout(guard);
+      resolve("refused");
+    };
+  });
+}
+
+async function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) => socket.addEventListener("close", resolve));
+  socket.close();
+  await closed;
+}
+
+/**
+ * Opens readers on `p` until one is refused (the town-wide count reached it) or the guard
+ * passes; each one opened on the way is closed again. True when refused.
+ */
+async function refusedWithin(p: SharedTownProcess, guardMs = GUARD_MS): Promise<boolean> {
+  const until = Date.now() + guardMs;
+  while (Date.now() < until) {
+    const socket = await openReader(p);
+    if (socket === "refused") return true;
+    await closeSocket(socket);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** Opens readers on `p` until one opens (or the guard passes); that one, or undefined. */
+async function admittedWithin(p: SharedTownProcess): Promise<WebSocket | undefined> {
+  const until = Date.now() + GUARD_MS;
+  while (Date.now() < until) {
+    const socket = await openReader(p);
+    if (socket !== "refused") return socket;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+Deno.test("shared limits: connections per address are capped town-wide, a dead process's lapse", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const secretKey = generateSecretKey();
+  const limits = { maxConnectionsPerAddress: 4 };
+  await using a = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  const b = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  const held: WebSocket[] = [];
+  try {
+    for (const p of [a, a, b, b]) {
+      const socket = await openReader(p);
+      assert(socket !== "refused", "the first four connections are admitted");
+      held.push(socket);
+    }
+    // Four from this address on the town: a fifth is refused on either process once the counts
+    // were exchanged (each process alone would admit two more).
+    assert(await refusedWithin(a), "A refuses a fifth connection");
+    assert(await refusedWithin(b), "B refuses a fifth connection");
+    // B dies with its two connections: once its heartbeat lapses, A admits two more.
+    await b.kill();
+    const first = await admittedWithin(a);
+    assert(first !== undefined, "A admits again after B's heartbeat lapsed");
+    held.push(first);
+    const second = await openReader(a);
+    assert(second !== "refused");
+    held.push(second);
+    const third = await openReader(a);
+    assertEquals(third, "refused");
+  } finally {
+    for (const socket of held) await closeSocket(socket);
+    await b.stop();
+  }
+});

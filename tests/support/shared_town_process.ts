@@ -31,6 +31,8 @@ export interface SharedTownProcessOptions {
   /** The SQLite store's path without `storeUrl` (default: in the process's temp dir, gone with
    * it); give one to start the same town again after a kill. */
   databasePath?: string;
+  /** The town's state dir (kept after the process ends); default a temp one, removed with it. */
+  stateDir?: string;
   /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
   parent?: { url: string; token: string };
   /** Overrides of the town's limits (roles/town/town_limits.ts), e.g. the connection caps. */
@@ -79,6 +81,7 @@ const town = await startTestTown({
         : `storeUrl: ${JSON.stringify(options.storeUrl)},`
     }
   httpPort: ${options.httpPort ?? 0},
+  ${options.stateDir === undefined ? "" : `stateDir: ${JSON.stringify(options.stateDir)},`}
   btpPort: ${options.btpPort ?? 0},
   acceptAnyToken: true,
   limits: ${JSON.stringify(options.limits ?? {})},

@@ -73,6 +73,8 @@ export interface BtpServerOptions {
    * blocks it here too. A rejection (the database away) leaves the decision to this process.
    */
   sharedAuthFailures?: (address: string) => Promise<boolean>;
+  /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
+  connectionsElsewhere?: (address: string) => number;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
@@ -107,6 +109,8 @@ export interface BtpServer {
   peers(): string[];
   /** Counters for `/metrics`. */
   stats(): BtpServerStats;
+  /** Open connections per remote address. */
+  addressCounts(): [string, number][];
   /** Closes every connection and the listener. */
   close(): Promise<void>;
 }
@@ -264,6 +268,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
     maxConnections: options.maxConnections ?? 4096,
+    connectionsElsewhere: options.connectionsElsewhere,
     refuse: (address) => throttle.refusal(address),
     upgrade: (_head, address) => ({
       maxMessageBytes: maxFrameBytes,
@@ -276,6 +281,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     port: listener.port,
     peer: (account) => connections.get(account),
     peers: () => [...connections.keys()],
+    addressCounts: () => listener.addressCounts(),
     stats: () => {
       const l = listener.stats();
       return {
