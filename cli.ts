@@ -4,7 +4,7 @@
  * @module
  */
 import { CommanderError } from "commander";
-import { createProgram } from "./cli/program.ts";
+import type { Command } from "commander";
 import { CliError, cliErrorJson, exitCodeOf, formatCliError } from "./cli/cli_error.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
 
@@ -17,7 +17,7 @@ import { ExitCode } from "./cli/exit_codes.ts";
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
-  const program = createProgram();
+  const program = await programFor(args);
   try {
     await program.parseAsync([...args], { from: "user" });
     return ExitCode.Ok;
@@ -38,6 +38,34 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     return exitCodeOf(err);
   }
+}
+
+/** Global options that take a value (cli/root_command.ts). */
+const VALUED_GLOBALS = new Set(["--state-dir", "--profile", "--output"]);
+
+/**
+ * The program for a command line: for `town ...` only the town group (a long-running town
+ * then holds none of the other commands' code: docs/OPERATIONS.md "Memory"), else every group.
+ */
+async function programFor(args: readonly string[]): Promise<Command> {
+  let group: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (VALUED_GLOBALS.has(args[i])) i++;
+    else if (!args[i].startsWith("-")) {
+      group = args[i];
+      break;
+    }
+  }
+  if (group === "town") {
+    const [{ createRootCommand }, { registerTownCommand }] = await Promise.all([
+      import("./cli/root_command.ts"),
+      import("./cli/town_command.ts"),
+    ]);
+    const program = createRootCommand();
+    registerTownCommand(program);
+    return program;
+  }
+  return (await import("./cli/program.ts")).createProgram();
 }
 
 /** `--json` or `--output json` anywhere (also when parsing itself failed). */

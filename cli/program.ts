@@ -3,7 +3,10 @@
  *
  * @module
  */
-import { Command, Option } from "commander";
+import type { Command } from "commander";
+import { createRootCommand } from "./root_command.ts";
+
+export { TURNPIKE_VERSION } from "./root_command.ts";
 import tab from "@bomb.sh/tab/commander";
 import { registerDemoCommand } from "./demo_command.ts";
 import { registerInitCommand } from "./init_command.ts";
@@ -29,11 +32,8 @@ import { registerProvidersCommand } from "./providers_command.ts";
 import { registerDashCommand } from "./dash_command.ts";
 import { registerTownsCommand } from "./towns_command.ts";
 
-/** The version printed by `turnpike --version`. */
-export const TURNPIKE_VERSION = "0.1.0";
-
 /**
- * Builds the program. Actions throw {@linkcode CliError}s; `cli.ts` prints them.
+ * Builds the program with every command group. Actions throw `CliError`s; `cli.ts` prints them.
  *
  * @example
  * ```ts
@@ -41,27 +41,7 @@ export const TURNPIKE_VERSION = "0.1.0";
  * ```
  */
 export function createProgram(): Command {
-  const program = new Command("turnpike")
-    .description(
-      "A node for the Crosstown network: post and serve paid NIP-90 jobs over Nostr,\n" +
-        "paying per message with Interledger, events encoded as TOON.",
-    )
-    .version(TURNPIKE_VERSION)
-    .option("--state-dir <dir>", "state directory (default ~/.turnpike/<profile>)")
-    .option("--profile <name>", "profile name under ~/.turnpike (or $TURNPIKE_HOME)", "default")
-    .addOption(
-      new Option("--output <format>", "output format").choices(["text", "json", "csv"]).default(
-        "text",
-      ),
-    )
-    .option("--json", "same as --output json (for agents: docs/AGENTS.md)")
-    .option("--non-interactive", "never prompt; fail when input would be needed")
-    .showSuggestionAfterError()
-    .configureHelp({ sortSubcommands: false })
-    .exitOverride()
-    .hook("preAction", (root) => {
-      if (root.opts().json) root.setOptionValue("output", "json");
-    });
+  const program = createRootCommand();
   registerInitCommand(program);
   registerDemoCommand(program);
   registerWalletBooks(registerWalletCommand(program));

@@ -6,47 +6,15 @@
  *
  * @module
  */
-import { getPublicKey, nip04, nip44 } from "nostr-tools";
+import { getPublicKey } from "nostr-tools";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { type LocalAccount, privateKeyToAccount, toAccount } from "viem/accounts";
 import type { Hex, TypedDataDefinition } from "viem";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NodeSigner, NodeSignerRequest } from "../protocol/node_signer.ts";
-import { signEventTemplate } from "./event_signer.ts";
+import { answerSignerRequest } from "./signer_request_answer.ts";
 
-/**
- * Answers one {@linkcode NodeSignerRequest} with `secretKey`: the one implementation of every
- * key operation, run on the calling thread by {@linkcode localNodeSigner} and inside the worker
- * by `identity/node_signer_worker.ts`.
- *
- * @example
- * ```ts
- * const event = await answerSignerRequest(secretKey, { op: "signEvent", template });
- * ```
- */
-export async function answerSignerRequest(
-  secretKey: Uint8Array,
-  request: NodeSignerRequest,
-): Promise<unknown> {
-  switch (request.op) {
-    case "signEvent":
-      return signEventTemplate(request.template, secretKey);
-    case "conversationKey":
-      return nip44.v2.utils.getConversationKey(secretKey, request.peer);
-    case "nip04Decrypt":
-      return await nip04.decrypt(secretKey, request.peer, request.content);
-    case "derivedSecret":
-      return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
-    case "signTypedData":
-      return await localEvmAccount(secretKey).signTypedData(request.typedData);
-    case "signTransaction":
-      return await localEvmAccount(secretKey).signTransaction(request.transaction);
-    case "signMessage":
-      return await localEvmAccount(secretKey).signMessage({ message: request.message });
-  }
-}
+export { answerSignerRequest };
 
 const accounts = new WeakMap<Uint8Array, LocalAccount>();
 

@@ -8,7 +8,7 @@ import { mnemonicToSeedSync } from "@scure/bip39";
 import { HDKey } from "@scure/bip32";
 import { getPublicKey, nip19 } from "nostr-tools";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { privateKeyToAddress } from "viem/accounts";
+import { evmAddressOf } from "./evm_address.ts";
 import { importMnemonic } from "./mnemonic.ts";
 
 /** Options for {@linkcode deriveNip06SecretKey}. */
@@ -73,7 +73,7 @@ export function publicIdentity(secretKey: Uint8Array): PublicIdentity {
   return {
     pubkey,
     npub: nip19.npubEncode(pubkey),
-    evmAddress: privateKeyToAddress(`0x${bytesToHex(secretKey)}`),
+    evmAddress: evmAddressOf(secretKey),
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
-import { answerSignerRequest } from "./local_node_signer.ts";
+import { answerSignerRequest } from "./signer_request_answer.ts";
 import { publicIdentity } from "./nip06_key.ts";
 import { unlockWallet } from "./wallet.ts";
 import type { WalletRecord } from "./wallet_file.ts";

@@ -1,0 +1,59 @@
+/**
+ * The one implementation of every key operation of a `NodeSigner` (protocol/node_signer.ts),
+ * run on the calling thread by identity/local_node_signer.ts and inside the signing worker by
+ * identity/node_signer_worker.ts. viem is imported on the first EVM signature only, so a worker
+ * that signs Nostr events alone never loads it (docs/OPERATIONS.md "Memory").
+ *
+ * @module
+ */
+import { nip04, nip44 } from "nostr-tools";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { LocalAccount } from "viem/accounts";
+import type { NodeSignerRequest } from "../protocol/node_signer.ts";
+import { signEventTemplate } from "./event_signer.ts";
+
+/**
+ * Answers one {@linkcode NodeSignerRequest} with `secretKey`: the one implementation of every
+ * key operation, run on the calling thread by `localNodeSigner` and inside the worker
+ * by `identity/node_signer_worker.ts`.
+ *
+ * @example
+ * ```ts
+ * const event = await answerSignerRequest(secretKey, { op: "signEvent", template });
+ * ```
+ */
+export async function answerSignerRequest(
+  secretKey: Uint8Array,
+  request: NodeSignerRequest,
+): Promise<unknown> {
+  switch (request.op) {
+    case "signEvent":
+      return signEventTemplate(request.template, secretKey);
+    case "conversationKey":
+      return nip44.v2.utils.getConversationKey(secretKey, request.peer);
+    case "nip04Decrypt":
+      return await nip04.decrypt(secretKey, request.peer, request.content);
+    case "derivedSecret":
+      return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
+    case "signTypedData":
+      return await (await evmAccount(secretKey)).signTypedData(request.typedData);
+    case "signTransaction":
+      return await (await evmAccount(secretKey)).signTransaction(request.transaction);
+    case "signMessage":
+      return await (await evmAccount(secretKey)).signMessage({ message: request.message });
+  }
+}
+
+const accounts = new WeakMap<Uint8Array, LocalAccount>();
+
+async function evmAccount(secretKey: Uint8Array): Promise<LocalAccount> {
+  let account = accounts.get(secretKey);
+  if (account === undefined) {
+    const { privateKeyToAccount } = await import("viem/accounts");
+    account = privateKeyToAccount(`0x${bytesToHex(secretKey)}`);
+    accounts.set(secretKey, account);
+  }
+  return account;
+}
