@@ -8,8 +8,9 @@
  * interval: connections opened on several processes within it may pass the cap until the next
  * exchange, never for longer.
  *
- * While the database cannot be reached the last sums are kept (they are dropped when older than
- * `staleMs`, and each process then counts only its own).
+ * While the database cannot be reached the last sums are kept until they are `staleMs` old;
+ * after that {@linkcode PostgresConnectionCounts.elsewhere} answers undefined and the caller
+ * falls back to its share of the cap (roles/town/town_share.ts).
  *
  * @module
  */
@@ -96,9 +97,12 @@ export class PostgresConnectionCounts {
     this.#listeners.set(listener, counts);
   }
 
-  /** Connections from `address` on the other processes' `listener`, as of the last exchange. */
-  elsewhere(listener: string, address: string): number {
-    if (Date.now() - this.#othersAt > this.#staleMs) return 0;
+  /**
+   * Connections from `address` on the other processes' `listener`, as of the last exchange;
+   * undefined when that exchange is older than `staleMs` (the database cannot be reached).
+   */
+  elsewhere(listener: string, address: string): number | undefined {
+    if (Date.now() - this.#othersAt > this.#staleMs) return undefined;
     return this.#others.get(`${listener} ${address}`) ?? 0;
   }
 

@@ -152,6 +152,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
   const connectionCounts = postgresStore &&
     await PostgresConnectionCounts.open(postgresStore.sql, { log });
+  // Without fresh counts from the database each process holds to its share of the cap.
+  const unknownElsewhere = limits.maxConnectionsPerAddress - shares.maxConnectionsPerAddress;
   // A town on a shared store keeps blobs either in a directory its processes on one host share
   // (files and their SQLite index) or, without one, each process in its own directory with the
   // index in PostgreSQL and bytes fetched by hash from the holder (state/shared_blob_store.ts,
@@ -353,7 +355,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       reusePort,
       log,
       connectionsElsewhere: connectionCounts &&
-        ((address) => connectionCounts.elsewhere("http", address)),
+        ((address) => connectionCounts.elsewhere("http", address) ?? unknownElsewhere),
     });
     connectionCounts?.register("http", () => httpServer.addressCounts());
     btpStats.http = httpServer.stats;
@@ -399,7 +401,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
       connectionsElsewhere: connectionCounts &&
-        ((address) => connectionCounts.elsewhere("btp", address)),
+        ((address) => connectionCounts.elsewhere("btp", address) ?? unknownElsewhere),
       log,
     });
     connectionCounts?.register("btp", () => btp.addressCounts());

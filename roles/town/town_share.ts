@@ -5,9 +5,11 @@
  * client that reaches every process multiply them by the number of processes: each process
  * therefore enforces its share, the limit divided by the processes the operator declared
  * (`[store] processes`), so the town as a whole never allows more than the configured limit.
- * A client that reaches only one process gets that share. The SPSP limits per account and in
- * total are held town-wide in the database instead (state/postgres_rate_buckets.ts, a round trip
- * per SPSP request); their share here applies only while the database cannot be reached.
+ * A client that reaches only one process gets that share. On a PostgreSQL store they are held
+ * town-wide in the database instead: the SPSP limits per account and in total and failed BTP
+ * auths in rate buckets (state/postgres_rate_buckets.ts, roles/town/shared_auth_failures.ts),
+ * connections per address as live counts (state/postgres_connection_counts.ts). The SPSP and
+ * connection shares here apply only while the database cannot be reached.
  *
  * @module
  */
