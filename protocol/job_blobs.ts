@@ -5,6 +5,9 @@
  *   plus `["x", "<sha256>"]` (NIP-94 style). A `url` input is a blob input exactly when the last
  *   segment of its path (less a file extension) is a sha256 named by an `x` tag; the provider
  *   fetches and verifies it before the job runs.
+ * - The same blob may be on every town the job is posted to (the request's `relays` tag): a
+ *   provider that cannot get it from the `i` URL tries `<town's HTTP URL>/<sha256>` of each of
+ *   those towns (Blossom BUD-01 style: the hash is the address, any server may hold it).
  * - A result's large outputs are blobs too, one tag each:
  *   `["blob", "<name>", "<url>", "<sha256>", "<size>"]`; the name `result` stands for the
  *   skill's output when it was too large for the event's content (which is then empty).
@@ -16,6 +19,12 @@
 export interface JobBlobInput {
   url: string;
   sha256: string;
+  /**
+   * More URLs of the same blob (`<server>/<sha256>` on the other towns the job was posted to),
+   * tried in order when `url` fails; the hash is checked whichever answers. Not a tag: a
+   * provider derives them from the request's `relays` tag (docs/PROTOCOL.md "Blobs in jobs").
+   */
+  mirrors?: string[];
 }
 
 /** A blob output of a job result. */

@@ -51,8 +51,11 @@ export function headBlob(server: string, sha256: string): Promise<BlobHead | und
  * const head = await headBlobUrl(`${server}/${sha256}`);
  * ```
  */
-export async function headBlobUrl(url: string): Promise<BlobHead | undefined> {
-  const response = await request(url, { method: "HEAD" });
+export async function headBlobUrl(
+  url: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<BlobHead | undefined> {
+  const response = await request(url, { method: "HEAD", signal: options.signal });
   if (response.status === 404) return undefined;
   if (!response.ok) throw await failure(response, `HEAD ${url}`);
   const size = Number(response.headers.get("content-length"));

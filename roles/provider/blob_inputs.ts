@@ -6,6 +6,11 @@
  * dir>/blob-cache/`), so a job re-run after a restart, or another job on the same context,
  * does not fetch twice; a partial download is never taken for a whole one.
  *
+ * A blob input is looked for at its URL first, then on each other town the request names in
+ * its `relays` tag (`<town's HTTP URL>/<sha256>`, at most {@linkcode MAX_BLOB_MIRRORS}): a
+ * requester puts its inputs on every town it posts the job to, so the death of one town does
+ * not cost the job its input. Whichever server answers, the bytes must hash to the sha256.
+ *
  * @module
  */
 import { blobInputsOf, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -15,6 +20,13 @@ import {
   headBlobUrl,
   type TransferProgress,
 } from "../../transport/blossom_client.ts";
+import { blobServerOf } from "../../transport/relay_info.ts";
+
+/** Most other towns (of the request's `relays` tag) a blob input is looked for on. */
+export const MAX_BLOB_MIRRORS = 4;
+
+/** How long a `HEAD` of one blob URL may take before the next URL is tried. */
+export const BLOB_HEAD_TIMEOUT_MS = 10_000;
 
 /** Default largest input blob a provider takes: 256 MiB (the town's default blob limit). */
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -34,7 +46,36 @@ export interface BlobInputOptions {
 }
 
 /**
- * The request's blob inputs, each found (`HEAD`) and within the size limit.
+ * The request's blob inputs, each with the URLs it may be fetched from: its own, then
+ * `<server>/<sha256>` on each town of the `relays` tag (at most {@linkcode MAX_BLOB_MIRRORS}).
+ *
+ * @example
+ * ```ts
+ * blobInputsWithMirrors(request.tags); // [{ url, sha256, mirrors: ["http://b/<sha256>"] }]
+ * ```
+ */
+export function blobInputsWithMirrors(tags: readonly string[][]): JobBlobInput[] {
+  const servers: string[] = [];
+  for (const relay of tags.find((t) => t[0] === "relays")?.slice(1) ?? []) {
+    try {
+      if (!/^wss?:\/\//.test(relay)) continue;
+      const server = blobServerOf(relay);
+      if (!servers.includes(server)) servers.push(server);
+    } catch {
+      // not a URL: skipped
+    }
+  }
+  return blobInputsOf(tags).map((input) => {
+    const mirrors = servers.map((s) => `${s}/${input.sha256}`)
+      .filter((u) => u !== input.url && !input.url.startsWith(`${u}.`))
+      .slice(0, MAX_BLOB_MIRRORS);
+    return mirrors.length > 0 ? { ...input, mirrors } : input;
+  });
+}
+
+/**
+ * The request's blob inputs, each found (`HEAD`, at its URL or else a mirror: the one found
+ * first becomes its `url`) and within the size limit.
  *
  * @example
  * ```ts
@@ -46,18 +87,35 @@ export async function checkBlobInputs(
   tags: readonly string[][],
   o: BlobInputOptions,
 ): Promise<JobBlobInput[]> {
-  const inputs = blobInputsOf(tags);
+  const inputs = blobInputsWithMirrors(tags);
+  const found: JobBlobInput[] = [];
   let total = 0;
   for (const input of inputs) {
-    let head;
-    try {
-      head = await headBlobUrl(input.url);
-    } catch (err) {
+    const urls = [input.url, ...(input.mirrors ?? [])];
+    const why: string[] = [];
+    let head: { size: number } | undefined;
+    let at = -1;
+    for (const [i, url] of urls.entries()) {
+      try {
+        head = await headBlobUrl(url, { signal: AbortSignal.timeout(BLOB_HEAD_TIMEOUT_MS) });
+        if (head !== undefined) {
+          at = i;
+          break;
+        }
+        why.push(`${url}: not stored there`);
+      } catch (err) {
+        why.push(`${url}: cannot be reached: ${(err as Error).message}`);
+      }
+    }
+    if (head === undefined) {
       throw new BlobInputError(
-        `input blob ${input.url} cannot be reached: ${(err as Error).message}`,
+        urls.length === 1
+          ? `input blob ${why[0]}`
+          : `input blob ${input.sha256.slice(0, 12)} found on none of ${urls.length} towns: ${
+            why.join("; ")
+          }`,
       );
     }
-    if (head === undefined) throw new BlobInputError(`input blob ${input.url} is not stored there`);
     total += head.size;
     if (head.size > o.maxBytes || total > o.maxBytes) {
       throw new BlobInputError(
@@ -65,20 +123,26 @@ export async function checkBlobInputs(
           `at most ${o.maxBytes} bytes of input per job`,
       );
     }
+    const rest = urls.filter((_, i) => i !== at);
+    found.push({
+      url: urls[at],
+      sha256: input.sha256,
+      ...(rest.length > 0 ? { mirrors: rest } : {}),
+    });
   }
-  return inputs;
+  return found;
 }
 
 /**
- * Downloads (or finds in the cache) and verifies each blob input; returns the files for the
- * sandbox, named by sha256.
+ * Downloads (or finds in the cache) and verifies each blob input, from its URL or else from
+ * each of its mirrors in turn; returns the files for the sandbox, named by sha256.
  *
  * @example
  * ```ts
  * const files = await fetchBlobInputs(inputs, { maxBytes, cacheDir: `${stateDir}/blob-cache` });
  * await sandbox.run({ ...job, files });
  * ```
- * @throws {BlobInputError} with the reason (missing, too large, sha256 mismatch).
+ * @throws {BlobInputError} with the reason (missing, too large, sha256 mismatch) from every URL.
  */
 export async function fetchBlobInputs(
   inputs: readonly JobBlobInput[],
@@ -92,17 +156,28 @@ export async function fetchBlobInputs(
     if (cached === null) {
       const progress: TransferProgress | undefined = o.onProgress &&
         ((done, total) => o.onProgress!(input.sha256, done, total));
-      try {
-        await downloadBlob({
-          url: input.url,
-          sha256: input.sha256,
-          maxBytes: o.maxBytes,
-          to: path,
-          onProgress: progress,
-        });
-      } catch (err) {
-        const why = err instanceof BlossomError ? err.message : String(err);
-        throw new BlobInputError(`input blob ${input.sha256.slice(0, 12)} refused: ${why}`);
+      const why: string[] = [];
+      for (const url of [input.url, ...(input.mirrors ?? [])]) {
+        try {
+          await downloadBlob({
+            url,
+            sha256: input.sha256,
+            maxBytes: o.maxBytes,
+            to: path,
+            onProgress: progress,
+          });
+          why.length = 0;
+          break;
+        } catch (err) {
+          why.push(err instanceof BlossomError ? err.message : String(err));
+          // Over the limit is over it wherever the bytes come from.
+          if (err instanceof BlossomError && err.status === 413) break;
+        }
+      }
+      if (why.length > 0) {
+        throw new BlobInputError(
+          `input blob ${input.sha256.slice(0, 12)} refused: ${why.join("; ")}`,
+        );
       }
     }
     files.push({ path, name: input.sha256 });

@@ -381,27 +381,54 @@ export class Requester {
   }
 
   /**
-   * Publishes a file as a blob on the town (paid, recorded in the payment log as
-   * `blob:<sha256>`), for a job input: put the returned input in `JobSpec.blobs`.
+   * Publishes a file as a blob on every town of the profile at once (paid at each, recorded in
+   * the payment log as `blob:<sha256>` with that town as the peer), for a job input: put the
+   * returned input in `JobSpec.blobs`. Its URL is on the home town when that one took it; a
+   * provider that cannot fetch it there finds it on the other towns of the request's `relays`
+   * tag (docs/PROTOCOL.md "Blobs in jobs"). Resolves once at least one town stored it.
    *
    * @example
    * ```ts
    * const input = await requester.publishBlob("context.tar.gz");
    * await requester.submit({ ...spec, blobs: [input] });
    * ```
-   * @throws {BlobPublishError} when the town refuses it.
+   * @throws {BlobPublishError} when the town refuses it (every town, with several).
    */
   async publishBlob(
     path: string,
     onProgress?: TransferProgress,
-  ): Promise<JobBlobInput & { size: number; paid: bigint }> {
-    const link = this.#link!;
+  ): Promise<JobBlobInput & { size: number; paid: bigint; towns: string[] }> {
+    const links = this.#links?.all ?? [this.#link!];
+    const relays = this.#links?.relays ?? [this.#o.relayUrl];
+    const outcomes = await Promise.allSettled(
+      links.map((link, i) => this.#publishBlobAt(link, path, i === 0 ? onProgress : undefined)),
+    );
+    const stored = outcomes.flatMap((o, i) => o.status === "fulfilled" ? [{ ...o.value, i }] : []);
+    if (stored.length === 0) throw (outcomes[0] as PromiseRejectedResult).reason;
+    outcomes.forEach((o, i) => {
+      if (o.status === "rejected") {
+        this.#o.warn?.(`blob not stored on ${relays[i]}: ${(o.reason as Error).message}`);
+      }
+    });
+    const { descriptor } = stored[0];
+    return {
+      url: descriptor.url,
+      sha256: descriptor.sha256,
+      size: descriptor.size,
+      paid: stored.reduce((sum, s) => sum + s.paid, 0n),
+      towns: stored.map((s) => relays[s.i]),
+    };
+  }
+
+  /** Publishes a blob on one town, its payment on the log with that town as the peer. */
+  #publishBlobAt(link: TownLink, path: string, onProgress?: TransferProgress) {
     const pay = async (auth: NostrEvent, amount: bigint): Promise<IlpReply> => {
       const sha256 = auth.tags.find((t) => t[0] === "x")?.[1] ?? "unknown";
       const entry = {
         direction: "out" as const,
         jobId: `blob:${sha256}`,
-        invoiceId: `blob-${sha256}`,
+        // One invoice per town: the same blob is paid at each.
+        invoiceId: link === this.#link ? `blob-${sha256}` : `blob-${sha256}-${link.townAddress}`,
         amount: String(amount),
         asset: link.assetCode || "unknown",
         scale: link.assetScale,
@@ -428,7 +455,7 @@ export class Requester {
       );
       return reply;
     };
-    const { descriptor, paid } = await publishBlob({
+    return publishBlob({
       path,
       server: link.blobServer,
       pricePerMiB: link.blobPricePerMiB,
@@ -436,7 +463,6 @@ export class Requester {
       pay,
       onProgress,
     });
-    return { url: descriptor.url, sha256: descriptor.sha256, size: descriptor.size, paid };
   }
 
   /**

@@ -31,6 +31,11 @@ export interface ReferenceConnectorOptions {
   readyTimeoutMs?: number;
   /** Print the connector's output to stderr (debugging). */
   verbose?: boolean;
+  /**
+   * Keep a balance per account (the connector's `balance` middleware, no limits) and open its
+   * admin API on a free loopback port, so {@linkcode ReferenceConnector.balances} can read them.
+   */
+  books?: boolean;
 }
 
 /** A running account's connection facts. */
@@ -59,6 +64,12 @@ export interface ReferenceConnector {
   restart(): Promise<void>;
   /** Output captured so far (stdout + stderr). */
   output(): string;
+  /**
+   * Each account's balance from the connector's admin API (`GET /balance`), base units, from
+   * the connector's side: positive, the account owes the connector (it paid in more than it was
+   * paid out); negative, the connector owes it. Needs `books: true`.
+   */
+  balances(): Promise<Record<string, bigint>>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -94,10 +105,11 @@ export async function startReferenceConnector(
   const config: Record<string, unknown> = {};
   // Every account's port held open until all are picked: one freed port handed out twice made
   // the connector exit (EADDRINUSE).
-  const held = Object.keys(options.accounts).map(() =>
+  const held = [...Object.keys(options.accounts), "admin"].map(() =>
     Deno.listen({ hostname: "127.0.0.1", port: 0 })
   );
   const ports = held.map((l) => (l.addr as Deno.NetAddr).port);
+  const adminPort = ports[ports.length - 1];
   for (const l of held) l.close();
   for (const [i, [name, acc]] of Object.entries(options.accounts).entries()) {
     const port = ports[i];
@@ -116,6 +128,7 @@ export async function startReferenceConnector(
       plugin: "ilp-plugin-btp",
       options: { listener: { port, secret } },
       ...(acc.rateLimit ? { rateLimit: acc.rateLimit } : {}),
+      ...(options.books ? { balance: { minimum: "-Infinity", maximum: "Infinity" } } : {}),
     };
   }
   const env: Record<string, string> = {
@@ -127,6 +140,13 @@ export async function startReferenceConnector(
     // Listener plugins only count as connected once a client dialled in; do not wait 10 s.
     CONNECTOR_INITIAL_CONNECT_TIMEOUT: "100",
     DEBUG: "",
+    ...(options.books
+      ? {
+        CONNECTOR_ADMIN_API: "true",
+        CONNECTOR_ADMIN_API_HOST: "127.0.0.1",
+        CONNECTOR_ADMIN_API_PORT: String(adminPort),
+      }
+      : {}),
   };
   let output = "";
   let child: Deno.ChildProcess | undefined;
@@ -193,6 +213,17 @@ export async function startReferenceConnector(
       await start();
     },
     output: () => output,
+    balances: async () => {
+      if (!options.books) throw new ReferenceConnectorError("started without `books: true`");
+      const res = await fetch(`http://127.0.0.1:${adminPort}/balance`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new ReferenceConnectorError(`GET /balance: HTTP ${res.status}`);
+      const body = await res.json() as { accounts?: Record<string, { balance: string }> };
+      return Object.fromEntries(
+        Object.entries(body.accounts ?? {}).map(([name, b]) => [name, BigInt(b.balance)]),
+      );
+    },
     [Symbol.asyncDispose]: () => stop(),
   };
 }

@@ -31,7 +31,11 @@ export interface SharedTownProcessOptions {
   /** The SQLite store's path without `storeUrl` (default: in the process's temp dir, gone with
    * it); give one to start the same town again after a kill. */
   databasePath?: string;
-  /** The town's state dir (kept after the process ends); default a temp one, removed with it. */
+  /**
+   * The town's state dir (kept after the process ends; its books: `payment_log.jsonl` for its
+   * income, `peer_ledger.jsonl` for what it owes its children); default a temp one, removed
+   * with it. Give one to read the books, or to keep them across a kill and a restart.
+   */
   stateDir?: string;
   /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
   parent?: { url: string; token: string };
