@@ -4,8 +4,12 @@
  * requester whose home town is A and a provider whose home town is B that follows A and C too.
  * A paid echo job and a paid ci-run with a blob input cross towns: the requester pays the
  * provider A -> connector -> B, the provider pays A's write fees B -> connector -> A, each hop's
- * amount on the payer's and the earner's books. Then the town a job was posted on is SIGKILLed
- * once its request is written: the job is still done once, paid once, its callback run once.
+ * amount on the books of whoever pays or earns it: the requester's and the provider's payment
+ * logs, the towns' income logs and peer ledgers (what B owes the provider), and the reference
+ * connector's balance per town (its admin API). Then a requester on A, B and C publishes a blob
+ * on all three and posts a ci-run on all three; A (the blob URL's town) is SIGKILLed once the
+ * request is written: the provider fetches the input from another town (verifying its hash),
+ * the job is still done once, paid once, its callback run once.
  * When that town comes back (same key, store and ports), the nodes reconnect to it: a job posted
  * on it alone is found by the provider (its feed catches up from its since-cursor) and done.
  */
@@ -21,6 +25,7 @@ import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { parseRelayList, RELAY_LIST_KIND } from "../../protocol/nip65_relay_list.ts";
+import { openPeerLedger } from "../../state/peer_ledger.ts";
 
 /** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
 function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
@@ -60,6 +65,7 @@ Deno.test("town network: jobs across three towns through the reference connector
   await using connector = await startReferenceConnector({
     ilpAddress: "test.conn",
     accounts: { a: {}, b: {}, c: {} },
+    books: true,
   });
   const towns: Record<string, SharedTownProcess> = {};
   const root = await Deno.makeTempDir({ prefix: "turnpike-net-" });
@@ -67,12 +73,14 @@ Deno.test("town network: jobs across three towns through the reference connector
   const townOptions = (name: string) => ({
     secretKey: townKeys[name],
     databasePath: `${root}/town-${name}.sqlite`,
+    stateDir: `${root}/town-${name}`,
     parent: { url: connector.accounts[name].url, token: connector.accounts[name].secret },
   });
   const townKeys: Record<string, Uint8Array> = {};
   try {
     for (const name of ["a", "b", "c"]) {
       townKeys[name] = generateSecretKey();
+      await Deno.mkdir(`${root}/town-${name}`);
       towns[name] = await startSharedTownProcess(townOptions(name));
       stops.push(() => towns[name].stop());
     }
@@ -135,6 +143,7 @@ Deno.test("town network: jobs across three towns through the reference connector
     await archiveProject(project, `${root}/project.tar.gz`);
     const blob = await requester.publishBlob(`${root}/project.tar.gz`);
     assert(blob.url.startsWith(`http://127.0.0.1:${towns.a.httpPort}/`), blob.url);
+    assertEquals(blob.towns, [relayOf(towns.a)]);
     const ci = await requester.submit(
       echoSpec("", {
         kind: 5600,
@@ -176,6 +185,43 @@ Deno.test("town network: jobs across three towns through the reference connector
       reqLog.some((e) => e.category === "town-blob" && e.event === "fulfilled"),
       "blob paid at A",
     );
+
+    // The towns' and the connector's books. What the provider earned (B forwarded it) and
+    // what it paid A and C for its writes (announcements, relay list, feedback, results).
+    const sum = (es: LogEntry[]) => es.reduce((n, e) => n + BigInt(e.amount), 0n);
+    const fulfilled = (es: LogEntry[]) => es.filter((e) => e.event === "fulfilled");
+    const jobsPaid = sum(fulfilled(reqLog).filter((e) => e.category === "job"));
+    assertEquals(jobsPaid, sum(fulfilled(provLog).filter((e) => e.direction === "in")));
+    const provTo = (peer: string) =>
+      sum(fulfilled(provLog).filter((e) => e.direction === "out" && e.peer === peer));
+    const provToA = provTo("test.conn.a");
+    const provToC = provTo("test.conn.c");
+    assert(jobsPaid > 0n && provToA > 0n && provToC > 0n, `${jobsPaid} ${provToA} ${provToC}`);
+    // B forwarded both job payments to its child `provider`: it owes them, all fulfilled.
+    const bLedger = await openPeerLedger({ stateDir: `${root}/town-b` });
+    const owed = bLedger.balance("provider");
+    assertEquals(owed.owed, jobsPaid);
+    assertEquals(owed.packets, 2);
+    assertEquals(owed.inFlight + owed.inDoubt, 0n);
+    // A earned the requester's writes and blob from its child `requester`, and the provider's
+    // writes from its parent (the connector); C earned the provider's writes from its parent.
+    const aIncome = await paymentLog(`${root}/town-a`);
+    const reqPaidA = (category: string) =>
+      sum(fulfilled(reqLog).filter((e) => e.category === category && e.peer === "test.conn.a"));
+    const aFrom = (peer: string, category: string) =>
+      sum(aIncome.filter((e) => e.peer === peer && e.category === category));
+    assertEquals(aFrom("requester", "town-write"), reqPaidA("town-write"));
+    assertEquals(aFrom("requester", "town-blob"), reqPaidA("town-blob"));
+    assertEquals(aFrom("parent", "town-write"), provToA);
+    const cIncome = await paymentLog(`${root}/town-c`);
+    assertEquals(sum(cIncome.filter((e) => e.peer === "parent")), provToC);
+    // The connector, no spread: A's account paid in the jobs and was paid the provider's
+    // writes to A; B's paid in those writes (to A and C) and was paid the jobs; C's was paid.
+    assertEquals(await connector.balances(), {
+      a: jobsPaid - provToA,
+      b: provToA + provToC - jobsPaid,
+      c: -provToC,
+    });
     // Each callback ran once.
     const cbs = await callbackLines(reqDir);
     assertEquals(cbs.map((l) => l.split(" ").slice(0, 2).join(" ")), [
@@ -184,7 +230,8 @@ Deno.test("town network: jobs across three towns through the reference connector
     ]);
     await requester.close();
 
-    // ---- part 2: a requester on A, B and C posts on all three; A dies once the request is on.
+    // ---- part 2: a requester on A, B and C publishes a blob on all three and posts a ci-run
+    // on all three; A, the town of the blob's URL, dies once the request is on.
     const req2Dir = `${root}/requester2`;
     await Deno.mkdir(req2Dir, { recursive: true });
     let aKilled: Promise<void> | undefined;
@@ -216,7 +263,34 @@ Deno.test("town network: jobs across three towns through the reference connector
       relayOf(towns.b),
       relayOf(towns.c),
     ]);
-    const job = await requester2.submit(echoSpec("survives its town", { timeoutMs: 60_000 }));
+    // Another project (another sha256): the provider has none of it in its blob cache.
+    await Deno.writeTextFile(
+      `${project}/test.sh`,
+      `#!/bin/sh\necho "ok 1 - survives its town"\necho "1 passed, 0 failed"\n`,
+      { mode: 0o755 },
+    );
+    await archiveProject(project, `${root}/project2.tar.gz`);
+    const blob2 = await requester2.publishBlob(`${root}/project2.tar.gz`);
+    assert(blob2.url.startsWith(`http://127.0.0.1:${towns.a.httpPort}/`), blob2.url);
+    assertEquals(blob2.towns, [relayOf(towns.a), relayOf(towns.b), relayOf(towns.c)]);
+    const blobPaid = fulfilled(await paymentLog(req2Dir)).filter((e) => e.category === "town-blob");
+    assertEquals(blobPaid.map((e) => e.peer).sort(), ["test.conn.a", "test.conn.b", "test.conn.c"]);
+    for (const name of ["b", "c"]) {
+      const stored = await fetch(`http://127.0.0.1:${towns[name].httpPort}/${blob2.sha256}`, {
+        method: "HEAD",
+      });
+      assertEquals(stored.status, 200, `blob on ${name}`);
+    }
+    const job = await requester2.submit(
+      echoSpec("", {
+        kind: 5600,
+        inputs: [],
+        params: [{ name: "cmd", values: ["sh test.sh"] }],
+        blobs: [{ url: blob2.url, sha256: blob2.sha256 }],
+        bid: 200_000n,
+        timeoutMs: 90_000,
+      }),
+    );
     assert(job.status !== "error" && job.status !== "pending-send", job.status);
     const request = decodeEventToon((await readJobSidecar(req2Dir, job.id))!.requestToon, {
       verify: false,
@@ -227,8 +301,12 @@ Deno.test("town network: jobs across three towns through the reference connector
     );
     aKilled ??= towns.a.kill();
     await aKilled;
-    const done = await within("job after its town died", requester2.waitFor(job.id));
+    const done = await within("job after its town died", requester2.waitFor(job.id), 120_000);
     assertEquals(done.status, "done", done.error);
+    // Its input came from B or C (A was dead before the job was paid, so before it ran), and
+    // it is the blob the requester published: the hash was checked on the way.
+    const cached = await Deno.readFile(`${root}/provider/blob-cache/${blob2.sha256}`);
+    assertEquals(cached, await Deno.readFile(`${root}/project2.tar.gz`));
     assertEquals(done.payments.map((p) => p.status), ["paid"]);
     const log2 = await paymentLog(req2Dir);
     assertEquals(
