@@ -1,14 +1,18 @@
 /**
  * `turnpike doctor`'s network checks: does the relay (the town's NIP-01 URL) accept
  * connections, does the BTP URL, is each `[towns.<name>]` of the profile a town (and its BTP
- * URL, when given, open), and does each chain with an `rpc_url` in config.toml answer
+ * URL, when given, open), is there an ILP route from the profile's uplink to each town (a PREPARE
+ * of amount 0 to the town's address: ok, no route (F02) or timeout; roles/ilp_route_probe.ts),
+ * and does each chain with an `rpc_url` in config.toml answer
  * JSON-RPC `eth_chainId` with its own chain id.
  *
  * An endpoint the configuration names (a flag, the environment or config.toml) that does not
  * answer fails its check, and doctor exits 1: the node would not work. A relay or BTP URL that
  * is only the default (`ws://127.0.0.1:7100`, `btp+ws://127.0.0.1:3000`) is a warning when it
  * does not answer: nothing points there on purpose (a town's own machine before `town up`).
- * A chain without `rpc_url` is not checked.
+ * A chain without `rpc_url` is not checked. The routes are probed only when the uplink (BTP URL)
+ * is configured, and not while a node runs on the profile (its state dir is locked): the probe
+ * logs in as the node's BTP account, and the town would drop the node's own connection for it.
  *
  * @module
  */
@@ -18,6 +22,8 @@ import { describeSource, type SettingSource } from "../config/config_error.ts";
 import { chainIdOf } from "../chain/chain_config.ts";
 import { fetchRelayInfo } from "../transport/relay_info.ts";
 import { resolveTownList, type TownEndpoint } from "../config/town_list.ts";
+import { probeIlpRoutes, type RouteProbeTarget } from "../roles/ilp_route_probe.ts";
+import { lockStateDir, StateDirLockedError } from "../state/state_dir_lock.ts";
 
 /** Largest JSON-RPC answer read (an `eth_chainId` result is a few bytes). */
 const MAX_RPC_ANSWER_BYTES = 64 * 1024;
@@ -31,6 +37,17 @@ const MAX_RPC_ANSWER_BYTES = 64 * 1024;
  * ```
  */
 export async function endpointChecks(
+  loaded: LoadedSettings,
+  timeoutMs: number,
+): Promise<DoctorCheck[]> {
+  const [checks, routes] = await Promise.all([
+    endpointChecksOnly(loaded, timeoutMs),
+    routeChecks(loaded, timeoutMs),
+  ]);
+  return [...checks, ...routes];
+}
+
+async function endpointChecksOnly(
   loaded: LoadedSettings,
   timeoutMs: number,
 ): Promise<DoctorCheck[]> {
@@ -82,6 +99,107 @@ function moreTownChecks(loaded: LoadedSettings, timeoutMs: number): Promise<Doct
     if (town.btpUrl === "") return [relay];
     return [relay, tcpCheck(`town ${town.name} btp`, town.btpUrl, at("btp_url"), timeoutMs)];
   });
+}
+
+/**
+ * One `route <town>` line per town of the profile (the home town, each `[towns.<name>]`): the
+ * town's ILP address (`town_address`, else its NIP-11 fee address) probed over the uplink.
+ */
+async function routeChecks(loaded: LoadedSettings, timeoutMs: number): Promise<DoctorCheck[]> {
+  const { settings, sources } = loaded;
+  if (sources.connectorBtpUrl.kind === "default") return [];
+  const towns: { name: string; relayUrl: string; address?: string }[] = [
+    { name: "(home)", relayUrl: settings.relayUrl },
+  ];
+  if (loaded.sections.towns !== undefined) {
+    try {
+      towns.push(
+        ...resolveTownList(loaded.sections.towns, {
+          allowInsecure: settings.allowInsecure,
+          requireBtp: false,
+        }).map((t) => ({
+          name: t.name ?? t.relayUrl,
+          relayUrl: t.relayUrl,
+          address: t.townAddress,
+        })),
+      );
+    } catch {
+      // the `towns` check reports the table; the home town's route is still probed
+    }
+  }
+  const checkName = (town: { name: string }) => `route ${town.name}`;
+  const stateDir = settings.stateDir;
+  let lock;
+  try {
+    if (await Deno.stat(stateDir).then(() => true, () => false)) {
+      lock = await lockStateDir(stateDir, "doctor");
+    }
+  } catch (err) {
+    if (!(err instanceof StateDirLockedError)) throw err;
+    return towns.map((t) => ({
+      name: checkName(t),
+      status: "warn" as const,
+      detail: `not probed: a node runs on this profile (${err.message}); the probe would ` +
+        "take over its BTP account",
+    }));
+  }
+  try {
+    const targets: RouteProbeTarget[] = [];
+    const checks: DoctorCheck[] = [];
+    await Promise.all(towns.map(async (t) => {
+      const address = t.address ?? await townAddressOf(t.relayUrl, timeoutMs);
+      if (address === undefined) {
+        checks.push({
+          name: checkName(t),
+          status: "fail",
+          detail: `no ILP address known for ${t.relayUrl} (its NIP-11 fees name none, or it ` +
+            "did not answer): set town_address",
+        });
+      } else targets.push({ name: t.name, address });
+    }));
+    if (targets.length === 0) return checks;
+    let probed;
+    try {
+      probed = await probeIlpRoutes({
+        btpUrl: settings.connectorBtpUrl,
+        btpToken: settings.btpToken,
+        targets,
+        timeoutMs,
+      });
+    } catch (err) {
+      return [
+        ...checks,
+        ...targets.map((t) => ({
+          name: checkName(t),
+          status: "fail" as const,
+          detail: `not probed: ${(err as Error).message}`,
+        })),
+      ];
+    }
+    const words = { ok: "ok", "no-route": "no route", timeout: "timeout", refused: "refused" };
+    for (const r of probed.routes) {
+      checks.push({
+        name: checkName(r),
+        status: r.status === "ok" ? "ok" : "fail",
+        detail: `${words[r.status]}: ${probed.uplinkAddress} -> ${r.address}: ${r.detail}`,
+      });
+    }
+    return towns.map((t) => checks.find((c) => c.name === checkName(t))!);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** The town's ILP address from its NIP-11 document (`fees.publication[0].ilp_address`). */
+async function townAddressOf(relayUrl: string, timeoutMs: number): Promise<string | undefined> {
+  try {
+    const info = await fetchRelayInfo(relayUrl, { timeoutMs });
+    const fee = (info.fees as { publication?: Record<string, unknown>[] } | undefined)
+      ?.publication?.[0];
+    return typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function tcpCheck(

@@ -2,7 +2,9 @@
  * The read-only views over every town of a profile (docs/OPERATIONS.md, "Several towns"): a
  * provider announced on town B alone is listed by `providers` and counted by `stats --network`
  * of a profile whose home town is A once `[towns.b]` is in its config.toml (not before), and
- * `doctor` checks each `[towns.<name>]`: a town that answers is ok, one that does not fails.
+ * `doctor` checks each `[towns.<name>]`: a town that answers is ok, one that does not fails;
+ * and it probes the ILP route from the profile's uplink (on A) to each town: B, a child of A, is
+ * reached; C, a town nobody routes to, is "no route" (F02).
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type CliResult, runCli } from "../support/run_cli.ts";
@@ -32,12 +34,17 @@ const NO_ENDPOINT_ENV = Object.fromEntries(
 );
 
 Deno.test("town network views: providers, stats --network and doctor cover every town of the profile", async () => {
-  const a = await startTestTown({ acceptAnyToken: true });
-  const b = await startTestTown({ acceptAnyToken: true });
+  const a = await startTestTown({ acceptAnyToken: true, ilpAddress: "test.a" });
+  const b = await startTestTown({
+    acceptAnyToken: true,
+    parent: { url: `btp+ws://townb:t@127.0.0.1:${a.btpPort}`, token: "t" },
+  });
+  const c = await startTestTown({ acceptAnyToken: true, ilpAddress: "test.c" });
   const root = await Deno.makeTempDir({ prefix: "turnpike-views-" });
   const key = generateSecretKey();
   const relayA = `ws://127.0.0.1:${a.httpPort}`;
   const relayB = `ws://127.0.0.1:${b.httpPort}`;
+  const relayC = `ws://127.0.0.1:${c.httpPort}`;
   const provider = await startProviderNode({
     stateDir: `${root}/provider`,
     secretKey: key,
@@ -59,7 +66,11 @@ Deno.test("town network views: providers, stats --network and doctor cover every
       assertEquals(out.code, 0, out.stderr);
       return (JSON.parse(out.stdout).providers as { pubkey: string }[]).map((p) => p.pubkey);
     };
-    await Deno.writeTextFile(`${dir}/config.toml`, `relay_url = "${relayA}"\n`);
+    await Deno.writeTextFile(
+      `${dir}/config.toml`,
+      `relay_url = "${relayA}"\nconnector_btp_url = "btp+ws://doctor@127.0.0.1:${a.btpPort}"\n` +
+        `btp_token = "t"\n`,
+    );
     assertEquals(await providers(), []);
     const dead = deadPort();
     for (const [name, url] of [["b", relayB], ["gone", `ws://127.0.0.1:${dead}`]]) {
@@ -85,9 +96,12 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     assert(stats.stderr.includes(`town ws://127.0.0.1:${dead} not read`), stats.stderr);
     assertEquals(JSON.parse(stats.stdout).moreRelays, [relayB, `ws://127.0.0.1:${dead}`]);
 
-    const doctor = await cli(["--state-dir", dir, "--output", "json", "doctor"], {
-      env: NO_ENDPOINT_ENV,
-    });
+    const addC = await cli(["--state-dir", dir, "towns", "add", "c", "--relay-url", relayC]);
+    assertEquals(addC.code, 0, addC.stderr);
+    const doctor = await cli(
+      ["--state-dir", dir, "--output", "json", "doctor", "--timeout", "20000"],
+      { env: NO_ENDPOINT_ENV },
+    );
     const checks = new Map(
       (JSON.parse(doctor.stdout).checks as DoctorCheck[]).map((c) => [c.name, c]),
     );
@@ -97,6 +111,18 @@ Deno.test("town network views: providers, stats --network and doctor cover every
       checks.get("town b")!.detail,
     );
     assertEquals(checks.get("town gone")?.status, "fail");
+    // The routes from the uplink (test.a.doctor): A itself, B under A, C unrouted, gone unknown.
+    const route = (name: string) => checks.get(`route ${name}`);
+    assertEquals(route("(home)")?.status, "ok", route("(home)")?.detail);
+    assertEquals(route("b")?.status, "ok", route("b")?.detail);
+    assert(route("b")!.detail.startsWith("ok: test.a.doctor -> test.a.townb:"), route("b")!.detail);
+    assertEquals(route("c")?.status, "fail");
+    assert(
+      route("c")!.detail.startsWith("no route: test.a.doctor -> test.c: F02"),
+      route("c")!.detail,
+    );
+    assert(route("c")!.detail.endsWith("from test.a"), route("c")!.detail);
+    assertEquals(route("gone")?.status, "fail");
     assertEquals(doctor.code, 1);
 
     // `init --more-town`: a requester's more town, its uplink on the town's host, port 3000.
@@ -131,6 +157,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     await provider.stop();
     await a.stop();
     await b.stop();
+    await c.stop();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
