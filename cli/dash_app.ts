@@ -84,6 +84,7 @@ function DashApp(props: AppProps): ReactElement {
   const frame: DashFrameProps = {
     network: props.network,
     town: state.town,
+    towns: state.towns,
     local: state.local,
     snapshot: state.snapshot,
     window: props.window,

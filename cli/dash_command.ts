@@ -19,6 +19,7 @@ import {
   townReadTarget,
 } from "./town_read.ts";
 import { readLocalView } from "./dash_model.ts";
+import { probeTown, readTownWrites, withWrites } from "./dash_towns.ts";
 import type { TownLink } from "./dash_view.ts";
 import { startDashLive } from "./dash_live.ts";
 import { selfCommand } from "./self_command.ts";
@@ -70,6 +71,10 @@ async function printOnce(
   const { stateDir, relayUrl, moreRelays } = target;
   let town: TownLink = { relayUrl: townsLabel(relayUrl, moreRelays), state: "connected" };
   let snapshot: NetworkSnapshot | undefined;
+  const rows = Promise.all([
+    Promise.all([...new Set([relayUrl, ...moreRelays])].map((r) => probeTown(r))),
+    readTownWrites(stateDir).catch(() => new Map<string, string>()),
+  ]).then(([towns, writes]) => withWrites(towns, writes));
   try {
     const unread: string[] = [];
     snapshot = await fetchNetworkSnapshot({
@@ -91,6 +96,7 @@ async function printOnce(
   const frame = dashFrame({
     network: networkField(target.network),
     town,
+    towns: await rows,
     local: await readLocalView(stateDir),
     snapshot,
     window,

@@ -20,11 +20,17 @@ import {
 import type { LocalView } from "./dash_model.ts";
 import { LocalViewCache } from "./dash_local_cache.ts";
 import type { TownLink } from "./dash_view.ts";
+import { type DashTown, probeTown, readTownWrites, withWrites } from "./dash_towns.ts";
+
+/** How often the towns' rows (latency, writes paid) are refreshed, ms. */
+export const DASH_TOWNS_REFRESH_MS = 10_000;
 
 /** What the live source holds; a new object on every change. */
 export interface DashState {
   local: LocalView;
   town: TownLink;
+  /** Every town's row (dash_towns.ts), refreshed every {@linkcode DASH_TOWNS_REFRESH_MS}. */
+  towns?: DashTown[];
   snapshot?: NetworkSnapshot;
   /** `performance.now()` of the change that produced this state. */
   changedAt: number;
@@ -80,10 +86,25 @@ export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
   };
   const files = watchStateDir(o, cache, (local) => set({ local }));
   const relay = followTowns(o, (town, snapshot) => set(snapshot ? { town, snapshot } : { town }));
+  const relays = [...new Set([o.relayUrl, ...(o.moreRelays ?? [])])];
+  let stopped = false;
+  let rowsTimer: ReturnType<typeof setTimeout> | undefined;
+  const refreshRows = async () => {
+    const [towns, writes] = await Promise.all([
+      Promise.all(relays.map((r) => probeTown(r))),
+      readTownWrites(o.stateDir).catch(() => new Map<string, string>()),
+    ]);
+    if (stopped) return;
+    set({ towns: withWrites(towns, writes) });
+    rowsTimer = setTimeout(refreshRows, DASH_TOWNS_REFRESH_MS);
+  };
+  void refreshRows();
   return {
     state: () => state,
     refresh: async () => set({ local: (await LocalViewCache.open(o.stateDir)).view() }),
     stop() {
+      stopped = true;
+      if (rowsTimer !== undefined) clearTimeout(rowsTimer);
       files.stop();
       relay.stop();
     },

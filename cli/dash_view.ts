@@ -15,9 +15,13 @@ import { JOB_PHASES, type LocalView } from "./dash_model.ts";
 import { statusAmountText } from "../roles/provider/provider_status.ts";
 import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
+import type { DashTown } from "./dash_towns.ts";
 
-/** Job rows shown at once. */
+/** Job rows shown at once (fewer by the town rows past the first, to stay in 24 rows). */
 export const DASH_JOB_ROWS = 8;
+
+/** Town rows shown at once; more towns are counted on the last one. */
+export const DASH_TOWN_ROWS = 4;
 
 /** The town link as the dashboard knows it. */
 export interface TownLink {
@@ -30,6 +34,11 @@ export interface TownLink {
 export interface DashFrameProps {
   network: NetworkField;
   town: TownLink;
+  /**
+   * Every town of the profile, a row each (state, latency, writes paid), the home town's first;
+   * with several, they replace the header's one town.
+   */
+  towns?: DashTown[];
   local: LocalView;
   snapshot?: NetworkSnapshot;
   /** Window of the network figures, as typed (`1h`). */
@@ -44,12 +53,35 @@ export interface DashFrameProps {
 const line = (text: string, props: Record<string, unknown> = {}): ReactElement =>
   h(Text, { wrap: "truncate", ...props }, text);
 
+const stateColor = (state: TownLink["state"]) =>
+  state === "connected" ? "green" : state === "connecting" ? "yellow" : "red";
+
+/** The town rows shown (none with one town: the header names it). */
+function shownTowns(p: DashFrameProps): DashTown[] {
+  return (p.towns?.length ?? 0) > 1 ? p.towns!.slice(0, DASH_TOWN_ROWS) : [];
+}
+
 function header(p: DashFrameProps): ReactElement {
-  const color = p.town.state === "connected"
-    ? "green"
-    : p.town.state === "connecting"
-    ? "yellow"
-    : "red";
+  const color = stateColor(p.town.state);
+  const towns = p.towns ?? [];
+  if (towns.length > 1) {
+    const up = towns.filter((t) => t.state === "connected").length;
+    return h(
+      Box,
+      {},
+      h(Text, { bold: true }, "turnpike dash  "),
+      h(
+        Text,
+        { color: p.network.realFunds ? "red" : "cyan", bold: p.network.realFunds },
+        p.network.line,
+      ),
+      h(
+        Text,
+        { color: up === towns.length ? "green" : up === 0 ? "red" : "yellow", wrap: "truncate" },
+        `  ${up}/${towns.length} towns connected`,
+      ),
+    );
+  }
   return h(
     Box,
     {},
@@ -62,6 +94,25 @@ function header(p: DashFrameProps): ReactElement {
     h(Text, { wrap: "truncate" }, "  town "),
     h(Text, { color, wrap: "truncate" }, `${p.town.state} ${p.town.relayUrl}`),
   );
+}
+
+function townLines(p: DashFrameProps): ReactElement[] {
+  const shown = shownTowns(p);
+  const more = (p.towns?.length ?? 0) - shown.length;
+  return shown.map((t, i) => {
+    const latency = t.latencyMs === undefined ? "-" : `${t.latencyMs} ms`;
+    const tail = t.state === "connected"
+      ? `writes ${t.writesPaid ?? "0"}`
+      : (t.detail ?? "").replace(/\s+/g, " ");
+    const extra = i === shown.length - 1 && more > 0 ? `  (+${more} more)` : "";
+    return h(
+      Text,
+      { wrap: "truncate" },
+      i === 0 ? "town     " : "         ",
+      h(Text, { color: stateColor(t.state) }, t.state.padEnd(12)),
+      `${t.relayUrl.replace(/^wss?:\/\//, "").padEnd(22)} ${latency.padStart(7)}  ${tail}${extra}`,
+    );
+  });
 }
 
 function channelLines(p: DashFrameProps): ReactElement[] {
@@ -81,8 +132,9 @@ function jobRows(p: DashFrameProps): ReactElement[] {
     line(`jobs     ${JOB_PHASES.map((ph) => `${ph} ${counts[ph]}`).join("  ")}`, { bold: true }),
   ];
   if (jobs.length === 0) return [...rows, line("  no jobs yet: `turnpike job submit` posts one")];
-  const start = Math.max(0, Math.min(p.selected - DASH_JOB_ROWS + 1, jobs.length - DASH_JOB_ROWS));
-  for (const [i, j] of jobs.slice(start, start + DASH_JOB_ROWS).entries()) {
+  const n = DASH_JOB_ROWS - Math.max(0, shownTowns(p).length - 1);
+  const start = Math.max(0, Math.min(p.selected - n + 1, jobs.length - n));
+  for (const [i, j] of jobs.slice(start, start + n).entries()) {
     const r = j.record;
     const on = start + i === p.selected;
     const receipts = j.receipts === 1 ? "1 receipt" : `${j.receipts} receipts`;
@@ -207,7 +259,13 @@ export function dashFrame(p: DashFrameProps): ReactElement {
     ? "↑/↓ move  enter open  c cancel  q quit"
     : "esc/enter back  c cancel  q quit";
   const body = p.detail === undefined
-    ? [...channelLines(p), ...jobRows(p), ...providerLines(p), ...networkLines(p)]
+    ? [
+      ...townLines(p),
+      ...channelLines(p),
+      ...jobRows(p),
+      ...providerLines(p),
+      ...networkLines(p),
+    ]
     : detailLines(p.detail);
   return h(
     Box,

@@ -4,7 +4,7 @@
  * of a profile whose home town is A once `[towns.b]` is in its config.toml (not before), and
  * `doctor` checks each `[towns.<name>]`: a town that answers is ok, one that does not fails;
  * and it probes the ILP route from the profile's uplink (on A) to each town: B, a child of A, is
- * reached; C, a town nobody routes to, is "no route" (F02).
+ * reached; C, a town nobody routes to, is "no route" (F02). `dash --once` shows a row per town.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type CliResult, runCli } from "../support/run_cli.ts";
@@ -124,6 +124,18 @@ Deno.test("town network views: providers, stats --network and doctor cover every
     assert(route("c")!.detail.endsWith("from test.a"), route("c")!.detail);
     assertEquals(route("gone")?.status, "fail");
     assertEquals(doctor.code, 1);
+
+    // `dash --once`: a row per town (state, latency, writes paid).
+    const dash = await cli(["--state-dir", dir, "dash", "--once"], { env: NO_ENDPOINT_ENV });
+    assertEquals(dash.code, 0, dash.stderr);
+    assert(dash.stdout.includes("3/4 towns connected"), dash.stdout);
+    for (const port of [a.httpPort, b.httpPort, c.httpPort]) {
+      assert(
+        new RegExp(`connected +127\\.0\\.0\\.1:${port} +\\d+ ms  writes 0$`, "m").test(dash.stdout),
+        dash.stdout,
+      );
+    }
+    assert(new RegExp(`unreachable 127\\.0\\.0\\.1:${dead} `, "m").test(dash.stdout), dash.stdout);
 
     // `init --more-town`: a requester's more town, its uplink on the town's host, port 3000.
     const fresh = `${root}/fresh`;

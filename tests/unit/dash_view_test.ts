@@ -17,6 +17,8 @@ import type { ProviderListing } from "../../roles/requester/provider_directory.t
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { openPaymentLog } from "../../state/payment_log.ts";
+import { readTownWrites, withWrites } from "../../cli/dash_towns.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 
 const STATUSES = ["sent", "payment-required", "processing", "done", "error"] as const;
@@ -131,6 +133,58 @@ Deno.test("dash: a channel below its warning share, a dead provider, mainnet in 
     assertMatch(text, /earned 300 base units {2}paid 3/);
     assertMatch(text, /^ +last error: the feed of requests ended: no new jobs come in$/m);
     assertMatch(text, /^ {2}job {4}aaaaaaaaaaaa 5601 {2}running {9}echo$/m);
+
+    // Several towns: a row each (state, latency, writes paid), still within 80x24.
+    await stateWithJobs(dir, 40);
+    const towns = [
+      { relayUrl: "ws://127.0.0.1:7100", state: "connected" as const, latencyMs: 4 },
+      { relayUrl: "ws://127.0.0.1:7200", state: "connected" as const, latencyMs: 12 },
+      { relayUrl: "ws://127.0.0.1:7300", state: "unreachable" as const, detail: "refused" },
+      { relayUrl: "ws://127.0.0.1:7400", state: "connecting" as const },
+      { relayUrl: "ws://127.0.0.1:7500", state: "connecting" as const },
+    ].map((t, i) => i === 1 ? { ...t, writesPaid: "0.0012 USD" } : t);
+    const many = frame({ local: await readLocalView(dir), towns, selected: 39 });
+    const lines = many.split("\n");
+    assert(lines.length <= 24 && lines.every((l) => l.length <= 80), many);
+    assertMatch(many, /2\/5 towns connected$/m);
+    assertMatch(many, /^town {5}connected {3}127\.0\.0\.1:7100 +4 ms {2}writes 0$/m);
+    assertMatch(many, /^ {9}connected {3}127\.0\.0\.1:7200 +12 ms {2}writes 0\.0012 USD$/m);
+    assertMatch(many, /^ {9}unreachable 127\.0\.0\.1:7300 +- {2}refused$/m);
+    assertMatch(many, /^ {9}connecting {2}127\.0\.0\.1:7400 .*\(\+1 more\)$/m);
+    assert(!many.includes("7500"), many);
+    // The selected (last) job is still in view.
+    assertMatch(many, /^> /m);
+  });
+});
+
+Deno.test("dash: what this node paid each town, by its ILP address, from the payment log", async () => {
+  await withTempDir(async (dir) => {
+    const log = await openPaymentLog({ stateDir: dir });
+    const entry = (peer: string, amount: string, category: string, event = "fulfilled") => ({
+      ts: new Date().toISOString(),
+      direction: "out" as const,
+      event: event as "fulfilled",
+      jobId: "j",
+      invoiceId: `${peer}-${amount}`,
+      amount,
+      asset: "USD",
+      scale: 6,
+      peer,
+      category: category as "town-write",
+    });
+    await log.append(entry("test.a", "1000", "town-write"));
+    await log.append(entry("test.a", "500", "town-blob"));
+    await log.append(entry("test.a", "9999", "job"));
+    await log.append(entry("test.b", "700", "town-write", "rejected"));
+    await log.append(entry("test.b", "20", "town-write"));
+    await log.flush();
+    const writes = await readTownWrites(dir);
+    assertEquals(Object.fromEntries(writes), { "test.a": "0.0015 USD", "test.b": "0.00002 USD" });
+    const rows = withWrites([
+      { relayUrl: "ws://a", state: "connected", address: "test.a" },
+      { relayUrl: "ws://c", state: "connected", address: "test.c" },
+    ], writes);
+    assertEquals(rows.map((r) => r.writesPaid), ["0.0015 USD", undefined]);
   });
 });
 
