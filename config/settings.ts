@@ -42,6 +42,7 @@
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, InsecureUrlError, type SettingSource } from "./config_error.ts";
 import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
+import { townArrayAsTable } from "./town_array.ts";
 
 /** Which network the node is on; shown prominently, mainnet never the default. */
 export type Network = "local" | "testnet" | "mainnet";
@@ -633,7 +634,12 @@ export function parseConfigText(text: string, path = "config.toml"): ConfigFileC
   const top: Record<string, unknown> = {};
   const sections: Record<string, Record<string, unknown>> = {};
   for (const [k, v] of Object.entries(doc)) {
-    if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+    if (k === "towns" && Array.isArray(v)) {
+      // `[[towns]]`, the array form of the `[towns.<name>]` tables (config/town_array.ts).
+      sections.towns = townArrayAsTable(v);
+    } else if (
+      typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
+    ) {
       sections[k] = v as Record<string, unknown>;
     } else if (TOML_KEYS.has(k)) {
       top[k] = v;

@@ -31,6 +31,36 @@ Deno.test("town list: [towns.<name>] tables of config.toml become more towns", (
   assertEquals(resolveTownList(undefined), []);
 });
 
+Deno.test("town list: [[towns]] entries are read as the [towns.<name>] tables they stand for", () => {
+  const text = (towns: string) => `relay_url = "ws://127.0.0.1:7100"\n${towns}`;
+  const arrays = parseConfigText(text(
+    `[[towns]]\nname = "b"\nrelay_url = "ws://127.0.0.1:7200"\nbtp_url = "btp+ws://127.0.0.1:7201"\n` +
+      `[[towns]]\nrelay_url = "wss://c.example"\n`,
+  ));
+  const tables = parseConfigText(text(
+    `[towns.b]\nrelay_url = "ws://127.0.0.1:7200"\nbtp_url = "btp+ws://127.0.0.1:7201"\n` +
+      `[towns.2]\nrelay_url = "wss://c.example"\n`,
+  ));
+  assertEquals(arrays.sections.towns, tables.sections.towns);
+  const read = resolveTownList(arrays.sections.towns, { requireBtp: false });
+  assertEquals(read.map((t) => `${t.name} ${t.relayUrl}`), [
+    "b ws://127.0.0.1:7200",
+    "2 wss://c.example",
+  ]);
+  const refused = (towns: string) =>
+    assertThrows(() => parseConfigText(text(towns)), ConfigError).message;
+  assertEquals(
+    refused(
+      `[[towns]]\nname = "b"\nrelay_url = "ws://x"\n[[towns]]\nname = "b"\nrelay_url = "ws://y"\n`,
+    ),
+    `[[towns]] names "b" twice`,
+  );
+  assertEquals(
+    refused(`towns = [1]\n`),
+    "[[towns]] entry 1 must be a table (relay_url, ...)",
+  );
+});
+
 Deno.test("town list: a bad entry is refused with its table and key named", () => {
   const bad = (towns: Record<string, unknown>, options = {}) =>
     assertThrows(() => resolveTownList(towns, options), ConfigError).message;
