@@ -5,7 +5,7 @@
  *
  * ```toml
  * [[towns]]
- * name = "b"                            # optional: else its place, "1", "2", ...
+ * name = "b"                            # optional: else its place, "town-1", "town-2", ...
  * relay_url = "ws://127.0.0.1:7200"
  * ```
  *
@@ -13,7 +13,8 @@
  */
 import { ConfigError } from "./config_error.ts";
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// A letter first: an integer-like key would be put first in a JS object, out of the file's order.
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * The `[[towns]]` entries as a table of tables by name (`name` taken out of each).
@@ -21,7 +22,7 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * @example
  * ```ts
  * townArrayAsTable([{ name: "b", relay_url: "ws://127.0.0.1:7200" }, { relay_url: "ws://c" }]);
- * // { b: { relay_url: "ws://127.0.0.1:7200" }, "2": { relay_url: "ws://c" } }
+ * // { b: { relay_url: "ws://127.0.0.1:7200" }, "town-2": { relay_url: "ws://c" } }
  * ```
  * @throws {ConfigError} for an entry that is not a table, a bad or repeated name.
  */
@@ -31,10 +32,12 @@ export function townArrayAsTable(entries: readonly unknown[]): Record<string, un
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
       throw new ConfigError(`[[towns]] entry ${i + 1} must be a table (relay_url, ...)`);
     }
-    const { name = String(i + 1), ...rest } = entry as Record<string, unknown>;
+    const { name = `town-${i + 1}`, ...rest } = entry as Record<string, unknown>;
     if (typeof name !== "string" || !NAME.test(name)) {
       throw new ConfigError(
-        `[[towns]] entry ${i + 1}: name must be letters, digits, "_" or "-" (at most 64)`,
+        `[[towns]] entry ${
+          i + 1
+        }: name must be a letter, then letters, digits, "_" or "-" (at most 64)`,
       );
     }
     if (name in table) throw new ConfigError(`[[towns]] names "${name}" twice`);

@@ -39,13 +39,13 @@ Deno.test("town list: [[towns]] entries are read as the [towns.<name>] tables th
   ));
   const tables = parseConfigText(text(
     `[towns.b]\nrelay_url = "ws://127.0.0.1:7200"\nbtp_url = "btp+ws://127.0.0.1:7201"\n` +
-      `[towns.2]\nrelay_url = "wss://c.example"\n`,
+      `[towns.town-2]\nrelay_url = "wss://c.example"\n`,
   ));
   assertEquals(arrays.sections.towns, tables.sections.towns);
   const read = resolveTownList(arrays.sections.towns, { requireBtp: false });
   assertEquals(read.map((t) => `${t.name} ${t.relayUrl}`), [
     "b ws://127.0.0.1:7200",
-    "2 wss://c.example",
+    "town-2 wss://c.example",
   ]);
   const refused = (towns: string) =>
     assertThrows(() => parseConfigText(text(towns)), ConfigError).message;
