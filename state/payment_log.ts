@@ -175,6 +175,18 @@ export class PaymentLog {
     this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
   }
 
+  /**
+   * The newest entry of an outgoing invoice (its intent while it is in doubt), if any.
+   *
+   * @example
+   * ```ts
+   * const intent = log.invoiceEntry(invoiceId); // { event: "intent", amount, peer, ... }
+   * ```
+   */
+  invoiceEntry(invoiceId: string): PaymentEntry | undefined {
+    return this.#invoices.get(invoiceId)?.entry;
+  }
+
   /** State of an outgoing invoice. */
   invoiceState(invoiceId: string): InvoiceState {
     return this.#invoices.get(invoiceId)?.state ?? "none";

@@ -11,6 +11,7 @@
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { decodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { ProviderJobStore } from "../../state/provider_job_store.ts";
 import type { PaymentLog } from "../../state/payment_log.ts";
@@ -196,6 +197,10 @@ export class PaymentDesk {
    */
   async onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
     if (this.#closed) return this.#reject(ILP_ERROR.internalError, "provider not ready");
+    if (prepare.amount === "0") {
+      const jobId = decodeReceiptQuestion(prepare.data);
+      if (jobId !== undefined) return this.#receipt(jobId, prepare);
+    }
     const match = await this.#invoices.match(prepare);
     if (!match.ok) {
       const reply = match.reply;
@@ -266,6 +271,26 @@ export class PaymentDesk {
   #disarm(jobId: string): void {
     clearTimeout(this.#timers.get(jobId));
     this.#timers.delete(jobId);
+  }
+
+  /**
+   * Answers a receipt question (protocol/payment_receipt.ts): FULFILL with the fulfillment when
+   * this job's invoice, at this destination and condition, was paid; else F99. Amount 0:
+   * nothing is paid, nothing recorded.
+   */
+  #receipt(jobId: string, prepare: IlpPrepare): IlpReply {
+    const record = this.#o.store.get(jobId);
+    if (record?.paidAt === undefined || record.invoice === undefined || !record.fulfillment) {
+      return this.#reject(ILP_ERROR.finalApplicationError, "no payment received for this job");
+    }
+    const invoice = parseIlpInvoice(record.invoice);
+    if (
+      invoice.destination !== prepare.destination ||
+      invoice.condition !== bytesToHex(prepare.executionCondition)
+    ) {
+      return this.#reject(ILP_ERROR.finalApplicationError, "not this job's invoice");
+    }
+    return { type: "fulfill", fulfillment: hexToBytes(record.fulfillment), data: new Uint8Array() };
   }
 
   #reject(code: string, message: string): IlpReply {

@@ -67,6 +67,7 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { rejectSuggestion, type TownLink } from "./town_link.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
+import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -804,7 +805,10 @@ export class Requester {
     }
     if (state === "paid") return true;
     if (state === "in-doubt") {
-      // A crash mid-payment: never pay again; wait for the provider's result (or the timeout).
+      // A crash mid-payment: never pay again; ask the provider for its receipt, else wait for
+      // its result (or the timeout).
+      const entry = this.payments.invoiceEntry(invoiceId);
+      if (entry !== undefined && await this.#askReceipt(id, invoice, entry)) return true;
       this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
       return false;
     }
@@ -880,7 +884,9 @@ export class Requester {
       }
     );
     if (reply === "in-doubt") {
-      // The intent stays without an outcome (never paid again); the result, or the timeout, ends it.
+      // Never paid again. The provider's receipt settles it; without one the intent stays
+      // without an outcome, and the result, or the timeout, ends the job.
+      if (await this.#askReceipt(id, invoice, entry)) return true;
       this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
       return false;
     }
@@ -908,6 +914,35 @@ export class Requester {
       error: `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
     });
     return false;
+  }
+
+  /**
+   * Asks the provider whether an in-doubt payment reached it (protocol/payment_receipt.ts: a
+   * PREPARE of amount 0 with the invoice's condition, by any open town); a FULFILL whose
+   * fulfillment matches the condition is the receipt, recorded as the payment's outcome.
+   * Returns whether it was paid; false also when nobody could answer (it stays in doubt).
+   */
+  async #askReceipt(
+    id: string,
+    invoice: IlpInvoice,
+    entry: Omit<PaymentEntry, "ts" | "event">,
+  ): Promise<boolean> {
+    const reply = await this.#links!.sendPayment({
+      amount: "0",
+      destination: invoice.destination,
+      executionCondition: hexToBytes(invoice.condition),
+      expiresAt: new Date(Date.now() + 30_000),
+      data: encodeReceiptQuestion(id),
+    }).catch(() => undefined);
+    if (reply?.type !== "fulfill") return false;
+    if (bytesToHex(await conditionOf(reply.fulfillment)) !== invoice.condition) return false;
+    const fulfillment = bytesToHex(reply.fulfillment);
+    await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
+      action: "paid",
+      fields: { Invoice: invoice.condition, Fulfillment: fulfillment, By: "receipt" },
+    });
+    this.#progress(id, "paid", `receipt ${fulfillment.slice(0, 16)} (asked after a doubt)`);
+    return true;
   }
 
   /**

@@ -1,10 +1,13 @@
 /**
  * The provider's payment desk on a real job store and payment log (a temp dir, no network):
  * billing, the exact PREPARE paying once and on disk first, withdrawal by expiry and by a
- * newer request, late payments, cancellation, and restart re-opening an invoice.
+ * newer request, late payments, cancellation, restart re-opening an invoice, and the receipt
+ * question of a requester whose payment is in doubt.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { PaymentDesk, type PaymentDeskOptions } from "../../roles/provider/payment_desk.ts";
 import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
@@ -189,5 +192,43 @@ Deno.test("payment desk: once closed (stopping), payments are refused T00", asyn
   const billed = await d.admit(admitted(11));
   d.desk.close();
   assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "T00");
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("payment desk: a receipt question (amount 0) is answered with the fulfillment once paid, F99 before, and pays nothing", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.admit(admitted(7));
+  const question = (record: ProviderJobRecord, id = record.id): IlpPrepare => ({
+    ...prepareFor(record, "0"),
+    data: encodeReceiptQuestion(id),
+  });
+  // Not paid yet: F99, and the invoice is still open and payable.
+  const before = await d.desk.onPrepare(question(billed));
+  assertEquals(codeOf(before), "F99");
+  assertEquals(d.desk.openInvoices, 1);
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "fulfill");
+  // Paid: the receipt is the fulfillment, its SHA-256 the invoice's condition.
+  const after = await d.desk.onPrepare(question(billed));
+  assert(after.type === "fulfill", JSON.stringify(after));
+  assertEquals(bytesToHex(after.fulfillment), billed.fulfillment);
+  assertEquals(
+    bytesToHex(sha256(after.fulfillment)),
+    parseIlpInvoice(billed.invoice!).condition,
+  );
+  // Another job's id, or a condition that is not the invoice's: F99.
+  assertEquals(codeOf(await d.desk.onPrepare(question(billed, jobId(8)))), "F99");
+  assertEquals(
+    codeOf(
+      await d.desk.onPrepare({ ...question(billed), executionCondition: new Uint8Array(32) }),
+    ),
+    "F99",
+  );
+  // A second PREPARE with money is still refused, and the job was paid (logged) once.
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "F02");
+  assertEquals(d.paid, [billed.id]);
+  const log = await openPaymentLog({ stateDir });
+  assertEquals(log.entries().filter((e) => e.jobId === billed.id).length, 1);
+  d.desk.close();
   await Deno.remove(stateDir, { recursive: true });
 });
