@@ -1,9 +1,9 @@
 /**
  * `turnpike doctor`'s network checks: does the relay (the town's NIP-01 URL) accept
  * connections, does the BTP URL, is each `[towns.<name>]` of the profile a town (and its BTP
- * URL, when given, open), is there an ILP route from the profile's uplink to each town (a PREPARE
- * of amount 0 to the town's address: ok, no route (F02) or timeout; roles/ilp_route_probe.ts),
- * and does each chain with an `rpc_url` in config.toml answer
+ * URL, when given, open), is there an ILP route from the profile's uplink, when it accepts
+ * connections, to each town (a PREPARE of amount 0 to the town's address: ok, no route (F02) or
+ * timeout; roles/ilp_route_probe.ts), and does each chain with an `rpc_url` in config.toml answer
  * JSON-RPC `eth_chainId` with its own chain id.
  *
  * An endpoint the configuration names (a flag, the environment or config.toml) that does not
@@ -40,10 +40,10 @@ export async function endpointChecks(
   loaded: LoadedSettings,
   timeoutMs: number,
 ): Promise<DoctorCheck[]> {
-  const [checks, routes] = await Promise.all([
-    endpointChecksOnly(loaded, timeoutMs),
-    routeChecks(loaded, timeoutMs),
-  ]);
+  const checks = await endpointChecksOnly(loaded, timeoutMs);
+  // The routes only over an uplink that accepts connections (else its own check said why).
+  const uplink = checks.find((c) => c.name === "btp");
+  const routes = uplink?.status === "ok" ? await routeChecks(loaded, timeoutMs) : [];
   return [...checks, ...routes];
 }
 
@@ -149,10 +149,12 @@ async function routeChecks(loaded: LoadedSettings, timeoutMs: number): Promise<D
     await Promise.all(towns.map(async (t) => {
       const address = t.address ?? await townAddressOf(t.relayUrl, timeoutMs);
       if (address === undefined) {
+        // Its relay's own check says why (down, or not a town): a warning here.
         checks.push({
           name: checkName(t),
-          status: "fail",
-          detail: `no ILP address known for ${t.relayUrl} (its NIP-11 fees name none, or it ` +
+          status: "warn",
+          detail:
+            `not probed: no ILP address known for ${t.relayUrl} (its NIP-11 fees name none, or it ` +
             "did not answer): set town_address",
         });
       } else targets.push({ name: t.name, address });

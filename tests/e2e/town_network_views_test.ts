@@ -122,7 +122,7 @@ Deno.test("town network views: providers, stats --network and doctor cover every
       route("c")!.detail,
     );
     assert(route("c")!.detail.endsWith("from test.a"), route("c")!.detail);
-    assertEquals(route("gone")?.status, "fail");
+    assertEquals(route("gone")?.status, "warn", route("gone")?.detail);
     assertEquals(doctor.code, 1);
 
     // `dash --once`: a row per town (state, latency, writes paid).
