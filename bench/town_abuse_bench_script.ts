@@ -15,7 +15,7 @@
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { BtpClient } from "../transport/btp_client.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../roles/town_client/spsp_handshake.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { IlpReply } from "../protocol/ilp_packet.ts";
 import net from "node:net";

@@ -10,7 +10,7 @@
  *
  * Run: deno run -A bench/town_paid_writes_bench_script.ts [sequential=500] [concurrent=5000]
  */
-import { buildPaidWrite } from "../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import { verifierBackend } from "../protocol/event_verifier.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { connectPayingClient, startTestTown } from "../tests/support/town_test_node.ts";

@@ -13,7 +13,7 @@
  * (TOWN_BENCH_VERIFIER_WORKERS=0 verifies signatures on each town's main thread).
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { buildPaidWrite } from "../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { startPostgresServer } from "../state/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";

@@ -362,7 +362,8 @@ async function resolveNodeOptions(
     btpToken: s.btpToken ?? "",
     relayUrl: s.relayUrl,
     townPubkey,
-    // More towns followed and written to; the provider's one uplink routes to them.
+    // More towns followed and written to, each by its own uplink when it has a btp_url (else
+    // by the home town's; roles/town_client/).
     moreTowns: resolveTownList(loaded.sections.towns, {
       allowInsecure: s.allowInsecure,
       requireBtp: false,

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { backoffDelay, sleep } from "../protocol/backoff.ts";
+import { backoffDelay, type BackoffOptions, sleep } from "../protocol/backoff.ts";
 import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import {
@@ -176,22 +176,62 @@ async function planFromToon(
       "toon input needs the destination, pricePerByte and sharedSecret options",
     );
   }
-  const data = new TextEncoder().encode(chunk.toon);
-  // Flat price per byte: the sink does not parse TOON; per-kind prices belong to a pricer
-  // stage upstream that emits prepare chunks (see protocol/relay_pricing.ts).
-  const amount = options.pricePerByte * BigInt(data.byteLength);
-  if (amount > MAX_UINT64) throw new IlpPacketError(`amount ${amount} exceeds uint64`);
-  const { condition } = await fulfillmentFor(await key, data);
   const lifetimeMs = options.expiryMs ?? 30_000;
+  const { prepare } = await paidPrepareOf({
+    toon: chunk.toon,
+    destination: options.destination,
+    pricePerByte: options.pricePerByte,
+    key: await key,
+    expiryMs: lifetimeMs,
+  });
+  return { prepare, lifetimeMs };
+}
+
+/** Options for {@linkcode paidPrepareOf}. */
+export interface PaidPrepareOptions {
+  /** The TOON text of the signed event (the packet data). */
+  toon: string;
+  /** ILP address of the receiver (the SPSP grant's destination). */
+  destination: string;
+  /** Base units per TOON byte. */
+  pricePerByte: bigint;
+  /** The SPSP shared secret: its 32 bytes, or the key {@linkcode importFulfillmentKey} made. */
+  key: Uint8Array | CryptoKey;
+  /** Overrides the amount (a blob payment; tests of underpayment). */
+  amount?: bigint;
+  /** Lifetime of the PREPARE. Default 30 s. */
+  expiryMs?: number;
+}
+
+/**
+ * The PREPARE that pays a receiver for TOON bytes: the bytes as data, amount = price per byte x
+ * byte length (flat: per-kind prices belong to a pricer upstream, see protocol/relay_pricing.ts),
+ * condition from the shared secret (protocol/ilp_fulfillment.ts). The sink builds its packets
+ * from `toon` chunks with it, and so does every role's paid write (roles/town_client/).
+ *
+ * @example
+ * ```ts
+ * const { prepare } = await paidPrepareOf({ toon, destination: "g.town.relay.x",
+ *   pricePerByte: 10n, key: new Uint8Array(32) });
+ * ```
+ * @throws {IlpPacketError} when the amount does not fit an uint64.
+ */
+export async function paidPrepareOf(
+  options: PaidPrepareOptions,
+): Promise<{ prepare: IlpPrepare; fulfillment: Uint8Array }> {
+  const data = new TextEncoder().encode(options.toon);
+  const amount = options.amount ?? options.pricePerByte * BigInt(data.byteLength);
+  if (amount > MAX_UINT64) throw new IlpPacketError(`amount ${amount} exceeds uint64`);
+  const { fulfillment, condition } = await fulfillmentFor(options.key, data);
   return {
+    fulfillment,
     prepare: {
       amount: amount.toString(),
       destination: options.destination,
       executionCondition: condition,
-      expiresAt: new Date(Date.now() + lifetimeMs),
+      expiresAt: new Date(Date.now() + (options.expiryMs ?? 30_000)),
       data,
     },
-    lifetimeMs,
   };
 }
 
@@ -221,6 +261,78 @@ function transportReject(err: unknown): IlpReply | undefined {
     return reject(isIlpErrorCode(err.code) ? err.code : ILP_ERROR.internalError, err.message);
   }
   return undefined;
+}
+
+/** Anything that sends a PREPARE and returns the reply (a BtpClient does). */
+export interface PrepareSender {
+  sendPrepare(prepare: IlpPrepare): Promise<IlpReply>;
+}
+
+/** Options for {@linkcode sendPrepareWithRetries}: the one retry policy of a paid PREPARE. */
+export interface PrepareRetryOptions extends Pick<BackoffOptions, "maxMs"> {
+  /** Retries on T-class rejects (and transport failures, seen as T01/R00). Default 3. */
+  maxRetries?: number;
+  /** First retry delay; doubles per retry, +-20% jitter (protocol/backoff.ts). Default 250 ms. */
+  initialMs?: number;
+  /** Lifetime of each retry's PREPARE (a fresh expiry). Default: the first one's. */
+  lifetimeMs?: number;
+  /** Cuts the waits short (the last reply is returned). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends `prepare` by `sender` and retries T-class rejects (and a connection lost with the packet
+ * in flight, seen as T01) with exponential backoff and a fresh expiry of the same lifetime; F-
+ * and R-class rejects are final. A FULFILL whose fulfillment does not match the condition is
+ * reported as an F05 reject, never as paid. The ILP PREPARE sink runs every packet through it,
+ * and so does every role's paid write (roles/town_client/).
+ *
+ * @example
+ * ```ts
+ * const { reply, attempts } = await sendPrepareWithRetries(btpClient, prepare, { maxRetries: 2 });
+ * ```
+ * @throws what `sender` throws that is not a BTP transport failure (e.g. BtpAuthError, a closed
+ * client).
+ */
+export async function sendPrepareWithRetries(
+  sender: PrepareSender,
+  first: IlpPrepare,
+  options: PrepareRetryOptions = {},
+): Promise<{ reply: IlpReply; attempts: number; prepare: IlpPrepare }> {
+  const maxRetries = options.maxRetries ?? 3;
+  const lifetimeMs = options.lifetimeMs ?? Math.max(0, first.expiresAt.getTime() - Date.now());
+  let prepare = first;
+  for (let attempt = 1;; attempt++) {
+    let reply: IlpReply;
+    try {
+      reply = await sender.sendPrepare(prepare);
+    } catch (err) {
+      const mapped = transportReject(err);
+      if (!mapped) throw err;
+      reply = mapped;
+    }
+    if (
+      reply.type === "fulfill" &&
+      !(await checkFulfillment(reply.fulfillment, prepare.executionCondition))
+    ) {
+      // A direct peer (no connector in between) could answer nonsense; never report it paid.
+      reply = {
+        type: "reject",
+        code: ILP_ERROR.wrongCondition,
+        triggeredBy: "",
+        message: "fulfillment does not match the condition",
+        data: new Uint8Array(0),
+      };
+    }
+    const retry = reply.type === "reject" && isTemporaryError(reply.code) &&
+      attempt <= maxRetries && !options.signal?.aborted;
+    if (!retry) return { reply, attempts: attempt, prepare };
+    await sleep(
+      backoffDelay(attempt - 1, { initialMs: options.initialMs ?? 250, maxMs: options.maxMs }),
+      options.signal,
+    );
+    prepare = { ...prepare, expiresAt: new Date(Date.now() + lifetimeMs) };
+  }
 }
 
 /**
@@ -254,37 +366,14 @@ export function createIlpPrepareSink(
   });
   const queue: Promise<SinkOutput>[] = [];
 
+  const policy = { maxRetries, initialMs: retryBase };
   const sendWithRetries = async (plan: Planned): Promise<PrepareOutcomeChunk> => {
     const started = performance.now();
-    let prepare = plan.prepare;
-    for (let attempt = 1;; attempt++) {
-      let reply: IlpReply;
-      try {
-        reply = await client.sendPrepare(prepare);
-      } catch (err) {
-        const mapped = transportReject(err);
-        if (!mapped) throw err;
-        reply = mapped;
-      }
-      if (
-        reply.type === "fulfill" &&
-        !(await checkFulfillment(reply.fulfillment, prepare.executionCondition))
-      ) {
-        // A direct peer (no connector in between) could answer nonsense; never report it paid.
-        reply = {
-          type: "reject",
-          code: ILP_ERROR.wrongCondition,
-          triggeredBy: "",
-          message: "fulfillment does not match the condition",
-          data: new Uint8Array(0),
-        };
-      }
-      const retry = reply.type === "reject" && isTemporaryError(reply.code) &&
-        attempt <= maxRetries;
-      if (!retry) return outcome(reply, attempt, started, plan.ref);
-      await sleep(backoffDelay(attempt - 1, { initialMs: retryBase }));
-      prepare = { ...prepare, expiresAt: new Date(Date.now() + plan.lifetimeMs) };
-    }
+    const { reply, attempts } = await sendPrepareWithRetries(client, plan.prepare, {
+      ...policy,
+      lifetimeMs: plan.lifetimeMs,
+    });
+    return outcome(reply, attempts, started, plan.ref);
   };
 
   const handle = async (chunk: SinkInput): Promise<SinkOutput> => {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Chunk, FailedChunk, ToonChunk } from "./chunks.ts";
+import type { Chunk, EventChunk, FailedChunk, ToonChunk } from "./chunks.ts";
 import {
   NO_PERMISSIONS,
   type StageFlags,
@@ -24,6 +24,22 @@ const STAGE_NAME = "toon-encoder";
 
 function failed(message: string, error: string, input: unknown): FailedChunk {
   return { type: "failed", stage: STAGE_NAME, error, message, input };
+}
+
+/**
+ * One event chunk as its TOON chunk (`ref` carried in `source`): what the stage does to each
+ * event, and what every role's paid write does to its event (roles/town_client/).
+ *
+ * @example
+ * ```ts
+ * const { toon } = encodeEventChunk({ type: "event", event });
+ * ```
+ * @throws when the event cannot be encoded (the stage turns it into a FailedChunk).
+ */
+export function encodeEventChunk(chunk: EventChunk): ToonChunk {
+  const out: ToonChunk = { type: "toon", toon: encodeEventToon(chunk.event) };
+  if (chunk.ref !== undefined) out.source = chunk.ref;
+  return out;
 }
 
 /**
@@ -49,9 +65,7 @@ export function createToonEncoder(
         return;
       }
       try {
-        const out: ToonChunk = { type: "toon", toon: encodeEventToon(chunk.event) };
-        if (chunk.ref !== undefined) out.source = chunk.ref;
-        controller.enqueue(out);
+        controller.enqueue(encodeEventChunk(chunk));
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
         controller.enqueue(failed(e.message, e.name, chunk.ref ?? null));

@@ -28,6 +28,7 @@ import { nip44 } from "nostr-tools";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
+import { backoffDelay } from "../../protocol/backoff.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { recoveryStepFor } from "./job_recovery.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -68,8 +69,8 @@ import {
   DEFAULT_UNPAID_GRACE_SEC,
   type UnpaidDropReason,
 } from "./unpaid_pool.ts";
-import { TownPublisher } from "./town_publisher.ts";
-import { type ProviderTown, TownPublishers } from "./town_publishers.ts";
+import { TownClient, type TownUplink } from "../town_client/town_client.ts";
+import { type LaterTown, TownClients } from "../town_client/town_clients.ts";
 import {
   type ChannelSender,
   ChannelSenderError,
@@ -111,6 +112,13 @@ const MAX_PARKED_PER_REQUESTER = 64;
 /** Requests parked in all. */
 const MAX_PARKED = 1024;
 
+/** One more town a provider follows and writes to. */
+export interface ProviderTown extends LaterTown {
+  /** Its own uplink (BTP URL of the town or of a connector); absent: the home town's. */
+  btpUrl?: string;
+  btpToken?: string;
+}
+
 /** Options for {@linkcode startProviderNode}. */
 export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions {
   stateDir: string;
@@ -126,9 +134,10 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   /** Town price per TOON byte. Default 10. */
   pricePerByte?: bigint;
   /**
-   * More towns of the profile (`[[towns]]`): followed for requests, announced on, and written
-   * to when a request names them; every write leaves by the home town's uplink
-   * (roles/provider/town_publishers.ts).
+   * More towns of the profile (`[towns.<name>]`): followed for requests, announced on, and
+   * written to when a request names them (roles/town_client/town_clients.ts); a town with its
+   * own `btpUrl` is paid through its own uplink, else (or when that one is down) through the
+   * home town's.
    */
   moreTowns?: ProviderTown[];
   skillsDir: string;
@@ -300,9 +309,10 @@ class Provider implements ProviderNode {
   #channel?: ChannelSender;
   #alerts?: NodeAlerts;
   #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
-  #publisher?: TownPublisher;
-  /** Every town's publisher (#publisher is the home town's). */
-  #towns?: TownPublishers;
+  /** Every town's client (`home` is the home town's). */
+  #towns?: TownClients;
+  /** The more towns' own uplinks, by relay URL. */
+  #uplinks = new Map<string, BtpClient>();
   /** The town each recent request was first found on (its writes' fallback). */
   #foundOn = new Map<string, string>();
   #announcer?: ProviderAnnouncer;
@@ -458,19 +468,25 @@ class Provider implements ProviderNode {
         peer: townAddress,
         category: w.blob ? "town-blob" : "town-write",
       });
-    this.#publisher = new TownPublisher({
-      sender: this.#btp,
-      townAddress: homeAddress,
-      townPubkey: o.townPubkey,
-      signer: this.#signer,
-      pricePerByte: o.pricePerByte,
-      record: (w) => recordWrite(w, homeAddress),
-    });
-    this.#towns = new TownPublishers({
-      home: this.#publisher,
-      homeRelay: o.relayUrl,
-      more: o.moreTowns,
-      sender: this.#btp,
+    await this.#openUplinks();
+    const homeBtp = this.#btp;
+    const uplinksFor = (relay: string): TownUplink[] => {
+      const own = this.#uplinks.get(relay);
+      const others = [...this.#uplinks.values()].filter((u) => u !== own);
+      return own ? [own, homeBtp, ...others] : [homeBtp, ...others];
+    };
+    this.#towns = new TownClients({
+      home: new TownClient({
+        relayUrl: o.relayUrl,
+        uplinks: () => uplinksFor(o.relayUrl),
+        townAddress: homeAddress,
+        townPubkey: o.townPubkey,
+        signer: this.#signer,
+        pricePerByte: o.pricePerByte,
+        record: (w) => recordWrite(w, homeAddress),
+      }),
+      later: o.moreTowns,
+      uplinksFor,
       signer: this.#signer,
       record: (w) => recordWrite(w, w.townAddress),
     });
@@ -535,6 +551,7 @@ class Provider implements ProviderNode {
     await stopping;
     await Promise.allSettled([...this.#pending]);
     await this.#btp?.close().catch(() => {});
+    await Promise.allSettled([...this.#uplinks.values()].map((u) => u.close()));
     await this.#channel?.close().catch(() => {});
     await this.#alerts?.close().catch(() => {});
     if (this.#status.pid === Deno.pid && this.store !== undefined) {
@@ -571,6 +588,45 @@ class Provider implements ProviderNode {
   // ---- announcements
 
   /** A Docker engine for docker-build skills, when one answers (else they are not served). */
+  /**
+   * Connects each more town's own uplink (`btpUrl`); one that cannot connect now is tried again
+   * with backoff (its town's writes leave by the home town's uplink meanwhile).
+   */
+  async #openUplinks(): Promise<void> {
+    const connect = async (town: ProviderTown, attempt: number): Promise<void> => {
+      const uplink = new BtpClient({
+        url: town.btpUrl!,
+        authToken: town.btpToken ?? "",
+        reconnect: true,
+        // This provider is paid at its home town's address: nothing arrives by this uplink.
+        onPrepare: () => ({
+          type: "reject",
+          code: ILP_ERROR.unreachable,
+          triggeredBy: "",
+          message: `pay this provider at ${this.ilpAddress}`,
+          data: new Uint8Array(),
+        }),
+      });
+      try {
+        await uplink.connect();
+        if (this.#stopped) return await uplink.close();
+        this.#uplinks.set(town.relayUrl, uplink);
+      } catch (err) {
+        await uplink.close().catch(() => {});
+        this.#log(
+          `uplink to ${town.relayUrl} not connected: ` +
+            `${(err as Error).message}; its writes leave by the home town's meanwhile`,
+        );
+        this.#later(
+          backoffDelay(attempt, { initialMs: 1_000, maxMs: 30_000 }),
+          () => connect(town, attempt + 1),
+        );
+      }
+    };
+    const own = (this.#o.moreTowns ?? []).filter((t) => t.btpUrl && t.relayUrl !== this.#o.relayUrl);
+    await Promise.all(own.map((town) => connect(town, 0)));
+  }
+
   async #probeDocker(): Promise<void> {
     if (this.#o.dockerHost === false) {
       this.#dockerUnavailable = "disabled by the operator";
@@ -659,7 +715,7 @@ class Provider implements ProviderNode {
       run: (job) => this.#sandbox!.run(job),
       reply: async ({ recipient, text, replyTo }) => {
         // Signed by the wrap's one-time key: published as is, never re-signed.
-        await this.#publisher!.publishSigned(
+        await this.#towns!.home.write(
           await wrapDirectMessage({ signer: this.#signer, recipient, text, replyTo }),
         );
       },
@@ -674,7 +730,7 @@ class Provider implements ProviderNode {
     const towns = this.#towns!;
     const announcer: ProviderAnnouncer = new ProviderAnnouncer({
       // Announcements and heartbeats go to every town of the profile.
-      publish: (template) => towns.publishAll(template),
+      publish: (template) => towns.publishTo(towns.relays, template),
       spent: () => towns.spent,
       relays: towns.relays,
       ilpAddress: this.ilpAddress,
@@ -1242,7 +1298,7 @@ class Provider implements ProviderNode {
         server: blobServerOf(this.#o.relayUrl),
         pricePerMiB: this.#blobPricePerMiB,
         signer: this.#signer,
-        pay: (auth, amount) => this.#publisher!.sendPaid(auth, amount, record.id),
+        pay: (auth, amount) => this.#towns!.home.sendPaid(auth, amount, record.id),
       });
       tags.push(blobOutputTag({ name, ...descriptor }));
     }

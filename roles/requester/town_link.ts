@@ -36,7 +36,7 @@ import {
 } from "../../protocol/payment_channel_claim.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../town/spsp_ilp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../town_client/spsp_handshake.ts";
 
 /** Options for {@linkcode connectTownLink}. */
 export interface TownLinkOptions {

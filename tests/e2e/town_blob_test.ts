@@ -13,7 +13,7 @@ import {
 } from "../support/town_test_node.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { publishBlob } from "../../roles/blob_publisher.ts";
-import { buildPaidWrite } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
 import { priceBlob } from "../../protocol/blob_pricing.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";

@@ -14,7 +14,7 @@ import { initWalletWithCli } from "../support/run_cli.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import { buildPaidWrite } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 
 interface TownProcess {
   child: Deno.ChildProcess;

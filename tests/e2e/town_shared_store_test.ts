@@ -100,7 +100,7 @@ Deno.test("shared store: processes of one town serve one set of events", async (
       townPubkey,
     });
     try {
-      const { buildPaidWrite } = await import("../../roles/town/spsp_ilp_client.ts");
+      const { buildPaidWrite } = await import("../../roles/town_client/spsp_handshake.ts");
       const second = writer.sign({ content: "A's grant, paid on B" });
       const { prepare } = await buildPaidWrite({
         event: second,

@@ -12,7 +12,7 @@ import { openPairChannel } from "../support/pair_channel.ts";
 import { deployContracts } from "../../chain/anvil.ts";
 import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { encodeClaim } from "../../protocol/payment_channel_claim.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { channelFilePath } from "../../state/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";

@@ -24,7 +24,7 @@ import {
   type ChannelClaimGate,
   openChannelClaimGate,
 } from "../../roles/town/channels/btp_claim_gate.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { TownConfig } from "../../roles/town/town_config.ts";
 import type { TownSettlement } from "../../roles/town/town_peer_info.ts";

@@ -11,7 +11,7 @@ import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { BtpPeerAccountConfig } from "../../roles/town/btp/btp_accounts.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import type { TownConfig } from "../../roles/town/town_config.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";

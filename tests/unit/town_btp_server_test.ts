@@ -8,7 +8,7 @@ import { connectPayingClient, startTestTown } from "../support/town_test_node.ts
 import { BtpAuthError, BtpClient } from "../../transport/btp_client.ts";
 import { decodeIlpReply, encodeIlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
-import { buildPaidWrite } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 import { fulfillmentFor } from "../../protocol/ilp_fulfillment.ts";
 import { getPublicKey } from "nostr-tools";
 import { generateSecretKey } from "nostr-tools";

@@ -1,19 +1,21 @@
 /**
- * The sender's side of the town's write protocol, for requesters, providers and tests:
+ * The sender's side of the town's write protocol (docs/PROTOCOL.md), for the town client
+ * (`town_client.ts`), tests and benches:
  *
  * 1. {@linkcode requestSpspOverIlp}: a signed kind 23194 request (NIP-44 to the town) as TOON in
  *    a free PREPARE (amount 0, the peer-protocol condition, i.e. SHA-256 of 32 zero bytes) to the
  *    town's address; the FULFILL (or an F99 REJECT) data is the town's signed kind 23195 response.
- * 2. {@linkcode buildPaidWrite}: the PREPARE for one event: TOON bytes as data, amount = price,
- *    condition from the shared secret, destination `<town>.relay.<tag>` from the response.
+ * 2. {@linkcode buildPaidWrite}: the PREPARE for one event, made by the sending pipeline's stage
+ *    functions (`stages/toon_encoder.ts`, then `stages/ilp_prepare_sink.ts`'s `paidPrepareOf`):
+ *    TOON bytes as data, amount = price, condition from the shared secret, destination
+ *    `<town>.relay.<tag>` from the response.
  *
  * @module
  */
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
 import { PEER_PROTOCOL_CONDITION } from "../../protocol/ildcp.ts";
-import { fulfillmentFor } from "../../protocol/ilp_fulfillment.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildSpspRequest,
@@ -22,11 +24,10 @@ import {
   type SpspResponse,
 } from "../../protocol/spsp_message.ts";
 import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
+import { encodeEventChunk } from "../../stages/toon_encoder.ts";
+import { paidPrepareOf, type PrepareSender } from "../../stages/ilp_prepare_sink.ts";
 
-/** Anything that sends a PREPARE and returns the reply (a BtpClient does). */
-export interface PrepareSender {
-  sendPrepare(prepare: IlpPrepare): Promise<IlpReply>;
-}
+export type { PrepareSender };
 
 /** Options for {@linkcode requestSpspOverIlp}. */
 export interface SpspOverIlpOptions {
@@ -107,16 +108,13 @@ export interface PaidWriteOptions {
 export async function buildPaidWrite(
   options: PaidWriteOptions,
 ): Promise<{ prepare: IlpPrepare; fulfillment: Uint8Array }> {
-  const data = new TextEncoder().encode(encodeEventToon(options.event));
-  const { fulfillment, condition } = await fulfillmentFor(options.grant.sharedSecret, data);
-  return {
-    fulfillment,
-    prepare: {
-      amount: String(options.amount ?? options.pricePerByte * BigInt(data.byteLength)),
-      destination: options.grant.destinationAccount,
-      executionCondition: condition,
-      expiresAt: new Date(Date.now() + (options.expiryMs ?? 30_000)),
-      data,
-    },
-  };
+  const { toon } = encodeEventChunk({ type: "event", event: options.event });
+  return await paidPrepareOf({
+    toon,
+    destination: options.grant.destinationAccount,
+    pricePerByte: options.pricePerByte,
+    key: options.grant.sharedSecret,
+    amount: options.amount,
+    expiryMs: options.expiryMs,
+  });
 }

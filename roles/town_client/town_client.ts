@@ -1,0 +1,274 @@
+/**
+ * How a role pays a town (docs/ARCHITECTURE.md, "The town client"): one {@linkcode TownClient}
+ * per town, used by the requester and the provider alike. A paid write runs the design card's
+ * sending pipeline, stage by stage, with the stages' own functions:
+ *
+ * 1. the event (a template from the role, checked by `stages/signer.ts`'s `checkTemplate`, signed
+ *    by the role's `NodeSigner`; or an event already signed),
+ * 2. its TOON (`stages/toon_encoder.ts`'s `encodeEventChunk`),
+ * 3. the paid PREPARE (`stages/ilp_prepare_sink.ts`'s `paidPrepareOf`: amount = price per byte x
+ *    bytes, condition from the SPSP grant's shared secret),
+ * 4. sent with the sink's one retry policy (`sendPrepareWithRetries`: T-class retried with
+ *    protocol/backoff.ts, F- and R-class final).
+ *
+ * The SPSP grant (kind 23194/23195 over ILP, `spsp_handshake.ts`) is asked once and cached until
+ * it expires; an F05 (wrong condition) or F02 (unreachable) after a town restart drops it and
+ * asks again once. Claims ride on the uplink (a `BtpClient` made with a channel's `claims`).
+ *
+ * Uplinks: a town client holds a list of uplinks in order of preference (its town's own BTP
+ * connection first, when there is one, then the others of the node); a write leaves by the first
+ * that is open and moves to the next when sending fails under it (the connection is lost). So a
+ * node whose home town died still pays its other towns through their own uplinks. A write moved
+ * to another uplink after the connection failed with the packet in flight may be paid twice (a
+ * write fee, never a job payment: those go through the requester's hedged sender).
+ *
+ * @module
+ */
+import { ILP_ERROR, type IlpReply } from "../../protocol/ilp_packet.ts";
+import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import type { SpspResponse } from "../../protocol/spsp_message.ts";
+import { checkTemplate } from "../../stages/signer.ts";
+import {
+  type PrepareRetryOptions,
+  type PrepareSender,
+  sendPrepareWithRetries,
+} from "../../stages/ilp_prepare_sink.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "./spsp_handshake.ts";
+import { TownRejectedError } from "./town_rejection.ts";
+
+/** An uplink: sends PREPAREs; a BtpClient also tells its connection state. */
+export interface TownUplink extends PrepareSender {
+  /** `"open"` when its connection is up (a BtpClient's `state`); absent: always tried. */
+  readonly state?: string;
+}
+
+/** What a paid write the town fulfilled looks like to the payment log. */
+export interface TownPayment {
+  /** The event stored (or the blob authorization paid for). */
+  event: NostrEvent;
+  /** Base units fulfilled. */
+  amount: bigint;
+  /** A blob payment (`town-blob`), not a write (`town-write`). */
+  blob: boolean;
+  /** The job the payment is for, when the caller said. */
+  jobId?: string;
+  /** The town's ILP address. */
+  townAddress: string;
+}
+
+/** The retry policy of a paid write: two retries of a T-class reject, from 100 ms. */
+export const PAID_WRITE_RETRY: Readonly<PrepareRetryOptions> = { maxRetries: 2, initialMs: 100 };
+
+const GRANT_TTL_MS = 10 * 60_000;
+const MAX_TEMPLATE_BYTES = 1024 * 1024;
+
+/**
+ * Checks `template` as the signer stage does (`stages/signer.ts`'s `checkTemplate`: shape, 1 MiB)
+ * and signs it with the node's key.
+ *
+ * @example
+ * ```ts
+ * const event = await signChecked(signer, { kind: 1, created_at: 1, tags: [], content: "hi" });
+ * ```
+ * @throws {InvalidTemplateError} when the template is malformed or too large.
+ */
+export async function signChecked(
+  signer: NodeSigner,
+  template: EventTemplate,
+): Promise<NostrEvent> {
+  return await signer.signEvent(checkTemplate(template, MAX_TEMPLATE_BYTES));
+}
+
+/** Options for {@linkcode TownClient}. */
+export interface TownClientOptions {
+  /** The town's NIP-01 URL (names it in errors). */
+  relayUrl: string;
+  /**
+   * The uplinks, in order of preference (its own first), or a function giving them (a node's
+   * uplinks may be added later).
+   */
+  uplinks: TownUplink[] | (() => TownUplink[]);
+  /** The town's ILP address. */
+  townAddress: string;
+  /** The town's Nostr pubkey (signs its SPSP answers). */
+  townPubkey: string;
+  /** The node's key: signs events and the SPSP request. */
+  signer: NodeSigner;
+  /** Base units per TOON byte the town charges. Default 10. */
+  pricePerByte?: bigint;
+  /** Default {@linkcode PAID_WRITE_RETRY}. */
+  retry?: PrepareRetryOptions;
+  /**
+   * Records each fulfilled payment to the town (the payment log) before the write resolves.
+   */
+  record?: (paid: TownPayment) => Promise<void>;
+}
+
+/** The client of one town: the SPSP grant, its uplinks, and its paid writes. */
+export class TownClient {
+  #o: TownClientOptions;
+  #grant: Promise<SpspResponse> | undefined;
+  #grantUntil = 0;
+  /** Base units paid to this town so far (fulfilled writes and blobs). */
+  spent = 0n;
+  /** Events stored. */
+  published = 0;
+
+  /**
+   * @example
+   * ```ts
+   * const town = new TownClient({ relayUrl, uplinks: [btp], townAddress, townPubkey, signer });
+   * const event = await town.publish({ kind: 1, created_at: 1, tags: [], content: "hi" });
+   * ```
+   */
+  constructor(options: TownClientOptions) {
+    this.#o = options;
+  }
+
+  /** The town's relay URL. */
+  get relayUrl(): string {
+    return this.#o.relayUrl;
+  }
+
+  /** The town's ILP address. */
+  get townAddress(): string {
+    return this.#o.townAddress;
+  }
+
+  /** Base units per TOON byte paid to this town. */
+  get pricePerByte(): bigint {
+    return this.#o.pricePerByte ?? 10n;
+  }
+
+  /**
+   * The SPSP grant, asked for when there is none or it expired (a failed ask is not cached).
+   *
+   * @example
+   * ```ts
+   * const { destinationAccount } = await town.grant();
+   * ```
+   */
+  grant(): Promise<SpspResponse> {
+    if (this.#grant !== undefined && Date.now() < this.#grantUntil) return this.#grant;
+    const grant = requestSpspOverIlp({
+      sender: { sendPrepare: (prepare) => this.#sendByUplinks(prepare) },
+      townAddress: this.#o.townAddress,
+      townPubkey: this.#o.townPubkey,
+      signer: this.#o.signer,
+    });
+    grant.then((g) => {
+      const expires = g.expiresAt ? Date.parse(g.expiresAt) : NaN;
+      if (this.#grant === grant) {
+        this.#grantUntil = Number.isFinite(expires) ? expires - 5_000 : Date.now() + GRANT_TTL_MS;
+      }
+    }, () => {
+      if (this.#grant === grant) this.#grant = undefined;
+    });
+    this.#grantUntil = Number.POSITIVE_INFINITY;
+    return this.#grant = grant;
+  }
+
+  /**
+   * Checks and signs `template`, pays for it and stores it; resolves with the signed event.
+   *
+   * @example
+   * ```ts
+   * const event = await town.publish(buildJobFeedback({ request, status: "processing" }));
+   * ```
+   * @throws {TownRejectedError} when the town refused it.
+   */
+  async publish(template: EventTemplate): Promise<NostrEvent> {
+    const event = await signChecked(this.#o.signer, template);
+    await this.write(event);
+    return event;
+  }
+
+  /**
+   * Pays for and stores an already signed event.
+   *
+   * @example
+   * ```ts
+   * await town.write(signedEvent);
+   * ```
+   * @throws {TownRejectedError} when the town refused it (after the retries of a T-class reject).
+   */
+  async write(event: NostrEvent, jobId?: string): Promise<void> {
+    const reply = await this.sendPaid(event, undefined, jobId);
+    if (reply.type === "reject") {
+      throw new TownRejectedError(reply.code, reply.message, { town: this.#o.relayUrl });
+    }
+    this.published++;
+  }
+
+  /**
+   * Sends `event` as the data of a paid PREPARE (amount: its price per byte, or `amount`: a blob
+   * payment, for `jobId`'s outputs) and returns the final reply as it is; the spent counter and
+   * the payment log follow what was fulfilled.
+   *
+   * @example
+   * ```ts
+   * const reply = await town.sendPaid(authorization, 4096n);
+   * ```
+   */
+  async sendPaid(event: NostrEvent, amount?: bigint, jobId?: string): Promise<IlpReply> {
+    const sender: PrepareSender = { sendPrepare: (prepare) => this.#sendByUplinks(prepare) };
+    for (let handshake = 0;; handshake++) {
+      const { prepare } = await buildPaidWrite({
+        event,
+        grant: await this.grant(),
+        pricePerByte: this.pricePerByte,
+        amount,
+      });
+      const { reply } = await sendPrepareWithRetries(
+        sender,
+        prepare,
+        this.#o.retry ?? PAID_WRITE_RETRY,
+      );
+      if (reply.type === "fulfill") {
+        const paid = BigInt(prepare.amount);
+        this.spent += paid;
+        await this.#o.record?.({
+          event,
+          amount: paid,
+          blob: amount !== undefined,
+          jobId,
+          townAddress: this.#o.townAddress,
+        });
+        return reply;
+      }
+      // F05 (wrong condition) or F02 after a town restart: the grant is stale; ask again once.
+      if (
+        handshake === 0 &&
+        (reply.code === ILP_ERROR.wrongCondition || reply.code === ILP_ERROR.unreachable)
+      ) {
+        this.#grant = undefined;
+        continue;
+      }
+      return reply;
+    }
+  }
+
+  #uplinks(): TownUplink[] {
+    const u = this.#o.uplinks;
+    return typeof u === "function" ? u() : u;
+  }
+
+  /** Sends by the open uplinks in order, moving on when one fails under the packet. */
+  async #sendByUplinks(prepare: Parameters<PrepareSender["sendPrepare"]>[0]): Promise<IlpReply> {
+    const all = this.#uplinks();
+    if (all.length === 0) throw new RangeError(`no uplink to ${this.#o.relayUrl}`);
+    const open = all.filter((u) => u.state === undefined || u.state === "open");
+    const order = [...open, ...all.filter((u) => !open.includes(u))];
+    let failure: unknown;
+    for (const uplink of order) {
+      try {
+        return await uplink.sendPrepare(prepare);
+      } catch (err) {
+        failure = err;
+        if (prepare.expiresAt.getTime() <= Date.now()) break;
+      }
+    }
+    throw failure;
+  }
+}

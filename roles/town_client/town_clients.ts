@@ -1,0 +1,205 @@
+/**
+ * A node's town clients, one per town of its profile (docs/ARCHITECTURE.md, "The town client";
+ * docs/OPERATIONS.md, "Several towns"): the home town's first, the others' made up front when
+ * their identity is known, else learned from their NIP-11 documents (`self`,
+ * `fees.publication`) on first use. Each town's uplinks come from `uplinksFor` (its own first),
+ * so a write to a town leaves by that town's own uplink when the node has one.
+ *
+ * Where a job's feedback and result go ({@linkcode TownClients.targetsFor}): the towns its
+ * request names in its `relays` tag that the profile lists, else the town it was found on, else
+ * the home town. A write sent to several towns counts once one town stored it.
+ *
+ * @module
+ */
+import { fetchRelayInfo, townPublicationPrice } from "../../transport/relay_info.ts";
+import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import {
+  signChecked,
+  TownClient,
+  type TownClientOptions,
+  type TownUplink,
+} from "./town_client.ts";
+import { NoTownStoredError } from "./town_rejection.ts";
+
+/** A town whose client is made on first use. */
+export interface LaterTown {
+  /** NIP-01 URL of the town. */
+  relayUrl: string;
+  /** The town's Nostr pubkey; default its NIP-11 `self`. */
+  townPubkey?: string;
+  /** The town's ILP address; default its NIP-11 `fees.publication[0].ilp_address`. */
+  townAddress?: string;
+}
+
+/** Options for {@linkcode TownClients}. */
+export interface TownClientsOptions {
+  /** The home town's client (its relay URL is `home.relayUrl`). */
+  home: TownClient;
+  /** More towns' clients made already. */
+  clients?: TownClient[];
+  /** More towns of the profile whose clients are made on first use. */
+  later?: LaterTown[];
+  /** The uplinks a town's writes leave by, in order (its own first). */
+  uplinksFor: (relayUrl: string) => TownUplink[];
+  signer: NodeSigner;
+  /** The payment log hook of the clients made on first use. */
+  record?: TownClientOptions["record"];
+}
+
+/** A town listed in the profile that does not say who it is (NIP-11 `self`, `ilp_address`). */
+export class TownIdentityUnknownError extends Error {
+  override name = "TownIdentityUnknownError";
+}
+
+/** The clients of every town of a profile. */
+export class TownClients {
+  #o: TownClientsOptions;
+  #later = new Map<string, LaterTown>();
+  #clients = new Map<string, Promise<TownClient>>();
+  #made: TownClient[] = [];
+
+  /**
+   * @example
+   * ```ts
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [btp],
+   *   later: [{ relayUrl: "ws://127.0.0.1:7200" }] });
+   * await towns.publishTo(towns.relays, announcementTemplate);
+   * ```
+   */
+  constructor(options: TownClientsOptions) {
+    this.#o = options;
+    for (const client of [options.home, ...options.clients ?? []]) {
+      if (this.#clients.has(client.relayUrl)) continue;
+      this.#clients.set(client.relayUrl, Promise.resolve(client));
+      this.#made.push(client);
+    }
+    for (const town of options.later ?? []) {
+      if (!this.#clients.has(town.relayUrl)) this.#later.set(town.relayUrl, town);
+    }
+  }
+
+  /** Every town's relay URL, the home town's first. */
+  get relays(): string[] {
+    return [...new Set([...this.#clients.keys(), ...this.#later.keys()])];
+  }
+
+  /** The home town's client (blobs, direct-message replies). */
+  get home(): TownClient {
+    return this.#o.home;
+  }
+
+  /** Base units paid to towns so far (fulfilled writes and blobs), summed over towns. */
+  get spent(): bigint {
+    return this.#made.reduce((sum, c) => sum + c.spent, 0n);
+  }
+
+  /**
+   * The towns a job's writes go to: those its request names (`relays` tag) that the profile
+   * lists, else the town the request was found on, else the home town.
+   *
+   * @example
+   * ```ts
+   * towns.targetsFor(request, "ws://127.0.0.1:7200"); // ["ws://127.0.0.1:7200"]
+   * ```
+   */
+  targetsFor(request: Pick<NostrEvent, "tags">, foundOn?: string): string[] {
+    const named = request.tags.filter((t) => t[0] === "relays" || t[0] === "relay")
+      .flatMap((t) => t.slice(1));
+    const known = new Set(this.relays);
+    const targets = [...new Set(named.filter((r) => known.has(r)))];
+    if (targets.length > 0) return targets;
+    return [foundOn !== undefined && known.has(foundOn) ? foundOn : this.#o.home.relayUrl];
+  }
+
+  /**
+   * Signs `template` (once) and stores it on each of `relays` (paid at each, in parallel);
+   * resolves with the event once one town stored it.
+   *
+   * @example
+   * ```ts
+   * const event = await towns.publishTo(towns.targetsFor(request), resultTemplate);
+   * ```
+   * @throws {NoTownStoredError} when none did (one town: its own error).
+   */
+  async publishTo(relays: string[], template: EventTemplate): Promise<NostrEvent> {
+    const event = await signChecked(this.#o.signer, template);
+    await this.writeTo(relays, event);
+    return event;
+  }
+
+  /**
+   * Pays for and stores a signed `event` on each of `relays` at once; resolves with the relays
+   * that stored it once at least one did.
+   *
+   * @example
+   * ```ts
+   * const stored = await towns.writeTo(towns.relays, request);
+   * ```
+   * @throws {NoTownStoredError} when none did (one town: its own error).
+   */
+  async writeTo(relays: string[], event: NostrEvent, jobId?: string): Promise<string[]> {
+    const outcomes = await Promise.allSettled(
+      relays.map(async (relay) => await (await this.clientOf(relay)).write(event, jobId)),
+    );
+    const stored = relays.filter((_, i) => outcomes[i].status === "fulfilled");
+    if (stored.length > 0) return stored;
+    const errors = outcomes.map((o) => (o as PromiseRejectedResult).reason as Error);
+    if (errors.length === 1) throw errors[0];
+    throw new NoTownStoredError(
+      errors,
+      `no town stored the event: ${errors.map((e) => e.message).join("; ")}`,
+    );
+  }
+
+  /**
+   * The client of the town at `relay` (made on first use for a town learned from NIP-11).
+   *
+   * @example
+   * ```ts
+   * const town = await towns.clientOf("ws://127.0.0.1:7200");
+   * ```
+   * @throws {RangeError} when `relay` is not a town of the profile.
+   * @throws {TownIdentityUnknownError} when the town does not say who it is.
+   */
+  clientOf(relay: string): Promise<TownClient> {
+    const known = this.#clients.get(relay);
+    if (known !== undefined) return known;
+    const town = this.#later.get(relay);
+    if (town === undefined) return Promise.reject(new RangeError(`${relay} is not a town here`));
+    const made = this.#make(town);
+    // A town that could not be asked now is asked again at the next write.
+    made.then((client) => this.#made.push(client), () => {
+      if (this.#clients.get(relay) === made) this.#clients.delete(relay);
+    });
+    this.#clients.set(relay, made);
+    return made;
+  }
+
+  async #make(town: LaterTown): Promise<TownClient> {
+    const info = town.townPubkey && town.townAddress
+      ? undefined
+      : await fetchRelayInfo(town.relayUrl);
+    const fee = (info?.fees as { publication?: Record<string, unknown>[] } | undefined)
+      ?.publication?.[0];
+    const townPubkey = town.townPubkey ??
+      (typeof info?.self === "string" && /^[0-9a-f]{64}$/.test(info.self) ? info.self : undefined);
+    const townAddress = town.townAddress ??
+      (typeof fee?.ilp_address === "string" ? fee.ilp_address : undefined);
+    if (townPubkey === undefined || townAddress === undefined) {
+      throw new TownIdentityUnknownError(
+        `${town.relayUrl} publishes no pubkey or ILP address (NIP-11 self, fees): set them in ` +
+          `its [towns.<name>] table`,
+      );
+    }
+    return new TownClient({
+      relayUrl: town.relayUrl,
+      uplinks: () => this.#o.uplinksFor(town.relayUrl),
+      townAddress,
+      townPubkey,
+      signer: this.#o.signer,
+      pricePerByte: (info && townPublicationPrice(info)) ?? 10n,
+      record: this.#o.record,
+    });
+  }
+}

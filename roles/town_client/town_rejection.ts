@@ -1,0 +1,119 @@
+/**
+ * What a town's refusal looks like to every role (docs/ARCHITECTURE.md, "The town client"): one
+ * {@linkcode TownRejectedError} for a paid write or payment a town rejected (its code, message,
+ * the town, and what to do about it), one {@linkcode NoTownStoredError} when a write sent to
+ * several towns was stored by none.
+ *
+ * @module
+ */
+import { ilpErrorName } from "../../protocol/ilp_packet.ts";
+import {
+  type ClaimRejectReason,
+  claimRejectReasonOf,
+} from "../../protocol/payment_channel_claim.ts";
+
+/** Options for {@linkcode TownRejectedError}: which town, when known. */
+export interface TownRejectedErrorOptions {
+  /** The town's relay URL (or its name). */
+  town?: string;
+  /** What to do about it; default {@linkcode rejectSuggestion} of the code and message. */
+  suggestion?: string;
+}
+
+/**
+ * A town rejected a paid write (or a payment through it).
+ *
+ * @example
+ * ```ts
+ * const err = new TownRejectedError("F04", "insufficient amount", { town: "ws://127.0.0.1:7100" });
+ * console.assert(err.code === "F04" && err.suggestion.includes("price"));
+ * ```
+ */
+export class TownRejectedError extends Error {
+  override name = "TownRejectedError";
+  /** The ILP error code (`F04`, `T04`, ...). */
+  readonly code: string;
+  /** The reject's message as the town (or a connector) wrote it. */
+  readonly ilpMessage: string;
+  /** What to do about it. */
+  readonly suggestion: string;
+  /** The town's relay URL, when known. */
+  readonly town?: string;
+  constructor(code: string, ilpMessage: string, options: TownRejectedErrorOptions = {}) {
+    super(
+      `${options.town ? `${options.town}: ` : ""}the town rejected the packet: ${code} ${
+        ilpErrorName(code)
+      }${ilpMessage ? `: ${ilpMessage}` : ""}`,
+    );
+    this.code = code;
+    this.ilpMessage = ilpMessage;
+    this.town = options.town;
+    this.suggestion = options.suggestion ?? rejectSuggestion(code, ilpMessage);
+  }
+}
+
+/**
+ * Every town a write was sent to failed to store it; `errors` holds each town's error.
+ *
+ * @example
+ * ```ts
+ * throw new NoTownStoredError([new Error("a"), new Error("b")], "no town stored the event");
+ * ```
+ */
+export class NoTownStoredError extends AggregateError {
+  override name = "NoTownStoredError";
+}
+
+const SUGGESTIONS: Record<string, string> = {
+  F02: "check the town's ILP address and that the receiver is connected",
+  F04: "the town's price per byte is higher than the one used; set --price-per-byte",
+  F06: "the event or its signature was refused; check the clock and the identity",
+  F08: "the event is too large for the town; send smaller inputs (e.g. a url)",
+  F99: "the receiver refused the packet; see the message",
+  T00: "the town had an internal error; try again later",
+  T04: "the receiver has no liquidity now; try again later",
+  T05: "rate limited; slow down",
+  R00: "the packet expired on the way; check the network and try again",
+  R02: "the packet expired on the way; check the network and try again",
+};
+/**
+ * Suggestion for a reject code (for payment rejects shown by the CLI).
+ *
+ * @example
+ * ```ts
+ * rejectSuggestion("F04");
+ * rejectSuggestion("T04", "not-covered: no claim"); // asks for --channel
+ * ```
+ */
+export function rejectSuggestion(code: string, message = ""): string {
+  // The town's claim gate names why it refused (btp_claim_gate.ts): the cure depends on it.
+  const reason = claimRejectReasonOf(message);
+  if (reason !== undefined && CLAIM_SUGGESTIONS[reason]) return CLAIM_SUGGESTIONS[reason];
+  return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
+}
+
+/** What to do about a claim rejection, by its reason (the town's message names it). */
+const CLAIM_SUGGESTIONS: Partial<Record<ClaimRejectReason, string>> = {
+  "not-covered": "the town settles with this account over a payment channel: pass --channel " +
+    "<id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)",
+  "credit-limit-exceeded": "the town settles with this account over a payment channel: pass " +
+    "--channel <id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel " +
+    "list`)",
+  "beyond-deposit": "the channel's deposit is used up: close it (`turnpike channel close <id>`) " +
+    "and open a new one with a larger --deposit",
+  "channel-in-use": "the town knows this account by another channel (see the message): pay with " +
+    "that one, or close it (`turnpike channel close <id>`) before using a new one",
+  "unknown-channel": "the town cannot find this channel: check it is open to the town's " +
+    "address on a chain the town settles on (`turnpike channel list --refresh`; `turnpike " +
+    "channel open --town <url>` picks the town's chain)",
+  "channel-not-open": "the channel is closed: open a new one (`turnpike channel open`) once " +
+    "it is settled",
+  "wrong-chain": "the channel is on a chain the town does not settle on: open one with " +
+    "`turnpike channel open --town <url>` (it picks the town's chain)",
+  "wrong-contract": "the channel is on another TokenNetwork than the town's: open one with " +
+    "`turnpike channel open --town <url>` (it takes the town's contracts)",
+  "wrong-token": "the channel is in another token than the town's: open one with " +
+    "`turnpike channel open --town <url>` (it takes the town's contracts)",
+  "rate-limited": "the town is checking many new channels: try again in a few seconds",
+};
+
