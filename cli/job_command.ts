@@ -64,11 +64,8 @@ import {
   RequesterJobError,
   startRequester,
 } from "../roles/requester/requester_node.ts";
-import {
-  PriceAboveCeilingError,
-  TownRejectedError,
-  TownUnreachableError,
-} from "../roles/requester/town_link.ts";
+import { PriceAboveCeilingError, TownUnreachableError } from "../roles/requester/town_link.ts";
+import { TownRejectedError } from "../roles/town_client/town_rejection.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";

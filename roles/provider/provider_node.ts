@@ -623,7 +623,9 @@ class Provider implements ProviderNode {
         );
       }
     };
-    const own = (this.#o.moreTowns ?? []).filter((t) => t.btpUrl && t.relayUrl !== this.#o.relayUrl);
+    const own = (this.#o.moreTowns ?? []).filter((t) =>
+      t.btpUrl && t.relayUrl !== this.#o.relayUrl
+    );
     await Promise.all(own.map((town) => connect(town, 0)));
   }
 

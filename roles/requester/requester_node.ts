@@ -64,7 +64,8 @@ import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.
 import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { rejectSuggestion, type TownLink } from "./town_link.ts";
+import type { TownLink } from "./town_link.ts";
+import { rejectSuggestion } from "../town_client/town_rejection.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";

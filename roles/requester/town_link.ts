@@ -1,14 +1,12 @@
 /**
  * The requester's link to its town: one BTP connection (directly to the town, or to any ILP
  * connector in front of it), the SPSP grant (cached until it expires), the town's price per byte
- * (from its NIP-11 document, warned about above a ceiling), and the paid write of one event:
- * TOON bytes as PREPARE data, amount = price per byte x bytes. REJECTs become
- * {@linkcode TownRejectedError} with the code and a suggestion; F-class codes are never retried,
- * T-class ones a few times with a short backoff.
+ * (from its NIP-11 document, warned about above a ceiling), the payment channel, and the town's
+ * client (roles/town_client/town_client.ts: the SPSP grant and the paid writes, whose REJECTs
+ * become `TownRejectedError` with the code and a suggestion).
  *
  * @module
  */
-import { backoffDelay, sleep } from "../../protocol/backoff.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import {
   blobServerOf,
@@ -28,15 +26,10 @@ import { ensureAutoChannel } from "../channels/channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
-import { ILP_ERROR, ilpErrorName, isFinalError } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import {
-  type ClaimRejectReason,
-  claimRejectReasonOf,
-} from "../../protocol/payment_channel_claim.ts";
-import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../town_client/spsp_handshake.ts";
+import { TownClient } from "../town_client/town_client.ts";
 
 /** Options for {@linkcode connectTownLink}. */
 export interface TownLinkOptions {
@@ -130,36 +123,10 @@ export function checkTownPrice(
   options.warn?.(`warning: ${line}; paying it (--accept-price)`);
 }
 
-/** The town rejected a paid write (or a payment through it). */
-export class TownRejectedError extends Error {
-  override name = "TownRejectedError";
-  constructor(readonly code: string, readonly ilpMessage: string, readonly suggestion: string) {
-    super(
-      `the town rejected the packet: ${code} ${ilpErrorName(code)}${
-        ilpMessage ? `: ${ilpMessage}` : ""
-      }`,
-    );
-  }
-}
-
 /** The town could not be reached or does not answer as a town. */
 export class TownUnreachableError extends Error {
   override name = "TownUnreachableError";
 }
-
-const SUGGESTIONS: Record<string, string> = {
-  F02: "check the town's ILP address and that the receiver is connected",
-  F04: "the town's price per byte is higher than the one used; set --price-per-byte",
-  F06: "the event or its signature was refused; check the clock and the identity",
-  F08: "the event is too large for the town; send smaller inputs (e.g. a url)",
-  F99: "the receiver refused the packet; see the message",
-  T00: "the town had an internal error; try again later",
-  T04: "the receiver has no liquidity now; try again later",
-  T05: "rate limited; slow down",
-  R00: "the packet expired on the way; check the network and try again",
-  R02: "the packet expired on the way; check the network and try again",
-};
-const GRANT_TTL_MS = 10 * 60_000;
 
 /** A connected link to a town. */
 export interface TownLink {
@@ -173,6 +140,8 @@ export interface TownLink {
   blobServer: string;
   /** The town's blob price, base units per MiB (NIP-11 `fees.blob`, else the default). */
   blobPricePerMiB: bigint;
+  /** The town's client (roles/town_client/): every paid write to the town goes through it. */
+  client: TownClient;
   /** Pays for and stores one event at the town. */
   write(event: NostrEvent): Promise<void>;
   /**
@@ -234,53 +203,20 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
   }
   const townAddress = options.townAddress ?? info.ilpAddress ??
     (btp.ilpAddress ?? "").split(".").slice(0, -1).join(".");
-  let grant: SpspResponse | undefined;
-  let grantUntil = 0;
-  const getGrant = async (): Promise<SpspResponse> => {
-    if (grant && Date.now() < grantUntil) return grant;
-    grant = await requestSpspOverIlp({
-      sender: btp,
-      townAddress,
-      townPubkey,
-      signer: options.signer,
-    });
-    const expires = grant.expiresAt ? Date.parse(grant.expiresAt) : NaN;
-    grantUntil = Number.isFinite(expires) ? expires - 5_000 : Date.now() + GRANT_TTL_MS;
-    return grant;
-  };
-  await getGrant().catch(async (err) => {
+  const client = new TownClient({
+    relayUrl: options.relayUrl,
+    uplinks: [btp],
+    townAddress,
+    townPubkey,
+    signer: options.signer,
+    pricePerByte,
+    record: options.recordWrite,
+  });
+  await client.grant().catch(async (err) => {
     await btp.close().catch(() => {});
     await sender?.close();
     throw new TownUnreachableError(`SPSP handshake with ${townAddress}: ${(err as Error).message}`);
   });
-  const write = async (event: NostrEvent): Promise<void> => {
-    for (let attempt = 0;; attempt++) {
-      const { prepare } = await buildPaidWrite({ event, grant: await getGrant(), pricePerByte });
-      const reply = await btp.sendPrepare(prepare);
-      if (reply.type === "fulfill") {
-        await options.recordWrite?.({ event, amount: BigInt(prepare.amount), townAddress });
-        return;
-      }
-      const final = isFinalError(reply.code) || reply.code.startsWith("R");
-      if (final || attempt >= 2) {
-        throw new TownRejectedError(
-          reply.code,
-          reply.message,
-          rejectSuggestion(reply.code, reply.message),
-        );
-      }
-      await sleep(backoffDelay(attempt, { initialMs: 100 }));
-    }
-  };
-  const sendPaid = async (event: NostrEvent, amount: bigint): Promise<IlpReply> => {
-    const { prepare } = await buildPaidWrite({
-      event,
-      grant: await getGrant(),
-      pricePerByte,
-      amount,
-    });
-    return await btp.sendPrepare(prepare);
-  };
   return {
     btp,
     townAddress,
@@ -289,8 +225,9 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     assetScale,
     blobServer: blobServerOf(options.relayUrl),
     blobPricePerMiB: info.blobPricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB,
-    write,
-    sendPaid,
+    client,
+    write: (event) => client.write(event),
+    sendPaid: (event, amount) => client.sendPaid(event, amount),
     send: (prepare) => btp.sendPrepare(prepare),
     close: async () => {
       await btp.close();
@@ -352,47 +289,6 @@ async function autoChannelOf(
   });
   return { ...auto, id: record.channelId };
 }
-
-/**
- * Suggestion for a reject code (for payment rejects shown by the CLI).
- *
- * @example
- * ```ts
- * rejectSuggestion("F04");
- * rejectSuggestion("T04", "not-covered: no claim"); // asks for --channel
- * ```
- */
-export function rejectSuggestion(code: string, message = ""): string {
-  // The town's claim gate names why it refused (btp_claim_gate.ts): the cure depends on it.
-  const reason = claimRejectReasonOf(message);
-  if (reason !== undefined && CLAIM_SUGGESTIONS[reason]) return CLAIM_SUGGESTIONS[reason];
-  return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
-}
-
-/** What to do about a claim rejection, by its reason (the town's message names it). */
-const CLAIM_SUGGESTIONS: Partial<Record<ClaimRejectReason, string>> = {
-  "not-covered": "the town settles with this account over a payment channel: pass --channel " +
-    "<id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)",
-  "credit-limit-exceeded": "the town settles with this account over a payment channel: pass " +
-    "--channel <id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel " +
-    "list`)",
-  "beyond-deposit": "the channel's deposit is used up: close it (`turnpike channel close <id>`) " +
-    "and open a new one with a larger --deposit",
-  "channel-in-use": "the town knows this account by another channel (see the message): pay with " +
-    "that one, or close it (`turnpike channel close <id>`) before using a new one",
-  "unknown-channel": "the town cannot find this channel: check it is open to the town's " +
-    "address on a chain the town settles on (`turnpike channel list --refresh`; `turnpike " +
-    "channel open --town <url>` picks the town's chain)",
-  "channel-not-open": "the channel is closed: open a new one (`turnpike channel open`) once " +
-    "it is settled",
-  "wrong-chain": "the channel is on a chain the town does not settle on: open one with " +
-    "`turnpike channel open --town <url>` (it picks the town's chain)",
-  "wrong-contract": "the channel is on another TokenNetwork than the town's: open one with " +
-    "`turnpike channel open --town <url>` (it takes the town's contracts)",
-  "wrong-token": "the channel is in another token than the town's: open one with " +
-    "`turnpike channel open --town <url>` (it takes the town's contracts)",
-  "rate-limited": "the town is checking many new channels: try again in a few seconds",
-};
 
 interface TownFees {
   pricePerByte?: bigint;

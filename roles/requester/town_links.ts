@@ -11,6 +11,7 @@ import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_lin
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TownEndpoint } from "../../config/town_list.ts";
+import { TownClients } from "../town_client/town_clients.ts";
 
 export type { TownEndpoint };
 
@@ -37,11 +38,6 @@ export interface TownLinksOptions {
  */
 export class PaymentInDoubtError extends Error {
   override name = "PaymentInDoubtError";
-}
-
-/** Every town a paid write could not reach. */
-export class NoTownStoredError extends AggregateError {
-  override name = "NoTownStoredError";
 }
 
 /** The links to the towns of a profile. */
@@ -105,23 +101,19 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
     if (outcome.status === "fulfilled") linked.push({ link: outcome.value, relayUrl });
     else options.warn?.(`town ${relayUrl} left out: ${(outcome.reason as Error).message}`);
   });
+  // The paid writes: each town by its own link's client (roles/town_client/town_clients.ts).
+  const towns = new TownClients({
+    home: home.client,
+    clients: linked.slice(1).map((l) => l.link.client),
+    uplinksFor: (relay) => [linked.find((l) => l.relayUrl === relay)?.link.btp ?? home.btp],
+    signer: options.home.signer,
+  });
   const payer = () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home;
   return {
     home,
     all: linked.map((l) => l.link),
     relays: linked.map((l) => l.relayUrl),
-    writeAll: async (event) => {
-      const outcomes = await Promise.allSettled(linked.map(({ link }) => link.write(event)));
-      const stored = linked.filter((_, i) => outcomes[i].status === "fulfilled");
-      if (stored.length > 0) return stored.map((l) => l.relayUrl);
-      const errors = outcomes.map((o) => (o as PromiseRejectedResult).reason);
-      // One town: its own error, as before several towns.
-      if (errors.length === 1) throw errors[0];
-      throw new NoTownStoredError(
-        errors,
-        `no town stored the event: ${errors.map((e) => (e as Error).message).join("; ")}`,
-      );
-    },
+    writeAll: (event) => towns.writeTo(towns.relays, event),
     payer,
     sendPayment: (prepare) =>
       sendHedged(prepare, payer(), linked.map((l) => l.link), options.hedgeAfterMs ?? 5_000),

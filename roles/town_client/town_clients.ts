@@ -14,12 +14,7 @@
 import { fetchRelayInfo, townPublicationPrice } from "../../transport/relay_info.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import {
-  signChecked,
-  TownClient,
-  type TownClientOptions,
-  type TownUplink,
-} from "./town_client.ts";
+import { signChecked, TownClient, type TownClientOptions, type TownUplink } from "./town_client.ts";
 import { NoTownStoredError } from "./town_rejection.ts";
 
 /** A town whose client is made on first use. */

@@ -41,9 +41,9 @@ export class TownRejectedError extends Error {
   readonly town?: string;
   constructor(code: string, ilpMessage: string, options: TownRejectedErrorOptions = {}) {
     super(
-      `${options.town ? `${options.town}: ` : ""}the town rejected the packet: ${code} ${
-        ilpErrorName(code)
-      }${ilpMessage ? `: ${ilpMessage}` : ""}`,
+      `the town rejected the packet: ${code} ${ilpErrorName(code)}${
+        ilpMessage ? `: ${ilpMessage}` : ""
+      }${options.town ? ` (${options.town})` : ""}`,
     );
     this.code = code;
     this.ilpMessage = ilpMessage;
@@ -116,4 +116,3 @@ const CLAIM_SUGGESTIONS: Partial<Record<ClaimRejectReason, string>> = {
     "`turnpike channel open --town <url>` (it takes the town's contracts)",
   "rate-limited": "the town is checking many new channels: try again in a few seconds",
 };
-
