@@ -1,0 +1,156 @@
+/**
+ * A provider's per-town uplinks (docs/OPERATIONS.md, "Several towns"): two towns, each its own
+ * process, children of the Interledger reference connector; a provider whose home town is B and
+ * that also has its own BTP uplink to A (`btp_url` in its `[towns.a]`), and a requester whose
+ * one town is A. Once the requester has paid the provider (A -> connector -> B), B is SIGKILLed
+ * while the skill runs: the provider's result for the job, due on A (the request named A), is
+ * still paid and stored, through the provider's uplink to A (roles/town_client/town_client.ts).
+ * With one uplink (the home town's) that write had no way out.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { startReferenceConnector } from "../support/reference_connector.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
+import { makeSkillsDir } from "../support/provider_test_kit.ts";
+import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { startProviderNode } from "../../roles/provider/provider_node.ts";
+import { startRequester } from "../../roles/requester/requester_node.ts";
+import { sleep } from "../../protocol/backoff.ts";
+
+/** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
+function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)
+    ),
+  ]);
+}
+
+interface LogEntry {
+  event: string;
+  jobId: string;
+  peer: string;
+  category: string;
+  direction: string;
+}
+
+async function paymentLog(stateDir: string): Promise<LogEntry[]> {
+  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
+  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+const relayOf = (t: SharedTownProcess) => `ws://127.0.0.1:${t.httpPort}`;
+const btpOf = (t: SharedTownProcess, user: string) => `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
+
+Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is paid through another town's uplink", async () => {
+  await using connector = await startReferenceConnector({
+    ilpAddress: "test.conn",
+    accounts: { a: {}, b: {} },
+  });
+  const root = await Deno.makeTempDir({ prefix: "turnpike-uplinks-" });
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    const towns: Record<string, SharedTownProcess> = {};
+    for (const name of ["a", "b"]) {
+      towns[name] = await startSharedTownProcess({
+        secretKey: generateSecretKey(),
+        databasePath: `${root}/town-${name}.sqlite`,
+        parent: { url: connector.accounts[name].url, token: connector.accounts[name].secret },
+      });
+      const town = towns[name];
+      stops.push(() => town.stop());
+    }
+    // The skill naps long enough for the test to kill B once the job is paid.
+    const skillsDir = await makeSkillsDir(root, [], [{
+      name: "nap-echo",
+      kinds: [5601],
+      price: 100,
+      run: "#!/bin/sh\nsleep 4\nprintf napped\n",
+    }]);
+    const providerKey = generateSecretKey();
+    const providerDir = `${root}/provider`;
+    const provider = await startProviderNode({
+      stateDir: providerDir,
+      secretKey: providerKey,
+      btpUrl: btpOf(towns.b, "provider"),
+      btpToken: "t",
+      relayUrl: relayOf(towns.b),
+      townPubkey: await townPubkeyOf(towns.b),
+      moreTowns: [{
+        relayUrl: relayOf(towns.a),
+        btpUrl: btpOf(towns.a, "provider"),
+        btpToken: "t",
+      }],
+      skillsDir,
+      heartbeatMs: 3_600_000,
+    });
+    stops.unshift(() => provider.stop());
+    assertEquals(provider.ilpAddress, "test.conn.b.provider");
+
+    const reqDir = `${root}/requester`;
+    await Deno.mkdir(reqDir, { recursive: true });
+    const requester = await startRequester({
+      stateDir: reqDir,
+      secretKey: generateSecretKey(),
+      relayUrl: relayOf(towns.a),
+      btpUrl: btpOf(towns.a, "requester"),
+      btpToken: "t",
+      skillsDir: await writeRecordingSkill(reqDir),
+      auditWindowMs: 50,
+    });
+    stops.unshift(() => requester.close());
+
+    const job = await requester.submit(echoSpec("nap", { timeoutMs: 60_000 }));
+    // Paid (the provider fulfilled the requester's payment): B dies while the skill naps.
+    // Polled with a hang guard (not a timing assertion).
+    const paid = async () => {
+      for (const until = Date.now() + 90_000; Date.now() < until;) {
+        const log = await paymentLog(providerDir);
+        if (
+          log.some((e) => e.jobId === job.id && e.direction === "in" && e.event === "fulfilled")
+        ) {
+          return log;
+        }
+        await sleep(50);
+      }
+      throw new Error(`the provider did not record the payment for ${job.id} in 90 s`);
+    };
+    const logAtKill = await paid();
+    await towns.b.kill();
+    const writesBefore = logAtKill.filter((e) =>
+      e.jobId === job.id && e.category === "town-write" && e.event === "fulfilled"
+    ).length;
+
+    const done = await within(
+      "the job after the provider's home town died",
+      requester.waitFor(job.id),
+    );
+    assertEquals(done.status, "done", done.error);
+    assertEquals(done.provider, getPublicKey(providerKey));
+    assertEquals(
+      done.payments.map((p) =>
+        p.status
+      ),
+      ["paid"],
+    );
+    // The result was written after B died (the skill was still napping), paid to A.
+    const writes = (await paymentLog(providerDir)).filter((e) =>
+      e.jobId === job.id && e.category === "town-write" && e.event === "fulfilled"
+    );
+    assert(writes.length > writesBefore, `no write after the kill: ${JSON.stringify(writes)}`);
+    assert(writes.every((e) => e.peer === "test.conn.a"), JSON.stringify(writes));
+  } finally {
+    for (const stop of stops) await stop().catch(() => {});
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
+
+async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${town.httpPort}/`, {
+    headers: { accept: "application/nostr+json" },
+  });
+  const doc = await res.json();
+  return doc.self;
+}
