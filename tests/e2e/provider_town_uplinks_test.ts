@@ -127,12 +127,10 @@ Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is
     );
     assertEquals(done.status, "done", done.error);
     assertEquals(done.provider, getPublicKey(providerKey));
-    assertEquals(
-      done.payments.map((p) =>
-        p.status
-      ),
-      ["paid"],
+    const statuses = done.payments.map((p) =>
+      p.status
     );
+    assertEquals(statuses, ["paid"]);
     // The result was written after B died (the skill was still napping), paid to A.
     const writes = (await paymentLog(providerDir)).filter((e) =>
       e.jobId === job.id && e.category === "town-write" && e.event === "fulfilled"
