@@ -64,8 +64,6 @@ export * from "./stages/kind_extractor.ts";
 export * from "./stages/toon_encoder.ts";
 export * from "./stages/relay_source.ts";
 export * from "./stages/correlator.ts";
-export * from "./stages/skill_sink.ts";
-export * from "./stages/job_source.ts";
 export * from "./stages/signer.ts";
 export * from "./stages/ilp_prepare_sink.ts";
 export * from "./pipeline/pipeline.ts";

@@ -1,6 +1,6 @@
 /**
  * The one contract between a node and a skill's `run`, whoever runs it (the provider's sandbox,
- * the requester's callbacks, the pipeline's skill sink): what goes in (the raw TOON event on
+ * the requester's callbacks): what goes in (the raw TOON event on
  * stdin, the environment variables below), what comes out (stdout, exit codes). docs/SKILLS.md
  * says the same for skill authors.
  *
@@ -42,12 +42,6 @@ export const SKILL_ENV = {
   jobId: "TURNPIKE_JOB_ID",
   /** Callbacks: how the job ended (done, timed-out, cancelled, error, payment-refused). */
   jobStatus: "TURNPIKE_JOB_STATUS",
-  /** Skill sink: the event handed over, its kind, its role (result, feedback, other). */
-  eventId: "TURNPIKE_EVENT_ID",
-  eventKind: "TURNPIKE_EVENT_KIND",
-  role: "TURNPIKE_ROLE",
-  /** Skill sink: the skill's own name. */
-  skill: "TURNPIKE_SKILL",
   /** Provider's sandbox: the job's input files, files to return, the TOON module. */
   inputs: "TURNPIKE_INPUTS",
   outputs: "TURNPIKE_OUTPUTS",

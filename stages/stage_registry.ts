@@ -20,8 +20,6 @@ const STAGES: Readonly<Record<string, { file: string; exportName: string }>> = {
   "relay-source": { file: "./relay_source.ts", exportName: "relaySourceStage" },
   "kind-extractor": { file: "./kind_extractor.ts", exportName: "kindExtractorStage" },
   "correlator": { file: "./correlator.ts", exportName: "correlatorStage" },
-  "skill-sink": { file: "./skill_sink.ts", exportName: "skillSinkStage" },
-  "job-source": { file: "./job_source.ts", exportName: "jobSourceStage" },
   "toon-encoder": { file: "./toon_encoder.ts", exportName: "toonEncoderStage" },
   "signer": { file: "./signer.ts", exportName: "signerStage" },
   "ilp-prepare-sink": { file: "./ilp_prepare_sink.ts", exportName: "ilpPrepareSinkStage" },
