@@ -2,7 +2,8 @@
  * The town client (roles/town_client/town_client.ts) against a real in-process town over a real
  * BTP connection: a paid write runs the sending stages and is stored and logged; an uplink that
  * fails under the packet is replaced by the next; a refusal is one TownRejectedError naming the
- * town; a town restarted with its SPSP secrets gone is asked for a new grant once.
+ * town; a grant the town no longer honours (F05) is asked again once; a town restarted on its
+ * ports is paid again once the uplink reconnects.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startTestTown } from "../support/town_test_node.ts";
@@ -22,6 +23,31 @@ class DyingUplinkStub {
   sendPrepare(_prepare: IlpPrepare): Promise<IlpReply> {
     this.calls++;
     return Promise.reject(new BtpConnectionError("socket closed with the packet in flight"));
+  }
+}
+
+/**
+ * A stand-in for a town that lost the grant's secret (e.g. a new identity behind the same
+ * address): the first paid PREPARE is rejected F05 here, everything else goes to the real uplink.
+ */
+class StaleGrantUplinkStub {
+  readonly state = "open";
+  spspAsks = 0;
+  #rejected = false;
+  constructor(readonly real: BtpClient) {}
+  sendPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+    if (prepare.amount === "0") this.spspAsks++;
+    else if (!this.#rejected) {
+      this.#rejected = true;
+      return Promise.resolve({
+        type: "reject",
+        code: "F05",
+        triggeredBy: "",
+        message: "wrong condition",
+        data: new Uint8Array(),
+      });
+    }
+    return this.real.sendPrepare(prepare);
   }
 }
 
@@ -128,7 +154,7 @@ Deno.test("town client: a refused write is a TownRejectedError with the code, th
   }
 });
 
-Deno.test("town client: a town restarted without its SPSP secrets is asked for a new grant once", async () => {
+Deno.test("town client: a town restarted on its ports is paid again once the uplink is back (the grant's secret comes from its key)", async () => {
   const secretKey = generateSecretKey();
   let town = await startTestTown({ acceptAnyToken: true, secretKey });
   const btp = new BtpClient({
@@ -151,11 +177,42 @@ Deno.test("town client: a town restarted without its SPSP secrets is asked for a
     const { httpPort, btpPort } = town;
     await town.stop();
     town = await startTestTown({ acceptAnyToken: true, secretKey, httpPort, btpPort });
-    // The cached grant's secret is gone with the old process: F05/F02, a new grant, stored.
+    // The uplink reconnects; the town derives the cached grant's secret again from its key.
     const event = await client.publish(note("after the restart"));
     const { events } = await queryRelay(relayUrl, [{ ids: [event.id] }]);
     assertEquals(events.length, 1);
     assertEquals(client.published, 2);
+  } finally {
+    await btp.close();
+    await town.stop();
+  }
+});
+
+Deno.test("town client: a grant the town no longer honours (F05) is asked again once, then paid", async () => {
+  const town = await startTestTown({ acceptAnyToken: true });
+  const btp = new BtpClient({
+    url: `btp+ws://127.0.0.1:${town.btpPort}`,
+    authToken: "t",
+    reconnect: false,
+  });
+  try {
+    await btp.connect();
+    const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
+    const stale = new StaleGrantUplinkStub(btp);
+    const client = new TownClient({
+      relayUrl,
+      uplinks: [stale],
+      townAddress: town.ilpAddress,
+      townPubkey: town.pubkey,
+      signer: localNodeSigner(generateSecretKey()),
+    });
+    const event = await client.publish(note("after a new grant"));
+    assertEquals(stale.spspAsks, 2);
+    const { events } = await queryRelay(relayUrl, [{ ids: [event.id] }]);
+    assertEquals(events.length, 1);
+    // A second write uses the new grant: no third ask.
+    await client.publish(note("same grant"));
+    assertEquals(stale.spspAsks, 2);
   } finally {
     await btp.close();
     await town.stop();
