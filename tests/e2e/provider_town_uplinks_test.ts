@@ -9,6 +9,14 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startReferenceConnector } from "../support/reference_connector.ts";
+import {
+  btpOf,
+  paymentLog,
+  type PaymentLogEntry,
+  relayOf,
+  townPubkeyOf,
+  within,
+} from "../support/town_network_kit.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
 import { makeSkillsDir } from "../support/provider_test_kit.ts";
@@ -16,33 +24,6 @@ import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { startRequester } from "../../roles/requester/requester_node.ts";
 import { sleep } from "../../protocol/backoff.ts";
-
-/** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
-function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) =>
-      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)
-    ),
-  ]);
-}
-
-interface LogEntry {
-  event: string;
-  jobId: string;
-  peer: string;
-  category: string;
-  direction: string;
-}
-
-async function paymentLog(stateDir: string): Promise<LogEntry[]> {
-  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
-
-const relayOf = (t: SharedTownProcess) => `ws://127.0.0.1:${t.httpPort}`;
-const btpOf = (t: SharedTownProcess, user: string) => `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
 
 Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is paid through another town's uplink", async () => {
   await using connector = await startReferenceConnector({
@@ -106,7 +87,7 @@ Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is
     const paid = async () => {
       for (const until = Date.now() + 90_000; Date.now() < until;) {
         const log = await paymentLog(providerDir);
-        const fulfilled = (e: LogEntry) => e.jobId === job.id && e.event === "fulfilled";
+        const fulfilled = (e: PaymentLogEntry) => e.jobId === job.id && e.event === "fulfilled";
         if (
           log.some((e) => fulfilled(e) && e.direction === "in") &&
           (await paymentLog(reqDir)).some((e) => fulfilled(e) && e.category === "job")
@@ -142,11 +123,3 @@ Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
-
-async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${town.httpPort}/`, {
-    headers: { accept: "application/nostr+json" },
-  });
-  const doc = await res.json();
-  return doc.self;
-}

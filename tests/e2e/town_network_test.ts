@@ -15,6 +15,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startReferenceConnector } from "../support/reference_connector.ts";
+import { btpOf, paymentLog, relayOf, townPubkeyOf, within } from "../support/town_network_kit.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { callbackLogPath, echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
@@ -27,39 +28,10 @@ import { queryRelay } from "../../transport/relay_query.ts";
 import { parseRelayList, RELAY_LIST_KIND } from "../../protocol/nip65_relay_list.ts";
 import { openPeerLedger } from "../../state/peer_ledger.ts";
 
-/** A hang guard (not a timing assertion): rejects with a clear error after `ms`. */
-function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) =>
-      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)
-    ),
-  ]);
-}
-
-interface LogEntry {
-  event: string;
-  jobId: string;
-  invoiceId: string;
-  amount: string;
-  peer: string;
-  category: string;
-  direction: string;
-}
-
-async function paymentLog(stateDir: string): Promise<LogEntry[]> {
-  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
-
 async function callbackLines(stateDir: string): Promise<string[]> {
   const text = await Deno.readTextFile(callbackLogPath(stateDir)).catch(() => "");
   return text.trim().split("\n").filter((l) => l !== "");
 }
-
-const relayOf = (t: SharedTownProcess) => `ws://127.0.0.1:${t.httpPort}`;
-const btpOf = (t: SharedTownProcess, user: string) => `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
 
 Deno.test("town network: jobs across three towns through the reference connector; a town killed mid-job", async () => {
   await using connector = await startReferenceConnector({
@@ -357,11 +329,3 @@ Deno.test("town network: jobs across three towns through the reference connector
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
-
-async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${town.httpPort}/`, {
-    headers: { accept: "application/nostr+json" },
-  });
-  const doc = await res.json();
-  return doc.self;
-}

@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startTestTown } from "../support/town_test_node.ts";
+import type { TownNode } from "../../roles/town/town_node.ts";
 import { generateSecretKey } from "nostr-tools";
 import { BtpClient, BtpConnectionError } from "../../transport/btp_client.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
@@ -51,14 +52,10 @@ class StaleGrantUplinkStub {
   }
 }
 
-const note = (content: string) => ({
-  kind: 1,
-  created_at: Math.floor(Date.now() / 1000),
-  tags: [],
-  content,
-});
-
-Deno.test("town client: a paid write is stored, paid at price x TOON bytes, and logged", async () => {
+/** Runs `fn` with an in-process town and a BTP connection to it; stops both after. */
+async function withTown(
+  fn: (t: { town: TownNode; btp: BtpClient; relayUrl: string }) => Promise<void>,
+): Promise<void> {
   const town = await startTestTown({ acceptAnyToken: true });
   const btp = new BtpClient({
     url: `btp+ws://127.0.0.1:${town.btpPort}`,
@@ -67,7 +64,22 @@ Deno.test("town client: a paid write is stored, paid at price x TOON bytes, and 
   });
   try {
     await btp.connect();
-    const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
+    await fn({ town, btp, relayUrl: `ws://127.0.0.1:${town.httpPort}` });
+  } finally {
+    await btp.close();
+    await town.stop();
+  }
+}
+
+const note = (content: string) => ({
+  kind: 1,
+  created_at: Math.floor(Date.now() / 1000),
+  tags: [],
+  content,
+});
+
+Deno.test("town client: a paid write is stored, paid at price x TOON bytes, and logged", () =>
+  withTown(async ({ town, btp, relayUrl }) => {
     const records: TownPayment[] = [];
     const client = new TownClient({
       relayUrl,
@@ -86,22 +98,10 @@ Deno.test("town client: a paid write is stored, paid at price x TOON bytes, and 
     assertEquals(records.map((r) => [r.event.id, r.amount, r.blob, r.townAddress]), [
       [event.id, price, false, town.ilpAddress],
     ]);
-  } finally {
-    await btp.close();
-    await town.stop();
-  }
-});
+  }));
 
-Deno.test("town client: an uplink that fails under the packet is replaced by the next", async () => {
-  const town = await startTestTown({ acceptAnyToken: true });
-  const btp = new BtpClient({
-    url: `btp+ws://127.0.0.1:${town.btpPort}`,
-    authToken: "t",
-    reconnect: false,
-  });
-  try {
-    await btp.connect();
-    const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
+Deno.test("town client: an uplink that fails under the packet is replaced by the next", () =>
+  withTown(async ({ town, btp, relayUrl }) => {
     const dying = new DyingUplinkStub();
     const options = {
       relayUrl,
@@ -118,22 +118,10 @@ Deno.test("town client: an uplink that fails under the packet is replaced by the
     // With no other uplink the same write fails (the SPSP ask cannot leave).
     const alone = new TownClient({ ...options, uplinks: [new DyingUplinkStub()] });
     await assertRejects(() => alone.publish(note("nowhere")), BtpConnectionError);
-  } finally {
-    await btp.close();
-    await town.stop();
-  }
-});
+  }));
 
-Deno.test("town client: a refused write is a TownRejectedError with the code, the town and a suggestion", async () => {
-  const town = await startTestTown({ acceptAnyToken: true });
-  const btp = new BtpClient({
-    url: `btp+ws://127.0.0.1:${town.btpPort}`,
-    authToken: "t",
-    reconnect: false,
-  });
-  try {
-    await btp.connect();
-    const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
+Deno.test("town client: a refused write is a TownRejectedError with the code, the town and a suggestion", () =>
+  withTown(async ({ town, btp, relayUrl }) => {
     const underpaying = new TownClient({
       relayUrl,
       uplinks: [btp],
@@ -148,11 +136,7 @@ Deno.test("town client: a refused write is a TownRejectedError with the code, th
     assert(err.message.startsWith("the town rejected the packet: F04"), err.message);
     assert(err.suggestion.includes("price per byte"), err.suggestion);
     assertEquals(underpaying.spent, 0n);
-  } finally {
-    await btp.close();
-    await town.stop();
-  }
-});
+  }));
 
 Deno.test("town client: a town restarted on its ports is paid again once the uplink is back (the grant's secret comes from its key)", async () => {
   const secretKey = generateSecretKey();
@@ -188,16 +172,8 @@ Deno.test("town client: a town restarted on its ports is paid again once the upl
   }
 });
 
-Deno.test("town client: a grant the town no longer honours (F05) is asked again once, then paid", async () => {
-  const town = await startTestTown({ acceptAnyToken: true });
-  const btp = new BtpClient({
-    url: `btp+ws://127.0.0.1:${town.btpPort}`,
-    authToken: "t",
-    reconnect: false,
-  });
-  try {
-    await btp.connect();
-    const relayUrl = `ws://127.0.0.1:${town.httpPort}`;
+Deno.test("town client: a grant the town no longer honours (F05) is asked again once, then paid", () =>
+  withTown(async ({ town, btp, relayUrl }) => {
     const stale = new StaleGrantUplinkStub(btp);
     const client = new TownClient({
       relayUrl,
@@ -213,8 +189,4 @@ Deno.test("town client: a grant the town no longer honours (F05) is asked again 
     // A second write uses the new grant: no third ask.
     await client.publish(note("same grant"));
     assertEquals(stale.spspAsks, 2);
-  } finally {
-    await btp.close();
-    await town.stop();
-  }
-});
+  }));

@@ -1,0 +1,87 @@
+/**
+ * Helpers of the tests that run towns as processes under the reference connector
+ * (tests/e2e/town_network_test.ts, tests/e2e/provider_town_uplinks_test.ts): URLs of a town
+ * process, its pubkey from NIP-11, a node's payment log, and a hang guard.
+ *
+ * @module
+ */
+import type { SharedTownProcess } from "./shared_town_process.ts";
+
+/**
+ * A hang guard (not a timing assertion): rejects with a clear error after `ms`.
+ *
+ * @example
+ * ```ts
+ * const done = await within("the job", requester.waitFor(id));
+ * ```
+ */
+export function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)
+    ),
+  ]);
+}
+
+/** One line of a node's `payment_log.jsonl`, the fields the tests read. */
+export interface PaymentLogEntry {
+  event: string;
+  jobId: string;
+  invoiceId: string;
+  amount: string;
+  peer: string;
+  category: string;
+  direction: string;
+}
+
+/**
+ * The payment log of the node whose state dir is `stateDir` (none yet: empty).
+ *
+ * @example
+ * ```ts
+ * const paid = (await paymentLog(dir)).filter((e) => e.category === "job");
+ * ```
+ */
+export async function paymentLog(stateDir: string): Promise<PaymentLogEntry[]> {
+  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
+  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+/**
+ * The town's NIP-01 URL.
+ *
+ * @example
+ * ```ts
+ * relayOf(town); // "ws://127.0.0.1:41234"
+ * ```
+ */
+export const relayOf = (t: SharedTownProcess): string => `ws://127.0.0.1:${t.httpPort}`;
+
+/**
+ * The town's BTP URL for account `user` (token `t`).
+ *
+ * @example
+ * ```ts
+ * btpOf(town, "provider"); // "btp+ws://provider:t@127.0.0.1:41235"
+ * ```
+ */
+export const btpOf = (t: SharedTownProcess, user: string): string =>
+  `btp+ws://${user}:t@127.0.0.1:${t.btpPort}`;
+
+/**
+ * The town's pubkey (its NIP-11 `self`).
+ *
+ * @example
+ * ```ts
+ * const townPubkey = await townPubkeyOf(town);
+ * ```
+ */
+export async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${town.httpPort}/`, {
+    headers: { accept: "application/nostr+json" },
+  });
+  const doc = await res.json();
+  return doc.self;
+}
