@@ -211,8 +211,10 @@ export interface PaidPrepareOptions {
  *
  * @example
  * ```ts
- * const { prepare } = await paidPrepareOf({ toon, destination: "g.town.relay.x",
+ * import { paidPrepareOf } from "./ilp_prepare_sink.ts";
+ * const { prepare } = await paidPrepareOf({ toon: "kind: 1", destination: "g.town.relay.x",
  *   pricePerByte: 10n, key: new Uint8Array(32) });
+ * console.assert(prepare.amount === "70");
  * ```
  * @throws {IlpPacketError} when the amount does not fit an uint64.
  */
@@ -289,7 +291,11 @@ export interface PrepareRetryOptions extends Pick<BackoffOptions, "maxMs"> {
  *
  * @example
  * ```ts
+ * import { sendPrepareWithRetries, type PrepareSender } from "./ilp_prepare_sink.ts";
+ * import type { IlpPrepare } from "../protocol/ilp_packet.ts";
+ * declare const btpClient: PrepareSender, prepare: IlpPrepare;
  * const { reply, attempts } = await sendPrepareWithRetries(btpClient, prepare, { maxRetries: 2 });
+ * console.assert(attempts <= 3 && (reply.type === "fulfill" || reply.type === "reject"));
  * ```
  * @throws what `sender` throws that is not a BTP transport failure (e.g. BtpAuthError, a closed
  * client).
@@ -341,6 +347,9 @@ export async function sendPrepareWithRetries(
  *
  * @example
  * ```ts
+ * import { createIlpPrepareSink } from "./ilp_prepare_sink.ts";
+ * import type { PrepareChunk } from "./chunks.ts";
+ * declare const prepareChunk: PrepareChunk;
  * const outcomes = ReadableStream.from([prepareChunk]).pipeThrough(
  *   createIlpPrepareSink({ btpUrl: "btp+ws://127.0.0.1:3000", authToken: "secret" }),
  * );

@@ -32,7 +32,11 @@ function failed(message: string, error: string, input: unknown): FailedChunk {
  *
  * @example
  * ```ts
- * const { toon } = encodeEventChunk({ type: "event", event });
+ * import { encodeEventChunk } from "./toon_encoder.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ * declare const event: NostrEvent;
+ * const { toon } = encodeEventChunk({ type: "event", event, ref: "a" });
+ * console.assert(toon.length > 0);
  * ```
  * @throws when the event cannot be encoded (the stage turns it into a FailedChunk).
  */
@@ -48,8 +52,12 @@ export function encodeEventChunk(chunk: EventChunk): ToonChunk {
  *
  * @example
  * ```ts
+ * import { createToonEncoder } from "./toon_encoder.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ * declare const event: NostrEvent;
  * const out = ReadableStream.from([{ type: "event", event } as const])
  *   .pipeThrough(createToonEncoder());
+ * for await (const chunk of out) console.assert(chunk.type === "toon");
  * ```
  */
 export function createToonEncoder(

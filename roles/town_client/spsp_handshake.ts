@@ -52,7 +52,12 @@ export class SpspOverIlpError extends Error {
  *
  * @example
  * ```ts
- * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress, townPubkey, signer });
+ * import { type PrepareSender, requestSpspOverIlp } from "./spsp_handshake.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * declare const btpClient: PrepareSender, townPubkey: string, signer: NodeSigner;
+ * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress: "g.town", townPubkey,
+ *   signer });
+ * console.assert(grant.destinationAccount.startsWith("g.town."));
  * ```
  */
 export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<SpspResponse> {
@@ -101,8 +106,13 @@ export interface PaidWriteOptions {
  *
  * @example
  * ```ts
+ * import { buildPaidWrite, type PrepareSender } from "./spsp_handshake.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import type { SpspResponse } from "../../protocol/spsp_message.ts";
+ * declare const btpClient: PrepareSender, event: NostrEvent, grant: SpspResponse;
  * const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
  * const reply = await btpClient.sendPrepare(prepare);
+ * console.assert(reply.type === "fulfill" || reply.type === "reject");
  * ```
  */
 export async function buildPaidWrite(

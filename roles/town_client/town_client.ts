@@ -69,7 +69,11 @@ const MAX_TEMPLATE_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import { signChecked } from "./town_client.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * const signer = localNodeSigner(crypto.getRandomValues(new Uint8Array(32)));
  * const event = await signChecked(signer, { kind: 1, created_at: 1, tags: [], content: "hi" });
+ * console.assert(event.pubkey === signer.pubkey);
  * ```
  * @throws {InvalidTemplateError} when the template is malformed or too large.
  */
@@ -118,8 +122,13 @@ export class TownClient {
   /**
    * @example
    * ```ts
-   * const town = new TownClient({ relayUrl, uplinks: [btp], townAddress, townPubkey, signer });
+   * import { TownClient, type TownUplink } from "./town_client.ts";
+   * import type { NodeSigner } from "../../protocol/node_signer.ts";
+   * declare const btp: TownUplink, signer: NodeSigner, townPubkey: string;
+   * const town = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [btp],
+   *   townAddress: "g.town", townPubkey, signer });
    * const event = await town.publish({ kind: 1, created_at: 1, tags: [], content: "hi" });
+   * console.assert(town.published === 1 && event.kind === 1);
    * ```
    */
   constructor(options: TownClientOptions) {
@@ -146,7 +155,10 @@ export class TownClient {
    *
    * @example
    * ```ts
+   * import type { TownClient } from "./town_client.ts";
+   * declare const town: TownClient;
    * const { destinationAccount } = await town.grant();
+   * console.assert(destinationAccount.startsWith(town.townAddress));
    * ```
    */
   grant(): Promise<SpspResponse> {
@@ -174,7 +186,11 @@ export class TownClient {
    *
    * @example
    * ```ts
+   * import type { TownClient } from "./town_client.ts";
+   * import { buildJobFeedback } from "../../protocol/nip90_job.ts";
+   * declare const town: TownClient, request: { id: string; pubkey: string };
    * const event = await town.publish(buildJobFeedback({ request, status: "processing" }));
+   * console.assert(event.kind === 7000);
    * ```
    * @throws {TownRejectedError} when the town refused it.
    */
@@ -189,6 +205,9 @@ export class TownClient {
    *
    * @example
    * ```ts
+   * import type { TownClient } from "./town_client.ts";
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   * declare const town: TownClient, signedEvent: NostrEvent;
    * await town.write(signedEvent);
    * ```
    * @throws {TownRejectedError} when the town refused it (after the retries of a T-class reject).
@@ -208,7 +227,11 @@ export class TownClient {
    *
    * @example
    * ```ts
+   * import type { TownClient } from "./town_client.ts";
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   * declare const town: TownClient, authorization: NostrEvent;
    * const reply = await town.sendPaid(authorization, 4096n);
+   * console.assert(reply.type === "fulfill" || reply.type === "reject");
    * ```
    */
   async sendPaid(event: NostrEvent, amount?: bigint, jobId?: string): Promise<IlpReply> {

@@ -57,9 +57,13 @@ export class TownClients {
   /**
    * @example
    * ```ts
+   * import { TownClients } from "./town_clients.ts";
+   * import type { TownClient, TownUplink } from "./town_client.ts";
+   * import type { NodeSigner } from "../../protocol/node_signer.ts";
+   * declare const home: TownClient, btp: TownUplink, signer: NodeSigner;
    * const towns = new TownClients({ home, signer, uplinksFor: () => [btp],
    *   later: [{ relayUrl: "ws://127.0.0.1:7200" }] });
-   * await towns.publishTo(towns.relays, announcementTemplate);
+   * console.assert(towns.relays.length === 2);
    * ```
    */
   constructor(options: TownClientsOptions) {
@@ -95,7 +99,10 @@ export class TownClients {
    *
    * @example
    * ```ts
-   * towns.targetsFor(request, "ws://127.0.0.1:7200"); // ["ws://127.0.0.1:7200"]
+   * import type { TownClients } from "./town_clients.ts";
+   * declare const towns: TownClients;
+   * const targets = towns.targetsFor({ tags: [["relays", "ws://127.0.0.1:7200"]] });
+   * console.assert(targets.length <= 1);
    * ```
    */
   targetsFor(request: Pick<NostrEvent, "tags">, foundOn?: string): string[] {
@@ -113,7 +120,11 @@ export class TownClients {
    *
    * @example
    * ```ts
+   * import type { TownClients } from "./town_clients.ts";
+   * import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
+   * declare const towns: TownClients, request: NostrEvent, resultTemplate: EventTemplate;
    * const event = await towns.publishTo(towns.targetsFor(request), resultTemplate);
+   * console.assert(event.kind === resultTemplate.kind);
    * ```
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
@@ -129,7 +140,11 @@ export class TownClients {
    *
    * @example
    * ```ts
+   * import type { TownClients } from "./town_clients.ts";
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   * declare const towns: TownClients, request: NostrEvent;
    * const stored = await towns.writeTo(towns.relays, request);
+   * console.assert(stored.length > 0);
    * ```
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
@@ -152,7 +167,10 @@ export class TownClients {
    *
    * @example
    * ```ts
+   * import type { TownClients } from "./town_clients.ts";
+   * declare const towns: TownClients;
    * const town = await towns.clientOf("ws://127.0.0.1:7200");
+   * console.assert(town.relayUrl === "ws://127.0.0.1:7200");
    * ```
    * @throws {RangeError} when `relay` is not a town of the profile.
    * @throws {TownIdentityUnknownError} when the town does not say who it is.

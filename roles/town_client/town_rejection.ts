@@ -25,6 +25,7 @@ export interface TownRejectedErrorOptions {
  *
  * @example
  * ```ts
+ * import { TownRejectedError } from "./town_rejection.ts";
  * const err = new TownRejectedError("F04", "insufficient amount", { town: "ws://127.0.0.1:7100" });
  * console.assert(err.code === "F04" && err.suggestion.includes("price"));
  * ```
@@ -57,7 +58,9 @@ export class TownRejectedError extends Error {
  *
  * @example
  * ```ts
- * throw new NoTownStoredError([new Error("a"), new Error("b")], "no town stored the event");
+ * import { NoTownStoredError } from "./town_rejection.ts";
+ * const err = new NoTownStoredError([new Error("a"), new Error("b")], "no town stored the event");
+ * console.assert(err.errors.length === 2);
  * ```
  */
 export class NoTownStoredError extends AggregateError {
@@ -81,8 +84,9 @@ const SUGGESTIONS: Record<string, string> = {
  *
  * @example
  * ```ts
- * rejectSuggestion("F04");
- * rejectSuggestion("T04", "not-covered: no claim"); // asks for --channel
+ * import { rejectSuggestion } from "./town_rejection.ts";
+ * console.assert(rejectSuggestion("F04").includes("price per byte"));
+ * console.assert(rejectSuggestion("T04", "not-covered: no claim").includes("--channel"));
  * ```
  */
 export function rejectSuggestion(code: string, message = ""): string {
