@@ -280,6 +280,12 @@ export interface PrepareRetryOptions extends Pick<BackoffOptions, "maxMs"> {
   lifetimeMs?: number;
   /** Cuts the waits short (the last reply is returned). */
   signal?: AbortSignal;
+  /**
+   * A BTP transport failure (connection lost or never up, no reply in time): `"retry"` reports it
+   * as the reject a sender would see (T01, R00) under the same rules (default); `"throw"` lets the
+   * error through at once, for a caller that moves to another uplink itself.
+   */
+  transportErrors?: "retry" | "throw";
 }
 
 /**
@@ -313,7 +319,7 @@ export async function sendPrepareWithRetries(
     try {
       reply = await sender.sendPrepare(prepare);
     } catch (err) {
-      const mapped = transportReject(err);
+      const mapped = options.transportErrors === "throw" ? undefined : transportReject(err);
       if (!mapped) throw err;
       reply = mapped;
     }

@@ -57,8 +57,16 @@ export interface TownPayment {
   townAddress: string;
 }
 
-/** The retry policy of a paid write: two retries of a T-class reject, from 100 ms. */
-export const PAID_WRITE_RETRY: Readonly<PrepareRetryOptions> = { maxRetries: 2, initialMs: 100 };
+/**
+ * The retry policy of a paid write: two retries of a T-class reject, from 100 ms; a transport
+ * failure is not retried on the same uplink (the client moves to the next uplink, and a dead town
+ * is not waited for three times).
+ */
+export const PAID_WRITE_RETRY: Readonly<PrepareRetryOptions> = {
+  maxRetries: 2,
+  initialMs: 100,
+  transportErrors: "throw",
+};
 
 const GRANT_TTL_MS = 10 * 60_000;
 const MAX_TEMPLATE_BYTES = 1024 * 1024;
@@ -243,11 +251,10 @@ export class TownClient {
         pricePerByte: this.pricePerByte,
         amount,
       });
-      const { reply } = await sendPrepareWithRetries(
-        sender,
-        prepare,
-        this.#o.retry ?? PAID_WRITE_RETRY,
-      );
+      const { reply } = await sendPrepareWithRetries(sender, prepare, {
+        ...PAID_WRITE_RETRY,
+        ...this.#o.retry,
+      });
       if (reply.type === "fulfill") {
         const paid = BigInt(prepare.amount);
         this.spent += paid;
