@@ -1338,7 +1338,7 @@ class Provider implements ProviderNode {
     this.#wakeParked(record.customer);
   }
 
-  /** The towns a job's feedback and result go to (roles/provider/town_publishers.ts). */
+  /** The towns a job's feedback and result go to (roles/town_client/town_clients.ts). */
   #targetsOf(record: ProviderJobRecord): string[] {
     const request = decodeEventToon(record.requestToon, { verify: false });
     return this.#towns!.targetsFor(request, this.#foundOn.get(record.id));
