@@ -9,7 +9,7 @@
  * 3. the paid PREPARE (`stages/ilp_prepare_sink.ts`'s `paidPrepareOf`: amount = price per byte x
  *    bytes, condition from the SPSP grant's shared secret),
  * 4. sent with the sink's one retry policy (`sendPrepareWithRetries`: T-class retried with
- *    protocol/backoff.ts, F- and R-class final).
+ *    protocol/backoff.ts, F- and R-class final; a transport failure moves to the next uplink).
  *
  * The SPSP grant (kind 23194/23195 over ILP, `spsp_handshake.ts`) is asked once and cached until
  * it expires; an F05 (wrong condition) or F02 (unreachable) after a town restart drops it and
