@@ -12,7 +12,7 @@ import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
-import { buildPaidWrite } from "../../roles/town/spsp_ilp_client.ts";
+import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
 import { priceBlob } from "../../protocol/blob_pricing.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";

@@ -15,7 +15,14 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startReferenceConnector } from "../support/reference_connector.ts";
-import { btpOf, paymentLog, relayOf, townPubkeyOf, within } from "../support/town_network_kit.ts";
+import {
+  btpOf,
+  paymentLog,
+  type PaymentLogEntry,
+  relayOf,
+  townPubkeyOf,
+  within,
+} from "../support/town_network_kit.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { callbackLogPath, echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
@@ -162,8 +169,8 @@ Deno.test("town network: jobs across three towns through the reference connector
 
     // The towns' and the connector's books. What the provider earned (B forwarded it) and
     // what it paid A and C for its writes (announcements, relay list, feedback, results).
-    const sum = (es: LogEntry[]) => es.reduce((n, e) => n + BigInt(e.amount), 0n);
-    const fulfilled = (es: LogEntry[]) => es.filter((e) => e.event === "fulfilled");
+    const sum = (es: PaymentLogEntry[]) => es.reduce((n, e) => n + BigInt(e.amount), 0n);
+    const fulfilled = (es: PaymentLogEntry[]) => es.filter((e) => e.event === "fulfilled");
     const jobsPaid = sum(fulfilled(reqLog).filter((e) => e.category === "job"));
     assertEquals(jobsPaid, sum(fulfilled(provLog).filter((e) => e.direction === "in")));
     const provTo = (peer: string) =>
