@@ -210,7 +210,10 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     townPubkey,
     signer: options.signer,
     pricePerByte,
-    record: options.recordWrite,
+    // Writes only: a blob payment's log lines are written by its payer (Requester.publishBlob).
+    record: async (paid) => {
+      if (!paid.blob) await options.recordWrite?.(paid);
+    },
   });
   await client.grant().catch(async (err) => {
     await btp.close().catch(() => {});
