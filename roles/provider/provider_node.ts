@@ -203,6 +203,15 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * reaching history later (the files, written first, stay the truth).
    */
   auditWindowMs?: number;
+  /**
+   * Take only requests addressed to this provider (default false: every request of its kinds).
+   * The request subscription then carries `#p: [own pubkey]`, a plain NIP-01 filter the town
+   * indexes by `p`: a job for another provider costs neither this provider nor the town
+   * anything for it, however many providers share the town (docs/SCALE.md). Open requests (no
+   * `p` tag) are then never seen: the choice of a provider on a busy town that is reached by
+   * name (its announcement, a requester's `--provider`).
+   */
+  addressedOnly?: boolean;
   /** Feed stage modules to load instead of the registered ones (plugins, boundary tests). */
   feedStageModules?: EventFeedOptions["stageModules"];
   /**
@@ -826,7 +835,11 @@ class Provider implements ProviderNode {
     // A margin past the max age, so requests just too old get an explicit, logged drop.
     const since = Math.floor(Date.now() / 1000) - (this.#o.maxAgeSec ?? 600) - 60;
     const filters: NostrFilter[] = [{ kinds: [5], since }];
-    if (kinds.length > 0) filters.unshift({ kinds, since });
+    if (kinds.length > 0) {
+      filters.unshift(
+        this.#o.addressedOnly ? { kinds, "#p": [this.pubkey], since } : { kinds, since },
+      );
+    }
     const delivered = this.#deliveryKinds();
     // Gift wraps carry a created_at up to two days in the past (NIP-59): look back further;
     // the delivery log keeps each event to one delivery however often it comes back.

@@ -79,6 +79,22 @@ Deno.test("provider admission e2e: expired, duplicate, other provider, low bid a
   }, { maxAgeSec: 30, log: (line) => lines.push(line) });
 });
 
+Deno.test("provider admission e2e: addressedOnly: the town sends only requests naming this provider", async () => {
+  await withProvider(["echo"], [], async ({ provider, alice }) => {
+    const base = { kind: 5601, inputs: [{ data: "x", type: "text" as const }] };
+    const open = await alice.post(buildJobRequest(base));
+    const other = await alice.post(buildJobRequest({ ...base, providers: ["ab".repeat(32)] }));
+    const mine = await alice.post(buildJobRequest({ ...base, providers: [provider.pubkey] }));
+    // The town pushes in order on one subscription: once the third is invoiced, the first two
+    // would have reached the provider (and been admitted, or counted as dropped) if sent.
+    await alice.waitFor(feedbackOf(mine.id, "payment-required"));
+    assertEquals(provider.store.has(open.id), false);
+    assertEquals(provider.store.has(other.id), false);
+    assertEquals(provider.counters.dropped["other-provider"] ?? 0, 0);
+    assertEquals(alice.seen().filter((e) => e.tags.some((t) => t[1] === open.id)).length, 0);
+  }, { addressedOnly: true });
+});
+
 Deno.test("provider admission e2e: capacity holds under a burst of 200 jobs", async () => {
   await withProvider(["echo"], [], async ({ town, provider, alice }) => {
     const bob = await connectTestRequester({ town, token: "bob-token" });

@@ -1,6 +1,6 @@
 /**
  * The town's live-push hub: NIP-01 matching, once per subscription, replacement and removal,
- * and its kind/author index (a filter is only tried on events that could match it).
+ * and its #p/kind/author index (a filter is only tried on events that could match it).
  */
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
@@ -90,6 +90,41 @@ Deno.test("subscription hub: a filter indexed by kind is not tried on other kind
   hub.publish(event(1042, A));
   assertEquals(tried.length, 1);
   assertEquals(tried[0].kinds, [1042]);
+});
+
+Deno.test("subscription hub: an addressed filter (#p) is tried only on events naming its p", () => {
+  const hub = new SubscriptionHub();
+  const tried: string[] = [];
+  const r = new Recorder();
+  // 100 providers taking addressed requests of one kind, 100 requesters waiting for their
+  // replies (`#p` only, no kinds): an event naming one of them must try one filter, not 200.
+  const spy = (filter: NostrFilter): NostrFilter =>
+    new Proxy(filter, {
+      get(target, key) {
+        if (key === "ids") tried.push(target["#p"]![0]);
+        return Reflect.get(target, key);
+      },
+    });
+  const who = (n: number) => n.toString(16).padStart(64, "0");
+  for (let n = 0; n < 100; n++) {
+    hub.subscribe(r, `prov${n}`, [spy({ kinds: [5601], "#p": [who(n)] })]);
+    hub.subscribe(r, `req${n}`, [spy({ "#p": [who(1000 + n)] })]);
+  }
+  // A request to provider 42 (its p tag twice: still one delivery).
+  assertEquals(hub.publish(event(5601, A, [["p", who(42)], ["p", who(42)]], 1)), 1);
+  assertEquals(r.subIds(), ["prov42"]);
+  assertEquals(tried, [who(42)]);
+  // A result to requester 7; an open request (no p) reaches none of them.
+  tried.length = 0;
+  assertEquals(hub.publish(event(6601, B, [["p", who(1007)]], 2)), 1);
+  assertEquals(hub.publish(event(5601, A, [], 3)), 0);
+  assertEquals(tried, [who(1007)]);
+  // Wrong kind for an addressed provider: tried, not delivered; closed: not tried any more.
+  assertEquals(hub.publish(event(5000, A, [["p", who(3)]], 4)), 0);
+  hub.unsubscribe(r, "prov3");
+  tried.length = 0;
+  assertEquals(hub.publish(event(5601, A, [["p", who(3)]], 5)), 0);
+  assertEquals(tried, []);
 });
 
 Deno.test("subscription hub: TOON is the raw text when given, else encoded once on demand", () => {

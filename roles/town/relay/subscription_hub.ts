@@ -1,7 +1,10 @@
 /**
  * The town's live-push hub: open NIP-01 subscriptions, indexed so that a published event is
- * matched only against the filters that could match it. A filter is indexed by its `kinds` when
- * it has them, else by its `authors`, else it is checked for every event; the write side calls
+ * matched only against the filters that could match it. A filter is indexed by its `#p` values
+ * when it has them (an addressed subscription: a requester's replies, a provider taking addressed
+ * requests only), else by its `kinds`, else by its `authors`, else it is checked for every event:
+ * so an event costs the town in proportion to the subscriptions that may take it, not to all that
+ * are open (docs/SCALE.md). The write side calls
  * {@linkcode SubscriptionHub.publish} after each successful insert.
  *
  * @module
@@ -44,6 +47,7 @@ interface IndexedFilter {
 export class SubscriptionHub {
   readonly #byKind = new Map<number, Set<IndexedFilter>>();
   readonly #byAuthor = new Map<string, Set<IndexedFilter>>();
+  readonly #byP = new Map<string, Set<IndexedFilter>>();
   readonly #unindexed = new Set<IndexedFilter>();
   readonly #subs = new Map<HubSubscriber, Map<string, IndexedFilter[]>>();
   #count = 0;
@@ -134,6 +138,13 @@ export class SubscriptionHub {
     if (byKind) candidates.push(byKind);
     const byAuthor = this.#byAuthor.get(event.pubkey);
     if (byAuthor) candidates.push(byAuthor);
+    if (this.#byP.size > 0) {
+      for (const tag of event.tags) {
+        if (tag[0] !== "p" || tag.length < 2) continue;
+        const byP = this.#byP.get(tag[1]);
+        if (byP) candidates.push(byP);
+      }
+    }
     let toon = raw;
     const published: PublishedEvent = {
       event,
@@ -158,7 +169,10 @@ export class SubscriptionHub {
 
   #index(entry: IndexedFilter, add: boolean): void {
     const { kinds, authors } = entry.filter;
-    if (kinds !== undefined) {
+    const p = entry.filter["#p"];
+    if (p !== undefined && p.length > 0) {
+      for (const value of new Set(p)) updateIndex(this.#byP, value, entry, add);
+    } else if (kinds !== undefined) {
       for (const kind of kinds) updateIndex(this.#byKind, kind, entry, add);
     } else if (authors !== undefined) {
       for (const author of authors) updateIndex(this.#byAuthor, author, entry, add);
