@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { DatabaseSync } from "node:sqlite";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import {
   freeLoopbackPort,
@@ -39,6 +40,7 @@ import { type Requester, startRequester } from "../roles/requester/requester_nod
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
+import { renderScalePlot, type ScaleSample as Sample } from "./scale_plot.ts";
 
 const args = Deno.args;
 function arg(name: string, fallback: number): number {
@@ -365,6 +367,27 @@ try {
     }
   };
 
+  // Bytes the town's store uses (pages in use, WAL included: a read connection sees it), not
+  // the file sizes (the WAL and free pages would count).
+  const dbBytes = (t: Town): Promise<number> => {
+    try {
+      const db = new DatabaseSync(t.databasePath, { readOnly: true });
+      try {
+        const one = (q: string) => Number(Object.values(db.prepare(q).get() ?? {})[0] ?? 0);
+        return Promise.resolve(
+          (one("PRAGMA page_count") - one("PRAGMA freelist_count")) * one("PRAGMA page_size"),
+        );
+      } finally {
+        db.close();
+      }
+    } catch {
+      return Promise.resolve(0);
+    }
+  };
+  const store0 = await Promise.all(townList.map(async (t) => ({
+    bytes: await dbBytes(t),
+    events: t.metricsStart["turnpike_town_events_stored"] ?? 0,
+  })));
   const cpuRun0 = await procStat("self");
   const townCpu0 = await Promise.all(townList.map((t) => procStat(t.proc.pid)));
   const runStart = performance.now();
@@ -372,7 +395,27 @@ try {
   let next = runStart;
   let nextChaos = runStart + chaosEvery * 1000;
   let chaosTask: Promise<void> | undefined;
-  const samples: { atMs: number; done: number; rss: number }[] = [];
+  const samples: Sample[] = [];
+  let lastSampleAtMs = since();
+  const sample = async () => {
+    const s = await procStat("self");
+    const towns = await Promise.all(
+      townList.map((t) => procStat(t.proc.pid).catch(() => undefined)),
+    );
+    // Latency of the jobs that ended since the last sample (median), for the plot.
+    const at = since();
+    const done = jobs.filter((j) => j.endedMs !== undefined && j.status === "done");
+    const recent = done.filter((j) => j.endedMs! > lastSampleAtMs)
+      .map((j) => j.endedMs! - j.offeredMs).sort((a, b) => a - b);
+    lastSampleAtMs = at;
+    samples.push({
+      atMs: at,
+      done: done.length,
+      rss: s.rss,
+      townRss: towns.reduce((a, t) => a + (t?.rss ?? 0), 0),
+      latencyMs: recent.length > 0 ? pct(recent, 0.5) : undefined,
+    });
+  };
   let lastSample = runStart;
   while (performance.now() - runStart < seconds * 1000) {
     const now = performance.now();
@@ -388,22 +431,19 @@ try {
     }
     if (now - lastSample >= 1000) {
       lastSample = now;
-      const s = await procStat("self");
-      samples.push({
-        atMs: since(),
-        done: jobs.filter((j) => j.status === "done").length,
-        rss: s.rss,
-      });
+      await sample();
     }
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, next - performance.now()))));
   }
   await chaosTask;
   log(`offered ${jobs.length} jobs; waiting for them to end`);
   const drainDeadline = jobTimeoutMs + 30_000;
+  const drainSampler = setInterval(() => void sample(), 1000);
   const drained = await Promise.race([
     Promise.all(waits).then(() => true),
     new Promise<false>((r) => setTimeout(() => r(false), drainDeadline)),
   ]);
+  clearInterval(drainSampler);
   log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
   const runMs = performance.now() - runStart;
   const cpuRun1 = await procStat("self");
@@ -411,6 +451,8 @@ try {
     const s = await procStat(t.proc.pid);
     const m = await metrics(t.httpPort);
     const total = (k: string) => (t.metricsBefore[k] ?? 0) + (m[k] ?? 0) - (t.metricsStart[k] ?? 0);
+    const bytes = await dbBytes(t);
+    const events = m["turnpike_town_events_stored"] ?? 0;
     return {
       town: i,
       pid: t.proc.pid,
@@ -419,6 +461,13 @@ try {
       paidWritesPerS: total("turnpike_town_events_published_total") / (runMs / 1000),
       eventsSentPerS: total("turnpike_town_events_sent_total") / (runMs / 1000),
       messagesReceivedPerS: total("turnpike_town_messages_received_total") / (runMs / 1000),
+      // Paid writes are one ILP packet each; each job's payment crosses the town as one more.
+      eventsStored: events,
+      storeBytes: bytes,
+      storeBytesPerEvent: events > store0[i].events
+        ? Math.round((bytes - store0[i].bytes) / (events - store0[i].events))
+        : undefined,
+      storeBytesPerDay: Math.round((bytes - store0[i].bytes) / (runMs / 1000) * 86_400),
     };
   }));
 
@@ -477,6 +526,17 @@ try {
       cpuMsPerAgentHour: Math.round(agentCpuS * 1000 / agents * 3600 / (runMs / 1000)),
     },
     towns: townStats,
+    townCpuMsPerJob: done > 0
+      ? Math.round(townStats.reduce((a, t) => a + t.cpuSeconds, 0) * 1000 / done)
+      : undefined,
+    // ILP packets through the towns: a paid write is one, a job's payment one more.
+    ilpPacketsPerS: townStats.reduce((a, t) => a + t.paidWritesPerS, 0) + done / (runMs / 1000),
+    ilpPacketsPerAgentPerS: (townStats.reduce((a, t) => a + t.paidWritesPerS, 0) +
+      done / (runMs / 1000)) / agents,
+    relayMessagesPerAgentPerS: townStats.reduce(
+      (a, t) => a + t.eventsSentPerS + t.messagesReceivedPerS,
+      0,
+    ) / agents,
     chaosEvents,
     samples,
   });
@@ -510,13 +570,20 @@ function markdown(r: Record<string, unknown>): string {
       `${x.agents.cpuMsPerJob}; ${x.agents.childCpuMsPerJob}`,
     ],
     ["agents' CPU ms per job less their idle CPU", String(x.agents.marginalCpuMsPerJob)],
+    ["towns' CPU ms per job (all town processes)", String(x.townCpuMsPerJob)],
+    [
+      "ILP packets/s (per agent); relay messages/s per agent",
+      `${x.ilpPacketsPerS.toFixed(1)} (${x.ilpPacketsPerAgentPerS.toFixed(4)}); ${
+        x.relayMessagesPerAgentPerS.toFixed(3)
+      }`,
+    ],
     ["agents' idle CPU ms per agent-hour", String(x.agents.idleCpuMsPerAgentHour)],
     ["agents' RSS idle (MiB; per agent)", `${x.agents.rssMiBIdle}; ${x.agents.rssMiBPerAgentIdle}`],
     ...x.towns.map((t: Record<string, number>) => [
-      `town ${t.town}: CPU s, RSS MiB, paid writes/s, events sent/s`,
+      `town ${t.town}: CPU s, RSS MiB, paid writes/s, events sent/s, store bytes/event, /day`,
       `${t.cpuSeconds.toFixed(1)}, ${t.rssMiB}, ${t.paidWritesPerS.toFixed(1)}, ${
         t.eventsSentPerS.toFixed(1)
-      }`,
+      }, ${t.storeBytesPerEvent}, ${(t.storeBytesPerDay / 2 ** 20).toFixed(0)} MiB`,
     ]),
     ["chaos events", String(x.chaosEvents.length)],
   ];
@@ -531,6 +598,18 @@ async function writeReport(r: Record<string, unknown>): Promise<void> {
   if (reportPath) {
     await Deno.writeTextFile(reportPath, json + "\n");
     await Deno.writeTextFile(`${reportPath}.md`, markdown(r));
+    // deno-lint-ignore no-explicit-any
+    const x = r as any;
+    await Deno.writeTextFile(
+      `${reportPath}.svg`,
+      renderScalePlot({
+        samples: x.samples,
+        events: x.chaosEvents,
+        title: `${x.load.agents} agents, ${x.load.towns} towns, ${x.load.rate} jobs/s offered, ` +
+          `${x.load.seconds} s${x.load.chaos ? ", chaos" : ""}: ${x.jobs.done} done, ` +
+          `${x.jobs.lost} lost`,
+      }),
+    );
   }
   console.log(json);
   console.error(markdown(r));
