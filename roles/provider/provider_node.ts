@@ -345,6 +345,8 @@ class Provider implements ProviderNode {
   #stopped = false;
   #status: ProviderStatus;
   #statusDirty = false;
+  /** Something besides the clock changed since the last write (see #flushStatus). */
+  #statusChanged = true;
   #pending = new Set<Promise<unknown>>();
   #warmed = new Set<string>();
 
@@ -1514,6 +1516,7 @@ class Provider implements ProviderNode {
 
   #markStatus(): void {
     this.#statusDirty = true;
+    this.#statusChanged = true;
   }
 
   /**
@@ -1578,6 +1581,8 @@ class Provider implements ProviderNode {
   async #flushStatus(): Promise<void> {
     if (!this.#statusDirty || this.store === undefined) return;
     this.#statusDirty = false;
+    const heartbeatOnly = !this.#statusChanged;
+    this.#statusChanged = false;
     const s = this.#status;
     s.updatedAt = nowIso();
     s.inFlight = this.inFlight();
@@ -1593,6 +1598,6 @@ class Provider implements ProviderNode {
       spentOnWrites: String(this.#towns?.spent ?? 0n),
       dropped: { ...this.counters.dropped },
     };
-    await writeProviderStatus(this.#o.stateDir, s);
+    await writeProviderStatus(this.#o.stateDir, s, { heartbeatOnly });
   }
 }

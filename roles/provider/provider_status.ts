@@ -65,19 +65,34 @@ export class ProviderStatusError extends Error {
   override name = "ProviderStatusError";
 }
 
+/** Options for {@linkcode writeProviderStatus}. */
+export interface WriteProviderStatusOptions {
+  /**
+   * Only the clock moved (the once-a-second liveness rewrite, nothing else changed): the
+   * directory is not fsynced either. Still atomic (a reader sees the old file or the new one);
+   * what a power loss could cost is one second of `updatedAt`. A process hosting hundreds of
+   * providers spent most of its idle CPU on these fsyncs (docs/SCALE.md).
+   */
+  heartbeatOnly?: boolean;
+}
+
 /**
- * Writes the status file atomically.
+ * Writes the status file atomically (a view of the node, not a record: never fsynced itself).
  *
  * @example
  * ```ts
  * await writeProviderStatus("/state", status);
  * ```
  */
-export async function writeProviderStatus(stateDir: string, status: ProviderStatus): Promise<void> {
+export async function writeProviderStatus(
+  stateDir: string,
+  status: ProviderStatus,
+  options: WriteProviderStatusOptions = {},
+): Promise<void> {
   await writeFileAtomic(
     `${stateDir}/${PROVIDER_STATUS_FILE}`,
     JSON.stringify(status, null, 2) + "\n",
-    { skipFileSync: true },
+    { skipFileSync: true, skipDirSync: options.heartbeatOnly === true },
   );
 }
 

@@ -26,7 +26,12 @@ export interface SkillCatalogOptions {
   onChange?: (catalog: SkillCatalog) => void;
   /** Quiet period before a rescan, so a folder copied file by file is read once (default 100). */
   debounceMs?: number;
-  /** Rescan this often whatever the watcher says (default 5000; 0 = never). */
+  /**
+   * Rescan this often whatever the watcher says (0 = never). Default 30000 while the watcher
+   * runs (the rescan only catches what it missed: a queue overflow) and 5000 without one (no
+   * inotify instance left): a scan reads every manifest, and a process hosting hundreds of
+   * providers paid for one every 5 s each (docs/SCALE.md).
+   */
   rescanMs?: number;
 }
 
@@ -107,7 +112,7 @@ export async function loadSkillCatalog(options: SkillCatalogOptions): Promise<Sk
         timer = setTimeout(rescan, debounce);
       }
     })().catch(() => {/* watcher closed */});
-    const every = options.rescanMs ?? 5000;
+    const every = options.rescanMs ?? (watcher === undefined ? 5000 : 30_000);
     if (every > 0) poller = setInterval(rescan, every);
   }
   return catalog;
