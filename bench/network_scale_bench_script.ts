@@ -36,6 +36,12 @@ import {
   startSharedTownProcess,
 } from "../tests/support/shared_town_process.ts";
 import { type ProviderNode, startProviderNode } from "../roles/provider/provider_node.ts";
+import {
+  type ReferenceConnector,
+  startReferenceConnector,
+} from "../tests/support/reference_connector.ts";
+import { freshDatabase } from "../tests/support/postgres_database.ts";
+import { type PostgresServer, startPostgresServer } from "../state/postgres_server.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
@@ -62,6 +68,12 @@ const auditWindowMs = arg("audit-window-ms", 200);
 // Providers take addressed requests only (`#p` subscription, docs/SCALE.md): the default here,
 // since every job of the harness names its provider; `--open-requests` for the kind-wide one.
 const addressedOnly = !args.includes("--open-requests");
+// Towns joined by the reference connector (children of it), and a share of the pairs whose
+// provider lives on the next town (it reads and writes the requester's town too: moreTowns).
+const cross = arg("cross", 0);
+const useConnector = args.includes("--connector") || cross > 0;
+// Town 0 on PostgreSQL (restarted in the chaos schedule) instead of a SQLite file.
+const usePostgres = args.includes("--postgres");
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -109,6 +121,10 @@ interface Town {
   httpPort: number;
   btpPort: number;
   databasePath: string;
+  /** PostgreSQL store (town 0 with --postgres). */
+  storeUrl?: string;
+  /** Its account on the connector. */
+  parent?: { url: string; token: string };
   proc: SharedTownProcess;
   /** CPU ms of the town's earlier (killed) processes. */
   cpuBeforeMs: number;
@@ -126,7 +142,8 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
     secretKey: t.key,
     httpPort: t.httpPort,
     btpPort: t.btpPort,
-    databasePath: t.databasePath,
+    ...(t.storeUrl ? { storeUrl: t.storeUrl } : { databasePath: t.databasePath }),
+    parent: t.parent,
     // Every agent connects from 127.0.0.1: four sockets a pair (relay and BTP, both sides).
     limits: {
       maxConnectionsPerAddress: 8 * pairsN + 64,
@@ -165,7 +182,11 @@ const sandbox: SkillSandbox = {
 
 interface Pair {
   index: number;
+  /** The requester's town. */
   town: Town;
+  /** The provider's town: the next one for a cross-town pair (`--cross`). */
+  providerTown: Town;
+  cross: boolean;
   providerKey: Uint8Array;
   providerPubkey: string;
   provider?: ProviderNode;
@@ -180,15 +201,19 @@ function urls(town: Town) {
 }
 
 async function startProvider(p: Pair): Promise<ProviderNode> {
-  const { relayUrl, btp } = urls(p.town);
+  const { relayUrl, btp } = urls(p.providerTown);
   return await startProviderNode({
     stateDir: `${root}/p${p.index}`,
     secretKey: p.providerKey,
     btpUrl: btp.replace("btp+ws://", `btp+ws://prov${p.index}:p@`),
     btpToken: "p",
     relayUrl,
-    townPubkey: p.town.pubkey,
-    townAddress: "test.town",
+    townPubkey: p.providerTown.pubkey,
+    // With the connector the address comes from the town's parent (IL-DCP).
+    townAddress: useConnector ? undefined : "test.town",
+    // A cross-town provider reads and writes its requester's town too, paying it through the
+    // connector (docs/SCALE.md, "who pays whom").
+    moreTowns: p.cross ? [{ relayUrl: urls(p.town).relayUrl }] : undefined,
     skillsDir,
     sandbox,
     feedMode: "inline",
@@ -203,7 +228,29 @@ const stopAll: (() => Promise<void>)[] = [];
 const report: Record<string, unknown> = {};
 const chaosEvents: { atMs: number; what: string }[] = [];
 
+let connector: ReferenceConnector | undefined;
+let pg: PostgresServer | undefined;
 try {
+  if (useConnector) {
+    // Each town a child of the connector; the per-account packet limit raised for the run.
+    const big = { refillPeriod: 1000, refillCount: 100_000, capacity: 100_000 };
+    connector = await startReferenceConnector({
+      ilpAddress: "test.conn",
+      accounts: Object.fromEntries(
+        Array.from({ length: towns }, (_, i) => [`t${i}`, { rateLimit: big }]),
+      ),
+    });
+    const c = connector;
+    stopAll.push(() => c.stop());
+    log("reference connector up");
+  }
+  if (usePostgres) {
+    // Its own temp dir (as root the server runs as nobody, who cannot enter the run's dir).
+    pg = await startPostgresServer();
+    const server = pg;
+    stopAll.push(() => server.close());
+    log("PostgreSQL up");
+  }
   for (let i = 0; i < towns; i++) {
     const key = generateSecretKey();
     const t = {
@@ -213,6 +260,10 @@ try {
       httpPort: freeLoopbackPort(),
       btpPort: freeLoopbackPort(),
       databasePath: `${root}/town${i}.sqlite`,
+      storeUrl: i === 0 && pg ? await freshDatabase(pg.url) : undefined,
+      parent: connector
+        ? { url: connector.accounts[`t${i}`].url, token: connector.accounts[`t${i}`].secret }
+        : undefined,
       cpuBeforeMs: 0,
       maxRss: 0,
       metricsStart: {},
@@ -236,9 +287,12 @@ try {
   const startPair = async (i: number) => {
     const town = townList[i % towns];
     const providerKey = generateSecretKey();
+    const isCross = towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
     const pair: Pair = {
       index: i,
       town,
+      providerTown: isCross ? townList[(i + 1) % towns] : town,
+      cross: isCross,
       providerKey,
       providerPubkey: getPublicKey(providerKey),
       requester: undefined as unknown as Requester,
@@ -255,7 +309,7 @@ try {
       btpUrl: btp.replace("btp+ws://", `btp+ws://req${i}:r@`),
       btpToken: "r",
       townPubkey: town.pubkey,
-      townAddress: "test.town",
+      townAddress: useConnector ? undefined : "test.town",
       feedMode: "inline",
       auditWindowMs,
     });
@@ -333,6 +387,17 @@ try {
   const doChaos = async () => {
     const town = townList[chaosRound % towns];
     chaosRound++;
+    if (pg && chaosRound % 3 === 2) {
+      // PostgreSQL crashes (immediate shutdown: clients see it go) and comes back on its data.
+      await pg.stop("immediate");
+      chaosEvents.push({ atMs: since(), what: "PostgreSQL stopped (immediate)" });
+      log("chaos: PostgreSQL stopped");
+      await new Promise((r) => setTimeout(r, 1000));
+      await pg.start();
+      chaosEvents.push({ atMs: since(), what: "PostgreSQL restarted" });
+      log("chaos: PostgreSQL restarted");
+      return;
+    }
     const before = await procStat(town.proc.pid).catch(() => undefined);
     const m = await metrics(town.httpPort).catch(() => undefined);
     if (m) {
@@ -353,7 +418,7 @@ try {
     chaosEvents.push({ atMs: since(), what: `town ${town.index} restarted` });
     log(`chaos: town ${town.index} restarted`);
     // One provider of another town crashes: stopped without flushing more than it wrote.
-    const victims = pairs.filter((p) => p.town.index !== town.index && p.provider);
+    const victims = pairs.filter((p) => p.providerTown.index !== town.index && p.provider);
     if (victims.length > 0) {
       const v = victims[Math.floor(Math.random() * victims.length)];
       const prov = v.provider!;
@@ -475,6 +540,8 @@ try {
   const failedReasons: Record<string, number> = {};
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   const latencies: number[] = [];
+  const latencyIn: number[] = [];
+  const latencyCross: number[] = [];
   for (const j of jobs) {
     if (j.id !== undefined && (runs.get(j.id) ?? 0) > 1) ranTwice++;
     const paid = j.record?.payments.filter((p) => p.status === "paid").length ?? 0;
@@ -483,13 +550,14 @@ try {
     else if (j.status === "done") {
       done++;
       latencies.push(j.endedMs! - j.offeredMs);
+      (pairs[j.pair].cross ? latencyCross : latencyIn).push(j.endedMs! - j.offeredMs);
     } else {
       failed++;
       const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>").slice(0, 120);
       failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
     }
   }
-  latencies.sort((a, b) => a - b);
+  for (const l of [latencies, latencyIn, latencyCross]) l.sort((a, b) => a - b);
   const agentCpuS = (cpuRun1.cpuMs - cpuRun0.cpuMs) / 1000;
   const agentChildS = (cpuRun1.childCpuMs - cpuRun0.childCpuMs) / 1000;
   Object.assign(report, {
@@ -502,12 +570,24 @@ try {
       chaos,
       auditWindowMs,
       addressedOnly,
+      connector: useConnector,
+      crossPairs: pairs.filter((p) => p.cross).length,
+      postgresTown: usePostgres,
       drained,
       machine: `${navigator.hardwareConcurrency} cores, shared`,
     },
     jobs: { offered: jobs.length, done, failed, lost, paidTwice, ranTwice, failedReasons },
     jobsPerS: done / (runMs / 1000),
-    latencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) },
+    latencyMs: {
+      p50: pct(latencies, 0.5),
+      p99: pct(latencies, 0.99),
+      inTown: { jobs: latencyIn.length, p50: pct(latencyIn, 0.5), p99: pct(latencyIn, 0.99) },
+      crossTown: {
+        jobs: latencyCross.length,
+        p50: pct(latencyCross, 0.5),
+        p99: pct(latencyCross, 0.99),
+      },
+    },
     agents: {
       process: "one process, feeds inline",
       rssMiBIdle: Math.round(idle.rss / 2 ** 20),
@@ -552,6 +632,8 @@ try {
   ]);
   log(bounded ? "stopped" : "teardown still going after 60 s: exiting");
   for (const t of townList) await t.proc.kill().catch(() => {});
+  await connector?.stop().catch(() => {});
+  await pg?.close().catch(() => {});
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
 
@@ -561,10 +643,19 @@ function markdown(r: Record<string, unknown>): string {
   const rows = [
     ["agents / pairs / towns", `${x.load.agents} / ${x.load.pairs} / ${x.load.towns}`],
     ["seconds, rate (jobs/s), chaos", `${x.load.seconds}, ${x.load.rate}, ${x.load.chaos}`],
+    [
+      "connector, cross-town pairs, PostgreSQL town",
+      `${x.load.connector}, ${x.load.crossPairs}, ${x.load.postgresTown}`,
+    ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
     ["jobs/s done", x.jobsPerS.toFixed(2)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
+    [
+      "in-town jobs: p50 / p99 (ms); cross-town jobs: p50 / p99",
+      `${x.latencyMs.inTown.jobs}: ${x.latencyMs.inTown.p50} / ${x.latencyMs.inTown.p99}; ` +
+      `${x.latencyMs.crossTown.jobs}: ${x.latencyMs.crossTown.p50} / ${x.latencyMs.crossTown.p99}`,
+    ],
     [
       "agents' CPU ms per job (own; children: git, sandboxes)",
       `${x.agents.cpuMsPerJob}; ${x.agents.childCpuMsPerJob}`,
