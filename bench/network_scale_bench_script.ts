@@ -23,7 +23,8 @@
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
- *   [--idle-seconds 5] [--start-batch 8] [--open-requests]
+ *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
+ *   [--postgres] [--provider-hosts 50]
  *   [--report scale.json]
  *
  * @module
@@ -47,6 +48,8 @@ import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_s
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import { renderScalePlot, type ScaleSample as Sample } from "./scale_plot.ts";
+import type { ProviderHostPlan } from "./scale_provider_host.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 const args = Deno.args;
 function arg(name: string, fallback: number): number {
@@ -74,6 +77,9 @@ const cross = arg("cross", 0);
 const useConnector = args.includes("--connector") || cross > 0;
 // Town 0 on PostgreSQL (restarted in the chaos schedule) instead of a SQLite file.
 const usePostgres = args.includes("--postgres");
+// Providers in child processes, this many per process (0: in this process): a provider crash
+// in the chaos schedule is then a SIGKILL of one such host (bench/scale_provider_host.ts).
+const perHost = arg("provider-hosts", 0);
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -223,6 +229,86 @@ async function startProvider(p: Pair): Promise<ProviderNode> {
   });
 }
 
+/** A provider host process (--provider-hosts). */
+interface Host {
+  index: number;
+  planPath: string;
+  pairs: Pair[];
+  child?: Deno.ChildProcess;
+  /** CPU ms (own, children's) of its earlier, killed processes. */
+  cpuBeforeMs: number;
+  childCpuBeforeMs: number;
+}
+const hosts: Host[] = [];
+const runsFile = `${root}/runs.log`;
+
+/** Starts a host's process and waits (bounded) for its `ready`. */
+async function startHost(h: Host): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./scale_provider_host.ts", import.meta.url).pathname, h.planPath],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  h.child = child;
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const ready = (async () => {
+    while (!seen.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`provider host ${h.index} exited before it was ready`);
+      seen += value;
+    }
+    reader.releaseLock();
+    void child.stdout.cancel().catch(() => {});
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      ready,
+      new Promise((_, reject) =>
+        timer = setTimeout(
+          () => reject(new Error(`provider host ${h.index} not ready after 900 s`)),
+          900_000,
+        )
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** SIGKILLs a host's process, its CPU kept for the report. */
+async function killHost(h: Host): Promise<void> {
+  const child = h.child;
+  if (child === undefined) return;
+  h.child = undefined;
+  const s = await procStat(child.pid).catch(() => undefined);
+  try {
+    child.kill("SIGKILL");
+  } catch { /* gone already */ }
+  await child.status;
+  if (s) {
+    h.cpuBeforeMs += s.cpuMs;
+    h.childCpuBeforeMs += s.childCpuMs;
+  }
+}
+
+/** CPU (own, children's) and RSS of the agents: this process plus the provider hosts. */
+async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
+  const self = await procStat("self");
+  for (const h of hosts) {
+    self.cpuMs += h.cpuBeforeMs;
+    self.childCpuMs += h.childCpuBeforeMs;
+    if (h.child === undefined) continue;
+    const s = await procStat(h.child.pid).catch(() => undefined);
+    if (s === undefined) continue;
+    self.cpuMs += s.cpuMs;
+    self.childCpuMs += s.childCpuMs;
+    self.rss += s.rss;
+  }
+  return self;
+}
+
 const pairs: Pair[] = [];
 const stopAll: (() => Promise<void>)[] = [];
 const report: Record<string, unknown> = {};
@@ -277,7 +363,7 @@ try {
   log(`${towns} town processes up`);
 
   const startedAgents = performance.now();
-  const cpuAgents0 = await procStat("self");
+  const cpuAgents0 = await agentsStat();
   stopAll.push(async () => {
     for (const p of pairs) {
       await p.requester?.close().catch(() => {});
@@ -298,7 +384,7 @@ try {
       requester: undefined as unknown as Requester,
     };
     pairs.push(pair);
-    pair.provider = await startProvider(pair);
+    if (perHost === 0) pair.provider = await startProvider(pair);
     const { relayUrl, btp } = urls(town);
     const stateDir = `${root}/r${i}`;
     await Deno.mkdir(stateDir, { recursive: true });
@@ -316,7 +402,92 @@ try {
   };
   // A few pairs start at once: their start is mostly waiting (git init, connects, auth).
   const startBatch = Math.max(1, arg("start-batch", 8));
-  for (let i = 0; i < pairsN; i += startBatch) {
+  let hostsUp: Promise<unknown> = Promise.resolve();
+  if (perHost > 0) {
+    // The pairs are made first (no provider started here), then each town's providers are
+    // handed to hosts of `perHost`, which start while this process starts the requesters.
+    for (let i = 0; i < pairsN; i++) {
+      const providerKey = generateSecretKey();
+      const town = townList[i % towns];
+      const isCross = towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
+      pairs.push({
+        index: i,
+        town,
+        providerTown: isCross ? townList[(i + 1) % towns] : town,
+        cross: isCross,
+        providerKey,
+        providerPubkey: getPublicKey(providerKey),
+        requester: undefined as unknown as Requester,
+      });
+    }
+    for (const t of townList) {
+      const mine = pairs.filter((p) => p.providerTown === t);
+      for (let k = 0; k < mine.length; k += perHost) {
+        const h: Host = {
+          index: hosts.length,
+          planPath: `${root}/host${hosts.length}.json`,
+          pairs: mine.slice(k, k + perHost),
+          cpuBeforeMs: 0,
+          childCpuBeforeMs: 0,
+        };
+        const plan: ProviderHostPlan = {
+          root,
+          skillsDir,
+          runsFile,
+          auditWindowMs,
+          addressedOnly,
+          providers: h.pairs.map((p) => {
+            const { relayUrl, btp } = urls(p.providerTown);
+            return {
+              index: p.index,
+              secretKeyHex: bytesToHex(p.providerKey),
+              relayUrl,
+              btpUrl: btp.replace("btp+ws://", `btp+ws://prov${p.index}:p@`),
+              townPubkey: p.providerTown.pubkey,
+              townAddress: useConnector ? undefined : "test.town",
+              moreTowns: p.cross ? [{ relayUrl: urls(p.town).relayUrl }] : undefined,
+            };
+          }),
+        };
+        await Deno.writeTextFile(h.planPath, JSON.stringify(plan));
+        hosts.push(h);
+      }
+    }
+    stopAll.push(async () => {
+      for (const h of hosts) {
+        try {
+          h.child?.kill("SIGTERM");
+        } catch { /* gone */ }
+      }
+      await Promise.allSettled(hosts.map((h) => h.child?.status));
+    });
+    hostsUp = Promise.all(hosts.map((h) => startHost(h)));
+    hostsUp.catch(() => {});
+  }
+  const startRequesterOf = async (pair: Pair) => {
+    const { relayUrl, btp } = urls(pair.town);
+    const stateDir = `${root}/r${pair.index}`;
+    await Deno.mkdir(stateDir, { recursive: true });
+    pair.requester = await startRequester({
+      stateDir,
+      secretKey: generateSecretKey(),
+      relayUrl,
+      btpUrl: btp.replace("btp+ws://", `btp+ws://req${pair.index}:r@`),
+      btpToken: "r",
+      townPubkey: pair.town.pubkey,
+      townAddress: useConnector ? undefined : "test.town",
+      feedMode: "inline",
+      auditWindowMs,
+    });
+  };
+  for (let i = 0; perHost > 0 && i < pairsN; i += startBatch) {
+    await Promise.all(pairs.slice(i, i + startBatch).map(startRequesterOf));
+  }
+  if (perHost > 0) {
+    log(`requesters up; waiting for ${hosts.length} provider hosts`);
+    await hostsUp;
+  }
+  for (let i = 0; perHost === 0 && i < pairsN; i += startBatch) {
     await Promise.all(
       Array.from({ length: Math.min(startBatch, pairsN - i) }, (_, k) => startPair(i + k)),
     );
@@ -324,7 +495,7 @@ try {
       log(`${Math.min(i + startBatch, pairsN)}/${pairsN} pairs up`);
     }
   }
-  const idle = await procStat("self");
+  const idle = await agentsStat();
   log(
     `${pairsN} pairs up in ${((performance.now() - startedAgents) / 1000).toFixed(1)} s, ` +
       `RSS ${(idle.rss / 2 ** 20).toFixed(0)} MiB`,
@@ -333,9 +504,9 @@ try {
   // per job can be told apart from it.
   const idleSeconds = arg("idle-seconds", 5);
   await new Promise((r) => setTimeout(r, 1000));
-  const idle0 = await procStat("self");
+  const idle0 = await agentsStat();
   await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-  const idle1 = await procStat("self");
+  const idle1 = await agentsStat();
   const idleCpuMsPerS = (idle1.cpuMs + idle1.childCpuMs - idle0.cpuMs - idle0.childCpuMs) /
     idleSeconds;
   log(`idle: ${idleCpuMsPerS.toFixed(0)} ms CPU per second for ${agents} agents`);
@@ -417,6 +588,20 @@ try {
     town.proc = await startTown(town);
     chaosEvents.push({ atMs: since(), what: `town ${town.index} restarted` });
     log(`chaos: town ${town.index} restarted`);
+    if (perHost > 0) {
+      // One provider host of another town is SIGKILLed (every provider in it) and started again.
+      const victims = hosts.filter((h) => h.pairs[0].providerTown.index !== town.index && h.child);
+      if (victims.length === 0) return;
+      const h = victims[Math.floor(Math.random() * victims.length)];
+      await killHost(h);
+      chaosEvents.push({ atMs: since(), what: `provider host ${h.index} SIGKILL` });
+      log(`chaos: provider host ${h.index} (${h.pairs.length} providers) SIGKILLed`);
+      await new Promise((r) => setTimeout(r, 500));
+      await startHost(h);
+      chaosEvents.push({ atMs: since(), what: `provider host ${h.index} restarted` });
+      log(`chaos: provider host ${h.index} restarted`);
+      return;
+    }
     // One provider of another town crashes: stopped without flushing more than it wrote.
     const victims = pairs.filter((p) => p.providerTown.index !== town.index && p.provider);
     if (victims.length > 0) {
@@ -453,7 +638,7 @@ try {
     bytes: await dbBytes(t),
     events: t.metricsStart["turnpike_town_events_stored"] ?? 0,
   })));
-  const cpuRun0 = await procStat("self");
+  const cpuRun0 = await agentsStat();
   const townCpu0 = await Promise.all(townList.map((t) => procStat(t.proc.pid)));
   const runStart = performance.now();
   const intervalMs = 1000 / rate;
@@ -463,7 +648,7 @@ try {
   const samples: Sample[] = [];
   let lastSampleAtMs = since();
   const sample = async () => {
-    const s = await procStat("self");
+    const s = await agentsStat();
     const towns = await Promise.all(
       townList.map((t) => procStat(t.proc.pid).catch(() => undefined)),
     );
@@ -511,7 +696,7 @@ try {
   clearInterval(drainSampler);
   log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
   const runMs = performance.now() - runStart;
-  const cpuRun1 = await procStat("self");
+  const cpuRun1 = await agentsStat();
   const townStats = await Promise.all(townList.map(async (t, i) => {
     const s = await procStat(t.proc.pid);
     const m = await metrics(t.httpPort);
@@ -537,6 +722,11 @@ try {
   }));
 
   // ---- counting, by both sides' records
+  if (perHost > 0) {
+    for (const id of (await Deno.readTextFile(runsFile).catch(() => "")).split("\n")) {
+      if (id !== "") runs.set(id, (runs.get(id) ?? 0) + 1);
+    }
+  }
   const failedReasons: Record<string, number> = {};
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   const latencies: number[] = [];
@@ -571,6 +761,7 @@ try {
       auditWindowMs,
       addressedOnly,
       connector: useConnector,
+      providerHosts: hosts.length,
       crossPairs: pairs.filter((p) => p.cross).length,
       postgresTown: usePostgres,
       drained,
@@ -589,7 +780,9 @@ try {
       },
     },
     agents: {
-      process: "one process, feeds inline",
+      process: hosts.length > 0
+        ? `requesters in one process, providers in ${hosts.length} host processes, feeds inline`
+        : "one process, feeds inline",
       rssMiBIdle: Math.round(idle.rss / 2 ** 20),
       rssMiBPerAgentIdle: +(idle.rss / 2 ** 20 / agents).toFixed(2),
       rssMiBEnd: Math.round(cpuRun1.rss / 2 ** 20),
@@ -644,8 +837,8 @@ function markdown(r: Record<string, unknown>): string {
     ["agents / pairs / towns", `${x.load.agents} / ${x.load.pairs} / ${x.load.towns}`],
     ["seconds, rate (jobs/s), chaos", `${x.load.seconds}, ${x.load.rate}, ${x.load.chaos}`],
     [
-      "connector, cross-town pairs, PostgreSQL town",
-      `${x.load.connector}, ${x.load.crossPairs}, ${x.load.postgresTown}`,
+      "connector, cross-town pairs, PostgreSQL town, provider host processes",
+      `${x.load.connector}, ${x.load.crossPairs}, ${x.load.postgresTown}, ${x.load.providerHosts}`,
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
