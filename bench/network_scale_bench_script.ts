@@ -229,6 +229,22 @@ async function startProvider(p: Pair): Promise<ProviderNode> {
   });
 }
 
+/**
+ * A start refused by a busy town (an SPSP handshake not answered in time on a loaded machine)
+ * is tried again, as a supervisor would: 5 tries, 2 s apart.
+ */
+async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      log(`${what}: start failed (${(err as Error).message}); again in 2 s`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 /** A provider host process (--provider-hosts). */
 interface Host {
   index: number;
@@ -247,15 +263,22 @@ async function startHost(h: Host): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./scale_provider_host.ts", import.meta.url).pathname, h.planPath],
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
   h.child = child;
+  // Its stderr: the last lines are shown when it fails to start.
+  let errText = "";
+  void child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (errText = (errText + chunk).slice(-2000)) }),
+  ).catch(() => {});
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   const ready = (async () => {
     while (!seen.includes("ready")) {
       const { value, done } = await reader.read();
-      if (done) throw new Error(`provider host ${h.index} exited before it was ready`);
+      if (done) {
+        throw new Error(`provider host ${h.index} exited before it was ready: ${errText}`);
+      }
       seen += value;
     }
     reader.releaseLock();
@@ -370,7 +393,11 @@ try {
       await p.provider?.stop().catch(() => {});
     }
   });
-  const startPair = async (i: number) => {
+  const startPair = (i: number) => withRetry(`pair ${i}`, () => startPairOnce(i));
+  const startPairOnce = async (i: number) => {
+    // A retry after a failed start: the pair is made again (fresh keys).
+    const at = pairs.findIndex((p) => p.index === i);
+    if (at >= 0) pairs.splice(at, 1);
     const town = townList[i % towns];
     const providerKey = generateSecretKey();
     const isCross = towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
@@ -385,20 +412,25 @@ try {
     };
     pairs.push(pair);
     if (perHost === 0) pair.provider = await startProvider(pair);
-    const { relayUrl, btp } = urls(town);
-    const stateDir = `${root}/r${i}`;
-    await Deno.mkdir(stateDir, { recursive: true });
-    pair.requester = await startRequester({
-      stateDir,
-      secretKey: generateSecretKey(),
-      relayUrl,
-      btpUrl: btp.replace("btp+ws://", `btp+ws://req${i}:r@`),
-      btpToken: "r",
-      townPubkey: town.pubkey,
-      townAddress: useConnector ? undefined : "test.town",
-      feedMode: "inline",
-      auditWindowMs,
-    });
+    try {
+      const { relayUrl, btp } = urls(town);
+      const stateDir = `${root}/r${i}`;
+      await Deno.mkdir(stateDir, { recursive: true });
+      pair.requester = await startRequester({
+        stateDir,
+        secretKey: generateSecretKey(),
+        relayUrl,
+        btpUrl: btp.replace("btp+ws://", `btp+ws://req${i}:r@`),
+        btpToken: "r",
+        townPubkey: town.pubkey,
+        townAddress: useConnector ? undefined : "test.town",
+        feedMode: "inline",
+        auditWindowMs,
+      });
+    } catch (err) {
+      await pair.provider?.stop().catch(() => {});
+      throw err;
+    }
   };
   // A few pairs start at once: their start is mostly waiting (git init, connects, auth).
   const startBatch = Math.max(1, arg("start-batch", 8));
@@ -481,7 +513,11 @@ try {
     });
   };
   for (let i = 0; perHost > 0 && i < pairsN; i += startBatch) {
-    await Promise.all(pairs.slice(i, i + startBatch).map(startRequesterOf));
+    await Promise.all(
+      pairs.slice(i, i + startBatch).map((p) =>
+        withRetry(`requester ${p.index}`, () => startRequesterOf(p))
+      ),
+    );
   }
   if (perHost > 0) {
     log(`requesters up; waiting for ${hosts.length} provider hosts`);

@@ -61,7 +61,20 @@ if (import.meta.main) {
     },
   };
   const nodes: ProviderNode[] = [];
+  // A start refused by a busy town (an SPSP handshake not answered in time under load) is tried
+  // again, as a supervisor would: 5 tries, 2 s apart.
   const start = async (p: HostedProvider) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await startOne(p);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        console.error(`provider ${p.index}: start failed (${(err as Error).message}); again`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  const startOne = async (p: HostedProvider) => {
     nodes.push(
       await startProviderNode({
         stateDir: `${plan.root}/p${p.index}`,

@@ -1,13 +1,15 @@
 /**
- * The scale harness's small run (docs/SCALE.md): 30 agents on 3 town processes under chaos
- * (town processes SIGKILLed and started again on their stores, providers restarted) lose no
- * job, pay none twice and run none twice; every job offered ends, done or failed with a reason.
+ * The scale harness's small run (docs/SCALE.md): 30 agents on 3 town processes joined by the
+ * reference connector, a fifth of the pairs across towns, the providers in 3 host processes,
+ * under chaos (town processes and provider hosts SIGKILLed and started again on their state)
+ * lose no job, pay none twice and run none twice; every job offered ends, done or failed with a
+ * reason.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
 const script = new URL("../../bench/network_scale_bench_script.ts", import.meta.url).pathname;
-/** A hang guard, not a time limit: the run itself takes about 30-40 s on a loaded machine. */
-const HANG_GUARD_MS = 240_000;
+/** A hang guard, not a time limit: the run itself takes about 60-100 s on a loaded machine. */
+const HANG_GUARD_MS = 400_000;
 
 interface ScaleReport {
   jobs: {
@@ -19,7 +21,7 @@ interface ScaleReport {
     ranTwice: number;
     failedReasons: Record<string, number>;
   };
-  load: { drained: boolean };
+  load: { drained: boolean; crossPairs: number; providerHosts: number; connector: boolean };
   chaosEvents: { atMs: number; what: string }[];
   towns: unknown[];
 }
@@ -34,6 +36,7 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
       script,
       ...["--agents", "30", "--towns", "3", "--seconds", "15", "--rate", "2"],
       ...["--chaos", "--chaos-every", "5", "--job-timeout", "30", "--idle-seconds", "1"],
+      ...["--cross", "0.2", "--provider-hosts", "5"],
       ...["--report", report],
     ],
     stdout: "null",
@@ -65,6 +68,11 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
       `a town was killed and restarted during the run: ${JSON.stringify(r.chaosEvents)}`,
     );
     assertEquals(r.towns.length, 3);
+    assertEquals(
+      { connector: r.load.connector, crossPairs: r.load.crossPairs, hosts: r.load.providerHosts },
+      { connector: true, crossPairs: 3, hosts: 3 },
+    );
+    assert((await Deno.readTextFile(`${report}.svg`)).startsWith("<svg"));
     assert((await Deno.readTextFile(`${report}.md`)).includes("| lost / paid twice / ran twice |"));
   } finally {
     clearTimeout(guard);
