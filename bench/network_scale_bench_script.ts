@@ -765,12 +765,15 @@ try {
   }
   const failedReasons: Record<string, number> = {};
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
+  let paidAmount = 0n;
   const latencies: number[] = [];
   const latencyIn: number[] = [];
   const latencyCross: number[] = [];
   for (const j of jobs) {
     if (j.id !== undefined && (runs.get(j.id) ?? 0) > 1) ranTwice++;
-    const paid = j.record?.payments.filter((p) => p.status === "paid").length ?? 0;
+    const paidOnes = j.record?.payments.filter((p) => p.status === "paid") ?? [];
+    const paid = paidOnes.length;
+    for (const p of paidOnes) paidAmount += p.amount;
     if (paid > 1) paidTwice++;
     if (j.status === undefined) lost++;
     else if (j.status === "done") {
@@ -805,6 +808,8 @@ try {
     },
     jobs: { offered: jobs.length, done, failed, lost, paidTwice, ranTwice, failedReasons },
     jobsPerS: done / (runMs / 1000),
+    // What requesters paid providers per job done (base units; the town's write fees apart).
+    paidPerJob: done > 0 ? Number(paidAmount / BigInt(done)) : undefined,
     latencyMs: {
       p50: pct(latencies, 0.5),
       p99: pct(latencies, 0.99),
@@ -879,6 +884,7 @@ function markdown(r: Record<string, unknown>): string {
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
     ["jobs/s done", x.jobsPerS.toFixed(2)],
+    ["paid per job, requester to provider (base units)", String(x.paidPerJob)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
     [
       "in-town jobs: p50 / p99 (ms); cross-town jobs: p50 / p99",
