@@ -97,6 +97,25 @@ export async function writeProviderStatus(
 }
 
 /**
+ * The once-a-second liveness tick when nothing else changed: the file's modification time is
+ * set to now (one `utime`, no rewrite); {@linkcode readProviderStatus} reports it as
+ * `updatedAt`. False when there is no file to touch (the caller writes it whole).
+ *
+ * @example
+ * ```ts
+ * if (!(await touchProviderStatus("/state"))) await writeProviderStatus("/state", status);
+ * ```
+ */
+export async function touchProviderStatus(stateDir: string, now = new Date()): Promise<boolean> {
+  try {
+    await Deno.utime(`${stateDir}/${PROVIDER_STATUS_FILE}`, now, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Reads the status file. Throws {@linkcode ProviderStatusError}.
  *
  * @example
@@ -127,7 +146,14 @@ export async function readProviderStatus(stateDir: string): Promise<ProviderStat
   ) {
     throw new ProviderStatusError(`${path} is not a provider status`);
   }
-  return value as ProviderStatus;
+  // The liveness ticks between rewrites only touch the file (see touchProviderStatus): the
+  // later of its mtime and the `updatedAt` inside is when the provider was last seen.
+  const status = value as ProviderStatus;
+  const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime;
+  if (mtime && mtime.getTime() > Date.parse(status.updatedAt)) {
+    status.updatedAt = mtime.toISOString();
+  }
+  return status;
 }
 
 /**

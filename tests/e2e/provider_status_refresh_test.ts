@@ -1,7 +1,9 @@
 /**
- * `provider-status.json` is rewritten every second while the provider runs, even when nothing
- * changed (docs/OPERATIONS.md): its `updatedAt` is the liveness a monitor and `node status` read
- * ("last seen" after a crash). Before, an idle provider rewrote it only on change.
+ * `provider-status.json` is refreshed every second while the provider runs, even when nothing
+ * changed (docs/OPERATIONS.md): the later of its mtime and its `updatedAt` is the liveness a
+ * monitor and `node status` read ("last seen" after a crash). Before, an idle provider rewrote it
+ * only on change. While only the clock moves the file is touched, not rewritten (a rewrite is a
+ * new file renamed over it: a new inode), at least every 10 s whole.
  */
 import { assert } from "../support/assert.ts";
 import { waitUntil, withProvider } from "../support/provider_test_kit.ts";
@@ -15,14 +17,21 @@ Deno.test("provider status: an idle provider still refreshes its status file", a
       15_000,
       "serving",
     );
+    const path = `${stateDir}/provider-status.json`;
     const first = (await readProviderStatus(stateDir)).updatedAt;
     const seen = new Set([first]);
+    const inodes = new Set([(await Deno.stat(path)).ino]);
     // No job, no event: three more distinct refreshes must still come.
     await waitUntil(
-      async () => seen.add((await readProviderStatus(stateDir)).updatedAt).size >= 4,
+      async () => {
+        inodes.add((await Deno.stat(path)).ino);
+        return seen.add((await readProviderStatus(stateDir)).updatedAt).size >= 4;
+      },
       15_000,
       "status refreshes while idle",
     );
     assert(seen.size >= 4);
+    // Four refreshes in about 3 s: touches, with one whole rewrite at most among them.
+    assert(inodes.size <= 2, `rewritten ${inodes.size} times for ${seen.size} refreshes`);
   });
 });
