@@ -782,7 +782,9 @@ try {
       (pairs[j.pair].cross ? latencyCross : latencyIn).push(j.endedMs! - j.offeredMs);
     } else {
       failed++;
-      const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>").slice(0, 120);
+      // Ids, ports and times vary per job: folded so the reasons group.
+      const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>")
+        .replace(/\d{4,}/g, "<n>").replace(/expired at \S+/, "expired").slice(0, 120);
       failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
     }
   }
