@@ -939,6 +939,7 @@ class Provider implements ProviderNode {
 
   #drop(event: NostrEvent, reason: AdmissionDropReason | UnpaidDropReason, detail: string): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.#markStatus();
     if (reason !== "duplicate") {
       this.#dropped.set(event.id, true);
       if (this.#dropped.size > 100_000) this.#dropped.delete(this.#dropped.keys().next().value!);
