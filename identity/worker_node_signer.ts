@@ -11,13 +11,10 @@ import {
   NodeSignerError,
   type NodeSignerRequest,
 } from "../protocol/node_signer.ts";
+import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./key_vault.ts";
-import type {
-  SignerErrorData,
-  SignerWorkerMessage,
-  WorkerKeySource,
-} from "./node_signer_worker.ts";
+import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
@@ -32,7 +29,7 @@ export interface WorkerNodeSignerOptions {
   wipe?: boolean;
   /** The worker's entry module; tests give one that also probes its own permissions. */
   entry?: URL;
-  /** Lines the worker reports about itself (`{ t: "log", line }` messages). */
+  /** Lines the worker reports about itself (string `event` messages). */
   onLog?: (line: string) => void;
   /**
    * Told once if the worker fails after the signer is open (every request fails from then on):
@@ -46,12 +43,6 @@ const KEY_ERRORS: Record<string, new (message: string) => Error> = {
   WrongPassphraseError,
   CorruptVaultError,
 };
-
-function revive(error: SignerErrorData): Error {
-  const Known = KEY_ERRORS[error.name];
-  if (Known) return new Known(error.message);
-  return Object.assign(new Error(error.message), { name: error.name });
-}
 
 /**
  * Starts a signer Worker with no permissions and gives it its key: the key's bytes, a wallet to
@@ -71,87 +62,51 @@ export async function openWorkerNodeSigner(
   source: WorkerKeySource,
   options: WorkerNodeSignerOptions = {},
 ): Promise<NodeSigner> {
-  const worker = new Worker(options.entry ?? new URL("./node_signer_worker.ts", import.meta.url), {
-    type: "module",
-    deno: { permissions: "none" },
-  } as WorkerOptions);
-  const pending = new Map<number, PromiseWithResolvers<unknown>>();
-  const loaded = Promise.withResolvers<void>();
-  const keyed = Promise.withResolvers<{ pubkey: string; evmAddress: `0x${string}` }>();
-  let failure: Error | undefined;
-  const fail = (error: Error) => {
-    failure ??= error;
-    for (const p of [loaded, keyed, ...pending.values()]) p.reject(failure);
-    pending.clear();
-    worker.terminate();
-  };
-  worker.onmessage = (event: MessageEvent<SignerWorkerMessage>) => {
-    const message = event.data;
-    switch (message.t) {
-      case "ready":
-        return loaded.resolve();
-      case "keyed":
-        return keyed.resolve(message);
-      case "key-failed":
-        return fail(revive(message.error));
-      case "log":
-        return options.onLog?.(message.line);
-      case "answer": {
-        const waiter = pending.get(message.id);
-        if (waiter === undefined) return;
-        pending.delete(message.id);
-        if (message.ok) waiter.resolve(message.value);
-        else waiter.reject(revive(message.error));
-      }
-    }
-  };
   let open = false;
-  worker.onerror = (event) => {
-    event.preventDefault();
-    const error = new NodeSignerError(`the signer's worker failed: ${event.message}`);
-    const first = failure === undefined;
-    fail(error);
-    if (first && open) options.onFailure?.(error);
-  };
-  keyed.promise.catch(() => {}); // rejected with `loaded` when the worker cannot start
-  await loaded.promise;
-  if ("secretKey" in source) {
-    const copy = source.secretKey.slice();
-    worker.postMessage({ t: "key", source: { secretKey: copy } }, [copy.buffer]);
-    if (options.wipe) source.secretKey.fill(0);
-  } else {
-    worker.postMessage({ t: "key", source });
-  }
-  const { pubkey, evmAddress } = await keyed.promise;
-  open = true;
-  // Requests already asked are answered before the worker ends; later ones are refused.
-  let closing = false;
-  const endIfIdle = () => {
-    if (closing && pending.size === 0) fail(new NodeSignerError("the signer is closed"));
-  };
-  let nextId = 0;
-  const ask = (request: NodeSignerRequest): Promise<unknown> => {
-    if (closing) return Promise.reject(new NodeSignerError("the signer is closed"));
-    if (failure) return Promise.reject(failure);
-    const id = nextId++;
-    const waiter = Promise.withResolvers<unknown>();
-    pending.set(id, waiter);
-    try {
-      worker.postMessage({ t: "ask", id, request });
-    } catch (err) {
-      // Not cloneable: never asked, so nothing will answer it (and `close` must not wait for it).
-      pending.delete(id);
-      return Promise.reject(err);
-    }
-    return waiter.promise.finally(endIfIdle);
-  };
-  return signerFromRequests({
-    pubkey,
-    evmAddress,
-    ask,
-    close: () => {
-      closing = true;
-      endIfIdle();
+  let failed: NodeSignerError | undefined;
+  const host = new WorkerHost<SignerWorkerRequest, unknown>({
+    url: options.entry ?? new URL("./node_signer_worker.ts", import.meta.url),
+    permissions: "none",
+    errors: KEY_ERRORS,
+    onEvent: (body) => {
+      if (typeof body === "string") options.onLog?.(body);
     },
+    onCrash: (crash) => {
+      failed = new NodeSignerError(`the signer's worker failed: ${crash.message}`);
+      if (open) options.onFailure?.(failed);
+    },
+  });
+  // A crash is told as a NodeSignerError; the host's own errors (closed, terminated) likewise.
+  const asSignerError = (err: unknown): never => {
+    if (failed) throw failed;
+    if (err instanceof WorkerCrashedError) throw new NodeSignerError(err.message);
+    throw err;
+  };
+  let keyed: SignerKeyed;
+  try {
+    await host.ready;
+    if ("secretKey" in source) {
+      const copy = source.secretKey.slice();
+      const asked = host.request({ t: "key", source: { secretKey: copy } }, {
+        transfer: [copy.buffer],
+      });
+      if (options.wipe) source.secretKey.fill(0);
+      keyed = await asked as SignerKeyed;
+    } else {
+      keyed = await host.request({ t: "key", source }) as SignerKeyed;
+    }
+  } catch (err) {
+    host.terminate();
+    return asSignerError(err);
+  }
+  open = true;
+  const ask = (request: NodeSignerRequest): Promise<unknown> =>
+    host.request({ t: "ask", request }).catch(asSignerError);
+  return signerFromRequests({
+    pubkey: keyed.pubkey,
+    evmAddress: keyed.evmAddress,
+    ask,
+    // Requests already asked are answered before the worker ends; later ones are refused.
+    close: () => void host.close(),
   });
 }

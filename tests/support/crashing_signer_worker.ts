@@ -8,8 +8,11 @@ const scope = globalThis as unknown as {
   addEventListener(type: "message", f: (e: MessageEvent) => void): void;
 };
 scope.addEventListener("message", (e) => {
-  const m = e.data as { t: string; request?: { op: string; template?: { content: string } } };
-  if (m.t === "ask" && m.request?.template?.content === "crash") {
+  const m = e.data as {
+    t: string;
+    body?: { t: string; request?: { op: string; template?: { content: string } } };
+  };
+  if (m.t === "request" && m.body?.request?.template?.content === "crash") {
     setTimeout(() => {
       throw new Error("crashed on purpose");
     });

@@ -1,6 +1,6 @@
 /**
  * A signer worker's entry for tests: the real entry (`identity/node_signer_worker.ts`), plus a
- * probe of what the worker may do, reported as `log` lines before the real entry's `ready`.
+ * probe of what the worker may do, reported as `event` lines before the real entry's `ready`.
  *
  * @module
  */
@@ -8,9 +8,9 @@ const scope = globalThis as unknown as { postMessage(m: unknown): void };
 const attempt = async (what: string, f: () => unknown) => {
   try {
     await f();
-    scope.postMessage({ t: "log", line: `${what}: allowed` });
+    scope.postMessage({ t: "event", body: `${what}: allowed` });
   } catch (err) {
-    scope.postMessage({ t: "log", line: `${what}: ${(err as Error).name}` });
+    scope.postMessage({ t: "event", body: `${what}: ${(err as Error).name}` });
   }
 };
 await attempt("read", () => Deno.readTextFileSync("/etc/hostname"));
