@@ -14,6 +14,7 @@
  */
 import { type EventStore, type InsertItem, openEventStore } from "../../../state/event_store.ts";
 import type { InsertResult } from "../../../state/event_store.ts";
+import { inWorker, serveWorker } from "../../../transport/worker_service.ts";
 
 /** Closes the worker's connection (answered with batch -1). */
 export interface CommitCloseRequest {
@@ -49,35 +50,23 @@ export function commitBatch(store: EventStore, request: CommitBatchRequest): Com
   }
 }
 
-// Only when loaded as a worker (the module is also imported for its types).
-const scope = globalThis as unknown as {
-  postMessage?: (m: unknown) => void;
-  onmessage?:
-    | ((e: MessageEvent<CommitCloseRequest | CommitBatchRequest>) => void)
-    | null;
-};
-if (typeof scope.postMessage === "function" && "WorkerGlobalScope" in globalThis) {
-  // The path comes as the worker's name, and the store is opened at load: a message posted
-  // before this module finished loading (its imports have a top-level await) would be lost.
+// Only when loaded as a worker (the module is also imported for its types). The path comes as
+// the worker's name; "ready" is said once the store is open (or `fatal`, with why it is not).
+if (inWorker()) {
   let store: EventStore | undefined;
-  try {
-    store = openEventStore({ path: (globalThis as unknown as { name: string }).name });
-    scope.postMessage({ batch: 0, results: [] } satisfies CommitBatchResponse);
-  } catch (err) {
-    scope.postMessage({ batch: 0, error: (err as Error).message } satisfies CommitBatchResponse);
-  }
-  scope.onmessage = (e) => {
-    const message = e.data;
-    if ("close" in message) {
-      store?.close();
-      store = undefined;
-      scope.postMessage!({ batch: -1, results: [] } satisfies CommitBatchResponse);
-      return;
-    }
-    scope.postMessage!(
-      store
+  serveWorker<CommitCloseRequest | CommitBatchRequest, CommitBatchResponse>({
+    setup: () => {
+      store = openEventStore({ path: (globalThis as unknown as { name: string }).name });
+    },
+    onRequest: (message) => {
+      if ("close" in message) {
+        store?.close();
+        store = undefined;
+        return { batch: -1, results: [] };
+      }
+      return store
         ? commitBatch(store, message)
-        : { batch: message.batch, error: "event store not open" } satisfies CommitBatchResponse,
-    );
-  };
+        : { batch: message.batch, error: "event store not open" };
+    },
+  });
 }

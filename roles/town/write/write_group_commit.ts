@@ -14,7 +14,12 @@
  */
 import { setImmediate } from "node:timers";
 import type { EventStore, InsertItem, InsertResult } from "../../../state/event_store.ts";
-import type { CommitBatchResponse } from "./write_commit_worker.ts";
+import { WorkerHost } from "../../../transport/worker_host.ts";
+import type {
+  CommitBatchRequest,
+  CommitBatchResponse,
+  CommitCloseRequest,
+} from "./write_commit_worker.ts";
 
 /** Options for {@linkcode GroupCommitter}. */
 export interface GroupCommitterOptions {
@@ -52,7 +57,9 @@ interface Queued {
 export class GroupCommitter {
   readonly #store: EventStore;
   readonly #maxBatch: number;
-  readonly #worker: Worker | undefined;
+  readonly #worker:
+    | WorkerHost<CommitBatchRequest | CommitCloseRequest, CommitBatchResponse>
+    | undefined;
   #queue: Queued[] = [];
   #scheduled = false;
   #batches = 0;
@@ -126,34 +133,29 @@ export class GroupCommitter {
       await new Promise<void>((resolve) => this.#idle.push(resolve));
     }
     if (this.#workerFailed === undefined) {
-      const worker = this.#worker;
       // Let the worker close its connection (a clean WAL) before it is terminated.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 2000);
-        worker.onmessage = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        worker.postMessage({ close: true });
-      });
+      await this.#worker.request({ close: true }, { timeoutMs: 2000 }).catch(() => {});
     }
     this.#worker.terminate();
   }
 
-  #startWorker(path: string): Worker {
+  #startWorker(
+    path: string,
+  ): WorkerHost<CommitBatchRequest | CommitCloseRequest, CommitBatchResponse> {
     const files = [path, `${path}-wal`, `${path}-shm`, `${path}-journal`];
-    const worker = new Worker(new URL("./write_commit_worker.ts", import.meta.url), {
-      type: "module",
+    const worker = new WorkerHost<CommitBatchRequest | CommitCloseRequest, CommitBatchResponse>({
+      url: new URL("./write_commit_worker.ts", import.meta.url),
       name: path,
-      deno: { permissions: { read: files, write: files } },
-    } as WorkerOptions);
-    worker.onmessage = (e: MessageEvent<CommitBatchResponse>) => this.#onCommitted(e.data);
-    worker.onerror = (e) => {
-      e.preventDefault();
-      this.#fail(`commit worker failed: ${e.message}`);
-    };
-    // The worker answers batch 0 once its store is open; that holds the first batch back.
+      permissions: { read: files, write: files },
+      onCrash: (e) => this.#fail(`commit worker failed: ${e.message}`),
+    });
+    // The first batch is held back until the worker's store is open; if it cannot open the
+    // file (e.g. permissions), commits go inline instead.
     this.#inFlight = [];
+    worker.ready.then(() => {
+      this.#inFlight = undefined;
+      this.#sendNext();
+    }, (e: Error) => this.#fail(`commit worker cannot open the store: ${e.message}`));
     return worker;
   }
 
@@ -187,17 +189,12 @@ export class GroupCommitter {
     }
     this.#inFlight = batch;
     this.#batches++;
-    this.#worker!.postMessage({ batch: this.#batches, items: batch.map((q) => q.item) });
+    this.#worker!.request({ batch: this.#batches, items: batch.map((q) => q.item) })
+      .then((response) => this.#onCommitted(batch, response), () => {}); // a crash: see #fail
   }
 
-  #onCommitted(response: CommitBatchResponse): void {
-    const batch = this.#inFlight ?? [];
+  #onCommitted(batch: Queued[], response: CommitBatchResponse): void {
     this.#inFlight = undefined;
-    if (response.batch === 0 && response.error !== undefined) {
-      // The worker cannot open the file (e.g. permissions): commit inline instead.
-      this.#fail(`commit worker cannot open the store: ${response.error}`);
-      return;
-    }
     if (response.results) {
       response.results.forEach((r, i) => batch[i].resolve(r));
     } else if (batch.length === 1) {

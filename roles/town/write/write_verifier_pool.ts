@@ -11,6 +11,7 @@
 import { setImmediate } from "node:timers";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import { WorkerHost } from "../../../transport/worker_host.ts";
 import type { VerifyBatchRequest, VerifyBatchResponse } from "./write_verifier_worker.ts";
 
 /** Options for {@linkcode WriteVerifierPool}. */
@@ -30,11 +31,9 @@ interface Waiting {
 }
 
 interface PoolWorker {
-  worker: Worker;
-  inFlight: number;
-  /** Loaded (answered batch 0): only then can it be sent batches. */
-  ready: boolean;
-  batches: Map<number, { waiting: Waiting[]; timer: ReturnType<typeof setTimeout> }>;
+  host: WorkerHost<VerifyBatchRequest, VerifyBatchResponse>;
+  /** The batch it is verifying (one at a time). */
+  batch: Waiting[] | undefined;
 }
 
 /**
@@ -62,22 +61,24 @@ export class WriteVerifierPool {
     this.#maxBatch = options.maxBatch ?? 64;
     this.#timeoutMs = options.batchTimeoutMs ?? 10_000;
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL("./write_verifier_worker.ts", import.meta.url), {
-        type: "module",
-        deno: { permissions: "none" },
-      } as WorkerOptions);
-      const entry: PoolWorker = { worker, inFlight: 0, ready: false, batches: new Map() };
-      worker.onmessage = (e: MessageEvent<VerifyBatchResponse>) => this.#onResult(entry, e.data);
-      worker.onerror = (e) => {
-        e.preventDefault();
-        // A worker that cannot run (e.g. its module is missing from a bundle) is dropped; with
-        // none left, verification continues inline instead of failing every write.
-        this.#failWorker(entry, new EventValidationError("verifier-unavailable", e.message));
-        entry.worker.terminate();
-        const index = this.#workers.indexOf(entry);
-        if (index >= 0) this.#workers.splice(index, 1);
-        if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
+      const entry: PoolWorker = {
+        host: new WorkerHost({
+          url: new URL("./write_verifier_worker.ts", import.meta.url),
+          permissions: "none",
+          // A worker that cannot run (e.g. its module is missing from a bundle) is dropped; with
+          // none left, verification continues inline instead of failing every write.
+          onCrash: () => {
+            const index = this.#workers.indexOf(entry);
+            if (index >= 0) this.#workers.splice(index, 1);
+            if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
+          },
+        }),
+        batch: undefined,
       };
+      // Only a loaded worker is sent batches.
+      entry.host.ready.then(() => {
+        if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
+      }, () => {});
       this.#workers.push(entry);
     }
   }
@@ -119,14 +120,9 @@ export class WriteVerifierPool {
 
   /** Terminates the workers; pending verifications fail. */
   close(): void {
-    for (const entry of this.#workers) {
-      this.#failWorker(entry, new EventValidationError("verifier-unavailable", "town stopping"));
-      entry.worker.terminate();
-    }
-    this.#workers.length = 0;
-    for (const w of this.#queue.splice(0)) {
-      w.reject(new EventValidationError("verifier-unavailable", "town stopping"));
-    }
+    const stopping = new EventValidationError("verifier-unavailable", "town stopping");
+    for (const entry of this.#workers.splice(0)) entry.host.terminate(stopping);
+    for (const w of this.#queue.splice(0)) w.reject(stopping);
   }
 
   #dispatch(): void {
@@ -136,7 +132,7 @@ export class WriteVerifierPool {
     // With no worker left, the queue is verified here.
     if (
       this.#workers.length === 0 ||
-      (this.#queue.length === 1 && this.#workers.every((w) => w.inFlight === 0))
+      (this.#queue.length === 1 && this.#workers.every((w) => w.batch === undefined))
     ) {
       for (const w of this.#queue.splice(0)) {
         this.#inline++;
@@ -153,50 +149,29 @@ export class WriteVerifierPool {
     // a worker answers, so batches grow with the load (a message costs ~50 us, a verification
     // ~0.3 ms) instead of one message per socket read.
     while (this.#queue.length > 0) {
-      const entry = this.#workers.find((w) => w.ready && w.batches.size === 0);
+      const entry = this.#workers.find((w) => w.host.isReady && w.batch === undefined);
       if (!entry) return;
       const batch = this.#queue.splice(0, this.#maxBatch);
       const id = ++this.#nextBatch;
-      // A worker that hangs (or never loaded) must not hold payments forever.
-      const timer = setTimeout(() => {
-        if (!entry.batches.delete(id)) return;
-        entry.inFlight -= batch.length;
-        const err = new EventValidationError("verifier-unavailable", "no answer from worker");
-        for (const w of batch) w.reject(err);
-      }, this.#timeoutMs);
-      entry.batches.set(id, { waiting: batch, timer });
-      entry.inFlight += batch.length;
-      const request: VerifyBatchRequest = { batch: id, events: batch.map((w) => w.event) };
-      entry.worker.postMessage(request);
+      entry.batch = batch;
+      // A worker that hangs must not hold payments forever: unanswered, the batch fails (T00).
+      entry.host.request({ batch: id, events: batch.map((w) => w.event) }, {
+        timeoutMs: this.#timeoutMs,
+      }).then((result) => {
+        batch.forEach((w, i) => {
+          const error = result.errors[i];
+          if (error === null) w.resolve();
+          else w.reject(new EventValidationError(error === "bad-id" ? "bad-id" : "bad-sig"));
+        });
+      }, (err: Error) => {
+        const reason = err instanceof EventValidationError
+          ? err
+          : new EventValidationError("verifier-unavailable", err.message);
+        for (const w of batch) w.reject(reason);
+      }).finally(() => {
+        entry.batch = undefined;
+        if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
+      });
     }
-  }
-
-  #onResult(entry: PoolWorker, result: VerifyBatchResponse): void {
-    if (result.batch === 0) {
-      entry.ready = true;
-      if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
-      return;
-    }
-    const pending = entry.batches.get(result.batch);
-    if (!pending) return;
-    entry.batches.delete(result.batch);
-    clearTimeout(pending.timer);
-    const batch = pending.waiting;
-    entry.inFlight -= batch.length;
-    batch.forEach((w, i) => {
-      const error = result.errors[i];
-      if (error === null) w.resolve();
-      else w.reject(new EventValidationError(error === "bad-id" ? "bad-id" : "bad-sig"));
-    });
-    if (this.#queue.length > 0 && !this.#scheduled) this.#dispatch();
-  }
-
-  #failWorker(entry: PoolWorker, err: EventValidationError): void {
-    for (const { waiting, timer } of entry.batches.values()) {
-      clearTimeout(timer);
-      for (const w of waiting) w.reject(err);
-    }
-    entry.batches.clear();
-    entry.inFlight = 0;
   }
 }

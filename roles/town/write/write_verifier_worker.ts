@@ -9,6 +9,7 @@
  */
 import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import { inWorker, serveWorker } from "../../../transport/worker_service.ts";
 
 /** A batch to verify. */
 export interface VerifyBatchRequest {
@@ -45,14 +46,6 @@ export function verifyBatch(request: VerifyBatchRequest): VerifyBatchResponse {
 }
 
 // Only when loaded as a worker (the module is also imported for its types and verifyBatch).
-const scope = globalThis as unknown as {
-  postMessage?: (m: unknown) => void;
-  onmessage?: ((e: MessageEvent<VerifyBatchRequest>) => void) | null;
-  document?: unknown;
-};
-if (typeof scope.postMessage === "function" && "WorkerGlobalScope" in globalThis) {
-  scope.onmessage = (e) => scope.postMessage!(verifyBatch(e.data));
-  // Tells the pool this module has loaded (its imports have a top-level await): a batch posted
-  // before would be dispatched to no handler and lost.
-  scope.postMessage({ batch: 0, errors: [] } satisfies VerifyBatchResponse);
-}
+// "ready" is said once its imports (a top-level await among them) have loaded: a batch posted
+// before would be dispatched to no handler and lost.
+if (inWorker()) serveWorker({ onRequest: verifyBatch });
