@@ -6,10 +6,10 @@
  * the stage module (see `worker_entry.ts`); static imports need no permission, which is what
  * lets pure stages run with none at all.
  *
- * The worker says "hello" once its module graph is evaluated, and the main thread sends nothing
- * before: a message posted to a worker whose graph is still evaluating (top-level await, e.g. a
- * WebAssembly module loading) is dropped by Deno 2.9.6, which left `init` unheard about half the
- * time for the relay source.
+ * The control messages ride on `transport/worker_service.ts`: the worker says "ready" once its
+ * module graph is evaluated, and the main thread sends nothing before: a message posted to a
+ * worker whose graph is still evaluating (top-level await, e.g. a WebAssembly module loading) is
+ * dropped by Deno 2.9.6, which left `init` unheard about half the time for the relay source.
  *
  * @module
  */
@@ -18,18 +18,8 @@ import type { Chunk } from "../stages/chunks.ts";
 import type { Stage } from "../stages/stage.ts";
 import { BatchTransformDriver } from "./batch_transform_driver.ts";
 import { LinkReceiver, LinkSender } from "./batch_link.ts";
-import type {
-  FromWorkerMessage,
-  InitMessage,
-  LinkMessage,
-  StageWork,
-  ToWorkerMessage,
-} from "./worker_messages.ts";
-
-interface WorkerScope {
-  onmessage: ((event: MessageEvent<ToWorkerMessage>) => void) | null;
-  postMessage(message: FromWorkerMessage): void;
-}
+import type { InitMessage, LinkMessage, StageWork, ToWorkerMessage } from "./worker_messages.ts";
+import { serveWorker } from "../transport/worker_service.ts";
 
 /**
  * Serves one stage in this worker. Call it once, from a worker's entry module.
@@ -41,16 +31,10 @@ interface WorkerScope {
  * ```
  */
 export function serveStageInWorker(stage: Stage): void {
-  const scope = globalThis as unknown as WorkerScope;
-  const post = (message: FromWorkerMessage) => scope.postMessage(message);
-  const fatal = (err: unknown) => {
-    const e = err instanceof Error ? err : new Error(String(err));
-    post({ t: "fatal", error: { name: e.name, message: e.message } });
-  };
   let sender: LinkSender | undefined;
   let receiver: LinkReceiver | undefined;
-  scope.onmessage = (event) => {
-    const message = event.data;
+  const onEvent = (body: unknown) => {
+    const message = body as ToWorkerMessage;
     switch (message.t) {
       case "init":
         sender = new LinkSender(message.downstream, { window: message.window });
@@ -79,7 +63,7 @@ export function serveStageInWorker(stage: Stage): void {
         break;
     }
   };
-  post({ t: "hello" });
+  const { fatal } = serveWorker({ onEvent });
 }
 
 /** Processes input messages strictly in order, one at a time: one output message per input. */

@@ -41,12 +41,8 @@ import {
   StageRestartLimitError,
 } from "./stage_errors.ts";
 import type { StageMetrics } from "./stage_metrics.ts";
-import type {
-  FromWorkerMessage,
-  LinkMessage,
-  StageWork,
-  ToWorkerMessage,
-} from "./worker_messages.ts";
+import type { LinkMessage, StageWork, ToWorkerMessage } from "./worker_messages.ts";
+import { WorkerHost } from "../transport/worker_host.ts";
 
 /** Fresh link ends for a stage being (re)started; the neighbours already have the far ends. */
 export interface StageLinkEnds {
@@ -102,9 +98,7 @@ const SOURCE_SEQ_STRIDE = 2 ** 32;
  */
 export class SupervisedWorkerStage {
   #o: SupervisedWorkerStageOptions;
-  #worker: Worker | undefined;
-  #hello = false;
-  #queued: { message: ToWorkerMessage; transfer: Transferable[] }[] = [];
+  #worker: WorkerHost | undefined;
   #generation = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -157,15 +151,12 @@ export class SupervisedWorkerStage {
   #stopWorker(): void {
     this.#worker?.terminate();
     this.#worker = undefined;
-    this.#hello = false;
-    this.#queued = [];
     this.#generation++;
   }
 
+  /** Sent once the worker is ready (the host queues until then). */
   #post(message: ToWorkerMessage, transfer: Transferable[] = []): void {
-    if (this.#worker === undefined) return;
-    if (!this.#hello) this.#queued.push({ message, transfer });
-    else this.#worker.postMessage(message, transfer);
+    this.#worker?.post(message, transfer);
   }
 
   // ---- worker lifecycle -----------------------------------------------------------------
@@ -174,26 +165,18 @@ export class SupervisedWorkerStage {
     this.#restartTimer = undefined;
     if (this.#closed) return;
     const generation = ++this.#generation;
-    const worker = new Worker(this.#o.entryUrl, {
-      type: "module",
+    // A crash (an uncaught error, a message that cannot be read, or the stage's own `fatal`)
+    // of this run only: a late one from a replaced worker is ignored.
+    this.#worker = new WorkerHost({
+      url: this.#o.entryUrl,
       name: this.#o.stage.name,
-      deno: { permissions: this.#o.permissions },
+      permissions: this.#o.permissions,
+      onCrash: (crash) => {
+        if (generation === this.#generation) {
+          this.#crash({ name: crash.errorName, message: crash.message });
+        }
+      },
     });
-    this.#worker = worker;
-    worker.onmessage = (event: MessageEvent<FromWorkerMessage>) => {
-      if (generation === this.#generation) this.#onMessage(event.data);
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault(); // keep the pipeline's thread alive: we supervise instead
-      if (generation === this.#generation) {
-        this.#crash({ name: errorName(event), message: event.message });
-      }
-    };
-    worker.onmessageerror = () => {
-      if (generation === this.#generation) {
-        this.#crash({ name: "DataCloneError", message: "a message could not be deserialized" });
-      }
-    };
     const transfer = [ends.upstream, ends.downstream].filter((p) => p !== undefined);
     this.#post({
       t: "init",
@@ -287,20 +270,6 @@ export class SupervisedWorkerStage {
     return failed;
   }
 
-  #onMessage(message: FromWorkerMessage): void {
-    switch (message.t) {
-      case "hello": {
-        this.#hello = true;
-        const queued = this.#queued;
-        this.#queued = [];
-        for (const q of queued) this.#worker?.postMessage(q.message, q.transfer);
-        return;
-      }
-      case "fatal":
-        return this.#crash(message.error);
-    }
-  }
-
   /** The pipeline has finished: the stage holds nothing any more. */
   drained(): void {
     this.#o.metrics.queueDepth = 0;
@@ -317,12 +286,4 @@ export class SupervisedWorkerStage {
     if (work.chunksOut > 0) m.batchesOut++;
     if (work.ms !== undefined) m.recordLatency(work.ms);
   }
-}
-
-function errorName(event: ErrorEvent): string {
-  const error: unknown = event.error;
-  if (error instanceof Error) return error.name;
-  // Deno reports an uncaught error as "Uncaught (in promise) NotCapable: ..." in the message.
-  const m = /^Uncaught (?:\(in promise\) )?(\w+)/.exec(event.message);
-  return m ? m[1] : "Error";
 }

@@ -94,16 +94,4 @@ export interface ThroughMessage {
 /** Any message from the main thread to a worker. */
 export type ToWorkerMessage = InitMessage | PortsMessage | ThroughMessage;
 
-/** Worker -> main: the module graph is evaluated and messages will be heard. */
-export interface HelloMessage {
-  t: "hello";
-}
-
-/** Worker -> main: a stage-level fault (the stage's stream errored or `create` threw). */
-export interface FatalMessage {
-  t: "fatal";
-  error: { name: string; message: string };
-}
-
-/** Any message from a worker. */
-export type FromWorkerMessage = HelloMessage | FatalMessage;
+// Worker -> main: "ready" and "fatal" are transport/worker_host.ts's own messages.
