@@ -24,9 +24,9 @@ import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
 import { registerChainDeploy } from "./chain_deploy_command.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface ChainUpOptions {
-  output?: "text" | "json" | "csv";
+interface ChainUpOptions extends GlobalOptions {
   port: string;
   fund?: string[];
   tokens: string;

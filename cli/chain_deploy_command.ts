@@ -33,11 +33,9 @@ import {
   deployTokenNetwork,
   mintTestTokens,
 } from "../chain/contract_deployer.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface DeployOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
+interface DeployOptions extends GlobalOptions {
   rpc?: string;
   chain?: string;
   token?: string;
@@ -46,7 +44,6 @@ interface DeployOptions {
   mainnet?: boolean;
   passphraseFile?: string;
   passphraseFd?: string;
-  nonInteractive?: boolean;
 }
 
 const DEV_CHAIN_ID = 31337;

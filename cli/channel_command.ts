@@ -97,6 +97,7 @@ import { WalletFileError, WalletNotFoundError } from "../identity/wallet_file.ts
 import { EmptyPassphraseError } from "../identity/wallet.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Errors of the local state (wallet, passphrase, config, channel file): said as they are. */
 const LOCAL_STATE_ERRORS = [
@@ -113,13 +114,7 @@ const LOCAL_STATE_ERRORS = [
   ChannelFileError,
 ];
 
-type OutputFormat = "text" | "json" | "csv";
-
-interface ChannelOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: OutputFormat;
-  nonInteractive?: boolean;
+interface ChannelOptions extends GlobalOptions {
   passphraseFile?: string;
   chain?: string;
   rpcUrl?: string;

@@ -15,13 +15,11 @@ import { settingsFlagsFrom } from "./settings_flags.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { loadSettings } from "../config/settings.ts";
 import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface DbUpOptions {
-  output?: "text" | "json" | "csv";
+interface DbUpOptions extends GlobalOptions {
   port: string;
   dataDir?: string;
-  stateDir?: string;
-  profile?: string;
 }
 
 /**

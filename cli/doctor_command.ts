@@ -19,6 +19,7 @@ import { walletFilePath } from "../identity/wallet_file.ts";
 import { probeSandbox } from "../roles/provider/skill_sandbox.ts";
 import { probeDockerEngine } from "../roles/provider/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -27,10 +28,7 @@ export interface DoctorCheck {
   detail: string;
 }
 
-interface DoctorOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
+interface DoctorOptions extends GlobalOptions {
   relayUrl?: string;
   connectorBtpUrl?: string;
   timeout?: string;

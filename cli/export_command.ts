@@ -8,13 +8,12 @@
  */
 import type { Command } from "commander";
 import { openPaymentLog } from "../state/payment_log.ts";
-import type { ProfileFlags } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 
 /** Options of `turnpike export`. */
-interface ExportOptions extends ProfileFlags {
+interface ExportOptions extends GlobalOptions {
   out?: string;
-  output?: string;
 }
 
 /**

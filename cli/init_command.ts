@@ -42,12 +42,9 @@ import { readWalletFile, walletFilePath, type WalletRecord } from "../identity/w
 import { parsePeerFlag, TownConfigError } from "../roles/town/town_config.ts";
 import { resolveTownSettlement, TownSettlementError } from "../roles/town/town_peer_info.ts";
 import type { BtpPeerAccountConfig } from "../roles/town/btp/btp_accounts.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface InitOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
-  nonInteractive?: boolean;
+interface InitOptions extends GlobalOptions {
   passphraseFile?: string;
   passphraseFd?: string;
   role: Role;

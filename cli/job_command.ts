@@ -75,13 +75,10 @@ import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Options shared by the commands that connect to the town. */
-export interface RequesterCliOptions extends RequesterFlags {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
-  nonInteractive?: boolean;
+export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
   relayUrl?: string;
   connectorBtpUrl?: string;
   pricePerByte?: string;

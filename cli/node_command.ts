@@ -70,12 +70,9 @@ import {
   readProviderStatus,
   statusAmountText,
 } from "../roles/provider/provider_status.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface NodeOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
-  nonInteractive?: boolean;
+interface NodeOptions extends GlobalOptions {
   relayUrl?: string;
   connectorBtpUrl?: string;
   btpToken?: string;

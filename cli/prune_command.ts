@@ -23,11 +23,9 @@ import {
   type PruneReport,
   pruneRequesterJobs,
 } from "../roles/job_prune.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface PruneOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
+interface PruneOptions extends GlobalOptions {
   olderThan: string;
   yes?: boolean;
 }

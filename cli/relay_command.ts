@@ -9,14 +9,14 @@ import type { Command } from "commander";
 import { loadSettings } from "../config/settings.ts";
 import { fetchRelayInfo, relayHttpUrl, RelayInfoError } from "../transport/relay_info.ts";
 import { CliError } from "./cli_error.ts";
-import { type ProfileFlags, settingsFlagsFrom } from "./settings_flags.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Options of `turnpike relay status`. */
-interface RelayStatusOptions extends ProfileFlags {
+interface RelayStatusOptions extends GlobalOptions {
   relayUrl?: string;
   allowInsecure?: boolean;
   timeout?: string;
-  output?: string;
 }
 
 /** What `relay status` found. */

@@ -7,12 +7,7 @@
  */
 import type { Command } from "commander";
 import type { SettingKey, SettingsFlags } from "../config/settings.ts";
-
-/** The options every command has from the root (`--profile`, `--state-dir`). */
-export interface ProfileFlags {
-  profile?: string;
-  stateDir?: string;
-}
+import type { GlobalOptions } from "./global_options.ts";
 
 /**
  * The `--profile` the user typed, or undefined when it is the root's default. The root gives
@@ -24,7 +19,7 @@ export interface ProfileFlags {
  * const profile = explicitProfile(opts, cmd);
  * ```
  */
-export function explicitProfile(opts: ProfileFlags, cmd: Command): string | undefined {
+export function explicitProfile(opts: GlobalOptions, cmd: Command): string | undefined {
   const source = cmd.getOptionValueSourceWithGlobals("profile");
   return source === "default" || source === undefined ? undefined : opts.profile;
 }
@@ -39,7 +34,7 @@ export function explicitProfile(opts: ProfileFlags, cmd: Command): string | unde
  * const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]);
  * ```
  */
-export function settingsFlagsFrom<T extends ProfileFlags>(
+export function settingsFlagsFrom<T extends GlobalOptions>(
   opts: T,
   cmd: Command,
   keys: readonly (SettingKey & keyof T)[],

@@ -22,7 +22,7 @@ import {
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { loadNodeSigner, type PassphraseFlags } from "./node_identity.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
-import type { ProfileFlags } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   missingParams,
@@ -39,7 +39,7 @@ import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 
-interface SkillTestOptions extends ProfileFlags, PassphraseFlags {
+interface SkillTestOptions extends GlobalOptions, PassphraseFlags {
   dir?: string;
   recipientKey?: string;
   input?: string[];
@@ -47,7 +47,6 @@ interface SkillTestOptions extends ProfileFlags, PassphraseFlags {
   event?: string;
   message?: string;
   kind?: string;
-  output?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -7,7 +7,8 @@
 import type { Command } from "commander";
 import { resolveStateDir } from "../config/state_dir.ts";
 import { CliError } from "./cli_error.ts";
-import { explicitProfile, type ProfileFlags } from "./settings_flags.ts";
+import { explicitProfile } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /**
  * Resolves the state dir and checks that it exists (read-only commands must not create one).
@@ -17,7 +18,7 @@ import { explicitProfile, type ProfileFlags } from "./settings_flags.ts";
  * const dir = await existingStateDir(cmd.optsWithGlobals(), cmd);
  * ```
  */
-export async function existingStateDir(opts: ProfileFlags, cmd: Command): Promise<string> {
+export async function existingStateDir(opts: GlobalOptions, cmd: Command): Promise<string> {
   const stateDir = resolveStateDir({
     stateDir: opts.stateDir,
     profile: explicitProfile(opts, cmd),

@@ -16,7 +16,7 @@ import {
   summarizePayments,
 } from "../state/payment_summary.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
-import type { ProfileFlags } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { type NetworkStatsFlags, printNetworkStats } from "./network_stats_view.ts";
 import { addTownReadOptions } from "./town_read.ts";
@@ -145,8 +145,8 @@ export function registerStatsCommand(program: Command): void {
       .option("--network", "the town's traffic instead: providers, jobs/min, success, latency")
       .option("--since <duration>", "with --network: the window, e.g. 30m, 1h, 1d (default 1h)"),
   )
-    .action(async (_opts: ProfileFlags, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<ProfileFlags & { output?: string; network?: boolean }>();
+    .action(async (_opts: GlobalOptions, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions & { network?: boolean }>();
       if (opts.network) return await printNetworkStats(opts as NetworkStatsFlags, cmd);
       const stats = await readNodeStats(await existingStateDir(opts, cmd));
       if (opts.output === "json") {

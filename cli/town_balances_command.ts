@@ -9,11 +9,10 @@
  */
 import type { Command } from "commander";
 import { openPeerLedger, type PeerBalance } from "../state/peer_ledger.ts";
-import type { ProfileFlags } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 
-interface BalancesOptions extends ProfileFlags {
-  output?: string;
+interface BalancesOptions extends GlobalOptions {
 }
 
 /**

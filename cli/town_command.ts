@@ -58,12 +58,9 @@ import {
   TownChannelError,
   type TownChannelGates,
 } from "../roles/town/channels/town_channel_gates.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface TownUpOptions extends TownFlags {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
-  nonInteractive?: boolean;
+interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
   townPort?: string;
   btpPort?: string;

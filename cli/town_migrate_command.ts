@@ -31,12 +31,10 @@ import {
   PostgresStoreError,
   redactUrl,
 } from "../state/postgres_event_store.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface TownMigrateOptions {
+interface TownMigrateOptions extends GlobalOptions {
   to: string;
-  output?: "text" | "json" | "csv";
-  stateDir?: string;
-  profile?: string;
 }
 
 /**

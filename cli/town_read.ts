@@ -12,13 +12,13 @@ import { resolveTownList } from "../config/town_list.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type ProfileFlags, settingsFlagsFrom } from "./settings_flags.ts";
+import { settingsFlagsFrom } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Flags of a town-reading command. */
-export interface TownReadFlags extends ProfileFlags {
+export interface TownReadFlags extends GlobalOptions {
   relayUrl?: string;
   allowInsecure?: boolean;
-  output?: "text" | "json" | "csv";
 }
 
 /** Where to read and which network it is. */

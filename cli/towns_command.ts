@@ -16,11 +16,9 @@ import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { resolveTownList } from "../config/town_list.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
-interface TownsFlags {
-  stateDir?: string;
-  profile?: string;
-  output?: "text" | "json" | "csv";
+interface TownsFlags extends GlobalOptions {
   relayUrl?: string;
   btpUrl?: string;
   btpToken?: string;

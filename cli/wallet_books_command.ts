@@ -28,12 +28,11 @@ import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
 import { ExitCode } from "./exit_codes.ts";
-import type { ProfileFlags } from "./settings_flags.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 
-interface BooksOptions extends ProfileFlags {
-  output?: string;
+interface BooksOptions extends GlobalOptions {
   category?: string[];
   job?: string;
   since?: string;

@@ -36,15 +36,10 @@ import {
   type WalletRecord,
   writeWalletFile,
 } from "../identity/wallet_file.ts";
-
-type OutputFormat = "text" | "json" | "csv";
+import type { GlobalOptions, OutputFormat } from "./global_options.ts";
 
 /** Options `wallet` subcommands read (their own plus the root's globals). */
-interface WalletOptions {
-  stateDir?: string;
-  profile?: string;
-  output?: OutputFormat;
-  nonInteractive?: boolean;
+interface WalletOptions extends GlobalOptions {
   passphraseFile?: string;
   passphraseFd?: string;
 }
