@@ -47,3 +47,65 @@ export const SKILL_ENV = {
   outputs: "TURNPIKE_OUTPUTS",
   toonModule: "TURNPIKE_TOON_MODULE",
 } as const;
+
+/** The `PATH` a `run` gets after the runner's own dirs (the sandbox puts its Deno first). */
+export const SKILL_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** What a runner tells a `run` about itself; each field given sets its {@linkcode SKILL_ENV}. */
+export interface SkillRunContext {
+  /** The job (request event) id. */
+  jobId?: string;
+  /** Callbacks: how the job ended. */
+  jobStatus?: string;
+  /** Skill sink: the event handed over. */
+  eventId?: string;
+  /** Skill sink: its kind. */
+  eventKind?: number;
+  /** Skill sink: its role (result, feedback, other). */
+  role?: string;
+  /** Skill sink: the skill's own name. */
+  skill?: string;
+  /** Provider's sandbox: the job's input files (a dir). */
+  inputs?: string;
+  /** Provider's sandbox: files to return (a dir). */
+  outputs?: string;
+  /** Provider's sandbox: the TOON module a Deno skill may import. */
+  toonModule?: string;
+}
+
+const CONTEXT_ENV: { [K in keyof Required<SkillRunContext>]: string } = {
+  jobId: SKILL_ENV.jobId,
+  jobStatus: SKILL_ENV.jobStatus,
+  eventId: SKILL_ENV.eventId,
+  eventKind: SKILL_ENV.eventKind,
+  role: SKILL_ENV.role,
+  skill: SKILL_ENV.skill,
+  inputs: SKILL_ENV.inputs,
+  outputs: SKILL_ENV.outputs,
+  toonModule: SKILL_ENV.toonModule,
+};
+
+/**
+ * The environment a `run` is started with, the one way every runner builds it: the runner's
+ * own variables (`PATH`, `HOME`, ...), then the `TURNPIKE_*` ones of what it knows. See
+ * docs/SKILLS.md ("The environment and the sandbox").
+ *
+ * @example
+ * ```ts
+ * import { SKILL_PATH, skillEnvironment } from "./skill_contract.ts";
+ *
+ * const env = skillEnvironment({ jobId: "ab".repeat(32), jobStatus: "done" }, { PATH: SKILL_PATH });
+ * console.log(env.TURNPIKE_JOB_STATUS); // "done"
+ * ```
+ */
+export function skillEnvironment(
+  context: SkillRunContext,
+  base: Record<string, string> = {},
+): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  for (const [key, name] of Object.entries(CONTEXT_ENV)) {
+    const value = context[key as keyof SkillRunContext];
+    if (value !== undefined) env[name] = String(value);
+  }
+  return env;
+}

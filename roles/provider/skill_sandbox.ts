@@ -28,7 +28,7 @@
  * @module
  */
 import type { SkillManifest } from "./skill_manifest.ts";
-import { SKILL_ENV, skillExitStatus } from "../../protocol/skill_contract.ts";
+import { SKILL_PATH, skillEnvironment, skillExitStatus } from "../../protocol/skill_contract.ts";
 import {
   buildSandboxFstab,
   DEVICE_FILES,
@@ -772,16 +772,17 @@ async function superviseJob(
   const child = new Deno.Command("unshare", {
     args,
     clearEnv: true,
-    env: {
-      PATH: `${SANDBOX_DENO_BIN_DIR}:/usr/local/bin:/usr/bin:/bin`,
+    env: skillEnvironment({
+      inputs: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
+      outputs: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
+      toonModule: TOON_MODULE === undefined ? undefined : SANDBOX_TOON_MODULE,
+    }, {
+      PATH: `${SANDBOX_DENO_BIN_DIR}:${SKILL_PATH}`,
       HOME: SANDBOX_WORK_DIR,
       TMPDIR: SANDBOX_WORK_DIR,
       LANG: "C.UTF-8",
-      [SKILL_ENV.inputs]: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,
-      [SKILL_ENV.outputs]: `${SANDBOX_WORK_DIR}/${OUTPUTS_DIR}`,
-      ...(TOON_MODULE === undefined ? {} : { [SKILL_ENV.toonModule]: SANDBOX_TOON_MODULE }),
       ...(denoCache === undefined ? {} : { DENO_DIR: SANDBOX_DENO_DIR }),
-    },
+    }),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -26,7 +26,7 @@
 import { sleep } from "../../protocol/backoff.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import { NO_CALLBACK } from "./job_spec.ts";
-import { SKILL_ENV } from "../../protocol/skill_contract.ts";
+import { skillEnvironment } from "../../protocol/skill_contract.ts";
 
 /** Options for {@linkcode CallbackRunner}. */
 export interface CallbackRunnerOptions {
@@ -111,7 +111,8 @@ export class CallbackRunner {
     if (!claimedBefore) {
       const child = new Deno.Command("sh", {
         args: ["-c", WRAPPER, skillPath, base],
-        env: { [SKILL_ENV.jobId]: call.jobId, [SKILL_ENV.jobStatus]: call.status },
+        // Added to the requester's environment, which a callback inherits (docs/SKILLS.md).
+        env: skillEnvironment({ jobId: call.jobId, jobStatus: call.status }),
         stdin: "null",
         stdout: "null",
         stderr: "null",
