@@ -35,8 +35,17 @@ export function blobRejectData(reason: BlobRejectReason): Uint8Array {
  *
  * @example
  * ```ts
- * const outcome = blobPaymentOutcome(await link.sendPaid(auth, price));
- * if (outcome.status === "already-stored") { ... upload for free ... }
+ * import { blobPaymentOutcome, blobRejectData } from "./blob_payment_reply.ts";
+ *
+ * const reply = {
+ *   type: "reject" as const,
+ *   code: "F99",
+ *   triggeredBy: "g.town",
+ *   message: "already stored",
+ *   data: blobRejectData("already-stored"),
+ * };
+ * const outcome = blobPaymentOutcome(reply);
+ * if (outcome.status === "already-stored") console.log("upload for free");
  * ```
  */
 export function blobPaymentOutcome(reply: IlpReply): BlobPaymentOutcome {

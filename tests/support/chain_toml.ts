@@ -21,7 +21,12 @@ export interface ChainTomlOptions {
  *
  * @example
  * ```ts
- * await openTownChannelGates({ chains: chainSections(pair), ... });
+ * import { chainSections } from "./chain_toml.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * const chains = chainSections(pair);
+ * console.log(Object.keys(chains));
  * ```
  */
 export function chainSections(

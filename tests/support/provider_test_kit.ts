@@ -276,7 +276,11 @@ export interface ProviderWorld {
  *
  * @example
  * ```ts
- * await withProvider(["echo"], [], async ({ provider, alice }) => { ... });
+ * import { withProvider } from "./provider_test_kit.ts";
+ *
+ * await withProvider(["echo"], [], async (world) => {
+ *   console.log(Object.keys(world));
+ * });
  * ```
  */
 export async function withProvider(
