@@ -49,12 +49,12 @@ import { holdStateDir } from "./hold_state_dir.ts";
 import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type LoadedSettings, loadSettings, roleSettingPicker } from "../config/settings.ts";
+import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
-import { ChannelSenderError, isChannelId } from "../roles/channels/channel_sender.ts";
+import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import { type ChannelPolicy, resolveChannelPolicy } from "../config/channel_policy.ts";
@@ -71,6 +71,7 @@ import {
   statusAmountText,
 } from "../roles/provider/provider_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { resolveProviderSettings } from "../config/provider_settings.ts";
 
 interface NodeOptions extends GlobalOptions {
   relayUrl?: string;
@@ -219,56 +220,6 @@ async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<Loaded
   }
 }
 
-/** A `[provider]` setting as text (see roleSettingPicker for the precedence). */
-function pick(
-  loaded: LoadedSettings,
-  flag: string | undefined,
-  env: string,
-  key: string,
-): string | undefined {
-  const value = roleSettingPicker(loaded, "provider")(flag, env, key);
-  return value === undefined ? undefined : String(value);
-}
-
-/** A base-unit amount setting (decimal digits), or undefined when not set. */
-function baseUnits(name: string, text: string | undefined): bigint | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,30}$/.test(text)) {
-    throw new CliError(`${name} must be an amount in base units, got "${text}"`, {
-      exitCode: ExitCode.Usage,
-    });
-  }
-  return BigInt(text);
-}
-
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new CliError(`${name} must be a positive integer, got ${JSON.stringify(text)}`, {
-      exitCode: ExitCode.Usage,
-    });
-  }
-  return n;
-}
-
-function optionalSeconds(name: string, text: string | undefined): number | undefined {
-  return text === undefined ? undefined : 1000 * positive(name, text, 0);
-}
-
-function nonNegative(name: string, text: string | undefined): string {
-  if (text === undefined) return "0";
-  if (!/^\d{1,30}$/.test(text)) {
-    throw new CliError(
-      `${name} must be a whole number of base units, got ${JSON.stringify(text)}`,
-      {
-        exitCode: ExitCode.Usage,
-      },
-    );
-  }
-  return text;
-}
-
 async function defaultSkillsDir(stateDir: string): Promise<string> {
   const own = `${stateDir}/skills`;
   return (await Deno.stat(own).catch(() => null))?.isDirectory ? own : BUILT_IN_SKILLS;
@@ -320,45 +271,26 @@ async function resolveNodeOptions(
   loaded: LoadedSettings,
 ): Promise<Omit<ProviderNodeOptions, "signer" | "secretKey">> {
   const s = loaded.settings;
-  const townPubkey = pick(loaded, opts.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey") ??
-    await discoverTownPubkey(s.relayUrl);
-  if (!/^[0-9a-f]{64}$/.test(townPubkey)) {
-    throw new CliError("the town's pubkey must be 64 lowercase hex", {
-      context: `got ${JSON.stringify(townPubkey)}`,
-      suggestion: "pass --town-pubkey <hex> (printed by `turnpike town up`) or set " +
-        "TURNPIKE_TOWN_PUBKEY",
-      exitCode: ExitCode.Usage,
-    });
-  }
-  const channel = pick(loaded, opts.channel, "TURNPIKE_CHANNEL", "channel");
-  if (channel !== undefined && !isChannelId(channel)) {
-    throw new CliError(`channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`, {
-      exitCode: ExitCode.Usage,
-      suggestion: "pass a 0x channel id from `turnpike channel list`",
-    });
-  }
-  const allow = opts.allowNetwork ?? [];
-  const fromToml = loaded.sections.provider?.allow_network;
-  if (Array.isArray(fromToml)) allow.push(...fromToml.map(String));
-  const sandboxMode = pick(loaded, opts.sandbox, "TURNPIKE_SANDBOX", "sandbox") ?? "auto";
-  if (!["root", "rootless", "auto"].includes(sandboxMode)) {
-    throw new CliError(
-      `--sandbox must be root, rootless or auto, got ${JSON.stringify(sandboxMode)}`,
-      {
-        exitCode: ExitCode.Usage,
+  const provider = usageError(() =>
+    resolveProviderSettings({
+      loaded,
+      flags: opts,
+      defaults: {
+        maxInputBytes: DEFAULT_MAX_INPUT_BYTES,
+        maxUnpaid: DEFAULT_MAX_UNPAID,
+        maxUnpaidPerRequester: DEFAULT_MAX_UNPAID_PER_REQUESTER,
+        unpaidGraceSec: DEFAULT_UNPAID_GRACE_SEC,
       },
-    );
-  }
-  // A passphrase file is the key's other half: no job may read it, wherever it lives.
-  const passphraseFile = opts.passphraseFile ?? Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
+    })
+  );
+  const { townPubkey, skillsDir, ...own } = provider;
   return {
+    ...own,
     stateDir: s.stateDir,
-    sandboxMode: sandboxMode as "root" | "rootless" | "auto",
-    hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     btpUrl: s.connectorBtpUrl,
     btpToken: s.btpToken ?? "",
     relayUrl: s.relayUrl,
-    townPubkey,
+    townPubkey: townPubkey ?? await discoverTownPubkey(s.relayUrl),
     // More towns followed and written to, each by its own uplink when it has a btp_url (else
     // by the home town's; roles/town_client/).
     moreTowns: resolveTownList(loaded.sections.towns, {
@@ -366,81 +298,9 @@ async function resolveNodeOptions(
       requireBtp: false,
     }),
     pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
-    skillsDir: pick(loaded, opts.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ??
-      await defaultSkillsDir(s.stateDir),
-    maxInFlight: positive(
-      "--max-in-flight",
-      pick(loaded, opts.maxInFlight, "TURNPIKE_PROVIDER_MAX_IN_FLIGHT", "max_in_flight"),
-      32,
-    ),
-    maxInFlightPerRequester: positive(
-      "--max-per-requester",
-      pick(
-        loaded,
-        opts.maxPerRequester,
-        "TURNPIKE_PROVIDER_MAX_PER_REQUESTER",
-        "max_per_requester",
-      ),
-      8,
-    ),
-    maxConcurrentRuns: positive(
-      "--max-concurrent",
-      pick(loaded, opts.maxConcurrent, "TURNPIKE_PROVIDER_MAX_CONCURRENT", "max_concurrent"),
-      2,
-    ),
-    maxAgeSec: positive(
-      "--max-age",
-      pick(loaded, opts.maxAge, "TURNPIKE_PROVIDER_MAX_AGE", "max_age"),
-      600,
-    ),
-    maxInputBytes: positive(
-      "--max-input-bytes",
-      pick(loaded, opts.maxInputBytes, "TURNPIKE_PROVIDER_MAX_INPUT_BYTES", "max_input_bytes"),
-      DEFAULT_MAX_INPUT_BYTES,
-    ),
-    invoiceExpiryMs: optionalSeconds(
-      "--invoice-expiry",
-      pick(loaded, opts.invoiceExpiry, "TURNPIKE_PROVIDER_INVOICE_EXPIRY", "invoice_expiry"),
-    ),
-    maxTownDebt: baseUnits(
-      "max_town_debt",
-      pick(loaded, undefined, "TURNPIKE_PROVIDER_MAX_TOWN_DEBT", "max_town_debt"),
-    ),
-    maxUnpaid: positive(
-      "--max-unpaid",
-      pick(loaded, opts.maxUnpaid, "TURNPIKE_PROVIDER_MAX_UNPAID", "max_unpaid"),
-      DEFAULT_MAX_UNPAID,
-    ),
-    maxUnpaidPerRequester: positive(
-      "--max-unpaid-per-requester",
-      pick(
-        loaded,
-        opts.maxUnpaidPerRequester,
-        "TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER",
-        "max_unpaid_per_requester",
-      ),
-      DEFAULT_MAX_UNPAID_PER_REQUESTER,
-    ),
-    unpaidGraceMs: 1000 * positive(
-      "--unpaid-grace",
-      pick(loaded, opts.unpaidGrace, "TURNPIKE_PROVIDER_UNPAID_GRACE", "unpaid_grace"),
-      DEFAULT_UNPAID_GRACE_SEC,
-    ),
-    heartbeatMs: 1000 * positive(
-      "--heartbeat",
-      pick(loaded, opts.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat"),
-      3600,
-    ),
-    allowNetwork: allow,
+    skillsDir: skillsDir ?? await defaultSkillsDir(s.stateDir),
     name: opts.name,
     about: opts.about,
-    channel: channel?.toLowerCase(),
-    channelPrepay: BigInt(
-      nonNegative(
-        "--channel-prepay",
-        pick(loaded, opts.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
-      ),
-    ),
     chains: loaded.sections.chains,
     channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
     channelPolicy: channelPolicyOf(loaded),
