@@ -21,6 +21,7 @@ export interface ChainBalance {
  *
  * @example
  * ```ts
+ * declare const chain: Parameters<typeof readChainBalance>[0];
  * const { native, token } = await readChainBalance(chain, "0xabc...");
  * ```
  */

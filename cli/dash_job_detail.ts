@@ -23,6 +23,8 @@ export interface JobDetail {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const view: { jobs: Parameters<typeof readJobDetail>[1][] };
  * const detail = await readJobDetail(stateDir, view.jobs[0]);
  * ```
  */

@@ -250,6 +250,7 @@ function detailLines(d: JobDetail): ReactElement[] {
  *
  * @example
  * ```ts
+ * declare const props: Parameters<typeof dashFrame>[0];
  * import { renderToString } from "ink";
  * console.log(renderToString(dashFrame(props), { columns: 80 }));
  * ```

@@ -25,6 +25,9 @@ interface DmReadOptions extends RequesterCliOptions {
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * registerDmRead(program.command("dm"));
  * ```
  */

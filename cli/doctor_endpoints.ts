@@ -33,6 +33,8 @@ const MAX_RPC_ANSWER_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
+ * import { loadSettings } from "../config/settings.ts";
+ *
  * const checks = await endpointChecks(await loadSettings(), 2000);
  * ```
  */

@@ -12,6 +12,7 @@ import { lockStateDir, type StateDirLock, StateDirLockedError } from "../state/s
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * await using _lock = await holdStateDir(stateDir, "town up");
  * ```
  */

@@ -37,6 +37,9 @@ type Side = "job" | "node";
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * registerPruneCommands(program); // after registerJobCommand and registerNodeCommand
  * ```
  */

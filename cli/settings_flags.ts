@@ -16,6 +16,10 @@ import type { GlobalOptions } from "./global_options.ts";
  *
  * @example
  * ```ts
+ * import type { Command } from "commander";
+ *
+ * declare const cmd: Command;
+ * declare const opts: Parameters<typeof explicitProfile>[0];
  * const profile = explicitProfile(opts, cmd);
  * ```
  */
@@ -31,6 +35,11 @@ export function explicitProfile(opts: GlobalOptions, cmd: Command): string | und
  *
  * @example
  * ```ts
+ * import type { Command } from "commander";
+ * import type { GlobalOptions } from "./global_options.ts";
+ *
+ * declare const cmd: Command;
+ * declare const opts: GlobalOptions & { relayUrl?: string; allowInsecure?: boolean };
  * const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]);
  * ```
  */

@@ -15,6 +15,9 @@ import type { GlobalOptions } from "./global_options.ts";
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * declare const cmd: Command;
  * const dir = await existingStateDir(cmd.optsWithGlobals(), cmd);
  * ```
  */

@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * declare const node: { stop(): Promise<void> };
  * const stopped = stopSignal();
  * console.log("town up");
  * await stopped;

@@ -42,6 +42,9 @@ interface TownMigrateOptions extends GlobalOptions {
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * registerTownMigrate(program.command("town"));
  * ```
  */

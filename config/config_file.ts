@@ -120,6 +120,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * await editConfigFile(`${stateDir}/config.toml`, (text) =>
  *   setTableKeys(text, ["channels"], { chains: ["evm:base:31337"] }));
  * ```

@@ -29,6 +29,9 @@ export const eventSignerEngine: "nostr-wasm" | "nostr-tools" = wasm ? "nostr-was
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const secretKey = generateSecretKey();
  * const event = signEventTemplate({ kind: 1, created_at: 1, tags: [], content: "hi" }, secretKey);
  * ```
  */

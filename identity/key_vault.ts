@@ -119,6 +119,8 @@ export async function sealSecret(
  *
  * @example
  * ```ts
+ * declare const sealed: Parameters<typeof openSecret>[0];
+ * declare const passphrase: string;
  * const secret = await openSecret(sealed, passphrase);
  * ```
  */

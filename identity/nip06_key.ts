@@ -63,6 +63,9 @@ export function deriveNip06SecretKey(mnemonic: string, options: Nip06Options = {
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const sk = generateSecretKey();
  * const id = publicIdentity(sk);
  * console.log(id.npub, id.evmAddress);
  * ```
@@ -82,6 +85,9 @@ export function publicIdentity(secretKey: Uint8Array): PublicIdentity {
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const sk = generateSecretKey();
  * encodeNsec(sk); // "nsec1..."
  * ```
  */

@@ -50,6 +50,10 @@ const KEY_ERRORS: Record<string, new (message: string) => Error> = {
  *
  * @example
  * ```ts
+ * import type { WalletRecord } from "./wallet_file.ts";
+ *
+ * declare const record: WalletRecord;
+ * declare const passphrase: string;
  * const signer = await openWorkerNodeSigner({ wallet: record, passphrase });
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
  * signer.close();

@@ -65,6 +65,9 @@ export class ChunkBatchStream extends TransformStream<Chunk, Chunk[]> {
  *
  * @example
  * ```ts
+ * import type { Chunk } from "../stages/chunks.ts";
+ *
+ * declare const batches: ReadableStream<Chunk[]>;
  * const chunks = batches.pipeThrough(new ChunkUnbatchStream());
  * ```
  */

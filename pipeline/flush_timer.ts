@@ -18,6 +18,7 @@ export interface FlushTimer {
  *
  * @example
  * ```ts
+ * const flush = () => console.log("flushed");
  * const timer = afterDelay(() => flush(), 0);
  * timer.cancel();
  * ```

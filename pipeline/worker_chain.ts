@@ -37,6 +37,7 @@ interface OutEntry {
  *
  * @example
  * ```ts
+ * declare const stages: ConstructorParameters<typeof WorkerChain>[0]["stages"];
  * const chain = new WorkerChain({ stages, window: 8 });
  * for await (const batch of chain.readable) console.log(batch.length);
  * chain.terminate();

@@ -27,6 +27,7 @@ export class BlobDescriptorError extends Error {
  *
  * @example
  * ```ts
+ * declare const response: Response;
  * const d = parseBlobDescriptor(await response.json());
  * ```
  */

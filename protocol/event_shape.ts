@@ -52,6 +52,7 @@ const EVENT_KEYS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
+ * const text = '{"kind": 1}';
  * const problem = findEventShapeProblem(JSON.parse(text), { wellFormedText: true });
  * if (problem) throw new Error(`bad ${problem.field}`);
  * ```

@@ -193,6 +193,9 @@ function eventIdBytes(event: Omit<NostrEvent, "id" | "sig">): Uint8Array {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const id = computeEventId(event);
  * ```
  */
@@ -241,6 +244,9 @@ function verifyDirect(event: NostrEvent, direct: DirectSchnorr): void {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * verifyEvent(event); // throws EventValidationError unless id and sig are right
  * ```
  */

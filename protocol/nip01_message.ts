@@ -282,6 +282,7 @@ function checkFilters(arr: unknown[], options: ParseNip01Options): NostrFilter[]
  *
  * @example
  * ```ts
+ * declare const text: string;
  * const event = checkEventShape(JSON.parse(text), "EVENT");
  * ```
  */

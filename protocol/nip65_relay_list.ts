@@ -44,6 +44,7 @@ export function buildRelayList(
  *
  * @example
  * ```ts
+ * declare const event: Parameters<typeof parseRelayList>[0];
  * parseRelayList(event); // [{ url: "wss://a.example" }, { url: "wss://b.example", marker: "read" }]
  * ```
  */

@@ -120,6 +120,7 @@ function checkKind(k: number): void {
  *
  * @example
  * ```ts
+ * declare const event: Parameters<typeof parseHandlerAnnouncement>[0];
  * const { kinds, metadata } = parseHandlerAnnouncement(event);
  * ```
  */

@@ -142,6 +142,10 @@ function clip(s: string): string {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const jobId: string;
  * matchFilter(event, { kinds: [7000], "#e": [jobId] });
  * ```
  */
@@ -175,6 +179,10 @@ function matchSearch(content: string, search: string): boolean {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const me: string;
  * matchFilters(event, [{ kinds: [6050] }, { kinds: [7000], "#p": [me] }]);
  * ```
  */

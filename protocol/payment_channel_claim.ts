@@ -99,6 +99,8 @@ const MESSAGE_ID = /^[A-Za-z0-9._:-]+$/;
  *
  * @example
  * ```ts
+ * declare const claim: Parameters<typeof encodeClaim>[0];
+ * const protocolData: { protocolName: string; contentType: number; data: Uint8Array }[] = [];
  * const data = encodeClaim(claim);
  * protocolData.push({ protocolName: CLAIM_PROTOCOL_NAME, contentType: 2, data });
  * ```
@@ -126,6 +128,7 @@ export function encodeClaim(claim: PaymentChannelClaim): Uint8Array {
  *
  * @example
  * ```ts
+ * declare const entry: { data: Uint8Array };
  * const claim = decodeClaim(entry.data);
  * console.log(claim.nonce, claim.transferredAmount);
  * ```
@@ -158,6 +161,7 @@ export function decodeClaim(data: Uint8Array | string): PaymentChannelClaim {
  *
  * @example
  * ```ts
+ * declare const claim: Parameters<typeof validateClaim>[0];
  * validateClaim(claim); // throws on a bad field
  * ```
  */

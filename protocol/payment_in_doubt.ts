@@ -53,6 +53,7 @@ export function encodeInDoubt(
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * decodeInDoubt("fulfillments", bytes); // ["..."]
  * ```
  * @throws {InDoubtMessageError} on a malformed message.

@@ -83,6 +83,9 @@ export function isIlpAddress(value: unknown): value is string {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const info = validatePeerInfo(JSON.parse(event.content));
  * ```
  */
@@ -201,6 +204,9 @@ export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const info = parsePeerInfo(event);
  * ```
  */

@@ -14,6 +14,7 @@ export const HEARTBEAT_KIND = 30315;
  *
  * @example
  * ```ts
+ * declare const event: Parameters<typeof isHeartbeatAlive>[0];
  * isHeartbeatAlive(event, Math.floor(Date.now() / 1000));
  * ```
  */

@@ -69,6 +69,7 @@ export function priceEvent(event: PricedEvent, pricing: RelayPricing = {}): bigi
  *
  * @example
  * ```ts
+ * const pubkey = "ab".repeat(32);
  * priceToon("kind: 1\n...", { kind: 1, pubkey }, { pricePerByte: 10n });
  * ```
  */

@@ -21,6 +21,7 @@ export interface StreamingSha256 {
  *
  * @example
  * ```ts
+ * declare const body: ReadableStream<Uint8Array>;
  * const hash = createStreamingSha256();
  * for await (const chunk of body) hash.update(chunk);
  * hash.digestHex(); // "e3b0c442..."

@@ -64,6 +64,7 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
  *
  * @example
  * ```ts
+ * declare const text: string;
  * const event = assertEventShape(JSON.parse(text));
  * ```
  */
@@ -110,6 +111,9 @@ function compatibleString(_key: string, value: unknown): unknown {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const toon = encodeEventToon(event);
  * // id: ...\npubkey: ...\ncreated_at: 1700000000\nkind: 1\ntags[0]:\ncontent: hello\nsig: ...
  * ```
@@ -157,6 +161,7 @@ function utf8Length(text: string): number {
  *
  * @example
  * ```ts
+ * declare const toonText: string;
  * const event = decodeEventToon(toonText); // verified
  * const unchecked = decodeEventToon(toonText, { verify: false });
  * ```

@@ -64,6 +64,7 @@ export interface DirectMessages {
  *
  * @example
  * ```ts
+ * declare const signer: Parameters<typeof readDirectMessages>[0]["signer"];
  * const { messages } = await readDirectMessages({ relayUrl: "ws://127.0.0.1:7100", signer });
  * for (const m of messages) console.log(m.sender, m.text);
  * ```

@@ -171,7 +171,9 @@ export interface LogChunk {
  *
  * @example
  * ```ts
- * if (isReportChunk(chunk)) return controller.enqueue(chunk);
+ * declare const chunk: Parameters<typeof isReportChunk>[0];
+ * declare const controller: TransformStreamDefaultController<typeof chunk>;
+ * if (isReportChunk(chunk)) controller.enqueue(chunk); // passed on as it is
  * ```
  */
 export function isReportChunk(chunk: Chunk): chunk is FailedChunk | LogChunk {

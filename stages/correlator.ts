@@ -52,6 +52,8 @@ export class CorrelatorInputError extends Error {
  *
  * @example
  * ```ts
+ * import type { SummaryChunk } from "./chunks.ts";
+ *
  * jobReferences({ kind: 6050, e: ["ab".repeat(32)] } as SummaryChunk);
  * // { role: "result", candidates: ["abab..."] }
  * ```

@@ -67,6 +67,7 @@ function prefix(text: string): string {
  *
  * @example
  * ```ts
+ * declare const toon: string;
  * const out = ReadableStream.from([{ type: "toon", toon } as const])
  *   .pipeThrough(createKindExtractor({ kinds: [[7000, 7000]] }));
  * ```

@@ -28,6 +28,7 @@ export interface ChannelBooks {
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof channelBooks>[0];
  * const { remaining, low } = channelBooks(record);
  * ```
  */

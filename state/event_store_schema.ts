@@ -22,6 +22,9 @@ export const EVENT_STORE_FORMAT = 2;
  *
  * @example
  * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const db = new DatabaseSync(":memory:");
  * db.exec(eventsTableSql("events_next"));
  * ```
  */

@@ -222,6 +222,7 @@ export function parseJobRoute(text: string): JobRoute {
  *
  * @example
  * ```ts
+ * declare const someRecord: Parameters<typeof formatJobRecord>[0];
  * const rec = parseJobRecord(formatJobRecord(someRecord));
  * ```
  * @throws {JobRecordFormatError} bad TOML, a missing or ill-typed key, or over 64 KiB.
@@ -264,6 +265,7 @@ export function parseJobRecord(text: string): RequesterJobRecord {
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof validateJobRecord>[0];
  * validateJobRecord(record); // throws JobRecordFormatError when invalid
  * ```
  */

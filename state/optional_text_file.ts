@@ -20,8 +20,10 @@ export interface OptionalTextFileOptions {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const id: string;
  * const text = await readOptionalTextFile(`${stateDir}/requester/${id}.json`);
- * if (text === undefined) return undefined;
+ * if (text === undefined) console.log("no such file");
  * ```
  */
 export async function readOptionalTextFile(

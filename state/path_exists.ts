@@ -20,6 +20,7 @@ export interface PathExistsOptions {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * if (await pathExists(`${stateDir}/wallet.toml`)) throw new Error("a wallet exists");
  * ```
  */

@@ -52,6 +52,7 @@ export interface PaymentSummaryOptions {
  *
  * @example
  * ```ts
+ * declare const log: { entries(): Parameters<typeof filterPayments>[0] };
  * filterPayments(log.entries(), { categories: ["town-write"], since: "2026-11-01" });
  * ```
  */
@@ -72,6 +73,7 @@ export function filterPayments(
  *
  * @example
  * ```ts
+ * declare const log: { entries(): Parameters<typeof summarizePayments>[0] };
  * const [usd] = summarizePayments(log.entries());
  * console.log(usd.net, usd.spent.byCategory["town-write"]);
  * ```

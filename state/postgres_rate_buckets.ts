@@ -48,6 +48,7 @@ RETURNING taken`;
  *
  * @example
  * ```ts
+ * declare const store: { sql: Parameters<typeof PostgresRateBuckets.open>[0] };
  * const buckets = await PostgresRateBuckets.open(store.sql);
  * if (!(await buckets.take("spsp:account:alice", 600 / 60, 100))) console.log("rate-limited");
  * ```

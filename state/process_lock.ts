@@ -56,6 +56,7 @@ const MAX_LOCK_FILE_BYTES = 256;
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * await using lock = await lockProcessFile(`${stateDir}/node.lock`, { label: "town up" });
  * ```
  * @throws {ProcessLockedError} when another process (or another open in this one) holds it.
@@ -121,6 +122,7 @@ export async function isProcessAlive(pid: number): Promise<boolean> {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * const holder = await readLockHolder(`${stateDir}/node.lock`);
  * ```
  */

@@ -112,6 +112,7 @@ export function isTerminalProviderJob(record: Pick<ProviderJobRecord, "status">)
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof formatProviderJobRecord>[0];
  * const text = formatProviderJobRecord(record);
  * ```
  */
@@ -127,6 +128,7 @@ export function formatProviderJobRecord(record: ProviderJobRecord): string {
  *
  * @example
  * ```ts
+ * declare const path: string;
  * const record = parseProviderJobRecord(await Deno.readTextFile(path));
  * ```
  */
@@ -177,6 +179,7 @@ export function parseProviderJobRecord(text: string): ProviderJobRecord {
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof validateProviderJobRecord>[0];
  * validateProviderJobRecord(record);
  * ```
  */

@@ -57,6 +57,7 @@ export function stateDirLockPath(stateDir: string): string {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * await using lock = await lockStateDir(stateDir, "node up");
  * ```
  * @throws {StateDirLockedError} when another process (or another open in this one) holds it.

@@ -235,6 +235,7 @@ function socketUrl(url: string): { wsUrl: string; username?: string; token?: str
  *
  * @example
  * ```ts
+ * declare const prepare: Parameters<BtpClient["sendPrepare"]>[0];
  * const client = new BtpClient({ url: "btp+ws://127.0.0.1:3000", authToken: "secret" });
  * await client.connect();
  * const { clientAddress } = await client.fetchIldcp();

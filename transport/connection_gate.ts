@@ -27,6 +27,7 @@ export type ConnectionRefusal = "address" | "prefix" | "total";
  *
  * @example
  * ```ts
+ * declare const socket: WebSocket;
  * const gate = new ConnectionGate({ maxPerAddress: 64, maxTotal: 4096 });
  * const admitted = gate.open("10.0.0.7");
  * if (typeof admitted === "function") socket.addEventListener("close", admitted);

@@ -49,6 +49,7 @@ const READ_CHUNK = 4096;
  *
  * @example
  * ```ts
+ * declare const listener: Deno.Listener;
  * const conn = await listener.accept();
  * const head = await readHttpHead(conn);
  * console.log(head.startLine, head.headers.get("host"));

@@ -126,6 +126,9 @@ export async function fetchTownPubkey(
  *
  * @example
  * ```ts
+ * import { DEFAULT_BLOB_PRICE_PER_MIB } from "../protocol/blob_pricing.ts";
+ *
+ * declare const relayUrl: string;
  * const price = townBlobPrice(await fetchRelayInfo(relayUrl)) ?? DEFAULT_BLOB_PRICE_PER_MIB;
  * ```
  */
@@ -143,6 +146,7 @@ export function townBlobPrice(info: RelayInfo): bigint | undefined {
  *
  * @example
  * ```ts
+ * declare const relayUrl: string;
  * const price = townPublicationPrice(await fetchRelayInfo(relayUrl)) ?? 10n;
  * ```
  */

@@ -102,6 +102,7 @@ export interface RelayQueryResult {
  *
  * @example
  * ```ts
+ * const townPubkey = "ab".repeat(32);
  * const { events } = await queryRelay("ws://127.0.0.1:7100", [
  *   { kinds: [10032], authors: [townPubkey], limit: 1 },
  * ], { timeoutMs: 3000 });

@@ -20,6 +20,7 @@ export class DockerSampleError extends Error {
  *
  * @example
  * ```ts
+ * const tmp = await Deno.makeTempDir();
  * await dockerSampleContext(`${tmp}/context`);
  * ```
  * @throws {DockerSampleError} when there is no busybox (Debian: busybox-static).

@@ -101,6 +101,7 @@ export interface DockerResult {
  *
  * @example
  * ```ts
+ * const tag = "turnpike-skill:example";
  * const { code } = await docker(["image", "rm", "-f", tag]);
  * ```
  */

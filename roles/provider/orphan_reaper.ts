@@ -14,6 +14,8 @@ import { sleep } from "../../protocol/backoff.ts";
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const jobId: string;
  * const pids = await reapSkillProcesses(`${stateDir}/work/${jobId}`);
  * ```
  */
@@ -64,6 +66,7 @@ export async function reapSkillProcesses(workDir: string): Promise<number[]> {
  *
  * @example
  * ```ts
+ * declare const jobId: string;
  * await reapSkillCgroups(jobId);
  * ```
  */

@@ -81,6 +81,7 @@ export interface WriteProviderStatusOptions {
  *
  * @example
  * ```ts
+ * declare const status: Parameters<typeof writeProviderStatus>[1];
  * await writeProviderStatus("/state", status);
  * ```
  */
@@ -162,6 +163,9 @@ export async function readProviderStatus(stateDir: string): Promise<ProviderStat
  *
  * @example
  * ```ts
+ * import type { ProviderStatus } from "./provider_status.ts";
+ *
+ * declare const status: ProviderStatus;
  * statusAmountText(status, status.counters.earned); // "0.0458 M2M"
  * ```
  */

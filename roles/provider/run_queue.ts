@@ -25,6 +25,7 @@ export interface RunQueueOptions {
  *
  * @example
  * ```ts
+ * declare function runJob(id: string, signal: AbortSignal): Promise<void>;
  * const queue = new RunQueue({ maxConcurrent: 2, run: (id, signal) => runJob(id, signal) });
  * queue.enqueue("job-1");
  * await queue.idle();

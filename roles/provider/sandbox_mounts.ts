@@ -104,6 +104,7 @@ interface Mount {
  *
  * @example
  * ```ts
+ * declare const paths: Omit<Parameters<typeof buildSandboxFstab>[0], "root">;
  * const fstab = buildSandboxFstab({ root: "/state/work/.root", ...paths });
  * // "turnpike-root /state/work/.root tmpfs size=1048576,mode=0755 0 0\n/usr ..."
  * ```

@@ -85,6 +85,9 @@ export class CallbackRunner {
    *
    * @example
    * ```ts
+   * declare const stateDir: string;
+   * declare const jobId: string;
+   * declare const toon: string;
    * const runner = new CallbackRunner({ stateDir, skillsDir: "./skills" });
    * await runner.run({ jobId, skill: "notify", status: "done", toon });
    * ```

@@ -36,6 +36,7 @@ export interface PrecheckOptions {
  *
  * @example
  * ```ts
+ * declare const directory: Parameters<typeof precheckJob>[0];
  * const check = precheckJob(directory, { kind: 5600, bid: 100000n, providers: [] });
  * if (!check.ok) throw new Error(`${check.message}; ${check.suggestion}`);
  * ```

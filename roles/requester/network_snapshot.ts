@@ -101,6 +101,8 @@ export async function fetchNetworkSnapshot(o: NetworkSnapshotOptions): Promise<N
  *
  * @example
  * ```ts
+ * declare const events: Parameters<typeof snapshotOf>[0];
+ * const now = Math.floor(Date.now() / 1000);
  * const snap = snapshotOf(events, { sinceSec: now - 3600, nowSec: now, limit: 500 });
  * ```
  */

@@ -79,6 +79,7 @@ export async function fetchProviderDirectory(
  *
  * @example
  * ```ts
+ * declare const events: Parameters<typeof buildProviderDirectory>[0];
  * const providers = buildProviderDirectory(events, Math.floor(Date.now() / 1000));
  * ```
  */
@@ -130,6 +131,7 @@ export function buildProviderDirectory(
  *
  * @example
  * ```ts
+ * declare const providers: Parameters<typeof offersFor>[0];
  * const [cheapest] = offersFor(providers, 5600);
  * ```
  */
@@ -149,6 +151,7 @@ export function offersFor(providers: readonly ProviderListing[], kind: number): 
  *
  * @example
  * ```ts
+ * declare const providers: Parameters<typeof kindOfSkill>[0];
  * kindOfSkill(providers, "wordcount"); // 5603
  * ```
  */

@@ -105,6 +105,8 @@ export type EnvReader = (name: string) => string | undefined;
  *
  * @example
  * ```ts
+ * import { loadSettings } from "../../config/settings.ts";
+ *
  * const config = resolveRequesterConfig(await loadSettings(), { townPubkey: "ab".repeat(32) });
  * ```
  * @throws {RequesterConfigError} when a value is bad.

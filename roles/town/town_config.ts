@@ -408,6 +408,8 @@ const processEnv: EnvReader = (name) => Deno.env.get(name);
  *
  * @example
  * ```ts
+ * import { loadSettings } from "../../config/settings.ts";
+ *
  * const loaded = await loadSettings({ flags: { townPort: 0, btpPort: 0 } });
  * const config = resolveTownConfig(loaded, { peer: ["alice:s3cret"] });
  * ```

@@ -28,6 +28,8 @@ export const TOWN_WIDE_LIMITS = [
  *
  * @example
  * ```ts
+ * import { DEFAULT_TOWN_LIMITS } from "./town_limits.ts";
+ *
  * shareOfTownLimits(DEFAULT_TOWN_LIMITS, 3).btpAuthFailuresPerMinute; // 1 (5 / 3)
  * ```
  */

@@ -33,6 +33,8 @@ export interface PayoutReceiverProcessArgs {
  *
  * @example
  * ```ts
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ *
  * const condition = sha256(invoiceSecret(3));
  * ```
  */

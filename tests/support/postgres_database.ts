@@ -14,6 +14,8 @@ let counter = 0;
  *
  * @example
  * ```ts
+ * import { startPostgresServer } from "../../state/postgres_server.ts";
+ *
  * await using pg = await startPostgresServer();
  * const url = await freshDatabase(pg.url);
  * ```

@@ -83,6 +83,7 @@ class BlobRouteError extends Error {
  *
  * @example
  * ```ts
+ * declare const blobs: Parameters<typeof createBlobRoutes>[0]["blobs"];
  * const routes = createBlobRoutes({ blobs, pricePerMiB: 200n, ilpAddress: () => "g.town" });
  * Deno.serve((req) => routes.handle(req) ?? new Response("not found", { status: 404 }));
  * ```

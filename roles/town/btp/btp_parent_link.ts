@@ -34,6 +34,9 @@ export interface ParentLink extends IlpNextHop {
  *
  * @example
  * ```ts
+ * import type { BtpRouter } from "./btp_router.ts";
+ *
+ * declare const router: BtpRouter;
  * const parent = await connectParentLink({ url: "btp+ws://127.0.0.1:3001", authToken: "t",
  *   onPrepare: (p) => router.routePrepare({ kind: "parent" }, p) });
  * console.log(parent.ildcp.clientAddress);

@@ -30,6 +30,9 @@ export interface CheckCreatedAtOptions {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * checkCreatedAt(event.created_at, { createdAtMaxAgeSeconds: 31536000, createdAtMaxFutureSeconds: 900 });
  * ```
  */

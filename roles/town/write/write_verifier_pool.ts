@@ -41,6 +41,9 @@ interface PoolWorker {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const pool = new WriteVerifierPool({ workers: 1 });
  * await pool.verify(event); // rejects with EventValidationError
  * pool.close();

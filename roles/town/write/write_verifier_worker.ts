@@ -28,6 +28,9 @@ export interface VerifyBatchResponse {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * verifyBatch({ batch: 1, events: [event] }); // { batch: 1, errors: [null] }
  * ```
  */
