@@ -74,6 +74,7 @@ export async function readNodeStats(stateDir: string): Promise<NodeStats> {
  *
  * @example
  * ```ts
+ * declare const stats: { books: Parameters<typeof booksJson>[0] };
  * console.log(JSON.stringify(booksJson(stats.books)));
  * ```
  */
@@ -94,6 +95,7 @@ function categories(t: CategoryTotals, amount: (n: bigint) => string): string {
  *
  * @example
  * ```ts
+ * declare const stats: { books: Parameters<typeof booksText>[0] };
  * for (const line of booksText(stats.books)) console.log(line);
  * ```
  */

@@ -20,6 +20,9 @@ interface BalancesOptions extends GlobalOptions {
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * registerTownBalances(program.command("town"));
  * ```
  */
@@ -36,6 +39,7 @@ export function registerTownBalances(town: Command): void {
  *
  * @example
  * ```ts
+ * declare const ledger: { balance(peer: string): Parameters<typeof peerBalanceJson>[0] };
  * console.log(JSON.stringify(peerBalanceJson(ledger.balance("beta"))));
  * ```
  */

@@ -22,6 +22,9 @@ export interface TransferProgressOptions {
  *
  * @example
  * ```ts
+ * import { uploadBlobFile } from "../transport/blossom_client.ts";
+ *
+ * declare const o: Parameters<typeof uploadBlobFile>[0];
  * const onProgress = transferProgressPrinter({ label: "upload ctx.tar.gz" });
  * await uploadBlobFile({ ...o, onProgress });
  * ```

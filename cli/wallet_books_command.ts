@@ -70,6 +70,10 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ * import { registerWalletCommand } from "./wallet_command.ts";
+ *
+ * const program = new Command("turnpike");
  * registerWalletBooks(registerWalletCommand(program));
  * ```
  */

@@ -141,6 +141,7 @@ export interface CreateWalletOptions {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * const { record, mnemonic } = await createWallet(stateDir, { passphraseFile: "/run/tp" });
  * ```
  */
@@ -285,6 +286,7 @@ function printText(info: Record<string, string | number>): void {
  *
  * @example
  * ```ts
+ * declare const created: { mnemonic: string };
  * printMnemonicOnce(created.mnemonic);
  * ```
  */

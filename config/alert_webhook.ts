@@ -23,6 +23,9 @@ export interface AlertWebhookOptions {
  *
  * @example
  * ```ts
+ * import { loadSettings } from "./settings.ts";
+ *
+ * declare const opts: { alertWebhook?: string };
  * const webhook = resolveAlertWebhook({ loaded: await loadSettings(), flag: opts.alertWebhook });
  * ```
  * @throws {ConfigError} when `[alerts] webhook` is not a non-empty string.

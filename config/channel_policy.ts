@@ -81,6 +81,9 @@ const KEYS = {
  *
  * @example
  * ```ts
+ * import type { LoadedSettings } from "./settings.ts";
+ *
+ * declare const loaded: LoadedSettings;
  * const policy = resolveChannelPolicy({ table: loaded.sections.channels });
  * if (policy.auto) console.log(`opens ${policy.deposit} by itself`);
  * ```
@@ -146,6 +149,7 @@ function autoOf(raw: { value: unknown; source: SettingSource } | undefined): boo
  *
  * @example
  * ```ts
+ * declare const policy: Parameters<typeof channelPolicyAmounts>[0];
  * const amounts = channelPolicyAmounts(policy, 6);
  * amounts.topUpBelow(50_000_000n); // 5_000_000n with the default 10%
  * ```

@@ -36,6 +36,8 @@ class MacrotaskYield {
  *
  * @example
  * ```ts
+ * import type { Chunk } from "../stages/chunks.ts";
+ *
  * const driver = new BatchTransformDriver(new TransformStream<Chunk, Chunk>());
  * const out = await driver.process([{ type: "toon", toon: "kind: 1" }]);
  * const rest = await driver.finish();

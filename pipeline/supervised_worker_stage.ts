@@ -92,6 +92,8 @@ const SOURCE_SEQ_STRIDE = 2 ** 32;
  *
  * @example
  * ```ts
+ * declare const options: ConstructorParameters<typeof SupervisedWorkerStage>[0];
+ * declare const ends: Parameters<SupervisedWorkerStage["start"]>[0];
  * const stage = new SupervisedWorkerStage({ ...options });
  * stage.start(ends);
  * ```

@@ -23,7 +23,8 @@ export type BlobPaymentOutcome =
  *
  * @example
  * ```ts
- * new TownWriteRejection("F99", "already-stored: ...", blobRejectData("already-stored"));
+ * const data = blobRejectData("already-stored"); // the data of the town's F99 REJECT
+ * console.log(new TextDecoder().decode(data)); // {"reason":"already-stored"}
  * ```
  */
 export function blobRejectData(reason: BlobRejectReason): Uint8Array {

@@ -105,6 +105,8 @@ function field(params: URLSearchParams, name: string): string {
  *
  * @example
  * ```ts
+ * declare const tag: string[];
+ * declare const bid: bigint;
  * const invoice = parseIlpInvoice(tag[2]);
  * if (invoice.amount > bid) throw new Error("invoice above the bid");
  * ```

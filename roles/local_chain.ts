@@ -59,7 +59,10 @@ export interface LocalChain extends AsyncDisposable {
  *
  * @example
  * ```ts
- * await using chain = await startLocalChain({ fund: ["0x..."] });
+ * // fund: the addresses to give test tokens and gas
+ * await using chain = await startLocalChain({
+ *   fund: [{ to: "0x1111111111111111111111111111111111111111" }],
+ * });
  * console.log(chain.configToml);
  * ```
  */

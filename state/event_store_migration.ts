@@ -48,6 +48,9 @@ const PAGE = 1000;
  *
  * @example
  * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const path = ":memory:";
  * const db = new DatabaseSync(path);
  * const { from, events } = migrateEventStore(db);
  * ```

@@ -339,6 +339,8 @@ async function commandOutput(cmd: string, args: string[]): Promise<{ ok: boolean
  *
  * @example
  * ```ts
+ * declare const manifest: Parameters<SkillSandbox["run"]>[0]["manifest"];
+ * declare const input: Parameters<SkillSandbox["run"]>[0]["input"];
  * const sandbox = await createSkillSandbox({ jobsRoot: "/state/jobs", hiddenPaths: ["/state"] });
  * const outcome = await sandbox.run({ jobId: "j1", skillDir: "skills/echo", manifest, input });
  * ```

@@ -125,6 +125,8 @@ const DEFAULT_IDLE_MS = 300_000;
  *
  * @example
  * ```ts
+ * declare const requester: Parameters<typeof serveNode>[0]["requester"];
+ * declare const stateDir: string;
  * const server = await serveNode({ requester, stateDir, settings: {}, background: false,
  *   describeError: (e) => ({ message: String(e) }), onStop: () => {} });
  * ```

@@ -111,6 +111,9 @@ const CORS = {
  *
  * @example
  * ```ts
+ * import { openEventStore } from "../../state/event_store.ts";
+ *
+ * const ownerPubkey = "ab".repeat(32);
  * const store = openEventStore({ path: "events.sqlite" });
  * const town = createTownHttpHandler({ store, ownerPubkey, ilpAddress: "g.town" });
  * const front = town.listen({ hostname: "127.0.0.1", port: 7100 });

@@ -114,6 +114,8 @@ export interface TownNode {
  *
  * @example
  * ```ts
+ * declare const config: Parameters<typeof startTownNode>[0]["config"];
+ * declare const signer: Parameters<typeof startTownNode>[0]["signer"];
  * const town = await startTownNode({ config, signer });
  * console.log(town.ilpAddress, town.httpPort, town.btpPort);
  * await town.stop();

@@ -211,6 +211,8 @@ export interface TownAnnouncement {
  *
  * @example
  * ```ts
+ * declare const store: Parameters<typeof announceTownPeerInfo>[0]["store"];
+ * declare const signer: Parameters<typeof announceTownPeerInfo>[0]["signer"];
  * const { event } = await announceTownPeerInfo({ store, signer, ilpAddress: "test.town",
  *   btpEndpoint: "btp+ws://127.0.0.1:3000", assetCode: "USD", assetScale: 6,
  *   settlement: { chains: [] } });

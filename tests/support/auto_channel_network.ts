@@ -236,6 +236,7 @@ export async function startAutoChannelNetwork(
  *
  * @example
  * ```ts
+ * declare const net: { env: Record<string, string> };
  * await providerOnline(net.env, "echo");
  * ```
  */

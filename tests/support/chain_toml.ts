@@ -45,6 +45,10 @@ export function chainSections(
  *
  * @example
  * ```ts
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * const state = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${state}/config.toml`, chainToml(pair));
  * ```
  */

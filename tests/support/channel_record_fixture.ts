@@ -29,6 +29,8 @@ export interface FixtureChannelRecordOptions {
  *
  * @example
  * ```ts
+ * const selfAddress = "0x1111111111111111111111111111111111111111";
+ * const peerAddress = "0x2222222222222222222222222222222222222222";
  * const record = fixtureChannelRecord({ selfAddress, peerAddress }, { sent: 500n, sentNonce: 4n });
  * ```
  */

@@ -39,6 +39,8 @@ export interface CliTown extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
+ * const secret = ["--passphrase-file", `${stateDir}/pass`, "--non-interactive"];
  * await using town = await startCliTown({ stateDir, secret, ready: (l) => l.includes("settles") });
  * const health = await (await fetch(`${town.httpUrl}/health`)).json();
  * ```

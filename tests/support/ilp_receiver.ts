@@ -37,6 +37,8 @@ export interface IlpReceiver {
  *
  * @example
  * ```ts
+ * declare const url: string;
+ * declare const sharedSecret: Parameters<typeof startIlpReceiver>[0]["sharedSecret"];
  * const bob = await startIlpReceiver({ url, authToken: "secret-bob", sharedSecret });
  * await bob.close();
  * ```

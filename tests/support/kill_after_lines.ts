@@ -24,6 +24,8 @@ export interface KillAfterLinesOptions {
  *
  * @example
  * ```ts
+ * declare const writer: string;
+ * const dir = await Deno.makeTempDir();
  * const ids = await killAfterLines({ script: writer, args: [dir], lines: 300 });
  * ```
  */

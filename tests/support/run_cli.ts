@@ -67,6 +67,7 @@ export interface InitWalletWithCliOptions {
  *
  * @example
  * ```ts
+ * const dir = await Deno.makeTempDir();
  * await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
  * ```
  */

@@ -65,6 +65,8 @@ export interface SharedTownProcess extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * declare const storeUrl: string;
+ * declare const secretKey: Parameters<typeof startSharedTownProcess>[0]["secretKey"];
  * await using a = await startSharedTownProcess({ storeUrl, secretKey });
  * ```
  */

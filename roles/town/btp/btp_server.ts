@@ -158,6 +158,8 @@ function readAuth(bytes: Uint8Array): { requestId: number; username: string; tok
  *
  * @example
  * ```ts
+ * declare const accounts: Parameters<typeof startBtpServer>[0]["accounts"];
+ * declare const onIlp: Parameters<typeof startBtpServer>[0]["onIlp"];
  * const server = startBtpServer({ hostname: "127.0.0.1", port: 0, accounts, onIlp });
  * console.log(server.port);
  * await server.close();

@@ -45,6 +45,10 @@ export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 45, 89, 90]
  *
  * @example
  * ```ts
+ * import { DEFAULT_TOWN_LIMITS } from "../town_limits.ts";
+ *
+ * const pubkey = "ab".repeat(32);
+ * const limits = DEFAULT_TOWN_LIMITS;
  * const doc = buildNip11Document({ name: "my town", pubkey }, limits);
  * ```
  */

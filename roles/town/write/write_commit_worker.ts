@@ -39,6 +39,10 @@ export interface CommitBatchResponse {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const store: Parameters<typeof commitBatch>[0];
+ * declare const event: NostrEvent;
  * commitBatch(store, { batch: 1, items: [{ event }] }); // { batch: 1, results: [...] }
  * ```
  */

@@ -49,6 +49,10 @@ interface Queued {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const store: ConstructorParameters<typeof GroupCommitter>[0]["store"];
+ * declare const event: NostrEvent;
  * const committer = new GroupCommitter({ store, databasePath: "events.sqlite" });
  * const { status } = await committer.insert({ event });
  * await committer.close();
