@@ -29,6 +29,10 @@ export type SignerMismatch =
  *
  * @example
  * ```ts
+ * import { recoverTypedDataAddress } from "viem";
+ *
+ * declare const signed: Parameters<typeof recoverTypedDataAddress>[0];
+ * declare const peer: `0x${string}`;
  * const mismatch = await signerMismatch(() => recoverTypedDataAddress(signed), peer);
  * if (mismatch !== undefined) throw new Error(describeSignerMismatch(mismatch, peer));
  * ```

@@ -100,6 +100,8 @@ function DashApp(props: AppProps): ReactElement {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof runDashApp>[0];
+ * const { network, stateDir, startLive, cancelJob } = o;
  * await runDashApp({ network, stateDir, window: "1h", startLive, cancelJob });
  * ```
  */

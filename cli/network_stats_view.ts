@@ -29,6 +29,7 @@ function secs(value: number | null): string {
  *
  * @example
  * ```ts
+ * declare const snapshot: Parameters<typeof networkStatsText>[0];
  * for (const line of networkStatsText(snapshot, "1h")) console.log(line);
  * ```
  */
@@ -59,6 +60,9 @@ export function networkStatsText(snap: NetworkSnapshot, window: string): string[
  *
  * @example
  * ```ts
+ * import type { Command } from "commander";
+ *
+ * declare const cmd: Command;
  * await printNetworkStats(cmd.optsWithGlobals(), cmd);
  * ```
  */

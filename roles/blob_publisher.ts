@@ -67,6 +67,9 @@ export class BlobPublishError extends Error {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof publishBlob>[0];
+ * const { path, server, signer } = o;
+ * declare const link: { sendPaid: Parameters<typeof publishBlob>[0]["pay"] };
  * const { descriptor, paid } = await publishBlob({ path, server, pricePerMiB: 200n, signer,
  *   pay: (auth, amount) => link.sendPaid(auth, amount) });
  * ```

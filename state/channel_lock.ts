@@ -32,6 +32,8 @@ export class ChannelLockedError extends Error {
  *
  * @example
  * ```ts
+ * const stateDir = "/tmp/state";
+ * const channelId = "0x" + "ab".repeat(32);
  * channelLockPath(stateDir, channelId); // <stateDir>/channels/<id>.lock
  * ```
  */
@@ -44,6 +46,8 @@ export function channelLockPath(stateDir: string, channelId: string): string {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
+ * const channelId = "0x" + "ab".repeat(32);
  * await using lock = await lockChannel(stateDir, channelId);
  * ```
  * @throws {ChannelLockedError} when another process (or another open in this one) holds it.

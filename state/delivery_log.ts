@@ -38,6 +38,9 @@ export interface DeliveryLogOptions {
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
+ * const eventId = "ab".repeat(32);
+ * const runTheSkill = () => console.log("running");
  * const log = await openDeliveryLog({ stateDir });
  * if (await log.claim({ eventId, kind: 1059, skill: "encrypted-dm" })) runTheSkill();
  * ```

@@ -30,6 +30,10 @@ export interface CopyEventStoreResult {
  *
  * @example
  * ```ts
+ * import { openEventStore } from "./event_store.ts";
+ *
+ * declare const path: string;
+ * declare const pgStore: Parameters<typeof copyEventStore>[1];
  * const { read, outcomes } = await copyEventStore(openEventStore({ path }), pgStore);
  * ```
  */

@@ -133,6 +133,9 @@ export async function openPeerLedger(options: PeerLedgerOptions): Promise<PeerLe
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
+ * const conditionHex = "ab".repeat(32);
+ * const fulfillmentHex = "cd".repeat(32);
  * const ledger = await openPeerLedger({ stateDir });
  * await ledger.forward("beta", conditionHex, 2500n); // before the PREPARE leaves
  * await ledger.fulfilled("beta", conditionHex, fulfillmentHex); // before the FULFILL is relayed

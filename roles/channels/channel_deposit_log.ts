@@ -32,6 +32,8 @@ export interface LogChannelDepositOptions {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof logChannelDeposit>[0];
+ * const { stateDir, audit, record, tx } = o;
  * await logChannelDeposit({ stateDir, audit, record, action: "topup", amount: 10_000_000n,
  *   totalDeposit: 30_000_000n, tx, auto: false });
  * ```

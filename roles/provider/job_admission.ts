@@ -63,6 +63,11 @@ export interface AdmissionContext {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const context: Parameters<typeof decideAdmission>[1];
+ * const log = console.log;
  * const d = decideAdmission(event, { ...context, price: 100n });
  * if (!d.admit) log(`drop ${event.id}: ${d.reason} (${d.detail})`);
  * ```

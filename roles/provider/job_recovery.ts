@@ -42,6 +42,11 @@ export const EXPIRED_UNPAID = "payment not received before expiry";
  *
  * @example
  * ```ts
+ * import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+ *
+ * declare const record: ProviderJobRecord;
+ * declare const skill: { manifest: { idempotent?: boolean } } | undefined;
+ * declare function finishWithError(r: ProviderJobRecord, status: "error", reason: string): Promise<void>;
  * const step = recoveryStepFor(record, { idempotent: skill?.manifest.idempotent ?? false, nowMs: Date.now() });
  * if (step.action === "fail") await finishWithError(record, "error", step.reason);
  * ```

@@ -57,6 +57,9 @@ export interface KeptOutputs {
  *
  * @example
  * ```ts
+ * declare const workDir: string;
+ * declare const keepDir: string;
+ * declare const stdout: Parameters<typeof keepJobOutputs>[0]["stdout"];
  * const kept = await keepJobOutputs({ outDir: `${workDir}/out`, keepDir, stdout });
  * ```
  */

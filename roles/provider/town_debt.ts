@@ -26,6 +26,10 @@ export interface TownDebt {
  *
  * @example
  * ```ts
+ * import { listChannels } from "../../state/channel_file.ts";
+ *
+ * declare const stateDir: string;
+ * declare const log: { entries(): Parameters<typeof townDebtOf>[0] };
  * const { debt } = townDebtOf(log.entries(), await listChannels(stateDir));
  * ```
  */

@@ -83,6 +83,9 @@ interface JobTrack {
  *
  * @example
  * ```ts
+ * declare const events: Parameters<typeof computeNetworkStats>[0];
+ * declare const providers: Parameters<typeof computeNetworkStats>[1]["providers"];
+ * const now = Math.floor(Date.now() / 1000);
  * const stats = computeNetworkStats(events, { sinceSec: now - 3600, untilSec: now, providers });
  * console.log(stats.jobsPerMin, stats.successRate, stats.latencyP95Sec);
  * ```

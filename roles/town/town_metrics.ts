@@ -115,6 +115,9 @@ function snake(name: string): string {
  *
  * @example
  * ```ts
+ * declare const counters: Parameters<typeof renderTownMetrics>[0];
+ * declare const gauges: Parameters<typeof renderTownMetrics>[1];
+ * declare const limits: Parameters<typeof renderTownMetrics>[2];
  * new Response(renderTownMetrics(counters, gauges, limits), {
  *   headers: { "content-type": "text/plain; version=0.0.4" },
  * });

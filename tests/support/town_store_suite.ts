@@ -39,6 +39,8 @@ export type OpenSuiteStore = (clock: SuiteClock) => Promise<TownStore>;
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
  * const e = makeEvent(generateSecretKey(), 1, 1_700_000_000);
  * ```
  */
@@ -289,6 +291,9 @@ const CASES: [string, Case][] = [
  *
  * @example
  * ```ts
+ * import { openEventStore } from "../../state/event_store.ts";
+ * import { SqliteTownStore } from "../../state/town_store.ts";
+ *
  * Deno.test("sqlite store", (t) => runTownStoreSuite(t, async (clock) =>
  *   new SqliteTownStore(openEventStore({ path: ":memory:", now: () => clock.now }))));
  * ```

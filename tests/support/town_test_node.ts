@@ -104,6 +104,9 @@ export interface PayingClientOptions {
  *
  * @example
  * ```ts
+ * declare const url: string;
+ * declare const townAddress: string;
+ * declare const townPubkey: string;
  * const alice = await connectPayingClient({ url, token: "a", townAddress, townPubkey });
  * const reply = await alice.write(alice.sign({ content: "hi" }));
  * ```

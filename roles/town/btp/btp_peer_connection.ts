@@ -74,6 +74,10 @@ interface Pending {
  *
  * @example
  * ```ts
+ * declare const socket: WebSocket;
+ * declare const options: ConstructorParameters<typeof BtpPeerConnection>[1];
+ * const { account, onIlp } = options;
+ * declare const prepareBytes: Uint8Array;
  * const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes: 65536 });
  * const replyBytes = await peer.request(prepareBytes, 30_000);
  * ```

@@ -111,6 +111,11 @@ export interface SpspRespondOptions {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const options: ConstructorParameters<typeof SpspResponder>[0];
+ * const { signer, secrets } = options;
+ * declare const verifiedRequestEvent: NostrEvent;
  * const responder = new SpspResponder({ signer, secrets, townAddress: () => "g.town" });
  * const response = responder.respond(verifiedRequestEvent); // kind 23195, signed by the town
  * ```
