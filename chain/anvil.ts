@@ -205,6 +205,7 @@ export function anvilChain(rpcUrl: string) {
  *
  * @example
  * ```ts
+ * declare const anvil: { rpcUrl: string };
  * const { tokenAddress, tokenNetworkAddress } = await deployContracts({ rpcUrl: anvil.rpcUrl });
  * ```
  */
@@ -234,7 +235,9 @@ export async function deployContracts(options: DeployContractsOptions): Promise<
  *
  * @example
  * ```ts
- * await fundAccount({ rpcUrl, tokenAddress, to: "0x...", tokens: 100_000_000n, ether: 10n ** 18n });
+ * declare const rpcUrl: string;
+ * declare const tokenAddress: Parameters<typeof fundAccount>[0]["tokenAddress"];
+ * await fundAccount({ rpcUrl, tokenAddress, to: "0x...", tokens: 100_000_000n, wei: 10n ** 18n });
  * ```
  */
 export async function fundAccount(options: FundAccountOptions): Promise<void> {
@@ -268,6 +271,7 @@ export async function fundAccount(options: FundAccountOptions): Promise<void> {
  *
  * @example
  * ```ts
+ * declare const anvil: { rpcUrl: string };
  * await increaseTime(anvil.rpcUrl, 3600);
  * ```
  */

@@ -32,6 +32,7 @@ interface ProvidersFlags extends TownReadFlags {
  *
  * @example
  * ```ts
+ * declare const providers: Parameters<typeof providersServing>[0];
  * providersServing(providers, "5601");
  * providersServing(providers, "echo");
  * ```
@@ -76,6 +77,7 @@ export function priceText(
  *
  * @example
  * ```ts
+ * const now = Math.floor(Date.now() / 1000);
  * agoText(now - 90, now); // "1m"
  * ```
  */
@@ -93,6 +95,8 @@ export function agoText(atSec: number | undefined, nowSec: number): string {
  *
  * @example
  * ```ts
+ * declare const providers: Parameters<typeof providersTable>[0];
+ * const now = Math.floor(Date.now() / 1000);
  * for (const line of providersTable(providers, now)) console.log(line);
  * ```
  */
@@ -120,6 +124,7 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
  *
  * @example
  * ```ts
+ * declare const providers: Parameters<typeof providersCsv>[0];
  * console.log(providersCsv(providers).join("\n"));
  * ```
  */

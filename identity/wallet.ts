@@ -47,6 +47,10 @@ export class EmptyPassphraseError extends Error {
  *
  * @example
  * ```ts
+ * import { createMnemonic } from "./mnemonic.ts";
+ * import { walletFilePath, writeWalletFile } from "./wallet_file.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
  * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
  * await writeWalletFile(walletFilePath(stateDir), record);
  * ```
@@ -89,6 +93,8 @@ export async function createWalletRecord(options: CreateWalletOptions): Promise<
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof unlockWallet>[0];
+ * declare const passphrase: string;
  * const { secretKey, identity } = await unlockWallet(record, passphrase);
  * ```
  */

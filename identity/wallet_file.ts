@@ -102,6 +102,7 @@ export function walletFilePath(stateDir: string): string {
  *
  * @example
  * ```ts
+ * declare const record: Parameters<typeof encodeWalletToml>[0];
  * const text = encodeWalletToml(record);
  * ```
  */
@@ -130,6 +131,7 @@ export function encodeWalletToml(record: WalletRecord): string {
  *
  * @example
  * ```ts
+ * declare const path: string;
  * const record = parseWalletToml(await Deno.readTextFile(path), path);
  * ```
  */
@@ -198,6 +200,7 @@ function fieldReader(doc: Record<string, unknown>, path: string) {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
  * const record = await readWalletFile(walletFilePath(stateDir));
  * ```
  */
@@ -227,6 +230,8 @@ export async function readWalletFile(path: string): Promise<WalletRecord> {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const record: Parameters<typeof writeWalletFile>[1];
  * await writeWalletFile(walletFilePath(stateDir), record, { force: false });
  * ```
  */

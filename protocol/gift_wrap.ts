@@ -74,6 +74,10 @@ export interface UnwrapOptions {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const wrap: NostrEvent;
+ * declare const signer: Parameters<typeof unwrapGiftWrap>[1]["signer"];
  * const { rumor, sender } = await unwrapGiftWrap(wrap, { signer });
  * console.log(sender, rumor.content);
  * ```
@@ -174,6 +178,8 @@ export interface WrapDirectMessageOptions {
  *
  * @example
  * ```ts
+ * declare const signer: Parameters<typeof wrapDirectMessage>[0]["signer"];
+ * const providerPubkey = "ab".repeat(32);
  * const wrap = await wrapDirectMessage({ signer, recipient: providerPubkey, text: "build main" });
  * ```
  */
@@ -222,6 +228,10 @@ const TWO_DAYS_S = 2 * 24 * 60 * 60;
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const wrap: NostrEvent;
+ * declare const signer: Parameters<typeof unwrapGiftWrap>[1]["signer"];
  * const toon = encodeMessageToon(await unwrapGiftWrap(wrap, { signer }));
  * // id: ...\npubkey: <sender>\ncreated_at: ...\nkind: 14\ntags[1]: ...\ncontent: hi\nwrap: ...
  * ```

@@ -87,6 +87,8 @@ export function blobHashOfUrl(url: string): string | undefined {
  *
  * @example
  * ```ts
+ * const url = "https://blobs.example/ab";
+ * const sha256 = "ab".repeat(32);
  * blobInputTags({ url, sha256 }); // [["i", url, "url"], ["x", sha256]]
  * ```
  */
@@ -99,6 +101,8 @@ export function blobInputTags(input: JobBlobInput): string[][] {
  *
  * @example
  * ```ts
+ * const url = "https://blobs.example/ab";
+ * const sha256 = "ab".repeat(32);
  * blobOutputTag({ name: "build.log", url, sha256, size: 1234 });
  * ```
  */
@@ -112,6 +116,9 @@ export function blobOutputTag(b: JobBlobOutput): string[] {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const result: NostrEvent;
  * for (const b of blobOutputsOf(result.tags)) console.log(b.name, b.size);
  * ```
  */

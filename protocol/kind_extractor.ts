@@ -109,6 +109,9 @@ export function isLowerHex(value: unknown, length: number): value is string {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
  * const s = summarizeEvent(event);
  * console.log(s.kind, s.e);
  * ```
@@ -225,6 +228,7 @@ class LineCursor {
  *
  * @example
  * ```ts
+ * declare const toonText: string;
  * const s = extractSummary(toonText);
  * if (s.kind >= 6000 && s.kind < 7000) console.log("result for", s.e[0]);
  * ```
@@ -715,6 +719,11 @@ const SIG_LINE = 133; // "sig: " + 128 hex digits
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ * import { encodeEventToon } from "./toon_codec.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const text: string;
  * const s = extractCanonicalSummary(encodeEventToon(event)) ?? extractSummaryGeneral(text);
  * ```
  */

@@ -61,6 +61,8 @@ export function parseAge(text: string): number {
  *
  * @example
  * ```ts
+ * declare const repo: Parameters<typeof pruneRequesterJobs>[0];
+ * declare const stateDir: string;
  * const report = await pruneRequesterJobs(repo, { stateDir, beforeMs: Date.now() - parseAge("30d"),
  *   dryRun: true });
  * ```
@@ -93,6 +95,9 @@ export async function pruneRequesterJobs(
  *
  * @example
  * ```ts
+ * declare const store: Parameters<typeof pruneProviderJobs>[0];
+ * declare const stateDir: string;
+ * const beforeMs = Date.now() - parseAge("30d");
  * const report = await pruneProviderJobs(store, { stateDir, beforeMs, dryRun: false });
  * ```
  */

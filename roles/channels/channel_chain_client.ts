@@ -25,6 +25,11 @@ export interface ChannelChainClientOptions {
  *
  * @example
  * ```ts
+ * import type { LoadedSettings } from "../../config/settings.ts";
+ *
+ * declare const loaded: LoadedSettings;
+ * declare const record: Parameters<typeof hasChainRpc>[0];
+ * declare function watch(r: typeof record): void;
  * if (hasChainRpc(record, loaded.sections.chains)) watch(record);
  * ```
  */
@@ -41,6 +46,11 @@ export function hasChainRpc(
  *
  * @example
  * ```ts
+ * import type { LoadedSettings } from "../../config/settings.ts";
+ *
+ * declare const loaded: LoadedSettings;
+ * declare const record: Parameters<typeof channelChainClient>[0];
+ * declare const signer: Parameters<typeof channelChainClient>[1]["signer"];
  * const client = channelChainClient(record, { chains: loaded.sections.chains, signer });
  * ```
  * @throws {ChainConfigError} when the chain's config is missing or invalid, or is mainnet

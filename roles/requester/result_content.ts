@@ -32,6 +32,11 @@ function resultBlobPath(stateDir: string, id: string): string {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const stateDir: string;
+ * declare const jobId: string;
+ * declare const resultEvent: NostrEvent;
  * await fetchResultBlob(stateDir, jobId, resultEvent);
  * ```
  */
@@ -63,6 +68,8 @@ export async function fetchResultBlob(
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const jobId: string;
  * const result = await readStoredResult(stateDir, jobId);
  * console.log(result?.content);
  * ```
