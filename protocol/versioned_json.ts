@@ -27,6 +27,10 @@ const UINT = /^(0|[1-9][0-9]{0,77})$/;
  *
  * @example
  * ```ts
+ * declare const entry: { data: Uint8Array };
+ * const fail: FieldFail = (_reason, message) => {
+ *   throw new Error(message);
+ * };
  * const v = decodeVersionedJson(entry.data, { maxBytes: 2048, version: 1, fail });
  * const nonce = uintField(v, "nonce", fail);
  * ```
@@ -69,6 +73,8 @@ export type FieldFail = (reason: "malformed", message: string) => never;
  *
  * @example
  * ```ts
+ * declare const v: Record<string, unknown>;
+ * declare const fail: FieldFail;
  * const channelId = stringField(v, "channelId", fail);
  * ```
  */
@@ -83,6 +89,8 @@ export function stringField(v: Record<string, unknown>, name: string, fail: Fiel
  *
  * @example
  * ```ts
+ * declare const v: Record<string, unknown>;
+ * declare const fail: FieldFail;
  * const chainId = numberField(v, "chainId", fail);
  * ```
  */
@@ -97,6 +105,8 @@ export function numberField(v: Record<string, unknown>, name: string, fail: Fiel
  *
  * @example
  * ```ts
+ * declare const v: Record<string, unknown>;
+ * declare const fail: FieldFail;
  * const amount = uintField(v, "transferredAmount", fail);
  * ```
  */

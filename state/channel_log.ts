@@ -48,6 +48,9 @@ export interface AppendChannelLogOptions {
  *
  * @example
  * ```ts
+ * declare const entry: Parameters<typeof appendChannelLog>[0];
+ * declare const options: Parameters<typeof appendChannelLog>[1];
+ * const { stateDir, audit } = options;
  * await appendChannelLog(entry, { stateDir, audit });
  * ```
  */
@@ -86,6 +89,8 @@ export async function appendChannelLog(
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const id: string;
  * const deposited = (await readChannelLog(stateDir))
  *   .filter((e) => e.channelId === id).reduce((n, e) => n + BigInt(e.amount), 0n);
  * ```
@@ -116,6 +121,8 @@ export async function readChannelLog(stateDir: string): Promise<ChannelLogEntry[
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * const startOfUtcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
  * const today = autoTopUpsSince(await readChannelLog(stateDir), startOfUtcDay(new Date()));
  * ```
  */

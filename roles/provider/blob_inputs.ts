@@ -79,6 +79,9 @@ export function blobInputsWithMirrors(tags: readonly string[][]): JobBlobInput[]
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const request: NostrEvent;
  * const inputs = await checkBlobInputs(request.tags, { maxBytes: DEFAULT_MAX_INPUT_BYTES });
  * ```
  * @throws {BlobInputError} with the reason.
@@ -139,6 +142,11 @@ export async function checkBlobInputs(
  *
  * @example
  * ```ts
+ * declare const inputs: Parameters<typeof fetchBlobInputs>[0];
+ * declare const stateDir: string;
+ * const maxBytes = DEFAULT_MAX_INPUT_BYTES;
+ * declare const sandbox: { run(job: { files: unknown }): Promise<void> };
+ * declare const job: Record<string, unknown>;
  * const files = await fetchBlobInputs(inputs, { maxBytes, cacheDir: `${stateDir}/blob-cache` });
  * await sandbox.run({ ...job, files });
  * ```
@@ -190,6 +198,7 @@ export async function fetchBlobInputs(
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
  * await pruneBlobCache(`${stateDir}/blob-cache`, 24 * 3600_000);
  * ```
  */

@@ -72,6 +72,7 @@ export async function probeCgroupControllers(): Promise<{ memory: boolean; pids:
  *
  * @example
  * ```ts
+ * declare const controllers: Parameters<typeof createJobCgroups>[0]["controllers"];
  * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
  * ```
  */
@@ -104,6 +105,7 @@ export function createJobCgroups(o: JobCgroupsOptions): JobCgroups {
  *
  * @example
  * ```ts
+ * declare const groups: Parameters<typeof removeJobCgroups>[0];
  * await removeJobCgroups(groups);
  * ```
  */
@@ -131,6 +133,7 @@ export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
  *
  * @example
  * ```ts
+ * declare const groups: Parameters<typeof removeJobCgroups>[0];
  * if (oomKills(groups.memory) > 0) console.log("memory-limit");
  * ```
  */
@@ -157,6 +160,7 @@ function cgroupPids(dir: string): number[] {
  *
  * @example
  * ```ts
+ * declare const child: Deno.ChildProcess;
  * processTree(child.pid); // [1234, 1240, 1241]
  * ```
  */
@@ -177,6 +181,7 @@ export function processTree(pid: number): number[] {
  *
  * @example
  * ```ts
+ * declare const child: Deno.ChildProcess;
  * killTree(child.pid);
  * ```
  */
@@ -204,6 +209,8 @@ function childrenOf(pid: number): number[] {
  *
  * @example
  * ```ts
+ * declare const child: Deno.ChildProcess;
+ * const limit = 2 ** 28;
  * if (treeMemoryBytes(child.pid) > limit) killTree(child.pid);
  * ```
  */

@@ -33,6 +33,7 @@ const MAX_SIDECAR_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * const id = "ab".repeat(32);
  * sidecarPath("/state", id); // "/state/requester/<id>.json"
  * ```
  */
@@ -45,6 +46,10 @@ export function sidecarPath(stateDir: string, id: string): string {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const id: string;
+ * declare const sidecar: Parameters<typeof writeJobSidecar>[2];
+ * const { requestToon, spec, deadlineMs } = sidecar;
  * await writeJobSidecar(stateDir, id, { requestToon, spec, deadlineMs });
  * ```
  */
@@ -68,6 +73,8 @@ export async function writeJobSidecar(
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const id: string;
  * const sidecar = await readJobSidecar(stateDir, id);
  * ```
  * @throws {JobSidecarError} when it is corrupt.
