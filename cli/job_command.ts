@@ -14,7 +14,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
-import { settingsFlagsFrom } from "./settings_flags.ts";
+import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { jobKindLabel, jobNameFromKind, UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { readStoredResult } from "../roles/requester/result_content.ts";
@@ -105,15 +105,6 @@ interface SubmitOptions extends RequesterCliOptions {
   force?: boolean;
   ignoreVerdict?: boolean;
 }
-
-const REQUESTER_SETTING_FLAGS = [
-  "relayUrl",
-  "connectorBtpUrl",
-  "pricePerByte",
-  "priceCeiling",
-  "allowInsecure",
-  "btpToken",
-] as const;
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -292,7 +283,7 @@ export async function loadRequesterConfig(
 ): Promise<RequesterConfig> {
   try {
     return resolveRequesterConfig(
-      await loadSettings({ flags: settingsFlagsFrom(opts, cmd, REQUESTER_SETTING_FLAGS) }),
+      await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) }),
       opts,
     );
   } catch (err) {
@@ -766,7 +757,7 @@ async function wait(
 
 async function openRepo(opts: RequesterCliOptions, cmd: Command) {
   const loaded = await loadSettings({
-    flags: settingsFlagsFrom(opts, cmd, REQUESTER_SETTING_FLAGS),
+    flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS),
   }).catch((err) => {
     throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
   });

@@ -53,7 +53,7 @@ import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
-import { settingsFlagsFrom } from "./settings_flags.ts";
+import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
@@ -71,48 +71,23 @@ import {
   statusAmountText,
 } from "../roles/provider/provider_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
-import { resolveProviderSettings } from "../config/provider_settings.ts";
+import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
 
-interface NodeOptions extends GlobalOptions {
+/** `node up`'s flags: the root's, the town connection's, and the provider's own. */
+interface NodeOptions extends GlobalOptions, ProviderFlags {
   relayUrl?: string;
   connectorBtpUrl?: string;
   btpToken?: string;
-  townPubkey?: string;
-  skillsDir?: string;
   pricePerByte?: string;
   priceCeiling?: string;
   acceptPrice?: boolean;
-  maxInFlight?: string;
-  maxPerRequester?: string;
-  maxConcurrent?: string;
-  maxAge?: string;
-  maxInputBytes?: string;
-  invoiceExpiry?: string;
-  maxUnpaid?: string;
-  maxUnpaidPerRequester?: string;
-  unpaidGrace?: string;
-  heartbeat?: string;
-  allowNetwork?: string[];
   name?: string;
   about?: string;
   generateKey?: boolean;
-  passphraseFile?: string;
   passphraseFd?: string;
-  sandbox?: string;
   allowInsecure?: boolean;
-  channel?: string;
-  channelPrepay?: string;
   alertWebhook?: string;
 }
-
-const NODE_SETTING_FLAGS = [
-  "relayUrl",
-  "connectorBtpUrl",
-  "pricePerByte",
-  "priceCeiling",
-  "allowInsecure",
-  "btpToken",
-] as const;
 
 const BUILT_IN_SKILLS = new URL("../skills", import.meta.url).pathname;
 
@@ -211,7 +186,7 @@ export function registerNodeCommand(program: Command): void {
 
 async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<LoadedSettings> {
   try {
-    return await loadSettings({ flags: settingsFlagsFrom(opts, cmd, NODE_SETTING_FLAGS) });
+    return await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) });
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });

@@ -10,6 +10,20 @@ import type { SettingKey, SettingsFlags } from "../config/settings.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 /**
+ * The settings a command that connects to a town takes as flags (`--relay-url`,
+ * `--connector-btp-url`, `--price-per-byte`, `--price-ceiling`, `--allow-insecure`,
+ * `--btp-token`): `node up` and the requester's commands.
+ */
+export const TOWN_CONNECTION_FLAGS = [
+  "relayUrl",
+  "connectorBtpUrl",
+  "pricePerByte",
+  "priceCeiling",
+  "allowInsecure",
+  "btpToken",
+] as const;
+
+/**
  * The `--profile` the user typed, or undefined when it is the root's default. The root gives
  * `--profile` a default so help can show it; only an explicit one may beat `TURNPIKE_PROFILE`,
  * so commander is asked where the value came from.
