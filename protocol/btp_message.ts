@@ -191,6 +191,7 @@ function toLibPacket(frame: BtpFrame): BtpLib.BtpPacket {
  *
  * @example
  * ```ts
+ * declare const packet: Uint8Array;
  * const bytes = encodeBtpFrame({ type: "message", requestId: 1, protocolData: [ilpProtocolData(packet)] });
  * ```
  */
@@ -258,6 +259,7 @@ function checkEnvelope(bytes: Uint8Array) {
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const frame = decodeBtpFrame(bytes);
  * if (frame.type === "response") console.log(getIlpData(frame));
  * ```
@@ -391,6 +393,9 @@ function fromLibPacket(packet: ReturnType<typeof BtpLib.deserialize>): BtpFrame 
  *
  * @example
  * ```ts
+ * import { encodeIlpPrepare, type IlpPrepare } from "./ilp_packet.ts";
+ *
+ * declare const prepare: IlpPrepare;
  * const entry = ilpProtocolData(encodeIlpPrepare(prepare));
  * ```
  */
@@ -437,6 +442,7 @@ export function authProtocolData(options: BtpAuthOptions): BtpProtocolData[] {
  *
  * @example
  * ```ts
+ * declare const frame: Parameters<typeof getProtocolData>[0];
  * getProtocolData(frame, "payment-channel-claim")?.data;
  * ```
  */
@@ -452,6 +458,7 @@ export function getProtocolData(
  *
  * @example
  * ```ts
+ * declare const frame: Parameters<typeof getIlpData>[0];
  * const ilp = getIlpData(frame);
  * ```
  */
@@ -465,6 +472,7 @@ export function getIlpData(frame: { protocolData: BtpProtocolData[] }): Uint8Arr
  *
  * @example
  * ```ts
+ * declare const authFrame: Parameters<typeof getTextProtocolData>[0];
  * getTextProtocolData(authFrame, "auth_token"); // "s3cret"
  * ```
  */

@@ -43,6 +43,8 @@ function importHmacKey(raw: Uint8Array): Promise<CryptoKey> {
  *
  * @example
  * ```ts
+ * const sharedSecret = crypto.getRandomValues(new Uint8Array(32));
+ * const data = new TextEncoder().encode("kind: 1");
  * const key = await importFulfillmentKey(sharedSecret);
  * const { condition } = await fulfillmentFor(key, data);
  * ```
@@ -62,6 +64,7 @@ export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<Cr
  *
  * @example
  * ```ts
+ * const fulfillment = crypto.getRandomValues(new Uint8Array(32));
  * const condition = await conditionOf(fulfillment);
  * ```
  */
@@ -80,6 +83,8 @@ export async function conditionOf(fulfillment: Uint8Array): Promise<Uint8Array> 
  *
  * @example
  * ```ts
+ * const sharedSecret = crypto.getRandomValues(new Uint8Array(32));
+ * const toonBytes = new TextEncoder().encode("kind: 1");
  * const { fulfillment, condition } = await fulfillmentFor(sharedSecret, toonBytes);
  * ```
  */
@@ -100,6 +105,10 @@ export async function fulfillmentFor(
  *
  * @example
  * ```ts
+ * import type { IlpPrepare } from "./ilp_packet.ts";
+ *
+ * declare const prepare: IlpPrepare;
+ * declare const reply: { fulfillment: Uint8Array };
  * if (!(await checkFulfillment(reply.fulfillment, prepare.executionCondition))) throw new Error("F05");
  * ```
  */

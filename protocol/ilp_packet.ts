@@ -84,6 +84,8 @@ export class IlpPacketError extends Error {
  *
  * @example
  * ```ts
+ * declare const reply: IlpReply;
+ * declare function later(): Promise<void>;
  * if (reply.type === "reject" && reply.code === ILP_ERROR.rateLimited) await later();
  * ```
  */
@@ -404,6 +406,7 @@ function checkEncodedSize(buffer: Uint8Array, options: IlpCodecOptions): Uint8Ar
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const prepare = decodeIlpPrepare(bytes);
  * console.log(prepare.destination, prepare.amount);
  * ```
@@ -472,6 +475,7 @@ export function encodeIlpFulfill(fulfill: IlpFulfill, options: IlpCodecOptions =
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const { fulfillment } = decodeIlpFulfill(bytes);
  * ```
  */
@@ -529,6 +533,7 @@ export function encodeIlpReject(reject: IlpReject, options: IlpCodecOptions = {}
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const { code, message } = decodeIlpReject(bytes);
  * ```
  */
@@ -561,6 +566,7 @@ export function decodeIlpReject(bytes: Uint8Array, options: IlpCodecOptions = {}
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const reply = decodeIlpReply(bytes);
  * if (reply.type === "reject") console.log(reply.code);
  * ```
@@ -580,6 +586,7 @@ export function decodeIlpReply(bytes: Uint8Array, options: IlpCodecOptions = {})
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
  * const packet = decodeIlpPacket(bytes);
  * if (packet.type === "prepare") console.log(packet.amount);
  * ```

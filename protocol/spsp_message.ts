@@ -89,6 +89,8 @@ export interface SpspRequestOptions {
  *
  * @example
  * ```ts
+ * declare const signer: Parameters<typeof buildSpspRequest>[0]["signer"];
+ * const townPubkey = "ab".repeat(32);
  * const template = await buildSpspRequest({ signer, receiverPubkey: townPubkey, requestId: "r1" });
  * ```
  */
@@ -124,6 +126,8 @@ export interface SpspResponseOptions extends SpspResponse {
  *
  * @example
  * ```ts
+ * declare const signer: Parameters<typeof buildSpspResponse>[0]["signer"];
+ * declare const request: Parameters<typeof buildSpspResponse>[0]["request"];
  * const template = await buildSpspResponse({ signer, request, destinationAccount: "g.town.alice",
  *   sharedSecret: crypto.getRandomValues(new Uint8Array(32)) });
  * ```
@@ -158,6 +162,10 @@ export async function buildSpspResponse(options: SpspResponseOptions): Promise<E
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const townSigner: Parameters<typeof parseSpspRequest>[1];
  * const request = await parseSpspRequest(event, townSigner);
  * ```
  */
@@ -193,6 +201,10 @@ export async function parseSpspRequest(
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const signer: Parameters<typeof parseSpspResponse>[1];
  * const { destinationAccount, sharedSecret } = await parseSpspResponse(event, signer);
  * ```
  */

@@ -14,7 +14,7 @@ Deno.test("doc examples: every pending module exists, has examples, and is liste
 
 Deno.test("doc examples: the pending list only shrinks (most entries it may hold)", async () => {
   // Lower this when you take modules off the list; never raise it.
-  const MOST = 87;
+  const MOST = 83;
   const pending = await readPendingList(root);
   assert(pending.length <= MOST, `${pending.length} pending modules, more than ${MOST}`);
 });
