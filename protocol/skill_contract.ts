@@ -57,14 +57,6 @@ export interface SkillRunContext {
   jobId?: string;
   /** Callbacks: how the job ended. */
   jobStatus?: string;
-  /** Skill sink: the event handed over. */
-  eventId?: string;
-  /** Skill sink: its kind. */
-  eventKind?: number;
-  /** Skill sink: its role (result, feedback, other). */
-  role?: string;
-  /** Skill sink: the skill's own name. */
-  skill?: string;
   /** Provider's sandbox: the job's input files (a dir). */
   inputs?: string;
   /** Provider's sandbox: files to return (a dir). */
@@ -76,17 +68,14 @@ export interface SkillRunContext {
 const CONTEXT_ENV: { [K in keyof Required<SkillRunContext>]: string } = {
   jobId: SKILL_ENV.jobId,
   jobStatus: SKILL_ENV.jobStatus,
-  eventId: SKILL_ENV.eventId,
-  eventKind: SKILL_ENV.eventKind,
-  role: SKILL_ENV.role,
-  skill: SKILL_ENV.skill,
   inputs: SKILL_ENV.inputs,
   outputs: SKILL_ENV.outputs,
   toonModule: SKILL_ENV.toonModule,
 };
 
 /**
- * The environment a `run` is started with, the one way every runner builds it: the runner's
+ * The environment a `run` is started with, the one way the provider's sandbox and the
+ * requester's callbacks build it: the runner's
  * own variables (`PATH`, `HOME`, ...), then the `TURNPIKE_*` ones of what it knows. See
  * docs/SKILLS.md ("The environment and the sandbox").
  *
