@@ -69,6 +69,9 @@ const CLOCK_TICK_MS = 5000;
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const relayUrl: string;
+ * declare const draw: Parameters<typeof startDashLive>[0]["onChange"];
  * const live = await startDashLive({ stateDir, relayUrl, windowSec: 3600, onChange: draw });
  * live.stop();
  * ```

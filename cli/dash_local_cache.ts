@@ -85,6 +85,9 @@ export class LocalViewCache {
    *
    * @example
    * ```ts
+   * declare const dir: string;
+   * declare const cache: LocalViewCache;
+   * declare function draw(view: ReturnType<LocalViewCache["view"]>): void;
    * for await (const e of Deno.watchFs(dir)) if (await cache.apply(e.paths)) draw(cache.view());
    * ```
    */

@@ -106,6 +106,9 @@ export interface ResultReportOptions {
  *
  * @example
  * ```ts
+ * declare const stateDir: string;
+ * declare const record: Parameters<typeof buildResultReport>[0]["chain"][number];
+ * declare const log: { entries(): Parameters<typeof buildResultReport>[0]["payments"] };
  * const report = await buildResultReport({ stateDir, chain: [record], payments: log.entries() });
  * console.log(JSON.stringify(report));
  * ```

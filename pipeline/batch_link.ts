@@ -22,7 +22,7 @@ export interface LinkSenderOptions {
  * ```ts
  * const { port1 } = new MessageChannel();
  * const sender = new LinkSender(port1, { window: 8 });
- * await sender.send({ t: "batch", seq: 0, chunks: [] });
+ * await sender.send({ t: "batch", seq: 0, chunks: [], work: [] });
  * sender.release(0);
  * ```
  */

@@ -11,6 +11,9 @@
  *
  * @example
  * ```ts
+ * import { Requester } from "./requester/requester_node.ts";
+ *
+ * declare const options: ConstructorParameters<typeof Requester>[0];
  * const node = new Requester(options);
  * await undoOnFailure(() => node.open(), () => node.close());
  * ```

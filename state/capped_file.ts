@@ -21,6 +21,9 @@ export interface CappedFileOptions {
  *
  * @example
  * ```ts
+ * import { ChannelFileError } from "./channel_file.ts";
+ *
+ * declare const path: string;
  * const bytes = await readCappedFile(path, {
  *   maxBytes: 64 * 1024,
  *   tooLarge: (p, max) => new ChannelFileError(`${p} is over ${max} bytes`),
@@ -49,6 +52,8 @@ export async function readCappedFile(
  *
  * @example
  * ```ts
+ * declare const path: string;
+ * const tooLarge = (p: string, max: number) => new RangeError(`${p} is over ${max} bytes`);
  * const text = await readCappedTextFile(path, { maxBytes: 256 * 1024, tooLarge });
  * ```
  */

@@ -229,6 +229,8 @@ export class JobRepository {
    *
    * @example
    * ```ts
+   * declare const repo: JobRepository;
+   * declare const id: string;
    * await repo.remove(id, { paths: [`requester/${id}.json`] });
    * ```
    */
@@ -277,6 +279,7 @@ export class JobRepository {
    *
    * @example
    * ```ts
+   * declare const repo: JobRepository;
    * const id = repo.resolveId("c1c254bf"); // "c1c254bf...64 hex"
    * ```
    * @throws {JobIdPrefixError} when it is not hex, shorter than 4, or matches 0 or 2+ jobs.

@@ -76,6 +76,7 @@ export interface PaymentEntry {
  *
  * @example
  * ```ts
+ * declare const entry: Parameters<typeof categoryOf>[0];
  * categoryOf({ ...entry, category: undefined }); // "job"
  * ```
  */
@@ -126,6 +127,7 @@ const CSV_COLUMNS = [
  *
  * @example
  * ```ts
+ * declare const intent: Parameters<PaymentLog["append"]>[0];
  * const log = await openPaymentLog({ stateDir: "/tmp/state" });
  * if (!log.hasPaid("inv1")) { await log.append({ ...intent }); }
  * ```
@@ -254,6 +256,7 @@ export class PaymentLog {
    *
    * @example
    * ```ts
+   * declare const log: PaymentLog;
    * await Deno.writeTextFile("payments.json", log.exportJson());
    * ```
    */
@@ -267,6 +270,7 @@ export class PaymentLog {
    *
    * @example
    * ```ts
+   * declare const log: PaymentLog;
    * await Deno.writeTextFile("payments.csv", log.exportCsv());
    * ```
    */

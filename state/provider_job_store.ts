@@ -102,6 +102,8 @@ export class ProviderJobStore {
    *
    * @example
    * ```ts
+   * declare const store: ProviderJobStore;
+   * declare const id: string;
    * await store.remove(id);
    * ```
    */

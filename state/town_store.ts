@@ -54,6 +54,10 @@ export interface TownStore {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ * import { openEventStore } from "./event_store.ts";
+ *
+ * declare const event: NostrEvent;
  * const store = new SqliteTownStore(openEventStore({ path: "events.sqlite" }));
  * await store.insert(event);
  * ```
@@ -113,6 +117,8 @@ function attempt<T>(fn: () => T): Promise<T> {
  *
  * @example
  * ```ts
+ * import { openEventStore } from "./event_store.ts";
+ *
  * const store = asTownStore(openEventStore({ path: ":memory:" }));
  * ```
  */
@@ -125,6 +131,7 @@ export function asTownStore(store: EventStore | TownStore): TownStore {
  *
  * @example
  * ```ts
+ * declare const store: Parameters<typeof sqliteEventsOf>[0];
  * const events = sqliteEventsOf(store); // EventStore | undefined
  * ```
  */

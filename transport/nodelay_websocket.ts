@@ -166,7 +166,7 @@ class CloseWith extends Error {
  * ```ts
  * const ws = new NoDelayWebSocket("ws://127.0.0.1:3000");
  * ws.binaryType = "arraybuffer";
- * ws.addEventListener("message", (e) => console.log(e.data));
+ * ws.addEventListener("message", (e) => console.log((e as MessageEvent).data));
  * ws.addEventListener("open", () => ws.send(new Uint8Array([1, 2, 3])));
  * ```
  */
@@ -257,7 +257,9 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
    * ```ts
    * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
    * for await (const conn of listener) {
-   *   NoDelayWebSocket.accept(conn).then((ws) => ws.addEventListener("message", (e) => ws.send(e.data)));
+   *   NoDelayWebSocket.accept(conn).then((ws) =>
+   *     ws.addEventListener("message", (e) => ws.send((e as MessageEvent).data))
+   *   );
    * }
    * ```
    * @throws {WebSocketProtocolError} when the request is not a WebSocket upgrade (answered 400).
@@ -752,6 +754,9 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
  *
  * @example
  * ```ts
+ * import { readHttpHead } from "./http_head.ts";
+ *
+ * declare const conn: Deno.Conn;
  * if (isWebSocketUpgrade(await readHttpHead(conn))) console.log("upgrade");
  * ```
  */

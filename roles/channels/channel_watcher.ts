@@ -76,6 +76,8 @@ export interface ChannelWatcher extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * declare const gate: Pick<WatchedChannel, "record" | "update">;
+ * declare const client: WatchedChannel["chain"];
  * const watcher = startChannelWatcher({ channels: [{ record: gate.record, update: gate.update,
  *   chain: client }], autoSettle: true, onChange: (c) => console.log(c.record.status) });
  * await watcher.stop();
@@ -143,6 +145,9 @@ async function pollOne(
  *
  * @example
  * ```ts
+ * import type { LoadedSettings } from "../../config/settings.ts";
+ *
+ * declare const loaded: LoadedSettings;
  * watchIntervalMs(loaded.sections.channels); // 15000 when unset
  * ```
  */

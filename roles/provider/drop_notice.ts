@@ -46,6 +46,11 @@ export class DropNotices {
    *
    * @example
    * ```ts
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   *
+   * declare const notices: DropNotices;
+   * declare const event: NostrEvent;
+   * declare function publishErrorFeedback(event: NostrEvent, text: string): void;
    * const text = notices.noticeFor(event, "bid-below-price", "bid 50 < price 120");
    * if (text) publishErrorFeedback(event, text);
    * ```

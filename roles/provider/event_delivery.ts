@@ -66,6 +66,13 @@ export class EventDelivery {
    *
    * @example
    * ```ts
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   * import type { SkillEntry } from "./skill_catalog.ts";
+   *
+   * declare const delivery: EventDelivery;
+   * declare const wrap: NostrEvent;
+   * declare const toon: string;
+   * declare const catalog: { forKind(kind: number): SkillEntry | undefined };
    * const record = await delivery.deliver(wrap, toon, catalog.forKind(1059)!);
    * ```
    */

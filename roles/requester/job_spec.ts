@@ -57,6 +57,9 @@ const UINT = /^(0|[1-9][0-9]{0,19})$/;
  *
  * @example
  * ```ts
+ * import { kindOfSkill } from "./provider_directory.ts";
+ *
+ * declare const providers: Parameters<typeof kindOfSkill>[0];
  * resolveJobKind("ci-run"); // 5600
  * resolveJobKind("wordcount", (name) => kindOfSkill(providers, name)); // 5603
  * ```
@@ -134,6 +137,7 @@ export function parseThenSpec(text: string, defaults: ThenSpecDefaults): JobSpec
  *
  * @example
  * ```ts
+ * declare const spec: Parameters<typeof jobSpecToJson>[0];
  * const back = jobSpecFromJson(jobSpecToJson(spec));
  * ```
  */
@@ -151,6 +155,7 @@ export function jobSpecToJson(spec: JobSpec): unknown {
  *
  * @example
  * ```ts
+ * declare const text: string;
  * const spec = jobSpecFromJson(JSON.parse(text));
  * ```
  * @throws {JobSpecError} when a field is missing or ill-typed.

@@ -52,6 +52,9 @@ export interface ChannelCliTown extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * import { startChannelPair } from "./anvil_channel_pair.ts";
+ * import { runCli } from "./run_cli.ts";
+ *
  * await using pair = await startChannelPair();
  * await using t = await startChannelCliTown(pair, { prefix: "requester_channel_" });
  * const paid = await runCli(["--state-dir", t.aliceState, "job", "submit", "echo", ...t.connection]);

@@ -35,6 +35,9 @@ export interface CliWallet {
  *
  * @example
  * ```ts
+ * import { ALICE_MNEMONIC } from "./anvil_channel_pair.ts";
+ *
+ * const dir = await Deno.makeTempDir();
  * const alice = await createCliWallet({ dir, name: "alice", mnemonic: ALICE_MNEMONIC });
  * const listed = await alice.run(["channel", "list"]);
  * ```
@@ -64,6 +67,10 @@ export async function createCliWallet(options: CliWalletOptions): Promise<CliWal
  *
  * @example
  * ```ts
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * const dir = await Deno.makeTempDir();
  * const alice = await createAliceChainWallet(pair, dir);
  * const recovered = await alice.run(["channel", "recover"]);
  * ```

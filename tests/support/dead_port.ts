@@ -25,6 +25,9 @@ export function deadPort(): number {
  *
  * @example
  * ```ts
+ * import { runCli } from "./run_cli.ts";
+ *
+ * declare const id: string;
  * const closed = await runCli(["channel", "close", id, "--connector-btp-url", deadBtpUrl()]);
  * ```
  */

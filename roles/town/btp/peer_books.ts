@@ -30,6 +30,10 @@ export interface PeerBooksOptions {
  *
  * @example
  * ```ts
+ * import { createBtpRouter } from "./btp_router.ts";
+ *
+ * declare const ledger: Parameters<typeof createPeerBooks>[0]["ledger"];
+ * declare const options: Parameters<typeof createBtpRouter>[0];
  * const books = createPeerBooks({ ledger, maxOwed: () => 1_000_000n, triggeredBy: () => "g.town" });
  * const router = createBtpRouter({ ...options, forwardBooks: books });
  * ```
