@@ -62,6 +62,9 @@ export class ContractDeployError extends Error {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof deployTokenNetwork>[0];
+ * const { rpcUrl } = o;
+ * declare const signer: { evm: typeof o.account };
  * const { tokenNetworkAddress } = await deployTokenNetwork({ rpcUrl, chainId: 31337, account: signer.evm });
  * ```
  * @throws {ContractDeployError} on a chain id mismatch, no gas, or a reverted deployment.
@@ -129,6 +132,9 @@ export interface MintTestTokensOptions {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof mintTestTokens>[0];
+ * const { rpcUrl, token, to } = o;
+ * declare const signer: { evm: typeof o.account };
  * await mintTestTokens({ rpcUrl, chainId: 31337, account: signer.evm, token, to, amount: 100_000_000n });
  * ```
  * @throws {ContractDeployError} when the mint reverts.

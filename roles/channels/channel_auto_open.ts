@@ -67,6 +67,9 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof ensureAutoChannel>[0];
+ * const { stateDir, signer, townPubkey, relayUrl, policy } = o;
+ * declare const sections: { channels: typeof o.channels; chains: typeof o.chains };
  * const { record, opened } = await ensureAutoChannel({ stateDir, signer, townPubkey,
  *   relayUrl, policy, channels: sections.channels, chains: sections.chains });
  * ```

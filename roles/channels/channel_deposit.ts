@@ -64,6 +64,10 @@ export interface RaisedDeposit {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof raiseChannelDeposit>[0];
+ * const { stateDir, record, audit } = o;
+ * declare const client: typeof o.chain;
+ * declare const sent: { update: typeof o.update };
  * const { total, tx } = await raiseChannelDeposit({ stateDir, record, amount: 10_000_000n,
  *   chain: client, update: sent.update, audit, auto: false });
  * ```

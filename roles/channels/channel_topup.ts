@@ -54,6 +54,9 @@ export interface ChannelTopUp {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof startChannelTopUp>[0];
+ * const { stateDir, policy, sent, signer } = o;
+ * declare const client: typeof o.chain;
  * const topUp = startChannelTopUp({ stateDir, policy, sent, chain: client, signer });
  * // after each claim:
  * topUp.check();

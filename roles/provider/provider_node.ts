@@ -275,6 +275,8 @@ export class ProviderStartError extends Error {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof startProviderNode>[0];
+ * const { stateDir, signer, btpUrl, relayUrl, townPubkey } = o;
  * const node = await startProviderNode({ stateDir, signer, btpUrl, btpToken: "beta",
  *   relayUrl, townPubkey, skillsDir: "skills" });
  * await node.stop();
@@ -1534,6 +1536,7 @@ class Provider implements ProviderNode {
    *
    * @example
    * ```ts
+   * declare const provider: { parked: number };
    * console.log(`${provider.parked} requests wait for their requester's earlier jobs`);
    * ```
    */

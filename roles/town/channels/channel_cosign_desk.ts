@@ -89,6 +89,13 @@ const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof createChannelCosignDesk>[0];
+ * const { gate, signer } = o;
+ * declare const client: {
+ *   getChannel: typeof o.readChannel;
+ *   chainTime: NonNullable<typeof o.chainTime>;
+ * };
+ * declare const requestBytes: Uint8Array;
  * const desk = createChannelCosignDesk({ gate, signer, readChannel: (id) => client.getChannel(id),
  *   chainTime: () => client.chainTime() });
  * const answerBytes = await desk.answer(requestBytes);

@@ -83,6 +83,9 @@ const FIRST_MESSAGE_GRACE_MS = 1000;
  *
  * @example
  * ```ts
+ * declare const req: Request;
+ * declare const o: ConstructorParameters<typeof Nip01Session>[1];
+ * const { store, hub, limits, counters, ilpAddress } = o;
  * const { socket, response } = Deno.upgradeWebSocket(req);
  * new Nip01Session(socket, { store, hub, limits, counters, format: "json", ilpAddress, pricing: {} });
  * ```
