@@ -25,7 +25,12 @@ import { WrongPassphraseError } from "../identity/key_vault.ts";
  *
  * @example
  * ```ts
- * const passphrase = await readPassphrase(flags).catch((err) => { throw passphraseError(err); });
+ * import { readPassphrase } from "../identity/passphrase.ts";
+ *
+ * declare const flags: Parameters<typeof readPassphrase>[0];
+ * const passphrase = await readPassphrase(flags).catch((err: unknown) => {
+ *   throw passphraseError(err);
+ * });
  * ```
  */
 export function passphraseError(err: unknown): unknown {
@@ -71,6 +76,10 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
  *
  * @example
  * ```ts
+ * import { startTownNode } from "../roles/town/town_node.ts";
+ *
+ * declare const stateDir: string;
+ * declare const config: Parameters<typeof startTownNode>[0]["config"];
  * const signer = await loadNodeSigner({ stateDir, who: "the town", nonInteractive: true });
  * try { await startTownNode({ config, signer }); } finally { signer.close(); }
  * ```

@@ -35,6 +35,9 @@ export interface TownReadTarget {
  *
  * @example
  * ```ts
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * addTownReadOptions(program.command("providers"));
  * ```
  */
@@ -49,6 +52,10 @@ export function addTownReadOptions(cmd: Command): Command {
  *
  * @example
  * ```ts
+ * import type { Command } from "commander";
+ *
+ * declare const opts: Parameters<typeof townReadTarget>[0];
+ * declare const cmd: Command;
  * const { relayUrl, network } = await townReadTarget(opts, cmd);
  * ```
  */
@@ -78,7 +85,10 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
  *
  * @example
  * ```ts
- * const providers = await fetchProviderDirectory({ relayUrl }).catch((e) => {
+ * import { fetchProviderDirectory } from "../roles/requester/provider_directory.ts";
+ *
+ * declare const relayUrl: string;
+ * const providers = await fetchProviderDirectory({ relayUrl }).catch((e: unknown) => {
  *   throw townReadError(e, relayUrl);
  * });
  * ```
