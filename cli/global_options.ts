@@ -1,5 +1,5 @@
 /**
- * The options the root command gives every command (`cli/program.ts`): `--state-dir`,
+ * The options the root command gives every command (`cli/root_command.ts`): `--state-dir`,
  * `--profile`, `--output` (`--json` sets it to json) and `--non-interactive`. A command's own
  * options interface extends {@linkcode GlobalOptions}.
  *

@@ -16,6 +16,8 @@ export const TURNPIKE_VERSION = "0.1.0";
  *
  * @example
  * ```ts
+ * import { registerTownCommand } from "./town_command.ts";
+ *
  * const program = createRootCommand();
  * registerTownCommand(program);
  * ```

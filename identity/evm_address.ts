@@ -15,6 +15,9 @@ import { bytesToHex } from "@noble/hashes/utils.js";
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const secretKey = generateSecretKey();
  * const address = evmAddressOf(secretKey); // "0xf39F...2266"
  * ```
  */

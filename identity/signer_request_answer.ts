@@ -21,6 +21,10 @@ import { signEventTemplate } from "./event_signer.ts";
  *
  * @example
  * ```ts
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const secretKey = generateSecretKey();
+ * const template = { kind: 1, created_at: 1, tags: [], content: "hi" };
  * const event = await answerSignerRequest(secretKey, { op: "signEvent", template });
  * ```
  */

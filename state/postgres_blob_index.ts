@@ -56,6 +56,8 @@ export interface BlobAllowanceRow {
  *
  * @example
  * ```ts
+ * declare const store: { sql: Parameters<typeof PostgresBlobIndex.open>[0] };
+ * declare const sha256: string;
  * const index = await PostgresBlobIndex.open(store.sql);
  * const record = await index.get(sha256, Math.floor(Date.now() / 1000));
  * ```

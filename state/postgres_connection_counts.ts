@@ -45,6 +45,8 @@ const NOW = "extract(epoch FROM clock_timestamp())::float8";
  *
  * @example
  * ```ts
+ * declare const store: { sql: Parameters<typeof PostgresConnectionCounts.open>[0] };
+ * declare const btp: { addressCounts(): [string, number][] };
  * const counts = await PostgresConnectionCounts.open(store.sql);
  * counts.register("btp", () => btp.addressCounts());
  * const others = counts.elsewhere("btp", "10.0.0.7");

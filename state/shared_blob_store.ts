@@ -49,6 +49,9 @@ const PUBKEY_HEX = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof openSharedBlobStore>[0];
+ * const { local, index } = o;
+ * declare const sha256: string;
  * const blobs = await openSharedBlobStore({ local, index, selfUrl: "http://10.0.0.5:7301" });
  * const record = await blobs.get(sha256);
  * ```

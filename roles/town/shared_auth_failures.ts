@@ -29,6 +29,7 @@ export interface SharedAuthFailuresOptions {
  *
  * @example
  * ```ts
+ * declare const buckets: Parameters<typeof sharedAuthFailures>[0]["buckets"];
  * const over = sharedAuthFailures({ buckets, perAddressPerMinute: 5, totalPerMinute: 120 });
  * if (await over("10.0.0.7")) console.log("blocked town-wide");
  * ```

@@ -41,6 +41,7 @@ const BLOB_PATH = /^\/([0-9a-f]{64})$/;
  *
  * @example
  * ```ts
+ * declare const local: Parameters<typeof startBlobPeerListener>[0]["blobs"];
  * const peer = startBlobPeerListener({ blobs: local, hostname: "10.0.0.5" });
  * console.log(peer.url); // http://10.0.0.5:39211
  * await peer.close();
