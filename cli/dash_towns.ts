@@ -58,6 +58,7 @@ export async function probeTown(relayUrl: string, o: ProbeTownOptions = {}): Pro
  *
  * @example
  * ```ts
+ * const stateDir = await Deno.makeTempDir();
  * (await readTownWrites(stateDir)).get("g.town"); // "0.000123 USD"
  * ```
  */
@@ -83,6 +84,8 @@ export async function readTownWrites(stateDir: string): Promise<Map<string, stri
  *
  * @example
  * ```ts
+ * declare const relays: Parameters<typeof probeTown>[0][];
+ * declare const writes: Map<string, string>;
  * const rows = withWrites(await Promise.all(relays.map((r) => probeTown(r))), writes);
  * ```
  */

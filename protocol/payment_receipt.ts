@@ -18,6 +18,7 @@ const JOB_ID = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
+ * const jobId = "ab".repeat(32);
  * const data = encodeReceiptQuestion(jobId); // the PREPARE's data, amount "0"
  * ```
  */
@@ -31,6 +32,9 @@ export function encodeReceiptQuestion(jobId: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import type { IlpPrepare } from "./ilp_packet.ts";
+ *
+ * declare const prepare: IlpPrepare;
  * decodeReceiptQuestion(prepare.data); // "ab12..." or undefined
  * ```
  */

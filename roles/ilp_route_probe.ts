@@ -53,6 +53,8 @@ export class RouteProbeUplinkError extends Error {
  *
  * @example
  * ```ts
+ * declare const btpUrl: string;
+ * declare const btpToken: string;
  * const { routes } = await probeIlpRoutes({ btpUrl, btpToken, timeoutMs: 2000,
  *   targets: [{ name: "b", address: "g.conn.b" }] });
  * for (const r of routes) console.log(r.name, r.status, r.detail);

@@ -182,6 +182,8 @@ export class PaymentLog {
    *
    * @example
    * ```ts
+   * declare const log: PaymentLog;
+   * declare const invoiceId: string;
    * const intent = log.invoiceEntry(invoiceId); // { event: "intent", amount, peer, ... }
    * ```
    */

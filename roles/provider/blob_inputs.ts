@@ -51,6 +51,9 @@ export interface BlobInputOptions {
  *
  * @example
  * ```ts
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const request: NostrEvent;
  * blobInputsWithMirrors(request.tags); // [{ url, sha256, mirrors: ["http://b/<sha256>"] }]
  * ```
  */
