@@ -12,6 +12,8 @@ import type { SharedTownProcess } from "./shared_town_process.ts";
  *
  * @example
  * ```ts
+ * declare const requester: { waitFor(id: string): Promise<unknown> };
+ * declare const id: string;
  * const done = await within("the job", requester.waitFor(id));
  * ```
  */
@@ -41,6 +43,7 @@ export interface PaymentLogEntry {
  *
  * @example
  * ```ts
+ * const dir = await Deno.makeTempDir();
  * const paid = (await paymentLog(dir)).filter((e) => e.category === "job");
  * ```
  */
@@ -54,6 +57,7 @@ export async function paymentLog(stateDir: string): Promise<PaymentLogEntry[]> {
  *
  * @example
  * ```ts
+ * declare const town: Parameters<typeof relayOf>[0];
  * relayOf(town); // "ws://127.0.0.1:41234"
  * ```
  */
@@ -64,6 +68,7 @@ export const relayOf = (t: SharedTownProcess): string => `ws://127.0.0.1:${t.htt
  *
  * @example
  * ```ts
+ * declare const town: Parameters<typeof btpOf>[0];
  * btpOf(town, "provider"); // "btp+ws://provider:t@127.0.0.1:41235"
  * ```
  */
@@ -75,6 +80,7 @@ export const btpOf = (t: SharedTownProcess, user: string): string =>
  *
  * @example
  * ```ts
+ * declare const town: Parameters<typeof townPubkeyOf>[0];
  * const townPubkey = await townPubkeyOf(town);
  * ```
  */
