@@ -53,6 +53,9 @@ function niceMax(v: number): number {
  *
  * @example
  * ```ts
+ * declare const o: Parameters<typeof renderScalePlot>[0];
+ * const { samples } = o;
+ * declare const report: { chaosEvents: typeof o.events };
  * const svg = renderScalePlot({ samples, events: report.chaosEvents, title: "1,000 agents" });
  * await Deno.writeTextFile("scale.svg", svg);
  * ```

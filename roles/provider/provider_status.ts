@@ -104,6 +104,7 @@ export async function writeProviderStatus(
  *
  * @example
  * ```ts
+ * declare const status: ProviderStatus;
  * if (!(await touchProviderStatus("/state"))) await writeProviderStatus("/state", status);
  * ```
  */
