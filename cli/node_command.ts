@@ -21,6 +21,7 @@
  * | `--unpaid-grace`        | `TURNPIKE_PROVIDER_UNPAID_GRACE` | `unpaid_grace`          | 60 s |
  * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | the unpaid grace (at most) |
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
+ * | `--addressed-only`      | `TURNPIKE_PROVIDER_ADDRESSED_ONLY` | `addressed_only`      | false |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
  * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
@@ -128,6 +129,11 @@ export function registerNodeCommand(program: Command): void {
     .option("--max-input-bytes <n>", "largest input blobs of one job (default 268435456)")
     .option("--invoice-expiry <seconds>", "invoice lifetime (default and at most: the grace)")
     .option("--heartbeat <seconds>", "heartbeat period, a paid write (default 3600)")
+    .option(
+      "--addressed-only",
+      "take only requests addressed to this provider (p tag): on a busy town, others' jobs " +
+        "then cost nothing; open requests are not seen",
+    )
     .option(
       "--allow-network <skill>",
       "let this skill use the network when its manifest asks (repeatable)",

@@ -26,6 +26,8 @@ export interface ProviderFlags {
   maxUnpaidPerRequester?: string;
   unpaidGrace?: string;
   heartbeat?: string;
+  /** `--addressed-only`: commander hands a boolean flag as `true`. */
+  addressedOnly?: boolean;
   /** `--allow-network` (repeatable): added to `[provider] allow_network`. */
   allowNetwork?: string[];
   sandbox?: string;
@@ -56,6 +58,8 @@ export interface ProviderSettings {
   maxUnpaidPerRequester: number;
   unpaidGraceMs: number;
   heartbeatMs: number;
+  /** Take only requests whose `p` tag names this provider (a `#p` subscription). */
+  addressedOnly: boolean;
   /** Hosts a job may reach when its manifest asks (flags first, then the table's). */
   allowNetwork: string[];
   sandboxMode: SandboxMode;
@@ -204,6 +208,14 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
       pick(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat"),
       3600,
     ),
+    addressedOnly: yesNo(
+      "--addressed-only",
+      pick(
+        flags.addressedOnly ? "true" : undefined,
+        "TURNPIKE_PROVIDER_ADDRESSED_ONLY",
+        "addressed_only",
+      ),
+    ),
     allowNetwork,
     sandboxMode: sandboxMode as SandboxMode,
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
@@ -224,6 +236,15 @@ function baseUnits(name: string, text: string | undefined): bigint | undefined {
     throw new ConfigError(`${name} must be an amount in base units, got "${text}"`);
   }
   return BigInt(text);
+}
+
+/** A yes/no setting: `true`/`false` (TOML booleans arrive as those), `1`/`0`, `yes`/`no`. */
+function yesNo(name: string, text: string | undefined): boolean {
+  if (text === undefined) return false;
+  const value = text.toLowerCase();
+  if (["true", "1", "yes"].includes(value)) return true;
+  if (["false", "0", "no"].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(text)}`);
 }
 
 function positive(name: string, text: string | undefined, fallback: number): number {

@@ -86,3 +86,34 @@ Deno.test("provider settings: a bad value is a ConfigError naming it", async () 
 Deno.test("provider settings: the loader's own errors stay ConfigErrors", async () => {
   await assertRejects(() => loadedWith("[provider\n"), ConfigError);
 });
+
+Deno.test("provider settings: addressed_only from the table, the environment or the flag", async () => {
+  const { loaded, cleanup } = await loadedWith("[provider]\naddressed_only = true\n");
+  const off = await loadedWith("[provider]\n");
+  try {
+    const resolve = (
+      l: typeof loaded,
+      env: Record<string, string>,
+      addressedOnly?: boolean,
+    ) =>
+      resolveProviderSettings({
+        loaded: l,
+        flags: { addressedOnly },
+        defaults: DEFAULTS,
+        env: (name) => env[name],
+      }).addressedOnly;
+    assertEquals(resolve(off.loaded, {}), false);
+    assertEquals(resolve(loaded, {}), true);
+    assertEquals(resolve(loaded, { TURNPIKE_PROVIDER_ADDRESSED_ONLY: "no" }), false);
+    assertEquals(resolve(off.loaded, { TURNPIKE_PROVIDER_ADDRESSED_ONLY: "1" }), true);
+    assertEquals(resolve(off.loaded, { TURNPIKE_PROVIDER_ADDRESSED_ONLY: "0" }, true), true);
+    assertThrows(
+      () => resolve(off.loaded, { TURNPIKE_PROVIDER_ADDRESSED_ONLY: "maybe" }),
+      ConfigError,
+      "--addressed-only must be true or false",
+    );
+  } finally {
+    await cleanup();
+    await off.cleanup();
+  }
+});
