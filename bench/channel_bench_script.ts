@@ -8,7 +8,7 @@
  * deno run -A bench/channel_bench_script.ts [packets=1000] [opens=5]
  * ```
  */
-import { localEvmAccount } from "../identity/local_node_signer.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
 import { ClaimSigner } from "../chain/claim_signer.ts";
 import { ClaimVerifier } from "../chain/claim_verifier.ts";

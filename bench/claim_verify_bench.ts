@@ -13,7 +13,7 @@
  *
  *     deno bench -A bench/claim_verify_bench.ts
  */
-import { localEvmAccount } from "../identity/local_node_signer.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "viem";
 import {

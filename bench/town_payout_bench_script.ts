@@ -21,7 +21,8 @@ import {
 import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
 import { fundAccount, increaseTime } from "../chain/anvil.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
-import { localEvmAccount, localNodeSigner } from "../identity/local_node_signer.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { openChannelClaimGate } from "../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../roles/town/town_node.ts";
 import { TownPayouts } from "../roles/town/channels/peer_payout.ts";

@@ -46,18 +46,17 @@ import {
   TownConfigError,
   type TownFlags,
 } from "../roles/town/town_config.ts";
-import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
+import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { resolveChainConfig } from "../chain/chain_config.ts";
-import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
-import {
-  openTownChannelGates,
-  type PeerSettlement,
-  TownChannelError,
-  type TownChannelGates,
+import type {
+  PeerSettlement,
+  TownChannelGates,
+  TownChannelGatesOptions,
 } from "../roles/town/channels/town_channel_gates.ts";
+import { channelGatesNeeded, noChannelGates } from "../roles/town/channels/no_channel_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 interface TownUpOptions extends TownFlags, GlobalOptions {
@@ -302,7 +301,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       cause: err,
     });
   }
-  hooks.payouts = startPayouts(node, config, signer, chains, opts.mainnet);
+  hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
   const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
@@ -332,13 +331,13 @@ async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
  * The town's payouts to the peers named in `[town.payouts.addresses]` (docs/OPERATIONS.md
  * "Paying providers"), on the first chain of `[chains]` the town settles on; none without either.
  */
-function startPayouts(
+async function startPayouts(
   node: TownNode,
   config: TownConfig,
   signer: NodeSigner,
   chains: Record<string, unknown> | undefined,
   allowMainnet: boolean | undefined,
-): TownPayouts | undefined {
+): Promise<TownPayouts | undefined> {
   const policy = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const addresses = policy.addresses ?? {};
   const settles = config.settlement?.chains.map((c) => c.chain) ?? Object.keys(chains ?? {});
@@ -352,6 +351,12 @@ function startPayouts(
     section: chains![chainId] as Record<string, unknown>,
     allowMainnet,
   });
+  // Loaded only for a town that pays out: the chain code stays off an idle town's heap
+  // (docs/OPERATIONS.md "Memory").
+  const [{ TownPayouts }, { TokenNetworkClient }] = await Promise.all([
+    import("../roles/town/channels/peer_payout.ts"),
+    import("../chain/token_network_client.ts"),
+  ]);
   return new TownPayouts({
     stateDir: config.stateDir,
     ledger: node.ledger,
@@ -369,9 +374,15 @@ function startPayouts(
   });
 }
 
-async function openGates(
-  options: Parameters<typeof openTownChannelGates>[0],
-): Promise<TownChannelGates> {
+/**
+ * The town's channel gates; the chain code (viem, the claim verifier, the watcher) is loaded
+ * only for a town that has or learns channels (docs/OPERATIONS.md "Memory").
+ */
+async function openGates(options: TownChannelGatesOptions): Promise<TownChannelGates> {
+  if (!await channelGatesNeeded(options)) return noChannelGates(options);
+  const { openTownChannelGates, TownChannelError } = await import(
+    "../roles/town/channels/town_channel_gates.ts"
+  );
   try {
     return await openTownChannelGates(options);
   } catch (err) {

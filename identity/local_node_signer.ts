@@ -7,34 +7,18 @@
  * @module
  */
 import { getPublicKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { type LocalAccount, privateKeyToAccount, toAccount } from "viem/accounts";
+import type { LocalAccount } from "viem/accounts";
 import type { Hex, TypedDataDefinition } from "viem";
+import { evmAddressOf } from "./evm_address.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
-import type { NodeSigner, NodeSignerRequest } from "../protocol/node_signer.ts";
+import {
+  type NodeSigner,
+  NodeSignerError,
+  type NodeSignerRequest,
+} from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
 
 export { answerSignerRequest };
-
-const accounts = new WeakMap<Uint8Array, LocalAccount>();
-
-/**
- * The viem account of a key kept on this thread: what {@linkcode localNodeSigner}'s `evm` signs
- * with, for code that has only the chain side to do (tests, benchmarks, dev tools).
- *
- * @example
- * ```ts
- * const client = new TokenNetworkClient({ chain, account: localEvmAccount(secretKey) });
- * ```
- */
-export function localEvmAccount(secretKey: Uint8Array): LocalAccount {
-  let account = accounts.get(secretKey);
-  if (account === undefined) {
-    account = privateKeyToAccount(`0x${bytesToHex(secretKey)}`);
-    accounts.set(secretKey, account);
-  }
-  return account;
-}
 
 /** Options for {@linkcode signerFromRequests}. */
 export interface SignerFromRequestsOptions {
@@ -60,7 +44,7 @@ export interface SignerFromRequestsOptions {
 export function signerFromRequests(options: SignerFromRequestsOptions): NodeSigner {
   const { ask } = options;
   const close = options.close ?? (() => {});
-  const evm = toAccount({
+  const evm = requestAccount({
     address: options.evmAddress,
     signMessage: async ({ message }) => await ask({ op: "signMessage", message }) as Hex,
     signTransaction: async (transaction) =>
@@ -83,6 +67,30 @@ export function signerFromRequests(options: SignerFromRequestsOptions): NodeSign
     close,
     [Symbol.dispose]: close,
   };
+}
+
+/**
+ * The account viem's `toAccount` makes of custom signing functions (the same fields, checked
+ * equal in tests/unit/local_node_signer_account_test.ts), built here because importing
+ * `viem/accounts` costs a node about 15 MiB it never uses (docs/OPERATIONS.md "Memory").
+ */
+function requestAccount(
+  source: Pick<LocalAccount, "address" | "signMessage" | "signTransaction" | "signTypedData">,
+): LocalAccount {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(source.address)) {
+    throw new NodeSignerError(`not an EVM address: ${source.address}`);
+  }
+  return {
+    address: source.address,
+    nonceManager: undefined,
+    sign: undefined,
+    signAuthorization: undefined,
+    signMessage: source.signMessage,
+    signTransaction: source.signTransaction,
+    signTypedData: source.signTypedData,
+    source: "custom",
+    type: "local",
+  } as LocalAccount;
 }
 
 /**
@@ -117,7 +125,7 @@ function strip(value: unknown): unknown {
 export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
   return signerFromRequests({
     pubkey: getPublicKey(secretKey),
-    evmAddress: localEvmAccount(secretKey).address,
+    evmAddress: evmAddressOf(secretKey),
     ask: (request) => answerSignerRequest(secretKey, request),
   });
 }

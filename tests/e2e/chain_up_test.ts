@@ -4,7 +4,7 @@
  * by the chain client, and a town's state dir also gets the chain in `[channels] chains` (what
  * it announces); Ctrl-C stops anvil. Bad flags are usage errors (exit 2).
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";

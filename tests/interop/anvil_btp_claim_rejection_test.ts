@@ -1,4 +1,5 @@
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 /**
  * Bad claims over BTP, against the real town on a real channel: a packet without cover, a
  * tampered claim, a replayed nonce, a claim for another chain or another contract, a claim

@@ -5,7 +5,8 @@
  * Chain balances equal the books to the unit; the town refuses settles below its newest claim,
  * signatures of another key, and withdraws that would uncover signed claims.
  */
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { createAliceChainWallet } from "../support/cli_wallet.ts";

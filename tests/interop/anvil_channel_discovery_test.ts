@@ -9,7 +9,8 @@
  * the learned channel still gates its account. The discovery's chain reads are counted: a bad
  * channel is read once, however often it is named.
  */
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";

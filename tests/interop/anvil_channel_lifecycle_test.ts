@@ -4,7 +4,7 @@
  * with the latest proof, settle; balances on chain equal the off-chain books to the unit. Also
  * the receiver's update when the sender closes with an older claim, and cooperative settle.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";

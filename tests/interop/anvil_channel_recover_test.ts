@@ -9,7 +9,7 @@
  * naming the flags; a closed channel is recovered the same way; a town handing back a claim the
  * payer did not sign is not believed.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { createAliceChainWallet } from "../support/cli_wallet.ts";

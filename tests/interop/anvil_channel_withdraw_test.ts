@@ -6,7 +6,7 @@
  * deposits minus the withdrawals, and claims beyond `deposit - withdrawn` are refused by both
  * the signer and the verifier.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";

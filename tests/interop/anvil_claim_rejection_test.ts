@@ -1,4 +1,4 @@
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 /**
  * The receiving side rejects bad claims with a precise reason and forwards nothing: tampered
  * claim, replayed nonce, another chain, another contract, beyond the deposit, not covered,

@@ -16,7 +16,8 @@ import { claimTownConfig, claimTownContact, connectClaimClient } from "../suppor
 import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
 import { fundAccount, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "../../chain/anvil.ts";
 import type { AnvilInstance, DeployedContracts } from "../../chain/anvil.ts";
 import { type ChainConfig, resolveChainConfig } from "../../chain/chain_config.ts";

@@ -14,7 +14,7 @@ import { freePort } from "./reference_connector.ts";
 import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 
 /** Options for {@linkcode startAutoChannelNetwork}. */

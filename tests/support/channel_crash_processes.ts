@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { hexToBytes } from "viem";
 import { resolveChainConfig } from "../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";

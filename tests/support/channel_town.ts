@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { ClaimSigner } from "../../chain/claim_signer.ts";
 import { resumeClaimSigner } from "../../roles/channels/channel_sender.ts";

@@ -2,7 +2,7 @@
  * The hand-laid EIP-712 digest and the fast recovery agree with viem's generic
  * typed-data code (the reference) on random proofs, keys and domains.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";
 import { bytesToHex, hashTypedData } from "viem";
 import { privateKeyToAccount, signTypedData } from "viem/accounts";

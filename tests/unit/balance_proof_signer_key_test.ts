@@ -6,7 +6,7 @@
  * out-of-range and random r/s, and a signature valid only modulo n (R.x = r + n). Then the
  * ClaimVerifier on top: the key is cached only from a claim of the peer.
  */
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "viem";

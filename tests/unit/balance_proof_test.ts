@@ -1,4 +1,4 @@
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { bytesToHex } from "viem";

@@ -6,7 +6,8 @@
  * peer in between is a mock that hands the request bytes to the desk and can tamper with the
  * answer bytes; no chain is read.
  */
-import { localEvmAccount, localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { bytesToHex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";

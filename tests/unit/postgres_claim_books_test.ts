@@ -17,7 +17,7 @@ import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import type { OnChainChannel } from "../../chain/token_network_client.ts";
-import { localEvmAccount } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
 
 const CHANNEL = `0x${"c1".repeat(32)}` as const;

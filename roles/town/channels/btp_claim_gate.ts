@@ -34,12 +34,11 @@ import {
   decodeIlpPrepare,
   encodeIlpReply,
   ILP_ERROR,
-  type IlpErrorCode,
   IlpPacketType,
 } from "../../../protocol/ilp_packet.ts";
+import { claimRejectReply } from "./claim_reject_reply.ts";
 import {
   ClaimError,
-  type ClaimRejectReason,
   decodeClaim,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
@@ -77,50 +76,11 @@ export interface BtpClaimGate {
   ): Promise<Uint8Array>;
 }
 
+export { claimRejectCode, claimRejectReply } from "./claim_reject_reply.ts";
+
 /** The persisted claim could not be written: the packet is rejected (T00). */
 export class ClaimPersistError extends Error {
   override name = "ClaimPersistError";
-}
-
-const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
-  "not-covered",
-  "credit-limit-exceeded",
-  "beyond-deposit",
-]);
-
-/**
- * The ILP error code for a claim rejection (see the module doc's table).
- *
- * @example
- * ```ts
- * claimRejectCode("not-covered"); // "T04"
- * claimRejectCode("bad-signature"); // "F00"
- * ```
- */
-export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
-  if (LIQUIDITY.has(reason)) return ILP_ERROR.insufficientLiquidity;
-  if (reason === "chain-unavailable") return ILP_ERROR.internalError;
-  if (reason === "rate-limited") return ILP_ERROR.rateLimited;
-  return ILP_ERROR.badRequest;
-}
-
-/**
- * The ILP REJECT for a claim rejection: its code (see the module doc's table), the town's
- * address, and the {@linkcode ClaimError} message, which names the reason.
- *
- * @example
- * ```ts
- * const reply = claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town");
- * ```
- */
-export function claimRejectReply(err: ClaimError, triggeredBy: string): Uint8Array {
-  return encodeIlpReply({
-    type: "reject",
-    code: claimRejectCode(err.reason),
-    triggeredBy,
-    message: err.message.slice(0, 500),
-    data: new Uint8Array(0),
-  });
 }
 
 /**

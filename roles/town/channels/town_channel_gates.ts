@@ -27,7 +27,7 @@ import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { ChainConfigError, networkLabel, resolveChainConfig } from "../../../chain/chain_config.ts";
 import { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import { channelChainClient } from "../../channels/channel_chain_client.ts";
-import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
+import type { ClaimError } from "../../../protocol/payment_channel_claim.ts";
 import { openAuditLog } from "../../../state/audit_log.ts";
 import {
   ChannelFileError,
@@ -36,7 +36,8 @@ import {
   listChannels,
   readChannel,
 } from "../../../state/channel_file.ts";
-import { type BtpClaimGate, type ChannelClaimGate, claimRejectReply } from "./btp_claim_gate.ts";
+import type { BtpClaimGate, ChannelClaimGate } from "./btp_claim_gate.ts";
+import { noChannelGates } from "./no_channel_gates.ts";
 import type { TownPeerChannel } from "../town_config.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import {
@@ -171,7 +172,7 @@ export async function openTownChannelGates(
     configured.push({ account: peer.account, record, client: chainClient(record, peer, options) });
   }
   const restored = await learnedChannels(options, self, configured);
-  if (configured.length === 0 && restored.length === 0 && !learns) return noGates(options);
+  if (configured.length === 0 && restored.length === 0 && !learns) return noChannelGates(options);
   // The town's database files are in STATE_DIR_IGNORE (state/audit_log.ts).
   const audit = await openAuditLog({ dir: options.stateDir });
   // The callbacks run from the first poll on, once `registry` below exists.
@@ -320,35 +321,6 @@ async function learnedChannels(
     out.push({ record, client, current });
   }
   return out;
-}
-
-/** No channel and nothing to learn on: a claim is refused, other packets pass as before. */
-function noGates(options: TownChannelGatesOptions): TownChannelGates {
-  const close = () => Promise.resolve();
-  const listed = options.settlementChains ?? [];
-  const why = listed.length === 0
-    ? "it settles on no chain ([channels] chains is empty)"
-    : `it cannot read ${listed.join(", ")} (each needs [chains."<id>"] rpc_url, token_network ` +
-      "and token)";
-  const refuse: BtpClaimGate = {
-    handle: (_packet, claim, next) => {
-      if (claim === undefined) return next();
-      const err = new ClaimError(
-        "unknown-channel",
-        `this town holds no payment channel and learns none: ${why}`,
-      );
-      return Promise.resolve(claimRejectReply(err, options.triggeredBy()));
-    },
-  };
-  return {
-    claimGate: () => refuse,
-    gate: () => undefined,
-    cosignDesk: () => undefined,
-    settlements: [],
-    learnsOn: [],
-    close,
-    [Symbol.asyncDispose]: close,
-  };
 }
 
 async function readPeerChannel(stateDir: string, peer: TownPeerChannel): Promise<ChannelRecord> {
