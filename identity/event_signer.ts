@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { finalizeEvent } from "nostr-tools";
+import { finalizeEvent } from "nostr-tools/pure";
 import { initNostrWasm } from "nostr-wasm";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getPublicKey } from "nostr-tools";
+import { getPublicKey } from "nostr-tools/pure";
 import type { LocalAccount } from "viem/accounts";
 import type { Hex, TypedDataDefinition } from "viem";
 import { evmAddressOf } from "./evm_address.ts";

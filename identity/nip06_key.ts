@@ -6,7 +6,8 @@
  */
 import { mnemonicToSeedSync } from "@scure/bip39";
 import { HDKey } from "@scure/bip32";
-import { getPublicKey, nip19 } from "nostr-tools";
+import { getPublicKey } from "nostr-tools/pure";
+import * as nip19 from "nostr-tools/nip19";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { evmAddressOf } from "./evm_address.ts";
 import { importMnemonic } from "./mnemonic.ts";

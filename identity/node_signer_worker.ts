@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { generateSecretKey } from "nostr-tools";
+import { generateSecretKey } from "nostr-tools/pure";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
 import { publicIdentity } from "./nip06_key.ts";

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { nip04, nip44 } from "nostr-tools";
+import * as nip04 from "nostr-tools/nip04";
+import * as nip44 from "nostr-tools/nip44";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";

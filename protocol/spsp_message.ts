@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { nip44 } from "nostr-tools";
+import * as nip44 from "nostr-tools/nip44";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
 import { isIlpAddress } from "./peer_info.ts";

@@ -6,6 +6,11 @@
  * and committing meanwhile (see bench/town_paid_writes_bench_script.ts). Requests made in one
  * event-loop turn go to a worker as one message (a message costs ~50 us).
  *
+ * The workers start at the first burst (two or more events waiting at once), not with the
+ * pool: a town that is idle, or that sees one write at a time, verifies inline and holds no
+ * worker isolate (docs/OPERATIONS.md "Memory"). Until one has loaded, the burst is verified
+ * inline too.
+ *
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -37,7 +42,7 @@ interface PoolWorker {
 }
 
 /**
- * Verifies events, in workers when it has them.
+ * Verifies events, in workers when it has them (started at the first burst).
  *
  * @example
  * ```ts
@@ -57,12 +62,19 @@ export class WriteVerifierPool {
   #scheduled = false;
   #nextBatch = 0;
   #inline = 0;
+  /** Workers to start at the first burst; 0 once started (or when none are wanted). */
+  #toStart: number;
 
   constructor(options: WriteVerifierPoolOptions = {}) {
-    const count = options.workers ??
+    this.#toStart = options.workers ??
       Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1));
     this.#maxBatch = options.maxBatch ?? 64;
     this.#timeoutMs = options.batchTimeoutMs ?? 10_000;
+  }
+
+  #startWorkers(): void {
+    const count = this.#toStart;
+    this.#toStart = 0;
     for (let i = 0; i < count; i++) {
       const entry: PoolWorker = {
         host: new WorkerHost({
@@ -86,8 +98,13 @@ export class WriteVerifierPool {
     }
   }
 
-  /** Number of workers (0: inline). */
+  /** Number of workers, started or still to start at the first burst (0: inline). */
   get size(): number {
+    return this.#workers.length + this.#toStart;
+  }
+
+  /** Number of worker isolates running now (none before the first burst). */
+  get started(): number {
     return this.#workers.length;
   }
 
@@ -103,7 +120,7 @@ export class WriteVerifierPool {
 
   /** Resolves when id and signature are right; rejects with EventValidationError otherwise. */
   verify(event: NostrEvent): Promise<void> {
-    if (this.#workers.length === 0) {
+    if (this.#workers.length === 0 && this.#toStart === 0) {
       this.#inline++;
       try {
         verifyEvent(event);
@@ -123,6 +140,7 @@ export class WriteVerifierPool {
 
   /** Terminates the workers; pending verifications fail. */
   close(): void {
+    this.#toStart = 0;
     const stopping = new EventValidationError("verifier-unavailable", "town stopping");
     for (const entry of this.#workers.splice(0)) entry.host.terminate(stopping);
     for (const w of this.#queue.splice(0)) w.reject(stopping);
@@ -132,9 +150,11 @@ export class WriteVerifierPool {
     this.#scheduled = false;
     // A lone write with every worker idle is verified here: the worker round trip (~0.5 ms)
     // would cost more latency than it saves main-thread time.
-    // With no worker left, the queue is verified here.
+    // With no worker left, the queue is verified here. A burst starts the workers; until one
+    // has loaded, the queue is verified here too.
+    if (this.#queue.length > 1 && this.#toStart > 0) this.#startWorkers();
     if (
-      this.#workers.length === 0 ||
+      !this.#workers.some((w) => w.host.isReady) ||
       (this.#queue.length === 1 && this.#workers.every((w) => w.batch === undefined))
     ) {
       for (const w of this.#queue.splice(0)) {

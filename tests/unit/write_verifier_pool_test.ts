@@ -1,0 +1,43 @@
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+import { WriteVerifierPool } from "../../roles/town/write/write_verifier_pool.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { EventValidationError } from "../../protocol/event_verifier.ts";
+
+const key = generateSecretKey();
+
+function signed(i: number): NostrEvent {
+  return finalizeEvent({ kind: 1, created_at: 1_700_000_000 + i, tags: [], content: `e${i}` }, key);
+}
+
+Deno.test("verifier pool: no worker while idle or one write at a time; the first burst starts them", async () => {
+  const pool = new WriteVerifierPool({ workers: 1 });
+  try {
+    assertEquals(pool.size, 1);
+    assertEquals(pool.started, 0, "an idle pool holds no worker isolate");
+    await pool.verify(signed(0));
+    await pool.verify(signed(1));
+    assertEquals(pool.started, 0, "lone writes are verified inline");
+    assertEquals(pool.verifiedInline, 2);
+    // A burst: several events in one turn, one of them forged.
+    const forged = { ...signed(2), content: "changed" };
+    const burst = [signed(3), signed(4), forged, signed(5)].map((e) => pool.verify(e));
+    assertEquals(pool.started, 0, "started on dispatch, not on queueing");
+    await Promise.all([burst[0], burst[1], burst[3]]);
+    await assertRejects(() => burst[2], EventValidationError);
+    assertEquals(pool.started, 1, "the burst started the worker");
+    // Once loaded, bursts go to it (until then they are verified inline).
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; pool.batches === 0; i++) {
+      if (Date.now() > deadline) throw new Error("hang guard: no batch reached the worker");
+      await Promise.all(Array.from({ length: 8 }, (_, j) => pool.verify(signed(100 + i * 8 + j))));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await assertRejects(
+      () => Promise.all([signed(6), forged].map((e) => pool.verify(e))),
+      EventValidationError,
+    );
+  } finally {
+    pool.close();
+  }
+});
