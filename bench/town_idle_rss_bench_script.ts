@@ -7,6 +7,8 @@
  *
  *     deno run -A bench/town_idle_rss_bench_script.ts [other checkout] [runs] [idle seconds]
  *
+ * With `RSS_BENCH_THREADS=1` it also prints each town's threads by name.
+ *
  * @module
  */
 import { startPostgresServer } from "../state/postgres_server.ts";
@@ -21,6 +23,16 @@ function status(pid: number): { rss: number; hwm: number } {
   const text = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+}
+
+/** The process's threads by name (workers show as their isolate threads), for a look inside. */
+function threads(pid: number): string {
+  const names = new Map<string, number>();
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const name = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
+    names.set(name, (names.get(name) ?? 0) + 1);
+  }
+  return [...names].map(([n, c]) => `${n} x${c}`).join(", ");
 }
 
 async function idleRss(checkout: string, storeUrl?: string): Promise<{ rss: number; hwm: number }> {
@@ -67,6 +79,7 @@ async function idleRss(checkout: string, storeUrl?: string): Promise<{ rss: numb
   })().catch(() => {});
   await new Promise((r) => setTimeout(r, idleS * 1000));
   const figures = status(child.pid);
+  if (Deno.env.get("RSS_BENCH_THREADS")) console.error(threads(child.pid));
   child.kill("SIGTERM");
   await child.status;
   await Deno.remove(stateDir, { recursive: true }).catch(() => {});

@@ -25,6 +25,8 @@ async function withCommitter(
   const store = openEventStore({ path });
   const committer = new GroupCommitter({ store, databasePath: path });
   try {
+    await committer.startWorker();
+    assert(committer.workerStarted && committer.offThread, "the commit worker runs");
     await fn(committer, store);
   } finally {
     await committer.close();
@@ -62,6 +64,31 @@ Deno.test("group commit (worker): a bad item fails alone, its batch-mates are st
     assertEquals(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled"]);
     assertEquals(store.size(), 2);
   });
+});
+
+Deno.test("group commit: no worker until the first burst; that burst commits inline meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "group_commit_test_" });
+  const path = `${dir}/events.sqlite`;
+  const store = openEventStore({ path });
+  const committer = new GroupCommitter({ store, databasePath: path });
+  try {
+    assertEquals(committer.workerStarted, false, "an idle town holds no commit worker");
+    assertEquals((await committer.insert({ event: note(0) })).status, "stored");
+    assertEquals(committer.workerStarted, false, "a lone insert commits inline");
+    const burst = await Promise.all([1, 2, 3].map((i) => committer.insert({ event: note(i) })));
+    assert(burst.every((r) => r.status === "stored"));
+    assert(committer.workerStarted, "the burst started the worker");
+    assertEquals(store.size(), 4);
+    await committer.startWorker();
+    const later = await Promise.all([4, 5, 6].map((i) => committer.insert({ event: note(i) })));
+    assert(later.every((r) => r.status === "stored"));
+    assertEquals(store.size(), 7);
+    assert(committer.inlineBatches < committer.batches, "the worker committed the later burst");
+  } finally {
+    await committer.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("group commit (worker): close() commits what is queued, then refuses inserts", async () => {

@@ -7,7 +7,10 @@
  * (write_commit_worker.ts): the main thread never blocks on the fsync, and while one batch is
  * being committed the next one fills up (at most one batch in flight, so batches grow with the
  * load and transactions stay in arrival order); a lone insert with the worker idle is committed
- * inline (lower latency, nothing waits behind it). Without it (`:memory:`, tests) the store is
+ * inline (lower latency, nothing waits behind it). The worker starts at the first burst (two or
+ * more inserts at once), not with the town: an idle town holds no commit worker isolate
+ * (docs/OPERATIONS.md "Memory"); until it has opened its connection, inserts commit inline.
+ * Without it (`:memory:`, tests) the store is
  * written inline, after the I/O of the current loop turn.
  *
  * @module
@@ -61,9 +64,14 @@ interface Queued {
 export class GroupCommitter {
   readonly #store: EventStore;
   readonly #maxBatch: number;
-  readonly #worker:
+  /** The store's file when commits run in a worker (started at the first burst). */
+  readonly #path: string | undefined;
+  #worker:
     | WorkerHost<CommitBatchRequest | CommitCloseRequest, CommitBatchResponse>
     | undefined;
+  /** The worker has opened its connection. */
+  #ready = false;
+  #readyWaiters: (() => void)[] = [];
   #queue: Queued[] = [];
   #scheduled = false;
   #batches = 0;
@@ -80,7 +88,7 @@ export class GroupCommitter {
     this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? 256;
     const path = options.databasePath;
-    if (path !== undefined && path !== ":memory:") this.#worker = this.#startWorker(path);
+    this.#path = path !== undefined && path !== ":memory:" ? path : undefined;
   }
 
   /** Transactions committed so far. */
@@ -93,9 +101,26 @@ export class GroupCommitter {
     return this.#inlineBatches;
   }
 
-  /** True when commits run in the worker. */
+  /** True when commits run in the worker (started at the first burst). */
   get offThread(): boolean {
-    return this.#worker !== undefined && this.#workerFailed === undefined;
+    return this.#path !== undefined && this.#workerFailed === undefined;
+  }
+
+  /** True once the commit worker has been started (the first burst). */
+  get workerStarted(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /**
+   * Starts the commit worker now (it otherwise starts at the first burst) and resolves once it
+   * has opened its connection, or failed to (then commits stay inline). For tests and benches.
+   */
+  async startWorker(): Promise<void> {
+    if (this.#path === undefined) return;
+    this.#worker ??= this.#startWorker(this.#path);
+    while (!this.#ready && this.#workerFailed === undefined) {
+      await new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
+    }
   }
 
   /** Queues an insert; resolves after the transaction holding it has committed. */
@@ -153,12 +178,12 @@ export class GroupCommitter {
       permissions: { read: files, write: files },
       onCrash: (e) => this.#fail(`commit worker failed: ${e.message}`),
     });
-    // The first batch is held back until the worker's store is open; if it cannot open the
-    // file (e.g. permissions), commits go inline instead.
-    this.#inFlight = [];
+    // Until the worker's store is open, commits stay inline; if it cannot open the file (e.g.
+    // permissions), they stay inline for good.
     worker.ready.then(() => {
-      this.#inFlight = undefined;
-      this.#sendNext();
+      this.#ready = true;
+      for (const resolve of this.#readyWaiters.splice(0)) resolve();
+      if (!this.#inFlight && this.#queue.length > 0 && !this.#scheduled) this.#startBatch();
     }, (e: Error) => this.#fail(`commit worker cannot open the store: ${e.message}`));
     return worker;
   }
@@ -171,7 +196,11 @@ export class GroupCommitter {
   #startBatch(): void {
     this.#scheduled = false;
     if (this.#inFlight) return;
-    if (this.#queue.length === 1 && this.#singles === 0) {
+    if ((this.#queue.length === 1 && this.#singles === 0) || !this.#ready) {
+      // A burst starts the worker; until it has opened its connection, commits stay here.
+      if (this.#worker === undefined && this.#queue.length > 1) {
+        this.#worker = this.#startWorker(this.#path!);
+      }
       this.#flushInline();
       for (const resolve of this.#idle.splice(0)) resolve();
       return;
@@ -220,6 +249,7 @@ export class GroupCommitter {
     for (const q of this.#inFlight ?? []) q.reject(new GroupCommitError(message));
     this.#inFlight = undefined;
     this.#worker?.terminate();
+    for (const resolve of this.#readyWaiters.splice(0)) resolve();
     this.#flushInline();
     for (const resolve of this.#idle.splice(0)) resolve();
   }
