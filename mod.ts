@@ -77,6 +77,7 @@ export * from "./identity/key_vault.ts";
 export * from "./identity/wallet.ts";
 export * from "./identity/wallet_file.ts";
 export * from "./identity/local_node_signer.ts";
+export { answerSignerRequest } from "./identity/signer_request_answer.ts";
 export * from "./identity/worker_node_signer.ts";
 export * from "./config/settings.ts";
 export * from "./config/state_dir.ts";

@@ -17,7 +17,7 @@ import {
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
-import { WrongPassphraseError } from "../identity/key_vault.ts";
+import { WrongPassphraseError } from "../identity/vault_errors.ts";
 
 /**
  * A passphrase that cannot be had or is wrong as the `passphrase` CliError (what to give, in

@@ -11,6 +11,9 @@
  */
 import { argon2id } from "hash-wasm";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
+
+export { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 
 /** Argon2id parameters, stored with the blob so they can be raised later. */
 export interface VaultKdfParams {
@@ -49,22 +52,6 @@ export interface SealedSecret {
 export interface VaultOptions {
   /** KDF parameters; default {@linkcode DEFAULT_KDF_PARAMS}. Ignored by openSecret. */
   kdf?: VaultKdfParams;
-}
-
-/** The passphrase does not open this vault. */
-export class WrongPassphraseError extends Error {
-  /** `"WrongPassphraseError"`: explicit so it survives bundling. */
-  override name = "WrongPassphraseError";
-  /** Default message `wrong passphrase`; it never contains the passphrase. */
-  constructor(message = "wrong passphrase") {
-    super(message);
-  }
-}
-
-/** The vault blob or its parameters are damaged or not a vault at all. */
-export class CorruptVaultError extends Error {
-  /** `"CorruptVaultError"`: explicit so it survives bundling. */
-  override name = "CorruptVaultError";
 }
 
 const SALT_BYTES = 16;

@@ -1,7 +1,8 @@
 /**
- * The one implementation of every key operation of a {@linkcode NodeSigner}
- * (`protocol/node_signer.ts`), and the signer that runs it on the calling thread, for tests,
- * benchmarks and embedders that pass a node its key's bytes. `identity/worker_node_signer.ts`
+ * A {@linkcode NodeSigner} (`protocol/node_signer.ts`) over a request channel, and the signer
+ * that answers those requests on the calling thread, for tests, benchmarks and embedders that
+ * pass a node its key's bytes. The key operations themselves are in
+ * `identity/signer_request_answer.ts` (loaded at the first request); `identity/worker_node_signer.ts`
  * runs the same code in a worker; the CLI uses only that one.
  *
  * @module
@@ -16,9 +17,6 @@ import {
   NodeSignerError,
   type NodeSignerRequest,
 } from "../protocol/node_signer.ts";
-import { answerSignerRequest } from "./signer_request_answer.ts";
-
-export { answerSignerRequest };
 
 /** Options for {@linkcode signerFromRequests}. */
 export interface SignerFromRequestsOptions {
@@ -126,7 +124,11 @@ export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
   return signerFromRequests({
     pubkey: getPublicKey(secretKey),
     evmAddress: evmAddressOf(secretKey),
-    ask: (request) => answerSignerRequest(secretKey, request),
+    // Loaded at the first request: a node whose key is in a worker (the CLI's) never asks here,
+    // and the signing code would cost its main thread a second nostr-wasm instance, nip04 and
+    // nip44 (docs/OPERATIONS.md "Memory").
+    ask: async (request) =>
+      (await import("./signer_request_answer.ts")).answerSignerRequest(secretKey, request),
   });
 }
 

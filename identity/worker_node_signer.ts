@@ -13,7 +13,7 @@ import {
 } from "../protocol/node_signer.ts";
 import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
-import { CorruptVaultError, WrongPassphraseError } from "./key_vault.ts";
+import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
