@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { generateSecretKey } from "nostr-tools/pure";
+import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
-import { publicIdentity } from "./nip06_key.ts";
-import { unlockWallet } from "./wallet.ts";
+import { evmAddressOf } from "./evm_address.ts";
 import { inWorker, serveWorker } from "../transport/worker_service.ts";
 import type { WalletRecord } from "./wallet_file.ts";
 
@@ -38,17 +37,30 @@ export interface SignerKeyed {
 
 let secretKey: Uint8Array | undefined;
 
+// The wallet code (Argon2id, BIP-39/32) is loaded only to unlock a wallet, and the key checks
+// only for a key given from outside: a throwaway key (`--generate-key`) needs neither
+// (docs/OPERATIONS.md "Memory").
 async function keyOf(source: WorkerKeySource): Promise<Uint8Array> {
   if ("secretKey" in source) return source.secretKey;
-  if ("wallet" in source) return (await unlockWallet(source.wallet, source.passphrase)).secretKey;
+  if ("wallet" in source) {
+    const { unlockWallet } = await import("./wallet.ts");
+    return (await unlockWallet(source.wallet, source.passphrase)).secretKey;
+  }
   return generateSecretKey();
+}
+
+async function identityOf(source: WorkerKeySource, key: Uint8Array): Promise<SignerKeyed> {
+  if ("generate" in source) return { pubkey: getPublicKey(key), evmAddress: evmAddressOf(key) };
+  const { pubkey, evmAddress } = (await import("./nip06_key.ts")).publicIdentity(key);
+  return { pubkey, evmAddress };
 }
 
 async function answer(message: SignerWorkerRequest): Promise<unknown> {
   if (message.t === "key") {
-    secretKey = await keyOf(message.source);
-    const { pubkey, evmAddress } = publicIdentity(secretKey);
-    return { pubkey, evmAddress } satisfies SignerKeyed;
+    const key = await keyOf(message.source);
+    const identity = await identityOf(message.source, key);
+    secretKey = key;
+    return identity;
   }
   if (secretKey === undefined) throw new Error("the signer has no key yet");
   return await answerSignerRequest(secretKey, message.request);
