@@ -2,12 +2,12 @@
  * The one implementation of every key operation of a `NodeSigner` (protocol/node_signer.ts),
  * run on the calling thread by identity/local_node_signer.ts and inside the signing worker by
  * identity/node_signer_worker.ts. viem is imported on the first EVM signature only, so a worker
- * that signs Nostr events alone never loads it (docs/OPERATIONS.md "Memory").
+ * that signs Nostr events alone never loads it; NIP-44 at the first conversation key and NIP-04
+ * at the first decryption likewise, so an idle town's worker holds neither (docs/OPERATIONS.md
+ * "Memory").
  *
  * @module
  */
-import * as nip04 from "nostr-tools/nip04";
-import * as nip44 from "nostr-tools/nip44";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -37,9 +37,16 @@ export async function answerSignerRequest(
     case "signEvent":
       return signEventTemplate(request.template, secretKey);
     case "conversationKey":
-      return nip44.v2.utils.getConversationKey(secretKey, request.peer);
+      return (await import("nostr-tools/nip44")).v2.utils.getConversationKey(
+        secretKey,
+        request.peer,
+      );
     case "nip04Decrypt":
-      return await nip04.decrypt(secretKey, request.peer, request.content);
+      return await (await import("nostr-tools/nip04")).decrypt(
+        secretKey,
+        request.peer,
+        request.content,
+      );
     case "derivedSecret":
       return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
     case "signTypedData":
