@@ -29,7 +29,12 @@ function status(pid: number): { rss: number; hwm: number } {
 function threads(pid: number): string {
   const names = new Map<string, number>();
   for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const name = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
+    let name: string;
+    try {
+      name = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
+    } catch {
+      continue; // the thread ended meanwhile
+    }
     names.set(name, (names.get(name) ?? 0) + 1);
   }
   return [...names].map(([n, c]) => `${n} x${c}`).join(", ");
