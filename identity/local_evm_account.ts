@@ -16,7 +16,10 @@ const accounts = new WeakMap<Uint8Array, LocalAccount>();
  *
  * @example
  * ```ts
- * const client = new TokenNetworkClient({ chain, account: localEvmAccount(secretKey) });
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const account = localEvmAccount(generateSecretKey());
+ * console.log(account.address);
  * ```
  */
 export function localEvmAccount(secretKey: Uint8Array): LocalAccount {

@@ -36,6 +36,8 @@ export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
  *
  * @example
  * ```ts
+ * import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
+ *
  * const reply = claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town");
  * ```
  */

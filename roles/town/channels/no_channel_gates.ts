@@ -26,9 +26,7 @@ export type ChannelGatesNeed = Pick<
  *
  * @example
  * ```ts
- * const gates = await channelGatesNeeded(options)
- *   ? await openTownChannelGates(options)
- *   : noChannelGates(options);
+ * const needed = await channelGatesNeeded({ stateDir: "/var/lib/town", peerChannels: [] });
  * ```
  */
 export async function channelGatesNeeded(options: ChannelGatesNeed): Promise<boolean> {
@@ -46,8 +44,8 @@ export async function channelGatesNeeded(options: ChannelGatesNeed): Promise<boo
  *
  * @example
  * ```ts
- * const gates = noChannelGates({ settlementChains: [], triggeredBy: () => "g.town" });
- * const town = await startTownNode({ config, signer, claimGate: gates.claimGate });
+ * const gates = noChannelGates({ triggeredBy: () => "g.town" });
+ * const gate = gates.claimGate("peer-1"); // refuses every claim, passes other packets
  * ```
  */
 export function noChannelGates(
