@@ -522,17 +522,42 @@ async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
   return peer;
 }
 
+/**
+ * What `withdraw` and `topup` start from: the context, the channel's file under its lock (a node
+ * paying over the channel writes the file: it must not run meanwhile), its chain (the `Network:`
+ * line said) and `--amount` in base units, positive.
+ */
+async function amountOnChannel(opts: ChannelOptions & { amount: string }, id: string): Promise<{
+  ctx: Context;
+  record: ChannelRecord;
+  lock: ChannelLock;
+  chain: ChainConfig;
+  amount: bigint;
+}> {
+  const ctx = await context(opts);
+  const record = await readChannel(channelFilePath(ctx.stateDir, id));
+  const lock = await holdChannel(ctx.stateDir, record.channelId, opts);
+  try {
+    const chain = chainOfRecord(ctx, opts, record);
+    info(opts, `Network: ${networkLabel(chain)}`);
+    const amount = units(opts.amount, record.tokenDecimals, "--amount");
+    if (amount <= 0n) {
+      throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+    }
+    return { ctx, record, lock, chain, amount };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
 async function channelWithdraw(
   opts: CosignCliOptions & { amount: string },
   id: string,
 ): Promise<void> {
-  const ctx = await context(opts);
-  let record = await readChannel(channelFilePath(ctx.stateDir, id));
-  await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
-  const chain = chainOfRecord(ctx, opts, record);
-  info(opts, `Network: ${networkLabel(chain)}`);
-  const amount = units(opts.amount, record.tokenDecimals, "--amount");
-  if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+  const { ctx, chain, amount, lock, ...held } = await amountOnChannel(opts, id);
+  let record = held.record;
+  await using _lock = lock;
   using signer = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });
   const audit = await openAuditLog({ dir: ctx.stateDir });
@@ -575,14 +600,9 @@ async function channelWithdraw(
 }
 
 async function channelTopUp(opts: ChannelOptions & { amount: string }, id: string): Promise<void> {
-  const ctx = await context(opts);
-  let record = await readChannel(channelFilePath(ctx.stateDir, id));
-  // A node paying over the channel writes its file: it must not run meanwhile.
-  await using _lock = await holdChannel(ctx.stateDir, record.channelId, opts);
-  const chain = chainOfRecord(ctx, opts, record);
-  info(opts, `Network: ${networkLabel(chain)}`);
-  const amount = units(opts.amount, record.tokenDecimals, "--amount");
-  if (amount <= 0n) throw new CliError("--amount must be positive", { exitCode: ExitCode.Usage });
+  const { ctx, chain, amount, lock, ...held } = await amountOnChannel(opts, id);
+  let record = held.record;
+  await using _lock = lock;
   const maxDeposit = topUpMaximum(ctx, record, amount);
   using signer = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });

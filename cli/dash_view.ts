@@ -64,17 +64,20 @@ function shownTowns(p: DashFrameProps): DashTown[] {
 function header(p: DashFrameProps): ReactElement {
   const color = stateColor(p.town.state);
   const towns = p.towns ?? [];
+  const title = [
+    h(Text, { bold: true }, "turnpike dash  "),
+    h(
+      Text,
+      { color: p.network.realFunds ? "red" : "cyan", bold: p.network.realFunds },
+      p.network.line,
+    ),
+  ];
   if (towns.length > 1) {
     const up = towns.filter((t) => t.state === "connected").length;
     return h(
       Box,
       {},
-      h(Text, { bold: true }, "turnpike dash  "),
-      h(
-        Text,
-        { color: p.network.realFunds ? "red" : "cyan", bold: p.network.realFunds },
-        p.network.line,
-      ),
+      ...title,
       h(
         Text,
         { color: up === towns.length ? "green" : up === 0 ? "red" : "yellow", wrap: "truncate" },
@@ -85,12 +88,7 @@ function header(p: DashFrameProps): ReactElement {
   return h(
     Box,
     {},
-    h(Text, { bold: true }, "turnpike dash  "),
-    h(
-      Text,
-      { color: p.network.realFunds ? "red" : "cyan", bold: p.network.realFunds },
-      p.network.line,
-    ),
+    ...title,
     h(Text, { wrap: "truncate" }, "  town "),
     h(Text, { color, wrap: "truncate" }, `${p.town.state} ${p.town.relayUrl}`),
   );

@@ -295,22 +295,7 @@ function readTopLevelLine(cur: LineCursor, out: ToonSummary, seen: number): numb
     }
   } else {
     // First unquoted ':' or '[' decides between `key: value` and `key[N]:` (as the decoder does).
-    let i = start;
-    let inQuotes = false;
-    let stop = -1;
-    while (i < end) {
-      const c = text.charCodeAt(i);
-      if (inQuotes && c === BACKSLASH && i + 1 < end) {
-        i += 2;
-        continue;
-      }
-      if (c === QUOTE) inQuotes = !inQuotes;
-      else if (!inQuotes && (c === COLON || c === BRACKET_OPEN)) {
-        stop = i;
-        break;
-      }
-      i++;
-    }
+    const stop = findUnquoted(text, start, end, COLON, BRACKET_OPEN);
     if (stop === -1) throw new ToonShallowParseError("syntax", line, "missing colon");
     if (text.charCodeAt(stop) === BRACKET_OPEN) {
       bracket = stop;
@@ -621,7 +606,14 @@ function findClosingQuote(text: string, open: number, end: number): number {
   return -1;
 }
 
-function findUnquoted(text: string, start: number, end: number, char: number): number {
+/** The first `char` (or `orChar`) outside double quotes in `text[start, end)`, else -1. */
+function findUnquoted(
+  text: string,
+  start: number,
+  end: number,
+  char: number,
+  orChar = -1,
+): number {
   let inQuotes = false;
   let i = start;
   while (i < end) {
@@ -631,7 +623,7 @@ function findUnquoted(text: string, start: number, end: number, char: number): n
       continue;
     }
     if (c === QUOTE) inQuotes = !inQuotes;
-    else if (c === char && !inQuotes) return i;
+    else if ((c === char || c === orChar) && !inQuotes) return i;
     i++;
   }
   return -1;

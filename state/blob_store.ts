@@ -68,6 +68,31 @@ export interface BlobRecord {
   expires: number;
 }
 
+/**
+ * The record of a blob uploaded at `now` (ms) and kept `retentionMs`, as every blob store writes
+ * it.
+ *
+ * @example
+ * ```ts
+ * import { blobRecordAt } from "./blob_store.ts";
+ * const record = blobRecordAt({ sha256: "ab".repeat(32), size: 3 }, Date.now(), 86_400_000);
+ * console.log(record.expires - record.uploaded); // 86400
+ * ```
+ */
+export function blobRecordAt(
+  blob: { sha256: string; size: number; type?: string },
+  now: number,
+  retentionMs: number,
+): BlobRecord {
+  return {
+    sha256: blob.sha256,
+    size: blob.size,
+    type: blob.type,
+    uploaded: Math.floor(now / 1000),
+    expires: Math.floor((now + retentionMs) / 1000),
+  };
+}
+
 /** Why the store refused; `status` is the HTTP status to answer with. */
 export class BlobStoreError extends Error {
   override name = "BlobStoreError";
@@ -394,14 +419,7 @@ export class BlobStore implements TownBlobStore {
   }
 
   #commit(o: ReceiveOptions): BlobRecord {
-    const now = this.#now();
-    const record: BlobRecord = {
-      sha256: o.sha256,
-      size: o.size,
-      type: o.type,
-      uploaded: Math.floor(now / 1000),
-      expires: Math.floor((now + this.retentionMs) / 1000),
-    };
+    const record = blobRecordAt(o, this.#now(), this.retentionMs);
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       this.#db.prepare(

@@ -16,12 +16,13 @@
  * @module
  */
 import {
+  BLOB_ALLOWANCE_MS,
   type BlobRecord,
+  blobRecordAt,
   type BlobStore,
   BlobStoreError,
   type ReceiveOptions,
 } from "./blob_store.ts";
-import { BLOB_ALLOWANCE_MS } from "./blob_store.ts";
 import type { PostgresBlobIndex } from "./postgres_blob_index.ts";
 import type { TownBlobStore } from "./town_blob_store.ts";
 
@@ -147,14 +148,7 @@ export class SharedBlobStore implements TownBlobStore {
         `the payment was for ${paid.size} bytes, the upload declares ${o.size}`,
       );
     }
-    const now = this.#now();
-    const record: BlobRecord = {
-      sha256: o.sha256,
-      size: o.size,
-      type: o.type,
-      uploaded: Math.floor(now / 1000),
-      expires: Math.floor((now + this.retentionMs) / 1000),
-    };
+    const record = blobRecordAt(o, this.#now(), this.retentionMs);
     // The bytes are on disk here (verified, fsynced) before the index says the blob exists.
     await this.local.adopt(record, o.body);
     return await this.#index.commitUpload(record, o.pubkey, this.#self);
