@@ -364,6 +364,9 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       Math.round((resolved.heartbeatMs ?? 3_600_000) / 1000)
     } s, announcements daily: ${node.periodicCostPerDay} base units per day`,
     feed: node.feedDescription ?? "none",
+    requests: resolved.addressedOnly
+      ? "addressed to this provider only (--addressed-only: a #p subscription)"
+      : "every request of its kinds, addressed here or to no one",
     docker: "platform" in node.docker
       ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
       : `none (${node.docker.unavailable}): docker-build not served`,
