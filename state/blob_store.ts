@@ -93,6 +93,22 @@ export function blobRecordAt(
   };
 }
 
+/** Every row of a blob index, as `town migrate` copies them from one store to another. */
+export interface BlobIndexRows {
+  blobs: BlobRecord[];
+  /** Who uploaded each blob (its quota is counted by owner). */
+  owners: { sha256: string; pubkey: string; uploaded: number }[];
+  /** Paid uploads not yet made (`paidAt`, `expires`: unix seconds). */
+  allowances: {
+    sha256: string;
+    pubkey: string;
+    size: number;
+    amount: bigint;
+    paidAt: number;
+    expires: number;
+  }[];
+}
+
 /** Why the store refused; `status` is the HTTP status to answer with. */
 export class BlobStoreError extends Error {
   override name = "BlobStoreError";
@@ -340,18 +356,7 @@ export class BlobStore implements TownBlobStore {
   }
 
   /** Every row of the index (`town migrate` copies them into PostgreSQL). */
-  exportRows(): {
-    blobs: BlobRecord[];
-    owners: { sha256: string; pubkey: string; uploaded: number }[];
-    allowances: {
-      sha256: string;
-      pubkey: string;
-      size: number;
-      amount: bigint;
-      paidAt: number;
-      expires: number;
-    }[];
-  } {
+  exportRows(): BlobIndexRows {
     const blobs = (this.#db.prepare(
       "SELECT sha256, size, type, uploaded, expires FROM blobs ORDER BY uploaded",
     ).all() as Record<string, unknown>[]).map(toRecord);

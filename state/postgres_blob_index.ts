@@ -12,7 +12,7 @@
  * @module
  */
 import type postgres from "postgres";
-import type { BlobRecord, PaymentRecord } from "./blob_store.ts";
+import type { BlobIndexRows, BlobRecord, PaymentRecord } from "./blob_store.ts";
 import { BlobStoreError } from "./blob_store.ts";
 
 type Sql = ReturnType<typeof postgres>;
@@ -33,23 +33,6 @@ CREATE TABLE IF NOT EXISTS turnpike_blob_holders (
 `;
 /** Taken while the tables are created, so processes starting together do it once. */
 const SCHEMA_LOCK = 0x7475726e70696b62n; // "turnpikb"
-
-/** One owner row (for `town migrate`). */
-export interface BlobOwnerRow {
-  sha256: string;
-  pubkey: string;
-  uploaded: number;
-}
-
-/** One allowance row (for `town migrate`). */
-export interface BlobAllowanceRow {
-  sha256: string;
-  pubkey: string;
-  size: number;
-  amount: bigint;
-  paidAt: number;
-  expires: number;
-}
 
 /**
  * The blob index in PostgreSQL. Times are unix seconds, given by the caller.
@@ -287,12 +270,7 @@ export class PostgresBlobIndex {
    * added, `holder` recorded for every blob copied.
    */
   async importRows(
-    rows: {
-      blobs: BlobRecord[];
-      owners: BlobOwnerRow[];
-      allowances: BlobAllowanceRow[];
-      holder?: string;
-    },
+    rows: BlobIndexRows & { holder?: string },
   ): Promise<void> {
     await this.#sql.begin(async (tx) => {
       for (const b of rows.blobs) {
