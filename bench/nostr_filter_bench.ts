@@ -1,6 +1,6 @@
 /**
  * Matching one event against one NIP-01 filter: the town's own matcher
- * (`protocol/nostr_filter.ts`), its NIP-01 part alone, and nostr-tools' `matchFilter`. The town
+ * (`protocol/nostr_filter.ts`) and nostr-tools' `matchFilter`. The town
  * matches every live event against every open subscription's filters
  * (roles/town/subscription_hub.ts), so this is its fan-out's inner loop; the figures are in
  * docs/ARCHITECTURE.md ("Matching filters").
@@ -13,25 +13,6 @@ import { matchFilter as libraryMatch } from "nostr-tools/filter";
 import { matchFilter } from "../protocol/nostr_filter.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
-
-/** The NIP-01 conditions of `protocol/nostr_filter.ts` `matchFilter` (no `search`). */
-function handWritten(event: NostrEvent, filter: NostrFilter): boolean {
-  if (filter.ids !== undefined && !filter.ids.includes(event.id)) return false;
-  if (filter.authors !== undefined && !filter.authors.includes(event.pubkey)) return false;
-  if (filter.kinds !== undefined && !filter.kinds.includes(event.kind)) return false;
-  if (filter.since !== undefined && event.created_at < filter.since) return false;
-  if (filter.until !== undefined && event.created_at > filter.until) return false;
-  for (const key in filter) {
-    if (key.length !== 2 || key[0] !== "#") continue;
-    const values = filter[key as `#${string}`];
-    if (values === undefined) continue;
-    const name = key[1];
-    if (!event.tags.some((t) => t[0] === name && t.length > 1 && values.includes(t[1]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 const event: NostrEvent = {
   id: "a".repeat(64),
@@ -51,12 +32,9 @@ const filter: NostrFilter = {
 // Another subscriber's: fails on its tag. Each bench iteration is 1,000 matches, half each.
 const other: NostrFilter = { kinds: [6100, 7000], "#e": ["f".repeat(64)] };
 
-Deno.bench("NIP-01 part of protocol/nostr_filter.ts", { group: "match", baseline: true }, () => {
-  for (let i = 0; i < 1000; i++) handWritten(event, i % 2 ? filter : other);
-});
 Deno.bench("nostr-tools matchFilter", { group: "match" }, () => {
   for (let i = 0; i < 1000; i++) libraryMatch(i % 2 ? filter : other, event);
 });
-Deno.bench("protocol/nostr_filter.ts matchFilter", { group: "match" }, () => {
+Deno.bench("protocol/nostr_filter.ts matchFilter", { group: "match", baseline: true }, () => {
   for (let i = 0; i < 1000; i++) matchFilter(event, i % 2 ? filter : other);
 });
