@@ -12,71 +12,23 @@ import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
-import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
-import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
-import { priceBlob } from "../../protocol/blob_pricing.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import {
+  downloadBlob,
+  payBlob as payKitBlob,
+  randomBytes,
+  sha256Hex,
+  uploadBlob,
+} from "../support/town_blob_kit.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import postgres from "postgres";
 
 const TOWN = "test.town";
 const PRICE = 200n;
-/** A hang guard, not a timing assertion. */
-const GUARD_MS = 60_000;
-
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-  return bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-}
-
-async function payBlob(payer: PayingClient, sha256: string, size: number) {
-  const auth = signEventTemplate(
-    buildBlobAuthorization({ verb: "upload", sha256: [sha256], size }),
-    payer.secretKey,
-  );
-  const { prepare } = await buildPaidWrite({
-    event: auth,
-    grant: payer.grant,
-    pricePerByte: 0n,
-    amount: priceBlob(size, PRICE),
-  });
-  return { reply: await payer.client.sendPrepare(prepare), auth };
-}
-
-async function upload(
-  p: SharedTownProcess,
-  auth: ReturnType<typeof signEventTemplate>,
-  body: Uint8Array<ArrayBuffer>,
-): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}/upload`, {
-    method: "PUT",
-    headers: { authorization: authorizationHeader(auth), "content-length": String(body.length) },
-    body,
-    signal: AbortSignal.timeout(GUARD_MS),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
-
-async function download(
-  p: SharedTownProcess,
-  sha256: string,
-): Promise<Uint8Array | { status: number; reason: string }> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}/${sha256}`, {
-    signal: AbortSignal.timeout(GUARD_MS),
-  });
-  if (res.status !== 200) {
-    const reason = res.headers.get("x-reason") ?? "";
-    await res.body?.cancel();
-    return { status: res.status, reason };
-  }
-  return new Uint8Array(await res.arrayBuffer());
-}
+const payBlob = (payer: PayingClient, sha256: string, size: number) =>
+  payKitBlob(payer, sha256, size, PRICE);
+const upload = async (p: SharedTownProcess, auth: NostrEvent, body: Uint8Array<ArrayBuffer>) =>
+  (await uploadBlob(p.httpPort, auth, body)).status;
+const download = (p: SharedTownProcess, sha256: string) => downloadBlob(p.httpPort, sha256);
 
 function connect(p: SharedTownProcess, token: string, townPubkey: string) {
   return connectPayingClient({

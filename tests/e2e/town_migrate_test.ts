@@ -10,17 +10,20 @@ import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { connectPayingClient } from "../support/town_test_node.ts";
+import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
-import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
-import { priceBlob } from "../../protocol/blob_pricing.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
+import {
+  downloadBlob,
+  payBlob as payKitBlob,
+  randomBytes,
+  sha256Hex,
+  uploadBlob,
+} from "../support/town_blob_kit.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { bytesToHex } from "@noble/hashes/utils.js";
 
 const TOWN = "test.town";
 const PRICE = 200n;
@@ -28,67 +31,19 @@ const PRICE = 200n;
 const GUARD_MS = 60_000;
 const CHANNEL = `0x${"c4".repeat(32)}` as const;
 
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-  return bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-}
-
-/** Pays (over `client`, with `grant`) for a blob; the signed authorization. */
+/** Pays for the bytes as a blob through `payer`'s connection (asserted FULFILLed); the auth. */
 async function payBlob(
-  client: BtpClient,
-  grant: SpspResponse,
-  secretKey: Uint8Array,
+  payer: Pick<PayingClient, "client" | "grant" | "secretKey">,
   bytes: Uint8Array<ArrayBuffer>,
-) {
-  const auth = signEventTemplate(
-    buildBlobAuthorization({
-      verb: "upload",
-      sha256: [await sha256Hex(bytes)],
-      size: bytes.length,
-    }),
-    secretKey,
-  );
-  const { prepare } = await buildPaidWrite({
-    event: auth,
-    grant,
-    pricePerByte: 0n,
-    amount: priceBlob(bytes.length, PRICE),
-  });
-  const reply = await client.sendPrepare(prepare);
+): Promise<NostrEvent> {
+  const { reply, auth } = await payKitBlob(payer, await sha256Hex(bytes), bytes.length, PRICE);
   assertEquals(reply.type, "fulfill", JSON.stringify(reply));
   return auth;
 }
 
-async function upload(
-  p: SharedTownProcess,
-  auth: ReturnType<typeof signEventTemplate>,
-  body: Uint8Array<ArrayBuffer>,
-): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}/upload`, {
-    method: "PUT",
-    headers: { authorization: authorizationHeader(auth), "content-length": String(body.length) },
-    body,
-    signal: AbortSignal.timeout(GUARD_MS),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
-
-async function download(p: SharedTownProcess, sha256: string): Promise<Uint8Array | number> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}/${sha256}`, {
-    signal: AbortSignal.timeout(GUARD_MS),
-  });
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    return res.status;
-  }
-  return new Uint8Array(await res.arrayBuffer());
-}
+const upload = async (p: SharedTownProcess, auth: NostrEvent, body: Uint8Array<ArrayBuffer>) =>
+  (await uploadBlob(p.httpPort, auth, body)).status;
+const download = (p: SharedTownProcess, sha256: string) => downloadBlob(p.httpPort, sha256);
 
 /** The ids a REQ for `ids` gets from the process (up to EOSE). */
 function query(p: SharedTownProcess, ids: string[]): Promise<string[]> {
@@ -171,13 +126,13 @@ Deno.test("town migrate: events, blob index, channel books; a PostgreSQL town se
     assertEquals(
       await upload(
         sqlite,
-        await payBlob(payer.client, payer.grant, payer.secretKey, stored),
+        await payBlob(payer, stored),
         stored,
       ),
       200,
     );
     const pending = randomBytes(30_000);
-    const pendingAuth = await payBlob(payer.client, payer.grant, payer.secretKey, pending);
+    const pendingAuth = await payBlob(payer, pending);
     await payer.close();
     await sqlite.stop();
     // The peer's newest claim, as the channel gate keeps it in the channel file.

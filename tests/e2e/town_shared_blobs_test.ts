@@ -11,61 +11,26 @@ import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
-import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
-import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
-import { priceBlob } from "../../protocol/blob_pricing.ts";
+import {
+  downloadBlob,
+  payBlob as payKitBlob,
+  randomBytes,
+  sha256Hex,
+  uploadBlob,
+} from "../support/town_blob_kit.ts";
+import { buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
-import { bytesToHex } from "@noble/hashes/utils.js";
 
 const TOWN = "test.town";
 const PRICE = 200n;
 
-/** Random bytes (getRandomValues gives at most 64 KiB a call). */
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-  return bytes;
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-}
-
 /** Pays for a blob over ILP through `payer`'s process; the reply. */
-async function payBlob(payer: PayingClient, sha256: string, size: number) {
-  const auth = signEventTemplate(
-    buildBlobAuthorization({ verb: "upload", sha256: [sha256], size }),
-    payer.secretKey,
-  );
-  const { prepare } = await buildPaidWrite({
-    event: auth,
-    grant: payer.grant,
-    pricePerByte: 0n,
-    amount: priceBlob(size, PRICE),
-  });
-  return { reply: await payer.client.sendPrepare(prepare), auth };
-}
-
-async function upload(
-  p: SharedTownProcess,
-  auth: ReturnType<typeof signEventTemplate>,
-  body: Uint8Array<ArrayBuffer>,
-) {
-  return await fetch(`http://127.0.0.1:${p.httpPort}/upload`, {
-    method: "PUT",
-    headers: { authorization: authorizationHeader(auth), "content-length": String(body.length) },
-    body,
-  });
-}
-
-async function download(p: SharedTownProcess, sha256: string): Promise<Uint8Array | number> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}/${sha256}`);
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    return res.status;
-  }
-  return new Uint8Array(await res.arrayBuffer());
-}
+const payBlob = (payer: PayingClient, sha256: string, size: number) =>
+  payKitBlob(payer, sha256, size, PRICE);
+const upload = (p: SharedTownProcess, auth: NostrEvent, body: Uint8Array<ArrayBuffer>) =>
+  uploadBlob(p.httpPort, auth, body);
+const download = (p: SharedTownProcess, sha256: string) => downloadBlob(p.httpPort, sha256);
 
 function connect(p: SharedTownProcess, token: string, townPubkey: string) {
   return connectPayingClient({
@@ -97,8 +62,8 @@ Deno.test("shared blobs: paid on one process, uploaded through another, served b
     const paidA = await payBlob(viaA, firstSha, first.length);
     assertEquals(paidA.reply.type, "fulfill", JSON.stringify(paidA.reply));
     const upB = await upload(b, paidA.auth, first);
-    assertEquals(upB.status, 200, await upB.clone().text());
-    assertEquals((await upB.json()).sha256, firstSha);
+    assertEquals(upB.status, 200, upB.text);
+    assertEquals(JSON.parse(upB.text).sha256, firstSha);
     assertEquals(await download(a, firstSha), first);
     assertEquals(await download(b, firstSha), first);
 
@@ -108,8 +73,7 @@ Deno.test("shared blobs: paid on one process, uploaded through another, served b
     const paidB = await payBlob(viaB, secondSha, second.length);
     assertEquals(paidB.reply.type, "fulfill", JSON.stringify(paidB.reply));
     const upA = await upload(a, paidB.auth, second);
-    assertEquals(upA.status, 200, await upA.clone().text());
-    await upA.body?.cancel();
+    assertEquals(upA.status, 200, upA.text);
     assertEquals(await download(b, secondSha), second);
 
     // Stored once: paying again for either is refused as already stored, on both processes.
@@ -124,7 +88,6 @@ Deno.test("shared blobs: paid on one process, uploaded through another, served b
       viaA.secretKey,
     );
     const refused = await upload(b, unpaidAuth, unpaid);
-    await refused.body?.cancel();
     assertEquals(refused.status, 402);
 
     // A process started afterwards opens the same directory: it serves both and removes nothing.
