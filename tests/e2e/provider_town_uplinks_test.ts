@@ -14,15 +14,15 @@ import {
   paymentLog,
   type PaymentLogEntry,
   relayOf,
+  requesterOnTown,
   townPubkeyOf,
   within,
 } from "../support/town_network_kit.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
+import { echoSpec } from "../support/requester_network.ts";
 import { makeSkillsDir } from "../support/provider_test_kit.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
-import { startRequester } from "../../roles/requester/requester_node.ts";
 import { sleep } from "../../protocol/backoff.ts";
 
 Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is paid through another town's uplink", async () => {
@@ -70,16 +70,7 @@ Deno.test("provider town uplinks: its home town SIGKILLed mid-job, the result is
     stops.unshift(() => provider.stop());
     assertEquals(provider.ilpAddress, "test.conn.b.provider");
     const reqDir = `${root}/requester`;
-    await Deno.mkdir(reqDir, { recursive: true });
-    const requester = await startRequester({
-      stateDir: reqDir,
-      secretKey: generateSecretKey(),
-      relayUrl: relayOf(towns.a),
-      btpUrl: btpOf(towns.a, "requester"),
-      btpToken: "t",
-      skillsDir: await writeRecordingSkill(reqDir),
-      auditWindowMs: 50,
-    });
+    const requester = await requesterOnTown(root, "requester", towns.a);
     stops.unshift(() => requester.close());
     const job = await requester.submit(echoSpec("nap", { timeoutMs: 30_000 }));
     // Paid (the requester has the provider's fulfillment; the provider has it on its books): B

@@ -20,6 +20,7 @@ import {
   paymentLog,
   type PaymentLogEntry,
   relayOf,
+  requesterOnTown,
   townPubkeyOf,
   within,
 } from "../support/town_network_kit.ts";
@@ -92,16 +93,7 @@ Deno.test("town network: jobs across three towns through the reference connector
 
     // ---- part 1: a requester whose one town is A hires the provider under B.
     const reqDir = `${root}/requester`;
-    await Deno.mkdir(reqDir, { recursive: true });
-    const requester = await startRequester({
-      stateDir: reqDir,
-      secretKey: generateSecretKey(),
-      relayUrl: relayOf(towns.a),
-      btpUrl: btpOf(towns.a, "requester"),
-      btpToken: "t",
-      skillsDir: await writeRecordingSkill(reqDir),
-      auditWindowMs: 50,
-    });
+    const requester = await requesterOnTown(root, "requester", towns.a);
     stops.unshift(() => requester.close());
     assertEquals(requester.town.btp.ilpAddress, "test.conn.a.requester");
 
@@ -315,17 +307,7 @@ Deno.test("town network: jobs across three towns through the reference connector
       btpPort: dead.btpPort,
     });
     assertEquals(towns.a.ilpAddress, "test.conn.a");
-    const req3Dir = `${root}/requester3`;
-    await Deno.mkdir(req3Dir, { recursive: true });
-    const requester3 = await startRequester({
-      stateDir: req3Dir,
-      secretKey: generateSecretKey(),
-      relayUrl: relayOf(towns.a),
-      btpUrl: btpOf(towns.a, "requester3"),
-      btpToken: "t",
-      skillsDir: await writeRecordingSkill(req3Dir),
-      auditWindowMs: 50,
-    });
+    const requester3 = await requesterOnTown(root, "requester3", towns.a);
     stops.unshift(() => requester3.close());
     const back = await requester3.submit(echoSpec("its town is back", { timeoutMs: 90_000 }));
     const backDone = await within("job on the town come back", requester3.waitFor(back.id));

@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { generateSecretKey } from "nostr-tools";
+import { type Requester, startRequester } from "../../roles/requester/requester_node.ts";
+import { writeRecordingSkill } from "./requester_network.ts";
 import type { SharedTownProcess } from "./shared_town_process.ts";
 
 /**
@@ -90,4 +93,35 @@ export async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
   });
   const doc = await res.json();
   return doc.self;
+}
+
+/**
+ * A requester in `<root>/<name>` whose one town is `town` (BTP account `name`, token `t`), with a
+ * recording callback skill and a short audit window; the caller closes it.
+ *
+ * @example
+ * ```ts
+ * import type { SharedTownProcess } from "./shared_town_process.ts";
+ * import { requesterOnTown } from "./town_network_kit.ts";
+ * declare const town: SharedTownProcess;
+ * const requester = await requesterOnTown("/tmp/net", "requester", town);
+ * await requester.close();
+ * ```
+ */
+export async function requesterOnTown(
+  root: string,
+  name: string,
+  town: SharedTownProcess,
+): Promise<Requester> {
+  const stateDir = `${root}/${name}`;
+  await Deno.mkdir(stateDir, { recursive: true });
+  return await startRequester({
+    stateDir,
+    secretKey: generateSecretKey(),
+    relayUrl: relayOf(town),
+    btpUrl: btpOf(town, name),
+    btpToken: "t",
+    skillsDir: await writeRecordingSkill(stateDir),
+    auditWindowMs: 50,
+  });
 }
