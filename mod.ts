@@ -45,7 +45,7 @@ export * from "./transport/nodelay_websocket.ts";
 export * from "./transport/relay_query.ts";
 
 // Settlement: EVM payment channels (TokenNetwork contract, EIP-712 balance proofs, claims).
-export * from "./chain/chain_config.ts";
+export * from "./config/chain_config.ts";
 export * from "./chain/balance_proof.ts";
 export * from "./chain/claim_signer.ts";
 export * from "./chain/claim_verifier.ts";

@@ -14,7 +14,7 @@
  */
 import { ANVIL_ACCOUNT_KEYS, anvilBinaryPath } from "../chain/anvil.ts";
 import { deployTokenNetwork, mintTestTokens } from "../chain/contract_deployer.ts";
-import { BASE_SEPOLIA_CHAIN, resolveChainConfig } from "../chain/chain_config.ts";
+import { BASE_SEPOLIA_CHAIN, resolveChainConfig } from "../config/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { privateKeyToAccount } from "viem/accounts";
 

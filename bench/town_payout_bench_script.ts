@@ -26,7 +26,7 @@ import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { openChannelClaimGate } from "../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../roles/town/town_node.ts";
 import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
-import { DEFAULT_TOWN_PAYOUTS } from "../roles/town/town_config.ts";
+import { DEFAULT_TOWN_PAYOUTS } from "../config/town_settings.ts";
 import { PayoutReceiver } from "../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 

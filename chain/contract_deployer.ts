@@ -2,7 +2,7 @@
  * Deploys the project's TokenNetwork (and, on a development chain, the test token) from the
  * committed artifacts to any EVM chain an RPC URL reaches, signed by the node's own key: what
  * `turnpike chain deploy` runs. The caller decides which chain is allowed (mainnet only with an
- * explicit flag; chain/chain_config.ts).
+ * explicit flag; config/chain_config.ts).
  *
  * @module
  */
@@ -21,7 +21,7 @@ import {
   TOKEN_NETWORK_ABI,
   TOKEN_NETWORK_BYTECODE,
 } from "./contract_artifacts.ts";
-import { pollingIntervalMs } from "./chain_config.ts";
+import { pollingIntervalMs } from "../config/chain_config.ts";
 
 /** Options for {@linkcode deployTokenNetwork}. */
 export interface DeployTokenNetworkOptions {

@@ -1,6 +1,6 @@
 /**
  * The node's side of the TokenNetwork contract, via viem (polling every 10 ms on a local anvil,
- * every second elsewhere: chain/chain_config.ts `pollingIntervalMs`): open and fund
+ * every second elsewhere: config/chain_config.ts `pollingIntervalMs`): open and fund
  * a channel (with funds and gas checked first), read channel state, close with a balance proof,
  * update during the settle timeout, settle, settle cooperatively, withdraw from an open channel
  * (both participants' signatures), and list the node's channels
@@ -25,7 +25,7 @@ import {
 } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./contract_artifacts.ts";
-import { type ChainConfig, pollingIntervalMs } from "./chain_config.ts";
+import { type ChainConfig, pollingIntervalMs } from "../config/chain_config.ts";
 import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
 
 /** Channel state on chain. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { createPublicClient, defineChain, http } from "viem";
-import type { ChainConfig } from "./chain_config.ts";
+import type { ChainConfig } from "../config/chain_config.ts";
 import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
 
 /** Balances of one address on one chain, base units. */

@@ -16,7 +16,7 @@ import { CliError } from "./cli_error.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { AnvilError } from "../chain/anvil.ts";
-import { LOCAL_CHAIN } from "../chain/chain_config.ts";
+import { LOCAL_CHAIN } from "../config/chain_config.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";

@@ -27,7 +27,7 @@ import {
   ChainConfigError,
   networkLabel,
   resolveChainConfig,
-} from "../chain/chain_config.ts";
+} from "../config/chain_config.ts";
 import {
   ContractDeployError,
   deployTokenNetwork,

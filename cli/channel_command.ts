@@ -41,7 +41,7 @@ import {
   LOCAL_CHAIN,
   networkLabel,
   resolveChainConfig,
-} from "../chain/chain_config.ts";
+} from "../config/chain_config.ts";
 import {
   ChainTxError,
   InsufficientFundsError,

@@ -19,7 +19,7 @@
 import type { DoctorCheck } from "./doctor_command.ts";
 import type { LoadedSettings } from "../config/settings.ts";
 import { describeSource, type SettingSource } from "../config/config_error.ts";
-import { chainIdOf } from "../chain/chain_config.ts";
+import { chainIdOf } from "../config/chain_config.ts";
 import { fetchRelayInfo } from "../transport/relay_info.ts";
 import { resolveTownList, type TownEndpoint } from "../config/town_list.ts";
 import { probeIlpRoutes, type RouteProbeTarget } from "../roles/ilp_route_probe.ts";

@@ -39,9 +39,9 @@ import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { resolveTownList } from "../config/town_list.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath, type WalletRecord } from "../identity/wallet_file.ts";
-import { parsePeerFlag, TownConfigError } from "../roles/town/town_config.ts";
-import { resolveTownSettlement, TownSettlementError } from "../roles/town/town_peer_info.ts";
-import type { BtpPeerAccountConfig } from "../roles/town/btp/btp_accounts.ts";
+import { parsePeerFlag } from "../config/town_peers.ts";
+import { resolveTownSettlement } from "../config/town_settlement.ts";
+import type { BtpPeerAccountConfig } from "../config/town_peers.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 interface InitOptions extends GlobalOptions {
@@ -253,7 +253,7 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
     peers = (opts.peer ?? []).map(parsePeerFlag);
     resolveTownSettlement({ sections: { channels: { chains: opts.chain ?? [] } } });
   } catch (err) {
-    if (!(err instanceof TownConfigError || err instanceof TownSettlementError)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
   }
   if (peers.length > 0) {

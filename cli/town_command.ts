@@ -41,13 +41,12 @@ import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import {
   DEFAULT_TOWN_PAYOUTS,
-  resolveTownConfig,
-  type TownConfig,
-  TownConfigError,
+  resolveTownSettings,
   type TownFlags,
-} from "../roles/town/town_config.ts";
+  type TownSettings,
+} from "../config/town_settings.ts";
 import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
-import { resolveChainConfig } from "../chain/chain_config.ts";
+import { resolveChainConfig } from "../config/chain_config.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
@@ -214,7 +213,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   let watchEveryMs: number | undefined;
   try {
     const loaded = await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_SETTING_FLAGS) });
-    config = resolveTownConfig(loaded, opts);
+    config = resolveTownSettings({ loaded, flags: opts });
     chains = loaded.sections.chains;
     watchEveryMs = watchIntervalMs(loaded.sections.channels);
     if (loaded.settings.role !== undefined && loaded.settings.role !== "town") {
@@ -226,7 +225,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       });
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof TownConfigError) {
+    if (err instanceof ConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
     }
     throw err;
@@ -333,7 +332,7 @@ async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
  */
 async function startPayouts(
   node: TownNode,
-  config: TownConfig,
+  config: TownSettings,
   signer: NodeSigner,
   chains: Record<string, unknown> | undefined,
   allowMainnet: boolean | undefined,

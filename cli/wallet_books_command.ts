@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { loadSettings } from "../config/settings.ts";
 import { printNetworkLine } from "./network_line.ts";
-import { networkLabel, resolveChainConfig } from "../chain/chain_config.ts";
+import { networkLabel, resolveChainConfig } from "../config/chain_config.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { listChannels } from "../state/channel_file.ts";

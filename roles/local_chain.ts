@@ -15,7 +15,7 @@ import {
   fundAccount,
   startAnvil,
 } from "../chain/anvil.ts";
-import { LOCAL_CHAIN } from "../chain/chain_config.ts";
+import { LOCAL_CHAIN } from "../config/chain_config.ts";
 
 /** One address to fund; amounts default to the chain options' `tokens` / `wei`. */
 export interface LocalChainFunding {

@@ -10,7 +10,7 @@
  */
 import { sleep } from "../../protocol/backoff.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { type ChainConfig, networkLabel, resolveChainConfig } from "../../chain/chain_config.ts";
+import { type ChainConfig, networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { formatTokens } from "../../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../../config/channel_policy.ts";

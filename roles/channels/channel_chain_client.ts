@@ -6,7 +6,7 @@
  * @module
  */
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 

@@ -26,7 +26,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ClaimSigner } from "../../chain/claim_signer.ts";
-import { ChainConfigError } from "../../chain/chain_config.ts";
+import { ChainConfigError } from "../../config/chain_config.ts";
 import { ChannelLockedError, lockChannel } from "../../state/channel_lock.ts";
 import { type ChannelChain, syncChannelFile } from "./channel_chain_sync.ts";
 import { channelChainClient, hasChainRpc } from "./channel_chain_client.ts";

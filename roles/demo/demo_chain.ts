@@ -27,7 +27,7 @@ import {
 } from "../../chain/anvil.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { type LocalChain, startLocalChain } from "../local_chain.ts";
-import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
+import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { applyChainState, syncChannelFile } from "../channels/channel_chain_sync.ts";

@@ -26,7 +26,7 @@ import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
-import { networkLabel } from "../../chain/chain_config.ts";
+import { networkLabel } from "../../config/chain_config.ts";
 import {
   openTownChannelGates,
   type TownChannelGates,
@@ -34,7 +34,7 @@ import {
 import { BtpClient } from "../../transport/btp_client.ts";
 import { TownPayouts } from "../town/channels/peer_payout.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import {
   anvilInstalled,
   type DemoChain,

@@ -82,7 +82,7 @@ import { townDebtOf, townDebtRefusal } from "./town_debt.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { listChannels } from "../../state/channel_file.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";

@@ -24,7 +24,11 @@ import { type EventWireFormat, Nip01Session } from "./relay/nip01_session.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
 import type { BlobRoutes } from "./blobs/blob_routes.ts";
 import type { TownBlobStore } from "../../state/town_blob_store.ts";
-import { effectivePrefixCap, resolveTownLimits, type TownLimits } from "./town_limits.ts";
+import {
+  effectivePrefixCap,
+  resolveTownLimits,
+  type TownLimits,
+} from "../../config/town_limits.ts";
 import {
   createTownCounters,
   renderTownMetrics,

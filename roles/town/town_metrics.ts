@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { TownLimits } from "./town_limits.ts";
+import type { TownLimits } from "../../config/town_limits.ts";
 import type { PeerBalance } from "../../state/peer_ledger.ts";
 
 /** Counters the read side increments. */

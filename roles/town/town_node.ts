@@ -24,7 +24,7 @@ import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
 import { SpspResponder } from "./spsp/spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp/spsp_secrets.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
-import { DEFAULT_TOWN_PAYOUTS, type TownConfig } from "./town_config.ts";
+import { DEFAULT_TOWN_PAYOUTS, type TownSettings } from "../../config/town_settings.ts";
 import { createTownHttpHandler } from "./town_http_handler.ts";
 import { createWritePipeline, type WriteCounters } from "./write/write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
@@ -45,7 +45,7 @@ import {
   effectivePrefixCap,
   resolveTownLimits,
   type TownLimits,
-} from "./town_limits.ts";
+} from "../../config/town_limits.ts";
 import { shareOfTownLimits } from "./town_share.ts";
 import { sharedAuthFailures } from "./shared_auth_failures.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
@@ -53,7 +53,7 @@ import type { HttpFrontStats } from "../../transport/http_front.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions extends NodeKeyOptions {
-  config: TownConfig;
+  config: TownSettings;
   /** SQLite file; default `<state dir>/town-events.sqlite`. `:memory:` for tests. */
   databasePath?: string;
   /**
@@ -467,7 +467,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
  * whichever is more. An honest write never comes near it; 2^64-1 is refused F08.
  */
 function largestWritePrice(
-  config: TownConfig,
+  config: TownSettings,
   blobPricePerMiB: bigint,
   maxBlobBytes: number,
 ): bigint {

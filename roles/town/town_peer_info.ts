@@ -4,17 +4,8 @@
  * only the town's relay URL can learn which chains it settles on, its settlement address and
  * contracts (`turnpike channel open` without `--peer`, roles/channels/channel_peer_resolver.ts).
  *
- * What it announces, from config.toml (the same sections `turnpike channel open` reads):
- *
- * ```toml
- * [town]
- * public_btp_url = "btp+wss://town.example:3000"   # default: the listening BTP URL
- * [channels]
- * chains = ["evm:base:84532", "evm:base:31337"]    # default: none (announced as an empty list)
- * [chains."evm:base:84532"]
- * token_network = "0x..."                           # -> tokenNetworks
- * token = "0x..."                                   # -> preferredTokens (84532: M2M by default)
- * ```
+ * What it announces is the settlement config.toml gives (config/town_settlement.ts: `[channels]
+ * chains`, `[chains."<id>"]`, `[town] public_btp_url`).
  *
  * The settlement address of every chain is the town key's EVM address. The event goes straight
  * into the store: it is the town's own event, so no payment is asked; 10032 is replaceable, so
@@ -26,112 +17,12 @@ import type { EventStore } from "../../state/event_store.ts";
 import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import {
-  buildPeerInfo,
-  MAX_SUPPORTED_CHAINS,
-  PEER_INFO_KIND,
-  type PeerInfo,
-} from "../../protocol/peer_info.ts";
-import { BASE_SEPOLIA_CHAIN, BASE_SEPOLIA_M2M_TOKEN } from "../../chain/chain_config.ts";
+import { buildPeerInfo, PEER_INFO_KIND, type PeerInfo } from "../../protocol/peer_info.ts";
+import type { TownSettlement } from "../../config/town_settlement.ts";
 
-/** One chain the town settles on, with the contracts it uses there. */
-export interface TownSettlementChain {
-  /** `evm:base:<chain id>`. */
-  chain: string;
-  tokenNetwork?: `0x${string}`;
-  token?: `0x${string}`;
-}
-
-/** What the town announces about settlement. */
-export interface TownSettlement {
-  /** In order of preference; empty: the town settles on no chain. */
-  chains: TownSettlementChain[];
-  /** The BTP URL peers should dial; absent: the listening URL. */
-  publicBtpUrl?: string;
-}
-
-/** The settlement config cannot be announced. */
+/** The town's own announcement could not be stored. */
 export class TownSettlementError extends Error {
   override name = "TownSettlementError";
-}
-
-const CHAIN = /^[a-z][a-z0-9]*:[a-z0-9-]+:[0-9]+$/;
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const BTP_SCHEMES = ["btp+ws:", "btp+wss:", "ws:", "wss:"];
-
-/** Options for {@linkcode resolveTownSettlement}. */
-export interface ResolveTownSettlementOptions {
-  /** The config.toml tables (`channels`, `chains`, ...). */
-  sections: Record<string, Record<string, unknown>>;
-  /** `--public-btp-url` / `town.public_btp_url` / env, already picked by precedence. */
-  publicBtpUrl?: unknown;
-}
-
-/**
- * Reads the town's settlement chains from `[channels] chains` and `[chains."<id>"]`.
- *
- * @example
- * ```ts
- * const settlement = resolveTownSettlement({
- *   sections: { channels: { chains: ["evm:base:31337"] } },
- * });
- * // { chains: [{ chain: "evm:base:31337" }] }
- * ```
- */
-export function resolveTownSettlement(options: ResolveTownSettlementOptions): TownSettlement {
-  const listed = options.sections.channels?.chains ?? [];
-  if (
-    !Array.isArray(listed) || listed.length > MAX_SUPPORTED_CHAINS ||
-    !listed.every((c) => typeof c === "string" && CHAIN.test(c))
-  ) {
-    throw new TownSettlementError(
-      `channels.chains must be a list of at most ${MAX_SUPPORTED_CHAINS} chain ids like "evm:base:84532"`,
-    );
-  }
-  if (new Set(listed).size !== listed.length) {
-    throw new TownSettlementError("channels.chains lists a chain twice");
-  }
-  const tables = (options.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
-  const chains = (listed as string[]).map((chain): TownSettlementChain => {
-    const table = tables[chain] ?? {};
-    const token = addressOf(table, chain, "token") ??
-      (chain === BASE_SEPOLIA_CHAIN ? BASE_SEPOLIA_M2M_TOKEN : undefined);
-    const tokenNetwork = addressOf(table, chain, "token_network");
-    return {
-      chain,
-      ...(tokenNetwork ? { tokenNetwork } : {}),
-      ...(token ? { token } : {}),
-    };
-  });
-  const url = options.publicBtpUrl;
-  if (url === undefined) return { chains };
-  if (typeof url !== "string" || !isBtpUrl(url)) {
-    throw new TownSettlementError(
-      `public BTP URL must be btp+ws://, btp+wss://, ws:// or wss://, got ${JSON.stringify(url)}`,
-    );
-  }
-  return { chains, publicBtpUrl: url };
-}
-
-function addressOf(
-  table: Record<string, unknown>,
-  chain: string,
-  key: string,
-): `0x${string}` | undefined {
-  const v = table[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" || !ADDRESS.test(v)) {
-    throw new TownSettlementError(`chains."${chain}".${key} is not a 0x address`);
-  }
-  return v as `0x${string}`;
-}
-
-function isBtpUrl(text: string): boolean {
-  try {
-    return text.length <= 2048 && BTP_SCHEMES.includes(new URL(text).protocol);
-  } catch {
-    return false;
-  }
 }
 
 /** Options for {@linkcode townPeerInfo}. */

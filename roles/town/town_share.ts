@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { TownLimits } from "./town_limits.ts";
+import type { TownLimits } from "../../config/town_limits.ts";
 
 /** The limits counted per process that a client reaching every process could multiply. */
 export const TOWN_WIDE_LIMITS = [
@@ -28,7 +28,7 @@ export const TOWN_WIDE_LIMITS = [
  *
  * @example
  * ```ts
- * import { DEFAULT_TOWN_LIMITS } from "./town_limits.ts";
+ * import { DEFAULT_TOWN_LIMITS } from "../../config/town_limits.ts";
  *
  * shareOfTownLimits(DEFAULT_TOWN_LIMITS, 3).btpAuthFailuresPerMinute; // 1 (5 / 3)
  * ```

@@ -9,7 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";
 import { parse as parseToml } from "smol-toml";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 
 const ALICE = "0x109c6dc6595b41043eC14ef7f29ff02137b116c9" as const;

@@ -10,7 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
 import { loadSettings } from "../../config/settings.ts";
-import { resolveTownConfig } from "../../roles/town/town_config.ts";
+import { resolveTownSettings } from "../../config/town_settings.ts";
 import { readWalletFile } from "../../identity/wallet_file.ts";
 
 async function withHome(fn: (home: string, pass: string) => Promise<void>): Promise<void> {
@@ -151,7 +151,7 @@ Deno.test("init --role town: ports, peers, chains when a local chain is configur
     assertStringIncludes(out.then[0], `turnpike chain up --config ${dir}`);
     // The town's own config resolution accepts it; no chain yet, so none is announced.
     const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    const config = resolveTownConfig(loaded, {}, () => undefined);
+    const config = resolveTownSettings({ loaded, env: () => undefined });
     assertEquals([config.httpPort, config.btpPort], [7300, 3000]);
     assertEquals(config.peers.map((p) => p.account), ["alice", "beta"]);
     assertEquals(config.peers[1].maxPacketAmount, 5000n);
@@ -172,11 +172,10 @@ Deno.test("init --role town: ports, peers, chains when a local chain is configur
     assertStringIncludes(forced.stdout, "Next: turnpike --profile town town up\n");
     const text = await read(`${dir}/config.toml`);
     assertStringIncludes(text, '# the chain\n[chains."evm:base:31337"]');
-    const reloaded = resolveTownConfig(
-      await loadSettings({ flags: { stateDir: dir }, env: () => undefined }),
-      {},
-      () => undefined,
-    );
+    const reloaded = resolveTownSettings({
+      loaded: await loadSettings({ flags: { stateDir: dir }, env: () => undefined }),
+      env: () => undefined,
+    });
     assertEquals(reloaded.settlement?.chains.map((c) => c.chain), ["evm:base:31337"]);
     assertEquals(reloaded.peers.map((p) => p.account), ["alice"]);
   });

@@ -13,7 +13,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
 import { BtpAuthError, BtpClient } from "../../transport/btp_client.ts";
 import { requestSpspOverIlp, SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
-import type { TownLimits } from "../../roles/town/town_limits.ts";
+import type { TownLimits } from "../../config/town_limits.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { startLimitedTown } from "../support/town_limited_process.ts";

@@ -9,7 +9,7 @@
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { hexToBytes } from "viem";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LOCAL_CHAIN, resolveChainConfig } from "../../chain/chain_config.ts";
+import { LOCAL_CHAIN, resolveChainConfig } from "../../config/chain_config.ts";
 import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 

@@ -27,8 +27,8 @@ import {
 } from "../../roles/town/channels/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
-import type { TownConfig } from "../../roles/town/town_config.ts";
-import type { TownSettlement } from "../../roles/town/town_peer_info.ts";
+import type { TownSettings } from "../../config/town_settings.ts";
+import type { TownSettlement } from "../../config/town_settlement.ts";
 import { createChannelCosignDesk } from "../../roles/town/channels/channel_cosign_desk.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
@@ -107,7 +107,7 @@ export interface ClaimTownConfigOptions {
  * const town = await startTownNode({ config: claimTownConfig({ stateDir }), secretKey, databasePath: ":memory:" });
  * ```
  */
-export function claimTownConfig(options: ClaimTownConfigOptions): TownConfig {
+export function claimTownConfig(options: ClaimTownConfigOptions): TownSettings {
   return {
     host: "127.0.0.1",
     httpPort: 0,

@@ -11,7 +11,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hexToBytes } from "viem";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { TownLimits } from "../../roles/town/town_limits.ts";
+import type { TownLimits } from "../../config/town_limits.ts";
 
 /** Options for {@linkcode startSharedTownProcess}. */
 export interface SharedTownProcessOptions {
@@ -39,7 +39,7 @@ export interface SharedTownProcessOptions {
   stateDir?: string;
   /** A parent connector (BTP URL and token): the town learns its ILP address from it. */
   parent?: { url: string; token: string };
-  /** Overrides of the town's limits (roles/town/town_limits.ts), e.g. the connection caps. */
+  /** Overrides of the town's limits (config/town_limits.ts), e.g. the connection caps. */
   limits?: Partial<TownLimits>;
 }
 

@@ -10,14 +10,14 @@ import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import type { BtpPeerAccountConfig } from "../../roles/town/btp/btp_accounts.ts";
+import type { BtpPeerAccountConfig } from "../../config/town_peers.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
-import type { TownConfig } from "../../roles/town/town_config.ts";
+import type { TownSettings } from "../../config/town_settings.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 
 /** Options for {@linkcode startTestTown}. */
-export interface TestTownOptions extends Partial<TownConfig> {
+export interface TestTownOptions extends Partial<TownSettings> {
   peers?: BtpPeerAccountConfig[];
   databasePath?: string;
   secretKey?: Uint8Array;
@@ -40,7 +40,7 @@ export async function startTestTown(options: TestTownOptions = {}): Promise<Town
   const ownStateDir = overrides.stateDir === undefined
     ? await Deno.makeTempDir({ prefix: "turnpike-test-town-" })
     : undefined;
-  const config: TownConfig = {
+  const config: TownSettings = {
     host: "127.0.0.1",
     httpPort: 0,
     btpPort: 0,

@@ -14,11 +14,8 @@ import { formatJobRecord, parseJobRecord } from "../../state/job_record.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { statusAmountText } from "../../roles/provider/provider_status.ts";
 import { loadSettings } from "../../config/settings.ts";
-import {
-  DEFAULT_TOWN_ASSET,
-  resolveTownConfig,
-  TownConfigError,
-} from "../../roles/town/town_config.ts";
+import { DEFAULT_TOWN_ASSET, resolveTownSettings } from "../../config/town_settings.ts";
+import { ConfigError } from "../../config/config_error.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 
@@ -77,7 +74,7 @@ async function townConfigWith(toml: string) {
   try {
     await Deno.writeTextFile(`${dir}/config.toml`, toml);
     const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveTownConfig(loaded, {}, () => undefined);
+    return resolveTownSettings({ loaded, env: () => undefined });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -99,7 +96,7 @@ Deno.test("town asset: the settlement token's (M2M by default), never a second u
   assertEquals(named.assetCode, "TST");
   const err = await assertRejects(
     () => townConfigWith('[town]\nasset_code = "USD"\n[channels]\nchains = ["evm:base:84532"]\n'),
-    TownConfigError,
+    ConfigError,
   );
   assertMatch(err.message, /one asset per town/);
   // Without a chain an operator may still name the unit.

@@ -9,7 +9,7 @@ import {
   LOCAL_CHAIN,
   pollingIntervalMs,
   resolveChainConfig,
-} from "../../chain/chain_config.ts";
+} from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { privateKeyToAccount } from "viem/accounts";
 

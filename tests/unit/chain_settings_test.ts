@@ -1,6 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
-import { resolveChainConfig } from "../../chain/chain_config.ts";
+import { resolveChainConfig } from "../../config/chain_config.ts";
 
 const TN = "0x" + "11".repeat(20);
 

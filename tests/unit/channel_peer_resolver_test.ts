@@ -13,11 +13,8 @@ import {
   resolveChannelPeer,
   type ResolveChannelPeerOptions,
 } from "../../roles/channels/channel_peer_resolver.ts";
-import {
-  announceTownPeerInfo,
-  resolveTownSettlement,
-  type TownSettlement,
-} from "../../roles/town/town_peer_info.ts";
+import { announceTownPeerInfo } from "../../roles/town/town_peer_info.ts";
+import { resolveTownSettlement, type TownSettlement } from "../../config/town_settlement.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
 import { buildPeerInfo, PEER_INFO_KIND, type PeerInfo } from "../../protocol/peer_info.ts";

@@ -11,7 +11,7 @@ import {
   SubscriptionHub,
 } from "../../roles/town/relay/subscription_hub.ts";
 import { TokenBucket } from "../../roles/town/token_bucket.ts";
-import { resolveTownLimits, TownLimitsError } from "../../roles/town/town_limits.ts";
+import { resolveTownLimits, TownLimitsError } from "../../config/town_limits.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";
 
 function event(kind: number, pubkey: string, tags: string[][] = [], n = 0): NostrEvent {

@@ -5,8 +5,9 @@
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
-import { resolveTownConfig, TownConfigError } from "../../roles/town/town_config.ts";
-import { DEFAULT_TOWN_LIMITS, resolveTownLimits } from "../../roles/town/town_limits.ts";
+import { resolveTownSettings } from "../../config/town_settings.ts";
+import { ConfigError } from "../../config/config_error.ts";
+import { DEFAULT_TOWN_LIMITS, resolveTownLimits } from "../../config/town_limits.ts";
 import { buildNip11Document } from "../../roles/town/relay/nip11_document.ts";
 
 async function configWith(toml: string, env: Record<string, string> = {}) {
@@ -14,7 +15,7 @@ async function configWith(toml: string, env: Record<string, string> = {}) {
   try {
     await Deno.writeTextFile(`${dir}/config.toml`, toml);
     const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveTownConfig(loaded, {}, (name) => env[name], Object.keys(env));
+    return resolveTownSettings({ loaded, env: (name) => env[name], envNames: Object.keys(env) });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -37,23 +38,23 @@ Deno.test("town limits: [town.limits] and TURNPIKE_TOWN_LIMIT_* override the def
 Deno.test("town limits: an unknown name or a value that is not positive is refused", async () => {
   await assertRejects(
     () => configWith("[town.limits]\nmax_conections = 8\n"),
-    TownConfigError,
+    ConfigError,
     "unknown limit town.limits.max_conections",
   );
   await assertRejects(
     () => configWith("[town.limits]\nmax_queued_bytes = 0\n"),
-    TownConfigError,
+    ConfigError,
     "limit max_queued_bytes must be a positive number",
   );
   await assertRejects(
     () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONNECTIONS: "x" }),
-    TownConfigError,
+    ConfigError,
     "limit max_connections must be a positive number",
   );
   // A misspelled variable is refused like a misspelled key, not silently ignored.
   await assertRejects(
     () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS: "4" }),
-    TownConfigError,
+    ConfigError,
     "unknown limit variable TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS",
   );
 });

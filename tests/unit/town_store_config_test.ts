@@ -6,9 +6,9 @@
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
-import { resolveTownConfig, type TownFlags } from "../../roles/town/town_config.ts";
-import { TownConfigError } from "../../roles/town/town_config.ts";
-import { DEFAULT_TOWN_LIMITS } from "../../roles/town/town_limits.ts";
+import { resolveTownSettings, type TownFlags } from "../../config/town_settings.ts";
+import { ConfigError } from "../../config/config_error.ts";
+import { DEFAULT_TOWN_LIMITS } from "../../config/town_limits.ts";
 import { shareOfTownLimits, TOWN_WIDE_LIMITS } from "../../roles/town/town_share.ts";
 
 async function configWith(toml: string, env: Record<string, string> = {}, flags: TownFlags = {}) {
@@ -16,7 +16,7 @@ async function configWith(toml: string, env: Record<string, string> = {}, flags:
   try {
     await Deno.writeTextFile(`${dir}/config.toml`, toml);
     const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveTownConfig(loaded, flags, (name) => env[name]);
+    return resolveTownSettings({ loaded, flags, env: (name) => env[name] });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -43,7 +43,7 @@ Deno.test("store config: [store] url, the environment and --store, in that order
   assertEquals((await configWith('[store]\nblobs_dir = "/srv/b"\n')).storeBlobsDir, undefined);
   await assertRejects(
     () => configWith(toml, {}, { storeBlobsDir: "blobs" }),
-    TownConfigError,
+    ConfigError,
     "absolute path",
   );
   // The private blob fetch listener: loopback and a free port unless configured.
@@ -59,7 +59,7 @@ Deno.test("store config: [store] url, the environment and --store, in that order
   });
   await assertRejects(
     () => configWith(toml + 'blob_peer_url = "http://x:1/path"\n'),
-    TownConfigError,
+    ConfigError,
     "blob_peer_url",
   );
 });
@@ -67,12 +67,12 @@ Deno.test("store config: [store] url, the environment and --store, in that order
 Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refused", async () => {
   await assertRejects(
     () => configWith('[store]\nurl = "mysql://x@y/z"\n'),
-    TownConfigError,
+    ConfigError,
     "PostgreSQL URL",
   );
   await assertRejects(
     () => configWith('[store]\nurl = "postgres://x@y/z"\nprocesses = 0\n'),
-    TownConfigError,
+    ConfigError,
     "store processes",
   );
 });

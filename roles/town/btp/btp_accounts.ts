@@ -9,16 +9,7 @@
  *
  * @module
  */
-
-/** One configured peer. */
-export interface BtpPeerAccountConfig {
-  /** Account name: one ILP address segment (`[A-Za-z0-9_~-]`, not "relay"). */
-  account: string;
-  /** The `auth_token` this peer must send. */
-  token: string;
-  /** Largest PREPARE amount accepted from this peer (F08 above). Default: the server's. */
-  maxPacketAmount?: bigint;
-}
+import { type BtpPeerAccountConfig, isAccountName } from "../../../config/town_peers.ts";
 
 /** An authenticated peer's account. */
 export interface BtpPeerAccount {
@@ -38,23 +29,6 @@ export interface BtpAccountsOptions {
 /** A peer account configuration that cannot be used. */
 export class BtpAccountConfigError extends Error {
   override name = "BtpAccountConfigError";
-}
-
-const ACCOUNT_PATTERN = /^[A-Za-z0-9_~-]{1,64}$/;
-/** Account names the town's own addresses use. */
-const RESERVED = new Set(["relay"]);
-
-/**
- * True for a usable account name.
- *
- * @example
- * ```ts
- * isAccountName("alice"); // true
- * isAccountName("relay"); // false (reserved for paid writes)
- * ```
- */
-export function isAccountName(name: string): boolean {
-  return ACCOUNT_PATTERN.test(name) && !RESERVED.has(name);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -39,7 +39,7 @@ import {
 import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
 import { newChannelRecord } from "../../channels/channel_record_builder.ts";
 import { resumeClaimSigner } from "../../channels/channel_sender.ts";
-import type { TownPayoutPolicy } from "../town_config.ts";
+import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 
 /** Options for {@linkcode PeerPayout}. */
 export interface PeerPayoutOptions {

@@ -24,7 +24,11 @@
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
-import { ChainConfigError, networkLabel, resolveChainConfig } from "../../../chain/chain_config.ts";
+import {
+  ChainConfigError,
+  networkLabel,
+  resolveChainConfig,
+} from "../../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import { channelChainClient } from "../../channels/channel_chain_client.ts";
 import type { ClaimError } from "../../../protocol/payment_channel_claim.ts";
@@ -38,7 +42,7 @@ import {
 } from "../../../state/channel_file.ts";
 import type { BtpClaimGate, ChannelClaimGate } from "./btp_claim_gate.ts";
 import { noChannelGates } from "./no_channel_gates.ts";
-import type { TownPeerChannel } from "../town_config.ts";
+import type { TownPeerChannel } from "../../../config/town_peers.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";
 import {
   type ChannelChange,
@@ -58,7 +62,7 @@ export interface TownChannelGatesOptions {
    * docs/OPERATIONS.md): every process's gates decide claims and cover there, under a row lock.
    */
   sharedBooks?: SharedClaimBooks;
-  /** The peers that settle over a configured channel (`TownConfig.peerChannels`). */
+  /** The peers that settle over a configured channel (`TownSettings.peerChannels`). */
   peerChannels: readonly TownPeerChannel[];
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */
   chains?: Record<string, unknown>;

@@ -41,7 +41,7 @@ import { asTownStore, type TownStore } from "../../../state/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { TownCounters } from "../town_metrics.ts";
-import type { TownLimits } from "../town_limits.ts";
+import type { TownLimits } from "../../../config/town_limits.ts";
 import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_window.ts";
 import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { TownLimits } from "../town_limits.ts";
+import type { TownLimits } from "../../../config/town_limits.ts";
 
 /** What the NIP-11 document says about the town. */
 export interface Nip11Info {
@@ -45,7 +45,7 @@ export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 45, 89, 90]
  *
  * @example
  * ```ts
- * import { DEFAULT_TOWN_LIMITS } from "../town_limits.ts";
+ * import { DEFAULT_TOWN_LIMITS } from "../../../config/town_limits.ts";
  *
  * const pubkey = "ab".repeat(32);
  * const limits = DEFAULT_TOWN_LIMITS;

@@ -20,9 +20,6 @@ import {
 import { TownWriteRejection } from "./write_rejection.ts";
 import type { WriteVerifierPool } from "./write_verifier_pool.ts";
 
-/** The town's event size limit: 1 MiB of TOON (an ILP packet carries at most 32767 anyway). */
-export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**

@@ -41,9 +41,9 @@ import {
   checkPayment,
   checkSignature,
   decodeEvent,
-  DEFAULT_MAX_EVENT_BYTES,
   shallowParse,
 } from "./write_checks.ts";
+import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
 import { GroupCommitter } from "./write_group_commit.ts";
 import { BLOB_AUTH_KIND } from "../../../protocol/blob_authorization.ts";
 import type { TownBlobStore } from "../../../state/town_blob_store.ts";

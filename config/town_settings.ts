@@ -1,7 +1,9 @@
 /**
- * The town's configuration: the shared settings (host, ports, state dir, price per byte; see
- * config/settings.ts) plus the town's own, with the same precedence: flags > environment >
- * the `[town]` table of `<state dir>/config.toml` > defaults.
+ * The town's settings, resolved and typed in one place: the shared settings (host, ports, state
+ * dir, price per byte; config/settings.ts) plus the town's own, with the same precedence: flags >
+ * environment > the `[town]` table of `<state dir>/config.toml` > defaults
+ * ({@linkcode roleSettingPicker}). A bad value is a {@linkcode ConfigError} naming the setting;
+ * the town role (roles/town/town_node.ts) takes the typed {@linkcode TownSettings} only.
  *
  * | setting            | flag                      | environment                         | `[town]` key            | default |
  * | ------------------ | ------------------------- | ----------------------------------- | ----------------------- | ------- |
@@ -27,34 +29,41 @@
  * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
- * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`), announced in
- * its kind 10032 at start (roles/town/town_peer_info.ts).
+ * The chains the town settles on are `[channels] chains` (+ `[chains."<id>"]`; config/town_settlement.ts),
+ * announced in its kind 10032 at start (roles/town/town_peer_info.ts).
  *
- * A peer with a channel settles over it (docs/PROTOCOL.md): its packets must be covered by its claims
+ * A peer with a channel (config/town_peers.ts) settles over it (docs/PROTOCOL.md): its packets must be covered by its claims
  * (roles/town/channels/town_channel_gates.ts); `credit_limit` (base units, default 0) is what it may
  * forward beyond them. `--peer-channel` flags replace the TOML `channel`/`credit_limit` keys.
  *
  * @module
  */
-import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
-import { isLoopbackHost } from "../../config/settings.ts";
-import { chainTokenUnit } from "../../chain/chain_config.ts";
-import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
-import type { RelayPricing } from "../../protocol/relay_pricing.ts";
-import { type BtpPeerAccountConfig, isAccountName } from "./btp/btp_accounts.ts";
-import { DEFAULT_MAX_EVENT_BYTES } from "./write/write_checks.ts";
-import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
+import {
+  isLoopbackHost,
+  type LoadedSettings,
+  type Network,
+  type RoleSettingPicker,
+  roleSettingPicker,
+} from "./settings.ts";
+import { chainTokenUnit } from "./chain_config.ts";
+import { ConfigError } from "./config_error.ts";
+import type { EnvReader } from "./state_dir.ts";
+import { booleanSetting, positiveIntegerSetting, uint64Setting } from "./setting_values.ts";
+import { isAccountName, resolveTownPeers, type TownPeerChannel } from "./town_peers.ts";
+import type { BtpPeerAccountConfig } from "./town_peers.ts";
+import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts";
+import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
+import { isValidIlpAddress } from "../protocol/ilp_packet.ts";
+import type { RelayPricing } from "../protocol/relay_pricing.ts";
+import { DEFAULT_BLOB_PRICE_PER_MIB } from "../protocol/blob_pricing.ts";
 import {
   DEFAULT_BLOB_QUOTA_BYTES,
   DEFAULT_BLOB_RETENTION_MS,
   DEFAULT_MAX_BLOB_BYTES,
-} from "../../state/blob_store.ts";
-import {
-  resolveTownSettlement,
-  type TownSettlement,
-  TownSettlementError,
-} from "./town_peer_info.ts";
-import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
+} from "../state/blob_store.ts";
+
+/** The town's event size limit: 1 MiB of TOON (an ILP packet carries at most 32767 anyway). */
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 
 /** Town flags as commander hands them. */
 export interface TownFlags {
@@ -82,8 +91,8 @@ export interface TownFlags {
   storeBlobPeerHost?: string;
 }
 
-/** The resolved town configuration. */
-export interface TownConfig {
+/** The town's settings, typed. */
+export interface TownSettings {
   host: string;
   httpPort: number;
   btpPort: number;
@@ -105,7 +114,7 @@ export interface TownConfig {
   settlement?: TownSettlement;
   /** The blob store's prices and limits; absent: the defaults. */
   blobs?: TownBlobConfig;
-  /** Overrides of the town's limits (town_limits.ts); absent: the defaults. */
+  /** Overrides of the town's limits (config/town_limits.ts); absent: the defaults. */
   limits?: Partial<TownLimits>;
   /** A shared PostgreSQL store (`postgres://...`); absent: SQLite in the state dir. */
   storeUrl?: string;
@@ -162,188 +171,40 @@ export interface TownBlobConfig {
   retentionMs: number;
 }
 
-/** A peer that settles over a payment channel. */
-export interface TownPeerChannel {
-  /** The BTP peer account. */
-  account: string;
-  /** The channel id (`channels/<id>.toml` in the town's state dir), lowercase. */
-  channelId: `0x${string}`;
-  /** Value the peer may forward beyond its claims, base units. Default 0. */
-  creditLimit?: bigint;
-}
-
-/** A town setting that cannot be used. */
-export class TownConfigError extends Error {
-  override name = "TownConfigError";
-}
-
-type EnvReader = (name: string) => string | undefined;
-
-function amount(value: unknown, what: string): bigint {
-  const text = typeof value === "number" || typeof value === "bigint" ? String(value) : value;
-  if (
-    typeof text !== "string" || !/^\d{1,20}$/.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn
-  ) {
-    throw new TownConfigError(`${what} must be a uint64 amount, got ${JSON.stringify(text)}`);
-  }
-  return BigInt(text);
-}
-
-function positiveInt(value: unknown, what: string): number {
-  const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
-    throw new TownConfigError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function bool(value: unknown, what: string): boolean {
-  if (typeof value === "boolean") return value;
-  if (value === "1" || value === "true") return true;
-  if (value === "0" || value === "false" || value === "") return false;
-  throw new TownConfigError(`${what} must be true or false, got ${JSON.stringify(value)}`);
-}
-
-/**
- * Parses a `--peer account:token[:maxPacketAmount]` flag (of `town up` and `init --role town`).
- *
- * @example
- * ```ts
- * parsePeerFlag("alice:alice-token"); // { account: "alice", token: "alice-token" }
- * ```
- * @throws {TownConfigError} when it is malformed or the account name is not usable.
- */
-export function parsePeerFlag(text: string): BtpPeerAccountConfig {
-  const [account, token, max, ...rest] = text.split(":");
-  if (!account || !token || rest.length > 0) {
-    throw new TownConfigError(`--peer must be account:token[:maxPacketAmount], got "${text}"`);
-  }
-  if (!isAccountName(account)) {
-    throw new TownConfigError(`peer account "${account}" is not usable`);
-  }
-  return max === undefined
-    ? { account, token }
-    : { account, token, maxPacketAmount: amount(max, `--peer ${account} max packet amount`) };
-}
-
-const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
-
-function channelId(value: unknown, what: string): `0x${string}` {
-  if (typeof value !== "string" || !CHANNEL_ID.test(value)) {
-    throw new TownConfigError(`${what} must be a 0x channel id (64 hex digits)`);
-  }
-  return value.toLowerCase() as `0x${string}`;
-}
-
-function parsePeerChannelFlag(text: string): TownPeerChannel {
-  const [account, id, credit, ...rest] = text.split(":");
-  if (!account || !id || rest.length > 0) {
-    throw new TownConfigError(
-      `--peer-channel must be account:0x<channel id>[:creditLimit], got "${text}"`,
-    );
-  }
-  const what = `--peer-channel ${account}`;
-  return credit === undefined ? { account, channelId: channelId(id, `${what} channel`) } : {
-    account,
-    channelId: channelId(id, `${what} channel`),
-    creditLimit: amount(credit, `${what} credit limit`),
-  };
-}
-
-function tomlTables(value: unknown): Record<string, unknown>[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new TownConfigError("[[town.peers]] must be an array of tables");
-  return value.map((p, i) => {
-    if (typeof p !== "object" || p === null || Array.isArray(p)) {
-      throw new TownConfigError(`town.peers[${i}] is not a table`);
-    }
-    return p as Record<string, unknown>;
-  });
-}
-
-function tomlPeerChannels(value: unknown): TownPeerChannel[] {
-  return tomlTables(value).flatMap((p, i): TownPeerChannel[] => {
-    if (p.channel === undefined) {
-      if (p.credit_limit !== undefined) {
-        throw new TownConfigError(`town.peers[${i}].credit_limit needs a channel`);
-      }
-      return [];
-    }
-    const peer = {
-      account: String(p.account),
-      channelId: channelId(p.channel, `town.peers[${i}].channel`),
-    };
-    return p.credit_limit === undefined
-      ? [peer]
-      : [{ ...peer, creditLimit: amount(p.credit_limit, `town.peers[${i}].credit_limit`) }];
-  });
-}
-
-function checkPeerChannels(
-  channels: readonly TownPeerChannel[],
-  peers: readonly BtpPeerAccountConfig[],
-  acceptAnyToken: boolean,
-): void {
-  const accounts = new Set<string>();
-  const ids = new Set<string>();
-  for (const c of channels) {
-    if (accounts.has(c.account)) {
-      throw new TownConfigError(`peer "${c.account}" is given more than one channel`);
-    }
-    // One channel's cumulative claims cannot be shared between two accounts' packets.
-    if (ids.has(c.channelId)) {
-      throw new TownConfigError(`channel ${c.channelId} is given to more than one peer`);
-    }
-    // In dev mode any auth username is an account, so a channel may name one not listed.
-    if (!acceptAnyToken && !peers.some((p) => p.account === c.account)) {
-      throw new TownConfigError(`channel ${c.channelId} names "${c.account}", which is not a peer`);
-    }
-    accounts.add(c.account);
-    ids.add(c.channelId);
-  }
-}
-
-function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
-  return tomlTables(value).map((p, i) => {
-    const { account, token, max_packet_amount } = p;
-    if (typeof account !== "string" || typeof token !== "string") {
-      throw new TownConfigError(`town.peers[${i}] needs string "account" and "token"`);
-    }
-    return max_packet_amount === undefined ? { account, token } : {
-      account,
-      token,
-      maxPacketAmount: amount(max_packet_amount, `town.peers[${i}].max_packet_amount`),
-    };
-  });
+function townError(message: string, key: string): ConfigError {
+  return new ConfigError(message, { key });
 }
 
 function townPayouts(value: unknown): TownPayoutPolicy {
   if (value === undefined) return DEFAULT_TOWN_PAYOUTS;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TownConfigError("town.payouts must be a table");
+    throw townError("town.payouts must be a table", "payouts");
   }
   const t = value as Record<string, unknown>;
   for (const key of Object.keys(t)) {
     if (!["threshold", "interval_seconds", "max_owed", "deposit", "addresses"].includes(key)) {
-      throw new TownConfigError(`unknown key town.payouts.${key}`);
+      throw townError(`unknown key town.payouts.${key}`, "payouts");
     }
   }
   const payouts = {
     threshold: t.threshold === undefined
       ? DEFAULT_TOWN_PAYOUTS.threshold
-      : amount(t.threshold, "town.payouts.threshold"),
+      : uint64Setting(t.threshold, "town.payouts.threshold"),
     intervalMs: t.interval_seconds === undefined
       ? DEFAULT_TOWN_PAYOUTS.intervalMs
-      : positiveInt(t.interval_seconds, "town.payouts.interval_seconds") * 1000,
+      : positiveIntegerSetting(t.interval_seconds, "town.payouts.interval_seconds") * 1000,
     maxOwed: t.max_owed === undefined
       ? DEFAULT_TOWN_PAYOUTS.maxOwed
-      : amount(t.max_owed, "town.payouts.max_owed"),
-    ...(t.deposit === undefined ? {} : { deposit: amount(t.deposit, "town.payouts.deposit") }),
+      : uint64Setting(t.max_owed, "town.payouts.max_owed"),
+    ...(t.deposit === undefined
+      ? {}
+      : { deposit: uint64Setting(t.deposit, "town.payouts.deposit") }),
     addresses: payoutAddresses(t.addresses),
   };
   if (payouts.maxOwed < payouts.threshold) {
-    throw new TownConfigError(
+    throw townError(
       `town.payouts.max_owed ${payouts.maxOwed} is below the threshold ${payouts.threshold}`,
+      "payouts",
     );
   }
   return payouts;
@@ -353,14 +214,14 @@ function payoutAddresses(value: unknown): Record<string, `0x${string}`> {
   const out: Record<string, `0x${string}`> = {};
   if (value === undefined) return out;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TownConfigError('town.payouts.addresses must be a table of account = "0x..."');
+    throw townError('town.payouts.addresses must be a table of account = "0x..."', "payouts");
   }
   for (const [account, address] of Object.entries(value)) {
     if (!isAccountName(account)) {
-      throw new TownConfigError(`town.payouts.addresses: "${account}" is not an account name`);
+      throw townError(`town.payouts.addresses: "${account}" is not an account name`, "payouts");
     }
     if (typeof address !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(address)) {
-      throw new TownConfigError(`town.payouts.addresses.${account} must be a 0x EVM address`);
+      throw townError(`town.payouts.addresses.${account} must be a 0x EVM address`, "payouts");
     }
     out[account] = address.toLowerCase() as `0x${string}`;
   }
@@ -370,14 +231,14 @@ function payoutAddresses(value: unknown): Record<string, `0x${string}`> {
 function kindPrices(value: unknown): Record<number, bigint> | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null) {
-    throw new TownConfigError("town.kind_prices must be a table of kind = price per byte");
+    throw townError("town.kind_prices must be a table of kind = price per byte", "kindPrices");
   }
   const out: Record<number, bigint> = {};
   for (const [k, v] of Object.entries(value)) {
     if (!/^\d{1,5}$/.test(k) || Number(k) > 65535) {
-      throw new TownConfigError(`bad kind "${k}" in town.kind_prices`);
+      throw townError(`bad kind "${k}" in town.kind_prices`, "kindPrices");
     }
-    out[Number(k)] = amount(v, `town.kind_prices.${k}`);
+    out[Number(k)] = uint64Setting(v, `town.kind_prices.${k}`);
   }
   return out;
 }
@@ -387,93 +248,103 @@ function checkParentUrl(url: string, allowInsecure: boolean): void {
   try {
     parsed = new URL(url.replace(/^btp\+/, ""));
   } catch {
-    throw new TownConfigError(`parent "${url}" is not a URL`);
+    throw townError(`parent "${url}" is not a URL`, "parent");
   }
   if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new TownConfigError(`parent must be btp+ws:// or btp+wss://, got "${url}"`);
+    throw townError(`parent must be btp+ws:// or btp+wss://, got "${url}"`, "parent");
   }
   if (parsed.protocol === "ws:" && !isLoopbackHost(parsed.hostname) && !allowInsecure) {
-    throw new TownConfigError(
+    throw townError(
       `parent ${parsed.host} is not loopback: use btp+wss:// (or allow insecure explicitly)`,
+      "parent",
     );
   }
 }
 
 const processEnv: EnvReader = (name) => Deno.env.get(name);
 
+/** Options for {@linkcode resolveTownSettings}. */
+export interface ResolveTownSettingsOptions {
+  /** The shared settings and the file's tables (config/settings.ts `loadSettings`). */
+  loaded: LoadedSettings;
+  /** `town up`'s flags; they win over the environment and the file. */
+  flags?: TownFlags;
+  /** Environment; default `Deno.env.get`. */
+  env?: EnvReader;
+  /**
+   * The environment's variable names, so a misspelled `TURNPIKE_TOWN_LIMIT_*` is refused like a
+   * misspelled `[town.limits]` key. Default: the process's own when `env` is, else none.
+   */
+  envNames?: readonly string[];
+}
+
 /**
- * Resolves the town's configuration. `envNames` lists the environment's variable names, so a
- * misspelled `TURNPIKE_TOWN_LIMIT_*` is refused like a misspelled `[town.limits]` key; it
- * defaults to the process's own when `env` does.
+ * Resolves the town's settings from flags, environment, the `[town]`, `[store]`, `[channels]`
+ * and `[chains."<id>"]` tables and the defaults.
  *
  * @example
  * ```ts
- * import { loadSettings } from "../../config/settings.ts";
+ * import { resolveTownSettings } from "./town_settings.ts";
+ * import { loadSettings } from "./settings.ts";
  *
- * const loaded = await loadSettings({ flags: { townPort: 0, btpPort: 0 } });
- * const config = resolveTownConfig(loaded, { peer: ["alice:s3cret"] });
+ * const loaded = await loadSettings({ readFile: false, env: () => undefined });
+ * const settings = resolveTownSettings({
+ *   loaded,
+ *   flags: { peer: ["alice:s3cret"], maxEventBytes: "65536" },
+ *   env: () => undefined,
+ * });
+ * console.log(settings.peers[0].account, settings.maxEventBytes); // alice 65536
  * ```
+ * @throws {ConfigError} naming the setting when a value is not of its kind.
  */
-export function resolveTownConfig(
-  loaded: LoadedSettings,
-  flags: TownFlags,
-  env: EnvReader = processEnv,
-  envNames: readonly string[] | undefined = env === processEnv
-    ? Object.keys(Deno.env.toObject())
-    : undefined,
-): TownConfig {
+export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSettings {
+  const { loaded } = options;
+  const flags = options.flags ?? {};
+  const env = options.env ?? processEnv;
+  const envNames = options.envNames ??
+    (env === processEnv ? Object.keys(Deno.env.toObject()) : []);
   const s = loaded.settings;
   const toml = loaded.sections.town ?? {};
+  const store = loaded.sections.store ?? {};
   const pick = roleSettingPicker(loaded, "town", env);
   const ilpAddress = String(
     pick(flags.ilpAddress, "TURNPIKE_TOWN_ILP_ADDRESS", "ilp_address") ??
       (s.network === "mainnet" ? "g.turnpike.town" : "test.turnpike.town"),
   );
   if (!isValidIlpAddress(ilpAddress)) {
-    throw new TownConfigError(`invalid ILP address "${ilpAddress}"`);
+    throw townError(`invalid ILP address "${ilpAddress}"`, "ilpAddress");
   }
   const parentUrl = pick(flags.parent, "TURNPIKE_TOWN_PARENT", "parent");
-  let parent: TownConfig["parent"];
+  let parent: TownSettings["parent"];
   if (parentUrl !== undefined) {
-    if (typeof parentUrl !== "string") throw new TownConfigError("parent must be a BTP URL");
+    if (typeof parentUrl !== "string") throw townError("parent must be a BTP URL", "parent");
     checkParentUrl(parentUrl, s.allowInsecure);
     const token = pick(flags.parentToken, "TURNPIKE_TOWN_PARENT_TOKEN", "parent_token");
     parent = token === undefined ? { url: parentUrl } : { url: parentUrl, token: String(token) };
   }
-  const peers = flags.peer && flags.peer.length > 0
-    ? flags.peer.map(parsePeerFlag)
-    : tomlPeers(toml.peers);
-  for (const p of peers) {
-    if (!isAccountName(p.account)) {
-      throw new TownConfigError(`peer account "${p.account}" is not usable`);
-    }
-  }
-  const acceptAnyToken = bool(
+  const acceptAnyToken = booleanSetting(
     pick(flags.devAcceptAnyToken, "TURNPIKE_TOWN_DEV_ACCEPT_ANY_TOKEN", "dev_accept_any_token") ??
       false,
+    "acceptAnyToken",
     "dev_accept_any_token",
   );
-  const peersFromFlags = flags.peer !== undefined && flags.peer.length > 0;
-  // TOML channels belong to TOML peers: with --peer flags they are ignored like those peers.
-  const peerChannels = flags.peerChannel && flags.peerChannel.length > 0
-    ? flags.peerChannel.map(parsePeerChannelFlag)
-    : peersFromFlags
-    ? []
-    : tomlPeerChannels(toml.peers);
-  checkPeerChannels(peerChannels, peers, acceptAnyToken);
-  const sharedStore = storeUrl(
-    flags.store ?? env("TURNPIKE_STORE_URL") ?? loaded.sections.store?.url,
-  );
+  const { peers, peerChannels } = resolveTownPeers({
+    peerFlags: flags.peer,
+    peerChannelFlags: flags.peerChannel,
+    table: toml.peers,
+    acceptAnyToken,
+  });
+  const sharedStore = storeUrl(flags.store ?? env("TURNPIKE_STORE_URL") ?? store.url);
   const owner = pick(flags.owner, "TURNPIKE_TOWN_OWNER", "owner_pubkey");
   if (owner !== undefined && (typeof owner !== "string" || !/^[0-9a-f]{64}$/.test(owner))) {
-    throw new TownConfigError(`owner must be a 64-digit lowercase hex pubkey`);
+    throw townError(`owner must be a 64-digit lowercase hex pubkey`, "ownerPubkey");
   }
   const maxPacket = pick(flags.maxPacketAmount, undefined, "max_packet_amount");
   const maxEvent = pick(flags.maxEventBytes, undefined, "max_event_bytes");
-  const settlement = townSettlement(
-    loaded,
-    pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
-  );
+  const settlement = resolveTownSettlement({
+    sections: loaded.sections,
+    publicBtpUrl: pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
+  });
   const { assetCode, assetScale } = townAsset(toml, settlement, loaded);
   return {
     host: s.host,
@@ -493,29 +364,29 @@ export function resolveTownConfig(
     },
     maxEventBytes: maxEvent === undefined
       ? DEFAULT_MAX_EVENT_BYTES
-      : positiveInt(maxEvent, "max event bytes"),
-    maxPacketAmount: maxPacket === undefined ? undefined : amount(maxPacket, "max packet amount"),
+      : positiveIntegerSetting(maxEvent, "maxEventBytes", "max event bytes"),
+    maxPacketAmount: maxPacket === undefined
+      ? undefined
+      : uint64Setting(maxPacket, "maxPacketAmount", "max packet amount"),
     assetCode,
     assetScale,
     settlement,
     blobs: townBlobs(pick, flags),
-    limits: townLimits(toml.limits, env, envNames ?? []),
+    limits: townLimits(toml.limits, env, envNames),
     storeUrl: sharedStore,
     payouts: townPayouts(toml.payouts),
-    storeProcesses: sharedStore === undefined ? undefined : positiveInt(
-      flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? loaded.sections.store?.processes ??
-        1,
+    storeProcesses: sharedStore === undefined ? undefined : positiveIntegerSetting(
+      flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? store.processes ?? 1,
+      "storeProcesses",
       "store processes",
     ),
-    storeBlobsDir: sharedStore === undefined ? undefined : blobsDir(
-      flags.storeBlobsDir ?? env("TURNPIKE_STORE_BLOBS_DIR") ??
-        loaded.sections.store?.blobs_dir,
-    ),
+    storeBlobsDir: sharedStore === undefined
+      ? undefined
+      : blobsDir(flags.storeBlobsDir ?? env("TURNPIKE_STORE_BLOBS_DIR") ?? store.blobs_dir),
     storeBlobPeer: sharedStore === undefined ? undefined : blobPeer(
-      flags.storeBlobPeerHost ?? env("TURNPIKE_STORE_BLOB_PEER_HOST") ??
-        loaded.sections.store?.blob_peer_host,
-      env("TURNPIKE_STORE_BLOB_PEER_PORT") ?? loaded.sections.store?.blob_peer_port,
-      env("TURNPIKE_STORE_BLOB_PEER_URL") ?? loaded.sections.store?.blob_peer_url,
+      flags.storeBlobPeerHost ?? env("TURNPIKE_STORE_BLOB_PEER_HOST") ?? store.blob_peer_host,
+      env("TURNPIKE_STORE_BLOB_PEER_PORT") ?? store.blob_peer_port,
+      env("TURNPIKE_STORE_BLOB_PEER_URL") ?? store.blob_peer_url,
     ),
   };
 }
@@ -524,9 +395,10 @@ export function resolveTownConfig(
 function blobsDir(value: unknown): string | undefined {
   if (value === undefined || value === "") return undefined;
   if (typeof value !== "string" || !value.startsWith("/")) {
-    throw new TownConfigError(
+    throw townError(
       "store blobs_dir must be an absolute path (the blob directory the town's processes on " +
         "this host share)",
+      "storeBlobsDir",
     );
   }
   return value;
@@ -539,19 +411,20 @@ function blobPeer(
   url: unknown,
 ): { host: string; port: number; url?: string } {
   if (host !== undefined && (typeof host !== "string" || !/^[\w.:-]+$/.test(host))) {
-    throw new TownConfigError("store blob_peer_host must be a host name or an IP address");
+    throw townError("store blob_peer_host must be a host name or an IP address", "storeBlobPeer");
   }
   const p = port === undefined || port === "" ? 0 : Number(port);
   if (!Number.isInteger(p) || p < 0 || p > 65535) {
-    throw new TownConfigError("store blob_peer_port must be a port number (0: a free one)");
+    throw townError("store blob_peer_port must be a port number (0: a free one)", "storeBlobPeer");
   }
   if (
     url !== undefined && url !== "" &&
     (typeof url !== "string" || !/^https?:\/\/[^\s/]+$/.test(url))
   ) {
-    throw new TownConfigError(
+    throw townError(
       "store blob_peer_url must be http://host:port (no path): how the town's other processes " +
         "reach this one's blob listener",
+      "storeBlobPeer",
     );
   }
   return {
@@ -565,9 +438,10 @@ function blobPeer(
 function storeUrl(value: unknown): string | undefined {
   if (value === undefined || value === "") return undefined;
   if (typeof value !== "string" || !/^postgres(ql)?:\/\/[^\s]+$/.test(value)) {
-    throw new TownConfigError(
+    throw townError(
       "store must be a PostgreSQL URL (postgres://user@host:port/database); " +
         "leave it unset for the embedded SQLite store",
+      "storeUrl",
     );
   }
   return value;
@@ -580,20 +454,21 @@ function townLimits(
   envNames: readonly string[],
 ): Partial<TownLimits> {
   if (table !== undefined && (typeof table !== "object" || table === null)) {
-    throw new TownConfigError("[town.limits] must be a table");
+    throw townError("[town.limits] must be a table", "limits");
   }
   const fromToml = (table ?? {}) as Record<string, unknown>;
   const known = new Set(Object.keys(DEFAULT_TOWN_LIMITS).map(townLimitKey));
   for (const key of Object.keys(fromToml)) {
-    if (!known.has(key)) throw new TownConfigError(`unknown limit town.limits.${key}`);
+    if (!known.has(key)) throw townError(`unknown limit town.limits.${key}`, "limits");
   }
   const prefix = "TURNPIKE_TOWN_LIMIT_";
   for (const name of envNames) {
     if (name.startsWith(prefix) && !known.has(name.slice(prefix.length).toLowerCase())) {
-      throw new TownConfigError(
+      throw townError(
         `unknown limit variable ${name} (known: ${
           [...known].map((k) => prefix + k.toUpperCase()).join(", ")
         })`,
+        "limits",
       );
     }
   }
@@ -605,7 +480,7 @@ function townLimits(
     if (value === undefined) continue;
     const n = typeof value === "string" ? Number(value) : value;
     if (typeof n !== "number" || !(n > 0) || !Number.isFinite(n)) {
-      throw new TownConfigError(`limit ${key} must be a positive number, got ${String(value)}`);
+      throw townError(`limit ${key} must be a positive number, got ${String(value)}`, "limits");
     }
     out[name] = n;
   }
@@ -613,7 +488,7 @@ function townLimits(
 }
 
 function townBlobs(
-  pick: (flag: unknown, envName: string | undefined, tomlKey: string) => unknown,
+  pick: RoleSettingPicker,
   flags: TownFlags,
 ): TownBlobConfig {
   const price = pick(
@@ -629,14 +504,18 @@ function townBlobs(
     "blob_retention_days",
   );
   return {
-    pricePerMiB: price === undefined ? DEFAULT_BLOB_PRICE_PER_MIB : amount(price, "blob price"),
-    maxBlobBytes: max === undefined ? DEFAULT_MAX_BLOB_BYTES : positiveInt(max, "max blob bytes"),
+    pricePerMiB: price === undefined
+      ? DEFAULT_BLOB_PRICE_PER_MIB
+      : uint64Setting(price, "blobs.pricePerMiB", "blob price"),
+    maxBlobBytes: max === undefined
+      ? DEFAULT_MAX_BLOB_BYTES
+      : positiveIntegerSetting(max, "blobs.maxBlobBytes", "max blob bytes"),
     quotaBytes: quota === undefined
       ? DEFAULT_BLOB_QUOTA_BYTES
-      : positiveInt(quota, "blob quota bytes"),
+      : positiveIntegerSetting(quota, "blobs.quotaBytes", "blob quota bytes"),
     retentionMs: days === undefined
       ? DEFAULT_BLOB_RETENTION_MS
-      : positiveInt(days, "blob retention days") * 24 * 3600 * 1000,
+      : positiveIntegerSetting(days, "blobs.retentionMs", "blob retention days") * 24 * 3600 * 1000,
   };
 }
 
@@ -661,32 +540,24 @@ function townAsset(
     ? DEFAULT_TOWN_ASSET
     : { assetCode: token.tokenSymbol, assetScale: token.tokenDecimals };
   if (toml.asset_code !== undefined && typeof toml.asset_code !== "string") {
-    throw new TownConfigError("town.asset_code must be a string");
+    throw townError("town.asset_code must be a string", "assetCode");
   }
   const assetCode = (toml.asset_code as string | undefined) ?? fallback.assetCode;
   const assetScale = toml.asset_scale === undefined
     ? fallback.assetScale
     : Number(toml.asset_scale);
   if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
-    throw new TownConfigError("town.asset_scale must be 0..255");
+    throw townError("town.asset_scale must be 0..255", "assetScale");
   }
   if (
     token !== undefined && (assetCode !== token.tokenSymbol || assetScale !== token.tokenDecimals)
   ) {
-    throw new TownConfigError(
+    throw townError(
       `town.asset_code/asset_scale ${assetCode}/${assetScale} differ from the token the town ` +
         `settles in on ${first} (${token.tokenSymbol}, ${token.tokenDecimals} decimals): one asset ` +
         `per town; remove asset_code/asset_scale or set them to the token's`,
+      "assetScale",
     );
   }
   return { assetCode, assetScale };
-}
-
-function townSettlement(loaded: LoadedSettings, publicBtpUrl: unknown): TownSettlement {
-  try {
-    return resolveTownSettlement({ sections: loaded.sections, publicBtpUrl });
-  } catch (err) {
-    if (err instanceof TownSettlementError) throw new TownConfigError(err.message);
-    throw err;
-  }
 }

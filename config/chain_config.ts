@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Network } from "../config/settings.ts";
+import type { Network } from "./settings.ts";
 
 /** A chain ready to use: everything the client needs. */
 export interface ChainConfig {

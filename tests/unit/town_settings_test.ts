@@ -1,0 +1,106 @@
+/**
+ * The town's settings resolved in config/town_settings.ts: each of the `[town]` table, the
+ * environment and the flag wins over the one before it, and a bad value is a ConfigError that
+ * names the setting.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { loadSettings } from "../../config/settings.ts";
+import { ConfigError } from "../../config/config_error.ts";
+import {
+  DEFAULT_MAX_EVENT_BYTES,
+  resolveTownSettings,
+  type TownFlags,
+} from "../../config/town_settings.ts";
+
+const TOML = `[town]
+ilp_address = "test.from-file"
+blob_price_per_mib = 11
+owner_pubkey = "${"aa".repeat(32)}"
+max_event_bytes = 4096
+[[town.peers]]
+account = "alice"
+token = "alice-token"
+`;
+
+async function settingsWith(
+  toml: string,
+  env: Record<string, string> = {},
+  flags: TownFlags = {},
+) {
+  const dir = await Deno.makeTempDir({ prefix: "town_settings_" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.toml`, toml);
+    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
+    return resolveTownSettings({ loaded, flags, env: (name) => env[name], envNames: [] });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("town settings: the file, then the environment, then the flag", async () => {
+  const fromFile = await settingsWith(TOML);
+  assertEquals(fromFile.ilpAddress, "test.from-file");
+  assertEquals(fromFile.blobs?.pricePerMiB, 11n);
+  assertEquals(fromFile.pricing.ownerPubkey, "aa".repeat(32));
+  assertEquals(fromFile.maxEventBytes, 4096);
+  assertEquals(fromFile.peers, [{ account: "alice", token: "alice-token" }]);
+
+  const env = {
+    TURNPIKE_TOWN_ILP_ADDRESS: "test.from-env",
+    TURNPIKE_TOWN_BLOB_PRICE_PER_MIB: "22",
+    TURNPIKE_TOWN_OWNER: "bb".repeat(32),
+  };
+  const fromEnv = await settingsWith(TOML, env);
+  assertEquals(fromEnv.ilpAddress, "test.from-env");
+  assertEquals(fromEnv.blobs?.pricePerMiB, 22n);
+  assertEquals(fromEnv.pricing.ownerPubkey, "bb".repeat(32));
+
+  const fromFlags = await settingsWith(TOML, env, {
+    ilpAddress: "test.from-flag",
+    blobPricePerMib: "33",
+    owner: "cc".repeat(32),
+    maxEventBytes: "8192",
+    peer: ["bob:bob-token:500"],
+  });
+  assertEquals(fromFlags.ilpAddress, "test.from-flag");
+  assertEquals(fromFlags.blobs?.pricePerMiB, 33n);
+  assertEquals(fromFlags.pricing.ownerPubkey, "cc".repeat(32));
+  assertEquals(fromFlags.maxEventBytes, 8192);
+  // --peer flags replace the tables' peers.
+  assertEquals(fromFlags.peers, [{ account: "bob", token: "bob-token", maxPacketAmount: 500n }]);
+
+  // An empty variable is no value: the file's stands.
+  const emptyEnv = await settingsWith(TOML, { TURNPIKE_TOWN_ILP_ADDRESS: "" });
+  assertEquals(emptyEnv.ilpAddress, "test.from-file");
+  // Nothing given: the defaults.
+  const defaults = await settingsWith("");
+  assertEquals(defaults.ilpAddress, "test.turnpike.town");
+  assertEquals(defaults.maxEventBytes, DEFAULT_MAX_EVENT_BYTES);
+  assertEquals(defaults.peers, []);
+});
+
+Deno.test("town settings: a bad value is a ConfigError naming the setting", async () => {
+  const cases: [string, Record<string, string>, TownFlags, string, string][] = [
+    ["[town]\nmax_event_bytes = 0\n", {}, {}, "maxEventBytes", "max event bytes"],
+    ["", {}, { maxPacketAmount: "-1" }, "maxPacketAmount", "max packet amount"],
+    ["", { TURNPIKE_TOWN_BLOB_QUOTA_BYTES: "lots" }, {}, "blobs.quotaBytes", "blob quota"],
+    ["", { TURNPIKE_TOWN_OWNER: "AB" }, {}, "ownerPubkey", "owner must be"],
+    ["", {}, { ilpAddress: "not an address" }, "ilpAddress", "invalid ILP address"],
+    ["", {}, { peer: ["relay:token"] }, "peers", 'peer account "relay" is not usable'],
+    ["", {}, { peer: ["alice"] }, "peers", "--peer must be account:token"],
+    ["", {}, { peerChannel: ["alice:0x12"] }, "peerChannels", "must be a 0x channel id"],
+    ["[town.payouts]\nthreshold = 5\nmax_owed = 1\n", {}, {}, "payouts", "below the threshold"],
+    ["[town]\nkind_prices = { 99999 = 1 }\n", {}, {}, "kindPrices", "bad kind"],
+    ["[channels]\nchains = [1]\n", {}, {}, "channels.chains", "channels.chains must be"],
+    ["", { TURNPIKE_STORE_URL: "mysql://x" }, {}, "storeUrl", "PostgreSQL URL"],
+  ];
+  for (const [toml, env, flags, key, text] of cases) {
+    const err = await settingsWith(toml, env, flags).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert(err instanceof ConfigError, `${key}: ${err === undefined ? "accepted" : String(err)}`);
+    assertEquals(err.key, key, err.message);
+    assertStringIncludes(err.message, text);
+  }
+});
