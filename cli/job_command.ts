@@ -53,11 +53,10 @@ import {
   resolveJobKind,
 } from "../roles/requester/job_spec.ts";
 import {
-  type RequesterConfig,
-  RequesterConfigError,
   type RequesterFlags,
-  resolveRequesterConfig,
-} from "../roles/requester/requester_config.ts";
+  type RequesterSettings,
+  resolveRequesterSettings,
+} from "../config/requester_settings.ts";
 import {
   type JobProgress,
   type Requester,
@@ -258,7 +257,7 @@ export function registerJobCommand(program: Command): void {
  */
 export async function ensureRequesterNode(
   opts: RequesterCliOptions,
-  config: RequesterConfig,
+  config: RequesterSettings,
   cmd: Command,
 ): Promise<void> {
   await ensureProfileNode({
@@ -280,14 +279,14 @@ export async function ensureRequesterNode(
 export async function loadRequesterConfig(
   opts: RequesterCliOptions,
   cmd: Command,
-): Promise<RequesterConfig> {
+): Promise<RequesterSettings> {
   try {
-    return resolveRequesterConfig(
-      await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) }),
-      opts,
-    );
+    return resolveRequesterSettings({
+      loaded: await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) }),
+      flags: opts,
+    });
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof RequesterConfigError) {
+    if (err instanceof ConfigError) {
       throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
     }
     throw err;
@@ -309,7 +308,7 @@ export async function openRequester(
     resume?: boolean;
     onProgress?: (p: JobProgress) => void;
     /** Already resolved by the caller (with {@linkcode loadRequesterConfig}). */
-    config?: RequesterConfig;
+    config?: RequesterSettings;
     /** The caller printed the network line already. */
     networkShown?: boolean;
     /** Warnings and alerts (default: stderr). */

@@ -34,8 +34,8 @@
  *
  * @module
  */
-import { resolveTownList } from "../config/town_list.ts";
-import { resolveAlertWebhook } from "../config/alert_webhook.ts";
+import { profileTowns } from "../config/town_list.ts";
+import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
 import {
@@ -56,9 +56,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
-import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
-import { type ChannelPolicy, resolveChannelPolicy } from "../config/channel_policy.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
@@ -274,26 +272,15 @@ async function resolveNodeOptions(
     townPubkey: townPubkey ?? await discoverTownPubkey(s.relayUrl),
     // More towns followed and written to, each by its own uplink when it has a btp_url (else
     // by the home town's; roles/town_client/).
-    moreTowns: resolveTownList(loaded.sections.towns, {
-      allowInsecure: s.allowInsecure,
-      requireBtp: false,
-    }),
+    moreTowns: usageError(() =>
+      profileTowns(loaded, { allowInsecure: s.allowInsecure, requireBtp: false })
+    ),
     pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
     skillsDir: skillsDir ?? await defaultSkillsDir(s.stateDir),
     name: opts.name,
     about: opts.about,
-    chains: loaded.sections.chains,
-    channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
-    channelPolicy: channelPolicyOf(loaded),
-    channels: loaded.sections.channels,
-    alertWebhook: usageError(() => resolveAlertWebhook({ loaded, flag: opts.alertWebhook })),
+    ...usageError(() => resolveTownChannelSettings({ loaded, alertWebhook: opts.alertWebhook })),
   };
-}
-
-function channelPolicyOf(loaded: LoadedSettings): ChannelPolicy {
-  return usageError(() =>
-    resolveChannelPolicy({ table: loaded.sections.channels, configFile: loaded.configFile })
-  );
 }
 
 /** A bad setting is a usage error (exit 2), with its message. */

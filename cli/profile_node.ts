@@ -26,7 +26,7 @@ import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../roles/requester/node_wire.ts";
 import { stateDirLockPath } from "../state/state_dir_lock.ts";
 import { type LockHolder, readLockHolder } from "../state/process_lock.ts";
-import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+import type { RequesterSettings } from "../config/requester_settings.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
@@ -60,7 +60,7 @@ const NODE_START_TIMEOUT_MS = 120_000;
  * const key = nodeSettings(config);
  * ```
  */
-export function nodeSettings(config: RequesterConfig): Record<string, unknown> {
+export function nodeSettings(config: RequesterSettings): Record<string, unknown> {
   const { priceCeiling: _c, acceptPrice: _a, nodeIdleTimeoutS: _i, btpToken, ...rest } = config;
   const plain = JSON.parse(
     JSON.stringify(rest, (_k, v) => typeof v === "bigint" ? v.toString() : v),
@@ -210,7 +210,7 @@ async function lockHolder(stateDir: string): Promise<LockHolder | undefined> {
 
 /** What {@linkcode ensureProfileNode} needs from the command. */
 export interface EnsureProfileNodeOptions extends PassphraseFlags {
-  config: RequesterConfig;
+  config: RequesterSettings;
   /** The command, for its connection flags (handed on to a node it starts). */
   cmd: Command;
   /** The requester connection options' attribute names (`relayUrl`...). */

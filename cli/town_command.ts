@@ -49,7 +49,7 @@ import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { resolveChainConfig } from "../config/chain_config.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
-import { watchIntervalMs } from "../roles/channels/channel_watcher.ts";
+import { chainTables, watchIntervalMs } from "../config/channel_settings.ts";
 import type {
   PeerSettlement,
   TownChannelGates,
@@ -214,8 +214,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   try {
     const loaded = await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_SETTING_FLAGS) });
     config = resolveTownSettings({ loaded, flags: opts });
-    chains = loaded.sections.chains;
-    watchEveryMs = watchIntervalMs(loaded.sections.channels);
+    chains = chainTables(loaded);
+    watchEveryMs = watchIntervalMs(loaded);
     if (loaded.settings.role !== undefined && loaded.settings.role !== "town") {
       throw new CliError(`this profile was made for a ${loaded.settings.role}, not a town`, {
         context: `role "${loaded.settings.role}" from ${describeSource(loaded.sources.role)}`,

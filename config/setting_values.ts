@@ -66,3 +66,23 @@ export function booleanSetting(value: unknown, key: string, label: string = key)
   if (value === "0" || value === "false" || value === "") return false;
   throw new ConfigError(`${label} must be true or false, got ${JSON.stringify(value)}`, { key });
 }
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * A Nostr pubkey: 64 lowercase hex digits.
+ *
+ * @example
+ * ```ts
+ * import { pubkeySetting } from "./setting_values.ts";
+ *
+ * console.log(pubkeySetting("ab".repeat(32), "townPubkey").length); // 64
+ * ```
+ * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not.
+ */
+export function pubkeySetting(value: unknown, key: string, label: string = key): string {
+  if (typeof value !== "string" || !HEX64.test(value)) {
+    throw new ConfigError(`${label} ${JSON.stringify(value)} is not a 64-hex pubkey`, { key });
+  }
+  return value;
+}

@@ -15,7 +15,7 @@
  * @module
  */
 import { ConfigError } from "./config_error.ts";
-import { isLoopbackHost } from "./settings.ts";
+import { type ConfigFileContent, isLoopbackHost } from "./settings.ts";
 
 /** One more town of the profile. */
 export interface TownEndpoint {
@@ -128,4 +128,25 @@ function checkUrl(
       `${where} ${key} ${url.host} is not loopback: use ${schemes[1]}// (or allow_insecure)`,
     );
   }
+}
+
+/**
+ * The profile's more towns: {@linkcode resolveTownList} of its config's `[towns]` table
+ * (`loadSettings`'s result or a parsed file fits).
+ *
+ * @example
+ * ```ts
+ * import { profileTowns } from "./town_list.ts";
+ * import { loadSettings } from "./settings.ts";
+ *
+ * const towns = profileTowns(await loadSettings({ readFile: false, env: () => undefined }));
+ * console.log(towns); // []
+ * ```
+ * @throws {ConfigError} naming the table and the key at fault.
+ */
+export function profileTowns(
+  config: Pick<ConfigFileContent, "sections">,
+  options: TownListOptions = {},
+): TownEndpoint[] {
+  return resolveTownList(config.sections.towns, options);
 }

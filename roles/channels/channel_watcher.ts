@@ -14,10 +14,8 @@
  * @module
  */
 import type { ChannelRecord } from "../../state/channel_file.ts";
+import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
 import { type ChannelChain, mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
-
-/** Default poll period. */
-export const DEFAULT_WATCH_INTERVAL_MS = 15_000;
 
 /**
  * One channel under watch, as its owner holds it: the town's `ChannelClaimGate` or a sender's
@@ -51,7 +49,7 @@ export interface ChannelChange {
 /** Options for {@linkcode startChannelWatcher}. */
 export interface ChannelWatcherOptions {
   channels: readonly WatchedChannel[];
-  /** Poll period. Default {@linkcode DEFAULT_WATCH_INTERVAL_MS}. */
+  /** Poll period. Default `DEFAULT_WATCH_INTERVAL_MS` (config/channel_settings.ts, 15 s). */
   intervalMs?: number;
   /** Settle closed channels after their timeout. Default false (the town passes true). */
   autoSettle?: boolean;
@@ -138,27 +136,4 @@ async function pollOne(
   const change = { before, record, action: sync.action, fields: sync.fields };
   options.onChange?.(change);
   return change;
-}
-
-/**
- * The poll period from config (`[channels] watch_interval`, seconds), else the default.
- *
- * @example
- * ```ts
- * import type { LoadedSettings } from "../../config/settings.ts";
- *
- * declare const loaded: LoadedSettings;
- * watchIntervalMs(loaded.sections.channels); // 15000 when unset
- * ```
- */
-export function watchIntervalMs(channels: Record<string, unknown> | undefined): number {
-  const v = channels?.watch_interval;
-  const seconds = typeof v === "number" || typeof v === "bigint"
-    ? Number(v)
-    : typeof v === "string"
-    ? Number(v)
-    : NaN;
-  return Number.isFinite(seconds) && seconds > 0
-    ? Math.round(seconds * 1000)
-    : DEFAULT_WATCH_INTERVAL_MS;
 }

@@ -19,7 +19,7 @@
  * @module
  */
 import { undoOnFailure } from "../undo_on_failure.ts";
-import type { TownChannelSettings } from "../channels/town_channel_settings.ts";
+import type { TownChannelSettings } from "../../config/town_channel_settings.ts";
 import { RunQueue } from "./run_queue.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";

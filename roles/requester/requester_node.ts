@@ -25,7 +25,7 @@
  * @module
  */
 import { undoOnFailure } from "../undo_on_failure.ts";
-import type { RequesterTownSettings } from "./requester_config.ts";
+import type { RequesterTownSettings } from "../../config/requester_settings.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";

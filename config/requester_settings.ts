@@ -1,7 +1,9 @@
 /**
- * The requester's configuration: the common settings (`config/settings.ts`: relay URL,
- * connector BTP URL, BTP token, price per byte, price ceiling) plus its own keys, from flags > environment
- * > the `[requester]` table of `config.toml`:
+ * The requester's settings, resolved and typed in one place: the common settings
+ * (config/settings.ts: relay URL, connector BTP URL, BTP token, price per byte, price ceiling)
+ * plus its own keys, from flags > environment > the `[requester]` table of `config.toml`
+ * ({@linkcode roleSettingPicker}); a bad value is a {@linkcode ConfigError} naming the setting.
+ * The requester role (roles/requester/requester_node.ts) takes the typed settings only.
  *
  * | key (TOML)            | env                         | flag                 |
  * |-----------------------|-----------------------------|----------------------|
@@ -30,15 +32,13 @@
  *
  * @module
  */
-import type { TownChannelSettings } from "../channels/town_channel_settings.ts";
-import { resolveTownList, type TownEndpoint } from "../../config/town_list.ts";
-import { type LoadedSettings, type Network, roleSettingPicker } from "../../config/settings.ts";
-import type { SpendPolicy } from "../../protocol/spend_policy.ts";
-import { checkPubkey, parseAmount } from "./job_spec.ts";
-import { isChannelId } from "../channels/channel_sender.ts";
-import { watchIntervalMs } from "../channels/channel_watcher.ts";
-import { resolveChannelPolicy } from "../../config/channel_policy.ts";
-import { resolveAlertWebhook } from "../../config/alert_webhook.ts";
+import { resolveTownChannelSettings, type TownChannelSettings } from "./town_channel_settings.ts";
+import { profileTowns, type TownEndpoint } from "./town_list.ts";
+import { type LoadedSettings, type Network, roleSettingPicker } from "./settings.ts";
+import { ConfigError } from "./config_error.ts";
+import type { EnvReader } from "./state_dir.ts";
+import { pubkeySetting } from "./setting_values.ts";
+import type { SpendPolicy } from "../protocol/spend_policy.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -78,8 +78,8 @@ export interface RequesterTownSettings extends TownChannelSettings {
   moreTowns?: TownEndpoint[];
 }
 
-/** Resolved requester configuration (no identity). */
-export interface RequesterConfig extends RequesterTownSettings {
+/** The requester's settings, typed (no identity). */
+export interface RequesterSettings extends RequesterTownSettings {
   /** The network the profile is on (shown by every command that pays). */
   network: Network;
   priceCeiling: bigint;
@@ -92,30 +92,41 @@ export interface RequesterConfig extends RequesterTownSettings {
   nodeIdleTimeoutS: number;
 }
 
-/** The configuration is incomplete or invalid. */
-export class RequesterConfigError extends Error {
-  override name = "RequesterConfigError";
+/** Options for {@linkcode resolveRequesterSettings}. */
+export interface ResolveRequesterSettingsOptions {
+  /** The shared settings and the file's tables (config/settings.ts `loadSettings`). */
+  loaded: LoadedSettings;
+  /** The requester commands' flags; they win over the environment and the file. */
+  flags?: RequesterFlags;
+  /** Environment; default `Deno.env.get`. */
+  env?: EnvReader;
 }
 
-/** Reads an environment variable. */
-export type EnvReader = (name: string) => string | undefined;
-
 /**
- * Resolves the configuration.
+ * Resolves the requester's settings from flags, environment, the `[requester]`, `[channels]`,
+ * `[chains."<id>"]`, `[towns.<name>]` and `[alerts]` tables and the defaults.
  *
  * @example
  * ```ts
- * import { loadSettings } from "../../config/settings.ts";
+ * import { resolveRequesterSettings } from "./requester_settings.ts";
+ * import { loadSettings } from "./settings.ts";
  *
- * const config = resolveRequesterConfig(await loadSettings(), { townPubkey: "ab".repeat(32) });
+ * const loaded = await loadSettings({ readFile: false, env: () => undefined });
+ * const settings = resolveRequesterSettings({
+ *   loaded,
+ *   flags: { townPubkey: "ab".repeat(32), maxPerJob: "5000" },
+ *   env: () => undefined,
+ * });
+ * console.log(settings.spendPolicy.perJobMax); // 5000n
  * ```
- * @throws {RequesterConfigError} when a value is bad.
+ * @throws {ConfigError} naming the setting when a value is not of its kind.
  */
-export function resolveRequesterConfig(
-  loaded: LoadedSettings,
-  flags: RequesterFlags,
-  env: EnvReader = (name) => Deno.env.get(name),
-): RequesterConfig {
+export function resolveRequesterSettings(
+  options: ResolveRequesterSettingsOptions,
+): RequesterSettings {
+  const { loaded } = options;
+  const flags = options.flags ?? {};
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
   const fromTable = roleSettingPicker(loaded, "requester", env);
   const pick = (flag: string | undefined, envName: string, key: string): string | undefined => {
     const v = fromTable(flag, envName, key);
@@ -123,32 +134,43 @@ export function resolveRequesterConfig(
   };
   const s = loaded.settings;
   const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
-  const amount = (text: string | undefined, what: string) =>
-    text === undefined ? undefined : wrap(() => parseAmount(text, what));
+  const amount = (text: string | undefined, key: string, what: string) =>
+    text === undefined ? undefined : baseUnits(text, key, what);
   const allow = flags.allowProvider ??
     pick(undefined, "TURNPIKE_ALLOW_PROVIDERS", "allow_providers")
       ?.split(",").filter((p) => p.length > 0);
   const spendPolicy: SpendPolicy = {
-    perJobMax: amount(pick(flags.maxPerJob, "TURNPIKE_MAX_PER_JOB", "max_per_job"), "max-per-job"),
+    perJobMax: amount(
+      pick(flags.maxPerJob, "TURNPIKE_MAX_PER_JOB", "max_per_job"),
+      "spendPolicy.perJobMax",
+      "max-per-job",
+    ),
     perProviderDailyCap: amount(
       pick(flags.providerDailyCap, "TURNPIKE_PROVIDER_DAILY_CAP", "provider_daily_cap"),
+      "spendPolicy.perProviderDailyCap",
       "provider-daily-cap",
     ),
-    dailyCap: amount(pick(flags.dailyCap, "TURNPIKE_DAILY_CAP", "daily_cap"), "daily-cap"),
-    allowlist: allow?.map((p) => wrap(() => checkPubkey(p))),
+    dailyCap: amount(
+      pick(flags.dailyCap, "TURNPIKE_DAILY_CAP", "daily_cap"),
+      "spendPolicy.dailyCap",
+      "daily-cap",
+    ),
+    allowlist: allow?.map((p) => pubkeySetting(p, "spendPolicy.allowlist", "allowed provider")),
   };
   const channel = pick(flags.channel, "TURNPIKE_CHANNEL", "channel");
-  if (channel !== undefined && !isChannelId(channel)) {
-    throw new RequesterConfigError(
+  if (channel !== undefined && !CHANNEL_ID.test(channel)) {
+    throw new ConfigError(
       `channel ${JSON.stringify(channel)} is not a channel id (0x + 64 hex)`,
+      { key: "channel" },
     );
   }
   const idle = pick(undefined, "TURNPIKE_NODE_IDLE_TIMEOUT", "node_idle_timeout") ?? "300";
   const nodeIdleTimeoutS = Number(idle);
   // At least a second: a command asks `hello`, then connects again for its request.
   if (!Number.isFinite(nodeIdleTimeoutS) || nodeIdleTimeoutS < 1 || nodeIdleTimeoutS > 604_800) {
-    throw new RequesterConfigError(
+    throw new ConfigError(
       `node_idle_timeout ${JSON.stringify(idle)} is not 1-604800 seconds`,
+      { key: "nodeIdleTimeoutS" },
     );
   }
   return {
@@ -158,7 +180,9 @@ export function resolveRequesterConfig(
     relayUrl: s.relayUrl,
     btpUrl: s.connectorBtpUrl,
     btpToken: s.btpToken ?? "",
-    townPubkey: townPubkey === undefined ? undefined : wrap(() => checkPubkey(townPubkey)),
+    townPubkey: townPubkey === undefined
+      ? undefined
+      : pubkeySetting(townPubkey, "townPubkey", "town pubkey"),
     townAddress: pick(flags.townAddress, "TURNPIKE_TOWN_ADDRESS", "town_address"),
     pricePerByte: loaded.sources.pricePerByte.kind === "default" ? undefined : s.pricePerByte,
     priceCeiling: s.priceCeiling,
@@ -168,30 +192,22 @@ export function resolveRequesterConfig(
     channel: channel?.toLowerCase(),
     channelPrepay: amount(
       pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
+      "channelPrepay",
       "channel-prepay",
     ),
-    chains: loaded.sections.chains,
-    channelWatchIntervalMs: watchIntervalMs(loaded.sections.channels),
-    channelPolicy: wrap(() =>
-      resolveChannelPolicy({
-        table: loaded.sections.channels,
-        env,
-        configFile: loaded.configFile,
-      })
-    ),
-    channels: loaded.sections.channels,
     acceptPrice: flags.acceptPrice === true,
-    moreTowns: wrap(() =>
-      resolveTownList(loaded.sections.towns, { allowInsecure: s.allowInsecure })
-    ),
-    alertWebhook: wrap(() => resolveAlertWebhook({ loaded, flag: flags.alertWebhook, env })),
+    moreTowns: profileTowns(loaded, { allowInsecure: s.allowInsecure }),
+    ...resolveTownChannelSettings({ loaded, alertWebhook: flags.alertWebhook, env }),
   };
 }
 
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw new RequesterConfigError((err as Error).message);
+const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
+const UINT = /^(0|[1-9][0-9]{0,19})$/;
+
+/** A base-unit amount (uint64, no leading zero). */
+function baseUnits(text: string, key: string, what: string): bigint {
+  if (!UINT.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn) {
+    throw new ConfigError(`${what} "${text}" is not a whole number of base units`, { key });
   }
+  return BigInt(text);
 }
