@@ -18,6 +18,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { AnvilError } from "../chain/anvil.ts";
 import { LOCAL_CHAIN } from "../config/chain_config.ts";
 import { loadSettings } from "../config/settings.ts";
+import { channelsTable, hasTownTable, listedChannelChains } from "../config/channel_settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { pathExists } from "../state/path_exists.ts";
@@ -209,12 +210,11 @@ async function configTarget(stateDir: string): Promise<ConfigTarget> {
   const wallet = await pathExists(walletPath)
     ? (await readWalletFile(walletPath)).evmAddress as `0x${string}`
     : undefined;
-  const listed = loaded.sections.channels?.chains;
   return {
     stateDir,
     wallet,
-    town: loaded.settings.role === "town" || loaded.sections.town !== undefined,
-    chains: Array.isArray(listed) ? listed.filter((c) => typeof c === "string") : [],
+    town: loaded.settings.role === "town" || hasTownTable(loaded),
+    chains: listedChannelChains(loaded),
   };
 }
 
@@ -236,7 +236,7 @@ async function writeChainConfig(target: ConfigTarget, chain: LocalChain): Promis
       return setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] });
     }
     // A payer runs its channel by itself from now on, unless its file says otherwise.
-    auto = !target.town && current.sections.channels?.auto === undefined;
+    auto = !target.town && channelsTable(current).auto === undefined;
     return auto ? setTableKeys(next, ["channels"], { auto: true }) : next;
   });
   return { path, settles: target.town, auto };

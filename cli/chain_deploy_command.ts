@@ -20,6 +20,12 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { LocalAccount } from "viem/accounts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import {
+  chainTables,
+  channelsTable,
+  hasTownTable,
+  listedChannelChains,
+} from "../config/channel_settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import {
@@ -170,7 +176,7 @@ async function settingsOf(opts: DeployOptions): Promise<LoadedSettings> {
 /** The chain the RPC serves (checked against `--chain` when given), as configured. */
 async function chainOf(loaded: LoadedSettings, opts: DeployOptions): Promise<ChainConfig> {
   const s = loaded.settings;
-  const chains = (loaded.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const chains = chainTables(loaded);
   const rpcUrl = s.rpcUrl ?? (s.chain ? chains[s.chain]?.rpc_url : undefined);
   if (typeof rpcUrl !== "string" && s.chain === undefined) {
     throw new CliError("no RPC URL to deploy to", {
@@ -236,12 +242,11 @@ async function writeChainTable(
       token_network: deployed.tokenNetworkAddress,
       token: deployed.tokenAddress,
     }, { replace: true });
-    const channels = current.sections.channels ?? {};
-    const listed = Array.isArray(channels.chains) ? channels.chains.map(String) : [];
-    const town = current.top.role === "town" || current.sections.town !== undefined;
+    const listed = listedChannelChains(current);
+    const town = current.top.role === "town" || hasTownTable(current);
     if (town && !listed.includes(chain.id)) {
       next = setTableKeys(next, ["channels"], { chains: [...listed, chain.id] });
-    } else if (!town && channels.auto === undefined) {
+    } else if (!town && channelsTable(current).auto === undefined) {
       next = setTableKeys(next, ["channels"], { auto: true });
     }
     return next;

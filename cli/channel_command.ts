@@ -35,6 +35,7 @@ import { BaseError, formatUnits, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type SettingsFlags } from "../config/settings.ts";
+import { type ChainTables, chainTables, channelsTable } from "../config/channel_settings.ts";
 import {
   type ChainConfig,
   ChainConfigError,
@@ -231,26 +232,28 @@ export function registerChannelCommand(program: Command): Command {
 
 interface Context {
   stateDir: string;
-  sections: Record<string, Record<string, unknown>>;
+  /** `[chains."<id>"]` (config/channel_settings.ts). */
+  chains: ChainTables;
+  /** `[channels]`, uninterpreted. */
   channels: Record<string, unknown>;
   /** The town's relay URL (`--town`, else the relay URL setting). */
   relayUrl: string;
 }
 
 async function context(opts: ChannelOptions): Promise<Context> {
-  const { settings, sections } = await loadSettings({
+  const loaded = await loadSettings({
     flags: { stateDir: opts.stateDir, profile: opts.profile, relayUrl: opts.town },
   });
   return {
-    stateDir: settings.stateDir,
-    sections,
-    channels: sections.channels ?? {},
-    relayUrl: settings.relayUrl,
+    stateDir: loaded.settings.stateDir,
+    chains: chainTables(loaded),
+    channels: channelsTable(loaded),
+    relayUrl: loaded.settings.relayUrl,
   };
 }
 
 function chainFor(ctx: Context, opts: ChannelOptions, id: string): ChainConfig {
-  const chainsTable = (ctx.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const chainsTable = ctx.chains;
   const overrides: Partial<ChainConfig> = {};
   if (opts.rpcUrl) overrides.rpcUrl = opts.rpcUrl;
   if (opts.tokenNetwork) {
@@ -275,7 +278,7 @@ function unlock(ctx: Context, opts: ChannelOptions): Promise<NodeSigner> {
 
 /** The peer and chain: --peer-info, --peer / [channels] peer, else the town's kind 10032. */
 async function resolvePeer(ctx: Context, opts: OpenOptions): Promise<ResolvedChannelPeer> {
-  const chainsTable = (ctx.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const chainsTable = ctx.chains;
   const text = (v: unknown) => typeof v === "string" ? v : undefined;
   try {
     return await resolveChannelPeer({

@@ -21,7 +21,8 @@ import type { LoadedSettings } from "../config/settings.ts";
 import { describeSource, type SettingSource } from "../config/config_error.ts";
 import { chainIdOf } from "../config/chain_config.ts";
 import { fetchRelayInfo } from "../transport/relay_info.ts";
-import { resolveTownList, type TownEndpoint } from "../config/town_list.ts";
+import { profileTowns, type TownEndpoint } from "../config/town_list.ts";
+import { chainTables } from "../config/channel_settings.ts";
 import { probeIlpRoutes, type RouteProbeTarget } from "../roles/ilp_route_probe.ts";
 import { lockStateDir, StateDirLockedError } from "../state/state_dir_lock.ts";
 
@@ -62,11 +63,9 @@ async function endpointChecksOnly(
     ),
     tcpCheck("btp", settings.connectorBtpUrl, sources.connectorBtpUrl, timeoutMs),
     ...moreTownChecks(loaded, timeoutMs),
-    ...Object.entries(loaded.sections.chains ?? {})
+    ...Object.entries(chainTables(loaded))
       .filter(([, table]) => typeof table === "object" && table !== null && "rpc_url" in table)
-      .map(([id, table]) =>
-        rpcCheck(id, (table as Record<string, unknown>).rpc_url, loaded.configFile, timeoutMs)
-      ),
+      .map(([id, table]) => rpcCheck(id, table.rpc_url, loaded.configFile, timeoutMs)),
   ]);
 }
 
@@ -76,11 +75,9 @@ async function endpointChecksOnly(
  * table fails its own check; the others are still checked.
  */
 function moreTownChecks(loaded: LoadedSettings, timeoutMs: number): Promise<DoctorCheck>[] {
-  const table = loaded.sections.towns;
-  if (table === undefined) return [];
   let towns: TownEndpoint[];
   try {
-    towns = resolveTownList(table, {
+    towns = profileTowns(loaded, {
       allowInsecure: loaded.settings.allowInsecure,
       requireBtp: false,
     });
@@ -113,21 +110,19 @@ async function routeChecks(loaded: LoadedSettings, timeoutMs: number): Promise<D
   const towns: { name: string; relayUrl: string; address?: string }[] = [
     { name: "(home)", relayUrl: settings.relayUrl },
   ];
-  if (loaded.sections.towns !== undefined) {
-    try {
-      towns.push(
-        ...resolveTownList(loaded.sections.towns, {
-          allowInsecure: settings.allowInsecure,
-          requireBtp: false,
-        }).map((t) => ({
-          name: t.name ?? t.relayUrl,
-          relayUrl: t.relayUrl,
-          address: t.townAddress,
-        })),
-      );
-    } catch {
-      // the `towns` check reports the table; the home town's route is still probed
-    }
+  try {
+    towns.push(
+      ...profileTowns(loaded, {
+        allowInsecure: settings.allowInsecure,
+        requireBtp: false,
+      }).map((t) => ({
+        name: t.name ?? t.relayUrl,
+        relayUrl: t.relayUrl,
+        address: t.townAddress,
+      })),
+    );
+  } catch {
+    // the `towns` check reports the table; the home town's route is still probed
   }
   const checkName = (town: { name: string }) => `route ${town.name}`;
   const stateDir = settings.stateDir;

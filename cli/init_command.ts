@@ -37,10 +37,11 @@ import {
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { resolveTownList } from "../config/town_list.ts";
+import { chainsWithRpc, channelsTable, hasAnyChainRpc } from "../config/channel_settings.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { readWalletFile, walletFilePath, type WalletRecord } from "../identity/wallet_file.ts";
 import { parsePeerFlag } from "../config/town_peers.ts";
-import { resolveTownSettlement } from "../config/town_settlement.ts";
+import { settlementChainIds } from "../config/town_settlement.ts";
 import type { BtpPeerAccountConfig } from "../config/town_peers.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
@@ -251,7 +252,7 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
   let peers: BtpPeerAccountConfig[];
   try {
     peers = (opts.peer ?? []).map(parsePeerFlag);
-    resolveTownSettlement({ sections: { channels: { chains: opts.chain ?? [] } } });
+    settlementChainIds(opts.chain ?? []);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
@@ -272,12 +273,6 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
   }
   if (opts.chain?.length) plan.tables.push({ path: ["channels"], entries: { chains: opts.chain } });
   return plan;
-}
-
-/** Whether config.toml has a `[chains."<id>"]` table with an RPC URL. */
-function hasChainRpc(sections: Record<string, Record<string, unknown>>): boolean {
-  const tables = (sections.chains ?? {}) as Record<string, Record<string, unknown>>;
-  return Object.values(tables).some((t) => typeof t?.rpc_url === "string");
 }
 
 /** `btp+ws://<host of the town URL>:3000` (`btp+wss` for a `wss` town). */
@@ -329,14 +324,12 @@ async function writeConfig(path: string, role: Role, plan: ConfigPlan): Promise<
   const written: ConfigPlan = { top: plan.top, tables: [...plan.tables] };
   await editConfigFile(path, (text, current) => {
     if (role === "town") {
-      const tables = (current.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
-      const local = Object.entries(tables).filter(([, t]) => typeof t?.rpc_url === "string")
-        .map(([id]) => id);
+      const local = chainsWithRpc(current);
       const given = plan.tables.find((t) => t.path[0] === "channels");
       const chains = [...new Set([...(given?.entries.chains as string[] ?? []), ...local])];
       written.tables = written.tables.filter((t) => t.path[0] !== "channels");
       if (chains.length > 0) written.tables.push({ path: ["channels"], entries: { chains } });
-    } else if (hasChainRpc(current.sections) && current.sections.channels?.auto === undefined) {
+    } else if (hasAnyChainRpc(current) && channelsTable(current).auto === undefined) {
       // A payer with a chain pays over a channel it runs itself (unless the file says not to).
       written.tables.push({ path: ["channels"], entries: { auto: true } });
     }

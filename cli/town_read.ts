@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { resolveTownList } from "../config/town_list.ts";
+import { profileTowns } from "../config/town_list.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -61,10 +61,11 @@ export function addTownReadOptions(cmd: Command): Command {
  */
 export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise<TownReadTarget> {
   try {
-    const { settings, sources, sections } = await loadSettings({
+    const loaded = await loadSettings({
       flags: settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]),
     });
-    const towns = sources.relayUrl.kind === "flag" ? [] : resolveTownList(sections.towns, {
+    const { settings, sources } = loaded;
+    const towns = sources.relayUrl.kind === "flag" ? [] : profileTowns(loaded, {
       allowInsecure: settings.allowInsecure,
       requireBtp: false,
     });

@@ -15,7 +15,7 @@ import { resolveStateDir } from "../config/state_dir.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
-import { resolveTownList } from "../config/town_list.ts";
+import { profileTowns, resolveTownList } from "../config/town_list.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 interface TownsFlags extends GlobalOptions {
@@ -108,10 +108,11 @@ async function listTowns(opts: TownsFlags, cmd: Command): Promise<void> {
       stateDir: opts.stateDir,
       profile: explicitProfile(opts, cmd),
     });
-    const { settings, sections } = await loadSettings({ flags: { stateDir } });
+    const loaded = await loadSettings({ flags: { stateDir } });
+    const { settings } = loaded;
     rows = [
       { name: "(home)", relayUrl: settings.relayUrl, btpUrl: settings.connectorBtpUrl },
-      ...resolveTownList(sections.towns, {
+      ...profileTowns(loaded, {
         allowInsecure: settings.allowInsecure,
         requireBtp: false,
       }).map((t) => ({ name: t.name ?? "", relayUrl: t.relayUrl, btpUrl: t.btpUrl })),

@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { loadSettings } from "../config/settings.ts";
+import { chainTables } from "../config/channel_settings.ts";
 import { printNetworkLine } from "./network_line.ts";
 import { networkLabel, resolveChainConfig } from "../config/chain_config.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
@@ -106,9 +107,9 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
       suggestion: "run `turnpike wallet init` (or `turnpike init --role ...`) first",
     });
   });
-  const { sections, settings } = await loadSettings({ flags: { stateDir } });
-  const network = printNetworkLine(settings.network);
-  const chains = (sections.chains ?? {}) as Record<string, Record<string, unknown>>;
+  const loaded = await loadSettings({ flags: { stateDir } });
+  const network = printNetworkLine(loaded.settings.network);
+  const chains = chainTables(loaded);
   const address = wallet.evmAddress as `0x${string}`;
   const onChain: ChainBalanceView[] = [];
   for (const [id, section] of Object.entries(chains)) {

@@ -19,6 +19,7 @@
 import { MAX_SUPPORTED_CHAINS } from "../protocol/peer_info.ts";
 import { BASE_SEPOLIA_CHAIN, BASE_SEPOLIA_M2M_TOKEN } from "./chain_config.ts";
 import { ConfigError } from "./config_error.ts";
+import { chainTables } from "./channel_settings.ts";
 
 /** One chain the town settles on, with the contracts it uses there. */
 export interface TownSettlementChain {
@@ -49,18 +50,18 @@ export interface ResolveTownSettlementOptions {
 }
 
 /**
- * Reads the town's settlement chains from `[channels] chains` and `[chains."<id>"]`.
+ * Checks the chains a town settles on (`[channels] chains`, `init --chain`): at most
+ * `MAX_SUPPORTED_CHAINS` chain ids like `evm:base:84532`, none twice.
  *
  * @example
  * ```ts
- * const settlement = resolveTownSettlement({
- *   sections: { channels: { chains: ["evm:base:31337"] } },
- * });
- * // { chains: [{ chain: "evm:base:31337" }] }
+ * import { settlementChainIds } from "./town_settlement.ts";
+ *
+ * console.log(settlementChainIds(["evm:base:31337"])); // ["evm:base:31337"]
  * ```
+ * @throws {ConfigError} (key `channels.chains`) when the list is not that.
  */
-export function resolveTownSettlement(options: ResolveTownSettlementOptions): TownSettlement {
-  const listed = options.sections.channels?.chains ?? [];
+export function settlementChainIds(listed: unknown): string[] {
   if (
     !Array.isArray(listed) || listed.length > MAX_SUPPORTED_CHAINS ||
     !listed.every((c) => typeof c === "string" && CHAIN.test(c))
@@ -73,8 +74,24 @@ export function resolveTownSettlement(options: ResolveTownSettlementOptions): To
   if (new Set(listed).size !== listed.length) {
     throw new ConfigError("channels.chains lists a chain twice", { key: "channels.chains" });
   }
-  const tables = (options.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
-  const chains = (listed as string[]).map((chain): TownSettlementChain => {
+  return listed as string[];
+}
+
+/**
+ * Reads the town's settlement chains from `[channels] chains` and `[chains."<id>"]`.
+ *
+ * @example
+ * ```ts
+ * const settlement = resolveTownSettlement({
+ *   sections: { channels: { chains: ["evm:base:31337"] } },
+ * });
+ * // { chains: [{ chain: "evm:base:31337" }] }
+ * ```
+ */
+export function resolveTownSettlement(options: ResolveTownSettlementOptions): TownSettlement {
+  const listed = settlementChainIds(options.sections.channels?.chains ?? []);
+  const tables = chainTables(options);
+  const chains = listed.map((chain): TownSettlementChain => {
     const table = tables[chain] ?? {};
     const token = addressOf(table, chain, "token") ??
       (chain === BASE_SEPOLIA_CHAIN ? BASE_SEPOLIA_M2M_TOKEN : undefined);

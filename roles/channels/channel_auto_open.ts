@@ -67,11 +67,15 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
  *
  * @example
  * ```ts
+ * import { ensureAutoChannel } from "./channel_auto_open.ts";
+ * import { chainTables, channelsTable } from "../../config/channel_settings.ts";
+ * import type { LoadedSettings } from "../../config/settings.ts";
+ *
  * declare const o: Parameters<typeof ensureAutoChannel>[0];
+ * declare const loaded: LoadedSettings;
  * const { stateDir, signer, townPubkey, relayUrl, policy } = o;
- * declare const sections: { channels: typeof o.channels; chains: typeof o.chains };
  * const { record, opened } = await ensureAutoChannel({ stateDir, signer, townPubkey,
- *   relayUrl, policy, channels: sections.channels, chains: sections.chains });
+ *   relayUrl, policy, channels: channelsTable(loaded), chains: chainTables(loaded) });
  * ```
  * @throws {AutoChannelError} when none is open and none can be opened.
  */

@@ -25,12 +25,14 @@ export interface ChannelChainClientOptions {
  *
  * @example
  * ```ts
+ * import { hasChainRpc } from "./channel_chain_client.ts";
+ * import { chainTables } from "../../config/channel_settings.ts";
  * import type { LoadedSettings } from "../../config/settings.ts";
  *
  * declare const loaded: LoadedSettings;
  * declare const record: Parameters<typeof hasChainRpc>[0];
  * declare function watch(r: typeof record): void;
- * if (hasChainRpc(record, loaded.sections.chains)) watch(record);
+ * if (hasChainRpc(record, chainTables(loaded))) watch(record);
  * ```
  */
 export function hasChainRpc(
@@ -46,12 +48,14 @@ export function hasChainRpc(
  *
  * @example
  * ```ts
+ * import { channelChainClient } from "./channel_chain_client.ts";
+ * import { chainTables } from "../../config/channel_settings.ts";
  * import type { LoadedSettings } from "../../config/settings.ts";
  *
  * declare const loaded: LoadedSettings;
  * declare const record: Parameters<typeof channelChainClient>[0];
  * declare const signer: Parameters<typeof channelChainClient>[1]["signer"];
- * const client = channelChainClient(record, { chains: loaded.sections.chains, signer });
+ * const client = channelChainClient(record, { chains: chainTables(loaded), signer });
  * ```
  * @throws {ChainConfigError} when the chain's config is missing or invalid, or is mainnet
  * without `allowMainnet`.

@@ -142,7 +142,7 @@ export class TownChannelError extends Error {
  * @example
  * ```ts
  * const gates = await openTownChannelGates({ stateDir, peerChannels: config.peerChannels ?? [],
- *   chains: loaded.sections.chains, settlementChains: ["evm:base:31337"], signer,
+ *   chains: chainTables(loaded), settlementChains: ["evm:base:31337"], signer,
  *   triggeredBy: () => "g.town" });
  * const town = await startTownNode({ config, signer, claimGate: gates.claimGate });
  * // ... on stop: await town.stop(); await gates.close();
