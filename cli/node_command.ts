@@ -45,15 +45,13 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { stopSignal } from "./stop_signal.ts";
-import { holdStateDir } from "./hold_state_dir.ts";
 import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
-import { networkField, printNetworkLine } from "./network_line.ts";
+import { networkField } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { loadNodeSigner } from "./node_identity.ts";
+import { startNodeSession } from "./node_session.ts";
 import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
@@ -296,23 +294,22 @@ function usageError<T>(resolve: () => T): T {
 async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   const loaded = await loadNodeSettings(opts, cmd);
   const resolved = await resolveNodeOptions(opts, loaded);
-  // Before the passphrase prompt and the first write (the status file above all: a second
-  // provider would overwrite the running one's); held until the provider has stopped.
-  await using _lock = await holdStateDir(resolved.stateDir, "node up");
-  printNetworkLine(loaded.settings.network);
-  // Closed when this function returns or throws, after the provider has stopped.
-  const keyLost = Promise.withResolvers<Error>();
-  using signer = await loadNodeSigner({
-    ...opts,
-    onFailure: keyLost.resolve,
-    stateDir: resolved.stateDir,
-    who: "the provider",
-    missingSuggestion:
-      "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
+  // The lock before the passphrase prompt and the first write (the status file above all: a
+  // second provider would overwrite the running one's); the lock and the signer held until this
+  // function returns or throws, after the provider has stopped.
+  await using session = await startNodeSession({
+    command: "node up",
+    network: loaded.settings.network,
+    signer: {
+      ...opts,
+      stateDir: resolved.stateDir,
+      who: "the provider",
+      missingSuggestion:
+        "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
+    },
   });
+  const { signer } = session;
   const json = opts.output === "json";
-  // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
-  const stopped = stopSignal();
   let node: ProviderNode;
   try {
     node = await startProviderNode({
@@ -366,7 +363,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     }
   }
   // A provider without its key can publish and bill nothing: it stops too.
-  const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
+  const lost = await session.stopped;
   await node.stop();
   if (lost) throw new CliError(`the provider stopped: ${lost.message}`, { cause: lost });
   if (json) console.log(JSON.stringify({ event: "node-stopped" }));

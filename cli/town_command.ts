@@ -23,8 +23,6 @@
  */
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
-import { stopSignal } from "./stop_signal.ts";
-import { holdStateDir } from "./hold_state_dir.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
 import { PostgresStoreError } from "../state/postgres_event_store.ts";
@@ -35,9 +33,9 @@ import {
 } from "../state/postgres_claim_books.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
-import { networkField, printNetworkLine } from "./network_line.ts";
+import { networkField } from "./network_line.ts";
 import { ConfigError, describeSource } from "../config/config_error.ts";
-import { loadNodeSigner } from "./node_identity.ts";
+import { startNodeSession } from "./node_session.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import {
   DEFAULT_TOWN_PAYOUTS,
@@ -230,21 +228,20 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
     throw err;
   }
-  // Before the passphrase prompt and the first write; held until the town has stopped.
-  await using _lock = await holdStateDir(config.stateDir, "town up");
-  printNetworkLine(config.network);
-  // Closed when this function returns or throws, after the town and its gates have stopped.
-  const keyLost = Promise.withResolvers<Error>();
-  using signer = await loadNodeSigner({
-    ...opts,
-    onFailure: keyLost.resolve,
-    stateDir: config.stateDir,
-    who: "the town",
-    missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
+  // The lock before the passphrase prompt and the first write; the lock and the signer held
+  // until this function returns or throws, after the town and its gates have stopped.
+  await using session = await startNodeSession({
+    command: "town up",
+    network: config.network,
+    signer: {
+      ...opts,
+      stateDir: config.stateDir,
+      who: "the town",
+      missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
+    },
   });
+  const { signer } = session;
   let townAddress = config.ilpAddress;
-  // Listening before anything starts: a Ctrl-C during start-up stops it cleanly too.
-  const stopped = stopSignal();
   // A town on a shared store keeps its channels' claim books there: every process decides
   // claims and cover on the same row, under a lock (state/postgres_claim_books.ts).
   const sharedBooks = config.storeUrl === undefined
@@ -303,7 +300,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
-  const lost = await Promise.race([stopped.then(() => undefined), keyLost.promise]);
+  const lost = await session.stopped;
   await node.stop();
   await hooks.payouts?.close();
   await gates.close();

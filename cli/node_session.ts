@@ -1,0 +1,84 @@
+/**
+ * How a long-running node command (`town up`, `node up`) starts and ends around its node: the
+ * state dir lock (before the passphrase prompt and the first write), the network line, the
+ * wallet's signer in its worker, and the stop: a SIGINT/SIGTERM, or the signer's worker lost (a
+ * node without its key can sign nothing, so it stops too). Disposing the session closes the
+ * signer, then lets the lock go.
+ *
+ * @module
+ */
+import type { Network } from "../config/settings.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
+import type { StateDirLock } from "../state/state_dir_lock.ts";
+import { holdStateDir } from "./hold_state_dir.ts";
+import { printNetworkLine } from "./network_line.ts";
+import { loadNodeSigner, type LoadNodeSignerOptions } from "./node_identity.ts";
+import { stopSignal } from "./stop_signal.ts";
+
+/** Options for {@linkcode startNodeSession}. */
+export interface NodeSessionOptions {
+  /** The command that holds the state dir lock, as its holder is named (`"town up"`). */
+  command: string;
+  /** The network shown on the network line. */
+  network: Network;
+  /** The wallet to unlock (its state dir is the one locked) and what to say when it is missing. */
+  signer: Omit<LoadNodeSignerOptions, "onFailure">;
+}
+
+/** A started node command's lock, signer and stop. */
+export interface NodeSession extends AsyncDisposable {
+  /** The wallet's signer (closed with the session). */
+  signer: NodeSigner;
+  /**
+   * Settles when the node must stop: `undefined` on SIGINT/SIGTERM (a clean stop), the error
+   * when the signer's worker was lost. Listening starts with the session, before the node says
+   * it is up.
+   */
+  stopped: Promise<Error | undefined>;
+}
+
+/**
+ * Takes the state dir lock, prints the network line, unlocks the signer and starts listening for
+ * the stop; a failure on the way lets go of what was taken.
+ *
+ * @example
+ * ```ts
+ * import { startNodeSession } from "./node_session.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * await using session = await startNodeSession({
+ *   command: "town up",
+ *   network: "local",
+ *   signer: { stateDir, who: "the town", generateKey: true },
+ * });
+ * const lost = await session.stopped; // after SIGINT: undefined
+ * if (lost) throw lost;
+ * ```
+ * @throws {CliError} when the state dir is locked by another process or the wallet cannot be
+ * unlocked.
+ */
+export async function startNodeSession(options: NodeSessionOptions): Promise<NodeSession> {
+  const lock: StateDirLock = await holdStateDir(options.signer.stateDir, options.command);
+  let signer: NodeSigner;
+  const keyLost = Promise.withResolvers<Error>();
+  try {
+    printNetworkLine(options.network);
+    signer = await loadNodeSigner({ ...options.signer, onFailure: keyLost.resolve });
+  } catch (err) {
+    await lock[Symbol.asyncDispose]();
+    throw err;
+  }
+  // Listening before the node starts: a Ctrl-C during start-up stops it cleanly too.
+  const signal = stopSignal();
+  return {
+    signer,
+    stopped: Promise.race([signal.then(() => undefined), keyLost.promise]),
+    async [Symbol.asyncDispose]() {
+      try {
+        signer[Symbol.dispose]();
+      } finally {
+        await lock[Symbol.asyncDispose]();
+      }
+    },
+  };
+}
