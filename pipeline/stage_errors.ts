@@ -4,18 +4,39 @@
  * @module
  */
 
-/** A stage's worker crashed (uncaught error, worker `error` event, or its stream errored). */
-export class StageCrashedError extends Error {
-  /** `"StageCrashedError"`: explicit so it survives bundling and worker messages. */
-  override name = "StageCrashedError";
+/**
+ * An error about one stage of a pipeline, the base of the three below: `stage` names it and the
+ * message starts `stage <name>`.
+ *
+ * @example
+ * ```ts
+ * import { StageCrashedError, StageError } from "./stage_errors.ts";
+ *
+ * const e: StageError = new StageCrashedError("relay-source", "TypeError", "boom");
+ * e.stage; // "relay-source"
+ * ```
+ */
+export class StageError extends Error {
+  /** `"StageError"`: explicit so it survives bundling and worker messages. */
+  override name = "StageError";
   /** The stage name (kebab-case). */
   stage: string;
+  /** `what` follows `stage <name> ` in the message. */
+  constructor(stage: string, what: string) {
+    super(`stage ${stage} ${what}`);
+    this.stage = stage;
+  }
+}
+
+/** A stage's worker crashed (uncaught error, worker `error` event, or its stream errored). */
+export class StageCrashedError extends StageError {
+  /** `"StageCrashedError"`: explicit so it survives bundling and worker messages. */
+  override name = "StageCrashedError";
   /** Class name of the underlying error. */
   cause_name: string;
   /** `causeName` and `message` are those of the error raised inside the stage. */
   constructor(stage: string, causeName: string, message: string) {
-    super(`stage ${stage} crashed: ${causeName}: ${message}`);
-    this.stage = stage;
+    super(stage, `crashed: ${causeName}: ${message}`);
     this.cause_name = causeName;
   }
 }
@@ -24,38 +45,30 @@ export class StageCrashedError extends Error {
  * A stage called something its permission profile does not allow (`Deno.errors.NotCapable`
  * inside its worker).
  */
-export class StagePermissionError extends Error {
+export class StagePermissionError extends StageError {
   /** `"StagePermissionError"`: explicit so it survives bundling and worker messages. */
   override name = "StagePermissionError";
-  /** The stage name (kebab-case). */
-  stage: string;
   /** The permission kind: "net", "read", "write", "run", "env", "sys", "ffi", "import". */
   permission: string;
   /** What was asked for, e.g. `evil.example:443`; empty when Deno did not say. */
   target: string;
   /** `permission` and `target` as parsed from Deno's `NotCapable` message. */
   constructor(stage: string, permission: string, target: string) {
-    super(
-      `stage ${stage} was denied ${permission} access` + (target ? ` to "${target}"` : ""),
-    );
-    this.stage = stage;
+    super(stage, `was denied ${permission} access` + (target ? ` to "${target}"` : ""));
     this.permission = permission;
     this.target = target;
   }
 }
 
 /** A stage gave up after too many restarts; its unprocessed chunks were reported as failed. */
-export class StageRestartLimitError extends Error {
+export class StageRestartLimitError extends StageError {
   /** `"StageRestartLimitError"`: explicit so it survives bundling and worker messages. */
   override name = "StageRestartLimitError";
-  /** The stage name (kebab-case). */
-  stage: string;
   /** Restarts made before giving up (the pipeline's `maxRestarts`). */
   restarts: number;
   /** `last` is the message of the crash that exhausted the restarts. */
   constructor(stage: string, restarts: number, last: string) {
-    super(`stage ${stage} gave up after ${restarts} restarts (last: ${last})`);
-    this.stage = stage;
+    super(stage, `gave up after ${restarts} restarts (last: ${last})`);
     this.restarts = restarts;
   }
 }
