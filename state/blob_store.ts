@@ -26,6 +26,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { HttpStatusError } from "../protocol/http_status_error.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import type { TownBlobStore } from "./town_blob_store.ts";
 
@@ -110,11 +111,8 @@ export interface BlobIndexRows {
 }
 
 /** Why the store refused; `status` is the HTTP status to answer with. */
-export class BlobStoreError extends Error {
+export class BlobStoreError extends HttpStatusError {
   override name = "BlobStoreError";
-  constructor(readonly status: number, message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** Options for {@linkcode BlobStore.receive}. */

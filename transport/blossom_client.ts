@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { HttpStatusError } from "../protocol/http_status_error.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { authorizationHeader } from "../protocol/blob_authorization.ts";
 import { type BlobDescriptor, parseBlobDescriptor } from "../protocol/blob_descriptor.ts";
@@ -18,11 +19,8 @@ import type { NostrEvent } from "../protocol/nostr_event.ts";
 export type TransferProgress = (done: number, total: number) => void;
 
 /** A Blossom request that failed; `status` is the HTTP status (0: no answer). */
-export class BlossomError extends Error {
+export class BlossomError extends HttpStatusError {
   override name = "BlossomError";
-  constructor(readonly status: number, message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** What a `HEAD /<sha256>` found. */

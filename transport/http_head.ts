@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { HttpStatusError } from "../protocol/http_status_error.ts";
 
 /** Options for {@linkcode readHttpHead}. */
 export interface ReadHttpHeadOptions {
@@ -30,14 +31,12 @@ export interface HttpHead {
 }
 
 /** The head was too large, malformed, or the connection ended before it did. */
-export class HttpHeadError extends Error {
+export class HttpHeadError extends HttpStatusError {
   /** `"HttpHeadError"`: explicit so it survives bundling. */
   override name = "HttpHeadError";
-  /** The HTTP status a server answers with (400 or 431). */
-  readonly status: number;
+  /** `status`: the HTTP status a server answers with (400 or 431). */
   constructor(message: string, status: number) {
-    super(message);
-    this.status = status;
+    super(status, message);
   }
 }
 

@@ -24,6 +24,7 @@ import {
   parseAuthorizationHeader,
 } from "../../../protocol/blob_authorization.ts";
 import type { BlobDescriptor } from "../../../protocol/blob_descriptor.ts";
+import { HttpStatusError } from "../../../protocol/http_status_error.ts";
 import { priceBlob } from "../../../protocol/blob_pricing.ts";
 import { verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
@@ -71,11 +72,8 @@ const BLOB_PATH = /^\/([0-9a-f]{64})(\.[A-Za-z0-9]{1,16})?$/;
 const LIST_PATH = /^\/list\/([0-9a-f]{64})$/;
 
 /** A refused request: HTTP status and a message for the client. */
-class BlobRouteError extends Error {
+class BlobRouteError extends HttpStatusError {
   override name = "BlobRouteError";
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 /**
