@@ -67,28 +67,29 @@ export async function sandboxChecks(): Promise<DoctorCheck[]> {
     const probe = await probeSandbox();
     return [
       { name: "sandbox: mode", status: "ok", detail: `${probe.mode}: ${probe.reason}` },
-      {
-        name: "sandbox: memory limits",
-        status: probe.limits.memory === "none" ? "warn" : "ok",
-        detail: {
-          cgroup: "cgroup v1 memory groups (exact)",
-          sampled: "sampled every 50 ms plus a per-process data limit (no cgroups without root)",
-          none: "no writable cgroup v1 memory controller: skills run without memory limits",
-        }[probe.limits.memory],
-      },
-      {
-        name: "sandbox: process limits",
-        status: probe.limits.processes === "none" ? "warn" : "ok",
-        detail: {
-          cgroup: "cgroup v1 pids groups",
-          rlimit: "RLIMIT_NPROC inside each job's user namespace",
-          none: "no writable cgroup v1 pids controller: no process limit",
-        }[probe.limits.processes],
-      },
+      limitCheck("sandbox: memory limits", probe.limits.memory, {
+        cgroup: "cgroup v1 memory groups (exact)",
+        sampled: "sampled every 50 ms plus a per-process data limit (no cgroups without root)",
+        none: "no writable cgroup v1 memory controller: skills run without memory limits",
+      }),
+      limitCheck("sandbox: process limits", probe.limits.processes, {
+        cgroup: "cgroup v1 pids groups",
+        rlimit: "RLIMIT_NPROC inside each job's user namespace",
+        none: "no writable cgroup v1 pids controller: no process limit",
+      }),
     ];
   } catch (err) {
     return [{ name: "sandbox: mode", status: "fail", detail: (err as Error).message }];
   }
+}
+
+/** A sandbox limit's check: a warning when the limit is `none`, else ok; the detail by its mode. */
+function limitCheck<M extends string>(
+  name: string,
+  mode: M,
+  details: Record<M, string>,
+): DoctorCheck {
+  return { name, status: mode === "none" ? "warn" : "ok", detail: details[mode] };
 }
 
 /**
