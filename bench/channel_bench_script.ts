@@ -17,11 +17,11 @@ import { fundAccount } from "../chain/anvil.ts";
 import { generatePrivateKey, privateKeyToAccount, signTypedData } from "viem/accounts";
 import { bytesToHex } from "viem";
 import {
-  BALANCE_PROOF_TYPES,
   BalanceProofSignerKey,
   recoverBalanceProofSigner,
   recoverBalanceProofSignerFast,
   recoverBalanceProofSignerKey,
+  TOKEN_NETWORK_TYPES,
   tokenNetworkDomain,
   ZERO_BYTES32,
 } from "../chain/balance_proof.ts";
@@ -88,7 +88,7 @@ for (const p of proofs) {
     await signTypedData({
       privateKey: bytesToHex(pair.aliceKey),
       domain: tokenNetworkDomain(domain),
-      types: BALANCE_PROOF_TYPES,
+      types: TOKEN_NETWORK_TYPES,
       primaryType: "BalanceProof",
       message: { ...p, lockedAmount: 0n, locksRoot: ZERO_BYTES32 },
     }),

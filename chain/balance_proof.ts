@@ -21,7 +21,7 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex, hexToBytes, recoverTypedDataAddress } from "viem";
+import { bytesToHex, hexToBytes, recoverTypedDataAddress, type TypedDataDefinition } from "viem";
 import type { LocalAccount } from "viem/accounts";
 
 /** `0x` + hex digits: bytes, a hash or a signature (the same type as viem's `Hex`). */
@@ -98,8 +98,11 @@ export class BalanceProofSignatureError extends Error {
 /** The zero bytes32 (empty locks root). */
 export const ZERO_BYTES32: Hex = `0x${"00".repeat(32)}`;
 
-/** The EIP-712 types of the balance proof. */
-export const BALANCE_PROOF_TYPES = {
+/**
+ * The EIP-712 types of the TokenNetwork's three signed messages: the balance proof, the
+ * cooperative settle and the withdraw. A signature covers only its `primaryType`'s struct.
+ */
+export const TOKEN_NETWORK_TYPES = {
   BalanceProof: [
     { name: "channelId", type: "bytes32" },
     { name: "nonce", type: "uint256" },
@@ -107,10 +110,6 @@ export const BALANCE_PROOF_TYPES = {
     { name: "lockedAmount", type: "uint256" },
     { name: "locksRoot", type: "bytes32" },
   ],
-} as const;
-
-/** The EIP-712 types of the cooperative settle message. */
-export const COOPERATIVE_SETTLE_TYPES = {
   CooperativeSettle: [
     { name: "channelId", type: "bytes32" },
     { name: "participant1", type: "address" },
@@ -118,10 +117,6 @@ export const COOPERATIVE_SETTLE_TYPES = {
     { name: "participant2", type: "address" },
     { name: "balance2", type: "uint256" },
   ],
-} as const;
-
-/** The EIP-712 types of the withdraw message. */
-export const WITHDRAW_TYPES = {
   Withdraw: [
     { name: "channelId", type: "bytes32" },
     { name: "participant", type: "address" },
@@ -174,12 +169,9 @@ function message(proof: BalanceProof) {
  * ```
  */
 export async function signBalanceProof(proof: BalanceProof, options: SignOptions): Promise<Hex> {
-  return await options.account.signTypedData({
-    domain: tokenNetworkDomain(options.domain),
-    types: BALANCE_PROOF_TYPES,
-    primaryType: "BalanceProof",
-    message: message(proof),
-  });
+  return await options.account.signTypedData(
+    typedData("BalanceProof", message(proof), options.domain),
+  );
 }
 
 /**
@@ -197,14 +189,7 @@ export async function recoverBalanceProofSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  return await recoverChecked(signature, () =>
-    recoverTypedDataAddress({
-      domain: tokenNetworkDomain(domain),
-      types: BALANCE_PROOF_TYPES,
-      primaryType: "BalanceProof",
-      message: message(proof),
-      signature,
-    }));
+  return await recoverChecked(signature, typedData("BalanceProof", message(proof), domain));
 }
 
 /**
@@ -219,12 +204,9 @@ export async function signCooperativeSettle(
   settle: CooperativeSettle,
   options: SignOptions,
 ): Promise<Hex> {
-  return await options.account.signTypedData({
-    domain: tokenNetworkDomain(options.domain),
-    types: COOPERATIVE_SETTLE_TYPES,
-    primaryType: "CooperativeSettle",
-    message: settle,
-  });
+  return await options.account.signTypedData(
+    typedData("CooperativeSettle", settle, options.domain),
+  );
 }
 
 /**
@@ -241,14 +223,7 @@ export async function recoverCooperativeSettleSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  return await recoverChecked(signature, () =>
-    recoverTypedDataAddress({
-      domain: tokenNetworkDomain(domain),
-      types: COOPERATIVE_SETTLE_TYPES,
-      primaryType: "CooperativeSettle",
-      message: settle,
-      signature,
-    }));
+  return await recoverChecked(signature, typedData("CooperativeSettle", settle, domain));
 }
 
 /**
@@ -261,12 +236,7 @@ export async function recoverCooperativeSettleSigner(
  * ```
  */
 export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Promise<Hex> {
-  return await options.account.signTypedData({
-    domain: tokenNetworkDomain(options.domain),
-    types: WITHDRAW_TYPES,
-    primaryType: "Withdraw",
-    message: withdraw,
-  });
+  return await options.account.signTypedData(typedData("Withdraw", withdraw, options.domain));
 }
 
 /**
@@ -284,24 +254,38 @@ export async function recoverWithdrawSigner(
   signature: Hex,
   domain: TokenNetworkDomain,
 ): Promise<`0x${string}`> {
-  return await recoverChecked(signature, () =>
-    recoverTypedDataAddress({
-      domain: tokenNetworkDomain(domain),
-      types: WITHDRAW_TYPES,
-      primaryType: "Withdraw",
-      message: withdraw,
-      signature,
-    }));
+  return await recoverChecked(signature, typedData("Withdraw", withdraw, domain));
+}
+
+/** The message each of {@linkcode TOKEN_NETWORK_TYPES}' primary types signs. */
+interface TokenNetworkMessages {
+  BalanceProof: ReturnType<typeof message>;
+  CooperativeSettle: CooperativeSettle;
+  Withdraw: Withdraw;
+}
+
+/** One TokenNetwork message as viem's typed data: the domain, the one types table, the message. */
+function typedData<P extends keyof TokenNetworkMessages>(
+  primaryType: P,
+  message: TokenNetworkMessages[P],
+  domain: TokenNetworkDomain,
+): TypedDataDefinition<typeof TOKEN_NETWORK_TYPES, P> {
+  return {
+    domain: tokenNetworkDomain(domain),
+    types: TOKEN_NETWORK_TYPES,
+    primaryType,
+    message,
+  } as TypedDataDefinition<typeof TOKEN_NETWORK_TYPES, P>; // viem cannot narrow a generic P
 }
 
 /** The signature's shape is checked first; any failure to recover is a BalanceProofSignatureError. */
-async function recoverChecked(
+async function recoverChecked<P extends keyof TokenNetworkMessages>(
   signature: Hex,
-  recover: () => Promise<`0x${string}`>,
+  data: TypedDataDefinition<typeof TOKEN_NETWORK_TYPES, P>,
 ): Promise<`0x${string}`> {
   checkSignatureShape(signature);
   try {
-    return await recover();
+    return await recoverTypedDataAddress({ ...data, signature });
   } catch (err) {
     throw new BalanceProofSignatureError(`cannot recover signer: ${(err as Error).message}`, {
       cause: err,

@@ -7,12 +7,12 @@ import { assertEquals, assertThrows } from "../support/assert.ts";
 import { bytesToHex, hashTypedData } from "viem";
 import { privateKeyToAccount, signTypedData } from "viem/accounts";
 import {
-  BALANCE_PROOF_TYPES,
   balanceProofDigest,
   BalanceProofSignatureError,
   recoverBalanceProofSigner,
   recoverBalanceProofSignerFast,
   signBalanceProof,
+  TOKEN_NETWORK_TYPES,
   tokenNetworkDomain,
   ZERO_BYTES32,
 } from "../../chain/balance_proof.ts";
@@ -38,7 +38,7 @@ Deno.test("balance proof: digest, signature and recovery agree with viem", async
     };
     const typed = {
       domain: tokenNetworkDomain(domain),
-      types: BALANCE_PROOF_TYPES,
+      types: TOKEN_NETWORK_TYPES,
       primaryType: "BalanceProof" as const,
       message: { ...proof },
     };
