@@ -4,23 +4,15 @@
  *
  * @module
  */
-import type { PaymentChannelClaim } from "../protocol/payment_channel_claim.ts";
+import type { ClaimChannel, PaymentChannelClaim } from "../protocol/payment_channel_claim.ts";
 import { CLAIM_VERSION } from "../protocol/payment_channel_claim.ts";
 import type { LocalAccount } from "viem/accounts";
 import { signBalanceProof } from "./balance_proof.ts";
 
 /** Options for {@linkcode ClaimSigner}. */
-export interface ClaimSignerOptions {
+export interface ClaimSignerOptions extends ClaimChannel {
   /** The node's EVM account (its NIP-06 key, wherever it is), a participant of the channel. */
   account: LocalAccount;
-  /** EVM chain id of the channel. */
-  chainId: number;
-  /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
-  tokenNetworkAddress: `0x${string}`;
-  /** The ERC-20 the channel is in. */
-  tokenAddress: `0x${string}`;
-  /** Channel id, bytes32 (0x + 64 hex). */
-  channelId: `0x${string}`;
   /** This side's deposit: claims beyond `deposit - withdrawn` are refused before signing. */
   deposit: bigint;
   /** What this side took out of the channel with `setTotalWithdraw`. Default 0. */
@@ -176,17 +168,9 @@ export class ClaimSigner {
 }
 
 /** Options for {@linkcode signClaim}. */
-export interface SignClaimOptions {
+export interface SignClaimOptions extends ClaimChannel {
   /** The node's EVM account (its NIP-06 key, wherever it is), a participant of the channel. */
   account: LocalAccount;
-  /** EVM chain id of the channel. */
-  chainId: number;
-  /** The TokenNetwork contract holding the channel (the EIP-712 verifying contract). */
-  tokenNetworkAddress: `0x${string}`;
-  /** The ERC-20 the channel is in. */
-  tokenAddress: `0x${string}`;
-  /** Channel id, bytes32 (0x + 64 hex). */
-  channelId: `0x${string}`;
   /** The claim's nonce: 1 and up, above every nonce signed before for the channel. */
   nonce: bigint;
   /** Cumulative amount, token base units. */

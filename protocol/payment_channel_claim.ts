@@ -55,6 +55,15 @@ export interface PaymentChannelClaim {
   signature: `0x${string}`;
 }
 
+/**
+ * The channel a claim is on, as the claim names it: chain, TokenNetwork contract, token and
+ * channel id (what a signer of claims is given, and what a receiver checks first).
+ */
+export type ClaimChannel = Pick<
+  PaymentChannelClaim,
+  "chainId" | "tokenNetworkAddress" | "tokenAddress" | "channelId"
+>;
+
 /** Why a claim was rejected: stable tokens for logs, metrics and ILP reject messages. */
 export type ClaimRejectReason =
   | "too-large"

@@ -35,6 +35,7 @@
  *
  * @module
  */
+import type { ClaimChannel } from "./payment_channel_claim.ts";
 import { decodeVersionedJson, numberField, stringField, uintField } from "./versioned_json.ts";
 
 /** BTP protocol-data name of the exchange. */
@@ -49,15 +50,10 @@ export const MAX_COSIGN_MESSAGE_LENGTH = 500;
 const UINT256_MAX = 2n ** 256n - 1n;
 
 /** Fields every request carries: the channel it is about. */
-export interface CosignChannelRef {
+export interface CosignChannelRef
+  extends Pick<ClaimChannel, "channelId" | "chainId" | "tokenNetworkAddress"> {
   /** Format version, {@linkcode COSIGN_VERSION}. */
   version: number;
-  /** Channel id, bytes32 (0x + 64 hex). */
-  channelId: `0x${string}`;
-  /** EVM chain id of the channel. */
-  chainId: number;
-  /** The TokenNetwork contract holding the channel (0x + 40 hex). */
-  tokenNetworkAddress: `0x${string}`;
 }
 
 /** Fields every request to co-sign carries. */
