@@ -138,6 +138,55 @@ export function insertPrecheck(event: NostrEvent, nowSec: number): InsertStatus 
   return expiration !== undefined && expiration <= nowSec ? "rejected-expired" : undefined;
 }
 
+/** What every store knows of one incoming event before it looks at what it holds. */
+export interface InsertPlan {
+  /** The answer decided without the store ({@linkcode insertPrecheck}), else undefined. */
+  early?: InsertStatus;
+  /** A replaceable or addressable kind: a stored version at the same address is replaced. */
+  replaceable: boolean;
+  /** The address's `d` tag: `dTag` for an addressable kind, "" for any other. */
+  d: string;
+  /** The NIP-40 expiration column (unix seconds), null when it has none. */
+  expiration: number | null;
+  /** The result to answer with, for this event and its TOON. */
+  result(status: InsertStatus, removedIds?: string[]): InsertResult;
+  /** The result of a stored event: "replaced" when it removed a version of itself, else "stored". */
+  stored(removedIds: string[]): InsertResult;
+}
+
+/**
+ * The start of one event's insert, the same in both stores (SQLite and PostgreSQL): the early
+ * answer, its address, its expiration and how its result reads.
+ *
+ * @example
+ * ```ts
+ * import { planInsert } from "./event_store.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * const plan = planInsert(event, "toon", Math.floor(Date.now() / 1000));
+ * if (plan.early !== undefined) console.log(plan.result(plan.early).status);
+ * ```
+ */
+export function planInsert(event: NostrEvent, toon: string, nowSec: number): InsertPlan {
+  const replaceable = isReplaceableKind(event.kind) || isAddressableKind(event.kind);
+  const result = (status: InsertStatus, removedIds: string[] = []): InsertResult => ({
+    status,
+    id: event.id,
+    removedIds,
+    toon,
+  });
+  return {
+    early: insertPrecheck(event, nowSec),
+    replaceable,
+    d: isAddressableKind(event.kind) ? dTag(event) : "",
+    expiration: eventExpiration(event) ?? null,
+    result,
+    stored: (removedIds) =>
+      result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds),
+  };
+}
+
 /**
  * NIP-01 for replaceable and addressable versions: whether a stored version keeps its place
  * against a newer candidate (the newest `created_at` wins; on a tie, the lowest id).
@@ -289,19 +338,14 @@ export class EventStore {
 
   #insertOne(event: NostrEvent, toon: string): InsertResult {
     const st = this.#st;
-    const result = (status: InsertStatus, removedIds: string[] = []): InsertResult => ({
-      status,
-      id: event.id,
-      removedIds,
+    const { early, replaceable, d, expiration, result, stored } = planInsert(
+      event,
       toon,
-    });
-    const early = insertPrecheck(event, this.#now());
+      this.#now(),
+    );
     if (early !== undefined) return result(early);
-    const expiration = eventExpiration(event);
     if (st.byId.get(event.id)) return result("duplicate");
     if (st.deletedId.get(event.id, event.pubkey)) return result("rejected-deleted");
-    const replaceable = isReplaceableKind(event.kind) || isAddressableKind(event.kind);
-    const d = isAddressableKind(event.kind) ? dTag(event) : "";
     if (
       replaceable && st.deletedAddress.get(event.pubkey, event.kind, d, event.created_at)
     ) return result("rejected-deleted");
@@ -320,7 +364,7 @@ export class EventStore {
       event.kind,
       event.created_at,
       replaceable ? d : null,
-      expiration ?? null,
+      expiration,
       toColumn(JSON.stringify(event)),
       toColumn(toon),
     );
@@ -328,7 +372,7 @@ export class EventStore {
       st.insertTag.run(lastInsertRowid, name, value, event.created_at);
     }
     if (event.kind === 5) removedIds.push(...this.#applyDeletion(event));
-    return result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds);
+    return stored(removedIds);
   }
 
   /** NIP-09: removes the author's own `e` events and `a` addresses, and remembers them. */
@@ -520,11 +564,35 @@ function fromRow(row: StoredRow): StoredEvent {
   };
 }
 
-function newestFirst(a: StoredEvent, b: StoredEvent): number {
+/**
+ * The order both stores answer a query in: newest `created_at` first, then the lowest id.
+ *
+ * @example
+ * ```ts
+ * import { newestFirst, type StoredEvent } from "./event_store.ts";
+ *
+ * declare const events: StoredEvent[];
+ * events.sort(newestFirst);
+ * ```
+ */
+export function newestFirst(a: StoredEvent, b: StoredEvent): number {
   return b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-function parseAddress(value: string): { kind: number; pubkey: string; d: string } | undefined {
+/**
+ * A NIP-09 `a` tag's address (`<kind>:<pubkey>:<d>`), for a replaceable or addressable kind
+ * only (`d` is "" for a replaceable kind); undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseAddress } from "./event_store.ts";
+ *
+ * parseAddress(`30023:${"ab".repeat(32)}:post`); // { kind: 30023, pubkey: "abab...", d: "post" }
+ * ```
+ */
+export function parseAddress(
+  value: string,
+): { kind: number; pubkey: string; d: string } | undefined {
   const m = /^(\d{1,5}):([0-9a-f]{64}):(.*)$/s.exec(value);
   if (!m) return undefined;
   const kind = Number(m[1]);

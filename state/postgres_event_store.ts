@@ -31,14 +31,15 @@ import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import {
   DEFAULT_QUERY_LIMIT,
-  dTag,
   eventExpiration,
   EventStoreQueryError,
   indexedTags,
   type InsertItem,
-  insertPrecheck,
   type InsertResult,
   type InsertStatus,
+  newestFirst,
+  parseAddress,
+  planInsert,
   type QueryOptions,
   type StoredEvent,
   storedVersionWins,
@@ -405,15 +406,9 @@ export class PostgresEventStore implements TownStore {
   }
 
   async #insertOne(tx: Tx, event: NostrEvent, toon: string): Promise<InsertResult> {
-    const result = (status: InsertStatus, removedIds: string[] = []): InsertResult => ({
-      status,
-      id: event.id,
-      removedIds,
-      toon,
-    });
-    const early = insertPrecheck(event, this.#now());
+    const plan = planInsert(event, toon, this.#now());
+    const { early, replaceable, expiration, result, stored } = plan;
     if (early !== undefined) return result(early);
-    const expiration = eventExpiration(event);
     const [seen] = await tx.unsafe(
       "SELECT (SELECT 1 FROM events WHERE id = $1) AS stored, " +
         "(SELECT 1 FROM deleted_ids WHERE id = $1 AND pubkey = $2) AS deleted",
@@ -421,8 +416,7 @@ export class PostgresEventStore implements TownStore {
     );
     if (seen.stored !== null) return result("duplicate");
     if (seen.deleted !== null) return result("rejected-deleted");
-    const replaceable = isReplaceableKind(event.kind) || isAddressableKind(event.kind);
-    const d = pgText(isAddressableKind(event.kind) ? dTag(event) : "");
+    const d = pgText(plan.d);
     const removedIds: string[] = [];
     if (replaceable) {
       const [gone] = await tx.unsafe(
@@ -453,7 +447,7 @@ export class PostgresEventStore implements TownStore {
         event.kind,
         event.created_at,
         replaceable ? d : null,
-        expiration ?? null,
+        expiration,
         JSON.stringify(event),
         UTF8.encode(toon) as unknown as Param,
       ],
@@ -470,7 +464,7 @@ export class PostgresEventStore implements TownStore {
       );
     }
     if (event.kind === 5) removedIds.push(...await this.#applyDeletion(tx, event));
-    return result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds);
+    return stored(removedIds);
   }
 
   /** NIP-09: removes the author's own `e` events and `a` addresses, and remembers them. */
@@ -667,21 +661,9 @@ function fromRow(row: QueryRow): StoredEvent {
   };
 }
 
-function newestFirst(a: StoredEvent, b: StoredEvent): number {
-  return b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
 /** The advisory lock key of an author: the first 60 bits of the pubkey, as a signed int8. */
 function authorLockKey(pubkey: string): string {
   return BigInt.asIntN(64, BigInt(`0x${pubkey.slice(0, 15) || "0"}`)).toString();
-}
-
-function parseAddress(value: string): { kind: number; pubkey: string; d: string } | undefined {
-  const m = /^(\d{1,5}):([0-9a-f]{64}):(.*)$/s.exec(value);
-  if (!m) return undefined;
-  const kind = Number(m[1]);
-  if (!isReplaceableKind(kind) && !isAddressableKind(kind)) return undefined;
-  return { kind, pubkey: m[2], d: isAddressableKind(kind) ? m[3] : "" };
 }
 
 function tagKeys(filter: NostrFilter): string[] {
