@@ -428,11 +428,9 @@ export class EventStore {
   query(filters: readonly NostrFilter[], options: QueryOptions = {}): StoredEvent[] {
     const cap = options.limit ?? DEFAULT_QUERY_LIMIT;
     const now = this.#now();
-    const seen = new Set<string>();
-    const out: StoredEvent[] = [];
-    for (const filter of filters) {
+    return mergeQueryResults(filters.map((filter) => {
       const limit = Math.min(filter.limit ?? cap, cap);
-      if (limit <= 0) continue;
+      if (limit <= 0) return [];
       const parts = splitFilter(filter);
       const found: StoredEvent[] = [];
       for (const part of parts) {
@@ -442,20 +440,13 @@ export class EventStore {
       }
       if (parts.length > 1) found.sort(newestFirst);
       // This filter's newest `limit` (split parts can only overlap on ids, hence the check).
-      const mine = new Set<string>();
+      const mine = new Map<string, StoredEvent>();
       for (const row of found) {
         if (mine.size === limit) break;
-        if (mine.has(row.id)) continue;
-        mine.add(row.id);
-        if (seen.has(row.id)) continue;
-        seen.add(row.id);
-        out.push(row);
+        if (!mine.has(row.id)) mine.set(row.id, row);
       }
-    }
-    if (filters.length > 1) {
-      out.sort(newestFirst);
-    }
-    return out;
+      return [...mine.values()];
+    }));
   }
 
   /**
@@ -577,6 +568,33 @@ function fromRow(row: StoredRow): StoredEvent {
  */
 export function newestFirst(a: StoredEvent, b: StoredEvent): number {
   return b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * The answer to a query of several filters, the same in both stores: each filter's rows (newest
+ * first) in filter order, each event once (its first place), sorted newest first when there was
+ * more than one filter.
+ *
+ * @example
+ * ```ts
+ * import { mergeQueryResults, type StoredEvent } from "./event_store.ts";
+ *
+ * declare const byFilter: StoredEvent[][];
+ * const events = mergeQueryResults(byFilter);
+ * ```
+ */
+export function mergeQueryResults(byFilter: readonly StoredEvent[][]): StoredEvent[] {
+  const seen = new Set<string>();
+  const out: StoredEvent[] = [];
+  for (const rows of byFilter) {
+    for (const row of rows) {
+      if (seen.has(row.id)) continue;
+      seen.add(row.id);
+      out.push(row);
+    }
+  }
+  if (byFilter.length > 1) out.sort(newestFirst);
+  return out;
 }
 
 /**

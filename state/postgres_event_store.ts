@@ -37,7 +37,7 @@ import {
   type InsertItem,
   type InsertResult,
   type InsertStatus,
-  newestFirst,
+  mergeQueryResults,
   parseAddress,
   planInsert,
   type QueryOptions,
@@ -516,11 +516,13 @@ export class PostgresEventStore implements TownStore {
   async query(filters: readonly NostrFilter[], options: QueryOptions = {}): Promise<StoredEvent[]> {
     const cap = options.limit ?? DEFAULT_QUERY_LIMIT;
     const now = this.#now();
-    const seen = new Set<string>();
-    const out: StoredEvent[] = [];
+    const byFilter: StoredEvent[][] = [];
     for (const filter of filters) {
       const limit = Math.min(filter.limit ?? cap, cap);
-      if (limit <= 0) continue;
+      if (limit <= 0) {
+        byFilter.push([]);
+        continue;
+      }
       const params: unknown[] = [];
       const where = buildWhere(filter, now, params);
       params.push(limit);
@@ -529,14 +531,9 @@ export class PostgresEventStore implements TownStore {
           `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`,
         params as Param[],
       );
-      for (const row of rows) {
-        if (seen.has(row.id)) continue;
-        seen.add(row.id);
-        out.push(fromRow(row));
-      }
+      byFilter.push(rows.map(fromRow));
     }
-    if (filters.length > 1) out.sort(newestFirst);
-    return out;
+    return mergeQueryResults(byFilter);
   }
 
   /**
