@@ -152,6 +152,11 @@ export interface InsertPlan {
   result(status: InsertStatus, removedIds?: string[]): InsertResult;
   /** The result of a stored event: "replaced" when it removed a version of itself, else "stored". */
   stored(removedIds: string[]): InsertResult;
+  /**
+   * The `events` row's first columns, in table order: id, pubkey, kind, created_at, d_tag (null
+   * unless replaceable), expiration; `d` as the store writes it (default {@linkcode d}).
+   */
+  columns(d?: string): [string, string, number, number, string | null, number | null];
 }
 
 /**
@@ -176,14 +181,20 @@ export function planInsert(event: NostrEvent, toon: string, nowSec: number): Ins
     removedIds,
     toon,
   });
+  const address = isAddressableKind(event.kind) ? dTag(event) : "";
+  const expiration = eventExpiration(event) ?? null;
   return {
     early: insertPrecheck(event, nowSec),
     replaceable,
-    d: isAddressableKind(event.kind) ? dTag(event) : "",
-    expiration: eventExpiration(event) ?? null,
+    d: address,
+    expiration,
     result,
     stored: (removedIds) =>
       result(removedIds.length > 0 && replaceable ? "replaced" : "stored", removedIds),
+    columns: (d = address) => {
+      const { id, pubkey, kind, created_at } = event;
+      return [id, pubkey, kind, created_at, replaceable ? d : null, expiration];
+    },
   };
 }
 
@@ -338,11 +349,8 @@ export class EventStore {
 
   #insertOne(event: NostrEvent, toon: string): InsertResult {
     const st = this.#st;
-    const { early, replaceable, d, expiration, result, stored } = planInsert(
-      event,
-      toon,
-      this.#now(),
-    );
+    const plan = planInsert(event, toon, this.#now());
+    const { early, replaceable, d, result, stored } = plan;
     if (early !== undefined) return result(early);
     if (st.byId.get(event.id)) return result("duplicate");
     if (st.deletedId.get(event.id, event.pubkey)) return result("rejected-deleted");
@@ -359,12 +367,7 @@ export class EventStore {
       }
     }
     const { lastInsertRowid } = st.insertEvent.run(
-      event.id,
-      event.pubkey,
-      event.kind,
-      event.created_at,
-      replaceable ? d : null,
-      expiration,
+      ...plan.columns(),
       toColumn(JSON.stringify(event)),
       toColumn(toon),
     );

@@ -407,7 +407,7 @@ export class PostgresEventStore implements TownStore {
 
   async #insertOne(tx: Tx, event: NostrEvent, toon: string): Promise<InsertResult> {
     const plan = planInsert(event, toon, this.#now());
-    const { early, replaceable, expiration, result, stored } = plan;
+    const { early, replaceable, result, stored } = plan;
     if (early !== undefined) return result(early);
     const [seen] = await tx.unsafe(
       "SELECT (SELECT 1 FROM events WHERE id = $1) AS stored, " +
@@ -442,12 +442,7 @@ export class PostgresEventStore implements TownStore {
       "INSERT INTO events (id, pubkey, kind, created_at, d_tag, expiration, json, toon) " +
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
       [
-        event.id,
-        event.pubkey,
-        event.kind,
-        event.created_at,
-        replaceable ? d : null,
-        expiration,
+        ...plan.columns(d),
         JSON.stringify(event),
         UTF8.encode(toon) as unknown as Param,
       ],
