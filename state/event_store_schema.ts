@@ -1,5 +1,6 @@
 /**
- * The event store's SQLite schema and its format version (`PRAGMA user_version`).
+ * The event store's schema (SQLite and PostgreSQL, one table layout) and its SQLite format
+ * version (`PRAGMA user_version`).
  *
  * Format 2 keeps each event's JSON and TOON byte-exact: a TEXT value read back through
  * `node:sqlite` ends at its first U+0000, so an event whose content holds one was served cut
@@ -17,6 +18,29 @@
 /** The format this code writes. */
 export const EVENT_STORE_FORMAT = 2;
 
+/** The SQL dialects the event store is written in: the one-process SQLite file, PostgreSQL. */
+export type EventStoreDialect = "sqlite" | "postgres";
+
+/** Where the two dialects' tables differ: column types, and what SQLite alone says. */
+const DIALECT = {
+  sqlite: {
+    seq: "INTEGER PRIMARY KEY",
+    int64: "INTEGER",
+    json: "BLOB",
+    toon: "BLOB",
+    tagSeq: "INTEGER NOT NULL",
+    withoutRowid: " WITHOUT ROWID",
+  },
+  postgres: {
+    seq: "BIGSERIAL PRIMARY KEY",
+    int64: "BIGINT",
+    json: "TEXT",
+    toon: "BYTEA",
+    tagSeq: "BIGINT NOT NULL REFERENCES events (seq) ON DELETE CASCADE",
+    withoutRowid: "",
+  },
+} as const;
+
 /**
  * The `events` table of format 2 (its name is a parameter so a migration can build it aside).
  *
@@ -28,50 +52,67 @@ export const EVENT_STORE_FORMAT = 2;
  * db.exec(eventsTableSql("events_next"));
  * ```
  */
-export function eventsTableSql(name = "events"): string {
+export function eventsTableSql(name = "events", dialect: EventStoreDialect = "sqlite"): string {
+  const t = DIALECT[dialect];
   return `
 CREATE TABLE IF NOT EXISTS ${name} (
-  seq INTEGER PRIMARY KEY,
+  seq ${t.seq},
   id TEXT NOT NULL UNIQUE,
   pubkey TEXT NOT NULL,
   kind INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
+  created_at ${t.int64} NOT NULL,
   d_tag TEXT,
-  expiration INTEGER,
-  json BLOB NOT NULL,
-  toon BLOB NOT NULL
+  expiration ${t.int64},
+  json ${t.json} NOT NULL,
+  toon ${t.toon} NOT NULL
 );`;
 }
 
-/** Everything of format 2: tables and indexes, each created when missing. */
-export const EVENT_STORE_SCHEMA = `
-${eventsTableSql()}
-CREATE INDEX IF NOT EXISTS events_created ON events(created_at DESC, id);
-CREATE INDEX IF NOT EXISTS events_author ON events(pubkey, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_address ON events(pubkey, kind, d_tag);
-CREATE INDEX IF NOT EXISTS events_expiration ON events(expiration) WHERE expiration IS NOT NULL;
+/**
+ * Everything of format 2 in one dialect: tables and indexes, each created when missing. Both
+ * stores hold the same tables, so a column or index is added here once.
+ *
+ * @example
+ * ```ts
+ * import { eventStoreSchema } from "./event_store_schema.ts";
+ *
+ * const ddl: string = eventStoreSchema("postgres");
+ * ```
+ */
+export function eventStoreSchema(dialect: EventStoreDialect): string {
+  const t = DIALECT[dialect];
+  return `
+${eventsTableSql("events", dialect)}
+CREATE INDEX IF NOT EXISTS events_created ON events (created_at DESC, id);
+CREATE INDEX IF NOT EXISTS events_author ON events (pubkey, created_at DESC);
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, created_at DESC);
+CREATE INDEX IF NOT EXISTS events_address ON events (pubkey, kind, d_tag);
+CREATE INDEX IF NOT EXISTS events_expiration ON events (expiration) WHERE expiration IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tags (
-  seq INTEGER NOT NULL,
+  seq ${t.tagSeq},
   name TEXT NOT NULL,
   value TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at ${t.int64} NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tags_value ON tags(name, value, created_at DESC);
-CREATE INDEX IF NOT EXISTS tags_seq ON tags(seq);
+CREATE INDEX IF NOT EXISTS tags_value ON tags (name, value, created_at DESC);
+CREATE INDEX IF NOT EXISTS tags_seq ON tags (seq);
 CREATE TABLE IF NOT EXISTS deleted_ids (
   id TEXT NOT NULL,
   pubkey TEXT NOT NULL,
   PRIMARY KEY (id, pubkey)
-) WITHOUT ROWID;
+)${t.withoutRowid};
 CREATE TABLE IF NOT EXISTS deleted_addresses (
   pubkey TEXT NOT NULL,
   kind INTEGER NOT NULL,
   d_tag TEXT NOT NULL,
-  until_created_at INTEGER NOT NULL,
+  until_created_at ${t.int64} NOT NULL,
   PRIMARY KEY (pubkey, kind, d_tag)
-) WITHOUT ROWID;
+)${t.withoutRowid};
 `;
+}
+
+/** Everything of format 2 in SQLite: {@linkcode eventStoreSchema} `("sqlite")`. */
+export const EVENT_STORE_SCHEMA: string = eventStoreSchema("sqlite");
 
 const UTF8 = new TextEncoder();
 const FROM_UTF8 = new TextDecoder();

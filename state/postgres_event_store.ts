@@ -44,6 +44,7 @@ import {
   type StoredEvent,
   storedVersionWins,
 } from "./event_store.ts";
+import { eventStoreSchema } from "./event_store_schema.ts";
 import type { CommittedElsewhere, TownStore } from "./town_store.ts";
 
 /** Options for {@linkcode openPostgresEventStore}. */
@@ -74,44 +75,7 @@ const MAX_NOTIFY_BYTES = 7900;
 /** Advisory lock key of schema migrations ("turnpike" in ASCII, as a number). */
 const MIGRATION_LOCK = 0x7475726e70696bn;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq BIGSERIAL PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  pubkey TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  created_at BIGINT NOT NULL,
-  d_tag TEXT,
-  expiration BIGINT,
-  json TEXT NOT NULL,
-  toon BYTEA NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_created ON events (created_at DESC, id);
-CREATE INDEX IF NOT EXISTS events_author ON events (pubkey, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_kind ON events (kind, created_at DESC);
-CREATE INDEX IF NOT EXISTS events_address ON events (pubkey, kind, d_tag);
-CREATE INDEX IF NOT EXISTS events_expiration ON events (expiration) WHERE expiration IS NOT NULL;
-CREATE TABLE IF NOT EXISTS tags (
-  seq BIGINT NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  value TEXT NOT NULL,
-  created_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tags_value ON tags (name, value, created_at DESC);
-CREATE INDEX IF NOT EXISTS tags_seq ON tags (seq);
-CREATE TABLE IF NOT EXISTS deleted_ids (
-  id TEXT NOT NULL,
-  pubkey TEXT NOT NULL,
-  PRIMARY KEY (id, pubkey)
-);
-CREATE TABLE IF NOT EXISTS deleted_addresses (
-  pubkey TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  d_tag TEXT NOT NULL,
-  until_created_at BIGINT NOT NULL,
-  PRIMARY KEY (pubkey, kind, d_tag)
-);
-`;
+const SCHEMA = eventStoreSchema("postgres");
 
 type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
