@@ -28,6 +28,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { HttpStatusError } from "../protocol/http_status_error.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
+import { blobIndexSchema } from "./blob_index_schema.ts";
 import type { TownBlobStore } from "./town_blob_store.ts";
 
 /** Default largest blob: 256 MiB. */
@@ -173,19 +174,7 @@ export class BlobStore implements TownBlobStore {
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec("PRAGMA busy_timeout = 5000");
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS blobs (
-        sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, type TEXT,
-        uploaded INTEGER NOT NULL, expires INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS owners (
-        sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, uploaded INTEGER NOT NULL,
-        PRIMARY KEY (sha256, pubkey));
-      CREATE INDEX IF NOT EXISTS owners_pubkey ON owners (pubkey, uploaded);
-      CREATE TABLE IF NOT EXISTS allowances (
-        sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, size INTEGER NOT NULL,
-        amount TEXT NOT NULL, paid_at INTEGER NOT NULL, expires INTEGER NOT NULL,
-        PRIMARY KEY (sha256, pubkey));
-    `);
+    this.#db.exec(blobIndexSchema("sqlite"));
   }
 
   /** Where a blob's file lives. */

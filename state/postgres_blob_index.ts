@@ -14,20 +14,11 @@
 import type postgres from "postgres";
 import type { BlobIndexRows, BlobRecord, PaymentRecord } from "./blob_store.ts";
 import { BlobStoreError } from "./blob_store.ts";
+import { blobIndexSchema } from "./blob_index_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS turnpike_blobs (
-  sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, type TEXT,
-  uploaded BIGINT NOT NULL, expires BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS turnpike_blob_owners (
-  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, uploaded BIGINT NOT NULL,
-  PRIMARY KEY (sha256, pubkey));
-CREATE INDEX IF NOT EXISTS turnpike_blob_owners_pubkey ON turnpike_blob_owners (pubkey, uploaded);
-CREATE TABLE IF NOT EXISTS turnpike_blob_allowances (
-  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, size BIGINT NOT NULL, amount NUMERIC NOT NULL,
-  paid_at BIGINT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (sha256, pubkey));
+const SCHEMA = `${blobIndexSchema("postgres")}
 CREATE TABLE IF NOT EXISTS turnpike_blob_holders (
   sha256 TEXT NOT NULL, url TEXT NOT NULL, since BIGINT NOT NULL, PRIMARY KEY (sha256, url));
 `;
