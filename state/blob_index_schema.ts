@@ -6,26 +6,12 @@
  *
  * @module
  */
+import { SQL_DIALECT_TYPES, type SqlDialect } from "./sql_dialect.ts";
 
-/** The SQL dialects of the blob index. */
-export type BlobIndexDialect = "sqlite" | "postgres";
-
-/** Where the dialects differ: table names, the integer type, the amount's type. */
-const DIALECT = {
-  sqlite: {
-    blobs: "blobs",
-    owners: "owners",
-    allowances: "allowances",
-    int64: "INTEGER",
-    amount: "TEXT",
-  },
-  postgres: {
-    blobs: "turnpike_blobs",
-    owners: "turnpike_blob_owners",
-    allowances: "turnpike_blob_allowances",
-    int64: "BIGINT",
-    amount: "NUMERIC",
-  },
+/** The tables' names: the PostgreSQL store holds other parts' tables too. */
+const NAMES = {
+  sqlite: ["blobs", "owners", "allowances"],
+  postgres: ["turnpike_blobs", "turnpike_blob_owners", "turnpike_blob_allowances"],
 } as const;
 
 /**
@@ -40,19 +26,20 @@ const DIALECT = {
  * db.exec(blobIndexSchema("sqlite"));
  * ```
  */
-export function blobIndexSchema(dialect: BlobIndexDialect): string {
-  const t = DIALECT[dialect];
+export function blobIndexSchema(dialect: SqlDialect): string {
+  const { int64, decimal } = SQL_DIALECT_TYPES[dialect];
+  const [blobs, owners, allowances] = NAMES[dialect];
   return `
-CREATE TABLE IF NOT EXISTS ${t.blobs} (
-  sha256 TEXT PRIMARY KEY, size ${t.int64} NOT NULL, type TEXT,
-  uploaded ${t.int64} NOT NULL, expires ${t.int64} NOT NULL);
-CREATE TABLE IF NOT EXISTS ${t.owners} (
-  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, uploaded ${t.int64} NOT NULL,
+CREATE TABLE IF NOT EXISTS ${blobs} (
+  sha256 TEXT PRIMARY KEY, size ${int64} NOT NULL, type TEXT,
+  uploaded ${int64} NOT NULL, expires ${int64} NOT NULL);
+CREATE TABLE IF NOT EXISTS ${owners} (
+  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, uploaded ${int64} NOT NULL,
   PRIMARY KEY (sha256, pubkey));
-CREATE INDEX IF NOT EXISTS ${t.owners}_pubkey ON ${t.owners} (pubkey, uploaded);
-CREATE TABLE IF NOT EXISTS ${t.allowances} (
-  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, size ${t.int64} NOT NULL,
-  amount ${t.amount} NOT NULL, paid_at ${t.int64} NOT NULL, expires ${t.int64} NOT NULL,
+CREATE INDEX IF NOT EXISTS ${owners}_pubkey ON ${owners} (pubkey, uploaded);
+CREATE TABLE IF NOT EXISTS ${allowances} (
+  sha256 TEXT NOT NULL, pubkey TEXT NOT NULL, size ${int64} NOT NULL,
+  amount ${decimal} NOT NULL, paid_at ${int64} NOT NULL, expires ${int64} NOT NULL,
   PRIMARY KEY (sha256, pubkey));
 `;
 }

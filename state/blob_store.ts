@@ -188,7 +188,7 @@ export class BlobStore implements TownBlobStore {
     const row = this.#db.prepare(
       "SELECT sha256, size, type, uploaded, expires FROM blobs WHERE sha256 = ?",
     ).get(sha256) as Record<string, unknown> | undefined;
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : blobRecordFromRow(row);
   }
 
   /** Bytes owned by `pubkey` (each blob counted once). */
@@ -346,7 +346,7 @@ export class BlobStore implements TownBlobStore {
   exportRows(): BlobIndexRows {
     const blobs = (this.#db.prepare(
       "SELECT sha256, size, type, uploaded, expires FROM blobs ORDER BY uploaded",
-    ).all() as Record<string, unknown>[]).map(toRecord);
+    ).all() as Record<string, unknown>[]).map(blobRecordFromRow);
     const owners = (this.#db.prepare("SELECT sha256, pubkey, uploaded FROM owners").all() as {
       sha256: string;
       pubkey: string;
@@ -465,7 +465,7 @@ export class BlobStore implements TownBlobStore {
       string,
       unknown
     >[];
-    return rows.map(toRecord);
+    return rows.map(blobRecordFromRow);
   }
 
   /** Deletes expired blobs and allowances; returns how many blobs went. */
@@ -539,7 +539,18 @@ export class BlobStore implements TownBlobStore {
   }
 }
 
-function toRecord(row: Record<string, unknown>): BlobRecord {
+/**
+ * A `blobs` table row (SQLite or PostgreSQL: state/blob_index_schema.ts) as a {@linkcode BlobRecord}.
+ *
+ * @example
+ * ```ts
+ * import { blobRecordFromRow } from "./blob_store.ts";
+ *
+ * const record = blobRecordFromRow({ sha256: "ab", size: 3, type: null, uploaded: 1, expires: 2 });
+ * record.type; // undefined
+ * ```
+ */
+export function blobRecordFromRow(row: Record<string, unknown>): BlobRecord {
   return {
     sha256: String(row.sha256),
     size: Number(row.size),

@@ -15,31 +15,10 @@
  * @module
  */
 
+import { SQL_DIALECT_TYPES, type SqlDialect } from "./sql_dialect.ts";
+
 /** The format this code writes. */
 export const EVENT_STORE_FORMAT = 2;
-
-/** The SQL dialects the event store is written in: the one-process SQLite file, PostgreSQL. */
-export type EventStoreDialect = "sqlite" | "postgres";
-
-/** Where the two dialects' tables differ: column types, and what SQLite alone says. */
-const DIALECT = {
-  sqlite: {
-    seq: "INTEGER PRIMARY KEY",
-    int64: "INTEGER",
-    json: "BLOB",
-    toon: "BLOB",
-    tagSeq: "INTEGER NOT NULL",
-    withoutRowid: " WITHOUT ROWID",
-  },
-  postgres: {
-    seq: "BIGSERIAL PRIMARY KEY",
-    int64: "BIGINT",
-    json: "TEXT",
-    toon: "BYTEA",
-    tagSeq: "BIGINT NOT NULL REFERENCES events (seq) ON DELETE CASCADE",
-    withoutRowid: "",
-  },
-} as const;
 
 /**
  * The `events` table of format 2 (its name is a parameter so a migration can build it aside).
@@ -52,19 +31,21 @@ const DIALECT = {
  * db.exec(eventsTableSql("events_next"));
  * ```
  */
-export function eventsTableSql(name = "events", dialect: EventStoreDialect = "sqlite"): string {
-  const t = DIALECT[dialect];
+export function eventsTableSql(name = "events", dialect: SqlDialect = "sqlite"): string {
+  const t = SQL_DIALECT_TYPES[dialect];
+  // SQLite keeps texts in BLOB columns: node:sqlite cuts a TEXT at its first U+0000.
+  const text = dialect === "sqlite" ? t.bytes : "TEXT";
   return `
 CREATE TABLE IF NOT EXISTS ${name} (
-  seq ${t.seq},
+  seq ${t.serialKey},
   id TEXT NOT NULL UNIQUE,
   pubkey TEXT NOT NULL,
   kind INTEGER NOT NULL,
   created_at ${t.int64} NOT NULL,
   d_tag TEXT,
   expiration ${t.int64},
-  json ${t.json} NOT NULL,
-  toon ${t.toon} NOT NULL
+  json ${text} NOT NULL,
+  toon ${t.bytes} NOT NULL
 );`;
 }
 
@@ -79,8 +60,9 @@ CREATE TABLE IF NOT EXISTS ${name} (
  * const ddl: string = eventStoreSchema("postgres");
  * ```
  */
-export function eventStoreSchema(dialect: EventStoreDialect): string {
-  const t = DIALECT[dialect];
+export function eventStoreSchema(dialect: SqlDialect): string {
+  const t = SQL_DIALECT_TYPES[dialect];
+  const cascade = dialect === "postgres" ? " REFERENCES events (seq) ON DELETE CASCADE" : "";
   return `
 ${eventsTableSql("events", dialect)}
 CREATE INDEX IF NOT EXISTS events_created ON events (created_at DESC, id);
@@ -89,7 +71,7 @@ CREATE INDEX IF NOT EXISTS events_kind ON events (kind, created_at DESC);
 CREATE INDEX IF NOT EXISTS events_address ON events (pubkey, kind, d_tag);
 CREATE INDEX IF NOT EXISTS events_expiration ON events (expiration) WHERE expiration IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tags (
-  seq ${t.tagSeq},
+  seq ${t.int64} NOT NULL${cascade},
   name TEXT NOT NULL,
   value TEXT NOT NULL,
   created_at ${t.int64} NOT NULL
@@ -100,14 +82,14 @@ CREATE TABLE IF NOT EXISTS deleted_ids (
   id TEXT NOT NULL,
   pubkey TEXT NOT NULL,
   PRIMARY KEY (id, pubkey)
-)${t.withoutRowid};
+)${t.keyedTableSuffix};
 CREATE TABLE IF NOT EXISTS deleted_addresses (
   pubkey TEXT NOT NULL,
   kind INTEGER NOT NULL,
   d_tag TEXT NOT NULL,
   until_created_at ${t.int64} NOT NULL,
   PRIMARY KEY (pubkey, kind, d_tag)
-)${t.withoutRowid};
+)${t.keyedTableSuffix};
 `;
 }
 

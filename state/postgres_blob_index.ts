@@ -13,7 +13,7 @@
  */
 import type postgres from "postgres";
 import type { BlobIndexRows, BlobRecord, PaymentRecord } from "./blob_store.ts";
-import { BlobStoreError } from "./blob_store.ts";
+import { blobRecordFromRow, BlobStoreError } from "./blob_store.ts";
 import { blobIndexSchema } from "./blob_index_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
@@ -59,7 +59,7 @@ export class PostgresBlobIndex {
         "WHERE sha256 = $1 AND expires > $2",
       [sha256, now],
     );
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : blobRecordFromRow(row);
   }
 
   /** The paid, unexpired allowance of `pubkey` for a blob. */
@@ -150,7 +150,7 @@ export class PostgresBlobIndex {
         "SELECT sha256, size, type, uploaded, expires FROM turnpike_blobs WHERE sha256 = $1",
         [record.sha256],
       );
-      return toRecord(row);
+      return blobRecordFromRow(row);
     });
   }
 
@@ -222,7 +222,7 @@ export class PostgresBlobIndex {
         "AND o.uploaded <= $3 ORDER BY o.uploaded DESC LIMIT $4",
       [pubkey, since, until, limit],
     );
-    return rows.map(toRecord);
+    return rows.map(blobRecordFromRow);
   }
 
   /** Deletes expired blobs (their owners and holders) and allowances; the blobs deleted. */
@@ -294,14 +294,4 @@ export class PostgresBlobIndex {
       }
     });
   }
-}
-
-function toRecord(row: Record<string, unknown>): BlobRecord {
-  return {
-    sha256: String(row.sha256),
-    size: Number(row.size),
-    type: row.type === null || row.type === undefined ? undefined : String(row.type),
-    uploaded: Number(row.uploaded),
-    expires: Number(row.expires),
-  };
 }
