@@ -120,6 +120,9 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     const value = picker(flag, envName, key);
     return value === undefined ? undefined : String(value);
   };
+  /** A positive whole number; its flag is `--` and the key with dashes. */
+  const count = (flag: string | undefined, envName: string, key: string, fallback: number) =>
+    positive(`--${key.replaceAll("_", "-")}`, pick(flag, envName, key), fallback);
   const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
   if (townPubkey !== undefined && !HEX64.test(townPubkey)) {
     throw new ConfigError(
@@ -152,29 +155,24 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
   return {
     townPubkey,
     skillsDir: pick(flags.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir"),
-    maxInFlight: positive(
-      "--max-in-flight",
-      pick(flags.maxInFlight, "TURNPIKE_PROVIDER_MAX_IN_FLIGHT", "max_in_flight"),
-      32,
-    ),
-    maxInFlightPerRequester: positive(
-      "--max-per-requester",
-      pick(flags.maxPerRequester, "TURNPIKE_PROVIDER_MAX_PER_REQUESTER", "max_per_requester"),
+    maxInFlight: count(flags.maxInFlight, "TURNPIKE_PROVIDER_MAX_IN_FLIGHT", "max_in_flight", 32),
+    maxInFlightPerRequester: count(
+      flags.maxPerRequester,
+      "TURNPIKE_PROVIDER_MAX_PER_REQUESTER",
+      "max_per_requester",
       8,
     ),
-    maxConcurrentRuns: positive(
-      "--max-concurrent",
-      pick(flags.maxConcurrent, "TURNPIKE_PROVIDER_MAX_CONCURRENT", "max_concurrent"),
+    maxConcurrentRuns: count(
+      flags.maxConcurrent,
+      "TURNPIKE_PROVIDER_MAX_CONCURRENT",
+      "max_concurrent",
       2,
     ),
-    maxAgeSec: positive(
-      "--max-age",
-      pick(flags.maxAge, "TURNPIKE_PROVIDER_MAX_AGE", "max_age"),
-      600,
-    ),
-    maxInputBytes: positive(
-      "--max-input-bytes",
-      pick(flags.maxInputBytes, "TURNPIKE_PROVIDER_MAX_INPUT_BYTES", "max_input_bytes"),
+    maxAgeSec: count(flags.maxAge, "TURNPIKE_PROVIDER_MAX_AGE", "max_age", 600),
+    maxInputBytes: count(
+      flags.maxInputBytes,
+      "TURNPIKE_PROVIDER_MAX_INPUT_BYTES",
+      "max_input_bytes",
       defaults.maxInputBytes,
     ),
     invoiceExpiryMs: invoiceExpiry === undefined
@@ -184,30 +182,26 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
       "max_town_debt",
       pick(undefined, "TURNPIKE_PROVIDER_MAX_TOWN_DEBT", "max_town_debt"),
     ),
-    maxUnpaid: positive(
-      "--max-unpaid",
-      pick(flags.maxUnpaid, "TURNPIKE_PROVIDER_MAX_UNPAID", "max_unpaid"),
+    maxUnpaid: count(
+      flags.maxUnpaid,
+      "TURNPIKE_PROVIDER_MAX_UNPAID",
+      "max_unpaid",
       defaults.maxUnpaid,
     ),
-    maxUnpaidPerRequester: positive(
-      "--max-unpaid-per-requester",
-      pick(
-        flags.maxUnpaidPerRequester,
-        "TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER",
-        "max_unpaid_per_requester",
-      ),
+    maxUnpaidPerRequester: count(
+      flags.maxUnpaidPerRequester,
+      "TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER",
+      "max_unpaid_per_requester",
       defaults.maxUnpaidPerRequester,
     ),
-    unpaidGraceMs: 1000 * positive(
-      "--unpaid-grace",
-      pick(flags.unpaidGrace, "TURNPIKE_PROVIDER_UNPAID_GRACE", "unpaid_grace"),
-      defaults.unpaidGraceSec,
-    ),
-    heartbeatMs: 1000 * positive(
-      "--heartbeat",
-      pick(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat"),
-      3600,
-    ),
+    unpaidGraceMs: 1000 *
+      count(
+        flags.unpaidGrace,
+        "TURNPIKE_PROVIDER_UNPAID_GRACE",
+        "unpaid_grace",
+        defaults.unpaidGraceSec,
+      ),
+    heartbeatMs: 1000 * count(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat", 3600),
     addressedOnly: yesNo(
       "--addressed-only",
       pick(
