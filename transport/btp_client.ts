@@ -19,6 +19,7 @@
  * @module
  */
 import { backoffDelay, sleep } from "../protocol/backoff.ts";
+import { BtpRequests } from "./btp_requests.ts";
 import {
   authProtocolData,
   BTP_ERROR,
@@ -191,12 +192,6 @@ export class BtpRemoteError extends Error {
   }
 }
 
-interface Pending {
-  resolve(frame: BtpFrame): void;
-  reject(err: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 interface Waiter {
   resolve(): void;
   reject(err: Error): void;
@@ -273,9 +268,8 @@ export class BtpClient {
   #ws?: WebSocket;
   #socketClosed: Promise<void> = Promise.resolve();
   #state: BtpClientState = "idle";
-  #pending = new Map<number, Pending>();
+  readonly #requests = new BtpRequests();
   #openWaiters: Waiter[] = [];
-  #nextRequestId = crypto.getRandomValues(new Uint32Array(1))[0];
   #reconnectTimer?: ReturnType<typeof setTimeout>;
   #reconnectAttempt = 0;
   #fatal?: Error;
@@ -318,7 +312,7 @@ export class BtpClient {
 
   /** Requests sent and not yet answered. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#requests.size;
   }
 
   /**
@@ -523,12 +517,7 @@ export class BtpClient {
   }
 
   #failPending(err: Error) {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    this.#requests.failAll(err);
   }
 
   #waitOpen(timeoutMs: number): Promise<void> {
@@ -650,13 +639,6 @@ export class BtpClient {
     }, delay);
   }
 
-  #allocateRequestId(): number {
-    do {
-      this.#nextRequestId = (this.#nextRequestId + 1) >>> 0;
-    } while (this.#pending.has(this.#nextRequestId));
-    return this.#nextRequestId;
-  }
-
   async #request(frame: BtpFrame, timeoutMs: number, socket?: WebSocket): Promise<BtpFrame> {
     const { answer } = await this.#dispatch(frame, timeoutMs, socket);
     const reply = await answer;
@@ -674,24 +656,20 @@ export class BtpClient {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       throw new BtpConnectionError(`not connected to ${this.#wsUrl}`);
     }
-    const requestId = this.#allocateRequestId();
+    const requestId = this.#requests.allocate();
     const bytes = encodeBtpFrame({ ...frame, requestId }, {
       maxFrameBytes: this.#options.maxFrameBytes,
     });
     await this.#drain(ws);
-    const answer = new Promise<BtpFrame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(requestId);
-        reject(new BtpTimeoutError(`no answer to BTP request ${requestId} in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(requestId, { resolve, reject, timer });
-    });
+    const answer = this.#requests.wait(
+      requestId,
+      timeoutMs,
+      () => new BtpTimeoutError(`no answer to BTP request ${requestId} in ${timeoutMs} ms`),
+    );
     try {
       ws.send(bytes);
     } catch (err) {
-      const pending = this.#pending.get(requestId);
-      this.#pending.delete(requestId);
-      if (pending) clearTimeout(pending.timer);
+      this.#requests.forget(requestId);
       throw new BtpConnectionError(`send failed: ${(err as Error).message}`);
     }
     return { answer };
@@ -731,11 +709,7 @@ export class BtpClient {
       return;
     }
     if (frame.type === "response" || frame.type === "error") {
-      const pending = this.#pending.get(frame.requestId);
-      if (!pending) return; // late answer to a request that timed out
-      this.#pending.delete(frame.requestId);
-      clearTimeout(pending.timer);
-      pending.resolve(frame);
+      this.#requests.settle(frame); // false: a late answer to a request that timed out
       return;
     }
     if (frame.type === "transfer") {
@@ -753,13 +727,8 @@ export class BtpClient {
   #onBadFrame(ws: WebSocket, bytes: Uint8Array, err: Error) {
     const requestId = peekBtpRequestId(bytes);
     if (requestId === undefined) return;
-    const pending = this.#pending.get(requestId);
-    if (pending && (bytes[0] === BtpFrameType.response || bytes[0] === BtpFrameType.error)) {
-      this.#pending.delete(requestId);
-      clearTimeout(pending.timer);
-      pending.reject(err);
-      return;
-    }
+    const answer = bytes[0] === BtpFrameType.response || bytes[0] === BtpFrameType.error;
+    if (answer && this.#requests.fail(requestId, err)) return;
     if (bytes[0] === BtpFrameType.message || bytes[0] === BtpFrameType.transfer) {
       this.#sendError(ws, requestId, BTP_ERROR.invalidFields, err.message);
     }

@@ -27,6 +27,7 @@ import {
   encodeInDoubt,
   IN_DOUBT_PROTOCOL_NAME,
 } from "../../../protocol/payment_in_doubt.ts";
+import { BtpRequests } from "../../../transport/btp_requests.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 
 /**
@@ -63,12 +64,6 @@ export class BtpPeerUnavailableError extends Error {
   override name = "BtpPeerUnavailableError";
 }
 
-interface Pending {
-  resolve(frame: BtpFrame): void;
-  reject(err: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /**
  * Server side of one peer's WebSocket, after auth.
  *
@@ -86,8 +81,7 @@ export class BtpPeerConnection {
   readonly account: BtpPeerAccount;
   readonly #socket: WebSocket;
   readonly #o: BtpPeerConnectionOptions;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = crypto.getRandomValues(new Uint32Array(1))[0];
+  readonly #requests = new BtpRequests();
   #closed = false;
 
   constructor(socket: WebSocket, options: BtpPeerConnectionOptions) {
@@ -140,49 +134,38 @@ export class BtpPeerConnection {
     return answer ? decodeInDoubt("fulfillments", answer.data) : [];
   }
 
-  #request(protocolData: BtpMessageFrame["protocolData"], timeoutMs: number): Promise<BtpFrame> {
+  async #request(
+    protocolData: BtpMessageFrame["protocolData"],
+    timeoutMs: number,
+  ): Promise<BtpFrame> {
     if (this.#closed) {
-      return Promise.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
+      throw new BtpPeerUnavailableError(`${this.account.account} disconnected`);
     }
-    do this.#nextId = (this.#nextId + 1) >>> 0; while (this.#pending.has(this.#nextId));
-    const requestId = this.#nextId;
-    let bytes: Uint8Array;
+    const requestId = this.#requests.allocate();
+    const bytes = encodeBtpFrame(
+      { type: "message", requestId, protocolData },
+      { maxFrameBytes: this.#o.maxFrameBytes },
+    );
+    const answer = this.#requests.wait(
+      requestId,
+      Math.max(1, timeoutMs),
+      () => new BtpPeerUnavailableError(`${this.account.account} did not answer in time`),
+    );
     try {
-      bytes = encodeBtpFrame(
-        { type: "message", requestId, protocolData },
-        { maxFrameBytes: this.#o.maxFrameBytes },
-      );
+      this.#socket.send(bytes);
     } catch (err) {
-      return Promise.reject(err);
+      this.#requests.fail(
+        requestId,
+        new BtpPeerUnavailableError(`send failed: ${(err as Error).message}`),
+      );
     }
-    return new Promise<BtpFrame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(requestId);
-        reject(new BtpPeerUnavailableError(`${this.account.account} did not answer in time`));
-      }, Math.max(1, timeoutMs));
-      this.#pending.set(requestId, {
-        timer,
-        reject,
-        resolve: (frame) => {
-          if (frame.type === "error") {
-            reject(
-              new BtpPeerUnavailableError(
-                `peer answered BTP ERROR ${frame.code}: ${frame.data}`.slice(0, 300),
-              ),
-            );
-            return;
-          }
-          resolve(frame);
-        },
-      });
-      try {
-        this.#socket.send(bytes);
-      } catch (err) {
-        clearTimeout(timer);
-        this.#pending.delete(requestId);
-        reject(new BtpPeerUnavailableError(`send failed: ${(err as Error).message}`));
-      }
-    });
+    const frame = await answer;
+    if (frame.type === "error") {
+      throw new BtpPeerUnavailableError(
+        `peer answered BTP ERROR ${frame.code}: ${frame.data}`.slice(0, 300),
+      );
+    }
+    return frame;
   }
 
   /** Closes the socket (e.g. replaced by a newer connection of the same account). */
@@ -198,11 +181,7 @@ export class BtpPeerConnection {
   #onClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
-    }
-    this.#pending.clear();
+    this.#requests.failAll(new BtpPeerUnavailableError(`${this.account.account} disconnected`));
   }
 
   #send(frame: BtpFrame): void {
@@ -262,11 +241,7 @@ export class BtpPeerConnection {
       return;
     }
     if (frame.type === "response" || frame.type === "error") {
-      const pending = this.#pending.get(frame.requestId);
-      if (!pending) return;
-      this.#pending.delete(frame.requestId);
-      clearTimeout(pending.timer);
-      pending.resolve(frame);
+      this.#requests.settle(frame);
       return;
     }
     if (frame.type === "transfer") {
