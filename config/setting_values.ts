@@ -9,6 +9,32 @@ import { ConfigError } from "./config_error.ts";
 
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 
+/** A value kind's parser: what {@linkcode uint64Setting} and its siblings are. */
+export type SettingParser<T> = (value: unknown, key: string, label?: string) => T;
+
+/**
+ * A setting parsed by `parse`, or `fallback` when it is not set (`undefined`): the one way a
+ * role's resolver writes "this key, or its default".
+ *
+ * @example
+ * ```ts
+ * import { positiveIntegerSetting, settingOr } from "./setting_values.ts";
+ *
+ * console.assert(settingOr(undefined, 64, positiveIntegerSetting, "maxEventBytes") === 64);
+ * console.assert(settingOr("128", 64, positiveIntegerSetting, "maxEventBytes") === 128);
+ * ```
+ * @throws {ConfigError} from `parse` when the value is set but not one of its kind.
+ */
+export function settingOr<T, F>(
+  value: unknown,
+  fallback: F,
+  parse: SettingParser<T>,
+  key: string,
+  label?: string,
+): T | F {
+  return value === undefined ? fallback : parse(value, key, label);
+}
+
 /**
  * A uint64 amount in base units (decimal text or a TOML integer).
  *

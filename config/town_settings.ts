@@ -48,7 +48,12 @@ import {
 import { chainTokenUnit } from "./chain_config.ts";
 import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
-import { booleanSetting, positiveIntegerSetting, uint64Setting } from "./setting_values.ts";
+import {
+  booleanSetting,
+  positiveIntegerSetting,
+  settingOr,
+  uint64Setting,
+} from "./setting_values.ts";
 import { isAccountName, resolveTownPeers, type TownPeerChannel } from "./town_peers.ts";
 import type { BtpPeerAccountConfig } from "./town_peers.ts";
 import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts";
@@ -187,15 +192,21 @@ function townPayouts(value: unknown): TownPayoutPolicy {
     }
   }
   const payouts = {
-    threshold: t.threshold === undefined
-      ? DEFAULT_TOWN_PAYOUTS.threshold
-      : uint64Setting(t.threshold, "town.payouts.threshold"),
+    threshold: settingOr(
+      t.threshold,
+      DEFAULT_TOWN_PAYOUTS.threshold,
+      uint64Setting,
+      "town.payouts.threshold",
+    ),
     intervalMs: t.interval_seconds === undefined
       ? DEFAULT_TOWN_PAYOUTS.intervalMs
       : positiveIntegerSetting(t.interval_seconds, "town.payouts.interval_seconds") * 1000,
-    maxOwed: t.max_owed === undefined
-      ? DEFAULT_TOWN_PAYOUTS.maxOwed
-      : uint64Setting(t.max_owed, "town.payouts.max_owed"),
+    maxOwed: settingOr(
+      t.max_owed,
+      DEFAULT_TOWN_PAYOUTS.maxOwed,
+      uint64Setting,
+      "town.payouts.max_owed",
+    ),
     ...(t.deposit === undefined
       ? {}
       : { deposit: uint64Setting(t.deposit, "town.payouts.deposit") }),
@@ -362,12 +373,20 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
       kindPricePerByte: kindPrices(toml.kind_prices),
       ownerPubkey: owner as string | undefined,
     },
-    maxEventBytes: maxEvent === undefined
-      ? DEFAULT_MAX_EVENT_BYTES
-      : positiveIntegerSetting(maxEvent, "maxEventBytes", "max event bytes"),
-    maxPacketAmount: maxPacket === undefined
-      ? undefined
-      : uint64Setting(maxPacket, "maxPacketAmount", "max packet amount"),
+    maxEventBytes: settingOr(
+      maxEvent,
+      DEFAULT_MAX_EVENT_BYTES,
+      positiveIntegerSetting,
+      "maxEventBytes",
+      "max event bytes",
+    ),
+    maxPacketAmount: settingOr(
+      maxPacket,
+      undefined,
+      uint64Setting,
+      "maxPacketAmount",
+      "max packet amount",
+    ),
     assetCode,
     assetScale,
     settlement,
@@ -504,15 +523,27 @@ function townBlobs(
     "blob_retention_days",
   );
   return {
-    pricePerMiB: price === undefined
-      ? DEFAULT_BLOB_PRICE_PER_MIB
-      : uint64Setting(price, "blobs.pricePerMiB", "blob price"),
-    maxBlobBytes: max === undefined
-      ? DEFAULT_MAX_BLOB_BYTES
-      : positiveIntegerSetting(max, "blobs.maxBlobBytes", "max blob bytes"),
-    quotaBytes: quota === undefined
-      ? DEFAULT_BLOB_QUOTA_BYTES
-      : positiveIntegerSetting(quota, "blobs.quotaBytes", "blob quota bytes"),
+    pricePerMiB: settingOr(
+      price,
+      DEFAULT_BLOB_PRICE_PER_MIB,
+      uint64Setting,
+      "blobs.pricePerMiB",
+      "blob price",
+    ),
+    maxBlobBytes: settingOr(
+      max,
+      DEFAULT_MAX_BLOB_BYTES,
+      positiveIntegerSetting,
+      "blobs.maxBlobBytes",
+      "max blob bytes",
+    ),
+    quotaBytes: settingOr(
+      quota,
+      DEFAULT_BLOB_QUOTA_BYTES,
+      positiveIntegerSetting,
+      "blobs.quotaBytes",
+      "blob quota bytes",
+    ),
     retentionMs: days === undefined
       ? DEFAULT_BLOB_RETENTION_MS
       : positiveIntegerSetting(days, "blobs.retentionMs", "blob retention days") * 24 * 3600 * 1000,
