@@ -53,7 +53,13 @@ export interface BlobAuthorizationOptions {
  *
  * @example
  * ```ts
- * const auth = signEventTemplate(buildBlobAuthorization({ verb: "upload", sha256: [hash], size: 1024 }), key);
+ * import { buildBlobAuthorization } from "./blob_authorization.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const hash = "b".repeat(64);
+ * const template = buildBlobAuthorization({ verb: "upload", sha256: [hash], size: 1024 });
+ * const auth = finalizeEvent(template, generateSecretKey());
+ * console.assert(auth.tags.some(([name, value]) => name === "x" && value === hash));
  * ```
  */
 export function buildBlobAuthorization(o: BlobAuthorizationOptions): EventTemplate {
@@ -105,7 +111,16 @@ export interface CheckBlobAuthorizationOptions {
  *
  * @example
  * ```ts
+ * import { buildBlobAuthorization, checkBlobAuthorization } from "./blob_authorization.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const hash = "b".repeat(64);
+ * const event = finalizeEvent(
+ *   buildBlobAuthorization({ verb: "upload", sha256: [hash], size: 1024 }),
+ *   generateSecretKey(),
+ * );
  * const auth = checkBlobAuthorization(event, { verb: "upload", sha256: hash });
+ * console.assert(auth.size === 1024 && auth.pubkey === event.pubkey);
  * ```
  * @throws {BlobAuthorizationError} with the first check that failed.
  */
@@ -148,7 +163,16 @@ export function checkBlobAuthorization(
  *
  * @example
  * ```ts
- * fetch(url, { method: "PUT", headers: { authorization: authorizationHeader(auth) }, body });
+ * import { authorizationHeader } from "./blob_authorization.ts";
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * async function upload(url: string, auth: NostrEvent, body: Blob): Promise<Response> {
+ *   return await fetch(url, {
+ *     method: "PUT",
+ *     headers: { authorization: authorizationHeader(auth) },
+ *     body,
+ *   });
+ * }
  * ```
  */
 export function authorizationHeader(event: NostrEvent): string {
@@ -164,7 +188,12 @@ export function authorizationHeader(event: NostrEvent): string {
  *
  * @example
  * ```ts
- * const event = parseAuthorizationHeader(request.headers.get("authorization"));
+ * import { parseAuthorizationHeader } from "./blob_authorization.ts";
+ *
+ * function uploader(request: Request): string {
+ *   const event = parseAuthorizationHeader(request.headers.get("authorization"));
+ *   return event.pubkey;
+ * }
  * ```
  * @throws {BlobAuthorizationError} when absent, oversized, not base64 JSON or not event-shaped.
  */

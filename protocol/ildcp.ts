@@ -57,7 +57,11 @@ export class IldcpError extends Error {
  *
  * @example
  * ```ts
- * const reply = await client.sendData(encodeIldcpRequest());
+ * import { encodeIldcpRequest } from "./ildcp.ts";
+ *
+ * // sent to the parent as a BTP `ilp` sub-protocol message; it answers with a FULFILL
+ * declare function sendToParent(prepare: Uint8Array): Promise<Uint8Array>;
+ * const reply = await sendToParent(encodeIldcpRequest());
  * ```
  */
 export function encodeIldcpRequest(options: IldcpRequestOptions = {}): Uint8Array {
@@ -75,7 +79,11 @@ export function encodeIldcpRequest(options: IldcpRequestOptions = {}): Uint8Arra
  *
  * @example
  * ```ts
- * if (isIldcpRequest(decodeIlpPrepare(bytes))) answerWithConfig();
+ * import { encodeIldcpRequest, isIldcpRequest } from "./ildcp.ts";
+ * import { decodeIlpPrepare } from "./ilp_packet.ts";
+ *
+ * const prepare = decodeIlpPrepare(encodeIldcpRequest());
+ * console.assert(isIldcpRequest(prepare));
  * ```
  */
 export function isIldcpRequest(
@@ -128,7 +136,11 @@ export function encodeIldcpResponse(response: IldcpResponse): Uint8Array {
  *
  * @example
  * ```ts
- * const { clientAddress, assetScale, assetCode } = decodeIldcpResponse(replyBytes);
+ * import { decodeIldcpResponse, encodeIldcpResponse } from "./ildcp.ts";
+ *
+ * const reply = encodeIldcpResponse({ clientAddress: "g.town.alice", assetScale: 6, assetCode: "USD" });
+ * const { clientAddress, assetScale, assetCode } = decodeIldcpResponse(reply);
+ * console.assert(clientAddress === "g.town.alice" && assetScale === 6 && assetCode === "USD");
  * ```
  */
 export function decodeIldcpResponse(bytes: Uint8Array): IldcpResponse {

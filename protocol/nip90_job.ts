@@ -223,8 +223,11 @@ export interface ParsedJobRequest {
  *
  * @example
  * ```ts
+ * import { buildJobRequest, parseJobRequest } from "./nip90_job.ts";
+ *
+ * const event = buildJobRequest({ kind: 5050, inputs: [{ data: "What is ILP?", type: "text" }] });
  * const job = parseJobRequest(event);
- * for (const input of job.inputs) console.log(input.type, input.data);
+ * console.assert(job.inputs[0].type === "text" && job.inputs[0].data === "What is ILP?");
  * ```
  */
 export function parseJobRequest(
@@ -302,6 +305,13 @@ function readPrivateTags(
  *
  * @example
  * ```ts
+ * import { buildJobRequest, encryptJobParams } from "./nip90_job.ts";
+ * import type { NodeSigner } from "./node_signer.ts";
+ *
+ * declare const signer: NodeSigner;
+ * declare const providerPubkey: string;
+ * const inputs = [{ data: "What is ILP?", type: "text" as const }];
+ * const params = [{ name: "max_tokens", values: ["200"] }];
  * const content = await encryptJobParams({ inputs, params }, signer, providerPubkey);
  * buildJobRequest({ kind: 5050, providers: [providerPubkey], encryptedContent: content });
  * ```
@@ -321,7 +331,14 @@ export async function encryptJobParams(
  *
  * @example
  * ```ts
+ * import { decryptJobParams } from "./nip90_job.ts";
+ * import type { NostrEvent } from "./nostr_event.ts";
+ * import type { NodeSigner } from "./node_signer.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const providerSigner: NodeSigner;
  * const job = await decryptJobParams(event, providerSigner);
+ * console.log(job.inputs, job.params);
  * ```
  */
 export async function decryptJobParams(
@@ -391,7 +408,17 @@ export const DEFAULT_MAX_QUOTED_REQUEST_BYTES = 2048;
  *
  * @example
  * ```ts
- * buildJobResult({ request, content: "ILP is...", amount: { amount: "4200", paymentRequest } });
+ * import { buildJobResult } from "./nip90_job.ts";
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare const request: NostrEvent;
+ * const paymentRequest = "g.town.provider.spsp";
+ * const template = buildJobResult({
+ *   request,
+ *   content: "ILP is...",
+ *   amount: { amount: "4200", paymentRequest },
+ * });
+ * console.assert(template.kind === request.kind + 1000);
  * ```
  */
 export function buildJobResult(options: JobResultOptions): EventTemplate {
@@ -451,8 +478,13 @@ export interface ParsedJobResult {
  *
  * @example
  * ```ts
- * const result = parseJobResult(event);
- * if (result.requestId === myJobId) console.log(result.content);
+ * import { parseJobResult } from "./nip90_job.ts";
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * function resultFor(event: NostrEvent, myJobId: string): string | undefined {
+ *   const result = parseJobResult(event);
+ *   return result.requestId === myJobId ? result.content : undefined;
+ * }
  * ```
  */
 export function parseJobResult(
@@ -519,7 +551,16 @@ export interface JobFeedbackOptions {
  *
  * @example
  * ```ts
- * buildJobFeedback({ request, status: "payment-required", amount: { amount: "4200", paymentRequest } });
+ * import { buildJobFeedback, parseJobFeedback } from "./nip90_job.ts";
+ *
+ * const request = { id: "e".repeat(64), pubkey: "c".repeat(64) };
+ * const paymentRequest = "g.town.provider.spsp";
+ * const template = buildJobFeedback({
+ *   request,
+ *   status: "payment-required",
+ *   amount: { amount: "4200", paymentRequest },
+ * });
+ * console.assert(parseJobFeedback(template).amount?.amount === "4200");
  * ```
  */
 export function buildJobFeedback(options: JobFeedbackOptions): EventTemplate {
@@ -563,8 +604,14 @@ export interface ParsedJobFeedback {
  *
  * @example
  * ```ts
- * const fb = parseJobFeedback(event);
- * if (fb.status === "payment-required" && fb.amount) pay(fb.amount);
+ * import { type JobAmount, parseJobFeedback } from "./nip90_job.ts";
+ * import type { NostrEvent } from "./nostr_event.ts";
+ *
+ * declare function pay(amount: JobAmount): Promise<void>;
+ * async function onFeedback(event: NostrEvent): Promise<void> {
+ *   const fb = parseJobFeedback(event);
+ *   if (fb.status === "payment-required" && fb.amount) await pay(fb.amount);
+ * }
  * ```
  */
 export function parseJobFeedback(

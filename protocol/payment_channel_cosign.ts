@@ -230,8 +230,23 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  *
  * @example
  * ```ts
+ * import {
+ *   COSIGN_PROTOCOL_NAME,
+ *   COSIGN_VERSION,
+ *   type CosignRequest,
+ *   encodeCosignRequest,
+ * } from "./payment_channel_cosign.ts";
+ *
+ * const request: CosignRequest = {
+ *   version: COSIGN_VERSION,
+ *   type: "last-claim",
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ * };
  * const data = encodeCosignRequest(request);
- * protocolData.push({ protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data });
+ * // a BTP message's protocol data entry (protocol/btp_message.ts)
+ * const entry = { protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data };
  * ```
  */
 export function encodeCosignRequest(request: CosignRequest): Uint8Array {
@@ -271,8 +286,21 @@ export function encodeCosignRequest(request: CosignRequest): Uint8Array {
  *
  * @example
  * ```ts
- * const request = decodeCosignRequest(entry.data);
- * if (request.type === "withdraw") console.log(request.totalWithdraw);
+ * import {
+ *   COSIGN_VERSION,
+ *   decodeCosignRequest,
+ *   encodeCosignRequest,
+ * } from "./payment_channel_cosign.ts";
+ *
+ * const data = encodeCosignRequest({
+ *   version: COSIGN_VERSION,
+ *   type: "last-claim",
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ * });
+ * const request = decodeCosignRequest(data);
+ * console.assert(request.type === "last-claim" && request.chainId === 31337);
  * ```
  */
 export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {
@@ -325,6 +353,9 @@ export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {
  *
  * @example
  * ```ts
+ * import { type CosignRequest, validateCosignRequest } from "./payment_channel_cosign.ts";
+ *
+ * declare const request: CosignRequest;
  * validateCosignRequest(request); // throws on a bad field
  * ```
  */
@@ -358,6 +389,10 @@ export function validateCosignRequest(request: CosignRequest): void {
  *
  * @example
  * ```ts
+ * import { encodeCosignAnswer } from "./payment_channel_cosign.ts";
+ *
+ * declare const channelId: `0x${string}`;
+ * declare const signature: `0x${string}`;
  * const data = encodeCosignAnswer({ version: 1, type: "signed", channelId, signature });
  * ```
  */
@@ -396,7 +431,11 @@ export function encodeCosignAnswer(answer: CosignAnswer): Uint8Array {
  *
  * @example
  * ```ts
+ * import { ChannelCosignError, refusalOf } from "./payment_channel_cosign.ts";
+ *
+ * const channelId: `0x${string}` = `0x${"ab".repeat(32)}`;
  * const answer = refusalOf(channelId, new ChannelCosignError("settle-below-claim", "..."));
+ * console.assert(answer.type === "refused" && answer.reason === "settle-below-claim");
  * ```
  */
 export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): CosignRefused {
@@ -415,7 +454,17 @@ export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): Co
  *
  * @example
  * ```ts
- * const answer = decodeCosignAnswer(entry.data);
+ * import { decodeCosignAnswer, encodeCosignAnswer } from "./payment_channel_cosign.ts";
+ *
+ * const channelId: `0x${string}` = `0x${"ab".repeat(32)}`;
+ * const data = encodeCosignAnswer({
+ *   version: 1,
+ *   type: "refused",
+ *   channelId,
+ *   reason: "settle-below-claim",
+ *   message: "the settle pays less than the newest claim",
+ * });
+ * const answer = decodeCosignAnswer(data);
  * if (answer.type === "refused") console.log(answer.reason);
  * ```
  */
@@ -459,7 +508,10 @@ export function decodeCosignAnswer(data: Uint8Array | string): CosignAnswer {
  *
  * @example
  * ```ts
- * validateCosignAnswer(answer);
+ * import { type CosignAnswer, validateCosignAnswer } from "./payment_channel_cosign.ts";
+ *
+ * declare const answer: CosignAnswer;
+ * validateCosignAnswer(answer); // throws on a bad field
  * ```
  */
 export function validateCosignAnswer(answer: CosignAnswer): void {
