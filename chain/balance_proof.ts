@@ -162,10 +162,16 @@ function message(proof: BalanceProof) {
  *
  * @example
  * ```ts
+ * import { signBalanceProof } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const account = privateKeyToAccount(generatePrivateKey()); // a node's: NodeSigner.evm
+ * const tokenNetwork: `0x${string}` = `0x${"cd".repeat(20)}`;
  * const sig = await signBalanceProof(
  *   { channelId: `0x${"ab".repeat(32)}`, nonce: 1n, transferredAmount: 10n },
- *   { account: signer.evm, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
+ *   { account, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
  * );
+ * console.assert(sig.length === 132);
  * ```
  */
 export async function signBalanceProof(proof: BalanceProof, options: SignOptions): Promise<Hex> {
@@ -180,8 +186,15 @@ export async function signBalanceProof(proof: BalanceProof, options: SignOptions
  *
  * @example
  * ```ts
- * const signer = await recoverBalanceProofSigner(proof, sig, { chainId: 31337, verifyingContract });
- * if (signer.toLowerCase() !== peer.toLowerCase()) throw new Error("not the peer's proof");
+ * import { recoverBalanceProofSigner, signBalanceProof } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
+ * const sig = await signBalanceProof(proof, { account: peer, domain });
+ * const signer = await recoverBalanceProofSigner(proof, sig, domain);
+ * if (signer.toLowerCase() !== peer.address.toLowerCase()) throw new Error("not the peer's proof");
  * ```
  */
 export async function recoverBalanceProofSigner(
@@ -197,7 +210,19 @@ export async function recoverBalanceProofSigner(
  *
  * @example
  * ```ts
- * const sig = await signCooperativeSettle(settle, { account: signer.evm, domain });
+ * import { type CooperativeSettle, signCooperativeSettle } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const settle: CooperativeSettle = {
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   participant1: account.address,
+ *   balance1: 40n,
+ *   participant2: `0x${"ef".repeat(20)}`,
+ *   balance2: 10n,
+ * };
+ * const sig = await signCooperativeSettle(settle, { account, domain });
  * ```
  */
 export async function signCooperativeSettle(
@@ -215,7 +240,18 @@ export async function signCooperativeSettle(
  *
  * @example
  * ```ts
- * const signer = await recoverCooperativeSettleSigner(settle, sig, client.domain);
+ * import {
+ *   type CooperativeSettle,
+ *   type Hex,
+ *   recoverCooperativeSettleSigner,
+ *   type TokenNetworkDomain,
+ * } from "./balance_proof.ts";
+ *
+ * declare const settle: CooperativeSettle;
+ * declare const sig: Hex;
+ * declare const domain: TokenNetworkDomain;
+ * const signer = await recoverCooperativeSettleSigner(settle, sig, domain);
+ * console.log(signer === settle.participant2);
  * ```
  */
 export async function recoverCooperativeSettleSigner(
@@ -231,8 +267,15 @@ export async function recoverCooperativeSettleSigner(
  *
  * @example
  * ```ts
- * const withdraw = { channelId, participant: me, totalWithdraw: 5n, expiration: now + 600n };
- * const mine = await signWithdraw(withdraw, { account: signer.evm, domain });
+ * import { signWithdraw } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const channelId = `0x${"ab".repeat(32)}` as const;
+ * const now = BigInt(Math.floor(Date.now() / 1000));
+ * const withdraw = { channelId, participant: account.address, totalWithdraw: 5n, expiration: now + 600n };
+ * const mine = await signWithdraw(withdraw, { account, domain });
  * ```
  */
 export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Promise<Hex> {
@@ -245,6 +288,12 @@ export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Pr
  *
  * @example
  * ```ts
+ * import { type Hex, recoverWithdrawSigner, type Withdraw } from "./balance_proof.ts";
+ *
+ * declare const withdraw: Withdraw;
+ * declare const sig: Hex;
+ * declare const peer: `0x${string}`;
+ * const verifyingContract: `0x${string}` = `0x${"cd".repeat(20)}`;
  * const signer = await recoverWithdrawSigner(withdraw, sig, { chainId: 31337, verifyingContract });
  * if (signer.toLowerCase() !== peer.toLowerCase()) throw new Error("not the peer's signature");
  * ```
@@ -354,7 +403,12 @@ function domainSeparator(domain: TokenNetworkDomain): Uint8Array {
  *
  * @example
  * ```ts
+ * import { balanceProofDigest } from "./balance_proof.ts";
+ *
+ * const verifyingContract: `0x${string}` = `0x${"cd".repeat(20)}`;
+ * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const digest = balanceProofDigest(proof, { chainId: 31337, verifyingContract });
+ * console.assert(digest.length === 32);
  * ```
  */
 export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDomain): Uint8Array {
@@ -382,7 +436,15 @@ export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDoma
  *
  * @example
  * ```ts
- * const signer = recoverBalanceProofSignerFast(proof, sig, { chainId: 31337, verifyingContract });
+ * import { recoverBalanceProofSignerFast, signBalanceProof } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
+ * const sig = await signBalanceProof(proof, { account: peer, domain });
+ * const signer = recoverBalanceProofSignerFast(proof, sig, domain);
+ * console.assert(signer === peer.address.toLowerCase());
  * ```
  */
 export function recoverBalanceProofSignerFast(
@@ -424,6 +486,19 @@ export interface RecoveredBalanceProofSigner {
  *
  * @example
  * ```ts
+ * import {
+ *   type BalanceProof,
+ *   BalanceProofSignerKey,
+ *   type Hex,
+ *   recoverBalanceProofSignerKey,
+ *   type TokenNetworkDomain,
+ * } from "./balance_proof.ts";
+ *
+ * declare const proof: BalanceProof;
+ * declare const sig: Hex;
+ * declare const domain: TokenNetworkDomain;
+ * declare const peer: `0x${string}`;
+ * let key: BalanceProofSignerKey | undefined;
  * const { address, publicKey } = recoverBalanceProofSignerKey(proof, sig, domain);
  * if (address === peer.toLowerCase()) key = new BalanceProofSignerKey(publicKey);
  * ```
@@ -482,7 +557,21 @@ function generator(windowSize: number): Point {
  *
  * @example
  * ```ts
+ * import {
+ *   BalanceProofSignerKey,
+ *   recoverBalanceProofSignerKey,
+ *   signBalanceProof,
+ * } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const channelId = `0x${"ab".repeat(32)}` as const;
+ * const proof = { channelId, nonce: 1n, transferredAmount: 10n };
+ * const sig = await signBalanceProof(proof, { account: peer, domain });
  * const key = new BalanceProofSignerKey(recoverBalanceProofSignerKey(proof, sig, domain).publicKey);
+ * const nextProof = { channelId, nonce: 2n, transferredAmount: 25n };
+ * const nextSig = await signBalanceProof(nextProof, { account: peer, domain });
  * if (!key.verifies(nextProof, nextSig, domain)) throw new Error("not the peer's proof");
  * ```
  */

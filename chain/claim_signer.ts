@@ -54,9 +54,19 @@ export class WithdrawBelowClaimsError extends Error {
  *
  * @example
  * ```ts
- * const signer = new ClaimSigner({ account: nodeSigner.evm, chainId: 31337, tokenNetworkAddress, tokenAddress,
- *   channelId, deposit: 50_000_000n });
- * const claim = await signer.pay(1500n); // nonce 1, transferredAmount 1500
+ * import { ClaimSigner } from "./claim_signer.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const signer = new ClaimSigner({
+ *   account: privateKeyToAccount(generatePrivateKey()), // a node's: NodeSigner.evm
+ *   chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ *   tokenAddress: `0x${"ef".repeat(20)}`,
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   deposit: 50_000_000n,
+ * });
+ * const claim = await signer.pay(1500n);
+ * console.assert(claim.nonce === 1n && claim.transferredAmount === 1500n);
  * ```
  */
 export class ClaimSigner {
@@ -104,6 +114,9 @@ export class ClaimSigner {
    *
    * @example
    * ```ts
+   * import { ClaimSigner } from "./claim_signer.ts";
+   *
+   * declare const signer: ClaimSigner;
    * await signer.noteWithdraw(10_000_000n); // claims now stay within deposit - 10 M2M
    * ```
    */
@@ -128,6 +141,9 @@ export class ClaimSigner {
    *
    * @example
    * ```ts
+   * import { ClaimSigner } from "./claim_signer.ts";
+   *
+   * declare const signer: ClaimSigner;
    * await signer.noteDeposit(60_000_000n); // after topping a 50 M2M channel up by 10
    * ```
    */
@@ -186,8 +202,19 @@ export interface SignClaimOptions extends ClaimChannel {
  *
  * @example
  * ```ts
- * const claim = await signClaim({ account: nodeSigner.evm, chainId: 31337, tokenNetworkAddress, tokenAddress,
- *   channelId, nonce: 3n, transferredAmount: 4500n });
+ * import { signClaim } from "./claim_signer.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ *
+ * const claim = await signClaim({
+ *   account: privateKeyToAccount(generatePrivateKey()),
+ *   chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ *   tokenAddress: `0x${"ef".repeat(20)}`,
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   nonce: 3n,
+ *   transferredAmount: 4500n,
+ * });
+ * console.assert(claim.nonce === 3n);
  * ```
  */
 export async function signClaim(options: SignClaimOptions): Promise<PaymentChannelClaim> {

@@ -96,9 +96,22 @@ interface CachedChannel {
  *
  * @example
  * ```ts
- * const verifier = new ClaimVerifier({ chainId: 31337, tokenNetworkAddress, tokenAddress,
- *   peerAddress, selfAddress, readChannel: (id) => client.getChannel(id) });
- * await verifier.accept(decodeClaim(entry.data), 1500n); // throws ClaimError when not covered
+ * import { ClaimVerifier } from "./claim_verifier.ts";
+ * import type { TokenNetworkClient } from "./token_network_client.ts";
+ * import { decodeClaim } from "../protocol/payment_channel_claim.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const peerAddress: `0x${string}`;
+ * declare const claimBytes: Uint8Array; // a BTP message's `payment-channel-claim` entry
+ * const verifier = new ClaimVerifier({
+ *   chainId: 31337,
+ *   tokenNetworkAddress: client.domain.verifyingContract,
+ *   tokenAddress: `0x${"ef".repeat(20)}`,
+ *   peerAddress,
+ *   selfAddress: `0x${"12".repeat(20)}`,
+ *   readChannel: (id) => client.getChannel(id),
+ * });
+ * await verifier.accept(decodeClaim(claimBytes), 1500n); // throws ClaimError when not covered
  * ```
  */
 export class ClaimVerifier {
@@ -385,6 +398,10 @@ export class ClaimVerifier {
    *
    * @example
    * ```ts
+   * import type { ClaimVerifier } from "./claim_verifier.ts";
+   *
+   * declare const verifier: ClaimVerifier;
+   * declare const channelId: `0x${string}`;
    * verifier.noteWithdraw(channelId, 10_000_000n);
    * ```
    */

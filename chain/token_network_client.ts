@@ -179,8 +179,19 @@ const CHANNEL_OPENED_EVENT = parseAbiItem(
  *
  * @example
  * ```ts
- * const client = new TokenNetworkClient({ chain, account: signer.evm });
- * const { channelId } = await client.openChannel({ partner, deposit: 50_000_000n, settleTimeout: 3600n });
+ * import { TokenNetworkClient } from "./token_network_client.ts";
+ * import type { ChainConfig } from "./chain_config.ts";
+ * import type { NodeSigner } from "../protocol/node_signer.ts";
+ *
+ * async function open(chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`) {
+ *   const client = new TokenNetworkClient({ chain, account: signer.evm });
+ *   const { channelId } = await client.openChannel({
+ *     partner,
+ *     deposit: 50_000_000n,
+ *     settleTimeout: 3600n,
+ *   });
+ *   return channelId;
+ * }
  * ```
  */
 export class TokenNetworkClient {
@@ -480,11 +491,21 @@ export class TokenNetworkClient {
    *
    * @example
    * ```ts
-   * const withdraw = { channelId, participant: me, totalWithdraw: 5n, expiration: now + 600n };
+   * import type { TokenNetworkClient } from "./token_network_client.ts";
+   * import { type Hex, signWithdraw } from "./balance_proof.ts";
+   * import type { LocalAccount } from "viem/accounts";
+   *
+   * declare const client: TokenNetworkClient;
+   * declare const mine: LocalAccount;
+   * declare const channelId: Hex;
+   * declare const partnerSignature: Hex; // the partner's signWithdraw over the same message
+   * const now = BigInt(Math.floor(Date.now() / 1000));
+   * const participant = mine.address;
+   * const withdraw = { channelId, participant, totalWithdraw: 5n, expiration: now + 600n };
    * const tx = await client.setTotalWithdraw(channelId, {
    *   ...withdraw,
-   *   participantSignature: await signWithdraw(withdraw, { secretKey: mine, domain: client.domain }),
-   *   partnerSignature, // the partner's signWithdraw over the same message
+   *   participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
+   *   partnerSignature,
    * });
    * ```
    */
