@@ -36,7 +36,19 @@ export interface SignerFromRequestsOptions {
  *
  * @example
  * ```ts
- * const signer = signerFromRequests({ pubkey, evmAddress, ask: (r) => answerSignerRequest(key, r) });
+ * import { signerFromRequests } from "./local_node_signer.ts";
+ * import { answerSignerRequest } from "./signer_request_answer.ts";
+ * import { evmAddressOf } from "./evm_address.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
+ *
+ * const key = generateSecretKey();
+ * const signer = signerFromRequests({
+ *   pubkey: getPublicKey(key),
+ *   evmAddress: evmAddressOf(key),
+ *   ask: (r) => answerSignerRequest(key, r),
+ * });
+ * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
+ * console.assert(event.pubkey === signer.pubkey);
  * ```
  */
 export function signerFromRequests(options: SignerFromRequestsOptions): NodeSigner {
@@ -116,8 +128,12 @@ function strip(value: unknown): unknown {
  *
  * @example
  * ```ts
- * const signer = localNodeSigner(secretKey);
+ * import { localNodeSigner } from "./local_node_signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * const signer = localNodeSigner(generateSecretKey());
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
+ * console.assert(event.pubkey === signer.pubkey);
  * ```
  */
 export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
@@ -151,7 +167,11 @@ export class MissingNodeKeyError extends Error {
  *
  * @example
  * ```ts
- * const signer = nodeSignerOf({ secretKey });
+ * import { nodeSignerOf } from "./local_node_signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * using signer = nodeSignerOf({ secretKey: generateSecretKey() });
+ * console.log(signer.evmAddress);
  * ```
  * @throws {MissingNodeKeyError} when neither is given.
  */

@@ -22,7 +22,19 @@ export interface InlineStageOptions {
  *
  * @example
  * ```ts
- * const t = wrapInlineTransform(stage.create(opts), { name: stage.name, metrics, onError });
+ * import { wrapInlineTransform } from "./inline_stage.ts";
+ * import { StageMetrics } from "./stage_metrics.ts";
+ * import { signerStage } from "../stages/signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
+ *
+ * const metrics = new StageMetrics(signerStage.name, "inline", "chunk");
+ * const stage = signerStage.create({ secretKey: bytesToHex(generateSecretKey()) });
+ * const t = wrapInlineTransform(stage, {
+ *   name: signerStage.name,
+ *   metrics,
+ *   onError: (error) => console.error(error.message),
+ * });
  * ```
  */
 export function wrapInlineTransform(
@@ -82,7 +94,17 @@ export function wrapInlineTransform(
  *
  * @example
  * ```ts
- * const counted = source.create(opts).pipeThrough(countInlineSource(metrics));
+ * import { countInlineSource } from "./inline_stage.ts";
+ * import { StageMetrics } from "./stage_metrics.ts";
+ * import type { Chunk } from "../stages/chunks.ts";
+ *
+ * const metrics = new StageMetrics("template-source", "inline", "chunk");
+ * const chunks: Chunk[] = [
+ *   { type: "template", template: { kind: 1, created_at: 1, tags: [], content: "hi" } },
+ * ];
+ * const counted = ReadableStream.from(chunks).pipeThrough(countInlineSource(metrics));
+ * for await (const _ of counted);
+ * console.assert(metrics.chunksOut === 1);
  * ```
  */
 export function countInlineSource(metrics: StageMetrics): TransformStream<Chunk, Chunk> {

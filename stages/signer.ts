@@ -67,10 +67,18 @@ type SignFn = (template: EventTemplate) => NostrEvent;
  *
  * @example
  * ```ts
- * const signer = createSigner({ secretKey: "7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a" });
- * const out = ReadableStream.from([
- *   { type: "template", template: { kind: 1, created_at: 1, tags: [], content: "hi" } } as const,
- * ]).pipeThrough(signer);
+ * import { createSigner } from "./signer.ts";
+ * import type { Chunk } from "./chunks.ts";
+ *
+ * const signer = createSigner({
+ *   secretKey: "7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a",
+ *   engine: "js",
+ * });
+ * const chunks: Chunk[] = [
+ *   { type: "template", template: { kind: 1, created_at: 1, tags: [], content: "hi" } },
+ * ];
+ * const [out] = await Array.fromAsync(ReadableStream.from(chunks).pipeThrough(signer));
+ * console.assert(out.type === "event");
  * ```
  */
 export function createSigner(options: SignerOptions): TransformStream<Chunk, Chunk> {
