@@ -124,7 +124,35 @@ export function channelFilePath(stateDir: string, channelId: string): string {
  *
  * @example
  * ```ts
+ * import { type ChannelRecord, encodeChannelToml, parseChannelToml } from "./channel_file.ts";
+ *
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`,
+ *   chain: "evm:base:31337",
+ *   chainId: 31337,
+ *   network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ *   tokenAddress: `0x${"ef".repeat(20)}`,
+ *   tokenSymbol: "M2M",
+ *   tokenDecimals: 6,
+ *   selfAddress: `0x${"12".repeat(20)}`,
+ *   peerAddress: `0x${"34".repeat(20)}`,
+ *   status: "open",
+ *   deposit: 50_000_000n,
+ *   peerDeposit: 0n,
+ *   withdrawn: 0n,
+ *   peerWithdrawn: 0n,
+ *   sent: 0n,
+ *   sentNonce: 0n,
+ *   received: 0n,
+ *   receivedNonce: 0n,
+ *   settleTimeout: 3600n,
+ *   settleAt: 0n,
+ *   openedAt: new Date().toISOString(),
+ *   warnPercent: 20,
+ * };
  * const text = encodeChannelToml(record);
+ * console.assert(parseChannelToml(text).deposit === 50_000_000n);
  * ```
  */
 export function encodeChannelToml(record: ChannelRecord): string {
@@ -141,7 +169,12 @@ export function encodeChannelToml(record: ChannelRecord): string {
  *
  * @example
  * ```ts
- * const record = parseChannelToml(await Deno.readTextFile(path));
+ * import { channelFilePath, parseChannelToml } from "./channel_file.ts";
+ *
+ * async function channel(stateDir: string, channelId: string) {
+ *   const path = channelFilePath(stateDir, channelId);
+ *   return parseChannelToml(await Deno.readTextFile(path), path);
+ * }
  * ```
  */
 export function parseChannelToml(text: string, path = "channel.toml"): ChannelRecord {
@@ -216,6 +249,12 @@ export interface SaveChannelOptions {
  *
  * @example
  * ```ts
+ * import { type ChannelRecord, saveChannel } from "./channel_file.ts";
+ * import type { AuditLog } from "./audit_log.ts";
+ *
+ * declare const record: ChannelRecord;
+ * declare const audit: AuditLog;
+ * const stateDir = await Deno.makeTempDir();
  * await saveChannel(record, { stateDir, audit, action: "open" });
  * ```
  */
@@ -251,6 +290,9 @@ export async function saveChannel(
  *
  * @example
  * ```ts
+ * import { listChannels } from "./channel_file.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
  * for (const c of await listChannels(stateDir)) console.log(c.channelId, c.status);
  * ```
  */
@@ -273,7 +315,12 @@ export async function listChannels(stateDir: string): Promise<ChannelRecord[]> {
  *
  * @example
  * ```ts
+ * import { channelFilePath, readChannel } from "./channel_file.ts";
+ *
+ * declare const stateDir: string;
+ * declare const id: `0x${string}`;
  * const record = await readChannel(channelFilePath(stateDir, id));
+ * console.log(record.status, record.sent);
  * ```
  */
 export async function readChannel(path: string): Promise<ChannelRecord> {
@@ -329,8 +376,16 @@ export interface ChannelFileWriter<C extends { nonce: bigint }> {
  *
  * @example
  * ```ts
+ * import { type ChannelRecord, openChannelFileWriter } from "./channel_file.ts";
+ * import type { AuditLog } from "./audit_log.ts";
+ *
+ * declare const stateDir: string;
+ * declare const record: ChannelRecord;
+ * declare const audit: AuditLog;
  * const file = openChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>({
- *   stateDir, record, audit,
+ *   stateDir,
+ *   record,
+ *   audit,
  *   withClaim: (r, c) => ({ ...r, sent: c.transferredAmount, sentNonce: c.nonce }),
  * });
  * await file.save({ nonce: 1n, transferredAmount: 10n });
@@ -397,8 +452,20 @@ export type SentClaimWriter = ChannelFileWriter<{ nonce: bigint; transferredAmou
  *
  * @example
  * ```ts
+ * import { type ChannelRecord, openSentClaimWriter } from "./channel_file.ts";
+ * import type { AuditLog } from "./audit_log.ts";
+ * import { BtpClient } from "../transport/btp_client.ts";
+ * import type { ClaimSigner } from "../chain/claim_signer.ts";
+ *
+ * declare const stateDir: string;
+ * declare const record: ChannelRecord;
+ * declare const audit: AuditLog;
+ * declare const signer: ClaimSigner;
  * const sent = openSentClaimWriter({ stateDir, record, audit });
- * const client = new BtpClient({ url, claims: { signer, persist: (c) => sent.save(c) } });
+ * const client = new BtpClient({
+ *   url: "btp+ws://127.0.0.1:7768",
+ *   claims: { signer, persist: (c) => sent.save(c) },
+ * });
  * ```
  */
 export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {

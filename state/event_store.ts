@@ -101,7 +101,11 @@ export const DEFAULT_QUERY_LIMIT = 500;
  *
  * @example
  * ```ts
- * eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }); // 1700000000
+ * import { eventExpiration } from "./event_store.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * console.assert(eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }) === 1700000000);
  * ```
  */
 export function eventExpiration(event: NostrEvent): number | undefined {
@@ -115,7 +119,11 @@ export function eventExpiration(event: NostrEvent): number | undefined {
  *
  * @example
  * ```ts
- * dTag({ ...event, tags: [["d", "profile"]] }); // "profile"
+ * import { dTag } from "./event_store.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * console.assert(dTag({ ...event, tags: [["d", "profile"]] }) === "profile");
  * ```
  */
 export function dTag(event: NostrEvent): string {
@@ -129,7 +137,12 @@ export function dTag(event: NostrEvent): string {
  *
  * @example
  * ```ts
- * insertPrecheck({ ...event, kind: 20001 }, nowSec); // "ephemeral"
+ * import { insertPrecheck } from "./event_store.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * const nowSec = Math.floor(Date.now() / 1000);
+ * console.assert(insertPrecheck({ ...event, kind: 20001, tags: [] }, nowSec) === "ephemeral");
  * ```
  */
 export function insertPrecheck(event: NostrEvent, nowSec: number): InsertStatus | undefined {
@@ -204,7 +217,10 @@ export function planInsert(event: NostrEvent, toon: string, nowSec: number): Ins
  *
  * @example
  * ```ts
- * storedVersionWins({ created_at: 10, id: "aa" }, { ...event, created_at: 9 }); // true
+ * import { storedVersionWins } from "./event_store.ts";
+ *
+ * console.assert(storedVersionWins({ created_at: 10, id: "aa" }, { created_at: 9, id: "00" }));
+ * console.assert(!storedVersionWins({ created_at: 10, id: "bb" }, { created_at: 10, id: "aa" }));
  * ```
  */
 export function storedVersionWins(
@@ -221,7 +237,12 @@ export function storedVersionWins(
  *
  * @example
  * ```ts
- * indexedTags({ ...event, tags: [["e", "ab"], ["e", "ab"], ["alt", "x"]] }); // [["e", "ab"]]
+ * import { indexedTags } from "./event_store.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * const tags = indexedTags({ ...event, tags: [["e", "ab"], ["e", "ab"], ["alt", "x"]] });
+ * console.assert(tags.length === 1 && tags[0][1] === "ab"); // [["e", "ab"]]
  * ```
  */
 export function indexedTags(event: NostrEvent): [name: string, value: string][] {
@@ -314,7 +335,15 @@ export class EventStore {
    *
    * @example
    * ```ts
-   * const { status } = store.insert(event); // "stored", "duplicate", ...
+   * import { openEventStore } from "./event_store.ts";
+   * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+   *
+   * const store = openEventStore({ path: ":memory:" });
+   * const key = generateSecretKey();
+   * const note = (content: string) =>
+   *   finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content }, key);
+   * const { status } = store.insert(note("hi")); // "stored", "duplicate", ...
+   * console.assert(status === "stored");
    * ```
    */
   insert(event: NostrEvent, toon?: string): InsertResult {
@@ -326,7 +355,15 @@ export class EventStore {
    *
    * @example
    * ```ts
+   * import { openEventStore } from "./event_store.ts";
+   * import { encodeEventToon } from "../protocol/toon_codec.ts";
+   * import type { NostrEvent } from "../protocol/nostr_event.ts";
+   *
+   * declare const a: NostrEvent;
+   * declare const b: NostrEvent;
+   * const store = openEventStore({ path: ":memory:" });
    * const results = store.insertBatch([{ event: a, toon: encodeEventToon(a) }, { event: b }]);
+   * console.log(results.map((r) => r.status));
    * ```
    */
   insertBatch(items: readonly InsertItem[]): InsertResult[] {
@@ -425,7 +462,12 @@ export class EventStore {
    *
    * @example
    * ```ts
+   * import type { EventStore } from "./event_store.ts";
+   *
+   * declare const store: EventStore;
+   * declare const pubkey: string;
    * const events = store.query([{ kinds: [1], "#p": [pubkey], limit: 10 }]);
+   * for (const e of events) console.log(e.id, e.json);
    * ```
    */
   query(filters: readonly NostrFilter[], options: QueryOptions = {}): StoredEvent[] {
@@ -458,7 +500,11 @@ export class EventStore {
    *
    * @example
    * ```ts
-   * const n = store.count([{ kinds: [7], "#e": [id] }]);
+   * import type { EventStore } from "./event_store.ts";
+   *
+   * declare const store: EventStore;
+   * declare const id: string;
+   * const n = store.count([{ kinds: [7], "#e": [id] }]); // reactions to the event `id`
    * ```
    */
   count(filters: readonly NostrFilter[]): number {
@@ -481,7 +527,10 @@ export class EventStore {
    *
    * @example
    * ```ts
-   * const purged = store.purgeExpired();
+   * import type { EventStore } from "./event_store.ts";
+   *
+   * declare const store: EventStore;
+   * const purged = store.purgeExpired(); // ids of the events removed
    * ```
    */
   purgeExpired(): string[] {
@@ -504,7 +553,11 @@ export class EventStore {
    *
    * @example
    * ```ts
+   * import type { EventStore } from "./event_store.ts";
+   *
+   * declare const store: EventStore;
    * const page = store.scan(0, 1000); // [{ seq, json, toon }, ...]
+   * const next = page.at(-1)?.seq; // where the next page starts
    * ```
    */
   scan(afterSeq: number, limit: number): { seq: number; json: string; toon: string }[] {
@@ -727,8 +780,15 @@ function buildSelect(filter: NostrFilter, now: number): { sql: string; params: S
  *
  * @example
  * ```ts
+ * import { openEventStore } from "./event_store.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const stateDir = await Deno.makeTempDir();
  * const store = openEventStore({ path: `${stateDir}/events.sqlite` });
- * store.insert(event);
+ * const template = { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" };
+ * store.insert(finalizeEvent(template, generateSecretKey()));
+ * console.assert(store.size() === 1);
+ * store.close();
  * ```
  */
 export function openEventStore(options: EventStoreOptions): EventStore {

@@ -159,7 +159,12 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
-   * const { status } = await store.insert(event);
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   * import type { NostrEvent } from "../protocol/nostr_event.ts";
+   *
+   * declare const store: PostgresEventStore;
+   * declare const event: NostrEvent;
+   * const { status } = await store.insert(event); // "stored", "duplicate", ...
    * ```
    */
   insert(event: NostrEvent, toon?: string): Promise<InsertResult> {
@@ -181,6 +186,12 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   * import type { NostrEvent } from "../protocol/nostr_event.ts";
+   *
+   * declare const store: PostgresEventStore;
+   * declare const a: NostrEvent;
+   * declare const b: NostrEvent;
    * const results = await store.insertBatch([{ event: a }, { event: b }]);
    * ```
    */
@@ -469,6 +480,9 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   *
+   * declare const store: PostgresEventStore;
    * const rows = await store.query([{ kinds: [1], limit: 10 }]);
    * ```
    */
@@ -500,6 +514,9 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   *
+   * declare const store: PostgresEventStore;
    * const n = await store.count([{ kinds: [7] }]);
    * ```
    */
@@ -522,6 +539,9 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   *
+   * declare const store: PostgresEventStore;
    * const purged = await store.purgeExpired();
    * ```
    */
@@ -545,7 +565,12 @@ export class PostgresEventStore implements TownStore {
    *
    * @example
    * ```ts
-   * store.onCommittedElsewhere(({ event, toon }) => hub.publish(event, toon));
+   * import type { PostgresEventStore } from "./postgres_event_store.ts";
+   * import type { NostrEvent } from "../protocol/nostr_event.ts";
+   *
+   * declare const store: PostgresEventStore;
+   * declare function publish(event: NostrEvent, toon: string): void; // to the live subscriptions
+   * store.onCommittedElsewhere(({ event, toon }) => publish(event, toon));
    * ```
    */
   onCommittedElsewhere(listener: (committed: CommittedElsewhere) => void): void {
@@ -694,7 +719,14 @@ export async function openPostgresEventStore(
  *
  * @example
  * ```ts
- * await migratePostgres(sql);
+ * import { migratePostgres } from "./postgres_event_store.ts";
+ * import postgres from "postgres";
+ *
+ * async function migrate(url: string): Promise<void> {
+ *   const sql = postgres(url);
+ *   await migratePostgres(sql);
+ *   await sql.end();
+ * }
  * ```
  */
 export async function migratePostgres(sql: Sql): Promise<void> {
