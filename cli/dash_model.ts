@@ -155,7 +155,12 @@ export interface LocalParts {
  *
  * @example
  * ```ts
- * const view = assembleLocalView({ records, costs: new Map(), channels: [] });
+ * import { assembleLocalView, readJobFiles } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
+ * const view = assembleLocalView({ records, costs: new Map(), channels: [], providerJobs: [] });
+ * console.assert(view.jobs.length === 0);
  * ```
  */
 export function assembleLocalView(parts: LocalParts): LocalView {
@@ -184,7 +189,11 @@ export function assembleLocalView(parts: LocalParts): LocalView {
  *
  * @example
  * ```ts
+ * import { readJobFiles } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
+ * console.assert(records.length === 0);
  * ```
  */
 export async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
@@ -215,7 +224,12 @@ async function newestFiles(dir: string, names: string[], max: number): Promise<s
  *
  * @example
  * ```ts
+ * import { readJobFile } from "./dash_model.ts";
+ *
+ * declare const stateDir: string;
+ * declare const id: string;
  * const record = await readJobFile(`${stateDir}/jobs/${id}.toml`);
+ * console.log(record?.status); // undefined: no such job file
  * ```
  */
 export async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
@@ -237,7 +251,11 @@ export async function readJobFile(path: string): Promise<RequesterJobRecord | un
  *
  * @example
  * ```ts
+ * import { readJobCosts } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const costs = await readJobCosts(stateDir);
+ * console.assert(costs.size === 0);
  * ```
  */
 export async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
@@ -259,7 +277,11 @@ export async function readJobCosts(stateDir: string): Promise<Map<string, string
  *
  * @example
  * ```ts
+ * import { readChannels } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const low = (await readChannels(stateDir)).filter((c) => c.low);
+ * console.assert(low.length === 0);
  * ```
  */
 export async function readChannels(stateDir: string): Promise<DashChannel[]> {
@@ -283,7 +305,11 @@ export async function readChannels(stateDir: string): Promise<DashChannel[]> {
  *
  * @example
  * ```ts
+ * import { readProvider } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const provider = await readProvider(stateDir);
+ * console.assert(provider === undefined);
  * ```
  */
 export async function readProvider(stateDir: string): Promise<DashProvider | undefined> {
@@ -303,7 +329,11 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
  *
  * @example
  * ```ts
+ * import { readProviderJobs } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const running = (await readProviderJobs(stateDir)).filter((j) => j.status === "running");
+ * console.assert(running.length === 0);
  * ```
  */
 export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
@@ -327,7 +357,12 @@ export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]>
  *
  * @example
  * ```ts
+ * import { readProviderJobFile } from "./dash_model.ts";
+ *
+ * declare const stateDir: string;
+ * declare const id: string;
  * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${id}.toml`);
+ * console.log(job?.status);
  * ```
  */
 export async function readProviderJobFile(path: string): Promise<ProviderJob | undefined> {

@@ -34,7 +34,12 @@ export interface BlobHead {
  *
  * @example
  * ```ts
- * const head = await headBlob("http://127.0.0.1:7100", sha256);
+ * import { headBlob } from "./blossom_client.ts";
+ *
+ * async function sizeOf(sha256: string): Promise<number | undefined> {
+ *   const head = await headBlob("http://127.0.0.1:7100", sha256);
+ *   return head?.size; // undefined: the server has no such blob
+ * }
  * ```
  */
 export function headBlob(server: string, sha256: string): Promise<BlobHead | undefined> {
@@ -46,7 +51,12 @@ export function headBlob(server: string, sha256: string): Promise<BlobHead | und
  *
  * @example
  * ```ts
- * const head = await headBlobUrl(`${server}/${sha256}`);
+ * import { headBlobUrl } from "./blossom_client.ts";
+ *
+ * async function stored(server: string, sha256: string): Promise<boolean> {
+ *   const head = await headBlobUrl(`${server}/${sha256}`, { signal: AbortSignal.timeout(10_000) });
+ *   return head !== undefined;
+ * }
  * ```
  */
 export async function headBlobUrl(
@@ -78,7 +88,15 @@ export interface UploadRequirementOptions {
  *
  * @example
  * ```ts
- * if (await uploadRequirement({ server, sha256, size, authorization }) === "payment-required") pay();
+ * import { hashFile, uploadRequirement } from "./blossom_client.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * declare function pay(sha256: string, size: number): Promise<void>; // over ILP, to the town
+ * async function payIfAsked(server: string, path: string, authorization: NostrEvent) {
+ *   const { sha256, size } = await hashFile(path);
+ *   const asked = await uploadRequirement({ server, sha256, size, authorization });
+ *   if (asked === "payment-required") await pay(sha256, size);
+ * }
  * ```
  */
 export async function uploadRequirement(
@@ -116,7 +134,14 @@ export interface UploadBlobOptions {
  *
  * @example
  * ```ts
- * const descriptor = await uploadBlobFile({ server, path, sha256, size, authorization });
+ * import { hashFile, uploadBlobFile } from "./blossom_client.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ *
+ * async function upload(server: string, path: string, authorization: NostrEvent) {
+ *   const { sha256, size } = await hashFile(path);
+ *   const descriptor = await uploadBlobFile({ server, path, sha256, size, authorization });
+ *   return descriptor.url;
+ * }
  * ```
  */
 export async function uploadBlobFile(o: UploadBlobOptions): Promise<BlobDescriptor> {
@@ -155,7 +180,12 @@ export interface DownloadBlobOptions {
  *
  * @example
  * ```ts
- * await downloadBlob({ url, sha256, maxBytes: 256 * 2 ** 20, to: `${workDir}/input` });
+ * import { downloadBlob } from "./blossom_client.ts";
+ *
+ * async function fetchInput(url: string, sha256: string, workDir: string): Promise<number> {
+ *   const { size } = await downloadBlob({ url, sha256, maxBytes: 256 * 2 ** 20, to: `${workDir}/input` });
+ *   return size;
+ * }
  * ```
  * @throws {BlossomError} 404 missing, 413 too large, 422 hash mismatch, others as answered.
  */
