@@ -61,7 +61,17 @@ export interface ChannelSync {
  *
  * @example
  * ```ts
- * await gate.update((now) => mergeChainSync(now, sync.record), { action: sync.action! });
+ * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { ChannelRecord, ChannelFileWriter } from "../../state/channel_file.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const writer: ChannelFileWriter<{ nonce: bigint }>; // claims may land meanwhile
+ * declare const record: ChannelRecord;
+ * const sync = await syncChannelWithChain(record, client);
+ * if (sync.action) {
+ *   await writer.update((now) => mergeChainSync(now, sync.record), { action: sync.action });
+ * }
  * ```
  */
 export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): ChannelRecord {
@@ -105,7 +115,14 @@ export interface SyncChannelOptions {
  *
  * @example
  * ```ts
+ * import { applyChainState } from "./channel_chain_sync.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const record: ChannelRecord;
  * const next = applyChainState(record, await client.getChannel(record.channelId));
+ * console.log(next.status, next.peerDeposit);
  * ```
  */
 export function applyChainState(record: ChannelRecord, onChain: OnChainChannel): ChannelRecord {
@@ -165,8 +182,19 @@ function grown(onChain: OnChainParticipant | undefined, ours: SideBooks): SideBo
  *
  * @example
  * ```ts
+ * import { syncChannelWithChain } from "./channel_chain_sync.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { AuditLog } from "../../state/audit_log.ts";
+ * import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const record: ChannelRecord;
+ * declare const stateDir: string;
+ * declare const audit: AuditLog;
  * const sync = await syncChannelWithChain(record, client, { autoSettle: true });
- * if (sync.action) await saveChannel(sync.record, { stateDir, audit, action: sync.action, fields: sync.fields });
+ * if (sync.action) {
+ *   await saveChannel(sync.record, { stateDir, audit, action: sync.action, fields: sync.fields });
+ * }
  * ```
  */
 export async function syncChannelWithChain(
@@ -227,6 +255,15 @@ export interface SyncChannelFileOptions extends SyncChannelOptions {
  *
  * @example
  * ```ts
+ * import { syncChannelFile } from "./channel_chain_sync.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { AuditLog } from "../../state/audit_log.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare let record: ChannelRecord;
+ * declare const stateDir: string;
+ * declare const audit: AuditLog;
  * record = await syncChannelFile(record, client, { stateDir, audit });
  * ```
  */

@@ -118,6 +118,10 @@ function kindOf<T extends CosignedType>(type: T): CosignedKind<T> {
  *
  * @example
  * ```ts
+ * import { cosignedMessageOf } from "./channel_cosign_messages.ts";
+ * import type { WithdrawRequest } from "../../protocol/payment_channel_cosign.ts";
+ *
+ * declare const request: WithdrawRequest;
  * const withdraw = cosignedMessageOf("withdraw", request);
  * console.log(withdraw.totalWithdraw, withdraw.expiration);
  * ```
@@ -135,7 +139,14 @@ export function cosignedMessageOf<T extends CosignedType>(
  *
  * @example
  * ```ts
+ * import { cosignedRequestBody, signCosigned } from "./channel_cosign_messages.ts";
+ * import type { SignOptions, Withdraw } from "../../chain/balance_proof.ts";
+ *
+ * declare const withdraw: Withdraw;
+ * declare const signOptions: SignOptions;
+ * const mine = await signCosigned("withdraw", withdraw, signOptions);
  * const body = cosignedRequestBody("withdraw", withdraw, {}, mine);
+ * console.assert(body.type === "withdraw" && body.signature === mine);
  * ```
  */
 export function cosignedRequestBody<T extends CosignedType>(
@@ -152,7 +163,11 @@ export function cosignedRequestBody<T extends CosignedType>(
  *
  * @example
  * ```ts
- * // signOptions: this node's key and the channel's domain (chain/balance_proof.ts SignOptions)
+ * import { signCosigned } from "./channel_cosign_messages.ts";
+ * import type { CooperativeSettle, SignOptions } from "../../chain/balance_proof.ts";
+ *
+ * declare const settle: CooperativeSettle;
+ * declare const signOptions: SignOptions; // this node's key and the channel's domain
  * const mine = await signCosigned("cooperative-settle", settle, signOptions);
  * ```
  */
@@ -170,7 +185,15 @@ export async function signCosigned<T extends CosignedType>(
  *
  * @example
  * ```ts
+ * import { cosignedMessageOf, recoverCosignedSigner } from "./channel_cosign_messages.ts";
+ * import type { TokenNetworkDomain } from "../../chain/balance_proof.ts";
+ * import type { WithdrawRequest } from "../../protocol/payment_channel_cosign.ts";
+ *
+ * declare const request: WithdrawRequest;
+ * declare const domain: TokenNetworkDomain;
+ * const withdraw = cosignedMessageOf("withdraw", request);
  * const signer = await recoverCosignedSigner("withdraw", withdraw, request.signature, domain);
+ * if (signer.toLowerCase() !== request.participant.toLowerCase()) throw new Error("not its own");
  * ```
  */
 export async function recoverCosignedSigner<T extends CosignedType>(

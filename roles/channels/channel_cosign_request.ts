@@ -111,7 +111,14 @@ export interface WithdrawAgreement {
  *
  * @example
  * ```ts
+ * import { finalBalances } from "./channel_cosign_request.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const record: ChannelRecord;
  * const settle = finalBalances(record, await client.getChannel(record.channelId));
+ * console.log(settle.balance1 + settle.balance2); // both deposits, less the withdrawals
  * ```
  */
 export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): CooperativeSettle {
@@ -141,10 +148,29 @@ export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): C
  *
  * @example
  * ```ts
- * const agreement = await requestCooperativeSettle({ peer: btpClient, record, signer,
- *   onChain: await chain.getChannel(record.channelId) });
- * await chain.cooperativeSettle(record.channelId, agreement.settle.balance1,
- *   agreement.settle.balance2, agreement.signature1, agreement.signature2);
+ * import { requestCooperativeSettle } from "./channel_cosign_request.ts";
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const btpClient: BtpClient; // connected to the channel's peer
+ * declare const chain: TokenNetworkClient;
+ * declare const signer: NodeSigner;
+ * declare const record: ChannelRecord;
+ * const agreement = await requestCooperativeSettle({
+ *   peer: btpClient,
+ *   record,
+ *   signer,
+ *   onChain: await chain.getChannel(record.channelId),
+ * });
+ * await chain.cooperativeSettle(
+ *   record.channelId,
+ *   agreement.settle.balance1,
+ *   agreement.settle.balance2,
+ *   agreement.signature1,
+ *   agreement.signature2,
+ * );
  * ```
  * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
  */
@@ -172,10 +198,30 @@ export async function requestCooperativeSettle(
  *
  * @example
  * ```ts
- * const agreement = await requestWithdraw({ peer: btpClient, record, signer, onChain,
- *   totalWithdraw: 10_000_000n, expiration: (await chain.chainTime()) + 3600n });
- * await chain.setTotalWithdraw(record.channelId, { ...agreement.withdraw,
- *   participantSignature: agreement.participantSignature, partnerSignature: agreement.partnerSignature });
+ * import { requestWithdraw } from "./channel_cosign_request.ts";
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const btpClient: BtpClient; // connected to the channel's peer
+ * declare const chain: TokenNetworkClient;
+ * declare const signer: NodeSigner;
+ * declare const record: ChannelRecord;
+ * const onChain = await chain.getChannel(record.channelId);
+ * const agreement = await requestWithdraw({
+ *   peer: btpClient,
+ *   record,
+ *   signer,
+ *   onChain,
+ *   totalWithdraw: 10_000_000n,
+ *   expiration: (await chain.chainTime()) + 3600n,
+ * });
+ * await chain.setTotalWithdraw(record.channelId, {
+ *   ...agreement.withdraw,
+ *   participantSignature: agreement.participantSignature,
+ *   partnerSignature: agreement.partnerSignature,
+ * });
  * ```
  * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
  */
@@ -217,8 +263,16 @@ export interface LastClaim {
  *
  * @example
  * ```ts
+ * import { requestLastClaim } from "./channel_cosign_request.ts";
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const btpClient: BtpClient;
+ * declare let record: ChannelRecord; // recovered from the chain: no claims known
  * const last = await requestLastClaim({ peer: btpClient, record });
- * if (last.nonce > record.sentNonce) record = { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
+ * if (last.nonce > record.sentNonce) {
+ *   record = { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
+ * }
  * ```
  * @throws {ChannelCosignError} when the peer refuses or does not answer (`peer-unavailable`,
  * `peer-error`), or the claim is not ours (`bad-peer-signature`).
@@ -277,8 +331,25 @@ export interface CooperativeClose {
  *
  * @example
  * ```ts
- * const { tx, record: settled } = await closeCooperatively({ peer: btpClient, chain, record,
- *   signer, stateDir, audit });
+ * import { closeCooperatively } from "./channel_cosign_request.ts";
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const btpClient: BtpClient; // connected to the channel's peer
+ * declare const chain: TokenNetworkClient;
+ * declare const signer: NodeSigner;
+ * declare const record: ChannelRecord;
+ * declare const stateDir: string;
+ * const { tx, record: settled } = await closeCooperatively({
+ *   peer: btpClient,
+ *   chain,
+ *   record,
+ *   signer,
+ *   stateDir,
+ * });
+ * console.log(tx, settled.status);
  * ```
  * @throws {ChannelCosignError} when the peer does not co-sign (fall back to a unilateral close).
  */
@@ -352,8 +423,25 @@ export class WithdrawTooLargeError extends Error {
  *
  * @example
  * ```ts
- * const { tx } = await withdrawCooperatively({ peer: btpClient, chain, record, signer,
- *   stateDir, audit, amount: 10_000_000n });
+ * import { withdrawCooperatively } from "./channel_cosign_request.ts";
+ * import type { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const btpClient: BtpClient; // connected to the channel's peer
+ * declare const chain: TokenNetworkClient;
+ * declare const signer: NodeSigner;
+ * declare const record: ChannelRecord;
+ * declare const stateDir: string;
+ * const { tx } = await withdrawCooperatively({
+ *   peer: btpClient,
+ *   chain,
+ *   record,
+ *   signer,
+ *   stateDir,
+ *   amount: 10_000_000n,
+ * });
  * ```
  * @throws {WithdrawTooLargeError} above what the channel holds beyond the claims signed.
  * @throws {ChannelCosignError} when the peer does not co-sign.

@@ -34,8 +34,15 @@ export interface NewChannelRecordOptions {
  *
  * @example
  * ```ts
- * const opened = await client.openChannel({ partner, deposit, settleTimeout });
- * const record = newChannelRecord(client, { ...opened, peerAddress: partner, deposit, settleTimeout });
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ *
+ * async function open(client: TokenNetworkClient, partner: `0x${string}`) {
+ *   const deposit = 50_000_000n;
+ *   const settleTimeout = 3600n;
+ *   const opened = await client.openChannel({ partner, deposit, settleTimeout });
+ *   return newChannelRecord(client, { ...opened, peerAddress: partner, deposit, settleTimeout });
+ * }
  * ```
  */
 export function newChannelRecord(

@@ -130,7 +130,12 @@ export function isChannelId(text: string): boolean {
  *
  * @example
  * ```ts
- * const [even, odd] = evmAddressesOfNostrPubkey(townPubkey);
+ * import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
+ *
+ * const townPubkey = getPublicKey(generateSecretKey());
+ * const [even, odd] = evmAddressesOfNostrPubkey(townPubkey); // one of them is the town's
+ * console.assert(even !== odd);
  * ```
  */
 export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
@@ -145,8 +150,18 @@ export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
  *
  * @example
  * ```ts
- * const sender = await openChannelSender({ stateDir, channelId, signer, townPubkey, audit });
- * const btp = new BtpClient({ url, authToken, claims: sender.claims });
+ * import { openChannelSender } from "./channel_sender.ts";
+ * import { BtpClient } from "../../transport/btp_client.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * async function payTown(stateDir: string, channelId: string, signer: NodeSigner, townPubkey: string) {
+ *   const sender = await openChannelSender({ stateDir, channelId, signer, townPubkey });
+ *   return new BtpClient({
+ *     url: "btp+ws://127.0.0.1:7768",
+ *     authToken: "secret",
+ *     claims: sender.claims,
+ *   });
+ * }
  * ```
  * @throws {ChannelSenderError} when the channel cannot pay this town.
  */
@@ -352,7 +367,15 @@ async function checkOnChain(
  *
  * @example
  * ```ts
- * const claims = resumeClaimSigner(await readChannel(stateDir, id), nodeSigner.evm);
+ * import { resumeClaimSigner } from "./channel_sender.ts";
+ * import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * declare const stateDir: string;
+ * declare const id: `0x${string}`;
+ * declare const nodeSigner: NodeSigner;
+ * const claims = resumeClaimSigner(await readChannel(channelFilePath(stateDir, id)), nodeSigner.evm);
+ * console.log(claims.nonce); // the newest claim in the file; the next one signs nonce + 1
  * ```
  */
 export function resumeClaimSigner(record: ChannelRecord, account: LocalAccount): ClaimSigner {

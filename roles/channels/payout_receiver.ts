@@ -57,8 +57,18 @@ export interface PayoutReceiverOptions {
  *
  * @example
  * ```ts
- * const receiver = new PayoutReceiver({ stateDir, client, townPubkey });
- * const btp = new BtpClient({ url, authToken, onClaim: (c) => receiver.take(c) });
+ * import { PayoutReceiver } from "./payout_receiver.ts";
+ * import { BtpClient } from "../../transport/btp_client.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ *
+ * function receivePayouts(stateDir: string, client: TokenNetworkClient, townPubkey: string) {
+ *   const receiver = new PayoutReceiver({ stateDir, client, townPubkey });
+ *   return new BtpClient({
+ *     url: "btp+ws://127.0.0.1:7768",
+ *     authToken: "secret",
+ *     onClaim: async (c) => void await receiver.take(c),
+ *   });
+ * }
  * ```
  */
 export class PayoutReceiver {
