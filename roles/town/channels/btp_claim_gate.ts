@@ -88,8 +88,16 @@ export class ClaimPersistError extends Error {
  *
  * @example
  * ```ts
+ * import { type ClaimBookWriter, createBtpClaimGate } from "./btp_claim_gate.ts";
+ * import type { ClaimVerifier } from "../../../chain/claim_verifier.ts";
+ *
+ * declare const verifier: ClaimVerifier;
+ * declare const writer: ClaimBookWriter;
+ * declare const prepareBytes: Uint8Array; // the BTP message's ILP packet
+ * declare const claimBytes: Uint8Array | undefined; // its payment-channel-claim entry
+ * declare function route(prepare: Uint8Array): Promise<Uint8Array>; // the town's router
  * const gate = createBtpClaimGate({ verifier, writer, triggeredBy: () => "g.town" });
- * const reply = await gate.handle(prepareBytes, claimBytes, () => router.route(src, prepareBytes));
+ * const reply = await gate.handle(prepareBytes, claimBytes, () => route(prepareBytes));
  * ```
  */
 export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
@@ -217,9 +225,28 @@ export interface ChannelClaimGate extends BtpClaimGate {
  *
  * @example
  * ```ts
- * const gate = openChannelClaimGate({ stateDir, record, audit, triggeredBy: () => town,
- *   readChannel: (id) => client.getChannel(id) });
- * startTownNode({ config, signer, claimGate: (a) => a === "alice" ? gate : undefined });
+ * import { openChannelClaimGate } from "./btp_claim_gate.ts";
+ * import { startTownNode } from "../town_node.ts";
+ * import type { TownConfig } from "../town_config.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ *
+ * declare const config: TownConfig;
+ * declare const signer: NodeSigner;
+ * declare const client: TokenNetworkClient;
+ * declare const record: ChannelRecord; // alice's channel with the town
+ * const gate = openChannelClaimGate({
+ *   stateDir: config.stateDir,
+ *   record,
+ *   triggeredBy: () => "g.town",
+ *   readChannel: (id) => client.getChannel(id),
+ * });
+ * const town = await startTownNode({
+ *   config,
+ *   signer,
+ *   claimGate: (account) => account === "alice" ? gate : undefined,
+ * });
  * ```
  */
 export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelClaimGate {

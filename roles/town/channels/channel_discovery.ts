@@ -110,7 +110,13 @@ interface Remembered {
  *
  * @example
  * ```ts
- * const discovery = new ChannelDiscovery({ selfAddress: town.address, chains: [client] });
+ * import { ChannelDiscovery } from "./channel_discovery.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import { decodeClaim } from "../../../protocol/payment_channel_claim.ts";
+ *
+ * declare const client: TokenNetworkClient; // the town's, on its chain and contract
+ * declare const bytes: Uint8Array; // alice's first claim
+ * const discovery = new ChannelDiscovery({ selfAddress: client.address, chains: [client] });
  * const { record } = await discovery.verify("alice", decodeClaim(bytes)); // or ClaimError
  * ```
  */

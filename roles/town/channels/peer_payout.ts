@@ -69,9 +69,28 @@ export class PeerPayoutError extends Error {
  *
  * @example
  * ```ts
- * const payout = new PeerPayout({ stateDir, ledger, account: "beta", signer, record,
- *   policy: DEFAULT_TOWN_PAYOUTS, send: (c) => town.peer("beta")!.sendClaim(c, 10_000) });
- * town.ledger; // onOwed: () => payout.check()
+ * import { PeerPayout } from "./peer_payout.ts";
+ * import { DEFAULT_TOWN_PAYOUTS } from "../town_config.ts";
+ * import type { TownNode } from "../town_node.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ *
+ * declare const town: TownNode;
+ * declare const ledger: PeerLedger;
+ * declare const signer: NodeSigner;
+ * declare const record: ChannelRecord; // the town's channel to beta
+ * declare const stateDir: string;
+ * const payout = new PeerPayout({
+ *   stateDir,
+ *   ledger,
+ *   account: "beta",
+ *   signer,
+ *   record,
+ *   policy: DEFAULT_TOWN_PAYOUTS,
+ *   send: async (c) => await town.peer("beta")?.sendClaim(c, 10_000),
+ * });
+ * payout.check(); // also the town's onOwed for beta
  * ```
  */
 export class PeerPayout {
@@ -210,8 +229,22 @@ export interface OpenPayoutChannelOptions {
  *
  * @example
  * ```ts
- * const record = await openPayoutChannel({ stateDir, ledger, account: "beta", client,
- *   peerAddress: "0x...", deposit: 10_000_000n });
+ * import { openPayoutChannel } from "./peer_payout.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ *
+ * declare const stateDir: string;
+ * declare const ledger: PeerLedger;
+ * declare const client: TokenNetworkClient;
+ * declare const betaAddress: `0x${string}`;
+ * const record = await openPayoutChannel({
+ *   stateDir,
+ *   ledger,
+ *   account: "beta",
+ *   client,
+ *   peerAddress: betaAddress,
+ *   deposit: 10_000_000n,
+ * });
  * ```
  */
 export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
@@ -267,8 +300,29 @@ export interface TownPayoutsOptions {
  *
  * @example
  * ```ts
- * const payouts = new TownPayouts({ stateDir, ledger, signer, client, policy, deposit,
- *   peerAddress: (a) => addresses[a], send: (a, c) => town.peer(a)!.sendClaim(c, 10_000) });
+ * import { TownPayouts } from "./peer_payout.ts";
+ * import { DEFAULT_TOWN_PAYOUTS } from "../town_config.ts";
+ * import type { TownNode } from "../town_node.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ *
+ * declare const town: TownNode;
+ * declare const ledger: PeerLedger;
+ * declare const signer: NodeSigner;
+ * declare const client: TokenNetworkClient;
+ * declare const stateDir: string;
+ * declare const addresses: Record<string, `0x${string}`>; // EVM address per peer account
+ * const payouts = new TownPayouts({
+ *   stateDir,
+ *   ledger,
+ *   signer,
+ *   client,
+ *   policy: DEFAULT_TOWN_PAYOUTS,
+ *   deposit: 10_000_000n,
+ *   peerAddress: (a) => addresses[a],
+ *   send: async (a, c) => await town.peer(a)?.sendClaim(c, 10_000),
+ * });
  * ```
  */
 export class TownPayouts {

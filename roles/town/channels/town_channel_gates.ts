@@ -141,11 +141,28 @@ export class TownChannelError extends Error {
  *
  * @example
  * ```ts
- * const gates = await openTownChannelGates({ stateDir, peerChannels: config.peerChannels ?? [],
- *   chains: chainTables(loaded), settlementChains: ["evm:base:31337"], signer,
- *   triggeredBy: () => "g.town" });
- * const town = await startTownNode({ config, signer, claimGate: gates.claimGate });
- * // ... on stop: await town.stop(); await gates.close();
+ * import { openTownChannelGates } from "./town_channel_gates.ts";
+ * import { startTownNode } from "../town_node.ts";
+ * import type { TownSettings } from "../../../config/town_settings.ts";
+ * import type { LoadedSettings } from "../../../config/settings.ts";
+ * import { chainTables } from "../../../config/channel_settings.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ *
+ * declare const loaded: LoadedSettings;
+ * declare const config: TownSettings;
+ * declare const signer: NodeSigner;
+ * const gates = await openTownChannelGates({
+ *   stateDir: config.stateDir,
+ *   peerChannels: config.peerChannels ?? [],
+ *   chains: chainTables(loaded),
+ *   settlementChains: ["evm:base:31337"],
+ *   signer,
+ *   triggeredBy: () => "g.town",
+ * });
+ * const town = await startTownNode({ config, signer, claimGate: (a) => gates.claimGate(a) });
+ * // ... on stop:
+ * await town.stop();
+ * await gates.close();
  * ```
  */
 export async function openTownChannelGates(

@@ -100,10 +100,33 @@ export interface GatedChannel {
  *
  * @example
  * ```ts
- * const registry = new TownChannelRegistry({ stateDir, audit, signer, triggeredBy, watcher,
- *   discovery });
+ * import { type GateChainClient, TownChannelRegistry } from "./town_channel_registry.ts";
+ * import type { ChannelDiscovery } from "./channel_discovery.ts";
+ * import { startTownNode } from "../town_node.ts";
+ * import type { TownConfig } from "../town_config.ts";
+ * import type { ChannelWatcher } from "../../channels/channel_watcher.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import type { AuditLog } from "../../../state/audit_log.ts";
+ * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ *
+ * declare const config: TownConfig;
+ * declare const signer: NodeSigner;
+ * declare const audit: AuditLog;
+ * declare const watcher: ChannelWatcher;
+ * declare const client: TokenNetworkClient & GateChainClient;
+ * declare const discovery: ChannelDiscovery<typeof client>;
+ * declare const record: ChannelRecord; // alice's channel, from its file
+ * const registry = new TownChannelRegistry({
+ *   stateDir: config.stateDir,
+ *   audit,
+ *   signer,
+ *   triggeredBy: () => "g.town",
+ *   watcher,
+ *   discovery,
+ * });
  * registry.add("alice", record, client);
- * startTownNode({ config, signer, claimGate: (a) => registry.claimGate(a) });
+ * await startTownNode({ config, signer, claimGate: (a) => registry.claimGate(a) });
  * ```
  */
 export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClient> {
