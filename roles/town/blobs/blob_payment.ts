@@ -47,8 +47,18 @@ export interface BlobPaymentOptions {
  *
  * @example
  * ```ts
- * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: prepare.amount });
- * // condition checked, then: recordBlobPayment(paid, event.pubkey, { blobs, ... })
+ * import { checkBlobPayment } from "./blob_payment.ts";
+ * import { openBlobStore } from "../../../state/blob_store.ts";
+ * import { buildBlobAuthorization } from "../../../protocol/blob_authorization.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const blobs = await openBlobStore({ dir: await Deno.makeTempDir() });
+ * const template = buildBlobAuthorization({ verb: "upload", sha256: ["b".repeat(64)], size: 1024 });
+ * const event = finalizeEvent(template, generateSecretKey()); // the PREPARE's data
+ * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: 200n });
+ * console.assert(paid.size === 1024 && paid.price <= 200n);
+ * // condition checked, then: recordBlobPayment(paid, event.pubkey, 200n, blobs)
+ * blobs.close();
  * ```
  * @throws {TownWriteRejection}
  */
@@ -96,7 +106,17 @@ export async function checkBlobPayment(
  *
  * @example
  * ```ts
- * await recordBlobPayment(paid, event.pubkey, prepare.amount, blobs);
+ * import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
+ * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import type { TownBlobStore } from "../../../state/town_blob_store.ts";
+ *
+ * declare const blobs: TownBlobStore;
+ * declare const prepare: IlpPrepare;
+ * declare const event: NostrEvent; // the authorization the PREPARE carries
+ * const amount = BigInt(prepare.amount);
+ * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount });
+ * await recordBlobPayment(paid, event.pubkey, amount, blobs);
  * ```
  * @throws {TownWriteRejection} F99 `quota-exceeded`.
  */

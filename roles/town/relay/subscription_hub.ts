@@ -39,9 +39,19 @@ interface IndexedFilter {
  *
  * @example
  * ```ts
+ * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const received: string[] = [];
+ * const connection: HubSubscriber = { deliver: (subId) => received.push(subId) };
  * const hub = new SubscriptionHub();
  * hub.subscribe(connection, "s1", [{ kinds: [7000] }]);
- * hub.publish(event, toonText); // after store.insert(event, toonText) succeeded
+ * const event = finalizeEvent(
+ *   { kind: 7000, created_at: Math.floor(Date.now() / 1000), tags: [], content: "" },
+ *   generateSecretKey(),
+ * );
+ * hub.publish(event); // after store.insert(event) succeeded
+ * console.assert(received.length === 1 && received[0] === "s1");
  * ```
  */
 export class SubscriptionHub {
@@ -74,6 +84,11 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
+   *
+   * declare const connection: HubSubscriber;
+   * declare const me: string; // a pubkey
+   * const hub = new SubscriptionHub();
    * hub.subscribe(connection, "s1", [{ kinds: [1], "#p": [me] }]);
    * ```
    */
@@ -92,7 +107,12 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
-   * hub.unsubscribe(connection, "s1");
+   * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
+   *
+   * declare const connection: HubSubscriber;
+   * const hub = new SubscriptionHub();
+   * hub.subscribe(connection, "s1", [{ kinds: [1] }]);
+   * console.assert(hub.unsubscribe(connection, "s1")); // a NIP-01 CLOSE
    * ```
    */
   unsubscribe(subscriber: HubSubscriber, subId: string): boolean {
@@ -111,6 +131,11 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
+   *
+   * declare const hub: SubscriptionHub;
+   * declare const socket: WebSocket;
+   * declare const connection: HubSubscriber; // the socket's
    * socket.onclose = () => hub.unsubscribeAll(connection);
    * ```
    */
@@ -127,6 +152,14 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import type { SubscriptionHub } from "./subscription_hub.ts";
+   * import type { EventStore } from "../../../state/event_store.ts";
+   * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+   *
+   * declare const hub: SubscriptionHub;
+   * declare const store: EventStore;
+   * declare const event: NostrEvent;
+   * declare const toon: string; // its TOON text
    * const result = store.insert(event, toon);
    * if (result.status === "stored" || result.status === "replaced") hub.publish(event, toon);
    * ```

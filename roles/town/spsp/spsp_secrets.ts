@@ -55,7 +55,13 @@ export type WriteDestination =
  *
  * @example
  * ```ts
+ * import { deriveSpspSeed } from "./spsp_secrets.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * using townSigner = localNodeSigner(generateSecretKey());
  * const seed = await deriveSpspSeed(townSigner);
+ * console.assert(seed.length === 32);
  * ```
  */
 export async function deriveSpspSeed(town: NodeSigner): Promise<Uint8Array> {
@@ -93,8 +99,13 @@ export function parseWriteDestination(
  *
  * @example
  * ```ts
- * const secrets = new SpspSecrets({ seed: deriveSpspSeed(sk) });
- * const grant = secrets.grant("g.town");
+ * import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ *
+ * declare const townSigner: NodeSigner;
+ * declare const data: Uint8Array; // a PREPARE's data
+ * const secrets = new SpspSecrets({ seed: await deriveSpspSeed(townSigner) });
+ * const grant = secrets.grant("g.town"); // sent to the sender over SPSP
  * secrets.fulfillment(grant.tag, data); // what the sender's condition must hash from
  * ```
  */
@@ -146,7 +157,15 @@ export class SpspSecrets {
  *
  * @example
  * ```ts
- * conditionMatches(fulfillment, prepare.executionCondition); // true or false
+ * import { conditionMatches, SpspSecrets } from "./spsp_secrets.ts";
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ *
+ * const secrets = new SpspSecrets({ seed: crypto.getRandomValues(new Uint8Array(32)) });
+ * const { tag } = secrets.grant("g.town");
+ * const data = new TextEncoder().encode("a TOON event");
+ * const fulfillment = secrets.fulfillment(tag, data);
+ * const executionCondition = sha256(fulfillment); // what the sender puts in its PREPARE
+ * console.assert(conditionMatches(fulfillment, executionCondition));
  * ```
  */
 export function conditionMatches(fulfillment: Uint8Array, condition: Uint8Array): boolean {

@@ -22,10 +22,17 @@ export interface InvalidInputRejectionOptions {
  *
  * @example
  * ```ts
- * try {
- *   parsed = await parseSpspRequest(request, signer);
- * } catch (err) {
- *   throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
+ * import { invalidInputRejection } from "./invalid_input_rejection.ts";
+ * import { parseSpspRequest, SpspMessageError } from "../../../protocol/spsp_message.ts";
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ *
+ * async function spspRequestOf(request: NostrEvent, signer: NodeSigner) {
+ *   try {
+ *     return await parseSpspRequest(request, signer);
+ *   } catch (err) {
+ *     throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
+ *   }
  * }
  * ```
  */

@@ -27,7 +27,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * checkEventSize(prepare.data, DEFAULT_MAX_EVENT_BYTES);
+ * import { checkEventSize, DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+ * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
+ *
+ * declare const prepare: IlpPrepare;
+ * checkEventSize(prepare.data, DEFAULT_MAX_EVENT_BYTES); // F08 when larger
  * ```
  */
 export function checkEventSize(data: Uint8Array, maxBytes: number): void {
@@ -53,7 +57,14 @@ export interface ShallowEvent {
  *
  * @example
  * ```ts
- * const { text, summary } = shallowParse(prepare.data, DEFAULT_MAX_EVENT_BYTES);
+ * import { DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const signed = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+ * const data = new TextEncoder().encode(encodeEventToon(signed)); // a PREPARE's data
+ * const { text, summary } = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
+ * console.assert(summary.kind === 1 && summary.pubkey === signed.pubkey);
  * ```
  */
 export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
@@ -86,7 +97,15 @@ export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
  *
  * @example
  * ```ts
+ * import { decodeEvent, DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const signed = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+ * const data = new TextEncoder().encode(encodeEventToon(signed)); // a PREPARE's data
+ * const shallow = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
  * const event = decodeEvent(shallow, DEFAULT_MAX_EVENT_BYTES);
+ * console.assert(event.id === signed.id);
  * ```
  */
 export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent {
@@ -121,7 +140,13 @@ export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent
  *
  * @example
  * ```ts
- * await checkSignature(event, pool);
+ * import { checkSignature } from "./write_checks.ts";
+ * import type { WriteVerifierPool } from "./write_verifier_pool.ts";
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent;
+ * declare const pool: WriteVerifierPool;
+ * await checkSignature(event, pool); // F06 when the id or signature is wrong
  * ```
  */
 export async function checkSignature(event: NostrEvent, pool: WriteVerifierPool): Promise<void> {
@@ -155,7 +180,16 @@ export interface CheckPaymentOptions {
  *
  * @example
  * ```ts
- * checkPayment(summary, { amount: prepare.amount, toonByteLength: data.byteLength, pricing });
+ * import { checkPayment, DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const signed = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+ * const data = new TextEncoder().encode(encodeEventToon(signed)); // a PREPARE's data
+ * const { summary } = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
+ * const pricing = { pricePerByte: 10n };
+ * const price = checkPayment(summary, { amount: "1000000", toonByteLength: data.byteLength, pricing });
+ * console.assert(price === 10n * BigInt(data.byteLength));
  * ```
  */
 export function checkPayment(

@@ -164,9 +164,29 @@ function storeCommitter(store: TownStore): WriteCommitter {
  *
  * @example
  * ```ts
- * const pipeline = createWritePipeline({ store, hub, secrets, responder, pricing: {},
- *   townAddress: () => "g.town" });
- * const reply = await pipeline.handle(prepare, parseWriteDestination(prepare.destination, "g.town")!);
+ * import { createWritePipeline } from "./write_pipeline.ts";
+ * import { SubscriptionHub } from "../relay/subscription_hub.ts";
+ * import { parseWriteDestination, type SpspSecrets } from "../spsp/spsp_secrets.ts";
+ * import type { SpspResponder } from "../spsp/spsp_responder.ts";
+ * import { openEventStore } from "../../../state/event_store.ts";
+ * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
+ *
+ * declare const secrets: SpspSecrets;
+ * declare const responder: SpspResponder;
+ * declare const prepare: IlpPrepare; // from a BTP peer
+ * const pipeline = createWritePipeline({
+ *   store: openEventStore({ path: ":memory:" }),
+ *   hub: new SubscriptionHub(),
+ *   secrets,
+ *   responder,
+ *   pricing: {},
+ *   townAddress: () => "g.town",
+ * });
+ * const destination = parseWriteDestination(prepare.destination, "g.town");
+ * if (destination) {
+ *   const reply = await pipeline.handle(prepare, destination);
+ *   console.log(reply.type); // "fulfill" or "reject"
+ * }
  * ```
  */
 export function createWritePipeline(options: WritePipelineOptions): WritePipeline {
