@@ -67,10 +67,21 @@ export interface ProviderAnnouncerOptions {
  *
  * @example
  * ```ts
- * const announcer = new ProviderAnnouncer({ publish: (t) => publisher.publish(t),
- *   spent: () => publisher.spent, ilpAddress, btpEndpoint, assetCode: "USD", assetScale: 6,
- *   skills: () => [{ name: "echo", kinds: [5100], price: "25000" }], inFlight: () => 0,
- *   onError: console.error });
+ * import { ProviderAnnouncer } from "./announcer.ts";
+ * import type { TownClient } from "../town_client/town_client.ts";
+ *
+ * declare const publisher: TownClient; // the provider's paid writes to its town
+ * const announcer = new ProviderAnnouncer({
+ *   publish: (t) => publisher.publish(t),
+ *   spent: () => publisher.spent,
+ *   ilpAddress: "g.town.provider",
+ *   btpEndpoint: "btp+ws://127.0.0.1:7768",
+ *   assetCode: "USD",
+ *   assetScale: 6,
+ *   skills: () => [{ name: "echo", kinds: [5100], price: "25000" }],
+ *   inFlight: () => 0,
+ *   onError: console.error,
+ * });
  * await announcer.start();
  * announcer.stop();
  * ```

@@ -78,7 +78,13 @@ const LOG_TAIL_BYTES = 16 * 1024;
  *
  * @example
  * ```ts
- * const request = checkDockerBuildRequest(event.tags, engine);
+ * import { checkDockerBuildRequest } from "./docker_build_runner.ts";
+ * import { probeDockerEngine } from "./docker_engine.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const event: NostrEvent; // a docker-build job request
+ * const engine = await probeDockerEngine();
+ * const request = checkDockerBuildRequest(event.tags, engine); // or DockerBuildRequestError
  * ```
  */
 export function checkDockerBuildRequest(
@@ -143,8 +149,16 @@ export function checkDockerBuildRequest(
  *
  * @example
  * ```ts
+ * import { createDockerBuildRunner } from "./docker_build_runner.ts";
+ * import type { DockerEngineInfo } from "./docker_engine.ts";
+ * import type { SkillJob } from "./skill_sandbox.ts";
+ *
+ * declare const engine: DockerEngineInfo;
+ * declare const stateDir: string;
+ * declare const job: SkillJob; // the skill, the request's TOON as input, its blob inputs
  * const runner = createDockerBuildRunner({ jobsRoot: `${stateDir}/work`, engine });
- * const outcome = await runner.run({ jobId, skillDir, manifest, input: toon, files });
+ * const outcome = await runner.run(job);
+ * console.log(outcome.status);
  * ```
  */
 export function createDockerBuildRunner(

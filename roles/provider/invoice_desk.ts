@@ -119,8 +119,17 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * const open = await desk.issue({ jobId, amount: 100n, expiryMs: 60_000 });
-   * buildJobFeedback({ request, status: "payment-required", amount: { amount: "100", paymentRequest: open.text } });
+   * import { InvoiceDesk } from "./invoice_desk.ts";
+   * import { buildJobFeedback } from "../../protocol/nip90_job.ts";
+   *
+   * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
+   * const request = { id: "e".repeat(64), pubkey: "c".repeat(64) }; // the job request
+   * const open = await desk.issue({ jobId: request.id, amount: 100n, expiryMs: 60_000 });
+   * const feedback = buildJobFeedback({
+   *   request,
+   *   status: "payment-required",
+   *   amount: { amount: "100", paymentRequest: open.text },
+   * });
    * ```
    */
   async issue(options: IssueInvoiceOptions): Promise<OpenInvoice> {
@@ -166,7 +175,13 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * if (!desk.close(jobId)) return; // paid or withdrawn meanwhile
+   * import type { InvoiceDesk } from "./invoice_desk.ts";
+   *
+   * declare const desk: InvoiceDesk;
+   * function cancel(jobId: string): void {
+   *   if (!desk.close(jobId)) return; // paid or withdrawn meanwhile
+   *   console.log(`job ${jobId}: invoice closed`);
+   * }
    * ```
    */
   close(jobId: string): boolean {
@@ -180,6 +195,11 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
+   * import type { InvoiceDesk } from "./invoice_desk.ts";
+   *
+   * declare const desk: InvoiceDesk;
+   * declare const jobId: string;
+   * declare function finish(jobId: string): Promise<void>; // answers the job unpaid
    * if (desk.withdraw(jobId, "grace")) await finish(jobId);
    * ```
    */
@@ -207,8 +227,15 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * const m = await desk.match(prepare);
-   * if (!m.ok) return m.reply;
+   * import type { InvoiceDesk } from "./invoice_desk.ts";
+   * import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+   *
+   * declare const desk: InvoiceDesk;
+   * async function onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+   *   const m = await desk.match(prepare);
+   *   if (!m.ok) return m.reply;
+   *   return { type: "fulfill", fulfillment: m.open.fulfillment, data: new Uint8Array() };
+   * }
    * ```
    */
   async match(prepare: IlpPrepare): Promise<InvoiceMatch> {

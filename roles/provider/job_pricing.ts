@@ -36,8 +36,25 @@ export interface JobPricingOptions {
  *
  * @example
  * ```ts
- * const quote = priceJob({ request, manifest, pricePerByte: 10n, blobPricePerMiB: 200n,
- *   providerPubkey, invoiceText: (a) => desk.previewText({ jobId, amount: a, expiryMs }), asset });
+ * import { priceJob } from "./job_pricing.ts";
+ * import type { InvoiceDesk } from "./invoice_desk.ts";
+ * import type { SkillManifest } from "./skill_manifest.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const desk: InvoiceDesk;
+ * declare const request: NostrEvent;
+ * declare const manifest: SkillManifest; // of the skill the request's kind runs
+ * declare const providerPubkey: string;
+ * const expiryMs = 60_000;
+ * const quote = priceJob({
+ *   request,
+ *   manifest,
+ *   pricePerByte: 10n,
+ *   blobPricePerMiB: 200n,
+ *   providerPubkey,
+ *   invoiceText: (a) => desk.previewText({ jobId: request.id, amount: a, expiryMs }),
+ *   asset: desk.asset,
+ * });
  * ```
  */
 export function priceJob(o: JobPricingOptions): JobQuote {

@@ -55,9 +55,25 @@ export interface JobRunOptions {
  *
  * @example
  * ```ts
- * const outcome = await runJob({ jobId, skill, runner: sandbox, input: async () => toon,
- *   encrypted: false, signal, maxInputBytes: 256 * 2 ** 20, blobCacheDir, resultsDir,
- *   removeLater: (dir) => void Deno.remove(dir, { recursive: true }) });
+ * import { runJob, type SkillRunner } from "./job_run.ts";
+ * import type { SkillEntry } from "./skill_catalog.ts";
+ *
+ * declare const skill: SkillEntry;
+ * declare const sandbox: SkillRunner;
+ * declare const toon: string; // the job request, as TOON
+ * declare const stateDir: string;
+ * const outcome = await runJob({
+ *   jobId: "job-1",
+ *   skill,
+ *   runner: sandbox,
+ *   input: async () => toon,
+ *   encrypted: false,
+ *   signal: AbortSignal.timeout(60_000),
+ *   maxInputBytes: 256 * 2 ** 20,
+ *   blobCacheDir: `${stateDir}/blob-cache`,
+ *   resultsDir: `${stateDir}/results`,
+ *   removeLater: (dir) => void Deno.remove(dir, { recursive: true }),
+ * });
  * if (outcome.status === "computed") console.log(outcome.result);
  * ```
  */

@@ -66,10 +66,29 @@ const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
  *
  * @example
  * ```ts
- * const desk = new PaymentDesk({ address: () => ilpAddress, assetCode: "USD", assetScale: 6,
- *   unpaid: { max: 8, maxPerRequester: 2 }, invoiceLifetimeMs: 60_000, store, payments,
- *   onPaid: (r) => runs.enqueue(r.id), onWithdrawn: (r, _, why) => fail(r, why),
- *   onLatePayment: () => {}, onRecordError: () => {} });
+ * import { PaymentDesk } from "./payment_desk.ts";
+ * import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+ * import type { ProviderJobStore } from "../../state/provider_job_store.ts";
+ * import type { PaymentLog } from "../../state/payment_log.ts";
+ *
+ * declare const store: ProviderJobStore;
+ * declare const payments: PaymentLog;
+ * declare const record: ProviderJobRecord; // a job just admitted
+ * declare function run(jobId: string): void;
+ * declare function fail(record: ProviderJobRecord, why: string): void;
+ * const desk = new PaymentDesk({
+ *   address: () => "g.town.provider",
+ *   assetCode: "USD",
+ *   assetScale: 6,
+ *   unpaid: { max: 8, maxPerRequester: 2 },
+ *   invoiceLifetimeMs: 60_000,
+ *   store,
+ *   payments,
+ *   onPaid: (r) => run(r.id),
+ *   onWithdrawn: (r, _, why) => fail(r, why),
+ *   onLatePayment: () => {},
+ *   onRecordError: () => {},
+ * });
  * const billed = await desk.bill(record);
  * await store.put(billed);
  * desk.armExpiry(billed);
@@ -105,7 +124,11 @@ export class PaymentDesk {
    *
    * @example
    * ```ts
-   * const open = desk.unpaidOf(pubkey);
+   * import type { PaymentDesk } from "./payment_desk.ts";
+   *
+   * declare const desk: PaymentDesk;
+   * declare const pubkey: string; // a requester's
+   * const open = desk.unpaidOf(pubkey); // its jobs waiting for payment
    * ```
    */
   unpaidOf(requester: string): number {

@@ -67,7 +67,13 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
-   * if (pool.countOf(event.pubkey) >= 2) drop(event, "over-requester-unpaid");
+   * import { UnpaidPool } from "./unpaid_pool.ts";
+   *
+   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
+   * const requester = "c".repeat(64);
+   * pool.reserve("job-1", requester);
+   * pool.reserve("job-2", requester);
+   * console.assert(pool.countOf(requester) >= 2); // a third request of it is dropped
    * ```
    */
   countOf(requester: string): number {
@@ -82,9 +88,17 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
-   * const r = pool.reserve(event.id, event.pubkey);
-   * if (!r.ok) return drop(event, r.reason, r.detail);
-   * if (r.displaced !== undefined) withdraw(r.displaced, "unpaid-displaced");
+   * import { type UnpaidDropReason, UnpaidPool, type UnpaidWithdrawalReason } from "./unpaid_pool.ts";
+   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+   *
+   * declare function drop(event: NostrEvent, reason: UnpaidDropReason, detail: string): void;
+   * declare function withdraw(jobId: string, reason: UnpaidWithdrawalReason): void;
+   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
+   * function admit(event: NostrEvent): void {
+   *   const r = pool.reserve(event.id, event.pubkey);
+   *   if (!r.ok) return drop(event, r.reason, r.detail);
+   *   if (r.displaced !== undefined) withdraw(r.displaced, "unpaid-displaced");
+   * }
    * ```
    */
   reserve(jobId: string, requester: string): UnpaidReservation {
@@ -111,7 +125,12 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
-   * pool.restore(record.id, record.customer);
+   * import { UnpaidPool } from "./unpaid_pool.ts";
+   * import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+   *
+   * declare const unpaidRecords: ProviderJobRecord[]; // read back at start
+   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
+   * for (const record of unpaidRecords) pool.restore(record.id, record.customer);
    * ```
    */
   restore(jobId: string, requester: string): void {
@@ -123,7 +142,12 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
-   * pool.release(jobId);
+   * import { UnpaidPool } from "./unpaid_pool.ts";
+   *
+   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
+   * const jobId = "job-1";
+   * pool.reserve(jobId, "c".repeat(64));
+   * console.assert(pool.release(jobId)); // paid: it leaves the pool
    * ```
    */
   release(jobId: string): boolean {
