@@ -188,10 +188,20 @@ export async function anvilInstalled(binary: string = anvilBinaryPath()): Promis
  *
  * @example
  * ```ts
- * await using chain = await startDemoChain({ requesterStateDir, requesterSigner, townStateDir,
- *   townSigner });
+ * import { startDemoChain } from "./demo_chain.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * declare const requesterSigner: NodeSigner;
+ * declare const townSigner: NodeSigner;
+ * declare function stopNodes(): Promise<void>; // the town and the requester
+ * await using chain = await startDemoChain({
+ *   requesterStateDir: await Deno.makeTempDir(),
+ *   requesterSigner,
+ *   townStateDir: await Deno.makeTempDir(),
+ *   townSigner,
+ * });
  * // ... run the town with the channel's gate and the requester with `channel: chain.channelId`
- * const settlement = await chain.settle();
+ * const settlement = await chain.settle({ stopNodes });
  * ```
  * @throws {AnvilMissingError} when the anvil binary is not installed.
  */

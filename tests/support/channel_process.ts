@@ -28,8 +28,12 @@ export interface ChannelProcess {
  *
  * @example
  * ```ts
+ * import { spawnChannelProcess } from "./channel_process.ts";
+ * import type { PayerProcessArgs } from "./channel_crash_processes.ts";
+ *
+ * declare const payerArgs: PayerProcessArgs;
  * const payer = spawnChannelProcess("payer", payerArgs);
- * const line = await payer.readLine();
+ * const line = await payer.readLine(); // undefined once it exited
  * await payer.kill9();
  * ```
  */
@@ -92,7 +96,14 @@ export interface TownProcessArgsOptions {
  *
  * @example
  * ```ts
+ * import { startTownProcess, townProcessArgs } from "./channel_process.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const channelId: `0x${string}`;
+ * const townDir = await Deno.makeTempDir();
  * const town = await startTownProcess(townProcessArgs(pair, { stateDir: townDir, channelId }));
+ * await town.process.stop();
  * ```
  */
 export function townProcessArgs(
@@ -121,6 +132,15 @@ export interface TownProcess {
  *
  * @example
  * ```ts
+ * import { startTownProcess } from "./channel_process.ts";
+ * import { connectClaimClient } from "./channel_town.ts";
+ * import type { TownProcessArgs } from "./channel_crash_processes.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const args: TownProcessArgs;
+ * declare const secretKey: Uint8Array; // alice's
+ * declare const record: ChannelRecord; // alice's side of the channel
+ * const stateDir = await Deno.makeTempDir();
  * const { process, contact } = await startTownProcess(args);
  * await using payer = await connectClaimClient({ ...contact, stateDir, secretKey, record });
  * ```

@@ -49,7 +49,13 @@ export interface ChannelRecordOptions {
  *
  * @example
  * ```ts
- * const record = channelRecord({ self: bob, peer: alice, channelId, deposit: 0n });
+ * import { channelRecord } from "./channel_town.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const channelId: `0x${string}`;
+ * // the town's (bob's) side of alice's channel
+ * const record = channelRecord({ self: pair.bob, peer: pair.alice, channelId, deposit: 0n });
  * ```
  */
 export function channelRecord(options: ChannelRecordOptions): ChannelRecord {
@@ -76,8 +82,20 @@ export interface ClaimTownContact {
  *
  * @example
  * ```ts
- * await using payer = await connectClaimClient({ ...claimTownContact(t.town), stateDir,
- *   secretKey: pair.aliceKey, record });
+ * import { type ClaimTown, claimTownContact, connectClaimClient } from "./channel_town.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const t: ClaimTown;
+ * declare const pair: ChannelPair;
+ * declare const record: ChannelRecord; // alice's side
+ * const stateDir = await Deno.makeTempDir();
+ * await using payer = await connectClaimClient({
+ *   ...claimTownContact(t.town),
+ *   stateDir,
+ *   secretKey: pair.aliceKey,
+ *   record,
+ * });
  * ```
  */
 export function claimTownContact(
@@ -104,7 +122,15 @@ export interface ClaimTownConfigOptions {
  *
  * @example
  * ```ts
- * const town = await startTownNode({ config: claimTownConfig({ stateDir }), secretKey, databasePath: ":memory:" });
+ * import { claimTownConfig } from "./channel_town.ts";
+ * import { startTownNode } from "../../roles/town/town_node.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * async function startTown() {
+ *   const stateDir = await Deno.makeTempDir();
+ *   const config = claimTownConfig({ stateDir });
+ *   return await startTownNode({ config, secretKey: generateSecretKey(), databasePath: ":memory:" });
+ * }
  * ```
  */
 export function claimTownConfig(options: ClaimTownConfigOptions): TownSettings {
@@ -156,7 +182,14 @@ export interface ClaimTown extends AsyncDisposable {
  *
  * @example
  * ```ts
- * await using t = await startClaimTown({ stateDir, secretKey: pair.bobKey, bob, record });
+ * import { startClaimTown } from "./channel_town.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const record: ChannelRecord; // the town's (bob's) side
+ * const stateDir = await Deno.makeTempDir();
+ * await using t = await startClaimTown({ stateDir, secretKey: pair.bobKey, bob: pair.bob, record });
  * ```
  */
 export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTown> {
@@ -241,8 +274,23 @@ export interface ClaimClient extends AsyncDisposable {
  *
  * @example
  * ```ts
- * await using alice = await connectClaimClient({ url, townAddress, townPubkey, stateDir,
- *   secretKey: pair.aliceKey, record });
+ * import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const contact: ClaimTownContact;
+ * declare const record: ChannelRecord; // alice's side
+ * const { url, townAddress, townPubkey } = contact;
+ * const stateDir = await Deno.makeTempDir();
+ * await using alice = await connectClaimClient({
+ *   url,
+ *   townAddress,
+ *   townPubkey,
+ *   stateDir,
+ *   secretKey: pair.aliceKey,
+ *   record,
+ * });
  * ```
  */
 export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {

@@ -35,6 +35,10 @@ export interface PairChannel {
  *
  * @example
  * ```ts
+ * import { openPairChannel } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
  * const channel = await openPairChannel(pair, { deposit: 50_000_000n });
  * ```
  */
@@ -80,6 +84,13 @@ export interface SavePairChannelOptions {
  *
  * @example
  * ```ts
+ * import { openPairChannel, savePairChannel } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * const channel = await openPairChannel(pair, { deposit: 50_000_000n });
+ * const townDir = await Deno.makeTempDir();
+ * const aliceDir = await Deno.makeTempDir();
  * await savePairChannel(channel, { townDir, aliceDir });
  * ```
  */
@@ -97,6 +108,13 @@ export async function savePairChannel(
  *
  * @example
  * ```ts
+ * import { settleOnTownClaim } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const townDir: string;
+ * declare const channelId: `0x${string}`;
  * await settleOnTownClaim(pair, await readChannel(channelFilePath(townDir, channelId)));
  * ```
  */

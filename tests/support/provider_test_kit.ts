@@ -59,7 +59,11 @@ export interface TestSkill {
  *
  * @example
  * ```ts
- * const dir = await makeSkillsDir(root, ["echo"], [{ name: "nap", kinds: [5010], run: "#!/bin/sh\nsleep 9\n" }]);
+ * import { makeSkillsDir } from "./provider_test_kit.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const nap = { name: "nap", kinds: [5010], run: "#!/bin/sh\nsleep 9\n" };
+ * const dir = await makeSkillsDir(root, ["echo"], [nap]);
  * ```
  */
 export async function makeSkillsDir(
@@ -121,8 +125,16 @@ export interface TestRequesterOptions {
  *
  * @example
  * ```ts
+ * import { connectTestRequester, startProviderTestTown } from "./provider_test_kit.ts";
+ * import { buildJobRequest } from "../../protocol/nip90_job.ts";
+ *
+ * const town = await startProviderTestTown();
  * const alice = await connectTestRequester({ town });
- * const job = await alice.post(buildJobRequest({ kind: 5601, inputs: [{ data: "hi", type: "text" }] }));
+ * const job = await alice.post(
+ *   buildJobRequest({ kind: 5601, inputs: [{ data: "hi", type: "text" }] }),
+ * );
+ * await alice.close();
+ * await town.stop();
  * ```
  */
 export async function connectTestRequester(options: TestRequesterOptions): Promise<TestRequester> {
@@ -219,6 +231,11 @@ export async function connectTestRequester(options: TestRequesterOptions): Promi
  *
  * @example
  * ```ts
+ * import { feedbackOf, type TestRequester } from "./provider_test_kit.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const alice: TestRequester;
+ * declare const job: NostrEvent; // the job request alice posted
  * await alice.waitFor(feedbackOf(job.id, "success"));
  * ```
  */
@@ -233,7 +250,13 @@ export function feedbackOf(jobId: string, status: string): (e: NostrEvent) => bo
  *
  * @example
  * ```ts
+ * import { resultOf, type TestRequester } from "./provider_test_kit.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const alice: TestRequester;
+ * declare const job: NostrEvent; // the job request alice posted
  * const result = await alice.waitFor(resultOf(job.id));
+ * console.log(result.content);
  * ```
  */
 export function resultOf(jobId: string): (e: NostrEvent) => boolean {
@@ -246,7 +269,11 @@ export function resultOf(jobId: string): (e: NostrEvent) => boolean {
  *
  * @example
  * ```ts
- * await waitUntil(() => provider.store.get(id)?.status === "published");
+ * import { waitUntil } from "./provider_test_kit.ts";
+ *
+ * let published = false;
+ * setTimeout(() => published = true, 10);
+ * await waitUntil(() => published, 5_000, "the result published");
  * ```
  */
 export async function waitUntil(
