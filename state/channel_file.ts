@@ -454,18 +454,14 @@ export type SentClaimWriter = ChannelFileWriter<{ nonce: bigint; transferredAmou
  * ```ts
  * import { type ChannelRecord, openSentClaimWriter } from "./channel_file.ts";
  * import type { AuditLog } from "./audit_log.ts";
- * import { BtpClient } from "../transport/btp_client.ts";
- * import type { ClaimSigner } from "../chain/claim_signer.ts";
  *
  * declare const stateDir: string;
  * declare const record: ChannelRecord;
  * declare const audit: AuditLog;
- * declare const signer: ClaimSigner;
  * const sent = openSentClaimWriter({ stateDir, record, audit });
- * const client = new BtpClient({
- *   url: "btp+ws://127.0.0.1:7768",
- *   claims: { signer, persist: (c) => sent.save(c) },
- * });
+ * // a BtpClient's `claims.persist`: each claim is in the file before it is sent
+ * await sent.save({ nonce: record.sentNonce + 1n, transferredAmount: record.sent + 1500n });
+ * console.assert(sent.record().sentNonce === record.sentNonce + 1n);
  * ```
  */
 export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {
