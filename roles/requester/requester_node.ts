@@ -119,9 +119,33 @@ const JOB_FILE_POLL_MS = 1000;
  *
  * @example
  * ```ts
- * const req = await startRequester({ stateDir, signer, relayUrl, btpUrl, btpToken, townPubkey });
+ * import { startRequester } from "./requester_node.ts";
+ * import type { JobSpec } from "./job_spec.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * declare const signer: NodeSigner;
+ * declare const townPubkey: string;
+ * const req = await startRequester({
+ *   stateDir: await Deno.makeTempDir(),
+ *   signer,
+ *   relayUrl: "ws://127.0.0.1:7777",
+ *   btpUrl: "btp+ws://127.0.0.1:7768",
+ *   btpToken: "alice-token",
+ *   townPubkey,
+ * });
+ * const spec: JobSpec = {
+ *   kind: 5601,
+ *   inputs: [{ data: "hi", type: "text" }],
+ *   params: [],
+ *   providers: [],
+ *   skill: "none",
+ *   timeoutMs: 30_000,
+ *   encrypt: false,
+ *   then: [],
+ * };
  * const job = await req.submit(spec);
  * const done = await req.waitFor(job.id);
+ * console.log(done.status);
  * await req.close();
  * ```
  */
@@ -285,7 +309,11 @@ export class Requester {
    *
    * @example
    * ```ts
-   * const prev = requester.previousInChain(id);
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const id: string; // a job of a chain (`then`)
+   * const prev = requester.previousInChain(id); // the job whose result it takes as input
    * ```
    */
   previousInChain(id: string): string | undefined {
@@ -297,6 +325,9 @@ export class Requester {
    *
    * @example
    * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
    * requester.raiseAlert("price-above-ceiling", "the town's price is above 5", { price: "10" });
    * ```
    */
@@ -314,8 +345,19 @@ export class Requester {
    *
    * @example
    * ```ts
-   * const record = await requester.submit({ kind: 5601, inputs: [{ data: "hi", type: "text" }],
-   *   params: [], providers: [], skill: "none", timeoutMs: 30_000, encrypt: false, then: [] });
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * const record = await requester.submit({
+   *   kind: 5601,
+   *   inputs: [{ data: "hi", type: "text" }],
+   *   params: [],
+   *   providers: [],
+   *   skill: "none",
+   *   timeoutMs: 30_000,
+   *   encrypt: false,
+   *   then: [],
+   * });
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
@@ -391,6 +433,11 @@ export class Requester {
    *
    * @example
    * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   * import type { JobSpec } from "./job_spec.ts";
+   *
+   * declare const requester: Requester;
+   * declare const spec: JobSpec;
    * const input = await requester.publishBlob("context.tar.gz");
    * await requester.submit({ ...spec, blobs: [input] });
    * ```
@@ -473,6 +520,10 @@ export class Requester {
    *
    * @example
    * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const providerPubkey: string;
    * const id = await requester.sendDirectMessage({ recipient: providerPubkey, text: "hi" });
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write.
@@ -490,7 +541,12 @@ export class Requester {
    *
    * @example
    * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const id: string;
    * const final = await requester.waitFor(id);
+   * console.log(final.status); // a terminal status
    * ```
    */
   async waitFor(id: string): Promise<RequesterJobRecord> {
@@ -512,7 +568,12 @@ export class Requester {
    *
    * @example
    * ```ts
-   * const last = await requester.waitForChain(firstId);
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const firstId: string;
+   * const links = await requester.waitForChain(firstId);
+   * const last = links.at(-1);
    * ```
    */
   async waitForChain(id: string): Promise<RequesterJobRecord[]> {
@@ -533,6 +594,10 @@ export class Requester {
    *
    * @example
    * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const id: string;
    * await requester.cancel(id);
    * ```
    * @throws {RequesterJobError} for an unknown or finished job.

@@ -159,8 +159,25 @@ export interface TownLink {
  *
  * @example
  * ```ts
- * const link = await connectTownLink({ btpUrl, btpToken, relayUrl, townPubkey, signer });
- * await link.write(signedEvent);
+ * import { connectTownLink } from "./town_link.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * declare const signer: NodeSigner;
+ * declare const townPubkey: string;
+ * const link = await connectTownLink({
+ *   btpUrl: "btp+ws://127.0.0.1:7768",
+ *   btpToken: "alice-token",
+ *   relayUrl: "ws://127.0.0.1:7777",
+ *   townPubkey,
+ *   signer,
+ * });
+ * const signedEvent = await signer.signEvent({
+ *   kind: 1,
+ *   created_at: Math.floor(Date.now() / 1000),
+ *   tags: [],
+ *   content: "hi",
+ * });
+ * await link.write(signedEvent); // paid over ILP, stored by the town
  * await link.close();
  * ```
  * @throws {TownUnreachableError} when the town cannot be reached.

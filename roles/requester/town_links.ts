@@ -72,9 +72,22 @@ export interface TownLinks {
  *
  * @example
  * ```ts
- * const links = await connectTownLinks({ home: { btpUrl, btpToken, relayUrl, signer },
- *   more: [{ relayUrl: relayB, btpUrl: btpB, btpToken: "t" }] });
- * await links.writeAll(request);
+ * import { connectTownLinks } from "./town_links.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ *
+ * declare const signer: NodeSigner;
+ * declare const request: NostrEvent; // a signed job request
+ * const links = await connectTownLinks({
+ *   home: {
+ *     btpUrl: "btp+ws://127.0.0.1:7768",
+ *     btpToken: "alice-token",
+ *     relayUrl: "ws://127.0.0.1:7777",
+ *     signer,
+ *   },
+ *   more: [{ relayUrl: "ws://127.0.0.1:8777", btpUrl: "btp+ws://127.0.0.1:8768", btpToken: "t" }],
+ * });
+ * const stored = await links.writeAll(request); // the relays that stored it
  * await links.close();
  * ```
  * @throws {TownUnreachableError} when the home town cannot be reached.
@@ -131,7 +144,13 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
  *
  * @example
  * ```ts
+ * import { sendHedged, type TownLinks } from "./town_links.ts";
+ * import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
+ *
+ * declare const links: TownLinks;
+ * declare const prepare: IlpPrepare; // a payment to a provider
  * const reply = await sendHedged(prepare, links.payer(), links.all, 5_000);
+ * console.log(reply.type); // "fulfill" or "reject"
  * ```
  */
 export function sendHedged(
