@@ -118,6 +118,10 @@ const MAX_INLINE_FILE_BYTES = 16 * 1024;
  *
  * @example
  * ```ts
+ * import { addRequesterConnectionOptions } from "./job_command.ts";
+ * import { Command } from "commander";
+ *
+ * const program = new Command("turnpike");
  * addRequesterConnectionOptions(program.command("requester"));
  * ```
  */
@@ -165,7 +169,9 @@ export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConne
  *
  * @example
  * ```ts
+ * import { registerJobCommand } from "./job_command.ts";
  * import { Command } from "commander";
+ *
  * registerJobCommand(new Command("turnpike"));
  * ```
  */
@@ -252,6 +258,15 @@ export function registerJobCommand(program: Command): void {
  *
  * @example
  * ```ts
+ * import {
+ *   ensureRequesterNode,
+ *   loadRequesterConfig,
+ *   type RequesterCliOptions,
+ * } from "./job_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: RequesterCliOptions; // a subcommand's parsed options
+ * declare const cmd: Command; // the subcommand
  * await ensureRequesterNode(opts, await loadRequesterConfig(opts, cmd), cmd);
  * ```
  */
@@ -273,7 +288,13 @@ export async function ensureRequesterNode(
  *
  * @example
  * ```ts
+ * import { loadRequesterConfig, type RequesterCliOptions } from "./job_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: RequesterCliOptions; // a subcommand's parsed options
+ * declare const cmd: Command; // the subcommand
  * const config = await loadRequesterConfig(opts, cmd);
+ * console.log(config.stateDir, config.relayUrl);
  * ```
  */
 export async function loadRequesterConfig(
@@ -298,7 +319,13 @@ export async function loadRequesterConfig(
  *
  * @example
  * ```ts
+ * import { openRequester, type RequesterCliOptions } from "./job_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: RequesterCliOptions; // a subcommand's parsed options
+ * declare const cmd: Command; // the subcommand
  * const req = await openRequester(opts, cmd, { onProgress: console.log });
+ * await req.close();
  * ```
  */
 export async function openRequester(
@@ -344,7 +371,16 @@ export async function openRequester(
  *
  * @example
  * ```ts
- * throw asCliError(err);
+ * import { asCliError } from "./job_command.ts";
+ *
+ * declare function cancelJob(): Promise<void>; // the action's work
+ * async function action(): Promise<void> {
+ *   try {
+ *     await cancelJob();
+ *   } catch (err) {
+ *     throw asCliError(err); // a CliError with its exit code, or err as it was
+ *   }
+ * }
  * ```
  */
 export function asCliError(err: unknown): unknown {
@@ -777,7 +813,11 @@ async function withRepo<T>(stateDir: string, fn: (repo: JobRepository) => Promis
  *
  * @example
  * ```ts
- * const id = resolveJobId(repo, "c1c254bf");
+ * import { resolveJobId } from "./job_command.ts";
+ * import type { JobRepository } from "../state/job_repository.ts";
+ *
+ * declare const repo: JobRepository;
+ * const id = resolveJobId(repo, "c1c254bf"); // the full id, or exit 2
  * ```
  */
 export function resolveJobId(repo: JobRepository, text: string): string {

@@ -57,7 +57,13 @@ const NODE_START_TIMEOUT_MS = 120_000;
  *
  * @example
  * ```ts
+ * import { nodeSettings } from "./profile_node.ts";
+ * import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+ *
+ * declare const config: RequesterConfig;
+ * declare const running: Record<string, unknown>; // the running node's, from its hello
  * const key = nodeSettings(config);
+ * const shared = JSON.stringify(key) === JSON.stringify(running); // this command may use it
  * ```
  */
 export function nodeSettings(config: RequesterSettings): Record<string, unknown> {
@@ -80,6 +86,10 @@ function differingSettings(a: Record<string, unknown>, b: Record<string, unknown
  *
  * @example
  * ```ts
+ * import { callNode } from "./profile_node.ts";
+ *
+ * declare const stateDir: string;
+ * declare const id: string; // a job's
  * for await (const line of callNode(stateDir, { op: "wait", id })) console.log(line);
  * ```
  * @throws {CliError} with the node's error, or `node-unreachable` when it is not there.
@@ -148,7 +158,11 @@ function nodeError(described: unknown): CliError {
  *
  * @example
  * ```ts
+ * import { nodeHello } from "./profile_node.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
  * const hello = await nodeHello(stateDir);
+ * console.assert(hello === undefined); // no node serves this profile
  * ```
  */
 export async function nodeHello(stateDir: string): Promise<NodeHello | undefined> {
@@ -170,6 +184,9 @@ export async function nodeHello(stateDir: string): Promise<NodeHello | undefined
  *
  * @example
  * ```ts
+ * import { stopProfileNode } from "./profile_node.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
  * if (!(await stopProfileNode(stateDir))) console.error("no node running");
  * ```
  */
@@ -225,7 +242,18 @@ export interface EnsureProfileNodeOptions extends PassphraseFlags {
  *
  * @example
  * ```ts
- * const hello = await ensureProfileNode({ config, cmd, connectionOptions: [] });
+ * import { ensureProfileNode } from "./profile_node.ts";
+ * import { REQUESTER_CONNECTION_OPTIONS } from "./job_command.ts";
+ * import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const config: RequesterConfig;
+ * declare const cmd: Command;
+ * const hello = await ensureProfileNode({
+ *   config,
+ *   cmd,
+ *   connectionOptions: REQUESTER_CONNECTION_OPTIONS,
+ * });
  * ```
  * @throws {CliError} `node-busy` when a node with other settings has jobs in flight.
  */
@@ -279,7 +307,14 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
  *
  * @example
  * ```ts
- * await restartProfileNode(stateDir, hello, { passphraseFile: "~/.turnpike-pass" });
+ * import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
+ *
+ * declare const stateDir: string;
+ * const hello = await nodeHello(stateDir);
+ * if (hello && await stopProfileNode(stateDir)) {
+ *   // ... what needed the node stopped
+ *   await restartProfileNode(stateDir, hello, { passphraseFile: "~/.turnpike-pass" });
+ * }
  * ```
  */
 export async function restartProfileNode(
