@@ -180,7 +180,7 @@ const CHANNEL_OPENED_EVENT = parseAbiItem(
  * @example
  * ```ts
  * import { TokenNetworkClient } from "./token_network_client.ts";
- * import type { ChainConfig } from "./chain_config.ts";
+ * import type { ChainConfig } from "../config/chain_config.ts";
  * import type { NodeSigner } from "../protocol/node_signer.ts";
  *
  * async function open(chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`) {

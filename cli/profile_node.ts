@@ -58,9 +58,9 @@ const NODE_START_TIMEOUT_MS = 120_000;
  * @example
  * ```ts
  * import { nodeSettings } from "./profile_node.ts";
- * import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+ * import type { RequesterSettings } from "../config/requester_settings.ts";
  *
- * declare const config: RequesterConfig;
+ * declare const config: RequesterSettings;
  * declare const running: Record<string, unknown>; // the running node's, from its hello
  * const key = nodeSettings(config);
  * const shared = JSON.stringify(key) === JSON.stringify(running); // this command may use it
@@ -244,10 +244,10 @@ export interface EnsureProfileNodeOptions extends PassphraseFlags {
  * ```ts
  * import { ensureProfileNode } from "./profile_node.ts";
  * import { REQUESTER_CONNECTION_OPTIONS } from "./job_command.ts";
- * import type { RequesterConfig } from "../roles/requester/requester_config.ts";
+ * import type { RequesterSettings } from "../config/requester_settings.ts";
  * import type { Command } from "commander";
  *
- * declare const config: RequesterConfig;
+ * declare const config: RequesterSettings;
  * declare const cmd: Command;
  * const hello = await ensureProfileNode({
  *   config,

@@ -227,12 +227,12 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * ```ts
  * import { openChannelClaimGate } from "./btp_claim_gate.ts";
  * import { startTownNode } from "../town_node.ts";
- * import type { TownConfig } from "../town_config.ts";
+ * import type { TownSettings } from "../../../config/town_settings.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
  * import type { ChannelRecord } from "../../../state/channel_file.ts";
  *
- * declare const config: TownConfig;
+ * declare const config: TownSettings;
  * declare const signer: NodeSigner;
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord; // alice's channel with the town

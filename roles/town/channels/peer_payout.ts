@@ -70,7 +70,7 @@ export class PeerPayoutError extends Error {
  * @example
  * ```ts
  * import { PeerPayout } from "./peer_payout.ts";
- * import { DEFAULT_TOWN_PAYOUTS } from "../town_config.ts";
+ * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
  * import type { ChannelRecord } from "../../../state/channel_file.ts";
@@ -301,7 +301,7 @@ export interface TownPayoutsOptions {
  * @example
  * ```ts
  * import { TownPayouts } from "./peer_payout.ts";
- * import { DEFAULT_TOWN_PAYOUTS } from "../town_config.ts";
+ * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";

@@ -103,14 +103,14 @@ export interface GatedChannel {
  * import { type GateChainClient, TownChannelRegistry } from "./town_channel_registry.ts";
  * import type { ChannelDiscovery } from "./channel_discovery.ts";
  * import { startTownNode } from "../town_node.ts";
- * import type { TownConfig } from "../town_config.ts";
+ * import type { TownSettings } from "../../../config/town_settings.ts";
  * import type { ChannelWatcher } from "../../channels/channel_watcher.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
  * import type { AuditLog } from "../../../state/audit_log.ts";
  * import type { ChannelRecord } from "../../../state/channel_file.ts";
  *
- * declare const config: TownConfig;
+ * declare const config: TownSettings;
  * declare const signer: NodeSigner;
  * declare const audit: AuditLog;
  * declare const watcher: ChannelWatcher;

@@ -27,7 +27,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { checkEventSize, DEFAULT_MAX_EVENT_BYTES } from "./write_checks.ts";
+ * import { checkEventSize } from "./write_checks.ts";
+ * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
  *
  * declare const prepare: IlpPrepare;
@@ -57,7 +58,8 @@ export interface ShallowEvent {
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { shallowParse } from "./write_checks.ts";
+ * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
@@ -97,7 +99,8 @@ export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
  *
  * @example
  * ```ts
- * import { decodeEvent, DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { decodeEvent, shallowParse } from "./write_checks.ts";
+ * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
@@ -180,7 +183,8 @@ export interface CheckPaymentOptions {
  *
  * @example
  * ```ts
- * import { checkPayment, DEFAULT_MAX_EVENT_BYTES, shallowParse } from "./write_checks.ts";
+ * import { checkPayment, shallowParse } from "./write_checks.ts";
+ * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
