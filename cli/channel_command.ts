@@ -35,7 +35,12 @@ import { BaseError, formatUnits, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type SettingsFlags } from "../config/settings.ts";
-import { type ChainTables, chainTables, channelsTable } from "../config/channel_settings.ts";
+import {
+  type ChainTables,
+  chainTables,
+  type ChannelOpenSettings,
+  channelOpenSettings,
+} from "../config/channel_settings.ts";
 import {
   type ChainConfig,
   ChainConfigError,
@@ -74,7 +79,6 @@ import {
   withdrawCooperatively,
   WithdrawTooLargeError,
 } from "../roles/channels/channel_cosign_request.ts";
-import { DEFAULT_WARN_PERCENT } from "../roles/channels/channel_record_builder.ts";
 import { existingChannelWith, openRecordedChannel } from "../roles/channels/channel_open.ts";
 import { raiseChannelDeposit } from "../roles/channels/channel_deposit.ts";
 import { channelBooks } from "../state/channel_books.ts";
@@ -135,7 +139,6 @@ interface OpenOptions extends ChannelOptions {
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const DEFAULT_MAX_DEPOSIT = "100";
 
 /**
  * Adds `channel open|list|show|close|recover` to the program.
@@ -234,8 +237,8 @@ interface Context {
   stateDir: string;
   /** `[chains."<id>"]` (config/channel_settings.ts). */
   chains: ChainTables;
-  /** `[channels]`, uninterpreted. */
-  channels: Record<string, unknown>;
+  /** `[channels]`, the keys an opening reads. */
+  channels: ChannelOpenSettings;
   /** The town's relay URL (`--town`, else the relay URL setting). */
   relayUrl: string;
 }
@@ -247,7 +250,7 @@ async function context(opts: ChannelOptions): Promise<Context> {
   return {
     stateDir: loaded.settings.stateDir,
     chains: chainTables(loaded),
-    channels: channelsTable(loaded),
+    channels: channelOpenSettings(loaded),
     relayUrl: loaded.settings.relayUrl,
   };
 }
@@ -282,11 +285,11 @@ async function resolvePeer(ctx: Context, opts: OpenOptions): Promise<ResolvedCha
   const text = (v: unknown) => typeof v === "string" ? v : undefined;
   try {
     return await resolveChannelPeer({
-      mine: stringList(ctx.channels.chains) ?? [LOCAL_CHAIN],
+      mine: ctx.channels.chains ?? [LOCAL_CHAIN],
       chain: opts.chain,
-      prefer: stringList(ctx.channels.prefer),
+      prefer: ctx.channels.prefer,
       peerFlag: opts.peer,
-      peerConfig: text(ctx.channels.peer),
+      peerConfig: ctx.channels.peer,
       peerInfoFile: opts.peerInfo,
       townUrl: ctx.relayUrl,
       local: (id) => ({
@@ -316,7 +319,7 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
   );
   info(opts, `Peer: ${resolved.peerLabel} (${resolved.origin}), chain: ${networkLabel(chain)}`);
   const deposit = units(opts.deposit, chain.tokenDecimals, "--deposit");
-  const maxText = opts.maxDeposit ?? String(ctx.channels.max_deposit ?? DEFAULT_MAX_DEPOSIT);
+  const maxText = opts.maxDeposit ?? ctx.channels.maxDeposit;
   const max = units(maxText, chain.tokenDecimals, "max deposit");
   if (deposit <= 0n) throw new CliError("--deposit must be positive", { exitCode: ExitCode.Usage });
   if (deposit > max) {
@@ -326,7 +329,7 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
       exitCode: ExitCode.Usage,
     });
   }
-  const settleTimeout = BigInt(opts.settleTimeout ?? String(ctx.channels.settle_timeout ?? 3600));
+  const settleTimeout = BigInt(opts.settleTimeout ?? ctx.channels.settleTimeoutSeconds);
   info(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlock(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });
@@ -343,7 +346,7 @@ async function channelOpen(opts: OpenOptions): Promise<void> {
       settleTimeout,
       stateDir: ctx.stateDir,
       audit,
-      warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+      warnPercent: ctx.channels.warnPercent,
       auto: false,
     }).catch(async (err) => {
       if (err instanceof ChainTxError && err.reason === "ChannelExists") {
@@ -648,7 +651,7 @@ async function channelTopUp(opts: ChannelOptions & { amount: string }, id: strin
 
 /** `[channels] max_deposit` in base units; a top-up past it is refused (exit 2) before paying gas. */
 function topUpMaximum(ctx: Context, record: ChannelRecord, amount: bigint): bigint {
-  const maxText = String(ctx.channels.max_deposit ?? DEFAULT_MAX_DEPOSIT);
+  const maxText = ctx.channels.maxDeposit;
   const max = units(maxText, record.tokenDecimals, "max deposit");
   const held = record.deposit - record.withdrawn;
   if (held + amount > max) {
@@ -671,7 +674,7 @@ function topUpMaximum(ctx: Context, record: ChannelRecord, amount: bigint): bigi
 
 async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const ctx = await context(opts);
-  const mine = stringList(ctx.channels.chains) ?? [LOCAL_CHAIN];
+  const mine = ctx.channels.chains ?? [LOCAL_CHAIN];
   const chain = chainFor(ctx, opts, opts.chain ?? mine[0]);
   info(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlock(ctx, opts);
@@ -684,7 +687,7 @@ async function channelRecover(opts: CosignCliOptions): Promise<void> {
       client,
       stateDir: ctx.stateDir,
       audit,
-      warnPercent: Number(ctx.channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+      warnPercent: ctx.channels.warnPercent,
       lock: (channelId) => holdChannel(ctx.stateDir, channelId, opts),
       peer: peer.get,
       onLastClaim: (record, last) =>
@@ -914,10 +917,6 @@ function address(text: string, what: string): `0x${string}` {
     });
   }
   return text as `0x${string}`;
-}
-
-function stringList(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? v as string[] : undefined;
 }
 
 async function run(action: () => Promise<void>): Promise<void> {

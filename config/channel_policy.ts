@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { DEFAULT_MAX_DEPOSIT } from "./channel_settings.ts";
 import { ConfigError, type SettingSource } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
 
@@ -59,7 +60,6 @@ export interface ResolveChannelPolicyOptions {
 
 const DEFAULT_DEPOSIT = "50";
 const DEFAULT_TOPUP_BELOW = "10%";
-const DEFAULT_MAX_DEPOSIT = "100";
 const UNITS = /^\d{1,15}(\.\d{1,18})?$/;
 
 interface KeySpec {

@@ -8,7 +8,9 @@
  *
  * @module
  */
+import { ConfigError } from "./config_error.ts";
 import type { ConfigFileContent } from "./settings.ts";
+import { positiveIntegerSetting, settingOr } from "./setting_values.ts";
 
 /** The `[chains."<id>"]` tables, by chain id (`evm:base:84532`), each uninterpreted. */
 export type ChainTables = Record<string, Record<string, unknown>>;
@@ -136,4 +138,91 @@ export function watchIntervalMs(config: ConfigTables): number {
   return Number.isFinite(seconds) && seconds > 0
     ? Math.round(seconds * 1000)
     : DEFAULT_WATCH_INTERVAL_MS;
+}
+
+/** Default `[channels] max_deposit`, in token units: an opening or top-up past it is refused. */
+export const DEFAULT_MAX_DEPOSIT = "100";
+
+/** Default `[channels] settle_timeout`, in seconds between a close and the earliest settle. */
+export const DEFAULT_SETTLE_TIMEOUT_SECONDS = 3600;
+
+/** Default `[channels] warn_percent`: the low-balance warning threshold (percent of the deposit). */
+export const DEFAULT_WARN_PERCENT = 10;
+
+/** The `[channels]` keys an opener reads (`turnpike channel open` and the automatic opener). */
+export interface ChannelOpenSettings {
+  /** `chains`: the chains this node opens on; unset: the opener's own default. */
+  chains?: string[];
+  /** `prefer`: chain ids tried first when the town settles on several. */
+  prefer?: string[];
+  /** `peer`: the counterparty's EVM address, instead of the town's kind 10032 one. */
+  peer?: string;
+  /** `max_deposit` in token units (decimal text); default {@linkcode DEFAULT_MAX_DEPOSIT}. */
+  maxDeposit: string;
+  /** `settle_timeout` in seconds; default {@linkcode DEFAULT_SETTLE_TIMEOUT_SECONDS}. */
+  settleTimeoutSeconds: number;
+  /** `warn_percent` (0-100); default {@linkcode DEFAULT_WARN_PERCENT}. */
+  warnPercent: number;
+}
+
+function chainList(value: unknown, key: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
+    throw new ConfigError(`[channels] ${key} must be a list of chain ids`, {
+      key: `channels.${key}`,
+    });
+  }
+  return value;
+}
+
+/**
+ * The `[channels]` keys an opener reads, typed, with their defaults; the spending policy
+ * (`auto`, `deposit`, top-ups) is config/channel_policy.ts's.
+ *
+ * @example
+ * ```ts
+ * import { channelOpenSettings } from "./channel_settings.ts";
+ *
+ * const open = channelOpenSettings({ sections: { channels: { settle_timeout: 600 } } });
+ * console.assert(open.settleTimeoutSeconds === 600 && open.maxDeposit === "100");
+ * ```
+ * @throws {ConfigError} naming the key when a value is not of its kind.
+ */
+export function channelOpenSettings(config: ConfigTables): ChannelOpenSettings {
+  const t = channelsTable(config);
+  if (t.peer !== undefined && typeof t.peer !== "string") {
+    throw new ConfigError("[channels] peer must be an EVM address (text)", {
+      key: "channels.peer",
+    });
+  }
+  const maxDeposit = String(t.max_deposit ?? DEFAULT_MAX_DEPOSIT);
+  if (!/^\d{1,15}(\.\d{1,18})?$/.test(maxDeposit)) {
+    throw new ConfigError(
+      `[channels] max_deposit must be an amount in token units, got ${
+        JSON.stringify(t.max_deposit)
+      }`,
+      { key: "channels.max_deposit" },
+    );
+  }
+  const warnPercent = t.warn_percent === undefined ? DEFAULT_WARN_PERCENT : Number(t.warn_percent);
+  if (!Number.isFinite(warnPercent) || warnPercent < 0 || warnPercent > 100) {
+    throw new ConfigError(
+      `[channels] warn_percent must be a percentage (0-100), got ${JSON.stringify(t.warn_percent)}`,
+      { key: "channels.warn_percent" },
+    );
+  }
+  return {
+    chains: chainList(t.chains, "chains"),
+    prefer: chainList(t.prefer, "prefer"),
+    peer: t.peer,
+    maxDeposit,
+    settleTimeoutSeconds: settingOr(
+      t.settle_timeout,
+      DEFAULT_SETTLE_TIMEOUT_SECONDS,
+      positiveIntegerSetting,
+      "channels.settle_timeout",
+      "[channels] settle_timeout",
+    ),
+    warnPercent,
+  };
 }

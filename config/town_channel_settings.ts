@@ -6,7 +6,12 @@
  */
 import { type ChannelPolicy, resolveChannelPolicy } from "./channel_policy.ts";
 import { resolveAlertWebhook } from "./alert_webhook.ts";
-import { chainTables, channelsTable, watchIntervalMs } from "./channel_settings.ts";
+import {
+  chainTables,
+  type ChannelOpenSettings,
+  channelOpenSettings,
+  watchIntervalMs,
+} from "./channel_settings.ts";
 import type { LoadedSettings } from "./settings.ts";
 import type { EnvReader } from "./state_dir.ts";
 
@@ -22,8 +27,8 @@ export interface TownChannelSettings {
   channelWatchIntervalMs?: number;
   /** `[channels]` policy: without `channel`, use or open one with the town and keep it funded. */
   channelPolicy?: ChannelPolicy;
-  /** config.toml `[channels]` (chains, prefer, settle_timeout), for an automatic opening. */
-  channels?: Record<string, unknown>;
+  /** config.toml `[channels]` keys of an opening (chains, prefer, settle_timeout), for an automatic one. */
+  channels?: ChannelOpenSettings;
   /** POST alerts (low balance, top-ups, price, relay disconnected) to this URL (JSON). */
   alertWebhook?: string;
 }
@@ -68,7 +73,7 @@ export function resolveTownChannelSettings(
       env,
       configFile: loaded.configFile,
     }),
-    channels: loaded.sections.channels === undefined ? undefined : channelsTable(loaded),
+    channels: loaded.sections.channels === undefined ? undefined : channelOpenSettings(loaded),
     alertWebhook: resolveAlertWebhook({ loaded, flag: options.alertWebhook, env }),
   };
 }

@@ -14,12 +14,12 @@ import { type ChainConfig, networkLabel, resolveChainConfig } from "../../config
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { formatTokens } from "../../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../../config/channel_policy.ts";
+import { type ChannelOpenSettings, channelOpenSettings } from "../../config/channel_settings.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import { type ChannelRecord, listChannels } from "../../state/channel_file.ts";
 import { lockProcessFile, type ProcessLock, ProcessLockedError } from "../../state/process_lock.ts";
 import { existingChannelWith, openRecordedChannel } from "./channel_open.ts";
 import { ChannelPeerError, resolveChannelPeer } from "./channel_peer_resolver.ts";
-import { DEFAULT_WARN_PERCENT } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
 
 /** Options for {@linkcode ensureAutoChannel}. */
@@ -33,7 +33,7 @@ export interface AutoChannelOptions {
   relayUrl: string;
   policy: ChannelPolicy;
   /** config.toml `[channels]` (chains, prefer, settle_timeout). */
-  channels?: Record<string, unknown>;
+  channels?: ChannelOpenSettings;
   /** config.toml `[chains]` (RPC URLs, contracts). */
   chains?: Record<string, unknown>;
   audit?: AuditLog;
@@ -68,14 +68,14 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
  * @example
  * ```ts
  * import { ensureAutoChannel } from "./channel_auto_open.ts";
- * import { chainTables, channelsTable } from "../../config/channel_settings.ts";
+ * import { chainTables, channelOpenSettings } from "../../config/channel_settings.ts";
  * import type { LoadedSettings } from "../../config/settings.ts";
  *
  * declare const o: Parameters<typeof ensureAutoChannel>[0];
  * declare const loaded: LoadedSettings;
  * const { stateDir, signer, townPubkey, relayUrl, policy } = o;
  * const { record, opened } = await ensureAutoChannel({ stateDir, signer, townPubkey,
- *   relayUrl, policy, channels: channelsTable(loaded), chains: chainTables(loaded) });
+ *   relayUrl, policy, channels: channelOpenSettings(loaded), chains: chainTables(loaded) });
  * ```
  * @throws {AutoChannelError} when none is open and none can be opened.
  */
@@ -123,14 +123,12 @@ async function holdOpeningLock(stateDir: string): Promise<ProcessLock> {
 
 async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelRecord> {
   const started = performance.now();
-  const channels = options.channels ?? {};
+  const channels = options.channels ?? channelOpenSettings({ sections: {} });
   const chainsTable = (options.chains ?? {}) as Record<string, Record<string, unknown>>;
   const text = (v: unknown) => typeof v === "string" ? v : undefined;
-  const list = (v: unknown) =>
-    Array.isArray(v) ? v.filter((c): c is string => typeof c === "string") : undefined;
   const resolved = await resolveChannelPeer({
-    mine: list(channels.chains) ?? [...new Set([...Object.keys(chainsTable), ...DEFAULT_CHAINS])],
-    prefer: list(channels.prefer),
+    mine: channels.chains ?? [...new Set([...Object.keys(chainsTable), ...DEFAULT_CHAINS])],
+    prefer: channels.prefer,
     townUrl: options.relayUrl,
     local: (id) => ({
       tokenNetwork: text(chainsTable[id]?.token_network),
@@ -161,7 +159,7 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
   }
   const deposit = await depositWithin(client, options.policy);
   await refuseExisting(client, peer);
-  const settleTimeout = BigInt(String(channels.settle_timeout ?? 3600));
+  const settleTimeout = BigInt(channels.settleTimeoutSeconds);
   const { record } = await openRecordedChannel({
     client,
     peer,
@@ -169,7 +167,7 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
     settleTimeout,
     stateDir: options.stateDir,
     audit: options.audit,
-    warnPercent: Number(channels.warn_percent ?? DEFAULT_WARN_PERCENT),
+    warnPercent: channels.warnPercent,
     auto: true,
   }).catch((err) => {
     throw new AutoChannelError(

@@ -12,7 +12,8 @@ import type { OnChainChannel, TokenNetworkClient } from "../../chain/token_netwo
 import type { AuditLog } from "../../state/audit_log.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import { logChannelDeposit } from "./channel_deposit_log.ts";
-import { DEFAULT_WARN_PERCENT, newChannelRecord } from "./channel_record_builder.ts";
+import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
+import { newChannelRecord } from "./channel_record_builder.ts";
 
 /** The channel the contract already has between the client's account and a peer. */
 export interface ExistingChannel {

@@ -7,10 +7,8 @@
  * @module
  */
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
 import type { ChannelRecord, ChannelStatus } from "../../state/channel_file.ts";
-
-/** Default low-balance warning threshold (percent of the deposit). */
-export const DEFAULT_WARN_PERCENT = 10;
 
 /** Options for {@linkcode newChannelRecord}. */
 export interface NewChannelRecordOptions {

@@ -24,7 +24,8 @@ import { applyChainState, mergeChainSync } from "./channel_chain_sync.ts";
 import { cosignFailure, isPeerUnreachable } from "./channel_close.ts";
 import { type LastClaim, requestLastClaim } from "./channel_cosign_request.ts";
 import { ChannelPeerError } from "./channel_peer_resolver.ts";
-import { DEFAULT_WARN_PERCENT, newChannelRecord } from "./channel_record_builder.ts";
+import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
+import { newChannelRecord } from "./channel_record_builder.ts";
 
 /** No BTP URL of the peer was given (flag, environment or config), nor a town to ask. */
 export class NoPeerUrlError extends Error {

@@ -24,6 +24,7 @@ import {
 } from "../channels/channel_sender.ts";
 import { ensureAutoChannel } from "../channels/channel_auto_open.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
+import type { ChannelOpenSettings } from "../../config/channel_settings.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
@@ -86,7 +87,7 @@ export interface TownLinkChannel {
 export interface TownLinkAutoChannel extends Omit<TownLinkChannel, "id"> {
   policy: ChannelPolicy;
   /** config.toml `[channels]` (chains, prefer, settle_timeout). */
-  channels?: Record<string, unknown>;
+  channels?: ChannelOpenSettings;
   /** Told what was opened (stderr). */
   info?: (line: string) => void;
 }
