@@ -6,7 +6,9 @@
  * Order of writes for one job (so a SIGKILL at any instant is recoverable):
  *
  * 1. sign the request; sidecar (`job_sidecar.ts`) then `jobs/<id>.toml` as `pending-send`;
- * 2. paid write to the town; record `sent` (a restart resends `pending-send` jobs: same event);
+ * 2. paid write to the town; record `sent` (a restart resends `pending-send` jobs: same event;
+ *    a write that failed for a passing reason is sent again, the same event, until the job's
+ *    deadline: a town that stored it the first time answers `duplicate`);
  * 3. feedback/results arrive on one subscription `{"#p": [me], since}` (one subscription for
  *    all jobs: towns cap subscriptions per connection; events are routed by their `e` tag);
  * 4. invoices are paid with the payment log's never-pay-twice protocol (`state/payment_log.ts`);
@@ -65,7 +67,8 @@ import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { TownLink } from "./town_link.ts";
-import { rejectSuggestion } from "../town_client/town_rejection.ts";
+import { isTransientWriteError, rejectSuggestion } from "../town_client/town_rejection.ts";
+import { backoffDelay, type BackoffOptions, sleep } from "../../protocol/backoff.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
@@ -111,6 +114,12 @@ export class RequesterJobError extends Error {
 }
 
 const RESUME_OVERLAP_S = 5;
+/**
+ * A request's paid write that failed for a passing reason (no answer from a busy town, the town
+ * restarting, a T-class reject) is sent again, the same event, from 1 s doubling to 15 s, until
+ * the job's deadline (docs/ARCHITECTURE.md, "The requester").
+ */
+const SEND_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 15_000 };
 /** How often the files of waited jobs are checked for an end written by another process. */
 const JOB_FILE_POLL_MS = 1000;
 
@@ -161,6 +170,8 @@ export class Requester {
   readonly stateDir: string;
   repo!: JobRepository;
   payments!: PaymentLog;
+  /** Requests' paid writes sent again after a passing failure (see the module doc), so far. */
+  sendRetries = 0;
   #o: RequesterOptions;
   #audit?: AuditLog;
   #link?: TownLink;
@@ -182,6 +193,8 @@ export class Requester {
   #following = Promise.withResolvers<void>();
   readonly #signer: NodeSigner;
   #closed = false;
+  /** Aborted by close: cuts a request's retry wait short. */
+  #closing = new AbortController();
   #watchTimer?: ReturnType<typeof setInterval>;
 
   constructor(options: RequesterOptions) {
@@ -622,6 +635,7 @@ export class Requester {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     clearInterval(this.#watchTimer);
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
@@ -663,12 +677,38 @@ export class Requester {
     return await this.#signer.signEvent(template);
   }
 
+  /**
+   * The request's paid write, sent again (the same event: the same id) while it fails for a
+   * passing reason ({@linkcode isTransientWriteError}) and the job is followed, until its
+   * deadline; then `sent`. A final failure marks the job `error`; a close leaves it
+   * `pending-send` for the next start.
+   */
   async #send(id: string, event: NostrEvent): Promise<RequesterJobRecord> {
-    try {
-      await this.#links!.writeAll(event);
-    } catch (err) {
-      await this.#enqueue(id, () => this.#finish(id, "error", { error: (err as Error).message }));
-      throw err;
+    const deadlineMs = this.#sidecars.get(id)?.deadlineMs ?? 0;
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#links!.writeAll(event);
+        break;
+      } catch (err) {
+        if (this.#closed) throw err;
+        const wait = backoffDelay(attempt, SEND_RETRY);
+        const again = isTransientWriteError(err) && this.#active.has(id) &&
+          Date.now() + wait < deadlineMs;
+        if (!again) {
+          await this.#enqueue(
+            id,
+            () => this.#finish(id, "error", { error: (err as Error).message }),
+          );
+          throw err;
+        }
+        this.sendRetries++;
+        this.#o.warn?.(
+          `job ${id.slice(0, 12)}: request not stored (${(err as Error).message}); ` +
+            `sent again in ${wait} ms`,
+        );
+        await sleep(wait, this.#closing.signal);
+        if (this.#closed) throw err;
+      }
     }
     return await this.#enqueue(id, () => this.#advance(id, "sent"));
   }

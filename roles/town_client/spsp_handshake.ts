@@ -45,6 +45,12 @@ export interface SpspOverIlpOptions {
 /** The SPSP handshake over ILP failed. */
 export class SpspOverIlpError extends Error {
   override name = "SpspOverIlpError";
+  /** The ILP reject code, when the town (or a connector) rejected the request. */
+  readonly code?: string;
+  constructor(message: string, options: { code?: string } = {}) {
+    super(message);
+    this.code = options.code;
+  }
 }
 
 /**
@@ -76,7 +82,9 @@ export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<S
     data: new TextEncoder().encode(encodeEventToon(request)),
   });
   if (reply.type === "reject" && reply.code !== ILP_ERROR.finalApplicationError) {
-    throw new SpspOverIlpError(`SPSP request rejected: ${reply.code} ${reply.message}`);
+    throw new SpspOverIlpError(`SPSP request rejected: ${reply.code} ${reply.message}`, {
+      code: reply.code,
+    });
   }
   let response: NostrEvent;
   try {

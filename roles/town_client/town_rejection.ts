@@ -2,11 +2,14 @@
  * What a town's refusal looks like to every role (docs/ARCHITECTURE.md, "The town client"): one
  * {@linkcode TownRejectedError} for a paid write or payment a town rejected (its code, message,
  * the town, and what to do about it), one {@linkcode NoTownStoredError} when a write sent to
- * several towns was stored by none.
+ * several towns was stored by none; {@linkcode isTransientWriteError} tells a failure worth trying
+ * again (the town busy or away) from a refusal.
  *
  * @module
  */
 import { ilpErrorName } from "../../protocol/ilp_packet.ts";
+import { BtpConnectionError, BtpTimeoutError } from "../../transport/btp_client.ts";
+import { SpspOverIlpError } from "./spsp_handshake.ts";
 import {
   type ClaimRejectReason,
   claimRejectReasonOf,
@@ -65,6 +68,30 @@ export class TownRejectedError extends Error {
  */
 export class NoTownStoredError extends AggregateError {
   override name = "NoTownStoredError";
+}
+
+/**
+ * A paid write's failure that may go away by itself, so the same signed event is worth sending
+ * again (docs/ARCHITECTURE.md, "The town client"): no BTP answer in time (a town overloaded or
+ * stopped), the connection down (a town restarting), a T-class (temporary) or R-class (expired
+ * on the way) reject of the write or of the SPSP handshake before it. Every town of a
+ * {@linkcode NoTownStoredError} counts: one transient failure makes it worth a retry. F-class
+ * rejects (the event, its price or its signature refused) are final.
+ *
+ * @example
+ * ```ts
+ * import { isTransientWriteError, TownRejectedError } from "./town_rejection.ts";
+ * console.assert(isTransientWriteError(new TownRejectedError("T04", "busy")));
+ * console.assert(!isTransientWriteError(new TownRejectedError("F04", "insufficient amount")));
+ * ```
+ */
+export function isTransientWriteError(err: unknown): boolean {
+  if (err instanceof NoTownStoredError) return err.errors.some(isTransientWriteError);
+  if (err instanceof BtpTimeoutError || err instanceof BtpConnectionError) return true;
+  if (err instanceof TownRejectedError || err instanceof SpspOverIlpError) {
+    return err.code !== undefined && /^[TR]/.test(err.code);
+  }
+  return false;
 }
 
 const SUGGESTIONS: Record<string, string> = {

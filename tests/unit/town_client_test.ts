@@ -9,13 +9,18 @@ import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startTestTown } from "../support/town_test_node.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { generateSecretKey } from "nostr-tools";
-import { BtpClient, BtpConnectionError } from "../../transport/btp_client.ts";
+import { BtpClient, BtpConnectionError, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { TownClient, type TownPayment } from "../../roles/town_client/town_client.ts";
-import { TownRejectedError } from "../../roles/town_client/town_rejection.ts";
+import {
+  isTransientWriteError,
+  NoTownStoredError,
+  TownRejectedError,
+} from "../../roles/town_client/town_rejection.ts";
+import { SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
 
 /** A stand-in for an uplink whose socket dies under every packet (it says it is open). */
 class DyingUplinkStub {
@@ -190,3 +195,18 @@ Deno.test("town client: a grant the town no longer honours (F05) is asked again 
     await client.publish(note("same grant"));
     assertEquals(stale.spspAsks, 2);
   }));
+
+Deno.test("town client: a passing write failure is told from a refusal", () => {
+  assert(isTransientWriteError(new BtpTimeoutError("no answer to BTP request 1 in 31000 ms")));
+  assert(isTransientWriteError(new BtpConnectionError("not connected")));
+  assert(isTransientWriteError(new TownRejectedError("T04", "busy")));
+  assert(isTransientWriteError(new TownRejectedError("R00", "expired")));
+  assert(isTransientWriteError(new SpspOverIlpError("rejected", { code: "T00" })));
+  assert(!isTransientWriteError(new TownRejectedError("F04", "insufficient amount")));
+  assert(!isTransientWriteError(new SpspOverIlpError("not a 23195")));
+  assert(!isTransientWriteError(new RangeError("no uplink")));
+  // Several towns: one passing failure among refusals is worth a retry; refusals alone are not.
+  const f06 = new TownRejectedError("F06", "bad signature");
+  assert(isTransientWriteError(new NoTownStoredError([f06, new BtpTimeoutError("t")], "none")));
+  assert(!isTransientWriteError(new NoTownStoredError([f06, f06], "none")));
+});
