@@ -17,6 +17,11 @@
  *   timeout, `--job-timeout`, default 60 s) and counts them.
  *
  * The report (JSON, `--report FILE`; a Markdown table next to it, `FILE.md`):
+ * - `--requester-hosts N`: the requesters in N child processes (bench/scale_requester_host.ts)
+ *   instead of this one; chaos then also SIGKILLs one such host a round and starts it again:
+ *   its requesters resume their jobs from their state dirs. Each job is then counted from its
+ *   requester's record as read from its file at the end, and its payment log.
+ *
  * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `latencyMs.p50/p99`,
  * per town: paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents'
  * process: CPU and RSS per agent; the chaos events with their times.
@@ -24,7 +29,7 @@
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
- *   [--postgres] [--provider-hosts 50]
+ *   [--postgres] [--provider-hosts 50] [--requester-hosts 4]
  *   [--report scale.json]
  *
  * @module
@@ -46,9 +51,20 @@ import { type PostgresServer, startPostgresServer } from "../state/postgres_serv
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
-import type { RequesterJobRecord } from "../state/job_record.ts";
+import {
+  type JobStatus,
+  type RequesterJobRecord,
+  TERMINAL_JOB_STATUSES,
+} from "../state/job_record.ts";
 import { renderScalePlot, type ScaleSample as Sample } from "./scale_plot.ts";
 import type { ProviderHostPlan } from "./scale_provider_host.ts";
+import {
+  type ReportedJob,
+  RequesterHost,
+  type RequesterHostEvents,
+  type RequesterHostPlan,
+  scaleJobSpec,
+} from "./scale_requester_host.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 const args = Deno.args;
@@ -80,6 +96,8 @@ const usePostgres = args.includes("--postgres");
 // Providers in child processes, this many per process (0: in this process): a provider crash
 // in the chaos schedule is then a SIGKILL of one such host (bench/scale_provider_host.ts).
 const perHost = arg("provider-hosts", 0);
+// Requesters in this many child processes (0: in this process); see the module doc.
+const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -256,7 +274,87 @@ interface Host {
   childCpuBeforeMs: number;
 }
 const hosts: Host[] = [];
+
+/** One offered job, as the harness follows it. */
+interface JobOutcome {
+  id?: string;
+  pair: number;
+  offeredMs: number;
+  endedMs?: number;
+  status?: string;
+  reason?: string;
+  record?: RequesterJobRecord;
+  /** With --requester-hosts: its host, what the host reported, and the wait's resolver. */
+  host?: number;
+  reported?: ReportedJob;
+  settle?: () => void;
+}
+const jobs: JobOutcome[] = [];
+const waits: Promise<void>[] = [];
+const jobById = new Map<string, JobOutcome>();
+let requesterKeys: Uint8Array[] = [];
+
+/** A job ends once, at the first word of it (the host's `ended`, or the harness's reason). */
+function endJob(j: JobOutcome, status: string, reason?: string, reported?: ReportedJob): void {
+  if (j.status !== undefined) return;
+  j.status = status;
+  j.reason = reason;
+  j.reported = reported;
+  j.endedMs = since();
+  j.settle?.();
+}
+
+/** What requester host `k` tells the harness about its jobs. */
+function hostEvents(k: number): RequesterHostEvents {
+  return {
+    onCreated: (offer, id) => {
+      jobs[offer].id = id;
+      jobById.set(id, jobs[offer]);
+    },
+    onEnded: (m) => {
+      const j = m.offer !== undefined ? jobs[m.offer] : jobById.get(m.job?.id ?? "");
+      if (j === undefined) return;
+      if (m.job === undefined) return endJob(j, "error", m.reason);
+      const why = m.job.status === "done" ? undefined : `${m.job.status}: ${m.job.error ?? ""}`;
+      endJob(j, m.job.status, why, m.job);
+    },
+    onGone: () => {
+      // Offers the killed host never made a job of (no id came back): ended with that reason.
+      for (const j of jobs) {
+        if (j.host === k && j.id === undefined) {
+          endJob(j, "error", "not created: requester host killed");
+        }
+      }
+    },
+  };
+}
 const runsFile = `${root}/runs.log`;
+/** Requester host processes (--requester-hosts) and which host holds each pair's requester. */
+const requesterHosts: RequesterHost[] = [];
+const requesterHostOf = new Map<number, RequesterHost>();
+
+/** CPU (own, children's) of the requester hosts alone (their requesters' cost per job). */
+async function requesterHostsCpuMs(): Promise<number> {
+  let ms = 0;
+  for (const h of requesterHosts) {
+    ms += h.cpuBeforeMs;
+    if (h.child === undefined) continue;
+    const s = await procStat(h.child.pid).catch(() => undefined);
+    if (s) ms += s.cpuMs;
+  }
+  return ms;
+}
+
+/** SIGKILLs a requester host, its CPU kept for the report. */
+async function killRequesterHost(h: RequesterHost): Promise<void> {
+  h.up = false;
+  const s = h.child ? await procStat(h.child.pid).catch(() => undefined) : undefined;
+  await h.kill();
+  if (s) {
+    h.cpuBeforeMs += s.cpuMs;
+    h.childCpuBeforeMs += s.childCpuMs;
+  }
+}
 
 /** Starts a host's process and waits (bounded) for its `ready`. */
 async function startHost(h: Host): Promise<void> {
@@ -319,7 +417,7 @@ async function killHost(h: Host): Promise<void> {
 /** CPU (own, children's) and RSS of the agents: this process plus the provider hosts. */
 async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
   const self = await procStat("self");
-  for (const h of hosts) {
+  for (const h of [...hosts, ...requesterHosts]) {
     self.cpuMs += h.cpuBeforeMs;
     self.childCpuMs += h.childCpuBeforeMs;
     if (h.child === undefined) continue;
@@ -435,7 +533,7 @@ try {
   // A few pairs start at once: their start is mostly waiting (git init, connects, auth).
   const startBatch = Math.max(1, arg("start-batch", 8));
   let hostsUp: Promise<unknown> = Promise.resolve();
-  if (perHost > 0) {
+  if (perHost > 0 || requesterHostsN > 0) {
     // The pairs are made first (no provider started here), then each town's providers are
     // handed to hosts of `perHost`, which start while this process starts the requesters.
     for (let i = 0; i < pairsN; i++) {
@@ -452,6 +550,8 @@ try {
         requester: undefined as unknown as Requester,
       });
     }
+  }
+  if (perHost > 0) {
     for (const t of townList) {
       const mine = pairs.filter((p) => p.providerTown === t);
       for (let k = 0; k < mine.length; k += perHost) {
@@ -512,18 +612,61 @@ try {
       auditWindowMs,
     });
   };
-  for (let i = 0; perHost > 0 && i < pairsN; i += startBatch) {
+  if (requesterHostsN > 0) {
+    // The requesters handed to N host processes (round robin), started while the providers start.
+    requesterKeys = pairs.map(() => generateSecretKey());
+    for (let k = 0; k < requesterHostsN; k++) {
+      const mine = pairs.filter((p) => p.index % requesterHostsN === k);
+      const plan: RequesterHostPlan = {
+        root,
+        auditWindowMs,
+        jobTimeoutMs,
+        requesters: mine.map((p) => {
+          const { relayUrl, btp } = urls(p.town);
+          return {
+            index: p.index,
+            secretKeyHex: bytesToHex(requesterKeys[p.index]),
+            relayUrl,
+            btpUrl: btp.replace("btp+ws://", `btp+ws://req${p.index}:r@`),
+            townPubkey: p.town.pubkey,
+            townAddress: useConnector ? undefined : "test.town",
+            providerPubkey: p.providerPubkey,
+          };
+        }),
+      };
+      const planPath = `${root}/requester-host${k}.json`;
+      await Deno.writeTextFile(planPath, JSON.stringify(plan));
+      const h = new RequesterHost(k, planPath, hostEvents(k));
+      requesterHosts.push(h);
+      for (const p of mine) requesterHostOf.set(p.index, h);
+    }
+    stopAll.push(async () => {
+      await Promise.allSettled(requesterHosts.map((h) => h.stop()));
+    });
+    const providersHere = perHost > 0 ? Promise.resolve() : (async () => {
+      for (let i = 0; i < pairsN; i += startBatch) {
+        await Promise.all(
+          pairs.slice(i, i + startBatch).map(async (p) =>
+            p.provider = await withRetry(`provider ${p.index}`, () => startProvider(p))
+          ),
+        );
+      }
+    })();
+    await Promise.all([...requesterHosts.map((h) => h.start()), providersHere, hostsUp]);
+    log(`${requesterHosts.length} requester hosts up`);
+  }
+  for (let i = 0; perHost > 0 && requesterHostsN === 0 && i < pairsN; i += startBatch) {
     await Promise.all(
       pairs.slice(i, i + startBatch).map((p) =>
         withRetry(`requester ${p.index}`, () => startRequesterOf(p))
       ),
     );
   }
-  if (perHost > 0) {
+  if (perHost > 0 && requesterHostsN === 0) {
     log(`requesters up; waiting for ${hosts.length} provider hosts`);
     await hostsUp;
   }
-  for (let i = 0; perHost === 0 && i < pairsN; i += startBatch) {
+  for (let i = 0; perHost === 0 && requesterHostsN === 0 && i < pairsN; i += startBatch) {
     await Promise.all(
       Array.from({ length: Math.min(startBatch, pairsN - i) }, (_, k) => startPair(i + k)),
     );
@@ -549,31 +692,22 @@ try {
   for (const t of townList) t.metricsStart = await metrics(t.httpPort);
 
   // ---- the run
-  interface JobOutcome {
-    id?: string;
-    pair: number;
-    offeredMs: number;
-    endedMs?: number;
-    status?: string;
-    reason?: string;
-    record?: RequesterJobRecord;
-  }
-  const jobs: JobOutcome[] = [];
-  const waits: Promise<void>[] = [];
-  const spec = (p: Pair): JobSpec => ({
-    kind: 5601,
-    inputs: [{ data: "ping", type: "text" }],
-    params: [],
-    bid: 1_000_000n,
-    providers: [p.providerPubkey],
-    skill: "none",
-    timeoutMs: jobTimeoutMs,
-    encrypt: false,
-    then: [],
-  });
+  const spec = (p: Pair): JobSpec => scaleJobSpec(p.providerPubkey, jobTimeoutMs);
   const offer = (p: Pair) => {
     const job: JobOutcome = { pair: p.index, offeredMs: since() };
     jobs.push(job);
+    const h = requesterHostOf.get(p.index);
+    if (h !== undefined) {
+      // To its requester's host; it tells the id, then how the job ended.
+      job.host = h.index;
+      const ended = Promise.withResolvers<void>();
+      job.settle = ended.resolve;
+      waits.push(ended.promise);
+      h.offer(jobs.length - 1, p.index).catch((err) =>
+        endJob(job, "error", `not created: ${(err as Error).message}`)
+      );
+      return;
+    }
     waits.push((async () => {
       try {
         const submitted = await p.requester.submit(spec(p));
@@ -624,6 +758,31 @@ try {
     town.proc = await startTown(town);
     chaosEvents.push({ atMs: since(), what: `town ${town.index} restarted` });
     log(`chaos: town ${town.index} restarted`);
+    if (requesterHosts.length > 0) {
+      // One requester host is SIGKILLed (every requester in it) and started again: its
+      // requesters resume their jobs from their state dirs.
+      const up = requesterHosts.filter((h) => h.up);
+      const h = up[Math.floor(Math.random() * up.length)];
+      if (h !== undefined) {
+        await killRequesterHost(h);
+        chaosEvents.push({ atMs: since(), what: `requester host ${h.index} SIGKILL` });
+        log(`chaos: requester host ${h.index} SIGKILLed`);
+        await new Promise((r) => setTimeout(r, 500));
+        await h.start();
+        chaosEvents.push({ atMs: since(), what: `requester host ${h.index} restarted` });
+        log(`chaos: requester host ${h.index} restarted`);
+        // Jobs that ended just before the kill, their `ended` line never sent: their records.
+        const open = jobs.filter((j) => j.host === h.index && j.id !== undefined && !j.status)
+          .map((j) => ({ pair: j.pair, id: j.id! }));
+        for (const [id, r] of await h.report(open)) {
+          if (r.status !== "absent" && TERMINAL_JOB_STATUSES.includes(r.status as JobStatus)) {
+            const job = r as ReportedJob;
+            const why = job.status === "done" ? undefined : `${job.status}: ${job.error ?? ""}`;
+            endJob(jobById.get(id)!, job.status, why, job);
+          }
+        }
+      }
+    }
     if (perHost > 0) {
       // One provider host of another town is SIGKILLed (every provider in it) and started again.
       const victims = hosts.filter((h) => h.pairs[0].providerTown.index !== town.index && h.child);
@@ -675,6 +834,7 @@ try {
     events: t.metricsStart["turnpike_town_events_stored"] ?? 0,
   })));
   const cpuRun0 = await agentsStat();
+  const requesterCpu0 = await requesterHostsCpuMs();
   const townCpu0 = await Promise.all(townList.map((t) => procStat(t.proc.pid)));
   const runStart = performance.now();
   const intervalMs = 1000 / rate;
@@ -706,7 +866,11 @@ try {
   while (performance.now() - runStart < seconds * 1000) {
     const now = performance.now();
     while (next <= now) {
-      offer(pairs[Math.floor(Math.random() * pairs.length)]);
+      // A requester whose host is down (killed, restarting) takes no offers meanwhile.
+      const open = requesterHosts.length > 0
+        ? pairs.filter((p) => requesterHostOf.get(p.index)!.up)
+        : pairs;
+      if (open.length > 0) offer(open[Math.floor(Math.random() * open.length)]);
       next += intervalMs;
     }
     if (chaos && chaosTask === undefined && now >= nextChaos) {
@@ -733,6 +897,7 @@ try {
   log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
   const runMs = performance.now() - runStart;
   const cpuRun1 = await agentsStat();
+  const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
     const s = await procStat(t.proc.pid);
     const m = await metrics(t.httpPort);
@@ -763,6 +928,40 @@ try {
       if (id !== "") runs.set(id, (runs.get(id) ?? 0) + 1);
     }
   }
+  // With requester hosts, each job as its requester's record (read from its file) says, and
+  // payments to providers as each requester's payment log says (a second FULFILL: paid twice).
+  const logPaid = new Map<string, number>();
+  if (requesterHosts.length > 0) {
+    for (const h of requesterHosts) {
+      if (!h.up) continue;
+      const mine = jobs.filter((j) => j.host === h.index && j.id !== undefined)
+        .map((j) => ({ pair: j.pair, id: j.id! }));
+      for (const [id, r] of await h.report(mine)) {
+        const j = jobById.get(id)!;
+        j.reported = r.status === "absent" ? undefined : r as ReportedJob;
+        if (r.status === "absent") {
+          j.status = "error";
+          j.reason = "not created: requester host killed before its record";
+        } else if (!TERMINAL_JOB_STATUSES.includes(r.status as JobStatus)) {
+          j.status = undefined; // still in flight on its requester's record: lost
+        } else if (r.status !== j.status) {
+          j.status = r.status;
+          j.reason = r.status === "done" ? undefined : `${r.status}: ${(r as ReportedJob).error}`;
+        }
+      }
+    }
+    for (const p of pairs) {
+      const text = await Deno.readTextFile(`${root}/r${p.index}/payment_log.jsonl`)
+        .catch(() => "");
+      for (const line of text.split("\n")) {
+        if (!line.includes('"fulfilled"')) continue;
+        const e = JSON.parse(line) as { category?: string; event?: string; jobId?: string };
+        if (e.category === "job" && e.event === "fulfilled" && e.jobId) {
+          logPaid.set(e.jobId, (logPaid.get(e.jobId) ?? 0) + 1);
+        }
+      }
+    }
+  }
   const failedReasons: Record<string, number> = {};
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   let paidAmount = 0n;
@@ -771,9 +970,10 @@ try {
   const latencyCross: number[] = [];
   for (const j of jobs) {
     if (j.id !== undefined && (runs.get(j.id) ?? 0) > 1) ranTwice++;
-    const paidOnes = j.record?.payments.filter((p) => p.status === "paid") ?? [];
-    const paid = paidOnes.length;
-    for (const p of paidOnes) paidAmount += p.amount;
+    const paidOnes = j.record?.payments.filter((p) => p.status === "paid").map((p) => p.amount) ??
+      j.reported?.paid.map(BigInt) ?? [];
+    const paid = Math.max(paidOnes.length, logPaid.get(j.id ?? "") ?? 0);
+    for (const p of paidOnes) paidAmount += p;
     if (paid > 1) paidTwice++;
     if (j.status === undefined) lost++;
     else if (j.status === "done") {
@@ -823,9 +1023,16 @@ try {
       },
     },
     agents: {
-      process: hosts.length > 0
-        ? `requesters in one process, providers in ${hosts.length} host processes, feeds inline`
-        : "one process, feeds inline",
+      process: `requesters in ${
+        requesterHosts.length > 0 ? `${requesterHosts.length} host processes` : "this process"
+      }, providers in ${
+        hosts.length > 0 ? `${hosts.length} host processes` : "this process"
+      }, feeds inline`,
+      requesterHosts: requesterHosts.length,
+      // The requester hosts' own CPU per job done (their requesters' cost; docs/SCALE.md).
+      requesterCpuMsPerJob: requesterHosts.length > 0 && done > 0
+        ? Math.round(requesterCpuMs / done)
+        : undefined,
       rssMiBIdle: Math.round(idle.rss / 2 ** 20),
       rssMiBPerAgentIdle: +(idle.rss / 2 ** 20 / agents).toFixed(2),
       rssMiBEnd: Math.round(cpuRun1.rss / 2 ** 20),
@@ -882,6 +1089,10 @@ function markdown(r: Record<string, unknown>): string {
     [
       "connector, cross-town pairs, PostgreSQL town, provider host processes",
       `${x.load.connector}, ${x.load.crossPairs}, ${x.load.postgresTown}, ${x.load.providerHosts}`,
+    ],
+    [
+      "requester host processes; their own CPU ms per job",
+      `${x.agents.requesterHosts}; ${x.agents.requesterCpuMsPerJob ?? "-"}`,
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
