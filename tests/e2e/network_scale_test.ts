@@ -1,9 +1,9 @@
 /**
  * The scale harness's small run (docs/SCALE.md): 30 agents on 3 town processes joined by the
- * reference connector, a fifth of the pairs across towns, the providers in 3 host processes,
- * under chaos (town processes and provider hosts SIGKILLed and started again on their state)
- * lose no job, pay none twice and run none twice; every job offered ends, done or failed with a
- * reason.
+ * reference connector, a fifth of the pairs across towns, the providers in 3 host processes and
+ * the requesters in 2, under chaos (town processes, requester and provider hosts SIGKILLed and
+ * started again on their state) lose no job, pay none twice and run none twice, counted from
+ * the requesters' records on disk; every job offered ends, done or failed with a reason.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
@@ -24,6 +24,7 @@ interface ScaleReport {
   load: { drained: boolean; crossPairs: number; providerHosts: number; connector: boolean };
   chaosEvents: { atMs: number; what: string }[];
   towns: unknown[];
+  agents: { requesterHosts: number };
 }
 
 Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or run twice", async () => {
@@ -36,7 +37,7 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
       script,
       ...["--agents", "30", "--towns", "3", "--seconds", "15", "--rate", "2"],
       ...["--chaos", "--chaos-every", "5", "--job-timeout", "30", "--idle-seconds", "1"],
-      ...["--cross", "0.2", "--provider-hosts", "5"],
+      ...["--cross", "0.2", "--provider-hosts", "5", "--requester-hosts", "2"],
       ...["--report", report],
     ],
     stdout: "null",
@@ -67,6 +68,11 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
         r.chaosEvents.some((e) => e.what.endsWith("restarted")),
       `a town was killed and restarted during the run: ${JSON.stringify(r.chaosEvents)}`,
     );
+    assert(
+      r.chaosEvents.some((e) => /^requester host \d+ restarted$/.test(e.what)),
+      `a requester host was killed and restarted: ${JSON.stringify(r.chaosEvents)}`,
+    );
+    assertEquals(r.agents.requesterHosts, 2);
     assertEquals(r.towns.length, 3);
     assertEquals(
       { connector: r.load.connector, crossPairs: r.load.crossPairs, hosts: r.load.providerHosts },
