@@ -29,7 +29,7 @@
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
- *   [--postgres] [--provider-hosts 50] [--requester-hosts 4]
+ *   [--postgres] [--provider-hosts 50] [--requester-hosts 4] [--requester-cpu-prof DIR]
  *   [--report scale.json]
  *
  * @module
@@ -98,6 +98,10 @@ const usePostgres = args.includes("--postgres");
 const perHost = arg("provider-hosts", 0);
 // Requesters in this many child processes (0: in this process); see the module doc.
 const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
+// A V8 CPU profile of each requester host, written into this directory when it stops.
+const requesterCpuProf = args.includes("--requester-cpu-prof")
+  ? args[args.indexOf("--requester-cpu-prof") + 1]
+  : undefined;
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -636,7 +640,7 @@ try {
       };
       const planPath = `${root}/requester-host${k}.json`;
       await Deno.writeTextFile(planPath, JSON.stringify(plan));
-      const h = new RequesterHost(k, planPath, hostEvents(k));
+      const h = new RequesterHost(k, planPath, hostEvents(k), requesterCpuProf);
       requesterHosts.push(h);
       for (const p of mine) requesterHostOf.set(p.index, h);
     }

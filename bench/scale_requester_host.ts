@@ -120,12 +120,20 @@ export class RequesterHost {
     readonly index: number,
     readonly planPath: string,
     readonly events: RequesterHostEvents,
+    /** A directory for a V8 CPU profile of each process (written when it is stopped). */
+    readonly cpuProfDir?: string,
   ) {}
 
   /** Starts the process; resolves once it says `ready` (at most 900 s). */
   async start(): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(import.meta.url).pathname, this.planPath],
+      args: [
+        "run",
+        "-A",
+        ...(this.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${this.cpuProfDir}`] : []),
+        new URL(import.meta.url).pathname,
+        this.planPath,
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
