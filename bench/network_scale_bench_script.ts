@@ -776,10 +776,18 @@ try {
         chaosEvents.push({ atMs: since(), what: `requester host ${h.index} restarted` });
         log(`chaos: requester host ${h.index} restarted`);
         // Jobs that ended just before the kill, their `ended` line never sent: their records.
+        // (Every other job of the host is resumed by its requester, which says when it ends.)
         const open = jobs.filter((j) => j.host === h.index && j.id !== undefined && !j.status)
           .map((j) => ({ pair: j.pair, id: j.id! }));
         for (const [id, r] of await h.report(open)) {
-          if (r.status !== "absent" && TERMINAL_JOB_STATUSES.includes(r.status as JobStatus)) {
+          // No record: the old process died between the id and the record; nobody resumes it.
+          if (r.status === "absent") {
+            endJob(
+              jobById.get(id)!,
+              "error",
+              "not created: requester host killed before its record",
+            );
+          } else if (TERMINAL_JOB_STATUSES.includes(r.status as JobStatus)) {
             const job = r as ReportedJob;
             const why = job.status === "done" ? undefined : `${job.status}: ${job.error ?? ""}`;
             endJob(jobById.get(id)!, job.status, why, job);
