@@ -772,7 +772,20 @@ try {
         chaosEvents.push({ atMs: since(), what: `requester host ${h.index} SIGKILL` });
         log(`chaos: requester host ${h.index} SIGKILLed`);
         await new Promise((r) => setTimeout(r, 500));
-        await h.start();
+        // Started again until it comes up, as a supervisor would (3 tries): a host whose
+        // requesters' town does not answer in time exits, and is started once more.
+        for (let attempt = 1;; attempt++) {
+          try {
+            await h.start();
+            break;
+          } catch (err) {
+            log(`chaos: requester host ${h.index} start failed: ${(err as Error).message}`);
+            if (attempt >= 3) {
+              chaosEvents.push({ atMs: since(), what: `requester host ${h.index} not restarted` });
+              return;
+            }
+          }
+        }
         chaosEvents.push({ atMs: since(), what: `requester host ${h.index} restarted` });
         log(`chaos: requester host ${h.index} restarted`);
         // Jobs that ended just before the kill, their `ended` line never sent: their records.
@@ -886,7 +899,12 @@ try {
       next += intervalMs;
     }
     if (chaos && chaosTask === undefined && now >= nextChaos) {
-      chaosTask = doChaos().finally(() => {
+      // A chaos round that fails (a process that would not come back) is logged and recorded;
+      // the run goes on and the report says what that cost.
+      chaosTask = doChaos().catch((err) => {
+        chaosEvents.push({ atMs: since(), what: `chaos round failed: ${(err as Error).message}` });
+        log(`chaos round failed: ${(err as Error).message}`);
+      }).finally(() => {
         chaosTask = undefined;
         nextChaos = performance.now() + chaosEvery * 1000;
       });

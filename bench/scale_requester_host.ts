@@ -21,6 +21,7 @@ import { type Requester, startRequester } from "../roles/requester/requester_nod
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
+import { backoffDelay } from "../protocol/backoff.ts";
 
 /** One requester of a host. */
 export interface HostedRequester {
@@ -145,6 +146,7 @@ export class RequesterHost {
       new WritableStream({ write: (c) => void (errText = (errText + c).slice(-2000)) }),
     ).catch(() => {});
     const ready = Promise.withResolvers<void>();
+    ready.promise.catch(() => {}); // awaited below; a late end after the timeout is not unhandled
     void (async () => {
       let buffered = "";
       try {
@@ -281,10 +283,12 @@ if (import.meta.main) {
         for (const s of node.repo.listInFlight()) follow(r.index, s.id);
         return;
       } catch (err) {
-        // A start refused by a busy town (SPSP not answered in time): again, as a supervisor.
-        if (attempt >= 5) throw err;
+        // A start refused by a busy or restarting town (not reachable yet, SPSP not answered in
+        // time): again, as a supervisor would, with backoff (1 s doubling to 10 s; about 3 min).
+        if (attempt >= 20) throw err;
+        const wait = backoffDelay(attempt - 1, { initialMs: 1_000, maxMs: 10_000 });
         console.error(`requester ${r.index}: start failed (${(err as Error).message}); again`);
-        await new Promise((res) => setTimeout(res, 2000));
+        await new Promise((res) => setTimeout(res, wait));
       }
     }
   };
