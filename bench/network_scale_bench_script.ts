@@ -185,9 +185,13 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
 
 const skillsDir = `${root}/skills`;
 await Deno.mkdir(`${skillsDir}/echo`, { recursive: true });
+// Not idempotent here (the echo skill says it is): a provider killed mid-run then fails that job
+// with its reason instead of running it again, so `ranTwice` checks exactly once.
+const echoManifest = await Deno.readTextFile(new URL("../skills/echo/SKILL.md", import.meta.url));
+if (!/^\s*idempotent: true$/m.test(echoManifest)) throw new Error("skills/echo manifest changed");
 await Deno.writeTextFile(
   `${skillsDir}/echo/SKILL.md`,
-  await Deno.readTextFile(new URL("../skills/echo/SKILL.md", import.meta.url)),
+  echoManifest.replace(/^(\s*)idempotent: true$/m, "$1idempotent: false"),
 );
 await Deno.writeTextFile(`${skillsDir}/echo/run`, "#!/bin/sh\ncat > /dev/null\necho ok\n", {
   mode: 0o755,
