@@ -30,7 +30,14 @@
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
  *   [--postgres] [--provider-hosts 50] [--requester-hosts 4] [--requester-cpu-prof DIR]
+ *   [--channels] [--deposit M2M]
  *   [--report scale.json]
+ *
+ * `--channels`: payment channels on a local anvil (bench/scale_channels.ts): each requester
+ * opens one to its town at start-up (deposit `--deposit`, default sized to its share of the
+ * run), pays with claims, tops up when low; at the end every channel is closed cooperatively and
+ * the chain compared with both sides' books (`chainEqualsBooks`, claims/s per town, on-chain
+ * transactions per agent-hour: opens, top-ups, closes).
  *
  * @module
  */
@@ -66,6 +73,14 @@ import {
   scaleJobSpec,
 } from "./scale_requester_host.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import {
+  claimsSigned,
+  countTransactions,
+  type ScaleChain,
+  scaleChannelPolicy,
+  settleScaleChannels,
+  startScaleChain,
+} from "./scale_channels.ts";
 
 const args = Deno.args;
 function arg(name: string, fallback: number): number {
@@ -102,6 +117,8 @@ const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
 const requesterCpuProf = args.includes("--requester-cpu-prof")
   ? args[args.indexOf("--requester-cpu-prof") + 1]
   : undefined;
+// Payment channels on a local anvil (bench/scale_channels.ts).
+const useChannels = args.includes("--channels");
 const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
@@ -163,10 +180,27 @@ interface Town {
 }
 
 const root = await Deno.makeTempDir({ prefix: "tp-scale-" });
+// Keys made up front: with --channels their wallets are funded before anything starts.
+const townKeys = Array.from({ length: towns }, () => generateSecretKey());
+const requesterKeys = Array.from({ length: pairsN }, () => generateSecretKey());
+// A requester's deposit (base units): its share of the run's jobs at what a job took from a
+// channel in a measured run (0.03 M2M: the provider's price and the writes, docs/SCALE.md),
+// with half again as margin, at least 0.1 M2M; a requester drawing more jobs than that tops up.
+const channelDeposit = BigInt(
+  Math.round(arg("deposit", Math.max(0.1, rate * seconds / pairsN * 0.03 * 1.5)) * 1e4) * 100,
+);
 const townList: Town[] = [];
 
+let scaleChain: ScaleChain | undefined;
 async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
+  // With channels the town keeps its channel files in a state dir that outlives a SIGKILL.
+  const channelSide = scaleChain && {
+    stateDir: `${root}/town${t.index}-state`,
+    channels: { chainsTable: scaleChain.chain.chainsTable },
+  };
+  if (channelSide) await Deno.mkdir(channelSide.stateDir, { recursive: true });
   return await startSharedTownProcess({
+    ...channelSide,
     secretKey: t.key,
     httpPort: t.httpPort,
     btpPort: t.btpPort,
@@ -300,7 +334,6 @@ interface JobOutcome {
 const jobs: JobOutcome[] = [];
 const waits: Promise<void>[] = [];
 const jobById = new Map<string, JobOutcome>();
-let requesterKeys: Uint8Array[] = [];
 
 /** A job ends once, at the first word of it (the host's `ended`, or the harness's reason). */
 function endJob(j: JobOutcome, status: string, reason?: string, reported?: ReportedJob): void {
@@ -466,8 +499,23 @@ try {
     stopAll.push(() => server.close());
     log("PostgreSQL up");
   }
+  if (useChannels) {
+    const started = performance.now();
+    scaleChain = await startScaleChain({
+      payerKeys: requesterKeys,
+      townKeys,
+      tokens: channelDeposit * 4n,
+    });
+    const c = scaleChain;
+    stopAll.push(() => c.stop());
+    log(
+      `anvil up, ${pairsN} requester wallets funded in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s; deposit ${Number(channelDeposit) / 1e6} M2M each`,
+    );
+  }
   for (let i = 0; i < towns; i++) {
-    const key = generateSecretKey();
+    const key = townKeys[i];
     const t = {
       index: i,
       key,
@@ -490,6 +538,14 @@ try {
     stopAll.push(() => town.proc.stop());
   }
   log(`${towns} town processes up`);
+  // Each requester opens its channel to its town at start-up and keeps it funded (as the CLI
+  // with `[channels] auto = true`).
+  const requesterChannels = scaleChain
+    ? {
+      channelPolicy: scaleChannelPolicy(String(Number(channelDeposit) / 1e6)),
+      chains: scaleChain.chain.chainsTable,
+    }
+    : {};
 
   const startedAgents = performance.now();
   const cpuAgents0 = await agentsStat();
@@ -524,7 +580,8 @@ try {
       await Deno.mkdir(stateDir, { recursive: true });
       pair.requester = await startRequester({
         stateDir,
-        secretKey: generateSecretKey(),
+        secretKey: requesterKeys[i],
+        ...requesterChannels,
         relayUrl,
         btpUrl: btp.replace("btp+ws://", `btp+ws://req${i}:r@`),
         btpToken: "r",
@@ -610,7 +667,8 @@ try {
     await Deno.mkdir(stateDir, { recursive: true });
     pair.requester = await startRequester({
       stateDir,
-      secretKey: generateSecretKey(),
+      secretKey: requesterKeys[pair.index],
+      ...requesterChannels,
       relayUrl,
       btpUrl: btp.replace("btp+ws://", `btp+ws://req${pair.index}:r@`),
       btpToken: "r",
@@ -622,7 +680,7 @@ try {
   };
   if (requesterHostsN > 0) {
     // The requesters handed to N host processes (round robin), started while the providers start.
-    requesterKeys = pairs.map(() => generateSecretKey());
+    // The requesters' keys were made up front (requesterKeys).
     for (let k = 0; k < requesterHostsN; k++) {
       const mine = pairs.filter((p) => p.index % requesterHostsN === k);
       const plan: RequesterHostPlan = {
@@ -683,6 +741,11 @@ try {
     }
   }
   const idle = await agentsStat();
+  const agentsStartS = (performance.now() - startedAgents) / 1000;
+  // The channels' opening transactions: everything mined since the wallets were funded.
+  const opened = scaleChain &&
+    await countTransactions(scaleChain.chain.anvil.rpcUrl, scaleChain.fundedBlock);
+  if (opened) log(`channels opened: ${JSON.stringify(opened.counts)}`);
   log(
     `${pairsN} pairs up in ${((performance.now() - startedAgents) / 1000).toFixed(1)} s, ` +
       `RSS ${(idle.rss / 2 ** 20).toFixed(0)} MiB`,
@@ -698,6 +761,8 @@ try {
     idleSeconds;
   log(`idle: ${idleCpuMsPerS.toFixed(0)} ms CPU per second for ${agents} agents`);
   for (const t of townList) t.metricsStart = await metrics(t.httpPort);
+  const claimsOf = () => Promise.all(pairs.map((p) => claimsSigned(`${root}/r${p.index}`)));
+  const claims0 = scaleChain ? await claimsOf() : [];
 
   // ---- the run
   const spec = (p: Pair): JobSpec => scaleJobSpec(p.providerPubkey, jobTimeoutMs);
@@ -930,6 +995,7 @@ try {
   clearInterval(drainSampler);
   log(drained ? "every offered job ended" : "gave up waiting for the offered jobs");
   const runMs = performance.now() - runStart;
+  const claims1 = scaleChain ? await claimsOf() : [];
   const cpuRun1 = await agentsStat();
   const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
@@ -1025,6 +1091,62 @@ try {
   for (const l of [latencies, latencyIn, latencyCross]) l.sort((a, b) => a - b);
   const agentCpuS = (cpuRun1.cpuMs - cpuRun0.cpuMs) / 1000;
   const agentChildS = (cpuRun1.childCpuMs - cpuRun0.childCpuMs) / 1000;
+  let channels: Record<string, unknown> | undefined;
+  if (scaleChain && opened) {
+    // Top-ups: what was mined during the run; then every channel closed and compared.
+    const rpc = scaleChain.chain.anvil.rpcUrl;
+    const during = await countTransactions(rpc, opened.toBlock);
+    log("closing every channel cooperatively");
+    for (const p of pairs) await p.requester?.close().catch(() => {});
+    const settled = await settleScaleChannels(
+      scaleChain,
+      pairs.map((p) => ({
+        stateDir: `${root}/r${p.index}`,
+        secretKey: requesterKeys[p.index],
+        btpUrl: urls(p.town).btp.replace("btp+ws://", `btp+ws://req${p.index}:r@`),
+        btpToken: "r",
+        town: p.town.index,
+        townStateDir: `${root}/town${p.town.index}-state`,
+        townStoreUrl: p.town.storeUrl,
+        townKey: p.town.key,
+      })),
+    );
+    const closed = await countTransactions(rpc, during.toBlock);
+    log(
+      `channels: ${settled.settled}/${settled.channels} settled, chain = books ` +
+        `${settled.chainEqualsBooks} in ${settled.closeSeconds.toFixed(1)} s`,
+    );
+    const agentHours = agents * runMs / 3_600_000;
+    const totalSent = settled.towns.reduce((a, t) => a + BigInt(t.sent), 0n);
+    const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    channels = {
+      depositBaseUnits: String(channelDeposit),
+      transactions: { opens: opened.counts, run: during.counts, closes: closed.counts },
+      opensPerS: (opened.counts["openChannel"] ?? 0) / agentsStartS,
+      // Per agent-hour of the run: opens are once per channel (amortised over a longer life),
+      // top-ups grow with the jobs, closes once per channel.
+      txPerAgentHour: {
+        opens: sum(opened.counts) / agentHours,
+        topUps: sum(during.counts) / agentHours,
+        closes: sum(closed.counts) / agentHours,
+      },
+      claimsPerSPerTown: townList.map((t) =>
+        pairs.reduce((a, p, k) => a + (p.town === t ? claims1[k] - claims0[k] : 0), 0) /
+        (runMs / 1000)
+      ),
+      claimsPerJob: done > 0
+        ? claims1.reduce((a, c, k) => a + c - claims0[k], 0) / done
+        : undefined,
+      ...settled,
+      closesPerS: settled.settled / settled.closeSeconds,
+      // What a job took from a channel (the provider's price and the writes), and how many
+      // jobs a deposit pays for at that.
+      sentPerJob: done > 0 ? Number(totalSent / BigInt(done)) : undefined,
+      depositLastsJobs: done > 0 && totalSent > 0n
+        ? Number(channelDeposit * BigInt(done) / totalSent)
+        : undefined,
+    };
+  }
   Object.assign(report, {
     load: {
       agents,
@@ -1039,6 +1161,7 @@ try {
       providerHosts: hosts.length,
       crossPairs: pairs.filter((p) => p.cross).length,
       postgresTown: usePostgres,
+      channels: useChannels,
       drained,
       machine: `${navigator.hardwareConcurrency} cores, shared`,
     },
@@ -1094,6 +1217,7 @@ try {
       (a, t) => a + t.eventsSentPerS + t.messagesReceivedPerS,
       0,
     ) / agents,
+    ...(channels ? { chainEqualsBooks: channels.chainEqualsBooks, channels } : {}),
     chaosEvents,
     samples,
   });
@@ -1158,11 +1282,42 @@ function markdown(r: Record<string, unknown>): string {
         t.eventsSentPerS.toFixed(1)
       }, ${t.storeBytesPerEvent}, ${(t.storeBytesPerDay / 2 ** 20).toFixed(0)} MiB`,
     ]),
+    ...(x.channels ? channelRows(x.channels) : []),
     ["chaos events", String(x.chaosEvents.length)],
   ];
   return ["| figure | value |", "|---|---|", ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join(
     "\n",
   ) + "\n";
+}
+
+// deno-lint-ignore no-explicit-any
+function channelRows(c: any): string[][] {
+  const n = (v: number | undefined) => v === undefined ? "-" : v.toFixed(1);
+  return [
+    ["chain = books (every channel closed and settled)", String(c.chainEqualsBooks)],
+    [
+      "channels settled / opened; deposit (M2M)",
+      `${c.settled} / ${c.channels}; ${Number(c.depositBaseUnits) / 1e6}`,
+    ],
+    [
+      "claims/s per town; claims per job",
+      `${c.claimsPerSPerTown.map(n).join(", ")}; ${n(c.claimsPerJob)}`,
+    ],
+    [
+      "on-chain tx per agent-hour: opens / top-ups / closes",
+      `${n(c.txPerAgentHour.opens)} / ${n(c.txPerAgentHour.topUps)} / ${
+        n(c.txPerAgentHour.closes)
+      }`,
+    ],
+    [
+      "channel opens/s (over the agents' whole start); closes/s",
+      `${n(c.opensPerS)}; ${n(c.closesPerS)}`,
+    ],
+    [
+      "sent per job on the channel (base units); jobs a deposit pays for",
+      `${c.sentPerJob}; ${c.depositLastsJobs}`,
+    ],
+  ];
 }
 
 /** Writes the report (JSON and Markdown) and prints it: before the teardown, which may hang. */

@@ -32,6 +32,7 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { applyChainState, syncChannelFile } from "../channels/channel_chain_sync.ts";
 import { closeCooperatively, type CosignTransport } from "../channels/channel_cosign_request.ts";
+import { chainEqualsBooks as channelEqualsBooks } from "../channels/chain_books.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import {
   channelFilePath,
@@ -421,9 +422,13 @@ async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
   const providerEqualsBooks = !o.payout ||
     (paid !== undefined && paid.providerPayout === o.payout.owed &&
       paid.providerPayout === o.payout.earned && townNet === o.payout.townFees);
-  const chainEqualsBooks = mine.sent === theirs.received &&
-    townPayout === theirs.received && requesterPayout === o.deposit - mine.sent &&
-    providerEqualsBooks;
+  const chainEqualsBooks = channelEqualsBooks({
+    deposit: o.deposit,
+    sent: mine.sent,
+    received: theirs.received,
+    payerPayout: requesterPayout,
+    payeePayout: townPayout,
+  }) && providerEqualsBooks;
   const chain = o.town.chain;
   return {
     channelId: o.channelId,

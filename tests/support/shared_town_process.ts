@@ -41,6 +41,13 @@ export interface SharedTownProcessOptions {
   parent?: { url: string; token: string };
   /** Overrides of the town's limits (config/town_limits.ts), e.g. the connection caps. */
   limits?: Partial<TownLimits>;
+  /**
+   * Payment channels, as `town up` with `[channels] chains` runs them: the chain announced in
+   * the town's kind 10032 (payers open channels to it by themselves) and every channel learned
+   * from its first claim (roles/town/channels/town_channel_gates.ts), its books in the shared
+   * store with `storeUrl`. Give `stateDir` too: the channel files live there.
+   */
+  channels?: { chainsTable: Record<string, Record<string, string>> };
 }
 
 /** A running town process. */
@@ -79,8 +86,15 @@ export async function startSharedTownProcess(
     runner,
     `import { startTestTown } from "${new URL("./town_test_node.ts", import.meta.url)}";
 const hex = ${JSON.stringify(bytesToHex(options.secretKey))};
+const secretKey = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+// The town's address for the channel gates' REJECTs (its parent's IL-DCP answer, with one).
+let ilpAddress = "test.town";
+${options.channels === undefined ? "const gates = undefined;" : channelGatesCode(options)}
 const town = await startTestTown({
-  secretKey: Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16))),
+  secretKey,
+  claimGate: gates?.claimGate,
+  cosignDesk: gates?.cosignDesk,
+  ${options.channels === undefined ? "" : `settlement: ${settlementJson(options.channels)},`}
   ${
       options.storeUrl === undefined
         ? `databasePath: ${JSON.stringify(options.databasePath ?? `${dir}/events.sqlite`)},`
@@ -100,13 +114,15 @@ const town = await startTestTown({
     }
   parent: ${options.parent === undefined ? "undefined" : JSON.stringify(options.parent)},
 });
+ilpAddress = town.ilpAddress;
 console.log(JSON.stringify({
   httpPort: town.httpPort,
   btpPort: town.btpPort,
   ilpAddress: town.ilpAddress,
   blobPeerUrl: town.blobPeerUrl,
 }));
-Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
+Deno.addSignalListener("SIGTERM", () =>
+  town.stop().then(() => gates?.close()).then(() => Deno.exit(0)));
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
@@ -156,6 +172,40 @@ Deno.addSignalListener("SIGTERM", () => town.stop().then(() => Deno.exit(0)));
     stop: () => end("SIGTERM"),
     [Symbol.asyncDispose]: () => end("SIGTERM"),
   };
+}
+
+/** The runner's lines opening the channel gates (as `town up` does, cli/town_command.ts). */
+function channelGatesCode(options: SharedTownProcessOptions): string {
+  const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const chains = options.channels!.chainsTable;
+  return `import { openTownChannelGates } from ${
+    module("../../roles/town/channels/town_channel_gates.ts")
+  };
+import { localNodeSigner } from ${module("../../identity/local_node_signer.ts")};
+import { openPostgresClaimBooks } from ${module("../../state/postgres_claim_books.ts")};
+const storeUrl = ${JSON.stringify(options.storeUrl)};
+const gates = await openTownChannelGates({
+  stateDir: ${JSON.stringify(options.stateDir)},
+  sharedBooks: storeUrl === undefined ? undefined : await openPostgresClaimBooks({ url: storeUrl }),
+  peerChannels: [],
+  chains: ${JSON.stringify(chains)},
+  settlementChains: ${JSON.stringify(Object.keys(chains))},
+  signer: localNodeSigner(secretKey),
+  triggeredBy: () => ilpAddress,
+  onWatchError: (account, err) => console.error("channel of " + account + ": " + err.message),
+});
+`;
+}
+
+/** The kind 10032 settlement section naming the chains of `[chains]`. */
+function settlementJson(channels: NonNullable<SharedTownProcessOptions["channels"]>): string {
+  return JSON.stringify({
+    chains: Object.entries(channels.chainsTable).map(([chain, t]) => ({
+      chain,
+      tokenNetwork: t.token_network,
+      token: t.token,
+    })),
+  });
 }
 
 /**

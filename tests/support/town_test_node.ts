@@ -13,7 +13,7 @@ import { BtpClient } from "../../transport/btp_client.ts";
 import type { BtpPeerAccountConfig } from "../../config/town_peers.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
-import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import { startTownNode, type TownNode, type TownNodeOptions } from "../../roles/town/town_node.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 
 /** Options for {@linkcode startTestTown}. */
@@ -23,6 +23,10 @@ export interface TestTownOptions extends Partial<TownSettings> {
   secretKey?: Uint8Array;
   groupCommit?: boolean;
   verifierWorkers?: number;
+  /** Claim gates of the peers that settle over a channel (`startTownNode`'s). */
+  claimGate?: TownNodeOptions["claimGate"];
+  /** Their co-sign desks (cooperative close). */
+  cosignDesk?: TownNodeOptions["cosignDesk"];
 }
 
 /**
@@ -35,7 +39,15 @@ export interface TestTownOptions extends Partial<TownSettings> {
  * ```
  */
 export async function startTestTown(options: TestTownOptions = {}): Promise<TownNode> {
-  const { databasePath, secretKey, groupCommit, verifierWorkers, ...overrides } = options;
+  const {
+    databasePath,
+    secretKey,
+    groupCommit,
+    verifierWorkers,
+    claimGate,
+    cosignDesk,
+    ...overrides
+  } = options;
   // The blob store lives in the state dir: a temp one unless the test names its own.
   const ownStateDir = overrides.stateDir === undefined
     ? await Deno.makeTempDir({ prefix: "turnpike-test-town-" })
@@ -61,6 +73,8 @@ export async function startTestTown(options: TestTownOptions = {}): Promise<Town
     databasePath: databasePath ?? ":memory:",
     groupCommit,
     verifierWorkers,
+    claimGate,
+    cosignDesk,
   }).catch(async (err) => {
     if (ownStateDir !== undefined) await Deno.remove(ownStateDir, { recursive: true });
     throw err;

@@ -1,0 +1,309 @@
+/**
+ * Payment channels for the scale harness (`--channels`, docs/SCALE.md): a local anvil with the
+ * project's contracts, every requester's wallet funded, each requester paying its town with
+ * claims on a channel it opens by itself at start-up (`[channels] auto`, as the CLI does:
+ * roles/channels/channel_auto_open.ts) and tops up when it runs low; at the end every channel
+ * closed cooperatively (the town co-signs over BTP, one transaction) and compared with both
+ * sides' books (roles/channels/chain_books.ts, the demo's "chain = books").
+ *
+ * @module
+ */
+import { createPublicClient, decodeFunctionData, type Hex, http } from "viem";
+import type { ChannelPolicy } from "../config/channel_policy.ts";
+import { LOCAL_CHAIN, resolveChainConfig } from "../chain/chain_config.ts";
+import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "../chain/contract_artifacts.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
+import { closeCooperatively } from "../roles/channels/channel_cosign_request.ts";
+import { chainEqualsBooks } from "../roles/channels/chain_books.ts";
+import { channelFilePath, listChannels, readChannel } from "../state/channel_file.ts";
+import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
+import { BtpClient } from "../transport/btp_client.ts";
+
+/** Options for {@linkcode startScaleChain}. */
+export interface ScaleChainOptions {
+  /** The requesters' keys: each wallet gets `tokens` and gas. */
+  payerKeys: readonly Uint8Array[];
+  /** The towns' keys: gas only (they co-sign; the payers send the settle). */
+  townKeys: readonly Uint8Array[];
+  /** Test tokens per payer, base units. */
+  tokens: bigint;
+}
+
+/** The chain of a run. */
+export interface ScaleChain {
+  chain: LocalChain;
+  /** The block after funding: transactions from here on are the channels'. */
+  fundedBlock: bigint;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts anvil, deploys the contracts and funds the wallets (one minter: sequential).
+ *
+ * @example
+ * ```ts
+ * const run = await startScaleChain({ payerKeys: [], townKeys: [], tokens: 10_000_000n });
+ * await run.stop();
+ * ```
+ */
+export async function startScaleChain(options: ScaleChainOptions): Promise<ScaleChain> {
+  const address = (key: Uint8Array) => localNodeSigner(key).evmAddress;
+  const chain = await startLocalChain({
+    fund: [
+      ...options.payerKeys.map((k) => ({ to: address(k), tokens: options.tokens })),
+      ...options.townKeys.map((k) => ({ to: address(k), tokens: 0n })),
+    ],
+    wei: 10n ** 17n,
+  });
+  const fundedBlock = await blockNumber(chain.anvil.rpcUrl);
+  return { chain, fundedBlock, stop: () => chain.stop() };
+}
+
+/**
+ * A requester's `[channels]` policy for a run: a channel of `deposit` token units opened at
+ * start-up, topped up by the deposit when less than 10% is left.
+ *
+ * @example
+ * ```ts
+ * const policy = scaleChannelPolicy("12");
+ * ```
+ */
+export function scaleChannelPolicy(deposit: string): ChannelPolicy {
+  const units = Number(deposit);
+  return {
+    auto: true,
+    deposit,
+    topUpBelow: "10%",
+    topUpAmount: deposit,
+    topUpDailyCap: String(units * 10),
+    maxDeposit: String(units * 20),
+  };
+}
+
+async function blockNumber(rpcUrl: string): Promise<bigint> {
+  return await createPublicClient({ transport: http(rpcUrl) }).getBlockNumber();
+}
+
+/** Transactions mined in a block range, by the contract function they called. */
+export type TxCounts = Record<string, number>;
+
+/**
+ * Counts the transactions of blocks `(from, to]` by function (`openChannel`, `setTotalDeposit`,
+ * `approve`, `cooperativeSettle`, ...; `other` when no known ABI decodes it).
+ *
+ * @example
+ * ```ts
+ * declare const rpcUrl: string;
+ * const counts = await countTransactions(rpcUrl, 10n);
+ * ```
+ */
+export async function countTransactions(
+  rpcUrl: string,
+  from: bigint,
+  to?: bigint,
+): Promise<{ counts: TxCounts; toBlock: bigint }> {
+  const client = createPublicClient({ transport: http(rpcUrl) });
+  const last = to ?? await client.getBlockNumber();
+  const counts: TxCounts = {};
+  for (let n = from + 1n; n <= last; n++) {
+    const block = await client.getBlock({ blockNumber: n, includeTransactions: true });
+    for (const tx of block.transactions) {
+      let name = "other";
+      for (const abi of [TOKEN_NETWORK_ABI, TEST_TOKEN_ABI]) {
+        try {
+          name = decodeFunctionData({ abi, data: tx.input as Hex }).functionName;
+          break;
+        } catch { /* the other ABI */ }
+      }
+      counts[name] = (counts[name] ?? 0) + 1;
+    }
+  }
+  return { counts, toBlock: last };
+}
+
+/** One requester's channel to close. */
+export interface ScaleChannelHolder {
+  /** The requester's state dir (its channel file) and key; it has stopped. */
+  stateDir: string;
+  secretKey: Uint8Array;
+  /** Its BTP URL with the account (`btp+ws://req1:r@127.0.0.1:port`) and token. */
+  btpUrl: string;
+  btpToken: string;
+  /** Its town: the index, the state dir holding the town's channel files, the shared store. */
+  town: number;
+  townStateDir: string;
+  townStoreUrl?: string;
+  townKey: Uint8Array;
+}
+
+/** What closing the run's channels showed (amounts in token base units, as strings). */
+export interface ScaleChannelsSettled {
+  channels: number;
+  settled: number;
+  /** Why the others were not settled cooperatively. */
+  failures: string[];
+  /** Every channel's payouts equal its books, and each town's payout equals its books. */
+  chainEqualsBooks: boolean;
+  /** Channels whose payouts differ from the books. */
+  differing: number;
+  /** Claims the requesters signed (their newest claim's nonce, summed). */
+  claims: number;
+  /** Per town: channels, claims, what the requesters sent, what the town holds, its payout. */
+  towns: {
+    town: number;
+    channels: number;
+    claims: number;
+    sent: string;
+    received: string;
+    townPayout: string;
+    chainEqualsBooks: boolean;
+  }[];
+  closeSeconds: number;
+}
+
+/**
+ * Closes every requester's channel cooperatively (a few at once) and compares the chain with
+ * both sides' books: per channel the requester's payout (its token balance change) and the
+ * town's (the co-signed balance the settle paid) against the requester's newest claim and the
+ * town's (its channel file, or the town's shared books when it has a store); per town its
+ * token balance change against the sum of what it holds.
+ *
+ * @example
+ * ```ts
+ * declare const run: ScaleChain;
+ * declare const holders: ScaleChannelHolder[];
+ * const settled = await settleScaleChannels(run, holders, 8);
+ * ```
+ */
+export async function settleScaleChannels(
+  run: ScaleChain,
+  holders: readonly ScaleChannelHolder[],
+  concurrency = 8,
+): Promise<ScaleChannelsSettled> {
+  const started = performance.now();
+  const section = run.chain.chainsTable[LOCAL_CHAIN];
+  const config = resolveChainConfig(LOCAL_CHAIN, { section });
+  const client = (key: Uint8Array) =>
+    new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
+  const townKeys = new Map(holders.map((h) => [h.town, h.townKey]));
+  const townBefore = new Map<number, bigint>();
+  for (const [t, key] of townKeys) townBefore.set(t, await client(key).tokenBalance());
+  const failures: string[] = [];
+  const perTown = new Map<
+    number,
+    {
+      channels: number;
+      claims: number;
+      deposit: bigint;
+      sent: bigint;
+      received: bigint;
+      payerPayout: bigint;
+    }
+  >();
+  let settled = 0, differing = 0, claims = 0;
+  const closeOne = async (h: ScaleChannelHolder) => {
+    const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
+    if (mine === undefined) {
+      failures.push(`${h.stateDir}: no open channel`);
+      return;
+    }
+    const payer = client(h.secretKey);
+    const before = await payer.tokenBalance();
+    const peer = new BtpClient({ url: h.btpUrl, authToken: h.btpToken, reconnect: false });
+    let agreedToTown: bigint;
+    try {
+      await peer.connect();
+      const closed = await closeCooperatively({
+        peer,
+        chain: payer,
+        record: mine,
+        signer: localNodeSigner(h.secretKey),
+        stateDir: h.stateDir,
+      });
+      const s = closed.agreement.settle;
+      agreedToTown = s.participant1.toLowerCase() === payer.address.toLowerCase()
+        ? s.balance2
+        : s.balance1;
+    } catch (err) {
+      failures.push(`${mine.channelId}: ${(err as Error).message.split("\n")[0]}`);
+      return;
+    } finally {
+      await peer.close().catch(() => {});
+    }
+    settled++;
+    const payerPayout = await payer.tokenBalance() - before;
+    const received = await townReceived(h, mine.channelId);
+    const deposit = mine.deposit - mine.withdrawn;
+    const books = { deposit, sent: mine.sent, received, payerPayout, payeePayout: agreedToTown };
+    if (!chainEqualsBooks(books)) differing++;
+    claims += Number(mine.sentNonce);
+    const t = perTown.get(h.town) ??
+      { channels: 0, claims: 0, deposit: 0n, sent: 0n, received: 0n, payerPayout: 0n };
+    t.channels++;
+    t.claims += Number(mine.sentNonce);
+    t.deposit += deposit;
+    t.sent += mine.sent;
+    t.received += received;
+    t.payerPayout += payerPayout;
+    perTown.set(h.town, t);
+  };
+  const queue = [...holders];
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let h = queue.shift(); h !== undefined; h = queue.shift()) await closeOne(h);
+    }),
+  );
+  const towns = [];
+  for (const [town, t] of [...perTown].sort((a, b) => a[0] - b[0])) {
+    const townPayout = await client(townKeys.get(town)!).tokenBalance() - townBefore.get(town)!;
+    towns.push({
+      town,
+      channels: t.channels,
+      claims: t.claims,
+      sent: String(t.sent),
+      received: String(t.received),
+      townPayout: String(townPayout),
+      chainEqualsBooks: chainEqualsBooks({ ...t, payeePayout: townPayout }),
+    });
+  }
+  return {
+    channels: holders.length,
+    settled,
+    failures,
+    chainEqualsBooks: settled === holders.length && differing === 0 &&
+      towns.every((t) => t.chainEqualsBooks),
+    differing,
+    claims,
+    towns,
+    closeSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The town's books for a channel: its shared store's newest claim, else its channel file. */
+async function townReceived(h: ScaleChannelHolder, channelId: `0x${string}`): Promise<bigint> {
+  if (h.townStoreUrl !== undefined) {
+    const books = await openPostgresClaimBooks({ url: h.townStoreUrl });
+    try {
+      const book = await books.read(channelId);
+      if (book !== undefined) return book.claimed;
+    } finally {
+      await books.close();
+    }
+  }
+  return (await readChannel(channelFilePath(h.townStateDir, channelId))).received;
+}
+
+/**
+ * Claims a requester signed so far: the nonces of its channels' newest claims, summed.
+ *
+ * @example
+ * ```ts
+ * const n = await claimsSigned("/tmp/r0");
+ * ```
+ */
+export async function claimsSigned(stateDir: string): Promise<number> {
+  return (await listChannels(stateDir)).reduce((a, r) => a + Number(r.sentNonce), 0);
+}
