@@ -73,6 +73,7 @@ import {
   scaleJobSpec,
 } from "./scale_requester_host.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { probeTownServes, townProcessStateDir } from "./scale_pg_town.ts";
 import {
   claimsSigned,
   countTransactions,
@@ -108,6 +109,8 @@ const cross = arg("cross", 0);
 const useConnector = args.includes("--connector") || cross > 0;
 // Town 0 on PostgreSQL (restarted in the chaos schedule) instead of a SQLite file.
 const usePostgres = args.includes("--postgres");
+// Processes of that town, sharing the store and its ports (bench/scale_pg_town.ts).
+const pgProcesses = Math.max(1, arg("pg-processes", 2));
 // Providers in child processes, this many per process (0: in this process): a provider crash
 // in the chaos schedule is then a SIGKILL of one such host (bench/scale_provider_host.ts).
 const perHost = arg("provider-hosts", 0);
@@ -171,6 +174,9 @@ interface Town {
   /** Its account on the connector. */
   parent?: { url: string; token: string };
   proc: SharedTownProcess;
+  /** Slot of `proc` (its state dir); the town on PostgreSQL has a second process, `twin`. */
+  slot: number;
+  twin?: SharedTownProcess;
   /** CPU ms of the town's earlier (killed) processes. */
   cpuBeforeMs: number;
   maxRss: number;
@@ -195,7 +201,7 @@ let scaleChain: ScaleChain | undefined;
 async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
   // With channels the town keeps its channel files in a state dir that outlives a SIGKILL.
   const channelSide = scaleChain && {
-    stateDir: `${root}/town${t.index}-state`,
+    stateDir: townProcessStateDir(root, t.index, t.slot),
     channels: { chainsTable: scaleChain.chain.chainsTable },
   };
   if (channelSide) await Deno.mkdir(channelSide.stateDir, { recursive: true });
@@ -471,6 +477,18 @@ async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: n
   return self;
 }
 
+/** CPU and RSS of a town's processes (the town on PostgreSQL has two). */
+async function townStat(t: Town): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
+  const s = await procStat(t.proc.pid);
+  const twin = t.twin && await procStat(t.twin.pid).catch(() => undefined);
+  if (twin === undefined) return s;
+  return {
+    cpuMs: s.cpuMs + twin.cpuMs,
+    childCpuMs: s.childCpuMs + twin.childCpuMs,
+    rss: s.rss + twin.rss,
+  };
+}
+
 const pairs: Pair[] = [];
 const stopAll: (() => Promise<void>)[] = [];
 const report: Record<string, unknown> = {};
@@ -527,6 +545,7 @@ try {
       parent: connector
         ? { url: connector.accounts[`t${i}`].url, token: connector.accounts[`t${i}`].secret }
         : undefined,
+      slot: 0,
       cpuBeforeMs: 0,
       maxRss: 0,
       metricsStart: {},
@@ -536,6 +555,11 @@ try {
     const town: Town = { ...t, proc };
     townList.push(town);
     stopAll.push(() => town.proc.stop());
+    if (t.storeUrl !== undefined && pgProcesses > 1) {
+      // The town on PostgreSQL: a second process, same key, store and ports (bench/scale_pg_town.ts).
+      town.twin = await startTown({ ...t, slot: 1 });
+      stopAll.push(() => town.twin!.stop());
+    }
   }
   log(`${towns} town processes up`);
   // Each requester opens its channel to its town at start-up and keeps it funded (as the CLI
@@ -798,6 +822,7 @@ try {
   };
 
   let chaosRound = 0;
+  const twinProbes: { tries: number; answered: number }[] = [];
   const doChaos = async () => {
     const town = townList[chaosRound % towns];
     chaosRound++;
@@ -812,6 +837,11 @@ try {
       log("chaos: PostgreSQL restarted");
       return;
     }
+    if (town.twin && chaosRound % 2 === 0) {
+      // The other of the two processes this time.
+      [town.proc, town.twin] = [town.twin, town.proc];
+      town.slot = 1 - town.slot;
+    }
     const before = await procStat(town.proc.pid).catch(() => undefined);
     const m = await metrics(town.httpPort).catch(() => undefined);
     if (m) {
@@ -825,8 +855,17 @@ try {
       town.maxRss = Math.max(town.maxRss, before.rss);
     }
     await town.proc.kill();
-    chaosEvents.push({ atMs: since(), what: `town ${town.index} SIGKILL` });
-    log(`chaos: town ${town.index} SIGKILLed`);
+    const one = town.twin ? ` process ${town.slot}` : "";
+    chaosEvents.push({ atMs: since(), what: `town ${town.index}${one} SIGKILL` });
+    log(`chaos: town ${town.index}${one} SIGKILLed`);
+    if (town.twin) {
+      // The other process keeps serving the town's public ports.
+      const seen = await probeTownServes(town.httpPort);
+      twinProbes.push(seen);
+      log(
+        `chaos: town ${town.index} answered ${seen.answered}/${seen.tries} with one process down`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 1000));
     town.proc = await startTown(town);
     chaosEvents.push({ atMs: since(), what: `town ${town.index} restarted` });
@@ -929,7 +968,7 @@ try {
   })));
   const cpuRun0 = await agentsStat();
   const requesterCpu0 = await requesterHostsCpuMs();
-  const townCpu0 = await Promise.all(townList.map((t) => procStat(t.proc.pid)));
+  const townCpu0 = await Promise.all(townList.map((t) => townStat(t)));
   const runStart = performance.now();
   const intervalMs = 1000 / rate;
   let next = runStart;
@@ -940,7 +979,7 @@ try {
   const sample = async () => {
     const s = await agentsStat();
     const towns = await Promise.all(
-      townList.map((t) => procStat(t.proc.pid).catch(() => undefined)),
+      townList.map((t) => townStat(t).catch(() => undefined)),
     );
     // Latency of the jobs that ended since the last sample (median), for the plot.
     const at = since();
@@ -999,7 +1038,7 @@ try {
   const cpuRun1 = await agentsStat();
   const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
-    const s = await procStat(t.proc.pid);
+    const s = await townStat(t);
     const m = await metrics(t.httpPort);
     const total = (k: string) => (t.metricsBefore[k] ?? 0) + (m[k] ?? 0) - (t.metricsStart[k] ?? 0);
     const bytes = await dbBytes(t);
@@ -1161,6 +1200,7 @@ try {
       providerHosts: hosts.length,
       crossPairs: pairs.filter((p) => p.cross).length,
       postgresTown: usePostgres,
+      postgresTownProcesses: usePostgres ? pgProcesses : 0,
       channels: useChannels,
       drained,
       machine: `${navigator.hardwareConcurrency} cores, shared`,
@@ -1217,6 +1257,16 @@ try {
       (a, t) => a + t.eventsSentPerS + t.messagesReceivedPerS,
       0,
     ) / agents,
+    // The town on PostgreSQL with one of its processes SIGKILLed: NIP-11 asks answered.
+    ...(twinProbes.length > 0
+      ? {
+        postgresTownWhileOneDown: {
+          kills: twinProbes.length,
+          tries: twinProbes.reduce((a, p) => a + p.tries, 0),
+          answered: twinProbes.reduce((a, p) => a + p.answered, 0),
+        },
+      }
+      : {}),
     ...(channels ? { chainEqualsBooks: channels.chainEqualsBooks, channels } : {}),
     chaosEvents,
     samples,
@@ -1282,6 +1332,12 @@ function markdown(r: Record<string, unknown>): string {
         t.eventsSentPerS.toFixed(1)
       }, ${t.storeBytesPerEvent}, ${(t.storeBytesPerDay / 2 ** 20).toFixed(0)} MiB`,
     ]),
+    ...(x.postgresTownWhileOneDown
+      ? [[
+        "town 0 on PostgreSQL: processes; NIP-11 answered while one was SIGKILLed",
+        `${x.load.postgresTownProcesses}; ${x.postgresTownWhileOneDown.answered}/${x.postgresTownWhileOneDown.tries} in ${x.postgresTownWhileOneDown.kills} kills`,
+      ]]
+      : []),
     ...(x.channels ? channelRows(x.channels) : []),
     ["chaos events", String(x.chaosEvents.length)],
   ];

@@ -17,8 +17,14 @@ import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
 import { closeCooperatively } from "../roles/channels/channel_cosign_request.ts";
-import { chainEqualsBooks } from "../roles/channels/chain_books.ts";
-import { channelFilePath, listChannels, readChannel } from "../state/channel_file.ts";
+import { chainEqualsBooks, type ChannelBooks } from "../roles/channels/chain_books.ts";
+import { increaseTime } from "../chain/anvil.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  listChannels,
+  readChannel,
+} from "../state/channel_file.ts";
 import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 
@@ -233,29 +239,41 @@ export async function settleScaleChannels(
     } finally {
       await peer.close().catch(() => {});
     }
+    tally(h, mine, {
+      deposit: mine.deposit - mine.withdrawn,
+      sent: mine.sent,
+      received: await townReceived(h, mine.channelId),
+      payerPayout: await payer.tokenBalance() - before,
+      payeePayout: agreedToTown,
+    });
+  };
+  const tally = (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
     settled++;
-    const payerPayout = await payer.tokenBalance() - before;
-    const received = await townReceived(h, mine.channelId);
-    const deposit = mine.deposit - mine.withdrawn;
-    const books = { deposit, sent: mine.sent, received, payerPayout, payeePayout: agreedToTown };
     if (!chainEqualsBooks(books)) differing++;
     claims += Number(mine.sentNonce);
     const t = perTown.get(h.town) ??
       { channels: 0, claims: 0, deposit: 0n, sent: 0n, received: 0n, payerPayout: 0n };
     t.channels++;
     t.claims += Number(mine.sentNonce);
-    t.deposit += deposit;
-    t.sent += mine.sent;
-    t.received += received;
-    t.payerPayout += payerPayout;
+    t.deposit += books.deposit;
+    t.sent += books.sent;
+    t.received += books.received;
+    t.payerPayout += books.payerPayout;
     perTown.set(h.town, t);
   };
-  const queue = [...holders];
+  const queue = holders.filter((h) => h.townStoreUrl === undefined);
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
       for (let h = queue.shift(); h !== undefined; h = queue.shift()) await closeOne(h);
     }),
   );
+  // A town on a shared store co-signs nothing (docs/OPERATIONS.md "A town on several
+  // machines"): its payers close on chain, its processes' watchers answer with the books'
+  // newest claim, the settle timeout passes (anvil's clock) and the payers settle.
+  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
+  if (onChain.length > 0) {
+    await closeOnChain(run, onChain, client, failures, tally, concurrency);
+  }
   const towns = [];
   for (const [town, t] of [...perTown].sort((a, b) => a[0] - b[0])) {
     const townPayout = await client(townKeys.get(town)!).tokenBalance() - townBefore.get(town)!;
@@ -280,6 +298,87 @@ export async function settleScaleChannels(
     towns,
     closeSeconds: (performance.now() - started) / 1000,
   };
+}
+
+/** How long the towns' watchers get to answer the payers' closes (they poll every 15 s). */
+const ANSWER_WAIT_MS = 90_000;
+
+/** The payers close on chain; the towns answer; anvil's clock passes the timeout; settled. */
+async function closeOnChain(
+  run: ScaleChain,
+  holders: readonly ScaleChannelHolder[],
+  client: (key: Uint8Array) => TokenNetworkClient,
+  failures: string[],
+  tally: (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => void,
+  concurrency: number,
+): Promise<void> {
+  const closing: {
+    h: ScaleChannelHolder;
+    mine: ChannelRecord;
+    payer: TokenNetworkClient;
+    before: bigint;
+    answered?: bigint;
+  }[] = [];
+  const queue = [...holders];
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
+        const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
+        if (mine === undefined) {
+          failures.push(`${h.stateDir}: no open channel`);
+          continue;
+        }
+        const payer = client(h.secretKey);
+        try {
+          const before = await payer.tokenBalance();
+          await payer.closeChannel(mine.channelId);
+          closing.push({ h, mine, payer, before });
+        } catch (err) {
+          failures.push(`${mine.channelId}: close: ${(err as Error).message.split("\n")[0]}`);
+        }
+      }
+    }),
+  );
+  // The town's answer: the payer's newest claim on chain (its transferred amount and nonce).
+  const deadline = performance.now() + ANSWER_WAIT_MS;
+  let settleTimeout = 0n;
+  for (const c of closing) {
+    for (;;) {
+      const onChain = await c.payer.getChannel(c.mine.channelId);
+      settleTimeout = onChain.settleTimeout > settleTimeout ? onChain.settleTimeout : settleTimeout;
+      const mineOnChain = onChain.participants[c.payer.address.toLowerCase()];
+      if (mineOnChain && mineOnChain.nonce >= c.mine.sentNonce) {
+        c.answered = mineOnChain.transferredAmount;
+        break;
+      }
+      if (performance.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  await increaseTime(run.chain.anvil.rpcUrl, Number(settleTimeout) + 1);
+  for (const c of closing) {
+    try {
+      // A town's watcher may have settled it first (it settles once the timeout is over).
+      if ((await c.payer.getChannel(c.mine.channelId)).state === "closed") {
+        await c.payer.settleChannel(c.mine.channelId).catch(async (err) => {
+          if ((await c.payer.getChannel(c.mine.channelId)).state !== "none") throw err;
+        });
+      }
+    } catch (err) {
+      failures.push(`${c.mine.channelId}: settle: ${(err as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    if (c.answered === undefined) {
+      failures.push(`${c.mine.channelId}: the town did not answer the close in 90 s`);
+    }
+    tally(c.h, c.mine, {
+      deposit: c.mine.deposit - c.mine.withdrawn,
+      sent: c.mine.sent,
+      received: await townReceived(c.h, c.mine.channelId),
+      payerPayout: await c.payer.tokenBalance() - c.before,
+      payeePayout: c.answered ?? 0n,
+    });
+  }
 }
 
 /** The town's books for a channel: its shared store's newest claim, else its channel file. */
