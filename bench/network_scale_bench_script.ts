@@ -1135,7 +1135,7 @@ try {
     // Top-ups: what was mined during the run; then every channel closed and compared.
     const rpc = scaleChain.chain.anvil.rpcUrl;
     const during = await countTransactions(rpc, opened.toBlock);
-    log("closing every channel cooperatively");
+    log("closing every channel");
     for (const p of pairs) await p.requester?.close().catch(() => {});
     const settled = await settleScaleChannels(
       scaleChain,

@@ -155,6 +155,12 @@ export interface ScaleChannelsSettled {
   chainEqualsBooks: boolean;
   /** Channels whose payouts differ from the books. */
   differing: number;
+  /** Those channels' books and payouts. */
+  differences: Record<string, string | number>[];
+  /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
+  closedOnChain: number;
+  /** Why towns refused to co-sign, with counts. */
+  cooperativeRefused: Record<string, number>;
   /** Claims the requesters signed (their newest claim's nonce, summed). */
   claims: number;
   /** Per town: channels, claims, what the requesters sent, what the town holds, its payout. */
@@ -171,11 +177,13 @@ export interface ScaleChannelsSettled {
 }
 
 /**
- * Closes every requester's channel cooperatively (a few at once) and compares the chain with
- * both sides' books: per channel the requester's payout (its token balance change) and the
- * town's (the co-signed balance the settle paid) against the requester's newest claim and the
- * town's (its channel file, or the town's shared books when it has a store); per town its
- * token balance change against the sum of what it holds.
+ * Closes every requester's channel (a few at once) and compares the chain with both sides'
+ * books: per channel the requester's payout (its token balance change) and the town's (the
+ * co-signed balance the settle paid, or the claim the town answered a close on chain with)
+ * against the requester's newest claim and the town's (its channel file, or the town's shared
+ * books when it has a store); per town its token balance change against the sum of what it
+ * holds. Cooperatively where the town co-signs; on chain where it does not (a town on a shared
+ * store co-signs nothing; a channel the town never took a claim on is unknown to it).
  *
  * @example
  * ```ts
@@ -210,6 +218,7 @@ export async function settleScaleChannels(
     }
   >();
   let settled = 0, differing = 0, claims = 0;
+  const differences: Record<string, string | number>[] = [];
   const closeOne = async (h: ScaleChannelHolder) => {
     const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
     if (mine === undefined) {
@@ -234,7 +243,10 @@ export async function settleScaleChannels(
         ? s.balance2
         : s.balance1;
     } catch (err) {
-      failures.push(`${mine.channelId}: ${(err as Error).message.split("\n")[0]}`);
+      // Refused (a channel the town never took a claim on is unknown to it): closed on chain.
+      const why = (err as Error).message.split("\n")[0].replace(/account \S+/, "account <a>");
+      refused[why] = (refused[why] ?? 0) + 1;
+      onChain.push(h);
       return;
     } finally {
       await peer.close().catch(() => {});
@@ -249,7 +261,14 @@ export async function settleScaleChannels(
   };
   const tally = (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
     settled++;
-    if (!chainEqualsBooks(books)) differing++;
+    if (!chainEqualsBooks(books)) {
+      differing++;
+      differences.push({
+        channelId: mine.channelId,
+        town: h.town,
+        ...Object.fromEntries(Object.entries(books).map(([k, v]) => [k, String(v)])),
+      });
+    }
     claims += Number(mine.sentNonce);
     const t = perTown.get(h.town) ??
       { channels: 0, claims: 0, deposit: 0n, sent: 0n, received: 0n, payerPayout: 0n };
@@ -262,6 +281,8 @@ export async function settleScaleChannels(
     perTown.set(h.town, t);
   };
   const queue = holders.filter((h) => h.townStoreUrl === undefined);
+  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
+  const refused: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
       for (let h = queue.shift(); h !== undefined; h = queue.shift()) await closeOne(h);
@@ -270,7 +291,6 @@ export async function settleScaleChannels(
   // A town on a shared store co-signs nothing (docs/OPERATIONS.md "A town on several
   // machines"): its payers close on chain, its processes' watchers answer with the books'
   // newest claim, the settle timeout passes (anvil's clock) and the payers settle.
-  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
   if (onChain.length > 0) {
     await closeOnChain(run, onChain, client, failures, tally, concurrency);
   }
@@ -294,6 +314,9 @@ export async function settleScaleChannels(
     chainEqualsBooks: settled === holders.length && differing === 0 &&
       towns.every((t) => t.chainEqualsBooks),
     differing,
+    differences,
+    closedOnChain: onChain.length,
+    cooperativeRefused: refused,
     claims,
     towns,
     closeSeconds: (performance.now() - started) / 1000,
@@ -381,7 +404,10 @@ async function closeOnChain(
   }
 }
 
-/** The town's books for a channel: its shared store's newest claim, else its channel file. */
+/**
+ * The town's books for a channel: its shared store's newest claim, else its channel file
+ * (none: the town never took a claim on it).
+ */
 async function townReceived(h: ScaleChannelHolder, channelId: `0x${string}`): Promise<bigint> {
   if (h.townStoreUrl !== undefined) {
     const books = await openPostgresClaimBooks({ url: h.townStoreUrl });
@@ -392,7 +418,13 @@ async function townReceived(h: ScaleChannelHolder, channelId: `0x${string}`): Pr
       await books.close();
     }
   }
-  return (await readChannel(channelFilePath(h.townStateDir, channelId))).received;
+  try {
+    return (await readChannel(channelFilePath(h.townStateDir, channelId))).received;
+  } catch (err) {
+    // A channel the town never took a claim on has no file there: its books hold nothing.
+    if (err instanceof Deno.errors.NotFound) return 0n;
+    throw err;
+  }
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
- * The scale harness's small run (docs/SCALE.md): 30 agents on 3 town processes joined by the
- * reference connector, a fifth of the pairs across towns, the providers in 3 host processes and
- * the requesters in 2, under chaos (town processes, requester and provider hosts SIGKILLed and
- * started again on their state) lose no job, pay none twice and run none twice, counted from
- * the requesters' records on disk; every job offered ends, done or failed with a reason.
+ * The scale harness's small run (docs/SCALE.md): 30 agents on 3 towns joined by the reference
+ * connector (town 0 two processes on one PostgreSQL store), a fifth of the pairs across towns,
+ * the providers in 3 host processes and the requesters in 2, every requester paying over its own
+ * payment channel on anvil, under chaos (town processes, requester and provider hosts SIGKILLed
+ * and started again on their state; PostgreSQL restarted when the run reaches that round) lose no
+ * job, pay none twice and run none twice, counted from the requesters' records on disk; every job
+ * offered ends, done or failed with a reason; every channel is settled at the end and the chain
+ * equals both sides' books.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
@@ -21,13 +24,29 @@ interface ScaleReport {
     ranTwice: number;
     failedReasons: Record<string, number>;
   };
-  load: { drained: boolean; crossPairs: number; providerHosts: number; connector: boolean };
+  load: {
+    drained: boolean;
+    crossPairs: number;
+    providerHosts: number;
+    connector: boolean;
+    postgresTownProcesses: number;
+  };
+  chainEqualsBooks: boolean;
+  channels: {
+    channels: number;
+    settled: number;
+    failures: string[];
+    differences: unknown[];
+    claims: number;
+    transactions: { opens: Record<string, number>; closes: Record<string, number> };
+  };
+  postgresTownWhileOneDown?: { kills: number; tries: number; answered: number };
   chaosEvents: { atMs: number; what: string }[];
   towns: unknown[];
   agents: { requesterHosts: number };
 }
 
-Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or run twice", async () => {
+Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid twice or run twice, chain = books", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tp-scale-test-" });
   const report = `${dir}/report.json`;
   const child = new Deno.Command(Deno.execPath(), {
@@ -38,6 +57,7 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
       ...["--agents", "30", "--towns", "3", "--seconds", "15", "--rate", "2"],
       ...["--chaos", "--chaos-every", "5", "--job-timeout", "30", "--idle-seconds", "1"],
       ...["--cross", "0.2", "--provider-hosts", "5", "--requester-hosts", "2"],
+      ...["--channels", "--postgres"],
       ...["--report", report],
     ],
     stdout: "null",
@@ -78,6 +98,19 @@ Deno.test("network scale: 30 agents, 3 towns, chaos: none lost, paid twice or ru
       { connector: r.load.connector, crossPairs: r.load.crossPairs, hosts: r.load.providerHosts },
       { connector: true, crossPairs: 3, hosts: 3 },
     );
+    // Every requester opened its channel, and every channel was closed and settled on chain
+    // with the chain's payouts equal to both sides' books.
+    const c = r.channels;
+    assertEquals(c.channels, 15);
+    assertEquals(c.transactions.opens["openChannel"], 15, JSON.stringify(c.transactions));
+    assertEquals({ settled: c.settled, failures: c.failures }, { settled: 15, failures: [] });
+    assertEquals(c.differences, []);
+    assert(r.chainEqualsBooks, JSON.stringify(c));
+    assert(c.claims > 0, JSON.stringify(c));
+    // Town 0: two processes; while one was SIGKILLed (the first chaos round) the other answered.
+    assertEquals(r.load.postgresTownProcesses, 2);
+    const down = r.postgresTownWhileOneDown;
+    assert(down !== undefined && down.kills > 0 && down.answered === down.tries, `${down}`);
     assert((await Deno.readTextFile(`${report}.svg`)).startsWith("<svg"));
     assert((await Deno.readTextFile(`${report}.md`)).includes("| lost / paid twice / ran twice |"));
   } finally {
