@@ -29,9 +29,12 @@
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
- *   [--postgres] [--provider-hosts 50] [--requester-hosts 4] [--requester-cpu-prof DIR]
- *   [--channels] [--deposit M2M]
+ *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
+ *   [--requester-cpu-prof DIR] [--channels] [--deposit M2M]
  *   [--report scale.json]
+ *
+ * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
+ * (bench/scale_pg_town.ts; `--pg-processes 1` for one), PostgreSQL restarted in the chaos schedule.
  *
  * `--channels`: payment channels on a local anvil (bench/scale_channels.ts): each requester
  * opens one to its town at start-up (deposit `--deposit`, default sized to its share of the
