@@ -157,6 +157,12 @@ export interface ScaleChannelsSettled {
   differing: number;
   /** Those channels' books and payouts. */
   differences: Record<string, string | number>[];
+  /**
+   * Of those, the channels whose requester's newest claim is ahead of the town's (a paid packet
+   * in flight when the town process or its database died) and whose payouts equal the town's
+   * books, and that claim's amount beyond the town's, summed (base units).
+   */
+  unansweredClaims: { channels: number; amount: string };
   /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
   closedOnChain: number;
   /** Why towns refused to co-sign, with counts. */
@@ -219,6 +225,7 @@ export async function settleScaleChannels(
   >();
   let settled = 0, differing = 0, claims = 0;
   const differences: Record<string, string | number>[] = [];
+  const unanswered = { channels: 0, amount: 0n };
   const closeOne = async (h: ScaleChannelHolder) => {
     const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
     if (mine === undefined) {
@@ -263,6 +270,15 @@ export async function settleScaleChannels(
     settled++;
     if (!chainEqualsBooks(books)) {
       differing++;
+      // The requester signed a newer claim than the town holds: its last paid packet got no
+      // answer (the town process or its database died with it in flight; the sender records a
+      // claim before sending it). The chain pays by the town's claim, the requester its refund.
+      if (
+        books.received < books.sent && chainEqualsBooks({ ...books, sent: books.received })
+      ) {
+        unanswered.channels++;
+        unanswered.amount += books.sent - books.received;
+      }
       differences.push({
         channelId: mine.channelId,
         town: h.town,
@@ -315,6 +331,7 @@ export async function settleScaleChannels(
       towns.every((t) => t.chainEqualsBooks),
     differing,
     differences,
+    unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
     claims,

