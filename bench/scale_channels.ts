@@ -159,8 +159,9 @@ export interface ScaleChannelsSettled {
   differences: Record<string, string | number>[];
   /**
    * Of those, the channels whose requester's newest claim is ahead of the town's (a paid packet
-   * in flight when the town process or its database died) and whose payouts equal the town's
-   * books, and that claim's amount beyond the town's, summed (base units).
+   * in flight when the town process or its database died) and whose payouts equal one side's
+   * books (the town's when closed on chain, the requester's when co-signed), and that claim's
+   * amount beyond the town's, summed (base units).
    */
   unansweredClaims: { channels: number; amount: string };
   /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
@@ -272,9 +273,12 @@ export async function settleScaleChannels(
       differing++;
       // The requester signed a newer claim than the town holds: its last paid packet got no
       // answer (the town process or its database died with it in flight; the sender records a
-      // claim before sending it). The chain pays by the town's claim, the requester its refund.
+      // claim before sending it). Closed on chain, the chain pays by the town's claim (the
+      // requester gets it back); co-signed, the town agrees to the requester's higher final
+      // amount (the requester pays for the refused packet).
       if (
-        books.received < books.sent && chainEqualsBooks({ ...books, sent: books.received })
+        books.received < books.sent && (chainEqualsBooks({ ...books, sent: books.received }) ||
+          chainEqualsBooks({ ...books, received: books.sent }))
       ) {
         unanswered.channels++;
         unanswered.amount += books.sent - books.received;

@@ -108,7 +108,7 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
     assertEquals({ settled: c.settled, failures: c.failures }, { settled: 15, failures: [] });
     // A channel may differ from the books only where its requester's last paid packet got no
     // answer (in flight when a town process died: the requester recorded the claim, the town
-    // never took it); its payouts must still equal the town's books, and that job has failed.
+    // never took it); its payouts must still equal one side's books, and that job has failed.
     assertEquals(c.differing, c.unansweredClaims.channels, JSON.stringify(c.differences));
     assert(c.unansweredClaims.channels <= r.jobs.failed, JSON.stringify(c.differences));
     assertEquals(r.chainEqualsBooks, c.unansweredClaims.channels === 0, JSON.stringify(c));
