@@ -10,7 +10,7 @@
  */
 import { createPublicClient, decodeFunctionData, type Hex, http } from "viem";
 import type { ChannelPolicy } from "../config/channel_policy.ts";
-import { LOCAL_CHAIN, resolveChainConfig } from "../chain/chain_config.ts";
+import { LOCAL_CHAIN, resolveChainConfig } from "../config/chain_config.ts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "../chain/contract_artifacts.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { localEvmAccount } from "../identity/local_evm_account.ts";
