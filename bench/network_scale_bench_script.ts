@@ -1355,6 +1355,10 @@ function channelRows(c: any): string[][] {
   return [
     ["chain = books (every channel closed and settled)", String(c.chainEqualsBooks)],
     [
+      "channels differing; of them unanswered claims (base units); payment log = claims",
+      `${c.differing}; ${c.unansweredClaims.channels} (${c.unansweredClaims.amount}); ${c.paymentLogEqualsClaims} of ${c.settled}`,
+    ],
+    [
       "channels settled / opened; deposit (M2M)",
       `${c.settled} / ${c.channels}; ${Number(c.depositBaseUnits) / 1e6}`,
     ],

@@ -164,6 +164,8 @@ export interface ScaleChannelsSettled {
    * amount beyond the town's, summed (base units).
    */
   unansweredClaims: { channels: number; amount: string };
+  /** Channels whose requester's payment log (fulfilled payments) sums to its newest claim. */
+  paymentLogEqualsClaims: number;
   /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
   closedOnChain: number;
   /** Why towns refused to co-sign, with counts. */
@@ -224,7 +226,7 @@ export async function settleScaleChannels(
       payerPayout: bigint;
     }
   >();
-  let settled = 0, differing = 0, claims = 0;
+  let settled = 0, differing = 0, claims = 0, logAgrees = 0;
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
   const closeOne = async (h: ScaleChannelHolder) => {
@@ -259,7 +261,7 @@ export async function settleScaleChannels(
     } finally {
       await peer.close().catch(() => {});
     }
-    tally(h, mine, {
+    await tally(h, mine, {
       deposit: mine.deposit - mine.withdrawn,
       sent: mine.sent,
       received: await townReceived(h, mine.channelId),
@@ -267,8 +269,10 @@ export async function settleScaleChannels(
       payeePayout: agreedToTown,
     });
   };
-  const tally = (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
+  const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
     settled++;
+    const logged = await paidByLog(h.stateDir);
+    if (logged === books.sent) logAgrees++;
     if (!chainEqualsBooks(books)) {
       differing++;
       // The requester signed a newer claim than the town holds: its last paid packet got no
@@ -287,6 +291,9 @@ export async function settleScaleChannels(
         channelId: mine.channelId,
         town: h.town,
         ...Object.fromEntries(Object.entries(books).map(([k, v]) => [k, String(v)])),
+        // What the requester's payment log says it paid (fulfilled packets): equal to the
+        // town's claim when the packet was refused, to its own when the town lost a claim.
+        paidByLog: String(logged),
       });
     }
     claims += Number(mine.sentNonce);
@@ -336,6 +343,7 @@ export async function settleScaleChannels(
     differing,
     differences,
     unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
+    paymentLogEqualsClaims: logAgrees,
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
     claims,
@@ -353,7 +361,7 @@ async function closeOnChain(
   holders: readonly ScaleChannelHolder[],
   client: (key: Uint8Array) => TokenNetworkClient,
   failures: string[],
-  tally: (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => void,
+  tally: (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => Promise<void>,
   concurrency: number,
 ): Promise<void> {
   const closing: {
@@ -415,7 +423,7 @@ async function closeOnChain(
     if (c.answered === undefined) {
       failures.push(`${c.mine.channelId}: the town did not answer the close in 90 s`);
     }
-    tally(c.h, c.mine, {
+    await tally(c.h, c.mine, {
       deposit: c.mine.deposit - c.mine.withdrawn,
       sent: c.mine.sent,
       received: await townReceived(c.h, c.mine.channelId),
@@ -423,6 +431,39 @@ async function closeOnChain(
       payeePayout: c.answered ?? 0n,
     });
   }
+}
+
+/**
+ * What a requester's payment log says it paid: the amounts of its outgoing payments that were
+ * fulfilled (writes and jobs), base units.
+ */
+async function paidByLog(stateDir: string): Promise<bigint> {
+  const amounts = new Map<string, bigint>();
+  const fulfilled = new Set<string>();
+  const files = [`${stateDir}/payment_log.jsonl`];
+  try {
+    for await (const e of Deno.readDir(`${stateDir}/payment_log`)) {
+      if (e.name.endsWith(".jsonl")) files.push(`${stateDir}/payment_log/${e.name}`);
+    }
+  } catch { /* not rotated */ }
+  for (const file of files) {
+    const text = await Deno.readTextFile(file).catch(() => "");
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      const e = JSON.parse(line) as {
+        direction: string;
+        event: string;
+        invoiceId: string;
+        amount?: string;
+      };
+      if (e.direction !== "out") continue;
+      if (e.amount !== undefined) amounts.set(e.invoiceId, BigInt(e.amount));
+      if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
+    }
+  }
+  let sum = 0n;
+  for (const id of fulfilled) sum += amounts.get(id) ?? 0n;
+  return sum;
 }
 
 /**
