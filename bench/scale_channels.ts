@@ -166,6 +166,12 @@ export interface ScaleChannelsSettled {
   unansweredClaims: { channels: number; amount: string };
   /** Channels whose requester's payment log (fulfilled payments) sums to its newest claim. */
   paymentLogEqualsClaims: number;
+  /**
+   * The others: how many, and by how much the requesters' newest claims exceed what their
+   * payment logs say they paid, summed (base units; a packet whose claim was taken and which was
+   * then rejected, e.g. F02, is claimed but not paid).
+   */
+  claimedBeyondPaymentLog: { channels: number; amount: string };
   /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
   closedOnChain: number;
   /** Why towns refused to co-sign, with counts. */
@@ -227,6 +233,7 @@ export async function settleScaleChannels(
     }
   >();
   let settled = 0, differing = 0, claims = 0, logAgrees = 0;
+  const logGap = { channels: 0, amount: 0n };
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
   const closeOne = async (h: ScaleChannelHolder) => {
@@ -273,6 +280,10 @@ export async function settleScaleChannels(
     settled++;
     const logged = await paidByLog(h.stateDir);
     if (logged === books.sent) logAgrees++;
+    else {
+      logGap.channels++;
+      logGap.amount += books.sent - logged;
+    }
     if (!chainEqualsBooks(books)) {
       differing++;
       // The requester signed a newer claim than the town holds: its last paid packet got no
@@ -344,6 +355,7 @@ export async function settleScaleChannels(
     differences,
     unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
     paymentLogEqualsClaims: logAgrees,
+    claimedBeyondPaymentLog: { channels: logGap.channels, amount: String(logGap.amount) },
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
     claims,
