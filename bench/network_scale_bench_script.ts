@@ -714,6 +714,7 @@ try {
         root,
         auditWindowMs,
         jobTimeoutMs,
+        ...requesterChannels,
         requesters: mine.map((p) => {
           const { relayUrl, btp } = urls(p.town);
           return {
@@ -1140,6 +1141,11 @@ try {
     const during = await countTransactions(rpc, opened.toBlock);
     log("closing every channel");
     for (const p of pairs) await p.requester?.close().catch(() => {});
+    // Requesters in host processes: stopped (their channel files final) before their closes.
+    await Promise.race([
+      Promise.allSettled(requesterHosts.map((h) => h.stop())),
+      new Promise((r) => setTimeout(r, 60_000)),
+    ]);
     const settled = await settleScaleChannels(
       scaleChain,
       pairs.map((p) => ({

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { ChannelPolicy } from "../config/channel_policy.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
@@ -43,6 +44,9 @@ export interface RequesterHostPlan {
   auditWindowMs: number;
   jobTimeoutMs: number;
   requesters: HostedRequester[];
+  /** With `--channels`: each requester's `[channels]` policy and the chain (bench/scale_channels.ts). */
+  channelPolicy?: ChannelPolicy;
+  chains?: Record<string, Record<string, string>>;
 }
 
 /** A job's record as the host reports it (amounts as decimal strings). */
@@ -277,6 +281,8 @@ if (import.meta.main) {
           townAddress: r.townAddress,
           feedMode: "inline",
           auditWindowMs: plan.auditWindowMs,
+          channelPolicy: plan.channelPolicy,
+          chains: plan.chains,
         });
         nodes.set(r.index, node);
         // Jobs of an earlier (killed) process: the requester resumes them; told when they end.
