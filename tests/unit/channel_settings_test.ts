@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../support/assert.ts";
-import { loadSettings } from "../../config/settings.ts";
+import { loadedFromToml } from "../support/config_file_kit.ts";
 import {
   channelOpenSettings,
   DEFAULT_MAX_DEPOSIT,
@@ -9,33 +9,26 @@ import {
 import { ConfigError } from "../../config/config_error.ts";
 
 Deno.test("channel open settings: the [channels] keys of a config file, typed, with defaults", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "channel_settings_" });
-  try {
-    await Deno.writeTextFile(
-      `${dir}/config.toml`,
-      [
-        "[channels]",
-        'chains = ["evm:base:31337"]',
-        'prefer = ["evm:base:84532", "evm:base:31337"]',
-        'peer = "0x' + "ab".repeat(20) + '"',
-        'max_deposit = "250.5"',
-        "settle_timeout = 600",
-        "warn_percent = 25",
-        "",
-      ].join("\n"),
-    );
-    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    assertEquals(channelOpenSettings(loaded), {
-      chains: ["evm:base:31337"],
-      prefer: ["evm:base:84532", "evm:base:31337"],
-      peer: "0x" + "ab".repeat(20),
-      maxDeposit: "250.5",
-      settleTimeoutSeconds: 600,
-      warnPercent: 25,
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const loaded = await loadedFromToml(
+    [
+      "[channels]",
+      'chains = ["evm:base:31337"]',
+      'prefer = ["evm:base:84532", "evm:base:31337"]',
+      'peer = "0x' + "ab".repeat(20) + '"',
+      'max_deposit = "250.5"',
+      "settle_timeout = 600",
+      "warn_percent = 25",
+      "",
+    ].join("\n"),
+  );
+  assertEquals(channelOpenSettings(loaded), {
+    chains: ["evm:base:31337"],
+    prefer: ["evm:base:84532", "evm:base:31337"],
+    peer: "0x" + "ab".repeat(20),
+    maxDeposit: "250.5",
+    settleTimeoutSeconds: 600,
+    warnPercent: 25,
+  });
   assertEquals(channelOpenSettings({ sections: {} }), {
     chains: undefined,
     prefer: undefined,

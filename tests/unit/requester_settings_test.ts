@@ -4,7 +4,7 @@
  * ConfigError that names the setting.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { loadSettings } from "../../config/settings.ts";
+import { loadedFromToml } from "../support/config_file_kit.ts";
 import { ConfigError } from "../../config/config_error.ts";
 import { type RequesterFlags, resolveRequesterSettings } from "../../config/requester_settings.ts";
 
@@ -24,14 +24,8 @@ async function settingsWith(
   env: Record<string, string> = {},
   flags: RequesterFlags = {},
 ) {
-  const dir = await Deno.makeTempDir({ prefix: "requester_settings_" });
-  try {
-    await Deno.writeTextFile(`${dir}/config.toml`, toml);
-    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveRequesterSettings({ loaded, flags, env: (name) => env[name] });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const loaded = await loadedFromToml(toml);
+  return resolveRequesterSettings({ loaded, flags, env: (name) => env[name] });
 }
 
 Deno.test("requester settings: the file, then the environment, then the flag", async () => {

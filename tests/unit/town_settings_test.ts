@@ -4,7 +4,7 @@
  * names the setting.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { loadSettings } from "../../config/settings.ts";
+import { loadedFromToml } from "../support/config_file_kit.ts";
 import { ConfigError } from "../../config/config_error.ts";
 import {
   DEFAULT_MAX_EVENT_BYTES,
@@ -27,14 +27,8 @@ async function settingsWith(
   env: Record<string, string> = {},
   flags: TownFlags = {},
 ) {
-  const dir = await Deno.makeTempDir({ prefix: "town_settings_" });
-  try {
-    await Deno.writeTextFile(`${dir}/config.toml`, toml);
-    const loaded = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
-    return resolveTownSettings({ loaded, flags, env: (name) => env[name], envNames: [] });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const loaded = await loadedFromToml(toml);
+  return resolveTownSettings({ loaded, flags, env: (name) => env[name], envNames: [] });
 }
 
 Deno.test("town settings: the file, then the environment, then the flag", async () => {
