@@ -323,6 +323,35 @@ export interface CooperativeClose {
   record: ChannelRecord;
   agreement: CooperativeSettleAgreement;
   tx: `0x${string}`;
+  /**
+   * Base units this node had claimed that the peer never took (0 mostly): claims saved before
+   * their packet was sent and then refused, or in flight when the peer died; not paid.
+   */
+  unclaimed: bigint;
+}
+
+/**
+ * The record a cooperative settle starts from: our newest claim, or the newest claim the peer
+ * holds when that is lower. The sender saves each claim before its packet leaves (crash safety),
+ * so a packet refused, or in flight when the peer died, leaves our record ahead of what the peer
+ * took; that difference is not owed (docs/PROTOCOL.md "Cooperative close"). A peer that cannot
+ * say what it holds is settled at our own newest claim, as before.
+ */
+async function settleFrom(
+  options: CooperativeChainOptions,
+): Promise<{ record: ChannelRecord; unclaimed: bigint }> {
+  const { record } = options;
+  const held = await requestLastClaim({ peer: options.peer, record }).catch((err) => {
+    if (err instanceof ChannelCosignError) return undefined;
+    throw err;
+  });
+  if (held === undefined || held.transferredAmount >= record.sent) {
+    return { record, unclaimed: 0n };
+  }
+  return {
+    record: { ...record, sent: held.transferredAmount },
+    unclaimed: record.sent - held.transferredAmount,
+  };
 }
 
 /**
@@ -363,7 +392,8 @@ export async function closeCooperatively(
       `channel ${options.record.channelId} is ${onChain.state} on chain`,
     );
   }
-  const agreement = await requestCooperativeSettle({ ...options, onChain });
+  const from = await settleFrom(options);
+  const agreement = await requestCooperativeSettle({ ...options, record: from.record, onChain });
   const { settle } = agreement;
   const tx = await options.chain.cooperativeSettle(
     settle.channelId,
@@ -372,7 +402,7 @@ export async function closeCooperatively(
     agreement.signature1,
     agreement.signature2,
   );
-  const record: ChannelRecord = { ...options.record, status: "settled", settleAt: 0n };
+  const record: ChannelRecord = { ...from.record, status: "settled", settleAt: 0n };
   await saveChannel(record, {
     stateDir: options.stateDir,
     audit: options.audit,
@@ -382,9 +412,10 @@ export async function closeCooperatively(
       Tx: tx,
       Balance1: `${settle.participant1} ${settle.balance1}`,
       Balance2: `${settle.participant2} ${settle.balance2}`,
+      ...(from.unclaimed > 0n ? { Unclaimed: `${from.unclaimed}` } : {}),
     },
   });
-  return { record, agreement, tx };
+  return { record, agreement, tx, unclaimed: from.unclaimed };
 }
 
 /** Options for {@linkcode withdrawCooperatively}. */

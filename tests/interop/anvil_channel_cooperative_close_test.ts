@@ -96,6 +96,32 @@ Deno.test("cooperative close: town co-signs, payer settles at once; chain equals
   );
 });
 
+Deno.test("cooperative close: a claim saved but never taken by the town is not paid", async () => {
+  await using s = await setup();
+  const { pair, channelId } = s;
+  await s.pay(5);
+  const held = s.payer.sent.record();
+  // The sender saves each claim before its packet leaves: one more claim on file that the town
+  // never received (its packet refused, or in flight when the town died).
+  const NEVER_TAKEN = 4_890n;
+  const ahead = { ...held, sent: held.sent + NEVER_TAKEN, sentNonce: held.sentNonce + 1n };
+  const closed = await closeCooperatively({
+    peer: s.payer.client,
+    chain: pair.alice,
+    record: ahead,
+    signer: localNodeSigner(pair.aliceKey),
+    stateDir: s.aliceDir,
+  });
+  assertEquals(closed.unclaimed, NEVER_TAKEN);
+  assertEquals(closed.agreement.transferredAmount, held.sent);
+  // The chain moved what the town held, and both files say so: chain equals both books.
+  assertEquals(await pair.alice.tokenBalance(), MINTED - held.sent);
+  assertEquals(await pair.bob.tokenBalance(), MINTED + held.sent);
+  const payerFile = await readChannel(channelFilePath(s.aliceDir, channelId));
+  assertEquals([payerFile.status, payerFile.sent], ["settled", held.sent]);
+  assertEquals((await readChannel(channelFilePath(s.townDir, channelId))).received, held.sent);
+});
+
 Deno.test("cooperative close refused: below the newest claim, wrong key; the gate reopens", async () => {
   await using s = await setup();
   const { pair, channelId } = s;
