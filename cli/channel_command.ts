@@ -114,7 +114,6 @@ const LOCAL_STATE_ERRORS = [
   WalletNotFoundError,
   WalletFileError,
   EmptyPassphraseError,
-  ConfigError,
   TokenNetworkConfigError,
   ChannelFileError,
 ];
@@ -973,6 +972,15 @@ function mapError(err: unknown): unknown {
     return new CliError(err.message, {
       context: "chain config",
       suggestion: 'set [chains."<id>"] rpc_url / token_network in config.toml or pass --rpc-url',
+      exitCode: ExitCode.Usage,
+      cause: err,
+    });
+  }
+  if (err instanceof ConfigError) {
+    // A bad value in config.toml or the environment: the user's to fix, like a bad flag.
+    return new CliError(err.message, {
+      context: "configuration",
+      suggestion: "fix the setting named in config.toml ([channels], [chains]) or its variable",
       exitCode: ExitCode.Usage,
       cause: err,
     });

@@ -1,4 +1,5 @@
-import { assertEquals, assertThrows } from "../support/assert.ts";
+import { assertEquals, assertStringIncludes, assertThrows } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
 import { loadedFromToml } from "../support/config_file_kit.ts";
 import {
   channelOpenSettings,
@@ -50,4 +51,26 @@ Deno.test("channel open settings: a bad value is a ConfigError naming its key", 
   assertEquals(bad({ prefer: "evm:base:31337" }), "channels.prefer");
   assertEquals(bad({ chains: [1, 2] }), "channels.chains");
   assertEquals(bad({ peer: 42 }), "channels.peer");
+});
+
+Deno.test("channel open settings: `turnpike channel open` refuses a bad [channels] value, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "channel_settings_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.toml`, '[channels]\nsettle_timeout = "soon"\n');
+    const { code, stderr } = await runCli([
+      "channel",
+      "open",
+      "--state-dir",
+      dir,
+      "--town",
+      "ws://127.0.0.1:1",
+      "--deposit",
+      "1",
+    ]);
+    assertEquals(code, 2, stderr);
+    assertStringIncludes(stderr, "Error: [channels] settle_timeout must be a positive integer");
+    assertStringIncludes(stderr, "channels.settle_timeout");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
