@@ -12,7 +12,6 @@
  * Run: deno run -A bench/town_shared_channel_bench_script.ts [writes=1500] [blobMiB=16]
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
 import { BOB_MNEMONIC } from "../tests/support/anvil_channel_pair.ts";
 import { chainToml } from "../tests/support/chain_toml.ts";
@@ -25,10 +24,8 @@ import { startSharedTownProcess } from "../tests/support/shared_town_process.ts"
 import { connectPayingClient } from "../tests/support/town_test_node.ts";
 import { startPostgresServer } from "../state/postgres_server.ts";
 import { channelFilePath, readChannel, saveChannel } from "../state/channel_file.ts";
-import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
-import { authorizationHeader, buildBlobAuthorization } from "../protocol/blob_authorization.ts";
-import { priceBlob } from "../protocol/blob_pricing.ts";
-import { signEventTemplate } from "../identity/event_signer.ts";
+import { authorizationHeader } from "../protocol/blob_authorization.ts";
+import { payBlob, randomBytes, sha256Hex } from "../tests/support/town_blob_kit.ts";
 
 const WRITES = Number(Deno.args[0] ?? 1500);
 const BLOB_MIB = Number(Deno.args[1] ?? 16);
@@ -160,20 +157,9 @@ async function blobBench(): Promise<void> {
       townPubkey: getPublicKey(secretKey),
     });
     const size = BLOB_MIB * 1024 * 1024;
-    const bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-    const sha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-    const auth = signEventTemplate(
-      buildBlobAuthorization({ verb: "upload", sha256: [sha256], size }),
-      payer.secretKey,
-    );
-    const { prepare } = await buildPaidWrite({
-      event: auth,
-      grant: payer.grant,
-      pricePerByte: 0n,
-      amount: priceBlob(size, 200n),
-    });
-    const paid = await payer.client.sendPrepare(prepare);
+    const bytes = randomBytes(size);
+    const sha256 = await sha256Hex(bytes);
+    const { reply: paid, auth } = await payBlob(payer, sha256, size, 200n);
     if (paid.type !== "fulfill") throw new Error(`blob payment: ${JSON.stringify(paid)}`);
     const up = await fetch(`http://127.0.0.1:${a.httpPort}/upload`, {
       method: "PUT",
