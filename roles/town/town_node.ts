@@ -12,11 +12,17 @@ import { openEventStore } from "../../state/event_store.ts";
 import { openPostgresEventStore, redactUrl } from "../../state/postgres_event_store.ts";
 import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
 import { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
+import { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
 import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp/btp_parent_link.ts";
 import { createBtpRouter } from "./btp/btp_router.ts";
+import {
+  createForwardHandler,
+  createProcessForwarder,
+  deriveForwardKey,
+} from "./btp/process_forward.ts";
 import { type BtpServerStats, startBtpServer } from "./btp/btp_server.ts";
 import type { BtpPeerConnection } from "./btp/btp_peer_connection.ts";
 import type { TownGauges } from "./town_metrics.ts";
@@ -99,6 +105,11 @@ export interface TownNode {
   townBlobs: TownBlobStore;
   /** This process's private blob fetch URL (a shared store without a shared directory). */
   blobPeerUrl?: string;
+  /**
+   * This process's private listener (a shared store): blob fetches without a shared directory,
+   * and the packets the town's other processes forward to the BTP peers connected here.
+   */
+  privateUrl?: string;
   /** The kind 10032 stored at start (when the config has a settlement section). */
   announcement?: TownAnnouncement;
   /** The town's books per BTP peer (state/peer_ledger.ts). */
@@ -154,6 +165,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
   const connectionCounts = postgresStore &&
     await PostgresConnectionCounts.open(postgresStore.sql, { log });
+  // The heartbeat at once: the other processes look this one's peers up by it.
+  await connectionCounts?.exchange().catch((err) =>
+    log(`connection counts not exchanged: ${(err as Error).message}`)
+  );
   // Without fresh counts from the database each process holds to its share of the cap.
   const unknownElsewhere = limits.maxConnectionsPerAddress - shares.maxConnectionsPerAddress;
   // A town on a shared store keeps blobs either in a directory its processes on one host share
@@ -168,22 +183,29 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     retentionMs: config.blobs?.retentionMs,
     sharedByProcesses: sharedBlobsDir !== undefined,
   });
+  // The private listener of a process on a shared store: blob fetches (without a shared
+  // directory) and packets forwarded by the other processes (set once the router exists).
   let blobPeer: BlobPeerListener | undefined;
+  let forwarded: ((request: Request) => Promise<Response>) | undefined;
   let townBlobs: TownBlobStore = blobs;
-  if (postgresStore !== undefined && sharedBlobsDir === undefined) {
+  if (postgresStore !== undefined) {
     const peer = config.storeBlobPeer ?? { host: "127.0.0.1", port: 0 };
     blobPeer = startBlobPeerListener({
-      blobs,
+      blobs: sharedBlobsDir === undefined ? blobs : undefined,
+      forward: (request) =>
+        forwarded?.(request) ?? Promise.resolve(new Response("starting\n", { status: 503 })),
       hostname: peer.host,
       port: peer.port,
       publicUrl: peer.url,
     });
+    log(`private listener: ${blobPeer.url}`);
+  }
+  if (postgresStore !== undefined && blobPeer !== undefined && sharedBlobsDir === undefined) {
     townBlobs = await openSharedBlobStore({
       local: blobs,
       index: await PostgresBlobIndex.open(postgresStore.sql),
       selfUrl: blobPeer.url,
     });
-    log(`blob fetch listener: ${blobPeer.url}`);
   }
   const blobPricePerMiB = config.blobs?.pricePerMiB ?? DEFAULT_BLOB_PRICE_PER_MIB;
   const hub = new SubscriptionHub();
@@ -234,6 +256,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     defaultMaxPacketAmount: config.maxPacketAmount,
   });
   let parent: ParentLink | undefined;
+  // Which process holds each BTP peer (a shared store), opened once the BTP server listens.
+  let peerRoutes: PostgresPeerRoutes | undefined;
+  const forwardKey = postgresStore && await deriveForwardKey(signer);
   // The BTP server is created below; the router looks children up lazily.
   let childOf: (account: string) => ReturnType<ReturnType<typeof startBtpServer>["peer"]> = () =>
     undefined;
@@ -269,6 +294,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       });
     },
     child: (account) => childOf(account),
+    elsewhere: forwardKey && createProcessForwarder({
+      key: forwardKey,
+      holder: (account) => peerRoutes?.holder(account) ?? Promise.resolve(undefined),
+    }),
     parent: () => parent,
     forwardBooks: createPeerBooks({
       ledger,
@@ -373,6 +402,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
       onPeer: (event, account) => {
         log(`peer ${account} ${event}ed`);
+        peerRoutes?.changed(account);
         if (event !== "connect") return;
         options.onPeerConnected?.(account);
         resolveInDoubt(account).catch((err) =>
@@ -424,6 +454,22 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     };
     childOf = (account) => btp.peer(account);
     closers.push(() => btp.close());
+    if (postgresStore && connectionCounts && blobPeer && forwardKey) {
+      // Peers connected here are found by the other processes, which forward their packets
+      // to this process's private listener (roles/town/btp/process_forward.ts).
+      const routes = await PostgresPeerRoutes.open(postgresStore.sql, {
+        process: connectionCounts.process,
+        url: blobPeer.url,
+        connected: () => btp.peers(),
+        log,
+      });
+      peerRoutes = routes;
+      closers.push(() => routes.close());
+      forwarded = createForwardHandler({
+        key: forwardKey,
+        route: (packet) => router.route({ kind: "process" }, packet),
+      });
+    }
     // Announced once the BTP port and the (possibly IL-DCP learnt) address are known.
     const announcement = config.settlement && await announceTownPeerInfo({
       store,
@@ -449,7 +495,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       store,
       blobs,
       townBlobs,
-      blobPeerUrl: blobPeer?.url,
+      blobPeerUrl: sharedBlobsDir === undefined ? blobPeer?.url : undefined,
+      privateUrl: blobPeer?.url,
       announcement,
       ledger,
       peer: (account) => btp.peer(account),

@@ -59,6 +59,8 @@ export interface SharedTownProcess extends AsyncDisposable {
   ilpAddress: string;
   /** Its private blob fetch URL (a shared store without a shared blob directory). */
   blobPeerUrl?: string;
+  /** Its private listener (a shared store): where the others forward packets to its peers. */
+  privateUrl?: string;
   /** What the process wrote on stderr so far. */
   stderr(): string;
   /** SIGKILL: a crash. */
@@ -120,6 +122,7 @@ console.log(JSON.stringify({
   btpPort: town.btpPort,
   ilpAddress: town.ilpAddress,
   blobPeerUrl: town.blobPeerUrl,
+  privateUrl: town.privateUrl,
 }));
 Deno.addSignalListener("SIGTERM", () =>
   town.stop().then(() => gates?.close()).then(() => Deno.exit(0)));
@@ -154,6 +157,7 @@ Deno.addSignalListener("SIGTERM", () =>
     btpPort: number;
     ilpAddress: string;
     blobPeerUrl?: string;
+    privateUrl?: string;
   };
   let ended: Promise<void> | undefined;
   const end = (signal: Deno.Signal) =>

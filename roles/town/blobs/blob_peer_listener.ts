@@ -8,14 +8,21 @@
  * it could reach a process without the bytes. Blobs are public on the town's HTTP port anyway;
  * the listener adds no secret, but belongs on an address only the town's hosts reach.
  *
+ * The same listener takes the packets the town's other processes forward to a BTP peer
+ * connected to this one: `POST /ilp`, authenticated with a MAC from the town's key
+ * (roles/town/btp/process_forward.ts). Without `blobs` (processes sharing one blob directory)
+ * it serves only that.
+ *
  * @module
  */
 import type { BlobStore } from "../../../state/blob_store.ts";
 
 /** Options for {@linkcode startBlobPeerListener}. */
 export interface BlobPeerListenerOptions {
-  /** The bytes this process holds. */
-  blobs: BlobStore;
+  /** The bytes this process holds; absent: no blob fetches here. */
+  blobs?: BlobStore;
+  /** Answers `POST /ilp`, packets forwarded by the town's other processes; absent: 404. */
+  forward?: (request: Request) => Promise<Response>;
   /** Address to bind (the host's address the town's other hosts reach). */
   hostname: string;
   /** Port; 0 (default) a free one. */
@@ -55,18 +62,25 @@ export function startBlobPeerListener(options: BlobPeerListenerOptions): BlobPee
     port: options.port ?? 0,
     onListen: () => {},
   }, async (request) => {
-    const match = BLOB_PATH.exec(new URL(request.url).pathname);
-    if (match === null || (request.method !== "GET" && request.method !== "HEAD")) {
-      return new Response("GET /<sha256> only\n", { status: 404 });
+    const path = new URL(request.url).pathname;
+    if (path === "/ilp" && options.forward) return await options.forward(request);
+    const match = BLOB_PATH.exec(path);
+    const blobs = options.blobs;
+    if (
+      blobs === undefined || match === null ||
+      (request.method !== "GET" && request.method !== "HEAD")
+    ) {
+      await request.body?.cancel().catch(() => {});
+      return new Response(`${blobs ? "GET /<sha256>" : "POST /ilp"} only\n`, { status: 404 });
     }
-    const record = options.blobs.get(match[1]);
+    const record = blobs.get(match[1]);
     if (record === undefined) return new Response("not held here\n", { status: 404 });
     const headers = { "content-length": String(record.size) };
     if (request.method === "HEAD") return new Response(null, { headers });
     if (streams >= maxStreams) return new Response("busy; retry\n", { status: 503 });
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(options.blobs.path(record.sha256));
+      file = await Deno.open(blobs.path(record.sha256));
     } catch {
       return new Response("not held here\n", { status: 404 });
     }

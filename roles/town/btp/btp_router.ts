@@ -10,6 +10,12 @@
  *   against the condition (F05 otherwise); with `forwardBooks`, a paid packet is on the town's
  *   books per peer before it leaves and its answer before the answer is relayed
  *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04;
+ * - `<town>.<account>...` with that child connected to another process of the town (a shared
+ *   store, `elsewhere`) -> forwarded to that process (expiry less the margin; the FULFILL checked
+ *   as above), which forwards it to the child on its own books: this process keeps none, the
+ *   payer's side is on its claim gate as for any packet (roles/town/btp/process_forward.ts);
+ * - a packet another process forwarded (`process` source) -> only a child connected here, never
+ *   another process nor the parent (no loops); anything else F02;
  * - anything else -> the parent, when there is one and the packet did not come from it; else F02.
  *
  * @module
@@ -47,10 +53,19 @@ export interface ForwardBooks {
   after(account: string, prepare: IlpPrepare, reply: IlpReply): Promise<void>;
 }
 
-/** Where a packet came from. */
+/** Where a packet came from: a child, the parent, or another process of the town. */
 export type PacketSource =
   | { kind: "child"; account: BtpPeerAccount }
-  | { kind: "parent" };
+  | { kind: "parent" }
+  | { kind: "process" };
+
+/**
+ * A child connected to another process of the town: the hop to that process, or why not (a
+ * T-code REJECT: the process is not heard from, the database cannot say, too many in flight).
+ */
+export type ElsewhereRoute =
+  | { hop: IlpNextHop }
+  | { code: IlpErrorCode; message: string };
 
 /** Furthest expiry accepted by default (5 minutes). */
 const DEFAULT_MAX_EXPIRY_MS = 300_000;
@@ -63,6 +78,11 @@ export interface BtpRouterOptions {
   pipeline: WritePipeline;
   /** The connection of a child account, when connected. */
   child: (account: string) => IlpNextHop | undefined;
+  /**
+   * The route to a child connected to another process of the town (a shared store:
+   * roles/town/btp/process_forward.ts); undefined: connected to no other process either.
+   */
+  elsewhere?: (account: string) => Promise<ElsewhereRoute | undefined>;
   /** The parent link, when configured and up. */
   parent?: () => IlpNextHop | undefined;
   /** Taken off the expiry of forwarded packets. Default 1000 ms. */
@@ -206,7 +226,9 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
     const town = options.townAddress();
     if (prepare.destination === ILDCP_DESTINATION) {
-      if (source.kind !== "child") return reject(ILP_ERROR.unreachable, "no IL-DCP for the parent");
+      if (source.kind !== "child") {
+        return reject(ILP_ERROR.unreachable, `no IL-DCP for the ${source.kind}`);
+      }
       return {
         type: "fulfill",
         fulfillment: new Uint8Array(32),
@@ -229,7 +251,13 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
         amountTooLargeData(BigInt(prepare.amount), source.account.maxPacketAmount),
       );
     }
+    if (source.kind === "process" && !prepare.destination.startsWith(town + ".")) {
+      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination} from a process`);
+    }
     const write = parseWriteDestination(prepare.destination, town);
+    if (write && source.kind === "process") {
+      return reject(ILP_ERROR.unreachable, "a forwarded packet is only for a peer connected here");
+    }
     const maxWrite = options.maxWriteAmount;
     if (write && maxWrite !== undefined && BigInt(prepare.amount) > maxWrite) {
       return reject(
@@ -262,17 +290,21 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     }
     if (prepare.destination.startsWith(town + ".")) {
       const account = prepare.destination.slice(town.length + 1).split(".")[0];
+      if (source.kind === "child" && source.account.account === account) {
+        return reject(ILP_ERROR.unreachable, "no route back to the sender");
+      }
       const hop = options.child(account);
-      if (!hop) {
+      if (hop) return await forwardOnBooks(account, hop, prepare);
+      // Connected to another process of the town: that process keeps the books of the child.
+      const route = source.kind === "process" ? undefined : await options.elsewhere?.(account);
+      if (route === undefined) {
         return reject(
           ILP_ERROR.unreachable,
           `no route to ${prepare.destination}: ${account} not connected`,
         );
       }
-      if (source.kind === "child" && source.account.account === account) {
-        return reject(ILP_ERROR.unreachable, "no route back to the sender");
-      }
-      return await forwardOnBooks(account, hop, prepare);
+      if ("code" in route) return reject(route.code, route.message.slice(0, 200));
+      return await forward(route.hop, prepare);
     }
     const parent = source.kind === "parent" ? undefined : options.parent?.();
     if (!parent) return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);

@@ -1,0 +1,297 @@
+/**
+ * Packets between the processes of one town on a shared store (docs/OPERATIONS.md "A town on
+ * several machines", "Payments to a peer on another process"). A peer's BTP connection lands on
+ * one process; a PREPARE for it (`<town>.<account>...`) that reaches another process is sent to
+ * the holder as ILP over HTTP: `POST <private listener>/ilp`, the body the PREPARE's bytes, the
+ * answer `200` with the FULFILL's or REJECT's bytes (docs/PROTOCOL.md "Routing").
+ *
+ * - **Authenticated** with `turnpike-forward-mac: hex(HMAC-SHA256(key, body))`, the key derived
+ *   from the town's key (`derivedSecret("turnpike town process forward v1")`), so every process
+ *   of the town has it and nothing is shared or configured; a body without the right MAC is
+ *   `401`. The MAC binds the packet (its expiry included): a captured request can only be sent
+ *   again as it was, and the holder's books refuse a packet already forwarded (state/peer_ledger.ts).
+ * - **Bounded**: a body of at most {@linkcode MAX_FORWARD_BYTES} (`413` beyond), read within
+ *   `bodyTimeoutMs` (`408`), at most `maxInFlight` packets at once on each side (`503` on the
+ *   listener, `T03` on the sender); the answer is awaited until the packet's expiry (less the
+ *   router's margin) and no longer.
+ * - **Once**: the holder routes a forwarded packet only to a peer connected to itself (the router's
+ *   `process` source), never to another process or the parent: no loops.
+ *
+ * @module
+ */
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import type { ElsewhereRoute, IlpNextHop } from "./btp_router.ts";
+
+/** The label the forward key is derived under from the town's key. */
+export const FORWARD_KEY_LABEL = "turnpike town process forward v1";
+/** The header carrying the body's MAC. */
+export const FORWARD_MAC_HEADER = "turnpike-forward-mac";
+/** Largest body: an ILP PREPARE is at most about 33 KiB (32,767 bytes of data). */
+export const MAX_FORWARD_BYTES = 65_536;
+
+/** A forwarded packet could not be delivered to the other process. */
+export class ProcessForwardError extends Error {
+  override name = "ProcessForwardError";
+}
+
+/**
+ * The key the town's processes authenticate forwarded packets with.
+ *
+ * @example
+ * ```ts
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * using town = localNodeSigner(generateSecretKey());
+ * const key = await deriveForwardKey(town);
+ * console.assert(key.length === 32);
+ * ```
+ */
+export async function deriveForwardKey(town: NodeSigner): Promise<Uint8Array> {
+  return await town.derivedSecret(FORWARD_KEY_LABEL);
+}
+
+/** The MAC of a body (hex). */
+function macOf(key: Uint8Array, body: Uint8Array): string {
+  return bytesToHex(hmac(sha256, key, body));
+}
+
+/** Where the holder of an account's connection takes packets (state/postgres_peer_routes.ts). */
+export interface ForwardHolder {
+  /** Its private listener. */
+  url: string;
+  /** Heard from lately. */
+  fresh: boolean;
+  /** Since its last heartbeat (ms). */
+  silentMs: number;
+}
+
+/** Options for {@linkcode createProcessForwarder}. */
+export interface ProcessForwarderOptions {
+  /** From {@linkcode deriveForwardKey}. */
+  key: Uint8Array;
+  /** The other process holding an account's connection, if any. */
+  holder: (account: string) => Promise<ForwardHolder | undefined>;
+  /** Packets at once to the other processes. Default 256. */
+  maxInFlight?: number;
+}
+
+/**
+ * The sending side: the router's `elsewhere` (roles/town/btp/btp_router.ts). Undefined when no
+ * other process holds the account (the router answers F02 as for a peer connected nowhere); a
+ * T-code REJECT when the holder is not heard from, the database cannot say, or too many packets
+ * are on their way already; otherwise the hop to the holder.
+ *
+ * @example
+ * ```ts
+ * import { createBtpRouter } from "./btp_router.ts";
+ *
+ * declare const options: Parameters<typeof createBtpRouter>[0];
+ * declare const key: Uint8Array;
+ * declare const routes: { holder(a: string): Promise<{ url: string; fresh: boolean; silentMs: number } | undefined> };
+ * const router = createBtpRouter({
+ *   ...options,
+ *   elsewhere: createProcessForwarder({ key, holder: (a) => routes.holder(a) }),
+ * });
+ * ```
+ */
+export function createProcessForwarder(
+  options: ProcessForwarderOptions,
+): (account: string) => Promise<ElsewhereRoute | undefined> {
+  const maxInFlight = options.maxInFlight ?? 256;
+  let inFlight = 0;
+  return async (account) => {
+    let holder: ForwardHolder | undefined;
+    try {
+      holder = await options.holder(account);
+    } catch (err) {
+      return {
+        code: ILP_ERROR.internalError,
+        message: `cannot look up which town process holds ${account}: ${(err as Error).message}`,
+      };
+    }
+    if (holder === undefined) return undefined;
+    if (!holder.fresh) {
+      const silent = Number.isFinite(holder.silentMs)
+        ? `not heard from for ${Math.round(holder.silentMs / 1000)} s`
+        : "no longer running";
+      return {
+        code: ILP_ERROR.peerUnreachable,
+        message: `${account} is connected to a town process ${silent}; try again`,
+      };
+    }
+    if (inFlight >= maxInFlight) {
+      return {
+        code: ILP_ERROR.connectorBusy,
+        message: `${maxInFlight} packets already on their way to the town's other processes`,
+      };
+    }
+    const url = holder.url;
+    const hop: IlpNextHop = {
+      async request(packet, timeoutMs) {
+        inFlight++;
+        try {
+          return await postPacket(url, options.key, packet, timeoutMs);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    return { hop };
+  };
+}
+
+async function postPacket(
+  url: string,
+  key: Uint8Array,
+  packet: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const response = await fetch(`${url}/ilp`, {
+    method: "POST",
+    body: asBody(packet),
+    headers: {
+      "content-type": "application/octet-stream",
+      [FORWARD_MAC_HEADER]: macOf(key, packet),
+    },
+    signal,
+  });
+  if (response.status !== 200) {
+    const text = (await response.text().catch(() => "")).trim().slice(0, 160);
+    throw new ProcessForwardError(`town process ${url} answered ${response.status} ${text}`);
+  }
+  const body = await readBounded(response.body, MAX_FORWARD_BYTES);
+  if (body === undefined) {
+    throw new ProcessForwardError(`town process ${url} answered over ${MAX_FORWARD_BYTES} bytes`);
+  }
+  return body;
+}
+
+/** Options for {@linkcode createForwardHandler}. */
+export interface ForwardHandlerOptions {
+  /** From {@linkcode deriveForwardKey}. */
+  key: Uint8Array;
+  /** Routes a forwarded packet (the router with the `process` source); never throws. */
+  route: (packet: Uint8Array) => Promise<Uint8Array>;
+  /** Packets at once. Default 256. */
+  maxInFlight?: number;
+  /** Time to read a body. Default 5 s. */
+  bodyTimeoutMs?: number;
+}
+
+/**
+ * The receiving side: answers `POST /ilp` on the private listener
+ * (roles/town/blobs/blob_peer_listener.ts).
+ *
+ * @example
+ * ```ts
+ * declare const key: Uint8Array;
+ * declare const router: { route(source: { kind: "process" }, packet: Uint8Array): Promise<Uint8Array> };
+ * const handle = createForwardHandler({ key, route: (p) => router.route({ kind: "process" }, p) });
+ * const response = await handle(new Request("http://127.0.0.1/ilp", { method: "POST", body: "x" }));
+ * console.assert(response.status === 401);
+ * ```
+ */
+export function createForwardHandler(
+  options: ForwardHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const maxInFlight = options.maxInFlight ?? 256;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 5_000;
+  let inFlight = 0;
+  const text = (status: number, body: string) => new Response(`${body}\n`, { status });
+  return async (request) => {
+    if (request.method !== "POST") return text(405, "POST /ilp only");
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > MAX_FORWARD_BYTES) {
+      await request.body?.cancel().catch(() => {});
+      return text(413, `a forwarded packet is at most ${MAX_FORWARD_BYTES} bytes`);
+    }
+    const mac = request.headers.get(FORWARD_MAC_HEADER) ?? "";
+    if (!/^[0-9a-f]{64}$/.test(mac)) {
+      await request.body?.cancel().catch(() => {});
+      return text(401, `missing or malformed ${FORWARD_MAC_HEADER}`);
+    }
+    if (inFlight >= maxInFlight) {
+      await request.body?.cancel().catch(() => {});
+      return text(503, `${maxInFlight} forwarded packets in flight here; retry`);
+    }
+    inFlight++;
+    try {
+      const timer = AbortSignal.timeout(bodyTimeoutMs);
+      let body: Uint8Array | undefined;
+      try {
+        body = await readBounded(request.body, MAX_FORWARD_BYTES, timer);
+      } catch {
+        return text(408, `body not read within ${bodyTimeoutMs} ms`);
+      }
+      if (body === undefined) {
+        return text(413, `a forwarded packet is at most ${MAX_FORWARD_BYTES} bytes`);
+      }
+      if (!timingSafeEqual(hexToBytes(mac), hmac(sha256, options.key, body))) {
+        return text(401, "forward MAC does not match: not a process of this town");
+      }
+      const reply = await options.route(body);
+      return new Response(asBody(reply), {
+        headers: { "content-type": "application/octet-stream" },
+      });
+    } finally {
+      inFlight--;
+    }
+  };
+}
+
+/** Reads a stream whole; undefined when it is longer than `max` (the rest is cancelled). */
+async function readBounded(
+  stream: ReadableStream<Uint8Array> | null,
+  max: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      if (signal?.aborted) throw signal.reason;
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal?.aborted) throw signal.reason;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** The bytes as a fetch body (a copy only when they are not over a plain ArrayBuffer). */
+function asBody(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer
+    ? bytes as Uint8Array<ArrayBuffer>
+    : new Uint8Array(bytes);
+}
+
+function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
