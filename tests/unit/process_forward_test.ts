@@ -1,8 +1,9 @@
 /**
  * The bounds of forwarding between a town's processes (roles/town/btp/process_forward.ts),
  * through the real handler and real `Request`s: packets at once (503), a body that never ends
- * (408), a wrong MAC (401); and the sender's answers when the holder is not heard from (T01),
- * the database cannot say (T00) or too many packets are on their way (T03).
+ * (408), a wrong MAC (401); the sender's answers when the holder is not heard from (T01), the
+ * database cannot say (T00) or too many packets are on their way (T03); and the holder it
+ * remembers, asked again when that process answers F02 (the peer moved).
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -13,6 +14,7 @@ import {
   createProcessForwarder,
   FORWARD_MAC_HEADER,
 } from "../../roles/town/btp/process_forward.ts";
+import { decodeIlpReply, encodeIlpReply } from "../../protocol/ilp_packet.ts";
 
 const key = new Uint8Array(32).fill(3);
 const body = new TextEncoder().encode("a prepare");
@@ -125,5 +127,62 @@ Deno.test("process forwarder: no holder, a silent holder, the database away, too
   } finally {
     release();
     await server.shutdown();
+  }
+});
+
+Deno.test("process forwarder: a holder remembered for a second, asked again when it answers F02", async () => {
+  const fulfill = encodeIlpReply({
+    type: "fulfill",
+    fulfillment: new Uint8Array(32),
+    data: new Uint8Array(0),
+  });
+  const f02 = encodeIlpReply({
+    type: "reject",
+    code: "F02",
+    triggeredBy: "test.town",
+    message: "no route to test.town.bob.x: bob not connected",
+    data: new Uint8Array(0),
+  });
+  // Two real listeners: x holds bob until he moves to y.
+  let bobOnX = true;
+  const posts: string[] = [];
+  const listener = (name: string, answer: () => Uint8Array) =>
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
+      await r.arrayBuffer();
+      posts.push(name);
+      return new Response(answer().slice());
+    });
+  const x = listener("x", () => bobOnX ? fulfill : f02);
+  const y = listener("y", () => fulfill);
+  const urlOf = (s: Deno.HttpServer<Deno.NetAddr>) => `http://127.0.0.1:${s.addr.port}`;
+  let lookups = 0;
+  const elsewhere = createProcessForwarder({
+    key,
+    holderCacheMs: 1_000,
+    now: () => 0, // the remembered holder never expires by time here
+    holder: () => {
+      lookups++;
+      return Promise.resolve({ url: urlOf(bobOnX ? x : y), fresh: true, silentMs: 0 });
+    },
+  });
+  const send = async () => {
+    const route = await elsewhere("bob");
+    assert(route !== undefined && "hop" in route);
+    return decodeIlpReply(await route.hop.request(body, 30_000)).type;
+  };
+  try {
+    assertEquals(await send(), "fulfill");
+    assertEquals(await send(), "fulfill");
+    assertEquals(lookups, 1, "the second packet used the remembered holder");
+    bobOnX = false;
+    // x answers F02 (bob left it): the database is asked again and y gets the packet.
+    assertEquals(await send(), "fulfill");
+    assertEquals(posts, ["x", "x", "x", "y"]);
+    assertEquals(lookups, 2);
+    assertEquals(await send(), "fulfill");
+    assertEquals(posts.at(-1), "y");
+  } finally {
+    await x.shutdown();
+    await y.shutdown();
   }
 });

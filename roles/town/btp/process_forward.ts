@@ -16,13 +16,17 @@
  *   router's margin) and no longer.
  * - **Once**: the holder routes a forwarded packet only to a peer connected to itself (the router's
  *   `process` source), never to another process or the parent: no loops.
+ * - **Looked up** in the database (state/postgres_peer_routes.ts); a live holder is remembered
+ *   for `holderCacheMs` (1 s) and forgotten at its first answer other than a FULFILL. When a
+ *   remembered holder answers F02 (the peer left it; nothing was forwarded, no money moved) the
+ *   database is asked once more and the packet sent to the process holding the peer now.
  *
  * @module
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+import { decodeIlpReply, ILP_ERROR } from "../../../protocol/ilp_packet.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import type { ElsewhereRoute, IlpNextHop } from "./btp_router.ts";
 
@@ -78,7 +82,17 @@ export interface ProcessForwarderOptions {
   holder: (account: string) => Promise<ForwardHolder | undefined>;
   /** Packets at once to the other processes. Default 256. */
   maxInFlight?: number;
+  /**
+   * How long a live holder found is used without asking again; dropped at once when it answers
+   * anything but a FULFILL, or cannot be reached. Default 1 s; 0: ask for every packet.
+   */
+  holderCacheMs?: number;
+  /** Clock (tests). Default Date.now. */
+  now?: () => number;
 }
+
+/** The first byte of an ILP FULFILL (RFC 27). */
+const FULFILL_TYPE = 13;
 
 /**
  * The sending side: the router's `elsewhere` (roles/town/btp/btp_router.ts). Undefined when no
@@ -103,11 +117,31 @@ export function createProcessForwarder(
   options: ProcessForwarderOptions,
 ): (account: string) => Promise<ElsewhereRoute | undefined> {
   const maxInFlight = options.maxInFlight ?? 256;
+  const cacheMs = options.holderCacheMs ?? 1_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { holder: ForwardHolder; until: number }>();
   let inFlight = 0;
+  const lookUp = async (
+    account: string,
+  ): Promise<{ holder?: ForwardHolder; cached: boolean }> => {
+    const cached = cache.get(account);
+    if (cached !== undefined && cached.until > now()) {
+      return { holder: cached.holder, cached: true };
+    }
+    cache.delete(account);
+    const holder = await options.holder(account);
+    if (holder?.fresh && cacheMs > 0) {
+      // Bounded: the entries of accounts not asked for again lately go first.
+      if (cache.size >= 10_000) cache.delete(cache.keys().next().value!);
+      cache.set(account, { holder, until: now() + cacheMs });
+    }
+    return { holder, cached: false };
+  };
   return async (account) => {
     let holder: ForwardHolder | undefined;
+    let cached = false;
     try {
-      holder = await options.holder(account);
+      ({ holder, cached } = await lookUp(account));
     } catch (err) {
       return {
         code: ILP_ERROR.internalError,
@@ -130,19 +164,48 @@ export function createProcessForwarder(
         message: `${maxInFlight} packets already on their way to the town's other processes`,
       };
     }
-    const url = holder.url;
+    const first = holder.url;
     const hop: IlpNextHop = {
       async request(packet, timeoutMs) {
         inFlight++;
+        const started = now();
+        let url = first;
+        let reply: Uint8Array | undefined;
         try {
-          return await postPacket(url, options.key, packet, timeoutMs);
+          reply = await postPacket(url, options.key, packet, timeoutMs);
+          if (cached && isUnreachable(reply)) {
+            // The peer left the process remembered (an F02 there moved no money): ask the
+            // database once more, and send it to the process that holds the peer now.
+            cache.delete(account);
+            const current = await lookUp(account).catch(() => undefined);
+            const left = timeoutMs - (now() - started);
+            if (current?.holder?.fresh && current.holder.url !== first && left > 0) {
+              url = current.holder.url;
+              reply = await postPacket(url, options.key, packet, left);
+            }
+          }
+          return reply;
         } finally {
           inFlight--;
+          // The peer may have left that process: ask the database again next time.
+          if (reply?.[0] !== FULFILL_TYPE && cache.get(account)?.holder.url === url) {
+            cache.delete(account);
+          }
         }
       },
     };
     return { hop };
   };
+}
+
+/** An F02 REJECT. */
+function isUnreachable(reply: Uint8Array): boolean {
+  try {
+    const decoded = decodeIlpReply(reply);
+    return decoded.type === "reject" && decoded.code === ILP_ERROR.unreachable;
+  } catch {
+    return false;
+  }
 }
 
 async function postPacket(
