@@ -133,7 +133,8 @@ export function registerTownCommand(program: Command): void {
     )
     .option(
       "--store-blob-peer-host <host>",
-      "with --store: the address of this process's private blob fetch listener (default 127.0.0.1)",
+      "with --store: the address of this process's private listener (blob fetches, forwarded " +
+        "packets; default 127.0.0.1)",
     )
     .addOption(new Option("--network <name>").choices(["local", "testnet", "mainnet"]))
     .option("--allow-insecure", "allow a non-loopback btp+ws:// parent")

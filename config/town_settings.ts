@@ -92,7 +92,7 @@ export interface TownFlags {
   storeProcesses?: string;
   /** The blob directory the processes of a town on one host share (`[store] blobs_dir`). */
   storeBlobsDir?: string;
-  /** The address of this process's private blob fetch listener (`[store] blob_peer_host`). */
+  /** The address of this process's private listener (`[store] blob_peer_host`). */
   storeBlobPeerHost?: string;
 }
 
@@ -131,10 +131,10 @@ export interface TownSettings {
    */
   storeBlobsDir?: string;
   /**
-   * With `storeUrl` and no `storeBlobsDir`: this process's private blob fetch listener
-   * (roles/town/blobs/blob_peer_listener.ts): the address it binds (default 127.0.0.1: processes
-   * on one host), its port (default 0: a free one) and the URL the other processes use (default
-   * `http://host:port`).
+   * With `storeUrl`: this process's private listener (roles/town/blobs/blob_peer_listener.ts:
+   * blob fetches without `storeBlobsDir`, packets the other processes forward to its BTP peers):
+   * the address it binds (default 127.0.0.1: processes on one host), its port (default 0: a
+   * free one) and the URL the other processes use (default `http://host:port`).
    */
   storeBlobPeer?: { host: string; port: number; url?: string };
   /** When the town pays what it owes its peers (roles/town/channels/peer_payout.ts); absent: defaults. */
