@@ -5,7 +5,9 @@
  * connection and forwards the PREPARE over A's private listener; A forwards it to bob on its
  * books and the FULFILL comes back through B (docs/OPERATIONS.md "A town on several machines").
  * An account connected nowhere is the same F02 as on one process. A holder SIGKILLed while it
- * holds the packet gives the sender a prompt T01, not a wait until the expiry. The private
+ * holds the packet gives the sender a prompt T01, not a wait until the expiry, and so does every
+ * packet after it: T01 while the dead holder's heartbeat is fresh, T01 naming the silence once
+ * it lapsed. The private
  * listener refuses a packet without the town's MAC, and never forwards a forwarded packet on.
  */
 import { generateSecretKey } from "nostr-tools";
@@ -186,6 +188,18 @@ Deno.test("process forward: the holder SIGKILLed mid-forward is a prompt T01, th
     );
     assertEquals(meanwhile.type, "reject");
     if (meanwhile.type === "reject") assertEquals(meanwhile.code, "T01", meanwhile.message);
+    // Once A's heartbeat lapses (5 s) the database says so: T01 naming the silence, at once.
+    const deadline = Date.now() + GUARD_MS;
+    for (let n = 0;; n++) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for the lapsed heartbeat");
+      await new Promise((r) => setTimeout(r, 200));
+      const lapse = await guard(
+        alice.sendPrepare(await prepareTo(`${TOWN}.bob.lapse${n}`, "700", `lapse ${n}`)),
+        "during the lapse",
+      );
+      assert(lapse.type === "reject" && lapse.code === "T01", JSON.stringify(lapse));
+      if (lapse.message.includes("not heard from")) break;
+    }
 
     // Bob connects again, to B this time: paid locally.
     await bob.close();
