@@ -7,7 +7,8 @@
  * An account connected nowhere is the same F02 as on one process. A holder SIGKILLed while it
  * holds the packet gives the sender a prompt T01, not a wait until the expiry, and so does every
  * packet after it: T01 while the dead holder's heartbeat is fresh, T01 naming the silence once
- * it lapsed. The private
+ * it lapsed. The forwarding process SIGKILLed while the peer holds the packet: the holder still
+ * records the peer's FULFILL once, and the same packet sent again is refused, never owed twice. The private
  * listener refuses a packet without the town's MAC, and never forwards a forwarded packet on.
  */
 import { generateSecretKey } from "nostr-tools";
@@ -221,5 +222,68 @@ Deno.test("process forward: the holder SIGKILLed mid-forward is a prompt T01, th
     await alice.close();
     await bob.close().catch(() => {});
     await a.kill();
+  }
+});
+
+Deno.test("process forward: the forwarding process SIGKILLed mid-forward: the holder owes the peer once", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const key = generateSecretKey();
+  const dirA = await Deno.makeTempDir({ prefix: "forward_a_" });
+  await using a = await startSharedTownProcess({ storeUrl, secretKey: key, stateDir: dirA });
+  const b = await startSharedTownProcess({ storeUrl, secretKey: key });
+  // Bob holds each packet until released, then fulfils it.
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  let arrived = 0;
+  const bobKey = await importFulfillmentKey(secret);
+  const bob = new BtpClient({
+    url: `btp+ws://bob:bob-token@127.0.0.1:${a.btpPort}`,
+    onPrepare: async (prepare) => {
+      arrived++;
+      await gate;
+      const { fulfillment } = await fulfillmentFor(bobKey, prepare.data);
+      return { type: "fulfill", fulfillment, data: new Uint8Array(0) };
+    },
+  });
+  await guard(bob.connect(), "bob connects");
+  await guard(bob.fetchIldcp(), "bob's IL-DCP");
+  const alice = await connectAlice(b.btpPort);
+  let alice2: BtpClient | undefined;
+  try {
+    const prepare = await prepareTo(`${TOWN}.bob.killb`, "900", "B killed");
+    const sent = alice.sendPrepare(prepare).then((r) => r, (e: Error) => e);
+    await until(() => arrived === 1, "bob holds the packet");
+    await b.kill();
+    const outcome = await guard(sent, "alice's answer after B's kill");
+    assert(outcome instanceof Error || outcome.type === "reject", "no FULFILL reached alice");
+    release();
+    // A records bob's FULFILL though nobody takes its answer: owed once.
+    const bobLines = async () => (await ledgerOf(dirA)).filter((e) => e.account === "bob");
+    const deadline = Date.now() + GUARD_MS;
+    while ((await bobLines()).length < 2) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for A's books");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals((await bobLines()).map((e) => [e.event, e.amount]), [
+      ["forward", "900"],
+      ["fulfilled", "900"],
+    ]);
+    // The same packet sent again, now through A: refused, never owed twice.
+    alice2 = await connectAlice(a.btpPort);
+    const again = await guard(
+      alice2.sendPrepare({ ...prepare, expiresAt: new Date(Date.now() + 30_000) }),
+      "the same packet again",
+    );
+    assertEquals(again.type, "reject", JSON.stringify(again));
+    assertEquals(arrived, 1, "bob was not asked again");
+    assertEquals((await bobLines()).length, 2);
+  } finally {
+    release();
+    await alice.close();
+    await alice2?.close();
+    await bob.close();
+    await b.kill();
+    await Deno.remove(dirA, { recursive: true }).catch(() => {});
   }
 });
