@@ -328,6 +328,12 @@ export interface TownPayoutsOptions {
 export class TownPayouts {
   readonly #o: TownPayoutsOptions;
   readonly #payouts = new Map<string, Promise<PeerPayout | undefined>>();
+  /**
+   * The town's chain transactions, one open at a time: every open is three transactions from
+   * the town's one account (approve, open, deposit); side by side they would take the same
+   * nonce and share one approval.
+   */
+  #opening: Promise<unknown> = Promise.resolve();
 
   constructor(options: TownPayoutsOptions) {
     this.#o = options;
@@ -414,16 +420,20 @@ export class TownPayouts {
     if (!record) {
       const peerAddress = o.peerAddress(account);
       if (!peerAddress) return undefined;
-      record = await this.#onChain(account, peerAddress) ?? await openPayoutChannel({
-        stateDir: o.stateDir,
-        audit: o.audit,
-        ledger: o.ledger,
-        account,
-        client: o.client,
-        peerAddress,
-        deposit: o.deposit,
-        settleTimeout: o.settleTimeout,
-      });
+      const opened = this.#opening.then(async () =>
+        await this.#onChain(account, peerAddress) ?? await openPayoutChannel({
+          stateDir: o.stateDir,
+          audit: o.audit,
+          ledger: o.ledger,
+          account,
+          client: o.client,
+          peerAddress,
+          deposit: o.deposit,
+          settleTimeout: o.settleTimeout,
+        })
+      );
+      this.#opening = opened.catch(() => {});
+      record = await opened;
       o.log?.(`payout ${account}: channel ${record.channelId} (deposit ${record.deposit})`);
     }
     return new PeerPayout({
