@@ -85,6 +85,7 @@ import {
   settleScaleChannels,
   startScaleChain,
 } from "./scale_channels.ts";
+import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
 
 const args = Deno.args;
 function arg(name: string, fallback: number): number {
@@ -192,12 +193,25 @@ const root = await Deno.makeTempDir({ prefix: "tp-scale-" });
 // Keys made up front: with --channels their wallets are funded before anything starts.
 const townKeys = Array.from({ length: towns }, () => generateSecretKey());
 const requesterKeys = Array.from({ length: pairsN }, () => generateSecretKey());
+// The providers' keys too: with --channels their towns pay them at their wallets' addresses.
+const providerKeys = Array.from({ length: pairsN }, () => generateSecretKey());
+/** Whether pair `i`'s provider lives on the next town (`--cross`). */
+const isCrossPair = (i: number) => towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
+/** The town pair `i`'s provider is connected to, and paid by. */
+const providerTownOf = (i: number) => (i + (isCrossPair(i) ? 1 : 0)) % towns;
 // A requester's deposit (base units): its share of the run's jobs at what a job took from a
 // channel in a measured run (0.03 M2M: the provider's price and the writes, docs/SCALE.md),
 // with half again as margin, at least 0.1 M2M; a requester drawing more jobs than that tops up.
 const channelDeposit = BigInt(
   Math.round(arg("deposit", Math.max(0.1, rate * seconds / pairsN * 0.03 * 1.5)) * 1e4) * 100,
 );
+// The towns' payouts to their providers (`[town.payouts]`, bench/scale_payouts.ts): a payout
+// channel of 4 requester deposits per provider (no top-up: a provider earning more than it is
+// refused T04 past `max_owed`), a claim once `--payout-threshold` M2M is owed beyond the last
+// (default 0.04: two jobs at 0.025 M2M, so payouts happen during the run) or every minute.
+const payoutDeposit = BigInt(Math.round(arg("payout-deposit", 0) * 1e6)) || channelDeposit * 4n;
+const payoutThresholdArg = BigInt(Math.round(arg("payout-threshold", 0.04) * 1e6));
+const payoutThreshold = payoutThresholdArg < payoutDeposit ? payoutThresholdArg : payoutDeposit;
 const townList: Town[] = [];
 
 let scaleChain: ScaleChain | undefined;
@@ -206,6 +220,17 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
   const channelSide = scaleChain && {
     stateDir: townProcessStateDir(root, t.index, t.slot),
     channels: { chainsTable: scaleChain.chain.chainsTable },
+    payouts: {
+      addresses: Object.fromEntries(
+        providerKeys.flatMap((k, i) =>
+          providerTownOf(i) === t.index ? [[`prov${i}`, payeeAddress(k)]] : []
+        ),
+      ),
+      threshold: String(payoutThreshold),
+      intervalMs: 60_000,
+      maxOwed: String(payoutDeposit),
+      deposit: String(payoutDeposit),
+    },
   };
   if (channelSide) await Deno.mkdir(channelSide.stateDir, { recursive: true });
   return await startSharedTownProcess({
@@ -295,6 +320,8 @@ async function startProvider(p: Pair): Promise<ProviderNode> {
     heartbeatMs: 3_600_000,
     auditWindowMs,
     addressedOnly,
+    // Keeps its town's payout claims (roles/channels/payout_receiver.ts); it opens no channel.
+    chains: scaleChain?.chain.chainsTable,
   });
 }
 
@@ -526,6 +553,9 @@ try {
       payerKeys: requesterKeys,
       townKeys,
       tokens: channelDeposit * 4n,
+      // A payout channel's deposit for every provider it could pay, and one spare.
+      townTokens: payoutDeposit * BigInt(pairsN + 1),
+      gasOnlyKeys: providerKeys,
     });
     const c = scaleChain;
     stopAll.push(() => c.stop());
@@ -584,12 +614,12 @@ try {
   });
   const startPair = (i: number) => withRetry(`pair ${i}`, () => startPairOnce(i));
   const startPairOnce = async (i: number) => {
-    // A retry after a failed start: the pair is made again (fresh keys).
+    // A retry after a failed start: the pair is made again (same keys).
     const at = pairs.findIndex((p) => p.index === i);
     if (at >= 0) pairs.splice(at, 1);
     const town = townList[i % towns];
-    const providerKey = generateSecretKey();
-    const isCross = towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
+    const providerKey = providerKeys[i];
+    const isCross = isCrossPair(i);
     const pair: Pair = {
       index: i,
       town,
@@ -629,9 +659,9 @@ try {
     // The pairs are made first (no provider started here), then each town's providers are
     // handed to hosts of `perHost`, which start while this process starts the requesters.
     for (let i = 0; i < pairsN; i++) {
-      const providerKey = generateSecretKey();
+      const providerKey = providerKeys[i];
       const town = townList[i % towns];
-      const isCross = towns > 1 && Math.floor((i + 1) * cross) > Math.floor(i * cross);
+      const isCross = isCrossPair(i);
       pairs.push({
         index: i,
         town,
@@ -660,6 +690,7 @@ try {
           runsFile,
           auditWindowMs,
           addressedOnly,
+          chains: scaleChain?.chain.chainsTable,
           providers: h.pairs.map((p) => {
             const { relayUrl, btp } = urls(p.providerTown);
             return {
@@ -1135,10 +1166,13 @@ try {
   const agentCpuS = (cpuRun1.cpuMs - cpuRun0.cpuMs) / 1000;
   const agentChildS = (cpuRun1.childCpuMs - cpuRun0.childCpuMs) / 1000;
   let channels: Record<string, unknown> | undefined;
+  let payouts: Record<string, unknown> | undefined;
   if (scaleChain && opened) {
     // Top-ups: what was mined during the run; then every channel closed and compared.
     const rpc = scaleChain.chain.anvil.rpcUrl;
-    const during = await countTransactions(rpc, opened.toBlock);
+    // The towns' transactions during the run are their payout channels' opens.
+    const townAddresses = new Set(townKeys.map((k) => payeeAddress(k).toLowerCase()));
+    const during = await countTransactions(rpc, opened.toBlock, undefined, townAddresses);
     log("closing every channel");
     for (const p of pairs) await p.requester?.close().catch(() => {});
     // Requesters in host processes: stopped (their channel files final) before their closes.
@@ -1164,18 +1198,69 @@ try {
       `channels: ${settled.settled}/${settled.channels} settled, chain = books ` +
         `${settled.chainEqualsBooks} in ${settled.closeSeconds.toFixed(1)} s`,
     );
+    // The towns pay their providers what is left, the providers close and settle their payout
+    // channels (bench/scale_payouts.ts); the providers are still up (their BTP links).
+    log("paying out and closing every payout channel");
+    const paidOut = await settleScalePayouts(
+      scaleChain,
+      pairs.map((p) => ({
+        account: `prov${p.index}`,
+        stateDir: `${root}/p${p.index}`,
+        secretKey: providerKeys[p.index],
+        town: p.providerTown.index,
+      })),
+      townList.map((t) => ({
+        town: t.index,
+        stateDirs: Array.from(
+          { length: t.twin ? 2 : 1 },
+          (_, slot) => townProcessStateDir(root, t.index, slot),
+        ),
+        // One process after the other: the town's processes share its key (its nonces).
+        payAll: async () => {
+          const out = [];
+          for (const p of [t.proc, ...(t.twin ? [t.twin] : [])]) out.push(await p.payAll());
+          return out;
+        },
+      })),
+    );
+    const payoutEnd = await countTransactions(rpc, closed.toBlock);
+    log(
+      `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
+        `${paidOut.settled} settled, chain = books ${paidOut.payoutChainEqualsBooks} in ` +
+        `${paidOut.seconds.toFixed(1)} s`,
+    );
     const agentHours = agents * runMs / 3_600_000;
     const totalSent = settled.towns.reduce((a, t) => a + BigInt(t.sent), 0n);
     const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    // The payout side's transactions: the towns' opens (during the run and at the end) and the
+    // providers' closes and settles.
+    const payoutOpens = sum(during.bySenders) + (payoutEnd.counts["approve"] ?? 0) +
+      (payoutEnd.counts["openChannel"] ?? 0) + (payoutEnd.counts["setTotalDeposit"] ?? 0);
+    const payoutCloses = (payoutEnd.counts["closeChannel"] ?? 0) +
+      (payoutEnd.counts["settleChannel"] ?? 0);
+    payouts = {
+      depositBaseUnits: String(payoutDeposit),
+      thresholdBaseUnits: String(payoutThreshold),
+      ...paidOut,
+      transactions: { run: during.bySenders, end: payoutEnd.counts },
+      txPerAgentHour: { opens: payoutOpens / agentHours, closes: payoutCloses / agentHours },
+      claimsPerJob: done > 0 ? paidOut.claimsSent / done : undefined,
+    };
     channels = {
       depositBaseUnits: String(channelDeposit),
-      transactions: { opens: opened.counts, run: during.counts, closes: closed.counts },
+      transactions: {
+        opens: opened.counts,
+        run: Object.fromEntries(
+          Object.entries(during.counts).map(([k, v]) => [k, v - (during.bySenders[k] ?? 0)]),
+        ),
+        closes: closed.counts,
+      },
       opensPerS: (opened.counts["openChannel"] ?? 0) / agentsStartS,
       // Per agent-hour of the run: opens are once per channel (amortised over a longer life),
       // top-ups grow with the jobs, closes once per channel.
       txPerAgentHour: {
         opens: sum(opened.counts) / agentHours,
-        topUps: sum(during.counts) / agentHours,
+        topUps: (sum(during.counts) - sum(during.bySenders)) / agentHours,
         closes: sum(closed.counts) / agentHours,
       },
       claimsPerSPerTown: townList.map((t) =>
@@ -1277,6 +1362,7 @@ try {
       }
       : {}),
     ...(channels ? { chainEqualsBooks: channels.chainEqualsBooks, channels } : {}),
+    ...(payouts ? { payoutChainEqualsBooks: payouts.payoutChainEqualsBooks, payouts } : {}),
     chaosEvents,
     samples,
   });
@@ -1348,6 +1434,7 @@ function markdown(r: Record<string, unknown>): string {
       ]]
       : []),
     ...(x.channels ? channelRows(x.channels) : []),
+    ...(x.payouts ? payoutRows(x.payouts) : []),
     ["chaos events", String(x.chaosEvents.length)],
   ];
   return ["| figure | value |", "|---|---|", ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join(
@@ -1386,6 +1473,39 @@ function channelRows(c: any): string[][] {
       "sent per job on the channel (base units); jobs a deposit pays for",
       `${c.sentPerJob}; ${c.depositLastsJobs}`,
     ],
+  ];
+}
+
+// deno-lint-ignore no-explicit-any
+function payoutRows(p: any): string[][] {
+  const n = (v: number | undefined) => v === undefined ? "-" : v.toFixed(1);
+  return [
+    [
+      "payouts: chain = books (each provider's payout = towns' books = its payment log)",
+      `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ`,
+    ],
+    [
+      "payout channels opened / settled; deposit, threshold (M2M)",
+      `${p.channelsOpened} / ${p.settled}; ${Number(p.depositBaseUnits) / 1e6}, ${
+        Number(p.thresholdBaseUnits) / 1e6
+      }`,
+    ],
+    [
+      "payout claims sent (of them at the end); per job done",
+      `${p.claimsSent} (${p.claimsAtEnd}); ${n(p.claimsPerJob)}`,
+    ],
+    [
+      "payouts: owed by the towns' books / paid on chain / earned by the providers' logs",
+      `${p.owed} / ${p.payout} / ${p.earnedByLog}`,
+    ],
+    [
+      "payout side on-chain tx per agent-hour: opens / closes",
+      `${n(p.txPerAgentHour.opens)} / ${n(p.txPerAgentHour.closes)}`,
+    ],
+    ...p.towns.map((t: Record<string, unknown>) => [
+      `town ${t.town} payouts: processes, providers, channels, claims; chain = books`,
+      `${t.processes}, ${t.providers}, ${t.channelsOpened}, ${t.claimsSent}; ${t.payoutChainEqualsBooks}`,
+    ]),
   ];
 }
 

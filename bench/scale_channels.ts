@@ -32,10 +32,17 @@ import { BtpClient } from "../transport/btp_client.ts";
 export interface ScaleChainOptions {
   /** The requesters' keys: each wallet gets `tokens` and gas. */
   payerKeys: readonly Uint8Array[];
-  /** The towns' keys: gas only (they co-sign; the payers send the settle). */
+  /**
+   * The towns' keys: gas (they co-sign; the payers send the settle), and `townTokens` for the
+   * deposits of the payout channels they open to their providers.
+   */
   townKeys: readonly Uint8Array[];
   /** Test tokens per payer, base units. */
   tokens: bigint;
+  /** Test tokens per town, base units. Default 0. */
+  townTokens?: bigint;
+  /** Keys funded with gas only (the providers: they close and settle their payout channels). */
+  gasOnlyKeys?: readonly Uint8Array[];
 }
 
 /** The chain of a run. */
@@ -60,7 +67,8 @@ export async function startScaleChain(options: ScaleChainOptions): Promise<Scale
   const chain = await startLocalChain({
     fund: [
       ...options.payerKeys.map((k) => ({ to: address(k), tokens: options.tokens })),
-      ...options.townKeys.map((k) => ({ to: address(k), tokens: 0n })),
+      ...options.townKeys.map((k) => ({ to: address(k), tokens: options.townTokens ?? 0n })),
+      ...(options.gasOnlyKeys ?? []).map((k) => ({ to: address(k), tokens: 0n })),
     ],
     wei: 10n ** 17n,
   });
@@ -98,7 +106,8 @@ export type TxCounts = Record<string, number>;
 
 /**
  * Counts the transactions of blocks `(from, to]` by function (`openChannel`, `setTotalDeposit`,
- * `approve`, `cooperativeSettle`, ...; `other` when no known ABI decodes it).
+ * `approve`, `cooperativeSettle`, ...; `other` when no known ABI decodes it); `bySenders`
+ * counts those sent from `senders` (lower-case addresses) apart.
  *
  * @example
  * ```ts
@@ -110,10 +119,12 @@ export async function countTransactions(
   rpcUrl: string,
   from: bigint,
   to?: bigint,
-): Promise<{ counts: TxCounts; toBlock: bigint }> {
+  senders?: ReadonlySet<string>,
+): Promise<{ counts: TxCounts; toBlock: bigint; bySenders: TxCounts }> {
   const client = createPublicClient({ transport: http(rpcUrl) });
   const last = to ?? await client.getBlockNumber();
   const counts: TxCounts = {};
+  const bySenders: TxCounts = {};
   for (let n = from + 1n; n <= last; n++) {
     const block = await client.getBlock({ blockNumber: n, includeTransactions: true });
     for (const tx of block.transactions) {
@@ -125,9 +136,10 @@ export async function countTransactions(
         } catch { /* the other ABI */ }
       }
       counts[name] = (counts[name] ?? 0) + 1;
+      if (senders?.has(tx.from.toLowerCase())) bySenders[name] = (bySenders[name] ?? 0) + 1;
     }
   }
-  return { counts, toBlock: last };
+  return { counts, toBlock: last, bySenders };
 }
 
 /** One requester's channel to close. */

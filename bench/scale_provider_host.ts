@@ -38,6 +38,8 @@ export interface ProviderHostPlan {
   runsFile: string;
   auditWindowMs: number;
   addressedOnly: boolean;
+  /** `[chains]`: the providers keep their town's payout claims (they open no channel). */
+  chains?: Record<string, Record<string, string>>;
   providers: HostedProvider[];
 }
 
@@ -91,6 +93,7 @@ if (import.meta.main) {
         heartbeatMs: 3_600_000,
         auditWindowMs: plan.auditWindowMs,
         addressedOnly: plan.addressedOnly,
+        chains: plan.chains,
       }),
     );
   };

@@ -6,7 +6,10 @@
  * and started again on their state; PostgreSQL restarted when the run reaches that round) lose no
  * job, pay none twice and run none twice, counted from the requesters' records on disk; every job
  * offered ends, done or failed with a reason; every channel is settled at the end and the chain
- * equals both sides' books.
+ * equals both sides' books. The towns pay their providers over payout channels (during the run
+ * past the threshold, the rest at the end); every payout channel is settled and pays exactly the
+ * claims its town signed, and on the one-process towns each provider's payout equals what the
+ * town's books say it forwarded and what the provider's payment log says it earned.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
@@ -42,6 +45,25 @@ interface ScaleReport {
     claims: number;
     transactions: { opens: Record<string, number>; closes: Record<string, number> };
   };
+  payoutChainEqualsBooks: boolean;
+  payouts: {
+    payoutChainEqualsBooks: boolean;
+    channelsOpened: number;
+    claimsSent: number;
+    claimsAtEnd: number;
+    settled: number;
+    failures: string[];
+    towns: { town: number; processes: number; payoutChainEqualsBooks: boolean }[];
+    differences: {
+      account: string;
+      town: number;
+      owed: string;
+      claimed: string;
+      kept: string;
+      payout: string;
+      earnedByLog: string;
+    }[];
+  };
   postgresTownWhileOneDown?: { kills: number; tries: number; answered: number };
   chaosEvents: { atMs: number; what: string }[];
   towns: unknown[];
@@ -59,7 +81,8 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
       ...["--agents", "30", "--towns", "3", "--seconds", "15", "--rate", "2"],
       ...["--chaos", "--chaos-every", "5", "--job-timeout", "30", "--idle-seconds", "1"],
       ...["--cross", "0.2", "--provider-hosts", "5", "--requester-hosts", "2"],
-      ...["--channels", "--postgres"],
+      // A payout claim past 0.02 M2M owed: after each job (0.025 M2M), so during the run.
+      ...["--channels", "--postgres", "--payout-threshold", "0.02"],
       ...["--report", report],
     ],
     stdout: "null",
@@ -113,6 +136,24 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
     assert(c.unansweredClaims.channels <= r.jobs.failed, JSON.stringify(c.differences));
     assertEquals(r.chainEqualsBooks, c.unansweredClaims.channels === 0, JSON.stringify(c));
     assert(c.claims > 0, JSON.stringify(c));
+    // The towns paid their providers: every payout channel settled, each paying the claims its
+    // town signed; on the one-process towns each provider's payout equals the town's books and
+    // its own payment log. Town 0's processes keep books apart and share one key: a provider
+    // owed by both is paid only by the one that opened the channel (docs/SCALE.md).
+    const p = r.payouts;
+    assert(p.channelsOpened > 0 && p.claimsSent > p.claimsAtEnd, JSON.stringify(p));
+    assertEquals({ settled: p.settled, failures: p.failures }, {
+      settled: p.channelsOpened,
+      failures: [],
+    });
+    for (const t of p.towns.filter((t) => t.processes === 1)) {
+      assert(t.payoutChainEqualsBooks, JSON.stringify(p.differences));
+    }
+    for (const d of p.differences) {
+      assertEquals(d.town, 0, JSON.stringify(d));
+      assertEquals([d.payout, d.kept], [d.claimed, d.claimed], JSON.stringify(d));
+    }
+    assertEquals(r.payoutChainEqualsBooks, p.differences.length === 0);
     // Town 0: two processes; while one was SIGKILLed (the first chaos round) the other answered.
     assertEquals(r.load.postgresTownProcesses, 2);
     const down = r.postgresTownWhileOneDown;

@@ -8,6 +8,7 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { TownLimits } from "../../config/town_limits.ts";
+import type { PayAllResult, TownProcessPayoutPlan } from "./town_process_payouts.ts";
 
 /** Options for {@linkcode startSharedTownProcess}. */
 export interface SharedTownProcessOptions {
@@ -48,6 +49,12 @@ export interface SharedTownProcessOptions {
    * store with `storeUrl`. Give `stateDir` too: the channel files live there.
    */
   channels?: { chainsTable: Record<string, Record<string, string>> };
+  /**
+   * With `channels`: the town pays the named peers as `town up` does with `[town.payouts]`
+   * (tests/support/town_process_payouts.ts), on the first chain of the table; the payout
+   * channel files and the books per peer (`peer_ledger.jsonl`) in `stateDir`.
+   */
+  payouts?: TownProcessPayoutPlan;
 }
 
 /** A running town process. */
@@ -63,6 +70,11 @@ export interface SharedTownProcess extends AsyncDisposable {
   privateUrl?: string;
   /** What the process wrote on stderr so far. */
   stderr(): string;
+  /**
+   * With `payouts`: the town pays every named peer what it owes now; resolves with what it did
+   * (rejects when the process does not answer within 120 s).
+   */
+  payAll(): Promise<PayAllResult>;
   /** SIGKILL: a crash. */
   kill(): Promise<void>;
   /** SIGTERM: the town stops in order. */
@@ -87,15 +99,28 @@ export async function startSharedTownProcess(
   await Deno.writeTextFile(
     runner,
     `import { startTestTown } from "${new URL("./town_test_node.ts", import.meta.url)}";
+${
+      options.payouts === undefined
+        ? ""
+        : `import { payoutPolicyOf, startTownProcessPayouts } from "${new URL(
+          "./town_process_payouts.ts",
+          import.meta.url,
+        )}";`
+    }
 const hex = ${JSON.stringify(bytesToHex(options.secretKey))};
 const secretKey = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
 // The town's address for the channel gates' REJECTs (its parent's IL-DCP answer, with one).
 let ilpAddress = "test.town";
 ${options.channels === undefined ? "const gates = undefined;" : channelGatesCode(options)}
+// The payouts need the running town (its books and peers); its hooks reach them.
+const hooks = {};
 const town = await startTestTown({
   secretKey,
   claimGate: gates?.claimGate,
   cosignDesk: gates?.cosignDesk,
+  onOwed: (balance) => hooks.payouts?.payouts.owed(balance),
+  onPeerConnected: (account) => hooks.payouts?.payouts.connected(account),
+  ${options.payouts === undefined ? "" : `payouts: ${payoutPolicyCode(options.payouts)},`}
   ${options.channels === undefined ? "" : `settlement: ${settlementJson(options.channels)},`}
   ${
       options.storeUrl === undefined
@@ -117,6 +142,7 @@ const town = await startTestTown({
   parent: ${options.parent === undefined ? "undefined" : JSON.stringify(options.parent)},
 });
 ilpAddress = town.ilpAddress;
+${options.payouts === undefined ? "" : payoutsCode(options)}
 console.log(JSON.stringify({
   httpPort: town.httpPort,
   btpPort: town.btpPort,
@@ -125,11 +151,13 @@ console.log(JSON.stringify({
   privateUrl: town.privateUrl,
 }));
 Deno.addSignalListener("SIGTERM", () =>
-  town.stop().then(() => gates?.close()).then(() => Deno.exit(0)));
+  town.stop().then(() => hooks.payouts?.payouts.close()).then(() => gates?.close())
+    .then(() => Deno.exit(0)));
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", new URL("../../deno.json", import.meta.url).pathname, runner],
+    stdin: options.payouts === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -149,9 +177,37 @@ Deno.addSignalListener("SIGTERM", () =>
     }
     text += value;
   }
+  // Later lines answer the commands sent on stdin (payAll), in order.
+  const answers: ((line: string | undefined) => void)[] = [];
+  let rest = text.slice(text.indexOf("\n") + 1);
   void (async () => {
-    while (!(await lines.read()).done) { /* drain */ }
-  })().catch(() => {});
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      rest += value;
+      for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n")) {
+        answers.shift()?.(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+      }
+    }
+  })().catch(() => {}).finally(() => {
+    for (const answer of answers.splice(0)) answer(undefined);
+  });
+  const stdin = options.payouts === undefined ? undefined : child.stdin.getWriter();
+  const ask = async (command: string): Promise<string> => {
+    if (stdin === undefined) throw new Error("this town process takes no commands");
+    const answer = new Promise<string | undefined>((r) => answers.push(r));
+    await stdin.write(new TextEncoder().encode(command + "\n"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const line = await Promise.race([
+      answer,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`no answer to ${command} in 120 s`)), 120_000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    if (line === undefined) throw new Error(`the town process ended before answering ${command}`);
+    return line;
+  };
   const ports = JSON.parse(text.split("\n")[0]) as {
     httpPort: number;
     btpPort: number;
@@ -172,6 +228,7 @@ Deno.addSignalListener("SIGTERM", () =>
     pid: child.pid,
     ...ports,
     stderr: () => errText,
+    payAll: async () => JSON.parse(await ask("pay-all")) as PayAllResult,
     kill: () => end("SIGKILL"),
     stop: () => end("SIGTERM"),
     [Symbol.asyncDispose]: () => end("SIGTERM"),
@@ -198,6 +255,35 @@ const gates = await openTownChannelGates({
   triggeredBy: () => ilpAddress,
   onWatchError: (account, err) => console.error("channel of " + account + ": " + err.message),
 });
+`;
+}
+
+/** The `[town.payouts]` policy of the plan, as code of the runner. */
+function payoutPolicyCode(plan: TownProcessPayoutPlan): string {
+  return `payoutPolicyOf(${JSON.stringify(plan)})`;
+}
+
+/** The runner's lines starting the payouts and answering `pay-all` on stdin (one JSON line). */
+function payoutsCode(options: SharedTownProcessOptions): string {
+  return `hooks.payouts = startTownProcessPayouts({
+  town,
+  signer: localNodeSigner(secretKey),
+  stateDir: ${JSON.stringify(options.stateDir)},
+  chainsTable: ${JSON.stringify(options.channels!.chainsTable)},
+  plan: ${JSON.stringify(options.payouts)},
+  log: (line) => console.error(line),
+});
+void (async () => {
+  let buffered = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    for (let nl = buffered.indexOf("\\n"); nl >= 0; nl = buffered.indexOf("\\n")) {
+      const command = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (command === "pay-all") console.log(JSON.stringify(await hooks.payouts.payAll()));
+    }
+  }
+})();
 `;
 }
 

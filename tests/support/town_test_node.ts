@@ -27,6 +27,10 @@ export interface TestTownOptions extends Partial<TownSettings> {
   claimGate?: TownNodeOptions["claimGate"];
   /** Their co-sign desks (cooperative close). */
   cosignDesk?: TownNodeOptions["cosignDesk"];
+  /** Told each peer's balance after a FULFILL on the books (the town's payouts). */
+  onOwed?: TownNodeOptions["onOwed"];
+  /** Told when a peer connects (the payouts send it their newest claim again). */
+  onPeerConnected?: TownNodeOptions["onPeerConnected"];
 }
 
 /**
@@ -46,6 +50,8 @@ export async function startTestTown(options: TestTownOptions = {}): Promise<Town
     verifierWorkers,
     claimGate,
     cosignDesk,
+    onOwed,
+    onPeerConnected,
     ...overrides
   } = options;
   // The blob store lives in the state dir: a temp one unless the test names its own.
@@ -75,6 +81,8 @@ export async function startTestTown(options: TestTownOptions = {}): Promise<Town
     verifierWorkers,
     claimGate,
     cosignDesk,
+    onOwed,
+    onPeerConnected,
   }).catch(async (err) => {
     if (ownStateDir !== undefined) await Deno.remove(ownStateDir, { recursive: true });
     throw err;

@@ -1,0 +1,330 @@
+/**
+ * The towns' payouts to their providers in the scale harness (`--channels`, docs/SCALE.md): each
+ * town pays the providers it forwards job payments to over payout channels it opens from its key
+ * (`[town.payouts]`, roles/town/channels/peer_payout.ts; tests/support/town_process_payouts.ts
+ * runs them in the town processes), the providers keep the claims
+ * (roles/channels/payout_receiver.ts). At the end every town pays what it still owes
+ * (`payAll`, as `demo` does with `payNow`), each provider closes its payout channel with the
+ * town's newest claim it kept, anvil's clock passes the settle timeout and it settles; then
+ * per provider its token balance change is compared with what the towns' books say they
+ * forwarded to it and with what its payment log says it earned.
+ *
+ * @module
+ */
+import { LOCAL_CHAIN, resolveChainConfig } from "../config/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { increaseTime } from "../chain/anvil.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
+import { type ChannelRecord, listChannels } from "../state/channel_file.ts";
+import { openPaymentLog } from "../state/payment_log.ts";
+import { summarizePayments } from "../state/payment_summary.ts";
+import { openPeerLedger, type PeerLedgerEntry } from "../state/peer_ledger.ts";
+import type { PayAllResult } from "../tests/support/town_process_payouts.ts";
+import type { ScaleChain } from "./scale_channels.ts";
+
+/** One provider the towns pay. */
+export interface ScalePayee {
+  /** Its BTP account on its town (`prov<i>`). */
+  account: string;
+  stateDir: string;
+  secretKey: Uint8Array;
+  /** Its town (the index). */
+  town: number;
+}
+
+/** One town: its processes' state dirs (books per peer, payout channel files). */
+export interface ScalePayer {
+  town: number;
+  stateDirs: string[];
+  /** Asks each running process of the town to pay what it owes now. */
+  payAll: () => Promise<PayAllResult[]>;
+}
+
+/** A provider's figures (base units as strings). */
+export interface PayeeFigures {
+  account: string;
+  town: number;
+  /** What the town's books say it forwarded to the provider (fulfilled), all processes. */
+  owed: string;
+  /** The town's claims, newest per channel, summed. */
+  claimed: string;
+  /** The newest claims the provider kept, summed over its payout channels. */
+  kept: string;
+  /** What the chain paid it (its token balance change). */
+  payout: string;
+  /** What its payment log says it earned (fulfilled incoming payments). */
+  earnedByLog: string;
+  /** Payout channels (on the provider's side) and their ids. */
+  channels: string[];
+}
+
+/** What the payouts showed (amounts in base units, as strings). */
+export interface ScalePayoutsSettled {
+  /** Every provider's token balance change equals the towns' books and its payment log. */
+  payoutChainEqualsBooks: boolean;
+  /** Payout channels the towns opened (their books' `opened` lines). */
+  channelsOpened: number;
+  /** Claims the towns signed and sent (their books' `claimed` lines), during the run and at the end. */
+  claimsSent: number;
+  /** Of those, signed at the end (`payAll`). */
+  claimsAtEnd: number;
+  /** Payout channels closed and settled. */
+  settled: number;
+  failures: string[];
+  /** What `payAll` answered, per town process. */
+  payAll: { town: number; paid: number; errors: string[] }[];
+  /** Sums over the providers. */
+  owed: string;
+  payout: string;
+  earnedByLog: string;
+  /** Per town. */
+  towns: {
+    town: number;
+    processes: number;
+    providers: number;
+    channelsOpened: number;
+    claimsSent: number;
+    owed: string;
+    payout: string;
+    earnedByLog: string;
+    payoutChainEqualsBooks: boolean;
+  }[];
+  /** The providers whose figures differ, each with its figures. */
+  differences: PayeeFigures[];
+  seconds: number;
+}
+
+/** How long the providers get to keep the towns' last claims. */
+const KEEP_WAIT_MS = 60_000;
+
+/**
+ * Pays every provider what its town owes it, closes and settles every payout channel and
+ * compares the chain with the books (module doc). The providers must still be connected (the
+ * claims go over their BTP links); they may be stopped once it resolves.
+ *
+ * @example
+ * ```ts
+ * declare const run: ScaleChain;
+ * declare const payees: ScalePayee[];
+ * declare const payers: ScalePayer[];
+ * const settled = await settleScalePayouts(run, payees, payers);
+ * ```
+ */
+export async function settleScalePayouts(
+  run: ScaleChain,
+  payees: readonly ScalePayee[],
+  payers: readonly ScalePayer[],
+  concurrency = 8,
+): Promise<ScalePayoutsSettled> {
+  const started = performance.now();
+  const config = resolveChainConfig(LOCAL_CHAIN, { section: run.chain.chainsTable[LOCAL_CHAIN] });
+  const client = (key: Uint8Array) =>
+    new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
+  const failures: string[] = [];
+  const claimsBefore = await claimLines(payers);
+  const payAll: ScalePayoutsSettled["payAll"] = [];
+  for (const p of payers) {
+    try {
+      for (const r of await p.payAll()) payAll.push({ town: p.town, ...r });
+    } catch (err) {
+      payAll.push({ town: p.town, paid: 0, errors: [(err as Error).message] });
+    }
+  }
+  const books = await townBooks(payers);
+  // The providers keep the last claims: their files reach the towns' claims (bounded wait).
+  const deadline = performance.now() + KEEP_WAIT_MS;
+  const keptOf = async (p: ScalePayee) =>
+    (await listChannels(p.stateDir)).filter((r) => r.peerLabel === PAYOUT_CHANNEL_LABEL);
+  for (const p of payees) {
+    const claimed = books.claimed.get(p.account) ?? 0n;
+    while (sum(await keptOf(p)) < claimed && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  // Each provider closes its payout channels with the newest claim it kept, then settles.
+  const figures = new Map<string, PayeeFigures>();
+  const closing: { p: ScalePayee; record: ChannelRecord; payee: TokenNetworkClient }[] = [];
+  const before = new Map<string, bigint>();
+  const queue = [...payees];
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+        const payee = client(p.secretKey);
+        before.set(p.account, await payee.tokenBalance());
+        // A channel the town opened whose claim never reached the provider has no file there:
+        // it is found on the town's books and closed without a proof (the deposit goes back).
+        const kept = await keptOf(p);
+        const ids = new Set(kept.map((r) => r.channelId.toLowerCase()));
+        for (const id of books.channels.get(p.account) ?? []) {
+          if (!ids.has(id.toLowerCase())) {
+            failures.push(`${p.account}: payout channel ${id} has no claim at the provider`);
+            try {
+              await payee.closeChannel(id as `0x${string}`);
+              closing.push({
+                p,
+                record: { channelId: id, settleTimeout: 600n } as ChannelRecord,
+                payee,
+              });
+            } catch (err) {
+              failures.push(`${id}: close: ${(err as Error).message.split("\n")[0]}`);
+            }
+          }
+        }
+        for (const record of kept) {
+          try {
+            await payee.closeChannel(
+              record.channelId,
+              record.receivedSignature === undefined ? undefined : {
+                nonce: record.receivedNonce,
+                transferredAmount: record.received,
+                signature: record.receivedSignature,
+              },
+            );
+            closing.push({ p, record, payee });
+          } catch (err) {
+            failures.push(`${record.channelId}: close: ${(err as Error).message.split("\n")[0]}`);
+          }
+        }
+      }
+    }),
+  );
+  const timeout = closing.reduce(
+    (a, c) => c.record.settleTimeout > a ? c.record.settleTimeout : a,
+    0n,
+  );
+  if (closing.length > 0) await increaseTime(run.chain.anvil.rpcUrl, Number(timeout) + 1);
+  let settled = 0;
+  const settleQueue = [...closing];
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let c = settleQueue.shift(); c !== undefined; c = settleQueue.shift()) {
+        try {
+          if ((await c.payee.getChannel(c.record.channelId)).state === "closed") {
+            await c.payee.settleChannel(c.record.channelId);
+          }
+          settled++;
+        } catch (err) {
+          failures.push(`${c.record.channelId}: settle: ${(err as Error).message.split("\n")[0]}`);
+        }
+      }
+    }),
+  );
+  for (const p of payees) {
+    const kept = await keptOf(p);
+    const payout = await client(p.secretKey).tokenBalance() - (before.get(p.account) ?? 0n);
+    const log = await openPaymentLog({ stateDir: p.stateDir });
+    const earned = summarizePayments(log.entries()).reduce((a, b) => a + b.earned.total, 0n);
+    figures.set(p.account, {
+      account: p.account,
+      town: p.town,
+      owed: String(books.owed.get(p.account) ?? 0n),
+      claimed: String(books.claimed.get(p.account) ?? 0n),
+      kept: String(sum(kept)),
+      payout: String(payout),
+      earnedByLog: String(earned),
+      channels: kept.map((r) => r.channelId),
+    });
+  }
+  const agrees = (f: PayeeFigures) => f.payout === f.owed && f.owed === f.earnedByLog;
+  const all = [...figures.values()];
+  const claimsAfter = await claimLines(payers);
+  const towns = payers.map((t) => {
+    const mine = all.filter((f) => f.town === t.town);
+    const total = (k: "owed" | "payout" | "earnedByLog") =>
+      String(mine.reduce((a, f) => a + BigInt(f[k]), 0n));
+    return {
+      town: t.town,
+      processes: t.stateDirs.length,
+      providers: mine.length,
+      channelsOpened: books.openedByTown.get(t.town) ?? 0,
+      claimsSent: claimsAfter.get(t.town) ?? 0,
+      owed: total("owed"),
+      payout: total("payout"),
+      earnedByLog: total("earnedByLog"),
+      payoutChainEqualsBooks: mine.every(agrees),
+    };
+  });
+  const total = (k: "owed" | "payout" | "earnedByLog") =>
+    String(all.reduce((a, f) => a + BigInt(f[k]), 0n));
+  const claimsSent = [...claimsAfter.values()].reduce((a, b) => a + b, 0);
+  return {
+    payoutChainEqualsBooks: all.every(agrees) && failures.length === 0,
+    channelsOpened: [...books.openedByTown.values()].reduce((a, b) => a + b, 0),
+    claimsSent,
+    claimsAtEnd: claimsSent - [...claimsBefore.values()].reduce((a, b) => a + b, 0),
+    settled,
+    failures,
+    payAll,
+    owed: total("owed"),
+    payout: total("payout"),
+    earnedByLog: total("earnedByLog"),
+    towns,
+    differences: all.filter((f) => !agrees(f)),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function sum(records: readonly ChannelRecord[]): bigint {
+  return records.reduce((a, r) => a + r.received, 0n);
+}
+
+/** The towns' books per peer, summed over each town's processes (each keeps its own). */
+async function townBooks(payers: readonly ScalePayer[]) {
+  const owed = new Map<string, bigint>();
+  const claimed = new Map<string, bigint>();
+  const channels = new Map<string, string[]>();
+  const openedByTown = new Map<number, number>();
+  const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
+  for (const t of payers) {
+    for (const dir of t.stateDirs) {
+      const ledger = await openPeerLedger({ stateDir: dir });
+      for (const b of ledger.balances()) {
+        add(owed, b.account, b.owed);
+        add(claimed, b.account, b.claimed);
+      }
+      for (const e of await ledgerLines(dir)) {
+        if (e.event !== "opened" || e.channelId === undefined) continue;
+        channels.set(e.account, [...channels.get(e.account) ?? [], e.channelId]);
+        openedByTown.set(t.town, (openedByTown.get(t.town) ?? 0) + 1);
+      }
+    }
+  }
+  return { owed, claimed, channels, openedByTown };
+}
+
+/** Claims each town signed so far (its books' `claimed` lines, all processes). */
+async function claimLines(payers: readonly ScalePayer[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const t of payers) {
+    for (const dir of t.stateDirs) {
+      const n = (await ledgerLines(dir)).filter((e) => e.event === "claimed").length;
+      out.set(t.town, (out.get(t.town) ?? 0) + n);
+    }
+  }
+  return out;
+}
+
+async function ledgerLines(stateDir: string): Promise<PeerLedgerEntry[]> {
+  const text = await Deno.readTextFile(`${stateDir}/peer_ledger.jsonl`).catch(() => "");
+  const out: PeerLedgerEntry[] = [];
+  for (const line of text.split("\n")) {
+    try {
+      if (line.trim() !== "") out.push(JSON.parse(line) as PeerLedgerEntry);
+    } catch { /* a partial last line after a SIGKILL */ }
+  }
+  return out;
+}
+
+/**
+ * The EVM address a provider is paid at: its wallet's (the `[town.payouts.addresses]` entry).
+ *
+ * @example
+ * ```ts
+ * const address = payeeAddress(new Uint8Array(32).fill(1));
+ * ```
+ */
+export function payeeAddress(secretKey: Uint8Array): `0x${string}` {
+  return localNodeSigner(secretKey).evmAddress;
+}

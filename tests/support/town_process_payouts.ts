@@ -1,0 +1,143 @@
+/**
+ * Test helper: a town process's payouts to the peers it forwards payments to, as `town up` runs
+ * them with `[town.payouts]` (cli/town_command.ts; docs/OPERATIONS.md "Paying providers"): a
+ * payout channel opened from the town's key to each named peer's address at its first payout,
+ * a claim each time what it owes a peer beyond its newest claim reaches the threshold (or every
+ * interval), and {@linkcode TownProcessPayouts.payAll} for what is left at the end, as `demo`
+ * pays with `payNow`. Used by tests/support/shared_town_process.ts.
+ *
+ * @module
+ */
+import { resolveChainConfig } from "../../config/chain_config.ts";
+import type { TownPayoutPolicy } from "../../config/town_settings.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
+import type { TownNode } from "../../roles/town/town_node.ts";
+
+/** The payouts of a town process (JSON-safe: amounts as decimal strings). */
+export interface TownProcessPayoutPlan {
+  /** The peers paid, by BTP account: their EVM address. */
+  addresses: Record<string, `0x${string}`>;
+  /** Base units owed beyond the newest claim that trigger a claim. */
+  threshold: string;
+  /** Longest a debt waits for a claim, ms. */
+  intervalMs: number;
+  /** Most the town owes one peer beyond its claims; more is refused T04. */
+  maxOwed: string;
+  /** The town's deposit in each payout channel. */
+  deposit: string;
+}
+
+/**
+ * The `[town.payouts]` policy of a plan.
+ *
+ * @example
+ * ```ts
+ * const policy = payoutPolicyOf({
+ *   addresses: {},
+ *   threshold: "50000",
+ *   intervalMs: 60_000,
+ *   maxOwed: "1000000",
+ *   deposit: "1000000",
+ * });
+ * ```
+ */
+export function payoutPolicyOf(plan: TownProcessPayoutPlan): TownPayoutPolicy {
+  return {
+    threshold: BigInt(plan.threshold),
+    intervalMs: plan.intervalMs,
+    maxOwed: BigInt(plan.maxOwed),
+    deposit: BigInt(plan.deposit),
+    addresses: plan.addresses,
+  };
+}
+
+/** What {@linkcode TownProcessPayouts.payAll} did. */
+export interface PayAllResult {
+  /** Peers sent a claim for everything owed now. */
+  paid: number;
+  /** Peers that could not be paid, with the reason. */
+  errors: string[];
+}
+
+/** Options for {@linkcode startTownProcessPayouts}. */
+export interface TownProcessPayoutsOptions {
+  town: TownNode;
+  signer: NodeSigner;
+  stateDir: string;
+  /** `[chains]`: the first chain pays. */
+  chainsTable: Record<string, Record<string, string>>;
+  plan: TownProcessPayoutPlan;
+  log?: (line: string) => void;
+}
+
+/** A town process's payouts. */
+export interface TownProcessPayouts {
+  payouts: TownPayouts;
+  /** Pays every named peer what is owed now (claims for the rest under the threshold). */
+  payAll(): Promise<PayAllResult>;
+}
+
+/**
+ * Starts the payouts of a running town (hand `payouts.owed` and `payouts.connected` the town's
+ * `onOwed` and `onPeerConnected`).
+ *
+ * @example
+ * ```ts
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ *
+ * declare const town: TownNode;
+ * declare const secretKey: Uint8Array;
+ * declare const chainsTable: Record<string, Record<string, string>>;
+ * declare const plan: TownProcessPayoutPlan;
+ * const p = startTownProcessPayouts({
+ *   town,
+ *   signer: localNodeSigner(secretKey),
+ *   stateDir: "/tmp/town",
+ *   chainsTable,
+ *   plan,
+ * });
+ * const { paid, errors } = await p.payAll();
+ * ```
+ */
+export function startTownProcessPayouts(options: TownProcessPayoutsOptions): TownProcessPayouts {
+  const { town, signer, plan } = options;
+  const [chainId, section] = Object.entries(options.chainsTable)[0];
+  const chain = resolveChainConfig(chainId, { section });
+  const policy = payoutPolicyOf(plan);
+  const payouts = new TownPayouts({
+    stateDir: options.stateDir,
+    ledger: town.ledger,
+    signer,
+    client: new TokenNetworkClient({ chain, account: signer.evm }),
+    policy,
+    deposit: policy.deposit!,
+    peerAddress: (account) => plan.addresses[account],
+    send: async (account, claim) => {
+      const peer = town.peer(account);
+      if (!peer) throw new Error(`${account} is not connected`);
+      await peer.sendClaim(claim, 10_000);
+    },
+    log: options.log,
+  });
+  return {
+    payouts,
+    payAll: async () => {
+      const due = town.ledger.balances().filter((b) =>
+        plan.addresses[b.account] !== undefined && b.owed > b.claimed
+      );
+      const errors: string[] = [];
+      let paid = 0;
+      await Promise.all(due.map(async (b) => {
+        try {
+          if (await payouts.payNow(b.account)) paid++;
+          else errors.push(`${b.account}: nothing paid (owed ${b.owed}, claimed ${b.claimed})`);
+        } catch (err) {
+          errors.push(`${b.account}: ${(err as Error).message.split("\n")[0]}`);
+        }
+      }));
+      return { paid, errors };
+    },
+  };
+}
