@@ -30,8 +30,8 @@
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
- *   [--requester-cpu-prof DIR] [--channels] [--deposit M2M]
- *   [--report scale.json]
+ *   [--requester-cpu-prof DIR] [--channels] [--deposit M2M] [--payout-threshold M2M]
+ *   [--payout-deposit M2M] [--report scale.json]
  *
  * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
  * (bench/scale_pg_town.ts; `--pg-processes 1` for one), PostgreSQL restarted in the chaos schedule.
@@ -40,7 +40,11 @@
  * opens one to its town at start-up (deposit `--deposit`, default sized to its share of the
  * run), pays with claims, tops up when low; at the end every channel is closed cooperatively and
  * the chain compared with both sides' books (`chainEqualsBooks`, claims/s per town, on-chain
- * transactions per agent-hour: opens, top-ups, closes).
+ * transactions per agent-hour: opens, top-ups, closes). The towns pay their providers over
+ * payout channels (`[town.payouts]`, threshold `--payout-threshold` M2M, deposit
+ * `--payout-deposit` M2M); at the end they pay the rest, the providers close and settle, and
+ * each provider's payout is compared with the towns' books and its payment log
+ * (`payoutChainEqualsBooks`, bench/scale_payouts.ts).
  *
  * @module
  */
