@@ -1489,10 +1489,10 @@ function payoutRows(p: any): string[][] {
       `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ`,
     ],
     [
-      "payout channels opened / settled; deposit, threshold (M2M)",
-      `${p.channelsOpened} / ${p.settled}; ${Number(p.depositBaseUnits) / 1e6}, ${
-        Number(p.thresholdBaseUnits) / 1e6
-      }`,
+      "payout channels opened / settled (of them without a claim kept); deposit, threshold (M2M)",
+      `${p.channelsOpened} / ${p.settled} (${p.channelsWithoutClaim.length}); ${
+        Number(p.depositBaseUnits) / 1e6
+      }, ${Number(p.thresholdBaseUnits) / 1e6}`,
     ],
     [
       "payout claims sent (of them at the end); per job done",

@@ -72,7 +72,13 @@ export interface ScalePayoutsSettled {
   claimsAtEnd: number;
   /** Payout channels closed and settled. */
   settled: number;
+  /** Closes and settles that failed. */
   failures: string[];
+  /**
+   * Payout channels the towns opened with no claim kept at the provider (the claim signed by a
+   * process the provider was not connected to): closed without a proof, the deposit back.
+   */
+  channelsWithoutClaim: string[];
   /** What `payAll` answered, per town process. */
   payAll: { town: number; paid: number; errors: string[] }[];
   /** Sums over the providers. */
@@ -96,8 +102,13 @@ export interface ScalePayoutsSettled {
   seconds: number;
 }
 
-/** How long the providers get to keep the towns' last claims. */
+/**
+ * How long the providers get to keep the towns' last claims: until none is missing, or none
+ * arrived for `KEEP_STALL_MS` (a claim signed by a process the provider is not connected to
+ * never arrives), at most `KEEP_WAIT_MS`.
+ */
 const KEEP_WAIT_MS = 60_000;
+const KEEP_STALL_MS = 5_000;
 
 /**
  * Pays every provider what its town owes it, closes and settles every payout channel and
@@ -123,6 +134,7 @@ export async function settleScalePayouts(
   const client = (key: Uint8Array) =>
     new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
   const failures: string[] = [];
+  const withoutClaim: string[] = [];
   const claimsBefore = await claimLines(payers);
   const payAll: ScalePayoutsSettled["payAll"] = [];
   for (const p of payers) {
@@ -134,14 +146,20 @@ export async function settleScalePayouts(
   }
   const books = await townBooks(payers);
   // The providers keep the last claims: their files reach the towns' claims (bounded wait).
-  const deadline = performance.now() + KEEP_WAIT_MS;
   const keptOf = async (p: ScalePayee) =>
     (await listChannels(p.stateDir)).filter((r) => r.peerLabel === PAYOUT_CHANNEL_LABEL);
-  for (const p of payees) {
-    const claimed = books.claimed.get(p.account) ?? 0n;
-    while (sum(await keptOf(p)) < claimed && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
+  const deadline = performance.now() + KEEP_WAIT_MS;
+  let missing = [...payees];
+  let lastProgress = performance.now();
+  while (missing.length > 0 && performance.now() < deadline) {
+    const still = [];
+    for (const p of missing) {
+      if (sum(await keptOf(p)) < (books.claimed.get(p.account) ?? 0n)) still.push(p);
     }
+    if (still.length < missing.length) lastProgress = performance.now();
+    missing = still;
+    if (performance.now() - lastProgress > KEEP_STALL_MS) break;
+    if (missing.length > 0) await new Promise((r) => setTimeout(r, 250));
   }
   // Each provider closes its payout channels with the newest claim it kept, then settles.
   const figures = new Map<string, PayeeFigures>();
@@ -159,7 +177,7 @@ export async function settleScalePayouts(
         const ids = new Set(kept.map((r) => r.channelId.toLowerCase()));
         for (const id of books.channels.get(p.account) ?? []) {
           if (!ids.has(id.toLowerCase())) {
-            failures.push(`${p.account}: payout channel ${id} has no claim at the provider`);
+            withoutClaim.push(`${p.account}: ${id}`);
             try {
               await payee.closeChannel(id as `0x${string}`);
               closing.push({
@@ -256,6 +274,7 @@ export async function settleScalePayouts(
     claimsAtEnd: claimsSent - [...claimsBefore.values()].reduce((a, b) => a + b, 0),
     settled,
     failures,
+    channelsWithoutClaim: withoutClaim,
     payAll,
     owed: total("owed"),
     payout: total("payout"),
