@@ -117,6 +117,8 @@ const KEEP_STALL_MS = 5_000;
  *
  * @example
  * ```ts
+ * import type { ScaleChain } from "./scale_channels.ts";
+ *
  * declare const run: ScaleChain;
  * declare const payees: ScalePayee[];
  * declare const payers: ScalePayer[];

@@ -86,6 +86,7 @@ export interface TownProcessPayouts {
  * @example
  * ```ts
  * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import type { TownNode } from "../../roles/town/town_node.ts";
  *
  * declare const town: TownNode;
  * declare const secretKey: Uint8Array;
