@@ -101,7 +101,8 @@ if (import.meta.main) {
         });
         pending ??= client.sign();
         const reply = await client.write(pending);
-        if (reply.type === "fulfill") {
+        // Sent again after a dead process committed it: the town's free duplicate REJECT.
+        if (reply.type === "fulfill" || await client.isDuplicate(pending, reply)) {
           fulfilled.add(pending.id);
           pending = undefined;
         }

@@ -1,8 +1,10 @@
 /**
  * What the town answers to a blob payment (docs/PROTOCOL.md "Blobs"): a FULFILL whose data is
  * JSON `{"sha256", "status": "paid", "size"}`, or a REJECT. An F99 REJECT whose data is JSON
- * `{"reason": "already-stored" | "quota-exceeded"}` took no money: `already-stored` means the
- * upload is free, `quota-exceeded` that the payer owns too much already.
+ * `{"reason": "already-stored" | "already-paid" | "quota-exceeded"}` took no money:
+ * `already-stored` means the upload is free, `already-paid` that the payer holds an unexpired
+ * allowance for this blob already (a payment sent again after its answer was lost: the upload is
+ * covered), `quota-exceeded` that the payer owns too much already.
  *
  * @module
  */
@@ -10,7 +12,7 @@ import { ILP_ERROR } from "./ilp_packet.ts";
 import type { IlpReply } from "./ilp_packet.ts";
 
 /** Why a blob payment was refused without taking money. */
-export type BlobRejectReason = "already-stored" | "quota-exceeded";
+export type BlobRejectReason = "already-stored" | "already-paid" | "quota-exceeded";
 
 /** How a blob payment ended, read from the town's reply. */
 export type BlobPaymentOutcome =
@@ -56,7 +58,7 @@ export function blobPaymentOutcome(reply: IlpReply): BlobPaymentOutcome {
     try {
       reason = JSON.parse(new TextDecoder().decode(reply.data)).reason;
     } catch { /* not ours */ }
-    if (reason === "already-stored" || reason === "quota-exceeded") {
+    if (reason === "already-stored" || reason === "already-paid" || reason === "quota-exceeded") {
       return { status: reason, message: reply.message };
     }
   }

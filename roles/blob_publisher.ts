@@ -8,7 +8,7 @@
  *
  * Never pays twice for one blob: an upload that fails after the payment is retried with the same
  * allowance (the town keeps it for a day, also across runs), and a payment the town answers
- * `already-stored` is not taken.
+ * `already-stored` or `already-paid` (the same payment sent again) is not taken.
  *
  * @module
  */

@@ -18,9 +18,10 @@
  * Uplinks: a town client holds a list of uplinks in order of preference (its town's own BTP
  * connection first, when there is one, then the others of the node); a write leaves by the first
  * that is open and moves to the next when sending fails under it (the connection is lost). So a
- * node whose home town died still pays its other towns through their own uplinks. A write moved
- * to another uplink after the connection failed with the packet in flight may be paid twice (a
- * write fee, never a job payment: those go through the requester's hedged sender).
+ * node whose home town died still pays its other towns through their own uplinks. A write sent
+ * again (another uplink, or a retry after its answer was lost) is not paid twice: a town that
+ * already stores the event answers an F99 `duplicate` REJECT with a proof only it can compute
+ * (protocol/duplicate_write_reply.ts), which `write` counts as stored, nothing paid.
  *
  * @module
  */
@@ -36,6 +37,7 @@ import {
 } from "../../stages/ilp_prepare_sink.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "./spsp_handshake.ts";
 import { TownRejectedError } from "./town_rejection.ts";
+import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 
 /** An uplink: sends PREPAREs; a BtpClient also tells its connection state. */
 export interface TownUplink extends PrepareSender {
@@ -126,6 +128,8 @@ export class TownClient {
   spent = 0n;
   /** Events stored. */
   published = 0;
+  /** Of those, writes the town already held (answered `duplicate`, nothing paid). */
+  duplicates = 0;
 
   /**
    * @example
@@ -218,13 +222,17 @@ export class TownClient {
    * declare const town: TownClient, signedEvent: NostrEvent;
    * await town.write(signedEvent);
    * ```
+   * A town that already stores the event (the same event sent before, its answer lost) answers
+   * `duplicate`: the write resolves, nothing paid, counted in `duplicates`.
+   *
    * @throws {TownRejectedError} when the town refused it (after the retries of a T-class reject).
    */
   async write(event: NostrEvent, jobId?: string): Promise<void> {
-    const reply = await this.sendPaid(event, undefined, jobId);
-    if (reply.type === "reject") {
+    const { reply, duplicate } = await this.#send(event, undefined, jobId);
+    if (reply.type === "reject" && !duplicate) {
       throw new TownRejectedError(reply.code, reply.message, { town: this.#o.relayUrl });
     }
+    if (duplicate) this.duplicates++;
     this.published++;
   }
 
@@ -243,9 +251,21 @@ export class TownClient {
    * ```
    */
   async sendPaid(event: NostrEvent, amount?: bigint, jobId?: string): Promise<IlpReply> {
+    return (await this.#send(event, amount, jobId)).reply;
+  }
+
+  /**
+   * The paid write and its reply; `duplicate` when the town answered that it already stores the
+   * event, with a proof that checks against this write's fulfillment (nothing was paid).
+   */
+  async #send(
+    event: NostrEvent,
+    amount: bigint | undefined,
+    jobId: string | undefined,
+  ): Promise<{ reply: IlpReply; duplicate: boolean }> {
     const sender: PrepareSender = { sendPrepare: (prepare) => this.#sendByUplinks(prepare) };
     for (let handshake = 0;; handshake++) {
-      const { prepare } = await buildPaidWrite({
+      const { prepare, fulfillment } = await buildPaidWrite({
         event,
         grant: await this.grant(),
         pricePerByte: this.pricePerByte,
@@ -265,7 +285,10 @@ export class TownClient {
           jobId,
           townAddress: this.#o.townAddress,
         });
-        return reply;
+        return { reply, duplicate: false };
+      }
+      if (amount === undefined && isDuplicateWrite(reply, { eventId: event.id, fulfillment })) {
+        return { reply, duplicate: true };
       }
       // F05 (wrong condition) or F02 after a town restart: the grant is stale; ask again once.
       if (
@@ -275,7 +298,7 @@ export class TownClient {
         this.#grant = undefined;
         continue;
       }
-      return reply;
+      return { reply, duplicate: false };
     }
   }
 

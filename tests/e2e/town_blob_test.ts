@@ -1,7 +1,8 @@
 /**
  * The town's Blossom store against real clients: our publisher (paid over ILP through BTP) and
  * the independent `blossom-client-sdk`; and every refusal: unpaid, tampered, oversize, cut off
- * halfway, over quota, each precise and leaving nothing stored or visible.
+ * halfway, over quota, each precise and leaving nothing stored or visible; a payment sent again
+ * is not taken twice.
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { Actions, getBlobSha256 } from "blossom-client-sdk";
@@ -20,6 +21,7 @@ import { signEventTemplate } from "../../identity/event_signer.ts";
 import { blobPaymentOutcome } from "../../protocol/blob_payment_reply.ts";
 import { downloadBlob, hashFile } from "../../transport/blossom_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { sha256Hex } from "../support/town_blob_kit.ts";
 
 const PRICE = 200n;
 
@@ -194,6 +196,25 @@ Deno.test("blobs: unpaid, underpaid, tampered, oversize and cut-off uploads stor
     assertEquals((await good.json()).sha256, sha256);
     assertEquals(w.town.writeCounters.blobPayments, 1);
   }, { maxBlobBytes: 1024 * 1024 });
+});
+
+Deno.test("blobs: a payment sent again after its answer was lost is not taken twice", async () => {
+  await withTown(async (w) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(5000));
+    const sha256 = await sha256Hex(bytes);
+    const auth = w.auth(sha256, bytes.length);
+    const price = priceBlob(bytes.length, PRICE);
+    assertEquals((await w.pay(auth, price)).type, "fulfill");
+    // The same payment again (its FULFILL lost on the way back): F99 already-paid, no money.
+    const again = await w.pay(auth, price);
+    assert(again.type === "reject" && again.code === "F99", JSON.stringify(again));
+    assertEquals(blobPaymentOutcome(again).status, "already-paid");
+    assertEquals(w.town.writeCounters.blobPayments, 1);
+    assertEquals(w.town.blobs.allowance(sha256, w.alice.pubkey)?.amount, price);
+    const good = await put(w, auth, bytes, bytes.length);
+    assertEquals(good.status, 200, await good.clone().text());
+    await good.body?.cancel();
+  });
 });
 
 Deno.test("blobs: over the size limit and over quota are refused before any byte or money moves", async () => {

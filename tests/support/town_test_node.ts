@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
@@ -108,6 +109,11 @@ export interface PayingClient {
   sign(template?: Partial<EventTemplate>): NostrEvent;
   /** Pays for and sends one event; resolves with the reply. */
   write(event: NostrEvent, options?: { amount?: bigint; expiryMs?: number }): Promise<IlpReply>;
+  /**
+   * True when `reply` to a write of `event` is the town's `duplicate` REJECT with a proof that
+   * checks (the event is stored, nothing was paid; protocol/duplicate_write_reply.ts).
+   */
+  isDuplicate(event: NostrEvent, reply: IlpReply): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -167,6 +173,14 @@ export async function connectPayingClient(options: PayingClientOptions): Promise
         expiryMs: writeOptions.expiryMs,
       });
       return await client.sendPrepare(prepare);
+    },
+    isDuplicate: async (event, reply) => {
+      const { fulfillment } = await buildPaidWrite({
+        event,
+        grant,
+        pricePerByte: options.pricePerByte ?? 10n,
+      });
+      return isDuplicateWrite(reply, { eventId: event.id, fulfillment });
     },
     close: () => client.close(),
   };

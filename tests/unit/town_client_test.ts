@@ -3,7 +3,8 @@
  * BTP connection: a paid write runs the sending stages and is stored and logged; an uplink that
  * fails under the packet is replaced by the next; a refusal is one TownRejectedError naming the
  * town; a grant the town no longer honours (F05) is asked again once; a town restarted on its
- * ports is paid again once the uplink reconnects.
+ * ports is paid again once the uplink reconnects; a write sent again after its answer was lost
+ * is answered `duplicate` and not paid twice.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { startTestTown } from "../support/town_test_node.ts";
@@ -20,7 +21,9 @@ import {
   NoTownStoredError,
   TownRejectedError,
 } from "../../roles/town_client/town_rejection.ts";
-import { SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
+import { buildPaidWrite, SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
+import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
+import { paymentLog } from "../support/town_network_kit.ts";
 
 /** A stand-in for an uplink whose socket dies under every packet (it says it is open). */
 class DyingUplinkStub {
@@ -29,6 +32,22 @@ class DyingUplinkStub {
   sendPrepare(_prepare: IlpPrepare): Promise<IlpReply> {
     this.calls++;
     return Promise.reject(new BtpConnectionError("socket closed with the packet in flight"));
+  }
+}
+
+/**
+ * A real uplink whose answer to the first paid PREPARE is lost: the packet reaches the town
+ * (stored and fulfilled there), then the socket is said to die before the answer came back.
+ */
+class LostAnswerUplinkStub {
+  readonly state = "open";
+  lost: IlpReply | undefined;
+  constructor(readonly real: BtpClient) {}
+  async sendPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+    const reply = await this.real.sendPrepare(prepare);
+    if (prepare.amount === "0" || this.lost !== undefined) return reply;
+    this.lost = reply;
+    throw new BtpConnectionError("socket closed before the answer");
   }
 }
 
@@ -59,9 +78,12 @@ class StaleGrantUplinkStub {
 
 /** Runs `fn` with an in-process town and a BTP connection to it; stops both after. */
 async function withTown(
-  fn: (t: { town: TownNode; btp: BtpClient; relayUrl: string }) => Promise<void>,
+  fn: (
+    t: { town: TownNode; btp: BtpClient; relayUrl: string; stateDir: string },
+  ) => Promise<void>,
 ): Promise<void> {
-  const town = await startTestTown({ acceptAnyToken: true });
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-town-client-" });
+  const town = await startTestTown({ acceptAnyToken: true, stateDir });
   const btp = new BtpClient({
     url: `btp+ws://127.0.0.1:${town.btpPort}`,
     authToken: "t",
@@ -69,10 +91,11 @@ async function withTown(
   });
   try {
     await btp.connect();
-    await fn({ town, btp, relayUrl: `ws://127.0.0.1:${town.httpPort}` });
+    await fn({ town, btp, relayUrl: `ws://127.0.0.1:${town.httpPort}`, stateDir });
   } finally {
     await btp.close();
     await town.stop();
+    await Deno.remove(stateDir, { recursive: true });
   }
 }
 
@@ -123,6 +146,41 @@ Deno.test("town client: an uplink that fails under the packet is replaced by the
     // With no other uplink the same write fails (the SPSP ask cannot leave).
     const alone = new TownClient({ ...options, uplinks: [new DyingUplinkStub()] });
     await assertRejects(() => alone.publish(note("nowhere")), BtpConnectionError);
+  }));
+
+Deno.test("town client: a write sent again after its answer was lost is answered duplicate and paid once", () =>
+  withTown(async ({ town, btp, relayUrl, stateDir }) => {
+    const lossy = new LostAnswerUplinkStub(btp);
+    const client = new TownClient({
+      relayUrl,
+      uplinks: [lossy, btp],
+      townAddress: town.ilpAddress,
+      townPubkey: town.pubkey,
+      signer: localNodeSigner(generateSecretKey()),
+    });
+    // The first send is stored and fulfilled at the town, its answer lost; the client sends the
+    // same event again by the next uplink and the town answers duplicate: stored, not charged.
+    const event = await client.publish(note("answer lost"));
+    assertEquals(lossy.lost?.type, "fulfill");
+    assertEquals([client.published, client.duplicates, client.spent], [1, 1, 0n]);
+    assertEquals(town.writeCounters.duplicates, 1);
+    const income = (await paymentLog(stateDir)).filter((e) => e.jobId === event.id);
+    assertEquals(income.length, 1, JSON.stringify(income));
+    const { events } = await queryRelay(relayUrl, [{ ids: [event.id] }]);
+    assertEquals(events.map((e) => e.id), [event.id]);
+
+    // The duplicate REJECT proves it came from the town: the same answer with another write's
+    // fulfillment (what a connector on the path could forge at best) does not count as stored.
+    const { prepare, fulfillment } = await buildPaidWrite({
+      event,
+      grant: await client.grant(),
+      pricePerByte: 10n,
+    });
+    const reply = await btp.sendPrepare(prepare);
+    assert(reply.type === "reject" && reply.code === "F99", JSON.stringify(reply));
+    assertEquals(reply.message, "duplicate: already have this event");
+    assert(isDuplicateWrite(reply, { eventId: event.id, fulfillment }));
+    assert(!isDuplicateWrite(reply, { eventId: event.id, fulfillment: new Uint8Array(32) }));
   }));
 
 Deno.test("town client: a refused write is a TownRejectedError with the code, the town and a suggestion", () =>

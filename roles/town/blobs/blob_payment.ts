@@ -7,7 +7,8 @@
  *
  * Rejections: F06 a malformed or expired authorization, F08 a blob over the size limit, F04
  * underpaid (the message names the amount), F99 `already-stored` (nothing to pay for: the upload
- * costs nothing) or `quota-exceeded`; the F99 reason also rides the REJECT data as JSON
+ * costs nothing), `already-paid` (the payer holds an unexpired allowance of this size for the
+ * blob: the same payment sent again is not taken twice) or `quota-exceeded`; the F99 reason also rides the REJECT data as JSON
  * `{"reason"}`, for senders to branch on (no money moves either way).
  *
  * @module
@@ -88,6 +89,15 @@ export async function checkBlobPayment(
       ILP_ERROR.finalApplicationError,
       `already-stored: ${sha256} (upload it for free)`,
       blobRejectData("already-stored"),
+    );
+  }
+  // The same payment sent again (its answer lost, or moved to another uplink): the allowance
+  // it bought stands, so nothing is taken a second time.
+  if ((await o.blobs.allowance(sha256, event.pubkey))?.size === size) {
+    throw new TownWriteRejection(
+      ILP_ERROR.finalApplicationError,
+      `already-paid: ${sha256} (your allowance stands: upload it)`,
+      blobRejectData("already-paid"),
     );
   }
   const price = priceBlob(size, o.pricePerMiB);

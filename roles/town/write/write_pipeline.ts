@@ -14,7 +14,11 @@
  * (blob_payment.ts) instead of being stored; its FULFILL data is JSON `{"sha256", "status":
  * "paid", "size"}`.
  *
- * FULFILL data is JSON `{"eventId", "status"}` (`stored`, `replaced`, `duplicate`, `ephemeral`).
+ * FULFILL data is JSON `{"eventId", "status"}` (`stored`, `replaced`, `ephemeral`). An event the
+ * store already holds (decided by the store's insert, so also between the processes of a town on
+ * PostgreSQL) is an F99 REJECT `duplicate: already have this event`: no fee is taken twice for a
+ * write sent again after its answer was lost; its data proves it came from the town
+ * (protocol/duplicate_write_reply.ts).
  * Store refusals (deleted by its author, a newer replaceable version stored, NIP-40 expired) are
  * F06 with the reason. An unexpected failure is T00; nothing is ever fulfilled without a commit.
  *
@@ -55,6 +59,11 @@ import {
   type CreatedAtWindow,
 } from "./created_at_window.ts";
 import { WriteVerifierPool } from "./write_verifier_pool.ts";
+import {
+  DUPLICATE_WRITE_CODE,
+  DUPLICATE_WRITE_MESSAGE,
+  duplicateWriteData,
+} from "../../../protocol/duplicate_write_reply.ts";
 
 /** Options for {@linkcode createWritePipeline}. */
 export interface WritePipelineOptions {
@@ -101,6 +110,8 @@ export interface WriteCounters {
   spspRateLimited: number;
   /** Blob uploads paid for. */
   blobPayments: number;
+  /** Writes of an event already stored: rejected F99 `duplicate`, no fee taken. */
+  duplicates: number;
   /** Messages to the signature-verifying workers (each a batch of events). */
   readonly verifierBatches: number;
   /** Events verified on the main thread (a lone write with the workers idle, or no workers). */
@@ -209,6 +220,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     spspAnswered: 0,
     spspRateLimited: 0,
     blobPayments: 0,
+    duplicates: 0,
     get verifierBatches() {
       return verifier.batches;
     },
@@ -343,7 +355,15 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       : await committer.insert({ event });
     const refusal = STORE_REFUSALS[result.status];
     if (refusal) throw new TownWriteRejection(ILP_ERROR.unexpectedPayment, refusal);
-    if (result.status !== "duplicate") options.hub.publish(event, result.toon);
+    if (result.status === "duplicate") {
+      counters.duplicates++;
+      throw new TownWriteRejection(
+        DUPLICATE_WRITE_CODE,
+        DUPLICATE_WRITE_MESSAGE,
+        duplicateWriteData({ eventId: event.id, fulfillment }),
+      );
+    }
+    options.hub.publish(event, result.toon);
     return fulfill(
       fulfillment,
       encoder.encode(JSON.stringify({ eventId: event.id, status: result.status })),
