@@ -71,6 +71,13 @@ export interface ChannelRecord {
   receivedNonce: bigint;
   /** The peer's signature of that claim (0x + 130 hex): what this node closes or updates with. */
   receivedSignature?: `0x${string}`;
+  /**
+   * A town's side: the value it forwarded (FULFILLed, or in flight when written) against the
+   * peer's claims, base units. Below `received`, the difference is cover the peer's next packets
+   * spend without a new claim (the claim of a packet refused after it was taken): kept here so a
+   * restarted town still honours it. Absent (older files, the payer's side): taken as `received`.
+   */
+  receivedForwarded?: bigint;
   /** Seconds between close and the earliest settle. */
   settleTimeout: bigint;
   /** Unix seconds; 0 while open. */
@@ -224,6 +231,13 @@ export function parseChannelToml(text: string, path = "channel.toml"): ChannelRe
   }
   for (const k of ["peerLabel", "btpAccount", "receivedSignature", "openTx"]) {
     if (get(k) !== undefined) record[k] = str(k);
+  }
+  if (get("receivedForwarded") !== undefined) {
+    const v = str("receivedForwarded");
+    if (!/^\d{1,78}$/.test(v)) {
+      throw new ChannelFileError(`${path}: received_forwarded is not an amount`);
+    }
+    record.receivedForwarded = BigInt(v);
   }
   if (!ID.test(record.channelId as string)) throw new ChannelFileError(`${path}: bad channel_id`);
   if (!["open", "closing", "closed", "settled"].includes(record.status as string)) {

@@ -12,7 +12,8 @@
  * claimed carries a new cumulative claim (raised to `committed + prepay`), signed and persisted
  * before it leaves; packets within an earlier claim's surplus carry none. Frames with claims
  * leave in nonce order. A REJECT gives the packet's amount back to the surplus (the peer
- * releases it too); a REJECT saying the peer sees less cover (`not-covered`,
+ * releases it too), also one that arrives after the packet timed out (while the socket lasts;
+ * a packet with no answer at all stays counted as paid); a REJECT saying the peer sees less cover (`not-covered`,
  * `credit-limit-exceeded`, e.g. after the peer restarted) drops our surplus, and a packet that
  * went without a claim is sent once more with a claim for its full amount.
  *
@@ -97,6 +98,9 @@ export interface BtpClaimOptions {
    */
   prepay?: bigint;
 }
+
+/** Paid packets that timed out whose late answers are still watched for. */
+const MAX_LATE_ANSWERS = 10_000;
 
 /** Claim rejections that mean "the peer saw less cover than we did": resent once with a claim. */
 const UNCOVERED: ReadonlySet<ClaimRejectReason | undefined> = new Set([
@@ -258,6 +262,11 @@ export class BtpClient {
   #requested = 0n;
   /** Frames with claims leave in this order (the peer refuses a nonce below the last one). */
   #sendChain: Promise<unknown> = Promise.resolve();
+  /**
+   * Paid packets that timed out on the open socket, by request id: their amount (still in
+   * `#committed`), given back if the peer's answer comes late and is a REJECT.
+   */
+  readonly #late = new Map<number, bigint>();
   #onPrepare?: BtpPrepareHandler;
   #onClaim?: (claim: Uint8Array) => Promise<void>;
   #onInDoubt?: (conditions: string[]) => Promise<string[]>;
@@ -440,9 +449,11 @@ export class BtpClient {
     });
     this.#sendChain = sent.catch(() => {});
     let reply: IlpReply;
+    let requestId: number | undefined;
     try {
-      const { answer } = await sent;
-      const frame = await answer;
+      const dispatched = await sent;
+      requestId = dispatched.requestId;
+      const frame = await dispatched.answer;
       if (frame.type === "error") {
         throw new BtpRemoteError(frame.code, frame.name, frame.data);
       }
@@ -451,19 +462,51 @@ export class BtpClient {
       reply = decodeIlpReply(ilp);
     } catch (err) {
       // Never sent (signing refused, not connected): nothing of it reached the peer.
-      if (!(await sent.then(() => true, () => false))) this.#committed -= amount;
+      if (requestId === undefined) this.#committed -= amount;
+      // No answer in time: counted as paid until the peer's answer, if it still comes, says.
+      else if (err instanceof BtpTimeoutError) this.#awaitLateAnswer(requestId, amount);
       throw err;
     }
-    if (reply.type === "reject") {
-      this.#committed -= amount;
-      if (UNCOVERED.has(claimRejectReasonOf(reply.message))) {
-        this.#committed = this.#requested;
-        // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
-        const left = deadline - Date.now();
-        if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
-      }
+    if (reply.type === "reject") this.#giveBack(amount, reply.message);
+    if (reply.type === "reject" && UNCOVERED.has(claimRejectReasonOf(reply.message))) {
+      // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
+      const left = deadline - Date.now();
+      if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
     }
     return reply;
+  }
+
+  /** A paid packet was not forwarded (REJECT): its amount is cover for the next ones. */
+  #giveBack(amount: bigint, rejectMessage: string) {
+    this.#committed -= amount;
+    // The peer sees less cover than we do: our surplus is gone.
+    if (UNCOVERED.has(claimRejectReasonOf(rejectMessage))) this.#committed = this.#requested;
+  }
+
+  #awaitLateAnswer(requestId: number, amount: bigint) {
+    if (this.#late.size >= MAX_LATE_ANSWERS) {
+      this.#late.delete(this.#late.keys().next().value!); // the oldest stays counted as paid
+    }
+    this.#late.set(requestId, amount);
+  }
+
+  /**
+   * The answer to a paid packet that timed out: a REJECT (or a BTP ERROR: the peer failed it)
+   * gives its amount back as cover, as an answer in time would have; a FULFILL leaves it paid.
+   */
+  #onLateAnswer(frame: BtpFrame) {
+    const amount = this.#late.get(frame.requestId);
+    if (amount === undefined) return;
+    this.#late.delete(frame.requestId);
+    if (frame.type === "error") return this.#giveBack(amount, "");
+    const ilp = getIlpData(frame);
+    if (ilp === undefined || ilp[0] !== IlpPacketType.reject) return;
+    try {
+      const reply = decodeIlpReply(ilp);
+      if (reply.type === "reject") this.#giveBack(amount, reply.message);
+    } catch {
+      // undecodable: stays counted as paid (the safe side: at worst the next claim covers more)
+    }
   }
 
   /** Asks the peer for our address and asset (IL-DCP) and remembers the address. */
@@ -518,6 +561,8 @@ export class BtpClient {
 
   #failPending(err: Error) {
     this.#requests.failAll(err);
+    // The socket is gone: answers to its timed-out packets cannot come any more.
+    this.#late.clear();
   }
 
   #waitOpen(timeoutMs: number): Promise<void> {
@@ -651,7 +696,7 @@ export class BtpClient {
     frame: BtpFrame,
     timeoutMs: number,
     socket?: WebSocket,
-  ): Promise<{ answer: Promise<BtpFrame> }> {
+  ): Promise<{ answer: Promise<BtpFrame>; requestId: number }> {
     const ws = socket ?? this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       throw new BtpConnectionError(`not connected to ${this.#wsUrl}`);
@@ -672,7 +717,7 @@ export class BtpClient {
       this.#requests.forget(requestId);
       throw new BtpConnectionError(`send failed: ${(err as Error).message}`);
     }
-    return { answer };
+    return { answer, requestId };
   }
 
   /** Backpressure: WebSocket.send never blocks, so poll bufferedAmount down below the mark. */
@@ -709,7 +754,8 @@ export class BtpClient {
       return;
     }
     if (frame.type === "response" || frame.type === "error") {
-      this.#requests.settle(frame); // false: a late answer to a request that timed out
+      // False: a late answer to a request that timed out (a paid one may give its cover back).
+      if (!this.#requests.settle(frame)) this.#onLateAnswer(frame);
       return;
     }
     if (frame.type === "transfer") {

@@ -115,10 +115,13 @@ export interface ClaimTownConfigOptions {
   btpPort?: number;
   /** Announce a kind 10032 at start (its BTP URL, these chains). Default: none announced. */
   settlement?: TownSettlement;
+  /** Peers besides alice (e.g. a provider to pay through the town). Default none. */
+  extraPeers?: { account: string; token: string }[];
 }
 
 /**
- * The config of a town at `test.town` with one peer, "alice" (token "alice-token").
+ * The config of a town at `test.town` with one peer, "alice" (token "alice-token"), and
+ * `extraPeers`.
  *
  * @example
  * ```ts
@@ -141,7 +144,7 @@ export function claimTownConfig(options: ClaimTownConfigOptions): TownSettings {
     stateDir: options.stateDir,
     network: "local",
     ilpAddress: "test.town",
-    peers: [{ account: "alice", token: "alice-token" }],
+    peers: [{ account: "alice", token: "alice-token" }, ...options.extraPeers ?? []],
     acceptAnyToken: false,
     pricing: { pricePerByte: 10n },
     maxEventBytes: 1024 * 1024,
@@ -167,6 +170,8 @@ export interface ClaimTownOptions {
   btpPort?: number;
   /** Announce a kind 10032 at start (see {@linkcode claimTownConfig}). */
   settlement?: TownSettlement;
+  /** Peers besides alice, with no claim gate (see {@linkcode claimTownConfig}). */
+  extraPeers?: { account: string; token: string }[];
 }
 
 /** A town with alice's claim gate. */
@@ -215,6 +220,7 @@ export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTo
         stateDir: options.stateDir,
         btpPort: options.btpPort,
         settlement: options.settlement,
+        extraPeers: options.extraPeers,
       }),
       secretKey: options.secretKey,
       databasePath: options.databasePath ?? ":memory:",
@@ -250,6 +256,8 @@ export interface ClaimClientOptions {
   claims?: boolean;
   /** Reconnect after the town drops (fast backoff). Default false. */
   reconnect?: boolean;
+  /** How long a packet waits for its answer (see `BtpClientOptions`). Default 35 s. */
+  responseTimeoutMs?: number;
   /**
    * Another client's signer and claim file: both connections then sign one sequence of claims
    * (a payer reaching two processes of one town). Default: a signer of its own.
@@ -306,6 +314,7 @@ export async function connectClaimClient(options: ClaimClientOptions): Promise<C
     reconnect: options.reconnect ?? false,
     reconnectInitialDelayMs: 50,
     reconnectMaxDelayMs: 200,
+    responseTimeoutMs: options.responseTimeoutMs,
     claims: options.claims === false
       ? undefined
       : { signer, persist: (claim) => sent.save(claim), prepay: options.prepay },

@@ -61,6 +61,14 @@ export interface BtpClaimGateOptions {
   onReject?: (err: ClaimError) => void;
   /** Refuses every paid packet while it returns an error (e.g. the channel closed on chain). */
   refuse?: () => ClaimError | undefined;
+  /**
+   * Keeps cover given back by REJECTs durable (shared with the writer's record, see
+   * {@linkcode openChannelClaimGate}): a REJECT sets `pending` and writes the book; while it is
+   * set every accepted packet's book is written before its FULFILL (so the written `forwarded`
+   * never falls below what was FULFILLed); it clears once the claims no longer run ahead of the
+   * packets. Absent: only new claims are written.
+   */
+  refunds?: { pending: boolean };
 }
 
 /** Checks the cover of one peer's packets. */
@@ -127,23 +135,35 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
       if (err instanceof ClaimError) return refuse(err);
       throw err;
     }
-    const durable = acceptance.newClaim ? writer.save(acceptance.book) : writer.durable();
+    const refunds = options.refunds;
+    const save = acceptance.newClaim || refunds?.pending === true;
+    if (refunds && acceptance.book.forwarded >= acceptance.book.claimed) refunds.pending = false;
+    const durable = save ? writer.save(acceptance.book) : writer.durable();
     durable.catch(() => {}); // awaited below, after the packet is routed
+    const release = () => {
+      verifier.release(acceptance.channelId, amount);
+      if (refunds === undefined) return;
+      // The cover given back outlives a restart once written (not awaited: until then the file
+      // counts the packet as forwarded, the town's safe side).
+      refunds.pending = true;
+      const book = verifier.book(acceptance.channelId);
+      if (book) writer.save(book).catch(() => {});
+    };
     let reply: Uint8Array;
     try {
       reply = await next();
     } catch (err) {
-      verifier.release(acceptance.channelId, amount);
+      release();
       throw err;
     }
     if (reply[0] === IlpPacketType.reject) {
-      verifier.release(acceptance.channelId, amount);
+      release();
       return reply;
     }
     try {
       await durable;
     } catch (err) {
-      verifier.release(acceptance.channelId, amount);
+      release();
       const failure = new ClaimPersistError(`cannot persist the claim: ${(err as Error).message}`);
       return reject(ILP_ERROR.internalError, failure.message);
     }
@@ -267,22 +287,35 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
         nonce: record.receivedNonce,
         claimed: record.received,
         signature: record.receivedSignature,
-        forwarded: record.received,
+        // What the file says was forwarded; older files: everything claimed.
+        forwarded: record.receivedForwarded ?? record.received,
         // A restarted town must still cap claims at deposit - withdrawn.
         peerWithdrawn: record.peerWithdrawn,
       }]
       : [],
   });
+  // Cover given back by REJECTs and maybe not spent yet: the file then holds the exact
+  // `forwarded` (else the claimed total, the town's safe side, with no write per packet).
+  const refunds = {
+    pending: (record.receivedForwarded ?? record.received) < record.received,
+  };
   const file = openChannelFileWriter<ClaimBook>({
     stateDir: options.stateDir,
     record,
     audit: options.audit,
-    withClaim: (r, book) => ({
-      ...r,
-      received: book.claimed,
-      receivedNonce: book.nonce,
-      receivedSignature: book.signature,
-    }),
+    // The book as it is when the write starts (a saved copy may be older than a release).
+    withClaim: (r, saved) => {
+      const book = verifier.book(saved.channelId) ?? saved;
+      return {
+        ...r,
+        received: book.claimed,
+        receivedNonce: book.nonce,
+        receivedSignature: book.signature,
+        receivedForwarded: refunds.pending || book.forwarded > book.claimed
+          ? book.forwarded
+          : book.claimed,
+      };
+    },
     onUpdate: (next) => {
       if (next.status !== "open") verifier.invalidate(next.channelId);
     },
@@ -293,6 +326,7 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     writer,
     triggeredBy: options.triggeredBy,
     onReject: options.onReject,
+    refunds,
     refuse: () => {
       const record = file.record();
       return record.status === "open" ? undefined : new ClaimError(
