@@ -18,7 +18,7 @@
  *   "tokenNetworkAddress": "0x.." }
  * { "version": 1, "type": "signed", "channelId": "0x..", "signature": "0x<130 hex>" }
  * { "version": 1, "type": "claim", "channelId": "0x..", "nonce": "12",
- *   "transferredAmount": "1000000", "signature": "0x<130 hex>" }
+ *   "transferredAmount": "1000000", "signature": "0x<130 hex>", "delivered": "990000" }
  * { "version": 1, "type": "refused", "channelId": "0x..", "reason": "settle-below-claim",
  *   "message": "..." }
  * ```
@@ -141,6 +141,12 @@ export interface CosignLastClaim {
   transferredAmount: bigint;
   /** The payer's EIP-712 `BalanceProof` signature; present exactly when `nonce` > 0. */
   signature?: `0x${string}`;
+  /**
+   * What the peer counts as delivered against the claims (forwarded and not refused), at most
+   * `transferredAmount`: the least final amount it co-signs (a packet refused after its claim was
+   * taken is not owed). Absent: `transferredAmount` (older peers).
+   */
+  delivered?: bigint;
 }
 
 /** The peer's answer. */
@@ -406,6 +412,7 @@ export function encodeCosignAnswer(answer: CosignAnswer): Uint8Array {
       nonce: answer.nonce.toString(),
       transferredAmount: answer.transferredAmount.toString(),
       ...(answer.signature === undefined ? {} : { signature: answer.signature }),
+      ...(answer.delivered === undefined ? {} : { delivered: answer.delivered.toString() }),
     });
   }
   return encodeJson(
@@ -496,6 +503,7 @@ export function decodeCosignAnswer(data: Uint8Array | string): CosignAnswer {
       transferredAmount: uint(v, "transferredAmount"),
     };
     if (v.signature !== undefined) answer.signature = str(v, "signature") as `0x${string}`;
+    if (v.delivered !== undefined) answer.delivered = uint(v, "delivered");
   } else {
     throw new ChannelCosignError("malformed", 'type must be "signed", "refused" or "claim"');
   }
@@ -533,6 +541,12 @@ export function validateCosignAnswer(answer: CosignAnswer): void {
       if (answer.signature !== undefined) bad("signature", "must be absent when nonce is 0");
     } else if (answer.signature === undefined || !SIGNATURE.test(answer.signature)) {
       bad("signature", "is not 65 bytes of hex");
+    }
+    if (answer.delivered !== undefined) {
+      checkUint(answer.delivered, "delivered");
+      if (answer.delivered > answer.transferredAmount) {
+        bad("delivered", "must not exceed transferredAmount");
+      }
     }
   } else {
     bad("type", 'must be "signed", "refused" or "claim"');

@@ -255,6 +255,8 @@ export interface LastClaim {
   transferredAmount: bigint;
   /** Our EIP-712 `BalanceProof` signature of it (absent when `nonce` is 0). */
   signature?: `0x${string}`;
+  /** What the peer counts as delivered against it (absent: older peers, take the claim). */
+  delivered?: bigint;
 }
 
 /**
@@ -283,7 +285,7 @@ export async function requestLastClaim(options: LastClaimRequestOptions): Promis
   if (answer.type !== "claim") {
     throw new ChannelCosignError("peer-error", `expected a claim, the answer is "${answer.type}"`);
   }
-  const { nonce, transferredAmount, signature } = answer;
+  const { nonce, transferredAmount, signature, delivered } = answer;
   if (signature === undefined) return { nonce, transferredAmount };
   let signer: string;
   try {
@@ -303,7 +305,7 @@ export async function requestLastClaim(options: LastClaimRequestOptions): Promis
         `${record.selfAddress}`,
     );
   }
-  return { nonce, transferredAmount, signature };
+  return { nonce, transferredAmount, signature, ...(delivered !== undefined ? { delivered } : {}) };
 }
 
 /** Options for {@linkcode closeCooperatively} and {@linkcode withdrawCooperatively}. */
@@ -331,11 +333,13 @@ export interface CooperativeClose {
 }
 
 /**
- * The record a cooperative settle starts from: our newest claim, or the newest claim the peer
- * holds when that is lower. The sender saves each claim before its packet leaves (crash safety),
- * so a packet refused, or in flight when the peer died, leaves our record ahead of what the peer
- * took; that difference is not owed (docs/PROTOCOL.md "Cooperative close"). A peer that cannot
- * say what it holds is settled at our own newest claim, as before.
+ * The record a cooperative settle starts from: our newest claim, or what the peer says was
+ * delivered against the claims it holds when that is lower (its newest claim when it does not
+ * say). The sender saves each claim before its packet leaves (crash safety), so a packet refused,
+ * or in flight when the peer died, leaves our record ahead of what the peer took; and a packet
+ * refused after the peer took its claim leaves the peer's claim ahead of what it delivered. That
+ * difference is not owed (docs/PROTOCOL.md "Cooperative close"). A peer that cannot say what it
+ * holds is settled at our own newest claim, as before.
  */
 async function settleFrom(
   options: CooperativeChainOptions,
@@ -345,13 +349,9 @@ async function settleFrom(
     if (err instanceof ChannelCosignError) return undefined;
     throw err;
   });
-  if (held === undefined || held.transferredAmount >= record.sent) {
-    return { record, unclaimed: 0n };
-  }
-  return {
-    record: { ...record, sent: held.transferredAmount },
-    unclaimed: record.sent - held.transferredAmount,
-  };
+  const owed = held?.delivered ?? held?.transferredAmount;
+  if (owed === undefined || owed >= record.sent) return { record, unclaimed: 0n };
+  return { record: { ...record, sent: owed }, unclaimed: record.sent - owed };
 }
 
 /**

@@ -2,10 +2,10 @@
  * A packet whose claim the town took and which was then rejected leaves its value as cover the
  * payer spends on its next packets (docs/PROTOCOL.md "Payment channels and claims"): the books
  * of both sides agree with what was FULFILLed, also when the town restarted in between and when
- * the REJECT came back after the payer had stopped waiting for it. All real: anvil with the
- * contracts, a channel opened on chain, the town, the payer's BTP client with claims; the town
- * closes with its newest claim and the chain pays out exactly what the payer's FULFILLs add up
- * to.
+ * the REJECT came back after the payer had stopped waiting for it; and a channel whose last
+ * packet was refused is settled cooperatively at what was delivered, not at the newest claim.
+ * All real: anvil with the contracts, a channel opened on chain, the town, the payer's BTP
+ * client with claims; the chain pays out exactly what the payer's FULFILLs add up to.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
@@ -19,6 +19,9 @@ import { openPairChannel, type PairChannel, settleOnTownClaim } from "../support
 import { within } from "../support/town_network_kit.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { BtpClient, BtpTimeoutError } from "../../transport/btp_client.ts";
+import { startPaidChannel } from "../support/paid_channel.ts";
+import { closeCooperatively } from "../../roles/channels/channel_cosign_request.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 
 const DEPOSIT = 50_000_000n;
@@ -192,4 +195,31 @@ Deno.test("channel cover: a REJECT that comes after the payer stopped waiting gi
     await Deno.remove(townDir, { recursive: true });
     await Deno.remove(aliceDir, { recursive: true });
   }
+});
+
+Deno.test("channel cover: refused last packets are not owed: the cooperative close settles at what was delivered", async () => {
+  await using s = await startPaidChannel({ deposit: DEPOSIT, prefix: "cover_close_" });
+  const { pair, channelId, payer } = s;
+  let paid = 0n;
+  for (let i = 0; i < 3; i++) {
+    const { reply, amount } = await payer.write(payer.sign(`paid ${i}`));
+    assertEquals(reply.type, "fulfill");
+    paid += amount;
+  }
+  const lost = await payer.client.sendPrepare(payment("test.town.nobody", LOST_PAYMENT));
+  assertEquals(lost.type === "reject" && lost.code, "F02");
+  // Both sides hold a claim for the refused payment too; nothing spends it any more.
+  assertEquals(payer.signer.transferred, paid + LOST_PAYMENT);
+  assertEquals(s.town.gate.verifier.book(channelId)!.claimed, paid + LOST_PAYMENT);
+  const closed = await closeCooperatively({
+    peer: payer.client,
+    chain: pair.alice,
+    record: payer.sent.record(),
+    signer: localNodeSigner(pair.aliceKey),
+    stateDir: s.aliceDir,
+  });
+  assertEquals([closed.agreement.transferredAmount, closed.unclaimed], [paid, LOST_PAYMENT]);
+  assertEquals(await pair.alice.tokenBalance(), MINTED - paid);
+  assertEquals(await pair.bob.tokenBalance(), MINTED + paid);
+  assertEquals((await readChannel(channelFilePath(s.aliceDir, channelId))).sent, paid);
 });

@@ -87,7 +87,8 @@ export async function startPaidChannel(options: PaidChannelOptions): Promise<Pai
       payer,
       pay: async (n) => {
         for (let i = 0; i < n; i++) {
-          const { reply } = await payer.write(payer.sign(`paid note ${i}`));
+          // A fresh event each time (the same one again would be a free duplicate).
+          const { reply } = await payer.write(payer.sign(`paid note ${i} ${crypto.randomUUID()}`));
           assertEquals(reply.type, "fulfill", reply.type === "reject" ? reply.message : "");
         }
       },

@@ -113,7 +113,8 @@ Deno.test("last claim: the desk returns the payer's newest claim, open or closed
       receivedSignature: signature,
     });
     const last = await requestLastClaim({ peer: mockPeer(town.desk), record: record("payer") });
-    assertEquals(last, { nonce: 7n, transferredAmount: 1_234n, signature });
+    // Nothing refused since: all of it was delivered.
+    assertEquals(last, { nonce: 7n, transferredAmount: 1_234n, signature, delivered: 1_234n });
   }
 });
 

@@ -242,11 +242,15 @@ function checkFinal(
       `${book.forwarded - book.claimed} forwarded on credit beyond the claims (${book.claimed})`,
     );
   }
-  if (request.transferredAmount < book.claimed || request.nonce < book.nonce) {
+  // What was delivered (forwarded and not refused; nothing is in flight while the gate is held)
+  // is what the payer owes: the newest claim may be above it by packets refused after their
+  // claim was taken (docs/PROTOCOL.md "Cooperative close and withdraw").
+  if (request.transferredAmount < book.forwarded || request.nonce < book.nonce) {
     refuse(
       "settle-below-claim",
-      `final amount ${request.transferredAmount} (nonce ${request.nonce}) is below the newest ` +
-        `claim held, ${book.claimed} (nonce ${book.nonce})`,
+      `final amount ${request.transferredAmount} (nonce ${request.nonce}) is below what was ` +
+        `delivered, ${book.forwarded}, against the newest claim held, ${book.claimed} (nonce ` +
+        `${book.nonce})`,
     );
   }
   const payer = participant(onChain, record.peerAddress);
@@ -344,8 +348,10 @@ async function lastClaim(
   // Claims accepted but not yet written are waited for: the answer is what a restart would keep.
   const release = await options.gate.hold();
   let record: ChannelRecord;
+  let delivered: bigint;
   try {
     record = options.gate.record();
+    delivered = booksOf(options.gate).forwarded;
   } finally {
     release();
   }
@@ -369,13 +375,18 @@ async function lastClaim(
     nonce: record.receivedNonce,
     transferredAmount: record.received,
     signature: record.receivedSignature,
+    delivered: delivered < record.received ? delivered : record.received,
   };
 }
 
 function booksOf(gate: ChannelClaimGate): { claimed: bigint; nonce: bigint; forwarded: bigint } {
   const record = gate.record();
   const book = gate.verifier.book(record.channelId);
-  return book ?? { claimed: record.received, nonce: record.receivedNonce, forwarded: 0n };
+  return book ?? {
+    claimed: record.received,
+    nonce: record.receivedNonce,
+    forwarded: record.receivedForwarded ?? record.received,
+  };
 }
 
 /** The request's message, once the payer's signature over it recovers to the channel's peer. */
