@@ -1456,6 +1456,11 @@ function channelRows(c: any): string[][] {
       `${c.differing}; ${c.unansweredClaims.channels} (${c.unansweredClaims.amount}); ${c.paymentLogEqualsClaims} of ${c.settled}`,
     ],
     [
+      "claimed beyond the payment log; of it not paid at a co-signed close (channels, base units)",
+      `${c.claimedBeyondPaymentLog.channels} (${c.claimedBeyondPaymentLog.amount}); ` +
+      `${c.unclaimedAtClose?.channels ?? 0} (${c.unclaimedAtClose?.amount ?? 0})`,
+    ],
+    [
       "channels settled / opened; deposit (M2M)",
       `${c.settled} / ${c.channels}; ${Number(c.depositBaseUnits) / 1e6}`,
     ],

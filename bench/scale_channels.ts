@@ -184,6 +184,11 @@ export interface ScaleChannelsSettled {
    * then rejected, e.g. F02, is claimed but not paid).
    */
   claimedBeyondPaymentLog: { channels: number; amount: string };
+  /**
+   * Of that, what the cooperative closes did not pay: the requester's newest claim above what
+   * the town delivered against it (packets refused after their claim was taken), summed.
+   */
+  unclaimedAtClose: { channels: number; amount: string };
   /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
   closedOnChain: number;
   /** Why towns refused to co-sign, with counts. */
@@ -248,6 +253,7 @@ export async function settleScaleChannels(
   const logGap = { channels: 0, amount: 0n };
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
+  const unclaimed = { channels: 0, amount: 0n };
   const closeOne = async (h: ScaleChannelHolder) => {
     const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
     if (mine === undefined) {
@@ -258,9 +264,10 @@ export async function settleScaleChannels(
     const before = await payer.tokenBalance();
     const peer = new BtpClient({ url: h.btpUrl, authToken: h.btpToken, reconnect: false });
     let agreedToTown: bigint;
+    let closed: Awaited<ReturnType<typeof closeCooperatively>>;
     try {
       await peer.connect();
-      const closed = await closeCooperatively({
+      closed = await closeCooperatively({
         peer,
         chain: payer,
         record: mine,
@@ -280,10 +287,18 @@ export async function settleScaleChannels(
     } finally {
       await peer.close().catch(() => {});
     }
+    if (closed.unclaimed > 0n) {
+      unclaimed.channels++;
+      unclaimed.amount += closed.unclaimed;
+    }
+    // Co-signed: the books are what each side says is owed: the requester's newest claim less
+    // what the town never delivered (its settled file), and what the town co-signed as
+    // delivered (its books at the close, gate held; its channel file keeps the claimed total
+    // when no refused cover is pending, the safe side for a restart, so it is not read here).
     await tally(h, mine, {
       deposit: mine.deposit - mine.withdrawn,
-      sent: mine.sent,
-      received: await townReceived(h, mine.channelId),
+      sent: closed.record.sent,
+      received: closed.agreement.transferredAmount,
       payerPayout: await payer.tokenBalance() - before,
       payeePayout: agreedToTown,
     });
@@ -291,10 +306,11 @@ export async function settleScaleChannels(
   const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
     settled++;
     const logged = await paidByLog(h.stateDir);
-    if (logged === books.sent) logAgrees++;
+    // Against the requester's newest claim (before a co-signed close lowered it).
+    if (logged === mine.sent) logAgrees++;
     else {
       logGap.channels++;
-      logGap.amount += books.sent - logged;
+      logGap.amount += mine.sent - logged;
     }
     if (!chainEqualsBooks(books)) {
       differing++;
@@ -368,6 +384,7 @@ export async function settleScaleChannels(
     unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
     paymentLogEqualsClaims: logAgrees,
     claimedBeyondPaymentLog: { channels: logGap.channels, amount: String(logGap.amount) },
+    unclaimedAtClose: { channels: unclaimed.channels, amount: String(unclaimed.amount) },
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
     claims,

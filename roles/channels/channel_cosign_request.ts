@@ -86,7 +86,7 @@ export interface CooperativeSettleAgreement {
   settle: CooperativeSettle;
   signature1: `0x${string}`;
   signature2: `0x${string}`;
-  /** What this node pays in the end (its newest claim). */
+  /** What this node pays in the end (its newest claim, or what the peer delivered if less). */
   transferredAmount: bigint;
 }
 
