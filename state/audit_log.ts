@@ -24,12 +24,16 @@
  * `state/state_dir_lock.ts`).
  *
  * git runs via `Deno.Command` with `-c user.name=turnpike -c user.email=turnpike@localhost`
- * (never the global config), hooks and signing off.
+ * (never the global config), hooks and signing off, to open the repository; a group's commit
+ * is then written in process (`state/git_commit_writer.ts`: the objects and the ref under git's
+ * lock, no process per commit), and with `git add` + `git commit` only when the branch moved
+ * under it (another process committed) or that writer cannot be used.
  *
  * @module
  */
 
 import { sleep } from "../protocol/backoff.ts";
+import { type GitCommitWriter, openGitCommitWriter } from "./git_commit_writer.ts";
 import { pathExists } from "./path_exists.ts";
 
 /** One change to record. */
@@ -68,6 +72,11 @@ export interface AuditLogOptions {
   git?: string;
   /** `.gitignore` lines beyond {@linkcode STATE_DIR_IGNORE} (kept there on every open). */
   ignore?: string[];
+  /**
+   * Write each group's commit in process (`state/git_commit_writer.ts`) rather than with
+   * `git add` + `git commit`. Default true; the history is the same either way.
+   */
+  inProcess?: boolean;
 }
 
 /** git failed; the files are intact, the changes stay pending and are retried. */
@@ -152,6 +161,9 @@ export class AuditLog {
   #running: Promise<void> = Promise.resolve();
   #lastError: unknown;
   #commits = 0;
+  #inProcess: boolean;
+  #writer: GitCommitWriter | undefined;
+  #ignoredRe: RegExp[] = [];
 
   /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
@@ -159,6 +171,7 @@ export class AuditLog {
     this.#windowMs = options.windowMs ?? 200;
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
+    this.#inProcess = options.inProcess ?? true;
   }
 
   /** Number of commits this instance made. */
@@ -196,6 +209,22 @@ export class AuditLog {
     if (await this.#hasStaged()) {
       await this.#commit("turnpike: recover state startup\n");
     }
+    this.#ignoredRe = (await Deno.readTextFile(`${this.dir}/.gitignore`)).split("\n")
+      .map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("!"))
+      .map(ignoreRegExp);
+    await this.#openWriter();
+  }
+
+  /** The in-process writer on the branch as it is now (none when it cannot be used). */
+  async #openWriter(): Promise<void> {
+    this.#writer = undefined;
+    if (!this.#inProcess) return;
+    this.#writer = await openGitCommitWriter({
+      dir: this.dir,
+      run: async (args) => (await this.#run(args)).stdout,
+      ignored: (path) => this.#ignoredRe.some((re) => re.test(path)),
+      identity: "turnpike <turnpike@localhost>",
+    });
   }
 
   /**
@@ -223,7 +252,8 @@ export class AuditLog {
   }
 
   /**
-   * Commits everything recorded so far; resolves once it is in history.
+   * Commits everything recorded so far; resolves once it is in history (and the index is
+   * HEAD's, so `git status` shows only what changed since).
    * @throws {AuditCommitError} when git fails (the changes stay pending).
    */
   async flush(): Promise<void> {
@@ -238,6 +268,7 @@ export class AuditLog {
       if (this.#pending.length > 0) await this.#schedule(); // one retry of the failed group
       if (this.#pending.length > 0) throw err;
     }
+    await this.#writer?.resyncIndex();
   }
 
   /** Flushes and stops the timer; call on shutdown. */
@@ -260,6 +291,19 @@ export class AuditLog {
     this.#pending = [];
     try {
       const paths = [...new Set(group.flatMap((c) => c.paths))];
+      const message = formatAuditMessage(group);
+      if (this.#writer !== undefined) {
+        const writer = this.#writer;
+        const done = await writer.commit(paths, message).catch(() => false);
+        if (done) {
+          this.#commits++;
+          return;
+        }
+        // The branch moved under the writer (another process committed), or it failed: git
+        // commits this group (its error is the one reported), and a new writer is opened.
+        this.#writer = undefined;
+        await writer.resyncIndex();
+      }
       // -A with explicit paths stages additions, changes and removals of just those files.
       await this.#run(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], {
         stdin: paths.join("\0"),
@@ -267,7 +311,8 @@ export class AuditLog {
       // Empty commits allowed: when a file is rewritten again before this group's `git add`,
       // the newer bytes ride with this group and the next group stages nothing; its message
       // (the amounts, the nonce of that change) must still reach the history.
-      await this.#commit(formatAuditMessage(group), { allowEmpty: true });
+      await this.#commit(message, { allowEmpty: true });
+      await this.#openWriter();
     } catch (err) {
       this.#pending = group.concat(this.#pending);
       throw err;
@@ -415,6 +460,18 @@ export function parseAuditMessage(message: string): AuditEntry[] {
     if (field && entries.length > 0) entries[entries.length - 1].fields[field[1]] = field[2];
   }
   return entries;
+}
+
+/** A `.gitignore` line as a test of a relative path (the forms STATE_DIR_IGNORE uses). */
+function ignoreRegExp(pattern: string): RegExp {
+  const dirOnly = pattern.endsWith("/");
+  const p = pattern.replace(/\/$/, "");
+  const glob = p.replace(/^\//, "").split("").map((c) =>
+    c === "*" ? "[^/]*" : c === "?" ? "[^/]" : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+  ).join("");
+  // No slash inside: matches a name at any depth; a directory pattern also what is under it.
+  const anchored = p.includes("/") ? `^${glob}` : `(^|/)${glob}`;
+  return new RegExp(`${anchored}${dirOnly ? "/" : "(/|$)"}`);
 }
 
 /**

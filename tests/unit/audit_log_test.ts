@@ -213,3 +213,104 @@ Deno.test("audit log: every open completes .gitignore and untracks what an older
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A `git` that appends its subcommand to `log` and runs the real one. */
+async function countingGit(dir: string): Promise<{ git: string; calls: () => Promise<string[]> }> {
+  const log = `${dir}/calls.log`;
+  const git = `${dir}/git`;
+  await Deno.writeTextFile(
+    git,
+    `#!/bin/sh\nfor a in "$@"; do case "$a" in -*|*=*|/*) ;; *) echo "$a" >> ${log}; break;; esac; done\nexec git "$@"\n`,
+  );
+  await Deno.chmod(git, 0o755);
+  const calls = async () =>
+    (await Deno.readTextFile(log).catch(() => "")).split("\n").filter((l) => l !== "");
+  return { git, calls };
+}
+
+Deno.test("audit log: a group's commit spawns no git, and its tree is the one git would write", async () => {
+  const tools = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir();
+  try {
+    const { git: counting, calls } = await countingGit(tools);
+    const audit = await openAuditLog({ dir, windowMs: 10_000, git: counting });
+    const atOpen = (await calls()).length;
+    await Deno.mkdir(`${dir}/jobs/deep/er`, { recursive: true });
+    const write = (path: string, text: string) => Deno.writeTextFile(`${dir}/${path}`, text);
+    await write("jobs/a.toml", "a\n");
+    await write("jobs/deep/er/b.toml", "b\n");
+    await write("top.json", "{}\n");
+    await write("jobs/.tmp-x", "ignored: a temp file\n");
+    audit.record({
+      action: "create",
+      resource: "job",
+      id: "a",
+      paths: ["jobs/a.toml", "jobs/deep/er/b.toml", "top.json", "jobs/.tmp-x"],
+    });
+    await audit.flush();
+    await write("jobs/a.toml", "a, changed\n");
+    await Deno.remove(`${dir}/jobs/deep/er/b.toml`);
+    await write("jobs/c.toml", "c\n");
+    audit.record({ action: "update", resource: "job", id: "a", paths: ["jobs/a.toml"] });
+    audit.record({ action: "prune", resource: "job", id: "b", paths: ["jobs/deep/er/b.toml"] });
+    audit.record({ action: "create", resource: "job", id: "c", paths: ["jobs/c.toml"] });
+    await audit.flush();
+    assertEquals(audit.commits, 3); // the start-up commit and the two groups
+    // No add or commit: only the `read-tree` that puts the index back after each flush.
+    assertEquals((await calls()).slice(atOpen), ["read-tree", "read-tree"]);
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    await git(dir, "fsck", "--strict", "--no-dangling");
+    // The tree git itself writes from the work tree is the one committed.
+    const index = `${tools}/index`;
+    const env = { GIT_INDEX_FILE: index };
+    for (const args of [["add", "-A", "."], ["write-tree"]]) {
+      const out = await new Deno.Command("git", { args: ["-C", dir, ...args], env }).output();
+      assert(out.success);
+      if (args[0] === "write-tree") {
+        assertEquals(
+          new TextDecoder().decode(out.stdout).trim(),
+          (await git(dir, "rev-parse", "HEAD^{tree}")).trim(),
+        );
+      }
+    }
+    assertEquals((await messages(dir)).slice(0, 2), [
+      "turnpike: commit group 3\n\nturnpike: update job a\n\nturnpike: prune job b\n\nturnpike: create job c",
+      "turnpike: create job a",
+    ]);
+    assertEquals(
+      (await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).trim().split("\n"),
+      [".gitignore", "jobs/a.toml", "jobs/c.toml", "top.json"],
+    );
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(tools, { recursive: true });
+  }
+});
+
+Deno.test("audit log: two logs on one state dir interleave commits and lose none", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const one = await openAuditLog({ dir, windowMs: 10_000 });
+    // A second process on the same dir (a CLI command beside the node): its own log.
+    const two = await openAuditLog({ dir, windowMs: 10_000 });
+    for (let i = 0; i < 6; i++) {
+      const log = i % 2 === 0 ? one : two;
+      await Deno.writeTextFile(`${dir}/f${i}.txt`, `${i}\n`);
+      log.record({ action: "create", resource: "note", id: `n${i}`, paths: [`f${i}.txt`] });
+      await log.flush();
+    }
+    const subjects = (await messages(dir)).filter((m) => m.startsWith("turnpike: create note"));
+    assertEquals(subjects.length, 6);
+    assertEquals(
+      (await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).trim().split("\n"),
+      [".gitignore", "f0.txt", "f1.txt", "f2.txt", "f3.txt", "f4.txt", "f5.txt"],
+    );
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    await git(dir, "fsck", "--strict", "--no-dangling");
+    await one.close();
+    await two.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,62 @@
+/**
+ * What one audit commit costs, in process (`state/git_commit_writer.ts`) against `git add` +
+ * `git commit`: CPU ms (this process's own, and its children's) per commit of a one-job change
+ * (a job file rewritten and a new one created) in a state dir of `--files` job files.
+ *
+ *     deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200]
+ *
+ * @module
+ */
+import { openAuditLog } from "../state/audit_log.ts";
+
+const args = Deno.args;
+const num = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i < 0 ? fallback : Number(args[i + 1]);
+};
+const files = num("files", 500);
+const commits = num("commits", 200);
+
+/** utime + stime of this process and of its reaped children, in ms (Linux `/proc`). */
+async function cpu(): Promise<{ own: number; sys: number; children: number }> {
+  const f = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ").map(Number);
+  return { own: (f[11] + f[12]) * 10, sys: f[12] * 10, children: (f[13] + f[14]) * 10 };
+}
+
+for (const inProcess of [false, true, false, true]) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/jobs`);
+    for (let i = 0; i < files; i++) await Deno.writeTextFile(`${dir}/jobs/${i}.toml`, `n = ${i}\n`);
+    const audit = await openAuditLog({ dir, windowMs: 1, inProcess });
+    const c0 = await cpu();
+    const t0 = performance.now();
+    for (let i = 0; i < commits; i++) {
+      await Deno.writeTextFile(`${dir}/jobs/${i % files}.toml`, `n = ${i}, again\n`);
+      await Deno.writeTextFile(`${dir}/jobs/new-${i}.toml`, `new = ${i}\n`);
+      audit.record({
+        action: "update",
+        resource: "job",
+        id: `j${i}`,
+        paths: [`jobs/${i % files}.toml`, `jobs/new-${i}.toml`],
+        fields: { Status: "sent" },
+      });
+      // Committed by its window (1 ms), not by flush (which also puts the index back).
+      const before = audit.commits;
+      while (audit.commits === before) await new Promise((r) => setTimeout(r, 1));
+    }
+    const c1 = await cpu();
+    const ms = performance.now() - t0;
+    await audit.close();
+    console.log(
+      `${inProcess ? "in process" : "git add + git commit"}: ${files} files, ${commits} commits: ` +
+        `own ${((c1.own - c0.own) / commits).toFixed(2)} ms (system ${
+          ((c1.sys - c0.sys) / commits).toFixed(2)
+        }), children ${((c1.children - c0.children) / commits).toFixed(2)} ms CPU per commit; ${
+          (ms / commits).toFixed(2)
+        } ms wall`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

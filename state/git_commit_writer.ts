@@ -1,0 +1,321 @@
+/**
+ * Writes the audit trail's commits in process: the blobs of the changed files, the trees above
+ * them, the commit object (loose objects, zlib-deflated, named by SHA-1, as git writes them), and
+ * the branch's ref under git's own lock protocol (`<ref>.lock` created exclusively, the new value
+ * written into it, renamed over the ref). No `git` process per commit.
+ *
+ * Why not `git add` + `git commit`: those are two processes per commit (about 16 ms of CPU
+ * together in a state dir of 500 files, plus the spawns on the node's main thread), and a node
+ * commits several times per job; they were most of an agent's children's CPU per job
+ * (docs/SCALE.md). Why not a library (isomorphic-git): its `add` and `commit` read and rewrite the
+ * whole index on every commit, which grows with the state dir; here each directory's entries are
+ * kept in memory, encoded, and only the trees of the directories a change touches are written.
+ *
+ * The index is not updated (the commit is built from the tree in memory): before anything else
+ * uses the index (the spawned fallback, `close`), {@linkcode GitCommitWriter.resyncIndex} reads
+ * HEAD into it. The ref update is a compare-and-swap: when the ref is not the commit this writer
+ * made last (another process committed, the ref was packed), `commit` returns false and the
+ * caller commits with `git` and opens a new writer. Loose objects are written to a temp file and
+ * renamed, so a kill mid-write leaves no torn object; like git's default, they are not fsynced
+ * (the state files are the truth: docs/ARCHITECTURE.md "The audit trail").
+ *
+ * @module
+ */
+
+import { createHash, randomBytes } from "node:crypto";
+import { deflateSync } from "node:zlib";
+import { Buffer } from "node:buffer";
+
+/** Runs git in the state dir (the audit log's runner); returns its stdout. */
+export type GitRunner = (args: string[]) => Promise<string>;
+
+/** Options for {@linkcode openGitCommitWriter}. */
+export interface GitCommitWriterOptions {
+  /** The state dir (a git work tree, `.git` inside), without a trailing slash. */
+  dir: string;
+  /** Runs git there (used once, to read HEAD's tree, and by `resyncIndex`). */
+  run: GitRunner;
+  /** Whether a path (relative, `/`-separated) is ignored: such a path is never added. */
+  ignored: (path: string) => boolean;
+  /** Author and committer, `Name <email>`. */
+  identity: string;
+}
+
+/** A tree entry as it is written: the name git sorts by (a directory's with "/"), its bytes. */
+interface Line {
+  key: string;
+  bytes: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Opens a writer on the repository's current branch; undefined when it cannot commit in process
+ * (HEAD detached or unborn, or its ref only in `packed-refs`): the caller then uses `git`.
+ *
+ * @example
+ * ```ts
+ * import { openGitCommitWriter } from "./git_commit_writer.ts";
+ *
+ * declare const run: (args: string[]) => Promise<string>;
+ * const writer = await openGitCommitWriter({
+ *   dir: "/tmp/state",
+ *   run,
+ *   ignored: () => false,
+ *   identity: "turnpike <turnpike@localhost>",
+ * });
+ * if (writer && !(await writer.commit(["jobs/a.toml"], "turnpike: update job a\n"))) {
+ *   // the ref moved under it: commit with git instead
+ * }
+ * ```
+ */
+export async function openGitCommitWriter(
+  options: GitCommitWriterOptions,
+): Promise<GitCommitWriter | undefined> {
+  const gitDir = `${options.dir}/.git`;
+  const head = (await Deno.readTextFile(`${gitDir}/HEAD`)).trim();
+  const ref = /^ref: (refs\/heads\/[^\s]+)$/.exec(head)?.[1];
+  if (ref === undefined) return undefined;
+  const tip = readRefSync(`${gitDir}/${ref}`);
+  if (tip === undefined) return undefined;
+  // -t: the trees too, so every directory's entries are known with their ids.
+  const listing = await options.run(["ls-tree", "-r", "-t", "-z", "--full-tree", tip]);
+  const dirs = new Map<string, Map<string, Line>>([["", new Map()]]);
+  for (const item of listing.split("\0")) {
+    const m = /^(\d+) \w+ ([0-9a-f]{40})\t(.+)$/s.exec(item);
+    if (m === null) continue;
+    const [, mode, sha, path] = m;
+    const dir = parentOf(path)!;
+    if (!dirs.has(dir)) dirs.set(dir, new Map());
+    const name = path.slice(dir === "" ? 0 : dir.length + 1);
+    dirs.get(dir)!.set(name, lineOf(mode, name, sha));
+    if (mode === "40000" && !dirs.has(path)) dirs.set(path, new Map());
+  }
+  return new GitCommitWriter(options, ref, tip, dirs);
+}
+
+/** In-process commits of a state dir's changes; see the module doc. */
+export class GitCommitWriter {
+  #o: GitCommitWriterOptions;
+  #gitDir: string;
+  #ref: string;
+  #tip: string;
+  /** Each directory's entries ("" the root), as in the tip's trees. */
+  #dirs: Map<string, Map<string, Line>>;
+  /** Object fan-out directories known to exist. */
+  #fanout = new Set<string>();
+  #indexStale = false;
+
+  /** Use {@linkcode openGitCommitWriter}. */
+  constructor(
+    options: GitCommitWriterOptions,
+    ref: string,
+    tip: string,
+    dirs: Map<string, Map<string, Line>>,
+  ) {
+    this.#o = options;
+    this.#gitDir = `${options.dir}/.git`;
+    this.#ref = ref;
+    this.#tip = tip;
+    this.#dirs = dirs;
+  }
+
+  /** The commit the branch points at, as this writer last wrote or read it. */
+  get tip(): string {
+    return this.#tip;
+  }
+
+  /**
+   * Commits the current contents of `paths` (files; a missing one is removed from the tree) on
+   * top of the branch, with `message` (cleaned as `git commit -F` does: trailing whitespace,
+   * repeated and outer blank lines). An unchanged tree still makes a commit (its message is the
+   * record). Returns false, having written no ref, when the branch is not where this writer left
+   * it, or a path is a directory: the caller commits with `git` then.
+   * @throws when a file cannot be read or an object or the ref cannot be written.
+   */
+  // deno-lint-ignore require-await
+  async commit(paths: string[], message: string): Promise<boolean> {
+    // Synchronous file calls throughout: a commit is a dozen small files, and an async call's
+    // hop to the I/O thread pool cost more CPU than the call (bench/audit_commit_bench_script.ts).
+    const lock = `${this.#gitDir}/${this.#ref}.lock`;
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(lock, { write: true, createNew: true, mode: 0o644 });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) return false; // a git at work: leave it to it
+      throw err;
+    }
+    let renamed = false;
+    try {
+      if (readRefSync(`${this.#gitDir}/${this.#ref}`) !== this.#tip) return false;
+      // Copies of the directories this commit changes; the others stay shared.
+      const dirs = new Map<string, Map<string, Line>>();
+      const edit = (d: string) => {
+        let m = dirs.get(d);
+        if (m === undefined) dirs.set(d, m = new Map(this.#dirs.get(d) ?? []));
+        return m;
+      };
+      for (const path of paths) {
+        if (this.#o.ignored(path)) continue;
+        const entry = this.#blobOf(path);
+        if (entry === "dir") return false;
+        const d = parentOf(path)!;
+        const name = path.slice(d === "" ? 0 : d.length + 1);
+        if (entry === undefined) edit(d).delete(name);
+        else edit(d).set(name, lineOf(entry.mode, name, entry.sha));
+        for (let up = parentOf(d); up !== undefined; up = parentOf(up)) edit(up);
+      }
+      edit("");
+      // Deepest first: a directory's tree id goes into its parent's entries (an empty one
+      // leaves its parent, as git keeps no empty trees).
+      const order = [...dirs.keys()].sort((a, b) => depth(b) - depth(a));
+      let root = "";
+      for (const d of order) {
+        const m = dirs.get(d)!;
+        const up = parentOf(d);
+        if (up === undefined) root = this.#writeTree(m);
+        else {
+          const name = d.slice(up === "" ? 0 : up.length + 1);
+          if (m.size === 0) edit(up).delete(name);
+          else edit(up).set(name, lineOf("40000", name, this.#writeTree(m)));
+        }
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const who = `${this.#o.identity} ${now} +0000`;
+      const body = `tree ${root}\nparent ${this.#tip}\nauthor ${who}\ncommitter ${who}\n\n` +
+        cleanMessage(message);
+      const commit = this.#writeObject("commit", encoder.encode(body));
+      file.writeSync(encoder.encode(`${commit}\n`));
+      file.close();
+      Deno.renameSync(lock, `${this.#gitDir}/${this.#ref}`);
+      renamed = true;
+      this.#tip = commit;
+      for (const [d, m] of dirs) {
+        if (m.size === 0 && d !== "") this.#dirs.delete(d);
+        else this.#dirs.set(d, m);
+      }
+      this.#indexStale = true;
+      return true;
+    } finally {
+      if (!renamed) {
+        try {
+          file.close();
+        } catch { /* closed above */ }
+        try {
+          Deno.removeSync(lock);
+        } catch { /* gone */ }
+      }
+    }
+  }
+
+  /** Makes the index HEAD's tree again (after in-process commits), for `git add`/`git status`. */
+  async resyncIndex(): Promise<void> {
+    if (!this.#indexStale) return;
+    await this.#o.run(["read-tree", "HEAD"]);
+    this.#indexStale = false;
+  }
+
+  #blobOf(path: string): { mode: string; sha: string } | "dir" | undefined {
+    const full = `${this.#o.dir}/${path}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(full);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+    if (info.isDirectory) return "dir";
+    if (info.isSymlink) {
+      const target = Deno.readLinkSync(full);
+      return { mode: "120000", sha: this.#writeObject("blob", encoder.encode(target)) };
+    }
+    let data: Uint8Array;
+    try {
+      data = Deno.readFileSync(full);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined; // removed since the lstat
+      throw err;
+    }
+    const mode = (info.mode ?? 0) & 0o111 ? "100755" : "100644";
+    return { mode, sha: this.#writeObject("blob", data) };
+  }
+
+  /** Writes one directory's tree object; returns its id. */
+  #writeTree(entries: Map<string, Line>): string {
+    // git's order: names as bytes, a directory's with a "/" after it. UTF-16 order is the
+    // same as UTF-8 byte order but for characters beyond U+FFFF (state dir names are ASCII).
+    const lines = [...entries.values()].sort((x, y) => x.key < y.key ? -1 : x.key > y.key ? 1 : 0);
+    return this.#writeObject("tree", concat(lines.map((l) => l.bytes)));
+  }
+
+  /**
+   * Writes a loose object (a temp file renamed to its name: one already there has the same
+   * bytes, so it is simply replaced); returns its id.
+   */
+  #writeObject(type: string, content: Uint8Array): string {
+    const header = encoder.encode(`${type} ${content.length}\0`);
+    const raw = concat([header, content]);
+    const sha = createHash("sha1").update(raw).digest("hex");
+    const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
+    const path = `${dir}/${sha.slice(2)}`;
+    if (!this.#fanout.has(dir)) {
+      Deno.mkdirSync(dir, { recursive: true });
+      this.#fanout.add(dir);
+    }
+    const tmp = `${dir}/tmp_obj_${randomBytes(6).toString("hex")}`;
+    Deno.writeFileSync(tmp, deflateSync(raw, { level: 1 }), { mode: 0o444 });
+    Deno.renameSync(tmp, path);
+    return sha;
+  }
+}
+
+function readRefSync(path: string): string | undefined {
+  try {
+    const sha = Deno.readTextFileSync(path).trim();
+    return /^[0-9a-f]{40}$/.test(sha) ? sha : undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+function lineOf(mode: string, name: string, sha: string): Line {
+  const head = encoder.encode(`${mode} ${name}\0`);
+  const bytes = new Uint8Array(head.length + 20);
+  bytes.set(head);
+  bytes.set(Buffer.from(sha, "hex"), head.length);
+  return { key: mode === "40000" ? `${name}/` : name, bytes };
+}
+
+function depth(dir: string): number {
+  return dir === "" ? 0 : dir.split("/").length;
+}
+
+/** The parent directory of a relative path ("" for a top-level one); undefined for "". */
+function parentOf(path: string): string | undefined {
+  if (path === "") return undefined;
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
+/** `git commit`'s "whitespace" cleanup of a message given with -F. */
+function cleanMessage(message: string): string {
+  const lines = message.split("\n").map((l) => l.replace(/\s+$/, ""));
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line === "" && (out.length === 0 || out[out.length - 1] === "")) continue;
+    out.push(line);
+  }
+  while (out.length > 0 && out[out.length - 1] === "") out.pop();
+  return out.length === 0 ? "" : `${out.join("\n")}\n`;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
