@@ -183,6 +183,8 @@ export class Requester {
   /** Ids being created by a `submit` (see there). */
   #claimed = new Set<string>();
   #active = new Set<string>();
+  /** When this node last wrote each followed job's record (the file poll skips those). */
+  #wroteAtMs = new Map<string, number>();
   #nextOf = new Map<string, string>();
   #queues = new Map<string, Promise<unknown>>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -432,6 +434,7 @@ export class Requester {
         : undefined,
     };
     await this.repo.create(record, { action: "submit", paths: [`requester/${event.id}.json`] });
+    this.#wroteAtMs.set(event.id, Date.now());
     if (options.prev) this.#nextOf.set(options.prev, event.id);
     this.#track(record, sidecar);
     return await this.#send(event.id, event);
@@ -563,15 +566,22 @@ export class Requester {
    * ```
    */
   async waitFor(id: string): Promise<RequesterJobRecord> {
-    const record = await this.repo.read(id);
-    if (!record) throw new RequesterJobError(`no job ${id}`);
-    if (TERMINAL_JOB_STATUSES.includes(record.status)) return record;
+    // A job this node follows has not ended here (its end and the waiters' release are one
+    // step, #settle), and an end by another process is the poll's to see: no read.
+    const followed = this.#active.has(id);
+    if (!followed) {
+      const record = await this.repo.read(id);
+      if (!record) throw new RequesterJobError(`no job ${id}`);
+      if (TERMINAL_JOB_STATUSES.includes(record.status)) return record;
+    }
     const waiter = Promise.withResolvers<RequesterJobRecord>();
     this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), waiter]);
     this.#watchJobFiles();
-    // Ended between the read above and the watch: seen by this second read.
-    const again = await this.repo.read(id);
-    if (again && TERMINAL_JOB_STATUSES.includes(again.status)) this.#settle(id, again);
+    if (!followed) {
+      // Ended between the read above and the watch: seen by this second read.
+      const again = await this.repo.read(id);
+      if (again && TERMINAL_JOB_STATUSES.includes(again.status)) this.#settle(id, again);
+    }
     return await waiter.promise;
   }
 
@@ -852,19 +862,20 @@ export class Requester {
         `${feedback.status}${feedback.extraInfo ? `: ${feedback.extraInfo}` : ""}`,
       );
       if (feedback.status === "processing" || feedback.status === "partial") {
-        return await this.#advance(id, "processing");
+        return await this.#advance(id, "processing", { current: record });
       }
       if (feedback.status === "error") {
         return await this.#finish(id, "error", {
           error: `provider error: ${feedback.extraInfo ?? ""}`,
-        });
+        }, record);
       }
       if (feedback.status === "payment-required") {
         const invoice = feedback.amount?.paymentRequest;
         // With an invoice the record goes straight to `paying` (one write before the PREPARE);
         // `#pay` writes `payment-required` itself when it does not pay now.
-        if (invoice) await this.#pay(id, invoice, event.pubkey, { fromFeedback: true });
-        else await this.#advance(id, "payment-required");
+        if (invoice) {
+          await this.#pay(id, invoice, event.pubkey, { fromFeedback: true, current: record });
+        } else await this.#advance(id, "payment-required", { current: record });
       }
       return;
     }
@@ -880,10 +891,16 @@ export class Requester {
     );
     const invoice = result.amount?.paymentRequest;
     if (invoice) {
-      const paid = await this.#pay(id, invoice, event.pubkey);
+      const paid = await this.#pay(id, invoice, event.pubkey, { current: record });
       if (!paid) return;
     }
-    return await this.#finish(id, "done", { toon, resultId: event.id });
+    // Without a payment here nothing wrote the record since #onJobEvent read it.
+    return await this.#finish(
+      id,
+      "done",
+      { toon, resultId: event.id },
+      invoice ? undefined : record,
+    );
   }
 
   /**
@@ -894,7 +911,7 @@ export class Requester {
     id: string,
     invoiceText: string,
     provider: string,
-    options: { fromFeedback?: boolean } = {},
+    options: { fromFeedback?: boolean; current?: RequesterJobRecord } = {},
   ): Promise<boolean> {
     if (options.fromFeedback) this.#progress(id, "payment-required");
     let invoice: IlpInvoice;
@@ -918,7 +935,9 @@ export class Requester {
       this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
       return false;
     }
-    const record = (await this.repo.read(id))!;
+    // The bid and the payments so far: only this handler (events of a job run one at a time)
+    // changes them, so #onJobEvent's read serves (the status write above changes neither).
+    const record = options.current ?? (await this.repo.read(id))!;
     if (invoice.jobId !== id) {
       await this.#finish(id, "payment-refused", { error: `invoice is for job ${invoice.jobId}` });
       return false;
@@ -1076,13 +1095,16 @@ export class Requester {
     }), audit);
   }
 
-  /** Moves a job forward (never backwards, never out of a terminal status). */
+  /**
+   * Moves a job forward (never backwards, never out of a terminal status). `current`: the
+   * record as the caller just read it in this job's queue (saves a read; docs/SCALE.md).
+   */
   async #advance(
     id: string,
     status: JobStatus,
-    options: { quiet?: boolean } = {},
+    options: { quiet?: boolean; current?: RequesterJobRecord } = {},
   ): Promise<RequesterJobRecord> {
-    const current = (await this.repo.read(id))!;
+    const current = options.current ?? (await this.repo.read(id))!;
     const from = IN_FLIGHT_JOB_STATUSES.indexOf(current.status);
     const to = IN_FLIGHT_JOB_STATUSES.indexOf(status);
     if (from < 0 || to <= from) return current;
@@ -1098,6 +1120,7 @@ export class Requester {
   ): Promise<RequesterJobRecord> {
     const seen = this.#seen.get(id);
     this.#seen.delete(id);
+    if (this.#active.has(id)) this.#wroteAtMs.set(id, Date.now());
     return this.repo.update(id, (r) =>
       change(
         seen === undefined ? r : {
@@ -1112,8 +1135,9 @@ export class Requester {
     id: string,
     status: JobStatus,
     detail: { toon?: string; resultId?: string; error?: string },
+    known?: RequesterJobRecord,
   ): Promise<RequesterJobRecord> {
-    const current = (await this.repo.read(id))!;
+    const current = known ?? (await this.repo.read(id))!;
     // Ended here before, or by another process (a `job cancel` in another shell): stop
     // following it and tell whoever waits.
     if (TERMINAL_JOB_STATUSES.includes(current.status)) return this.#settle(id, current);
@@ -1140,6 +1164,7 @@ export class Requester {
   /** Stops following a job that ended and resolves its waiters. */
   #settle(id: string, final: RequesterJobRecord): RequesterJobRecord {
     const wasActive = this.#active.delete(id);
+    this.#wroteAtMs.delete(id);
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);
     const waiters = this.#waiters.get(id) ?? [];
@@ -1174,6 +1199,10 @@ export class Requester {
         const stat = await Deno.stat(`${this.repo.jobsDir}/${id}.toml`).catch(() => undefined);
         const version = `${stat?.ino}:${stat?.mtime?.getTime()}:${stat?.size}`;
         if (versions.get(id) === version) continue;
+        // Changed, and this node wrote it within the last poll: most likely its own write, read
+        // on a later poll once the job is quiet (or not at all, when it ends here first). A
+        // write by another process then is seen at most a poll or two later.
+        if (Date.now() - (this.#wroteAtMs.get(id) ?? 0) < JOB_FILE_POLL_MS) continue;
         versions.set(id, version);
         this.#enqueue(id, async () => {
           const record = await this.repo.read(id).catch(() => undefined);

@@ -39,6 +39,30 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
       },
     );
 
+    await t.step("a paid job reads its record file only where no earlier read serves", async () => {
+      const reads = new Map<string, number>();
+      const read = req.repo.read.bind(req.repo);
+      req.repo.read = (id: string) => {
+        reads.set(id, (reads.get(id) ?? 0) + 1);
+        return read(id);
+      };
+      try {
+        const job = await req.submit(echoSpec("count my reads"));
+        const final = await req.waitFor(job.id);
+        assertEquals(final.status, "done");
+        assertEquals(final.payments.map((p) => p.status), ["paid"]);
+        // 10 here: the id check at submit, #onJobEvent's one per event, and one inside each
+        // record update (the repository's own, under its lock); a poll may add one or two on a
+        // slow machine (a job quiet for a second). Before: 14 and up, with waitFor's two, a
+        // second read in each status change after #onJobEvent's, and the file poll re-reading
+        // this node's own writes (docs/SCALE.md).
+        const n = reads.get(job.id) ?? 0;
+        assert(n <= 12, `${n} reads of one job's record`);
+      } finally {
+        req.repo.read = read;
+      }
+    });
+
     await t.step("a timeout: status timed-out, callback told, nothing left followed", async () => {
       const nobody = getPublicKey(generateSecretKey());
       const job = await req.submit(
