@@ -30,8 +30,8 @@
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
- *   [--requester-cpu-prof DIR] [--channels] [--deposit M2M] [--payout-threshold M2M]
- *   [--payout-deposit M2M] [--report scale.json]
+ *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
+ *   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
  *
  * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
  * (bench/scale_pg_town.ts; `--pg-processes 1` for one), PostgreSQL restarted in the chaos schedule.
@@ -127,6 +127,10 @@ const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
 // A V8 CPU profile of each requester host, written into this directory when it stops.
 const requesterCpuProf = args.includes("--requester-cpu-prof")
   ? args[args.indexOf("--requester-cpu-prof") + 1]
+  : undefined;
+// A V8 CPU profile of each provider host, written into this directory when it stops.
+const providerCpuProf = args.includes("--provider-cpu-prof")
+  ? args[args.indexOf("--provider-cpu-prof") + 1]
   : undefined;
 // Payment channels on a local anvil (bench/scale_channels.ts).
 const useChannels = args.includes("--channels");
@@ -440,7 +444,13 @@ async function killRequesterHost(h: RequesterHost): Promise<void> {
 /** Starts a host's process and waits (bounded) for its `ready`. */
 async function startHost(h: Host): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./scale_provider_host.ts", import.meta.url).pathname, h.planPath],
+    args: [
+      "run",
+      "-A",
+      ...(providerCpuProf ? ["--cpu-prof", `--cpu-prof-dir=${providerCpuProf}`] : []),
+      new URL("./scale_provider_host.ts", import.meta.url).pathname,
+      h.planPath,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -102,8 +102,6 @@ export class GitCommitWriter {
   #tip: string;
   /** Each directory's entries ("" the root), as in the tip's trees. */
   #dirs: Map<string, Map<string, Line>>;
-  /** Object fan-out directories known to exist. */
-  #fanout = new Set<string>();
   #indexStale = false;
 
   /** Use {@linkcode openGitCommitWriter}. */
@@ -258,13 +256,17 @@ export class GitCommitWriter {
     const sha = createHash("sha1").update(raw).digest("hex");
     const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
     const path = `${dir}/${sha.slice(2)}`;
-    if (!this.#fanout.has(dir)) {
-      Deno.mkdirSync(dir, { recursive: true });
-      this.#fanout.add(dir);
-    }
-    const tmp = `${dir}/tmp_obj_${randomBytes(6).toString("hex")}`;
+    // The temp file in objects/ itself (always there); its fan-out directory made only when
+    // the rename finds it missing.
+    const tmp = `${this.#gitDir}/objects/tmp_obj_${randomBytes(6).toString("hex")}`;
     Deno.writeFileSync(tmp, deflateSync(raw, { level: 1 }), { mode: 0o444 });
-    Deno.renameSync(tmp, path);
+    try {
+      Deno.renameSync(tmp, path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.renameSync(tmp, path);
+    }
     return sha;
   }
 }
