@@ -234,7 +234,8 @@ export class GitCommitWriter {
       if (err instanceof Deno.errors.NotFound) return undefined; // removed since the lstat
       throw err;
     }
-    const mode = (info.mode ?? 0) & 0o111 ? "100755" : "100644";
+    // git records 100755 when the owner may execute the file.
+    const mode = (info.mode ?? 0) & 0o100 ? "100755" : "100644";
     return { mode, sha: this.#writeObject("blob", data) };
   }
 
@@ -261,11 +262,18 @@ export class GitCommitWriter {
     const tmp = `${this.#gitDir}/objects/tmp_obj_${randomBytes(6).toString("hex")}`;
     Deno.writeFileSync(tmp, deflateSync(raw, { level: 1 }), { mode: 0o444 });
     try {
-      Deno.renameSync(tmp, path);
+      try {
+        Deno.renameSync(tmp, path);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+        Deno.mkdirSync(dir, { recursive: true });
+        Deno.renameSync(tmp, path);
+      }
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      Deno.mkdirSync(dir, { recursive: true });
-      Deno.renameSync(tmp, path);
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* gone */ }
+      throw err;
     }
     return sha;
   }
