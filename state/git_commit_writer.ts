@@ -257,18 +257,18 @@ export class GitCommitWriter {
     const sha = createHash("sha1").update(raw).digest("hex");
     const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
     const path = `${dir}/${sha.slice(2)}`;
-    // The temp file in objects/ itself (always there); its fan-out directory made only when
-    // the rename finds it missing.
-    const tmp = `${this.#gitDir}/objects/tmp_obj_${randomBytes(6).toString("hex")}`;
-    Deno.writeFileSync(tmp, deflateSync(raw, { level: 1 }), { mode: 0o444 });
+    // The temp file beside its object; the fan-out directory made only when it is missing.
+    const tmp = `${dir}/tmp_obj_${randomBytes(6).toString("hex")}`;
+    const bytes = deflateSync(raw, { level: 1 });
     try {
-      try {
-        Deno.renameSync(tmp, path);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-        Deno.mkdirSync(dir, { recursive: true });
-        Deno.renameSync(tmp, path);
-      }
+      Deno.writeFileSync(tmp, bytes, { mode: 0o444 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.writeFileSync(tmp, bytes, { mode: 0o444 });
+    }
+    try {
+      Deno.renameSync(tmp, path);
     } catch (err) {
       try {
         Deno.removeSync(tmp);
