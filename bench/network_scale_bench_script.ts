@@ -92,6 +92,55 @@ import {
 import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
 
 const args = Deno.args;
+const USAGE =
+  `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
+  [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
+  [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
+  [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
+  [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
+  [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
+What each flag does, and the report: docs/SCALE.md "The harness".`;
+// Flags that take a value, and switches: anything else is a typo, refused before a long run.
+const VALUE_FLAGS = new Set([
+  "agents",
+  "audit-window-ms",
+  "chaos-every",
+  "cross",
+  "deposit",
+  "idle-seconds",
+  "job-timeout",
+  "payout-deposit",
+  "payout-threshold",
+  "pg-processes",
+  "provider-hosts",
+  "rate",
+  "requester-hosts",
+  "seconds",
+  "start-batch",
+  "towns",
+  "report",
+  "requester-cpu-prof",
+  "provider-cpu-prof",
+]);
+const SWITCHES = new Set(["channels", "chaos", "connector", "open-requests", "postgres"]);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+for (let i = 0; i < args.length; i++) {
+  const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+  if (name !== undefined && VALUE_FLAGS.has(name) && i + 1 < args.length) {
+    i++;
+    continue;
+  }
+  if (name !== undefined && SWITCHES.has(name)) continue;
+  console.error(
+    name !== undefined && VALUE_FLAGS.has(name)
+      ? `Error: --${name} wants a value`
+      : `Error: unknown argument ${args[i]}\n${USAGE}`,
+  );
+  Deno.exit(2);
+}
 function arg(name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
   if (i < 0) return fallback;
