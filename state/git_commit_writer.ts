@@ -244,7 +244,7 @@ export class GitCommitWriter {
     // git's order: names as bytes, a directory's with a "/" after it. UTF-16 order is the
     // same as UTF-8 byte order but for characters beyond U+FFFF (state dir names are ASCII).
     const lines = [...entries.values()].sort((x, y) => x.key < y.key ? -1 : x.key > y.key ? 1 : 0);
-    return this.#writeObject("tree", concat(lines.map((l) => l.bytes)));
+    return this.#writeObject("tree", Buffer.concat(lines.map((l) => l.bytes)));
   }
 
   /**
@@ -253,7 +253,7 @@ export class GitCommitWriter {
    */
   #writeObject(type: string, content: Uint8Array): string {
     const header = encoder.encode(`${type} ${content.length}\0`);
-    const raw = concat([header, content]);
+    const raw = Buffer.concat([header, content]);
     const sha = createHash("sha1").update(raw).digest("hex");
     const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
     const path = `${dir}/${sha.slice(2)}`;
@@ -318,14 +318,4 @@ function cleanMessage(message: string): string {
   }
   while (out.length > 0 && out[out.length - 1] === "") out.pop();
   return out.length === 0 ? "" : `${out.join("\n")}\n`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
