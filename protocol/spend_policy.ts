@@ -3,7 +3,8 @@
  * integers in the asset's base units (`bigint`: no float rounding on money).
  *
  * Checks, in order (the first failing one is the reason): the invoice was not paid (or attempted)
- * before, its amount is positive, the asset is the expected one, it has not expired, the provider
+ * before, its amount is positive, the asset is the expected one, it does not expire within
+ * `minTimeLeftMs` (a payment sent that late cannot arrive before the invoice expires), the provider
  * is on the allowlist (when there is one), the job's payments stay within the bid and the per-job
  * maximum, and today's spend stays within the per-provider and the daily cap.
  *
@@ -49,7 +50,22 @@ export interface SpendRequest {
   expiresAtMs?: number;
   /** Now (unix ms), for the expiry check. */
   nowMs: number;
+  /**
+   * Least time the invoice must leave to be paid, ms (default 0: only an expired one is
+   * refused); the requester passes {@linkcode MIN_INVOICE_TIME_LEFT_MS}.
+   */
+  minTimeLeftMs?: number;
 }
+
+/**
+ * Least time an invoice must leave for the requester to send its payment, ms. Below it the
+ * PREPARE (whose expiry is the invoice's) would leave with its wait all but spent: the town and
+ * the provider cannot answer in time, the payment would end in a misleading "no answer" and the
+ * provider would see it too late. Two seconds covers the payment log's fsync, the claim's
+ * signature and one round trip through a busy town on a loaded machine (docs/OPERATIONS.md,
+ * "Running a requester").
+ */
+export const MIN_INVOICE_TIME_LEFT_MS = 2_000;
 
 /** Why an invoice is not paid. */
 export type SpendRefusalReason =
@@ -93,6 +109,9 @@ export function decideSpend(policy: SpendPolicy, req: SpendRequest): SpendDecisi
   if (req.expiresAtMs !== undefined && req.expiresAtMs <= req.nowMs) {
     return refuse("expired", `invoice expired at ${new Date(req.expiresAtMs).toISOString()}`);
   }
+  if (req.expiresAtMs !== undefined && req.expiresAtMs - req.nowMs < (req.minTimeLeftMs ?? 0)) {
+    return refuse("expired", tooSoonToPay(req.expiresAtMs - req.nowMs));
+  }
   if (policy.allowlist !== undefined && !policy.allowlist.includes(req.provider)) {
     return refuse("provider-not-allowed", `provider ${req.provider} is not on the allowlist`);
   }
@@ -118,6 +137,19 @@ export function decideSpend(policy: SpendPolicy, req: SpendRequest): SpendDecisi
     }
   }
   return { pay: true };
+}
+
+/**
+ * The refusal's detail for an invoice that expires within the least time left to pay it.
+ *
+ * @example
+ * ```ts
+ * import { tooSoonToPay } from "./spend_policy.ts";
+ * console.assert(tooSoonToPay(1) === "invoice expires in 1 ms, too soon to pay");
+ * ```
+ */
+export function tooSoonToPay(leftMs: number): string {
+  return `invoice expires in ${Math.max(0, Math.round(leftMs))} ms, too soon to pay`;
 }
 
 function refuse(reason: SpendRefusalReason, detail: string): SpendDecision {

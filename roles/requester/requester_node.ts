@@ -44,7 +44,12 @@ import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
 import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
-import { decideSpend, type SpendPolicy } from "../../protocol/spend_policy.ts";
+import {
+  decideSpend,
+  MIN_INVOICE_TIME_LEFT_MS,
+  type SpendPolicy,
+  tooSoonToPay,
+} from "../../protocol/spend_policy.ts";
 import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
@@ -67,7 +72,11 @@ import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { TownLink } from "./town_link.ts";
-import { isTransientWriteError, rejectSuggestion } from "../town_client/town_rejection.ts";
+import {
+  isRetryablePaymentReject,
+  isTransientWriteError,
+  rejectSuggestion,
+} from "../town_client/town_rejection.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "../../protocol/backoff.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
@@ -120,6 +129,14 @@ const RESUME_OVERLAP_S = 5;
  * the job's deadline (docs/ARCHITECTURE.md, "The requester").
  */
 const SEND_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 15_000 };
+/**
+ * A job payment the town refused for now (a REJECT {@linkcode isRetryablePaymentReject} names:
+ * T05 rate-limited, T04 a claim not counted yet) is sent again from 0.5 s doubling to 5 s, at most
+ * {@linkcode MAX_PAY_ATTEMPTS} times in all, while the invoice leaves
+ * {@linkcode MIN_INVOICE_TIME_LEFT_MS} after the wait (docs/OPERATIONS.md, "Running a requester").
+ */
+const PAY_RETRY: BackoffOptions = { initialMs: 500, maxMs: 5_000 };
+const MAX_PAY_ATTEMPTS = 8;
 /** How often the files of waited jobs are checked for an end written by another process. */
 const JOB_FILE_POLL_MS = 1000;
 
@@ -906,12 +923,13 @@ export class Requester {
   /**
    * Pays one invoice; true when paid (now or before). `fromFeedback`: the invoice came in a
    * `payment-required` feedback, whose status this call records (as `paying` when it pays).
+   * `attempt`: how many times the town refused this invoice for now before (see PAY_RETRY).
    */
   async #pay(
     id: string,
     invoiceText: string,
     provider: string,
-    options: { fromFeedback?: boolean; current?: RequesterJobRecord } = {},
+    options: { fromFeedback?: boolean; current?: RequesterJobRecord; attempt?: number } = {},
   ): Promise<boolean> {
     if (options.fromFeedback) this.#progress(id, "payment-required");
     let invoice: IlpInvoice;
@@ -959,6 +977,7 @@ export class Requester {
       alreadyAttempted: state === "rejected" ? false : this.payments.hasPaid(invoiceId),
       expiresAtMs: invoice.expiresAt.getTime(),
       nowMs: now,
+      minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
     });
     if (!decision.pay) {
       await this.#finish(id, "payment-refused", {
@@ -994,18 +1013,31 @@ export class Requester {
       "paying",
       `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
     );
-    // By the first town whose connection is open, the next if it dies under the PREPARE.
+    // The record and the intent took their fsyncs: not sent if the invoice now expires too soon.
+    const left = invoice.expiresAt.getTime() - Date.now();
+    if (left < MIN_INVOICE_TIME_LEFT_MS) {
+      // Nothing left: the intent's outcome says so (no money moved).
+      await this.#recordPaymentOutcome(id, entry, {
+        event: "rejected",
+        reason: `not sent: ${tooSoonToPay(left)}`,
+      }, { action: "payment-not-sent", fields: { Invoice: invoiceId } });
+      await this.#finish(id, "payment-refused", { error: `expired: ${tooSoonToPay(left)}` });
+      return false;
+    }
+    // By the first town whose connection is open, the next if it dies under the PREPARE. A
+    // failure with no answer (`local`) is never sent again (in doubt: never pay twice).
     const reply = await this.#links!.sendPayment({
       amount: String(invoice.amount),
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),
       expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
       data: new Uint8Array(),
-    }).catch((err): { type: "reject"; code: string; message: string } | "in-doubt" =>
+    }).catch((err): { type: "reject"; code: string; message: string; local: true } | "in-doubt" =>
       err instanceof PaymentInDoubtError ? "in-doubt" : {
         type: "reject",
         code: ILP_ERROR.internalError,
         message: (err as Error).message,
+        local: true,
       }
     );
     if (reply === "in-doubt") {
@@ -1035,6 +1067,22 @@ export class Requester {
       action: "payment-rejected",
       fields: { Invoice: invoiceId, Code: reply.code },
     });
+    const attempt = (options.attempt ?? 0) + 1;
+    if (
+      !("local" in reply) && isRetryablePaymentReject(reply.code, reply.message) &&
+      attempt < MAX_PAY_ATTEMPTS && !this.#closed
+    ) {
+      const wait = backoffDelay(attempt - 1, PAY_RETRY);
+      if (invoice.expiresAt.getTime() - Date.now() - wait >= MIN_INVOICE_TIME_LEFT_MS) {
+        // A definite REJECT moved no money: the same invoice is paid again (its log state is
+        // `rejected`, which allows a new intent), the job record keeps one payment for it.
+        this.#progress(id, "paying", `refused for now (${reason}): paying again in ${wait} ms`);
+        await sleep(wait, this.#closing.signal);
+        // Closing: the job stays `paying` with the invoice rejected; the next start pays it.
+        if (this.#closed) return false;
+        return await this.#pay(id, invoiceText, provider, { attempt });
+      }
+    }
     await this.#finish(id, "error", {
       error: `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
     });

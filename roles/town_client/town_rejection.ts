@@ -94,6 +94,29 @@ export function isTransientWriteError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * A job payment's REJECT that is worth sending the same payment again after a short wait
+ * (docs/OPERATIONS.md, "Running a requester"): T05 (a town reading many new channels at a
+ * bounded rate, or any rate limit: it asks the payer to slow down and come back), and a T04 whose
+ * message names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
+ * payer's claim or its channel's deposit is on the way). Only a definite REJECT qualifies: no
+ * money moved. Other codes are not about the payer's pace: T00/T01 a town or a provider down,
+ * R-class a packet that ran out of time, F-class final.
+ *
+ * @example
+ * ```ts
+ * import { isRetryablePaymentReject } from "./town_rejection.ts";
+ * console.assert(isRetryablePaymentReject("T05", "payment channel claim rejected (rate-limited): x"));
+ * console.assert(!isRetryablePaymentReject("T04", "insufficient liquidity"));
+ * console.assert(!isRetryablePaymentReject("F02", "no route"));
+ * ```
+ */
+export function isRetryablePaymentReject(code: string, message: string): boolean {
+  if (code === "T05") return true;
+  const reason = claimRejectReasonOf(message);
+  return code === "T04" && (reason === "not-covered" || reason === "beyond-deposit");
+}
+
 const SUGGESTIONS: Record<string, string> = {
   F02: "check the town's ILP address and that the receiver is connected",
   F04: "the town's price per byte is higher than the one used; set --price-per-byte",

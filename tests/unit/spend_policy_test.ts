@@ -1,5 +1,9 @@
-import { assertEquals } from "../support/assert.ts";
-import { decideSpend, type SpendRequest } from "../../protocol/spend_policy.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import {
+  decideSpend,
+  MIN_INVOICE_TIME_LEFT_MS,
+  type SpendRequest,
+} from "../../protocol/spend_policy.ts";
 
 const P = "ab".repeat(32);
 const base: SpendRequest = {
@@ -51,4 +55,18 @@ Deno.test("spend policy: exact limits pay, allowlisted provider pays, no bid whe
 Deno.test("spend policy: refusal carries a detail", () => {
   const d = decideSpend({ dailyCap: 10n }, base);
   assertEquals(d.pay ? "" : d.detail, "total 500 would exceed the daily cap 10");
+});
+
+Deno.test("spend policy: an invoice that leaves less than the least time to pay is refused", () => {
+  const at = (leftMs: number, minTimeLeftMs = MIN_INVOICE_TIME_LEFT_MS) =>
+    decideSpend({}, { ...base, expiresAtMs: base.nowMs + leftMs, minTimeLeftMs });
+  assertEquals(at(1), {
+    pay: false,
+    reason: "expired",
+    detail: "invoice expires in 1 ms, too soon to pay",
+  });
+  assertEquals(reason(at(MIN_INVOICE_TIME_LEFT_MS - 1)), "expired");
+  assertEquals(reason(at(MIN_INVOICE_TIME_LEFT_MS)), "pay");
+  assertEquals(reason(at(1, 0)), "pay", "without a least time only an expired invoice is refused");
+  assert(MIN_INVOICE_TIME_LEFT_MS >= 1_000, "long enough for a round trip through a busy town");
 });
