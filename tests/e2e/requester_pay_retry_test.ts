@@ -60,14 +60,15 @@ async function runWithGate(
   reject: (triggeredBy: string) => Uint8Array,
 ) {
   let providerAddress = "";
-  let gate: ReturnType<typeof refusingGateForTest> | undefined;
+  let townAddress = "";
+  const gate = refusingGateForTest(() => providerAddress, refusals, () => reject(townAddress));
   const net = await startRequesterNetwork({
     town: {
       claimGate: (account) => account.startsWith("requester") ? gate : undefined,
     },
   });
   providerAddress = net.provider!.ilpAddress;
-  gate = refusingGateForTest(() => providerAddress, refusals, () => reject(net.town.ilpAddress));
+  townAddress = net.town.ilpAddress;
   const progress: JobProgress[] = [];
   const req = await net.startRequester({ onProgress: (p) => progress.push(p) });
   try {
