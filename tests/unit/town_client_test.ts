@@ -17,6 +17,7 @@ import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { TownClient, type TownPayment } from "../../roles/town_client/town_client.ts";
 import {
+  isRetryablePaymentReject,
   isTransientWriteError,
   NoTownStoredError,
   TownRejectedError,
@@ -267,4 +268,19 @@ Deno.test("town client: a passing write failure is told from a refusal", () => {
   const f06 = new TownRejectedError("F06", "bad signature");
   assert(isTransientWriteError(new NoTownStoredError([f06, new BtpTimeoutError("t")], "none")));
   assert(!isTransientWriteError(new NoTownStoredError([f06, f06], "none")));
+});
+
+Deno.test("town client: a job payment is paid again only after a REJECT that asks to come back", () => {
+  const claim = (reason: string) => `payment channel claim rejected (${reason}): detail`;
+  assert(isRetryablePaymentReject("T05", claim("rate-limited")));
+  assert(isRetryablePaymentReject("T05", "rate limited"));
+  assert(isRetryablePaymentReject("T04", claim("not-covered")));
+  assert(isRetryablePaymentReject("T04", claim("beyond-deposit")));
+  // Not about the payer's pace: liquidity, credit, a town or provider down, time out, final.
+  assert(!isRetryablePaymentReject("T04", "insufficient liquidity"));
+  assert(!isRetryablePaymentReject("T04", claim("credit-limit-exceeded")));
+  assert(!isRetryablePaymentReject("T00", "no answer to BTP request 3 in 1 ms"));
+  assert(!isRetryablePaymentReject("T01", "peer unreachable"));
+  assert(!isRetryablePaymentReject("R00", "packet expired"));
+  assert(!isRetryablePaymentReject("F00", claim("rate-limited")));
 });
