@@ -1078,13 +1078,17 @@ export class Requester {
         // `rejected`, which allows a new intent), the job record keeps one payment for it.
         this.#progress(id, "paying", `refused for now (${reason}): paying again in ${wait} ms`);
         await sleep(wait, this.#closing.signal);
-        // Closing: the job stays `paying` with the invoice rejected; the next start pays it.
+        // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
         if (this.#closed) return false;
         return await this.#pay(id, invoiceText, provider, { attempt });
       }
     }
     await this.#finish(id, "error", {
-      error: `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
+      // No ILP answer at all (no reply in time, no connection, a claim not signed): the town did
+      // not refuse anything, so the reason does not blame it.
+      error: "local" in reply
+        ? `payment failed: ${reply.message} (no answer to the payment; it is not sent again)`
+        : `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
     });
     return false;
   }

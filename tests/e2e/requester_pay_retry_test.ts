@@ -17,6 +17,7 @@ import { claimRejectReply } from "../../roles/town/channels/claim_reject_reply.t
 import type { BtpClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
 import type { JobProgress } from "../../roles/requester/requester_node.ts";
 import type { Requester } from "../../roles/requester/requester_node.ts";
+import type { ProviderNodeOptions } from "../../roles/provider/provider_node.ts";
 
 /** Bounds each wait on the network: a hang guard, not a time limit on the feature. */
 const HANG_GUARD_MS = 60_000;
@@ -28,7 +29,7 @@ const HANG_GUARD_MS = 60_000;
 function refusingGateForTest(
   providerAddress: () => string,
   refusals: number,
-  reject: () => Uint8Array,
+  reject: () => Uint8Array | Promise<Uint8Array>,
 ): BtpClaimGate & { refused: number } {
   return {
     refused: 0,
@@ -57,7 +58,8 @@ async function waitEnd(req: Requester, id: string) {
 
 async function runWithGate(
   refusals: number,
-  reject: (triggeredBy: string) => Uint8Array,
+  reject: (triggeredBy: string) => Uint8Array | Promise<Uint8Array>,
+  providerOptions: Partial<ProviderNodeOptions> = {},
 ) {
   let providerAddress = "";
   let townAddress = "";
@@ -66,6 +68,7 @@ async function runWithGate(
     town: {
       claimGate: (account) => account.startsWith("requester") ? gate : undefined,
     },
+    providerOptions,
   });
   providerAddress = net.provider!.ilpAddress;
   townAddress = net.town.ilpAddress;
@@ -139,5 +142,34 @@ Deno.test("requester: an invoice that expires too soon is not paid (payment-refu
   } finally {
     await req.close();
     await net.stop();
+  }
+});
+
+Deno.test("requester: a job payment with no answer is not sent again, and the error does not blame the town", async () => {
+  // The town's gate holds the PREPARE past its expiry (the invoice's: 5 s), then answers T05,
+  // too late: the requester saw no answer, so the payment may have arrived.
+  let release = () => {};
+  const late = (by: string) =>
+    new Promise<Uint8Array>((resolve) => {
+      const answer = () =>
+        resolve(claimRejectReply(new ClaimError("rate-limited", "late answer"), by));
+      const timer = setTimeout(answer, HANG_GUARD_MS);
+      release = () => {
+        clearTimeout(timer);
+        answer();
+      };
+    });
+  try {
+    const { final, log, gate } = await runWithGate(1, late, { invoiceExpiryMs: 5_000 });
+    assertEquals(gate.refused, 1, "one PREPARE: never sent again");
+    assertEquals(final.status, "error");
+    assert(
+      /^payment failed: no answer to BTP request \d+ in \d+ ms \(no answer to the payment; it is not sent again\)$/
+        .test(final.error ?? ""),
+      final.error,
+    );
+    assertEquals(log, ["intent", "rejected"]);
+  } finally {
+    release();
   }
 });
