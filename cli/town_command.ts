@@ -276,7 +276,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   });
   let node: TownNode;
   // The payouts need the running town (its books and peers); its hooks reach them.
-  const hooks: { payouts?: TownPayouts } = {};
+  const hooks: { payouts?: TownPayoutHooks } = {};
   try {
     node = await startTownNode({
       config,
@@ -324,6 +324,9 @@ async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
   }
 }
 
+/** A town process's payouts: its own books, or the shared store's on a town of several. */
+type TownPayoutHooks = Pick<TownPayouts, "owed" | "connected" | "close">;
+
 /**
  * The town's payouts to the peers named in `[town.payouts.addresses]` (docs/OPERATIONS.md
  * "Paying providers"), on the first chain of `[chains]` the town settles on; none without either.
@@ -334,7 +337,7 @@ async function startPayouts(
   signer: NodeSigner,
   chains: Record<string, unknown> | undefined,
   allowMainnet: boolean | undefined,
-): Promise<TownPayouts | undefined> {
+): Promise<TownPayoutHooks | undefined> {
   const policy = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const addresses = policy.addresses ?? {};
   const settles = config.settlement?.chains.map((c) => c.chain) ?? Object.keys(chains ?? {});
@@ -354,20 +357,32 @@ async function startPayouts(
     import("../roles/town/channels/peer_payout.ts"),
     import("../chain/token_network_client.ts"),
   ]);
-  return new TownPayouts({
+  const payouts = {
     stateDir: config.stateDir,
     ledger: node.ledger,
     signer,
     client: new TokenNetworkClient({ chain, account: signer.evm }),
     policy,
     deposit: policy.deposit ?? policy.maxOwed,
-    peerAddress: (account) => addresses[account],
-    send: async (account, claim) => {
+    peerAddress: (account: string) => addresses[account],
+    send: async (account: string, claim: Uint8Array) => {
       const peer = node.peer(account);
       if (!peer) throw new Error(`${account} is not connected`);
       await peer.sendClaim(claim, 10_000);
     },
-    log: (line) => console.error(line),
+    log: (line: string) => console.error(line),
+  };
+  if (config.storeUrl === undefined) return new TownPayouts(payouts);
+  // A town of several processes: the books and the payout channels in the shared store.
+  const [{ SharedTownPayouts, sharedBooksId }, { openPostgresPayoutBooks }] = await Promise.all([
+    import("../roles/town/channels/shared_payouts.ts"),
+    import("../state/postgres_payout_books.ts"),
+  ]);
+  return await SharedTownPayouts.start({
+    ...payouts,
+    books: await openPostgresPayoutBooks({ url: config.storeUrl }),
+    booksId: await sharedBooksId(config.stateDir),
+    connectedHere: (account) => node.peer(account) !== undefined,
   });
 }
 

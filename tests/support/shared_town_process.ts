@@ -52,7 +52,8 @@ export interface SharedTownProcessOptions {
   /**
    * With `channels`: the town pays the named peers as `town up` does with `[town.payouts]`
    * (tests/support/town_process_payouts.ts), on the first chain of the table; the payout
-   * channel files and the books per peer (`peer_ledger.jsonl`) in `stateDir`.
+   * channel files and the books per peer (`peer_ledger.jsonl`) in `stateDir`; with `storeUrl`
+   * the payout books and channels in the shared store (roles/town/channels/shared_payouts.ts).
    */
   payouts?: TownProcessPayoutPlan;
 }
@@ -265,8 +266,9 @@ function payoutPolicyCode(plan: TownProcessPayoutPlan): string {
 
 /** The runner's lines starting the payouts and answering `pay-all` on stdin (one JSON line). */
 function payoutsCode(options: SharedTownProcessOptions): string {
-  return `hooks.payouts = startTownProcessPayouts({
+  return `hooks.payouts = await startTownProcessPayouts({
   town,
+  ${options.storeUrl === undefined ? "" : `storeUrl: ${JSON.stringify(options.storeUrl)},`}
   signer: localNodeSigner(secretKey),
   stateDir: ${JSON.stringify(options.stateDir)},
   chainsTable: ${JSON.stringify(options.channels!.chainsTable)},

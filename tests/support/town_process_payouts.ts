@@ -13,6 +13,8 @@ import type { TownPayoutPolicy } from "../../config/town_settings.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
+import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
+import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 
 /** The payouts of a town process (JSON-safe: amounts as decimal strings). */
@@ -69,12 +71,14 @@ export interface TownProcessPayoutsOptions {
   /** `[chains]`: the first chain pays. */
   chainsTable: Record<string, Record<string, string>>;
   plan: TownProcessPayoutPlan;
+  /** A town of several processes: its shared store, where the payout books are kept. */
+  storeUrl?: string;
   log?: (line: string) => void;
 }
 
 /** A town process's payouts. */
 export interface TownProcessPayouts {
-  payouts: TownPayouts;
+  payouts: Pick<TownPayouts, "owed" | "connected" | "close" | "payNow">;
   /** Pays every named peer what is owed now (claims for the rest under the threshold). */
   payAll(): Promise<PayAllResult>;
 }
@@ -92,7 +96,7 @@ export interface TownProcessPayouts {
  * declare const secretKey: Uint8Array;
  * declare const chainsTable: Record<string, Record<string, string>>;
  * declare const plan: TownProcessPayoutPlan;
- * const p = startTownProcessPayouts({
+ * const p = await startTownProcessPayouts({
  *   town,
  *   signer: localNodeSigner(secretKey),
  *   stateDir: "/tmp/town",
@@ -102,26 +106,36 @@ export interface TownProcessPayouts {
  * const { paid, errors } = await p.payAll();
  * ```
  */
-export function startTownProcessPayouts(options: TownProcessPayoutsOptions): TownProcessPayouts {
+export async function startTownProcessPayouts(
+  options: TownProcessPayoutsOptions,
+): Promise<TownProcessPayouts> {
   const { town, signer, plan } = options;
   const [chainId, section] = Object.entries(options.chainsTable)[0];
   const chain = resolveChainConfig(chainId, { section });
   const policy = payoutPolicyOf(plan);
-  const payouts = new TownPayouts({
+  const common = {
     stateDir: options.stateDir,
     ledger: town.ledger,
     signer,
     client: new TokenNetworkClient({ chain, account: signer.evm }),
     policy,
     deposit: policy.deposit!,
-    peerAddress: (account) => plan.addresses[account],
-    send: async (account, claim) => {
+    peerAddress: (account: string) => plan.addresses[account],
+    send: async (account: string, claim: Uint8Array) => {
       const peer = town.peer(account);
       if (!peer) throw new Error(`${account} is not connected`);
       await peer.sendClaim(claim, 10_000);
     },
     log: options.log,
-  });
+  };
+  const payouts = options.storeUrl === undefined
+    ? new TownPayouts(common)
+    : await SharedTownPayouts.start({
+      ...common,
+      books: await openPostgresPayoutBooks({ url: options.storeUrl }),
+      booksId: await sharedBooksId(options.stateDir),
+      connectedHere: (account) => town.peer(account) !== undefined,
+    });
   return {
     payouts,
     payAll: async () => {

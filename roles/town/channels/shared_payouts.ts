@@ -1,0 +1,315 @@
+/**
+ * The payouts of a town of several processes on one PostgreSQL store (docs/OPERATIONS.md "Paying
+ * providers"): what every process's books owe a peer, and the payer's side of the peer's one
+ * payout channel, live in the database (state/postgres_payout_books.ts), so whichever process
+ * is asked signs the next claim from the shared state, under the channel row's lock.
+ *
+ * - After a FULFILL on its books (and at start, and every interval) a process records what its
+ *   books owe the peer in the database; when the town owes beyond its newest claim the
+ *   policy's `threshold` (or at the interval, anything), it decides the next claim under the
+ *   lock: nonce + 1, cumulative = what is owed in sum, within the deposit. The claim is in the
+ *   database (committed) before it leaves; claims are cumulative, so one sent again is harmless.
+ * - The claim reaches the peer through the process holding its BTP connection: the signer sends
+ *   it when the peer is connected to it; the commit's `NOTIFY` tells every other process, and the
+ *   one the peer is connected to reads the newest claim and sends it. A peer that connects is
+ *   sent the newest claim; every interval each process sends the newest to its peers that have
+ *   not had it from it (a notice lost while the database connection was down).
+ * - No channel yet: the first process to pay opens it, one process at a time (an advisory lock
+ *   held across the chain transactions); a channel found open on chain with no row (a process
+ *   killed between the open and the row's commit) is adopted, no claim having been signed on it.
+ * - Each process's `peer_ledger.jsonl` records the claims' share of its own books (`claimed`),
+ *   so its `max_owed` limit and `town balances` see them.
+ *
+ * @module
+ */
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
+import { signClaim } from "../../../chain/claim_signer.ts";
+import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+import type { AuditLog } from "../../../state/audit_log.ts";
+import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
+import type {
+  PayoutChannelRow,
+  PostgresPayoutBooks,
+} from "../../../state/postgres_payout_books.ts";
+import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
+import { openPayoutChannel, PeerPayoutError } from "./peer_payout.ts";
+
+/** Options for {@linkcode SharedTownPayouts}. */
+export interface SharedTownPayoutsOptions {
+  /** The town's payout books in the shared store. */
+  books: PostgresPayoutBooks;
+  /** This process's books' key in the shared store: its host and state dir. */
+  booksId: string;
+  stateDir: string;
+  audit?: AuditLog;
+  /** This process's books per peer. */
+  ledger: PeerLedger;
+  /** The town's key. */
+  signer: NodeSigner;
+  /** The town's chain client (its key): opens and funds payout channels. */
+  client: TokenNetworkClient;
+  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
+  /** The town's deposit in a new payout channel. */
+  deposit: bigint;
+  /** Settle timeout of a new payout channel, seconds. Default 600. */
+  settleTimeout?: bigint;
+  /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */
+  peerAddress: (account: string) => `0x${string}` | undefined;
+  /** The peer is connected to this process. */
+  connectedHere: (account: string) => boolean;
+  /** Sends a claim to a peer connected here, rejects when it was not kept. */
+  send: (account: string, claim: Uint8Array) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+/**
+ * A town process's payouts on a shared store; the same hooks as `TownPayouts`.
+ *
+ * @example
+ * ```ts
+ * import { SharedTownPayouts } from "./shared_payouts.ts";
+ * import { openPostgresPayoutBooks } from "../../../state/postgres_payout_books.ts";
+ * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
+ * import type { TownNode } from "../town_node.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ *
+ * declare const town: TownNode;
+ * declare const signer: NodeSigner;
+ * declare const client: TokenNetworkClient;
+ * declare const addresses: Record<string, `0x${string}`>;
+ * const payouts = await SharedTownPayouts.start({
+ *   books: await openPostgresPayoutBooks({ url: "postgres://postgres@127.0.0.1:5432/town" }),
+ *   booksId: "host-a:/srv/town",
+ *   stateDir: "/srv/town",
+ *   ledger: town.ledger,
+ *   signer,
+ *   client,
+ *   policy: DEFAULT_TOWN_PAYOUTS,
+ *   deposit: 10_000_000n,
+ *   peerAddress: (a) => addresses[a],
+ *   connectedHere: (a) => town.peer(a) !== undefined,
+ *   send: async (a, c) => await town.peer(a)?.sendClaim(c, 10_000),
+ * });
+ * ```
+ */
+export class SharedTownPayouts {
+  readonly #o: SharedTownPayoutsOptions;
+  /** Per peer, this process's payout steps one after another. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Per peer, the nonce this process last delivered. */
+  readonly #delivered = new Map<string, bigint>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  private constructor(options: SharedTownPayoutsOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Starts: records what this process's books owe every paid peer (a process restarted after a
+   * kill brings the database up to its books), listens for the other processes' claims, and
+   * pays every interval.
+   */
+  static async start(options: SharedTownPayoutsOptions): Promise<SharedTownPayouts> {
+    const p = new SharedTownPayouts(options);
+    await options.books.listen((account) => p.#claimedElsewhere(account));
+    await p.#sweep();
+    p.#timer = setInterval(() => void p.#sweep(), options.policy.intervalMs);
+    Deno.unrefTimer(p.#timer);
+    return p;
+  }
+
+  /** After a FULFILL on this process's books: records them and pays when a payout is due. */
+  owed(balance: PeerBalance): void {
+    if (this.#o.peerAddress(balance.account) === undefined) return;
+    void this.#step(balance.account, async () => {
+      const s = await this.#o.books.publish(balance.account, this.#o.booksId, balance.owed);
+      if (s.owed - s.transferred >= this.#o.policy.threshold) await this.#pay(balance.account);
+    }).catch((err: Error) => this.#o.log?.(`payout ${balance.account}: ${err.message}`));
+  }
+
+  /** Pays what the town owes the peer now (threshold or not); resolves with the claim, if any. */
+  payNow(account: string): Promise<PaymentChannelClaim | undefined> {
+    return this.#step(account, async () => {
+      await this.#publish(account);
+      return await this.#pay(account);
+    });
+  }
+
+  /** The peer connected here: sends it the newest claim. */
+  connected(account: string): void {
+    this.#delivered.delete(account);
+    void this.#step(account, () => this.#deliver(account)).catch(() => {});
+  }
+
+  /** Stops the interval, waits for the steps under way and closes the books. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await Promise.all([...this.#queues.values()].map((q) => q.catch(() => {})));
+    await this.#o.books.close();
+  }
+
+  #step<T>(account: string, run: () => Promise<T>): Promise<T> {
+    const next = (this.#queues.get(account) ?? Promise.resolve()).then(run);
+    const settled = next.catch(() => {});
+    this.#queues.set(account, settled);
+    void settled.then(() => {
+      if (this.#queues.get(account) === settled) this.#queues.delete(account);
+    });
+    return next;
+  }
+
+  async #publish(account: string): Promise<void> {
+    await this.#o.books.publish(account, this.#o.booksId, this.#o.ledger.balance(account).owed);
+  }
+
+  /** Every peer on this process's books: published, paid when anything is owed, delivered. */
+  async #sweep(): Promise<void> {
+    if (this.#closed) return;
+    const peers = this.#o.ledger.balances().filter((b) =>
+      this.#o.peerAddress(b.account) !== undefined && b.owed > 0n
+    );
+    for (const b of peers) {
+      await this.#step(b.account, async () => {
+        const s = await this.#o.books.publish(b.account, this.#o.booksId, b.owed);
+        if (s.owed > s.transferred) await this.#pay(b.account);
+        else await this.#deliver(b.account);
+      }).catch((err: Error) => this.#o.log?.(`payout ${b.account}: ${err.message}`));
+    }
+  }
+
+  /** Another process (or this one) committed a claim for the peer. */
+  #claimedElsewhere(account: string): void {
+    if (this.#closed || !this.#o.connectedHere(account)) return;
+    void this.#step(account, () => this.#deliver(account)).catch(() => {});
+  }
+
+  async #channel(account: string): Promise<PayoutChannelRow | undefined> {
+    const o = this.#o;
+    const known = await o.books.channel(account);
+    if (known) return known;
+    const peerAddress = o.peerAddress(account);
+    if (!peerAddress) return undefined;
+    const row = await o.books.openOnce(account, async () => {
+      const onChain = await o.client.channelWith(peerAddress);
+      if (!/^0x0+$/.test(onChain)) {
+        const c = await o.client.getChannel(onChain);
+        const mine = c.participants[o.client.address.toLowerCase()];
+        if (c.state !== "opened" || mine === undefined || mine.transferredAmount !== 0n) {
+          throw new PeerPayoutError(`channel ${onChain} with ${account} cannot carry payouts`);
+        }
+        return this.#rowOf(onChain, peerAddress, mine.deposit);
+      }
+      const record = await openPayoutChannel({
+        stateDir: o.stateDir,
+        audit: o.audit,
+        ledger: o.ledger,
+        account,
+        client: o.client,
+        peerAddress,
+        deposit: o.deposit,
+        settleTimeout: o.settleTimeout,
+      });
+      return this.#rowOf(record.channelId, peerAddress, record.deposit);
+    });
+    o.log?.(`payout ${account}: channel ${row.channelId} (deposit ${row.deposit})`);
+    return row;
+  }
+
+  #rowOf(channelId: `0x${string}`, peerAddress: `0x${string}`, deposit: bigint) {
+    const c = this.#o.client;
+    return {
+      channelId,
+      peerAddress,
+      chainId: c.chain.chainId,
+      tokenNetworkAddress: c.tokenNetworkAddress,
+      tokenAddress: c.tokenAddress,
+      deposit,
+    };
+  }
+
+  async #pay(account: string): Promise<PaymentChannelClaim | undefined> {
+    const o = this.#o;
+    const channel = await this.#channel(account);
+    if (!channel) return undefined;
+    let claim: PaymentChannelClaim | undefined;
+    const row = await o.books.claim(account, async (c, owed) => {
+      const target = owed < c.deposit ? owed : c.deposit;
+      if (target <= c.transferred) {
+        if (owed > c.deposit) {
+          o.log?.(`payout ${account}: owes ${owed}, deposit ${c.deposit} spent`);
+        }
+        return undefined;
+      }
+      claim = await this.#sign(c, c.nonce + 1n, target);
+      return { nonce: claim.nonce, transferred: target };
+    });
+    if (!claim || !row) return undefined;
+    o.log?.(`payout ${account}: claim ${claim.transferredAmount} (nonce ${claim.nonce})`);
+    await this.#record(row);
+    if (o.connectedHere(account)) await this.#sendClaim(account, claim);
+    return claim;
+  }
+
+  /** Sends the newest claim to the peer when it is connected here and has not had it from us. */
+  async #deliver(account: string): Promise<void> {
+    if (!this.#o.connectedHere(account)) return;
+    const row = await this.#o.books.channel(account);
+    if (!row || row.nonce === 0n || this.#delivered.get(account) === row.nonce) return;
+    await this.#record(row);
+    await this.#sendClaim(account, await this.#sign(row, row.nonce, row.transferred));
+  }
+
+  async #sendClaim(account: string, claim: PaymentChannelClaim): Promise<void> {
+    try {
+      await this.#o.send(account, encodeClaim(claim));
+      const before = this.#delivered.get(account) ?? 0n;
+      if (claim.nonce > before) this.#delivered.set(account, claim.nonce);
+    } catch (err) {
+      this.#o.log?.(`payout ${account}: claim kept, not delivered: ${(err as Error).message}`);
+    }
+  }
+
+  /** This process's books take the claims' share of them (`claimed`). */
+  async #record(row: PayoutChannelRow): Promise<void> {
+    const { ledger, booksId, books } = this.#o;
+    const covered = await books.covered(row.account, booksId);
+    const b = ledger.balance(row.account);
+    if (b.payoutChannel !== row.channelId) {
+      await ledger.opened(row.account, row.channelId, row.deposit);
+    }
+    if (covered > 0n && covered > ledger.balance(row.account).claimed) {
+      await ledger.claimed(row.account, row.channelId, row.nonce, covered);
+    }
+  }
+
+  async #sign(c: PayoutChannelRow, nonce: bigint, transferredAmount: bigint) {
+    return await signClaim({
+      account: this.#o.signer.evm,
+      chainId: c.chainId,
+      tokenNetworkAddress: c.tokenNetworkAddress,
+      tokenAddress: c.tokenAddress,
+      channelId: c.channelId,
+      nonce,
+      transferredAmount,
+    });
+  }
+}
+
+/**
+ * The key of a process's books in the shared store: its host and state dir (one
+ * `peer_ledger.jsonl`), the same across its restarts.
+ *
+ * @example
+ * ```ts
+ * import { sharedBooksId } from "./shared_payouts.ts";
+ *
+ * const id = await sharedBooksId("/srv/town"); // "host-a:/srv/town"
+ * ```
+ */
+export async function sharedBooksId(stateDir: string): Promise<string> {
+  return `${Deno.hostname()}:${await Deno.realPath(stateDir)}`;
+}

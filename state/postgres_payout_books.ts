@@ -1,0 +1,308 @@
+/**
+ * The books of a town's payouts to its BTP peers, shared by the processes of a town on one
+ * PostgreSQL store (docs/OPERATIONS.md "Paying providers", "A town on several machines"):
+ *
+ * - `turnpike_payout_owed`: what each process's own books (its `peer_ledger.jsonl`, keyed by
+ *   `books`, the host and state dir) say the town owes a peer, cumulative, only ever raised, and
+ *   how much of it the town's claims cover (`covered`). The town owes a peer the sum over books.
+ * - `turnpike_payout_channels`: the payer's side of the one payout channel per peer: the
+ *   channel, its deposit, the newest claim's nonce and cumulative amount.
+ *
+ * A claim is decided in one transaction that locks the peer's channel row (`SELECT ... FOR
+ * UPDATE`), reads what is owed in sum and writes the new nonce and amount: two processes never
+ * sign the same nonce nor, together, more than the deposit. The claim is signed inside that
+ * transaction and leaves only after the commit; the commit sends `NOTIFY turnpike_payouts` with
+ * the peer's account, so the process holding the peer's connection sends it on. A channel is
+ * opened by one process at a time (a transaction-scoped advisory lock held across the chain
+ * transactions, which also keeps two processes from taking the same account nonce).
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { redactUrl } from "./postgres_event_store.ts";
+
+type Sql = ReturnType<typeof postgres>;
+
+/** Options for {@linkcode openPostgresPayoutBooks}. */
+export interface PostgresPayoutBooksOptions {
+  /** `postgres://user@host:port/db`: the town's shared store. */
+  url: string;
+  /** Connections of this process for the books (one more listens). Default 3. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection before an operation fails. Default 5. */
+  connectTimeoutSeconds?: number;
+}
+
+/** The payout books' tables could not be created or reached. */
+export class PayoutBooksError extends Error {
+  override name = "PayoutBooksError";
+}
+
+/** The payer's side of a payout channel, as the books keep it. */
+export interface PayoutChannelRow {
+  account: string;
+  channelId: `0x${string}`;
+  peerAddress: `0x${string}`;
+  chainId: number;
+  tokenNetworkAddress: `0x${string}`;
+  tokenAddress: `0x${string}`;
+  /** The town's deposit. */
+  deposit: bigint;
+  /** The newest claim's nonce; 0 before the first. */
+  nonce: bigint;
+  /** The newest claim's cumulative amount. */
+  transferred: bigint;
+}
+
+/** What one process's books stand at for a peer, and the town's in sum. */
+export interface PayoutStanding {
+  /** Owed by the town in sum over every process's books. */
+  owed: bigint;
+  /** The newest claim's cumulative amount (0 without a channel). */
+  transferred: bigint;
+}
+
+/** A claim decided under the row lock. */
+export interface PayoutDecision {
+  nonce: bigint;
+  transferred: bigint;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS turnpike_payout_owed (
+  account TEXT NOT NULL,
+  books TEXT NOT NULL,
+  owed NUMERIC(78, 0) NOT NULL,
+  covered NUMERIC(78, 0) NOT NULL DEFAULT 0,
+  PRIMARY KEY (account, books));
+CREATE TABLE IF NOT EXISTS turnpike_payout_channels (
+  account TEXT PRIMARY KEY,
+  channel_id TEXT NOT NULL,
+  peer_address TEXT NOT NULL,
+  chain_id BIGINT NOT NULL,
+  token_network TEXT NOT NULL,
+  token TEXT NOT NULL,
+  deposit NUMERIC(78, 0) NOT NULL,
+  nonce NUMERIC(78, 0) NOT NULL,
+  transferred NUMERIC(78, 0) NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+`;
+/** Taken while the tables are created, so processes starting together do it once. */
+const SCHEMA_LOCK = 0x7475726e70696b70n; // "turnpikp"
+/** Held while a payout channel is opened (chain transactions from the town's one key). */
+const OPEN_LOCK = 0x7475726e70696b6fn; // "turnpiko"
+const CHANNEL = "turnpike_payouts";
+
+interface ChannelDbRow {
+  account: string;
+  channel_id: string;
+  peer_address: string;
+  chain_id: string;
+  token_network: string;
+  token: string;
+  deposit: string;
+  nonce: string;
+  transferred: string;
+}
+
+const COLUMNS = "account, channel_id, peer_address, chain_id::text, token_network, token, " +
+  "deposit::text, nonce::text, transferred::text";
+
+function fromRow(r: ChannelDbRow): PayoutChannelRow {
+  return {
+    account: r.account,
+    channelId: r.channel_id as `0x${string}`,
+    peerAddress: r.peer_address as `0x${string}`,
+    chainId: Number(r.chain_id),
+    tokenNetworkAddress: r.token_network as `0x${string}`,
+    tokenAddress: r.token as `0x${string}`,
+    deposit: BigInt(r.deposit),
+    nonce: BigInt(r.nonce),
+    transferred: BigInt(r.transferred),
+  };
+}
+
+/**
+ * The payout books in PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * import { openPostgresPayoutBooks } from "./postgres_payout_books.ts";
+ *
+ * const books = await openPostgresPayoutBooks({ url: "postgres://postgres@127.0.0.1:5432/town" });
+ * const { owed, transferred } = await books.publish("beta", "host:/srv/town-a", 5_000n);
+ * await books.close();
+ * ```
+ */
+export class PostgresPayoutBooks {
+  readonly #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /**
+   * Records what one process's books owe a peer (cumulative; a lower figure changes nothing)
+   * and answers what the town owes it in sum and its newest claim.
+   */
+  async publish(account: string, books: string, owed: bigint): Promise<PayoutStanding> {
+    const [row] = await this.#sql.unsafe<{ owed: string; transferred: string }[]>(
+      `WITH up AS (
+         INSERT INTO turnpike_payout_owed AS o (account, books, owed) VALUES ($1, $2, $3)
+         ON CONFLICT (account, books) DO UPDATE SET owed = GREATEST(o.owed, EXCLUDED.owed)
+         RETURNING owed)
+       SELECT ((SELECT owed FROM up) + COALESCE((SELECT sum(owed) FROM turnpike_payout_owed
+                 WHERE account = $1 AND books <> $2), 0))::text AS owed,
+              COALESCE((SELECT transferred FROM turnpike_payout_channels WHERE account = $1),
+                0)::text AS transferred`,
+      [account, books, owed.toString()],
+    );
+    return { owed: BigInt(row.owed), transferred: BigInt(row.transferred) };
+  }
+
+  /** How much of one process's books for a peer the town's claims cover. */
+  async covered(account: string, books: string): Promise<bigint> {
+    const [row] = await this.#sql.unsafe<{ covered: string }[]>(
+      `SELECT covered::text FROM turnpike_payout_owed WHERE account = $1 AND books = $2`,
+      [account, books],
+    );
+    return row === undefined ? 0n : BigInt(row.covered);
+  }
+
+  /** The peer's payout channel, when one was opened. */
+  async channel(account: string): Promise<PayoutChannelRow | undefined> {
+    const [row] = await this.#sql.unsafe<ChannelDbRow[]>(
+      `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE account = $1`,
+      [account],
+    );
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /**
+   * The peer's payout channel, opened with `open` when it has none: one process at a time
+   * opens (an advisory lock held until the row is committed), the others then find the row.
+   */
+  async openOnce(
+    account: string,
+    open: () => Promise<Omit<PayoutChannelRow, "account" | "nonce" | "transferred">>,
+  ): Promise<PayoutChannelRow> {
+    return await this.#sql.begin(async (tx) => {
+      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [OPEN_LOCK.toString()]);
+      const [known] = await tx.unsafe<ChannelDbRow[]>(
+        `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE account = $1`,
+        [account],
+      );
+      if (known !== undefined) return fromRow(known);
+      const c = await open();
+      const [row] = await tx.unsafe<ChannelDbRow[]>(
+        `INSERT INTO turnpike_payout_channels
+           (account, channel_id, peer_address, chain_id, token_network, token, deposit, nonce,
+            transferred)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0) RETURNING ${COLUMNS}`,
+        [
+          account,
+          c.channelId.toLowerCase(),
+          c.peerAddress,
+          c.chainId,
+          c.tokenNetworkAddress,
+          c.tokenAddress,
+          c.deposit.toString(),
+        ],
+      );
+      return fromRow(row);
+    });
+  }
+
+  /**
+   * Decides the peer's next claim under its channel row's lock: `decide` gets the channel and
+   * what is owed in sum, and answers the new nonce and cumulative amount (signing before it
+   * answers), or undefined for none. The claim's cover is shared out over the books (each
+   * process's `covered` raised up to its `owed`, in the order of their keys) and the commit
+   * notifies the other processes. Resolves with the row as committed.
+   */
+  async claim(
+    account: string,
+    decide: (channel: PayoutChannelRow, owed: bigint) => Promise<PayoutDecision | undefined>,
+  ): Promise<PayoutChannelRow | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      const [locked] = await tx.unsafe<ChannelDbRow[]>(
+        `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE account = $1 FOR UPDATE`,
+        [account],
+      );
+      if (locked === undefined) return undefined;
+      const channel = fromRow(locked);
+      const rows = await tx.unsafe<{ books: string; owed: string; covered: string }[]>(
+        `SELECT books, owed::text, covered::text FROM turnpike_payout_owed WHERE account = $1
+          ORDER BY books FOR UPDATE`,
+        [account],
+      );
+      const owed = rows.reduce((sum, r) => sum + BigInt(r.owed), 0n);
+      const next = await decide(channel, owed);
+      if (next === undefined) return channel;
+      if (next.nonce <= channel.nonce || next.transferred < channel.transferred) {
+        throw new PayoutBooksError(`claim ${next.nonce} does not follow ${channel.nonce}`);
+      }
+      await tx.unsafe(
+        `UPDATE turnpike_payout_channels SET nonce = $2, transferred = $3, updated_at = now()
+          WHERE account = $1`,
+        [account, next.nonce.toString(), next.transferred.toString()],
+      );
+      let spare = next.transferred - rows.reduce((sum, r) => sum + BigInt(r.covered), 0n);
+      for (const r of rows) {
+        const gap = BigInt(r.owed) - BigInt(r.covered);
+        const add = gap < spare ? gap : spare;
+        if (add <= 0n) continue;
+        spare -= add;
+        await tx.unsafe(
+          `UPDATE turnpike_payout_owed SET covered = covered + $3 WHERE account = $1 AND books = $2`,
+          [account, r.books, add.toString()],
+        );
+      }
+      await tx.unsafe("SELECT pg_notify($1, $2)", [CHANNEL, account]);
+      return { ...channel, nonce: next.nonce, transferred: next.transferred };
+    });
+  }
+
+  /** Calls `onClaim` with the account of every claim committed (by any process). */
+  async listen(onClaim: (account: string) => void): Promise<void> {
+    await this.#sql.listen(CHANNEL, (payload) => onClaim(payload));
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Connects to the town's shared store and creates the payout books' tables if they are not
+ * there.
+ *
+ * @example
+ * ```ts
+ * import { openPostgresPayoutBooks } from "./postgres_payout_books.ts";
+ *
+ * const books = await openPostgresPayoutBooks({ url: Deno.env.get("TURNPIKE_STORE_URL")! });
+ * ```
+ */
+export async function openPostgresPayoutBooks(
+  options: PostgresPayoutBooksOptions,
+): Promise<PostgresPayoutBooks> {
+  const sql = postgres(options.url, {
+    max: options.maxConnections ?? 3,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    onnotice: () => {},
+  });
+  try {
+    await sql.begin(async (tx) => {
+      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
+      await tx.unsafe(SCHEMA);
+    });
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw new PayoutBooksError(
+      `cannot open the payout books at ${redactUrl(options.url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return new PostgresPayoutBooks(sql);
+}
