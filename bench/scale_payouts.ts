@@ -291,7 +291,10 @@ function sum(records: readonly ChannelRecord[]): bigint {
   return records.reduce((a, r) => a + r.received, 0n);
 }
 
-/** The towns' books per peer, summed over each town's processes (each keeps its own). */
+/**
+ * The towns' books per peer, summed over each town's processes (each keeps its own; on a shared
+ * store each records the claims' share of its books, roles/town/channels/shared_payouts.ts).
+ */
 async function townBooks(payers: readonly ScalePayer[]) {
   const owed = new Map<string, bigint>();
   const claimed = new Map<string, bigint>();
@@ -305,9 +308,12 @@ async function townBooks(payers: readonly ScalePayer[]) {
         add(owed, b.account, b.owed);
         add(claimed, b.account, b.claimed);
       }
+      // A town of several processes pays over one channel per peer, on every process's books.
       for (const e of await ledgerLines(dir)) {
         if (e.event !== "opened" || e.channelId === undefined) continue;
-        channels.set(e.account, [...channels.get(e.account) ?? [], e.channelId]);
+        const known = channels.get(e.account) ?? [];
+        if (known.some((id) => id.toLowerCase() === e.channelId!.toLowerCase())) continue;
+        channels.set(e.account, [...known, e.channelId]);
         openedByTown.set(t.town, (openedByTown.get(t.town) ?? 0) + 1);
       }
     }
