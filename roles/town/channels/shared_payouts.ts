@@ -175,8 +175,10 @@ export class SharedTownPayouts {
     for (const b of peers) {
       await this.#step(b.account, async () => {
         const s = await this.#o.books.publish(b.account, this.#o.booksId, b.owed);
-        if (s.owed > s.transferred) await this.#pay(b.account);
-        else await this.#deliver(b.account);
+        if (s.owed > s.transferred) return void await this.#pay(b.account);
+        const row = await this.#o.books.channel(b.account);
+        if (row && row.nonce > 0n) await this.#record(row);
+        await this.#deliver(b.account);
       }).catch((err: Error) => this.#o.log?.(`payout ${b.account}: ${err.message}`));
     }
   }
