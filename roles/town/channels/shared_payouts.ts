@@ -249,7 +249,12 @@ export class SharedTownPayouts {
       claim = await this.#sign(c, c.nonce + 1n, target);
       return { nonce: claim.nonce, transferred: target };
     });
-    if (!claim || !row) return undefined;
+    if (!row) return undefined;
+    if (!claim) {
+      // Nothing new to claim: another process's claim covered these books already.
+      if (row.nonce > 0n) await this.#record(row);
+      return undefined;
+    }
     o.log?.(`payout ${account}: claim ${claim.transferredAmount} (nonce ${claim.nonce})`);
     await this.#record(row);
     if (o.connectedHere(account)) await this.#sendClaim(account, claim);

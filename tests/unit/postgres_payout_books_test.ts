@@ -1,0 +1,119 @@
+/**
+ * A town's payout books shared by its processes (state/postgres_payout_books.ts) on a real
+ * PostgreSQL server: two books, each with its own connections as two processes would have,
+ * open a peer's payout channel at once (it is opened once, the other finds it); record what
+ * their own books owe; and decide claims at once: every nonce is signed once, one after the
+ * other, the cumulative amount never falls nor passes the deposit, the claims' cover is shared
+ * out over the processes' books up to what each owes, and every commit is announced.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { freshDatabase } from "../support/postgres_database.ts";
+import { startPostgresServer } from "../../state/postgres_server.ts";
+import {
+  openPostgresPayoutBooks,
+  type PayoutChannelRow,
+} from "../../state/postgres_payout_books.ts";
+
+const CHANNEL = `0x${"c2".repeat(32)}` as const;
+/** A hang guard, not a wall-clock assertion. */
+const GUARD_MS = 60_000;
+
+function guard<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out (${GUARD_MS} ms): ${what}`)), GUARD_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+Deno.test("payout books: one channel opened, claims decided once per nonce within the deposit, cover shared over the books", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const a = await openPostgresPayoutBooks({ url });
+  const b = await openPostgresPayoutBooks({ url });
+  try {
+    const announced: string[] = [];
+    await b.listen((account) => announced.push(account));
+    // Both open at once: the advisory lock lets one open, the other finds its row.
+    let opens = 0;
+    const open = async () => {
+      opens++;
+      await new Promise((r) => setTimeout(r, 50)); // the chain's transactions
+      return {
+        channelId: CHANNEL,
+        peerAddress: `0x${"be".repeat(20)}` as const,
+        chainId: 31337,
+        tokenNetworkAddress: `0x${"a1".repeat(20)}` as const,
+        tokenAddress: `0x${"b1".repeat(20)}` as const,
+        deposit: 100_000n,
+      };
+    };
+    const [ca, cb] = await guard(
+      Promise.all([a.openOnce("beta", open), b.openOnce("beta", open)]),
+      "both open",
+    );
+    assertEquals(opens, 1, "opened once");
+    assertEquals([ca.channelId, cb.channelId, ca.nonce, ca.transferred], [
+      CHANNEL,
+      CHANNEL,
+      0n,
+      0n,
+    ]);
+
+    // Each process's books (published cumulative; a lower figure changes nothing).
+    assertEquals(await a.publish("beta", "host:/a", 30_000n), { owed: 30_000n, transferred: 0n });
+    assertEquals(await b.publish("beta", "host:/b", 20_000n), { owed: 50_000n, transferred: 0n });
+    assertEquals(await b.publish("beta", "host:/b", 10_000n), { owed: 50_000n, transferred: 0n });
+
+    // Twenty claims at once from both, each for 5,000 more (as owed grows): nonces 1..20 each
+    // once, amounts rising, capped at what is owed.
+    const decided: { nonce: bigint; transferred: bigint }[] = [];
+    const claim = (books: typeof a) =>
+      books.claim("beta", async (c: PayoutChannelRow, owed: bigint) => {
+        await new Promise((r) => setTimeout(r, 1)); // the signature
+        const more = c.transferred + 5_000n;
+        const target = more < owed ? more : owed;
+        if (target <= c.transferred) return undefined;
+        const next = { nonce: c.nonce + 1n, transferred: target };
+        decided.push(next);
+        return next;
+      });
+    await guard(
+      Promise.all(Array.from({ length: 20 }, (_, i) => claim(i % 2 === 0 ? a : b))),
+      "the claims",
+    );
+    assertEquals(decided.map((d) => d.nonce), Array.from({ length: 10 }, (_, i) => BigInt(i + 1)));
+    assertEquals(decided.at(-1)?.transferred, 50_000n, "everything owed, once");
+    assertEquals((await a.channel("beta"))?.nonce, 10n);
+    // The cover: each process's books up to what they owe.
+    assertEquals([await a.covered("beta", "host:/a"), await b.covered("beta", "host:/b")], [
+      30_000n,
+      20_000n,
+    ]);
+
+    // Owed beyond the deposit: the claim stops at it.
+    await a.publish("beta", "host:/a", 200_000n);
+    const capped = await a.claim("beta", (c, owed) =>
+      Promise.resolve({
+        nonce: c.nonce + 1n,
+        transferred: owed < c.deposit ? owed : c.deposit,
+      }));
+    assertEquals([capped?.nonce, capped?.transferred], [11n, 100_000n]);
+    assertEquals(await a.covered("beta", "host:/a"), 80_000n, "the cover left after b's share");
+    await guard(
+      (async () => {
+        while (announced.length < 11) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      "every commit announced",
+    );
+    assert(announced.every((x) => x === "beta"), announced.join());
+    // No channel: no claim.
+    assertEquals(
+      await a.claim("carol", () => Promise.resolve({ nonce: 1n, transferred: 1n })),
+      undefined,
+    );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
