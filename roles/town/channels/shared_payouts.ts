@@ -108,14 +108,15 @@ export class SharedTownPayouts {
   }
 
   /**
-   * Starts: records what this process's books owe every paid peer (a process restarted after a
-   * kill brings the database up to its books), listens for the other processes' claims, and
-   * pays every interval.
+   * Starts: listens for the other processes' claims; records what this process's books owe
+   * every paid peer (a process restarted after a kill brings the database up to its books) and
+   * pays what is owed beyond the newest claim, as at every interval.
    */
   static async start(options: SharedTownPayoutsOptions): Promise<SharedTownPayouts> {
     const p = new SharedTownPayouts(options);
     await options.books.listen((account) => p.#claimedElsewhere(account));
-    await p.#sweep();
+    // In the background: a first payout may open channels (chain transactions).
+    void p.#sweep();
     p.#timer = setInterval(() => void p.#sweep(), options.policy.intervalMs);
     Deno.unrefTimer(p.#timer);
     return p;
@@ -173,6 +174,7 @@ export class SharedTownPayouts {
       this.#o.peerAddress(b.account) !== undefined && b.owed > 0n
     );
     for (const b of peers) {
+      if (this.#closed) return;
       await this.#step(b.account, async () => {
         const s = await this.#o.books.publish(b.account, this.#o.booksId, b.owed);
         if (s.owed > s.transferred) return void await this.#pay(b.account);
