@@ -90,6 +90,9 @@ Deno.test("shared payouts: a provider owed by two town processes (its link moved
 url = "${storeUrl}"
 processes = 2
 
+[channels]
+chains = ["evm:base:31337"]
+
 [town]
 ilp_address = "test.paytown"
 
