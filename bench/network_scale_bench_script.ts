@@ -1255,6 +1255,8 @@ try {
         townStoreUrl: p.town.storeUrl,
         townKey: p.town.key,
       })),
+      8,
+      log,
     );
     const closed = await countTransactions(rpc, during.toBlock);
     log(
@@ -1285,6 +1287,8 @@ try {
           return out;
         },
       })),
+      8,
+      log,
     );
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(

@@ -130,8 +130,10 @@ export async function settleScalePayouts(
   payees: readonly ScalePayee[],
   payers: readonly ScalePayer[],
   concurrency = 8,
+  progress: (line: string) => void = () => {},
 ): Promise<ScalePayoutsSettled> {
   const started = performance.now();
+  const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
   const config = resolveChainConfig(LOCAL_CHAIN, { section: run.chain.chainsTable[LOCAL_CHAIN] });
   const client = (key: Uint8Array) =>
     new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
@@ -145,6 +147,7 @@ export async function settleScalePayouts(
     } catch (err) {
       payAll.push({ town: p.town, paid: 0, errors: [(err as Error).message] });
     }
+    progress(`payouts: town ${p.town} paid what it owed (${took()})`);
   }
   const books = await townBooks(payers);
   // The providers keep the last claims: their files reach the towns' claims (bounded wait).
@@ -163,6 +166,11 @@ export async function settleScalePayouts(
     if (performance.now() - lastProgress > KEEP_STALL_MS) break;
     if (missing.length > 0) await new Promise((r) => setTimeout(r, 250));
   }
+  progress(
+    `payouts: ${
+      payees.length - missing.length
+    }/${payees.length} providers hold their claims (${took()})`,
+  );
   // Each provider closes its payout channels with the newest claim it kept, then settles.
   const figures = new Map<string, PayeeFigures>();
   const closing: { p: ScalePayee; record: ChannelRecord; payee: TokenNetworkClient }[] = [];
@@ -214,6 +222,7 @@ export async function settleScalePayouts(
     (a, c) => c.record.settleTimeout > a ? c.record.settleTimeout : a,
     0n,
   );
+  progress(`payouts: ${closing.length} payout channels closed (${took()})`);
   if (closing.length > 0) await increaseTime(run.chain.anvil.rpcUrl, Number(timeout) + 1);
   let settled = 0;
   const settleQueue = [...closing];
