@@ -487,6 +487,7 @@ async function killRequesterHost(h: RequesterHost): Promise<void> {
   if (s) {
     h.cpuBeforeMs += s.cpuMs;
     h.childCpuBeforeMs += s.childCpuMs;
+    reapedElsewhereMs += s.cpuMs + s.childCpuMs;
   }
 }
 
@@ -551,12 +552,51 @@ async function killHost(h: Host): Promise<void> {
   if (s) {
     h.cpuBeforeMs += s.cpuMs;
     h.childCpuBeforeMs += s.childCpuMs;
+    reapedElsewhereMs += s.cpuMs + s.childCpuMs;
   }
+}
+
+/**
+ * CPU (own and children's) of the processes this harness reaped whose CPU is counted elsewhere
+ * (hosts, towns) or is no agent's (PostgreSQL): the kernel adds a reaped child's CPU to its
+ * parent's children's CPU, so {@linkcode agentsStat} takes it out of this process's.
+ */
+let reapedElsewhereMs = 0;
+/** PostgreSQL's CPU (server and backends) before each chaos stop, ms. */
+let pgCpuBeforeMs = 0;
+
+/** The PostgreSQL server's CPU (its own and its backends'), from its `postmaster.pid`. */
+async function pgStat(server: PostgresServer): Promise<number> {
+  const pid = (await Deno.readTextFile(`${server.dataDir}/postmaster.pid`).catch(() => ""))
+    .split("\n")[0].trim();
+  if (!/^\d+$/.test(pid)) return 0;
+  const s = await procStat(Number(pid)).catch(() => undefined);
+  if (s === undefined) return 0;
+  // Its live backends (a process each) count too: their CPU reaches it when they exit.
+  let backends = 0;
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${e.name}/stat`).catch(() => "");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (f[1] === pid) backends += (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return s.cpuMs + s.childCpuMs + backends;
+}
+
+/** The whole machine's busy CPU so far, ms (`/proc/stat`: all but idle and iowait). */
+async function machineBusyMs(): Promise<number> {
+  const f = (await Deno.readTextFile("/proc/stat")).split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) * 10;
 }
 
 /** CPU (own, children's) and RSS of the agents: this process plus the provider hosts. */
 async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
   const self = await procStat("self");
+  // This process's children's CPU holds every process it reaped: hosts and towns it killed
+  // (counted on their own) and PostgreSQL stopped by the chaos (the store's): not the agents'.
+  self.childCpuMs -= reapedElsewhereMs;
   for (const h of [...hosts, ...requesterHosts]) {
     self.cpuMs += h.cpuBeforeMs;
     self.childCpuMs += h.childCpuBeforeMs;
@@ -926,6 +966,9 @@ try {
     chaosRound++;
     if (pg && chaosRound % 3 === 2) {
       // PostgreSQL crashes (immediate shutdown: clients see it go) and comes back on its data.
+      const pgCpu = await pgStat(pg);
+      pgCpuBeforeMs += pgCpu;
+      reapedElsewhereMs += pgCpu;
       await pg.stop("immediate");
       chaosEvents.push({ atMs: since(), what: "PostgreSQL stopped (immediate)" });
       log("chaos: PostgreSQL stopped");
@@ -949,6 +992,7 @@ try {
     }
     town.metricsStart = {};
     if (before) {
+      reapedElsewhereMs += before.cpuMs + before.childCpuMs;
       town.cpuBeforeMs += before.cpuMs;
       town.maxRss = Math.max(town.maxRss, before.rss);
     }
@@ -1067,6 +1111,8 @@ try {
   const cpuRun0 = await agentsStat();
   const requesterCpu0 = await requesterHostsCpuMs();
   const townCpu0 = await Promise.all(townList.map((t) => townStat(t)));
+  const pgCpu0 = pg ? pgCpuBeforeMs + await pgStat(pg) : 0;
+  const machine0 = await machineBusyMs();
   const runStart = performance.now();
   const intervalMs = 1000 / rate;
   let next = runStart;
@@ -1134,6 +1180,8 @@ try {
   const runMs = performance.now() - runStart;
   const claims1 = scaleChain ? await claimsOf() : [];
   const cpuRun1 = await agentsStat();
+  const pgRunMs = pg ? pgCpuBeforeMs + await pgStat(pg) - pgCpu0 : 0;
+  const machineRunMs = await machineBusyMs() - machine0;
   const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
     const s = await townStat(t);
@@ -1407,6 +1455,12 @@ try {
       cpuMsPerAgentHour: Math.round(agentCpuS * 1000 / agents * 3600 / (runMs / 1000)),
     },
     towns: townStats,
+    // Everything on the machine (anvil, the connector, PostgreSQL, the harness included), during
+    // the run: the cores it kept busy, and per job done.
+    machineBusyCores: +(machineRunMs / runMs).toFixed(2),
+    machineCpuMsPerJob: done > 0 ? Math.round(machineRunMs / done) : undefined,
+    // The PostgreSQL server of the town on it (its backends included), during the run.
+    ...(pg ? { postgresCpuMsPerJob: done > 0 ? Math.round(pgRunMs / done) : undefined } : {}),
     townCpuMsPerJob: done > 0
       ? Math.round(townStats.reduce((a, t) => a + t.cpuSeconds, 0) * 1000 / done)
       : undefined,
@@ -1480,6 +1534,14 @@ function markdown(r: Record<string, unknown>): string {
     ],
     ["agents' CPU ms per job less their idle CPU", String(x.agents.marginalCpuMsPerJob)],
     ["towns' CPU ms per job (all town processes)", String(x.townCpuMsPerJob)],
+    [
+      "the whole machine during the run: cores busy; CPU ms per job",
+      `${x.machineBusyCores}; ${x.machineCpuMsPerJob}`,
+    ],
+    ...(x.postgresCpuMsPerJob === undefined ? [] : [[
+      "PostgreSQL's CPU ms per job (the store of the town on it)",
+      String(x.postgresCpuMsPerJob),
+    ]]),
     [
       "ILP packets/s (per agent); relay messages/s per agent",
       `${x.ilpPacketsPerS.toFixed(1)} (${x.ilpPacketsPerAgentPerS.toFixed(4)}); ${
