@@ -105,6 +105,11 @@ export interface OpenChannelOptions {
   deposit: bigint;
   /** Settle timeout in seconds. */
   settleTimeout: bigint;
+  /**
+   * Called once the open is mined, before the deposit is sent: a caller that must survive a
+   * crash between the two records the channel here (roles/town/channels/peer_payout.ts).
+   */
+  onOpened?: (opened: { channelId: Hex; openTx: Hex }) => Promise<void>;
 }
 
 /** Options for {@linkcode TokenNetworkClient.setTotalWithdraw}: the message both sides signed. */
@@ -316,6 +321,7 @@ export class TokenNetworkClient {
     });
     const args = opened[0]?.args as { channelId?: Hex } | undefined;
     if (!args?.channelId) throw new ChainTxError("NoEvent", `openChannel emitted no ChannelOpened`);
+    await options.onOpened?.({ channelId: args.channelId, openTx: open.hash });
     const dep = await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "setTotalDeposit", [
       args.channelId,
       this.address,

@@ -39,6 +39,12 @@ import {
 import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
 import { newChannelRecord } from "../../channels/channel_record_builder.ts";
 import { resumeClaimSigner } from "../../channels/channel_sender.ts";
+import {
+  clearPayoutOpenIntent,
+  type PayoutOpenIntent,
+  readPayoutOpenIntent,
+  writePayoutOpenIntent,
+} from "../../../state/payout_open_intent.ts";
 import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 
 /** Options for {@linkcode PeerPayout}. */
@@ -221,11 +227,21 @@ export interface OpenPayoutChannelOptions {
   deposit: bigint;
   /** Seconds. Default 600. */
   settleTimeout?: bigint;
+  /**
+   * Tests only: awaited once the open is mined and recorded, before the deposit is sent (the
+   * instant a crash test kills the town at).
+   */
+  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
 }
 
 /**
  * Opens and funds the channel the town pays a peer over, saves its file (no `btp_account`: the
  * town pays on it, it gates nothing) and records it on the ledger (`opened`).
+ *
+ * Crash-safe: the open's intent is on disk before the open is sent and carries the channel id
+ * once it is mined (state/payout_open_intent.ts); a town killed before the file is written
+ * finishes the open at its next payout to the peer ({@linkcode TownPayouts}, and
+ * {@linkcode adoptPayoutChannel}).
  *
  * @example
  * ```ts
@@ -249,19 +265,46 @@ export interface OpenPayoutChannelOptions {
  */
 export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
   const settleTimeout = options.settleTimeout ?? 600n;
+  const intent: PayoutOpenIntent = {
+    account: options.account,
+    peerAddress: options.peerAddress,
+    deposit: options.deposit,
+    settleTimeout,
+    startedAt: new Date().toISOString(),
+  };
+  await writePayoutOpenIntent(options.stateDir, intent);
   const opened = await options.client.openChannel({
     partner: options.peerAddress,
     deposit: options.deposit,
     settleTimeout,
+    onOpened: async ({ channelId, openTx }) => {
+      await writePayoutOpenIntent(options.stateDir, { ...intent, channelId, openTx });
+      await options.afterOpenedForTests?.(channelId);
+    },
   });
+  return await recordPayoutChannel(options, {
+    channelId: opened.channelId,
+    openTx: opened.openTx,
+    deposit: options.deposit,
+    settleTimeout,
+  });
+}
+
+/** The file and the ledger line of a payout channel funded on chain; the intent removed. */
+async function recordPayoutChannel(
+  options: Pick<
+    OpenPayoutChannelOptions,
+    "stateDir" | "audit" | "ledger" | "account" | "client" | "peerAddress"
+  >,
+  channel: {
+    channelId: `0x${string}`;
+    openTx?: `0x${string}`;
+    deposit: bigint;
+    settleTimeout: bigint;
+  },
+): Promise<ChannelRecord> {
   const record = {
-    ...newChannelRecord(options.client, {
-      channelId: opened.channelId,
-      peerAddress: options.peerAddress,
-      settleTimeout,
-      deposit: options.deposit,
-      openTx: opened.openTx,
-    }),
+    ...newChannelRecord(options.client, { ...channel, peerAddress: options.peerAddress }),
     peerLabel: `payout to ${options.account}`,
   };
   await saveChannel(record, {
@@ -269,8 +312,49 @@ export async function openPayoutChannel(options: OpenPayoutChannelOptions): Prom
     audit: options.audit,
     action: "open",
   });
-  await options.ledger.opened(options.account, opened.channelId, options.deposit);
+  await options.ledger.opened(options.account, channel.channelId, channel.deposit);
+  await clearPayoutOpenIntent(options.stateDir, options.peerAddress);
   return record;
+}
+
+/** Options for {@linkcode adoptPayoutChannel}. */
+export interface AdoptPayoutChannelOptions {
+  /** The town's chain client (its key). */
+  client: TokenNetworkClient;
+  account: string;
+  /** The channel found open on chain between the town and the peer. */
+  channelId: `0x${string}`;
+  /** The deposit it is to carry: topped up to it when the open's deposit never went out. */
+  deposit: bigint;
+}
+
+/**
+ * Takes over a payout channel the town opened on chain and never recorded (killed between the
+ * open and its file or row): checks it is open with the town as a participant and nothing
+ * transferred on chain, tops the town's deposit up to `deposit` when the open's deposit was not
+ * mined, and resolves with the town's deposit. Only for a channel no claim was signed on (no
+ * file, no row: the caller knows).
+ *
+ * @example
+ * ```ts
+ * import { adoptPayoutChannel } from "./peer_payout.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const channelId: `0x${string}`;
+ * const deposit = await adoptPayoutChannel({ client, account: "beta", channelId, deposit: 10_000_000n });
+ * ```
+ */
+export async function adoptPayoutChannel(options: AdoptPayoutChannelOptions): Promise<bigint> {
+  const { client, channelId } = options;
+  const c = await client.getChannel(channelId);
+  const mine = c.participants[client.address.toLowerCase()];
+  if (c.state !== "opened" || mine === undefined || mine.transferredAmount !== 0n) {
+    throw new PeerPayoutError(`channel ${channelId} with ${options.account} cannot carry payouts`);
+  }
+  if (mine.deposit >= options.deposit) return mine.deposit;
+  await client.setTotalDeposit(channelId, options.deposit);
+  return options.deposit;
 }
 
 /** Options for {@linkcode TownPayouts}. */
@@ -292,6 +376,39 @@ export interface TownPayoutsOptions {
   /** Sends a claim to a peer (`BtpPeerConnection.sendClaim`), rejects when it was not kept. */
   send: (account: string, claim: Uint8Array) => Promise<void>;
   log?: (line: string) => void;
+  /** Tests only: see {@linkcode OpenPayoutChannelOptions.afterOpenedForTests}. */
+  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
+}
+
+/**
+ * Opens the payout channel to a peer with a town's payout options (what {@linkcode TownPayouts}
+ * and the shared-store payouts both call).
+ *
+ * @example
+ * ```ts
+ * import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
+ *
+ * declare const options: TownPayoutsOptions;
+ * declare const betaAddress: `0x${string}`;
+ * const record = await openTownPayoutChannel(options, "beta", betaAddress);
+ * ```
+ */
+export async function openTownPayoutChannel(
+  o: TownPayoutsOptions,
+  account: string,
+  peerAddress: `0x${string}`,
+): Promise<ChannelRecord> {
+  return await openPayoutChannel({
+    stateDir: o.stateDir,
+    audit: o.audit,
+    ledger: o.ledger,
+    account,
+    client: o.client,
+    peerAddress,
+    deposit: o.deposit,
+    settleTimeout: o.settleTimeout,
+    afterOpenedForTests: o.afterOpenedForTests,
+  });
 }
 
 /**
@@ -369,8 +486,10 @@ export class TownPayouts {
   }
 
   /**
-   * The payout channel already open on chain with the peer and in our files but not on the
-   * ledger (a crash between the open and its ledger line): recorded now and resumed.
+   * The payout channel already open on chain with the peer but not on the ledger: in our files
+   * (a crash between the file and its ledger line), recorded now and resumed; not in our files
+   * but in an open's intent (a crash between the open and its file), funded if its deposit never
+   * went out, recorded and resumed.
    */
   async #onChain(
     account: string,
@@ -384,6 +503,22 @@ export class TownPayouts {
       record = await readChannel(channelFilePath(o.stateDir, id));
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
+      const intent = await readPayoutOpenIntent(o.stateDir, peerAddress);
+      if (intent && (intent.channelId === undefined || intent.channelId === id)) {
+        const deposit = await adoptPayoutChannel({
+          client: o.client,
+          account,
+          channelId: id,
+          deposit: intent.deposit,
+        });
+        o.log?.(`payout ${account}: channel ${id} opened before a restart, finished now`);
+        return await recordPayoutChannel({ ...o, account, peerAddress }, {
+          channelId: id,
+          openTx: intent.openTx,
+          deposit,
+          settleTimeout: intent.settleTimeout,
+        });
+      }
       throw new PeerPayoutError(
         `a channel ${id} with ${account} (${peerAddress}) is open on chain and has no file here: ` +
           "rebuild it with `turnpike channel recover`",
@@ -396,6 +531,7 @@ export class TownPayouts {
       throw new PeerPayoutError(`channel ${id} with ${account} cannot carry payouts`);
     }
     await o.ledger.opened(account, record.channelId, record.deposit);
+    await clearPayoutOpenIntent(o.stateDir, peerAddress);
     return record;
   }
 
@@ -421,16 +557,8 @@ export class TownPayouts {
       const peerAddress = o.peerAddress(account);
       if (!peerAddress) return undefined;
       const opened = this.#opening.then(async () =>
-        await this.#onChain(account, peerAddress) ?? await openPayoutChannel({
-          stateDir: o.stateDir,
-          audit: o.audit,
-          ledger: o.ledger,
-          account,
-          client: o.client,
-          peerAddress,
-          deposit: o.deposit,
-          settleTimeout: o.settleTimeout,
-        })
+        await this.#onChain(account, peerAddress) ??
+          await openTownPayoutChannel(o, account, peerAddress)
       );
       this.#opening = opened.catch(() => {});
       record = await opened;

@@ -22,45 +22,28 @@
  *
  * @module
  */
-import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
 import { signClaim } from "../../../chain/claim_signer.ts";
-import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
-import type { AuditLog } from "../../../state/audit_log.ts";
-import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
+import type { PeerBalance } from "../../../state/peer_ledger.ts";
 import type {
   PayoutChannelRow,
   PostgresPayoutBooks,
 } from "../../../state/postgres_payout_books.ts";
-import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
-import { openPayoutChannel, PeerPayoutError } from "./peer_payout.ts";
+import { clearPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
+import {
+  adoptPayoutChannel,
+  openTownPayoutChannel,
+  type TownPayoutsOptions,
+} from "./peer_payout.ts";
 
-/** Options for {@linkcode SharedTownPayouts}. */
-export interface SharedTownPayoutsOptions {
+/** Options for {@linkcode SharedTownPayouts}: a one-process town's, and the shared store's. */
+export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
   /** The town's payout books in the shared store. */
   books: PostgresPayoutBooks;
   /** This process's books' key in the shared store: its host and state dir. */
   booksId: string;
-  stateDir: string;
-  audit?: AuditLog;
-  /** This process's books per peer. */
-  ledger: PeerLedger;
-  /** The town's key. */
-  signer: NodeSigner;
-  /** The town's chain client (its key): opens and funds payout channels. */
-  client: TokenNetworkClient;
-  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
-  /** The town's deposit in a new payout channel. */
-  deposit: bigint;
-  /** Settle timeout of a new payout channel, seconds. Default 600. */
-  settleTimeout?: bigint;
-  /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */
-  peerAddress: (account: string) => `0x${string}` | undefined;
   /** The peer is connected to this process. */
   connectedHere: (account: string) => boolean;
-  /** Sends a claim to a peer connected here, rejects when it was not kept. */
-  send: (account: string, claim: Uint8Array) => Promise<void>;
-  log?: (line: string) => void;
 }
 
 /**
@@ -73,8 +56,7 @@ export interface SharedTownPayoutsOptions {
  * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- *
+ *  *
  * declare const town: TownNode;
  * declare const signer: NodeSigner;
  * declare const client: TokenNetworkClient;
@@ -200,23 +182,19 @@ export class SharedTownPayouts {
     const row = await o.books.openOnce(account, async () => {
       const onChain = await o.client.channelWith(peerAddress);
       if (!/^0x0+$/.test(onChain)) {
-        const c = await o.client.getChannel(onChain);
-        const mine = c.participants[o.client.address.toLowerCase()];
-        if (c.state !== "opened" || mine === undefined || mine.transferredAmount !== 0n) {
-          throw new PeerPayoutError(`channel ${onChain} with ${account} cannot carry payouts`);
-        }
-        return this.#rowOf(onChain, peerAddress, mine.deposit);
+        // Opened by a process killed before the row's commit: no claim was signed on it; its
+        // deposit is sent now if the open's never went out.
+        const deposit = await adoptPayoutChannel({
+          client: o.client,
+          account,
+          channelId: onChain,
+          deposit: o.deposit,
+        });
+        o.log?.(`payout ${account}: channel ${onChain} opened before a restart, adopted`);
+        await clearPayoutOpenIntent(o.stateDir, peerAddress);
+        return this.#rowOf(onChain, peerAddress, deposit);
       }
-      const record = await openPayoutChannel({
-        stateDir: o.stateDir,
-        audit: o.audit,
-        ledger: o.ledger,
-        account,
-        client: o.client,
-        peerAddress,
-        deposit: o.deposit,
-        settleTimeout: o.settleTimeout,
-      });
+      const record = await openTownPayoutChannel(o, account, peerAddress);
       return this.#rowOf(record.channelId, peerAddress, record.deposit);
     });
     o.log?.(`payout ${account}: channel ${row.channelId} (deposit ${row.deposit})`);
