@@ -65,6 +65,11 @@ export interface PeerLedgerEntry {
   channelId?: string;
   /** The claim's nonce, for `claimed`. */
   nonce?: string;
+  /**
+   * The ILP reject code relayed, for `rejected`: `R00` when the town gave the packet up at its
+   * expiry (a FULFILL after it is the peer's loss, docs/PROTOCOL.md "Expiry").
+   */
+  code?: string;
 }
 
 /** What the town and one peer stand at. */
@@ -243,10 +248,16 @@ export class PeerLedger {
   }
 
   /** Records the peer's REJECT (or no answer) of a forwarded packet; resolves once on disk. */
-  rejected(account: string, condition: string): Promise<void> {
+  rejected(account: string, condition: string, code?: string): Promise<void> {
     const packet = this.#packets.get(`${account} ${condition}`);
     if (packet?.state !== "in-flight") return Promise.resolve();
-    return this.#append({ event: "rejected", account, condition, amount: String(packet.amount) });
+    return this.#append({
+      event: "rejected",
+      account,
+      condition,
+      amount: String(packet.amount),
+      ...(code === undefined ? {} : { code }),
+    });
   }
 
   /**
@@ -421,6 +432,7 @@ function validateEntry(e: PeerLedgerEntry): void {
   }
   if (!packet && !/^0x[0-9a-f]{64}$/.test(e.channelId ?? "")) fail("bad channelId");
   if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
+  if (e.code !== undefined && !/^[FTR][0-9]{2}$/.test(e.code)) fail("bad code");
 }
 
 /** A file's text, empty when it does not exist yet. */

@@ -232,6 +232,11 @@ export class PaymentDesk {
       }
       return reply;
     }
+    // A packet its sender has given up is not fulfilled: the FULFILL would reach it too late to
+    // be paid (docs/PROTOCOL.md "Expiry"); the invoice stays open for a payment sent again.
+    if (this.#now() >= prepare.expiresAt.getTime()) {
+      return this.#reject(ILP_ERROR.transferTimedOut, "the packet expired before it was fulfilled");
+    }
     const { invoice, fulfillment } = match.open;
     const record = this.#o.store.get(invoice.jobId);
     if (record?.status !== "invoiced") {

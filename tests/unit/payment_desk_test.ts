@@ -232,3 +232,19 @@ Deno.test("payment desk: a receipt question (amount 0) is answered with the fulf
   d.desk.close();
   await Deno.remove(stateDir, { recursive: true });
 });
+
+Deno.test("payment desk: a PREPARE already expired is refused R00 and not recorded; the invoice stays open", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const d = await openDesk(stateDir);
+  const billed = await d.admit(admitted(9));
+  const expired = { ...prepareFor(billed), expiresAt: new Date(Date.now() - 1) };
+  assertEquals(codeOf(await d.desk.onPrepare(expired)), "R00");
+  assertEquals(d.paid, []);
+  assertEquals(d.desk.openInvoices, 1);
+  assertEquals((await openPaymentLog({ stateDir })).entries().length, 0);
+  // The payer sends it again in time: paid.
+  assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed))), "fulfill");
+  assertEquals(d.paid, [billed.id]);
+  d.desk.close();
+  await Deno.remove(stateDir, { recursive: true });
+});

@@ -167,7 +167,12 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     }
     let replyBytes: Uint8Array;
     try {
-      replyBytes = await hop.request(encodeIlpPrepare({ ...prepare, expiresAt }), left);
+      // The next hop gives the packet up at `expiresAt`; its answer is awaited half the margin
+      // longer, so a FULFILL it sent in time is not lost in transit (docs/PROTOCOL.md "Expiry").
+      replyBytes = await hop.request(
+        encodeIlpPrepare({ ...prepare, expiresAt }),
+        left + Math.floor(margin / 2),
+      );
     } catch (err) {
       return now() >= expiresAt.getTime()
         ? reject(ILP_ERROR.transferTimedOut, "transfer timed out")

@@ -64,7 +64,7 @@ export function createPeerBooks(options: PeerBooksOptions): ForwardBooks {
         await ledger.fulfilled(account, condition, bytesToHex(reply.fulfillment));
         options.onOwed?.(ledger.balance(account));
       } else {
-        await ledger.rejected(account, condition);
+        await ledger.rejected(account, condition, reply.code);
       }
     },
   };
