@@ -1341,7 +1341,9 @@ try {
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(
       `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
-        `${paidOut.settled} settled, chain = books ${paidOut.payoutChainEqualsBooks} in ` +
+        `${paidOut.settled} settled, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
+        `${paidOut.lateFulfills.count} late fulfills of ${paidOut.lateFulfills.amount} units, ` +
+        `receiver's risk) in ` +
         `${paidOut.seconds.toFixed(1)} s`,
     );
     const agentHours = agents * runMs / 3_600_000;
@@ -1617,6 +1619,12 @@ function payoutRows(p: any): string[][] {
     [
       "payouts: chain = books (each provider's payout = towns' books = its payment log)",
       `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ`,
+    ],
+    [
+      "payouts: late FULFILLs (the provider fulfilled after its town gave the packet up: the receiver's risk, apart from chain = books)",
+      p.lateFulfills === undefined
+        ? "-"
+        : `${p.lateFulfills.count} of ${p.lateFulfills.amount} base units on ${p.lateFulfills.providers} providers`,
     ],
     [
       "payout channels opened / settled (of them without a claim kept); deposit, threshold (M2M)",

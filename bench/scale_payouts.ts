@@ -56,14 +56,26 @@ export interface PayeeFigures {
   payout: string;
   /** What its payment log says it earned (fulfilled incoming payments). */
   earnedByLog: string;
+  /**
+   * Late FULFILLs: packets its payment log says it fulfilled that its town's books say the town
+   * gave up (a `rejected` line, never fulfilled): the receiver's risk in ILP, apart from the
+   * comparison. Their count and sum.
+   */
+  lateFulfills: number;
+  lateFulfilled: string;
   /** Payout channels (on the provider's side) and their ids. */
   channels: string[];
 }
 
 /** What the payouts showed (amounts in base units, as strings). */
 export interface ScalePayoutsSettled {
-  /** Every provider's token balance change equals the towns' books and its payment log. */
+  /**
+   * Every provider's token balance change equals the towns' books, and its payment log too
+   * except for its late FULFILLs ({@linkcode PayeeFigures.lateFulfills}, counted apart).
+   */
   payoutChainEqualsBooks: boolean;
+  /** Late FULFILLs over all providers: count, sum (base units), providers with any. */
+  lateFulfills: { count: number; amount: string; providers: number };
   /** Payout channels the towns opened (their books' `opened` lines). */
   channelsOpened: number;
   /** Claims the towns signed and sent (their books' `claimed` lines), during the run and at the end. */
@@ -96,6 +108,8 @@ export interface ScalePayoutsSettled {
     payout: string;
     earnedByLog: string;
     payoutChainEqualsBooks: boolean;
+    lateFulfills: number;
+    lateFulfilled: string;
   }[];
   /** The providers whose figures differ, each with its figures. */
   differences: PayeeFigures[];
@@ -245,6 +259,11 @@ export async function settleScalePayouts(
     const payout = await client(p.secretKey).tokenBalance() - (before.get(p.account) ?? 0n);
     const log = await openPaymentLog({ stateDir: p.stateDir });
     const earned = summarizePayments(log.entries()).reduce((a, b) => a + b.earned.total, 0n);
+    const gaveUp = books.gaveUp.get(p.account) ?? new Set<string>();
+    const late = log.entries().filter((e) =>
+      e.direction === "in" && e.event === "fulfilled" && e.invoiceId !== undefined &&
+      gaveUp.has(e.invoiceId.toLowerCase())
+    );
     figures.set(p.account, {
       account: p.account,
       town: p.town,
@@ -253,15 +272,18 @@ export async function settleScalePayouts(
       kept: String(sum(kept)),
       payout: String(payout),
       earnedByLog: String(earned),
+      lateFulfills: late.length,
+      lateFulfilled: String(late.reduce((a, e) => a + BigInt(e.amount), 0n)),
       channels: kept.map((r) => r.channelId),
     });
   }
-  const agrees = (f: PayeeFigures) => f.payout === f.owed && f.owed === f.earnedByLog;
+  const agrees = (f: PayeeFigures) =>
+    f.payout === f.owed && BigInt(f.owed) + BigInt(f.lateFulfilled) === BigInt(f.earnedByLog);
   const all = [...figures.values()];
   const claimsAfter = await claimLines(payers);
   const towns = payers.map((t) => {
     const mine = all.filter((f) => f.town === t.town);
-    const total = (k: "owed" | "payout" | "earnedByLog") =>
+    const total = (k: "owed" | "payout" | "earnedByLog" | "lateFulfilled") =>
       String(mine.reduce((a, f) => a + BigInt(f[k]), 0n));
     return {
       town: t.town,
@@ -273,13 +295,20 @@ export async function settleScalePayouts(
       payout: total("payout"),
       earnedByLog: total("earnedByLog"),
       payoutChainEqualsBooks: mine.every(agrees),
+      lateFulfills: mine.reduce((a, f) => a + f.lateFulfills, 0),
+      lateFulfilled: total("lateFulfilled"),
     };
   });
-  const total = (k: "owed" | "payout" | "earnedByLog") =>
+  const total = (k: "owed" | "payout" | "earnedByLog" | "lateFulfilled") =>
     String(all.reduce((a, f) => a + BigInt(f[k]), 0n));
   const claimsSent = [...claimsAfter.values()].reduce((a, b) => a + b, 0);
   return {
     payoutChainEqualsBooks: all.every(agrees) && failures.length === 0,
+    lateFulfills: {
+      count: all.reduce((a, f) => a + f.lateFulfills, 0),
+      amount: total("lateFulfilled"),
+      providers: all.filter((f) => f.lateFulfills > 0).length,
+    },
     channelsOpened: [...books.openedByTown.values()].reduce((a, b) => a + b, 0),
     claimsSent,
     claimsAtEnd: claimsSent - [...claimsBefore.values()].reduce((a, b) => a + b, 0),
@@ -309,6 +338,10 @@ async function townBooks(payers: readonly ScalePayer[]) {
   const claimed = new Map<string, bigint>();
   const channels = new Map<string, string[]>();
   const openedByTown = new Map<number, number>();
+  /** Per peer, the packets the town gave up (rejected, never fulfilled on any of its books). */
+  const gaveUp = new Map<string, Set<string>>();
+  const fulfilled = new Set<string>();
+  const rejected: PeerLedgerEntry[] = [];
   const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
   for (const t of payers) {
     for (const dir of t.stateDirs) {
@@ -317,8 +350,13 @@ async function townBooks(payers: readonly ScalePayer[]) {
         add(owed, b.account, b.owed);
         add(claimed, b.account, b.claimed);
       }
+      const lines = await ledgerLines(dir);
+      for (const e of lines) {
+        if (e.event === "fulfilled") fulfilled.add(`${e.account} ${e.condition}`);
+        if (e.event === "rejected") rejected.push(e);
+      }
       // A town of several processes pays over one channel per peer, on every process's books.
-      for (const e of await ledgerLines(dir)) {
+      for (const e of lines) {
         if (e.event !== "opened" || e.channelId === undefined) continue;
         const known = channels.get(e.account) ?? [];
         if (known.some((id) => id.toLowerCase() === e.channelId!.toLowerCase())) continue;
@@ -327,7 +365,12 @@ async function townBooks(payers: readonly ScalePayer[]) {
       }
     }
   }
-  return { owed, claimed, channels, openedByTown };
+  for (const e of rejected) {
+    if (fulfilled.has(`${e.account} ${e.condition}`)) continue;
+    const set = gaveUp.get(e.account) ?? new Set<string>();
+    gaveUp.set(e.account, set.add(e.condition!.toLowerCase()));
+  }
+  return { owed, claimed, channels, openedByTown, gaveUp };
 }
 
 /** Claims each town signed so far (its books' `claimed` lines, all processes). */
