@@ -7,7 +7,8 @@
  * (`payAll`, as `demo` does with `payNow`), each provider closes its payout channel with the
  * town's newest claim it kept, anvil's clock passes the settle timeout and it settles; then
  * per provider its token balance change is compared with what the towns' books say they
- * forwarded to it and with what its payment log says it earned.
+ * forwarded to it and with what its payment log says it earned, less its late FULFILLs (packets
+ * it fulfilled after its town gave them up, the receiver's risk in ILP: counted apart).
  *
  * @module
  */
