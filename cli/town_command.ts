@@ -372,7 +372,12 @@ async function startPayouts(
     },
     log: (line: string) => console.error(line),
   };
-  if (config.storeUrl === undefined) return new TownPayouts(payouts);
+  if (config.storeUrl === undefined) {
+    const one = new TownPayouts(payouts);
+    // In the background: finishing an open a crash interrupted is chain transactions.
+    void one.resumeOpens();
+    return one;
+  }
   // A town of several processes: the books and the payout channels in the shared store.
   const [{ SharedTownPayouts, sharedBooksId }, { openPostgresPayoutBooks }] = await Promise.all([
     import("../roles/town/channels/shared_payouts.ts"),

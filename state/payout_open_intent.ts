@@ -103,6 +103,28 @@ export async function readPayoutOpenIntent(
 }
 
 /**
+ * Every record under the state dir (the opens a crash interrupted, at start).
+ *
+ * @example
+ * ```ts
+ * for (const intent of await listPayoutOpenIntents("/srv/town")) console.log(intent.account);
+ * ```
+ */
+export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpenIntent[]> {
+  const out: PayoutOpenIntent[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${stateDir}/payout_opens`)) {
+      const m = entry.isFile ? /^(0x[0-9a-f]{40})\.json$/.exec(entry.name) : null;
+      const intent = m ? await readPayoutOpenIntent(stateDir, m[1]) : undefined;
+      if (intent) out.push(intent);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return out;
+}
+
+/**
  * Removes the record (the open is finished); absent is fine.
  *
  * @example

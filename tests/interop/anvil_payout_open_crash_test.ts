@@ -74,7 +74,7 @@ function provider(pair: ChannelPair): `0x${string}` {
     .address;
 }
 
-Deno.test("payout open crash: a town SIGKILLed between the open and its deposit funds and records the channel at its next payout (one process, anvil)", async () => {
+Deno.test("payout open crash: a town SIGKILLed between the open and its deposit funds and records the channel when it starts again (one process, anvil)", async () => {
   await using pair = await startChannelPair();
   const dir = await Deno.makeTempDir({ prefix: "payout_open_crash_" });
   try {
@@ -108,10 +108,9 @@ Deno.test("payout open crash: a town SIGKILLed between the open and its deposit 
       send: () => Promise.resolve(),
       log: (l) => logs.push(l),
     });
-    const claim = await payouts.payNow("prov");
+    // At start (`town up` calls it): the interrupted open finished and what is owed paid on it.
+    assertEquals(await payouts.resumeOpens(), ["prov"], logs.join("\n"));
     await payouts.close();
-    assertEquals(claim?.channelId, id, logs.join("\n"));
-    assertEquals(claim?.transferredAmount, 5_000n);
     const after = await pair.bob.getChannel(id);
     assertEquals(after.participants[pair.bob.address.toLowerCase()]?.deposit, 100_000n);
     const b = ledger.balance("prov");

@@ -129,7 +129,7 @@ export async function startTownProcessPayouts(
     log: options.log,
   };
   const payouts = options.storeUrl === undefined
-    ? new TownPayouts(common)
+    ? resumed(new TownPayouts(common))
     : await SharedTownPayouts.start({
       ...common,
       books: await openPostgresPayoutBooks({ url: options.storeUrl }),
@@ -155,4 +155,10 @@ export async function startTownProcessPayouts(
       return { paid, errors };
     },
   };
+}
+
+/** A one-process town's payouts, finishing in the background an open a crash interrupted. */
+function resumed(payouts: TownPayouts): TownPayouts {
+  void payouts.resumeOpens();
+  return payouts;
 }

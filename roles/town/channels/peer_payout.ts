@@ -41,6 +41,7 @@ import { newChannelRecord } from "../../channels/channel_record_builder.ts";
 import { resumeClaimSigner } from "../../channels/channel_sender.ts";
 import {
   clearPayoutOpenIntent,
+  listPayoutOpenIntents,
   type PayoutOpenIntent,
   readPayoutOpenIntent,
   writePayoutOpenIntent,
@@ -475,6 +476,36 @@ export class TownPayouts {
     void payout?.then((p) => p?.resend()).catch(() => {});
   }
 
+  /**
+   * At start: finishes every payout channel open a crash interrupted (an intent left in
+   * `payout_opens/`): the channel found on chain funded and recorded, or opened, and what is
+   * owed paid on it. Resolves with the accounts resumed; a failure is logged and left for the
+   * next payout to that peer.
+   *
+   * @example
+   * ```ts
+   * import type { TownPayouts } from "./peer_payout.ts";
+   *
+   * declare const payouts: TownPayouts;
+   * const resumed = await payouts.resumeOpens(); // ["beta"] after a kill mid-open
+   * ```
+   */
+  async resumeOpens(): Promise<string[]> {
+    const accounts: string[] = [];
+    for (const intent of await listPayoutOpenIntents(this.#o.stateDir)) {
+      if (this.#o.peerAddress(intent.account)?.toLowerCase() !== intent.peerAddress.toLowerCase()) {
+        continue;
+      }
+      try {
+        await (await this.#payout(intent.account))?.pay("resumed");
+        accounts.push(intent.account);
+      } catch (err) {
+        this.#o.log?.(`payout ${intent.account}: open not resumed: ${(err as Error).message}`);
+      }
+    }
+    return accounts;
+  }
+
   /** The payout of a peer, once it has one. */
   async payout(account: string): Promise<PeerPayout | undefined> {
     return await this.#payouts.get(account);
@@ -552,6 +583,8 @@ export class TownPayouts {
     if (known) {
       record = await readChannel(channelFilePath(o.stateDir, known));
       if (record.status !== "open") record = undefined;
+      // Killed after the ledger line, before the intent's removal: the open is finished.
+      else await clearPayoutOpenIntent(o.stateDir, record.peerAddress);
     }
     if (!record) {
       const peerAddress = o.peerAddress(account);
