@@ -56,7 +56,8 @@ export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
  * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- *  *
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ *
  * declare const town: TownNode;
  * declare const signer: NodeSigner;
  * declare const client: TokenNetworkClient;
