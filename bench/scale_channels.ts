@@ -232,11 +232,12 @@ export async function settleScaleChannels(
 ): Promise<ScaleChannelsSettled> {
   const started = performance.now();
   const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
+  const coSignable = holders.length - onChain.length;
   // A line every 15 s while it runs: hundreds of closes take minutes.
   const step = { coSigned: 0, closedOnChain: 0, answered: 0, settledOnChain: 0 };
   const ticker = setInterval(() =>
     progress(
-      `closing: ${step.coSigned}/${holders.length - onChain.length} co-signed; on chain ` +
+      `closing: ${step.coSigned}/${coSignable} co-signed; on chain ` +
         `${step.closedOnChain} closed, ${step.answered} answered, ${step.settledOnChain} ` +
         `settled of ${onChain.length}`,
     ), 15_000);
@@ -270,11 +271,12 @@ export async function settleScaleChannels(
     const differences: Record<string, string | number>[] = [];
     const unanswered = { channels: 0, amount: 0n };
     const unclaimed = { channels: 0, amount: 0n };
-    const closeOne = async (h: ScaleChannelHolder) => {
+    /** True when closed cooperatively. */
+    const closeOne = async (h: ScaleChannelHolder): Promise<boolean> => {
       const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
       if (mine === undefined) {
         failures.push(`${h.stateDir}: no open channel`);
-        return;
+        return false;
       }
       const payer = client(h.secretKey);
       const before = await payer.tokenBalance();
@@ -299,7 +301,7 @@ export async function settleScaleChannels(
         const why = (err as Error).message.split("\n")[0].replace(/account \S+/, "account <a>");
         refused[why] = (refused[why] ?? 0) + 1;
         onChain.push(h);
-        return;
+        return false;
       } finally {
         await peer.close().catch(() => {});
       }
@@ -318,6 +320,7 @@ export async function settleScaleChannels(
         payerPayout: await payer.tokenBalance() - before,
         payeePayout: agreedToTown,
       });
+      return true;
     };
     const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
       settled++;
@@ -461,8 +464,11 @@ async function closeOnChain(
   let lastAnswer = performance.now();
   const answersFrom = lastAnswer;
   let settleTimeout = 0n;
-  for (const c of closing) {
-    for (;;) {
+  // All are watched at once: one that is never answered must not hold up the others' answers.
+  let pending = [...closing];
+  while (pending.length > 0) {
+    const still = [];
+    for (const c of pending) {
       const onChain = await c.payer.getChannel(c.mine.channelId);
       settleTimeout = onChain.settleTimeout > settleTimeout ? onChain.settleTimeout : settleTimeout;
       const mineOnChain = onChain.participants[c.payer.address.toLowerCase()];
@@ -470,12 +476,13 @@ async function closeOnChain(
         c.answered = mineOnChain.transferredAmount;
         lastAnswer = performance.now();
         step.answered++;
-        break;
-      }
-      if (performance.now() - lastAnswer > ANSWER_WAIT_MS) break;
-      if (performance.now() - answersFrom > ANSWER_WAIT_TOTAL_MS) break;
-      await new Promise((r) => setTimeout(r, 1000));
+      } else still.push(c);
     }
+    pending = still;
+    if (pending.length === 0) break;
+    if (performance.now() - lastAnswer > ANSWER_WAIT_MS) break;
+    if (performance.now() - answersFrom > ANSWER_WAIT_TOTAL_MS) break;
+    await new Promise((r) => setTimeout(r, 1000));
   }
   await increaseTime(run.chain.anvil.rpcUrl, Number(settleTimeout) + 1);
   for (const c of closing) {
