@@ -13,9 +13,11 @@
  * before it leaves; packets within an earlier claim's surplus carry none. Frames with claims
  * leave in nonce order. A REJECT gives the packet's amount back to the surplus (the peer
  * releases it too), also one that arrives after the packet timed out (while the socket lasts;
- * a packet with no answer at all stays counted as paid); a REJECT saying the peer sees less cover (`not-covered`,
- * `credit-limit-exceeded`, e.g. after the peer restarted) drops our surplus, and a packet that
- * went without a claim is sent once more with a claim for its full amount.
+ * a packet with no answer at all stays counted as paid); a REJECT refusing the claim (any
+ * `payment channel claim rejected (<reason>)`: the peer did not take it) drops our surplus, so
+ * the next paid packet carries a claim; one saying the peer sees less cover (`not-covered`,
+ * `credit-limit-exceeded`, e.g. after the peer restarted) also sends a packet that went without
+ * a claim once more, with a claim for its full amount.
  *
  * @module
  */
@@ -476,11 +478,17 @@ export class BtpClient {
     return reply;
   }
 
-  /** A paid packet was not forwarded (REJECT): its amount is cover for the next ones. */
+  /**
+   * A paid packet was not forwarded (REJECT): its amount is cover for the next ones, unless the
+   * peer refused the claim itself.
+   */
   #giveBack(amount: bigint, rejectMessage: string) {
     this.#committed -= amount;
-    // The peer sees less cover than we do: our surplus is gone.
-    if (UNCOVERED.has(claimRejectReasonOf(rejectMessage))) this.#committed = this.#requested;
+    // The peer sees less cover than we do, or did not take our claim at all (any claim
+    // rejection: a channel it has not learned yet, rate-limited, ...): our surplus is gone, and
+    // the next paid packet carries a new claim. Without it, a town that has not learned the
+    // channel would take the claimless packet as a configured account's, unpaid.
+    if (claimRejectReasonOf(rejectMessage) !== undefined) this.#committed = this.#requested;
   }
 
   #awaitLateAnswer(requestId: number, amount: bigint) {
