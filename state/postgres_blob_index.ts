@@ -12,6 +12,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { createPostgresSchema } from "./postgres_schema.ts";
 import type { BlobIndexRows, BlobRecord, PaymentRecord } from "./blob_store.ts";
 import { blobRecordFromRow, BlobStoreError } from "./blob_store.ts";
 import { blobIndexSchema } from "./blob_index_schema.ts";
@@ -22,8 +23,6 @@ const SCHEMA = `${blobIndexSchema("postgres")}
 CREATE TABLE IF NOT EXISTS turnpike_blob_holders (
   sha256 TEXT NOT NULL, url TEXT NOT NULL, since BIGINT NOT NULL, PRIMARY KEY (sha256, url));
 `;
-/** Taken while the tables are created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b62n; // "turnpikb"
 
 /**
  * The blob index in PostgreSQL. Times are unix seconds, given by the caller.
@@ -45,10 +44,7 @@ export class PostgresBlobIndex {
 
   /** Creates the tables if they are not there. */
   static async open(sql: Sql): Promise<PostgresBlobIndex> {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
+    await createPostgresSchema(sql, SCHEMA);
     return new PostgresBlobIndex(sql);
   }
 

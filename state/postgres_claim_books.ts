@@ -11,8 +11,8 @@
  * @module
  */
 import type { ClaimBook, SharedClaimBooks } from "./claim_book.ts";
-import postgres from "postgres";
-import { redactUrl } from "./postgres_event_store.ts";
+import type postgres from "postgres";
+import { openPostgresSchema } from "./postgres_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -42,8 +42,6 @@ CREATE TABLE IF NOT EXISTS turnpike_channel_books (
   peer_withdrawn NUMERIC(78, 0) NOT NULL DEFAULT 0,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 )`;
-/** Taken while the table is created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b63n; // "turnpikc"
 
 interface BookRow {
   channel_id: string;
@@ -162,22 +160,13 @@ export class PostgresClaimBooks implements SharedClaimBooks {
 export async function openPostgresClaimBooks(
   options: PostgresClaimBooksOptions,
 ): Promise<PostgresClaimBooks> {
-  const sql = postgres(options.url, {
-    max: options.maxConnections ?? 2,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    onnotice: () => {},
+  const sql = await openPostgresSchema({
+    url: options.url,
+    maxConnections: options.maxConnections ?? 2,
+    connectTimeoutSeconds: options.connectTimeoutSeconds,
+    what: "the channel books",
+    schema: SCHEMA,
+    error: (message, cause) => new ClaimBooksError(message, { cause }),
   });
-  try {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
-  } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
-    throw new ClaimBooksError(
-      `cannot open the channel books at ${redactUrl(options.url)}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
   return new PostgresClaimBooks(sql);
 }

@@ -15,6 +15,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { createPostgresSchema } from "./postgres_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -35,8 +36,6 @@ CREATE TABLE IF NOT EXISTS turnpike_connections (
   process TEXT NOT NULL, listener TEXT NOT NULL, address TEXT NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY (process, listener, address));
 `;
-/** Taken while the tables are created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b6en; // "turnpikn"
 
 const NOW = "extract(epoch FROM clock_timestamp())::float8";
 
@@ -79,10 +78,7 @@ export class PostgresConnectionCounts {
     sql: Sql,
     options: PostgresConnectionCountsOptions = {},
   ): Promise<PostgresConnectionCounts> {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
+    await createPostgresSchema(sql, SCHEMA);
     const counts = new PostgresConnectionCounts(sql, options);
     const timer = setInterval(() => {
       counts.#running ??= counts.exchange().catch((err) =>

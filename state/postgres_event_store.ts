@@ -24,7 +24,7 @@
  * @module
  */
 import { sleep } from "../protocol/backoff.ts";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
@@ -45,7 +45,10 @@ import {
   storedVersionWins,
 } from "./event_store.ts";
 import { eventStoreSchema } from "./event_store_schema.ts";
+import { createPostgresSchema, openPostgresSchema } from "./postgres_schema.ts";
 import type { CommittedElsewhere, TownStore } from "./town_store.ts";
+
+export { redactUrl } from "./postgres_schema.ts";
 
 /** Options for {@linkcode openPostgresEventStore}. */
 export interface PostgresEventStoreOptions {
@@ -72,8 +75,6 @@ export const POSTGRES_SCHEMA_VERSION = 1;
 export const EVENTS_CHANNEL = "turnpike_events";
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_NOTIFY_BYTES = 7900;
-/** Advisory lock key of schema migrations ("turnpike" in ASCII, as a number). */
-const MIGRATION_LOCK = 0x7475726e70696bn;
 
 const SCHEMA = eventStoreSchema("postgres");
 
@@ -697,20 +698,14 @@ function isDataError(err: unknown): boolean {
 export async function openPostgresEventStore(
   options: PostgresEventStoreOptions,
 ): Promise<PostgresEventStore> {
-  const sql = postgres(options.url, {
-    max: options.maxConnections ?? 8,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    onnotice: () => {},
+  const sql = await openPostgresSchema({
+    url: options.url,
+    maxConnections: options.maxConnections ?? 8,
+    connectTimeoutSeconds: options.connectTimeoutSeconds,
+    what: "the PostgreSQL store",
+    schema: migrateInTransaction,
+    error: (message, cause) => new PostgresStoreError(message, { cause }),
   });
-  try {
-    await migratePostgres(sql);
-  } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
-    throw new PostgresStoreError(
-      `cannot open the PostgreSQL store at ${redactUrl(options.url)}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
   return new PostgresEventStore(sql, options);
 }
 
@@ -730,34 +725,24 @@ export async function openPostgresEventStore(
  * ```
  */
 export async function migratePostgres(sql: Sql): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
-    await tx.unsafe("CREATE TABLE IF NOT EXISTS turnpike_schema (version INTEGER NOT NULL)");
-    const [row] = await tx.unsafe<{ version: number }[]>(
-      "SELECT max(version) AS version FROM turnpike_schema",
-    );
-    const version = row?.version ?? 0;
-    if (version > POSTGRES_SCHEMA_VERSION) {
-      throw new PostgresStoreError(
-        `schema version ${version} is newer than this version reads (${POSTGRES_SCHEMA_VERSION})`,
-      );
-    }
-    if (version === POSTGRES_SCHEMA_VERSION) return;
-    await tx.unsafe(SCHEMA).simple();
-    await tx.unsafe("INSERT INTO turnpike_schema (version) VALUES ($1)", [
-      POSTGRES_SCHEMA_VERSION,
-    ]);
-  });
+  await createPostgresSchema(sql, migrateInTransaction);
 }
 
-/**
- * A store URL with its password hidden, for messages.
- *
- * @example
- * ```ts
- * redactUrl("postgres://u:secret@h/db"); // "postgres://u:***@h/db"
- * ```
- */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+):[^@]*@/, "$1:***@");
+/** The migration, in a transaction that holds the schema lock. */
+async function migrateInTransaction(tx: postgres.TransactionSql): Promise<void> {
+  await tx.unsafe("CREATE TABLE IF NOT EXISTS turnpike_schema (version INTEGER NOT NULL)");
+  const [row] = await tx.unsafe<{ version: number }[]>(
+    "SELECT max(version) AS version FROM turnpike_schema",
+  );
+  const version = row?.version ?? 0;
+  if (version > POSTGRES_SCHEMA_VERSION) {
+    throw new PostgresStoreError(
+      `schema version ${version} is newer than this version reads (${POSTGRES_SCHEMA_VERSION})`,
+    );
+  }
+  if (version === POSTGRES_SCHEMA_VERSION) return;
+  await tx.unsafe(SCHEMA).simple();
+  await tx.unsafe("INSERT INTO turnpike_schema (version) VALUES ($1)", [
+    POSTGRES_SCHEMA_VERSION,
+  ]);
 }

@@ -18,8 +18,8 @@
  *
  * @module
  */
-import postgres from "postgres";
-import { redactUrl } from "./postgres_event_store.ts";
+import type postgres from "postgres";
+import { openPostgresSchema } from "./postgres_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -87,8 +87,6 @@ CREATE TABLE IF NOT EXISTS turnpike_payout_channels (
   transferred NUMERIC(78, 0) NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
 `;
-/** Taken while the tables are created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b70n; // "turnpikp"
 /** Held while a payout channel is opened (chain transactions from the town's one key). */
 const OPEN_LOCK = 0x7475726e70696b6fn; // "turnpiko"
 const CHANNEL = "turnpike_payouts";
@@ -287,22 +285,13 @@ export class PostgresPayoutBooks {
 export async function openPostgresPayoutBooks(
   options: PostgresPayoutBooksOptions,
 ): Promise<PostgresPayoutBooks> {
-  const sql = postgres(options.url, {
-    max: options.maxConnections ?? 3,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    onnotice: () => {},
+  const sql = await openPostgresSchema({
+    url: options.url,
+    maxConnections: options.maxConnections ?? 3,
+    connectTimeoutSeconds: options.connectTimeoutSeconds,
+    what: "the payout books",
+    schema: SCHEMA,
+    error: (message, cause) => new PayoutBooksError(message, { cause }),
   });
-  try {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
-  } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
-    throw new PayoutBooksError(
-      `cannot open the payout books at ${redactUrl(options.url)}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
   return new PostgresPayoutBooks(sql);
 }

@@ -16,6 +16,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { createPostgresSchema } from "./postgres_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -53,8 +54,6 @@ CREATE TABLE IF NOT EXISTS turnpike_peer_routes (
   account TEXT NOT NULL, process TEXT NOT NULL, url TEXT NOT NULL,
   since DOUBLE PRECISION NOT NULL, PRIMARY KEY (account, process));
 `;
-/** Taken while the tables are created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b72n; // "turnpikr"
 
 const NOW = "extract(epoch FROM clock_timestamp())::float8";
 
@@ -94,10 +93,7 @@ export class PostgresPeerRoutes {
 
   /** Creates the tables if needed, writes this process's set and starts the syncs. */
   static async open(sql: Sql, options: PostgresPeerRoutesOptions): Promise<PostgresPeerRoutes> {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
+    await createPostgresSchema(sql, SCHEMA);
     const routes = new PostgresPeerRoutes(sql, options);
     await routes.sync();
     const timer = setInterval(

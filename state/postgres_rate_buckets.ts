@@ -8,6 +8,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { createPostgresSchema } from "./postgres_schema.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -26,8 +27,6 @@ CREATE TABLE IF NOT EXISTS turnpike_rate_buckets (
   at DOUBLE PRECISION NOT NULL,
   taken BOOLEAN NOT NULL
 )`;
-/** Taken while the table is created, so processes starting together do it once. */
-const SCHEMA_LOCK = 0x7475726e70696b72n; // "turnpikr"
 
 // One statement: insert a full bucket less one, or refill the row by the time since its last
 // take (capped), then take one token when there is one; `taken` says whether it was.
@@ -70,10 +69,7 @@ export class PostgresRateBuckets {
     sql: Sql,
     options: PostgresRateBucketsOptions = {},
   ): Promise<PostgresRateBuckets> {
-    await sql.begin(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK.toString()]);
-      await tx.unsafe(SCHEMA);
-    });
+    await createPostgresSchema(sql, SCHEMA);
     return new PostgresRateBuckets(sql, options);
   }
 
