@@ -90,8 +90,8 @@ import {
   startScaleChain,
 } from "./scale_channels.ts";
 import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
+import { parseBenchFlags } from "./bench_flags.ts";
 
-const args = Deno.args;
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
@@ -100,52 +100,41 @@ const USAGE =
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
 What each flag does, and the report: docs/SCALE.md "The harness".`;
-// Flags that take a value, and switches: anything else is a typo, refused before a long run.
-const VALUE_FLAGS = new Set([
-  "agents",
-  "audit-window-ms",
-  "chaos-every",
-  "cross",
-  "deposit",
-  "idle-seconds",
-  "job-timeout",
-  "payout-deposit",
-  "payout-threshold",
-  "pg-processes",
-  "provider-hosts",
-  "rate",
-  "requester-hosts",
-  "seconds",
-  "start-batch",
-  "towns",
-  "report",
-  "requester-cpu-prof",
-  "provider-cpu-prof",
-]);
-const SWITCHES = new Set(["channels", "chaos", "connector", "open-requests", "postgres"]);
-if (args.includes("--help") || args.includes("-h")) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-for (let i = 0; i < args.length; i++) {
-  const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
-  if (name !== undefined && VALUE_FLAGS.has(name) && i + 1 < args.length) {
-    i++;
-    continue;
-  }
-  if (name !== undefined && SWITCHES.has(name)) continue;
-  console.error(
-    name !== undefined && VALUE_FLAGS.has(name)
-      ? `Error: --${name} wants a value`
-      : `Error: unknown argument ${args[i]}\n${USAGE}`,
-  );
-  Deno.exit(2);
-}
-function arg(name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${args[i + 1]}`);
+// Anything but these flags is a typo, refused before a long run (bench/bench_flags.ts).
+const flags = parseBenchFlags(Deno.args, {
+  values: [
+    "agents",
+    "audit-window-ms",
+    "chaos-every",
+    "cross",
+    "deposit",
+    "idle-seconds",
+    "job-timeout",
+    "payout-deposit",
+    "payout-threshold",
+    "pg-processes",
+    "provider-hosts",
+    "rate",
+    "requester-hosts",
+    "seconds",
+    "start-batch",
+    "towns",
+    "report",
+    "requester-cpu-prof",
+    "provider-cpu-prof",
+  ],
+  switches: ["channels", "chaos", "connector", "open-requests", "postgres"],
+  usage: USAGE,
+});
+type NumberFlag = Exclude<
+  keyof typeof flags.values,
+  "report" | "requester-cpu-prof" | "provider-cpu-prof"
+>;
+function arg(name: NumberFlag, fallback: number): number {
+  const given = flags.values[name];
+  if (given === undefined) return fallback;
+  const v = Number(given);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${given}`);
   return v;
 }
 const agents = arg("agents", 30);
@@ -153,19 +142,19 @@ const towns = Math.max(1, arg("towns", 1));
 const seconds = arg("seconds", 30);
 const pairsN = Math.floor(agents / 2);
 const rate = arg("rate", Math.max(1, pairsN / 10));
-const chaos = args.includes("--chaos");
+const chaos = flags.switches.chaos === true;
 const chaosEvery = arg("chaos-every", 10);
 const jobTimeoutMs = arg("job-timeout", 60) * 1000;
 const auditWindowMs = arg("audit-window-ms", 200);
 // Providers take addressed requests only (`#p` subscription, docs/SCALE.md): the default here,
 // since every job of the harness names its provider; `--open-requests` for the kind-wide one.
-const addressedOnly = !args.includes("--open-requests");
+const addressedOnly = !flags.switches["open-requests"];
 // Towns joined by the reference connector (children of it), and a share of the pairs whose
 // provider lives on the next town (it reads and writes the requester's town too: moreTowns).
 const cross = arg("cross", 0);
-const useConnector = args.includes("--connector") || cross > 0;
+const useConnector = flags.switches.connector === true || cross > 0;
 // Town 0 on PostgreSQL (restarted in the chaos schedule) instead of a SQLite file.
-const usePostgres = args.includes("--postgres");
+const usePostgres = flags.switches.postgres === true;
 // Processes of that town, sharing the store and its ports (bench/scale_pg_town.ts).
 const pgProcesses = Math.max(1, arg("pg-processes", 2));
 // Providers in child processes, this many per process (0: in this process): a provider crash
@@ -174,16 +163,12 @@ const perHost = arg("provider-hosts", 0);
 // Requesters in this many child processes (0: in this process); see the module doc.
 const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
 // A V8 CPU profile of each requester host, written into this directory when it stops.
-const requesterCpuProf = args.includes("--requester-cpu-prof")
-  ? args[args.indexOf("--requester-cpu-prof") + 1]
-  : undefined;
+const requesterCpuProf = flags.values["requester-cpu-prof"];
 // A V8 CPU profile of each provider host, written into this directory when it stops.
-const providerCpuProf = args.includes("--provider-cpu-prof")
-  ? args[args.indexOf("--provider-cpu-prof") + 1]
-  : undefined;
+const providerCpuProf = flags.values["provider-cpu-prof"];
 // Payment channels on a local anvil (bench/scale_channels.ts).
-const useChannels = args.includes("--channels");
-const reportPath = args.includes("--report") ? args[args.indexOf("--report") + 1] : undefined;
+const useChannels = flags.switches.channels === true;
+const reportPath = flags.values.report;
 if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one provider)");
 
 const t0 = performance.now();
