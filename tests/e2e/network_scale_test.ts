@@ -12,6 +12,7 @@
  * one channel from the shared store) and what the provider's payment log says it earned.
  */
 import { assert, assertEquals } from "../support/assert.ts";
+import type { PayeeFigures } from "../../bench/scale_payouts.ts";
 
 const script = new URL("../../bench/network_scale_bench_script.ts", import.meta.url).pathname;
 /** A hang guard, not a time limit: the run itself takes about 60-100 s on a loaded machine. */
@@ -57,15 +58,7 @@ interface ScaleReport {
     /** Late FULFILLs (the receiver's risk), counted apart from chain = books. */
     lateFulfills: { count: number; amount: string; providers: number };
     towns: { town: number; processes: number; payoutChainEqualsBooks: boolean }[];
-    differences: {
-      account: string;
-      town: number;
-      owed: string;
-      claimed: string;
-      kept: string;
-      payout: string;
-      earnedByLog: string;
-    }[];
+    differences: PayeeFigures[];
   };
   postgresTownWhileOneDown?: { kills: number; tries: number; answered: number };
   chaosEvents: { atMs: number; what: string }[];
