@@ -77,7 +77,12 @@ import {
   isTransientWriteError,
   rejectSuggestion,
 } from "../town_client/town_rejection.ts";
-import { backoffDelay, type BackoffOptions, sleep } from "../../protocol/backoff.ts";
+import { sleep } from "../../protocol/backoff.ts";
+import {
+  JOB_PAYMENT_RETRY,
+  nextRetryWait,
+  REQUEST_WRITE_RETRY,
+} from "../town_client/town_retry.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
@@ -123,20 +128,6 @@ export class RequesterJobError extends Error {
 }
 
 const RESUME_OVERLAP_S = 5;
-/**
- * A request's paid write that failed for a passing reason (no answer from a busy town, the town
- * restarting, a T-class reject) is sent again, the same event, from 1 s doubling to 15 s, until
- * the job's deadline (docs/ARCHITECTURE.md, "The requester").
- */
-const SEND_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 15_000 };
-/**
- * A job payment the town refused for now (a REJECT {@linkcode isRetryablePaymentReject} names:
- * T05 rate-limited, T04 a claim not counted yet) is sent again from 0.5 s doubling to 5 s, at most
- * {@linkcode MAX_PAY_ATTEMPTS} times in all, while the invoice leaves
- * {@linkcode MIN_INVOICE_TIME_LEFT_MS} after the wait (docs/OPERATIONS.md, "Running a requester").
- */
-const PAY_RETRY: BackoffOptions = { initialMs: 500, maxMs: 5_000 };
-const MAX_PAY_ATTEMPTS = 8;
 /** How often the files of waited jobs are checked for an end written by another process. */
 const JOB_FILE_POLL_MS = 1000;
 
@@ -718,10 +709,10 @@ export class Requester {
         break;
       } catch (err) {
         if (this.#closed) throw err;
-        const wait = backoffDelay(attempt, SEND_RETRY);
-        const again = isTransientWriteError(err) && this.#active.has(id) &&
-          Date.now() + wait < deadlineMs;
-        if (!again) {
+        const wait = isTransientWriteError(err) && this.#active.has(id)
+          ? nextRetryWait(REQUEST_WRITE_RETRY, attempt, { until: deadlineMs })
+          : undefined;
+        if (wait === undefined) {
           await this.#enqueue(
             id,
             () => this.#finish(id, "error", { error: (err as Error).message }),
@@ -923,7 +914,7 @@ export class Requester {
   /**
    * Pays one invoice; true when paid (now or before). `fromFeedback`: the invoice came in a
    * `payment-required` feedback, whose status this call records (as `paying` when it pays).
-   * `attempt`: how many times the town refused this invoice for now before (see PAY_RETRY).
+   * `attempt`: how many times the town refused this invoice for now before (JOB_PAYMENT_RETRY).
    */
   async #pay(
     id: string,
@@ -1069,11 +1060,13 @@ export class Requester {
     });
     const attempt = (options.attempt ?? 0) + 1;
     if (
-      !("local" in reply) && isRetryablePaymentReject(reply.code, reply.message) &&
-      attempt < MAX_PAY_ATTEMPTS && !this.#closed
+      !("local" in reply) && isRetryablePaymentReject(reply.code, reply.message) && !this.#closed
     ) {
-      const wait = backoffDelay(attempt - 1, PAY_RETRY);
-      if (invoice.expiresAt.getTime() - Date.now() - wait >= MIN_INVOICE_TIME_LEFT_MS) {
+      const wait = nextRetryWait(JOB_PAYMENT_RETRY, attempt - 1, {
+        until: invoice.expiresAt.getTime(),
+        leaveMs: MIN_INVOICE_TIME_LEFT_MS,
+      });
+      if (wait !== undefined) {
         // A definite REJECT moved no money: the same invoice is paid again (its log state is
         // `rejected`, which allows a new intent), the job record keeps one payment for it.
         this.#progress(id, "paying", `refused for now (${reason}): paying again in ${wait} ms`);

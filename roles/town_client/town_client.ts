@@ -37,6 +37,7 @@ import {
 } from "../../stages/ilp_prepare_sink.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "./spsp_handshake.ts";
 import { TownRejectedError } from "./town_rejection.ts";
+import { PAID_WRITE_RETRY } from "./town_retry.ts";
 import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 
 /** An uplink: sends PREPAREs; a BtpClient also tells its connection state. */
@@ -58,17 +59,6 @@ export interface TownPayment {
   /** The town's ILP address. */
   townAddress: string;
 }
-
-/**
- * The retry policy of a paid write: two retries of a T-class reject, from 100 ms; a transport
- * failure is not retried on the same uplink (the client moves to the next uplink, and a dead town
- * is not waited for three times).
- */
-export const PAID_WRITE_RETRY: Readonly<PrepareRetryOptions> = {
-  maxRetries: 2,
-  initialMs: 100,
-  transportErrors: "throw",
-};
 
 const GRANT_TTL_MS = 10 * 60_000;
 const MAX_TEMPLATE_BYTES = 1024 * 1024;
