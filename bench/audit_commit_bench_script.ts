@@ -8,12 +8,15 @@
  * @module
  */
 import { openAuditLog } from "../state/audit_log.ts";
+import { parseBenchFlags } from "./bench_flags.ts";
 
-const args = Deno.args;
-const num = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(args[i + 1]);
-};
+const { values } = parseBenchFlags(Deno.args, {
+  values: ["files", "commits"],
+  switches: [],
+  usage: "Usage: deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200]",
+});
+const num = (name: "files" | "commits", fallback: number) =>
+  values[name] === undefined ? fallback : Number(values[name]);
 const files = num("files", 500);
 const commits = num("commits", 200);
 

@@ -12,12 +12,24 @@
  *
  * @module
  */
+import { parseBenchFlags } from "./bench_flags.ts";
 
-const args = Deno.args;
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args[i + 1];
-};
+const { values } = parseBenchFlags(Deno.args, {
+  values: [
+    "agents",
+    "rate",
+    "seconds",
+    "per-provider-host",
+    "per-requester-host",
+    "start-batch",
+    "out",
+  ],
+  switches: [],
+  usage:
+    `Usage: deno run -A bench/job_cost_sweep_script.ts [--agents 20,200,2000] [--rate 2] [--seconds 40]
+  [--per-provider-host 50] [--per-requester-host 125] [--start-batch 16] [--out DIR]`,
+});
+const opt = (name: keyof typeof values, fallback: string) => values[name] ?? fallback;
 const sizes = opt("agents", "20,200,2000").split(",").map(Number);
 const rate = opt("rate", "2");
 const seconds = opt("seconds", "40");

@@ -18,14 +18,16 @@
  */
 import { providerOnline, startAutoChannelNetwork } from "../tests/support/auto_channel_network.ts";
 import { runCli } from "../tests/support/run_cli.ts";
+import { parseBenchFlags } from "./bench_flags.ts";
 
-const args = Deno.args;
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i < 0 ? undefined : args[i + 1];
-};
-const before = flag("--before");
-const jobs = Number(flag("--jobs") ?? 20);
+const { values } = parseBenchFlags(Deno.args, {
+  values: ["before", "jobs"],
+  switches: [],
+  usage:
+    "Usage: deno run -A bench/profile_node_bench_script.ts [--before /tmp/old/cli.ts] [--jobs 20]",
+});
+const before = values.before;
+const jobs = Number(values.jobs ?? 20);
 
 interface Timed {
   code: number;

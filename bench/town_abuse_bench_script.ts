@@ -20,12 +20,14 @@ import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { IlpReply } from "../protocol/ilp_packet.ts";
 import net from "node:net";
 import { encodeBtpFrame } from "../protocol/btp_message.ts";
+import { parseBenchFlags } from "./bench_flags.ts";
 
-function flag(name: string): string | undefined {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at >= 0 ? Deno.args[at + 1] : undefined;
-}
-const args = { root: flag("root"), only: flag("only") };
+const args = parseBenchFlags(Deno.args, {
+  values: ["root", "only"],
+  switches: [],
+  usage:
+    `Usage: deno run -A bench/town_abuse_bench_script.ts [--root <repo checkout>] [--only "SPSP burst|ping"]`,
+}).values;
 const root = new URL(
   args.root ? `file://${Deno.realPathSync(args.root)}/` : "../",
   import.meta.url,

@@ -29,12 +29,14 @@ import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { DEFAULT_TOWN_PAYOUTS } from "../config/town_settings.ts";
 import { PayoutReceiver } from "../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
+import { parseBenchFlags } from "./bench_flags.ts";
 
-/** `--name value` pairs of the command line. */
-const flags: Record<string, string | undefined> = {};
-for (let i = 0; i + 1 < Deno.args.length; i += 2) {
-  flags[Deno.args[i].replace(/^--/, "")] = Deno.args[i + 1];
-}
+const flags = parseBenchFlags(Deno.args, {
+  values: ["jobs", "price", "threshold", "deposit"],
+  switches: [],
+  usage:
+    "Usage: deno run -A bench/town_payout_bench_script.ts [--jobs 200] [--price 2500] [--threshold N] [--deposit N]",
+}).values;
 const JOBS = Number(flags.jobs ?? 200);
 const PRICE = BigInt(flags.price ?? 2500);
 const THRESHOLD = BigInt(flags.threshold ?? DEFAULT_TOWN_PAYOUTS.threshold);
