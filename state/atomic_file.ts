@@ -44,18 +44,23 @@ export async function writeFileAtomic(
   const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
   const tmp = `${dir}/${TEMP_PREFIX}${base}.${suffix}`;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  // The open, chmod, write and rename of a small state file are synchronous calls (page cache
+  // only, microseconds): an async call's hop to the I/O threads costs more CPU than the call
+  // (bench/requester_record_cost_bench_script.ts). The fsyncs, which wait for the disk, stay
+  // async so the event loop runs meanwhile.
   try {
-    using file = await Deno.open(tmp, { write: true, createNew: true, mode });
+    using file = Deno.openSync(tmp, { write: true, createNew: true, mode });
     // `mode` on open is filtered by the umask; chmod makes the requested mode exact.
-    await Deno.chmod(tmp, mode);
-    await writeAll(file, bytes);
+    Deno.chmodSync(tmp, mode);
+    let off = 0;
+    while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
     if (!options.skipFileSync) await file.sync();
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw new AtomicWriteError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    await Deno.rename(tmp, path);
+    Deno.renameSync(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw new AtomicWriteError(`cannot replace ${path}: ${(err as Error).message}`, { cause: err });
@@ -117,11 +122,6 @@ function splitPath(path: string): { dir: string; base: string } {
   return { dir, base };
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await file.write(bytes.subarray(off));
-}
-
 /**
  * fsyncs a directory, so a file just created or renamed in it survives a power loss.
  *
@@ -133,6 +133,6 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 export async function syncDir(dir: string): Promise<void> {
   // fsync on the directory makes the rename itself durable (POSIX); Windows cannot open dirs.
   if (Deno.build.os === "windows") return;
-  using handle = await Deno.open(dir, { read: true });
+  using handle = Deno.openSync(dir, { read: true });
   await handle.sync();
 }

@@ -48,6 +48,12 @@ export interface AuditChange {
   paths: string[];
   /** `Key: Value` lines (keys one token; values one line). */
   fields?: Record<string, string>;
+  /**
+   * The bytes just written to some of `paths` (regular files), by path: the in-process commit
+   * takes them instead of reading the files back. A path a later change of the same group lists
+   * without bytes is read from disk.
+   */
+  contents?: Record<string, Uint8Array>;
 }
 
 /** A change read back from a commit message. */
@@ -294,7 +300,7 @@ export class AuditLog {
       const message = formatAuditMessage(group);
       if (this.#writer !== undefined) {
         const writer = this.#writer;
-        const done = await writer.commit(paths, message).catch(() => false);
+        const done = await writer.commit(paths, message, contentsOf(group)).catch(() => false);
         if (done) {
           this.#commits++;
           return;
@@ -382,6 +388,19 @@ export class AuditLog {
     }
     return { code, stdout: new TextDecoder().decode(out.stdout) };
   }
+}
+
+/** The newest bytes the group's changes hand over for each path (a later change's win). */
+function contentsOf(group: AuditChange[]): Map<string, Uint8Array> {
+  const contents = new Map<string, Uint8Array>();
+  for (const change of group) {
+    for (const path of change.paths) {
+      const bytes = change.contents?.[path];
+      if (bytes === undefined) contents.delete(path);
+      else contents.set(path, bytes);
+    }
+  }
+  return contents;
 }
 
 /**

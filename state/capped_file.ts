@@ -30,17 +30,21 @@ export interface CappedFileOptions {
  * });
  * ```
  */
+// deno-lint-ignore require-await
 export async function readCappedFile(
   path: string,
   options: CappedFileOptions,
 ): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
+  // Synchronous calls: these are small state files in the page cache, where an async call's
+  // hop to the I/O threads costs more CPU than the call
+  // (bench/requester_record_cost_bench_script.ts); async in signature for the callers.
+  using file = Deno.openSync(path, { read: true });
+  const size = file.statSync().size;
   if (size > options.maxBytes) throw options.tooLarge(path, options.maxBytes);
   const bytes = new Uint8Array(size);
   let off = 0;
   while (off < size) {
-    const n = await file.read(bytes.subarray(off));
+    const n = file.readSync(bytes.subarray(off));
     if (n === null) break;
     off += n;
   }

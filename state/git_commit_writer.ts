@@ -16,8 +16,16 @@
  * HEAD into it. The ref update is a compare-and-swap: when the ref is not the commit this writer
  * made last (another process committed, the ref was packed), `commit` returns false and the
  * caller commits with `git` and opens a new writer. Loose objects are written to a temp file and
- * renamed, so a kill mid-write leaves no torn object; like git's default, they are not fsynced
- * (the state files are the truth: docs/ARCHITECTURE.md "The audit trail").
+ * renamed, so a kill mid-write leaves no torn object (`git add` trusts any loose file of the
+ * right name, so one torn object would break the recovery commit); like git's default, they are
+ * not fsynced (the state files are the truth: docs/ARCHITECTURE.md "The audit trail").
+ *
+ * The file calls per commit are cut to what the objects need (docs/ARCHITECTURE.md "The audit
+ * trail"): a file whose bytes the caller hands over (it just wrote them) is not read back; a blob
+ * or tree whose id is the one the tip already has is not written again (it exists); an object's
+ * temp file is created with its final mode (no `chmod`); and an object under 4 KiB is stored
+ * without compression (zlib's "stored" blocks, which git reads as any loose object): it takes
+ * one 4 KiB disk block either way, and a `deflateSync` call costs more than the object's write.
  *
  * @module
  */
@@ -44,8 +52,14 @@ export interface GitCommitWriterOptions {
 /** A tree entry as it is written: the name git sorts by (a directory's with "/"), its bytes. */
 interface Line {
   key: string;
+  /** The entry's object id (hex) and mode ("100644", "100755", "120000", "40000"). */
+  sha: string;
+  mode: string;
   bytes: Uint8Array;
 }
+
+/** Objects this small are stored, not deflated: a loose object takes a 4 KiB block anyway. */
+const STORED_BELOW = 4096;
 
 const encoder = new TextEncoder();
 
@@ -84,7 +98,9 @@ export async function openGitCommitWriter(
   for (const item of listing.split("\0")) {
     const m = /^(\d+) \w+ ([0-9a-f]{40})\t(.+)$/s.exec(item);
     if (m === null) continue;
-    const [, mode, sha, path] = m;
+    const [, padded, sha, path] = m;
+    // ls-tree pads a tree's mode ("040000"); a tree object holds it as "40000".
+    const mode = padded.replace(/^0+/, "");
     const dir = parentOf(path)!;
     if (!dirs.has(dir)) dirs.set(dir, new Map());
     const name = path.slice(dir === "" ? 0 : dir.length + 1);
@@ -102,6 +118,8 @@ export class GitCommitWriter {
   #tip: string;
   /** Each directory's entries ("" the root), as in the tip's trees. */
   #dirs: Map<string, Map<string, Line>>;
+  /** The tip's root tree id, once this writer has made a commit (else unknown). */
+  #rootTree: string | undefined;
   #indexStale = false;
 
   /** Use {@linkcode openGitCommitWriter}. */
@@ -128,11 +146,16 @@ export class GitCommitWriter {
    * top of the branch, with `message` (cleaned as `git commit -F` does: trailing whitespace,
    * repeated and outer blank lines). An unchanged tree still makes a commit (its message is the
    * record). Returns false, having written no ref, when the branch is not where this writer left
-   * it, or a path is a directory: the caller commits with `git` then.
+   * it, or a path is a directory: the caller commits with `git` then. `contents`: the bytes of
+   * some of `paths` as the caller just wrote them (regular files): those are not read back.
    * @throws when a file cannot be read or an object or the ref cannot be written.
    */
   // deno-lint-ignore require-await
-  async commit(paths: string[], message: string): Promise<boolean> {
+  async commit(
+    paths: string[],
+    message: string,
+    contents?: ReadonlyMap<string, Uint8Array>,
+  ): Promise<boolean> {
     // Synchronous file calls throughout: a commit is a dozen small files, and an async call's
     // hop to the I/O thread pool cost more CPU than the call (bench/audit_commit_bench_script.ts).
     const lock = `${this.#gitDir}/${this.#ref}.lock`;
@@ -155,12 +178,18 @@ export class GitCommitWriter {
       };
       for (const path of paths) {
         if (this.#o.ignored(path)) continue;
-        const entry = this.#blobOf(path);
-        if (entry === "dir") return false;
         const d = parentOf(path)!;
         const name = path.slice(d === "" ? 0 : d.length + 1);
+        const old = this.#dirs.get(d)?.get(name);
+        const given = contents?.get(path);
+        const entry = given === undefined
+          ? this.#blobOf(path, old)
+          : this.#blobFrom(given, old?.key === name ? old : undefined);
+        if (entry === "dir") return false;
         if (entry === undefined) edit(d).delete(name);
-        else edit(d).set(name, lineOf(entry.mode, name, entry.sha));
+        else if (old?.sha !== entry.sha || old.key !== name || old.mode !== entry.mode) {
+          edit(d).set(name, lineOf(entry.mode, name, entry.sha));
+        }
         for (let up = parentOf(d); up !== undefined; up = parentOf(up)) edit(up);
       }
       edit("");
@@ -171,11 +200,15 @@ export class GitCommitWriter {
       for (const d of order) {
         const m = dirs.get(d)!;
         const up = parentOf(d);
-        if (up === undefined) root = this.#writeTree(m);
+        if (up === undefined) root = this.#writeTree(m, this.#rootTree);
         else {
           const name = d.slice(up === "" ? 0 : up.length + 1);
+          const old = this.#dirs.get(up)?.get(name);
           if (m.size === 0) edit(up).delete(name);
-          else edit(up).set(name, lineOf("40000", name, this.#writeTree(m)));
+          else {
+            const sha = this.#writeTree(m, old?.key === `${name}/` ? old.sha : undefined);
+            if (old?.sha !== sha) edit(up).set(name, lineOf("40000", name, sha));
+          }
         }
       }
       const now = Math.floor(Date.now() / 1000);
@@ -188,6 +221,7 @@ export class GitCommitWriter {
       Deno.renameSync(lock, `${this.#gitDir}/${this.#ref}`);
       renamed = true;
       this.#tip = commit;
+      this.#rootTree = root;
       for (const [d, m] of dirs) {
         if (m.size === 0 && d !== "") this.#dirs.delete(d);
         else this.#dirs.set(d, m);
@@ -213,7 +247,11 @@ export class GitCommitWriter {
     this.#indexStale = false;
   }
 
-  #blobOf(path: string): { mode: string; sha: string } | "dir" | undefined {
+  /**
+   * The blob of a file as it is on disk (lstat, then read); `old`: the entry the tip has for it
+   * (its blob is not written again when the bytes are the same).
+   */
+  #blobOf(path: string, old: Line | undefined): { mode: string; sha: string } | "dir" | undefined {
     const full = `${this.#o.dir}/${path}`;
     let info: Deno.FileInfo;
     try {
@@ -225,7 +263,7 @@ export class GitCommitWriter {
     if (info.isDirectory) return "dir";
     if (info.isSymlink) {
       const target = Deno.readLinkSync(full);
-      return { mode: "120000", sha: this.#writeObject("blob", encoder.encode(target)) };
+      return { mode: "120000", sha: this.#writeObject("blob", encoder.encode(target), old?.sha) };
     }
     let data: Uint8Array;
     try {
@@ -236,36 +274,47 @@ export class GitCommitWriter {
     }
     // git records 100755 when the owner may execute the file.
     const mode = (info.mode ?? 0) & 0o100 ? "100755" : "100644";
-    return { mode, sha: this.#writeObject("blob", data) };
+    return { mode, sha: this.#writeObject("blob", data, old?.sha) };
   }
 
-  /** Writes one directory's tree object; returns its id. */
-  #writeTree(entries: Map<string, Line>): string {
+  /**
+   * The blob of a regular file from the bytes the caller wrote (no file call unless the blob is
+   * new); its mode is the one the tip has for it, else 100644 (state files are not executable).
+   */
+  #blobFrom(data: Uint8Array, old: Line | undefined): { mode: string; sha: string } {
+    const mode = old?.mode === "100755" ? old.mode : "100644";
+    return { mode, sha: this.#writeObject("blob", data, old?.sha) };
+  }
+
+  /** Writes one directory's tree object (unless its id is `existing`); returns its id. */
+  #writeTree(entries: Map<string, Line>, existing: string | undefined): string {
     // git's order: names as bytes, a directory's with a "/" after it. UTF-16 order is the
     // same as UTF-8 byte order but for characters beyond U+FFFF (state dir names are ASCII).
     const lines = [...entries.values()].sort((x, y) => x.key < y.key ? -1 : x.key > y.key ? 1 : 0);
-    return this.#writeObject("tree", Buffer.concat(lines.map((l) => l.bytes)));
+    return this.#writeObject("tree", Buffer.concat(lines.map((l) => l.bytes)), existing);
   }
 
   /**
    * Writes a loose object (a temp file renamed to its name: one already there has the same
-   * bytes, so it is simply replaced); returns its id.
+   * bytes, so it is simply replaced); returns its id. Nothing is written when the id is
+   * `existing` (an object the tip's trees hold, so it is in the repository).
    */
-  #writeObject(type: string, content: Uint8Array): string {
+  #writeObject(type: string, content: Uint8Array, existing?: string): string {
     const header = encoder.encode(`${type} ${content.length}\0`);
     const raw = Buffer.concat([header, content]);
     const sha = createHash("sha1").update(raw).digest("hex");
+    if (sha === existing) return sha;
     const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
     const path = `${dir}/${sha.slice(2)}`;
     // The temp file beside its object; the fan-out directory made only when it is missing.
     const tmp = `${dir}/tmp_obj_${randomBytes(6).toString("hex")}`;
-    const bytes = deflateSync(raw, { level: 1 });
+    const bytes = raw.length < STORED_BELOW ? zlibStored(raw) : deflateSync(raw, { level: 1 });
     try {
-      Deno.writeFileSync(tmp, bytes, { mode: 0o444 });
+      writeNewFile(tmp, bytes);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
       Deno.mkdirSync(dir, { recursive: true });
-      Deno.writeFileSync(tmp, bytes, { mode: 0o444 });
+      writeNewFile(tmp, bytes);
     }
     try {
       Deno.renameSync(tmp, path);
@@ -277,6 +326,56 @@ export class GitCommitWriter {
     }
     return sha;
   }
+}
+
+/**
+ * Creates `path` with `bytes`, read-only as git makes its objects: the mode given to `open`
+ * (the umask only takes bits away from 0o444), no `chmod` after it as `Deno.writeFileSync` with
+ * a mode does.
+ */
+function writeNewFile(path: string, bytes: Uint8Array): void {
+  using file = Deno.openSync(path, { write: true, createNew: true, mode: 0o444 });
+  let off = 0;
+  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+}
+
+/**
+ * zlib's format with "stored" (uncompressed) deflate blocks (RFC 1950/1951): what
+ * `deflateSync(raw, { level: 0 })` writes, without a zlib stream's set-up per call.
+ */
+export function zlibStored(raw: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(raw.length / 0xffff));
+  const out = new Uint8Array(2 + blocks * 5 + raw.length + 4);
+  out[0] = 0x78; // deflate, 32 KiB window
+  out[1] = 0x01; // no dictionary, fastest; (0x78 << 8 | 0x01) % 31 === 0
+  let o = 2;
+  for (let b = 0, i = 0; b < blocks; b++) {
+    const n = Math.min(0xffff, raw.length - i);
+    out[o++] = b === blocks - 1 ? 1 : 0; // BFINAL, BTYPE 00
+    out[o++] = n & 0xff;
+    out[o++] = n >>> 8;
+    out[o++] = ~n & 0xff;
+    out[o++] = (~n >>> 8) & 0xff;
+    out.set(raw.subarray(i, i + n), o);
+    o += n;
+    i += n;
+  }
+  // Adler-32 of the raw bytes, big-endian; the sums reduced every 5552 bytes (zlib's NMAX).
+  let a = 1, s = 0;
+  for (let i = 0; i < raw.length;) {
+    const end = Math.min(raw.length, i + 5552);
+    for (; i < end; i++) {
+      a += raw[i];
+      s += a;
+    }
+    a %= 65521;
+    s %= 65521;
+  }
+  out[o++] = s >>> 8;
+  out[o++] = s & 0xff;
+  out[o++] = a >>> 8;
+  out[o] = a & 0xff;
+  return out;
 }
 
 function readRefSync(path: string): string | undefined {
@@ -294,7 +393,7 @@ function lineOf(mode: string, name: string, sha: string): Line {
   const bytes = new Uint8Array(head.length + 20);
   bytes.set(head);
   bytes.set(Buffer.from(sha, "hex"), head.length);
-  return { key: mode === "40000" ? `${name}/` : name, bytes };
+  return { key: mode === "40000" ? `${name}/` : name, sha, mode, bytes };
 }
 
 function depth(dir: string): number {

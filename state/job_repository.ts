@@ -385,10 +385,10 @@ export class JobRepository {
     fields?: Record<string, string>,
     paths: string[] = [],
   ) {
-    const text = formatJobRecord(record);
+    const bytes = new TextEncoder().encode(formatJobRecord(record));
     const upsert = this.#upsertStatement();
     upsert.run(...rowValues(record, 1));
-    await writeFileAtomic(this.#path(record.id), text, {
+    await writeFileAtomic(this.#path(record.id), bytes, {
       mode: 0o600,
       skipFileSync: !this.#durable,
       skipDirSync: !this.#durable,
@@ -400,6 +400,8 @@ export class JobRepository {
       id: record.id,
       paths: [`jobs/${record.id}.toml`, ...paths],
       fields: { Status: record.status, Kind: String(record.kind), ...fields },
+      // What was just written: the audit commit does not read the file back.
+      contents: { [`jobs/${record.id}.toml`]: bytes },
     });
   }
 

@@ -133,17 +133,20 @@ export class ProviderJobStore {
    */
   put(record: ProviderJobRecord, fields: Record<string, string> = {}): Promise<void> {
     const copy = { ...record, updatedAt: new Date().toISOString() };
-    const text = formatProviderJobRecord(copy);
+    const bytes = new TextEncoder().encode(formatProviderJobRecord(copy));
     this.#records.set(copy.id, copy);
     const prev = this.#chains.get(copy.id) ?? Promise.resolve();
     const next = prev.catch(() => {}).then(async () => {
-      await writeFileAtomic(`${this.dir}/${copy.id}.toml`, text);
+      await writeFileAtomic(`${this.dir}/${copy.id}.toml`, bytes);
+      const path = `${PROVIDER_JOBS_DIR}/${copy.id}.toml`;
       this.#audit?.record({
         action: copy.status,
         resource: "provider-job",
         id: copy.id,
-        paths: [`${PROVIDER_JOBS_DIR}/${copy.id}.toml`],
+        paths: [path],
         fields: { Kind: String(copy.kind), Skill: copy.skill, Price: copy.price, ...fields },
+        // What was just written: the audit commit does not read the file back.
+        contents: { [path]: bytes },
       });
     });
     this.#chains.set(copy.id, next);
