@@ -57,6 +57,7 @@ Deno.test("git commit writer: opened over subdirectories, a top-level change wri
     // Only the root tree is rewritten: its entry for jobs/ is the one read at open.
     assert(await writer.commit(["top.json"], "turnpike: update note top\n"));
     await git(dir, "fsck", "--strict", "--no-dangling");
+    await writer.resyncIndex();
     assertEquals(await git(dir, "status", "--porcelain"), "");
     const index = `${dir}/.git/check-index`;
     const env = { GIT_INDEX_FILE: index };
