@@ -81,6 +81,14 @@ Deno.test("requester: SIGKILL at random points during 50 jobs: all terminal, cal
       if (e.event === "intent") intents.set(e.invoiceId, (intents.get(e.invoiceId) ?? 0) + 1);
     }
     for (const [invoice, n] of intents) assertEquals(n, 1, `intents for invoice ${invoice}`);
+    // The audit trail, its commits written in process by a node killed at random instants (no
+    // torn object, every tree and commit whole): git checks every object and link.
+    const fsck = await new Deno.Command("git", {
+      args: ["-C", stateDir, "fsck", "--strict", "--no-dangling"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(fsck.success, `git fsck: ${new TextDecoder().decode(fsck.stderr)}`);
     const done = jobs.filter((j) => j.status === "done").length;
     const others = jobs.filter((j) => j.status !== "done").map((j) => j.status).join(",");
     console.log(
