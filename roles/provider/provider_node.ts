@@ -106,13 +106,14 @@ import { blobOutputTag } from "../../protocol/job_blobs.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { blobServerOf, fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
 import {
+  PROVIDER_STATUS_TOUCH_MS,
   type ProviderStatus,
   touchProviderStatus,
   writeProviderStatus,
 } from "./provider_status.ts";
 
 /** Longest the status file goes without a whole rewrite while only touched (#flushStatus). */
-const STATUS_REWRITE_MS = 10_000;
+const STATUS_REWRITE_MS = 60_000;
 
 /** Requests parked per requester waiting for its room (see `ProviderNode` #park). */
 const MAX_PARKED_PER_REQUESTER = 64;
@@ -161,6 +162,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   maxUnpaid?: number;
   maxUnpaidPerRequester?: number;
   unpaidGraceMs?: number;
+  /**
+   * How often the status file is refreshed while nothing changed: its liveness touch, the
+   * precision of "last seen" after a crash (default {@linkcode PROVIDER_STATUS_TOUCH_MS}, 10 s;
+   * at least 1 s). Changes are written within a second whatever this is (docs/OPERATIONS.md).
+   */
+  statusTouchMs?: number;
   /** Skills running at once (default 2). */
   maxConcurrentRuns?: number;
   /** Oldest request accepted, seconds (default 600). */
@@ -358,6 +365,8 @@ class Provider implements ProviderNode {
   #statusChanged = true;
   /** When the status file was last written whole (ms). */
   #statusWrittenAt = 0;
+  /** When the status file was last written or touched (ms). */
+  #statusSeenAt = 0;
   #pending = new Set<Promise<unknown>>();
   #warmed = new Set<string>();
 
@@ -518,10 +527,16 @@ class Provider implements ProviderNode {
     await this.#openDelivery();
     this.#announcer = this.#openAnnouncer(ildcp.assetCode, ildcp.assetScale);
     await this.#announcer.start();
-    // Rewritten every second even when nothing changed: its `updatedAt` is the provider's
-    // heartbeat for `node status` ("last seen" after a crash) and for monitoring its age.
-    // Only the file: #markStatus also wakes parked requests, which a clock tick must not do.
+    // Changes are written within a second; when nothing changed the file is still refreshed
+    // every `statusTouchMs` (10 s): its `updatedAt` is the provider's heartbeat, "last seen"
+    // after a crash and the age a monitor watches (whether it runs is its pid, see
+    // isProcessAlive). A tick with nothing to do makes no call: a process hosting hundreds of
+    // providers spent a fifth of its main thread on a touch per provider per second
+    // (docs/SCALE.md). Only the file: #markStatus also wakes parked requests, which a clock
+    // tick must not do.
+    const touchMs = Math.max(1000, o.statusTouchMs ?? PROVIDER_STATUS_TOUCH_MS);
     this.#intervals.push(setInterval(() => {
+      if (!this.#statusDirty && Date.now() - this.#statusSeenAt < touchMs - 500) return;
       this.#statusDirty = true;
       this.#track(this.#flushStatus());
     }, 1000));
@@ -1597,9 +1612,10 @@ class Provider implements ProviderNode {
     const heartbeatOnly = !this.#statusChanged;
     this.#statusChanged = false;
     // Only the clock moved: the file is touched (its mtime is the liveness `node status` reads),
-    // and rewritten whole at least every 10 s so the `updatedAt` inside stays near. A process
+    // and rewritten whole at least every 60 s so the `updatedAt` inside stays near. A process
     // hosting hundreds of providers spent most of its idle CPU on the rewrites (docs/SCALE.md).
     const now = Date.now();
+    this.#statusSeenAt = now;
     if (heartbeatOnly && now - this.#statusWrittenAt < STATUS_REWRITE_MS) {
       if (await touchProviderStatus(this.#o.stateDir, new Date(now))) return;
     }

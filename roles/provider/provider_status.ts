@@ -1,7 +1,7 @@
 /**
  * The status file a running provider maintains, `<state dir>/provider-status.json` (written
- * atomically at most once a second and at every state change of note), read by
- * `turnpike node status`. It says what the node is doing; the job records stay the truth.
+ * atomically within a second of every state change of note and refreshed every
+ * {@linkcode PROVIDER_STATUS_TOUCH_MS} otherwise), read by `turnpike node status`. It says what the node is doing; the job records stay the truth.
  *
  * @module
  */
@@ -13,6 +13,13 @@ import { readCappedTextFile } from "../../state/capped_file.ts";
 
 /** File name of the status file in the state dir. */
 export const PROVIDER_STATUS_FILE = "provider-status.json";
+/**
+ * How often a running provider refreshes its status file when nothing changed (ms): its
+ * liveness touch. A monitor reading the file's age (`updatedAt`) should allow three of these
+ * (30 s) before it calls a provider silent; whether it runs at all is its pid
+ * ({@linkcode isProcessAlive}), which `turnpike node status` checks.
+ */
+export const PROVIDER_STATUS_TOUCH_MS = 10_000;
 /** Largest status file read. */
 export const MAX_PROVIDER_STATUS_BYTES = 256 * 1024;
 
@@ -68,9 +75,9 @@ export class ProviderStatusError extends Error {
 /** Options for {@linkcode writeProviderStatus}. */
 export interface WriteProviderStatusOptions {
   /**
-   * Only the clock moved (the once-a-second liveness rewrite, nothing else changed): the
+   * Only the clock moved (the periodic liveness rewrite, nothing else changed): the
    * directory is not fsynced either. Still atomic (a reader sees the old file or the new one);
-   * what a power loss could cost is one second of `updatedAt`. A process hosting hundreds of
+   * what a power loss could cost is a minute of `updatedAt`. A process hosting hundreds of
    * providers spent most of its idle CPU on these fsyncs (docs/SCALE.md).
    */
   heartbeatOnly?: boolean;
@@ -98,7 +105,7 @@ export async function writeProviderStatus(
 }
 
 /**
- * The once-a-second liveness tick when nothing else changed: the file's modification time is
+ * The liveness tick when nothing else changed (every {@linkcode PROVIDER_STATUS_TOUCH_MS}): the file's modification time is
  * set to now (one `utime`, no rewrite); {@linkcode readProviderStatus} reports it as
  * `updatedAt`. False when there is no file to touch (the caller writes it whole).
  *
