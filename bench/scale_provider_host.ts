@@ -104,6 +104,7 @@ if (import.meta.main) {
   console.log("ready");
   Deno.addSignalListener("SIGTERM", async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
+    await inner.close?.().catch(() => {});
     Deno.exit(0);
   });
 }

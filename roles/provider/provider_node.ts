@@ -587,6 +587,8 @@ class Provider implements ProviderNode {
     this.#deliveryAbort.abort(new Error("provider stopping"));
     await stopping;
     await Promise.allSettled([...this.#pending]);
+    // Its own sandbox only: one given in the options is its owner's to close.
+    if (this.#o.sandbox === undefined) await this.#sandbox?.close?.().catch(() => {});
     await this.#btp?.close().catch(() => {});
     await Promise.allSettled([...this.#uplinks.values()].map((u) => u.close()));
     await this.#channel?.close().catch(() => {});

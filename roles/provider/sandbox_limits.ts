@@ -25,7 +25,8 @@ export const DATA_LIMIT_HEADROOM = 1024 * 1024 * 1024;
 /** Default largest number of processes of one job. */
 export const DEFAULT_MAX_PROCESSES = 256;
 
-const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Where the cgroup v1 controllers are mounted. */
+export const CGROUP_ROOT = "/sys/fs/cgroup";
 
 /** A job's cgroups (root mode). */
 export interface JobCgroups {
@@ -112,20 +113,38 @@ export function createJobCgroups(o: JobCgroupsOptions): JobCgroups {
 export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
   for (const dir of [groups.memory, groups.pids]) {
     if (dir === undefined) continue;
-    for (let i = 0; i < 50; i++) {
-      const pids = cgroupPids(dir);
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* already gone */ }
-      }
-      await sleep(10);
-    }
+    await killCgroupProcesses(dir);
     try {
       Deno.removeSync(dir);
     } catch { /* still busy after the sweep, or already gone */ }
   }
+}
+
+/**
+ * SIGKILLs every process in cgroup `dir` until none is left (cgroup v1 has no `cgroup.kill`:
+ * a process forked between the read and the kill is found by the next read; `pids.max` bounds
+ * how many). True when the group is empty (or there is no group), false when processes were
+ * still in it after about half a second.
+ *
+ * @example
+ * ```ts
+ * declare const groups: Parameters<typeof removeJobCgroups>[0];
+ * if (!(await killCgroupProcesses(groups.memory))) console.log("still busy");
+ * ```
+ */
+export async function killCgroupProcesses(dir: string | undefined): Promise<boolean> {
+  if (dir === undefined) return true;
+  for (let i = 0; i < 50; i++) {
+    const pids = cgroupPids(dir);
+    if (pids.length === 0) return true;
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    await sleep(10);
+  }
+  return cgroupPids(dir).length === 0;
 }
 
 /**

@@ -28,6 +28,7 @@
  * @module
  */
 import type { SkillManifest } from "./skill_manifest.ts";
+import { JobCgroupPool, reapPooledCgroups } from "./job_cgroup_pool.ts";
 import { SKILL_PATH, skillEnvironment, skillExitStatus } from "../../protocol/skill_contract.ts";
 import {
   buildSandboxFstab,
@@ -41,7 +42,6 @@ import {
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
 import {
-  createJobCgroups,
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
   type JobCgroups,
@@ -50,7 +50,6 @@ import {
   oomKills,
   probeCgroupControllers,
   processTree,
-  removeJobCgroups,
   treeMemoryBytes,
 } from "./sandbox_limits.ts";
 
@@ -178,6 +177,8 @@ export interface SkillSandbox {
   readonly limits: SandboxLimits;
   /** Whether memory limits are enforced at all (exactly or sampled). */
   readonly memoryLimits: boolean;
+  /** Removes what the sandbox keeps between jobs (its pooled cgroups); the provider stops. */
+  close?(): Promise<void>;
 }
 
 /** The sandbox cannot be built on this machine (no `unshare`, user namespaces off...). */
@@ -250,6 +251,8 @@ interface SandboxHost {
   mode: SandboxMode;
   limits: SandboxLimits;
   cgroups: { memory: boolean; pids: boolean };
+  /** Root mode with a cgroup controller: the jobs' cgroups, reused while clean. */
+  cgroupPool?: JobCgroupPool;
   /** Which of SYSTEM_DIRS exist here. */
   systemDirs: string[];
   /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
@@ -362,13 +365,18 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     if (probe.mode === "root") await Deno.chown(cache, SANDBOX_UID, SANDBOX_UID);
   }
   const hostDir = `${await Deno.realPath(options.jobsRoot)}/${SANDBOX_HOST_DIR}`;
+  const cgroups = {
+    memory: probe.limits.memory === "cgroup",
+    pids: probe.limits.processes === "cgroup",
+  };
+  if (cgroups.memory || cgroups.pids) await reapPooledCgroups();
   const host: SandboxHost = {
     mode: probe.mode,
     limits: probe.limits,
-    cgroups: {
-      memory: probe.limits.memory === "cgroup",
-      pids: probe.limits.processes === "cgroup",
-    },
+    cgroups,
+    cgroupPool: cgroups.memory || cgroups.pids
+      ? new JobCgroupPool({ controllers: cgroups })
+      : undefined,
     systemDirs: await existingDirs(SYSTEM_DIRS),
     root: `${hostDir}/root`,
     devSkeleton: `${hostDir}/dev`,
@@ -383,6 +391,7 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     limits: probe.limits,
     memoryLimits: probe.limits.memory !== "none",
     run: (job) => runJob(job, options, host, cache === undefined ? undefined : "ro"),
+    close: async () => await host.cgroupPool?.close(),
     async warmDenoCache({ skillDir, manifest }) {
       if (cache === undefined || !isDenoScript(`${skillDir}/run`)) return undefined;
       const jobId = `warm-${crypto.randomUUID()}`;
@@ -484,13 +493,8 @@ async function runJob(
   const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
   let cgroups: JobCgroups = {};
   try {
-    if (host.mode === "root") {
-      cgroups = createJobCgroups({
-        name: job.jobId,
-        memoryBytes: job.manifest.memoryBytes,
-        maxProcesses,
-        controllers: host.cgroups,
-      });
+    if (host.cgroupPool !== undefined) {
+      cgroups = host.cgroupPool.acquire({ memoryBytes: job.manifest.memoryBytes, maxProcesses });
     }
     const rootless = host.mode === "rootless";
     const limits = [
@@ -511,7 +515,7 @@ async function runJob(
     try {
       Deno.removeSync(plan.fstab);
     } catch { /* already gone */ }
-    await removeJobCgroups(cgroups);
+    await host.cgroupPool?.release(cgroups);
   }
 }
 

@@ -97,11 +97,12 @@ async function hasProcessEndingWith(suffix: string): Promise<boolean> {
   return false;
 }
 
-async function cgroupsOf(jobId: string): Promise<string[]> {
+/** The memory cgroups of the pool of process `pid` (roles/provider/job_cgroup_pool.ts). */
+async function poolCgroupsOf(pid: number): Promise<string[]> {
   const names: string[] = [];
   try {
     for await (const e of Deno.readDir("/sys/fs/cgroup/memory")) {
-      if (e.name.startsWith(`turnpike-${jobId}-`)) names.push(e.name);
+      if (e.name.startsWith(`turnpike-pool-${pid}-`)) names.push(e.name);
     }
   } catch {
     // no cgroup v1 memory controller: nothing to leak
@@ -149,6 +150,9 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
       15_000,
       "the nap skill runs",
     );
+    const killedPid = node.child.pid;
+    // Root with a memory controller: the running job is in a pooled cgroup of the provider's.
+    const leftGroups = await poolCgroupsOf(killedPid);
     node.child.kill("SIGKILL");
     await node.done;
     const workOf = (id: string) => `${root}/state/work/${id}`;
@@ -182,9 +186,9 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     // The restarted provider reaped the leftover sandbox of the job that died mid-run.
     assertEquals(await hasProcessWith(workOf(napping.id)), false);
     assertEquals(
-      await cgroupsOf(napping.id),
+      await poolCgroupsOf(killedPid),
       [],
-      `its memory cgroup is removed: ${
+      `its memory cgroups (${leftGroups.length} before) are removed: ${
         node.stderr.filter((l) => l.includes("recover")).join(" / ")
       }`,
     );

@@ -344,7 +344,7 @@ cat "${odd}/secret" 2>/dev/null && echo "odd visible"
 touch "$(dirname "$0")/written" 2>/dev/null && echo "skill dir writable"
 touch /tmp/job/mine && echo "work dir writable"
 grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '
-grep -o 'memory:/turnpike-p1' /proc/self/cgroup
+grep -o 'memory:/turnpike-pool-' /proc/self/cgroup
 ls -A /run | wc -l
 ls /proc | grep -c '^[0-9]'
 `,
@@ -362,7 +362,7 @@ ls /proc | grep -c '^[0-9]'
           "CapBnd: 0000000000000000",
           "CapAmb: 0000000000000000",
           "NoNewPrivs: 1",
-          ...(sandbox.limits.memory === "cgroup" ? ["memory:/turnpike-p1"] : []),
+          ...(sandbox.limits.memory === "cgroup" ? ["memory:/turnpike-pool-"] : []),
           "0", // an empty private /run
           // The job's own PID namespace: its shell, ls and grep (and the pipe's other end).
           ...[text(o).split("\n").at(-2)!].filter((n) => Number(n) >= 3 && Number(n) <= 5),
