@@ -121,10 +121,12 @@ function isClean(groups: JobCgroups): boolean {
     }
     if (groups.memory !== undefined) {
       if (oomKills(groups.memory) > 0) return false;
+      const usage = () => Number(Deno.readTextFileSync(`${groups.memory}/memory.usage_in_bytes`));
+      if (usage() < POOLED_CHARGE_FLOOR) return true;
+      // Reclaims what the group holds (page cache is written back and dropped); tmpfs pages of
+      // files still present cannot be, and keep the group out of the pool.
       Deno.writeTextFileSync(`${groups.memory}/memory.force_empty`, "0");
-      const usage = Number(Deno.readTextFileSync(`${groups.memory}/memory.usage_in_bytes`));
-      if (!(usage < POOLED_CHARGE_FLOOR)) return false;
-      Deno.writeTextFileSync(`${groups.memory}/memory.max_usage_in_bytes`, "0");
+      if (!(usage() < POOLED_CHARGE_FLOOR)) return false;
     }
     return true;
   } catch {
