@@ -5,9 +5,10 @@
  *
  * - every process in it was SIGKILLed and is gone (cgroup v1 has no `cgroup.kill`: the pids are
  *   read from `cgroup.procs` and killed until none is left, as when a group is removed);
- * - what the job left charged (page cache of the files it wrote, tmpfs pages) was dropped with
- *   `memory.force_empty`, and `memory.usage_in_bytes` is under {@linkcode POOLED_CHARGE_FLOOR}
- *   after it: the next job's limit is its own;
+ * - the job left less than {@linkcode POOLED_CHARGE_FLOOR} charged to it
+ *   (`memory.usage_in_bytes`: page cache of the files it wrote, tmpfs pages, kernel memory): the
+ *   next job's limit is its own. Dropping a larger charge (`memory.force_empty`) costs more
+ *   CPU than a new group (docs/SCALE.md), so such a pair is removed instead;
  * - the kernel OOM-killed nothing in it (`memory.oom_control` counts for the group's life, and
  *   the next job's outcome reads that count);
  *
@@ -121,12 +122,10 @@ function isClean(groups: JobCgroups): boolean {
     }
     if (groups.memory !== undefined) {
       if (oomKills(groups.memory) > 0) return false;
-      const usage = () => Number(Deno.readTextFileSync(`${groups.memory}/memory.usage_in_bytes`));
-      if (usage() < POOLED_CHARGE_FLOOR) return true;
-      // Reclaims what the group holds (page cache is written back and dropped); tmpfs pages of
-      // files still present cannot be, and keep the group out of the pool.
-      Deno.writeTextFileSync(`${groups.memory}/memory.force_empty`, "0");
-      if (!(usage() < POOLED_CHARGE_FLOOR)) return false;
+      // Not `memory.force_empty`: reclaiming 8 MiB of page cache that way cost 4.4 ms of CPU a
+      // job more than a new group (bench/job_cgroup_cost_probe_script.ts, docs/SCALE.md).
+      const usage = Number(Deno.readTextFileSync(`${groups.memory}/memory.usage_in_bytes`));
+      if (!(usage < POOLED_CHARGE_FLOOR)) return false;
     }
     return true;
   } catch {

@@ -82,54 +82,42 @@ Deno.test({
 });
 
 Deno.test({
-  name: "job cgroup pool: the next job's limit is not eaten by the last job's charge",
+  name: "job cgroup pool: a pair the last job left charged is not reused: the next limit is whole",
   ignore,
   async fn() {
     const scratch = await Deno.makeTempDir({ prefix: "cgroup-pool-" });
-    const pool = new JobCgroupPool({ controllers });
-    try {
-      const first = pool.acquire({ memoryBytes: 96 * MiB, maxProcesses: 64 });
-      // 64 MiB of page cache (a disk file the job wrote), charged to the group after it exits.
-      const writer = inGroups(first, `head -c ${64 * MiB} /dev/zero > ${scratch}/out`);
-      const wrote = await guarded("the writer", writer.output());
-      assert(wrote.success, new TextDecoder().decode(wrote.stderr));
-      assert(usage(first) >= 32 * MiB, `the job left ${usage(first)} bytes charged`);
-      await guarded("release", pool.release(first));
-      const second = pool.acquire({ memoryBytes: 64 * MiB, maxProcesses: 64 });
-      assertEquals(second, first, "the emptied pair is reused");
-      assert(usage(second) < POOLED_CHARGE_FLOOR, `${usage(second)} bytes still charged`);
-      assertEquals(
-        Deno.readTextFileSync(`${second.memory}/memory.limit_in_bytes`).trim(),
-        String(64 * MiB),
-        "the next job's own limit",
-      );
-      await pool.release(second);
-    } finally {
-      await pool.close();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name: "job cgroup pool: a pair still charged (tmpfs pages) is removed, not reused",
-  ignore,
-  async fn() {
     const shm = `/dev/shm/cgroup-pool-${crypto.randomUUID()}`;
     const pool = new JobCgroupPool({ controllers });
     try {
-      const first = pool.acquire(limits);
-      // Shared-memory pages stay charged while the file lives: force_empty cannot drop them.
-      const writer = inGroups(first, `head -c ${8 * MiB} /dev/zero > ${shm}`);
-      assert((await guarded("the writer", writer.output())).success);
-      await guarded("release", pool.release(first));
-      assertEquals(pool.counts.removed, 1);
-      assert(!existsSync(first.memory!), "the charged memory group is removed");
-      const second = pool.acquire(limits);
-      assert(second.memory !== first.memory, "a new pair for the next job");
-      await pool.release(second);
+      // Page cache (a disk file the job wrote) and tmpfs pages (a file left in /dev/shm): both
+      // stay charged to the group after the job's processes are gone.
+      for (
+        const script of [
+          `head -c ${16 * MiB} /dev/zero > ${scratch}/out`,
+          `head -c ${4 * MiB} /dev/zero > ${shm}`,
+        ]
+      ) {
+        const first = pool.acquire({ memoryBytes: 96 * MiB, maxProcesses: 64 });
+        const writer = inGroups(first, script);
+        const wrote = await guarded("the writer", writer.output());
+        assert(wrote.success, new TextDecoder().decode(wrote.stderr));
+        assert(usage(first) >= POOLED_CHARGE_FLOOR, `the job left ${usage(first)} bytes charged`);
+        await guarded("release", pool.release(first));
+        assert(!existsSync(first.memory!), "the charged memory group is removed");
+        const second = pool.acquire({ memoryBytes: 64 * MiB, maxProcesses: 64 });
+        assert(second.memory !== first.memory, "a new pair for the next job");
+        assert(usage(second) < POOLED_CHARGE_FLOOR, `${usage(second)} bytes charged`);
+        assertEquals(
+          Deno.readTextFileSync(`${second.memory}/memory.limit_in_bytes`).trim(),
+          String(64 * MiB),
+          "the next job's own limit",
+        );
+        await pool.release(second);
+      }
+      assertEquals(pool.counts.removed, 2);
     } finally {
       await pool.close();
+      await Deno.remove(scratch, { recursive: true });
       await Deno.remove(shm).catch(() => {});
     }
   },

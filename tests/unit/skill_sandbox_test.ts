@@ -375,6 +375,31 @@ ls /proc | grep -c '^[0-9]'
   });
 });
 
+Deno.test({
+  name: `skill sandbox (${MODE}): a small job's cgroups are reused by the next job`,
+  ignore: MODE !== "root",
+  async fn() {
+    await withWorld(async (w) => {
+      const sandbox = await createSkillSandbox(w.options);
+      try {
+        if (sandbox.limits.memory !== "cgroup") return; // no cgroup v1 memory controller here
+        const [dir, manifest] = await w.skill(
+          "where",
+          "#!/bin/sh\ngrep -o 'memory:/turnpike-pool-.*' /proc/self/cgroup\n",
+        );
+        const run = (jobId: string) => sandbox.run({ jobId, skillDir: dir, manifest, input: "" });
+        const first = await run("w1");
+        const second = await run("w2");
+        assertEquals([first.status, second.status], ["ok", "ok"], second.stderrTail);
+        assertStringIncludes(text(first), "memory:/turnpike-pool-");
+        assertEquals(text(second), text(first), "the second job ran in the first one's group");
+      } finally {
+        await sandbox.close?.();
+      }
+    });
+  },
+});
+
 Deno.test(`skill sandbox (${MODE}): a project dir bound back under the private /tmp keeps the state dir and key hidden`, async () => {
   await withWorld(async (w) => {
     // The skill's project (nearest deno.json) is the world's root, under /tmp: it is bound back
