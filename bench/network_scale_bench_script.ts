@@ -287,6 +287,11 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
       maxConnectionsPerAddress: 8 * pairsN + 64,
       maxConnectionsPerPrefix: 8 * pairsN + 64,
       maxConnections: 16 * pairsN + 128,
+      // Each requester's channel is new to its town at its first payment: the town learns a
+      // town's share of them at once (a burst that size, then 10 a second), as an operator
+      // expecting that many new payers would set it (docs/OPERATIONS.md "[town.limits]").
+      channelLearnBurst: Math.max(10, Math.ceil(pairsN / towns)),
+      channelLearnPerSecond: 10,
     },
   });
 }

@@ -48,6 +48,7 @@ import { resolveChainConfig } from "../config/chain_config.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { chainTables, watchIntervalMs } from "../config/channel_settings.ts";
+import { channelLearnBudget } from "../config/town_limits.ts";
 import type {
   PeerSettlement,
   TownChannelGates,
@@ -255,6 +256,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     peerChannels: config.peerChannels ?? [],
     chains,
     settlementChains: config.settlement?.chains.map((c) => c.chain),
+    discoveryLimits: { overall: channelLearnBudget(config.limits) },
     signer,
     triggeredBy: () => townAddress,
     allowMainnet: opts.mainnet,

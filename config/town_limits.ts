@@ -91,6 +91,14 @@ export interface TownLimits {
   spspMaxQueued: number;
   /** Longest an SPSP request waits for its turn before it is refused T05 "town busy". */
   spspQueueTimeoutMs: number;
+  /**
+   * Chain reads per second for claims naming channels the town does not know yet, whole town
+   * (roles/town/channels/channel_discovery.ts; past it T05 `rate-limited`). Raise it for a town
+   * that expects many new payers at once: each first claim of a new channel takes one.
+   */
+  channelLearnPerSecond: number;
+  /** Burst of those chain reads, whole town. */
+  channelLearnBurst: number;
 }
 
 /** The defaults (64 KiB client messages; paid writes elsewhere allow 1 MiB events). */
@@ -128,6 +136,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   spspTotalPerMinute: 3000,
   spspMaxQueued: 256,
   spspQueueTimeoutMs: 5000,
+  channelLearnPerSecond: 1,
+  channelLearnBurst: 10,
 });
 
 /** A limit that is not a positive number. */
@@ -151,6 +161,31 @@ export function resolveTownLimits(overrides: Partial<TownLimits> = {}): TownLimi
     }
   }
   return limits;
+}
+
+/** A town's budget of chain reads for channels it does not know yet (a token bucket's options). */
+export interface ChannelLearnBudget {
+  /** Burst. */
+  capacity: number;
+  /** Sustained reads per second. */
+  ratePerSecond: number;
+}
+
+/**
+ * The whole town's budget of chain reads for claims naming channels it does not know yet, from
+ * its limits (`channel_learn_burst`, `channel_learn_per_second`); checked as
+ * {@linkcode resolveTownLimits} checks them.
+ *
+ * @example
+ * ```ts
+ * import { channelLearnBudget } from "./town_limits.ts";
+ *
+ * console.log(channelLearnBudget({ channelLearnPerSecond: 10 })); // { capacity: 10, ratePerSecond: 10 }
+ * ```
+ */
+export function channelLearnBudget(overrides: Partial<TownLimits> = {}): ChannelLearnBudget {
+  const limits = resolveTownLimits(overrides);
+  return { capacity: limits.channelLearnBurst, ratePerSecond: limits.channelLearnPerSecond };
 }
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { TownLimits } from "../../config/town_limits.ts";
+import { channelLearnBudget, type TownLimits } from "../../config/town_limits.ts";
 import type { PayAllResult, TownProcessPayoutPlan } from "./town_process_payouts.ts";
 
 /** Options for {@linkcode startSharedTownProcess}. */
@@ -252,6 +252,7 @@ const gates = await openTownChannelGates({
   peerChannels: [],
   chains: ${JSON.stringify(chains)},
   settlementChains: ${JSON.stringify(Object.keys(chains))},
+  discoveryLimits: { overall: ${JSON.stringify(channelLearnBudget(options.limits))} },
   signer: localNodeSigner(secretKey),
   triggeredBy: () => ilpAddress,
   onWatchError: (account, err) => console.error("channel of " + account + ": " + err.message),

@@ -7,7 +7,11 @@ import { assertEquals, assertRejects } from "../support/assert.ts";
 import { loadSettings } from "../../config/settings.ts";
 import { resolveTownSettings } from "../../config/town_settings.ts";
 import { ConfigError } from "../../config/config_error.ts";
-import { DEFAULT_TOWN_LIMITS, resolveTownLimits } from "../../config/town_limits.ts";
+import {
+  channelLearnBudget,
+  DEFAULT_TOWN_LIMITS,
+  resolveTownLimits,
+} from "../../config/town_limits.ts";
 import { buildNip11Document } from "../../roles/town/relay/nip11_document.ts";
 
 async function configWith(toml: string, env: Record<string, string> = {}) {
@@ -56,5 +60,19 @@ Deno.test("town limits: an unknown name or a value that is not positive is refus
     () => configWith("", { TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS: "4" }),
     ConfigError,
     "unknown limit variable TURNPIKE_TOWN_LIMIT_MAX_CONECTIONS_PER_ADDRESS",
+  );
+});
+
+Deno.test("town limits: channel_learn_* set the town's budget of chain reads for new channels", async () => {
+  assertEquals(channelLearnBudget(), { capacity: 10, ratePerSecond: 1 });
+  const config = await configWith(
+    "[town.limits]\nchannel_learn_per_second = 10\n",
+    { TURNPIKE_TOWN_LIMIT_CHANNEL_LEARN_BURST: "200" },
+  );
+  assertEquals(channelLearnBudget(config.limits), { capacity: 200, ratePerSecond: 10 });
+  await assertRejects(
+    () => configWith("[town.limits]\nchannel_learn_per_second = 0\n"),
+    ConfigError,
+    "channel_learn_per_second",
   );
 });
