@@ -552,6 +552,9 @@ async function killHost(h: Host): Promise<void> {
  * parent's children's CPU, so {@linkcode agentsStat} takes it out of this process's.
  */
 let reapedElsewhereMs = 0;
+/** Town processes the chaos SIGKILLed, and those seen ended on their own (pids). */
+const chaosKilled = new Set<number>();
+const endedTowns = new Set<number>();
 /** PostgreSQL's CPU (server and backends) before each chaos stop, ms. */
 let pgCpuBeforeMs = 0;
 
@@ -688,6 +691,22 @@ try {
     }
   }
   log(`${towns} town processes up`);
+  // A town process that ends on its own (not SIGKILLed by the chaos) is said at once, with the
+  // end of its stderr: a town down for the rest of a run fails every job that needs it.
+  const townWatch = setInterval(() => {
+    for (const t of townList) {
+      for (const p of [t.proc, t.twin]) {
+        if (p === undefined || chaosKilled.has(p.pid) || endedTowns.has(p.pid)) continue;
+        try {
+          Deno.kill(p.pid, "SIGCONT");
+        } catch {
+          endedTowns.add(p.pid);
+          log(`town ${t.index} process ${p.pid} ended on its own; its stderr ends:\n${p.stderr()}`);
+        }
+      }
+    }
+  }, 5000);
+  stopAll.push(() => Promise.resolve(clearInterval(townWatch)));
   // Each requester opens its channel to its town at start-up and keeps it funded (as the CLI
   // with `[channels] auto = true`).
   const requesterChannels = scaleChain
@@ -986,6 +1005,7 @@ try {
       town.cpuBeforeMs += before.cpuMs;
       town.maxRss = Math.max(town.maxRss, before.rss);
     }
+    chaosKilled.add(town.proc.pid);
     await town.proc.kill();
     const one = town.twin ? ` process ${town.slot}` : "";
     chaosEvents.push({ atMs: since(), what: `town ${town.index}${one} SIGKILL` });
