@@ -377,7 +377,9 @@ async function startPayouts(
   if (config.storeUrl === undefined) {
     const one = new TownPayouts(payouts);
     // In the background: finishing an open a crash interrupted is chain transactions.
-    void one.resumeOpens();
+    one.resumeOpens().catch((err) =>
+      console.error(`payouts: interrupted opens not resumed: ${(err as Error).message}`)
+    );
     return one;
   }
   // A town of several processes: the books and the payout channels in the shared store.

@@ -159,6 +159,8 @@ export async function startTownProcessPayouts(
 
 /** A one-process town's payouts, finishing in the background an open a crash interrupted. */
 function resumed(payouts: TownPayouts): TownPayouts {
-  void payouts.resumeOpens();
+  payouts.resumeOpens().catch((err) =>
+    console.error(`payouts: interrupted opens not resumed: ${(err as Error).message}`)
+  );
   return payouts;
 }
