@@ -230,189 +230,203 @@ export async function settleScaleChannels(
   concurrency = 8,
   progress: (line: string) => void = () => {},
 ): Promise<ScaleChannelsSettled> {
-  const started = performance.now();
-  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
-  const coSignable = holders.length - onChain.length;
+  const coSignable = holders.filter((h) => h.townStoreUrl === undefined).length;
   // A line every 15 s while it runs: hundreds of closes take minutes.
-  const step = { coSigned: 0, closedOnChain: 0, answered: 0, settledOnChain: 0 };
+  const step: CloseProgress = { coSigned: 0, closedOnChain: 0, answered: 0, settledOnChain: 0 };
   const ticker = setInterval(() =>
     progress(
       `closing: ${step.coSigned}/${coSignable} co-signed; on chain ` +
-        `${step.closedOnChain} closed, ${step.answered} answered, ${step.settledOnChain} ` +
-        `settled of ${onChain.length}`,
+        `${step.closedOnChain} closed, ${step.answered} answered, ${step.settledOnChain} settled`,
     ), 15_000);
   try {
-    return await settleAll();
+    return await closeAndCompare(run, holders, concurrency, step);
   } finally {
     clearInterval(ticker);
   }
-  async function settleAll(): Promise<ScaleChannelsSettled> {
-    const section = run.chain.chainsTable[LOCAL_CHAIN];
-    const config = resolveChainConfig(LOCAL_CHAIN, { section });
-    const client = (key: Uint8Array) =>
-      new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
-    const townKeys = new Map(holders.map((h) => [h.town, h.townKey]));
-    const townBefore = new Map<number, bigint>();
-    for (const [t, key] of townKeys) townBefore.set(t, await client(key).tokenBalance());
-    const failures: string[] = [];
-    const perTown = new Map<
-      number,
-      {
-        channels: number;
-        claims: number;
-        deposit: bigint;
-        sent: bigint;
-        received: bigint;
-        payerPayout: bigint;
-      }
-    >();
-    let settled = 0, differing = 0, claims = 0, logAgrees = 0;
-    const logGap = { channels: 0, amount: 0n };
-    const differences: Record<string, string | number>[] = [];
-    const unanswered = { channels: 0, amount: 0n };
-    const unclaimed = { channels: 0, amount: 0n };
-    /** True when closed cooperatively. */
-    const closeOne = async (h: ScaleChannelHolder): Promise<boolean> => {
-      const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
-      if (mine === undefined) {
-        failures.push(`${h.stateDir}: no open channel`);
-        return false;
-      }
-      const payer = client(h.secretKey);
-      const before = await payer.tokenBalance();
-      const peer = new BtpClient({ url: h.btpUrl, authToken: h.btpToken, reconnect: false });
-      let agreedToTown: bigint;
-      let closed: Awaited<ReturnType<typeof closeCooperatively>>;
-      try {
-        await peer.connect();
-        closed = await closeCooperatively({
-          peer,
-          chain: payer,
-          record: mine,
-          signer: localNodeSigner(h.secretKey),
-          stateDir: h.stateDir,
-        });
-        const s = closed.agreement.settle;
-        agreedToTown = s.participant1.toLowerCase() === payer.address.toLowerCase()
-          ? s.balance2
-          : s.balance1;
-      } catch (err) {
-        // Refused (a channel the town never took a claim on is unknown to it): closed on chain.
-        const why = (err as Error).message.split("\n")[0].replace(/account \S+/, "account <a>");
-        refused[why] = (refused[why] ?? 0) + 1;
-        onChain.push(h);
-        return false;
-      } finally {
-        await peer.close().catch(() => {});
-      }
-      if (closed.unclaimed > 0n) {
-        unclaimed.channels++;
-        unclaimed.amount += closed.unclaimed;
-      }
-      // Co-signed: the books are what each side says is owed: the requester's newest claim less
-      // what the town never delivered (its settled file), and what the town co-signed as
-      // delivered (its books at the close, gate held; its channel file keeps the claimed total
-      // when no refused cover is pending, the safe side for a restart, so it is not read here).
-      await tally(h, mine, {
-        deposit: mine.deposit - mine.withdrawn,
-        sent: closed.record.sent,
-        received: closed.agreement.transferredAmount,
-        payerPayout: await payer.tokenBalance() - before,
-        payeePayout: agreedToTown,
-      });
-      return true;
-    };
-    const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
-      settled++;
-      const logged = await paidByLog(h.stateDir);
-      // Against the requester's newest claim (before a co-signed close lowered it).
-      if (logged === mine.sent) logAgrees++;
-      else {
-        logGap.channels++;
-        logGap.amount += mine.sent - logged;
-      }
-      if (!chainEqualsBooks(books)) {
-        differing++;
-        // The requester signed a newer claim than the town holds: its last paid packet got no
-        // answer (the town process or its database died with it in flight; the sender records a
-        // claim before sending it). Closed on chain, the chain pays by the town's claim (the
-        // requester gets it back); co-signed, the town agrees to the requester's higher final
-        // amount (the requester pays for the refused packet).
-        if (
-          books.received < books.sent && (chainEqualsBooks({ ...books, sent: books.received }) ||
-            chainEqualsBooks({ ...books, received: books.sent }))
-        ) {
-          unanswered.channels++;
-          unanswered.amount += books.sent - books.received;
-        }
-        differences.push({
-          channelId: mine.channelId,
-          town: h.town,
-          ...Object.fromEntries(Object.entries(books).map(([k, v]) => [k, String(v)])),
-          // What the requester's payment log says it paid (fulfilled packets): equal to the
-          // town's claim when the packet was refused, to its own when the town lost a claim.
-          paidByLog: String(logged),
-        });
-      }
-      claims += Number(mine.sentNonce);
-      const t = perTown.get(h.town) ??
-        { channels: 0, claims: 0, deposit: 0n, sent: 0n, received: 0n, payerPayout: 0n };
-      t.channels++;
-      t.claims += Number(mine.sentNonce);
-      t.deposit += books.deposit;
-      t.sent += books.sent;
-      t.received += books.received;
-      t.payerPayout += books.payerPayout;
-      perTown.set(h.town, t);
-    };
-    const queue = holders.filter((h) => h.townStoreUrl === undefined);
-    const refused: Record<string, number> = {};
-    await Promise.all(
-      Array.from({ length: Math.max(1, concurrency) }, async () => {
-        for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
-          await closeOne(h);
-          step.coSigned++;
-        }
-      }),
-    );
-    // A town on a shared store co-signs nothing (docs/OPERATIONS.md "A town on several
-    // machines"): its payers close on chain, its processes' watchers answer with the books'
-    // newest claim, the settle timeout passes (anvil's clock) and the payers settle.
-    if (onChain.length > 0) {
-      await closeOnChain(run, onChain, client, failures, tally, concurrency, step);
+}
+
+/** How far {@linkcode settleScaleChannels} is: counted as it goes, read by its progress line. */
+interface CloseProgress {
+  coSigned: number;
+  closedOnChain: number;
+  answered: number;
+  settledOnChain: number;
+}
+
+/** The work of {@linkcode settleScaleChannels}. */
+async function closeAndCompare(
+  run: ScaleChain,
+  holders: readonly ScaleChannelHolder[],
+  concurrency: number,
+  step: CloseProgress,
+): Promise<ScaleChannelsSettled> {
+  const started = performance.now();
+  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
+  const section = run.chain.chainsTable[LOCAL_CHAIN];
+  const config = resolveChainConfig(LOCAL_CHAIN, { section });
+  const client = (key: Uint8Array) =>
+    new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
+  const townKeys = new Map(holders.map((h) => [h.town, h.townKey]));
+  const townBefore = new Map<number, bigint>();
+  for (const [t, key] of townKeys) townBefore.set(t, await client(key).tokenBalance());
+  const failures: string[] = [];
+  const perTown = new Map<
+    number,
+    {
+      channels: number;
+      claims: number;
+      deposit: bigint;
+      sent: bigint;
+      received: bigint;
+      payerPayout: bigint;
     }
-    const towns = [];
-    for (const [town, t] of [...perTown].sort((a, b) => a[0] - b[0])) {
-      const townPayout = await client(townKeys.get(town)!).tokenBalance() - townBefore.get(town)!;
-      towns.push({
-        town,
-        channels: t.channels,
-        claims: t.claims,
-        sent: String(t.sent),
-        received: String(t.received),
-        townPayout: String(townPayout),
-        chainEqualsBooks: chainEqualsBooks({ ...t, payeePayout: townPayout }),
+  >();
+  let settled = 0, differing = 0, claims = 0, logAgrees = 0;
+  const logGap = { channels: 0, amount: 0n };
+  const differences: Record<string, string | number>[] = [];
+  const unanswered = { channels: 0, amount: 0n };
+  const unclaimed = { channels: 0, amount: 0n };
+  /** True when closed cooperatively. */
+  const closeOne = async (h: ScaleChannelHolder): Promise<boolean> => {
+    const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
+    if (mine === undefined) {
+      failures.push(`${h.stateDir}: no open channel`);
+      return false;
+    }
+    const payer = client(h.secretKey);
+    const before = await payer.tokenBalance();
+    const peer = new BtpClient({ url: h.btpUrl, authToken: h.btpToken, reconnect: false });
+    let agreedToTown: bigint;
+    let closed: Awaited<ReturnType<typeof closeCooperatively>>;
+    try {
+      await peer.connect();
+      closed = await closeCooperatively({
+        peer,
+        chain: payer,
+        record: mine,
+        signer: localNodeSigner(h.secretKey),
+        stateDir: h.stateDir,
+      });
+      const s = closed.agreement.settle;
+      agreedToTown = s.participant1.toLowerCase() === payer.address.toLowerCase()
+        ? s.balance2
+        : s.balance1;
+    } catch (err) {
+      // Refused (a channel the town never took a claim on is unknown to it): closed on chain.
+      const why = (err as Error).message.split("\n")[0].replace(/account \S+/, "account <a>");
+      refused[why] = (refused[why] ?? 0) + 1;
+      onChain.push(h);
+      return false;
+    } finally {
+      await peer.close().catch(() => {});
+    }
+    if (closed.unclaimed > 0n) {
+      unclaimed.channels++;
+      unclaimed.amount += closed.unclaimed;
+    }
+    // Co-signed: the books are what each side says is owed: the requester's newest claim less
+    // what the town never delivered (its settled file), and what the town co-signed as
+    // delivered (its books at the close, gate held; its channel file keeps the claimed total
+    // when no refused cover is pending, the safe side for a restart, so it is not read here).
+    await tally(h, mine, {
+      deposit: mine.deposit - mine.withdrawn,
+      sent: closed.record.sent,
+      received: closed.agreement.transferredAmount,
+      payerPayout: await payer.tokenBalance() - before,
+      payeePayout: agreedToTown,
+    });
+    return true;
+  };
+  const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
+    settled++;
+    const logged = await paidByLog(h.stateDir);
+    // Against the requester's newest claim (before a co-signed close lowered it).
+    if (logged === mine.sent) logAgrees++;
+    else {
+      logGap.channels++;
+      logGap.amount += mine.sent - logged;
+    }
+    if (!chainEqualsBooks(books)) {
+      differing++;
+      // The requester signed a newer claim than the town holds: its last paid packet got no
+      // answer (the town process or its database died with it in flight; the sender records a
+      // claim before sending it). Closed on chain, the chain pays by the town's claim (the
+      // requester gets it back); co-signed, the town agrees to the requester's higher final
+      // amount (the requester pays for the refused packet).
+      if (
+        books.received < books.sent && (chainEqualsBooks({ ...books, sent: books.received }) ||
+          chainEqualsBooks({ ...books, received: books.sent }))
+      ) {
+        unanswered.channels++;
+        unanswered.amount += books.sent - books.received;
+      }
+      differences.push({
+        channelId: mine.channelId,
+        town: h.town,
+        ...Object.fromEntries(Object.entries(books).map(([k, v]) => [k, String(v)])),
+        // What the requester's payment log says it paid (fulfilled packets): equal to the
+        // town's claim when the packet was refused, to its own when the town lost a claim.
+        paidByLog: String(logged),
       });
     }
-    return {
-      channels: holders.length,
-      settled,
-      failures,
-      chainEqualsBooks: settled === holders.length && differing === 0 &&
-        towns.every((t) => t.chainEqualsBooks),
-      differing,
-      differences,
-      unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
-      paymentLogEqualsClaims: logAgrees,
-      claimedBeyondPaymentLog: { channels: logGap.channels, amount: String(logGap.amount) },
-      unclaimedAtClose: { channels: unclaimed.channels, amount: String(unclaimed.amount) },
-      closedOnChain: onChain.length,
-      cooperativeRefused: refused,
-      claims,
-      towns,
-      closeSeconds: (performance.now() - started) / 1000,
-    };
+    claims += Number(mine.sentNonce);
+    const t = perTown.get(h.town) ??
+      { channels: 0, claims: 0, deposit: 0n, sent: 0n, received: 0n, payerPayout: 0n };
+    t.channels++;
+    t.claims += Number(mine.sentNonce);
+    t.deposit += books.deposit;
+    t.sent += books.sent;
+    t.received += books.received;
+    t.payerPayout += books.payerPayout;
+    perTown.set(h.town, t);
+  };
+  const queue = holders.filter((h) => h.townStoreUrl === undefined);
+  const refused: Record<string, number> = {};
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
+        await closeOne(h);
+        step.coSigned++;
+      }
+    }),
+  );
+  // A town on a shared store co-signs nothing (docs/OPERATIONS.md "A town on several
+  // machines"): its payers close on chain, its processes' watchers answer with the books'
+  // newest claim, the settle timeout passes (anvil's clock) and the payers settle.
+  if (onChain.length > 0) {
+    await closeOnChain(run, onChain, client, failures, tally, concurrency, step);
   }
+  const towns = [];
+  for (const [town, t] of [...perTown].sort((a, b) => a[0] - b[0])) {
+    const townPayout = await client(townKeys.get(town)!).tokenBalance() - townBefore.get(town)!;
+    towns.push({
+      town,
+      channels: t.channels,
+      claims: t.claims,
+      sent: String(t.sent),
+      received: String(t.received),
+      townPayout: String(townPayout),
+      chainEqualsBooks: chainEqualsBooks({ ...t, payeePayout: townPayout }),
+    });
+  }
+  return {
+    channels: holders.length,
+    settled,
+    failures,
+    chainEqualsBooks: settled === holders.length && differing === 0 &&
+      towns.every((t) => t.chainEqualsBooks),
+    differing,
+    differences,
+    unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
+    paymentLogEqualsClaims: logAgrees,
+    claimedBeyondPaymentLog: { channels: logGap.channels, amount: String(logGap.amount) },
+    unclaimedAtClose: { channels: unclaimed.channels, amount: String(unclaimed.amount) },
+    closedOnChain: onChain.length,
+    cooperativeRefused: refused,
+    claims,
+    towns,
+    closeSeconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** How long the towns' watchers get to answer the payers' closes (they poll every 15 s). */
@@ -428,7 +442,7 @@ async function closeOnChain(
   failures: string[],
   tally: (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => Promise<void>,
   concurrency: number,
-  step: { closedOnChain: number; answered: number; settledOnChain: number },
+  step: CloseProgress,
 ): Promise<void> {
   const closing: {
     h: ScaleChannelHolder;
