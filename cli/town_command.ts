@@ -377,9 +377,7 @@ async function startPayouts(
   if (config.storeUrl === undefined) {
     const one = new TownPayouts(payouts);
     // In the background: finishing an open a crash interrupted is chain transactions.
-    one.resumeOpens().catch((err) =>
-      console.error(`payouts: interrupted opens not resumed: ${(err as Error).message}`)
-    );
+    void one.resumeOpens();
     return one;
   }
   // A town of several processes: the books and the payout channels in the shared store.

@@ -159,8 +159,6 @@ export async function startTownProcessPayouts(
 
 /** A one-process town's payouts, finishing in the background an open a crash interrupted. */
 function resumed(payouts: TownPayouts): TownPayouts {
-  payouts.resumeOpens().catch((err) =>
-    console.error(`payouts: interrupted opens not resumed: ${(err as Error).message}`)
-  );
+  void payouts.resumeOpens();
   return payouts;
 }

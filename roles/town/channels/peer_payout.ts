@@ -479,8 +479,8 @@ export class TownPayouts {
   /**
    * At start: finishes every payout channel open a crash interrupted (an intent left in
    * `payout_opens/`): the channel found on chain funded and recorded, or opened, and what is
-   * owed paid on it. Resolves with the accounts resumed; a failure is logged and left for the
-   * next payout to that peer.
+   * owed paid on it. Resolves with the accounts resumed; never rejects: a failure is logged and
+   * left for the next payout to that peer.
    *
    * @example
    * ```ts
@@ -492,7 +492,15 @@ export class TownPayouts {
    */
   async resumeOpens(): Promise<string[]> {
     const accounts: string[] = [];
-    for (const intent of await listPayoutOpenIntents(this.#o.stateDir)) {
+    let intents: Awaited<ReturnType<typeof listPayoutOpenIntents>>;
+    try {
+      intents = await listPayoutOpenIntents(this.#o.stateDir);
+    } catch (err) {
+      // Never rejects: callers start it in the background at start-up.
+      this.#o.log?.(`payouts: interrupted opens not read: ${(err as Error).message}`);
+      return accounts;
+    }
+    for (const intent of intents) {
       if (this.#o.peerAddress(intent.account)?.toLowerCase() !== intent.peerAddress.toLowerCase()) {
         continue;
       }
