@@ -22,8 +22,8 @@
  *   its requesters resume their jobs from their state dirs. Each job is then counted from its
  *   requester's record as read from its file at the end, and its payment log.
  *
- * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `latencyMs.p50/p99`,
- * per town: paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents'
+ * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `jobs.failedDuring`
+ * (each failure charged to the chaos outage it lived through), `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents'
  * process: CPU and RSS per agent; the chaos events with their times.
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
@@ -91,6 +91,7 @@ import {
 } from "./scale_channels.ts";
 import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
+import { OUTAGE_KINDS, type OutageKind, outageOfJob, outagesOf } from "./scale_outages.ts";
 
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
@@ -1258,6 +1259,13 @@ try {
     }
   }
   const failedReasons: Record<string, number> = {};
+  // Each failure charged to the chaos outage it lived through (bench/scale_outages.ts).
+  const outages = outagesOf(chaosEvents, since());
+  const failedDuring = Object.fromEntries(OUTAGE_KINDS.map((k) => [k, 0])) as Record<
+    OutageKind,
+    number
+  >;
+  const providerHostOf = new Map(hosts.flatMap((h) => h.pairs.map((p) => [p.index, h.index])));
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   let paidAmount = 0n;
   const latencies: number[] = [];
@@ -1281,6 +1289,19 @@ try {
       const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>")
         .replace(/\d{4,}/g, "<n>").replace(/expired at \S+/, "expired").slice(0, 120);
       failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
+      const pair = pairs[j.pair];
+      const kind = outageOfJob(
+        outages,
+        {
+          providerHost: providerHostOf.get(j.pair),
+          requesterHost: requesterHostOf.get(j.pair)?.index,
+          towns: [pair.town.index, pair.providerTown.index],
+          postgres: pair.town.storeUrl !== undefined || pair.providerTown.storeUrl !== undefined,
+        },
+        j.offeredMs,
+        j.endedMs ?? since(),
+      );
+      failedDuring[kind]++;
     }
   }
   for (const l of [latencies, latencyIn, latencyCross]) l.sort((a, b) => a - b);
@@ -1426,7 +1447,16 @@ try {
       drained,
       machine: `${navigator.hardwareConcurrency} cores, shared`,
     },
-    jobs: { offered: jobs.length, done, failed, lost, paidTwice, ranTwice, failedReasons },
+    jobs: {
+      offered: jobs.length,
+      done,
+      failed,
+      lost,
+      paidTwice,
+      ranTwice,
+      failedReasons,
+      failedDuring,
+    },
     jobsPerS: done / (runMs / 1000),
     // What requesters paid providers per job done (base units; the town's write fees apart).
     paidPerJob: done > 0 ? Number(paidAmount / BigInt(done)) : undefined,
@@ -1532,6 +1562,13 @@ function markdown(r: Record<string, unknown>): string {
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
+    [
+      "failed jobs by the outage they lived through",
+      Object.entries(x.jobs.failedDuring as Record<string, number>).filter(([, n]) => n > 0).map((
+        [k, n],
+      ) => `${k} ${n}`)
+        .join("; ") || "-",
+    ],
     ["jobs/s done", x.jobsPerS.toFixed(2)],
     ["paid per job, requester to provider (base units)", String(x.paidPerJob)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
