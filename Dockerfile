@@ -28,8 +28,6 @@ USER turnpike
 ENV DENO_DIR=/home/turnpike/.cache/deno DENO_NO_UPDATE_CHECK=1 \
     TURNPIKE_HOME=/home/turnpike/.turnpike
 COPY --chown=turnpike:turnpike deno.json deno.lock ./
-# The PostgreSQL client as patched (vendor/postgres/PATCHED.md), linked from deno.json.
-COPY --chown=turnpike:turnpike vendor ./vendor
 RUN deno install --frozen
 COPY --chown=turnpike:turnpike . .
 RUN deno cache cli.ts

@@ -27,6 +27,7 @@ import type { LocalAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI, TOKEN_NETWORK_ABI } from "./contract_artifacts.ts";
 import { type ChainConfig, pollingIntervalMs } from "../config/chain_config.ts";
 import { type Hex, type TokenNetworkDomain, ZERO_BYTES32 } from "./balance_proof.ts";
+import { sharedChannelEventFeed, type TouchedChannels } from "./channel_event_feed.ts";
 
 /** Channel state on chain. */
 export type OnChainChannelState = "none" | "opened" | "closed";
@@ -400,6 +401,15 @@ export class TokenNetworkClient {
       toBlock: "latest",
     });
     return logs.length > 0;
+  }
+
+  /**
+   * The channels of this TokenNetwork with events after block `since`, from the process's
+   * shared feed on this RPC URL (chain/channel_event_feed.ts).
+   */
+  touchedChannels(since: bigint | undefined): Promise<TouchedChannels> {
+    return sharedChannelEventFeed(this.chain.rpcUrl, this.tokenNetworkAddress, this.publicClient)
+      .touchedSince(since);
   }
 
   /** Reads a channel and both participants' numbers. */

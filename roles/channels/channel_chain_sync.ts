@@ -18,6 +18,7 @@ import type {
   SubmittedProof,
 } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
+import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 
 /** The chain calls a sync needs: `TokenNetworkClient` fits. */
@@ -29,6 +30,11 @@ export interface ChannelChain {
   settleChannel(channelId: Hex): Promise<Hex>;
   /** Whether the contract ever opened the channel (`TokenNetworkClient.channelExisted`). */
   channelExisted(channelId: Hex, openTx?: Hex): Promise<boolean>;
+  /**
+   * The channels with on-chain events since a block (chain/channel_event_feed.ts); without it
+   * the watcher reads every channel at every poll.
+   */
+  touchedChannels?(since: bigint | undefined): Promise<TouchedChannels>;
 }
 
 /**

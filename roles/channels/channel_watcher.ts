@@ -1,6 +1,6 @@
 /**
- * Watches a running node's payment channels on chain: polls each channel
- * (default every 15 s, config `[channels] watch_interval` in seconds) and, when the chain is
+ * Watches a running node's payment channels on chain: polls (default every 15 s, config
+ * `[channels] watch_interval` in seconds) and, when the chain is
  * ahead of the channel file (the peer closed, the channel was settled, a deposit was raised),
  * updates the file and the audit trail through the channel's owner (so the write is ordered
  * with the claim writes of that file) and tells the owner, which stops paying or accepting
@@ -8,7 +8,12 @@
  * newest claim submitted when the peer closed with an older one; settle after the timeout
  * with `autoSettle`) are roles/channels/channel_chain_sync.ts's.
  *
- * A poll that fails (RPC down) is reported and retried at the next tick: the watcher never
+ * A poll reads only the channels the chain's events name since the last one (one `eth_getLogs`
+ * for the process, chain/channel_event_feed.ts), closed channels (their settle timeout is a
+ * clock) and new ones; every {@linkcode FULL_READ_EVERY} polls it reads them all, so a node
+ * watching hundreds of channels makes a few calls per poll, not three per channel.
+ *
+ * A read that fails (RPC down) is reported and retried at the next tick: the watcher never
  * stops a node.
  *
  * @module
@@ -38,6 +43,13 @@ export interface WatchedChannel {
   chain: ChannelChain;
 }
 
+/**
+ * Polls between two reads of every channel (20: every 5 minutes at the default 15 s). In
+ * between, a chain client with `touchedChannels` (chain/channel_event_feed.ts) has only the
+ * channels with on-chain events read, and closed ones (their settle timeout is a clock).
+ */
+export const FULL_READ_EVERY = 20;
+
 /** A change the watcher saved. */
 export interface ChannelChange {
   before: ChannelRecord;
@@ -51,6 +63,11 @@ export interface ChannelWatcherOptions {
   channels: readonly WatchedChannel[];
   /** Poll period. Default `DEFAULT_WATCH_INTERVAL_MS` (config/channel_settings.ts, 15 s). */
   intervalMs?: number;
+  /**
+   * Every how many polls every channel is read, whatever the chain's events say (the first
+   * poll always is). Default {@linkcode FULL_READ_EVERY}.
+   */
+  fullReadEvery?: number;
   /** Settle closed channels after their timeout. Default false (the town passes true). */
   autoSettle?: boolean;
   /** Told after each saved change (the owner stops using a closed channel). */
@@ -83,18 +100,49 @@ export interface ChannelWatcher extends AsyncDisposable {
  */
 export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatcher {
   const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
+  const fullEvery = Math.max(1, options.fullReadEvery ?? FULL_READ_EVERY);
   let running: Promise<ChannelChange[]> | undefined;
   let stopped = false;
   const channels = [...options.channels];
+  // Channels to read at the next poll whatever the chain's events say: added since the last
+  // poll, or whose last read failed.
+  const unread = new Set<WatchedChannel>(channels);
+  // Per chain client: the newest block whose events were taken into account.
+  const cursors = new Map<ChannelChain, bigint>();
+  let polls = 0;
   const pollAll = async (): Promise<ChannelChange[]> => {
     const changes: ChannelChange[] = [];
-    for (const channel of [...channels]) {
+    const full = polls++ % fullEvery === 0;
+    const byChain = new Map<ChannelChain, WatchedChannel[]>();
+    for (const channel of channels) {
+      const group = byChain.get(channel.chain) ?? [];
+      group.push(channel);
+      byChain.set(channel.chain, group);
+    }
+    for (const [chain, group] of byChain) {
       if (stopped) break;
-      const change = await pollOne(channel, options).catch((err) => {
-        options.onError?.(channel.record().channelId, err as Error);
-        return undefined;
-      });
-      if (change) changes.push(change);
+      // The chain's events since the last poll, asked before any channel is read: an event
+      // after this answer is in the next one (chain/channel_event_feed.ts).
+      const events = chain.touchedChannels
+        ? await chain.touchedChannels(cursors.get(chain)).catch(() => undefined)
+        : undefined;
+      for (const channel of group) {
+        if (stopped) break;
+        const record = channel.record();
+        const read = full || events?.touched === undefined || unread.has(channel) ||
+          // A closed channel waits for its settle timeout: the clock moves without events.
+          record.status === "closed" ||
+          events.touched.has(record.channelId.toLowerCase());
+        if (!read) continue;
+        unread.delete(channel);
+        const change = await pollOne(channel, options).catch((err) => {
+          options.onError?.(record.channelId, err as Error);
+          unread.add(channel);
+          return undefined;
+        });
+        if (change) changes.push(change);
+      }
+      if (events !== undefined && !stopped) cursors.set(chain, events.head);
     }
     return changes;
   };
@@ -113,7 +161,10 @@ export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatc
     })();
   return {
     check,
-    add: (channel) => void channels.push(channel),
+    add: (channel) => {
+      channels.push(channel);
+      unread.add(channel);
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };
