@@ -164,12 +164,31 @@ function fingerprint(state: CatalogState): string {
   ], (_key, value) => typeof value === "bigint" ? String(value) : value);
 }
 
+/**
+ * Parsed manifests by SKILL.md path, kept while the file's inode, size, mtime and ctime hold: every
+ * provider of a process rescans the same skills dir, and reading and parsing each manifest again
+ * was 4-5% of a 50-provider host's CPU (docs/SCALE.md). Cleared past {@linkcode MAX_PARSED}.
+ */
+const parsed = new Map<string, { stamp: string; manifest: SkillManifest }>();
+const MAX_PARSED = 1024;
+
+async function readManifest(path: string, md: Deno.FileInfo): Promise<SkillManifest> {
+  const stamp = `${md.ino}:${md.size}:${md.mtime?.getTime()}:${md.ctime?.getTime()}`;
+  const hit = parsed.get(path);
+  // Without times the file cannot be told unchanged: read every time.
+  if (hit !== undefined && hit.stamp === stamp && md.mtime !== null) return hit.manifest;
+  const manifest = parseSkillManifest(await Deno.readTextFile(path));
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(path, { stamp, manifest });
+  return manifest;
+}
+
 /** A skill, or why the folder is not one. */
 async function readSkill(dir: string): Promise<SkillEntry | string> {
   try {
     const md = await Deno.stat(`${dir}/SKILL.md`);
     if (md.size > MAX_SKILL_MD_BYTES) return `SKILL.md over ${MAX_SKILL_MD_BYTES} bytes`;
-    const manifest = parseSkillManifest(await Deno.readTextFile(`${dir}/SKILL.md`));
+    const manifest = await readManifest(`${dir}/SKILL.md`, md);
     if (manifest.runner === "docker") return { manifest, dir }; // the provider runs it
     const run = await Deno.stat(`${dir}/run`);
     if (!run.isFile || ((run.mode ?? 0) & 0o111) === 0) return "run is not an executable file";

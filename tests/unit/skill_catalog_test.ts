@@ -106,3 +106,26 @@ Deno.test("skill catalog: a missing skills dir is a SkillCatalogError", async ()
     "/nonexistent/skills",
   );
 });
+
+Deno.test("skill catalog: catalogs of one dir share a manifest until its file changes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeSkill(dir, "shared", "[5997]");
+    const a = await loadSkillCatalog({ dir, watch: false });
+    const b = await loadSkillCatalog({ dir, watch: false });
+    // One parse for both (a process's providers all scan the same dir).
+    assert(a.forKind(5997)!.manifest === b.forKind(5997)!.manifest);
+    // Rewritten (same size, new kind): the next scan parses it again.
+    await Deno.writeTextFile(
+      `${dir}/shared/SKILL.md`,
+      `---\nname: shared\ndescription: test skill\nmetadata:\n  kinds: [5996]\n---\n`,
+    );
+    await b.reload();
+    assertEquals(b.forKind(5996)?.manifest.name, "shared");
+    assertEquals(b.forKind(5997), undefined);
+    a.close();
+    b.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
