@@ -15,6 +15,7 @@
 import { startProviderNode } from "../roles/provider/provider_node.ts";
 import type { ProviderNode } from "../roles/provider/provider_node.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { startInLanes } from "./start_lanes.ts";
 
 /** One provider of a host. */
 export interface HostedProvider {
@@ -97,10 +98,8 @@ if (import.meta.main) {
       }),
     );
   };
-  // A few at once: a start is mostly waiting (git init, connects, auth).
-  for (let i = 0; i < plan.providers.length; i += 8) {
-    await Promise.all(plan.providers.slice(i, i + 8).map(start));
-  }
+  // A few at once, in lanes: a start is mostly waiting (git init, connects, auth).
+  await startInLanes(plan.providers, 8, start);
   console.log("ready");
   Deno.addSignalListener("SIGTERM", async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));

@@ -23,6 +23,7 @@ import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { backoffDelay } from "../protocol/backoff.ts";
+import { startInLanes } from "./start_lanes.ts";
 
 /** One requester of a host. */
 export interface HostedRequester {
@@ -298,9 +299,8 @@ if (import.meta.main) {
       }
     }
   };
-  for (let i = 0; i < plan.requesters.length; i += 8) {
-    await Promise.all(plan.requesters.slice(i, i + 8).map(start));
-  }
+  // A few at once, in lanes (bench/start_lanes.ts).
+  await startInLanes(plan.requesters, 8, start);
   const providerOf = new Map(plan.requesters.map((r) => [r.index, r.providerPubkey]));
   say({ t: "ready" });
   Deno.addSignalListener("SIGTERM", async () => {
