@@ -472,9 +472,13 @@ async function closeOnChain(
       }
     }),
   );
-  // The town's answer: the payer's newest claim on chain (its transferred amount and nonce).
-  // A town's watcher answers its closes one after another (hundreds at 1,000 agents): the wait
-  // ends when no answer came for ANSWER_WAIT_MS, not at a fixed time after the first close.
+  // The town's answer: the newest claim the town holds, on chain (the payer's transferred
+  // amount and nonce). That is the payer's own newest claim unless its last paid packets got no
+  // answer (the town never took those claims: counted below as unanswered claims). A town's
+  // watcher answers its closes one after another (hundreds at 1,000 agents): the wait ends when
+  // no answer came for ANSWER_WAIT_MS, not at a fixed time after the first close.
+  const held = new Map<string, bigint>();
+  for (const c of closing) held.set(c.mine.channelId, await townReceived(c.h, c.mine.channelId));
   let lastAnswer = performance.now();
   const answersFrom = lastAnswer;
   let settleTimeout = 0n;
@@ -486,7 +490,12 @@ async function closeOnChain(
       const onChain = await c.payer.getChannel(c.mine.channelId);
       settleTimeout = onChain.settleTimeout > settleTimeout ? onChain.settleTimeout : settleTimeout;
       const mineOnChain = onChain.participants[c.payer.address.toLowerCase()];
-      if (mineOnChain && mineOnChain.nonce >= c.mine.sentNonce) {
+      const townHolds = held.get(c.mine.channelId) ?? c.mine.sent;
+      if (
+        mineOnChain && (mineOnChain.nonce >= c.mine.sentNonce ||
+          (townHolds < c.mine.sent && mineOnChain.transferredAmount >= townHolds &&
+            (mineOnChain.nonce > 0n || townHolds === 0n)))
+      ) {
         c.answered = mineOnChain.transferredAmount;
         lastAnswer = performance.now();
         step.answered++;
