@@ -513,7 +513,13 @@ async function closeOnChain(
       // A town's watcher may have settled it first (it settles once the timeout is over).
       if ((await c.payer.getChannel(c.mine.channelId)).state === "closed") {
         await c.payer.settleChannel(c.mine.channelId).catch(async (err) => {
-          if ((await c.payer.getChannel(c.mine.channelId)).state !== "none") throw err;
+          // Refused because the town's own settle got there first: its transaction may still
+          // be on its way, so the state is read again for up to 10 s before giving up.
+          for (let i = 0; i < 10; i++) {
+            if ((await c.payer.getChannel(c.mine.channelId)).state === "none") return;
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+          throw err;
         });
       }
     } catch (err) {
