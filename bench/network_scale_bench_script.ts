@@ -23,8 +23,9 @@
  *   requester's record as read from its file at the end, and its payment log.
  *
  * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `jobs.failedDuring`
- * (each failure charged to the chaos outage it lived through), `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents'
- * process: CPU and RSS per agent; the chaos events with their times.
+ * (each failure charged to the chaos outage it lived through), `latencyMs.p50/p99`, per town:
+ * paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents' process: CPU and
+ * RSS per agent; the chaos events with their times.
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
@@ -1546,6 +1547,12 @@ try {
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
 
+/** `jobs.failedDuring` as one table cell: the outages that failed any job, with their counts. */
+function outageCounts(failedDuring: Record<string, number>): string {
+  const hit = Object.entries(failedDuring).filter(([, n]) => n > 0);
+  return hit.map(([kind, n]) => `${kind} ${n}`).join("; ") || "-";
+}
+
 function markdown(r: Record<string, unknown>): string {
   // deno-lint-ignore no-explicit-any
   const x = r as any;
@@ -1562,13 +1569,7 @@ function markdown(r: Record<string, unknown>): string {
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
-    [
-      "failed jobs by the outage they lived through",
-      Object.entries(x.jobs.failedDuring as Record<string, number>).filter(([, n]) => n > 0).map((
-        [k, n],
-      ) => `${k} ${n}`)
-        .join("; ") || "-",
-    ],
+    ["failed jobs by the outage they lived through", outageCounts(x.jobs.failedDuring)],
     ["jobs/s done", x.jobsPerS.toFixed(2)],
     ["paid per job, requester to provider (base units)", String(x.paidPerJob)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],

@@ -449,6 +449,8 @@ async function closeOnChain(
     mine: ChannelRecord;
     payer: TokenNetworkClient;
     before: bigint;
+    /** The town's books for the channel: the newest claim it holds (final: the run is over). */
+    held: bigint;
     answered?: bigint;
   }[] = [];
   const queue = [...holders];
@@ -464,7 +466,7 @@ async function closeOnChain(
         try {
           const before = await payer.tokenBalance();
           await payer.closeChannel(mine.channelId);
-          closing.push({ h, mine, payer, before });
+          closing.push({ h, mine, payer, before, held: await townReceived(h, mine.channelId) });
           step.closedOnChain++;
         } catch (err) {
           failures.push(`${mine.channelId}: close: ${(err as Error).message.split("\n")[0]}`);
@@ -477,8 +479,6 @@ async function closeOnChain(
   // answer (the town never took those claims: counted below as unanswered claims). A town's
   // watcher answers its closes one after another (hundreds at 1,000 agents): the wait ends when
   // no answer came for ANSWER_WAIT_MS, not at a fixed time after the first close.
-  const held = new Map<string, bigint>();
-  for (const c of closing) held.set(c.mine.channelId, await townReceived(c.h, c.mine.channelId));
   let lastAnswer = performance.now();
   const answersFrom = lastAnswer;
   let settleTimeout = 0n;
@@ -490,11 +490,10 @@ async function closeOnChain(
       const onChain = await c.payer.getChannel(c.mine.channelId);
       settleTimeout = onChain.settleTimeout > settleTimeout ? onChain.settleTimeout : settleTimeout;
       const mineOnChain = onChain.participants[c.payer.address.toLowerCase()];
-      const townHolds = held.get(c.mine.channelId) ?? c.mine.sent;
       if (
         mineOnChain && (mineOnChain.nonce >= c.mine.sentNonce ||
-          (townHolds < c.mine.sent && mineOnChain.transferredAmount >= townHolds &&
-            (mineOnChain.nonce > 0n || townHolds === 0n)))
+          (c.held < c.mine.sent && mineOnChain.transferredAmount >= c.held &&
+            (mineOnChain.nonce > 0n || c.held === 0n)))
       ) {
         c.answered = mineOnChain.transferredAmount;
         lastAnswer = performance.now();
@@ -535,7 +534,7 @@ async function closeOnChain(
     await tally(c.h, c.mine, {
       deposit: c.mine.deposit - c.mine.withdrawn,
       sent: c.mine.sent,
-      received: await townReceived(c.h, c.mine.channelId),
+      received: c.held,
       payerPayout: await c.payer.tokenBalance() - c.before,
       payeePayout: c.answered ?? 0n,
     });

@@ -404,8 +404,9 @@ export class TokenNetworkClient {
   }
 
   /**
-   * The channels of this TokenNetwork with events after block `since`, from the process's
-   * shared feed on this RPC URL (chain/channel_event_feed.ts).
+   * The channels of this TokenNetwork with events after the feed cursor `since` (the `head` of
+   * the last answer), from the process's shared feed on this RPC URL
+   * (chain/channel_event_feed.ts).
    */
   touchedChannels(since: bigint | undefined): Promise<TouchedChannels> {
     return sharedChannelEventFeed(this.chain.rpcUrl, this.tokenNetworkAddress, this.publicClient)

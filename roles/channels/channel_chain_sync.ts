@@ -31,8 +31,8 @@ export interface ChannelChain {
   /** Whether the contract ever opened the channel (`TokenNetworkClient.channelExisted`). */
   channelExisted(channelId: Hex, openTx?: Hex): Promise<boolean>;
   /**
-   * The channels with on-chain events since a block (chain/channel_event_feed.ts); without it
-   * the watcher reads every channel at every poll.
+   * The channels with on-chain events after a feed cursor, the `head` of the last answer
+   * (chain/channel_event_feed.ts); without it the watcher reads every channel at every poll.
    */
   touchedChannels?(since: bigint | undefined): Promise<TouchedChannels>;
 }

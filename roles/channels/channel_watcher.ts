@@ -107,7 +107,7 @@ export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatc
   // Channels to read at the next poll whatever the chain's events say: added since the last
   // poll, or whose last read failed.
   const unread = new Set<WatchedChannel>(channels);
-  // Per chain client: the newest block whose events were taken into account.
+  // Per chain client: the event feed's cursor (`head`) as of the last poll.
   const cursors = new Map<ChannelChain, bigint>();
   let polls = 0;
   const pollAll = async (): Promise<ChannelChange[]> => {
