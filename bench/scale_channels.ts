@@ -17,6 +17,8 @@ import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
 import { closeCooperatively } from "../roles/channels/channel_cosign_request.ts";
+import { closeChannelStep } from "../roles/channels/channel_close.ts";
+import { syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import { chainEqualsBooks, type ChannelBooks } from "../roles/channels/chain_books.ts";
 import { increaseTime } from "../chain/anvil.ts";
 import {
@@ -170,10 +172,12 @@ export interface ScaleChannelsSettled {
   /** Those channels' books and payouts. */
   differences: Record<string, string | number>[];
   /**
-   * Of those, the channels whose requester's newest claim is ahead of the town's (a paid packet
-   * in flight when the town process or its database died) and whose payouts equal one side's
-   * books (the town's when closed on chain, the requester's when co-signed), and that claim's
-   * amount beyond the town's, summed (base units).
+   * Channels whose requester's newest claim was ahead of the town's (a paid packet in flight
+   * when the town process or its database died), and those claims' amount beyond the town's,
+   * summed (base units). Closed on chain, the requester's settle books them back (its file's
+   * `sent` becomes what the chain paid by: roles/channels/channel_chain_sync.ts `settledBooks`),
+   * so the channel's books equal the chain; co-signed, counted when the payouts equal one side's
+   * books (it then differs).
    */
   unansweredClaims: { channels: number; amount: string };
   /** Channels whose requester's payment log (fulfilled payments) sums to its newest claim. */
@@ -337,8 +341,18 @@ async function closeAndCompare(
     });
     return true;
   };
-  const tally = async (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => {
+  const tally = async (
+    h: ScaleChannelHolder,
+    mine: ChannelRecord,
+    books: ChannelBooks,
+    returned = 0n,
+  ) => {
     settled++;
+    // Claims the town never took, booked back by the requester's settle (closed on chain).
+    if (returned > 0n) {
+      unanswered.channels++;
+      unanswered.amount += returned;
+    }
     const logged = await paidByLog(h.stateDir);
     // Against the requester's newest claim (before a co-signed close lowered it).
     if (logged === mine.sent) logAgrees++;
@@ -354,7 +368,8 @@ async function closeAndCompare(
       // requester gets it back); co-signed, the town agrees to the requester's higher final
       // amount (the requester pays for the refused packet).
       if (
-        books.received < books.sent && (chainEqualsBooks({ ...books, sent: books.received }) ||
+        returned === 0n && books.received < books.sent &&
+        (chainEqualsBooks({ ...books, sent: books.received }) ||
           chainEqualsBooks({ ...books, received: books.sent }))
       ) {
         unanswered.channels++;
@@ -440,7 +455,12 @@ async function closeOnChain(
   holders: readonly ScaleChannelHolder[],
   client: (key: Uint8Array) => TokenNetworkClient,
   failures: string[],
-  tally: (h: ScaleChannelHolder, mine: ChannelRecord, books: ChannelBooks) => Promise<void>,
+  tally: (
+    h: ScaleChannelHolder,
+    mine: ChannelRecord,
+    books: ChannelBooks,
+    returned?: bigint,
+  ) => Promise<void>,
   concurrency: number,
   step: CloseProgress,
 ): Promise<void> {
@@ -465,7 +485,16 @@ async function closeOnChain(
         const payer = client(h.secretKey);
         try {
           const before = await payer.tokenBalance();
-          await payer.closeChannel(mine.channelId);
+          // As `turnpike channel close --unilateral` does: synced, closed, the file saying so.
+          const record = await syncChannelFile(mine, payer, { stateDir: h.stateDir });
+          await closeChannelStep({
+            client: payer,
+            record,
+            signer: localNodeSigner(h.secretKey),
+            stateDir: h.stateDir,
+            unilateral: true,
+            connectPeer: () => Promise.reject(new Error("a unilateral close asks no peer")),
+          });
           closing.push({ h, mine, payer, before, held: await townReceived(h, mine.channelId) });
           step.closedOnChain++;
         } catch (err) {
@@ -508,21 +537,18 @@ async function closeOnChain(
   }
   await increaseTime(run.chain.anvil.rpcUrl, Number(settleTimeout) + 1);
   for (const c of closing) {
+    // Settled as the requester's node settles (`turnpike channel close` again, its watcher):
+    // the sync settles a closed channel whose timeout is over, or finds it settled by the
+    // town's watcher, and books it as the chain paid (the claims the town never took back).
+    let final: ChannelRecord;
     try {
-      // A town's watcher may have settled it first (it settles once the timeout is over).
-      if ((await c.payer.getChannel(c.mine.channelId)).state === "closed") {
-        await c.payer.settleChannel(c.mine.channelId).catch(async (err) => {
-          // Refused because the town's own settle got there first: its transaction may still
-          // be on its way, so the state is read again for up to 10 s before giving up.
-          for (let i = 0; i < 10; i++) {
-            if ((await c.payer.getChannel(c.mine.channelId)).state === "none") return;
-            await new Promise((r) => setTimeout(r, 1000));
-          }
-          throw err;
-        });
-      }
+      final = await settleByFile(c.h.stateDir, c.mine.channelId, c.payer);
     } catch (err) {
       failures.push(`${c.mine.channelId}: settle: ${(err as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    if (final.status !== "settled") {
+      failures.push(`${c.mine.channelId}: settle: still ${final.status} after 10 s`);
       continue;
     }
     if (c.answered === undefined) {
@@ -533,11 +559,37 @@ async function closeOnChain(
     step.settledOnChain++;
     await tally(c.h, c.mine, {
       deposit: c.mine.deposit - c.mine.withdrawn,
-      sent: c.mine.sent,
+      sent: final.sent,
       received: c.held,
       payerPayout: await c.payer.tokenBalance() - c.before,
       payeePayout: c.answered ?? 0n,
-    });
+    }, c.mine.sent - final.sent);
+  }
+}
+
+/**
+ * Settles a requester's channel closed on chain through its channel file and returns the file
+ * after. A settle refused because the town's own got there first (its transaction may still be
+ * on its way) is synced again, once a second for up to 10 s.
+ */
+async function settleByFile(
+  stateDir: string,
+  channelId: `0x${string}`,
+  payer: TokenNetworkClient,
+): Promise<ChannelRecord> {
+  const path = channelFilePath(stateDir, channelId);
+  for (let attempt = 0;; attempt++) {
+    try {
+      const synced = await syncChannelFile(await readChannel(path), payer, {
+        stateDir,
+        autoSettle: true,
+        defend: false,
+      });
+      if (synced.status === "settled" || attempt >= 10) return synced;
+    } catch (err) {
+      if (attempt >= 10) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 

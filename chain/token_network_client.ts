@@ -179,6 +179,12 @@ const STATES: readonly OnChainChannelState[] = ["none", "opened", "closed"];
 const CHANNEL_OPENED_EVENT = parseAbiItem(
   "event ChannelOpened(bytes32 indexed channelId, address indexed participant1, address indexed participant2, uint256 settleTimeout)",
 );
+const CHANNEL_CLOSED_EVENT = parseAbiItem(
+  "event ChannelClosed(bytes32 indexed channelId, address indexed closer, address signer, uint256 nonce, uint256 transferredAmount)",
+);
+const BALANCE_PROOF_UPDATED_EVENT = parseAbiItem(
+  "event BalanceProofUpdated(bytes32 indexed channelId, address indexed signer, uint256 nonce, uint256 transferredAmount)",
+);
 
 /**
  * A TokenNetwork client bound to one chain and one key.
@@ -401,6 +407,38 @@ export class TokenNetworkClient {
       toBlock: "latest",
     });
     return logs.length > 0;
+  }
+
+  /**
+   * The balance proofs a close on chain left for a channel, by their signer (lowercase): the
+   * close's and every update's, the newest nonce kept. These are what the settle paid by: a
+   * participant with none transferred nothing. `undefined` when the channel was never closed on
+   * chain (it was settled cooperatively, or is open). Read from the logs, so it answers after
+   * the settle too, when the contract has forgotten the channel.
+   */
+  async submittedProofs(
+    channelId: Hex,
+  ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined> {
+    const range = { address: this.tokenNetworkAddress, fromBlock: 0n, toBlock: "latest" } as const;
+    const [closed, updated] = await Promise.all([
+      this.publicClient.getLogs({ ...range, event: CHANNEL_CLOSED_EVENT, args: { channelId } }),
+      this.publicClient.getLogs({
+        ...range,
+        event: BALANCE_PROOF_UPDATED_EVENT,
+        args: { channelId },
+      }),
+    ]);
+    if (closed.length === 0) return undefined;
+    const proofs: Record<string, { nonce: bigint; transferredAmount: bigint }> = {};
+    for (const { args } of [...closed, ...updated]) {
+      const { signer, nonce, transferredAmount } = args;
+      if (signer === undefined || nonce === undefined || transferredAmount === undefined) continue;
+      // A close without a proof names no signer (nonce 0): nothing was submitted.
+      if (nonce === 0n) continue;
+      const key = signer.toLowerCase();
+      if ((proofs[key]?.nonce ?? -1n) < nonce) proofs[key] = { nonce, transferredAmount };
+    }
+    return proofs;
   }
 
   /**

@@ -35,6 +35,13 @@ export interface ChannelChain {
    * (chain/channel_event_feed.ts); without it the watcher reads every channel at every poll.
    */
   touchedChannels?(since: bigint | undefined): Promise<TouchedChannels>;
+  /**
+   * The balance proofs a close on chain left, by signer (`TokenNetworkClient.submittedProofs`):
+   * a settle someone else sent is booked by them; without it the file keeps its own amounts.
+   */
+  submittedProofs?(
+    channelId: Hex,
+  ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined>;
 }
 
 /**
@@ -63,7 +70,7 @@ export interface ChannelSync {
 /**
  * Lays a synced record over the record as it is now: the chain's fields (status, settleAt,
  * deposits, withdrawals) from `synced`, the claim counters from whichever is newer (claims
- * may have been written while the chain was read).
+ * may have been written while the chain was read), and a settle's booked amounts.
  *
  * @example
  * ```ts
@@ -91,11 +98,20 @@ export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): C
     withdrawn: max(current.withdrawn, synced.withdrawn),
     peerWithdrawn: max(current.peerWithdrawn, synced.peerWithdrawn),
   };
-  if (synced.sentNonce > current.sentNonce) {
+  // Settled: the amounts the settle paid by ({@linkcode settledBooks}) replace the file's, but
+  // only where no newer claim landed while the chain was read.
+  const settled = synced.status === "settled";
+  if (
+    synced.sentNonce > current.sentNonce ||
+    (settled && synced.sentNonce === current.sentNonce)
+  ) {
     next.sentNonce = synced.sentNonce;
     next.sent = synced.sent;
   }
-  if (synced.receivedNonce > current.receivedNonce) {
+  if (
+    synced.receivedNonce > current.receivedNonce ||
+    (settled && synced.receivedNonce === current.receivedNonce)
+  ) {
     next.receivedNonce = synced.receivedNonce;
     next.received = synced.received;
     next.receivedSignature = synced.receivedSignature;
@@ -218,7 +234,10 @@ export async function syncChannelWithChain(
     if (!(await chain.channelExisted(record.channelId, record.openTx))) {
       throw new ChannelNotOnChainError(record.channelId, record.tokenNetworkAddress);
     }
-    return { record: { ...record, status: "settled" }, action: "settle", fields };
+    // Closed on chain and settled by the peer: booked by the proofs the settle paid by.
+    const proofs = await chain.submittedProofs?.(record.channelId);
+    const settled = proofs === undefined ? record : settledBooks(record, proofs, fields);
+    return { record: { ...settled, status: "settled" }, action: "settle", fields };
   }
   let next = applyChainState(record, onChain);
   if (onChain.state === "closed") {
@@ -238,7 +257,7 @@ export async function syncChannelWithChain(
     }
     if (options.autoSettle && now > onChain.settleAt) {
       fields.SettleTx = await chain.settleChannel(record.channelId);
-      next = { ...next, status: "settled" };
+      next = { ...settledBooks(next, onChain.participants, fields), status: "settled" };
     }
   }
   const action = next.status !== record.status
@@ -247,6 +266,38 @@ export async function syncChannelWithChain(
     ? "update"
     : undefined;
   return { record: next, action, fields };
+}
+
+/**
+ * A channel closed on chain, as its settle pays it: what each side transferred is the amount
+ * of its newest balance proof on chain (none: nothing), whatever this side's file says. The
+ * file's `sent` can be ahead: claims signed for packets the peer never took (no answer came;
+ * docs/OPERATIONS.md "Payment channels"), and the settle gave them back. They are the audit
+ * line's `Unclaimed`. `onChain` is the closed channel's participants, or the proofs its close
+ * and updates left (`TokenNetworkClient.submittedProofs`), keyed by lowercase address.
+ *
+ * @example
+ * ```ts
+ * import { settledBooks } from "./channel_chain_sync.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const record: ChannelRecord;
+ * const fields: Record<string, string> = {};
+ * const booked = settledBooks(record, {
+ *   [record.peerAddress.toLowerCase()]: { nonce: 0n, transferredAmount: 0n },
+ * }, fields);
+ * console.log(booked.sent, fields.Unclaimed);
+ * ```
+ */
+export function settledBooks(
+  record: ChannelRecord,
+  onChain: Readonly<Record<string, { transferredAmount: bigint }>>,
+  fields: Record<string, string>,
+): ChannelRecord {
+  const sent = onChain[record.selfAddress.toLowerCase()]?.transferredAmount ?? 0n;
+  const received = onChain[record.peerAddress.toLowerCase()]?.transferredAmount ?? 0n;
+  if (sent < record.sent) fields.Unclaimed = `${record.sent - sent}`;
+  return { ...record, sent, received };
 }
 
 /** Options for {@linkcode syncChannelFile}. */

@@ -26,6 +26,7 @@ import {
   BtpConnectionError,
   BtpTimeoutError,
 } from "../../transport/btp_client.ts";
+import { settledBooks } from "./channel_chain_sync.ts";
 import { closeCooperatively, type CooperativeSettleAgreement } from "./channel_cosign_request.ts";
 
 /** Options for {@linkcode closeChannelStep}. */
@@ -131,8 +132,10 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
       return { kind: "waiting", record, settleAt: onChain.settleAt };
     }
     const tx = await client.settleChannel(record.channelId);
-    record = { ...record, status: "settled" };
-    await saveChannel(record, { stateDir, audit, action: "settle", fields: { Tx: tx } });
+    const fields: Record<string, string> = { Tx: tx };
+    // Booked as the settle paid: by the proofs on chain (claims the peer never took come back).
+    record = { ...settledBooks(record, onChain.participants, fields), status: "settled" };
+    await saveChannel(record, { stateDir, audit, action: "settle", fields });
     return { kind: "settled", record, tx };
   }
   return { kind: "none", record };

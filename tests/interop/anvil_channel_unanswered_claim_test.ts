@@ -1,0 +1,120 @@
+/**
+ * A payer's newest claim the payee never took (its packet got no answer: the town died with it
+ * in flight), on a real anvil with the real contracts. The payer closes on chain, the payee
+ * answers with the newest claim it holds, and after the settle the payer's channel file says
+ * what the chain paid by, not what it signed: the unanswered claim came back (`Unclaimed` in
+ * its audit fields). Both ways a settle happens: the payer settles (`closeChannelStep`), or the
+ * payee settles first and the payer's sync finds the channel gone (booked from the logs).
+ */
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { assertEquals } from "../support/assert.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import { increaseTime } from "../../chain/anvil.ts";
+import { ClaimSigner } from "../../chain/claim_signer.ts";
+import { closeChannelStep } from "../../roles/channels/channel_close.ts";
+import { syncChannelFile, syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
+import { openAuditLog } from "../../state/audit_log.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../state/channel_file.ts";
+
+const DEPOSIT = 10_000_000n;
+const SETTLE_TIMEOUT = 600n;
+const TAKEN = 3;
+const PACKET = 24_850n;
+
+for (const settler of ["payer", "payee"] as const) {
+  Deno.test(`anvil channel: a claim the payee never took comes back at the settle (${settler} settles)`, async () => {
+    await using pair = await startChannelPair();
+    const channel = await openPairChannel(pair, {
+      deposit: DEPOSIT,
+      settleTimeout: SETTLE_TIMEOUT,
+    });
+    const { channelId } = channel;
+    const dir = await Deno.makeTempDir({ prefix: "unanswered_claim_" });
+    const aliceState = `${dir}/alice`;
+    await savePairChannel(channel, { townDir: `${dir}/town`, aliceDir: aliceState });
+    const signer = new ClaimSigner({
+      account: localEvmAccount(pair.aliceKey),
+      chainId: pair.chain.chainId,
+      tokenNetworkAddress: pair.alice.tokenNetworkAddress,
+      tokenAddress: pair.alice.tokenAddress,
+      channelId,
+      deposit: DEPOSIT,
+    });
+    // Alice signs TAKEN + 1 claims and books each before sending (the sender's order); bob
+    // took the first TAKEN, the last one's packet got no answer.
+    const claims = [];
+    for (let i = 0; i <= TAKEN; i++) claims.push(await signer.pay(PACKET));
+    const newest = claims.at(-1)!;
+    const held = claims[TAKEN - 1];
+    let alice: ChannelRecord = {
+      ...channel.aliceRecord,
+      sent: newest.transferredAmount,
+      sentNonce: newest.nonce,
+    };
+    await saveChannel(alice, { stateDir: aliceState, action: "update" });
+    const aliceBefore = await pair.alice.tokenBalance();
+    const bobBefore = await pair.bob.tokenBalance();
+
+    const closed = await closeChannelStep({
+      client: pair.alice,
+      record: alice,
+      signer: localNodeSigner(pair.aliceKey),
+      stateDir: aliceState,
+      unilateral: true,
+      connectPeer: () => Promise.reject(new Error("not asked: unilateral")),
+    });
+    assertEquals(closed.kind, "closed");
+    // Bob answers with the newest claim he holds.
+    await pair.bob.updateNonClosingBalanceProof(channelId, held);
+    await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
+    alice = await readChannel(channelFilePath(aliceState, channelId));
+    const audit = await openAuditLog({ dir: aliceState });
+    if (settler === "payer") {
+      const step = await closeChannelStep({
+        client: pair.alice,
+        record: alice,
+        signer: localNodeSigner(pair.aliceKey),
+        stateDir: aliceState,
+        audit,
+        connectPeer: () => Promise.reject(new Error("not asked: closed")),
+      });
+      assertEquals(step.kind, "settled");
+    } else {
+      await pair.bob.settleChannel(channelId);
+      const sync = await syncChannelWithChain(alice, pair.alice);
+      assertEquals(sync.action, "settle");
+      assertEquals(sync.fields.Unclaimed, `${PACKET}`);
+      await syncChannelFile(alice, pair.alice, { stateDir: aliceState, audit });
+    }
+    await audit.close();
+    const after = await readChannel(channelFilePath(aliceState, channelId));
+    assertEquals(after.status, "settled");
+    // Her books: what bob took, which is what the chain paid him and took from her.
+    assertEquals(after.sent, held.transferredAmount);
+    assertEquals(await pair.bob.tokenBalance() - bobBefore, held.transferredAmount);
+    assertEquals(await pair.alice.tokenBalance() - aliceBefore, DEPOSIT - held.transferredAmount);
+    // The claim she signed and the settle gave back: her audit line's Unclaimed.
+    const log = await new Deno.Command("git", {
+      args: ["-C", aliceState, "log", "-1", "--format=%B"],
+    }).output();
+    const message = new TextDecoder().decode(log.stdout);
+    assertEquals(message.includes(`Unclaimed: ${PACKET}`), true, message);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("anvil channel: a channel settled cooperatively keeps its books when synced", async () => {
+  await using pair = await startChannelPair();
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
+  // Never closed on chain: no proofs to book by, the record keeps its amounts.
+  assertEquals(await pair.alice.submittedProofs(channel.channelId), undefined);
+  await pair.alice.closeChannel(channel.channelId);
+  assertEquals(await pair.alice.submittedProofs(channel.channelId), {});
+});
