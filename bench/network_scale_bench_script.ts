@@ -93,6 +93,7 @@ import {
 import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 import { OUTAGE_KINDS, type OutageKind, outageOfJob, outagesOf } from "./scale_outages.ts";
+import { offerWindowThroughput } from "./scale_throughput.ts";
 
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
@@ -1126,6 +1127,7 @@ try {
   const pgCpu0 = pg ? pgCpuBeforeMs + await pgStat(pg) : 0;
   const machine0 = await machineBusyMs();
   const runStart = performance.now();
+  const runStartAt = since();
   const intervalMs = 1000 / rate;
   let next = runStart;
   let nextChaos = runStart + chaosEvery * 1000;
@@ -1459,6 +1461,8 @@ try {
       failedDuring,
     },
     jobsPerS: done / (runMs / 1000),
+    // The rate sustained while offers ran (the drain after them apart), and its least minute.
+    offerWindow: offerWindowThroughput(samples, runStartAt, seconds),
     // What requesters paid providers per job done (base units; the town's write fees apart).
     paidPerJob: done > 0 ? Number(paidAmount / BigInt(done)) : undefined,
     latencyMs: {
@@ -1570,7 +1574,12 @@ function markdown(r: Record<string, unknown>): string {
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
     ["failed jobs by the outage they lived through", outageCounts(x.jobs.failedDuring)],
-    ["jobs/s done", x.jobsPerS.toFixed(2)],
+    ["jobs/s done (the drain after the offers included)", x.jobsPerS.toFixed(2)],
+    [
+      "jobs/s done while offered: over the offers' window; its second half; least minute",
+      `${x.offerWindow.perS.toFixed(2)}; ${x.offerWindow.secondHalfPerS.toFixed(2)}; ` +
+      x.offerWindow.minMinutePerS.toFixed(2),
+    ],
     ["paid per job, requester to provider (base units)", String(x.paidPerJob)],
     ["latency p50 / p99 (ms)", `${x.latencyMs.p50} / ${x.latencyMs.p99}`],
     [

@@ -35,6 +35,7 @@ interface ScaleReport {
     connector: boolean;
     postgresTownProcesses: number;
   };
+  offerWindow: { perS: number; perMinute: number[] };
   chainEqualsBooks: boolean;
   channels: {
     channels: number;
@@ -102,6 +103,9 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
     );
     assertEquals(r.jobs.done + r.jobs.failed, r.jobs.offered);
     assert(r.jobs.done > 0, JSON.stringify(r.jobs));
+    // Jobs were done while the offers ran (a 15 s window: no whole minute in it).
+    assert(r.offerWindow.perS > 0, JSON.stringify(r.offerWindow));
+    assertEquals(r.offerWindow.perMinute, []);
     const reasons = Object.values(r.jobs.failedReasons).reduce((a, b) => a + b, 0);
     assertEquals(reasons, r.jobs.failed, "every failed job has its reason");
     assert(
