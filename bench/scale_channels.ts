@@ -187,7 +187,15 @@ export interface ScaleChannelsSettled {
    * payment logs say they paid, summed (base units; a packet whose claim was taken and which was
    * then rejected, e.g. F02, is claimed but not paid).
    */
-  claimedBeyondPaymentLog: { channels: number; amount: string };
+  claimedBeyondPaymentLog: {
+    channels: number;
+    amount: string;
+    /**
+     * Of those channels' requesters, the payments their log leaves in doubt (an intent with no
+     * outcome: the process died with the payment in flight), by category: count and base units.
+     */
+    inDoubt: Record<string, { payments: number; amount: string }>;
+  };
   /**
    * Of that, what the cooperative closes did not pay: the requester's newest claim above what
    * the town delivered against it (packets refused after their claim was taken), summed.
@@ -287,6 +295,7 @@ async function closeAndCompare(
   >();
   let settled = 0, differing = 0, claims = 0, logAgrees = 0;
   const logGap = { channels: 0, amount: 0n };
+  const logInDoubt: Record<string, { payments: number; amount: bigint }> = {};
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
   const unclaimed = { channels: 0, amount: 0n };
@@ -353,12 +362,18 @@ async function closeAndCompare(
       unanswered.channels++;
       unanswered.amount += returned;
     }
-    const logged = await paidByLog(h.stateDir);
+    const { paid: logged, inDoubt } = await paidByLog(h.stateDir);
     // Against the requester's newest claim (before a co-signed close lowered it).
     if (logged === mine.sent) logAgrees++;
     else {
       logGap.channels++;
       logGap.amount += mine.sent - logged;
+      for (const [category, d] of Object.entries(inDoubt)) {
+        const sum = logInDoubt[category] ?? { payments: 0, amount: 0n };
+        sum.payments += d.payments;
+        sum.amount += d.amount;
+        logInDoubt[category] = sum;
+      }
     }
     if (!chainEqualsBooks(books)) {
       differing++;
@@ -434,7 +449,15 @@ async function closeAndCompare(
     differences,
     unansweredClaims: { channels: unanswered.channels, amount: String(unanswered.amount) },
     paymentLogEqualsClaims: logAgrees,
-    claimedBeyondPaymentLog: { channels: logGap.channels, amount: String(logGap.amount) },
+    claimedBeyondPaymentLog: {
+      channels: logGap.channels,
+      amount: String(logGap.amount),
+      inDoubt: Object.fromEntries(
+        Object.entries(logInDoubt).map((
+          [c, d],
+        ) => [c, { payments: d.payments, amount: String(d.amount) }]),
+      ),
+    },
     unclaimedAtClose: { channels: unclaimed.channels, amount: String(unclaimed.amount) },
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
@@ -595,35 +618,57 @@ async function settleByFile(
 
 /**
  * What a requester's payment log says it paid: the amounts of its outgoing payments that were
- * fulfilled (writes and jobs), base units.
+ * fulfilled (writes and jobs), base units; and those it leaves in doubt (the last entry of the
+ * invoice is its intent), by category.
  */
-async function paidByLog(stateDir: string): Promise<bigint> {
-  const amounts = new Map<string, bigint>();
-  const fulfilled = new Set<string>();
-  const files = [`${stateDir}/payment_log.jsonl`];
+async function paidByLog(
+  stateDir: string,
+): Promise<{ paid: bigint; inDoubt: Record<string, { payments: number; amount: bigint }> }> {
+  const last = new Map<string, { event: string; amount: bigint; category: string }>();
+  // Oldest first: the rotated files (by name), then the live one.
+  const files: string[] = [];
   try {
     for await (const e of Deno.readDir(`${stateDir}/payment_log`)) {
       if (e.name.endsWith(".jsonl")) files.push(`${stateDir}/payment_log/${e.name}`);
     }
   } catch { /* not rotated */ }
+  files.sort();
+  files.push(`${stateDir}/payment_log.jsonl`);
+  const fulfilled = new Set<string>();
   for (const file of files) {
     const text = await Deno.readTextFile(file).catch(() => "");
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;
       const e = JSON.parse(line) as {
+        ts: string;
         direction: string;
         event: string;
         invoiceId: string;
         amount?: string;
+        category?: string;
       };
       if (e.direction !== "out") continue;
-      if (e.amount !== undefined) amounts.set(e.invoiceId, BigInt(e.amount));
+      const before = last.get(e.invoiceId);
+      last.set(e.invoiceId, {
+        event: e.event,
+        amount: e.amount !== undefined ? BigInt(e.amount) : before?.amount ?? 0n,
+        category: e.category ?? before?.category ?? "job",
+      });
       if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
     }
   }
-  let sum = 0n;
-  for (const id of fulfilled) sum += amounts.get(id) ?? 0n;
-  return sum;
+  let paid = 0n;
+  const inDoubt: Record<string, { payments: number; amount: bigint }> = {};
+  for (const [id, e] of last) {
+    if (fulfilled.has(id)) paid += e.amount;
+    else if (e.event === "intent") {
+      const d = inDoubt[e.category] ?? { payments: 0, amount: 0n };
+      d.payments++;
+      d.amount += e.amount;
+      inDoubt[e.category] = d;
+    }
+  }
+  return { paid, inDoubt };
 }
 
 /**
