@@ -468,6 +468,7 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
         console.error("Closing unilaterally instead.");
       },
     });
+    const signed = record.sent;
     record = step.record;
     const at = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
     if (step.kind === "settled-cooperatively") {
@@ -489,7 +490,13 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
     } else if (step.kind === "waiting") {
       info(opts, `Closed; the settle timeout ends ${at(step.settleAt)}`);
     } else if (step.kind === "settled") {
-      info(opts, `Settled ${record.channelId}`);
+      const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
+      // Booked as the chain paid: claims the peer never submitted came back (audit Unclaimed).
+      const back = signed > record.sent
+        ? `; ${fmt(signed - record.sent)} of claims the peer ` +
+          "never took came back"
+        : "";
+      info(opts, `Settled ${record.channelId} (tx ${step.tx}): sent ${fmt(record.sent)}${back}`);
     }
   } finally {
     await audit.close();

@@ -10,6 +10,7 @@ import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { readChannelLog } from "../../state/channel_log.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
 
 /** A temporary dir holding `state`: the mnemonic's wallet with `config` as its config.toml. */
 async function stateDirWith(
@@ -72,13 +73,22 @@ ${chainToml(pair)}`;
     const [again] = JSON.parse(recovered.stdout);
     assertEquals([again.channelId, again.status, again.deposit], [id, "open", "50"]);
 
+    // Alice signed a claim whose packet got no answer (the peer never took it): her file says
+    // sent, the chain has no proof of hers. The settle gives it back and books it so.
+    const path = channelFilePath(state, id as `0x${string}`);
+    await saveChannel({ ...await readChannel(path), sent: 24_850n, sentNonce: 1n }, {
+      stateDir: state,
+      action: "update",
+    });
     const closed = await cli("channel", "close", id);
     assertEquals(closed.code, 0, closed.stderr);
     assertStringIncludes(closed.stdout, "Closed");
     await increaseTime(pair.anvil.rpcUrl, 601);
     const settled = await cli("--output", "json", "channel", "close", id);
     assertEquals(settled.code, 0, settled.stderr);
-    assertEquals(JSON.parse(settled.stdout)[0].status, "settled");
+    const [final] = JSON.parse(settled.stdout);
+    assertEquals([final.status, final.sent], ["settled", "0"]);
+    assertStringIncludes(settled.stderr, "sent 0 M2M; 0.02485 M2M of claims the peer never took");
     assertEquals(await pair.alice.tokenBalance(), 100_000_000n);
   } finally {
     await Deno.remove(dir, { recursive: true });
