@@ -6,13 +6,11 @@
  * its audit fields). Both ways a settle happens: the payer settles (`closeChannelStep`), or the
  * payee settles first and the payer's sync finds the channel gone (booked from the logs).
  */
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assertEquals } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import { aliceClaimSigner, openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import { ClaimSigner } from "../../chain/claim_signer.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { syncChannelFile, syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
@@ -39,14 +37,7 @@ for (const settler of ["payer", "payee"] as const) {
     const dir = await Deno.makeTempDir({ prefix: "unanswered_claim_" });
     const aliceState = `${dir}/alice`;
     await savePairChannel(channel, { townDir: `${dir}/town`, aliceDir: aliceState });
-    const signer = new ClaimSigner({
-      account: localEvmAccount(pair.aliceKey),
-      chainId: pair.chain.chainId,
-      tokenNetworkAddress: pair.alice.tokenNetworkAddress,
-      tokenAddress: pair.alice.tokenAddress,
-      channelId,
-      deposit: DEPOSIT,
-    });
+    const signer = aliceClaimSigner(pair, channelId, DEPOSIT);
     // Alice signs TAKEN + 1 claims and books each before sending (the sender's order); bob
     // took the first TAKEN, the last one's packet got no answer.
     const claims = [];

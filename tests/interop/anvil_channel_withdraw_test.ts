@@ -9,9 +9,10 @@
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { aliceClaimSigner } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signCooperativeSettle, signWithdraw, type Withdraw } from "../../chain/balance_proof.ts";
-import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
+import { ClaimBeyondDepositError, type ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
@@ -76,15 +77,7 @@ function verifierFor(pair: ChannelPair): ClaimVerifier {
 }
 
 function signerFor(pair: ChannelPair, channelId: Hex, withdrawn = 0n): ClaimSigner {
-  return new ClaimSigner({
-    account: localEvmAccount(pair.aliceKey),
-    chainId: pair.chain.chainId,
-    tokenNetworkAddress: pair.alice.tokenNetworkAddress,
-    tokenAddress: pair.alice.tokenAddress,
-    channelId,
-    deposit: DEPOSIT,
-    withdrawn,
-  });
+  return aliceClaimSigner(pair, channelId, DEPOSIT, withdrawn);
 }
 
 async function withdrawnOf(client: TokenNetworkClient, channelId: Hex, who: Hex) {

@@ -7,6 +7,8 @@
  * @module
  */
 import { increaseTime } from "../../chain/anvil.ts";
+import { ClaimSigner } from "../../chain/claim_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import { channelRecord } from "./channel_town.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
@@ -126,4 +128,34 @@ export async function settleOnTownClaim(pair: ChannelPair, townFile: ChannelReco
   });
   await increaseTime(pair.anvil.rpcUrl, Number(townFile.settleTimeout) + 1);
   await pair.bob.settleChannel(townFile.channelId);
+}
+
+/**
+ * Alice's claim signer on a channel of hers with bob (`deposit`, less `withdrawn`).
+ *
+ * @example
+ * ```ts
+ * import { aliceClaimSigner } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const channelId: `0x${string}`;
+ * const claim = await aliceClaimSigner(pair, channelId, 50_000_000n).pay(1_000n);
+ * ```
+ */
+export function aliceClaimSigner(
+  pair: ChannelPair,
+  channelId: `0x${string}`,
+  deposit: bigint,
+  withdrawn = 0n,
+): ClaimSigner {
+  return new ClaimSigner({
+    account: localEvmAccount(pair.aliceKey),
+    chainId: pair.chain.chainId,
+    tokenNetworkAddress: pair.alice.tokenNetworkAddress,
+    tokenAddress: pair.alice.tokenAddress,
+    channelId,
+    deposit,
+    withdrawn,
+  });
 }
