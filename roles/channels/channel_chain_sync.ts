@@ -284,7 +284,7 @@ export async function syncChannelWithChain(
  * declare const record: ChannelRecord;
  * const fields: Record<string, string> = {};
  * const booked = settledBooks(record, {
- *   [record.peerAddress.toLowerCase()]: { nonce: 0n, transferredAmount: 0n },
+ *   [record.selfAddress.toLowerCase()]: { transferredAmount: 0n },
  * }, fields);
  * console.log(booked.sent, fields.Unclaimed);
  * ```

@@ -31,6 +31,7 @@ import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownClient } from "../town_client/town_client.ts";
+import { claimRejectReasonOf } from "../../protocol/payment_channel_claim.ts";
 
 /** Options for {@linkcode connectTownLink}. */
 export interface TownLinkOptions {
@@ -232,6 +233,11 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     record: async (paid) => {
       if (!paid.blob) await options.recordWrite?.(paid);
     },
+    // With no channel, a town that wants claims of this account (T04 `not-covered`) is not
+    // cured by sending again: a request is refused at once, not retried to its deadline.
+    isFinal: sender
+      ? undefined
+      : (code, message) => code === "T04" && claimRejectReasonOf(message) === "not-covered",
   });
   await client.grant().catch(async (err) => {
     await btp.close().catch(() => {});

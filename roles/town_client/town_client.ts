@@ -107,6 +107,12 @@ export interface TownClientOptions {
    * Records each fulfilled payment to the town (the payment log) before the write resolves.
    */
   record?: (paid: TownPayment) => Promise<void>;
+  /**
+   * The rejects that sending again cannot cure for this payer, thrown marked final
+   * (`TownRejectedError.final`): e.g. a T04 `not-covered` to a payer with no channel (the town
+   * wants claims it has none of). Default none.
+   */
+  isFinal?: (code: string, message: string) => boolean;
 }
 
 /** The client of one town: the SPSP grant, its uplinks, and its paid writes. */
@@ -220,7 +226,10 @@ export class TownClient {
   async write(event: NostrEvent, jobId?: string): Promise<void> {
     const { reply, duplicate } = await this.#send(event, undefined, jobId);
     if (reply.type === "reject" && !duplicate) {
-      throw new TownRejectedError(reply.code, reply.message, { town: this.#o.relayUrl });
+      throw new TownRejectedError(reply.code, reply.message, {
+        town: this.#o.relayUrl,
+        final: this.#o.isFinal?.(reply.code, reply.message) ?? false,
+      });
     }
     if (duplicate) this.duplicates++;
     this.published++;

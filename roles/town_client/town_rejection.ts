@@ -21,6 +21,11 @@ export interface TownRejectedErrorOptions {
   town?: string;
   /** What to do about it; default {@linkcode rejectSuggestion} of the code and message. */
   suggestion?: string;
+  /**
+   * Sending the same packet again cannot help, whatever the code says: e.g. a T04 `not-covered`
+   * to a payer that pays with no channel (it has no claim to send). Default false.
+   */
+  final?: boolean;
 }
 
 /**
@@ -43,6 +48,8 @@ export class TownRejectedError extends Error {
   readonly suggestion: string;
   /** The town's relay URL, when known. */
   readonly town?: string;
+  /** Sending it again cannot help ({@linkcode TownRejectedErrorOptions.final}). */
+  readonly final: boolean;
   constructor(code: string, ilpMessage: string, options: TownRejectedErrorOptions = {}) {
     super(
       `the town rejected the packet: ${code} ${ilpErrorName(code)}${
@@ -52,6 +59,7 @@ export class TownRejectedError extends Error {
     this.code = code;
     this.ilpMessage = ilpMessage;
     this.town = options.town;
+    this.final = options.final ?? false;
     this.suggestion = options.suggestion ?? rejectSuggestion(code, ilpMessage);
   }
 }
@@ -76,7 +84,8 @@ export class NoTownStoredError extends AggregateError {
  * stopped), the connection down (a town restarting), a T-class (temporary) or R-class (expired
  * on the way) reject of the write or of the SPSP handshake before it. Every town of a
  * {@linkcode NoTownStoredError} counts: one transient failure makes it worth a retry. F-class
- * rejects (the event, its price or its signature refused) are final.
+ * rejects (the event, its price or its signature refused) are final, and so is a reject its
+ * sender marked {@linkcode TownRejectedError.final}.
  *
  * @example
  * ```ts
@@ -88,6 +97,7 @@ export class NoTownStoredError extends AggregateError {
 export function isTransientWriteError(err: unknown): boolean {
   if (err instanceof NoTownStoredError) return err.errors.some(isTransientWriteError);
   if (err instanceof BtpTimeoutError || err instanceof BtpConnectionError) return true;
+  if (err instanceof TownRejectedError && err.final) return false;
   if (err instanceof TownRejectedError || err instanceof SpspOverIlpError) {
     return err.code !== undefined && /^[TR]/.test(err.code);
   }

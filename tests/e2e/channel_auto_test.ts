@@ -50,6 +50,11 @@ Deno.test("auto channel: opened on the first paid write, reused, topped up withi
     // the time see them too).
     const nodeLog = () => Deno.readTextFile(`${net.aliceState}/node.log`);
     assertStringIncludes(await nodeLog(), "alert: low-balance: channel");
+    // The top-up runs beside the write (a transaction, then its alert): the submit can return
+    // first, so its line is waited for.
+    for (let i = 0; i < 400 && !(await nodeLog()).includes("alert: topup: channel"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assertStringIncludes(await nodeLog(), "alert: topup: channel");
 
     // Six writes of ~0.0043 M2M fit in 0.03: the sixth finds the daily cap reached.

@@ -262,6 +262,8 @@ Deno.test("town client: a passing write failure is told from a refusal", () => {
   assert(isTransientWriteError(new TownRejectedError("R00", "expired")));
   assert(isTransientWriteError(new SpspOverIlpError("rejected", { code: "T00" })));
   assert(!isTransientWriteError(new TownRejectedError("F04", "insufficient amount")));
+  // A T04 its sender marked final (claims asked of a payer with no channel) is a refusal.
+  assert(!isTransientWriteError(new TownRejectedError("T04", "not-covered", { final: true })));
   assert(!isTransientWriteError(new SpspOverIlpError("not a 23195")));
   assert(!isTransientWriteError(new RangeError("no uplink")));
   // Several towns: one passing failure among refusals is worth a retry; refusals alone are not.
