@@ -510,7 +510,7 @@ async function closeOnChain(
           const before = await payer.tokenBalance();
           // As `turnpike channel close --unilateral` does: synced, closed, the file saying so.
           const record = await syncChannelFile(mine, payer, { stateDir: h.stateDir });
-          await closeChannelStep({
+          const closed = await closeChannelStep({
             client: payer,
             record,
             signer: localNodeSigner(h.secretKey),
@@ -518,6 +518,7 @@ async function closeOnChain(
             unilateral: true,
             connectPeer: () => Promise.reject(new Error("a unilateral close asks no peer")),
           });
+          if (closed.kind !== "closed") throw new Error(`not closed: ${closed.kind}`);
           closing.push({ h, mine, payer, before, held: await townReceived(h, mine.channelId) });
           step.closedOnChain++;
         } catch (err) {
@@ -586,7 +587,7 @@ async function closeOnChain(
       received: c.held,
       payerPayout: await c.payer.tokenBalance() - c.before,
       payeePayout: c.answered ?? 0n,
-    }, c.mine.sent - final.sent);
+    }, c.mine.sent > final.sent ? c.mine.sent - final.sent : 0n);
   }
 }
 

@@ -413,13 +413,22 @@ export class TokenNetworkClient {
    * The balance proofs a close on chain left for a channel, by their signer (lowercase): the
    * close's and every update's, the newest nonce kept. These are what the settle paid by: a
    * participant with none transferred nothing. `undefined` when the channel was never closed on
-   * chain (it was settled cooperatively, or is open). Read from the logs, so it answers after
-   * the settle too, when the contract has forgotten the channel.
+   * chain (it was settled cooperatively, or is open). Read from the logs (from the block of
+   * `openTx` when given), so it answers after the settle too, when the contract has forgotten
+   * the channel.
    */
   async submittedProofs(
     channelId: Hex,
+    openTx?: Hex,
   ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined> {
-    const range = { address: this.tokenNetworkAddress, fromBlock: 0n, toBlock: "latest" } as const;
+    // From the open's block when its transaction is known: a hosted RPC caps the range.
+    const fromBlock = openTx
+      ? await this.publicClient.getTransactionReceipt({ hash: openTx }).then(
+        (r) => r.blockNumber,
+        () => 0n,
+      )
+      : 0n;
+    const range = { address: this.tokenNetworkAddress, fromBlock, toBlock: "latest" } as const;
     const [closed, updated] = await Promise.all([
       this.publicClient.getLogs({ ...range, event: CHANNEL_CLOSED_EVENT, args: { channelId } }),
       this.publicClient.getLogs({

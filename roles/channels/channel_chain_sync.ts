@@ -41,6 +41,7 @@ export interface ChannelChain {
    */
   submittedProofs?(
     channelId: Hex,
+    openTx?: Hex,
   ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined>;
 }
 
@@ -234,8 +235,15 @@ export async function syncChannelWithChain(
     if (!(await chain.channelExisted(record.channelId, record.openTx))) {
       throw new ChannelNotOnChainError(record.channelId, record.tokenNetworkAddress);
     }
-    // Closed on chain and settled by the peer: booked by the proofs the settle paid by.
-    const proofs = await chain.submittedProofs?.(record.channelId);
+    // Closed on chain and settled by the peer: booked by the proofs the settle paid by. Logs an
+    // RPC will not serve (a capped range) leave the file's amounts, said so in the audit: a
+    // settled channel must not fail every sync.
+    let proofs: Awaited<ReturnType<NonNullable<ChannelChain["submittedProofs"]>>>;
+    try {
+      proofs = await chain.submittedProofs?.(record.channelId, record.openTx);
+    } catch (err) {
+      fields.Booked = `by the file: logs unreadable (${(err as Error).message.split("\n")[0]})`;
+    }
     const settled = proofs === undefined ? record : settledBooks(record, proofs, fields);
     return { record: { ...settled, status: "settled" }, action: "settle", fields };
   }
@@ -256,8 +264,11 @@ export async function syncChannelWithChain(
       fields.Claimed = record.received.toString();
     }
     if (options.autoSettle && now > onChain.settleAt) {
+      // Read again past the timeout (an update may have landed since the first read, none can
+      // land after it): the settle pays by these proofs.
+      const final = await chain.getChannel(record.channelId);
       fields.SettleTx = await chain.settleChannel(record.channelId);
-      next = { ...settledBooks(next, onChain.participants, fields), status: "settled" };
+      next = { ...settledBooks(next, final.participants, fields), status: "settled" };
     }
   }
   const action = next.status !== record.status
@@ -273,7 +284,7 @@ export async function syncChannelWithChain(
  * of its newest balance proof on chain (none: nothing), whatever this side's file says. The
  * file's `sent` can be ahead: claims signed for packets the peer never took (no answer came;
  * docs/OPERATIONS.md "Payment channels"), and the settle gave them back. They are the audit
- * line's `Unclaimed`. `onChain` is the closed channel's participants, or the proofs its close
+ * line's `Unclaimed`; a claim of the peer's held here but never submitted, its `Unsubmitted`. `onChain` is the closed channel's participants, or the proofs its close
  * and updates left (`TokenNetworkClient.submittedProofs`), keyed by lowercase address.
  *
  * @example
@@ -297,7 +308,13 @@ export function settledBooks(
   const sent = onChain[record.selfAddress.toLowerCase()]?.transferredAmount ?? 0n;
   const received = onChain[record.peerAddress.toLowerCase()]?.transferredAmount ?? 0n;
   if (sent < record.sent) fields.Unclaimed = `${record.sent - sent}`;
-  return { ...record, sent, received };
+  // This side held a newer claim of the peer's than the chain paid by (its update never landed).
+  if (received < record.received) fields.Unsubmitted = `${record.received - received}`;
+  const booked: ChannelRecord = { ...record, sent, received };
+  if (record.receivedForwarded !== undefined && record.receivedForwarded > received) {
+    booked.receivedForwarded = received;
+  }
+  return booked;
 }
 
 /** Options for {@linkcode syncChannelFile}. */

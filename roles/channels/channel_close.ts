@@ -131,10 +131,13 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
     if (await client.chainTime() <= onChain.settleAt) {
       return { kind: "waiting", record, settleAt: onChain.settleAt };
     }
+    // Read again now that the timeout is over: an update may have landed since the first read,
+    // and none can land after it. The settle pays by these proofs.
+    const final = await client.getChannel(record.channelId);
     const tx = await client.settleChannel(record.channelId);
     const fields: Record<string, string> = { Tx: tx };
     // Booked as the settle paid: by the proofs on chain (claims the peer never took come back).
-    record = { ...settledBooks(record, onChain.participants, fields), status: "settled" };
+    record = { ...settledBooks(record, final.participants, fields), status: "settled" };
     await saveChannel(record, { stateDir, audit, action: "settle", fields });
     return { kind: "settled", record, tx };
   }
