@@ -182,6 +182,9 @@ const CHANNEL_OPENED_EVENT = parseAbiItem(
 const CHANNEL_CLOSED_EVENT = parseAbiItem(
   "event ChannelClosed(bytes32 indexed channelId, address indexed closer, address signer, uint256 nonce, uint256 transferredAmount)",
 );
+const CHANNEL_SETTLED_EVENT = parseAbiItem(
+  "event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2)",
+);
 const BALANCE_PROOF_UPDATED_EVENT = parseAbiItem(
   "event BalanceProofUpdated(bytes32 indexed channelId, address indexed signer, uint256 nonce, uint256 transferredAmount)",
 );
@@ -413,9 +416,9 @@ export class TokenNetworkClient {
    * The balance proofs a close on chain left for a channel, by their signer (lowercase): the
    * close's and every update's, the newest nonce kept. These are what the settle paid by: a
    * participant with none transferred nothing. `undefined` when the channel was never closed on
-   * chain (it was settled cooperatively, or is open). Read from the logs (from the block of
-   * `openTx` when given), so it answers after the settle too, when the contract has forgotten
-   * the channel.
+   * chain (it was settled cooperatively). Read from the logs (from the block of `openTx` when
+   * given), for a channel already settled: the contract has forgotten it. Throws
+   * `ChainTxError` `LogsBehind` while its `ChannelSettled` log is not served yet.
    */
   async submittedProofs(
     channelId: Hex,
@@ -429,14 +432,20 @@ export class TokenNetworkClient {
       )
       : 0n;
     const range = { address: this.tokenNetworkAddress, fromBlock, toBlock: "latest" } as const;
-    const [closed, updated] = await Promise.all([
+    const [closed, updated, settled] = await Promise.all([
       this.publicClient.getLogs({ ...range, event: CHANNEL_CLOSED_EVENT, args: { channelId } }),
       this.publicClient.getLogs({
         ...range,
         event: BALANCE_PROOF_UPDATED_EVENT,
         args: { channelId },
       }),
+      this.publicClient.getLogs({ ...range, event: CHANNEL_SETTLED_EVENT, args: { channelId } }),
     ]);
+    // Asked after the contract forgot the channel, its settle must be in the logs: an RPC whose
+    // logs lag behind its state (a load-balanced one) is asked again later.
+    if (settled.length === 0) {
+      throw new ChainTxError("LogsBehind", `no ChannelSettled log of ${channelId} yet`);
+    }
     if (closed.length === 0) return undefined;
     const proofs: Record<string, { nonce: bigint; transferredAmount: bigint }> = {};
     for (const { args } of [...closed, ...updated]) {

@@ -12,10 +12,11 @@
  * @module
  */
 import type { Hex } from "viem";
-import type {
-  OnChainChannel,
-  OnChainParticipant,
-  SubmittedProof,
+import {
+  ChainTxError,
+  type OnChainChannel,
+  type OnChainParticipant,
+  type SubmittedProof,
 } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
@@ -242,6 +243,8 @@ export async function syncChannelWithChain(
     try {
       proofs = await chain.submittedProofs?.(record.channelId, record.openTx);
     } catch (err) {
+      // Logs behind the state: synced again at the next poll, nothing written.
+      if (err instanceof ChainTxError && err.reason === "LogsBehind") throw err;
       fields.Booked = `by the file: logs unreadable (${(err as Error).message.split("\n")[0]})`;
     }
     const settled = proofs === undefined ? record : settledBooks(record, proofs, fields);

@@ -7,7 +7,10 @@
  * payee settles first and the payer's sync finds the channel gone (booked from the logs).
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { signCooperativeSettle } from "../../chain/balance_proof.ts";
+import { ChainTxError } from "../../chain/token_network_client.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { aliceClaimSigner, openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
@@ -101,11 +104,46 @@ for (const settler of ["payer", "payee"] as const) {
   });
 }
 
-Deno.test("anvil channel: a channel settled cooperatively keeps its books when synced", async () => {
+Deno.test("anvil channel: the proofs of a settled channel: none after a co-signed settle, asked again while the logs lack the settle", async () => {
+  await using pair = await startChannelPair();
+  const { alice, bob } = pair;
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
+  const { channelId, openTx } = channel;
+  // Not settled yet: its settle is not in the logs (as from an RPC whose logs lag its state).
+  await assertRejects(
+    () => alice.submittedProofs(channelId, openTx),
+    ChainTxError,
+    "ChannelSettled",
+  );
+  const settle = {
+    channelId,
+    participant1: alice.address,
+    balance1: DEPOSIT - 1_000n,
+    participant2: bob.address,
+    balance2: 1_000n,
+  };
+  const sig1 = await signCooperativeSettle(settle, {
+    account: localEvmAccount(pair.aliceKey),
+    domain: alice.domain,
+  });
+  const sig2 = await signCooperativeSettle(settle, {
+    account: localEvmAccount(pair.bobKey),
+    domain: bob.domain,
+  });
+  await bob.cooperativeSettle(channelId, settle.balance1, settle.balance2, sig1, sig2);
+  // Settled, never closed on chain: no proofs to book by, a synced record keeps its amounts.
+  assertEquals(await alice.submittedProofs(channelId, openTx), undefined);
+  const record = { ...channel.aliceRecord, sent: 1_000n, sentNonce: 1n };
+  const sync = await syncChannelWithChain(record, alice);
+  assertEquals([sync.action, sync.record.status, sync.record.sent], ["settle", "settled", 1_000n]);
+  assertEquals(sync.fields, {});
+});
+
+Deno.test("anvil channel: a channel closed with no proof and settled transferred nothing", async () => {
   await using pair = await startChannelPair();
   const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
-  // Never closed on chain: no proofs to book by, the record keeps its amounts.
-  assertEquals(await pair.alice.submittedProofs(channel.channelId), undefined);
   await pair.alice.closeChannel(channel.channelId);
-  assertEquals(await pair.alice.submittedProofs(channel.channelId), {});
+  await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
+  await pair.bob.settleChannel(channel.channelId);
+  assertEquals(await pair.alice.submittedProofs(channel.channelId, channel.openTx), {});
 });
