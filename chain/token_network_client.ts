@@ -74,6 +74,12 @@ export interface SubmittedProof {
   signature: Hex;
 }
 
+/**
+ * The balance proofs on chain of a channel closed there, by signer (lowercase address): what its
+ * settle paid by ({@linkcode TokenNetworkClient.submittedProofs}).
+ */
+export type SubmittedProofs = Record<string, Omit<SubmittedProof, "signature">>;
+
 /** A channel event of this node, for recovery. */
 export interface ChannelEventRecord {
   /** Which contract event, named for the channel change it records. */
@@ -423,7 +429,7 @@ export class TokenNetworkClient {
   async submittedProofs(
     channelId: Hex,
     openTx?: Hex,
-  ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined> {
+  ): Promise<SubmittedProofs | undefined> {
     // From the open's block when its transaction is known: a hosted RPC caps the range.
     const fromBlock = openTx
       ? await this.publicClient.getTransactionReceipt({ hash: openTx }).then(
@@ -447,7 +453,7 @@ export class TokenNetworkClient {
       throw new ChainTxError("LogsBehind", `no ChannelSettled log of ${channelId} yet`);
     }
     if (closed.length === 0) return undefined;
-    const proofs: Record<string, { nonce: bigint; transferredAmount: bigint }> = {};
+    const proofs: SubmittedProofs = {};
     for (const { args } of [...closed, ...updated]) {
       const { signer, nonce, transferredAmount } = args;
       if (signer === undefined || nonce === undefined || transferredAmount === undefined) continue;

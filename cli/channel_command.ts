@@ -493,8 +493,7 @@ async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
       const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;
       // Booked as the chain paid: claims the peer never submitted came back (audit Unclaimed).
       const back = signed > record.sent
-        ? `; ${fmt(signed - record.sent)} of claims the peer ` +
-          "never took came back"
+        ? `; ${fmt(signed - record.sent)} of claims the peer never took came back`
         : "";
       info(opts, `Settled ${record.channelId} (tx ${step.tx}): sent ${fmt(record.sent)}${back}`);
     }

@@ -17,6 +17,7 @@ import {
   type OnChainChannel,
   type OnChainParticipant,
   type SubmittedProof,
+  type SubmittedProofs,
 } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
@@ -43,7 +44,7 @@ export interface ChannelChain {
   submittedProofs?(
     channelId: Hex,
     openTx?: Hex,
-  ): Promise<Record<string, { nonce: bigint; transferredAmount: bigint }> | undefined>;
+  ): Promise<SubmittedProofs | undefined>;
 }
 
 /**
@@ -239,7 +240,7 @@ export async function syncChannelWithChain(
     // Closed on chain and settled by the peer: booked by the proofs the settle paid by. Logs an
     // RPC will not serve (a capped range) leave the file's amounts, said so in the audit: a
     // settled channel must not fail every sync.
-    let proofs: Awaited<ReturnType<NonNullable<ChannelChain["submittedProofs"]>>>;
+    let proofs: SubmittedProofs | undefined;
     try {
       proofs = await chain.submittedProofs?.(record.channelId, record.openTx);
     } catch (err) {
@@ -287,8 +288,9 @@ export async function syncChannelWithChain(
  * of its newest balance proof on chain (none: nothing), whatever this side's file says. The
  * file's `sent` can be ahead: claims signed for packets the peer never took (no answer came;
  * docs/OPERATIONS.md "Payment channels"), and the settle gave them back. They are the audit
- * line's `Unclaimed`; a claim of the peer's held here but never submitted, its `Unsubmitted`. `onChain` is the closed channel's participants, or the proofs its close
- * and updates left (`TokenNetworkClient.submittedProofs`), keyed by lowercase address.
+ * line's `Unclaimed`; a claim of the peer's held here but never submitted, its `Unsubmitted`.
+ * `onChain` is the closed channel's participants, or the proofs its close and updates left
+ * (`TokenNetworkClient.submittedProofs`), keyed by lowercase address.
  *
  * @example
  * ```ts

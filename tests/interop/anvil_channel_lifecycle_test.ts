@@ -11,7 +11,7 @@ import { increaseTime } from "../../chain/anvil.ts";
 import { ClaimSigner } from "../../chain/claim_signer.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { ChainTxError } from "../../chain/token_network_client.ts";
-import { signCooperativeSettle } from "../../chain/balance_proof.ts";
+import { coSignSettle } from "../support/pair_channel.ts";
 import { decodeClaim, encodeClaim } from "../../protocol/payment_channel_claim.ts";
 
 const DEPOSIT = 50_000_000n; // 50 M2M (6 decimals)
@@ -143,14 +143,7 @@ Deno.test("anvil channel: cooperative settle pays at once; one channel per pair"
     participant2: bob.address,
     balance2: 1_234n,
   };
-  const sig1 = await signCooperativeSettle(settle, {
-    account: localEvmAccount(pair.aliceKey),
-    domain: alice.domain,
-  });
-  const sig2 = await signCooperativeSettle(settle, {
-    account: localEvmAccount(pair.bobKey),
-    domain: bob.domain,
-  });
+  const [sig1, sig2] = await coSignSettle(pair, settle);
   await assertRejects(
     () => bob.cooperativeSettle(channelId, settle.balance1, settle.balance2, sig2, sig1),
     ChainTxError,

@@ -8,11 +8,14 @@
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { signCooperativeSettle } from "../../chain/balance_proof.ts";
 import { ChainTxError } from "../../chain/token_network_client.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { aliceClaimSigner, openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import {
+  aliceClaimSigner,
+  coSignSettle,
+  openPairChannel,
+  savePairChannel,
+} from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { syncChannelFile, syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
@@ -122,14 +125,7 @@ Deno.test("anvil channel: the proofs of a settled channel: none after a co-signe
     participant2: bob.address,
     balance2: 1_000n,
   };
-  const sig1 = await signCooperativeSettle(settle, {
-    account: localEvmAccount(pair.aliceKey),
-    domain: alice.domain,
-  });
-  const sig2 = await signCooperativeSettle(settle, {
-    account: localEvmAccount(pair.bobKey),
-    domain: bob.domain,
-  });
+  const [sig1, sig2] = await coSignSettle(pair, settle);
   await bob.cooperativeSettle(channelId, settle.balance1, settle.balance2, sig1, sig2);
   // Settled, never closed on chain: no proofs to book by, a synced record keeps its amounts.
   assertEquals(await alice.submittedProofs(channelId, openTx), undefined);

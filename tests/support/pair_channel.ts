@@ -8,6 +8,7 @@
  */
 import { increaseTime } from "../../chain/anvil.ts";
 import { ClaimSigner } from "../../chain/claim_signer.ts";
+import { type CooperativeSettle, signCooperativeSettle } from "../../chain/balance_proof.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import { channelRecord } from "./channel_town.ts";
@@ -158,4 +159,36 @@ export function aliceClaimSigner(
     deposit,
     withdrawn,
   });
+}
+
+/**
+ * Alice's and bob's signatures of a cooperative settle (participant1's first, as the contract
+ * takes them when alice opened the channel).
+ *
+ * @example
+ * ```ts
+ * import { coSignSettle } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { CooperativeSettle } from "../../chain/balance_proof.ts";
+ *
+ * declare const pair: ChannelPair;
+ * declare const settle: CooperativeSettle;
+ * const [sig1, sig2] = await coSignSettle(pair, settle);
+ * await pair.bob.cooperativeSettle(settle.channelId, settle.balance1, settle.balance2, sig1, sig2);
+ * ```
+ */
+export async function coSignSettle(
+  pair: ChannelPair,
+  settle: CooperativeSettle,
+): Promise<[`0x${string}`, `0x${string}`]> {
+  return [
+    await signCooperativeSettle(settle, {
+      account: localEvmAccount(pair.aliceKey),
+      domain: pair.alice.domain,
+    }),
+    await signCooperativeSettle(settle, {
+      account: localEvmAccount(pair.bobKey),
+      domain: pair.bob.domain,
+    }),
+  ];
 }
