@@ -226,8 +226,8 @@ export interface ScaleChannelsSettled {
  * co-signed balance the settle paid, or the claim the town answered a close on chain with)
  * against the requester's newest claim and the town's (its channel file, or the town's shared
  * books when it has a store); per town its token balance change against the sum of what it
- * holds. Cooperatively where the town co-signs; on chain where it does not (a town on a shared
- * store co-signs nothing; a channel the town never took a claim on is unknown to it).
+ * holds. Cooperatively where the town co-signs (a town on a shared store too, from its shared
+ * books); on chain where it refuses (a channel the town never took a claim on is unknown to it).
  *
  * @example
  * ```ts
@@ -242,7 +242,7 @@ export async function settleScaleChannels(
   concurrency = 8,
   progress: (line: string) => void = () => {},
 ): Promise<ScaleChannelsSettled> {
-  const coSignable = holders.filter((h) => h.townStoreUrl === undefined).length;
+  const coSignable = holders.length;
   // A line every 15 s while it runs: hundreds of closes take minutes.
   const step: CloseProgress = { coSigned: 0, closedOnChain: 0, answered: 0, settledOnChain: 0 };
   const ticker = setInterval(() =>
@@ -273,7 +273,7 @@ async function closeAndCompare(
   step: CloseProgress,
 ): Promise<ScaleChannelsSettled> {
   const started = performance.now();
-  const onChain = holders.filter((h) => h.townStoreUrl !== undefined);
+  const onChain: ScaleChannelHolder[] = [];
   const section = run.chain.chainsTable[LOCAL_CHAIN];
   const config = resolveChainConfig(LOCAL_CHAIN, { section });
   const client = (key: Uint8Array) =>
@@ -410,7 +410,7 @@ async function closeAndCompare(
     t.payerPayout += books.payerPayout;
     perTown.set(h.town, t);
   };
-  const queue = holders.filter((h) => h.townStoreUrl === undefined);
+  const queue = [...holders];
   const refused: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
@@ -420,9 +420,9 @@ async function closeAndCompare(
       }
     }),
   );
-  // A town on a shared store co-signs nothing (docs/OPERATIONS.md "A town on several
-  // machines"): its payers close on chain, its processes' watchers answer with the books'
-  // newest claim, the settle timeout passes (anvil's clock) and the payers settle.
+  // Refused co-signs close on chain: the town's watchers answer with its newest claim (the
+  // shared books' on a town on a store), the settle timeout passes (anvil's clock) and the
+  // payers settle.
   if (onChain.length > 0) {
     await closeOnChain(run, onChain, client, failures, tally, concurrency, step);
   }

@@ -26,7 +26,9 @@
  * the shared store: steps 4 and 6 run on the channel's book locked in the database, so two
  * processes never spend the same cover; a claim the book already holds, or one below its
  * newest (the peer's packets reached another process in another order), carries nothing new
- * and the packet is charged as one without a claim.
+ * and the packet is charged as one without a claim. A book another process co-signed a settle
+ * of (`closing`) refuses every packet (`channel-not-open`), and a withdraw it co-signed caps
+ * claims here from the next packet on.
  *
  * @module
  */
@@ -198,6 +200,7 @@ export class ClaimVerifier {
       claim.channelId,
       this.#books.get(key) ?? empty,
       async (prev) => {
+        this.#checkShared(prev);
         if (claim.nonce <= prev.nonce && claim.transferredAmount <= prev.claimed) {
           newClaim = false;
           credit = this.#checkCover(prev, amount);
@@ -272,6 +275,7 @@ export class ClaimVerifier {
         { channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
       let credit = 0n;
       const book = await shared.update(channelId, seed, (prev) => {
+        this.#checkShared(prev);
         credit = this.#checkCover(prev, amount);
         return { ...prev, forwarded: prev.forwarded + amount };
       });
@@ -288,6 +292,21 @@ export class ClaimVerifier {
     const credit = this.#checkCover(book, amount);
     book.forwarded += amount;
     return { channelId: book.channelId, newClaim: false, credit, book: { ...book } };
+  }
+
+  /**
+   * The shared book as another process left it: a channel it co-signed a settle of takes
+   * nothing more, and a withdraw it co-signed caps claims here too.
+   */
+  #checkShared(book: ClaimBook): void {
+    if (book.closing) {
+      throw new ClaimError(
+        "channel-not-open",
+        `payment channel ${book.channelId} is closing (its cooperative settle is co-signed): ` +
+          "no more claims are accepted on it; open a new channel",
+      );
+    }
+    if (book.peerWithdrawn) this.noteWithdraw(book.channelId, book.peerWithdrawn);
   }
 
   #checkCover(book: ClaimBook, amount: bigint): bigint {

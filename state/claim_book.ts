@@ -28,6 +28,11 @@ export interface ClaimBook {
   forwarded: bigint;
   /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
   peerWithdrawn?: bigint;
+  /**
+   * Shared books only: the town co-signed a cooperative settle of the channel, so no process
+   * takes another claim or packet on it (roles/town/channels/channel_cosign_desk.ts).
+   */
+  closing?: boolean;
 }
 
 /**

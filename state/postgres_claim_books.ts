@@ -7,6 +7,8 @@
  * would, and creates it the first time): a claim accepted by one process and a packet charged
  * by another are decided one after the other, on the same numbers, so no cover is counted twice. The
  * commit is what makes a claim durable; the FULFILL waits for it (roles/town/channels/btp_claim_gate.ts).
+ * `closing` is set once, when a process co-signs the channel's cooperative settle, and never
+ * cleared: from that commit on, every process refuses the channel's claims and packets.
  *
  * @module
  */
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS turnpike_channel_books (
   forwarded NUMERIC(78, 0) NOT NULL,
   peer_withdrawn NUMERIC(78, 0) NOT NULL DEFAULT 0,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)`;
+);
+ALTER TABLE turnpike_channel_books ADD COLUMN IF NOT EXISTS closing BOOLEAN NOT NULL DEFAULT false`;
 
 interface BookRow {
   channel_id: string;
@@ -50,6 +53,7 @@ interface BookRow {
   signature: string | null;
   forwarded: string;
   peer_withdrawn: string;
+  closing: boolean;
 }
 
 function fromRow(row: BookRow): ClaimBook {
@@ -60,6 +64,7 @@ function fromRow(row: BookRow): ClaimBook {
     signature: (row.signature ?? undefined) as `0x${string}` | undefined,
     forwarded: BigInt(row.forwarded),
     peerWithdrawn: BigInt(row.peer_withdrawn),
+    ...(row.closing ? { closing: true } : {}),
   };
 }
 
@@ -96,7 +101,7 @@ export class PostgresClaimBooks implements SharedClaimBooks {
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (channel_id) DO UPDATE SET channel_id = b.channel_id
          RETURNING channel_id, nonce::text, claimed::text, signature, forwarded::text,
-                   peer_withdrawn::text`,
+                   peer_withdrawn::text, closing`,
         [
           id,
           seed.nonce.toString(),
@@ -111,7 +116,8 @@ export class PostgresClaimBooks implements SharedClaimBooks {
       await tx.unsafe(
         `UPDATE turnpike_channel_books
             SET nonce = $2, claimed = $3, signature = $4, forwarded = $5,
-                peer_withdrawn = GREATEST(peer_withdrawn, $6), updated_at = now()
+                peer_withdrawn = GREATEST(peer_withdrawn, $6), closing = closing OR $7,
+                updated_at = now()
           WHERE channel_id = $1`,
         [
           id,
@@ -120,9 +126,10 @@ export class PostgresClaimBooks implements SharedClaimBooks {
           next.signature ?? null,
           next.forwarded.toString(),
           (next.peerWithdrawn ?? 0n).toString(),
+          next.closing === true,
         ],
       );
-      return next;
+      return current.closing ? { ...next, closing: true } : next;
     });
   }
 
@@ -137,7 +144,7 @@ export class PostgresClaimBooks implements SharedClaimBooks {
   async read(channelId: `0x${string}`): Promise<ClaimBook | undefined> {
     const [row] = await this.#sql.unsafe<BookRow[]>(
       `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
-              peer_withdrawn::text
+              peer_withdrawn::text, closing
          FROM turnpike_channel_books WHERE channel_id = $1`,
       [channelId.toLowerCase()],
     );

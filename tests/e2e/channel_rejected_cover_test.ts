@@ -14,6 +14,7 @@ import {
   claimTownContact,
   connectClaimClient,
   startClaimTown,
+  unfulfillablePayment,
 } from "../support/channel_town.ts";
 import { openPairChannel, type PairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
 import { within } from "../support/town_network_kit.ts";
@@ -22,23 +23,12 @@ import { BtpClient, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
 import { closeCooperatively } from "../../roles/channels/channel_cosign_request.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
 
 const DEPOSIT = 50_000_000n;
 const MINTED = 100_000_000n;
 /** Far more than one write (about 2,500): several writes are paid from it. */
 const LOST_PAYMENT = 20_000n;
-
-/** A payment of `amount` to `destination` (nobody can fulfil its random condition). */
-function payment(destination: string, amount: bigint): IlpPrepare {
-  return {
-    amount: String(amount),
-    destination,
-    executionCondition: crypto.getRandomValues(new Uint8Array(32)),
-    expiresAt: new Date(Date.now() + 30_000),
-    data: new Uint8Array(0),
-  };
-}
 
 /**
  * Pays writes until the payer signs a new claim (its cover from earlier claims is spent), each
@@ -96,7 +86,9 @@ Deno.test("channel cover: rejected packets (F02, duplicate) pay the next writes,
     paid += amount;
     // Claimed, then refused: no route to the account (F02), and the same write again (F99
     // duplicate: stored already, nothing to pay).
-    const lost = await payer.client.sendPrepare(payment("test.town.nobody", LOST_PAYMENT));
+    const lost = await payer.client.sendPrepare(
+      unfulfillablePayment("test.town.nobody", LOST_PAYMENT),
+    );
     assertEquals(lost.type === "reject" && lost.code, "F02");
     const again = await payer.write(first);
     assertEquals(again.reply.type === "reject" && again.reply.code, "F99");
@@ -167,7 +159,7 @@ Deno.test("channel cover: a REJECT that comes after the payer stopped waiting gi
       });
       // The payer gives up on the payment after 300 ms; the town's REJECT comes later.
       await assertRejects(
-        () => payer.client.sendPrepare(payment("test.town.slow", LOST_PAYMENT)),
+        () => payer.client.sendPrepare(unfulfillablePayment("test.town.slow", LOST_PAYMENT)),
         BtpTimeoutError,
       );
       assertEquals(payer.signer.transferred, LOST_PAYMENT);
@@ -206,7 +198,9 @@ Deno.test("channel cover: refused last packets are not owed: the cooperative clo
     assertEquals(reply.type, "fulfill");
     paid += amount;
   }
-  const lost = await payer.client.sendPrepare(payment("test.town.nobody", LOST_PAYMENT));
+  const lost = await payer.client.sendPrepare(
+    unfulfillablePayment("test.town.nobody", LOST_PAYMENT),
+  );
   assertEquals(lost.type === "reject" && lost.code, "F02");
   // Both sides hold a claim for the refused payment too; nothing spends it any more.
   assertEquals(payer.signer.transferred, paid + LOST_PAYMENT);

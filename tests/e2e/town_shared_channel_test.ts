@@ -12,11 +12,9 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { BOB_MNEMONIC } from "../support/anvil_channel_pair.ts";
-import { chainToml } from "../support/chain_toml.ts";
-import { createCliWallet } from "../support/cli_wallet.ts";
-import { type CliTown, startCliTown } from "../support/cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "../support/channel_town.ts";
+import type { CliTown } from "../support/cli_town.ts";
+import type { ClaimClient } from "../support/channel_town.ts";
+import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
@@ -49,60 +47,23 @@ Deno.test("shared channel: claims on two town processes at once, one SIGKILLed, 
   const towns: CliTown[] = [];
   const clients: ClaimClient[] = [];
   try {
-    const bob = await createCliWallet({
+    const town = await prepareSharedChannelTown({
+      pair,
+      channelId,
+      storeUrl,
       dir,
-      name: "town0",
-      mnemonic: BOB_MNEMONIC,
-      config: `[store]
-url = "${storeUrl}"
-processes = 2
-
-[channels]
-watch_interval = 1
-
-[town]
-ilp_address = "test.shtown"
-
-[[town.peers]]
-account = "alice"
-token = "alice-token"
-channel = "${channelId}"
-credit_limit = "0"
-
-${chainToml(pair)}`,
+      processes: 3,
     });
-    const recovered = await bob.run(["channel", "recover"]);
-    assertEquals(recovered.code, 0, recovered.stderr);
-    // The other processes: the same profile copied (docs/OPERATIONS.md), their own state dirs.
-    const second = `${dir}/town1`;
-    const third = `${dir}/town2`;
-    for (const copy of [second, third]) {
-      await new Deno.Command("cp", { args: ["-a", bob.stateDir, copy] }).output();
-    }
-    for (const stateDir of [bob.stateDir, second]) {
-      towns.push(
-        await guard(
-          startCliTown({ stateDir, secret: bob.secret, ready: (l) => l.includes("settles") }),
-          "town up",
-        ),
-      );
-    }
+    const { bob } = town;
+    for (const i of [0, 1]) towns.push(await guard(town.start(i), "town up"));
     const aliceDir = `${dir}/alice`;
     await saveChannel(channel.aliceRecord, { stateDir: aliceDir, action: "open" });
     const record = await readChannel(channelFilePath(aliceDir, channelId));
-    for (const town of towns) {
+    for (const t of towns) {
+      const shareClaimsOf = clients[0]; // one sequence of claims over both connections
       clients.push(
         await guard(
-          connectClaimClient({
-            url: town.btpUrl,
-            townAddress: town.field("ilpAddress"),
-            townPubkey: town.field("pubkey"),
-            stateDir: aliceDir,
-            secretKey: pair.aliceKey,
-            record,
-            // One sequence of claims over both connections.
-            shareClaimsOf: clients[0],
-          }),
+          connectAlice(t, { pair, stateDir: aliceDir, record, shareClaimsOf }),
           "alice connects",
         ),
       );
@@ -152,22 +113,11 @@ ${chainToml(pair)}`,
     );
     assert(killed, "process 0 was killed mid-stream");
     // A third process takes the last claims, on the same book; the survivor sees none of them.
-    const late = await guard(
-      startCliTown({ stateDir: third, secret: bob.secret, ready: (l) => l.includes("settles") }),
-      "the third town up",
-    );
+    const late = await guard(town.start(2), "the third town up");
     towns.push(late);
     clients.push(
       await guard(
-        connectClaimClient({
-          url: late.btpUrl,
-          townAddress: late.field("ilpAddress"),
-          townPubkey: late.field("pubkey"),
-          stateDir: aliceDir,
-          secretKey: pair.aliceKey,
-          record,
-          shareClaimsOf: clients[0],
-        }),
+        connectAlice(late, { pair, stateDir: aliceDir, record, shareClaimsOf: clients[0] }),
         "alice connects to the third",
       ),
     );
@@ -192,7 +142,7 @@ ${chainToml(pair)}`,
 
     for (const c of clients) await c.close().catch(() => {});
     // The survivor's own file is behind the books: the last claims went to the third process.
-    const survivorFile = await readChannel(channelFilePath(second, channelId));
+    const survivorFile = await readChannel(channelFilePath(town.stateDirs[1], channelId));
     assert(survivorFile.receivedNonce < book.nonce, "the survivor's file is behind the books");
     // Alice closes on chain with nothing from bob; the survivor answers with the books' newest.
     await pair.alice.closeChannel(channelId);

@@ -13,7 +13,7 @@ import { resumeClaimSigner } from "../../roles/channels/channel_sender.ts";
 import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import {
@@ -363,5 +363,25 @@ export async function connectClaimClient(options: ClaimClientOptions): Promise<C
     },
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * A payment of `amount` to `destination` that nobody can fulfil (its condition is random): sent
+ * to an account the town has no route to, it is refused (F02) after its claim was taken.
+ *
+ * @example
+ * ```ts
+ * import { unfulfillablePayment } from "./channel_town.ts";
+ * const prepare = unfulfillablePayment("test.town.nobody", 20_000n);
+ * ```
+ */
+export function unfulfillablePayment(destination: string, amount: bigint): IlpPrepare {
+  return {
+    amount: String(amount),
+    destination,
+    executionCondition: crypto.getRandomValues(new Uint8Array(32)),
+    expiresAt: new Date(Date.now() + 30_000),
+    data: new Uint8Array(0),
   };
 }

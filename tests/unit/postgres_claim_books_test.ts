@@ -4,7 +4,9 @@
  * channel at once and together never forward beyond its claim (the row lock; without it both
  * read the same `forwarded` and the cover is spent twice); a claim already held, or one below
  * the newest (it reached another process later), is charged as a packet without a claim; a
- * claim above it raises the book; a refused decision changes nothing; released value comes back.
+ * claim above it raises the book; a refused decision changes nothing; released value comes back;
+ * a withdraw and a settle one process co-signed (the book's withdrawn total, `closing`) hold on
+ * the other.
  *
  * The channel's on-chain state is given by `channelOnChainFixture` (a fixed answer, no chain:
  * the chain path is tested on anvil by tests/e2e/town_shared_channel_test.ts).
@@ -164,4 +166,33 @@ Deno.test("shared claim books", async (t) => {
     assertEquals((await p.books[0].read(CHANNEL))?.claimed, 5n);
     assertEquals(await p.books[0].read(`0x${"d2".repeat(32)}`), undefined);
   });
+
+  await t.step(
+    "a withdraw or a settle co-signed on one process holds on the other",
+    async () => {
+      await using p = await twoProcesses(await freshDatabase(pg.url));
+      await p.verifiers[1].accept(await claim(1n, 100n), 100n);
+      // Process 0's desk co-signs a withdraw of 999,900 of the 1,000,000 deposit: the book says
+      // so, and process 1 (which never heard of it) caps the next claim at what is left.
+      const seed = { channelId: CHANNEL, nonce: 0n, claimed: 0n, forwarded: 0n };
+      await p.books[0].update(CHANNEL, seed, (b) => ({ ...b, peerWithdrawn: 999_900n }));
+      await assertRejects(
+        async () => p.verifiers[1].accept(await claim(2n, 101n), 1n),
+        ClaimError,
+        "beyond-deposit",
+      );
+      await p.verifiers[1].accept(await claim(2n, 100n), 0n); // at the cap: still taken
+      // Process 0's desk co-signs the settle: the book is closing for good, and process 1
+      // refuses a packet with a claim or without one.
+      await p.books[0].update(CHANNEL, seed, (b) => ({ ...b, closing: true }));
+      await p.books[0].update(CHANNEL, seed, (b) => ({ ...b, closing: false }));
+      assertEquals((await p.books[1].read(CHANNEL))?.closing, true, "never cleared");
+      await assertRejects(
+        async () => p.verifiers[1].accept(await claim(3n, 100n), 0n),
+        ClaimError,
+        "channel-not-open",
+      );
+      await assertRejects(() => p.verifiers[1].accept(undefined, 0n), ClaimError, "closing");
+    },
+  );
 });

@@ -25,6 +25,13 @@
  * channel only and whatever its status: a payer that lost its channel file (`turnpike channel
  * recover`) learns what it signed, open or closed. Nothing is signed or written.
  *
+ * On shared books (a town on several processes, `sharedBooks`) the books checked are the
+ * shared ones, locked for the check: a settle marks the book `closing` in the same transaction,
+ * so from its commit every process refuses the channel's packets, and a withdraw raises the
+ * book's withdrawn total, which every process's verifier caps claims by. The payer's packets on
+ * other processes are answered before it asks (it closes with none in flight); one still in
+ * flight there is counted as delivered, the town's side, as a packet of a killed process is.
+ *
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
@@ -44,6 +51,7 @@ import {
   type WithdrawRequest,
 } from "../../../protocol/payment_channel_cosign.ts";
 import type { ChannelRecord } from "../../../state/channel_file.ts";
+import type { ClaimBook, SharedClaimBooks } from "../../../state/claim_book.ts";
 import type { ChannelClaimGate } from "./btp_claim_gate.ts";
 import {
   describeSignerMismatch,
@@ -72,6 +80,8 @@ export interface ChannelCosignDeskOptions {
   readChannel: (channelId: `0x${string}`) => Promise<OnChainChannel>;
   /** The chain's clock (unix seconds); `TokenNetworkClient.chainTime` fits. Default: now. */
   chainTime?: () => Promise<bigint>;
+  /** The town's shared claim books (a town on several processes): checked and marked there. */
+  sharedBooks?: SharedClaimBooks;
 }
 
 /** Answers co-sign requests of one peer account. */
@@ -209,7 +219,11 @@ async function cosignSettle(
   const frozen = record.status === "closing";
   const release = frozen ? () => {} : await options.gate.hold();
   try {
-    checkFinal(options.gate, request, onChain);
+    // Checked on the locked shared book and marked closing with it, or on the gate's.
+    await withBook(options, (book) => {
+      checkFinal(options.gate.record(), book, request, onChain);
+      return { ...book, closing: true };
+    });
     if (!frozen) {
       await options.gate.update((r) => ({ ...r, status: "closing" }), {
         action: "close",
@@ -228,14 +242,13 @@ async function cosignSettle(
   return await signCosigned("cooperative-settle", settle, { account: options.signer.evm, domain });
 }
 
-/** The payer's final amount against the gate's books, and the balances against the chain. */
+/** The payer's final amount against the books, and the balances against the chain. */
 function checkFinal(
-  gate: ChannelClaimGate,
+  record: ChannelRecord,
+  book: ClaimBook,
   request: CooperativeSettleRequest,
   onChain: OnChainChannel,
 ): void {
-  const record = gate.record();
-  const book = booksOf(gate);
   if (book.forwarded > book.claimed) {
     refuse(
       "settle-credit-outstanding",
@@ -302,29 +315,38 @@ async function cosignWithdraw(
   const release = await options.gate.hold();
   try {
     const payer = participant(onChain, record.peerAddress);
-    const current = max(options.gate.record().peerWithdrawn, payer.withdrawn);
-    if (request.totalWithdraw <= current) {
-      refuse(
-        "withdraw-not-increasing",
-        `total ${request.totalWithdraw} is not above the ${current} already withdrawn`,
+    // Checked on the locked shared book and raised there, or on the gate's: persisted, then
+    // the cap lowered, before the signature leaves, so a restart or a claim that arrives next
+    // (on any process) never counts on tokens that may be gone.
+    await withBook(options, (book) => {
+      if (book.closing) refuse("channel-closing", `channel ${record.channelId} is closing`);
+      const current = max(
+        max(options.gate.record().peerWithdrawn, payer.withdrawn),
+        book.peerWithdrawn ?? 0n,
       );
-    }
-    const book = booksOf(options.gate);
-    if (book.forwarded > book.claimed) {
-      refuse(
-        "settle-credit-outstanding",
-        `${book.forwarded - book.claimed} forwarded on credit beyond the claims (${book.claimed})`,
-      );
-    }
-    if (payer.deposit - request.totalWithdraw < book.claimed) {
-      refuse(
-        "withdraw-uncovers-claims",
-        `withdrawing ${request.totalWithdraw} of the deposit ${payer.deposit} would leave less ` +
-          `than the ${book.claimed} already claimed`,
-      );
-    }
-    // Persisted, then the cap lowered, before the signature leaves: a restart or a claim that
-    // arrives next never counts on tokens that may be gone.
+      if (request.totalWithdraw <= current) {
+        refuse(
+          "withdraw-not-increasing",
+          `total ${request.totalWithdraw} is not above the ${current} already withdrawn`,
+        );
+      }
+      if (book.forwarded > book.claimed) {
+        refuse(
+          "settle-credit-outstanding",
+          `${
+            book.forwarded - book.claimed
+          } forwarded on credit beyond the claims (${book.claimed})`,
+        );
+      }
+      if (payer.deposit - request.totalWithdraw < book.claimed) {
+        refuse(
+          "withdraw-uncovers-claims",
+          `withdrawing ${request.totalWithdraw} of the deposit ${payer.deposit} would leave less ` +
+            `than the ${book.claimed} already claimed`,
+        );
+      }
+      return { ...book, peerWithdrawn: request.totalWithdraw };
+    });
     await options.gate.update((r) => ({ ...r, peerWithdrawn: request.totalWithdraw }), {
       action: "withdraw",
       fields: {
@@ -351,7 +373,17 @@ async function lastClaim(
   let delivered: bigint;
   try {
     record = options.gate.record();
-    delivered = booksOf(options.gate).forwarded;
+    const shared = await sharedBook(options, record.channelId);
+    delivered = (shared ?? booksOf(options.gate)).forwarded;
+    // Another process may have taken newer claims than this one's file holds.
+    if (shared !== undefined && shared.nonce > record.receivedNonce) {
+      record = {
+        ...record,
+        received: shared.claimed,
+        receivedNonce: shared.nonce,
+        receivedSignature: shared.signature,
+      };
+    }
   } finally {
     release();
   }
@@ -379,14 +411,52 @@ async function lastClaim(
   };
 }
 
-function booksOf(gate: ChannelClaimGate): { claimed: bigint; nonce: bigint; forwarded: bigint } {
+function booksOf(gate: ChannelClaimGate): ClaimBook {
   const record = gate.record();
   const book = gate.verifier.book(record.channelId);
   return book ?? {
+    channelId: record.channelId,
     claimed: record.received,
     nonce: record.receivedNonce,
+    signature: record.receivedSignature,
     forwarded: record.receivedForwarded ?? record.received,
+    peerWithdrawn: record.peerWithdrawn,
   };
+}
+
+/**
+ * Runs `decide` on the channel's book: on shared books the locked row, which gets what it
+ * returns in the same transaction (nothing when it refuses); else the gate's, read only.
+ */
+async function withBook(
+  options: ChannelCosignDeskOptions,
+  decide: (book: ClaimBook) => ClaimBook,
+): Promise<void> {
+  const shared = options.sharedBooks;
+  const local = booksOf(options.gate);
+  if (shared === undefined) {
+    decide(local);
+    return;
+  }
+  try {
+    await shared.update(local.channelId, local, decide);
+  } catch (err) {
+    if (err instanceof ChannelCosignError) throw err;
+    refuse("internal-error", `the town's shared channel books are unreachable: ${err}`);
+  }
+}
+
+/** The shared book of the channel, when the town has shared books and one was written. */
+async function sharedBook(
+  options: ChannelCosignDeskOptions,
+  channelId: `0x${string}`,
+): Promise<ClaimBook | undefined> {
+  if (options.sharedBooks === undefined) return undefined;
+  try {
+    return await options.sharedBooks.read(channelId);
+  } catch (err) {
+    return refuse("internal-error", `the town's shared channel books are unreachable: ${err}`);
+  }
 }
 
 /** The request's message, once the payer's signature over it recovers to the channel's peer. */

@@ -51,12 +51,6 @@ import {
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
 import { sameAddress } from "../../../chain/signer_check.ts";
-import {
-  ChannelCosignError,
-  decodeCosignRequest,
-  encodeCosignAnswer,
-  refusalOf,
-} from "../../../protocol/payment_channel_cosign.ts";
 import type { SharedClaimBooks } from "../../../chain/claim_verifier.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
@@ -161,13 +155,14 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       onReject: this.#o.onReject && ((err) => this.#o.onReject!(account, err)),
       sharedBooks: this.#o.sharedBooks,
     });
-    // On shared books another process may hold a newer claim than this one's gate: co-signing
-    // a settle or withdraw needs the book final town-wide, which the desk cannot hold.
-    const desk = this.#o.sharedBooks ? sharedBooksDesk() : createChannelCosignDesk({
+    // On shared books another process may hold a newer claim than this one's gate: the desk
+    // checks and marks the shared book, locked, so the decision holds town-wide.
+    const desk = createChannelCosignDesk({
       gate,
       signer: this.#o.signer,
       readChannel: (id) => client.getChannel(id),
       chainTime: () => client.chainTime(),
+      sharedBooks: this.#o.sharedBooks,
     });
     const gated: GatedChannel = {
       account,
@@ -346,27 +341,6 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     }
     return bound;
   }
-}
-
-/** The desk of a channel on shared books: every request is refused (`internal-error`), saying why. */
-function sharedBooksDesk(): ChannelCosignDesk {
-  const why = new ChannelCosignError(
-    "internal-error",
-    "this town runs on several processes sharing its channel books: it co-signs no cooperative " +
-      "settle or withdraw; close the channel on chain (the town closes with its newest claim)",
-  );
-  return {
-    decide: (request) => Promise.resolve(refusalOf(request.channelId, why)),
-    answer: (bytes) => {
-      let channelId: `0x${string}` = `0x${"00".repeat(32)}`;
-      try {
-        channelId = decodeCosignRequest(bytes).channelId;
-      } catch {
-        // malformed: refused all the same
-      }
-      return Promise.resolve(encodeCosignAnswer(refusalOf(channelId, why)));
-    },
-  };
 }
 
 /** `record` with the books' newest claim when it is newer than the record's. */
