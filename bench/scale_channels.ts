@@ -200,8 +200,13 @@ export interface ScaleChannelsSettled {
    * Of that, what the cooperative closes did not pay: the requester's newest claim above what
    * the town delivered against it (packets refused after their claim was taken), summed.
    */
-  unclaimedAtClose: { channels: number; amount: string };
-  /** Channels closed on chain (the town's store is shared, or it refused to co-sign). */
+  unclaimedAtClose: {
+    channels: number;
+    amount: string;
+    /** The same per town (its index), base units. */
+    byTown: Record<string, { channels: number; amount: string }>;
+  };
+  /** Channels closed on chain (the town refused to co-sign). */
   closedOnChain: number;
   /** Why towns refused to co-sign, with counts. */
   cooperativeRefused: Record<string, number>;
@@ -299,6 +304,7 @@ async function closeAndCompare(
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
   const unclaimed = { channels: 0, amount: 0n };
+  const unclaimedByTown = new Map<number, { channels: number; amount: bigint }>();
   /** True when closed cooperatively. */
   const closeOne = async (h: ScaleChannelHolder): Promise<boolean> => {
     const mine = (await listChannels(h.stateDir)).filter((r) => r.status === "open").at(-1);
@@ -336,6 +342,10 @@ async function closeAndCompare(
     if (closed.unclaimed > 0n) {
       unclaimed.channels++;
       unclaimed.amount += closed.unclaimed;
+      const t = unclaimedByTown.get(h.town) ?? { channels: 0, amount: 0n };
+      t.channels++;
+      t.amount += closed.unclaimed;
+      unclaimedByTown.set(h.town, t);
     }
     // Co-signed: the books are what each side says is owed: the requester's newest claim less
     // what the town never delivered (its settled file), and what the town co-signed as
@@ -458,7 +468,14 @@ async function closeAndCompare(
         ) => [c, { payments: d.payments, amount: String(d.amount) }]),
       ),
     },
-    unclaimedAtClose: { channels: unclaimed.channels, amount: String(unclaimed.amount) },
+    unclaimedAtClose: {
+      channels: unclaimed.channels,
+      amount: String(unclaimed.amount),
+      byTown: Object.fromEntries(
+        [...unclaimedByTown].sort((a, b) => a[0] - b[0])
+          .map(([t, u]) => [String(t), { channels: u.channels, amount: String(u.amount) }]),
+      ),
+    },
     closedOnChain: onChain.length,
     cooperativeRefused: refused,
     claims,
