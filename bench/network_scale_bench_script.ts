@@ -23,9 +23,10 @@
  *   requester's record as read from its file at the end, and its payment log.
  *
  * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `jobs.failedDuring`
- * (each failure charged to the chaos outage it lived through), `latencyMs.p50/p99`, per town:
- * paid writes/s, events sent/s, CPU seconds and RSS of its process; the agents' process: CPU and
- * RSS per agent; the chaos events with their times.
+ * (each failure charged to the chaos outage it lived through), `jobs.failedUnexplained` (the
+ * first 100 failures that lived through none, each with its times, towns, hosts and reason),
+ * `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its
+ * process; the agents' process: CPU and RSS per agent; the chaos events with their times.
  *
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
@@ -1269,6 +1270,9 @@ try {
     number
   >;
   const providerHostOf = new Map(hosts.flatMap((h) => h.pairs.map((p) => [p.index, h.index])));
+  // The failures that lived through no outage, one by one (the first 100): to be read beside
+  // the chaos log.
+  const failedUnexplained: Record<string, string | number | undefined>[] = [];
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   let paidAmount = 0n;
   const latencies: number[] = [];
@@ -1305,6 +1309,17 @@ try {
         j.endedMs ?? since(),
       );
       failedDuring[kind]++;
+      if (kind === "no outage" && failedUnexplained.length < 100) {
+        failedUnexplained.push({
+          offeredMs: Math.round(j.offeredMs),
+          endedMs: j.endedMs === undefined ? undefined : Math.round(j.endedMs),
+          town: pair.town.index,
+          providerTown: pair.providerTown.index,
+          requesterHost: requesterHostOf.get(j.pair)?.index,
+          providerHost: providerHostOf.get(j.pair),
+          reason: (j.reason ?? j.status).slice(0, 200),
+        });
+      }
     }
   }
   for (const l of [latencies, latencyIn, latencyCross]) l.sort((a, b) => a - b);
@@ -1459,6 +1474,7 @@ try {
       ranTwice,
       failedReasons,
       failedDuring,
+      failedUnexplained,
     },
     jobsPerS: done / (runMs / 1000),
     // The rate sustained while offers ran (the drain after them apart), and its least minute.
