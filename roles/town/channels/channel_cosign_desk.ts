@@ -330,12 +330,11 @@ async function cosignWithdraw(
           `total ${request.totalWithdraw} is not above the ${current} already withdrawn`,
         );
       }
-      if (book.forwarded > book.claimed) {
+      const onCredit = book.forwarded - book.claimed;
+      if (onCredit > 0n) {
         refuse(
           "settle-credit-outstanding",
-          `${
-            book.forwarded - book.claimed
-          } forwarded on credit beyond the claims (${book.claimed})`,
+          `${onCredit} forwarded on credit beyond the claims (${book.claimed})`,
         );
       }
       if (payer.deposit - request.totalWithdraw < book.claimed) {
