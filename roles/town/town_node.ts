@@ -17,6 +17,12 @@ import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp/btp_parent_link.ts";
+import {
+  type SharedParentLink,
+  startSharedParentLink,
+  UPLINK_ROUTE,
+} from "./btp/shared_parent_link.ts";
+import { openPostgresUplink } from "../../state/postgres_uplink.ts";
 import { createBtpRouter } from "./btp/btp_router.ts";
 import {
   createForwardHandler,
@@ -256,6 +262,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     defaultMaxPacketAmount: config.maxPacketAmount,
   });
   let parent: ParentLink | undefined;
+  // On a shared store: the town's one parent link, held by one process at a time.
+  let sharedParent: SharedParentLink | undefined;
   // Which process holds each BTP peer (a shared store), opened once the BTP server listens.
   let peerRoutes: PostgresPeerRoutes | undefined;
   const forwardKey = postgresStore && await deriveForwardKey(signer);
@@ -269,6 +277,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const payouts = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const maxWriteAmount = config.maxPacketAmount ??
     largestWritePrice(config, blobPricePerMiB, blobs.maxBlobBytes);
+  const elsewhere = forwardKey && createProcessForwarder({
+    key: forwardKey,
+    holder: (account) => peerRoutes?.holder(account) ?? Promise.resolve(undefined),
+  });
   const router = createBtpRouter({
     townAddress: () => townAddress,
     assetCode,
@@ -294,11 +306,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       });
     },
     child: (account) => childOf(account),
-    elsewhere: forwardKey && createProcessForwarder({
-      key: forwardKey,
-      holder: (account) => peerRoutes?.holder(account) ?? Promise.resolve(undefined),
-    }),
-    parent: () => parent,
+    elsewhere,
+    parent: () => sharedParent ? sharedParent.current() : parent,
+    uplinkElsewhere: elsewhere && (() => elsewhere(UPLINK_ROUTE)),
     forwardBooks: createPeerBooks({
       ledger,
       maxOwed: () => payouts.maxOwed,
@@ -329,16 +339,36 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   });
   try {
     if (config.parent) {
-      parent = await connectParentLink({
-        url: config.parent.url,
-        authToken: config.parent.token,
-        onPrepare: (prepare) => router.routePrepare({ kind: "parent" }, prepare),
-      });
-      townAddress = parent.ildcp.clientAddress;
-      assetCode = parent.ildcp.assetCode;
-      assetScale = parent.ildcp.assetScale;
-      const link = parent;
-      closers.push(() => link.close());
+      const { url, token } = config.parent;
+      const connect = () =>
+        connectParentLink({
+          url,
+          authToken: token,
+          onPrepare: (prepare) => router.routePrepare({ kind: "parent" }, prepare),
+        });
+      let ildcp: ParentLink["ildcp"];
+      if (storeUrl !== undefined && elsewhere) {
+        // A connector's account takes one connection: one process dials, the others send
+        // their parent-bound packets to it (roles/town/btp/shared_parent_link.ts).
+        const lock = await openPostgresUplink({ url: storeUrl });
+        closers.push(() => lock.close());
+        const shared = await startSharedParentLink({
+          lock,
+          connect,
+          log,
+          onChange: () => peerRoutes?.changed(UPLINK_ROUTE),
+        });
+        sharedParent = shared;
+        closers.push(() => shared.close());
+        ildcp = shared.ildcp;
+      } else {
+        const link = parent = await connect();
+        closers.push(() => link.close());
+        ildcp = link.ildcp;
+      }
+      townAddress = ildcp.clientAddress;
+      assetCode = ildcp.assetCode;
+      assetScale = ildcp.assetScale;
     }
     // The BTP server starts after the HTTP one; its counters are read at scrape time.
     const btpStats: { read?: () => BtpServerStats; http?: () => HttpFrontStats } = {};
@@ -460,7 +490,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       const routes = await PostgresPeerRoutes.open(postgresStore.sql, {
         process: connectionCounts.process,
         url: blobPeer.url,
-        connected: () => btp.peers(),
+        // The parent link too, while held here: the others send parent-bound packets here.
+        connected: () => sharedParent?.current() ? [...btp.peers(), UPLINK_ROUTE] : btp.peers(),
         log,
       });
       peerRoutes = routes;

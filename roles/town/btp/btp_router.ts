@@ -14,9 +14,12 @@
  *   store, `elsewhere`) -> forwarded to that process (expiry less the margin; the FULFILL checked
  *   as above), which forwards it to the child on its own books: this process keeps none, the
  *   payer's side is on its claim gate as for any packet (roles/town/btp/process_forward.ts);
- * - a packet another process forwarded (`process` source) -> only a child connected here, never
- *   another process nor the parent (no loops); anything else F02;
- * - anything else -> the parent, when there is one and the packet did not come from it; else F02.
+ * - a packet another process forwarded (`process` source) -> only a child connected here, or
+ *   out of the parent link when this process holds it (the others send their parent-bound
+ *   packets here), never another process (no loops); anything else F02;
+ * - anything else -> the parent, when there is one and the packet did not come from it: over
+ *   the link when this process holds it, else to the process that does (`uplinkElsewhere`,
+ *   roles/town/btp/shared_parent_link.ts); else F02.
  *
  * @module
  */
@@ -83,8 +86,13 @@ export interface BtpRouterOptions {
    * roles/town/btp/process_forward.ts); undefined: connected to no other process either.
    */
   elsewhere?: (account: string) => Promise<ElsewhereRoute | undefined>;
-  /** The parent link, when configured and up. */
+  /** The parent link, when configured, up and held by this process. */
   parent?: () => IlpNextHop | undefined;
+  /**
+   * The process of the town that holds its parent link, when another one does (a shared
+   * store: roles/town/btp/shared_parent_link.ts); undefined: none holds it now.
+   */
+  uplinkElsewhere?: () => Promise<ElsewhereRoute | undefined>;
   /** Taken off the expiry of forwarded packets. Default 1000 ms. */
   forwardExpiryMarginMs?: number;
   /** Least time left for a packet the town handles itself. Default 100 ms. */
@@ -257,7 +265,12 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       );
     }
     if (source.kind === "process" && !prepare.destination.startsWith(town + ".")) {
-      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination} from a process`);
+      // Another process's parent-bound packet: out of the link held here, never further.
+      const link = options.parent?.();
+      if (!link) {
+        return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination} from a process`);
+      }
+      return await forward(link, prepare);
     }
     const write = parseWriteDestination(prepare.destination, town);
     if (write && source.kind === "process") {
@@ -311,9 +324,17 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       if ("code" in route) return reject(route.code, route.message.slice(0, 200));
       return await forward(route.hop, prepare);
     }
-    const parent = source.kind === "parent" ? undefined : options.parent?.();
-    if (!parent) return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
-    return await forward(parent, prepare);
+    if (source.kind === "parent") {
+      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
+    }
+    const parent = options.parent?.();
+    if (parent) return await forward(parent, prepare);
+    const holder = await options.uplinkElsewhere?.();
+    if (holder === undefined) {
+      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
+    }
+    if ("code" in holder) return reject(holder.code, holder.message.slice(0, 200));
+    return await forward(holder.hop, prepare);
   };
 
   return {
