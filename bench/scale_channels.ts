@@ -303,7 +303,7 @@ async function closeAndCompare(
   const logInDoubt: Record<string, { payments: number; amount: bigint }> = {};
   const differences: Record<string, string | number>[] = [];
   const unanswered = { channels: 0, amount: 0n };
-  const unclaimed = { channels: 0, amount: 0n };
+  // What co-signed closes did not pay, per town (the totals are their sums).
   const unclaimedByTown = new Map<number, { channels: number; amount: bigint }>();
   /** True when closed cooperatively. */
   const closeOne = async (h: ScaleChannelHolder): Promise<boolean> => {
@@ -340,8 +340,6 @@ async function closeAndCompare(
       await peer.close().catch(() => {});
     }
     if (closed.unclaimed > 0n) {
-      unclaimed.channels++;
-      unclaimed.amount += closed.unclaimed;
       const t = unclaimedByTown.get(h.town) ?? { channels: 0, amount: 0n };
       t.channels++;
       t.amount += closed.unclaimed;
@@ -469,8 +467,8 @@ async function closeAndCompare(
       ),
     },
     unclaimedAtClose: {
-      channels: unclaimed.channels,
-      amount: String(unclaimed.amount),
+      channels: [...unclaimedByTown.values()].reduce((n, u) => n + u.channels, 0),
+      amount: String([...unclaimedByTown.values()].reduce((n, u) => n + u.amount, 0n)),
       byTown: Object.fromEntries(
         [...unclaimedByTown].sort((a, b) => a[0] - b[0])
           .map(([t, u]) => [String(t), { channels: u.channels, amount: String(u.amount) }]),

@@ -17,11 +17,7 @@ import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
 import { connectParentLink, type ParentLink } from "./btp/btp_parent_link.ts";
-import {
-  type SharedParentLink,
-  startSharedParentLink,
-  UPLINK_ROUTE,
-} from "./btp/shared_parent_link.ts";
+import { startSharedParentLink, UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
 import { openPostgresUplink } from "../../state/postgres_uplink.ts";
 import { createBtpRouter } from "./btp/btp_router.ts";
 import {
@@ -261,9 +257,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     acceptAnyToken: config.acceptAnyToken,
     defaultMaxPacketAmount: config.maxPacketAmount,
   });
-  let parent: ParentLink | undefined;
-  // On a shared store: the town's one parent link, held by one process at a time.
-  let sharedParent: SharedParentLink | undefined;
+  // The parent link while this process holds it (on a shared store one process at a time does).
+  let parentLink: () => ParentLink | undefined = () => undefined;
   // Which process holds each BTP peer (a shared store), opened once the BTP server listens.
   let peerRoutes: PostgresPeerRoutes | undefined;
   const forwardKey = postgresStore && await deriveForwardKey(signer);
@@ -307,7 +302,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     },
     child: (account) => childOf(account),
     elsewhere,
-    parent: () => sharedParent ? sharedParent.current() : parent,
+    parent: () => parentLink(),
     uplinkElsewhere: elsewhere && (() => elsewhere(UPLINK_ROUTE)),
     forwardBooks: createPeerBooks({
       ledger,
@@ -358,11 +353,12 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
           log,
           onChange: () => peerRoutes?.changed(UPLINK_ROUTE),
         });
-        sharedParent = shared;
+        parentLink = () => shared.current();
         closers.push(() => shared.close());
         ildcp = shared.ildcp;
       } else {
-        const link = parent = await connect();
+        const link = await connect();
+        parentLink = () => link;
         closers.push(() => link.close());
         ildcp = link.ildcp;
       }
@@ -491,7 +487,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         process: connectionCounts.process,
         url: blobPeer.url,
         // The parent link too, while held here: the others send parent-bound packets here.
-        connected: () => sharedParent?.current() ? [...btp.peers(), UPLINK_ROUTE] : btp.peers(),
+        connected: () => parentLink() ? [...btp.peers(), UPLINK_ROUTE] : btp.peers(),
         log,
       });
       peerRoutes = routes;

@@ -315,26 +315,27 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       if (hop) return await forwardOnBooks(account, hop, prepare);
       // Connected to another process of the town: that process keeps the books of the child.
       const route = source.kind === "process" ? undefined : await options.elsewhere?.(account);
-      if (route === undefined) {
-        return reject(
-          ILP_ERROR.unreachable,
-          `no route to ${prepare.destination}: ${account} not connected`,
-        );
-      }
-      if ("code" in route) return reject(route.code, route.message.slice(0, 200));
-      return await forward(route.hop, prepare);
+      return await viaProcess(route, prepare, `: ${account} not connected`);
     }
     if (source.kind === "parent") {
       return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
     }
     const parent = options.parent?.();
     if (parent) return await forward(parent, prepare);
-    const holder = await options.uplinkElsewhere?.();
-    if (holder === undefined) {
-      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}`);
+    return await viaProcess(await options.uplinkElsewhere?.(), prepare, "");
+  };
+
+  /** To another process of the town, or why not (none: F02, `no route to ...<why>`). */
+  const viaProcess = async (
+    route: ElsewhereRoute | undefined,
+    prepare: IlpPrepare,
+    why: string,
+  ): Promise<IlpReply> => {
+    if (route === undefined) {
+      return reject(ILP_ERROR.unreachable, `no route to ${prepare.destination}${why}`);
     }
-    if ("code" in holder) return reject(holder.code, holder.message.slice(0, 200));
-    return await forward(holder.hop, prepare);
+    if ("code" in route) return reject(route.code, route.message.slice(0, 200));
+    return await forward(route.hop, prepare);
   };
 
   return {

@@ -441,7 +441,7 @@ async function withBook(
     await shared.update(local.channelId, local, decide);
   } catch (err) {
     if (err instanceof ChannelCosignError) throw err;
-    refuse("internal-error", `the town's shared channel books are unreachable: ${err}`);
+    unreachable(err);
   }
 }
 
@@ -454,8 +454,12 @@ async function sharedBook(
   try {
     return await options.sharedBooks.read(channelId);
   } catch (err) {
-    return refuse("internal-error", `the town's shared channel books are unreachable: ${err}`);
+    return unreachable(err);
   }
+}
+
+function unreachable(err: unknown): never {
+  refuse("internal-error", `the town's shared channel books are unreachable: ${err}`);
 }
 
 /** The request's message, once the payer's signature over it recovers to the channel's peer. */
