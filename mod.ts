@@ -50,6 +50,7 @@ export * from "./chain/balance_proof.ts";
 export * from "./chain/claim_signer.ts";
 export * from "./chain/claim_verifier.ts";
 export * from "./chain/token_network_client.ts";
+export * from "./chain/token_network_version.ts";
 export * from "./state/channel_file.ts";
 export * from "./state/audit_log.ts";
 

@@ -46,6 +46,7 @@ import {
 } from "./balance_proof.ts";
 import type { OnChainChannel } from "./token_network_client.ts";
 import { sameAddress } from "./signer_check.ts";
+import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";
 
 export type { ClaimBook, SharedClaimBooks };
 
@@ -398,6 +399,15 @@ export class ClaimVerifier {
       throw new ClaimError(
         "unknown-channel",
         `channel ${channelId} is not between the peer and this node`,
+      );
+    }
+    if (
+      onChain.contractVersion !== undefined && onChain.contractVersion < SAFE_TOKEN_NETWORK_VERSION
+    ) {
+      throw new ClaimError(
+        "unknown-channel",
+        `channel ${channelId} is on a TokenNetwork of version ${onChain.contractVersion}, where ` +
+          "a payer can close with its own proof: close it and open one on the current contract",
       );
     }
     if (onChain.state !== "opened") {

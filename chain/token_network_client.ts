@@ -9,10 +9,12 @@
  *
  * @module
  */
+import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";
 import {
   type Account,
   BaseError,
   ContractFunctionRevertedError,
+  ContractFunctionZeroDataError,
   createPublicClient,
   createWalletClient,
   defineChain,
@@ -62,6 +64,11 @@ export interface OnChainChannel {
   closer: `0x${string}`;
   /** Both participants' numbers, keyed by lower-case address. */
   participants: Record<string, OnChainParticipant>;
+  /**
+   * The contract's `VERSION` (0: it has none, the first contract). Below
+   * `SAFE_TOKEN_NETWORK_VERSION` (chain/token_network_version.ts) a payer can close with its own proof.
+   */
+  contractVersion?: bigint;
 }
 
 /** A signed balance proof as submitted to the contract. */
@@ -72,6 +79,11 @@ export interface SubmittedProof {
   transferredAmount: bigint;
   /** EIP-712 signature by the proof's signer, 65 bytes (0x + 130 hex). */
   signature: Hex;
+  /**
+   * What the submitter takes of it: at most `transferredAmount` (the default). A town takes what
+   * it delivered, not the cover of packets it refused (docs/PROTOCOL.md "Payment channels").
+   */
+  taken?: bigint;
 }
 
 /**
@@ -238,6 +250,7 @@ export class TokenNetworkClient {
   readonly publicClient: PublicClient<Transport>;
   readonly #wallet: WalletClient;
   readonly #openGasBudget: bigint;
+  #version: Promise<bigint> | undefined;
 
   /** Throws {@linkcode TokenNetworkConfigError} without the token or TokenNetwork address. */
   constructor(options: TokenNetworkClientOptions) {
@@ -301,6 +314,14 @@ export class TokenNetworkClient {
    */
   async openChannel(options: OpenChannelOptions): Promise<OpenedChannel> {
     if (options.deposit <= 0n) throw new RangeError("deposit must be positive");
+    const version = await this.contractVersion();
+    if (version < SAFE_TOKEN_NETWORK_VERSION) {
+      throw new ChainTxError(
+        "UnsafeContract",
+        `the TokenNetwork at ${this.tokenNetworkAddress} is version ${version}: a payer can close ` +
+          "its channels with its own proof; deploy the current contract",
+      );
+    }
     const [tokens, wei, fees] = await Promise.all([
       this.tokenBalance(),
       this.nativeBalance(),
@@ -475,6 +496,30 @@ export class TokenNetworkClient {
       .touchedSince(since);
   }
 
+  /**
+   * The contract's `VERSION`, read once per client (0: a contract without it, the first one).
+   */
+  contractVersion(): Promise<bigint> {
+    return this.#version ??= this.publicClient.readContract({
+      address: this.tokenNetworkAddress,
+      abi: TOKEN_NETWORK_ABI,
+      functionName: "VERSION",
+    }).then(
+      (v) => asBigint(v, "VERSION"),
+      (err) => {
+        // A contract without the function answers no data or reverts; an RPC that is down is
+        // asked again later.
+        const missing = err instanceof BaseError &&
+          err.walk((e) =>
+            e instanceof ContractFunctionRevertedError || e instanceof ContractFunctionZeroDataError
+          );
+        if (missing) return 0n;
+        this.#version = undefined;
+        throw err;
+      },
+    );
+  }
+
   /** Reads a channel and both participants' numbers. */
   async getChannel(channelId: Hex): Promise<OnChainChannel> {
     const raw = await this.publicClient.readContract({
@@ -513,10 +558,14 @@ export class TokenNetworkClient {
       settleAt: BigInt(c.settleAt as bigint | number),
       closer: c.closer as `0x${string}`,
       participants,
+      contractVersion: await this.contractVersion(),
     };
   }
 
-  /** Closes the channel with the partner's (or any participant's) newest proof, or none. */
+  /**
+   * Closes the channel with the partner's newest proof (the contract refuses this node's own:
+   * `NotPartnerProof`), or none.
+   */
   async closeChannel(channelId: Hex, proof?: SubmittedProof): Promise<Hex> {
     return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "closeChannel", [
       channelId,
@@ -525,16 +574,28 @@ export class TokenNetworkClient {
       0n,
       ZERO_BYTES32,
       proof?.signature ?? "0x",
+      proof ? proof.taken ?? proof.transferredAmount : 0n,
     ])).hash;
   }
 
-  /** During the settle timeout, submits a newer proof than the one on chain. */
+  /**
+   * During the settle timeout, submits a newer proof of the partner's than the one on chain
+   * (what it takes never below what is stored: `TransferredAmountDecreased`).
+   */
   async updateNonClosingBalanceProof(channelId: Hex, proof: SubmittedProof): Promise<Hex> {
     return (await this.#send(
       this.tokenNetworkAddress,
       TOKEN_NETWORK_ABI,
       "updateNonClosingBalanceProof",
-      [channelId, proof.nonce, proof.transferredAmount, 0n, ZERO_BYTES32, proof.signature],
+      [
+        channelId,
+        proof.nonce,
+        proof.transferredAmount,
+        0n,
+        ZERO_BYTES32,
+        proof.signature,
+        proof.taken ?? proof.transferredAmount,
+      ],
     )).hash;
   }
 

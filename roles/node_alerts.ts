@@ -19,7 +19,9 @@ export type AlertKind =
   | "topup-failed"
   | "price-above-ceiling"
   | "relay-disconnected"
-  | "town-debt";
+  | "town-debt"
+  /** The chain would pay this node less than its newest claim (a peer's close or update). */
+  | "channel-dispute";
 
 /** One alert, as posted to the webhook (JSON). */
 export interface NodeAlert {

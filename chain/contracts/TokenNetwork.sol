@@ -9,9 +9,11 @@ interface IERC20Transfer {
 /// @title TokenNetwork: ERC-20 payment channels between two participants (Raiden-style).
 /// @notice One open channel per participant pair. Each side deposits with `setTotalDeposit`;
 /// payments move off chain as EIP-712 balance proofs with cumulative `transferredAmount`.
-/// A balance proof signed by either participant is accepted at close and, with a higher nonce,
-/// during the settle timeout; a proof only ever raises what its signer pays, so a party can only
-/// hurt itself by signing, and the receiving side replaces an old proof with its newest one.
+/// A participant submits only its partner's balance proof, never its own (a payer's own signature
+/// must never be evidence that it owes less): at close, and during the settle timeout with a higher
+/// nonce. The submitter may take less than the proof's `transferredAmount` (a town takes what it
+/// delivered, not the cover of packets it refused), never more, and what a participant is booked
+/// to have transferred never decreases. docs/PROTOCOL.md "Payment channels" has the rules.
 /// While open, a participant takes tokens out with `setTotalWithdraw`, signed by both sides; the
 /// cumulative `withdrawn` leaves the channel, so settlement shares deposits minus withdrawals.
 /// Locked transfers are not supported: `lockedAmount` must be 0 and `locksRoot` zero.
@@ -38,6 +40,9 @@ contract TokenNetwork {
         uint256 withdrawn;
     }
 
+    /// @notice 2: only a partner's proof is taken (version 1 took either participant's). Nodes refuse
+    /// a TokenNetwork without it (docs/OPERATIONS.md "Payment channels").
+    uint256 public constant VERSION = 2;
     bytes32 public constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 public constant BALANCE_PROOF_TYPEHASH = keccak256(
@@ -82,6 +87,9 @@ contract TokenNetwork {
     error LocksNotSupported();
     error BadSignature();
     error StaleNonce(uint256 stored, uint256 given);
+    error NotPartnerProof(address signer);
+    error TakenAboveSigned(uint256 signed, uint256 taken);
+    error TransferredAmountDecreased(uint256 stored, uint256 given);
     error SettleTimeoutOver(uint256 settleAt);
     error SettleTimeoutNotOver(uint256 settleAt);
     error BalancesDoNotAddUp(uint256 total, uint256 given);
@@ -152,41 +160,52 @@ contract TokenNetwork {
         _pay(participant, amount);
     }
 
-    /// @notice Closes the channel, optionally with a balance proof (nonce 0: none); starts the settle timeout.
+    /// @notice Closes the channel, optionally with the partner's balance proof (nonce 0: none), of
+    /// which the caller takes `takenAmount` (at most the proof's `transferredAmount`); starts the
+    /// settle timeout.
     function closeChannel(
         bytes32 channelId,
         uint256 nonce,
         uint256 transferredAmount,
         uint256 lockedAmount,
         bytes32 locksRoot,
-        bytes calldata signature
+        bytes calldata signature,
+        uint256 takenAmount
     ) external {
         Channel storage channel = _channelIn(channelId, ChannelState.Opened);
         _requireParticipant(channel, msg.sender);
         address signer = address(0);
         if (nonce != 0) {
-            signer = _storeBalanceProof(channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature);
+            signer = _storePartnerProof(
+                channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature, takenAmount
+            );
         }
         channel.state = ChannelState.Closed;
         channel.closer = msg.sender;
         channel.settleAt = uint64(block.timestamp) + channel.settleTimeout;
-        emit ChannelClosed(channelId, msg.sender, signer, nonce, transferredAmount);
+        emit ChannelClosed(channelId, msg.sender, signer, nonce, nonce != 0 ? takenAmount : 0);
     }
 
-    /// @notice During the settle timeout, replaces a participant's balance proof with a newer one.
+    /// @notice During the settle timeout, a participant replaces its partner's balance proof with a
+    /// newer one of the partner's (higher nonce), taking `takenAmount` of it: never less than what
+    /// is stored, never more than the proof's `transferredAmount`. Either participant may call it
+    /// (the non-closer answers a close that left out its newest claim; the closer may add a newer one).
     function updateNonClosingBalanceProof(
         bytes32 channelId,
         uint256 nonce,
         uint256 transferredAmount,
         uint256 lockedAmount,
         bytes32 locksRoot,
-        bytes calldata signature
+        bytes calldata signature,
+        uint256 takenAmount
     ) external {
         Channel storage channel = _channelIn(channelId, ChannelState.Closed);
+        _requireParticipant(channel, msg.sender);
         if (block.timestamp > channel.settleAt) revert SettleTimeoutOver(channel.settleAt);
-        address signer =
-            _storeBalanceProof(channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature);
-        emit BalanceProofUpdated(channelId, signer, nonce, transferredAmount);
+        address signer = _storePartnerProof(
+            channelId, channel, nonce, transferredAmount, lockedAmount, locksRoot, signature, takenAmount
+        );
+        emit BalanceProofUpdated(channelId, signer, nonce, takenAmount);
     }
 
     /// @notice After the settle timeout, pays both sides what the latest balance proofs say.
@@ -254,25 +273,31 @@ contract TokenNetwork {
         );
     }
 
-    function _storeBalanceProof(
+    /// @dev Stores the caller's partner's proof: signed by the partner (the caller's own signature is
+    /// refused), a higher nonce than stored, and an amount taken that never lowers the stored one.
+    function _storePartnerProof(
         bytes32 channelId,
         Channel storage channel,
         uint256 nonce,
         uint256 transferredAmount,
         uint256 lockedAmount,
         bytes32 locksRoot,
-        bytes calldata signature
+        bytes calldata signature,
+        uint256 takenAmount
     ) private returns (address signer) {
         if (lockedAmount != 0 || locksRoot != bytes32(0)) revert LocksNotSupported();
         bytes32 digest = _digest(
             keccak256(abi.encode(BALANCE_PROOF_TYPEHASH, channelId, nonce, transferredAmount, lockedAmount, locksRoot))
         );
         signer = _recover(digest, signature);
-        _requireParticipant(channel, signer);
+        address partner = msg.sender == channel.participant1 ? channel.participant2 : channel.participant1;
+        if (signer != partner) revert NotPartnerProof(signer);
+        if (takenAmount > transferredAmount) revert TakenAboveSigned(transferredAmount, takenAmount);
         Participant storage p = _participants[channelId][signer];
         if (nonce <= p.nonce) revert StaleNonce(p.nonce, nonce);
+        if (takenAmount < p.transferredAmount) revert TransferredAmountDecreased(p.transferredAmount, takenAmount);
         p.nonce = nonce;
-        p.transferredAmount = transferredAmount;
+        p.transferredAmount = takenAmount;
     }
 
     /// @dev What the contract still holds of a participant's deposit; withdrawn <= deposit always.

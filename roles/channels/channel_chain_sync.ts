@@ -4,10 +4,13 @@
  * `channel close`, `channel recover`) and the running nodes (roles/channels/channel_watcher.ts).
  *
  * The chain only ever moves a record forward: a close or settle by the peer, a raised deposit,
- * a newer balance proof submitted on chain. And it protects the receiver's money: when the peer
- * closed with an older proof than the newest claim we hold and the settle timeout has not
- * passed, our claim is submitted at once (`updateNonClosingBalanceProof`); once the timeout is
- * over, `settleChannel` pays both sides (when `autoSettle`).
+ * a newer balance proof submitted on chain; what the peer paid us (`received`) is never lowered
+ * by it. And it protects the receiver's money: when the chain would pay us less than our newest
+ * claim takes ({@linkcode partnerProof}: what was delivered of it) and the settle timeout has not
+ * passed, our claim is submitted at once (`updateNonClosingBalanceProof`) and the change carries
+ * a `Disputed` field (the nodes raise it as an alert); once the timeout is over, `settleChannel`
+ * pays both sides (when `autoSettle`). The contract takes only a partner's proof, so a payer
+ * cannot answer with a proof of its own (docs/PROTOCOL.md "Payment channels").
  *
  * @module
  */
@@ -22,6 +25,7 @@ import {
 import type { AuditLog } from "../../state/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import type { ClaimBook } from "../../state/claim_book.ts";
 
 /** The chain calls a sync needs: `TokenNetworkClient` fits. */
 export interface ChannelChain {
@@ -162,7 +166,7 @@ export function applyChainState(record: ChannelRecord, onChain: OnChainChannel):
     withdrawn: record.peerWithdrawn,
     nonce: record.receivedNonce,
     amount: record.received,
-  });
+  }, true);
   return {
     ...record,
     status: onChain.state === "closed" ? "closed" : onChain.state === "opened"
@@ -189,9 +193,16 @@ interface SideBooks {
   amount: bigint;
 }
 
-function grown(onChain: OnChainParticipant | undefined, ours: SideBooks): SideBooks {
+function grown(
+  onChain: OnChainParticipant | undefined,
+  ours: SideBooks,
+  neverLower = false,
+): SideBooks {
   if (onChain === undefined) return ours;
-  const newerProof = onChain.nonce > ours.nonce;
+  // What the peer paid us is never lowered by the chain: a proof there with a higher nonce and
+  // a lower amount is not evidence that it owes less (it is disputed, not booked).
+  const newerProof = onChain.nonce > ours.nonce &&
+    !(neverLower && onChain.transferredAmount < ours.amount);
   return {
     deposit: onChain.deposit > ours.deposit ? onChain.deposit : ours.deposit,
     withdrawn: onChain.withdrawn > ours.withdrawn ? onChain.withdrawn : ours.withdrawn,
@@ -211,6 +222,7 @@ function grown(onChain: OnChainParticipant | undefined, ours: SideBooks): SideBo
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { AuditLog } from "../../state/audit_log.ts";
  * import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import type { ClaimBook } from "../../state/claim_book.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -255,17 +267,22 @@ export async function syncChannelWithChain(
   if (onChain.state === "closed") {
     const now = await chain.chainTime();
     const peer = onChain.participants[record.peerAddress.toLowerCase()];
-    if (
-      options.defend !== false && peer && record.receivedSignature &&
-      record.receivedNonce > peer.nonce && now <= onChain.settleAt
-    ) {
-      fields.UpdateTx = await chain.updateNonClosingBalanceProof(record.channelId, {
-        nonce: record.receivedNonce,
-        transferredAmount: record.received,
-        signature: record.receivedSignature,
-      });
-      fields.Nonce = record.receivedNonce.toString();
-      fields.Claimed = record.received.toString();
+    const ours = partnerProof(record);
+    const paid = peer?.transferredAmount ?? 0n;
+    if (ours && paid < ours.taken) {
+      const answerable = peer !== undefined && ours.nonce > peer.nonce && now <= onChain.settleAt;
+      if (options.defend !== false && answerable) {
+        fields.UpdateTx = await chain.updateNonClosingBalanceProof(record.channelId, ours);
+        fields.Nonce = ours.nonce.toString();
+        fields.Claimed = ours.transferredAmount.toString();
+        fields.Taken = ours.taken.toString();
+      }
+      // Said once: when the close is first seen, or when it is answered.
+      if (record.status !== "closed" || fields.UpdateTx) {
+        fields.Disputed = `the chain would pay ${paid} of the ${ours.taken} our newest claim ` +
+          `takes` +
+          (fields.UpdateTx ? "; answered with it" : answerable ? "" : "; too late to answer");
+      }
     }
     if (options.autoSettle && now > onChain.settleAt) {
       // Read again past the timeout (an update may have landed since the first read, none can
@@ -281,6 +298,69 @@ export async function syncChannelWithChain(
     ? "update"
     : undefined;
   return { record: next, action, fields };
+}
+
+/**
+ * `record` with a town's shared books' newest claim and delivered value (`forwarded`) when the
+ * books are at least as new as the record: what every process took and delivered, so a close or
+ * an update takes that, no more (a town on several processes, state/postgres_claim_books.ts).
+ *
+ * @example
+ * ```ts
+ * import { withBookClaim } from "./channel_chain_sync.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const record: ChannelRecord;
+ * const next = withBookClaim(record, {
+ *   channelId: record.channelId, nonce: 9n, claimed: 900n, forwarded: 700n, signature: "0x00",
+ * });
+ * console.log(next.received, next.receivedForwarded);
+ * ```
+ */
+export function withBookClaim(record: ChannelRecord, book: ClaimBook | undefined): ChannelRecord {
+  if (book === undefined || book.nonce < record.receivedNonce) return record;
+  if (book.nonce === record.receivedNonce && book.forwarded === record.receivedForwarded) {
+    return record;
+  }
+  return {
+    ...record,
+    received: book.claimed,
+    receivedNonce: book.nonce,
+    receivedSignature: book.signature,
+    receivedForwarded: book.forwarded,
+  };
+}
+
+/** The peer's newest proof this side holds, and what it takes of it on chain. */
+export interface PartnerProof extends SubmittedProof {
+  /** What was delivered against it (never above `transferredAmount`). */
+  taken: bigint;
+}
+
+/**
+ * The peer's newest claim this side holds, as submitted on chain by a close or an update: a
+ * town takes what it delivered against it (`receivedForwarded`), not the cover of packets it
+ * refused after taking their claim, as a cooperative settle does; undefined without a claim.
+ *
+ * @example
+ * ```ts
+ * import { partnerProof } from "./channel_chain_sync.ts";
+ * import type { ChannelRecord } from "../../state/channel_file.ts";
+ *
+ * declare const record: ChannelRecord;
+ * const proof = partnerProof(record);
+ * if (proof) console.log(`claimed ${proof.transferredAmount}, taken ${proof.taken}`);
+ * ```
+ */
+export function partnerProof(record: ChannelRecord): PartnerProof | undefined {
+  if (!record.receivedSignature || record.receivedNonce === 0n) return undefined;
+  const delivered = record.receivedForwarded ?? record.received;
+  return {
+    nonce: record.receivedNonce,
+    transferredAmount: record.received,
+    signature: record.receivedSignature,
+    taken: delivered < record.received ? delivered : record.received,
+  };
 }
 
 /**
@@ -313,8 +393,14 @@ export function settledBooks(
   const sent = onChain[record.selfAddress.toLowerCase()]?.transferredAmount ?? 0n;
   const received = onChain[record.peerAddress.toLowerCase()]?.transferredAmount ?? 0n;
   if (sent < record.sent) fields.Unclaimed = `${record.sent - sent}`;
-  // This side held a newer claim of the peer's than the chain paid by (its update never landed).
-  if (received < record.received) fields.Unsubmitted = `${record.received - received}`;
+  const delivered = partnerProof(record)?.taken ?? 0n;
+  // The cover of packets refused after their claim was taken: not taken, given back.
+  if (received < record.received && received >= delivered && delivered < record.received) {
+    fields.NotTaken = `${record.received - received}`;
+  } else if (received < record.received) {
+    // This side held a newer claim of the peer's than the chain paid by (its update never landed).
+    fields.Unsubmitted = `${record.received - received}`;
+  }
   const booked: ChannelRecord = { ...record, sent, received };
   if (record.receivedForwarded !== undefined && record.receivedForwarded > received) {
     booked.receivedForwarded = received;

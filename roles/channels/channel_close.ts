@@ -2,7 +2,8 @@
  * Closing a channel, step by step as the chain allows (`turnpike channel close` runs it; run it
  * again to go on): an open channel is settled at once with the peer's co-signature over BTP
  * (`closeCooperatively`); when the peer does not answer or refuses, it is closed unilaterally
- * with the newest claim the peer signed to us; a closed one is settled once its settle timeout
+ * with the newest claim the peer signed to us, taken at what was delivered against it
+ * (`partnerProof`: the refused packets' cover is not taken); a closed one is settled once its settle timeout
  * has passed. Every step is on the channel file (and the audit trail) before this returns.
  * The caller holds the channel's lock (`state/channel_lock.ts`) and syncs the file with the chain
  * first.
@@ -26,7 +27,7 @@ import {
   BtpConnectionError,
   BtpTimeoutError,
 } from "../../transport/btp_client.ts";
-import { settledBooks } from "./channel_chain_sync.ts";
+import { partnerProof, settledBooks, withBookClaim } from "./channel_chain_sync.ts";
 import { closeCooperatively, type CooperativeSettleAgreement } from "./channel_cosign_request.ts";
 
 /** Options for {@linkcode closeChannelStep}. */
@@ -114,14 +115,9 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
       cosignRefused = settled.why;
       options.onCosignRefused?.(cosignRefused);
     }
-    const proof = record.receivedSignature && record.receivedNonce > 0n
-      ? {
-        nonce: record.receivedNonce,
-        transferredAmount: record.received,
-        signature: record.receivedSignature,
-      }
-      : undefined;
-    const tx = await client.closeChannel(record.channelId, proof);
+    // The peer's newest claim, taken at what was delivered against it (never our own proof:
+    // the contract refuses it).
+    const tx = await client.closeChannel(record.channelId, partnerProof(record));
     const after = await client.getChannel(record.channelId);
     record = { ...record, status: "closed", settleAt: after.settleAt };
     await saveChannel(record, { stateDir, audit, action: "close", fields: { Tx: tx } });
@@ -231,14 +227,8 @@ export async function withBooksClaim(
 ): Promise<ChannelRecord> {
   const books = await openPostgresClaimBooks({ url: storeUrl });
   try {
-    const book = await books.read(record.channelId);
-    if (book === undefined || book.nonce <= record.receivedNonce) return record;
-    const next: ChannelRecord = {
-      ...record,
-      received: book.claimed,
-      receivedNonce: book.nonce,
-      receivedSignature: book.signature,
-    };
+    const next = withBookClaim(record, await books.read(record.channelId));
+    if (next === record) return record;
     await saveChannel(next, { stateDir, action: "update" });
     return next;
   } finally {

@@ -30,7 +30,7 @@ import { type LocalChain, startLocalChain } from "../local_chain.ts";
 import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
-import { applyChainState, syncChannelFile } from "../channels/channel_chain_sync.ts";
+import { applyChainState, partnerProof, syncChannelFile } from "../channels/channel_chain_sync.ts";
 import { closeCooperatively, type CosignTransport } from "../channels/channel_cosign_request.ts";
 import { chainEqualsBooks as channelEqualsBooks } from "../channels/chain_books.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
@@ -457,19 +457,13 @@ async function settleDemoChannel(o: SettleOptions): Promise<DemoSettlement> {
   };
 }
 
-/** The town closes with the requester's newest claim; past the timeout (anvil's clock), settle. */
+/** The town closes with the requester's newest claim (taken at what it delivered); past the timeout (anvil's clock), settle. */
 async function closeUnilaterally(
   o: SettleOptions,
   mine: ChannelRecord,
   theirs: ChannelRecord,
 ): Promise<ChannelRecord> {
-  const proof = theirs.receivedSignature && theirs.receivedNonce > 0n
-    ? {
-      nonce: theirs.receivedNonce,
-      transferredAmount: theirs.received,
-      signature: theirs.receivedSignature,
-    }
-    : undefined;
+  const proof = partnerProof(theirs);
   const settled = await syncFiles(o.townStateDir, async (sync) => {
     await o.town.closeChannel(o.channelId, proof);
     const closed = await sync(theirs, o.town);

@@ -434,8 +434,15 @@ class Provider implements ProviderNode {
       chains: o.chains,
       watchIntervalMs: o.channelWatchIntervalMs,
       prepay: o.channelPrepay,
-      onChannelChange: (c) =>
-        this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`),
+      onChannelChange: (c) => {
+        this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`);
+        if (c.fields.Disputed) {
+          alerts.raise("channel-dispute", `channel ${c.record.channelId}: ${c.fields.Disputed}`, {
+            channelId: c.record.channelId,
+            ...c.fields,
+          });
+        }
+      },
       onWatchError: (err) => this.#log(`channel: cannot read the chain: ${err.message}`),
     });
     this.#channel = sender;

@@ -2,7 +2,7 @@
  * Full payment channel lifecycle on a real anvil with the project's contracts: open, 1,000
  * signed cumulative claims verified by the receiving side (through the BTP claim codec), close
  * with the latest proof, settle; balances on chain equal the off-chain books to the unit. Also
- * the receiver's update when the sender closes with an older claim, and cooperative settle.
+ * the receiver's update after a close with an older claim, and cooperative settle.
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
@@ -81,7 +81,7 @@ Deno.test("anvil channel: open, 1,000 claims, close with the latest, settle; cha
   assertEquals(await alice.tokenBalance(alice.tokenNetworkAddress), 0n);
 });
 
-Deno.test("anvil channel: sender closes with an older claim, receiver submits the newest", async () => {
+Deno.test("anvil channel: receiver closes with an older claim, then submits the newest; the older is stale", async () => {
   await using pair = await startChannelPair();
   const { alice, bob } = pair;
   const { channelId } = await alice.openChannel({
@@ -101,14 +101,15 @@ Deno.test("anvil channel: sender closes with an older claim, receiver submits th
   for (let i = 0; i < 20; i++) claims.push(await signer.pay(100_000n));
   const old = claims[4];
   const newest = claims[19];
-  // Alice closes with her own older claim (0.5 M2M instead of 2 M2M).
-  await alice.closeChannel(channelId, old);
+  // Bob closes with an older claim of alice's (0.5 M2M instead of 2 M2M): a process of a town
+  // whose file was behind its books.
+  await bob.closeChannel(channelId, old);
   const afterClose = await bob.getChannel(channelId);
   assertEquals(afterClose.participants[alice.address.toLowerCase()].transferredAmount, 500_000n);
   await bob.updateNonClosingBalanceProof(channelId, newest);
   // Re-submitting the old one now fails: the contract keeps the highest nonce.
   await assertRejects(
-    () => alice.updateNonClosingBalanceProof(channelId, old),
+    () => bob.updateNonClosingBalanceProof(channelId, old),
     ChainTxError,
     "StaleNonce",
   );

@@ -2,7 +2,7 @@
  * Test helper: alice opens and funds a real channel with bob on the pair's anvil; both sides'
  * first channel records (alice's as `channel open` writes it, the town's as `channel recover`
  * rebuilds it, her deposit known), saving them to two state dirs, and bob settling on chain
- * with the newest claim his books hold.
+ * with the newest claim his books hold (taken at what he delivered).
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import { channelRecord } from "./channel_town.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import { partnerProof } from "../../roles/channels/channel_chain_sync.ts";
 
 /** Options for {@linkcode openPairChannel}. */
 export interface PairChannelOptions {
@@ -122,11 +123,7 @@ export async function savePairChannel(
  * ```
  */
 export async function settleOnTownClaim(pair: ChannelPair, townFile: ChannelRecord): Promise<void> {
-  await pair.bob.closeChannel(townFile.channelId, {
-    nonce: townFile.receivedNonce,
-    transferredAmount: townFile.received,
-    signature: townFile.receivedSignature!,
-  });
+  await pair.bob.closeChannel(townFile.channelId, partnerProof(townFile));
   await increaseTime(pair.anvil.rpcUrl, Number(townFile.settleTimeout) + 1);
   await pair.bob.settleChannel(townFile.channelId);
 }

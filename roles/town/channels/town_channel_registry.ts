@@ -40,7 +40,11 @@ import {
   saveChannel,
 } from "../../../state/channel_file.ts";
 import type { OnChainChannel } from "../../../chain/token_network_client.ts";
-import { type ChannelChain, mergeChainSync } from "../../channels/channel_chain_sync.ts";
+import {
+  type ChannelChain,
+  mergeChainSync,
+  withBookClaim,
+} from "../../channels/channel_chain_sync.ts";
 import type { ChannelChange, ChannelWatcher } from "../../channels/channel_watcher.ts";
 import {
   type BtpClaimGate,
@@ -180,7 +184,11 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       chain: client,
       // On shared books another process may hold a newer claim than this one's file: a close
       // by the peer is answered with the newest of the books.
-      ...(books && { newest: () => withNewestClaim(gate.record(), books) }),
+      ...(books &&
+        {
+          newest: async () =>
+            withBookClaim(gate.record(), await books.read(gate.record().channelId)),
+        }),
     });
     return gated;
   }
@@ -341,19 +349,4 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     }
     return bound;
   }
-}
-
-/** `record` with the books' newest claim when it is newer than the record's. */
-async function withNewestClaim(
-  record: ChannelRecord,
-  books: SharedClaimBooks,
-): Promise<ChannelRecord> {
-  const book = await books.read(record.channelId);
-  if (book === undefined || book.nonce <= record.receivedNonce) return record;
-  return {
-    ...record,
-    received: book.claimed,
-    receivedNonce: book.nonce,
-    receivedSignature: book.signature,
-  };
 }
