@@ -91,4 +91,15 @@ export class PostgresRateBuckets {
     ]);
     return row.taken;
   }
+
+  /**
+   * Gives one token back to `key`'s bucket (at most `capacity`): what was taken for something
+   * that did not happen after all. Rejects when the database cannot be reached.
+   */
+  async refund(key: string, capacity: number): Promise<void> {
+    await this.#sql.unsafe(
+      "UPDATE turnpike_rate_buckets SET tokens = LEAST($2::float8, tokens + 1) WHERE key = $1",
+      [key, Math.max(1, capacity)],
+    );
+  }
 }

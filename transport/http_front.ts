@@ -72,10 +72,21 @@ export interface HttpFrontOptions {
   maxPassedThrough?: number;
   /** Connections from an address on the service's other processes (transport/connection_gate.ts). */
   connectionsElsewhere?: (address: string) => number;
+  /**
+   * Takes a slot for `address` in a count the service's processes share (a town on several
+   * processes: state/postgres_connection_counts.ts), after the caps here admitted it: a release
+   * function (called once, on close), or "address" when the shared count is at its cap (the
+   * connection is refused as over the per-address cap). A rejection (the count cannot be
+   * reached) leaves the decision to the caps here.
+   */
+  sharedSlot?: (address: string) => Promise<(() => void) | "address">;
   /** A reason to refuse an address before its request is read (answered 429), or undefined. */
   refuse?: (address: string) => string | undefined;
   /** Routes a WebSocket upgrade, or refuses it. Absent: upgrades are answered 400. */
-  upgrade?: (head: HttpHead, address: string) => WebSocketRoute | HttpRefusal;
+  upgrade?: (
+    head: HttpHead,
+    address: string,
+  ) => WebSocketRoute | HttpRefusal | Promise<WebSocketRoute | HttpRefusal>;
   /** Serves every other request. Absent: they are answered 400. */
   handler?: (request: Request) => Response | Promise<Response>;
   /**
@@ -226,7 +237,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     release: () => void,
   ): Promise<void> => {
     if (isWebSocketUpgrade(head)) {
-      const routed = options.upgrade?.(head, address) ??
+      const routed = await options.upgrade?.(head, address) ??
         { status: 400, text: "this port takes no WebSocket" };
       if (!("onSocket" in routed)) {
         stats.handshakesFailedTotal++;
@@ -306,8 +317,24 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       stats.addressesRefusedTotal++;
       return await answerAndClose(conn, 429, refusal);
     }
-    let release = gate.open(address);
+    let release: (() => void) | ConnectionRefusal = gate.open(address);
     if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
+    if (typeof release === "function" && options.sharedSlot !== undefined) {
+      const local = release;
+      const shared = await options.sharedSlot(address).catch(() => undefined);
+      if (shared === "address") {
+        local();
+        release = "address";
+      } else if (shared !== undefined) {
+        let released = false;
+        release = () => {
+          if (released) return;
+          released = true;
+          local();
+          shared();
+        };
+      }
+    }
     if (typeof release !== "function") {
       const text = release === "total"
         ? `too many connections (max ${options.maxConnections}); retry later`

@@ -105,6 +105,11 @@ export class AuthFailureThrottle {
     }
   }
 
+  /** True when `address` authenticated before (it is not held to the total cap). */
+  isKnown(address: string): boolean {
+    return this.#known.has(address);
+  }
+
   /** True while `address` is refused. */
   isBlocked(address: string): boolean {
     const record = this.#records.get(address);

@@ -1,11 +1,12 @@
 /**
  * Failed BTP auths counted for a whole town on several processes (docs/OPERATIONS.md "A town on
- * several machines"): each failure takes a token from the address's bucket and from the town's
- * total bucket in the database (state/postgres_rate_buckets.ts), at the town's full limits; an
- * empty bucket blocks the address on the process that saw the failure (roles/town/btp_server.ts).
- * Another process learns of the block at the address's next failure there (its bucket is empty),
- * so a guesser gets at most the limit plus one failure per other process before every process
- * refuses it.
+ * several machines"), reserved before the auth is read: a connection's upgrade takes a token
+ * from its address's bucket and, for an address that never authenticated on this process, from
+ * the town's total bucket, in the database (state/postgres_rate_buckets.ts: one atomic statement
+ * per bucket). An empty bucket refuses the upgrade; an auth that succeeds, or a connection that
+ * closes before sending one, gives its tokens back. Each failed auth has therefore spent a token
+ * taken atomically in the database, so guesses opened at the same moment on several processes
+ * never pass the town's limits.
  *
  * @module
  */
@@ -13,6 +14,7 @@
 /** The buckets (state/postgres_rate_buckets.ts). */
 export interface AuthFailureBuckets {
   take(key: string, ratePerSecond: number, capacity: number): Promise<boolean>;
+  refund(key: string, capacity: number): Promise<void>;
 }
 
 /** Options for {@linkcode sharedAuthFailures}. */
@@ -22,31 +24,70 @@ export interface SharedAuthFailuresOptions {
   perAddressPerMinute: number;
   /** Failures per minute across all addresses, town-wide. */
   totalPerMinute: number;
+  /** Clock in milliseconds (tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A reserved failure: given back when the auth succeeds or never comes. */
+export interface AuthFailureReservation {
+  /** Gives the tokens back (once; later calls do nothing). */
+  refund(): void;
+}
+
+/** Why a reservation was refused: the address's bucket, or the town's total, is empty. */
+export type AuthFailureRefusal = "address" | "town";
+
+/** The reserving side of the BTP server's `sharedAuthFailures` hook. */
+export interface SharedAuthFailures {
+  /**
+   * Reserves one failed auth for a connection from `address` (`known`: it authenticated on
+   * this process before, so it is not held to the total). Rejects when the database cannot be
+   * reached (nothing reserved).
+   */
+  reserve(address: string, known: boolean): Promise<AuthFailureReservation | AuthFailureRefusal>;
 }
 
 /**
- * The `sharedAuthFailures` hook of the BTP server: true when `address` is over.
+ * The town-wide failed-auth reservations.
  *
  * @example
  * ```ts
  * declare const buckets: Parameters<typeof sharedAuthFailures>[0]["buckets"];
- * const over = sharedAuthFailures({ buckets, perAddressPerMinute: 5, totalPerMinute: 120 });
- * if (await over("10.0.0.7")) console.log("blocked town-wide");
+ * const failures = sharedAuthFailures({ buckets, perAddressPerMinute: 5, totalPerMinute: 120 });
+ * const reserved = await failures.reserve("10.0.0.7", false);
+ * if (typeof reserved === "string") console.log(`refused: ${reserved}`);
+ * else reserved.refund(); // the auth succeeded
  * ```
  */
-export function sharedAuthFailures(
-  o: SharedAuthFailuresOptions,
-): (address: string) => Promise<boolean> {
-  return async (address) => {
-    const [mine, all] = await Promise.all([
-      // The failure that empties the bucket blocks, as the per-process count does at its limit.
-      o.buckets.take(
-        `btp-auth:${address}`,
-        o.perAddressPerMinute / 60,
-        Math.max(1, o.perAddressPerMinute - 1),
-      ),
-      o.buckets.take("btp-auth:*", o.totalPerMinute / 60, Math.max(1, o.totalPerMinute / 6)),
-    ]);
-    return !mine || !all;
+export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFailures {
+  const now = o.now ?? Date.now;
+  const perAddress = Math.max(1, o.perAddressPerMinute);
+  const total = Math.max(1, o.totalPerMinute / 6);
+  const totalRate = o.totalPerMinute / 60;
+  // Once the database said the total is empty, it cannot hold a token before one refills:
+  // refusing here until then spares the database a statement per connection of a flood.
+  let totalEmptyUntil = 0;
+  return {
+    async reserve(address, known) {
+      const addressKey = `btp-auth:${address}`;
+      if (!known && now() < totalEmptyUntil) return "town";
+      if (!(await o.buckets.take(addressKey, o.perAddressPerMinute / 60, perAddress))) {
+        return "address";
+      }
+      if (!known && !(await o.buckets.take("btp-auth:*", totalRate, total))) {
+        totalEmptyUntil = now() + 1000 / Math.max(totalRate, 1e-6);
+        await o.buckets.refund(addressKey, perAddress).catch(() => {});
+        return "town";
+      }
+      let refunded = false;
+      return {
+        refund() {
+          if (refunded) return;
+          refunded = true;
+          o.buckets.refund(addressKey, perAddress).catch(() => {});
+          if (!known) o.buckets.refund("btp-auth:*", total).catch(() => {});
+        },
+      };
+    },
   };
 }

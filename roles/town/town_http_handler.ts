@@ -84,6 +84,8 @@ export interface TownHttpListenOptions {
   log?: (line: string) => void;
   /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
   connectionsElsewhere?: (address: string) => number;
+  /** A slot in the town-wide count per address (transport/http_front.ts `sharedSlot`). */
+  sharedSlot?: (address: string) => Promise<(() => void) | "address">;
 }
 
 /** The town's HTTP handler and what it owns. */

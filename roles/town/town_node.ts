@@ -141,8 +141,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const townLimits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
   const onSharedStore = config.storeUrl !== undefined || options.storeUrl !== undefined;
   const shares = shareOfTownLimits(townLimits, onSharedStore ? config.storeProcesses ?? 1 : 1);
-  // On a shared store connections per address are counted town-wide (the other processes'
-  // counts from the database, state/postgres_connection_counts.ts): each takes the full cap.
+  // On a shared store connections per address are counted town-wide (a slot taken in the
+  // database at accept, state/postgres_connection_counts.ts): each takes the full cap.
   const limits = onSharedStore
     ? { ...shares, maxConnectionsPerAddress: townLimits.maxConnectionsPerAddress }
     : shares;
@@ -171,7 +171,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   await connectionCounts?.exchange().catch((err) =>
     log(`connection counts not exchanged: ${(err as Error).message}`)
   );
-  // Without fresh counts from the database each process holds to its share of the cap.
+  // While the database cannot be reached each process holds to its share of the cap.
   const unknownElsewhere = limits.maxConnectionsPerAddress - shares.maxConnectionsPerAddress;
   // A town on a shared store keeps blobs either in a directory its processes on one host share
   // (files and their SQLite index) or, without one, each process in its own directory with the
@@ -412,9 +412,10 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       reusePort,
       log,
       connectionsElsewhere: connectionCounts &&
-        ((address) => connectionCounts.elsewhere("http", address) ?? unknownElsewhere),
+        (() => connectionCounts.reachable() ? 0 : unknownElsewhere),
+      sharedSlot: connectionCounts &&
+        ((address) => connectionCounts.take("http", address, limits.maxConnectionsPerAddress)),
     });
-    connectionCounts?.register("http", () => httpServer.addressCounts());
     btpStats.http = httpServer.stats;
     closers.push(async () => {
       http.close();
@@ -459,10 +460,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       maxConnectionsPerPrefix: effectivePrefixCap(limits),
       maxConnections: limits.maxConnections,
       connectionsElsewhere: connectionCounts &&
-        ((address) => connectionCounts.elsewhere("btp", address) ?? unknownElsewhere),
+        (() => connectionCounts.reachable() ? 0 : unknownElsewhere),
+      sharedSlot: connectionCounts &&
+        ((address) => connectionCounts.take("btp", address, limits.maxConnectionsPerAddress)),
       log,
     });
-    connectionCounts?.register("btp", () => btp.addressCounts());
     btpStats.read = btp.stats;
     // Payments forwarded before a crash with no answer on record: the peer shows the
     // fulfillments it holds (protocol/payment_in_doubt.ts), each owed once proven.

@@ -1,8 +1,8 @@
 /**
  * Abuse limits of a town on several processes held town-wide (real processes, a real
  * PostgreSQL server): failed BTP auths from one address, spread over two processes, block it on
- * both after the town's limit (plus at most one failure per other process), not after the limit
- * on each.
+ * both after the town's limit, not after the limit on each; guesses at both processes at once
+ * stay within the town's total; connections opened on both at once stop at the town's cap.
  */
 import { generateSecretKey } from "nostr-tools";
 import { assert, assertEquals } from "../support/assert.ts";
@@ -55,6 +55,76 @@ Deno.test("shared limits: failed BTP auths from one address are counted town-wid
   // Both processes refuse the address now.
   assertEquals(await badAuth(a), "refused");
   assertEquals(await badAuth(b), "refused");
+});
+
+Deno.test("shared limits: guesses at both processes at once stay within the town's total of failed auths", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const secretKey = generateSecretKey();
+  // The town's total as configured: 120 a minute, a burst of 20 (a sixth), 2 a second after.
+  // Every guess comes from 127.0.0.1, so the per-address limits are out of the way.
+  const limits = {
+    btpAuthFailuresPerMinuteTotal: 120,
+    btpAuthFailuresPerMinute: 100_000,
+    maxConnectionsPerAddress: 1000,
+  };
+  await using a = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  await using b = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  // 1.5 s of guesses, 16 at a time on each process.
+  const started = Date.now();
+  const outcomes = { a: [] as string[], b: [] as string[] };
+  const guesser = async (p: SharedTownProcess, into: string[]) => {
+    while (Date.now() - started < 1500) into.push(await badAuth(p));
+  };
+  await Promise.all([
+    ...Array.from({ length: 16 }, () => guesser(a, outcomes.a)),
+    ...Array.from({ length: 16 }, () => guesser(b, outcomes.b)),
+  ]);
+  const seconds = (Date.now() - started) / 1000;
+  const failed = [...outcomes.a, ...outcomes.b].filter((o) => o === "auth-failed").length;
+  // The burst and what refilled meanwhile; one more for a token refilled as the clock read.
+  const allowed = 20 + Math.floor(2 * seconds) + 1;
+  console.log(
+    `failed auths admitted town-wide in ${seconds.toFixed(2)} s: ${failed} ` +
+      `(a ${outcomes.a.filter((o) => o === "auth-failed").length}, ` +
+      `b ${outcomes.b.filter((o) => o === "auth-failed").length}; allowed ${allowed}; ` +
+      `${outcomes.a.length + outcomes.b.length} tries)`,
+  );
+  assert(failed >= 20, `the burst is admitted: ${failed}`);
+  assert(failed <= allowed, `${failed} failed auths, the town allows ${allowed}`);
+  // Each process refused guesses: the total is the town's, whichever process a guess hits.
+  assert(outcomes.a.includes("refused") && outcomes.b.includes("refused"));
+});
+
+Deno.test("shared limits: connections opened on both processes at once stop at the town's cap", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const secretKey = generateSecretKey();
+  const limits = { maxConnectionsPerAddress: 8 };
+  await using a = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  await using b = await startSharedTownProcess({ storeUrl, secretKey, limits });
+  const opened = await Promise.all([
+    ...Array.from({ length: 12 }, () => openReader(a)),
+    ...Array.from({ length: 12 }, () => openReader(b)),
+  ]);
+  const held = opened.filter((s): s is WebSocket => s !== "refused");
+  try {
+    console.log(
+      `readers admitted town-wide: ${held.length} of 24 opened at once (cap 8; ` +
+        `a ${opened.slice(0, 12).filter((s) => s !== "refused").length}, ` +
+        `b ${opened.slice(12).filter((s) => s !== "refused").length})`,
+    );
+    assertEquals(held.length, 8);
+    // The ninth is refused on either process, and a closed one frees a slot on the other.
+    assertEquals(await openReader(a), "refused");
+    assertEquals(await openReader(b), "refused");
+    await closeSocket(held.pop()!);
+    const again = await admittedWithin(held.length % 2 === 0 ? a : b);
+    assert(again !== undefined);
+    held.push(again);
+  } finally {
+    for (const socket of held) await closeSocket(socket);
+  }
 });
 
 /**

@@ -11,7 +11,10 @@
  * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
  * `authBlockMs`, but for one try every `authTrialMs`; and in total: past
  * `authFailuresPerMinuteTotal`, addresses that never authenticated are refused until it refills
- * (auth_failure_throttle.ts). Open connections are capped per address and in total (HTTP 503).
+ * (auth_failure_throttle.ts). On a shared store each upgrade first reserves the failure it may
+ * cost in the database (roles/town/shared_auth_failures.ts), so the town's limits hold across
+ * its processes however many guesses arrive at once. Open connections are capped per address and
+ * in total (HTTP 503).
  * A plain HTTP request (not an upgrade) is answered 400.
  *
  * @module
@@ -34,6 +37,7 @@ import {
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "../channels/channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "../auth_failure_throttle.ts";
+import type { AuthFailureReservation, SharedAuthFailures } from "../shared_auth_failures.ts";
 import { listenHttpFront } from "../../../transport/http_front.ts";
 import {
   ChannelCosignError,
@@ -68,13 +72,16 @@ export interface BtpServerOptions {
   /** A blocked address may still try once per this long. Default 10 s. */
   authTrialMs?: number;
   /**
-   * Counts each failed auth town-wide as well (a town on several processes: buckets in its
-   * database, roles/town/shared_auth_failures.ts); true when the address is over there, which
-   * blocks it here too. A rejection (the database away) leaves the decision to this process.
+   * Reserves each connection's auth failure town-wide before its auth is read (a town on
+   * several processes: buckets in its database, roles/town/shared_auth_failures.ts): an
+   * address over there is refused (HTTP 429) and blocked here too; the town's total over
+   * refuses it. A rejection (the database away) leaves the decision to this process.
    */
-  sharedAuthFailures?: (address: string) => Promise<boolean>;
+  sharedAuthFailures?: SharedAuthFailures;
   /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
   connectionsElsewhere?: (address: string) => number;
+  /** A slot in the town-wide count per address (transport/http_front.ts `sharedSlot`). */
+  sharedSlot?: (address: string) => Promise<(() => void) | "address">;
   /** Open connections per remote address. Default 64. */
   maxConnectionsPerAddress?: number;
   /** Open connections per network prefix (IPv4 /24, IPv6 /48). Default no cap. */
@@ -192,26 +199,46 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
   };
 
-  const failAuth = async (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
+  const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {
     authFailures++;
-    let blocked = throttle.recordFailure(address);
-    if (!blocked && options.sharedAuthFailures !== undefined) {
-      const over = await options.sharedAuthFailures(address).catch(() => false);
-      blocked = over && throttle.block(address);
-    }
+    const blocked = throttle.recordFailure(address);
     refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
   };
 
-  const onSocket = (socket: WebSocket, address: string) => {
+  /** The upgrade: on a shared store, the failure this connection may cost is reserved first. */
+  const upgrade = async (address: string) => {
+    let reserved: AuthFailureReservation | undefined;
+    if (options.sharedAuthFailures !== undefined) {
+      const r = await options.sharedAuthFailures.reserve(address, throttle.isKnown(address))
+        .catch(() => undefined);
+      if (r === "address") {
+        throttle.block(address);
+        return { status: 429, text: "too many failed BTP auths from this address" };
+      }
+      if (r === "town") {
+        return { status: 429, text: "too many failed BTP auths on this town; retry later" };
+      }
+      reserved = r;
+    }
+    return {
+      maxMessageBytes: maxFrameBytes,
+      onSocket: (socket: WebSocket) => onSocket(socket, address, reserved),
+    };
+  };
+
+  const onSocket = (socket: WebSocket, address: string, reserved?: AuthFailureReservation) => {
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
     const timer = setTimeout(
       () => socket.close(1008, "no BTP auth"),
       options.authTimeoutMs ?? 5_000,
     );
+    let authRead = false;
     socket.addEventListener("close", () => {
       clearTimeout(timer);
       sockets.delete(socket);
+      // Closed before an auth frame: no guess was made.
+      if (!authRead) reserved?.refund();
     });
     // Before auth a peer has no reason to ping more than a keepalive's worth: a flood of them
     // is closed rather than answered until the auth timeout.
@@ -224,12 +251,13 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       socket.removeEventListener("message", onFirst);
       socket.removeEventListener("ping", onPing);
       clearTimeout(timer);
+      authRead = true;
       const bytes = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : new Uint8Array(0);
       let auth;
       try {
         auth = readAuth(bytes);
       } catch (err) {
-        void failAuth(
+        failAuth(
           socket,
           bytes,
           address,
@@ -241,9 +269,10 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       const account = options.accounts.authenticate(auth.username, auth.token);
       if (!account) {
-        void failAuth(socket, bytes, address, "invalid auth_token");
+        failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
+      reserved?.refund();
       throttle.recordSuccess(address);
       const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
@@ -271,11 +300,9 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
     maxConnections: options.maxConnections ?? 4096,
     connectionsElsewhere: options.connectionsElsewhere,
+    sharedSlot: options.sharedSlot,
     refuse: (address) => throttle.refusal(address),
-    upgrade: (_head, address) => ({
-      maxMessageBytes: maxFrameBytes,
-      onSocket: (socket) => onSocket(socket, address),
-    }),
+    upgrade: (_head, address) => upgrade(address),
     log: options.log,
   });
 
