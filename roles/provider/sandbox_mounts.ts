@@ -4,7 +4,7 @@
  *
  * The job gets a new root built from nothing (deny by default), then `pivot_root`s into it:
  *
- *     /                       tmpfs, 1 MiB, the skeleton of mount points
+ *     /                       tmpfs, 1 MiB, the skeleton of mount points, read-only once made
  *     /usr /bin /sbin /lib* /etc   the host's, read-only (tools, libc, certificates)
  *     /dev                    null zero full random urandom, fd/stdin/stdout/stderr links, shm
  *     /proc                   the job's own PID namespace
@@ -37,6 +37,12 @@ export const SANDBOX_DENO_BIN_DIR = "/opt/turnpike/deno";
 export const SANDBOX_DENO_DIR = "/opt/turnpike/cache";
 /** Where the TOON module appears inside the sandbox (also in TURNPIKE_TOON_MODULE). */
 export const SANDBOX_TOON_MODULE = `${SANDBOX_DENO_BIN_DIR}/toon.mjs`;
+/**
+ * The source name of the job's root tmpfs: once the job's mount table has this mount, alone, at
+ * `/`, the setup has detached the host's root and every tmpfs in the table is the job's
+ * (sandbox_limits.ts counts them).
+ */
+export const SANDBOX_ROOT_SOURCE = "turnpike-root";
 /** The host's system directories a job sees read-only, when they exist. */
 export const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
 /** Device files bound from the host into the job's /dev. */
@@ -86,7 +92,11 @@ export interface SandboxFstabOptions {
   denoCache?: { dir: string; mode: "ro" | "rw" };
   /** Hidden paths that exist (resolved). */
   hidden: readonly HiddenPath[];
-  /** Size of the private /tmp (and of /dev/shm, /var/tmp each), bytes. */
+  /**
+   * Size of the private /tmp (and of /dev/shm, /var/tmp each), bytes. A tmpfs without `size=`
+   * would be unbounded and its statfs would report no blocks, so this is always set: writes
+   * past it fail with ENOSPC, and its used blocks are what sandbox_limits.ts counts.
+   */
   tmpBytes: number;
 }
 
@@ -162,16 +172,27 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   const line = (m: Mount, target: string) =>
     [fstabField(m.source), fstabField(target), m.type, m.opts, "0", "0"].join(" ");
   const root: Mount = {
-    source: "turnpike-root",
+    source: SANDBOX_ROOT_SOURCE,
     target: "",
     type: "tmpfs",
     opts: "size=1048576,mode=0755",
+    rank: 0,
+  };
+  // Last, the root read-only: rootless, the job owns the root's directories and could rename
+  // one above a mount point (/var of /var/tmp), moving that tmpfs away from where its memory is
+  // measured (sandbox_limits.ts); no capability is left in the job to make it writable again.
+  const sealRoot: Mount = {
+    source: o.root,
+    target: "",
+    type: "none",
+    opts: "bind,remount,ro",
     rank: 0,
   };
   return [
     line(root, o.root),
     // X-mount.mkdir makes each missing mount point (0755) inside the root tmpfs.
     ...mounts.map((m) => line({ ...m, opts: `${m.opts},X-mount.mkdir` }, o.root + m.target)),
+    line(sealRoot, o.root),
   ].join("\n") + "\n";
 }
 

@@ -11,8 +11,10 @@
  * - **rootless** (any other user): the same inside a new user namespace (`unshare --user
  *   --map-root-user`): the setup is "root" only inside the namespace, then `setpriv` drops
  *   every capability, so the job is the provider's own uid without privileges, in a root that
- *   holds nothing of the provider's. Memory is sampled (sandbox_limits.ts), processes bounded
- *   by `ulimit -u` within the namespace.
+ *   holds nothing of the provider's. Memory is sampled (sandbox_limits.ts): the processes'
+ *   pages and the job's tmpfs mounts' own counters; the job may create no user namespace of
+ *   its own (it could mount a tmpfs of any size in one). Processes are bounded by `ulimit -u`
+ *   within the namespace.
  * Both: no network unless the manifest asks and the operator allows (a new network namespace
  * has only a downed loopback); the PID namespace dies with its init, so on timeout or cancel
  * the whole tree is SIGKILLed; no file descriptor but 0-2 is inherited (a provider started with
@@ -45,6 +47,8 @@ import {
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
   type JobCgroups,
+  type JobTmpfsMeter,
+  jobTmpfsMeter,
   killTree,
   MEMORY_SAMPLE_MS,
   oomKills,
@@ -120,7 +124,10 @@ export interface SkillSandboxOptions {
   maxStdoutBytes?: number;
   /** Tail of stderr kept; default 64 KiB. */
   maxStderrBytes?: number;
-  /** Size of the job's private /tmp (and /var/tmp, /dev/shm) tmpfs; default 256 MiB. */
+  /**
+   * Size of the job's private /tmp (and /var/tmp, /dev/shm) tmpfs; default 256 MiB, and never
+   * more than the job's memory limit (their pages are the job's memory).
+   */
   tmpBytes?: number;
   /** Most processes of one job (fork bombs); default {@linkcode DEFAULT_MAX_PROCESSES}. */
   maxProcesses?: number;
@@ -242,6 +249,11 @@ if [ "$dropto" = nobody ]; then
 fi
 # Rootless: a nested user namespace maps the job to uid/gid 65534 too (inside it), so tools
 # that act differently as root (tar restoring owners, package managers) behave as for nobody.
+# That one is the last: a user namespace of the job's own would let it mount a tmpfs that no
+# limit sees (its pages are in no process and no cgroup). The limit is this namespace's (its
+# root may set it) and the kernel checks it for namespaces made at any depth below, so the job,
+# without capabilities here, can neither raise it nor get around it: unshare gets ENOSPC.
+echo 1 > /proc/sys/user/max_user_namespaces || fail "cannot limit nested user namespaces"
 exec env -u SHLVL unshare --user --map-user=${SANDBOX_UID} --map-group=${SANDBOX_UID} --keep-caps \\
   setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
 `;
@@ -311,6 +323,26 @@ export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise
           "run with --security-opt seccomp=unconfined) or run the provider as root"
         : `unshare/setpriv failed (${probe.text})`,
     );
+  }
+  if (mode === "rootless") {
+    // What SETUP_SCRIPT does before the job starts (with the job's own /proc, as there): a
+    // kernel or /proc that refuses it would fail every job, so say so here, once.
+    const nested = await commandOutput("unshare", [
+      ...userns,
+      "--mount",
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "sh",
+      "-c",
+      "echo 1 > /proc/sys/user/max_user_namespaces",
+    ]);
+    if (!nested.ok) {
+      throw new SkillSandboxUnavailableError(
+        `a job's user namespace cannot be denied nested ones (${nested.text}): a job could ` +
+          "mount memory its limit does not see; run the provider as root",
+      );
+    }
   }
   const cgroups = mode === "root" ? await probeCgroupControllers() : { memory: false, pids: false };
   const limits: SandboxLimits = mode === "root"
@@ -595,7 +627,7 @@ function prepareJob(
         ? undefined
         : { dir: host.denoCacheDir, mode: denoCache },
       hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
-      tmpBytes: options.tmpBytes ?? 256 * MiB,
+      tmpBytes: Math.min(options.tmpBytes ?? 256 * MiB, job.manifest.memoryBytes),
     }),
     { mode: 0o600 },
   );
@@ -801,11 +833,16 @@ async function superviseJob(
     killTree(child.pid);
   };
   const timer = setTimeout(() => kill("timeout"), job.manifest.timeoutMs);
-  // Rootless, the job's private tmpfs mounts (/tmp, /var/tmp, /dev/shm) are charged to no
-  // cgroup and pages written to them are in no process's RSS: their files are summed (below,
-  // with the work dir) and counted in the job's memory. As root the memory cgroup charges them.
-  let tmpfsBytes = 0;
-  const overMemory = () => treeMemoryBytes(child.pid) + tmpfsBytes > job.manifest.memoryBytes;
+  // Rootless, the job's tmpfs mounts (/tmp, /var/tmp, /dev/shm...) are charged to no cgroup
+  // and pages written to them are in no process's RSS: what each holds (statfs, unlinked files
+  // too) counts in the job's memory, sampled with the processes. As root the cgroup charges them.
+  // unshare (--fork) has one child for the job's whole life: the PID namespace's init.
+  let tmpfs: JobTmpfsMeter | undefined;
+  const overMemory = () => {
+    const initPid = tmpfs === undefined ? processTree(child.pid)[1] : undefined;
+    if (initPid !== undefined) tmpfs = jobTmpfsMeter(initPid);
+    return treeMemoryBytes(child.pid) + (tmpfs?.bytes() ?? 0) > job.manifest.memoryBytes;
+  };
   const sampler = host.limits.memory === "sampled"
     ? setInterval(() => {
       if (overMemory()) kill("memory-limit");
@@ -820,11 +857,6 @@ async function superviseJob(
     try {
       const used = await dirUsage(workDir, job.manifest.diskBytes, MAX_WORK_FILES);
       if (used === "over") kill("disk-limit");
-      if (host.limits.memory === "sampled" && killedFor === null) {
-        const tmp = await jobTmpfsUsage(child.pid, job.manifest.memoryBytes);
-        tmpfsBytes = tmp === "over" ? Infinity : tmp;
-        if (overMemory()) kill("memory-limit");
-      }
     } finally {
       measuring = false;
     }
@@ -922,39 +954,6 @@ async function readTail(stream: ReadableStream<Uint8Array>, max: number): Promis
  * Bytes of the regular files under `dir`, or `over` as soon as they pass `limit` or the files
  * pass `maxFiles` (the walk stops there: a job cannot make the measuring slow).
  */
-/**
- * Bytes of files in a rootless job's private tmpfs mounts (/tmp but its work dir, /var/tmp,
- * /dev/shm), read through `/proc/<pid>/root` of a process inside the job (its mount namespace
- * and root; the provider owns the job's user namespace, so it may look), or "over" `limit`.
- */
-async function jobTmpfsUsage(unsharePid: number, limit: number): Promise<number | "over"> {
-  const inside = processTree(unsharePid).slice(1).reverse();
-  for (const pid of inside) {
-    const root = `/proc/${pid}/root`;
-    let total = 0;
-    let readable = false;
-    for (const dir of ["tmp", "var/tmp", "dev/shm"]) {
-      try {
-        for await (const e of Deno.readDir(`${root}/${dir}`)) {
-          readable = true;
-          if (dir === "tmp" && `/tmp/${e.name}` === SANDBOX_WORK_DIR) continue; // on disk
-          const path = `${root}/${dir}/${e.name}`;
-          const used = e.isDirectory
-            ? await dirUsage(path, limit - total, MAX_WORK_FILES)
-            : (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
-          if (used === "over") return "over";
-          total += used;
-          if (total > limit) return "over";
-        }
-      } catch {
-        // not (yet) mounted, or the process is gone: try the next one
-      }
-    }
-    if (readable) return total;
-  }
-  return 0;
-}
-
 async function dirUsage(dir: string, limit: number, maxFiles: number): Promise<number | "over"> {
   let bytes = 0;
   let files = 0;

@@ -322,6 +322,46 @@ Deno.test(`skill sandbox (${MODE}): files in /tmp, /var/tmp and /dev/shm count i
   });
 });
 
+Deno.test(`skill sandbox (${MODE}): a tmpfs file unlinked but held open counts in the memory limit`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    // 120 MiB into /tmp under a 64 MiB limit, through a descriptor whose file is already gone:
+    // no file is left to find in /tmp, but the tmpfs still holds every page.
+    const [dir, manifest] = await w.skill(
+      "unlinked-hog",
+      "#!/bin/bash\nexec 3>/tmp/held; rm /tmp/held\nhead -c 125829120 /dev/zero >&3\n" +
+        'echo "wrote $?"; sleep 3; echo survived\n',
+      "  memory: 64\n  timeout: 30\n",
+    );
+    const o = await sandbox.run({ jobId: "u1", skillDir: dir, manifest, input: "" });
+    assertEquals(o.status, "memory-limit", `${o.status} ${o.reason} ${text(o)} ${o.stderrTail}`);
+    // Rootless the whole job is killed; as root the kernel OOM-kills one of its processes.
+    if (MODE === "rootless") assertEquals(text(o).includes("survived"), false, text(o));
+  });
+});
+
+Deno.test(`skill sandbox (${MODE}): a tmpfs of the job's own, in a nested user and mount namespace, does not escape the memory limit`, async () => {
+  await withWorld(async (w) => {
+    const sandbox = await createSkillSandbox(w.options);
+    // Rootless, the job may not make a user namespace of its own (it could mount anything in
+    // it): unshare fails. As root it may, and the memory cgroup charges that tmpfs's pages.
+    const [dir, manifest] = await w.skill(
+      "nested-hog",
+      "#!/bin/bash\nmkdir -p m\nunshare -Urm bash -c 'mount -t tmpfs -o size=1g none m && " +
+        "head -c 125829120 /dev/zero > m/fill && echo filled && sleep 3 && echo survived'\n",
+      "  memory: 64\n  timeout: 30\n",
+    );
+    const o = await sandbox.run({ jobId: "n1", skillDir: dir, manifest, input: "" });
+    const why = `${o.status} ${o.reason} ${text(o)} ${o.stderrTail}`;
+    assertEquals(text(o).includes("filled"), false, why);
+    if (MODE === "root") assertEquals(o.status, "memory-limit", why);
+    else {
+      assertEquals(o.status, "failed", why);
+      assertStringIncludes(o.stderrTail, "unshare failed", why);
+    }
+  });
+});
+
 Deno.test(`skill sandbox (${MODE}): private tmp dirs, read-only skill dir, no capabilities, in the memory cgroup`, async () => {
   await withWorld(async (w) => {
     // A hidden dir whose name needs fstab escaping (space, backslash) stays hidden.
