@@ -14,6 +14,12 @@
  * this node's address and the town's (one of the two addresses of the town's Nostr key).
  * A claim already kept (the same nonce and amount, sent again) is answered as kept.
  *
+ * With `watch`, the payout channels are watched on chain (roles/channels/channel_watcher.ts),
+ * those kept from earlier runs included: a close by the town that would pay this node less than
+ * its newest claim is answered with it during the settle timeout, and the channel is settled
+ * after it. The town cannot close with a proof of its own (the contract takes only the
+ * partner's), but it can close with none and hope the payee is not looking.
+ *
  * @module
  */
 import {
@@ -27,9 +33,12 @@ import type { AuditLog } from "../../state/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
+  listChannels,
   readChannel,
   saveChannel,
 } from "../../state/channel_file.ts";
+import type { ChannelChain } from "./channel_chain_sync.ts";
+import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
 import { type ChannelClaimGate, openChannelClaimGate } from "../town/channels/btp_claim_gate.ts";
 import { newChannelRecord } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
@@ -50,6 +59,20 @@ export interface PayoutReceiverOptions {
   townPubkey: string;
   /** Told about each claim kept (its channel file as written). */
   onKept?: (record: ChannelRecord) => void;
+  /** Watch the payout channels on chain with this client (answers a close, settles). */
+  watch?: PayoutWatchOptions;
+}
+
+/** How {@linkcode PayoutReceiver} watches its channels. */
+export interface PayoutWatchOptions {
+  /** The chain calls (this node's `TokenNetworkClient`). */
+  chain: ChannelChain;
+  /** Poll period. Default the watcher's (15 s). */
+  intervalMs?: number;
+  /** Told after each saved change (`fields.Disputed`: the town's close paid less). */
+  onChange?: (change: ChannelChange) => void;
+  /** Told about a poll that failed. */
+  onError?: (channelId: `0x${string}`, err: Error) => void;
 }
 
 /**
@@ -75,10 +98,31 @@ export class PayoutReceiver {
   readonly #o: PayoutReceiverOptions;
   readonly #gates = new Map<string, Promise<ChannelClaimGate>>();
   readonly #town: `0x${string}`[];
+  readonly #watcher: ChannelWatcher | undefined;
 
   constructor(options: PayoutReceiverOptions) {
     this.#o = options;
     this.#town = evmAddressesOfNostrPubkey(options.townPubkey);
+    const watch = options.watch;
+    this.#watcher = watch && startChannelWatcher({
+      channels: [],
+      intervalMs: watch.intervalMs,
+      autoSettle: true,
+      onChange: watch.onChange,
+      onError: watch.onError,
+    });
+  }
+
+  /**
+   * Puts the payout channels kept from earlier runs (not settled) under watch; new ones are
+   * watched from their first claim. Without `watch`: nothing.
+   */
+  async watchKept(): Promise<void> {
+    if (!this.#watcher) return;
+    for (const record of await listChannels(this.#o.stateDir)) {
+      if (record.peerLabel !== PAYOUT_CHANNEL_LABEL || record.status === "settled") continue;
+      await this.#gate({ channelId: record.channelId }).catch(() => {});
+    }
   }
 
   /**
@@ -104,20 +148,27 @@ export class PayoutReceiver {
     return await Promise.all([...this.#gates.values()].map(async (g) => (await g).record()));
   }
 
-  /** Waits for every channel file to be written. */
+  /** Stops the watch and waits for every channel file to be written. */
   async close(): Promise<void> {
+    await this.#watcher?.stop();
     for (const gate of this.#gates.values()) {
       await (await gate.catch(() => undefined))?.writer.durable().catch(() => {});
     }
   }
 
-  #gate(claim: PaymentChannelClaim): Promise<ChannelClaimGate> {
+  #gate(claim: Pick<PaymentChannelClaim, "channelId">): Promise<ChannelClaimGate> {
     const id = claim.channelId.toLowerCase();
     let gate = this.#gates.get(id);
     if (!gate) {
       gate = this.#open(id as `0x${string}`);
       this.#gates.set(id, gate);
-      gate.catch(() => this.#gates.delete(id));
+      gate.then(
+        (g) => {
+          const chain = this.#o.watch?.chain;
+          if (chain) this.#watcher?.add({ record: g.record, update: g.update, chain });
+        },
+        () => this.#gates.delete(id),
+      );
     }
     return gate;
   }

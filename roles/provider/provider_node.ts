@@ -76,6 +76,7 @@ import {
   ChannelSenderError,
   openChannelSender,
 } from "../channels/channel_sender.ts";
+import type { ChannelChange } from "../channels/channel_watcher.ts";
 import { ensureAutoChannel } from "../channels/channel_auto_open.ts";
 import { PayoutReceiver } from "../channels/payout_receiver.ts";
 import { townDebtOf, townDebtRefusal } from "./town_debt.ts";
@@ -333,6 +334,7 @@ class Provider implements ProviderNode {
   #btp?: BtpClient;
   #channel?: ChannelSender;
   #alerts?: NodeAlerts;
+  #payouts?: PayoutReceiver;
   #raise?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   /** Every town's client (`home` is the home town's). */
   #towns?: TownClients;
@@ -434,15 +436,7 @@ class Provider implements ProviderNode {
       chains: o.chains,
       watchIntervalMs: o.channelWatchIntervalMs,
       prepay: o.channelPrepay,
-      onChannelChange: (c) => {
-        this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`);
-        if (c.fields.Disputed) {
-          alerts.raise("channel-dispute", `channel ${c.record.channelId}: ${c.fields.Disputed}`, {
-            channelId: c.record.channelId,
-            ...c.fields,
-          });
-        }
-      },
+      onChannelChange: (c) => this.#onChannelChange(c),
       onWatchError: (err) => this.#log(`channel: cannot read the chain: ${err.message}`),
     });
     this.#channel = sender;
@@ -461,6 +455,7 @@ class Provider implements ProviderNode {
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });
     const payouts = this.#payoutReceiver();
+    this.#payouts = payouts;
     this.#btp = new BtpClient({
       url: o.btpUrl,
       authToken: o.btpToken,
@@ -480,6 +475,7 @@ class Provider implements ProviderNode {
       },
     });
     await this.#btp.connect();
+    await payouts?.watchKept();
     const ildcp = await this.#btp.fetchIldcp();
     this.ilpAddress = ildcp.clientAddress;
     this.#desk = this.#openPaymentDesk(ildcp.assetCode, ildcp.assetScale);
@@ -599,6 +595,7 @@ class Provider implements ProviderNode {
     await this.#btp?.close().catch(() => {});
     await Promise.allSettled([...this.#uplinks.values()].map((u) => u.close()));
     await this.#channel?.close().catch(() => {});
+    await this.#payouts?.close().catch(() => {});
     await this.#alerts?.close().catch(() => {});
     if (this.#status.pid === Deno.pid && this.store !== undefined) {
       this.#status.state = "stopped";
@@ -1511,6 +1508,21 @@ class Provider implements ProviderNode {
     return refusal;
   }
 
+  /** A channel's change on chain, logged; one that would pay this node less is an alert. */
+  #onChannelChange(c: ChannelChange): void {
+    this.#log(`channel ${c.record.channelId}: ${c.action} (${c.record.status} on chain)`);
+    if (c.fields.Disputed) {
+      this.#alerts?.raise(
+        "channel-dispute",
+        `channel ${c.record.channelId}: ${c.fields.Disputed}`,
+        {
+          channelId: c.record.channelId,
+          ...c.fields,
+        },
+      );
+    }
+  }
+
   /** The keeper of the town's payout claims, on the first chain of `[chains]`; none without. */
   #payoutReceiver(): PayoutReceiver | undefined {
     const o = this.#o;
@@ -1521,11 +1533,19 @@ class Provider implements ProviderNode {
         section: section as Record<string, unknown>,
         allowMainnet: true,
       });
+      const client = new TokenNetworkClient({ chain, account: this.#signer.evm });
       return new PayoutReceiver({
         stateDir: o.stateDir,
         audit: this.#audit,
-        client: new TokenNetworkClient({ chain, account: this.#signer.evm }),
+        client,
         townPubkey: o.townPubkey,
+        // A close by the town that pays less than its newest claim is answered (an alert).
+        watch: {
+          chain: client,
+          intervalMs: o.channelWatchIntervalMs,
+          onChange: (c) => this.#onChannelChange(c),
+          onError: (_id, err) => this.#log(`payouts: cannot read the chain: ${err.message}`),
+        },
       });
     } catch (err) {
       this.#log(`payouts from the town are not kept: [chains."${id}"]: ${(err as Error).message}`);

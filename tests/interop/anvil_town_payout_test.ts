@@ -10,7 +10,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
@@ -24,6 +24,7 @@ import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.t
 import { startTownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
+import type { ChannelChange } from "../../roles/channels/channel_watcher.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
 import { runCli } from "../support/run_cli.ts";
@@ -205,13 +206,30 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
     );
     await fresh.close();
 
-    // Settlement: beta closes the payout channel with the town's newest claim; the town closes
-    // alice's with hers; after the settle timeout both settle.
-    await beta.closeChannel(payoutId, {
-      nonce: recovered.receivedNonce,
-      transferredAmount: recovered.received,
-      signature: recovered.receivedSignature!,
+    // Settlement: the town (the payer) closes the payout channel with no proof, which would pay
+    // beta nothing; beta's watcher, started on the file kept from the run before, answers with
+    // the town's newest claim. The town closes alice's with hers; after the timeout both settle.
+    const changes: ChannelChange[] = [];
+    const watching = new PayoutReceiver({
+      stateDir: betaState,
+      client: beta,
+      townPubkey: town.pubkey,
+      watch: { chain: beta, intervalMs: 50, onChange: (c) => changes.push(c) },
     });
+    await watching.watchKept();
+    await pair.bob.closeChannel(payoutId);
+    await until(
+      () => "beta's watcher to answer the town's close",
+      async () => {
+        const onChain = await beta.getChannel(payoutId);
+        const paid = onChain.participants[pair.bob.address.toLowerCase()];
+        return paid?.nonce === recovered.receivedNonce ? paid : undefined;
+      },
+    );
+    const answered = changes.find((c) => c.fields.UpdateTx);
+    assert(answered, "the watcher reports its update");
+    assertStringIncludes(answered.fields.Disputed, `would pay 0 of the ${recovered.received}`);
+    await watching.close();
     await gate.writer.durable();
     await settleOnTownClaim(pair, gate.record());
     await increaseTime(pair.anvil.rpcUrl, 601);
