@@ -70,6 +70,7 @@ import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { BlobPublishError } from "../roles/blob_publisher.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
+import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.ts";
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
@@ -454,6 +455,8 @@ interface PendingUpload {
   path: string;
   /** A temporary file (a `--dir` archive), removed once published. */
   temporary?: boolean;
+  /** Its copy in the profile's `uploads/`, which the node reads (removed once published). */
+  staged?: string;
 }
 
 async function buildSpec(
@@ -575,6 +578,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true);
+    await stageUploads(config.stateDir, uploads);
     await ensureRequesterNode(opts, config, cmd);
     const progress = progressPrinter(json);
     const transfers = new Map<string, ReturnType<typeof transferProgressPrinter>>();
@@ -582,7 +586,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       op: "submit" as const,
       spec,
       uploads: uploads.map((u) => ({
-        path: absolutePath(u.path),
+        path: u.staged!,
         name: u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1),
       })),
       wait: opts.wait === true,
@@ -654,12 +658,34 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       }
     }
   } finally {
-    for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
+    for (const u of uploads) {
+      if (u.temporary) await Deno.remove(u.path).catch(() => {});
+      if (u.staged !== undefined) await Deno.remove(u.staged).catch(() => {});
+    }
   }
 }
 
-function absolutePath(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+/**
+ * Stages each upload in the profile's `uploads/` (roles/requester/node_uploads.ts): the command
+ * reads the file with its own rights; the node reads nothing else. An archive made here is moved.
+ */
+async function stageUploads(stateDir: string, uploads: PendingUpload[]): Promise<void> {
+  for (const u of uploads) {
+    if (u.temporary) {
+      const staged = await stagedUploadPath(stateDir, ".tar.gz");
+      const moved = await Deno.rename(u.path, staged).then(() => true, () => false);
+      u.staged = moved ? staged : await stageUpload({ stateDir, path: u.path });
+    } else {
+      try {
+        u.staged = await stageUpload({ stateDir, path: u.path });
+      } catch (err) {
+        throw new CliError(`cannot read ${u.path}: ${(err as Error).message}`, {
+          exitCode: ExitCode.Usage,
+          cause: err,
+        });
+      }
+    }
+  }
 }
 
 /** The town's providers, or undefined (with a warning) when they cannot be read. */

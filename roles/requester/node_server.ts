@@ -21,7 +21,10 @@
  * goes away stops getting lines; the job goes on.
  *
  * Limits: {@linkcode NodeServerOptions.maxClients} connections at once, a request line within
- * {@linkcode REQUEST_TIMEOUT_MS} of connecting, lines capped by `node_wire.ts`.
+ * {@linkcode REQUEST_TIMEOUT_MS} of connecting, lines capped by `node_wire.ts`. When every slot
+ * is taken, a new connection closes the oldest one that has not sent its request yet (a command
+ * sends its line at once), so connections that only hold a slot cannot keep the commands out.
+ * Uploads are read only from the files a command staged (node_uploads.ts).
  *
  * @module
  */
@@ -29,10 +32,14 @@ import type { JobProgress, Requester } from "./requester_node.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
+import { checkStagedUpload } from "./node_uploads.ts";
 
 /** A blob input the node publishes before posting the job. */
 export interface NodeUpload {
-  /** Absolute path of the file (readable by the node: same user). */
+  /**
+   * The file the command staged in `<state dir>/uploads/` (node_uploads.ts): the node reads no
+   * other path.
+   */
   path: string;
   /** Name shown in progress lines. */
   name: string;
@@ -139,6 +146,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   const req = options.requester;
   const followers = new Set<{ ids: Set<string>; send: (line: unknown) => void }>();
   const conns = new Set<Deno.Conn>();
+  /** Connections that have not sent their request line yet, oldest first. */
+  const pending = new Set<Deno.Conn>();
   /** The senders of the connections in a request other than `hello`. */
   const listeners = new Set<(line: unknown) => void>();
   const startedAt = new Date().toISOString();
@@ -182,7 +191,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
     let follower: { ids: Set<string>; send: (line: unknown) => void } | undefined;
     try {
       const lines = readNodeLines(conn.readable);
-      const first = await lines.next();
+      const first = await lines.next().finally(() => pending.delete(conn));
       clearTimeout(timer);
       if (first.done) return;
       const request = first.value as unknown as NodeRequest;
@@ -207,9 +216,14 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           );
         } else if (request.op === "submit") {
           for (const line of options.checkSubmit?.(request) ?? []) send({ type: "log", line });
+          // Every path checked before any is published: a refused one publishes nothing.
+          const paths: string[] = [];
           for (const u of request.uploads) {
+            paths.push(await checkStagedUpload(options.stateDir, u.path));
+          }
+          for (const [i, u] of request.uploads.entries()) {
             const published = await req.publishBlob(
-              u.path,
+              paths[i],
               (done, total) => send({ type: "transfer", name: u.name, done, total }),
             );
             // The asset rides along: the client prints the amount in its units with its code.
@@ -256,6 +270,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       if (open) await writer.close().catch(() => {});
       open = false;
       conns.delete(conn);
+      pending.delete(conn);
       try {
         conn.close();
       } catch {
@@ -266,11 +281,23 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
 
   const accepting = (async () => {
     for await (const conn of listener) {
+      if (!closed && conns.size >= maxClients && pending.size > 0) {
+        // The oldest connection still silent makes room: it has had its chance to ask.
+        const oldest = pending.values().next().value!;
+        pending.delete(oldest);
+        conns.delete(oldest);
+        try {
+          oldest.close();
+        } catch {
+          // closed already
+        }
+      }
       if (closed || conns.size >= maxClients) {
         conn.close();
         continue;
       }
       conns.add(conn);
+      pending.add(conn);
       serveConn(conn);
     }
   })().catch(() => {});
