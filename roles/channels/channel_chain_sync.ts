@@ -393,9 +393,12 @@ export function settledBooks(
   const sent = onChain[record.selfAddress.toLowerCase()]?.transferredAmount ?? 0n;
   const received = onChain[record.peerAddress.toLowerCase()]?.transferredAmount ?? 0n;
   if (sent < record.sent) fields.Unclaimed = `${record.sent - sent}`;
-  const delivered = partnerProof(record)?.taken ?? 0n;
+  const delivered = record.receivedForwarded !== undefined &&
+      record.receivedForwarded < record.received
+    ? record.receivedForwarded
+    : record.received;
   // The cover of packets refused after their claim was taken: not taken, given back.
-  if (received < record.received && received >= delivered && delivered < record.received) {
+  if (received < record.received && received >= delivered) {
     fields.NotTaken = `${record.received - received}`;
   } else if (received < record.received) {
     // This side held a newer claim of the peer's than the chain paid by (its update never landed).

@@ -2,7 +2,8 @@
  * A settle after a close on chain books the channel file by the proofs on chain
  * (roles/channels/channel_chain_sync.ts `settledBooks`): the payer's claims never submitted come
  * back (`Unclaimed`), a payee's newer claim never submitted is not paid (`Unsubmitted`, its
- * forwarded value capped), and a side whose proof is not on chain transferred nothing.
+ * forwarded value capped), the refused packets' cover a payee did not take is `NotTaken`, and a
+ * side whose proof is not on chain transferred nothing.
  */
 import { assertEquals } from "../support/assert.ts";
 import { settledBooks } from "../../roles/channels/channel_chain_sync.ts";
@@ -40,6 +41,17 @@ Deno.test("settledBooks: a payee's claim never submitted is not paid, its forwar
   );
   assertEquals([booked.received, booked.receivedForwarded], [20_000n, 20_000n]);
   assertEquals(fields, { Unsubmitted: "10000" });
+});
+
+Deno.test("settledBooks: a payee that took what it delivered books the refused cover as not taken", () => {
+  const fields: Record<string, string> = {};
+  const booked = settledBooks(
+    record({ received: 36_600n, receivedNonce: 8n, receivedForwarded: 16_600n }),
+    { [PEER.toLowerCase()]: { transferredAmount: 16_600n } },
+    fields,
+  );
+  assertEquals([booked.received, booked.receivedForwarded], [16_600n, 16_600n]);
+  assertEquals(fields, { NotTaken: "20000" });
 });
 
 Deno.test("settledBooks: no proof on chain is nothing transferred; equal books add no line", () => {
