@@ -22,10 +22,20 @@ export interface TownLimits {
   /** Burst of client messages per connection. */
   messageBurst: number;
   /**
-   * Bytes queued on a socket (`bufferedAmount`) past which the client is a slow consumer: it
-   * gets a NOTICE and the connection is closed, instead of buffering without bound.
+   * Bytes queued on a socket (`bufferedAmount`) past which its peer is a slow consumer and the
+   * connection is closed, instead of buffering without bound (a NIP-01 client gets a NOTICE
+   * first). Half of it is the high-water mark: past it a REQ's stored events wait for the socket
+   * to drain, and a BTP peer is read no more, its PREPAREs are refused T05 and packets for it T04.
+   * Both ports.
    */
   maxBufferedBytes: number;
+  /**
+   * Bytes queued on all the town's WebSockets together (both ports, this process): past it the
+   * connections holding the most that were already behind are closed as slow consumers.
+   */
+  maxBufferedBytesTotal: number;
+  /** A connection whose queued bytes stay over the high-water mark this long is closed. */
+  slowConsumerTimeoutMs: number;
   /** Live events queued for one subscription while its stored events are still being sent. */
   maxPendingLiveEvents: number;
   /**
@@ -110,6 +120,8 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   messagesPerSecond: 20,
   messageBurst: 50,
   maxBufferedBytes: 4 * 1024 * 1024,
+  maxBufferedBytesTotal: 64 * 1024 * 1024,
+  slowConsumerTimeoutMs: 10_000,
   maxPendingLiveEvents: 1000,
   rateLimitedBeforeClose: 100,
   maxConcurrentQueries: 256,

@@ -29,6 +29,8 @@ export interface WebSocketRoute {
   maxMessageBytes: number;
   /** The subprotocol selected from the client's offer, if any. */
   protocol?: string;
+  /** Read nothing more while over this many bytes wait to be sent to the peer (nodelay_websocket.ts). */
+  pauseReadingAboveBytes?: number;
   /**
    * Called with the open socket. What it returns says when the socket may be closed to admit
    * a new connection while the caps are reached (see {@linkcode EvictionCandidate}).

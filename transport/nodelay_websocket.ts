@@ -35,6 +35,12 @@ export interface NoDelayWebSocketOptions {
   closeTimeoutMs?: number;
   /** Sub-protocols offered (`Sec-WebSocket-Protocol`). */
   protocols?: string[];
+  /**
+   * Read nothing more from the peer while over this many bytes are queued for it and not yet
+   * written (`bufferedAmount`): a peer that does not read what it is sent is not read either, so
+   * TCP slows its writes (docs/OPERATIONS.md "Peers that do not read"). Default: always read.
+   */
+  pauseReadingAboveBytes?: number;
 }
 
 /** Options for {@linkcode NoDelayWebSocket.accept}. */
@@ -210,6 +216,9 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   #isClient: boolean;
   #maxMessageBytes: number;
   #closeTimeoutMs: number;
+  #pauseReadingAbove: number;
+  /** The read loop, waiting for `bufferedAmount` to come down (see `pauseReadingAboveBytes`). */
+  #drainWaiters: (() => void)[] = [];
   /** Frames, or a frame's header and payload as two parts, in the order they leave. */
   #queued: Uint8Array[] = [];
   /** Payload bytes in `#queued`. */
@@ -227,6 +236,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     super();
     this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.#pauseReadingAbove = options.pauseReadingAboveBytes ?? Infinity;
     const accepted = acceptedConn;
     acceptedConn = undefined;
     this.#isClient = accepted === undefined;
@@ -465,6 +475,9 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
           fragmentOpcode = fragmentBytes = 0;
           if (this.#readyState === OPEN) this.#deliver(type, message);
         }
+        while (this.#bufferedAmount > this.#pauseReadingAbove && this.#conn) {
+          await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+        }
         const n = await conn.read(chunk);
         if (n === null) break;
         // Once our close frame is out, a peer that keeps sending (a flood that was closed for
@@ -614,6 +627,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
         const bytes = frames.length === 1 ? frames[0] : concat(frames);
         await writeAll(this.#conn, bytes);
         this.#bufferedAmount -= payloadBytes;
+        this.#wakeReader();
       }
     } catch {
       this.#queued = [];
@@ -624,6 +638,11 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
       this.#writing = false;
       this.#flushWaiters.splice(0).forEach((w) => w());
     }
+  }
+
+  /** Lets a read loop paused for `pauseReadingAboveBytes` look again. */
+  #wakeReader() {
+    if (this.#drainWaiters.length > 0) this.#drainWaiters.splice(0).forEach((w) => w());
   }
 
   #flushWaiters: (() => void)[] = [];
@@ -657,6 +676,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     clearTimeout(this.#closeTimer);
     const conn = this.#conn;
     this.#conn = undefined;
+    this.#wakeReader();
     try {
       conn?.close();
     } catch {

@@ -21,6 +21,7 @@ import type { EventStore } from "../../state/event_store.ts";
 import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import { buildNip11Document, type Nip11Info } from "./relay/nip11_document.ts";
 import { type EventWireFormat, Nip01Session } from "./relay/nip01_session.ts";
+import { SlowConsumerGuard } from "../../transport/slow_consumer_guard.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
 import type { BlobRoutes } from "./blobs/blob_routes.ts";
 import type { TownBlobStore } from "../../state/town_blob_store.ts";
@@ -101,6 +102,12 @@ export interface TownHttpHandler {
   counters: TownCounters;
   /** Open connections. */
   readonly connectionCount: number;
+  /**
+   * Bounds what waits to be sent on the NIP-01 WebSockets, per socket, in time and in total
+   * (`max_buffered_bytes`, `slow_consumer_timeout_ms`, `max_buffered_bytes_total`); the town
+   * hands it to its BTP server too, so the total covers both ports.
+   */
+  readonly slowConsumers: SlowConsumerGuard;
   /** Closes every connection and stops the purge timer (the store stays open). */
   close(): void;
 }
@@ -132,6 +139,12 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const counters = createTownCounters();
   const budget = new ReadBudget(limits);
   const sessions = new Set<Nip01Session>();
+  const slowConsumers = new SlowConsumerGuard({
+    maxBytesPerSocket: limits.maxBufferedBytes,
+    highWaterBytes: limits.maxBufferedBytes / 2,
+    timeoutMs: limits.slowConsumerTimeoutMs,
+    maxBytesTotal: limits.maxBufferedBytesTotal,
+  });
   const ilpAddress = options.ilpAddress ?? "g.turnpike.town";
   const pricing = options.pricing ?? { ownerPubkey: options.ownerPubkey };
   const started = Date.now();
@@ -169,6 +182,9 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
 
   const openSession = (socket: WebSocket, format: EventWireFormat) => {
     counters.connectionsTotal++;
+    // Closed by the guard: counted as the session's own slow consumers are (no NOTICE: the
+    // client is not reading).
+    const watched = slowConsumers.watch(socket, () => counters.slowConsumerDisconnectsTotal++);
     const session = new Nip01Session(socket, {
       store,
       hub,
@@ -179,6 +195,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       ilpAddress,
       pricing,
       budget,
+      onSent: () => void watched.sent(),
     });
     sessions.add(session);
     socket.addEventListener("close", () => sessions.delete(session));
@@ -231,6 +248,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
         liveDeliveriesTotal: hub.deliveredTotal,
         queriesInFlight: budget.queries,
         queuedQueryBytes: budget.queuedBytes,
+        outboundBufferedBytes: slowConsumers.stats().bufferedBytes,
         ...blobs,
         ...options.moreGauges?.(),
       },
@@ -286,10 +304,12 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     get connectionCount() {
       return sessions.size;
     },
+    slowConsumers,
     close() {
       if (purgeTimer !== undefined) clearInterval(purgeTimer);
       for (const session of [...sessions]) session.close();
       sessions.clear();
+      slowConsumers.close();
     },
   };
 }

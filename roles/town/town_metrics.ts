@@ -51,6 +51,8 @@ export interface TownGauges {
   /** The read budget: queries in flight and bytes read but not yet sent. */
   queriesInFlight?: number;
   queuedQueryBytes?: number;
+  /** Bytes waiting to be sent on the town's WebSockets, both ports (transport/slow_consumer_guard.ts). */
+  outboundBufferedBytes?: number;
   /** The BTP listener's counters (absent on a read-only server). */
   btpAuthFailuresTotal?: number;
   btpAuthBlocksTotal?: number;
@@ -59,6 +61,8 @@ export interface TownGauges {
   btpConnectionsOpen?: number;
   btpHandshakesFailedTotal?: number;
   btpAcceptErrorsTotal?: number;
+  /** BTP peers closed for not reading what the town sent them. */
+  btpSlowConsumerDisconnectsTotal?: number;
   /** The soft open-file limit after raising it at start (absent when unknown). */
   openFileLimit?: number;
   /** The NIP-01/HTTP port's listener (transport/http_front.ts). */

@@ -463,6 +463,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         (() => connectionCounts.reachable() ? 0 : unknownElsewhere),
       sharedSlot: connectionCounts &&
         ((address) => connectionCounts.take("btp", address, limits.maxConnectionsPerAddress)),
+      // One bound on what waits to be sent, both ports: the total covers them together.
+      slowConsumers: http.slowConsumers,
       log,
     });
     btpStats.read = btp.stats;
@@ -582,6 +584,7 @@ function prefixed(stats: BtpServerStats | undefined): Partial<TownGauges> {
     btpConnectionsOpen: stats.connectionsOpen,
     btpHandshakesFailedTotal: stats.handshakesFailedTotal,
     btpAcceptErrorsTotal: stats.acceptErrorsTotal,
+    btpSlowConsumerDisconnectsTotal: stats.slowConsumerDisconnectsTotal,
   };
 }
 

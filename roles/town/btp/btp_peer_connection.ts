@@ -4,6 +4,11 @@
  * packets routed to it) correlating the RESPONSE by requestId. Frames over the peer's size
  * limit or that do not decode get a BTP ERROR; an oversize frame also closes the socket.
  *
+ * What waits to be sent to the peer is bounded by the town's slow-consumer guard
+ * (transport/slow_consumer_guard.ts): {@linkcode BtpPeerConnection.backlog} tells the router
+ * when the peer is behind (it then refuses the peer's PREPAREs and packets for it), and the
+ * guard closes the socket past its limits (docs/OPERATIONS.md "Peers that do not read").
+ *
  * @module
  */
 import {
@@ -28,6 +33,11 @@ import {
   IN_DOUBT_PROTOCOL_NAME,
 } from "../../../protocol/payment_in_doubt.ts";
 import { BtpRequests } from "../../../transport/btp_requests.ts";
+import type {
+  SlowConsumerGuard,
+  SlowConsumerListener,
+  WatchedSocket,
+} from "../../../transport/slow_consumer_guard.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 
 /**
@@ -57,6 +67,16 @@ export interface BtpPeerConnectionOptions {
   onCosign?: BtpCosignHandler;
   /** Largest frame accepted from or sent to this peer. */
   maxFrameBytes: number;
+  /** Bounds what waits to be sent to this peer; none: unbounded (and never behind). */
+  slowConsumers?: SlowConsumerGuard;
+  /** Told when that guard closed this peer's socket. */
+  onSlowConsumer?: SlowConsumerListener;
+}
+
+/** Bytes waiting to be sent to a peer, and its high-water mark (over it the peer is behind). */
+export interface PeerBacklog {
+  bytes: number;
+  highWaterBytes: number;
 }
 
 /** The peer did not answer in time, or the socket closed with the request in flight. */
@@ -82,12 +102,14 @@ export class BtpPeerConnection {
   readonly #socket: WebSocket;
   readonly #o: BtpPeerConnectionOptions;
   readonly #requests = new BtpRequests();
+  readonly #watched?: WatchedSocket;
   #closed = false;
 
   constructor(socket: WebSocket, options: BtpPeerConnectionOptions) {
     this.#socket = socket;
     this.#o = options;
     this.account = options.account;
+    this.#watched = options.slowConsumers?.watch(socket, options.onSlowConsumer);
     socket.addEventListener("message", (e) => this.#onMessage(e.data));
     socket.addEventListener("close", () => this.#onClosed());
   }
@@ -95,6 +117,14 @@ export class BtpPeerConnection {
   /** True once the socket closed. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** What waits to be sent to the peer now (the router refuses work past the high-water mark). */
+  backlog(): PeerBacklog {
+    return {
+      bytes: this.#socket.bufferedAmount,
+      highWaterBytes: this.#o.slowConsumers?.highWaterBytes ?? Infinity,
+    };
   }
 
   /** Sends an ILP packet to the peer and resolves with the `ilp` bytes of its RESPONSE. */
@@ -138,7 +168,7 @@ export class BtpPeerConnection {
     protocolData: BtpMessageFrame["protocolData"],
     timeoutMs: number,
   ): Promise<BtpFrame> {
-    if (this.#closed) {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) {
       throw new BtpPeerUnavailableError(`${this.account.account} disconnected`);
     }
     const requestId = this.#requests.allocate();
@@ -153,6 +183,7 @@ export class BtpPeerConnection {
     );
     try {
       this.#socket.send(bytes);
+      this.#watched?.sent();
     } catch (err) {
       this.#requests.fail(
         requestId,
@@ -188,6 +219,7 @@ export class BtpPeerConnection {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
     try {
       this.#socket.send(encodeBtpFrame(frame, { maxFrameBytes: this.#o.maxFrameBytes }));
+      this.#watched?.sent();
     } catch {
       // The socket just closed, or our answer does not fit: the peer's request times out.
     }

@@ -1,6 +1,8 @@
 /**
  * Routing of the PREPAREs that reach the town (from a BTP child or from the parent connector):
  *
+ * - from a child that is behind on reading the town's answers (more than its high-water mark
+ *   waiting to be sent to it, transport/slow_consumer_guard.ts) -> T05, before any work;
  * - `peer.config` from a child -> IL-DCP answer `<town>.<account>` (RFC 31);
  * - expired (or under `minLocalExpiryMs` left) -> R02, before any work;
  * - amount over the child's max packet amount -> F08 with RFC 27's amount data;
@@ -9,7 +11,8 @@
  *   `forwardExpiryMarginMs`, as connectors do), the reply relayed after checking a FULFILL
  *   against the condition (F05 otherwise); with `forwardBooks`, a paid packet is on the town's
  *   books per peer before it leaves and its answer before the answer is relayed
- *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04;
+ *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04; so is a packet
+ *   for a child that is behind on reading (no bandwidth to it: not queued);
  * - `<town>.<account>...` with that child connected to another process of the town (a shared
  *   store, `elsewhere`) -> forwarded to that process (expiry less the margin; the FULFILL checked
  *   as above), which forwards it to the child on its own books: this process keeps none, the
@@ -44,6 +47,11 @@ import { amountTooLargeData } from "../write/write_rejection.ts";
 export interface IlpNextHop {
   /** Sends ILP packet bytes, resolves with the reply's bytes. */
   request(packet: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * What waits to be sent to the hop and its high-water mark, when the hop can tell (a child's
+   * socket, roles/town/btp/btp_peer_connection.ts): over it the hop is behind on reading.
+   */
+  backlog?(): { bytes: number; highWaterBytes: number };
 }
 
 /**
@@ -167,7 +175,20 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       data,
     }) as IlpReply;
 
+  /** T04 for a hop that is behind on reading: the packet would only wait in the town's memory. */
+  const behind = (hop: IlpNextHop): IlpReply | undefined => {
+    const backlog = hop.backlog?.();
+    if (backlog === undefined || backlog.bytes <= backlog.highWaterBytes) return undefined;
+    return reject(
+      ILP_ERROR.insufficientLiquidity,
+      `next hop is not reading: ${backlog.bytes} bytes wait to be sent to it (high-water mark ` +
+        `${backlog.highWaterBytes}); try again later`,
+    );
+  };
+
   const forward = async (hop: IlpNextHop, prepare: IlpPrepare): Promise<IlpReply> => {
+    const refused = behind(hop);
+    if (refused) return refused;
     const expiresAt = new Date(prepare.expiresAt.getTime() - margin);
     const left = expiresAt.getTime() - now();
     if (left <= 0) {
@@ -214,7 +235,8 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   ): Promise<IlpReply> => {
     const books = options.forwardBooks;
     if (!books || prepare.amount === "0") return await forward(hop, prepare);
-    let refused: IlpReply | undefined;
+    let refused = behind(hop);
+    if (refused) return refused;
     try {
       refused = await books.before(account, prepare);
     } catch (err) {
@@ -238,6 +260,16 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
 
   const routePrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
     const town = options.townAddress();
+    const unread = source.kind === "child"
+      ? options.child(source.account.account)?.backlog?.()
+      : undefined;
+    if (unread !== undefined && unread.bytes > unread.highWaterBytes) {
+      return reject(
+        ILP_ERROR.rateLimited,
+        `rate-limited: ${unread.bytes} bytes of answers to this account unread (high-water ` +
+          `mark ${unread.highWaterBytes}); read them before sending more`,
+      );
+    }
     if (prepare.destination === ILDCP_DESTINATION) {
       if (source.kind !== "child") {
         return reject(ILP_ERROR.unreachable, `no IL-DCP for the ${source.kind}`);

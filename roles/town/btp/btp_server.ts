@@ -17,6 +17,10 @@
  * in total (HTTP 503).
  * A plain HTTP request (not an upgrade) is answered 400.
  *
+ * A peer that does not read what the town sends it is read no more once that is over the
+ * high-water mark of `slowConsumers`, and closed past its limits (docs/OPERATIONS.md "Peers that
+ * do not read").
+ *
  * @module
  */
 import {
@@ -39,6 +43,7 @@ import type { ChannelCosignDesk } from "../channels/channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "../auth_failure_throttle.ts";
 import type { AuthFailureReservation, SharedAuthFailures } from "../shared_auth_failures.ts";
 import { listenHttpFront } from "../../../transport/http_front.ts";
+import type { SlowConsumerGuard } from "../../../transport/slow_consumer_guard.ts";
 import {
   ChannelCosignError,
   encodeCosignAnswer,
@@ -95,6 +100,11 @@ export interface BtpServerOptions {
   /** Told when a peer authenticated or left. */
   onPeer?: (event: "connect" | "disconnect", account: string) => void;
   /**
+   * Bounds what waits to be sent to each peer (transport/slow_consumer_guard.ts): over its
+   * high-water mark a peer's socket is read no more, past its limits it is closed. None: no bound.
+   */
+  slowConsumers?: SlowConsumerGuard;
+  /**
    * The claim gate of an account that settles over a payment channel (its packets must be
    * covered by claims before `onIlp` sees them); undefined for an account without one.
    */
@@ -136,6 +146,8 @@ export interface BtpServerStats {
   handshakesFailedTotal: number;
   /** Accepts that failed (out of file descriptors) and were survived. */
   acceptErrorsTotal: number;
+  /** Peers closed for not reading what the town sent them (`slowConsumers`). */
+  slowConsumerDisconnectsTotal: number;
 }
 
 /** The auth frame was refused: what is sent back as the BTP ERROR's data. */
@@ -183,6 +195,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     trialMs: options.authTrialMs,
   });
   let authFailures = 0;
+  let slowConsumerDisconnects = 0;
   const onIlp: BtpIlpHandler = (from, packet, claim) => {
     const gate = options.claimGate?.(from.account.account);
     if (!gate) return options.onIlp(from, packet, claim);
@@ -222,6 +235,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     }
     return {
       maxMessageBytes: maxFrameBytes,
+      pauseReadingAboveBytes: options.slowConsumers?.highWaterBytes,
       onSocket: (socket: WebSocket) => onSocket(socket, address, reserved),
     };
   };
@@ -274,7 +288,17 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       reserved?.refund();
       throttle.recordSuccess(address);
-      const peer = new BtpPeerConnection(socket, { account, onIlp, onCosign, maxFrameBytes });
+      const peer = new BtpPeerConnection(socket, {
+        account,
+        onIlp,
+        onCosign,
+        maxFrameBytes,
+        slowConsumers: options.slowConsumers,
+        onSlowConsumer: (_reason, detail) => {
+          slowConsumerDisconnects++;
+          options.log?.(`peer ${account.account}: closed as a slow consumer (${detail})`);
+        },
+      });
       connections.get(account.account)?.close(1000, "replaced by a newer connection");
       connections.set(account.account, peer);
       socket.addEventListener("close", () => {
@@ -321,6 +345,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         connectionsOpen: l.connectionsOpen,
         handshakesFailedTotal: l.handshakesFailedTotal,
         acceptErrorsTotal: l.acceptErrorsTotal,
+        slowConsumerDisconnectsTotal: slowConsumerDisconnects,
       };
     },
     close() {

@@ -65,6 +65,11 @@ export interface Nip01SessionOptions {
   drainTimeoutMs?: number;
   /** Shared by all connections; default: one of this connection's own. */
   budget?: ReadBudget;
+  /**
+   * Told after each message handed to the socket: the town's slow-consumer guard measures the
+   * socket then, and closes it past its limits (transport/slow_consumer_guard.ts).
+   */
+  onSent?: () => void;
 }
 
 interface SessionSub {
@@ -579,13 +584,15 @@ export class Nip01Session implements HubSubscriber {
     if (this.#dead || this.#socket.readyState !== WebSocket.OPEN) return;
     try {
       this.#socket.send(text);
+      this.#o.onSent?.();
     } catch {
       this.#teardown();
     }
   }
 
   #slowConsumer(detail: string): void {
-    if (this.#dead) return;
+    // Closed already (by the town's slow-consumer guard): counted there.
+    if (this.#dead || this.#socket.readyState !== WebSocket.OPEN) return;
     this.#o.counters.slowConsumerDisconnectsTotal++;
     this.#notice(
       `error: slow consumer (${detail}; max ${this.#o.limits.maxBufferedBytes}); closing`,
