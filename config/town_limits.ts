@@ -72,6 +72,13 @@ export interface TownLimits {
    * when the connection caps are reached, the oldest idle one is closed to admit a new client.
    */
   idleEvictAfterMs: number;
+  /**
+   * A NIP-01 WebSocket holding subscriptions is quiet once its client has sent nothing (no
+   * message, no ping) and the town has sent it no event or EOSE this long: when the connection
+   * caps are reached and no idle one is left, the one quiet the longest is closed for a new
+   * client. Sockets that subscribe and then only hold their slot cannot keep everyone out.
+   */
+  idleSubscriptionEvictAfterMs: number;
   /** Time for a request head to arrive whole on the NIP-01/HTTP port (slow headers are closed). */
   httpHeadTimeoutMs: number;
   /** A plain HTTP request (not a WebSocket) idle in both directions this long is closed. */
@@ -135,6 +142,7 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
   maxConnectionsPerPrefix: 1024,
   maxConnections: 4096,
   idleEvictAfterMs: 10_000,
+  idleSubscriptionEvictAfterMs: 60_000,
   httpHeadTimeoutMs: 5000,
   httpIdleTimeoutMs: 60_000,
   btpAuthFailuresPerMinute: 5,

@@ -12,7 +12,9 @@
  * connection idle in both directions for `idleTimeoutMs` is closed. Without `handler`, a plain
  * request is answered 400. A connection the caps (per address, per network prefix, in total)
  * would refuse first closes the oldest idle WebSocket in the same scope, when `onSocket` said
- * which are idle: connections that only hold a slot cannot keep new clients out.
+ * which are idle, or else the one quiet the longest (subscribed, say, and nothing moved either
+ * way for a while): connections that only hold a slot cannot keep new clients out. An address
+ * that had a socket closed this way cannot have another closed for itself for a minute.
  * docs/OPERATIONS.md lists the limits.
  *
  * @module
@@ -42,6 +44,12 @@ export interface WebSocketRoute {
 export interface EvictionCandidate {
   /** True while the connection may be closed for a newcomer (e.g. idle, holding nothing). */
   isIdle(): boolean;
+  /**
+   * When the connection went quiet, if it has been quiet long enough to be closed for a
+   * newcomer once no idle one is left in scope (e.g. it holds subscriptions but nothing moved
+   * either way for a while); undefined while it may not be closed. The quietest goes first.
+   */
+  quietSince?(): number | undefined;
 }
 
 /** An answer that refuses a request (status and a line of text). */
@@ -144,6 +152,11 @@ interface OpenSocket {
   socket: WebSocket;
 }
 
+/**
+ * How long an address whose WebSocket was closed for a newcomer may not have another one
+ * closed to admit itself.
+ */
+const EVICTED_COOLDOWN_MS = 60_000;
 /** Pause after a failed accept: a descriptor must be freed before another accept can work. */
 const ACCEPT_RETRY_MS = 100;
 /** How long a refused client may take to send its request before the answer (avoids an RST). */
@@ -191,6 +204,8 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   });
   /** Open WebSockets that said when they are idle, oldest first. */
   const evictable = new Set<OpenSocket>();
+  /** When an address last had a WebSocket closed for a newcomer, within the cooldown. */
+  const evictedAt = new Map<string, number>();
   const inner = options.handler && startInner(options.handler, options.log);
   const idle = new IdleSweeper(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const maxPassed = options.maxPassedThrough ??
@@ -212,24 +227,50 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const ownHost = hostHeaderValue(listener.addr as Deno.NetAddr);
   let closed = false;
 
-  /** Closes the oldest idle WebSocket in the refusal's scope; true when one was closed. */
+  /**
+   * Closes the oldest idle WebSocket in the refusal's scope, or else the one quiet the longest
+   * (see the module doc); true when one was closed.
+   */
   const evictFor = (address: string, refusal: ConnectionRefusal): boolean => {
-    const prefix = addressPrefix(address);
-    for (const open of evictable) {
-      if (refusal === "address" && open.address !== address) continue;
-      if (refusal === "prefix" && open.prefix !== prefix) continue;
-      if (!open.candidate.isIdle()) continue;
-      evictable.delete(open);
-      stats.idleEvictedTotal++;
-      open.release();
-      try {
-        open.socket.close(1008, "idle connection closed to admit a new one (town full)");
-      } catch {
-        // already closing
-      }
-      return true;
+    const now = Date.now();
+    for (const [a, at] of evictedAt) {
+      if (now - at < EVICTED_COOLDOWN_MS) break; // in the order of their last eviction
+      evictedAt.delete(a);
     }
-    return false;
+    // An address that just lost a socket to a newcomer does not take one back the same way:
+    // else sockets closed for a newcomer, reopened at once, close each other's in turn and a
+    // newcomer finds every one of them fresh.
+    if (evictedAt.has(address)) return false;
+    const prefix = addressPrefix(address);
+    const inScope = (open: OpenSocket) =>
+      (refusal !== "address" || open.address === address) &&
+      (refusal !== "prefix" || open.prefix === prefix);
+    let quietest: OpenSocket | undefined;
+    let quietSince = Infinity;
+    for (const open of evictable) {
+      if (!inScope(open)) continue;
+      if (open.candidate.isIdle()) return evict(open, "idle connection");
+      const since = open.candidate.quietSince?.();
+      if (since !== undefined && since < quietSince) {
+        quietSince = since;
+        quietest = open;
+      }
+    }
+    return quietest !== undefined && evict(quietest, "quiet subscription");
+  };
+
+  const evict = (open: OpenSocket, what: string): true => {
+    evictable.delete(open);
+    evictedAt.delete(open.address); // kept in the order of their last eviction
+    evictedAt.set(open.address, Date.now());
+    stats.idleEvictedTotal++;
+    open.release();
+    try {
+      open.socket.close(1008, `${what} closed to admit a new one (town full)`);
+    } catch {
+      // already closing
+    }
+    return true;
   };
 
   const route = async (

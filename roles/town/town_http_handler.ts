@@ -199,7 +199,10 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     });
     sessions.add(session);
     socket.addEventListener("close", () => sessions.delete(session));
-    return { isIdle: () => session.isIdle(limits.idleEvictAfterMs) };
+    return {
+      isIdle: () => session.isIdle(limits.idleEvictAfterMs),
+      quietSince: () => session.quietSince(limits.idleSubscriptionEvictAfterMs),
+    };
   };
 
   const blobGauges = async () => {

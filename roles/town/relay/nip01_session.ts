@@ -107,6 +107,8 @@ export class Nip01Session implements HubSubscriber {
   #lastActive = Date.now();
   /** Whether the client has sent anything at all. */
   #everSent = false;
+  /** When the town last sent this connection an event or an EOSE (`Date.now()`). */
+  #lastDelivered = Date.now();
   /** A message is waiting on the store; later ones queue in {@linkcode #queued}. */
   #waiting = false;
   #queued: unknown[] = [];
@@ -146,6 +148,19 @@ export class Nip01Session implements HubSubscriber {
     const silent = Date.now() - this.#lastActive;
     return this.#subs.size === 0 &&
       (this.#everSent ? silent >= idleMs : silent >= Math.min(idleMs, FIRST_MESSAGE_GRACE_MS));
+  }
+
+  /**
+   * When the connection went quiet, if it holds subscriptions and nothing moved either way for
+   * `quietMs`: its client sent nothing (no message, no ping) and the town sent it no event or
+   * EOSE, with no REQ being answered. Undefined otherwise. A full listener closes the
+   * connection quiet the longest once no idle one is left (docs/OPERATIONS.md "A town's
+   * limits").
+   */
+  quietSince(quietMs: number): number | undefined {
+    if (this.#subs.size === 0 || this.#unsentBytes > 0 || this.#waiting) return undefined;
+    const since = Math.max(this.#lastActive, this.#lastDelivered);
+    return Date.now() - since >= quietMs ? since : undefined;
   }
 
   /** Hub callback: a live event for one of this connection's subscriptions. */
@@ -360,9 +375,11 @@ export class Nip01Session implements HubSubscriber {
       }
     };
     let rows: StoredEvent[];
-    const started = performance.now();
     try {
-      rows = await store.query(filters, { limit: limits.maxLimit });
+      rows = await this.#budget.timeQuery(
+        () => store.query(filters, { limit: limits.maxLimit }),
+        this,
+      );
     } catch (err) {
       dropSub();
       if (sub.closed) return;
@@ -373,7 +390,6 @@ export class Nip01Session implements HubSubscriber {
     }
     // Closed or replaced while the query ran: nothing to send.
     if (sub.closed || this.#dead) return;
-    this.#budget.charge(performance.now() - started, this);
     const bytes = rowsBytes(rows);
     const ticket = this.#budget.admit(bytes, this);
     if (typeof ticket === "string") {
@@ -418,7 +434,7 @@ export class Nip01Session implements HubSubscriber {
       if (sub.closed || this.#dead) return charge();
       if (i % queryBatchSize === 0) {
         charge();
-        await this.#budget.pace();
+        await this.#budget.pace(this);
         since = performance.now();
       }
       if (this.#socket.bufferedAmount > highWater) {
@@ -436,6 +452,7 @@ export class Nip01Session implements HubSubscriber {
     charge();
     if (sub.closed || this.#dead) return;
     this.#send(JSON.stringify(["EOSE", subId]));
+    this.#lastDelivered = Date.now();
     this.#o.counters.eosesSentTotal++;
     const pending = sub.pending ?? [];
     sub.pending = null;
@@ -563,6 +580,7 @@ export class Nip01Session implements HubSubscriber {
     const body = this.#o.format === "toon" ? JSON.stringify(toon()) : json;
     // Stored JSON is our own JSON.stringify output: splice it in rather than re-encode it.
     this.#send(`["EVENT",${JSON.stringify(subId)},${body}]`);
+    this.#lastDelivered = Date.now();
     this.#o.counters.eventsSentTotal++;
   }
 

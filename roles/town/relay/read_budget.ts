@@ -11,14 +11,24 @@
  * of REQs arrives at once (docs/OPERATIONS.md "Limits").
  *
  * Fair shares: the caps are shared, but not first come, first served. Each client (a
- * connection) is charged the time its queries take, decayed over about a second; one that used
- * less than half its share (`queryMillisPerSecond` over the clients that used any lately) and
- * has no query in flight is admitted past a spent cap, within an overdraft (a tenth more
- * queries and bytes, one second's time in debt). Fifty connections flooding REQs
- * then take the budget from each other, not from a client asking once in a while.
+ * connection) is charged the time its queries take, decayed over about a second. A client is
+ * light while it used less than half its share (`queryMillisPerSecond` over the clients that
+ * used any lately), has no query in flight and has not been refused lately for its own doing:
+ * a REQ refused while its client was not light is a strike against it, strikes decay over
+ * `heavyDecayMs`, and a client with {@linkcode HEAVY_STRIKES} of them is heavy. Only a light
+ * client is admitted past a spent cap, within an overdraft (a tenth more queries and bytes,
+ * at least one query, one second's time in debt), and its answer's batches skip the wait for
+ * time while that debt allows. A flooder's refused REQs cost it nothing in time, which alone
+ * would let it pass for light a second later and take the overdraft before an honest client;
+ * its strikes keep it heavy for the decay period after the flood, so the overdraft stays for
+ * the clients asking once in a while (docs/OPERATIONS.md "A town's limits").
+ *
+ * Each process of a town on several processes has its own budget: what it guards is that
+ * process's event loop and memory, so nothing of it is shared through the database.
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { TokenBucket } from "../token_bucket.ts";
 
 /** Options for {@linkcode ReadBudget}. */
@@ -35,6 +45,12 @@ export interface ReadBudgetOptions {
    * worth): a burst of REQs costs `/health` about this much.
    */
   queryBurstMillis: number;
+  /**
+   * Time constant of a client's strikes (REQs refused while it was not light): a client that
+   * flooded stays heavy for about this long times the log of its strikes over
+   * {@linkcode HEAVY_STRIKES}. Default 10 s.
+   */
+  heavyDecayMs?: number;
   /** Monotonic clock in milliseconds (tests). Default `performance.now`. */
   now?: () => number;
 }
@@ -60,8 +76,22 @@ interface ClientUse {
   queries: number;
 }
 
+/** Strikes of one client, decayed over `heavyDecayMs`. */
+interface Strikes {
+  count: number;
+  at: number;
+}
+
 /** How often clients that used nothing lately are forgotten. */
 const PRUNE_MS = 1000;
+const DEFAULT_HEAVY_DECAY_MS = 10_000;
+/**
+ * Strikes that make a client heavy: with the default decay, more than about one refused REQ a
+ * second kept up. An honest client opening a few subscriptions at once during a flood is
+ * refused for the ones past the first (it has a query in flight) and stays light; a flooder
+ * asking many times a second is heavy within a second of being refused.
+ */
+export const HEAVY_STRIKES = 10;
 
 /**
  * Admits queries while under both caps.
@@ -86,7 +116,11 @@ export class ReadBudget {
   readonly #time: TokenBucket;
   readonly #now: () => number;
   readonly #clients = new Map<object, ClientUse>();
+  readonly #strikes = new Map<object, Strikes>();
+  readonly #heavyDecayMs: number;
   #prunedAt = 0;
+  /** Milliseconds charged since the start (to tell a query's own time from others'). */
+  #charged = 0;
   #queries = 0;
   #bytes = 0;
   /** Queries refused so far (a counter for `/metrics`). */
@@ -97,6 +131,7 @@ export class ReadBudget {
   constructor(options: ReadBudgetOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#heavyDecayMs = options.heavyDecayMs ?? DEFAULT_HEAVY_DECAY_MS;
     this.#time = new TokenBucket({
       ratePerSecond: options.queryMillisPerSecond,
       capacity: Math.min(options.queryBurstMillis, options.queryMillisPerSecond),
@@ -125,11 +160,7 @@ export class ReadBudget {
     else if (this.#bytes >= o.maxQueuedBytes) refusal = "bytes";
     else if (this.#time.level() <= 0) refusal = "time";
     if (refusal === undefined) return undefined;
-    if (this.#withinOverdraft(0) && this.#light(client)) {
-      this.fairShareAdmittedTotal++;
-      return undefined;
-    }
-    return this.#refuse(refusal);
+    return this.#pastCap(refusal, 0, client);
   }
 
   /** True while the time budget has time left (other read work may be done now). */
@@ -139,16 +170,55 @@ export class ReadBudget {
 
   /** Charges the time a query, or a batch of its rows sent, took; to `client`'s share too. */
   charge(millis: number, client?: object): void {
+    this.#charged += millis;
     this.#time.charge(millis);
     if (client !== undefined) this.#use(client).millis += millis;
   }
 
   /**
-   * Resolves when there is time in the budget again, always after a macrotask boundary, so a
-   * batch of rows waits for the bucket instead of stalling the event loop.
+   * Runs a store query and charges what it cost the event loop, to `client`'s share too: its
+   * synchronous part at once (a SQLite query is nothing else), so that the next REQ's precheck
+   * sees it, then the rest of its wall time less what other read work was charged meanwhile.
+   * The wall time alone would charge every query that waited behind others (their
+   * continuations queued in the same microtask checkpoint) for the others' time as well, and
+   * a burst of REQs would run the budget into a debt of many seconds that no one pays off.
    */
-  async pace(): Promise<void> {
+  async timeQuery<T>(run: () => Promise<T>, client?: object): Promise<T> {
+    const started = this.#now();
+    const chargedBefore = this.#charged;
+    let pending: Promise<T>;
+    try {
+      pending = run();
+    } finally {
+      this.charge(this.#now() - started, client);
+    }
+    try {
+      return await pending;
+    } finally {
+      const wall = this.#now() - started;
+      const charged = this.#charged - chargedBefore;
+      if (wall > charged) this.charge(wall - charged, client);
+    }
+  }
+
+  /**
+   * Resolves when there is time in the budget again, always after a macrotask boundary, so a
+   * batch of rows waits for the bucket instead of stalling the event loop. A light `client`
+   * (its own queries in flight aside) waits only for the macrotask while the time overdraft
+   * lasts: its answer does not queue behind a flood's.
+   */
+  async pace(client?: object): Promise<void> {
+    const weight = this.#weight(client, false);
+    if (weight < 1 && this.#time.level() > -this.#o.queryMillisPerSecond * (1 - weight)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      return;
+    }
     await this.#time.untilPositive();
+  }
+
+  /** Whether `client` is heavy now (struck too often lately): for tests and diagnostics. */
+  isHeavy(client: object): boolean {
+    return this.#strikesOf(client, this.#now()) >= HEAVY_STRIKES;
   }
 
   /** Admits a query holding `bytes`, or says which cap it would exceed. */
@@ -157,9 +227,8 @@ export class ReadBudget {
     if (this.#queries >= this.#o.maxConcurrentQueries) refusal = "queries";
     // One query larger than the whole budget is still admitted when nothing else is queued.
     else if (this.#bytes > 0 && this.#bytes + bytes > this.#o.maxQueuedBytes) refusal = "bytes";
-    if (refusal !== undefined) {
-      if (!this.#withinOverdraft(bytes) || !this.#light(client)) return this.#refuse(refusal);
-      this.fairShareAdmittedTotal++;
+    if (refusal !== undefined && this.#pastCap(refusal, bytes, client) !== undefined) {
+      return refusal;
     }
     this.#queries++;
     this.#bytes += bytes;
@@ -184,20 +253,65 @@ export class ReadBudget {
     };
   }
 
-  /** Whether a query past the caps stays within the overdraft a light client may use. */
-  #withinOverdraft(bytes: number): boolean {
-    const o = this.#o;
-    return this.#queries < Math.floor(o.maxConcurrentQueries * 1.1) &&
-      this.#bytes + bytes <= o.maxQueuedBytes * 1.1 &&
-      this.#time.level() > -o.queryMillisPerSecond;
+  /**
+   * A query past a spent cap: admitted (undefined) for a light client within its overdraft,
+   * else refused, and a strike against the client.
+   */
+  #pastCap(
+    refusal: ReadBudgetRefusal,
+    bytes: number,
+    client: object | undefined,
+  ): ReadBudgetRefusal | undefined {
+    const weight = this.#weight(client, true);
+    if (weight < 1 && this.#withinOverdraft(bytes, weight)) {
+      this.fairShareAdmittedTotal++;
+      return undefined;
+    }
+    if (client !== undefined) this.#strike(client);
+    return this.#refuse(refusal);
   }
 
-  /** A client under half its fair share of the time, with no query in flight. */
-  #light(client: object | undefined): boolean {
-    if (client === undefined) return false;
+  /**
+   * Whether a query past the caps stays within the overdraft of a client of `weight`: the
+   * lighter the client, the deeper the overdraft it may use (a tenth more queries, at least
+   * one, and bytes; one second's time in debt, for a client that used nothing), so what one
+   * light client leaves is there for a lighter one.
+   */
+  #withinOverdraft(bytes: number, weight: number): boolean {
+    const o = this.#o;
+    const room = 1 - weight;
+    const extraQueries = Math.max(1, Math.floor(o.maxConcurrentQueries / 10));
+    return this.#queries < o.maxConcurrentQueries + extraQueries * room &&
+      this.#bytes + bytes <= o.maxQueuedBytes * (1 + room / 10) &&
+      this.#time.level() > -o.queryMillisPerSecond * room;
+  }
+
+  /**
+   * How heavy a client is, 1 or more for one not light: the larger of its time used over its
+   * share (`queryMillisPerSecond` over the clients that used any lately) and its strikes over
+   * {@linkcode HEAVY_STRIKES}; with `idle`, a client with a query in flight is not light.
+   */
+  #weight(client: object | undefined, idle: boolean): number {
+    if (client === undefined) return Infinity;
     const use = this.#use(client);
+    if (idle && use.queries > 0) return Infinity;
     const share = this.#o.queryMillisPerSecond / Math.max(1, this.#clients.size);
-    return use.millis < share / 2 && use.queries === 0;
+    return Math.max(use.millis / share, this.#strikesOf(client, use.at) / HEAVY_STRIKES);
+  }
+
+  #strike(client: object): void {
+    const now = this.#now();
+    const count = this.#strikesOf(client, now) + 1;
+    this.#strikes.set(client, { count, at: now });
+  }
+
+  /** The client's strikes, decayed to `now`. */
+  #strikesOf(client: object, now: number): number {
+    const strikes = this.#strikes.get(client);
+    if (strikes === undefined) return 0;
+    strikes.count *= Math.exp(-(now - strikes.at) / this.#heavyDecayMs);
+    strikes.at = now;
+    return strikes.count;
   }
 
   /** The client's use, decayed to now; clients that used nothing lately are forgotten. */
@@ -208,6 +322,9 @@ export class ReadBudget {
       for (const [key, use] of this.#clients) {
         decay(use, now);
         if (use.queries === 0 && use.millis < 0.01) this.#clients.delete(key);
+      }
+      for (const key of this.#strikes.keys()) {
+        if (this.#strikesOf(key, now) < 0.1) this.#strikes.delete(key);
       }
     }
     let use = this.#clients.get(client);
