@@ -11,17 +11,17 @@
  * of REQs arrives at once (docs/OPERATIONS.md "Limits").
  *
  * Fair shares: the caps are shared, but not first come, first served. Each client (a
- * connection) is charged the time its queries take, decayed over about a second. A client is
- * light while it used less than half its share (`queryMillisPerSecond` over the clients that
- * used any lately), has no query in flight and has not been refused lately for its own doing:
- * a REQ refused while its client was not light is a strike against it, strikes decay over
- * `heavyDecayMs`, and a client with {@linkcode HEAVY_STRIKES} of them is heavy. Only a light
- * client is admitted past a spent cap, within an overdraft (a tenth more queries and bytes,
- * at least one query, one second's time in debt), and its answer's batches skip the wait for
- * time while that debt allows. A flooder's refused REQs cost it nothing in time, which alone
- * would let it pass for light a second later and take the overdraft before an honest client;
- * its strikes keep it heavy for the decay period after the flood, so the overdraft stays for
- * the clients asking once in a while (docs/OPERATIONS.md "A town's limits").
+ * connection) is charged the time its queries take, decayed over about a second, and a strike
+ * for each query refused, decayed over `heavyDecayMs`. Its weight is the larger of its time
+ * over its share (`queryMillisPerSecond` over the clients that used any lately) and its strikes
+ * over {@linkcode HEAVY_STRIKES}; under 1, with no query in flight, it is light. Only a light
+ * client is admitted past a spent cap, within an overdraft (a tenth more queries and bytes, at
+ * least one query, one second's time in debt) that is the deeper the lighter the client, and
+ * its answer's batches skip the wait for time while that debt allows. A flooder's refused
+ * REQs cost it nothing in time, which alone would let it pass for light a second later and
+ * take the overdraft before an honest client; its strikes keep it heavy for the decay period
+ * after the flood, so the overdraft stays for the clients asking once in a while
+ * (docs/OPERATIONS.md "A town's limits").
  *
  * Each process of a town on several processes has its own budget: what it guards is that
  * process's event loop and memory, so nothing of it is shared through the database.
@@ -46,9 +46,9 @@ export interface ReadBudgetOptions {
    */
   queryBurstMillis: number;
   /**
-   * Time constant of a client's strikes (REQs refused while it was not light): a client that
-   * flooded stays heavy for about this long times the log of its strikes over
-   * {@linkcode HEAVY_STRIKES}. Default 10 s.
+   * Time constant of a client's strikes (its REQs refused): a client that flooded stays heavy
+   * for about this long times the log of its strikes over {@linkcode HEAVY_STRIKES}. Default
+   * 10 s.
    */
   heavyDecayMs?: number;
   /** Monotonic clock in milliseconds (tests). Default `performance.now`. */
