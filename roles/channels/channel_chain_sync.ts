@@ -354,12 +354,11 @@ export interface PartnerProof extends SubmittedProof {
  */
 export function partnerProof(record: ChannelRecord): PartnerProof | undefined {
   if (!record.receivedSignature || record.receivedNonce === 0n) return undefined;
-  const delivered = record.receivedForwarded ?? record.received;
   return {
     nonce: record.receivedNonce,
     transferredAmount: record.received,
     signature: record.receivedSignature,
-    taken: delivered < record.received ? delivered : record.received,
+    taken: delivered(record),
   };
 }
 
@@ -393,12 +392,8 @@ export function settledBooks(
   const sent = onChain[record.selfAddress.toLowerCase()]?.transferredAmount ?? 0n;
   const received = onChain[record.peerAddress.toLowerCase()]?.transferredAmount ?? 0n;
   if (sent < record.sent) fields.Unclaimed = `${record.sent - sent}`;
-  const delivered = record.receivedForwarded !== undefined &&
-      record.receivedForwarded < record.received
-    ? record.receivedForwarded
-    : record.received;
   // The cover of packets refused after their claim was taken: not taken, given back.
-  if (received < record.received && received >= delivered) {
+  if (received < record.received && received >= delivered(record)) {
     fields.NotTaken = `${record.received - received}`;
   } else if (received < record.received) {
     // This side held a newer claim of the peer's than the chain paid by (its update never landed).
@@ -450,6 +445,12 @@ export async function syncChannelFile(
     });
   }
   return sync.record;
+}
+
+/** What a payee delivered against the peer's claims: `receivedForwarded`, at most `received`. */
+function delivered(record: ChannelRecord): bigint {
+  const forwarded = record.receivedForwarded ?? record.received;
+  return forwarded < record.received ? forwarded : record.received;
 }
 
 function stateKey(r: ChannelRecord): string {
