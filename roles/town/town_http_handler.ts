@@ -182,10 +182,13 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
 
   const openSession = (socket: WebSocket, format: EventWireFormat) => {
     counters.connectionsTotal++;
-    // Closed by the guard: counted as the session's own slow consumers are (no NOTICE: the
-    // client is not reading).
-    const watched = slowConsumers.watch(socket, () => counters.slowConsumerDisconnectsTotal++);
-    const session = new Nip01Session(socket, {
+    // Closed by the guard: counted as the session's own slow consumers are, and closed the same
+    // way (a NOTICE queued last, its subscriptions ended at once).
+    const watched = slowConsumers.watch(socket, (_reason, detail) => {
+      counters.slowConsumerDisconnectsTotal++;
+      session.closeSlowConsumer(detail);
+    });
+    const session: Nip01Session = new Nip01Session(socket, {
       store,
       hub,
       limits,

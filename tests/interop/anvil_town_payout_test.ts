@@ -223,7 +223,10 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
       async () => {
         const onChain = await beta.getChannel(payoutId);
         const paid = onChain.participants[pair.bob.address.toLowerCase()];
-        return paid?.nonce === recovered.receivedNonce ? paid : undefined;
+        // The watcher reports its update once the transaction's receipt is in, which can be
+        // after the chain already shows it: wait for both.
+        const reported = changes.some((c) => c.fields.UpdateTx);
+        return paid?.nonce === recovered.receivedNonce && reported ? paid : undefined;
       },
     );
     const answered = changes.find((c) => c.fields.UpdateTx);

@@ -612,6 +612,24 @@ export class Nip01Session implements HubSubscriber {
     // Closed already (by the town's slow-consumer guard): counted there.
     if (this.#dead || this.#socket.readyState !== WebSocket.OPEN) return;
     this.#o.counters.slowConsumerDisconnectsTotal++;
+    this.closeSlowConsumer(detail);
+  }
+
+  /**
+   * Closes the connection as a slow consumer (the town's guard, or this session, found it too
+   * far behind): a NOTICE saying why is queued last, so a client that reads late finds it after
+   * the events it did get, and the subscriptions end now, not at the close event (which a
+   * client that does not read delays until the close times out). Counted by the caller.
+   *
+   * @example
+   * ```ts
+   * import type { Nip01Session } from "./nip01_session.ts";
+   *
+   * declare const session: Nip01Session;
+   * session.closeSlowConsumer("300000 bytes unsent");
+   * ```
+   */
+  closeSlowConsumer(detail: string): void {
     this.#notice(
       `error: slow consumer (${detail}; max ${this.#o.limits.maxBufferedBytes}); closing`,
     );
