@@ -8,6 +8,14 @@
  * its kind 10032 and `channel open --town` finds it. Testnets (Base Sepolia) need no command:
  * they are configuration (docs/OPERATIONS.md).
  *
+ * A provider's state dir given with a town's (its `btp_token` one of the town's `[town] peers`)
+ * is paid on chain by that town (docs/OPERATIONS.md "Paying providers"): the town's config gets
+ * `[town.payouts.addresses] <account> = "<the provider's wallet address>"` and, unless it says
+ * otherwise, `[town.payouts] threshold = 1` (each payment claimed at once: claims are off chain,
+ * and a local chain is for trying things), and the provider's `[channels] auto = false` (a
+ * channel of its own with the town would be the pair's one channel, which the town's payouts
+ * cannot use; it pays its writes without one, as the demo's provider does).
+ *
  * @module
  */
 import type { Command } from "commander";
@@ -118,7 +126,9 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
   }
   try {
     const written: WrittenConfig[] = [];
-    for (const target of targets) written.push(await writeChainConfig(target, chain));
+    for (const target of targets) {
+      written.push(await writeChainConfig(target, chain, payoutsOf(target, targets)));
+    }
     report(opts, chain, fund, tokens, written);
     await stopped;
   } finally {
@@ -147,6 +157,14 @@ function report(
       configs: written.map((w) => w.path),
       // The towns among them: they now announce the chain (`[channels] chains`).
       settles: written.filter((w) => w.settles).map((w) => w.path),
+      // The providers those towns pay on chain (`[town.payouts.addresses]`).
+      payouts: written.flatMap((w) =>
+        Object.entries(w.payouts ?? {}).map(([account, address]) => ({
+          config: w.path,
+          account,
+          address,
+        }))
+      ),
     }));
     return;
   }
@@ -159,10 +177,15 @@ function report(
   for (const w of written) {
     const what = w.settles
       ? "chain table, [channels] chains (town)"
+      : w.paidByTown
+      ? "chain table, [channels] auto = false (its town pays it over a payout channel)"
       : w.auto
       ? "chain table, [channels] auto (opens and funds a channel with its town when it pays)"
       : "chain table";
     console.log(`config       ${w.path}: ${what}`);
+    for (const [account, address] of Object.entries(w.payouts ?? {})) {
+      console.log(`             pays ${account} on chain at ${address} ([town.payouts.addresses])`);
+    }
   }
   if (written.some((w) => w.settles)) {
     console.log(
@@ -182,6 +205,18 @@ interface ConfigTarget {
   town: boolean;
   /** `[channels] chains` as the file has it. */
   chains: string[];
+  /** A provider's state dir (`role = "provider"`). */
+  provider: boolean;
+  /** Its BTP token (a provider's: which of a town's peers it is). */
+  btpToken?: string;
+  /** A town's `[town] peers`, account and token. */
+  peers: { account: string; token: string }[];
+  /** A town's `[town.payouts.addresses]` as the file has them. */
+  payoutAddresses: Record<string, unknown>;
+  /** A town's `[town.payouts] threshold` is set. */
+  payoutThreshold: boolean;
+  /** `[channels] auto` as the file has it. */
+  auto: unknown;
 }
 
 interface WrittenConfig {
@@ -190,6 +225,10 @@ interface WrittenConfig {
   settles: boolean;
   /** `[channels] auto = true` was written (a payer's state dir that did not say). */
   auto?: boolean;
+  /** A town's: the providers it now pays on chain, account to address. */
+  payouts?: Record<string, string>;
+  /** A provider's that a town given with it pays on chain. */
+  paidByTown?: boolean;
 }
 
 async function configTarget(stateDir: string): Promise<ConfigTarget> {
@@ -210,12 +249,58 @@ async function configTarget(stateDir: string): Promise<ConfigTarget> {
   const wallet = await pathExists(walletPath)
     ? (await readWalletFile(walletPath)).evmAddress as `0x${string}`
     : undefined;
+  const townTable = loaded.sections.town ?? {};
+  const payouts = isTable(townTable.payouts) ? townTable.payouts : {};
   return {
     stateDir,
     wallet,
     town: loaded.settings.role === "town" || hasTownTable(loaded),
     chains: listedChannelChains(loaded),
+    provider: loaded.settings.role === "provider",
+    btpToken: loaded.settings.btpToken,
+    peers: (Array.isArray(townTable.peers) ? townTable.peers : []).flatMap((p: unknown) =>
+      isTable(p) && typeof p.account === "string" && typeof p.token === "string"
+        ? [{ account: p.account, token: p.token }]
+        : []
+    ),
+    payoutAddresses: isTable(payouts.addresses) ? payouts.addresses : {},
+    payoutThreshold: payouts.threshold !== undefined,
+    auto: channelsTable(loaded).auto,
   };
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** What a town pays on chain or a provider is paid, among the state dirs given together. */
+interface PayoutPlan {
+  /** A town's: the providers given with it that are its peers, account to wallet address. */
+  addresses: Record<string, `0x${string}`>;
+  /** A provider's: a town given with it pays it. */
+  paidByTown: boolean;
+}
+
+/**
+ * The payouts between the towns and providers given together: a provider with a wallet whose
+ * BTP token is one of a town's peers' is paid by that town at its wallet's address; an account
+ * the town's file already pays somewhere is left as it is.
+ */
+function payoutsOf(target: ConfigTarget, all: readonly ConfigTarget[]): PayoutPlan {
+  const providers = all.filter((t) => t.provider && t.wallet && t.btpToken);
+  if (target.town) {
+    const addresses: Record<string, `0x${string}`> = {};
+    for (const peer of target.peers) {
+      const provider = providers.find((p) => p.btpToken === peer.token);
+      if (provider && target.payoutAddresses[peer.account] === undefined) {
+        addresses[peer.account] = provider.wallet!;
+      }
+    }
+    return { addresses, paidByTown: false };
+  }
+  const paidByTown = target.provider && target.wallet !== undefined &&
+    all.some((t) => t.town && t.peers.some((p) => p.token === target.btpToken));
+  return { addresses: {}, paidByTown };
 }
 
 /**
@@ -223,21 +308,39 @@ async function configTarget(stateDir: string): Promise<ConfigTarget> {
  * (or appended), and for a town the chain added to `[channels] chains`; the rest of the file,
  * comments included, is kept.
  */
-async function writeChainConfig(target: ConfigTarget, chain: LocalChain): Promise<WrittenConfig> {
+async function writeChainConfig(
+  target: ConfigTarget,
+  chain: LocalChain,
+  payouts: PayoutPlan,
+): Promise<WrittenConfig> {
   await Deno.mkdir(target.stateDir, { recursive: true, mode: 0o700 });
   const path = `${target.stateDir}/config.toml`;
   const settles = target.town && !target.chains.includes(LOCAL_CHAIN);
+  const paying = Object.keys(payouts.addresses).length > 0;
   let auto = false;
   await editConfigFile(path, (text, current) => {
-    const next = setTableKeys(text, ["chains", LOCAL_CHAIN], chain.chainsTable[LOCAL_CHAIN], {
+    let next = setTableKeys(text, ["chains", LOCAL_CHAIN], chain.chainsTable[LOCAL_CHAIN], {
       replace: true,
     });
+    if (paying) {
+      if (!target.payoutThreshold) next = setTableKeys(next, ["town", "payouts"], { threshold: 1 });
+      next = setTableKeys(next, ["town", "payouts", "addresses"], payouts.addresses);
+    }
     if (settles) {
       return setTableKeys(next, ["channels"], { chains: [...target.chains, LOCAL_CHAIN] });
     }
-    // A payer runs its channel by itself from now on, unless its file says otherwise.
-    auto = !target.town && channelsTable(current).auto === undefined;
-    return auto ? setTableKeys(next, ["channels"], { auto: true }) : next;
+    if (target.town || channelsTable(current).auto !== undefined) return next;
+    // A provider its town pays pays its writes without a channel; any other payer runs its
+    // channel by itself from now on (unless its file says otherwise).
+    if (payouts.paidByTown) return setTableKeys(next, ["channels"], { auto: false });
+    auto = true;
+    return setTableKeys(next, ["channels"], { auto: true });
   });
-  return { path, settles: target.town, auto };
+  return {
+    path,
+    settles: target.town,
+    auto,
+    payouts: paying ? payouts.addresses : undefined,
+    paidByTown: payouts.paidByTown && target.auto === undefined,
+  };
 }

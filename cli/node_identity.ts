@@ -67,6 +67,11 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
   generateKey?: boolean;
   /** Suggestion shown when there is no wallet; default "run `turnpike wallet init` first". */
   missingSuggestion?: string;
+  /**
+   * Handed the proof of the passphrase the wallet is unlocked with
+   * (`identity/passphrase_proof.ts`): the profile's node checks its commands' against it.
+   */
+  onPassphraseProof?: (proof: string) => void;
 }
 
 /**
@@ -96,6 +101,10 @@ export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<No
       nonInteractive: options.nonInteractive,
       prompt: "Wallet passphrase: ",
     });
+    if (options.onPassphraseProof) {
+      const { passphraseProof } = await import("../identity/passphrase_proof.ts");
+      options.onPassphraseProof(await passphraseProof(record.vault, passphrase));
+    }
     return await openWorkerNodeSigner({ wallet: record, passphrase }, workerOptions);
   } catch (err) {
     if (err instanceof WalletNotFoundError) {

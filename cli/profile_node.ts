@@ -6,6 +6,12 @@
  * channel, spend policy...) is replaced when it has nothing in flight; else the command stops
  * with `node-busy` naming the settings that differ.
  *
+ * Every paying command proves the passphrase to the node, running or not: the command reads the
+ * passphrase, checks it against the wallet file and derives its proof
+ * (`identity/passphrase_proof.ts`, Argon2id: about half a second), and every `submit`, `wait`,
+ * `cancel` and `dm` it sends carries the proof, which the node compares with the one it derived
+ * at its unlock. A missing or wrong passphrase fails `passphrase` here, before any request.
+ *
  * The background node is `turnpike requester --background`: its output goes to
  * `<state dir>/node.log`, it runs in a session of its own (`setsid`), it ignores SIGINT and SIGHUP (a Ctrl-C in the shell that started it
  * stops the command, not the node), and it stops by itself after `node_idle_timeout` seconds
@@ -30,8 +36,6 @@ import type { RequesterSettings } from "../config/requester_settings.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
-/** Waits `ms` milliseconds. */
-
 /** The lock a command holds while it starts the profile's node (released when it answers). */
 const NODE_START_LOCK_FILE = "node.start.lock";
 
@@ -49,6 +53,60 @@ const NODE_LOG_ROTATE_BYTES = 8 * 1024 * 1024;
 
 /** How long a command waits for a node it started (unlock, town link, channel) to answer. */
 const NODE_START_TIMEOUT_MS = 120_000;
+
+/** What a command read to prove the passphrase (read once: a descriptor or a prompt cannot be read again). */
+interface ProvenPassphrase {
+  passphrase: string;
+  proof: string;
+}
+
+/** The passphrase proven by this process, per state dir. */
+const proven = new Map<string, ProvenPassphrase>();
+
+/** The requests that carry the proof (roles/requester/node_server.ts). */
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
+
+/**
+ * Reads the passphrase (once per process and state dir), checks it against the wallet file and
+ * derives its proof: `no-identity` without a wallet, `passphrase` without a passphrase or with a
+ * wrong one.
+ */
+async function provePassphrase(
+  stateDir: string,
+  flags: PassphraseFlags,
+): Promise<ProvenPassphrase> {
+  const had = proven.get(stateDir);
+  if (had !== undefined) return had;
+  let record;
+  try {
+    record = await readWalletFile(walletFilePath(stateDir));
+  } catch (err) {
+    if (err instanceof WalletNotFoundError) {
+      throw new CliError("the requester has no identity", {
+        context: walletFilePath(stateDir),
+        code: "no-identity",
+        suggestion: "run `turnpike init --role requester` (or `turnpike wallet init`) first",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const passphrase = await readPassphrase({
+    passphraseFile: flags.passphraseFile,
+    passphraseFd: flags.passphraseFd === undefined ? undefined : Number(flags.passphraseFd),
+    nonInteractive: flags.nonInteractive,
+    prompt: "Wallet passphrase: ",
+  }).catch((err) => {
+    throw passphraseError(err);
+  });
+  const { passphraseProof } = await import("../identity/passphrase_proof.ts");
+  const proof = await passphraseProof(record.vault, passphrase).catch((err) => {
+    throw passphraseError(err);
+  });
+  const result = { passphrase, proof };
+  proven.set(stateDir, result);
+  return result;
+}
 
 /**
  * The settings a node and a command must agree on to share it: the resolved requester config
@@ -98,6 +156,10 @@ export async function* callNode(
   stateDir: string,
   request: NodeRequest,
 ): AsyncGenerator<Record<string, unknown>> {
+  const proof = proven.get(stateDir)?.proof;
+  const sent: object = PROVEN_OPS.has(request.op) && proof !== undefined && !("proof" in request)
+    ? { ...request, proof }
+    : request;
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
@@ -111,7 +173,7 @@ export async function* callNode(
   try {
     const writer = conn.writable.getWriter();
     try {
-      await writer.write(new TextEncoder().encode(encodeNodeLine(request)));
+      await writer.write(new TextEncoder().encode(encodeNodeLine(sent)));
     } catch (err) {
       throw new CliError("the profile's node closed the connection", {
         context: nodeSocketPath(stateDir),
@@ -238,7 +300,9 @@ export interface EnsureProfileNodeOptions extends PassphraseFlags {
 
 /**
  * Makes sure a node with this command's settings serves the profile: the running one, or one
- * started in the background (the passphrase read here and handed to it on its stdin).
+ * started in the background (the passphrase read here and handed to it on its stdin). The
+ * passphrase is read and proven first, node running or not; {@linkcode callNode} then sends its
+ * proof with every paying request.
  *
  * @example
  * ```ts
@@ -255,10 +319,12 @@ export interface EnsureProfileNodeOptions extends PassphraseFlags {
  *   connectionOptions: REQUESTER_CONNECTION_OPTIONS,
  * });
  * ```
- * @throws {CliError} `node-busy` when a node with other settings has jobs in flight.
+ * @throws {CliError} `node-busy` when a node with other settings has jobs in flight;
+ * `passphrase` without a passphrase or with a wrong one; `no-identity` without a wallet.
  */
 export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<NodeHello> {
   const stateDir = o.config.stateDir;
+  await provePassphrase(stateDir, o);
   const wanted = nodeSettings(o.config);
   let hello = await nodeHello(stateDir);
   if (hello !== undefined && differingSettings(hello.settings, wanted).length === 0) return hello;
@@ -353,28 +419,8 @@ async function startBackgroundNode(
   },
 ): Promise<NodeHello> {
   const stateDir = o.stateDir;
-  // The same "no identity" error as every command that unlocks the wallet, before spawning.
-  try {
-    await readWalletFile(walletFilePath(stateDir));
-  } catch (err) {
-    if (err instanceof WalletNotFoundError) {
-      throw new CliError("the requester has no identity", {
-        context: walletFilePath(stateDir),
-        code: "no-identity",
-        suggestion: "run `turnpike init --role requester` (or `turnpike wallet init`) first",
-        cause: err,
-      });
-    }
-    throw err;
-  }
-  const passphrase = await readPassphrase({
-    passphraseFile: o.passphraseFile,
-    passphraseFd: o.passphraseFd === undefined ? undefined : Number(o.passphraseFd),
-    nonInteractive: o.nonInteractive,
-    prompt: "Wallet passphrase: ",
-  }).catch((err) => {
-    throw passphraseError(err);
-  });
+  // The same "no identity" and "passphrase" errors as every command, before spawning.
+  const { passphrase } = await provePassphrase(stateDir, o);
   const logPath = `${stateDir}/${NODE_LOG_FILE}`;
   const size = await Deno.stat(logPath).then((s) => s.size, () => 0);
   if (size > NODE_LOG_ROTATE_BYTES) await Deno.rename(logPath, `${logPath}.1`).catch(() => {});

@@ -10,12 +10,17 @@
  * passphrase comes on stdin, SIGINT and SIGHUP are ignored, and it stops by itself after
  * `node_idle_timeout` seconds with nothing in flight and no command connected.
  *
+ * The node keeps the proof of the passphrase it unlocked the wallet with
+ * (`identity/passphrase_proof.ts`) and serves a paying request only with the same proof: a
+ * command with a wrong passphrase, or none, fails `passphrase` while the node runs too.
+ *
  * @module
  */
 import { type Command, Option } from "commander";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
-import { cliErrorJson } from "./cli_error.ts";
+import { CliError, cliErrorJson } from "./cli_error.ts";
+import type { LoadNodeSignerOptions } from "./node_identity.ts";
 import {
   addRequesterConnectionOptions,
   asCliError,
@@ -25,7 +30,11 @@ import {
 } from "./job_command.ts";
 import { nodeSettings } from "./profile_node.ts";
 import { checkTownPrice } from "../roles/requester/town_link.ts";
-import { type NodeServer, serveNode } from "../roles/requester/node_server.ts";
+import {
+  type NodeServer,
+  PassphraseProofError,
+  serveNode,
+} from "../roles/requester/node_server.ts";
 
 /**
  * Registers `turnpike requester`.
@@ -55,7 +64,13 @@ export function registerRequesterCommand(program: Command): void {
       // Before the passphrase prompt and the first write; held until the node has closed.
       await using _lock = await holdStateDir(config.stateDir, "requester");
       let server: NodeServer | undefined;
-      const req = await openRequester(opts, cmd, {
+      let proof: string | undefined;
+      // Handed on to the wallet's unlock (openRequester passes its options to it).
+      const unlock: RequesterCliOptions & Pick<LoadNodeSignerOptions, "onPassphraseProof"> = {
+        ...opts,
+        onPassphraseProof: (p) => proof = p,
+      };
+      const req = await openRequester(unlock, cmd, {
         config,
         warn: (line) => {
           console.error(line);
@@ -72,13 +87,15 @@ export function registerRequesterCommand(program: Command): void {
       });
       const stop = Promise.withResolvers<string>();
       try {
+        if (proof === undefined) throw new Error("the wallet was unlocked without its proof");
         server = await serveNode({
           requester: req,
           stateDir: config.stateDir,
           settings: nodeSettings(config),
+          proof,
           background,
           idleMs: config.nodeIdleTimeoutS * 1000,
-          describeError: (err) => cliErrorJson(asCliError(err)),
+          describeError: (err) => cliErrorJson(asCliError(proofError(err))),
           checkSubmit: (request) => {
             const warnings: string[] = [];
             checkTownPrice(req.town.pricePerByte, {
@@ -124,5 +141,16 @@ function ignoreTerminalSignals(): Promise<string> {
       resolve("SIGTERM");
     };
     Deno.addSignalListener("SIGTERM", onTerm);
+  });
+}
+
+/** A refused proof as the `passphrase` error every command gives; any other error as it is. */
+function proofError(err: unknown): unknown {
+  if (!(err instanceof PassphraseProofError)) return err;
+  return new CliError(err.message, {
+    code: "passphrase",
+    suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
+      "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
+    cause: err,
   });
 }

@@ -143,6 +143,33 @@ export async function openSecret(sealed: SealedSecret, passphrase: string): Prom
   }
 }
 
+/**
+ * The vault's key derived from a passphrase (its salt and KDF parameters), checked against the
+ * vault's key check: the key the secret is sealed under, for values bound to the passphrase
+ * without opening the secret (`identity/passphrase_proof.ts`). Throws
+ * {@linkcode WrongPassphraseError} when the check differs. The caller zeroes the result.
+ *
+ * @example
+ * ```ts
+ * declare const sealed: Parameters<typeof deriveVaultKey>[0];
+ * const key = await deriveVaultKey(sealed, "correct horse");
+ * key.fill(0);
+ * ```
+ */
+export async function deriveVaultKey(
+  sealed: SealedSecret,
+  passphrase: string,
+): Promise<Uint8Array> {
+  const kdf = checkKdf(sealed.kdf, CorruptVaultError);
+  const blob = parseBlob(sealed.blob);
+  const keyBytes = await deriveKey(passphrase, blob.subarray(0, SALT_BYTES), kdf);
+  if (sealed.check !== undefined && await keyCheck(keyBytes) !== sealed.check) {
+    keyBytes.fill(0);
+    throw new WrongPassphraseError();
+  }
+  return keyBytes;
+}
+
 function parseBlob(text: string): Uint8Array {
   if (typeof text !== "string" || text.length > MAX_BLOB_CHARS) {
     throw new CorruptVaultError(`blob is not a string of at most ${MAX_BLOB_CHARS} characters`);

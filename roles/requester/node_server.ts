@@ -20,6 +20,12 @@
  * Every reply ends with `done` or `error` (the error object the command prints). A client that
  * goes away stops getting lines; the job goes on.
  *
+ * The requests that pay or follow a job for pay (`submit`, `wait`, `cancel`, `dm`) carry `proof`,
+ * the command's proof that its user knows the wallet's passphrase
+ * (`identity/passphrase_proof.ts`); one without it, or with another, is refused with
+ * {@linkcode PassphraseProofError} before anything is done: the unlocked wallet spends only for
+ * whoever holds the passphrase, not for every process that can reach the socket.
+ *
  * Limits: {@linkcode NodeServerOptions.maxClients} connections at once, a request line within
  * {@linkcode REQUEST_TIMEOUT_MS} of connecting, lines capped by `node_wire.ts`. When every slot
  * is taken, a new connection closes the oldest one that has not sent its request yet (a command
@@ -33,6 +39,27 @@ import type { JobSpec } from "./job_spec.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
+import { proofMatches } from "../../identity/passphrase_proof.ts";
+
+/** A paying request without the proof of the wallet's passphrase, or with a wrong one. */
+export class PassphraseProofError extends Error {
+  /** `"PassphraseProofError"`: explicit so it survives bundling. */
+  override name = "PassphraseProofError";
+  /** Whether the request carried no proof at all (else a wrong one). */
+  readonly missing: boolean;
+  /** Says which: no proof, or one that does not match the passphrase the node unlocked with. */
+  constructor(missing: boolean) {
+    super(
+      missing
+        ? "the request carries no proof of the wallet's passphrase"
+        : "wrong passphrase: it is not the one the profile's node unlocked the wallet with",
+    );
+    this.missing = missing;
+  }
+}
+
+/** The requests that need the proof of the passphrase. */
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
 
 /** A blob input the node publishes before posting the job. */
 export interface NodeUpload {
@@ -52,6 +79,8 @@ export interface NodeSubmitRequest {
   uploads: NodeUpload[];
   /** Follow the job (and its chain) to its end. */
   wait: boolean;
+  /** The proof of the wallet's passphrase (`identity/passphrase_proof.ts`). */
+  proof?: string;
   /** The command's price ceiling and `--accept-price` (checked per request). */
   priceCeiling?: bigint;
   acceptPrice?: boolean;
@@ -61,9 +90,9 @@ export interface NodeSubmitRequest {
 export type NodeRequest =
   | { op: "hello" }
   | NodeSubmitRequest
-  | { op: "wait"; id: string }
-  | { op: "cancel"; id: string }
-  | { op: "dm"; recipient: string; text: string; replyTo?: string }
+  | { op: "wait"; id: string; proof?: string }
+  | { op: "cancel"; id: string; proof?: string }
+  | { op: "dm"; recipient: string; text: string; replyTo?: string; proof?: string }
   | { op: "stop" };
 
 /** What `hello` answers. */
@@ -88,6 +117,11 @@ export interface NodeServerOptions {
   stateDir: string;
   /** The node's settings as a client compares them (no secrets). */
   settings: Record<string, unknown>;
+  /**
+   * The proof of the passphrase the wallet was unlocked with (`identity/passphrase_proof.ts`):
+   * every `submit`, `wait`, `cancel` and `dm` must carry it.
+   */
+  proof: string;
   /** Started by a command: stops itself after {@linkcode idleMs} with nothing to do. */
   background: boolean;
   /** Idle time before a background node stops (default 300 s). */
@@ -134,7 +168,8 @@ const DEFAULT_IDLE_MS = 300_000;
  * ```ts
  * declare const requester: Parameters<typeof serveNode>[0]["requester"];
  * declare const stateDir: string;
- * const server = await serveNode({ requester, stateDir, settings: {}, background: false,
+ * declare const proof: string; // passphraseProof(wallet.vault, passphrase)
+ * const server = await serveNode({ requester, stateDir, settings: {}, proof, background: false,
  *   describeError: (e) => ({ message: String(e) }), onStop: () => {} });
  * ```
  */
@@ -200,6 +235,12 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         idleSince = Date.now();
       }
       try {
+        if (PROVEN_OPS.has(request.op)) {
+          const given = (request as { proof?: unknown }).proof;
+          if (!proofMatches(options.proof, given)) {
+            throw new PassphraseProofError(given === undefined);
+          }
+        }
         if (request.op === "hello") {
           send(
             {

@@ -37,11 +37,15 @@ async function startNode(stateDir: string, requester: Requester) {
     requester,
     stateDir,
     settings: {},
+    proof: PROOF,
     background: false,
     describeError: (err) => ({ message: (err as Error).message }),
     onStop: () => {},
   });
 }
+
+/** The proof of the passphrase the node was started with (identity/passphrase_proof.ts). */
+const PROOF = "ab".repeat(32);
 
 const spec = { kind: 5900, inputs: [], params: [], then: [] } as unknown as JobSpec;
 
@@ -58,6 +62,7 @@ async function submitUpload(
         spec: structuredClone(spec),
         uploads: [{ path, name: "x" }],
         wait: false,
+        proof: PROOF,
       })
     ) lines.push(line);
   } catch (err) {
