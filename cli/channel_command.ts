@@ -102,6 +102,7 @@ import { WalletFileError, WalletNotFoundError } from "../identity/wallet_file.ts
 import { EmptyPassphraseError } from "../identity/wallet.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import { printJsonLine } from "./json_line.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 /** Errors of the local state (wallet, passphrase, config, channel file): said as they are. */
@@ -844,7 +845,8 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
   const views = records.map(view);
   const output = opts.output ?? "text";
   if (output === "json") {
-    console.log(JSON.stringify(views, null, 2));
+    // One line per channel (docs/AGENTS.md): no array to read whole.
+    for (const v of views) printJsonLine("channel", { ...v });
   } else if (output === "csv") {
     const keys: (keyof RecordView)[] = [
       "channelId",

@@ -41,9 +41,9 @@ export const ERROR_CODES = {
   },
   "bid-below-price": {
     exit: ExitCode.Failure,
-    when: "every online provider asks more than the bid (refused even with --force: providers " +
-      "drop such requests); nothing was paid",
-    fields: ["kind", "bid", "price", "provider", "skill"],
+    when: "every online provider asks more than the bid or --max-per-job (refused even with " +
+      "--force: providers drop such requests, the node would refuse to pay); nothing was paid",
+    fields: ["kind", "bid", "maxPerJob", "price", "provider", "skill"],
   },
   "price-above-ceiling": {
     exit: ExitCode.Failure,
@@ -54,7 +54,12 @@ export const ERROR_CODES = {
     exit: ExitCode.Failure,
     when: "the town refused a paid write (`context` has the ILP code: F04 price, T04 liquidity...)",
   },
-  "town-unreachable": { exit: ExitCode.Failure, when: "the relay or BTP URL does not answer" },
+  "town-unreachable": {
+    exit: ExitCode.Failure,
+    when: "the town's relay or BTP does not answer (within seconds, whether or not the " +
+      "profile's node runs); nothing was posted; a job already recorded (`job`) ended `error`",
+    fields: ["job", "status"],
+  },
   "channel": {
     exit: ExitCode.Failure,
     when: "the payment channel cannot pay (used up, closed, unknown, not opened)",

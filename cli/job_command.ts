@@ -64,6 +64,8 @@ import {
   startRequester,
 } from "../roles/requester/requester_node.ts";
 import { PriceAboveCeilingError, TownUnreachableError } from "../roles/requester/town_link.ts";
+import { JobNotPostedError } from "../roles/requester/town_down.ts";
+import { RelayQueryError } from "../transport/relay_query.ts";
 import { TownRejectedError } from "../roles/town_client/town_rejection.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
@@ -75,6 +77,7 @@ import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import { printJsonLine } from "./json_line.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 /** Options shared by the commands that connect to the town. */
@@ -440,10 +443,13 @@ export function asCliError(err: unknown): unknown {
     });
   }
   if (err instanceof TownUnreachableError) {
+    const job = err instanceof JobNotPostedError ? err.jobId : undefined;
     return new CliError(err.message, {
       context: "town unreachable",
       code: "town-unreachable",
-      suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it",
+      suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it" +
+        (job === undefined ? "" : `; job ${job.slice(0, 12)} ended error: submit it again then`),
+      fields: job === undefined ? undefined : { job, status: "error" },
       cause: err,
     });
   }
@@ -577,7 +583,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const { spec, uploads } = await buildSpec(kindText, opts, directory ?? []);
   const network = networkField(config.network);
   try {
-    precheck(directory, spec, opts.force === true);
+    precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);
     await stageUploads(config.stateDir, uploads);
     await ensureRequesterNode(opts, config, cmd);
     const progress = progressPrinter(json);
@@ -618,13 +624,15 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         jobId ??= record.id;
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
-          if (json) console.log(JSON.stringify({ type: "job", ...recordJson(record), network }));
+          if (json) printJsonLine("job", { ...recordJson(record), network });
           else console.log(`job ${record.id} ${record.status}`);
         } else if (!json) console.error(`job ${record.id} ${record.status}`);
       } else if (line.type === "progress") {
         const p = line.progress as JobProgress;
         jobId ??= p.jobId;
         progress(p);
+      } else if (line.type === "waiting") {
+        printWaiting(line, json);
       } else if (line.type === "chain") {
         await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
           json,
@@ -688,11 +696,24 @@ async function stageUploads(stateDir: string, uploads: PendingUpload[]): Promise
   }
 }
 
-/** The town's providers, or undefined (with a warning) when they cannot be read. */
+/**
+ * The town's providers, or undefined (with a warning) when they cannot be read for now (a busy
+ * town). A town whose relay does not answer at all fails the command `town-unreachable` before
+ * anything is posted or paid, whether or not the profile's node runs (docs/AGENTS.md).
+ */
 async function readDirectory(relayUrl: string): Promise<ProviderListing[] | undefined> {
   try {
     return await fetchProviderDirectory({ relayUrl });
   } catch (err) {
+    if (err instanceof RelayQueryError && err.reason === "unreachable") {
+      throw new CliError(`relay ${relayUrl}: ${err.message}`, {
+        context: "town unreachable",
+        code: "town-unreachable",
+        suggestion: "nothing was posted or paid: check that the town is up and --relay-url " +
+          "points at it, then submit again",
+        cause: err,
+      });
+    }
     console.error(`warning: cannot list the town's providers: ${(err as Error).message}`);
     return undefined;
   }
@@ -707,9 +728,10 @@ function precheck(
   directory: readonly ProviderListing[] | undefined,
   spec: JobSpec,
   force: boolean,
+  maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const check = precheckJob(directory, spec);
+  const check = precheckJob(directory, { ...spec, maxPerJob });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {
     code: check.code,
@@ -725,10 +747,23 @@ function precheck(
  */
 function progressPrinter(json: boolean): (p: JobProgress) => void {
   const ends: readonly string[] = TERMINAL_JOB_STATUSES;
-  return json ? (p) => console.log(JSON.stringify(progressLine(p))) : (p) => {
+  return json ? (p) => printJsonLine("progress", { ...progressLine(p) }) : (p) => {
     if (ends.includes(p.status)) return;
     console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`);
   };
+}
+
+/**
+ * A `waiting` line of the profile's node (roles/requester/job_heartbeat.ts): as it is in json
+ * mode, else a human line on stderr.
+ */
+function printWaiting(line: Record<string, unknown>, json: boolean): void {
+  if (json) return printJsonLine("waiting", line);
+  const since = Math.round((Date.now() - Date.parse(String(line.since))) / 1000);
+  console.error(
+    `  ${String(line.job).slice(0, 12)} waiting for the ${line.for} ` +
+      `(${line.status}, nothing new for ${since} s)`,
+  );
 }
 
 /**
@@ -744,7 +779,7 @@ async function printOutcome(
   const last = chain[chain.length - 1];
   const payments = await openPaymentLog({ stateDir });
   const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
-  if (o.json) console.log(JSON.stringify({ ...report, network: o.network }));
+  if (o.json) printJsonLine("result", { ...report, network: o.network });
   else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
@@ -806,6 +841,7 @@ async function wait(
     if (line.type === "record" && !json) {
       console.error(`job ${record.id} ${(line.record as RequesterJobRecord | null)?.status}`);
     } else if (line.type === "progress") progress(line.progress as JobProgress);
+    else if (line.type === "waiting") printWaiting(line, json);
     else if (line.type === "chain") {
       await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
         json,
@@ -916,7 +952,7 @@ async function results(
         payments: payments.entries(),
       });
       const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
-      console.log(JSON.stringify({ ...report, saved, ...raw }));
+      printJsonLine("result", { ...report, saved, ...raw });
     } else {
       console.log(result.content);
       for (const b of blobs) {
@@ -993,7 +1029,8 @@ async function list(
       kind,
       limit: opts.limit === undefined ? 100 : Number(opts.limit),
     });
-    if (opts.output === "json") console.log(JSON.stringify(rows));
+    // One line per job, newest first (docs/AGENTS.md): no array to read whole.
+    if (opts.output === "json") { for (const r of rows) printJsonLine("job", { ...r }); }
     else if (opts.output === "csv") {
       console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms");
       for (const r of rows) {
@@ -1024,7 +1061,7 @@ function recordJson(r: RequesterJobRecord): Record<string, unknown> {
 
 function printRecord(r: RequesterJobRecord, output: string | undefined): void {
   if (output === "json") {
-    console.log(JSON.stringify(recordJson(r)));
+    printJsonLine("job", recordJson(r));
     return;
   }
   console.log(`job      ${r.id}`);

@@ -10,6 +10,7 @@ import { fetchNetworkSnapshot, type NetworkSnapshot } from "../roles/requester/n
 import { parseDurationFlag } from "./duration_flag.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { townReadError, type TownReadFlags, townReadTarget } from "./town_read.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** Flags of `stats --network`. */
 export interface NetworkStatsFlags extends TownReadFlags {
@@ -83,14 +84,14 @@ export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): 
     },
   );
   if (opts.output === "json") {
-    return console.log(JSON.stringify({
+    return printJsonLine("network-stats", {
       relayUrl: target.relayUrl,
       moreRelays: target.moreRelays,
       windowSec,
       ...snap.stats,
       truncated: snap.truncated,
       network: networkField(target.network),
-    }));
+    });
   }
   console.log(networkStatsText(snap, window).join("\n"));
 }

@@ -20,6 +20,7 @@ import {
   type TownReadFlags,
   townReadTarget,
 } from "./town_read.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** Options of `turnpike providers`. */
 interface ProvidersFlags extends TownReadFlags {
@@ -180,12 +181,12 @@ export function registerProvidersCommand(program: Command): void {
     );
     const providers = providersServing(all, opts.kind);
     if (opts.output === "json") {
-      return console.log(JSON.stringify({
+      return printJsonLine("providers", {
         relayUrl: target.relayUrl,
         moreRelays: target.moreRelays,
         providers,
         network: networkField(target.network),
-      }));
+      });
     }
     const lines = opts.output === "csv"
       ? providersCsv(providers)

@@ -20,6 +20,7 @@ import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { type NetworkStatsFlags, printNetworkStats } from "./network_stats_view.ts";
 import { addTownReadOptions } from "./town_read.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** What `turnpike stats` reports. */
 export interface NodeStats {
@@ -152,7 +153,7 @@ export function registerStatsCommand(program: Command): void {
       if (opts.network) return await printNetworkStats(opts as NetworkStatsFlags, cmd);
       const stats = await readNodeStats(await existingStateDir(opts, cmd));
       if (opts.output === "json") {
-        return console.log(JSON.stringify({ ...stats, books: booksJson(stats.books) }));
+        return printJsonLine("stats", { ...stats, books: booksJson(stats.books) });
       }
       const jobs = Object.entries(stats.jobs).map(([s, n]) => `${s} ${n}`).join(", ");
       console.log([

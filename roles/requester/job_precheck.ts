@@ -27,6 +27,12 @@ export interface PrecheckOptions {
   kind: number;
   /** Most paid to the provider; absent: any price. */
   bid?: bigint;
+  /**
+   * The spend policy's most paid for one job (`--max-per-job`); absent: no cap. A price above it
+   * is refused as one above the bid: the node would refuse to pay it after the request's write
+   * was paid.
+   */
+  maxPerJob?: bigint;
   /** Only these providers (the job's `p` tags); empty: any. */
   providers: readonly string[];
 }
@@ -66,17 +72,25 @@ export function precheckJob(
     };
   }
   const cheapest = offers[0];
-  if (o.bid !== undefined && cheapest.price > o.bid) {
+  // The cap that binds: the bid, or the per-job maximum when it is lower.
+  const capped = o.maxPerJob !== undefined && (o.bid === undefined || o.maxPerJob < o.bid);
+  const limit = capped ? o.maxPerJob : o.bid;
+  if (limit !== undefined && cheapest.price > limit) {
+    const who = `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
+      `with ${cheapest.skill.name} from ${cheapest.price}`;
     return {
       ok: false,
       code: "bid-below-price",
-      message: `the bid ${o.bid} is below every online provider's price for ${what}`,
-      suggestion:
-        `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
-        `with ${cheapest.skill.name} from ${cheapest.price}: raise --bid to at least that`,
+      message: capped
+        ? `--max-per-job ${o.maxPerJob} is below every online provider's price for ${what}`
+        : `the bid ${o.bid} is below every online provider's price for ${what}`,
+      suggestion: capped
+        ? `${who}: raise --max-per-job (max_per_job) to at least that`
+        : `${who}: raise --bid to at least that`,
       fields: {
         kind: String(o.kind),
-        bid: String(o.bid),
+        ...(o.bid === undefined ? {} : { bid: String(o.bid) }),
+        ...(o.maxPerJob === undefined ? {} : { maxPerJob: String(o.maxPerJob) }),
         price: String(cheapest.price),
         provider: cheapest.provider.pubkey,
         skill: cheapest.skill.name,

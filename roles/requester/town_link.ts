@@ -202,6 +202,9 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     url: options.btpUrl,
     authToken: options.btpToken,
     reconnect: true,
+    // A town restarting is written to again within seconds (docs/AGENTS.md, `town-unreachable`):
+    // one socket per town, so trying every 5 s at most costs the town nothing.
+    reconnectMaxDelayMs: 5_000,
     claims: sender?.claims,
     onPrepare: options.onPrepare ??
       (() => ({

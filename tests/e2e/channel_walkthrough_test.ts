@@ -91,7 +91,7 @@ Deno.test("walk-through: init, chain up, town up, channel open --town, job submi
       opened.stderr,
       /Peer: npub1\w+ \(from kind 10032 on ws:\/\/127\.0\.0\.1:\d+\), chain: local anvil/,
     );
-    const id: `0x${string}` = JSON.parse(opened.stdout)[0].channelId;
+    const id: `0x${string}` = JSON.parse(opened.stdout).channelId;
 
     const submit = (channel: string, text: string) =>
       asAlice("job", "submit", "echo", "--input", `text:${text}`, "--force", "--channel", channel);
@@ -128,7 +128,7 @@ Deno.test("walk-through: init, chain up, town up, channel open --town, job submi
     assertStringIncludes(closed.stdout, "cooperatively");
     const second = await asAlice("--output", "json", "channel", "open", "--deposit", "20");
     assertEquals(second.code, 0, second.stderr);
-    const id2: `0x${string}` = JSON.parse(second.stdout)[0].channelId;
+    const id2: `0x${string}` = JSON.parse(second.stdout).channelId;
     assert(id2 !== id);
     assertEquals((await submit(id2, "on the new channel")).code, 0);
     await learnedLines(2);

@@ -84,7 +84,7 @@ Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, histo
     assertEquals(await Deno.readTextFile(`${dir}/payment_log.jsonl`), paymentLog);
     const listed = await runCli(["--state-dir", dir, "--output", "json", "job", "list"]);
     assertEquals(listed.code, 0, listed.stderr);
-    assertEquals(JSON.parse(listed.stdout).length, 2, "the index forgot them");
+    assertEquals(listed.stdout.trim().split("\n").length, 2, "the index forgot them");
     // The audit trail: one change per job, and the record still in history.
     const history = await git(dir, "log", "--format=%B");
     assertStringIncludes(history, `prune job ${jobs[0].id}`);

@@ -85,11 +85,11 @@ Deno.test("profile node: 20 jobs at once on one profile beside list, dash and ca
   const results = await Promise.all(runs);
   const [list, dash, cancel] = await Promise.all(beside);
   assertEquals(list.code, 0, list.stderr);
-  assert(Array.isArray(JSON.parse(list.stdout)), list.stdout);
+  assert(ndjson(list.stdout).every((l) => l.type === "job"), list.stdout);
   assertEquals(dash.code, 0, dash.stderr);
   assertEquals(cancel.code, 0, cancel.stderr);
   const cancelled = JSON.parse(cancel.stdout);
-  assertEquals([cancelled.id, cancelled.status], [cancelId, "cancelled"]);
+  assertEquals([cancelled.type, cancelled.id, cancelled.status], ["job", cancelId, "cancelled"]);
 
   const ids = new Set<string>();
   for (const [i, run] of results.entries()) {

@@ -200,7 +200,8 @@ Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Er
       assertMatch(csv.stdout, /^id,kind,name,callback,status,/);
       assertMatch(csv.stdout, new RegExp(`^${jobId},5601,echo,none,done,`, "m"));
       const json = await runCli([...global, "--output", "json", "job", "list", "--status", "done"]);
-      assertEquals(JSON.parse(json.stdout).length, 2);
+      const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assertEquals(lines.map((l) => [l.type, l.status]), [["job", "done"], ["job", "done"]]);
     });
     await t.step("the town's pubkey is learned from NIP-11 `self` when not given", async () => {
       const noPubkey = conn().filter((a, i, all) =>

@@ -45,7 +45,12 @@ export interface AutoChannelNetwork extends AsyncDisposable {
   townPort: number;
   /** `chain up`'s ready line (rpcUrl, tokenNetwork, token). */
   chain: { rpcUrl: string; tokenNetwork: string; token: string };
+  /** The running `town up` (the latest, after {@linkcode AutoChannelNetwork.restartTown}). */
   town: CliProcess;
+  /** Stops the town (SIGINT, exit 0 required); the network stays down until restarted. */
+  stopTown(): Promise<void>;
+  /** Starts the town again from its state dir, on the same ports; resolves once it is up. */
+  restartTown(): Promise<void>;
   /** The provider's `node up`, with {@linkcode AutoChannelNetworkOptions.provider}. */
   provider?: CliProcess;
   betaState: string;
@@ -83,6 +88,19 @@ export async function startAutoChannelNetwork(
   let chain: CliProcess | undefined;
   let town: CliProcess | undefined;
   let provider: CliProcess | undefined;
+  let townStopped = false;
+  const stopTown = async () => {
+    if (!town || townStopped) return;
+    townStopped = true;
+    town.child.kill("SIGINT");
+    const status = await town.done;
+    assertEquals(status.code, 0, town.stderr.join("\n"));
+  };
+  const startTown = async () => {
+    town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
+    townStopped = false;
+    await town.waitForLine((l) => l.startsWith("  learns"));
+  };
   const stop = async () => {
     try {
       // The profile's node a command started in the background (docs/ARCHITECTURE.md).
@@ -91,11 +109,7 @@ export async function startAutoChannelNetwork(
         provider.child.kill("SIGINT");
         await provider.done;
       }
-      if (town) {
-        town.child.kill("SIGINT");
-        const status = await town.done;
-        assertEquals(status.code, 0, town.stderr.join("\n"));
-      }
+      await stopTown();
     } finally {
       if (chain) {
         chain.child.kill("SIGINT");
@@ -193,8 +207,7 @@ export async function startAutoChannelNetwork(
       }
       return next;
     });
-    town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
-    await town.waitForLine((l) => l.startsWith("  learns"));
+    await startTown();
     if (options.provider) {
       provider = spawnCli(["--profile", "beta", "node", "up", ...secret], { env });
       await provider.waitForLine((l) => l === "provider up");
@@ -209,7 +222,14 @@ export async function startAutoChannelNetwork(
       secret,
       townPort,
       chain: { rpcUrl: ready.rpcUrl, tokenNetwork: ready.tokenNetwork, token: ready.token },
-      town,
+      get town() {
+        return town!;
+      },
+      stopTown,
+      async restartTown() {
+        await stopTown();
+        await startTown();
+      },
       alice: (...args) => runCli(["--profile", "alice", ...args, ...secret], { env }),
       chainReader: () =>
         new TokenNetworkClient({

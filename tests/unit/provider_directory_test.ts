@@ -127,3 +127,27 @@ Deno.test("precheck: no online provider, a bid below every price, or a --provide
     "no online provider serves kind 5603 among the --provider ones",
   );
 });
+
+Deno.test("precheck: a --max-per-job below every price is refused as a low bid, naming the cap", () => {
+  const capped = precheckJob(directory, {
+    kind: 5600,
+    bid: 9000n,
+    maxPerJob: 2999n,
+    providers: [],
+  });
+  assertEquals(capped.ok ? "" : capped.code, "bid-below-price");
+  assertEquals(capped.ok ? {} : [capped.fields.maxPerJob, capped.fields.price], ["2999", "3000"]);
+  assertEquals(capped.ok ? "" : capped.suggestion.includes("--max-per-job"), true);
+  const noBid = precheckJob(directory, { kind: 5600, maxPerJob: 10n, providers: [] });
+  assertEquals(noBid.ok ? "" : noBid.code, "bid-below-price");
+  // The bid binds when it is lower: the message names the bid.
+  const bid = precheckJob(directory, { kind: 5600, bid: 100n, maxPerJob: 200n, providers: [] });
+  assertEquals(bid.ok ? "" : bid.message.startsWith("the bid 100"), true);
+  const within = precheckJob(directory, {
+    kind: 5600,
+    bid: 9000n,
+    maxPerJob: 3000n,
+    providers: [],
+  });
+  assertEquals(within.ok, true);
+});

@@ -1,0 +1,129 @@
+/**
+ * The heartbeat of a command following a job (docs/AGENTS.md, "Following any job"): while a job
+ * it follows is in flight, the profile's node sends the command a `waiting` line every
+ * {@linkcode HEARTBEAT_MS}, naming what the job waits for, so that a program tells a job at work
+ * from one stuck:
+ *
+ * - `town`: the request is not stored yet or a payment is on its way, or no town link is open
+ *   (the town is stopped or restarting);
+ * - `provider`: the request is stored; a provider has to take it or ask for payment;
+ * - `result`: the provider is paid or at work; its result is due.
+ *
+ * `since` is when the job's record last changed: a job whose `since` does not move for long is
+ * stuck where `for` says.
+ *
+ * @module
+ */
+import {
+  type JobStatus,
+  type RequesterJobRecord,
+  TERMINAL_JOB_STATUSES,
+} from "../../state/job_record.ts";
+
+/** How often a `waiting` line is sent per job followed. */
+export const HEARTBEAT_MS = 5_000;
+
+/** What a job in flight waits for. */
+export type WaitingFor = "town" | "provider" | "result";
+
+/** A `waiting` line of the NDJSON stream. */
+export interface WaitingLine {
+  type: "waiting";
+  job: string;
+  for: WaitingFor;
+  /** The job's status on record. */
+  status: JobStatus;
+  /** ISO time the record last changed. */
+  since: string;
+  /** ISO time of this line. */
+  at: string;
+}
+
+/**
+ * What a job with `status` waits for, with the town reachable or not.
+ *
+ * @example
+ * ```ts
+ * import { waitingFor } from "./job_heartbeat.ts";
+ *
+ * waitingFor("sent", true); // "provider"
+ * waitingFor("sent", false); // "town"
+ * ```
+ */
+export function waitingFor(status: JobStatus, townReachable: boolean): WaitingFor {
+  if (!townReachable || status === "pending-send" || status === "paying") return "town";
+  if (status === "sent" || status === "payment-required") return "provider";
+  return "result";
+}
+
+/**
+ * The `waiting` line of a job's record.
+ *
+ * @example
+ * ```ts
+ * import { waitingLine } from "./job_heartbeat.ts";
+ * import type { RequesterJobRecord } from "../../state/job_record.ts";
+ *
+ * declare const record: RequesterJobRecord;
+ * const line = waitingLine(record, true); // {type: "waiting", job, for, status, since, at}
+ * ```
+ */
+export function waitingLine(
+  record: RequesterJobRecord,
+  townReachable: boolean,
+  now: Date = new Date(),
+): WaitingLine {
+  return {
+    type: "waiting",
+    job: record.id,
+    for: waitingFor(record.status, townReachable),
+    status: record.status,
+    since: new Date(record.updatedAtMs).toISOString(),
+    at: now.toISOString(),
+  };
+}
+
+/** Options for {@linkcode startHeartbeat}. */
+export interface HeartbeatOptions {
+  /** The jobs followed (a chain's next jobs join it as they are posted). */
+  ids: ReadonlySet<string>;
+  /** Sends a line to the command. */
+  send: (line: WaitingLine) => void;
+  /** A job's record (undefined when unknown). */
+  read: (id: string) => Promise<RequesterJobRecord | undefined | null>;
+  /** Whether a town link is open now. */
+  townReachable: () => boolean;
+  /** Period. Default {@linkcode HEARTBEAT_MS}. */
+  everyMs?: number;
+}
+
+/**
+ * Sends a `waiting` line per job in flight among `ids` every period until stopped.
+ *
+ * @example
+ * ```ts
+ * import { startHeartbeat } from "./job_heartbeat.ts";
+ * import type { Requester } from "./requester_node.ts";
+ *
+ * declare const req: Requester;
+ * declare const id: string;
+ * const stop = startHeartbeat({
+ *   ids: new Set([id]),
+ *   send: (line) => console.log(JSON.stringify(line)),
+ *   read: (job) => req.repo.read(job),
+ *   townReachable: () => req.townReachable,
+ * });
+ * stop();
+ * ```
+ */
+export function startHeartbeat(options: HeartbeatOptions): () => void {
+  const ends: readonly JobStatus[] = TERMINAL_JOB_STATUSES;
+  const timer = setInterval(async () => {
+    for (const id of [...options.ids]) {
+      const record = await options.read(id).catch(() => undefined);
+      if (!record || ends.includes(record.status)) continue;
+      options.send(waitingLine(record, options.townReachable()));
+    }
+  }, options.everyMs ?? HEARTBEAT_MS);
+  return () => clearInterval(timer);
+}
