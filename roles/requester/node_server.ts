@@ -17,6 +17,9 @@
  * | `dm`     | `sent`                                                                         |
  * | `stop`   | `stopping`; the node then closes                                               |
  *
+ * While a `submit` with `wait` or a `wait` follows a job in flight, `waiting` lines come every 5 s
+ * between the others (job_heartbeat.ts).
+ *
  * Every reply ends with `done` or `error` (the error object the command prints). A client that
  * goes away stops getting lines; the job goes on.
  *
@@ -39,6 +42,7 @@ import type { JobSpec } from "./job_spec.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
+import { startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
 
 /** A paying request without the proof of the wallet's passphrase, or with a wrong one. */
@@ -137,6 +141,8 @@ export interface NodeServerOptions {
   onStop: (reason: "stop" | "idle" | "state dir removed") => void;
   /** Most connections at once (default 256). */
   maxClients?: number;
+  /** Period of the `waiting` lines to a following command (default job_heartbeat.ts). */
+  heartbeatMs?: number;
 }
 
 /** A running node socket. */
@@ -204,6 +210,16 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
     else if (Date.now() - idleSince >= idleMs) options.onStop("idle");
   }, Math.min(1_000, Math.max(50, idleMs / 4)));
 
+  // `waiting` lines for the jobs a command follows (job_heartbeat.ts).
+  const heartbeat = (ids: Set<string>, send: (line: unknown) => void) =>
+    startHeartbeat({
+      ids,
+      send,
+      read: (id) => req.repo.read(id),
+      townReachable: () => req.townReachable,
+      everyMs: options.heartbeatMs,
+    });
+
   const serveConn = async (conn: Deno.Conn) => {
     const writer = conn.writable.getWriter();
     let open = true;
@@ -224,6 +240,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
     };
     const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
     let follower: { ids: Set<string>; send: (line: unknown) => void } | undefined;
+    let stopBeat: (() => void) | undefined;
     try {
       const lines = readNodeLines(conn.readable);
       const first = await lines.next().finally(() => pending.delete(conn));
@@ -274,6 +291,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           }
           const ids = new Set<string>();
           if (request.wait) followers.add(follower = { ids, send });
+          if (request.wait) stopBeat = heartbeat(ids, send);
           // Followed from the moment its id exists: its `sent` line is the first one.
           const record = await req.submit(request.spec, { onCreated: (id) => ids.add(id) });
           send({ type: "record", record });
@@ -281,6 +299,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         } else if (request.op === "wait") {
           follower = { ids: new Set([request.id]), send };
           followers.add(follower);
+          stopBeat = heartbeat(follower.ids, send);
           const record = await req.repo.read(request.id);
           send({ type: "record", record });
           send({ type: "chain", records: await followChain(req, request.id) });
@@ -306,6 +325,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       // a client that sent garbage or went away: nothing to answer
     } finally {
       clearTimeout(timer);
+      stopBeat?.();
       listeners.delete(send);
       if (follower) followers.delete(follower);
       if (open) await writer.close().catch(() => {});
