@@ -31,6 +31,7 @@
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
+ *   [--max-in-flight 40]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
  *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
  *   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
@@ -65,6 +66,7 @@ import {
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { type PostgresServer, startPostgresServer } from "../state/postgres_server.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
+import { JobSlots } from "../roles/requester/job_slots.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import {
@@ -99,7 +101,7 @@ import { offerWindowThroughput } from "./scale_throughput.ts";
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
-  [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
+  [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
@@ -114,6 +116,7 @@ const flags = parseBenchFlags(Deno.args, {
     "deposit",
     "idle-seconds",
     "job-timeout",
+    "max-in-flight",
     "payout-deposit",
     "payout-threshold",
     "pg-processes",
@@ -150,6 +153,11 @@ const chaos = flags.switches.chaos === true;
 const chaosEvery = arg("chaos-every", 10);
 const jobTimeoutMs = arg("job-timeout", 60) * 1000;
 const auditWindowMs = arg("audit-window-ms", 200);
+// Graceful overload (docs/SCALE.md): the jobs the requesters follow at once, shared by all the
+// requesters of a process (split evenly over `--requester-hosts`); an offer past it is refused at
+// once (`submit: busy: ...`, a failed offer with its reason). 0: no bound.
+const maxInFlight = arg("max-in-flight", 0);
+const inProcessSlots = maxInFlight > 0 ? new JobSlots(maxInFlight) : undefined;
 // Providers take addressed requests only (`#p` subscription, docs/SCALE.md): the default here,
 // since every job of the harness names its provider; `--open-requests` for the kind-wide one.
 const addressedOnly = !flags.switches["open-requests"];
@@ -762,6 +770,7 @@ try {
         townAddress: useConnector ? undefined : "test.town",
         feedMode: "inline",
         auditWindowMs,
+        jobSlots: inProcessSlots,
       });
     } catch (err) {
       await pair.provider?.stop().catch(() => {});
@@ -850,6 +859,7 @@ try {
       townAddress: useConnector ? undefined : "test.town",
       feedMode: "inline",
       auditWindowMs,
+      jobSlots: inProcessSlots,
     });
   };
   if (requesterHostsN > 0) {
@@ -861,6 +871,7 @@ try {
         root,
         auditWindowMs,
         jobTimeoutMs,
+        maxInFlight: maxInFlight > 0 ? Math.ceil(maxInFlight / requesterHostsN) : undefined,
         ...requesterChannels,
         requesters: mine.map((p) => {
           const { relayUrl, btp } = urls(p.town);
@@ -1454,6 +1465,7 @@ try {
       seconds,
       rate,
       chaos,
+      maxInFlight,
       auditWindowMs,
       addressedOnly,
       connector: useConnector,

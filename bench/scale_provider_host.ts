@@ -41,6 +41,8 @@ export interface ProviderHostPlan {
   addressedOnly: boolean;
   /** `[chains]`: the providers keep their town's payout claims (they open no channel). */
   chains?: Record<string, Record<string, string>>;
+  /** Each provider's bound on paid jobs in flight (its default, 32, when not given). */
+  maxInFlight?: number;
   providers: HostedProvider[];
 }
 
@@ -95,6 +97,7 @@ if (import.meta.main) {
         auditWindowMs: plan.auditWindowMs,
         addressedOnly: plan.addressedOnly,
         chains: plan.chains,
+        maxInFlight: plan.maxInFlight,
       }),
     );
   };

@@ -18,6 +18,7 @@
  * @module
  */
 import type { ChannelPolicy } from "../config/channel_policy.ts";
+import { JobSlots } from "../roles/requester/job_slots.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
@@ -44,6 +45,8 @@ export interface RequesterHostPlan {
   root: string;
   auditWindowMs: number;
   jobTimeoutMs: number;
+  /** Jobs this host's requesters follow at once (one bound for all of them); none: no bound. */
+  maxInFlight?: number;
   requesters: HostedRequester[];
   /** With `--channels`: each requester's `[channels]` policy and the chain (bench/scale_channels.ts). */
   channelPolicy?: ChannelPolicy;
@@ -267,6 +270,7 @@ if (import.meta.main) {
       () => {/* closing */},
     );
   };
+  const slots = plan.maxInFlight ? new JobSlots(plan.maxInFlight) : undefined;
   const start = async (r: HostedRequester) => {
     for (let attempt = 1;; attempt++) {
       try {
@@ -284,6 +288,7 @@ if (import.meta.main) {
           auditWindowMs: plan.auditWindowMs,
           channelPolicy: plan.channelPolicy,
           chains: plan.chains,
+          jobSlots: slots,
         });
         nodes.set(r.index, node);
         // Jobs of an earlier (killed) process: the requester resumes them; told when they end.

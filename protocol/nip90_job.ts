@@ -624,7 +624,10 @@ export function parseJobFeedback(
   if (statusTag === undefined || statusTag[1] === undefined) {
     throw new Nip90JobError("job feedback has no status tag");
   }
-  const status = statusTag[1].trim().toLowerCase().replaceAll("_", "-");
+  const said = statusTag[1].trim().toLowerCase().replaceAll("_", "-");
+  // A `busy` status (not NIP-90's) reads as the `error` refusal it is (protocol/busy_feedback.ts).
+  const busy = said === "busy";
+  const status = busy ? "error" : said;
   if (!STATUSES.includes(status)) {
     throw new Nip90JobError(`job feedback status "${statusTag[1].slice(0, 64)}" is unknown`);
   }
@@ -634,6 +637,9 @@ export function parseJobFeedback(
     warnings: [],
   };
   if (statusTag[2] !== undefined && statusTag[2] !== "") fb.extraInfo = statusTag[2];
+  if (busy && !fb.extraInfo?.toLowerCase().startsWith("busy:")) {
+    fb.extraInfo = `busy: ${fb.extraInfo ?? "provider busy"}`;
+  }
   for (const tag of event.tags) {
     if (tag[0] === "e" && fb.requestId === undefined && tag[1] !== undefined) fb.requestId = tag[1];
     else if (tag[0] === "p" && fb.customer === undefined && tag[1] !== undefined) {

@@ -5,11 +5,24 @@
  * broadcast request may still be taken by another one), and only so many per minute, since each
  * answer is a paid write of the provider's.
  *
+ * Drops for the provider's load (`over-capacity`, `over-requester-capacity` once parking is full)
+ * are the `busy` refusal (protocol/busy_feedback.ts): temporary, nothing invoiced, so the
+ * requester may send the job again later or to another provider. They have a budget of their own
+ * (`busyPerMinute`), so a burst of refusals under load does not silence the other notices, nor
+ * they the refusals.
+ *
  * @module
  */
 import type { AdmissionDropReason } from "./job_admission.ts";
 import type { UnpaidDropReason } from "./unpaid_pool.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { busyReason } from "../../protocol/busy_feedback.ts";
+
+/** Drops for the provider's load: answered as `busy` (temporary). */
+const BUSY: ReadonlySet<AdmissionDropReason | UnpaidDropReason> = new Set([
+  "over-capacity",
+  "over-requester-capacity",
+]);
 
 /** Drops worth telling the requester about, with what it can do. */
 const ACTIONABLE: Partial<Record<AdmissionDropReason | UnpaidDropReason, string>> = {
@@ -25,8 +38,10 @@ const ACTIONABLE: Partial<Record<AdmissionDropReason | UnpaidDropReason, string>
 export interface DropNoticeOptions {
   /** This provider's pubkey. */
   pubkey: string;
-  /** Notices per minute in all (default 30). */
+  /** Notices per minute in all, `busy` refusals apart (default 30). */
   perMinute?: number;
+  /** `busy` refusals per minute (default 120). */
+  busyPerMinute?: number;
   /** Clock (ms); default Date.now. */
   now?: () => number;
 }
@@ -36,6 +51,7 @@ export class DropNotices {
   #o: DropNoticeOptions;
   #windowStart = 0;
   #sent = 0;
+  #busySent = 0;
 
   constructor(o: DropNoticeOptions) {
     this.#o = o;
@@ -67,6 +83,12 @@ export class DropNotices {
     if (now - this.#windowStart >= 60_000) {
       this.#windowStart = now;
       this.#sent = 0;
+      this.#busySent = 0;
+    }
+    if (BUSY.has(reason)) {
+      if (this.#busySent >= (this.#o.busyPerMinute ?? 120)) return undefined;
+      this.#busySent++;
+      return busyReason(`${reason}: ${detail}`, hint);
     }
     if (this.#sent >= (this.#o.perMinute ?? 30)) return undefined;
     this.#sent++;

@@ -68,6 +68,8 @@ import {
 import { openPaymentLog, type PaymentEntry, type PaymentLog } from "../../state/payment_log.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+import type { JobSlots } from "./job_slots.ts";
+import { isBusyFeedback } from "../../protocol/busy_feedback.ts";
 import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -114,6 +116,11 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
   feedMode?: EventFeedOptions["mode"];
   /** Called once `close()` is done (the CLI closes its signer there). */
   onClosed?: () => void;
+  /**
+   * The jobs this node (or every requester sharing it: a host) follows at once; past it `submit`
+   * refuses at once with `RequesterBusyError` (roles/requester/job_slots.ts). Default: no bound.
+   */
+  jobSlots?: JobSlots;
 }
 
 /** A progress line. */
@@ -397,6 +404,8 @@ export class Requester {
     spec: JobSpec,
     options: { prev?: string; onCreated?: (id: string) => void } = {},
   ): Promise<RequesterJobRecord> {
+    // A host at its bound refuses before anything is signed, written or paid.
+    this.#o.jobSlots?.check();
     let event = await this.#sign(spec, 0);
     // Identical requests signed in the same second have the same id: move created_at on. An id
     // is claimed before the first await after its check, so concurrent submits never share one.
@@ -410,10 +419,13 @@ export class Requester {
       event = await this.#sign(spec, bump);
     }
     try {
+      this.#o.jobSlots?.admit(event.id);
       options.onCreated?.(event.id);
       return await this.#create(event, spec, options);
     } finally {
       this.#claimed.delete(event.id);
+      // Not followed (refused, or failed before it was): its slot is free.
+      if (!this.#active.has(event.id)) this.#o.jobSlots?.release(event.id);
     }
   }
 
@@ -781,6 +793,7 @@ export class Requester {
 
   #track(record: { id: string }, sidecar: JobSidecar): void {
     this.#active.add(record.id);
+    this.#o.jobSlots?.take(record.id);
     const delay = Math.max(0, sidecar.deadlineMs - Date.now());
     this.#timers.set(
       record.id,
@@ -891,8 +904,14 @@ export class Requester {
         return await this.#advance(id, "processing", { current: record });
       }
       if (feedback.status === "error") {
+        // `busy` before anything was paid: a temporary refusal (protocol/busy_feedback.ts), said
+        // so in the reason, which keeps its `busy:` prefix for the caller that sends it again.
+        const busy = isBusyFeedback(feedback) &&
+          record.payments.every((p) => p.status === "rejected");
         return await this.#finish(id, "error", {
-          error: `provider error: ${feedback.extraInfo ?? ""}`,
+          error: busy
+            ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`
+            : `provider error: ${feedback.extraInfo ?? ""}`,
         }, record);
       }
       if (feedback.status === "payment-required") {
@@ -1227,6 +1246,7 @@ export class Requester {
   /** Stops following a job that ended and resolves its waiters. */
   #settle(id: string, final: RequesterJobRecord): RequesterJobRecord {
     const wasActive = this.#active.delete(id);
+    this.#o.jobSlots?.release(id);
     this.#wroteAtMs.delete(id);
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);
