@@ -34,6 +34,7 @@ import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
 import { registerChainDeploy } from "./chain_deploy_command.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface ChainUpOptions extends GlobalOptions {
   port: string;
@@ -134,7 +135,7 @@ async function chainUp(opts: ChainUpOptions): Promise<void> {
   } finally {
     await chain.stop();
   }
-  if (opts.output === "json") console.log(JSON.stringify({ event: "chain-stopped" }));
+  if (opts.output === "json") printJsonLine("chain-stopped", { event: "chain-stopped" });
   else console.log("chain stopped (its state is gone)");
 }
 
@@ -146,7 +147,7 @@ function report(
   written: readonly WrittenConfig[],
 ): void {
   if (opts.output === "json") {
-    console.log(JSON.stringify({
+    printJsonLine("chain-ready", {
       event: "chain-ready",
       chain: LOCAL_CHAIN,
       rpcUrl: chain.anvil.rpcUrl,
@@ -165,7 +166,7 @@ function report(
           address,
         }))
       ),
-    }));
+    });
     return;
   }
   console.log(`Chain: local anvil (${LOCAL_CHAIN}, local) at ${chain.anvil.rpcUrl}`);

@@ -40,6 +40,7 @@ import {
   mintTestTokens,
 } from "../chain/contract_deployer.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface DeployOptions extends GlobalOptions {
   rpc?: string;
@@ -269,7 +270,7 @@ interface DeployReport {
 
 function report(opts: DeployOptions, r: DeployReport): void {
   if (opts.output === "json") {
-    console.log(JSON.stringify({
+    printJsonLine("chain-deployed", {
       event: "chain-deployed",
       chain: r.chain.id,
       network: r.chain.network,
@@ -283,7 +284,7 @@ function report(opts: DeployOptions, r: DeployReport): void {
       mintEach: r.mint.toString(),
       config: r.config,
       ms: r.ms,
-    }));
+    });
     return;
   }
   console.log(`Deployed on ${networkLabel(r.chain)} in ${r.ms} ms (by ${r.deployer})`);

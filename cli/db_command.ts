@@ -19,6 +19,7 @@ import { loadSettings } from "../config/settings.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface DbUpOptions extends GlobalOptions {
   port: string;
@@ -77,9 +78,13 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   }
   try {
     if (opts.output === "json") {
-      console.log(
-        JSON.stringify({ event: "db-ready", url: server.url, dataDir, port, passwordFile }),
-      );
+      printJsonLine("db-ready", {
+        event: "db-ready",
+        url: server.url,
+        dataDir,
+        port,
+        passwordFile,
+      });
     } else {
       const shown = server.url.replace(`:${encodeURIComponent(password)}@`, ":***@");
       console.log(`PostgreSQL at ${shown} (data in ${dataDir}; password in ${passwordFile})`);
@@ -94,7 +99,7 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   } finally {
     await server.stop("fast").catch(() => {});
   }
-  if (opts.output === "json") console.log(JSON.stringify({ event: "db-stopped" }));
+  if (opts.output === "json") printJsonLine("db-stopped", { event: "db-stopped" });
   else console.log("PostgreSQL stopped");
 }
 

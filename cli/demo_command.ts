@@ -27,6 +27,7 @@ import {
   type PaidJobDemoReport,
   runPaidJobDemo,
 } from "../roles/demo/paid_job_demo.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface DemoOptions {
   pipeline?: boolean;
@@ -132,7 +133,7 @@ async function paidJobDemo(opts: DemoOptions, json: boolean): Promise<void> {
       signal,
     })
   );
-  if (json) console.log(JSON.stringify(report));
+  if (json) printJsonLine("demo", report);
   else printReport(report, opts);
   if (report.jobs !== undefined && report.jobs.done < report.jobs.count) {
     throw new CliError(
@@ -257,7 +258,8 @@ async function pipelineDemo(opts: DemoOptions, json: boolean): Promise<void> {
       repeat,
       malformed: opts.malformed,
     });
-    console.log(json ? JSON.stringify(report) : formatFixtureDemoReport(report));
+    if (json) printJsonLine("fixture-demo", { ...report });
+    else console.log(formatFixtureDemoReport(report));
   } catch (err) {
     if (err instanceof FixtureDemoStageError) throw new CliError(err.message);
     throw err;

@@ -19,6 +19,7 @@ import { networkField, printNetworkLine } from "./network_line.ts";
 import { callNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";
 import { registerDmRead } from "./dm_read_command.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface DmSendOptions extends RequesterCliOptions {
   text?: string;
@@ -107,12 +108,12 @@ async function send(recipientText: string, opts: DmSendOptions, cmd: Command): P
   }
   {
     if (opts.output === "json") {
-      console.log(JSON.stringify({
+      printJsonLine("dm", {
         type: "dm",
         id,
         recipient,
         network: networkField(config.network),
-      }));
+      });
     } else console.log(`dm ${id} sent to ${nip19.npubEncode(recipient)}`);
   }
 }

@@ -14,6 +14,7 @@ import { loadRequesterConfig, type RequesterCliOptions } from "./job_command.ts"
 import { loadNodeSigner } from "./node_identity.ts";
 import { type DirectMessages, readDirectMessages } from "../roles/direct_messages.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface DmReadOptions extends RequesterCliOptions {
   since?: string;
@@ -45,7 +46,7 @@ export function registerDmRead(dm: Command): void {
       const opts = cmd.optsWithGlobals<DmReadOptions>();
       const read = await fetchMessages(opts, cmd);
       if (opts.output === "json") {
-        console.log(JSON.stringify({ type: "dm-list", ...read }));
+        printJsonLine("dm-list", { type: "dm-list", ...read });
         return;
       }
       if (read.messages.length === 0) console.log("no messages");
@@ -81,7 +82,7 @@ export function registerDmRead(dm: Command): void {
     }
     const m = matches[0];
     if (opts.output === "json") {
-      console.log(JSON.stringify({ type: "dm", ...m }));
+      printJsonLine("dm", { type: "dm", ...m });
       return;
     }
     console.log(`dm       ${m.id}`);

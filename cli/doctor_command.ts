@@ -20,6 +20,7 @@ import { probeSandbox } from "../roles/provider/skill_sandbox.ts";
 import { probeDockerEngine } from "../roles/provider/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -188,7 +189,7 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
   if (loaded !== undefined) checks.push(...await stateChecks(loaded), ...endpoints);
   const failed = checks.filter((c) => c.status === "fail");
   if (opts.output === "json") {
-    console.log(JSON.stringify({ type: "doctor", ok: failed.length === 0, role, checks }));
+    printJsonLine("doctor", { type: "doctor", ok: failed.length === 0, role, checks });
   } else {
     for (const c of checks) console.log(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`);
   }

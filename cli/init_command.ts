@@ -44,6 +44,7 @@ import { parsePeerFlag } from "../config/town_peers.ts";
 import { settlementChainIds } from "../config/town_settlement.ts";
 import type { BtpPeerAccountConfig } from "../config/town_peers.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface InitOptions extends GlobalOptions {
   passphraseFile?: string;
@@ -158,7 +159,7 @@ async function init(opts: InitOptions, cmd: Command): Promise<void> {
   });
   const next = nextSteps(opts, cmd, stateDir, written);
   if (opts.output === "json") {
-    console.log(JSON.stringify({
+    printJsonLine("init", {
       role: opts.role,
       stateDir,
       wallet: {
@@ -175,7 +176,7 @@ async function init(opts: InitOptions, cmd: Command): Promise<void> {
       config: redacted(written),
       next: next.command,
       then: next.then,
-    }));
+    });
     return;
   }
   console.log(`Wallet ${created ? "created" : "kept (already there)"}: ${walletPath}`);

@@ -21,8 +21,8 @@ export type JsonLine = { type: string } & Record<string, unknown>;
  * jsonLine("channel", { channelId: "0x01", deposit: 5n }); // '{"type":"channel","channelId":"0x01","deposit":"5"}'
  * ```
  */
-export function jsonLine(type: string, fields: Record<string, unknown> = {}): string {
-  const { type: _replaced, ...rest } = fields;
+export function jsonLine(type: string, fields: object = {}): string {
+  const { type: _replaced, ...rest } = fields as Record<string, unknown>;
   return JSON.stringify(
     { type, ...rest },
     (_k, v) => typeof v === "bigint" ? v.toString() : v,
@@ -39,6 +39,6 @@ export function jsonLine(type: string, fields: Record<string, unknown> = {}): st
  * printJsonLine("job", { id: "9f2c", status: "sent" }); // {"type":"job","id":"9f2c","status":"sent"}
  * ```
  */
-export function printJsonLine(type: string, fields: Record<string, unknown> = {}): void {
+export function printJsonLine(type: string, fields: object = {}): void {
   console.log(jsonLine(type, fields));
 }

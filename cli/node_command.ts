@@ -69,6 +69,7 @@ import {
 } from "../roles/provider/provider_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** `node up`'s flags: the root's, the town connection's, and the provider's own. */
 interface NodeOptions extends GlobalOptions, ProviderFlags {
@@ -176,7 +177,7 @@ export function registerNodeCommand(program: Command): void {
         pid: hello?.pid,
         activeJobs: hello?.activeJobs,
       };
-      if (opts.output === "json") console.log(JSON.stringify(line));
+      if (opts.output === "json") printJsonLine("node", line);
       else if (!stopped) console.log("no node running");
       else {
         console.log(
@@ -355,7 +356,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
       : `none (${node.docker.unavailable}): docker-build not served`,
   };
-  if (json) console.log(JSON.stringify(info));
+  if (json) printJsonLine("node-up", info);
   else {
     console.log("provider up");
     for (const [k, v] of Object.entries(info)) {
@@ -366,7 +367,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   const lost = await session.stopped;
   await node.stop();
   if (lost) throw new CliError(`the provider stopped: ${lost.message}`, { cause: lost });
-  if (json) console.log(JSON.stringify({ event: "node-stopped" }));
+  if (json) printJsonLine("node-stopped", { event: "node-stopped" });
   else console.log("provider stopped");
 }
 
@@ -378,7 +379,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   const hello = await nodeHello(stateDir);
   if (hello !== undefined) {
     const { type: _t, settings: _s, ...node } = hello;
-    if (opts.output === "json") console.log(JSON.stringify({ type: "node", node }));
+    if (opts.output === "json") printJsonLine("node", { type: "node", node });
     else {
       console.log(
         `requester node running (pid ${hello.pid}${hello.background ? ", background" : ""})`,
@@ -406,7 +407,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   }
   const alive = status.state !== "stopped" && await isProcessAlive(status.pid);
   const view = { ...status, running: alive ? status.running : 0, alive };
-  if (opts.output === "json") console.log(JSON.stringify(view));
+  if (opts.output === "json") printJsonLine("provider-status", view);
   else printStatus(status, alive);
   if (!alive) {
     // Scripts and supervisors check the exit code; the report above is the last known state.

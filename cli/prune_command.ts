@@ -24,6 +24,7 @@ import {
   pruneRequesterJobs,
 } from "../roles/job_prune.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface PruneOptions extends GlobalOptions {
   olderThan: string;
@@ -96,13 +97,13 @@ async function prune(side: Side, opts: PruneOptions): Promise<void> {
 
 function print(opts: PruneOptions, r: PruneReport): void {
   if (opts.output === "json") {
-    console.log(JSON.stringify({
+    printJsonLine("prune", {
       event: "prune",
       dryRun: r.dryRun,
       olderThan: opts.olderThan,
       pruned: r.pruned,
       kept: { inFlight: r.inFlight, recent: r.recent },
-    }));
+    });
     return;
   }
   const verb = r.dryRun ? "would prune" : "pruned";

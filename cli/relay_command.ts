@@ -11,6 +11,7 @@ import { fetchRelayInfo, relayHttpUrl, RelayInfoError } from "../transport/relay
 import { CliError } from "./cli_error.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** Options of `turnpike relay status`. */
 interface RelayStatusOptions extends GlobalOptions {
@@ -142,7 +143,7 @@ export function registerRelayCommand(program: Command): void {
           cause: err,
         });
       }
-      if (opts.output === "json") return console.log(JSON.stringify(status));
+      if (opts.output === "json") return printJsonLine("relay-status", status);
       console.log([
         `relay       ${status.relayUrl} (${status.name ?? "unnamed"})`,
         `pubkey      ${status.self ?? "not published (no NIP-11 self)"}`,

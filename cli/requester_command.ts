@@ -35,6 +35,8 @@ import {
   PassphraseProofError,
   serveNode,
 } from "../roles/requester/node_server.ts";
+import { jsonLine } from "./json_line.ts";
+import { progressLine } from "./job_report.ts";
 
 /**
  * Registers `turnpike requester`.
@@ -80,7 +82,7 @@ export function registerRequesterCommand(program: Command): void {
           server?.publish(p);
           console.log(
             json
-              ? JSON.stringify(p)
+              ? jsonLine("progress", { ...progressLine(p) })
               : `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
           );
         },
@@ -117,7 +119,7 @@ export function registerRequesterCommand(program: Command): void {
         };
         console.log(
           json
-            ? JSON.stringify(line)
+            ? jsonLine("requester-up", line)
             : `requester up: ${req.pubkey}, following ${req.activeJobs} ` +
               `job(s), serving the profile's commands (pid ${Deno.pid})`,
         );

@@ -38,6 +38,7 @@ import { blobInputTags } from "../protocol/job_blobs.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface SkillTestOptions extends GlobalOptions, PassphraseFlags {
   dir?: string;
@@ -107,7 +108,7 @@ async function newSkill(name: string, o: { dir: string; kind: string; output?: s
   } catch (err) {
     throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
   }
-  if (o.output === "json") console.log(JSON.stringify({ type: "skill", name, dir, kind }));
+  if (o.output === "json") printJsonLine("skill", { type: "skill", name, dir, kind });
   else {
     console.log(`skill ${name} created in ${dir} (kind ${kind})`);
     console.log(`next: turnpike skill test ${dir} --input "text:three little words"`);
@@ -328,7 +329,7 @@ async function runTest(
       stdout,
       stderr: outcome.stderrTail,
     };
-    if (o.output === "json") console.log(JSON.stringify(report));
+    if (o.output === "json") printJsonLine("skill-test", report);
     else printReport(report);
     if (outcome.status !== "ok") {
       throw new CliError(`skill ${manifest.name} ended ${outcome.status}: ${outcome.reason}`, {

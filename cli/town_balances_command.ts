@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { openPeerLedger, type PeerBalance } from "../state/peer_ledger.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface BalancesOptions extends GlobalOptions {
 }
@@ -63,11 +64,11 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   const ledger = await openPeerLedger({ stateDir });
   const peers = ledger.balances();
   if (opts.output === "json") {
-    console.log(JSON.stringify({
+    printJsonLine("town-balances", {
       stateDir,
       peers: peers.map(peerBalanceJson),
       inDoubt: ledger.inDoubt().map((p) => ({ ...p, amount: String(p.amount) })),
-    }));
+    });
     return;
   }
   if (peers.length === 0) {

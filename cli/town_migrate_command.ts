@@ -32,6 +32,7 @@ import {
   redactUrl,
 } from "../state/postgres_event_store.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface TownMigrateOptions extends GlobalOptions {
   to: string;
@@ -96,9 +97,14 @@ async function townMigrate(opts: TownMigrateOptions, cmd: Command): Promise<void
     const books = await copyClaimBooks(stateDir, opts.to);
     const seconds = (performance.now() - started) / 1000;
     if (opts.output === "json") {
-      console.log(
-        JSON.stringify({ event: "town-migrated", read, outcomes, blobs, books, seconds }),
-      );
+      printJsonLine("town-migrated", {
+        event: "town-migrated",
+        read,
+        outcomes,
+        blobs,
+        books,
+        seconds,
+      });
     } else {
       console.log(
         `Copied ${read} events from ${path} to ${redactUrl(opts.to)} in ${seconds.toFixed(1)} s: ` +

@@ -17,6 +17,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import { profileTowns, resolveTownList } from "../config/town_list.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface TownsFlags extends GlobalOptions {
   relayUrl?: string;
@@ -89,7 +90,7 @@ async function addTown(name: string, opts: TownsFlags, cmd: Command): Promise<vo
     throw new CliError(err.message, { context: configFile, exitCode: ExitCode.Usage, cause: err });
   }
   if (opts.output === "json") {
-    return console.log(JSON.stringify({ added: name, configFile, ...redact(entries) }));
+    return printJsonLine("town-added", { added: name, configFile, ...redact(entries) });
   }
   console.log(`town ${name} added: [towns.${name}] in ${configFile}`);
   for (const [k, v] of Object.entries(redact(entries))) console.log(`  ${k} = ${v}`);
@@ -121,7 +122,7 @@ async function listTowns(opts: TownsFlags, cmd: Command): Promise<void> {
     if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
   }
-  if (opts.output === "json") return console.log(JSON.stringify({ towns: rows }));
+  if (opts.output === "json") return printJsonLine("towns", { towns: rows });
   const width = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {
     console.log(`${r.name.padEnd(width)}  ${r.relayUrl}  ${r.btpUrl || "(via the home town)"}`);

@@ -32,6 +32,7 @@ import { ExitCode } from "./exit_codes.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface BooksOptions extends GlobalOptions {
   category?: string[];
@@ -150,7 +151,7 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
   });
   const payouts = await payoutBooks(stateDir);
   if (opts.output === "json") {
-    console.log(JSON.stringify({ stateDir, network, address, onChain, channels, payouts }));
+    printJsonLine("wallet-balance", { stateDir, network, address, onChain, channels, payouts });
     return;
   }
   console.log(`wallet      ${address} (${stateDir})`);
@@ -230,7 +231,7 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
     category: categoryOf(e),
   }));
   if (opts.output === "json") {
-    console.log(JSON.stringify({ entries, books: booksJson(summarizePayments(entries)) }));
+    printJsonLine("wallet-history", { entries, books: booksJson(summarizePayments(entries)) });
     return;
   }
   if (opts.output === "csv") {

@@ -37,6 +37,7 @@ import {
   writeWalletFile,
 } from "../identity/wallet_file.ts";
 import type { GlobalOptions, OutputFormat } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 /** Options `wallet` subcommands read (their own plus the root's globals). */
 interface WalletOptions extends GlobalOptions {
@@ -207,7 +208,7 @@ async function walletInit(opts: InitOptions, cmd: Command): Promise<void> {
       json.mnemonic = mnemonic;
       json.warning = MNEMONIC_WARNING;
     }
-    console.log(JSON.stringify(json, null, 2));
+    printJsonLine("wallet", json);
   } else if (output === "csv") {
     printCsv({ ...info, mnemonic: imported ? "" : mnemonic });
   } else {
@@ -236,7 +237,7 @@ async function walletShow(opts: ShowOptions, cmd: Command): Promise<void> {
     info.nsec = encodeNsec(unlocked.secretKey);
     unlocked.secretKey.fill(0);
   }
-  if (output === "json") console.log(JSON.stringify(info, null, 2));
+  if (output === "json") printJsonLine("wallet", info);
   else if (output === "csv") printCsv(info);
   else printText(info);
 }
