@@ -56,6 +56,7 @@ import type {
 } from "../roles/town/channels/town_channel_gates.ts";
 import { channelGatesNeeded, noChannelGates } from "../roles/town/channels/no_channel_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { printJsonLine } from "./json_line.ts";
 
 interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
@@ -189,7 +190,7 @@ function printStarted(
     learned: s.learned,
   }));
   if (opts.output === "json") {
-    console.log(JSON.stringify({ ...info, channels }));
+    printJsonLine("town", { ...info, channels });
     return;
   }
   console.log("town up");
@@ -308,7 +309,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await hooks.payouts?.close();
   await gates.close();
   if (lost) throw new CliError(`the town stopped: ${lost.message}`, { cause: lost });
-  if (opts.output === "json") console.log(JSON.stringify({ event: "town-stopped" }));
+  if (opts.output === "json") printJsonLine("town-stopped", { event: "town-stopped" });
   else console.log("town stopped");
 }
 
