@@ -107,7 +107,8 @@ export function isTransientWriteError(err: unknown): boolean {
 /**
  * A job payment's REJECT that is worth sending the same payment again after a short wait
  * (docs/OPERATIONS.md, "Running a requester"): T05 (a town reading many new channels at a
- * bounded rate, or any rate limit: it asks the payer to slow down and come back), and a T04 whose
+ * bounded rate, or any rate limit: it asks the payer to slow down and come back), T03 (a town
+ * with as many packets in flight as it takes, docs/SCALE.md "Graceful overload"), and a T04 whose
  * message names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
  * payer's claim or its channel's deposit is on the way). Only a definite REJECT qualifies: no
  * money moved. Other codes are not about the payer's pace: T00/T01 a town or a provider down,
@@ -117,12 +118,13 @@ export function isTransientWriteError(err: unknown): boolean {
  * ```ts
  * import { isRetryablePaymentReject } from "./town_rejection.ts";
  * console.assert(isRetryablePaymentReject("T05", "payment channel claim rejected (rate-limited): x"));
+ * console.assert(isRetryablePaymentReject("T03", "town busy: 1024 packets in flight here"));
  * console.assert(!isRetryablePaymentReject("T04", "insufficient liquidity"));
  * console.assert(!isRetryablePaymentReject("F02", "no route"));
  * ```
  */
 export function isRetryablePaymentReject(code: string, message: string): boolean {
-  if (code === "T05") return true;
+  if (code === "T05" || code === "T03") return true;
   const reason = claimRejectReasonOf(message);
   return code === "T04" && (reason === "not-covered" || reason === "beyond-deposit");
 }

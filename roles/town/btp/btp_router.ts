@@ -1,6 +1,8 @@
 /**
  * Routing of the PREPAREs that reach the town (from a BTP child or from the parent connector):
  *
+ * - past `maxPreparesInFlight` PREPAREs this process is still answering -> T03 at once, before
+ *   any work (docs/SCALE.md "Graceful overload": refused early rather than queued to time out);
  * - from a child that is behind on reading the town's answers (more than its high-water mark
  *   waiting to be sent to it, transport/slow_consumer_guard.ts) -> T05, before any work;
  * - `peer.config` from a child -> IL-DCP answer `<town>.<account>` (RFC 31);
@@ -118,6 +120,11 @@ export interface BtpRouterOptions {
    * asks to hold a payment for hours). Default 5 minutes.
    */
   maxExpiryMs?: number;
+  /**
+   * Most PREPAREs this process answers at once; past it a new one is refused T03 `town busy`
+   * at once (the sender tries again later). Default {@linkcode DEFAULT_MAX_PREPARES_IN_FLIGHT}.
+   */
+  maxPreparesInFlight?: number;
   /** Books per peer of the paid packets forwarded to children; none: kept on no books. */
   forwardBooks?: ForwardBooks;
   /** Told when a child's answer could not be put on the books (the answer is relayed). */
@@ -132,6 +139,9 @@ export interface BtpRouterOptions {
     reply: IlpReply & { type: "fulfill" },
   ) => Promise<void>;
 }
+
+/** Default of {@linkcode BtpRouterOptions.maxPreparesInFlight}. */
+export const DEFAULT_MAX_PREPARES_IN_FLIGHT = 1024;
 
 /** The router. */
 export interface BtpRouter {
@@ -370,8 +380,26 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     return await forward(route.hop, prepare);
   };
 
+  // Graceful overload: a bound on the PREPAREs being answered, refused T03 past it.
+  const maxInFlight = options.maxPreparesInFlight ?? DEFAULT_MAX_PREPARES_IN_FLIGHT;
+  let inFlight = 0;
+  const admitPrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
+    if (inFlight >= maxInFlight) {
+      return reject(
+        ILP_ERROR.connectorBusy,
+        `town busy: ${inFlight} packets in flight here, max ${maxInFlight}; send it again later`,
+      );
+    }
+    inFlight++;
+    try {
+      return await routePrepare(source, prepare);
+    } finally {
+      inFlight--;
+    }
+  };
+
   return {
-    routePrepare,
+    routePrepare: admitPrepare,
     async route(source, packet) {
       let prepare: IlpPrepare;
       try {
@@ -381,7 +409,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
         return encodeIlpReply(reject(ILP_ERROR.invalidPacket, message.slice(0, 200)));
       }
       try {
-        return encodeIlpReply(await routePrepare(source, prepare));
+        return encodeIlpReply(await admitPrepare(source, prepare));
       } catch (err) {
         return encodeIlpReply(
           reject(ILP_ERROR.internalError, `internal error: ${(err as Error).message}`),
