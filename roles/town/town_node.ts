@@ -79,7 +79,10 @@ export interface TownNodeOptions extends NodeKeyOptions {
   claimGate?: (account: string) => BtpClaimGate | undefined;
   /** Co-sign desks (cooperative settle, withdraw) of those peers (channel_cosign_desk.ts). */
   cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
-  /** Told after each payment forwarded to a peer is on the books (a payout may be due). */
+  /**
+   * Told after each payment forwarded to a peer is on the books, and after each payment in doubt
+   * the peer proved (a payout may be due).
+   */
   onOwed?: (balance: PeerBalance) => void;
   /** Told when a BTP peer connected (its newest payout claim is sent again). */
   onPeerConnected?: (account: string) => void;
@@ -478,7 +481,11 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         const shown = await peer.askInDoubt(doubts.slice(i, i + MAX_IN_DOUBT), 10_000);
         for (const fulfillment of shown) {
           const amount = await ledger.prove(account, hexToBytes(fulfillment));
-          if (amount > 0n) log(`peer ${account}: payment in doubt proven, ${amount} owed`);
+          if (amount > 0n) {
+            log(`peer ${account}: payment in doubt proven, ${amount} owed`);
+            // Owed now, as after a FULFILL: a payout may be due (docs/OPERATIONS.md).
+            options.onOwed?.(ledger.balance(account));
+          }
         }
       }
     };
