@@ -12,7 +12,7 @@ import { TownUnreachableError } from "./town_link.ts";
 import { sleep } from "../../protocol/backoff.ts";
 
 /** How long a request waits for a town link to open before its job ends `error`. */
-export const TOWN_DOWN_GRACE_MS = 5_000;
+export const TOWN_DOWN_GRACE_MS = 3_000;
 
 /** How often a link's state is looked at while waiting for it. */
 const POLL_MS = 100;

@@ -12,12 +12,16 @@
  *   while it is stopped, then the provider again once it is back;
  * - `job submit` while the town is stopped fails `town-unreachable` within 10 s, with the
  *   profile's node running and without it, and posts nothing; once the town is back a job is
- *   done.
+ *   done;
+ * - a town whose relay answers but whose BTP link went away under the running node (a proxy cut):
+ *   `job submit` fails `town-unreachable` within 10 s naming the job, which is on record `error`.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";
+import { startTcpProxy } from "../support/tcp_proxy.ts";
+import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
 
 /** Every stdout line parsed; each must be one JSON object with a string `type`. */
 function ndjson(stdout: string): Record<string, unknown>[] {
@@ -179,4 +183,57 @@ Deno.test("agent: caps before paying, one typed line each, waiting lines, town-u
   assertEquals(cold.lines.map((l) => l.code), ["town-unreachable"]);
   assert(cold.ms < UNREACHABLE_WITHIN_MS, `town-unreachable after ${cold.ms} ms (no node)`);
   console.log(`town-unreachable with no node: ${Math.round(cold.ms)} ms`);
+});
+
+Deno.test("agent: the town's BTP gone under the running node: town-unreachable within 10 s, the job on record error (anvil)", async () => {
+  await using net = await startAutoChannelNetwork({ prefix: "agent_btp_gone_", provider: true });
+  // Alice reaches the town's BTP port through a proxy the test can cut; its relay stays up.
+  const config = `${net.aliceState}/config.toml`;
+  const btpPort = Number(
+    (await Deno.readTextFile(config)).match(/btp\+ws:\/\/127\.0\.0\.1:(\d+)/)![1],
+  );
+  await using proxy = startTcpProxy(btpPort);
+  await editConfigFile(
+    config,
+    (text) => setTableKeys(text, [], { connector_btp_url: `btp+ws://127.0.0.1:${proxy.port}` }),
+  );
+  await providerOnline(net.env, "echo");
+  const submit = async (text: string) => {
+    const started = performance.now();
+    const out = await runCli([
+      "--profile",
+      "alice",
+      "--json",
+      "job",
+      "submit",
+      "echo",
+      "--input",
+      `text:${text}`,
+      "--bid",
+      "100000",
+      "--wait",
+      ...net.secret,
+    ], { env: net.env });
+    return { ...out, lines: ndjson(out.stdout), ms: performance.now() - started };
+  };
+  const done = await submit("through the proxy");
+  assertEquals(done.code, 0, done.stderr);
+
+  await proxy.cut();
+  const gone = await submit("btp gone");
+  assertEquals(gone.code, 1, gone.stderr);
+  // The node waited a moment for the link, then ended the job: its last line says so.
+  const error = gone.lines.at(-1)!;
+  assertEquals([error.type, error.code, error.status], ["error", "town-unreachable", "error"]);
+  assert(gone.ms < UNREACHABLE_WITHIN_MS, `town-unreachable after ${gone.ms} ms`);
+  console.log(`town-unreachable with the BTP link gone under the node: ${Math.round(gone.ms)} ms`);
+  const status = await runCli(
+    ["--profile", "alice", "--json", "job", "status", String(error.job)],
+    {
+      env: net.env,
+    },
+  );
+  const record = ndjson(status.stdout)[0];
+  assertEquals([record.type, record.id, record.status], ["job", error.job, "error"]);
+  assertEquals(record.payments, []);
 });

@@ -1,0 +1,73 @@
+/**
+ * Test helper: a TCP proxy on a free loopback port forwarding to a target port, that a test can
+ * cut (every connection closed, new ones refused) and open again: one link of a peer (a town's
+ * BTP port) going away while the rest of it (its relay) still answers.
+ *
+ * @module
+ */
+
+/** A running proxy. */
+export interface TcpProxy extends AsyncDisposable {
+  /** The proxy's port. */
+  port: number;
+  /** Closes every connection and stops listening. */
+  cut(): Promise<void>;
+}
+
+/**
+ * Listens on a free port and pipes each connection to `127.0.0.1:<targetPort>` both ways.
+ *
+ * @example
+ * ```ts
+ * await using proxy = startTcpProxy(7768);
+ * const url = `btp+ws://127.0.0.1:${proxy.port}`; // reaches port 7768 until cut
+ * await proxy.cut();
+ * ```
+ */
+export function startTcpProxy(targetPort: number): TcpProxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pipes: Promise<unknown>[] = [];
+  const close = (c: Deno.Conn) => {
+    conns.delete(c);
+    try {
+      c.close();
+    } catch {
+      // closed already
+    }
+  };
+  const accepting = (async () => {
+    for await (const inbound of listener) {
+      let outbound: Deno.Conn;
+      try {
+        outbound = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      } catch {
+        close(inbound);
+        continue;
+      }
+      conns.add(inbound);
+      conns.add(outbound);
+      const pair = () => {
+        close(inbound);
+        close(outbound);
+      };
+      pipes.push(
+        inbound.readable.pipeTo(outbound.writable).catch(() => {}).finally(pair),
+        outbound.readable.pipeTo(inbound.writable).catch(() => {}).finally(pair),
+      );
+    }
+  })().catch(() => {});
+  let cut: Promise<void> | undefined;
+  const stop = () =>
+    cut ??= (async () => {
+      listener.close();
+      for (const c of [...conns]) close(c);
+      await accepting;
+      await Promise.allSettled(pipes);
+    })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cut: stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
