@@ -167,11 +167,11 @@ ${chainToml(pair)}`,
     const payouts = new PayoutReceiver({ stateDir: `${dir}/beta`, client: beta, townPubkey });
 
     // Beta: fulfils its invoices (their fulfillments are its secrets), shows the ones it holds
-    // when a process asks about payments in doubt, and keeps the town's claims, except while a
-    // kill is armed: the claim the killed process was sending is lost with it.
+    // when a process asks about payments in doubt, and keeps the town's claims, except while the
+    // second kill is armed: the claims in flight around it are lost (refused).
     const secrets = new Map<string, Uint8Array>();
     const fulfilledByBeta = new Set<string>();
-    let holdClaims: Promise<void> | undefined;
+    let dropClaims = false;
     let holdFulfills: Promise<void> | undefined;
     let claimsDropped = 0;
     const connectBeta = async (i: number) => {
@@ -205,8 +205,7 @@ ${chainToml(pair)}`,
             }),
           ),
         onClaim: async (claim) => {
-          if (holdClaims) {
-            await holdClaims;
+          if (dropClaims) {
             claimsDropped++;
             throw new Error("lost with the process that sent it");
           }
@@ -313,16 +312,14 @@ ${chainToml(pair)}`,
     // 3. Chaos two: process 1 (beta's now: it signs) SIGKILLed right after the payout books
     //    committed a claim: its `payout beta: claim` line, printed after the commit, before the
     //    ledger line and the send.
-    const claimLinesBefore = towns[1]!.process.stderr.filter((l) =>
-      l.startsWith("payout beta: claim")
-    ).length;
-    const killed = Promise.withResolvers<void>();
-    holdClaims = killed.promise;
+    const committed = (l: string) => /^payout beta: claim \d+ \(nonce \d+\)$/.test(l);
+    const claimLinesBefore = towns[1]!.process.stderr.filter(committed).length;
+    dropClaims = true;
     let committedAtKill = "";
     const watcher = (async () => {
       const t = towns[1]!;
       for (;;) {
-        const lines = t.process.stderr.filter((l) => l.startsWith("payout beta: claim"));
+        const lines = t.process.stderr.filter(committed);
         if (lines.length > claimLinesBefore) {
           t.process.child.kill("SIGKILL");
           committedAtKill = lines[lines.length - 1];
@@ -340,8 +337,7 @@ ${chainToml(pair)}`,
       })(),
       () => `the second kill\n${logs()}`,
     );
-    killed.resolve();
-    holdClaims = undefined;
+    dropClaims = false;
     await alices[1]?.close().catch(() => {});
     alices[1] = undefined;
     await up(1);
