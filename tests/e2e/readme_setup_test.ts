@@ -161,7 +161,7 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
         const post = await submit("in flight", "--provider", "0".repeat(64), "--force", ...secret);
         assertEquals(post.code, 0, post.stderr);
         const id = String(ndjson(post.stdout)[0].id);
-        const jobs = async () => JSON.parse((await alice("job", "list")).stdout).length as number;
+        const jobs = async () => ndjson((await alice("job", "list")).stdout).length;
         const before = { jobs: await jobs(), paid: await alicePaid(`${home}/alice`) };
         const job = ["job", "submit", "echo", "--input", "text:x", "--bid", "100000", "--wait"];
         const wrongFlags = ["--passphrase-file", wrong, "--non-interactive"];
