@@ -65,6 +65,7 @@ import {
 } from "../roles/requester/requester_node.ts";
 import { PriceAboveCeilingError, TownUnreachableError } from "../roles/requester/town_link.ts";
 import { JobNotPostedError } from "../roles/requester/town_down.ts";
+import { BtpConnectionError, BtpTimeoutError } from "../transport/btp_client.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { TownRejectedError } from "../roles/town_client/town_rejection.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
@@ -439,6 +440,15 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof BlossomError) {
     return new CliError(`cannot upload a blob input: ${err.message}`, {
       context: "the town's blob store",
+      cause: err,
+    });
+  }
+  if (err instanceof BtpConnectionError || err instanceof BtpTimeoutError) {
+    // A write retried to its job's deadline against a town that never answered: not a bug.
+    return new CliError(`the town did not answer: ${err.message}`, {
+      context: "town unreachable",
+      code: "town-unreachable",
+      suggestion: "check that the town is up (`turnpike --json doctor`), then submit again",
       cause: err,
     });
   }
