@@ -12,7 +12,8 @@
  * is paid on chain by that town (docs/OPERATIONS.md "Paying providers"): the town's config gets
  * `[town.payouts.addresses] <account> = "<the provider's wallet address>"` and, unless it says
  * otherwise, `[town.payouts] threshold = 1` (each payment claimed at once: claims are off chain,
- * and a local chain is for trying things), and the provider's `[channels] auto = false` (a
+ * and a local chain is for trying things) and `[town] peer_credit_limit = "1000000"` (what a
+ * peer without a channel may spend on writes beyond what it earned), and the provider's `[channels] auto = false` (a
  * channel of its own with the town would be the pair's one channel, which the town's payouts
  * cannot use; it pays its writes without one, as the demo's provider does).
  *
@@ -197,6 +198,9 @@ function report(
   console.log("Ready. Ctrl-C stops the chain (everything on it is lost).");
 }
 
+/** `[town] peer_credit_limit` written for a town that pays its providers: 1 M2M of writes. */
+const PROVIDER_WRITE_CREDIT = "1000000";
+
 /** A state dir given with `--config`, as read before the chain starts. */
 interface ConfigTarget {
   stateDir: string;
@@ -214,6 +218,8 @@ interface ConfigTarget {
   peers: { account: string; token: string }[];
   /** A town's `[town.payouts.addresses]` as the file has them. */
   payoutAddresses: Record<string, unknown>;
+  /** A town's `[town] peer_credit_limit` is set. */
+  peerCreditSet: boolean;
   /** A town's `[town.payouts] threshold` is set. */
   payoutThreshold: boolean;
   /** `[channels] auto` as the file has it. */
@@ -266,6 +272,7 @@ async function configTarget(stateDir: string): Promise<ConfigTarget> {
     ),
     payoutAddresses: isTable(payouts.addresses) ? payouts.addresses : {},
     payoutThreshold: payouts.threshold !== undefined,
+    peerCreditSet: townTable.peer_credit_limit !== undefined,
     auto: channelsTable(loaded).auto,
   };
 }
@@ -325,6 +332,11 @@ async function writeChainConfig(
     });
     if (paying) {
       if (!target.payoutThreshold) next = setTableKeys(next, ["town", "payouts"], { threshold: 1 });
+      // The providers pay their writes without a channel: the credit a town that settles on a
+      // chain grants such a peer (0 by default; what it earned is added, docs/PROTOCOL.md).
+      if (!target.peerCreditSet) {
+        next = setTableKeys(next, ["town"], { peer_credit_limit: PROVIDER_WRITE_CREDIT });
+      }
       next = setTableKeys(next, ["town", "payouts", "addresses"], payouts.addresses);
     }
     if (settles) {

@@ -286,6 +286,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       signer,
       log: (line) => opts.output !== "json" && console.error(line),
       claimGate: gates.claimGate,
+      hasChannel: (account) => gates.gate(account) !== undefined,
       cosignDesk: gates.cosignDesk,
       onOwed: (balance) => hooks.payouts?.owed(balance),
       onPeerConnected: (account) => hooks.payouts?.connected(account),

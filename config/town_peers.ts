@@ -1,8 +1,9 @@
 /**
  * The town's BTP peers as configured: `--peer account:token[:max]` flags or `[[town.peers]]`
- * tables (`account`, `token`, `max_packet_amount`), and the payment channel a peer settles over
- * (`--peer-channel account:0x<channel id>[:credit]` or the tables' `channel`, `credit_limit`;
- * docs/PROTOCOL.md). Flags replace the tables: with `--peer` flags the tables' peers and their
+ * tables (`account`, `token`, `max_packet_amount`, and `credit_limit`: what a peer without a
+ * channel may spend on credit), and the payment channel a peer settles over
+ * (`--peer-channel account:0x<channel id>[:credit]` or the tables' `channel`, `credit_limit`:
+ * what it may forward beyond its claims; docs/PROTOCOL.md). Flags replace the tables: with `--peer` flags the tables' peers and their
  * channels are ignored.
  *
  * @module
@@ -18,6 +19,11 @@ export interface BtpPeerAccountConfig {
   token: string;
   /** Largest PREPARE amount accepted from this peer (F08 above). Default: the server's. */
   maxPacketAmount?: bigint;
+  /**
+   * Without a channel: what this peer may spend on the town's credit, in all (`credit_limit`;
+   * roles/town/btp/peer_credit_gate.ts). Default: the town's `peer_credit_limit`.
+   */
+  creditLimit?: bigint;
 }
 
 /** A peer that settles over a payment channel. */
@@ -167,12 +173,8 @@ function tomlTables(value: unknown): Record<string, unknown>[] {
 
 function tomlPeerChannels(value: unknown): TownPeerChannel[] {
   return tomlTables(value).flatMap((p, i): TownPeerChannel[] => {
-    if (p.channel === undefined) {
-      if (p.credit_limit !== undefined) {
-        throw channelError(`town.peers[${i}].credit_limit needs a channel`);
-      }
-      return [];
-    }
+    // Without a channel, credit_limit is the peer's credit (tomlPeers).
+    if (p.channel === undefined) return [];
     const peer = {
       account: String(p.account),
       channelId: channelId(p.channel, `town.peers[${i}].channel`),
@@ -210,18 +212,22 @@ function checkPeerChannels(
 
 function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
   return tomlTables(value).map((p, i) => {
-    const { account, token, max_packet_amount } = p;
+    const { account, token, max_packet_amount, channel, credit_limit } = p;
     if (typeof account !== "string" || typeof token !== "string") {
       throw peerError(`town.peers[${i}] needs string "account" and "token"`);
     }
-    return max_packet_amount === undefined ? { account, token } : {
-      account,
-      token,
-      maxPacketAmount: uint64Setting(
+    const peer: BtpPeerAccountConfig = { account, token };
+    if (max_packet_amount !== undefined) {
+      peer.maxPacketAmount = uint64Setting(
         max_packet_amount,
         "peers",
         `town.peers[${i}].max_packet_amount`,
-      ),
-    };
+      );
+    }
+    // With a channel, credit_limit is what the peer may forward beyond its claims (tomlPeerChannels).
+    if (channel === undefined && credit_limit !== undefined) {
+      peer.creditLimit = uint64Setting(credit_limit, "peers", `town.peers[${i}].credit_limit`);
+    }
+    return peer;
   });
 }

@@ -26,6 +26,7 @@
  * | limits (town_limits.ts) | -                    | `TURNPIKE_TOWN_LIMIT_<NAME>`        | `[town.limits]` `<name>` | `DEFAULT_TOWN_LIMITS` |
  * | payouts            | -                         | -                                   | `[town.payouts]` `threshold`, `interval_seconds`, `max_owed`, `deposit` | threshold 1 M2M (10^6 base units), interval 1 h, max owed 10 M2M per peer, deposit = max owed |
  * | peers' payout addresses | -                    | -                                   | `[town.payouts.addresses]` `<account> = "0x..."` | none (no peer is paid on chain) |
+ * | credit without a channel | -                   | `TURNPIKE_TOWN_PEER_CREDIT_LIMIT`   | `peer_credit_limit` (per peer: `[[town.peers]]` `credit_limit`) | 0 on a town that settles on a chain or pays out; none otherwise |
  * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
@@ -139,6 +140,11 @@ export interface TownSettings {
   storeBlobPeer?: { host: string; port: number; url?: string };
   /** When the town pays what it owes its peers (roles/town/channels/peer_payout.ts); absent: defaults. */
   payouts?: TownPayoutPolicy;
+  /**
+   * What a peer without a payment channel may spend on the town's credit, unless its
+   * `[[town.peers]]` table says (roles/town/btp/peer_credit_gate.ts); absent: no limit.
+   */
+  peerCreditLimit?: bigint;
 }
 
 /**
@@ -357,6 +363,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     publicBtpUrl: pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
   });
   const { assetCode, assetScale } = townAsset(toml, settlement, loaded);
+  const payouts = townPayouts(toml.payouts);
   return {
     host: s.host,
     httpPort: s.townPort,
@@ -393,7 +400,12 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames),
     storeUrl: sharedStore,
-    payouts: townPayouts(toml.payouts),
+    payouts,
+    peerCreditLimit: peerCreditLimit(
+      pick(undefined, "TURNPIKE_TOWN_PEER_CREDIT_LIMIT", "peer_credit_limit"),
+      (settlement?.chains.length ?? 0) > 0 || peerChannels.length > 0 ||
+        Object.keys(payouts?.addresses ?? {}).length > 0,
+    ),
     storeProcesses: sharedStore === undefined ? undefined : positiveIntegerSetting(
       flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? store.processes ?? 1,
       "storeProcesses",
@@ -408,6 +420,18 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
       env("TURNPIKE_STORE_BLOB_PEER_URL") ?? store.blob_peer_url,
     ),
   };
+}
+
+/**
+ * `[town] peer_credit_limit` or `TURNPIKE_TOWN_PEER_CREDIT_LIMIT`: base units, or "none" for no
+ * limit. Default: 0 on a town that settles on a chain or pays its peers on chain (a packet with
+ * value needs a claim: the town never forwards or pays out value nobody owes it), none on a
+ * town that moves no money.
+ */
+function peerCreditLimit(value: unknown, settlesOnChain: boolean): bigint | undefined {
+  if (value === "none") return undefined;
+  if (value === undefined || value === "") return settlesOnChain ? 0n : undefined;
+  return uint64Setting(value, "peerCreditLimit", "town peer_credit_limit");
 }
 
 /** `--store-blobs-dir`, `TURNPIKE_STORE_BLOBS_DIR` or `[store] blobs_dir`: an absolute path. */

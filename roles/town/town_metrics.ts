@@ -82,6 +82,8 @@ export interface TownGauges {
   httpIdleEvictedTotal?: number;
   /** SPSP requests refused T05 (pubkey, account or total limit). */
   spspRateLimitedTotal?: number;
+  /** Packets of peers without a channel refused T04 over their credit (btp/peer_credit_gate.ts). */
+  peerCreditRefusedTotal?: number;
 }
 
 /** Fresh, zeroed counters. */

@@ -58,6 +58,9 @@ import { shareOfTownLimits } from "./town_share.ts";
 import { sharedAuthFailures } from "./shared_auth_failures.ts";
 import { type OpenFileLimit, raiseOpenFileLimit } from "../../transport/open_file_limit.ts";
 import type { HttpFrontStats } from "../../transport/http_front.ts";
+import { openFilePeerCredit } from "../../state/peer_credit.ts";
+import { openPostgresPeerCredit } from "../../state/postgres_peer_credit.ts";
+import { peerCreditGate } from "./btp/peer_credit_gate.ts";
 
 /** Options for {@linkcode startTownNode}. */
 export interface TownNodeOptions extends NodeKeyOptions {
@@ -77,6 +80,11 @@ export interface TownNodeOptions extends NodeKeyOptions {
   log?: (line: string) => void;
   /** Payment channel claim gates of the peers that settle over a channel (btp_claim_gate.ts). */
   claimGate?: (account: string) => BtpClaimGate | undefined;
+  /**
+   * Whether an account settles over a channel here (`claimGate`'s peers): the packets of the
+   * others are covered by their credit (`config.peerCreditLimit`, btp/peer_credit_gate.ts).
+   */
+  hasChannel?: (account: string) => boolean;
   /** Co-sign desks (cooperative settle, withdraw) of those peers (channel_cosign_desk.ts). */
   cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
   /**
@@ -272,6 +280,36 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const income = await openPaymentLog({ stateDir: config.stateDir });
   // What the town owes each BTP peer it forwards payments to, on disk before the FULFILL leaves.
   const ledger = await openPeerLedger({ stateDir: config.stateDir });
+  // What each peer without a channel has spent on credit: in the database on a shared store.
+  const creditLimits = new Map(
+    config.peers.flatMap((p) => p.creditLimit === undefined ? [] : [[p.account, p.creditLimit]]),
+  );
+  const credit = config.peerCreditLimit === undefined && creditLimits.size === 0
+    ? undefined
+    : postgresStore
+    ? await openPostgresPeerCredit(postgresStore.sql)
+    : await openFilePeerCredit({ stateDir: config.stateDir });
+  let creditRefused = 0;
+  const claimGate = credit === undefined
+    ? options.claimGate
+    : (account: string) =>
+      peerCreditGate(account, options.claimGate?.(account), {
+        credit,
+        // A peer the town forwards payments to may spend what it earned too: those writes are
+        // paid from its earnings' flow, never from the town's deposit (docs/PROTOCOL.md).
+        limitOf: (a) => {
+          const granted = creditLimits.get(a) ?? config.peerCreditLimit;
+          return granted === undefined ? undefined : granted + ledger.balance(a).owed;
+        },
+        hasChannel: options.hasChannel ?? (() => false),
+        triggeredBy: () => townAddress,
+        onRefused: (a, amount, spent, limit) => {
+          creditRefused++;
+          log(
+            `peer ${a}: ${amount} refused, ${spent} of its credit of ${limit} spent (no channel)`,
+          );
+        },
+      });
   const payouts = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const maxWriteAmount = config.maxPacketAmount ??
     largestWritePrice(config, blobPricePerMiB, blobs.maxBlobBytes);
@@ -332,6 +370,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     await sleep(0);
     await blobPeer?.close();
     await connectionCounts?.close();
+    await credit?.close();
     await store.close();
     blobs.close();
   });
@@ -378,6 +417,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       moreGauges: () => ({
         ...prefixed(btpStats.read?.()),
         spspRateLimitedTotal: pipeline.counters.spspRateLimited,
+        peerCreditRefusedTotal: creditRefused,
         openFileLimit: fileLimit?.soft,
         ...httpGauges(btpStats.http?.()),
       }),
@@ -439,7 +479,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
           log(`peer ${account}: payments in doubt not resolved: ${(err as Error).message}`)
         );
       },
-      claimGate: options.claimGate,
+      claimGate,
       cosignDesk: options.cosignDesk,
       authTimeoutMs: limits.btpAuthTimeoutMs,
       handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,

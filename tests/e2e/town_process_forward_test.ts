@@ -15,6 +15,7 @@ import { generateSecretKey } from "nostr-tools";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import postgres from "postgres";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
@@ -68,6 +69,28 @@ async function prepareTo(destination: string, amount: string, note: string) {
   };
 }
 
+/**
+ * Waits until the town's database records `account` as connected to one of its processes: a
+ * process writes the route just after the connection (state/postgres_peer_routes.ts), and a
+ * packet sent through another process before that is F02 there.
+ */
+async function untilRouted(storeUrl: string, account: string): Promise<void> {
+  const sql = postgres(storeUrl, { max: 1, onnotice: () => {} });
+  try {
+    const deadline = Date.now() + GUARD_MS;
+    for (;;) {
+      const found = await sql.unsafe("SELECT 1 FROM turnpike_peer_routes WHERE account = $1", [
+        account,
+      ]);
+      if (found.length > 0) return;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${account}'s route`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
 async function connectAlice(btpPort: number): Promise<BtpClient> {
   const alice = new BtpClient({ url: `btp+ws://alice:alice-token@127.0.0.1:${btpPort}` });
   await guard(alice.connect(), "alice connects");
@@ -88,6 +111,7 @@ Deno.test("process forward: a payment through B reaches a peer connected to A on
     authToken: "bob-token",
     sharedSecret: secret,
   });
+  await untilRouted(storeUrl, "bob");
   const alice = await connectAlice(b.btpPort);
   try {
     const prepare = await prepareTo(`${TOWN}.bob.invoice1`, "1500", "job 1");
@@ -168,6 +192,7 @@ Deno.test("process forward: the holder SIGKILLed mid-forward is a prompt T01, th
     authToken: "bob-token",
     sharedSecret: secret,
   });
+  await untilRouted(storeUrl, "bob");
   const alice = await connectAlice(b.btpPort);
   try {
     // `.slow`: bob holds the packet past its expiry; A is killed while he holds it.

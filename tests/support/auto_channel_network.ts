@@ -162,7 +162,12 @@ export async function startAutoChannelNetwork(
           `${townState}/config.toml`,
           (text) =>
             setTableKeys(
-              setTableKeys(text, ["town", "payouts"], options.payProvider!),
+              // Beta pays its writes without a channel: the credit `chain up` grants it too.
+              setTableKeys(
+                setTableKeys(text, ["town"], { peer_credit_limit: "1000000" }),
+                ["town", "payouts"],
+                options.payProvider!,
+              ),
               ["town", "payouts", "addresses"],
               { beta: evmAddress },
             ),

@@ -93,3 +93,24 @@ Deno.test("town settings: a bad value is a ConfigError naming the setting", asyn
     assertStringIncludes(err.message, text);
   }
 });
+
+Deno.test("town settings: credit without a channel is 0 on a town that pays on chain, else none", async () => {
+  // A town that moves no money grants any; one that pays its peers on chain grants none.
+  assertEquals((await settingsWith(TOML)).peerCreditLimit, undefined);
+  const paying = `${TOML}[town.payouts.addresses]\nalice = "0x${"11".repeat(20)}"\n`;
+  assertEquals((await settingsWith(paying)).peerCreditLimit, 0n);
+  assertEquals(
+    (await settingsWith(paying, { TURNPIKE_TOWN_PEER_CREDIT_LIMIT: "5000" })).peerCreditLimit,
+    5000n,
+  );
+  assertEquals(
+    (await settingsWith(paying.replace("[town]\n", '[town]\npeer_credit_limit = "none"\n')))
+      .peerCreditLimit,
+    undefined,
+  );
+  // A peer's own credit_limit, on a peer without a channel.
+  const own = await settingsWith(
+    TOML.replace('token = "alice-token"', 'token = "alice-token"\ncredit_limit = "700"'),
+  );
+  assertEquals(own.peers, [{ account: "alice", token: "alice-token", creditLimit: 700n }]);
+});

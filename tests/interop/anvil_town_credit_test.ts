@@ -1,0 +1,189 @@
+/**
+ * A peer without a payment channel has bounded credit (roles/town/btp/peer_credit_gate.ts):
+ * anvil, the real contracts, a real town with payouts to its provider "beta", real BTP sockets.
+ * The child (a BTP peer with no channel, as a child town is) sends beta payments through the
+ * town. With no credit granted (the default on a town that settles on a chain) every packet with
+ * value is refused T04, beta is owed nothing and the town's wallet is unchanged after its
+ * payouts run; with 5,000 granted, two packets of 2,500 go through and the third is refused,
+ * also after a restart of the town. Alice, who pays over her channel, is served throughout.
+ * Before, the town forwarded every packet and paid beta on chain from its own deposit.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { generateSecretKey } from "nostr-tools";
+import { assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
+import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import { fundAccount } from "../../chain/anvil.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { openAuditLog } from "../../state/audit_log.ts";
+import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
+import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
+import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
+import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+
+const PRICE = 2_500n;
+
+Deno.test("a peer without a channel spends only its credit; the town pays out nothing else (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const dir = await Deno.makeTempDir({ prefix: "town_credit_" });
+  const betaKey = generateSecretKey();
+  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
+  await fundAccount({
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    to: beta.address,
+    tokens: 0n,
+    wei: 10n ** 17n,
+  });
+  const channel = await openPairChannel(pair, { deposit: 1_000_000n });
+  await savePairChannel(channel, { townDir: `${dir}/town`, aliceDir: `${dir}/alice` });
+  const townStart = await pair.bob.tokenBalance();
+  const audit = await openAuditLog({ dir: `${dir}/town` });
+  const gate = openChannelClaimGate({
+    stateDir: `${dir}/town`,
+    record: channel.townRecord,
+    audit,
+    readChannel: (id) => pair.bob.getChannel(id),
+    triggeredBy: () => "test.town",
+  });
+  const townLog: string[] = [];
+
+  /** The town with `childCredit` granted to the child (undefined: the town's default, 0). */
+  const startTown = async (childCredit?: bigint) => {
+    const config = claimTownConfig({ stateDir: `${dir}/town` });
+    config.peers.push({ account: "beta", token: "beta-token" });
+    config.peers.push({ account: "child", token: "child-token", creditLimit: childCredit });
+    // What config/town_settings.ts resolves for a town that settles on a chain.
+    config.peerCreditLimit = 0n;
+    const hooks: { payouts?: TownPayouts } = {};
+    const town = await startTownNode({
+      config,
+      secretKey: pair.bobKey,
+      databasePath: ":memory:",
+      claimGate: (account) => account === "alice" ? gate : undefined,
+      hasChannel: (account) => account === "alice",
+      onOwed: (balance) => hooks.payouts?.owed(balance),
+      log: (line) => townLog.push(line),
+    });
+    const payouts = hooks.payouts = new TownPayouts({
+      stateDir: `${dir}/town`,
+      audit,
+      ledger: town.ledger,
+      signer: localNodeSigner(pair.bobKey),
+      client: pair.bob,
+      // Any debt is paid at once: before, the child's payments were paid on chain.
+      policy: { threshold: 1n, intervalMs: 3_600_000 },
+      deposit: 200_000n,
+      peerAddress: (account) => account === "beta" ? beta.address : undefined,
+      send: async (account, claim) => {
+        const peer = town.peer(account);
+        if (!peer) throw new Error(`${account} is not connected`);
+        await peer.sendClaim(claim, 10_000);
+      },
+      log: (line) => townLog.push(line),
+    });
+    return { town, payouts };
+  };
+
+  // Beta fulfils every invoice it is sent (the fulfillment is its secret).
+  const secrets = new Map<string, Uint8Array>();
+  const invoice = () => {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    const condition = sha256(secret);
+    secrets.set(condition.join(","), secret);
+    return condition;
+  };
+  const connect = async (town: TownNode, token: string) => {
+    const client = new BtpClient({
+      url: claimTownContact(town).url,
+      authToken: token,
+      reconnect: false,
+      onPrepare: (p) => {
+        const secret = secrets.get(p.executionCondition.join(","));
+        return secret
+          ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) }
+          : {
+            type: "reject",
+            code: "F02",
+            triggeredBy: "",
+            message: "no such invoice",
+            data: new Uint8Array(0),
+          };
+      },
+    });
+    await client.connect();
+    return client;
+  };
+  const pay = (from: BtpClient): Promise<IlpReply> =>
+    from.sendPrepare({
+      destination: "test.town.beta.invoice",
+      amount: String(PRICE),
+      executionCondition: invoice(),
+      expiresAt: new Date(Date.now() + 30_000),
+      data: new Uint8Array(0),
+    });
+  const codes = (replies: IlpReply[]) =>
+    replies.map((r) => r.type === "fulfill" ? "fulfill" : r.code);
+
+  // No credit: every packet with value is refused, beta is owed nothing, nothing is paid out.
+  let { town, payouts } = await startTown();
+  let betaLink = await connect(town, "beta-token");
+  let child = await connect(town, "child-token");
+  const alice = await connectClaimClient({
+    ...claimTownContact(town),
+    stateDir: `${dir}/alice`,
+    secretKey: pair.aliceKey,
+    record: channel.aliceRecord,
+  });
+  try {
+    const refused = await Promise.all(Array.from({ length: 5 }, () => pay(child)));
+    assertEquals(codes(refused), ["T04", "T04", "T04", "T04", "T04"]);
+    const first = refused[0];
+    if (first.type === "reject") {
+      assertStringIncludes(first.message, "has no payment channel here and has spent 0");
+    }
+    // Alice pays over her channel: served.
+    assertEquals((await alice.write(alice.sign("a paid note"))).reply.type, "fulfill");
+    assertEquals(town.ledger.balance("beta").owed, 0n);
+    await payouts.payNow?.();
+    assertEquals(await pair.bob.tokenBalance(), townStart);
+  } finally {
+    await alice.close();
+    await child.close();
+    await betaLink.close();
+    await payouts.close();
+    await town.stop();
+  }
+
+  // 5,000 granted: two payments of 2,500 pass, the third is refused, and after a restart too.
+  ({ town, payouts } = await startTown(5_000n));
+  betaLink = await connect(town, "beta-token");
+  child = await connect(town, "child-token");
+  try {
+    const replies = [await pay(child), await pay(child), await pay(child)];
+    assertEquals(codes(replies), ["fulfill", "fulfill", "T04"]);
+    assertEquals(town.ledger.balance("beta").owed, 2n * PRICE);
+  } finally {
+    await child.close();
+    await betaLink.close();
+    await payouts.close();
+    await town.stop();
+  }
+  ({ town, payouts } = await startTown(5_000n));
+  betaLink = await connect(town, "beta-token");
+  child = await connect(town, "child-token");
+  try {
+    assertEquals(codes([await pay(child)]), ["T04"]);
+    assertEquals(town.ledger.balance("beta").owed, 2n * PRICE);
+  } finally {
+    await child.close();
+    await betaLink.close();
+    await payouts.close();
+    await town.stop();
+  }
+  await gate.close?.();
+});
