@@ -104,15 +104,13 @@ Deno.test("a peer without a channel spends only its credit; the town pays out no
       reconnect: false,
       onPrepare: (p) => {
         const secret = secrets.get(p.executionCondition.join(","));
-        return secret
-          ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) }
-          : {
-            type: "reject",
-            code: "F02",
-            triggeredBy: "",
-            message: "no such invoice",
-            data: new Uint8Array(0),
-          };
+        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
+          type: "reject",
+          code: "F02",
+          triggeredBy: "",
+          message: "no such invoice",
+          data: new Uint8Array(0),
+        };
       },
     });
     await client.connect();
