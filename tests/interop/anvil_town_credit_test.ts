@@ -147,7 +147,8 @@ Deno.test("a peer without a channel spends only its credit; the town pays out no
     // Alice pays over her channel: served.
     assertEquals((await alice.write(alice.sign("a paid note"))).reply.type, "fulfill");
     assertEquals(town.ledger.balance("beta").owed, 0n);
-    await payouts.payNow?.();
+    // Payouts run after each FULFILL owed to beta (threshold 1): none came, no channel opened.
+    assertEquals(townLog.filter((l) => l.startsWith("payout")), []);
     assertEquals(await pair.bob.tokenBalance(), townStart);
   } finally {
     await alice.close();
@@ -183,5 +184,6 @@ Deno.test("a peer without a channel spends only its credit; the town pays out no
     await payouts.close();
     await town.stop();
   }
-  await gate.close?.();
+  await gate.writer.durable().catch(() => {});
+  await audit.close();
 });
