@@ -11,18 +11,15 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { generateSecretKey } from "nostr-tools";
-import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
+import { startChannelPair, startGasOnlyParty } from "../tests/support/anvil_channel_pair.ts";
 import {
   claimTownConfig,
   claimTownContact,
   connectClaimClient,
 } from "../tests/support/channel_town.ts";
 import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
-import { fundAccount, increaseTime } from "../chain/anvil.ts";
-import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { increaseTime } from "../chain/anvil.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
-import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { openChannelClaimGate } from "../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../roles/town/town_node.ts";
 import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
@@ -44,15 +41,7 @@ const DEPOSIT = BigInt(flags.deposit ?? DEFAULT_TOWN_PAYOUTS.maxOwed);
 
 await using pair = await startChannelPair({ tokens: 1_000_000_000n });
 const dir = await Deno.makeTempDir({ prefix: "payout_bench_" });
-const betaKey = generateSecretKey();
-const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
-await fundAccount({
-  rpcUrl: pair.anvil.rpcUrl,
-  tokenAddress: pair.contracts.tokenAddress,
-  to: beta.address,
-  tokens: 0n,
-  wei: 10n ** 17n,
-});
+const { client: beta } = await startGasOnlyParty(pair);
 const channel = await openPairChannel(pair, { deposit: PRICE * BigInt(JOBS) + 1_000_000n });
 await savePairChannel(channel, { townDir: `${dir}/town`, aliceDir: `${dir}/alice` });
 const gate = openChannelClaimGate({

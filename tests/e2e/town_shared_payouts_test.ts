@@ -17,9 +17,12 @@
  *    exactly what A's and B's books together owe it.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { generateSecretKey } from "nostr-tools";
 import { assert, assertEquals } from "../support/assert.ts";
-import { BOB_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
+import {
+  BOB_MNEMONIC,
+  startChannelPair,
+  startGasOnlyParty,
+} from "../support/anvil_channel_pair.ts";
 import { chainToml } from "../support/chain_toml.ts";
 import { createCliWallet } from "../support/cli_wallet.ts";
 import { type CliTown, startCliTown } from "../support/cli_town.ts";
@@ -29,9 +32,7 @@ import { freshDatabase } from "../support/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
 import { openPeerLedger } from "../../state/peer_ledger.ts";
-import { fundAccount, increaseTime } from "../../chain/anvil.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { increaseTime } from "../../chain/anvil.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
@@ -68,15 +69,7 @@ Deno.test("shared payouts: a provider owed by two town processes (its link moved
   const storeUrl = await freshDatabase(pg.url);
   const channel = await openPairChannel(pair, { deposit: 50_000_000n });
   const dir = await Deno.makeTempDir({ prefix: "shared_payouts_" });
-  const betaKey = generateSecretKey();
-  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
-  await fundAccount({
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    to: beta.address,
-    tokens: 0n,
-    wei: 10n ** 17n,
-  });
+  const { client: beta } = await startGasOnlyParty(pair);
   const betaStart = await beta.tokenBalance();
   const towns: CliTown[] = [];
   let alice: ClaimClient | undefined;

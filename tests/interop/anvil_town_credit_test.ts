@@ -9,15 +9,11 @@
  * Before, the town forwarded every packet and paid beta on chain from its own deposit.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { generateSecretKey } from "nostr-tools";
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
 import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
-import { fundAccount } from "../../chain/anvil.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
@@ -30,15 +26,7 @@ const PRICE = 2_500n;
 Deno.test("a peer without a channel spends only its credit; the town pays out nothing else (anvil)", async () => {
   await using pair = await startChannelPair();
   const dir = await Deno.makeTempDir({ prefix: "town_credit_" });
-  const betaKey = generateSecretKey();
-  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
-  await fundAccount({
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    to: beta.address,
-    tokens: 0n,
-    wei: 10n ** 17n,
-  });
+  const { client: beta } = await startGasOnlyParty(pair);
   const channel = await openPairChannel(pair, { deposit: 1_000_000n });
   await savePairChannel(channel, { townDir: `${dir}/town`, aliceDir: `${dir}/alice` });
   const townStart = await pair.bob.tokenBalance();

@@ -11,13 +11,11 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey } from "nostr-tools";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
 import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
-import { fundAccount, increaseTime } from "../../chain/anvil.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { increaseTime } from "../../chain/anvil.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
@@ -52,15 +50,7 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
   const dir = await Deno.makeTempDir({ prefix: "town_payout_" });
   const [townState, aliceState, betaState] = [`${dir}/town`, `${dir}/alice`, `${dir}/beta`];
   // Beta, the provider: its own key, gas to close with, no tokens.
-  const betaKey = generateSecretKey();
-  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
-  await fundAccount({
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    to: beta.address,
-    tokens: 0n,
-    wei: 10n ** 17n,
-  });
+  const { client: beta } = await startGasOnlyParty(pair);
   const start = {
     alice: await pair.alice.tokenBalance(),
     town: await pair.bob.tokenBalance(),
@@ -340,15 +330,7 @@ Deno.test("the provider killed holding the town's claims unsubmitted closes with
   await using pair = await startChannelPair();
   const dir = await Deno.makeTempDir({ prefix: "payout_crash_" });
   const [townState, aliceState, betaState] = [`${dir}/town`, `${dir}/alice`, `${dir}/beta`];
-  const betaKey = generateSecretKey();
-  const beta = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(betaKey) });
-  await fundAccount({
-    rpcUrl: pair.anvil.rpcUrl,
-    tokenAddress: pair.contracts.tokenAddress,
-    to: beta.address,
-    tokens: 0n,
-    wei: 10n ** 17n,
-  });
+  const { key: betaKey, client: beta } = await startGasOnlyParty(pair);
   const channel = await openPairChannel(pair, { deposit: 1_000_000n });
   await savePairChannel(channel, { townDir: townState, aliceDir: aliceState });
   const audit = await openAuditLog({ dir: townState });

@@ -78,3 +78,35 @@ export async function startChannelPair(options: ChannelPairOptions = {}): Promis
     throw err;
   }
 }
+
+/** A third party on a pair's chain: its key and client (see {@linkcode startGasOnlyParty}). */
+export interface GasOnlyParty {
+  key: Uint8Array;
+  client: TokenNetworkClient;
+}
+
+/**
+ * A third party on the pair's chain with a fresh key, gas to close and settle with (0.1 ETH) and
+ * no tokens: a provider the town pays out on chain.
+ *
+ * @example
+ * ```ts
+ * import { startChannelPair, startGasOnlyParty } from "./anvil_channel_pair.ts";
+ *
+ * await using pair = await startChannelPair();
+ * const beta = await startGasOnlyParty(pair);
+ * console.log(await beta.client.tokenBalance()); // 0n
+ * ```
+ */
+export async function startGasOnlyParty(pair: ChannelPair): Promise<GasOnlyParty> {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const client = new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(key) });
+  await fundAccount({
+    rpcUrl: pair.anvil.rpcUrl,
+    tokenAddress: pair.contracts.tokenAddress,
+    to: client.address,
+    tokens: 0n,
+    wei: 10n ** 17n,
+  });
+  return { key, client };
+}
