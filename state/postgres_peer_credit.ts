@@ -5,7 +5,8 @@
  * stays within the limit (`INSERT ... ON CONFLICT DO UPDATE ... WHERE spent + amount <= limit`:
  * the row's lock orders concurrent takes and the condition is checked against the newest
  * total), so packets sent through several processes at the same moment never pass the limit
- * together.
+ * together. Within a process, the takes that wait for an account's statement go together in the
+ * next one (docs/OPERATIONS.md: 19,761 packets/s against 735 one statement each).
  *
  * @module
  */
@@ -31,6 +32,13 @@ const GIVE = `UPDATE turnpike_peer_credit SET spent = spent - $2::numeric WHERE 
 
 const SPENT = `SELECT spent::text FROM turnpike_peer_credit WHERE account = $1`;
 
+/** A take waiting for its account's statement. */
+interface Pending {
+  amount: bigint;
+  limit: bigint;
+  done: PromiseWithResolvers<CreditTake>;
+}
+
 /**
  * Opens the shared credit counts (creates the table when missing). The connection is the
  * store's; closing the counts leaves it open.
@@ -51,14 +59,51 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
     const rows = await sql.unsafe<{ spent: string }[]>(SPENT, [account]);
     return BigInt(rows[0]?.spent ?? "0");
   };
+  const takeOne = async (account: string, amount: bigint, limit: bigint): Promise<CreditTake> => {
+    const rows = await sql.unsafe<{ spent: string }[]>(TAKE, [
+      account,
+      amount.toString(),
+      limit.toString(),
+    ]);
+    return rows.length > 0 ? { spent: BigInt(rows[0].spent) } : { refused: await spent(account) };
+  };
+  // Takes for one account while its statement runs wait and go together in the next one (their
+  // sum, under the smallest limit among them): every statement takes the account's row lock, so
+  // one per packet would serialize them. A batch refused whole is taken one by one.
+  const waiting = new Map<string, Pending[]>();
+  const running = new Set<string>();
+  const drain = async (account: string) => {
+    running.add(account);
+    try {
+      for (let batch = waiting.get(account); batch?.length; batch = waiting.get(account)) {
+        waiting.delete(account);
+        const sum = batch.reduce((n, p) => n + p.amount, 0n);
+        const limit = batch.reduce((n, p) => p.limit < n ? p.limit : n, batch[0].limit);
+        try {
+          const whole = batch.length === 1 ? undefined : await takeOne(account, sum, limit);
+          if (whole && "spent" in whole) {
+            // Each resolves with the total after its own amount, in arrival order.
+            let after = whole.spent - sum;
+            for (const p of batch) p.done.resolve({ spent: after += p.amount });
+            continue;
+          }
+          for (const p of batch) p.done.resolve(await takeOne(account, p.amount, p.limit));
+        } catch (err) {
+          for (const p of batch) p.done.reject(err);
+        }
+      }
+    } finally {
+      running.delete(account);
+    }
+  };
   return {
-    async take(account, amount, limit): Promise<CreditTake> {
-      const rows = await sql.unsafe<{ spent: string }[]>(TAKE, [
-        account,
-        amount.toString(),
-        limit.toString(),
-      ]);
-      return rows.length > 0 ? { spent: BigInt(rows[0].spent) } : { refused: await spent(account) };
+    take(account, amount, limit): Promise<CreditTake> {
+      const done = Promise.withResolvers<CreditTake>();
+      const queue = waiting.get(account) ?? [];
+      queue.push({ amount, limit, done });
+      waiting.set(account, queue);
+      if (!running.has(account)) void drain(account);
+      return done.promise;
     },
     async give(account, amount) {
       await sql.unsafe(GIVE, [account, amount.toString()]);

@@ -2,7 +2,8 @@
  * Credit for peers without a channel (state/peer_credit.ts, state/postgres_peer_credit.ts,
  * roles/town/btp/peer_credit_gate.ts): a take past the limit is refused and counts nothing, a
  * rejected packet gives its amount back, the counts survive a restart (a partial last line
- * skipped), two processes on one PostgreSQL database never pass the limit together, and the
+ * skipped), two processes on one PostgreSQL database never pass the limit together (takes that
+ * wait for the account's statement go in one, each with its own total), and the
  * gate refuses T04 without running the router.
  */
 import postgres from "postgres";
@@ -69,6 +70,10 @@ Deno.test("postgres credit: two processes taking at once never pass the limit", 
   const pools = [postgres(url, { max: 4, onnotice: () => {} }), postgres(url, { max: 4 })];
   try {
     const [a, b] = await Promise.all(pools.map((sql) => openPostgresPeerCredit(sql)));
+    // Takes that wait for the account's statement go together: each gets its own running total.
+    const together = await Promise.all([1n, 2n, 3n, 4n].map((n) => a.take("batch", n, 100n)));
+    assertEquals(together, [{ spent: 1n }, { spent: 3n }, { spent: 6n }, { spent: 10n }]);
+    assertEquals(await b.spent("batch"), 10n);
     // 40 takes of 100 against a limit of 1,000, half through each process, all at once.
     const takes = await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).take("child", 100n, 1_000n)),
