@@ -45,7 +45,8 @@ const CANCEL_FLAGS = [
 ] as const;
 
 async function cancelJob(stateDir: string, opts: DashFlags, id: string): Promise<string> {
-  // The profile's node cancels it; the passphrase is needed only to start one.
+  // The profile's node cancels it; the cancel proves the passphrase (--passphrase-file or
+  // TURNPIKE_PASSPHRASE_FILE, docs/AGENTS.md), as every paying command does.
   const args = ["--state-dir", stateDir, "job", "cancel", id, "--non-interactive"];
   for (const [key, flag] of CANCEL_FLAGS) {
     const value = opts[key];
