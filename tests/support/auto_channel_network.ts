@@ -136,6 +136,12 @@ export async function startAutoChannelNetwork(
       ...secret,
     ], { env });
     assertEquals(initTown.code, 0, initTown.stderr);
+    // Beta pays its writes without a channel: on a town that settles on the chain that is the
+    // town's credit (docs/PROTOCOL.md "Credit without a channel"), as `chain up` grants it.
+    await editConfigFile(
+      `${townState}/config.toml`,
+      (text) => setTableKeys(text, ["town"], { peer_credit_limit: "1000000" }),
+    );
     if (options.provider) {
       const initBeta = await runCli([
         "--profile",
@@ -162,12 +168,7 @@ export async function startAutoChannelNetwork(
           `${townState}/config.toml`,
           (text) =>
             setTableKeys(
-              // Beta pays its writes without a channel: the credit `chain up` grants it too.
-              setTableKeys(
-                setTableKeys(text, ["town"], { peer_credit_limit: "1000000" }),
-                ["town", "payouts"],
-                options.payProvider!,
-              ),
+              setTableKeys(text, ["town", "payouts"], options.payProvider!),
               ["town", "payouts", "addresses"],
               { beta: evmAddress },
             ),
