@@ -25,7 +25,7 @@ import {
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
-import { buildResultReport, progressLine } from "./job_report.ts";
+import { buildResultReport, costsOf, progressLine } from "./job_report.ts";
 import {
   fetchProviderDirectory,
   kindOfSkill,
@@ -58,6 +58,7 @@ import {
   resolveRequesterSettings,
 } from "../config/requester_settings.ts";
 import {
+  JobEndedError,
   type JobProgress,
   type Requester,
   RequesterJobError,
@@ -243,16 +244,15 @@ export function registerJobCommand(program: Command): void {
     const record = await withRepo(config.stateDir, (repo) => readJob(repo, id));
     const full = record.id;
     if (TERMINAL_JOB_STATUSES.includes(record.status)) {
-      // Read from its record: no node, no passphrase to refuse it.
-      throw new CliError(`job ${full} is already ${record.status}`, {
-        code: "no-job",
-        exitCode: ExitCode.Usage,
-        fields: { status: record.status },
-      });
+      // Read from its record: no node, no passphrase to refuse it; nothing sent or paid.
+      throw asCliError(new JobEndedError(full, record.status));
     }
     await ensureRequesterNode(opts, config, cmd);
     for await (const line of callNode(config.stateDir, { op: "cancel", id: full })) {
-      if (line.type === "record") printRecord(line.record as RequesterJobRecord, opts.output);
+      if (line.type !== "record") continue;
+      const cancelled = line.record as RequesterJobRecord;
+      const deletion = line.deletion as string | undefined;
+      await printCancel(config.stateDir, cancelled, deletion, opts.output);
     }
   });
 }
@@ -389,6 +389,14 @@ export async function openRequester(
  * ```
  */
 export function asCliError(err: unknown): unknown {
+  if (err instanceof JobEndedError) {
+    return new CliError(err.message, {
+      exitCode: ExitCode.Usage,
+      code: "no-job",
+      fields: { status: err.status },
+      cause: err,
+    });
+  }
   if (err instanceof RequesterJobError) {
     return new CliError(err.message, { exitCode: ExitCode.Usage, code: "no-job", cause: err });
   }
@@ -784,13 +792,20 @@ function printWaiting(line: Record<string, unknown>, json: boolean): void {
 async function printOutcome(
   stateDir: string,
   chain: RequesterJobRecord[],
-  o: { json: boolean; network: NetworkField; links?: number; ignoreVerdict?: boolean },
+  o: {
+    json: boolean;
+    /** The result line's `network` (left out by `job results`, which never had it). */
+    network: NetworkField | undefined;
+    links?: number;
+    ignoreVerdict?: boolean;
+  },
 ): Promise<void> {
   const last = chain[chain.length - 1];
   const payments = await openPaymentLog({ stateDir });
   const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
-  if (o.json) printJsonLine("result", { ...report, network: o.network });
-  else {
+  if (o.json) {
+    printJsonLine("result", o.network === undefined ? report : { ...report, network: o.network });
+  } else {
     for (const link of chain) {
       console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
     }
@@ -944,10 +959,19 @@ async function results(
     const record = await readJob(repo, idText);
     const id = record.id;
     const result = await readStoredResult(repo.stateDir, id);
+    if (!result && TERMINAL_JOB_STATUSES.includes(record.status)) {
+      // Ended without a result (cancelled, payment refused...): its result line all the same,
+      // with its costs, and its status as the code, as `job wait` prints it (docs/AGENTS.md).
+      return await printOutcome(repo.stateDir, [record], {
+        json: opts.output === "json",
+        network: undefined,
+      });
+    }
     if (!result) {
-      throw new CliError(`job ${id} has no result`, {
+      throw new CliError(`job ${id} has no result yet`, {
         context: `status ${record.status}`,
         code: "no-result",
+        suggestion: `\`turnpike job wait ${id.slice(0, 12)}\` follows it to its end`,
       });
     }
     const blobs = blobOutputsOf(result.event.tags);
@@ -1067,6 +1091,36 @@ function recordJson(r: RequesterJobRecord): Record<string, unknown> {
     bid: r.bid?.toString(),
     payments: r.payments.map((p) => ({ ...p, amount: p.amount.toString() })),
   };
+}
+
+/**
+ * `job cancel`'s line: the job's record, its `costs` (the kind 5's fee among them) and
+ * `cancelCosts`, the kind 5's fee alone (docs/AGENTS.md "Cancelling a job").
+ */
+async function printCancel(
+  stateDir: string,
+  record: RequesterJobRecord,
+  deletion: string | undefined,
+  output: string | undefined,
+): Promise<void> {
+  const entries = (await openPaymentLog({ stateDir })).entries();
+  const costs = costsOf([record], entries);
+  const fee = deletion === undefined
+    ? []
+    : costsOf([record], entries.filter((e) => e.invoiceId === deletion));
+  if (output === "json") {
+    printJsonLine("job", { ...recordJson(record), costs, cancelCosts: fee, deletion });
+    return;
+  }
+  printRecord(record, output);
+  for (const c of fee) {
+    const total = costs.find((t) => t.asset === c.asset)?.total ?? "0";
+    const unit = { assetCode: c.asset, assetScale: c.scale ?? 0 };
+    console.log(
+      `cancel   ${formatAssetAmount(BigInt(c.total), unit)} to the town for the kind 5; ` +
+        `the job cost ${formatAssetAmount(BigInt(total), unit)} in all, nothing refunded`,
+    );
+  }
 }
 
 function printRecord(r: RequesterJobRecord, output: string | undefined): void {

@@ -18,7 +18,7 @@ import type { JobProgress } from "../roles/requester/requester_node.ts";
 import { readStoredResult } from "../roles/requester/result_content.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
-import type { PaymentEntry } from "../state/payment_log.ts";
+import { categoryOf, type PaymentEntry } from "../state/payment_log.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 
 /** A progress line of the NDJSON stream. */
@@ -31,14 +31,18 @@ export interface JobProgressLine {
   at: string;
 }
 
-/** What one job cost, base units as decimal strings, per asset. */
+/**
+ * What one job cost, base units as decimal strings, per asset: every payment the payment log has
+ * for it (docs/AGENTS.md "What a job cost").
+ */
 export interface JobCosts {
   asset: string;
   scale?: number;
   /** Paid to the provider (its invoices). */
   provider: string;
-  /** Paid to the town for this job's writes (request, cancel...). */
+  /** Paid to the town for this job's writes (request, cancel...) and its input blobs' uploads. */
   town: string;
+  /** provider + town: what this job took from the wallet. */
   total: string;
 }
 
@@ -159,12 +163,30 @@ function parseReport(content: string | undefined): unknown {
   }
 }
 
-function costsOf(
+/**
+ * A chain's costs per asset from the payment log: the provider's invoices, the town's writes
+ * (the request, a cancel's kind 5) and the inputs' uploads its records name.
+ *
+ * @example
+ * ```ts
+ * import { costsOf } from "./job_report.ts";
+ *
+ * declare const record: Parameters<typeof costsOf>[0][number];
+ * declare const log: { entries(): Parameters<typeof costsOf>[1] };
+ * const [costs] = costsOf([record], log.entries());
+ * console.log(costs?.total); // base units, a decimal string
+ * ```
+ */
+export function costsOf(
   chain: readonly RequesterJobRecord[],
   payments: readonly PaymentEntry[],
 ): JobCosts[] {
   const ids = new Set(chain.map((r) => r.id));
-  const mine = payments.filter((e) => ids.has(e.jobId));
+  // Its inputs' uploads were paid before the job had an id: its record names those payments.
+  const uploads = new Set(chain.flatMap((r) => r.uploadInvoices ?? []));
+  const mine = payments.filter((e) =>
+    ids.has(e.jobId) || (categoryOf(e) === "town-blob" && uploads.has(e.invoiceId))
+  );
   return summarizePayments(mine).map((b) => ({
     asset: b.asset,
     ...(b.scale === undefined ? {} : { scale: b.scale }),

@@ -23,6 +23,8 @@ import {
   type PaymentCategory,
 } from "../state/payment_log.ts";
 import { filterPayments } from "../state/payment_summary.ts";
+import { foldPayments } from "../state/payment_lines.ts";
+import { openJobRepository } from "../state/job_repository.ts";
 import { booksJson, booksText } from "./stats_command.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
@@ -41,7 +43,11 @@ interface BooksOptions extends GlobalOptions {
   until?: string;
 }
 
-/** One chain's balances of the wallet, as reported. */
+/**
+ * One chain's balances of the wallet, as reported: amounts in base units (wei for `native`, the
+ * token's smallest unit for `token`), the same figures in whole units under `whole`
+ * (docs/AGENTS.md "What a job cost").
+ */
 interface ChainBalanceView {
   chain: string;
   network: string;
@@ -49,10 +55,13 @@ interface ChainBalanceView {
   native?: string;
   token?: string;
   symbol: string;
+  /** The token's decimal places. */
+  decimals?: number;
+  whole?: { native: string; token?: string };
   error?: string;
 }
 
-/** One channel's books, as reported. */
+/** One channel's books, as reported: base units, and the same in whole tokens under `whole`. */
 interface ChannelBalanceView {
   channelId: string;
   chain: string;
@@ -63,6 +72,8 @@ interface ChannelBalanceView {
   received: string;
   remaining: string;
   symbol: string;
+  decimals: number;
+  whole: { deposit: string; withdrawn: string; spent: string; received: string; remaining: string };
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -121,9 +132,14 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
         chain: id,
         network: networkLabel(chain),
         address,
-        native: formatUnits(b.native, 18),
-        token: b.token === undefined ? undefined : formatUnits(b.token, chain.tokenDecimals),
+        native: String(b.native),
+        token: b.token === undefined ? undefined : String(b.token),
         symbol: chain.tokenSymbol,
+        decimals: chain.tokenDecimals,
+        whole: {
+          native: formatUnits(b.native, 18),
+          token: b.token === undefined ? undefined : formatUnits(b.token, chain.tokenDecimals),
+        },
       });
     } catch (err) {
       onChain.push({
@@ -137,16 +153,28 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
   }
   const channels: ChannelBalanceView[] = (await listChannels(stateDir)).map((r) => {
     const books = channelBooks(r);
+    const amounts = {
+      deposit: books.deposit,
+      withdrawn: books.withdrawn,
+      spent: books.sent,
+      received: books.received,
+      remaining: books.remaining,
+    };
+    const each = (f: (n: bigint) => string) => ({
+      deposit: f(amounts.deposit),
+      withdrawn: f(amounts.withdrawn),
+      spent: f(amounts.spent),
+      received: f(amounts.received),
+      remaining: f(amounts.remaining),
+    });
     return {
       channelId: r.channelId,
       chain: r.chain,
       status: r.status,
-      deposit: formatUnits(books.deposit, r.tokenDecimals),
-      withdrawn: formatUnits(books.withdrawn, r.tokenDecimals),
-      spent: formatUnits(books.sent, r.tokenDecimals),
-      received: formatUnits(books.received, r.tokenDecimals),
-      remaining: formatUnits(books.remaining, r.tokenDecimals),
+      ...each(String),
       symbol: r.tokenSymbol,
+      decimals: r.tokenDecimals,
+      whole: each((n) => formatUnits(n, r.tokenDecimals)),
     };
   });
   const payouts = await payoutBooks(stateDir);
@@ -162,15 +190,18 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
     console.log(
       c.error !== undefined
         ? `chain       ${c.chain}: cannot read (${c.error})`
-        : `chain       ${c.network}: ${c.token ?? "-"} ${c.symbol}, ${c.native} ETH for gas`,
+        : `chain       ${c.network}: ${
+          c.whole?.token ?? "-"
+        } ${c.symbol}, ${c.whole?.native} ETH for gas`,
     );
   }
   if (channels.length === 0) console.log("channels    none");
   for (const c of channels) {
+    const w = c.whole;
     console.log(
-      `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${c.deposit} ` +
-        `${c.symbol}${c.withdrawn !== "0" ? ` (${c.withdrawn} withdrawn)` : ""}, ` +
-        `spent ${c.spent}, received ${c.received}, ${c.remaining} ${c.symbol} remaining`,
+      `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${w.deposit} ` +
+        `${c.symbol}${c.withdrawn !== "0" ? ` (${w.withdrawn} withdrawn)` : ""}, ` +
+        `spent ${w.spent}, received ${w.received}, ${w.remaining} ${c.symbol} remaining`,
     );
   }
   if (payouts.earned !== "0" || payouts.claimed !== "0") {
@@ -207,6 +238,17 @@ async function payoutBooks(
   return { earned: String(earned), claimed: String(claimed), settled: String(settled) };
 }
 
+/** The blob payments a job's record names (none for an unknown job). */
+async function uploadInvoicesOf(stateDir: string, jobId: string): Promise<Set<string>> {
+  const repo = await openJobRepository({ stateDir, readOnly: true });
+  try {
+    const record = await repo.read(jobId).catch(() => undefined);
+    return new Set(record?.uploadInvoices ?? []);
+  } finally {
+    repo.close();
+  }
+}
+
 async function history(opts: BooksOptions, cmd: Command): Promise<void> {
   const categories = opts.category?.map((c) => {
     if (!(PAYMENT_CATEGORIES as readonly string[]).includes(c)) {
@@ -224,14 +266,27 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
       });
     }
   }
-  const log = await openPaymentLog({ stateDir: await existingStateDir(opts, cmd) });
-  const filter = { categories, jobId: opts.job, since: opts.since, until: opts.until };
-  const entries = filterPayments(log.entries(), filter).map((e) => ({
-    ...e,
-    category: categoryOf(e),
-  }));
+  const stateDir = await existingStateDir(opts, cmd);
+  const log = await openPaymentLog({ stateDir });
+  const filter = { categories, since: opts.since, until: opts.until };
+  // A job's own payments, and its inputs' uploads (paid before it had an id: its record names
+  // them), as its costs count them (cli/job_report.ts).
+  const uploads = opts.job === undefined
+    ? new Set<string>()
+    : await uploadInvoicesOf(stateDir, opts.job);
+  const entries = filterPayments(log.entries(), filter).filter((e) =>
+    opts.job === undefined || e.jobId === opts.job ||
+    (categoryOf(e) === "town-blob" && uploads.has(e.invoiceId))
+  ).map((e) => ({ ...e, category: categoryOf(e) }));
   if (opts.output === "json") {
-    printJsonLine("wallet-history", { entries, books: booksJson(summarizePayments(entries)) });
+    // One line per payment (an intent and its outcome are one), whose `amount`s sum to the
+    // books; then the books (docs/AGENTS.md "What a job cost").
+    const payments = foldPayments(entries);
+    for (const p of payments) printJsonLine("payment", p);
+    printJsonLine("wallet-history", {
+      payments: payments.length,
+      books: booksJson(summarizePayments(entries)),
+    });
     return;
   }
   if (opts.output === "csv") {

@@ -15,6 +15,8 @@
  * provider = "<64 hex pubkey>"
  * last_seen_created_at = 1762300000   # newest feedback/result seen (unix s), to resubscribe
  *
+ * upload_invoices = ["blob-..."]     # the payment log's blob payments made for its inputs
+ *
  * [chain]
  * prev = "<64 hex of the job whose result fed this one>"
  * next = "<spec of the job to post with this job's result>"
@@ -108,6 +110,11 @@ export interface RequesterJobRecord {
   error?: string;
   chain?: JobChain;
   payments: JobPayment[];
+  /**
+   * The invoice ids of the blob payments (`town-blob` on the payment log) made to upload this
+   * job's inputs: its costs count them (cli/job_report.ts).
+   */
+  uploadInvoices?: string[];
 }
 
 /** A job file's text is not a valid job record. */
@@ -147,6 +154,7 @@ export function formatJobRecord(record: RequesterJobRecord): string {
   if (record.provider !== undefined) doc.provider = record.provider;
   if (record.lastSeenCreatedAt !== undefined) doc.last_seen_created_at = record.lastSeenCreatedAt;
   if (record.error !== undefined) doc.error = record.error;
+  if (record.uploadInvoices?.length) doc.upload_invoices = [...record.uploadInvoices];
   if (record.chain && (record.chain.prev !== undefined || record.chain.next !== undefined)) {
     doc.chain = dropUndefined({ prev: record.chain.prev, next: record.chain.next });
   }
@@ -252,6 +260,13 @@ export function parseJobRecord(text: string): RequesterJobRecord {
       next: chain.next === undefined ? undefined : str(chain, "next"),
     });
   }
+  if (doc.upload_invoices !== undefined) {
+    const invoices = doc.upload_invoices;
+    if (!Array.isArray(invoices) || !invoices.every((i) => typeof i === "string")) {
+      throw new JobRecordFormatError(`"upload_invoices" is not a list of strings`);
+    }
+    record.uploadInvoices = invoices;
+  }
   if (doc.payments !== undefined) {
     if (!Array.isArray(doc.payments)) throw new JobRecordFormatError(`"payments" is not a list`);
     record.payments = doc.payments.map((p, i) => parsePayment(table(p, `payments[${i}]`)));
@@ -284,6 +299,9 @@ export function validateJobRecord(r: RequesterJobRecord): void {
   if (r.chain?.prev !== undefined && !HEX64.test(r.chain.prev)) fail(`"chain.prev" is not 64 hex`);
   for (const text of [r.asset, r.error, r.chain?.next]) {
     if (text !== undefined && text.length > SHORT_TEXT * 8) fail("a text field is too long");
+  }
+  for (const invoice of r.uploadInvoices ?? []) {
+    if (invoice.length === 0 || invoice.length > SHORT_TEXT) fail(`bad "upload_invoices"`);
   }
   for (const p of r.payments) {
     if (p.invoiceId.length === 0 || p.invoiceId.length > SHORT_TEXT) fail(`bad "invoice_id"`);

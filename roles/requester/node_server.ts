@@ -13,7 +13,7 @@
  * | `hello`  | `hello` (pid, pubkey, settings, jobs in flight, clients)                       |
  * | `submit` | `upload`/`transfer` per blob, `record` once posted, with `wait`: `progress`... `chain` |
  * | `wait`   | `record`, `progress`..., `chain` (the records from the job to its chain's last)  |
- * | `cancel` | `record`                                                                       |
+ * | `cancel` | `record` (with `deletion`: the kind 5's id, whose fee the payment log has)       |
  * | `dm`     | `sent`                                                                         |
  * | `stop`   | `stopping`; the node then closes                                               |
  *
@@ -279,6 +279,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           for (const u of request.uploads) {
             paths.push(await checkStagedUpload(options.stateDir, u.path));
           }
+          const uploadInvoices: string[] = [];
           for (const [i, u] of request.uploads.entries()) {
             const published = await req.publishBlob(
               paths[i],
@@ -288,12 +289,16 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
             const { assetCode, assetScale } = req.town;
             send({ type: "upload", name: u.name, ...published, assetCode, assetScale });
             (request.spec.blobs ??= []).push({ url: published.url, sha256: published.sha256 });
+            uploadInvoices.push(...(published.invoices ?? []));
           }
           const ids = new Set<string>();
           if (request.wait) followers.add(follower = { ids, send });
           if (request.wait) stopBeat = heartbeat(ids, send);
           // Followed from the moment its id exists: its `sent` line is the first one.
-          const record = await req.submit(request.spec, { onCreated: (id) => ids.add(id) });
+          const record = await req.submit(request.spec, {
+            onCreated: (id) => ids.add(id),
+            uploadInvoices,
+          });
           send({ type: "record", record });
           if (follower) send({ type: "chain", records: await followChain(req, record.id) });
         } else if (request.op === "wait") {
@@ -304,7 +309,11 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           send({ type: "record", record });
           send({ type: "chain", records: await followChain(req, request.id) });
         } else if (request.op === "cancel") {
-          send({ type: "record", record: await req.cancel(request.id) });
+          let deletion: string | undefined;
+          const record = await req.cancel(request.id, { onDeletion: (id) => deletion = id });
+          // The payment log has the deletion's fee once this answers: the command reads it.
+          await req.payments.flush();
+          send({ type: "record", record, deletion });
         } else if (request.op === "dm") {
           send({ type: "sent", id: await req.sendDirectMessage(request) });
         } else if (request.op === "stop") {

@@ -135,6 +135,21 @@ export class RequesterJobError extends Error {
   override name = "RequesterJobError";
 }
 
+/**
+ * A job that has ended (or whose cancel another command is sending) cannot be cancelled again:
+ * nothing is sent and nothing paid (docs/AGENTS.md "Cancelling a job").
+ */
+export class JobEndedError extends RequesterJobError {
+  override name = "JobEndedError";
+  /** The job's status on record (its end: `cancelled`, `done`...). */
+  readonly status: string;
+  /** Says the job and how it ended. */
+  constructor(id: string, status: string) {
+    super(`job ${id} is already ${status}: no deletion sent, nothing paid`);
+    this.status = status;
+  }
+}
+
 const RESUME_OVERLAP_S = 5;
 /** How often the files of waited jobs are checked for an end written by another process. */
 const JOB_FILE_POLL_MS = 1000;
@@ -198,6 +213,8 @@ export class Requester {
   #sidecars = new Map<string, JobSidecar>();
   /** Ids being created by a `submit` (see there). */
   #claimed = new Set<string>();
+  /** The cancels being sent, per job: a second one waits for the first and sends nothing. */
+  #cancels = new Map<string, Promise<RequesterJobRecord>>();
   #active = new Set<string>();
   /** When this node last wrote each followed job's record (the file poll skips those). */
   #wroteAtMs = new Map<string, number>();
@@ -402,7 +419,12 @@ export class Requester {
    */
   async submit(
     spec: JobSpec,
-    options: { prev?: string; onCreated?: (id: string) => void } = {},
+    options: {
+      prev?: string;
+      onCreated?: (id: string) => void;
+      /** The blob payments made for its inputs (`publishBlob`'s `invoices`). */
+      uploadInvoices?: string[];
+    } = {},
   ): Promise<RequesterJobRecord> {
     // A host at its bound refuses before anything is signed, written or paid.
     this.#o.jobSlots?.check();
@@ -433,7 +455,7 @@ export class Requester {
   async #create(
     event: NostrEvent,
     spec: JobSpec,
-    options: { prev?: string },
+    options: { prev?: string; uploadInvoices?: string[] },
   ): Promise<RequesterJobRecord> {
     const now = Date.now();
     const sidecar: JobSidecar = {
@@ -455,6 +477,7 @@ export class Requester {
       asset: this.#o.asset,
       provider: spec.providers.length === 1 ? spec.providers[0] : undefined,
       payments: [],
+      ...(options.uploadInvoices?.length ? { uploadInvoices: options.uploadInvoices } : {}),
       chain: options.prev || spec.then.length > 0
         ? {
           prev: options.prev,
@@ -491,7 +514,7 @@ export class Requester {
   async publishBlob(
     path: string,
     onProgress?: TransferProgress,
-  ): Promise<JobBlobInput & { size: number; paid: bigint; towns: string[] }> {
+  ): Promise<JobBlobInput & { size: number; paid: bigint; towns: string[]; invoices: string[] }> {
     const links = this.#links?.all ?? [this.#link!];
     const relays = this.#links?.relays ?? [this.#o.relayUrl];
     const outcomes = await Promise.allSettled(
@@ -511,18 +534,26 @@ export class Requester {
       size: descriptor.size,
       paid: stored.reduce((sum, s) => sum + s.paid, 0n),
       towns: stored.map((s) => relays[s.i]),
+      // The payments on the log this upload made: the job's costs count them (`uploadInvoices`).
+      invoices: stored.flatMap((s) => s.invoice === undefined ? [] : [s.invoice]),
     };
   }
 
-  /** Publishes a blob on one town, its payment on the log with that town as the peer. */
-  #publishBlobAt(link: TownLink, path: string, onProgress?: TransferProgress) {
+  /**
+   * Publishes a blob on one town, its payment on the log with that town as the peer; `invoice`
+   * names that payment when it was made (a blob stored already costs nothing).
+   */
+  async #publishBlobAt(link: TownLink, path: string, onProgress?: TransferProgress) {
+    let invoice: string | undefined;
     const pay = async (auth: NostrEvent, amount: bigint): Promise<IlpReply> => {
       const sha256 = auth.tags.find((t) => t[0] === "x")?.[1] ?? "unknown";
+      // One invoice per upload and town: the same blob paid again (at another town, or once a
+      // town dropped it) is another payment, counted by the job that made it.
+      const upload = `blob-${sha256}-${auth.id.slice(0, 16)}`;
       const entry = {
         direction: "out" as const,
         jobId: `blob:${sha256}`,
-        // One invoice per town: the same blob is paid at each.
-        invoiceId: link === this.#link ? `blob-${sha256}` : `blob-${sha256}-${link.townAddress}`,
+        invoiceId: link === this.#link ? upload : `${upload}-${link.townAddress}`,
         amount: String(amount),
         asset: link.assetCode || "unknown",
         scale: link.assetScale,
@@ -537,6 +568,7 @@ export class Requester {
         message: (err as Error).message,
         data: new Uint8Array(),
       }));
+      if (reply.type === "fulfill") invoice = entry.invoiceId;
       await this.payments.append(
         reply.type === "fulfill"
           ? {
@@ -549,7 +581,7 @@ export class Requester {
       );
       return reply;
     };
-    return publishBlob({
+    const published = await publishBlob({
       path,
       server: link.blobServer,
       pricePerMiB: link.blobPricePerMiB,
@@ -557,6 +589,7 @@ export class Requester {
       pay,
       onProgress,
     });
+    return { ...published, invoice };
   }
 
   /**
@@ -641,8 +674,10 @@ export class Requester {
   }
 
   /**
-   * Cancels a job: a kind 5 deletion of the request (the provider is told), no more payments,
-   * the callback told `cancelled`.
+   * Cancels a job: a kind 5 deletion of the request (the provider is told; a paid write, its fee
+   * on the job's costs), no more payments, the callback told `cancelled`. Sent once: a cancel of
+   * a job that has ended, or while another cancel of it is on its way, sends nothing and fails
+   * {@linkcode JobEndedError} (docs/AGENTS.md "Cancelling a job").
    *
    * @example
    * ```ts
@@ -650,16 +685,35 @@ export class Requester {
    *
    * declare const requester: Requester;
    * declare const id: string;
-   * await requester.cancel(id);
+   * await requester.cancel(id, { onDeletion: (eventId) => console.log("kind 5", eventId) });
    * ```
-   * @throws {RequesterJobError} for an unknown or finished job.
+   * @throws {RequesterJobError} for an unknown job; {@linkcode JobEndedError} for an ended one.
    */
-  async cancel(id: string): Promise<RequesterJobRecord> {
+  cancel(
+    id: string,
+    options: { onDeletion?: (eventId: string) => void } = {},
+  ): Promise<RequesterJobRecord> {
+    const running = this.#cancels.get(id);
+    if (running !== undefined) {
+      // The first cancel's outcome decides: ended, this one sends nothing; failed, it tries.
+      return running.then(
+        (ended) => Promise.reject(new JobEndedError(id, ended.status)),
+        () => this.cancel(id, options),
+      );
+    }
+    const cancelling = this.#cancelOnce(id, options);
+    this.#cancels.set(id, cancelling);
+    cancelling.finally(() => this.#cancels.delete(id)).catch(() => {});
+    return cancelling;
+  }
+
+  async #cancelOnce(
+    id: string,
+    options: { onDeletion?: (eventId: string) => void },
+  ): Promise<RequesterJobRecord> {
     const record = await this.repo.read(id);
     if (!record) throw new RequesterJobError(`no job ${id}`);
-    if (TERMINAL_JOB_STATUSES.includes(record.status)) {
-      throw new RequesterJobError(`job ${id} is already ${record.status}`);
-    }
+    if (TERMINAL_JOB_STATUSES.includes(record.status)) throw new JobEndedError(id, record.status);
     const deletion = await this.#signer.signEvent({
       kind: 5,
       created_at: Math.floor(Date.now() / 1000),
@@ -667,6 +721,7 @@ export class Requester {
       content: "cancelled by the requester",
     });
     await this.#links!.writeAll(deletion);
+    options.onDeletion?.(deletion.id);
     return await this.#enqueue(id, () => this.#finish(id, "cancelled", { error: "cancelled" }));
   }
 

@@ -94,13 +94,17 @@ Deno.test("wallet balance and history: a funded wallet with an open channel (anv
   const b = JSON.parse(balance.stdout);
   const [chain] = b.onChain;
   assertEquals(chain.chain, "evm:base:31337");
-  // 100 M2M minted, 50 deposited into the channel.
-  assertEquals(chain.token, "50");
-  assert(Number(chain.native) > 0 && Number(chain.native) < 1, `gas left ${chain.native}`);
+  // 100 M2M minted, 50 deposited into the channel: base units, whole tokens under `whole`.
+  assertEquals([chain.token, chain.decimals, chain.whole.token], ["50000000", 6, "50"]);
+  const gas = Number(chain.whole.native);
+  assert(gas > 0 && gas < 1, `gas left ${chain.whole.native}`);
   const [channel] = b.channels;
-  assertEquals([channel.channelId, channel.status, channel.deposit], [t.channelId, "open", "50"]);
-  assert(Number(channel.spent) > 0, "the job's write was paid over the channel");
-  assertEquals(Number(channel.remaining), 50 - Number(channel.spent));
+  assertEquals(
+    [channel.channelId, channel.status, channel.deposit, channel.whole.deposit],
+    [t.channelId, "open", "50000000", "50"],
+  );
+  assert(BigInt(channel.spent) > 0n, "the job's write was paid over the channel");
+  assertEquals(BigInt(channel.remaining), 50_000_000n - BigInt(channel.spent));
   const text = await runCli(["--state-dir", t.aliceState, "wallet", "balance"]);
   assertStringIncludes(text.stdout, "50 M2M");
   const history = await runCli([
@@ -114,11 +118,15 @@ Deno.test("wallet balance and history: a funded wallet with an open channel (anv
     "town-write",
   ]);
   assertEquals(history.code, 0, history.stderr);
-  const h = JSON.parse(history.stdout);
-  assertEquals(h.entries.length, 1);
-  assertEquals(h.entries[0].category, "town-write");
-  const spentRaw = BigInt(h.books[0].spent.total);
-  assertEquals(Number(spentRaw) / 1e6, Number(channel.spent));
+  // One line per payment, then the books.
+  const lines = history.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(lines.map((l) => [l.type, l.category]), [
+    ["payment", "town-write"],
+    ["wallet-history", undefined],
+  ]);
+  const spentRaw = BigInt(lines[1].books[0].spent.total);
+  assertEquals(BigInt(lines[0].amount), spentRaw);
+  assertEquals(spentRaw, BigInt(channel.spent));
   const bad = await runCli(["--state-dir", t.aliceState, "wallet", "history", "--category", "x"]);
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, 'unknown category "x"');

@@ -47,9 +47,9 @@ function channelObjects(stdout: string): Record<string, unknown>[] {
     .filter((l) => l.type === undefined || l.type === "channel");
 }
 
-/** The wallet's token on the (one) chain, from `wallet balance --json`. */
+/** The wallet's token on the (one) chain, from `wallet balance --json` (base units). */
 function walletToken(balance: { onChain: { token?: string }[] }): bigint {
-  return units(balance.onChain[0].token);
+  return BigInt(balance.onChain[0].token ?? "");
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {

@@ -1,0 +1,72 @@
+/**
+ * Test helper: a profile's CLI driven as an agent drives it (docs/AGENTS.md): every command its
+ * own `turnpike --profile <p> --json ...` process, the passphrase flags only on the commands
+ * that pay (`job submit|wait|cancel`), stdout read line by line, each line required to be one
+ * JSON object with a string `type`.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { type CliResult, runCli } from "./run_cli.ts";
+
+/** A command's outcome, with its stdout parsed. */
+export interface AgentResult extends CliResult {
+  /** Every stdout line, parsed (a line that is not one typed object fails the test). */
+  lines: Record<string, unknown>[];
+}
+
+/** Options for {@linkcode agentCli}. */
+export interface AgentCliOptions {
+  profile: string;
+  /** The environment (TURNPIKE_HOME). */
+  env: Record<string, string>;
+  /** The passphrase flags (`--passphrase-file <f> --non-interactive`). */
+  secret: string[];
+}
+
+/**
+ * Every line of `stdout`, parsed; each must be one JSON object with a string `type`.
+ *
+ * @example
+ * ```ts
+ * import { ndjsonLines } from "./agent_cli.ts";
+ *
+ * ndjsonLines('{"type":"job","id":"ab"}\n'); // [{ type: "job", id: "ab" }]
+ * ```
+ */
+export function ndjsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.split("\n").filter((l) => l !== "").map((line) => {
+    const parsed = JSON.parse(line);
+    assert(
+      typeof parsed === "object" && parsed !== null && !Array.isArray(parsed),
+      `not one object: ${line}`,
+    );
+    assertEquals(typeof parsed.type, "string", `no type: ${line}`);
+    return parsed as Record<string, unknown>;
+  });
+}
+
+/**
+ * A runner of the profile's commands, as an agent runs them.
+ *
+ * @example
+ * ```ts
+ * import { agentCli } from "./agent_cli.ts";
+ *
+ * declare const net: { env: Record<string, string>; secret: string[] };
+ * const alice = agentCli({ profile: "alice", env: net.env, secret: net.secret });
+ * const { code, lines } = await alice("job", "list");
+ * ```
+ */
+export function agentCli(
+  options: AgentCliOptions,
+): (...args: string[]) => Promise<AgentResult> {
+  return async (...args) => {
+    const pays = args[0] === "job" && ["submit", "wait", "cancel"].includes(args[1]);
+    const out = await runCli(
+      ["--profile", options.profile, "--json", ...args, ...(pays ? options.secret : [])],
+      { env: options.env },
+    );
+    return { ...out, lines: ndjsonLines(out.stdout) };
+  };
+}
