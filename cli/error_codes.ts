@@ -33,7 +33,7 @@ export const ERROR_CODES = {
     exit: ExitCode.Usage,
     when: "`skill test`: the skill needs a param the event lacks",
   },
-  "no-result": { exit: ExitCode.Failure, when: "`job results` of a job that has none yet" },
+  "no-result": { exit: ExitCode.Failure, when: "`job results` of a job still in flight" },
   "no-provider": {
     exit: ExitCode.Failure,
     when: "no online provider serves the kind (among the --provider ones); nothing was paid",
