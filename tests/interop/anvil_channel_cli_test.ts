@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { chainToml } from "../support/chain_toml.ts";
+import { ndjsonLines } from "../support/agent_cli.ts";
 import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
@@ -40,10 +41,10 @@ ${chainToml(pair)}`;
     const opened = await cli("--output", "json", "channel", "open", "--deposit", "50");
     assertEquals(opened.code, 0, opened.stderr);
     assertStringIncludes(opened.stderr, "Network: local anvil (evm:base:31337, local)");
-    const [rec] = JSON.parse(opened.stdout);
+    const [rec] = ndjsonLines(opened.stdout);
     assertEquals(rec.deposit, "50");
     assertEquals(rec.remaining, "50");
-    const id: string = rec.channelId;
+    const id = String(rec.channelId);
     const file = `${state}/channels/${id}.toml`;
     assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
     const log = await new Deno.Command("git", { args: ["-C", state, "log", "--format=%B"] })
@@ -70,7 +71,7 @@ ${chainToml(pair)}`;
     await Deno.remove(`${state}/channels`, { recursive: true });
     const recovered = await cli("--output", "json", "channel", "recover");
     assertEquals(recovered.code, 0, recovered.stderr);
-    const [again] = JSON.parse(recovered.stdout);
+    const [again] = ndjsonLines(recovered.stdout);
     assertEquals([again.channelId, again.status, again.deposit], [id, "open", "50"]);
 
     // Alice signed a claim whose packet got no answer (the peer never took it): her file says
@@ -86,7 +87,7 @@ ${chainToml(pair)}`;
     await increaseTime(pair.anvil.rpcUrl, 601);
     const settled = await cli("--output", "json", "channel", "close", id);
     assertEquals(settled.code, 0, settled.stderr);
-    const final = JSON.parse(settled.stdout);
+    const [final] = ndjsonLines(settled.stdout);
     assertEquals(final.type, "channel");
     assertEquals([final.status, final.sent], ["settled", "0"]);
     assertStringIncludes(settled.stderr, "sent 0 M2M; 0.02485 M2M of claims the peer never took");
