@@ -30,3 +30,32 @@ Deno.test("the CLI prints JSON on stdout only through cli/json_line.ts", async (
   }
   assertEquals(offenders, []);
 });
+
+Deno.test("docs/AGENTS.md names every type a --json line of the CLI can have", async () => {
+  const root = new URL("../../", import.meta.url);
+  const doc = await Deno.readTextFile(new URL("docs/AGENTS.md", root));
+  const printed = new Set<string>(["error"]); // cli/cli_error.ts's line
+  for (const dir of ["cli/", "roles/"]) {
+    for await (const path of walkTs(new URL(dir, root))) {
+      const text = await Deno.readTextFile(path);
+      for (const m of text.matchAll(/\b(?:printJsonLine|jsonLine)\(\s*"([a-z-]+)"/g)) {
+        printed.add(m[1]);
+      }
+    }
+  }
+  // A type is named in the doc as `type` (its table "What each command prints").
+  const missing = [...printed].filter((t) => !doc.includes(`\`${t}\``)).sort();
+  assertEquals(missing, []);
+  // The scan finds the lines it should: the job commands' types at least.
+  for (const t of ["job", "progress", "waiting", "result", "channel", "wallet-history"]) {
+    assertEquals(printed.has(t), true, t);
+  }
+});
+
+async function* walkTs(dir: URL): AsyncGenerator<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walkTs(url);
+    else if (entry.name.endsWith(".ts")) yield url;
+  }
+}
