@@ -206,20 +206,74 @@ export function validateClaim(claim: PaymentChannelClaim): void {
   if (!SIGNATURE.test(claim.signature)) bad("signature", "is not 65 bytes of hex");
 }
 
-const REJECTED = /^payment channel claim rejected \(([a-z-]+)\)/;
+// Every reason, so a reader takes only a known token from a REJECT's data (complete by type).
+const REASONS = {
+  "too-large": true,
+  "malformed": true,
+  "unsupported-version": true,
+  "bad-signature": true,
+  "wrong-chain": true,
+  "wrong-contract": true,
+  "wrong-token": true,
+  "unknown-channel": true,
+  "channel-not-open": true,
+  "wrong-signer": true,
+  "replayed-nonce": true,
+  "amount-decreased": true,
+  "beyond-deposit": true,
+  "not-covered": true,
+  "credit-limit-exceeded": true,
+  "chain-unavailable": true,
+  "channel-in-use": true,
+  "rate-limited": true,
+} satisfies Record<ClaimRejectReason, true>;
+
+/** Longest data {@linkcode claimRejectReasonOf} reads: the object with the longest reason. */
+const MAX_REJECT_DATA = 64;
 
 /**
- * The reason token of a claim rejection as it travels in an ILP REJECT's message (the
- * {@linkcode ClaimError} message: `payment channel claim rejected (<reason>): ...`), so a payer
- * branches on the token, not on the words; undefined for any other message.
+ * The data of the ILP REJECT that refuses a claim: the reason as a one-field JSON object in UTF-8,
+ * `{"claimReject":"<reason>"}` (docs/PROTOCOL.md "Claim rejections"), so any ILP implementation
+ * reads why without parsing the message, which is for people.
  *
  * @example
  * ```ts
- * claimRejectReasonOf("payment channel claim rejected (channel-in-use): ..."); // "channel-in-use"
+ * import { claimRejectData, claimRejectReasonOf } from "./payment_channel_claim.ts";
+ *
+ * const data = claimRejectData("not-covered");
+ * new TextDecoder().decode(data); // '{"claimReject":"not-covered"}'
+ * console.assert(claimRejectReasonOf(data) === "not-covered");
  * ```
  */
-export function claimRejectReasonOf(message: string): ClaimRejectReason | undefined {
-  return REJECTED.exec(message)?.[1] as ClaimRejectReason | undefined;
+export function claimRejectData(reason: ClaimRejectReason): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ claimReject: reason }));
+}
+
+/**
+ * The reason of a claim rejection from its REJECT's data ({@linkcode claimRejectData}), so a payer
+ * branches on the token, not on the words; undefined for any other data (another REJECT, an
+ * unknown reason, more than 64 bytes).
+ *
+ * @example
+ * ```ts
+ * import { claimRejectData, claimRejectReasonOf } from "./payment_channel_claim.ts";
+ *
+ * claimRejectReasonOf(claimRejectData("channel-in-use")); // "channel-in-use"
+ * claimRejectReasonOf(new Uint8Array(0)); // undefined
+ * ```
+ */
+export function claimRejectReasonOf(data: Uint8Array): ClaimRejectReason | undefined {
+  if (data.length === 0 || data.length > MAX_REJECT_DATA || data[0] !== 0x7b) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+  const reason = (parsed as { claimReject?: unknown } | null)?.claimReject;
+  return typeof reason === "string" && Object.hasOwn(REASONS, reason)
+    ? reason as ClaimRejectReason
+    : undefined;
 }
 
 function claimFault(reason: ClaimRejectReason, message: string): never {

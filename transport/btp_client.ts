@@ -13,8 +13,8 @@
  * before it leaves; packets within an earlier claim's surplus carry none. Frames with claims
  * leave in nonce order. A REJECT gives the packet's amount back to the surplus (the peer
  * releases it too), also one that arrives after the packet timed out (while the socket lasts;
- * a packet with no answer at all stays counted as paid); a REJECT refusing the claim (any
- * `payment channel claim rejected (<reason>)`: the peer did not take it) drops our surplus, so
+ * a packet with no answer at all stays counted as paid); a REJECT refusing the claim (its data
+ * names a claim reason, `{"claimReject":...}`: the peer did not take it) drops our surplus, so
  * the next paid packet carries a claim; one saying the peer sees less cover (`not-covered`,
  * `credit-limit-exceeded`, e.g. after the peer restarted) also sends a packet that went without
  * a claim once more, with a claim for its full amount.
@@ -469,8 +469,8 @@ export class BtpClient {
       else if (err instanceof BtpTimeoutError) this.#awaitLateAnswer(requestId, amount);
       throw err;
     }
-    if (reply.type === "reject") this.#giveBack(amount, reply.message);
-    if (reply.type === "reject" && UNCOVERED.has(claimRejectReasonOf(reply.message))) {
+    if (reply.type === "reject") this.#giveBack(amount, reply.data);
+    if (reply.type === "reject" && UNCOVERED.has(claimRejectReasonOf(reply.data))) {
       // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
       const left = deadline - Date.now();
       if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
@@ -482,13 +482,13 @@ export class BtpClient {
    * A paid packet was not forwarded (REJECT): its amount is cover for the next ones, unless the
    * peer refused the claim itself.
    */
-  #giveBack(amount: bigint, rejectMessage: string) {
+  #giveBack(amount: bigint, rejectData: Uint8Array) {
     this.#committed -= amount;
     // The peer sees less cover than we do, or did not take our claim at all (any claim
     // rejection: a channel it has not learned yet, rate-limited, ...): our surplus is gone, and
     // the next paid packet carries a new claim. Without it, a town that has not learned the
     // channel would take the claimless packet as a configured account's, unpaid.
-    if (claimRejectReasonOf(rejectMessage) !== undefined) this.#committed = this.#requested;
+    if (claimRejectReasonOf(rejectData) !== undefined) this.#committed = this.#requested;
   }
 
   #awaitLateAnswer(requestId: number, amount: bigint) {
@@ -506,12 +506,12 @@ export class BtpClient {
     const amount = this.#late.get(frame.requestId);
     if (amount === undefined) return;
     this.#late.delete(frame.requestId);
-    if (frame.type === "error") return this.#giveBack(amount, "");
+    if (frame.type === "error") return this.#giveBack(amount, new Uint8Array(0));
     const ilp = getIlpData(frame);
     if (ilp === undefined || ilp[0] !== IlpPacketType.reject) return;
     try {
       const reply = decodeIlpReply(ilp);
-      if (reply.type === "reject") this.#giveBack(amount, reply.message);
+      if (reply.type === "reject") this.#giveBack(amount, reply.data);
     } catch {
       // undecodable: stays counted as paid (the safe side: at worst the next claim covers more)
     }

@@ -77,6 +77,7 @@ import type { TownLink } from "./town_link.ts";
 import {
   isRetryablePaymentReject,
   isTransientWriteError,
+  rejectClaimReason,
   rejectSuggestion,
 } from "../town_client/town_rejection.ts";
 import { sleep } from "../../protocol/backoff.ts";
@@ -1152,7 +1153,8 @@ export class Requester {
     });
     const attempt = (options.attempt ?? 0) + 1;
     if (
-      !("local" in reply) && isRetryablePaymentReject(reply.code, reply.message) && !this.#closed
+      !("local" in reply) && isRetryablePaymentReject(reply.code, rejectClaimReason(reply)) &&
+      !this.#closed
     ) {
       const wait = nextRetryWait(JOB_PAYMENT_RETRY, attempt - 1, {
         until: invoice.expiresAt.getTime(),
@@ -1173,7 +1175,7 @@ export class Requester {
       // not refuse anything, so the reason does not blame it.
       error: "local" in reply
         ? `payment failed: ${reply.message} (no answer to the payment; it is not sent again)`
-        : `payment rejected: ${reason} (${rejectSuggestion(reply.code)})`,
+        : `payment rejected: ${reason} (${rejectSuggestion(reply.code, rejectClaimReason(reply))})`,
     });
     return false;
   }

@@ -31,7 +31,6 @@ import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownClient } from "../town_client/town_client.ts";
-import { claimRejectReasonOf } from "../../protocol/payment_channel_claim.ts";
 
 /** Options for {@linkcode connectTownLink}. */
 export interface TownLinkOptions {
@@ -240,7 +239,8 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     // cured by sending again: a request is refused at once, not retried to its deadline.
     isFinal: sender
       ? undefined
-      : (code, message) => code === "T04" && claimRejectReasonOf(message) === "not-covered",
+      : (code, claimReason) =>
+        code === ILP_ERROR.insufficientLiquidity && claimReason === "not-covered",
   });
   await client.grant().catch(async (err) => {
     await btp.close().catch(() => {});

@@ -36,7 +36,8 @@ import {
   sendPrepareWithRetries,
 } from "../../stages/ilp_prepare_sink.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "./spsp_handshake.ts";
-import { TownRejectedError } from "./town_rejection.ts";
+import { rejectClaimReason, TownRejectedError } from "./town_rejection.ts";
+import type { ClaimRejectReason } from "../../protocol/payment_channel_claim.ts";
 import { PAID_WRITE_RETRY } from "./town_retry.ts";
 import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 
@@ -110,9 +111,10 @@ export interface TownClientOptions {
   /**
    * The rejects that sending again cannot cure for this payer, thrown marked final
    * (`TownRejectedError.final`): e.g. a T04 `not-covered` to a payer with no channel (the town
-   * wants claims it has none of). Default none.
+   * wants claims it has none of), by the code and the claim reason the REJECT's data names.
+   * Default none.
    */
-  isFinal?: (code: string, message: string) => boolean;
+  isFinal?: (code: string, claimReason: ClaimRejectReason | undefined) => boolean;
 }
 
 /** The client of one town: the SPSP grant, its uplinks, and its paid writes. */
@@ -226,9 +228,11 @@ export class TownClient {
   async write(event: NostrEvent, jobId?: string): Promise<void> {
     const { reply, duplicate } = await this.#send(event, undefined, jobId);
     if (reply.type === "reject" && !duplicate) {
+      const claimReason = rejectClaimReason(reply);
       throw new TownRejectedError(reply.code, reply.message, {
         town: this.#o.relayUrl,
-        final: this.#o.isFinal?.(reply.code, reply.message) ?? false,
+        claimReason,
+        final: this.#o.isFinal?.(reply.code, claimReason) ?? false,
       });
     }
     if (duplicate) this.duplicates++;

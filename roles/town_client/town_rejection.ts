@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ilpErrorName } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR, ilpErrorName } from "../../protocol/ilp_packet.ts";
 import { BtpConnectionError, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { SpspOverIlpError } from "./spsp_handshake.ts";
 import {
@@ -19,8 +19,10 @@ import {
 export interface TownRejectedErrorOptions {
   /** The town's relay URL (or its name). */
   town?: string;
-  /** What to do about it; default {@linkcode rejectSuggestion} of the code and message. */
+  /** What to do about it; default {@linkcode rejectSuggestion} of the code and claim reason. */
   suggestion?: string;
+  /** The claim reason the REJECT's data names (`claimRejectReasonOf`), if it refused a claim. */
+  claimReason?: ClaimRejectReason;
   /**
    * Sending the same packet again cannot help, whatever the code says: e.g. a T04 `not-covered`
    * to a payer that pays with no channel (it has no claim to send). Default false.
@@ -50,6 +52,8 @@ export class TownRejectedError extends Error {
   readonly town?: string;
   /** Sending it again cannot help ({@linkcode TownRejectedErrorOptions.final}). */
   readonly final: boolean;
+  /** Why the town refused the claim, when the REJECT's data says so. */
+  readonly claimReason?: ClaimRejectReason;
   constructor(code: string, ilpMessage: string, options: TownRejectedErrorOptions = {}) {
     super(
       `the town rejected the packet: ${code} ${ilpErrorName(code)}${
@@ -60,7 +64,8 @@ export class TownRejectedError extends Error {
     this.ilpMessage = ilpMessage;
     this.town = options.town;
     this.final = options.final ?? false;
-    this.suggestion = options.suggestion ?? rejectSuggestion(code, ilpMessage);
+    this.claimReason = options.claimReason;
+    this.suggestion = options.suggestion ?? rejectSuggestion(code, options.claimReason);
   }
 }
 
@@ -109,7 +114,7 @@ export function isTransientWriteError(err: unknown): boolean {
  * (docs/OPERATIONS.md, "Running a requester"): T05 (a town reading many new channels at a
  * bounded rate, or any rate limit: it asks the payer to slow down and come back), T03 (a town
  * with as many packets in flight as it takes, docs/SCALE.md "Graceful overload"), and a T04 whose
- * message names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
+ * data names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
  * payer's claim or its channel's deposit is on the way). Only a definite REJECT qualifies: no
  * money moved. Other codes are not about the payer's pace: T00/T01 a town or a provider down,
  * R-class a packet that ran out of time, F-class final.
@@ -117,16 +122,32 @@ export function isTransientWriteError(err: unknown): boolean {
  * @example
  * ```ts
  * import { isRetryablePaymentReject } from "./town_rejection.ts";
- * console.assert(isRetryablePaymentReject("T05", "payment channel claim rejected (rate-limited): x"));
- * console.assert(isRetryablePaymentReject("T03", "town busy: 1024 packets in flight here"));
- * console.assert(!isRetryablePaymentReject("T04", "insufficient liquidity"));
- * console.assert(!isRetryablePaymentReject("F02", "no route"));
+ * console.assert(isRetryablePaymentReject("T05", "rate-limited"));
+ * console.assert(isRetryablePaymentReject("T03"));
+ * console.assert(isRetryablePaymentReject("T04", "not-covered"));
+ * console.assert(!isRetryablePaymentReject("T04")); // a peer's liquidity, not the payer's claim
+ * console.assert(!isRetryablePaymentReject("F02"));
  * ```
  */
-export function isRetryablePaymentReject(code: string, message: string): boolean {
-  if (code === "T05" || code === "T03") return true;
-  const reason = claimRejectReasonOf(message);
-  return code === "T04" && (reason === "not-covered" || reason === "beyond-deposit");
+export function isRetryablePaymentReject(code: string, claimReason?: ClaimRejectReason): boolean {
+  if (code === ILP_ERROR.rateLimited || code === ILP_ERROR.connectorBusy) return true;
+  return code === ILP_ERROR.insufficientLiquidity &&
+    (claimReason === "not-covered" || claimReason === "beyond-deposit");
+}
+
+/**
+ * The claim reason of a REJECT (its data, docs/PROTOCOL.md "Claim rejections"), undefined for
+ * a REJECT that refused no claim; for the callers of {@linkcode isRetryablePaymentReject} and
+ * {@linkcode rejectSuggestion}.
+ *
+ * @example
+ * ```ts
+ * import { rejectClaimReason } from "./town_rejection.ts";
+ * rejectClaimReason({ data: new TextEncoder().encode('{"claimReject":"not-covered"}') }); // "not-covered"
+ * ```
+ */
+export function rejectClaimReason(reject: { data: Uint8Array }): ClaimRejectReason | undefined {
+  return claimRejectReasonOf(reject.data);
 }
 
 const SUGGESTIONS: Record<string, string> = {
@@ -148,17 +169,18 @@ const SUGGESTIONS: Record<string, string> = {
  * ```ts
  * import { rejectSuggestion } from "./town_rejection.ts";
  * console.assert(rejectSuggestion("F04").includes("price per byte"));
- * console.assert(rejectSuggestion("T04", "not-covered: no claim").includes("--channel"));
+ * console.assert(rejectSuggestion("T04", "not-covered").includes("--channel"));
  * ```
  */
-export function rejectSuggestion(code: string, message = ""): string {
-  // The town's claim gate names why it refused (btp_claim_gate.ts): the cure depends on it.
-  const reason = claimRejectReasonOf(message);
-  if (reason !== undefined && CLAIM_SUGGESTIONS[reason]) return CLAIM_SUGGESTIONS[reason];
+export function rejectSuggestion(code: string, claimReason?: ClaimRejectReason): string {
+  // The town's claim gate says why it refused (btp_claim_gate.ts): the cure depends on it.
+  if (claimReason !== undefined && CLAIM_SUGGESTIONS[claimReason]) {
+    return CLAIM_SUGGESTIONS[claimReason];
+  }
   return SUGGESTIONS[code] ?? "see the reject code in RFC 27";
 }
 
-/** What to do about a claim rejection, by its reason (the town's message names it). */
+/** What to do about a claim rejection, by its reason (the REJECT's data names it). */
 const CLAIM_SUGGESTIONS: Partial<Record<ClaimRejectReason, string>> = {
   "not-covered": "the town settles with this account over a payment channel: pass --channel " +
     "<id> (or set `channel` in config.toml / TURNPIKE_CHANNEL; see `turnpike channel list`)",

@@ -12,7 +12,7 @@ import { claimTownContact, startClaimTown } from "../support/channel_town.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { deployContracts } from "../../chain/anvil.ts";
 import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
-import { encodeClaim } from "../../protocol/payment_channel_claim.ts";
+import { claimRejectReasonOf, encodeClaim } from "../../protocol/payment_channel_claim.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { channelFilePath } from "../../state/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
@@ -84,6 +84,9 @@ Deno.test("btp claims: each bad claim rejected with code and reason, nothing sto
         if (reply.type !== "reject") return;
         assertEquals(reply.code, code, reply.message);
         assertStringIncludes(reply.message, `payment channel claim rejected (${reason})`);
+        // The reason as data, the way a program reads it (docs/PROTOCOL.md "Claim rejections").
+        assertEquals(new TextDecoder().decode(reply.data), `{"claimReject":"${reason}"}`);
+        assertEquals(claimRejectReasonOf(reply.data), reason);
         assertEquals(await t.town.store.size(), stored, "nothing stored");
         assertEquals(t.gate.verifier.book(channelId), book, "nothing booked");
         await t.gate.writer.durable();

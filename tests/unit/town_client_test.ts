@@ -6,7 +6,7 @@
  * ports is paid again once the uplink reconnects; a write sent again after its answer was lost
  * is answered `duplicate` and not paid twice.
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { startTestTown } from "../support/town_test_node.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { generateSecretKey } from "nostr-tools";
@@ -14,12 +14,21 @@ import { BtpClient, BtpConnectionError, BtpTimeoutError } from "../../transport/
 import { queryRelay } from "../../transport/relay_query.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { decodeIlpReply, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
+import {
+  ClaimError,
+  claimRejectData,
+  type ClaimRejectReason,
+  claimRejectReasonOf,
+} from "../../protocol/payment_channel_claim.ts";
+import { claimRejectReply } from "../../roles/town/channels/claim_reject_reply.ts";
 import { TownClient, type TownPayment } from "../../roles/town_client/town_client.ts";
 import {
   isRetryablePaymentReject,
   isTransientWriteError,
   NoTownStoredError,
+  rejectClaimReason,
+  rejectSuggestion,
   TownRejectedError,
 } from "../../roles/town_client/town_rejection.ts";
 import { buildPaidWrite, SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
@@ -273,16 +282,51 @@ Deno.test("town client: a passing write failure is told from a refusal", () => {
 });
 
 Deno.test("town client: a job payment is paid again only after a REJECT that asks to come back", () => {
-  const claim = (reason: string) => `payment channel claim rejected (${reason}): detail`;
-  assert(isRetryablePaymentReject("T05", claim("rate-limited")));
-  assert(isRetryablePaymentReject("T05", "rate limited"));
-  assert(isRetryablePaymentReject("T04", claim("not-covered")));
-  assert(isRetryablePaymentReject("T04", claim("beyond-deposit")));
+  // The town's own REJECT of a claim, as it goes on the wire: the reason is in its data.
+  const claim = (reason: ClaimRejectReason) => {
+    const reply = decodeIlpReply(claimRejectReply(new ClaimError(reason, "detail"), "g.town"));
+    assert(reply.type === "reject");
+    return { code: reply.code, reason: rejectClaimReason(reply) };
+  };
+  const retry = (r: { code: string; reason?: ClaimRejectReason }) =>
+    isRetryablePaymentReject(r.code, r.reason);
+  assert(retry(claim("rate-limited")));
+  assert(retry({ code: "T05" }));
+  assert(retry({ code: "T03" }));
+  assert(retry(claim("not-covered")));
+  assert(retry(claim("beyond-deposit")));
   // Not about the payer's pace: liquidity, credit, a town or provider down, time out, final.
-  assert(!isRetryablePaymentReject("T04", "insufficient liquidity"));
-  assert(!isRetryablePaymentReject("T04", claim("credit-limit-exceeded")));
-  assert(!isRetryablePaymentReject("T00", "no answer to BTP request 3 in 1 ms"));
-  assert(!isRetryablePaymentReject("T01", "peer unreachable"));
-  assert(!isRetryablePaymentReject("R00", "packet expired"));
-  assert(!isRetryablePaymentReject("F00", claim("rate-limited")));
+  assert(!retry({ code: "T04" }));
+  assert(!retry(claim("credit-limit-exceeded")));
+  assert(!retry({ code: "T00" }));
+  assert(!retry({ code: "T01" }));
+  assert(!retry({ code: "R00" }));
+  assert(!retry(claim("bad-signature")));
+  assert(!retry({ code: "F00", reason: "rate-limited" }));
+});
+
+Deno.test("claim rejections: the reason is read from the REJECT's data only", () => {
+  const data = claimRejectData("not-covered");
+  assertEquals(new TextDecoder().decode(data), '{"claimReject":"not-covered"}');
+  assertEquals(claimRejectReasonOf(data), "not-covered");
+  // The message is for people: the same words with no data name no reason.
+  const words = new ClaimError("not-covered", "no claim").message;
+  assertEquals(rejectClaimReason({ data: new TextEncoder().encode(words) }), undefined);
+  // Anything else in the data is no reason: empty, another object, an unknown token, too long.
+  for (
+    const other of [
+      "",
+      "{}",
+      '{"claimReject":"free-money"}',
+      '{"claimReject":1}',
+      "null",
+      "[]",
+      `{"claimReject":"not-covered","pad":"${"x".repeat(64)}"}`,
+      "{not json",
+    ]
+  ) {
+    assertEquals(claimRejectReasonOf(new TextEncoder().encode(other)), undefined, other);
+  }
+  assertStringIncludes(rejectSuggestion("T04", "not-covered"), "--channel");
+  assertEquals(rejectSuggestion("T04"), "the receiver has no liquidity now; try again later");
 });

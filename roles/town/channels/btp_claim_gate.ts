@@ -10,8 +10,9 @@
  * REJECT gives its cover back. Claims ride along with the packets: one write of the channel
  * file covers the claims of every packet that arrived meanwhile (see state/coalesced_writer.ts).
  *
- * ILP codes of claim rejections (the message is the {@linkcode ClaimError} message, which
- * names the reason in parentheses, e.g. `payment channel claim rejected (not-covered): ...`):
+ * ILP codes of claim rejections (the data is the reason, `{"claimReject":"not-covered"}`, for
+ * programs: docs/PROTOCOL.md "Claim rejections"; the message is the {@linkcode ClaimError}
+ * message, for people):
  *
  * | reasons | code | why |
  * | --- | --- | --- |

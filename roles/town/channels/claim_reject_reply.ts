@@ -6,7 +6,11 @@
  * @module
  */
 import { encodeIlpReply, ILP_ERROR, type IlpErrorCode } from "../../../protocol/ilp_packet.ts";
-import type { ClaimError, ClaimRejectReason } from "../../../protocol/payment_channel_claim.ts";
+import {
+  type ClaimError,
+  claimRejectData,
+  type ClaimRejectReason,
+} from "../../../protocol/payment_channel_claim.ts";
 
 const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
   "not-covered",
@@ -32,7 +36,8 @@ export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
 
 /**
  * The ILP REJECT for a claim rejection: its code (see the module doc's table), the town's
- * address, and the {@linkcode ClaimError} message, which names the reason.
+ * address, the {@linkcode ClaimError} message for people, and the reason as data
+ * (`claimRejectData`, docs/PROTOCOL.md "Claim rejections") for programs.
  *
  * @example
  * ```ts
@@ -47,6 +52,6 @@ export function claimRejectReply(err: ClaimError, triggeredBy: string): Uint8Arr
     code: claimRejectCode(err.reason),
     triggeredBy,
     message: err.message.slice(0, 500),
-    data: new Uint8Array(0),
+    data: claimRejectData(err.reason),
   });
 }
