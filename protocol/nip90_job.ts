@@ -372,7 +372,17 @@ export async function decryptJobParams(
   return job;
 }
 
-/** True when content looks like NIP-04 (`<base64>?iv=<base64>`), not NIP-44 (plain base64). */
+/**
+ * True when content looks like NIP-04 (`<base64>?iv=<base64>`), not NIP-44 (plain base64).
+ *
+ * @example
+ * ```ts
+ * import { isNip04Content } from "./nip90_job.ts";
+ *
+ * isNip04Content("YWJj?iv=ZGVmZ2hpamtsbW5vcA=="); // true
+ * isNip04Content("AmFiYw=="); // false
+ * ```
+ */
 export function isNip04Content(content: string): boolean {
   return /^[A-Za-z0-9+/]+={0,2}\?iv=[A-Za-z0-9+/]{22}==$/.test(content);
 }
