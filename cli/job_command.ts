@@ -25,7 +25,7 @@ import {
 } from "../state/job_repository.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
-import { buildResultReport, costsOf, progressLine } from "./job_report.ts";
+import { buildResultReport, costsOf, parseReport, progressLine } from "./job_report.ts";
 import {
   fetchProviderDirectory,
   kindOfSkill,
@@ -80,6 +80,9 @@ import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
+import { jobLineFields, jobVerdict } from "./job_line.ts";
+import { type InlineLog, inlineReportLogs } from "./report_logs.ts";
+import type { JobVerdict } from "../protocol/job_verdict.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
 /** Options shared by the commands that connect to the town. */
@@ -943,7 +946,8 @@ async function readJob(repo: JobRepository, text: string): Promise<RequesterJobR
 async function status(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
-    printRecord(await readJob(repo, id), opts.output);
+    const record = await readJob(repo, id);
+    printRecord(record, opts.output, await jobVerdict(repo.stateDir, record));
   } finally {
     repo.close();
   }
@@ -975,9 +979,17 @@ async function results(
       });
     }
     const blobs = blobOutputsOf(result.event.tags);
+    // A log the report carries whole (ci-run's short ones) is saved with the blobs.
+    const inline = opts.save === undefined
+      ? []
+      : await inlineReportLogs(parseReport(result.content), blobs.map((b) => b.name)).catch(
+        (err) => {
+          throw new CliError((err as Error).message, { context: `job ${id}`, cause: err });
+        },
+      );
     const saved = opts.save === undefined
       ? []
-      : await saveResultBlobs(blobs, opts.save, opts.output === "json");
+      : await saveResultBlobs(blobs, opts.save, opts.output === "json", inline);
     if (opts.output === "json") {
       const payments = await openPaymentLog({ stateDir: repo.stateDir });
       const report = await buildResultReport({
@@ -995,6 +1007,9 @@ async function results(
           `  blob ${b.name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`,
         );
       }
+      for (const s of saved) {
+        if (s.from === "report") console.error(`  log ${s.name}: from the report, ${s.path}`);
+      }
     }
   } finally {
     repo.close();
@@ -1008,14 +1023,20 @@ async function saveResultBlobs(
   blobs: readonly JobBlobOutput[],
   dir: string,
   quiet: boolean,
-): Promise<{ name: string; path: string }[]> {
-  if (blobs.length === 0) {
+  inline: readonly InlineLog[] = [],
+): Promise<{ name: string; path: string; from?: "report" }[]> {
+  if (blobs.length === 0 && inline.length === 0) {
     // Nothing to fetch: no empty directory left behind, and the user is told why.
     console.error(`no blobs to save: the result names no logs or artifacts (${dir} not created)`);
     return [];
   }
   await Deno.mkdir(dir, { recursive: true });
-  const saved: { name: string; path: string }[] = [];
+  const saved: { name: string; path: string; from?: "report" }[] = [];
+  for (const log of inline) {
+    const path = `${dir}/${log.name}`;
+    await Deno.writeFile(path, log.bytes);
+    saved.push({ name: log.name, path, from: "report" });
+  }
   for (const b of blobs) {
     const path = `${dir}/${b.name}`;
     try {
@@ -1063,20 +1084,24 @@ async function list(
       kind,
       limit: opts.limit === undefined ? 100 : Number(opts.limit),
     });
+    // A done job's verdict (its report's), as `job wait` exits by (cli/job_line.ts).
+    const verdicts = await Promise.all(rows.map((r) => jobVerdict(repo.stateDir, r)));
     // One line per job, newest first (docs/AGENTS.md): no array to read whole.
-    if (opts.output === "json") { for (const r of rows) printJsonLine("job", { ...r }); }
-    else if (opts.output === "csv") {
-      console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms");
-      for (const r of rows) {
+    if (opts.output === "json") {
+      for (const [i, r] of rows.entries()) printJsonLine("job", recordJson(r, verdicts[i]));
+    } else if (opts.output === "csv") {
+      console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms,verdict");
+      for (const [i, r] of rows.entries()) {
         const name = jobNameFromKind(r.kind);
         const row = [r.id, r.kind, name, r.skill, r.status, r.provider];
-        console.log(csvRow([...row, r.createdAtMs, r.updatedAtMs]));
+        console.log(csvRow([...row, r.createdAtMs, r.updatedAtMs, verdicts[i]]));
       }
     } else {
-      for (const r of rows) {
+      for (const [i, r] of rows.entries()) {
         console.log(
           `${r.id}  ${jobKindLabel(r.kind).padEnd(19)} ${r.status.padEnd(15)} ` +
-            new Date(r.createdAtMs).toISOString(),
+            new Date(r.createdAtMs).toISOString() +
+            (verdicts[i] === undefined ? "" : `  verdict ${verdicts[i]}`),
         );
       }
     }
@@ -1085,12 +1110,11 @@ async function list(
   }
 }
 
-function recordJson(r: RequesterJobRecord): Record<string, unknown> {
-  return {
-    ...r,
-    bid: r.bid?.toString(),
-    payments: r.payments.map((p) => ({ ...p, amount: p.amount.toString() })),
-  };
+function recordJson(
+  r: Parameters<typeof jobLineFields>[0],
+  verdict?: JobVerdict,
+): Record<string, unknown> {
+  return jobLineFields(r, verdict);
 }
 
 /**
@@ -1123,14 +1147,19 @@ async function printCancel(
   }
 }
 
-function printRecord(r: RequesterJobRecord, output: string | undefined): void {
+function printRecord(
+  r: RequesterJobRecord,
+  output: string | undefined,
+  verdict?: JobVerdict,
+): void {
   if (output === "json") {
-    printJsonLine("job", recordJson(r));
+    printJsonLine("job", recordJson(r, verdict));
     return;
   }
   console.log(`job      ${r.id}`);
   console.log(`kind     ${jobKindLabel(r.kind)}`);
   console.log(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`);
+  if (verdict !== undefined) console.log(`verdict  ${verdict}`);
   if (r.skill !== NO_CALLBACK) console.log(`callback ${r.skill}`);
   if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
   if (r.provider) console.log(`provider ${r.provider}`);

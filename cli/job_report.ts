@@ -152,8 +152,18 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
   };
 }
 
-/** JSON object or array output, parsed; anything else is not a report. */
-function parseReport(content: string | undefined): unknown {
+/**
+ * A skill's output parsed as its report when it is a JSON object or array; null otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseReport } from "./job_report.ts";
+ *
+ * parseReport('{"status":"failed"}'); // { status: "failed" }
+ * parseReport("hello"); // null
+ * ```
+ */
+export function parseReport(content: string | undefined): unknown {
   const text = content?.trim();
   if (!text || (text[0] !== "{" && text[0] !== "[")) return null;
   try {

@@ -1,7 +1,9 @@
 /**
  * `turnpike node up` runs a provider: BTP to the town, announcements, job
- * subscription, admission, invoices, sandboxed skills, results. `turnpike node status` reads
- * the status file the running node maintains and exits 1 when no provider runs there.
+ * subscription, admission, invoices, sandboxed skills, results. `turnpike node status` asks a
+ * requester profile's node (`{"type":"node","running":true|false}`, exit 0 either way: it starts
+ * with the next paying command), or reads the status file a running provider maintains and exits
+ * 1 when no provider runs there.
  *
  * Settings: the shared ones (`--relay-url`, `--connector-btp-url`, `--price-per-byte`, state
  * dir) through `config/settings.ts`; the provider's own, flags > environment > the
@@ -45,7 +47,7 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { nodeHello, stopProfileNode } from "./profile_node.ts";
+import { NODE_LOG_FILE, nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
@@ -62,6 +64,7 @@ import {
 } from "../roles/provider/provider_node.ts";
 import {
   isProcessAlive,
+  PROVIDER_STATUS_FILE,
   type ProviderStatus,
   ProviderStatusError,
   readProviderStatus,
@@ -379,7 +382,7 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
   const hello = await nodeHello(stateDir);
   if (hello !== undefined) {
     const { type: _t, settings: _s, ...node } = hello;
-    if (opts.output === "json") printJsonLine("node", { type: "node", node });
+    if (opts.output === "json") printJsonLine("node", { running: true, node });
     else {
       console.log(
         `requester node running (pid ${hello.pid}${hello.background ? ", background" : ""})`,
@@ -388,6 +391,16 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
       console.log(`  jobs        ${hello.activeJobs} in flight`);
       console.log(`  commands    ${Math.max(0, hello.clients - 1)} connected besides this one`);
       console.log(`  started     ${hello.startedAt}`);
+    }
+    return;
+  }
+  if (await isRequesterProfile(loaded, stateDir)) {
+    // Not an error: the node starts with the next paying command and stops when idle.
+    if (opts.output === "json") printJsonLine("node", { running: false, role: "requester" });
+    else {
+      console.log(
+        "requester node not running: the next paying command (`turnpike job submit`) starts it",
+      );
     }
     return;
   }
@@ -417,6 +430,17 @@ async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
       printed: opts.output === "json",
     });
   }
+}
+
+/**
+ * A requester's profile: `role = "requester"` in its config, or no provider status file but the
+ * log of a requester node that ran there (a profile made before `role` was written).
+ */
+async function isRequesterProfile(loaded: LoadedSettings, stateDir: string): Promise<boolean> {
+  if (loaded.settings.role === "requester") return true;
+  if (loaded.settings.role !== undefined) return false;
+  const exists = (name: string) => Deno.stat(`${stateDir}/${name}`).then(() => true, () => false);
+  return !(await exists(PROVIDER_STATUS_FILE)) && await exists(NODE_LOG_FILE);
 }
 
 function printStatus(status: ProviderStatus, alive: boolean): void {

@@ -39,6 +39,7 @@ import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { printJsonLine } from "./json_line.ts";
+import { EventFileError, eventFileToon } from "./event_file.ts";
 
 interface SkillTestOptions extends GlobalOptions, PassphraseFlags {
   dir?: string;
@@ -76,7 +77,7 @@ export function registerSkillCommand(program: Command): void {
     .option("--input <type:data>", "a job input: text:<t>, url:<u>, event:<id>, job:<id>", collect)
     .option("--param <name=value>", "a job parameter (repeatable)", collect)
     .option("--kind <n>", "the job kind (default: the skill's first)")
-    .option("--event <file>", "a TOON event file as the input, as is (any kind)")
+    .option("--event <file>", "an event file as the input (JSON or TOON, any kind)")
     .option(
       "--dir <project>",
       "a project dir as the job's blob input (a tar.gz, as job submit --dir)",
@@ -137,11 +138,22 @@ async function testInput(
   blob?: { path: string; sha256: string },
 ): Promise<string> {
   if (o.event !== undefined) {
-    const toon = await Deno.readTextFile(o.event).catch((err) => {
+    const text = await Deno.readTextFile(o.event).catch((err) => {
       throw new CliError(`cannot read --event ${o.event}: ${err.message}`, {
         exitCode: ExitCode.Usage,
       });
     });
+    let toon: string;
+    try {
+      toon = eventFileToon(text);
+    } catch (err) {
+      if (!(err instanceof EventFileError)) throw err;
+      throw new CliError(`--event ${o.event} is not an event: ${err.message}`, {
+        code: "bad-event",
+        suggestion: "give one Nostr event, as JSON (NIP-01) or as TOON",
+        cause: err,
+      });
+    }
     if (o.recipientKey !== undefined) return await openWrap(toon, o.recipientKey);
     // A gift wrap is opened as the node opens it: with the profile's own key.
     return isGiftWrap(toon) ? await openWrapWithProfile(toon, o, cmd) : toon;
@@ -162,7 +174,7 @@ async function testInput(
   if (kind === undefined || !isJobRequestKind(kind)) {
     throw new CliError("no job kind to test with", {
       exitCode: ExitCode.Usage,
-      suggestion: "give --kind 5000-5999, --event <file.toon> or --message <text>",
+      suggestion: "give --kind 5000-5999, --event <file> (JSON or TOON) or --message <text>",
     });
   }
   const inputs = (o.input ?? []).map((text) => {

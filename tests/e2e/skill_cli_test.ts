@@ -7,7 +7,7 @@
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { generateSecretKey, nip17 } from "nostr-tools";
+import { finalizeEvent, generateSecretKey, getPublicKey, nip17 } from "nostr-tools";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { waitUntil } from "../support/provider_test_kit.ts";
@@ -274,5 +274,47 @@ Deno.test("skill test docker-build: a project dir built and tested on a real eng
     assertEquals(await engine.images(), [], "nothing left on the engine");
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("skill test --event: an event as JSON (as nostr-tools prints it) is read as TOON is, a gift wrap opened; a file that is neither fails bad-event", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skill-event-json-" });
+  try {
+    const recipient = generateSecretKey();
+    // A gift wrap made and printed by nostr-tools: NIP-01 JSON, the file a Nostr tool writes.
+    const wrap = nip17.wrapEvent(
+      generateSecretKey(),
+      { publicKey: getPublicKey(recipient) },
+      "wordcount: one two",
+    );
+    await Deno.writeTextFile(`${dir}/wrap.json`, JSON.stringify(wrap, null, 2) + "\n");
+    const key = Array.from(recipient, (b) => b.toString(16).padStart(2, "0")).join("");
+    const skillTest = (skill: string, file: string, ...more: string[]) =>
+      runCli(["--json", "skill", "test", `${SKILLS}/${skill}`, "--event", file, ...more]);
+    const opened = await skillTest("encrypted-dm", `${dir}/wrap.json`, "--recipient-key", key);
+    assertEquals(opened.code, 0, opened.stderr);
+    const lines = opened.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assertEquals([lines.length, lines[0].type, lines[0].stdout], [1, "skill-test", "wordcount: 2"]);
+    // A job request as JSON reaches the skill as the provider hands it over: TOON.
+    const request = finalizeEvent({
+      kind: 5601,
+      created_at: Math.floor(Date.now() / 1000),
+      tags: [["i", "from json", "text"]],
+      content: "",
+    }, generateSecretKey());
+    await Deno.writeTextFile(`${dir}/request.json`, JSON.stringify(request));
+    const echoed = await skillTest("echo", `${dir}/request.json`);
+    assertEquals([echoed.code, JSON.parse(echoed.stdout).stdout], [0, "from json"], echoed.stderr);
+    // Neither JSON nor TOON, or JSON that is no event: refused before the skill runs.
+    await Deno.writeTextFile(`${dir}/neither.txt`, "- not\n  an: [event\n");
+    await Deno.writeTextFile(`${dir}/other.json`, '{"hello":"world"}');
+    for (const file of ["neither.txt", "other.json"]) {
+      const refused = await skillTest("echo", `${dir}/${file}`);
+      const error = JSON.parse(refused.stdout);
+      assertEquals([refused.code, error.type, error.code], [1, "error", "bad-event"], file);
+      assertStringIncludes(error.message, "is not an event");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
