@@ -301,7 +301,7 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
       maxConnections: 16 * pairsN + 128,
       // Each requester's channel is new to its town at its first payment: the town learns a
       // town's share of them at once (a burst that size, then 10 a second), as an operator
-      // expecting that many new payers would set it (docs/OPERATIONS.md "[town.limits]").
+      // expecting that many new payers would set it (docs/OPERATIONS.md "A town's limits").
       channelLearnBurst: Math.max(10, Math.ceil(pairsN / towns)),
       channelLearnPerSecond: 10,
     },
@@ -371,7 +371,7 @@ async function startProvider(p: Pair): Promise<ProviderNode> {
     // With the connector the address comes from the town's parent (IL-DCP).
     townAddress: useConnector ? undefined : "test.town",
     // A cross-town provider reads and writes its requester's town too, paying it through the
-    // connector (docs/SCALE.md, "who pays whom").
+    // connector (docs/SCALE.md, "Who pays whom across machines").
     moreTowns: p.cross ? [{ relayUrl: urls(p.town).relayUrl }] : undefined,
     skillsDir,
     sandbox,

@@ -3,7 +3,7 @@
  * and one `eth_getLogs` for every channel a process watches, instead of reading each channel
  * (three `eth_call`s) on every poll. The channel watcher (roles/channels/channel_watcher.ts)
  * then reads only the channels named, plus those it must read anyway; docs/ARCHITECTURE.md
- * "Payment channels" says when.
+ * "The roles" says when.
  *
  * Every event of the contract names its channel as the first indexed argument (topic 1):
  * `ChannelOpened`, `ChannelNewDeposit`, `ChannelClosed`, `BalanceProofUpdated`,

@@ -81,7 +81,7 @@ export interface SubmittedProof {
   signature: Hex;
   /**
    * What the submitter takes of it: at most `transferredAmount` (the default). A town takes what
-   * it delivered, not the cover of packets it refused (docs/PROTOCOL.md "Payment channels").
+   * it delivered, not the cover of packets it refused (docs/PROTOCOL.md "Payment channels and claims").
    */
   taken?: bigint;
 }

@@ -1,5 +1,5 @@
 /**
- * One line of the CLI's `--output json` stdout (docs/AGENTS.md, "the agent contract"): one JSON
+ * One line of the CLI's `--output json` stdout (docs/AGENTS.md, "Driving turnpike from a program"): one JSON
  * object per line, each with a `type` naming what it is. Every command that prints JSON on
  * stdout goes through {@linkcode printJsonLine}, so no command prints an array, an indented
  * object over several lines, or an object without its `type`.

@@ -18,14 +18,15 @@
  * caller commits with `git` and opens a new writer. Loose objects are written to a temp file and
  * renamed, so a kill mid-write leaves no torn object (`git add` trusts any loose file of the
  * right name, so one torn object would break the recovery commit); like git's default, they are
- * not fsynced (the state files are the truth: docs/ARCHITECTURE.md "The audit trail").
+ * not fsynced (the state files are the truth: docs/ARCHITECTURE.md "One job, from `job submit`
+ * to the skill and back").
  *
- * The file calls per commit are cut to what the objects need (docs/ARCHITECTURE.md "The audit
- * trail"): a file whose bytes the caller hands over (it just wrote them) is not read back; a blob
- * or tree whose id is the one the tip already has is not written again (it exists); an object's
- * temp file is created with its final mode (no `chmod`); and an object under 4 KiB is stored
- * without compression (zlib's "stored" blocks, which git reads as any loose object): it takes
- * one 4 KiB disk block either way, and a `deflateSync` call costs more than the object's write.
+ * The file calls per commit are cut to what the objects need (the same section): a file whose
+ * bytes the caller hands over (it just wrote them) is not read back; a blob or tree whose id is
+ * the one the tip already has is not written again (it exists); an object's temp file is created
+ * with its final mode (no `chmod`); and an object under 4 KiB is stored without compression
+ * (zlib's "stored" blocks, which git reads as any loose object): it takes one 4 KiB disk block
+ * either way, and a `deflateSync` call costs more than the object's write.
  *
  * @module
  */

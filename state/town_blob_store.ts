@@ -1,6 +1,6 @@
 /**
  * What the town's blob routes and blob payments need of a blob store
- * (docs/ARCHITECTURE.md "Blobs"): the one-process {@linkcode BlobStore} (files and an SQLite
+ * (docs/ARCHITECTURE.md "The roles"): the one-process {@linkcode BlobStore} (files and an SQLite
  * index in one directory) answers at once; the store of a town on several hosts
  * (state/shared_blob_store.ts: its index in PostgreSQL, bytes fetched by hash from the process
  * that holds them) answers with promises. Callers `await` every answer either way.

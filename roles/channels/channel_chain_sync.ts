@@ -10,7 +10,7 @@
  * passed, our claim is submitted at once (`updateNonClosingBalanceProof`) and the change carries
  * a `Disputed` field (the nodes raise it as an alert); once the timeout is over, `settleChannel`
  * pays both sides (when `autoSettle`). The contract takes only a partner's proof, so a payer
- * cannot answer with a proof of its own (docs/PROTOCOL.md "Payment channels").
+ * cannot answer with a proof of its own (docs/PROTOCOL.md "Payment channels and claims").
  *
  * @module
  */

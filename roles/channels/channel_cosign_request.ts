@@ -338,7 +338,7 @@ export interface CooperativeClose {
  * say). The sender saves each claim before its packet leaves (crash safety), so a packet refused,
  * or in flight when the peer died, leaves our record ahead of what the peer took; and a packet
  * refused after the peer took its claim leaves the peer's claim ahead of what it delivered. That
- * difference is not owed (docs/PROTOCOL.md "Cooperative close"). A peer that cannot say what it
+ * difference is not owed (docs/PROTOCOL.md "Cooperative close and withdraw"). A peer that cannot say what it
  * holds is settled at our own newest claim, as before.
  */
 async function settleFrom(

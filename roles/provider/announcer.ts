@@ -4,7 +4,7 @@
  * 31990 handler announcement (the job kinds and the quoted price of each skill) go out at start,
  * on every change of the skills, and every `refreshMs`. A NIP-38 style heartbeat goes out every
  * `heartbeatMs` and expires after three periods. All three cost money, so what they cost per day
- * is kept for the operator (docs/OPERATIONS.md, "Provider").
+ * is kept for the operator (docs/OPERATIONS.md, "Running a provider").
  *
  * @module
  */

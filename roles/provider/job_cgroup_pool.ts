@@ -1,6 +1,6 @@
 /**
  * A sandbox's job cgroups (root mode, cgroup v1 `memory` and `pids`), reused across jobs instead
- * of made and removed for each (docs/ARCHITECTURE.md "Skill sandbox"). A pair goes back to the
+ * of made and removed for each (docs/ARCHITECTURE.md "Skills"). A pair goes back to the
  * pool only when it is clean for the next job:
  *
  * - every process in it was SIGKILLed and is gone (cgroup v1 has no `cgroup.kill`: the pids are

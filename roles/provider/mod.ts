@@ -1,7 +1,7 @@
 /**
  * A provider as a library (`@turnpike/turnpike/provider`): the function that starts one, which
  * announces its skills, takes the jobs a town carries, runs them in the sandbox and publishes the
- * results (docs/ARCHITECTURE.md "The provider", docs/SKILLS.md).
+ * results (docs/ARCHITECTURE.md "The roles", docs/SKILLS.md).
  *
  * @example
  * ```ts

@@ -862,7 +862,7 @@ class Provider implements ProviderNode {
 
   // ---- subscription and admission
 
-  /** The feed of requests, cancellations and delivered kinds (docs/ARCHITECTURE.md, "Pipelines"). */
+  /** The feed of requests, cancellations and delivered kinds (docs/ARCHITECTURE.md, "Pipelines and their permissions"). */
   async #subscribe(): Promise<void> {
     if (this.#stopped) return;
     const kinds = [...new Set(this.#skillList().flatMap((s) => s.kinds))];
@@ -915,7 +915,7 @@ class Provider implements ProviderNode {
   async #onFeedEvent(summary: SummaryChunk, relay?: string): Promise<void> {
     // A request addressed to other providers only is dropped before the full decode and the
     // signature check: its cost here must not grow with the number of providers on the town
-    // (docs/ARCHITECTURE.md, "Pipelines"). Counted, not logged: that is every other job.
+    // (docs/ARCHITECTURE.md, "Pipelines and their permissions"). Counted, not logged: that is every other job.
     if (
       isJobRequestKind(summary.kind) && summary.p.length > 0 && !summary.p.includes(this.pubkey)
     ) {

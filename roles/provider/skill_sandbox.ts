@@ -2,7 +2,7 @@
  * Runs one job through a skill's `run` in a sandboxed subprocess. The layout the job sees is
  * built from nothing (roles/provider/sandbox_mounts.ts): system dirs read-only, its work dir,
  * private tmp dirs, the running Deno, the skill; nothing else of the host exists in there.
- * Details and figures: docs/ARCHITECTURE.md ("The skill sandbox"), docs/OPERATIONS.md.
+ * Details and figures: docs/ARCHITECTURE.md ("Skills"), docs/OPERATIONS.md.
  *
  * Two modes, same layout, same guarantees where the kernel allows them:
  * - **root** (the provider runs as uid 0): `unshare --mount --pid --net --ipc --uts`, the new

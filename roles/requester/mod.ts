@@ -1,7 +1,7 @@
 /**
  * A requester as a library (`@turnpike/turnpike/requester`): the function that starts one and
  * what it takes, a job's spec and the spend policy it is paid under (docs/ARCHITECTURE.md
- * "The requester", docs/AGENTS.md for the same from the CLI).
+ * "The roles", docs/AGENTS.md for the same from the CLI).
  *
  * @example
  * ```ts

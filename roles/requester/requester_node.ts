@@ -864,7 +864,7 @@ export class Requester {
     );
   }
 
-  /** The feed of feedback and results addressed to us (docs/ARCHITECTURE.md, "Pipelines"). */
+  /** The feed of feedback and results addressed to us (docs/ARCHITECTURE.md, "Pipelines and their permissions"). */
   #subscribe(inFlight: JobSummary[], following: Promise<void>): Promise<EventFeed> {
     let since = Math.floor(Date.now() / 1000);
     for (const r of inFlight) {

@@ -1,6 +1,6 @@
 /**
  * A town as a library (`@turnpike/turnpike/town`): the settings a `town up` resolves and the
- * function that starts one (docs/ARCHITECTURE.md "The town"). The codecs and clients a program
+ * function that starts one (docs/ARCHITECTURE.md "The roles"). The codecs and clients a program
  * talks to it with are in the root `mod.ts`.
  *
  * @example

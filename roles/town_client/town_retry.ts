@@ -1,5 +1,5 @@
 /**
- * The one retry policy of what a node sends a town (docs/ARCHITECTURE.md, "The requester"): a
+ * The one retry policy of what a node sends a town (docs/ARCHITECTURE.md, "The roles"): a
  * paid write's T-class rejects within one send ({@linkcode PAID_WRITE_RETRY}), a request's paid
  * write sent again while it fails for a passing reason ({@linkcode REQUEST_WRITE_RETRY}), and a job
  * payment the town refused for now ({@linkcode JOB_PAYMENT_RETRY}). The last two are asked the same

@@ -1,6 +1,6 @@
 /**
  * A request whose paid write gets no answer is sent again, not failed (docs/ARCHITECTURE.md,
- * "The requester"): the town process is SIGSTOPped (overloaded past answering) for longer than
+ * "The roles"): the town process is SIGSTOPped (overloaded past answering) for longer than
  * a BTP request waits (the PREPARE's 30 s expiry and 1 s), then SIGCONTed. The requester sends
  * the same signed event again with the shared backoff; the job is done once, paid once, and the
  * town holds the request once (a second copy of the same id is a duplicate to it).

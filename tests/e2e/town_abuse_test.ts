@@ -566,7 +566,7 @@ async function readAll(conn: Deno.Conn): Promise<string> {
 Deno.test("abuse: idle connections past the file limit do not end the town", async () => {
   // 256 descriptors, 400 connections: the caps sized from the limit shed the excess at accept.
   // (At 80, below what the town itself holds, accepts fail with EMFILE and Deno 2.9.6 itself
-  // can panic initialising its signal handling: docs/OPERATIONS.md "Limits".)
+  // can panic initialising its signal handling: docs/OPERATIONS.md "A town's limits".)
   await using town = await startLimitedTown({ openFiles: 256 });
   const conns: Deno.TcpConn[] = [];
   for (let i = 0; i < 400; i++) {

@@ -1,7 +1,7 @@
 /**
  * Channels only move forward, on a real anvil with the project's contracts (docs/PROTOCOL.md
- * "Payment channels"): a payer cannot close, nor update during the settle timeout, with a
- * balance proof it signed itself (the first contract took either participant's, so a payer
+ * "Payment channels and claims"): a payer cannot close, nor update during the settle timeout,
+ * with a balance proof it signed itself (the first contract took either participant's, so a payer
  * closed with nonce 2^200 and amount 0 and took back every unit it paid); a payee cannot lower
  * what is booked nor take more than was signed; the payee's watcher answers a close that pays it
  * less than its newest claim, and says so; a unilateral close takes what was delivered, not the

@@ -3,7 +3,7 @@
  * backends terminated): the transaction rejects with a connection error and the process goes on.
  * Unpatched postgres.js 3.4.9 wrote the ROLLBACK to a null socket from a timer and the process
  * died of an uncaught TypeError, as a town on PostgreSQL did when its server restarted under load
- * (vendor/postgres/PATCHED.md, docs/OPERATIONS.md "PostgreSQL").
+ * (vendor/postgres/PATCHED.md, docs/OPERATIONS.md "A town on several machines").
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";

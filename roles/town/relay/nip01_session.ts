@@ -128,7 +128,7 @@ export class Nip01Session implements HubSubscriber {
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (e) => this.#receive(e.data));
     // Pings (the town's WebSocket dispatches them) take a token like any message: a client
-    // that floods them is closed as one that floods messages (docs/OPERATIONS.md "Limits").
+    // that floods them is closed as one that floods messages (docs/OPERATIONS.md "A town's limits").
     socket.addEventListener("ping", () => this.#onPing());
     socket.addEventListener("close", () => this.#teardown());
     socket.addEventListener("error", () => this.#teardown());

@@ -8,7 +8,7 @@
  *
  * The time budget is a token bucket refilled at `queryMillisPerSecond` that holds at most
  * `queryBurstMillis`: that cap, not the rate, is what bounds one stall of the event loop when a burst
- * of REQs arrives at once (docs/OPERATIONS.md "Limits").
+ * of REQs arrives at once (docs/OPERATIONS.md "A town's limits").
  *
  * Fair shares: the caps are shared, but not first come, first served. Each client (a
  * connection) is charged the time its queries take, decayed over about a second, and a strike

@@ -13,7 +13,7 @@
  * their wall time, concurrent answers were each charged their wait behind the others, and one
  * burst of 64 silenced SPSP for a minute and a half. The queue is bounded in length (`maxQueued`) and in
  * time (`queueTimeoutMs`): a request that cannot be answered by then is refused T05 "town busy"
- * rather than left without a reply (docs/OPERATIONS.md "Limits").
+ * rather than left without a reply (docs/OPERATIONS.md "A town's limits").
  *
  * How a request reaches the town: inside an ILP PREPARE to the town's address (free: a sender
  * cannot pay before it has a secret). The write pipeline verifies the event first, then calls
