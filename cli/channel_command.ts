@@ -82,6 +82,8 @@ import {
 import { existingChannelWith, openRecordedChannel } from "../roles/channels/channel_open.ts";
 import { raiseChannelDeposit } from "../roles/channels/channel_deposit.ts";
 import { channelBooks } from "../state/channel_books.ts";
+import { channelsDelivered } from "../state/channel_delivered.ts";
+import { openPaymentLog } from "../state/payment_log.ts";
 import { ChannelNotOnChainError, syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
@@ -241,6 +243,8 @@ interface Context {
   channels: ChannelOpenSettings;
   /** The town's relay URL (`--town`, else the relay URL setting). */
   relayUrl: string;
+  /** The profile's role (`turnpike init --role`), when said. */
+  role?: string;
 }
 
 async function context(opts: ChannelOptions): Promise<Context> {
@@ -252,6 +256,7 @@ async function context(opts: ChannelOptions): Promise<Context> {
     chains: chainTables(loaded),
     channels: channelOpenSettings(loaded),
     relayUrl: loaded.settings.relayUrl,
+    role: loaded.settings.role,
   };
 }
 
@@ -430,7 +435,20 @@ async function channelList(opts: ChannelOptions & { refresh?: boolean }, id?: st
       await audit.close();
     }
   }
-  printRecords(opts, records);
+  printRecords(opts, records, undefined, await deliveredByBooks(ctx, records));
+}
+
+/**
+ * What this node paid over each channel by its payment log (state/channel_delivered.ts), for a
+ * requester's or a provider's profile; a town pays its payouts by books of its own: none.
+ */
+async function deliveredByBooks(
+  ctx: Context,
+  records: readonly ChannelRecord[],
+): Promise<ReadonlyMap<string, bigint>> {
+  if (ctx.role === "town" || records.length === 0) return new Map();
+  const log = await openPaymentLog({ stateDir: ctx.stateDir });
+  return channelsDelivered(records, log.entries());
 }
 
 async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
@@ -813,16 +831,21 @@ interface RecordView {
   status: string;
   deposit: string;
   sent: string;
+  claimed: string;
+  cover: string;
   remaining: string;
   received: string;
+  receivedClaimed: string;
   token: string;
   warning: string;
   withdrawn: string;
   peerDeposit: string;
 }
 
-function view(r: ChannelRecord): RecordView {
-  const { remaining, low } = channelBooks(r);
+function view(r: ChannelRecord, delivered?: bigint): RecordView {
+  // Paid and received by the books (docs/AGENTS.md "A channel's figures"), claims beside them.
+  const books = channelBooks(r, delivered);
+  const { remaining, low } = books;
   const fmt = (v: bigint) => formatUnits(v, r.tokenDecimals);
   return {
     channelId: r.channelId,
@@ -831,9 +854,12 @@ function view(r: ChannelRecord): RecordView {
     peer: r.peerAddress,
     status: r.status,
     deposit: fmt(r.deposit),
-    sent: fmt(r.sent),
+    sent: fmt(books.sent),
+    claimed: fmt(books.claimed),
+    cover: fmt(books.cover),
     remaining: fmt(remaining),
-    received: fmt(r.received),
+    received: fmt(books.received),
+    receivedClaimed: fmt(books.receivedClaimed),
     token: r.tokenSymbol,
     warning: low ? `below ${r.warnPercent}% of the deposit: top up or open a new channel` : "",
     withdrawn: fmt(r.withdrawn),
@@ -841,8 +867,13 @@ function view(r: ChannelRecord): RecordView {
   };
 }
 
-function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?: string): void {
-  const views = records.map(view);
+function printRecords(
+  opts: ChannelOptions,
+  records: ChannelRecord[],
+  headline?: string,
+  delivered: ReadonlyMap<string, bigint> = new Map(),
+): void {
+  const views = records.map((r) => view(r, delivered.get(r.channelId.toLowerCase())));
   const output = opts.output ?? "text";
   if (output === "json") {
     // One line per channel (docs/AGENTS.md): no array to read whole.
@@ -856,8 +887,11 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
       "status",
       "deposit",
       "sent",
+      "claimed",
+      "cover",
       "remaining",
       "received",
+      "receivedClaimed",
       "token",
       "warning",
       "withdrawn",
@@ -874,7 +908,9 @@ function printRecords(opts: ChannelOptions, records: ChannelRecord[], headline?:
       console.log(
         `  deposit ${v.deposit} ${v.token}${
           v.withdrawn !== "0" ? ` (${v.withdrawn} withdrawn)` : ""
-        }, sent ${v.sent}, received ${v.received}, ${v.remaining} ${v.token} remaining${
+        }, sent ${v.sent}${
+          v.cover !== "0" ? ` (claims ${v.claimed}: ${v.cover} not delivered)` : ""
+        }, received ${v.received}, ${v.remaining} ${v.token} remaining${
           v.peerDeposit !== "0" ? `; peer deposit ${v.peerDeposit} ${v.token}` : ""
         }`,
       );

@@ -52,10 +52,12 @@ export interface ChannelBooks {
  * ```
  */
 export function channelBooks(
-  record: Pick<
-    ChannelRecord,
-    "deposit" | "withdrawn" | "sent" | "received" | "status" | "warnPercent"
-  > & Partial<Pick<ChannelRecord, "receivedForwarded">>,
+  record:
+    & Pick<
+      ChannelRecord,
+      "deposit" | "withdrawn" | "sent" | "received" | "status" | "warnPercent"
+    >
+    & Partial<Pick<ChannelRecord, "receivedForwarded">>,
   delivered?: bigint,
 ): ChannelBooks {
   const held = record.deposit - record.withdrawn;

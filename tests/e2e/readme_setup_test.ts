@@ -267,6 +267,8 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
         assertEquals(list.code, 0, list.stderr);
         const [open] = channelObjects(list.stdout);
         assertEquals(open.status, "open", list.stdout);
+        // Open, the channel's `sent` is the books' already (docs/AGENTS.md "A channel's figures").
+        assertEquals(units(open.sent), await alicePaid(`${home}/alice`), list.stdout);
         const deposit = units(open.deposit);
         // Stopped first: a node `channel close` restarts would open the next channel at once.
         const stop = await cli("--profile", "alice", "node", "stop");
