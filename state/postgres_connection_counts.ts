@@ -19,7 +19,13 @@
  * @module
  */
 import type postgres from "postgres";
-import { createPostgresSchema } from "./postgres_schema.ts";
+import {
+  createWithProcessRegistry,
+  DATABASE_NOW as NOW,
+  forgetProcess,
+  forgetSilentProcesses,
+  writeHeartbeat,
+} from "./postgres_processes.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -33,9 +39,8 @@ export interface PostgresConnectionCountsOptions {
   log?: (line: string) => void;
 }
 
+// The process registry (state/postgres_processes.ts) is created with these.
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS turnpike_processes (
-  process TEXT PRIMARY KEY, heartbeat DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS turnpike_connection_slots (
   listener TEXT NOT NULL, address TEXT NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY (listener, address));
@@ -43,8 +48,6 @@ CREATE TABLE IF NOT EXISTS turnpike_connection_holds (
   process TEXT NOT NULL, listener TEXT NOT NULL, address TEXT NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY (process, listener, address));
 `;
-
-const NOW = "extract(epoch FROM clock_timestamp())::float8";
 
 // One statement: the town-wide count goes up only below the cap ($4); the hold row follows
 // only when it did. No row returned: the cap is reached.
@@ -122,7 +125,7 @@ export class PostgresConnectionCounts {
     sql: Sql,
     options: PostgresConnectionCountsOptions = {},
   ): Promise<PostgresConnectionCounts> {
-    await createPostgresSchema(sql, SCHEMA);
+    await createWithProcessRegistry(sql, SCHEMA);
     const counts = new PostgresConnectionCounts(sql, options);
     const timer = setInterval(() => {
       counts.#running ??= counts.exchange().catch((err) =>
@@ -163,11 +166,7 @@ export class PostgresConnectionCounts {
 
   /** One heartbeat: this process's, the lapsed processes' slots given back, releases retried. */
   async exchange(): Promise<void> {
-    await this.#sql.unsafe(
-      `INSERT INTO turnpike_processes (process, heartbeat) VALUES ($1, ${NOW}) ` +
-        "ON CONFLICT (process) DO UPDATE SET heartbeat = EXCLUDED.heartbeat",
-      [this.process],
-    );
+    await writeHeartbeat(this.#sql, this.process);
     this.#answeredAt = Date.now();
     const retry = this.#unreleased.splice(0);
     for (const [i, [listener, address]] of retry.entries()) {
@@ -181,10 +180,7 @@ export class PostgresConnectionCounts {
     await this.#sql.unsafe(SWEEP, [this.#staleMs / 1000]);
     if (++this.#beats % 60 === 0) {
       await this.#sql.unsafe("DELETE FROM turnpike_connection_slots WHERE count <= 0");
-      await this.#sql.unsafe(
-        `DELETE FROM turnpike_processes WHERE heartbeat < ${NOW} - $1`,
-        [(this.#staleMs / 1000) * 6],
-      );
+      await forgetSilentProcesses(this.#sql, (this.#staleMs / 1000) * 6);
     }
   }
 
@@ -199,7 +195,6 @@ export class PostgresConnectionCounts {
         "WHERE s.listener = mine.listener AND s.address = mine.address",
       [this.process],
     ).catch(() => {});
-    await this.#sql.unsafe("DELETE FROM turnpike_processes WHERE process = $1", [this.process])
-      .catch(() => {});
+    await forgetProcess(this.#sql, this.process).catch(() => {});
   }
 }

@@ -8,7 +8,8 @@
  * `syncIntervalMs` it writes its whole set again, which repairs what a write lost while the
  * database was away and removes the rows of processes gone from `turnpike_processes`.
  *
- * Liveness is the heartbeat state/postgres_connection_counts.ts keeps in `turnpike_processes`:
+ * Liveness is the heartbeat state/postgres_connection_counts.ts writes in `turnpike_processes`
+ * (the process registry, state/postgres_processes.ts):
  * a holder whose heartbeat is older than `staleMs` is answered as such ({@linkcode PeerHolder}
  * `fresh: false`), so the caller refuses with a temporary code instead of waiting on a dead
  * process.
@@ -16,7 +17,7 @@
  * @module
  */
 import type postgres from "postgres";
-import { createPostgresSchema } from "./postgres_schema.ts";
+import { createWithProcessRegistry, DATABASE_NOW as NOW } from "./postgres_processes.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
@@ -47,15 +48,12 @@ export interface PeerHolder {
   silentMs: number;
 }
 
+// The process registry (state/postgres_processes.ts) is created with these.
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS turnpike_processes (
-  process TEXT PRIMARY KEY, heartbeat DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS turnpike_peer_routes (
   account TEXT NOT NULL, process TEXT NOT NULL, url TEXT NOT NULL,
   since DOUBLE PRECISION NOT NULL, PRIMARY KEY (account, process));
 `;
-
-const NOW = "extract(epoch FROM clock_timestamp())::float8";
 
 /**
  * The town-wide table of BTP peers' connections.
@@ -93,7 +91,7 @@ export class PostgresPeerRoutes {
 
   /** Creates the tables if needed, writes this process's set and starts the syncs. */
   static async open(sql: Sql, options: PostgresPeerRoutesOptions): Promise<PostgresPeerRoutes> {
-    await createPostgresSchema(sql, SCHEMA);
+    await createWithProcessRegistry(sql, SCHEMA);
     const routes = new PostgresPeerRoutes(sql, options);
     await routes.sync();
     const timer = setInterval(

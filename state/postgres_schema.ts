@@ -3,8 +3,9 @@
  * every `state/postgres_*` module creates its tables in one transaction that first takes
  * {@linkcode SCHEMA_LOCK}, so processes starting together create them once.
  *
- * One advisory lock key serves all schema creation, deliberately: several modules create the same
- * table (`turnpike_processes`, by the connection counts and the peer routes), and two concurrent
+ * One advisory lock key serves all schema creation, deliberately: a table shared by several modules
+ * (`turnpike_processes`, owned by state/postgres_processes.ts and created with the connection
+ * counts' and the peer routes' tables) is created by each of them, and two concurrent
  * `CREATE TABLE IF NOT EXISTS` of one table can fail with a unique violation, which one key for
  * all of them rules out. Schema creation runs once per store at start, so the queue is short.
  *
