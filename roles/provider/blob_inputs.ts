@@ -11,6 +11,11 @@
  * requester puts its inputs on every town it posts the job to, so the death of one town does
  * not cost the job its input. Whichever server answers, the bytes must hash to the sha256.
  *
+ * A failure that may pass (no server answered, or each answered 5xx or 429: a town restarting)
+ * is tried again with backoff for up to `retryForMs` (default {@linkcode BLOB_RETRY_FOR_MS})
+ * before the input is refused; a blob not stored, too large or not matching its hash is refused
+ * at once.
+ *
  * @module
  */
 import { blobInputsOf, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -21,6 +26,7 @@ import {
   type TransferProgress,
 } from "../../transport/blossom_client.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
+import { backoffDelay, sleep } from "../../protocol/backoff.ts";
 
 /** Most other towns (of the request's `relays` tag) a blob input is looked for on. */
 export const MAX_BLOB_MIRRORS = 4;
@@ -31,9 +37,38 @@ export const BLOB_HEAD_TIMEOUT_MS = 10_000;
 /** Default largest input blob a provider takes: 256 MiB (the town's default blob limit). */
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
+/** How long a blob input no server answers for (a town restarting) is tried again by default. */
+export const BLOB_RETRY_FOR_MS = 20_000;
+
 /** A blob input that cannot be used; the message is for the requester's error feedback. */
 export class BlobInputError extends Error {
   override name = "BlobInputError";
+  /** Every server failed in a way that may pass (no answer, 5xx, 429): worth trying again. */
+  readonly passing: boolean;
+  constructor(message: string, options: { passing?: boolean } = {}) {
+    super(message);
+    this.passing = options.passing ?? false;
+  }
+}
+
+/** A download failure that may pass: no answer at all, or the server busy or failing. */
+function isPassing(err: unknown): boolean {
+  return err instanceof BlossomError &&
+    (err.status === 0 || err.status === 429 || err.status >= 500);
+}
+
+/** `attempt` again while it fails with a passing {@linkcode BlobInputError}, up to `forMs`. */
+async function retryPassing<T>(forMs: number, attempt: () => Promise<T>): Promise<T> {
+  const until = Date.now() + forMs;
+  for (let n = 0;; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const wait = backoffDelay(n, { initialMs: 250, maxMs: 4_000 });
+      if (!(err instanceof BlobInputError && err.passing) || Date.now() + wait > until) throw err;
+      await sleep(wait);
+    }
+  }
 }
 
 /** Options for {@linkcode checkBlobInputs} and {@linkcode fetchBlobInputs}. */
@@ -42,6 +77,8 @@ export interface BlobInputOptions {
   maxBytes: number;
   /** Where verified blobs are kept, by sha256. */
   cacheDir?: string;
+  /** How long a failure that may pass is tried again (default {@linkcode BLOB_RETRY_FOR_MS}). */
+  retryForMs?: number;
   onProgress?: (sha256: string, done: number, total: number) => void;
 }
 
@@ -98,30 +135,30 @@ export async function checkBlobInputs(
   let total = 0;
   for (const input of inputs) {
     const urls = [input.url, ...(input.mirrors ?? [])];
-    const why: string[] = [];
-    let head: { size: number } | undefined;
-    let at = -1;
-    for (const [i, url] of urls.entries()) {
-      try {
-        head = await headBlobUrl(url, { signal: AbortSignal.timeout(BLOB_HEAD_TIMEOUT_MS) });
-        if (head !== undefined) {
-          at = i;
-          break;
+    const { head, at } = await retryPassing(o.retryForMs ?? BLOB_RETRY_FOR_MS, async () => {
+      const why: string[] = [];
+      let unreachable = 0;
+      for (const [i, url] of urls.entries()) {
+        try {
+          const head = await headBlobUrl(url, {
+            signal: AbortSignal.timeout(BLOB_HEAD_TIMEOUT_MS),
+          });
+          if (head !== undefined) return { head, at: i };
+          why.push(`${url}: not stored there`);
+        } catch (err) {
+          if (isPassing(err) || !(err instanceof BlossomError)) unreachable++;
+          why.push(`${url}: cannot be reached: ${(err as Error).message}`);
         }
-        why.push(`${url}: not stored there`);
-      } catch (err) {
-        why.push(`${url}: cannot be reached: ${(err as Error).message}`);
       }
-    }
-    if (head === undefined) {
       throw new BlobInputError(
         urls.length === 1
           ? `input blob ${why[0]}`
           : `input blob ${input.sha256.slice(0, 12)} found on none of ${urls.length} towns: ${
             why.join("; ")
           }`,
+        { passing: unreachable === urls.length },
       );
-    }
+    });
     total += head.size;
     if (head.size > o.maxBytes || total > o.maxBytes) {
       throw new BlobInputError(
@@ -167,29 +204,31 @@ export async function fetchBlobInputs(
     if (cached === null) {
       const progress: TransferProgress | undefined = o.onProgress &&
         ((done, total) => o.onProgress!(input.sha256, done, total));
-      const why: string[] = [];
-      for (const url of [input.url, ...(input.mirrors ?? [])]) {
-        try {
-          await downloadBlob({
-            url,
-            sha256: input.sha256,
-            maxBytes: o.maxBytes,
-            to: path,
-            onProgress: progress,
-          });
-          why.length = 0;
-          break;
-        } catch (err) {
-          why.push(err instanceof BlossomError ? err.message : String(err));
-          // Over the limit is over it wherever the bytes come from.
-          if (err instanceof BlossomError && err.status === 413) break;
+      await retryPassing(o.retryForMs ?? BLOB_RETRY_FOR_MS, async () => {
+        const why: string[] = [];
+        let passing = 0;
+        for (const url of [input.url, ...(input.mirrors ?? [])]) {
+          try {
+            await downloadBlob({
+              url,
+              sha256: input.sha256,
+              maxBytes: o.maxBytes,
+              to: path,
+              onProgress: progress,
+            });
+            return;
+          } catch (err) {
+            if (isPassing(err)) passing++;
+            why.push(err instanceof BlossomError ? err.message : String(err));
+            // Over the limit is over it wherever the bytes come from.
+            if (err instanceof BlossomError && err.status === 413) break;
+          }
         }
-      }
-      if (why.length > 0) {
         throw new BlobInputError(
           `input blob ${input.sha256.slice(0, 12)} refused: ${why.join("; ")}`,
+          { passing: passing === why.length },
         );
-      }
+      });
     }
     files.push({ path, name: input.sha256 });
   }
