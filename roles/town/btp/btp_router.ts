@@ -3,6 +3,8 @@
  *
  * - past `maxPreparesInFlight` PREPAREs this process is still answering -> T03 at once, before
  *   any work (docs/SCALE.md "Graceful overload": refused early rather than queued to time out);
+ * - once the town is stopping ({@linkcode BtpRouter.drain}) -> T03 at once: the PREPAREs already
+ *   in flight are answered before the sockets close (docs/OPERATIONS.md "Stopping a town");
  * - from a child that is behind on reading the town's answers (more than its high-water mark
  *   waiting to be sent to it, transport/slow_consumer_guard.ts) -> T05, before any work;
  * - `peer.config` from a child -> IL-DCP answer `<town>.<account>` (RFC 31);
@@ -149,6 +151,12 @@ export interface BtpRouter {
   route(source: PacketSource, packet: Uint8Array): Promise<Uint8Array>;
   /** Answers a decoded PREPARE. */
   routePrepare(source: PacketSource, prepare: IlpPrepare): Promise<IlpReply>;
+  /**
+   * Stops taking PREPAREs (each new one is refused T03 `town shutting down`, which a payer sends
+   * again later: no money moved) and resolves once every PREPARE already in flight is answered,
+   * or after `timeoutMs`, with how many were still in flight then.
+   */
+  drain(timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -383,7 +391,13 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   // Graceful overload: a bound on the PREPAREs being answered, refused T03 past it.
   const maxInFlight = options.maxPreparesInFlight ?? DEFAULT_MAX_PREPARES_IN_FLIGHT;
   let inFlight = 0;
+  // A stopping town: new PREPAREs refused, the drain told when the last one in flight is answered.
+  let draining = false;
+  let drained: (() => void) | undefined;
   const admitPrepare = async (source: PacketSource, prepare: IlpPrepare): Promise<IlpReply> => {
+    if (draining) {
+      return reject(ILP_ERROR.connectorBusy, "town shutting down; send it again later");
+    }
     if (inFlight >= maxInFlight) {
       return reject(
         ILP_ERROR.connectorBusy,
@@ -394,12 +408,24 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     try {
       return await routePrepare(source, prepare);
     } finally {
-      inFlight--;
+      if (--inFlight === 0) drained?.();
     }
   };
 
   return {
     routePrepare: admitPrepare,
+    async drain(timeoutMs) {
+      draining = true;
+      if (inFlight > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          timer = setTimeout(resolve, timeoutMs);
+        });
+        clearTimeout(timer);
+      }
+      return inFlight;
+    },
     async route(source, packet) {
       let prepare: IlpPrepare;
       try {
