@@ -46,6 +46,7 @@ import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { SummaryChunk } from "../../stages/chunks.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
 import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
 import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
@@ -490,18 +491,17 @@ class Provider implements ProviderNode {
       w: { event: NostrEvent; amount: bigint; blob?: boolean; jobId?: string },
       townAddress: string,
     ) =>
-      this.#payments!.append({
+      this.#payments!.append(townWriteEntry({
         ts: nowIso(),
         direction: "out",
-        event: "fulfilled",
-        jobId: w.jobId ?? w.event.tags.find((t) => t[0] === "e")?.[1] ?? w.event.id,
-        invoiceId: w.event.id,
-        amount: String(w.amount),
+        kind: w.blob ? "blob" : "write",
+        event: w.event,
+        jobId: w.jobId,
+        amount: w.amount,
         asset: ildcp.assetCode,
         scale: ildcp.assetScale,
         peer: townAddress,
-        category: w.blob ? "town-blob" : "town-write",
-      });
+      }));
     await this.#openUplinks();
     const homeBtp = this.#btp;
     const uplinksFor = (relay: string): TownUplink[] => {

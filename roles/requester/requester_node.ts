@@ -66,6 +66,7 @@ import {
   TERMINAL_JOB_STATUSES,
 } from "../../state/job_record.ts";
 import { openPaymentLog, type PaymentEntry, type PaymentLog } from "../../state/payment_log.ts";
+import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSlots } from "./job_slots.ts";
@@ -290,20 +291,15 @@ export class Requester {
         warn: this.#o.warn,
         alert: (kind, message, details) => alerts.raise(kind, message, details),
         recordWrite: ({ event, amount, townAddress }) =>
-          this.payments.append({
-            ts: new Date().toISOString(),
+          this.payments.append(townWriteEntry({
             direction: "out",
-            event: "fulfilled",
-            jobId: event.kind === 5
-              ? event.tags.find((t) => t[0] === "e")?.[1] ?? event.id
-              : event.id,
-            invoiceId: event.id,
-            amount: String(amount),
+            kind: "write",
+            event,
+            amount,
             asset: this.#link?.assetCode || "unknown",
             scale: this.#link?.assetScale,
             peer: townAddress,
-            category: "town-write",
-          }),
+          })),
         channel: this.#o.channel === undefined
           ? undefined
           : { id: this.#o.channel, ...channelHome },

@@ -42,6 +42,7 @@ import { openSharedBlobStore } from "../../state/shared_blob_store.ts";
 import type { TownBlobStore } from "../../state/town_blob_store.ts";
 import { type BlobPeerListener, startBlobPeerListener } from "./blobs/blob_peer_listener.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { openPeerLedger, type PeerBalance, type PeerLedger } from "../../state/peer_ledger.ts";
 import { createPeerBooks } from "./btp/peer_books.ts";
 import { MAX_IN_DOUBT } from "../../protocol/payment_in_doubt.ts";
@@ -328,18 +329,16 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         eventId?: string;
         sha256?: string;
       };
-      await income.append({
-        ts: new Date().toISOString(),
+      await income.append(townWriteEntry({
         direction: "in",
-        event: "fulfilled",
-        jobId: paidFor.eventId ?? `blob:${paidFor.sha256}`,
-        invoiceId: paidFor.eventId ?? `blob-${paidFor.sha256}`,
+        kind: paidFor.sha256 !== undefined ? "blob" : "write",
+        event: paidFor.eventId === undefined ? undefined : { id: paidFor.eventId },
+        sha256: paidFor.sha256,
         amount: prepare.amount,
         asset: assetCode,
         scale: assetScale,
         peer: from,
-        category: paidFor.sha256 !== undefined ? "town-blob" : "town-write",
-      });
+      }));
     },
     child: (account) => childOf(account),
     elsewhere,
