@@ -20,6 +20,7 @@
  */
 import { DEFAULT_MAX_DEPOSIT } from "./channel_settings.ts";
 import { ConfigError, type SettingSource } from "./config_error.ts";
+import { booleanSetting } from "./setting_codecs.ts";
 import type { EnvReader } from "./state_dir.ts";
 
 /** The policy as configured (token units, not yet scaled). */
@@ -134,14 +135,7 @@ export function resolveChannelPolicy(options: ResolveChannelPolicyOptions = {}):
 
 function autoOf(raw: { value: unknown; source: SettingSource } | undefined): boolean {
   if (raw === undefined) return false;
-  if (typeof raw.value === "boolean") return raw.value;
-  const t = String(raw.value).trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(t)) return true;
-  if (["0", "false", "no", "off"].includes(t)) return false;
-  throw new ConfigError(`must be true or false, got ${JSON.stringify(raw.value)}`, {
-    key: "channels.auto",
-    source: raw.source,
-  });
+  return booleanSetting(raw.value, "channels.auto", "[channels] auto", raw.source);
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { ConfigError } from "./config_error.ts";
 import type { ConfigFileContent } from "./settings.ts";
-import { positiveIntegerSetting, settingOr } from "./setting_values.ts";
+import { durationSetting, positiveIntegerSetting, settingOr } from "./setting_codecs.ts";
 
 /** The `[chains."<id>"]` tables, by chain id (`evm:base:84532`), each uninterpreted. */
 export type ChainTables = Record<string, Record<string, unknown>>;
@@ -117,8 +117,8 @@ export function channelsTable(config: ConfigTables): Record<string, unknown> {
 }
 
 /**
- * The watcher's poll period from `[channels] watch_interval` (seconds), else the default; a value
- * that is not a positive number is the default too.
+ * The watcher's poll period from `[channels] watch_interval` (seconds, a number above 0), else
+ * the default.
  *
  * @example
  * ```ts
@@ -129,15 +129,13 @@ export function channelsTable(config: ConfigTables): Record<string, unknown> {
  * ```
  */
 export function watchIntervalMs(config: ConfigTables): number {
-  const v = config.sections.channels?.watch_interval;
-  const seconds = typeof v === "number" || typeof v === "bigint"
-    ? Number(v)
-    : typeof v === "string"
-    ? Number(v)
-    : NaN;
-  return Number.isFinite(seconds) && seconds > 0
-    ? Math.round(seconds * 1000)
-    : DEFAULT_WATCH_INTERVAL_MS;
+  return settingOr(
+    config.sections.channels?.watch_interval,
+    DEFAULT_WATCH_INTERVAL_MS,
+    durationSetting,
+    "channels.watch_interval",
+    "[channels] watch_interval",
+  );
 }
 
 /** Default `[channels] max_deposit`, in token units: an opening or top-up past it is refused. */

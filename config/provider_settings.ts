@@ -9,6 +9,12 @@
  * @module
  */
 import { ConfigError } from "./config_error.ts";
+import {
+  booleanSetting,
+  positiveIntegerSetting,
+  settingOr,
+  uint64Setting,
+} from "./setting_codecs.ts";
 import { type LoadedSettings, roleSettingPicker } from "./settings.ts";
 import type { EnvReader } from "./state_dir.ts";
 
@@ -122,7 +128,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
   };
   /** A positive whole number; its flag is `--` and the key with dashes. */
   const count = (flag: string | undefined, envName: string, key: string, fallback: number) =>
-    positive(`--${key.replaceAll("_", "-")}`, pick(flag, envName, key), fallback);
+    positive(`--${key.replaceAll("_", "-")}`, key, pick(flag, envName, key), fallback);
   const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
   if (townPubkey !== undefined && !HEX64.test(townPubkey)) {
     throw new ConfigError(
@@ -177,10 +183,13 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     ),
     invoiceExpiryMs: invoiceExpiry === undefined
       ? undefined
-      : 1000 * positive("--invoice-expiry", invoiceExpiry, 0),
-    maxTownDebt: baseUnits(
-      "max_town_debt",
+      : 1000 * positive("--invoice-expiry", "invoice_expiry", invoiceExpiry, 0),
+    maxTownDebt: settingOr(
       pick(undefined, "TURNPIKE_PROVIDER_MAX_TOWN_DEBT", "max_town_debt"),
+      undefined,
+      uint64Setting,
+      "maxTownDebt",
+      "max_town_debt",
     ),
     maxUnpaid: count(
       flags.maxUnpaid,
@@ -202,60 +211,32 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
         defaults.unpaidGraceSec,
       ),
     heartbeatMs: 1000 * count(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat", 3600),
-    addressedOnly: yesNo(
-      "--addressed-only",
+    addressedOnly: settingOr(
       pick(
         flags.addressedOnly ? "true" : undefined,
         "TURNPIKE_PROVIDER_ADDRESSED_ONLY",
         "addressed_only",
       ),
+      false,
+      booleanSetting,
+      "addressedOnly",
+      "--addressed-only",
     ),
     allowNetwork,
     sandboxMode: sandboxMode as SandboxMode,
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     channel: channel?.toLowerCase(),
-    channelPrepay: BigInt(
-      wholeUnits(
-        "--channel-prepay",
-        pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
-      ),
+    channelPrepay: settingOr(
+      pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),
+      0n,
+      uint64Setting,
+      "channelPrepay",
+      "--channel-prepay",
     ),
   };
 }
 
-/** A base-unit amount setting (decimal digits), or undefined when not set. */
-function baseUnits(name: string, text: string | undefined): bigint | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,30}$/.test(text)) {
-    throw new ConfigError(`${name} must be an amount in base units, got "${text}"`);
-  }
-  return BigInt(text);
-}
-
-/** A yes/no setting: `true`/`false` (TOML booleans arrive as those), `1`/`0`, `yes`/`no`. */
-function yesNo(name: string, text: string | undefined): boolean {
-  if (text === undefined) return false;
-  const value = text.toLowerCase();
-  if (["true", "1", "yes"].includes(value)) return true;
-  if (["false", "0", "no"].includes(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(text)}`);
-}
-
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
-function wholeUnits(name: string, text: string | undefined): string {
-  if (text === undefined) return "0";
-  if (!/^\d{1,30}$/.test(text)) {
-    throw new ConfigError(
-      `${name} must be a whole number of base units, got ${JSON.stringify(text)}`,
-    );
-  }
-  return text;
+/** A count (or whole seconds) setting, its flag the name the message says. */
+function positive(name: string, key: string, text: string | undefined, fallback: number): number {
+  return settingOr(text, fallback, positiveIntegerSetting, key, name);
 }

@@ -37,7 +37,7 @@ import { profileTowns, type TownEndpoint } from "./town_list.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "./settings.ts";
 import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
-import { pubkeySetting } from "./setting_values.ts";
+import { durationSetting, pubkeySetting, uint64Setting } from "./setting_codecs.ts";
 import type { SpendPolicy } from "../protocol/spend_policy.ts";
 
 /** Flags the requester commands take. */
@@ -135,7 +135,7 @@ export function resolveRequesterSettings(
   const s = loaded.settings;
   const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
   const amount = (text: string | undefined, key: string, what: string) =>
-    text === undefined ? undefined : baseUnits(text, key, what);
+    text === undefined ? undefined : uint64Setting(text, key, what);
   const allow = flags.allowProvider ??
     pick(undefined, "TURNPIKE_ALLOW_PROVIDERS", "allow_providers")
       ?.split(",").filter((p) => p.length > 0);
@@ -164,15 +164,14 @@ export function resolveRequesterSettings(
       { key: "channel" },
     );
   }
-  const idle = pick(undefined, "TURNPIKE_NODE_IDLE_TIMEOUT", "node_idle_timeout") ?? "300";
-  const nodeIdleTimeoutS = Number(idle);
   // At least a second: a command asks `hello`, then connects again for its request.
-  if (!Number.isFinite(nodeIdleTimeoutS) || nodeIdleTimeoutS < 1 || nodeIdleTimeoutS > 604_800) {
-    throw new ConfigError(
-      `node_idle_timeout ${JSON.stringify(idle)} is not 1-604800 seconds`,
-      { key: "nodeIdleTimeoutS" },
-    );
-  }
+  const nodeIdleTimeoutS = durationSetting(
+    pick(undefined, "TURNPIKE_NODE_IDLE_TIMEOUT", "node_idle_timeout") ?? "300",
+    "nodeIdleTimeoutS",
+    "node_idle_timeout",
+    undefined,
+    { min: 1, max: 604_800 },
+  ) / 1000;
   return {
     stateDir: s.stateDir,
     network: s.network,
@@ -202,12 +201,3 @@ export function resolveRequesterSettings(
 }
 
 const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
-const UINT = /^(0|[1-9][0-9]{0,19})$/;
-
-/** A base-unit amount (uint64, no leading zero). */
-function baseUnits(text: string, key: string, what: string): bigint {
-  if (!UINT.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn) {
-    throw new ConfigError(`${what} "${text}" is not a whole number of base units`, { key });
-  }
-  return BigInt(text);
-}

@@ -40,7 +40,10 @@
  * @module
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import { ConfigError, InsecureUrlError, type SettingSource } from "./config_error.ts";
+import { ConfigError, type SettingSource } from "./config_error.ts";
+import { booleanSetting, uint64Setting, urlSetting } from "./setting_codecs.ts";
+// Where it was first exported; the URL codec's rule (config/setting_codecs.ts).
+export { isLoopbackHost } from "./setting_codecs.ts";
 import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
 import { townArrayAsTable } from "./town_array.ts";
 
@@ -477,32 +480,17 @@ function asPort(key: SettingKey, raw: Raw): number {
   return n;
 }
 
-const UINT64_MAX = 2n ** 64n - 1n;
+/** The name a setting's message says: its config.toml key, else its own. */
+function labelOf(key: SettingKey): string {
+  return KEYS[key].toml ?? key;
+}
 
 function asAmount(key: SettingKey, raw: Raw): bigint {
-  const v = raw.value;
-  let n: bigint | undefined;
-  if (typeof v === "bigint") n = v;
-  else if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
-  else if (typeof v === "string" && /^\d{1,20}$/.test(v.trim())) n = BigInt(v.trim());
-  if (n === undefined || n < 0n || n > UINT64_MAX) {
-    throw new ConfigError(`must be a whole number of base units (0 to 2^64-1), got ${show(v)}`, {
-      key,
-      source: raw.source,
-    });
-  }
-  return n;
+  return uint64Setting(raw.value, key, labelOf(key), raw.source);
 }
 
 function asBoolean(key: SettingKey, raw: Raw): boolean {
-  const v = raw.value;
-  if (typeof v === "boolean") return v;
-  if (typeof v === "string") {
-    const t = v.trim().toLowerCase();
-    if (["1", "true", "yes", "on"].includes(t)) return true;
-    if (["0", "false", "no", "off"].includes(t)) return false;
-  }
-  throw new ConfigError(`must be true or false, got ${show(v)}`, { key, source: raw.source });
+  return booleanSetting(raw.value, key, labelOf(key), raw.source);
 }
 
 function asNetwork(key: SettingKey, raw: Raw): Network {
@@ -528,8 +516,6 @@ function show(v: unknown): string {
   return s.length > 80 ? s.slice(0, 77) + "..." : s;
 }
 
-const SECURE_SCHEMES = new Set(["wss:", "btp+wss:"]);
-
 function checkUrl(
   key: "relayUrl" | "connectorBtpUrl",
   value: string,
@@ -537,41 +523,10 @@ function checkUrl(
   settings: TurnpikeSettings,
   sources: Record<SettingKey, SettingSource>,
 ): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`not a valid URL: ${show(value)}`, { key, source: sources[key] });
-  }
-  if (!schemes.includes(url.protocol)) {
-    throw new ConfigError(`scheme must be one of ${schemes.join(" ")}, got ${url.protocol}`, {
-      key,
-      source: sources[key],
-    });
-  }
-  if (
-    !SECURE_SCHEMES.has(url.protocol) && !isLoopbackHost(url.hostname) && !settings.allowInsecure
-  ) {
-    throw new InsecureUrlError(
-      `${url.protocol}// to non-loopback host ${url.hostname} is unencrypted; use wss:// or set allow_insecure`,
-      { key, source: sources[key] },
-    );
-  }
-}
-
-/**
- * True for hosts that never leave the machine: `localhost`, 127.0.0.0/8, `::1`.
- *
- * @example
- * ```ts
- * isLoopbackHost("127.0.0.2"); // true
- * isLoopbackHost("relay.example.com"); // false
- * ```
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  urlSetting(value, key, labelOf(key), sources[key], {
+    schemes,
+    allowInsecure: settings.allowInsecure,
+  });
 }
 
 /** A parsed config.toml: the known top-level keys and the tables. */

@@ -15,7 +15,8 @@
  * @module
  */
 import { ConfigError } from "./config_error.ts";
-import { type ConfigFileContent, isLoopbackHost } from "./settings.ts";
+import type { ConfigFileContent } from "./settings.ts";
+import { urlSetting } from "./setting_codecs.ts";
 
 /** One more town of the profile. */
 export interface TownEndpoint {
@@ -113,21 +114,11 @@ function checkUrl(
   schemes: string[],
   allowInsecure = false,
 ): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${where} ${key} "${value}" is not a URL`);
-  }
-  if (!schemes.includes(url.protocol)) {
-    throw new ConfigError(`${where} ${key} must be ${schemes.join(" or ")}//..., got "${value}"`);
-  }
-  const plain = url.protocol === schemes[0];
-  if (plain && !allowInsecure && !isLoopbackHost(url.hostname)) {
-    throw new ConfigError(
-      `${where} ${key} ${url.host} is not loopback: use ${schemes[1]}// (or allow_insecure)`,
-    );
-  }
+  // `where` is `[towns.<name>]`: the key is `towns.<name>.<key>`.
+  urlSetting(value, `${where.slice(1, -1)}.${key}`, `${where} ${key}`, undefined, {
+    schemes,
+    allowInsecure,
+  });
 }
 
 /**

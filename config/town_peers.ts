@@ -9,7 +9,7 @@
  * @module
  */
 import { ConfigError } from "./config_error.ts";
-import { uint64Setting } from "./setting_values.ts";
+import { uint64Setting } from "./setting_codecs.ts";
 
 /** One configured peer. */
 export interface BtpPeerAccountConfig {

@@ -40,7 +40,6 @@
  * @module
  */
 import {
-  isLoopbackHost,
   type LoadedSettings,
   type Network,
   type RoleSettingPicker,
@@ -54,7 +53,8 @@ import {
   positiveIntegerSetting,
   settingOr,
   uint64Setting,
-} from "./setting_values.ts";
+  urlSetting,
+} from "./setting_codecs.ts";
 import { isAccountName, resolveTownPeers, type TownPeerChannel } from "./town_peers.ts";
 import type { BtpPeerAccountConfig } from "./town_peers.ts";
 import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts";
@@ -261,21 +261,10 @@ function kindPrices(value: unknown): Record<number, bigint> | undefined {
 }
 
 function checkParentUrl(url: string, allowInsecure: boolean): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url.replace(/^btp\+/, ""));
-  } catch {
-    throw townError(`parent "${url}" is not a URL`, "parent");
-  }
-  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw townError(`parent must be btp+ws:// or btp+wss://, got "${url}"`, "parent");
-  }
-  if (parsed.protocol === "ws:" && !isLoopbackHost(parsed.hostname) && !allowInsecure) {
-    throw townError(
-      `parent ${parsed.host} is not loopback: use btp+wss:// (or allow insecure explicitly)`,
-      "parent",
-    );
-  }
+  urlSetting(url, "parent", "parent", undefined, {
+    schemes: ["btp+ws:", "btp+wss:"],
+    allowInsecure,
+  });
 }
 
 const processEnv: EnvReader = (name) => Deno.env.get(name);
