@@ -28,6 +28,7 @@
  * Run: deno run -A bench/requester_jobs_bench_script.ts
  *   [--only latency|inflight|restart|trace|feeds|signers]
  *   [--audit-window-ms 200] (the requester's audit window; the test network's default is 50)
+ *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *
  * @module
  */
@@ -47,6 +48,9 @@ const only = Deno.args[Deno.args.indexOf("--only") + 1];
 const auditWindowMs = Deno.args.includes("--audit-window-ms")
   ? Number(Deno.args[Deno.args.indexOf("--audit-window-ms") + 1])
   : 200;
+const sandboxMode = Deno.args.includes("--sandbox")
+  ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
+  : undefined;
 const want = (name: string) => !Deno.args.includes("--only") || only === name;
 
 function pct(sorted: number[], p: number): number {
@@ -74,7 +78,10 @@ async function cpuMs(): Promise<{ self: number; children: number }> {
 }
 
 async function latency(label: string, skillsDir: string | undefined, n: number) {
-  const net = await startRequesterNetwork({ providerSkillsDir: skillsDir });
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skillsDir,
+    providerOptions: sandboxMode === undefined ? undefined : { sandboxMode },
+  });
   const req = await net.startRequester({ durable: true, auditWindowMs });
   try {
     const cpu0 = await cpuMs();
@@ -89,9 +96,9 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
     const cpu1 = await cpuMs();
     times.sort((a, b) => a - b);
     console.log(
-      `${label} (audit window ${auditWindowMs} ms): n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${
-        fmt(pct(times, 0.99))
-      } max ${fmt(times[n - 1])}; CPU per job: this process ${
+      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${auditWindowMs} ms): n=${n} p50 ${
+        fmt(pct(times, 0.5))
+      } p99 ${fmt(pct(times, 0.99))} max ${fmt(times[n - 1])}; CPU per job: this process ${
         fmt((cpu1.self - cpu0.self) / n)
       }, children ${fmt((cpu1.children - cpu0.children) / n)}`,
     );
