@@ -105,10 +105,12 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     townAddress: info.address,
     townPubkey: info.pubkey,
   });
+  // One number per event of the run: batches signed within one second must not repeat an id.
+  let signed = 0;
   const prepare = async (n: number): Promise<IlpPrepare[]> => {
     const out: IlpPrepare[] = [];
     for (let i = 0; i < n; i++) {
-      const event = client.sign({ content: `bench event ${i} `.padEnd(200, "x") });
+      const event = client.sign({ content: `bench event ${signed++} `.padEnd(200, "x") });
       out.push(
         (await buildPaidWrite({ event, grant: client.grant, pricePerByte: 10n, expiryMs: 300_000 }))
           .prepare,

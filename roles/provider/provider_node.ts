@@ -121,6 +121,12 @@ const STATUS_REWRITE_MS = 60_000;
 const MAX_PARKED_PER_REQUESTER = 64;
 /** Requests parked in all. */
 const MAX_PARKED = 1024;
+/**
+ * How long a feedback or result write that failed for a passing reason (the town restarting:
+ * no answer, T03 while it stops) is sent again, the same event (docs/OPERATIONS.md "Stopping a
+ * town"); past it a result is published again at the next start.
+ */
+const WRITE_RETRY_MS = 30_000;
 
 /** One more town a provider follows and writes to. */
 export interface ProviderTown extends LaterTown {
@@ -1375,7 +1381,9 @@ class Provider implements ProviderNode {
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is
     // recorded republishes the result.
-    const event = await this.#towns!.publishTo(this.#targetsOf(record), template);
+    const event = await this.#towns!.publishTo(this.#targetsOf(record), template, {
+      retryUntil: Date.now() + WRITE_RETRY_MS,
+    });
     await this.store.put({ ...record, status: "published", resultEventId: event.id });
     if (record.resultFiles !== undefined) {
       await Deno.remove(this.#resultsDir(record.id), { recursive: true }).catch(() => {});
@@ -1429,6 +1437,9 @@ class Provider implements ProviderNode {
         extraInfo: extra.extraInfo,
         amount: extra.amount,
       }),
+      // A town restarting under the write: the same feedback again until the town is back (an
+      // invoice the requester never sees is a job that times out unpaid).
+      { retryUntil: Date.now() + WRITE_RETRY_MS },
     );
   }
 

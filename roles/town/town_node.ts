@@ -2,7 +2,8 @@
  * A running town: the SQLite event store, the NIP-01/HTTP server (read side, with live push),
  * the BTP server for children, the optional link to a parent connector, the router, the paid
  * write pipeline and the SPSP responder, wired together; {@linkcode TownNode.stop} takes them
- * down in order (stop taking packets, commit what is queued, close the store).
+ * down in order (refuse new packets T03 and answer those in flight, then close the sockets,
+ * commit what is queued, close the store).
  *
  * @module
  */
@@ -75,6 +76,11 @@ export interface TownNodeOptions extends NodeKeyOptions {
   storeUrl?: string;
   /** Group commit of concurrent writes (default true; false only for comparisons). */
   groupCommit?: boolean;
+  /**
+   * How long a stop waits for the PREPAREs in flight to be answered before it closes the sockets
+   * (new ones are refused T03 meanwhile; docs/OPERATIONS.md "Stopping a town"). Default 5 s.
+   */
+  drainTimeoutMs?: number;
   /** Signature-verifying workers (0: inline). Default: cores - 1 (1..4); 0 on a shared store. */
   verifierWorkers?: number;
   /** Told about peers connecting and leaving. */
@@ -558,6 +564,14 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       settlement: config.settlement,
       maxPacketAmount: maxWriteAmount,
     });
+    // Run first at a stop: what is in flight is answered while every socket and store is open.
+    closers.push(async () => {
+      const bound = Date.now() + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      await router.drain(bound - Date.now());
+      // Then what the claim gates still hold (a FULFILL waits for its claim to be durable).
+      const left = await btp.settled(Math.max(0, bound - Date.now()));
+      if (left > 0) log(`stopping: ${left} packets still in flight are cut off`);
+    });
     let stopped: Promise<void> | undefined;
     return {
       ilpAddress: townAddress,
@@ -584,6 +598,9 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     throw err;
   }
 }
+
+/** Default of {@linkcode TownNodeOptions.drainTimeoutMs}. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
 /**
  * The town's max packet amount for what is paid to itself, unless configured: twice the price

@@ -15,7 +15,9 @@ import { fetchRelayInfo, townPublicationPrice } from "../../transport/relay_info
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { signChecked, TownClient, type TownClientOptions, type TownUplink } from "./town_client.ts";
-import { NoTownStoredError } from "./town_rejection.ts";
+import { isTransientWriteError, NoTownStoredError } from "./town_rejection.ts";
+import { nextRetryWait, REQUEST_WRITE_RETRY } from "./town_retry.ts";
+import { sleep } from "../../protocol/backoff.ts";
 
 /** A town whose client is made on first use. */
 export interface LaterTown {
@@ -116,7 +118,10 @@ export class TownClients {
 
   /**
    * Signs `template` (once) and stores it on each of `relays` (paid at each, in parallel);
-   * resolves with the event once one town stored it.
+   * resolves with the event once one town stored it. With `retryUntil` (epoch ms), a failure
+   * that may pass (no answer, the town restarting, a T-class reject: `isTransientWriteError`)
+   * sends the same event again with {@linkcode REQUEST_WRITE_RETRY}'s backoff until then; a town
+   * that stored it before its answer was lost answers `duplicate` and is not paid twice.
    *
    * @example
    * ```ts
@@ -128,10 +133,24 @@ export class TownClients {
    * ```
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
-  async publishTo(relays: string[], template: EventTemplate): Promise<NostrEvent> {
+  async publishTo(
+    relays: string[],
+    template: EventTemplate,
+    options: { retryUntil?: number } = {},
+  ): Promise<NostrEvent> {
     const event = await signChecked(this.#o.signer, template);
-    await this.writeTo(relays, event);
-    return event;
+    for (let retry = 0;; retry++) {
+      try {
+        await this.writeTo(relays, event);
+        return event;
+      } catch (err) {
+        const wait = options.retryUntil !== undefined && isTransientWriteError(err)
+          ? nextRetryWait(REQUEST_WRITE_RETRY, retry, { until: options.retryUntil })
+          : undefined;
+        if (wait === undefined) throw err;
+        await sleep(wait);
+      }
+    }
   }
 
   /**

@@ -257,3 +257,60 @@ Deno.test("town BTP: packets for a connected child are forwarded and the reply r
   }
   assert(s.town.writeCounters.spspAnswered >= 1);
 });
+
+Deno.test("town BTP: a stopping town answers the payment in flight before it closes, and refuses new ones T03", async () => {
+  const secretKey = generateSecretKey();
+  const town = await startTestTown({ peers: PEERS, secretKey });
+  const url = `btp+ws://127.0.0.1:${town.btpPort}`;
+  const alice = await connectPayingClient({
+    url,
+    token: "tok-alice",
+    townAddress: town.ilpAddress,
+    townPubkey: getPublicKey(secretKey),
+  });
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  let release: (() => void) | undefined;
+  let reached: (() => void) | undefined;
+  const atBob = new Promise<void>((resolve) => (reached = resolve));
+  const bob = new BtpClient({
+    url,
+    authToken: "tok-bob",
+    reconnect: false,
+    // Bob answers only when told: the town stops while the payment waits on him.
+    onPrepare: async (prepare) => {
+      reached!();
+      await new Promise<void>((resolve) => (release = resolve));
+      return {
+        type: "fulfill",
+        fulfillment: (await fulfillmentFor(secret, prepare.data)).fulfillment,
+        data: new Uint8Array(),
+      };
+    },
+  });
+  await bob.connect();
+  try {
+    const data = new TextEncoder().encode("paid while the town stops");
+    const { condition } = await fulfillmentFor(secret, data);
+    const prepare = (d: Uint8Array, c: Uint8Array) => ({
+      amount: "7",
+      destination: "test.town.bob.invoice",
+      executionCondition: c,
+      expiresAt: new Date(Date.now() + 10_000),
+      data: d,
+    });
+    const paying = alice.client.sendPrepare(prepare(data, condition));
+    await atBob;
+    const stopping = town.stop();
+    // Stopping: a new packet is refused T03 at once, and never reaches bob.
+    const late = await alice.client.sendPrepare(prepare(data, condition));
+    assertEquals(late.type === "reject" ? late.code : late.type, "T03");
+    release!();
+    const reply = await paying;
+    assertEquals(reply.type, "fulfill", "the payment in flight is answered, not cut off");
+    await stopping;
+  } finally {
+    await bob.close();
+    await alice.close();
+    await town.stop();
+  }
+});

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { sleep } from "../../../protocol/backoff.ts";
 import {
   BTP_ERROR,
   btpErrorFrame,
@@ -128,6 +129,13 @@ export interface BtpServer {
   stats(): BtpServerStats;
   /** Open connections per remote address. */
   addressCounts(): [string, number][];
+  /**
+   * Resolves once no ILP packet is being handled (its claim checked, routed, its claim made
+   * durable and answered) and none arrived for `quietMs` (default 250: a packet already on its
+   * way is answered, not cut off by the close), or after `timeoutMs`, with how many still were
+   * being handled: a stopping town waits on it before {@linkcode BtpServer.close}.
+   */
+  settled(timeoutMs: number, quietMs?: number): Promise<number>;
   /** Closes every connection and the listener. */
   close(): Promise<void>;
 }
@@ -196,10 +204,20 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   });
   let authFailures = 0;
   let slowConsumerDisconnects = 0;
-  const onIlp: BtpIlpHandler = (from, packet, claim) => {
-    const gate = options.claimGate?.(from.account.account);
-    if (!gate) return options.onIlp(from, packet, claim);
-    return gate.handle(packet, claim, () => options.onIlp(from, packet, claim));
+  // Packets being handled, the claim gate's work before and after the router included.
+  let handling = 0;
+  let lastArrival = 0;
+  let idle: (() => void) | undefined;
+  const onIlp: BtpIlpHandler = async (from, packet, claim) => {
+    handling++;
+    lastArrival = Date.now();
+    try {
+      const gate = options.claimGate?.(from.account.account);
+      if (!gate) return await options.onIlp(from, packet, claim);
+      return await gate.handle(packet, claim, () => options.onIlp(from, packet, claim));
+    } finally {
+      if (--handling === 0) idle?.();
+    }
   };
 
   const onCosign: BtpCosignHandler = (from, request) => {
@@ -347,6 +365,24 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         acceptErrorsTotal: l.acceptErrorsTotal,
         slowConsumerDisconnectsTotal: slowConsumerDisconnects,
       };
+    },
+    async settled(timeoutMs, quietMs = 250) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        if (handling > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            idle = resolve;
+            timer = setTimeout(resolve, until - Date.now());
+          });
+          clearTimeout(timer);
+          continue;
+        }
+        const quietFor = Date.now() - lastArrival;
+        if (quietFor >= quietMs) break;
+        await sleep(Math.min(quietMs - quietFor, until - Date.now()));
+      }
+      return handling;
     },
     close() {
       for (const socket of sockets) {
