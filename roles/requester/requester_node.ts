@@ -30,7 +30,7 @@ import { undoOnFailure } from "../undo_on_failure.ts";
 import type { RequesterTownSettings } from "../../config/requester_settings.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   buildJobRequest,
@@ -41,15 +41,7 @@ import {
   parseJobResult,
 } from "../../protocol/nip90_job.ts";
 import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
-import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import { formatAssetAmount } from "../../protocol/asset_amount.ts";
-import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
-import {
-  decideSpend,
-  MIN_INVOICE_TIME_LEFT_MS,
-  type SpendPolicy,
-  tooSoonToPay,
-} from "../../protocol/spend_policy.ts";
+import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
@@ -65,9 +57,10 @@ import {
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
 } from "../../state/job_record.ts";
-import { openPaymentLog, type PaymentEntry, type PaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
 import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { CallbackInDoubtError, CallbackRunner } from "./callback_runner.ts";
+import { JobPayer } from "./job_payer.ts";
 import { type JobSidecar, readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
 import type { JobSlots } from "./job_slots.ts";
 import { isBusyFeedback } from "../../protocol/busy_feedback.ts";
@@ -75,22 +68,12 @@ import type { JobSpec } from "./job_spec.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { TownLink } from "./town_link.ts";
-import {
-  isRetryablePaymentReject,
-  isTransientWriteError,
-  rejectClaimReason,
-  rejectSuggestion,
-} from "../town_client/town_rejection.ts";
+import { isTransientWriteError } from "../town_client/town_rejection.ts";
 import { sleep } from "../../protocol/backoff.ts";
-import {
-  JOB_PAYMENT_RETRY,
-  nextRetryWait,
-  REQUEST_WRITE_RETRY,
-} from "../town_client/town_retry.ts";
+import { nextRetryWait, REQUEST_WRITE_RETRY } from "../town_client/town_retry.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
-import { connectTownLinks, PaymentInDoubtError, type TownLinks } from "./town_links.ts";
+import { connectTownLinks, type TownLinks } from "./town_links.ts";
 import { JobNotPostedError, TOWN_DOWN_GRACE_MS, waitForTown } from "./town_down.ts";
-import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { fetchResultBlob } from "./result_content.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
@@ -212,6 +195,7 @@ export class Requester {
   #links?: TownLinks;
   #alerts?: NodeAlerts;
   #callbacks: CallbackRunner;
+  #payer: JobPayer;
   #sidecars = new Map<string, JobSidecar>();
   /** Ids being created by a `submit` (see there). */
   #claimed = new Set<string>();
@@ -242,6 +226,21 @@ export class Requester {
     this.#callbacks = new CallbackRunner({
       stateDir: this.stateDir,
       skillsDir: options.skillsDir ?? `${this.stateDir}/skills`,
+    });
+    this.#payer = new JobPayer({
+      payments: () => this.payments,
+      sendPayment: (prepare) => this.#links!.sendPayment(prepare),
+      read: (id) => this.repo.read(id),
+      jobs: {
+        advance: (id, status, o) => this.#advance(id, status, o),
+        update: (id, change, o) => this.#update(id, change, o),
+        finish: (id, status, detail) => this.#finish(id, status, detail),
+        progress: (id, status, detail) => this.#progress(id, status, detail),
+      },
+      spendPolicy: options.spendPolicy,
+      asset: options.asset,
+      closed: () => this.#closed,
+      closing: this.#closing.signal,
     });
   }
 
@@ -971,7 +970,7 @@ export class Requester {
         // With an invoice the record goes straight to `paying` (one write before the PREPARE);
         // `#pay` writes `payment-required` itself when it does not pay now.
         if (invoice) {
-          await this.#pay(id, invoice, event.pubkey, { fromFeedback: true, current: record });
+          await this.#payer.pay(id, invoice, event.pubkey, { fromFeedback: true, current: record });
         } else await this.#advance(id, "payment-required", { current: record });
       }
       return;
@@ -988,7 +987,7 @@ export class Requester {
     );
     const invoice = result.amount?.paymentRequest;
     if (invoice) {
-      const paid = await this.#pay(id, invoice, event.pubkey, { current: record });
+      const paid = await this.#payer.pay(id, invoice, event.pubkey, { current: record });
       if (!paid) return;
     }
     // Without a payment here nothing wrote the record since #onJobEvent read it.
@@ -998,236 +997,6 @@ export class Requester {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
-  }
-
-  /**
-   * Pays one invoice; true when paid (now or before). `fromFeedback`: the invoice came in a
-   * `payment-required` feedback, whose status this call records (as `paying` when it pays).
-   * `attempt`: how many times the town refused this invoice for now before (JOB_PAYMENT_RETRY).
-   */
-  async #pay(
-    id: string,
-    invoiceText: string,
-    provider: string,
-    options: { fromFeedback?: boolean; current?: RequesterJobRecord; attempt?: number } = {},
-  ): Promise<boolean> {
-    if (options.fromFeedback) this.#progress(id, "payment-required");
-    let invoice: IlpInvoice;
-    try {
-      invoice = parseIlpInvoice(invoiceText);
-    } catch (err) {
-      await this.#finish(id, "payment-refused", { error: (err as Error).message });
-      return false;
-    }
-    const invoiceId = invoice.condition;
-    const state = this.payments.invoiceState(invoiceId);
-    if (state !== "none" && state !== "rejected" && options.fromFeedback) {
-      await this.#advance(id, "payment-required", { quiet: true });
-    }
-    if (state === "paid") return true;
-    if (state === "in-doubt") {
-      // A crash mid-payment: never pay again; ask the provider for its receipt, else wait for
-      // its result (or the timeout).
-      const entry = this.payments.invoiceEntry(invoiceId);
-      if (entry !== undefined && await this.#askReceipt(id, invoice, entry)) return true;
-      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
-      return false;
-    }
-    // The bid and the payments so far: only this handler (events of a job run one at a time)
-    // changes them, so #onJobEvent's read serves (the status write above changes neither).
-    const record = options.current ?? (await this.repo.read(id))!;
-    if (invoice.jobId !== id) {
-      await this.#finish(id, "payment-refused", { error: `invoice is for job ${invoice.jobId}` });
-      return false;
-    }
-    const now = Date.now();
-    const paidForJob = record.payments
-      .filter((p) => p.status !== "rejected")
-      .reduce((sum, p) => sum + p.amount, 0n);
-    const decision = decideSpend(this.#o.spendPolicy ?? {}, {
-      invoiceId,
-      amount: invoice.amount,
-      asset: invoice.assetCode,
-      expectedAsset: this.#o.asset,
-      provider,
-      bid: record.bid,
-      paidForJob,
-      spentTodayProvider: this.payments.spentOn({ peer: provider }),
-      spentToday: this.payments.spentOn(),
-      alreadyAttempted: state === "rejected" ? false : this.payments.hasPaid(invoiceId),
-      expiresAtMs: invoice.expiresAt.getTime(),
-      nowMs: now,
-      minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
-    });
-    if (!decision.pay) {
-      await this.#finish(id, "payment-refused", {
-        error: `${decision.reason}: ${decision.detail}`,
-      });
-      return false;
-    }
-    await this.#update(id, (r) => ({
-      ...r,
-      status: "paying",
-      payments: [...r.payments.filter((p) => p.invoiceId !== invoiceId), {
-        invoiceId,
-        amount: invoice.amount,
-        asset: invoice.assetCode,
-        scale: invoice.assetScale,
-        status: "paying",
-        startedAtMs: now,
-      }],
-    }), { action: "pay", fields: { Invoice: invoiceId, Amount: String(invoice.amount) } });
-    const entry = {
-      direction: "out" as const,
-      jobId: id,
-      invoiceId,
-      amount: String(invoice.amount),
-      asset: invoice.assetCode,
-      scale: invoice.assetScale,
-      peer: provider,
-      category: "job" as const,
-    };
-    await this.payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
-    this.#progress(
-      id,
-      "paying",
-      `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
-    );
-    // The record and the intent took their fsyncs: not sent if the invoice now expires too soon.
-    const left = invoice.expiresAt.getTime() - Date.now();
-    if (left < MIN_INVOICE_TIME_LEFT_MS) {
-      // Nothing left: the intent's outcome says so (no money moved).
-      await this.#recordPaymentOutcome(id, entry, {
-        event: "rejected",
-        reason: `not sent: ${tooSoonToPay(left)}`,
-      }, { action: "payment-not-sent", fields: { Invoice: invoiceId } });
-      await this.#finish(id, "payment-refused", { error: `expired: ${tooSoonToPay(left)}` });
-      return false;
-    }
-    // By the first town whose connection is open, the next if it dies under the PREPARE. A
-    // failure with no answer (`local`) is never sent again (in doubt: never pay twice).
-    const reply = await this.#links!.sendPayment({
-      amount: String(invoice.amount),
-      destination: invoice.destination,
-      executionCondition: hexToBytes(invoice.condition),
-      expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
-      data: new Uint8Array(),
-    }).catch((err): { type: "reject"; code: string; message: string; local: true } | "in-doubt" =>
-      err instanceof PaymentInDoubtError ? "in-doubt" : {
-        type: "reject",
-        code: ILP_ERROR.internalError,
-        message: (err as Error).message,
-        local: true,
-      }
-    );
-    if (reply === "in-doubt") {
-      // Never paid again. The provider's receipt settles it; without one the intent stays
-      // without an outcome, and the result, or the timeout, ends the job.
-      if (await this.#askReceipt(id, invoice, entry)) return true;
-      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)} in doubt: not paid again`);
-      return false;
-    }
-    if (reply.type === "fulfill") {
-      const fulfillment = bytesToHex(reply.fulfillment);
-      const check = bytesToHex(await conditionOf(reply.fulfillment));
-      if (check === invoice.condition) {
-        await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
-          action: "paid",
-          fields: { Invoice: invoiceId, Fulfillment: fulfillment },
-        });
-        this.#progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`);
-        return true;
-      }
-      // A fulfillment that does not match leaves the payment in doubt (the log keeps the intent).
-      this.#progress(id, "paying", `invoice ${invoiceId.slice(0, 12)}: fulfillment does not match`);
-      return false;
-    }
-    const reason = `${reply.code} ${reply.message}`.trim();
-    await this.#recordPaymentOutcome(id, entry, { event: "rejected", reason }, {
-      action: "payment-rejected",
-      fields: { Invoice: invoiceId, Code: reply.code },
-    });
-    const attempt = (options.attempt ?? 0) + 1;
-    if (
-      !("local" in reply) && isRetryablePaymentReject(reply.code, rejectClaimReason(reply)) &&
-      !this.#closed
-    ) {
-      const wait = nextRetryWait(JOB_PAYMENT_RETRY, attempt - 1, {
-        until: invoice.expiresAt.getTime(),
-        leaveMs: MIN_INVOICE_TIME_LEFT_MS,
-      });
-      if (wait !== undefined) {
-        // A definite REJECT moved no money: the same invoice is paid again (its log state is
-        // `rejected`, which allows a new intent), the job record keeps one payment for it.
-        this.#progress(id, "paying", `refused for now (${reason}): paying again in ${wait} ms`);
-        await sleep(wait, this.#closing.signal);
-        // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
-        if (this.#closed) return false;
-        return await this.#pay(id, invoiceText, provider, { attempt });
-      }
-    }
-    await this.#finish(id, "error", {
-      // No ILP answer at all (no reply in time, no connection, a claim not signed): the town did
-      // not refuse anything, so the reason does not blame it.
-      error: "local" in reply
-        ? `payment failed: ${reply.message} (no answer to the payment; it is not sent again)`
-        : `payment rejected: ${reason} (${rejectSuggestion(reply.code, rejectClaimReason(reply))})`,
-    });
-    return false;
-  }
-
-  /**
-   * Asks the provider whether an in-doubt payment reached it (protocol/payment_receipt.ts: a
-   * PREPARE of amount 0 with the invoice's condition, by any open town); a FULFILL whose
-   * fulfillment matches the condition is the receipt, recorded as the payment's outcome.
-   * Returns whether it was paid; false also when nobody could answer (it stays in doubt).
-   */
-  async #askReceipt(
-    id: string,
-    invoice: IlpInvoice,
-    entry: Omit<PaymentEntry, "ts" | "event">,
-  ): Promise<boolean> {
-    const reply = await this.#links!.sendPayment({
-      amount: "0",
-      destination: invoice.destination,
-      executionCondition: hexToBytes(invoice.condition),
-      expiresAt: new Date(Date.now() + 30_000),
-      data: encodeReceiptQuestion(id),
-    }).catch(() => undefined);
-    if (reply?.type !== "fulfill") return false;
-    if (bytesToHex(await conditionOf(reply.fulfillment)) !== invoice.condition) return false;
-    const fulfillment = bytesToHex(reply.fulfillment);
-    await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
-      action: "paid",
-      fields: { Invoice: invoice.condition, Fulfillment: fulfillment, By: "receipt" },
-    });
-    this.#progress(id, "paid", `receipt ${fulfillment.slice(0, 16)} (asked after a doubt)`);
-    return true;
-  }
-
-  /**
-   * A payment's outcome, in the payment log first (the money's record), then on the job's
-   * record: the payment `paid` with its fulfillment (the job `paid` if it was `paying`), or
-   * `rejected` with the reason.
-   */
-  async #recordPaymentOutcome(
-    id: string,
-    entry: Omit<PaymentEntry, "ts" | "event">,
-    outcome: { event: "fulfilled"; fulfillment: string } | { event: "rejected"; reason: string },
-    audit: { action: string; fields: Record<string, string> },
-  ): Promise<void> {
-    await this.payments.append({ ...entry, ...outcome, ts: new Date().toISOString() });
-    const paid = outcome.event === "fulfilled";
-    const detail = paid ? { fulfillment: outcome.fulfillment } : { reason: outcome.reason };
-    await this.#update(id, (r) => ({
-      ...r,
-      status: paid && r.status === "paying" ? "paid" : r.status,
-      payments: r.payments.map((p) =>
-        p.invoiceId === entry.invoiceId
-          ? { ...p, ...detail, status: paid ? "paid" : "rejected", finishedAtMs: Date.now() }
-          : p
-      ),
-    }), audit);
   }
 
   /**

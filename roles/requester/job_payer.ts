@@ -1,0 +1,460 @@
+/**
+ * The requester's payer: pays a provider's ILP invoice for a job within the job's bid and the
+ * spend policy, with the payment log's never-pay-twice protocol (`state/payment_log.ts`): the
+ * job record goes to `paying` and the log gets the intent (both on disk) before the PREPARE;
+ * the outcome goes to the log first, then to the job's record. A payment whose outcome is
+ * unknown is never sent again: the provider is asked for its receipt, else its result (or the
+ * timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
+ * covering it) is paid again while the invoice has time left (`JOB_PAYMENT_RETRY`).
+ *
+ * @module
+ */
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import {
+  ILP_ERROR,
+  type IlpPrepare,
+  type IlpReject,
+  type IlpReply,
+} from "../../protocol/ilp_packet.ts";
+import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
+import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import {
+  decideSpend,
+  MIN_INVOICE_TIME_LEFT_MS,
+  type SpendPolicy,
+  tooSoonToPay,
+} from "../../protocol/spend_policy.ts";
+import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
+import { sleep } from "../../protocol/backoff.ts";
+import type { JobWriteOptions } from "../../state/job_repository.ts";
+import type { JobStatus, RequesterJobRecord } from "../../state/job_record.ts";
+import type { InvoiceState, PaymentEntry, PaymentLog } from "../../state/payment_log.ts";
+import {
+  isRetryablePaymentReject,
+  rejectClaimReason,
+  rejectSuggestion,
+} from "../town_client/town_rejection.ts";
+import { JOB_PAYMENT_RETRY, nextRetryWait } from "../town_client/town_retry.ts";
+import { PaymentInDoubtError } from "./town_links.ts";
+
+/** What the payer does to a job's record while it pays (the requester's follower does it). */
+export interface PayerJobs {
+  /** Moves a job forward (never backwards); `quiet`: no progress line. */
+  advance(
+    id: string,
+    status: JobStatus,
+    options?: { quiet?: boolean; current?: RequesterJobRecord },
+  ): Promise<RequesterJobRecord>;
+  /** Writes a change to the job's record. */
+  update(
+    id: string,
+    change: (current: RequesterJobRecord) => RequesterJobRecord,
+    options?: JobWriteOptions,
+  ): Promise<RequesterJobRecord>;
+  /** Ends a job (its callback run, its waiters told). */
+  finish(
+    id: string,
+    status: JobStatus,
+    detail: { error?: string },
+  ): Promise<RequesterJobRecord>;
+  /** A progress line. */
+  progress(jobId: string, status: JobStatus, detail?: string): void;
+}
+
+/** Options for {@linkcode JobPayer}. */
+export interface JobPayerOptions {
+  /** The payment log (opened with the node: read when a payment is made). */
+  payments: () => Pick<
+    PaymentLog,
+    "append" | "invoiceState" | "invoiceEntry" | "spentOn" | "hasPaid"
+  >;
+  /** Sends a PREPARE by the first open town (`TownLinks.sendPayment`). */
+  sendPayment: (prepare: IlpPrepare) => Promise<IlpReply>;
+  /** A job's record as it is on disk. */
+  read: (id: string) => Promise<RequesterJobRecord | undefined>;
+  /** The job's record writes and progress lines. */
+  jobs: PayerJobs;
+  /** The spend limits (none when absent). */
+  spendPolicy?: SpendPolicy;
+  /** The asset invoices must be in (any when absent). */
+  asset?: string;
+  /** Whether the node is closing (no payment is sent again then). */
+  closed: () => boolean;
+  /** Aborted by the node's close: cuts a wait before paying again short. */
+  closing: AbortSignal;
+}
+
+/** Options of {@linkcode JobPayer.pay}. */
+export interface PayOptions {
+  /** The invoice came in a `payment-required` feedback, whose status this call records. */
+  fromFeedback?: boolean;
+  /** The job's record as the caller just read it in the job's queue (saves a read). */
+  current?: RequesterJobRecord;
+  /** How many times the town refused this invoice for now before (`JOB_PAYMENT_RETRY`). */
+  attempt?: number;
+}
+
+/** A payment's log entry without its time and event (the intent's and the outcome's). */
+type PaymentIntent = Omit<PaymentEntry, "ts" | "event">;
+
+/** A payment that got no ILP answer at all (no connection, no reply in time, no claim). */
+type LocalFailure = { type: "reject"; code: string; message: string; local: true };
+
+/**
+ * Pays jobs' invoices; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { JobPayer, type PayerJobs } from "./job_payer.ts";
+ * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { JobRepository } from "../../state/job_repository.ts";
+ * import type { TownLinks } from "./town_links.ts";
+ *
+ * declare const payments: PaymentLog;
+ * declare const repo: JobRepository;
+ * declare const links: TownLinks;
+ * declare const jobs: PayerJobs; // the requester's follower
+ * declare const jobId: string;
+ * declare const invoice: string; // from the provider's payment-required feedback
+ * declare const provider: string;
+ * const closing = new AbortController();
+ * const payer = new JobPayer({
+ *   payments: () => payments,
+ *   sendPayment: (prepare) => links.sendPayment(prepare),
+ *   read: (id) => repo.read(id),
+ *   jobs,
+ *   spendPolicy: { perJobMax: 1000n },
+ *   closed: () => closing.signal.aborted,
+ *   closing: closing.signal,
+ * });
+ * const paid = await payer.pay(jobId, invoice, provider, { fromFeedback: true });
+ * ```
+ */
+export class JobPayer {
+  #o: JobPayerOptions;
+
+  constructor(options: JobPayerOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Pays one invoice; true when paid (now or before). `fromFeedback`: the invoice came in a
+   * `payment-required` feedback, whose status this call records (as `paying` when it pays).
+   * `attempt`: how many times the town refused this invoice for now before (JOB_PAYMENT_RETRY).
+   */
+  async pay(
+    id: string,
+    invoiceText: string,
+    provider: string,
+    options: PayOptions = {},
+  ): Promise<boolean> {
+    const jobs = this.#o.jobs;
+    if (options.fromFeedback) jobs.progress(id, "payment-required");
+    const invoice = await this.#parse(id, invoiceText);
+    if (invoice === undefined) return false;
+    const invoiceId = invoice.condition;
+    const state = this.#o.payments().invoiceState(invoiceId);
+    if (state !== "none" && state !== "rejected" && options.fromFeedback) {
+      await jobs.advance(id, "payment-required", { quiet: true });
+    }
+    if (state === "paid") return true;
+    if (state === "in-doubt") {
+      // A crash mid-payment: never pay again; ask the provider for its receipt, else wait for
+      // its result (or the timeout).
+      return await this.#settleDoubt(id, invoice, this.#o.payments().invoiceEntry(invoiceId));
+    }
+    // The bid and the payments so far: only this handler (events of a job run one at a time)
+    // changes them, so the feed's read serves (the status write above changes neither).
+    const record = options.current ?? (await this.#o.read(id))!;
+    if (invoice.jobId !== id) {
+      await jobs.finish(id, "payment-refused", { error: `invoice is for job ${invoice.jobId}` });
+      return false;
+    }
+    const now = Date.now();
+    if (!(await this.#allowed(id, invoice, provider, record, state, now))) return false;
+    const entry = await this.#recordIntent(id, invoice, provider, now);
+    if (await this.#tooLateToSend(id, invoice, entry)) return false;
+    const reply = await this.#sendPrepare(invoice, now);
+    if (reply === "in-doubt") {
+      // Never paid again. The provider's receipt settles it; without one the intent stays
+      // without an outcome, and the result, or the timeout, ends the job.
+      return await this.#settleDoubt(id, invoice, entry);
+    }
+    if (reply.type === "fulfill") return await this.#fulfilled(id, invoice, entry, reply);
+    return await this.#rejected(id, invoiceText, provider, invoice, entry, reply, options);
+  }
+
+  /** The invoice read from its text; one that does not parse refuses the payment. */
+  async #parse(id: string, invoiceText: string): Promise<IlpInvoice | undefined> {
+    try {
+      return parseIlpInvoice(invoiceText);
+    } catch (err) {
+      await this.#o.jobs.finish(id, "payment-refused", { error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  /**
+   * A payment in doubt: never sent again. True when the provider's receipt says it was paid;
+   * else it stays in doubt (the result, or the timeout, ends the job).
+   */
+  async #settleDoubt(
+    id: string,
+    invoice: IlpInvoice,
+    entry: PaymentIntent | undefined,
+  ): Promise<boolean> {
+    if (entry !== undefined && await this.#askReceipt(id, invoice, entry)) return true;
+    this.#o.jobs.progress(
+      id,
+      "paying",
+      `invoice ${invoice.condition.slice(0, 12)} in doubt: not paid again`,
+    );
+    return false;
+  }
+
+  /** The spend policy's decision (protocol/spend_policy.ts); a refusal ends the job. */
+  async #allowed(
+    id: string,
+    invoice: IlpInvoice,
+    provider: string,
+    record: RequesterJobRecord,
+    state: InvoiceState,
+    now: number,
+  ): Promise<boolean> {
+    const payments = this.#o.payments();
+    const invoiceId = invoice.condition;
+    const paidForJob = record.payments
+      .filter((p) => p.status !== "rejected")
+      .reduce((sum, p) => sum + p.amount, 0n);
+    const decision = decideSpend(this.#o.spendPolicy ?? {}, {
+      invoiceId,
+      amount: invoice.amount,
+      asset: invoice.assetCode,
+      expectedAsset: this.#o.asset,
+      provider,
+      bid: record.bid,
+      paidForJob,
+      spentTodayProvider: payments.spentOn({ peer: provider }),
+      spentToday: payments.spentOn(),
+      alreadyAttempted: state === "rejected" ? false : payments.hasPaid(invoiceId),
+      expiresAtMs: invoice.expiresAt.getTime(),
+      nowMs: now,
+      minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
+    });
+    if (decision.pay) return true;
+    await this.#o.jobs.finish(id, "payment-refused", {
+      error: `${decision.reason}: ${decision.detail}`,
+    });
+    return false;
+  }
+
+  /**
+   * The job `paying` with this payment on its record, then the payment log's intent: both on
+   * disk before the PREPARE. Returns the payment's log entry.
+   */
+  async #recordIntent(
+    id: string,
+    invoice: IlpInvoice,
+    provider: string,
+    now: number,
+  ): Promise<PaymentIntent> {
+    const invoiceId = invoice.condition;
+    await this.#o.jobs.update(id, (r) => ({
+      ...r,
+      status: "paying",
+      payments: [...r.payments.filter((p) => p.invoiceId !== invoiceId), {
+        invoiceId,
+        amount: invoice.amount,
+        asset: invoice.assetCode,
+        scale: invoice.assetScale,
+        status: "paying",
+        startedAtMs: now,
+      }],
+    }), { action: "pay", fields: { Invoice: invoiceId, Amount: String(invoice.amount) } });
+    const entry = {
+      direction: "out" as const,
+      jobId: id,
+      invoiceId,
+      amount: String(invoice.amount),
+      asset: invoice.assetCode,
+      scale: invoice.assetScale,
+      peer: provider,
+      category: "job" as const,
+    };
+    await this.#o.payments().append({ ...entry, ts: new Date().toISOString(), event: "intent" });
+    this.#o.jobs.progress(
+      id,
+      "paying",
+      `${formatAssetAmount(invoice.amount, invoice)} to ${invoice.destination}`,
+    );
+    return entry;
+  }
+
+  /**
+   * The record and the intent took their fsyncs: not sent if the invoice now expires too soon
+   * (the intent's outcome says so: no money moved; the job is refused). True when not sent.
+   */
+  async #tooLateToSend(id: string, invoice: IlpInvoice, entry: PaymentIntent): Promise<boolean> {
+    const left = invoice.expiresAt.getTime() - Date.now();
+    if (left >= MIN_INVOICE_TIME_LEFT_MS) return false;
+    await this.#recordPaymentOutcome(id, entry, {
+      event: "rejected",
+      reason: `not sent: ${tooSoonToPay(left)}`,
+    }, { action: "payment-not-sent", fields: { Invoice: invoice.condition } });
+    await this.#o.jobs.finish(id, "payment-refused", { error: `expired: ${tooSoonToPay(left)}` });
+    return true;
+  }
+
+  /**
+   * The PREPARE, by the first town whose connection is open, the next if it dies under it. A
+   * failure with no answer (`local`) is never sent again (in doubt: never pay twice).
+   */
+  #sendPrepare(invoice: IlpInvoice, now: number): Promise<IlpReply | LocalFailure | "in-doubt"> {
+    return this.#o.sendPayment({
+      amount: String(invoice.amount),
+      destination: invoice.destination,
+      executionCondition: hexToBytes(invoice.condition),
+      expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
+      data: new Uint8Array(),
+    }).catch((err): LocalFailure | "in-doubt" =>
+      err instanceof PaymentInDoubtError ? "in-doubt" : {
+        type: "reject",
+        code: ILP_ERROR.internalError,
+        message: (err as Error).message,
+        local: true,
+      }
+    );
+  }
+
+  /** A FULFILL: paid when its fulfillment matches the condition, else left in doubt. */
+  async #fulfilled(
+    id: string,
+    invoice: IlpInvoice,
+    entry: PaymentIntent,
+    reply: { fulfillment: Uint8Array },
+  ): Promise<boolean> {
+    const fulfillment = bytesToHex(reply.fulfillment);
+    const check = bytesToHex(await conditionOf(reply.fulfillment));
+    if (check === invoice.condition) {
+      await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
+        action: "paid",
+        fields: { Invoice: invoice.condition, Fulfillment: fulfillment },
+      });
+      this.#o.jobs.progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`);
+      return true;
+    }
+    // A fulfillment that does not match leaves the payment in doubt (the log keeps the intent).
+    this.#o.jobs.progress(
+      id,
+      "paying",
+      `invoice ${invoice.condition.slice(0, 12)}: fulfillment does not match`,
+    );
+    return false;
+  }
+
+  /**
+   * A REJECT (or no answer): recorded; a refusal for now is paid again after a wait while the
+   * invoice has time left, anything else ends the job `error`.
+   */
+  async #rejected(
+    id: string,
+    invoiceText: string,
+    provider: string,
+    invoice: IlpInvoice,
+    entry: PaymentIntent,
+    reply: ({ type: "reject" } & IlpReject) | LocalFailure,
+    options: PayOptions,
+  ): Promise<boolean> {
+    const reason = `${reply.code} ${reply.message}`.trim();
+    await this.#recordPaymentOutcome(id, entry, { event: "rejected", reason }, {
+      action: "payment-rejected",
+      fields: { Invoice: invoice.condition, Code: reply.code },
+    });
+    const attempt = (options.attempt ?? 0) + 1;
+    if (
+      !("local" in reply) && isRetryablePaymentReject(reply.code, rejectClaimReason(reply)) &&
+      !this.#o.closed()
+    ) {
+      const wait = nextRetryWait(JOB_PAYMENT_RETRY, attempt - 1, {
+        until: invoice.expiresAt.getTime(),
+        leaveMs: MIN_INVOICE_TIME_LEFT_MS,
+      });
+      if (wait !== undefined) {
+        // A definite REJECT moved no money: the same invoice is paid again (its log state is
+        // `rejected`, which allows a new intent), the job record keeps one payment for it.
+        this.#o.jobs.progress(
+          id,
+          "paying",
+          `refused for now (${reason}): paying again in ${wait} ms`,
+        );
+        await sleep(wait, this.#o.closing);
+        // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
+        if (this.#o.closed()) return false;
+        return await this.pay(id, invoiceText, provider, { attempt });
+      }
+    }
+    await this.#o.jobs.finish(id, "error", {
+      // No ILP answer at all (no reply in time, no connection, a claim not signed): the town did
+      // not refuse anything, so the reason does not blame it.
+      error: "local" in reply
+        ? `payment failed: ${reply.message} (no answer to the payment; it is not sent again)`
+        : `payment rejected: ${reason} (${rejectSuggestion(reply.code, rejectClaimReason(reply))})`,
+    });
+    return false;
+  }
+
+  /**
+   * Asks the provider whether an in-doubt payment reached it (protocol/payment_receipt.ts: a
+   * PREPARE of amount 0 with the invoice's condition, by any open town); a FULFILL whose
+   * fulfillment matches the condition is the receipt, recorded as the payment's outcome.
+   * Returns whether it was paid; false also when nobody could answer (it stays in doubt).
+   */
+  async #askReceipt(id: string, invoice: IlpInvoice, entry: PaymentIntent): Promise<boolean> {
+    const reply = await this.#o.sendPayment({
+      amount: "0",
+      destination: invoice.destination,
+      executionCondition: hexToBytes(invoice.condition),
+      expiresAt: new Date(Date.now() + 30_000),
+      data: encodeReceiptQuestion(id),
+    }).catch(() => undefined);
+    if (reply?.type !== "fulfill") return false;
+    if (bytesToHex(await conditionOf(reply.fulfillment)) !== invoice.condition) return false;
+    const fulfillment = bytesToHex(reply.fulfillment);
+    await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
+      action: "paid",
+      fields: { Invoice: invoice.condition, Fulfillment: fulfillment, By: "receipt" },
+    });
+    this.#o.jobs.progress(
+      id,
+      "paid",
+      `receipt ${fulfillment.slice(0, 16)} (asked after a doubt)`,
+    );
+    return true;
+  }
+
+  /**
+   * A payment's outcome, in the payment log first (the money's record), then on the job's
+   * record: the payment `paid` with its fulfillment (the job `paid` if it was `paying`), or
+   * `rejected` with the reason.
+   */
+  async #recordPaymentOutcome(
+    id: string,
+    entry: PaymentIntent,
+    outcome: { event: "fulfilled"; fulfillment: string } | { event: "rejected"; reason: string },
+    audit: { action: string; fields: Record<string, string> },
+  ): Promise<void> {
+    await this.#o.payments().append({ ...entry, ...outcome, ts: new Date().toISOString() });
+    const paid = outcome.event === "fulfilled";
+    const detail = paid ? { fulfillment: outcome.fulfillment } : { reason: outcome.reason };
+    await this.#o.jobs.update(id, (r) => ({
+      ...r,
+      status: paid && r.status === "paying" ? "paid" : r.status,
+      payments: r.payments.map((p) =>
+        p.invoiceId === entry.invoiceId
+          ? { ...p, ...detail, status: paid ? "paid" : "rejected", finishedAtMs: Date.now() }
+          : p
+      ),
+    }), audit);
+  }
+}
