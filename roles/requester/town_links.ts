@@ -11,6 +11,11 @@ import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_lin
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TownEndpoint } from "../../config/town_list.ts";
+import type { RequesterTownSettings } from "../../config/requester_settings.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import type { AuditLog } from "../../state/audit_log.ts";
+import type { PaymentLog } from "../../state/payment_log.ts";
+import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { TownClients } from "../town_client/town_clients.ts";
 
 export type { TownEndpoint };
@@ -218,4 +223,98 @@ export function sendHedged(
     };
     send(first);
   });
+}
+
+/** What {@linkcode townLinksOptionsOf} takes besides the settings: the node's key and hooks. */
+export interface RequesterTownHooks {
+  /** The requester's key: SPSP, the channel's claims. */
+  signer: NodeSigner;
+  /** Records the channel file updates. */
+  audit: AuditLog;
+  /** Told about alerts (low channel balance, top-ups, price above the ceiling). */
+  alert: NonNullable<TownLinkOptions["alert"]>;
+  /** Where each paid write is recorded (`state/town_write_entry.ts`). */
+  payments: Pick<PaymentLog, "append">;
+  /** The home town's link once connected (the asset a write is paid in). */
+  home: () => TownLink | undefined;
+}
+
+/**
+ * The links' options for a requester's town settings: the home town with its channel (named,
+ * or opened automatically by `[channels] auto`), the profile's more towns; each paid write on
+ * the payment log.
+ *
+ * @example
+ * ```ts
+ * import { connectTownLinks, townLinksOptionsOf } from "./town_links.ts";
+ * import type { RequesterTownSettings } from "../../config/requester_settings.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { AuditLog } from "../../state/audit_log.ts";
+ * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { TownLinks } from "./town_links.ts";
+ *
+ * declare const settings: RequesterTownSettings;
+ * declare const signer: NodeSigner;
+ * declare const audit: AuditLog;
+ * declare const payments: PaymentLog;
+ * let links: TownLinks | undefined;
+ * links = await connectTownLinks(townLinksOptionsOf(settings, {
+ *   signer,
+ *   audit,
+ *   alert: (kind, message) => console.warn(kind, message),
+ *   payments,
+ *   home: () => links?.home,
+ * }));
+ * ```
+ */
+export function townLinksOptionsOf(
+  settings: RequesterTownSettings & { priceCeiling?: bigint; warn?: (line: string) => void },
+  hooks: RequesterTownHooks,
+): TownLinksOptions {
+  // Where a channel's files live and how it is watched, named or opened automatically.
+  const channelHome = {
+    stateDir: settings.stateDir.replace(/\/+$/, ""),
+    audit: hooks.audit,
+    prepay: settings.channelPrepay,
+    chains: settings.chains,
+    watchIntervalMs: settings.channelWatchIntervalMs,
+  };
+  return {
+    warn: settings.warn,
+    more: settings.moreTowns,
+    home: {
+      btpUrl: settings.btpUrl,
+      btpToken: settings.btpToken,
+      relayUrl: settings.relayUrl,
+      townPubkey: settings.townPubkey,
+      townAddress: settings.townAddress,
+      pricePerByte: settings.pricePerByte,
+      priceCeiling: settings.priceCeiling,
+      acceptPrice: settings.acceptPrice,
+      signer: hooks.signer,
+      warn: settings.warn,
+      alert: hooks.alert,
+      recordWrite: ({ event, amount, townAddress }) =>
+        hooks.payments.append(townWriteEntry({
+          direction: "out",
+          kind: "write",
+          event,
+          amount,
+          asset: hooks.home()?.assetCode || "unknown",
+          scale: hooks.home()?.assetScale,
+          peer: townAddress,
+        })),
+      channel: settings.channel === undefined
+        ? undefined
+        : { id: settings.channel, ...channelHome },
+      autoChannel: settings.channelPolicy?.auto
+        ? {
+          policy: settings.channelPolicy,
+          channels: settings.channels,
+          info: settings.warn,
+          ...channelHome,
+        }
+        : undefined,
+    },
+  };
 }

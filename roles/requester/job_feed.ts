@@ -1,0 +1,251 @@
+/**
+ * The requester's feed: the feedback and results addressed to it, on one subscription
+ * `{"#p": [me], since}` per town for all its jobs (towns cap subscriptions per connection),
+ * each event routed to its job by its `e` tag and handled in that job's queue: feedback moves
+ * the job forward, ends it (a provider's error) or has its invoice paid; a result (its invoice
+ * paid first, when it carries one) ends the job `done`. After a restart the subscription starts
+ * at the oldest in-flight job's last seen time, and what arrives again is replayed idempotently
+ * (docs/ARCHITECTURE.md, "Pipelines and their permissions").
+ *
+ * @module
+ */
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import {
+  isJobResultKind,
+  JOB_FEEDBACK_KIND,
+  parseJobFeedback,
+  parseJobResult,
+} from "../../protocol/nip90_job.ts";
+import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { isBusyFeedback } from "../../protocol/busy_feedback.ts";
+import type { JobSummary } from "../../state/job_repository.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
+import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
+import { openMultiTownFeed } from "../multi_town_feed.ts";
+import type { AlertKind } from "../node_alerts.ts";
+import type { JobFollower } from "./job_follower.ts";
+import type { JobPayer } from "./job_payer.ts";
+import { fetchResultBlob } from "./result_content.ts";
+
+/** Options for {@linkcode openJobFeed}. */
+export interface JobFeedOptions {
+  /** The towns' relay URLs, the home town's first. */
+  relays: string[];
+  /** The requester's pubkey: events addressed to it (`#p`) are the feed. */
+  pubkey: string;
+  /** The jobs on record still in flight: the subscription starts at the oldest one's. */
+  inFlight: JobSummary[];
+  /** Resolves once the jobs on record are followed: events wait for it. */
+  following: Promise<void>;
+  /** How the feed's stages run: "workers" (default) or "inline". */
+  mode?: EventFeedOptions["mode"];
+  /** The profile's state dir (a result's blob is fetched into it). */
+  stateDir: string;
+  /** Whether the node is closing: nothing new is acted on then. */
+  closed: () => boolean;
+  /** A job's record as it is on disk. */
+  read: (id: string) => Promise<RequesterJobRecord | undefined>;
+  /** The jobs followed: their queues, sidecars and record writes. */
+  jobs: Pick<
+    JobFollower,
+    | "isFollowed"
+    | "sidecarOf"
+    | "enqueue"
+    | "settle"
+    | "see"
+    | "writeSeen"
+    | "advance"
+    | "finish"
+    | "progress"
+  >;
+  /** Pays a job's invoice. */
+  payer: Pick<JobPayer, "pay">;
+  /** Raises a node alert (a relay disconnected). */
+  alert: (kind: AlertKind, message: string, details?: Record<string, string>) => void;
+  /** Warnings (a stage of the feed failed, an event's handling failed). */
+  warn?: (line: string) => void;
+}
+
+/** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
+const RESUME_OVERLAP_S = 5;
+
+/**
+ * Opens the requester's feed; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { openJobFeed } from "./job_feed.ts";
+ * import type { JobFollower } from "./job_follower.ts";
+ * import type { JobPayer } from "./job_payer.ts";
+ * import type { JobRepository } from "../../state/job_repository.ts";
+ *
+ * declare const repo: JobRepository;
+ * declare const follower: JobFollower;
+ * declare const payer: JobPayer;
+ * declare const pubkey: string;
+ * let closed = false;
+ * const feed = await openJobFeed({
+ *   relays: ["ws://127.0.0.1:7777"],
+ *   pubkey,
+ *   inFlight: repo.listInFlight(),
+ *   following: Promise.resolve(),
+ *   stateDir: repo.stateDir,
+ *   closed: () => closed,
+ *   read: (id) => repo.read(id),
+ *   jobs: follower,
+ *   payer,
+ *   alert: (kind, message) => console.warn(kind, message),
+ * });
+ * closed = true;
+ * await feed.close();
+ * ```
+ */
+export function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
+  const router = new JobEventRouter(options);
+  let since = Math.floor(Date.now() / 1000);
+  for (const r of options.inFlight) {
+    since = Math.min(since, r.lastSeenCreatedAt ?? Math.floor(r.createdAtMs / 1000));
+  }
+  return openMultiTownFeed({
+    relays: options.relays,
+    filters: [{ "#p": [options.pubkey], since: since - RESUME_OVERLAP_S }],
+    initialBackoffMs: 200,
+    maxBackoffMs: 5_000,
+    mode: options.mode,
+    onEvent: async (summary) => {
+      await options.following;
+      // Once closing, nothing new is acted on: the next start resumes from the records.
+      if (!options.closed()) router.onToon(summary.toon);
+    },
+    onLog: (e, relay) => {
+      if (e.type !== "disconnected") return;
+      options.alert("relay-disconnected", `relay ${relay} disconnected`, {
+        code: String(e.code),
+        reason: e.reason,
+      });
+    },
+    onFailure: (f) => options.warn?.(`feed: ${f.stage}: ${f.message}`),
+  });
+}
+
+/** Routes the feed's events to their jobs and handles them, one job's at a time. */
+class JobEventRouter {
+  #o: JobFeedOptions;
+
+  constructor(options: JobFeedOptions) {
+    this.#o = options;
+  }
+
+  onToon(toon: string): void {
+    let event: NostrEvent;
+    try {
+      event = decodeEventToon(toon);
+    } catch {
+      return; // not a valid signed event: nothing to act on
+    }
+    const isResult = isJobResultKind(event.kind);
+    if (!isResult && event.kind !== JOB_FEEDBACK_KIND) return;
+    const jobId = event.tags.find((t) => t[0] === "e" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))?.[1];
+    if (!jobId || !this.#o.jobs.isFollowed(jobId)) return;
+    this.#o.jobs.enqueue(jobId, () => this.#onJobEvent(jobId, event, toon)).catch((err) =>
+      this.#o.warn?.(`job ${jobId.slice(0, 12)}: ${(err as Error).message}`)
+    );
+  }
+
+  async #onJobEvent(
+    id: string,
+    event: NostrEvent,
+    toon: string,
+  ): Promise<RequesterJobRecord | void> {
+    const jobs = this.#o.jobs;
+    if (!jobs.isFollowed(id)) return;
+    let record = await this.#o.read(id);
+    const sidecar = jobs.sidecarOf(id);
+    if (record && TERMINAL_JOB_STATUSES.includes(record.status)) return jobs.settle(id, record);
+    if (!record || !sidecar) return;
+    const targets = sidecar.spec.providers;
+    if (targets.length > 0 && !targets.includes(event.pubkey)) return;
+    if (record.provider && record.provider !== event.pubkey) return;
+    if (!record.provider || (record.lastSeenCreatedAt ?? 0) < event.created_at) {
+      // Written with this event's own status write (one record write per event, not two), or
+      // on its own below when the event changes nothing else. Events of one job are handled one
+      // at a time (enqueue), so no other handler sees the record in between.
+      const seen = {
+        provider: event.pubkey,
+        lastSeenCreatedAt: Math.max(record.lastSeenCreatedAt ?? 0, event.created_at),
+      };
+      jobs.see(id, seen);
+      record = { ...record, ...seen };
+    }
+    try {
+      return await this.#handleJobEvent(id, event, toon, record);
+    } finally {
+      await jobs.writeSeen(id);
+    }
+  }
+
+  async #handleJobEvent(
+    id: string,
+    event: NostrEvent,
+    toon: string,
+    record: RequesterJobRecord,
+  ): Promise<RequesterJobRecord | void> {
+    const jobs = this.#o.jobs;
+    if (event.kind === JOB_FEEDBACK_KIND) {
+      const feedback = parseJobFeedback(event);
+      jobs.progress(
+        id,
+        "feedback",
+        `${feedback.status}${feedback.extraInfo ? `: ${feedback.extraInfo}` : ""}`,
+      );
+      if (feedback.status === "processing" || feedback.status === "partial") {
+        return await jobs.advance(id, "processing", { current: record });
+      }
+      if (feedback.status === "error") {
+        // `busy` before anything was paid: a temporary refusal (protocol/busy_feedback.ts), said
+        // so in the reason, which keeps its `busy:` prefix for the caller that sends it again.
+        const busy = isBusyFeedback(feedback) &&
+          record.payments.every((p) => p.status === "rejected");
+        return await jobs.finish(id, "error", {
+          error: busy
+            ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`
+            : `provider error: ${feedback.extraInfo ?? ""}`,
+        }, record);
+      }
+      if (feedback.status === "payment-required") {
+        const invoice = feedback.amount?.paymentRequest;
+        // With an invoice the record goes straight to `paying` (one write before the PREPARE);
+        // `pay` writes `payment-required` itself when it does not pay now.
+        if (invoice) {
+          await this.#o.payer.pay(id, invoice, event.pubkey, {
+            fromFeedback: true,
+            current: record,
+          });
+        } else await jobs.advance(id, "payment-required", { current: record });
+      }
+      return;
+    }
+    if (event.kind !== record.kind + 1000) return;
+    const result = parseJobResult(event);
+    const blob = await fetchResultBlob(this.#o.stateDir, id, event);
+    jobs.progress(
+      id,
+      "result",
+      blob === "none"
+        ? `${result.content.length} chars from ${event.pubkey.slice(0, 12)}`
+        : `result blob ${blob} from ${event.pubkey.slice(0, 12)}`,
+    );
+    const invoice = result.amount?.paymentRequest;
+    if (invoice) {
+      const paid = await this.#o.payer.pay(id, invoice, event.pubkey, { current: record });
+      if (!paid) return;
+    }
+    // Without a payment here nothing wrote the record since #onJobEvent read it.
+    return await jobs.finish(
+      id,
+      "done",
+      { toon, resultId: event.id },
+      invoice ? undefined : record,
+    );
+  }
+}
