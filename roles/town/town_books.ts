@@ -1,0 +1,64 @@
+/**
+ * A town's start-up step that opens its books: its income (one line per paid write or blob), what
+ * it owes each BTP peer it forwards payments to (state/peer_ledger.ts), both on disk before the
+ * FULFILL leaves, and what each peer without a channel spent on credit, in the database on a
+ * shared store (btp/peer_credit_gate.ts, docs/OPERATIONS.md).
+ *
+ * @module
+ */
+import type { TownSettings } from "../../config/town_settings.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { openFilePeerCredit, type PeerCredit } from "../../state/peer_credit.ts";
+import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
+import type { PostgresEventStore } from "../../state/postgres_event_store.ts";
+import { openPostgresPeerCredit } from "../../state/postgres_peer_credit.ts";
+import type { TownClosers } from "./town_stop.ts";
+
+/** The books a town opened. */
+export interface TownBooks {
+  /** The town's income. */
+  income: PaymentLog;
+  /** What the town owes each BTP peer. */
+  ledger: PeerLedger;
+  /** What each peer without a channel spent; undefined when no peer has credit. */
+  credit: PeerCredit | undefined;
+  /** The credit limits configured per peer account. */
+  creditLimits: Map<string, bigint>;
+}
+
+/**
+ * Opens the income log, the peer ledger and, when some peer has credit, the credit counts (their
+ * closing added to `closers`).
+ *
+ * @example
+ * ```ts
+ * import { TownClosers } from "./town_stop.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const books = await openTownBooks({ stateDir, peers: [] }, undefined, new TownClosers());
+ * books.ledger.balance("beta").owed; // 0n
+ * ```
+ */
+export async function openTownBooks(
+  config: Pick<TownSettings, "stateDir" | "peers" | "peerCreditLimit">,
+  postgresStore: PostgresEventStore | undefined,
+  closers: TownClosers,
+): Promise<TownBooks> {
+  // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
+  const income = await openPaymentLog({ stateDir: config.stateDir });
+  // What the town owes each BTP peer it forwards payments to, on disk before the FULFILL leaves.
+  const ledger = await openPeerLedger({ stateDir: config.stateDir });
+  // What each peer without a channel has spent on credit: in the database on a shared store.
+  const creditLimits = new Map(
+    config.peers.flatMap((p) => p.creditLimit === undefined ? [] : [[p.account, p.creditLimit]]),
+  );
+  const credit = config.peerCreditLimit === undefined && creditLimits.size === 0
+    ? undefined
+    : postgresStore
+    ? await openPostgresPeerCredit(postgresStore.sql)
+    : await openFilePeerCredit({ stateDir: config.stateDir });
+  closers.add(async () => {
+    await credit?.close();
+  });
+  return { income, ledger, credit, creditLimits };
+}

@@ -1,0 +1,158 @@
+/**
+ * A town's start-up step that starts its BTP server for children (roles/town/btp/btp_server.ts):
+ * the packets of each peer pass its claim or credit gate to the router; failed auths and
+ * connections per address are counted town-wide on a shared store; a peer that connects is
+ * asked for the fulfillments of the payments in doubt it was forwarded before a crash
+ * (protocol/payment_in_doubt.ts, docs/OPERATIONS.md).
+ *
+ * @module
+ */
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { effectivePrefixCap } from "../../config/town_limits.ts";
+import type { TownSettings } from "../../config/town_settings.ts";
+import { MAX_IN_DOUBT } from "../../protocol/payment_in_doubt.ts";
+import type { PeerBalance, PeerLedger } from "../../state/peer_ledger.ts";
+import type { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
+import { BtpAccounts } from "./btp/btp_accounts.ts";
+import type { BtpRouter } from "./btp/btp_router.ts";
+import { type BtpServer, startBtpServer } from "./btp/btp_server.ts";
+import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
+import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
+import type { LateBound } from "./late_bound.ts";
+import { sharedAuthFailures } from "./shared_auth_failures.ts";
+import type { TownHttpHandler } from "./town_http_handler.ts";
+import type { TownSizing } from "./town_sizing.ts";
+import type { TownClosers } from "./town_stop.ts";
+import type { TownStores } from "./town_stores.ts";
+
+/** Options for {@linkcode startTownBtpServer}. */
+export interface TownBtpServerOptions {
+  config: Pick<TownSettings, "host" | "btpPort">;
+  stores: Pick<TownStores, "sharedBuckets" | "connectionCounts" | "postgresStore">;
+  sizing: Pick<TownSizing, "limits" | "townLimits" | "unknownElsewhere">;
+  accounts: BtpAccounts;
+  router: BtpRouter;
+  /** The gate of an account's packets, if any. */
+  claimGate: ((account: string) => BtpClaimGate | undefined) | undefined;
+  cosignDesk: ((account: string) => ChannelCosignDesk | undefined) | undefined;
+  /** One bound on what waits to be sent, both ports: the HTTP front's guard. */
+  slowConsumers: TownHttpHandler["slowConsumers"];
+  /** Which process holds each BTP peer, once open: told when a peer comes or goes. */
+  peerRoutes: LateBound<PostgresPeerRoutes>;
+  ledger: PeerLedger;
+  /** Told when a BTP peer connected. */
+  onPeerConnected: ((account: string) => void) | undefined;
+  /** Told after each payment in doubt the peer proved. */
+  onOwed: ((balance: PeerBalance) => void) | undefined;
+  closers: TownClosers;
+  log: (line: string) => void;
+}
+
+/**
+ * The BTP accounts of the town's configured peers; an unusable one is refused
+ * (`BtpAccountConfigError`).
+ *
+ * @example
+ * ```ts
+ * const accounts = townBtpAccounts({ peers: [], acceptAnyToken: true });
+ * ```
+ */
+export function townBtpAccounts(
+  config: Pick<TownSettings, "peers" | "acceptAnyToken" | "maxPacketAmount">,
+): BtpAccounts {
+  return new BtpAccounts({
+    peers: config.peers,
+    acceptAnyToken: config.acceptAnyToken,
+    defaultMaxPacketAmount: config.maxPacketAmount,
+  });
+}
+
+/**
+ * Starts the town's BTP server.
+ *
+ * @example
+ * ```ts
+ * declare const options: Parameters<typeof startTownBtpServer>[0];
+ * const btp = startTownBtpServer(options);
+ * console.log(btp.port);
+ * ```
+ */
+export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
+  const { config, stores: { sharedBuckets, connectionCounts }, router, log } = options;
+  const { limits, townLimits, unknownElsewhere } = options.sizing;
+  const btp: BtpServer = startBtpServer({
+    hostname: config.host,
+    port: config.btpPort,
+    // Processes sharing a store share the ports too (one address for the town).
+    reusePort: options.stores.postgresStore !== undefined,
+    accounts: options.accounts,
+    onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
+    onPeer: (event, account) => {
+      log(`peer ${account} ${event}ed`);
+      options.peerRoutes.current?.changed(account);
+      if (event !== "connect") return;
+      options.onPeerConnected?.(account);
+      resolveInDoubt(btp, account, options).catch((err) =>
+        log(`peer ${account}: payments in doubt not resolved: ${(err as Error).message}`)
+      );
+    },
+    claimGate: options.claimGate,
+    cosignDesk: options.cosignDesk,
+    authTimeoutMs: limits.btpAuthTimeoutMs,
+    handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
+    maxFrameBytes: limits.btpMaxMessageBytes,
+    // On a shared store failed auths are counted town-wide in the database at the town's
+    // full limits (each process's own count too, at the full limits, for when it is away).
+    authFailuresPerMinute: sharedBuckets
+      ? townLimits.btpAuthFailuresPerMinute
+      : limits.btpAuthFailuresPerMinute,
+    authBlockMs: limits.btpAuthBlockSeconds * 1000,
+    authFailuresPerMinuteTotal: sharedBuckets
+      ? townLimits.btpAuthFailuresPerMinuteTotal
+      : limits.btpAuthFailuresPerMinuteTotal,
+    sharedAuthFailures: sharedBuckets && sharedAuthFailures({
+      buckets: sharedBuckets,
+      perAddressPerMinute: townLimits.btpAuthFailuresPerMinute,
+      totalPerMinute: townLimits.btpAuthFailuresPerMinuteTotal,
+    }),
+    authTrialMs: limits.btpAuthTrialSeconds * 1000,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    maxConnectionsPerPrefix: effectivePrefixCap(limits),
+    maxConnections: limits.maxConnections,
+    connectionsElsewhere: connectionCounts &&
+      (() => connectionCounts.reachable() ? 0 : unknownElsewhere),
+    sharedSlot: connectionCounts &&
+      ((address) => connectionCounts.take("btp", address, limits.maxConnectionsPerAddress)),
+    // One bound on what waits to be sent, both ports: the total covers them together.
+    slowConsumers: options.slowConsumers,
+    log,
+  });
+  options.closers.add(() => btp.close());
+  return btp;
+}
+
+/**
+ * Payments forwarded before a crash with no answer on record: the peer shows the fulfillments it
+ * holds (protocol/payment_in_doubt.ts), each owed once proven.
+ */
+async function resolveInDoubt(
+  btp: BtpServer,
+  account: string,
+  options: Pick<TownBtpServerOptions, "ledger" | "onOwed" | "log">,
+): Promise<void> {
+  const { ledger, log } = options;
+  const doubts = ledger.inDoubt().filter((p) => p.account === account).map((p) => p.condition);
+  for (let i = 0; i < doubts.length; i += MAX_IN_DOUBT) {
+    const peer = btp.peer(account);
+    if (!peer) return;
+    const shown = await peer.askInDoubt(doubts.slice(i, i + MAX_IN_DOUBT), 10_000);
+    for (const fulfillment of shown) {
+      const amount = await ledger.prove(account, hexToBytes(fulfillment));
+      if (amount > 0n) {
+        log(`peer ${account}: payment in doubt proven, ${amount} owed`);
+        // Owed now, as after a FULFILL: a payout may be due (docs/OPERATIONS.md).
+        options.onOwed?.(ledger.balance(account));
+      }
+    }
+  }
+}

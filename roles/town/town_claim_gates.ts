@@ -1,0 +1,68 @@
+/**
+ * A town's start-up step that makes the gate each BTP peer's packets pass: the channel's claim
+ * gate of a peer that settles over a channel, the credit gate of the others when the town gives
+ * credit (btp/peer_credit_gate.ts, docs/PROTOCOL.md).
+ *
+ * @module
+ */
+import type { TownSettings } from "../../config/town_settings.ts";
+import { peerCreditGate } from "./btp/peer_credit_gate.ts";
+import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
+import type { TownAddress } from "./town_address.ts";
+import type { TownBooks } from "./town_books.ts";
+
+/** Options for {@linkcode townClaimGates}. */
+export interface TownClaimGatesOptions {
+  config: Pick<TownSettings, "peerCreditLimit">;
+  books: Pick<TownBooks, "credit" | "creditLimits" | "ledger">;
+  /** The channel claim gates (`TownNodeOptions.claimGate`). */
+  claimGate: ((account: string) => BtpClaimGate | undefined) | undefined;
+  /** Whether an account settles over a channel (`TownNodeOptions.hasChannel`). */
+  hasChannel: ((account: string) => boolean) | undefined;
+  address: TownAddress;
+  log: (line: string) => void;
+}
+
+/** The gates of a town's BTP peers. */
+export interface TownClaimGates {
+  /** The gate of an account's packets, if any. */
+  claimGate: ((account: string) => BtpClaimGate | undefined) | undefined;
+  /** Packets refused for spent credit so far (`/metrics`). */
+  refused(): number;
+}
+
+/**
+ * The channel claim gates, with a credit gate over each when the town gives credit.
+ *
+ * @example
+ * ```ts
+ * declare const options: Parameters<typeof townClaimGates>[0];
+ * const gates = townClaimGates(options);
+ * console.log(gates.refused()); // 0
+ * ```
+ */
+export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
+  const { config, books: { credit, creditLimits, ledger }, address, log } = options;
+  let creditRefused = 0;
+  const claimGate = credit === undefined
+    ? options.claimGate
+    : (account: string) =>
+      peerCreditGate(account, options.claimGate?.(account), {
+        credit,
+        // A peer the town forwards payments to may spend what it earned too: those writes are
+        // paid from its earnings' flow, never from the town's deposit (docs/PROTOCOL.md).
+        limitOf: (a) => {
+          const granted = creditLimits.get(a) ?? config.peerCreditLimit;
+          return granted === undefined ? undefined : granted + ledger.balance(a).owed;
+        },
+        hasChannel: options.hasChannel ?? (() => false),
+        triggeredBy: () => address.ilpAddress,
+        onRefused: (a, amount, spent, limit) => {
+          creditRefused++;
+          log(
+            `peer ${a}: ${amount} refused, ${spent} of its credit of ${limit} spent (no channel)`,
+          );
+        },
+      });
+  return { claimGate, refused: () => creditRefused };
+}

@@ -1,0 +1,82 @@
+/**
+ * A town's start-up step that starts, on a shared store, the process's private listener: blob
+ * fetches by the town's other processes (without a shared blob directory) and the packets they
+ * forward to the BTP peers connected here (roles/town/blobs/blob_peer_listener.ts); and the blob
+ * store the routes use, town-wide over this process's own when there is no shared directory
+ * (state/shared_blob_store.ts, docs/OPERATIONS.md "A town on several machines").
+ *
+ * @module
+ */
+import type { TownSettings } from "../../config/town_settings.ts";
+import { PostgresBlobIndex } from "../../state/postgres_blob_index.ts";
+import { openSharedBlobStore } from "../../state/shared_blob_store.ts";
+import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import { type BlobPeerListener, startBlobPeerListener } from "./blobs/blob_peer_listener.ts";
+import { LateBound } from "./late_bound.ts";
+import type { TownClosers } from "./town_stop.ts";
+import type { TownStores } from "./town_stores.ts";
+
+/** Answers a packet forwarded by the town's other processes (`POST /ilp`). */
+export type ForwardedPackets = (request: Request) => Promise<Response>;
+
+/** Options for {@linkcode startTownPrivateListener}. */
+export interface TownPrivateListenerOptions {
+  config: Pick<TownSettings, "storeBlobPeer">;
+  stores: Pick<TownStores, "postgresStore" | "blobs" | "sharedBlobsDir">;
+  /** Where the listener's closing is added. */
+  closers: TownClosers;
+  log: (line: string) => void;
+}
+
+/** What {@linkcode startTownPrivateListener} started. */
+export interface TownPrivateListener {
+  /** The listener (a shared store only). */
+  listener: BlobPeerListener | undefined;
+  /** What the routes use: the blob store, or the town-wide store over it. */
+  townBlobs: TownBlobStore;
+  /** To bind once the peer routes are open; until then forwarded packets are answered 503. */
+  forwarded: LateBound<ForwardedPackets>;
+}
+
+/**
+ * Starts the private listener of a process on a shared store (none otherwise) and opens the
+ * town-wide blob store when the processes share no blob directory; adds the listener's
+ * closing to `closers`.
+ *
+ * @example
+ * ```ts
+ * import { TownClosers } from "./town_stop.ts";
+ *
+ * declare const stores: Parameters<typeof startTownPrivateListener>[0]["stores"];
+ * const closers = new TownClosers();
+ * const { listener } = await startTownPrivateListener({ config: {}, stores, closers, log: console.log });
+ * console.log(listener?.url);
+ * await closers.stop();
+ * ```
+ */
+export async function startTownPrivateListener(
+  options: TownPrivateListenerOptions,
+): Promise<TownPrivateListener> {
+  const { config, stores: { postgresStore, blobs, sharedBlobsDir }, log } = options;
+  const forwarded = new LateBound<ForwardedPackets>();
+  if (postgresStore === undefined) return { listener: undefined, townBlobs: blobs, forwarded };
+  const peer = config.storeBlobPeer ?? { host: "127.0.0.1", port: 0 };
+  const listener = startBlobPeerListener({
+    blobs: sharedBlobsDir === undefined ? blobs : undefined,
+    forward: (request) =>
+      forwarded.current?.(request) ??
+        Promise.resolve(new Response("starting\n", { status: 503 })),
+    hostname: peer.host,
+    port: peer.port,
+    publicUrl: peer.url,
+  });
+  log(`private listener: ${listener.url}`);
+  options.closers.add(() => listener.close());
+  if (sharedBlobsDir !== undefined) return { listener, townBlobs: blobs, forwarded };
+  const townBlobs = await openSharedBlobStore({
+    local: blobs,
+    index: await PostgresBlobIndex.open(postgresStore.sql),
+    selfUrl: listener.url,
+  });
+  return { listener, townBlobs, forwarded };
+}

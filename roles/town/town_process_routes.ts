@@ -1,0 +1,70 @@
+/**
+ * A town's start-up step that, on a shared store, lets the town's other processes reach the BTP
+ * peers connected here: they are recorded town-wide (state/postgres_peer_routes.ts), with the
+ * parent link while this process holds it, and the packets the others forward to them are taken
+ * on the private listener (roles/town/btp/process_forward.ts, docs/OPERATIONS.md "A town on
+ * several machines").
+ *
+ * @module
+ */
+import type { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
+import type { PostgresEventStore } from "../../state/postgres_event_store.ts";
+import { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
+import type { ParentLink } from "./btp/btp_parent_link.ts";
+import type { BtpRouter } from "./btp/btp_router.ts";
+import type { BtpServer } from "./btp/btp_server.ts";
+import { createForwardHandler } from "./btp/process_forward.ts";
+import { UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
+import type { LateBound } from "./late_bound.ts";
+import type { ForwardedPackets } from "./town_private_listener.ts";
+import type { TownClosers } from "./town_stop.ts";
+
+/** Options for {@linkcode routePeersAcrossProcesses}. */
+export interface TownProcessRoutesOptions {
+  postgresStore: PostgresEventStore;
+  /** This process's entry in the town's process registry. */
+  connectionCounts: PostgresConnectionCounts;
+  /** This process's private listener, where the others forward packets. */
+  privateUrl: string;
+  /** From `deriveForwardKey`. */
+  forwardKey: Uint8Array;
+  btp: BtpServer;
+  router: BtpRouter;
+  /** The parent link while this process holds it (unbound: no parent). */
+  parentLink: LateBound<() => ParentLink | undefined>;
+  /** Bound here: the peer routes. */
+  peerRoutes: LateBound<PostgresPeerRoutes>;
+  /** Bound here: the private listener's handler of forwarded packets. */
+  forwarded: LateBound<ForwardedPackets>;
+  closers: TownClosers;
+  log: (line: string) => void;
+}
+
+/**
+ * Opens the peer routes and binds the handler of the packets forwarded to this process.
+ *
+ * @example
+ * ```ts
+ * declare const options: Parameters<typeof routePeersAcrossProcesses>[0];
+ * await routePeersAcrossProcesses(options);
+ * console.log(options.peerRoutes.current !== undefined);
+ * ```
+ */
+export async function routePeersAcrossProcesses(options: TownProcessRoutesOptions): Promise<void> {
+  const { btp, router, parentLink } = options;
+  // Peers connected here are found by the other processes, which forward their packets
+  // to this process's private listener (roles/town/btp/process_forward.ts).
+  const routes = await PostgresPeerRoutes.open(options.postgresStore.sql, {
+    process: options.connectionCounts.process,
+    url: options.privateUrl,
+    // The parent link too, while held here: the others send parent-bound packets here.
+    connected: () => parentLink.current?.() ? [...btp.peers(), UPLINK_ROUTE] : btp.peers(),
+    log: options.log,
+  });
+  options.peerRoutes.bind(routes);
+  options.closers.add(() => routes.close());
+  options.forwarded.bind(createForwardHandler({
+    key: options.forwardKey,
+    route: (packet) => router.route({ kind: "process" }, packet),
+  }));
+}
