@@ -19,8 +19,13 @@ import {
   GiftWrapError,
   MAX_DM_TEXT,
   unwrapGiftWrap,
+  wrapDirectMessage,
 } from "../../protocol/gift_wrap.ts";
-import type { DeliveryLog, DeliveryRecord } from "../../state/delivery_log.ts";
+import {
+  type DeliveryLog,
+  type DeliveryRecord,
+  openDeliveryLog,
+} from "../../state/delivery_log.ts";
 import type { SkillEntry } from "./skill_catalog.ts";
 import type { SkillJob, SkillOutcome } from "./skill_sandbox.ts";
 
@@ -182,4 +187,47 @@ export class EventDelivery {
     b.used++;
     return undefined;
   }
+}
+
+/**
+ * The delivery of non-job events for a node: its log in `stateDir` recovered first (deliveries
+ * cut off by a stop or a crash are reported through `logLine`, never run again); replies are gift
+ * wraps written to `town`.
+ *
+ * @example
+ * ```ts
+ * import { openEventDelivery } from "./event_delivery.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { SkillSandbox } from "./skill_sandbox.ts";
+ *
+ * declare const signer: NodeSigner;
+ * declare const sandbox: SkillSandbox;
+ * const delivery = await openEventDelivery({
+ *   stateDir: "/var/lib/turnpike",
+ *   signer,
+ *   run: (job) => sandbox.run(job),
+ *   town: { write: async (wrap) => console.log(`reply ${wrap.id}`) },
+ *   logLine: console.log,
+ * });
+ * ```
+ */
+export async function openEventDelivery(
+  o: Omit<EventDeliveryOptions, "log" | "reply"> & {
+    stateDir: string;
+    town: { write(event: NostrEvent): Promise<void> };
+  },
+): Promise<EventDelivery> {
+  const { stateDir, town, ...options } = o;
+  const log = await openDeliveryLog({ stateDir });
+  for (const cut of await log.recover()) {
+    options.logLine?.(`delivery of ${cut.eventId} to ${cut.skill} was cut off: not run again`);
+  }
+  return new EventDelivery({
+    log,
+    ...options,
+    reply: async ({ recipient, text, replyTo }) => {
+      // Signed by the wrap's one-time key: published as is, never re-signed.
+      await town.write(await wrapDirectMessage({ signer: o.signer, recipient, text, replyTo }));
+    },
+  });
 }

@@ -15,6 +15,10 @@
  */
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
+import type { ProviderJobStore } from "../../state/provider_job_store.ts";
+import { reapSkillCgroups, reapSkillProcesses } from "./orphan_reaper.ts";
+import type { SkillEntry } from "./skill_catalog.ts";
+import type { JobPublisher } from "./job_publisher.ts";
 
 /** What to do with one record at restart. */
 export type RecoveryStep =
@@ -69,4 +73,83 @@ export function recoveryStepFor(
     return record.notified === false ? { action: "notify" } : { action: "none" };
   }
   return { action: "resume" };
+}
+
+/** Options for {@linkcode recoverJobs}: what carries the steps out. */
+export interface RecoverJobsOptions {
+  stateDir: string;
+  store: Pick<ProviderJobStore, "all" | "put">;
+  /** The skill a record names (undefined once it is gone: not idempotent). */
+  skillOf: (record: ProviderJobRecord) => SkillEntry | undefined;
+  /** Queues a paid job to run. */
+  enqueue: (jobId: string) => void;
+  publisher: Pick<JobPublisher, "finishWithError" | "notifyError">;
+  /** Carries a job on from where it stopped (job_lifecycle.ts). */
+  advance: (record: ProviderJobRecord) => Promise<void>;
+  log: (line: string) => void;
+}
+
+/**
+ * Carries out each record's step at restart ({@linkcode recoveryStepFor}); a record that cannot
+ * be recovered is logged and the others still are.
+ *
+ * @example
+ * ```ts
+ * import { recoverJobs } from "./job_recovery.ts";
+ * import type { ProviderJobStore } from "../../state/provider_job_store.ts";
+ * import type { JobPublisher } from "./job_publisher.ts";
+ * import type { JobLifecycle } from "./job_lifecycle.ts";
+ *
+ * declare const store: ProviderJobStore;
+ * declare const publisher: JobPublisher;
+ * declare const lifecycle: JobLifecycle;
+ * await recoverJobs({
+ *   stateDir: "/var/lib/turnpike",
+ *   store,
+ *   skillOf: () => undefined,
+ *   enqueue: (id) => console.log(`run ${id}`),
+ *   publisher,
+ *   advance: (record) => lifecycle.advance(record),
+ *   log: console.log,
+ * });
+ * ```
+ */
+export async function recoverJobs(o: RecoverJobsOptions): Promise<void> {
+  for (const record of o.store.all()) {
+    try {
+      await recoverOne(record, o);
+    } catch (err) {
+      o.log(`recover ${record.id} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function recoverOne(record: ProviderJobRecord, o: RecoverJobsOptions): Promise<void> {
+  const step = recoveryStepFor(record, {
+    idempotent: o.skillOf(record)?.manifest.idempotent ?? false,
+    nowMs: Date.now(),
+  });
+  if (record.status === "running") {
+    // Cut off mid-run: whatever it left behind goes before anything runs again.
+    const reaped = await reapSkillProcesses(`${o.stateDir}/work/${record.id}`);
+    if (reaped.length > 0) o.log(`recover ${record.id}: killed leftover pids ${reaped}`);
+    await reapSkillCgroups(record.id);
+  }
+  switch (step.action) {
+    case "rerun": {
+      o.log(`recover ${record.id}: re-run (skill ${record.skill} is idempotent)`);
+      const paid = { ...record, status: "paid" as const };
+      await o.store.put(paid);
+      return o.enqueue(paid.id);
+    }
+    case "fail":
+      return await o.publisher.finishWithError(record, "error", step.reason);
+    case "notify":
+      return await o.publisher.notifyError(record);
+    case "none":
+      return;
+    case "resume":
+      o.log(`recover ${record.id}: ${record.status}`);
+      return await o.advance(record);
+  }
 }

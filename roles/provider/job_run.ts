@@ -8,12 +8,73 @@
  *
  * @module
  */
-import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
+import { decryptJobParams } from "../../protocol/nip90_job.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { SkillEntry } from "./skill_catalog.ts";
 import { OUTPUTS_DIR, type SkillJob, type SkillOutcome } from "./skill_sandbox.ts";
 import { BlobInputError, checkBlobInputs, fetchBlobInputs } from "./blob_inputs.ts";
 import { keepJobOutputs, ResultTooLargeError } from "./result_outputs.ts";
 import { stderrTail } from "./stderr_tail.ts";
+
+/**
+ * Where a provider keeps fetched input blobs (by hash), in its state dir.
+ *
+ * @example
+ * ```ts
+ * import { blobCacheDirOf } from "./job_run.ts";
+ *
+ * blobCacheDirOf("/var/lib/turnpike"); // "/var/lib/turnpike/blob-cache"
+ * ```
+ */
+export function blobCacheDirOf(stateDir: string): string {
+  return `${stateDir}/blob-cache`;
+}
+
+/**
+ * Where a job's kept output files wait for their publication, in the state dir.
+ *
+ * @example
+ * ```ts
+ * import { jobResultsDir } from "./job_run.ts";
+ *
+ * jobResultsDir("/var/lib/turnpike", "job-1"); // "/var/lib/turnpike/results/job-1"
+ * ```
+ */
+export function jobResultsDir(stateDir: string, jobId: string): string {
+  return `${stateDir}/results/${jobId}`;
+}
+
+/**
+ * The skill's stdin: the request's TOON, with decrypted params inlined when it was encrypted.
+ *
+ * @example
+ * ```ts
+ * import { skillInput } from "./job_run.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+ *
+ * declare const record: ProviderJobRecord;
+ * declare const signer: NodeSigner; // the provider's: an encrypted request is for it
+ * const stdin = await skillInput(record, signer);
+ * ```
+ */
+export async function skillInput(
+  record: Pick<ProviderJobRecord, "encrypted" | "requestToon">,
+  signer: NodeSigner,
+): Promise<string> {
+  if (!record.encrypted) return record.requestToon;
+  const request = decodeEventToon(record.requestToon, { verify: false });
+  const job = await decryptJobParams(request, signer);
+  // Skills never see the key; they get the plain tags. The signature no longer covers them.
+  const tags = [
+    ...request.tags.filter((t) => t[0] !== "encrypted"),
+    ...job.inputs.map((i) => ["i", i.data, i.type]),
+    ...job.params.map((p) => ["param", p.name, ...p.values]),
+  ];
+  return encodeEventToon({ ...request, tags, content: "" });
+}
 
 /** What runs a skill: the sandbox, or the Docker runner. */
 export interface SkillRunner {

@@ -8,13 +8,14 @@
  *
  * @module
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { decodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { ProviderJobStore } from "../../state/provider_job_store.ts";
-import type { PaymentLog } from "../../state/payment_log.ts";
+import type { PaymentEntry, PaymentLog } from "../../state/payment_log.ts";
 import { INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
 import {
   type UnpaidDropReason,
@@ -69,7 +70,7 @@ const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
  * import { PaymentDesk } from "./payment_desk.ts";
  * import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
  * import type { ProviderJobStore } from "../../state/provider_job_store.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { PaymentEntry, PaymentLog } from "../../state/payment_log.ts";
  *
  * declare const store: ProviderJobStore;
  * declare const payments: PaymentLog;
@@ -334,4 +335,32 @@ export class PaymentDesk {
   #iso(): string {
     return new Date(this.#now()).toISOString();
   }
+}
+
+/**
+ * The fulfillments of the payments this node was paid, among these conditions (hex): the town
+ * lost its answers in a crash (BTP `onInDoubt`), and the fulfillments the payment log holds prove
+ * those payments.
+ *
+ * @example
+ * ```ts
+ * import { fulfillmentsAmong } from "./payment_desk.ts";
+ * import type { PaymentLog } from "../../state/payment_log.ts";
+ *
+ * declare const payments: PaymentLog;
+ * declare const conditions: string[]; // from the town, hex
+ * const proofs = fulfillmentsAmong(payments.entries(), conditions);
+ * ```
+ */
+export function fulfillmentsAmong(
+  entries: readonly PaymentEntry[],
+  conditions: readonly string[],
+): string[] {
+  const wanted = new Set(conditions);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) continue;
+    if (wanted.has(bytesToHex(sha256(hexToBytes(e.fulfillment))))) out.push(e.fulfillment);
+  }
+  return out;
 }

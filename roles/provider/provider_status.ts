@@ -10,6 +10,8 @@ import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { AlertKind, NodeAlert } from "../node_alerts.ts";
 import { readCappedTextFile } from "../../state/capped_file.ts";
+import type { ProviderCounters } from "./provider_counters.ts";
+import type { ProviderAnnouncer } from "./announcer.ts";
 
 /** File name of the status file in the state dir. */
 export const PROVIDER_STATUS_FILE = "provider-status.json";
@@ -183,4 +185,190 @@ export function statusAmountText(
 ): string {
   if (status.assetCode === undefined) return `${amount} base units`;
   return formatRecordedAmount(amount, { asset: status.assetCode, scale: status.assetScale });
+}
+
+/** Longest the status file goes without a whole rewrite while only touched. */
+const STATUS_REWRITE_MS = 60_000;
+
+/** What the status file says of the node's jobs, taken at each rewrite. */
+export interface ProviderStatusSnapshot {
+  inFlight: number;
+  running: number;
+  openInvoices: number;
+  counters: ProviderCounters;
+  /** What the node's writes to its towns cost so far, base units. */
+  spentOnWrites: bigint;
+}
+
+/** Options for {@linkcode ProviderStatusKeeper}. */
+export interface ProviderStatusKeeperOptions {
+  stateDir: string;
+  pubkey: string;
+  relayUrl: string;
+  btpUrl: string;
+  /** False until the node's job store is open: nothing is written before. */
+  ready: () => boolean;
+  /** The node's jobs and counters now. */
+  snapshot: () => ProviderStatusSnapshot;
+}
+
+/**
+ * Keeps a running provider's status file: changes are marked ({@linkcode mark}) and written
+ * within a second ({@linkcode tick}, called every second); when nothing changed the file is only
+ * touched every `touchMs` and rewritten whole at least every minute (docs/SCALE.md).
+ *
+ * @example
+ * ```ts
+ * import { newProviderCounters } from "./provider_counters.ts";
+ * import { ProviderStatusKeeper } from "./provider_status.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const keeper = new ProviderStatusKeeper({
+ *   stateDir,
+ *   pubkey: "ab".repeat(32),
+ *   relayUrl: "ws://127.0.0.1:7777",
+ *   btpUrl: "ws://127.0.0.1:7768",
+ *   ready: () => true,
+ *   snapshot: () => ({
+ *     inFlight: 0,
+ *     running: 0,
+ *     openInvoices: 0,
+ *     counters: newProviderCounters(),
+ *     spentOnWrites: 0n,
+ *   }),
+ * });
+ * keeper.status.state = "serving";
+ * keeper.mark();
+ * await keeper.flush();
+ * ```
+ */
+export class ProviderStatusKeeper {
+  /** The status as it is written next (the node sets its fields, then {@linkcode mark}s it). */
+  readonly status: ProviderStatus;
+  #o: ProviderStatusKeeperOptions;
+  #dirty = false;
+  /** Something besides the clock changed since the last write (see flush). */
+  #changed = true;
+  /** When the status file was last written whole (ms). */
+  #writtenAt = 0;
+  /** When the status file was last written or touched (ms). */
+  #seenAt = 0;
+  #ticking?: ReturnType<typeof setInterval>;
+
+  constructor(options: ProviderStatusKeeperOptions) {
+    this.#o = options;
+    this.status = {
+      pid: Deno.pid,
+      state: "starting",
+      startedAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      pubkey: options.pubkey,
+      ilpAddress: "",
+      relayUrl: options.relayUrl,
+      btpUrl: options.btpUrl,
+      skills: [],
+      inFlight: 0,
+      running: 0,
+      openInvoices: 0,
+      counters: {
+        admitted: 0,
+        paid: 0,
+        published: 0,
+        errors: 0,
+        cancelled: 0,
+        earned: "0",
+        spentOnWrites: "0",
+        dropped: {},
+      },
+    };
+  }
+
+  /**
+   * Starts the once-a-second check. Changes are written within a second; when nothing changed
+   * the file is still refreshed every `touchMs` (10 s): its `updatedAt` is the provider's
+   * heartbeat, "last seen" after a crash and the age a monitor watches (whether it runs is its
+   * pid, see isProcessAlive). A tick with nothing to do makes no call: a process hosting
+   * hundreds of providers spent a fifth of its main thread on a touch per provider per second
+   * (docs/SCALE.md). Only the file: marking the status also wakes parked requests, which a
+   * clock tick must not do.
+   */
+  startTicking(touchMs: number, track: (flush: Promise<void>) => void): void {
+    this.#ticking = setInterval(() => {
+      const flush = this.#tick(touchMs);
+      if (flush !== undefined) track(flush);
+    }, 1000);
+  }
+
+  /** Stops the once-a-second check. */
+  stopTicking(): void {
+    clearInterval(this.#ticking);
+  }
+
+  /** The announcer's news (skills, last announcement and heartbeat, their cost), marked. */
+  announced(
+    a: Pick<ProviderAnnouncer, "skills" | "lastAnnounceAt" | "lastHeartbeatAt" | "costPerDay">,
+  ): void {
+    this.status.skills = a.skills;
+    this.status.lastAnnounceAt = a.lastAnnounceAt?.toISOString();
+    this.status.lastHeartbeatAt = a.lastHeartbeatAt?.toISOString();
+    this.status.periodicCostPerDay = String(a.costPerDay);
+    this.mark();
+  }
+
+  /** Sets these fields of the status, marked. */
+  set(fields: Partial<ProviderStatus>): void {
+    Object.assign(this.status, fields);
+    this.mark();
+  }
+
+  /** Something changed: the file is rewritten at the next tick. */
+  mark(): void {
+    this.#dirty = true;
+    this.#changed = true;
+  }
+
+  /**
+   * The once-a-second check: a flush when something changed, or when the file was last seen
+   * `touchMs` ago (its liveness touch); undefined when there is nothing to do.
+   */
+  #tick(touchMs: number): Promise<void> | undefined {
+    if (!this.#dirty && Date.now() - this.#seenAt < touchMs - 500) return undefined;
+    this.#dirty = true;
+    return this.flush();
+  }
+
+  /** Writes the file when due: whole when something changed, else touched (see the class doc). */
+  async flush(): Promise<void> {
+    if (!this.#dirty || !this.#o.ready()) return;
+    this.#dirty = false;
+    const heartbeatOnly = !this.#changed;
+    this.#changed = false;
+    // Only the clock moved: the file is touched (its mtime is the liveness `node status` reads),
+    // and rewritten whole at least every 60 s so the `updatedAt` inside stays near. A process
+    // hosting hundreds of providers spent most of its idle CPU on the rewrites (docs/SCALE.md).
+    const now = Date.now();
+    this.#seenAt = now;
+    if (heartbeatOnly && now - this.#writtenAt < STATUS_REWRITE_MS) {
+      if (await touchProviderStatus(this.#o.stateDir, new Date(now))) return;
+    }
+    this.#writtenAt = now;
+    const s = this.status;
+    const snapshot = this.#o.snapshot();
+    const counters = snapshot.counters;
+    s.updatedAt = new Date().toISOString();
+    s.inFlight = snapshot.inFlight;
+    s.running = snapshot.running;
+    s.openInvoices = snapshot.openInvoices;
+    s.counters = {
+      admitted: counters.admitted,
+      paid: counters.paid,
+      published: counters.published,
+      errors: counters.errors,
+      cancelled: counters.cancelled,
+      earned: String(counters.earned),
+      spentOnWrites: String(snapshot.spentOnWrites),
+      dropped: { ...counters.dropped },
+    };
+    await writeProviderStatus(this.#o.stateDir, s, { heartbeatOnly });
+  }
 }

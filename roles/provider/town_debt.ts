@@ -9,7 +9,9 @@
  */
 import { categoryOf, type PaymentEntry } from "../../state/payment_log.ts";
 import type { ChannelRecord } from "../../state/channel_file.ts";
+import { listChannels } from "../../state/channel_file.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../channels/payout_receiver.ts";
+import type { AlertKind } from "../node_alerts.ts";
 
 /** The provider's side of its books with the town, base units. */
 export interface TownDebt {
@@ -61,4 +63,62 @@ export function townDebtRefusal(debt: TownDebt, limit: bigint | undefined): stri
   if (limit === undefined || debt.debt <= limit) return undefined;
   return `the town owes this provider ${debt.debt} unclaimed (earned ${debt.earned}, ` +
     `claimed ${debt.claimed}), over its limit ${limit}`;
+}
+
+/** Options for {@linkcode TownDebtGuard}. */
+export interface TownDebtGuardOptions {
+  stateDir: string;
+  /** `[provider] max_town_debt`; undefined: no limit. */
+  limit: bigint | undefined;
+  /** The payment log's entries (undefined before it is open). */
+  entries: () => readonly PaymentEntry[] | undefined;
+  /** Raises an alert (once per crossing of the limit). */
+  alert: (kind: AlertKind, message: string, details: Record<string, string>) => void;
+}
+
+/**
+ * Refuses new paid jobs while the town owes more than the limit, alerting once per crossing.
+ *
+ * @example
+ * ```ts
+ * import { TownDebtGuard } from "./town_debt.ts";
+ *
+ * const guard = new TownDebtGuard({
+ *   stateDir: "/var/lib/turnpike",
+ *   limit: 1_000_000n,
+ *   entries: () => [],
+ *   alert: (kind, message) => console.warn(kind, message),
+ * });
+ * const refusal = await guard.refusal(); // undefined: serve the job
+ * ```
+ */
+export class TownDebtGuard {
+  #o: TownDebtGuardOptions;
+  #alerted = false;
+
+  constructor(options: TownDebtGuardOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Why new jobs are refused while the town owes more than the limit (alerted once per
+   * crossing); undefined under the limit or without one.
+   */
+  async refusal(): Promise<string | undefined> {
+    const limit = this.#o.limit;
+    if (limit === undefined) return undefined;
+    const entries = this.#o.entries();
+    if (!entries) return undefined;
+    const debt = townDebtOf(entries, await listChannels(this.#o.stateDir));
+    const refusal = townDebtRefusal(debt, limit);
+    if (refusal !== undefined && !this.#alerted) {
+      this.#o.alert("town-debt", refusal, {
+        earned: String(debt.earned),
+        claimed: String(debt.claimed),
+        limit: String(limit),
+      });
+    }
+    this.#alerted = refusal !== undefined;
+    return refusal;
+  }
 }
