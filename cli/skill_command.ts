@@ -284,7 +284,7 @@ async function projectBlob(dir: string, root: string): Promise<{ path: string; s
 async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
   if (manifest.runner !== "docker") {
     // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
-    // read-only for the job (roles/provider/provider_node.ts, docs/SKILLS.md).
+    // read-only for the job (roles/provider/provider_skills.ts, docs/SKILLS.md).
     const denoCacheDir = `${jobsRoot}/skill-deno-cache`;
     await Deno.mkdir(denoCacheDir);
     return await createSkillSandbox({ jobsRoot, hiddenPaths: [], denoCacheDir });
