@@ -33,6 +33,7 @@
 import type { Command } from "commander";
 import { BaseError, formatUnits, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type SettingsFlags } from "../config/settings.ts";
 import {
@@ -970,67 +971,19 @@ async function run(action: () => Promise<void>): Promise<void> {
   }
 }
 
+/** What the channel commands meet, each said as CLI_ERRORS says. */
+const CHANNEL_ERROR_CASES = [
+  errorCase(InsufficientFundsError, CLI_ERRORS.notEnoughTokens),
+  errorCase(InsufficientGasError, CLI_ERRORS.notEnoughGas),
+  errorCase(ChainTxError, CLI_ERRORS.chainRefused),
+  errorCase(ChannelNotOnChainError, CLI_ERRORS.channelNotOnChain),
+  errorCase(BaseError, CLI_ERRORS.chainSilent),
+  errorCase(ChainConfigError, CLI_ERRORS.chainUnconfigured),
+  errorCase(ConfigError, CLI_ERRORS.badChannelSetting),
+  errorCase(LOCAL_STATE_ERRORS, CLI_ERRORS.localState),
+];
+
+/** The channel commands' errors, each as CLI_ERRORS says. */
 function mapError(err: unknown): unknown {
-  if (err instanceof CliError) return err;
-  if (err instanceof InsufficientFundsError) {
-    return new CliError("not enough tokens for the deposit", {
-      context: err.message,
-      suggestion: "fund the wallet's EVM address (`turnpike wallet show`) or lower --deposit",
-      cause: err,
-    });
-  }
-  if (err instanceof InsufficientGasError) {
-    return new CliError("not enough native currency (ETH) for gas", {
-      context: err.message,
-      suggestion: "send some ETH to the wallet's EVM address for gas",
-      cause: err,
-    });
-  }
-  if (err instanceof ChainTxError) {
-    return new CliError(err.message, {
-      context: err.reason,
-      suggestion: err.reason === "RpcError"
-        ? "check that the chain is up (`turnpike chain up` for a local one) and its rpc_url"
-        : "the contract refused it for the reason shown; `turnpike channel list --refresh` " +
-          "shows the channel as the chain has it",
-      cause: err,
-    });
-  }
-  if (err instanceof ChannelNotOnChainError) {
-    return new CliError(err.message, {
-      context: `channel ${err.channelId}`,
-      suggestion: "a local chain that was restarted (`turnpike chain up`) has forgotten every " +
-        'channel: open a new one; otherwise fix [chains."<id>"] rpc_url in config.toml',
-      cause: err,
-    });
-  }
-  if (err instanceof BaseError) {
-    // viem's own errors: the RPC did not answer (the chain is down or the URL is wrong).
-    return new CliError(`the chain did not answer: ${err.shortMessage}`, {
-      suggestion: "start it (`turnpike chain up --config <state dir>` for a local one; a " +
-        'restarted anvil forgets every channel) or fix [chains."<id>"] rpc_url in config.toml',
-      cause: err,
-    });
-  }
-  if (err instanceof ChainConfigError) {
-    return new CliError(err.message, {
-      context: "chain config",
-      suggestion: 'set [chains."<id>"] rpc_url / token_network in config.toml or pass --rpc-url',
-      exitCode: ExitCode.Usage,
-      cause: err,
-    });
-  }
-  if (err instanceof ConfigError) {
-    // A bad value in config.toml or the environment: the user's to fix, like a bad flag.
-    return new CliError(err.message, {
-      context: "configuration",
-      suggestion: "fix the setting named in config.toml ([channels], [chains]) or its variable",
-      exitCode: ExitCode.Usage,
-      cause: err,
-    });
-  }
-  if (err instanceof Error && LOCAL_STATE_ERRORS.some((type) => err instanceof type)) {
-    return new CliError(err.message, { context: err.name, cause: err });
-  }
-  return err;
+  return toCliError(err, CHANNEL_ERROR_CASES);
 }

@@ -10,6 +10,7 @@
  */
 import { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -392,90 +393,26 @@ export async function openRequester(
  * ```
  */
 export function asCliError(err: unknown): unknown {
-  if (err instanceof JobEndedError) {
-    return new CliError(err.message, {
-      exitCode: ExitCode.Usage,
-      code: "no-job",
-      fields: { status: err.status },
-      cause: err,
-    });
-  }
-  if (err instanceof RequesterJobError) {
-    return new CliError(err.message, { exitCode: ExitCode.Usage, code: "no-job", cause: err });
-  }
-  if (err instanceof TownRejectedError) {
-    return new CliError(err.message, {
-      context: `ILP ${err.code}`,
-      code: "town-rejected",
-      suggestion: err.suggestion,
-      cause: err,
-    });
-  }
-  if (err instanceof ChannelSenderError) {
-    return new CliError(err.message, {
-      context: "payment channel",
-      code: "channel",
-      suggestion: err.suggestion,
-      cause: err,
-    });
-  }
-  if (err instanceof PriceAboveCeilingError) {
-    return new CliError(err.message, {
-      context: "price_ceiling",
-      code: "price-above-ceiling",
-      fields: { pricePerByte: String(err.price), priceCeiling: String(err.ceiling) },
-      suggestion: "pass --accept-price to pay it, or raise --price-ceiling / price_ceiling",
-      cause: err,
-    });
-  }
-  if (err instanceof ClaimBeyondDepositError) {
-    return new CliError(`the payment channel's deposit is used up: ${err.message}`, {
-      context: "payment channel",
-      code: "channel",
-      suggestion: "top it up (`turnpike channel topup <id> --amount <n>`; `turnpike channel " +
-        "list` names it), or raise [channels] topup_amount / topup_daily_cap",
-      cause: err,
-    });
-  }
-  if (err instanceof AutoChannelError) {
-    return new CliError(err.message, {
-      context: "[channels] auto",
-      code: "channel",
-      suggestion: err.suggestion,
-      cause: err,
-    });
-  }
-  if (err instanceof BlobPublishError) {
-    return new CliError(err.message, { suggestion: err.suggestion, cause: err });
-  }
-  if (err instanceof BlossomError) {
-    return new CliError(`cannot upload a blob input: ${err.message}`, {
-      context: "the town's blob store",
-      cause: err,
-    });
-  }
-  if (err instanceof BtpConnectionError || err instanceof BtpTimeoutError) {
-    // A write retried to its job's deadline against a town that never answered: not a bug.
-    return new CliError(`the town did not answer: ${err.message}`, {
-      context: "town unreachable",
-      code: "town-unreachable",
-      suggestion: "check that the town is up (`turnpike --json doctor`), then submit again",
-      cause: err,
-    });
-  }
-  if (err instanceof TownUnreachableError) {
-    const job = err instanceof JobNotPostedError ? err.jobId : undefined;
-    return new CliError(err.message, {
-      context: "town unreachable",
-      code: "town-unreachable",
-      suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it" +
-        (job === undefined ? "" : `; job ${job.slice(0, 12)} ended error: submit it again then`),
-      fields: job === undefined ? undefined : { job, status: "error" },
-      cause: err,
-    });
-  }
-  return err;
+  return toCliError(err, JOB_ERROR_CASES);
 }
+
+/** What the job commands meet, first match first, each said as CLI_ERRORS says. */
+const JOB_ERROR_CASES = [
+  errorCase(JobEndedError, CLI_ERRORS.jobEnded),
+  errorCase(RequesterJobError, CLI_ERRORS.noJob),
+  errorCase(TownRejectedError, CLI_ERRORS.townRejected),
+  errorCase(ChannelSenderError, CLI_ERRORS.channelCannotPay),
+  errorCase(PriceAboveCeilingError, CLI_ERRORS.priceAboveCeiling),
+  errorCase(ClaimBeyondDepositError, CLI_ERRORS.channelUsedUp),
+  errorCase(AutoChannelError, CLI_ERRORS.autoChannelFailed),
+  errorCase(BlobPublishError, CLI_ERRORS.blobNotPublished),
+  errorCase(BlossomError, CLI_ERRORS.blobUploadRefused),
+  errorCase([BtpConnectionError, BtpTimeoutError], CLI_ERRORS.townSilent),
+  errorCase(
+    TownUnreachableError,
+    (e) => CLI_ERRORS.townUnreachable(e, e instanceof JobNotPostedError ? e.jobId : undefined),
+  ),
+];
 
 /** A file to publish as a blob input before the job is posted. */
 interface PendingUpload {

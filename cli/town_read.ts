@@ -11,6 +11,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -95,13 +96,7 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
  * ```
  */
 export function townReadError(err: unknown, relayUrl: string): unknown {
-  if (!(err instanceof RelayQueryError)) return err;
-  // The reason names the URL already, except for a refusal or a limit.
-  const named = err.message.includes(relayUrl);
-  return new CliError(`cannot read the town: ${err.message}`, {
-    context: named ? undefined : relayUrl,
-    code: "town-unreachable",
-    suggestion: "check that the town is up and --relay-url points at it",
-    cause: err,
-  });
+  return toCliError(err, [
+    errorCase(RelayQueryError, (e) => CLI_ERRORS.townUnread(e, relayUrl)),
+  ]);
 }

@@ -10,6 +10,7 @@ import { csvRow } from "../protocol/csv_row.ts";
 import { type Command, Option } from "commander";
 import { pathExists } from "../state/path_exists.ts";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { resolveStateDir } from "../config/state_dir.ts";
 import { explicitProfile } from "./settings_flags.ts";
@@ -368,61 +369,23 @@ async function readImportedMnemonic(opts: CreateWalletOptions): Promise<string> 
   return importMnemonic(await readHiddenLine("Mnemonic (input hidden): "));
 }
 
+/** The wallet's errors, each as CLI_ERRORS says; `path`: the wallet file, when known. */
 function mapError(err: unknown, path?: string): unknown {
-  if (err instanceof CliError) return err;
-  const cause = err;
-  if (err instanceof WalletExistsError) {
-    return new CliError("a wallet already exists", {
-      context: path ?? err.message,
-      suggestion:
-        "use `wallet show` to see it, or --force to replace it (its key is lost unless you have its mnemonic)",
-      cause,
-    });
-  }
-  if (err instanceof WalletNotFoundError) {
-    return new CliError("no wallet in this state dir", {
-      context: err.message,
-      suggestion: "run `turnpike wallet init` (or pass --state-dir / --profile)",
-      cause,
-    });
-  }
-  if (err instanceof WrongPassphraseError) {
-    return new CliError(err.message, { context: "wallet vault", cause });
-  }
-  if (err instanceof PassphraseUnavailableError) {
-    return new CliError("no passphrase given", {
-      context: err.message,
-      suggestion: "pass --passphrase-file F, or run in a terminal without --non-interactive",
-      cause,
-    });
-  }
-  if (err instanceof PromptCancelledError) {
-    return new CliError(err.message, { exitCode: ExitCode.Interrupted, cause });
-  }
-  if (err instanceof SecretKeyFormatError) {
-    return new CliError("invalid secret key in --key-file", {
-      context: err.message,
-      suggestion: "the file holds one key: 64 hex digits (0x optional) or nsec1...",
-      exitCode: ExitCode.Usage,
-      cause,
-    });
-  }
-  if (err instanceof InvalidMnemonicError) {
-    return new CliError("invalid mnemonic", {
-      context: err.message,
-      suggestion: "check the words against your written copy (BIP-39 English, 12-24 words)",
-      cause,
-    });
-  }
-  if (err instanceof EmptyPassphraseError) {
-    return new CliError(err.message, { suggestion: "choose a non-empty passphrase", cause });
-  }
-  if (
-    err instanceof CorruptVaultError || err instanceof WalletFileError ||
-    err instanceof PassphraseSourceError || err instanceof PassphraseMismatchError ||
-    err instanceof ConfigError
-  ) {
-    return new CliError(err.message, { context: err.name, cause });
-  }
-  return err;
+  return toCliError(err, [
+    errorCase(WalletExistsError, (e) => CLI_ERRORS.walletExists(e, path)),
+    errorCase(WalletNotFoundError, CLI_ERRORS.walletNotFound),
+    errorCase(WrongPassphraseError, CLI_ERRORS.wrongPassphrase),
+    errorCase(PassphraseUnavailableError, CLI_ERRORS.noPassphrase),
+    errorCase(PromptCancelledError, CLI_ERRORS.promptCancelled),
+    errorCase(SecretKeyFormatError, CLI_ERRORS.badKeyFile),
+    errorCase(InvalidMnemonicError, CLI_ERRORS.badMnemonic),
+    errorCase(EmptyPassphraseError, CLI_ERRORS.emptyPassphrase),
+    errorCase([
+      CorruptVaultError,
+      WalletFileError,
+      PassphraseSourceError,
+      PassphraseMismatchError,
+      ConfigError,
+    ], CLI_ERRORS.localState),
+  ]);
 }
