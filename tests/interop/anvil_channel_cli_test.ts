@@ -65,7 +65,7 @@ ${chainToml(pair)}`;
 
     const csv = await cli("--output", "csv", "channel", "list");
     assertEquals(csv.code, 0, csv.stderr);
-    assertMatch(csv.stdout, new RegExp(`${id},local,evm:base:31337,.*,open,50,0,50,0,M2M,`));
+    assertMatch(csv.stdout, new RegExp(`${id},local,evm:base:31337,.*,open,50,0,0,0,50,0,0,M2M,`));
 
     // State dir loses its channel files: rebuild from the chain.
     await Deno.remove(`${state}/channels`, { recursive: true });
