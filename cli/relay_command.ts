@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { loadSettings } from "../config/settings.ts";
 import { fetchRelayInfo, relayHttpUrl, RelayInfoError } from "../transport/relay_info.ts";
+import { openNip01Client } from "../transport/nip01_client.ts";
 import { CliError } from "./cli_error.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -40,7 +41,8 @@ export interface RoundTripOptions {
 }
 
 /**
- * Opens a WebSocket, sends a REQ that matches nothing and times the EOSE.
+ * Opens a WebSocket, sends a REQ that matches nothing and times the EOSE (the one-shot mode of
+ * `transport/nip01_client.ts`).
  *
  * @example
  * ```ts
@@ -49,29 +51,29 @@ export interface RoundTripOptions {
  */
 export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(relayUrl);
+    let sent = 0;
     const timer = setTimeout(() => {
-      socket.close();
+      client.close();
       reject(new RelayInfoError(`no EOSE from ${relayUrl} within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
-    let sent = 0;
-    socket.onopen = () => {
-      sent = performance.now();
-      socket.send(JSON.stringify(["REQ", "status", { kinds: [65535], limit: 0 }]));
-    };
-    socket.onmessage = (ev) => {
-      const msg = typeof ev.data === "string" ? JSON.parse(ev.data) : undefined;
-      if (Array.isArray(msg) && (msg[0] === "EOSE" || msg[0] === "CLOSED")) {
+    const client = openNip01Client(relayUrl, [{ kinds: [65535], limit: 0 }], {
+      subId: "status",
+      untilEose: true,
+      onOpen: () => sent = performance.now(),
+      onEose: () => {
         clearTimeout(timer);
-        socket.close();
-        if (msg[0] === "EOSE") resolve(performance.now() - sent);
-        else reject(new RelayInfoError(`the relay closed the REQ: ${msg[2]}`));
-      }
-    };
-    socket.onerror = () => {
-      clearTimeout(timer);
-      reject(new RelayInfoError(`cannot open a WebSocket to ${relayUrl}`));
-    };
+        resolve(performance.now() - sent);
+      },
+      onEnd: (err) => {
+        // A connection closed before EOSE is reported by the timer, as no EOSE.
+        if (err === undefined || err.reason === "disconnected") return;
+        clearTimeout(timer);
+        if (err.reason === "refused") {
+          reject(new RelayInfoError(`the relay closed the REQ: ${err.relayMessage}`));
+        } else if (err.reason === "bad-url") reject(err.cause);
+        else reject(new RelayInfoError(`cannot open a WebSocket to ${relayUrl}`));
+      },
+    });
   });
 }
 

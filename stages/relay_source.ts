@@ -19,11 +19,13 @@
  * whose `created_at` is older than the resume point minus the overlap when it is published while
  * we are disconnected cannot be found again by any NIP-01 query.
  *
+ * The socket, REQ, reconnects, resume point and pause are the live mode of the one NIP-01
+ * client, `transport/nip01_client.ts` (docs/ARCHITECTURE.md "The NIP-01 client"); this stage
+ * turns what it hears into chunks.
+ *
  * @module
  */
-import { backoffDelay } from "../protocol/backoff.ts";
-import type { NostrEvent } from "../protocol/nostr_event.ts";
-import { Nip01MessageError, parseRelayMessage } from "../protocol/nip01_message.ts";
+import type { RelayEventMessage } from "../protocol/nip01_message.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
 import { type NostrFilter, validateFilter } from "../protocol/nostr_filter.ts";
@@ -37,6 +39,11 @@ import {
 } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
 import { openWebSocket } from "../transport/nodelay_websocket.ts";
+import {
+  type Nip01Client,
+  type Nip01ClientError,
+  openNip01Client,
+} from "../transport/nip01_client.ts";
 
 /** What the relay source emits. */
 export type RelaySourceChunk = ToonChunk | FailedChunk | LogChunk;
@@ -91,7 +98,6 @@ export class RelayEventDecodeError extends Error {
   override name = "RelayEventDecodeError";
 }
 
-const FATAL_CLOSED_PREFIXES = ["invalid:", "unsupported:", "blocked:", "restricted:"];
 /** Log entries emitted as chunks with `logChunks`: what an operator needs to hear of. */
 const LOGGED_AS_CHUNKS = new Set<RelaySourceLogEntry["type"]>(["disconnected", "closed", "notice"]);
 const FAILED_INPUT_PREFIX = 256;
@@ -125,9 +131,6 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
   options.filters.forEach((f) => validateFilter(f));
   const hwm = options.highWaterMark ?? 1024;
   const subId = options.subId ?? `tp-${crypto.randomUUID().slice(0, 8)}`;
-  const initialBackoff = options.initialBackoffMs ?? 1000;
-  const maxBackoff = options.maxBackoffMs ?? 30_000;
-  const overlap = options.overlapSeconds ?? 5;
   const seen = new IdLru(options.dedupCapacity ?? 100_000);
   const onLog = options.onLog ?? (() => {});
   const log = (entry: RelaySourceLogEntry) => {
@@ -140,154 +143,48 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
   };
 
   let controller!: ReadableStreamDefaultController<RelaySourceChunk>;
-  let ws: WebSocket | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let client!: Nip01Client;
   let finished = false;
-  let paused = false;
-  let attempt = 0;
-  // Newest created_at known complete: every matching stored event up to it was received.
-  let resumeFrom: number | undefined;
-  let sessionMax: number | undefined;
-  let eoseInSession = false;
 
-  const bump = (t: number) => (sessionMax = sessionMax === undefined ? t : Math.max(sessionMax, t));
-  const sinceForResume = () =>
-    resumeFrom === undefined ? undefined : Math.max(0, resumeFrom - overlap);
-
-  const finish = (err?: Error) => {
+  const finish = (err?: Nip01ClientError) => {
     if (finished) return;
     finished = true;
-    clearTimeout(timer);
-    dropSocket();
-    if (err) controller.error(err);
-    else controller.close();
+    if (err === undefined) return controller.close();
+    controller.error(
+      err.reason === "refused"
+        ? new RelaySubscriptionRefusedError(`relay closed ${subId}: ${err.relayMessage}`)
+        : err,
+    );
   };
 
-  const dropSocket = () => {
-    const s = ws;
-    ws = undefined;
-    if (s === undefined) return;
-    s.onopen =
-      s.onmessage =
-      s.onclose =
-      s.onerror =
-        null;
-    if (s.readyState === WebSocket.OPEN || s.readyState === WebSocket.CONNECTING) s.close();
-  };
-
-  const scheduleReconnect = () => {
-    if (finished || paused) return;
-    // Jittered: reconnecting clients do not stampede a restarted relay.
-    const delay = backoffDelay(attempt, { initialMs: initialBackoff, maxMs: maxBackoff });
-    attempt++;
-    clearTimeout(timer);
-    timer = setTimeout(connect, delay);
-  };
-
-  const connect = () => {
-    if (finished) return;
-    sessionMax = undefined;
-    eoseInSession = false;
-    const since = sinceForResume();
-    log({ type: "connecting", attempt, since });
-    const socket = openWebSocket(options.relay, { noDelay: options.noDelay });
-    ws = socket;
-    socket.onopen = () => {
-      log({ type: "open" });
-      const filters = options.filters.map((f) => withSince(f, since));
-      socket.send(JSON.stringify(["REQ", subId, ...filters]));
-    };
-    socket.onmessage = (ev) => onMessage(ev.data);
-    socket.onerror = () => {/* onclose follows and reconnects */};
-    socket.onclose = (ev) => {
-      if (ws !== socket) return;
-      ws = undefined;
-      log({ type: "disconnected", code: ev.code, reason: ev.reason });
-      scheduleReconnect();
-    };
-  };
-
-  const pause = () => {
-    paused = true;
-    log({ type: "paused" });
-    dropSocket();
-  };
-
-  const onMessage = (data: unknown) => {
-    if (finished || paused) return;
-    if (typeof data !== "string") {
-      return emitFailed("Nip01MessageError", "invalid: binary message", "");
-    }
-    let msg;
-    try {
-      msg = parseRelayMessage(data, { maxBytes: options.maxMessageBytes });
-    } catch (err) {
-      if (!(err instanceof Nip01MessageError)) throw err;
-      return emitFailed(err.name, err.message, data.slice(0, FAILED_INPUT_PREFIX));
-    }
-    switch (msg.type) {
-      case "EVENT":
-        if (msg.subId !== subId) return;
-        return onEvent(msg.event, msg.toon, data);
-      case "EOSE":
-        if (msg.subId !== subId) return;
-        log({ type: "eose", subId });
-        eoseInSession = true;
-        attempt = 0;
-        advance(sessionMax);
-        if (options.untilEose) finish();
-        return;
-      case "CLOSED":
-        if (msg.subId !== subId) return;
-        log({ type: "closed", message: msg.message });
-        if (FATAL_CLOSED_PREFIXES.some((p) => msg.message.startsWith(p))) {
-          return finish(new RelaySubscriptionRefusedError(`relay closed ${subId}: ${msg.message}`));
-        }
-        dropSocket();
-        return scheduleReconnect();
-      case "NOTICE":
-        return log({ type: "notice", message: msg.message });
-      case "OK":
-        return log({ type: "ok", message: msg.message });
-      case "AUTH":
-        return log({ type: "auth", message: msg.challenge });
-      case "COUNT":
-        return;
-    }
-  };
-
-  const advance = (t: number | undefined) => {
-    if (t !== undefined) resumeFrom = resumeFrom === undefined ? t : Math.max(resumeFrom, t);
-  };
-
-  const onEvent = (event: NostrEvent | undefined, toon: string | undefined, raw: string) => {
+  const onEvent = (message: RelayEventMessage, raw: string) => {
     let id: string;
     let createdAt: number;
     let text: string;
-    if (event !== undefined) {
-      id = event.id;
-      createdAt = event.created_at;
-      text = encodeEventToon(event);
+    if (message.event !== undefined) {
+      id = message.event.id;
+      createdAt = message.event.created_at;
+      text = encodeEventToon(message.event);
     } else {
       // Only id and created_at are needed here (dedupe, resume point): the shallow extractor reads
       // them exactly without a full decode; the full check happens downstream.
       let decoded: { id: string; created_at: number };
       try {
-        decoded = extractSummary(toon!);
+        decoded = extractSummary(message.toon);
       } catch (err) {
         const e = new RelayEventDecodeError(`undecodable TOON event: ${(err as Error).message}`);
         return emitFailed(e.name, e.message, raw.slice(0, FAILED_INPUT_PREFIX));
       }
       id = decoded.id;
       createdAt = decoded.created_at;
-      text = toon!;
+      text = message.toon;
     }
     // A duplicate was delivered before: it still counts towards what this session has covered.
-    const track = () => eoseInSession ? advance(createdAt) : bump(createdAt);
-    if (seen.has(id)) return track();
-    if ((controller.desiredSize ?? 0) <= 0) return pause();
+    if (seen.has(id)) return client.covered(createdAt);
+    // Backpressure: the socket is closed, the event in hand is not counted as delivered.
+    if ((controller.desiredSize ?? 0) <= 0) return client.pause();
     seen.add(id);
-    track();
+    client.covered(createdAt);
     controller.enqueue({
       type: "toon",
       toon: text,
@@ -305,26 +202,36 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
   return new ReadableStream<RelaySourceChunk>({
     start(c) {
       controller = c;
-      connect();
+      client = openNip01Client(options.relay, options.filters, {
+        subId,
+        untilEose: options.untilEose,
+        reconnect: {
+          initialBackoffMs: options.initialBackoffMs,
+          maxBackoffMs: options.maxBackoffMs,
+          overlapSeconds: options.overlapSeconds,
+        },
+        maxMessageBytes: options.maxMessageBytes,
+        refuseBinary: true,
+        openSocket: (url) => openWebSocket(url, { noDelay: options.noDelay }),
+        onEvent: (message, data) => onEvent(message, typeof data === "string" ? data : ""),
+        onBadMessage: (err, data) =>
+          emitFailed(
+            err.name,
+            err.message,
+            typeof data === "string" ? data.slice(0, FAILED_INPUT_PREFIX) : "",
+          ),
+        onLog: log,
+        onEnd: finish,
+      });
     },
     pull(c) {
-      if (paused && !finished && (c.desiredSize ?? 0) >= hwm / 2) {
-        paused = false;
-        attempt = 0;
-        connect();
-      }
+      if (client.paused && !finished && (c.desiredSize ?? 0) >= hwm / 2) client.resume();
     },
     cancel() {
       finished = true;
-      clearTimeout(timer);
-      dropSocket();
+      client.close();
     },
   }, new CountQueuingStrategy({ highWaterMark: hwm }));
-}
-
-function withSince(filter: NostrFilter, since: number | undefined): NostrFilter {
-  if (since === undefined || (filter.since !== undefined && filter.since >= since)) return filter;
-  return { ...filter, since };
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);

@@ -1,8 +1,10 @@
 /**
  * A one-shot NIP-01 query: open a WebSocket, send one REQ, collect the stored events until
  * EOSE, close the connection (which ends the subscription: a CLOSE message first would only
- * cost time, about 40 ms on loopback, the small frame waiting on a delayed ACK). For reading a few stored events (a town's kind 10032, a profile)
- * where a long-lived subscription (stages/relay_source.ts) would be overkill.
+ * cost time, about 40 ms on loopback, the small frame waiting on a delayed ACK). For reading a
+ * few stored events (a town's kind 10032, a profile) where a long-lived subscription
+ * (stages/relay_source.ts) would be overkill. It is the one-shot mode of the one NIP-01 client,
+ * `transport/nip01_client.ts` (docs/ARCHITECTURE.md "The NIP-01 client").
  *
  * Everything the relay sends is network input: each message is bounded (`maxBytes`), so are the
  * total bytes and the number of events, and the query gives up after `timeoutMs`. Every event is
@@ -15,17 +17,12 @@
  *
  * @module
  */
-import { backoffDelay } from "../protocol/backoff.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
-import {
-  isRetryLater,
-  Nip01MessageError,
-  parseRelayMessage,
-  serializeClientMessage,
-} from "../protocol/nip01_message.ts";
-import { matchFilters, type NostrFilter } from "../protocol/nostr_filter.ts";
-import { EventValidationError, verifyEvent } from "../protocol/event_verifier.ts";
-import { decodeEventToon, ToonDecodeError } from "../protocol/toon_codec.ts";
+import type { NostrFilter } from "../protocol/nostr_filter.ts";
+import { type Nip01ClientError, openNip01Client } from "./nip01_client.ts";
+import { checkRelayEvent, type RejectedRelayEvent } from "./relay_event_check.ts";
+
+export type { RejectedRelayEvent } from "./relay_event_check.ts";
 
 /** Default {@linkcode QueryRelayOptions.timeoutMs}. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
@@ -77,16 +74,6 @@ export class RelayQueryError extends Error {
   }
 }
 
-/** An event the relay sent that was not returned, and why. */
-export interface RejectedRelayEvent {
-  /** The event id when one could be read. */
-  id?: string;
-  /** The claimed author when one could be read. */
-  pubkey?: string;
-  /** `bad-id`, `bad-sig`, `bad-shape:<field>`, `bad-toon`, `not-matching`. */
-  reason: string;
-}
-
 /** What {@linkcode queryRelay} collected. */
 export interface RelayQueryResult {
   /** Verified events that match the filters, in the order the relay sent them. */
@@ -122,140 +109,40 @@ export function queryRelay(
   if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
     return Promise.reject(new RelayQueryError("bad-url", `not a ws:// or wss:// URL: ${url}`));
   }
-  return new QueryRun(url, filters, options).result;
+  const maxBytes = options.maxBytes ?? DEFAULT_QUERY_MAX_BYTES;
+  const events: NostrEvent[] = [];
+  const rejected: RejectedRelayEvent[] = [];
+  return new Promise((resolve, reject) => {
+    const client = openNip01Client(url, filters, {
+      subId: options.subId ?? `q-${crypto.randomUUID().slice(0, 8)}`,
+      untilEose: true,
+      timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+      maxMessageBytes: maxBytes,
+      maxTotalBytes: maxBytes,
+      maxEvents: options.maxEvents ?? DEFAULT_QUERY_MAX_EVENTS,
+      endOnBadMessage: true,
+      retryLater: { initialMs: RETRY_FIRST_MS },
+      onEvent: (message) => {
+        const check = checkRelayEvent(message, filters, maxBytes);
+        if ("event" in check) events.push(check.event);
+        else rejected.push(check.rejected);
+      },
+      onEnd: (error) => {
+        if (error === undefined) resolve({ events, rejected, bytes: client.bytes });
+        else reject(queryError(url, error));
+      },
+    });
+  });
 }
 
-/** One query's socket and bookkeeping; settles exactly once, after the socket has closed. */
-class QueryRun {
-  readonly result: Promise<RelayQueryResult>;
-  #resolve!: (r: RelayQueryResult) => void;
-  #reject!: (e: Error) => void;
-  #outcome: { ok: RelayQueryResult } | { err: Error } | undefined;
-  #socket: WebSocket;
-  #timer: ReturnType<typeof setTimeout>;
-  #subId: string;
-  #filters: readonly NostrFilter[];
-  #maxBytes: number;
-  #maxEvents: number;
-  #events: NostrEvent[] = [];
-  #rejected: RejectedRelayEvent[] = [];
-  #received = 0;
-  #bytes = 0;
-  #retries = 0;
-  readonly #req: string;
-
-  constructor(url: string, filters: readonly NostrFilter[], options: QueryRelayOptions) {
-    this.result = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.#filters = filters;
-    this.#subId = options.subId ?? `q-${crypto.randomUUID().slice(0, 8)}`;
-    this.#maxBytes = options.maxBytes ?? DEFAULT_QUERY_MAX_BYTES;
-    this.#maxEvents = options.maxEvents ?? DEFAULT_QUERY_MAX_EVENTS;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    this.#timer = setTimeout(
-      () => this.#fail("timeout", `no EOSE from ${url} within ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    this.#socket = new WebSocket(url);
-    this.#socket.binaryType = "arraybuffer";
-    this.#req = serializeClientMessage({ type: "REQ", subId: this.#subId, filters: [...filters] });
-    this.#socket.onopen = () => this.#socket.send(this.#req);
-    this.#socket.onmessage = (e) => this.#onMessage(e.data);
-    this.#socket.onerror = () => this.#fail("unreachable", `cannot reach ${url}`);
-    this.#socket.onclose = () => {
-      clearTimeout(this.#timer);
-      this.#outcome ??= {
-        err: new RelayQueryError("unreachable", `${url} closed the connection before EOSE`),
-      };
-      const outcome = this.#outcome;
-      if ("ok" in outcome) this.#resolve(outcome.ok);
-      else this.#reject(outcome.err);
-    };
-  }
-
-  #onMessage(data: unknown): void {
-    if (this.#outcome) return;
-    const bytes = typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer);
-    // A string's UTF-8 length is at most 3x its UTF-16 length: count exactly only near the limit.
-    const size = typeof bytes === "string"
-      ? (bytes.length * 3 + this.#bytes > this.#maxBytes
-        ? new TextEncoder().encode(bytes).length
-        : bytes.length)
-      : bytes.length;
-    this.#bytes += size;
-    if (this.#bytes > this.#maxBytes) {
-      return this.#fail("too-large", `the relay sent over ${this.#maxBytes} bytes`);
-    }
-    let msg;
-    try {
-      msg = parseRelayMessage(bytes, { maxBytes: this.#maxBytes });
-    } catch (err) {
-      if (err instanceof Nip01MessageError) return this.#fail("bad-message", err.reason);
-      throw err;
-    }
-    if (msg.type === "EVENT" && msg.subId === this.#subId) {
-      if (++this.#received > this.#maxEvents) {
-        return this.#fail("too-large", `the relay sent over ${this.#maxEvents} events`);
-      }
-      this.#accept(msg.event ?? msg.toon);
-    } else if (msg.type === "EOSE" && msg.subId === this.#subId) {
-      this.#finish({
-        ok: { events: this.#events, rejected: this.#rejected, bytes: this.#bytes },
-      });
-    } else if (msg.type === "CLOSED" && msg.subId === this.#subId) {
-      if (isRetryLater(msg.message)) return this.#retryLater();
-      this.#fail("closed", `the relay refused the query: ${msg.message}`);
-    }
-  }
-
-  #retryLater(): void {
-    const delay = backoffDelay(this.#retries++, { initialMs: RETRY_FIRST_MS });
-    setTimeout(() => {
-      if (this.#outcome || this.#socket.readyState !== WebSocket.OPEN) return;
-      this.#socket.send(this.#req);
-    }, delay);
-  }
-
-  #accept(raw: NostrEvent | string): void {
-    let event: NostrEvent;
-    try {
-      if (typeof raw === "string") {
-        event = decodeEventToon(raw, { maxBytes: this.#maxBytes });
-      } else {
-        event = raw;
-        verifyEvent(event);
-      }
-    } catch (err) {
-      if (err instanceof EventValidationError || err instanceof ToonDecodeError) {
-        const reason = err instanceof ToonDecodeError ? "bad-toon" : err.reason;
-        const claimed = typeof raw === "string" ? {} : { id: raw.id, pubkey: raw.pubkey };
-        this.#rejected.push({ ...claimed, reason });
-        return;
-      }
-      throw err;
-    }
-    if (!matchFilters(event, this.#filters)) {
-      this.#rejected.push({ id: event.id, pubkey: event.pubkey, reason: "not-matching" });
-      return;
-    }
-    this.#events.push(event);
-  }
-
-  #fail(reason: RelayQueryErrorReason, message: string): void {
-    this.#finish({ err: new RelayQueryError(reason, message) });
-  }
-
-  #finish(outcome: { ok: RelayQueryResult } | { err: Error }): void {
-    if (this.#outcome) return;
-    this.#outcome = outcome;
-    clearTimeout(this.#timer);
-    // Settled in onclose, so the caller never races the socket's teardown.
-    try {
-      this.#socket.close();
-    } catch {
-      // already closing
-    }
+/** The client's end in the query's words. */
+function queryError(url: string, error: Nip01ClientError): RelayQueryError {
+  switch (error.reason) {
+    case "disconnected":
+      return new RelayQueryError("unreachable", `${url} closed the connection before EOSE`);
+    case "refused":
+      return new RelayQueryError("closed", `the relay refused the query: ${error.relayMessage}`);
+    default:
+      return new RelayQueryError(error.reason, error.message);
   }
 }

@@ -5,20 +5,15 @@
  * rest are dropped. No reconnection: the caller sees the close and decides (a viewer starts a
  * fresh subscription, which resends what it missed). A CLOSED `rate-limited:` (a busy town's
  * "retry later") is not a close: the REQ is sent again after 100, 200, 400 ms... up to 5 times.
+ * It is the live mode, without reconnection, of the one NIP-01 client,
+ * `transport/nip01_client.ts` (docs/ARCHITECTURE.md "The NIP-01 client").
  *
  * @module
  */
-import { backoffDelay } from "../protocol/backoff.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
-import {
-  isRetryLater,
-  Nip01MessageError,
-  parseRelayMessage,
-  serializeClientMessage,
-} from "../protocol/nip01_message.ts";
-import { matchFilters, type NostrFilter } from "../protocol/nostr_filter.ts";
-import { EventValidationError, verifyEvent } from "../protocol/event_verifier.ts";
-import { decodeEventToon, ToonDecodeError } from "../protocol/toon_codec.ts";
+import type { NostrFilter } from "../protocol/nostr_filter.ts";
+import { openNip01Client } from "./nip01_client.ts";
+import { checkRelayEvent } from "./relay_event_check.ts";
 
 /** REQs refused `rate-limited:` sent again before the refusal ends the subscription. */
 const MAX_BUSY_RETRIES = 5;
@@ -57,73 +52,20 @@ export function subscribeRelay(
   filters: readonly NostrFilter[],
   options: RelaySubscriptionOptions,
 ): RelaySubscription {
-  const subId = `s-${crypto.randomUUID().slice(0, 8)}`;
   const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
-  let ended = false;
-  const end = (reason: string) => {
-    if (ended) return;
-    ended = true;
-    options.onClose?.(reason);
-  };
-  let socket: WebSocket;
-  try {
-    socket = new WebSocket(url);
-  } catch (err) {
-    queueMicrotask(() => end(`not a WebSocket URL: ${(err as Error).message}`));
-    return { close: () => ended = true };
-  }
-  socket.binaryType = "arraybuffer";
-  const req = serializeClientMessage({ type: "REQ", subId, filters: [...filters] });
-  let retries = 0;
-  socket.onopen = () => socket.send(req);
-  socket.onerror = () => end(`cannot reach ${url}`);
-  socket.onclose = () => end(`${url} closed the connection`);
-  socket.onmessage = (m) => {
-    const data = typeof m.data === "string" ? m.data : new Uint8Array(m.data as ArrayBuffer);
-    let msg;
-    try {
-      msg = parseRelayMessage(data, { maxBytes });
-    } catch (err) {
-      if (err instanceof Nip01MessageError) return;
-      throw err;
-    }
-    if (!("subId" in msg) || msg.subId !== subId) return;
-    if (msg.type === "EOSE") options.onEose?.();
-    else if (msg.type === "CLOSED") {
-      if (isRetryLater(msg.message) && retries < MAX_BUSY_RETRIES) {
-        setTimeout(() => {
-          if (!ended && socket.readyState === WebSocket.OPEN) socket.send(req);
-        }, backoffDelay(retries++, { initialMs: 100 }));
-        return;
-      }
-      end(`the relay refused the subscription: ${msg.message}`);
-      socket.close();
-    } else if (msg.type === "EVENT") {
-      const event = verified(msg.event ?? msg.toon, maxBytes);
-      if (event !== undefined && matchFilters(event, filters)) options.onEvent(event);
-    }
-  };
-  return {
-    close() {
-      ended = true;
-      try {
-        socket.close();
-      } catch {
-        // already closing
-      }
+  const client = openNip01Client(url, filters, {
+    subId: `s-${crypto.randomUUID().slice(0, 8)}`,
+    maxMessageBytes: maxBytes,
+    retryLater: { maxRetries: MAX_BUSY_RETRIES, initialMs: 100 },
+    onEvent: (message) => {
+      // A forged or malformed event is the relay's problem, not the viewer's: it is not shown.
+      const check = checkRelayEvent(message, filters, maxBytes);
+      if ("event" in check) options.onEvent(check.event);
     },
-  };
-}
-
-function verified(raw: NostrEvent | string | undefined, maxBytes: number): NostrEvent | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    if (typeof raw === "string") return decodeEventToon(raw, { maxBytes });
-    verifyEvent(raw);
-    return raw;
-  } catch (err) {
-    // A forged or malformed event is the relay's problem, not the viewer's: it is not shown.
-    if (err instanceof EventValidationError || err instanceof ToonDecodeError) return undefined;
-    throw err;
-  }
+    onEose: options.onEose,
+    // The client's words are the subscription's: "cannot reach <url>", "<url> closed the
+    // connection", "the relay refused the subscription: <reason>", "not a WebSocket URL: ...".
+    onEnd: (error) => options.onClose?.(error?.message ?? `${url} closed the connection`),
+  });
+  return { close: () => client.close() };
 }
