@@ -91,7 +91,7 @@ export async function startPostgresServer(
   const madeDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "turnpike-pg-" });
   const binDir = await reachableBinDir(options.binDir ?? postgresBinDir(), asRoot);
-  const port = options.port ?? freeTcpPort();
+  let port = options.port ?? freeTcpPort();
   const host = options.host ?? "127.0.0.1";
   await Deno.mkdir(dataDir, { recursive: true });
   if (asRoot) {
@@ -223,7 +223,18 @@ export async function startPostgresServer(
     } catch { /* already gone */ }
     await running.status;
   };
-  await start();
+  // A free port chosen here can be taken by another process before the server binds it (tests
+  // running side by side do): then another one is chosen.
+  for (let attempt = 1;; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const taken = /could not bind .*Address already in use/.test((err as Error).message);
+      if (options.port !== undefined || !taken || attempt === 5) throw err;
+      port = freeTcpPort();
+    }
+  }
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
