@@ -1,0 +1,89 @@
+/**
+ * Modules stay small (docs/ARCHITECTURE.md "Layers"): a role's root only wires its parts, at most
+ * {@linkcode ROOT_LINES} lines; every other module of the source folders at most
+ * {@linkcode MODULE_LINES}, except the few listed in {@linkcode LARGER}, each held at the size it
+ * had when the limit came in (they may shrink, never grow; when one shrinks under the limit, its
+ * entry goes). The anchors' largest files are 100-400 lines.
+ */
+import { assertEquals } from "../support/assert.ts";
+
+/** A role's root: `roles/<role>/<role>_node.ts`. */
+const ROOT_LINES = 450;
+/** Any other module under the source folders. */
+const MODULE_LINES = 500;
+/** Modules above the limit, at the most lines each may have. */
+const LARGER: Readonly<Record<string, number>> = {
+  "roles/provider/skill_sandbox.ts": 1045,
+  "protocol/kind_extractor.ts": 1021,
+  "cli/channel_command.ts": 989,
+  "transport/btp_client.ts": 870,
+  "state/event_store.ts": 807,
+  "transport/nodelay_websocket.ts": 794,
+  "cli/job_command.ts": 1112,
+  "chain/token_network_client.ts": 762,
+  "state/postgres_event_store.ts": 748,
+  "roles/demo/paid_job_demo.ts": 748,
+  "transport/http_front.ts": 663,
+  "roles/town/relay/nip01_session.ts": 650,
+  "protocol/nip90_job.ts": 636,
+  "config/settings.ts": 636,
+  "chain/balance_proof.ts": 636,
+  "protocol/ilp_packet.ts": 625,
+  "roles/channels/channel_cosign_request.ts": 621,
+  "roles/town/channels/peer_payout.ts": 620,
+  "config/town_settings.ts": 607,
+  "protocol/payment_channel_cosign.ts": 599,
+  "state/blob_store.ts": 581,
+  "cli/profile_node.ts": 567,
+  "state/audit_log.ts": 550,
+  "state/job_repository.ts": 532,
+  "roles/demo/demo_chain.ts": 517,
+  "stages/ilp_prepare_sink.ts": 513,
+};
+const FOLDERS = [
+  "protocol",
+  "transport",
+  "state",
+  "config",
+  "identity",
+  "chain",
+  "stages",
+  "pipeline",
+  "roles",
+  "cli",
+];
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function modules(): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const walk = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(`${root}${dir}`)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory && entry.name !== "node_modules") await walk(path);
+      else if (/\.tsx?$/.test(entry.name)) {
+        const text = await Deno.readTextFile(`${root}${path}`);
+        sizes.set(path, text.split("\n").length - (text.endsWith("\n") ? 1 : 0));
+      }
+    }
+  };
+  for (const folder of FOLDERS) await walk(folder);
+  return sizes;
+}
+
+Deno.test("module size: each role's root at most 450 lines, every other module at most 500 or its listed size", async () => {
+  const sizes = await modules();
+  const over: string[] = [];
+  for (const [path, lines] of sizes) {
+    const isRoot = /^roles\/(\w+)\/\1_node\.ts$/.test(path);
+    const limit = isRoot ? ROOT_LINES : LARGER[path] ?? MODULE_LINES;
+    if (lines > limit) over.push(`${path}: ${lines} lines, at most ${limit}`);
+  }
+  assertEquals(over, []);
+});
+
+Deno.test("module size: the list of larger modules names only files that exist and are above the limit", async () => {
+  const sizes = await modules();
+  const stale = Object.keys(LARGER).filter((path) => (sizes.get(path) ?? 0) <= MODULE_LINES);
+  assertEquals(stale, [], "remove these from LARGER: they are gone or under the limit");
+});
