@@ -211,12 +211,13 @@ export const CLI_ERRORS = {
       suggestion: "run `turnpike wallet init` (or pass --state-dir / --profile)",
       cause: err,
     }),
-  /** The passphrase does not open the wallet (`failed`). */
+  /** The passphrase does not open the wallet (`passphrase`, as every command says it). */
   wrongPassphrase: (err: Error): CliError =>
-    new CliError(err.message, { context: "wallet vault", cause: err }),
-  /** No way to ask for the passphrase (`failed`). */
+    new CliError(err.message, { code: "passphrase", context: "wallet vault", cause: err }),
+  /** No way to ask for the passphrase (`passphrase`). */
   noPassphrase: (err: Error): CliError =>
     new CliError("no passphrase given", {
+      code: "passphrase",
       context: err.message,
       suggestion: "pass --passphrase-file F, or run in a terminal without --non-interactive",
       cause: err,

@@ -164,6 +164,21 @@ Deno.test("wallet errors: wrong passphrase, no source, bad mnemonic, no wallet, 
     assertEquals(wrong.code, 1);
     assertEquals(wrong.stderr.trim(), "Error: wrong passphrase (wallet vault)");
     assert(!wrong.stdout.includes("mnemonic"));
+    // An agent reads the code docs/AGENTS.md gives: `passphrase`, for a wrong one and for none.
+    for (const flags of [["--passphrase-file", `${dir}/wrong`], ["--non-interactive"]]) {
+      const json = await runCli([
+        "--json",
+        "--state-dir",
+        sd,
+        "wallet",
+        "show",
+        "--reveal",
+        ...flags,
+      ]);
+      assertEquals(json.code, 1, json.stderr);
+      const line = JSON.parse(json.stdout.trim());
+      assertEquals([line.type, line.code], ["error", "passphrase"], json.stdout);
+    }
   });
 });
 
