@@ -7,6 +7,8 @@ import { CommanderError } from "commander";
 import type { Command } from "commander";
 import { CliError, cliErrorJson, exitCodeOf, formatCliError } from "./cli/cli_error.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
+import { createRootCommand } from "./cli/root_command.ts";
+import { commandNeed, registerNeed } from "./cli/command_index.ts";
 
 /**
  * Runs the command line and returns the exit code.
@@ -40,32 +42,16 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-/** Global options that take a value (cli/root_command.ts). */
-const VALUED_GLOBALS = new Set(["--state-dir", "--profile", "--output"]);
-
 /**
- * The program for a command line: for `town ...` only the town group (a long-running town
- * then holds none of the other commands' code: docs/OPERATIONS.md "Memory"), else every group.
+ * The program for a command line: the root command with only what the command line names
+ * registered (cli/command_index.ts), so a command loads its own code and no other's: `--help`
+ * and `--version` no group's, `job list` the job repository's readers, a long-running `town up`
+ * none of the other commands' (docs/SCALE.md "A command's start", docs/OPERATIONS.md "Memory").
  */
 async function programFor(args: readonly string[]): Promise<Command> {
-  let group: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED_GLOBALS.has(args[i])) i++;
-    else if (!args[i].startsWith("-")) {
-      group = args[i];
-      break;
-    }
-  }
-  if (group === "town") {
-    const [{ createRootCommand }, { registerTownCommand }] = await Promise.all([
-      import("./cli/root_command.ts"),
-      import("./cli/town_command.ts"),
-    ]);
-    const program = createRootCommand();
-    registerTownCommand(program);
-    return program;
-  }
-  return (await import("./cli/program.ts")).createProgram();
+  const program = createRootCommand();
+  await registerNeed(program, commandNeed(args));
+  return program;
 }
 
 /** `--json` or `--output json` anywhere (also when parsing itself failed). */

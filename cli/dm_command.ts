@@ -9,12 +9,12 @@ import type { Command } from "commander";
 import { nip19 } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { ensureRequesterNode } from "./job_command.ts";
 import {
   addRequesterConnectionOptions,
-  ensureRequesterNode,
   loadRequesterConfig,
   type RequesterCliOptions,
-} from "./job_command.ts";
+} from "./job_read_command.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { callNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";

@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { nip19 } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadRequesterConfig, type RequesterCliOptions } from "./job_command.ts";
+import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { type DirectMessages, readDirectMessages } from "../roles/direct_messages.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";

@@ -1,7 +1,9 @@
 /**
  * `turnpike job submit|status|results|list|cancel`: post paid NIP-90 jobs and follow them.
  * `submit --wait` (and `cancel`) connect to the town and resume the profile's in-flight jobs
- * first; `status`, `results` and `list` only read the state dir.
+ * first; `status`, `results` and `list` only read the state dir (`status`, `list` and `wait`
+ * are defined in job_read_command.ts, which a command that only reads loads alone: docs/SCALE.md
+ * "A command's start").
  *
  * Exit codes: 0 done; 1 the job or the town failed (rejected, timed out, refused payment,
  * unreachable town); 2 bad usage (unknown kind name, unreadable input file, bad option value).
@@ -12,20 +14,12 @@ import { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadSettings } from "../config/settings.ts";
-import { ConfigError } from "../config/config_error.ts";
 import { loadNodeSigner } from "./node_identity.ts";
-import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
-import { jobKindLabel, jobNameFromKind, UnknownJobKindError } from "../protocol/job_kind_names.ts";
+import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
-import { readStoredResult } from "../roles/requester/result_content.ts";
-import {
-  JobIdPrefixError,
-  type JobRepository,
-  openJobRepository,
-} from "../state/job_repository.ts";
+import { readStoredResult } from "../state/stored_result.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
-import { formatAssetAmount, formatRecordedAmount } from "../protocol/asset_amount.ts";
+import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import { buildResultReport, costsOf, parseReport, progressLine } from "./job_report.ts";
 import {
   fetchProviderDirectory,
@@ -33,15 +27,9 @@ import {
   type ProviderListing,
 } from "../roles/requester/provider_directory.ts";
 import { precheckJob } from "../roles/requester/job_precheck.ts";
-import { type NetworkField, networkField, printNetworkLine } from "./network_line.ts";
-import {
-  JOB_STATUSES,
-  type JobStatus,
-  type RequesterJobRecord,
-  TERMINAL_JOB_STATUSES,
-} from "../state/job_record.ts";
+import { networkField, printNetworkLine } from "./network_line.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
 import { callNode, ensureProfileNode } from "./profile_node.ts";
-import { isErrorCode } from "./error_codes.ts";
 import {
   checkPubkey,
   checkSkill,
@@ -53,18 +41,9 @@ import {
   parseThenSpec,
   resolveJobKind,
 } from "../roles/requester/job_spec.ts";
-import {
-  type RequesterFlags,
-  type RequesterSettings,
-  resolveRequesterSettings,
-} from "../config/requester_settings.ts";
-import {
-  JobEndedError,
-  type JobProgress,
-  type Requester,
-  RequesterJobError,
-  startRequester,
-} from "../roles/requester/requester_node.ts";
+import type { RequesterSettings } from "../config/requester_settings.ts";
+import type { JobProgress, Requester } from "../roles/requester/requester_node.ts";
+import { JobEndedError, RequesterJobError } from "../roles/requester/requester_job_error.ts";
 import { PriceAboveCeilingError, TownUnreachableError } from "../roles/requester/town_link.ts";
 import { JobNotPostedError } from "../roles/requester/town_down.ts";
 import { BtpConnectionError, BtpTimeoutError } from "../transport/btp_client.ts";
@@ -79,24 +58,23 @@ import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.t
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
-import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
-import { jobLineFields, jobVerdict } from "./job_line.ts";
+import { lazyImport } from "./lazy_import.ts";
+import { jobLineFields } from "./job_line.ts";
 import { type InlineLog, inlineReportLogs } from "./report_logs.ts";
-import type { JobVerdict } from "../protocol/job_verdict.ts";
-import type { GlobalOptions } from "./global_options.ts";
-
-/** Options shared by the commands that connect to the town. */
-export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
-  relayUrl?: string;
-  connectorBtpUrl?: string;
-  pricePerByte?: string;
-  priceCeiling?: string;
-  allowInsecure?: boolean;
-  btpToken?: string;
-  passphraseFile?: string;
-  passphraseFd?: string;
-}
+import {
+  addJobListCommand,
+  addJobStatusCommand,
+  addJobWaitCommand,
+  addRequesterConnectionOptions,
+  loadRequesterConfig,
+  openRepo,
+  printOutcome,
+  printRecord,
+  readJob,
+  type RequesterCliOptions,
+  withRepo,
+} from "./job_read_command.ts";
 
 interface SubmitOptions extends RequesterCliOptions {
   input?: string[];
@@ -122,49 +100,6 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
  * so anything larger goes as a blob.
  */
 const MAX_INLINE_FILE_BYTES = 16 * 1024;
-
-/**
- * Adds the town connection options to a command.
- *
- * @example
- * ```ts
- * import { addRequesterConnectionOptions } from "./job_command.ts";
- * import { Command } from "commander";
- *
- * const program = new Command("turnpike");
- * addRequesterConnectionOptions(program.command("requester"));
- * ```
- */
-export function addRequesterConnectionOptions(cmd: Command): Command {
-  return cmd
-    .option("--relay-url <url>", "the town's NIP-01 URL (default ws://127.0.0.1:7100)")
-    .option("--connector-btp-url <url>", "BTP URL of the town or a connector")
-    .option("--btp-token <token>", "BTP auth token (or in the URL as user:token@)")
-    .option("--town-pubkey <hex>", "the town's Nostr pubkey (default: its NIP-11 self)")
-    .option("--town-address <address>", "the town's ILP address (default: from NIP-11)")
-    .option("--price-per-byte <n>", "price per TOON byte (default: the town's NIP-11 fee)")
-    .option("--price-ceiling <n>", "refuse a town asking more per byte (default 100)")
-    .option("--accept-price", "pay a town price per byte above the ceiling anyway")
-    .option("--alert-webhook <url>", "POST alerts (low channel balance, top-ups...) as JSON")
-    .option("--skills-dir <dir>", "where callback skills live (default <state dir>/skills)")
-    .option("--max-per-job <n>", "spend policy: most paid for one job")
-    .option("--provider-daily-cap <n>", "spend policy: most paid to one provider per day")
-    .option("--daily-cap <n>", "spend policy: most paid per day")
-    .option(
-      "--allow-provider <hex>",
-      "spend policy: pay only these providers (repeatable)",
-      collect,
-    )
-    .option("--allow-insecure", "allow non-loopback ws:// and btp+ws:// URLs")
-    .option("--channel <id>", "pay the town with claims on this payment channel")
-    .option(
-      "--channel-prepay <n>",
-      "let each claim cover this much ahead (base units; fewer claims, default 0)",
-    )
-    .option("--passphrase-file <file>", "read the wallet passphrase from this file")
-    .option("--passphrase-fd <n>", "read the wallet passphrase from this file descriptor")
-    .option("--non-interactive", "never prompt");
-}
 
 /**
  * The requester connection options' attribute names (`relayUrl`...), handed on to a profile
@@ -214,10 +149,7 @@ export function registerJobCommand(program: Command): void {
   ).action(async (kind: string, _o: unknown, cmd: Command) => {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
-  job.command("status <id>").description("show a job's record")
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      await status(id, cmd.optsWithGlobals<RequesterCliOptions>(), cmd);
-    });
+  addJobStatusCommand(job);
   job.command("results <id>").description(
     "show a job's result (the result report with --output json)",
   )
@@ -226,20 +158,8 @@ export function registerJobCommand(program: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await results(id, cmd.optsWithGlobals<RequesterCliOptions & { save?: string }>(), cmd);
     });
-  addRequesterConnectionOptions(
-    job.command("wait <id>").description(
-      "follow a job (any, by id or unique prefix) until it ends; NDJSON with --output json",
-    ).option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
-  ).action(async (id: string, _o: unknown, cmd: Command) => {
-    await wait(id, cmd.optsWithGlobals<RequesterCliOptions & { ignoreVerdict?: boolean }>(), cmd);
-  });
-  job.command("list").description("list jobs, newest first")
-    .option("--status <status>", "only this status (repeatable)", collect)
-    .option("--kind <kind>", "only this kind")
-    .option("--limit <n>", "at most n jobs (default 100)")
-    .action(async (_o: unknown, cmd: Command) => {
-      await list(cmd.optsWithGlobals(), cmd);
-    });
+  addJobWaitCommand(job);
+  addJobListCommand(job);
   addRequesterConnectionOptions(
     job.command("cancel <id>").description("cancel a job (kind 5 deletion; payments stop)"),
   ).action(async (id: string, _o: unknown, cmd: Command) => {
@@ -267,11 +187,8 @@ export function registerJobCommand(program: Command): void {
  *
  * @example
  * ```ts
- * import {
- *   ensureRequesterNode,
- *   loadRequesterConfig,
- *   type RequesterCliOptions,
- * } from "./job_command.ts";
+ * import { ensureRequesterNode } from "./job_command.ts";
+ * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
  * import type { Command } from "commander";
  *
  * declare const opts: RequesterCliOptions; // a subcommand's parsed options
@@ -293,42 +210,12 @@ export async function ensureRequesterNode(
 }
 
 /**
- * Resolves settings + requester config, or fails with exit code 2.
- *
- * @example
- * ```ts
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // a subcommand's parsed options
- * declare const cmd: Command; // the subcommand
- * const config = await loadRequesterConfig(opts, cmd);
- * console.log(config.stateDir, config.relayUrl);
- * ```
- */
-export async function loadRequesterConfig(
-  opts: RequesterCliOptions,
-  cmd: Command,
-): Promise<RequesterSettings> {
-  try {
-    return resolveRequesterSettings({
-      loaded: await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) }),
-      flags: opts,
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
-    }
-    throw err;
-  }
-}
-
-/**
  * Unlocks the wallet and starts a requester (resuming in-flight jobs unless told not to).
  *
  * @example
  * ```ts
- * import { openRequester, type RequesterCliOptions } from "./job_command.ts";
+ * import { openRequester } from "./job_command.ts";
+ * import type { RequesterCliOptions } from "./job_read_command.ts";
  * import type { Command } from "commander";
  *
  * declare const opts: RequesterCliOptions; // a subcommand's parsed options
@@ -361,6 +248,10 @@ export async function openRequester(
     who: "the requester",
   });
   try {
+    // Loaded here: the commands that only call the profile's node never start a requester.
+    const { startRequester } = await lazyImport<
+      typeof import("../roles/requester/requester_node.ts")
+    >(new URL("../roles/requester/requester_node.ts", import.meta.url));
     return await startRequester({
       ...config,
       signer,
@@ -582,7 +473,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         jobId ??= record.id;
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
-          if (json) printJsonLine("job", { ...recordJson(record), network });
+          if (json) printJsonLine("job", { ...jobLineFields(record), network });
           else console.log(`job ${record.id} ${record.status}`);
         } else if (!json) console.error(`job ${record.id} ${record.status}`);
       } else if (line.type === "progress") {
@@ -725,86 +616,33 @@ function printWaiting(line: Record<string, unknown>, json: boolean): void {
 }
 
 /**
- * Prints a chain's outcome: the result report (json) or the result's content (text, on stdout;
- * the chain's lines on stderr). A job that did not end `done` fails the command after its
- * outcome is printed.
+ * `job wait` of a job still in flight (job_read_command.ts reads one that has ended): the
+ * profile's node follows it and this command prints its lines.
+ *
+ * @example
+ * ```ts
+ * import { followJob } from "./job_command.ts";
+ * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: RequesterCliOptions; // `job wait`'s parsed options
+ * declare const cmd: Command; // `job wait`
+ * await followJob("c1c254bf".repeat(8), opts, await loadRequesterConfig(opts, cmd), cmd);
+ * ```
  */
-async function printOutcome(
-  stateDir: string,
-  chain: RequesterJobRecord[],
-  o: {
-    json: boolean;
-    /** The result line's `network` (left out by `job results`, which never had it). */
-    network: NetworkField | undefined;
-    links?: number;
-    ignoreVerdict?: boolean;
-  },
-): Promise<void> {
-  const last = chain[chain.length - 1];
-  const payments = await openPaymentLog({ stateDir });
-  const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
-  if (o.json) {
-    printJsonLine("result", o.network === undefined ? report : { ...report, network: o.network });
-  } else {
-    for (const link of chain) {
-      console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
-    }
-    const result = await readStoredResult(stateDir, last.id);
-    if (result !== undefined) console.log(result.content);
-    if (report.verdict !== null) {
-      const status = (report.report as { status: string }).status;
-      console.error(`verdict: ${report.verdict} (report status ${status})`);
-    }
-  }
-  if (last.status !== "done" || chain.length < (o.links ?? 1)) {
-    throw new CliError(`job ${last.id} ended ${last.status}`, {
-      context: last.error,
-      code: isErrorCode(last.status) ? last.status : "failed",
-      printed: o.json,
-      suggestion: last.status === "payment-refused"
-        ? "raise --bid or the spend policy caps if the price is acceptable"
-        : last.status === "timed-out"
-        ? "raise --timeout or pick another --provider (`turnpike providers` lists them)"
-        : undefined,
-    });
-  }
-  if (report.verdict === "failed" && !o.ignoreVerdict) {
-    throw new CliError(`job ${last.id} is done but its report says the work failed`, {
-      context: `report status ${(report.report as { status: string }).status}`,
-      code: "verdict-failed",
-      exitCode: ExitCode.Verdict,
-      printed: o.json,
-      suggestion: "read the report's logs (`turnpike job results <id> --save <dir>`); " +
-        "--ignore-verdict exits 0 whenever the job completed",
-    });
-  }
-}
-
-/**
- * `job wait`: a job that has ended (and ends its chain) is read from its record, with no node
- * and no passphrase; else the profile's node follows it and this command prints its lines.
- */
-async function wait(
-  idText: string,
+export async function followJob(
+  id: string,
   opts: RequesterCliOptions & { ignoreVerdict?: boolean },
+  config: RequesterSettings,
   cmd: Command,
 ): Promise<void> {
   const json = opts.output === "json";
-  const config = await loadRequesterConfig(opts, cmd);
   const network = networkField(config.network);
-  const record = await withRepo(config.stateDir, (repo) => readJob(repo, idText));
-  if (TERMINAL_JOB_STATUSES.includes(record.status) && record.chain?.next === undefined) {
-    return await printOutcome(config.stateDir, [record], {
-      json,
-      network,
-      ignoreVerdict: opts.ignoreVerdict,
-    });
-  }
   await ensureRequesterNode(opts, config, cmd);
   const progress = progressPrinter(json);
-  for await (const line of callNode(config.stateDir, { op: "wait", id: record.id })) {
+  for await (const line of callNode(config.stateDir, { op: "wait", id })) {
     if (line.type === "record" && !json) {
-      console.error(`job ${record.id} ${(line.record as RequesterJobRecord | null)?.status}`);
+      console.error(`job ${id} ${(line.record as RequesterJobRecord | null)?.status}`);
     } else if (line.type === "progress") progress(line.progress as JobProgress);
     else if (line.type === "waiting") printWaiting(line, json);
     else if (line.type === "chain") {
@@ -814,79 +652,6 @@ async function wait(
         ignoreVerdict: opts.ignoreVerdict,
       });
     }
-  }
-}
-
-async function openRepo(opts: RequesterCliOptions, cmd: Command) {
-  const loaded = await loadSettings({
-    flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS),
-  }).catch((err) => {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
-  });
-  return await openJobRepository({ stateDir: loaded.settings.stateDir, readOnly: true });
-}
-
-async function withRepo<T>(stateDir: string, fn: (repo: JobRepository) => Promise<T>): Promise<T> {
-  const repo = await openJobRepository({ stateDir, readOnly: true });
-  try {
-    return await fn(repo);
-  } finally {
-    repo.close();
-  }
-}
-
-/**
- * The full id of the job `text` names (a full id or a unique prefix of one), or exit 2.
- *
- * @example
- * ```ts
- * import { resolveJobId } from "./job_command.ts";
- * import type { JobRepository } from "../state/job_repository.ts";
- *
- * declare const repo: JobRepository;
- * const id = resolveJobId(repo, "c1c254bf"); // the full id, or exit 2
- * ```
- */
-export function resolveJobId(repo: JobRepository, text: string): string {
-  try {
-    return repo.resolveId(text);
-  } catch (err) {
-    if (!(err instanceof JobIdPrefixError)) throw err;
-    const ambiguous = err.matches.length > 1;
-    throw new CliError(err.message, {
-      context: ambiguous
-        ? `matches ${err.matches.map((m) => m.slice(0, 16)).join(", ")}`
-        : repo.stateDir,
-      code: ambiguous ? "ambiguous-id" : "no-job",
-      suggestion: ambiguous
-        ? "give more characters of the id"
-        : "`turnpike job list` shows the jobs",
-      exitCode: ExitCode.Usage,
-      cause: err,
-    });
-  }
-}
-
-async function readJob(repo: JobRepository, text: string): Promise<RequesterJobRecord> {
-  const id = resolveJobId(repo, text);
-  const record = await repo.read(id);
-  if (!record) {
-    throw new CliError(`no job ${text}`, {
-      context: repo.stateDir,
-      code: "no-job",
-      exitCode: ExitCode.Usage,
-    });
-  }
-  return record;
-}
-
-async function status(id: string, opts: RequesterCliOptions, cmd: Command): Promise<void> {
-  const repo = await openRepo(opts, cmd);
-  try {
-    const record = await readJob(repo, id);
-    printRecord(record, opts.output, await jobVerdict(repo.stateDir, record));
-  } finally {
-    repo.close();
   }
 }
 
@@ -996,64 +761,6 @@ async function saveResultBlobs(
   return saved;
 }
 
-async function list(
-  opts: RequesterCliOptions & { status?: string[]; kind?: string; limit?: string },
-  cmd: Command,
-) {
-  for (const s of opts.status ?? []) {
-    if (!(JOB_STATUSES as readonly string[]).includes(s)) {
-      throw new CliError(`unknown status "${s}"`, {
-        context: JOB_STATUSES.join(", "),
-        exitCode: ExitCode.Usage,
-      });
-    }
-  }
-  let kind: number | undefined;
-  try {
-    kind = opts.kind === undefined ? undefined : resolveJobKind(opts.kind);
-  } catch (err) {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
-  }
-  const repo = await openRepo(opts, cmd);
-  try {
-    const rows = repo.list({
-      status: opts.status as JobStatus[] | undefined,
-      kind,
-      limit: opts.limit === undefined ? 100 : Number(opts.limit),
-    });
-    // A done job's verdict (its report's), as `job wait` exits by (cli/job_line.ts).
-    const verdicts = await Promise.all(rows.map((r) => jobVerdict(repo.stateDir, r)));
-    // One line per job, newest first (docs/AGENTS.md): no array to read whole.
-    if (opts.output === "json") {
-      for (const [i, r] of rows.entries()) printJsonLine("job", recordJson(r, verdicts[i]));
-    } else if (opts.output === "csv") {
-      console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms,verdict");
-      for (const [i, r] of rows.entries()) {
-        const name = jobNameFromKind(r.kind);
-        const row = [r.id, r.kind, name, r.skill, r.status, r.provider];
-        console.log(csvRow([...row, r.createdAtMs, r.updatedAtMs, verdicts[i]]));
-      }
-    } else {
-      for (const [i, r] of rows.entries()) {
-        console.log(
-          `${r.id}  ${jobKindLabel(r.kind).padEnd(19)} ${r.status.padEnd(15)} ` +
-            new Date(r.createdAtMs).toISOString() +
-            (verdicts[i] === undefined ? "" : `  verdict ${verdicts[i]}`),
-        );
-      }
-    }
-  } finally {
-    repo.close();
-  }
-}
-
-function recordJson(
-  r: Parameters<typeof jobLineFields>[0],
-  verdict?: JobVerdict,
-): Record<string, unknown> {
-  return jobLineFields(r, verdict);
-}
-
 /**
  * `job cancel`'s line: the job's record, its `costs` (the kind 5's fee among them) and
  * `cancelCosts`, the kind 5's fee alone (docs/AGENTS.md "Cancelling a job").
@@ -1070,7 +777,7 @@ async function printCancel(
     ? []
     : costsOf([record], entries.filter((e) => e.invoiceId === deletion));
   if (output === "json") {
-    printJsonLine("job", { ...recordJson(record), costs, cancelCosts: fee, deletion });
+    printJsonLine("job", { ...jobLineFields(record), costs, cancelCosts: fee, deletion });
     return;
   }
   printRecord(record, output);
@@ -1080,33 +787,6 @@ async function printCancel(
     console.log(
       `cancel   ${formatAssetAmount(BigInt(c.total), unit)} to the town for the kind 5; ` +
         `the job cost ${formatAssetAmount(BigInt(total), unit)} in all, nothing refunded`,
-    );
-  }
-}
-
-function printRecord(
-  r: RequesterJobRecord,
-  output: string | undefined,
-  verdict?: JobVerdict,
-): void {
-  if (output === "json") {
-    printJsonLine("job", recordJson(r, verdict));
-    return;
-  }
-  console.log(`job      ${r.id}`);
-  console.log(`kind     ${jobKindLabel(r.kind)}`);
-  console.log(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`);
-  if (verdict !== undefined) console.log(`verdict  ${verdict}`);
-  if (r.skill !== NO_CALLBACK) console.log(`callback ${r.skill}`);
-  if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
-  if (r.provider) console.log(`provider ${r.provider}`);
-  if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
-  if (r.chain?.next) console.log(`then     ${r.chain.next}`);
-  for (const p of r.payments) {
-    console.log(
-      `payment  ${formatRecordedAmount(p.amount, p)} ${p.status}${
-        p.fulfillment ? ` receipt ${p.fulfillment}` : ""
-      }`,
     );
   }
 }

@@ -12,10 +12,9 @@
  *
  * @module
  */
-import type { RequesterJobRecord } from "../state/job_record.ts";
-import { NO_CALLBACK } from "../roles/requester/job_spec.ts";
+import { NO_CALLBACK, type RequesterJobRecord } from "../state/job_record.ts";
 import { type JobVerdict, verdictOf } from "../protocol/job_verdict.ts";
-import { readStoredResult } from "../roles/requester/result_content.ts";
+import { readStoredResult } from "../state/stored_result.ts";
 import { parseReport } from "./job_report.ts";
 
 /**
@@ -56,7 +55,7 @@ export function jobLineFields(
  * @example
  * ```ts
  * import { jobVerdict } from "./job_line.ts";
- * import type { RequesterJobRecord } from "../state/job_record.ts";
+ * import { NO_CALLBACK, type RequesterJobRecord } from "../state/job_record.ts";
  *
  * declare const record: RequesterJobRecord;
  * const verdict = await jobVerdict("/home/a/.turnpike/default", record);

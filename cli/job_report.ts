@@ -15,7 +15,7 @@
  */
 import { type JobVerdict, verdictOf } from "../protocol/job_verdict.ts";
 import type { JobProgress } from "../roles/requester/requester_node.ts";
-import { readStoredResult } from "../roles/requester/result_content.ts";
+import { readStoredResult } from "../state/stored_result.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import { categoryOf, type PaymentEntry } from "../state/payment_log.ts";

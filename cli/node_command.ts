@@ -47,14 +47,13 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { NODE_LOG_FILE, nodeHello, stopProfileNode } from "./profile_node.ts";
+import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { type LoadedSettings, loadSettings } from "../config/settings.ts";
+import type { LoadedSettings } from "../config/settings.ts";
 import { networkField } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { startNodeSession } from "./node_session.ts";
-import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
 import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
 import {
@@ -62,17 +61,10 @@ import {
   type ProviderNodeOptions,
   startProviderNode,
 } from "../roles/provider/provider_node.ts";
-import {
-  isProcessAlive,
-  PROVIDER_STATUS_FILE,
-  type ProviderStatus,
-  ProviderStatusError,
-  readProviderStatus,
-  statusAmountText,
-} from "../roles/provider/provider_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
 import { printJsonLine } from "./json_line.ts";
+import { addNodeStatusCommand, loadNodeSettings } from "./node_status_command.ts";
 
 /** `node up`'s flags: the root's, the town connection's, and the provider's own. */
 interface NodeOptions extends GlobalOptions, ProviderFlags {
@@ -159,11 +151,7 @@ export function registerNodeCommand(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       await nodeUp(cmd.optsWithGlobals<NodeOptions>(), cmd);
     });
-  node.command("status")
-    .description("what the provider of this state dir is doing")
-    .action(async (_opts: unknown, cmd: Command) => {
-      await nodeStatus(cmd.optsWithGlobals<NodeOptions>(), cmd);
-    });
+  addNodeStatusCommand(node);
   node.command("stop")
     .description(
       "stop the profile's node (the background requester node, or a `node up`); jobs in " +
@@ -188,17 +176,6 @@ export function registerNodeCommand(program: Command): void {
         );
       }
     });
-}
-
-async function loadNodeSettings(opts: NodeOptions, cmd: Command): Promise<LoadedSettings> {
-  try {
-    return await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
-    }
-    throw err;
-  }
 }
 
 async function defaultSkillsDir(stateDir: string): Promise<string> {
@@ -372,125 +349,4 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   if (lost) throw new CliError(`the provider stopped: ${lost.message}`, { cause: lost });
   if (json) printJsonLine("node-stopped", { event: "node-stopped" });
   else console.log("provider stopped");
-}
-
-async function nodeStatus(opts: NodeOptions, cmd: Command): Promise<void> {
-  const loaded = await loadNodeSettings(opts, cmd);
-  const stateDir = loaded.settings.stateDir;
-  // A requester profile's node (docs/ARCHITECTURE.md "The profile's node") answers on its
-  // socket; a provider's writes its status file.
-  const hello = await nodeHello(stateDir);
-  if (hello !== undefined) {
-    const { type: _t, settings: _s, ...node } = hello;
-    if (opts.output === "json") printJsonLine("node", { running: true, node });
-    else {
-      console.log(
-        `requester node running (pid ${hello.pid}${hello.background ? ", background" : ""})`,
-      );
-      console.log(`  pubkey      ${hello.pubkey}`);
-      console.log(`  jobs        ${hello.activeJobs} in flight`);
-      console.log(`  commands    ${Math.max(0, hello.clients - 1)} connected besides this one`);
-      console.log(`  started     ${hello.startedAt}`);
-    }
-    return;
-  }
-  if (await isRequesterProfile(loaded, stateDir)) {
-    // Not an error: the node starts with the next paying command and stops when idle.
-    if (opts.output === "json") printJsonLine("node", { running: false, role: "requester" });
-    else {
-      console.log(
-        "requester node not running: the next paying command (`turnpike job submit`) starts it",
-      );
-    }
-    return;
-  }
-  let status;
-  try {
-    status = await readProviderStatus(stateDir);
-  } catch (err) {
-    if (err instanceof ProviderStatusError) {
-      throw new CliError("no node is running on this state dir", {
-        context: err.message,
-        suggestion: "a requester's node starts with its first paying command (`turnpike job " +
-          "submit`) or `turnpike requester`; a provider's with `turnpike node up`",
-        cause: err,
-      });
-    }
-    throw err;
-  }
-  const alive = status.state !== "stopped" && await isProcessAlive(status.pid);
-  const view = { ...status, running: alive ? status.running : 0, alive };
-  if (opts.output === "json") printJsonLine("provider-status", view);
-  else printStatus(status, alive);
-  if (!alive) {
-    // Scripts and supervisors check the exit code; the report above is the last known state.
-    throw new CliError("no provider is running on this state dir", {
-      context: stateDir,
-      suggestion: "start one with `turnpike node up`",
-      printed: opts.output === "json",
-    });
-  }
-}
-
-/**
- * A requester's profile: `role = "requester"` in its config, or no provider status file but the
- * log of a requester node that ran there (a profile made before `role` was written).
- */
-async function isRequesterProfile(loaded: LoadedSettings, stateDir: string): Promise<boolean> {
-  if (loaded.settings.role === "requester") return true;
-  if (loaded.settings.role !== undefined) return false;
-  const exists = (name: string) => Deno.stat(`${stateDir}/${name}`).then(() => true, () => false);
-  return !(await exists(PROVIDER_STATUS_FILE)) && await exists(NODE_LOG_FILE);
-}
-
-function printStatus(status: ProviderStatus, alive: boolean): void {
-  const c = status.counters;
-  if (alive) console.log(`provider running (pid ${status.pid}, ${status.state})`);
-  else if (status.state === "stopped") {
-    console.log(`provider not running: stopped at ${status.updatedAt} (pid ${status.pid})`);
-  } else {
-    // Killed or crashed: it could not record its end, only when it was last seen.
-    console.log(
-      `provider not running: pid ${status.pid} exited without stopping, last seen ` +
-        `${status.updatedAt} (${status.state})`,
-    );
-  }
-  console.log(`  pubkey      ${status.pubkey}`);
-  console.log(`  ilpAddress  ${status.ilpAddress}`);
-  console.log(`  relay       ${status.relayUrl}`);
-  if (status.feed !== undefined) console.log(`  feed        ${status.feed}`);
-  for (const s of status.skills) {
-    console.log(
-      `  skill       ${s.name} kinds ${s.kinds.join(",")} price ${
-        statusAmountText(status, s.price)
-      }`,
-    );
-  }
-  for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
-    console.log(`  not served  ${folder}: ${why}`);
-  }
-  console.log(
-    `  jobs        ${status.inFlight} in flight, ${alive ? status.running : 0} running, ` +
-      `${status.openInvoices} open invoices`,
-  );
-  console.log(
-    `  totals      admitted ${c.admitted}, paid ${c.paid}, published ${c.published}, ` +
-      `errors ${c.errors}, cancelled ${c.cancelled}`,
-  );
-  const drops = Object.entries(c.dropped).map(([k, v]) => `${k} ${v}`).join(", ");
-  console.log(`  dropped     ${drops || "none"}`);
-  const amount = (v: string) => statusAmountText(status, v);
-  console.log(`  earned      ${amount(c.earned)} (spent on writes ${amount(c.spentOnWrites)})`);
-  console.log(`  started     ${status.startedAt}`);
-  console.log(`  heartbeat   ${status.lastHeartbeatAt ?? "never"}`);
-  if (status.periodicCostPerDay !== undefined) {
-    console.log(
-      `  periodic    ${amount(status.periodicCostPerDay)} per day (heartbeat, announcements)`,
-    );
-  }
-  console.log(`  updated     ${status.updatedAt}`);
-  if (status.lastError !== undefined) console.log(`  lastError   ${status.lastError}`);
-  for (const a of status.alerts?.recent ?? []) {
-    console.log(`  alert       ${a.ts} ${a.kind}: ${a.message}`);
-  }
 }

@@ -24,10 +24,9 @@ import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
 import { isErrorCode } from "./error_codes.ts";
-import { passphraseError, type PassphraseFlags } from "./node_identity.ts";
+import type { PassphraseFlags } from "./node_identity.ts";
 import { selfCommand } from "./self_command.ts";
-import { readPassphrase } from "../identity/passphrase.ts";
-import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
+import { lazyImport } from "./lazy_import.ts";
 import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../roles/requester/node_wire.ts";
 import { stateDirLockPath } from "../state/state_dir_lock.ts";
@@ -77,6 +76,18 @@ async function provePassphrase(
 ): Promise<ProvenPassphrase> {
   const had = proven.get(stateDir);
   if (had !== undefined) return had;
+  // Loaded here, not with this module: `node status` and the node's other readers need none of
+  // the wallet's code (docs/SCALE.md "A command's start").
+  const [{ passphraseError }, { readPassphrase }, wallet] = await Promise.all([
+    lazyImport<typeof import("./node_identity.ts")>(new URL("./node_identity.ts", import.meta.url)),
+    lazyImport<typeof import("../identity/passphrase.ts")>(
+      new URL("../identity/passphrase.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../identity/wallet_file.ts")>(
+      new URL("../identity/wallet_file.ts", import.meta.url),
+    ),
+  ]);
+  const { readWalletFile, walletFilePath, WalletNotFoundError } = wallet;
   let record;
   try {
     record = await readWalletFile(walletFilePath(stateDir));
@@ -99,7 +110,9 @@ async function provePassphrase(
   }).catch((err) => {
     throw passphraseError(err);
   });
-  const { passphraseProof } = await import("../identity/passphrase_proof.ts");
+  const { passphraseProof } = await lazyImport<typeof import("../identity/passphrase_proof.ts")>(
+    new URL("../identity/passphrase_proof.ts", import.meta.url),
+  );
   const proof = await passphraseProof(record.vault, passphrase).catch((err) => {
     throw passphraseError(err);
   });

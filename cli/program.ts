@@ -42,6 +42,24 @@ import { registerTownsCommand } from "./towns_command.ts";
  */
 export function createProgram(): Command {
   const program = createRootCommand();
+  registerEveryCommand(program);
+  return program;
+}
+
+/**
+ * Registers every command group on a root command (`cli.ts` does for `completions`, which
+ * generates its scripts from the whole tree; other command lines register only what they name:
+ * cli/command_index.ts).
+ *
+ * @example
+ * ```ts
+ * import { createRootCommand } from "./root_command.ts";
+ *
+ * const program = createRootCommand();
+ * registerEveryCommand(program);
+ * ```
+ */
+export function registerEveryCommand(program: Command): void {
   registerInitCommand(program);
   registerDemoCommand(program);
   registerWalletBooks(registerWalletCommand(program));
@@ -64,5 +82,4 @@ export function createProgram(): Command {
   registerStatsCommand(program);
   registerExportCommand(program);
   registerCompletionsCommand(program, tab);
-  return program;
 }

@@ -21,13 +21,12 @@ import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { CliError, cliErrorJson } from "./cli_error.ts";
 import type { LoadNodeSignerOptions } from "./node_identity.ts";
+import { asCliError, openRequester } from "./job_command.ts";
 import {
   addRequesterConnectionOptions,
-  asCliError,
   loadRequesterConfig,
-  openRequester,
   type RequesterCliOptions,
-} from "./job_command.ts";
+} from "./job_read_command.ts";
 import { nodeSettings } from "./profile_node.ts";
 import { checkTownPrice } from "../roles/requester/town_link.ts";
 import {

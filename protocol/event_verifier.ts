@@ -23,19 +23,9 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { initNostrWasm } from "nostr-wasm";
 import type { NostrEvent } from "./nostr_event.ts";
+import { EventValidationError } from "./event_validation_error.ts";
 
-/** An event that is not a valid Nostr event; `reason` is machine-readable. */
-export class EventValidationError extends Error {
-  /** `"EventValidationError"`: explicit so it survives bundling and worker messages. */
-  override name = "EventValidationError";
-  /** `bad-id`, `bad-sig`, `bad-shape:<field>`, `too-large`. */
-  reason: string;
-  /** The message is `reason`, then `: detail` when given. */
-  constructor(reason: string, detail?: string) {
-    super(detail ? `${reason}: ${detail}` : reason);
-    this.reason = reason;
-  }
-}
+export { EventValidationError } from "./event_validation_error.ts";
 
 /** Which signature verifier is in use. */
 export type VerifierBackend = "libsecp256k1" | "nostr-wasm" | "noble";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { isJobRequestKind } from "./nip90_job.ts";
+import { isJobRequestKind } from "./nip90_kinds.ts";
 
 /** Documented job names and their request kinds. Results are kind + 1000. */
 export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({

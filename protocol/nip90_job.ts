@@ -14,39 +14,15 @@
 import * as nip44 from "nostr-tools/nip44";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
+import { isJobResultKind, JOB_FEEDBACK_KIND, JOB_RESULT_OFFSET } from "./nip90_kinds.ts";
 
-/** Kind of job feedback events. */
-export const JOB_FEEDBACK_KIND = 7000;
-/** First and last job request kinds; a request's result is its kind + 1000. */
-export const JOB_REQUEST_KINDS = { first: 5000, last: 5999 } as const;
-/** Offset from a request kind to its result kind. */
-export const JOB_RESULT_OFFSET = 1000;
-
-/**
- * True for a NIP-90 job request kind (5000-5999).
- *
- * @example
- * ```ts
- * isJobRequestKind(5600); // true
- * isJobRequestKind(6600); // false
- * ```
- */
-export function isJobRequestKind(kind: number): boolean {
-  return Number.isInteger(kind) && kind >= JOB_REQUEST_KINDS.first &&
-    kind <= JOB_REQUEST_KINDS.last;
-}
-
-/**
- * True for a NIP-90 job result kind (6000-6999).
- *
- * @example
- * ```ts
- * isJobResultKind(6600); // true
- * ```
- */
-export function isJobResultKind(kind: number): boolean {
-  return isJobRequestKind(kind - JOB_RESULT_OFFSET);
-}
+export {
+  isJobRequestKind,
+  isJobResultKind,
+  JOB_FEEDBACK_KIND,
+  JOB_REQUEST_KINDS,
+  JOB_RESULT_OFFSET,
+} from "./nip90_kinds.ts";
 
 /** How an `i` tag's data is to be read. */
 export type JobInputType = "text" | "url" | "event" | "job";

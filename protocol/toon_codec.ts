@@ -22,29 +22,14 @@
  *
  * @module
  */
-import { decode, encode, rawString } from "@toon-format/toon";
+import { encode, rawString } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
-import { EventValidationError, verifyEvent } from "./event_verifier.ts";
+import { verifyEvent } from "./event_verifier.ts";
 import { DEFAULT_MAX_TOON_BYTES } from "./kind_extractor.ts";
-import { findEventShapeProblem } from "./event_shape.ts";
+import { assertEventShape, parseEventToon } from "./toon_event_parse.ts";
 
 export { EventValidationError } from "./event_verifier.ts";
-
-/** The input is not TOON, or not an object that could be an event. */
-export class ToonDecodeError extends Error {
-  /** `"ToonDecodeError"`: explicit so it survives bundling and worker messages. */
-  override name = "ToonDecodeError";
-  /** `syntax` (not valid TOON) or `not-an-object` (valid TOON, but not a key/value document). */
-  reason: "syntax" | "not-an-object";
-  /** 1-based line of the syntax error, when known. */
-  line?: number;
-  /** Appends `(line N)` to the message when the line is known. */
-  constructor(reason: "syntax" | "not-an-object", message: string, line?: number) {
-    super(line === undefined ? message : `${message} (line ${line})`);
-    this.reason = reason;
-    this.line = line;
-  }
-}
+export { assertEventShape, ToonDecodeError } from "./toon_event_parse.ts";
 
 /** Options for {@linkcode decodeEventToon}. */
 export interface DecodeEventToonOptions {
@@ -57,26 +42,6 @@ export interface DecodeEventToonOptions {
 // Control characters that 4.x would write as \uXXXX escapes (1.4.0 cannot read those).
 // deno-lint-ignore no-control-regex -- matching control characters is the point here
 const RAW_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
-
-/**
- * Checks that a value has the shape of a signed Nostr event (no signature check).
- * Throws {@linkcode EventValidationError} with reason `bad-shape:<field>`.
- *
- * @example
- * ```ts
- * declare const text: string;
- * const event = assertEventShape(JSON.parse(text));
- * ```
- */
-export function assertEventShape(value: unknown): NostrEvent {
-  // Lone surrogates have no UTF-8 form: TOON written from them would not round-trip.
-  const problem = findEventShapeProblem(value, { wellFormedText: true });
-  if (problem !== undefined) {
-    const detail = problem.field === "event" ? "not an object" : problem.detail;
-    throw new EventValidationError(`bad-shape:${problem.field}`, detail);
-  }
-  return value as NostrEvent;
-}
 
 /** Quoted TOON string with only the escapes both 4.x and 1.4.0 read. */
 function quoteFor14(value: string): string {
@@ -140,20 +105,6 @@ export function encodeEventToon(event: NostrEvent): string {
   return lines.join("\n");
 }
 
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
 /**
  * Full decode: TOON parse (what either 4.x or 1.4.0 writes), shape validation, id recomputation
  * and signature check. Throws {@linkcode ToonDecodeError} (not TOON / not an object) or
@@ -167,22 +118,7 @@ function utf8Length(text: string): number {
  * ```
  */
 export function decodeEventToon(text: string, options: DecodeEventToonOptions = {}): NostrEvent {
-  const max = options.maxBytes ?? DEFAULT_MAX_TOON_BYTES;
-  // UTF-8 is never shorter than UTF-16, so count bytes only when it could matter.
-  if (text.length > max || (text.length * 3 > max && utf8Length(text) > max)) {
-    throw new EventValidationError("too-large", `over ${max} bytes`);
-  }
-  let value: unknown;
-  try {
-    value = decode(text);
-  } catch (err) {
-    const e = err as Error & { line?: number };
-    throw new ToonDecodeError("syntax", e.message, typeof e.line === "number" ? e.line : undefined);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ToonDecodeError("not-an-object", "TOON document is not an object");
-  }
-  const event = assertEventShape(value);
+  const event = parseEventToon(text, options.maxBytes ?? DEFAULT_MAX_TOON_BYTES);
   if (options.verify !== false) verifyEvent(event);
   return event;
 }

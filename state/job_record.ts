@@ -88,6 +88,19 @@ export interface JobChain {
   next?: string;
 }
 
+/**
+ * The callback skill name meaning "no callback" (a record's `skill` when the job has none).
+ *
+ * @example
+ * ```ts
+ * import { NO_CALLBACK } from "./job_record.ts";
+ *
+ * const callback = (skill: string) => skill === NO_CALLBACK ? undefined : skill;
+ * console.log(callback("none")); // undefined
+ * ```
+ */
+export const NO_CALLBACK = "none";
+
 /** A requester job as stored in `jobs/<id>.toml`. */
 export interface RequesterJobRecord {
   /** The job request's event id (64 lowercase hex). */

@@ -44,8 +44,7 @@ export class JobSpecError extends Error {
 /** Default timeout: 300 s. */
 export const DEFAULT_JOB_TIMEOUT_MS = 300_000;
 
-/** Callback skill name meaning "no callback". */
-export const NO_CALLBACK = "none";
+export { NO_CALLBACK } from "../../state/job_record.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -8,23 +8,13 @@
  */
 import { blobOutputsOf, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { downloadBlob } from "../../transport/blossom_client.ts";
-import { readOptionalTextFile } from "../../state/optional_text_file.ts";
+import { resultBlobPath } from "../../state/stored_result.ts";
+
+export { readStoredResult, type StoredResult } from "../../state/stored_result.ts";
 
 /** Largest `result` blob fetched with the result (the skill's own output cap is 1 MiB). */
 export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
-
-/** A kept result: its event, raw TOON and content (the `result` blob's when it had one). */
-export interface StoredResult {
-  toon: string;
-  event: NostrEvent;
-  content: string;
-}
-
-function resultBlobPath(stateDir: string, id: string): string {
-  return `${stateDir}/results/${id}/result`;
-}
 
 /**
  * Fetches the result event's `result` blob when its content is empty; does nothing otherwise or
@@ -61,30 +51,4 @@ export async function fetchResultBlob(
   } catch {
     return "failed";
   }
-}
-
-/**
- * The kept result of a job, or undefined when there is none yet.
- *
- * @example
- * ```ts
- * declare const stateDir: string;
- * declare const jobId: string;
- * const result = await readStoredResult(stateDir, jobId);
- * console.log(result?.content);
- * ```
- */
-export async function readStoredResult(
-  stateDir: string,
-  id: string,
-): Promise<StoredResult | undefined> {
-  // Only shown, never written back: what cannot be read is shown as not there yet.
-  const read = { unreadableAsMissing: true };
-  const toon = await readOptionalTextFile(`${stateDir}/callbacks/${id}.in.payload`, read);
-  if (toon === undefined || toon.length === 0) return undefined;
-  const event = decodeEventToon(toon, { verify: false });
-  const fromBlob = event.content === ""
-    ? await readOptionalTextFile(resultBlobPath(stateDir, id), read)
-    : undefined;
-  return { toon, event, content: fromBlob ?? event.content };
 }
