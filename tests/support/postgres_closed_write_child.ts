@@ -24,7 +24,11 @@ if (import.meta.main) {
       await sql.begin(async (tx) => {
         const [{ pid }] = await tx`SELECT pg_backend_pid() AS pid`;
         await killer`SELECT pg_terminate_backend(${pid})`;
-        // The backend's close arrives first (a clean FIN: postgres.js nulls its socket).
+        // The backend's close arrives first (a clean FIN: postgres.js nulls its socket): wait
+        // until the server has ended it (slow on a busy machine), then for the FIN to be read.
+        while ((await killer`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         await new Promise((r) => setTimeout(r, 100));
         await tx`SELECT 1`;
       });
