@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 
 /** Kind of a Blossom authorization event. */
@@ -29,7 +30,7 @@ const CLOCK_SKEW_S = 60;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** An authorization that does not allow what is asked; `reason` is for the HTTP answer. */
-export class BlobAuthorizationError extends Error {
+export class BlobAuthorizationError extends ProtocolError {
   override name = "BlobAuthorizationError";
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /** A blob as a Blossom server describes it. */
 export interface BlobDescriptor {
@@ -18,7 +19,7 @@ export interface BlobDescriptor {
 }
 
 /** A descriptor that is not one. */
-export class BlobDescriptorError extends Error {
+export class BlobDescriptorError extends ProtocolError {
   override name = "BlobDescriptorError";
 }
 

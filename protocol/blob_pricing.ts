@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /** Default blob price: base units per MiB stored (200: 50 MB for 0.0095 at asset scale 6). */
 export const DEFAULT_BLOB_PRICE_PER_MIB = 200n;
@@ -14,7 +15,7 @@ const MIB = 1024n * 1024n;
 const MAX_AMOUNT = 0xffff_ffff_ffff_ffffn;
 
 /** A blob size or price that cannot be priced. */
-export class BlobPricingError extends Error {
+export class BlobPricingError extends ProtocolError {
   override name = "BlobPricingError";
 }
 

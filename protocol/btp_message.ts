@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
 import * as BtpLib from "btp-packet";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
@@ -116,7 +117,7 @@ export interface BtpCodecOptions {
 }
 
 /** Bytes that are not a valid BTP frame, or a frame that cannot be built. */
-export class BtpMessageError extends Error {
+export class BtpMessageError extends ProtocolError {
   /** `"BtpMessageError"`: explicit so it survives bundling. */
   override name = "BtpMessageError";
 }

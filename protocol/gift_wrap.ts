@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { getEventHash, nip44, nip59, verifyEvent } from "nostr-tools";
 import { encode as encodeToon } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
@@ -39,7 +40,7 @@ export type GiftWrapRefusal =
   | "bad-rumor";
 
 /** A gift wrap that cannot be accepted; `reason` says why. */
-export class GiftWrapError extends Error {
+export class GiftWrapError extends ProtocolError {
   override name = "GiftWrapError";
   constructor(readonly reason: GiftWrapRefusal, detail: string) {
     super(`${reason}: ${detail}`);

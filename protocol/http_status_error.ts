@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /**
  * A failure with an HTTP status; subclasses name where it came from.
@@ -19,7 +20,7 @@
  * e.status; // 413
  * ```
  */
-export class HttpStatusError extends Error {
+export class HttpStatusError extends ProtocolError {
   /** `"HttpStatusError"`: explicit so it survives bundling. */
   override name = "HttpStatusError";
   /** `status`: the HTTP status (0: no answer came). */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import {
   decodeIlpFulfill,
   decodeIlpPrepare,
@@ -47,7 +48,7 @@ export interface IldcpRequestOptions {
 }
 
 /** A packet that is not a valid IL-DCP request or response. */
-export class IldcpError extends Error {
+export class IldcpError extends ProtocolError {
   /** `"IldcpError"`: explicit so it survives bundling. */
   override name = "IldcpError";
 }

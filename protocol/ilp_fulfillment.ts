@@ -6,11 +6,12 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 const FULFILLMENT_GENERATION_STRING = new TextEncoder().encode("ilp_stream_fulfillment");
 
 /** The shared secret or a fulfillment/condition has the wrong shape. */
-export class IlpFulfillmentError extends Error {
+export class IlpFulfillmentError extends ProtocolError {
   /** `"IlpFulfillmentError"`: explicit so it survives bundling. */
   override name = "IlpFulfillmentError";
 }

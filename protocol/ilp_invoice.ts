@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { isValidIlpAddress, MAX_UINT64 } from "./ilp_packet.ts";
 
 /** Longest invoice string accepted (network input). */
@@ -38,7 +39,7 @@ export interface IlpInvoice {
 }
 
 /** An invoice string that cannot be used. `reason` names the bad part. */
-export class IlpInvoiceError extends Error {
+export class IlpInvoiceError extends ProtocolError {
   override name = "IlpInvoiceError";
   reason: string;
   constructor(reason: string, message: string) {

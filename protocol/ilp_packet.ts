@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
 import * as IlpLib from "ilp-packet";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
@@ -74,8 +75,7 @@ export interface IlpCodecOptions {
 }
 
 /** Bytes that are not a valid ILP packet of the expected type, or a packet that cannot be built. */
-export class IlpPacketError extends Error {
-  /** `"IlpPacketError"`: explicit so it survives bundling. */
+export class IlpPacketError extends ProtocolError {
   override name = "IlpPacketError";
 }
 

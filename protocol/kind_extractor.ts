@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { NostrEvent } from "./nostr_event.ts";
 
 /** What the shallow scan yields. */
@@ -47,8 +48,7 @@ export const DEFAULT_MAX_TOON_BYTES = 1024 * 1024;
 export const MAX_EVENT_KIND = 65535;
 
 /** TOON text the shallow scanner rejects; `reason` is machine-readable, `line` 1-based (0: whole input). */
-export class ToonShallowParseError extends Error {
-  /** `"ToonShallowParseError"`: explicit so it survives bundling and worker messages. */
+export class ToonShallowParseError extends ProtocolError {
   override name = "ToonShallowParseError";
   /** e.g. `missing-key:kind`, `duplicate-key:id`, `bad-kind`, `bad-hex:pubkey`, `tag-count`. */
   reason: string;

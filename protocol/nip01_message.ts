@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { NostrEvent } from "./nostr_event.ts";
 import { type EventShapeField, findEventShapeProblem } from "./event_shape.ts";
 import {
@@ -81,7 +82,7 @@ export interface ParseNip01Options {
  * prefix plus a human explanation, fit to send back verbatim in a NOTICE or CLOSED
  * (`"invalid: REQ filter 2: \"kinds\" is not an array"`).
  */
-export class Nip01MessageError extends Error {
+export class Nip01MessageError extends ProtocolError {
   /** `"Nip01MessageError"`: explicit so it survives bundling. */
   override name = "Nip01MessageError";
   /** NOTICE-ready text, e.g. `invalid: message over 1048576 bytes`. */

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 
 /** Kind of handler announcements. */
@@ -82,7 +83,7 @@ export interface HandlerAnnouncementOptions extends HandlerAnnouncement {
 }
 
 /** An announcement that is malformed. */
-export class Nip89HandlerError extends Error {
+export class Nip89HandlerError extends ProtocolError {
   /** `"Nip89HandlerError"`: explicit so it survives bundling. */
   override name = "Nip89HandlerError";
 }

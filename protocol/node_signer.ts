@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { LocalAccount } from "viem/accounts";
 import type { Hex, SignableMessage, TransactionSerializable, TypedDataDefinition } from "viem";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
@@ -48,7 +49,7 @@ export interface NodeSigner extends Disposable {
  * request: code that turns a failed decryption into a refusal of the peer's message must let this
  * one through.
  */
-export class NodeSignerError extends Error {
+export class NodeSignerError extends ProtocolError {
   /** `"NodeSignerError"`: explicit so it survives bundling and worker messages. */
   override name = "NodeSignerError";
 }

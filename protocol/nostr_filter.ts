@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { NostrEvent } from "./nostr_event.ts";
 
 /** A NIP-01 filter. Tag queries are `#<single letter>` keys (`"#e": [id]`). */
@@ -42,7 +43,7 @@ export const DEFAULT_MAX_FILTER_LIST_ITEMS = 1000;
 export const DEFAULT_MAX_FILTER_VALUE_LENGTH = 1024;
 
 /** A filter that is not a well-formed NIP-01 filter or exceeds a limit. */
-export class NostrFilterError extends Error {
+export class NostrFilterError extends ProtocolError {
   /** `"NostrFilterError"`: explicit so it survives bundling. */
   override name = "NostrFilterError";
 }

@@ -7,9 +7,10 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /** A length prefix that is malformed, not minimal, or runs past the end of the input. */
-export class OerLengthPrefixError extends Error {
+export class OerLengthPrefixError extends ProtocolError {
   override name = "OerLengthPrefixError";
 }
 

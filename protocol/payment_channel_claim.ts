@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { decodeVersionedJson, numberField, stringField, uintField } from "./versioned_json.ts";
 
 /** BTP protocol-data name of the claim. */
@@ -88,7 +89,7 @@ export type ClaimRejectReason =
   | "rate-limited";
 
 /** A claim was rejected; `reason` says why in one token, `message` in words. */
-export class ClaimError extends Error {
+export class ClaimError extends ProtocolError {
   /** `"ClaimError"`: explicit so it survives bundling. */
   override name = "ClaimError";
   /** `reason`: the stable token; `message` is prefixed with it. */

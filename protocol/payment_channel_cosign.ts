@@ -35,6 +35,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { ClaimChannel } from "./payment_channel_claim.ts";
 import { decodeVersionedJson, numberField, stringField, uintField } from "./versioned_json.ts";
 
@@ -211,8 +212,7 @@ export interface ChannelCosignErrorOptions {
 }
 
 /** A co-sign request or answer was refused; `reason` says why in one token. */
-export class ChannelCosignError extends Error {
-  /** `"ChannelCosignError"`: explicit so it survives bundling. */
+export class ChannelCosignError extends ProtocolError {
   override name = "ChannelCosignError";
   /** True when the peer refused (its answer's reason), false for a local check or transport. */
   readonly fromPeer: boolean;

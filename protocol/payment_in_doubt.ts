@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /** BTP protocol data name of the request and its answer. */
 export const IN_DOUBT_PROTOCOL_NAME = "payment-in-doubt";
@@ -19,7 +20,7 @@ export const IN_DOUBT_PROTOCOL_NAME = "payment-in-doubt";
 export const MAX_IN_DOUBT = 256;
 
 /** A `payment-in-doubt` message that cannot be read. */
-export class InDoubtMessageError extends Error {
+export class InDoubtMessageError extends ProtocolError {
   override name = "InDoubtMessageError";
 }
 

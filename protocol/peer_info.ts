@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 
 /** Kind of peer info events. */
@@ -51,7 +52,7 @@ export interface PeerInfo {
 }
 
 /** Peer info that is malformed; `field` names the first bad field. */
-export class PeerInfoError extends Error {
+export class PeerInfoError extends ProtocolError {
   /** `"PeerInfoError"`: explicit so it survives bundling. */
   override name = "PeerInfoError";
   /** `field`: the first bad field (`content`, `kind`, or a {@linkcode PeerInfo} key). */

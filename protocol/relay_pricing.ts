@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /** Crosstown's default: 10 base units per byte of TOON. */
 export const DEFAULT_PRICE_PER_BYTE = 10n;
@@ -33,7 +34,7 @@ export interface PricedEvent {
 }
 
 /** A price list that cannot be applied (negative price, amount over uint64, bad length). */
-export class RelayPricingError extends Error {
+export class RelayPricingError extends ProtocolError {
   /** `"RelayPricingError"`: explicit so it survives bundling. */
   override name = "RelayPricingError";
 }

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import * as nip44 from "nostr-tools/nip44";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
@@ -29,7 +30,7 @@ export const SPSP_RESPONSE_KIND = 23195;
 export const MAX_SPSP_CONTENT = 16 * 1024;
 
 /** A malformed, misaddressed or undecryptable SPSP message. */
-export class SpspMessageError extends Error {
+export class SpspMessageError extends ProtocolError {
   /** `"SpspMessageError"`: explicit so it survives bundling. */
   override name = "SpspMessageError";
 }
