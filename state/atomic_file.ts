@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -17,7 +18,7 @@ export interface WriteFileAtomicOptions {
 }
 
 /** The file could not be written atomically; the old content (if any) is untouched. */
-export class AtomicWriteError extends Error {
+export class AtomicWriteError extends StateError {
   /** `"AtomicWriteError"`: explicit so it survives bundling. */
   override name = "AtomicWriteError";
 }

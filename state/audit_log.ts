@@ -32,6 +32,7 @@
  * @module
  */
 
+import { StateError } from "./state_error.ts";
 import { sleep } from "../protocol/backoff.ts";
 import { type GitCommitWriter, openGitCommitWriter } from "./git_commit_writer.ts";
 import { pathExists } from "./path_exists.ts";
@@ -86,14 +87,12 @@ export interface AuditLogOptions {
 }
 
 /** git failed; the files are intact, the changes stay pending and are retried. */
-export class AuditCommitError extends Error {
-  /** `"AuditCommitError"`: explicit so it survives bundling. */
+export class AuditCommitError extends StateError {
   override name = "AuditCommitError";
 }
 
 /** A change that cannot be written into a commit message (bad token, newline in a value). */
-export class AuditChangeError extends Error {
-  /** `"AuditChangeError"`: explicit so it survives bundling. */
+export class AuditChangeError extends StateError {
   override name = "AuditChangeError";
 }
 

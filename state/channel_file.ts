@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
@@ -91,7 +92,7 @@ export interface ChannelRecord {
 }
 
 /** A channel file is missing a field or has a bad value. */
-export class ChannelFileError extends Error {
+export class ChannelFileError extends StateError {
   /** `"ChannelFileError"`: explicit so it survives bundling. */
   override name = "ChannelFileError";
 }

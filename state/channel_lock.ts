@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { channelFilePath } from "./channel_file.ts";
 import { lockProcessFile, type ProcessLock, ProcessLockedError } from "./process_lock.ts";
 
@@ -16,7 +17,7 @@ import { lockProcessFile, type ProcessLock, ProcessLockedError } from "./process
 export type ChannelLock = ProcessLock;
 
 /** Another process holds the channel's lock. */
-export class ChannelLockedError extends Error {
+export class ChannelLockedError extends StateError {
   override name = "ChannelLockedError";
   constructor(
     readonly channelId: string,

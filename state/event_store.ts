@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
@@ -89,7 +90,7 @@ export interface InsertItem {
 }
 
 /** A query this store cannot answer (e.g. NIP-50 `search`, which it does not index). */
-export class EventStoreQueryError extends Error {
+export class EventStoreQueryError extends StateError {
   override name = "EventStoreQueryError";
 }
 
@@ -495,8 +496,7 @@ export class EventStore {
   }
 
   /**
-   * NIP-45 count: the number of distinct unexpired events matching any filter (`limit`
-   * ignored).
+   * NIP-45 count: the number of distinct unexpired events matching any filter (`limit` ignored).
    *
    * @example
    * ```ts

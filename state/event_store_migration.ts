@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
@@ -24,7 +25,7 @@ export interface EventStoreMigration {
 }
 
 /** The database is of a format this code does not know (written by a newer version). */
-export class EventStoreFormatError extends Error {
+export class EventStoreFormatError extends StateError {
   override name = "EventStoreFormatError";
 }
 

@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { readOptionalTextFile } from "./optional_text_file.ts";
 import { LineAppender } from "./line_appender.ts";
 import type { AuditLog } from "./audit_log.ts";
@@ -99,7 +100,7 @@ export interface PaymentLogOptions {
 }
 
 /** A payment entry is malformed (bad field) and was not written. */
-export class PaymentEntryError extends Error {
+export class PaymentEntryError extends StateError {
   override name = "PaymentEntryError";
 }
 

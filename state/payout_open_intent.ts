@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { readOptionalTextFile } from "./optional_text_file.ts";
 
@@ -30,7 +31,7 @@ export interface PayoutOpenIntent {
 }
 
 /** A record that cannot be read back (not this module's JSON). */
-export class PayoutOpenIntentError extends Error {
+export class PayoutOpenIntentError extends StateError {
   override name = "PayoutOpenIntentError";
 }
 

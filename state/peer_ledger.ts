@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { readOptionalTextFile } from "./optional_text_file.ts";
 import { LineAppender } from "./line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
@@ -101,7 +102,7 @@ export interface PeerLedgerOptions {
 }
 
 /** A ledger line is malformed, or would record a packet twice: nothing was written. */
-export class PeerLedgerError extends Error {
+export class PeerLedgerError extends StateError {
   override name = "PeerLedgerError";
 }
 

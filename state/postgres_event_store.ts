@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { sleep } from "../protocol/backoff.ts";
 import type postgres from "postgres";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
@@ -65,7 +66,7 @@ export interface PostgresEventStoreOptions {
 }
 
 /** The database could not be reached or refused the schema. */
-export class PostgresStoreError extends Error {
+export class PostgresStoreError extends StateError {
   override name = "PostgresStoreError";
 }
 
@@ -120,9 +121,7 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/**
- * The event store on PostgreSQL. Open it with {@linkcode openPostgresEventStore}.
- */
+/** The event store on PostgreSQL. Open it with {@linkcode openPostgresEventStore}. */
 export class PostgresEventStore implements TownStore {
   readonly backend = "postgres";
   readonly #sql: Sql;

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import type postgres from "postgres";
 import { openPostgresSchema } from "./postgres_schema.ts";
 
@@ -34,7 +35,7 @@ export interface PostgresPayoutBooksOptions {
 }
 
 /** The payout books' tables could not be created or reached. */
-export class PayoutBooksError extends Error {
+export class PayoutBooksError extends StateError {
   override name = "PayoutBooksError";
 }
 

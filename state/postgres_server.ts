@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { sleep } from "../protocol/backoff.ts";
 
 /** Options for {@linkcode startPostgresServer}. */
@@ -52,7 +53,7 @@ export interface PostgresServer {
 }
 
 /** The server could not be set up or started. */
-export class PostgresServerError extends Error {
+export class PostgresServerError extends StateError {
   override name = "PostgresServerError";
 }
 

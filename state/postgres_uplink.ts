@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import type postgres from "postgres";
 import type { IldcpResponse } from "../protocol/ildcp.ts";
 import { openPostgresSchema } from "./postgres_schema.ts";
@@ -29,7 +30,7 @@ export interface PostgresUplinkOptions {
 }
 
 /** The lock or its table could not be reached. */
-export class UplinkError extends Error {
+export class UplinkError extends StateError {
   override name = "UplinkError";
 }
 

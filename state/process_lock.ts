@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 
 /** A held lock. */
 export interface ProcessLock extends AsyncDisposable {
@@ -33,7 +34,7 @@ export interface LockHolder {
 }
 
 /** Another process (or another open in this one) holds the lock. */
-export class ProcessLockedError extends Error {
+export class ProcessLockedError extends StateError {
   /** `"ProcessLockedError"`: explicit so it survives bundling. */
   override name = "ProcessLockedError";
   constructor(readonly path: string, readonly holder: LockHolder) {

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 
 /** Every state of a provider job. */
@@ -77,7 +78,7 @@ export interface ProviderJobRecord {
 }
 
 /** A record file that is not a valid provider job record. */
-export class ProviderJobRecordError extends Error {
+export class ProviderJobRecordError extends StateError {
   override name = "ProviderJobRecordError";
 }
 

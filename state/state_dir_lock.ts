@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import {
   type LockHolder,
   lockProcessFile,
@@ -27,7 +28,7 @@ export const STATE_DIR_LOCK_FILE = "node.lock";
 export type StateDirLock = ProcessLock;
 
 /** Another process holds the state dir's lock. */
-export class StateDirLockedError extends Error {
+export class StateDirLockedError extends StateError {
   /** `"StateDirLockedError"`: explicit so it survives bundling. */
   override name = "StateDirLockedError";
   constructor(readonly stateDir: string, readonly holder: LockHolder, options?: ErrorOptions) {

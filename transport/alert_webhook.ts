@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 import { backoffDelay, sleep } from "../protocol/backoff.ts";
 
 /** Options for {@linkcode startAlertWebhook}. */
@@ -35,7 +36,7 @@ export interface AlertWebhook {
 }
 
 /** The webhook URL is not usable. */
-export class AlertWebhookError extends Error {
+export class AlertWebhookError extends TransportError {
   override name = "AlertWebhookError";
 }
 

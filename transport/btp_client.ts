@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 import { backoffDelay, sleep } from "../protocol/backoff.ts";
 import { BtpRequests } from "./btp_requests.ts";
 import {
@@ -156,35 +157,30 @@ export interface BtpClientOptions {
 }
 
 /** The peer refused our credentials (ilp-plugin-btp answers ERROR F00 "invalid auth_token"). */
-export class BtpAuthError extends Error {
-  /** `"BtpAuthError"`: explicit so it survives bundling. */
+export class BtpAuthError extends TransportError {
   override name = "BtpAuthError";
 }
 
 /** The socket could not be opened or dropped while a request was in flight. */
-export class BtpConnectionError extends Error {
-  /** `"BtpConnectionError"`: explicit so it survives bundling. */
+export class BtpConnectionError extends TransportError {
   override name = "BtpConnectionError";
 }
 
 /** No RESPONSE/ERROR within the response timeout. */
-export class BtpTimeoutError extends Error {
-  /** `"BtpTimeoutError"`: explicit so it survives bundling. */
+export class BtpTimeoutError extends TransportError {
   override name = "BtpTimeoutError";
 }
 
 /** The client was closed by its owner. */
-export class BtpClosedError extends Error {
-  /** `"BtpClosedError"`: explicit so it survives bundling. */
+export class BtpClosedError extends TransportError {
   override name = "BtpClosedError";
 }
 
 /** The peer answered a request with a BTP ERROR frame. */
-export class BtpRemoteError extends Error {
-  /** `"BtpRemoteError"`: explicit so it survives bundling. */
+export class BtpRemoteError extends TransportError {
   override name = "BtpRemoteError";
-  /** BTP error code, e.g. F00. */
-  code: string;
+  /** BTP error code, e.g. F00: the peer's, not a kebab-case one (docs/ARCHITECTURE.md "Errors"). */
+  override code: string;
   /** e.g. NotAcceptedError. */
   errorName: string;
   /** The ERROR frame's data, as text (for ilp-plugin-btp: the error message). */

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 import { backoffDelay } from "../protocol/backoff.ts";
 import {
   isRetryLater,
@@ -80,7 +81,7 @@ export type Nip01ClientErrorReason =
   | "bad-message";
 
 /** Why a {@linkcode Nip01Client} ended: `reason` is the token, `message` the details in words. */
-export class Nip01ClientError extends Error {
+export class Nip01ClientError extends TransportError {
   /** `"Nip01ClientError"`: explicit so it survives bundling. */
   override name = "Nip01ClientError";
   /** Why the client ended, one token. */

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { TransportError } from "./transport_error.ts";
 import { type HttpHead, readHttpHead } from "./http_head.ts";
 
 /** Options for {@linkcode openWebSocket} and {@linkcode NoDelayWebSocket}. */
@@ -62,8 +63,7 @@ export interface OpenWebSocketOptions extends NoDelayWebSocketOptions {
 }
 
 /** The handshake, a frame or the peer broke the WebSocket protocol. */
-export class WebSocketProtocolError extends Error {
-  /** `"WebSocketProtocolError"`: explicit so it survives bundling. */
+export class WebSocketProtocolError extends TransportError {
   override name = "WebSocketProtocolError";
 }
 

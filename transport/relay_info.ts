@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 
 /** Largest NIP-11 document read (network input). */
 export const MAX_RELAY_INFO_BYTES = 64 * 1024;
@@ -35,7 +36,7 @@ export type RelayInfoErrorReason =
   | "bad-document";
 
 /** The relay did not answer with a usable NIP-11 document. */
-export class RelayInfoError extends Error {
+export class RelayInfoError extends TransportError {
   override name = "RelayInfoError";
   reason: RelayInfoErrorReason;
   constructor(message: string, reason: RelayInfoErrorReason = "bad-document") {

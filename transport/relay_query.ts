@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 import { type Nip01ClientError, openNip01Client } from "./nip01_client.ts";
@@ -62,7 +63,7 @@ export type RelayQueryErrorReason =
   | "bad-message";
 
 /** The query could not be completed. */
-export class RelayQueryError extends Error {
+export class RelayQueryError extends TransportError {
   /** `"RelayQueryError"`: explicit so it survives bundling. */
   override name = "RelayQueryError";
   /** Why the query failed, one token. */

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { TransportError } from "./transport_error.ts";
 
 /** A failure carried across the worker boundary by name, so callers can tell errors apart. */
 export interface WorkerErrorData {
@@ -35,7 +36,7 @@ export type WorkerServiceMessage =
   | { t: "fatal"; error: WorkerErrorData };
 
 /** The worker crashed, failed to load, said it cannot go on, or was terminated. */
-export class WorkerCrashedError extends Error {
+export class WorkerCrashedError extends TransportError {
   override name = "WorkerCrashedError";
   /** The name of the error the worker died of (e.g. `NotCapable`, `DataCloneError`). */
   readonly errorName: string;
@@ -46,7 +47,7 @@ export class WorkerCrashedError extends Error {
 }
 
 /** A request got no answer within its `timeoutMs`. */
-export class WorkerTimeoutError extends Error {
+export class WorkerTimeoutError extends TransportError {
   override name = "WorkerTimeoutError";
 }
 

@@ -1,0 +1,23 @@
+/**
+ * The base of the transport layer's error classes (docs/ARCHITECTURE.md "Errors").
+ *
+ * @module
+ */
+import { TurnpikeError } from "../protocol/turnpike_error.ts";
+
+/**
+ * An error of the transport layer (a connection, a request or a worker that failed).
+ *
+ * @example
+ * ```ts
+ * import { TransportError } from "./transport_error.ts";
+ *
+ * class PingTimeoutError extends TransportError {
+ *   override name = "PingTimeoutError";
+ * }
+ * const e = new PingTimeoutError("no pong");
+ * e instanceof TransportError; // true
+ * e.code; // "ping-timeout"
+ * ```
+ */
+export abstract class TransportError extends TurnpikeError {}
