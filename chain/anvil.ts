@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import { createPublicClient, createWalletClient, defineChain, type Hex, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
@@ -72,7 +73,7 @@ export interface FundAccountOptions {
 }
 
 /** anvil could not be started or the deployment failed. */
-export class AnvilError extends Error {
+export class AnvilError extends ChainError {
   override name = "AnvilError";
 }
 

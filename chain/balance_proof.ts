@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes, recoverTypedDataAddress, type TypedDataDefinition } from "viem";
@@ -90,8 +91,7 @@ export interface SignOptions {
 }
 
 /** A signature that cannot be parsed or recovered. */
-export class BalanceProofSignatureError extends Error {
-  /** `"BalanceProofSignatureError"`: explicit so it survives bundling. */
+export class BalanceProofSignatureError extends ChainError {
   override name = "BalanceProofSignatureError";
 }
 

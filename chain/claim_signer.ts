@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import type { ClaimChannel, PaymentChannelClaim } from "../protocol/payment_channel_claim.ts";
 import { CLAIM_VERSION } from "../protocol/payment_channel_claim.ts";
 import type { LocalAccount } from "viem/accounts";
@@ -24,7 +25,7 @@ export interface ClaimSignerOptions extends ClaimChannel {
 }
 
 /** Signing would exceed the deposit (minus what was withdrawn). */
-export class ClaimBeyondDepositError extends Error {
+export class ClaimBeyondDepositError extends ChainError {
   /** `"ClaimBeyondDepositError"`: explicit so it survives bundling. */
   override name = "ClaimBeyondDepositError";
   /** `total`: the cumulative claim refused; `deposit`, `withdrawn`: this side's; base units. */
@@ -38,7 +39,7 @@ export class ClaimBeyondDepositError extends Error {
 }
 
 /** A withdrawal that would leave less in the channel than was already claimed. */
-export class WithdrawBelowClaimsError extends Error {
+export class WithdrawBelowClaimsError extends ChainError {
   /** `"WithdrawBelowClaimsError"`: explicit so it survives bundling. */
   override name = "WithdrawBelowClaimsError";
   /** `totalWithdraw` refused, this side's `deposit`, cumulative `claimed`; base units. */

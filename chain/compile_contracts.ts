@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import solc from "solc";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
@@ -31,7 +32,7 @@ export interface CompileContractsOptions {
 }
 
 /** solc reported errors; `messages` holds its formatted errors. */
-export class ContractCompileError extends Error {
+export class ContractCompileError extends ChainError {
   override name = "ContractCompileError";
   constructor(readonly messages: string[]) {
     super(`solc failed:\n${messages.join("\n")}`);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import {
   type Abi,
   createPublicClient,
@@ -53,7 +54,7 @@ export interface DeployedTokenNetwork {
 }
 
 /** The RPC is not the chain expected, the wallet cannot pay gas, or a deployment failed. */
-export class ContractDeployError extends Error {
+export class ContractDeployError extends ChainError {
   override name = "ContractDeployError";
 }
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ChainError } from "./chain_error.ts";
 import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";
 import {
   type Account,
@@ -158,8 +159,7 @@ export interface OpenedChannel {
 }
 
 /** The wallet holds fewer tokens than the deposit. */
-export class InsufficientFundsError extends Error {
-  /** `"InsufficientFundsError"`: explicit so it survives bundling. */
+export class InsufficientFundsError extends ChainError {
   override name = "InsufficientFundsError";
   /** `balance`: tokens held, `needed`: the deposit, both base units; `address`: the wallet. */
   constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
@@ -168,8 +168,7 @@ export class InsufficientFundsError extends Error {
 }
 
 /** The wallet cannot pay the gas of the transactions. */
-export class InsufficientGasError extends Error {
-  /** `"InsufficientGasError"`: explicit so it survives bundling. */
+export class InsufficientGasError extends ChainError {
   override name = "InsufficientGasError";
   /** `balance`: wei held, `needed`: estimated gas cost in wei; `address`: the wallet. */
   constructor(readonly balance: bigint, readonly needed: bigint, readonly address: string) {
@@ -178,8 +177,7 @@ export class InsufficientGasError extends Error {
 }
 
 /** A transaction reverted or the contract refused a call; `reason` is the contract error name. */
-export class ChainTxError extends Error {
-  /** `"ChainTxError"`: explicit so it survives bundling. */
+export class ChainTxError extends ChainError {
   override name = "ChainTxError";
   /** `reason`: the contract error name (or `NoEvent`, `BadResult`...); `cause`: viem's error. */
   constructor(readonly reason: string, message: string, options?: ErrorOptions) {
@@ -188,8 +186,7 @@ export class ChainTxError extends Error {
 }
 
 /** The chain config lacks the token or TokenNetwork address. */
-export class TokenNetworkConfigError extends Error {
-  /** `"TokenNetworkConfigError"`: explicit so it survives bundling. */
+export class TokenNetworkConfigError extends ChainError {
   override name = "TokenNetworkConfigError";
 }
 

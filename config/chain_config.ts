@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { ConfigLayerError } from "./config_error.ts";
 import type { Network } from "./settings.ts";
 
 /** A chain ready to use: everything the client needs. */
@@ -93,7 +94,7 @@ const KNOWN: Record<string, KnownChain> = {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** The chain cannot be used as configured; `chain` names it. */
-export class ChainConfigError extends Error {
+export class ChainConfigError extends ConfigLayerError {
   /** `"ChainConfigError"`: explicit so it survives bundling. */
   override name = "ChainConfigError";
   /** `chain`: the chain id string as given (`evm:base:84532`). */

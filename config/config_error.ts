@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { TurnpikeError } from "../protocol/turnpike_error.ts";
 
 /** Where a setting's value came from. */
 export type SettingSource =
@@ -32,6 +33,20 @@ export function describeSource(source: SettingSource): string {
   }
 }
 
+/**
+ * An error of the config layer (docs/ARCHITECTURE.md "Errors"): the base of
+ * {@linkcode ConfigError} and of the layer's other error classes. Not itself a `ConfigError`,
+ * which the commands catch as "a setting is bad".
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, ConfigLayerError } from "./config_error.ts";
+ *
+ * new ConfigError("must be an integer") instanceof ConfigLayerError; // true
+ * ```
+ */
+export abstract class ConfigLayerError extends TurnpikeError {}
+
 /** Options for {@linkcode ConfigError}. */
 export interface ConfigErrorOptions {
   /** The setting, in its camelCase name (`relayUrl`), when one is at fault. */
@@ -53,7 +68,7 @@ export interface ConfigErrorOptions {
  * });
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends ConfigLayerError {
   /** `"ConfigError"`: explicit so it survives bundling, for logs and matching. */
   override name = "ConfigError";
   /** The setting at fault, in its camelCase name, when one is. */

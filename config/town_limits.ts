@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ConfigLayerError } from "./config_error.ts";
 
 /** Limits applied per connection by the town's NIP-01 server. */
 export interface TownLimits {
@@ -161,7 +162,7 @@ export const DEFAULT_TOWN_LIMITS: Readonly<TownLimits> = Object.freeze({
 });
 
 /** A limit that is not a positive number. */
-export class TownLimitsError extends Error {
+export class TownLimitsError extends ConfigLayerError {
   override name = "TownLimitsError";
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import { getPublicKey } from "nostr-tools/pure";
 import type { LocalAccount } from "viem/accounts";
 import type { Hex, TypedDataDefinition } from "viem";
@@ -157,7 +158,7 @@ export interface NodeKeyOptions {
 }
 
 /** A node's options name no key. */
-export class MissingNodeKeyError extends Error {
+export class MissingNodeKeyError extends IdentityError {
   /** `"MissingNodeKeyError"`: explicit so it survives bundling and worker messages. */
   override name = "MissingNodeKeyError";
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import { generateMnemonic, validateMnemonic } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english.js";
 
@@ -26,7 +27,7 @@ const WORDS = new Set(wordlist);
  * The text is not a valid BIP-39 English mnemonic. The message never repeats the words, so it
  * is safe to log.
  */
-export class InvalidMnemonicError extends Error {
+export class InvalidMnemonicError extends IdentityError {
   /** `"InvalidMnemonicError"`: explicit so it survives bundling. */
   override name = "InvalidMnemonicError";
 }

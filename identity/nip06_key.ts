@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import { mnemonicToSeedSync } from "@scure/bip39";
 import { HDKey } from "@scure/bip32";
 import { getPublicKey } from "nostr-tools/pure";
@@ -31,7 +32,7 @@ export interface PublicIdentity {
 }
 
 /** A secret key is not 32 bytes of valid secp256k1 scalar (hex or nsec). */
-export class SecretKeyFormatError extends Error {
+export class SecretKeyFormatError extends IdentityError {
   /** `"SecretKeyFormatError"`: explicit so it survives bundling. */
   override name = "SecretKeyFormatError";
 }

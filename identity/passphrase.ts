@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import type { EnvReader } from "../config/state_dir.ts";
 
 /** Longest passphrase (or hidden line) read, in bytes. */
@@ -29,17 +30,17 @@ export interface ReadPassphraseOptions {
 }
 
 /** No passphrase source is available (non-interactive, or stdin is not a terminal). */
-export class PassphraseUnavailableError extends Error {
+export class PassphraseUnavailableError extends IdentityError {
   override name = "PassphraseUnavailableError";
 }
 
 /** The passphrase file or fd could not be read (missing, too large, not UTF-8). */
-export class PassphraseSourceError extends Error {
+export class PassphraseSourceError extends IdentityError {
   override name = "PassphraseSourceError";
 }
 
 /** The two entries on a confirming prompt differ. */
-export class PassphraseMismatchError extends Error {
+export class PassphraseMismatchError extends IdentityError {
   override name = "PassphraseMismatchError";
   constructor() {
     super("the passphrases do not match");
@@ -47,7 +48,7 @@ export class PassphraseMismatchError extends Error {
 }
 
 /** The user pressed Ctrl-C or Ctrl-D at a hidden prompt. */
-export class PromptCancelledError extends Error {
+export class PromptCancelledError extends IdentityError {
   override name = "PromptCancelledError";
   constructor() {
     super("cancelled at the prompt");

@@ -5,9 +5,10 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 
 /** The passphrase does not open this vault. */
-export class WrongPassphraseError extends Error {
+export class WrongPassphraseError extends IdentityError {
   /** `"WrongPassphraseError"`: explicit so it survives bundling. */
   override name = "WrongPassphraseError";
   /** Default message `wrong passphrase`; it never contains the passphrase. */
@@ -17,7 +18,7 @@ export class WrongPassphraseError extends Error {
 }
 
 /** The vault blob or its parameters are damaged or not a vault at all. */
-export class CorruptVaultError extends Error {
+export class CorruptVaultError extends IdentityError {
   /** `"CorruptVaultError"`: explicit so it survives bundling. */
   override name = "CorruptVaultError";
 }

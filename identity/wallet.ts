@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import { CorruptVaultError, openSecret, sealSecret, type VaultKdfParams } from "./key_vault.ts";
 import { deriveNip06SecretKey, type PublicIdentity, publicIdentity } from "./nip06_key.ts";
 import { importMnemonic } from "./mnemonic.ts";
@@ -34,7 +35,7 @@ export interface UnlockedWallet {
 }
 
 /** The passphrase is empty. */
-export class EmptyPassphraseError extends Error {
+export class EmptyPassphraseError extends IdentityError {
   /** `"EmptyPassphraseError"`: explicit so it survives bundling. */
   override name = "EmptyPassphraseError";
   constructor() {

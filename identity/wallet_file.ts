@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { IdentityError } from "./identity_error.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "../state/atomic_file.ts";
 import type { SealedSecret } from "./key_vault.ts";
@@ -62,19 +63,19 @@ export interface WalletRecord {
 }
 
 /** The wallet file is missing. */
-export class WalletNotFoundError extends Error {
+export class WalletNotFoundError extends IdentityError {
   /** `"WalletNotFoundError"`: explicit so it survives bundling. */
   override name = "WalletNotFoundError";
 }
 
 /** A wallet file exists and overwriting was not asked for. */
-export class WalletExistsError extends Error {
+export class WalletExistsError extends IdentityError {
   /** `"WalletExistsError"`: explicit so it survives bundling. */
   override name = "WalletExistsError";
 }
 
 /** The wallet file is not a valid wallet (bad TOML, missing or wrong fields, too large). */
-export class WalletFileError extends Error {
+export class WalletFileError extends IdentityError {
   /** `"WalletFileError"`: explicit so it survives bundling. */
   override name = "WalletFileError";
 }

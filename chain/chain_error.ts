@@ -1,0 +1,23 @@
+/**
+ * The base of the chain layer's error classes (docs/ARCHITECTURE.md "Errors").
+ *
+ * @module
+ */
+import { TurnpikeError } from "../protocol/turnpike_error.ts";
+
+/**
+ * An error of the chain layer (a contract, a transaction or a claim that failed).
+ *
+ * @example
+ * ```ts
+ * import { ChainError } from "./chain_error.ts";
+ *
+ * class PingTimeoutError extends ChainError {
+ *   override name = "PingTimeoutError";
+ * }
+ * const e = new PingTimeoutError("no pong");
+ * e instanceof ChainError; // true
+ * e.code; // "ping-timeout"
+ * ```
+ */
+export abstract class ChainError extends TurnpikeError {}
