@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { PipelineError } from "./pipeline_error.ts";
 import type { Chunk, FailedChunk } from "../stages/chunks.ts";
 import type { Stage, StageFlags } from "../stages/stage.ts";
 import { importStage, resolveStageModule, type StageModuleRef } from "../stages/stage_registry.ts";
@@ -111,7 +112,7 @@ export interface PipelineRunOptions {
 }
 
 /** The pipeline's specification is wrong (order of roles, non-cloneable options...). */
-export class PipelineSpecError extends Error {
+export class PipelineSpecError extends PipelineError {
   /** `"PipelineSpecError"`: explicit so it survives bundling. */
   override name = "PipelineSpecError";
 }

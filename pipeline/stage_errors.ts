@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { PipelineError } from "./pipeline_error.ts";
 
 /**
  * An error about one stage of a pipeline, the base of the three below: `stage` names it and the
@@ -16,7 +17,7 @@
  * e.stage; // "relay-source"
  * ```
  */
-export class StageError extends Error {
+export class StageError extends PipelineError {
   /** `"StageError"`: explicit so it survives bundling and worker messages. */
   override name = "StageError";
   /** The stage name (kebab-case). */

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import type { Chunk, CorrelatedChunk, FailedChunk, SummaryChunk } from "./chunks.ts";
 import {
   DirectoryJobStore,
@@ -41,7 +42,7 @@ export interface CorrelatorOptions {
 }
 
 /** The correlator got a chunk that is not a SummaryChunk. */
-export class CorrelatorInputError extends Error {
+export class CorrelatorInputError extends StagesError {
   /** `"CorrelatorInputError"`: explicit so it survives bundling and worker messages. */
   override name = "CorrelatorInputError";
 }

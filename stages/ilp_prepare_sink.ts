@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "../protocol/backoff.ts";
 import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -77,8 +78,7 @@ export interface IlpPrepareSinkOptions {
 }
 
 /** Input the sink cannot turn into a packet (wrong chunk type, missing TOON options). */
-export class IlpPrepareSinkInputError extends Error {
-  /** `"IlpPrepareSinkInputError"`: explicit so it survives bundling and worker messages. */
+export class IlpPrepareSinkInputError extends StagesError {
   override name = "IlpPrepareSinkInputError";
 }
 

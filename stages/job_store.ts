@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import { JobRecordFormatError, parseJobRoute } from "../state/job_record.ts";
 
 /** What the correlator needs to know about a job: where its results go. */
@@ -34,7 +35,7 @@ export interface JobStore {
 }
 
 /** A job file exists but cannot be used (too large, bad TOML, no skill, id mismatch). */
-export class JobRouteError extends Error {
+export class JobRouteError extends StagesError {
   /** `"JobRouteError"`: explicit so it survives bundling. */
   override name = "JobRouteError";
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { Chunk, ToonChunk } from "./chunks.ts";
 
@@ -29,7 +30,7 @@ export interface RecordDecoderOptions {
 }
 
 /** A record could not be framed: too large, or a JSON line that is not a chunk. */
-export class RecordFramingError extends Error {
+export class RecordFramingError extends StagesError {
   /** `"RecordFramingError"`: explicit so it survives bundling. */
   override name = "RecordFramingError";
   /** 1-based line number where the bad record starts. */

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import type { RelayEventMessage } from "../protocol/nip01_message.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
@@ -87,13 +88,13 @@ export interface RelaySourceOptions {
 }
 
 /** The relay refused the subscription for a reason retrying cannot fix (e.g. `invalid:`). */
-export class RelaySubscriptionRefusedError extends Error {
+export class RelaySubscriptionRefusedError extends StagesError {
   /** `"RelaySubscriptionRefusedError"`: explicit so it survives bundling and worker messages. */
   override name = "RelaySubscriptionRefusedError";
 }
 
 /** A relay sent an event that does not decode to a well-formed Nostr event. */
-export class RelayEventDecodeError extends Error {
+export class RelayEventDecodeError extends StagesError {
   /** `"RelayEventDecodeError"`: explicit so it survives bundling and worker messages. */
   override name = "RelayEventDecodeError";
 }

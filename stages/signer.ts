@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import { finalizeEvent } from "nostr-tools/pure";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { Chunk, EventChunk, FailedChunk, TemplateChunk } from "./chunks.ts";
@@ -47,13 +48,13 @@ export interface SignerOptions {
 }
 
 /** A template is not a valid NIP-01 event template, or is too large. */
-export class InvalidTemplateError extends Error {
+export class InvalidTemplateError extends StagesError {
   /** `"InvalidTemplateError"`: explicit so it survives bundling and worker messages. */
   override name = "InvalidTemplateError";
 }
 
 /** A chunk the signer does not take (only `template`; `failed` chunks pass through). */
-export class UnexpectedChunkError extends Error {
+export class UnexpectedChunkError extends StagesError {
   /** `"UnexpectedChunkError"`: explicit so it survives bundling and worker messages. */
   override name = "UnexpectedChunkError";
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import type { Chunk } from "./chunks.ts";
 
 /** Flags as given on the command line of a stage that runs alone (`--relay ws://...`). */
@@ -49,7 +50,7 @@ export interface TransformStage<I extends Chunk, O extends Chunk, Opt> {
 export type Stage = SourceStage<Chunk, unknown> | TransformStage<Chunk, Chunk, unknown>;
 
 /** Bad flags or options for a stage. */
-export class StageOptionsError extends Error {
+export class StageOptionsError extends StagesError {
   /** `"StageOptionsError"`: explicit so it survives bundling and worker messages. */
   override name = "StageOptionsError";
 }

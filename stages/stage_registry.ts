@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { StagesError } from "./stages_error.ts";
 import type { Stage } from "./stage.ts";
 
 /** Where a stage lives: its module (absolute URL) and the name of its stage export. */
@@ -26,7 +27,7 @@ const STAGES: Readonly<Record<string, { file: string; exportName: string }>> = {
 };
 
 /** No stage has this name. The message lists the known names. */
-export class UnknownStageError extends Error {
+export class UnknownStageError extends StagesError {
   /** `"UnknownStageError"`: explicit so it survives bundling. */
   override name = "UnknownStageError";
   /** The name asked for. */
@@ -43,7 +44,7 @@ export class UnknownStageError extends Error {
 }
 
 /** A stage module loaded but does not export a stage object under the registered name. */
-export class StageExportError extends Error {
+export class StageExportError extends StagesError {
   /** `"StageExportError"`: explicit so it survives bundling. */
   override name = "StageExportError";
 }
