@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { RoleError } from "./role_error.ts";
 import { sleep } from "../protocol/backoff.ts";
 import { ILP_ERROR } from "../protocol/ilp_packet.ts";
 import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
@@ -55,7 +56,7 @@ export interface PublishedBlob {
 }
 
 /** The town refused the blob (payment refused, quota, upload failed). */
-export class BlobPublishError extends Error {
+export class BlobPublishError extends RoleError {
   override name = "BlobPublishError";
   constructor(message: string, readonly suggestion: string, options?: ErrorOptions) {
     super(message, options);

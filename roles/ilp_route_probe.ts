@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { RoleError } from "./role_error.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 import { ILP_ERROR } from "../protocol/ilp_packet.ts";
 
@@ -43,7 +44,7 @@ export interface RouteProbe {
 }
 
 /** The uplink itself could not be used (connection, auth, IL-DCP). */
-export class RouteProbeUplinkError extends Error {
+export class RouteProbeUplinkError extends RoleError {
   override name = "RouteProbeUplinkError";
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RoleError } from "./role_error.ts";
 import type { JobRepository } from "../state/job_repository.ts";
 import { TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
 import type { ProviderJobStore } from "../state/provider_job_store.ts";
@@ -33,7 +34,7 @@ export interface PruneJobsOptions {
 }
 
 /** A duration such as `30d` cannot be read. */
-export class PruneAgeError extends Error {
+export class PruneAgeError extends RoleError {
   override name = "PruneAgeError";
 }
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { type ChainConfig, networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
@@ -53,7 +54,7 @@ export interface AutoChannel {
 }
 
 /** No channel could be opened automatically; `suggestion` is the operator's next step. */
-export class AutoChannelError extends Error {
+export class AutoChannelError extends RoleError {
   override name = "AutoChannelError";
   constructor(message: string, readonly suggestion: string, options?: ErrorOptions) {
     super(message, options);

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import type { Hex } from "viem";
 import {
   ChainTxError,
@@ -55,7 +56,7 @@ export interface ChannelChain {
  * The configured chain does not know the channel at all: the RPC URL or contract is not the
  * one it was opened on (or a local anvil was restarted). The file is left as it is.
  */
-export class ChannelNotOnChainError extends Error {
+export class ChannelNotOnChainError extends RoleError {
   override name = "ChannelNotOnChainError";
   constructor(readonly channelId: string, readonly tokenNetworkAddress: string) {
     super(

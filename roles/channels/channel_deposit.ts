@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { InsufficientFundsError } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
@@ -35,7 +36,7 @@ export interface RaiseChannelDepositOptions {
 }
 
 /** A top-up would leave the channel holding more than `[channels] max_deposit`. */
-export class DepositAboveMaximumError extends Error {
+export class DepositAboveMaximumError extends RoleError {
   override name = "DepositAboveMaximumError";
   /** `held`: what the channel holds now; `max`: the ceiling; `room`: what may still be added. */
   constructor(readonly held: bigint, readonly amount: bigint, readonly max: bigint) {

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { nip19 } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
@@ -55,7 +56,7 @@ export type ChannelPeerErrorReason =
   | "contract-mismatch";
 
 /** No peer could be resolved; `context` and `suggestion` are for the CLI's error lines. */
-export class ChannelPeerError extends Error {
+export class ChannelPeerError extends RoleError {
   override name = "ChannelPeerError";
   reason: ChannelPeerErrorReason;
   context?: string;

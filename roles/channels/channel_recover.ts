@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import type { Hex } from "viem";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
@@ -28,7 +29,7 @@ import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
 import { newChannelRecord } from "./channel_record_builder.ts";
 
 /** No BTP URL of the peer was given (flag, environment or config), nor a town to ask. */
-export class NoPeerUrlError extends Error {
+export class NoPeerUrlError extends RoleError {
   override name = "NoPeerUrlError";
   /**
    * @example

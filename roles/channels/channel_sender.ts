@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import type { LocalAccount } from "viem/accounts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -92,7 +93,7 @@ export interface ChannelSender {
 }
 
 /** The named channel cannot pay this town (no file, not open, another peer, another key). */
-export class ChannelSenderError extends Error {
+export class ChannelSenderError extends RoleError {
   override name = "ChannelSenderError";
   constructor(message: string, readonly suggestion: string, options?: ErrorOptions) {
     super(message, options);

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { formatTokens } from "../../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../../config/channel_policy.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
@@ -37,7 +38,7 @@ export interface ChannelTopUpOptions {
 }
 
 /** An automatic top-up was not done (daily cap reached, empty wallet). */
-export class TopUpRefusedError extends Error {
+export class TopUpRefusedError extends RoleError {
   override name = "TopUpRefusedError";
 }
 

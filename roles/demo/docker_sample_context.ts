@@ -5,13 +5,14 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** The sample's folder in this repository. */
 export const DOCKER_SAMPLE_PROJECT =
   new URL("../../fixtures/projects/docker-hello", import.meta.url).pathname;
 
 /** No static busybox on this machine. */
-export class DockerSampleError extends Error {
+export class DockerSampleError extends RoleError {
   override name = "DockerSampleError";
 }
 

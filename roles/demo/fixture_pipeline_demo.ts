@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { createPipeline, type PipelineOutcome } from "../../pipeline/pipeline.ts";
 import type { StageMetricsSnapshot } from "../../pipeline/stage_metrics.ts";
 import { extractSummary } from "../../protocol/kind_extractor.ts";
@@ -18,7 +19,7 @@ import { RecordDecoderStream } from "../../stages/record_framing.ts";
 import { isJobRequestKind } from "../../protocol/nip90_job.ts";
 
 /** A stage of the demo pipeline failed. */
-export class FixtureDemoStageError extends Error {
+export class FixtureDemoStageError extends RoleError {
   override name = "FixtureDemoStageError";
 }
 

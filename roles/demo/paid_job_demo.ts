@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town_node.ts";
@@ -26,7 +27,7 @@ import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
-import { networkLabel } from "../../config/chain_config.ts";
+import { networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
 import {
   openTownChannelGates,
   type TownChannelGates,
@@ -34,7 +35,6 @@ import {
 import { BtpClient } from "../../transport/btp_client.ts";
 import { TownPayouts } from "../town/channels/peer_payout.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { resolveChainConfig } from "../../config/chain_config.ts";
 import {
   anvilInstalled,
   type DemoChain,
@@ -122,7 +122,7 @@ export interface DemoCosts {
 }
 
 /** The demo could not run (tar missing, a node did not start). */
-export class PaidJobDemoError extends Error {
+export class PaidJobDemoError extends RoleError {
   override name = "PaidJobDemoError";
   /** What the user can do about it, when something helps. */
   readonly suggestion?: string;
@@ -133,7 +133,7 @@ export class PaidJobDemoError extends Error {
 }
 
 /** The demo was interrupted (its `signal` aborted); everything it started is stopped. */
-export class DemoInterruptedError extends Error {
+export class DemoInterruptedError extends RoleError {
   override name = "DemoInterruptedError";
 }
 

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { blobInputsOf, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import {
   BlossomError,
@@ -41,7 +42,7 @@ export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 export const BLOB_RETRY_FOR_MS = 20_000;
 
 /** A blob input that cannot be used; the message is for the requester's error feedback. */
-export class BlobInputError extends Error {
+export class BlobInputError extends RoleError {
   override name = "BlobInputError";
   /** Every server failed in a way that may pass (no answer, 5xx, 429): worth trying again. */
   readonly passing: boolean;

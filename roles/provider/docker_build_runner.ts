@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { parseTestSummary, type TestSummary } from "../../protocol/test_summary.ts";
@@ -45,7 +46,7 @@ export interface DockerBuildRequest {
 }
 
 /** A request this provider cannot or will not build; `status` says which outcome it is. */
-export class DockerBuildRequestError extends Error {
+export class DockerBuildRequestError extends RoleError {
   override name = "DockerBuildRequestError";
   constructor(readonly status: "bad-input" | "refused", message: string) {
     super(message);

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** What an answering engine is. */
 export interface DockerEngineInfo {
@@ -26,7 +27,7 @@ export interface DockerEngineInfo {
 }
 
 /** No engine answered, or a docker command failed; `detail` is its stderr. */
-export class DockerEngineError extends Error {
+export class DockerEngineError extends RoleError {
   override name = "DockerEngineError";
 }
 

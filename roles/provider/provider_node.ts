@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import { nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -91,7 +92,7 @@ export interface ProviderNode {
 }
 
 /** The node could not start (BTP, SPSP, state dir, sandbox). */
-export class ProviderStartError extends Error {
+export class ProviderStartError extends RoleError {
   override name = "ProviderStartError";
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 export { isProcessAlive } from "../../state/process_lock.ts";
+import { RoleError } from "../role_error.ts";
 import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { AlertKind, NodeAlert } from "../node_alerts.ts";
@@ -70,7 +71,7 @@ export interface ProviderStatus {
 }
 
 /** The status file is missing or unreadable. */
-export class ProviderStatusError extends Error {
+export class ProviderStatusError extends RoleError {
   override name = "ProviderStatusError";
 }
 

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { isBlobName, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 
 /** Default stdout kept inline in the result event: 16 KiB (an event rides one ILP packet). */
@@ -38,7 +39,7 @@ export interface KeepOutputsOptions {
 }
 
 /** An encrypted job's result is larger than its inline budget (it cannot go as a blob). */
-export class ResultTooLargeError extends Error {
+export class ResultTooLargeError extends RoleError {
   override name = "ResultTooLargeError";
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { MAX_SKILL_MD_BYTES, parseSkillManifest, type SkillManifest } from "./skill_manifest.ts";
 
 /** One usable skill. */
@@ -50,7 +51,7 @@ export interface SkillCatalog {
 }
 
 /** The skills dir itself cannot be read. */
-export class SkillCatalogError extends Error {
+export class SkillCatalogError extends RoleError {
   override name = "SkillCatalogError";
 }
 

@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { parse as parseYaml } from "yaml";
 import { isJobResultKind, JOB_FEEDBACK_KIND } from "../../protocol/nip90_job.ts";
 
@@ -72,7 +73,7 @@ export interface SkillManifest {
 export type SkillRunnerKind = "sandbox" | "docker";
 
 /** A `SKILL.md` that is not a valid manifest; `field` names what is wrong. */
-export class SkillManifestError extends Error {
+export class SkillManifestError extends RoleError {
   override name = "SkillManifestError";
   /** The offending field (`front-matter`, `yaml`, `name`, `metadata.kinds`...). */
   field: string;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { SANDBOX_TOON_MODULE } from "./sandbox_mounts.ts";
 
 /** Options for {@linkcode writeSkillScaffold}. */
@@ -22,7 +23,7 @@ export interface SkillScaffoldOptions {
 }
 
 /** The folder exists already, or the name is not a skill name. */
-export class SkillScaffoldError extends Error {
+export class SkillScaffoldError extends RoleError {
   override name = "SkillScaffoldError";
 }
 

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import { NO_CALLBACK } from "./job_spec.ts";
@@ -55,12 +56,12 @@ export interface CallbackOutcome {
 }
 
 /** The callback skill does not exist or is not executable. */
-export class CallbackSkillMissingError extends Error {
+export class CallbackSkillMissingError extends RoleError {
   override name = "CallbackSkillMissingError";
 }
 
 /** A callback was claimed by a process that died without recording its end. */
-export class CallbackInDoubtError extends Error {
+export class CallbackInDoubtError extends RoleError {
   override name = "CallbackInDoubtError";
 }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import { readOptionalTextFile } from "../../state/optional_text_file.ts";
 import { type JobSpec, jobSpecFromJson, jobSpecToJson } from "./job_spec.ts";
@@ -22,7 +23,7 @@ export interface JobSidecar {
 }
 
 /** A sidecar file is unreadable. */
-export class JobSidecarError extends Error {
+export class JobSidecarError extends RoleError {
   override name = "JobSidecarError";
 }
 

@@ -8,9 +8,10 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** A new job refused because the host already follows as many jobs as it may: temporary. */
-export class RequesterBusyError extends Error {
+export class RequesterBusyError extends RoleError {
   override name = "RequesterBusyError";
 }
 

@@ -37,6 +37,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import type { JobProgress, Requester } from "./requester_node.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { RequesterJobRecord } from "../../state/job_record.ts";
@@ -46,7 +47,7 @@ import { startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
 
 /** A paying request without the proof of the wallet's passphrase, or with a wrong one. */
-export class PassphraseProofError extends Error {
+export class PassphraseProofError extends RoleError {
   /** `"PassphraseProofError"`: explicit so it survives bundling. */
   override name = "PassphraseProofError";
   /** Whether the request carried no proof at all (else a wrong one). */

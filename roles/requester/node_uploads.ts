@@ -9,9 +9,10 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** The upload is not a file the command staged: nothing was read. */
-export class NodeUploadError extends Error {
+export class NodeUploadError extends RoleError {
   override name = "NodeUploadError";
 }
 

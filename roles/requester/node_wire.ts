@@ -10,12 +10,13 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** Largest line either side reads: a job spec with inline inputs fits (an event is < 32 KiB). */
 export const MAX_NODE_LINE_BYTES = 1024 * 1024;
 
 /** A line longer than {@linkcode MAX_NODE_LINE_BYTES}, or one that is not a JSON object. */
-export class NodeWireError extends Error {
+export class NodeWireError extends RoleError {
   override name = "NodeWireError";
 }
 

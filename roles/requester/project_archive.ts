@@ -11,9 +11,10 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** The project could not be archived. */
-export class ProjectArchiveError extends Error {
+export class ProjectArchiveError extends RoleError {
   override name = "ProjectArchiveError";
 }
 

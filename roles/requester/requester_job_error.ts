@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /**
  * The requester refused something about a job (unknown job, terminal job...).
@@ -17,7 +18,7 @@
  * console.log(err.name, err.message); // "RequesterJobError", "no job 1234"
  * ```
  */
-export class RequesterJobError extends Error {
+export class RequesterJobError extends RoleError {
   override name = "RequesterJobError";
 }
 

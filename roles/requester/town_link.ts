@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import {
   blobServerOf,
@@ -93,7 +94,7 @@ export interface TownLinkAutoChannel extends Omit<TownLinkChannel, "id"> {
 }
 
 /** The town asks more per byte than the ceiling: nothing was paid. */
-export class PriceAboveCeilingError extends Error {
+export class PriceAboveCeilingError extends RoleError {
   override name = "PriceAboveCeilingError";
   constructor(readonly price: bigint, readonly ceiling: bigint) {
     super(`the town's price per byte (${price}) is above the ceiling (${ceiling})`);
@@ -125,7 +126,7 @@ export function checkTownPrice(
 }
 
 /** The town could not be reached or does not answer as a town. */
-export class TownUnreachableError extends Error {
+export class TownUnreachableError extends RoleError {
   override name = "TownUnreachableError";
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { connectTownLink, type TownLink, type TownLinkOptions } from "./town_link.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
@@ -41,7 +42,7 @@ export interface TownLinksOptions {
  * rejected (as a provider rejects a second PREPARE for an invoice already paid). Never pay it
  * again; the provider's result tells.
  */
-export class PaymentInDoubtError extends Error {
+export class PaymentInDoubtError extends RoleError {
   override name = "PaymentInDoubtError";
 }
 

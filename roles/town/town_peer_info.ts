@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import type { EventStore } from "../../state/event_store.ts";
 import { asTownStore, type TownStore } from "../../state/town_store.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -21,7 +22,7 @@ import { buildPeerInfo, PEER_INFO_KIND, type PeerInfo } from "../../protocol/pee
 import type { TownSettlement } from "../../config/town_settlement.ts";
 
 /** The town's own announcement could not be stored. */
-export class TownSettlementError extends Error {
+export class TownSettlementError extends RoleError {
   override name = "TownSettlementError";
 }
 

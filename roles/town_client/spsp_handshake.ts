@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
@@ -43,13 +44,16 @@ export interface SpspOverIlpOptions {
 }
 
 /** The SPSP handshake over ILP failed. */
-export class SpspOverIlpError extends Error {
+export class SpspOverIlpError extends RoleError {
   override name = "SpspOverIlpError";
-  /** The ILP reject code, when the town (or a connector) rejected the request. */
-  readonly code?: string;
+  /**
+   * The ILP reject code, when the town (or a connector) rejected the request, else
+   * `spsp-over-ilp` (docs/ARCHITECTURE.md "Errors").
+   */
+  override readonly code: string;
   constructor(message: string, options: { code?: string } = {}) {
     super(message);
-    this.code = options.code;
+    this.code = options.code ?? "spsp-over-ilp";
   }
 }
 

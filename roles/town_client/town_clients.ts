@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { fetchRelayInfo, townPublicationPrice } from "../../transport/relay_info.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -45,7 +46,7 @@ export interface TownClientsOptions {
 }
 
 /** A town listed in the profile that does not say who it is (NIP-11 `self`, `ilp_address`). */
-export class TownIdentityUnknownError extends Error {
+export class TownIdentityUnknownError extends RoleError {
   override name = "TownIdentityUnknownError";
 }
 

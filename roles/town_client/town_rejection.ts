@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { ILP_ERROR, ilpErrorName } from "../../protocol/ilp_packet.ts";
 import { BtpConnectionError, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { SpspOverIlpError } from "./spsp_handshake.ts";
@@ -40,10 +41,10 @@ export interface TownRejectedErrorOptions {
  * console.assert(err.code === "F04" && err.suggestion.includes("price"));
  * ```
  */
-export class TownRejectedError extends Error {
+export class TownRejectedError extends RoleError {
   override name = "TownRejectedError";
-  /** The ILP error code (`F04`, `T04`, ...). */
-  readonly code: string;
+  /** The ILP error code (`F04`, `T04`, ...): the town's (docs/ARCHITECTURE.md "Errors"). */
+  override readonly code: string;
   /** The reject's message as the town (or a connector) wrote it. */
   readonly ilpMessage: string;
   /** What to do about it. */
@@ -81,6 +82,8 @@ export class TownRejectedError extends Error {
  */
 export class NoTownStoredError extends AggregateError {
   override name = "NoTownStoredError";
+  /** An `AggregateError`, so not a {@linkcode RoleError}, but with a code all the same. */
+  readonly code: string = "no-town-stored";
 }
 
 /**

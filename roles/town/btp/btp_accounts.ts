@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import { type BtpPeerAccountConfig, isAccountName } from "../../../config/town_peers.ts";
 
 /** An authenticated peer's account. */
@@ -27,7 +28,7 @@ export interface BtpAccountsOptions {
 }
 
 /** A peer account configuration that cannot be used. */
-export class BtpAccountConfigError extends Error {
+export class BtpAccountConfigError extends RoleError {
   override name = "BtpAccountConfigError";
 }
 

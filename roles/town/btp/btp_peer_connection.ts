@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import {
   BTP_ERROR,
   BtpContentType,
@@ -80,7 +81,7 @@ export interface PeerBacklog {
 }
 
 /** The peer did not answer in time, or the socket closed with the request in flight. */
-export class BtpPeerUnavailableError extends Error {
+export class BtpPeerUnavailableError extends RoleError {
   override name = "BtpPeerUnavailableError";
 }
 

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import { sleep } from "../../../protocol/backoff.ts";
 import {
   BTP_ERROR,
@@ -159,7 +160,7 @@ export interface BtpServerStats {
 }
 
 /** The auth frame was refused: what is sent back as the BTP ERROR's data. */
-export class BtpAuthRefusedError extends Error {
+export class BtpAuthRefusedError extends RoleError {
   override name = "BtpAuthRefusedError";
 }
 

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -38,7 +39,7 @@ export const FORWARD_MAC_HEADER = "turnpike-forward-mac";
 export const MAX_FORWARD_BYTES = 65_536;
 
 /** A forwarded packet could not be delivered to the other process. */
-export class ProcessForwardError extends Error {
+export class ProcessForwardError extends RoleError {
   override name = "ProcessForwardError";
 }
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import type { IldcpResponse } from "../../../protocol/ildcp.ts";
 import type { ParentLink } from "./btp_parent_link.ts";
 
@@ -53,7 +54,7 @@ export interface SharedParentLink {
 }
 
 /** Raised when no process could say the town's address in time. */
-export class SharedParentLinkError extends Error {
+export class SharedParentLinkError extends RoleError {
   override name = "SharedParentLinkError";
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 
 /** The window, in seconds around now. */
 export interface CreatedAtWindow {
@@ -15,7 +16,7 @@ export interface CreatedAtWindow {
 }
 
 /** An event's `created_at` outside the window; the message is the reason given to the client. */
-export class CreatedAtOutOfWindowError extends Error {
+export class CreatedAtOutOfWindowError extends RoleError {
   override name = "CreatedAtOutOfWindowError";
 }
 

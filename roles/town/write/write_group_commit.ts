@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import { setImmediate } from "node:timers";
 import type { EventStore, InsertItem, InsertResult } from "../../../state/event_store.ts";
 import { WorkerHost } from "../../../transport/worker_host.ts";
@@ -37,7 +38,7 @@ export interface GroupCommitterOptions {
 }
 
 /** The commit worker failed or stopped: the events of its batch were not (known to be) stored. */
-export class GroupCommitError extends Error {
+export class GroupCommitError extends RoleError {
   override name = "GroupCommitError";
 }
 

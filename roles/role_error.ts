@@ -1,0 +1,23 @@
+/**
+ * The base of the roles layer's error classes (docs/ARCHITECTURE.md "Errors").
+ *
+ * @module
+ */
+import { TurnpikeError } from "../protocol/turnpike_error.ts";
+
+/**
+ * An error of the roles layer (what a provider, a requester, a town or a channel could not do).
+ *
+ * @example
+ * ```ts
+ * import { RoleError } from "./role_error.ts";
+ *
+ * class PingTimeoutError extends RoleError {
+ *   override name = "PingTimeoutError";
+ * }
+ * const e = new PingTimeoutError("no pong");
+ * e instanceof RoleError; // true
+ * e.code; // "ping-timeout"
+ * ```
+ */
+export abstract class RoleError extends TurnpikeError {}
