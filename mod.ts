@@ -21,6 +21,15 @@
  * @module
  */
 
+// The error classes' root and each layer's base (docs/ARCHITECTURE.md "Errors").
+export { TurnpikeError } from "./protocol/turnpike_error.ts";
+export { ProtocolError } from "./protocol/protocol_error.ts";
+export { TransportError } from "./transport/transport_error.ts";
+export { IdentityError } from "./identity/identity_error.ts";
+export { ChainError } from "./chain/chain_error.ts";
+export { StagesError } from "./stages/stages_error.ts";
+export { PipelineError } from "./pipeline/pipeline_error.ts";
+
 // Protocol: pure codecs and rules.
 export { type EventTemplate, type NostrEvent } from "./protocol/nostr_event.ts";
 export {
@@ -571,6 +580,7 @@ export {
 export {
   ConfigError,
   type ConfigErrorOptions,
+  ConfigLayerError,
   InsecureUrlError,
   type SettingSource,
 } from "./config/config_error.ts";

@@ -4,8 +4,29 @@
  *
  * @module
  */
+import { TurnpikeError } from "../protocol/turnpike_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
 import type { ErrorCode } from "./error_codes.ts";
+
+/**
+ * An error of the cli layer (docs/ARCHITECTURE.md "Errors"): the base of {@linkcode CliError}
+ * and of the layer's other error classes, which are not `CliError`s (a command passes those
+ * through as they are).
+ *
+ * @example
+ * ```ts
+ * import { CliError, CliLayerError } from "./cli_error.ts";
+ *
+ * new CliError("wallet not found") instanceof CliLayerError; // true
+ * ```
+ */
+export abstract class CliLayerError extends TurnpikeError {}
+
+const CODE_OF_EXIT: Record<number, ErrorCode> = {
+  [ExitCode.Failure]: "failed",
+  [ExitCode.Usage]: "usage",
+  [ExitCode.Interrupted]: "interrupted",
+};
 
 /** Options for {@linkcode CliError}. */
 export interface CliErrorOptions {
@@ -38,12 +59,13 @@ export interface CliErrorOptions {
  * });
  * ```
  */
-export class CliError extends Error {
+export class CliError extends CliLayerError {
   override name = "CliError";
   context?: string;
   suggestion?: string;
   exitCode: ExitCodeValue;
-  code?: ErrorCode;
+  /** The documented code (cli/error_codes.ts): `options.code`, else the exit code's. */
+  override code: ErrorCode;
   printed: boolean;
   fields?: Record<string, unknown>;
   constructor(message: string, options: CliErrorOptions = {}) {
@@ -51,17 +73,11 @@ export class CliError extends Error {
     this.context = options.context;
     this.suggestion = options.suggestion;
     this.exitCode = options.exitCode ?? ExitCode.Failure;
-    this.code = options.code;
+    this.code = options.code ?? CODE_OF_EXIT[this.exitCode] ?? "failed";
     this.printed = options.printed ?? false;
     this.fields = options.fields;
   }
 }
-
-const CODE_OF_EXIT: Record<number, ErrorCode> = {
-  [ExitCode.Failure]: "failed",
-  [ExitCode.Usage]: "usage",
-  [ExitCode.Interrupted]: "interrupted",
-};
 
 /** The `error` object of the json output (docs/AGENTS.md). */
 export interface CliErrorJson {

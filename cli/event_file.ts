@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { CliLayerError } from "./cli_error.ts";
 import {
   assertEventShape,
   decodeEventToon,
@@ -18,7 +19,7 @@ import {
 import { EventValidationError } from "../protocol/event_verifier.ts";
 
 /** The file holds neither a JSON nor a TOON event. */
-export class EventFileError extends Error {
+export class EventFileError extends CliLayerError {
   override name = "EventFileError";
 }
 

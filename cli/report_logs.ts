@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { CliLayerError } from "./cli_error.ts";
 
 /** A log from the report, to be written under `name`. */
 export interface InlineLog {
@@ -16,7 +17,7 @@ export interface InlineLog {
 }
 
 /** A report's inline log cannot be decoded (a bad base64 or gzip). */
-export class InlineLogError extends Error {
+export class InlineLogError extends CliLayerError {
   override name = "InlineLogError";
 }
 
