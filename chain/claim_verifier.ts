@@ -22,8 +22,9 @@
  * Nothing of a rejected claim is kept. Calls are serialised, so concurrent packets cannot both
  * spend the same cover. Every rejection is a `ClaimError` with the reason token.
  *
- * With `sharedBooks` (a town on several processes, docs/OPERATIONS.md) the books are those of
- * the shared store: steps 4 and 6 run on the channel's book locked in the database, so two
+ * The books go through state/channel_book.ts {@linkcode ChannelBook}: without `sharedBooks`
+ * this process's own (state/file_channel_book.ts, resumed from `books`). With `sharedBooks` (a
+ * town on several processes, docs/OPERATIONS.md) the books are those of the shared store: steps 4 and 6 run on the channel's book locked in the database, so two
  * processes never spend the same cover; a claim the book already holds, or one below its
  * newest (the peer's packets reached another process in another order), carries nothing new
  * and the packet is charged as one without a claim. A book another process co-signed a settle
@@ -33,6 +34,8 @@
  * @module
  */
 import type { ClaimBook, SharedClaimBooks } from "../state/claim_book.ts";
+import type { ChannelBook } from "../state/channel_book.ts";
+import { FileChannelBook } from "../state/file_channel_book.ts";
 import {
   ClaimError,
   type PaymentChannelClaim,
@@ -68,8 +71,11 @@ export interface ClaimVerifierOptions {
   creditLimit?: bigint;
   /** Books to resume from (from the channel files after a restart). */
   books?: ClaimBook[];
-  /** The books of the town's shared store (see the module doc); absent: this process's own. */
-  sharedBooks?: SharedClaimBooks;
+  /**
+   * The books of the town's shared store (see the module doc); absent: this process's own, a
+   * {@linkcode FileChannelBook} of `books`.
+   */
+  sharedBooks?: ChannelBook;
   /**
    * The channel a packet without a claim is charged to before this process saw a claim (with
    * `sharedBooks`: another process may have taken the claims that cover it).
@@ -120,7 +126,9 @@ interface CachedChannel {
 export class ClaimVerifier {
   readonly #o: ClaimVerifierOptions;
   readonly #creditLimit: bigint;
+  // This process's copy of each book: the newest `#store` gave back (read by `book`).
   readonly #books = new Map<string, ClaimBook>();
+  readonly #store: ChannelBook;
   readonly #channels = new Map<string, CachedChannel>();
   // Withdrawals this node co-signed; kept apart from the cache so a re-read of a chain that has
   // not mined the withdrawal yet cannot raise the cap again.
@@ -136,6 +144,7 @@ export class ClaimVerifier {
   constructor(options: ClaimVerifierOptions) {
     this.#o = options;
     this.#creditLimit = options.creditLimit ?? 0n;
+    this.#store = options.sharedBooks ?? new FileChannelBook(options.books);
     for (const book of options.books ?? []) {
       this.#books.set(book.channelId.toLowerCase(), { ...book });
       this.#current = book.channelId.toLowerCase();
@@ -170,7 +179,7 @@ export class ClaimVerifier {
     if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
     // Unreachable store: the value stays counted as forwarded (the peer's cover is short by it;
     // never the other way round).
-    this.#o.sharedBooks?.release(channelId, amount).catch(() => {});
+    this.#store.release(channelId, amount).catch(() => {});
   }
 
   async #accept(
@@ -185,22 +194,18 @@ export class ClaimVerifier {
     const key = claim.channelId.toLowerCase();
     const channel = await this.#channel(claim.channelId, false);
     const empty: ClaimBook = { channelId: claim.channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
-    const shared = this.#o.sharedBooks;
-    if (shared === undefined) {
-      const next = await this.#nextBook(claim, this.#books.get(key) ?? empty, key, channel);
-      const credit = this.#checkCover(next, amount);
-      next.forwarded += amount;
-      this.#books.set(key, next);
-      this.#current = key;
-      this.#currentId = claim.channelId;
-      return { channelId: claim.channelId, newClaim: true, credit, book: { ...next } };
-    }
+    const store = this.#store;
     let newClaim = true;
     let credit = 0n;
-    const book = await shared.update(
+    const book = await store.update(
       claim.channelId,
       this.#books.get(key) ?? empty,
       async (prev) => {
+        if (!store.shared) {
+          const next = await this.#nextBook(claim, prev, key, channel);
+          credit = this.#checkCover(next, amount);
+          return { ...next, forwarded: next.forwarded + amount };
+        }
         this.#checkShared(prev);
         if (claim.nonce <= prev.nonce && claim.transferredAmount <= prev.claimed) {
           newClaim = false;
@@ -269,30 +274,26 @@ export class ClaimVerifier {
   }
 
   async #charge(amount: bigint): Promise<ClaimAcceptance> {
-    const shared = this.#o.sharedBooks;
-    if (shared !== undefined && this.#current !== undefined) {
-      const channelId = this.#currentId!;
-      const seed = this.#books.get(this.#current) ??
-        { channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
-      let credit = 0n;
-      const book = await shared.update(channelId, seed, (prev) => {
-        this.#checkShared(prev);
-        credit = this.#checkCover(prev, amount);
-        return { ...prev, forwarded: prev.forwarded + amount };
-      });
-      this.#books.set(this.#current, { ...book });
-      return { channelId, newClaim: false, credit, book: { ...book } };
-    }
-    const book = this.#current === undefined ? undefined : this.#books.get(this.#current);
-    if (book === undefined) {
+    const store = this.#store;
+    const current = this.#current;
+    const known = current === undefined ? undefined : this.#books.get(current);
+    if (current === undefined || (!store.shared && known === undefined)) {
       if (amount === 0n) {
         throw new ClaimError("not-covered", "no claim received yet and no channel known");
       }
       throw new ClaimError("not-covered", `no claim received yet for ${amount} base units`);
     }
-    const credit = this.#checkCover(book, amount);
-    book.forwarded += amount;
-    return { channelId: book.channelId, newClaim: false, credit, book: { ...book } };
+    // Own books: the channel's book as this process holds it; shared: the one of the id given.
+    const channelId = store.shared ? this.#currentId! : known!.channelId;
+    const seed = known ?? { channelId, nonce: 0n, claimed: 0n, forwarded: 0n };
+    let credit = 0n;
+    const book = await store.update(channelId, seed, (prev) => {
+      if (store.shared) this.#checkShared(prev);
+      credit = this.#checkCover(prev, amount);
+      return { ...prev, forwarded: prev.forwarded + amount };
+    });
+    this.#books.set(current, { ...book });
+    return { channelId, newClaim: false, credit, book: { ...book } };
   }
 
   /**

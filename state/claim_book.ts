@@ -1,10 +1,12 @@
 /**
  * A payment channel's claim book, as the payee keeps it: the newest accepted claim and the value
  * forwarded against it. One shape for the channel file's copy (chain/claim_verifier.ts) and the
- * copy a town's processes share in PostgreSQL (state/postgres_claim_books.ts).
+ * copy a town's processes share in PostgreSQL (state/postgres_claim_books.ts); both are kept
+ * behind state/channel_book.ts {@linkcode ChannelBook}.
  *
  * @module
  */
+import type { ChannelBook } from "./channel_book.ts";
 
 /**
  * What the verifier remembers per channel (persisted in the channel file, or shared).
@@ -36,7 +38,8 @@ export interface ClaimBook {
 }
 
 /**
- * Claim books shared by the processes of one town (state/postgres_claim_books.ts is one).
+ * Claim books shared by the processes of one town (state/postgres_claim_books.ts is one): the
+ * name the shared backend of {@linkcode ChannelBook} had before there was a file one.
  *
  * @example
  * ```ts
@@ -46,19 +49,4 @@ export interface ClaimBook {
  * }
  * ```
  */
-export interface SharedClaimBooks {
-  /**
-   * Locks the channel's book, passes it to `decide` (`seed` the first time, when there is no
-   * row yet: the channel file's newest claim), and commits what `decide` returns. An error
-   * thrown by `decide` rolls back and is rethrown: nothing changes.
-   */
-  update(
-    channelId: `0x${string}`,
-    seed: ClaimBook,
-    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
-  ): Promise<ClaimBook>;
-  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
-  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
-  /** The book of a channel, if any process has written one. */
-  read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
-}
+export type SharedClaimBooks = ChannelBook;

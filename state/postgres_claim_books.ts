@@ -12,7 +12,8 @@
  *
  * @module
  */
-import type { ClaimBook, SharedClaimBooks } from "./claim_book.ts";
+import type { ChannelBook } from "./channel_book.ts";
+import type { ClaimBook } from "./claim_book.ts";
 import type postgres from "postgres";
 import { openPostgresSchema } from "./postgres_schema.ts";
 
@@ -69,7 +70,7 @@ function fromRow(row: BookRow): ClaimBook {
 }
 
 /**
- * The claim books in PostgreSQL.
+ * The claim books in PostgreSQL: the shared backend of {@linkcode ChannelBook}.
  *
  * @example
  * ```ts
@@ -78,7 +79,9 @@ function fromRow(row: BookRow): ClaimBook {
  * await books.close();
  * ```
  */
-export class PostgresClaimBooks implements SharedClaimBooks {
+export class PostgresClaimBooks implements ChannelBook {
+  /** Every process of the town writes these books. */
+  readonly shared = true;
   readonly #sql: Sql;
 
   constructor(sql: Sql) {
@@ -149,6 +152,15 @@ export class PostgresClaimBooks implements SharedClaimBooks {
       [channelId.toLowerCase()],
     );
     return row === undefined ? undefined : { ...fromRow(row), channelId };
+  }
+
+  async list(): Promise<ClaimBook[]> {
+    const rows = await this.#sql.unsafe<BookRow[]>(
+      `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
+              peer_withdrawn::text, closing
+         FROM turnpike_channel_books ORDER BY channel_id`,
+    );
+    return rows.map(fromRow);
   }
 
   async close(): Promise<void> {

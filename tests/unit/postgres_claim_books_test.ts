@@ -6,7 +6,7 @@
  * the newest (it reached another process later), is charged as a packet without a claim; a
  * claim above it raises the book; a refused decision changes nothing; released value comes back;
  * a withdraw and a settle one process co-signed (the book's withdrawn total, `closing`) hold on
- * the other.
+ * the other; every process lists the books written.
  *
  * The channel's on-chain state is given by `channelOnChainFixture` (a fixed answer, no chain:
  * the chain path is tested on anvil by tests/e2e/town_shared_channel_test.ts).
@@ -165,6 +165,7 @@ Deno.test("shared claim books", async (t) => {
     );
     assertEquals((await p.books[0].read(CHANNEL))?.claimed, 5n);
     assertEquals(await p.books[0].read(`0x${"d2".repeat(32)}`), undefined);
+    assertEquals((await p.books[1].list()).map((b) => [b.channelId, b.claimed]), [[CHANNEL, 5n]]);
   });
 
   await t.step(

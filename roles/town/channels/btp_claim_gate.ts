@@ -27,10 +27,11 @@ import {
   type ClaimBook,
   ClaimVerifier,
   type ClaimVerifierOptions,
-  type SharedClaimBooks,
 } from "../../../chain/claim_verifier.ts";
 import type { AuditLog } from "../../../state/audit_log.ts";
+import type { ChannelBook } from "../../../state/channel_book.ts";
 import { type ChannelRecord, openChannelFileWriter } from "../../../state/channel_file.ts";
+import { recordClaimBook, recordWithClaimBook } from "../../../state/file_channel_book.ts";
 import {
   decodeIlpPrepare,
   encodeIlpReply,
@@ -212,7 +213,7 @@ export interface ChannelClaimGateOptions {
    * The claim books of the town's shared store (a town on several processes): claims and cover
    * are decided there under a row lock; the channel file still gets this process's newest.
    */
-  sharedBooks?: SharedClaimBooks;
+  sharedBooks?: ChannelBook;
 }
 
 /** A gate with the verifier and writer behind it (for status and tests). */
@@ -282,18 +283,7 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     creditLimit: options.creditLimit,
     sharedBooks: options.sharedBooks,
     currentChannel: options.sharedBooks ? record.channelId : undefined,
-    books: record.receivedNonce > 0n || record.peerWithdrawn > 0n
-      ? [{
-        channelId: record.channelId,
-        nonce: record.receivedNonce,
-        claimed: record.received,
-        signature: record.receivedSignature,
-        // What the file says was forwarded; older files: everything claimed.
-        forwarded: record.receivedForwarded ?? record.received,
-        // A restarted town must still cap claims at deposit - withdrawn.
-        peerWithdrawn: record.peerWithdrawn,
-      }]
-      : [],
+    books: record.receivedNonce > 0n || record.peerWithdrawn > 0n ? [recordClaimBook(record)] : [],
   });
   // Cover given back by REJECTs and maybe not spent yet: the file then holds the exact
   // `forwarded` (else the claimed total, the town's safe side, with no write per packet).
@@ -305,18 +295,8 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     record,
     audit: options.audit,
     // The book as it is when the write starts (a saved copy may be older than a release).
-    withClaim: (r, saved) => {
-      const book = verifier.book(saved.channelId) ?? saved;
-      return {
-        ...r,
-        received: book.claimed,
-        receivedNonce: book.nonce,
-        receivedSignature: book.signature,
-        receivedForwarded: refunds.pending || book.forwarded > book.claimed
-          ? book.forwarded
-          : book.claimed,
-      };
-    },
+    withClaim: (r, saved) =>
+      recordWithClaimBook(r, verifier.book(saved.channelId) ?? saved, refunds.pending),
     onUpdate: (next) => {
       if (next.status !== "open") verifier.invalidate(next.channelId);
     },

@@ -51,7 +51,9 @@ import {
   type WithdrawRequest,
 } from "../../../protocol/payment_channel_cosign.ts";
 import type { ChannelRecord } from "../../../state/channel_file.ts";
-import type { ClaimBook, SharedClaimBooks } from "../../../state/claim_book.ts";
+import type { ChannelBook } from "../../../state/channel_book.ts";
+import type { ClaimBook } from "../../../state/claim_book.ts";
+import { recordClaimBook } from "../../../state/file_channel_book.ts";
 import type { ChannelClaimGate } from "./btp_claim_gate.ts";
 import {
   describeSignerMismatch,
@@ -81,7 +83,7 @@ export interface ChannelCosignDeskOptions {
   /** The chain's clock (unix seconds); `TokenNetworkClient.chainTime` fits. Default: now. */
   chainTime?: () => Promise<bigint>;
   /** The town's shared claim books (a town on several processes): checked and marked there. */
-  sharedBooks?: SharedClaimBooks;
+  sharedBooks?: ChannelBook;
 }
 
 /** Answers co-sign requests of one peer account. */
@@ -412,15 +414,7 @@ async function lastClaim(
 
 function booksOf(gate: ChannelClaimGate): ClaimBook {
   const record = gate.record();
-  const book = gate.verifier.book(record.channelId);
-  return book ?? {
-    channelId: record.channelId,
-    claimed: record.received,
-    nonce: record.receivedNonce,
-    signature: record.receivedSignature,
-    forwarded: record.receivedForwarded ?? record.received,
-    peerWithdrawn: record.peerWithdrawn,
-  };
+  return gate.verifier.book(record.channelId) ?? recordClaimBook(record);
 }
 
 /**

@@ -51,7 +51,7 @@ import {
 } from "../../channels/channel_watcher.ts";
 import { ChannelDiscovery, type ChannelDiscoveryLimits } from "./channel_discovery.ts";
 import { TownChannelRegistry } from "./town_channel_registry.ts";
-import type { SharedClaimBooks } from "../../../chain/claim_verifier.ts";
+import type { ChannelBook } from "../../../state/channel_book.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
 export interface TownChannelGatesOptions {
@@ -61,7 +61,7 @@ export interface TownChannelGatesOptions {
    * The claim books of the town's shared store (a town on several processes,
    * docs/OPERATIONS.md): every process's gates decide claims and cover there, under a row lock.
    */
-  sharedBooks?: SharedClaimBooks;
+  sharedBooks?: ChannelBook;
   /** The peers that settle over a configured channel (`TownSettings.peerChannels`). */
   peerChannels: readonly TownPeerChannel[];
   /** The `[chains]` table of config.toml (`[chains."<id>"] rpc_url = ...`). */

@@ -55,7 +55,7 @@ import {
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
 import { sameAddress } from "../../../chain/signer_check.ts";
-import type { SharedClaimBooks } from "../../../chain/claim_verifier.ts";
+import type { ChannelBook } from "../../../state/channel_book.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -78,7 +78,7 @@ export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & Gat
   creditLimit?: (account: string) => bigint | undefined;
   onReject?: (account: string, err: ClaimError) => void;
   /** The claim books of the town's shared store (roles/town/channels/btp_claim_gate.ts). */
-  sharedBooks?: SharedClaimBooks;
+  sharedBooks?: ChannelBook;
   /** Told once a learned channel is saved and gated (`replaced`: the account's previous one). */
   onLearned?: (account: string, record: ChannelRecord, replaced?: ChannelRecord) => void;
 }
