@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 
 /**
  * An event that is not a valid Nostr event; `reason` is machine-readable.
@@ -18,7 +19,7 @@
  * console.log(err.reason, err.message); // bad-shape:kind bad-shape:kind: not an integer
  * ```
  */
-export class EventValidationError extends Error {
+export class EventValidationError extends ProtocolError {
   /** `"EventValidationError"`: explicit so it survives bundling and worker messages. */
   override name = "EventValidationError";
   /** `bad-id`, `bad-sig`, `bad-shape:<field>`, `too-large`. */

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { isJobRequestKind } from "./nip90_kinds.ts";
 
 /** Documented job names and their request kinds. Results are kind + 1000. */
@@ -39,7 +40,7 @@ export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /** A job name that is not in {@linkcode JOB_KIND_NAMES}. */
-export class UnknownJobKindError extends Error {
+export class UnknownJobKindError extends ProtocolError {
   /** `"UnknownJobKindError"`: explicit so it survives bundling. */
   override name = "UnknownJobKindError";
   /** `jobName` is the name as given; the message lists the valid names. */

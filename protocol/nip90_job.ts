@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import * as nip44 from "nostr-tools/nip44";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
@@ -59,8 +60,7 @@ export interface JobAmount {
 }
 
 /** A job request or result that does not fit NIP-90 where it matters (kind, status). */
-export class Nip90JobError extends Error {
-  /** `"Nip90JobError"`: explicit so it survives bundling. */
+export class Nip90JobError extends ProtocolError {
   override name = "Nip90JobError";
 }
 

@@ -5,13 +5,14 @@
  *
  * @module
  */
+import { ProtocolError } from "./protocol_error.ts";
 import { decode } from "@toon-format/toon";
 import type { NostrEvent } from "./nostr_event.ts";
 import { EventValidationError } from "./event_validation_error.ts";
 import { findEventShapeProblem } from "./event_shape.ts";
 
 /** The input is not TOON, or not an object that could be an event. */
-export class ToonDecodeError extends Error {
+export class ToonDecodeError extends ProtocolError {
   /** `"ToonDecodeError"`: explicit so it survives bundling and worker messages. */
   override name = "ToonDecodeError";
   /** `syntax` (not valid TOON) or `not-an-object` (valid TOON, but not a key/value document). */

@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 
 /** Where a job stands. `paying` = an invoice payment is in flight (see `state/payment_log.ts`). */
@@ -131,7 +132,7 @@ export interface RequesterJobRecord {
 }
 
 /** A job file's text is not a valid job record. */
-export class JobRecordFormatError extends Error {
+export class JobRecordFormatError extends StateError {
   override name = "JobRecordFormatError";
 }
 

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { StateError } from "./state_error.ts";
 import type { ChannelBook } from "./channel_book.ts";
 import type { ClaimBook } from "./claim_book.ts";
 import type postgres from "postgres";
@@ -30,7 +31,7 @@ export interface PostgresClaimBooksOptions {
 }
 
 /** The books' table could not be created or reached. */
-export class ClaimBooksError extends Error {
+export class ClaimBooksError extends StateError {
   override name = "ClaimBooksError";
 }
 

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 import { isJobRequestKind, type JobInput, type JobParam } from "../../protocol/nip90_job.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
@@ -37,7 +38,7 @@ export interface JobSpec {
 }
 
 /** A job spec or `--then` string is not usable. */
-export class JobSpecError extends Error {
+export class JobSpecError extends RoleError {
   override name = "JobSpecError";
 }
 

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import {
   type ClaimBook,
   ClaimVerifier,
@@ -89,7 +90,7 @@ export interface BtpClaimGate {
 export { claimRejectCode, claimRejectReply } from "./claim_reject_reply.ts";
 
 /** The persisted claim could not be written: the packet is rejected (T00). */
-export class ClaimPersistError extends Error {
+export class ClaimPersistError extends RoleError {
   override name = "ClaimPersistError";
 }
 

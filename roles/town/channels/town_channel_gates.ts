@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RoleError } from "../../role_error.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import {
   ChainConfigError,
@@ -128,7 +129,7 @@ export interface TownChannelGates extends AsyncDisposable {
 }
 
 /** A peer's channel cannot be used; `suggestion` says what to do about it. */
-export class TownChannelError extends Error {
+export class TownChannelError extends RoleError {
   override name = "TownChannelError";
   constructor(message: string, readonly context: string, readonly suggestion?: string) {
     super(message);
