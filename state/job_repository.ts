@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { JobExistsError, JobIdPrefixError, JobNotFoundError } from "./job_repository_errors.ts";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { pathExists } from "./path_exists.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
@@ -93,24 +94,7 @@ export interface JobWriteOptions {
   paths?: string[];
 }
 
-/** `create` of a job id that exists. */
-export class JobExistsError extends Error {
-  override name = "JobExistsError";
-}
-
-/** `update` of a job id that does not exist. */
-export class JobNotFoundError extends Error {
-  override name = "JobNotFoundError";
-}
-
-/** A job id prefix that is not hex, too short, or matches no job or several. */
-export class JobIdPrefixError extends Error {
-  override name = "JobIdPrefixError";
-  /** The ids it matched (none, or the first few of several). */
-  constructor(message: string, readonly matches: string[]) {
-    super(message);
-  }
-}
+export { JobExistsError, JobIdPrefixError, JobNotFoundError };
 
 /** Shortest prefix accepted (the progress lines show 12). */
 export const MIN_JOB_ID_PREFIX = 4;

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { WithdrawTooLargeError } from "./channel_cosign_request_errors.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import {
   BalanceProofSignatureError,
@@ -440,13 +441,7 @@ export interface CooperativeWithdraw {
   tx: `0x${string}`;
 }
 
-/** The amount asked for is more than the channel holds beyond this node's claims. */
-export class WithdrawTooLargeError extends Error {
-  override name = "WithdrawTooLargeError";
-  constructor(readonly amount: bigint, readonly available: bigint) {
-    super(`withdrawing ${amount} base units, the channel holds ${available} beyond the claims`);
-  }
-}
+export { WithdrawTooLargeError };
 
 /**
  * Takes `amount` out of the open channel: co-signed by the peer, submitted with

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { AnvilMissingError } from "./demo_chain_errors.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import { newChannelRecord } from "../channels/channel_record_builder.ts";
 import { formatUnits, type Hex } from "viem";
@@ -159,10 +160,7 @@ export interface DemoSettlement {
   payoutSettleMs?: number;
 }
 
-/** The anvil binary is not installed; the demo runs without settlement. */
-export class AnvilMissingError extends Error {
-  override name = "AnvilMissingError";
-}
+export { AnvilMissingError };
 
 const DEMO_DEPOSIT = 5_000_000n;
 const DEMO_SETTLE_TIMEOUT = 600n;

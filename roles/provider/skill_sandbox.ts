@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { SkillJobError, SkillSandboxUnavailableError } from "./skill_sandbox_errors.ts";
 import type { SkillManifest } from "./skill_manifest.ts";
 import { JobCgroupPool, reapPooledCgroups } from "./job_cgroup_pool.ts";
 import { SKILL_PATH, skillEnvironment, skillExitStatus } from "../../protocol/skill_contract.ts";
@@ -188,15 +189,7 @@ export interface SkillSandbox {
   close?(): Promise<void>;
 }
 
-/** The sandbox cannot be built on this machine (no `unshare`, user namespaces off...). */
-export class SkillSandboxUnavailableError extends Error {
-  override name = "SkillSandboxUnavailableError";
-}
-
-/** A job the sandbox refuses before starting (bad job id, input too large, no `run`). */
-export class SkillJobError extends Error {
-  override name = "SkillJobError";
-}
+export { SkillJobError, SkillSandboxUnavailableError };
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** The running Deno: bound at SANDBOX_DENO_BIN_DIR/deno, that dir first on PATH. */

@@ -66,21 +66,6 @@ const OWN_CODES: Readonly<Record<string, string>> = {
   NoTownStoredError: "an AggregateError, so not a TurnpikeError: no-town-stored, as the rule says",
 };
 
-/**
- * Not converted yet; an entry goes when its class extends its layer's base. Each is in a module at
- * its size limit (tests/unit/module_size_test.ts): the base's import would grow it.
- */
-const NOT_YET = new Set([
-  "JobExistsError", // state/job_repository.ts
-  "JobNotFoundError",
-  "JobIdPrefixError",
-  "SkillSandboxUnavailableError", // roles/provider/skill_sandbox.ts
-  "SkillJobError",
-  "WithdrawTooLargeError", // roles/channels/channel_cosign_request.ts
-  "PeerPayoutError", // roles/town/channels/peer_payout.ts
-  "AnvilMissingError", // roles/demo/demo_chain.ts
-]);
-
 interface ClassInfo {
   name: string;
   base: string;
@@ -137,12 +122,6 @@ Deno.test("error classes: each *Error class extends its layer's base and sets it
       if (c.base !== "TurnpikeError") wrong.push(`${c.path}: ${c.name} (a base) extends ${c.base}`);
       continue;
     }
-    if (NOT_YET.has(c.name)) {
-      if (bases.includes("TurnpikeError")) {
-        wrong.push(`${c.name} is converted: take it off NOT_YET`);
-      }
-      continue;
-    }
     if (!bases.includes("TurnpikeError") && OWN_CODES[c.name] === undefined) {
       wrong.push(`${c.path}: ${c.name} extends ${bases.join(" < ")}, not ${LAYER_BASES[folder]}`);
     }
@@ -171,7 +150,7 @@ Deno.test("error classes: codes by name are unique and kebab-case; the lists nam
     byCode.set(code, [...byCode.get(code) ?? [], name]);
   }
   assertEquals([...byCode].filter(([, names]) => names.length > 1), []);
-  const listed = [...NOT_YET, ...Object.keys(OWN_CODES), ...Object.values(LAYER_BASES)];
+  const listed = [...Object.keys(OWN_CODES), ...Object.values(LAYER_BASES)];
   assertEquals(listed.filter((name) => !classes.has(name)), [], "gone: remove them from the lists");
 });
 

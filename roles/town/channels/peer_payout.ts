@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
 import { type ClaimSigner, signClaim } from "../../../chain/claim_signer.ts";
@@ -66,10 +67,7 @@ export interface PeerPayoutOptions {
   log?: (line: string) => void;
 }
 
-/** The channel cannot pay the peer (not the town's, not open). */
-export class PeerPayoutError extends Error {
-  override name = "PeerPayoutError";
-}
+export { PeerPayoutError };
 
 /**
  * Pays one peer over one channel.
