@@ -163,7 +163,14 @@ Deno.test("command index: --version, --help and the job commands that read load 
     assertEquals(loaded.filter(heavy), [], args.join(" "));
   }
   const version = await loadedBy(["--version"]);
-  assertEquals(version.filter((p) => !p.startsWith("cli")), [], "--version loads only cli/");
+  // And the root of the error classes, which CliError extends (docs/ARCHITECTURE.md "Errors"):
+  // one class, no imports.
+  const errorRoot = "protocol/turnpike_error.ts";
+  assertEquals(
+    version.filter((p) => !p.startsWith("cli") && p !== errorRoot),
+    [],
+    "--version loads only cli/",
+  );
 });
 
 Deno.test("command index: node status loads only the two readers it needs from roles/", async () => {
@@ -172,5 +179,7 @@ Deno.test("command index: node status loads only the two readers it needs from r
     // The provider's status file, and the profile node's socket lines (docs/SCALE.md).
     "roles/provider/provider_status.ts",
     "roles/requester/node_wire.ts",
+    // Their errors' base (docs/ARCHITECTURE.md "Errors"): one class, importing only the root.
+    "roles/role_error.ts",
   ]);
 });
