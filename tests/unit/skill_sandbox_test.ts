@@ -429,11 +429,18 @@ Deno.test({
           "#!/bin/sh\ngrep -o 'memory:/turnpike-pool-.*' /proc/self/cgroup\n",
         );
         const run = (jobId: string) => sandbox.run({ jobId, skillDir: dir, manifest, input: "" });
-        const first = await run("w1");
-        const second = await run("w2");
-        assertEquals([first.status, second.status], ["ok", "ok"], second.stderrTail);
-        assertStringIncludes(text(first), "memory:/turnpike-pool-");
-        assertEquals(text(second), text(first), "the second job ran in the first one's group");
+        // A pair goes back to the pool only once its processes are gone and its charge is
+        // small; on a busy machine the kernel can be slow to empty one, which is then removed
+        // and the next job gets a new pair. So: of five jobs in a row, some ran in a group an
+        // earlier one ran in.
+        const groups: string[] = [];
+        for (let i = 1; i <= 5; i++) {
+          const o = await run(`w${i}`);
+          assertEquals(o.status, "ok", o.stderrTail);
+          assertStringIncludes(text(o), "memory:/turnpike-pool-");
+          groups.push(text(o));
+        }
+        assert(new Set(groups).size < groups.length, `no group ran two jobs: ${groups.join("")}`);
       } finally {
         await sandbox.close?.();
       }
