@@ -15,7 +15,6 @@ const MODULE_LINES = 500;
 const LARGER: Readonly<Record<string, number>> = {
   "roles/provider/skill_sandbox.ts": 1045,
   "protocol/kind_extractor.ts": 1021,
-  "cli/channel_command.ts": 989,
   "transport/btp_client.ts": 870,
   "state/event_store.ts": 807,
   "transport/nodelay_websocket.ts": 794,

@@ -1,0 +1,165 @@
+/**
+ * A channel as every `turnpike channel` command prints it: its figures by the books
+ * (state/channel_books.ts), as text lines, CSV rows or `channel` JSON lines.
+ *
+ * @module
+ */
+import { formatUnits } from "viem";
+import { networkLabel } from "../config/chain_config.ts";
+import type { ChannelRecord } from "../state/channel_file.ts";
+import { channelBooks } from "../state/channel_books.ts";
+import { csvRow } from "../protocol/csv_row.ts";
+import { printJsonLine } from "./json_line.ts";
+import {
+  chainOfRecord,
+  type ChannelContext,
+  type ChannelOptions,
+  infoLine,
+} from "./channel_context.ts";
+
+/** A channel as printed: its figures in token units, as strings. */
+interface RecordView {
+  channelId: string;
+  network: string;
+  chain: string;
+  peer: string;
+  status: string;
+  deposit: string;
+  sent: string;
+  claimed: string;
+  cover: string;
+  remaining: string;
+  received: string;
+  receivedClaimed: string;
+  token: string;
+  warning: string;
+  withdrawn: string;
+  peerDeposit: string;
+}
+
+function view(r: ChannelRecord, delivered?: bigint): RecordView {
+  // Paid and received by the books (docs/AGENTS.md "A channel's figures"), claims beside them.
+  const books = channelBooks(r, delivered);
+  const { remaining, low } = books;
+  const fmt = (v: bigint) => formatUnits(v, r.tokenDecimals);
+  return {
+    channelId: r.channelId,
+    network: r.network,
+    chain: r.chain,
+    peer: r.peerAddress,
+    status: r.status,
+    deposit: fmt(r.deposit),
+    sent: fmt(books.sent),
+    claimed: fmt(books.claimed),
+    cover: fmt(books.cover),
+    remaining: fmt(remaining),
+    received: fmt(books.received),
+    receivedClaimed: fmt(books.receivedClaimed),
+    token: r.tokenSymbol,
+    warning: low ? `below ${r.warnPercent}% of the deposit: top up or open a new channel` : "",
+    withdrawn: fmt(r.withdrawn),
+    peerDeposit: fmt(r.peerDeposit),
+  };
+}
+
+/**
+ * Prints channels as the command's output asks: for text, a `headline` (when given) and three
+ * lines each; for CSV, a header row and a row each; for JSON, one `channel` line each
+ * (docs/AGENTS.md). A channel below its warning threshold gets a warning on stderr in every
+ * format. `delivered` holds what this node paid over each channel by its payment log, by
+ * lower-case channel id.
+ *
+ * @example
+ * ```ts
+ * import { printRecords } from "./channel_rows.ts";
+ * import { listChannels } from "../state/channel_file.ts";
+ *
+ * printRecords({ output: "csv" }, await listChannels("/tmp/turnpike-example"));
+ * ```
+ */
+export function printRecords(
+  opts: ChannelOptions,
+  records: ChannelRecord[],
+  headline?: string,
+  delivered: ReadonlyMap<string, bigint> = new Map(),
+): void {
+  const views = records.map((r) => view(r, delivered.get(r.channelId.toLowerCase())));
+  const output = opts.output ?? "text";
+  if (output === "json") {
+    // One line per channel (docs/AGENTS.md): no array to read whole.
+    for (const v of views) printJsonLine("channel", { ...v });
+  } else if (output === "csv") {
+    const keys: (keyof RecordView)[] = [
+      "channelId",
+      "network",
+      "chain",
+      "peer",
+      "status",
+      "deposit",
+      "sent",
+      "claimed",
+      "cover",
+      "remaining",
+      "received",
+      "receivedClaimed",
+      "token",
+      "warning",
+      "withdrawn",
+      "peerDeposit",
+    ];
+    console.log(csvRow(keys));
+    for (const v of views) console.log(csvRow(keys.map((k) => v[k])));
+  } else {
+    if (headline) console.log(headline);
+    if (views.length === 0) console.log("No channels.");
+    for (const v of views) {
+      console.log(`${v.channelId}  [${v.network}: ${v.chain}]  ${v.status}`);
+      console.log(`  peer ${v.peer}`);
+      console.log(
+        `  deposit ${v.deposit} ${v.token}${
+          v.withdrawn !== "0" ? ` (${v.withdrawn} withdrawn)` : ""
+        }, sent ${v.sent}${
+          v.cover !== "0" ? ` (claims ${v.claimed}: ${v.cover} not delivered)` : ""
+        }, received ${v.received}, ${v.remaining} ${v.token} remaining${
+          v.peerDeposit !== "0" ? `; peer deposit ${v.peerDeposit} ${v.token}` : ""
+        }`,
+      );
+    }
+  }
+  for (const v of views) {
+    if (v.warning) console.error(`Warning: channel ${v.channelId} is ${v.warning}`);
+  }
+}
+
+/**
+ * One `Network:` line per chain the listed channels are on, as every other channel command.
+ *
+ * @example
+ * ```ts
+ * import { printNetworkLines } from "./channel_rows.ts";
+ * import { channelContext } from "./channel_context.ts";
+ * import { listChannels } from "../state/channel_file.ts";
+ *
+ * const ctx = await channelContext({});
+ * printNetworkLines({}, ctx, await listChannels(ctx.stateDir));
+ * ```
+ */
+export function printNetworkLines(
+  opts: ChannelOptions,
+  ctx: ChannelContext,
+  records: ChannelRecord[],
+): void {
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (seen.has(r.chain)) continue;
+    seen.add(r.chain);
+    let label: string;
+    try {
+      label = networkLabel(chainOfRecord(ctx, opts, r));
+    } catch {
+      // No RPC configured for it any more: the record still says where it is.
+      label = `${r.chain} (${r.network})`;
+    }
+    infoLine(opts, `Network: ${label}`);
+  }
+}
