@@ -6,10 +6,13 @@
  * (printed as `internal`).
  *
  * What is said for each class is here, every command's; which classes a command meets is its own
- * small table of {@linkcode errorCase}s. The classes are named by the command, which loads their
- * modules anyway, so that a command meeting none of them (`wallet show`) does not load the
- * requester's or the chain's code to map its errors (docs/SCALE.md "A command's start"): this
- * module imports their types only.
+ * small table of {@linkcode errorCase}s. A case names the classes by their `name` (each error
+ * class of the node sets it to its class name: docs/ARCHITECTURE.md "Errors"), with their
+ * subclasses, so that a table loads none of the modules that define them: a command that only
+ * calls the profile's node (`job submit`) or meets none of them (`wallet show`) does not load the
+ * requester's or the chain's code to map its errors (docs/SCALE.md "A command's start"). This
+ * module imports their types only. A class from elsewhere (viem's `BaseError`, whose subclasses
+ * are viem's) is named by the class itself.
  *
  * @module
  */
@@ -29,6 +32,12 @@ import { ExitCode } from "./exit_codes.ts";
 /** A class of errors (abstract or not), matched with `instanceof`. */
 export type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 
+/**
+ * What a case matches: an error class's `name` (an error whose `name` is this one), or a class
+ * (an error `instanceof` it).
+ */
+export type ErrorKind<E extends Error> = string | ErrorClass<E>;
+
 /** One class (or several) of errors and the CliError each becomes. */
 export interface ErrorCase {
   /** Whether `err` is of the case's classes. */
@@ -38,22 +47,31 @@ export interface ErrorCase {
 }
 
 /**
- * The case of the errors of `types`: each becomes what `say` makes of it.
+ * The case of the errors of `kinds`: each becomes what `say` makes of it. A kind is a class's
+ * `name`, which matches that class only: a case names each subclass it takes too
+ * (tests/unit/cli_error_cases_test.ts checks the tables against the source); or a class.
  *
  * @example
  * ```ts
  * import { CLI_ERRORS, errorCase } from "./cli_error_map.ts";
- * import { RelayQueryError } from "../transport/relay_query.ts";
+ * import type { RelayQueryError } from "../transport/relay_query.ts";
  *
- * const relayRead = errorCase(RelayQueryError, (e) => CLI_ERRORS.townUnread(e, "ws://town"));
+ * const relayRead = errorCase<RelayQueryError>(
+ *   "RelayQueryError",
+ *   (e) => CLI_ERRORS.townUnread(e, "ws://town"),
+ * );
  * ```
  */
 export function errorCase<E extends Error>(
-  types: ErrorClass<E> | readonly ErrorClass<E>[],
+  kinds: ErrorKind<E> | readonly ErrorKind<E>[],
   say: (err: E) => CliError,
 ): ErrorCase {
-  const classes: readonly ErrorClass<E>[] = Array.isArray(types) ? types : [types];
-  const matches = (err: unknown): err is E => classes.some((type) => err instanceof type);
+  const all: readonly ErrorKind<E>[] = Array.isArray(kinds) ? kinds : [kinds as ErrorKind<E>];
+  const names = all.filter((k): k is string => typeof k === "string");
+  const classes = all.filter((k): k is ErrorClass<E> => typeof k !== "string");
+  const matches = (err: unknown): err is E =>
+    err instanceof Error &&
+    (names.includes(err.name) || classes.some((type) => err instanceof type));
   return {
     matches,
     toCli: (err) => say(err as E),
@@ -69,7 +87,9 @@ export function errorCase<E extends Error>(
  * import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
  * import { RelayQueryError } from "../transport/relay_query.ts";
  *
- * const cases = [errorCase(RelayQueryError, (e) => CLI_ERRORS.townUnread(e, "ws://town"))];
+ * const cases = [
+ *   errorCase<RelayQueryError>("RelayQueryError", (e) => CLI_ERRORS.townUnread(e, "ws://town")),
+ * ];
  * toCliError(new RelayQueryError("timeout", "no EOSE in 5 s"), cases); // town-unreachable
  * ```
  */

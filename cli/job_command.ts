@@ -12,9 +12,8 @@
  */
 import { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
+import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { loadNodeSigner } from "./node_identity.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { readStoredResult } from "../state/stored_result.ts";
@@ -43,20 +42,9 @@ import {
 } from "../roles/requester/job_spec.ts";
 import type { RequesterSettings } from "../config/requester_settings.ts";
 import type { JobProgress, Requester } from "../roles/requester/requester_node.ts";
-import { JobEndedError, RequesterJobError } from "../roles/requester/requester_job_error.ts";
-import { PriceAboveCeilingError, TownUnreachableError } from "../roles/requester/town_link.ts";
-import { JobNotPostedError } from "../roles/requester/town_down.ts";
-import { BtpConnectionError, BtpTimeoutError } from "../transport/btp_client.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
-import { TownRejectedError } from "../roles/town_client/town_rejection.ts";
-import { AutoChannelError } from "../roles/channels/channel_auto_open.ts";
-import { ClaimBeyondDepositError } from "../chain/claim_signer.ts";
-import { ChannelSenderError } from "../roles/channels/channel_sender.ts";
-import { BlobPublishError } from "../roles/blob_publisher.ts";
-import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
 import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.ts";
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
-import { BlossomError, downloadBlob } from "../transport/blossom_client.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
@@ -75,6 +63,9 @@ import {
   type RequesterCliOptions,
   withRepo,
 } from "./job_read_command.ts";
+
+// Where the requester's users (requester_command.ts) have always found it.
+export { asCliError };
 
 interface SubmitOptions extends RequesterCliOptions {
   input?: string[];
@@ -169,6 +160,9 @@ export function registerJobCommand(program: Command): void {
     const full = record.id;
     if (TERMINAL_JOB_STATUSES.includes(record.status)) {
       // Read from its record: no node, no passphrase to refuse it; nothing sent or paid.
+      const { JobEndedError } = await lazyImport<
+        typeof import("../roles/requester/requester_job_error.ts")
+      >(new URL("../roles/requester/requester_job_error.ts", import.meta.url));
       throw asCliError(new JobEndedError(full, record.status));
     }
     await ensureRequesterNode(opts, config, cmd);
@@ -240,6 +234,10 @@ export async function openRequester(
 ): Promise<Requester> {
   const config = extra.config ?? await loadRequesterConfig(opts, cmd);
   if (!extra.networkShown) printNetworkLine(config.network);
+  // Loaded here, as the requester below: `job submit` signs nothing in its own process.
+  const { loadNodeSigner } = await lazyImport<typeof import("./node_identity.ts")>(
+    new URL("./node_identity.ts", import.meta.url),
+  );
   const signer = await loadNodeSigner({
     ...opts,
     // `job` has no --generate-key: the requester always signs with its wallet.
@@ -265,45 +263,6 @@ export async function openRequester(
     throw asCliError(err);
   }
 }
-
-/**
- * Maps requester errors to CLI errors (town rejects with their code and a suggestion).
- *
- * @example
- * ```ts
- * import { asCliError } from "./job_command.ts";
- *
- * declare function cancelJob(): Promise<void>; // the action's work
- * async function action(): Promise<void> {
- *   try {
- *     await cancelJob();
- *   } catch (err) {
- *     throw asCliError(err); // a CliError with its exit code, or err as it was
- *   }
- * }
- * ```
- */
-export function asCliError(err: unknown): unknown {
-  return toCliError(err, JOB_ERROR_CASES);
-}
-
-/** What the job commands meet, first match first, each said as CLI_ERRORS says. */
-const JOB_ERROR_CASES = [
-  errorCase(JobEndedError, CLI_ERRORS.jobEnded),
-  errorCase(RequesterJobError, CLI_ERRORS.noJob),
-  errorCase(TownRejectedError, CLI_ERRORS.townRejected),
-  errorCase(ChannelSenderError, CLI_ERRORS.channelCannotPay),
-  errorCase(PriceAboveCeilingError, CLI_ERRORS.priceAboveCeiling),
-  errorCase(ClaimBeyondDepositError, CLI_ERRORS.channelUsedUp),
-  errorCase(AutoChannelError, CLI_ERRORS.autoChannelFailed),
-  errorCase(BlobPublishError, CLI_ERRORS.blobNotPublished),
-  errorCase(BlossomError, CLI_ERRORS.blobUploadRefused),
-  errorCase([BtpConnectionError, BtpTimeoutError], CLI_ERRORS.townSilent),
-  errorCase(
-    TownUnreachableError,
-    (e) => CLI_ERRORS.townUnreachable(e, e instanceof JobNotPostedError ? e.jobId : undefined),
-  ),
-];
 
 /** A file to publish as a blob input before the job is posted. */
 interface PendingUpload {
@@ -370,6 +329,9 @@ async function buildSpec(
 }
 
 async function dirUpload(dir: string): Promise<PendingUpload> {
+  const { archiveProject, ProjectArchiveError } = await lazyImport<
+    typeof import("../roles/requester/project_archive.ts")
+  >(new URL("../roles/requester/project_archive.ts", import.meta.url));
   const path = await Deno.makeTempFile({ prefix: "turnpike-context-", suffix: ".tar.gz" });
   try {
     await archiveProject(dir, path);
@@ -733,6 +695,9 @@ async function saveResultBlobs(
     return [];
   }
   await Deno.mkdir(dir, { recursive: true });
+  const { downloadBlob } = await lazyImport<typeof import("../transport/blossom_client.ts")>(
+    new URL("../transport/blossom_client.ts", import.meta.url),
+  );
   const saved: { name: string; path: string; from?: "report" }[] = [];
   for (const log of inline) {
     const path = `${dir}/${log.name}`;

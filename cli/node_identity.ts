@@ -9,44 +9,11 @@
  * @module
  */
 import { CliError } from "./cli_error.ts";
-import {
-  PassphraseSourceError,
-  PassphraseUnavailableError,
-  readPassphrase,
-} from "../identity/passphrase.ts";
+import { readPassphrase } from "../identity/passphrase.ts";
+import { passphraseError } from "./passphrase_error.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { readWalletFile, walletFilePath, WalletNotFoundError } from "../identity/wallet_file.ts";
-import { WrongPassphraseError } from "../identity/vault_errors.ts";
-
-/**
- * A passphrase that cannot be had or is wrong as the `passphrase` CliError (what to give, in
- * the suggestion); any other error as it is.
- *
- * @example
- * ```ts
- * import { readPassphrase } from "../identity/passphrase.ts";
- *
- * declare const flags: Parameters<typeof readPassphrase>[0];
- * const passphrase = await readPassphrase(flags).catch((err: unknown) => {
- *   throw passphraseError(err);
- * });
- * ```
- */
-export function passphraseError(err: unknown): unknown {
-  if (err instanceof WrongPassphraseError) {
-    return new CliError(err.message, { code: "passphrase", cause: err });
-  }
-  if (err instanceof PassphraseUnavailableError || err instanceof PassphraseSourceError) {
-    return new CliError(err.message, {
-      code: "passphrase",
-      suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
-        "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
-      cause: err,
-    });
-  }
-  return err;
-}
 
 /** The passphrase options commands take (strings, as commander hands them). */
 export interface PassphraseFlags {

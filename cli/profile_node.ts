@@ -66,9 +66,8 @@ const proven = new Map<string, ProvenPassphrase>();
 const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
 
 /**
- * Reads the passphrase (once per process and state dir), checks it against the wallet file and
- * derives its proof: `no-identity` without a wallet, `passphrase` without a passphrase or with a
- * wrong one.
+ * Reads the passphrase (once per process and state dir), checks it with the wallet file, derives
+ * its proof: `no-identity` without a wallet, `passphrase` without a passphrase or a wrong one.
  */
 async function provePassphrase(
   stateDir: string,
@@ -76,10 +75,11 @@ async function provePassphrase(
 ): Promise<ProvenPassphrase> {
   const had = proven.get(stateDir);
   if (had !== undefined) return had;
-  // Loaded here, not with this module: `node status` and the node's other readers need none of
-  // the wallet's code (docs/SCALE.md "A command's start").
+  // Loaded here: `node status` needs none of the wallet's code (docs/SCALE.md "A command's start").
   const [{ passphraseError }, { readPassphrase }, wallet] = await Promise.all([
-    lazyImport<typeof import("./node_identity.ts")>(new URL("./node_identity.ts", import.meta.url)),
+    lazyImport<typeof import("./passphrase_error.ts")>(
+      new URL("./passphrase_error.ts", import.meta.url),
+    ),
     lazyImport<typeof import("../identity/passphrase.ts")>(
       new URL("../identity/passphrase.ts", import.meta.url),
     ),

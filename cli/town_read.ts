@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { profileTowns } from "../config/town_list.ts";
-import { RelayQueryError } from "../transport/relay_query.ts";
+import type { RelayQueryError } from "../transport/relay_query.ts";
 import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -97,6 +97,6 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
  */
 export function townReadError(err: unknown, relayUrl: string): unknown {
   return toCliError(err, [
-    errorCase(RelayQueryError, (e) => CLI_ERRORS.townUnread(e, relayUrl)),
+    errorCase<RelayQueryError>("RelayQueryError", (e) => CLI_ERRORS.townUnread(e, relayUrl)),
   ]);
 }

@@ -14,26 +14,14 @@ import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { resolveStateDir } from "../config/state_dir.ts";
 import { explicitProfile } from "./settings_flags.ts";
-import { ConfigError } from "../config/config_error.ts";
-import { createMnemonic, importMnemonic, InvalidMnemonicError } from "../identity/mnemonic.ts";
-import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
-import { encodeNsec, parseSecretKey, SecretKeyFormatError } from "../identity/nip06_key.ts";
-import {
-  PassphraseMismatchError,
-  PassphraseSourceError,
-  PassphraseUnavailableError,
-  PromptCancelledError,
-  readHiddenLine,
-  readPassphrase,
-  readSecretFile,
-} from "../identity/passphrase.ts";
-import { createWalletRecord, EmptyPassphraseError, unlockWallet } from "../identity/wallet.ts";
+import { createMnemonic, importMnemonic } from "../identity/mnemonic.ts";
+import { encodeNsec, parseSecretKey } from "../identity/nip06_key.ts";
+import { readHiddenLine, readPassphrase, readSecretFile } from "../identity/passphrase.ts";
+import { createWalletRecord, unlockWallet } from "../identity/wallet.ts";
 import {
   readWalletFile,
   WalletExistsError,
-  WalletFileError,
   walletFilePath,
-  WalletNotFoundError,
   type WalletRecord,
   writeWalletFile,
 } from "../identity/wallet_file.ts";
@@ -372,20 +360,21 @@ async function readImportedMnemonic(opts: CreateWalletOptions): Promise<string> 
 /** The wallet's errors, each as CLI_ERRORS says; `path`: the wallet file, when known. */
 function mapError(err: unknown, path?: string): unknown {
   return toCliError(err, [
-    errorCase(WalletExistsError, (e) => CLI_ERRORS.walletExists(e, path)),
-    errorCase(WalletNotFoundError, CLI_ERRORS.walletNotFound),
-    errorCase(WrongPassphraseError, CLI_ERRORS.wrongPassphrase),
-    errorCase(PassphraseUnavailableError, CLI_ERRORS.noPassphrase),
-    errorCase(PromptCancelledError, CLI_ERRORS.promptCancelled),
-    errorCase(SecretKeyFormatError, CLI_ERRORS.badKeyFile),
-    errorCase(InvalidMnemonicError, CLI_ERRORS.badMnemonic),
-    errorCase(EmptyPassphraseError, CLI_ERRORS.emptyPassphrase),
+    errorCase("WalletExistsError", (e) => CLI_ERRORS.walletExists(e, path)),
+    errorCase("WalletNotFoundError", CLI_ERRORS.walletNotFound),
+    errorCase("WrongPassphraseError", CLI_ERRORS.wrongPassphrase),
+    errorCase("PassphraseUnavailableError", CLI_ERRORS.noPassphrase),
+    errorCase("PromptCancelledError", CLI_ERRORS.promptCancelled),
+    errorCase("SecretKeyFormatError", CLI_ERRORS.badKeyFile),
+    errorCase("InvalidMnemonicError", CLI_ERRORS.badMnemonic),
+    errorCase("EmptyPassphraseError", CLI_ERRORS.emptyPassphrase),
     errorCase([
-      CorruptVaultError,
-      WalletFileError,
-      PassphraseSourceError,
-      PassphraseMismatchError,
-      ConfigError,
+      "CorruptVaultError",
+      "WalletFileError",
+      "PassphraseSourceError",
+      "PassphraseMismatchError",
+      "ConfigError",
+      "InsecureUrlError",
     ], CLI_ERRORS.localState),
   ]);
 }

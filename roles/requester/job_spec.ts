@@ -11,7 +11,8 @@
  * @module
  */
 import { RoleError } from "../role_error.ts";
-import { isJobRequestKind, type JobInput, type JobParam } from "../../protocol/nip90_job.ts";
+import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
+import { isJobRequestKind } from "../../protocol/nip90_kinds.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
 

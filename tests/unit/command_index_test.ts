@@ -2,9 +2,11 @@
  * cli/command_index.ts: a command line registers only what it names (docs/SCALE.md "A command's
  * start"), and nothing is lost by it: the root's help from the index is the full tree's, each
  * command that only reads has the help it has in its group, and what those commands load before
- * they answer holds no module of roles/ or transport/: the modules `deno run` reads before the
- * program starts are every one it can name from cli.ts and from the module the index names,
- * dynamic `import("...")`s included (from `deno info --json`; cli/lazy_import.ts).
+ * they answer holds no module of roles/ or transport/, and `job submit`, which the profile's node
+ * serves, none of chain/ and only the few of roles/ and transport/ it uses itself: the modules
+ * `deno run` reads before the program starts are every one it can name from cli.ts and from the
+ * module the index names, dynamic `import("...")`s included (from `deno info --json`;
+ * cli/lazy_import.ts).
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import type { Command } from "commander";
@@ -181,5 +183,32 @@ Deno.test("command index: node status loads only the two readers it needs from r
     "roles/requester/node_wire.ts",
     // Their errors' base (docs/ARCHITECTURE.md "Errors"): one class, importing only the root.
     "roles/role_error.ts",
+  ]);
+});
+
+Deno.test("command index: job submit loads no chain/ and, of roles/ and transport/, only what it uses", async () => {
+  const loaded = await loadedBy(["--json", "job", "submit", "echo"]);
+  assert(loaded.includes("cli/job_command.ts"), `${loaded}`);
+  // The requester, the channels, BTP and the chain are the profile's node's: the command proves
+  // the passphrase and talks to the node over its socket (docs/SCALE.md "A command's start"); its
+  // error table names their classes by name (cli/job_errors.ts).
+  assertEquals(loaded.filter((p) => p.startsWith("chain/")), []);
+  assertEquals(loaded.filter(heavy), [
+    // The job's spec, checked against the town's providers before anything is paid.
+    "roles/requester/job_precheck.ts",
+    "roles/requester/job_spec.ts",
+    // Files handed to the node (staged in the profile's uploads/), and the node's socket lines.
+    "roles/requester/node_uploads.ts",
+    "roles/requester/node_wire.ts",
+    // The town's providers, read from its relay.
+    "roles/requester/provider_directory.ts",
+    // Their errors' base (docs/ARCHITECTURE.md "Errors"): one class, importing only the root.
+    "roles/role_error.ts",
+    // The relay reader the providers are read with.
+    "transport/nip01_client.ts",
+    "transport/relay_event_check.ts",
+    "transport/relay_query.ts",
+    "transport/relay_query_many.ts",
+    "transport/transport_error.ts",
   ]);
 });

@@ -1,0 +1,112 @@
+/**
+ * The CLI's error tables name classes by their `name` (cli/cli_error_map.ts), so a case matches
+ * an error of exactly a class it names: each case must name every subclass of the classes it
+ * takes, as `instanceof` took them, and only classes the source declares (a class renamed or gone
+ * fails here, not silently as `internal`). The tables are read from the cli/ source; the classes
+ * from the source folders, as tests/unit/error_classes_test.ts reads them.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { asCliError } from "../../cli/job_command.ts";
+import { cliErrorJson } from "../../cli/cli_error.ts";
+import { townReadError } from "../../cli/town_read.ts";
+import { ChannelNotOpenError } from "../../roles/channels/channel_sender.ts";
+import { JobEndedError, RequesterJobError } from "../../roles/requester/requester_job_error.ts";
+import { RelayQueryError } from "../../transport/relay_query.ts";
+import { BlossomError } from "../../transport/blossom_client.ts";
+
+const FOLDERS = [
+  "protocol",
+  "transport",
+  "state",
+  "config",
+  "identity",
+  "chain",
+  "stages",
+  "pipeline",
+  "roles",
+  "cli",
+];
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Every `*.ts` file under `dir` (a folder of the repository), with its text. */
+async function sources(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const walk = async (at: string): Promise<void> => {
+    for await (const entry of Deno.readDir(`${root}${at}`)) {
+      const path = `${at}/${entry.name}`;
+      if (entry.isDirectory && entry.name !== "node_modules") await walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        files.set(path, await Deno.readTextFile(`${root}${path}`));
+      }
+    }
+  };
+  await walk(dir);
+  return files;
+}
+
+/** Each class the source folders declare, with the class it extends. */
+async function sourceBases(): Promise<Map<string, string>> {
+  const bases = new Map<string, string>();
+  for (const folder of FOLDERS) {
+    for (const text of (await sources(folder)).values()) {
+      for (const m of text.matchAll(/^(?:export )?(?:abstract )?class (\w+) extends (\w+)/gm)) {
+        bases.set(m[1], m[2]);
+      }
+    }
+  }
+  return bases;
+}
+
+/** The classes named in each `errorCase("X", ...)` / `errorCase(["X", "Y"], ...)` of cli/. */
+async function namedCases(): Promise<{ path: string; names: string[] }[]> {
+  const cases: { path: string; names: string[] }[] = [];
+  for (const [path, text] of await sources("cli")) {
+    if (path === "cli/cli_error_map.ts") continue; // its examples
+    for (const m of text.matchAll(/errorCase(?:<[^>(]*>)?\(\s*("[^"]*"|\[[^\]]*\])/g)) {
+      const names = [...m[1].matchAll(/"(\w+)"/g)].map((n) => n[1]);
+      if (names.length > 0) cases.push({ path, names });
+    }
+  }
+  return cases;
+}
+
+Deno.test("cli error cases: each names real classes, and every subclass of them", async () => {
+  const bases = await sourceBases();
+  const cases = await namedCases();
+  const count = (path: string) => cases.filter((c) => c.path === path).length;
+  // The walk found the tables: the job commands', the wallet's, the town readers'.
+  assertEquals([count("cli/job_errors.ts"), count("cli/wallet_command.ts")], [11, 9]);
+  assertEquals(count("cli/town_read.ts"), 1);
+  const isA = (name: string, of: string) => {
+    for (let c: string | undefined = name; c !== undefined; c = bases.get(c)) {
+      if (c === of) return true;
+    }
+    return false;
+  };
+  const wrong: string[] = [];
+  for (const { path, names } of cases) {
+    for (const name of names) {
+      if (!bases.has(name)) wrong.push(`${path}: ${name} is no class of the source`);
+      const missing = [...bases.keys()].filter((c) => isA(c, name) && !names.includes(c));
+      if (missing.length > 0) wrong.push(`${path}: ${name} without ${missing.join(", ")}`);
+    }
+  }
+  assertEquals(wrong, []);
+});
+
+Deno.test("cli error cases: a class named matches its instances and its subclasses' named", () => {
+  const ended = cliErrorJson(asCliError(new JobEndedError("ab".repeat(32), "done")));
+  assertEquals([ended.code, ended.exit, ended.status], ["no-job", 2, "done"]);
+  const noJob = cliErrorJson(asCliError(new RequesterJobError("no job ab12")));
+  assertEquals([noJob.code, noJob.exit, noJob.message], ["no-job", 2, "no job ab12"]);
+  const notOpen = cliErrorJson(asCliError(new ChannelNotOpenError("0xc4", "closed")));
+  assertEquals([notOpen.code, notOpen.exit], ["channel", 1]);
+  const blob = cliErrorJson(asCliError(new BlossomError(413, "too large")));
+  assert(String(blob.message).startsWith("cannot upload a blob input: "), blob.message);
+  const unread = cliErrorJson(townReadError(new RelayQueryError("timeout", "no EOSE"), "ws://t"));
+  assertEquals([unread.code, unread.exit], ["town-unreachable", 1]);
+  // Anything else is left as it is (printed as `internal`).
+  const other = new Error("something else");
+  assertEquals(asCliError(other), other);
+});
