@@ -28,7 +28,7 @@ import {
 import { precheckJob } from "../roles/requester/job_precheck.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
-import { callNode, ensureProfileNode } from "./profile_node.ts";
+import { callNode, ensureProfileNode, provePassphrase } from "./profile_node.ts";
 import {
   checkPubkey,
   checkSkill,
@@ -390,7 +390,12 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const json = opts.output === "json";
   const config = await loadRequesterConfig(opts, cmd);
   printNetworkLine(config.network);
-  const directory = await readDirectory(config.relayUrl);
+  const reading = readDirectory(config.relayUrl);
+  // A passphrase no prompt asks for is proven while the relay answers; its error comes in turn.
+  const noPrompt = opts.passphraseFd !== undefined || opts.passphraseFile !== undefined ||
+    opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
+  if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
+  const directory = await reading;
   const { spec, uploads } = await buildSpec(kindText, opts, directory ?? []);
   const network = networkField(config.network);
   try {

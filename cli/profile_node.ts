@@ -25,6 +25,7 @@ import { CliError } from "./cli_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
 import { isErrorCode } from "./error_codes.ts";
 import type { PassphraseFlags } from "./node_identity.ts";
+import type { ProvenPassphrase } from "./node_passphrase.ts";
 import { selfCommand } from "./self_command.ts";
 import { lazyImport } from "./lazy_import.ts";
 import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
@@ -53,72 +54,38 @@ const NODE_LOG_ROTATE_BYTES = 8 * 1024 * 1024;
 /** How long a command waits for a node it started (unlock, town link, channel) to answer. */
 const NODE_START_TIMEOUT_MS = 120_000;
 
-/** What a command read to prove the passphrase (read once: a descriptor or a prompt cannot be read again). */
-interface ProvenPassphrase {
-  passphrase: string;
-  proof: string;
-}
-
-/** The passphrase proven by this process, per state dir. */
-const proven = new Map<string, ProvenPassphrase>();
+/** The passphrase proven (or being proven) by this process, per state dir. */
+const proven = new Map<string, Promise<ProvenPassphrase>>();
 
 /** The requests that carry the proof (roles/requester/node_server.ts). */
 const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
 
 /**
- * Reads the passphrase (once per process and state dir), checks it with the wallet file, derives
- * its proof: `no-identity` without a wallet, `passphrase` without a passphrase or a wrong one.
+ * Reads the passphrase and proves it (cli/node_passphrase.ts), once per process and state dir:
+ * a command may start it early, while it does something else; {@linkcode ensureProfileNode}
+ * then waits for it, and its error (`no-identity`, `passphrase`) comes there.
+ *
+ * @example
+ * ```ts
+ * import { provePassphrase } from "./profile_node.ts";
+ *
+ * declare const stateDir: string;
+ * provePassphrase(stateDir, { passphraseFile: "/run/secrets/pw" }).catch(() => {});
+ * ```
  */
-async function provePassphrase(
+export function provePassphrase(
   stateDir: string,
   flags: PassphraseFlags,
 ): Promise<ProvenPassphrase> {
-  const had = proven.get(stateDir);
-  if (had !== undefined) return had;
-  // Loaded here: `node status` needs none of the wallet's code (docs/SCALE.md "A command's start").
-  const [{ passphraseError }, { readPassphrase }, wallet] = await Promise.all([
-    lazyImport<typeof import("./passphrase_error.ts")>(
-      new URL("./passphrase_error.ts", import.meta.url),
-    ),
-    lazyImport<typeof import("../identity/passphrase.ts")>(
-      new URL("../identity/passphrase.ts", import.meta.url),
-    ),
-    lazyImport<typeof import("../identity/wallet_file.ts")>(
-      new URL("../identity/wallet_file.ts", import.meta.url),
-    ),
-  ]);
-  const { readWalletFile, walletFilePath, WalletNotFoundError } = wallet;
-  let record;
-  try {
-    record = await readWalletFile(walletFilePath(stateDir));
-  } catch (err) {
-    if (err instanceof WalletNotFoundError) {
-      throw new CliError("the requester has no identity", {
-        context: walletFilePath(stateDir),
-        code: "no-identity",
-        suggestion: "run `turnpike init --role requester` (or `turnpike wallet init`) first",
-        cause: err,
-      });
-    }
-    throw err;
+  let had = proven.get(stateDir);
+  if (had === undefined) {
+    // Loaded here: `node status` needs none of the wallet's code (docs/SCALE.md "A command's start").
+    had = lazyImport<typeof import("./node_passphrase.ts")>(
+      new URL("./node_passphrase.ts", import.meta.url),
+    ).then(({ readPassphraseProof }) => readPassphraseProof(stateDir, flags));
+    proven.set(stateDir, had);
   }
-  const passphrase = await readPassphrase({
-    passphraseFile: flags.passphraseFile,
-    passphraseFd: flags.passphraseFd === undefined ? undefined : Number(flags.passphraseFd),
-    nonInteractive: flags.nonInteractive,
-    prompt: "Wallet passphrase: ",
-  }).catch((err) => {
-    throw passphraseError(err);
-  });
-  const { passphraseProof } = await lazyImport<typeof import("../identity/passphrase_proof.ts")>(
-    new URL("../identity/passphrase_proof.ts", import.meta.url),
-  );
-  const proof = await passphraseProof(record.vault, passphrase).catch((err) => {
-    throw passphraseError(err);
-  });
-  const result = { passphrase, proof };
-  proven.set(stateDir, result);
-  return result;
+  return had;
 }
 
 /**
@@ -169,7 +136,9 @@ export async function* callNode(
   stateDir: string,
   request: NodeRequest,
 ): AsyncGenerator<Record<string, unknown>> {
-  const proof = proven.get(stateDir)?.proof;
+  const proof = PROVEN_OPS.has(request.op)
+    ? (await proven.get(stateDir)?.catch(() => undefined))?.proof
+    : undefined;
   const sent: object = PROVEN_OPS.has(request.op) && proof !== undefined && !("proof" in request)
     ? { ...request, proof }
     : request;
