@@ -3,11 +3,17 @@
  * this checkout and, given a second checkout (e.g. a worktree of main), for that one too, in
  * the same run, alternating. Each town starts with `--generate-key` in a temp state dir on free
  * ports, is left idle `IDLE_S` seconds after it printed its JSON line, and its VmRSS (and
- * VmHWM) is read from /proc. Prints a table and the median of `RUNS` runs.
+ * VmHWM, RssAnon, RssFile) is read from /proc. Two baselines run beside them, to tell the code's
+ * size from the running town's state: `deno run` of an empty program, and of a program that only
+ * imports what `town up` loads (cli.ts and cli/town_command.ts) without starting anything.
+ * Prints a table with the best and the median of `RUNS` runs (docs/SCALE.md "An idle town's
+ * memory").
  *
  *     deno run -A bench/town_idle_rss_bench_script.ts [other checkout] [runs] [idle seconds]
  *
- * With `RSS_BENCH_THREADS=1` it also prints each town's threads by name.
+ * With `RSS_BENCH_THREADS=1` it also prints each process's threads by name; with
+ * `RSS_BENCH_STORES=sqlite` only the SQLite towns (no PostgreSQL started);
+ * `RSS_BENCH_FLAGS="--v8-flags=..."` adds Deno flags to every process.
  *
  * @module
  */
@@ -18,11 +24,25 @@ const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const other = Deno.args[0] || undefined;
 const runs = Number(Deno.args[1] ?? 3);
 const idleS = Number(Deno.args[2] ?? 10);
+const stores = (Deno.env.get("RSS_BENCH_STORES") ?? "sqlite,postgres").split(",");
+const extraFlags = (Deno.env.get("RSS_BENCH_FLAGS") ?? "").split(" ").filter((f) => f !== "");
 
-function status(pid: number): { rss: number; hwm: number } {
+interface Figures {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
+
+function status(pid: number): Figures {
   const text = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
-  return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+  return {
+    rss: kib("VmRSS") / 1024,
+    hwm: kib("VmHWM") / 1024,
+    anon: kib("RssAnon") / 1024,
+    file: kib("RssFile") / 1024,
+  };
 }
 
 /** The process's threads by name (workers show as their isolate threads), for a look inside. */
@@ -40,31 +60,27 @@ function threads(pid: number): string {
   return [...names].map(([n, c]) => `${n} x${c}`).join(", ");
 }
 
-async function idleRss(checkout: string, storeUrl?: string): Promise<{ rss: number; hwm: number }> {
-  const stateDir = await Deno.makeTempDir({ prefix: "rss_town_" });
-  const args = [
-    "run",
-    "-A",
-    "--config",
-    `${checkout}/deno.json`,
-    `${checkout}/cli.ts`,
-    "--state-dir",
-    stateDir,
-    "--json",
-    "town",
-    "up",
-    "--generate-key",
-    "--town-port",
-    "0",
-    "--btp-port",
-    "0",
-    ...(storeUrl === undefined ? [] : ["--store", storeUrl]),
-  ];
+/** A program that prints one line (after its imports, if any) and then waits to be killed. */
+async function baselineProgram(checkout: string, withTown: boolean): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "rss_base_" });
+  const path = `${dir}/${withTown ? "imports" : "empty"}.ts`;
+  const imports = withTown
+    ? `import "${checkout}/cli.ts";\nimport "${checkout}/cli/town_command.ts";\n`
+    : "";
+  await Deno.writeTextFile(
+    path,
+    `${imports}console.log("{}");\nsetInterval(() => {}, 1 << 30);\n`,
+  );
+  return path;
+}
+
+/** Starts `deno <args>`, waits for its first line, idles `idleS` s and reads its figures. */
+async function idleFigures(args: string[], env: Record<string, string>): Promise<Figures> {
   const child = new Deno.Command(Deno.execPath(), {
-    args,
+    args: [args[0], ...extraFlags, ...args.slice(1)],
     stdout: "piped",
     stderr: "piped",
-    env: { TURNPIKE_HOME: stateDir },
+    env,
   }).spawn();
   let errText = "";
   void (async () => {
@@ -75,7 +91,7 @@ async function idleRss(checkout: string, storeUrl?: string): Promise<{ rss: numb
   const deadline = setTimeout(() => child.kill("SIGKILL"), 120_000);
   while (!text.includes("\n")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`town ended before it listened: ${errText.slice(-2000)}`);
+    if (done) throw new Error(`ended before its first line: ${errText.slice(-2000)}`);
     text += value;
   }
   clearTimeout(deadline);
@@ -87,38 +103,92 @@ async function idleRss(checkout: string, storeUrl?: string): Promise<{ rss: numb
   if (Deno.env.get("RSS_BENCH_THREADS")) console.error(threads(child.pid));
   child.kill("SIGTERM");
   await child.status;
-  await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   return figures;
+}
+
+async function townFigures(checkout: string, storeUrl?: string): Promise<Figures> {
+  const stateDir = await Deno.makeTempDir({ prefix: "rss_town_" });
+  try {
+    return await idleFigures([
+      "run",
+      "-A",
+      "--config",
+      `${checkout}/deno.json`,
+      `${checkout}/cli.ts`,
+      "--state-dir",
+      stateDir,
+      "--json",
+      "town",
+      "up",
+      "--generate-key",
+      "--town-port",
+      "0",
+      "--btp-port",
+      "0",
+      ...(storeUrl === undefined ? [] : ["--store", storeUrl]),
+    ], { TURNPIKE_HOME: stateDir });
+  } finally {
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function baselineFigures(checkout: string, withTown: boolean): Promise<Figures> {
+  const path = await baselineProgram(checkout, withTown);
+  try {
+    return await idleFigures(["run", "-A", "--config", `${checkout}/deno.json`, path], {});
+  } finally {
+    await Deno.remove(path.replace(/\/[^/]+$/, ""), { recursive: true }).catch(() => {});
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-await using pg = await startPostgresServer();
+await using pg = stores.includes("postgres") ? await startPostgresServer() : undefined;
 const checkouts = other === undefined ? [here] : [other, here];
-const results = new Map<string, { rss: number[]; hwm: number[] }>();
+const kinds = [
+  "deno, empty program",
+  "deno, town modules imported",
+  ...stores.map((s) => `town up, ${s}`),
+];
+const results = new Map<string, Figures[]>();
 for (let run = 0; run < runs; run++) {
   for (const checkout of checkouts) {
-    for (const store of ["sqlite", "postgres"] as const) {
-      const url = store === "postgres" ? await freshDatabase(pg.url) : undefined;
-      const f = await idleRss(checkout, url);
-      const key = `${checkout === here ? "this" : "other"} ${store}`;
-      const r = results.get(key) ?? { rss: [], hwm: [] };
-      r.rss.push(f.rss);
-      r.hwm.push(f.hwm);
-      results.set(key, r);
+    for (const kind of kinds) {
+      if (kind === "deno, empty program" && checkout !== checkouts[0]) continue; // the same Deno
+      let f: Figures;
+      if (kind === "deno, empty program") f = await baselineFigures(checkout, false);
+      else if (kind === "deno, town modules imported") f = await baselineFigures(checkout, true);
+      else if (kind === "town up, postgres") {
+        f = await townFigures(checkout, await freshDatabase(pg!.url));
+      } else f = await townFigures(checkout);
+      const key = kind === "deno, empty program"
+        ? kind
+        : `${checkout === here ? "this" : "other"}: ${kind}`;
+      results.set(key, [...results.get(key) ?? [], f]);
       console.error(
-        `run ${run + 1} ${key}: VmRSS ${f.rss.toFixed(1)} MiB, VmHWM ${f.hwm.toFixed(1)}`,
+        `run ${run + 1} ${key}: VmRSS ${f.rss.toFixed(1)} MiB (anon ${f.anon.toFixed(1)}, file ` +
+          `${f.file.toFixed(1)}), VmHWM ${f.hwm.toFixed(1)}`,
       );
     }
   }
 }
-console.log(`| checkout, store | idle VmRSS median (MiB) | runs | VmHWM median (MiB) |`);
-console.log(`| --- | --- | --- | --- |`);
-for (const [key, r] of results) {
+const fixed = (x: number) => x.toFixed(1);
+console.log(
+  `| checkout: process | idle VmRSS best / median (MiB) | runs | RssAnon / RssFile median | VmHWM median |`,
+);
+console.log(`| --- | --- | --- | --- | --- |`);
+for (const [key, fs] of results) {
+  const rss = fs.map((f) => f.rss);
   console.log(
-    `| ${key} | ${median(r.rss).toFixed(1)} | ${r.rss.map((x) => x.toFixed(0)).join(", ")} | ${
-      median(r.hwm).toFixed(1)
+    `| ${key} | ${fixed(Math.min(...rss))} / ${fixed(median(rss))} | ${
+      rss.map((x) => x.toFixed(0)).join(", ")
+    } | ${fixed(median(fs.map((f) => f.anon)))} / ${fixed(median(fs.map((f) => f.file)))} | ${
+      fixed(median(fs.map((f) => f.hwm)))
     } |`,
   );
 }
-console.log(`(this = ${here}${other === undefined ? "" : `, other = ${other}`}; idle ${idleS} s)`);
+console.log(
+  `(this = ${here}${other === undefined ? "" : `, other = ${other}`}; idle ${idleS} s${
+    extraFlags.length > 0 ? `; flags ${extraFlags.join(" ")}` : ""
+  })`,
+);
