@@ -13,46 +13,14 @@ import { ChannelNotOpenError } from "../../roles/channels/channel_sender.ts";
 import { JobEndedError, RequesterJobError } from "../../roles/requester/requester_job_error.ts";
 import { RelayQueryError } from "../../transport/relay_query.ts";
 import { BlossomError } from "../../transport/blossom_client.ts";
-
-const FOLDERS = [
-  "protocol",
-  "transport",
-  "state",
-  "config",
-  "identity",
-  "chain",
-  "stages",
-  "pipeline",
-  "roles",
-  "cli",
-];
-
-const root = new URL("../../", import.meta.url).pathname;
-
-/** Every `*.ts` file under `dir` (a folder of the repository), with its text. */
-async function sources(dir: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const walk = async (at: string): Promise<void> => {
-    for await (const entry of Deno.readDir(`${root}${at}`)) {
-      const path = `${at}/${entry.name}`;
-      if (entry.isDirectory && entry.name !== "node_modules") await walk(path);
-      else if (entry.name.endsWith(".ts")) {
-        files.set(path, await Deno.readTextFile(`${root}${path}`));
-      }
-    }
-  };
-  await walk(dir);
-  return files;
-}
+import { sourceFiles } from "../support/source_files.ts";
 
 /** Each class the source folders declare, with the class it extends. */
 async function sourceBases(): Promise<Map<string, string>> {
   const bases = new Map<string, string>();
-  for (const folder of FOLDERS) {
-    for (const text of (await sources(folder)).values()) {
-      for (const m of text.matchAll(/^(?:export )?(?:abstract )?class (\w+) extends (\w+)/gm)) {
-        bases.set(m[1], m[2]);
-      }
+  for (const text of (await sourceFiles()).values()) {
+    for (const m of text.matchAll(/^(?:export )?(?:abstract )?class (\w+) extends (\w+)/gm)) {
+      bases.set(m[1], m[2]);
     }
   }
   return bases;
@@ -61,7 +29,7 @@ async function sourceBases(): Promise<Map<string, string>> {
 /** The classes named in each `errorCase("X", ...)` / `errorCase(["X", "Y"], ...)` of cli/. */
 async function namedCases(): Promise<{ path: string; names: string[] }[]> {
   const cases: { path: string; names: string[] }[] = [];
-  for (const [path, text] of await sources("cli")) {
+  for (const [path, text] of await sourceFiles(["cli"])) {
     if (path === "cli/cli_error_map.ts") continue; // its examples
     for (const m of text.matchAll(/errorCase(?:<[^>(]*>)?\(\s*("[^"]*"|\[[^\]]*\])/g)) {
       const names = [...m[1].matchAll(/"(\w+)"/g)].map((n) => n[1]);

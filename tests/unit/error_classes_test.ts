@@ -29,19 +29,7 @@ import { NoTownStoredError } from "../../roles/town_client/town_rejection.ts";
 import { SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
 import { CliError, cliErrorJson, CliLayerError } from "../../cli/cli_error.ts";
 import { ExitCode } from "../../cli/exit_codes.ts";
-
-const FOLDERS = [
-  "protocol",
-  "transport",
-  "state",
-  "config",
-  "identity",
-  "chain",
-  "stages",
-  "pipeline",
-  "roles",
-  "cli",
-];
+import { sourceFiles } from "../support/source_files.ts";
 
 /** Each folder's base: a class of the folder that extends a base directly extends this one. */
 const LAYER_BASES: Readonly<Record<string, string>> = {
@@ -73,29 +61,16 @@ interface ClassInfo {
   body: string;
 }
 
-const root = new URL("../../", import.meta.url).pathname;
-
 async function sourceClasses(): Promise<Map<string, ClassInfo>> {
   const classes = new Map<string, ClassInfo>();
-  const walk = async (dir: string): Promise<void> => {
-    for await (const entry of Deno.readDir(`${root}${dir}`)) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory && entry.name !== "node_modules") await walk(path);
-      else if (/\.ts$/.test(entry.name)) {
-        const text = await Deno.readTextFile(`${root}${path}`);
-        const found =
-          /^(?:export )?(?:abstract )?class (\w+) extends (\w+)[^\n{]*\{(?:\}$|\n([^]*?)^\})/gm;
-        for (const m of text.matchAll(found)) {
-          assert(
-            !classes.has(m[1]),
-            `${m[1]} is declared twice (${classes.get(m[1])?.path}, ${path})`,
-          );
-          classes.set(m[1], { name: m[1], base: m[2], path, body: m[3] ?? "" });
-        }
-      }
+  const found =
+    /^(?:export )?(?:abstract )?class (\w+) extends (\w+)[^\n{]*\{(?:\}$|\n([^]*?)^\})/gm;
+  for (const [path, text] of await sourceFiles()) {
+    for (const m of text.matchAll(found)) {
+      assert(!classes.has(m[1]), `${m[1]} is declared twice (${classes.get(m[1])?.path}, ${path})`);
+      classes.set(m[1], { name: m[1], base: m[2], path, body: m[3] ?? "" });
     }
-  };
-  for (const folder of FOLDERS) await walk(folder);
+  }
   return classes;
 }
 

@@ -6,6 +6,7 @@
  * entry goes). The anchors' largest files are 100-400 lines.
  */
 import { assertEquals } from "../support/assert.ts";
+import { SOURCE_FOLDERS, sourceFiles } from "../support/source_files.ts";
 
 /** A role's root: `roles/<role>/<role>_node.ts`. */
 const ROOT_LINES = 450;
@@ -39,34 +40,12 @@ const LARGER: Readonly<Record<string, number>> = {
   "roles/demo/demo_chain.ts": 517,
   "stages/ilp_prepare_sink.ts": 513,
 };
-const FOLDERS = [
-  "protocol",
-  "transport",
-  "state",
-  "config",
-  "identity",
-  "chain",
-  "stages",
-  "pipeline",
-  "roles",
-  "cli",
-];
-
-const root = new URL("../../", import.meta.url).pathname;
 
 async function modules(): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
-  const walk = async (dir: string): Promise<void> => {
-    for await (const entry of Deno.readDir(`${root}${dir}`)) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory && entry.name !== "node_modules") await walk(path);
-      else if (/\.tsx?$/.test(entry.name)) {
-        const text = await Deno.readTextFile(`${root}${path}`);
-        sizes.set(path, text.split("\n").length - (text.endsWith("\n") ? 1 : 0));
-      }
-    }
-  };
-  for (const folder of FOLDERS) await walk(folder);
+  for (const [path, text] of await sourceFiles(SOURCE_FOLDERS, /\.tsx?$/)) {
+    sizes.set(path, text.split("\n").length - (text.endsWith("\n") ? 1 : 0));
+  }
   return sizes;
 }
 
