@@ -89,6 +89,7 @@ export async function startAutoChannelNetwork(
   let town: CliProcess | undefined;
   let provider: CliProcess | undefined;
   let townStopped = false;
+  const towns: CliProcess[] = [];
   const stopTown = async () => {
     if (!town || townStopped) return;
     townStopped = true;
@@ -98,6 +99,7 @@ export async function startAutoChannelNetwork(
   };
   const startTown = async () => {
     town = spawnCli(["--profile", "town", "town", "up", ...secret], { env });
+    towns.push(town);
     townStopped = false;
     await town.waitForLine((l) => l.startsWith("  learns"));
   };
@@ -115,7 +117,21 @@ export async function startAutoChannelNetwork(
         chain.child.kill("SIGINT");
         await chain.done;
       }
-      await Deno.remove(home, { recursive: true });
+      if (Deno.env.get("TURNPIKE_KEEP_TEST_HOME")) {
+        // For a failure's post-mortem (docs/OPERATIONS.md "Debugging a failed test"): the
+        // processes' stderr beside their state dirs, and the home kept.
+        const logs: [string, CliProcess | undefined][] = [
+          ...towns.map((t, i): [string, CliProcess] => [`town-${i}`, t]),
+          ["beta", provider],
+          ["chain", chain],
+        ];
+        for (const [name, p] of logs) {
+          if (p) await Deno.writeTextFile(`${home}/${name}.stderr`, p.stderr.join("\n"));
+        }
+        console.error(`kept the test's home: ${home}`);
+      } else {
+        await Deno.remove(home, { recursive: true });
+      }
     }
   };
   try {
