@@ -58,6 +58,8 @@ export interface ProviderSettings {
   maxInputBytes: number;
   /** Undefined: the provider's default. */
   invoiceExpiryMs?: number;
+  /** How long a result paid on delivery waits for its payment; undefined: a day. */
+  deliveryExpiryMs?: number;
   /** Undefined: no cap. */
   maxTownDebt?: bigint;
   maxUnpaid: number;
@@ -158,6 +160,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     "TURNPIKE_PROVIDER_INVOICE_EXPIRY",
     "invoice_expiry",
   );
+  const deliveryExpiry = pick(undefined, "TURNPIKE_PROVIDER_DELIVERY_EXPIRY", "delivery_expiry");
   return {
     townPubkey,
     skillsDir: pick(flags.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir"),
@@ -184,6 +187,9 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     invoiceExpiryMs: invoiceExpiry === undefined
       ? undefined
       : 1000 * positive("--invoice-expiry", "invoice_expiry", invoiceExpiry, 0),
+    deliveryExpiryMs: deliveryExpiry === undefined
+      ? undefined
+      : 1000 * positive("delivery_expiry", "delivery_expiry", deliveryExpiry, 0),
     maxTownDebt: settingOr(
       pick(undefined, "TURNPIKE_PROVIDER_MAX_TOWN_DEBT", "max_town_debt"),
       undefined,

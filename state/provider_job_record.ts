@@ -3,8 +3,10 @@
  *
  * Lifecycle: `admitted -> invoiced -> paid -> running -> result-computed -> published`,
  * or `error` / `cancelled` from any non-terminal state. Free skills go `admitted -> paid`.
+ * A job paid on delivery goes `result-computed -> delivered` (the result published with its
+ * delivery invoice) `-> published` once that is paid, or `-> declined` when it never is.
  * The record is written (atomically) BEFORE the step it describes has visible effects, so a
- * restarted provider knows exactly what happened (see `roles/provider/provider_recovery.ts`).
+ * restarted provider knows exactly what happened (see `roles/provider/job_recovery.ts`).
  *
  * The file holds the invoice's fulfillment (the preimage that is the payment receipt): it is
  * written with mode 0600 and the state dir is hidden from skills.
@@ -21,7 +23,9 @@ export const PROVIDER_JOB_STATUSES = [
   "paid",
   "running",
   "result-computed",
+  "delivered",
   "published",
+  "declined",
   "error",
   "cancelled",
 ] as const;
@@ -32,6 +36,7 @@ export type ProviderJobStatus = typeof PROVIDER_JOB_STATUSES[number];
 /** States after which nothing more happens (except publishing a pending error notice). */
 export const TERMINAL_PROVIDER_JOB_STATUSES: readonly ProviderJobStatus[] = [
   "published",
+  "declined",
   "error",
   "cancelled",
 ];
@@ -60,6 +65,19 @@ export interface ProviderJobRecord {
   /** Hex preimage of the invoice's condition (secret until the requester pays). */
   fulfillment?: string;
   paidAt?: string;
+  /**
+   * Paid on delivery (docs/PROTOCOL.md "Paid on delivery"): the share of the price invoiced
+   * with the result, base units; `price` is then the deposit paid up front.
+   */
+  deliveryPrice?: string;
+  /** The invoice the result carries (its condition the SHA-256 of `deliveryFulfillment`). */
+  deliveryInvoice?: string;
+  /**
+   * Hex preimage of the delivery invoice's condition: the FULFILL that pays the delivery
+   * releases it, and with it the result's key (secret until paid).
+   */
+  deliveryFulfillment?: string;
+  deliveryPaidAt?: string;
   /** Result content (plain text, before encryption) once computed. */
   result?: string;
   /**
@@ -94,6 +112,10 @@ const OPTIONAL_STRINGS = [
   "result",
   "error",
   "resultEventId",
+  "deliveryPrice",
+  "deliveryInvoice",
+  "deliveryFulfillment",
+  "deliveryPaidAt",
 ] as const;
 
 /**
@@ -197,6 +219,18 @@ export function validateProviderJobRecord(r: ProviderJobRecord): void {
   if (r.fulfillment !== undefined && !HEX64.test(r.fulfillment)) fail("fulfillment is not 64 hex");
   if (r.status === "invoiced" && (r.invoice === undefined || r.fulfillment === undefined)) {
     fail("an invoiced job needs its invoice and fulfillment");
+  }
+  if (r.deliveryPrice !== undefined && !AMOUNT.test(r.deliveryPrice)) {
+    fail(`deliveryPrice ${JSON.stringify(r.deliveryPrice)}`);
+  }
+  if (r.deliveryFulfillment !== undefined && !HEX64.test(r.deliveryFulfillment)) {
+    fail("deliveryFulfillment is not 64 hex");
+  }
+  if (
+    r.status === "delivered" &&
+    (r.deliveryInvoice === undefined || r.deliveryFulfillment === undefined)
+  ) {
+    fail("a delivered job needs its delivery invoice and fulfillment");
   }
   if (r.status === "result-computed" && r.result === undefined) {
     fail("a computed job needs its result");

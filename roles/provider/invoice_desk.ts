@@ -34,13 +34,15 @@ import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 export const INVOICE_WITHDRAWN_CODE = ILP_ERROR.finalApplicationError;
 
 /** Why an invoice was withdrawn unpaid, as its late payer is told. */
-export type InvoiceWithdrawal = "grace" | "displaced";
+export type InvoiceWithdrawal = "grace" | "displaced" | "delivery-expired";
 
 /** The message of the reject for each withdrawal. */
 export const INVOICE_WITHDRAWN_MESSAGES: Readonly<Record<InvoiceWithdrawal, string>> = {
   grace: "invoice withdrawn: not paid within the provider's unpaid grace; request the job again",
   displaced:
     "invoice withdrawn: its slot went to a newer request before payment; request the job again",
+  "delivery-expired":
+    "invoice withdrawn: the delivery was not paid before its invoice expired; the result's key is not released",
 };
 
 /** Withdrawn invoices remembered for a precise late reject (oldest forgotten first). */

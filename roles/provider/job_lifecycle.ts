@@ -32,7 +32,12 @@ import type { BackgroundWork } from "./background_work.ts";
 export interface JobLifecycleOptions extends
   Pick<
     ProviderNodeOptions,
-    "pricePerByte" | "maxUnpaid" | "maxUnpaidPerRequester" | "unpaidGraceMs" | "invoiceExpiryMs"
+    | "pricePerByte"
+    | "maxUnpaid"
+    | "maxUnpaidPerRequester"
+    | "unpaidGraceMs"
+    | "invoiceExpiryMs"
+    | "deliveryExpiryMs"
   > {
   pubkey: string;
   /** This provider's ILP address (IL-DCP). */
@@ -95,6 +100,8 @@ export class JobLifecycle {
         return this.#o.runs.enqueue(record.id);
       case "result-computed":
         return await this.#o.publisher.publishResult(record);
+      case "delivered":
+        return this.#desk!.armDelivery(record);
       case "error":
       case "cancelled":
         if (!record.notified) await this.#o.publisher.notifyError(record);
@@ -153,6 +160,20 @@ export class JobLifecycle {
         o.runs.enqueue(record.id);
         // A paying requester's slot is free again: its parked requests come in.
         o.wakeParked(record.customer);
+      },
+      deliveryLifetimeMs: o.deliveryExpiryMs,
+      onDeliveryPaid: (record, amount, asset) => {
+        o.counters.earned += amount;
+        o.log(
+          `delivery paid ${record.id}: ${
+            formatAssetAmount(amount, { assetCode: asset, assetScale })
+          }`,
+        );
+        o.markStatus();
+      },
+      onDeclined: (record) => {
+        o.log(`declined ${record.id}: ${record.error}`);
+        o.markStatus();
       },
       onWithdrawn: (record, reason, why) => {
         countDrop(o.counters, reason);

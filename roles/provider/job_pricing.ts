@@ -92,7 +92,10 @@ export function priceJob(o: JobPricingOptions): JobQuote {
     resultEnvelopeBytes: bytes(buildJobResult({
       request: o.request,
       content: "",
-      amount: { amount: max },
+      // Paid on delivery: the result carries its invoice (docs/PROTOCOL.md "Paid on delivery").
+      amount: o.manifest.onDeliveryPercent > 0
+        ? { amount: max, paymentRequest: o.invoiceText(MAX_AMOUNT) }
+        : { amount: max },
       maxQuotedRequestBytes: 0,
       extraTags: [
         blobTag(RESULT_BLOB_NAME),

@@ -8,6 +8,8 @@
  * @module
  */
 import { nip44 } from "nostr-tools";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { sealResultContent } from "../../protocol/delivery_key.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { buildJobFeedback, buildJobResult, type FeedbackStatus } from "../../protocol/nip90_job.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
@@ -20,6 +22,7 @@ import { publishBlob } from "../blob_publisher.ts";
 import type { ProviderCounters } from "./provider_counters.ts";
 import { jobResultsDir } from "./job_run.ts";
 import type { ProviderNodeOptions } from "./provider_options.ts";
+import type { PaymentDesk } from "./payment_desk.ts";
 
 /**
  * How long a feedback or result write that failed for a passing reason (the town restarting:
@@ -30,7 +33,9 @@ const WRITE_RETRY_MS = 30_000;
 
 /** Options for {@linkcode JobPublisher}. */
 export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir" | "relayUrl"> {
-  store: Pick<ProviderJobStore, "put">;
+  store: Pick<ProviderJobStore, "put" | "get">;
+  /** The payment desk, once open: a result paid on delivery carries its invoice. */
+  desk?: () => Pick<PaymentDesk, "billDelivery" | "armDelivery"> | undefined;
   /** Every town's client (once open). */
   towns: () => TownClients;
   /** The town a request was first found on, when not the home town (its writes' fallback). */
@@ -101,18 +106,24 @@ export class JobPublisher {
   }
 
   /** Publishes a computed result (its outputs first), then records the job `published`. */
-  async publishResult(record: ProviderJobRecord): Promise<void> {
+  async publishResult(computed: ProviderJobRecord): Promise<void> {
+    const record = await this.#billDelivery(computed);
     const request = decodeEventToon(record.requestToon, { verify: false });
+    // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
+    const plain = record.deliveryFulfillment === undefined
+      ? record.result!
+      : await sealResultContent(record.result!, hexToBytes(record.deliveryFulfillment));
     const content = record.encrypted
-      ? nip44.v2.encrypt(
-        record.result!,
-        await this.#o.signer.conversationKey(record.customer),
-      )
-      : record.result!;
+      ? nip44.v2.encrypt(plain, await this.#o.signer.conversationKey(record.customer))
+      : plain;
     const template = buildJobResult({
       request,
       content,
-      amount: record.price === "0" ? undefined : { amount: record.price },
+      amount: record.deliveryInvoice !== undefined
+        ? { amount: record.deliveryPrice!, paymentRequest: record.deliveryInvoice }
+        : record.price === "0"
+        ? undefined
+        : { amount: record.price },
       // The requester has its request: quoting it would cost the provider its bytes again.
       maxQuotedRequestBytes: 0,
       extraTags: await this.#publishOutputs(record),
@@ -124,7 +135,16 @@ export class JobPublisher {
     const event = await this.#o.towns().publishTo(this.#targetsOf(record), template, {
       retryUntil: Date.now() + WRITE_RETRY_MS,
     });
-    await this.#o.store.put({ ...record, status: "published", resultEventId: event.id });
+    // Read again: a delivery may have been paid while the result was going out.
+    const now = this.#o.store.get(record.id) ?? record;
+    const awaiting = now.deliveryInvoice !== undefined && now.deliveryPaidAt === undefined;
+    const published: ProviderJobRecord = {
+      ...now,
+      status: awaiting ? "delivered" : "published",
+      resultEventId: event.id,
+    };
+    await this.#o.store.put(published);
+    if (awaiting) this.#o.desk?.()?.armDelivery(published);
     if (record.resultFiles !== undefined) {
       await Deno.remove(jobResultsDir(this.#o.stateDir, record.id), { recursive: true })
         .catch(() => {});
@@ -133,6 +153,18 @@ export class JobPublisher {
     this.#o.log(`published result ${event.id} for ${record.id}`);
     this.#o.markStatus();
     this.#o.wakeParked(record.customer);
+  }
+
+  /**
+   * A job paid on delivery gets its delivery invoice, on disk before the result that carries
+   * it goes out (the same one again after a restart); any other job is returned as it is.
+   */
+  async #billDelivery(record: ProviderJobRecord): Promise<ProviderJobRecord> {
+    if (record.deliveryPrice === undefined) return record;
+    // The desk opens (IL-DCP) before any job runs or is recovered.
+    const billed = await this.#o.desk!()!.billDelivery(record);
+    if (billed.deliveryInvoice !== record.deliveryInvoice) await this.#o.store.put(billed);
+    return billed;
   }
 
   /** The towns a job's feedback and result go to (roles/town_client/town_clients.ts). */

@@ -8,15 +8,14 @@
  *
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { decodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { ProviderJobStore } from "../../state/provider_job_store.ts";
-import type { PaymentEntry, PaymentLog } from "../../state/payment_log.ts";
-import { INVOICE_WITHDRAWN_CODE, InvoiceDesk } from "./invoice_desk.ts";
+import type { PaymentLog } from "../../state/payment_log.ts";
+import { INVOICE_WITHDRAWN_CODE, InvoiceDesk, type OpenInvoice } from "./invoice_desk.ts";
 import {
   type UnpaidDropReason,
   UnpaidPool,
@@ -34,12 +33,21 @@ export interface PaymentDeskOptions {
   unpaid: UnpaidPoolOptions;
   /** How long an invoice stays open, ms. */
   invoiceLifetimeMs: number;
+  /**
+   * How long a delivery invoice (paid on delivery: the one a result carries) stays open, ms;
+   * past it the job is declined and its key never released. Default one day.
+   */
+  deliveryLifetimeMs?: number;
   /** Where job records live: a payment is recorded here before it is acknowledged. */
   store: Pick<ProviderJobStore, "get" | "put">;
   /** The payment log: each payment gets a line, on disk before the FULFILL. */
   payments: Pick<PaymentLog, "append">;
   /** A job was paid and recorded: run it. */
   onPaid: (record: ProviderJobRecord, amount: bigint, assetCode: string) => void;
+  /** A job's delivery was paid and recorded: its key went out with the FULFILL. */
+  onDeliveryPaid?: (record: ProviderJobRecord, amount: bigint, assetCode: string) => void;
+  /** A delivery invoice expired unpaid: the job is declined (recorded by the desk). */
+  onDeclined?: (record: ProviderJobRecord) => void;
   /** An unpaid job's invoice was withdrawn: end the job and tell its requester why. */
   onWithdrawn: (record: ProviderJobRecord, reason: UnpaidWithdrawalReason, why: string) => void;
   /** A PREPARE for a withdrawn invoice was refused. */
@@ -56,6 +64,9 @@ export type PaymentSlot = { ok: true } | {
   reason: UnpaidDropReason;
   detail: string;
 };
+
+/** How long a delivery invoice stays open by default: a day. */
+export const DEFAULT_DELIVERY_LIFETIME_MS = 24 * 3600_000;
 
 const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
   "unpaid-grace": "payment not received before expiry",
@@ -195,6 +206,68 @@ export class PaymentDesk {
     this.#arm(record.id, invoice.expiresAt.getTime());
   }
 
+  /**
+   * A paid-on-delivery job's delivery invoice (docs/PROTOCOL.md "Paid on delivery"), opened in
+   * memory: the record with its invoice and fulfillment, not persisted. Persist it before the
+   * result that carries the invoice goes out, then {@linkcode armDelivery}. A record that has
+   * one already (a restart before its result went out) gets the same invoice back.
+   */
+  async billDelivery(record: ProviderJobRecord): Promise<ProviderJobRecord> {
+    if (record.deliveryInvoice !== undefined) {
+      this.#restoreDelivery(record);
+      return record;
+    }
+    const open = await this.#invoices.issue({
+      jobId: record.id,
+      amount: BigInt(record.deliveryPrice!),
+      expiryMs: this.#o.deliveryLifetimeMs ?? DEFAULT_DELIVERY_LIFETIME_MS,
+    });
+    return {
+      ...record,
+      deliveryInvoice: open.text,
+      deliveryFulfillment: bytesToHex(open.fulfillment),
+    };
+  }
+
+  /** Starts the expiry timer of a delivery invoice now on disk (and open again, at restart). */
+  armDelivery(record: ProviderJobRecord): void {
+    this.#restoreDelivery(record);
+    const expiresAt = parseIlpInvoice(record.deliveryInvoice!).expiresAt.getTime();
+    this.#disarm(record.id);
+    const t = setTimeout(() => {
+      this.#timers.delete(record.id);
+      if (!this.#closed) void this.#decline(record.id);
+    }, Math.max(0, expiresAt - this.#now()) + 50);
+    this.#timers.set(record.id, t);
+  }
+
+  #restoreDelivery(record: ProviderJobRecord): void {
+    this.#invoices.restore({
+      invoice: parseIlpInvoice(record.deliveryInvoice!),
+      text: record.deliveryInvoice!,
+      fulfillment: hexToBytes(record.deliveryFulfillment!),
+    });
+  }
+
+  /** A delivery invoice expired unpaid: withdrawn, the job recorded `declined`. */
+  async #decline(jobId: string): Promise<void> {
+    const current = this.#o.store.get(jobId);
+    if (current?.deliveryInvoice === undefined || current.deliveryPaidAt !== undefined) return;
+    if (!this.#invoices.withdraw(jobId, "delivery-expired")) return;
+    const declined: ProviderJobRecord = {
+      ...current,
+      status: "declined",
+      error: "the delivery was not paid before its invoice expired",
+    };
+    try {
+      await this.#o.store.put(declined);
+    } catch (err) {
+      this.#o.onRecordError(jobId, err as Error);
+      return;
+    }
+    this.#o.onDeclined?.(declined);
+  }
+
   /** Closes a job's invoice and frees its slot (cancelled, or never persisted). */
   release(jobId: string): void {
     this.#invoices.close(jobId);
@@ -240,6 +313,12 @@ export class PaymentDesk {
     }
     const { invoice, fulfillment } = match.open;
     const record = this.#o.store.get(invoice.jobId);
+    if (
+      record?.deliveryInvoice !== undefined &&
+      parseIlpInvoice(record.deliveryInvoice).condition === invoice.condition
+    ) {
+      return await this.#deliveryPaid(record, match.open);
+    }
     if (record?.status !== "invoiced") {
       return this.#reject(ILP_ERROR.unreachable, "job is not awaiting payment");
     }
@@ -281,6 +360,54 @@ export class PaymentDesk {
     return { type: "fulfill", fulfillment, data: new Uint8Array() };
   }
 
+  /**
+   * The delivery of a job paid: recorded (the job `published` once its result is out, the
+   * payment log's line) before the FULFILL, which carries the key-releasing fulfillment.
+   */
+  async #deliveryPaid(record: ProviderJobRecord, open: OpenInvoice): Promise<IlpReply> {
+    if (record.deliveryPaidAt !== undefined || record.status === "declined") {
+      return this.#reject(ILP_ERROR.unreachable, "job is not awaiting payment");
+    }
+    // Closed synchronously so a concurrent identical PREPARE, or the expiry, cannot win too.
+    if (!this.#invoices.close(record.id)) {
+      return this.#reject(ILP_ERROR.unreachable, "job is not awaiting payment");
+    }
+    this.#disarm(record.id);
+    const { invoice, fulfillment } = open;
+    // Read again: the result's publication may have moved the record on meanwhile.
+    const current = this.#o.store.get(record.id) ?? record;
+    const paid: ProviderJobRecord = {
+      ...current,
+      status: current.status === "delivered" ? "published" : current.status,
+      deliveryPaidAt: this.#iso(),
+    };
+    try {
+      await Promise.all([
+        this.#o.store.put(paid),
+        this.#o.payments.append({
+          ts: this.#iso(),
+          direction: "in",
+          event: "fulfilled",
+          jobId: record.id,
+          invoiceId: invoice.condition,
+          amount: String(invoice.amount),
+          asset: invoice.assetCode,
+          scale: invoice.assetScale,
+          peer: record.customer,
+          fulfillment: record.deliveryFulfillment,
+          category: "job",
+        }),
+      ]);
+    } catch (err) {
+      // Not acknowledged: the invoice opens again for the payment sent again.
+      this.#invoices.restore(open);
+      this.#o.onRecordError(record.id, err as Error);
+      return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
+    }
+    this.#o.onDeliveryPaid?.(paid, invoice.amount, invoice.assetCode);
+    return { type: "fulfill", fulfillment, data: new Uint8Array() };
+  }
+
   /** Stops the expiry timers and refuses further payments (T00): the node is stopping. */
   close(): void {
     this.#closed = true;
@@ -309,17 +436,26 @@ export class PaymentDesk {
    */
   #receipt(jobId: string, prepare: IlpPrepare): IlpReply {
     const record = this.#o.store.get(jobId);
-    if (record?.paidAt === undefined || record.invoice === undefined || !record.fulfillment) {
+    // The deposit's invoice, or the delivery's (paid on delivery), whichever was paid.
+    const paid = [
+      { at: record?.paidAt, text: record?.invoice, fulfillment: record?.fulfillment },
+      {
+        at: record?.deliveryPaidAt,
+        text: record?.deliveryInvoice,
+        fulfillment: record?.deliveryFulfillment,
+      },
+    ].filter((p) => p.at !== undefined && p.text !== undefined && p.fulfillment);
+    if (paid.length === 0) {
       return this.#reject(ILP_ERROR.finalApplicationError, "no payment received for this job");
     }
-    const invoice = parseIlpInvoice(record.invoice);
-    if (
-      invoice.destination !== prepare.destination ||
-      invoice.condition !== bytesToHex(prepare.executionCondition)
-    ) {
-      return this.#reject(ILP_ERROR.finalApplicationError, "not this job's invoice");
+    const asked = bytesToHex(prepare.executionCondition);
+    for (const p of paid) {
+      const invoice = parseIlpInvoice(p.text!);
+      if (invoice.destination === prepare.destination && invoice.condition === asked) {
+        return { type: "fulfill", fulfillment: hexToBytes(p.fulfillment!), data: new Uint8Array() };
+      }
     }
-    return { type: "fulfill", fulfillment: hexToBytes(record.fulfillment), data: new Uint8Array() };
+    return this.#reject(ILP_ERROR.finalApplicationError, "not this job's invoice");
   }
 
   #reject(code: string, message: string): IlpReply {
@@ -335,32 +471,4 @@ export class PaymentDesk {
   #iso(): string {
     return new Date(this.#now()).toISOString();
   }
-}
-
-/**
- * The fulfillments of the payments this node was paid, among these conditions (hex): the town
- * lost its answers in a crash (BTP `onInDoubt`), and the fulfillments the payment log holds prove
- * those payments.
- *
- * @example
- * ```ts
- * import { fulfillmentsAmong } from "./payment_desk.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
- *
- * declare const payments: PaymentLog;
- * declare const conditions: string[]; // from the town, hex
- * const proofs = fulfillmentsAmong(payments.entries(), conditions);
- * ```
- */
-export function fulfillmentsAmong(
-  entries: readonly PaymentEntry[],
-  conditions: readonly string[],
-): string[] {
-  const wanted = new Set(conditions);
-  const out: string[] = [];
-  for (const e of entries) {
-    if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) continue;
-    if (wanted.has(bytesToHex(sha256(hexToBytes(e.fulfillment))))) out.push(e.fulfillment);
-  }
-  return out;
 }

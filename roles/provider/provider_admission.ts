@@ -164,13 +164,16 @@ export class RequestAdmission {
     // Paid through the town: not while it owes more than this provider's limit.
     const owed = quote!.amount > 0n ? await o.townDebtRefusal() : undefined;
     if (owed !== undefined) return this.#drop(event, "town-debt", owed);
+    // Paid on delivery: the share invoiced with the result; the rest is the deposit billed now.
+    const delivery = quote!.amount * BigInt(entry!.manifest.onDeliveryPercent) / 100n;
     const record: ProviderJobRecord = {
       id: event.id,
       kind: event.kind,
       customer: event.pubkey,
       skill: entry!.manifest.name,
       status: "admitted",
-      price: String(quote!.amount),
+      price: String(quote!.amount - delivery),
+      ...(delivery > 0n ? { deliveryPrice: String(delivery) } : {}),
       requestToon: toon,
       encrypted: event.tags.some((t) => t[0] === "encrypted"),
       admittedAt: nowIso(),
@@ -185,7 +188,7 @@ export class RequestAdmission {
       return await o.publisher.finishWithError(record, "error", refusal);
     }
     const desk = o.desk()!;
-    if (quote!.amount > 0n) {
+    if (record.price !== "0") {
       const slot = desk.reserve(record);
       if (!slot.ok) {
         return this.#park(event, toon) ? undefined : this.#drop(event, slot.reason, slot.detail);

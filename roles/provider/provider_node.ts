@@ -36,7 +36,7 @@ import type { ChannelChange } from "../channels/channel_watcher.ts";
 import type { PayoutReceiver } from "../channels/payout_receiver.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { RunQueue } from "./run_queue.ts";
-import { fulfillmentsAmong } from "./payment_desk.ts";
+import { fulfillmentsAmong } from "./payment_proofs.ts";
 import { ProviderAnnouncer } from "./announcer.ts";
 import type { SkillSandbox } from "./skill_sandbox.ts";
 import type { DockerEngineInfo } from "./docker_engine.ts";
@@ -214,6 +214,7 @@ class Provider implements ProviderNode {
       signer: this.#signer,
       blobPricePerMiB,
       wakeParked,
+      desk: () => this.#lifecycle?.desk,
     });
     const runner = new JobRunner({
       ...o,

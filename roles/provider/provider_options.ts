@@ -66,6 +66,11 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   /** Invoice lifetime (default and at most: the unpaid grace). */
   invoiceExpiryMs?: number;
   /**
+   * How long a result paid on delivery waits for its payment (default a day); past it the job
+   * is declined and its key never released (docs/PROTOCOL.md "Paid on delivery").
+   */
+  deliveryExpiryMs?: number;
+  /**
    * Heartbeat period (default 1 h; it expires after 3 periods); announcements are refreshed
    * every `refreshMs` (default 24 h) and whenever the skills change. Both are paid writes: rare
    * by default (their cost per day is in the status).

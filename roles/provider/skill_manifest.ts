@@ -11,6 +11,8 @@
  *                          # message) is delivered to it once, unpaid (docs/SKILLS.md)
  *   required_params: [cmd] # job params it cannot run without: refused before payment
  *   price: 5000            # base units per job (decimal string or integer >= 0)
+ *   on_delivery: 80        # percent of the job's amount paid on delivery, with the result
+ *                          # (default 0: all up front; docs/PROTOCOL.md "Paid on delivery")
  *   timeout: 120           # seconds, wall clock (default 60, at most 3600)
  *   memory: 512            # MiB (default 256, at most 65536)
  *   disk: 1024             # MiB the work dir may hold (default 1024, at most 1048576)
@@ -51,6 +53,11 @@ export interface SkillManifest {
   kinds: number[];
   /** Base units per job. */
   price: bigint;
+  /**
+   * Percent (0-100) of a job's amount invoiced with its result (paid on delivery); the rest is
+   * the deposit paid up front.
+   */
+  onDeliveryPercent: number;
   timeoutMs: number;
   memoryBytes: number;
   /** Bytes the job's work dir may hold (its files, each and in all). */
@@ -115,6 +122,9 @@ export function parseSkillManifest(text: string): SkillManifest {
     description,
     kinds: parseKinds(meta.kinds),
     price: parsePrice(meta.price),
+    onDeliveryPercent: Math.floor(
+      countOrZero(meta.on_delivery, "metadata.on_delivery", 0, 100),
+    ),
     timeoutMs: boundedNumber(meta.timeout, "metadata.timeout", DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S) *
       1000,
     memoryBytes: boundedNumber(meta.memory, "metadata.memory", DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB) *

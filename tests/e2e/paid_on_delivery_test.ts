@@ -1,0 +1,99 @@
+/**
+ * Paid on delivery end to end (docs/PROTOCOL.md "Paid on delivery"): a real town, a provider
+ * node whose skill takes 75% of its price on delivery, and a requester node. The
+ * requester pays the deposit the payment-required feedback asks for, then the invoice the
+ * result carries; the provider records both, the job ends `done` once, and the two payments
+ * add up to the quote, within the bid. The result's key went out sealed: the delivery payment's
+ * fulfillment opens it, the deposit's does not.
+ */
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { decodeEventToon } from "../../protocol/toon_codec.ts";
+import { DeliveryKeyError, openDeliveryKey } from "../../protocol/delivery_key.ts";
+import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
+import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+
+/** The result key the skill reports (a fixed one: the test checks it comes out sealed). */
+const RESULT_KEY = "5e".repeat(32);
+
+/** A shell skill taking 75% of its price on delivery, its result a JSON object with a key. */
+async function onDeliverySkills(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-on-delivery-skills-" });
+  await Deno.mkdir(`${dir}/keyed`);
+  await Deno.writeTextFile(
+    `${dir}/keyed/SKILL.md`,
+    [
+      "---",
+      "name: keyed",
+      "description: Answers a JSON result with a key, paid mostly on delivery.",
+      "metadata:",
+      "  kinds: [5601]",
+      "  price: 100",
+      "  on_delivery: 75",
+      "  timeout: 10",
+      "  result_bytes: 256",
+      "  output_mib: 0",
+      "  output_files: 0",
+      "---",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    `${dir}/keyed/run`,
+    `#!/bin/sh\ncat >/dev/null\nprintf '{"verdict":"pass","key":"${RESULT_KEY}"}'\n`,
+  );
+  await Deno.chmod(`${dir}/keyed/run`, 0o755);
+  return dir;
+}
+
+Deno.test("paid on delivery: the deposit up front, the rest with the result, each paid once", async () => {
+  const skills = await onDeliverySkills();
+  const net = await startRequesterNetwork({ providerSkillsDir: skills });
+  const req = await net.startRequester();
+  try {
+    const submitted = await req.submit(echoSpec("delivered at last", { bid: 1_000_000n }));
+    const final = await req.waitFor(submitted.id);
+    assertEquals(final.status, "done", final.error);
+    assertEquals(final.payments.map((p) => p.status), ["paid", "paid"]);
+    const [deposit, delivery] = final.payments;
+    // The deposit is a quarter of the job's amount (rounded up), the delivery the rest.
+    const total = deposit.amount + delivery.amount;
+    assertEquals(delivery.amount, total * 75n / 100n);
+    assert(deposit.amount > 0n && total <= 1_000_000n, `${deposit.amount} + ${delivery.amount}`);
+    assert(deposit.invoiceId !== delivery.invoiceId);
+    // The provider's books: both payments in, the job published (not left `delivered`).
+    const record = parseProviderJobRecord(
+      await Deno.readTextFile(`${net.root}/provider/provider-jobs/${submitted.id}.toml`),
+    );
+    assertEquals(record.status, "published");
+    assertEquals(record.price, String(deposit.amount));
+    assertEquals(record.deliveryPrice, String(delivery.amount));
+    assertEquals(parseIlpInvoice(record.deliveryInvoice!).condition, delivery.invoiceId);
+    assert(record.deliveryPaidAt !== undefined);
+    // The result's key went out sealed; the delivery's fulfillment (the payment's receipt) opens it.
+    const result = decodeEventToon(
+      await Deno.readTextFile(`${req.stateDir}/cb-${submitted.id}.toon`),
+    );
+    assert(!result.content.includes(RESULT_KEY), result.content);
+    const { verdict, sealedKey } = JSON.parse(result.content) as Record<string, string>;
+    assertEquals(verdict, "pass");
+    assertEquals(await openDeliveryKey(sealedKey, hexToBytes(delivery.fulfillment!)), RESULT_KEY);
+    await assertRejects(
+      () => openDeliveryKey(sealedKey, hexToBytes(deposit.fulfillment!)),
+      DeliveryKeyError,
+    );
+    const lines = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`))
+      .trim().split("\n").map((l) =>
+        JSON.parse(l) as { jobId?: string; amount: string; direction: string }
+      );
+    assertEquals(
+      lines.filter((l) => l.jobId === submitted.id && l.direction === "in").map((l) => l.amount),
+      [String(deposit.amount), String(delivery.amount)],
+    );
+  } finally {
+    await req.close();
+    await net.stop();
+    await Deno.remove(skills, { recursive: true });
+  }
+});
