@@ -51,7 +51,16 @@ Deno.test("town restart: jobs in flight end once, none timed out, no payment cut
     const status = String(result.status);
     const error = String(result.error ?? "");
     ends.push(`${status} ${error}`.trim());
-    assert(status === "done" || status === "error", `${id.slice(0, 12)}: ${status} ${error}`);
+    if (status !== "done" && status !== "error") {
+      // How far it got (paid? processing? a result?): alice's node log, and the provider's.
+      const log = await Deno.readTextFile(`${net.aliceState}/node.log`).catch(() => "");
+      const mine = (lines: string[]) => lines.filter((l) => l.includes(id.slice(0, 20)));
+      throw new Error(
+        `${id.slice(0, 12)}: ${status} ${error}\nalice:\n${
+          mine(log.split("\n")).join("\n")
+        }\nprovider:\n${mine(net.provider?.stderr ?? []).join("\n")}`,
+      );
+    }
     assert(!/connection .* lost/.test(error), `a payment cut off by the stop: ${error}`);
     if (status === "error") {
       const costs = result.costs as { provider: string }[];
