@@ -10,6 +10,7 @@
  * @module
  */
 import type { NodeSigner } from "../protocol/node_signer.ts";
+import { authenticateWith } from "../protocol/nip42_auth.ts";
 import {
   GIFT_WRAP_KIND,
   GiftWrapError,
@@ -79,7 +80,13 @@ export async function readDirectMessages(
     "#p": [options.signer.pubkey],
     limit,
     ...(options.since === undefined ? {} : { since: options.since }),
-  }], { timeoutMs: options.timeoutMs, maxEvents: limit, maxBytes: 8 * 1024 * 1024 });
+  }], {
+    timeoutMs: options.timeoutMs,
+    maxEvents: limit,
+    maxBytes: 8 * 1024 * 1024,
+    // Towns serve gift wraps to their recipient only (NIP-42).
+    authenticate: authenticateWith(options.signer),
+  });
   const messages: DirectMessage[] = [];
   const refused: RefusedDirectMessage[] = [];
   const seen = new Set<string>();

@@ -17,6 +17,7 @@ import { kindExtractorStage } from "../stages/kind_extractor.ts";
 import { type RelaySourceOptions, relaySourceStage } from "../stages/relay_source.ts";
 import { describePermissions } from "../stages/stage.ts";
 import type { StageModuleRef } from "../stages/stage_registry.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 
 /** Options for {@linkcode openEventFeed}. */
@@ -31,6 +32,11 @@ export interface EventFeedOptions {
   mode?: "workers" | "inline";
   /** Stage modules to load instead of the registered ones (plugins, and tests of the boundary). */
   stageModules?: { relaySource?: StageModuleRef; kindExtractor?: StageModuleRef };
+  /**
+   * NIP-42: answers the relay's challenge, to read private kinds (gift wraps). The feed then
+   * runs inline: the answer is signed by the node's key, which no stage's worker holds.
+   */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Each event, in arrival order; the next waits until it resolves. */
   onEvent: (event: SummaryChunk) => void | Promise<void>;
   /** The relay source's disconnects, CLOSED and NOTICE messages. */
@@ -64,10 +70,11 @@ export interface EventFeed {
  * ```
  */
 export async function openEventFeed(options: EventFeedOptions): Promise<EventFeed> {
-  const mode = options.mode ?? "workers";
+  const mode = options.authenticate ? "inline" : options.mode ?? "workers";
   const source: RelaySourceOptions = {
     relay: options.relay,
     filters: options.filters,
+    authenticate: options.authenticate,
     initialBackoffMs: options.initialBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
     logChunks: true,

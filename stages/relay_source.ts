@@ -27,6 +27,7 @@
  */
 import { StagesError } from "./stages_error.ts";
 import type { RelayEventMessage } from "../protocol/nip01_message.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
 import { type NostrFilter, validateFilter } from "../protocol/nostr_filter.ts";
@@ -80,6 +81,11 @@ export interface RelaySourceOptions {
   noDelay?: boolean;
   /** Called for connection events, NOTICE, CLOSED, OK and AUTH messages. */
   onLog?: (entry: RelaySourceLogEntry) => void;
+  /**
+   * NIP-42: answers the relay's challenge (protocol/nip42_auth.ts), to read private kinds. A
+   * function stays in its thread: only a stage run inline can have one.
+   */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /**
    * Also emit disconnects, CLOSED and NOTICE messages as `log` chunks, for a consumer across a
    * worker boundary (where `onLog` cannot go). Default false.
@@ -223,6 +229,7 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
           ),
         onLog: log,
         onEnd: finish,
+        authenticate: options.authenticate,
       });
     },
     pull(c) {

@@ -34,6 +34,8 @@ import {
   type RelayEventMessage,
   serializeClientMessage,
 } from "../protocol/nip01_message.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { Nip42Answer } from "./nip42_answer.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 
 /** Reconnection of a live client. */
@@ -124,6 +126,12 @@ export interface Nip01ClientOptions {
   endOnBadMessage?: boolean;
   /** Makes the socket. Default `new WebSocket(url)`. */
   openSocket?: (url: string) => WebSocket;
+  /**
+   * NIP-42: the answer to the relay's AUTH challenge (a kind 22242 event signed by the reader's
+   * key, `protocol/nip42_auth.ts`). With it, a CLOSED `auth-required:` sends the REQ again once
+   * the relay has accepted the answer. Default: challenges are only logged.
+   */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Called when the socket opens, just before the REQ is sent. */
   onOpen?: () => void;
   /** Called with each EVENT of the subscription, as sent (not verified) and the message's data. */
@@ -204,6 +212,8 @@ class Nip01Connection implements Nip01Client {
   #resumeFrom: number | undefined;
   #sessionMax: number | undefined;
   #eoseInSession = false;
+  /** NIP-42 on this connection (with `authenticate`). */
+  #auth: Nip42Answer | undefined;
 
   constructor(url: string, filters: readonly NostrFilter[], options: Nip01ClientOptions) {
     this.#url = url;
@@ -274,6 +284,7 @@ class Nip01Connection implements Nip01Client {
     if (this.#stopped) return;
     this.#sessionMax = undefined;
     this.#eoseInSession = false;
+    this.#auth = undefined;
     const since = this.#since();
     this.#log({ type: "connecting", attempt: this.#attempt, since });
     let socket: WebSocket;
@@ -405,9 +416,13 @@ class Nip01Connection implements Nip01Client {
       case "NOTICE":
         return this.#log({ type: "notice", message: msg.message });
       case "OK":
+        this.#auth?.onOk(msg.eventId, msg.accepted);
         return this.#log({ type: "ok", message: msg.message });
       case "AUTH":
-        return this.#log({ type: "auth", message: msg.challenge });
+        this.#log({ type: "auth", message: msg.challenge });
+        if (!options.authenticate) return;
+        this.#auth = new Nip42Answer(options.authenticate, this.#url);
+        return this.#auth.answer(socket, msg.challenge);
       case "COUNT":
         return;
     }
@@ -415,6 +430,16 @@ class Nip01Connection implements Nip01Client {
 
   #onClosed(socket: WebSocket, req: string, message: string): void {
     this.#log({ type: "closed", message });
+    const authed = message.startsWith("auth-required:") ? this.#auth?.retry() : undefined;
+    if (authed !== undefined) {
+      void authed.then((ok) => {
+        if (!ok || this.#socket !== socket || socket.readyState !== WebSocket.OPEN) {
+          return this.#refused(message);
+        }
+        socket.send(req);
+      });
+      return;
+    }
     const retry = this.#options.retryLater;
     if (retry && isRetryLater(message) && this.#retries < (retry.maxRetries ?? Infinity)) {
       const delay = backoffDelay(this.#retries++, { initialMs: retry.initialMs ?? 100 });
@@ -431,6 +456,10 @@ class Nip01Connection implements Nip01Client {
       this.#dropSocket();
       return this.#scheduleReconnect();
     }
+    this.#refused(message);
+  }
+
+  #refused(message: string): void {
     this.#stop(
       new Nip01ClientError("refused", `the relay refused the subscription: ${message}`, {
         relayMessage: message,

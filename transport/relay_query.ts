@@ -45,6 +45,8 @@ export interface QueryRelayOptions {
   maxBytes?: number;
   /** Subscription id. Default `q-<random>`. */
   subId?: string;
+  /** NIP-42: the answer to the relay's challenge, to read private kinds (gift wraps). */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
 }
 
 /** Why a query failed. */
@@ -123,6 +125,7 @@ export function queryRelay(
       maxEvents: options.maxEvents ?? DEFAULT_QUERY_MAX_EVENTS,
       endOnBadMessage: true,
       retryLater: { initialMs: RETRY_FIRST_MS },
+      authenticate: options.authenticate,
       onEvent: (message) => {
         const check = checkRelayEvent(message, filters, maxBytes);
         if ("event" in check) events.push(check.event);

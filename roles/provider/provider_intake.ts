@@ -9,6 +9,8 @@
  *
  * @module
  */
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
 import { isJobRequestKind } from "../../protocol/nip90_job.ts";
@@ -33,6 +35,8 @@ export interface ProviderIntakeOptions extends
     "relayUrl" | "moreTowns" | "maxAgeSec" | "addressedOnly" | "feedMode" | "feedStageModules"
   > {
   pubkey: string;
+  /** Answers a town's NIP-42 challenge, for the private kinds delivered to skills. */
+  signer: Pick<NodeSigner, "signEvent">;
   skills: Pick<ProviderSkills, "announced" | "deliveryKinds" | "servableFor">;
   /** A job request, its signature checked. */
   onRequest: (event: NostrEvent, toon: string) => Promise<void>;
@@ -134,6 +138,8 @@ export class ProviderIntake {
       filters,
       mode: o.feedMode,
       stageModules: o.feedStageModules,
+      // Gift wraps are served to their recipient only (NIP-42): the feed then runs inline.
+      authenticate: delivered.length > 0 ? authenticateWith(o.signer) : undefined,
       onEvent: (summary, relay) => this.#onFeedEvent(summary, relay),
       onLog: (e, relay) => {
         if (e.type === "closed" || e.type === "notice") {

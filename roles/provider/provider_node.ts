@@ -3,18 +3,10 @@
  * announcements (10032 peer info, 31990 NIP-89 handler, a NIP-38 heartbeat), the job
  * subscription, admission, invoices, sandboxed runs, feedback and results, crash recovery.
  *
- * Per job (states in `state/provider_job_record.ts`, each persisted before its effects):
- *
- *     request --admission--> admitted --invoice--> invoiced --exact PREPARE--> paid
- *        (free skills: admitted -> paid)                                         |
- *     (a new job's first write is already `invoiced`/`paid`: the invoice is made in memory first;
- *     `admitted` on disk only comes from older versions and is billed on recovery)
- *     published <--6xxx result + 7000 success-- result-computed <--skill-- running
- *     error / cancelled (7000 error, `notified` once sent)
- *
- * Restart rules (point 6): finished jobs are duplicates and never re-run; `result-computed`
- * is published; `running` is re-run when the skill's manifest says `idempotent`, otherwise
- * reported as `error`; `invoiced` re-opens its invoice until it expires; `paid` runs.
+ * Per job: the states of `state/provider_job_record.ts` (admitted, invoiced, paid, running,
+ * result-computed, delivered when paid on delivery, then published; error, cancelled,
+ * declined), each persisted before its effects; a restart carries each job on from its state
+ * (`job_recovery.ts`: finished jobs never re-run, `running` re-runs only an idempotent skill).
  *
  * @module
  */
@@ -264,6 +256,7 @@ class Provider implements ProviderNode {
       ...o,
       ...common,
       pubkey: this.pubkey,
+      signer: this.#signer,
       skills: this.#skills,
       onRequest: (event, toon) => admission.onRequest(event, toon),
       onDeletion: (event) => admission.onDeletion(event),

@@ -58,6 +58,11 @@ export interface TownHttpHandlerOptions {
   limits?: Partial<TownLimits>;
   /** Hex pubkey of the town's owner: its EVENTs are verified and stored without payment. */
   ownerPubkey?: string;
+  /**
+   * Kinds served only to a connection authenticated (NIP-42) as their recipient or author.
+   * Default: gift wraps, 1059 (roles/town/relay/relay_auth.ts).
+   */
+  privateKinds?: ReadonlySet<number>;
   /** ILP address paid writes go to (named in `payment-required` answers). */
   ilpAddress?: string;
   /** Prices quoted in `payment-required` answers and NIP-11 `fees`. */
@@ -176,11 +181,11 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       // one far over it is cut off (1009) before it is buffered.
       maxMessageBytes: 2 * limits.maxMessageBytes,
       protocol: wantsToonProtocol ? TOON_SUBPROTOCOL : undefined,
-      onSocket: (socket) => openSession(socket, format),
+      onSocket: (socket) => openSession(socket, format, head.headers.get("host") ?? undefined),
     };
   };
 
-  const openSession = (socket: WebSocket, format: EventWireFormat) => {
+  const openSession = (socket: WebSocket, format: EventWireFormat, host: string | undefined) => {
     counters.connectionsTotal++;
     // Closed by the guard: counted as the session's own slow consumers are, and closed the same
     // way (a NOTICE queued last, its subscriptions ended at once).
@@ -199,6 +204,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       pricing,
       budget,
       onSent: () => void watched.sent(),
+      auth: { host, privateKinds: options.privateKinds },
     });
     sessions.add(session);
     socket.addEventListener("close", () => sessions.delete(session));

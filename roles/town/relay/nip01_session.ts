@@ -44,6 +44,8 @@ import type { TownCounters } from "../town_metrics.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
 import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_window.ts";
 import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
+import { RelayAuth, type RelayAuthOptions } from "./relay_auth.ts";
+import { unparsedReply } from "./unparsed_reply.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -70,6 +72,8 @@ export interface Nip01SessionOptions {
    * socket then, and closes it past its limits (transport/slow_consumer_guard.ts).
    */
   onSent?: () => void;
+  /** NIP-42 (challenged as the connection opens): the `Host` it came to, the private kinds. */
+  auth?: Omit<RelayAuthOptions, "now">;
 }
 
 interface SessionSub {
@@ -115,11 +119,16 @@ export class Nip01Session implements HubSubscriber {
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
   #dead = false;
+  readonly #auth: RelayAuth;
 
   constructor(socket: WebSocket, options: Nip01SessionOptions) {
     this.#socket = socket;
     this.#o = options;
     this.#store = asTownStore(options.store);
+    this.#auth = new RelayAuth(options.auth ?? { host: undefined });
+    const challenge = () => this.#send(JSON.stringify(["AUTH", this.#auth.challenge]));
+    if (socket.readyState === WebSocket.OPEN) challenge();
+    else socket.addEventListener("open", challenge, { once: true });
     this.#bucket = new TokenBucket({
       ratePerSecond: options.limits.messagesPerSecond,
       capacity: options.limits.messageBurst,
@@ -167,6 +176,8 @@ export class Nip01Session implements HubSubscriber {
   deliver(subId: string, published: PublishedEvent): void {
     const sub = this.#subs.get(subId);
     if (!sub || sub.closed || this.#dead) return;
+    const event = published.event;
+    if (this.#auth.isPrivate(event.kind) && !this.#auth.mayRead(event)) return;
     if (sub.pending) {
       if (sub.pending.length >= this.#o.limits.maxPendingLiveEvents) {
         this.#slowConsumer(`over ${this.#o.limits.maxPendingLiveEvents} live events queued`);
@@ -266,7 +277,7 @@ export class Nip01Session implements HubSubscriber {
       case "EVENT":
         return this.#onEvent(msg.event);
       case "AUTH":
-        return this.#notice("invalid: AUTH (NIP-42) is not used by this town; reads are free");
+        return this.#send(JSON.stringify(this.#auth.reply(msg.event)));
     }
   }
 
@@ -302,30 +313,11 @@ export class Nip01Session implements HubSubscriber {
   #rejectUnparsed(input: string | Uint8Array, reason: string): void {
     const c = this.#o.counters;
     c.invalidMessagesTotal++;
-    if (reason.includes("message over")) {
-      c.oversizeMessagesTotal++;
-      return this.#notice(reason);
-    }
-    let arr: unknown;
-    try {
-      arr = JSON.parse(typeof input === "string" ? input : new TextDecoder().decode(input));
-    } catch {
-      return this.#notice(reason);
-    }
-    if (Array.isArray(arr)) {
-      const [type, second] = arr;
-      if (
-        (type === "REQ" || type === "COUNT") && typeof second === "string" &&
-        second.length > 0 && second.length <= 64
-      ) return this.#closed(second, reason);
-      if (type === "EVENT" && typeof second === "object" && second !== null) {
-        const id = (second as Record<string, unknown>).id;
-        if (typeof id === "string" && /^[0-9a-f]{64}$/.test(id)) {
-          return this.#send(JSON.stringify(["OK", id, false, reason]));
-        }
-      }
-    }
-    this.#notice(reason);
+    if (reason.includes("message over")) c.oversizeMessagesTotal++;
+    const reply = unparsedReply(input, reason);
+    if (reply[0] === "CLOSED") c.closedSentTotal++;
+    if (reply[0] === "NOTICE") c.noticesSentTotal++;
+    this.#send(JSON.stringify(reply));
   }
 
   #refuse(msg: ClientMessage, reason: string): void {
@@ -360,6 +352,9 @@ export class Nip01Session implements HubSubscriber {
         `rate-limited: ${this.#unsentBytes} bytes of stored events still unsent on this ` +
           "connection; read them first",
       );
+    }
+    if (this.#auth.needsAuth(filters)) {
+      return this.#closed(subId, "auth-required: private kinds are served to their recipients");
     }
     const busy = this.#budget.precheck(this);
     if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
@@ -417,7 +412,7 @@ export class Nip01Session implements HubSubscriber {
   async #sendHistory(
     subId: string,
     sub: SessionSub,
-    rows: { id: string; json: string; toon: string }[],
+    rows: { id: string; kind: number; json: string; toon: string }[],
     sent: (bytes: number) => void,
   ): Promise<void> {
     const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
@@ -446,6 +441,7 @@ export class Nip01Session implements HubSubscriber {
       }
       if (sub.closed || this.#dead) return charge();
       const row = rows[i];
+      if (this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))) continue;
       this.#sendEvent(subId, row.json, () => row.toon);
       sent(row.json.length);
     }
@@ -473,6 +469,10 @@ export class Nip01Session implements HubSubscriber {
   }
 
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
+    // A count of private events tells who gets how many: not served (docs/PROTOCOL.md).
+    if (filters.some((f) => f.kinds?.some((k) => this.#auth.isPrivate(k)))) {
+      return this.#closed(subId, "restricted: private kinds are not counted");
+    }
     try {
       const count = await this.#store.count(filters);
       this.#o.counters.countsAnsweredTotal++;

@@ -1,0 +1,138 @@
+/**
+ * NIP-42 on one connection to the town (docs/PROTOCOL.md "Private events: NIP-42 AUTH"): the
+ * challenge the town sends when the connection opens, the check of the client's signed answer
+ * (kind 22242), and who may read what. Events of a private kind (gift wraps, 1059, and any kind
+ * the operator lists) are served only to a connection authenticated as one of their `p`-tagged
+ * recipients, or as their author; a REQ that names a private kind on a connection not yet
+ * authenticated is refused `auth-required:`. Writes are unchanged: their payment authenticates
+ * them.
+ *
+ * @module
+ */
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
+
+/** NIP-42's kind of the client's answer. */
+export const AUTH_EVENT_KIND = 22242;
+
+/** Private kinds by default: NIP-59 gift wraps. */
+export const DEFAULT_PRIVATE_KINDS: readonly number[] = [1059];
+
+/** How far an answer's `created_at` may be from the town's clock, seconds. */
+const AUTH_WINDOW_SEC = 600;
+
+/** Options for {@linkcode RelayAuth}. */
+export interface RelayAuthOptions {
+  /**
+   * The host (`name[:port]`) the client connected to, from the upgrade request's `Host` header:
+   * the answer's `relay` tag must name it, so an answer signed for another relay is refused.
+   */
+  host: string | undefined;
+  /** Kinds served only to their recipients. Default {@linkcode DEFAULT_PRIVATE_KINDS}. */
+  privateKinds?: ReadonlySet<number>;
+  /** Clock, ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * One connection's NIP-42 state.
+ *
+ * @example
+ * ```ts
+ * import { RelayAuth } from "./relay_auth.ts";
+ *
+ * const auth = new RelayAuth({ host: "town.example:7777", privateKinds: new Set([1059]) });
+ * auth.challenge; // 32 hex, sent as ["AUTH", challenge] when the connection opens
+ * auth.needsAuth([{ kinds: [1059], "#p": ["ab".repeat(32)] }]); // true until authenticated
+ * ```
+ */
+export class RelayAuth {
+  /** This connection's challenge: random, never reused. */
+  readonly challenge: string = bytesToHex(crypto.getRandomValues(new Uint8Array(16)));
+  readonly #o: RelayAuthOptions;
+  readonly #private: ReadonlySet<number>;
+  readonly #pubkeys = new Set<string>();
+
+  constructor(options: RelayAuthOptions) {
+    this.#o = options;
+    this.#private = options.privateKinds ?? new Set(DEFAULT_PRIVATE_KINDS);
+  }
+
+  /** The pubkeys this connection authenticated as. */
+  get pubkeys(): ReadonlySet<string> {
+    return this.#pubkeys;
+  }
+
+  /** The town's `OK` to a client's AUTH event (its pubkey added when accepted). */
+  reply(event: NostrEvent): ["OK", string, boolean, string] {
+    const refused = this.answer(event);
+    return ["OK", event.id, refused === undefined, refused ?? ""];
+  }
+
+  /**
+   * Checks a client's AUTH event: undefined when it authenticates the connection (its pubkey
+   * added), else the reason for `["OK", id, false, reason]`.
+   */
+  answer(event: NostrEvent): string | undefined {
+    if (event.kind !== AUTH_EVENT_KIND) return `invalid: an AUTH event is kind ${AUTH_EVENT_KIND}`;
+    try {
+      verifyEvent(event);
+    } catch (err) {
+      if (err instanceof EventValidationError) return `invalid: ${err.message}`;
+      throw err;
+    }
+    const now = Math.floor((this.#o.now?.() ?? Date.now()) / 1000);
+    if (Math.abs(event.created_at - now) > AUTH_WINDOW_SEC) {
+      return `invalid: created_at is more than ${AUTH_WINDOW_SEC} s from the town's clock`;
+    }
+    const tag = (name: string) => event.tags.find((t) => t[0] === name)?.[1];
+    if (tag("challenge") !== this.challenge) return "invalid: not this connection's challenge";
+    if (!this.#namesThisTown(tag("relay"))) {
+      return `invalid: the relay tag does not name this town (${this.#o.host ?? "unknown host"})`;
+    }
+    this.#pubkeys.add(event.pubkey);
+    return undefined;
+  }
+
+  #namesThisTown(relay: string | undefined): boolean {
+    if (relay === undefined || this.#o.host === undefined) return false;
+    let url: URL;
+    try {
+      url = new URL(relay);
+    } catch {
+      return false;
+    }
+    if (url.protocol !== "ws:" && url.protocol !== "wss:") return false;
+    const defaultPort = url.protocol === "wss:" ? "443" : "80";
+    const [host, port] = splitHost(this.#o.host.toLowerCase());
+    return url.hostname.toLowerCase() === host &&
+      (url.port || defaultPort) === (port ?? defaultPort);
+  }
+
+  /** Whether these filters name a private kind while the connection is not authenticated. */
+  needsAuth(filters: readonly NostrFilter[]): boolean {
+    if (this.#pubkeys.size > 0) return false;
+    return filters.some((f) => f.kinds?.some((k) => this.#private.has(k)) ?? false);
+  }
+
+  /** Whether events of this kind are private (each then checked with {@linkcode mayRead}). */
+  isPrivate(kind: number): boolean {
+    return this.#private.has(kind);
+  }
+
+  /** Whether this connection may read a private event: its recipient or its author. */
+  mayRead(event: Pick<NostrEvent, "pubkey" | "tags">): boolean {
+    if (this.#pubkeys.has(event.pubkey)) return true;
+    return event.tags.some((t) => t[0] === "p" && this.#pubkeys.has(t[1]));
+  }
+}
+
+/** `name:port`, `[v6]:port` or a bare name into its name and port. */
+function splitHost(host: string): [string, string | undefined] {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
+  if (v6) return [`[${v6[1]}]`, v6[2]];
+  const i = host.lastIndexOf(":");
+  return i < 0 ? [host, undefined] : [host.slice(0, i), host.slice(i + 1)];
+}
