@@ -71,9 +71,13 @@ export async function runGit(args: string[], options: RunGitOptions = {}): Promi
     throw new GitCommandError(`${what}: git could not be started`, { cause: err });
   }
   let killedFor: string | undefined;
+  // Aborted with the kill: a child of git's (a pager, upload-pack, an alias's shell) may hold
+  // the pipes open after git is gone, and its output is not waited for.
+  const stop = new AbortController();
   const kill = (why: string) => {
     if (killedFor !== undefined) return;
     killedFor = why;
+    stop.abort();
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
@@ -84,8 +88,13 @@ export async function runGit(args: string[], options: RunGitOptions = {}): Promi
       ? Promise.resolve()
       : writeAll(child, options.stdin);
     const [stdout, stderr] = await Promise.all([
-      readBounded(child.stdout, maxOutput, () => kill(`printed more than ${maxOutput} bytes`)),
-      readBounded(child.stderr, STDERR_KEPT, () => {}),
+      readBounded(
+        child.stdout,
+        maxOutput,
+        () => kill(`printed more than ${maxOutput} bytes`),
+        stop.signal,
+      ),
+      readBounded(child.stderr, STDERR_KEPT, () => {}, stop.signal),
       writing.catch(() => {}),
     ]);
     const { code } = await child.status;
@@ -109,16 +118,26 @@ async function writeAll(child: Deno.ChildProcess, bytes: Uint8Array): Promise<vo
   }
 }
 
-/** Reads a stream whole, keeping at most `max` bytes; calls `over` once when it passes them. */
+/**
+ * Reads a stream to its end or to `stop`, keeping at most `max` bytes; calls `over` once when it
+ * passes them.
+ */
 async function readBounded(
   stream: ReadableStream<Uint8Array>,
   max: number,
   over: () => void,
+  stop: AbortSignal,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let passed = false;
-  for await (const chunk of stream) {
+  const reader = stream.getReader();
+  const cancel = () => reader.cancel().catch(() => {});
+  stop.addEventListener("abort", cancel, { once: true });
+  while (true) {
+    const read = await reader.read().catch(() => ({ done: true, value: undefined }));
+    if (read.done || read.value === undefined) break;
+    const chunk = read.value;
     if (kept + chunk.length > max) {
       if (!passed) {
         passed = true;
@@ -131,6 +150,7 @@ async function readBounded(
     chunks.push(chunk);
     kept += chunk.length;
   }
+  stop.removeEventListener("abort", cancel);
   const out = new Uint8Array(kept);
   let at = 0;
   for (const c of chunks) {
