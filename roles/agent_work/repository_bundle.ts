@@ -9,7 +9,7 @@
  *   against the prerequisites' blobs), so the provider could not even unpack it alone.
  * - `git bundle create` in a shallow repository writes a complete, self-contained pack with no
  *   prerequisites: rev-list stops at the shallow commits, whose trees go in whole. So the
- *   bundle is made from a throwaway shallow copy: `git fetch --depth N file://<repo> <base>`
+ *   bundle is made from a throwaway shallow copy: `git fetch --depth N <repo> <base>`
  *   into a bare temporary repository (the protocol's own depth rule, merges included, and a
  *   fetch by object id, which protocol v2 allows), then `git bundle create` of its one ref.
  *   Its shallow commits' parents are absent: the provider marks them shallow in turn.
@@ -88,7 +88,9 @@ export async function createRepositoryBundle(
   const tmp = await Deno.makeTempDir({ prefix: "turnpike-bundle-" });
   try {
     await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
-    const source = `file://${await Deno.realPath(repoDir)}`;
+    // An absolute path, not a file:// URL: no escaping to get wrong, and for fetch it is the
+    // same transport (upload-pack), which honours --depth.
+    const source = await Deno.realPath(repoDir);
     await runGit([
       "-c",
       "protocol.version=2",
