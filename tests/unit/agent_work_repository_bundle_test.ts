@@ -167,3 +167,26 @@ Deno.test("the provider refuses a bundle other than the agreed one, each with it
     }
   });
 });
+
+Deno.test("with a merge in the history the depth counts along every parent, and each cut commit is marked shallow", async () => {
+  await withTempDir(async (tmp) => {
+    const repo = await tempGitRepo(`${tmp}/repo`, 3);
+    await repo.git("checkout", "-q", "-b", "side", "HEAD~2");
+    await repo.commit("s1", { "s1.txt": "s1\n" });
+    const s2 = await repo.commit("s2", { "s2.txt": "s2\n" });
+    await repo.git("checkout", "-q", "main");
+    const c3 = await repo.git("rev-parse", "HEAD");
+    await repo.git("merge", "-q", "--no-edit", "side");
+    const base = await repo.git("rev-parse", "HEAD");
+    const bundle = await createRepositoryBundle({
+      repoDir: repo.dir,
+      outPath: `${tmp}/task.bundle`,
+      depth: 2,
+    });
+    assertEquals([bundle.commits, bundle.shallow], [3, [c3, s2].sort()]);
+    const tree = await worktreeFromBundle({ bundlePath: bundle.path, base, dir: `${tmp}/work` });
+    assertEquals([tree.commits, tree.shallow], [3, [c3, s2].sort()]);
+    assertEquals(await Deno.readTextFile(`${tree.dir}/s1.txt`), "s1\n");
+    await runGit(["fsck", "--connectivity-only"], { dir: tree.dir });
+  });
+});
