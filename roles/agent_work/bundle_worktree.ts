@@ -1,0 +1,172 @@
+/**
+ * The provider's side of a task's repository: a worktree checked out from the requester's
+ * bundle (roles/agent_work/repository_bundle.ts), at the base, on a branch, with a git identity
+ * for the agent's commits (docs/PROTOCOL.md "Agent work"). A bundle refused leaves no repository
+ * behind.
+ *
+ * What is checked before any object enters the new repository: the bundle's size, that it needs
+ * no prerequisites, and that it carries exactly one ref, {@linkcode BASE_REF}, at the agreed base
+ * commit. Then `git bundle verify` and `git bundle unbundle` (which indexes its pack, refusing a
+ * corrupt one). A bundle made to a depth leaves its oldest commits' parents out: git's fetch and
+ * clone refuse such a history as incomplete, so this code unbundles the pack itself and writes
+ * those commits to `.git/shallow`, as `git clone --depth` would have; then it checks that every
+ * object of the base's history is there (`rev-list --objects`).
+ *
+ * @module
+ */
+import {
+  BundleFormatError,
+  BundlePrerequisiteError,
+  BundleRefsError,
+} from "./agent_work_errors.ts";
+import { readBundleHeader } from "./bundle_header.ts";
+import { runGit } from "./git_command.ts";
+import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
+
+/** The branch the agent works on by default. */
+export const DEFAULT_WORK_BRANCH = "turnpike/work";
+
+/** The name and email of the agent's commits by default. */
+export const DEFAULT_AGENT_IDENTITY: Readonly<GitIdentity> = {
+  name: "turnpike agent",
+  email: "agent@turnpike.invalid",
+};
+
+/** A git author and committer. */
+export interface GitIdentity {
+  /** `user.name`. */
+  name: string;
+  /** `user.email`. */
+  email: string;
+}
+
+/** Options of {@linkcode worktreeFromBundle}. */
+export interface WorktreeFromBundleOptions {
+  /** The requester's bundle. */
+  bundlePath: string;
+  /** The base commit agreed in the job (full object id): the bundle's one ref must be it. */
+  base: string;
+  /** The directory of the new repository: absent or empty. */
+  dir: string;
+  /** The branch checked out at the base; {@linkcode DEFAULT_WORK_BRANCH} by default. */
+  branch?: string;
+  /** Who the agent's commits are by; {@linkcode DEFAULT_AGENT_IDENTITY} by default. */
+  identity?: GitIdentity;
+  /** Bytes the bundle may have; the repository bundle's default limit by default. */
+  maxBytes?: number;
+  /** Milliseconds each git command may run. */
+  timeoutMs?: number;
+}
+
+/** The worktree made. */
+export interface BundleWorktree {
+  /** Its directory. */
+  dir: string;
+  /** The base commit, checked out. */
+  base: string;
+  /** The branch checked out. */
+  branch: string;
+  /** How many commits of history it has. */
+  commits: number;
+  /** The commits marked shallow (their parents were not in the bundle). */
+  shallow: string[];
+}
+
+/**
+ * Checks a repository bundle and checks it out into a new repository at `dir`.
+ *
+ * @example
+ * ```ts
+ * import { worktreeFromBundle } from "./bundle_worktree.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const tree = await worktreeFromBundle({
+ *   bundlePath: "/tmp/task.bundle",
+ *   base: "0123456789abcdef0123456789abcdef01234567",
+ *   dir: `${dir}/work`,
+ * });
+ * tree.branch; // "turnpike/work"
+ * ```
+ */
+export async function worktreeFromBundle(
+  options: WorktreeFromBundleOptions,
+): Promise<BundleWorktree> {
+  const { bundlePath, base, dir, timeoutMs } = options;
+  const branch = options.branch ?? DEFAULT_WORK_BRANCH;
+  const identity = options.identity ?? DEFAULT_AGENT_IDENTITY;
+  const header = await readBundleHeader(
+    bundlePath,
+    options.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX,
+  );
+  if (header.prerequisites.length > 0) {
+    throw new BundlePrerequisiteError(
+      `a repository bundle must need no commits; this one needs ${header.prerequisites.length}`,
+    );
+  }
+  const [ref, ...more] = header.refs;
+  if (ref === undefined || more.length > 0 || ref.name !== BASE_REF || ref.oid !== base) {
+    const refs = header.refs.map((r) => `${r.name} at ${r.oid}`).join(", ") || "none";
+    throw new BundleRefsError(`expected only ${BASE_REF} at ${base}; the bundle has ${refs}`);
+  }
+  const existed = await Deno.stat(dir).then(() => true, () => false);
+  let shallow: string[];
+  try {
+    await runGit(["init", "-q", `--initial-branch=${branch}`, dir], { timeoutMs });
+    const absBundle = await Deno.realPath(bundlePath);
+    try {
+      await runGit(["bundle", "verify", "-q", absBundle], { dir, timeoutMs });
+      await runGit(["bundle", "unbundle", absBundle], { dir, timeoutMs });
+    } catch (err) {
+      throw new BundleFormatError("git refused the bundle's pack", { cause: err });
+    }
+    shallow = await markShallow(dir, timeoutMs);
+    await runGit(["update-ref", BASE_REF, base], { dir, timeoutMs });
+    await runGit(["update-ref", `refs/heads/${branch}`, base], { dir, timeoutMs });
+    try {
+      await runGit(["rev-list", "--objects", "--quiet", base], { dir, timeoutMs });
+    } catch (err) {
+      throw new BundleFormatError("the bundle lacks objects of the base's history", { cause: err });
+    }
+    for (const [key, value] of [["user.name", identity.name], ["user.email", identity.email]]) {
+      await runGit(["config", key, value], { dir, timeoutMs });
+    }
+    await runGit(["config", "commit.gpgSign", "false"], { dir, timeoutMs });
+    await runGit(["reset", "-q", "--hard", base], { dir, timeoutMs });
+  } catch (err) {
+    // Leave no half-made repository: the whole directory if it was made here, else its .git.
+    await Deno.remove(existed ? `${dir}/.git` : dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  const commits = Number(
+    (await runGit(["rev-list", "--count", base], { dir, timeoutMs })).stdout.trim(),
+  );
+  return { dir, base, branch, commits, shallow };
+}
+
+/** Writes `.git/shallow`: the unbundled commits whose parents are not in the repository. */
+async function markShallow(dir: string, timeoutMs: number | undefined): Promise<string[]> {
+  const { stdout: objects } = await runGit(
+    ["cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(objectname)"],
+    { dir, timeoutMs, maxOutput: 256 * 1024 * 1024 },
+  );
+  const commits = objects.split("\n").filter((l) => l.startsWith("commit ")).map((l) => l.slice(7));
+  const have = new Set(commits);
+  const { stdout: parents } = await runGit(
+    ["rev-list", "--no-walk=unsorted", "--parents", "--stdin"],
+    {
+      dir,
+      timeoutMs,
+      stdin: new TextEncoder().encode(commits.join("\n") + "\n"),
+      maxOutput: 256 * 1024 * 1024,
+    },
+  );
+  const shallow = parents.split("\n").map((l) => l.split(" "))
+    .filter(([c, ...ps]) => c !== "" && ps.some((p) => !have.has(p)))
+    .map(([c]) => c).sort();
+  if (shallow.length > 0) {
+    const gitDir = (await runGit(["rev-parse", "--absolute-git-dir"], { dir, timeoutMs })).stdout
+      .trim();
+    await Deno.writeTextFile(`${gitDir}/shallow`, shallow.join("\n") + "\n");
+  }
+  return shallow;
+}

@@ -1,0 +1,135 @@
+/**
+ * The requester's side of a task's repository: one git bundle of the base commit and, with a
+ * depth, only the last commits of its history, from which the provider checks out a worktree
+ * with no other objects (roles/agent_work/bundle_worktree.ts; docs/PROTOCOL.md "Agent work").
+ *
+ * What git allows, and why this way:
+ * - `git bundle create out A~5..A` writes a bundle with prerequisites (`-<oid>` lines): a repo
+ *   that lacks them cannot fetch it or clone it, and its pack is thin (objects may be deltas
+ *   against the prerequisites' blobs), so the provider could not even unpack it alone.
+ * - `git bundle create` in a shallow repository writes a complete, self-contained pack with no
+ *   prerequisites: rev-list stops at the shallow commits, whose trees go in whole. So the
+ *   bundle is made from a throwaway shallow copy: `git fetch --depth N <repo> <base>`
+ *   into a bare temporary repository (the protocol's own depth rule, merges included, and a
+ *   fetch by object id, which protocol v2 allows), then `git bundle create` of its one ref.
+ *   Its shallow commits' parents are absent: the provider marks them shallow in turn.
+ * - The bundle carries one ref, {@linkcode BASE_REF}, at the base commit, and nothing of the
+ *   working files: the base is a commit, and a dirty worktree is refused only when asked.
+ *
+ * @module
+ */
+import { BundleTooLargeError, DirtyWorktreeError } from "./agent_work_errors.ts";
+import { runGit } from "./git_command.ts";
+
+/** The one ref a repository bundle carries: the base commit. */
+export const BASE_REF = "refs/turnpike/base";
+
+/** A repository bundle's size limit by default: under a town's default blob limit (256 MiB). */
+export const DEFAULT_REPOSITORY_BUNDLE_MAX = 200 * 1024 * 1024;
+
+/** Options of {@linkcode createRepositoryBundle}. */
+export interface RepositoryBundleOptions {
+  /** The repository (its worktree or git dir). */
+  repoDir: string;
+  /** Where the bundle is written. */
+  outPath: string;
+  /** The base commit, any revision git resolves; `HEAD` by default. */
+  base?: string;
+  /** The base and its `depth - 1` ancestors' history (a positive integer); all when absent. */
+  depth?: number;
+  /** Bytes the bundle may have; {@linkcode DEFAULT_REPOSITORY_BUNDLE_MAX} by default. */
+  maxBytes?: number;
+  /** Refuse a worktree with uncommitted changes (false by default: the base is a commit). */
+  refuseDirty?: boolean;
+  /** Milliseconds each git command may run. */
+  timeoutMs?: number;
+}
+
+/** What a repository bundle holds. */
+export interface RepositoryBundle {
+  /** Where it was written. */
+  path: string;
+  /** The base commit's full object id (the tip of {@linkcode BASE_REF}). */
+  base: string;
+  /** Its size in bytes. */
+  bytes: number;
+  /** How many commits it carries. */
+  commits: number;
+  /** The commits whose parents it leaves out (empty when it carries the whole history). */
+  shallow: string[];
+}
+
+/**
+ * Writes the bundle of a repository's base commit and its history to the depth asked.
+ *
+ * @example
+ * ```ts
+ * import { createRepositoryBundle } from "./repository_bundle.ts";
+ *
+ * const out = await Deno.makeTempFile({ suffix: ".bundle" });
+ * const bundle = await createRepositoryBundle({ repoDir: ".", outPath: out, depth: 5 });
+ * bundle.commits <= 5; // true
+ * ```
+ */
+export async function createRepositoryBundle(
+  options: RepositoryBundleOptions,
+): Promise<RepositoryBundle> {
+  const { repoDir, outPath, timeoutMs } = options;
+  const depth = options.depth;
+  if (depth !== undefined && (!Number.isSafeInteger(depth) || depth < 1)) {
+    throw new RangeError(`depth must be a positive integer, not ${depth}`);
+  }
+  const maxBytes = options.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX;
+  const base = (await runGit(
+    ["rev-parse", "--verify", "--end-of-options", `${options.base ?? "HEAD"}^{commit}`],
+    { dir: repoDir, timeoutMs },
+  )).stdout.trim();
+  if (options.refuseDirty) await refuseDirty(repoDir, timeoutMs);
+  const tmp = await Deno.makeTempDir({ prefix: "turnpike-bundle-" });
+  try {
+    await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
+    // An absolute path, not a file:// URL: no escaping to get wrong, and for fetch it is the
+    // same transport (upload-pack), which honours --depth.
+    const source = await Deno.realPath(repoDir);
+    await runGit([
+      "-c",
+      "protocol.version=2",
+      "fetch",
+      "-q",
+      "--no-tags",
+      "--no-write-fetch-head",
+      ...(depth === undefined ? [] : [`--depth=${depth}`]),
+      source,
+      `${base}:${BASE_REF}`,
+    ], { dir: tmp, timeoutMs });
+    await runGit(["bundle", "create", "-q", outPath, BASE_REF], { dir: tmp, timeoutMs });
+    const { size } = await Deno.stat(outPath);
+    if (size > maxBytes) {
+      await Deno.remove(outPath).catch(() => {});
+      throw new BundleTooLargeError(size, maxBytes);
+    }
+    const commits = Number(
+      (await runGit(["rev-list", "--count", BASE_REF], { dir: tmp, timeoutMs })).stdout.trim(),
+    );
+    return { path: outPath, base, bytes: size, commits, shallow: await shallowOf(tmp) };
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function refuseDirty(repoDir: string, timeoutMs: number | undefined): Promise<void> {
+  const { stdout } = await runGit(["status", "--porcelain=v1", "-z"], { dir: repoDir, timeoutMs });
+  const paths = stdout.split("\0").filter((p) => p !== "").length;
+  if (paths > 0) {
+    throw new DirtyWorktreeError(`the worktree has ${paths} changed or untracked paths`);
+  }
+}
+
+async function shallowOf(gitDir: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(`${gitDir}/shallow`)).split("\n").filter((l) => l !== "");
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}

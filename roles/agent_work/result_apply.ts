@@ -1,0 +1,252 @@
+/**
+ * The requester's side of a result: a provider's bundle of commits (roles/agent_work/
+ * result_bundle.ts) checked against the requester's repository, then applied as a branch
+ * (docs/PROTOCOL.md "Agent work").
+ *
+ * Checked, in this order, each refusal with its own error:
+ * 1. the size ({@linkcode BundleTooLargeError}), from the file's size before reading it;
+ * 2. the header ({@linkcode BundleFormatError} for bytes that are not a bundle);
+ * 3. exactly one ref ({@linkcode BundleRefsError});
+ * 4. its prerequisites are commits the repository has ({@linkcode BundlePrerequisiteError});
+ * 5. git fetches it into a quarantine: a temporary bare repository that borrows the requester's
+ *    objects (`objects/info/alternates`), so that nothing of a refused bundle is written into
+ *    the requester's repository ({@linkcode BundleFormatError} when git refuses its pack);
+ * 6. its tip descends from the base, i.e. the base's history is unchanged under the work
+ *    ({@linkcode HistoryRewrittenError}) and is not the base itself ({@linkcode NoCommitsError});
+ * 7. its one prerequisite is the base ({@linkcode BundlePrerequisiteError}).
+ *
+ * Applied: fetched into the repository under a temporary ref, then `refs/heads/<branch>` is
+ * created at its tip with `update-ref` (never the checked-out branch, never the working files
+ * or the index). A branch that exists at the same commit is fine (applying twice is applying
+ * once); at another commit it is refused ({@linkcode BranchExistsError}).
+ *
+ * @module
+ */
+import {
+  BranchExistsError,
+  BundleFormatError,
+  BundlePrerequisiteError,
+  BundleRefsError,
+  HistoryRewrittenError,
+  NoCommitsError,
+} from "./agent_work_errors.ts";
+import { readBundleHeader } from "./bundle_header.ts";
+import { type Diffstat, diffstat } from "./diffstat.ts";
+import { runGit } from "./git_command.ts";
+import { DEFAULT_RESULT_BUNDLE_MAX } from "./result_bundle.ts";
+
+/** Where a result is fetched before its branch is made. */
+const INCOMING_REF = "refs/turnpike/incoming";
+
+/** Options of {@linkcode checkResultBundle}. */
+export interface CheckResultOptions {
+  /** The requester's repository. */
+  repoDir: string;
+  /** The provider's result bundle. */
+  bundlePath: string;
+  /** The base commit the task was sent at (any revision; resolved in `repoDir`). */
+  base: string;
+  /** Bytes the bundle may have; {@linkcode DEFAULT_RESULT_BUNDLE_MAX} by default. */
+  maxBytes?: number;
+  /** Milliseconds each git command may run. */
+  timeoutMs?: number;
+}
+
+/** A result that passed the checks. */
+export interface CheckedResult {
+  /** The base (full object id). */
+  base: string;
+  /** The work's tip. */
+  tip: string;
+  /** The bundle's one ref, as the provider named it. */
+  ref: string;
+  /** Commits in `base..tip`. */
+  commits: number;
+  /** What they change. */
+  diffstat: Diffstat;
+}
+
+/** Options of {@linkcode applyResultBundle}. */
+export interface ApplyResultOptions extends CheckResultOptions {
+  /** The branch to create; `turnpike/<the job id's first 12 characters>` by default. */
+  branch?: string;
+  /** The job's id (event id), which names the default branch. */
+  jobId?: string;
+}
+
+/** A result applied. */
+export interface AppliedResult extends CheckedResult {
+  /** The branch, at `tip`. */
+  branch: string;
+  /** False when the branch was already at `tip` (applied before). */
+  created: boolean;
+}
+
+/**
+ * Checks a result bundle against the requester's repository without changing it.
+ *
+ * @example
+ * ```ts
+ * import { checkResultBundle } from "./result_apply.ts";
+ *
+ * const checked = await checkResultBundle({
+ *   repoDir: ".",
+ *   bundlePath: "/tmp/result.bundle",
+ *   base: "HEAD",
+ * });
+ * checked.diffstat.insertions; // e.g. 42
+ * ```
+ */
+export async function checkResultBundle(options: CheckResultOptions): Promise<CheckedResult> {
+  const { repoDir, bundlePath, timeoutMs } = options;
+  const header = await readBundleHeader(bundlePath, options.maxBytes ?? DEFAULT_RESULT_BUNDLE_MAX);
+  const [bundled, ...more] = header.refs;
+  if (bundled === undefined || more.length > 0) {
+    throw new BundleRefsError(`a result carries exactly 1 ref; this one ${header.refs.length}`);
+  }
+  const base =
+    (await runGit(["rev-parse", "--verify", "--end-of-options", `${options.base}^{commit}`], {
+      dir: repoDir,
+      timeoutMs,
+    })).stdout.trim();
+  for (const oid of header.prerequisites) {
+    const { code } = await runGit(["cat-file", "-e", `${oid}^{commit}`], {
+      dir: repoDir,
+      timeoutMs,
+      allowCodes: [1, 128],
+    });
+    if (code !== 0) {
+      throw new BundlePrerequisiteError(`it needs ${oid}, which the repository lacks`);
+    }
+  }
+  const quarantine = await Deno.makeTempDir({ prefix: "turnpike-result-" });
+  try {
+    await runGit(["init", "-q", "--bare", quarantine], { timeoutMs });
+    const objects = (await runGit(["rev-parse", "--path-format=absolute", "--git-common-dir"], {
+      dir: repoDir,
+      timeoutMs,
+    })).stdout.trim() + "/objects";
+    await Deno.writeTextFile(`${quarantine}/objects/info/alternates`, `${objects}\n`);
+    const absBundle = await Deno.realPath(bundlePath);
+    try {
+      await runGit([
+        "fetch",
+        "-q",
+        "--no-tags",
+        "--no-write-fetch-head",
+        absBundle,
+        `${bundled.name}:${INCOMING_REF}`,
+      ], { dir: quarantine, timeoutMs });
+    } catch (err) {
+      throw new BundleFormatError("git refused the result bundle", { cause: err });
+    }
+    const tip = (await runGit(["rev-parse", "--verify", `${INCOMING_REF}^{commit}`], {
+      dir: quarantine,
+      timeoutMs,
+    })).stdout.trim();
+    if (tip === base) throw new NoCommitsError(`the result's tip is the base ${base}`);
+    const { code } = await runGit(["merge-base", "--is-ancestor", base, tip], {
+      dir: quarantine,
+      timeoutMs,
+      allowCodes: [1],
+    });
+    if (code === 1) {
+      throw new HistoryRewrittenError(`the result's tip ${tip} does not descend from ${base}`);
+    }
+    if (header.prerequisites.length !== 1 || header.prerequisites[0] !== base) {
+      const needs = header.prerequisites.join(", ") || "none";
+      throw new BundlePrerequisiteError(
+        `a result needs exactly the base ${base}; this one ${needs}`,
+      );
+    }
+    const commits = Number(
+      (await runGit(["rev-list", "--count", `${base}..${tip}`], { dir: quarantine, timeoutMs }))
+        .stdout.trim(),
+    );
+    return {
+      base,
+      tip,
+      ref: bundled.name,
+      commits,
+      diffstat: await diffstat(quarantine, base, tip),
+    };
+  } finally {
+    await Deno.remove(quarantine, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Checks a result bundle ({@linkcode checkResultBundle}) and makes its branch.
+ *
+ * @example
+ * ```ts
+ * import { applyResultBundle } from "./result_apply.ts";
+ *
+ * const applied = await applyResultBundle({
+ *   repoDir: ".",
+ *   bundlePath: "/tmp/result.bundle",
+ *   base: "HEAD",
+ *   jobId: "5c83da8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4",
+ * });
+ * applied.branch; // "turnpike/5c83da8e9f0a"
+ * ```
+ */
+export async function applyResultBundle(options: ApplyResultOptions): Promise<AppliedResult> {
+  const { repoDir, bundlePath, timeoutMs } = options;
+  const branch = options.branch ?? defaultBranch(options.jobId);
+  await runGit(["check-ref-format", `refs/heads/${branch}`], { dir: repoDir, timeoutMs });
+  const checked = await checkResultBundle(options);
+  const existing = await branchTip(repoDir, branch, timeoutMs);
+  if (existing === checked.tip) return { ...checked, branch, created: false };
+  if (existing !== undefined) {
+    throw new BranchExistsError(
+      `${branch} exists at ${existing}, not at the result ${checked.tip}`,
+    );
+  }
+  const incoming = `${INCOMING_REF}/${crypto.randomUUID()}`;
+  try {
+    await runGit([
+      "fetch",
+      "-q",
+      "--no-tags",
+      "--no-write-fetch-head",
+      await Deno.realPath(bundlePath),
+      `${checked.ref}:${incoming}`,
+    ], { dir: repoDir, timeoutMs });
+    // The empty old value: create only, so a branch made meanwhile is not overwritten.
+    const made = await runGit(["update-ref", `refs/heads/${branch}`, checked.tip, ""], {
+      dir: repoDir,
+      timeoutMs,
+      allowCodes: [1, 128],
+    });
+    if (made.code !== 0) {
+      const now = await branchTip(repoDir, branch, timeoutMs);
+      if (now !== checked.tip) {
+        throw new BranchExistsError(`${branch} was made meanwhile at ${now}`);
+      }
+      return { ...checked, branch, created: false };
+    }
+  } finally {
+    await runGit(["update-ref", "-d", incoming], { dir: repoDir, timeoutMs }).catch(() => {});
+  }
+  return { ...checked, branch, created: true };
+}
+
+function defaultBranch(jobId: string | undefined): string {
+  if (jobId === undefined || !/^[0-9a-f]{12,}$/.test(jobId)) {
+    throw new RangeError("a branch, or a job id (hex) to name it, is needed");
+  }
+  return `turnpike/${jobId.slice(0, 12)}`;
+}
+
+async function branchTip(
+  dir: string,
+  branch: string,
+  timeoutMs: number | undefined,
+): Promise<string | undefined> {
+  const { code, stdout } = await runGit(
+    ["rev-parse", "--verify", "-q", `refs/heads/${branch}^{commit}`],
+    { dir, timeoutMs, allowCodes: [1] },
+  );
+  return code === 0 ? stdout.trim() : undefined;
+}

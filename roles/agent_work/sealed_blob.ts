@@ -1,0 +1,121 @@
+/**
+ * A sealed blob: bytes encrypted with a key of their own, so that the town's Blossom store holds
+ * ciphertext only (docs/PROTOCOL.md "Agent work"). AES-256-GCM through WebCrypto (native, and
+ * as fast as the machine's AES instructions), with a fresh random 32-byte key per blob, which is
+ * what makes a random 12-byte nonce safe: a key encrypts one message only.
+ *
+ * The format, version 1 (all of it read before a byte is decrypted):
+ *
+ *     offset  size  what
+ *     0       4     magic "TPSB" (0x54 0x50 0x53 0x42)
+ *     4       1     version, 1
+ *     5       12    the GCM nonce
+ *     17      n+16  AES-256-GCM of the n plaintext bytes, then its 16-byte tag
+ *
+ * The 17 header bytes are the GCM additional data, so a changed version or nonce fails as a
+ * changed ciphertext does. The key travels apart, wrapped to its reader with NIP-44
+ * (roles/agent_work/blob_key_wrap.ts); for a result, `sha256(key)` is the ILP condition that
+ * makes payment and the key's delivery one event.
+ *
+ * @module
+ */
+import { SealedBlobFormatError, SealedBlobTamperedError } from "./agent_work_errors.ts";
+
+/** The first bytes of a sealed blob: "TPSB". */
+export const SEALED_BLOB_MAGIC: Uint8Array = new Uint8Array([0x54, 0x50, 0x53, 0x42]);
+/** The version this code writes and reads. */
+export const SEALED_BLOB_VERSION = 1;
+/** Bytes of a blob key. */
+export const BLOB_KEY_BYTES = 32;
+/** Bytes a seal adds: the header (17) and the tag (16). */
+export const SEALED_BLOB_OVERHEAD = 33;
+
+const NONCE_BYTES = 12;
+const HEADER_BYTES = 17;
+
+/** A blob sealed, and the key that opens it. */
+export interface SealedBlob {
+  /** The sealed bytes (header, ciphertext, tag). */
+  sealed: Uint8Array<ArrayBuffer>;
+  /** Its key (32 bytes): keep it, wrap it to the reader, never store it beside the blob. */
+  key: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Seals `plain` with a fresh random key.
+ *
+ * @example
+ * ```ts
+ * import { openBlob, sealBlob } from "./sealed_blob.ts";
+ *
+ * const { sealed, key } = await sealBlob(new TextEncoder().encode("diff --git"));
+ * new TextDecoder().decode(await openBlob(sealed, key)); // "diff --git"
+ * ```
+ */
+export async function sealBlob(plain: Uint8Array<ArrayBuffer>): Promise<SealedBlob> {
+  const key = crypto.getRandomValues(new Uint8Array(BLOB_KEY_BYTES));
+  const header = new Uint8Array(HEADER_BYTES);
+  header.set(SEALED_BLOB_MAGIC, 0);
+  header[4] = SEALED_BLOB_VERSION;
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  header.set(nonce, 5);
+  const cipher = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv: nonce, additionalData: header },
+      await importKey(key, "encrypt"),
+      plain,
+    ),
+  );
+  const sealed = new Uint8Array(HEADER_BYTES + cipher.length);
+  sealed.set(header, 0);
+  sealed.set(cipher, HEADER_BYTES);
+  return { sealed, key };
+}
+
+/**
+ * Opens a sealed blob; throws {@linkcode SealedBlobFormatError} for a header this code does not
+ * read and {@linkcode SealedBlobTamperedError} when a byte changed or the key is another's.
+ *
+ * @example
+ * ```ts
+ * import { openBlob, sealBlob } from "./sealed_blob.ts";
+ *
+ * const { sealed, key } = await sealBlob(new Uint8Array([1, 2, 3]));
+ * (await openBlob(sealed, key)).length; // 3
+ * ```
+ */
+export async function openBlob(
+  sealed: Uint8Array<ArrayBuffer>,
+  key: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (key.length !== BLOB_KEY_BYTES) {
+    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
+  }
+  if (sealed.length < SEALED_BLOB_OVERHEAD) {
+    throw new SealedBlobFormatError(`${sealed.length} bytes are too few for a sealed blob`);
+  }
+  if (!SEALED_BLOB_MAGIC.every((b, i) => sealed[i] === b)) {
+    throw new SealedBlobFormatError("not a sealed blob (no TPSB magic)");
+  }
+  if (sealed[4] !== SEALED_BLOB_VERSION) {
+    throw new SealedBlobFormatError(`sealed blob version ${sealed[4]} is not one this code reads`);
+  }
+  const header = sealed.subarray(0, HEADER_BYTES);
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: sealed.subarray(5, HEADER_BYTES), additionalData: header },
+        await importKey(key, "decrypt"),
+        sealed.subarray(HEADER_BYTES),
+      ),
+    );
+  } catch (err) {
+    throw new SealedBlobTamperedError("the sealed blob does not open with this key", {
+      cause: err,
+    });
+  }
+}
+
+function importKey(key: Uint8Array<ArrayBuffer>, use: KeyUsage): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", key, "AES-GCM", false, [use]);
+}
