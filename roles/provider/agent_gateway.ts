@@ -14,7 +14,8 @@
  *   (`stream_options.include_usage`), so no stream goes unmetered;
  * - anything else: refused with a JSON error body and logged (roles/provider/gateway_ledger.ts):
  *   403 another path, method or host; 402 once the spend has reached the budget (the call that
- *   reaches it fires `onBudgetReached`: the job is to be stopped); 413 a body over
+ *   reaches it fires `onBudgetReached`: the job is to be stopped; calls already under way finish
+ *   and count); 413 a body over
  *   `maxRequestBytes`; 429 over `maxInFlight` calls at once or past `maxCalls`; 504 a call over
  *   `callTimeoutMs`; 502 an unreachable upstream.
  *
@@ -333,27 +334,35 @@ function meteredBody(
   onEnd: (failure?: unknown) => void,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let over = false;
+  let cancelled = false;
+  // Once: a caller that leaves while a read is under way leaves two reads racing to the end.
   const ended = (failure?: unknown) => {
+    if (over) return;
+    over = true;
     if (failure === undefined) scanner.end();
     onEnd(failure);
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      let read: ReadableStreamReadResult<Uint8Array>;
       try {
-        const { done, value } = await reader.read();
-        if (done) {
-          ended();
-          controller.close();
-          return;
-        }
-        scanner.push(value);
-        controller.enqueue(value);
+        read = await reader.read();
       } catch (err) {
         ended(err);
-        controller.error(err);
+        if (!cancelled) controller.error(err);
+        return;
       }
+      if (read.done) {
+        ended();
+        if (!cancelled) controller.close();
+        return;
+      }
+      scanner.push(read.value);
+      if (!cancelled) controller.enqueue(read.value);
     },
     async cancel() {
+      cancelled = true;
       try {
         for (let r = await reader.read(); !r.done; r = await reader.read()) scanner.push(r.value);
         ended();

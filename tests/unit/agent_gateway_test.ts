@@ -92,6 +92,20 @@ Deno.test("agent gateway: a streamed Anthropic answer passes unchanged and is me
   });
 });
 
+Deno.test("agent gateway: a caller that leaves mid-stream leaves the rest to the meter, which reads on", async () => {
+  await withRig({}, async ({ gateway, call }) => {
+    const res = await call("/v1/messages", { body: body({ stream: true }) });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assertStringIncludes(new TextDecoder().decode(first.value), "message_start");
+    await reader.cancel();
+    // close() waits for the calls under way: by then the meter has read the body's end.
+    await gateway.close();
+    const spend = gateway.spend();
+    assertEquals([spend.calls, spend.inputTokens, spend.outputTokens], [1, 1000, 200]);
+  });
+});
+
 Deno.test("agent gateway (openai): Bearer key, chat and responses metered; a stream is asked for its usage", async () => {
   await withRig({ flavor: "openai" }, async ({ api, gateway, call }) => {
     const chat = await call("/v1/chat/completions", {
