@@ -16,6 +16,8 @@
  *     /opt/turnpike/cache     the skills' Deno cache (read-only for jobs, rw for a warm-up)
  *     <skill dir>, <project>  at their own paths, read-only (a Deno skill imports from there)
  *     <extra reads>           paths the manifest asks for and the operator allows, read-only
+ *     /opt/turnpike/gateway   with a model gateway: its socket and forwarder, read-only
+ *                             (roles/provider/sandbox_gateway.ts)
  *
  * Nothing else of the host exists in there: not the state dir, not the home dir, not a
  * passphrase file, not the daemon sockets under /run. Hidden paths that a bound directory
@@ -88,6 +90,11 @@ export interface SandboxFstabOptions {
   projectDir?: string;
   /** Extra host paths bound read-only at their own paths (resolved). */
   readPaths?: readonly string[];
+  /**
+   * Host paths bound read-only at other targets (a file onto an existing file, a socket too:
+   * connecting to it is no write), e.g. the model gateway's (roles/provider/sandbox_gateway.ts).
+   */
+  binds?: readonly { source: string; target: string }[];
   /** The skills' Deno cache: host dir and mode; absent without one. */
   denoCache?: { dir: string; mode: "ro" | "rw" };
   /** Hidden paths that exist (resolved). */
@@ -148,6 +155,7 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   if (o.projectDir !== undefined) bind(o.projectDir, o.projectDir, true);
   bind(o.skillDir, o.skillDir, true);
   for (const p of o.readPaths ?? []) bind(p, p, true);
+  for (const b of o.binds ?? []) bind(b.source, b.target, true);
 
   // Hide only what some bind would otherwise show: the rest does not exist in the new root.
   const binds = mounts.filter((m) => m.type === "none");

@@ -21,7 +21,8 @@
  * `--passphrase-fd N` would otherwise hand N on); a cleared environment: PATH (the running
  * Deno first, so `#!/usr/bin/env -S deno run` skills work where Deno is not installed),
  * HOME=TMPDIR=/tmp/job, LANG, TURNPIKE_INPUTS (fetched input blobs, by sha256),
- * TURNPIKE_OUTPUTS (files to return as blobs), and with `denoCacheDir` DENO_DIR.
+ * TURNPIKE_OUTPUTS (files to return as blobs), and with `denoCacheDir` DENO_DIR. A job with a
+ * model gateway reaches it, and only it, on its loopback (sandbox_gateway.ts).
  *
  * The `run` contract (skills/*, docs/SKILLS.md): the raw TOON event on stdin; the result on
  * stdout; logs on stderr; exit 0 ok, 1 job failed, 2 bad input, 3 refused (will not do this
@@ -32,6 +33,8 @@
 import { SkillJobError, SkillSandboxUnavailableError } from "./skill_sandbox_errors.ts";
 import type { SkillManifest } from "./skill_manifest.ts";
 import { JobCgroupPool, reapPooledCgroups } from "./job_cgroup_pool.ts";
+import { readCapped, readTail } from "./output_capture.ts";
+import { type SandboxGateway, sandboxGatewayPlan } from "./sandbox_gateway.ts";
 import { SKILL_PATH, skillEnvironment, skillExitStatus } from "../../protocol/skill_contract.ts";
 import {
   buildSandboxFstab,
@@ -156,6 +159,8 @@ export interface SkillJob {
   files?: { path: string; name: string }[];
   /** Kind 5 cancellation (or shutdown): aborting kills the job. */
   signal?: AbortSignal;
+  /** The job's model gateway (agent_gateway.ts), reached on its loopback; never with network. */
+  gateway?: SandboxGateway;
 }
 
 /** How the sandbox bounds a job's memory and processes. */
@@ -205,7 +210,7 @@ const SANDBOX_HOST_DIR = ".sandbox";
 
 // Runs inside the new namespaces as (namespace) root, then drops privileges. bash, not sh:
 // closing descriptors above 9 needs it. Positional args:
-//   fstab root work memcg pidscg nproc datakb fsizekb dropto -- command...
+//   fstab root work gateway memcg pidscg nproc datakb fsizekb dropto -- command...
 // Every mount is ONE `mount --all` over an fstab the provider wrote (sandbox_mounts.ts), not
 // one `mount` process each: the job starts unshare, bash, mount, pivot_root, umount, setpriv
 // and its own run, the rest is builtins.
@@ -213,8 +218,8 @@ const SETUP_SCRIPT = `
 fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
 # pivot_root lives in sbin, which the job's own PATH leaves out.
 jobpath=$PATH; PATH=$PATH:/usr/sbin:/sbin
-fstab=$1; root=$2; memcg=$4; pidscg=$5; nproc=$6; datakb=$7; fsizekb=$8; dropto=$9
-shift 9
+fstab=$1; root=$2; gateway=$4; memcg=$5; pidscg=$6; nproc=$7; datakb=$8; fsizekb=$9; dropto=\${10}
+shift 10
 # The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
 if [ "$memcg" != - ]; then echo 0 > "$memcg/cgroup.procs" || fail "cannot join $memcg"; fi
 if [ "$pidscg" != - ]; then echo 0 > "$pidscg/cgroup.procs" || fail "cannot join $pidscg"; fi
@@ -233,6 +238,7 @@ if [ "$nproc" != - ]; then ulimit -u "$nproc" || fail "ulimit -u"; fi
 if [ "$datakb" != - ]; then ulimit -d "$datakb" || fail "ulimit -d"; fi
 # No one file larger than the work dir may hold (the sum is sampled: see superviseJob).
 ulimit -f "$fsizekb" || fail "ulimit -f"
+if [ "$gateway" != - ]; then eval "$gateway"; fi # its forwarder: sandbox_gateway.ts
 [ "$1" = "--" ] && shift
 PATH=$jobpath
 # env -u: bash re-exports SHLVL on exec even when unset.
@@ -535,7 +541,18 @@ async function runJob(
       ...limits,
       ...plan.args.slice(plan.limitsAt),
     ];
-    return await superviseJob(job, options, host, plan.workDir, args, input, cgroups, denoCache);
+    const env = plan.env;
+    return await superviseJob(
+      job,
+      options,
+      host,
+      plan.workDir,
+      args,
+      input,
+      cgroups,
+      denoCache,
+      env,
+    );
   } finally {
     try {
       Deno.removeSync(plan.fstab);
@@ -552,6 +569,8 @@ interface JobPlan {
   args: string[];
   /** ...which go in at this index. */
   limitsAt: number;
+  /** Added to the job's environment (its gateway's URLs). */
+  env: Record<string, string>;
 }
 
 /**
@@ -600,6 +619,11 @@ function prepareJob(
     return { refusal: emptyOutcome("denied", refusal, workDir) };
   }
   ensureHostFiles(host);
+  const gateway = sandboxGatewayPlan(job.gateway, {
+    hostDir: host.root.slice(0, host.root.lastIndexOf("/")),
+    dropTo: host.mode === "root" ? "nobody" : "self",
+    network: job.manifest.permissions.network,
+  });
   const fstab = `${options.jobsRoot}/${job.jobId}.fstab`;
   // Not fsynced: it only has to outlive this job's start; a crash leaves a stray file.
   Deno.writeTextFileSync(
@@ -616,6 +640,7 @@ function prepareJob(
       skillDir,
       projectDir,
       readPaths: resolvedPaths(job.manifest.permissions.read),
+      binds: gateway.binds,
       denoCache: denoCache === undefined || host.denoCacheDir === undefined
         ? undefined
         : { dir: host.denoCacheDir, mode: denoCache },
@@ -642,10 +667,11 @@ function prepareJob(
     host.root,
     // The work dir stays a whole argument of unshare: the orphan reaper finds jobs by it.
     workDir,
+    gateway.setup,
   ];
   const limitsAt = args.length;
   args.push("--", `${skillDir}/run`);
-  return { workDir, fstab, args, limitsAt };
+  return { workDir, fstab, args, limitsAt, env: gateway.env };
 }
 
 /**
@@ -797,6 +823,7 @@ async function superviseJob(
   input: Uint8Array,
   cgroups: JobCgroups,
   denoCache: "ro" | "rw" | undefined,
+  extraEnv: Record<string, string>,
 ): Promise<SkillOutcome> {
   const started = performance.now();
   // unshare directly: SETUP_SCRIPT joins the cgroups before anything else runs.
@@ -813,6 +840,7 @@ async function superviseJob(
       TMPDIR: SANDBOX_WORK_DIR,
       LANG: "C.UTF-8",
       ...(denoCache === undefined ? {} : { DENO_DIR: SANDBOX_DENO_DIR }),
+      ...extraEnv,
     }),
     stdin: "piped",
     stdout: "piped",
@@ -898,51 +926,6 @@ async function feedStdin(stdin: WritableStream<Uint8Array>, input: Uint8Array): 
   }
 }
 
-interface Captured {
-  bytes: Uint8Array;
-  truncated: boolean;
-}
-
-async function readCapped(
-  stream: ReadableStream<Uint8Array>,
-  max: number,
-  onOverflow: () => void,
-): Promise<Captured> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of stream) {
-    if (truncated) continue; // keep draining so the pipe closes
-    if (size + chunk.length > max) {
-      parts.push(chunk.subarray(0, max - size));
-      size = max;
-      truncated = true;
-      onOverflow();
-      continue;
-    }
-    parts.push(chunk);
-    size += chunk.length;
-  }
-  return { bytes: concat(parts, size), truncated };
-}
-
-async function readTail(stream: ReadableStream<Uint8Array>, max: number): Promise<Captured> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of stream) {
-    parts.push(chunk);
-    size += chunk.length;
-    while (size - parts[0].length >= max) {
-      size -= parts.shift()!.length;
-      truncated = true;
-    }
-  }
-  const all = concat(parts, size);
-  if (all.length <= max) return { bytes: all, truncated };
-  return { bytes: all.subarray(all.length - max), truncated: true };
-}
-
 /**
  * Bytes of the regular files under `dir`, or `over` as soon as they pass `limit` or the files
  * pass `maxFiles` (the walk stops there: a job cannot make the measuring slow).
@@ -970,16 +953,6 @@ async function dirUsage(dir: string, limit: number, maxFiles: number): Promise<n
     }
   }
   return bytes;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p.subarray(0, size - at), at);
-    at += Math.min(p.length, size - at);
-  }
-  return out;
 }
 
 // Signatures of a denied read or connect in a skill's stderr (shell tools, Deno, Node, Python).
