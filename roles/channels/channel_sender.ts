@@ -2,8 +2,9 @@
  * The sending side of a payment channel for a node's BTP link to its town (requester and
  * provider): reads the channel file named by `--channel <id>` (TOML `channel`, env
  * `TURNPIKE_CHANNEL`), checks it can pay this town, and builds `BtpClient`'s `claims` option:
- * a {@linkcode ClaimSigner} resumed from the file's newest sent claim, persisting each new claim
- * into the file (and the audit trail) before it is sent.
+ * a {@linkcode ClaimSigner} resumed from the file's newest sent claim, each new claim kept in the
+ * payer's channel book (state/file_sent_channel_book.ts: the file's `sent*` fields, and the
+ * audit trail) before it is sent.
  *
  * The channel is never picked implicitly, even when only one is open: paying over a channel
  * moves real value, so the operator names it (explicit is safer; OPERATIONS.md).
@@ -40,6 +41,8 @@ import {
   readChannel,
   type SentClaimWriter,
 } from "../../state/channel_file.ts";
+import { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
+import type { SentChannelBook } from "../../state/sent_channel_book.ts";
 import type { BtpClaimOptions } from "../../transport/btp_client.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { type ChannelTopUp, startChannelTopUp } from "./channel_topup.ts";
@@ -81,7 +84,10 @@ export interface ChannelSender {
   /** The channel file as read at start. */
   record: ChannelRecord;
   signer: ClaimSigner;
+  /** The channel file's writer (the chain watcher's and the top-up's changes go through it). */
   sent: SentClaimWriter;
+  /** The claims signed on the channel, kept in its file through `sent` (`claims.persist`). */
+  book: SentChannelBook;
   /** For `new BtpClient({ claims })`: refuses to sign once the channel is not open. */
   claims: BtpClaimOptions;
   /** Watches the chain (when an RPC URL is configured). */
@@ -241,6 +247,7 @@ async function openLocked(
   }
   const signer = resumeClaimSigner(record, options.signer.evm);
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+  const book = new FileSentChannelBook([sent]);
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
     intervalMs: options.watchIntervalMs,
@@ -272,10 +279,16 @@ async function openLocked(
     record,
     signer,
     sent,
+    book,
     claims: {
       signer: guarded,
       persist: async (claim) => {
-        await sent.save(claim);
+        // The signer decided it, one nonce after the other: the book keeps it, in the file.
+        await book.update(record.channelId, (b) => ({
+          ...b,
+          nonce: claim.nonce,
+          transferred: claim.transferredAmount,
+        }));
         topUp?.check();
       },
       prepay: options.prepay,
