@@ -85,22 +85,55 @@ export class FileSentChannelBook implements SentChannelBook {
       book: SentClaimBook,
     ) => SentClaimBook | undefined | Promise<SentClaimBook | undefined>,
   ): Promise<SentClaimBook> {
+    const { decided, kept } = this.decideThenKeep(channelId, decide);
+    decided.catch(() => {});
+    return await kept;
+  }
+
+  /**
+   * {@linkcode FileSentChannelBook.update} in its two steps: `decided` resolves once the claim
+   * is decided (the next update may then decide on it), `kept` once it is in the file. A
+   * refused decision rejects both; a failed write, only `kept`. A payer signing ahead of its
+   * file writes (a BtpClient's `claims`: `pay`, then `persist`) waits on each where it did.
+   *
+   * @example
+   * ```ts
+   * import type { FileSentChannelBook } from "./file_sent_channel_book.ts";
+   *
+   * declare const books: FileSentChannelBook;
+   * declare const channelId: `0x${string}`;
+   * const { decided, kept } = books.decideThenKeep(channelId, (b) => ({ ...b, nonce: b.nonce + 1n }));
+   * const book = await decided; // signed on; not sent before:
+   * await kept;
+   * ```
+   */
+  decideThenKeep(
+    channelId: `0x${string}`,
+    decide: (
+      book: SentClaimBook,
+    ) => SentClaimBook | undefined | Promise<SentClaimBook | undefined>,
+  ): { decided: Promise<SentClaimBook>; kept: Promise<SentClaimBook> } {
     const key = channelId.toLowerCase();
     const writer = this.#writers.get(key);
-    if (writer === undefined) throw new SentBookError(`no book of channel ${channelId}`);
+    if (writer === undefined) {
+      const refused = Promise.reject(new SentBookError(`no book of channel ${channelId}`));
+      return { decided: refused, kept: refused };
+    }
     const run = (this.#queues.get(key) ?? Promise.resolve()).then(async () => {
       const book = this.#books.get(key)!;
       const next = await decide({ ...book });
-      if (next === undefined) return { book: { ...book }, kept: false };
+      if (next === undefined) return { book: { ...book }, changed: false };
       assertFollows(book, next);
       const kept = { ...next, channelId: book.channelId };
       this.#books.set(key, kept);
-      return { book: { ...kept }, kept: true };
+      return { book: { ...kept }, changed: true };
     });
     this.#queues.set(key, run.catch(() => {}));
-    const { book, kept } = await run;
-    if (kept) await writer.save({ nonce: book.nonce, transferredAmount: book.transferred });
-    return book;
+    const kept = run.then(async ({ book, changed }) => {
+      if (changed) await writer.save({ nonce: book.nonce, transferredAmount: book.transferred });
+      return book;
+    });
+    return { decided: run.then(({ book }) => book), kept };
   }
 
   /** See {@linkcode SentChannelBook.read}. */
