@@ -6,7 +6,10 @@
  *   `books`, the host and state dir) say the town owes a peer, cumulative, only ever raised, and
  *   how much of it the town's claims cover (`covered`). The town owes a peer the sum over books.
  * - `turnpike_payout_channels`: the payer's side of the one payout channel per peer: the
- *   channel, its deposit, the newest claim's nonce and cumulative amount.
+ *   channel, its deposit, the newest claim's nonce and cumulative amount. The nonce and amount
+ *   are the channel's book as the payer keeps it, shared: this is the PostgreSQL backend of
+ *   state/sent_channel_book.ts `SentChannelBook` (docs/ARCHITECTURE.md, "Where a channel's
+ *   state lives").
  *
  * A claim is decided in one transaction that locks the peer's channel row (`SELECT ... FOR
  * UPDATE`), reads what is owed in sum and writes the new nonce and amount: two processes never
@@ -21,8 +24,15 @@
 import { StateError } from "./state_error.ts";
 import type postgres from "postgres";
 import { openPostgresSchema } from "./postgres_schema.ts";
+import {
+  assertFollows,
+  SentBookError,
+  type SentChannelBook,
+  type SentClaimBook,
+} from "./sent_channel_book.ts";
 
 type Sql = ReturnType<typeof postgres>;
+type Tx = postgres.TransactionSql;
 
 /** Options for {@linkcode openPostgresPayoutBooks}. */
 export interface PostgresPayoutBooksOptions {
@@ -121,8 +131,14 @@ function fromRow(r: ChannelDbRow): PayoutChannelRow {
   };
 }
 
+/** The sender's book of a payout channel's row. */
+function sentBookOf(row: PayoutChannelRow): SentClaimBook {
+  return { channelId: row.channelId, nonce: row.nonce, transferred: row.transferred };
+}
+
 /**
- * The payout books in PostgreSQL.
+ * The payout books in PostgreSQL; their channels' rows are the shared backend of
+ * {@linkcode SentChannelBook}.
  *
  * @example
  * ```ts
@@ -133,7 +149,9 @@ function fromRow(r: ChannelDbRow): PayoutChannelRow {
  * await books.close();
  * ```
  */
-export class PostgresPayoutBooks {
+export class PostgresPayoutBooks implements SentChannelBook {
+  /** Every process of the town writes these books. */
+  readonly shared = true;
   readonly #sql: Sql;
 
   constructor(sql: Sql) {
@@ -224,12 +242,8 @@ export class PostgresPayoutBooks {
     decide: (channel: PayoutChannelRow, owed: bigint) => Promise<PayoutDecision | undefined>,
   ): Promise<PayoutChannelRow | undefined> {
     return await this.#sql.begin(async (tx) => {
-      const [locked] = await tx.unsafe<ChannelDbRow[]>(
-        `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE account = $1 FOR UPDATE`,
-        [account],
-      );
-      if (locked === undefined) return undefined;
-      const channel = fromRow(locked);
+      const channel = await this.#lock(tx, "account", account);
+      if (channel === undefined) return undefined;
       const rows = await tx.unsafe<{ books: string; owed: string; covered: string }[]>(
         `SELECT books, owed::text, covered::text FROM turnpike_payout_owed WHERE account = $1
           ORDER BY books FOR UPDATE`,
@@ -238,14 +252,7 @@ export class PostgresPayoutBooks {
       const owed = rows.reduce((sum, r) => sum + BigInt(r.owed), 0n);
       const next = await decide(channel, owed);
       if (next === undefined) return channel;
-      if (next.nonce <= channel.nonce || next.transferred < channel.transferred) {
-        throw new PayoutBooksError(`claim ${next.nonce} does not follow ${channel.nonce}`);
-      }
-      await tx.unsafe(
-        `UPDATE turnpike_payout_channels SET nonce = $2, transferred = $3, updated_at = now()
-          WHERE account = $1`,
-        [account, next.nonce.toString(), next.transferred.toString()],
-      );
+      await this.#keep(tx, channel, next);
       let spare = next.transferred - rows.reduce((sum, r) => sum + BigInt(r.covered), 0n);
       for (const r of rows) {
         const gap = BigInt(r.owed) - BigInt(r.covered);
@@ -260,6 +267,72 @@ export class PostgresPayoutBooks {
       await tx.unsafe("SELECT pg_notify($1, $2)", [CHANNEL, account]);
       return { ...channel, nonce: next.nonce, transferred: next.transferred };
     });
+  }
+
+  /**
+   * See {@linkcode SentChannelBook.update}: the channel's row locked, its claim decided and
+   * committed in one transaction. Only the claim: what is owed, its cover and the notice to the
+   * other processes are {@linkcode PostgresPayoutBooks.claim}'s.
+   */
+  async update(
+    channelId: `0x${string}`,
+    decide: (
+      book: SentClaimBook,
+    ) => SentClaimBook | undefined | Promise<SentClaimBook | undefined>,
+  ): Promise<SentClaimBook> {
+    return await this.#sql.begin(async (tx) => {
+      const channel = await this.#lock(tx, "channel_id", channelId.toLowerCase());
+      if (channel === undefined) throw new SentBookError(`no book of channel ${channelId}`);
+      const book = sentBookOf(channel);
+      const next = await decide({ ...book });
+      if (next === undefined) return book;
+      await this.#keep(tx, channel, next);
+      return { ...next, channelId: book.channelId };
+    });
+  }
+
+  /** See {@linkcode SentChannelBook.read}. */
+  async read(channelId: `0x${string}`): Promise<SentClaimBook | undefined> {
+    const [row] = await this.#sql.unsafe<ChannelDbRow[]>(
+      `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE channel_id = $1`,
+      [channelId.toLowerCase()],
+    );
+    return row === undefined ? undefined : sentBookOf(fromRow(row));
+  }
+
+  /** See {@linkcode SentChannelBook.list}. */
+  async list(): Promise<SentClaimBook[]> {
+    const rows = await this.#sql.unsafe<ChannelDbRow[]>(
+      `SELECT ${COLUMNS} FROM turnpike_payout_channels ORDER BY channel_id`,
+    );
+    return rows.map((r) => sentBookOf(fromRow(r)));
+  }
+
+  /** The channel's row by its peer's account or by its id, locked until the commit. */
+  async #lock(
+    tx: Tx,
+    by: "account" | "channel_id",
+    key: string,
+  ): Promise<PayoutChannelRow | undefined> {
+    const [locked] = await tx.unsafe<ChannelDbRow[]>(
+      `SELECT ${COLUMNS} FROM turnpike_payout_channels WHERE ${by} = $1 FOR UPDATE`,
+      [key],
+    );
+    return locked === undefined ? undefined : fromRow(locked);
+  }
+
+  /** Writes the channel's next claim, when it follows the newest. */
+  async #keep(
+    tx: Tx,
+    channel: PayoutChannelRow,
+    next: Pick<SentClaimBook, "nonce" | "transferred">,
+  ): Promise<void> {
+    assertFollows(sentBookOf(channel), { ...next, channelId: channel.channelId });
+    await tx.unsafe(
+      `UPDATE turnpike_payout_channels SET nonce = $2, transferred = $3, updated_at = now()
+        WHERE account = $1`,
+      [channel.account, next.nonce.toString(), next.transferred.toString()],
+    );
   }
 
   /** Calls `onClaim` with the account of every claim committed (by any process). */

@@ -27,6 +27,7 @@ import type { AuditLog } from "../../state/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import type { ClaimBook } from "../../state/claim_book.ts";
+import { recordWithClaimBook } from "../../state/file_channel_book.ts";
 
 /** The chain calls a sync needs: `TokenNetworkClient` fits. */
 export interface ChannelChain {
@@ -305,6 +306,8 @@ export async function syncChannelWithChain(
  * `record` with a town's shared books' newest claim and delivered value (`forwarded`) when the
  * books are at least as new as the record: what every process took and delivered, so a close or
  * an update takes that, no more (a town on several processes, state/postgres_claim_books.ts).
+ * The fields are written as the file backend writes a book (state/file_channel_book.ts
+ * `recordWithClaimBook`).
  *
  * @example
  * ```ts
@@ -323,13 +326,8 @@ export function withBookClaim(record: ChannelRecord, book: ClaimBook | undefined
   if (book.nonce === record.receivedNonce && book.forwarded === record.receivedForwarded) {
     return record;
   }
-  return {
-    ...record,
-    received: book.claimed,
-    receivedNonce: book.nonce,
-    receivedSignature: book.signature,
-    receivedForwarded: book.forwarded,
-  };
+  // The book's `received*` fields as the file backend writes them, `forwarded` exact.
+  return recordWithClaimBook(record, book, true);
 }
 
 /** The peer's newest proof this side holds, and what it takes of it on chain. */

@@ -2,8 +2,9 @@
  * The sending side of a payment channel for a node's BTP link to its town (requester and
  * provider): reads the channel file named by `--channel <id>` (TOML `channel`, env
  * `TURNPIKE_CHANNEL`), checks it can pay this town, and builds `BtpClient`'s `claims` option:
- * a {@linkcode ClaimSigner} resumed from the file's newest sent claim, persisting each new claim
- * into the file (and the audit trail) before it is sent.
+ * a {@linkcode SentBookSigner} on the payer's channel book (state/file_sent_channel_book.ts:
+ * resumed from the file's newest sent claim, each new claim decided under the book's lock and
+ * kept in the file's `sent*` fields, and the audit trail, before it is sent).
  *
  * The channel is never picked implicitly, even when only one is open: paying over a channel
  * moves real value, so the operator names it (explicit is safer; OPERATIONS.md).
@@ -40,6 +41,9 @@ import {
   readChannel,
   type SentClaimWriter,
 } from "../../state/channel_file.ts";
+import { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
+import { SentBookSigner } from "./sent_book_signer.ts";
+import type { SentChannelBook } from "../../state/sent_channel_book.ts";
 import type { BtpClaimOptions } from "../../transport/btp_client.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { type ChannelTopUp, startChannelTopUp } from "./channel_topup.ts";
@@ -80,8 +84,12 @@ export interface ChannelSenderOptions {
 export interface ChannelSender {
   /** The channel file as read at start. */
   record: ChannelRecord;
-  signer: ClaimSigner;
+  /** Signs on `book`: each claim decided under its lock. */
+  signer: SentBookSigner;
+  /** The channel file's writer (the chain watcher's and the top-up's changes go through it). */
   sent: SentClaimWriter;
+  /** The claims signed on the channel, kept in its file through `sent` (`claims.persist`). */
+  book: SentChannelBook;
   /** For `new BtpClient({ claims })`: refuses to sign once the channel is not open. */
   claims: BtpClaimOptions;
   /** Watches the chain (when an RPC URL is configured). */
@@ -239,8 +247,18 @@ async function openLocked(
     record = await checkOnChain(record, chain, options);
     checkOpen(record, id);
   }
-  const signer = resumeClaimSigner(record, options.signer.evm);
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+  const book = new FileSentChannelBook([sent]);
+  // As resumeClaimSigner: the channel's numbers, the deposit as a cap (withdrawals noted after).
+  const signer = new SentBookSigner({
+    account: options.signer.evm,
+    book,
+    chainId: record.chainId,
+    tokenNetworkAddress: record.tokenNetworkAddress,
+    tokenAddress: record.tokenAddress,
+    channelId: record.channelId,
+    deposit: record.deposit,
+  });
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
     intervalMs: options.watchIntervalMs,
@@ -272,10 +290,12 @@ async function openLocked(
     record,
     signer,
     sent,
+    book,
     claims: {
       signer: guarded,
       persist: async (claim) => {
-        await sent.save(claim);
+        // Decided on the book by `pay`: resolves once it is in the file.
+        await signer.persist(claim);
         topUp?.check();
       },
       prepay: options.prepay,
@@ -298,7 +318,7 @@ function startTopUp(
   options: ChannelSenderOptions,
   record: ChannelRecord,
   sent: SentClaimWriter,
-  signer: ClaimSigner,
+  signer: SentBookSigner,
 ): ChannelTopUp | undefined {
   if (!options.topUp) return undefined;
   if (!hasChainRpc(record, options.chains)) {

@@ -4,7 +4,8 @@
  * same way (the file format unchanged), updates one after the other, a refused decision
  * changing nothing, released value coming back at once; and a claim verifier on them
  * (chain/claim_verifier.ts without shared books) refusing a replayed claim, charging packets
- * without a claim to the newest and giving released cover back.
+ * without a claim to the newest and giving released cover back. A close takes a shared book's
+ * newer claim into the record as the file backend writes it, and an older one not at all.
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import {
@@ -23,6 +24,7 @@ import { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import type { OnChainChannel } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
+import { withBookClaim } from "../../roles/channels/channel_chain_sync.ts";
 
 const CHANNEL = `0x${"c1".repeat(32)}` as const;
 const TOKEN_NETWORK = `0x${"a1".repeat(20)}` as const;
@@ -170,4 +172,25 @@ Deno.test("file channel book: a verifier on a process's own books", async () => 
   assertEquals(verifier.book(CHANNEL)?.forwarded, 60n);
   const charged = await verifier.accept(undefined, 40n);
   assertEquals([charged.newClaim, charged.book.forwarded], [false, 100n]);
+});
+
+Deno.test("file channel book: a shared book's newer claim goes into the record as the file backend writes it, an older one not at all", () => {
+  const held = { ...record, received: 500n, receivedNonce: 5n, receivedForwarded: 400n };
+  const newer = {
+    channelId: CHANNEL,
+    nonce: 7n,
+    claimed: 900n,
+    signature: `0x${"11".repeat(65)}` as const,
+    forwarded: 700n,
+  };
+  const next = withBookClaim(held, newer);
+  assertEquals(next, recordWithClaimBook(held, newer, true));
+  assertEquals(
+    [next.received, next.receivedNonce, next.receivedSignature, next.receivedForwarded],
+    [900n, 7n, newer.signature, 700n],
+  );
+  assertEquals(withBookClaim(held, { ...newer, nonce: 4n }), held);
+  assertEquals(withBookClaim(held, { ...newer, nonce: 5n, forwarded: 400n }), held);
+  assertEquals(withBookClaim(held, undefined), held);
+  assertEquals(withBookClaim(held, { ...newer, nonce: 5n }).receivedForwarded, 700n);
 });

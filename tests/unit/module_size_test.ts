@@ -30,7 +30,6 @@ const LARGER: Readonly<Record<string, number>> = {
   "chain/balance_proof.ts": 636,
   "protocol/ilp_packet.ts": 625,
   "roles/channels/channel_cosign_request.ts": 621,
-  "roles/town/channels/peer_payout.ts": 620,
   "config/town_settings.ts": 607,
   "protocol/payment_channel_cosign.ts": 599,
   "state/blob_store.ts": 581,

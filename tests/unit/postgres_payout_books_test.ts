@@ -4,9 +4,12 @@
  * open a peer's payout channel at once (it is opened once, the other finds it); record what
  * their own books owe; and decide claims at once: every nonce is signed once, one after the
  * other, the cumulative amount never falls nor passes the deposit, the claims' cover is shared
- * out over the processes' books up to what each owes, and every commit is announced.
+ * out over the processes' books up to what each owes, and every commit is announced. The same
+ * rows are the payer's shared channel book (state/sent_channel_book.ts): updated, read and
+ * listed by channel id under the same lock.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { SentBookError, type SentChannelBook } from "../../state/sent_channel_book.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import {
@@ -112,6 +115,52 @@ Deno.test("payout books: one channel opened, claims decided once per nonce withi
       await a.claim("carol", () => Promise.resolve({ nonce: 1n, transferred: 1n })),
       undefined,
     );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("payout books as the payer's shared channel book: updates from two processes decided one after the other under the row's lock, a backward claim refused, no row no book", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const a = await openPostgresPayoutBooks({ url });
+  const b = await openPostgresPayoutBooks({ url });
+  try {
+    const book: SentChannelBook = a;
+    assertEquals(book.shared, true);
+    assertEquals(await book.read(CHANNEL), undefined);
+    await assertRejects(() => book.update(CHANNEL, (x) => x), SentBookError);
+    await a.openOnce("beta", () =>
+      Promise.resolve({
+        channelId: CHANNEL,
+        peerAddress: `0x${"be".repeat(20)}` as const,
+        chainId: 31337,
+        tokenNetworkAddress: `0x${"a1".repeat(20)}` as const,
+        tokenAddress: `0x${"b1".repeat(20)}` as const,
+        deposit: 100_000n,
+      }));
+    assertEquals(await b.read(CHANNEL), { channelId: CHANNEL, nonce: 0n, transferred: 0n });
+    const raise = (books: SentChannelBook) =>
+      books.update(CHANNEL, async (x) => {
+        await new Promise((r) => setTimeout(r, 1)); // the signature
+        return { ...x, nonce: x.nonce + 1n, transferred: x.transferred + 1_000n };
+      });
+    const kept = await guard(
+      Promise.all(Array.from({ length: 10 }, (_, i) => raise(i % 2 === 0 ? a : b))),
+      "the updates",
+    );
+    assertEquals(
+      kept.map((x) => x.nonce).sort((x, y) => Number(x - y)),
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    );
+    assertEquals(await b.list(), [{ channelId: CHANNEL, nonce: 10n, transferred: 10_000n }]);
+    assertEquals(await a.update(CHANNEL, () => undefined), await a.read(CHANNEL));
+    await assertRejects(
+      () => b.update(CHANNEL, (x) => ({ ...x, nonce: x.nonce + 1n, transferred: 1n })),
+      SentBookError,
+    );
+    assertEquals((await a.channel("beta"))?.nonce, 10n, "the payout's row is the book");
   } finally {
     await a.close();
     await b.close();

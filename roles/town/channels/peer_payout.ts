@@ -1,8 +1,8 @@
 /**
  * The town pays what it owes a BTP peer (docs/OPERATIONS.md "Paying providers"): it is the payer
- * of a payment channel with the peer and pays with the payer's own machinery (the claim signer
- * resumed from the channel file, each claim persisted in the file before it leaves,
- * roles/channels/channel_sender.ts and state/channel_file.ts); the peer keeps the claims with the
+ * of a payment channel with the peer and keeps its claims in the payer's channel book (its file
+ * backend, state/file_sent_channel_book.ts: resumed from the channel file, each claim decided
+ * under the book's lock and in the file before it leaves); the peer keeps the claims with the
  * town's verification code (roles/channels/payout_receiver.ts) and closes or withdraws as a payee does.
  *
  * - When what the town owes beyond its newest claim reaches the policy's `threshold` (checked
@@ -26,7 +26,7 @@
 import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
-import { type ClaimSigner, signClaim } from "../../../chain/claim_signer.ts";
+import { signClaim } from "../../../chain/claim_signer.ts";
 import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import type { AuditLog } from "../../../state/audit_log.ts";
 import {
@@ -34,19 +34,20 @@ import {
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
-  saveChannel,
   type SentClaimWriter,
 } from "../../../state/channel_file.ts";
+import { FileSentChannelBook } from "../../../state/file_sent_channel_book.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
-import { newChannelRecord } from "../../channels/channel_record_builder.ts";
-import { resumeClaimSigner } from "../../channels/channel_sender.ts";
 import {
   clearPayoutOpenIntent,
   listPayoutOpenIntents,
-  type PayoutOpenIntent,
   readPayoutOpenIntent,
-  writePayoutOpenIntent,
 } from "../../../state/payout_open_intent.ts";
+import {
+  adoptPayoutChannel,
+  openPayoutChannel,
+  recordPayoutChannel,
+} from "./payout_channel_open.ts";
 import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 
 /** Options for {@linkcode PeerPayout}. */
@@ -68,6 +69,12 @@ export interface PeerPayoutOptions {
 }
 
 export { PeerPayoutError };
+export {
+  adoptPayoutChannel,
+  type AdoptPayoutChannelOptions,
+  openPayoutChannel,
+  type OpenPayoutChannelOptions,
+} from "./payout_channel_open.ts";
 
 /**
  * Pays one peer over one channel.
@@ -101,8 +108,11 @@ export { PeerPayoutError };
 export class PeerPayout {
   readonly account: string;
   readonly #o: PeerPayoutOptions;
-  readonly #signer: ClaimSigner;
   readonly #file: SentClaimWriter;
+  /** The claims the town signed on the channel: the file's `sent*` fields. */
+  readonly #book: FileSentChannelBook;
+  /** The town's deposit in the channel, as the file said at the start. */
+  readonly #deposit: bigint;
   #newest: PaymentChannelClaim | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -119,8 +129,9 @@ export class PeerPayout {
     }
     this.account = options.account;
     this.#o = options;
-    this.#signer = resumeClaimSigner(record, options.signer.evm);
     this.#file = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
+    this.#book = new FileSentChannelBook([this.#file]);
+    this.#deposit = record.deposit;
     this.#timer = setInterval(() => void this.pay("interval"), options.policy.intervalMs);
     Deno.unrefTimer(this.#timer);
   }
@@ -133,7 +144,7 @@ export class PeerPayout {
   /** Pays when what is owed beyond the newest claim reached the threshold (after a FULFILL). */
   check(): void {
     const b = this.#o.ledger.balance(this.account);
-    if (b.owed - this.#signer.transferred >= this.#o.policy.threshold) void this.pay("threshold");
+    if (b.owed - this.#transferred() >= this.#o.policy.threshold) void this.pay("threshold");
   }
 
   /**
@@ -160,19 +171,27 @@ export class PeerPayout {
     await this.#file.durable().catch(() => {});
   }
 
+  /** The newest claim's cumulative amount, as soon as it is decided. */
+  #transferred(): bigint {
+    return this.#book.current(this.#o.record.channelId)!.transferred;
+  }
+
   async #pay(why: string): Promise<PaymentChannelClaim | undefined> {
     const record = this.#file.record();
     if (record.status !== "open") return undefined;
     const owed = this.#o.ledger.balance(this.account).owed;
-    const cap = this.#signer.deposit - record.withdrawn;
+    const cap = this.#deposit - record.withdrawn;
     const target = owed < cap ? owed : cap;
-    const delta = target - this.#signer.transferred;
-    if (delta <= 0n) {
-      if (owed > cap) this.#o.log?.(`payout ${this.account}: owes ${owed}, deposit ${cap} spent`);
-      return undefined;
-    }
-    const claim = await this.#signer.pay(delta);
-    await this.#file.save(claim);
+    let claim: PaymentChannelClaim | undefined;
+    await this.#book.update(record.channelId, async (book) => {
+      if (target - book.transferred <= 0n) {
+        if (owed > cap) this.#o.log?.(`payout ${this.account}: owes ${owed}, deposit ${cap} spent`);
+        return undefined;
+      }
+      claim = await this.#sign(book.nonce + 1n, target);
+      return { ...book, nonce: claim.nonce, transferred: claim.transferredAmount };
+    });
+    if (!claim) return undefined;
     await this.#o.ledger.claimed(
       this.account,
       claim.channelId,
@@ -197,166 +216,27 @@ export class PeerPayout {
     }
   }
 
-  /** The newest claim as the file keeps it (after a restart): signed again, same numbers. */
+  /** The newest claim as the book keeps it (after a restart): signed again, same numbers. */
   async #fromFile(): Promise<PaymentChannelClaim | undefined> {
-    const r = this.#file.record();
-    if (r.sentNonce === 0n) return undefined;
-    return this.#newest = await signClaim({
+    const book = this.#book.current(this.#o.record.channelId)!;
+    if (book.nonce === 0n) return undefined;
+    return this.#newest = await this.#sign(book.nonce, book.transferred);
+  }
+
+  #sign(nonce: bigint, transferredAmount: bigint): Promise<PaymentChannelClaim> {
+    const r = this.#o.record;
+    return signClaim({
       account: this.#o.signer.evm,
       chainId: r.chainId,
       tokenNetworkAddress: r.tokenNetworkAddress,
       tokenAddress: r.tokenAddress,
       channelId: r.channelId,
-      nonce: r.sentNonce,
-      transferredAmount: r.sent,
+      nonce,
+      transferredAmount,
     });
   }
 }
 
-/** Options for {@linkcode openPayoutChannel}. */
-export interface OpenPayoutChannelOptions {
-  stateDir: string;
-  audit?: AuditLog;
-  ledger: PeerLedger;
-  account: string;
-  /** The town's chain client (its key): opens and funds. */
-  client: TokenNetworkClient;
-  /** The peer's EVM address. */
-  peerAddress: `0x${string}`;
-  deposit: bigint;
-  /** Seconds. Default 600. */
-  settleTimeout?: bigint;
-  /**
-   * Tests only: awaited once the open is mined and recorded, before the deposit is sent (the
-   * instant a crash test kills the town at).
-   */
-  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
-}
-
-/**
- * Opens and funds the channel the town pays a peer over, saves its file (no `btp_account`: the
- * town pays on it, it gates nothing) and records it on the ledger (`opened`).
- *
- * Crash-safe: the open's intent is on disk before the open is sent and carries the channel id
- * once it is mined (state/payout_open_intent.ts); a town killed before the file is written
- * finishes the open at its next payout to the peer ({@linkcode TownPayouts}, and
- * {@linkcode adoptPayoutChannel}).
- *
- * @example
- * ```ts
- * import { openPayoutChannel } from "./peer_payout.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
- *
- * declare const stateDir: string;
- * declare const ledger: PeerLedger;
- * declare const client: TokenNetworkClient;
- * declare const betaAddress: `0x${string}`;
- * const record = await openPayoutChannel({
- *   stateDir,
- *   ledger,
- *   account: "beta",
- *   client,
- *   peerAddress: betaAddress,
- *   deposit: 10_000_000n,
- * });
- * ```
- */
-export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
-  const settleTimeout = options.settleTimeout ?? 600n;
-  const intent: PayoutOpenIntent = {
-    account: options.account,
-    peerAddress: options.peerAddress,
-    deposit: options.deposit,
-    settleTimeout,
-    startedAt: new Date().toISOString(),
-  };
-  await writePayoutOpenIntent(options.stateDir, intent);
-  const opened = await options.client.openChannel({
-    partner: options.peerAddress,
-    deposit: options.deposit,
-    settleTimeout,
-    onOpened: async ({ channelId, openTx }) => {
-      await writePayoutOpenIntent(options.stateDir, { ...intent, channelId, openTx });
-      await options.afterOpenedForTests?.(channelId);
-    },
-  });
-  return await recordPayoutChannel(options, {
-    channelId: opened.channelId,
-    openTx: opened.openTx,
-    deposit: options.deposit,
-    settleTimeout,
-  });
-}
-
-/** The file and the ledger line of a payout channel funded on chain; the intent removed. */
-async function recordPayoutChannel(
-  options: Pick<
-    OpenPayoutChannelOptions,
-    "stateDir" | "audit" | "ledger" | "account" | "client" | "peerAddress"
-  >,
-  channel: {
-    channelId: `0x${string}`;
-    openTx?: `0x${string}`;
-    deposit: bigint;
-    settleTimeout: bigint;
-  },
-): Promise<ChannelRecord> {
-  const record = {
-    ...newChannelRecord(options.client, { ...channel, peerAddress: options.peerAddress }),
-    peerLabel: `payout to ${options.account}`,
-  };
-  await saveChannel(record, {
-    stateDir: options.stateDir,
-    audit: options.audit,
-    action: "open",
-  });
-  await options.ledger.opened(options.account, channel.channelId, channel.deposit);
-  await clearPayoutOpenIntent(options.stateDir, options.peerAddress);
-  return record;
-}
-
-/** Options for {@linkcode adoptPayoutChannel}. */
-export interface AdoptPayoutChannelOptions {
-  /** The town's chain client (its key). */
-  client: TokenNetworkClient;
-  account: string;
-  /** The channel found open on chain between the town and the peer. */
-  channelId: `0x${string}`;
-  /** The deposit it is to carry: topped up to it when the open's deposit never went out. */
-  deposit: bigint;
-}
-
-/**
- * Takes over a payout channel the town opened on chain and never recorded (killed between the
- * open and its file or row): checks it is open with the town as a participant and nothing
- * transferred on chain, tops the town's deposit up to `deposit` when the open's deposit was not
- * mined, and resolves with the town's deposit. Only for a channel no claim was signed on (no
- * file, no row: the caller knows).
- *
- * @example
- * ```ts
- * import { adoptPayoutChannel } from "./peer_payout.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare const channelId: `0x${string}`;
- * const deposit = await adoptPayoutChannel({ client, account: "beta", channelId, deposit: 10_000_000n });
- * ```
- */
-export async function adoptPayoutChannel(options: AdoptPayoutChannelOptions): Promise<bigint> {
-  const { client, channelId } = options;
-  const c = await client.getChannel(channelId);
-  const mine = c.participants[client.address.toLowerCase()];
-  if (c.state !== "opened" || mine === undefined || mine.transferredAmount !== 0n) {
-    throw new PeerPayoutError(`channel ${channelId} with ${options.account} cannot carry payouts`);
-  }
-  if (mine.deposit >= options.deposit) return mine.deposit;
-  await client.setTotalDeposit(channelId, options.deposit);
-  return options.deposit;
-}
-
-/** Options for {@linkcode TownPayouts}. */
 export interface TownPayoutsOptions {
   stateDir: string;
   audit?: AuditLog;

@@ -30,11 +30,8 @@ import type {
   PostgresPayoutBooks,
 } from "../../../state/postgres_payout_books.ts";
 import { clearPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
-import {
-  adoptPayoutChannel,
-  openTownPayoutChannel,
-  type TownPayoutsOptions,
-} from "./peer_payout.ts";
+import { adoptPayoutChannel } from "./payout_channel_open.ts";
+import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
 
 /** Options for {@linkcode SharedTownPayouts}: a one-process town's, and the shared store's. */
 export interface SharedTownPayoutsOptions extends TownPayoutsOptions {

@@ -1,0 +1,175 @@
+/**
+ * The opening of the channel a town pays a BTP peer over (docs/OPERATIONS.md "Paying
+ * providers"): opened and funded with the open's intent on disk first
+ * (state/payout_open_intent.ts), its file and ledger line written once it is funded, and a
+ * channel opened on chain and never recorded taken over. The payouts that pay on it are
+ * roles/town/channels/peer_payout.ts and shared_payouts.ts.
+ *
+ * @module
+ */
+import { PeerPayoutError } from "./peer_payout_errors.ts";
+import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+import type { AuditLog } from "../../../state/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../../state/channel_file.ts";
+import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import { newChannelRecord } from "../../channels/channel_record_builder.ts";
+import {
+  clearPayoutOpenIntent,
+  type PayoutOpenIntent,
+  writePayoutOpenIntent,
+} from "../../../state/payout_open_intent.ts";
+
+/** Options for {@linkcode openPayoutChannel}. */
+export interface OpenPayoutChannelOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  ledger: PeerLedger;
+  account: string;
+  /** The town's chain client (its key): opens and funds. */
+  client: TokenNetworkClient;
+  /** The peer's EVM address. */
+  peerAddress: `0x${string}`;
+  deposit: bigint;
+  /** Seconds. Default 600. */
+  settleTimeout?: bigint;
+  /**
+   * Tests only: awaited once the open is mined and recorded, before the deposit is sent (the
+   * instant a crash test kills the town at).
+   */
+  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
+}
+
+/**
+ * Opens and funds the channel the town pays a peer over, saves its file (no `btp_account`: the
+ * town pays on it, it gates nothing) and records it on the ledger (`opened`).
+ *
+ * Crash-safe: the open's intent is on disk before the open is sent and carries the channel id
+ * once it is mined (state/payout_open_intent.ts); a town killed before the file is written
+ * finishes the open at its next payout to the peer (`TownPayouts`, peer_payout.ts, and
+ * {@linkcode adoptPayoutChannel}).
+ *
+ * @example
+ * ```ts
+ * import { openPayoutChannel } from "./payout_channel_open.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ *
+ * declare const stateDir: string;
+ * declare const ledger: PeerLedger;
+ * declare const client: TokenNetworkClient;
+ * declare const betaAddress: `0x${string}`;
+ * const record = await openPayoutChannel({
+ *   stateDir,
+ *   ledger,
+ *   account: "beta",
+ *   client,
+ *   peerAddress: betaAddress,
+ *   deposit: 10_000_000n,
+ * });
+ * ```
+ */
+export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
+  const settleTimeout = options.settleTimeout ?? 600n;
+  const intent: PayoutOpenIntent = {
+    account: options.account,
+    peerAddress: options.peerAddress,
+    deposit: options.deposit,
+    settleTimeout,
+    startedAt: new Date().toISOString(),
+  };
+  await writePayoutOpenIntent(options.stateDir, intent);
+  const opened = await options.client.openChannel({
+    partner: options.peerAddress,
+    deposit: options.deposit,
+    settleTimeout,
+    onOpened: async ({ channelId, openTx }) => {
+      await writePayoutOpenIntent(options.stateDir, { ...intent, channelId, openTx });
+      await options.afterOpenedForTests?.(channelId);
+    },
+  });
+  return await recordPayoutChannel(options, {
+    channelId: opened.channelId,
+    openTx: opened.openTx,
+    deposit: options.deposit,
+    settleTimeout,
+  });
+}
+
+/**
+ * The file and the ledger line of a payout channel funded on chain; the intent removed.
+ *
+ * @example
+ * ```ts
+ * import { recordPayoutChannel } from "./payout_channel_open.ts";
+ * import type { OpenPayoutChannelOptions } from "./payout_channel_open.ts";
+ *
+ * declare const options: OpenPayoutChannelOptions;
+ * declare const channelId: `0x${string}`;
+ * const record = await recordPayoutChannel(options, { channelId, deposit: 10_000_000n, settleTimeout: 600n });
+ * ```
+ */
+export async function recordPayoutChannel(
+  options: Pick<
+    OpenPayoutChannelOptions,
+    "stateDir" | "audit" | "ledger" | "account" | "client" | "peerAddress"
+  >,
+  channel: {
+    channelId: `0x${string}`;
+    openTx?: `0x${string}`;
+    deposit: bigint;
+    settleTimeout: bigint;
+  },
+): Promise<ChannelRecord> {
+  const record = {
+    ...newChannelRecord(options.client, { ...channel, peerAddress: options.peerAddress }),
+    peerLabel: `payout to ${options.account}`,
+  };
+  await saveChannel(record, {
+    stateDir: options.stateDir,
+    audit: options.audit,
+    action: "open",
+  });
+  await options.ledger.opened(options.account, channel.channelId, channel.deposit);
+  await clearPayoutOpenIntent(options.stateDir, options.peerAddress);
+  return record;
+}
+
+/** Options for {@linkcode adoptPayoutChannel}. */
+export interface AdoptPayoutChannelOptions {
+  /** The town's chain client (its key). */
+  client: TokenNetworkClient;
+  account: string;
+  /** The channel found open on chain between the town and the peer. */
+  channelId: `0x${string}`;
+  /** The deposit it is to carry: topped up to it when the open's deposit never went out. */
+  deposit: bigint;
+}
+
+/**
+ * Takes over a payout channel the town opened on chain and never recorded (killed between the
+ * open and its file or row): checks it is open with the town as a participant and nothing
+ * transferred on chain, tops the town's deposit up to `deposit` when the open's deposit was not
+ * mined, and resolves with the town's deposit. Only for a channel no claim was signed on (no
+ * file, no row: the caller knows).
+ *
+ * @example
+ * ```ts
+ * import { adoptPayoutChannel } from "./payout_channel_open.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ *
+ * declare const client: TokenNetworkClient;
+ * declare const channelId: `0x${string}`;
+ * const deposit = await adoptPayoutChannel({ client, account: "beta", channelId, deposit: 10_000_000n });
+ * ```
+ */
+export async function adoptPayoutChannel(options: AdoptPayoutChannelOptions): Promise<bigint> {
+  const { client, channelId } = options;
+  const c = await client.getChannel(channelId);
+  const mine = c.participants[client.address.toLowerCase()];
+  if (c.state !== "opened" || mine === undefined || mine.transferredAmount !== 0n) {
+    throw new PeerPayoutError(`channel ${channelId} with ${options.account} cannot carry payouts`);
+  }
+  if (mine.deposit >= options.deposit) return mine.deposit;
+  await client.setTotalDeposit(channelId, options.deposit);
+  return options.deposit;
+}
