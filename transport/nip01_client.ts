@@ -164,8 +164,8 @@ export interface Nip01Client {
   close(): void;
 }
 
-/** CLOSED prefixes that a reconnect cannot fix. */
-const FATAL_CLOSED_PREFIXES = ["invalid:", "unsupported:", "blocked:", "restricted:"];
+/** CLOSED prefixes a reconnect cannot fix (`auth-required:`: only without `authenticate`). */
+const FATAL_CLOSED = ["invalid:", "unsupported:", "blocked:", "restricted:", "auth-required:"];
 
 /**
  * Opens a WebSocket to `url` and subscribes with `filters`.
@@ -429,11 +429,15 @@ class Nip01Connection implements Nip01Client {
   }
 
   #onClosed(socket: WebSocket, req: string, message: string): void {
-    this.#log({ type: "closed", message });
     const authed = message.startsWith("auth-required:") ? this.#auth?.retry() : undefined;
+    // Refused for the answer still on its way: not worth a log line, unless it is refused.
+    if (authed === undefined) this.#log({ type: "closed", message });
     if (authed !== undefined) {
       void authed.then((ok) => {
-        if (!ok || this.#socket !== socket || socket.readyState !== WebSocket.OPEN) {
+        // A connection closed meanwhile is the close handler's (reconnect or end).
+        if (this.#socket !== socket || socket.readyState !== WebSocket.OPEN) return;
+        if (!ok) {
+          this.#log({ type: "closed", message });
           return this.#refused(message);
         }
         socket.send(req);
@@ -452,7 +456,7 @@ class Nip01Connection implements Nip01Client {
       }, delay);
       return;
     }
-    if (this.#options.reconnect && !FATAL_CLOSED_PREFIXES.some((p) => message.startsWith(p))) {
+    if (this.#options.reconnect && !FATAL_CLOSED.some((p) => message.startsWith(p))) {
       this.#dropSocket();
       return this.#scheduleReconnect();
     }

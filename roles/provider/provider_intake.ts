@@ -71,6 +71,8 @@ export interface ProviderIntakeOptions extends
 export class ProviderIntake {
   #o: ProviderIntakeOptions;
   #feed?: EventFeed;
+  /** The private kinds delivered to skills (gift wraps): read authenticated, in this thread. */
+  #privateFeed?: EventFeed;
   #resubscribing: Promise<void> = Promise.resolve();
   /** The town each recent request was first found on (its writes' fallback). */
   #foundOn = new Map<string, string>();
@@ -100,9 +102,9 @@ export class ProviderIntake {
    */
   resubscribe(): Promise<void> {
     const next = this.#resubscribing.then(async () => {
-      const feed = this.#feed;
-      this.#feed = undefined;
-      await feed?.close().catch(() => {});
+      const feeds = [this.#feed, this.#privateFeed];
+      this.#feed = this.#privateFeed = undefined;
+      for (const feed of feeds) await feed?.close().catch(() => {});
       await this.subscribe();
     });
     this.#resubscribing = next.catch(() => {});
@@ -112,6 +114,7 @@ export class ProviderIntake {
   /** Closes the feed. */
   async close(): Promise<void> {
     await this.#feed?.close().catch(() => {});
+    await this.#privateFeed?.close().catch(() => {});
   }
 
   /** Opens the feed of the skills' kinds (docs/ARCHITECTURE.md, "Pipelines and their permissions"). */
@@ -127,19 +130,45 @@ export class ProviderIntake {
         o.addressedOnly ? { kinds, "#p": [o.pubkey], since } : { kinds, since },
       );
     }
+    const feed = await this.#openFeed(filters);
     const delivered = o.skills.deliveryKinds();
     // Gift wraps carry a created_at up to two days in the past (NIP-59): look back further;
-    // the delivery log keeps each event to one delivery however often it comes back.
-    if (delivered.length > 0) {
-      filters.push({ kinds: delivered, "#p": [o.pubkey], since: since - DELIVERY_LOOKBACK_S });
+    // the delivery log keeps each event to one delivery however often it comes back. Towns
+    // serve them to their recipient only (NIP-42): that feed answers with the node's key, in
+    // this thread (no stage's worker holds it); the jobs' feed stays in its workers.
+    const privateFeed = delivered.length === 0 ? undefined : await this.#openFeed(
+      [{ kinds: delivered, "#p": [o.pubkey], since: since - DELIVERY_LOOKBACK_S }],
+      authenticateWith(o.signer),
+    );
+    if (o.work.stopped) {
+      await privateFeed?.close();
+      return await feed.close();
     }
-    const feed = await openMultiTownFeed({
+    this.#feed = feed;
+    this.#privateFeed = privateFeed;
+    o.onFeed(feed.description);
+    for (const f of [feed, privateFeed]) {
+      void f?.done.then(() => {
+        // A feed ends on close, or when its stages gave up (a relay refusing us for good).
+        if (!o.work.stopped && (this.#feed === f || this.#privateFeed === f)) {
+          o.work.error(new Error("the feed of requests ended: no new jobs come in"));
+          o.markStatus();
+        }
+      });
+    }
+  }
+
+  #openFeed(
+    filters: NostrFilter[],
+    authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>,
+  ): Promise<EventFeed> {
+    const o = this.#o;
+    return openMultiTownFeed({
       relays: [o.relayUrl, ...(o.moreTowns ?? []).map((t) => t.relayUrl)],
       filters,
       mode: o.feedMode,
       stageModules: o.feedStageModules,
-      // Gift wraps are served to their recipient only (NIP-42): the feed then runs inline.
-      authenticate: delivered.length > 0 ? authenticateWith(o.signer) : undefined,
+      authenticate,
       onEvent: (summary, relay) => this.#onFeedEvent(summary, relay),
       onLog: (e, relay) => {
         if (e.type === "closed" || e.type === "notice") {
@@ -152,16 +181,6 @@ export class ProviderIntake {
         }
       },
       onFailure: (f) => o.log(`feed: ${f.stage}: ${f.message}`),
-    });
-    if (o.work.stopped) return await feed.close();
-    this.#feed = feed;
-    o.onFeed(feed.description);
-    void feed.done.then(() => {
-      // A feed ends on close, or when its stages gave up (a relay refusing us for good).
-      if (!o.work.stopped && this.#feed === feed) {
-        o.work.error(new Error("the feed of requests ended: no new jobs come in"));
-        o.markStatus();
-      }
     });
   }
 
