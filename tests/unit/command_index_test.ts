@@ -206,6 +206,7 @@ Deno.test("command index: job submit loads no chain/ and, of roles/ and transpor
     "roles/role_error.ts",
     // The relay reader the providers are read with.
     "transport/nip01_client.ts",
+    "transport/nip42_answer.ts",
     "transport/relay_event_check.ts",
     "transport/relay_query.ts",
     "transport/relay_query_many.ts",
