@@ -239,12 +239,21 @@ function Postgres(a, b) {
     let savepoints = 0
       , connection
       , prepare = null
+      , closedError = null
 
     try {
       await sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()
       return await Promise.race([
         scope(connection, fn),
-        new Promise((_, reject) => connection.onclose = reject)
+        new Promise((_, reject) => connection.onclose = e => {
+          // turnpike patch (vendor/postgres/PATCHED.md): the transaction ended with its
+          // connection; its queries, queued or to come (the callback goes on, then its ROLLBACK
+          // or COMMIT), reject instead of running on whatever session the connection opens next.
+          closedError = e
+          while (queries.length)
+            queries.shift().reject(e)
+          reject(e)
+        })
       ])
     } catch (error) {
       throw error
@@ -292,6 +301,8 @@ function Postgres(a, b) {
 
       function handler(q) {
         q.catch(e => uncaughtError || (uncaughtError = e))
+        if (closedError)
+          return q.reject(closedError)
         c.queue === full
           ? queries.push(q)
           : c.execute(q) || move(c, full)
