@@ -60,9 +60,11 @@ export class IldcpError extends ProtocolError {
  * ```ts
  * import { encodeIldcpRequest } from "./ildcp.ts";
  *
+ * import assert from "node:assert/strict";
+ *
  * // sent to the parent as a BTP `ilp` sub-protocol message; it answers with a FULFILL
- * declare function sendToParent(prepare: Uint8Array): Promise<Uint8Array>;
- * const reply = await sendToParent(encodeIldcpRequest());
+ * const prepare = encodeIldcpRequest({ expiresAt: new Date("2030-01-01T00:00:00Z") });
+ * assert.equal(decodeIldcpRequest(prepare).expiresAt.toISOString(), "2030-01-01T00:00:00.000Z");
  * ```
  */
 export function encodeIldcpRequest(options: IldcpRequestOptions = {}): Uint8Array {

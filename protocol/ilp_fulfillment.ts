@@ -106,11 +106,11 @@ export async function fulfillmentFor(
  *
  * @example
  * ```ts
- * import type { IlpPrepare } from "./ilp_packet.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const prepare: IlpPrepare;
- * declare const reply: { fulfillment: Uint8Array };
- * if (!(await checkFulfillment(reply.fulfillment, prepare.executionCondition))) throw new Error("F05");
+ * const { fulfillment, condition } = await fulfillmentFor(new Uint8Array(32), new Uint8Array([1]));
+ * assert.equal(await checkFulfillment(fulfillment, condition), true);
+ * assert.equal(await checkFulfillment(new Uint8Array(32), condition), false); // reject: F05
  * ```
  */
 export async function checkFulfillment(

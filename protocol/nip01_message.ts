@@ -283,8 +283,11 @@ function checkFilters(arr: unknown[], options: ParseNip01Options): NostrFilter[]
  *
  * @example
  * ```ts
- * declare const text: string;
- * const event = checkEventShape(JSON.parse(text), "EVENT");
+ * import assert from "node:assert/strict";
+ *
+ * const text = JSON.stringify({ id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 1, tags: [], content: "hi", sig: "03".repeat(64) });
+ * assert.equal(checkEventShape(JSON.parse(text), "EVENT").content, "hi");
+ * assert.throws(() => checkEventShape({ kind: 1 }, "EVENT"), Nip01MessageError);
  * ```
  */
 export function checkEventShape(v: unknown, context = "event"): NostrEvent {

@@ -143,11 +143,12 @@ function clip(s: string): string {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * declare const jobId: string;
- * matchFilter(event, { kinds: [7000], "#e": [jobId] });
+ * const jobId = "ab".repeat(32);
+ * const event = { id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 7000, tags: [["e", jobId]], content: "", sig: "03".repeat(64) };
+ * assert.equal(matchFilter(event, { kinds: [7000], "#e": [jobId] }), true);
+ * assert.equal(matchFilter(event, { kinds: [6050] }), false);
  * ```
  */
 export function matchFilter(event: NostrEvent, filter: NostrFilter): boolean {
@@ -180,11 +181,11 @@ function matchSearch(content: string, search: string): boolean {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * declare const me: string;
- * matchFilters(event, [{ kinds: [6050] }, { kinds: [7000], "#p": [me] }]);
+ * const me = "ab".repeat(32);
+ * const event = { id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 7000, tags: [["p", me]], content: "", sig: "03".repeat(64) };
+ * assert.equal(matchFilters(event, [{ kinds: [6050] }, { kinds: [7000], "#p": [me] }]), true);
  * ```
  */
 export function matchFilters(event: NostrEvent, filters: readonly NostrFilter[]): boolean {

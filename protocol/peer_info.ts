@@ -84,10 +84,14 @@ export function isIlpAddress(value: unknown): value is string {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * const info = validatePeerInfo(JSON.parse(event.content));
+ * const info = validatePeerInfo({ ...{ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
+ *   tokenNetworks: {}, preferredTokens: {} }, extra: 1 });
+ * assert.equal(info.ilpAddress, "g.town");
+ * assert.equal("extra" in info, false);
+ * assert.throws(() => validatePeerInfo({ ilpAddress: "not an address" }), PeerInfoError);
  * ```
  */
 export function validatePeerInfo(value: unknown): PeerInfo {
@@ -205,10 +209,13 @@ export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * const info = parsePeerInfo(event);
+ * const event = buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
+ *   tokenNetworks: {}, preferredTokens: {} });
+ * assert.equal(parsePeerInfo(event).btpEndpoint, "ws://127.0.0.1:3000");
+ * assert.throws(() => parsePeerInfo({ ...event, kind: 1 }), PeerInfoError);
  * ```
  */
 export function parsePeerInfo(event: Pick<NostrEvent, "kind" | "content">): PeerInfo {
