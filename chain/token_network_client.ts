@@ -632,18 +632,19 @@ export class TokenNetworkClient {
    * import { type Hex, signWithdraw } from "./balance_proof.ts";
    * import type { LocalAccount } from "viem/accounts";
    *
-   * declare const client: TokenNetworkClient;
+   * declare const client: TokenNetworkClient; // on a chain: compile-only, deno test --doc ignores it
    * declare const mine: LocalAccount;
    * declare const channelId: Hex;
    * declare const partnerSignature: Hex; // the partner's signWithdraw over the same message
-   * const now = BigInt(Math.floor(Date.now() / 1000));
-   * const participant = mine.address;
-   * const withdraw = { channelId, participant, totalWithdraw: 5n, expiration: now + 600n };
-   * const tx = await client.setTotalWithdraw(channelId, {
-   *   ...withdraw,
-   *   participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
-   *   partnerSignature,
-   * });
+   * Deno.test({ name: "setTotalWithdraw", ignore: true, async fn() {
+   *   const now = BigInt(Math.floor(Date.now() / 1000));
+   *   const withdraw = { channelId, participant: mine.address, totalWithdraw: 5n, expiration: now + 600n };
+   *   const tx = await client.setTotalWithdraw(channelId, {
+   *     ...withdraw,
+   *     participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
+   *     partnerSignature,
+   *   });
+   * } });
    * ```
    */
   async setTotalWithdraw(channelId: Hex, options: SetTotalWithdrawOptions): Promise<Hex> {
