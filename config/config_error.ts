@@ -62,10 +62,13 @@ export interface ConfigErrorOptions {
  *
  * @example
  * ```ts
- * throw new ConfigError("must be an integer 0-65535", {
+ * import assert from "node:assert/strict";
+ *
+ * const err = new ConfigError("must be an integer 0-65535", {
  *   key: "btpPort",
  *   source: { kind: "env", name: "TURNPIKE_BTP_PORT" },
  * });
+ * assert.equal(err.message, "must be an integer 0-65535 (btpPort from env TURNPIKE_BTP_PORT)");
  * ```
  */
 export class ConfigError extends ConfigLayerError {
@@ -93,7 +96,11 @@ export class ConfigError extends ConfigLayerError {
  *
  * @example
  * ```ts
- * throw new InsecureUrlError("ws://relay.example.com is not encrypted", { key: "relayUrl" });
+ * import assert from "node:assert/strict";
+ *
+ * const err = new InsecureUrlError("ws://relay.example.com is not encrypted", { key: "relayUrl" });
+ * assert.ok(err instanceof ConfigError); // caught with every other bad setting
+ * assert.equal(err.key, "relayUrl");
  * ```
  */
 export class InsecureUrlError extends ConfigError {

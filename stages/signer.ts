@@ -158,7 +158,15 @@ function isString(v: unknown): v is string {
  *
  * @example
  * ```ts
- * const options = parseSignerFlags({ "key-file": "/run/secrets/nostr.key" });
+ * import assert from "node:assert/strict";
+ * import { StageOptionsError } from "./stage.ts";
+ *
+ * const keyFile = await Deno.makeTempFile(); // e.g. /run/secrets/nostr.key
+ * await Deno.writeTextFile(keyFile, "ab".repeat(32));
+ * const options = parseSignerFlags({ "key-file": keyFile });
+ * assert.equal(options.secretKey, "ab".repeat(32));
+ * assert.throws(() => parseSignerFlags({ nsec: "nsec1..." }), StageOptionsError); // never on the command line
+ * await Deno.remove(keyFile);
  * ```
  */
 export function parseSignerFlags(flags: StageFlags): SignerOptions {
