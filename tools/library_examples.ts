@@ -45,7 +45,7 @@ export interface DocExample {
   compileOnly: boolean;
   /** Checked and run. */
   runs: boolean;
-  /** Runs and calls an assertion. */
+  /** Runs and calls an assertion (`node:assert`; not `console.assert`, which never throws). */
   asserts: boolean;
 }
 
@@ -115,7 +115,7 @@ export function docExamples(source: string): DocExample[] {
       !attributes.includes("ignore");
     const compileOnly = checked && /Deno\.test\(\{[^]*?ignore: true/.test(code);
     const runs = checked && !compileOnly;
-    const asserts = runs && /\bassert(\.\w+)?\(/.test(code);
+    const asserts = runs && /(?<!console\.)\bassert(\.\w+)?\(/.test(code);
     examples.push({
       line: open.line,
       fence: open.fence,
