@@ -174,8 +174,9 @@ export const PUBLIC_POLLING_MS = 1000;
  *
  * @example
  * ```ts
- * pollingIntervalMs(31337); // 10
- * pollingIntervalMs(84532); // 1000
+ * import assert from "node:assert/strict";
+ * assert.equal(pollingIntervalMs(31337), 10);
+ * assert.equal(pollingIntervalMs(84532), 1000);
  * ```
  */
 export function pollingIntervalMs(chainId: number): number {
@@ -189,7 +190,8 @@ export function pollingIntervalMs(chainId: number): number {
  *
  * @example
  * ```ts
- * chainTokenUnit("evm:base:84532"); // { tokenSymbol: "M2M", tokenDecimals: 6 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(chainTokenUnit("evm:base:84532"), { tokenSymbol: "M2M", tokenDecimals: 6 });
  * ```
  */
 export function chainTokenUnit(
@@ -209,7 +211,8 @@ export function chainTokenUnit(
  *
  * @example
  * ```ts
- * chainIdOf("evm:base:31337"); // 31337
+ * import assert from "node:assert/strict";
+ * assert.equal(chainIdOf("evm:base:31337"), 31337);
  * ```
  */
 export function chainIdOf(id: string): number {

@@ -55,8 +55,8 @@ export class CorrelatorInputError extends StagesError {
  * ```ts
  * import type { SummaryChunk } from "./chunks.ts";
  *
- * jobReferences({ kind: 6050, e: ["ab".repeat(32)] } as SummaryChunk);
- * // { role: "result", candidates: ["abab..."] }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(jobReferences({ kind: 6050, e: ["ab".repeat(32)] } as SummaryChunk), { role: "result", candidates: ["ab".repeat(32)] });
  * ```
  */
 export function jobReferences(

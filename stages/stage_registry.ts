@@ -54,7 +54,8 @@ export class StageExportError extends StagesError {
  *
  * @example
  * ```ts
- * stageNames().includes("kind-extractor"); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(stageNames().includes("kind-extractor"));
  * ```
  */
 export function stageNames(): string[] {
@@ -66,7 +67,8 @@ export function stageNames(): string[] {
  *
  * @example
  * ```ts
- * resolveStageModule("correlator").exportName; // "correlatorStage"
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveStageModule("correlator").exportName, "correlatorStage");
  * ```
  */
 export function resolveStageModule(name: string): StageModuleRef {
