@@ -72,7 +72,9 @@ const ASSET_CODE = /^[A-Za-z0-9]{1,16}$/;
  *
  * @example
  * ```ts
- * isIlpAddress("g.town.alice"); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(isIlpAddress("g.town.alice"), true);
+ * assert.equal(isIlpAddress("not an address"), false);
  * ```
  */
 export function isIlpAddress(value: unknown): value is string {
@@ -239,8 +241,8 @@ export function parsePeerInfo(event: Pick<NostrEvent, "kind" | "content">): Peer
  *
  * @example
  * ```ts
- * negotiateSettlementChain(["evm:base:31337", "evm:base:84532"], ["evm:base:84532"], ["evm:base:84532"]);
- * // ["evm:base:84532"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(negotiateSettlementChain(["evm:base:31337", "evm:base:84532"], ["evm:base:84532"], ["evm:base:84532"]), ["evm:base:84532"]);
  * ```
  */
 export function negotiateSettlementChain(
