@@ -214,6 +214,7 @@ export async function recoverBalanceProofSigner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CooperativeSettle, signCooperativeSettle } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -227,6 +228,7 @@ export async function recoverBalanceProofSigner(
  *   balance2: 10n,
  * };
  * const sig = await signCooperativeSettle(settle, { account, domain });
+ * assert.match(sig, /^0x[0-9a-f]{130}$/); // r | s | v
  * ```
  */
 export async function signCooperativeSettle(
@@ -268,6 +270,7 @@ export async function recoverCooperativeSettleSigner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signWithdraw } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -276,7 +279,8 @@ export async function recoverCooperativeSettleSigner(
  * const channelId = `0x${"ab".repeat(32)}` as const;
  * const now = BigInt(Math.floor(Date.now() / 1000));
  * const withdraw = { channelId, participant: account.address, totalWithdraw: 5n, expiration: now + 600n };
- * const mine = await signWithdraw(withdraw, { account, domain });
+ * const mine = await signWithdraw(withdraw, { account, domain }); // and the partner signs the same
+ * assert.match(mine, /^0x[0-9a-f]{130}$/);
  * ```
  */
 export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Promise<Hex> {

@@ -17,7 +17,8 @@ export type SettingSource =
  *
  * @example
  * ```ts
- * describeSource({ kind: "env", name: "TURNPIKE_BTP_PORT" }); // "env TURNPIKE_BTP_PORT"
+ * import assert from "node:assert/strict";
+ * assert.equal(describeSource({ kind: "env", name: "TURNPIKE_BTP_PORT" }), "env TURNPIKE_BTP_PORT");
  * ```
  */
 export function describeSource(source: SettingSource): string {
@@ -40,9 +41,10 @@ export function describeSource(source: SettingSource): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError, ConfigLayerError } from "./config_error.ts";
  *
- * new ConfigError("must be an integer") instanceof ConfigLayerError; // true
+ * assert.ok(new ConfigError("must be an integer") instanceof ConfigLayerError);
  * ```
  */
 export abstract class ConfigLayerError extends TurnpikeError {}

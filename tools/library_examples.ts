@@ -16,9 +16,8 @@
  * @module
  */
 
-/** The languages `deno test --doc` type-checks and runs. */
+/** The languages `deno test --doc` type-checks and runs (a block with none it leaves alone). */
 const CODE_LANGUAGES = new Set([
-  "",
   "js",
   "javascript",
   "mjs",

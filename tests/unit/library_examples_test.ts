@@ -18,8 +18,8 @@ Deno.test("library examples: every example of the modules mod.ts exports from ru
       const example of docExamples(await Deno.readTextFile(new URL(path, root)))
     ) {
       const language = example.fence.split(/\s+/)[0];
-      // A block in another language (sh, toml, text) is not a TypeScript example.
-      if (!/^(|[cm]?[jt]s|[jt]sx|javascript|typescript)$/.test(language)) {
+      // A block in another language (sh, toml, text) or none is not a TypeScript example.
+      if (!/^([cm]?[jt]s|[jt]sx|javascript|typescript)$/.test(language)) {
         continue;
       }
       if (example.runs) runs++;
@@ -43,9 +43,7 @@ Deno.test("library examples: the doc piece runs mod.ts and every module it re-ex
   const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     modules: { specifier: string; dependencies?: { specifier: string }[] }[];
   };
-  const mod = info.modules.find((m) =>
-    m.specifier === new URL("mod.ts", root).href
-  );
+  const mod = info.modules.find((m) => m.specifier === new URL("mod.ts", root).href);
   const imported = (mod?.dependencies ?? [])
     .map((d) => d.specifier)
     .filter((s) => s.startsWith("./"))
