@@ -192,6 +192,7 @@ export interface SignClaimOptions extends ClaimChannel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signClaim } from "./claim_signer.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -204,7 +205,7 @@ export interface SignClaimOptions extends ClaimChannel {
  *   nonce: 3n,
  *   transferredAmount: 4500n,
  * });
- * console.assert(claim.nonce === 3n);
+ * assert.deepEqual([claim.nonce, claim.transferredAmount], [3n, 4500n]);
  * ```
  */
 export async function signClaim(options: SignClaimOptions): Promise<PaymentChannelClaim> {

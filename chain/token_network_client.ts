@@ -213,15 +213,15 @@ const BALANCE_PROOF_UPDATED_EVENT = parseAbiItem(
  * import type { ChainConfig } from "../config/chain_config.ts";
  * import type { NodeSigner } from "../protocol/node_signer.ts";
  *
- * async function open(chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`) {
+ * declare const chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`; // compile-only: needs a chain
+ * Deno.test({ name: "TokenNetworkClient", ignore: true, async fn() {
  *   const client = new TokenNetworkClient({ chain, account: signer.evm });
  *   const { channelId } = await client.openChannel({
  *     partner,
  *     deposit: 50_000_000n,
  *     settleTimeout: 3600n,
  *   });
- *   return channelId;
- * }
+ * } });
  * ```
  */
 export class TokenNetworkClient {

@@ -120,10 +120,11 @@ export interface ResolveChainConfigOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const chain = resolveChainConfig("evm:base:84532", {
  *   section: { rpc_url: "https://sepolia.base.org", token_network: "0x" + "11".repeat(20) },
  * });
- * console.log(chain.network, chain.tokenAddress); // testnet 0x39eaF9...
+ * assert.equal(chain.network, "testnet"); // and the chain's known token, as no section names one
  * ```
  */
 export function resolveChainConfig(
@@ -226,7 +227,9 @@ export function chainIdOf(id: string): number {
  *
  * @example
  * ```ts
- * networkLabel(resolveChainConfig("evm:base:31337", { overrides: { rpcUrl: "http://127.0.0.1:8545" } }));
+ * import assert from "node:assert/strict";
+ * const label = networkLabel(resolveChainConfig("evm:base:31337", { overrides: { rpcUrl: "http://127.0.0.1:8545" } }));
+ * assert.ok(label.includes("31337"));
  * ```
  */
 export function networkLabel(chain: Pick<ChainConfig, "name" | "id" | "network">): string {

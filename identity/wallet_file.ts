@@ -91,7 +91,8 @@ export interface WriteWalletFileOptions {
  *
  * @example
  * ```ts
- * walletFilePath("/home/me/.turnpike/default"); // "/home/me/.turnpike/default/wallet.toml"
+ * import assert from "node:assert/strict";
+ * assert.equal(walletFilePath("/home/me/.turnpike/default"), "/home/me/.turnpike/default/wallet.toml");
  * ```
  */
 export function walletFilePath(stateDir: string): string {

@@ -57,7 +57,10 @@ const TAG_KEY = /^#[a-zA-Z]$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const f = validateFilter({ kinds: [5050], "#p": ["ab".repeat(32)], since: 1700000000 });
+ * assert.deepEqual(f.kinds, [5050]);
+ * assert.throws(() => validateFilter({ kinds: [-1] }), NostrFilterError);
  * ```
  */
 export function validateFilter(value: unknown, limits: FilterLimits = {}): NostrFilter {

@@ -119,8 +119,14 @@ export interface DirectoryJobStoreOptions {
  *
  * @example
  * ```ts
- * const store = new DirectoryJobStore({ stateDir: "/home/me/.turnpike/default" });
- * const job = await store.lookup("ab".repeat(32));
+ * import assert from "node:assert/strict";
+ * const stateDir = await Deno.makeTempDir(); // e.g. /home/me/.turnpike/default
+ * await Deno.mkdir(`${stateDir}/jobs`);
+ * await Deno.writeTextFile(`${stateDir}/jobs/${"ab".repeat(32)}.toml`, 'skill = "echo"\n');
+ * const store = new DirectoryJobStore({ stateDir });
+ * assert.equal((await store.lookup("ab".repeat(32)))?.skill, "echo");
+ * assert.equal(await store.lookup("cd".repeat(32)), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class DirectoryJobStore implements JobStore {

@@ -39,7 +39,8 @@ const STAGE_NAME = "kind-extractor";
  *
  * @example
  * ```ts
- * parseKindRanges("1,5000-5999"); // [[1, 1], [5000, 5999]]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseKindRanges("1,5000-5999"), [[1, 1], [5000, 5999]]);
  * ```
  */
 export function parseKindRanges(spec: string): [number, number][] {

@@ -82,7 +82,9 @@ export function resolveStageModule(name: string): StageModuleRef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const stage = await importStage({ url: new URL("./correlator.ts", import.meta.url).href, exportName: "correlatorStage" });
+ * assert.equal(stage.name, "correlator");
  * ```
  */
 export async function importStage(ref: StageModuleRef): Promise<Stage> {
@@ -99,8 +101,9 @@ export async function importStage(ref: StageModuleRef): Promise<Stage> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const stage = await loadStage("kind-extractor");
- * console.log(stage.description);
+ * assert.equal(stage.name, "kind-extractor");
  * ```
  */
 export function loadStage(name: string): Promise<Stage> {
