@@ -48,12 +48,14 @@ export class EmptyPassphraseError extends IdentityError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMnemonic } from "./mnemonic.ts";
  * import { walletFilePath, writeWalletFile } from "./wallet_file.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
  * await writeWalletFile(walletFilePath(stateDir), record); // the secret sealed, the keys in clear
+ * assert.equal(record.secretKind, "mnemonic");
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */

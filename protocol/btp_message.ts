@@ -25,7 +25,8 @@ export const BtpFrameType = { response: 1, error: 2, message: 6, transfer: 7 } a
  *
  * @example
  * ```ts
- * const { code, name } = BTP_ERROR.notAccepted; // "F00", "NotAcceptedError"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(BTP_ERROR.notAccepted, { code: "F00", name: "NotAcceptedError" });
  * ```
  */
 export const BTP_ERROR = {

@@ -236,12 +236,8 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  *
  * @example
  * ```ts
- * import {
- *   COSIGN_PROTOCOL_NAME,
- *   COSIGN_VERSION,
- *   type CosignRequest,
- *   encodeCosignRequest,
- * } from "./payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * import { COSIGN_PROTOCOL_NAME, COSIGN_VERSION, type CosignRequest, encodeCosignRequest } from "./payment_channel_cosign.ts";
  *
  * const request: CosignRequest = {
  *   version: COSIGN_VERSION,
@@ -253,6 +249,7 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  * const data = encodeCosignRequest(request);
  * // a BTP message's protocol data entry (protocol/btp_message.ts)
  * const entry = { protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data };
+ * assert.deepEqual(decodeCosignRequest(entry.data), request);
  * ```
  */
 export function encodeCosignRequest(request: CosignRequest): Uint8Array {
@@ -292,11 +289,8 @@ export function encodeCosignRequest(request: CosignRequest): Uint8Array {
  *
  * @example
  * ```ts
- * import {
- *   COSIGN_VERSION,
- *   decodeCosignRequest,
- *   encodeCosignRequest,
- * } from "./payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * import { COSIGN_VERSION, decodeCosignRequest, encodeCosignRequest } from "./payment_channel_cosign.ts";
  *
  * const data = encodeCosignRequest({
  *   version: COSIGN_VERSION,
@@ -306,7 +300,8 @@ export function encodeCosignRequest(request: CosignRequest): Uint8Array {
  *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
  * });
  * const request = decodeCosignRequest(data);
- * console.assert(request.type === "last-claim" && request.chainId === 31337);
+ * assert.ok(request.type === "last-claim" && request.chainId === 31337);
+ * assert.throws(() => decodeCosignRequest('{"version":1}'), ChannelCosignError);
  * ```
  */
 export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {

@@ -192,9 +192,11 @@ export interface BuildPeerInfoOptions {
  *
  * @example
  * ```ts
- * buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ * import assert from "node:assert/strict";
+ * const template = buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
  *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
  *   tokenNetworks: {}, preferredTokens: {} });
+ * assert.equal(template.kind, PEER_INFO_KIND); // 10032, the info as JSON content
  * ```
  */
 export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}): EventTemplate {

@@ -211,10 +211,10 @@ export interface PaidPrepareOptions {
  *
  * @example
  * ```ts
- * import { paidPrepareOf } from "./ilp_prepare_sink.ts";
+ * import assert from "node:assert/strict";
  * const { prepare } = await paidPrepareOf({ toon: "kind: 1", destination: "g.town.relay.x",
  *   pricePerByte: 10n, key: new Uint8Array(32) });
- * console.assert(prepare.amount === "70");
+ * assert.equal(prepare.amount, "70"); // 7 bytes of TOON at 10 per byte
  * ```
  * @throws {IlpPacketError} when the amount does not fit an uint64.
  */

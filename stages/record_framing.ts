@@ -143,10 +143,11 @@ export function encodeRecord(chunk: Chunk): string {
  *
  * @example
  * ```ts
- * ReadableStream.from([{ type: "toon", toon: "kind: 1" } as const])
+ * import assert from "node:assert/strict";
+ * const bytes = ReadableStream.from([{ type: "toon", toon: "kind: 1" } as const])
  *   .pipeThrough(new RecordEncoderStream())
- *   .pipeThrough(new TextEncoderStream())
- *   .pipeTo(Deno.stdout.writable);
+ *   .pipeThrough(new TextEncoderStream()); // a stage's output: .pipeTo(Deno.stdout.writable)
+ * assert.equal(await new Response(bytes).text(), "kind: 1\n\n");
  * ```
  */
 export class RecordEncoderStream extends TransformStream<Chunk, string> {
