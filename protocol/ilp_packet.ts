@@ -141,8 +141,8 @@ const ERROR_CODE_PATTERN = /^[FTR][0-9A-Z]{2}$/;
  *
  * @example
  * ```ts
- * isIlpErrorCode("F02"); // true
- * isIlpErrorCode("X00"); // false
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([isIlpErrorCode("F02"), isIlpErrorCode("X00")], [true, false]);
  * ```
  */
 export function isIlpErrorCode(code: string): boolean {
@@ -154,8 +154,8 @@ export function isIlpErrorCode(code: string): boolean {
  *
  * @example
  * ```ts
- * ilpErrorName("T05"); // "Rate Limited"
- * ilpErrorName("F42"); // "Final Error"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([ilpErrorName("T05"), ilpErrorName("F42")], ["Rate Limited", "Final Error"]);
  * ```
  */
 export function ilpErrorName(code: string): string {
@@ -616,7 +616,8 @@ export function encodeIlpReply(reply: IlpReply, options: IlpCodecOptions = {}): 
  *
  * @example
  * ```ts
- * isValidIlpAddress("test.conn.alice"); // true
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([isValidIlpAddress("test.conn.alice"), isValidIlpAddress("no spaces.x")], [true, false]);
  * ```
  */
 export function isValidIlpAddress(address: string): boolean {
