@@ -7,15 +7,29 @@
  * `@turnpike/turnpike/town` (`startTownNode`), `/provider` (`startProviderNode`) and
  * `/requester` (`startRequester`), so a user of the codecs loads none of the roles' code.
  *
- * @example
+ * @example An event signed, encoded as TOON and summarised without decoding it
  * ```ts
- * import { createPipeline, encodeEventToon, extractSummary } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeEventToon, extractSummary, localNodeSigner } from "./mod.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * const summary = extractSummary("kind: 1\n...");
- * await using pipeline = await createPipeline({
- *   stages: [{ name: "relay-source", flags: { relay: "ws://127.0.0.1:7100", kinds: "7000" } },
- *     { name: "kind-extractor" }],
- * });
+ * const signer = localNodeSigner(generateSecretKey());
+ * const event = await signer.signEvent({ kind: 1, created_at: 1700000000, tags: [], content: "hi" });
+ * const summary = extractSummary(encodeEventToon(event));
+ * assert.deepEqual([summary.kind, summary.pubkey], [1, signer.pubkey]);
+ * ```
+ *
+ * @example A pipeline from a relay (compile-only: deno test --doc reports it ignored)
+ * ```ts
+ * import { createPipeline } from "./mod.ts";
+ *
+ * Deno.test({ name: "a pipeline from a relay", ignore: true, async fn() {
+ *   await using pipeline = await createPipeline({
+ *     stages: [{ name: "relay-source", flags: { relay: "ws://127.0.0.1:7100", kinds: "7000" } },
+ *       { name: "kind-extractor" }],
+ *   });
+ *   await pipeline.run();
+ * } });
  * ```
  *
  * @module

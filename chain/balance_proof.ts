@@ -130,7 +130,9 @@ export const TOKEN_NETWORK_TYPES = {
  *
  * @example
  * ```ts
- * tokenNetworkDomain({ chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
+ * import assert from "node:assert/strict";
+ * const domain = tokenNetworkDomain({ chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` });
+ * assert.deepEqual([domain.name, domain.version], ["TokenNetwork", "1"]);
  * ```
  */
 export function tokenNetworkDomain(domain: TokenNetworkDomain): {
@@ -162,6 +164,7 @@ function message(proof: BalanceProof) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signBalanceProof } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -171,7 +174,7 @@ function message(proof: BalanceProof) {
  *   { channelId: `0x${"ab".repeat(32)}`, nonce: 1n, transferredAmount: 10n },
  *   { account, domain: { chainId: 31337, verifyingContract: tokenNetwork } },
  * );
- * console.assert(sig.length === 132);
+ * assert.equal(sig.length, 132); // 65 bytes in hex
  * ```
  */
 export async function signBalanceProof(proof: BalanceProof, options: SignOptions): Promise<Hex> {
@@ -186,6 +189,7 @@ export async function signBalanceProof(proof: BalanceProof, options: SignOptions
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recoverBalanceProofSigner, signBalanceProof } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -194,7 +198,7 @@ export async function signBalanceProof(proof: BalanceProof, options: SignOptions
  * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const sig = await signBalanceProof(proof, { account: peer, domain });
  * const signer = await recoverBalanceProofSigner(proof, sig, domain);
- * if (signer.toLowerCase() !== peer.address.toLowerCase()) throw new Error("not the peer's proof");
+ * assert.equal(signer, peer.address);
  * ```
  */
 export async function recoverBalanceProofSigner(
@@ -210,6 +214,7 @@ export async function recoverBalanceProofSigner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CooperativeSettle, signCooperativeSettle } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -223,6 +228,7 @@ export async function recoverBalanceProofSigner(
  *   balance2: 10n,
  * };
  * const sig = await signCooperativeSettle(settle, { account, domain });
+ * assert.match(sig, /^0x[0-9a-f]{130}$/); // r | s | v
  * ```
  */
 export async function signCooperativeSettle(
@@ -240,18 +246,15 @@ export async function signCooperativeSettle(
  *
  * @example
  * ```ts
- * import {
- *   type CooperativeSettle,
- *   type Hex,
- *   recoverCooperativeSettleSigner,
- *   type TokenNetworkDomain,
- * } from "./balance_proof.ts";
+ * import assert from "node:assert/strict";
+ * import { recoverCooperativeSettleSigner, signCooperativeSettle } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const settle: CooperativeSettle;
- * declare const sig: Hex;
- * declare const domain: TokenNetworkDomain;
- * const signer = await recoverCooperativeSettleSigner(settle, sig, domain);
- * console.log(signer === settle.participant2);
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const settle = { channelId: `0x${"ab".repeat(32)}` as const, participant1: `0x${"ef".repeat(20)}` as const, balance1: 40n, participant2: peer.address, balance2: 10n };
+ * const sig = await signCooperativeSettle(settle, { account: peer, domain });
+ * assert.equal(await recoverCooperativeSettleSigner(settle, sig, domain), peer.address);
  * ```
  */
 export async function recoverCooperativeSettleSigner(
@@ -267,6 +270,7 @@ export async function recoverCooperativeSettleSigner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signWithdraw } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -275,7 +279,8 @@ export async function recoverCooperativeSettleSigner(
  * const channelId = `0x${"ab".repeat(32)}` as const;
  * const now = BigInt(Math.floor(Date.now() / 1000));
  * const withdraw = { channelId, participant: account.address, totalWithdraw: 5n, expiration: now + 600n };
- * const mine = await signWithdraw(withdraw, { account, domain });
+ * const mine = await signWithdraw(withdraw, { account, domain }); // and the partner signs the same
+ * assert.match(mine, /^0x[0-9a-f]{130}$/);
  * ```
  */
 export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Promise<Hex> {
@@ -288,14 +293,15 @@ export async function signWithdraw(withdraw: Withdraw, options: SignOptions): Pr
  *
  * @example
  * ```ts
- * import { type Hex, recoverWithdrawSigner, type Withdraw } from "./balance_proof.ts";
+ * import assert from "node:assert/strict";
+ * import { recoverWithdrawSigner, signWithdraw } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const withdraw: Withdraw;
- * declare const sig: Hex;
- * declare const peer: `0x${string}`;
- * const verifyingContract: `0x${string}` = `0x${"cd".repeat(20)}`;
- * const signer = await recoverWithdrawSigner(withdraw, sig, { chainId: 31337, verifyingContract });
- * if (signer.toLowerCase() !== peer.toLowerCase()) throw new Error("not the peer's signature");
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const withdraw = { channelId: `0x${"ab".repeat(32)}` as const, participant: peer.address, totalWithdraw: 5n, expiration: 1_900_000_000n };
+ * const sig = await signWithdraw(withdraw, { account: peer, domain });
+ * assert.equal(await recoverWithdrawSigner(withdraw, sig, domain), peer.address);
  * ```
  */
 export async function recoverWithdrawSigner(
@@ -403,12 +409,13 @@ function domainSeparator(domain: TokenNetworkDomain): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { balanceProofDigest } from "./balance_proof.ts";
  *
  * const verifyingContract: `0x${string}` = `0x${"cd".repeat(20)}`;
  * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const digest = balanceProofDigest(proof, { chainId: 31337, verifyingContract });
- * console.assert(digest.length === 32);
+ * assert.equal(digest.length, 32);
  * ```
  */
 export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDomain): Uint8Array {
@@ -436,6 +443,7 @@ export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDoma
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recoverBalanceProofSignerFast, signBalanceProof } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -444,7 +452,7 @@ export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDoma
  * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const sig = await signBalanceProof(proof, { account: peer, domain });
  * const signer = recoverBalanceProofSignerFast(proof, sig, domain);
- * console.assert(signer === peer.address.toLowerCase());
+ * assert.equal(signer, peer.address.toLowerCase());
  * ```
  */
 export function recoverBalanceProofSignerFast(
@@ -486,21 +494,16 @@ export interface RecoveredBalanceProofSigner {
  *
  * @example
  * ```ts
- * import {
- *   type BalanceProof,
- *   BalanceProofSignerKey,
- *   type Hex,
- *   recoverBalanceProofSignerKey,
- *   type TokenNetworkDomain,
- * } from "./balance_proof.ts";
+ * import assert from "node:assert/strict";
+ * import { recoverBalanceProofSignerKey, signBalanceProof } from "./balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const proof: BalanceProof;
- * declare const sig: Hex;
- * declare const domain: TokenNetworkDomain;
- * declare const peer: `0x${string}`;
- * let key: BalanceProofSignerKey | undefined;
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
+ * const sig = await signBalanceProof(proof, { account: peer, domain });
  * const { address, publicKey } = recoverBalanceProofSignerKey(proof, sig, domain);
- * if (address === peer.toLowerCase()) key = new BalanceProofSignerKey(publicKey);
+ * assert.deepEqual([address, publicKey.length], [peer.address.toLowerCase(), 65]);
  * ```
  */
 export function recoverBalanceProofSignerKey(
@@ -557,11 +560,8 @@ function generator(windowSize: number): Point {
  *
  * @example
  * ```ts
- * import {
- *   BalanceProofSignerKey,
- *   recoverBalanceProofSignerKey,
- *   signBalanceProof,
- * } from "./balance_proof.ts";
+ * import assert from "node:assert/strict";
+ * import { BalanceProofSignerKey, recoverBalanceProofSignerKey, signBalanceProof } from "./balance_proof.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
  * const peer = privateKeyToAccount(generatePrivateKey());
@@ -572,7 +572,7 @@ function generator(windowSize: number): Point {
  * const key = new BalanceProofSignerKey(recoverBalanceProofSignerKey(proof, sig, domain).publicKey);
  * const nextProof = { channelId, nonce: 2n, transferredAmount: 25n };
  * const nextSig = await signBalanceProof(nextProof, { account: peer, domain });
- * if (!key.verifies(nextProof, nextSig, domain)) throw new Error("not the peer's proof");
+ * assert.ok(key.verifies(nextProof, nextSig, domain));
  * ```
  */
 export class BalanceProofSignerKey {

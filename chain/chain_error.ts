@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChainError } from "./chain_error.ts";
  *
  * class PingTimeoutError extends ChainError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof ChainError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof ChainError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class ChainError extends TurnpikeError {}

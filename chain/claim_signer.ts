@@ -55,7 +55,8 @@ export class WithdrawBelowClaimsError extends ChainError {
  *
  * @example
  * ```ts
- * import { ClaimSigner } from "./claim_signer.ts";
+ * import assert from "node:assert/strict";
+ * import { ClaimBeyondDepositError, ClaimSigner } from "./claim_signer.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
  * const signer = new ClaimSigner({
@@ -67,7 +68,11 @@ export class WithdrawBelowClaimsError extends ChainError {
  *   deposit: 50_000_000n,
  * });
  * const claim = await signer.pay(1500n);
- * console.assert(claim.nonce === 1n && claim.transferredAmount === 1500n);
+ * assert.deepEqual([claim.nonce, claim.transferredAmount], [1n, 1500n]);
+ * await signer.noteWithdraw(10_000_000n); // before signing a withdraw of 10 M2M: claims stay within 40
+ * await assert.rejects(signer.pay(40_000_000n), ClaimBeyondDepositError);
+ * await signer.noteDeposit(60_000_000n); // after a top-up to 60: within 50
+ * assert.equal((await signer.pay(40_000_000n)).transferredAmount, 40_001_500n);
  * ```
  */
 export class ClaimSigner {
@@ -112,14 +117,6 @@ export class ClaimSigner {
    * signed meanwhile can exceed what stays in the channel). Queued behind pending payments like
    * {@linkcode ClaimSigner.pay}. Never lowers the recorded total; refuses (with
    * {@linkcode WithdrawBelowClaimsError}) a total that would leave less than is already claimed.
-   *
-   * @example
-   * ```ts
-   * import { ClaimSigner } from "./claim_signer.ts";
-   *
-   * declare const signer: ClaimSigner;
-   * await signer.noteWithdraw(10_000_000n); // claims now stay within deposit - 10 M2M
-   * ```
    */
   noteWithdraw(totalWithdraw: bigint): Promise<void> {
     const run = this.#queue.then(() => this.#noteWithdraw(totalWithdraw));
@@ -139,14 +136,6 @@ export class ClaimSigner {
    * Raises the cap after a top-up (`setTotalDeposit` mined): claims may now go up to the new
    * total. Queued behind pending payments like {@linkcode ClaimSigner.pay}; a lower total than
    * the one known is ignored (deposits never go down on chain).
-   *
-   * @example
-   * ```ts
-   * import { ClaimSigner } from "./claim_signer.ts";
-   *
-   * declare const signer: ClaimSigner;
-   * await signer.noteDeposit(60_000_000n); // after topping a 50 M2M channel up by 10
-   * ```
    */
   noteDeposit(totalDeposit: bigint): Promise<void> {
     const run = this.#queue.then(() => {
@@ -203,6 +192,7 @@ export interface SignClaimOptions extends ClaimChannel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signClaim } from "./claim_signer.ts";
  * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
@@ -215,7 +205,7 @@ export interface SignClaimOptions extends ClaimChannel {
  *   nonce: 3n,
  *   transferredAmount: 4500n,
  * });
- * console.assert(claim.nonce === 3n);
+ * assert.deepEqual([claim.nonce, claim.transferredAmount], [3n, 4500n]);
  * ```
  */
 export async function signClaim(options: SignClaimOptions): Promise<PaymentChannelClaim> {

@@ -105,22 +105,27 @@ interface CachedChannel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClaimVerifier } from "./claim_verifier.ts";
- * import type { TokenNetworkClient } from "./token_network_client.ts";
- * import { decodeClaim } from "../protocol/payment_channel_claim.ts";
+ * import { ClaimSigner } from "./claim_signer.ts";
+ * import { ClaimError } from "../protocol/payment_channel_claim.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const client: TokenNetworkClient;
- * declare const peerAddress: `0x${string}`;
- * declare const claimBytes: Uint8Array; // a BTP message's `payment-channel-claim` entry
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const self: `0x${string}` = `0x${"12".repeat(20)}`;
+ * const channel = { chainId: 31337, tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, channelId: `0x${"ab".repeat(32)}` } as const;
+ * const payer = new ClaimSigner({ account: peer, ...channel, deposit: 50_000_000n }); // the peer's side
  * const verifier = new ClaimVerifier({
- *   chainId: 31337,
- *   tokenNetworkAddress: client.domain.verifyingContract,
- *   tokenAddress: `0x${"ef".repeat(20)}`,
- *   peerAddress,
- *   selfAddress: `0x${"12".repeat(20)}`,
- *   readChannel: (id) => client.getChannel(id),
+ *   ...channel, peerAddress: peer.address, selfAddress: self,
+ *   // TokenNetworkClient.getChannel fits; here, the channel as the chain would report it
+ *   readChannel: (channelId) => Promise.resolve({ channelId, state: "opened", participant1: peer.address, participant2: self,
+ *     settleTimeout: 600n, settleAt: 0n, closer: `0x${"00".repeat(20)}`, contractVersion: 2n,
+ *     participants: { [peer.address.toLowerCase()]: { deposit: 50_000_000n, transferredAmount: 0n, nonce: 0n, withdrawn: 0n } } }),
  * });
- * await verifier.accept(decodeClaim(claimBytes), 1500n); // throws ClaimError when not covered
+ * assert.equal((await verifier.accept(await payer.pay(1500n), 1500n)).newClaim, true); // a claim covering the packet
+ * await assert.rejects(verifier.accept(undefined, 1n), ClaimError); // a packet beyond the claims: not covered
+ * verifier.noteWithdraw(channel.channelId, 49_999_000n); // before co-signing the peer's withdraw: the cap falls to 1000
+ * await assert.rejects(verifier.accept(await payer.pay(1n), 1n), ClaimError); // 1501 claimed > 1000
  * ```
  */
 export class ClaimVerifier {
@@ -425,15 +430,6 @@ export class ClaimVerifier {
    * Lowers the peer's cap to `deposit - totalWithdraw` on a channel: call it (after persisting the
    * new total) before co-signing the peer's withdraw, so no claim beyond what stays in the channel
    * is accepted even before the withdrawal is mined. A lower total than one noted is ignored.
-   *
-   * @example
-   * ```ts
-   * import type { ClaimVerifier } from "./claim_verifier.ts";
-   *
-   * declare const verifier: ClaimVerifier;
-   * declare const channelId: `0x${string}`;
-   * verifier.noteWithdraw(channelId, 10_000_000n);
-   * ```
    */
   noteWithdraw(channelId: `0x${string}`, totalWithdraw: bigint): void {
     const key = channelId.toLowerCase();

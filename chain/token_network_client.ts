@@ -213,15 +213,15 @@ const BALANCE_PROOF_UPDATED_EVENT = parseAbiItem(
  * import type { ChainConfig } from "../config/chain_config.ts";
  * import type { NodeSigner } from "../protocol/node_signer.ts";
  *
- * async function open(chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`) {
+ * declare const chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`; // compile-only: needs a chain
+ * Deno.test({ name: "TokenNetworkClient", ignore: true, async fn() {
  *   const client = new TokenNetworkClient({ chain, account: signer.evm });
  *   const { channelId } = await client.openChannel({
  *     partner,
  *     deposit: 50_000_000n,
  *     settleTimeout: 3600n,
  *   });
- *   return channelId;
- * }
+ * } });
  * ```
  */
 export class TokenNetworkClient {
@@ -632,18 +632,19 @@ export class TokenNetworkClient {
    * import { type Hex, signWithdraw } from "./balance_proof.ts";
    * import type { LocalAccount } from "viem/accounts";
    *
-   * declare const client: TokenNetworkClient;
+   * declare const client: TokenNetworkClient; // on a chain: compile-only, deno test --doc ignores it
    * declare const mine: LocalAccount;
    * declare const channelId: Hex;
    * declare const partnerSignature: Hex; // the partner's signWithdraw over the same message
-   * const now = BigInt(Math.floor(Date.now() / 1000));
-   * const participant = mine.address;
-   * const withdraw = { channelId, participant, totalWithdraw: 5n, expiration: now + 600n };
-   * const tx = await client.setTotalWithdraw(channelId, {
-   *   ...withdraw,
-   *   participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
-   *   partnerSignature,
-   * });
+   * Deno.test({ name: "setTotalWithdraw", ignore: true, async fn() {
+   *   const now = BigInt(Math.floor(Date.now() / 1000));
+   *   const withdraw = { channelId, participant: mine.address, totalWithdraw: 5n, expiration: now + 600n };
+   *   const tx = await client.setTotalWithdraw(channelId, {
+   *     ...withdraw,
+   *     participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
+   *     partnerSignature,
+   *   });
+   * } });
    * ```
    */
   async setTotalWithdraw(channelId: Hex, options: SetTotalWithdrawOptions): Promise<Hex> {

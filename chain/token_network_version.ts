@@ -13,7 +13,8 @@
  * @example
  * ```ts
  * import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";
- * console.log(0n < SAFE_TOKEN_NETWORK_VERSION); // true: the first contract is refused
+ * import assert from "node:assert/strict";
+ * assert.ok(0n < SAFE_TOKEN_NETWORK_VERSION); // the first contract (no VERSION: 0) is refused
  * ```
  */
 export const SAFE_TOKEN_NETWORK_VERSION = 2n;

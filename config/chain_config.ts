@@ -120,10 +120,11 @@ export interface ResolveChainConfigOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const chain = resolveChainConfig("evm:base:84532", {
  *   section: { rpc_url: "https://sepolia.base.org", token_network: "0x" + "11".repeat(20) },
  * });
- * console.log(chain.network, chain.tokenAddress); // testnet 0x39eaF9...
+ * assert.equal(chain.network, "testnet"); // and the chain's known token, as no section names one
  * ```
  */
 export function resolveChainConfig(
@@ -174,8 +175,9 @@ export const PUBLIC_POLLING_MS = 1000;
  *
  * @example
  * ```ts
- * pollingIntervalMs(31337); // 10
- * pollingIntervalMs(84532); // 1000
+ * import assert from "node:assert/strict";
+ * assert.equal(pollingIntervalMs(31337), 10);
+ * assert.equal(pollingIntervalMs(84532), 1000);
  * ```
  */
 export function pollingIntervalMs(chainId: number): number {
@@ -189,7 +191,8 @@ export function pollingIntervalMs(chainId: number): number {
  *
  * @example
  * ```ts
- * chainTokenUnit("evm:base:84532"); // { tokenSymbol: "M2M", tokenDecimals: 6 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(chainTokenUnit("evm:base:84532"), { tokenSymbol: "M2M", tokenDecimals: 6 });
  * ```
  */
 export function chainTokenUnit(
@@ -209,7 +212,8 @@ export function chainTokenUnit(
  *
  * @example
  * ```ts
- * chainIdOf("evm:base:31337"); // 31337
+ * import assert from "node:assert/strict";
+ * assert.equal(chainIdOf("evm:base:31337"), 31337);
  * ```
  */
 export function chainIdOf(id: string): number {
@@ -223,7 +227,9 @@ export function chainIdOf(id: string): number {
  *
  * @example
  * ```ts
- * networkLabel(resolveChainConfig("evm:base:31337", { overrides: { rpcUrl: "http://127.0.0.1:8545" } }));
+ * import assert from "node:assert/strict";
+ * const label = networkLabel(resolveChainConfig("evm:base:31337", { overrides: { rpcUrl: "http://127.0.0.1:8545" } }));
+ * assert.ok(label.includes("31337"));
  * ```
  */
 export function networkLabel(chain: Pick<ChainConfig, "name" | "id" | "network">): string {

@@ -17,7 +17,8 @@ export type SettingSource =
  *
  * @example
  * ```ts
- * describeSource({ kind: "env", name: "TURNPIKE_BTP_PORT" }); // "env TURNPIKE_BTP_PORT"
+ * import assert from "node:assert/strict";
+ * assert.equal(describeSource({ kind: "env", name: "TURNPIKE_BTP_PORT" }), "env TURNPIKE_BTP_PORT");
  * ```
  */
 export function describeSource(source: SettingSource): string {
@@ -40,9 +41,10 @@ export function describeSource(source: SettingSource): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError, ConfigLayerError } from "./config_error.ts";
  *
- * new ConfigError("must be an integer") instanceof ConfigLayerError; // true
+ * assert.ok(new ConfigError("must be an integer") instanceof ConfigLayerError);
  * ```
  */
 export abstract class ConfigLayerError extends TurnpikeError {}
@@ -62,10 +64,13 @@ export interface ConfigErrorOptions {
  *
  * @example
  * ```ts
- * throw new ConfigError("must be an integer 0-65535", {
+ * import assert from "node:assert/strict";
+ *
+ * const err = new ConfigError("must be an integer 0-65535", {
  *   key: "btpPort",
  *   source: { kind: "env", name: "TURNPIKE_BTP_PORT" },
  * });
+ * assert.equal(err.message, "must be an integer 0-65535 (btpPort from env TURNPIKE_BTP_PORT)");
  * ```
  */
 export class ConfigError extends ConfigLayerError {
@@ -93,7 +98,11 @@ export class ConfigError extends ConfigLayerError {
  *
  * @example
  * ```ts
- * throw new InsecureUrlError("ws://relay.example.com is not encrypted", { key: "relayUrl" });
+ * import assert from "node:assert/strict";
+ *
+ * const err = new InsecureUrlError("ws://relay.example.com is not encrypted", { key: "relayUrl" });
+ * assert.ok(err instanceof ConfigError); // caught with every other bad setting
+ * assert.equal(err.key, "relayUrl");
  * ```
  */
 export class InsecureUrlError extends ConfigError {

@@ -572,8 +572,8 @@ async function readConfigFile(path: string): Promise<ConfigFileContent | undefin
  *
  * @example
  * ```ts
- * parseConfigText('relay_url = "ws://127.0.0.1:7100"\n[channels]\nchains = []\n');
- * // { top: { relay_url: "ws://127.0.0.1:7100" }, sections: { channels: { chains: [] } } }
+ * import assert from "node:assert/strict";
+ * assert.equal(parseConfigText('relay_url = "ws://127.0.0.1:7100"\n[channels]\nchains = []\n').top.relay_url, "ws://127.0.0.1:7100"); // sections: { channels: { chains: [] } }
  * ```
  */
 export function parseConfigText(text: string, path = "config.toml"): ConfigFileContent {
@@ -616,8 +616,8 @@ export function parseConfigText(text: string, path = "config.toml"): ConfigFileC
  *
  * @example
  * ```ts
- * settingsTomlEntries({ role: "requester", relayUrl: "ws://127.0.0.1:7100", btpToken: "t" });
- * // { role: "requester", relay_url: "ws://127.0.0.1:7100", btp_token: "t" }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(settingsTomlEntries({ role: "requester", relayUrl: "ws://127.0.0.1:7100", btpToken: "t" }), { role: "requester", relay_url: "ws://127.0.0.1:7100", btp_token: "t" });
  * ```
  */
 export function settingsTomlEntries(values: SettingsFlags): Record<string, unknown> {

@@ -31,8 +31,9 @@ const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  *
  * @example
  * ```ts
- * resolveStateDir({ profile: "alice", env: (n) => ({ HOME: "/home/me" })[n] });
- * // "/home/me/.turnpike/alice"
+ * import assert from "node:assert/strict";
+ * const dir = resolveStateDir({ profile: "alice", env: (n) => ({ HOME: "/home/me" })[n] });
+ * assert.equal(dir, "/home/me/.turnpike/alice");
  * ```
  */
 export function resolveStateDir(options: StateDirOptions = {}): string {

@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IdentityError } from "./identity_error.ts";
  *
  * class PingTimeoutError extends IdentityError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof IdentityError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof IdentityError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class IdentityError extends TurnpikeError {}

@@ -68,8 +68,10 @@ const CHECK_LABEL = new TextEncoder().encode("turnpike key vault check v1");
  *
  * @example
  * ```ts
- * const sealed = await sealSecret("leader monkey ...", "correct horse");
+ * import assert from "node:assert/strict";
+ * const sealed = await sealSecret("leader monkey ...", "correct horse"); // argon2id, then AES-GCM
  * const words = new TextDecoder().decode(await openSecret(sealed, "correct horse"));
+ * assert.equal(words, "leader monkey ...");
  * ```
  */
 export async function sealSecret(
@@ -106,9 +108,10 @@ export async function sealSecret(
  *
  * @example
  * ```ts
- * declare const sealed: Parameters<typeof openSecret>[0];
- * declare const passphrase: string;
- * const secret = await openSecret(sealed, passphrase);
+ * import assert from "node:assert/strict";
+ * const sealed = await sealSecret(new Uint8Array(32).fill(7), "correct horse");
+ * assert.deepEqual(await openSecret(sealed, "correct horse"), new Uint8Array(32).fill(7));
+ * await assert.rejects(openSecret(sealed, "wrong horse"), WrongPassphraseError);
  * ```
  */
 export async function openSecret(sealed: SealedSecret, passphrase: string): Promise<Uint8Array> {
@@ -151,8 +154,10 @@ export async function openSecret(sealed: SealedSecret, passphrase: string): Prom
  *
  * @example
  * ```ts
- * declare const sealed: Parameters<typeof deriveVaultKey>[0];
- * const key = await deriveVaultKey(sealed, "correct horse");
+ * import assert from "node:assert/strict";
+ * const sealed = await sealSecret("leader monkey ...", "correct horse");
+ * const key = await deriveVaultKey(sealed, "correct horse"); // the AES key, for a worker to hold
+ * assert.equal(key.length, 32);
  * key.fill(0);
  * ```
  */

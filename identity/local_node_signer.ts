@@ -37,6 +37,7 @@ export interface SignerFromRequestsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signerFromRequests } from "./local_node_signer.ts";
  * import { answerSignerRequest } from "./signer_request_answer.ts";
  * import { evmAddressOf } from "./evm_address.ts";
@@ -49,7 +50,7 @@ export interface SignerFromRequestsOptions {
  *   ask: (r) => answerSignerRequest(key, r),
  * });
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
- * console.assert(event.pubkey === signer.pubkey);
+ * assert.equal(event.pubkey, signer.pubkey);
  * ```
  */
 export function signerFromRequests(options: SignerFromRequestsOptions): NodeSigner {
@@ -129,12 +130,13 @@ function strip(value: unknown): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { localNodeSigner } from "./local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * const signer = localNodeSigner(generateSecretKey());
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
- * console.assert(event.pubkey === signer.pubkey);
+ * assert.equal(event.pubkey, signer.pubkey);
  * ```
  */
 export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
@@ -168,11 +170,12 @@ export class MissingNodeKeyError extends IdentityError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nodeSignerOf } from "./local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * using signer = nodeSignerOf({ secretKey: generateSecretKey() });
- * console.log(signer.evmAddress);
+ * assert.match(signer.evmAddress, /^0x[0-9a-fA-F]{40}$/); // the same key's EVM address
  * ```
  * @throws {MissingNodeKeyError} when neither is given.
  */

@@ -37,7 +37,9 @@ export class InvalidMnemonicError extends IdentityError {
  *
  * @example
  * ```ts
- * const words = createMnemonic({ strength: 128 }).split(" "); // 12 words
+ * import assert from "node:assert/strict";
+ * const words = createMnemonic({ strength: 128 }).split(" ");
+ * assert.equal(words.length, 12);
  * ```
  */
 export function createMnemonic(options: CreateMnemonicOptions = {}): string {
@@ -53,8 +55,9 @@ export function createMnemonic(options: CreateMnemonicOptions = {}): string {
  *
  * @example
  * ```ts
- * importMnemonic("  Leader monkey parrot ring guide accident before fence cannon height naive bean\n");
- * // "leader monkey parrot ring guide accident before fence cannon height naive bean"
+ * import assert from "node:assert/strict";
+ * const words = importMnemonic("  Leader monkey parrot ring guide accident before fence cannon height naive bean\n");
+ * assert.equal(words, "leader monkey parrot ring guide accident before fence cannon height naive bean");
  * ```
  */
 export function importMnemonic(text: string): string {

@@ -42,10 +42,13 @@ export class SecretKeyFormatError extends IdentityError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
+ *
  * const sk = deriveNip06SecretKey(
  *   "leader monkey parrot ring guide accident before fence cannon height naive bean",
  * );
- * // bytesToHex(sk) === "7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a"
+ * assert.equal(bytesToHex(sk), "7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a");
  * ```
  */
 export function deriveNip06SecretKey(mnemonic: string, options: Nip06Options = {}): Uint8Array {
@@ -65,11 +68,12 @@ export function deriveNip06SecretKey(mnemonic: string, options: Nip06Options = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateSecretKey } from "nostr-tools";
  *
  * const sk = generateSecretKey();
  * const id = publicIdentity(sk);
- * console.log(id.npub, id.evmAddress);
+ * assert.ok(id.npub.startsWith("npub1") && /^0x[0-9a-fA-F]{40}$/.test(id.evmAddress));
  * ```
  */
 export function publicIdentity(secretKey: Uint8Array): PublicIdentity {
@@ -87,10 +91,11 @@ export function publicIdentity(secretKey: Uint8Array): PublicIdentity {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateSecretKey } from "nostr-tools";
  *
  * const sk = generateSecretKey();
- * encodeNsec(sk); // "nsec1..."
+ * assert.ok(encodeNsec(sk).startsWith("nsec1"));
  * ```
  */
 export function encodeNsec(secretKey: Uint8Array): string {
@@ -104,7 +109,10 @@ export function encodeNsec(secretKey: Uint8Array): string {
  *
  * @example
  * ```ts
- * parseSecretKey("7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a\n");
+ * import assert from "node:assert/strict";
+ * const sk = parseSecretKey("7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a\n");
+ * assert.equal(sk.length, 32); // hex or nsec, trailing newline allowed
+ * assert.throws(() => parseSecretKey("not a key"), SecretKeyFormatError);
  * ```
  */
 export function parseSecretKey(text: string): Uint8Array {

@@ -48,12 +48,15 @@ export class EmptyPassphraseError extends IdentityError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMnemonic } from "./mnemonic.ts";
  * import { walletFilePath, writeWalletFile } from "./wallet_file.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
- * await writeWalletFile(walletFilePath(stateDir), record);
+ * await writeWalletFile(walletFilePath(stateDir), record); // the secret sealed, the keys in clear
+ * assert.equal(record.secretKind, "mnemonic");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function createWalletRecord(options: CreateWalletOptions): Promise<WalletRecord> {
@@ -94,9 +97,13 @@ export async function createWalletRecord(options: CreateWalletOptions): Promise<
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof unlockWallet>[0];
- * declare const passphrase: string;
- * const { secretKey, identity } = await unlockWallet(record, passphrase);
+ * import assert from "node:assert/strict";
+ * import { createMnemonic } from "./mnemonic.ts";
+ *
+ * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
+ * const { secretKey, identity } = await unlockWallet(record, "pw");
+ * assert.deepEqual([secretKey.length, identity.pubkey], [32, record.pubkey]);
+ * await assert.rejects(unlockWallet(record, "not pw"));
  * ```
  */
 export async function unlockWallet(

@@ -91,7 +91,8 @@ export interface WriteWalletFileOptions {
  *
  * @example
  * ```ts
- * walletFilePath("/home/me/.turnpike/default"); // "/home/me/.turnpike/default/wallet.toml"
+ * import assert from "node:assert/strict";
+ * assert.equal(walletFilePath("/home/me/.turnpike/default"), "/home/me/.turnpike/default/wallet.toml");
  * ```
  */
 export function walletFilePath(stateDir: string): string {
@@ -103,8 +104,13 @@ export function walletFilePath(stateDir: string): string {
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof encodeWalletToml>[0];
+ * import assert from "node:assert/strict";
+ * import { createMnemonic } from "./mnemonic.ts";
+ * import { createWalletRecord } from "./wallet.ts";
+ *
+ * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
  * const text = encodeWalletToml(record);
+ * assert.deepEqual(parseWalletToml(text), record);
  * ```
  */
 export function encodeWalletToml(record: WalletRecord): string {
@@ -132,8 +138,13 @@ export function encodeWalletToml(record: WalletRecord): string {
  *
  * @example
  * ```ts
- * declare const path: string;
- * const record = parseWalletToml(await Deno.readTextFile(path), path);
+ * import assert from "node:assert/strict";
+ * import { createMnemonic } from "./mnemonic.ts";
+ * import { createWalletRecord } from "./wallet.ts";
+ *
+ * const text = encodeWalletToml(await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" }));
+ * assert.equal(parseWalletToml(text, "wallet.toml").secretKind, "mnemonic");
+ * assert.throws(() => parseWalletToml("version = 2", "wallet.toml"), WalletFileError);
  * ```
  */
 export function parseWalletToml(text: string, path = "wallet.toml"): WalletRecord {
@@ -201,8 +212,10 @@ function fieldReader(doc: Record<string, unknown>, path: string) {
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * const record = await readWalletFile(walletFilePath(stateDir));
+ * import assert from "node:assert/strict";
+ * const stateDir = await Deno.makeTempDir();
+ * await assert.rejects(readWalletFile(walletFilePath(stateDir)), WalletNotFoundError);
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function readWalletFile(path: string): Promise<WalletRecord> {
@@ -231,9 +244,16 @@ export async function readWalletFile(path: string): Promise<WalletRecord> {
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const record: Parameters<typeof writeWalletFile>[1];
+ * import assert from "node:assert/strict";
+ * import { createMnemonic } from "./mnemonic.ts";
+ * import { createWalletRecord } from "./wallet.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
  * await writeWalletFile(walletFilePath(stateDir), record, { force: false });
+ * assert.deepEqual(await readWalletFile(walletFilePath(stateDir)), record);
+ * await assert.rejects(writeWalletFile(walletFilePath(stateDir), record), WalletExistsError);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writeWalletFile(

@@ -50,12 +50,14 @@ const KEY_ERRORS: Record<string, new (message: string) => Error> = {
  *
  * @example
  * ```ts
- * import type { WalletRecord } from "./wallet_file.ts";
+ * import assert from "node:assert/strict";
+ * import { createMnemonic } from "./mnemonic.ts";
+ * import { createWalletRecord } from "./wallet.ts";
  *
- * declare const record: WalletRecord;
- * declare const passphrase: string;
- * const signer = await openWorkerNodeSigner({ wallet: record, passphrase });
+ * const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase: "pw" });
+ * const signer = await openWorkerNodeSigner({ wallet: record, passphrase: "pw" }); // the key stays in the worker
  * const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
+ * assert.equal(event.pubkey, record.pubkey);
  * signer.close();
  * ```
  * @throws {WrongPassphraseError} when the wallet's passphrase is wrong.

@@ -148,15 +148,18 @@ interface ResolvedStage {
  *
  * @example
  * ```ts
- * await using pipeline = await createPipeline({
- *   stages: [
- *     { name: "relay-source", flags: { relay: "ws://127.0.0.1:7100" } },
- *     { name: "kind-extractor" },
- *     { name: "correlator", options: { jobs: [{ jobId: "ab12", skill: "echo" }] } },
- *   ],
- * });
- * const outcome = await pipeline.run();
- * console.log(JSON.stringify(outcome.metrics));
+ * // Compile-only: it reads a relay until stopped (deno test --doc reports it ignored).
+ * Deno.test({ name: "createPipeline", ignore: true, async fn() {
+ *   await using pipeline = await createPipeline({
+ *     stages: [
+ *       { name: "relay-source", flags: { relay: "ws://127.0.0.1:7100" } },
+ *       { name: "kind-extractor" },
+ *       { name: "correlator", options: { jobs: [{ jobId: "ab12", skill: "echo" }] } },
+ *     ],
+ *   });
+ *   const outcome = await pipeline.run();
+ *   console.log(JSON.stringify(outcome.metrics));
+ * } });
  * ```
  */
 export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {

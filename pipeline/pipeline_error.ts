@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PipelineError } from "./pipeline_error.ts";
  *
  * class PingTimeoutError extends PipelineError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof PipelineError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof PipelineError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class PipelineError extends TurnpikeError {}

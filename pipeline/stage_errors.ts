@@ -11,10 +11,11 @@ import { PipelineError } from "./pipeline_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StageCrashedError, StageError } from "./stage_errors.ts";
  *
  * const e: StageError = new StageCrashedError("relay-source", "TypeError", "boom");
- * e.stage; // "relay-source"
+ * assert.equal(e.stage, "relay-source");
  * ```
  */
 export class StageError extends PipelineError {
@@ -84,11 +85,12 @@ const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const e = classifyStageError("relay-source", {
  *   name: "NotCapable",
  *   message: 'Requires net access to "evil.example:443", run again with the --allow-net flag',
  * });
- * e.message; // 'stage relay-source was denied net access to "evil.example:443"'
+ * assert.equal(e.message, 'stage relay-source was denied net access to "evil.example:443"');
  * ```
  */
 export function classifyStageError(

@@ -41,10 +41,11 @@ const RESERVOIR = 4096;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const m = new StageMetrics("kind-extractor", "workers", "batch");
  * m.chunksIn += 256;
  * m.recordLatency(0.8);
- * m.snapshot().latencyP50Ms; // 0.8
+ * assert.equal(m.snapshot().latencyP50Ms, 0.8);
  * ```
  */
 export class StageMetrics {

@@ -19,8 +19,9 @@ export interface AssetAmountOptions {
  *
  * @example
  * ```ts
- * formatAssetAmount(5000n, { assetCode: "M2M", assetScale: 6 }); // "0.005 M2M"
- * formatAssetAmount(12n, { assetCode: "XRP", assetScale: 0 }); // "12 XRP"
+ * import assert from "node:assert/strict";
+ * assert.equal(formatAssetAmount(5000n, { assetCode: "M2M", assetScale: 6 }), "0.005 M2M");
+ * assert.equal(formatAssetAmount(12n, { assetCode: "XRP", assetScale: 0 }), "12 XRP");
  * ```
  */
 export function formatAssetAmount(amount: bigint, options: AssetAmountOptions): string {
@@ -51,8 +52,9 @@ export interface RecordedAmountOptions {
  *
  * @example
  * ```ts
- * formatRecordedAmount("45800", { asset: "M2M", scale: 6 }); // "0.0458 M2M"
- * formatRecordedAmount("45800", { asset: "M2M" }); // "45800 M2M base units"
+ * import assert from "node:assert/strict";
+ * assert.equal(formatRecordedAmount("45800", { asset: "M2M", scale: 6 }), "0.0458 M2M");
+ * assert.equal(formatRecordedAmount("45800", { asset: "M2M" }), "45800 M2M base units");
  * ```
  */
 export function formatRecordedAmount(

@@ -25,7 +25,8 @@ export const BtpFrameType = { response: 1, error: 2, message: 6, transfer: 7 } a
  *
  * @example
  * ```ts
- * const { code, name } = BTP_ERROR.notAccepted; // "F00", "NotAcceptedError"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(BTP_ERROR.notAccepted, { code: "F00", name: "NotAcceptedError" });
  * ```
  */
 export const BTP_ERROR = {
@@ -192,8 +193,10 @@ function toLibPacket(frame: BtpFrame): BtpLib.BtpPacket {
  *
  * @example
  * ```ts
- * declare const packet: Uint8Array;
+ * import assert from "node:assert/strict";
+ * const packet = new Uint8Array([12, 1, 0]); // an ILP packet's bytes
  * const bytes = encodeBtpFrame({ type: "message", requestId: 1, protocolData: [ilpProtocolData(packet)] });
+ * assert.deepEqual(getIlpData(decodeBtpFrame(bytes)), packet);
  * ```
  */
 export function encodeBtpFrame(frame: BtpFrame, options: BtpCodecOptions = {}): Uint8Array {
@@ -260,9 +263,10 @@ function checkEnvelope(bytes: Uint8Array) {
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
+ * import assert from "node:assert/strict";
+ * const bytes = encodeBtpFrame({ type: "response", requestId: 3, protocolData: [] });
  * const frame = decodeBtpFrame(bytes);
- * if (frame.type === "response") console.log(getIlpData(frame));
+ * assert.deepEqual([frame.type, frame.requestId], ["response", 3]);
  * ```
  */
 export function decodeBtpFrame(bytes: Uint8Array, options: BtpCodecOptions = {}): BtpFrame {
@@ -394,10 +398,9 @@ function fromLibPacket(packet: ReturnType<typeof BtpLib.deserialize>): BtpFrame 
  *
  * @example
  * ```ts
- * import { encodeIlpPrepare, type IlpPrepare } from "./ilp_packet.ts";
- *
- * declare const prepare: IlpPrepare;
- * const entry = ilpProtocolData(encodeIlpPrepare(prepare));
+ * import assert from "node:assert/strict";
+ * const entry = ilpProtocolData(new Uint8Array([12, 1, 0])); // an ILP packet's bytes
+ * assert.deepEqual([entry.protocolName, entry.contentType], ["ilp", 0]);
  * ```
  */
 export function ilpProtocolData(packet: Uint8Array): BtpProtocolData {
@@ -443,8 +446,9 @@ export function authProtocolData(options: BtpAuthOptions): BtpProtocolData[] {
  *
  * @example
  * ```ts
- * declare const frame: Parameters<typeof getProtocolData>[0];
- * getProtocolData(frame, "payment-channel-claim")?.data;
+ * import assert from "node:assert/strict";
+ * const claim = { protocolName: "payment-channel-claim", contentType: 2, data: new Uint8Array([123, 125]) };
+ * assert.equal(getProtocolData({ protocolData: [claim] }, "payment-channel-claim"), claim);
  * ```
  */
 export function getProtocolData(
@@ -459,8 +463,9 @@ export function getProtocolData(
  *
  * @example
  * ```ts
- * declare const frame: Parameters<typeof getIlpData>[0];
- * const ilp = getIlpData(frame);
+ * import assert from "node:assert/strict";
+ * const frame = { protocolData: [ilpProtocolData(new Uint8Array([14, 0]))] };
+ * assert.deepEqual(getIlpData(frame), new Uint8Array([14, 0]));
  * ```
  */
 export function getIlpData(frame: { protocolData: BtpProtocolData[] }): Uint8Array | undefined {
@@ -473,8 +478,9 @@ export function getIlpData(frame: { protocolData: BtpProtocolData[] }): Uint8Arr
  *
  * @example
  * ```ts
- * declare const authFrame: Parameters<typeof getTextProtocolData>[0];
- * getTextProtocolData(authFrame, "auth_token"); // "s3cret"
+ * import assert from "node:assert/strict";
+ * const authFrame = { protocolData: authProtocolData({ token: "s3cret" }) };
+ * assert.equal(getTextProtocolData(authFrame, "auth_token"), "s3cret");
  * ```
  */
 export function getTextProtocolData(

@@ -183,10 +183,11 @@ function eventIdBytes(event: Omit<NostrEvent, "id" | "sig">): Uint8Array {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * const id = computeEventId(event);
+ * const event = finalizeEvent({ kind: 1, created_at: 1700000000, tags: [], content: "hi" }, generateSecretKey());
+ * assert.equal(computeEventId(event), event.id);
  * ```
  */
 export function computeEventId(event: Omit<NostrEvent, "id" | "sig">): string {
@@ -234,10 +235,12 @@ function verifyDirect(event: NostrEvent, direct: DirectSchnorr): void {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * verifyEvent(event); // throws EventValidationError unless id and sig are right
+ * const event = finalizeEvent({ kind: 1, created_at: 1700000000, tags: [], content: "hi" }, generateSecretKey());
+ * verifyEvent(event); // returns: id and sig are right
+ * assert.throws(() => verifyEvent({ ...event, content: "ho" }), EventValidationError);
  * ```
  */
 export function verifyEvent(event: NostrEvent, options: VerifyEventOptions = {}): void {

@@ -60,9 +60,11 @@ export class IldcpError extends ProtocolError {
  * ```ts
  * import { encodeIldcpRequest } from "./ildcp.ts";
  *
+ * import assert from "node:assert/strict";
+ *
  * // sent to the parent as a BTP `ilp` sub-protocol message; it answers with a FULFILL
- * declare function sendToParent(prepare: Uint8Array): Promise<Uint8Array>;
- * const reply = await sendToParent(encodeIldcpRequest());
+ * const prepare = encodeIldcpRequest({ expiresAt: new Date("2030-01-01T00:00:00Z") });
+ * assert.equal(decodeIldcpRequest(prepare).expiresAt.toISOString(), "2030-01-01T00:00:00.000Z");
  * ```
  */
 export function encodeIldcpRequest(options: IldcpRequestOptions = {}): Uint8Array {
@@ -80,11 +82,12 @@ export function encodeIldcpRequest(options: IldcpRequestOptions = {}): Uint8Arra
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeIldcpRequest, isIldcpRequest } from "./ildcp.ts";
  * import { decodeIlpPrepare } from "./ilp_packet.ts";
  *
  * const prepare = decodeIlpPrepare(encodeIldcpRequest());
- * console.assert(isIldcpRequest(prepare));
+ * assert.ok(isIldcpRequest(prepare));
  * ```
  */
 export function isIldcpRequest(
@@ -99,7 +102,9 @@ export function isIldcpRequest(
  *
  * @example
  * ```ts
- * decodeIldcpRequest(encodeIldcpRequest());
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeIldcpRequest(encodeIldcpRequest()).expiresAt > new Date());
+ * assert.throws(() => decodeIldcpRequest(new Uint8Array([12, 0])), IldcpError);
  * ```
  */
 export function decodeIldcpRequest(bytes: Uint8Array): { expiresAt: Date } {
@@ -113,7 +118,9 @@ export function decodeIldcpRequest(bytes: Uint8Array): { expiresAt: Date } {
  *
  * @example
  * ```ts
- * encodeIldcpResponse({ clientAddress: "test.conn.alice", assetScale: 6, assetCode: "USD" });
+ * import assert from "node:assert/strict";
+ * const fulfill = encodeIldcpResponse({ clientAddress: "test.conn.alice", assetScale: 6, assetCode: "USD" });
+ * assert.equal(decodeIldcpResponse(fulfill).clientAddress, "test.conn.alice");
  * ```
  */
 export function encodeIldcpResponse(response: IldcpResponse): Uint8Array {
@@ -137,11 +144,12 @@ export function encodeIldcpResponse(response: IldcpResponse): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIldcpResponse, encodeIldcpResponse } from "./ildcp.ts";
  *
  * const reply = encodeIldcpResponse({ clientAddress: "g.town.alice", assetScale: 6, assetCode: "USD" });
  * const { clientAddress, assetScale, assetCode } = decodeIldcpResponse(reply);
- * console.assert(clientAddress === "g.town.alice" && assetScale === 6 && assetCode === "USD");
+ * assert.deepEqual([clientAddress, assetScale, assetCode], ["g.town.alice", 6, "USD"]);
  * ```
  */
 export function decodeIldcpResponse(bytes: Uint8Array): IldcpResponse {

@@ -44,10 +44,12 @@ function importHmacKey(raw: Uint8Array): Promise<CryptoKey> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const sharedSecret = crypto.getRandomValues(new Uint8Array(32));
  * const data = new TextEncoder().encode("kind: 1");
- * const key = await importFulfillmentKey(sharedSecret);
+ * const key = await importFulfillmentKey(sharedSecret); // once per secret, for many packets
  * const { condition } = await fulfillmentFor(key, data);
+ * assert.deepEqual(condition, (await fulfillmentFor(sharedSecret, data)).condition);
  * ```
  */
 export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<CryptoKey> {
@@ -65,8 +67,10 @@ export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<Cr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const fulfillment = crypto.getRandomValues(new Uint8Array(32));
- * const condition = await conditionOf(fulfillment);
+ * const condition = await conditionOf(fulfillment); // SHA-256
+ * assert.equal(await checkFulfillment(fulfillment, condition), true);
  * ```
  */
 export async function conditionOf(fulfillment: Uint8Array): Promise<Uint8Array> {
@@ -84,9 +88,11 @@ export async function conditionOf(fulfillment: Uint8Array): Promise<Uint8Array> 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const sharedSecret = crypto.getRandomValues(new Uint8Array(32));
  * const toonBytes = new TextEncoder().encode("kind: 1");
  * const { fulfillment, condition } = await fulfillmentFor(sharedSecret, toonBytes);
+ * assert.deepEqual(condition, await conditionOf(fulfillment)); // the receiver derives the same
  * ```
  */
 export async function fulfillmentFor(
@@ -106,11 +112,11 @@ export async function fulfillmentFor(
  *
  * @example
  * ```ts
- * import type { IlpPrepare } from "./ilp_packet.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const prepare: IlpPrepare;
- * declare const reply: { fulfillment: Uint8Array };
- * if (!(await checkFulfillment(reply.fulfillment, prepare.executionCondition))) throw new Error("F05");
+ * const { fulfillment, condition } = await fulfillmentFor(new Uint8Array(32), new Uint8Array([1]));
+ * assert.equal(await checkFulfillment(fulfillment, condition), true);
+ * assert.equal(await checkFulfillment(new Uint8Array(32), condition), false); // reject: F05
  * ```
  */
 export async function checkFulfillment(

@@ -84,9 +84,9 @@ export class IlpPacketError extends ProtocolError {
  *
  * @example
  * ```ts
- * declare const reply: IlpReply;
- * declare function later(): Promise<void>;
- * if (reply.type === "reject" && reply.code === ILP_ERROR.rateLimited) await later();
+ * import assert from "node:assert/strict";
+ * const reply = decodeIlpReply(encodeIlpReject({ code: "T05", triggeredBy: "g.town", message: "", data: new Uint8Array(0) }));
+ * assert.ok(reply.type === "reject" && reply.code === ILP_ERROR.rateLimited); // retry later
  * ```
  */
 export const ILP_ERROR = {
@@ -122,8 +122,8 @@ export type IlpErrorCode = IlpLib.IlpErrorCode;
  *
  * @example
  * ```ts
- * import { ILP_ERROR_CODES } from "./ilp_packet.ts";
- * console.assert(ILP_ERROR_CODES.T05 === "Rate Limited");
+ * import assert from "node:assert/strict";
+ * assert.equal(ILP_ERROR_CODES.T05, "Rate Limited");
  * ```
  */
 export const ILP_ERROR_CODES: Readonly<Record<string, string>> = Object.fromEntries(
@@ -141,8 +141,8 @@ const ERROR_CODE_PATTERN = /^[FTR][0-9A-Z]{2}$/;
  *
  * @example
  * ```ts
- * isIlpErrorCode("F02"); // true
- * isIlpErrorCode("X00"); // false
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([isIlpErrorCode("F02"), isIlpErrorCode("X00")], [true, false]);
  * ```
  */
 export function isIlpErrorCode(code: string): boolean {
@@ -154,8 +154,8 @@ export function isIlpErrorCode(code: string): boolean {
  *
  * @example
  * ```ts
- * ilpErrorName("T05"); // "Rate Limited"
- * ilpErrorName("F42"); // "Final Error"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([ilpErrorName("T05"), ilpErrorName("F42")], ["Rate Limited", "Final Error"]);
  * ```
  */
 export function ilpErrorName(code: string): string {
@@ -355,10 +355,8 @@ function checkAmount(amount: string) {
  *
  * @example
  * ```ts
- * const bytes = encodeIlpPrepare({
- *   amount: "100", destination: "test.bob", expiresAt: new Date(Date.now() + 30_000),
- *   executionCondition: new Uint8Array(32), data: new Uint8Array(0),
- * });
+ * const bytes = encodeIlpPrepare({ amount: "100", destination: "test.bob", expiresAt: new Date(Date.now() + 30_000),
+ *   executionCondition: new Uint8Array(32), data: new Uint8Array(0) });
  * ```
  */
 export function encodeIlpPrepare(prepare: IlpPrepare, options: IlpCodecOptions = {}): Uint8Array {
@@ -406,9 +404,9 @@ function checkEncodedSize(buffer: Uint8Array, options: IlpCodecOptions): Uint8Ar
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * const prepare = decodeIlpPrepare(bytes);
- * console.log(prepare.destination, prepare.amount);
+ * import assert from "node:assert/strict";
+ * const prepare = decodeIlpPrepare(encodeIlpPrepare({ amount: "100", destination: "test.bob", expiresAt: new Date("2030-01-01T00:00:00Z"), executionCondition: new Uint8Array(32), data: new Uint8Array(0) }));
+ * assert.deepEqual([prepare.destination, prepare.amount], ["test.bob", "100"]);
  * ```
  */
 export function decodeIlpPrepare(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpPrepare {
@@ -475,8 +473,8 @@ export function encodeIlpFulfill(fulfill: IlpFulfill, options: IlpCodecOptions =
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * const { fulfillment } = decodeIlpFulfill(bytes);
+ * import assert from "node:assert/strict";
+ * assert.equal(decodeIlpFulfill(encodeIlpFulfill({ fulfillment: new Uint8Array(32), data: new Uint8Array(0) })).fulfillment.length, 32);
  * ```
  */
 export function decodeIlpFulfill(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpFulfill {
@@ -533,8 +531,9 @@ export function encodeIlpReject(reject: IlpReject, options: IlpCodecOptions = {}
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * const { code, message } = decodeIlpReject(bytes);
+ * import assert from "node:assert/strict";
+ * const { code, message } = decodeIlpReject(encodeIlpReject({ code: "F02", triggeredBy: "g.town", message: "no route", data: new Uint8Array(0) }));
+ * assert.deepEqual([code, message], ["F02", "no route"]);
  * ```
  */
 export function decodeIlpReject(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpReject {
@@ -566,9 +565,9 @@ export function decodeIlpReject(bytes: Uint8Array, options: IlpCodecOptions = {}
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * const reply = decodeIlpReply(bytes);
- * if (reply.type === "reject") console.log(reply.code);
+ * import assert from "node:assert/strict";
+ * const reply = decodeIlpReply(encodeIlpFulfill({ fulfillment: new Uint8Array(32), data: new Uint8Array(0) }));
+ * assert.equal(reply.type, "fulfill");
  * ```
  */
 export function decodeIlpReply(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpReply {
@@ -586,9 +585,9 @@ export function decodeIlpReply(bytes: Uint8Array, options: IlpCodecOptions = {})
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * const packet = decodeIlpPacket(bytes);
- * if (packet.type === "prepare") console.log(packet.amount);
+ * import assert from "node:assert/strict";
+ * const packet = decodeIlpPacket(encodeIlpReject({ code: "F02", triggeredBy: "", message: "", data: new Uint8Array(0) }));
+ * assert.equal(packet.type, "reject");
  * ```
  */
 export function decodeIlpPacket(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpPacket {
@@ -617,7 +616,8 @@ export function encodeIlpReply(reply: IlpReply, options: IlpCodecOptions = {}): 
  *
  * @example
  * ```ts
- * isValidIlpAddress("test.conn.alice"); // true
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([isValidIlpAddress("test.conn.alice"), isValidIlpAddress("no spaces.x")], [true, false]);
  * ```
  */
 export function isValidIlpAddress(address: string): boolean {

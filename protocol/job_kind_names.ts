@@ -57,8 +57,9 @@ export class UnknownJobKindError extends ProtocolError {
  *
  * @example
  * ```ts
- * jobKindFromName("text-generation"); // 5050
- * jobKindFromName("5600"); // 5600
+ * import assert from "node:assert/strict";
+ * assert.equal(jobKindFromName("text-generation"), 5050);
+ * assert.equal(jobKindFromName("5600"), 5600);
  * ```
  */
 export function jobKindFromName(name: string): number {
@@ -79,8 +80,9 @@ export function jobKindFromName(name: string): number {
  *
  * @example
  * ```ts
- * jobNameFromKind(5050); // "text-generation"
- * jobNameFromKind(5777); // undefined
+ * import assert from "node:assert/strict";
+ * assert.equal(jobNameFromKind(5050), "text-generation");
+ * assert.equal(jobNameFromKind(5777), undefined);
  * ```
  */
 export function jobNameFromKind(kind: number): string | undefined {
@@ -92,8 +94,9 @@ export function jobNameFromKind(kind: number): string | undefined {
  *
  * @example
  * ```ts
- * jobKindLabel(5600); // "5600 (ci-run)"
- * jobKindLabel(5777); // "5777"
+ * import assert from "node:assert/strict";
+ * assert.equal(jobKindLabel(5600), "5600 (ci-run)");
+ * assert.equal(jobKindLabel(5777), "5777");
  * ```
  */
 export function jobKindLabel(kind: number): string {

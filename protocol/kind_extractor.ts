@@ -109,11 +109,9 @@ export function isLowerHex(value: unknown, length: number): value is string {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
- *
- * declare const event: NostrEvent;
- * const s = summarizeEvent(event);
- * console.log(s.kind, s.e);
+ * import assert from "node:assert/strict";
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 7000, tags: [["e", "ab".repeat(32)]], content: "", sig: "ef".repeat(64) };
+ * assert.deepEqual(summarizeEvent(event).e, ["ab".repeat(32)]);
  * ```
  */
 export function summarizeEvent(event: NostrEvent): ToonSummary {
@@ -228,9 +226,11 @@ class LineCursor {
  *
  * @example
  * ```ts
- * declare const toonText: string;
- * const s = extractSummary(toonText);
- * if (s.kind >= 6000 && s.kind < 7000) console.log("result for", s.e[0]);
+ * import assert from "node:assert/strict";
+ * import { encodeEventToon } from "./toon_codec.ts";
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 6050, tags: [["e", "ab".repeat(32)]], content: "ILP is...", sig: "ef".repeat(64) };
+ * const s = extractSummary(encodeEventToon(event)); // the content is not decoded
+ * assert.deepEqual([s.kind, s.e[0]], [6050, "ab".repeat(32)]); // a result for that job
  * ```
  */
 export function extractSummary(toon: string, options: ExtractSummaryOptions = {}): ToonSummary {
@@ -243,12 +243,13 @@ export function extractSummary(toon: string, options: ExtractSummaryOptions = {}
 
 /**
  * The general scanner alone (every form TOON allows, precise errors), without the size check
- * or the fast path for the canonical layout. {@linkcode extractSummary} falls back to it; tests
- * compare the two.
+ * or the fast path for the canonical layout; {@linkcode extractSummary} falls back to it.
  *
  * @example
  * ```ts
- * const s = extractSummaryGeneral('"kind": 1\n...');
+ * import assert from "node:assert/strict";
+ * const s = extractSummaryGeneral(`kind: 7000\nid: ${"ab".repeat(32)}\npubkey: ${"cd".repeat(32)}\ncreated_at: 1700000000\ntags[0]:\ncontent: ""\nsig: ${"ef".repeat(64)}`);
+ * assert.deepEqual([s.kind, s.created_at], [7000, 1700000000]); // in any key order
  * ```
  */
 export function extractSummaryGeneral(toon: string): ToonSummary {
@@ -711,12 +712,11 @@ const SIG_LINE = 133; // "sig: " + 128 hex digits
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  * import { encodeEventToon } from "./toon_codec.ts";
- *
- * declare const event: NostrEvent;
- * declare const text: string;
- * const s = extractCanonicalSummary(encodeEventToon(event)) ?? extractSummaryGeneral(text);
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 1, tags: [], content: "hi", sig: "ef".repeat(64) };
+ * assert.equal(extractCanonicalSummary(encodeEventToon(event))?.kind, 1);
+ * assert.equal(extractCanonicalSummary('"kind": 1\n'), null); // not the canonical layout: extractSummaryGeneral
  * ```
  */
 export function extractCanonicalSummary(toon: string): ToonSummary | null {

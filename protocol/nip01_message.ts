@@ -29,8 +29,9 @@ import {
  *
  * @example
  * ```ts
- * isRetryLater("rate-limited: town busy (query time per second spent); retry later"); // true
- * isRetryLater("blocked: no"); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isRetryLater("rate-limited: town busy (query time per second spent); retry later"), true);
+ * assert.equal(isRetryLater("blocked: no"), false);
  * ```
  */
 export function isRetryLater(reason: string): boolean {
@@ -105,8 +106,10 @@ function fail(what: string): never {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const msg = parseClientMessage('["REQ","s1",{"kinds":[5050]}]');
- * if (msg.type === "REQ") console.log(msg.filters);
+ * assert.deepEqual(msg.type === "REQ" && msg.filters, [{ kinds: [5050] }]);
+ * assert.throws(() => parseClientMessage('["REQ"]'), Nip01MessageError);
  * ```
  */
 export function parseClientMessage(
@@ -141,8 +144,9 @@ export function parseClientMessage(
  *
  * @example
  * ```ts
- * const msg = parseRelayMessage('["EVENT","s1","id: ab\\nkind: 1"]');
- * if (msg.type === "EVENT" && msg.toon !== undefined) console.log(msg.toon);
+ * import assert from "node:assert/strict";
+ * const msg = parseRelayMessage('["EVENT","s1","id: ab\\nkind: 1"]'); // TOON in place of the event
+ * assert.equal(msg.type === "EVENT" && msg.toon, "id: ab\nkind: 1");
  * ```
  */
 export function parseRelayMessage(
@@ -283,8 +287,11 @@ function checkFilters(arr: unknown[], options: ParseNip01Options): NostrFilter[]
  *
  * @example
  * ```ts
- * declare const text: string;
- * const event = checkEventShape(JSON.parse(text), "EVENT");
+ * import assert from "node:assert/strict";
+ *
+ * const text = JSON.stringify({ id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 1, tags: [], content: "hi", sig: "03".repeat(64) });
+ * assert.equal(checkEventShape(JSON.parse(text), "EVENT").content, "hi");
+ * assert.throws(() => checkEventShape({ kind: 1 }, "EVENT"), Nip01MessageError);
  * ```
  */
 export function checkEventShape(v: unknown, context = "event"): NostrEvent {
@@ -319,8 +326,8 @@ function checkEvent(v: unknown, type: string): NostrEvent {
  *
  * @example
  * ```ts
- * serializeClientMessage({ type: "REQ", subId: "s1", filters: [{ kinds: [7000] }] });
- * // '["REQ","s1",{"kinds":[7000]}]'
+ * import assert from "node:assert/strict";
+ * assert.equal(serializeClientMessage({ type: "REQ", subId: "s1", filters: [{ kinds: [7000] }] }), '["REQ","s1",{"kinds":[7000]}]');
  * ```
  */
 export function serializeClientMessage(msg: ClientMessage): string {
@@ -341,7 +348,8 @@ export function serializeClientMessage(msg: ClientMessage): string {
  *
  * @example
  * ```ts
- * serializeRelayMessage({ type: "EOSE", subId: "s1" }); // '["EOSE","s1"]'
+ * import assert from "node:assert/strict";
+ * assert.equal(serializeRelayMessage({ type: "EOSE", subId: "s1" }), '["EOSE","s1"]');
  * ```
  */
 export function serializeRelayMessage(msg: RelayMessage): string {

@@ -93,8 +93,10 @@ export class Nip89HandlerError extends ProtocolError {
  *
  * @example
  * ```ts
- * buildHandlerAnnouncement({ d: "mayor-beta", kinds: [5600], metadata: { name: "mayor-beta",
+ * import assert from "node:assert/strict";
+ * const template = buildHandlerAnnouncement({ d: "mayor-beta", kinds: [5600], metadata: { name: "mayor-beta",
  *   paymentMethods: ["ilp"], price: { amount: "10", per: "job" } } });
+ * assert.equal(template.kind, HANDLER_KIND); // 31990
  * ```
  */
 export function buildHandlerAnnouncement(options: HandlerAnnouncementOptions): EventTemplate {
@@ -121,8 +123,12 @@ function checkKind(k: number): void {
  *
  * @example
  * ```ts
- * declare const event: Parameters<typeof parseHandlerAnnouncement>[0];
+ * import assert from "node:assert/strict";
+ *
+ * const event = buildHandlerAnnouncement({ d: "mayor-beta", kinds: [5600], metadata: { name: "mayor-beta",
+ *   paymentMethods: ["ilp"], price: { amount: "10", per: "job" } } });
  * const { kinds, metadata } = parseHandlerAnnouncement(event);
+ * assert.deepEqual([kinds, metadata.name], [[5600], "mayor-beta"]);
  * ```
  */
 export function parseHandlerAnnouncement(

@@ -200,10 +200,10 @@ export interface ParsedJobRequest {
  * @example
  * ```ts
  * import { buildJobRequest, parseJobRequest } from "./nip90_job.ts";
- *
+ * import assert from "node:assert/strict";
  * const event = buildJobRequest({ kind: 5050, inputs: [{ data: "What is ILP?", type: "text" }] });
  * const job = parseJobRequest(event);
- * console.assert(job.inputs[0].type === "text" && job.inputs[0].data === "What is ILP?");
+ * assert.ok(job.inputs[0].type === "text" && job.inputs[0].data === "What is ILP?");
  * ```
  */
 export function parseJobRequest(
@@ -281,15 +281,15 @@ function readPrivateTags(
  *
  * @example
  * ```ts
- * import { buildJobRequest, encryptJobParams } from "./nip90_job.ts";
- * import type { NodeSigner } from "./node_signer.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * declare const signer: NodeSigner;
- * declare const providerPubkey: string;
+ * const [requester, provider] = [localNodeSigner(generateSecretKey()), localNodeSigner(generateSecretKey())];
  * const inputs = [{ data: "What is ILP?", type: "text" as const }];
- * const params = [{ name: "max_tokens", values: ["200"] }];
- * const content = await encryptJobParams({ inputs, params }, signer, providerPubkey);
- * buildJobRequest({ kind: 5050, providers: [providerPubkey], encryptedContent: content });
+ * const content = await encryptJobParams({ inputs, params: [{ name: "max_tokens", values: ["200"] }] }, requester, provider.pubkey);
+ * const request = await requester.signEvent(buildJobRequest({ kind: 5050, providers: [provider.pubkey], encryptedContent: content }));
+ * assert.equal((await decryptJobParams(request, provider)).inputs[0].data, "What is ILP?");
  * ```
  */
 export async function encryptJobParams(
@@ -307,14 +307,15 @@ export async function encryptJobParams(
  *
  * @example
  * ```ts
- * import { decryptJobParams } from "./nip90_job.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
- * import type { NodeSigner } from "./node_signer.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * declare const providerSigner: NodeSigner;
- * const job = await decryptJobParams(event, providerSigner);
- * console.log(job.inputs, job.params);
+ * const [requester, provider] = [localNodeSigner(generateSecretKey()), localNodeSigner(generateSecretKey())];
+ * const encryptedContent = await encryptJobParams({ params: [{ name: "max_tokens", values: ["200"] }] }, requester, provider.pubkey);
+ * const event = await requester.signEvent(buildJobRequest({ kind: 5050, providers: [provider.pubkey], encryptedContent }));
+ * const job = await decryptJobParams(event, provider);
+ * assert.deepEqual(job.params, [{ name: "max_tokens", values: ["200"] }]);
  * ```
  */
 export async function decryptJobParams(
@@ -354,9 +355,9 @@ export async function decryptJobParams(
  * @example
  * ```ts
  * import { isNip04Content } from "./nip90_job.ts";
- *
- * isNip04Content("YWJj?iv=ZGVmZ2hpamtsbW5vcA=="); // true
- * isNip04Content("AmFiYw=="); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isNip04Content("YWJj?iv=ZGVmZ2hpamtsbW5vcHFycw=="), true);
+ * assert.equal(isNip04Content("AmFiYw=="), false);
  * ```
  */
 export function isNip04Content(content: string): boolean {
@@ -394,17 +395,18 @@ export const DEFAULT_MAX_QUOTED_REQUEST_BYTES = 2048;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildJobResult } from "./nip90_job.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
  *
- * declare const request: NostrEvent;
+ * const request = { id: "e".repeat(64), pubkey: "c".repeat(64), created_at: 1700000000, kind: 5050, tags: [], content: "", sig: "f".repeat(128) };
  * const paymentRequest = "g.town.provider.spsp";
  * const template = buildJobResult({
  *   request,
  *   content: "ILP is...",
  *   amount: { amount: "4200", paymentRequest },
  * });
- * console.assert(template.kind === request.kind + 1000);
+ * assert.equal(template.kind, request.kind + 1000);
+ * assert.equal(parseJobResult(template).requestId, request.id);
  * ```
  */
 export function buildJobResult(options: JobResultOptions): EventTemplate {
@@ -464,13 +466,12 @@ export interface ParsedJobResult {
  *
  * @example
  * ```ts
- * import { parseJobResult } from "./nip90_job.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { buildJobResult, parseJobResult } from "./nip90_job.ts";
  *
- * function resultFor(event: NostrEvent, myJobId: string): string | undefined {
- *   const result = parseJobResult(event);
- *   return result.requestId === myJobId ? result.content : undefined;
- * }
+ * const request = { id: "e".repeat(64), pubkey: "c".repeat(64), created_at: 1700000000, kind: 5050, tags: [], content: "", sig: "f".repeat(128) };
+ * const result = parseJobResult(buildJobResult({ request, content: "ILP is..." }));
+ * assert.deepEqual([result.requestId, result.content], [request.id, "ILP is..."]);
  * ```
  */
 export function parseJobResult(
@@ -538,7 +539,7 @@ export interface JobFeedbackOptions {
  * @example
  * ```ts
  * import { buildJobFeedback, parseJobFeedback } from "./nip90_job.ts";
- *
+ * import assert from "node:assert/strict";
  * const request = { id: "e".repeat(64), pubkey: "c".repeat(64) };
  * const paymentRequest = "g.town.provider.spsp";
  * const template = buildJobFeedback({
@@ -546,7 +547,7 @@ export interface JobFeedbackOptions {
  *   status: "payment-required",
  *   amount: { amount: "4200", paymentRequest },
  * });
- * console.assert(parseJobFeedback(template).amount?.amount === "4200");
+ * assert.equal(parseJobFeedback(template).amount?.amount, "4200");
  * ```
  */
 export function buildJobFeedback(options: JobFeedbackOptions): EventTemplate {
@@ -590,14 +591,13 @@ export interface ParsedJobFeedback {
  *
  * @example
  * ```ts
- * import { type JobAmount, parseJobFeedback } from "./nip90_job.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { buildJobFeedback, parseJobFeedback } from "./nip90_job.ts";
  *
- * declare function pay(amount: JobAmount): Promise<void>;
- * async function onFeedback(event: NostrEvent): Promise<void> {
- *   const fb = parseJobFeedback(event);
- *   if (fb.status === "payment-required" && fb.amount) await pay(fb.amount);
- * }
+ * const request = { id: "e".repeat(64), pubkey: "c".repeat(64) };
+ * const amount = { amount: "4200", paymentRequest: "g.town.provider.spsp" };
+ * const fb = parseJobFeedback(buildJobFeedback({ request, status: "payment-required", amount }));
+ * assert.deepEqual([fb.status, fb.amount?.amount], ["payment-required", "4200"]); // then pay it
  * ```
  */
 export function parseJobFeedback(

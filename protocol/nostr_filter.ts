@@ -57,7 +57,10 @@ const TAG_KEY = /^#[a-zA-Z]$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const f = validateFilter({ kinds: [5050], "#p": ["ab".repeat(32)], since: 1700000000 });
+ * assert.deepEqual(f.kinds, [5050]);
+ * assert.throws(() => validateFilter({ kinds: [-1] }), NostrFilterError);
  * ```
  */
 export function validateFilter(value: unknown, limits: FilterLimits = {}): NostrFilter {
@@ -143,11 +146,12 @@ function clip(s: string): string {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * declare const jobId: string;
- * matchFilter(event, { kinds: [7000], "#e": [jobId] });
+ * const jobId = "ab".repeat(32);
+ * const event = { id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 7000, tags: [["e", jobId]], content: "", sig: "03".repeat(64) };
+ * assert.equal(matchFilter(event, { kinds: [7000], "#e": [jobId] }), true);
+ * assert.equal(matchFilter(event, { kinds: [6050] }), false);
  * ```
  */
 export function matchFilter(event: NostrEvent, filter: NostrFilter): boolean {
@@ -180,11 +184,11 @@ function matchSearch(content: string, search: string): boolean {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * declare const me: string;
- * matchFilters(event, [{ kinds: [6050] }, { kinds: [7000], "#p": [me] }]);
+ * const me = "ab".repeat(32);
+ * const event = { id: "01".repeat(32), pubkey: "02".repeat(32), created_at: 1700000000, kind: 7000, tags: [["p", me]], content: "", sig: "03".repeat(64) };
+ * assert.equal(matchFilters(event, [{ kinds: [6050] }, { kinds: [7000], "#p": [me] }]), true);
  * ```
  */
 export function matchFilters(event: NostrEvent, filters: readonly NostrFilter[]): boolean {

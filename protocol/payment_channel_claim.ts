@@ -109,10 +109,12 @@ const MESSAGE_ID = /^[A-Za-z0-9._:-]+$/;
  *
  * @example
  * ```ts
- * declare const claim: Parameters<typeof encodeClaim>[0];
- * const protocolData: { protocolName: string; contentType: number; data: Uint8Array }[] = [];
- * const data = encodeClaim(claim);
- * protocolData.push({ protocolName: CLAIM_PROTOCOL_NAME, contentType: 2, data });
+ * import assert from "node:assert/strict";
+ * const claim = { version: 1, messageId: "m1", timestamp: "2026-11-25T12:00:00.000Z", chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}` as const, tokenAddress: `0x${"ee".repeat(20)}` as const,
+ *   channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n, signature: `0x${"11".repeat(65)}` as const };
+ * const entry = { protocolName: CLAIM_PROTOCOL_NAME, contentType: 2, data: encodeClaim(claim) }; // beside `ilp`
+ * assert.equal(decodeClaim(entry.data).transferredAmount, 10n);
  * ```
  */
 export function encodeClaim(claim: PaymentChannelClaim): Uint8Array {
@@ -138,9 +140,13 @@ export function encodeClaim(claim: PaymentChannelClaim): Uint8Array {
  *
  * @example
  * ```ts
- * declare const entry: { data: Uint8Array };
- * const claim = decodeClaim(entry.data);
- * console.log(claim.nonce, claim.transferredAmount);
+ * import assert from "node:assert/strict";
+ * const sent = { version: 1, messageId: "m1", timestamp: "2026-11-25T12:00:00.000Z", chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}` as const, tokenAddress: `0x${"ee".repeat(20)}` as const,
+ *   channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n, signature: `0x${"11".repeat(65)}` as const };
+ * const claim = decodeClaim(encodeClaim(sent));
+ * assert.deepEqual([claim.nonce, claim.transferredAmount], [1n, 10n]);
+ * assert.throws(() => decodeClaim("{}"), ClaimError);
  * ```
  */
 export function decodeClaim(data: Uint8Array | string): PaymentChannelClaim {
@@ -171,8 +177,12 @@ export function decodeClaim(data: Uint8Array | string): PaymentChannelClaim {
  *
  * @example
  * ```ts
- * declare const claim: Parameters<typeof validateClaim>[0];
- * validateClaim(claim); // throws on a bad field
+ * import assert from "node:assert/strict";
+ * const claim = { version: 1, messageId: "m1", timestamp: "2026-11-25T12:00:00.000Z", chainId: 31337,
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}` as const, tokenAddress: `0x${"ee".repeat(20)}` as const,
+ *   channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n, signature: `0x${"11".repeat(65)}` as const };
+ * validateClaim(claim); // returns: every field is well formed
+ * assert.throws(() => validateClaim({ ...claim, nonce: -1n }), ClaimError);
  * ```
  */
 export function validateClaim(claim: PaymentChannelClaim): void {
@@ -239,11 +249,12 @@ const MAX_REJECT_DATA = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { claimRejectData, claimRejectReasonOf } from "./payment_channel_claim.ts";
  *
  * const data = claimRejectData("not-covered");
- * new TextDecoder().decode(data); // '{"claimReject":"not-covered"}'
- * console.assert(claimRejectReasonOf(data) === "not-covered");
+ * assert.equal(new TextDecoder().decode(data), '{"claimReject":"not-covered"}');
+ * assert.equal(claimRejectReasonOf(data), "not-covered");
  * ```
  */
 export function claimRejectData(reason: ClaimRejectReason): Uint8Array {
@@ -257,10 +268,11 @@ export function claimRejectData(reason: ClaimRejectReason): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { claimRejectData, claimRejectReasonOf } from "./payment_channel_claim.ts";
  *
- * claimRejectReasonOf(claimRejectData("channel-in-use")); // "channel-in-use"
- * claimRejectReasonOf(new Uint8Array(0)); // undefined
+ * assert.equal(claimRejectReasonOf(claimRejectData("channel-in-use")), "channel-in-use");
+ * assert.equal(claimRejectReasonOf(new Uint8Array(0)), undefined);
  * ```
  */
 export function claimRejectReasonOf(data: Uint8Array): ClaimRejectReason | undefined {

@@ -236,12 +236,8 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  *
  * @example
  * ```ts
- * import {
- *   COSIGN_PROTOCOL_NAME,
- *   COSIGN_VERSION,
- *   type CosignRequest,
- *   encodeCosignRequest,
- * } from "./payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * import { COSIGN_PROTOCOL_NAME, COSIGN_VERSION, type CosignRequest, encodeCosignRequest } from "./payment_channel_cosign.ts";
  *
  * const request: CosignRequest = {
  *   version: COSIGN_VERSION,
@@ -253,6 +249,7 @@ const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
  * const data = encodeCosignRequest(request);
  * // a BTP message's protocol data entry (protocol/btp_message.ts)
  * const entry = { protocolName: COSIGN_PROTOCOL_NAME, contentType: 2, data };
+ * assert.deepEqual(decodeCosignRequest(entry.data), request);
  * ```
  */
 export function encodeCosignRequest(request: CosignRequest): Uint8Array {
@@ -292,11 +289,8 @@ export function encodeCosignRequest(request: CosignRequest): Uint8Array {
  *
  * @example
  * ```ts
- * import {
- *   COSIGN_VERSION,
- *   decodeCosignRequest,
- *   encodeCosignRequest,
- * } from "./payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * import { COSIGN_VERSION, decodeCosignRequest, encodeCosignRequest } from "./payment_channel_cosign.ts";
  *
  * const data = encodeCosignRequest({
  *   version: COSIGN_VERSION,
@@ -306,7 +300,8 @@ export function encodeCosignRequest(request: CosignRequest): Uint8Array {
  *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
  * });
  * const request = decodeCosignRequest(data);
- * console.assert(request.type === "last-claim" && request.chainId === 31337);
+ * assert.ok(request.type === "last-claim" && request.chainId === 31337);
+ * assert.throws(() => decodeCosignRequest('{"version":1}'), ChannelCosignError);
  * ```
  */
 export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {
@@ -359,10 +354,10 @@ export function decodeCosignRequest(data: Uint8Array | string): CosignRequest {
  *
  * @example
  * ```ts
- * import { type CosignRequest, validateCosignRequest } from "./payment_channel_cosign.ts";
- *
- * declare const request: CosignRequest;
- * validateCosignRequest(request); // throws on a bad field
+ * import assert from "node:assert/strict";
+ * const request = { version: 1, type: "last-claim" as const, channelId: `0x${"ab".repeat(32)}` as const, chainId: 31337, tokenNetworkAddress: `0x${"cd".repeat(20)}` as const };
+ * validateCosignRequest(request); // returns: every field is well formed
+ * assert.throws(() => validateCosignRequest({ ...request, chainId: 0 }), ChannelCosignError);
  * ```
  */
 export function validateCosignRequest(request: CosignRequest): void {
@@ -395,11 +390,10 @@ export function validateCosignRequest(request: CosignRequest): void {
  *
  * @example
  * ```ts
- * import { encodeCosignAnswer } from "./payment_channel_cosign.ts";
- *
- * declare const channelId: `0x${string}`;
- * declare const signature: `0x${string}`;
- * const data = encodeCosignAnswer({ version: 1, type: "signed", channelId, signature });
+ * import assert from "node:assert/strict";
+ * const channelId: `0x${string}` = `0x${"ab".repeat(32)}`;
+ * const data = encodeCosignAnswer({ version: 1, type: "signed", channelId, signature: `0x${"11".repeat(65)}` });
+ * assert.equal(decodeCosignAnswer(data).type, "signed");
  * ```
  */
 export function encodeCosignAnswer(answer: CosignAnswer): Uint8Array {
@@ -439,10 +433,10 @@ export function encodeCosignAnswer(answer: CosignAnswer): Uint8Array {
  * @example
  * ```ts
  * import { ChannelCosignError, refusalOf } from "./payment_channel_cosign.ts";
- *
+ * import assert from "node:assert/strict";
  * const channelId: `0x${string}` = `0x${"ab".repeat(32)}`;
  * const answer = refusalOf(channelId, new ChannelCosignError("settle-below-claim", "..."));
- * console.assert(answer.type === "refused" && answer.reason === "settle-below-claim");
+ * assert.ok(answer.type === "refused" && answer.reason === "settle-below-claim");
  * ```
  */
 export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): CosignRefused {
@@ -462,7 +456,7 @@ export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): Co
  * @example
  * ```ts
  * import { decodeCosignAnswer, encodeCosignAnswer } from "./payment_channel_cosign.ts";
- *
+ * import assert from "node:assert/strict";
  * const channelId: `0x${string}` = `0x${"ab".repeat(32)}`;
  * const data = encodeCosignAnswer({
  *   version: 1,
@@ -472,7 +466,7 @@ export function refusalOf(channelId: `0x${string}`, err: ChannelCosignError): Co
  *   message: "the settle pays less than the newest claim",
  * });
  * const answer = decodeCosignAnswer(data);
- * if (answer.type === "refused") console.log(answer.reason);
+ * assert.equal(answer.type === "refused" && answer.reason, "settle-below-claim");
  * ```
  */
 export function decodeCosignAnswer(data: Uint8Array | string): CosignAnswer {
@@ -516,10 +510,10 @@ export function decodeCosignAnswer(data: Uint8Array | string): CosignAnswer {
  *
  * @example
  * ```ts
- * import { type CosignAnswer, validateCosignAnswer } from "./payment_channel_cosign.ts";
- *
- * declare const answer: CosignAnswer;
- * validateCosignAnswer(answer); // throws on a bad field
+ * import assert from "node:assert/strict";
+ * const answer = { version: 1, type: "signed" as const, channelId: `0x${"ab".repeat(32)}` as const, signature: `0x${"11".repeat(65)}` as const };
+ * validateCosignAnswer(answer); // returns: every field is well formed
+ * assert.throws(() => validateCosignAnswer({ ...answer, signature: "0x12" }), ChannelCosignError);
  * ```
  */
 export function validateCosignAnswer(answer: CosignAnswer): void {

@@ -72,7 +72,9 @@ const ASSET_CODE = /^[A-Za-z0-9]{1,16}$/;
  *
  * @example
  * ```ts
- * isIlpAddress("g.town.alice"); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(isIlpAddress("g.town.alice"), true);
+ * assert.equal(isIlpAddress("not an address"), false);
  * ```
  */
 export function isIlpAddress(value: unknown): value is string {
@@ -84,10 +86,14 @@ export function isIlpAddress(value: unknown): value is string {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * const info = validatePeerInfo(JSON.parse(event.content));
+ * const info = validatePeerInfo({ ...{ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
+ *   tokenNetworks: {}, preferredTokens: {} }, extra: 1 });
+ * assert.equal(info.ilpAddress, "g.town");
+ * assert.equal("extra" in info, false);
+ * assert.throws(() => validatePeerInfo({ ilpAddress: "not an address" }), PeerInfoError);
  * ```
  */
 export function validatePeerInfo(value: unknown): PeerInfo {
@@ -186,9 +192,11 @@ export interface BuildPeerInfoOptions {
  *
  * @example
  * ```ts
- * buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ * import assert from "node:assert/strict";
+ * const template = buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
  *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
  *   tokenNetworks: {}, preferredTokens: {} });
+ * assert.equal(template.kind, PEER_INFO_KIND); // 10032, the info as JSON content
  * ```
  */
 export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}): EventTemplate {
@@ -205,10 +213,13 @@ export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const event: NostrEvent;
- * const info = parsePeerInfo(event);
+ * const event = buildPeerInfo({ ilpAddress: "g.town", btpEndpoint: "ws://127.0.0.1:3000", assetCode: "USD",
+ *   assetScale: 6, supportedChains: ["evm:base:31337"], settlementAddresses: {},
+ *   tokenNetworks: {}, preferredTokens: {} });
+ * assert.equal(parsePeerInfo(event).btpEndpoint, "ws://127.0.0.1:3000");
+ * assert.throws(() => parsePeerInfo({ ...event, kind: 1 }), PeerInfoError);
  * ```
  */
 export function parsePeerInfo(event: Pick<NostrEvent, "kind" | "content">): PeerInfo {
@@ -232,8 +243,8 @@ export function parsePeerInfo(event: Pick<NostrEvent, "kind" | "content">): Peer
  *
  * @example
  * ```ts
- * negotiateSettlementChain(["evm:base:31337", "evm:base:84532"], ["evm:base:84532"], ["evm:base:84532"]);
- * // ["evm:base:84532"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(negotiateSettlementChain(["evm:base:31337", "evm:base:84532"], ["evm:base:84532"], ["evm:base:84532"]), ["evm:base:84532"]);
  * ```
  */
 export function negotiateSettlementChain(

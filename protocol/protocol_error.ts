@@ -10,14 +10,15 @@ import { TurnpikeError } from "./turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProtocolError } from "./protocol_error.ts";
  *
  * class PingTimeoutError extends ProtocolError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("not a ping");
- * e instanceof ProtocolError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof ProtocolError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class ProtocolError extends TurnpikeError {}

@@ -44,8 +44,9 @@ export class RelayPricingError extends ProtocolError {
  *
  * @example
  * ```ts
- * priceEvent({ kind: 1, pubkey: "ab..", toonByteLength: 300 }, {}); // 3000n
- * priceEvent({ kind: 1, pubkey: "ab..", toonByteLength: 300 }, { kindPricePerByte: { 1: 2n } }); // 600n
+ * import assert from "node:assert/strict";
+ * assert.equal(priceEvent({ kind: 1, pubkey: "ab..", toonByteLength: 300 }, {}), 3000n);
+ * assert.equal(priceEvent({ kind: 1, pubkey: "ab..", toonByteLength: 300 }, { kindPricePerByte: { 1: 2n } }), 600n);
  * ```
  */
 export function priceEvent(event: PricedEvent, pricing: RelayPricing = {}): bigint {
@@ -70,8 +71,10 @@ export function priceEvent(event: PricedEvent, pricing: RelayPricing = {}): bigi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const pubkey = "ab".repeat(32);
- * priceToon("kind: 1\n...", { kind: 1, pubkey }, { pricePerByte: 10n });
+ * const price = priceToon("kind: 1\n...", { kind: 1, pubkey }, { pricePerByte: 10n });
+ * assert.equal(price, 110n); // 11 bytes of TOON
  * ```
  */
 export function priceToon(

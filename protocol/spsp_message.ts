@@ -90,9 +90,15 @@ export interface SpspRequestOptions {
  *
  * @example
  * ```ts
- * declare const signer: Parameters<typeof buildSpspRequest>[0]["signer"];
- * const townPubkey = "ab".repeat(32);
- * const template = await buildSpspRequest({ signer, receiverPubkey: townPubkey, requestId: "r1" });
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * const requester = localNodeSigner(generateSecretKey());
+ * const town = localNodeSigner(generateSecretKey());
+ * const template = await buildSpspRequest({ signer: requester, receiverPubkey: town.pubkey, requestId: "r1" });
+ * const request = await parseSpspRequest(await requester.signEvent(template), town);
+ * assert.deepEqual([request.from, request.requestId], [requester.pubkey, "r1"]);
  * ```
  */
 export async function buildSpspRequest(options: SpspRequestOptions): Promise<EventTemplate> {
@@ -127,10 +133,17 @@ export interface SpspResponseOptions extends SpspResponse {
  *
  * @example
  * ```ts
- * declare const signer: Parameters<typeof buildSpspResponse>[0]["signer"];
- * declare const request: Parameters<typeof buildSpspResponse>[0]["request"];
- * const template = await buildSpspResponse({ signer, request, destinationAccount: "g.town.alice",
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ *
+ * const requester = localNodeSigner(generateSecretKey());
+ * const town = localNodeSigner(generateSecretKey());
+ * const request = await requester.signEvent(await buildSpspRequest({ signer: requester, receiverPubkey: town.pubkey }));
+ * const template = await buildSpspResponse({ signer: town, request, destinationAccount: "g.town.alice",
  *   sharedSecret: crypto.getRandomValues(new Uint8Array(32)) });
+ * const response = await parseSpspResponse(await town.signEvent(template), requester);
+ * assert.equal(response.destinationAccount, "g.town.alice");
  * ```
  */
 export async function buildSpspResponse(options: SpspResponseOptions): Promise<EventTemplate> {
@@ -163,11 +176,15 @@ export async function buildSpspResponse(options: SpspResponseOptions): Promise<E
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * declare const townSigner: Parameters<typeof parseSpspRequest>[1];
- * const request = await parseSpspRequest(event, townSigner);
+ * const requester = localNodeSigner(generateSecretKey());
+ * const town = localNodeSigner(generateSecretKey());
+ * const event = await requester.signEvent(await buildSpspRequest({ signer: requester, receiverPubkey: town.pubkey, amount: "500" }));
+ * assert.equal((await parseSpspRequest(event, town)).amount, "500");
+ * await assert.rejects(parseSpspRequest({ ...event, kind: 1 }, town), SpspMessageError);
  * ```
  */
 export async function parseSpspRequest(
@@ -202,11 +219,17 @@ export async function parseSpspRequest(
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * declare const signer: Parameters<typeof parseSpspResponse>[1];
- * const { destinationAccount, sharedSecret } = await parseSpspResponse(event, signer);
+ * const requester = localNodeSigner(generateSecretKey());
+ * const town = localNodeSigner(generateSecretKey());
+ * const request = await requester.signEvent(await buildSpspRequest({ signer: requester, receiverPubkey: town.pubkey }));
+ * const secret = crypto.getRandomValues(new Uint8Array(32));
+ * const template = await buildSpspResponse({ signer: town, request, destinationAccount: "g.town.alice", sharedSecret: secret });
+ * const { destinationAccount, sharedSecret } = await parseSpspResponse(await town.signEvent(template), requester);
+ * assert.deepEqual([destinationAccount, sharedSecret], ["g.town.alice", secret]);
  * ```
  */
 export async function parseSpspResponse(

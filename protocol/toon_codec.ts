@@ -76,11 +76,12 @@ function compatibleString(_key: string, value: unknown): unknown {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * const toon = encodeEventToon(event);
- * // id: ...\npubkey: ...\ncreated_at: 1700000000\nkind: 1\ntags[0]:\ncontent: hello\nsig: ...
+ * const template = { kind: 1, created_at: 1700000000, tags: [], content: "hello" };
+ * const toon = encodeEventToon(finalizeEvent(template, generateSecretKey()));
+ * assert.match(toon, /^id: \w{64}\npubkey: \w{64}\ncreated_at: 1700000000\nkind: 1\ntags\[0\]:\ncontent: hello\nsig: /);
  * ```
  */
 export function encodeEventToon(event: NostrEvent): string {
@@ -112,9 +113,15 @@ export function encodeEventToon(event: NostrEvent): string {
  *
  * @example
  * ```ts
- * declare const toonText: string;
- * const event = decodeEventToon(toonText); // verified
- * const unchecked = decodeEventToon(toonText, { verify: false });
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const signed = finalizeEvent({ kind: 1, created_at: 1700000000, tags: [], content: "hi" }, generateSecretKey());
+ * const event = decodeEventToon(encodeEventToon(signed)); // id and signature checked
+ * assert.equal(event.id, signed.id);
+ * const forged = encodeEventToon(signed).replace("content: hi", "content: ho");
+ * assert.throws(() => decodeEventToon(forged), EventValidationError);
+ * assert.equal(decodeEventToon(forged, { verify: false }).content, "ho");
  * ```
  */
 export function decodeEventToon(text: string, options: DecodeEventToonOptions = {}): NostrEvent {

@@ -13,13 +13,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TurnpikeError } from "./turnpike_error.ts";
  *
  * class PingTimeoutError extends TurnpikeError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong", { cause: new Error("closed") });
- * e.code; // "ping-timeout"
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class TurnpikeError extends Error {

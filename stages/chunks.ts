@@ -171,9 +171,10 @@ export interface LogChunk {
  *
  * @example
  * ```ts
- * declare const chunk: Parameters<typeof isReportChunk>[0];
- * declare const controller: TransformStreamDefaultController<typeof chunk>;
- * if (isReportChunk(chunk)) controller.enqueue(chunk); // passed on as it is
+ * import assert from "node:assert/strict";
+ * const failed = { type: "failed" as const, stage: "signer", error: "SignerError", message: "no key" };
+ * assert.equal(isReportChunk(failed), true); // a stage passes it on as it is
+ * assert.equal(isReportChunk({ type: "log", stage: "relay-source", entry: { type: "open" } }), true);
  * ```
  */
 export function isReportChunk(chunk: Chunk): chunk is FailedChunk | LogChunk {

@@ -55,8 +55,8 @@ export class CorrelatorInputError extends StagesError {
  * ```ts
  * import type { SummaryChunk } from "./chunks.ts";
  *
- * jobReferences({ kind: 6050, e: ["ab".repeat(32)] } as SummaryChunk);
- * // { role: "result", candidates: ["abab..."] }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(jobReferences({ kind: 6050, e: ["ab".repeat(32)] } as SummaryChunk), { role: "result", candidates: ["ab".repeat(32)] });
  * ```
  */
 export function jobReferences(
@@ -84,7 +84,12 @@ function storeFrom(options: CorrelatorOptions): JobStore {
  *
  * @example
  * ```ts
- * const correlator = createCorrelator({ jobs: [{ jobId: "ab".repeat(32), skill: "echo" }] });
+ * import assert from "node:assert/strict";
+ * const jobId = "ab".repeat(32);
+ * const correlator = createCorrelator({ jobs: [{ jobId, skill: "echo" }] });
+ * const result = { type: "summary" as const, kind: 6050, id: "cd".repeat(32), pubkey: "ef".repeat(32), created_at: 1700000000, e: [jobId], p: [], toon: "" };
+ * const [out] = await Array.fromAsync(ReadableStream.from([result]).pipeThrough(correlator));
+ * assert.deepEqual(out.type === "correlated" && [out.jobId, out.skill, out.role], [jobId, "echo", "result"]);
  * ```
  */
 export function createCorrelator(options: CorrelatorOptions): TransformStream<Chunk, Chunk> {

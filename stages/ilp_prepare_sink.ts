@@ -211,10 +211,10 @@ export interface PaidPrepareOptions {
  *
  * @example
  * ```ts
- * import { paidPrepareOf } from "./ilp_prepare_sink.ts";
+ * import assert from "node:assert/strict";
  * const { prepare } = await paidPrepareOf({ toon: "kind: 1", destination: "g.town.relay.x",
  *   pricePerByte: 10n, key: new Uint8Array(32) });
- * console.assert(prepare.amount === "70");
+ * assert.equal(prepare.amount, "70"); // 7 bytes of TOON at 10 per byte
  * ```
  * @throws {IlpPacketError} when the amount does not fit an uint64.
  */
@@ -297,11 +297,12 @@ export interface PrepareRetryOptions extends Pick<BackoffOptions, "maxMs"> {
  *
  * @example
  * ```ts
- * import { sendPrepareWithRetries, type PrepareSender } from "./ilp_prepare_sink.ts";
- * import type { IlpPrepare } from "../protocol/ilp_packet.ts";
- * declare const btpClient: PrepareSender, prepare: IlpPrepare;
- * const { reply, attempts } = await sendPrepareWithRetries(btpClient, prepare, { maxRetries: 2 });
- * console.assert(attempts <= 3 && (reply.type === "fulfill" || reply.type === "reject"));
+ * import assert from "node:assert/strict";
+ * const fulfillment = new Uint8Array(32).fill(1), data = new Uint8Array(0), replies = ["T04", "fulfill"];
+ * const sender = { sendPrepare: () => Promise.resolve(replies.shift() === "T04" ? { type: "reject" as const, code: "T04", triggeredBy: "g.town", message: "", data } : { type: "fulfill" as const, fulfillment, data }) }; // a BtpClient, first busy
+ * const prepare = { amount: "10", destination: "g.town", expiresAt: new Date(Date.now() + 30_000), executionCondition: new Uint8Array(await crypto.subtle.digest("SHA-256", fulfillment)), data };
+ * const { reply, attempts } = await sendPrepareWithRetries(sender, prepare, { maxRetries: 2 });
+ * assert.deepEqual([reply.type, attempts], ["fulfill", 2]);
  * ```
  * @throws what `sender` throws that is not a BTP transport failure (e.g. BtpAuthError, a closed
  * client).
@@ -353,13 +354,12 @@ export async function sendPrepareWithRetries(
  *
  * @example
  * ```ts
- * import { createIlpPrepareSink } from "./ilp_prepare_sink.ts";
  * import type { PrepareChunk } from "./chunks.ts";
- * declare const prepareChunk: PrepareChunk;
- * const outcomes = ReadableStream.from([prepareChunk]).pipeThrough(
- *   createIlpPrepareSink({ btpUrl: "btp+ws://127.0.0.1:3000", authToken: "secret" }),
- * );
- * for await (const outcome of outcomes) console.log(outcome.type);
+ * declare const prepareChunk: PrepareChunk; // needs a BTP peer: compile-only (an ignored Deno.test)
+ * Deno.test({ name: "createIlpPrepareSink", ignore: true, async fn() {
+ *   const sink = createIlpPrepareSink({ btpUrl: "btp+ws://127.0.0.1:3000", authToken: "secret" });
+ *   for await (const outcome of ReadableStream.from([prepareChunk]).pipeThrough(sink)) console.log(outcome.type);
+ * } });
  * ```
  */
 export function createIlpPrepareSink(

@@ -51,8 +51,9 @@ const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  *
  * @example
  * ```ts
- * isJobId("ab".repeat(32)); // true
- * isJobId("../../etc/passwd"); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isJobId("ab".repeat(32)), true);
+ * assert.equal(isJobId("../../etc/passwd"), false);
  * ```
  */
 export function isJobId(value: string): boolean {
@@ -64,8 +65,9 @@ export function isJobId(value: string): boolean {
  *
  * @example
  * ```ts
- * isSkillName("summarize"); // true
- * isSkillName("../bin"); // false
+ * import assert from "node:assert/strict";
+ * assert.equal(isSkillName("summarize"), true);
+ * assert.equal(isSkillName("../bin"), false);
  * ```
  */
 export function isSkillName(value: string): boolean {
@@ -77,8 +79,9 @@ export function isSkillName(value: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const store = new MemoryJobStore([{ jobId: "ab".repeat(32), skill: "echo" }]);
- * store.lookup("ab".repeat(32))?.skill; // "echo"
+ * assert.equal(store.lookup("ab".repeat(32))?.skill, "echo");
  * ```
  */
 export class MemoryJobStore implements JobStore {
@@ -116,8 +119,14 @@ export interface DirectoryJobStoreOptions {
  *
  * @example
  * ```ts
- * const store = new DirectoryJobStore({ stateDir: "/home/me/.turnpike/default" });
- * const job = await store.lookup("ab".repeat(32));
+ * import assert from "node:assert/strict";
+ * const stateDir = await Deno.makeTempDir(); // e.g. /home/me/.turnpike/default
+ * await Deno.mkdir(`${stateDir}/jobs`);
+ * await Deno.writeTextFile(`${stateDir}/jobs/${"ab".repeat(32)}.toml`, 'skill = "echo"\n');
+ * const store = new DirectoryJobStore({ stateDir });
+ * assert.equal((await store.lookup("ab".repeat(32)))?.skill, "echo");
+ * assert.equal(await store.lookup("cd".repeat(32)), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class DirectoryJobStore implements JobStore {
@@ -173,7 +182,8 @@ export class DirectoryJobStore implements JobStore {
  *
  * @example
  * ```ts
- * parseJobFile('skill = "echo"', "ab".repeat(32), "jobs/ab.toml").skill; // "echo"
+ * import assert from "node:assert/strict";
+ * assert.equal(parseJobFile('skill = "echo"', "ab".repeat(32), "jobs/ab.toml").skill, "echo");
  * ```
  */
 export function parseJobFile(text: string, jobId: string, path: string): JobRoute {

@@ -39,7 +39,8 @@ const STAGE_NAME = "kind-extractor";
  *
  * @example
  * ```ts
- * parseKindRanges("1,5000-5999"); // [[1, 1], [5000, 5999]]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseKindRanges("1,5000-5999"), [[1, 1], [5000, 5999]]);
  * ```
  */
 export function parseKindRanges(spec: string): [number, number][] {
@@ -67,9 +68,15 @@ function prefix(text: string): string {
  *
  * @example
  * ```ts
- * declare const toon: string;
+ * import assert from "node:assert/strict";
+ * import { encodeEventToon } from "../protocol/toon_codec.ts";
+ *
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 7000, tags: [], content: "", sig: "ef".repeat(64) };
+ * const toon = encodeEventToon(event);
  * const out = ReadableStream.from([{ type: "toon", toon } as const])
  *   .pipeThrough(createKindExtractor({ kinds: [[7000, 7000]] }));
+ * const [summary] = await Array.fromAsync(out);
+ * assert.ok(summary.type === "summary" && summary.kind === 7000 && summary.id === event.id);
  * ```
  */
 export function createKindExtractor(

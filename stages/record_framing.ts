@@ -47,9 +47,10 @@ export class RecordFramingError extends StagesError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const chunks = ReadableStream.from(["kind: 1\nid: ab\n\n", '{"type":"toon","toon":"x"}\n'])
  *   .pipeThrough(new RecordDecoderStream());
- * for await (const c of chunks) console.log(c.type);
+ * assert.deepEqual((await Array.fromAsync(chunks)).map((c) => c.type), ["toon", "toon"]);
  * ```
  */
 export class RecordDecoderStream extends TransformStream<string, Chunk> {
@@ -128,7 +129,8 @@ function parseJsonRecord(line: string, lineNo: number): Chunk {
  *
  * @example
  * ```ts
- * encodeRecord({ type: "toon", toon: "kind: 1" }); // "kind: 1\n\n"
+ * import assert from "node:assert/strict";
+ * assert.equal(encodeRecord({ type: "toon", toon: "kind: 1" }), "kind: 1\n\n");
  * ```
  */
 export function encodeRecord(chunk: Chunk): string {
@@ -141,10 +143,11 @@ export function encodeRecord(chunk: Chunk): string {
  *
  * @example
  * ```ts
- * ReadableStream.from([{ type: "toon", toon: "kind: 1" } as const])
+ * import assert from "node:assert/strict";
+ * const bytes = ReadableStream.from([{ type: "toon", toon: "kind: 1" } as const])
  *   .pipeThrough(new RecordEncoderStream())
- *   .pipeThrough(new TextEncoderStream())
- *   .pipeTo(Deno.stdout.writable);
+ *   .pipeThrough(new TextEncoderStream()); // a stage's output: .pipeTo(Deno.stdout.writable)
+ * assert.equal(await new Response(bytes).text(), "kind: 1\n\n");
  * ```
  */
 export class RecordEncoderStream extends TransformStream<Chunk, string> {

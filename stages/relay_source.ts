@@ -128,8 +128,11 @@ class IdLru {
  *
  * @example
  * ```ts
- * const events = createRelaySource({ relay: "ws://127.0.0.1:7100", filters: [{ kinds: [7000] }] });
- * for await (const chunk of events) if (chunk.type === "toon") console.log(chunk.toon);
+ * // Compile-only: it needs a relay (deno test --doc reports it ignored).
+ * Deno.test({ name: "createRelaySource", ignore: true, async fn() {
+ *   const events = createRelaySource({ relay: "ws://127.0.0.1:7100", filters: [{ kinds: [7000] }] });
+ *   for await (const chunk of events) if (chunk.type === "toon") console.log(chunk.toon);
+ * } });
  * ```
  */
 export function createRelaySource(options: RelaySourceOptions): ReadableStream<RelaySourceChunk> {

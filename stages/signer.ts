@@ -68,6 +68,7 @@ type SignFn = (template: EventTemplate) => NostrEvent;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createSigner } from "./signer.ts";
  * import type { Chunk } from "./chunks.ts";
  *
@@ -79,7 +80,7 @@ type SignFn = (template: EventTemplate) => NostrEvent;
  *   { type: "template", template: { kind: 1, created_at: 1, tags: [], content: "hi" } },
  * ];
  * const [out] = await Array.fromAsync(ReadableStream.from(chunks).pipeThrough(signer));
- * console.assert(out.type === "event");
+ * assert.ok(out.type === "event" && out.event.content === "hi");
  * ```
  */
 export function createSigner(options: SignerOptions): TransformStream<Chunk, Chunk> {
@@ -126,7 +127,9 @@ function failed(chunk: Chunk, err: unknown): FailedChunk {
  *
  * @example
  * ```ts
- * checkTemplate({ kind: 1, created_at: 1, tags: [["p", "ab"]], content: "hi" }, 1024);
+ * import assert from "node:assert/strict";
+ * checkTemplate({ kind: 1, created_at: 1, tags: [["p", "ab"]], content: "hi" }, 1024); // returns: signable
+ * assert.throws(() => checkTemplate({ kind: 1, created_at: 1, tags: [], content: "x".repeat(2000) }, 1024), InvalidTemplateError);
  * ```
  */
 export function checkTemplate(t: unknown, maxBytes: number): EventTemplate {
@@ -158,7 +161,15 @@ function isString(v: unknown): v is string {
  *
  * @example
  * ```ts
- * const options = parseSignerFlags({ "key-file": "/run/secrets/nostr.key" });
+ * import assert from "node:assert/strict";
+ * import { StageOptionsError } from "./stage.ts";
+ *
+ * const keyFile = await Deno.makeTempFile(); // e.g. /run/secrets/nostr.key
+ * await Deno.writeTextFile(keyFile, "ab".repeat(32));
+ * const options = parseSignerFlags({ "key-file": keyFile });
+ * assert.equal(options.secretKey, "ab".repeat(32));
+ * assert.throws(() => parseSignerFlags({ nsec: "nsec1..." }), StageOptionsError); // never on the command line
+ * await Deno.remove(keyFile);
  * ```
  */
 export function parseSignerFlags(flags: StageFlags): SignerOptions {

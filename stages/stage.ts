@@ -60,7 +60,8 @@ export class StageOptionsError extends StagesError {
  *
  * @example
  * ```ts
- * describePermissions({ ...NO_PERMISSIONS, net: ["127.0.0.1:7100"] }); // "net 127.0.0.1:7100"
+ * import assert from "node:assert/strict";
+ * assert.equal(describePermissions({ ...NO_PERMISSIONS, net: ["127.0.0.1:7100"] }), "net 127.0.0.1:7100");
  * ```
  */
 export function describePermissions(permissions: StagePermissions): string {

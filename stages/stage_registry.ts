@@ -54,7 +54,8 @@ export class StageExportError extends StagesError {
  *
  * @example
  * ```ts
- * stageNames().includes("kind-extractor"); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(stageNames().includes("kind-extractor"));
  * ```
  */
 export function stageNames(): string[] {
@@ -66,7 +67,8 @@ export function stageNames(): string[] {
  *
  * @example
  * ```ts
- * resolveStageModule("correlator").exportName; // "correlatorStage"
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveStageModule("correlator").exportName, "correlatorStage");
  * ```
  */
 export function resolveStageModule(name: string): StageModuleRef {
@@ -80,7 +82,9 @@ export function resolveStageModule(name: string): StageModuleRef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const stage = await importStage({ url: new URL("./correlator.ts", import.meta.url).href, exportName: "correlatorStage" });
+ * assert.equal(stage.name, "correlator");
  * ```
  */
 export async function importStage(ref: StageModuleRef): Promise<Stage> {
@@ -97,8 +101,9 @@ export async function importStage(ref: StageModuleRef): Promise<Stage> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const stage = await loadStage("kind-extractor");
- * console.log(stage.description);
+ * assert.equal(stage.name, "kind-extractor");
  * ```
  */
 export function loadStage(name: string): Promise<Stage> {

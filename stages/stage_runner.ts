@@ -23,8 +23,8 @@ export interface RunStageAloneOptions {
  *
  * @example
  * ```ts
- * parseStageFlags(["--relay", "ws://127.0.0.1:7100", "--kinds=5000,6000"]);
- * // { relay: "ws://127.0.0.1:7100", kinds: "5000,6000" }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseStageFlags(["--relay", "ws://127.0.0.1:7100", "--kinds=5000,6000"]), { relay: "ws://127.0.0.1:7100", kinds: "5000,6000" });
  * ```
  */
 export function parseStageFlags(args: readonly string[]): StageFlags {

@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StagesError } from "./stages_error.ts";
  *
  * class PingTimeoutError extends StagesError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof StagesError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof StagesError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class StagesError extends TurnpikeError {}

@@ -32,11 +32,12 @@ function failed(message: string, error: string, input: unknown): FailedChunk {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeEventChunk } from "./toon_encoder.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- * declare const event: NostrEvent;
+ * import { decodeEventToon } from "../protocol/toon_codec.ts";
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 7000, tags: [], content: "", sig: "ef".repeat(64) };
  * const { toon } = encodeEventChunk({ type: "event", event, ref: "a" });
- * console.assert(toon.length > 0);
+ * assert.deepEqual(decodeEventToon(toon, { verify: false }), event);
  * ```
  * @throws when the event cannot be encoded (the stage turns it into a FailedChunk).
  */
@@ -52,12 +53,12 @@ export function encodeEventChunk(chunk: EventChunk): ToonChunk {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createToonEncoder } from "./toon_encoder.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- * declare const event: NostrEvent;
+ * const event = { id: "ab".repeat(32), pubkey: "cd".repeat(32), created_at: 1700000000, kind: 7000, tags: [], content: "", sig: "ef".repeat(64) };
  * const out = ReadableStream.from([{ type: "event", event } as const])
  *   .pipeThrough(createToonEncoder());
- * for await (const chunk of out) console.assert(chunk.type === "toon");
+ * assert.deepEqual((await Array.fromAsync(out)).map((chunk) => chunk.type), ["toon"]);
  * ```
  */
 export function createToonEncoder(

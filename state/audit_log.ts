@@ -2,7 +2,7 @@
  * The state dir's git audit trail. The state dir is a git repository (`git init` on first use);
  * every change is committed with a structured message:
  *
- * ```
+ * ```text
  * turnpike: <action> <resource> <id>
  * Key: Value
  * ```
@@ -142,10 +142,11 @@ const GIT_CONFIG = [
  *
  * @example
  * ```ts
- * const audit = await openAuditLog({ dir: "/tmp/state" });
+ * const dir = await Deno.makeTempDir(); // a state dir
+ * const audit = await openAuditLog({ dir });
  * audit.record({ action: "create", resource: "job", id: "ab".repeat(32),
  *   paths: [`jobs/${"ab".repeat(32)}.toml`], fields: { Status: "pending-send" } });
- * await audit.close();
+ * await audit.close(); // committed
  * ```
  */
 export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {
@@ -460,8 +461,8 @@ function parseSubject(line: string): Omit<AuditEntry, "fields"> | undefined {
  *
  * @example
  * ```ts
- * parseAuditMessage("turnpike: pay job j1\n\nAmount: 10\n");
- * // [{ action: "pay", resource: "job", id: "j1", fields: { Amount: "10" } }]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseAuditMessage("turnpike: pay job j1\n\nAmount: 10\n"), [{ action: "pay", resource: "job", id: "j1", fields: { Amount: "10" } }]);
  * ```
  */
 export function parseAuditMessage(message: string): AuditEntry[] {

@@ -119,7 +119,9 @@ const OPTIONAL_BIG_FIELDS = ["withdrawn", "peerWithdrawn"] as const;
  *
  * @example
  * ```ts
- * channelFilePath("/home/a/.turnpike/default", "0xab...");
+ * import assert from "node:assert/strict";
+ * const path = channelFilePath("/home/a/.turnpike/default", `0x${"AB".repeat(32)}`); // the id lower-cased
+ * assert.equal(path, `/home/a/.turnpike/default/channels/0x${"ab".repeat(32)}.toml`);
  * ```
  */
 export function channelFilePath(stateDir: string, channelId: string): string {
@@ -132,35 +134,18 @@ export function channelFilePath(stateDir: string, channelId: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ChannelRecord, encodeChannelToml, parseChannelToml } from "./channel_file.ts";
  *
  * const record: ChannelRecord = {
- *   channelId: `0x${"ab".repeat(32)}`,
- *   chain: "evm:base:31337",
- *   chainId: 31337,
- *   network: "local",
- *   tokenNetworkAddress: `0x${"cd".repeat(20)}`,
- *   tokenAddress: `0x${"ef".repeat(20)}`,
- *   tokenSymbol: "M2M",
- *   tokenDecimals: 6,
- *   selfAddress: `0x${"12".repeat(20)}`,
- *   peerAddress: `0x${"34".repeat(20)}`,
- *   status: "open",
- *   deposit: 50_000_000n,
- *   peerDeposit: 0n,
- *   withdrawn: 0n,
- *   peerWithdrawn: 0n,
- *   sent: 0n,
- *   sentNonce: 0n,
- *   received: 0n,
- *   receivedNonce: 0n,
- *   settleTimeout: 3600n,
- *   settleAt: 0n,
- *   openedAt: new Date().toISOString(),
- *   warnPercent: 20,
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
  * };
- * const text = encodeChannelToml(record);
- * console.assert(parseChannelToml(text).deposit === 50_000_000n);
+ * const text = encodeChannelToml(record); // snake_case keys, amounts as strings
+ * assert.deepEqual(parseChannelToml(text), record);
  * ```
  */
 export function encodeChannelToml(record: ChannelRecord): string {
@@ -177,12 +162,11 @@ export function encodeChannelToml(record: ChannelRecord): string {
  *
  * @example
  * ```ts
- * import { channelFilePath, parseChannelToml } from "./channel_file.ts";
+ * import assert from "node:assert/strict";
+ * import { ChannelFileError, parseChannelToml } from "./channel_file.ts";
  *
- * async function channel(stateDir: string, channelId: string) {
- *   const path = channelFilePath(stateDir, channelId);
- *   return parseChannelToml(await Deno.readTextFile(path), path);
- * }
+ * // readChannel reads a file and parses it; a field missing or malformed is refused:
+ * assert.throws(() => parseChannelToml('channel_id = "0x12"', "channels/0x12.toml"), ChannelFileError);
  * ```
  */
 export function parseChannelToml(text: string, path = "channel.toml"): ChannelRecord {
@@ -264,13 +248,24 @@ export interface SaveChannelOptions {
  *
  * @example
  * ```ts
- * import { type ChannelRecord, saveChannel } from "./channel_file.ts";
- * import type { AuditLog } from "./audit_log.ts";
+ * import assert from "node:assert/strict";
+ * import { type ChannelRecord, channelFilePath, listChannels, readChannel, saveChannel } from "./channel_file.ts";
+ * import { openAuditLog } from "./audit_log.ts";
  *
- * declare const record: ChannelRecord;
- * declare const audit: AuditLog;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
  * const stateDir = await Deno.makeTempDir();
+ * const audit = await openAuditLog({ dir: stateDir }); // a git commit per change
  * await saveChannel(record, { stateDir, audit, action: "open" });
+ * assert.deepEqual(await readChannel(channelFilePath(stateDir, record.channelId)), record);
+ * assert.deepEqual((await listChannels(stateDir)).map((c) => c.status), ["open"]);
+ * await audit.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function saveChannel(
@@ -305,10 +300,12 @@ export async function saveChannel(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listChannels } from "./channel_file.ts";
  *
  * const stateDir = await Deno.makeTempDir();
- * for (const c of await listChannels(stateDir)) console.log(c.channelId, c.status);
+ * assert.deepEqual(await listChannels(stateDir), []); // no channels/ yet: none
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function listChannels(stateDir: string): Promise<ChannelRecord[]> {
@@ -330,12 +327,12 @@ export async function listChannels(stateDir: string): Promise<ChannelRecord[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { channelFilePath, readChannel } from "./channel_file.ts";
  *
- * declare const stateDir: string;
- * declare const id: `0x${string}`;
- * const record = await readChannel(channelFilePath(stateDir, id));
- * console.log(record.status, record.sent);
+ * const stateDir = await Deno.makeTempDir(); // saveChannel writes the file, readChannel reads it back
+ * await assert.rejects(readChannel(channelFilePath(stateDir, `0x${"ab".repeat(32)}`)), Deno.errors.NotFound);
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function readChannel(path: string): Promise<ChannelRecord> {
@@ -391,19 +388,25 @@ export interface ChannelFileWriter<C extends { nonce: bigint }> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ChannelRecord, openChannelFileWriter } from "./channel_file.ts";
- * import type { AuditLog } from "./audit_log.ts";
  *
- * declare const stateDir: string;
- * declare const record: ChannelRecord;
- * declare const audit: AuditLog;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
+ * const stateDir = await Deno.makeTempDir();
  * const file = openChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>({
  *   stateDir,
  *   record,
- *   audit,
  *   withClaim: (r, c) => ({ ...r, sent: c.transferredAmount, sentNonce: c.nonce }),
  * });
  * await file.save({ nonce: 1n, transferredAmount: 10n });
+ * assert.equal(file.record().sent, 10n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function openChannelFileWriter<C extends { nonce: bigint }>(
@@ -467,16 +470,22 @@ export type SentClaimWriter = ChannelFileWriter<{ nonce: bigint; transferredAmou
  *
  * @example
  * ```ts
- * import { type ChannelRecord, openSentClaimWriter } from "./channel_file.ts";
- * import type { AuditLog } from "./audit_log.ts";
+ * import assert from "node:assert/strict";
+ * import { type ChannelRecord, channelFilePath, openSentClaimWriter, readChannel } from "./channel_file.ts";
  *
- * declare const stateDir: string;
- * declare const record: ChannelRecord;
- * declare const audit: AuditLog;
- * const sent = openSentClaimWriter({ stateDir, record, audit });
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
+ * const stateDir = await Deno.makeTempDir();
+ * const sent = openSentClaimWriter({ stateDir, record });
  * // a BtpClient's `claims.persist`: each claim is in the file before it is sent
- * await sent.save({ nonce: record.sentNonce + 1n, transferredAmount: record.sent + 1500n });
- * console.assert(sent.record().sentNonce === record.sentNonce + 1n);
+ * await sent.save({ nonce: 1n, transferredAmount: 1500n });
+ * assert.equal((await readChannel(channelFilePath(stateDir, record.channelId))).sent, 1500n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {

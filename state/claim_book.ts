@@ -44,9 +44,11 @@ export interface ClaimBook {
  * @example
  * ```ts
  * import type { ClaimBook, SharedClaimBooks } from "./claim_book.ts";
- * async function charge(books: SharedClaimBooks, seed: ClaimBook, amount: bigint) {
- *   return await books.update(seed.channelId, seed, (b) => ({ ...b, forwarded: b.forwarded + amount }));
- * }
+ *
+ * declare const books: SharedClaimBooks, seed: ClaimBook; // compile-only: needs PostgreSQL
+ * Deno.test({ name: "SharedClaimBooks", ignore: true, async fn() {
+ *   await books.update(seed.channelId, seed, (b) => ({ ...b, forwarded: b.forwarded + 1500n }));
+ * } });
  * ```
  */
 export type SharedClaimBooks = ChannelBook;

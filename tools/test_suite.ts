@@ -7,6 +7,10 @@
  * would share. How long each file took is read from `tests/durations.json` (`--record` writes it
  * from this run); a file not listed counts as {@linkcode UNKNOWN_SECONDS}.
  *
+ * Run without paths, one more piece runs the library's doc examples: `deno test --doc` (type-checked
+ * and run) over `mod.ts` and every module it re-exports from, the list read from `mod.ts` each time
+ * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}.
+ *
  * Each piece's output is printed whole when it ends, then one summary in `deno test`'s own words
  * (`ok | N passed (S steps) | N failed (time)`), after the failures by name; exit status 1 when
  * anything failed. Ctrl-C or SIGTERM names the pieces still running and stops them.
@@ -20,11 +24,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { libraryModules } from "./library_examples.ts";
 
 /** Fast files are packed into pieces of about this many seconds. */
 export const PACK_SECONDS = 20;
 /** What a file missing from the durations takes, in seconds. */
 export const UNKNOWN_SECONDS = 3;
+
+/** The doc examples' piece: its name in the durations and in the output. */
+export const DOC_PIECE = "deno test --doc mod.ts";
+/** What the doc examples' piece takes when the durations do not say, in seconds. */
+export const DOC_SECONDS = 60;
 
 /** One piece of work: files run by one `deno test` process. */
 export interface SuitePiece {
@@ -32,6 +42,8 @@ export interface SuitePiece {
   files: string[];
   /** Their recorded seconds, summed. */
   seconds: number;
+  /** The files' doc examples are what runs (`deno test --doc`, type-checked in the piece). */
+  doc?: boolean;
 }
 
 /** Counts read from one `deno test` summary line. */
@@ -81,6 +93,30 @@ export function planPieces(
 }
 
 /**
+ * The piece that runs the doc examples of the library's modules: `mod.ts` and each module it
+ * re-exports from, as `modText` (the text of `mod.ts`) names them today.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { docPiece } from "./test_suite.ts";
+ *
+ * const piece = docPiece('export { a } from "./protocol/a.ts";\n', { "deno test --doc mod.ts": 50 });
+ * assert.deepEqual(piece, { files: ["mod.ts", "protocol/a.ts"], seconds: 50, doc: true });
+ * ```
+ */
+export function docPiece(
+  modText: string,
+  durations: Readonly<Record<string, number>>,
+): SuitePiece {
+  return {
+    files: libraryModules(modText),
+    seconds: durations[DOC_PIECE] ?? DOC_SECONDS,
+    doc: true,
+  };
+}
+
+/**
  * Reads the counts of a `deno test` output's last summary line, or `undefined` when it has none
  * (the process crashed or was stopped).
  *
@@ -93,7 +129,9 @@ export function planPieces(
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
-  const lines = output.split("\n").filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
+  const lines = output.split("\n").filter((l) =>
+    /^(ok|FAILED) \| \d+ passed/.test(l)
+  );
   const line = lines.at(-1);
   if (!line) return undefined;
   const count = (word: string): [number, number] => {
@@ -262,8 +300,14 @@ async function main(): Promise<number> {
   }
 
   const queue = planPieces(files, durations, pack);
+  if (!positionals.length) {
+    queue.push(docPiece(await Deno.readTextFile(`${root}/mod.ts`), durations));
+    queue.sort((a, b) => b.seconds - a.seconds);
+  }
   console.log(
-    `type check ${elapsed(Date.now() - started)}; running ${files.length} test files in ` +
+    `type check ${
+      elapsed(Date.now() - started)
+    }; running ${files.length} test files in ` +
       `${queue.length} pieces, ${jobs} at once`,
   );
   const total: SuiteCounts = {
@@ -298,15 +342,17 @@ async function main(): Promise<number> {
       `${r.piece.files.at(-1)} (${elapsed(Date.now() - r.startedAt)})`
     );
     console.log(
-      `... ${done} of ${queue.length + done + running.size} pieces done; running ${
-        names.join(", ")
-      }`,
+      `... ${done} of ${
+        queue.length + done + running.size
+      } pieces done; running ${names.join(", ")}`,
     );
   }, 60_000);
 
   const runPiece = async (piece: SuitePiece): Promise<void> => {
     const child = new Deno.Command(deno, {
-      args: ["test", "-A", "--no-check", "--permit-no-files", ...piece.files],
+      args: piece.doc
+        ? ["test", "-A", "--doc", "--permit-no-files", ...piece.files]
+        : ["test", "-A", "--no-check", "--permit-no-files", ...piece.files],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
@@ -336,10 +382,15 @@ async function main(): Promise<number> {
     // deno test colours its output even into a pipe: read it plain.
     // deno-lint-ignore no-control-regex -- the colour codes' escape is what is removed
     const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
-    Object.assign(measured, fileSeconds(output));
+    if (piece.doc) {
+      measured[DOC_PIECE] = Math.round((Date.now() - entry.startedAt) / 1000);
+    } else Object.assign(measured, fileSeconds(output));
     const counts = summaryCounts(output);
     const took = elapsed(Date.now() - entry.startedAt);
-    console.log(`\n── ${piece.files.join(" ")} (${took})`);
+    const name = piece.doc
+      ? `${DOC_PIECE} (${piece.files.length} modules)`
+      : piece.files.join(" ");
+    console.log(`\n── ${name} (${took})`);
     // On a terminal, as deno test printed it; into a file or pipe, plain, each piece's own summary
     // line indented, so that the suite's is the only one at a line's start.
     console.log(
@@ -356,9 +407,7 @@ async function main(): Promise<number> {
     if (!counts || (!status.success && counts.failed === 0)) {
       total.failed++;
       failures.push(
-        `${
-          piece.files.join(" ")
-        }: deno test ended with code ${status.code} and no failed test named`,
+        `${name}: deno test ended with code ${status.code} and no failed test named`,
       );
     }
   };
@@ -387,9 +436,11 @@ async function main(): Promise<number> {
   const steps = (n: number) => n ? ` (${n} steps)` : "";
   const verdict = total.failed ? "FAILED" : "ok";
   console.log(
-    `\n${verdict} | ${total.passed} passed${steps(total.passedSteps)} | ${total.failed} failed${
-      steps(total.failedSteps)
-    }${total.ignored ? ` | ${total.ignored} ignored` : ""} (${elapsed(Date.now() - started)})`,
+    `\n${verdict} | ${total.passed} passed${
+      steps(total.passedSteps)
+    } | ${total.failed} failed${steps(total.failedSteps)}${
+      total.ignored ? ` | ${total.ignored} ignored` : ""
+    } (${elapsed(Date.now() - started)})`,
   );
   return total.failed ? 1 : 0;
 }

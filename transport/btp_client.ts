@@ -232,12 +232,14 @@ function socketUrl(url: string): { wsUrl: string; username?: string; token?: str
  *
  * @example
  * ```ts
- * declare const prepare: Parameters<BtpClient["sendPrepare"]>[0];
- * const client = new BtpClient({ url: "btp+ws://127.0.0.1:3000", authToken: "secret" });
- * await client.connect();
- * const { clientAddress } = await client.fetchIldcp();
- * const reply = await client.sendPrepare(prepare);
- * await client.close();
+ * declare const prepare: Parameters<BtpClient["sendPrepare"]>[0]; // compile-only: needs a BTP peer
+ * Deno.test({ name: "BtpClient", ignore: true, async fn() {
+ *   const client = new BtpClient({ url: "btp+ws://127.0.0.1:3000", authToken: "secret" });
+ *   await client.connect();
+ *   const { clientAddress } = await client.fetchIldcp();
+ *   const reply = await client.sendPrepare(prepare);
+ *   await client.close();
+ * } });
  * ```
  */
 export class BtpClient {

@@ -92,10 +92,24 @@ export interface RelayQueryResult {
  *
  * @example
  * ```ts
- * const townPubkey = "ab".repeat(32);
- * const { events } = await queryRelay("ws://127.0.0.1:7100", [
- *   { kinds: [10032], authors: [townPubkey], limit: 1 },
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * const stored = finalizeEvent({ kind: 10032, created_at: 1700000000, tags: [], content: "{}" }, generateSecretKey());
+ * // A relay stand-in on a free port: answers a REQ with its one event, then EOSE.
+ * await using relay = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(request);
+ *   socket.onmessage = ({ data }) => {
+ *     const [, subId] = JSON.parse(data);
+ *     socket.send(JSON.stringify(["EVENT", subId, stored]));
+ *     socket.send(JSON.stringify(["EOSE", subId]));
+ *   };
+ *   return response;
+ * });
+ * const { events } = await queryRelay(`ws://127.0.0.1:${relay.addr.port}`, [
+ *   { kinds: [10032], authors: [stored.pubkey], limit: 1 },
  * ], { timeoutMs: 3000 });
+ * assert.deepEqual(events.map((e) => e.id), [stored.id]);
  * ```
  */
 export function queryRelay(

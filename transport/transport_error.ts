@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TransportError } from "./transport_error.ts";
  *
  * class PingTimeoutError extends TransportError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof TransportError; // true
- * e.code; // "ping-timeout"
+ * assert.ok(e instanceof TransportError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class TransportError extends TurnpikeError {}
