@@ -129,9 +129,7 @@ export function docPiece(
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
-  const lines = output.split("\n").filter((l) =>
-    /^(ok|FAILED) \| \d+ passed/.test(l)
-  );
+  const lines = output.split("\n").filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
   const line = lines.at(-1);
   if (!line) return undefined;
   const count = (word: string): [number, number] => {
@@ -305,9 +303,7 @@ async function main(): Promise<number> {
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(
-    `type check ${
-      elapsed(Date.now() - started)
-    }; running ${files.length} test files in ` +
+    `type check ${elapsed(Date.now() - started)}; running ${files.length} test files in ` +
       `${queue.length} pieces, ${jobs} at once`,
   );
   const total: SuiteCounts = {
@@ -342,9 +338,9 @@ async function main(): Promise<number> {
       `${r.piece.files.at(-1)} (${elapsed(Date.now() - r.startedAt)})`
     );
     console.log(
-      `... ${done} of ${
-        queue.length + done + running.size
-      } pieces done; running ${names.join(", ")}`,
+      `... ${done} of ${queue.length + done + running.size} pieces done; running ${
+        names.join(", ")
+      }`,
     );
   }, 60_000);
 
@@ -387,9 +383,7 @@ async function main(): Promise<number> {
     } else Object.assign(measured, fileSeconds(output));
     const counts = summaryCounts(output);
     const took = elapsed(Date.now() - entry.startedAt);
-    const name = piece.doc
-      ? `${DOC_PIECE} (${piece.files.length} modules)`
-      : piece.files.join(" ");
+    const name = piece.doc ? `${DOC_PIECE} (${piece.files.length} modules)` : piece.files.join(" ");
     console.log(`\n── ${name} (${took})`);
     // On a terminal, as deno test printed it; into a file or pipe, plain, each piece's own summary
     // line indented, so that the suite's is the only one at a line's start.
@@ -436,11 +430,9 @@ async function main(): Promise<number> {
   const steps = (n: number) => n ? ` (${n} steps)` : "";
   const verdict = total.failed ? "FAILED" : "ok";
   console.log(
-    `\n${verdict} | ${total.passed} passed${
-      steps(total.passedSteps)
-    } | ${total.failed} failed${steps(total.failedSteps)}${
-      total.ignored ? ` | ${total.ignored} ignored` : ""
-    } (${elapsed(Date.now() - started)})`,
+    `\n${verdict} | ${total.passed} passed${steps(total.passedSteps)} | ${total.failed} failed${
+      steps(total.failedSteps)
+    }${total.ignored ? ` | ${total.ignored} ignored` : ""} (${elapsed(Date.now() - started)})`,
   );
   return total.failed ? 1 : 0;
 }
