@@ -106,7 +106,15 @@ export class RelayEventDecodeError extends StagesError {
 }
 
 /** Log entries emitted as chunks with `logChunks`: what an operator needs to hear of. */
-const LOGGED_AS_CHUNKS = new Set<RelaySourceLogEntry["type"]>(["disconnected", "closed", "notice"]);
+/** What crosses the worker boundary: a connection's attempts and catch-ups, and the relay's words. */
+const LOGGED_AS_CHUNKS = new Set<RelaySourceLogEntry["type"]>([
+  "connecting",
+  "eose",
+  "paused",
+  "disconnected",
+  "closed",
+  "notice",
+]);
 const FAILED_INPUT_PREFIX = 256;
 
 /** A bounded set of recently seen ids, evicting the oldest insert (Map keeps insert order). */

@@ -173,6 +173,11 @@ export class ProviderIntake {
       onLog: (e, relay) => {
         if (e.type === "closed" || e.type === "notice") {
           o.log(`relay ${relay} ${e.type}: ${e.message}`);
+        } else if (e.type === "connecting" && e.attempt > 0) {
+          // After a drop: when it subscribes again, and from when (docs/OPERATIONS.md).
+          o.log(`relay ${relay} reconnecting (attempt ${e.attempt}, since ${e.since ?? "-"})`);
+        } else if (e.type === "paused") {
+          o.log(`relay ${relay} paused: the feed is behind`);
         } else if (e.type === "disconnected") {
           o.alert("relay-disconnected", `relay ${relay} disconnected`, {
             code: String(e.code),

@@ -58,7 +58,12 @@ Deno.test("town restart: jobs in flight end once, none timed out, no payment cut
       throw new Error(
         `${id.slice(0, 12)}: ${status} ${error}\nalice:\n${
           mine(log.split("\n")).join("\n")
-        }\nprovider:\n${mine(net.provider?.stderr ?? []).join("\n")}`,
+        }\nprovider (its lines of this job and of its relay feed):\n${
+          (net.provider?.stderr ?? []).filter((l) =>
+            l.includes(id.slice(0, 20)) || l.startsWith("relay ")
+          )
+            .join("\n")
+        }`,
       );
     }
     assert(!/connection .* lost/.test(error), `a payment cut off by the stop: ${error}`);
