@@ -333,27 +333,7 @@ export class PaymentDesk {
     this.#unpaid.release(invoice.jobId);
     this.#disarm(invoice.jobId);
     const paid: ProviderJobRecord = { ...record, status: "paid", paidAt: this.#iso() };
-    try {
-      // Persist before answering: an acknowledged payment is never lost. The record and the log
-      // line are independent files, fsynced concurrently; both are on disk before the FULFILL.
-      await Promise.all([
-        this.#o.store.put(paid),
-        this.#o.payments.append({
-          ts: this.#iso(),
-          direction: "in",
-          event: "fulfilled",
-          jobId: record.id,
-          invoiceId: invoice.condition,
-          amount: String(invoice.amount),
-          asset: invoice.assetCode,
-          scale: invoice.assetScale,
-          peer: record.customer,
-          fulfillment: record.fulfillment,
-          category: "job",
-        }),
-      ]);
-    } catch (err) {
-      this.#o.onRecordError(record.id, err as Error);
+    if (!(await this.#record(paid, match.open))) {
       return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
     }
     this.#o.onPaid(paid, invoice.amount, invoice.assetCode);
@@ -381,6 +361,22 @@ export class PaymentDesk {
       status: current.status === "delivered" ? "published" : current.status,
       deliveryPaidAt: this.#iso(),
     };
+    if (!(await this.#record(paid, open))) {
+      // Not acknowledged: the invoice opens again for the payment sent again.
+      this.#invoices.restore(open);
+      return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
+    }
+    this.#o.onDeliveryPaid?.(paid, invoice.amount, invoice.assetCode);
+    return { type: "fulfill", fulfillment, data: new Uint8Array() };
+  }
+
+  /**
+   * Records a payment before it is answered: an acknowledged payment is never lost. The record
+   * and the payment log's line are independent files, fsynced concurrently; both are on disk
+   * before the FULFILL. False (told to `onRecordError`) when either could not be written.
+   */
+  async #record(paid: ProviderJobRecord, open: OpenInvoice): Promise<boolean> {
+    const { invoice, fulfillment } = open;
     try {
       await Promise.all([
         this.#o.store.put(paid),
@@ -388,24 +384,21 @@ export class PaymentDesk {
           ts: this.#iso(),
           direction: "in",
           event: "fulfilled",
-          jobId: record.id,
+          jobId: paid.id,
           invoiceId: invoice.condition,
           amount: String(invoice.amount),
           asset: invoice.assetCode,
           scale: invoice.assetScale,
-          peer: record.customer,
-          fulfillment: record.deliveryFulfillment,
+          peer: paid.customer,
+          fulfillment: bytesToHex(fulfillment),
           category: "job",
         }),
       ]);
+      return true;
     } catch (err) {
-      // Not acknowledged: the invoice opens again for the payment sent again.
-      this.#invoices.restore(open);
-      this.#o.onRecordError(record.id, err as Error);
-      return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
+      this.#o.onRecordError(paid.id, err as Error);
+      return false;
     }
-    this.#o.onDeliveryPaid?.(paid, invoice.amount, invoice.assetCode);
-    return { type: "fulfill", fulfillment, data: new Uint8Array() };
   }
 
   /** Stops the expiry timers and refuses further payments (T00): the node is stopping. */
