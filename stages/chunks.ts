@@ -7,6 +7,7 @@
  */
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 import type { ToonSummary } from "../protocol/kind_extractor.ts";
+import type { Nip01LogEntry } from "../transport/nip01_client.ts";
 
 /** An event as raw TOON text, exactly as received from a relay or produced by the encoder. */
 export interface ToonChunk {
@@ -143,14 +144,11 @@ export interface FailedChunk {
   input?: unknown;
 }
 
-/** Something a stage did or heard that is not data (a relay's NOTICE, a disconnect). */
-export type StageLogEntry =
-  | { type: "connecting"; attempt: number; since?: number }
-  | { type: "open" }
-  | { type: "eose"; subId: string }
-  | { type: "disconnected"; code: number; reason: string }
-  | { type: "paused" }
-  | { type: "notice" | "closed" | "ok" | "auth"; message: string };
+/**
+ * Something a stage did or heard that is not data (a relay's NOTICE, a disconnect): the NIP-01
+ * client's log entries, which the relay source passes on as they are.
+ */
+export type StageLogEntry = Nip01LogEntry;
 
 /**
  * A stage's log entry carried to the pipeline's consumer (a stage in a worker has no other way

@@ -470,7 +470,7 @@ export class Nip01Session implements HubSubscriber {
 
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
     // A count of private events tells who gets how many: not served (docs/PROTOCOL.md).
-    if (filters.some((f) => f.kinds?.some((k) => this.#auth.isPrivate(k)))) {
+    if (this.#auth.namesPrivateKind(filters)) {
       return this.#closed(subId, "restricted: private kinds are not counted");
     }
     try {

@@ -113,7 +113,11 @@ export class RelayAuth {
 
   /** Whether these filters name a private kind while the connection is not authenticated. */
   needsAuth(filters: readonly NostrFilter[]): boolean {
-    if (this.#pubkeys.size > 0) return false;
+    return this.#pubkeys.size === 0 && this.namesPrivateKind(filters);
+  }
+
+  /** Whether any of these filters names a private kind. */
+  namesPrivateKind(filters: readonly NostrFilter[]): boolean {
     return filters.some((f) => f.kinds?.some((k) => this.#private.has(k)) ?? false);
   }
 
