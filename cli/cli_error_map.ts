@@ -242,6 +242,17 @@ export const CLI_ERRORS = {
       suggestion: "pass --passphrase-file F, or run in a terminal without --non-interactive",
       cause: err,
     }),
+  /**
+   * A passphrase a command must have and could not read (its source refused, or no way to ask),
+   * or a proof of it the profile's node refused (`passphrase`; what to give, in the suggestion).
+   */
+  passphraseNeeded: (err: Error): CliError =>
+    new CliError(err.message, {
+      code: "passphrase",
+      suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
+        "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
+      cause: err,
+    }),
   /** The user cancelled a prompt (`interrupted`). */
   promptCancelled: (err: Error): CliError =>
     new CliError(err.message, { exitCode: ExitCode.Interrupted, cause: err }),

@@ -2,17 +2,23 @@
  * A passphrase that cannot be had or is wrong, as every command says it (`passphrase`): apart
  * from cli/node_identity.ts, so that a command that only proves the passphrase to the profile's
  * node (cli/profile_node.ts) does not load the wallet's signer to say it (docs/SCALE.md "A
- * command's start").
+ * command's start"). The cases name the classes, so this module loads none of them.
  *
  * @module
  */
-import { CliError } from "./cli_error.ts";
-import { PassphraseSourceError, PassphraseUnavailableError } from "../identity/passphrase.ts";
-import { WrongPassphraseError } from "../identity/vault_errors.ts";
+import { CLI_ERRORS, type ErrorCase, errorCase, toCliError } from "./cli_error_map.ts";
+
+const PASSPHRASE_CASES: readonly ErrorCase[] = [
+  errorCase("WrongPassphraseError", CLI_ERRORS.wrongPassphrase),
+  errorCase(
+    ["PassphraseUnavailableError", "PassphraseSourceError", "PassphraseProofError"],
+    CLI_ERRORS.passphraseNeeded,
+  ),
+];
 
 /**
- * A passphrase that cannot be had or is wrong as the `passphrase` CliError (what to give, in
- * the suggestion); any other error as it is.
+ * A passphrase that cannot be had, is wrong, or whose proof the profile's node refused, as the
+ * `passphrase` CliError (what to give, in the suggestion); any other error as it is.
  *
  * @example
  * ```ts
@@ -26,16 +32,5 @@ import { WrongPassphraseError } from "../identity/vault_errors.ts";
  * ```
  */
 export function passphraseError(err: unknown): unknown {
-  if (err instanceof WrongPassphraseError) {
-    return new CliError(err.message, { code: "passphrase", cause: err });
-  }
-  if (err instanceof PassphraseUnavailableError || err instanceof PassphraseSourceError) {
-    return new CliError(err.message, {
-      code: "passphrase",
-      suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
-        "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
-      cause: err,
-    });
-  }
-  return err;
+  return toCliError(err, PASSPHRASE_CASES);
 }

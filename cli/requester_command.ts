@@ -19,7 +19,7 @@
 import { type Command, Option } from "commander";
 import { stopSignal } from "./stop_signal.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
-import { CliError, cliErrorJson } from "./cli_error.ts";
+import { cliErrorJson } from "./cli_error.ts";
 import type { LoadNodeSignerOptions } from "./node_identity.ts";
 import { asCliError, openRequester } from "./job_command.ts";
 import {
@@ -29,11 +29,8 @@ import {
 } from "./job_read_command.ts";
 import { nodeSettings } from "./profile_node.ts";
 import { checkTownPrice } from "../roles/requester/town_link.ts";
-import {
-  type NodeServer,
-  PassphraseProofError,
-  serveNode,
-} from "../roles/requester/node_server.ts";
+import { type NodeServer, serveNode } from "../roles/requester/node_server.ts";
+import { passphraseError } from "./passphrase_error.ts";
 import { jsonLine } from "./json_line.ts";
 import { progressLine } from "./job_report.ts";
 
@@ -96,7 +93,7 @@ export function registerRequesterCommand(program: Command): void {
           proof,
           background,
           idleMs: config.nodeIdleTimeoutS * 1000,
-          describeError: (err) => cliErrorJson(asCliError(proofError(err))),
+          describeError: (err) => cliErrorJson(asCliError(passphraseError(err))),
           checkSubmit: (request) => {
             const warnings: string[] = [];
             checkTownPrice(req.town.pricePerByte, {
@@ -142,16 +139,5 @@ function ignoreTerminalSignals(): Promise<string> {
       resolve("SIGTERM");
     };
     Deno.addSignalListener("SIGTERM", onTerm);
-  });
-}
-
-/** A refused proof as the `passphrase` error every command gives; any other error as it is. */
-function proofError(err: unknown): unknown {
-  if (!(err instanceof PassphraseProofError)) return err;
-  return new CliError(err.message, {
-    code: "passphrase",
-    suggestion: "give the wallet's passphrase with --passphrase-file <file> (mode 0600), " +
-      "--passphrase-fd <n> or TURNPIKE_PASSPHRASE_FILE",
-    cause: err,
   });
 }

@@ -24,7 +24,7 @@ import type { WritePipeline } from "./write/write_pipeline.ts";
 
 /** Options for {@linkcode createTownRouter}. */
 export interface TownRouterOptions {
-  config: Pick<TownSettings, "maxPacketAmount" | "pricing" | "maxEventBytes" | "payouts">;
+  config: Pick<TownSettings, "maxPacketAmount" | "pricing" | "maxEventBytes" | "payouts" | "peers">;
   pipeline: WritePipeline;
   address: TownAddress;
   books: Pick<TownBooks, "income" | "ledger">;
@@ -71,6 +71,7 @@ export function createTownRouter(options: TownRouterOptions): TownRouter {
   const parentLink = new LateBound<() => ParentLink | undefined>();
   const peerRoutes = new LateBound<PostgresPeerRoutes>();
   const payouts = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
+  const configuredPeers = new Set(config.peers.map((p) => p.account));
   const maxWriteAmount = config.maxPacketAmount ??
     largestWritePrice(config, options.blobPricePerMiB, options.maxBlobBytes);
   const elsewhere = forwardKey && createProcessForwarder({
@@ -100,6 +101,7 @@ export function createTownRouter(options: TownRouterOptions): TownRouter {
       }));
     },
     child: (account) => btp.current?.peer(account),
+    configuredChild: (account) => configuredPeers.has(account),
     elsewhere,
     parent: () => parentLink.current?.(),
     uplinkElsewhere: elsewhere && (() => elsewhere(UPLINK_ROUTE)),

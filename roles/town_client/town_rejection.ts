@@ -118,22 +118,29 @@ export function isTransientWriteError(err: unknown): boolean {
  * bounded rate, or any rate limit: it asks the payer to slow down and come back), T03 (a town
  * with as many packets in flight as it takes, docs/SCALE.md "Graceful overload"), and a T04 whose
  * data names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
- * payer's claim or its channel's deposit is on the way). Only a definite REJECT qualifies: no
- * money moved. Other codes are not about the payer's pace: T00/T01 a town or a provider down,
- * R-class a packet that ran out of time, F-class final.
+ * payer's claim or its channel's deposit is on the way), and T01 (the town's configured peer,
+ * the provider, not connected now: restarting, or reconnecting after the town's own restart;
+ * docs/OPERATIONS.md "Stopping a town"). Only a definite REJECT qualifies: no money moved. The
+ * payer sends it again while the invoice has time left, so a provider gone for good costs the
+ * invoice's time, not a payment. Other codes are not about the payer's pace: T00 a town that
+ * cannot answer, R-class a packet that ran out of time, F-class final.
  *
  * @example
  * ```ts
  * import { isRetryablePaymentReject } from "./town_rejection.ts";
  * console.assert(isRetryablePaymentReject("T05", "rate-limited"));
  * console.assert(isRetryablePaymentReject("T03"));
+ * console.assert(isRetryablePaymentReject("T01")); // the provider reconnecting
  * console.assert(isRetryablePaymentReject("T04", "not-covered"));
  * console.assert(!isRetryablePaymentReject("T04")); // a peer's liquidity, not the payer's claim
  * console.assert(!isRetryablePaymentReject("F02"));
  * ```
  */
 export function isRetryablePaymentReject(code: string, claimReason?: ClaimRejectReason): boolean {
-  if (code === ILP_ERROR.rateLimited || code === ILP_ERROR.connectorBusy) return true;
+  if (
+    code === ILP_ERROR.rateLimited || code === ILP_ERROR.connectorBusy ||
+    code === ILP_ERROR.peerUnreachable
+  ) return true;
   return code === ILP_ERROR.insufficientLiquidity &&
     (claimReason === "not-covered" || claimReason === "beyond-deposit");
 }

@@ -295,11 +295,12 @@ Deno.test("town client: a job payment is paid again only after a REJECT that ask
   assert(retry({ code: "T03" }));
   assert(retry(claim("not-covered")));
   assert(retry(claim("beyond-deposit")));
-  // Not about the payer's pace: liquidity, credit, a town or provider down, time out, final.
+  // The town's configured peer (the provider) not connected now: paid again while time is left.
+  assert(retry({ code: "T01" }));
+  // Not about the payer's pace: liquidity, credit, a town that cannot answer, time out, final.
   assert(!retry({ code: "T04" }));
   assert(!retry(claim("credit-limit-exceeded")));
   assert(!retry({ code: "T00" }));
-  assert(!retry({ code: "T01" }));
   assert(!retry({ code: "R00" }));
   assert(!retry(claim("bad-signature")));
   assert(!retry({ code: "F00", reason: "rate-limited" }));

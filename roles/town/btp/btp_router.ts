@@ -21,6 +21,8 @@
  *   store, `elsewhere`) -> forwarded to that process (expiry less the margin; the FULFILL checked
  *   as above), which forwards it to the child on its own books: this process keeps none, the
  *   payer's side is on its claim gate as for any packet (roles/town/btp/process_forward.ts);
+ * - `<town>.<account>...` with that child connected nowhere -> T01 for a configured peer (away
+ *   for a while: its payer tries again, `configuredChild`), F02 for any other account;
  * - a packet another process forwarded (`process` source) -> only a child connected here, or
  *   out of the parent link when this process holds it (the others send their parent-bound
  *   packets here), never another process (no loops); anything else F02;
@@ -98,6 +100,13 @@ export interface BtpRouterOptions {
    * roles/town/btp/process_forward.ts); undefined: connected to no other process either.
    */
   elsewhere?: (account: string) => Promise<ElsewhereRoute | undefined>;
+  /**
+   * Whether an account is one of the town's configured peers: one connected nowhere now is away
+   * for a while (restarting, reconnecting after the town's own restart), refused T01 so its payer
+   * sends the payment again within the invoice's time; an account nobody configured is F02.
+   * Default: none is.
+   */
+  configuredChild?: (account: string) => boolean;
   /** The parent link, when configured, up and held by this process. */
   parent?: () => IlpNextHop | undefined;
   /**
@@ -365,6 +374,15 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       if (hop) return await forwardOnBooks(account, hop, prepare);
       // Connected to another process of the town: that process keeps the books of the child.
       const route = source.kind === "process" ? undefined : await options.elsewhere?.(account);
+      // (A packet another process forwarded gets F02 as before: that process asks again.)
+      if (
+        route === undefined && source.kind !== "process" && options.configuredChild?.(account)
+      ) {
+        return reject(
+          ILP_ERROR.peerUnreachable,
+          `peer unreachable: ${account} is not connected now (a configured peer); try again`,
+        );
+      }
       return await viaProcess(route, prepare, `: ${account} not connected`);
     }
     if (source.kind === "parent") {
