@@ -25,6 +25,7 @@ import type { OnChainChannel } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
 import { withBookClaim } from "../../roles/channels/channel_chain_sync.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c1".repeat(32)}` as const;
 const TOKEN_NETWORK = `0x${"a1".repeat(20)}` as const;
@@ -32,31 +33,14 @@ const TOKEN = `0x${"b1".repeat(20)}` as const;
 const peer = localEvmAccount(generateSecretKey());
 const self = localEvmAccount(generateSecretKey());
 
-const record: ChannelRecord = {
+const record: ChannelRecord = fixtureChannelRecord({
   channelId: CHANNEL,
-  chain: "evm:base:31337",
-  chainId: 31337,
-  network: "local",
   tokenNetworkAddress: TOKEN_NETWORK,
   tokenAddress: TOKEN,
-  tokenSymbol: "M2M",
-  tokenDecimals: 6,
   selfAddress: self.address,
   peerAddress: peer.address,
-  status: "open",
   deposit: 0n,
-  peerDeposit: 1_000_000n,
-  withdrawn: 0n,
-  peerWithdrawn: 0n,
-  sent: 0n,
-  sentNonce: 0n,
-  received: 0n,
-  receivedNonce: 0n,
-  settleTimeout: 600n,
-  settleAt: 0n,
-  openedAt: "2026-01-01T00:00:00.000Z",
-  warnPercent: 20,
-};
+}, { peerDeposit: 1_000_000n, openedAt: "2026-01-01T00:00:00.000Z" });
 
 function channelOnChainFixture(): Promise<OnChainChannel> {
   return Promise.resolve({

@@ -15,34 +15,18 @@ import {
   readChannel,
   saveChannel,
 } from "../../state/channel_file.ts";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c3".repeat(32)}` as const;
 
-const record: ChannelRecord = {
+const record: ChannelRecord = fixtureChannelRecord({
   channelId: CHANNEL,
-  chain: "evm:base:31337",
-  chainId: 31337,
-  network: "local",
   tokenNetworkAddress: `0x${"a1".repeat(20)}`,
   tokenAddress: `0x${"b1".repeat(20)}`,
-  tokenSymbol: "M2M",
-  tokenDecimals: 6,
   selfAddress: `0x${"5e".repeat(20)}`,
   peerAddress: `0x${"be".repeat(20)}`,
-  status: "open",
   deposit: 100_000n,
-  peerDeposit: 0n,
-  withdrawn: 0n,
-  peerWithdrawn: 0n,
-  sent: 4_000n,
-  sentNonce: 3n,
-  received: 0n,
-  receivedNonce: 0n,
-  settleTimeout: 600n,
-  settleAt: 0n,
-  openedAt: "2026-01-01T00:00:00.000Z",
-  warnPercent: 20,
-};
+}, { sent: 4_000n, sentNonce: 3n, openedAt: "2026-01-01T00:00:00.000Z" });
 
 Deno.test("file sent book: resumed from sent and sent_nonce, each claim in the file when its update resolves, one after the other", async () => {
   const stateDir = await Deno.makeTempDir();

@@ -9,12 +9,11 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
-import { PaymentDesk, type PaymentDeskOptions } from "../../roles/provider/payment_desk.ts";
 import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import { openProviderJobStore } from "../../state/provider_job_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import { openTestDesk, prepareForInvoice, replyCode } from "../support/payment_desk_harness.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import { openDeliveryKey, sealResultContent } from "../../protocol/delivery_key.ts";
 
@@ -38,44 +37,9 @@ function admitted(): ProviderJobRecord {
   };
 }
 
-function prepareFor(invoiceText: string, amount?: string): IlpPrepare {
-  const invoice = parseIlpInvoice(invoiceText);
-  return {
-    amount: amount ?? String(invoice.amount),
-    destination: invoice.destination,
-    executionCondition: hexToBytes(invoice.condition),
-    expiresAt: new Date(Date.now() + 30_000),
-    data: new Uint8Array(),
-  };
-}
-
-async function openDesk(stateDir: string, overrides: Partial<PaymentDeskOptions> = {}) {
-  const store = await openProviderJobStore({ stateDir });
-  const payments = await openPaymentLog({ stateDir });
-  const delivered: string[] = [];
-  const declined: string[] = [];
-  const desk = new PaymentDesk({
-    address: () => "test.town.beta",
-    assetCode: "USD",
-    assetScale: 6,
-    unpaid: { max: 2, maxPerRequester: 2 },
-    invoiceLifetimeMs: 60_000,
-    store,
-    payments,
-    onPaid: () => {},
-    onDeliveryPaid: (r) => delivered.push(r.id),
-    onDeclined: (r) => declined.push(r.id),
-    onWithdrawn: () => {},
-    onLatePayment: () => {},
-    onRecordError: (id, err) => {
-      throw new Error(`unexpected record error for ${id}: ${err.message}`);
-    },
-    ...overrides,
-  });
-  return { desk, store, payments, delivered, declined };
-}
-
-const codeOf = (reply: IlpReply) => reply.type === "reject" ? reply.code : "fulfill";
+const prepareFor = prepareForInvoice;
+const openDesk = openTestDesk;
+const codeOf = replyCode;
 
 /** Admitted, deposit paid, result computed and its delivery invoice out: the node's steps. */
 async function deliver(d: Awaited<ReturnType<typeof openDesk>>) {

@@ -5,17 +5,16 @@
  * question of a requester whose payment is in doubt.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
-import { PaymentDesk, type PaymentDeskOptions } from "../../roles/provider/payment_desk.ts";
 import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
 import { openProviderJobStore } from "../../state/provider_job_store.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
+import { openTestDesk, prepareForInvoice, replyCode } from "../support/payment_desk_harness.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
-import type { UnpaidWithdrawalReason } from "../../roles/provider/unpaid_pool.ts";
 
 // Invoices are addressed by a job id's first 18 hex digits: these differ there.
 const jobId = (n: number) => n.toString(16).padStart(2, "0").repeat(32);
@@ -37,53 +36,11 @@ function admitted(n: number, customer = "c1".repeat(32), price = "500"): Provide
   };
 }
 
-/** The PREPARE a requester builds from an invoice string. */
-function prepareFor(record: ProviderJobRecord, amount?: string): IlpPrepare {
-  const invoice = parseIlpInvoice(record.invoice!);
-  return {
-    amount: amount ?? String(invoice.amount),
-    destination: invoice.destination,
-    executionCondition: hexToBytes(invoice.condition),
-    expiresAt: new Date(Date.now() + 30_000),
-    data: new Uint8Array(),
-  };
-}
-
-async function openDesk(stateDir: string, overrides: Partial<PaymentDeskOptions> = {}) {
-  const store = await openProviderJobStore({ stateDir });
-  const payments = await openPaymentLog({ stateDir });
-  const paid: string[] = [];
-  const withdrawn: [string, UnpaidWithdrawalReason][] = [];
-  const late: string[] = [];
-  const desk = new PaymentDesk({
-    address: () => "test.town.beta",
-    assetCode: "USD",
-    assetScale: 6,
-    unpaid: { max: 2, maxPerRequester: 2 },
-    invoiceLifetimeMs: 60_000,
-    store,
-    payments,
-    onPaid: (r) => paid.push(r.id),
-    onWithdrawn: (r, reason) => withdrawn.push([r.id, reason]),
-    onLatePayment: (_, message) => late.push(message),
-    onRecordError: (id, err) => {
-      throw new Error(`unexpected record error for ${id}: ${err.message}`);
-    },
-    ...overrides,
-  });
-  /** Reserve, bill, persist, arm: what the node does on admission. */
-  const admit = async (record: ProviderJobRecord) => {
-    const slot = desk.reserve(record);
-    assert(slot.ok, `slot refused: ${JSON.stringify(slot)}`);
-    const billed = await desk.bill(record);
-    await store.put(billed);
-    if (billed.status === "invoiced") desk.armExpiry(billed);
-    return billed;
-  };
-  return { desk, store, payments, paid, withdrawn, late, admit };
-}
-
-const codeOf = (reply: IlpReply) => reply.type === "reject" ? reply.code : "fulfill";
+/** The PREPARE a requester builds from a record's invoice. */
+const prepareFor = (record: ProviderJobRecord, amount?: string): IlpPrepare =>
+  prepareForInvoice(record.invoice!, amount);
+const openDesk = openTestDesk;
+const codeOf = replyCode;
 
 Deno.test("payment desk: the exact PREPARE is recorded on disk, then fulfilled, once", async () => {
   const stateDir = await Deno.makeTempDir();

@@ -22,35 +22,19 @@ import {
 } from "../../state/channel_file.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
+import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c5".repeat(32)}` as const;
 const account = localEvmAccount(generateSecretKey());
 
-const record: ChannelRecord = {
+const record: ChannelRecord = fixtureChannelRecord({
   channelId: CHANNEL,
-  chain: "evm:base:31337",
-  chainId: 31337,
-  network: "local",
   tokenNetworkAddress: `0x${"a1".repeat(20)}`,
   tokenAddress: `0x${"b1".repeat(20)}`,
-  tokenSymbol: "M2M",
-  tokenDecimals: 6,
   selfAddress: account.address,
   peerAddress: `0x${"be".repeat(20)}`,
-  status: "open",
   deposit: 10_000n,
-  peerDeposit: 0n,
-  withdrawn: 0n,
-  peerWithdrawn: 0n,
-  sent: 500n,
-  sentNonce: 4n,
-  received: 0n,
-  receivedNonce: 0n,
-  settleTimeout: 600n,
-  settleAt: 0n,
-  openedAt: "2026-01-01T00:00:00.000Z",
-  warnPercent: 20,
-};
+}, { sent: 500n, sentNonce: 4n, openedAt: "2026-01-01T00:00:00.000Z" });
 
 Deno.test("sent book signer: ClaimSigner's claims and refusals, decided on the book, each in the file once persisted", async () => {
   const stateDir = await Deno.makeTempDir();
