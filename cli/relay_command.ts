@@ -13,6 +13,7 @@ import { CliError } from "./cli_error.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { trustedClient } from "../transport/tls_trust.ts";
 
 /** Options of `turnpike relay status`. */
 interface RelayStatusOptions extends GlobalOptions {
@@ -80,6 +81,7 @@ export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Pro
 async function readHealth(relayUrl: string, timeoutMs: number): Promise<unknown> {
   const res = await fetch(new URL("/health", relayHttpUrl(relayUrl)), {
     signal: AbortSignal.timeout(timeoutMs),
+    ...trustedClient(),
   }).catch(() => undefined);
   if (res === undefined || !res.ok) return undefined;
   return await res.json().catch(() => undefined);
