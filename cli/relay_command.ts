@@ -13,7 +13,7 @@ import { CliError } from "./cli_error.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
-import { trustedClient } from "../transport/tls_trust.ts";
+import { TlsTrustError, trustedClient } from "../transport/tls_trust.ts";
 
 /** Options of `turnpike relay status`. */
 interface RelayStatusOptions extends GlobalOptions {
@@ -72,6 +72,7 @@ export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Pro
         if (err.reason === "refused") {
           reject(new RelayInfoError(`the relay closed the REQ: ${err.relayMessage}`));
         } else if (err.reason === "bad-url") reject(err.cause);
+        else if (err.cause instanceof TlsTrustError) reject(err.cause);
         else reject(new RelayInfoError(`cannot open a WebSocket to ${relayUrl}`));
       },
     });
