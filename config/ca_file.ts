@@ -7,7 +7,12 @@
  * @module
  */
 import { ConfigError, type SettingSource } from "./config_error.ts";
-import { trustCaFile } from "../transport/tls_trust.ts";
+
+/**
+ * The trust module, imported when a profile has a `ca_file`: a command that only reads local
+ * files loads no transport code for it (docs/SCALE.md "A command's start"; as cli/lazy_import.ts).
+ */
+const TLS_TRUST = new URL("../transport/tls_trust.ts", import.meta.url);
 
 /**
  * Trusts the CAs of `file` in this process; nothing without one.
@@ -29,6 +34,9 @@ export async function trustSettingsCaFile(
   source?: SettingSource,
 ): Promise<void> {
   if (file === undefined) return;
+  const { trustCaFile } = await (import(TLS_TRUST.href) as Promise<
+    typeof import("../transport/tls_trust.ts")
+  >);
   try {
     await trustCaFile(file);
   } catch (err) {
