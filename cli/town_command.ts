@@ -98,6 +98,11 @@ export function registerTownCommand(program: Command): void {
     .option("--btp-port <port>", "BTP port (default 3000; 0 = any free port)")
     .option("--tls-cert <pem>", "serve wss://, https://, btp+wss:// with this certificate chain")
     .option("--tls-key <pem>", "the certificate's private key (both read again on SIGHUP)")
+    .option(
+      "--trusted-proxy <ip>",
+      "a TLS terminator or load balancer whose PROXY header names the client (repeat)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--ilp-address <address>", "the town's ILP address when it has no parent")
     .option("--parent <url>", "parent connector, btp+ws://[user:token@]host:port")
     .option("--parent-token <token>", "BTP auth token for the parent")

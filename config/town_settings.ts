@@ -19,6 +19,7 @@
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | the settlement token (M2M, 6); from IL-DCP with a parent |
  * | certificate (TLS)  | `--tls-cert`, `--tls-key` | `TURNPIKE_TOWN_TLS_CERT`, `_KEY`    | `tls_cert`, `tls_key`   | none: plain ws/http/btp+ws (config/town_tls.ts) |
+ * | trusted proxies    | `--trusted-proxy <ip>`    | `TURNPIKE_TOWN_TRUSTED_PROXIES`     | `trusted_proxies`       | none (config/town_proxies.ts) |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
  * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
@@ -62,6 +63,7 @@ import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts
 import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
 import { blobPeer, blobsDir, storeUrl } from "./town_store_settings.ts";
 import { resolveTownTls, type TownTls } from "./town_tls.ts";
+import { resolveTrustedProxies } from "./town_proxies.ts";
 import { isValidIlpAddress } from "../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../protocol/relay_pricing.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../protocol/blob_pricing.ts";
@@ -100,6 +102,7 @@ export interface TownFlags {
   storeBlobPeerHost?: string;
   tlsCert?: string;
   tlsKey?: string;
+  trustedProxy?: string[];
 }
 
 /** The town's settings, typed. */
@@ -109,6 +112,8 @@ export interface TownSettings {
   btpPort: number;
   /** The certificate the ports serve TLS with (config/town_tls.ts); absent: plain. */
   tls?: TownTls;
+  /** Proxies whose PROXY header names the client (config/town_proxies.ts); absent: none. */
+  trustedProxies?: string[];
   stateDir: string;
   network: Network;
   /** The address used without a parent (a parent's IL-DCP answer replaces it). */
@@ -365,6 +370,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     httpPort: s.townPort,
     btpPort: s.btpPort,
     tls: resolveTownTls(pick, flags),
+    trustedProxies: resolveTrustedProxies(pick, flags.trustedProxy, !!resolveTownTls(pick, flags)),
     stateDir: s.stateDir,
     network: s.network,
     ilpAddress,

@@ -25,6 +25,7 @@ import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
 import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
 import { serveResilient } from "./resilient_http_server.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
+import { readProxyHeaderInTime } from "./proxy_protocol.ts";
 import { ReloadableTlsListener, type TlsKeyPair } from "./tls_listener.ts";
 
 /** How an accepted WebSocket is served. */
@@ -75,6 +76,11 @@ export interface HttpFrontOptions {
    * {@linkcode HttpFront.replaceCertificate} (transport/tls_listener.ts). Absent: plain TCP.
    */
   tls?: TlsKeyPair;
+  /**
+   * Addresses of proxies (a TLS terminator, a load balancer) whose connections start with a PROXY
+   * header (transport/proxy_protocol.ts): its source address is the connection's for every cap.
+   */
+  trustedProxies?: readonly string[];
   /** Time for a request head to arrive whole. */
   headTimeoutMs: number;
   /** Largest request head (answered 431 above). Default 16 KiB. */
@@ -364,8 +370,17 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     }
   };
 
+  const proxies = new Set(options.trustedProxies ?? []);
   const handle = async (conn: Deno.Conn) => {
-    const address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+    let address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+    if (proxies.has(address)) {
+      const client = await readProxyHeaderInTime(conn, options.headTimeoutMs);
+      if (client instanceof Error) {
+        stats.handshakesFailedTotal++;
+        return closeQuietly(conn);
+      }
+      address = client ?? address; // none named: the proxy's own health check
+    }
     const refusal = options.refuse?.(address);
     if (refusal !== undefined) {
       stats.addressesRefusedTotal++;

@@ -28,7 +28,7 @@ import type { TownStores } from "./town_stores.ts";
 
 /** Options for {@linkcode startTownBtpServer}. */
 export interface TownBtpServerOptions {
-  config: Pick<TownSettings, "host" | "btpPort">;
+  config: Pick<TownSettings, "host" | "btpPort" | "trustedProxies">;
   stores: Pick<TownStores, "sharedBuckets" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "townLimits" | "unknownElsewhere">;
   accounts: BtpAccounts;
@@ -89,6 +89,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     // Processes sharing a store share the ports too (one address for the town).
     reusePort: options.stores.postgresStore !== undefined,
     tls: options.certificate?.keyPair,
+    trustedProxies: config.trustedProxies,
     accounts: options.accounts,
     onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
     onPeer: (event, account) => {

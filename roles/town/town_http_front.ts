@@ -25,7 +25,7 @@ import type { TownStores } from "./town_stores.ts";
 
 /** Options for {@linkcode startTownHttpFront}. */
 export interface TownHttpFrontOptions {
-  config: Pick<TownSettings, "host" | "httpPort" | "pricing">;
+  config: Pick<TownSettings, "host" | "httpPort" | "pricing" | "trustedProxies">;
   stores: Pick<TownStores, "store" | "blobs" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "fileLimit" | "unknownElsewhere">;
   relay: TownRelay;
@@ -111,6 +111,7 @@ export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront
     // Processes sharing a store share the ports too (one address for the town).
     reusePort: options.stores.postgresStore !== undefined,
     tls: options.certificate?.keyPair,
+    trustedProxies: config.trustedProxies,
     log,
     connectionsElsewhere: connectionCounts &&
       (() => connectionCounts.reachable() ? 0 : unknownElsewhere),

@@ -89,6 +89,8 @@ export interface TownHttpListenOptions {
   reusePort?: boolean;
   /** Serve TLS with this certificate (transport/http_front.ts `tls`). */
   tls?: TlsKeyPair;
+  /** Proxies whose PROXY header names the client (transport/http_front.ts). */
+  trustedProxies?: readonly string[];
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
   /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */

@@ -67,6 +67,8 @@ export interface BtpServerOptions {
   reusePort?: boolean;
   /** Serve `btp+wss://` with this certificate (transport/http_front.ts `tls`). */
   tls?: TlsKeyPair;
+  /** Proxies whose PROXY header names the client (transport/http_front.ts). */
+  trustedProxies?: readonly string[];
   accounts: BtpAccounts;
   onIlp: BtpIlpHandler;
   /** Largest BTP frame per peer. Default 64 KiB. */
@@ -344,6 +346,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     port: options.port,
     reusePort: options.reusePort,
     tls: options.tls,
+    trustedProxies: options.trustedProxies,
     headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
