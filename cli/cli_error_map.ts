@@ -345,7 +345,7 @@ function untrusted(err: Error): string | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
     if (e.name === "TlsTrustError") {
       return "set ca_file in the profile's config.toml (or TURNPIKE_CA_FILE) to the PEM file " +
-        "of the CA that signed the town's certificate (docs/OPERATIONS.md \"A town on the internet\")";
+        'of the CA that signed the town\'s certificate (docs/OPERATIONS.md "A town on the internet")';
     }
   }
   return undefined;
