@@ -79,6 +79,8 @@ export interface RelaySourceOptions {
   allowInsecure?: boolean;
   /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
   noDelay?: boolean;
+  /** CAs trusted for `wss://` besides the system's (a worker has not the process's: tls_trust.ts). */
+  caCerts?: string[];
   /** Called for connection events, NOTICE, CLOSED, OK and AUTH messages. */
   onLog?: (entry: RelaySourceLogEntry) => void;
   /**
@@ -230,7 +232,8 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
         },
         maxMessageBytes: options.maxMessageBytes,
         refuseBinary: true,
-        openSocket: (url) => openWebSocket(url, { noDelay: options.noDelay }),
+        openSocket: (url) =>
+          openWebSocket(url, { noDelay: options.noDelay, caCerts: options.caCerts }),
         onEvent: (message, data) => onEvent(message, typeof data === "string" ? data : ""),
         onBadMessage: (err, data) =>
           emitFailed(
