@@ -153,7 +153,8 @@ export const CLI_ERRORS = {
     new CliError(`the town did not answer: ${err.message}`, {
       context: "town unreachable",
       code: "town-unreachable",
-      suggestion: "check that the town is up (`turnpike --json doctor`), then submit again",
+      suggestion: untrusted(err) ??
+        "check that the town is up (`turnpike --json doctor`), then submit again",
       cause: err,
     }),
   /**
@@ -177,6 +178,16 @@ export const CLI_ERRORS = {
       context: err.message.includes(relayUrl) ? undefined : relayUrl,
       code: "town-unreachable",
       suggestion: untrusted(err) ?? "check that the town is up and --relay-url points at it",
+      cause: err,
+    }),
+  /**
+   * The relay's NIP-11, health or round trip failed (`relay status`): a refused certificate says
+   * `ca_file`, anything else that the town may be down.
+   */
+  relaySilent: (err: Error): CliError =>
+    new CliError("the relay does not answer", {
+      context: err.message,
+      suggestion: untrusted(err) ?? "is `turnpike town up` running? check --relay-url",
       cause: err,
     }),
   /** A blob input the town's blob store refused (`failed`). */
@@ -339,9 +350,19 @@ export const CLI_ERRORS = {
 
 /**
  * The suggestion for a town whose TLS certificate was refused (a `TlsTrustError` in the cause
- * chain, transport/tls_trust.ts), else undefined.
+ * chain, transport/tls_trust.ts): set `ca_file`; else undefined (the caller's own suggestion).
+ *
+ * @example
+ * ```ts
+ * import { untrusted } from "./cli_error_map.ts";
+ * import { TlsTrustError } from "../transport/tls_trust.ts";
+ *
+ * const refused = new Error("cannot reach", { cause: new TlsTrustError("UnknownIssuer") });
+ * console.assert(untrusted(refused)?.startsWith("set ca_file"));
+ * console.assert(untrusted(new Error("connection refused")) === undefined);
+ * ```
  */
-function untrusted(err: Error): string | undefined {
+export function untrusted(err: Error): string | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
     if (e.name === "TlsTrustError") {
       return "set ca_file in the profile's config.toml (or TURNPIKE_CA_FILE) to the PEM file " +

@@ -12,6 +12,7 @@
  */
 import { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { untrusted } from "./cli_error_map.ts";
 import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
@@ -525,8 +526,8 @@ async function readDirectory(relayUrl: string): Promise<ProviderListing[] | unde
       throw new CliError(`relay ${relayUrl}: ${err.message}`, {
         context: "town unreachable",
         code: "town-unreachable",
-        suggestion: "nothing was posted or paid: check that the town is up and --relay-url " +
-          "points at it, then submit again",
+        suggestion: "nothing was posted or paid: " + (untrusted(err) ??
+          "check that the town is up and --relay-url points at it, then submit again"),
         cause: err,
       });
     }

@@ -47,6 +47,7 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { untrusted } from "./cli_error_map.ts";
 import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -308,8 +309,9 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     }
     throw new CliError(`the provider did not start: ${(err as Error).message}`, {
       context: `town ${resolved.btpUrl}, relay ${resolved.relayUrl}`,
-      suggestion: "check that the town is up, the BTP token and the town pubkey; " +
-        "`turnpike doctor` checks this machine",
+      suggestion: untrusted(err as Error) ??
+        "check that the town is up, the BTP token and the town pubkey; " +
+          "`turnpike doctor` checks this machine",
       cause: err,
     });
   }

@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { loadSettings } from "../config/settings.ts";
 import { fetchRelayInfo, relayHttpUrl, RelayInfoError } from "../transport/relay_info.ts";
 import { openNip01Client } from "../transport/nip01_client.ts";
-import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
@@ -142,11 +142,7 @@ export function registerRelayCommand(program: Command): void {
       try {
         status = await relayStatus(url, Number(opts.timeout ?? 5000));
       } catch (err) {
-        throw new CliError("the relay does not answer", {
-          context: (err as Error).message,
-          suggestion: "is `turnpike town up` running? check --relay-url",
-          cause: err,
-        });
+        throw CLI_ERRORS.relaySilent(err as Error);
       }
       if (opts.output === "json") return printJsonLine("relay-status", status);
       console.log([

@@ -40,8 +40,12 @@ export type RelayInfoErrorReason =
 export class RelayInfoError extends TransportError {
   override name = "RelayInfoError";
   reason: RelayInfoErrorReason;
-  constructor(message: string, reason: RelayInfoErrorReason = "bad-document") {
-    super(message);
+  constructor(
+    message: string,
+    reason: RelayInfoErrorReason = "bad-document",
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
     this.reason = reason;
   }
 }
@@ -86,8 +90,12 @@ export async function fetchRelayInfo(
       ...trustedClient(),
     });
   } catch (err) {
-    const message = untrustedCertificate(err, url)?.message ?? (err as Error).message;
-    throw new RelayInfoError(`cannot reach ${url}: ${message}`, "unreachable");
+    // A refused certificate stays the cause: the CLI's suggestion names ca_file for it.
+    const trust = untrustedCertificate(err, url);
+    const message = trust?.message ?? (err as Error).message;
+    throw new RelayInfoError(`cannot reach ${url}: ${message}`, "unreachable", {
+      cause: trust ?? err,
+    });
   }
   const body = new Uint8Array(await response.arrayBuffer());
   if (!response.ok) throw new RelayInfoError(`${url} answered HTTP ${response.status}`);

@@ -5,7 +5,7 @@
  * fails here, not silently as `internal`). The tables are read from the cli/ source; the classes
  * from the source folders, as tests/unit/error_classes_test.ts reads them.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { asCliError } from "../../cli/job_command.ts";
 import { cliErrorJson } from "../../cli/cli_error.ts";
 import { townReadError } from "../../cli/town_read.ts";
@@ -14,6 +14,9 @@ import { JobEndedError, RequesterJobError } from "../../roles/requester/requeste
 import { RelayQueryError } from "../../transport/relay_query.ts";
 import { BlossomError } from "../../transport/blossom_client.ts";
 import { sourceFiles } from "../support/source_files.ts";
+import { makeCertificates } from "../support/test_certificates.ts";
+import { CLI_ERRORS } from "../../cli/cli_error_map.ts";
+import { relayStatus } from "../../cli/relay_command.ts";
 
 /** Each class the source folders declare, with the class it extends. */
 async function sourceBases(): Promise<Map<string, string>> {
@@ -79,4 +82,34 @@ Deno.test("cli error cases: a class named matches its instances and its subclass
   // Anything else is left as it is (printed as `internal`).
   const other = new Error("something else");
   assertEquals(asCliError(other), other);
+});
+
+Deno.test("cli error cases: relay status of a town whose CA is not trusted suggests ca_file, not a town that is down", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "relay_status_ca_" });
+  await makeCertificates(dir);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(`${dir}/server-1001.pem`),
+    key: await Deno.readTextFile(`${dir}/server-1001.key`),
+    onListen: () => {},
+  }, () => Response.json({ name: "a town" }));
+  try {
+    const url = `wss://127.0.0.1:${server.addr.port}`;
+    const err = await relayStatus(url, 5000).then(() => undefined, (e: Error) => e);
+    assert(err !== undefined, "an untrusted certificate was accepted");
+    const said = cliErrorJson(CLI_ERRORS.relaySilent(err));
+    assertStringIncludes(String(said.suggestion), "set ca_file");
+    assertStringIncludes(String(said.context), "UnknownIssuer");
+    // A town that is down: the suggestion says so.
+    await server.shutdown();
+    const down = await relayStatus(url, 5000).then(() => undefined, (e: Error) => e);
+    assertStringIncludes(
+      String(cliErrorJson(CLI_ERRORS.relaySilent(down!)).suggestion),
+      "is `turnpike town up` running?",
+    );
+  } finally {
+    await server.shutdown().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
 });
