@@ -103,6 +103,11 @@ export function registerTownCommand(program: Command): void {
       "a TLS terminator or load balancer whose PROXY header names the client (repeat)",
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option(
+      "--private-kinds <kinds>",
+      "event kinds served only to their p-tagged recipient after NIP-42 AUTH, besides gift " +
+        "wraps (1059): comma-separated",
+    )
     .option("--ilp-address <address>", "the town's ILP address when it has no parent")
     .option("--parent <url>", "parent connector, btp+ws://[user:token@]host:port")
     .option("--parent-token <token>", "BTP auth token for the parent")

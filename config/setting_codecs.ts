@@ -322,6 +322,55 @@ export function urlSetting(
   return text;
 }
 
+/**
+ * A list of Nostr event kinds (0 to 65535): a TOML array of integers, or their text separated by
+ * commas (spaces around ignored). Returns them sorted, each once.
+ *
+ * @example
+ * ```ts
+ * import { kindListSetting } from "./setting_codecs.ts";
+ *
+ * console.assert(kindListSetting("4, 1059", "privateKinds").join() === "4,1059");
+ * console.assert(kindListSetting([30078], "privateKinds", "private_kinds")[0] === 30078);
+ * ```
+ * @throws {ConfigError} naming `key` (the message says `label`, default the key) when an item is
+ * not a kind.
+ */
+export function kindListSetting(
+  value: unknown,
+  key: string,
+  label: string = key,
+  source?: SettingSource,
+): number[] {
+  const items = typeof value === "string"
+    ? value.split(",").map((k) => k.trim()).filter((k) => k !== "")
+    : Array.isArray(value)
+    ? value
+    : undefined;
+  if (items === undefined) {
+    throw new ConfigError(`${label} must be a list of event kinds, got ${show(value)}`, {
+      key,
+      source,
+    });
+  }
+  const kinds = new Set<number>();
+  for (const item of items) {
+    const n = typeof item === "string" && /^\d{1,5}$/.test(item)
+      ? Number(item)
+      : typeof item === "number" || typeof item === "bigint"
+      ? Number(item)
+      : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new ConfigError(`${label}: ${show(item)} is not an event kind (0 to 65535)`, {
+        key,
+        source,
+      });
+    }
+    kinds.add(n);
+  }
+  return [...kinds].sort((a, b) => a - b);
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**

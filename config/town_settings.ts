@@ -20,6 +20,7 @@
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | the settlement token (M2M, 6); from IL-DCP with a parent |
  * | certificate (TLS)  | `--tls-cert`, `--tls-key` | `TURNPIKE_TOWN_TLS_CERT`, `_KEY`    | `tls_cert`, `tls_key`   | none: plain ws/http/btp+ws (config/town_tls.ts) |
  * | trusted proxies    | `--trusted-proxy <ip>`    | `TURNPIKE_TOWN_TRUSTED_PROXIES`     | `trusted_proxies`       | none (config/town_proxies.ts) |
+ * | private kinds      | `--private-kinds <k,k>`   | `TURNPIKE_TOWN_PRIVATE_KINDS`       | `private_kinds = [4]`   | none: gift wraps (1059) only, which are always private |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
  * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
@@ -52,6 +53,7 @@ import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
 import {
   booleanSetting,
+  kindListSetting,
   positiveIntegerSetting,
   settingOr,
   uint64Setting,
@@ -103,6 +105,8 @@ export interface TownFlags {
   tlsCert?: string;
   tlsKey?: string;
   trustedProxy?: string[];
+  /** Kinds served only to their recipients after NIP-42 AUTH, besides gift wraps: `4,30078`. */
+  privateKinds?: string;
 }
 
 /** The town's settings, typed. */
@@ -114,6 +118,12 @@ export interface TownSettings {
   tls?: TownTls;
   /** Proxies whose PROXY header names the client (config/town_proxies.ts); absent: none. */
   trustedProxies?: string[];
+  /**
+   * Kinds the operator lists as private (docs/PROTOCOL.md "Private events: NIP-42 AUTH"), served
+   * only to a connection authenticated as their recipient, besides gift wraps (1059, always
+   * private); absent or empty: gift wraps only.
+   */
+  privateKinds?: number[];
   stateDir: string;
   network: Network;
   /** The address used without a parent (a parent's IL-DCP answer replaces it). */
@@ -371,6 +381,13 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     btpPort: s.btpPort,
     tls: resolveTownTls(pick, flags),
     trustedProxies: resolveTrustedProxies(pick, flags.trustedProxy, !!resolveTownTls(pick, flags)),
+    privateKinds: settingOr(
+      pick(flags.privateKinds, "TURNPIKE_TOWN_PRIVATE_KINDS", "private_kinds"),
+      [],
+      kindListSetting,
+      "privateKinds",
+      "private_kinds",
+    ),
     stateDir: s.stateDir,
     network: s.network,
     ilpAddress,

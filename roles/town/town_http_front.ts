@@ -13,6 +13,7 @@ import type { HttpFront, HttpFrontStats } from "../../transport/http_front.ts";
 import { createBlobRoutes } from "./blobs/blob_routes.ts";
 import type { BtpServer, BtpServerStats } from "./btp/btp_server.ts";
 import { LateBound } from "./late_bound.ts";
+import { DEFAULT_PRIVATE_KINDS } from "./relay/relay_auth.ts";
 import type { TownAddress } from "./town_address.ts";
 import type { TownBooks } from "./town_books.ts";
 import type { TownCertificate } from "./town_certificate.ts";
@@ -25,7 +26,10 @@ import type { TownStores } from "./town_stores.ts";
 
 /** Options for {@linkcode startTownHttpFront}. */
 export interface TownHttpFrontOptions {
-  config: Pick<TownSettings, "host" | "httpPort" | "pricing" | "trustedProxies">;
+  config: Pick<
+    TownSettings,
+    "host" | "httpPort" | "pricing" | "trustedProxies" | "privateKinds"
+  >;
   stores: Pick<TownStores, "store" | "blobs" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "fileLimit" | "unknownElsewhere">;
   relay: TownRelay;
@@ -81,6 +85,8 @@ export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront
     }),
     peerBalances: () => options.books.ledger.balances(),
     ownerPubkey: config.pricing.ownerPubkey,
+    // Gift wraps are always private; the operator's list adds to them.
+    privateKinds: new Set([...DEFAULT_PRIVATE_KINDS, ...config.privateKinds ?? []]),
     ilpAddress: address.ilpAddress,
     pricing: config.pricing,
     info: {

@@ -9,6 +9,7 @@ import {
   BOOLEAN_WORDS,
   booleanSetting,
   durationSetting,
+  kindListSetting,
   positiveIntegerSetting,
   pubkeySetting,
   settingOr,
@@ -177,6 +178,15 @@ Deno.test("setting codecs: a pubkey is 64 lowercase hex", () => {
       ConfigError,
       "is not a 64-hex pubkey",
     );
+  }
+});
+
+Deno.test("setting codecs: a list of kinds, as a TOML array or comma-separated text", () => {
+  assertEquals(kindListSetting("1059, 4,4", "k"), [4, 1059]);
+  assertEquals(kindListSetting([30078, 0, 65535], "k"), [0, 30078, 65535]);
+  assertEquals(kindListSetting("", "k"), []);
+  for (const value of [4, "4;5", "-1", [65536], [1.5], ["x"], true]) {
+    assertThrows(() => kindListSetting(value, "privateKinds", "private_kinds"), ConfigError);
   }
 });
 

@@ -16,6 +16,7 @@ ilp_address = "test.from-file"
 blob_price_per_mib = 11
 owner_pubkey = "${"aa".repeat(32)}"
 max_event_bytes = 4096
+private_kinds = [4, 30078]
 [[town.peers]]
 account = "alice"
 token = "alice-token"
@@ -36,17 +37,20 @@ Deno.test("town settings: the file, then the environment, then the flag", async 
   assertEquals(fromFile.blobs?.pricePerMiB, 11n);
   assertEquals(fromFile.pricing.ownerPubkey, "aa".repeat(32));
   assertEquals(fromFile.maxEventBytes, 4096);
+  assertEquals(fromFile.privateKinds, [4, 30078]);
   assertEquals(fromFile.peers, [{ account: "alice", token: "alice-token" }]);
 
   const env = {
     TURNPIKE_TOWN_ILP_ADDRESS: "test.from-env",
     TURNPIKE_TOWN_BLOB_PRICE_PER_MIB: "22",
     TURNPIKE_TOWN_OWNER: "bb".repeat(32),
+    TURNPIKE_TOWN_PRIVATE_KINDS: "14, 4",
   };
   const fromEnv = await settingsWith(TOML, env);
   assertEquals(fromEnv.ilpAddress, "test.from-env");
   assertEquals(fromEnv.blobs?.pricePerMiB, 22n);
   assertEquals(fromEnv.pricing.ownerPubkey, "bb".repeat(32));
+  assertEquals(fromEnv.privateKinds, [4, 14]);
 
   const fromFlags = await settingsWith(TOML, env, {
     ilpAddress: "test.from-flag",
@@ -54,11 +58,13 @@ Deno.test("town settings: the file, then the environment, then the flag", async 
     owner: "cc".repeat(32),
     maxEventBytes: "8192",
     peer: ["bob:bob-token:500"],
+    privateKinds: "5",
   });
   assertEquals(fromFlags.ilpAddress, "test.from-flag");
   assertEquals(fromFlags.blobs?.pricePerMiB, 33n);
   assertEquals(fromFlags.pricing.ownerPubkey, "cc".repeat(32));
   assertEquals(fromFlags.maxEventBytes, 8192);
+  assertEquals(fromFlags.privateKinds, [5]);
   // --peer flags replace the tables' peers.
   assertEquals(fromFlags.peers, [{ account: "bob", token: "bob-token", maxPacketAmount: 500n }]);
 
@@ -70,6 +76,7 @@ Deno.test("town settings: the file, then the environment, then the flag", async 
   assertEquals(defaults.ilpAddress, "test.turnpike.town");
   assertEquals(defaults.maxEventBytes, DEFAULT_MAX_EVENT_BYTES);
   assertEquals(defaults.peers, []);
+  assertEquals(defaults.privateKinds, []);
 });
 
 Deno.test("town settings: a bad value is a ConfigError naming the setting", async () => {
@@ -84,6 +91,9 @@ Deno.test("town settings: a bad value is a ConfigError naming the setting", asyn
     ["", {}, { peerChannel: ["alice:0x12"] }, "peerChannels", "must be a 0x channel id"],
     ["[town.payouts]\nthreshold = 5\nmax_owed = 1\n", {}, {}, "payouts", "below the threshold"],
     ["[town]\nkind_prices = { 99999 = 1 }\n", {}, {}, "kindPrices", "bad kind"],
+    ["[town]\nprivate_kinds = 4\n", {}, {}, "privateKinds", "must be a list of event kinds"],
+    ["", { TURNPIKE_TOWN_PRIVATE_KINDS: "4,dm" }, {}, "privateKinds", '"dm" is not an event kind'],
+    ["", {}, { privateKinds: "70000" }, "privateKinds", "(0 to 65535)"],
     ["[channels]\nchains = [1]\n", {}, {}, "channels.chains", "channels.chains must be"],
     ["", { TURNPIKE_STORE_URL: "mysql://x" }, {}, "storeUrl", "PostgreSQL URL"],
   ];
