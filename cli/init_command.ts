@@ -14,6 +14,9 @@
  *   for (a local chain from `turnpike chain up --config`); none: the key is left out and the
  *   town announces no chain until `chain up --config` adds one.
  *
+ * Every role: `ca_file` (`--ca-file <pem>`: a CA trusted besides the system's, for a town whose
+ * certificate a private CA signed; the file must hold a PEM certificate).
+ *
  * An existing config.toml is refused unless `--force`; with it, only the keys above are
  * rewritten and the rest of the file (a chain table, other tables, comments) is kept. An
  * existing wallet is never replaced. The command prints what it wrote (tokens hidden) and the
@@ -58,6 +61,7 @@ interface InitOptions extends GlobalOptions {
   btpPort?: string;
   peer?: string[];
   chain?: string[];
+  caFile?: string;
   moreTown?: string[];
   allowInsecure?: boolean;
   force?: boolean;
@@ -111,6 +115,11 @@ export function registerInitCommand(program: Command): void {
         "[towns.<name>]; a requester's uplink there is the URL's host on port 3000 with " +
         "--btp-token (`turnpike towns add` sets others)",
       collect,
+    )
+    .option(
+      "--ca-file <pem>",
+      "trust this CA (PEM) for the town's wss:// / btp+wss:// / https:// besides the system's " +
+        "(written as ca_file)",
     )
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
     .option("--force", "rewrite init's keys in an existing config.toml (the rest is kept)")
@@ -220,6 +229,8 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
   }
   const flags: SettingsFlags = { role: opts.role };
   if (opts.allowInsecure) flags.allowInsecure = true;
+  // Checked below as every reader checks it: the file is read and its certificates parsed.
+  if (opts.caFile !== undefined) flags.caFile = opts.caFile;
   if (opts.role === "town") {
     flags.host = opts.host ?? "127.0.0.1";
     flags.townPort = opts.townPort ?? "7100";

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { X509Certificate } from "node:crypto";
 import { TransportError } from "./transport_error.ts";
 
 /** The server's certificate is not trusted (unknown issuer, expired, wrong name...). */
@@ -20,7 +21,7 @@ export class TlsTrustError extends TransportError {
   override name = "TlsTrustError";
 }
 
-/** The CA file cannot be read or holds no PEM certificate. */
+/** The CA file cannot be read, holds no PEM certificate, or a block that is not one. */
 export class CaFileError extends TransportError {
   override name = "CaFileError";
 }
@@ -46,7 +47,8 @@ const UNTRUSTED = /invalid peer certificate: ?([^\n]*)/i;
  *   (err) => console.assert(err.code === "ca-file"),
  * );
  * ```
- * @throws {CaFileError} naming the file when it cannot be read or holds no certificate.
+ * @throws {CaFileError} naming the file when it cannot be read, holds no certificate, or holds a
+ * block that does not parse as one.
  */
 export async function trustCaFile(file: string): Promise<void> {
   let text: string;
@@ -59,6 +61,17 @@ export async function trustCaFile(file: string): Promise<void> {
   }
   const certs = text.match(CERT_BLOCK);
   if (certs === null) throw new CaFileError(`the CA file ${file} holds no PEM certificate`);
+  certs.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem); // parsed here, so a broken block is named before any handshake
+    } catch (err) {
+      throw new CaFileError(
+        `the CA file ${file}: certificate ${i + 1} is not a valid X.509 certificate ` +
+          `(${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+  });
   trustCaCerts(certs);
 }
 

@@ -12,6 +12,7 @@ import { runCli } from "../support/run_cli.ts";
 import { loadSettings } from "../../config/settings.ts";
 import { resolveTownSettings } from "../../config/town_settings.ts";
 import { readWalletFile } from "../../identity/wallet_file.ts";
+import { makeCertificates } from "../support/test_certificates.ts";
 
 async function withHome(fn: (home: string, pass: string) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "init_cli_" });
@@ -229,5 +230,88 @@ Deno.test("init --role provider in a state dir; usage errors name the flag", asy
       "unencrypted",
     );
     await usage(["--role", "wizard"], "error: option '--role <role>' argument 'wizard' is invalid");
+  });
+});
+
+Deno.test("init --ca-file: writes ca_file for a town on a private CA; a file that is no PEM certificate is refused", async () => {
+  await withHome(async (home, pass) => {
+    const tls = `${home}/tls`;
+    await makeCertificates(tls);
+    const dir = `${home}/alice`;
+    const made = await runCli([
+      "--state-dir",
+      dir,
+      "init",
+      "--role",
+      "requester",
+      "--btp-token",
+      "alice-token",
+      "--town",
+      "wss://127.0.0.1:7100",
+      "--ca-file",
+      `${tls}/ca.pem`,
+      "--passphrase-file",
+      pass,
+      "--non-interactive",
+    ]);
+    assertEquals(made.code, 0, made.stderr);
+    assertStringIncludes(made.stdout, `ca_file = "${tls}/ca.pem"`);
+    const toml = parseToml(await read(`${dir}/config.toml`)) as Record<string, unknown>;
+    assertEquals([toml.ca_file, toml.connector_btp_url], [
+      `${tls}/ca.pem`,
+      "btp+wss://127.0.0.1:3000",
+    ]);
+    const { settings } = await loadSettings({ flags: { stateDir: dir }, env: () => undefined });
+    assertEquals(settings.caFile, `${tls}/ca.pem`);
+
+    // A relative path is written absolute (the profile is read from any directory).
+    const town = await runCli(
+      [
+        "--state-dir",
+        `${home}/town`,
+        "init",
+        "--role",
+        "town",
+        "--ca-file",
+        "tls/ca.pem",
+        "--passphrase-file",
+        pass,
+        "--non-interactive",
+      ],
+      { cwd: home },
+    );
+    assertEquals(town.code, 0, town.stderr);
+    assertEquals(
+      (parseToml(await read(`${home}/town/config.toml`)) as { ca_file: string }).ca_file,
+      `${tls}/ca.pem`,
+    );
+
+    await Deno.writeTextFile(
+      `${tls}/broken.pem`,
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    const refused: [string, string][] = [
+      [`${tls}/nothing-here.pem`, "cannot read the CA file"],
+      [`${tls}/ca.key`, "holds no PEM certificate"],
+      [`${tls}/broken.pem`, "certificate 1 is not a valid X.509 certificate"],
+    ];
+    for (const [file, words] of refused) {
+      const r = await runCli([
+        "--state-dir",
+        `${home}/x`,
+        "init",
+        "--role",
+        "provider",
+        "--btp-token",
+        "t",
+        "--ca-file",
+        file,
+        "--non-interactive",
+      ]);
+      assertEquals(r.code, 2, r.stderr);
+      assertStringIncludes(r.stderr, `Error: ca_file: `);
+      assertStringIncludes(r.stderr, words);
+      assert(!(await Deno.stat(`${home}/x`).then(() => true, () => false)), "nothing written");
+    }
   });
 });
