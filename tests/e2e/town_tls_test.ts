@@ -6,7 +6,9 @@
  * blob over `https://`; a client without the CA is refused with an `Error:` line that names the
  * certificate problem and `ca_file`; the certificate replaced on disk and SIGHUP sent: a
  * WebSocket opened before still answers, a new connection gets the new certificate (its serial,
- * read by `openssl s_client`), and a second paid job goes through.
+ * read by `openssl s_client`), and a second paid job goes through over the provider's BTP
+ * connection opened before the swap (the same TCP connection, read by `ss`: no reconnect). A
+ * client without the CA is told `ca_file` by `relay status` too.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
@@ -23,6 +25,16 @@ async function openTrusting(url: string, ca: string): Promise<WebSocket> {
     ws.onerror = (e) => reject(new Error((e as ErrorEvent).message));
   });
   return ws;
+}
+
+/**
+ * The local ports of `pid`'s established TCP connections to `port` on 127.0.0.1 (read by `ss`):
+ * a connection dropped and opened again gets a new one.
+ */
+async function connectionsTo(pid: number, port: number): Promise<string[]> {
+  const out = await run("ss", ["-tnpH", "state", "established", "dst", `127.0.0.1:${port}`]);
+  return out.split("\n").filter((l) => l.includes(`pid=${pid},`))
+    .map((l) => l.trim().split(/\s+/)[2].split(":").pop()!).sort();
 }
 
 /** Sends a REQ on an open socket and resolves at its EOSE. */
@@ -81,8 +93,12 @@ Deno.test("town on TLS: a paid job with a blob input over wss:// and btp+wss://;
     assertEquals(await servedSerial(townPort, caFile), "03E9"); // 1001
     assertEquals(await servedSerial(btpPort, caFile), "03E9");
 
-    processes.push(await net.startProvider());
+    const provider = await net.startProvider();
+    processes.push(provider);
     const first = await net.submitBlobJob();
+    // The provider's BTP link: one connection, whose local port says which.
+    const linkBefore = await connectionsTo(provider.child.pid, btpPort);
+    assertEquals(linkBefore.length, 1, `beta's connections to the BTP port: ${linkBefore}`);
 
     // A client without the CA: refused, and told what is wrong and what fixes it.
     const stranger = await cli(["--state-dir", `${home}/stranger`, "providers"], {
@@ -92,6 +108,13 @@ Deno.test("town on TLS: a paid job with a blob input over wss:// and btp+wss://;
     const errorLine = stranger.stderr.split("\n").find((l) => l.startsWith("Error:")) ?? "";
     assertStringIncludes(errorLine, "invalid peer certificate: UnknownIssuer");
     assertStringIncludes(errorLine, "ca_file");
+    // relay status says the same, not that the town may be down.
+    const status = await cli(["--state-dir", `${home}/stranger`, "relay", "status"], {
+      TURNPIKE_RELAY_URL: town,
+    });
+    assertEquals(status.code === 0, false, status.stdout);
+    assertStringIncludes(status.stderr, "set ca_file");
+    assertEquals(status.stderr.includes("town up` running"), false, status.stderr);
 
     // A renewal: the files replaced, SIGHUP, while a WebSocket is open.
     const held = await openTrusting(town, ca);
@@ -111,6 +134,9 @@ Deno.test("town on TLS: a paid job with a blob input over wss:// and btp+wss://;
     assertEquals(await servedSerial(btpPort, caFile), "03EA");
     const second = await net.submitBlobJob();
     assert(second.job !== first.job);
+    // The second job was paid over the provider's BTP link opened before the swap: the same
+    // connection (no reconnect), still the only one.
+    assertEquals(await connectionsTo(provider.child.pid, btpPort), linkBefore);
   } finally {
     for (const p of processes.reverse()) {
       try {
