@@ -547,12 +547,13 @@ Deno.test("town read: NIP-11 document, /health and /metrics over HTTP", async ()
     assertEquals(nip11.headers.get("access-control-allow-origin"), "*");
     const doc = await nip11.json();
     assertEquals(doc.pubkey, ownerPub);
-    for (const nip of [1, 11, 40, 45, 89, 90]) {
+    for (const nip of [1, 11, 40, 42, 45, 89, 90]) {
       assert(doc.supported_nips.includes(nip), `NIP-${nip}`);
     }
     assertEquals(doc.limitation.max_subscriptions, 7);
     assertEquals(doc.limitation.max_message_length, 65536);
     assertEquals(doc.limitation.payment_required, true);
+    assertEquals(doc.limitation.auth_required, false); // AUTH for private kinds only
     assertEquals(doc.fees.publication[0].amount, 10);
 
     const c = await RawClient.open(t.url);

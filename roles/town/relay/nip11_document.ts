@@ -37,8 +37,11 @@ export interface Nip11Info {
   };
 }
 
-/** NIPs the town implements (read side: 1, 11, 40, 45; 89 and 90 events are stored/served). */
-export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 45, 89, 90];
+/**
+ * NIPs the town implements (read side: 1, 11, 40, 45; 42: AUTH for private kinds, not for every
+ * read, so `auth_required` stays false; 89 and 90 events are stored/served).
+ */
+export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 42, 45, 89, 90];
 
 /**
  * The NIP-11 document (served for `Accept: application/nostr+json`).
