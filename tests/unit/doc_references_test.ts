@@ -24,13 +24,17 @@ function names(known: string[], ref: string): boolean {
   return known.some((s) => s === r || s.startsWith(`${r}:`) || s.startsWith(`${r} (`));
 }
 
-/** The `docs/X.md "Section"` references of a text, joined across comment line breaks. */
+/**
+ * The `docs/X.md "Section"` references of a text, joined across comment line breaks: also in
+ * parentheses (`docs/X.md ("Section")`) and as a list (`docs/X.md "One" and "Two"`).
+ */
 function references(text: string): { doc: string; section: string }[] {
   const joined = text.replace(/\n\s*(?:\*|\/\/)\s*/g, " ");
-  return [...joined.matchAll(/docs\/([A-Z_]+\.md),? "([^"\n]{1,120})"/g)].map((m) => ({
-    doc: m[1],
-    section: m[2],
-  }));
+  const refs =
+    /docs\/([A-Z_]+\.md),? \(?("[^"\n]{1,120}"(?:(?:,? and |,? or |, )"[^"\n]{1,120}")*)/g;
+  return [...joined.matchAll(refs)].flatMap((m) =>
+    [...m[2].matchAll(/"([^"\n]{1,120})"/g)].map((s) => ({ doc: m[1], section: s[1] }))
+  );
 }
 
 async function trackedFiles(): Promise<string[]> {
@@ -76,5 +80,13 @@ Deno.test("doc references: the matcher takes headings, bold leads and subtitles,
   assertEquals(
     references('see docs/OPERATIONS.md "A town\'s\n * limits" and docs/AGENTS.md, "Errors"'),
     [{ doc: "OPERATIONS.md", section: "A town's limits" }, { doc: "AGENTS.md", section: "Errors" }],
+  );
+  assertEquals(
+    references('docs/ARCHITECTURE.md ("Workers"), docs/AGENTS.md "Errors" and "Exit codes"'),
+    [
+      { doc: "ARCHITECTURE.md", section: "Workers" },
+      { doc: "AGENTS.md", section: "Errors" },
+      { doc: "AGENTS.md", section: "Exit codes" },
+    ],
   );
 });
