@@ -2,7 +2,8 @@
  * Every reference from code or docs to a section of a doc (`docs/OPERATIONS.md "A town's
  * limits"`) names one that exists: a heading, or a paragraph's bold lead (`**Expiry**`), matched
  * whole, or up to the heading's subtitle after `:` or ` (` ("Paying providers" for "Paying
- * providers: the town's books per peer and its payouts").
+ * providers: the town's books per peer and its payouts"). And every module docs/ARCHITECTURE.md
+ * names (`roles/town/town_node.ts`, `town_sizing.ts`) is one of the tree's.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
@@ -89,4 +90,18 @@ Deno.test("doc references: the matcher takes headings, bold leads and subtitles,
       { doc: "AGENTS.md", section: "Exit codes" },
     ],
   );
+});
+
+Deno.test("doc references: every module docs/ARCHITECTURE.md names exists", async () => {
+  // The scan leaves this file out of the references, not out of the tree.
+  const files = [...await trackedFiles(), "tests/unit/doc_references_test.ts"]
+    .filter((f) => f.endsWith(".ts"));
+  const names = new Set(files.map((f) => f.slice(f.lastIndexOf("/") + 1)));
+  const text = await Deno.readTextFile(new URL("docs/ARCHITECTURE.md", root));
+  const named = new Set([...text.matchAll(/`([\w./-]+\.ts)`/g)].map((m) => m[1]));
+  const gone = [...named].filter((m) =>
+    m.includes("/") ? !files.some((f) => f === m || f.endsWith(`/${m}`)) : !names.has(m)
+  );
+  assertEquals(gone, []);
+  assert(named.size > 200, `the scan found the modules (${named.size})`);
 });
