@@ -257,7 +257,7 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
     settlementChainIds(opts.chain ?? []);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
   if (peers.length > 0) {
     plan.tables.push({

@@ -303,7 +303,7 @@ export async function openRepo(opts: RequesterCliOptions, cmd: Command): Promise
   const loaded = await loadSettings({
     flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS),
   }).catch((err) => {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err as Error);
   });
   return await openJobRepository({ stateDir: loaded.settings.stateDir, readOnly: true });
 }
@@ -419,7 +419,7 @@ async function list(
     try {
       kind = resolveJobKind(opts.kind);
     } catch (err) {
-      throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.usage(err as Error);
     }
   }
   const repo = await openRepo(opts, cmd);

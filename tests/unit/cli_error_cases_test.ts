@@ -96,3 +96,13 @@ Deno.test("cli error cases: a setting that does not resolve is a usage error nam
     exit: 2,
   });
 });
+
+Deno.test("cli error cases: input the command refuses is a usage error, said as it is", () => {
+  const line = cliErrorJson(CLI_ERRORS.usage(new Error("--older-than: not an age")));
+  assertEquals(line, {
+    type: "error",
+    code: "usage",
+    message: "--older-than: not an age",
+    exit: 2,
+  });
+});
