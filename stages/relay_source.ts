@@ -289,7 +289,12 @@ function checkRelayUrl(relay: string, allowInsecure: boolean): URL {
  *
  * @example
  * ```ts
- * filterFromFlags({ kinds: "6050,7000", p: "ab".repeat(32) }); // { kinds: [6050, 7000], "#p": [...] }
+ * import assert from "node:assert/strict";
+ * import { StageOptionsError } from "./stage.ts";
+ *
+ * const p = "ab".repeat(32);
+ * assert.deepEqual(filterFromFlags({ kinds: "6050,7000", p }), { kinds: [6050, 7000], "#p": [p] });
+ * assert.throws(() => filterFromFlags({ since: "yesterday" }), StageOptionsError);
  * ```
  */
 export function filterFromFlags(flags: StageFlags): NostrFilter {
