@@ -327,6 +327,15 @@ export const CLI_ERRORS = {
       exitCode: ExitCode.Usage,
       cause: err,
     }),
+  /** The user's input refused, said as it is (`usage`): a value, a name, an amount. */
+  usage: (err: Error): CliError =>
+    new CliError(err.message, { exitCode: ExitCode.Usage, cause: err }),
+  /**
+   * A setting that does not resolve (a bad flag, variable or config.toml value): `usage`, the
+   * message naming the setting, the error's class as its context.
+   */
+  badSetting: (err: Error): CliError =>
+    new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err }),
   /** A bad value in config.toml or the environment: the user's to fix, like a bad flag (`usage`). */
   badChannelSetting: (err: Error): CliError =>
     new CliError(err.message, {

@@ -23,6 +23,7 @@
  */
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
 import { PostgresStoreError } from "../state/postgres_event_store.ts";
@@ -236,7 +237,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.badSetting(err);
     }
     throw err;
   }
