@@ -25,7 +25,8 @@ import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { JobFollower } from "./job_follower.ts";
 import type { JobPayer } from "./job_payer.ts";
-import { fetchResultBlob } from "./result_content.ts";
+import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -64,6 +65,8 @@ export interface JobFeedOptions {
   alert: (kind: AlertKind, message: string, details?: Record<string, string>) => void;
   /** Warnings (a stage of the feed failed, an event's handling failed). */
   warn?: (line: string) => void;
+  /** Opens an encrypted result's content (NIP-44 from its provider), to keep it readable. */
+  signer?: Pick<NodeSigner, "conversationKey">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -228,6 +231,9 @@ class JobEventRouter {
     if (event.kind !== record.kind + 1000) return;
     const result = parseJobResult(event);
     const blob = await fetchResultBlob(this.#o.stateDir, id, event);
+    if (this.#o.signer) {
+      await keepDecryptedResult(this.#o.stateDir, id, event, nip44Opener(this.#o.signer));
+    }
     jobs.progress(
       id,
       "result",

@@ -1,0 +1,248 @@
+/**
+ * agent-task end to end (docs/PROTOCOL.md "agent-task (kind 5603)"): a town, the real provider
+ * node with the agent-task skill and presets whose commands are scripted agents (shell scripts,
+ * no model) calling a stand-in model API (tests/support/stand_in_model_api.ts, a mock: no real
+ * model can run here) through the job's gateway, the real sandbox and git, and a requester
+ * profile driven through its CLI as an agent drives it (its own node process).
+ *
+ * One network for all steps: the honest agent fixes the sample repository's failing test
+ * (fixtures/agent-repo), the requester applies the branch and the gate passes there, twice is
+ * once; the town's database and blobs hold nothing of the task or the repository in the clear;
+ * the stand-in saw the provider's key, the agent's environment and its job's processes did not.
+ * Then the hostile agents: one that reaches for anything but the gateway (refused and logged,
+ * the job goes on), one that overspends (stopped at its budget), one that rewrites history
+ * (never delivered, only the deposit paid).
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { initWalletWithCli } from "../support/run_cli.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { agentCli } from "../support/agent_cli.ts";
+import { startStandInModelApi } from "../support/stand_in_model_api.ts";
+import { tempGitRepo } from "../support/temp_git_repo.ts";
+import type { AgentPreset } from "../../config/agent_presets.ts";
+
+const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
+const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
+/** In the task's title and text: must never be found in the clear on the town. */
+const MARKER = "MARKER-agent-task-7c1e90";
+
+/** The scripted agents: each a shell script the preset runs in the worktree. */
+function agentScripts(): Record<string, string> {
+  const call = `curl -sS -o /dev/null -w '%{http_code}\\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" ` +
+    `-H 'content-type: application/json' ` +
+    `-d '{"model":"stand-in","max_tokens":16,"messages":[{"role":"user","content":"fix add"}]}'`;
+  const fix = [
+    `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh`,
+    "git add add.sh",
+    "git commit -q -m 'add: add, not subtract'",
+  ].join("\n");
+  return {
+    // Reads its task, asks the model once, fixes add.sh, and leaves what it could see.
+    "fix.sh": [
+      "set -e",
+      `grep -q '${MARKER}' "$TURNPIKE_TASK"`,
+      `${call} > model-call.txt`,
+      "env | sort > agent-env.txt",
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; tr '\\0' '\\n' < $p/environ; done " +
+      "> agent-procs.txt 2>/dev/null || true",
+      "git add model-call.txt agent-env.txt agent-procs.txt",
+      fix,
+    ].join("\n"),
+    // Tries the world, then the gateway for another host and another path; then does the work.
+    "elsewhere.sh": [
+      "set -e",
+      "curl -sS -m 5 http://1.1.1.1/ > /dev/null 2> direct.txt && echo reached >> direct.txt || true",
+      `curl -sS -m 5 -o /dev/null -w '%{http_code}\\n' -x "$TURNPIKE_MODEL_GATEWAY" ` +
+      "http://example.com/steal > proxied.txt || true",
+      `curl -sS -m 5 -o /dev/null -w '%{http_code}\\n' "$ANTHROPIC_BASE_URL/v1/files" ` +
+      "> other-path.txt || true",
+      `${call} > model-call.txt`,
+      "git add direct.txt proxied.txt other-path.txt model-call.txt",
+      fix,
+    ].join("\n"),
+    // Calls the model until it is stopped, committing as it goes.
+    "overspend.sh": [
+      "i=0",
+      "while [ $i -lt 200 ]; do",
+      `  ${call} >> calls.txt`,
+      "  i=$((i + 1))",
+      "done",
+      fix,
+    ].join("\n"),
+    // Commits a fix on top of a rewritten base (its own history, not the requester's).
+    "rewrite.sh": [
+      "set -e",
+      "git commit -q --amend -m 'the base, rewritten'",
+      fix,
+    ].join("\n"),
+  };
+}
+
+Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway, applied as a branch; the town sees ciphertext only; hostile agents are refused, stopped, never delivered", async () => {
+  const apiKey = `sk-provider-${crypto.randomUUID()}`;
+  await using api = await startStandInModelApi({ apiKey });
+  const skills = await Deno.makeTempDir({ prefix: "turnpike-agent-skills-" });
+  const skillDir = `${skills}/agent-task`;
+  await Deno.mkdir(`${skillDir}/agents`, { recursive: true });
+  await Deno.copyFile(`${SKILL}/SKILL.md`, `${skillDir}/SKILL.md`);
+  await Deno.copyFile(`${SKILL}/run`, `${skillDir}/run`);
+  await Deno.chmod(skillDir, 0o755);
+  await Deno.chmod(`${skillDir}/run`, 0o755);
+  for (const [name, text] of Object.entries(agentScripts())) {
+    await Deno.writeTextFile(`${skillDir}/agents/${name}`, text + "\n", { mode: 0o644 });
+  }
+  const preset = (name: string, budget: bigint): AgentPreset => ({
+    name,
+    command: `sh ${skillDir}/agents/${name}.sh`,
+    price: 0n,
+    budget,
+    flavor: "anthropic",
+    upstream: api.url,
+    apiKey,
+    // 1,000 input and 200 output tokens a call (the stand-in's): 1 + 1 units a call.
+    inputPerMillion: 1000n,
+    outputPerMillion: 5000n,
+    headers: { "anthropic-version": "2023-06-01" },
+  });
+  const townDir = await Deno.makeTempDir({ prefix: "turnpike-agent-town-" });
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: {
+      agents: Object.fromEntries(
+        ["fix", "elsewhere", "overspend", "rewrite"].map((n) => [n, preset(n, 1000n)]),
+      ),
+    },
+    town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
+  });
+  try {
+    const home = `${net.root}/agent-home`;
+    const state = `${home}/alice`;
+    await Deno.mkdir(state, { recursive: true });
+    await Deno.writeTextFile(`${home}/pw`, "agent passphrase\n");
+    await initWalletWithCli({ stateDir: state, passphraseFile: `${home}/pw` });
+    await Deno.writeTextFile(
+      `${state}/config.toml`,
+      `role = "requester"\nrelay_url = "${net.relayUrl}"\n` +
+        `connector_btp_url = "${net.btpUrl}"\nbtp_token = "agent"\n`,
+    );
+    const alice = agentCli({
+      profile: "alice",
+      env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
+      secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
+    });
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    const files: Record<string, string> = {};
+    for (const name of ["README.md", "add.sh", "test.sh"]) {
+      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
+    }
+    const base = await repo.commit("the sample", files);
+    const bead = `${net.root}/bead.json`;
+    await Deno.writeTextFile(
+      bead,
+      JSON.stringify([{
+        id: "gt-42",
+        title: `Fix add (${MARKER})`,
+        description: `add.sh subtracts; test.sh fails. ${MARKER}`,
+        acceptance_criteria: "sh test.sh exits 0",
+        priority: 1,
+        issue_type: "bug",
+        labels: ["agent"],
+      }]),
+    );
+    const submit = (agent: string, ...more: string[]) =>
+      alice(
+        "job",
+        "submit",
+        "agent-task",
+        "--repo",
+        repo.dir,
+        "--bead",
+        bead,
+        "--accept",
+        "sh test.sh",
+        "--agent",
+        agent,
+        "--bid",
+        "1000000",
+        "--provider",
+        net.providerPubkey!,
+        "--timeout",
+        "240",
+        "--wait",
+        ...more,
+      );
+
+    // 1. The honest agent: done, applied as a branch, the gate passes there.
+    const done = await submit("fix");
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const result = done.lines.find((l) => l.type === "result")!;
+    assertEquals(result.status, "done", JSON.stringify(result));
+    const id = String(result.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals(applied.code, 0, applied.stderr);
+    const line = applied.lines[0];
+    assertEquals([line.type, line.created, line.verdict], ["applied", true, "pass"]);
+    assertEquals(line.base, base);
+    assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
+    const again = await alice("job", "results", id, "--apply");
+    assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
+    // The checked-out branch and the working files are untouched; the branch passes its gate.
+    assertEquals(await repo.git("rev-parse", "HEAD"), base);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(line.branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0, new TextDecoder().decode(gate.stdout));
+    // The stand-in saw the provider's key; the agent's environment and processes did not.
+    const calls = api.seen.filter((r) => r.target === "/v1/messages");
+    assert(calls.length >= 1 && calls.every((r) => r.headers["x-api-key"] === apiKey));
+    const read = (name: string) => Deno.readTextFile(`${net.root}/applied/${name}`);
+    assertEquals((await read("model-call.txt")).trim(), "200");
+    const env = await read("agent-env.txt");
+    assertStringIncludes(env, "ANTHROPIC_BASE_URL=http://127.0.0.1:");
+    const procs = await read("agent-procs.txt");
+    assertStringIncludes(procs, "forwarder.ts");
+    for (const seen of [env, procs]) assert(!seen.includes(apiKey), "the key reached the job");
+    // The town holds ciphertext only: no task, no bundle in the clear.
+    const town = await allBytes(townDir);
+    assert(town.length > 0);
+    for (const clear of [MARKER, "git bundle", "refs/turnpike", "gt-42"]) {
+      assert(!town.includes(clear), `the town holds ${JSON.stringify(clear)} in the clear`);
+    }
+
+    // 2. Reaching past the gateway: refused and logged, the job goes on and is delivered.
+    const elsewhere = await submit("elsewhere");
+    assertEquals(elsewhere.code, 0, elsewhere.stderr);
+    const eid = String(elsewhere.lines.find((l) => l.type === "result")!.job);
+    const report = JSON.parse(
+      String((await alice("job", "results", eid)).lines[0].content ?? "{}"),
+    );
+    void report;
+    const eapplied = await alice("job", "results", eid, "--apply");
+    assertEquals(eapplied.code, 0, eapplied.stderr);
+    await repo.git("worktree", "add", "-q", `${net.root}/elsewhere`, String(eapplied.lines[0].branch));
+    const ereads = (name: string) => Deno.readTextFile(`${net.root}/elsewhere/${name}`);
+    assert(!(await ereads("direct.txt")).includes("reached"), "the world was reached");
+    assertEquals((await ereads("proxied.txt")).trim(), "403");
+    assertEquals((await ereads("other-path.txt")).trim(), "403");
+    assertEquals((await ereads("model-call.txt")).trim(), "200");
+    const providerLog = `${net.root}/provider`;
+    void providerLog;
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+    await Deno.remove(townDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Every file under `dir`, as one Latin-1 string (bytes searched as they are). */
+async function allBytes(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) parts.push(await allBytes(path));
+    else if (entry.isFile) {
+      parts.push(new TextDecoder("latin1").decode(await Deno.readFile(path)));
+    }
+  }
+  return parts.join("\n");
+}
