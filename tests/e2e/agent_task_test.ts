@@ -28,7 +28,8 @@ const MARKER = "MARKER-agent-task-7c1e90";
 
 /** The scripted agents: each a shell script the preset runs in the worktree. */
 function agentScripts(): Record<string, string> {
-  const call = `curl -sS -o /dev/null -w '%{http_code}\\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" ` +
+  const call =
+    `curl -sS -o /dev/null -w '%{http_code}\\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" ` +
     `-H 'content-type: application/json' ` +
     `-d '{"model":"stand-in","max_tokens":16,"messages":[{"role":"user","content":"fix add"}]}'`;
   const fix = [
@@ -114,6 +115,12 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     },
     town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
   });
+  /** The provider's payment log has one payment in for the job: its deposit. */
+  const assertProviderPaidOnce = async (job: string) => {
+    const lines = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(lines.filter((l) => l.jobId === job && l.direction === "in").length, 1);
+  };
   try {
     const home = `${net.root}/agent-home`;
     const state = `${home}/alice`;
@@ -213,26 +220,55 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const elsewhere = await submit("elsewhere");
     assertEquals(elsewhere.code, 0, elsewhere.stderr);
     const eid = String(elsewhere.lines.find((l) => l.type === "result")!.job);
-    const report = JSON.parse(
-      String((await alice("job", "results", eid)).lines[0].content ?? "{}"),
-    );
-    void report;
+    const shown = (await alice("job", "results", eid)).lines[0];
+    const refusals = (shown.report as { model: { refusals: { code: string; target: string }[] } })
+      .model.refusals;
+    assertEquals(refusals.map((r) => r.code), ["forbidden", "forbidden"], JSON.stringify(refusals));
     const eapplied = await alice("job", "results", eid, "--apply");
     assertEquals(eapplied.code, 0, eapplied.stderr);
-    await repo.git("worktree", "add", "-q", `${net.root}/elsewhere`, String(eapplied.lines[0].branch));
+    await repo.git(
+      "worktree",
+      "add",
+      "-q",
+      `${net.root}/elsewhere`,
+      String(eapplied.lines[0].branch),
+    );
     const ereads = (name: string) => Deno.readTextFile(`${net.root}/elsewhere/${name}`);
     assert(!(await ereads("direct.txt")).includes("reached"), "the world was reached");
     assertEquals((await ereads("proxied.txt")).trim(), "403");
     assertEquals((await ereads("other-path.txt")).trim(), "403");
     assertEquals((await ereads("model-call.txt")).trim(), "200");
-    const providerLog = `${net.root}/provider`;
-    void providerLog;
+
+    // 3. Overspending: stopped at its budget (2 units a call, a budget of 5: the third call
+    // reaches it), nothing delivered, only the deposit paid.
+    const before = api.seen.length;
+    const over = await submit("overspend", "--budget", "5");
+    assertFailedWithDepositOnly(over, "budget");
+    assertEquals(api.seen.length - before, 3, "calls past the budget reached the model");
+    await assertProviderPaidOnce(String(over.lines.find((l) => l.type === "result")!.job));
+
+    // 4. A rewritten history: never delivered, only the deposit paid.
+    const rewrite = await submit("rewrite");
+    assertFailedWithDepositOnly(rewrite, "history-rewritten");
+    await assertProviderPaidOnce(String(rewrite.lines.find((l) => l.type === "result")!.job));
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
     await Deno.remove(townDir, { recursive: true }).catch(() => {});
   }
 });
+
+/** A job that ended `error` for `why`, having paid one invoice (the deposit). */
+function assertFailedWithDepositOnly(
+  out: { code: number; stderr: string; lines: Record<string, unknown>[] },
+  why: string,
+): void {
+  assert(out.code !== 0, out.stderr);
+  const result = out.lines.find((l) => l.type === "result")!;
+  assertEquals(result.status, "error", JSON.stringify(result));
+  assertStringIncludes(String(result.error), why);
+  assertEquals((result.receipts as unknown[]).length, 1, JSON.stringify(result.receipts));
+}
 
 /** Every file under `dir`, as one Latin-1 string (bytes searched as they are). */
 async function allBytes(dir: string): Promise<string> {
