@@ -22,7 +22,15 @@ export interface AgentTaskFlags {
   budget?: string;
   depth?: string;
   base?: string;
+  declineFailed?: boolean;
   provider?: string[];
+}
+
+/** `job results --apply [repo] [--branch name]`. */
+export interface ApplyFlags {
+  /** The repository (`true`: the one the job was submitted from). */
+  apply?: string | true;
+  branch?: string;
 }
 
 /** What `--apply` needs of a submitted agent task: its repository and base commit. */
@@ -53,7 +61,8 @@ export function addAgentTaskOptions(cmd: Command): Command {
     .option("--text <text>", "agent-task: the task's text, with --title")
     .option("--accept <cmd>", "agent-task: the gate, run in the worktree after the agent")
     .option("--agent <preset>", "agent-task: the provider's agent preset")
-    .option("--budget <n>", "agent-task: the most the model calls may cost, base units");
+    .option("--budget <n>", "agent-task: the most the model calls may cost, base units")
+    .option("--decline-failed", "agent-task: do not pay the delivery of a failed gate's result");
 }
 
 /**

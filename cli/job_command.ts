@@ -87,6 +87,10 @@ interface SubmitOptions extends RequesterCliOptions, AgentTaskFlags {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const agentTaskCommand = () =>
+  lazyImport<typeof import("./agent_task_command.ts")>(
+    new URL("./agent_task_command.ts", import.meta.url),
+  );
 
 /**
  * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
@@ -317,12 +321,11 @@ async function buildSpec(
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
     if (spec.kind !== agentTask.AGENT_TASK_KIND) return { spec, uploads };
-    const parts = await (await lazyImport<typeof import("./agent_task_command.ts")>(
-      new URL("./agent_task_command.ts", import.meta.url),
-    )).agentTaskParts(opts, directory);
+    const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    spec.declineFailed = opts.declineFailed;
     return { spec, uploads, local: parts.local };
   } catch (err) {
     for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
@@ -636,12 +639,7 @@ export async function followJob(
   }
 }
 
-type ResultsOptions = RequesterCliOptions & {
-  save?: string;
-  raw?: boolean;
-  apply?: string | true;
-  branch?: string;
-};
+type ResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & { save?: string; raw?: boolean };
 
 async function results(idText: string, opts: ResultsOptions, cmd: Command): Promise<void> {
   const repo = await openRepo(opts, cmd);
@@ -665,9 +663,7 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
       });
     }
     if (opts.apply !== undefined) {
-      const applied = await (await lazyImport<typeof import("./agent_task_command.ts")>(
-        new URL("./agent_task_command.ts", import.meta.url),
-      )).applyAgentResult({
+      const applied = await (await agentTaskCommand()).applyAgentResult({
         stateDir: repo.stateDir,
         record,
         result: { tags: result.event.tags, content: result.content },

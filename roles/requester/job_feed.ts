@@ -231,9 +231,8 @@ class JobEventRouter {
     if (event.kind !== record.kind + 1000) return;
     const result = parseJobResult(event);
     const blob = await fetchResultBlob(this.#o.stateDir, id, event);
-    if (this.#o.signer) {
+    const opened = this.#o.signer &&
       await keepDecryptedResult(this.#o.stateDir, id, event, nip44Opener(this.#o.signer));
-    }
     jobs.progress(
       id,
       "result",
@@ -242,6 +241,14 @@ class JobEventRouter {
         : `result blob ${blob} from ${event.pubkey.slice(0, 12)}`,
     );
     const invoice = result.amount?.paymentRequest;
+    if (
+      invoice && jobs.sidecarOf(id)?.spec.declineFailed && failedVerdict(opened ?? event.content)
+    ) {
+      // Declined (docs/PROTOCOL.md "Paid on delivery"): the delivery is not paid, its key stays
+      // sealed, the provider keeps the deposit.
+      const error = "declined: the result's verdict is fail; its delivery was not paid";
+      return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
+    }
     if (invoice) {
       const paid = await this.#o.payer.pay(id, invoice, event.pubkey, { current: record });
       if (!paid) return;
@@ -253,5 +260,14 @@ class JobEventRouter {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
+  }
+}
+
+/** Whether a result's content is a JSON report whose `verdict` is `fail`. */
+function failedVerdict(content: string): boolean {
+  try {
+    return (JSON.parse(content) as { verdict?: unknown }).verdict === "fail";
+  } catch {
+    return false;
   }
 }

@@ -58,8 +58,8 @@ export async function fetchResultBlob(
 /**
  * Keeps an encrypted result's content, opened (NIP-44 from its provider), as the result's
  * content (`results/<id>/result`, in the profile's 0700 state dir): `job results` reads it with
- * no key. Does nothing for a result that is not encrypted or is kept already; one that does not
- * open is left as it came.
+ * no key; returns it (undefined for a result that is not encrypted, or does not open: left as
+ * it came).
  * @example
  * ```ts
  * import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -75,19 +75,21 @@ export async function keepDecryptedResult(
   id: string,
   event: NostrEvent,
   decrypt: (from: string, content: string) => Promise<string>,
-): Promise<void> {
-  if (!isEncryptedResult(event) || event.content === "") return;
+): Promise<string | undefined> {
+  if (!isEncryptedResult(event) || event.content === "") return undefined;
   const to = resultBlobPath(stateDir, id);
-  if (await Deno.stat(to).then(() => true, () => false)) return;
+  const kept = await Deno.readTextFile(to).catch(() => undefined);
+  if (kept !== undefined) return kept;
   let plain: string;
   try {
     plain = await decrypt(event.pubkey, event.content);
   } catch {
-    return;
+    return undefined;
   }
   await Deno.mkdir(`${stateDir}/results/${id}`, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(`${to}.part`, plain, { mode: 0o600 });
   await Deno.rename(`${to}.part`, to);
+  return plain;
 }
 
 /**

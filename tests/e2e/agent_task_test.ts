@@ -70,6 +70,12 @@ function agentScripts(): Record<string, string> {
       "done",
       fix,
     ].join("\n"),
+    // Commits a change that does not fix add: the gate fails.
+    "broken.sh": [
+      "set -e",
+      "echo '# looked at it' >> add.sh",
+      "git commit -q -am 'add: a comment'",
+    ].join("\n"),
     // Commits a fix on top of a rewritten base (its own history, not the requester's).
     "rewrite.sh": [
       "set -e",
@@ -110,7 +116,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     providerSkillsDir: skills,
     providerOptions: {
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite"].map((n) => [n, preset(n, 1000n)]),
+        ["fix", "elsewhere", "overspend", "rewrite", "broken"].map((n) => [n, preset(n, 1000n)]),
       ),
     },
     town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
@@ -251,6 +257,18 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const rewrite = await submit("rewrite");
     assertFailedWithDepositOnly(rewrite, "history-rewritten");
     await assertProviderPaidOnce(String(rewrite.lines.find((l) => l.type === "result")!.job));
+
+    // 5. A failed gate, declined: the delivery is not paid, the provider keeps the deposit and
+    // its job waits `delivered` (declined once its invoice expires), the key stays sealed.
+    const broken = await submit("broken", "--decline-failed");
+    assertFailedWithDepositOnly(broken, "declined");
+    const bid = String(broken.lines.find((l) => l.type === "result")!.job);
+    await assertProviderPaidOnce(bid);
+    const record = await Deno.readTextFile(`${net.root}/provider/provider-jobs/${bid}.toml`);
+    assertStringIncludes(record, 'status = "delivered"');
+    const sealedOnly = await alice("job", "results", bid, "--apply");
+    assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
+    assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
