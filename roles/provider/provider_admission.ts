@@ -47,7 +47,7 @@ export interface RequestAdmissionOptions extends
   pubkey: string;
   signer: NodeSigner;
   store: Pick<ProviderJobStore, "all" | "get" | "has" | "put">;
-  skills: Pick<ProviderSkills, "servableFor" | "engine">;
+  skills: Pick<ProviderSkills, "servableFor" | "engine" | "hasAgent">;
   /** What a job costs its requester (job_pricing.ts). */
   quote: (event: NostrEvent, entry: SkillEntry) => JobQuote;
   /** The payment desk, once open. */
@@ -286,6 +286,11 @@ export class RequestAdmission {
         }
         if (entry.manifest.runner === "docker") {
           checkDockerBuildRequest(tags, this.#o.skills.engine!);
+        }
+        // An agent-task names a preset this provider has, or it is refused before any payment.
+        const agent = tags.find((t) => t[0] === "param" && t[1] === "agent")?.[2];
+        if (entry.manifest.runner === "agent" && !this.#o.skills.hasAgent(agent ?? "")) {
+          return `refused: no agent preset ${JSON.stringify(agent)} here`;
         }
       }
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.

@@ -181,6 +181,11 @@ export class ProviderSkills {
       : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` };
   }
 
+  /** Whether this provider has the agent preset `name` (`[agents.<name>]`). */
+  hasAgent(name: string): boolean {
+    return Object.hasOwn(this.#o.agents ?? {}, name);
+  }
+
   /** The paid-job skills (what is announced and priced): their job request kinds. */
   announced(): AnnouncedSkill[] {
     const agents = Object.values(this.#o.agents ?? {}).map((a) => ({

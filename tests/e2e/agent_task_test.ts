@@ -11,7 +11,8 @@
  * the stand-in saw the provider's key, the agent's environment and its job's processes did not.
  * Then the hostile agents: one that reaches for anything but the gateway (refused and logged,
  * the job goes on), one that overspends (stopped at its budget), one that rewrites history
- * (never delivered, only the deposit paid).
+ * (never delivered, only the deposit paid); a failed gate declined (the deposit only, the key
+ * sealed); a preset the provider lacks (refused before any payment).
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
@@ -269,6 +270,14 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const sealedOnly = await alice("job", "results", bid, "--apply");
     assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
     assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
+
+    // 6. A preset the provider does not have: refused before anything is paid.
+    const unknown = await submit("nosuch");
+    assert(unknown.code !== 0, unknown.stderr);
+    const refused = unknown.lines.find((l) => l.type === "result")!;
+    assertEquals(refused.status, "error", JSON.stringify(refused));
+    assertStringIncludes(String(refused.error), "no agent preset");
+    assertEquals((refused.receipts as unknown[]).length, 0);
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
