@@ -12,7 +12,8 @@
  * Then the hostile agents: one that reaches for anything but the gateway (refused and logged,
  * the job goes on), one that overspends (stopped at its budget), one that rewrites history
  * (never delivered, only the deposit paid); a failed gate declined (the deposit only, the key
- * sealed); a preset the provider lacks (refused before any payment).
+ * sealed); a preset the provider lacks (refused before any payment); the requester's node
+ * SIGKILLed while the agent runs (the job ends once, each invoice paid once, applied once).
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
@@ -71,6 +72,11 @@ function agentScripts(): Record<string, string> {
       "done",
       fix,
     ].join("\n"),
+    // Waits (in the sandbox, which sees the skill's folder as it is) until the test says go.
+    "slow.sh": [
+      `while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.1; done`,
+      fix,
+    ].join("\n"),
     // Commits a change that does not fix add: the gate fails.
     "broken.sh": [
       "set -e",
@@ -117,7 +123,9 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     providerSkillsDir: skills,
     providerOptions: {
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite", "broken"].map((n) => [n, preset(n, 1000n)]),
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow"].map((
+          n,
+        ) => [n, preset(n, 1000n)]),
       ),
     },
     town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
@@ -278,6 +286,47 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(refused.status, "error", JSON.stringify(refused));
     assertStringIncludes(String(refused.error), "no agent preset");
     assertEquals((refused.receipts as unknown[]).length, 0);
+
+    // 7. The requester's node SIGKILLed while the agent runs: the next command's node follows
+    // the job to its end; deposit and delivery each paid once, the branch applied once.
+    const posted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Fix add",
+      "--accept",
+      "sh test.sh",
+      "--agent",
+      "slow",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+    );
+    assertEquals(posted.code, 0, posted.stderr);
+    const sid = String(posted.lines.find((l) => l.type === "job")!.id);
+    const providerRecord = `${net.root}/provider/provider-jobs/${sid}.toml`;
+    while (!(await Deno.readTextFile(providerRecord).catch(() => "")).includes('"running"')) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const node = (await alice("node", "status")).lines[0].node as { pid: number };
+    Deno.kill(node.pid, "SIGKILL");
+    await Deno.writeTextFile(`${skillDir}/agents/go`, "");
+    const waited = await alice("job", "wait", sid);
+    assertEquals(waited.code, 0, waited.stderr);
+    const end = waited.lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "done", JSON.stringify(end));
+    assertEquals((end.receipts as unknown[]).length, 2, JSON.stringify(end.receipts));
+    const payments = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(payments.filter((l) => l.jobId === sid && l.direction === "in").length, 2);
+    const first = await alice("job", "results", sid, "--apply");
+    const second = await alice("job", "results", sid, "--apply");
+    assertEquals([first.code, first.lines[0].created], [0, true], first.stderr);
+    assertEquals([second.code, second.lines[0].created], [0, false], second.stderr);
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
