@@ -134,6 +134,10 @@ async function recoverOne(record: ProviderJobRecord, o: RecoverJobsOptions): Pro
     const reaped = await reapSkillProcesses(`${o.stateDir}/work/${record.id}`);
     if (reaped.length > 0) o.log(`recover ${record.id}: killed leftover pids ${reaped}`);
     await reapSkillCgroups(record.id);
+    // Its files too: an agent-task's hold the requester's repository in the clear.
+    for (const dir of [record.id, `${record.id}.agent`]) {
+      await Deno.remove(`${o.stateDir}/work/${dir}`, { recursive: true }).catch(() => {});
+    }
   }
   switch (step.action) {
     case "rerun": {

@@ -17,10 +17,12 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { type RequesterNetwork, startRequesterNetwork } from "../support/requester_network.ts";
 import { agentCli } from "../support/agent_cli.ts";
+import { spawnCli } from "../support/cli_process.ts";
+import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
@@ -95,16 +97,8 @@ function agentScripts(): Record<string, string> {
 Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway, applied as a branch; the town sees ciphertext only; hostile agents are refused, stopped, never delivered", async () => {
   const apiKey = `sk-provider-${crypto.randomUUID()}`;
   await using api = await startStandInModelApi({ apiKey });
-  const skills = await Deno.makeTempDir({ prefix: "turnpike-agent-skills-" });
+  const skills = await agentSkills();
   const skillDir = `${skills}/agent-task`;
-  await Deno.mkdir(`${skillDir}/agents`, { recursive: true });
-  await Deno.copyFile(`${SKILL}/SKILL.md`, `${skillDir}/SKILL.md`);
-  await Deno.copyFile(`${SKILL}/run`, `${skillDir}/run`);
-  await Deno.chmod(skillDir, 0o755);
-  await Deno.chmod(`${skillDir}/run`, 0o755);
-  for (const [name, text] of Object.entries(agentScripts())) {
-    await Deno.writeTextFile(`${skillDir}/agents/${name}`, text + "\n", { mode: 0o644 });
-  }
   const preset = (name: string, budget: bigint): AgentPreset => ({
     name,
     command: `sh ${skillDir}/agents/${name}.sh`,
@@ -137,27 +131,9 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(lines.filter((l) => l.jobId === job && l.direction === "in").length, 1);
   };
   try {
-    const home = `${net.root}/agent-home`;
-    const state = `${home}/alice`;
-    await Deno.mkdir(state, { recursive: true });
-    await Deno.writeTextFile(`${home}/pw`, "agent passphrase\n");
-    await initWalletWithCli({ stateDir: state, passphraseFile: `${home}/pw` });
-    await Deno.writeTextFile(
-      `${state}/config.toml`,
-      `role = "requester"\nrelay_url = "${net.relayUrl}"\n` +
-        `connector_btp_url = "${net.btpUrl}"\nbtp_token = "agent"\n`,
-    );
-    const alice = agentCli({
-      profile: "alice",
-      env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
-      secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
-    });
+    const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await repo.commit("the sample", files);
+    const base = await commitSample(repo);
     const bead = `${net.root}/bead.json`;
     await Deno.writeTextFile(
       bead,
@@ -334,6 +310,49 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   }
 });
 
+/** A skills dir with the agent-task skill and the scripted agents in its `agents/`. */
+async function agentSkills(): Promise<string> {
+  const skills = await Deno.makeTempDir({ prefix: "turnpike-agent-skills-" });
+  const skillDir = `${skills}/agent-task`;
+  await Deno.mkdir(`${skillDir}/agents`, { recursive: true });
+  await Deno.copyFile(`${SKILL}/SKILL.md`, `${skillDir}/SKILL.md`);
+  await Deno.copyFile(`${SKILL}/run`, `${skillDir}/run`);
+  await Deno.chmod(skillDir, 0o755);
+  await Deno.chmod(`${skillDir}/run`, 0o755);
+  for (const [name, text] of Object.entries(agentScripts())) {
+    await Deno.writeTextFile(`${skillDir}/agents/${name}`, text + "\n", { mode: 0o644 });
+  }
+  return skills;
+}
+
+/** The requester `alice`: a profile of its own (a wallet, config.toml), driven by its CLI. */
+async function requesterProfile(net: RequesterNetwork) {
+  const home = `${net.root}/agent-home`;
+  const state = `${home}/alice`;
+  await Deno.mkdir(state, { recursive: true });
+  await Deno.writeTextFile(`${home}/pw`, "agent passphrase\n");
+  await initWalletWithCli({ stateDir: state, passphraseFile: `${home}/pw` });
+  await Deno.writeTextFile(
+    `${state}/config.toml`,
+    `role = "requester"\nrelay_url = "${net.relayUrl}"\n` +
+      `connector_btp_url = "${net.btpUrl}"\nbtp_token = "agent"\n`,
+  );
+  return agentCli({
+    profile: "alice",
+    env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
+    secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
+  });
+}
+
+/** Commits fixtures/agent-repo into `repo`; returns the commit. */
+async function commitSample(repo: TempGitRepo): Promise<string> {
+  const files: Record<string, string> = {};
+  for (const name of ["README.md", "add.sh", "test.sh"]) {
+    files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
+  }
+  return await repo.commit("the sample", files);
+}
+
 /** A job that ended `error` for `why`, having paid one invoice (the deposit). */
 function assertFailedWithDepositOnly(
   out: { code: number; stderr: string; lines: Record<string, unknown>[] },
@@ -358,3 +377,109 @@ async function allBytes(dir: string): Promise<string> {
   }
   return parts.join("\n");
 }
+
+Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIGKILLed mid-agent: after its restart the job ends once, error, the deposit its only payment", async () => {
+  await using api = await startStandInModelApi({ apiKey: "sk-provider-restart" });
+  const skills = await agentSkills();
+  const net = await startRequesterNetwork({ provider: false });
+  const root = `${net.root}/beta`;
+  let provider: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await Deno.mkdir(`${root}/state`, { recursive: true });
+    await Deno.writeTextFile(`${root}/pass`, "provider passphrase\n");
+    await initWalletWithCli({ stateDir: `${root}/state`, passphraseFile: `${root}/pass` });
+    await Deno.writeTextFile(
+      `${root}/state/config.toml`,
+      [
+        "[agents.slow]",
+        `command = "sh ${skills}/agent-task/agents/slow.sh"`,
+        "budget = 1000",
+        `upstream = "${api.url}"`,
+        'api_key_env = "BETA_MODEL_KEY"',
+        "",
+      ].join("\n"),
+    );
+    const up = () => {
+      const node = spawnCli([
+        "--state-dir",
+        `${root}/state`,
+        "--output",
+        "json",
+        "node",
+        "up",
+        "--connector-btp-url",
+        net.btpUrl.replace("btp+ws://", "btp+ws://beta:b@"),
+        "--btp-token",
+        "b",
+        "--relay-url",
+        net.relayUrl,
+        "--town-pubkey",
+        net.town.pubkey,
+        "--skills-dir",
+        skills,
+        "--passphrase-file",
+        `${root}/pass`,
+        "--non-interactive",
+      ], { env: { BETA_MODEL_KEY: "sk-provider-restart" } });
+      return node;
+    };
+    provider = up();
+    const info = JSON.parse(
+      await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"')),
+    ) as { pubkey: string };
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await commitSample(repo);
+    const posted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Fix add",
+      "--accept",
+      "sh test.sh",
+      "--agent",
+      "slow",
+      "--bid",
+      "1000000",
+      "--provider",
+      info.pubkey,
+    );
+    assertEquals(posted.code, 0, posted.stderr + posted.stdout);
+    const id = String(posted.lines.find((l) => l.type === "job")!.id);
+    // The agent's sandbox runs (its unshare names the job's work dir as an argument).
+    while (!(await hasProcessWith(`${root}/state/work/${id}`))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    provider.child.kill("SIGKILL");
+    await provider.done;
+    // The agent would now finish: the restarted provider must not deliver its work.
+    await Deno.writeTextFile(`${skills}/agent-task/agents/go`, "");
+    provider = up();
+    await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"'));
+    const waited = await alice("job", "wait", id);
+    const end = waited.lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "error", JSON.stringify(end));
+    assertEquals((end.receipts as unknown[]).length, 1, JSON.stringify(end.receipts));
+    const payments = (await Deno.readTextFile(`${root}/state/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(payments.filter((l) => l.jobId === id && l.direction === "in").length, 1);
+    assertEquals((await alice("job", "results", id, "--apply")).code, 1);
+    // What the run left on the provider's disk (the repository in the clear) is gone.
+    for (const left of [id, `${id}.agent`]) {
+      assertEquals(
+        await Deno.stat(`${root}/state/work/${left}`).then(() => true, () => false),
+        false,
+      );
+    }
+  } finally {
+    if (provider) {
+      provider.child.kill("SIGTERM");
+      await provider.done;
+    }
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+  }
+});
