@@ -17,8 +17,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
-import { type RequesterNetwork, startRequesterNetwork } from "../support/requester_network.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
@@ -26,7 +26,6 @@ import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
-const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
 /** In the task's title and text: must never be found in the clear on the town. */
 const MARKER = "MARKER-agent-task-7c1e90";
 
@@ -97,7 +96,7 @@ function agentScripts(): Record<string, string> {
 Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway, applied as a branch; the town sees ciphertext only; hostile agents are refused, stopped, never delivered", async () => {
   const apiKey = `sk-provider-${crypto.randomUUID()}`;
   await using api = await startStandInModelApi({ apiKey });
-  const skills = await agentSkills();
+  const skills = await agentSkillsDir(agentScripts());
   const skillDir = `${skills}/agent-task`;
   const preset = (name: string, budget: bigint): AgentPreset => ({
     name,
@@ -310,40 +309,6 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   }
 });
 
-/** A skills dir with the agent-task skill and the scripted agents in its `agents/`. */
-async function agentSkills(): Promise<string> {
-  const skills = await Deno.makeTempDir({ prefix: "turnpike-agent-skills-" });
-  const skillDir = `${skills}/agent-task`;
-  await Deno.mkdir(`${skillDir}/agents`, { recursive: true });
-  await Deno.copyFile(`${SKILL}/SKILL.md`, `${skillDir}/SKILL.md`);
-  await Deno.copyFile(`${SKILL}/run`, `${skillDir}/run`);
-  await Deno.chmod(skillDir, 0o755);
-  await Deno.chmod(`${skillDir}/run`, 0o755);
-  for (const [name, text] of Object.entries(agentScripts())) {
-    await Deno.writeTextFile(`${skillDir}/agents/${name}`, text + "\n", { mode: 0o644 });
-  }
-  return skills;
-}
-
-/** The requester `alice`: a profile of its own (a wallet, config.toml), driven by its CLI. */
-async function requesterProfile(net: RequesterNetwork) {
-  const home = `${net.root}/agent-home`;
-  const state = `${home}/alice`;
-  await Deno.mkdir(state, { recursive: true });
-  await Deno.writeTextFile(`${home}/pw`, "agent passphrase\n");
-  await initWalletWithCli({ stateDir: state, passphraseFile: `${home}/pw` });
-  await Deno.writeTextFile(
-    `${state}/config.toml`,
-    `role = "requester"\nrelay_url = "${net.relayUrl}"\n` +
-      `connector_btp_url = "${net.btpUrl}"\nbtp_token = "agent"\n`,
-  );
-  return agentCli({
-    profile: "alice",
-    env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
-    secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
-  });
-}
-
 /** Commits fixtures/agent-repo into `repo`; returns the commit. */
 async function commitSample(repo: TempGitRepo): Promise<string> {
   const files: Record<string, string> = {};
@@ -380,7 +345,7 @@ async function allBytes(dir: string): Promise<string> {
 
 Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIGKILLed mid-agent: after its restart the job ends once, error, the deposit its only payment", async () => {
   await using api = await startStandInModelApi({ apiKey: "sk-provider-restart" });
-  const skills = await agentSkills();
+  const skills = await agentSkillsDir(agentScripts());
   const net = await startRequesterNetwork({ provider: false });
   const root = `${net.root}/beta`;
   let provider: ReturnType<typeof spawnCli> | undefined;
