@@ -169,6 +169,20 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
         ...more,
       );
 
+    // 0. The presets, with their prices and budgets, in the provider's 31990.
+    const listed = (await alice("providers")).lines[0].providers as {
+      skills: { name: string; agents?: { name: string }[] }[];
+    }[];
+    const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
+    assertEquals(served?.agents?.map((a) => a.name).sort(), [
+      "broken",
+      "elsewhere",
+      "fix",
+      "overspend",
+      "rewrite",
+      "slow",
+    ]);
+
     // 1. The honest agent: done, applied as a branch, the gate passes there.
     const done = await submit("fix");
     assertEquals(done.code, 0, done.stderr + done.stdout);
