@@ -181,9 +181,9 @@ export class ProviderSkills {
       : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` };
   }
 
-  /** Whether this provider has the agent preset `name` (`[agents.<name>]`). */
-  hasAgent(name: string): boolean {
-    return Object.hasOwn(this.#o.agents ?? {}, name);
+  /** The price of the agent preset `name` (`[agents.<name>]`); undefined: none such here. */
+  agentPrice(name: string): bigint | undefined {
+    return Object.hasOwn(this.#o.agents ?? {}, name) ? this.#o.agents![name].price : undefined;
   }
 
   /** The paid-job skills (what is announced and priced): their job request kinds. */

@@ -24,6 +24,7 @@ import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
+import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** In the task's title and text: must never be found in the clear on the town. */
@@ -101,7 +102,8 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   const preset = (name: string, budget: bigint): AgentPreset => ({
     name,
     command: `sh ${skillDir}/agents/${name}.sh`,
-    price: 0n,
+    // The honest agent's preset costs 1,000 more than the skill; the others nothing more.
+    price: name === "fix" ? 1000n : 0n,
     budget,
     flavor: "anthropic",
     upstream: api.url,
@@ -242,6 +244,14 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals((await ereads("proxied.txt")).trim(), "403");
     assertEquals((await ereads("other-path.txt")).trim(), "403");
     assertEquals((await ereads("model-call.txt")).trim(), "200");
+    // The preset's price is the job's on top of the skill's quote, split as the skill splits it.
+    const billed = async (job: string) => {
+      const r = parseProviderJobRecord(
+        await Deno.readTextFile(`${net.root}/provider/provider-jobs/${job}.toml`),
+      );
+      return BigInt(r.price) + BigInt(r.deliveryPrice ?? "0");
+    };
+    assertEquals(await billed(id) - await billed(eid), 1000n);
 
     // 3. Overspending: stopped at its budget (2 units a call, a budget of 5: the third call
     // reaches it), nothing delivered, only the deposit paid.
