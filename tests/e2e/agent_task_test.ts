@@ -27,6 +27,8 @@ import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
+/** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
+const GATE = 'sh test.sh && ! curl -s -m 5 "$TURNPIKE_MODEL_GATEWAY/v1/models"';
 /** In the task's title and text: must never be found in the clear on the town. */
 const MARKER = "MARKER-agent-task-7c1e90";
 
@@ -158,7 +160,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
         "--bead",
         bead,
         "--accept",
-        "sh test.sh",
+        agent === "broken" ? "sh test.sh" : GATE,
         "--agent",
         agent,
         "--bid",
@@ -468,6 +470,75 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
       provider.child.kill("SIGTERM");
       await provider.done;
     }
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent-task in the rootless sandbox: the agent's commits come back and apply, its gateway call passes", async () => {
+  const apiKey = "sk-provider-rootless";
+  await using api = await startStandInModelApi({ apiKey });
+  const skills = await agentSkillsDir(agentScripts());
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: {
+      sandboxMode: "rootless",
+      agents: {
+        fix: {
+          name: "fix",
+          command: `sh ${skills}/agent-task/agents/fix.sh`,
+          price: 0n,
+          budget: 1000n,
+          flavor: "anthropic",
+          upstream: api.url,
+          apiKey,
+          inputPerMillion: 1000n,
+          outputPerMillion: 5000n,
+          headers: {},
+        },
+      },
+    },
+  });
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await commitSample(repo);
+    await Deno.writeTextFile(
+      `${net.root}/bead.json`,
+      JSON.stringify({ title: `Fix add ${MARKER}` }),
+    );
+    const done = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--bead",
+      `${net.root}/bead.json`,
+      "--accept",
+      GATE,
+      "--agent",
+      "fix",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+      "--wait",
+    );
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const id = String(done.lines.find((l) => l.type === "result")!.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals([applied.code, applied.lines[0].verdict], [0, "pass"], applied.stderr);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(applied.lines[0].branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0);
+    assertEquals(
+      (await Deno.readTextFile(`${net.root}/applied/model-call.txt`)).trim(),
+      "200",
+    );
+    assert(!(await Deno.readTextFile(`${net.root}/applied/agent-procs.txt`)).includes(apiKey));
+  } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
   }
