@@ -283,7 +283,8 @@ async function deliver(
   }
   // Whatever else the agent left in out/ is not the result: only the sealed bundle goes.
   const bundle = `${hostDir}/result.bundle`;
-  const made = await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
+  const made = await ownFile(`${out}/result.bundle`) &&
+    await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
   await emptyDir(out);
   if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
   let checked;
@@ -324,7 +325,19 @@ async function deliver(
   return outcome("ok", `agent-task ${result.verdict}`, JSON.stringify(result) + "\n");
 }
 
+/**
+ * Whether `path` is a file the job made itself: a regular file with one link. The job's code (the
+ * gate is the agent's code too) may leave a symlink or a hard link in `out/`, which the host,
+ * reading it, would follow to a file of its own. Nothing of the job runs any more when this is
+ * asked: the sandbox's PID namespace is gone.
+ */
+async function ownFile(path: string): Promise<boolean> {
+  const info = await Deno.lstat(path).catch(() => undefined);
+  return info !== undefined && info.isFile && (info.nlink ?? 1) === 1;
+}
+
 async function tailOf(path: string): Promise<string> {
+  if (!(await ownFile(path))) return "";
   try {
     const bytes = await Deno.readFile(path);
     return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.length - LOG_TAIL_BYTES)));

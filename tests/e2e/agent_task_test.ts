@@ -29,6 +29,8 @@ import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
 const GATE = 'sh test.sh && ! curl -s -m 5 "$TURNPIKE_MODEL_GATEWAY/v1/models"';
+/** A file of the provider's host that no job may read (snoop.sh links to it). */
+const HOST_SECRET = `/tmp/turnpike-agent-host-secret-${crypto.randomUUID()}`;
 /** In the task's title and text: must never be found in the clear on the town. */
 const MARKER = "MARKER-agent-task-7c1e90";
 
@@ -77,6 +79,14 @@ function agentScripts(): Record<string, string> {
       fix,
     ].join("\n"),
     // Waits (in the sandbox, which sees the skill's folder as it is) until the test says go.
+    // Fixes add, and makes the gate (its own test.sh) leave out/gate.log a link to a host file.
+    "snoop.sh": [
+      "set -e",
+      `printf '%s\\n' 'rm -f "$TURNPIKE_OUTPUTS/gate.log"' ` +
+      `'ln -s ${HOST_SECRET} "$TURNPIKE_OUTPUTS/gate.log"' | cat - test.sh > t && mv t test.sh`,
+      "git add test.sh",
+      fix,
+    ].join("\n"),
     "slow.sh": [
       `while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.1; done`,
       fix,
@@ -120,7 +130,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     providerSkillsDir: skills,
     providerOptions: {
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow"].map((
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop"].map((
           n,
         ) => [n, preset(n, 1000n)]),
       ),
@@ -185,6 +195,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
       "overspend",
       "rewrite",
       "slow",
+      "snoop",
     ]);
 
     // 1. The honest agent: done, applied as a branch, the gate passes there.
@@ -287,6 +298,22 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(refused.status, "error", JSON.stringify(refused));
     assertStringIncludes(String(refused.error), "no agent preset");
     assertEquals((refused.receipts as unknown[]).length, 0);
+
+    // 6b. Links the job leaves in out/ are not followed on the host: the gate's log is empty.
+    await Deno.writeTextFile(HOST_SECRET, "HOST-SECRET-of-the-provider\n");
+    try {
+      const snoop = await submit("snoop");
+      assertEquals(snoop.code, 0, snoop.stderr);
+      const nid = String(snoop.lines.find((l) => l.type === "result")!.job);
+      const report = (await alice("job", "results", nid)).lines[0].report as {
+        verdict: string;
+        gate: { logTail: string };
+      };
+      assertEquals([report.verdict, report.gate.logTail], ["pass", ""]);
+      assertEquals(JSON.stringify(report).includes("HOST-SECRET"), false);
+    } finally {
+      await Deno.remove(HOST_SECRET);
+    }
 
     // 7. The requester's node SIGKILLed while the agent runs: the next command's node follows
     // the job to its end; deposit and delivery each paid once, the branch applied once.
