@@ -212,6 +212,10 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
     const again = await alice("job", "results", id, "--apply");
     assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
+    // Another branch of that name at another commit (here the checked-out one): refused, unchanged.
+    const clash = await alice("job", "results", id, "--apply", "--branch", "main");
+    assertEquals(clash.code, 1, clash.stdout);
+    assertEquals([clash.lines[0].type, clash.lines[0].code], ["error", "result-refused"]);
     // The checked-out branch and the working files are untouched; the branch passes its gate.
     assertEquals(await repo.git("rev-parse", "HEAD"), base);
     await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(line.branch));
