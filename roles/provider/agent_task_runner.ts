@@ -44,6 +44,8 @@ import {
 
 /** The output blob the sealed result bundle is named as. */
 export const SEALED_RESULT_NAME = "result.bundle.sealed";
+/** In the host dir: the path of the gateway's socket dir. */
+const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
 /** Bytes kept of the agent's and the gate's logs in the result (its content is encrypted). */
@@ -166,15 +168,16 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
   }
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
-  let socketDir: string | undefined;
   try {
     const files = await prepareInputs(job, request, hostDir).catch((err: Error) => err);
     if (files instanceof Error) return outcome("bad-input", files.message);
     const budgetReached = new AbortController();
     let stoppedAt: GatewaySpend | undefined;
     const { preset } = request;
-    // A socket's path has at most 107 bytes: a short private dir, not the state dir's.
-    socketDir = await Deno.makeTempDir({ prefix: "turnpike-gw-" });
+    // A socket's path has at most 107 bytes: a short private dir, not the state dir's; named in
+    // the host dir, so that a restart after a crash removes it too (removeAgentTaskFiles).
+    const socketDir = await Deno.makeTempDir({ prefix: "turnpike-gw-" });
+    await Deno.writeTextFile(`${hostDir}/${SOCKET_DIR_FILE}`, socketDir, { mode: 0o600 });
     await using gateway = await startAgentGateway({
       socketPath: `${socketDir}/gateway.sock`,
       upstream: preset.upstream,
@@ -221,9 +224,33 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
     }
     return await deliver(ran, request, hostDir, { spend, refusals }, outcome);
   } finally {
-    await Deno.remove(hostDir, { recursive: true }).catch(() => {});
-    if (socketDir) await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+    await removeAgentTaskFiles(o.jobsRoot, job.jobId);
   }
+}
+
+/**
+ * Removes what an agent-task run keeps on the host beside its work dir (the repository in the
+ * clear, the gateway's socket dir): after each run, and at a restart for a run a crash cut off.
+ *
+ * @example
+ * ```ts
+ * import { removeAgentTaskFiles } from "./agent_task_runner.ts";
+ *
+ * const jobsRoot = await Deno.makeTempDir();
+ * await Deno.mkdir(`${jobsRoot}/job-1.agent`);
+ * await removeAgentTaskFiles(jobsRoot, "job-1");
+ * if (await Deno.stat(`${jobsRoot}/job-1.agent`).then(() => true, () => false)) throw new Error();
+ * await Deno.remove(jobsRoot);
+ * ```
+ */
+export async function removeAgentTaskFiles(jobsRoot: string, jobId: string): Promise<void> {
+  const hostDir = `${jobsRoot}/${jobId}.agent`;
+  const socketDir = await Deno.readTextFile(`${hostDir}/${SOCKET_DIR_FILE}`).catch(() => "");
+  // Only a dir this runner makes: the file is the provider's own, but be strict all the same.
+  if (/^\/[^\0]*\/turnpike-gw-[A-Za-z0-9_]+$/.test(socketDir)) {
+    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  }
+  await Deno.remove(hostDir, { recursive: true }).catch(() => {});
 }
 
 /** The repository opened and checked out, and the files the job gets in its `inputs/`. */

@@ -475,6 +475,7 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
     while (!(await hasProcessWith(`${root}/state/work/${id}`))) {
       await new Promise((r) => setTimeout(r, 100));
     }
+    const socketDir = await Deno.readTextFile(`${root}/state/work/${id}.agent/gateway-dir`);
     provider.child.kill("SIGKILL");
     await provider.done;
     // The agent would now finish: the restarted provider must not deliver its work.
@@ -489,7 +490,9 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
       .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
     assertEquals(payments.filter((l) => l.jobId === id && l.direction === "in").length, 1);
     assertEquals((await alice("job", "results", id, "--apply")).code, 1);
-    // What the run left on the provider's disk (the repository in the clear) is gone.
+    // What the run left on the provider's disk (the repository in the clear, the gateway's
+    // socket dir) is gone.
+    assertEquals(await Deno.stat(socketDir).then(() => true, () => false), false, socketDir);
     for (const left of [id, `${id}.agent`]) {
       assertEquals(
         await Deno.stat(`${root}/state/work/${left}`).then(() => true, () => false),
