@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { parseAgentPresets } from "../config/agent_presets.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
@@ -258,6 +259,8 @@ async function resolveNodeOptions(
     skillsDir: skillsDir ?? await defaultSkillsDir(s.stateDir),
     name: opts.name,
     about: opts.about,
+    // The key of each is read here: it stays in this process, never in a job's sandbox.
+    agents: usageError(() => parseAgentPresets(loaded.sections.agents)),
     ...usageError(() => resolveTownChannelSettings({ loaded, alertWebhook: opts.alertWebhook })),
   };
 }

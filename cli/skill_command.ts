@@ -283,6 +283,13 @@ async function projectBlob(dir: string, root: string): Promise<{ path: string; s
 
 /** The provider's runner for this skill: its docker-build runner, else the skill sandbox. */
 async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
+  if (manifest.runner === "agent") {
+    throw new CliError(`${manifest.name} runs an agent preset of a provider's config`, {
+      exitCode: ExitCode.Usage,
+      suggestion: "test it through a provider (`node up` with [agents.<name>]) and " +
+        '`job submit agent-task` (docs/OPERATIONS.md "Agent presets")',
+    });
+  }
   if (manifest.runner !== "docker") {
     // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
     // read-only for the job (roles/provider/provider_skills.ts, docs/SKILLS.md).
