@@ -73,6 +73,7 @@ export function noChannelGates(
     cosignDesk: () => undefined,
     settlements: [],
     learnsOn: [],
+    learnsOnChains: [],
     close,
     [Symbol.asyncDispose]: close,
   };
