@@ -44,7 +44,7 @@ import {
   type TownSettings,
 } from "../config/town_settings.ts";
 import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
-import { type ChainConfig, resolveChainConfig } from "../config/chain_config.ts";
+import { resolveChainConfig } from "../config/chain_config.ts";
 import { townAssetOfToken } from "../config/town_asset.ts";
 import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
@@ -238,6 +238,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await using session = await startNodeSession({
     command: "town up",
     network: config.network,
+    chains: config.settlement?.chains.map((c) => c.chain) ?? [],
+    allowMainnet: opts.mainnet,
     signer: {
       ...opts,
       stateDir: config.stateDir,
@@ -279,7 +281,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     onWatchError: (account, err) =>
       console.error(`channel of ${account}: cannot read the chain: ${err.message}`),
   });
-  countInSettlementToken(config, gates.learnsOnChains[0]);
+  countInSettlementToken(config, gates.settlementToken);
   let node: TownNode;
   // The payouts need the running town (its books and peers); its hooks reach them.
   const hooks: { payouts?: TownPayoutHooks } = {};
@@ -404,11 +406,14 @@ async function startPayouts(
  * The town counts in the token it settles in, with the symbol and decimals its contract answered
  * (config/town_asset.ts); an asset config named that differs is refused.
  */
-function countInSettlementToken(config: TownSettings, chain: ChainConfig | undefined): void {
-  if (chain === undefined) return;
+function countInSettlementToken(
+  config: TownSettings,
+  token: TownChannelGates["settlementToken"],
+): void {
+  if (token === undefined) return;
   const asset = { ...config, assetFromToken: config.assetFromToken ?? false };
   try {
-    Object.assign(config, townAssetOfToken(asset, chain, chain.id), { assetFromToken: false });
+    Object.assign(config, townAssetOfToken(asset, token, token.chain), { assetFromToken: false });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });

@@ -134,16 +134,44 @@ export function networkOfChains(
   sections: Record<string, Record<string, unknown>>,
   chain?: string,
 ): ChainNetwork | undefined {
+  return riskiestNetwork(profileChainIds(sections, chain).map(networkOfChainId));
+}
+
+/**
+ * The network of a chain id string by the table (`unknown` for one not of the form
+ * `evm:<name>:<chain id>` too).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(networkOfChainId("evm:base:84532"), "testnet");
+ * ```
+ */
+export function networkOfChainId(id: string): ChainNetwork {
+  const chainId = parseChainId(id);
+  return chainId === undefined ? "unknown" : knownChain(chainId).network;
+}
+
+/**
+ * The chain id strings a profile sets up: `[chains."<id>"]` tables, `[channels] chains` and the
+ * `chain` setting.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(profileChainIds({ chains: { "evm:base:8453": {} } }), ["evm:base:8453"]);
+ * ```
+ */
+export function profileChainIds(
+  sections: Record<string, Record<string, unknown>>,
+  chain?: string,
+): string[] {
   const listed = sections.channels?.chains;
-  const ids = new Set([
-    ...Object.keys(sections.chains ?? {}),
-    ...(Array.isArray(listed) ? listed.filter((c): c is string => typeof c === "string") : []),
-    ...(chain === undefined ? [] : [chain]),
-  ]);
-  return riskiestNetwork(
-    [...ids].map((id) => {
-      const chainId = parseChainId(id);
-      return chainId === undefined ? "unknown" : knownChain(chainId).network;
-    }),
-  );
+  return [
+    ...new Set([
+      ...Object.keys(sections.chains ?? {}),
+      ...(Array.isArray(listed) ? listed.filter((c): c is string => typeof c === "string") : []),
+      ...(chain === undefined ? [] : [chain]),
+    ]),
+  ];
 }

@@ -7,7 +7,6 @@
  * @module
  */
 import { ConfigError } from "./config_error.ts";
-import type { TownSettlement } from "./town_settlement.ts";
 
 /** The asset a town counts in when it settles on no chain: the network's token. */
 export const DEFAULT_TOWN_ASSET = { assetCode: "M2M", assetScale: 6 } as const;
@@ -16,22 +15,23 @@ export const DEFAULT_TOWN_ASSET = { assetCode: "M2M", assetScale: 6 } as const;
 export interface TownAsset {
   assetCode: string;
   assetScale: number;
-  /** True when config names none and the town settles on a chain: the token's, read at start. */
+  /** True when config names none: the token the town settles in, if any, read at start. */
   assetFromToken: boolean;
 }
 
 /**
  * The town's asset from its `[town]` table: `asset_code`/`asset_scale` when given, else the
- * default; `assetFromToken` when the town settles on a chain and config names no asset.
+ * default; `assetFromToken` when config names no asset (the settlement token's, if any, once the
+ * town has read it).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * const asset = townAsset({}, { chains: [{ chain: "evm:base:8453" }] } as never);
+ * const asset = townAsset({});
  * assert.equal(asset.assetFromToken, true);
  * ```
  */
-export function townAsset(toml: Record<string, unknown>, settlement: TownSettlement): TownAsset {
+export function townAsset(toml: Record<string, unknown>): TownAsset {
   if (toml.asset_code !== undefined && typeof toml.asset_code !== "string") {
     throw new ConfigError("town.asset_code must be a string", { key: "assetCode" });
   }
@@ -43,7 +43,7 @@ export function townAsset(toml: Record<string, unknown>, settlement: TownSettlem
     throw new ConfigError("town.asset_scale must be 0..255", { key: "assetScale" });
   }
   const named = toml.asset_code !== undefined || toml.asset_scale !== undefined;
-  return { assetCode, assetScale, assetFromToken: settlement.chains.length > 0 && !named };
+  return { assetCode, assetScale, assetFromToken: !named };
 }
 
 /**

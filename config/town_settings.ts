@@ -353,7 +353,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     sections: loaded.sections,
     publicBtpUrl: pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
   });
-  const { assetCode, assetScale, assetFromToken } = townAsset(toml, settlement);
+  const { assetCode, assetScale, assetFromToken } = townAsset(toml);
   const payouts = townPayouts(toml.payouts);
   return {
     host: s.host,

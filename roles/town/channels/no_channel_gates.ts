@@ -73,7 +73,6 @@ export function noChannelGates(
     cosignDesk: () => undefined,
     settlements: [],
     learnsOn: [],
-    learnsOnChains: [],
     close,
     [Symbol.asyncDispose]: close,
   };

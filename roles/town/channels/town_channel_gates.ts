@@ -125,8 +125,11 @@ export interface TownChannelGates extends AsyncDisposable {
   settlements: readonly PeerSettlement[];
   /** The chains channels are learned on (`evm:base:<n>`); empty: none. */
   learnsOn: readonly string[];
-  /** The same chains as connected: the token's decimals and symbol as its contract says. */
-  learnsOnChains: readonly ChainConfig[];
+  /**
+   * The token the town settles in, as its contract says: the first chain it learns channels on,
+   * else its first configured channel's (whose record holds what the contract said at open).
+   */
+  settlementToken?: { chain: string; tokenSymbol: string; tokenDecimals: number };
   /** Polls the chain for the channels (closes by the peer are answered at once). */
   watcher?: ChannelWatcher;
   /** Waits for the pending channel file writes and commits the audit trail. */
@@ -264,7 +267,10 @@ export async function openTownChannelGates(
     cosignDesk: (account) => registry.current(account)?.desk,
     settlements,
     learnsOn: discoveryChains.clients.map((c) => c.chain.id),
-    learnsOnChains: discoveryChains.clients.map((c) => c.chain),
+    settlementToken: [...discoveryChains.clients.map((c) => c.chain), ...configured.map((c) => ({
+      id: c.record.chain,
+      ...c.record,
+    }))].map((c) => ({ chain: c.id, tokenSymbol: c.tokenSymbol, tokenDecimals: c.tokenDecimals }))[0],
     watcher,
     close,
     [Symbol.asyncDispose]: close,
