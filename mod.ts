@@ -337,8 +337,8 @@ export {
 } from "./config/chain_config.ts";
 export {
   type ChainNetwork,
-  type KnownChain,
   KNOWN_CHAINS,
+  type KnownChain,
   knownChain,
   networkText,
 } from "./config/known_chains.ts";

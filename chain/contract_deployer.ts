@@ -174,6 +174,10 @@ function clients(rpcUrl: string, chainId: number, account: LocalAccount) {
       transport,
       pollingInterval: pollingIntervalMs(chainId, rpcUrl),
     }),
-    pub: createPublicClient({ chain, transport, pollingInterval: pollingIntervalMs(chainId, rpcUrl) }),
+    pub: createPublicClient({
+      chain,
+      transport,
+      pollingInterval: pollingIntervalMs(chainId, rpcUrl),
+    }),
   };
 }

@@ -323,7 +323,7 @@ export const CLI_ERRORS = {
     new CliError(err.message, {
       context: "real funds",
       suggestion: "add --mainnet to this command if you mean to move real funds on that chain " +
-        "(docs/OPERATIONS.md \"A chain of your choice\")",
+        '(docs/OPERATIONS.md "A chain of your choice")',
       exitCode: ExitCode.Usage,
       cause: err,
     }),

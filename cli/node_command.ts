@@ -286,7 +286,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     command: "node up",
     network: loaded.settings.network,
     chains: profileChainIds(loaded.sections, loaded.settings.chain),
-    allowMainnet: opts.mainnet,
+    allowMainnet: opts.mainnet || loaded.settings.mainnet,
     signer: {
       ...opts,
       stateDir: resolved.stateDir,

@@ -219,6 +219,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     config = resolveTownSettings({ loaded, flags: opts });
     chains = chainTables(loaded);
     watchEveryMs = watchIntervalMs(loaded);
+    opts.mainnet ||= loaded.settings.mainnet;
     if (loaded.settings.role !== undefined && loaded.settings.role !== "town") {
       throw new CliError(`this profile was made for a ${loaded.settings.role}, not a town`, {
         context: `role "${loaded.settings.role}" from ${describeSource(loaded.sources.role)}`,

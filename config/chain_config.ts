@@ -121,7 +121,9 @@ export function requireMainnetConsent(id: string, allowMainnet: boolean | undefi
     known.network === "mainnet"
       ? `${known.name} (chain id ${known.chainId}) is MAINNET: real funds; pass --mainnet to ` +
         "confirm"
-      : `chain id ${known.chainId} is not in the table of known chains (${networkText("unknown")}); ` +
+      : `chain id ${known.chainId} is not in the table of known chains (${
+        networkText("unknown")
+      }); ` +
         "pass --mainnet to confirm",
   );
 }

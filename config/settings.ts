@@ -19,6 +19,7 @@
  * | `pricePerByte`    | `price_per_byte`    | `TURNPIKE_PRICE_PER_BYTE`, `GASTOWN_CROSSTOWN_PRICE_PER_BYTE`              |
  * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
  * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
+ * | `mainnet`         | `mainnet`           | `TURNPIKE_MAINNET` (move real funds: a mainnet or unknown chain id)        |
  * | `btpToken`        | `btp_token`         | `TURNPIKE_BTP_TOKEN` (older files: `[requester]` / `[provider]` `btp_token`) |
  * | `chain`           | (none)              | `TURNPIKE_CHAIN`                                                           |
  * | `rpcUrl`          | `[chains."<id>"] rpc_url` | `TURNPIKE_RPC_URL` (`GASTOWN_BASE_SEPOLIA_RPC`: Base Sepolia's only) |
@@ -89,6 +90,8 @@ export interface TurnpikeSettings {
   priceCeiling: bigint;
   /** Allow unencrypted `ws://` / `btp+ws://` URLs to non-loopback hosts. */
   allowInsecure: boolean;
+  /** Move funds on a chain of real funds (mainnet or an unknown chain id): `--mainnet`. */
+  mainnet: boolean;
   /** BTP `auth_token` of this node's account on its town; absent: none (or in the URL). */
   btpToken?: string;
   /** The role the profile was made for (`turnpike init`); absent: not said. */
@@ -235,6 +238,7 @@ const KEYS: Record<SettingKey, KeySpec> = {
     env: ["TURNPIKE_PRICE_CEILING", "GASTOWN_CROSSTOWN_PRICE_CEILING"],
     flag: "price-ceiling",
   },
+  mainnet: { kind: "boolean", toml: "mainnet", env: ["TURNPIKE_MAINNET"], flag: "mainnet" },
   allowInsecure: {
     kind: "boolean",
     toml: "allow_insecure",
@@ -274,6 +278,7 @@ const DEFAULTS = {
   pricePerByte: 10n,
   priceCeiling: 100n,
   allowInsecure: false,
+  mainnet: false,
 } as const;
 
 type Raw = { value: unknown; source: SettingSource };

@@ -103,7 +103,7 @@ Deno.test("chain of choice: a Base (8453) profile is mainnet, refused without --
       "--channel",
       channelId,
       ...t.connection,
-    ]);
+    ], { env: { TURNPIKE_MAINNET: "1" } }); // the `mainnet` setting, as `--mainnet` is
     assertEquals(paid.code, 0, paid.stderr);
     assertEquals(paid.stderr.split("\n")[0], "Network: MAINNET (real funds)");
   }
@@ -153,7 +153,7 @@ Deno.test("chain of choice: a Base Sepolia (84532) profile is testnet and needs 
     const init = await runCli(["--state-dir", dir, "wallet", "init", ...secret]);
     assertEquals(init.code, 0, init.stderr);
     await Deno.writeTextFile(`${dir}/config.toml`, chainToml(pair));
-    const balance = await runCli(["--state-dir", dir, "wallet", "balance", ...secret]);
+    const balance = await runCli(["--state-dir", dir, "wallet", "balance"]);
     assertEquals(balance.code, 0, balance.stderr);
     assertEquals(balance.stderr.split("\n")[0], "Network: testnet (test funds)");
     assertStringIncludes(balance.stdout, "Base Sepolia (evm:base:84532, testnet)");

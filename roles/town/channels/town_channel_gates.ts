@@ -267,10 +267,13 @@ export async function openTownChannelGates(
     cosignDesk: (account) => registry.current(account)?.desk,
     settlements,
     learnsOn: discoveryChains.clients.map((c) => c.chain.id),
-    settlementToken: [...discoveryChains.clients.map((c) => c.chain), ...configured.map((c) => ({
-      id: c.record.chain,
-      ...c.record,
-    }))].map((c) => ({ chain: c.id, tokenSymbol: c.tokenSymbol, tokenDecimals: c.tokenDecimals }))[0],
+    settlementToken: [
+      ...discoveryChains.clients.map((c) => c.chain),
+      ...configured.map((c) => ({
+        id: c.record.chain,
+        ...c.record,
+      })),
+    ].map((c) => ({ chain: c.id, tokenSymbol: c.tokenSymbol, tokenDecimals: c.tokenDecimals }))[0],
     watcher,
     close,
     [Symbol.asyncDispose]: close,
