@@ -195,9 +195,24 @@ export const PUBLIC_POLLING_MS = 1000;
  * ```
  */
 export function pollingIntervalMs(chainId: number, rpcUrl?: string): number {
-  if (knownChain(chainId).network === "local") return LOCAL_POLLING_MS;
+  return isDevelopmentChain(chainId, rpcUrl) ? LOCAL_POLLING_MS : PUBLIC_POLLING_MS;
+}
+
+/**
+ * A development chain: a local chain id of the table (anvil, hardhat), or any chain id an RPC on
+ * loopback answers (an anvil started as another chain, `anvil --chain-id 8453`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(isDevelopmentChain(8453, "http://127.0.0.1:8545"), true);
+ * assert.equal(isDevelopmentChain(8453, "https://mainnet.base.org"), false);
+ * ```
+ */
+export function isDevelopmentChain(chainId: number, rpcUrl?: string): boolean {
+  if (knownChain(chainId).network === "local") return true;
   const host = rpcUrl === undefined ? undefined : URL.parse(rpcUrl)?.hostname;
-  return host !== undefined && isLoopbackHost(host) ? LOCAL_POLLING_MS : PUBLIC_POLLING_MS;
+  return host !== undefined && isLoopbackHost(host);
 }
 
 /**
