@@ -65,10 +65,13 @@ import {
 import type { GlobalOptions } from "./global_options.ts";
 import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
 import { printJsonLine } from "./json_line.ts";
+import { profileChainIds } from "../config/known_chains.ts";
 import { addNodeStatusCommand, loadNodeSettings } from "./node_status_command.ts";
 
 /** `node up`'s flags: the root's, the town connection's, and the provider's own. */
 interface NodeOptions extends GlobalOptions, ProviderFlags {
+  /** `--mainnet`: a profile on a chain of real funds may start. */
+  mainnet?: boolean;
   relayUrl?: string;
   connectorBtpUrl?: string;
   btpToken?: string;
@@ -136,6 +139,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--about <text>", "description in the NIP-89 announcement")
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
     .option("--channel <id>", "pay the town with claims on this payment channel")
+    .option("--mainnet", "allow a profile on a mainnet or unknown chain (real funds)")
     .option(
       "--channel-prepay <n>",
       "let each claim cover this much ahead (base units; fewer claims, default 0)",
@@ -284,6 +288,8 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   await using session = await startNodeSession({
     command: "node up",
     network: loaded.settings.network,
+    chains: profileChainIds(loaded.sections, loaded.settings.chain),
+    allowMainnet: opts.mainnet || loaded.settings.mainnet,
     signer: {
       ...opts,
       stateDir: resolved.stateDir,
