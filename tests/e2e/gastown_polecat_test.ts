@@ -103,13 +103,15 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
       `--provider ${net.providerPubkey} --timeout 240 --profile alice ` +
       `--passphrase-file ${home}/pw`;
 
-    // 1. The honest agent: the polecat's branch fast-forwarded to its commit, gt done once.
+    // 1. The honest agent: the polecat's checked-out branch fast-forwarded to its commit (files
+    // and index with it), then gt done, once.
     assertEquals(
       (await run("gt", ["config", "agent", "set", "turnpike-remote", agentCommand("fix")])).code,
       0,
     );
     const slung = await run("gt", ["sling", "gt-1", "myrig", "--agent", "turnpike-remote"]);
     assertEquals(slung.code, 0, slung.stderr + slung.stdout);
+    assertStringIncludes(slung.stderr, "turnpike-polecat: result done");
     assertStringIncludes(slung.stderr, "turnpike-polecat: bead gt-1 on polecat/p1/gt-1");
     const tip = await rig.git("rev-parse", "polecat/p1/gt-1");
     assertEquals(await rig.git("rev-parse", `${tip}~1`), base);
@@ -125,6 +127,7 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     const failed = await run("gt", ["sling", "gt-2", "myrig", "--agent", "turnpike-broken"]);
     assertEquals(failed.code, 1, failed.stderr);
     assertStringIncludes(failed.stderr, "Error: job ");
+    assertStringIncludes(failed.stderr, "declined: the result's verdict is fail");
     assertEquals(await rig.git("rev-parse", "polecat/p2/gt-2"), base);
     assertEquals((await doneLog()).length, 1);
 
