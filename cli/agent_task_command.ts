@@ -168,6 +168,8 @@ export interface ApplyAgentResultOptions {
   repo?: string;
   /** The branch; default `turnpike/<the job id's first 12>`. */
   branch?: string;
+  /** Fast-forward `branch` if it exists at the base, even checked out (`--fast-forward`). */
+  fastForward?: boolean;
 }
 
 /**
@@ -235,6 +237,7 @@ export async function applyAgentResult(
       base,
       branch: o.branch,
       jobId: o.record.id,
+      fastForward: o.fastForward,
     }).catch((err: Error & { code?: string }) => {
       throw new CliError(`the result does not apply: ${err.message}`, {
         code: "result-refused",
@@ -248,6 +251,7 @@ export async function applyAgentResult(
       repo,
       branch: applied.branch,
       created: applied.created,
+      ...(applied.fastForwarded ? { fastForwarded: true } : {}),
       base: applied.base,
       tip: applied.tip,
       commits: applied.commits,

@@ -26,11 +26,13 @@ export interface AgentTaskFlags {
   provider?: string[];
 }
 
-/** `job results --apply [repo] [--branch name]`. */
+/** `job results --apply [repo] [--branch name] [--fast-forward]`. */
 export interface ApplyFlags {
   /** The repository (`true`: the one the job was submitted from). */
   apply?: string | true;
   branch?: string;
+  /** Move `branch` from the base to the result, even checked out. */
+  fastForward?: boolean;
 }
 
 /** What `--apply` needs of a submitted agent task: its repository and base commit. */

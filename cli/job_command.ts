@@ -154,6 +154,7 @@ export function registerJobCommand(program: Command): void {
     .option("--raw", "with --output json: also the result event and its raw TOON")
     .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
     .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
+    .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await results(id, cmd.optsWithGlobals<ResultsOptions>(), cmd);
     });
@@ -669,6 +670,7 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
         result: { tags: result.event.tags, content: result.content },
         repo: opts.apply === true ? undefined : opts.apply,
         branch: opts.branch,
+        fastForward: opts.fastForward,
       });
       if (opts.output === "json") return printJsonLine("applied", applied);
       return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict})`);
