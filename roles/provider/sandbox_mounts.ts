@@ -75,6 +75,11 @@ export interface SandboxFstabOptions {
   deniedFile: string;
   /** Which of {@linkcode SYSTEM_DIRS} exist on this host. */
   systemDirs: readonly string[];
+  /**
+   * Mount points below those directories (a container's /etc/hosts): bound with their directory
+   * and made read-only each (roles/provider/system_mounts.ts).
+   */
+  systemSubmounts?: readonly string[];
   /** The job's work dir on the host. */
   workDir: string;
   /**
@@ -133,7 +138,13 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   const tmpfs = (name: string, inside: string, opts: string) =>
     mounts.push({ source: name, target: inside, type: "tmpfs", opts, rank: 0 });
 
-  for (const dir of o.systemDirs) bind(dir, dir, true);
+  // rbind: in a user namespace a plain bind that would uncover what a submount hides is refused.
+  for (const dir of o.systemDirs) {
+    mounts.push({ source: dir, target: dir, type: "none", opts: "rbind,ro", rank: 0 });
+  }
+  for (const sub of o.systemSubmounts ?? []) {
+    mounts.push({ source: sub, target: sub, type: "none", opts: "bind,remount,ro", rank: 0 });
+  }
   bind(o.devSkeleton, "/dev", true);
   for (const f of DEVICE_FILES) bind(`/dev/${f}`, `/dev/${f}`, false);
   tmpfs("turnpike-shm", "/dev/shm", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);

@@ -47,6 +47,7 @@ import {
   SANDBOX_WORK_DIR,
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
+import { systemMounts } from "./system_mounts.ts";
 import {
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
@@ -264,8 +265,9 @@ interface SandboxHost {
   cgroups: { memory: boolean; pids: boolean };
   /** Root mode with a cgroup controller: the jobs' cgroups, reused while clean. */
   cgroupPool?: JobCgroupPool;
-  /** Which of SYSTEM_DIRS exist here. */
+  /** Which of SYSTEM_DIRS exist here, and the mounts below them (system_mounts.ts). */
   systemDirs: string[];
+  systemSubmounts: string[];
   /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
   root: string;
   devSkeleton: string;
@@ -408,7 +410,7 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     cgroupPool: cgroups.memory || cgroups.pids
       ? new JobCgroupPool({ controllers: cgroups })
       : undefined,
-    systemDirs: await existingDirs(SYSTEM_DIRS),
+    ...await systemMounts(SYSTEM_DIRS),
     root: `${hostDir}/root`,
     devSkeleton: `${hostDir}/dev`,
     binSkeleton: `${hostDir}/bin`,
@@ -449,13 +451,6 @@ function isDenoScript(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function existingDirs(paths: readonly string[]): Promise<string[]> {
-  const found = await Promise.all(
-    paths.map((p) => Deno.stat(p).then((s) => s.isDirectory, () => false)),
-  );
-  return paths.filter((_, i) => found[i]);
 }
 
 /**
@@ -634,6 +629,7 @@ function prepareJob(
       binSkeleton: host.binSkeleton,
       deniedFile: host.deniedFile,
       systemDirs: host.systemDirs,
+      systemSubmounts: host.systemSubmounts,
       workDir: Deno.realPathSync(workDir),
       denoBinary: DENO_BINARY,
       toonModule: TOON_MODULE,
