@@ -23,11 +23,11 @@ export interface SystemMounts {
  *
  * @example
  * ```ts
- * import { assertEquals } from "../../tests/support/assert.ts";
+ * import assert from "node:assert/strict";
  * const info = "85 70 0:39 / / rw - overlay overlay rw\n" +
  *   "104 85 254:0 /d/hosts /etc/hosts rw,relatime - ext4 /dev/vda rw\n" +
  *   "105 85 254:0 /d/x /srv/x rw - ext4 /dev/vda rw\n";
- * assertEquals(submountsUnder(info, ["/etc", "/usr"]), ["/etc/hosts"]);
+ * assert.deepEqual(submountsUnder(info, ["/etc", "/usr"]), ["/etc/hosts"]);
  * ```
  */
 export function submountsUnder(mountinfo: string, dirs: readonly string[]): string[] {
@@ -50,7 +50,7 @@ export function submountsUnder(mountinfo: string, dirs: readonly string[]): stri
  *
  * @example
  * ```ts
- * import { assert } from "../../tests/support/assert.ts";
+ * import assert from "node:assert/strict";
  * const { systemDirs, systemSubmounts } = await systemMounts(["/usr", "/etc", "/nonexistent"]);
  * assert(systemDirs.includes("/usr") && !systemDirs.includes("/nonexistent"));
  * assert(systemSubmounts.every((p) => p.startsWith("/usr/") || p.startsWith("/etc/")));

@@ -111,12 +111,4 @@ Deno.test("the image: built with no registry, runs the demo to the end, and a pr
       }
     },
   );
-
-  await new Deno.Command("docker", {
-    args: ["rmi", "-f", TAG],
-    env,
-    stdout: "null",
-    stderr: "null",
-  })
-    .output();
 });
