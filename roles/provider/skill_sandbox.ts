@@ -45,6 +45,7 @@ import {
   SANDBOX_DENO_DIR,
   SANDBOX_TOON_MODULE,
   SANDBOX_WORK_DIR,
+  sandboxTreeClash,
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
 import { systemMounts } from "./system_mounts.ts";
@@ -596,6 +597,8 @@ function prepareJob(
     throw new SkillJobError(`${skillDir}/run is missing or not executable${whom}`);
   }
   const projectDir = projectDirOf(skillDir);
+  const clash = sandboxTreeClash(projectDir ?? skillDir);
+  if (clash !== undefined) throw new SkillJobError(clash);
   if (host.mode === "root") {
     // Only the bound dirs themselves and what lies between them matter: the sandbox builds
     // the path leading to them, so a private home above the project is no obstacle.

@@ -1,10 +1,11 @@
 /**
  * The system directories' submounts (roles/provider/system_mounts.ts): read from a container's
  * mount table, and in the job's fstab each made read-only after its directory's recursive bind.
+ * And a project where the sandbox mounts its own tree, refused by name.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { submountsUnder } from "../../roles/provider/system_mounts.ts";
-import { buildSandboxFstab } from "../../roles/provider/sandbox_mounts.ts";
+import { buildSandboxFstab, sandboxTreeClash } from "../../roles/provider/sandbox_mounts.ts";
 
 const CONTAINER = [
   "85 70 0:39 / / rw,relatime - overlay overlay rw",
@@ -45,4 +46,13 @@ Deno.test("fstab: system dirs bound with their submounts, each submount read-onl
   );
   assert(etc >= 0 && hosts > etc, fstab.join("\n"));
   assert(fstab.some((l) => l.startsWith("/usr /w/root/usr none rbind,ro,")), fstab.join("\n"));
+});
+
+Deno.test("a skill or project overlapping the sandbox's /opt/turnpike is named, others pass", () => {
+  for (const dir of ["/opt/turnpike", "/opt/turnpike/skills/echo", "/opt", "/"]) {
+    assert(sandboxTreeClash(dir)?.startsWith(`${dir} overlaps /opt/turnpike`), dir);
+  }
+  for (const dir of ["/srv/turnpike", "/opt/turnpike2", "/home/u/turnpike"]) {
+    assertEquals(sandboxTreeClash(dir), undefined, dir);
+  }
 });
