@@ -8,13 +8,18 @@
  * signatures verified inline on the main thread. Events are signed and their PREPAREs built
  * before timing: the sender's cost is not the town's.
  *
- * Run: deno run -A bench/town_paid_writes_bench_script.ts [sequential=500] [concurrent=5000]
+ * `--tls` measures the default over plain `btp+ws://` and over `btp+wss://` in the same run: a CA
+ * and a certificate for 127.0.0.1 made with `openssl` (docs/OPERATIONS.md "A town on the
+ * internet"), the client trusting the CA as `ca_file` makes it.
+ *
+ * Run: deno run -A bench/town_paid_writes_bench_script.ts [--tls] [sequential=500] [concurrent=5000]
  */
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import { verifierBackend } from "../protocol/event_verifier.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { connectPayingClient, startTestTown } from "../tests/support/town_test_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
+import { trustCaFile } from "../transport/tls_trust.ts";
 
 const IN_FLIGHT = 64;
 
@@ -22,6 +27,8 @@ interface Variant {
   name: string;
   groupCommit: boolean;
   verifierWorkers?: number;
+  /** Serve BTP over TLS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 const VARIANTS: Variant[] = [
@@ -45,6 +52,7 @@ async function serve(variant: Variant): Promise<void> {
     peers: [{ account: "bench", token: "tok" }],
     groupCommit: variant.groupCommit,
     verifierWorkers: variant.verifierWorkers,
+    tls: variant.tls,
   });
   console.log(
     JSON.stringify({
@@ -100,7 +108,7 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
   while (!line.includes("\n")) line += (await reader.read()).value ?? "";
   const info = JSON.parse(line);
   const client = await connectPayingClient({
-    url: `btp+ws://127.0.0.1:${info.btpPort}`,
+    url: `${variant.tls ? "btp+wss" : "btp+ws"}://127.0.0.1:${info.btpPort}`,
     token: "tok",
     townAddress: info.address,
     townPubkey: info.pubkey,
@@ -166,15 +174,22 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
 if (Deno.args[0] === "--serve") {
   await serve(JSON.parse(Deno.args[1]));
 } else {
-  const sequential = Number(Deno.args[0] ?? 500);
-  const concurrent = Number(Deno.args[1] ?? 5000);
+  const tls = Deno.args.includes("--tls");
+  const args = Deno.args.filter((a) => a !== "--tls");
+  const sequential = Number(args[0] ?? 500);
+  const concurrent = Number(args[1] ?? 5000);
   console.log(
     `verifier ${verifierBackend}; ${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} ` +
       `in flight; ${navigator.hardwareConcurrency} cores`,
   );
   // TOWN_BENCH_VARIANT=<index> runs one variant (e.g. with TOWN_BENCH_CPU_PROF=<dir> to profile it).
   const only = Deno.env.get("TOWN_BENCH_VARIANT");
-  for (const variant of only === undefined ? VARIANTS : [VARIANTS[Number(only)]]) {
+  const variants = tls
+    ? [VARIANTS[0], { ...VARIANTS[0], name: `${VARIANTS[0].name}, TLS`, tls: await certificate() }]
+    : only === undefined
+    ? VARIANTS
+    : [VARIANTS[Number(only)]];
+  for (const variant of variants) {
     const r = await measure(variant, sequential, concurrent);
     console.log(
       `${variant.name.padEnd(30)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms | ` +
@@ -188,4 +203,19 @@ if (Deno.args[0] === "--serve") {
         `committed on the main thread | load ${await loadAverage()}`,
     );
   }
+}
+
+/** A CA and a certificate for 127.0.0.1 it signed (openssl); the CA trusted by this process. */
+async function certificate(): Promise<{ certFile: string; keyFile: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "town_bench_tls_" });
+  const sh = `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ` +
+    `-keyout ca.key -out ca.pem -subj /CN=bench-ca && ` +
+    `openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout town.key ` +
+    `-out town.csr -subj /CN=127.0.0.1 && echo subjectAltName=IP:127.0.0.1 > san.cnf && ` +
+    `openssl x509 -req -in town.csr -CA ca.pem -CAkey ca.key -set_serial 1 -extfile san.cnf ` +
+    `-out town.pem`;
+  const out = await new Deno.Command("sh", { args: ["-c", sh], cwd: dir, stderr: "null" }).output();
+  if (!out.success) throw new Error("openssl could not make the bench's certificate");
+  await trustCaFile(`${dir}/ca.pem`);
+  return { certFile: `${dir}/town.pem`, keyFile: `${dir}/town.key` };
 }

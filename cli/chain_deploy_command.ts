@@ -16,6 +16,7 @@
 import type { Command } from "commander";
 import { createPublicClient, http, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { LocalAccount } from "viem/accounts";
@@ -170,7 +171,7 @@ async function settingsOf(opts: DeployOptions): Promise<LoadedSettings> {
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
 }
 

@@ -164,7 +164,8 @@ export const CLI_ERRORS = {
     new CliError(err.message, {
       context: "town unreachable",
       code: "town-unreachable",
-      suggestion: "check that the town is up and --relay-url / --connector-btp-url point at it" +
+      suggestion: (untrusted(err) ??
+        "check that the town is up and --relay-url / --connector-btp-url point at it") +
         (job === undefined ? "" : `; job ${job.slice(0, 12)} ended error: submit it again then`),
       fields: job === undefined ? undefined : { job, status: "error" },
       cause: err,
@@ -175,7 +176,7 @@ export const CLI_ERRORS = {
       // The reason names the URL already, except for a refusal or a limit.
       context: err.message.includes(relayUrl) ? undefined : relayUrl,
       code: "town-unreachable",
-      suggestion: "check that the town is up and --relay-url points at it",
+      suggestion: untrusted(err) ?? "check that the town is up and --relay-url points at it",
       cause: err,
     }),
   /** A blob input the town's blob store refused (`failed`). */
@@ -326,6 +327,15 @@ export const CLI_ERRORS = {
       exitCode: ExitCode.Usage,
       cause: err,
     }),
+  /** The user's input refused, said as it is (`usage`): a value, a name, an amount. */
+  usage: (err: Error): CliError =>
+    new CliError(err.message, { exitCode: ExitCode.Usage, cause: err }),
+  /**
+   * A setting that does not resolve (a bad flag, variable or config.toml value): `usage`, the
+   * message naming the setting, the error's class as its context.
+   */
+  badSetting: (err: Error): CliError =>
+    new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err }),
   /** A bad value in config.toml or the environment: the user's to fix, like a bad flag (`usage`). */
   badChannelSetting: (err: Error): CliError =>
     new CliError(err.message, {
@@ -335,3 +345,17 @@ export const CLI_ERRORS = {
       cause: err,
     }),
 } as const;
+
+/**
+ * The suggestion for a town whose TLS certificate was refused (a `TlsTrustError` in the cause
+ * chain, transport/tls_trust.ts), else undefined.
+ */
+function untrusted(err: Error): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    if (e.name === "TlsTrustError") {
+      return "set ca_file in the profile's config.toml (or TURNPIKE_CA_FILE) to the PEM file " +
+        'of the CA that signed the town\'s certificate (docs/OPERATIONS.md "A town on the internet")';
+    }
+  }
+  return undefined;
+}

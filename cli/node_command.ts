@@ -47,9 +47,9 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
-import { ExitCode } from "./exit_codes.ts";
 import type { LoadedSettings } from "../config/settings.ts";
 import { networkField } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -268,7 +268,7 @@ function usageError<T>(resolve: () => T): T {
     return resolve();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
 }
 

@@ -13,6 +13,7 @@ import { CliError } from "./cli_error.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { TlsTrustError, trustedClient } from "../transport/tls_trust.ts";
 
 /** Options of `turnpike relay status`. */
 interface RelayStatusOptions extends GlobalOptions {
@@ -71,6 +72,7 @@ export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Pro
         if (err.reason === "refused") {
           reject(new RelayInfoError(`the relay closed the REQ: ${err.relayMessage}`));
         } else if (err.reason === "bad-url") reject(err.cause);
+        else if (err.cause instanceof TlsTrustError) reject(err.cause);
         else reject(new RelayInfoError(`cannot open a WebSocket to ${relayUrl}`));
       },
     });
@@ -80,6 +82,7 @@ export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Pro
 async function readHealth(relayUrl: string, timeoutMs: number): Promise<unknown> {
   const res = await fetch(new URL("/health", relayHttpUrl(relayUrl)), {
     signal: AbortSignal.timeout(timeoutMs),
+    ...trustedClient(),
   }).catch(() => undefined);
   if (res === undefined || !res.ok) return undefined;
   return await res.json().catch(() => undefined);

@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { signEventTemplate } from "../identity/event_signer.ts";
 import { buildJobRequest, isJobRequestKind, type JobInputType } from "../protocol/nip90_job.ts";
@@ -107,7 +108,7 @@ async function newSkill(name: string, o: { dir: string; kind: string; output?: s
   try {
     dir = await writeSkillScaffold({ name, parentDir: o.dir, kind });
   } catch (err) {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err as Error);
   }
   if (o.output === "json") printJsonLine("skill", { type: "skill", name, dir, kind });
   else {

@@ -23,6 +23,7 @@
  */
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
 import { PostgresStoreError } from "../state/postgres_event_store.ts";
@@ -96,6 +97,13 @@ export function registerTownCommand(program: Command): void {
     .option("--host <host>", "address to bind (default 127.0.0.1)")
     .option("--town-port <port>", "NIP-01/HTTP port (default 7100; 0 = any free port)")
     .option("--btp-port <port>", "BTP port (default 3000; 0 = any free port)")
+    .option("--tls-cert <pem>", "serve wss://, https://, btp+wss:// with this certificate chain")
+    .option("--tls-key <pem>", "the certificate's private key (both read again on SIGHUP)")
+    .option(
+      "--trusted-proxy <ip>",
+      "a TLS terminator or load balancer whose PROXY header names the client (repeat)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--ilp-address <address>", "the town's ILP address when it has no parent")
     .option("--parent <url>", "parent connector, btp+ws://[user:token@]host:port")
     .option("--parent-token <token>", "BTP auth token for the parent")
@@ -159,13 +167,15 @@ function printStarted(
   learnsOn: readonly string[],
 ) {
   const { host, stateDir } = config;
+  const [ws, btp] = node.certificate ? ["wss", "btp+wss"] : ["ws", "btp+ws"];
   const info = {
     event: "town-up",
     network: networkField(config.network).line.replace("Network: ", ""),
     ilpAddress: node.ilpAddress,
     pubkey: node.pubkey,
-    nip01Url: `ws://${host}:${node.httpPort}`,
-    btpUrl: `btp+ws://${host}:${node.btpPort}`,
+    nip01Url: `${ws}://${host}:${node.httpPort}`,
+    btpUrl: `${btp}://${host}:${node.btpPort}`,
+    ...(node.certificate ? { tls: node.certificate.fingerprint } : {}),
     httpPort: node.httpPort,
     btpPort: node.btpPort,
     asset: `${node.assetCode}/${node.assetScale}`,
@@ -227,7 +237,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.badSetting(err);
     }
     throw err;
   }
@@ -304,6 +314,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   }
   hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
+  using _renewals = reloadOnHangup(node, opts.output === "json");
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
   const lost = await session.stopped;
   await node.stop();
@@ -416,4 +427,26 @@ async function openGates(options: TownChannelGatesOptions): Promise<TownChannelG
     }
     throw err;
   }
+}
+
+/**
+ * SIGHUP reads the town's certificate files again (a renewal; roles/town/town_certificate.ts)
+ * and says which certificate new connections get, or why the old one stays. Without TLS,
+ * SIGHUP is ignored (it does not stop the town).
+ */
+function reloadOnHangup(node: TownNode, json: boolean): Disposable {
+  const certificate = node.certificate;
+  const onHangup = () => {
+    if (certificate === undefined) return;
+    certificate.reload().then(
+      (fingerprint) =>
+        json
+          ? printJsonLine("tls-reloaded", { event: "tls-reloaded", fingerprint })
+          : console.error(`tls: certificate reloaded, new connections get ${fingerprint}`),
+      (err: Error) =>
+        console.error(`tls: certificate not reloaded, the old one stays: ${err.message}`),
+    );
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  return { [Symbol.dispose]: () => Deno.removeSignalListener("SIGHUP", onHangup) };
 }

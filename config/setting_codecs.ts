@@ -209,6 +209,31 @@ export function durationSetting(
   return Math.round(seconds * 1000);
 }
 
+/**
+ * A file's path (a certificate, a key, a CA bundle): non-empty text, resolved against the working
+ * directory when relative. Whether the file can be read is for its reader to say.
+ *
+ * @example
+ * ```ts
+ * import { filePathSetting } from "./setting_codecs.ts";
+ *
+ * console.assert(filePathSetting("/etc/ssl/ca.pem", "caFile", "ca_file") === "/etc/ssl/ca.pem");
+ * console.assert(filePathSetting("ca.pem", "caFile").endsWith("/ca.pem"));
+ * ```
+ * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not one.
+ */
+export function filePathSetting(
+  value: unknown,
+  key: string,
+  label: string = key,
+  source?: SettingSource,
+): string {
+  if (typeof value !== "string" || value.trim() === "" || value.includes("\0")) {
+    throw new ConfigError(`${label} must be a file's path, got ${show(value)}`, { key, source });
+  }
+  return value.startsWith("/") ? value : `${Deno.cwd()}/${value}`;
+}
+
 /** What a {@linkcode urlSetting} takes. */
 export interface UrlRule {
   /** The schemes taken, with their colon: `["ws:", "wss:"]`. */

@@ -19,6 +19,7 @@
  * | `pricePerByte`    | `price_per_byte`    | `TURNPIKE_PRICE_PER_BYTE`, `GASTOWN_CROSSTOWN_PRICE_PER_BYTE`              |
  * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
  * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
+ * | `caFile`          | `ca_file`           | `TURNPIKE_CA_FILE` (extra CAs trusted for `wss://`/`btp+wss://`/`https://`) |
  * | `btpToken`        | `btp_token`         | `TURNPIKE_BTP_TOKEN` (older files: `[requester]` / `[provider]` `btp_token`) |
  * | `chain`           | (none)              | `TURNPIKE_CHAIN`                                                           |
  * | `rpcUrl`          | `[chains."<id>"] rpc_url` | `TURNPIKE_RPC_URL` (`GASTOWN_BASE_SEPOLIA_RPC`: Base Sepolia's only) |
@@ -41,11 +42,12 @@
  */
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, type SettingSource } from "./config_error.ts";
-import { booleanSetting, uint64Setting, urlSetting } from "./setting_codecs.ts";
+import { booleanSetting, filePathSetting, uint64Setting, urlSetting } from "./setting_codecs.ts";
 // Where it was first exported; the URL codec's rule (config/setting_codecs.ts).
 export { isLoopbackHost } from "./setting_codecs.ts";
 import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
 import { townArrayAsTable } from "./town_array.ts";
+import { trustSettingsCaFile } from "./ca_file.ts";
 
 /** Which network the node is on; shown prominently, mainnet never the default. */
 export type Network = "local" | "testnet" | "mainnet";
@@ -83,6 +85,8 @@ export interface TurnpikeSettings {
   priceCeiling: bigint;
   /** Allow unencrypted `ws://` / `btp+ws://` URLs to non-loopback hosts. */
   allowInsecure: boolean;
+  /** A PEM file of CAs trusted besides the system's, for a town with a private CA's certificate. */
+  caFile?: string;
   /** BTP `auth_token` of this node's account on its town; absent: none (or in the URL). */
   btpToken?: string;
   /** The role the profile was made for (`turnpike init`); absent: not said. */
@@ -162,7 +166,7 @@ export function roleSettingPicker(
 /** Largest config file read (it is hand-written: anything bigger is a mistake). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
-type ValueKind = "string" | "port" | "amount" | "boolean" | "network" | "url" | "role";
+type ValueKind = "string" | "port" | "amount" | "boolean" | "network" | "url" | "role" | "path";
 
 interface KeySpec {
   kind: ValueKind;
@@ -235,6 +239,7 @@ const KEYS: Record<SettingKey, KeySpec> = {
     env: ["TURNPIKE_ALLOW_INSECURE", "GASTOWN_CROSSTOWN_ALLOW_INSECURE"],
     flag: "allow-insecure",
   },
+  caFile: { kind: "path", toml: "ca_file", env: ["TURNPIKE_CA_FILE"], flag: "ca-file" },
   btpToken: {
     kind: "string",
     toml: "btp_token",
@@ -320,6 +325,7 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     settings,
     sources,
   );
+  await trustSettingsCaFile(settings.caFile, sources.caFile); // every TLS client of the process
   const sections = overlayChainSettings(file?.sections ?? {}, settings, sources, env);
   const loaded: LoadedSettings = { settings, sources, sections };
   if (file) loaded.configFile = configFile;
@@ -454,6 +460,8 @@ function convert(key: SettingKey, raw: Raw): unknown {
       return asNetwork(key, raw);
     case "role":
       return asRole(key, raw);
+    case "path":
+      return filePathSetting(raw.value, key, labelOf(key), raw.source);
   }
 }
 
@@ -472,10 +480,8 @@ function asPort(key: SettingKey, raw: Raw): number {
     ? Number(v)
     : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new ConfigError(`must be a port number 0-65535, got ${show(v)}`, {
-      key,
-      source: raw.source,
-    });
+    const message = `must be a port number 0-65535, got ${show(v)}`;
+    throw new ConfigError(message, { key, source: raw.source });
   }
   return n;
 }
@@ -496,19 +502,15 @@ function asBoolean(key: SettingKey, raw: Raw): boolean {
 function asNetwork(key: SettingKey, raw: Raw): Network {
   const v = typeof raw.value === "string" ? raw.value.trim().toLowerCase() : raw.value;
   if (typeof v === "string" && (NETWORKS as readonly string[]).includes(v)) return v as Network;
-  throw new ConfigError(`must be one of ${NETWORKS.join(", ")}, got ${show(raw.value)}`, {
-    key,
-    source: raw.source,
-  });
+  const message = `must be one of ${NETWORKS.join(", ")}, got ${show(raw.value)}`;
+  throw new ConfigError(message, { key, source: raw.source });
 }
 
 function asRole(key: SettingKey, raw: Raw): Role {
   const v = typeof raw.value === "string" ? raw.value.trim().toLowerCase() : raw.value;
   if (typeof v === "string" && (ROLES as readonly string[]).includes(v)) return v as Role;
-  throw new ConfigError(`must be one of ${ROLES.join(", ")}, got ${show(raw.value)}`, {
-    key,
-    source: raw.source,
-  });
+  const message = `must be one of ${ROLES.join(", ")}, got ${show(raw.value)}`;
+  throw new ConfigError(message, { key, source: raw.source });
 }
 
 function show(v: unknown): string {
@@ -523,10 +525,8 @@ function checkUrl(
   settings: TurnpikeSettings,
   sources: Record<SettingKey, SettingSource>,
 ): void {
-  urlSetting(value, key, labelOf(key), sources[key], {
-    schemes,
-    allowInsecure: settings.allowInsecure,
-  });
+  const rule = { schemes, allowInsecure: settings.allowInsecure };
+  urlSetting(value, key, labelOf(key), sources[key], rule);
 }
 
 /** A parsed config.toml: the known top-level keys and the tables. */

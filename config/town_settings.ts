@@ -18,6 +18,8 @@
  * | owner (free)       | `--owner <hex pubkey>`    | `TURNPIKE_TOWN_OWNER`               | `owner_pubkey`          | none    |
  * | per-kind prices    | -                         | -                                   | `kind_prices = { "5100" = 20 }` | none |
  * | asset              | -                         | -                                   | `asset_code`, `asset_scale` | the settlement token (M2M, 6); from IL-DCP with a parent |
+ * | certificate (TLS)  | `--tls-cert`, `--tls-key` | `TURNPIKE_TOWN_TLS_CERT`, `_KEY`    | `tls_cert`, `tls_key`   | none: plain ws/http/btp+ws (config/town_tls.ts) |
+ * | trusted proxies    | `--trusted-proxy <ip>`    | `TURNPIKE_TOWN_TRUSTED_PROXIES`     | `trusted_proxies`       | none (config/town_proxies.ts) |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
  * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
@@ -59,6 +61,9 @@ import { isAccountName, resolveTownPeers, type TownPeerChannel } from "./town_pe
 import type { BtpPeerAccountConfig } from "./town_peers.ts";
 import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts";
 import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
+import { blobPeer, blobsDir, storeUrl } from "./town_store_settings.ts";
+import { resolveTownTls, type TownTls } from "./town_tls.ts";
+import { resolveTrustedProxies } from "./town_proxies.ts";
 import { isValidIlpAddress } from "../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../protocol/relay_pricing.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../protocol/blob_pricing.ts";
@@ -95,6 +100,9 @@ export interface TownFlags {
   storeBlobsDir?: string;
   /** The address of this process's private listener (`[store] blob_peer_host`). */
   storeBlobPeerHost?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustedProxy?: string[];
 }
 
 /** The town's settings, typed. */
@@ -102,6 +110,10 @@ export interface TownSettings {
   host: string;
   httpPort: number;
   btpPort: number;
+  /** The certificate the ports serve TLS with (config/town_tls.ts); absent: plain. */
+  tls?: TownTls;
+  /** Proxies whose PROXY header names the client (config/town_proxies.ts); absent: none. */
+  trustedProxies?: string[];
   stateDir: string;
   network: Network;
   /** The address used without a parent (a parent's IL-DCP answer replaces it). */
@@ -357,6 +369,8 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     host: s.host,
     httpPort: s.townPort,
     btpPort: s.btpPort,
+    tls: resolveTownTls(pick, flags),
+    trustedProxies: resolveTrustedProxies(pick, flags.trustedProxy, !!resolveTownTls(pick, flags)),
     stateDir: s.stateDir,
     network: s.network,
     ilpAddress,
@@ -421,62 +435,6 @@ function peerCreditLimit(value: unknown, settlesOnChain: boolean): bigint | unde
   if (value === "none") return undefined;
   if (value === undefined || value === "") return settlesOnChain ? 0n : undefined;
   return uint64Setting(value, "peerCreditLimit", "town peer_credit_limit");
-}
-
-/** `--store-blobs-dir`, `TURNPIKE_STORE_BLOBS_DIR` or `[store] blobs_dir`: an absolute path. */
-function blobsDir(value: unknown): string | undefined {
-  if (value === undefined || value === "") return undefined;
-  if (typeof value !== "string" || !value.startsWith("/")) {
-    throw townError(
-      "store blobs_dir must be an absolute path (the blob directory the town's processes on " +
-        "this host share)",
-      "storeBlobsDir",
-    );
-  }
-  return value;
-}
-
-/** `[store] blob_peer_host`, `blob_peer_port`, `blob_peer_url` (and their variables). */
-function blobPeer(
-  host: unknown,
-  port: unknown,
-  url: unknown,
-): { host: string; port: number; url?: string } {
-  if (host !== undefined && (typeof host !== "string" || !/^[\w.:-]+$/.test(host))) {
-    throw townError("store blob_peer_host must be a host name or an IP address", "storeBlobPeer");
-  }
-  const p = port === undefined || port === "" ? 0 : Number(port);
-  if (!Number.isInteger(p) || p < 0 || p > 65535) {
-    throw townError("store blob_peer_port must be a port number (0: a free one)", "storeBlobPeer");
-  }
-  if (
-    url !== undefined && url !== "" &&
-    (typeof url !== "string" || !/^https?:\/\/[^\s/]+$/.test(url))
-  ) {
-    throw townError(
-      "store blob_peer_url must be http://host:port (no path): how the town's other processes " +
-        "reach this one's blob listener",
-      "storeBlobPeer",
-    );
-  }
-  return {
-    host: host === undefined || host === "" ? "127.0.0.1" : host as string,
-    port: p,
-    url: url === undefined || url === "" ? undefined : url as string,
-  };
-}
-
-/** `--store`, `TURNPIKE_STORE_URL` or `[store] url`: a PostgreSQL URL, or nothing. */
-function storeUrl(value: unknown): string | undefined {
-  if (value === undefined || value === "") return undefined;
-  if (typeof value !== "string" || !/^postgres(ql)?:\/\/[^\s]+$/.test(value)) {
-    throw townError(
-      "store must be a PostgreSQL URL (postgres://user@host:port/database); " +
-        "leave it unset for the embedded SQLite store",
-      "storeUrl",
-    );
-  }
-  return value;
 }
 
 /** `[town.limits]` keys and `TURNPIKE_TOWN_LIMIT_*` variables (the variable wins). */

@@ -15,6 +15,7 @@ import { createPipeline, type StageErrorRecord } from "../pipeline/pipeline.ts";
 import type { Chunk, FailedChunk, StageLogEntry, SummaryChunk } from "../stages/chunks.ts";
 import { kindExtractorStage } from "../stages/kind_extractor.ts";
 import { type RelaySourceOptions, relaySourceStage } from "../stages/relay_source.ts";
+import { trustedCaCerts } from "../transport/tls_trust.ts";
 import { describePermissions } from "../stages/stage.ts";
 import type { StageModuleRef } from "../stages/stage_registry.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
@@ -78,6 +79,8 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
     initialBackoffMs: options.initialBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
     logChunks: true,
+    // A stage worker does not share this process's trusted CAs: they go in its options.
+    ...(trustedCaCerts().length > 0 ? { caCerts: [...trustedCaCerts()] } : {}),
   };
   const pipeline = await createPipeline({
     mode,

@@ -14,6 +14,7 @@ import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { authorizationHeader } from "../protocol/blob_authorization.ts";
 import { type BlobDescriptor, parseBlobDescriptor } from "../protocol/blob_descriptor.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { trustedClient, untrustedCertificate } from "./tls_trust.ts";
 
 /** Told how far a transfer got. */
 export type TransferProgress = (done: number, total: number) => void;
@@ -256,9 +257,10 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
 
 async function request(url: string, init: RequestInit): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...trustedClient(), ...init });
   } catch (err) {
-    throw new BlossomError(0, `${init.method ?? "GET"} ${url}: ${(err as Error).message}`, {
+    const message = untrustedCertificate(err, url)?.message ?? (err as Error).message;
+    throw new BlossomError(0, `${init.method ?? "GET"} ${url}: ${message}`, {
       cause: err,
     });
   }

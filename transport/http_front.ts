@@ -1,5 +1,5 @@
 /**
- * A listener on `Deno.listen` that bounds what `Deno.serve` cannot: connections are capped per
+ * A listener on `Deno.listen` (or, for TLS, transport/tls_listener.ts) that bounds what `Deno.serve` cannot: connections are capped per
  * address and in total at accept (before a byte is read), the request head must arrive whole
  * within `headTimeoutMs` and be at most `maxHeadBytes`, a WebSocket message is capped while it
  * is read, fragments included ({@linkcode NoDelayWebSocket}), and a failed accept (EMFILE/ENFILE)
@@ -24,6 +24,9 @@ import { addressPrefix, ConnectionGate, type ConnectionRefusal } from "./connect
 import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
 import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
 import { serveResilient } from "./resilient_http_server.ts";
+import { IdleSweeper } from "./idle_sweeper.ts";
+import { readProxyHeaderInTime } from "./proxy_protocol.ts";
+import { ReloadableTlsListener, type TlsKeyPair } from "./tls_listener.ts";
 
 /** How an accepted WebSocket is served. */
 export interface WebSocketRoute {
@@ -68,6 +71,16 @@ export interface HttpFrontOptions {
    * kernel spreads new connections over them (a town on several processes, docs/OPERATIONS.md).
    */
   reusePort?: boolean;
+  /**
+   * Serve TLS (`wss://`, `https://`) with this certificate, replaced while running by
+   * {@linkcode HttpFront.replaceCertificate} (transport/tls_listener.ts). Absent: plain TCP.
+   */
+  tls?: TlsKeyPair;
+  /**
+   * Addresses of proxies (a TLS terminator, a load balancer) whose connections start with a PROXY
+   * header (transport/proxy_protocol.ts): its source address is the connection's for every cap.
+   */
+  trustedProxies?: readonly string[];
   /** Time for a request head to arrive whole. */
   headTimeoutMs: number;
   /** Largest request head (answered 431 above). Default 16 KiB. */
@@ -138,6 +151,11 @@ export interface HttpFront {
   stats(): HttpFrontStats;
   /** Open connections per remote address. */
   addressCounts(): [string, number][];
+  /**
+   * New connections get `keyPair`; open ones keep theirs. Throws when the front serves no TLS,
+   * or the pair is not a usable certificate and key (the old one stays).
+   */
+  replaceCertificate(keyPair: TlsKeyPair): void;
   /** Stops accepting and the internal server (open WebSockets are the caller's to close). */
   close(): Promise<void>;
 }
@@ -191,11 +209,10 @@ const encoder = new TextEncoder();
  * ```
  */
 export function listenHttpFront(options: HttpFrontOptions): HttpFront {
-  const listener = Deno.listen({
-    hostname: options.hostname,
-    port: options.port,
-    ...(options.reusePort ? { reusePort: true } : {}),
-  });
+  const { hostname, port, tls } = options;
+  const listener: Deno.Listener | ReloadableTlsListener = tls === undefined
+    ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
+    : new ReloadableTlsListener({ hostname, port, keyPair: tls, shared: options.reusePort });
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,
@@ -206,7 +223,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const evictable = new Set<OpenSocket>();
   /** When an address last had a WebSocket closed for a newcomer, within the cooldown. */
   const evictedAt = new Map<string, number>();
-  const inner = options.handler && startInner(options.handler, options.log);
+  const inner = options.handler && startInner(options.handler, tls !== undefined, options.log);
   const idle = new IdleSweeper(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const maxPassed = options.maxPassedThrough ??
     Math.max(16, Math.floor(options.maxConnections / 4));
@@ -353,8 +370,17 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     }
   };
 
+  const proxies = new Set(options.trustedProxies ?? []);
   const handle = async (conn: Deno.Conn) => {
-    const address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+    let address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+    if (proxies.has(address)) {
+      const client = await readProxyHeaderInTime(conn, options.headTimeoutMs);
+      if (client instanceof Error) {
+        stats.handshakesFailedTotal++;
+        return closeQuietly(conn);
+      }
+      address = client ?? address; // none named: the proxy's own health check
+    }
     const refusal = options.refuse?.(address);
     if (refusal !== undefined) {
       stats.addressesRefusedTotal++;
@@ -429,6 +455,10 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   return {
     port: (listener.addr as Deno.NetAddr).port,
     addressCounts: () => gate.addresses(),
+    replaceCertificate(keyPair) {
+      if (!(listener instanceof ReloadableTlsListener)) throw new TypeError("no TLS on this port");
+      listener.replace(keyPair);
+    },
     stats: () => ({
       connectionsOpen: gate.size,
       connectionsRefusedTotal: gate.refusedTotal,
@@ -478,19 +508,22 @@ async function readHeadInTime(
 /** The internal server: a Unix socket in a directory only this user can enter. */
 function startInner(
   handler: (request: Request) => Response | Promise<Response>,
+  secure: boolean,
   log?: (line: string) => void,
 ) {
   const dir = Deno.makeTempDirSync({ prefix: "turnpike-http-" });
   Deno.chmodSync(dir, 0o700);
   const path = `${dir}/http.sock`;
-  // Requests on a Unix socket have `http+unix:` URLs; the handler sees the URL the client used.
+  // Requests on a Unix socket have `http+unix:` URLs; the handler sees the URL the client used
+  // (`https:` behind TLS, so URLs built from it, a blob's say, name the scheme clients use).
+  const scheme = secure ? "https:" : "http:";
   // The copy leaves out `signal`: reading it makes Deno warn about its legacy abort behaviour.
   const server = serveResilient({
     path,
     handler: (request) =>
       handler(
         request.url.startsWith(UNIX_SCHEME)
-          ? new Request(`http:${request.url.slice(UNIX_SCHEME.length)}`, {
+          ? new Request(`${scheme}${request.url.slice(UNIX_SCHEME.length)}`, {
             method: request.method,
             headers: request.headers,
             body: request.body,
@@ -579,48 +612,6 @@ async function copy(from: Deno.Conn, to: Deno.Conn, touch: () => void): Promise<
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** One timer for every passed-through request: closes those idle past the timeout. */
-class IdleSweeper {
-  readonly #timeoutMs: number;
-  readonly #entries = new Set<{ last: number; close: () => void }>();
-  #timer?: ReturnType<typeof setInterval>;
-  closedTotal = 0;
-
-  constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs;
-  }
-
-  track(close: () => void): { touch: () => void; done: () => void } {
-    const entry = { last: Date.now(), close };
-    this.#entries.add(entry);
-    this.#timer ??= this.#start();
-    return {
-      touch: () => entry.last = Date.now(),
-      done: () => {
-        this.#entries.delete(entry);
-        if (this.#entries.size === 0) this.stop();
-      },
-    };
-  }
-
-  stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #start(): ReturnType<typeof setInterval> {
-    return setInterval(() => {
-      const cutoff = Date.now() - this.#timeoutMs;
-      for (const entry of this.#entries) {
-        if (entry.last >= cutoff) continue;
-        this.#entries.delete(entry);
-        this.closedTotal++;
-        entry.close();
-      }
-    }, Math.min(1000, Math.max(10, this.#timeoutMs / 4)));
-  }
 }
 
 /** Answers with a plain HTTP status and closes; `readFirst` lets the client send its request. */

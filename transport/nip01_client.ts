@@ -36,6 +36,7 @@ import {
 } from "../protocol/nip01_message.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { Nip42Answer } from "./nip42_answer.ts";
+import { trustedClient, untrustedCertificate } from "./tls_trust.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
 
 /** Reconnection of a live client. */
@@ -289,7 +290,7 @@ class Nip01Connection implements Nip01Client {
     this.#log({ type: "connecting", attempt: this.#attempt, since });
     let socket: WebSocket;
     try {
-      socket = this.#options.openSocket?.(this.#url) ?? new WebSocket(this.#url);
+      socket = this.#options.openSocket?.(this.#url) ?? new WebSocket(this.#url, trustedClient());
     } catch (err) {
       const message = `not a WebSocket URL: ${(err as Error).message}`;
       return this.#stop(new Nip01ClientError("bad-url", message, { cause: err }));
@@ -304,10 +305,14 @@ class Nip01Connection implements Nip01Client {
       socket.send(req);
     };
     socket.onmessage = (m) => this.#onMessage(socket, req, m.data);
-    socket.onerror = () => {
+    socket.onerror = (ev) => {
       // With reconnect, the close event follows and reconnects.
       if (this.#socket !== socket || this.#options.reconnect) return;
-      this.#stop(new Nip01ClientError("unreachable", `cannot reach ${this.#url}`));
+      // A refused certificate is said as such, with the setting that fixes it.
+      const { error, message } = ev as ErrorEvent;
+      const trust = untrustedCertificate(error ?? new Error(message ?? ""), this.#url);
+      const text = trust?.message ?? `cannot reach ${this.#url}`;
+      this.#stop(new Nip01ClientError("unreachable", text, { cause: trust }));
     };
     socket.onclose = (ev) => {
       if (this.#socket !== socket) return;

@@ -27,6 +27,7 @@
 
 import { TransportError } from "./transport_error.ts";
 import { type HttpHead, readHttpHead } from "./http_head.ts";
+import { trustedCaCerts, trustedClient, untrustedCertificate } from "./tls_trust.ts";
 
 /** Options for {@linkcode openWebSocket} and {@linkcode NoDelayWebSocket}. */
 export interface NoDelayWebSocketOptions {
@@ -42,6 +43,8 @@ export interface NoDelayWebSocketOptions {
    * TCP slows its writes (docs/OPERATIONS.md "Peers that do not read"). Default: always read.
    */
   pauseReadingAboveBytes?: number;
+  /** CAs trusted for `wss://` besides the system's. Default: the process's (transport/tls_trust.ts). */
+  caCerts?: readonly string[];
 }
 
 /** Options for {@linkcode NoDelayWebSocket.accept}. */
@@ -109,7 +112,7 @@ function noDelayDisabledByEnv(): boolean {
  */
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): WebSocket {
   if (options.noDelay === false || noDelayDisabledByEnv()) {
-    return options.protocols ? new WebSocket(url, options.protocols) : new WebSocket(url);
+    return new WebSocket(url, { protocols: options.protocols, ...trustedClient() });
   }
   return new NoDelayWebSocket(url, options);
 }
@@ -177,21 +180,15 @@ class CloseWith extends Error {
  * ```
  */
 export class NoDelayWebSocket extends EventTarget implements WebSocket {
-  /** `readyState` while the handshake runs. */
+  /** `readyState`s: CONNECTING (in the handshake), OPEN, CLOSING (a close frame out or in), CLOSED. */
   static readonly CONNECTING: 0 = CONNECTING;
-  /** `readyState` once the handshake succeeded: messages flow. */
   static readonly OPEN: 1 = OPEN;
-  /** `readyState` after a close frame was sent or received, before the TCP connection ends. */
   static readonly CLOSING: 2 = CLOSING;
-  /** `readyState` once the connection is closed or could not be opened. */
   static readonly CLOSED: 3 = CLOSED;
-  /** `readyState` while the handshake runs. */
+  /** The four `readyState` values on the instance too, as the built-in has them. */
   readonly CONNECTING: 0 = CONNECTING;
-  /** `readyState` once the handshake succeeded: messages flow. */
   readonly OPEN: 1 = OPEN;
-  /** `readyState` after a close frame was sent or received, before the TCP connection ends. */
   readonly CLOSING: 2 = CLOSING;
-  /** `readyState` once the connection is closed or could not be opened. */
   readonly CLOSED: 3 = CLOSED;
   /** No extension is ever negotiated. */
   readonly extensions = "";
@@ -217,6 +214,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   #maxMessageBytes: number;
   #closeTimeoutMs: number;
   #pauseReadingAbove: number;
+  #caCerts: readonly string[];
   /** The read loop, waiting for `bufferedAmount` to come down (see `pauseReadingAboveBytes`). */
   #drainWaiters: (() => void)[] = [];
   /** Frames, or a frame's header and payload as two parts, in the order they leave. */
@@ -237,6 +235,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
     this.#pauseReadingAbove = options.pauseReadingAboveBytes ?? Infinity;
+    this.#caCerts = options.caCerts ?? trustedCaCerts();
     const accepted = acceptedConn;
     acceptedConn = undefined;
     this.#isClient = accepted === undefined;
@@ -389,7 +388,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     }
     this.#conn = conn;
     if (secure) {
-      conn = await Deno.startTls(tcp, { hostname });
+      conn = await Deno.startTls(tcp, { hostname, caCerts: [...this.#caCerts] });
       this.#conn = conn;
     }
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
@@ -426,7 +425,8 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
   }
 
   /** The connection could not be established: error, then close 1006, as the built-in does. */
-  #fail(err: Error) {
+  #fail(failure: Error) {
+    const err = untrustedCertificate(failure, this.url) ?? failure;
     this.#dropConn();
     this.#readyState = CLOSED;
     this.#emit("error", new ErrorEvent("error", { message: err.message, error: err }));

@@ -5,6 +5,7 @@
  * @module
  */
 import { TransportError } from "./transport_error.ts";
+import { trustedClient, untrustedCertificate } from "./tls_trust.ts";
 
 /** Largest NIP-11 document read (network input). */
 export const MAX_RELAY_INFO_BYTES = 64 * 1024;
@@ -82,9 +83,11 @@ export async function fetchRelayInfo(
     response = await fetch(url, {
       headers: { accept: "application/nostr+json" },
       signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+      ...trustedClient(),
     });
   } catch (err) {
-    throw new RelayInfoError(`cannot reach ${url}: ${(err as Error).message}`, "unreachable");
+    const message = untrustedCertificate(err, url)?.message ?? (err as Error).message;
+    throw new RelayInfoError(`cannot reach ${url}: ${message}`, "unreachable");
   }
   const body = new Uint8Array(await response.arrayBuffer());
   if (!response.ok) throw new RelayInfoError(`${url} answered HTTP ${response.status}`);

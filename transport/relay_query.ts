@@ -71,8 +71,8 @@ export class RelayQueryError extends TransportError {
   /** Why the query failed, one token. */
   reason: RelayQueryErrorReason;
   /** `reason`: the token; `message`: the details, in words. */
-  constructor(reason: RelayQueryErrorReason, message: string) {
-    super(message);
+  constructor(reason: RelayQueryErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.reason = reason;
   }
 }
@@ -161,6 +161,6 @@ function queryError(url: string, error: Nip01ClientError): RelayQueryError {
     case "refused":
       return new RelayQueryError("closed", `the relay refused the query: ${error.relayMessage}`);
     default:
-      return new RelayQueryError(error.reason, error.message);
+      return new RelayQueryError(error.reason, error.message, { cause: error });
   }
 }

@@ -23,11 +23,12 @@ import { sharedAuthFailures } from "./shared_auth_failures.ts";
 import type { TownHttpHandler } from "./town_http_handler.ts";
 import type { TownSizing } from "./town_sizing.ts";
 import type { TownClosers } from "./town_stop.ts";
+import type { TownCertificate } from "./town_certificate.ts";
 import type { TownStores } from "./town_stores.ts";
 
 /** Options for {@linkcode startTownBtpServer}. */
 export interface TownBtpServerOptions {
-  config: Pick<TownSettings, "host" | "btpPort">;
+  config: Pick<TownSettings, "host" | "btpPort" | "trustedProxies">;
   stores: Pick<TownStores, "sharedBuckets" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "townLimits" | "unknownElsewhere">;
   accounts: BtpAccounts;
@@ -46,6 +47,8 @@ export interface TownBtpServerOptions {
   onOwed: ((balance: PeerBalance) => void) | undefined;
   closers: TownClosers;
   log: (line: string) => void;
+  /** Serve `btp+wss://` with it (roles/town/town_certificate.ts); absent: plain. */
+  certificate?: TownCertificate;
 }
 
 /**
@@ -85,6 +88,8 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     port: config.btpPort,
     // Processes sharing a store share the ports too (one address for the town).
     reusePort: options.stores.postgresStore !== undefined,
+    tls: options.certificate?.keyPair,
+    trustedProxies: config.trustedProxies,
     accounts: options.accounts,
     onIlp: (from, packet) => router.route({ kind: "child", account: from.account }, packet),
     onPeer: (event, account) => {
@@ -128,6 +133,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     log,
   });
   options.closers.add(() => btp.close());
+  options.certificate?.serveOn(btp);
   return btp;
 }
 

@@ -15,6 +15,7 @@ import type { BtpServer, BtpServerStats } from "./btp/btp_server.ts";
 import { LateBound } from "./late_bound.ts";
 import type { TownAddress } from "./town_address.ts";
 import type { TownBooks } from "./town_books.ts";
+import type { TownCertificate } from "./town_certificate.ts";
 import { createTownHttpHandler, type TownHttpHandler } from "./town_http_handler.ts";
 import type { TownGauges } from "./town_metrics.ts";
 import type { TownRelay } from "./town_relay.ts";
@@ -24,7 +25,7 @@ import type { TownStores } from "./town_stores.ts";
 
 /** Options for {@linkcode startTownHttpFront}. */
 export interface TownHttpFrontOptions {
-  config: Pick<TownSettings, "host" | "httpPort" | "pricing">;
+  config: Pick<TownSettings, "host" | "httpPort" | "pricing" | "trustedProxies">;
   stores: Pick<TownStores, "store" | "blobs" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "fileLimit" | "unknownElsewhere">;
   relay: TownRelay;
@@ -41,6 +42,8 @@ export interface TownHttpFrontOptions {
   blobPricePerMiB: bigint;
   closers: TownClosers;
   log: (line: string) => void;
+  /** Serve `wss://`/`https://` with it (roles/town/town_certificate.ts); absent: plain. */
+  certificate?: TownCertificate;
 }
 
 /** The town's HTTP front. */
@@ -107,6 +110,8 @@ export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront
     port: config.httpPort,
     // Processes sharing a store share the ports too (one address for the town).
     reusePort: options.stores.postgresStore !== undefined,
+    tls: options.certificate?.keyPair,
+    trustedProxies: config.trustedProxies,
     log,
     connectionsElsewhere: connectionCounts &&
       (() => connectionCounts.reachable() ? 0 : unknownElsewhere),
@@ -114,6 +119,7 @@ export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront
       ((address) => connectionCounts.take("http", address, limits.maxConnectionsPerAddress)),
   });
   front.bind(server);
+  options.certificate?.serveOn(server);
   options.closers.add(async () => {
     http.close();
     await server.close();

@@ -38,6 +38,7 @@ import {
 } from "./town_metrics.ts";
 import type { PeerBalance } from "../../state/peer_ledger.ts";
 import { ReadBudget } from "./relay/read_budget.ts";
+import type { TlsKeyPair } from "../../transport/tls_listener.ts";
 import type { HttpHead } from "../../transport/http_head.ts";
 import {
   type HttpFront,
@@ -86,6 +87,10 @@ export interface TownHttpListenOptions {
   port: number;
   /** Share the port with the town's other processes (transport/http_front.ts). */
   reusePort?: boolean;
+  /** Serve TLS with this certificate (transport/http_front.ts `tls`). */
+  tls?: TlsKeyPair;
+  /** Proxies whose PROXY header names the client (transport/http_front.ts). */
+  trustedProxies?: readonly string[];
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
   /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */

@@ -32,6 +32,7 @@ import { createTownRouter } from "./town_router.ts";
 import { drainInFlight, TownClosers } from "./town_stop.ts";
 import { linkTownToParent } from "./town_parent.ts";
 import { startTownHttpFront } from "./town_http_front.ts";
+import { TownCertificate } from "./town_certificate.ts";
 import { startTownBtpServer, townBtpAccounts } from "./town_btp_server.ts";
 import { routePeersAcrossProcesses } from "./town_process_routes.ts";
 
@@ -107,22 +108,15 @@ export interface TownNode {
   ledger: PeerLedger;
   /** The connection of a BTP peer, when connected (payouts are sent over it). */
   peer(account: string): BtpPeerConnection | undefined;
+  /**
+   * The certificate both ports serve (`config.tls`; town_certificate.ts): its `reload()` reads
+   * the files again for new connections (SIGHUP). Absent: plain ws/http/btp+ws.
+   */
+  certificate?: TownCertificate;
   /** Stops everything; safe to call twice. */
   stop(): Promise<void>;
 }
 
-/**
- * Starts a town.
- *
- * @example
- * ```ts
- * declare const config: Parameters<typeof startTownNode>[0]["config"];
- * declare const signer: Parameters<typeof startTownNode>[0]["signer"];
- * const town = await startTownNode({ config, signer });
- * console.log(town.ilpAddress, town.httpPort, town.btpPort);
- * await town.stop();
- * ```
- */
 /**
  * Starts a town.
  *
@@ -140,6 +134,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   const log = options.log ?? (() => {});
   const storeUrl = options.storeUrl ?? config.storeUrl;
   const sizing = sizeTownLimits(config, storeUrl !== undefined, log);
+  // Read before anything opens: a missing or unreadable file stops the start with its name.
+  const certificate = config.tls && await TownCertificate.load(config.tls);
   // Each step adds what closes what it opened; a stop closes them last opened first.
   const closers = new TownClosers();
   const stores = await openTownStores({
@@ -218,6 +214,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       blobPricePerMiB,
       closers,
       log,
+      certificate,
     });
     const btp = startTownBtpServer({
       config,
@@ -234,6 +231,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       onOwed,
       closers,
       log,
+      certificate,
     });
     btpServer.bind(btp);
     if (postgresStore && connectionCounts && listener && forwardKey) {
@@ -256,7 +254,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       store,
       signer,
       ilpAddress: address.ilpAddress,
-      btpEndpoint: `btp+ws://${urlHost(config.host)}:${btp.port}`,
+      btpEndpoint: `${certificate ? "btp+wss" : "btp+ws"}://${urlHost(config.host)}:${btp.port}`,
       assetCode: address.assetCode,
       assetScale: address.assetScale,
       settlement: config.settlement,
@@ -283,6 +281,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       announcement,
       ledger: books.ledger,
       peer: (account) => btp.peer(account),
+      certificate,
       stop: () => closers.stop(),
     };
   } catch (err) {

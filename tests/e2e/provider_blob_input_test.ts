@@ -22,7 +22,7 @@ import {
   waitUntil,
 } from "../support/provider_test_kit.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
-import { openProviderJobStore } from "../../state/provider_job_store.ts";
+import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
 import { hashFile } from "../../transport/blossom_client.ts";
 
 interface World {
@@ -188,16 +188,18 @@ Deno.test("provider blob inputs: SIGKILLed mid-download, restarted: the job comp
     const report = result.content || await (await fetch(blobbed!.url)).text();
     assertStringIncludes(report, '"status":"passed"');
     // The record turns `published` just after the result goes out.
-    let record;
+    let record: ReturnType<ProviderJobStore["get"]>;
     await waitUntil(
       async () => {
         const store = await openProviderJobStore({ stateDir: `${w.root}/state` });
         record = store.get(job.id);
         return record?.status === "published";
       },
-      15_000,
+      60_000,
       "the job published",
-    );
+    ).catch((err) => {
+      throw new Error(`${err.message} (its record: ${record?.status ?? "none"})`, { cause: err });
+    });
     assertEquals(record!.attempts, 2, "one run killed mid-download, one that finished");
     // One invoice, one payment, one result.
     const invoices = w.alice.seen().filter(feedbackOf(job.id, "payment-required"));

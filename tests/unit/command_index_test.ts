@@ -210,6 +210,8 @@ Deno.test("command index: job submit loads no chain/ and, of roles/ and transpor
     "transport/relay_event_check.ts",
     "transport/relay_query.ts",
     "transport/relay_query_many.ts",
+    // The CAs of ca_file the relay reader trusts (a town on TLS, docs/OPERATIONS.md).
+    "transport/tls_trust.ts",
     "transport/transport_error.ts",
   ]);
 });

@@ -45,6 +45,7 @@ import type { ChannelCosignDesk } from "../channels/channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "../auth_failure_throttle.ts";
 import type { AuthFailureReservation, SharedAuthFailures } from "../shared_auth_failures.ts";
 import { listenHttpFront } from "../../../transport/http_front.ts";
+import type { TlsKeyPair } from "../../../transport/tls_listener.ts";
 import type { SlowConsumerGuard } from "../../../transport/slow_consumer_guard.ts";
 import {
   ChannelCosignError,
@@ -64,6 +65,10 @@ export interface BtpServerOptions {
   port: number;
   /** Share the port with the town's other processes (transport/http_front.ts). */
   reusePort?: boolean;
+  /** Serve `btp+wss://` with this certificate (transport/http_front.ts `tls`). */
+  tls?: TlsKeyPair;
+  /** Proxies whose PROXY header names the client (transport/http_front.ts). */
+  trustedProxies?: readonly string[];
   accounts: BtpAccounts;
   onIlp: BtpIlpHandler;
   /** Largest BTP frame per peer. Default 64 KiB. */
@@ -130,6 +135,8 @@ export interface BtpServer {
   stats(): BtpServerStats;
   /** Open connections per remote address. */
   addressCounts(): [string, number][];
+  /** New connections get `keyPair`, open ones keep theirs (transport/http_front.ts). */
+  replaceCertificate(keyPair: TlsKeyPair): void;
   /**
    * Resolves once no ILP packet is being handled (its claim checked, routed, its claim made
    * durable and answered) and none arrived for `quietMs` (default 250: a packet already on its
@@ -338,6 +345,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     hostname: options.hostname,
     port: options.port,
     reusePort: options.reusePort,
+    tls: options.tls,
+    trustedProxies: options.trustedProxies,
     headTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
     maxConnectionsPerPrefix: options.maxConnectionsPerPrefix,
@@ -354,6 +363,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     peer: (account) => connections.get(account),
     peers: () => [...connections.keys()],
     addressCounts: () => listener.addressCounts(),
+    replaceCertificate: (keyPair) => listener.replaceCertificate(keyPair),
     stats: () => {
       const l = listener.stats();
       return {
