@@ -328,12 +328,26 @@ export {
   type ChainConfig,
   ChainConfigError,
   chainIdOf,
-  chainTokenUnit,
   LOCAL_CHAIN,
+  MainnetConsentError,
   networkLabel,
+  requireMainnetConsent,
   resolveChainConfig,
   type ResolveChainConfigOptions,
 } from "./config/chain_config.ts";
+export {
+  type ChainNetwork,
+  KNOWN_CHAINS,
+  type KnownChain,
+  knownChain,
+  networkText,
+} from "./config/known_chains.ts";
+export {
+  ChainIdMismatchError,
+  connectChain,
+  readTokenFacts,
+  TokenContractError,
+} from "./chain/chain_connection.ts";
 export {
   type BalanceProof,
   BalanceProofSignatureError,

@@ -2,7 +2,8 @@
  * A local chain for `demo` and tests: starts the anvil binary of the npm package
  * `@foundry-rs/anvil` (installed in `tools/node_modules`) on a free port of 127.0.0.1 (port 0,
  * the port is read from anvil's "Listening on" line), and deploys the project's contracts from
- * `chain/artifacts/`. Chain id 31337, the standard test mnemonic's funded accounts.
+ * `chain/artifacts/`. Chain id 31337 unless told another (a test of Base's 8453 or Base
+ * Sepolia's 84532), the standard test mnemonic's funded accounts.
  *
  * @module
  */
@@ -38,6 +39,8 @@ export interface StartAnvilOptions {
   startTimeoutMs?: number;
   /** Loopback port to listen on. Default 0: a free port (read back from anvil's log). */
   port?: number;
+  /** The chain id anvil answers (`--chain-id`). Default 31337. */
+  chainId?: number;
 }
 
 /** Options for {@linkcode deployContracts}. */
@@ -51,6 +54,8 @@ export interface DeployContractsOptions {
   /** Test token symbol/decimals. Default "M2M", 6. */
   tokenSymbol?: string;
   tokenDecimals?: number;
+  /** The anvil's chain id. Default 31337. */
+  chainId?: number;
 }
 
 /** Addresses of freshly deployed contracts. */
@@ -70,6 +75,8 @@ export interface FundAccountOptions {
   wei?: bigint;
   /** Minter key; default anvil account 0 (the deployer). */
   minterKey?: Hex;
+  /** The anvil's chain id. Default 31337. */
+  chainId?: number;
 }
 
 /** anvil could not be started or the deployment failed. */
@@ -110,7 +117,14 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(binary, {
-      args: ["--host", "127.0.0.1", "--port", String(options.port ?? 0), "--chain-id", "31337"],
+      args: [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(options.port ?? 0),
+        "--chain-id",
+        String(options.chainId ?? 31337),
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
@@ -146,7 +160,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   return {
     rpcUrl: `http://127.0.0.1:${port}`,
     port,
-    chainId: 31337,
+    chainId: options.chainId ?? 31337,
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -185,16 +199,16 @@ function killQuietly(child: Deno.ChildProcess): void {
 }
 
 /**
- * The viem chain object for anvil (chain id 31337) at an RPC URL.
+ * The viem chain object for anvil (chain id 31337 unless told another) at an RPC URL.
  *
  * @example
  * ```ts
  * const chain = anvilChain("http://127.0.0.1:8545");
  * ```
  */
-export function anvilChain(rpcUrl: string) {
+export function anvilChain(rpcUrl: string, chainId = 31337) {
   return defineChain({
-    id: 31337,
+    id: chainId,
     name: "anvil",
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
@@ -214,7 +228,7 @@ export async function deployContracts(options: DeployContractsOptions): Promise<
   try {
     const deployed = await deployTokenNetwork({
       rpcUrl: options.rpcUrl,
-      chainId: 31337,
+      chainId: options.chainId ?? 31337,
       account: privateKeyToAccount(options.deployerKey ?? ANVIL_ACCOUNT_KEYS[0]),
       testTokenSymbol: options.tokenSymbol,
       testTokenDecimals: options.tokenDecimals,
@@ -242,7 +256,7 @@ export async function deployContracts(options: DeployContractsOptions): Promise<
  * ```
  */
 export async function fundAccount(options: FundAccountOptions): Promise<void> {
-  const chain = anvilChain(options.rpcUrl);
+  const chain = anvilChain(options.rpcUrl, options.chainId);
   const account = privateKeyToAccount(options.minterKey ?? ANVIL_ACCOUNT_KEYS[0]);
   const transport = http(options.rpcUrl);
   const wallet = createWalletClient({ account, chain, transport, pollingInterval: 10 });

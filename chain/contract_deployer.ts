@@ -89,7 +89,7 @@ export async function deployTokenNetwork(
     txs.push(hash);
     const receipt = await pub.waitForTransactionReceipt({
       hash,
-      pollingInterval: pollingIntervalMs(options.chainId),
+      pollingInterval: pollingIntervalMs(options.chainId, options.rpcUrl),
     });
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new ContractDeployError(`deployment failed (tx ${hash})`);
@@ -152,7 +152,7 @@ export async function mintTestTokens(options: MintTestTokensOptions): Promise<He
   });
   const receipt = await pub.waitForTransactionReceipt({
     hash,
-    pollingInterval: pollingIntervalMs(options.chainId),
+    pollingInterval: pollingIntervalMs(options.chainId, options.rpcUrl),
   });
   if (receipt.status !== "success") throw new ContractDeployError(`mint reverted (tx ${hash})`);
   return hash;
@@ -172,8 +172,12 @@ function clients(rpcUrl: string, chainId: number, account: LocalAccount) {
       account,
       chain,
       transport,
-      pollingInterval: pollingIntervalMs(chainId),
+      pollingInterval: pollingIntervalMs(chainId, rpcUrl),
     }),
-    pub: createPublicClient({ chain, transport, pollingInterval: pollingIntervalMs(chainId) }),
+    pub: createPublicClient({
+      chain,
+      transport,
+      pollingInterval: pollingIntervalMs(chainId, rpcUrl),
+    }),
   };
 }

@@ -268,7 +268,7 @@ export class TokenNetworkClient {
       rpcUrls: { default: { http: [chain.rpcUrl] } },
     });
     const transport = http(chain.rpcUrl);
-    const pollingInterval = pollingIntervalMs(chain.chainId);
+    const pollingInterval = pollingIntervalMs(chain.chainId, chain.rpcUrl);
     this.publicClient = createPublicClient({ chain: viemChain, transport, pollingInterval });
     this.#wallet = createWalletClient({
       account: this.account,
@@ -723,7 +723,7 @@ export class TokenNetworkClient {
     }
     const receipt = await this.publicClient.waitForTransactionReceipt({
       hash,
-      pollingInterval: pollingIntervalMs(this.chain.chainId),
+      pollingInterval: pollingIntervalMs(this.chain.chainId, this.chain.rpcUrl),
     });
     if (receipt.status !== "success") {
       throw new ChainTxError("Reverted", `${fn} reverted (tx ${hash})`);

@@ -2,8 +2,10 @@
  * `turnpike chain deploy`: puts the TokenNetwork contract on a chain an RPC URL reaches (a
  * testnet, a remote dev chain, a separate anvil), signed by the profile's wallet, and writes the
  * chain table (`[chains."<id>"]` rpc_url, token_network, token) into the profile's config.toml.
- * On a development chain (id 31337) with no token configured it also deploys the M2M test token,
- * which the wallet then mints (`--mint`, and `--fund <address>` for others). Base Sepolia has
+ * On a development chain (id 31337, or any chain id on a loopback RPC: an anvil started as
+ * another chain) with no token configured it also deploys the M2M test token
+ * (`--token-decimals`, default 6), which the wallet then mints (`--mint`, and
+ * `--fund <address>` for others). Base Sepolia has
  * its public RPC and the M2M token as defaults: only the TokenNetwork is deployed. A mainnet
  * chain needs `--mainnet`.
  *
@@ -16,6 +18,7 @@
 import type { Command } from "commander";
 import { createPublicClient, http, parseUnits } from "viem";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { LocalAccount } from "viem/accounts";
@@ -31,6 +34,8 @@ import { editConfigFile, setTableKeys } from "../config/config_file.ts";
 import {
   type ChainConfig,
   ChainConfigError,
+  isDevelopmentChain,
+  MainnetConsentError,
   networkLabel,
   resolveChainConfig,
 } from "../config/chain_config.ts";
@@ -47,13 +52,13 @@ interface DeployOptions extends GlobalOptions {
   chain?: string;
   token?: string;
   mint: string;
+  tokenDecimals?: string;
   fund?: string[];
   mainnet?: boolean;
   passphraseFile?: string;
   passphraseFd?: string;
 }
 
-const DEV_CHAIN_ID = 31337;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /**
@@ -78,6 +83,7 @@ export function registerChainDeploy(chain: Command): Command {
       "ERC-20 to settle in (default: M2M on 84532, a test token on 31337)",
     )
     .option("--mint <amount>", "test token only: M2M minted to the wallet", "100")
+    .option("--token-decimals <n>", "test token only: its decimals (default 6)")
     .option("--fund <address>", "test token only: also mint --mint M2M to this address", collect)
     .option("--mainnet", "allow a mainnet chain (real funds)")
     .option("--passphrase-file <file>", "read the wallet passphrase from this file")
@@ -103,13 +109,16 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
     }
     return a as `0x${string}`;
   });
-  if (chain.tokenAddress === undefined && chain.chainId !== DEV_CHAIN_ID) {
+  if (chain.tokenAddress === undefined && !isDevelopmentChain(chain.chainId, chain.rpcUrl)) {
     throw new CliError(`chain ${chain.id} has no token configured`, {
       suggestion: "pass --token <address> (the ERC-20 to settle in), or TURNPIKE_TOKEN",
       exitCode: ExitCode.Usage,
     });
   }
-  const mint = parseMint(opts.mint, chain);
+  const testTokenDecimals = opts.tokenDecimals === undefined
+    ? undefined
+    : parseDecimals(opts.tokenDecimals);
+  const mint = parseMint(opts.mint, { ...chain, tokenDecimals: testTokenDecimals ?? 6 });
   progress(opts, `Network: ${networkLabel(chain)} at ${chain.rpcUrl}`);
   using signer = await loadNodeSigner({
     stateDir: loaded.settings.stateDir,
@@ -125,6 +134,7 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
       chainId: chain.chainId,
       account: signer.evm,
       token: chain.tokenAddress,
+      testTokenDecimals,
     });
     const minted: `0x${string}`[] = [];
     if (deployed.testToken && mint > 0n) {
@@ -170,7 +180,7 @@ async function settingsOf(opts: DeployOptions): Promise<LoadedSettings> {
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
 }
 
@@ -199,7 +209,7 @@ async function chainOf(loaded: LoadedSettings, opts: DeployOptions): Promise<Cha
   } catch (err) {
     if (err instanceof ChainConfigError) {
       throw new CliError(err.message, {
-        suggestion: /MAINNET/.test(err.message)
+        suggestion: err instanceof MainnetConsentError
           ? "pass --mainnet if you mean it (real funds)"
           : "pass --chain and --rpc for a known chain",
         exitCode: ExitCode.Usage,
@@ -213,7 +223,16 @@ async function chainOf(loaded: LoadedSettings, opts: DeployOptions): Promise<Cha
   }
 }
 
-function parseMint(text: string, chain: ChainConfig): bigint {
+function parseDecimals(text: string): number {
+  if (!/^\d{1,2}$/.test(text) || Number(text) > 36) {
+    throw new CliError(`--token-decimals must be 0..36, got "${text}"`, {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return Number(text);
+}
+
+function parseMint(text: string, chain: Pick<ChainConfig, "tokenDecimals">): bigint {
   if (!/^\d{1,12}(\.\d{1,6})?$/.test(text)) {
     throw new CliError(`--mint must be an amount of tokens, got "${text}"`, {
       exitCode: ExitCode.Usage,

@@ -6,6 +6,7 @@
  */
 import { formatUnits } from "viem";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { type ChainConfig, networkLabel } from "../config/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
@@ -117,7 +118,7 @@ export async function channelWithdraw(
     const why = cosignFailure(err);
     if (why) throw new CliError(`the peer did not co-sign the withdraw: ${why}`, { cause: err });
     if (err instanceof WithdrawTooLargeError) {
-      throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.usage(err);
     }
     throw err;
   } finally {

@@ -6,7 +6,12 @@
  */
 import { BaseError } from "viem";
 import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
-import { ChainConfigError } from "../config/chain_config.ts";
+import { ChainConfigError, MainnetConsentError } from "../config/chain_config.ts";
+import {
+  ChainIdMismatchError,
+  ChainUnreachableError,
+  TokenContractError,
+} from "../chain/chain_connection.ts";
 import {
   ChainTxError,
   InsufficientFundsError,
@@ -64,6 +69,11 @@ const CHANNEL_ERROR_CASES = [
   errorCase(ChainTxError, CLI_ERRORS.chainRefused),
   errorCase(ChannelNotOnChainError, CLI_ERRORS.channelNotOnChain),
   errorCase(BaseError, CLI_ERRORS.chainSilent),
+  errorCase(MainnetConsentError, CLI_ERRORS.mainnetConsent),
+  errorCase(
+    [ChainIdMismatchError, TokenContractError, ChainUnreachableError],
+    CLI_ERRORS.chainMismatch,
+  ),
   errorCase(ChainConfigError, CLI_ERRORS.chainUnconfigured),
   errorCase(ConfigError, CLI_ERRORS.badChannelSetting),
   errorCase(LOCAL_STATE_ERRORS, CLI_ERRORS.localState),

@@ -44,7 +44,7 @@ export async function channelList(
       throw new CliError(`no channel ${id}`, { context: `${ctx.stateDir}/channels` });
     }
   }
-  printNetworkLines(opts, ctx, records);
+  printNetworkLines(opts, records);
   if (opts.refresh && records.length > 0) {
     using signer = await unlockWallet(ctx, opts);
     const audit = await openAuditLog({ dir: ctx.stateDir });

@@ -8,6 +8,7 @@
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { LOCAL_CHAIN, networkLabel } from "../config/chain_config.ts";
+import { connectChain } from "../chain/chain_connection.ts";
 import { ChainTxError, TokenNetworkClient } from "../chain/token_network_client.ts";
 import { channelFilePath, type ChannelRecord } from "../state/channel_file.ts";
 import { openAuditLog } from "../state/audit_log.ts";
@@ -84,11 +85,12 @@ export async function channelOpen(opts: OpenOptions): Promise<void> {
   const ctx = await channelContext(opts);
   const resolved = await resolvePeer(ctx, opts);
   const peerAddress = evmAddress(resolved.peerAddress, "--peer");
-  const chain = chainFor(
+  // Connected: the RPC's chain id checked, the token's decimals and symbol its contract's.
+  const chain = await connectChain(chainFor(
     ctx,
     { ...opts, tokenNetwork: resolved.tokenNetwork, token: resolved.token },
     resolved.chain,
-  );
+  ));
   infoLine(opts, `Peer: ${resolved.peerLabel} (${resolved.origin}), chain: ${networkLabel(chain)}`);
   const deposit = tokenUnits(opts.deposit, chain.tokenDecimals, "--deposit");
   const maxText = opts.maxDeposit ?? ctx.channels.maxDeposit;

@@ -8,6 +8,7 @@
 import { formatUnits } from "viem";
 import { loadSettings } from "../config/settings.ts";
 import { LOCAL_CHAIN, networkLabel } from "../config/chain_config.ts";
+import { connectChain } from "../chain/chain_connection.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import type { ChannelRecord } from "../state/channel_file.ts";
 import { openAuditLog } from "../state/audit_log.ts";
@@ -34,7 +35,8 @@ import { printRecords } from "./channel_rows.ts";
 export async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const ctx = await channelContext(opts);
   const mine = ctx.channels.chains ?? [LOCAL_CHAIN];
-  const chain = chainFor(ctx, opts, opts.chain ?? mine[0]);
+  // Connected: the RPC's chain id checked, the token's decimals and symbol its contract's.
+  const chain = await connectChain(chainFor(ctx, opts, opts.chain ?? mine[0]));
   infoLine(opts, `Network: ${networkLabel(chain)}`);
   using signer = await unlockWallet(ctx, opts);
   const client = new TokenNetworkClient({ chain, account: signer.evm });

@@ -6,16 +6,12 @@
  */
 import { formatUnits } from "viem";
 import { networkLabel } from "../config/chain_config.ts";
+import { knownChain } from "../config/known_chains.ts";
 import type { ChannelRecord } from "../state/channel_file.ts";
 import { channelBooks } from "../state/channel_books.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
-import {
-  chainOfRecord,
-  type ChannelContext,
-  type ChannelOptions,
-  infoLine,
-} from "./channel_context.ts";
+import { type ChannelOptions, infoLine } from "./channel_context.ts";
 
 /** A channel as printed: its figures in token units, as strings. */
 interface RecordView {
@@ -132,7 +128,8 @@ export function printRecords(
 }
 
 /**
- * One `Network:` line per chain the listed channels are on, as every other channel command.
+ * One `Network:` line per chain the listed channels are on, as every other channel command, its
+ * label from the table of known chains by the record's chain id (config/known_chains.ts).
  *
  * @example
  * ```ts
@@ -141,25 +138,23 @@ export function printRecords(
  * import { listChannels } from "../state/channel_file.ts";
  *
  * const ctx = await channelContext({});
- * printNetworkLines({}, ctx, await listChannels(ctx.stateDir));
+ * printNetworkLines({}, await listChannels(ctx.stateDir));
  * ```
  */
 export function printNetworkLines(
   opts: ChannelOptions,
-  ctx: ChannelContext,
   records: ChannelRecord[],
 ): void {
   const seen = new Set<string>();
   for (const r of records) {
     if (seen.has(r.chain)) continue;
     seen.add(r.chain);
-    let label: string;
-    try {
-      label = networkLabel(chainOfRecord(ctx, opts, r));
-    } catch {
-      // No RPC configured for it any more: the record still says where it is.
-      label = `${r.chain} (${r.network})`;
-    }
+    // The label from the table of known chains by the record's chain id: listing moves nothing.
+    const label = networkLabel({
+      id: r.chain,
+      name: knownChain(r.chainId).name,
+      network: knownChain(r.chainId).network,
+    });
     infoLine(opts, `Network: ${label}`);
   }
 }

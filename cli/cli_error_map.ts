@@ -330,6 +330,22 @@ export const CLI_ERRORS = {
         'restarted anvil forgets every channel) or fix [chains."<id>"] rpc_url in config.toml',
       cause: err,
     }),
+  /** A mainnet or unknown chain without `--mainnet` (`usage`): the chain named, how to confirm. */
+  mainnetConsent: (err: Error): CliError =>
+    new CliError(err.message, {
+      context: "real funds",
+      suggestion: "add --mainnet to this command if you mean to move real funds on that chain " +
+        '(docs/OPERATIONS.md "A chain of your choice")',
+      exitCode: ExitCode.Usage,
+      cause: err,
+    }),
+  /** The RPC is another chain, or the token is no ERC-20 there (`failed`). */
+  chainMismatch: (err: Error): CliError =>
+    new CliError(err.message, {
+      context: "chain config",
+      suggestion: 'fix [chains."<id>"] rpc_url or token in config.toml (or --rpc-url / --token)',
+      cause: err,
+    }),
   /** A chain without its RPC URL or token network (`usage`). */
   chainUnconfigured: (err: Error): CliError =>
     new CliError(err.message, {
@@ -338,6 +354,15 @@ export const CLI_ERRORS = {
       exitCode: ExitCode.Usage,
       cause: err,
     }),
+  /** The user's input refused, said as it is (`usage`): a value, a name, an amount. */
+  usage: (err: Error): CliError =>
+    new CliError(err.message, { exitCode: ExitCode.Usage, cause: err }),
+  /**
+   * A setting that does not resolve (a bad flag, variable or config.toml value): `usage`, the
+   * message naming the setting, the error's class as its context.
+   */
+  badSetting: (err: Error): CliError =>
+    new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err }),
   /** A bad value in config.toml or the environment: the user's to fix, like a bad flag (`usage`). */
   badChannelSetting: (err: Error): CliError =>
     new CliError(err.message, {

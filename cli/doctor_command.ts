@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { networkText } from "../config/known_chains.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -156,9 +157,9 @@ async function stateChecks(loaded: LoadedSettings): Promise<DoctorCheck[]> {
   checks.push({
     name: "config",
     status: "ok",
-    detail: `${
-      loaded.configFile ?? "no config.toml (defaults)"
-    }; network ${loaded.settings.network}`,
+    detail: `${loaded.configFile ?? "no config.toml (defaults)"}; network ${
+      networkText(loaded.settings.network)
+    }`,
   });
   return checks;
 }

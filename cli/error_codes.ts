@@ -124,6 +124,16 @@ export const ERROR_CODES = {
   },
   "bad-rumor": { exit: ExitCode.Failure, when: "`skill test --event`: the rumor is malformed" },
   "bad-event": { exit: ExitCode.Failure, when: "`skill test --event`: not a valid event" },
+  "not-delivered": {
+    exit: ExitCode.Failure,
+    when: "`job results --apply`: the delivery is not paid, so the result's key is still sealed",
+  },
+  "result-refused": {
+    exit: ExitCode.Failure,
+    when: "`job results --apply`: the result's bundle rewrites history, does not apply, or is " +
+      "not an agent-task result; nothing was changed",
+    fields: ["reason"],
+  },
   "failed": { exit: ExitCode.Failure, when: "anything else that ran and failed" },
   "interrupted": { exit: ExitCode.Interrupted, when: "stopped by Ctrl-C (SIGINT)" },
   "internal": { exit: ExitCode.Failure, when: "a bug: please report it with the message" },

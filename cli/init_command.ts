@@ -26,6 +26,7 @@
  */
 import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { explicitProfile } from "./settings_flags.ts";
 import { createWallet, MNEMONIC_WARNING, printMnemonicOnce } from "./wallet_command.ts";
@@ -254,7 +255,7 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
     await loadSettings({ flags: { ...flags, stateDir }, env: () => undefined, readFile: false });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.badSetting(err);
   }
   const plan: ConfigPlan = { top: settingsTomlEntries(flags), tables: [] };
   if (opts.role !== "town") {
@@ -267,7 +268,7 @@ async function planConfig(opts: InitOptions, stateDir: string): Promise<ConfigPl
     settlementChainIds(opts.chain ?? []);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
   if (peers.length > 0) {
     plan.tables.push({

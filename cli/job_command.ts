@@ -49,6 +49,8 @@ import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
+import * as agentTask from "./agent_task_options.ts";
+import type { AgentTaskFlags } from "./agent_task_options.ts";
 import { jobLineFields } from "./job_line.ts";
 import { type InlineLog, inlineReportLogs } from "./report_logs.ts";
 import {
@@ -68,7 +70,7 @@ import {
 // Where the requester's users (requester_command.ts) have always found it.
 export { asCliError };
 
-interface SubmitOptions extends RequesterCliOptions {
+interface SubmitOptions extends RequesterCliOptions, AgentTaskFlags {
   input?: string[];
   file?: string[];
   dir?: string;
@@ -86,6 +88,10 @@ interface SubmitOptions extends RequesterCliOptions {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const agentTaskCommand = () =>
+  lazyImport<typeof import("./agent_task_command.ts")>(
+    new URL("./agent_task_command.ts", import.meta.url),
+  );
 
 /**
  * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
@@ -114,7 +120,7 @@ export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConne
  */
 export function registerJobCommand(program: Command): void {
   const job = program.command("job").description("post paid NIP-90 jobs and follow them");
-  addRequesterConnectionOptions(
+  addRequesterConnectionOptions(agentTask.addAgentTaskOptions(
     job.command("submit <kind>")
       .description(
         "post a job (kind number 5000-5999 or a name: ci-run, echo, docker-build, " +
@@ -138,7 +144,7 @@ export function registerJobCommand(program: Command): void {
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
       .option("--force", "post even when no provider serving the kind is online")
       .option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
-  ).action(async (kind: string, _o: unknown, cmd: Command) => {
+  )).action(async (kind: string, _o: unknown, cmd: Command) => {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
   addJobStatusCommand(job);
@@ -147,8 +153,11 @@ export function registerJobCommand(program: Command): void {
   )
     .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
     .option("--raw", "with --output json: also the result event and its raw TOON")
+    .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
+    .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
+    .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await results(id, cmd.optsWithGlobals<RequesterCliOptions & { save?: string }>(), cmd);
+      await results(id, cmd.optsWithGlobals<ResultsOptions>(), cmd);
     });
   addJobWaitCommand(job);
   addJobListCommand(job);
@@ -268,8 +277,9 @@ export async function openRequester(
 /** A file to publish as a blob input before the job is posted. */
 interface PendingUpload {
   path: string;
-  /** A temporary file (a `--dir` archive), removed once published. */
+  /** A temporary file (a `--dir` archive, a sealed bundle), removed once published. */
   temporary?: boolean;
+  name?: string;
   /** Its copy in the profile's `uploads/`, which the node reads (removed once published). */
   staged?: string;
 }
@@ -278,7 +288,7 @@ async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
-): Promise<{ spec: JobSpec; uploads: PendingUpload[] }> {
+): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentTask.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
     const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
@@ -312,7 +322,13 @@ async function buildSpec(
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
-    return { spec, uploads };
+    if (spec.kind !== agentTask.AGENT_TASK_KIND) return { spec, uploads };
+    const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
+    uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
+    spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
+    Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    spec.declineFailed = opts.declineFailed;
+    return { spec, uploads, local: parts.local };
   } catch (err) {
     for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
     if (err instanceof UnknownJobKindError || err instanceof JobSpecError) {
@@ -397,7 +413,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
   const directory = await reading;
-  const { spec, uploads } = await buildSpec(kindText, opts, directory ?? []);
+  const { spec, uploads, local } = await buildSpec(kindText, opts, directory ?? []);
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);
@@ -410,7 +426,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       spec,
       uploads: uploads.map((u) => ({
         path: u.staged!,
-        name: u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1),
+        name: u.name ??
+          (u.temporary ? "context.tar.gz" : u.path.slice(u.path.lastIndexOf("/") + 1)),
       })),
       wait: opts.wait === true,
       priceCeiling: config.priceCeiling,
@@ -439,6 +456,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
         jobId ??= record.id;
+        if (local) await agentTask.rememberAgentTask(config.stateDir, record.id, local);
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
           if (json) printJsonLine("job", { ...jobLineFields(record), network });
@@ -623,11 +641,9 @@ export async function followJob(
   }
 }
 
-async function results(
-  idText: string,
-  opts: RequesterCliOptions & { save?: string; raw?: boolean },
-  cmd: Command,
-): Promise<void> {
+type ResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & { save?: string; raw?: boolean };
+
+async function results(idText: string, opts: ResultsOptions, cmd: Command): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
     const record = await readJob(repo, idText);
@@ -647,6 +663,18 @@ async function results(
         code: "no-result",
         suggestion: `\`turnpike job wait ${id.slice(0, 12)}\` follows it to its end`,
       });
+    }
+    if (opts.apply !== undefined) {
+      const applied = await (await agentTaskCommand()).applyAgentResult({
+        stateDir: repo.stateDir,
+        record,
+        result: { tags: result.event.tags, content: result.content },
+        repo: opts.apply === true ? undefined : opts.apply,
+        branch: opts.branch,
+        fastForward: opts.fastForward,
+      });
+      if (opts.output === "json") return printJsonLine("applied", applied);
+      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict})`);
     }
     const blobs = blobOutputsOf(result.event.tags);
     // A log the report carries whole (ci-run's short ones) is saved with the blobs.

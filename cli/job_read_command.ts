@@ -10,6 +10,7 @@
  */
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -187,7 +188,7 @@ export async function loadRequesterConfig(
     });
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.badSetting(err);
     }
     throw err;
   }
@@ -302,7 +303,7 @@ export async function openRepo(opts: RequesterCliOptions, cmd: Command): Promise
   const loaded = await loadSettings({
     flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS),
   }).catch((err) => {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err as Error);
   });
   return await openJobRepository({ stateDir: loaded.settings.stateDir, readOnly: true });
 }
@@ -418,7 +419,7 @@ async function list(
     try {
       kind = resolveJobKind(opts.kind);
     } catch (err) {
-      throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.usage(err as Error);
     }
   }
   const repo = await openRepo(opts, cmd);

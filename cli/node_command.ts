@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { parseAgentPresets } from "../config/agent_presets.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
@@ -47,10 +48,9 @@ import {
 } from "../roles/provider/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { untrusted } from "./cli_error_map.ts";
+import { CLI_ERRORS, untrusted } from "./cli_error_map.ts";
 import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
-import { ExitCode } from "./exit_codes.ts";
 import type { LoadedSettings } from "../config/settings.ts";
 import { networkField } from "./network_line.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -65,10 +65,13 @@ import {
 import type { GlobalOptions } from "./global_options.ts";
 import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
 import { printJsonLine } from "./json_line.ts";
+import { profileChainIds } from "../config/known_chains.ts";
 import { addNodeStatusCommand, loadNodeSettings } from "./node_status_command.ts";
 
 /** `node up`'s flags: the root's, the town connection's, and the provider's own. */
 interface NodeOptions extends GlobalOptions, ProviderFlags {
+  /** `--mainnet`: a profile on a chain of real funds may start. */
+  mainnet?: boolean;
   relayUrl?: string;
   connectorBtpUrl?: string;
   btpToken?: string;
@@ -136,6 +139,7 @@ export function registerNodeCommand(program: Command): void {
     .option("--about <text>", "description in the NIP-89 announcement")
     .option("--allow-insecure", "allow non-loopback ws:// / btp+ws:// URLs")
     .option("--channel <id>", "pay the town with claims on this payment channel")
+    .option("--mainnet", "allow a profile on a mainnet or unknown chain (real funds)")
     .option(
       "--channel-prepay <n>",
       "let each claim cover this much ahead (base units; fewer claims, default 0)",
@@ -259,6 +263,8 @@ async function resolveNodeOptions(
     skillsDir: skillsDir ?? await defaultSkillsDir(s.stateDir),
     name: opts.name,
     about: opts.about,
+    // The key of each is read here: it stays in this process, never in a job's sandbox.
+    agents: usageError(() => parseAgentPresets(loaded.sections.agents)),
     ...usageError(() => resolveTownChannelSettings({ loaded, alertWebhook: opts.alertWebhook })),
   };
 }
@@ -269,7 +275,7 @@ function usageError<T>(resolve: () => T): T {
     return resolve();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
 }
 
@@ -282,6 +288,8 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   await using session = await startNodeSession({
     command: "node up",
     network: loaded.settings.network,
+    chains: profileChainIds(loaded.sections, loaded.settings.chain),
+    allowMainnet: opts.mainnet || loaded.settings.mainnet,
     signer: {
       ...opts,
       stateDir: resolved.stateDir,

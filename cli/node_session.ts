@@ -12,6 +12,10 @@ import type { NodeSigner } from "../protocol/node_signer.ts";
 import type { StateDirLock } from "../state/state_dir_lock.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { printNetworkLine } from "./network_line.ts";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { isRealFunds, networkOfChainId } from "../config/known_chains.ts";
+import { MainnetConsentError, requireMainnetConsent } from "../config/chain_config.ts";
 import { loadNodeSigner, type LoadNodeSignerOptions } from "./node_identity.ts";
 import { stopSignal } from "./stop_signal.ts";
 
@@ -21,6 +25,10 @@ export interface NodeSessionOptions {
   command: string;
   /** The network shown on the network line. */
   network: Network;
+  /** The chains the profile is set up for: the one that moves real funds is named in a refusal. */
+  chains?: readonly string[];
+  /** Accept a network of real funds (mainnet, or a chain id the table does not know): `--mainnet`. */
+  allowMainnet?: boolean;
   /** The wallet to unlock (its state dir is the one locked) and what to say when it is missing. */
   signer: Omit<LoadNodeSignerOptions, "onFailure">;
 }
@@ -63,6 +71,7 @@ export async function startNodeSession(options: NodeSessionOptions): Promise<Nod
   const keyLost = Promise.withResolvers<Error>();
   try {
     printNetworkLine(options.network);
+    refuseRealFundsUnconfirmed(options);
     signer = await loadNodeSigner({ ...options.signer, onFailure: keyLost.resolve });
   } catch (err) {
     await lock[Symbol.asyncDispose]();
@@ -81,4 +90,28 @@ export async function startNodeSession(options: NodeSessionOptions): Promise<Nod
       }
     },
   };
+}
+
+/**
+ * A node set up for a chain of real funds (mainnet, or a chain id config/known_chains.ts does not
+ * know) starts only with `--mainnet`: the refusal names the chain and how to confirm.
+ */
+function refuseRealFundsUnconfirmed(options: NodeSessionOptions): void {
+  if (options.allowMainnet) return;
+  const chain = options.chains?.find((id) => isRealFunds(networkOfChainId(id)));
+  if (chain === undefined) return;
+  try {
+    requireMainnetConsent(chain, false);
+  } catch (err) {
+    if (err instanceof MainnetConsentError) {
+      throw new CliError(`${options.command} refused: ${err.message}`, {
+        context: "real funds",
+        suggestion: `add --mainnet to \`turnpike ${options.command}\` if you mean to move real ` +
+          "funds on that chain",
+        exitCode: ExitCode.Usage,
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }

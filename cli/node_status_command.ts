@@ -8,7 +8,7 @@
  */
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { ExitCode } from "./exit_codes.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { NODE_LOG_FILE, nodeHello } from "./profile_node.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -75,7 +75,7 @@ export async function loadNodeSettings(
     return await loadSettings({ flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS) });
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.badSetting(err);
     }
     throw err;
   }

@@ -108,7 +108,7 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
       rows.push([
         p.name,
         p.pubkey.slice(0, 12),
-        s.name,
+        s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
         s.kinds.join(" "),
         priceText(s.price, p),
         p.online ? "yes" : "no",

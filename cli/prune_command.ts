@@ -9,8 +9,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { CliError } from "./cli_error.ts";
-import { ExitCode } from "./exit_codes.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { loadSettings } from "../config/settings.ts";
 import { openAuditLog } from "../state/audit_log.ts";
@@ -68,7 +67,7 @@ async function prune(side: Side, opts: PruneOptions): Promise<void> {
     ageMs = parseAge(opts.olderThan);
   } catch (err) {
     if (!(err instanceof PruneAgeError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
   const { settings } = await loadSettings({
     flags: { stateDir: opts.stateDir, profile: opts.profile },

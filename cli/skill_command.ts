@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { signEventTemplate } from "../identity/event_signer.ts";
 import { buildJobRequest, isJobRequestKind, type JobInputType } from "../protocol/nip90_job.ts";
@@ -107,7 +108,7 @@ async function newSkill(name: string, o: { dir: string; kind: string; output?: s
   try {
     dir = await writeSkillScaffold({ name, parentDir: o.dir, kind });
   } catch (err) {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err as Error);
   }
   if (o.output === "json") printJsonLine("skill", { type: "skill", name, dir, kind });
   else {
@@ -282,6 +283,13 @@ async function projectBlob(dir: string, root: string): Promise<{ path: string; s
 
 /** The provider's runner for this skill: its docker-build runner, else the skill sandbox. */
 async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
+  if (manifest.runner === "agent") {
+    throw new CliError(`${manifest.name} runs an agent preset of a provider's config`, {
+      exitCode: ExitCode.Usage,
+      suggestion: "test it through a provider (`node up` with [agents.<name>]) and " +
+        '`job submit agent-task` (docs/OPERATIONS.md "Agent presets")',
+    });
+  }
   if (manifest.runner !== "docker") {
     // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
     // read-only for the job (roles/provider/provider_skills.ts, docs/SKILLS.md).

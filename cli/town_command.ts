@@ -45,6 +45,8 @@ import {
 } from "../config/town_settings.ts";
 import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { resolveChainConfig } from "../config/chain_config.ts";
+import { townAssetOfToken } from "../config/town_asset.ts";
+import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { chainTables, watchIntervalMs } from "../config/channel_settings.ts";
@@ -231,6 +233,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     config = resolveTownSettings({ loaded, flags: opts });
     chains = chainTables(loaded);
     watchEveryMs = watchIntervalMs(loaded);
+    opts.mainnet ||= loaded.settings.mainnet;
     if (loaded.settings.role !== undefined && loaded.settings.role !== "town") {
       throw new CliError(`this profile was made for a ${loaded.settings.role}, not a town`, {
         context: `role "${loaded.settings.role}" from ${describeSource(loaded.sources.role)}`,
@@ -241,7 +244,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+      throw CLI_ERRORS.badSetting(err);
     }
     throw err;
   }
@@ -250,6 +253,8 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   await using session = await startNodeSession({
     command: "town up",
     network: config.network,
+    chains: config.settlement?.chains.map((c) => c.chain) ?? [],
+    allowMainnet: opts.mainnet,
     signer: {
       ...opts,
       stateDir: config.stateDir,
@@ -291,6 +296,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     onWatchError: (account, err) =>
       console.error(`channel of ${account}: cannot read the chain: ${err.message}`),
   });
+  countInSettlementToken(config, gates.settlementToken);
   let node: TownNode;
   // The payouts need the running town (its books and peers); its hooks reach them.
   const hooks: { payouts?: TownPayoutHooks } = {};
@@ -366,16 +372,18 @@ async function startPayouts(
     console.error("payouts: none: [town.payouts.addresses] is set but no [chains] table to pay on");
     return undefined;
   }
-  const chain = resolveChainConfig(chainId, {
+  const configured = resolveChainConfig(chainId, {
     section: chains![chainId] as Record<string, unknown>,
     allowMainnet,
   });
   // Loaded only for a town that pays out: the chain code stays off an idle town's heap
   // (docs/OPERATIONS.md "Memory").
-  const [{ TownPayouts }, { TokenNetworkClient }] = await Promise.all([
+  const [{ TownPayouts }, { TokenNetworkClient }, { connectChain }] = await Promise.all([
     import("../roles/town/channels/peer_payout.ts"),
     import("../chain/token_network_client.ts"),
+    import("../chain/chain_connection.ts"),
   ]);
+  const chain = await connectChain(configured);
   const payouts = {
     stateDir: config.stateDir,
     ledger: node.ledger,
@@ -411,6 +419,33 @@ async function startPayouts(
 }
 
 /**
+ * The town counts in the token it settles in, with the symbol and decimals its contract answered
+ * (config/town_asset.ts); an asset config named that differs is refused.
+ */
+function countInSettlementToken(
+  config: TownSettings,
+  token: TownChannelGates["settlementToken"],
+): void {
+  if (token === undefined) return;
+  const asset = { ...config, assetFromToken: config.assetFromToken ?? false };
+  try {
+    Object.assign(config, townAssetOfToken(asset, token, token.chain), { assetFromToken: false });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+  }
+}
+
+/** A settlement chain the town cannot use: said as the channel commands say it. */
+const TOWN_CHAIN_ERROR_CASES = [
+  errorCase("MainnetConsentError", CLI_ERRORS.mainnetConsent),
+  errorCase(
+    ["ChainIdMismatchError", "TokenContractError", "ChainUnreachableError"],
+    CLI_ERRORS.chainMismatch,
+  ),
+];
+
+/**
  * The town's channel gates; the chain code (viem, the claim verifier, the watcher) is loaded
  * only for a town that has or learns channels (docs/OPERATIONS.md "Memory").
  */
@@ -422,6 +457,9 @@ async function openGates(options: TownChannelGatesOptions): Promise<TownChannelG
   try {
     return await openTownChannelGates(options);
   } catch (err) {
+    // By name: the chain code stays unloaded for a town without channels.
+    const chainCase = toCliError(err, TOWN_CHAIN_ERROR_CASES);
+    if (chainCase !== err) throw chainCase;
     if (err instanceof TownChannelError) {
       throw new CliError(err.message, {
         context: err.context,

@@ -10,9 +10,7 @@ import { loadSettings, type Network } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { profileTowns } from "../config/town_list.ts";
 import type { RelayQueryError } from "../transport/relay_query.ts";
-import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
-import { ExitCode } from "./exit_codes.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
@@ -78,7 +76,7 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
     };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.badSetting(err);
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { explicitProfile } from "./settings_flags.ts";
 import { resolveStateDir } from "../config/state_dir.ts";
@@ -120,7 +121,7 @@ async function listTowns(opts: TownsFlags, cmd: Command): Promise<void> {
     ];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new CliError(err.message, { exitCode: ExitCode.Usage, cause: err });
+    throw CLI_ERRORS.usage(err);
   }
   if (opts.output === "json") return printJsonLine("towns", { towns: rows });
   const width = Math.max(...rows.map((r) => r.name.length));

@@ -12,6 +12,7 @@ import { loadSettings } from "../config/settings.ts";
 import { chainTables } from "../config/channel_settings.ts";
 import { printNetworkLine } from "./network_line.ts";
 import { networkLabel, resolveChainConfig } from "../config/chain_config.ts";
+import { connectChain } from "../chain/chain_connection.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { listChannels } from "../state/channel_file.ts";
@@ -126,7 +127,8 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
   const onChain: ChainBalanceView[] = [];
   for (const [id, section] of Object.entries(chains)) {
     try {
-      const chain = resolveChainConfig(id, { section, allowMainnet: true });
+      // Reading moves nothing: any chain, connected (chain id checked, the token's own units).
+      const chain = await connectChain(resolveChainConfig(id, { section, allowMainnet: true }));
       const b = await readChainBalance(chain, address);
       onChain.push({
         chain: id,

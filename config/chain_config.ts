@@ -1,10 +1,14 @@
 /**
- * The settlement chains turnpike knows, as configuration: the local anvil chain
- * (`evm:base:31337`, contracts deployed by turnpike at start) and Base Sepolia
- * (`evm:base:84532`, the M2M token and the public RPC `https://sepolia.base.org` by default: only
- * its TokenNetwork address must be configured). Base mainnet (`evm:base:8453`) is known
- * but refused unless the caller passes `allowMainnet` (an explicit CLI flag); it is never a
- * default. Every chain carries its network label so the CLI can always show it.
+ * A settlement chain as configuration: any EVM chain, named `evm:<name>:<chain id>`
+ * (`evm:base:8453`, `evm:ethereum:1`). Its name and network label come from the chain id through
+ * the one table of known chains (config/known_chains.ts); a mainnet chain, or a chain id the
+ * table does not know (treated as real funds), is refused unless the caller passes
+ * `allowMainnet` (an explicit CLI flag); it is never a default. Two chains carry defaults: the
+ * local anvil chain (`evm:base:31337`, contracts deployed by turnpike at start) and Base Sepolia
+ * (`evm:base:84532`, the M2M token and the public RPC `https://sepolia.base.org`: only its
+ * TokenNetwork address must be configured). The token's decimals and symbol are the contract's
+ * own, read when a node connects (chain/chain_connection.ts); until then they are the defaults
+ * of the chain's known token (M2M, 6 decimals).
  *
  * Config file form (`<state dir>/config.toml`):
  *
@@ -19,16 +23,18 @@
  */
 import { ConfigLayerError } from "./config_error.ts";
 import type { Network } from "./settings.ts";
+import { isRealFunds, knownChain, networkText, parseChainId } from "./known_chains.ts";
+import { isLoopbackHost } from "./setting_codecs.ts";
 
 /** A chain ready to use: everything the client needs. */
 export interface ChainConfig {
-  /** `evm:base:<chain id>`. */
+  /** `evm:<name>:<chain id>`. */
   id: string;
   /** Numeric EVM chain id (31337, 84532, 8453). */
   chainId: number;
-  /** Human name, e.g. "Base Sepolia". */
+  /** Human name from the table of known chains, e.g. "Base Sepolia" (`chain <id>` if unknown). */
   name: string;
-  /** Local, testnet or mainnet: shown with every chain operation. */
+  /** Local, testnet, mainnet or unknown (real funds): shown with every chain operation. */
   network: Network;
   /** JSON-RPC endpoint, http(s). */
   rpcUrl: string;
@@ -36,21 +42,16 @@ export interface ChainConfig {
   tokenAddress?: `0x${string}`;
   /** TokenNetwork contract; undefined until known. */
   tokenNetworkAddress?: `0x${string}`;
-  /** Symbol shown next to amounts. */
+  /** Symbol shown next to amounts: the contract's `symbol()` once connected. */
   tokenSymbol: string;
-  /** Token decimals, for display. */
+  /** Token decimals for showing and parsing amounts: the contract's `decimals()` once connected. */
   tokenDecimals: number;
 }
 
-/** Built-in facts about a chain id string. */
-interface KnownChain {
-  chainId: number;
-  name: string;
-  network: Network;
+/** Defaults a chain id string carries beyond the table of known chains. */
+interface ChainDefaults {
   rpcUrl?: string;
   tokenAddress?: `0x${string}`;
-  tokenSymbol: string;
-  tokenDecimals: number;
 }
 
 /** The M2M token on Base Sepolia. */
@@ -64,30 +65,11 @@ export const BASE_SEPOLIA_CHAIN = "evm:base:84532";
 /** Chain id string of Base mainnet (needs `allowMainnet`). */
 export const BASE_MAINNET_CHAIN = "evm:base:8453";
 
-const KNOWN: Record<string, KnownChain> = {
-  [LOCAL_CHAIN]: {
-    chainId: 31337,
-    name: "local anvil",
-    network: "local",
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
-  },
-  [BASE_SEPOLIA_CHAIN]: {
-    chainId: 84532,
-    name: "Base Sepolia",
-    network: "testnet",
-    rpcUrl: BASE_SEPOLIA_PUBLIC_RPC,
-    tokenAddress: BASE_SEPOLIA_M2M_TOKEN,
-    tokenSymbol: "M2M",
-    tokenDecimals: 6,
-  },
-  [BASE_MAINNET_CHAIN]: {
-    chainId: 8453,
-    name: "Base mainnet",
-    network: "mainnet",
-    tokenSymbol: "TOKEN",
-    tokenDecimals: 6,
-  },
+/** The token an unconnected chain is shown in: the project's M2M, 6 decimals. */
+const DEFAULT_TOKEN = { tokenSymbol: "M2M", tokenDecimals: 6 } as const;
+
+const DEFAULTS: Record<string, ChainDefaults> = {
+  [BASE_SEPOLIA_CHAIN]: { rpcUrl: BASE_SEPOLIA_PUBLIC_RPC, tokenAddress: BASE_SEPOLIA_M2M_TOKEN },
 };
 
 // EVM address form; checksum case is not enforced (config is hand-written).
@@ -103,20 +85,54 @@ export class ChainConfigError extends ConfigLayerError {
   }
 }
 
+/** The chain moves real funds (mainnet, or a chain id the table does not know) and `--mainnet` was not given. */
+export class MainnetConsentError extends ChainConfigError {
+  /** `"MainnetConsentError"`: explicit so it survives bundling. */
+  override name = "MainnetConsentError";
+}
+
 /** Options for {@linkcode resolveChainConfig}. */
 export interface ResolveChainConfigOptions {
   /** The `[chains."<id>"]` table of config.toml (snake_case keys), if any. */
   section?: Record<string, unknown>;
   /** Overrides from flags or a running anvil (camelCase), applied last. */
   overrides?: Partial<Pick<ChainConfig, "rpcUrl" | "tokenAddress" | "tokenNetworkAddress">>;
-  /** Accept a mainnet chain. Only an explicit user flag may set this. */
+  /** Accept a mainnet or unknown chain. Only an explicit user flag may set this. */
   allowMainnet?: boolean;
 }
 
 /**
+ * Refuses a chain that moves real funds (mainnet, or a chain id config/known_chains.ts does not
+ * know) unless `allowMainnet`: the one check every command that moves funds makes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * requireMainnetConsent("evm:base:84532", false); // a test net: nothing to confirm
+ * assert.throws(() => requireMainnetConsent("evm:base:8453", false), MainnetConsentError);
+ * ```
+ * @throws {MainnetConsentError} on a real-funds chain without `allowMainnet`.
+ */
+export function requireMainnetConsent(id: string, allowMainnet: boolean | undefined): void {
+  const known = knownChain(chainIdOf(id));
+  if (!isRealFunds(known.network) || allowMainnet) return;
+  throw new MainnetConsentError(
+    id,
+    known.network === "mainnet"
+      ? `${known.name} (chain id ${known.chainId}) is MAINNET: real funds; pass --mainnet to ` +
+        "confirm"
+      : `chain id ${known.chainId} is not in the table of known chains (${
+        networkText("unknown")
+      }); ` +
+        "pass --mainnet to confirm",
+  );
+}
+
+/**
  * Resolves a chain id string (`evm:base:84532`) and its config into a {@linkcode ChainConfig}.
- * Throws {@linkcode ChainConfigError} for unknown chains, mainnet without the flag, a missing
- * RPC URL or a malformed address.
+ * Throws {@linkcode ChainConfigError} for a malformed id, a missing RPC URL or a malformed
+ * address, and {@linkcode MainnetConsentError} for mainnet or an unknown chain id without the
+ * flag.
  *
  * @example
  * ```ts
@@ -131,15 +147,11 @@ export function resolveChainConfig(
   id: string,
   options: ResolveChainConfigOptions = {},
 ): ChainConfig {
-  const known = KNOWN[id];
-  if (known === undefined) {
-    throw new ChainConfigError(id, `unknown chain (known: ${Object.keys(KNOWN).join(", ")})`);
-  }
-  if (known.network === "mainnet" && !options.allowMainnet) {
-    throw new ChainConfigError(id, "is MAINNET (real money); it needs the explicit --mainnet flag");
-  }
+  const known = knownChain(chainIdOf(id));
+  requireMainnetConsent(id, options.allowMainnet);
+  const defaults = DEFAULTS[id] ?? {};
   const section = options.section ?? {};
-  const rpcUrl = options.overrides?.rpcUrl ?? stringOf(id, section, "rpc_url") ?? known.rpcUrl;
+  const rpcUrl = options.overrides?.rpcUrl ?? stringOf(id, section, "rpc_url") ?? defaults.rpcUrl;
   if (rpcUrl === undefined) {
     throw new ChainConfigError(id, `no RPC URL: set [chains."${id}"] rpc_url in config.toml`);
   }
@@ -153,11 +165,10 @@ export function resolveChainConfig(
     network: known.network,
     rpcUrl,
     tokenAddress: options.overrides?.tokenAddress ?? addressOf(id, section, "token") ??
-      known.tokenAddress,
+      defaults.tokenAddress,
     tokenNetworkAddress: options.overrides?.tokenNetworkAddress ??
       addressOf(id, section, "token_network"),
-    tokenSymbol: stringOf(id, section, "token_symbol") ?? known.tokenSymbol,
-    tokenDecimals: known.tokenDecimals,
+    ...DEFAULT_TOKEN,
   };
 }
 
@@ -171,40 +182,37 @@ export const LOCAL_POLLING_MS = 10;
 export const PUBLIC_POLLING_MS = 1000;
 
 /**
- * The receipt and block polling interval viem clients use on a chain, by its chain id.
+ * The receipt and block polling interval viem clients use on a chain: local on a local chain id
+ * (the table's `local`) or an RPC on loopback (an anvil started with another chain's id),
+ * public otherwise.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * assert.equal(pollingIntervalMs(31337), 10);
  * assert.equal(pollingIntervalMs(84532), 1000);
+ * assert.equal(pollingIntervalMs(8453, "http://127.0.0.1:8545"), 10);
  * ```
  */
-export function pollingIntervalMs(chainId: number): number {
-  return chainId === 31337 ? LOCAL_POLLING_MS : PUBLIC_POLLING_MS;
+export function pollingIntervalMs(chainId: number, rpcUrl?: string): number {
+  return isDevelopmentChain(chainId, rpcUrl) ? LOCAL_POLLING_MS : PUBLIC_POLLING_MS;
 }
 
 /**
- * The token a chain's channels are in, as config names it (`[chains."<id>"] token_symbol`, else
- * the chain's default): symbol and decimals, without needing an RPC URL. Undefined for a chain
- * this build does not know.
+ * A development chain: a local chain id of the table (anvil, hardhat), or any chain id an RPC on
+ * loopback answers (an anvil started as another chain, `anvil --chain-id 8453`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * assert.deepEqual(chainTokenUnit("evm:base:84532"), { tokenSymbol: "M2M", tokenDecimals: 6 });
+ * assert.equal(isDevelopmentChain(8453, "http://127.0.0.1:8545"), true);
+ * assert.equal(isDevelopmentChain(8453, "https://mainnet.base.org"), false);
  * ```
  */
-export function chainTokenUnit(
-  id: string,
-  section: Record<string, unknown> = {},
-): Pick<ChainConfig, "tokenSymbol" | "tokenDecimals"> | undefined {
-  const known = KNOWN[id];
-  if (known === undefined) return undefined;
-  return {
-    tokenSymbol: stringOf(id, section, "token_symbol") ?? known.tokenSymbol,
-    tokenDecimals: known.tokenDecimals,
-  };
+export function isDevelopmentChain(chainId: number, rpcUrl?: string): boolean {
+  if (knownChain(chainId).network === "local") return true;
+  const host = rpcUrl === undefined ? undefined : URL.parse(rpcUrl)?.hostname;
+  return host !== undefined && isLoopbackHost(host);
 }
 
 /**
@@ -217,13 +225,17 @@ export function chainTokenUnit(
  * ```
  */
 export function chainIdOf(id: string): number {
-  const m = /^evm:[a-z0-9-]+:([0-9]{1,12})$/.exec(id);
-  if (m === null) throw new ChainConfigError(id, "is not of the form evm:<name>:<chain id>");
-  return Number(m[1]);
+  const chainId = parseChainId(id);
+  if (chainId === undefined) {
+    throw new ChainConfigError(id, "is not of the form evm:<name>:<chain id>");
+  }
+  return chainId;
 }
 
 /**
- * The label shown with every chain operation, e.g. `Base Sepolia (evm:base:84532, testnet)`.
+ * The label shown with every chain operation, from the table of known chains, e.g.
+ * `Base Sepolia (evm:base:84532, testnet)`, `Base (evm:base:8453, MAINNET, real funds)`,
+ * `chain 999 (evm:x:999, unknown: treated as real funds)`.
  *
  * @example
  * ```ts
@@ -233,7 +245,7 @@ export function chainIdOf(id: string): number {
  * ```
  */
 export function networkLabel(chain: Pick<ChainConfig, "name" | "id" | "network">): string {
-  const net = chain.network === "mainnet" ? "MAINNET, real funds" : chain.network;
+  const net = chain.network === "mainnet" ? "MAINNET, real funds" : networkText(chain.network);
   return `${chain.name} (${chain.id}, ${net})`;
 }
 

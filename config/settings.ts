@@ -20,6 +20,7 @@
  * | `priceCeiling`    | `price_ceiling`     | `TURNPIKE_PRICE_CEILING`, `GASTOWN_CROSSTOWN_PRICE_CEILING`                |
  * | `allowInsecure`   | `allow_insecure`    | `TURNPIKE_ALLOW_INSECURE`, `GASTOWN_CROSSTOWN_ALLOW_INSECURE`              |
  * | `caFile`          | `ca_file`           | `TURNPIKE_CA_FILE` (extra CAs trusted for `wss://`/`btp+wss://`/`https://`) |
+ * | `mainnet`         | `mainnet`           | `TURNPIKE_MAINNET` (move real funds: a mainnet or unknown chain id)        |
  * | `btpToken`        | `btp_token`         | `TURNPIKE_BTP_TOKEN` (older files: `[requester]` / `[provider]` `btp_token`) |
  * | `chain`           | (none)              | `TURNPIKE_CHAIN`                                                           |
  * | `rpcUrl`          | `[chains."<id>"] rpc_url` | `TURNPIKE_RPC_URL` (`GASTOWN_BASE_SEPOLIA_RPC`: Base Sepolia's only) |
@@ -31,8 +32,9 @@
  * `evm:base:84532` on the testnet network and `evm:base:31337` otherwise) in `sections.chains`,
  * so every part reading a chain table sees the same precedence.
  *
- * Defaults: network from the file's chains when they are all on one test network (Base Sepolia:
- * `testnet`), else `local` (mainnet is never a default), host `127.0.0.1`, town NIP-01/HTTP port
+ * Network: the label of the chains the profile is set up for (config/known_chains.ts: Base
+ * Sepolia `testnet`, Base `mainnet`, an unknown chain id `unknown`), else the `network` setting,
+ * else `local` (mainnet is never a default). Defaults: host `127.0.0.1`, town NIP-01/HTTP port
  * 7100, BTP port 3000, relay `ws://<host>:<townPort>`, connector `btp+ws://<host>:<btpPort>`,
  * price 10 base units per byte, price ceiling 100 per byte, insecure URLs refused off loopback;
  * no BTP token and no role. Tables in config.toml (`[chain]`, ...) are not interpreted here; they are handed on in
@@ -48,11 +50,16 @@ export { isLoopbackHost } from "./setting_codecs.ts";
 import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
 import { townArrayAsTable } from "./town_array.ts";
 import { trustSettingsCaFile } from "./ca_file.ts";
+import { type ChainNetwork, networkOfChains } from "./known_chains.ts";
 
-/** Which network the node is on; shown prominently, mainnet never the default. */
-export type Network = "local" | "testnet" | "mainnet";
+/**
+ * Which network the node is on; shown prominently, mainnet never the default. `unknown` is a
+ * chain id outside config/known_chains.ts's table (treated as real funds); it is derived, never
+ * chosen.
+ */
+export type Network = ChainNetwork;
 
-/** The networks, in the order they are listed in messages. */
+/** The networks the `network` setting may name, in the order they are listed in messages. */
 export const NETWORKS: readonly Network[] = ["local", "testnet", "mainnet"];
 
 /** What a profile is for (`turnpike init --role`): tells `chain up` what a state dir needs. */
@@ -87,6 +94,8 @@ export interface TurnpikeSettings {
   allowInsecure: boolean;
   /** A PEM file of CAs trusted besides the system's, for a town with a private CA's certificate. */
   caFile?: string;
+  /** Move funds on a chain of real funds (mainnet or an unknown chain id): `--mainnet`. */
+  mainnet: boolean;
   /** BTP `auth_token` of this node's account on its town; absent: none (or in the URL). */
   btpToken?: string;
   /** The role the profile was made for (`turnpike init`); absent: not said. */
@@ -233,6 +242,7 @@ const KEYS: Record<SettingKey, KeySpec> = {
     env: ["TURNPIKE_PRICE_CEILING", "GASTOWN_CROSSTOWN_PRICE_CEILING"],
     flag: "price-ceiling",
   },
+  mainnet: { kind: "boolean", toml: "mainnet", env: ["TURNPIKE_MAINNET"], flag: "mainnet" },
   allowInsecure: {
     kind: "boolean",
     toml: "allow_insecure",
@@ -273,6 +283,7 @@ const DEFAULTS = {
   pricePerByte: 10n,
   priceCeiling: 100n,
   allowInsecure: false,
+  mainnet: false,
 } as const;
 
 type Raw = { value: unknown; source: SettingSource };
@@ -312,11 +323,10 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     sources[key] = raw.source;
   }
   const settings = applyDefaults(values, sources);
-  if (sources.network.kind === "default") {
-    // Not chosen: the label follows the chains the profile is set up for (a Base Sepolia
-    // profile is on the testnet, not "local (test funds)"); mainnet is never a default.
-    settings.network = networkOfChains(file?.sections ?? {}) ?? settings.network;
-  }
+  // The label follows the chains the profile is set up for, through the one table of known
+  // chains (a Base profile is on mainnet, not "local (test funds)"); the `network` setting
+  // names it only for a profile with no chain.
+  settings.network = networkOfChains(file?.sections ?? {}, settings.chain) ?? settings.network;
   checkUrl("relayUrl", settings.relayUrl, ["ws:", "wss:"], settings, sources);
   checkUrl(
     "connectorBtpUrl",
@@ -358,34 +368,6 @@ function overlayChainSettings(
     chains[target] = { ...(chains[target] ?? {}), ...entries };
   }
   return { ...sections, chains };
-}
-
-/** Test networks of the chain ids this build knows (mainnet is never derived: it is chosen). */
-const CHAIN_NETWORKS: Record<string, Network> = {
-  "evm:base:31337": "local",
-  [BASE_SEPOLIA]: "testnet",
-};
-
-/**
- * The network of the chains a config file sets up (`[chains."<id>"]` tables and `[channels]
- * chains`), when they all agree on one test network; undefined otherwise.
- *
- * @example
- * ```ts
- * networkOfChains({ chains: { "evm:base:84532": {} } }); // "testnet"
- * ```
- */
-export function networkOfChains(
-  sections: Record<string, Record<string, unknown>>,
-): Network | undefined {
-  const listed = sections.channels?.chains;
-  const ids = new Set([
-    ...Object.keys(sections.chains ?? {}),
-    ...(Array.isArray(listed) ? listed.filter((c): c is string => typeof c === "string") : []),
-  ]);
-  const networks = new Set([...ids].map((id) => CHAIN_NETWORKS[id]));
-  if (networks.size !== 1) return undefined;
-  return [...networks][0];
 }
 
 /** The chain the flag/environment chain settings apply to when `chain` is not given. */

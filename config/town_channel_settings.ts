@@ -31,6 +31,8 @@ export interface TownChannelSettings {
   channels?: ChannelOpenSettings;
   /** POST alerts (low balance, top-ups, price, relay disconnected) to this URL (JSON). */
   alertWebhook?: string;
+  /** Pay on a chain of real funds (the `mainnet` setting: `--mainnet`, `TURNPIKE_MAINNET`). */
+  allowMainnet?: boolean;
 }
 
 /** What {@linkcode resolveTownChannelSettings} gives: all but the channel named by the node. */
@@ -75,5 +77,6 @@ export function resolveTownChannelSettings(
     }),
     channels: loaded.sections.channels === undefined ? undefined : channelOpenSettings(loaded),
     alertWebhook: resolveAlertWebhook({ loaded, flag: options.alertWebhook, env }),
+    allowMainnet: loaded.settings.mainnet,
   };
 }

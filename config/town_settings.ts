@@ -48,7 +48,7 @@ import {
   type RoleSettingPicker,
   roleSettingPicker,
 } from "./settings.ts";
-import { chainTokenUnit } from "./chain_config.ts";
+import { townAsset } from "./town_asset.ts";
 import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
 import {
@@ -138,6 +138,8 @@ export interface TownSettings {
   maxPacketAmount?: bigint;
   assetCode: string;
   assetScale: number;
+  /** The asset is the settlement token's, read from its contract at start (config/town_asset.ts). */
+  assetFromToken?: boolean;
   /** What the town announces in its kind 10032 at start; absent: no announcement. */
   settlement?: TownSettlement;
   /** The blob store's prices and limits; absent: the defaults. */
@@ -373,7 +375,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     sections: loaded.sections,
     publicBtpUrl: pick(flags.publicBtpUrl, "TURNPIKE_TOWN_PUBLIC_BTP_URL", "public_btp_url"),
   });
-  const { assetCode, assetScale } = townAsset(toml, settlement, loaded);
+  const { assetCode, assetScale, assetFromToken } = townAsset(toml);
   const payouts = townPayouts(toml.payouts);
   return {
     host: s.host,
@@ -416,6 +418,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
     ),
     assetCode,
     assetScale,
+    assetFromToken,
     settlement,
     blobs: townBlobs(pick, flags),
     limits: townLimits(toml.limits, env, envNames),
@@ -536,47 +539,4 @@ function townBlobs(
       ? DEFAULT_BLOB_RETENTION_MS
       : positiveIntegerSetting(days, "blobs.retentionMs", "blob retention days") * 24 * 3600 * 1000,
   };
-}
-
-/** The asset a town counts in when it settles on no chain: the network's token. */
-export const DEFAULT_TOWN_ASSET = { assetCode: "M2M", assetScale: 6 } as const;
-
-/**
- * One asset per town: the token its channels settle in (`[chains."<id>"] token_symbol`, M2M by
- * default, and its decimals), or M2M at scale 6 with no chain. An `asset_code`/`asset_scale` that
- * differs from the settlement token is refused: packets would count in one unit and channels pay
- * in another.
- */
-function townAsset(
-  toml: Record<string, unknown>,
-  settlement: TownSettlement,
-  loaded: LoadedSettings,
-): { assetCode: string; assetScale: number } {
-  const tables = (loaded.sections.chains ?? {}) as Record<string, Record<string, unknown>>;
-  const first = settlement.chains[0]?.chain;
-  const token = first === undefined ? undefined : chainTokenUnit(first, tables[first]);
-  const fallback = token === undefined
-    ? DEFAULT_TOWN_ASSET
-    : { assetCode: token.tokenSymbol, assetScale: token.tokenDecimals };
-  if (toml.asset_code !== undefined && typeof toml.asset_code !== "string") {
-    throw townError("town.asset_code must be a string", "assetCode");
-  }
-  const assetCode = (toml.asset_code as string | undefined) ?? fallback.assetCode;
-  const assetScale = toml.asset_scale === undefined
-    ? fallback.assetScale
-    : Number(toml.asset_scale);
-  if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
-    throw townError("town.asset_scale must be 0..255", "assetScale");
-  }
-  if (
-    token !== undefined && (assetCode !== token.tokenSymbol || assetScale !== token.tokenDecimals)
-  ) {
-    throw townError(
-      `town.asset_code/asset_scale ${assetCode}/${assetScale} differ from the token the town ` +
-        `settles in on ${first} (${token.tokenSymbol}, ${token.tokenDecimals} decimals): one asset ` +
-        `per town; remove asset_code/asset_scale or set them to the token's`,
-      "assetScale",
-    );
-  }
-  return { assetCode, assetScale };
 }

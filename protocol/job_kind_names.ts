@@ -2,10 +2,11 @@
  * Names of NIP-90 job request kinds, so users can say `--kind text-generation` instead of 5050.
  *
  * The registered names follow the kinds documented in nostr-protocol/data-vending-machines.
- * Three kinds are this project's own, taken from the 5600-5699 block, where no kind is registered
+ * Four kinds are this project's own, taken from the 5600-5699 block, where no kind is registered
  * there (checked 2026-11): `ci-run` 5600, the flagship build job (check out, build, test, return
  * the log), `echo` 5601, which returns its input and serves demos and tests, and `docker-build`
- * 5602, a Docker image built for a platform and tested. Should the
+ * 5602, a Docker image built for a platform and tested, and `agent-task` 5603, a coding agent's
+ * work on a repository (docs/PROTOCOL.md "agent-task"). Should the
  * registry ever assign them, only this table changes.
  *
  * @module
@@ -33,6 +34,7 @@ export const JOB_KIND_NAMES: Readonly<Record<string, number>> = Object.freeze({
   "ci-run": 5600,
   "echo": 5601,
   "docker-build": 5602,
+  "agent-task": 5603,
   "event-timestamping": 5900,
   "op-return": 5901,
   "event-publish-schedule": 5905,

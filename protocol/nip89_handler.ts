@@ -61,6 +61,11 @@ export interface HandlerSkill {
   kinds: number[];
   /** Its price per job, base units, a decimal integer string. */
   price: string;
+  /**
+   * An agent-task skill's presets (docs/PROTOCOL.md "agent-task (kind 5603)"): each one's name,
+   * price and most model spend per job, base units; a malformed list is left out.
+   */
+  agents?: { name: string; price: string; budget: string }[];
 }
 
 /** Most skills read from one announcement. */
@@ -196,7 +201,20 @@ function checkSkills(value: unknown): HandlerSkill[] {
       throw new Nip89HandlerError("a skill is not {name, kinds, price}");
     }
     for (const k of s.kinds) checkKind(k as number);
-    return { name: s.name, kinds: [...s.kinds as number[]], price: s.price };
+    const skill: HandlerSkill = { name: s.name, kinds: [...s.kinds as number[]], price: s.price };
+    const agents = s.agents;
+    const preset = (a: Record<string, unknown>) =>
+      typeof a === "object" && a !== null && typeof a.name === "string" &&
+      /^[a-z0-9][a-z0-9_-]{0,63}$/.test(a.name) && /^\d{1,30}$/.test(String(a.price)) &&
+      /^\d{1,30}$/.test(String(a.budget));
+    if (Array.isArray(agents) && agents.length <= 64 && agents.every(preset)) {
+      skill.agents = agents.map((a) => ({
+        name: a.name,
+        price: String(a.price),
+        budget: String(a.budget),
+      }));
+    }
+    return skill;
   });
 }
 

@@ -55,8 +55,11 @@ export interface PeerInfo {
 export class PeerInfoError extends ProtocolError {
   /** `"PeerInfoError"`: explicit so it survives bundling. */
   override name = "PeerInfoError";
-  /** `field`: the first bad field (`content`, `kind`, or a {@linkcode PeerInfo} key). */
-  constructor(readonly field: string, message: string) {
+  /**
+   * `field`: the first bad field (`content`, `kind`, or a {@linkcode PeerInfo} key); `tooLarge`:
+   * the content is over its bound (so a caller tells it from a bad value without the message).
+   */
+  constructor(readonly field: string, message: string, readonly tooLarge = false) {
     super(`peer info ${field}: ${message}`);
   }
 }
@@ -225,7 +228,7 @@ export function buildPeerInfo(info: PeerInfo, options: BuildPeerInfoOptions = {}
 export function parsePeerInfo(event: Pick<NostrEvent, "kind" | "content">): PeerInfo {
   if (event.kind !== PEER_INFO_KIND) throw new PeerInfoError("kind", `${event.kind} is not 10032`);
   if (event.content.length > MAX_PEER_INFO_CONTENT) {
-    throw new PeerInfoError("content", `is over ${MAX_PEER_INFO_CONTENT} characters`);
+    throw new PeerInfoError("content", `is over ${MAX_PEER_INFO_CONTENT} characters`, true);
   }
   let value: unknown;
   try {

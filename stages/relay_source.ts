@@ -41,6 +41,8 @@ import {
 } from "./stage.ts";
 import { stageMain } from "./stage_runner.ts";
 import { openWebSocket } from "../transport/nodelay_websocket.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { booleanSetting, isLoopbackHost } from "../config/setting_codecs.ts";
 import {
   type Nip01Client,
   type Nip01ClientError,
@@ -256,8 +258,17 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
   }, new CountQueuingStrategy({ highWaterMark: hwm }));
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+/** A flag's value read by its setting codec (config/setting_codecs.ts), refused as the stage's. */
+function stageOption<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new StageOptionsError(err.message, { cause: err });
+  }
+}
 
+/** The relay's URL: ws:// only to loopback, by the settings' rule (config/setting_codecs.ts). */
 function checkRelayUrl(relay: string, allowInsecure: boolean): URL {
   let url: URL;
   try {
@@ -268,7 +279,7 @@ function checkRelayUrl(relay: string, allowInsecure: boolean): URL {
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new StageOptionsError(`relay URL "${relay}" is not ws:// or wss://`);
   }
-  if (url.protocol === "ws:" && !allowInsecure && !LOOPBACK.has(url.hostname)) {
+  if (url.protocol === "ws:" && !allowInsecure && !isLoopbackHost(url.hostname)) {
     throw new StageOptionsError(
       `relay URL "${relay}" is plain ws:// to a non-loopback host (use wss:// or --allow-insecure)`,
     );
@@ -281,7 +292,12 @@ function checkRelayUrl(relay: string, allowInsecure: boolean): URL {
  *
  * @example
  * ```ts
- * filterFromFlags({ kinds: "6050,7000", p: "ab".repeat(32) }); // { kinds: [6050, 7000], "#p": [...] }
+ * import assert from "node:assert/strict";
+ * import { StageOptionsError } from "./stage.ts";
+ *
+ * const p = "ab".repeat(32);
+ * assert.deepEqual(filterFromFlags({ kinds: "6050,7000", p }), { kinds: [6050, 7000], "#p": [p] });
+ * assert.throws(() => filterFromFlags({ since: "yesterday" }), StageOptionsError);
  * ```
  */
 export function filterFromFlags(flags: StageFlags): NostrFilter {
@@ -315,8 +331,10 @@ export const relaySourceStage: SourceStage<RelaySourceChunk, RelaySourceOptions>
     const options: RelaySourceOptions = {
       relay: flags.relay,
       filters: [filterFromFlags(flags)],
-      untilEose: flags["until-eose"] === "true",
-      allowInsecure: flags["allow-insecure"] === "true",
+      untilEose: stageOption(() => booleanSetting(flags["until-eose"] ?? false, "--until-eose")),
+      allowInsecure: stageOption(() =>
+        booleanSetting(flags["allow-insecure"] ?? false, "--allow-insecure")
+      ),
     };
     if (flags["sub-id"] !== undefined) options.subId = flags["sub-id"];
     checkRelayUrl(options.relay, options.allowInsecure ?? false);

@@ -57,8 +57,21 @@ export async function readStoredResult(
   if (toon === undefined || toon.length === 0) return undefined;
   // Checked when it came in (roles/requester/): read back without the verifier's WebAssembly.
   const event = parseEventToon(toon, DEFAULT_MAX_TOON_BYTES);
-  const fromBlob = event.content === ""
+  const fromBlob = event.content === "" || isEncryptedResult(event)
     ? await readOptionalTextFile(resultBlobPath(stateDir, id), read)
     : undefined;
   return { toon, event, content: fromBlob ?? event.content };
+}
+
+/**
+ * Whether a result's content is encrypted to its requester (its `encrypted` tag): the profile's
+ * node keeps it opened as `results/<id>/result`.
+ * @example
+ * ```ts
+ * import { isEncryptedResult } from "./stored_result.ts";
+ * if (!isEncryptedResult({ tags: [["encrypted"]] })) throw new Error();
+ * ```
+ */
+export function isEncryptedResult(event: { tags: string[][] }): boolean {
+  return event.tags.some((t) => t[0] === "encrypted");
 }

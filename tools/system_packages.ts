@@ -1,7 +1,8 @@
 /**
  * Installs the system packages the test suite needs (Debian's docker.io and busybox-static for
  * the docker-build tests, tmux for the dashboard's terminal test, haproxy for the town behind a
- * TLS terminator) when they are missing and this runs as root on an apt system; otherwise says
+ * TLS terminator, debootstrap for the image test's base) when they are missing and this runs as
+ * root on an apt system; otherwise says
  * what to install and carries on (the tests that need an engine then fail saying so). Part of
  * `deno task setup`, which `deno task test` runs first; done in ~25 s once, nothing after.
  *
@@ -16,6 +17,8 @@ const PACKAGES: Record<string, string> = {
   "busybox-static": "busybox",
   tmux: "tmux",
   haproxy: "haproxy",
+  // The image test's base (tools/image_build.ts).
+  debootstrap: "debootstrap",
 };
 
 async function has(command: string): Promise<boolean> {

@@ -18,7 +18,11 @@
  * Applied: fetched into the repository under a temporary ref, then `refs/heads/<branch>` is
  * created at its tip with `update-ref` (never the checked-out branch, never the working files
  * or the index). A branch that exists at the same commit is fine (applying twice is applying
- * once); at another commit it is refused ({@linkcode BranchExistsError}).
+ * once); at another commit it is refused ({@linkcode BranchExistsError}), except with
+ * `fastForward` when it is exactly at the base: then it is fast-forwarded to the tip, with
+ * `git merge --ff-only` when it is the branch checked out in `repoDir` (git refuses local
+ * changes the result would overwrite), with a compare-and-swap `update-ref` when no worktree has
+ * it checked out, and refused when another worktree has (docs/OPERATIONS.md "Gas Town presets").
  *
  * @module
  */
@@ -72,14 +76,18 @@ export interface ApplyResultOptions extends CheckResultOptions {
   branch?: string;
   /** The job's id (event id), which names the default branch. */
   jobId?: string;
+  /** Fast-forward `branch` when it exists at the base (even checked out); refused otherwise. */
+  fastForward?: boolean;
 }
 
 /** A result applied. */
 export interface AppliedResult extends CheckedResult {
   /** The branch, at `tip`. */
   branch: string;
-  /** False when the branch was already at `tip` (applied before). */
+  /** False when the branch was already at `tip` (applied before) or was fast-forwarded. */
   created: boolean;
+  /** True when an existing branch at the base was moved to `tip` (`fastForward`). */
+  fastForwarded?: boolean;
 }
 
 /**
@@ -198,7 +206,8 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
   const checked = await checkResultBundle(options);
   const existing = await branchTip(repoDir, branch, timeoutMs);
   if (existing === checked.tip) return { ...checked, branch, created: false };
-  if (existing !== undefined) {
+  const forward = options.fastForward === true && existing === checked.base;
+  if (existing !== undefined && !forward) {
     throw new BranchExistsError(
       `${branch} exists at ${existing}, not at the result ${checked.tip}`,
     );
@@ -213,6 +222,10 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
       await Deno.realPath(bundlePath),
       `${checked.ref}:${incoming}`,
     ], { dir: repoDir, timeoutMs });
+    if (forward) {
+      await fastForwardBranch(repoDir, branch, checked, timeoutMs);
+      return { ...checked, branch, created: false, fastForwarded: true };
+    }
     // The empty old value: create only, so a branch made meanwhile is not overwritten.
     const made = await runGit(["update-ref", `refs/heads/${branch}`, checked.tip, ""], {
       dir: repoDir,
@@ -230,6 +243,37 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
     await runGit(["update-ref", "-d", incoming], { dir: repoDir, timeoutMs }).catch(() => {});
   }
   return { ...checked, branch, created: true };
+}
+
+/** Moves `branch`, at `checked.base`, to `checked.tip` (already in the repository). */
+async function fastForwardBranch(
+  dir: string,
+  branch: string,
+  checked: CheckedResult,
+  timeoutMs: number | undefined,
+): Promise<void> {
+  const ref = `refs/heads/${branch}`;
+  const head = await runGit(["symbolic-ref", "-q", "HEAD"], { dir, timeoutMs, allowCodes: [1] });
+  if (head.stdout.trim() === ref) {
+    try {
+      await runGit(["merge", "--ff-only", "-q", checked.tip], { dir, timeoutMs });
+    } catch (err) {
+      throw new BranchExistsError(`git refused to fast-forward the checked-out ${branch}`, {
+        cause: err,
+      });
+    }
+    return;
+  }
+  const worktrees = (await runGit(["worktree", "list", "--porcelain"], { dir, timeoutMs })).stdout;
+  if (worktrees.split("\n").includes(`branch ${ref}`)) {
+    throw new BranchExistsError(`${branch} is checked out in another worktree`);
+  }
+  const moved = await runGit(["update-ref", ref, checked.tip, checked.base], {
+    dir,
+    timeoutMs,
+    allowCodes: [1, 128],
+  });
+  if (moved.code !== 0) throw new BranchExistsError(`${branch} moved from ${checked.base}`);
 }
 
 function defaultBranch(jobId: string | undefined): string {

@@ -12,6 +12,7 @@ import { RoleError } from "../role_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { type ChainConfig, networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
+import { connectChain } from "../../chain/chain_connection.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { formatTokens } from "../../chain/token_amount.ts";
 import { type ChannelPolicy, channelPolicyAmounts } from "../../config/channel_policy.ts";
@@ -143,10 +144,18 @@ async function openAutoChannel(options: AutoChannelOptions): Promise<ChannelReco
       { cause: err },
     );
   });
-  const chain = chainOf(resolved.chain, chainsTable, {
+  // Connected: the RPC's chain id checked, the token's decimals and symbol its contract's.
+  const chain = await connectChain(chainOf(resolved.chain, chainsTable, {
     tokenNetwork: resolved.tokenNetwork,
     token: resolved.token,
     allowMainnet: options.allowMainnet,
+  })).catch((err) => {
+    if (err instanceof AutoChannelError) throw err;
+    throw new AutoChannelError(
+      `no channel could be opened with the town automatically: ${(err as Error).message}`,
+      `fix [chains."${resolved.chain}"] rpc_url / token in config.toml`,
+      { cause: err },
+    );
   });
   const client = new TokenNetworkClient({ chain, account: options.signer.evm });
   const peer = resolved.peerAddress as `0x${string}`;

@@ -274,12 +274,15 @@ function peerInfoOf(event: Pick<NostrEvent, "kind" | "content">, what: string): 
     return parsePeerInfo(event);
   } catch (err) {
     if (!(err instanceof PeerInfoError)) throw err;
-    const tooLarge = err.field === "content" && /over/.test(err.message);
-    throw new ChannelPeerError(tooLarge ? "too-large" : "bad-peer-info", `${what} is unusable`, {
-      context: err.message,
-      suggestion: "ask the peer's operator to fix its settlement info, or pass --peer 0x...",
-      cause: err,
-    });
+    throw new ChannelPeerError(
+      err.tooLarge ? "too-large" : "bad-peer-info",
+      `${what} is unusable`,
+      {
+        context: err.message,
+        suggestion: "ask the peer's operator to fix its settlement info, or pass --peer 0x...",
+        cause: err,
+      },
+    );
   }
 }
 

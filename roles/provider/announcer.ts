@@ -27,6 +27,8 @@ export interface AnnouncedSkill {
   name: string;
   kinds: number[];
   price: string;
+  /** An agent-task skill's presets: name, price and most model spend per job (base units). */
+  agents?: { name: string; price: string; budget: string }[];
 }
 
 /** Options for {@linkcode ProviderAnnouncer}. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { removeAgentTaskFiles } from "./agent_task_runner.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { isTerminalProviderJob, type ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { ProviderJobStore } from "../../state/provider_job_store.ts";
@@ -134,6 +135,9 @@ async function recoverOne(record: ProviderJobRecord, o: RecoverJobsOptions): Pro
     const reaped = await reapSkillProcesses(`${o.stateDir}/work/${record.id}`);
     if (reaped.length > 0) o.log(`recover ${record.id}: killed leftover pids ${reaped}`);
     await reapSkillCgroups(record.id);
+    // Its files too: an agent-task's hold the requester's repository in the clear.
+    await Deno.remove(`${o.stateDir}/work/${record.id}`, { recursive: true }).catch(() => {});
+    await removeAgentTaskFiles(`${o.stateDir}/work`, record.id);
   }
   switch (step.action) {
     case "rerun": {

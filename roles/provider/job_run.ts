@@ -180,7 +180,8 @@ async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRun
     // Outputs leave the work dir first; its removal is then off the critical path.
     if (outcome.status === "ok") {
       const kept = await keepJobOutputs({
-        blobs: !o.encrypted,
+        // An encrypted job's blobs would be public; agent-task's one output is sealed already.
+        blobs: !o.encrypted || manifest.runner === "agent",
         outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
         keepDir: o.resultsDir,
         stdout: outcome.stdout,

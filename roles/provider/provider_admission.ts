@@ -47,7 +47,7 @@ export interface RequestAdmissionOptions extends
   pubkey: string;
   signer: NodeSigner;
   store: Pick<ProviderJobStore, "all" | "get" | "has" | "put">;
-  skills: Pick<ProviderSkills, "servableFor" | "engine">;
+  skills: Pick<ProviderSkills, "servableFor" | "engine" | "agentPrice">;
   /** What a job costs its requester (job_pricing.ts). */
   quote: (event: NostrEvent, entry: SkillEntry) => JobQuote;
   /** The payment desk, once open. */
@@ -267,6 +267,14 @@ export class RequestAdmission {
    * Why the job cannot be taken before anyone pays (an unusable blob input, a docker-build
    * request this engine will not build), or undefined.
    */
+  /** Adds `extra` to a record's price, split between deposit and delivery as the skill's is. */
+  #addPrice(record: ProviderJobRecord, extra: bigint, entry: SkillEntry): void {
+    const total = BigInt(record.price) + BigInt(record.deliveryPrice ?? "0") + extra;
+    const delivery = total * BigInt(entry.manifest.onDeliveryPercent) / 100n;
+    record.price = String(total - delivery);
+    if (delivery > 0n) record.deliveryPrice = String(delivery);
+  }
+
   async #checkRequest(
     record: ProviderJobRecord,
     entry: SkillEntry,
@@ -287,6 +295,12 @@ export class RequestAdmission {
         if (entry.manifest.runner === "docker") {
           checkDockerBuildRequest(tags, this.#o.skills.engine!);
         }
+        // An agent-task names a preset this provider has, or it is refused before any payment;
+        // the preset's price is added to the job's (docs/OPERATIONS.md "Agent presets").
+        const agent = tags.find((t) => t[0] === "param" && t[1] === "agent")?.[2] ?? "";
+        const extra = entry.manifest.runner === "agent" ? this.#o.skills.agentPrice(agent) : 0n;
+        if (extra === undefined) return `refused: no agent preset ${JSON.stringify(agent)} here`;
+        if (extra > 0n) this.#addPrice(record, extra, entry);
       }
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
       if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);

@@ -30,6 +30,7 @@ export interface ProviderChannelsOptions extends
     | "channelWatchIntervalMs"
     | "channel"
     | "channelPrepay"
+    | "allowMainnet"
   > {
   signer: NodeSigner;
   audit?: AuditLog;
@@ -150,6 +151,7 @@ export async function autoChannelOf(o: ProviderChannelsOptions): Promise<string 
     chains: o.chains,
     audit: o.audit,
     info: (line) => o.log(line),
+    allowMainnet: o.allowMainnet,
   });
   return record.channelId;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { TownChannelSettings } from "../../config/town_channel_settings.ts";
 import type { NodeKeyOptions } from "../../identity/local_node_signer.ts";
 import type { LaterTown } from "../town_client/town_clients.ts";
@@ -92,6 +93,11 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * `false`: serve no docker-build skill. Without an answering engine they are not served.
    */
   dockerHost?: string | false;
+  /**
+   * The agent presets agent-task skills run (`[agents.<name>]`, config/agent_presets.ts); none:
+   * those skills are not served.
+   */
+  agents?: Readonly<Record<string, AgentPreset>>;
   /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
   sandboxMode?: SandboxMode | "auto";
   /** One line per event of note (admissions, drops with reasons, payments, errors). */

@@ -15,6 +15,7 @@ import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_ca
 import { createSkillSandbox, type SkillSandbox } from "./skill_sandbox.ts";
 import { type DockerEngineInfo, probeDockerEngine } from "./docker_engine.ts";
 import { createDockerBuildRunner } from "./docker_build_runner.ts";
+import { createAgentTaskRunner } from "./agent_task_runner.ts";
 import type { SkillRunner } from "./job_run.ts";
 import type { ProviderNodeOptions } from "./provider_options.ts";
 import type { AnnouncedSkill } from "./announcer.ts";
@@ -30,6 +31,7 @@ export interface ProviderSkillsOptions extends
     | "hiddenPaths"
     | "sandboxMode"
     | "allowNetwork"
+    | "agents"
   > {
   log: (line: string) => void;
   /** The node is stopping (warm-ups stop). */
@@ -65,6 +67,7 @@ export class ProviderSkills {
   #catalog?: SkillCatalog;
   #sandbox?: SkillSandbox;
   #docker?: { engine: DockerEngineInfo; runner: SkillRunner };
+  #agent?: SkillRunner;
   #dockerUnavailable = "not probed";
   #problems: Record<string, string> | undefined;
   #warmed = new Set<string>();
@@ -90,6 +93,14 @@ export class ProviderSkills {
       allowNetwork: o.allowNetwork,
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });
+    if (Object.keys(o.agents ?? {}).length > 0) {
+      this.#agent = createAgentTaskRunner({
+        jobsRoot: `${o.stateDir}/work`,
+        sandbox: this.#sandbox,
+        presets: o.agents!,
+        log: o.log,
+      });
+    }
   }
 
   /** The sandbox (once {@linkcode open} ran). */
@@ -140,10 +151,12 @@ export class ProviderSkills {
     }
   }
 
-  /** The skills this provider can run now (docker-build ones need an engine). */
+  /** The skills this provider can run now (docker-build ones need an engine, agent ones presets). */
   servable(): SkillEntry[] {
     return (this.#catalog?.skills() ?? []).filter((s) =>
-      s.manifest.runner !== "docker" || this.#docker !== undefined
+      s.manifest.runner === "docker"
+        ? this.#docker !== undefined
+        : s.manifest.runner !== "agent" || this.#agent !== undefined
     );
   }
 
@@ -160,17 +173,31 @@ export class ProviderSkills {
 
   /** What runs this skill: the sandbox, the Docker runner, or why there is none. */
   runnerFor(skill: SkillEntry): SkillRunner | { unavailable: string } {
+    if (skill.manifest.runner === "agent") {
+      return this.#agent ?? { unavailable: "no agent presets ([agents.<name>] in the config)" };
+    }
     return skill.manifest.runner !== "docker"
       ? this.#sandbox!
       : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` };
   }
 
+  /** The price of the agent preset `name` (`[agents.<name>]`); undefined: none such here. */
+  agentPrice(name: string): bigint | undefined {
+    return Object.hasOwn(this.#o.agents ?? {}, name) ? this.#o.agents![name].price : undefined;
+  }
+
   /** The paid-job skills (what is announced and priced): their job request kinds. */
   announced(): AnnouncedSkill[] {
+    const agents = Object.values(this.#o.agents ?? {}).map((a) => ({
+      name: a.name,
+      price: String(a.price),
+      budget: String(a.budget),
+    }));
     return this.servable().map((s) => ({
       name: s.manifest.name,
       kinds: s.manifest.kinds.filter(isJobRequestKind),
       price: String(s.manifest.price),
+      ...(s.manifest.runner === "agent" ? { agents } : {}),
     })).filter((s) => s.kinds.length > 0);
   }
 

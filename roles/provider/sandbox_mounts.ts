@@ -33,10 +33,12 @@
 
 /** Where the job's work dir appears inside the sandbox (also HOME and TMPDIR). */
 export const SANDBOX_WORK_DIR = "/tmp/job";
+/** The sandbox's own tree inside the job's root (Deno, its cache, the gateway). */
+export const SANDBOX_TREE = "/opt/turnpike";
 /** The directory holding the running Deno binary inside the sandbox (first on PATH). */
-export const SANDBOX_DENO_BIN_DIR = "/opt/turnpike/deno";
+export const SANDBOX_DENO_BIN_DIR = `${SANDBOX_TREE}/deno`;
 /** Where the skills' Deno cache appears inside the sandbox (the skill's DENO_DIR). */
-export const SANDBOX_DENO_DIR = "/opt/turnpike/cache";
+export const SANDBOX_DENO_DIR = `${SANDBOX_TREE}/cache`;
 /** Where the TOON module appears inside the sandbox (also in TURNPIKE_TOON_MODULE). */
 export const SANDBOX_TOON_MODULE = `${SANDBOX_DENO_BIN_DIR}/toon.mjs`;
 /**
@@ -75,6 +77,11 @@ export interface SandboxFstabOptions {
   deniedFile: string;
   /** Which of {@linkcode SYSTEM_DIRS} exist on this host. */
   systemDirs: readonly string[];
+  /**
+   * Mount points below those directories (a container's /etc/hosts): bound with their directory
+   * and made read-only each (roles/provider/system_mounts.ts).
+   */
+  systemSubmounts?: readonly string[];
   /** The job's work dir on the host. */
   workDir: string;
   /**
@@ -133,7 +140,13 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   const tmpfs = (name: string, inside: string, opts: string) =>
     mounts.push({ source: name, target: inside, type: "tmpfs", opts, rank: 0 });
 
-  for (const dir of o.systemDirs) bind(dir, dir, true);
+  // rbind: in a user namespace a plain bind that would uncover what a submount hides is refused.
+  for (const dir of o.systemDirs) {
+    mounts.push({ source: dir, target: dir, type: "none", opts: "rbind,ro", rank: 0 });
+  }
+  for (const sub of o.systemSubmounts ?? []) {
+    mounts.push({ source: sub, target: sub, type: "none", opts: "bind,remount,ro", rank: 0 });
+  }
   bind(o.devSkeleton, "/dev", true);
   for (const f of DEVICE_FILES) bind(`/dev/${f}`, `/dev/${f}`, false);
   tmpfs("turnpike-shm", "/dev/shm", `size=${o.tmpBytes},mode=1777,nosuid,nodev`);
@@ -202,6 +215,24 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
     ...mounts.map((m) => line({ ...m, opts: `${m.opts},X-mount.mkdir` }, o.root + m.target)),
     line(sealRoot, o.root),
   ].join("\n") + "\n";
+}
+
+/**
+ * Why a skill's folder or project cannot be bound at its own path: it overlaps
+ * {@linkcode SANDBOX_TREE}, whose mounts would land inside its read-only bind (the image keeps
+ * the project at /srv/turnpike for this reason, docs/OPERATIONS.md "The image").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(sandboxTreeClash("/srv/turnpike"), undefined);
+ * assert.match(sandboxTreeClash("/opt/turnpike")!, /overlaps \/opt\/turnpike/);
+ * ```
+ */
+export function sandboxTreeClash(dir: string): string | undefined {
+  if (!isUnder(dir, SANDBOX_TREE) && !isUnder(SANDBOX_TREE, dir)) return undefined;
+  return `${dir} overlaps ${SANDBOX_TREE}, where the sandbox mounts Deno and its cache: ` +
+    "keep the skill and its project elsewhere";
 }
 
 /** Whether `path` is `dir` or lies under it. */

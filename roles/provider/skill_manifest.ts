@@ -21,8 +21,10 @@
  *                          # as a blob. With output_mib, what the quote budgets for writes
  *   output_mib: 16         # output blobs budgeted per job, MiB (default 16, 0 to 4096)
  *   output_files: 2        # output files returned as blobs (default 2, 0 to 32)
- *   runner: sandbox        # who runs it: `sandbox` (its `run`, default) or `docker` (the
- *                          # provider's docker-build runner; no `run` file)
+ *   runner: sandbox        # who runs it: `sandbox` (its `run`, default), `docker` (the
+ *                          # provider's docker-build runner; no `run` file) or `agent` (the
+ *                          # agent-task runner: its `run` drives an agent preset in the sandbox,
+ *                          # docs/SKILLS.md "agent-task")
  *   permissions:
  *     network: false       # asks for network access (the operator must also allow it)
  *     read: []             # extra host paths it asks to read (operator must allow each)
@@ -63,7 +65,10 @@ export interface SkillManifest {
   /** Bytes the job's work dir may hold (its files, each and in all). */
   diskBytes: number;
   idempotent: boolean;
-  /** `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner. */
+  /**
+   * `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner;
+   * `agent`: the agent-task runner (roles/provider/agent_task_runner.ts).
+   */
   runner: SkillRunnerKind;
   /** Result bytes kept in the result event (beyond: a blob); budgeted in the quote. */
   resultBytes: number;
@@ -77,7 +82,7 @@ export interface SkillManifest {
 }
 
 /** Who runs a skill's jobs. */
-export type SkillRunnerKind = "sandbox" | "docker";
+export type SkillRunnerKind = "sandbox" | "docker" | "agent";
 
 /** A `SKILL.md` that is not a valid manifest; `field` names what is wrong. */
 export class SkillManifestError extends RoleError {
@@ -146,8 +151,8 @@ export function parseSkillManifest(text: string): SkillManifest {
 
 function parseRunner(value: unknown): SkillRunnerKind {
   if (value === undefined || value === "sandbox") return "sandbox";
-  if (value === "docker") return "docker";
-  throw new SkillManifestError("metadata.runner", "must be sandbox or docker");
+  if (value === "docker" || value === "agent") return value;
+  throw new SkillManifestError("metadata.runner", "must be sandbox, docker or agent");
 }
 
 function frontMatterObject(text: string): Record<string, unknown> {

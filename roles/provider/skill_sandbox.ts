@@ -45,8 +45,10 @@ import {
   SANDBOX_DENO_DIR,
   SANDBOX_TOON_MODULE,
   SANDBOX_WORK_DIR,
+  sandboxTreeClash,
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
+import { systemMounts } from "./system_mounts.ts";
 import {
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
@@ -264,8 +266,9 @@ interface SandboxHost {
   cgroups: { memory: boolean; pids: boolean };
   /** Root mode with a cgroup controller: the jobs' cgroups, reused while clean. */
   cgroupPool?: JobCgroupPool;
-  /** Which of SYSTEM_DIRS exist here. */
+  /** Which of SYSTEM_DIRS exist here, and the mounts below them (system_mounts.ts). */
   systemDirs: string[];
+  systemSubmounts: string[];
   /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
   root: string;
   devSkeleton: string;
@@ -408,7 +411,7 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     cgroupPool: cgroups.memory || cgroups.pids
       ? new JobCgroupPool({ controllers: cgroups })
       : undefined,
-    systemDirs: await existingDirs(SYSTEM_DIRS),
+    ...await systemMounts(SYSTEM_DIRS),
     root: `${hostDir}/root`,
     devSkeleton: `${hostDir}/dev`,
     binSkeleton: `${hostDir}/bin`,
@@ -449,13 +452,6 @@ function isDenoScript(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function existingDirs(paths: readonly string[]): Promise<string[]> {
-  const found = await Promise.all(
-    paths.map((p) => Deno.stat(p).then((s) => s.isDirectory, () => false)),
-  );
-  return paths.filter((_, i) => found[i]);
 }
 
 /**
@@ -601,6 +597,8 @@ function prepareJob(
     throw new SkillJobError(`${skillDir}/run is missing or not executable${whom}`);
   }
   const projectDir = projectDirOf(skillDir);
+  const clash = sandboxTreeClash(projectDir ?? skillDir);
+  if (clash !== undefined) throw new SkillJobError(clash);
   if (host.mode === "root") {
     // Only the bound dirs themselves and what lies between them matter: the sandbox builds
     // the path leading to them, so a private home above the project is no obstacle.
@@ -634,6 +632,7 @@ function prepareJob(
       binSkeleton: host.binSkeleton,
       deniedFile: host.deniedFile,
       systemDirs: host.systemDirs,
+      systemSubmounts: host.systemSubmounts,
       workDir: Deno.realPathSync(workDir),
       denoBinary: DENO_BINARY,
       toonModule: TOON_MODULE,

@@ -25,7 +25,8 @@ import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { JobFollower } from "./job_follower.ts";
 import type { JobPayer } from "./job_payer.ts";
-import { fetchResultBlob } from "./result_content.ts";
+import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -64,6 +65,8 @@ export interface JobFeedOptions {
   alert: (kind: AlertKind, message: string, details?: Record<string, string>) => void;
   /** Warnings (a stage of the feed failed, an event's handling failed). */
   warn?: (line: string) => void;
+  /** Opens an encrypted result's content (NIP-44 from its provider), to keep it readable. */
+  signer?: Pick<NodeSigner, "conversationKey">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -228,6 +231,8 @@ class JobEventRouter {
     if (event.kind !== record.kind + 1000) return;
     const result = parseJobResult(event);
     const blob = await fetchResultBlob(this.#o.stateDir, id, event);
+    const opened = this.#o.signer &&
+      await keepDecryptedResult(this.#o.stateDir, id, event, nip44Opener(this.#o.signer));
     jobs.progress(
       id,
       "result",
@@ -236,6 +241,14 @@ class JobEventRouter {
         : `result blob ${blob} from ${event.pubkey.slice(0, 12)}`,
     );
     const invoice = result.amount?.paymentRequest;
+    if (
+      invoice && jobs.sidecarOf(id)?.spec.declineFailed && failedVerdict(opened ?? event.content)
+    ) {
+      // Declined (docs/PROTOCOL.md "Paid on delivery"): the delivery is not paid, its key stays
+      // sealed, the provider keeps the deposit.
+      const error = "declined: the result's verdict is fail; its delivery was not paid";
+      return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
+    }
     if (invoice) {
       const paid = await this.#o.payer.pay(id, invoice, event.pubkey, { current: record });
       if (!paid) return;
@@ -247,5 +260,14 @@ class JobEventRouter {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
+  }
+}
+
+/** Whether a result's content is a JSON report whose `verdict` is `fail`. */
+function failedVerdict(content: string): boolean {
+  try {
+    return (JSON.parse(content) as { verdict?: unknown }).verdict === "fail";
+  } catch {
+    return false;
   }
 }

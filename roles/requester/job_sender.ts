@@ -22,6 +22,7 @@ import type { TransferProgress } from "../../transport/blossom_client.ts";
 import type { JobRepository, JobSummary } from "../../state/job_repository.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
 import type { PaymentLog } from "../../state/payment_log.ts";
+import { townWriteEntry } from "../../state/town_write_entry.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { isTransientWriteError } from "../town_client/town_rejection.ts";
 import { nextRetryWait, REQUEST_WRITE_RETRY } from "../town_client/town_retry.ts";
@@ -340,16 +341,19 @@ export class JobSender {
       // One invoice per upload and town: the same blob paid again (at another town, or once a
       // town dropped it) is another payment, counted by the job that made it.
       const upload = `blob-${sha256}-${auth.id.slice(0, 16)}`;
-      const entry = {
-        direction: "out" as const,
-        jobId: `blob:${sha256}`,
-        invoiceId: link === this.#o.links()?.home ? upload : `${upload}-${link.townAddress}`,
-        amount: String(amount),
+      // The town payment's line (state/town_write_entry.ts), its invoice this upload's.
+      const { ts: _, event: __, ...line } = townWriteEntry({
+        direction: "out",
+        kind: "blob",
+        event: auth,
+        sha256,
+        amount,
         asset: link.assetCode || "unknown",
         scale: link.assetScale,
         peer: link.townAddress,
-        category: "town-blob" as const,
-      };
+      });
+      const invoiceId = link === this.#o.links()?.home ? upload : `${upload}-${link.townAddress}`;
+      const entry = { ...line, invoiceId };
       await payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
       const reply = await link.sendPaid(auth, amount).catch((err): IlpReply => ({
         type: "reject",

@@ -36,6 +36,11 @@ export interface JobSpec {
   then: JobSpec[];
   /** Inputs published as blobs (`i` url + `x` tags; docs/PROTOCOL.md "Blobs in jobs"). */
   blobs?: JobBlobInput[];
+  /**
+   * Leave a result's delivery invoice unpaid when its verdict is `fail` (an agent-task whose
+   * gate failed): the job ends `error`, the provider keeps only the deposit.
+   */
+  declineFailed?: boolean;
 }
 
 /** A job spec or `--then` string is not usable. */
@@ -195,6 +200,7 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
     spec.blobs = v.blobs.map((b) => ({ url: b.url, sha256: b.sha256 }));
   }
   if (typeof v.bid === "string") spec.bid = parseAmount(v.bid, "bid");
+  if (v.declineFailed === true) spec.declineFailed = true;
   return spec;
 }
 

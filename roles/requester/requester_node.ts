@@ -226,6 +226,7 @@ export class Requester {
       payer: this.#payer,
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
+      signer: this.#signer,
     });
     this.#feed.catch(() => {}); // awaited below, or closed with the node
     this.#links = await connectTownLinks(townLinksOptionsOf(this.#o, {

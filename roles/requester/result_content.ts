@@ -9,7 +9,9 @@
 import { blobOutputsOf, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { downloadBlob } from "../../transport/blossom_client.ts";
-import { resultBlobPath } from "../../state/stored_result.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { nip44 } from "nostr-tools";
+import { isEncryptedResult, resultBlobPath } from "../../state/stored_result.ts";
 
 export { readStoredResult, type StoredResult } from "../../state/stored_result.ts";
 
@@ -51,4 +53,56 @@ export async function fetchResultBlob(
   } catch {
     return "failed";
   }
+}
+
+/**
+ * Keeps an encrypted result's content, opened (NIP-44 from its provider), as the result's
+ * content (`results/<id>/result`, in the profile's 0700 state dir): `job results` reads it with
+ * no key; returns it (undefined for a result that is not encrypted, or does not open: left as
+ * it came).
+ * @example
+ * ```ts
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * declare const stateDir: string;
+ * declare const jobId: string;
+ * declare const resultEvent: NostrEvent;
+ * declare const decrypt: (from: string, content: string) => Promise<string>;
+ * await keepDecryptedResult(stateDir, jobId, resultEvent, decrypt);
+ * ```
+ */
+export async function keepDecryptedResult(
+  stateDir: string,
+  id: string,
+  event: NostrEvent,
+  decrypt: (from: string, content: string) => Promise<string>,
+): Promise<string | undefined> {
+  if (!isEncryptedResult(event) || event.content === "") return undefined;
+  const to = resultBlobPath(stateDir, id);
+  const kept = await Deno.readTextFile(to).catch(() => undefined);
+  if (kept !== undefined) return kept;
+  let plain: string;
+  try {
+    plain = await decrypt(event.pubkey, event.content);
+  } catch {
+    return undefined;
+  }
+  await Deno.mkdir(`${stateDir}/results/${id}`, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(`${to}.part`, plain, { mode: 0o600 });
+  await Deno.rename(`${to}.part`, to);
+  return plain;
+}
+
+/**
+ * Opens NIP-44 content from a peer with the node's signer (the key stays in its worker).
+ * @example
+ * ```ts
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * declare const signer: NodeSigner;
+ * const open = nip44Opener(signer);
+ * ```
+ */
+export function nip44Opener(
+  signer: Pick<NodeSigner, "conversationKey">,
+): (from: string, content: string) => Promise<string> {
+  return async (from, content) => nip44.v2.decrypt(content, await signer.conversationKey(from));
 }

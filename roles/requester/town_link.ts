@@ -82,6 +82,8 @@ export interface TownLinkChannel {
   chains?: Record<string, unknown>;
   /** Poll period of the channel watcher. Default 15 s. */
   watchIntervalMs?: number;
+  /** Pay on a chain of real funds (mainnet or an unknown chain id): the `mainnet` setting. */
+  allowMainnet?: boolean;
 }
 
 /** How the link runs its channel by itself. */
@@ -285,6 +287,7 @@ async function openSender(
       chains: channel.chains,
       watchIntervalMs: channel.watchIntervalMs,
       prepay: channel.prepay,
+      allowMainnet: channel.allowMainnet,
       topUp: options.channel ? undefined : options.autoChannel?.policy,
       alert: options.alert,
     });
@@ -317,6 +320,7 @@ async function autoChannelOf(
     chains: auto.chains,
     audit: auto.audit,
     info: auto.info,
+    allowMainnet: auto.allowMainnet,
   });
   return { ...auto, id: record.channelId };
 }

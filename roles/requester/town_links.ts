@@ -279,6 +279,7 @@ export function townLinksOptionsOf(
     prepay: settings.channelPrepay,
     chains: settings.chains,
     watchIntervalMs: settings.channelWatchIntervalMs,
+    allowMainnet: settings.allowMainnet,
   };
   return {
     warn: settings.warn,

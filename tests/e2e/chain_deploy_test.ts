@@ -84,7 +84,10 @@ Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with
       "evm:base:8453",
     ]);
     assertEquals(mainnet.code, 2, mainnet.stderr);
-    assertStringIncludes(mainnet.stderr, "is MAINNET (real money)");
+    assertStringIncludes(
+      mainnet.stderr,
+      "Base (chain id 8453) is MAINNET: real funds; pass --mainnet to confirm",
+    );
     assertStringIncludes(mainnet.stderr, "Suggestion: pass --mainnet if you mean it");
 
     const deployed = await as("town", [

@@ -16,6 +16,7 @@ import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { spawnCli } from "../support/cli_process.ts";
+import { hasProcessWith } from "../support/process_scan.ts";
 import {
   connectTestRequester,
   feedbackOf,
@@ -77,15 +78,6 @@ async function killOrphans(root: string): Promise<number> {
     }
   }
   return killed;
-}
-
-async function hasProcessWith(arg: string): Promise<boolean> {
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.split("\0").includes(arg)) return true;
-  }
-  return false;
 }
 
 async function hasProcessEndingWith(suffix: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "..
 import type { AnvilInstance, DeployedContracts } from "../../chain/anvil.ts";
 import { type ChainConfig, resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { connectChain } from "../../chain/chain_connection.ts";
 import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
 
 /** Fixed test mnemonics (never funds outside anvil). */
@@ -32,6 +33,14 @@ export interface ChannelPair extends AsyncDisposable {
 export interface ChannelPairOptions {
   /** Tokens minted to alice and bob each. Default 100 M2M (6 decimals). */
   tokens?: bigint;
+  /**
+   * The chain id anvil answers (8453: Base's, a mainnet id; the chain is `evm:base:<id>`,
+   * accepted as if `--mainnet` was given). Default 31337.
+   */
+  chainId?: number;
+  /** The test token's decimals and symbol. Default 6, "M2M". */
+  tokenDecimals?: number;
+  tokenSymbol?: string;
 }
 
 /**
@@ -43,12 +52,20 @@ export interface ChannelPairOptions {
  * ```
  */
 export async function startChannelPair(options: ChannelPairOptions = {}): Promise<ChannelPair> {
-  const anvil = await startAnvil();
+  const chainId = options.chainId ?? 31337;
+  const anvil = await startAnvil({ chainId });
   try {
-    const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
-    const chain = resolveChainConfig("evm:base:31337", {
-      overrides: { rpcUrl: anvil.rpcUrl, ...contracts },
+    const contracts = await deployContracts({
+      rpcUrl: anvil.rpcUrl,
+      chainId,
+      tokenDecimals: options.tokenDecimals,
+      tokenSymbol: options.tokenSymbol,
     });
+    // Connected: the token's decimals and symbol as the contract says.
+    const chain = await connectChain(resolveChainConfig(`evm:base:${chainId}`, {
+      overrides: { rpcUrl: anvil.rpcUrl, ...contracts },
+      allowMainnet: true,
+    }));
     const aliceKey = deriveNip06SecretKey(ALICE_MNEMONIC);
     const bobKey = deriveNip06SecretKey(BOB_MNEMONIC);
     const alice = new TokenNetworkClient({ chain, account: localEvmAccount(aliceKey) });
@@ -61,6 +78,7 @@ export async function startChannelPair(options: ChannelPairOptions = {}): Promis
         tokens: options.tokens ?? 100_000_000n,
         wei: 10n ** 18n,
         minterKey: ANVIL_ACCOUNT_KEYS[0],
+        chainId,
       });
     }
     return {
@@ -107,6 +125,7 @@ export async function startGasOnlyParty(pair: ChannelPair): Promise<GasOnlyParty
     to: client.address,
     tokens: 0n,
     wei: 10n ** 17n,
+    chainId: pair.chain.chainId,
   });
   return { key, client };
 }

@@ -1,5 +1,5 @@
 /**
- * Test helper: the `[chains."evm:base:31337"]` table of a `config.toml` that points a real CLI
+ * Test helper: the `[chains."evm:base:<id>"]` table (31337 unless the pair's chain is another) of a `config.toml` that points a real CLI
  * process at the anvil and contracts of a {@linkcode ChannelPair}, as TOML text or as the
  * parsed `[chains]` table a library call takes.
  *
@@ -30,14 +30,14 @@ export interface ChainTomlOptions {
  * ```
  */
 export function chainSections(
-  pair: Pick<ChannelPair, "anvil" | "contracts">,
+  pair: Pick<ChannelPair, "anvil" | "contracts"> & { chain?: { id: string } },
   options: ChainTomlOptions = {},
 ): Record<string, Record<string, string>> {
   const contracts: Record<string, string> = options.contracts === false ? {} : {
     token_network: pair.contracts.tokenNetworkAddress,
     token: pair.contracts.tokenAddress,
   };
-  return { "evm:base:31337": { rpc_url: pair.anvil.rpcUrl, ...contracts } };
+  return { [pair.chain?.id ?? "evm:base:31337"]: { rpc_url: pair.anvil.rpcUrl, ...contracts } };
 }
 
 /**
@@ -53,7 +53,7 @@ export function chainSections(
  * ```
  */
 export function chainToml(
-  pair: Pick<ChannelPair, "anvil" | "contracts">,
+  pair: Pick<ChannelPair, "anvil" | "contracts"> & { chain?: { id: string } },
   options: ChainTomlOptions = {},
 ): string {
   return Object.entries(chainSections(pair, options)).map(([id, section]) =>

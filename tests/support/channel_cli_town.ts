@@ -25,6 +25,8 @@ export interface ChannelCliTownOptions {
   alice?: boolean;
   /** Written before the chain table in alice's `config.toml`. */
   aliceConfig?: string;
+  /** Added to `channel recover` and `town up` (e.g. `--mainnet` on a mainnet chain id). */
+  args?: string[];
 }
 
 /** The running town and both state dirs; disposing stops the town and removes the dirs. */
@@ -96,12 +98,18 @@ ${chainToml(pair)}`,
       );
     }
     for (const wallet of wallets) {
-      const recovered = await wallet.run(["channel", "recover"]);
+      const recovered = await wallet.run([
+        "channel",
+        "recover",
+        "--chain",
+        pair.chain.id,
+        ...(options.args ?? []),
+      ]);
       assertEquals(recovered.code, 0, recovered.stderr);
     }
     const town = await startCliTown({
       stateDir: bob.stateDir,
-      secret: bob.secret,
+      secret: [...bob.secret, ...(options.args ?? [])],
       ready: (l) => l.includes("settles"),
     });
     return {

@@ -10,6 +10,11 @@
 export interface SpawnCliOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /**
+   * What runs before `args`: default `deno run -A cli.ts`; e.g. `docker run ... <image>` for the
+   * image's entrypoint (tests/e2e/image_test.ts).
+   */
+  command?: string[];
 }
 
 /** A running CLI process. */
@@ -49,8 +54,9 @@ interface LineWaiter {
  * ```
  */
 export function spawnCli(args: string[], options: SpawnCliOptions = {}): CliProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+  const [program, ...before] = options.command ?? [Deno.execPath(), "run", "-A", CLI];
+  const child = new Deno.Command(program, {
+    args: [...before, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -126,6 +126,43 @@ Deno.test("a branch that exists at another commit is not overwritten", async () 
   });
 });
 
+Deno.test("fastForward moves a branch at the base to the result: the checked-out one with its files, another by compare-and-swap; never one elsewhere or moved", async () => {
+  await withTempDir(async (tmp) => {
+    const { repo, base, work, agent } = await sentTask(tmp);
+    const tip = await agentCommits(work.dir, agent);
+    const result = await createResultBundle({ dir: work.dir, base, outPath: `${tmp}/r.bundle` });
+    const apply = (branch: string, fastForward = true) =>
+      applyResultBundle({ repoDir: repo.dir, bundlePath: result.path, base, branch, fastForward });
+    // Checked out (main, at the base): merged --ff-only, files and index follow, HEAD stays main.
+    const main = await apply("main");
+    assertEquals([main.tip, main.created, main.fastForwarded], [tip, false, true]);
+    assertEquals(await repo.git("rev-parse", "HEAD"), tip);
+    assertEquals(await repo.git("symbolic-ref", "HEAD"), "refs/heads/main");
+    assertEquals(await repo.git("status", "--porcelain"), "");
+    assertEquals(await Deno.readTextFile(`${repo.dir}/src/new.ts`), "export const a = 1;\n");
+    assertEquals((await apply("main")).fastForwarded, undefined); // twice is once
+    // Not checked out: moved with update-ref; checked out in another worktree: refused.
+    await repo.git("branch", "side", base);
+    assertEquals((await apply("side")).fastForwarded, true);
+    assertEquals(await repo.git("rev-parse", "side"), tip);
+    await repo.git("worktree", "add", "-q", "-b", "elsewhere", `${tmp}/elsewhere`, base);
+    await assertRejects(() => apply("elsewhere"), BranchExistsError, "another worktree");
+    assertEquals(await repo.git("rev-parse", "elsewhere"), base);
+    // A branch past the base is refused, as is any existing branch without fastForward.
+    await repo.git("branch", "ahead", base);
+    await assertRejects(() => apply("ahead", false), BranchExistsError);
+    await repo.git("branch", "-f", "past", "HEAD~1");
+    await assertRejects(() => apply("past"), BranchExistsError);
+    assertEquals(await repo.git("rev-parse", "ahead"), base);
+    // Local changes the result would overwrite: git refuses, the checked-out branch stays.
+    await repo.git("checkout", "-q", "ahead");
+    await Deno.writeTextFile(`${repo.dir}/f5.txt`, "the user's edit\n");
+    await assertRejects(() => apply("ahead"), BranchExistsError, "refused to fast-forward");
+    assertEquals(await repo.git("rev-parse", "ahead"), base);
+    assertEquals(await Deno.readTextFile(`${repo.dir}/f5.txt`), "the user's edit\n");
+  });
+});
+
 Deno.test("the provider refuses to bundle nothing committed, and a rewritten history, each distinctly", async () => {
   await withTempDir(async (tmp) => {
     const { base, work, agent } = await sentTask(tmp);

@@ -4,7 +4,7 @@
  * share (a settled channel holds nothing; withdrawals counted once), the town's asset from its
  * settlement token, and the CLI's `wallet history` and `wallet balance` over real files.
  */
-import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../support/assert.ts";
 import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { formatByteSize } from "../../cli/transfer_progress.ts";
 import { channelBooks } from "../../state/channel_books.ts";
@@ -14,7 +14,8 @@ import { formatJobRecord, parseJobRecord } from "../../state/job_record.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { statusAmountText } from "../../roles/provider/provider_status.ts";
 import { loadSettings } from "../../config/settings.ts";
-import { DEFAULT_TOWN_ASSET, resolveTownSettings } from "../../config/town_settings.ts";
+import { resolveTownSettings } from "../../config/town_settings.ts";
+import { DEFAULT_TOWN_ASSET, townAssetOfToken } from "../../config/town_asset.ts";
 import { ConfigError } from "../../config/config_error.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
@@ -80,22 +81,34 @@ async function townConfigWith(toml: string) {
   }
 }
 
-Deno.test("town asset: the settlement token's (M2M by default), never a second unit", async () => {
+Deno.test("town asset: the settlement token's as its contract says (M2M by default), never a second unit", async () => {
   const plain = await townConfigWith("");
   assertEquals([plain.assetCode, plain.assetScale], [
     DEFAULT_TOWN_ASSET.assetCode,
     DEFAULT_TOWN_ASSET.assetScale,
   ]);
   assertEquals(plain.assetCode, "M2M");
+  // Unnamed: the town counts in the token it settles in, read at start.
   const sepolia = await townConfigWith('[channels]\nchains = ["evm:base:84532"]\n');
-  assertEquals([sepolia.assetCode, sepolia.assetScale], ["M2M", 6]);
+  assertEquals(sepolia.assetFromToken, true);
+  const token = { tokenSymbol: "TKN", tokenDecimals: 18 };
+  const asset = { assetCode: "M2M", assetScale: 6, assetFromToken: true };
+  assertEquals(townAssetOfToken(asset, token, "evm:base:8453"), {
+    assetCode: "TKN",
+    assetScale: 18,
+  });
+  // Named otherwise than the token: refused.
   const named = await townConfigWith(
-    '[channels]\nchains = ["evm:base:31337"]\n[chains."evm:base:31337"]\n' +
-      'rpc_url = "http://127.0.0.1:8545"\ntoken_symbol = "TST"\n',
+    '[town]\nasset_code = "USD"\n[channels]\nchains = ["evm:base:84532"]\n',
   );
-  assertEquals(named.assetCode, "TST");
-  const err = await assertRejects(
-    () => townConfigWith('[town]\nasset_code = "USD"\n[channels]\nchains = ["evm:base:84532"]\n'),
+  assertEquals(named.assetFromToken, false);
+  const err = assertThrows(
+    () =>
+      townAssetOfToken(
+        { ...named, assetFromToken: false },
+        { tokenSymbol: "M2M", tokenDecimals: 6 },
+        "evm:base:84532",
+      ),
     ConfigError,
   );
   assertMatch(err.message, /one asset per town/);

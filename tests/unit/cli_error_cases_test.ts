@@ -8,6 +8,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { asCliError } from "../../cli/job_command.ts";
 import { cliErrorJson } from "../../cli/cli_error.ts";
+import { CLI_ERRORS } from "../../cli/cli_error_map.ts";
+import { ConfigError } from "../../config/config_error.ts";
 import { townReadError } from "../../cli/town_read.ts";
 import { ChannelNotOpenError } from "../../roles/channels/channel_sender.ts";
 import { JobEndedError, RequesterJobError } from "../../roles/requester/requester_job_error.ts";
@@ -15,7 +17,6 @@ import { RelayQueryError } from "../../transport/relay_query.ts";
 import { BlossomError } from "../../transport/blossom_client.ts";
 import { sourceFiles } from "../support/source_files.ts";
 import { makeCertificates } from "../support/test_certificates.ts";
-import { CLI_ERRORS } from "../../cli/cli_error_map.ts";
 import { relayStatus } from "../../cli/relay_command.ts";
 
 /** Each class the source folders declare, with the class it extends. */
@@ -112,4 +113,28 @@ Deno.test("cli error cases: relay status of a town whose CA is not trusted sugge
     await server.shutdown().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cli error cases: a setting that does not resolve is a usage error naming it", () => {
+  const bad = new ConfigError("must be a port number 0-65535, got 70000", {
+    key: "btpPort",
+    source: { kind: "env", name: "TURNPIKE_BTP_PORT" },
+  });
+  assertEquals(cliErrorJson(CLI_ERRORS.badSetting(bad)), {
+    type: "error",
+    code: "usage",
+    message: bad.message,
+    context: "ConfigError",
+    exit: 2,
+  });
+});
+
+Deno.test("cli error cases: input the command refuses is a usage error, said as it is", () => {
+  const line = cliErrorJson(CLI_ERRORS.usage(new Error("--older-than: not an age")));
+  assertEquals(line, {
+    type: "error",
+    code: "usage",
+    message: "--older-than: not an age",
+    exit: 2,
+  });
 });

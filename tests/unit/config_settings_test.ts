@@ -32,6 +32,7 @@ Deno.test("settings: defaults (local network, 127.0.0.1, ports 7100/3000, prices
       pricePerByte: 10n,
       priceCeiling: 100n,
       allowInsecure: false,
+      mainnet: false,
     });
     assertEquals(sources.network, { kind: "default" });
     assertEquals(configFile, undefined);

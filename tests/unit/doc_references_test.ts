@@ -2,7 +2,8 @@
  * Every reference from code or docs to a section of a doc (`docs/OPERATIONS.md "A town's
  * limits"`) names one that exists: a heading, or a paragraph's bold lead (`**Expiry**`), matched
  * whole, or up to the heading's subtitle after `:` or ` (` ("Paying providers" for "Paying
- * providers: the town's books per peer and its payouts").
+ * providers: the town's books per peer and its payouts"). And every module docs/ARCHITECTURE.md
+ * names (`roles/town/town_node.ts`, `town_sizing.ts`) is one of the tree's.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 
@@ -24,13 +25,17 @@ function names(known: string[], ref: string): boolean {
   return known.some((s) => s === r || s.startsWith(`${r}:`) || s.startsWith(`${r} (`));
 }
 
-/** The `docs/X.md "Section"` references of a text, joined across comment line breaks. */
+/**
+ * The `docs/X.md "Section"` references of a text, joined across comment line breaks: also in
+ * parentheses (`docs/X.md ("Section")`) and as a list (`docs/X.md "One" and "Two"`).
+ */
 function references(text: string): { doc: string; section: string }[] {
   const joined = text.replace(/\n\s*(?:\*|\/\/)\s*/g, " ");
-  return [...joined.matchAll(/docs\/([A-Z_]+\.md),? "([^"\n]{1,120})"/g)].map((m) => ({
-    doc: m[1],
-    section: m[2],
-  }));
+  const refs =
+    /docs\/([A-Z_]+\.md),? \(?("[^"\n]{1,120}"(?:(?:,? and |,? or |, )"[^"\n]{1,120}")*)/g;
+  return [...joined.matchAll(refs)].flatMap((m) =>
+    [...m[2].matchAll(/"([^"\n]{1,120})"/g)].map((s) => ({ doc: m[1], section: s[1] }))
+  );
 }
 
 async function trackedFiles(): Promise<string[]> {
@@ -77,4 +82,26 @@ Deno.test("doc references: the matcher takes headings, bold leads and subtitles,
     references('see docs/OPERATIONS.md "A town\'s\n * limits" and docs/AGENTS.md, "Errors"'),
     [{ doc: "OPERATIONS.md", section: "A town's limits" }, { doc: "AGENTS.md", section: "Errors" }],
   );
+  assertEquals(
+    references('docs/ARCHITECTURE.md ("Workers"), docs/AGENTS.md "Errors" and "Exit codes"'),
+    [
+      { doc: "ARCHITECTURE.md", section: "Workers" },
+      { doc: "AGENTS.md", section: "Errors" },
+      { doc: "AGENTS.md", section: "Exit codes" },
+    ],
+  );
+});
+
+Deno.test("doc references: every module docs/ARCHITECTURE.md names exists", async () => {
+  // The scan leaves this file out of the references, not out of the tree.
+  const files = [...await trackedFiles(), "tests/unit/doc_references_test.ts"]
+    .filter((f) => f.endsWith(".ts"));
+  const names = new Set(files.map((f) => f.slice(f.lastIndexOf("/") + 1)));
+  const text = await Deno.readTextFile(new URL("docs/ARCHITECTURE.md", root));
+  const named = new Set([...text.matchAll(/`([\w./-]+\.ts)`/g)].map((m) => m[1]));
+  const gone = [...named].filter((m) =>
+    m.includes("/") ? !files.some((f) => f === m || f.endsWith(`/${m}`)) : !names.has(m)
+  );
+  assertEquals(gone, []);
+  assert(named.size > 200, `the scan found the modules (${named.size})`);
 });

@@ -27,6 +27,8 @@ import { TownUnreachableError } from "../../roles/requester/town_link.ts";
 import { JobNotPostedError } from "../../roles/requester/town_down.ts";
 import { NoTownStoredError } from "../../roles/town_client/town_rejection.ts";
 import { SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
+import { TownWriteRejection } from "../../roles/town/write/write_rejection.ts";
+import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import { CliError, cliErrorJson, CliLayerError } from "../../cli/cli_error.ts";
 import { ExitCode } from "../../cli/exit_codes.ts";
 import { sourceFiles } from "../support/source_files.ts";
@@ -52,6 +54,13 @@ const OWN_CODES: Readonly<Record<string, string>> = {
   SpspOverIlpError: "the ILP reject code, else spsp-over-ilp",
   CliError: "the CLI's documented code (cli/error_codes.ts)",
   NoTownStoredError: "an AggregateError, so not a TurnpikeError: no-town-stored, as the rule says",
+  TownWriteRejection: "the ILP reject code the town answers with (F04, T05)",
+};
+
+/** Classes that extend Error under a name without `Error`, and why. */
+const OTHER_THROWABLES: Readonly<Record<string, string>> = {
+  TownWriteRejection: "a RoleError: the town's refusal of a PREPARE, an ILP REJECT to be",
+  CloseWith: "private to transport/nodelay_websocket.ts's read loop: a WebSocket close code",
 };
 
 interface ClassInfo {
@@ -114,6 +123,21 @@ Deno.test("error classes: each *Error class extends its layer's base and sets it
   assertEquals(wrong, []);
 });
 
+Deno.test("error classes: a class that extends Error is named *Error, or listed", async () => {
+  const classes = await sourceClasses();
+  const throwables = [...classes.values()].filter((c) =>
+    [c.base, ...chain(classes, c.name)].some((b) =>
+      /^(Error|AggregateError|TurnpikeError)$/.test(b)
+    )
+  );
+  assertEquals(
+    throwables.filter((c) => !c.name.endsWith("Error")).map((c) => c.name).sort(),
+    Object.keys(OTHER_THROWABLES).sort(),
+  );
+  const rejection = classes.get("TownWriteRejection");
+  assert(rejection !== undefined && chain(classes, rejection.name).includes("RoleError"));
+});
+
 Deno.test("error classes: codes by name are unique and kebab-case; the lists name real classes", async () => {
   const classes = await sourceClasses();
   const errors = [...classes.keys()].filter((n) => n.endsWith("Error") && n !== "TurnpikeError");
@@ -125,7 +149,11 @@ Deno.test("error classes: codes by name are unique and kebab-case; the lists nam
     byCode.set(code, [...byCode.get(code) ?? [], name]);
   }
   assertEquals([...byCode].filter(([, names]) => names.length > 1), []);
-  const listed = [...Object.keys(OWN_CODES), ...Object.values(LAYER_BASES)];
+  const listed = [
+    ...Object.keys(OWN_CODES),
+    ...Object.values(LAYER_BASES),
+    ...Object.keys(OTHER_THROWABLES),
+  ];
   assertEquals(listed.filter((name) => !classes.has(name)), [], "gone: remove them from the lists");
 });
 
@@ -193,6 +221,18 @@ Deno.test("error classes: instances keep their name, message and classes, and ha
   const spsp = new SpspOverIlpError("rejected", { code: "T05" });
   assert(spsp instanceof RoleError);
   assertEquals([spsp.code, new SpspOverIlpError("no answer").code], ["T05", "spsp-over-ilp"]);
+  const refused = new TownWriteRejection(
+    ILP_ERROR.rateLimited,
+    "rate-limited",
+    new Uint8Array([1]),
+  );
+  assert(refused instanceof RoleError && refused instanceof TurnpikeError);
+  assertEquals([refused.name, refused.code, refused.message, refused.data], [
+    "TownWriteRejection",
+    "T05",
+    "rate-limited",
+    new Uint8Array([1]),
+  ]);
   const none = new NoTownStoredError([new Error("a")], "no town stored the event");
   assert(none instanceof AggregateError && !(none instanceof TurnpikeError));
   assertEquals([none.name, none.code], ["NoTownStoredError", "no-town-stored"]);

@@ -1,6 +1,7 @@
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import {
   buildHandlerAnnouncement,
+  type HandlerMetadata,
   Nip89HandlerError,
   parseHandlerAnnouncement,
 } from "../../protocol/nip89_handler.ts";
@@ -76,4 +77,20 @@ Deno.test("NIP-89 skills: each skill's name, kinds and price round-trip; bad one
       Nip89HandlerError,
     );
   }
+});
+
+Deno.test("a skill's agent presets are read with it; a malformed list is left out", () => {
+  const announce = (agents: unknown) =>
+    parseHandlerAnnouncement(buildHandlerAnnouncement({
+      d: "beta",
+      kinds: [5603],
+      metadata: {
+        name: "beta",
+        skills: [{ name: "agent-task", kinds: [5603], price: "20000", agents }],
+      } as HandlerMetadata,
+    })).metadata.skills![0];
+  const presets = [{ name: "claude", price: "20000", budget: "500000" }];
+  assertEquals(announce(presets).agents, presets);
+  assertEquals(announce([{ name: "Bad Name", price: "1", budget: "1" }]).agents, undefined);
+  assertEquals("agents" in announce(undefined), false);
 });

@@ -52,6 +52,19 @@ Deno.test("peer info: precise rejections", () => {
   }
   assertThrows(() => parsePeerInfo({ kind: 10032, content: "{" }), PeerInfoError, "not JSON");
   assertThrows(() => parsePeerInfo({ kind: 1, content: "{}" }), PeerInfoError, "kind");
+  // Too large is data on the error, not only words: a bad value is not, however it is worded.
+  const large = assertThrows(
+    () => parsePeerInfo({ kind: 10032, content: " ".repeat(70_000) }),
+    PeerInfoError,
+    "content",
+  );
+  assertEquals([large.field, large.tooLarge], ["content", true]);
+  const wrong = assertThrows(
+    () => validatePeerInfo({ ...info, ilpAddress: "x.over" }),
+    PeerInfoError,
+    "ilpAddress",
+  );
+  assertEquals(wrong.tooLarge, false);
 });
 
 Deno.test("settlement chain negotiation: intersection ordered by preference", () => {

@@ -45,7 +45,7 @@ function provider(name: string, skills: HandlerSkill[], beatExpires?: number, at
   return { pubkey: events[0].pubkey, events };
 }
 
-const beta = provider("beta", [{ name: "wordcount", kinds: [5603], price: "700" }, {
+const beta = provider("beta", [{ name: "wordcount", kinds: [5609], price: "700" }, {
   name: "ci-run",
   kinds: [5600],
   price: "5000",
@@ -64,8 +64,8 @@ Deno.test("provider directory: online from unexpired heartbeats, skills and pric
     ["beta", 5000n],
   ]);
   assertEquals(offersFor(directory, 5002), [], "an offline provider makes no offer");
-  assertEquals(kindOfSkill(directory, "wordcount"), 5603);
-  assertEquals(resolveJobKind("wordcount", (n) => kindOfSkill(directory, n)), 5603);
+  assertEquals(kindOfSkill(directory, "wordcount"), 5609);
+  assertEquals(resolveJobKind("wordcount", (n) => kindOfSkill(directory, n)), 5609);
   assertThrows(
     () => resolveJobKind("nobody-serves-this", (n) => kindOfSkill(directory, n)),
     UnknownJobKindError,
@@ -121,10 +121,10 @@ Deno.test("precheck: no online provider, a bid below every price, or a --provide
   assertEquals(ok.ok ? ok.offers.length : -1, 2);
   const onlyBeta = precheckJob(directory, { kind: 5600, bid: 4000n, providers: [beta.pubkey] });
   assertEquals(onlyBeta.ok ? "" : onlyBeta.code, "bid-below-price");
-  const elsewhere = precheckJob(directory, { kind: 5603, providers: [cheap.pubkey] });
+  const elsewhere = precheckJob(directory, { kind: 5609, providers: [cheap.pubkey] });
   assertEquals(
     elsewhere.ok ? "" : elsewhere.message,
-    "no online provider serves kind 5603 among the --provider ones",
+    "no online provider serves kind 5609 among the --provider ones",
   );
 });
 

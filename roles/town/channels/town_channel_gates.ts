@@ -26,11 +26,14 @@
 import { RoleError } from "../../role_error.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import {
+  type ChainConfig,
   ChainConfigError,
+  MainnetConsentError,
   networkLabel,
   resolveChainConfig,
 } from "../../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+import { connectChain } from "../../../chain/chain_connection.ts";
 import { channelChainClient } from "../../channels/channel_chain_client.ts";
 import type { ClaimError } from "../../../protocol/payment_channel_claim.ts";
 import { openAuditLog } from "../../../state/audit_log.ts";
@@ -122,6 +125,11 @@ export interface TownChannelGates extends AsyncDisposable {
   settlements: readonly PeerSettlement[];
   /** The chains channels are learned on (`evm:base:<n>`); empty: none. */
   learnsOn: readonly string[];
+  /**
+   * The token the town settles in, as its contract says: the first chain it learns channels on,
+   * else its first configured channel's (whose record holds what the contract said at open).
+   */
+  settlementToken?: { chain: string; tokenSymbol: string; tokenDecimals: number };
   /** Polls the chain for the channels (closes by the peer are answered at once). */
   watcher?: ChannelWatcher;
   /** Waits for the pending channel file writes and commits the audit trail. */
@@ -170,7 +178,7 @@ export async function openTownChannelGates(
   options: TownChannelGatesOptions,
 ): Promise<TownChannelGates> {
   const self = options.signer.evmAddress.toLowerCase();
-  const discoveryChains = learningChains(options);
+  const discoveryChains = await learningChains(options);
   const learns = discoveryChains.clients.length > 0;
   const configured: { account: string; record: ChannelRecord; client: TokenNetworkClient }[] = [];
   for (const peer of options.peerChannels) {
@@ -259,6 +267,13 @@ export async function openTownChannelGates(
     cosignDesk: (account) => registry.current(account)?.desk,
     settlements,
     learnsOn: discoveryChains.clients.map((c) => c.chain.id),
+    settlementToken: [
+      ...discoveryChains.clients.map((c) => c.chain),
+      ...configured.map((c) => ({
+        id: c.record.chain,
+        ...c.record,
+      })),
+    ].map((c) => ({ chain: c.id, tokenSymbol: c.tokenSymbol, tokenDecimals: c.tokenDecimals }))[0],
     watcher,
     close,
     [Symbol.asyncDispose]: close,
@@ -267,11 +282,14 @@ export async function openTownChannelGates(
 
 /**
  * The chain clients channels are learned on: each of `settlementChains` with an RPC URL,
- * TokenNetwork and token in `[chains."<id>"]`; the others with why they cannot be used.
+ * TokenNetwork and token in `[chains."<id>"]`, connected (its `eth_chainId` checked, its token's
+ * decimals and symbol read: chain/chain_connection.ts); the others with why they cannot be
+ * used. A real-funds chain without `allowMainnet`, or one whose RPC or token answers wrong, is
+ * an error: the town does not start.
  */
-function learningChains(
+async function learningChains(
   options: TownChannelGatesOptions,
-): { clients: TokenNetworkClient[]; unreadable: Record<string, string> } {
+): Promise<{ clients: TokenNetworkClient[]; unreadable: Record<string, string> }> {
   const clients: TokenNetworkClient[] = [];
   const unreadable: Record<string, string> = {};
   for (const id of options.settlementChains ?? []) {
@@ -279,17 +297,20 @@ function learningChains(
     const section = typeof table === "object" && table !== null
       ? table as Record<string, unknown>
       : undefined;
+    let chain: ChainConfig;
     try {
-      const chain = resolveChainConfig(id, { section, allowMainnet: options.allowMainnet });
-      if (!chain.tokenNetworkAddress || !chain.tokenAddress) {
-        unreadable[id] = `[chains."${id}"] names no token_network or token`;
-        continue;
-      }
-      clients.push(new TokenNetworkClient({ chain, account: options.signer.evm }));
+      chain = resolveChainConfig(id, { section, allowMainnet: options.allowMainnet });
     } catch (err) {
-      if (!(err instanceof ChainConfigError)) throw err;
+      if (!(err instanceof ChainConfigError) || err instanceof MainnetConsentError) throw err;
       unreadable[id] = err.message;
+      continue;
     }
+    if (!chain.tokenNetworkAddress || !chain.tokenAddress) {
+      unreadable[id] = `[chains."${id}"] names no token_network or token`;
+      continue;
+    }
+    const connected = await connectChain(chain);
+    clients.push(new TokenNetworkClient({ chain: connected, account: options.signer.evm }));
   }
   return { clients, unreadable };
 }

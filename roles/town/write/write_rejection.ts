@@ -10,6 +10,7 @@
  * @module
  */
 import type { ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+import { RoleError } from "../../role_error.ts";
 
 /** The reject codes the town answers with. */
 export type TownRejectCode = (typeof ILP_ERROR)[
@@ -25,11 +26,26 @@ export type TownRejectCode = (typeof ILP_ERROR)[
   | "insufficientTimeout"
 ];
 
-/** A refused PREPARE: becomes an ILP REJECT with this code and message. */
-export class TownWriteRejection extends Error {
+/**
+ * A refused PREPARE: becomes an ILP REJECT with this code and message. A {@linkcode RoleError}
+ * whose `code` is the ILP code it answers with (docs/ARCHITECTURE.md "Errors").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ILP_ERROR } from "../../../protocol/ilp_packet.ts";
+ * import { RoleError } from "../../role_error.ts";
+ * import { TownWriteRejection } from "./write_rejection.ts";
+ *
+ * const refused = new TownWriteRejection(ILP_ERROR.insufficientDestinationAmount, "underpaid");
+ * assert.ok(refused instanceof RoleError);
+ * assert.deepEqual([refused.code, refused.name], ["F04", "TownWriteRejection"]);
+ * ```
+ */
+export class TownWriteRejection extends RoleError {
   override name = "TownWriteRejection";
   /** ILP error code. */
-  code: TownRejectCode;
+  override readonly code: TownRejectCode;
   /** REJECT data (e.g. the F08 amounts, or an SPSP response). */
   data: Uint8Array;
   constructor(code: TownRejectCode, message: string, data: Uint8Array = new Uint8Array(0)) {

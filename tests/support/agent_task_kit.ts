@@ -1,0 +1,74 @@
+/**
+ * Test helper for agent-task jobs (docs/PROTOCOL.md "agent-task (kind 5603)"): a provider skills
+ * dir holding the repo's agent-task skill with scripted agents beside it, and a requester
+ * profile driven through its CLI as an agent drives it.
+ *
+ * @module
+ */
+import { initWalletWithCli } from "./run_cli.ts";
+import type { RequesterNetwork } from "./requester_network.ts";
+import { agentCli, type AgentResult } from "./agent_cli.ts";
+
+const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
+
+/**
+ * A skills dir with the agent-task skill, and `scripts` (name to shell text) in its `agents/`:
+ * the sandbox sees that folder at its own path, so a preset's command can run
+ * `sh <dir>/agent-task/agents/<name>`.
+ *
+ * @example
+ * ```ts
+ * import { agentSkillsDir } from "./agent_task_kit.ts";
+ *
+ * const dir = await agentSkillsDir({ "noop.sh": "true" });
+ * await Deno.stat(`${dir}/agent-task/agents/noop.sh`);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function agentSkillsDir(scripts: Record<string, string>): Promise<string> {
+  const skills = await Deno.makeTempDir({ prefix: "turnpike-agent-skills-" });
+  const skillDir = `${skills}/agent-task`;
+  await Deno.mkdir(`${skillDir}/agents`, { recursive: true });
+  await Deno.copyFile(`${SKILL}/SKILL.md`, `${skillDir}/SKILL.md`);
+  await Deno.copyFile(`${SKILL}/run`, `${skillDir}/run`);
+  await Deno.chmod(skillDir, 0o755);
+  await Deno.chmod(`${skillDir}/run`, 0o755);
+  for (const [name, text] of Object.entries(scripts)) {
+    await Deno.writeTextFile(`${skillDir}/agents/${name}`, text + "\n", { mode: 0o644 });
+  }
+  return skills;
+}
+
+/**
+ * The requester `alice` of `net`: a profile of its own (a wallet, config.toml) under
+ * `<net.root>/agent-home`, its commands run as an agent runs them.
+ *
+ * @example
+ * ```ts ignore
+ * import { requesterProfile } from "./agent_task_kit.ts";
+ * import { startRequesterNetwork } from "./requester_network.ts";
+ *
+ * const net = await startRequesterNetwork();
+ * const alice = await requesterProfile(net);
+ * const { code } = await alice("job", "list");
+ * ```
+ */
+export async function requesterProfile(
+  net: Pick<RequesterNetwork, "root" | "relayUrl" | "btpUrl">,
+): Promise<(...args: string[]) => Promise<AgentResult>> {
+  const home = `${net.root}/agent-home`;
+  const state = `${home}/alice`;
+  await Deno.mkdir(state, { recursive: true });
+  await Deno.writeTextFile(`${home}/pw`, "agent passphrase\n");
+  await initWalletWithCli({ stateDir: state, passphraseFile: `${home}/pw` });
+  await Deno.writeTextFile(
+    `${state}/config.toml`,
+    `role = "requester"\nrelay_url = "${net.relayUrl}"\n` +
+      `connector_btp_url = "${net.btpUrl}"\nbtp_token = "agent"\n`,
+  );
+  return agentCli({
+    profile: "alice",
+    env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
+    secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
+  });
+}
