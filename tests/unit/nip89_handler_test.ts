@@ -98,7 +98,6 @@ Deno.test("a skill's agent presets are read with it; a malformed list is left ou
   assertEquals(announce(host).agents, host);
   assertEquals(
     announce([{ ...host[0], host: "yes" }]).agents,
-    [{ ...host[0], host: undefined }]
-      .map(({ host: _, ...rest }) => rest),
+    [{ name: "gastown", price: "1", budget: "0" }],
   );
 });
