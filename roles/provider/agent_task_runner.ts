@@ -184,7 +184,11 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
         budget: request.budget,
         timeoutMs: request.preset.timeoutMs ?? job.manifest.timeoutMs,
         signal: job.signal,
-      });
+      }).catch((err: Error) => ({
+        ok: false as const,
+        status: "failed" as const,
+        reason: `agent: ${err.message}`,
+      }));
       if (!work.ok) return outcome(work.status, work.reason);
       hostLog = work.logPath;
       files = files.map((f) => f.name === "worktree.tar" ? { ...f, path: work.worktreeTar } : f);
