@@ -20,6 +20,21 @@
  * headers = { "anthropic-version" = "2023-06-01" }
  * ```
  *
+ * A host preset (`host = true`, docs/OPERATIONS.md "Host presets") is the operator's own trusted
+ * program, run on the host as the provider's user, outside the sandbox and without a gateway:
+ * its `command` is the absolute path of an executable (refused at load otherwise), run with
+ * `args` and no shell, in a clean environment plus its `env` table:
+ *
+ * ```toml
+ * [agents.gastown]
+ * host = true
+ * command = "/opt/turnpike/turnpike-gastown-provider"
+ * args = ["--rig", "turnpike", "--rig-repo", "/srv/gt/turnpike.git"]
+ * env = { GT_TOWN_ROOT = "/srv/gt" }
+ * price = 50000
+ * timeout = 3600
+ * ```
+ *
  * @module
  */
 import { ConfigError } from "./config_error.ts";
@@ -27,8 +42,17 @@ import { ConfigError } from "./config_error.ts";
 /** One agent preset, checked, its key read. */
 export interface AgentPreset {
   name: string;
-  /** Run with `sh -c` in the worktree, inside the job's sandbox. */
+  /**
+   * Run with `sh -c` in the worktree, inside the job's sandbox; for a host preset, the absolute
+   * path of the executable run on the host with {@linkcode AgentPreset.args}.
+   */
   command: string;
+  /** A host preset: run on the host, outside the sandbox, with no gateway (default false). */
+  host?: boolean;
+  /** A host preset's arguments (no shell). */
+  args?: string[];
+  /** A host preset's environment besides the job's and a few of the provider's own. */
+  env?: Record<string, string>;
   /** Base units per job, announced with the preset. */
   price: bigint;
   /** The agent's wall time, ms; undefined: the skill's timeout. */
@@ -52,6 +76,8 @@ export interface ParseAgentPresetsOptions {
   env?: (name: string) => string | undefined;
   /** Reads `api_key_file`; default `Deno.readTextFileSync`. */
   readFile?: (path: string) => string;
+  /** Whether a host preset's command is an executable file; default: a stat of its mode. */
+  isExecutable?: (path: string) => boolean;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -120,6 +146,13 @@ export function parseAgentPresets(
     if (!isRecord(headers) || !Object.values(headers).every((h) => typeof h === "string")) {
       throw new ConfigError(`${where} headers: a table of strings`);
     }
+    if (value.host !== undefined && typeof value.host !== "boolean") {
+      throw new ConfigError(`${where} host: true or false`);
+    }
+    if (value.host === true) {
+      presets[name] = hostPreset(where, name, value, text, units, options);
+      continue;
+    }
     presets[name] = {
       name,
       command: text("command"),
@@ -135,6 +168,58 @@ export function parseAgentPresets(
     };
   }
   return presets;
+}
+
+function hostPreset(
+  where: string,
+  name: string,
+  value: Record<string, unknown>,
+  text: (key: string) => string,
+  units: (key: string, fallback?: bigint) => bigint,
+  options: ParseAgentPresetsOptions,
+): AgentPreset {
+  const command = text("command");
+  const isExecutable = options.isExecutable ?? executableFile;
+  if (!command.startsWith("/") || !isExecutable(command)) {
+    throw new ConfigError(
+      `${where} command: a host preset's command is the absolute path of an executable file ` +
+        `(its arguments in args), not ${JSON.stringify(command)}`,
+    );
+  }
+  const args = value.args ?? [];
+  if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+    throw new ConfigError(`${where} args: an array of strings`);
+  }
+  const env = value.env ?? {};
+  if (!isRecord(env) || !Object.values(env).every((v) => typeof v === "string")) {
+    throw new ConfigError(`${where} env: a table of strings`);
+  }
+  const timeout = value.timeout as number | undefined;
+  return {
+    name,
+    command,
+    host: true,
+    args: args as string[],
+    env: env as Record<string, string>,
+    price: units("price", 0n),
+    timeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+    budget: units("budget", 0n),
+    flavor: "anthropic",
+    upstream: "",
+    apiKey: "",
+    inputPerMillion: 0n,
+    outputPerMillion: 0n,
+    headers: {},
+  };
+}
+
+function executableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function apiKeyOf(

@@ -63,9 +63,10 @@ export interface HandlerSkill {
   price: string;
   /**
    * An agent-task skill's presets (docs/PROTOCOL.md "agent-task (kind 5603)"): each one's name,
-   * price and most model spend per job, base units; a malformed list is left out.
+   * price and most model spend per job, base units, and `host: true` for a host preset (run
+   * outside the sandbox: docs/OPERATIONS.md "Host presets"); a malformed list is left out.
    */
-  agents?: { name: string; price: string; budget: string }[];
+  agents?: { name: string; price: string; budget: string; host?: boolean }[];
 }
 
 /** Most skills read from one announcement. */
@@ -212,6 +213,7 @@ function checkSkills(value: unknown): HandlerSkill[] {
         name: a.name,
         price: String(a.price),
         budget: String(a.budget),
+        ...(a.host === true ? { host: true } : {}),
       }));
     }
     return skill;

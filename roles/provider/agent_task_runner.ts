@@ -34,6 +34,7 @@ import { worktreeFromBundle } from "../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../agent_work/result_apply.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
+import { workOnHost } from "./host_agent.ts";
 import type { GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import {
   OUTPUTS_DIR,
@@ -169,8 +170,31 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
   try {
-    const files = await prepareInputs(job, request, hostDir).catch((err: Error) => err);
+    let files = await prepareInputs(job, request, hostDir).catch((err: Error) => err);
     if (files instanceof Error) return outcome("bad-input", files.message);
+    // A host preset works on the host first; the sandbox then runs the gate and the bundle
+    // only (docs/OPERATIONS.md "Host presets").
+    let hostLog: string | undefined;
+    if (request.preset.host === true) {
+      const work = await workOnHost({
+        preset: request.preset,
+        hostDir,
+        jobId: job.jobId,
+        accept: request.accept,
+        budget: request.budget,
+        timeoutMs: request.preset.timeoutMs ?? job.manifest.timeoutMs,
+        signal: job.signal,
+      }).catch((err: Error) => ({
+        ok: false as const,
+        status: "failed" as const,
+        reason: `agent: ${err.message}`,
+      }));
+      if (!work.ok) return outcome(work.status, work.reason);
+      hostLog = work.logPath;
+      files = files.map((f) => f.name === "worktree.tar" ? { ...f, path: work.worktreeTar } : f);
+      await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
+      files.push({ path: `${hostDir}/host-agent-exit`, name: "host-agent-exit" });
+    }
     const budgetReached = new AbortController();
     let stoppedAt: GatewaySpend | undefined;
     const { preset } = request;
@@ -178,7 +202,7 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
     // the host dir, so that a restart after a crash removes it too (removeAgentTaskFiles).
     const socketDir = await Deno.makeTempDir({ prefix: "turnpike-gw-" });
     await Deno.writeTextFile(`${hostDir}/${SOCKET_DIR_FILE}`, socketDir, { mode: 0o600 });
-    await using gateway = await startAgentGateway({
+    await using gateway = hostLog !== undefined ? undefined : await startAgentGateway({
       socketPath: `${socketDir}/gateway.sock`,
       upstream: preset.upstream,
       flavor: preset.flavor,
@@ -198,13 +222,17 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
     const ran = await o.sandbox.run({
       ...job,
       input: "",
-      manifest: { ...job.manifest, timeoutMs: preset.timeoutMs ?? job.manifest.timeoutMs },
+      manifest: {
+        ...job.manifest,
+        timeoutMs: (hostLog === undefined ? preset.timeoutMs : undefined) ??
+          job.manifest.timeoutMs,
+      },
       files,
       signal: AbortSignal.any(signals),
-      gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT },
+      ...(gateway ? { gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT } } : {}),
     });
-    const spend = gateway.spend();
-    const refusals = gateway.refusals();
+    const spend = gateway?.spend() ?? noSpend(request.budget);
+    const refusals = gateway?.refusals() ?? [];
     o.log?.(
       `agent-task ${job.jobId.slice(0, 12)} ${preset.name}: ${ran.status}, ` +
         `${spend.calls} model calls cost ${spend.cost} of ${spend.budget}, ` +
@@ -222,7 +250,7 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
       await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
       return { ...ran, workDir };
     }
-    return await deliver(ran, request, hostDir, { spend, refusals }, outcome);
+    return await deliver(ran, request, hostDir, { spend, refusals, hostLog }, outcome);
   } finally {
     await removeAgentTaskFiles(o.jobsRoot, job.jobId);
   }
@@ -295,11 +323,11 @@ async function deliver(
   ran: SkillOutcome,
   r: AgentRequest,
   hostDir: string,
-  gateway: { spend: GatewaySpend; refusals: GatewayRefusal[] },
+  gateway: { spend: GatewaySpend; refusals: GatewayRefusal[]; hostLog?: string },
   outcome: (status: SkillOutcome["status"], reason: string, stdout?: string) => SkillOutcome,
 ): Promise<SkillOutcome> {
   const out = `${ran.workDir}/${OUTPUTS_DIR}`;
-  const agentLog = await tailOf(`${out}/agent.log`);
+  const agentLog = await tailOf(gateway.hostLog ?? `${out}/agent.log`);
   const gateLog = await tailOf(`${out}/gate.log`);
   let report: DriverReport;
   try {
@@ -350,6 +378,20 @@ async function deliver(
     key: bytesToHex(key),
   };
   return outcome("ok", `agent-task ${result.verdict}`, JSON.stringify(result) + "\n");
+}
+
+/** A host preset's spend: no model call went through a gateway of this job. */
+function noSpend(budget: bigint): GatewaySpend {
+  return {
+    calls: 0,
+    unmeteredCalls: 0,
+    refused: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0n,
+    budget,
+    exhausted: false,
+  };
 }
 
 /**

@@ -28,7 +28,7 @@ export interface AnnouncedSkill {
   kinds: number[];
   price: string;
   /** An agent-task skill's presets: name, price and most model spend per job (base units). */
-  agents?: { name: string; price: string; budget: string }[];
+  agents?: { name: string; price: string; budget: string; host?: boolean }[];
 }
 
 /** Options for {@linkcode ProviderAnnouncer}. */

@@ -192,6 +192,8 @@ export class ProviderSkills {
       name: a.name,
       price: String(a.price),
       budget: String(a.budget),
+      // A host preset runs outside the sandbox (docs/OPERATIONS.md "Host presets"): say so.
+      ...(a.host === true ? { host: true } : {}),
     }));
     return this.servable().map((s) => ({
       name: s.manifest.name,

@@ -66,3 +66,42 @@ Deno.test("agent presets: a bad table is a ConfigError naming the preset and the
     assertThrows(() => parseAgentPresets(table, { env }), ConfigError, why);
   }
 });
+
+Deno.test("agent presets: a host preset is an absolute path to an executable, with args and env, no key", () => {
+  const isExecutable = (path: string) => path === "/opt/gt-bridge";
+  const presets = parseAgentPresets({
+    gastown: {
+      host: true,
+      command: "/opt/gt-bridge",
+      args: ["--rig", "r"],
+      env: { GT_TOWN_ROOT: "/srv/gt" },
+      price: 5,
+      timeout: 60,
+    },
+  }, { env, isExecutable });
+  assertEquals(
+    [presets.gastown.host, presets.gastown.args, presets.gastown.env, presets.gastown.timeoutMs],
+    [true, ["--rig", "r"], { GT_TOWN_ROOT: "/srv/gt" }, 60_000],
+  );
+  assertEquals([presets.gastown.apiKey, presets.gastown.budget], ["", 0n]);
+  const cases: [unknown, string][] = [
+    [{ a: { host: "yes", command: "/opt/gt-bridge" } }, "[agents.a] host: true or false"],
+    [{ a: { host: true, command: "gt-bridge --rig r" } }, "the absolute path of an executable"],
+    [{ a: { host: true, command: "/opt/missing" } }, "the absolute path of an executable"],
+    [{ a: { host: true, command: "/opt/gt-bridge", args: "--rig" } }, "[agents.a] args"],
+    [{ a: { host: true, command: "/opt/gt-bridge", env: { X: 1 } } }, "[agents.a] env"],
+  ];
+  for (const [table, why] of cases) {
+    assertThrows(() => parseAgentPresets(table, { env, isExecutable }), ConfigError, why);
+  }
+  // The default check: a real file with an execute bit.
+  assertEquals(parseAgentPresets({ sh: { host: true, command: "/bin/sh" } }).sh.host, true);
+  const plain = Deno.makeTempFileSync();
+  Deno.chmodSync(plain, 0o644);
+  assertThrows(
+    () => parseAgentPresets({ p: { host: true, command: plain } }),
+    ConfigError,
+    "executable",
+  );
+  Deno.removeSync(plain);
+});

@@ -93,4 +93,11 @@ Deno.test("a skill's agent presets are read with it; a malformed list is left ou
   assertEquals(announce(presets).agents, presets);
   assertEquals(announce([{ name: "Bad Name", price: "1", budget: "1" }]).agents, undefined);
   assertEquals("agents" in announce(undefined), false);
+  // A host preset says so (docs/OPERATIONS.md "Host presets"); anything but true is left out.
+  const host = [{ name: "gastown", price: "1", budget: "0", host: true }];
+  assertEquals(announce(host).agents, host);
+  assertEquals(
+    announce([{ ...host[0], host: "yes" }]).agents,
+    [{ name: "gastown", price: "1", budget: "0" }],
+  );
 });

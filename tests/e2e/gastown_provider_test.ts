@@ -1,0 +1,180 @@
+/**
+ * A Gas Town as provider end to end (docs/OPERATIONS.md "Gas Town presets"): a requester's
+ * agent-task (docs/PROTOCOL.md "agent-task (kind 5603)") goes through a real town to the real
+ * provider node, whose preset is a host preset (docs/OPERATIONS.md "Host presets") running
+ * integrations/gastown/turnpike-gastown-provider: it pushes the job's base to the rig's
+ * repository, files the task as a bead, slings it, waits for the bead to close and fast-forwards
+ * the job's worktree to the polecat's branch; the gate and the bundle then run in the sandbox.
+ *
+ * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
+ * tests/support/stand_in_bd stand in for them (mocks, named so), and the polecat is a scripted
+ * one (a shell script, no model) that commits the fix in its worktree of the rig's repository
+ * and closes the bead. Everything else is real: the town, the provider, the sandbox (the gate),
+ * the requester's profile and node, git.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { tempGitRepo } from "../support/temp_git_repo.ts";
+import type { AgentPreset } from "../../config/agent_presets.ts";
+
+const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
+const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
+const FIXTURE = root("fixtures/agent-repo");
+
+Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing; a bead that never closes ends the job with an error, the deposit its only payment", async () => {
+  const skills = await agentSkillsDir({});
+  const scratch = await Deno.makeTempDir({ prefix: "turnpike-gt-provider-" });
+  // The provider's stand-in town: a rig whose repository the polecats' worktrees come from.
+  const gtHome = `${scratch}/gt`;
+  const rigRepo = `${gtHome}/rigs/myrig`;
+  const rig = await tempGitRepo(rigRepo);
+  await rig.commit("the rig's own first commit", { "RIG.md": "the rig\n" });
+  const beads = `${scratch}/beads`;
+  await Deno.mkdir(beads);
+  const bin = `${scratch}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
+  await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+  const townEnv = {
+    PATH: `${bin}:${Deno.env.get("PATH")}`,
+    STAND_IN_GT_HOME: gtHome,
+    STAND_IN_BD_DIR: beads,
+  };
+  const gastown = (name: string, timeoutMs: number, margin: number): AgentPreset => ({
+    name,
+    command: BRIDGE,
+    host: true,
+    args: ["--rig", "myrig", "--rig-repo", rigRepo, "--poll", "1", "--margin", String(margin)],
+    env: townEnv,
+    price: 0n,
+    timeoutMs,
+    budget: 0n,
+    flavor: "anthropic",
+    upstream: "",
+    apiKey: "",
+    inputPerMillion: 0n,
+    outputPerMillion: 0n,
+    headers: {},
+  });
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: {
+      agents: { gastown: gastown("gastown", 240_000, 10), stuck: gastown("stuck", 15_000, 12) },
+    },
+  });
+  const setPolecat = async (script: string) => {
+    const out = await new Deno.Command("gt", {
+      args: ["config", "agent", "set", "default", script],
+      env: townEnv,
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  };
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    const files: Record<string, string> = {};
+    for (const name of ["README.md", "add.sh", "test.sh"]) {
+      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
+    }
+    const base = await repo.commit("the sample", files);
+    const bead = `${net.root}/bead.json`;
+    await Deno.writeTextFile(
+      bead,
+      JSON.stringify([{
+        id: "req-7",
+        title: "Fix add",
+        description: "add.sh subtracts; test.sh fails.",
+        acceptance_criteria: "sh test.sh exits 0",
+      }]),
+    );
+    const submit = (agent: string) =>
+      alice(
+        "job",
+        "submit",
+        "agent-task",
+        "--repo",
+        repo.dir,
+        "--bead",
+        bead,
+        "--accept",
+        "sh test.sh",
+        "--agent",
+        agent,
+        "--bid",
+        "1000000",
+        "--provider",
+        net.providerPubkey!,
+        "--timeout",
+        "240",
+        "--wait",
+      );
+
+    // The host presets are announced as such.
+    const listed = (await alice("providers")).lines[0].providers as {
+      skills: { name: string; agents?: { name: string; host?: boolean }[] }[];
+    }[];
+    const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
+    assertEquals(served?.agents?.map((a) => [a.name, a.host]), [
+      ["gastown", true],
+      ["stuck", true],
+    ]);
+
+    // 1. The provider's polecat reads its hooked bead (the task, the branch it starts from),
+    // commits the fix in its worktree of the rig's repository and closes the bead.
+    await setPolecat([
+      "set -e",
+      `id=$(gt hook --json | jq -r .pinned_bead.id)`,
+      `gt hook --json | jq -r .pinned_bead.description | grep -q 'add.sh subtracts'`,
+      `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh`,
+      "git commit -q -am 'add: add, not subtract'",
+      `bd close "$id"`,
+    ].join("\n"));
+    const done = await submit("gastown");
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const result = done.lines.find((l) => l.type === "result")!;
+    assertEquals(result.status, "done", JSON.stringify(result));
+    const id = String(result.job);
+    // The bead the bridge filed: the task's title, its text, the gate as its acceptance; closed.
+    const filed = JSON.parse(await Deno.readTextFile(`${beads}/gt-1.json`));
+    assertEquals([filed.title, filed.status], ["Fix add", "closed"]);
+    assertStringIncludes(filed.description, "add.sh subtracts");
+    assertStringIncludes(filed.description, `turnpike/${id.slice(0, 12)}`);
+    assertStringIncludes(filed.acceptance_criteria, "sh test.sh");
+    // The polecat's branch started from the requester's base, not the rig's own history.
+    const polecatTip = await rig.git("rev-parse", "polecat/p1/gt-1");
+    assertEquals(await rig.git("rev-parse", `${polecatTip}~1`), base);
+    // The requester applies the result: the polecat's commit, and its gate passes there.
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals(applied.code, 0, applied.stderr);
+    const line = applied.lines[0];
+    assertEquals([line.type, line.verdict, line.base, line.tip], [
+      "applied",
+      "pass",
+      base,
+      polecatTip,
+    ]);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(line.branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0, new TextDecoder().decode(gate.stdout));
+
+    // 2. A polecat that never closes its bead: the bridge gives up at the job's deadline, the
+    // job ends with an error naming it, nothing delivered, only the deposit paid.
+    await setPolecat("true");
+    const stuck = await submit("stuck");
+    assert(stuck.code !== 0, stuck.stderr);
+    const failed = stuck.lines.find((l) => l.type === "result")!;
+    assertEquals(failed.status, "error", JSON.stringify(failed));
+    assertStringIncludes(String(failed.error), "bead gt-2 is not closed at the job's deadline");
+    assertEquals((failed.receipts as unknown[]).length, 1, JSON.stringify(failed.receipts));
+    const paidIn = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l) as { jobId?: string; direction: string })
+      .filter((l) => l.jobId === String(failed.job) && l.direction === "in");
+    assertEquals(paidIn.length, 1);
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+});
