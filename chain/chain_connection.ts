@@ -56,9 +56,11 @@ function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Prom
  * import { readTokenFacts } from "./chain_connection.ts";
  * import type { ChainConfig } from "../config/chain_config.ts";
  *
- * declare const chain: ChainConfig & { tokenAddress: `0x${string}` };
- * const { tokenDecimals, tokenSymbol } = await readTokenFacts(chain);
- * console.log(tokenDecimals, tokenSymbol); // 18 "TKN"
+ * declare const chain: ChainConfig & { tokenAddress: `0x${string}` }; // compile-only: needs a chain
+ * Deno.test({ name: "readTokenFacts", ignore: true, async fn() {
+ *   const { tokenDecimals, tokenSymbol } = await readTokenFacts(chain);
+ *   console.log(tokenDecimals, tokenSymbol); // 18 "TKN"
+ * } });
  * ```
  * @throws {TokenContractError} when the contract does not answer.
  */
@@ -100,9 +102,11 @@ export function readTokenFacts(
  * import { connectChain } from "./chain_connection.ts";
  * import type { ChainConfig } from "../config/chain_config.ts";
  *
- * declare const configured: ChainConfig;
- * const chain = await connectChain(configured);
- * console.log(chain.tokenDecimals);
+ * declare const configured: ChainConfig; // compile-only: needs a chain
+ * Deno.test({ name: "connectChain", ignore: true, async fn() {
+ *   const chain = await connectChain(configured);
+ *   console.log(chain.tokenDecimals);
+ * } });
  * ```
  * @throws {ChainIdMismatchError} when the RPC is another chain.
  * @throws {TokenContractError} when the token does not answer.
