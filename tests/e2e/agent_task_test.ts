@@ -50,6 +50,8 @@ function agentScripts(): Record<string, string> {
     "fix.sh": [
       "set -e",
       `grep -q '${MARKER}' "$TURNPIKE_TASK"`,
+      `echo "agent: working on $(grep -m1 '${MARKER}' "$TURNPIKE_TASK")"`,
+      "echo 'agent: a line on stderr' >&2",
       `${call} > model-call.txt`,
       "env | sort > agent-env.txt",
       "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; tr '\\0' '\\n' < $p/environ; done " +
@@ -85,6 +87,14 @@ function agentScripts(): Record<string, string> {
       `printf '%s\\n' 'rm -f "$TURNPIKE_OUTPUTS/gate.log"' ` +
       `'ln -s ${HOST_SECRET} "$TURNPIKE_OUTPUTS/gate.log"' | cat - test.sh > t && mv t test.sh`,
       "git add test.sh",
+      fix,
+    ].join("\n"),
+    // Prints 9 MiB before its fix: its transcript is delivered cut to 8 MiB, the cut said.
+    "chatty.sh": [
+      "echo CHATTY-START",
+      "head -c 9437184 /dev/zero | tr '\\0' x",
+      "echo",
+      "echo CHATTY-END",
       fix,
     ].join("\n"),
     "slow.sh": [
@@ -130,9 +140,10 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     providerSkillsDir: skills,
     providerOptions: {
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop"].map((
-          n,
-        ) => [n, preset(n, 1000n)]),
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop", "chatty"]
+          .map((
+            n,
+          ) => [n, preset(n, 1000n)]),
       ),
     },
     town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
@@ -190,6 +201,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
     assertEquals(served?.agents?.map((a) => a.name).sort(), [
       "broken",
+      "chatty",
       "elsewhere",
       "fix",
       "overspend",
@@ -197,7 +209,6 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
       "slow",
       "snoop",
     ]);
-
     // 1. The honest agent: done, applied as a branch, the gate passes there.
     const done = await submit("fix");
     assertEquals(done.code, 0, done.stderr + done.stdout);
@@ -210,6 +221,34 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals([line.type, line.created, line.verdict], ["applied", true, "pass"]);
     assertEquals(line.base, base);
     assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
+    // The agent's transcript, opened with the delivery's key, in the profile.
+    const transcriptPath = `${net.root}/agent-home/alice/agent-tasks/${id}.transcript.log`;
+    assertEquals(line.transcript, transcriptPath);
+    const transcript = await Deno.readTextFile(transcriptPath);
+    assertStringIncludes(transcript, `agent: working on`);
+    assertStringIncludes(transcript, MARKER);
+    assertStringIncludes(transcript, "agent: a line on stderr");
+    // --save: the sealed blobs, and beside them the bundle and the transcript opened.
+    const saved = await alice("job", "results", id, "--save", `${net.root}/saved`);
+    assertEquals(saved.code, 0, saved.stderr);
+    const names = (saved.lines[0].saved as { name: string }[]).map((s) => s.name).sort();
+    assertEquals(names, [
+      "result.bundle",
+      "result.bundle.sealed",
+      "transcript.log",
+      "transcript.log.sealed",
+    ]);
+    assertEquals(await Deno.readTextFile(`${net.root}/saved/transcript.log`), transcript);
+    const report1 = saved.lines[0].report as {
+      transcript: { bytes: number; totalBytes: number; truncated: boolean };
+      model: { calls: number; inputTokens: number; outputTokens: number; cost: string };
+    };
+    const size = new TextEncoder().encode(transcript).length;
+    assertEquals(report1.transcript.bytes, size);
+    assertEquals([report1.transcript.totalBytes, report1.transcript.truncated], [size, false]);
+    assertEquals(report1.model.calls, 1);
+    assertEquals([report1.model.inputTokens, report1.model.outputTokens], [1000, 200]);
+    assertEquals(report1.model.cost, "2");
     const again = await alice("job", "results", id, "--apply");
     assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
     // Another branch of that name at another commit (here the checked-out one): refused, unchanged.
@@ -238,6 +277,31 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     for (const clear of [MARKER, "git bundle", "refs/turnpike", "gt-42"]) {
       assert(!town.includes(clear), `the town holds ${JSON.stringify(clear)} in the clear`);
     }
+
+    // 1b. A transcript over 8 MiB: its first and last 4 MiB, the cut said in it and the report.
+    const chatty = await submit("chatty");
+    assertEquals(chatty.code, 0, chatty.stderr);
+    const cid = String(chatty.lines.find((l) => l.type === "result")!.job);
+    const capplied = await alice("job", "results", cid, "--apply");
+    assertEquals(capplied.code, 0, capplied.stderr);
+    const long = await Deno.readFile(String(capplied.lines[0].transcript));
+    const longText = new TextDecoder().decode(long);
+    assert(longText.startsWith("CHATTY-START\n"), longText.slice(0, 40));
+    assert(longText.endsWith("CHATTY-END\n"), longText.slice(-40));
+    const total = "CHATTY-START\n".length + 9437184 + 1 + "CHATTY-END\n".length;
+    assertStringIncludes(
+      longText,
+      `[turnpike: transcript truncated: ${total - 8388608} of ${total} bytes left out here`,
+    );
+    const creport = (await alice("job", "results", cid)).lines[0].report as {
+      transcript: { bytes: number; totalBytes: number; truncated: boolean };
+    };
+    assertEquals(creport.transcript, {
+      ...creport.transcript,
+      bytes: long.length,
+      totalBytes: total,
+      truncated: true,
+    });
 
     // 2. Reaching past the gateway: refused and logged, the job goes on and is delivered.
     const elsewhere = await submit("elsewhere");
