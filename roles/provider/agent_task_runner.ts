@@ -20,7 +20,9 @@
  * Back on the host: the bundle checked against the pristine copy (`checkResultBundle`: one ref,
  * the base its one prerequisite, its tip a descendant of the base), sealed, and left as an output
  * blob beside the agent's transcript (its log, at most {@linkcode TRANSCRIPT_MAX_BYTES}, sealed
- * with the key derived from the bundle's); the rest of what the job left in `out/` is removed. Stopped at the
+ * with the key derived from the bundle's); the rest of what the job left in `out/` is removed.
+ * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
+ * (roles/provider/spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
  * fails, nothing is delivered, and only the deposit was paid.
  *
@@ -35,6 +37,8 @@ import { worktreeFromBundle } from "../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../agent_work/result_apply.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
+import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
+import type { RunHooks } from "./job_run.ts";
 import type { GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import {
   OUTPUTS_DIR,
@@ -68,6 +72,8 @@ export interface AgentTaskRunnerOptions {
   /** The provider's presets, by name. */
   presets: Readonly<Record<string, AgentPreset>>;
   log?: (line: string) => void;
+  /** The least time between two reports of an agent's spend (default 10 s). */
+  spendEveryMs?: number;
 }
 
 /** What the `run` script reports on its stdout. */
@@ -95,7 +101,7 @@ interface DriverReport {
  */
 export function createAgentTaskRunner(
   options: AgentTaskRunnerOptions,
-): { run(job: SkillJob): Promise<SkillOutcome> } {
+): { run(job: SkillJob & RunHooks): Promise<SkillOutcome> } {
   return { run: (job) => runAgentTask(job, options) };
 }
 
@@ -148,7 +154,7 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
 }
 
 async function runAgentTask(
-  job: SkillJob,
+  job: SkillJob & RunHooks,
   o: AgentTaskRunnerOptions,
 ): Promise<SkillOutcome> {
   const started = performance.now();
@@ -205,14 +211,20 @@ async function runAgentTask(
       },
     });
     const signals = [budgetReached.signal, ...(job.signal ? [job.signal] : [])];
+    const { progress, ...skillJob } = job;
+    const reporter = progress && startSpendReporter({
+      spend: () => gateway.spend(),
+      report: (spend) => progress({ spend }),
+      everyMs: o.spendEveryMs ?? DEFAULT_SPEND_EVERY_MS,
+    });
     const ran = await o.sandbox.run({
-      ...job,
+      ...skillJob,
       input: "",
       manifest: { ...job.manifest, timeoutMs: preset.timeoutMs ?? job.manifest.timeoutMs },
       files,
       signal: AbortSignal.any(signals),
       gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT },
-    });
+    }).finally(() => reporter?.stop());
     const spend = gateway.spend();
     const refusals = gateway.refusals();
     o.log?.(

@@ -97,6 +97,12 @@ function agentScripts(): Record<string, string> {
       "echo CHATTY-END",
       fix,
     ].join("\n"),
+    // Asks the model once, then waits until the test has seen its spend in the progress.
+    "spender.sh": [
+      `${call} > model-call.txt`,
+      `while [ ! -e "$(dirname "$0")/spent-go" ]; do sleep 0.1; done`,
+      fix,
+    ].join("\n"),
     "slow.sh": [
       `while [ ! -e "$(dirname "$0")/go" ]; do sleep 0.1; done`,
       fix,
@@ -139,8 +145,10 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: {
+      // The agent's spend reported every 200 ms (default 10 s): step 1c waits for it.
+      agentSpendEveryMs: 200,
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop", "chatty"]
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop", "chatty", "spender"]
           .map((
             n,
           ) => [n, preset(n, 1000n)]),
@@ -208,6 +216,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
       "rewrite",
       "slow",
       "snoop",
+      "spender",
     ]);
     // 1. The honest agent: done, applied as a branch, the gate passes there.
     const done = await submit("fix");
@@ -302,6 +311,58 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
       totalBytes: total,
       truncated: true,
     });
+
+    // 1c. The agent's spend so far in the progress: a `processing` line with it, while it runs.
+    const spending = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Fix add",
+      "--accept",
+      "sh test.sh",
+      "--agent",
+      "spender",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+    );
+    assertEquals(spending.code, 0, spending.stderr);
+    const pid = String(spending.lines.find((l) => l.type === "job")!.id);
+    const home = `${net.root}/agent-home`;
+    const follow = spawnCli([
+      "--profile",
+      "alice",
+      "--json",
+      "job",
+      "wait",
+      pid,
+      "--passphrase-file",
+      `${home}/pw`,
+      "--non-interactive",
+    ], { env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" } });
+    const spendLine = JSON.parse(await follow.waitForLine((l) => l.includes('"spend"'))) as {
+      status: string;
+      detail: string;
+      spend: Record<string, unknown>;
+    };
+    await Deno.writeTextFile(`${skillDir}/agents/spent-go`, "");
+    assertEquals(spendLine.status, "processing");
+    assertEquals(spendLine.spend, {
+      cost: "2",
+      budget: "1000",
+      calls: 1,
+      inputTokens: 1000,
+      outputTokens: 200,
+    });
+    assertStringIncludes(spendLine.detail, "agent running: its model calls cost 2 of 1000");
+    assertEquals((await follow.done).code, 0);
+    // Reported once: the spend did not change after.
+    const spendLines = follow.stdout().split("\n").filter((l) => l.includes('"spend"'));
+    assertEquals(spendLines.length, 1, follow.stdout());
 
     // 2. Reaching past the gateway: refused and logged, the job goes on and is delivered.
     const elsewhere = await submit("elsewhere");
