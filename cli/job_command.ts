@@ -565,7 +565,11 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const check = precheckJob(directory, { ...spec, maxPerJob });
+  // An agent-task's preset is priced on top of its skill (the provider's 31990 announces both).
+  const agent = spec.kind === agentTask.AGENT_TASK_KIND
+    ? spec.params.find((p) => p.name === "agent")?.values[0]
+    : undefined;
+  const check = precheckJob(directory, { ...spec, maxPerJob, agent });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {
     code: check.code,

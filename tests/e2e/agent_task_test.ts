@@ -204,7 +204,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
 
     // 0. The presets, with their prices and budgets, in the provider's 31990.
     const listed = (await alice("providers")).lines[0].providers as {
-      skills: { name: string; agents?: { name: string }[] }[];
+      skills: { name: string; price: string; agents?: { name: string }[] }[];
     }[];
     const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
     assertEquals(served?.agents?.map((a) => a.name).sort(), [
@@ -218,6 +218,20 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
       "snoop",
       "spender",
     ]);
+    // 0b. A bid within the skill's price but below it with the preset's: refused before anything
+    // is paid, with the price of both (the fix preset costs 1,000).
+    const priced = Number(served!.price) + 1000;
+    const low = await submit("fix", "--bid", String(priced - 1));
+    assertEquals(low.code, 1, low.stdout);
+    const refusal = low.lines[0];
+    assertEquals([refusal.type, refusal.code, refusal.price, refusal.agent], [
+      "error",
+      "bid-below-price",
+      String(priced),
+      "fix",
+    ]);
+    assertEquals(low.lines.some((l) => l.type === "job"), false);
+
     // 1. The honest agent: done, applied as a branch, the gate passes there.
     const done = await submit("fix");
     assertEquals(done.code, 0, done.stderr + done.stdout);
@@ -420,8 +434,13 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
     assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
 
-    // 6. A preset the provider does not have: refused before anything is paid.
-    const unknown = await submit("nosuch");
+    // 6. A preset the provider does not announce: refused by the CLI, nothing posted; with
+    // --force, by the provider, before anything is paid.
+    const unlisted = await submit("nosuch");
+    assertEquals(unlisted.code, 1, unlisted.stdout);
+    assertEquals([unlisted.lines[0].type, unlisted.lines[0].code], ["error", "no-provider"]);
+    assertStringIncludes(String(unlisted.lines[0].message), 'the agent preset "nosuch"');
+    const unknown = await submit("nosuch", "--force");
     assert(unknown.code !== 0, unknown.stderr);
     const refused = unknown.lines.find((l) => l.type === "result")!;
     assertEquals(refused.status, "error", JSON.stringify(refused));
