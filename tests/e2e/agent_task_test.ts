@@ -202,6 +202,26 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
         ...more,
       );
 
+    /** Posts a job for `agent` without waiting for it (its id in the `job` line). */
+    const post = (agent: string) =>
+      alice(
+        "job",
+        "submit",
+        "agent-task",
+        "--repo",
+        repo.dir,
+        "--title",
+        "Fix add",
+        "--accept",
+        "sh test.sh",
+        "--agent",
+        agent,
+        "--bid",
+        "1000000",
+        "--provider",
+        net.providerPubkey!,
+      );
+
     // 0. The presets, with their prices and budgets, in the provider's 31990.
     const listed = (await alice("providers")).lines[0].providers as {
       skills: { name: string; price: string; agents?: { name: string }[] }[];
@@ -327,23 +347,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     });
 
     // 1c. The agent's spend so far in the progress: a `processing` line with it, while it runs.
-    const spending = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--title",
-      "Fix add",
-      "--accept",
-      "sh test.sh",
-      "--agent",
-      "spender",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-    );
+    const spending = await post("spender");
     assertEquals(spending.code, 0, spending.stderr);
     const pid = String(spending.lines.find((l) => l.type === "job")!.id);
     const home = `${net.root}/agent-home`;
@@ -465,23 +469,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
 
     // 7. The requester's node SIGKILLed while the agent runs: the next command's node follows
     // the job to its end; deposit and delivery each paid once, the branch applied once.
-    const posted = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--title",
-      "Fix add",
-      "--accept",
-      "sh test.sh",
-      "--agent",
-      "slow",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-    );
+    const posted = await post("slow");
     assertEquals(posted.code, 0, posted.stderr);
     const sid = String(posted.lines.find((l) => l.type === "job")!.id);
     const providerRecord = `${net.root}/provider/provider-jobs/${sid}.toml`;
