@@ -39,7 +39,7 @@ import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
 import type { RunHooks } from "./job_run.ts";
-import type { GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
+import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
@@ -244,7 +244,8 @@ async function runAgentTask(
       await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
       return { ...ran, workDir };
     }
-    return await deliver(ran, request, hostDir, { spend, refusals }, outcome);
+    const callLog = gateway.callLog();
+    return await deliver(ran, request, hostDir, { spend, refusals, callLog }, outcome);
   } finally {
     await removeAgentTaskFiles(o.jobsRoot, job.jobId);
   }
@@ -317,7 +318,7 @@ async function deliver(
   ran: SkillOutcome,
   r: AgentRequest,
   hostDir: string,
-  gateway: { spend: GatewaySpend; refusals: GatewayRefusal[] },
+  gateway: { spend: GatewaySpend; refusals: GatewayRefusal[]; callLog: GatewayCall[] },
   outcome: (status: SkillOutcome["status"], reason: string, stdout?: string) => SkillOutcome,
 ): Promise<SkillOutcome> {
   const out = `${ran.workDir}/${OUTPUTS_DIR}`;
@@ -378,6 +379,8 @@ async function deliver(
       cost: String(spend.cost),
       budget: String(spend.budget),
       refusals: gateway.refusals.slice(0, 20),
+      // Each call (the last 50 of `calls`): when, whether 2xx, its tokens and exact cost.
+      perCall: gateway.callLog.slice(-50),
     },
     key: bytesToHex(key),
   };

@@ -284,7 +284,13 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(await Deno.readTextFile(`${net.root}/saved/transcript.log`), transcript);
     const report1 = saved.lines[0].report as {
       transcript: { bytes: number; totalBytes: number; truncated: boolean };
-      model: { calls: number; inputTokens: number; outputTokens: number; cost: string };
+      model: {
+        calls: number;
+        inputTokens: number;
+        outputTokens: number;
+        cost: string;
+        perCall: { ok: boolean; inputTokens: number; outputTokens: number; cost: string }[];
+      };
     };
     const size = new TextEncoder().encode(transcript).length;
     assertEquals(report1.transcript.bytes, size);
@@ -292,6 +298,10 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(report1.model.calls, 1);
     assertEquals([report1.model.inputTokens, report1.model.outputTokens], [1000, 200]);
     assertEquals(report1.model.cost, "2");
+    assertEquals(
+      report1.model.perCall.map((c) => [c.ok, c.inputTokens, c.outputTokens, c.cost]),
+      [[true, 1000, 200, "2"]],
+    );
     const again = await alice("job", "results", id, "--apply");
     assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
     // Another branch of that name at another commit (here the checked-out one): refused, unchanged.
