@@ -14,7 +14,7 @@ import { ExitCode } from "./exit_codes.ts";
 import type { JobInput, JobParam } from "../protocol/nip90_job.ts";
 import type { ProviderListing } from "../roles/requester/provider_directory.ts";
 import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
-import { openBlob, sealBlob } from "../roles/agent_work/sealed_blob.ts";
+import { derivedBlobKey, openBlob, sealBlob } from "../roles/agent_work/sealed_blob.ts";
 import {
   type AgentTask,
   agentTaskFromText,
@@ -30,7 +30,14 @@ import {
   agentTaskFile,
   type AgentTaskFlags,
   type AgentTaskLocal,
+  agentTranscriptFile,
 } from "./agent_task_options.ts";
+
+/** The result's sealed blobs (roles/provider/agent_task_runner.ts names them so). */
+const SEALED_BUNDLE = "result.bundle.sealed";
+const SEALED_TRANSCRIPT = "transcript.log.sealed";
+/** The label the transcript's key is derived with from the bundle's. */
+const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
 
 /** What `job submit` adds to its spec for an agent task. */
 export interface AgentTaskParts {
@@ -180,12 +187,6 @@ export interface ApplyAgentResultOptions {
  * ```ts ignore
  * import { applyAgentResult } from "./agent_task_command.ts";
  * import type { RequesterJobRecord } from "../state/job_record.ts";
-import {
-  AGENT_TASK_KIND,
-  type AgentTaskFlags,
-  agentTaskFile,
-  type AgentTaskLocal,
-} from "./agent_task_options.ts";
  *
  * declare const record: RequesterJobRecord;
  * declare const result: { tags: string[][]; content: string };
@@ -197,19 +198,7 @@ export async function applyAgentResult(
   o: ApplyAgentResultOptions,
 ): Promise<Record<string, unknown>> {
   const report = JSON.parse(o.result.content) as Record<string, unknown>;
-  const sealedKey = report.sealedKey;
-  if (typeof sealedKey !== "string") {
-    throw new CliError("the result carries no sealed key: not an agent-task result", {
-      code: "result-refused",
-      fields: { reason: "not-agent-result" },
-    });
-  }
-  const paid = o.record.payments.filter((p) => p.fulfillment !== undefined);
-  let key: string | undefined;
-  for (const p of paid) {
-    key = await openDeliveryKey(sealedKey, hexToBytes(p.fulfillment!)).catch(() => undefined);
-    if (key !== undefined) break;
-  }
+  const key = await releasedKey(o.record, report);
   if (key === undefined) {
     throw new CliError("the delivery is not paid: the result's key is still sealed", {
       code: "not-delivered",
@@ -223,7 +212,7 @@ export async function applyAgentResult(
   if (repo === undefined) {
     throw usage("which repository? `job results <id> --apply <repo>`");
   }
-  const blob = blobOutputsOf(o.result.tags).find((b) => b.name === "result.bundle.sealed");
+  const blob = blobOutputsOf(o.result.tags).find((b) => b.name === SEALED_BUNDLE);
   if (blob === undefined) throw new CliError("the result names no bundle blob");
   const dir = await Deno.makeTempDir({ prefix: "turnpike-result-" });
   try {
@@ -231,6 +220,7 @@ export async function applyAgentResult(
     const sealed = await Deno.readFile(`${dir}/s`);
     const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>);
     await Deno.writeFile(`${dir}/result.bundle`, plain);
+    const transcript = await saveTranscript(o, key, dir);
     const applied = await applyResultBundle({
       repoDir: repo,
       bundlePath: `${dir}/result.bundle`,
@@ -257,8 +247,88 @@ export async function applyAgentResult(
       commits: applied.commits,
       diffstat: applied.diffstat,
       verdict: report.verdict,
+      ...(transcript === undefined ? {} : { transcript }),
     };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The key of an agent task's result, opened with the fulfillment of a paid invoice (the delivery
+ * key's path, docs/PROTOCOL.md "Paid on delivery"); throws when the result is not an agent
+ * task's, undefined while no payment released it.
+ */
+async function releasedKey(
+  record: RequesterJobRecord,
+  report: Record<string, unknown>,
+): Promise<string | undefined> {
+  const sealedKey = report.sealedKey;
+  if (typeof sealedKey !== "string") {
+    throw new CliError("the result carries no sealed key: not an agent-task result", {
+      code: "result-refused",
+      fields: { reason: "not-agent-result" },
+    });
+  }
+  for (const p of record.payments.filter((p) => p.fulfillment !== undefined)) {
+    const key = await openDeliveryKey(sealedKey, hexToBytes(p.fulfillment!)).catch(() => {});
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}
+
+/** The transcript blob fetched, opened, and written to the profile; its path. */
+async function saveTranscript(
+  o: ApplyAgentResultOptions,
+  key: string,
+  dir: string,
+): Promise<string | undefined> {
+  const blob = blobOutputsOf(o.result.tags).find((b) => b.name === SEALED_TRANSCRIPT);
+  if (blob === undefined) return undefined;
+  await downloadBlob({ url: blob.url, sha256: blob.sha256, maxBytes: blob.size, to: `${dir}/t` });
+  const path = agentTranscriptFile(o.stateDir, o.record.id);
+  await Deno.mkdir(`${o.stateDir}/agent-tasks`, { recursive: true, mode: 0o700 });
+  await Deno.writeFile(path, await openSealed(`${dir}/t`, key, SEALED_TRANSCRIPT), { mode: 0o600 });
+  return path;
+}
+
+async function openSealed(path: string, key: string, name: string): Promise<Uint8Array> {
+  let k = hexToBytes(key) as Uint8Array<ArrayBuffer>;
+  if (name === SEALED_TRANSCRIPT) k = await derivedBlobKey(k, TRANSCRIPT_KEY_LABEL);
+  return await openBlob(await Deno.readFile(path), k);
+}
+
+/**
+ * `job results --save` of an agent task: beside each sealed blob saved (`<name>.sealed`), the
+ * blob opened (`<name>`) once the delivery's payment released the key; none before.
+ *
+ * @example
+ * ```ts ignore
+ * import { openSavedAgentBlobs } from "./agent_task_command.ts";
+ * import type { RequesterJobRecord } from "../state/job_record.ts";
+ *
+ * declare const record: RequesterJobRecord;
+ * declare const content: string;
+ * const opened = await openSavedAgentBlobs(record, content, [
+ *   { name: "transcript.log.sealed", path: "out/transcript.log.sealed" },
+ * ]);
+ * console.log(opened[0].path); // out/transcript.log
+ * ```
+ */
+export async function openSavedAgentBlobs(
+  record: RequesterJobRecord,
+  content: string,
+  saved: readonly { name: string; path: string }[],
+): Promise<{ name: string; path: string }[]> {
+  const report = JSON.parse(content) as Record<string, unknown>;
+  if (typeof report.sealedKey !== "string") return [];
+  const key = await releasedKey(record, report);
+  if (key === undefined) return [];
+  const opened: { name: string; path: string }[] = [];
+  for (const s of saved.filter((s) => [SEALED_BUNDLE, SEALED_TRANSCRIPT].includes(s.name))) {
+    const path = s.path.slice(0, -".sealed".length);
+    await Deno.writeFile(path, await openSealed(s.path, key, s.name), { mode: 0o600 });
+    opened.push({ name: s.name.slice(0, -".sealed".length), path });
+  }
+  return opened;
 }

@@ -82,6 +82,21 @@ export function agentTaskFile(stateDir: string, jobId: string): string {
 }
 
 /**
+ * Where `job results --apply` writes an agent task's transcript (the agent's stdout and stderr,
+ * opened with the delivery's key).
+ *
+ * @example
+ * ```ts
+ * import { agentTranscriptFile } from "./agent_task_options.ts";
+ *
+ * if (agentTranscriptFile("/p", "ab") !== "/p/agent-tasks/ab.transcript.log") throw new Error();
+ * ```
+ */
+export function agentTranscriptFile(stateDir: string, jobId: string): string {
+  return `${stateDir}/agent-tasks/${jobId}.transcript.log`;
+}
+
+/**
  * Records the repository and base of a submitted agent task.
  *
  * @example

@@ -45,14 +45,14 @@ import type { RequesterSettings } from "../config/requester_settings.ts";
 import type { JobProgress, Requester } from "../roles/requester/requester_node.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.ts";
-import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
+import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import * as agentTask from "./agent_task_options.ts";
 import type { AgentTaskFlags } from "./agent_task_options.ts";
 import { jobLineFields } from "./job_line.ts";
-import { type InlineLog, inlineReportLogs } from "./report_logs.ts";
+import { inlineReportLogs, saveResultBlobs } from "./report_logs.ts";
 import {
   addJobListCommand,
   addJobStatusCommand,
@@ -566,7 +566,11 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const check = precheckJob(directory, { ...spec, maxPerJob });
+  // An agent-task's preset is priced on top of its skill (the provider's 31990 announces both).
+  const agent = spec.kind === agentTask.AGENT_TASK_KIND
+    ? spec.params.find((p) => p.name === "agent")?.values[0]
+    : undefined;
+  const check = precheckJob(directory, { ...spec, maxPerJob, agent });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {
     code: check.code,
@@ -674,7 +678,8 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
         fastForward: opts.fastForward,
       });
       if (opts.output === "json") return printJsonLine("applied", applied);
-      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict})`);
+      const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
+      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${log})`);
     }
     const blobs = blobOutputsOf(result.event.tags);
     // A log the report carries whole (ci-run's short ones) is saved with the blobs.
@@ -688,6 +693,12 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
     const saved = opts.save === undefined
       ? []
       : await saveResultBlobs(blobs, opts.save, opts.output === "json", inline);
+    // An agent task's sealed blobs, opened beside them once its delivery is paid.
+    if (saved.some((s) => s.name.endsWith(".sealed"))) {
+      saved.push(
+        ...await (await agentTaskCommand()).openSavedAgentBlobs(record, result.content, saved),
+      );
+    }
     if (opts.output === "json") {
       const payments = await openPaymentLog({ stateDir: repo.stateDir });
       const report = await buildResultReport({
@@ -712,52 +723,6 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
   } finally {
     repo.close();
   }
-}
-
-/** Largest result blob fetched by `job results --save`. */
-const MAX_SAVED_BLOB_BYTES = 4 * 1024 * 1024 * 1024;
-
-async function saveResultBlobs(
-  blobs: readonly JobBlobOutput[],
-  dir: string,
-  quiet: boolean,
-  inline: readonly InlineLog[] = [],
-): Promise<{ name: string; path: string; from?: "report" }[]> {
-  if (blobs.length === 0 && inline.length === 0) {
-    // Nothing to fetch: no empty directory left behind, and the user is told why.
-    console.error(`no blobs to save: the result names no logs or artifacts (${dir} not created)`);
-    return [];
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const { downloadBlob } = await lazyImport<typeof import("../transport/blossom_client.ts")>(
-    new URL("../transport/blossom_client.ts", import.meta.url),
-  );
-  const saved: { name: string; path: string; from?: "report" }[] = [];
-  for (const log of inline) {
-    const path = `${dir}/${log.name}`;
-    await Deno.writeFile(path, log.bytes);
-    saved.push({ name: log.name, path, from: "report" });
-  }
-  for (const b of blobs) {
-    const path = `${dir}/${b.name}`;
-    try {
-      await downloadBlob({
-        url: b.url,
-        sha256: b.sha256,
-        maxBytes: Math.min(b.size, MAX_SAVED_BLOB_BYTES),
-        to: path,
-        onProgress: transferProgressPrinter({ label: `download ${b.name}`, quiet }),
-      });
-    } catch (err) {
-      throw new CliError(`cannot fetch the result's blob ${b.name}: ${(err as Error).message}`, {
-        context: b.url,
-        suggestion: "the town may have dropped it (blobs are kept for its retention period)",
-        cause: err,
-      });
-    }
-    saved.push({ name: b.name, path });
-  }
-  return saved;
 }
 
 /**

@@ -18,6 +18,7 @@ import type { JobProgress } from "../roles/requester/requester_node.ts";
 import { readStoredResult } from "../state/stored_result.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { AgentSpend } from "../protocol/agent_spend.ts";
 import { categoryOf, type PaymentEntry } from "../state/payment_log.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 
@@ -27,6 +28,8 @@ export interface JobProgressLine {
   job: string;
   status: string;
   detail?: string;
+  /** An agent-task's model spend so far (docs/AGENTS.md "A coding agent's task"). */
+  spend?: AgentSpend;
   /** ISO time. */
   at: string;
 }
@@ -92,6 +95,7 @@ export function progressLine(p: JobProgress, now: Date = new Date()): JobProgres
     job: p.jobId,
     status: p.status,
     ...(p.detail ? { detail: p.detail } : {}),
+    ...(p.spend ? { spend: p.spend } : {}),
     at: now.toISOString(),
   };
 }

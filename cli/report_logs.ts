@@ -8,7 +8,10 @@
  *
  * @module
  */
-import { CliLayerError } from "./cli_error.ts";
+import { CliError, CliLayerError } from "./cli_error.ts";
+import type { JobBlobOutput } from "../protocol/job_blobs.ts";
+import { transferProgressPrinter } from "./transfer_progress.ts";
+import { lazyImport } from "./lazy_import.ts";
 
 /** A log from the report, to be written under `name`. */
 export interface InlineLog {
@@ -63,4 +66,65 @@ async function gunzipBase64(text: string): Promise<Uint8Array> {
   } catch (err) {
     throw new InlineLogError(`the report's logTail is not gzip+base64: ${(err as Error).message}`);
   }
+}
+
+/** Largest result blob fetched by `job results --save`. */
+const MAX_SAVED_BLOB_BYTES = 4 * 1024 * 1024 * 1024;
+
+/**
+ * `job results --save <dir>`: the result's blobs fetched into `dir` (each checked against its
+ * sha256), and the report's inline logs written beside them; what was written, by name.
+ *
+ * @example
+ * ```ts
+ * import { saveResultBlobs } from "./report_logs.ts";
+ *
+ * const dir = `${await Deno.makeTempDir()}/out`;
+ * const log = { name: "ci.log", bytes: new TextEncoder().encode("ok\n") };
+ * const saved = await saveResultBlobs([], dir, true, [log]);
+ * if (saved[0].path !== `${dir}/ci.log` || saved[0].from !== "report") throw new Error();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function saveResultBlobs(
+  blobs: readonly JobBlobOutput[],
+  dir: string,
+  quiet: boolean,
+  inline: readonly InlineLog[] = [],
+): Promise<{ name: string; path: string; from?: "report" }[]> {
+  if (blobs.length === 0 && inline.length === 0) {
+    // Nothing to fetch: no empty directory left behind, and the user is told why.
+    console.error(`no blobs to save: the result names no logs or artifacts (${dir} not created)`);
+    return [];
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const { downloadBlob } = await lazyImport<typeof import("../transport/blossom_client.ts")>(
+    new URL("../transport/blossom_client.ts", import.meta.url),
+  );
+  const saved: { name: string; path: string; from?: "report" }[] = [];
+  for (const log of inline) {
+    const path = `${dir}/${log.name}`;
+    await Deno.writeFile(path, log.bytes);
+    saved.push({ name: log.name, path, from: "report" });
+  }
+  for (const b of blobs) {
+    const path = `${dir}/${b.name}`;
+    try {
+      await downloadBlob({
+        url: b.url,
+        sha256: b.sha256,
+        maxBytes: Math.min(b.size, MAX_SAVED_BLOB_BYTES),
+        to: path,
+        onProgress: transferProgressPrinter({ label: `download ${b.name}`, quiet }),
+      });
+    } catch (err) {
+      throw new CliError(`cannot fetch the result's blob ${b.name}: ${(err as Error).message}`, {
+        context: b.url,
+        suggestion: "the town may have dropped it (blobs are kept for its retention period)",
+        cause: err,
+      });
+    }
+    saved.push({ name: b.name, path });
+  }
+  return saved;
 }

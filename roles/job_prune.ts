@@ -1,8 +1,8 @@
 /**
  * Pruning finished job records (`turnpike job prune`, `turnpike node prune`): a job is removed
  * only when it is finished (a terminal status) and its last change is older than the cut-off;
- * jobs in flight and recent ones always stay. Its record, the requester's sidecar and callback
- * files, and its stored result go; the deletion is one audit change per job, so git history
+ * jobs in flight and recent ones always stay. Its record, the requester's sidecar, callback and
+ * agent-task files (`agent-tasks/<id>.*`), and its stored result go; the deletion is one audit change per job, so git history
  * still holds every record the audit trail needs. The payment log is never touched.
  *
  * @module
@@ -85,6 +85,8 @@ export async function pruneRequesterJobs(
       `results/${job.id}`,
     ]);
     await removeByPrefix(`${options.stateDir}/callbacks`, `${job.id}.`);
+    // An agent task's files (cli/agent_task_options.ts): what `--apply` needs, its transcript.
+    await removeByPrefix(`${options.stateDir}/agent-tasks`, `${job.id}.`);
     await repo.remove(job.id, { paths, fields: { Status: job.status } });
   }
   return report;

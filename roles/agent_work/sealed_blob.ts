@@ -42,7 +42,8 @@ export interface SealedBlob {
 }
 
 /**
- * Seals `plain` with a fresh random key.
+ * Seals `plain` with a fresh random key, or with `key`: then only a key that seals nothing else
+ * (one from {@linkcode derivedBlobKey}), so that each key still seals one message.
  *
  * @example
  * ```ts
@@ -52,8 +53,13 @@ export interface SealedBlob {
  * new TextDecoder().decode(await openBlob(sealed, key)); // "diff --git"
  * ```
  */
-export async function sealBlob(plain: Uint8Array<ArrayBuffer>): Promise<SealedBlob> {
-  const key = crypto.getRandomValues(new Uint8Array(BLOB_KEY_BYTES));
+export async function sealBlob(
+  plain: Uint8Array<ArrayBuffer>,
+  key: Uint8Array<ArrayBuffer> = crypto.getRandomValues(new Uint8Array(BLOB_KEY_BYTES)),
+): Promise<SealedBlob> {
+  if (key.length !== BLOB_KEY_BYTES) {
+    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
+  }
   const header = new Uint8Array(HEADER_BYTES);
   header.set(SEALED_BLOB_MAGIC, 0);
   header[4] = SEALED_BLOB_VERSION;
@@ -114,6 +120,42 @@ export async function openBlob(
       cause: err,
     });
   }
+}
+
+/**
+ * A key of its own for another blob of the same delivery, derived from `key` (HKDF-SHA-256,
+ * `label` as its info): whoever holds `key` derives it, nobody else. An agent-task's transcript is
+ * sealed with the one derived from its result bundle's key, so the one key that the delivery's
+ * payment releases opens both (docs/PROTOCOL.md "agent-task (kind 5603)").
+ *
+ * @example
+ * ```ts
+ * import { derivedBlobKey, openBlob, sealBlob } from "./sealed_blob.ts";
+ *
+ * const { key } = await sealBlob(new Uint8Array([1]));
+ * const sub = await derivedBlobKey(key, "transcript");
+ * const { sealed } = await sealBlob(new TextEncoder().encode("log"), sub);
+ * const again = await derivedBlobKey(key, "transcript");
+ * if (new TextDecoder().decode(await openBlob(sealed, again)) !== "log") throw new Error();
+ * if (sub.every((b, i) => b === key[i])) throw new Error("the same key");
+ * ```
+ */
+export async function derivedBlobKey(
+  key: Uint8Array<ArrayBuffer>,
+  label: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const base = await crypto.subtle.importKey("raw", key, "HKDF", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits(
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: new Uint8Array(0),
+      info: new TextEncoder().encode(`turnpike sealed blob: ${label}`),
+    },
+    base,
+    BLOB_KEY_BYTES * 8,
+  );
+  return new Uint8Array(bits);
 }
 
 function importKey(key: Uint8Array<ArrayBuffer>, use: KeyUsage): Promise<CryptoKey> {

@@ -23,6 +23,7 @@
  */
 import { RoleError } from "../role_error.ts";
 import {
+  type GatewayCall,
   GatewayLedger,
   type GatewayRefusal,
   type GatewayRefusalCode,
@@ -31,7 +32,7 @@ import {
 } from "./gateway_ledger.ts";
 import { type ModelPrices, UsageScanner } from "./gateway_meter.ts";
 
-export type { GatewayRefusal, GatewayRefusalCode, GatewaySpend, ModelPrices };
+export type { GatewayCall, GatewayRefusal, GatewayRefusalCode, GatewaySpend, ModelPrices };
 
 /** Which API the upstream speaks: how the key is sent and which paths are allowed. */
 export type GatewayFlavor = "anthropic" | "openai";
@@ -104,6 +105,8 @@ export interface AgentGateway extends AsyncDisposable {
   spend(): GatewaySpend;
   /** The refused calls kept, oldest first: what, when, why. */
   refusals(): GatewayRefusal[];
+  /** The forwarded calls kept (the last 100), oldest first: when, tokens, cost. */
+  callLog(): GatewayCall[];
   /** Stops listening, ends the calls under way and removes the socket. */
   close(): Promise<void>;
 }
@@ -317,6 +320,7 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     socketPath: options.socketPath,
     spend: () => ledger.spend(),
     refusals: () => ledger.refusals(),
+    callLog: () => ledger.callLog(),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -18,8 +18,11 @@
  * branch: git on the host never runs in a directory the agent wrote.
  *
  * Back on the host: the bundle checked against the pristine copy (`checkResultBundle`: one ref,
- * the base its one prerequisite, its tip a descendant of the base), sealed, and left as the
- * job's one output blob; the rest of what the job left in `out/` is removed. Stopped at the
+ * the base its one prerequisite, its tip a descendant of the base), sealed, and left as an output
+ * blob beside the agent's transcript (its log, at most {@linkcode TRANSCRIPT_MAX_BYTES}, sealed
+ * with the key derived from the bundle's); the rest of what the job left in `out/` is removed.
+ * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
+ * (roles/provider/spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
  * fails, nothing is delivered, and only the deposit was paid.
  *
@@ -29,13 +32,15 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../protocol/job_blobs.ts";
-import { openBlob, sealBlob } from "../agent_work/sealed_blob.ts";
+import { derivedBlobKey, openBlob, sealBlob } from "../agent_work/sealed_blob.ts";
 import { worktreeFromBundle } from "../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../agent_work/result_apply.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
-import type { GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
+import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
+import type { RunHooks } from "./job_run.ts";
+import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
@@ -45,6 +50,12 @@ import {
 
 /** The output blob the sealed result bundle is named as. */
 export const SEALED_RESULT_NAME = "result.bundle.sealed";
+/** The output blob the sealed transcript (the agent's stdout and stderr) is named as. */
+export const SEALED_TRANSCRIPT_NAME = "transcript.log.sealed";
+/** The label of the transcript's key, derived from the bundle's (`derivedBlobKey`). */
+export const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
+/** The most bytes of the agent's transcript delivered: its first and last halves beyond. */
+export const TRANSCRIPT_MAX_BYTES = 8 * 1024 * 1024;
 /** In the host dir: the path of the gateway's socket dir. */
 const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
@@ -62,6 +73,8 @@ export interface AgentTaskRunnerOptions {
   /** The provider's presets, by name. */
   presets: Readonly<Record<string, AgentPreset>>;
   log?: (line: string) => void;
+  /** The least time between two reports of an agent's spend (default 10 s). */
+  spendEveryMs?: number;
 }
 
 /** What the `run` script reports on its stdout. */
@@ -89,7 +102,7 @@ interface DriverReport {
  */
 export function createAgentTaskRunner(
   options: AgentTaskRunnerOptions,
-): { run(job: SkillJob): Promise<SkillOutcome> } {
+): { run(job: SkillJob & RunHooks): Promise<SkillOutcome> } {
   return { run: (job) => runAgentTask(job, options) };
 }
 
@@ -141,7 +154,10 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   };
 }
 
-async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<SkillOutcome> {
+async function runAgentTask(
+  job: SkillJob & RunHooks,
+  o: AgentTaskRunnerOptions,
+): Promise<SkillOutcome> {
   const started = performance.now();
   const workDir = `${o.jobsRoot}/${job.jobId}`;
   const hostDir = `${o.jobsRoot}/${job.jobId}.agent`;
@@ -219,8 +235,14 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
       },
     });
     const signals = [budgetReached.signal, ...(job.signal ? [job.signal] : [])];
+    const { progress, ...skillJob } = job;
+    const reporter = progress && gateway && startSpendReporter({
+      spend: () => gateway.spend(),
+      report: (spend) => progress({ spend }),
+      everyMs: o.spendEveryMs ?? DEFAULT_SPEND_EVERY_MS,
+    });
     const ran = await o.sandbox.run({
-      ...job,
+      ...skillJob,
       input: "",
       manifest: {
         ...job.manifest,
@@ -230,7 +252,7 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
       files,
       signal: AbortSignal.any(signals),
       ...(gateway ? { gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT } } : {}),
-    });
+    }).finally(() => reporter?.stop());
     const spend = gateway?.spend() ?? noSpend(request.budget);
     const refusals = gateway?.refusals() ?? [];
     o.log?.(
@@ -250,7 +272,8 @@ async function runAgentTask(job: SkillJob, o: AgentTaskRunnerOptions): Promise<S
       await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
       return { ...ran, workDir };
     }
-    return await deliver(ran, request, hostDir, { spend, refusals, hostLog }, outcome);
+    const callLog = gateway?.callLog() ?? [];
+    return await deliver(ran, request, hostDir, { spend, refusals, hostLog, callLog }, outcome);
   } finally {
     await removeAgentTaskFiles(o.jobsRoot, job.jobId);
   }
@@ -323,11 +346,17 @@ async function deliver(
   ran: SkillOutcome,
   r: AgentRequest,
   hostDir: string,
-  gateway: { spend: GatewaySpend; refusals: GatewayRefusal[]; hostLog?: string },
+  gateway: {
+    spend: GatewaySpend;
+    refusals: GatewayRefusal[];
+    hostLog?: string;
+    callLog: GatewayCall[];
+  },
   outcome: (status: SkillOutcome["status"], reason: string, stdout?: string) => SkillOutcome,
 ): Promise<SkillOutcome> {
   const out = `${ran.workDir}/${OUTPUTS_DIR}`;
   const agentLog = await tailOf(gateway.hostLog ?? `${out}/agent.log`);
+  const transcript = await transcriptOf(gateway.hostLog ?? `${out}/agent.log`);
   const gateLog = await tailOf(`${out}/gate.log`);
   let report: DriverReport;
   try {
@@ -356,6 +385,9 @@ async function deliver(
   const bytes = await Deno.readFile(bundle);
   const { sealed, key } = await sealBlob(bytes);
   await Deno.writeFile(`${out}/${SEALED_RESULT_NAME}`, sealed, { mode: 0o600 });
+  const transcriptKey = await derivedBlobKey(key, TRANSCRIPT_KEY_LABEL);
+  const sealedLog = (await sealBlob(transcript.bytes, transcriptKey)).sealed;
+  await Deno.writeFile(`${out}/${SEALED_TRANSCRIPT_NAME}`, sealedLog, { mode: 0o600 });
   const spend = gateway.spend;
   const result = {
     verdict: report.gateExit === 0 ? "pass" : "fail",
@@ -366,6 +398,12 @@ async function deliver(
     commits: checked.commits,
     diffstat: checked.diffstat,
     bundle: { name: SEALED_RESULT_NAME, bytes: bytes.length },
+    transcript: {
+      name: SEALED_TRANSCRIPT_NAME,
+      bytes: transcript.bytes.length,
+      totalBytes: transcript.totalBytes,
+      truncated: transcript.truncated,
+    },
     model: {
       calls: spend.calls,
       refused: spend.refused,
@@ -374,6 +412,8 @@ async function deliver(
       cost: String(spend.cost),
       budget: String(spend.budget),
       refusals: gateway.refusals.slice(0, 20),
+      // Each call (the last 50 of `calls`): when, whether 2xx, its tokens and exact cost.
+      perCall: gateway.callLog.slice(-50),
     },
     key: bytesToHex(key),
   };
@@ -412,6 +452,49 @@ async function tailOf(path: string): Promise<string> {
     return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.length - LOG_TAIL_BYTES)));
   } catch {
     return "";
+  }
+}
+
+/**
+ * The agent's whole log, or past {@linkcode TRANSCRIPT_MAX_BYTES} its first and last halves with
+ * a line between them that says how much was left out; read without loading more than that.
+ */
+async function transcriptOf(
+  path: string,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; totalBytes: number; truncated: boolean }> {
+  const none = { bytes: new Uint8Array(0), totalBytes: 0, truncated: false };
+  if (!(await ownFile(path))) return none;
+  try {
+    using file = await Deno.open(path);
+    const totalBytes = (await file.stat()).size;
+    const readAt = async (offset: number, length: number) => {
+      const buf = new Uint8Array(length);
+      await file.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < length) {
+        const n = await file.read(buf.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    };
+    if (totalBytes <= TRANSCRIPT_MAX_BYTES) {
+      return { bytes: await readAt(0, totalBytes), totalBytes, truncated: false };
+    }
+    const half = TRANSCRIPT_MAX_BYTES / 2;
+    const note = new TextEncoder().encode(
+      `\n[turnpike: transcript truncated: ${totalBytes - 2 * half} of ${totalBytes} bytes ` +
+        `left out here, the first and last ${half} kept]\n`,
+    );
+    const head = await readAt(0, half);
+    const tail = await readAt(totalBytes - half, half);
+    const bytes = new Uint8Array(head.length + note.length + tail.length);
+    bytes.set(head, 0);
+    bytes.set(note, head.length);
+    bytes.set(tail, head.length + note.length);
+    return { bytes, totalBytes, truncated: true };
+  } catch {
+    return none;
   }
 }
 

@@ -61,6 +61,18 @@ export interface GatewaySpend {
   exhausted: boolean;
 }
 
+/** One forwarded call, as metered: the result's per-call lines. */
+export interface GatewayCall {
+  /** When it started, as an ISO 8601 time. */
+  at: string;
+  /** Its response was 2xx. */
+  ok: boolean;
+  inputTokens: number;
+  outputTokens: number;
+  /** What it cost, base units as a decimal string, exact (up to six decimals). */
+  cost: string;
+}
+
 /** Options for {@linkcode GatewayLedger}. */
 export interface GatewayLedgerOptions {
   prices: ModelPrices;
@@ -70,6 +82,8 @@ export interface GatewayLedgerOptions {
   onBudgetReached?: (spend: GatewaySpend) => void;
   /** Most refusals kept in the log (the oldest go first); default 100. */
   maxRefusals?: number;
+  /** Most calls kept in the per-call log (the oldest go first); default 100. */
+  maxCalls?: number;
 }
 
 /**
@@ -99,6 +113,7 @@ export class GatewayLedger {
   #outputTokens = 0;
   #reached = false;
   readonly #refusals: GatewayRefusal[] = [];
+  readonly #callLog: GatewayCall[] = [];
 
   constructor(options: GatewayLedgerOptions) {
     if (options.budget < 0n) throw new RangeError("the budget is negative");
@@ -121,6 +136,7 @@ export class GatewayLedger {
    */
   startCall(): MeteredCall {
     this.#calls++;
+    const at = new Date().toISOString();
     let last: TokenUsage = { inputTokens: 0, outputTokens: 0 };
     let reported = false;
     return {
@@ -138,6 +154,13 @@ export class GatewayLedger {
       },
       end: (succeeded) => {
         if (succeeded && !reported) this.#unmetered++;
+        this.#callLog.push({
+          at,
+          ok: succeeded,
+          ...last,
+          cost: decimalUnits(microCost(last, this.#options.prices)),
+        });
+        if (this.#callLog.length > (this.#options.maxCalls ?? 100)) this.#callLog.shift();
       },
     };
   }
@@ -170,6 +193,11 @@ export class GatewayLedger {
     };
   }
 
+  /** The forwarded calls kept, oldest first, each once it ended (a copy). */
+  callLog(): GatewayCall[] {
+    return this.#callLog.map((c) => ({ ...c }));
+  }
+
   /** The refusals kept, oldest first (a copy). */
   refusals(): GatewayRefusal[] {
     return this.#refusals.map((r) => ({ ...r }));
@@ -182,4 +210,11 @@ export interface MeteredCall {
   report(usage: TokenUsage): void;
   /** The response ended; `succeeded` when its status was 2xx. */
   end(succeeded: boolean): void;
+}
+
+/** Millionths of a unit as a decimal string of units, exact: 1_500_000n is "1.5". */
+function decimalUnits(micro: bigint): string {
+  const whole = micro / 1_000_000n;
+  const part = (micro % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return part === "" ? String(whole) : `${whole}.${part}`;
 }

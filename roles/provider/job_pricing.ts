@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { spendInfo, spendTag } from "../../protocol/agent_spend.ts";
+import { MAX_SPEND_REPORTS } from "./spend_reporter.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { blobOutputTag, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 import { buildJobFeedback, buildJobResult } from "../../protocol/nip90_job.ts";
@@ -88,7 +90,7 @@ export function priceJob(o: JobPricingOptions): JobQuote {
       request,
       status: "processing",
       extraInfo: processingInfo(o.manifest.name),
-    })),
+    })) + (o.manifest.runner === "agent" ? MAX_SPEND_REPORTS * spendFeedbackBytes(bytes) : 0),
     resultEnvelopeBytes: bytes(buildJobResult({
       request: o.request,
       content: "",
@@ -109,6 +111,25 @@ export function priceJob(o: JobPricingOptions): JobQuote {
     resultBytes: o.manifest.resultBytes,
     outputBytes: o.manifest.outputBytes,
   });
+}
+
+/** The largest spend report of an agent-task (docs/PROTOCOL.md "Live spend"), in bytes. */
+function spendFeedbackBytes(bytes: (t: EventTemplate) => number): number {
+  const most = "9".repeat(30);
+  const spend = {
+    cost: most,
+    budget: most,
+    calls: 2 ** 53,
+    inputTokens: 2 ** 53,
+    outputTokens: 2 ** 53,
+  };
+  const template = buildJobFeedback({
+    request: { id: "0".repeat(64), pubkey: "0".repeat(64) },
+    status: "processing",
+    extraInfo: spendInfo(spend),
+  });
+  template.tags.push(spendTag(spend));
+  return bytes(template);
 }
 
 /**

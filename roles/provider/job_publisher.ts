@@ -203,16 +203,23 @@ export class JobPublisher {
   async feedback(
     record: ProviderJobRecord,
     status: FeedbackStatus,
-    extra: { extraInfo?: string; amount?: { amount: string; paymentRequest?: string } },
+    extra: {
+      extraInfo?: string;
+      amount?: { amount: string; paymentRequest?: string };
+      /** More tags (an agent-task's `spend`). */
+      tags?: string[][];
+    },
   ): Promise<void> {
+    const template = buildJobFeedback({
+      request: { id: record.id, pubkey: record.customer },
+      status,
+      extraInfo: extra.extraInfo,
+      amount: extra.amount,
+    });
+    template.tags.push(...(extra.tags ?? []));
     await this.#o.towns().publishTo(
       this.#targetsOf(record),
-      buildJobFeedback({
-        request: { id: record.id, pubkey: record.customer },
-        status,
-        extraInfo: extra.extraInfo,
-        amount: extra.amount,
-      }),
+      template,
       // A town restarting under the write: the same feedback again until the town is back (an
       // invoice the requester never sees is a job that times out unpaid).
       { retryUntil: Date.now() + WRITE_RETRY_MS },

@@ -11,6 +11,7 @@
 import { decodeEventToon, encodeEventToon } from "../../protocol/toon_codec.ts";
 import { decryptJobParams } from "../../protocol/nip90_job.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
+import type { AgentSpend } from "../../protocol/agent_spend.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { SkillEntry } from "./skill_catalog.ts";
 import { OUTPUTS_DIR, type SkillJob, type SkillOutcome } from "./skill_sandbox.ts";
@@ -78,7 +79,12 @@ export async function skillInput(
 
 /** What runs a skill: the sandbox, or the Docker runner. */
 export interface SkillRunner {
-  run(job: SkillJob): Promise<SkillOutcome>;
+  run(job: SkillJob & RunHooks): Promise<SkillOutcome>;
+}
+
+/** What a run may report while it goes: an agent-task's model spend (docs/PROTOCOL.md "Live spend"). */
+export interface RunHooks {
+  progress?: (p: { spend: AgentSpend }) => void;
 }
 
 /** How one run ended. */
@@ -105,6 +111,8 @@ export interface JobRunOptions {
   blobCacheDir: string;
   /** Where the kept output files go. */
   resultsDir: string;
+  /** What the run reports while it goes (an agent-task's spend). */
+  onProgress?: RunHooks["progress"];
   /** Called once the skill's start is under way; returns what to call when it ends. */
   onStarted?: () => () => void;
   /** The work dir's removal, off the critical path (the node tracks it). */
@@ -161,6 +169,7 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
       input,
       files,
       signal: o.signal,
+      progress: o.onProgress,
     });
     // Informational only: armed after the skill's start is under way, so whatever it sends
     // (a signed, paid feedback) never delays the spawn.

@@ -11,6 +11,7 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
 import type { ProviderJobStore } from "../../state/provider_job_store.ts";
 import { processingInfo } from "./job_pricing.ts";
+import { spendInfo, spendTag } from "../../protocol/agent_spend.ts";
 import { blobCacheDirOf, jobResultsDir, runJob, skillInput } from "./job_run.ts";
 import type { JobPublisher } from "./job_publisher.ts";
 import type { ProviderSkills } from "./provider_skills.ts";
@@ -100,6 +101,14 @@ export class JobRunner {
       blobCacheDir: blobCacheDirOf(o.stateDir),
       resultsDir: jobResultsDir(o.stateDir, record.id),
       onStarted: () => this.#announceProcessing(running),
+      // An agent-task's spend so far, each report a `processing` feedback (bounded by the runner).
+      onProgress: ({ spend }) =>
+        o.work.track(
+          o.publisher.feedback(running, "processing", {
+            extraInfo: spendInfo(spend),
+            tags: [spendTag(spend)],
+          }),
+        ),
       removeLater: (dir) => o.work.track(Deno.remove(dir, { recursive: true }).catch(() => {})),
     });
     switch (outcome.status) {

@@ -111,6 +111,11 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * with the skill for the CPU on the job's critical path (measured: +20-40 ms p50 per job).
    */
   processingFeedbackMs?: number;
+  /**
+   * The least time between two reports of an agent-task's model spend, each a `processing`
+   * feedback (default 10 s; docs/PROTOCOL.md "Live spend").
+   */
+  agentSpendEveryMs?: number;
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
   /**

@@ -32,6 +32,7 @@ export interface ProviderSkillsOptions extends
     | "sandboxMode"
     | "allowNetwork"
     | "agents"
+    | "agentSpendEveryMs"
   > {
   log: (line: string) => void;
   /** The node is stopping (warm-ups stop). */
@@ -99,6 +100,7 @@ export class ProviderSkills {
         sandbox: this.#sandbox,
         presets: o.agents!,
         log: o.log,
+        spendEveryMs: o.agentSpendEveryMs,
       });
     }
   }

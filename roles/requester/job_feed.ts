@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { parseSpendTag } from "../../protocol/agent_spend.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
   isJobResultKind,
@@ -196,13 +197,18 @@ class JobEventRouter {
     const jobs = this.#o.jobs;
     if (event.kind === JOB_FEEDBACK_KIND) {
       const feedback = parseJobFeedback(event);
-      jobs.progress(
-        id,
-        "feedback",
-        `${feedback.status}${feedback.extraInfo ? `: ${feedback.extraInfo}` : ""}`,
-      );
+      const spend = feedback.status === "processing" ? parseSpendTag(event.tags) : undefined;
+      // An agent-task's spend so far: one `processing` line with it (docs/AGENTS.md).
+      if (spend) jobs.progress(id, "processing", feedback.extraInfo, spend);
+      else {
+        jobs.progress(
+          id,
+          "feedback",
+          `${feedback.status}${feedback.extraInfo ? `: ${feedback.extraInfo}` : ""}`,
+        );
+      }
       if (feedback.status === "processing" || feedback.status === "partial") {
-        return await jobs.advance(id, "processing", { current: record });
+        return await jobs.advance(id, "processing", { current: record, quiet: !!spend });
       }
       if (feedback.status === "error") {
         // `busy` before anything was paid: a temporary refusal (protocol/busy_feedback.ts), said

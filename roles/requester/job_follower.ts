@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { AgentSpend } from "../../protocol/agent_spend.ts";
 import type { JobRepository, JobSummary, JobWriteOptions } from "../../state/job_repository.ts";
 import {
   IN_FLIGHT_JOB_STATUSES,
@@ -31,6 +32,8 @@ export interface JobProgress {
   jobId: string;
   status: JobStatus | "feedback" | "result";
   detail?: string;
+  /** An agent-task's model spend so far (a `processing` feedback's, docs/PROTOCOL.md "Live spend"). */
+  spend?: AgentSpend;
 }
 
 /** What an event of a job told (its provider, its newest `created_at`), not yet written. */
@@ -291,8 +294,13 @@ export class JobFollower {
   }
 
   /** A progress line. */
-  progress(jobId: string, status: JobProgress["status"], detail?: string): void {
-    this.#o.onProgress?.({ jobId, status, detail });
+  progress(
+    jobId: string,
+    status: JobProgress["status"],
+    detail?: string,
+    spend?: AgentSpend,
+  ): void {
+    this.#o.onProgress?.({ jobId, status, detail, ...(spend ? { spend } : {}) });
   }
 
   /** Resolves when the job reaches a terminal status. */

@@ -35,6 +35,11 @@ export interface PrecheckOptions {
   maxPerJob?: bigint;
   /** Only these providers (the job's `p` tags); empty: any. */
   providers: readonly string[];
+  /**
+   * An agent-task's preset (its `agent` param): only skills that announce it are offers, each at
+   * its price plus the preset's (docs/PROTOCOL.md "agent-task (kind 5603)").
+   */
+  agent?: string;
 }
 
 /**
@@ -53,7 +58,7 @@ export function precheckJob(
 ): PrecheckOutcome {
   const what = describeKind(o.kind);
   const chosen = (p: ProviderListing) => o.providers.length === 0 || o.providers.includes(p.pubkey);
-  const offers = offersFor(directory.filter(chosen), o.kind);
+  const offers = withPreset(offersFor(directory.filter(chosen), o.kind), o.agent);
   if (offers.length === 0) {
     const offline = directory.filter((p) =>
       chosen(p) && p.skills.some((s) => s.kinds.includes(o.kind))
@@ -62,6 +67,7 @@ export function precheckJob(
       ok: false,
       code: "no-provider",
       message: `no online provider serves ${what}` +
+        (o.agent === undefined ? "" : ` with the agent preset ${JSON.stringify(o.agent)}`) +
         (o.providers.length > 0 ? " among the --provider ones" : ""),
       suggestion: (offline.length > 0
         ? `${
@@ -76,8 +82,9 @@ export function precheckJob(
   const capped = o.maxPerJob !== undefined && (o.bid === undefined || o.maxPerJob < o.bid);
   const limit = capped ? o.maxPerJob : o.bid;
   if (limit !== undefined && cheapest.price > limit) {
+    const preset = o.agent === undefined ? "" : ` and its preset ${o.agent}`;
     const who = `${cheapest.provider.name} (${cheapest.provider.pubkey.slice(0, 12)}) serves it ` +
-      `with ${cheapest.skill.name} from ${cheapest.price}`;
+      `with ${cheapest.skill.name}${preset} from ${cheapest.price}`;
     return {
       ok: false,
       code: "bid-below-price",
@@ -94,10 +101,22 @@ export function precheckJob(
         price: String(cheapest.price),
         provider: cheapest.provider.pubkey,
         skill: cheapest.skill.name,
+        ...(o.agent === undefined ? {} : { agent: o.agent }),
       },
     };
   }
   return { ok: true, offers };
+}
+
+/** The offers whose skill announces the preset `agent`, each priced with it; all without one. */
+function withPreset(offers: KindOffer[], agent: string | undefined): KindOffer[] {
+  if (agent === undefined) return offers;
+  const priced: KindOffer[] = [];
+  for (const offer of offers) {
+    const preset = offer.skill.agents?.find((a) => a.name === agent);
+    if (preset !== undefined) priced.push({ ...offer, price: offer.price + BigInt(preset.price) });
+  }
+  return priced.sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : 0));
 }
 
 function describeKind(kind: number): string {

@@ -40,7 +40,7 @@
 import { RoleError } from "../role_error.ts";
 import type { JobProgress, Requester } from "./requester_node.ts";
 import type { JobSpec } from "./job_spec.ts";
-import type { RequesterJobRecord } from "../../state/job_record.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
 import { startHeartbeat } from "./job_heartbeat.ts";
@@ -187,6 +187,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   await Deno.chmod(path, 0o600);
   const req = options.requester;
   const followers = new Set<{ ids: Set<string>; send: (line: unknown) => void }>();
+  // Each running agent-task's last spend line, for a `wait` that comes after it (bounded).
+  const lastSpend = new Map<string, JobProgress>();
   const conns = new Set<Deno.Conn>();
   /** Connections that have not sent their request line yet, oldest first. */
   const pending = new Set<Deno.Conn>();
@@ -308,6 +310,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           stopBeat = heartbeat(follower.ids, send);
           const record = await req.repo.read(request.id);
           send({ type: "record", record });
+          const spent = lastSpend.get(request.id);
+          if (spent) send({ type: "progress", progress: spent });
           send({ type: "chain", records: await followChain(req, request.id) });
         } else if (request.op === "cancel") {
           let deletion: string | undefined;
@@ -390,6 +394,13 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   };
   return {
     publish(progress) {
+      if (progress.spend) {
+        lastSpend.delete(progress.jobId);
+        lastSpend.set(progress.jobId, progress);
+        if (lastSpend.size > 1000) lastSpend.delete(lastSpend.keys().next().value!);
+      } else if ((TERMINAL_JOB_STATUSES as readonly string[]).includes(progress.status)) {
+        lastSpend.delete(progress.jobId);
+      }
       const prev = req.previousInChain(progress.jobId);
       for (const f of followers) {
         if (!f.ids.has(progress.jobId) && !(prev !== undefined && f.ids.has(prev))) continue;

@@ -50,6 +50,8 @@ function agentScripts(): Record<string, string> {
     "fix.sh": [
       "set -e",
       `grep -q '${MARKER}' "$TURNPIKE_TASK"`,
+      `echo "agent: working on $(grep -m1 '${MARKER}' "$TURNPIKE_TASK")"`,
+      "echo 'agent: a line on stderr' >&2",
       `${call} > model-call.txt`,
       "env | sort > agent-env.txt",
       "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; tr '\\0' '\\n' < $p/environ; done " +
@@ -85,6 +87,20 @@ function agentScripts(): Record<string, string> {
       `printf '%s\\n' 'rm -f "$TURNPIKE_OUTPUTS/gate.log"' ` +
       `'ln -s ${HOST_SECRET} "$TURNPIKE_OUTPUTS/gate.log"' | cat - test.sh > t && mv t test.sh`,
       "git add test.sh",
+      fix,
+    ].join("\n"),
+    // Prints 9 MiB before its fix: its transcript is delivered cut to 8 MiB, the cut said.
+    "chatty.sh": [
+      "echo CHATTY-START",
+      "head -c 9437184 /dev/zero | tr '\\0' x",
+      "echo",
+      "echo CHATTY-END",
+      fix,
+    ].join("\n"),
+    // Asks the model once, then waits until the test has seen its spend in the progress.
+    "spender.sh": [
+      `${call} > model-call.txt`,
+      `while [ ! -e "$(dirname "$0")/spent-go" ]; do sleep 0.1; done`,
       fix,
     ].join("\n"),
     "slow.sh": [
@@ -129,10 +145,13 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: {
+      // The agent's spend reported every 200 ms (default 10 s): step 1c waits for it.
+      agentSpendEveryMs: 200,
       agents: Object.fromEntries(
-        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop"].map((
-          n,
-        ) => [n, preset(n, 1000n)]),
+        ["fix", "elsewhere", "overspend", "rewrite", "broken", "slow", "snoop", "chatty", "spender"]
+          .map((
+            n,
+          ) => [n, preset(n, 1000n)]),
       ),
     },
     town: { stateDir: townDir, databasePath: `${townDir}/town-events.sqlite` },
@@ -183,20 +202,55 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
         ...more,
       );
 
+    /** Posts a job for `agent` without waiting for it (its id in the `job` line). */
+    const post = (agent: string) =>
+      alice(
+        "job",
+        "submit",
+        "agent-task",
+        "--repo",
+        repo.dir,
+        "--title",
+        "Fix add",
+        "--accept",
+        "sh test.sh",
+        "--agent",
+        agent,
+        "--bid",
+        "1000000",
+        "--provider",
+        net.providerPubkey!,
+      );
+
     // 0. The presets, with their prices and budgets, in the provider's 31990.
     const listed = (await alice("providers")).lines[0].providers as {
-      skills: { name: string; agents?: { name: string }[] }[];
+      skills: { name: string; price: string; agents?: { name: string }[] }[];
     }[];
     const served = listed.flatMap((p) => p.skills).find((s) => s.name === "agent-task");
     assertEquals(served?.agents?.map((a) => a.name).sort(), [
       "broken",
+      "chatty",
       "elsewhere",
       "fix",
       "overspend",
       "rewrite",
       "slow",
       "snoop",
+      "spender",
     ]);
+    // 0b. A bid within the skill's price but below it with the preset's: refused before anything
+    // is paid, with the price of both (the fix preset costs 1,000).
+    const priced = Number(served!.price) + 1000;
+    const low = await submit("fix", "--bid", String(priced - 1));
+    assertEquals(low.code, 1, low.stdout);
+    const refusal = low.lines[0];
+    assertEquals([refusal.type, refusal.code, refusal.price, refusal.agent], [
+      "error",
+      "bid-below-price",
+      String(priced),
+      "fix",
+    ]);
+    assertEquals(low.lines.some((l) => l.type === "job"), false);
 
     // 1. The honest agent: done, applied as a branch, the gate passes there.
     const done = await submit("fix");
@@ -210,6 +264,44 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals([line.type, line.created, line.verdict], ["applied", true, "pass"]);
     assertEquals(line.base, base);
     assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
+    // The agent's transcript, opened with the delivery's key, in the profile.
+    const transcriptPath = `${net.root}/agent-home/alice/agent-tasks/${id}.transcript.log`;
+    assertEquals(line.transcript, transcriptPath);
+    const transcript = await Deno.readTextFile(transcriptPath);
+    assertStringIncludes(transcript, `agent: working on`);
+    assertStringIncludes(transcript, MARKER);
+    assertStringIncludes(transcript, "agent: a line on stderr");
+    // --save: the sealed blobs, and beside them the bundle and the transcript opened.
+    const saved = await alice("job", "results", id, "--save", `${net.root}/saved`);
+    assertEquals(saved.code, 0, saved.stderr);
+    const names = (saved.lines[0].saved as { name: string }[]).map((s) => s.name).sort();
+    assertEquals(names, [
+      "result.bundle",
+      "result.bundle.sealed",
+      "transcript.log",
+      "transcript.log.sealed",
+    ]);
+    assertEquals(await Deno.readTextFile(`${net.root}/saved/transcript.log`), transcript);
+    const report1 = saved.lines[0].report as {
+      transcript: { bytes: number; totalBytes: number; truncated: boolean };
+      model: {
+        calls: number;
+        inputTokens: number;
+        outputTokens: number;
+        cost: string;
+        perCall: { ok: boolean; inputTokens: number; outputTokens: number; cost: string }[];
+      };
+    };
+    const size = new TextEncoder().encode(transcript).length;
+    assertEquals(report1.transcript.bytes, size);
+    assertEquals([report1.transcript.totalBytes, report1.transcript.truncated], [size, false]);
+    assertEquals(report1.model.calls, 1);
+    assertEquals([report1.model.inputTokens, report1.model.outputTokens], [1000, 200]);
+    assertEquals(report1.model.cost, "2");
+    assertEquals(
+      report1.model.perCall.map((c) => [c.ok, c.inputTokens, c.outputTokens, c.cost]),
+      [[true, 1000, 200, "2"]],
+    );
     const again = await alice("job", "results", id, "--apply");
     assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, line.tip]);
     // Another branch of that name at another commit (here the checked-out one): refused, unchanged.
@@ -238,6 +330,67 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     for (const clear of [MARKER, "git bundle", "refs/turnpike", "gt-42"]) {
       assert(!town.includes(clear), `the town holds ${JSON.stringify(clear)} in the clear`);
     }
+
+    // 1b. A transcript over 8 MiB: its first and last 4 MiB, the cut said in it and the report.
+    const chatty = await submit("chatty");
+    assertEquals(chatty.code, 0, chatty.stderr);
+    const cid = String(chatty.lines.find((l) => l.type === "result")!.job);
+    const capplied = await alice("job", "results", cid, "--apply");
+    assertEquals(capplied.code, 0, capplied.stderr);
+    const long = await Deno.readFile(String(capplied.lines[0].transcript));
+    const longText = new TextDecoder().decode(long);
+    assert(longText.startsWith("CHATTY-START\n"), longText.slice(0, 40));
+    assert(longText.endsWith("CHATTY-END\n"), longText.slice(-40));
+    const total = "CHATTY-START\n".length + 9437184 + 1 + "CHATTY-END\n".length;
+    assertStringIncludes(
+      longText,
+      `[turnpike: transcript truncated: ${total - 8388608} of ${total} bytes left out here`,
+    );
+    const creport = (await alice("job", "results", cid)).lines[0].report as {
+      transcript: { bytes: number; totalBytes: number; truncated: boolean };
+    };
+    assertEquals(creport.transcript, {
+      ...creport.transcript,
+      bytes: long.length,
+      totalBytes: total,
+      truncated: true,
+    });
+
+    // 1c. The agent's spend so far in the progress: a `processing` line with it, while it runs.
+    const spending = await post("spender");
+    assertEquals(spending.code, 0, spending.stderr);
+    const pid = String(spending.lines.find((l) => l.type === "job")!.id);
+    const home = `${net.root}/agent-home`;
+    const follow = spawnCli([
+      "--profile",
+      "alice",
+      "--json",
+      "job",
+      "wait",
+      pid,
+      "--passphrase-file",
+      `${home}/pw`,
+      "--non-interactive",
+    ], { env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" } });
+    const spendLine = JSON.parse(await follow.waitForLine((l) => l.includes('"spend"'))) as {
+      status: string;
+      detail: string;
+      spend: Record<string, unknown>;
+    };
+    await Deno.writeTextFile(`${skillDir}/agents/spent-go`, "");
+    assertEquals(spendLine.status, "processing");
+    assertEquals(spendLine.spend, {
+      cost: "2",
+      budget: "1000",
+      calls: 1,
+      inputTokens: 1000,
+      outputTokens: 200,
+    });
+    assertStringIncludes(spendLine.detail, "agent running: its model calls cost 2 of 1000");
+    assertEquals((await follow.done).code, 0);
+    // Reported once: the spend did not change after.
+    const spendLines = follow.stdout().split("\n").filter((l) => l.includes('"spend"'));
+    assertEquals(spendLines.length, 1, follow.stdout());
 
     // 2. Reaching past the gateway: refused and logged, the job goes on and is delivered.
     const elsewhere = await submit("elsewhere");
@@ -295,8 +448,13 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
     assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
 
-    // 6. A preset the provider does not have: refused before anything is paid.
-    const unknown = await submit("nosuch");
+    // 6. A preset the provider does not announce: refused by the CLI, nothing posted; with
+    // --force, by the provider, before anything is paid.
+    const unlisted = await submit("nosuch");
+    assertEquals(unlisted.code, 1, unlisted.stdout);
+    assertEquals([unlisted.lines[0].type, unlisted.lines[0].code], ["error", "no-provider"]);
+    assertStringIncludes(String(unlisted.lines[0].message), 'the agent preset "nosuch"');
+    const unknown = await submit("nosuch", "--force");
     assert(unknown.code !== 0, unknown.stderr);
     const refused = unknown.lines.find((l) => l.type === "result")!;
     assertEquals(refused.status, "error", JSON.stringify(refused));
@@ -321,23 +479,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
 
     // 7. The requester's node SIGKILLed while the agent runs: the next command's node follows
     // the job to its end; deposit and delivery each paid once, the branch applied once.
-    const posted = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--title",
-      "Fix add",
-      "--accept",
-      "sh test.sh",
-      "--agent",
-      "slow",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-    );
+    const posted = await post("slow");
     assertEquals(posted.code, 0, posted.stderr);
     const sid = String(posted.lines.find((l) => l.type === "job")!.id);
     const providerRecord = `${net.root}/provider/provider-jobs/${sid}.toml`;

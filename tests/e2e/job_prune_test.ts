@@ -1,11 +1,12 @@
 /**
  * `turnpike job prune` and `turnpike node prune`, as a user runs them: a dry run by default
  * lists the finished jobs older than the age (JSON output), `--yes` removes their records and
- * files; jobs in flight and recent ones stay; the payment log is untouched; git history still
+ * files (an agent task's among them); jobs in flight and recent ones stay; the payment log is untouched; git history still
  * holds every pruned record (one audit change per job). A bad age is a usage error.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
+import { agentTaskFile, agentTranscriptFile } from "../../cli/agent_task_options.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { openAuditLog } from "../../state/audit_log.ts";
 import { openJobRepository } from "../../state/job_repository.ts";
@@ -55,6 +56,15 @@ Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, histo
     await Deno.writeTextFile(`${dir}/requester/${jobs[0].id}.json`, "{}");
     await Deno.mkdir(`${dir}/callbacks`);
     await Deno.writeTextFile(`${dir}/callbacks/${jobs[0].id}.in.payload`, "");
+    // An agent task's files (cli/agent_task_options.ts), of a pruned job and of a kept one.
+    await Deno.mkdir(`${dir}/agent-tasks`);
+    const agentFiles = (id: string) => [
+      agentTaskFile(dir, id),
+      agentTranscriptFile(dir, id),
+    ];
+    for (const path of [...agentFiles(jobs[1].id), ...agentFiles(jobs[3].id)]) {
+      await Deno.writeTextFile(path, "{}");
+    }
     const paymentLog = await Deno.readTextFile(`${dir}/payment_log.jsonl`);
 
     const dry = await runCli([
@@ -81,6 +91,8 @@ Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, histo
     for (const job of jobs.slice(2)) assert(await exists(`${dir}/jobs/${job.id}.toml`));
     assert(!await exists(`${dir}/requester/${jobs[0].id}.json`), "the sidecar went too");
     assert(!await exists(`${dir}/callbacks/${jobs[0].id}.in.payload`));
+    for (const path of agentFiles(jobs[1].id)) assert(!await exists(path), path);
+    for (const path of agentFiles(jobs[3].id)) assert(await exists(path), path);
     assertEquals(await Deno.readTextFile(`${dir}/payment_log.jsonl`), paymentLog);
     const listed = await runCli(["--state-dir", dir, "--output", "json", "job", "list"]);
     assertEquals(listed.code, 0, listed.stderr);

@@ -4,7 +4,7 @@ import {
   type AgentGatewayOptions,
   startAgentGateway,
 } from "../../roles/provider/agent_gateway.ts";
-import type { GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
+import { GatewayLedger, type GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
 import { type StandInModelApi, startStandInModelApi } from "../support/stand_in_model_api.ts";
 
 const KEY = "sk-provider-secret";
@@ -75,6 +75,18 @@ Deno.test("agent gateway: forwards an allowed call with the provider's key inste
         [spend.calls, spend.inputTokens, spend.outputTokens, spend.cost, spend.exhausted],
         [1, 1000, 200, 2000n, false],
       );
+      // The per-call line, once the call has ended (close waits for it).
+      await gateway.close();
+      const [line, ...more] = gateway.callLog();
+      assertEquals(more.length, 0);
+      assertEquals({ ...line, at: "" }, {
+        at: "",
+        ok: true,
+        inputTokens: 1000,
+        outputTokens: 200,
+        cost: "2000",
+      });
+      assertEquals(Number.isNaN(Date.parse(line.at)), false);
     },
   );
 });
@@ -232,4 +244,25 @@ Deno.test("agent gateway: an unreachable upstream is a 502 and the socket goes w
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("gateway ledger: each ended call's line with its exact cost (fractions of a unit kept), the last maxCalls kept", () => {
+  const ledger = new GatewayLedger({
+    prices: { inputPerMillion: 1n, outputPerMillion: 3n },
+    budget: 10n,
+    maxCalls: 2,
+  });
+  for (
+    const [input, output, ok] of [[1000, 200, true], [2_000_000, 0, true], [5, 5, false]] as const
+  ) {
+    const call = ledger.startCall();
+    call.report({ inputTokens: input, outputTokens: output });
+    call.end(ok);
+  }
+  assertEquals(
+    ledger.callLog().map((c) => [c.ok, c.inputTokens, c.outputTokens, c.cost]),
+    [[true, 2_000_000, 0, "2"], [false, 5, 5, "0.00002"]],
+  );
+  // The total is rounded up once: 0.0016 + 2 + 0.00002 units is 3.
+  assertEquals([ledger.spend().calls, ledger.spend().cost], [3, 3n]);
 });

@@ -9,7 +9,12 @@ import {
   SealedBlobFormatError,
   SealedBlobTamperedError,
 } from "../../roles/agent_work/agent_work_errors.ts";
-import { openBlob, sealBlob, SEALED_BLOB_OVERHEAD } from "../../roles/agent_work/sealed_blob.ts";
+import {
+  derivedBlobKey,
+  openBlob,
+  sealBlob,
+  SEALED_BLOB_OVERHEAD,
+} from "../../roles/agent_work/sealed_blob.ts";
 import { unwrapBlobKey, wrapBlobKey } from "../../roles/agent_work/blob_key_wrap.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
@@ -100,4 +105,20 @@ Deno.test("a blob key wrapped with NIP-44 unwraps for its reader only", async ()
       }),
     BlobKeyError,
   );
+});
+
+Deno.test("a derived key: the same from the same key and label, another for another label or key; it opens only its own blob", async () => {
+  const { sealed, key } = await sealBlob(plain);
+  const sub = await derivedBlobKey(key, "agent-task transcript");
+  assertEquals(sub.length, 32);
+  assertEquals(await derivedBlobKey(key, "agent-task transcript"), sub);
+  assertNotEquals(sub, key);
+  assertNotEquals(await derivedBlobKey(key, "another"), sub);
+  assertNotEquals(await derivedBlobKey((await sealBlob(plain)).key, "agent-task transcript"), sub);
+  const log = await sealBlob(new TextEncoder().encode("the transcript"), sub);
+  assertEquals(log.key, sub);
+  assertEquals(new TextDecoder().decode(await openBlob(log.sealed, sub)), "the transcript");
+  await assertRejects(() => openBlob(log.sealed, key), SealedBlobTamperedError);
+  await assertRejects(() => openBlob(sealed, sub), SealedBlobTamperedError);
+  await assertRejects(() => sealBlob(plain, new Uint8Array(16)), SealedBlobFormatError);
 });

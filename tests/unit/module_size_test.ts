@@ -19,7 +19,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "transport/btp_client.ts": 870,
   "state/event_store.ts": 807,
   "transport/nodelay_websocket.ts": 794,
-  "cli/job_command.ts": 792,
+  "cli/job_command.ts": 755,
   "chain/token_network_client.ts": 762,
   "state/postgres_event_store.ts": 748,
   "roles/demo/paid_job_demo.ts": 748,

@@ -151,3 +151,47 @@ Deno.test("precheck: a --max-per-job below every price is refused as a low bid, 
   });
   assertEquals(within.ok, true);
 });
+
+Deno.test("precheck: an agent-task's preset is priced on top of its skill; a provider without the preset makes no offer", () => {
+  const agentSkill = (price: string, agents: { name: string; price: string }[]) => ({
+    name: "agent-task",
+    kinds: [5603],
+    price,
+    agents: agents.map((a) => ({ ...a, budget: "1000" })),
+  });
+  const alpha = provider("alpha", [
+    agentSkill("20000", [{ name: "claude", price: "5000" }, { name: "cheap", price: "0" }]),
+  ], NOW + 3600);
+  const omega = provider(
+    "omega",
+    [agentSkill("10000", [{ name: "codex", price: "1" }])],
+    NOW + 3600,
+  );
+  const agents = buildProviderDirectory([...alpha.events, ...omega.events], NOW);
+  // The skill's price alone (20,000) is within the bid; with the preset (25,000) it is not.
+  const low = precheckJob(agents, { kind: 5603, bid: 24999n, providers: [], agent: "claude" });
+  assertEquals(low.ok ? "" : low.code, "bid-below-price");
+  assertEquals(low.ok ? {} : [low.fields.price, low.fields.agent, low.fields.provider], [
+    "25000",
+    "claude",
+    alpha.pubkey,
+  ]);
+  assertEquals(low.ok ? "" : low.suggestion.includes("agent-task and its preset claude"), true);
+  assertEquals(
+    precheckJob(agents, { kind: 5603, bid: 25000n, providers: [], agent: "claude" }).ok,
+    true,
+  );
+  // omega's skill is cheaper, but it has no `claude`: only alpha's offer counts.
+  const offers = precheckJob(agents, { kind: 5603, bid: 99999n, providers: [], agent: "claude" });
+  assertEquals(offers.ok ? offers.offers.map((o) => [o.provider.name, o.price]) : [], [
+    ["alpha", 25000n],
+  ]);
+  const none = precheckJob(agents, { kind: 5603, bid: 99999n, providers: [], agent: "nosuch" });
+  assertEquals(none.ok ? "" : none.code, "no-provider");
+  assertEquals(
+    none.ok ? "" : none.message,
+    'no online provider serves kind 5603 (agent-task) with the agent preset "nosuch"',
+  );
+  // Without a preset named, the skill's own price as before.
+  assertEquals(precheckJob(agents, { kind: 5603, bid: 10000n, providers: [] }).ok, true);
+});
