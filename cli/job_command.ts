@@ -566,8 +566,7 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  // An agent-task's preset is priced on top of its skill (the provider's 31990 announces both).
-  const agent = spec.kind === agentTask.AGENT_TASK_KIND
+  const agent = spec.kind === agentTask.AGENT_TASK_KIND // its preset is priced on top of the skill
     ? spec.params.find((p) => p.name === "agent")?.values[0]
     : undefined;
   const check = precheckJob(directory, { ...spec, maxPerJob, agent });

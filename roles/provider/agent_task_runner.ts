@@ -41,6 +41,7 @@ import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
 import type { RunHooks } from "./job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
+import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
@@ -54,14 +55,11 @@ export const SEALED_RESULT_NAME = "result.bundle.sealed";
 export const SEALED_TRANSCRIPT_NAME = "transcript.log.sealed";
 /** The label of the transcript's key, derived from the bundle's (`derivedBlobKey`). */
 export const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
-/** The most bytes of the agent's transcript delivered: its first and last halves beyond. */
-export const TRANSCRIPT_MAX_BYTES = 8 * 1024 * 1024;
+export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
 /** In the host dir: the path of the gateway's socket dir. */
 const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
-/** Bytes kept of the agent's and the gate's logs in the result (its content is encrypted). */
-const LOG_TAIL_BYTES = 3 * 1024;
 const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -432,70 +430,6 @@ function noSpend(budget: bigint): GatewaySpend {
     budget,
     exhausted: false,
   };
-}
-
-/**
- * Whether `path` is a file the job made itself: a regular file with one link. The job's code (the
- * gate is the agent's code too) may leave a symlink or a hard link in `out/`, which the host,
- * reading it, would follow to a file of its own. Nothing of the job runs any more when this is
- * asked: the sandbox's PID namespace is gone.
- */
-async function ownFile(path: string): Promise<boolean> {
-  const info = await Deno.lstat(path).catch(() => undefined);
-  return info !== undefined && info.isFile && (info.nlink ?? 1) === 1;
-}
-
-async function tailOf(path: string): Promise<string> {
-  if (!(await ownFile(path))) return "";
-  try {
-    const bytes = await Deno.readFile(path);
-    return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.length - LOG_TAIL_BYTES)));
-  } catch {
-    return "";
-  }
-}
-
-/**
- * The agent's whole log, or past {@linkcode TRANSCRIPT_MAX_BYTES} its first and last halves with
- * a line between them that says how much was left out; read without loading more than that.
- */
-async function transcriptOf(
-  path: string,
-): Promise<{ bytes: Uint8Array<ArrayBuffer>; totalBytes: number; truncated: boolean }> {
-  const none = { bytes: new Uint8Array(0), totalBytes: 0, truncated: false };
-  if (!(await ownFile(path))) return none;
-  try {
-    using file = await Deno.open(path);
-    const totalBytes = (await file.stat()).size;
-    const readAt = async (offset: number, length: number) => {
-      const buf = new Uint8Array(length);
-      await file.seek(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < length) {
-        const n = await file.read(buf.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      return buf.subarray(0, got);
-    };
-    if (totalBytes <= TRANSCRIPT_MAX_BYTES) {
-      return { bytes: await readAt(0, totalBytes), totalBytes, truncated: false };
-    }
-    const half = TRANSCRIPT_MAX_BYTES / 2;
-    const note = new TextEncoder().encode(
-      `\n[turnpike: transcript truncated: ${totalBytes - 2 * half} of ${totalBytes} bytes ` +
-        `left out here, the first and last ${half} kept]\n`,
-    );
-    const head = await readAt(0, half);
-    const tail = await readAt(totalBytes - half, half);
-    const bytes = new Uint8Array(head.length + note.length + tail.length);
-    bytes.set(head, 0);
-    bytes.set(note, head.length);
-    bytes.set(tail, head.length + note.length);
-    return { bytes, totalBytes, truncated: true };
-  } catch {
-    return none;
-  }
 }
 
 async function emptyDir(dir: string): Promise<void> {
