@@ -5,11 +5,16 @@
  * Why not `finalizeEvent` from nostr-tools: its pure-JS Schnorr signer measured 1.7-2.9 ms per
  * event here against 0.7-1.0 ms for nostr-wasm, and a paid job signs 5 events on its critical
  * path. The output is the same BIP-340 event (any verifier accepts it). When the WebAssembly
- * module cannot load, nostr-tools signs instead: slower, equally correct.
+ * module cannot load, @noble/curves signs instead (what nostr-tools' `finalizeEvent` does):
+ * slower, equally correct. Not nostr-tools itself: it brings its own copy of @noble/curves, and
+ * the key's worker (identity/node_signer_worker.ts) would then hold two (docs/OPERATIONS.md
+ * "Memory").
  *
  * @module
  */
-import { finalizeEvent } from "nostr-tools/pure";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { initNostrWasm } from "nostr-wasm";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 
@@ -17,11 +22,11 @@ let wasm: Awaited<ReturnType<typeof initNostrWasm>> | null = null;
 try {
   wasm = await initNostrWasm();
 } catch {
-  wasm = null; // nostr-tools below
+  wasm = null; // @noble/curves below
 }
 
 /** Which engine {@linkcode signEventTemplate} uses in this process. */
-export const eventSignerEngine: "nostr-wasm" | "nostr-tools" = wasm ? "nostr-wasm" : "nostr-tools";
+export const eventSignerEngine: "nostr-wasm" | "noble" = wasm ? "nostr-wasm" : "noble";
 
 /**
  * Signs a template: sets `pubkey`, `id` and `sig`; returns a new event (the template is not
@@ -36,7 +41,7 @@ export const eventSignerEngine: "nostr-wasm" | "nostr-tools" = wasm ? "nostr-was
  * ```
  */
 export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
-  if (wasm === null) return finalizeEvent(template, secretKey) as NostrEvent;
+  if (wasm === null) return signWithNoble(template, secretKey);
   const event: NostrEvent = {
     kind: template.kind,
     created_at: template.created_at,
@@ -49,4 +54,15 @@ export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array
   // nostr-wasm fills pubkey, id and sig in place.
   wasm.finalizeEvent(event, secretKey);
   return event;
+}
+
+/** BIP-340 with @noble/curves: the id is the SHA-256 of NIP-01's serialisation, signed. */
+function signWithNoble(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
+  const pubkey = bytesToHex(schnorr.getPublicKey(secretKey));
+  const { kind, created_at, tags, content } = template;
+  const id = sha256(new TextEncoder().encode(
+    JSON.stringify([0, pubkey, created_at, kind, tags, content]),
+  ));
+  const sig = bytesToHex(schnorr.sign(id, secretKey));
+  return { kind, created_at, tags, content, id: bytesToHex(id), pubkey, sig };
 }
