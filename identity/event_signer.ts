@@ -15,7 +15,7 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { initNostrWasm } from "nostr-wasm";
+import type { initNostrWasm } from "nostr-wasm";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 
 type NostrWasm = Awaited<ReturnType<typeof initNostrWasm>>;
@@ -34,7 +34,8 @@ let loading: Promise<void> | undefined;
 let signedWithNoble = 0;
 
 function loadWasm(): Promise<void> {
-  loading ??= initNostrWasm().then((loaded) => {
+  // The module (its WebAssembly embedded as text) is imported with the load, not at start.
+  loading ??= import("nostr-wasm").then((m) => m.initNostrWasm()).then((loaded) => {
     wasm = loaded;
   }, () => {
     wasm = null; // @noble/curves below

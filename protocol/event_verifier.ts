@@ -22,7 +22,6 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { initNostrWasm } from "nostr-wasm";
 import type { NostrEvent } from "./nostr_event.ts";
 import { EventValidationError } from "./event_validation_error.ts";
 
@@ -128,6 +127,8 @@ async function loadWasm(): Promise<Loaded | null> {
   };
   let api: NostrWasmApi;
   try {
+    // The module (its WebAssembly embedded as text) is imported with the load, not at start.
+    const { initNostrWasm } = await import("nostr-wasm");
     WebAssembly.instantiate = capture as typeof original;
     api = await initNostrWasm() as unknown as NostrWasmApi;
   } catch {
