@@ -15,7 +15,12 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { computeEventId, verifierBackend, verifyEvent } from "../protocol/event_verifier.ts";
+import {
+  computeEventId,
+  loadEventVerifier,
+  verifierBackend,
+  verifyEvent,
+} from "../protocol/event_verifier.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 const EVENTS = 200;
@@ -39,7 +44,8 @@ const raw = events.map((e) => ({
   id: hexToBytes(e.id),
   pubkey: hexToBytes(e.pubkey),
 }));
-console.log(`default backend: ${verifierBackend}; ${EVENTS} events per iteration`);
+await loadEventVerifier();
+console.log(`default backend: ${verifierBackend()}; ${EVENTS} events per iteration`);
 
 let k = 0;
 Deno.bench("libsecp256k1 direct, one key", { group: "verify", baseline: true, n: 20 }, () => {

@@ -15,7 +15,7 @@
  * Run: deno run -A bench/town_paid_writes_bench_script.ts [--tls] [sequential=500] [concurrent=5000]
  */
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
-import { verifierBackend } from "../protocol/event_verifier.ts";
+import { loadEventVerifier, verifierBackend } from "../protocol/event_verifier.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { connectPayingClient, startTestTown } from "../tests/support/town_test_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
@@ -178,8 +178,9 @@ if (Deno.args[0] === "--serve") {
   const args = Deno.args.filter((a) => a !== "--tls");
   const sequential = Number(args[0] ?? 500);
   const concurrent = Number(args[1] ?? 5000);
+  await loadEventVerifier(); // the town's loads after its first few events (noble until then)
   console.log(
-    `verifier ${verifierBackend}; ${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} ` +
+    `verifier ${verifierBackend()}; ${sequential} one at a time, ${concurrent} with ${IN_FLIGHT} ` +
       `in flight; ${navigator.hardwareConcurrency} cores`,
   );
   // TOWN_BENCH_VARIANT=<index> runs one variant (e.g. with TOWN_BENCH_CPU_PROF=<dir> to profile it).

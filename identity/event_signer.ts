@@ -4,24 +4,74 @@
  *
  * Why not `finalizeEvent` from nostr-tools: its pure-JS Schnorr signer measured 1.7-2.9 ms per
  * event here against 0.7-1.0 ms for nostr-wasm, and a paid job signs 5 events on its critical
- * path. The output is the same BIP-340 event (any verifier accepts it). When the WebAssembly
- * module cannot load, nostr-tools signs instead: slower, equally correct.
+ * path. The output is the same BIP-340 event (any verifier accepts it). Before nostr-wasm has
+ * loaded (it loads after the first few signatures, see `NOBLE_SIGNATURES`) and when it cannot
+ * load, @noble/curves signs instead (what nostr-tools' `finalizeEvent` does): slower, equally
+ * correct. Not nostr-tools itself: it brings its own copy of @noble/curves, and the key's worker
+ * (identity/node_signer_worker.ts) would then hold two (docs/OPERATIONS.md "Memory").
  *
  * @module
  */
-import { finalizeEvent } from "nostr-tools/pure";
-import { initNostrWasm } from "nostr-wasm";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import type { initNostrWasm } from "nostr-wasm";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 
-let wasm: Awaited<ReturnType<typeof initNostrWasm>> | null = null;
-try {
-  wasm = await initNostrWasm();
-} catch {
-  wasm = null; // nostr-tools below
+type NostrWasm = Awaited<ReturnType<typeof initNostrWasm>>;
+
+/**
+ * Signatures made with @noble/curves before nostr-wasm is loaded. An idle node signs a few events
+ * (a town its kind 10032 at start and an SPSP answer now and then), which @noble/curves does
+ * without a second WebAssembly instance in the key's worker; a node that keeps signing loads
+ * nostr-wasm at its next signature and uses it once loaded (docs/OPERATIONS.md "Memory").
+ */
+const NOBLE_SIGNATURES = 8;
+
+/** undefined: not loaded (yet); null: it could not load, @noble/curves signs. */
+let wasm: NostrWasm | null | undefined;
+let loading: Promise<void> | undefined;
+let signedWithNoble = 0;
+
+function loadWasm(): Promise<void> {
+  // The module (its WebAssembly embedded as text) is imported with the load, not at start.
+  loading ??= import("nostr-wasm").then((m) => m.initNostrWasm()).then((loaded) => {
+    wasm = loaded;
+  }, () => {
+    wasm = null; // @noble/curves below
+  });
+  return loading;
 }
 
-/** Which engine {@linkcode signEventTemplate} uses in this process. */
-export const eventSignerEngine: "nostr-wasm" | "nostr-tools" = wasm ? "nostr-wasm" : "nostr-tools";
+/**
+ * Which engine {@linkcode signEventTemplate} uses now: `noble` until nostr-wasm has loaded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(["nostr-wasm", "noble"].includes(eventSignerEngine()));
+ * ```
+ */
+export function eventSignerEngine(): "nostr-wasm" | "noble" {
+  return wasm ? "nostr-wasm" : "noble";
+}
+
+/**
+ * Loads nostr-wasm now rather than after the first signatures (benches, and a node about to sign
+ * on a job's path). Resolves once it is in use, or known not to load.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * await loadEventSigner();
+ * assert.equal(eventSignerEngine(), "nostr-wasm");
+ * ```
+ */
+export function loadEventSigner(): Promise<void> {
+  return loadWasm();
+}
 
 /**
  * Signs a template: sets `pubkey`, `id` and `sig`; returns a new event (the template is not
@@ -36,7 +86,10 @@ export const eventSignerEngine: "nostr-wasm" | "nostr-tools" = wasm ? "nostr-was
  * ```
  */
 export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
-  if (wasm === null) return finalizeEvent(template, secretKey) as NostrEvent;
+  if (!wasm) {
+    if (wasm === undefined && ++signedWithNoble > NOBLE_SIGNATURES) void loadWasm();
+    return signWithNoble(template, secretKey);
+  }
   const event: NostrEvent = {
     kind: template.kind,
     created_at: template.created_at,
@@ -49,4 +102,15 @@ export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array
   // nostr-wasm fills pubkey, id and sig in place.
   wasm.finalizeEvent(event, secretKey);
   return event;
+}
+
+/** BIP-340 with @noble/curves: the id is the SHA-256 of NIP-01's serialisation, signed. */
+function signWithNoble(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
+  const pubkey = bytesToHex(schnorr.getPublicKey(secretKey));
+  const { kind, created_at, tags, content } = template;
+  const id = sha256(new TextEncoder().encode(
+    JSON.stringify([0, pubkey, created_at, kind, tags, content]),
+  ));
+  const sig = bytesToHex(schnorr.sign(id, secretKey));
+  return { kind, created_at, tags, content, id: bytesToHex(id), pubkey, sig };
 }

@@ -8,7 +8,8 @@
  * @module
  */
 import { IdentityError } from "./identity_error.ts";
-import { getPublicKey } from "nostr-tools/pure";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { LocalAccount } from "viem/accounts";
 import type { Hex, TypedDataDefinition } from "viem";
 import { evmAddressOf } from "./evm_address.ts";
@@ -141,7 +142,7 @@ function strip(value: unknown): unknown {
  */
 export function localNodeSigner(secretKey: Uint8Array): NodeSigner {
   return signerFromRequests({
-    pubkey: getPublicKey(secretKey),
+    pubkey: bytesToHex(schnorr.getPublicKey(secretKey)),
     evmAddress: evmAddressOf(secretKey),
     // Loaded at the first request: a node whose key is in a worker (the CLI's) never asks here,
     // and the signing code would cost its main thread a second nostr-wasm instance, nip04 and

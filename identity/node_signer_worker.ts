@@ -4,9 +4,14 @@
  * or a throwaway key to make here) and answers signing requests with it. The Worker is started
  * with no permissions: no file, network, environment or subprocess.
  *
+ * A throwaway key is made and named with @noble/curves, the copy identity/evm_address.ts already
+ * loads here, not with nostr-tools/pure: that would load nostr-tools' own copy of @noble/curves
+ * into this isolate too (docs/OPERATIONS.md "Memory").
+ *
  * @module
  */
-import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
 import { evmAddressOf } from "./evm_address.ts";
@@ -46,11 +51,13 @@ async function keyOf(source: WorkerKeySource): Promise<Uint8Array> {
     const { unlockWallet } = await import("./wallet.ts");
     return (await unlockWallet(source.wallet, source.passphrase)).secretKey;
   }
-  return generateSecretKey();
+  return schnorr.utils.randomSecretKey();
 }
 
 async function identityOf(source: WorkerKeySource, key: Uint8Array): Promise<SignerKeyed> {
-  if ("generate" in source) return { pubkey: getPublicKey(key), evmAddress: evmAddressOf(key) };
+  if ("generate" in source) {
+    return { pubkey: bytesToHex(schnorr.getPublicKey(key)), evmAddress: evmAddressOf(key) };
+  }
   const { pubkey, evmAddress } = (await import("./nip06_key.ts")).publicIdentity(key);
   return { pubkey, evmAddress };
 }

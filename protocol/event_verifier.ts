@@ -12,16 +12,16 @@
  * - `noble`: pure JS, about 2x slower than either; used when the WebAssembly cannot load.
  *
  * nostr-wasm keeps the module's exports private, so the instance it creates is captured while
- * it loads (module start, once: the bytes are embedded in the package, no file or network
- * access) and checked by a known-answer self-test before it is trusted; if anything about it
- * differs, `nostr-wasm` is used as is.
+ * it loads (once: the bytes are embedded in the package, no file or network access) and checked
+ * by a known-answer self-test before it is trusted; if anything about it differs, `nostr-wasm` is
+ * used as is. The WebAssembly is loaded after the first few verifications, not on import
+ * (`NOBLE_VERIFICATIONS`; `loadEventVerifier` loads it at once): until then `noble` verifies.
  *
  * @module
  */
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { initNostrWasm } from "nostr-wasm";
 import type { NostrEvent } from "./nostr_event.ts";
 import { EventValidationError } from "./event_validation_error.ts";
 
@@ -118,11 +118,17 @@ async function loadWasm(): Promise<Loaded | null> {
   const capture = async (...args: Parameters<typeof original>) => {
     const result = await (original as (...a: unknown[]) => Promise<unknown>)(...args);
     const source = result as WebAssembly.WebAssemblyInstantiatedSource;
-    if (source && source.instance instanceof WebAssembly.Instance) instance = source.instance;
+    // Only libsecp256k1's (another module instantiated meanwhile is left alone).
+    if (
+      source && source.instance instanceof WebAssembly.Instance &&
+      isSecp256k1Exports(source.instance.exports)
+    ) instance = source.instance;
     return result;
   };
   let api: NostrWasmApi;
   try {
+    // The module (its WebAssembly embedded as text) is imported with the load, not at start.
+    const { initNostrWasm } = await import("nostr-wasm");
     WebAssembly.instantiate = capture as typeof original;
     api = await initNostrWasm() as unknown as NostrWasmApi;
   } catch {
@@ -155,14 +161,51 @@ function selfTest(api: NostrWasmApi, direct: DirectSchnorr): boolean {
   return !direct.verify(sig, msg, signed.pubkey);
 }
 
-const loaded = await loadWasm();
+/**
+ * Events verified with @noble/curves before the WebAssembly is loaded. An idle town verifies a few
+ * events (an AUTH, a lone write now and then), which @noble/curves does without a WebAssembly
+ * instance on its main thread; one that keeps verifying starts the load at the next event and uses
+ * it once loaded (docs/OPERATIONS.md "Memory"). The verifier workers load it before they serve.
+ */
+const NOBLE_VERIFICATIONS = 8;
 
-/** The verifier backend this process uses. */
-export const verifierBackend: VerifierBackend = loaded?.direct
-  ? "libsecp256k1"
-  : loaded
-  ? "nostr-wasm"
-  : "noble";
+/** undefined: not loaded (yet); null: it could not load, @noble/curves verifies. */
+let loaded: Loaded | null | undefined;
+let loading: Promise<void> | undefined;
+let verifiedWithNoble = 0;
+
+/**
+ * Loads (and self-tests) the WebAssembly now rather than after the first verifications. Resolves
+ * once it is in use, or known not to load.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * await loadEventVerifier();
+ * assert.equal(verifierBackend(), "libsecp256k1");
+ * ```
+ */
+export function loadEventVerifier(): Promise<void> {
+  loading ??= loadWasm().then((result) => {
+    loaded = result;
+  });
+  return loading;
+}
+
+/**
+ * The verifier backend this thread uses now: `noble` until the WebAssembly has loaded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(["libsecp256k1", "nostr-wasm", "noble"].includes(verifierBackend()));
+ * ```
+ */
+export function verifierBackend(): VerifierBackend {
+  return loaded?.direct ? "libsecp256k1" : loaded ? "nostr-wasm" : "noble";
+}
 
 const encoder = new TextEncoder();
 
@@ -196,7 +239,10 @@ export function computeEventId(event: Omit<NostrEvent, "id" | "sig">): string {
 
 /** Options for {@linkcode verifyEvent}. */
 export interface VerifyEventOptions {
-  /** Force a backend (tests and benchmarks); default: the fastest one that loaded. */
+  /**
+   * Force a backend (tests and benchmarks; a WebAssembly one after {@linkcode loadEventVerifier});
+   * default: the fastest one that has loaded.
+   */
   backend?: VerifierBackend;
 }
 
@@ -244,7 +290,8 @@ function verifyDirect(event: NostrEvent, direct: DirectSchnorr): void {
  * ```
  */
 export function verifyEvent(event: NostrEvent, options: VerifyEventOptions = {}): void {
-  const backend = options.backend ?? verifierBackend;
+  if (loaded === undefined && ++verifiedWithNoble > NOBLE_VERIFICATIONS) void loadEventVerifier();
+  const backend = options.backend ?? verifierBackend();
   if (backend === "libsecp256k1" && loaded?.direct) return verifyDirect(event, loaded.direct);
   if (backend !== "noble" && loaded) {
     try {

@@ -17,7 +17,6 @@
  * @module
  */
 import { ProtocolError } from "./protocol_error.ts";
-import * as nip44 from "nostr-tools/nip44";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 import { type NodeSigner, NodeSignerError } from "./node_signer.ts";
 import { isIlpAddress } from "./peer_info.ts";
@@ -296,7 +295,7 @@ async function decryptBody(
   try {
     plain = event.content.includes("?iv=")
       ? await signer.nip04Decrypt(event.pubkey, event.content)
-      : nip44.v2.decrypt(event.content, await signer.conversationKey(event.pubkey));
+      : (await nip44()).decrypt(event.content, await signer.conversationKey(event.pubkey));
   } catch (err) {
     if (err instanceof NodeSignerError) throw err; // the node's trouble, not the sender's
     throw new SpspMessageError(`cannot decrypt content: ${(err as Error).message}`);
@@ -322,7 +321,12 @@ async function decryptBody(
 }
 
 async function encrypt(plain: string, signer: NodeSigner, pubkey: string): Promise<string> {
-  return nip44.v2.encrypt(plain, await signer.conversationKey(pubkey));
+  return (await nip44()).encrypt(plain, await signer.conversationKey(pubkey));
+}
+
+/** NIP-44 v2, loaded at the first SPSP message (an idle town has none; docs/OPERATIONS.md "Memory"). */
+async function nip44(): Promise<typeof import("nostr-tools/nip44").v2> {
+  return (await import("nostr-tools/nip44")).v2;
 }
 
 function toBase64(bytes: Uint8Array): string {

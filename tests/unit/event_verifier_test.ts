@@ -2,6 +2,7 @@ import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import {
   computeEventId,
   EventValidationError,
+  loadEventVerifier,
   type VerifierBackend,
   verifierBackend,
   verifyEvent,
@@ -26,11 +27,25 @@ function reasonOf(event: NostrEvent, backend: VerifierBackend): string | null {
   }
 }
 
-Deno.test("the direct libsecp256k1 verifier loaded (WebAssembly captured, self-test passed)", () => {
-  assertEquals(verifierBackend, "libsecp256k1");
+Deno.test("noble verifies until the WebAssembly is loaded, which starts after 8 events", async () => {
+  // The first test of this file: nothing has verified yet in this process.
+  assertEquals(verifierBackend(), "noble");
+  const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "lazy" }, 1);
+  for (let i = 0; i < 8; i++) verifyEvent(good);
+  assertEquals(verifierBackend(), "noble");
+  // Checked by noble meanwhile: a bad one is still refused.
+  assertEquals(reasonOf({ ...good, content: "changed" }, verifierBackend()), "bad-id");
+  await loadEventVerifier();
+  assertEquals(verifierBackend(), "libsecp256k1");
 });
 
-Deno.test("every backend gives the same verdict on good and bad events", () => {
+Deno.test("the direct libsecp256k1 verifier loaded (WebAssembly captured, self-test passed)", async () => {
+  await loadEventVerifier();
+  assertEquals(verifierBackend(), "libsecp256k1");
+});
+
+Deno.test("every backend gives the same verdict on good and bad events", async () => {
+  await loadEventVerifier();
   const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [["t", "x"]], content: "v" }, 1);
   const other = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "w" }, 2);
   const cases: [string, NostrEvent, string | null][] = [
@@ -49,7 +64,8 @@ Deno.test("every backend gives the same verdict on good and bad events", () => {
   }
 });
 
-Deno.test("a signature of the wrong length is bad-sig (direct and noble)", () => {
+Deno.test("a signature of the wrong length is bad-sig (direct and noble)", async () => {
+  await loadEventVerifier();
   // nostr-wasm's own verifyEvent copies the 63 bytes over its scratch buffer and checks the
   // last signature's 64th byte: it accepts this. Shapes are checked before verification
   // (toon_codec, bad-shape:sig), and the direct backend checks the length itself.
@@ -61,7 +77,8 @@ Deno.test("a signature of the wrong length is bad-sig (direct and noble)", () =>
   }
 });
 
-Deno.test("a pubkey that is not on the curve or not 32 bytes is bad-sig", () => {
+Deno.test("a pubkey that is not on the curve or not 32 bytes is bad-sig", async () => {
+  await loadEventVerifier();
   // x = 5 has no point on secp256k1 (5^3 + 7 = 132 is not a square mod p).
   const offCurve = "00".repeat(31) + "05";
   const event = finalizeEvent(
@@ -80,7 +97,8 @@ Deno.test("a pubkey that is not on the curve or not 32 bytes is bad-sig", () => 
   for (const backend of BACKENDS) assertEquals(reasonOf(event as NostrEvent, backend), null);
 });
 
-Deno.test("cached keys: many events of one key, a bad signature between good ones, many keys", () => {
+Deno.test("cached keys: many events of one key, a bad signature between good ones, many keys", async () => {
+  await loadEventVerifier();
   const sk = generateSecretKey();
   const events = Array.from(
     { length: 20 },

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import {
+  EventValidationError,
+  loadEventVerifier,
+  verifyEvent,
+} from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { inWorker, serveWorker } from "../../../transport/worker_service.ts";
 
@@ -51,4 +55,8 @@ export function verifyBatch(request: VerifyBatchRequest): VerifyBatchResponse {
 // Only when loaded as a worker (the module is also imported for its types and verifyBatch).
 // "ready" is said once its imports (a top-level await among them) have loaded: a batch posted
 // before would be dispatched to no handler and lost.
-if (inWorker()) serveWorker({ onRequest: verifyBatch });
+// A worker starts at a burst of writes: it loads the WebAssembly verifier before it says ready.
+if (inWorker()) {
+  await loadEventVerifier();
+  serveWorker({ onRequest: verifyBatch });
+}
