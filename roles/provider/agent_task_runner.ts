@@ -42,6 +42,7 @@ import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts"
 import type { RunHooks } from "./job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
+import { type RunnerOutcome, runnerOutcome } from "./runner_outcome.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
@@ -159,20 +160,7 @@ async function runAgentTask(
   const started = performance.now();
   const workDir = `${o.jobsRoot}/${job.jobId}`;
   const hostDir = `${o.jobsRoot}/${job.jobId}.agent`;
-  const outcome = (
-    status: SkillOutcome["status"],
-    reason: string,
-    stdout = "",
-  ): SkillOutcome => ({
-    status,
-    reason,
-    exitCode: null,
-    stdout: new TextEncoder().encode(stdout),
-    stderrTail: "",
-    stderrTruncated: false,
-    durationMs: performance.now() - started,
-    workDir,
-  });
+  const outcome = runnerOutcome(workDir, started);
   let request: AgentRequest;
   try {
     const read = readRequest(job, o);
@@ -350,7 +338,7 @@ async function deliver(
     hostLog?: string;
     callLog: GatewayCall[];
   },
-  outcome: (status: SkillOutcome["status"], reason: string, stdout?: string) => SkillOutcome,
+  outcome: RunnerOutcome,
 ): Promise<SkillOutcome> {
   const out = `${ran.workDir}/${OUTPUTS_DIR}`;
   const agentLog = await tailOf(gateway.hostLog ?? `${out}/agent.log`);

@@ -28,8 +28,9 @@ import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { parseTestSummary, type TestSummary } from "../../protocol/test_summary.ts";
 import { blobInputsOf } from "../../protocol/job_blobs.ts";
 import { docker, type DockerEngineInfo, type DockerRunOptions } from "./docker_engine.ts";
-import type { SkillJob, SkillOutcome, SkillOutcomeStatus } from "./skill_sandbox.ts";
+import type { SkillJob, SkillOutcome } from "./skill_sandbox.ts";
 import { OUTPUTS_DIR } from "./skill_sandbox.ts";
+import { type RunnerOutcome, runnerOutcome } from "./runner_outcome.ts";
 
 /** A docker-build request's settings, checked. */
 export interface DockerBuildRequest {
@@ -173,16 +174,7 @@ async function runDockerBuild(job: SkillJob, o: DockerBuildRunnerOptions): Promi
   const workDir = `${o.jobsRoot}/${job.jobId}`;
   await Deno.remove(workDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${workDir}/${OUTPUTS_DIR}`, { recursive: true, mode: 0o700 });
-  const outcome = (status: SkillOutcomeStatus, reason: string, stdout = ""): SkillOutcome => ({
-    status,
-    reason,
-    exitCode: null,
-    stdout: new TextEncoder().encode(stdout),
-    stderrTail: "",
-    stderrTruncated: false,
-    durationMs: performance.now() - started,
-    workDir,
-  });
+  const outcome = runnerOutcome(workDir, started);
   let request: DockerBuildRequest;
   let context: string;
   try {
@@ -400,7 +392,7 @@ async function inspect(ref: string, tag: string | undefined, call: { dockerHost?
 function killedOutcome(
   why: "timeout" | "aborted",
   job: SkillJob,
-  outcome: (status: SkillOutcomeStatus, reason: string) => SkillOutcome,
+  outcome: RunnerOutcome,
 ): SkillOutcome {
   return why === "timeout"
     ? outcome("timeout", `timeout after ${job.manifest.timeoutMs} ms`)
