@@ -158,8 +158,9 @@ Deno.test("the town settles with its provider on chain: chain = books for all th
     });
     assert(paidAtThreshold > 0n && paidAtThreshold <= owed, `claimed ${paidAtThreshold}`);
     const last = await payouts.payNow("beta");
-    // Nothing left to pay when the last payment crossed a threshold exactly.
-    assertEquals(last?.transferredAmount ?? paidAtThreshold, owed);
+    // Nothing left to pay when a threshold payment already claimed it all: one queued by the
+    // last FULFILLs may run after the snapshot above, and payNow runs after it (one queue).
+    assertEquals(last?.transferredAmount ?? town.ledger.balance("beta").claimed, owed);
     const kept = await until(
       () => "beta keeps the claim for everything: " + townLog.join(" / "),
       async () => {
