@@ -12,7 +12,7 @@
  */
 import { runCli } from "../tests/support/run_cli.ts";
 import { spawnCli } from "../tests/support/cli_process.ts";
-import { freePort } from "../tests/support/reference_connector.ts";
+import { freePort } from "../tests/support/free_port.ts";
 
 const profiles = Number(Deno.args[0] ?? 3);
 const home = await Deno.makeTempDir({ prefix: "auto_open_bench_" });

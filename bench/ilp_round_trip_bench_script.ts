@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { freePort, startReferenceConnector } from "../tests/support/reference_connector.ts";
+import { freePort } from "../tests/support/free_port.ts";
+import { startReferenceConnector } from "../tests/support/reference_connector.ts";
 import { startIlpReceiver } from "../tests/support/ilp_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 import { fulfillmentFor, importFulfillmentKey } from "../protocol/ilp_fulfillment.ts";

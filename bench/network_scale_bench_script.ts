@@ -51,10 +51,10 @@
  *
  * @module
  */
+import { freePort } from "../tests/support/free_port.ts";
 import { DatabaseSync } from "node:sqlite";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import {
-  freeLoopbackPort,
   type SharedTownProcess,
   startSharedTownProcess,
 } from "../tests/support/shared_town_process.ts";
@@ -679,8 +679,8 @@ try {
       index: i,
       key,
       pubkey: getPublicKey(key),
-      httpPort: freeLoopbackPort(),
-      btpPort: freeLoopbackPort(),
+      httpPort: freePort(),
+      btpPort: freePort(),
       databasePath: `${root}/town${i}.sqlite`,
       storeUrl: i === 0 && pg ? await freshDatabase(pg.url) : undefined,
       parent: connector

@@ -8,10 +8,11 @@
  *
  * Run (as root or with haproxy on PATH): deno run -A bench/town_haproxy_probe_script.ts
  */
+import { freePort } from "../tests/support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startPostgresServer } from "../state/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
-import { freeLoopbackPort, startSharedTownProcess } from "../tests/support/shared_town_process.ts";
+import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../tests/support/town_test_node.ts";
 
 /**
@@ -64,7 +65,7 @@ if (import.meta.main) {
   const key = generateSecretKey();
   const a = await startSharedTownProcess({ storeUrl, secretKey: key });
   const b = await startSharedTownProcess({ storeUrl, secretKey: key });
-  const front = { http: freeLoopbackPort(), btp: freeLoopbackPort() };
+  const front = { http: freePort(), btp: freePort() };
   const dir = await Deno.makeTempDir({ prefix: "haproxy_probe_" });
   await Deno.writeTextFile(
     `${dir}/haproxy.cfg`,

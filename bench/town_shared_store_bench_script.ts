@@ -12,13 +12,13 @@
  * Run: deno run -A bench/town_shared_store_bench_script.ts [writes=3000] [pushes=300]
  * (TOWN_BENCH_VERIFIER_WORKERS=0 verifies signatures on each town's main thread).
  */
+import { freePort } from "../tests/support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { startPostgresServer } from "../state/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import {
-  freeLoopbackPort,
   type SharedTownProcess,
   startSharedTownProcess,
 } from "../tests/support/shared_town_process.ts";
@@ -126,8 +126,8 @@ async function scenario(
   writes: number,
 ): Promise<void> {
   const key = generateSecretKey();
-  const httpPort = freeLoopbackPort();
-  const btpPort = freeLoopbackPort();
+  const httpPort = freePort();
+  const btpPort = freePort();
   const towns: SharedTownProcess[] = [];
   for (let i = 0; i < processes; i++) {
     towns.push(

@@ -10,7 +10,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
 import { spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/reference_connector.ts";
+import { freePort } from "../support/free_port.ts";
 import { fundAccount, startAnvil } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 import { listChannels } from "../../state/channel_file.ts";

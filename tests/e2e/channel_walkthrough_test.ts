@@ -11,7 +11,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";
-import { freePort } from "../support/reference_connector.ts";
+import { freePort } from "../support/free_port.ts";
 import { channelFilePath, readChannel } from "../../state/channel_file.ts";
 
 Deno.test("walk-through: init, chain up, town up, channel open --town, job submit --channel, close, reopen (anvil)", async () => {

@@ -16,7 +16,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
 import { type CliResult, runCli } from "../support/run_cli.ts";
-import { freePort } from "../support/reference_connector.ts";
+import { freePort } from "../support/free_port.ts";
 import { parseUnits } from "viem";
 import { increaseTime } from "../../chain/anvil.ts";
 import { resolveChainConfig } from "../../config/chain_config.ts";

@@ -9,7 +9,7 @@
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/reference_connector.ts";
+import { freePort } from "../support/free_port.ts";
 import { makeCertificates } from "../support/test_certificates.ts";
 import { initTlsJobNetwork, until } from "../support/tls_job_network.ts";
 import net from "node:net";

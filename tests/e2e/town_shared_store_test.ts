@@ -7,17 +7,14 @@
  * twice; PostgreSQL stopped for 10 s makes writes T-class rejects, never FULFILLs, and the town
  * takes writes again by itself once it is back.
  */
+import { freePort } from "../support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startPostgresServer } from "../../state/postgres_server.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
-import {
-  freeLoopbackPort,
-  type SharedTownProcess,
-  startSharedTownProcess,
-} from "../support/shared_town_process.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import {
   connectPayingClient,
   type PayingClient,
@@ -133,8 +130,8 @@ Deno.test("shared store: SIGKILL of one of three processes on one address loses 
   const storeUrl = await freshDatabase(pg.url);
   const key = generateSecretKey();
   const townPubkey = getPublicKey(key);
-  const httpPort = freeLoopbackPort();
-  const btpPort = freeLoopbackPort();
+  const httpPort = freePort();
+  const btpPort = freePort();
   const towns: SharedTownProcess[] = [];
   for (let i = 0; i < 3; i++) {
     towns.push(await startSharedTownProcess({ storeUrl, secretKey: key, httpPort, btpPort }));

@@ -12,7 +12,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/reference_connector.ts";
+import { freePort } from "../support/free_port.ts";
 import { initTlsJobNetwork } from "../support/tls_job_network.ts";
 import { makeCertificates, run, servedSerial } from "../support/test_certificates.ts";
 

@@ -10,7 +10,7 @@
 import { assertEquals } from "./assert.ts";
 import { type CliProcess, spawnCli } from "./cli_process.ts";
 import { type CliResult, runCli } from "./run_cli.ts";
-import { freePort } from "./reference_connector.ts";
+import { freePort } from "./free_port.ts";
 import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
 import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { freePorts } from "./free_port.ts";
+
 const PEERS_DIR = new URL("../peers/", import.meta.url);
 const CONNECTOR_ENTRY = new URL("node_modules/ilp-connector/dist/index.js", PEERS_DIR);
 
@@ -74,21 +76,6 @@ export interface ReferenceConnector {
 }
 
 /**
- * Finds a free TCP port on 127.0.0.1 (closes it again; the caller binds it soon after).
- *
- * @example
- * ```ts
- * const port = freePort();
- * ```
- */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/**
  * Spawns the reference connector and resolves once it logged "connector ready".
  *
  * @example
@@ -103,14 +90,9 @@ export async function startReferenceConnector(
   const ilpAddress = options.ilpAddress ?? "test.conn";
   const accounts: Record<string, ReferenceAccount> = {};
   const config: Record<string, unknown> = {};
-  // Every account's port held open until all are picked: one freed port handed out twice made
-  // the connector exit (EADDRINUSE).
-  const held = [...Object.keys(options.accounts), "admin"].map(() =>
-    Deno.listen({ hostname: "127.0.0.1", port: 0 })
-  );
-  const ports = held.map((l) => (l.addr as Deno.NetAddr).port);
+  // All picked before any is freed: one port handed out twice made the connector exit.
+  const ports = freePorts(Object.keys(options.accounts).length + 1);
   const adminPort = ports[ports.length - 1];
-  for (const l of held) l.close();
   for (const [i, [name, acc]] of Object.entries(options.accounts).entries()) {
     const port = ports[i];
     const secret = acc.secret ?? `secret-${name}`;

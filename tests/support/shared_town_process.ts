@@ -300,18 +300,3 @@ function settlementJson(channels: NonNullable<SharedTownProcessOptions["channels
     })),
   });
 }
-
-/**
- * A port free on 127.0.0.1 now (for processes that must all bind the same one).
- *
- * @example
- * ```ts
- * const port = freeLoopbackPort();
- * ```
- */
-export function freeLoopbackPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
