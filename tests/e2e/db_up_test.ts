@@ -6,13 +6,7 @@
 import postgres from "postgres";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
+import { freePort } from "../support/free_port.ts";
 
 async function select1(options: postgres.Options<Record<string, never>> | string): Promise<void> {
   const sql = typeof options === "string"
