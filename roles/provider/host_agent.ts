@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { TailKeeper } from "./output_capture.ts";
 
 /** The provider's own variables a host command inherits, when set. */
 const INHERITED = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
@@ -129,20 +130,13 @@ export async function runHostAgent(o: HostAgentOptions): Promise<HostAgentRun> {
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener("abort", onAbort, { once: true });
   const keep = o.logKeepBytes ?? LOG_KEEP_BYTES;
-  let kept: Uint8Array[] = [];
-  let keptBytes = 0;
+  const kept = new TailKeeper(keep);
   const readers = [child.stdout.getReader(), child.stderr.getReader()];
   const copy = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
     for (;;) {
       const { done, value: chunk } = await reader.read().catch(() => ({ done: true, value: null }));
       if (done || chunk === null) return;
       kept.push(chunk);
-      keptBytes += chunk.length;
-      if (keptBytes > 2 * keep) {
-        const all = concat(kept);
-        kept = [all.slice(all.length - keep)];
-        keptBytes = keep;
-      }
     }
   };
   try {
@@ -157,19 +151,8 @@ export async function runHostAgent(o: HostAgentOptions): Promise<HostAgentRun> {
   } finally {
     for (const t of timers) clearTimeout(t);
     o.signal?.removeEventListener("abort", onAbort);
-    const all = concat(kept);
-    await Deno.writeFile(o.logPath, all.subarray(Math.max(0, all.length - keep)), { mode: 0o600 });
+    await Deno.writeFile(o.logPath, kept.captured().bytes, { mode: 0o600 });
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
 }
 
 /** Options for {@linkcode workOnHost}. */

@@ -1,7 +1,8 @@
 /**
  * Reading a sandboxed job's output pipes (roles/provider/skill_sandbox.ts): stdout kept up to a
  * cap (past it the job is killed: its result is too large), stderr's tail kept (the logs' end is
- * what says why a job failed). Both streams are read to their end either way, so the job never
+ * what says why a job failed; also a host agent's interleaved output, roles/provider/host_agent.ts).
+ * Both streams are read to their end either way, so the job never
  * blocks on a full pipe.
  *
  * @module
@@ -49,6 +50,49 @@ export async function readCapped(
 }
 
 /**
+ * The last `max` bytes of what is pushed into it, from one stream or several interleaved as
+ * their chunks arrive.
+ *
+ * @example
+ * ```ts
+ * import { TailKeeper } from "./output_capture.ts";
+ *
+ * const tail = new TailKeeper(3);
+ * tail.push(new TextEncoder().encode("abcd"));
+ * tail.push(new TextEncoder().encode("ef"));
+ * new TextDecoder().decode(tail.captured().bytes); // "def"
+ * ```
+ */
+export class TailKeeper {
+  readonly #max: number;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  #truncated = false;
+
+  /** Keeps at most `max` bytes. */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Adds a chunk; whole chunks no longer needed for the last `max` bytes are dropped. */
+  push(chunk: Uint8Array): void {
+    this.#parts.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size - this.#parts[0].length >= this.#max) {
+      this.#size -= this.#parts.shift()!.length;
+      this.#truncated = true;
+    }
+  }
+
+  /** The last `max` bytes pushed so far, and whether anything before them was dropped. */
+  captured(): Captured {
+    const all = concat(this.#parts, this.#size);
+    if (all.length <= this.#max) return { bytes: all, truncated: this.#truncated };
+    return { bytes: all.subarray(all.length - this.#max), truncated: true };
+  }
+}
+
+/**
  * The last `max` bytes of `stream`.
  *
  * @example
@@ -63,20 +107,9 @@ export async function readTail(
   stream: ReadableStream<Uint8Array>,
   max: number,
 ): Promise<Captured> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of stream) {
-    parts.push(chunk);
-    size += chunk.length;
-    while (size - parts[0].length >= max) {
-      size -= parts.shift()!.length;
-      truncated = true;
-    }
-  }
-  const all = concat(parts, size);
-  if (all.length <= max) return { bytes: all, truncated };
-  return { bytes: all.subarray(all.length - max), truncated: true };
+  const tail = new TailKeeper(max);
+  for await (const chunk of stream) tail.push(chunk);
+  return tail.captured();
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
