@@ -84,8 +84,12 @@ export interface BtpClaimSigner {
   readonly transferred: bigint;
   /** The most that can ever be claimed. */
   readonly deposit: bigint;
-  /** Signs a claim raising the cumulative amount by `amount` (calls serialised, in order). */
-  pay(amount: bigint): Promise<PaymentChannelClaim>;
+  /**
+   * Signs a claim raising the cumulative amount by `amount` (calls serialised, in order). A
+   * signer that can raise its deposit may wait for that before signing, no later than
+   * `options.until` (epoch ms: the packet's own deadline).
+   */
+  pay(amount: bigint, options?: { until?: number }): Promise<PaymentChannelClaim>;
 }
 
 /** Paying the peer with payment channel claims (see the module doc). */
@@ -428,7 +432,7 @@ export class BtpClient {
       const upTo = wanted > deposit && this.#committed <= deposit ? deposit : wanted;
       const delta = upTo - this.#requested;
       this.#requested = upTo;
-      claim = claims.signer.pay(delta).then(async (c) => {
+      claim = claims.signer.pay(delta, { until: deadline }).then(async (c) => {
         await claims.persist?.(c);
         return c;
       }, (err) => {
