@@ -250,8 +250,8 @@ async function openLocked(
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
   const book = new FileSentChannelBook([sent]);
   // As resumeClaimSigner: the channel's numbers, the deposit as a cap (withdrawals noted after).
-  // A claim past the deposit waits for the keeper's top-up; with no keeper, it says why.
-  let topUp: ChannelTopUp | undefined;
+  // A claim past the deposit waits for the keeper's top-up (made below, once the signer is);
+  // with no keeper, it says why.
   const noTopUp = noTopUpReason(options, record);
   const signer = new SentBookSigner({
     account: options.signer.evm,
@@ -273,7 +273,7 @@ async function openLocked(
     },
     onError: options.onWatchError && ((_id, err) => options.onWatchError!(err)),
   });
-  topUp = startTopUp(options, record, sent, signer);
+  const topUp = startTopUp(options, record, sent, signer);
   const guarded = {
     get transferred() {
       return signer.transferred;

@@ -143,6 +143,7 @@ export function startChannelTopUp(options: ChannelTopUpOptions): ChannelTopUp {
         await options.signer.noteDeposit(record.deposit);
         return;
       }
+      const waited = running !== undefined;
       const under = running ?? (() => {
         const amounts = channelPolicyAmounts(options.policy, record.tokenDecimals);
         if (autoOff(amounts, record.deposit)) {
@@ -153,6 +154,13 @@ export function startChannelTopUp(options: ChannelTopUpOptions): ChannelTopUp {
         }
         return start(record, amounts, total - held);
       })();
+      const fmt = (v: bigint) => formatTokens(v, record);
+      options.alert?.(
+        "topup-wait",
+        `channel ${record.channelId}: a payment to ${fmt(total)} in all waits for the ` +
+          `${waited ? "top-up under way" : "top-up it started"} (the channel holds ${fmt(held)})`,
+        details(record, { total: total.toString(), held: held.toString() }),
+      );
       const failed = await beforeDeadline(under, until);
       if (failed instanceof TopUpRefusedError) throw failed;
       if (failed) {

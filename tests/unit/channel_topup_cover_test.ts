@@ -59,15 +59,21 @@ async function payer(stateDir: string, sent: bigint, channels: Record<string, st
     table: { deposit: "0.01", topup_amount: "0.01", max_deposit: "1", ...channels },
     env: () => undefined,
   });
-  // deno-lint-ignore prefer-const
-  let keeper: ReturnType<typeof startChannelTopUp>;
   const signer = new SentBookSigner({
     ...record,
     account,
     book,
     cover: (total, until) => keeper.cover(total, until),
   });
-  keeper = startChannelTopUp({ stateDir, policy, sent: writer, chain, signer });
+  const alerts: string[] = [];
+  const keeper = startChannelTopUp({
+    stateDir,
+    policy,
+    sent: writer,
+    chain,
+    signer,
+    alert: (kind, message) => alerts.push(`${kind}: ${message}`),
+  });
   /** Pays as a BtpClient does: signed, kept in the file, then the keeper's check. */
   const pay = async (amount: bigint, until?: number): Promise<PaymentChannelClaim> => {
     const claim = await signer.pay(amount, { until });
@@ -75,7 +81,7 @@ async function payer(stateDir: string, sent: bigint, channels: Record<string, st
     keeper.check();
     return claim;
   };
-  return { record, writer, chain, signer, keeper, pay };
+  return { record, writer, chain, signer, keeper, pay, alerts };
 }
 
 async function inTempDir(prefix: string, body: (stateDir: string) => Promise<void>) {
@@ -101,6 +107,8 @@ Deno.test("top-up wait: claims past the deposit wait for the top-up under way, o
     await claims[0];
     assertEquals(settled, ["claim 0"], "the two past the deposit wait for the top-up");
     assertEquals(p.signer.deposit, 10_000n);
+    // The operator hears why a payment is slow (docs/OPERATIONS.md "A payment past the deposit").
+    assertMatch(p.alerts.join("\n"), /topup-wait: .* waits for the top-up under way/);
     p.chain.release();
     const signed = await Promise.all(claims);
     assertEquals(signed.map((c) => c.transferredAmount), [9_000n, 11_000n, 13_000n]);
@@ -122,6 +130,7 @@ Deno.test("top-up wait: a claim past the deposit with no top-up under way starts
     const signed = await Promise.all(both);
     assertEquals(signed.map((c) => c.transferredAmount), [14_000n, 19_000n]);
     assertEquals(p.chain.totals, [20_000n], "one top-up of topup_amount covers both");
+    assertMatch(p.alerts.join("\n"), /topup-wait: .* waits for the top-up it started/);
     // A claim that needs more than topup_amount gets a top-up of what it needs.
     const big = await p.pay(25_000n);
     assertEquals(big.transferredAmount, 44_000n);
