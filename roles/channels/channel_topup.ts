@@ -9,7 +9,7 @@
  *
  * It runs beside the payments, one top-up at a time: a check after each claim that finds the
  * channel low starts one in the background. A claim that would pass the deposit asks
- * {@linkcode ChannelTopUp.cover} (docs/PROTOCOL.md "Topping up while paying"): it waits for the
+ * {@linkcode ChannelTopUp.cover} (docs/OPERATIONS.md "A payment past the deposit"): it waits for the
  * top-up under way, or starts one at least as big as the claim needs when the policy allows
  * (daily cap, `max_deposit`, the wallet), and resolves once the raised deposit is mined; when
  * none can cover the claim it says why ({@linkcode TopUpRefusedError}'s `reason`), and the claim
@@ -218,8 +218,11 @@ async function topUp(
   if (capLeft < need) {
     throw new TopUpRefusedError(
       "daily-cap",
-      `the daily cap of ${fmt(dailyCap)} is reached (${fmt(used)} topped up today` +
-        `${need > 1n ? short : ""}; [channels] topup_daily_cap)`,
+      capLeft <= 0n
+        ? `the daily cap of ${fmt(dailyCap)} is reached (${fmt(used)} topped up today` +
+          `${need > 1n ? short : ""}; [channels] topup_daily_cap)`
+        : `the daily cap of ${fmt(dailyCap)} leaves ${fmt(capLeft)} today${short} ` +
+          "([channels] topup_daily_cap)",
     );
   }
   if (amount > capLeft) amount = capLeft;

@@ -8,8 +8,8 @@
  * `claims`, transport/btp_client.ts, sends it only then).
  *
  * A claim that would pass the deposit is first handed to `cover` (the payer's top-up keeper,
- * roles/channels/channel_topup.ts `ChannelTopUp.cover`; docs/PROTOCOL.md "Topping up while
- * paying"): it waits for the top-up under way or starts one, and the claim is signed once the
+ * roles/channels/channel_topup.ts `ChannelTopUp.cover`; docs/OPERATIONS.md "A payment past
+ * the deposit"): it waits for the top-up under way or starts one, and the claim is signed once the
  * raised deposit is mined; only when no top-up can cover it is the claim refused, with why.
  * Payments take their turn in call order (nonces in that order), and a payment waiting for a
  * top-up holds the next ones behind it; the wait is outside the book's lock, so the top-up's

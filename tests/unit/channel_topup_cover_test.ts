@@ -159,6 +159,15 @@ Deno.test("top-up wait: refused with the reason when no top-up can cover the cla
     assertEquals(err.cause.reason, "daily-cap");
     assertEquals([capped.signer.nonce, capped.signer.transferred], [2n, 14_000n], "nothing signed");
   });
+  await inTempDir("topup_cap_left_", async (stateDir) => {
+    // 0.005 of the cap left today, 0.006 needed: refused, nothing sent to the chain for it.
+    const p = await payer(stateDir, 9_000n, { topup_below: "0.001", topup_daily_cap: "0.015" });
+    p.chain.release();
+    await p.pay(5_000n);
+    const err = await assertRejects(() => p.pay(12_000n), ClaimBeyondDepositError);
+    assertMatch(err.why!, /daily cap of 0\.015 M2M leaves 0\.005 M2M today, 0\.006 M2M needed/);
+    assertEquals(p.chain.totals, [20_000n]);
+  });
   await inTempDir("topup_off_", async (stateDir) => {
     const off = await payer(stateDir, 9_000n, { topup_below: "0" });
     const err = await assertRejects(() => off.pay(5_000n), ClaimBeyondDepositError);
