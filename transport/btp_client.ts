@@ -84,11 +84,8 @@ export interface BtpClaimSigner {
   readonly transferred: bigint;
   /** The most that can ever be claimed. */
   readonly deposit: bigint;
-  /**
-   * Signs a claim raising the cumulative amount by `amount` (calls serialised, in order). A
-   * signer that can raise its deposit may wait for that before signing, no later than
-   * `options.until` (epoch ms: the packet's own deadline).
-   */
+  /** Signs a claim raising the cumulative amount by `amount` (calls serialised, in order); one
+   * that tops up may wait for it until `options.until` (epoch ms, the packet's deadline). */
   pay(amount: bigint, options?: { until?: number }): Promise<PaymentChannelClaim>;
 }
 
