@@ -28,13 +28,27 @@ export interface ClaimSignerOptions extends ClaimChannel {
 export class ClaimBeyondDepositError extends ChainError {
   /** `"ClaimBeyondDepositError"`: explicit so it survives bundling. */
   override name = "ClaimBeyondDepositError";
-  /** `total`: the cumulative claim refused; `deposit`, `withdrawn`: this side's; base units. */
-  constructor(readonly total: bigint, readonly deposit: bigint, readonly withdrawn: bigint = 0n) {
+  /** Why no top-up covers the claim, when the payer tops up by itself. */
+  readonly why?: string;
+  /**
+   * `total`: the cumulative claim refused; `deposit`, `withdrawn`: this side's; base units.
+   * `options.why`: why no top-up covers it (a payer that tops up by itself says so: the daily
+   * cap reached, automatic top-up off), appended to the message; its `cause` the refusal.
+   */
+  constructor(
+    readonly total: bigint,
+    readonly deposit: bigint,
+    readonly withdrawn: bigint = 0n,
+    options: { why?: string; cause?: unknown } = {},
+  ) {
     super(
-      withdrawn === 0n
+      (withdrawn === 0n
         ? `cumulative claim ${total} would exceed the deposit ${deposit}`
-        : `cumulative claim ${total} would exceed the deposit ${deposit} minus ${withdrawn} withdrawn`,
+        : `cumulative claim ${total} would exceed the deposit ${deposit} minus ${withdrawn} withdrawn`) +
+        (options.why === undefined ? "" : `, and no top-up covers it: ${options.why}`),
+      options.cause === undefined ? undefined : { cause: options.cause },
     );
+    this.why = options.why;
   }
 }
 

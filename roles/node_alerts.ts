@@ -17,6 +17,8 @@ export type AlertKind =
   | "low-balance"
   | "topup"
   | "topup-failed"
+  /** A payment past the deposit waits for the channel's top-up (docs/OPERATIONS.md). */
+  | "topup-wait"
   | "price-above-ceiling"
   | "relay-disconnected"
   | "town-debt"

@@ -84,8 +84,9 @@ export interface BtpClaimSigner {
   readonly transferred: bigint;
   /** The most that can ever be claimed. */
   readonly deposit: bigint;
-  /** Signs a claim raising the cumulative amount by `amount` (calls serialised, in order). */
-  pay(amount: bigint): Promise<PaymentChannelClaim>;
+  /** Signs a claim raising the cumulative amount by `amount` (calls serialised, in order); one
+   * that tops up may wait for it until `options.until` (epoch ms, the packet's deadline). */
+  pay(amount: bigint, options?: { until?: number }): Promise<PaymentChannelClaim>;
 }
 
 /** Paying the peer with payment channel claims (see the module doc). */
@@ -428,7 +429,7 @@ export class BtpClient {
       const upTo = wanted > deposit && this.#committed <= deposit ? deposit : wanted;
       const delta = upTo - this.#requested;
       this.#requested = upTo;
-      claim = claims.signer.pay(delta).then(async (c) => {
+      claim = claims.signer.pay(delta, { until: deadline }).then(async (c) => {
         await claims.persist?.(c);
         return c;
       }, (err) => {

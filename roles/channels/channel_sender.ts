@@ -46,7 +46,7 @@ import { SentBookSigner } from "./sent_book_signer.ts";
 import type { SentChannelBook } from "../../state/sent_channel_book.ts";
 import type { BtpClaimOptions } from "../../transport/btp_client.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
-import { type ChannelTopUp, startChannelTopUp } from "./channel_topup.ts";
+import { type ChannelTopUp, startChannelTopUp, TopUpRefusedError } from "./channel_topup.ts";
 import type { AlertKind } from "../node_alerts.ts";
 
 /** Options for {@linkcode openChannelSender}. */
@@ -250,6 +250,9 @@ async function openLocked(
   const sent = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
   const book = new FileSentChannelBook([sent]);
   // As resumeClaimSigner: the channel's numbers, the deposit as a cap (withdrawals noted after).
+  // A claim past the deposit waits for the keeper's top-up (made below, once the signer is);
+  // with no keeper, it says why.
+  const noTopUp = noTopUpReason(options, record);
   const signer = new SentBookSigner({
     account: options.signer.evm,
     book,
@@ -258,6 +261,7 @@ async function openLocked(
     tokenAddress: record.tokenAddress,
     channelId: record.channelId,
     deposit: record.deposit,
+    cover: (total, until) => topUp ? topUp.cover(total, until) : Promise.reject(noTopUp),
   });
   const watcher = chain && startChannelWatcher({
     channels: [{ record: sent.record, update: sent.update, chain }],
@@ -277,12 +281,12 @@ async function openLocked(
     get deposit() {
       return signer.deposit;
     },
-    pay(amount: bigint) {
+    pay(amount: bigint, payOptions?: { until?: number }) {
       const now = sent.record();
       if (now.status !== "open") {
         return Promise.reject(new ChannelNotOpenError(id, now.status, " on chain"));
       }
-      return signer.pay(amount);
+      return signer.pay(amount, payOptions);
     },
   };
   let closed: Promise<void> | undefined;
@@ -311,6 +315,19 @@ async function openLocked(
         await unlock();
       })(),
   };
+}
+
+/** Why this sender has no top-up keeper (a claim past the deposit is refused with it). */
+function noTopUpReason(options: ChannelSenderOptions, record: ChannelRecord): TopUpRefusedError {
+  return options.topUp
+    ? new TopUpRefusedError(
+      "no-rpc",
+      `automatic top-up needs the chain: no [chains."${record.chain}"] rpc_url`,
+    )
+    : new TopUpRefusedError(
+      "auto-off",
+      "automatic top-up is off (a channel named with --channel, or [channels] auto = false)",
+    );
 }
 
 /** The top-up keeper, when asked for and the channel's chain can be written to. */

@@ -7,6 +7,15 @@
  * is decided, {@linkcode SentBookSigner.persist} once it is in the channel file (a BtpClient's
  * `claims`, transport/btp_client.ts, sends it only then).
  *
+ * A claim that would pass the deposit is first handed to `cover` (the payer's top-up keeper,
+ * roles/channels/channel_topup.ts `ChannelTopUp.cover`; docs/OPERATIONS.md "A payment past
+ * the deposit"): it waits for the top-up under way or starts one, and the claim is signed once the
+ * raised deposit is mined; only when no top-up can cover it is the claim refused, with why.
+ * Payments take their turn in call order (nonces in that order), and a payment waiting for a
+ * top-up holds the next ones behind it; the wait is outside the book's lock, so the top-up's
+ * {@linkcode SentBookSigner.noteDeposit} is not held up by it. The book's check stays the last
+ * word: no claim is ever signed past the deposit the signer knows to be on chain.
+ *
  * @module
  */
 import type { LocalAccount } from "viem/accounts";
@@ -29,6 +38,23 @@ export interface SentBookSignerOptions extends ClaimChannel {
   deposit: bigint;
   /** What this side took out of the channel with `setTotalWithdraw`. Default 0. */
   withdrawn?: bigint;
+  /**
+   * Makes room for a claim that would pass the deposit; none: such a claim is refused at once.
+   */
+  cover?: CoverDeposit;
+}
+
+/**
+ * Raises the deposit so that a cumulative claim of `total` fits, resolving once the signer's
+ * cap ({@linkcode SentBookSigner.noteDeposit}) covers it, by `until` (epoch ms) at the latest;
+ * rejects with why no top-up can (its message is the refusal's `why`).
+ */
+export type CoverDeposit = (total: bigint, until?: number) => Promise<void>;
+
+/** Options of {@linkcode SentBookSigner.pay}. */
+export interface SentBookPayOptions {
+  /** Waiting for a top-up ends by then (epoch ms; the packet's deadline). Default: no bound. */
+  until?: number;
 }
 
 /**
@@ -56,6 +82,8 @@ export class SentBookSigner {
   #deposit: bigint;
   /** Per nonce signed and not yet asked for: its claim in the file. */
   readonly #kept = new Map<bigint, Promise<SentClaimBook>>();
+  /** Payments take their turn in call order: the next one is decided after this one. */
+  #turn: Promise<unknown> = Promise.resolve();
 
   constructor(options: SentBookSignerOptions) {
     this.#o = options;
@@ -105,10 +133,30 @@ export class SentBookSigner {
 
   /**
    * Signs a claim raising the cumulative amount by `amount`, decided under the book's lock:
-   * concurrent payments get consecutive nonces in call order. Resolves once decided; the claim
-   * is in the file once {@linkcode SentBookSigner.persist} resolves.
+   * concurrent payments get consecutive nonces in call order. One that would pass the deposit
+   * waits for `cover` first (see the module doc). Resolves once decided; the claim is in the
+   * file once {@linkcode SentBookSigner.persist} resolves.
    */
-  async pay(amount: bigint): Promise<PaymentChannelClaim> {
+  pay(amount: bigint, options: SentBookPayOptions = {}): Promise<PaymentChannelClaim> {
+    const turn = this.#turn.then(() => this.#payInTurn(amount, options.until));
+    this.#turn = turn.catch(() => {});
+    return turn;
+  }
+
+  async #payInTurn(amount: bigint, until: number | undefined): Promise<PaymentChannelClaim> {
+    const total = this.transferred + amount;
+    const cover = this.#o.cover;
+    if (cover !== undefined && amount > 0n && total > this.#deposit - this.#withdrawn) {
+      try {
+        await cover(total, until);
+      } catch (err) {
+        const why = (err as Error).message;
+        throw new ClaimBeyondDepositError(total, this.#deposit, this.#withdrawn, {
+          why,
+          cause: err,
+        });
+      }
+    }
     let claim: PaymentChannelClaim | undefined;
     const { decided, kept } = this.#o.book.decideThenKeep(this.#o.channelId, async (b) => {
       if (amount < 0n) throw new RangeError("amount must not be negative");
