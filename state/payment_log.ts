@@ -291,9 +291,9 @@ export class PaymentLog {
     await this.#file.flush();
   }
 
-  async #rotateIfNewDay(): Promise<void> {
+  async #rotateIfNewDay(): Promise<boolean> {
     const today = this.#today();
-    if (this.#currentDay === undefined || this.#currentDay === today) return;
+    if (this.#currentDay === undefined || this.#currentDay === today) return false;
     const target = `${this.rotatedDir}/${this.#currentDay}.jsonl`;
     // A same-day rotated file can exist after a clock step back: keep both by appending.
     const existing = await readText(target);
@@ -312,6 +312,7 @@ export class PaymentLog {
       id: today,
       paths: [LOG_NAME, `${ROTATED_DIR}/${target.slice(this.rotatedDir.length + 1)}`, ...removed],
     });
+    return true;
   }
 
   async #prune(): Promise<string[]> {
