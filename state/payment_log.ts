@@ -97,6 +97,13 @@ export interface PaymentLogOptions {
   now?: () => number;
   /** Git audit log the appends are recorded in. */
   audit?: AuditLog;
+  /**
+   * Only appends: nothing is read at open but the current file's first line and last byte, and no
+   * entry is kept in memory ({@linkcode PaymentLog.entries} and the invoice states stay empty). For
+   * the town's income, a line per paid write: kept in memory, thirty days of a busy town's writes
+   * would not fit. Readers open the log without it.
+   */
+  appendOnly?: boolean;
 }
 
 /** A payment entry is malformed (bad field) and was not written. */
@@ -152,6 +159,7 @@ export class PaymentLog {
   #entries: PaymentEntry[] = [];
   #currentDay: string | undefined;
   readonly #file: LineAppender;
+  readonly #appendOnly: boolean;
 
   constructor(options: PaymentLogOptions) {
     const dir = options.stateDir.replace(/\/+$/, "");
@@ -160,12 +168,14 @@ export class PaymentLog {
     this.#keepDays = options.keepDays ?? 30;
     this.#now = options.now ?? Date.now;
     this.#audit = options.audit;
+    this.#appendOnly = options.appendOnly ?? false;
     this.#file = new LineAppender(this.path, { beforeBatch: () => this.#rotateIfNewDay() });
   }
 
   /** Reads the kept rotated days and the current file; called by {@linkcode openPaymentLog}. */
   async load(): Promise<void> {
     await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
+    if (this.#appendOnly) return await this.#loadEnds();
     const rotated: string[] = [];
     for await (const e of Deno.readDir(this.rotatedDir)) {
       if (e.isFile && /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(e.name)) rotated.push(e.name);
@@ -176,6 +186,35 @@ export class PaymentLog {
     this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
     const first = current.split("\n", 1)[0];
     this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
+  }
+
+  /** Append-only: the current file's day (its first line) and whether it ends in a newline. */
+  async #loadEnds(): Promise<void> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    try {
+      const size = (await file.stat()).size;
+      if (size === 0) return;
+      const head = new Uint8Array(Math.min(size, 4 * MAX_LINE + 1)); // a line in UTF-8
+      let read = 0;
+      while (read < head.length) {
+        const n = await file.read(head.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      const first = new TextDecoder().decode(head.subarray(0, read)).split("\n", 1)[0];
+      this.#currentDay = dayOfLine(first) ?? this.#today();
+      await file.seek(size - 1, Deno.SeekMode.Start);
+      const last = new Uint8Array(1);
+      this.#file.needsNewline = (await file.read(last)) === 1 && last[0] !== 0x0a;
+    } finally {
+      file.close();
+    }
   }
 
   /**
@@ -234,7 +273,7 @@ export class PaymentLog {
     if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
     return this.#file.append(line).then(() => {
       this.#currentDay ??= this.#today();
-      this.#apply(entry);
+      if (!this.#appendOnly) this.#apply(entry);
       this.#audit?.record({
         action: entry.event,
         resource: "payment",
@@ -291,9 +330,9 @@ export class PaymentLog {
     await this.#file.flush();
   }
 
-  async #rotateIfNewDay(): Promise<void> {
+  async #rotateIfNewDay(): Promise<boolean> {
     const today = this.#today();
-    if (this.#currentDay === undefined || this.#currentDay === today) return;
+    if (this.#currentDay === undefined || this.#currentDay === today) return false;
     const target = `${this.rotatedDir}/${this.#currentDay}.jsonl`;
     // A same-day rotated file can exist after a clock step back: keep both by appending.
     const existing = await readText(target);
@@ -312,6 +351,7 @@ export class PaymentLog {
       id: today,
       paths: [LOG_NAME, `${ROTATED_DIR}/${target.slice(this.rotatedDir.length + 1)}`, ...removed],
     });
+    return true;
   }
 
   async #prune(): Promise<string[]> {

@@ -1,7 +1,8 @@
 /**
  * Installs the system packages the test suite needs (Debian's docker.io and busybox-static for
  * the docker-build tests, tmux for the dashboard's terminal test, haproxy for the town behind a
- * TLS terminator, debootstrap for the image test's base) when they are missing and this runs as
+ * TLS terminator, debootstrap for the image test's base, libsecp256k1-1 for the native signature
+ * verifier, protocol/native_schnorr.ts) when they are missing and this runs as
  * root on an apt system; otherwise says
  * what to install and carries on (the tests that need an engine then fail saying so). Part of
  * `deno task setup`, which `deno task test` runs first; done in ~25 s once, nothing after.
@@ -20,6 +21,19 @@ const PACKAGES: Record<string, string> = {
   // The image test's base (tools/image_build.ts).
   debootstrap: "debootstrap",
 };
+
+/** The Debian packages that are libraries, and the file name the loader finds each by. */
+const LIBRARIES: Record<string, string> = {
+  "libsecp256k1-1": "libsecp256k1.so.1",
+};
+
+async function hasLibrary(name: string): Promise<boolean> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `ldconfig -p | grep -qF ${name}`],
+    stdout: "null",
+  }).output().catch(() => ({ success: false }));
+  return out.success;
+}
 
 async function has(command: string): Promise<boolean> {
   const out = await new Deno.Command("sh", {
@@ -44,6 +58,9 @@ if (import.meta.main) {
   const missing: string[] = [];
   for (const [pkg, command] of Object.entries(PACKAGES)) {
     if (!await has(command)) missing.push(pkg);
+  }
+  for (const [pkg, file] of Object.entries(LIBRARIES)) {
+    if (!await hasLibrary(file)) missing.push(pkg);
   }
   if (missing.length > 0) {
     const list = missing.join(" ");

@@ -45,7 +45,8 @@ export async function openTownBooks(
   closers: TownClosers,
 ): Promise<TownBooks> {
   // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
-  const income = await openPaymentLog({ stateDir: config.stateDir });
+  // Only appended to here (a line per paid write): none of it is kept in memory.
+  const income = await openPaymentLog({ stateDir: config.stateDir, appendOnly: true });
   // What the town owes each BTP peer it forwards payments to, on disk before the FULFILL leaves.
   const ledger = await openPeerLedger({ stateDir: config.stateDir });
   // What each peer without a channel has spent on credit: in the database on a shared store.

@@ -11,7 +11,7 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { signFixtureEvent } from "../../fixtures/generate.ts";
 import { assertEquals } from "../support/assert.ts";
 
-const BACKENDS: VerifierBackend[] = ["libsecp256k1", "nostr-wasm", "noble"];
+const BACKENDS: VerifierBackend[] = ["libsecp256k1-native", "libsecp256k1", "nostr-wasm", "noble"];
 
 function flipHex(hex: string, at: number): string {
   return hex.slice(0, at) + (hex[at] === "0" ? "1" : "0") + hex.slice(at + 1);
@@ -27,21 +27,59 @@ function reasonOf(event: NostrEvent, backend: VerifierBackend): string | null {
   }
 }
 
-Deno.test("noble verifies until the WebAssembly is loaded, which starts after 8 events", async () => {
-  // The first test of this file: nothing has verified yet in this process.
-  assertEquals(verifierBackend(), "noble");
-  const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "lazy" }, 1);
-  for (let i = 0; i < 8; i++) verifyEvent(good);
-  assertEquals(verifierBackend(), "noble");
-  // Checked by noble meanwhile: a bad one is still refused.
+Deno.test("the system's libsecp256k1 verifies from the first event (FFI allowed, library installed)", () => {
+  // The first test of this file: nothing has verified yet in this process. `deno task setup`
+  // installs Debian's libsecp256k1-1 (tools/system_packages.ts).
+  const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "native" }, 1);
+  verifyEvent(good);
+  assertEquals(verifierBackend(), "libsecp256k1-native");
   assertEquals(reasonOf({ ...good, content: "changed" }, verifierBackend()), "bad-id");
-  await loadEventVerifier();
-  assertEquals(verifierBackend(), "libsecp256k1");
+  assertEquals(reasonOf({ ...good, sig: flipHex(good.sig, 5) }, verifierBackend()), "bad-sig");
+});
+
+Deno.test("without FFI: noble verifies until the WebAssembly is loaded, which starts after 8 events", async () => {
+  const script = `
+    import { loadEventVerifier, verifierBackend, verifyEvent } from "${
+    new URL("../../protocol/event_verifier.ts", import.meta.url).href
+  }";
+    import { signFixtureEvent } from "${
+    new URL("../../fixtures/generate.ts", import.meta.url).href
+  }";
+    const seen = [verifierBackend()];
+    const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "lazy" }, 1);
+    for (let i = 0; i < 8; i++) verifyEvent(good);
+    seen.push(verifierBackend());
+    let refused = false;
+    try { verifyEvent({ ...good, content: "changed" }); } catch { refused = true; }
+    await loadEventVerifier();
+    seen.push(verifierBackend(), String(refused));
+    console.log(JSON.stringify(seen));
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--deny-ffi",
+      `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+      file,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(file);
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assertEquals(out.success, true, new TextDecoder().decode(out.stderr));
+  assertEquals(JSON.parse(text), ["noble", "noble", "libsecp256k1", "true"]);
 });
 
 Deno.test("the direct libsecp256k1 verifier loaded (WebAssembly captured, self-test passed)", async () => {
   await loadEventVerifier();
-  assertEquals(verifierBackend(), "libsecp256k1");
+  // The WebAssembly's direct verifier answers when asked for (the native one is preferred).
+  const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "wasm" }, 1);
+  assertEquals(reasonOf(good, "libsecp256k1"), null);
+  assertEquals(reasonOf({ ...good, sig: flipHex(good.sig, 5) }, "libsecp256k1"), "bad-sig");
 });
 
 Deno.test("every backend gives the same verdict on good and bad events", async () => {
@@ -71,7 +109,7 @@ Deno.test("a signature of the wrong length is bad-sig (direct and noble)", async
   // (toon_codec, bad-shape:sig), and the direct backend checks the length itself.
   const good = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "v" }, 1);
   verifyEvent(good, { backend: "nostr-wasm" }); // leaves good.sig in the scratch buffer
-  for (const backend of ["libsecp256k1", "noble"] as const) {
+  for (const backend of ["libsecp256k1-native", "libsecp256k1", "noble"] as const) {
     assertEquals(reasonOf({ ...good, sig: good.sig.slice(0, 126) }, backend), "bad-sig");
     assertEquals(reasonOf({ ...good, sig: good.sig + "00" }, backend), "bad-sig");
   }
@@ -99,26 +137,31 @@ Deno.test("a pubkey that is not on the curve or not 32 bytes is bad-sig", async 
 
 Deno.test("cached keys: many events of one key, a bad signature between good ones, many keys", async () => {
   await loadEventVerifier();
-  const sk = generateSecretKey();
-  const events = Array.from(
-    { length: 20 },
-    (_, i) =>
-      finalizeEvent({ kind: 1, created_at: i, tags: [], content: `e${i}` }, sk) as NostrEvent,
-  );
-  for (const [i, e] of events.entries()) {
-    verifyEvent(e, { backend: "libsecp256k1" });
-    // The key's cached parse must not make a wrong signature under it pass.
-    const bad = { ...e, sig: events[(i + 1) % events.length].sig };
-    assertEquals(reasonOf(bad, "libsecp256k1"), "bad-sig");
-  }
-  // More keys than the cache holds (it starts over): still right for every one.
-  for (let i = 0; i < 1100; i += 1) {
-    const key = generateSecretKey();
-    const e = finalizeEvent({ kind: 1, created_at: i, tags: [], content: "k" }, key) as NostrEvent;
-    if (i % 100 === 0) {
-      assertEquals(reasonOf({ ...e, sig: flipHex(e.sig, 3) }, "libsecp256k1"), "bad-sig");
+  for (const direct of ["libsecp256k1-native", "libsecp256k1"] as const) {
+    const sk = generateSecretKey();
+    const events = Array.from(
+      { length: 20 },
+      (_, i) =>
+        finalizeEvent({ kind: 1, created_at: i, tags: [], content: `e${i}` }, sk) as NostrEvent,
+    );
+    for (const [i, e] of events.entries()) {
+      verifyEvent(e, { backend: direct });
+      // The key's cached parse must not make a wrong signature under it pass.
+      const bad = { ...e, sig: events[(i + 1) % events.length].sig };
+      assertEquals(reasonOf(bad, direct), "bad-sig");
     }
-    verifyEvent(e, { backend: "libsecp256k1" });
+    // More keys than the cache holds (it starts over): still right for every one.
+    for (let i = 0; i < 1100; i += 1) {
+      const key = generateSecretKey();
+      const e = finalizeEvent(
+        { kind: 1, created_at: i, tags: [], content: "k" },
+        key,
+      ) as NostrEvent;
+      if (i % 100 === 0) {
+        assertEquals(reasonOf({ ...e, sig: flipHex(e.sig, 3) }, direct), "bad-sig");
+      }
+      verifyEvent(e, { backend: direct });
+    }
+    verifyEvent(events[0], { backend: direct });
   }
-  verifyEvent(events[0], { backend: "libsecp256k1" });
 });

@@ -22,7 +22,7 @@ Deno.test("line appender: a failed batch rejects its lines; the next line starts
     let fail = true;
     const path = `${dir}/log.jsonl`;
     const log = new LineAppender(path, {
-      beforeBatch: () => fail ? Promise.reject(new Error("disk full")) : Promise.resolve(),
+      beforeBatch: () => fail ? Promise.reject(new Error("disk full")) : Promise.resolve(false),
     });
     await assertRejects(() => log.append("a\n"), Error, "disk full");
     fail = false;

@@ -119,3 +119,40 @@ Deno.test("payment log: SIGKILL mid-append leaves a readable log with every retu
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("payment log: append-only keeps nothing in memory, resumes the day and a partial line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let now = T0;
+    // Yesterday's lines, the last one cut short by a crash.
+    const reader = await openPaymentLog({ stateDir: dir, now: () => now });
+    await reader.append(entry("a", "intent", now));
+    await Deno.writeTextFile(`${dir}/payment_log.jsonl`, '{"ts":"2026-11-01T12:', { append: true });
+    now = T0 + DAY;
+    const log = await openPaymentLog({ stateDir: dir, now: () => now, appendOnly: true });
+    assertEquals(log.entries().length, 0, "nothing read into memory");
+    await log.append(entry("b", "intent", now));
+    await log.append(entry("b", "fulfilled", now));
+    assertEquals(log.entries().length, 0, "nothing kept either");
+    // The new day's lines went to a new file: yesterday's (with its cut line) was rotated.
+    const rotated = await Deno.readTextFile(`${dir}/payment_log/2026-11-01.jsonl`);
+    assertEquals(rotated.split("\n").filter((l) => l !== "").length, 2);
+    const reopened = await openPaymentLog({ stateDir: dir, now: () => now });
+    assertEquals(reopened.skippedLines, 1, "only the cut line is unreadable");
+    assertEquals(reopened.entries().map((e) => `${e.invoiceId} ${e.event}`), [
+      "a intent",
+      "b intent",
+      "b fulfilled",
+    ]);
+    // Same day, reopened append-only after a cut line: the next line starts on its own.
+    await Deno.writeTextFile(`${dir}/payment_log.jsonl`, '{"ts":"2026-11-02T1', { append: true });
+    const again = await openPaymentLog({ stateDir: dir, now: () => now, appendOnly: true });
+    await again.append(entry("c", "intent", now));
+    const last = await openPaymentLog({ stateDir: dir, now: () => now });
+    assertEquals(last.entries().map((e) => e.invoiceId), ["a", "b", "b", "c"]);
+    assertEquals(last.skippedLines, 2);
+    assertEquals([...Deno.readDirSync(`${dir}/payment_log`)].length, 1, "no second rotation");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

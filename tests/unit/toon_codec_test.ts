@@ -211,10 +211,10 @@ Deno.test("encoder rejects badly shaped events", () => {
 
 Deno.test("both verifier backends agree", async () => {
   await loadEventVerifier();
-  assertEquals(verifierBackend(), "libsecp256k1");
+  assertEquals(verifierBackend(), "libsecp256k1-native");
   const ev = signFixtureEvent({ kind: 1, created_at: 9, tags: [], content: "v" }, 0);
   assertEquals(computeEventId(ev), ev.id);
-  for (const backend of ["noble", "nostr-wasm"] as const) {
+  for (const backend of ["noble", "nostr-wasm", "libsecp256k1"] as const) {
     verifyEvent(ev, { backend });
     const badSig = { ...ev, sig: ev.sig.slice(0, 127) + (ev.sig[127] === "0" ? "1" : "0") };
     assertThrows(() => verifyEvent(badSig, { backend }), EventValidationError, "bad-sig");

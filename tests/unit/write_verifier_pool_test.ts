@@ -10,8 +10,22 @@ function signed(i: number): NostrEvent {
   return finalizeEvent({ kind: 1, created_at: 1_700_000_000 + i, tags: [], content: `e${i}` }, key);
 }
 
-Deno.test("verifier pool: no worker while idle or one write at a time; the first burst starts them", async () => {
+Deno.test("verifier pool: with the system's libsecp256k1, every event inline and no worker", async () => {
   const pool = new WriteVerifierPool({ workers: 1 });
+  try {
+    const forged = { ...signed(2), content: "changed" };
+    const burst = [signed(3), signed(4), forged, signed(5)].map((e) => pool.verify(e));
+    await Promise.all([burst[0], burst[1], burst[3]]);
+    await assertRejects(() => burst[2], EventValidationError);
+    assertEquals(pool.started, 0, "no worker isolate");
+    assertEquals(pool.verifiedInline, 4);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("verifier pool: no worker while idle or one write at a time; the first burst starts them", async () => {
+  const pool = new WriteVerifierPool({ workers: 1, inlineWhenNative: false });
   try {
     assertEquals(pool.size, 1);
     assertEquals(pool.started, 0, "an idle pool holds no worker isolate");

@@ -6,6 +6,10 @@
  * and committing meanwhile (see bench/town_paid_writes_bench_script.ts). Requests made in one
  * event-loop turn go to a worker as one message (a message costs ~50 us).
  *
+ * With the system's libsecp256k1 in use on the calling thread (about 50 us a verification through
+ * FFI, protocol/native_schnorr.ts) every event is verified inline and no worker is started: a
+ * worker's message costs more than the verification (docs/SCALE.md "Paid writes per town").
+ *
  * The workers start at the first burst (two or more events waiting at once), not with the
  * pool: a town that is idle, or that sees one write at a time, verifies inline and holds no
  * worker isolate (docs/OPERATIONS.md "Memory"). Until one has loaded, the burst is verified
@@ -15,7 +19,11 @@
  */
 import { setImmediate } from "node:timers";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
+import {
+  EventValidationError,
+  verifierBackend,
+  verifyEvent,
+} from "../../../protocol/event_verifier.ts";
 import { WorkerHost } from "../../../transport/worker_host.ts";
 import type { VerifyBatchRequest, VerifyBatchResponse } from "./write_verifier_worker.ts";
 
@@ -27,6 +35,11 @@ export interface WriteVerifierPoolOptions {
   maxBatch?: number;
   /** A batch not answered by then fails with `verifier-unavailable` (T00). Default 10 s. */
   batchTimeoutMs?: number;
+  /**
+   * Verify inline, starting no worker, while the system's libsecp256k1 is in use on this thread
+   * (default true; false keeps the workers, for their tests and the bench's comparison).
+   */
+  inlineWhenNative?: boolean;
 }
 
 interface Waiting {
@@ -64,12 +77,14 @@ export class WriteVerifierPool {
   #inline = 0;
   /** Workers to start at the first burst; 0 once started (or when none are wanted). */
   #toStart: number;
+  readonly #inlineWhenNative: boolean;
 
   constructor(options: WriteVerifierPoolOptions = {}) {
     this.#toStart = options.workers ??
       Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1));
     this.#maxBatch = options.maxBatch ?? 64;
     this.#timeoutMs = options.batchTimeoutMs ?? 10_000;
+    this.#inlineWhenNative = options.inlineWhenNative ?? true;
   }
 
   #startWorkers(): void {
@@ -120,7 +135,10 @@ export class WriteVerifierPool {
 
   /** Resolves when id and signature are right; rejects with EventValidationError otherwise. */
   verify(event: NostrEvent): Promise<void> {
-    if (this.#workers.length === 0 && this.#toStart === 0) {
+    if (
+      (this.#workers.length === 0 && this.#toStart === 0) ||
+      (this.#inlineWhenNative && verifierBackend() === "libsecp256k1-native")
+    ) {
       this.#inline++;
       try {
         verifyEvent(event);

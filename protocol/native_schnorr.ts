@@ -1,0 +1,152 @@
+/**
+ * BIP-340 schnorr verification by the system's libsecp256k1 (Debian's `libsecp256k1-1`, 0.2 or
+ * later), called through Deno's FFI: about 50 us a verification on this machine, against about
+ * 300 us for the same library compiled to WebAssembly (docs/SCALE.md "Paid writes per town").
+ * A town verifies every paid write, so this is the largest single cost of one.
+ *
+ * Loaded only when the process may use FFI (`--allow-ffi`, or `-A` as the CLI runs) and the
+ * library is found under one of its usual names with the 0.2 API (`secp256k1_schnorrsig_verify`
+ * taking a message length: the library must also export `secp256k1_schnorrsig_sign_custom`, added
+ * with it), and only after a known-answer self-test passes: a signature made by @noble/curves
+ * verifies, the same with one bit flipped does not. Otherwise {@linkcode loadNativeSchnorr}
+ * returns null and the caller keeps its other verifiers (protocol/event_verifier.ts).
+ *
+ * @module
+ */
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+
+/** The names the library is looked up by (the loader's search path), first found wins. */
+const LIBRARY_NAMES = [
+  "libsecp256k1.so.2",
+  "libsecp256k1.so.1",
+  "libsecp256k1.so",
+  "libsecp256k1.dylib",
+];
+
+/** SECP256K1_CONTEXT_VERIFY | SECP256K1_CONTEXT_SIGN (the flags every version accepts). */
+const CONTEXT_FLAGS = 257 | 513;
+/** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
+const PARSED_KEY_BYTES = 64;
+/** Parsed keys kept; past that the cache starts over (a key costs one parse to re-enter). */
+const MAX_CACHED_KEYS = 1024;
+
+const SYMBOLS = {
+  secp256k1_context_create: { parameters: ["u32"], result: "pointer" },
+  secp256k1_xonly_pubkey_parse: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  secp256k1_schnorrsig_verify: {
+    parameters: ["pointer", "buffer", "buffer", "usize", "buffer"],
+    result: "i32",
+  },
+  // Not called: its presence says the library has the 0.2 API (a message length in verify).
+  secp256k1_schnorrsig_sign_custom: {
+    parameters: ["pointer", "buffer", "buffer", "usize", "buffer", "pointer"],
+    result: "i32",
+  },
+} as const;
+
+type Library = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+/** A schnorr verifier: `sig` (64 bytes) over `msg` (32 bytes) by the x-only key `pubkeyHex`. */
+export interface SchnorrVerifier {
+  verify(sig: Uint8Array, msg: Uint8Array, pubkeyHex: string): boolean;
+}
+
+/** libsecp256k1 through FFI, parsed keys cached (a town's writers are few keys, many events). */
+class NativeSchnorr implements SchnorrVerifier {
+  readonly #lib: Library;
+  readonly #context: Deno.PointerValue;
+  readonly #keys = new Map<string, Uint8Array>();
+
+  constructor(lib: Library) {
+    this.#lib = lib;
+    this.#context = lib.symbols.secp256k1_context_create(CONTEXT_FLAGS);
+    if (this.#context === null) throw new Error("secp256k1_context_create failed");
+  }
+
+  verify(sig: Uint8Array, msg: Uint8Array, pubkeyHex: string): boolean {
+    if (sig.byteLength !== 64 || msg.byteLength !== 32) return false;
+    let parsed = this.#keys.get(pubkeyHex);
+    if (parsed === undefined) {
+      const pubkey = hexToBytes(pubkeyHex);
+      if (pubkey.byteLength !== 32) return false;
+      parsed = new Uint8Array(PARSED_KEY_BYTES);
+      if (this.#lib.symbols.secp256k1_xonly_pubkey_parse(this.#context, parsed, pubkey) !== 1) {
+        return false;
+      }
+      if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+      this.#keys.set(pubkeyHex, parsed);
+    }
+    return this.#lib.symbols.secp256k1_schnorrsig_verify(this.#context, sig, msg, 32n, parsed) ===
+      1;
+  }
+}
+
+function ffiAllowed(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function openLibrary(): Library | undefined {
+  for (const name of LIBRARY_NAMES) {
+    try {
+      return Deno.dlopen(name, SYMBOLS);
+    } catch {
+      // Not under this name, or without the 0.2 symbols: try the next.
+    }
+  }
+  return undefined;
+}
+
+/** A signature @noble/curves made must verify, and the same with one bit flipped not. */
+function selfTest(verifier: SchnorrVerifier): boolean {
+  const secretKey = sha256(new TextEncoder().encode("turnpike native schnorr self-test"));
+  const msg = sha256(new TextEncoder().encode("self-test message"));
+  const sig = schnorr.sign(msg, secretKey, new Uint8Array(32));
+  const pubkeyHex = bytesToHex(schnorr.getPublicKey(secretKey));
+  if (!verifier.verify(sig, msg, pubkeyHex)) return false;
+  const flipped = sig.slice();
+  flipped[63] ^= 1;
+  return !verifier.verify(flipped, msg, pubkeyHex);
+}
+
+let loaded: SchnorrVerifier | null | undefined;
+
+/**
+ * The system's libsecp256k1 as a verifier, or null when it cannot be used here (no FFI
+ * permission, no library, an older API, a failed self-test). Tried once per thread.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { schnorr } from "@noble/curves/secp256k1.js";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
+ *
+ * const native = loadNativeSchnorr();
+ * if (native) {
+ *   const secretKey = schnorr.utils.randomSecretKey();
+ *   const msg = new Uint8Array(32).fill(7);
+ *   const pubkeyHex = bytesToHex(schnorr.getPublicKey(secretKey));
+ *   assert.ok(native.verify(schnorr.sign(msg, secretKey), msg, pubkeyHex));
+ * }
+ * ```
+ */
+export function loadNativeSchnorr(): SchnorrVerifier | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (!ffiAllowed()) return loaded;
+  const lib = openLibrary();
+  if (lib === undefined) return loaded;
+  try {
+    const native = new NativeSchnorr(lib);
+    if (selfTest(native)) loaded = native;
+    else lib.close();
+  } catch {
+    lib.close();
+  }
+  return loaded;
+}
