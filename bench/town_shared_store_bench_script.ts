@@ -101,19 +101,15 @@ async function run(
   townPubkey: string,
   pgDataDir?: string,
 ): Promise<RunResult> {
-  // One after another: eight at once to a town on PostgreSQL saw two closed before their auth
-  // (the town-wide connection count taken concurrently; docs/OPERATIONS.md "Cost").
-  const clients: PayingClient[] = [];
-  for (let i = 0; i < CONNECTIONS; i++) {
-    clients.push(
-      await connectPayingClient({
+  const clients: PayingClient[] = await Promise.all(
+    Array.from({ length: CONNECTIONS }, (_, i) =>
+      connectPayingClient({
         url: `btp+ws://127.0.0.1:${btpPort}`,
         token: `c${i}`,
         townAddress: TOWN,
         townPubkey,
-      }),
-    );
-  }
+      })),
+  );
   const per = Math.ceil(writes / CONNECTIONS);
   const queues = await Promise.all(clients.map((c) => prepared(c, per)));
   const latencies: number[] = [];

@@ -8,6 +8,12 @@
  * taken atomically in the database, so guesses opened at the same moment on several processes
  * never pass the town's limits.
  *
+ * An empty bucket may be empty only for the moment: honest peers on one host (a requester host
+ * of agents, a NAT) connecting at once hold a token each until their auths succeed, a few
+ * milliseconds later. So a reservation the buckets refuse is tried again, with a growing pause,
+ * for up to `waitMs` before the upgrade is refused; each try is still one atomic take, so the
+ * limits hold as before (docs/OPERATIONS.md "A town on several machines").
+ *
  * @module
  */
 
@@ -24,9 +30,15 @@ export interface SharedAuthFailuresOptions {
   perAddressPerMinute: number;
   /** Failures per minute across all addresses, town-wide. */
   totalPerMinute: number;
+  /** How long a refused reservation is tried again before the upgrade is refused. Default 1,500 ms. */
+  waitMs?: number;
   /** Clock in milliseconds (tests). Default `Date.now`. */
   now?: () => number;
 }
+
+/** The first pause between two tries of a refused reservation, doubled up to the last. */
+const FIRST_PAUSE_MS = 20;
+const LAST_PAUSE_MS = 250;
 
 /** A reserved failure: given back when the auth succeeds or never comes. */
 export interface AuthFailureReservation {
@@ -67,27 +79,39 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
   // Once the database said the total is empty, it cannot hold a token before one refills:
   // refusing here until then spares the database a statement per connection of a flood.
   let totalEmptyUntil = 0;
+  const once = async (
+    address: string,
+    known: boolean,
+  ): Promise<AuthFailureReservation | AuthFailureRefusal> => {
+    const addressKey = `btp-auth:${address}`;
+    if (!known && now() < totalEmptyUntil) return "town";
+    if (!(await o.buckets.take(addressKey, o.perAddressPerMinute / 60, perAddress))) {
+      return "address";
+    }
+    if (!known && !(await o.buckets.take("btp-auth:*", totalRate, total))) {
+      totalEmptyUntil = now() + 1000 / Math.max(totalRate, 1e-6);
+      await o.buckets.refund(addressKey, perAddress).catch(() => {});
+      return "town";
+    }
+    let refunded = false;
+    return {
+      refund() {
+        if (refunded) return;
+        refunded = true;
+        o.buckets.refund(addressKey, perAddress).catch(() => {});
+        if (!known) o.buckets.refund("btp-auth:*", total).catch(() => {});
+      },
+    };
+  };
+  const waitMs = o.waitMs ?? 1_500;
   return {
     async reserve(address, known) {
-      const addressKey = `btp-auth:${address}`;
-      if (!known && now() < totalEmptyUntil) return "town";
-      if (!(await o.buckets.take(addressKey, o.perAddressPerMinute / 60, perAddress))) {
-        return "address";
+      const until = now() + waitMs;
+      for (let pause = FIRST_PAUSE_MS;; pause = Math.min(2 * pause, LAST_PAUSE_MS)) {
+        const r = await once(address, known);
+        if (typeof r !== "string" || now() + pause > until) return r;
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
-      if (!known && !(await o.buckets.take("btp-auth:*", totalRate, total))) {
-        totalEmptyUntil = now() + 1000 / Math.max(totalRate, 1e-6);
-        await o.buckets.refund(addressKey, perAddress).catch(() => {});
-        return "town";
-      }
-      let refunded = false;
-      return {
-        refund() {
-          if (refunded) return;
-          refunded = true;
-          o.buckets.refund(addressKey, perAddress).catch(() => {});
-          if (!known) o.buckets.refund("btp-auth:*", total).catch(() => {});
-        },
-      };
     },
   };
 }

@@ -5,6 +5,7 @@
  * stay within the town's total; connections opened on both at once stop at the town's cap.
  */
 import { generateSecretKey } from "nostr-tools";
+import { BtpClient } from "../../transport/btp_client.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
@@ -215,5 +216,36 @@ Deno.test("shared limits: connections per address are capped town-wide, a dead p
   } finally {
     for (const socket of held) await closeSocket(socket);
     await b.stop();
+  }
+});
+
+Deno.test("shared limits: honest peers from one address connecting at once all authenticate (more than the failed-auth limit)", async () => {
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const secretKey = generateSecretKey();
+  // The default failed-auth limit (5 a minute per address); twelve peers on one host, as a
+  // requester host of agents is, connect to both processes at the same moment.
+  await using a = await startSharedTownProcess({ storeUrl, secretKey });
+  await using b = await startSharedTownProcess({ storeUrl, secretKey });
+  const clients = Array.from(
+    { length: 12 },
+    (_, i) =>
+      new BtpClient({
+        url: `btp+ws://127.0.0.1:${(i % 2 === 0 ? a : b).btpPort}`,
+        authToken: `peer${i}`,
+        reconnect: false,
+      }),
+  );
+  try {
+    const outcomes = await Promise.allSettled(clients.map((c) => c.connect()));
+    const refused = outcomes.flatMap((o) => o.status === "rejected" ? [String(o.reason)] : []);
+    assertEquals(refused, [], "every honest peer authenticated");
+    // A guess from that address is still counted: five in a row fail, the next is refused.
+    const guesses: string[] = [];
+    for (let i = 0; i < 7; i++) guesses.push(await badAuth(i % 2 === 0 ? a : b));
+    assertEquals(guesses.filter((g) => g === "auth-failed").length <= 6, true, guesses.join());
+    assertEquals(guesses.at(-1), "refused", guesses.join());
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
   }
 });
