@@ -17,7 +17,6 @@ import { fundAccount } from "../chain/anvil.ts";
 import { generatePrivateKey, privateKeyToAccount, signTypedData } from "viem/accounts";
 import { bytesToHex } from "viem";
 import {
-  BalanceProofSignerKey,
   recoverBalanceProofSigner,
   recoverBalanceProofSignerFast,
   recoverBalanceProofSignerKey,
@@ -25,6 +24,7 @@ import {
   tokenNetworkDomain,
   ZERO_BYTES32,
 } from "../chain/balance_proof.ts";
+import { BalanceProofSignerKey } from "../chain/balance_proof_signer_key.ts";
 
 const packets = Number(Deno.args[0] ?? 1000);
 const opens = Number(Deno.args[1] ?? 5);

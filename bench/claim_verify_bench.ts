@@ -8,6 +8,9 @@
  *   ("recovered" format, so v is bound too), no tables;
  * - `signer key wN`: digest + {@linkcode BalanceProofSignerKey}: verification with both
  *   multiplications from wNAF tables of window N (the generator's and the cached key's);
+ * - `signer key, the system's libsecp256k1`: digest + libsecp256k1's recovery through FFI
+ *   (chain/native_ecdsa_recover.ts) + compare with the cached key, what the town runs where it
+ *   loads;
  * - `signer key wN setup`: building a key and its first check (its tables), paid once per peer
  *   (the generator's tables are built once per process, before the timing).
  *
@@ -18,11 +21,11 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "viem";
 import {
   balanceProofDigest,
-  BalanceProofSignerKey,
   recoverBalanceProofSignerFast,
   recoverBalanceProofSignerKey,
   signBalanceProof,
 } from "../chain/balance_proof.ts";
+import { BalanceProofSignerKey } from "../chain/balance_proof_signer_key.ts";
 
 const PROOFS = 200;
 const secretKey = crypto.getRandomValues(new Uint8Array(32));
@@ -73,8 +76,17 @@ Deno.bench("noble verify, cached key bytes, no tables", () => {
   );
 });
 
+{
+  const key = new BalanceProofSignerKey(publicKey);
+  check(key.verifies(proofs[0], sigs[0], domain));
+  Deno.bench("signer key, the system's libsecp256k1 (FFI recovery + compare)", () => {
+    const k = next();
+    check(key.verifies(proofs[k], sigs[k], domain));
+  });
+}
+
 for (const windowSize of [4, 6, 7, 8, 10]) {
-  const key = new BalanceProofSignerKey(publicKey, { windowSize });
+  const key = new BalanceProofSignerKey(publicKey, { windowSize, native: false });
   check(key.verifies(proofs[0], sigs[0], domain)); // tables built outside the timing
   Deno.bench(`signer key w${windowSize} (tables for G and Q)`, () => {
     const k = next();
@@ -88,7 +100,10 @@ for (const windowSize of [6, 8]) {
     { n: 20 },
     () => {
       const other = crypto.getRandomValues(new Uint8Array(32));
-      const key = new BalanceProofSignerKey(secp256k1.getPublicKey(other, false), { windowSize });
+      const key = new BalanceProofSignerKey(secp256k1.getPublicKey(other, false), {
+        windowSize,
+        native: false,
+      });
       key.verifies(proofs[0], sigs[0], domain);
     },
   );

@@ -352,7 +352,19 @@ async function recoverChecked<P extends keyof TokenNetworkMessages>(
 // off chain is never one the contract would reject.
 const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
-function checkSignatureShape(signature: string): void {
+/**
+ * Refuses, with {@linkcode BalanceProofSignatureError}, a signature that is not 65 bytes of hex,
+ * has s in the high half (the contract refuses those) or a v other than 27, 28, 0 or 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkSignatureShape } from "./balance_proof.ts";
+ *
+ * assert.throws(() => checkSignatureShape("0x1234"));
+ * ```
+ */
+export function checkSignatureShape(signature: string): void {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) {
     throw new BalanceProofSignatureError("signature must be 65 bytes of hex (0x + 130 digits)");
   }
@@ -490,7 +502,7 @@ export interface RecoveredBalanceProofSigner {
 
 /**
  * {@linkcode recoverBalanceProofSignerFast}, also returning the recovered public key (to build a
- * {@linkcode BalanceProofSignerKey} from once the address is the expected one).
+ * chain/balance_proof_signer_key.ts `BalanceProofSignerKey` from once the address is the expected one).
  *
  * @example
  * ```ts
@@ -523,99 +535,20 @@ export function recoverBalanceProofSignerKey(
   }
 }
 
-/** Options for {@linkcode BalanceProofSignerKey}. */
-export interface BalanceProofSignerKeyOptions {
-  /**
-   * wNAF window of the key's (and the generator's) multiplication tables: larger is faster per
-   * check and costs 2^(w-1) * (256/w + 1) points per table, built on the first check. Default 8
-   * (bench/claim_verify_bench.ts).
-   */
-  windowSize?: number;
-}
-
-type Point = ReturnType<typeof secp256k1.Point.fromBytes>;
-const N = secp256k1.Point.Fn.ORDER;
-const DEFAULT_WINDOW = 8;
-// The generator with its own (wider) tables: noble's shared BASE keeps its default window, so
-// signing elsewhere in the process is unaffected.
-const generators = new Map<number, Point>();
-
-function generator(windowSize: number): Point {
-  let g = generators.get(windowSize);
-  if (!g) {
-    g = secp256k1.Point.fromAffine(secp256k1.Point.BASE.toAffine()).precompute(windowSize);
-    generators.set(windowSize, g);
-  }
-  return g;
-}
-
 /**
- * One signer's public key, prepared to check many balance proofs: ECDSA verification
- * `R = (e/s)G + (r/s)Q` with both multiplications from precomputed tables, instead of
- * recovering Q (a square root for R and a multiplication of an arbitrary point) for every proof.
- * {@linkcode BalanceProofSignerKey.verifies} accepts exactly the signatures for which
- * {@linkcode recoverBalanceProofSignerFast} returns this key's address: R must be the point the
- * recovery would rebuild (x equal to r, not just mod n, and y of v's parity); shape, high-s and
- * v are refused the same way, before any math (tests/unit/balance_proof_signer_key_test.ts).
+ * A 65-byte `r || s || v` signature as noble's recoverable signature (v as 27/28 or 0/1);
+ * throws {@linkcode BalanceProofSignatureError} when r or s is 0 or past the order.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { BalanceProofSignerKey, recoverBalanceProofSignerKey, signBalanceProof } from "./balance_proof.ts";
- * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ * import { recoverableSignature } from "./balance_proof.ts";
  *
- * const peer = privateKeyToAccount(generatePrivateKey());
- * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
- * const channelId = `0x${"ab".repeat(32)}` as const;
- * const proof = { channelId, nonce: 1n, transferredAmount: 10n };
- * const sig = await signBalanceProof(proof, { account: peer, domain });
- * const key = new BalanceProofSignerKey(recoverBalanceProofSignerKey(proof, sig, domain).publicKey);
- * const nextProof = { channelId, nonce: 2n, transferredAmount: 25n };
- * const nextSig = await signBalanceProof(nextProof, { account: peer, domain });
- * assert.ok(key.verifies(nextProof, nextSig, domain));
+ * const sig = recoverableSignature(`0x${"11".repeat(32)}${"22".repeat(32)}1c`);
+ * assert.equal(sig.recovery, 1);
  * ```
  */
-export class BalanceProofSignerKey {
-  /** Lower-case address of the key. */
-  readonly address: `0x${string}`;
-  readonly #q: Point;
-  readonly #g: Point;
-
-  /** `publicKey`: SEC1 bytes (33 or 65); throws when it is not a valid point. */
-  constructor(publicKey: Uint8Array, options: BalanceProofSignerKeyOptions = {}) {
-    const windowSize = options.windowSize ?? DEFAULT_WINDOW;
-    // A fresh point object: the tables are keyed by the object.
-    this.#q = secp256k1.Point.fromBytes(publicKey).precompute(windowSize);
-    this.#g = generator(windowSize);
-    this.address = addressOf(this.#q.toBytes(false));
-  }
-
-  /**
-   * True when `signature` is this key's signature of `proof`; throws
-   * {@linkcode BalanceProofSignatureError} for a malformed or high-s signature or channel id.
-   */
-  verifies(proof: BalanceProof, signature: Hex, domain: TokenNetworkDomain): boolean {
-    checkSignatureShape(signature);
-    let sig: InstanceType<typeof secp256k1.Signature>;
-    try {
-      sig = recoverableSignature(signature);
-    } catch {
-      return false; // r or s is 0 or >= n: recovery fails too
-    }
-    const digest = balanceProofDigest(proof, domain);
-    const e = BigInt(bytesToHex(digest)) % N;
-    const { r, s } = sig;
-    const w = secp256k1.Point.Fn.inv(s);
-    const u1 = e * w % N;
-    const u2 = r * w % N;
-    const R = this.#g.multiplyUnsafe(u1).add(this.#q.multiplyUnsafe(u2));
-    if (R.is0()) return false;
-    const { x, y } = R.toAffine();
-    return x === r && Number(y & 1n) === sig.recovery;
-  }
-}
-
-function recoverableSignature(signature: Hex) {
+export function recoverableSignature(signature: Hex) {
   const bytes = hexToBytes(signature);
   const v = bytes[64];
   // noble's "recovered" layout puts the recovery bit first.
@@ -631,6 +564,17 @@ function recoverableSignature(signature: Hex) {
   }
 }
 
-function addressOf(uncompressed: Uint8Array): `0x${string}` {
+/**
+ * The lower-case EVM address of an uncompressed SEC1 public key (65 bytes).
+ *
+ * @example
+ * ```ts
+ * import { addressOf } from "./balance_proof.ts";
+ * import { secp256k1 } from "@noble/curves/secp256k1.js";
+ *
+ * addressOf(secp256k1.getPublicKey(new Uint8Array(32).fill(1), false)); // "0x1a64..."
+ * ```
+ */
+export function addressOf(uncompressed: Uint8Array): `0x${string}` {
   return bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12));
 }

@@ -7,7 +7,7 @@
  * 2. its EIP-712 signature recovers to the peer's address (`bad-signature`): the first such claim
  *    gives the peer's public key, later ones are checked by ECDSA verification against it with
  *    precomputed tables, several times cheaper than recovering and the same accept/reject
- *    (chain/balance_proof.ts {@linkcode BalanceProofSignerKey}, bench/claim_verify_bench.ts);
+ *    (chain/balance_proof_signer_key.ts {@linkcode BalanceProofSignerKey}, bench/claim_verify_bench.ts);
  * 3. its channel exists on chain, is open, and is between the peer and this node
  *    (`unknown-channel`, `channel-not-open`; read on chain the first time, cached after);
  * 4. its nonce is above every nonce accepted before (`replayed-nonce`) and its cumulative amount
@@ -44,9 +44,9 @@ import {
 import {
   type BalanceProof,
   BalanceProofSignatureError,
-  BalanceProofSignerKey,
   recoverBalanceProofSignerKey,
 } from "./balance_proof.ts";
+import { BalanceProofSignerKey } from "./balance_proof_signer_key.ts";
 import type { OnChainChannel } from "./token_network_client.ts";
 import { sameAddress } from "./signer_check.ts";
 import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";

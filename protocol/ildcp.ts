@@ -15,6 +15,7 @@ import {
   IlpPacketError,
   isValidIlpAddress,
 } from "./ilp_packet.ts";
+import { equalBytes } from "@noble/curves/utils.js";
 
 /** The IL-DCP destination address. */
 export const ILDCP_DESTINATION = "peer.config";
@@ -188,12 +189,6 @@ function wrap<T>(fn: () => T): T {
     if (err instanceof IlpPacketError) throw new IldcpError(`not an IL-DCP packet: ${err.message}`);
     throw err;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function latin1(bytes: Uint8Array): string {

@@ -16,17 +16,8 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "./native_secp256k1.ts";
 
-/** The names the library is looked up by (the loader's search path), first found wins. */
-const LIBRARY_NAMES = [
-  "libsecp256k1.so.2",
-  "libsecp256k1.so.1",
-  "libsecp256k1.so",
-  "libsecp256k1.dylib",
-];
-
-/** SECP256K1_CONTEXT_VERIFY | SECP256K1_CONTEXT_SIGN (the flags every version accepts). */
-const CONTEXT_FLAGS = 257 | 513;
 /** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
 const PARSED_KEY_BYTES = 64;
 /** Parsed keys kept; past that the cache starts over (a key costs one parse to re-enter). */
@@ -61,7 +52,7 @@ class NativeSchnorr implements SchnorrVerifier {
 
   constructor(lib: Library) {
     this.#lib = lib;
-    this.#context = lib.symbols.secp256k1_context_create(CONTEXT_FLAGS);
+    this.#context = lib.symbols.secp256k1_context_create(SECP256K1_CONTEXT_FLAGS);
     if (this.#context === null) throw new Error("secp256k1_context_create failed");
   }
 
@@ -81,25 +72,6 @@ class NativeSchnorr implements SchnorrVerifier {
     return this.#lib.symbols.secp256k1_schnorrsig_verify(this.#context, sig, msg, 32n, parsed) ===
       1;
   }
-}
-
-function ffiAllowed(): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
-function openLibrary(): Library | undefined {
-  for (const name of LIBRARY_NAMES) {
-    try {
-      return Deno.dlopen(name, SYMBOLS);
-    } catch {
-      // Not under this name, or without the 0.2 symbols: try the next.
-    }
-  }
-  return undefined;
 }
 
 /** A signature @noble/curves made must verify, and the same with one bit flipped not. */
@@ -138,8 +110,7 @@ let loaded: SchnorrVerifier | null | undefined;
 export function loadNativeSchnorr(): SchnorrVerifier | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  if (!ffiAllowed()) return loaded;
-  const lib = openLibrary();
+  const lib = openNativeSecp256k1(SYMBOLS);
   if (lib === undefined) return loaded;
   try {
     const native = new NativeSchnorr(lib);

@@ -15,12 +15,13 @@ import {
   type BalanceProof,
   balanceProofDigest,
   BalanceProofSignatureError,
-  BalanceProofSignerKey,
   recoverBalanceProofSignerFast,
   recoverBalanceProofSignerKey,
   signBalanceProof,
   type TokenNetworkDomain,
 } from "../../chain/balance_proof.ts";
+import { BalanceProofSignerKey } from "../../chain/balance_proof_signer_key.ts";
+import { loadNativeEcdsaRecover } from "../../chain/native_ecdsa_recover.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
@@ -92,9 +93,21 @@ function agree(
   label: string,
 ): void {
   const a = byRecovery(key.address, proof, sig, domain);
-  const b = byKey(key, proof, sig, domain);
   assertEquals(a === "accept", expected === "accept", `recovery, ${label}: ${a}`);
-  assertEquals(b === "accept", expected === "accept", `signer key, ${label}: ${b}`);
+  for (const [name, k] of [["signer key", key], ["its tables twin", twins.get(key)!]] as const) {
+    const b = byKey(k, proof, sig, domain);
+    assertEquals(b === "accept", expected === "accept", `${name}, ${label}: ${b}`);
+  }
+}
+
+/** Each key's twin checking with @noble/curves' tables (`native: false`). */
+const twins = new Map<BalanceProofSignerKey, BalanceProofSignerKey>();
+
+/** A key (libsecp256k1 where it loads) and its twin on @noble/curves' tables. */
+function signerKey(publicKey: Uint8Array, windowSize?: number): BalanceProofSignerKey {
+  const key = new BalanceProofSignerKey(publicKey, { windowSize });
+  twins.set(key, new BalanceProofSignerKey(publicKey, { windowSize, native: false }));
+  return key;
 }
 
 /** Refused before any math, by both, with the same error class. */
@@ -107,7 +120,13 @@ function bothThrow(
 ): void {
   assertEquals(byRecovery(key.address, proof, sig, domain), "throw", `recovery, ${label}`);
   assertEquals(byKey(key, proof, sig, domain), "throw", `signer key, ${label}`);
+  assertEquals(byKey(twins.get(key)!, proof, sig, domain), "throw", `tables twin, ${label}`);
 }
+
+Deno.test("signer key: the system's libsecp256k1 loads where FFI is allowed", () => {
+  // `deno task setup` installs Debian's libsecp256k1-1 (tools/system_packages.ts); tests run with -A.
+  assert(loadNativeEcdsaRecover() !== null, "not loaded: apt-get install libsecp256k1-1");
+});
 
 Deno.test("signer key: accepts exactly what recovery accepts (random proofs and signatures)", async () => {
   for (let i = 0; i < 24; i++) {
@@ -121,7 +140,7 @@ Deno.test("signer key: accepts exactly what recovery accepts (random proofs and 
     };
     const sig = await signBalanceProof(proof, { account: localEvmAccount(secretKey), domain });
     const recovered = recoverBalanceProofSignerKey(proof, sig, domain);
-    const key = new BalanceProofSignerKey(recovered.publicKey, { windowSize: 4 + (i % 7) });
+    const key = signerKey(recovered.publicKey, 4 + (i % 7));
     assertEquals(key.address, privateKeyToAccount(bytesToHex(secretKey)).address.toLowerCase());
     assertEquals(recovered.address, key.address);
     const { r, s, v } = parts(sig);
@@ -185,7 +204,7 @@ Deno.test("signer key: a signature valid only modulo n (R.x = r + n) is refused 
     secp256k1.verify(compact, digest, Q.toBytes(), { prehash: false }),
     "the constructed signature is valid ECDSA modulo n",
   );
-  const key = new BalanceProofSignerKey(Q.toBytes(false));
+  const key = signerKey(Q.toBytes(false));
   for (const v of [27, 28]) {
     agree(key, proof, sigOf(r, s, v), domain, "refuse", `R.x = r + n, v ${v}`);
   }

@@ -27,7 +27,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "roles/town/relay/nip01_session.ts": 650,
   "protocol/nip90_job.ts": 636,
   "config/settings.ts": 636,
-  "chain/balance_proof.ts": 636,
+  "chain/balance_proof.ts": 580,
   "protocol/ilp_packet.ts": 625,
   "roles/channels/channel_cosign_request.ts": 621,
   "config/town_settings.ts": 607,
