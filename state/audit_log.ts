@@ -69,11 +69,23 @@ export interface AuditEntry {
   fields: Record<string, string>;
 }
 
+/**
+ * The group commit window's default, ms: a change is in history within about this long plus one
+ * commit (the files, written first, are the truth meanwhile).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.ok(DEFAULT_AUDIT_WINDOW_MS >= 200);
+ * ```
+ */
+export const DEFAULT_AUDIT_WINDOW_MS = 200;
+
 /** Options for {@linkcode openAuditLog}. */
 export interface AuditLogOptions {
   /** The state dir (created if missing). */
   dir: string;
-  /** Group commit window in ms. Default 200. */
+  /** Group commit window in ms. Default {@linkcode DEFAULT_AUDIT_WINDOW_MS}. */
   windowMs?: number;
   /** git executable. Default "git". */
   git?: string;
@@ -174,7 +186,7 @@ export class AuditLog {
   /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
     this.dir = options.dir.replace(/\/+$/, "");
-    this.#windowMs = options.windowMs ?? 200;
+    this.#windowMs = options.windowMs ?? DEFAULT_AUDIT_WINDOW_MS;
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;
