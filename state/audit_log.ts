@@ -10,9 +10,12 @@
  * except payment channels, whose subject reads `turnpike: payment channel <id> opened` (also
  * updated, closed, settled, recovered, withdrawn, learned).
  *
- * Group commit: changes recorded within `windowMs` (default 200 ms) of the first pending one go
- * into one commit, so throughput does not hinge on one `git commit` (~10-15 ms) per change, yet a
- * change is in history within about windowMs + one commit. A group commit's subject is
+ * Group commit: changes recorded within `windowMs` (default 1 s, {@linkcode DEFAULT_AUDIT_WINDOW_MS})
+ * of the first pending one go into one commit, so throughput does not hinge on one commit per
+ * change, yet a change is in history within about windowMs + one commit. `flush` and `close`
+ * commit at once. (1 s rather than 200 ms: a node running a job every 100 ms made about one
+ * commit per job and side at 200 ms, each a dozen new files; docs/SCALE.md "Where a no-op job's
+ * CPU goes".) A group commit's subject is
  * `turnpike: commit group <n>` and its body holds one block per change (header line then its
  * `Key: Value` lines, blocks separated by a blank line); {@linkcode parseAuditMessage} reads both
  * forms back.
@@ -79,7 +82,7 @@ export interface AuditEntry {
  * assert.ok(DEFAULT_AUDIT_WINDOW_MS >= 200);
  * ```
  */
-export const DEFAULT_AUDIT_WINDOW_MS = 200;
+export const DEFAULT_AUDIT_WINDOW_MS = 1000;
 
 /** Options for {@linkcode openAuditLog}. */
 export interface AuditLogOptions {
