@@ -43,7 +43,6 @@ import { type Requester, startRequester } from "../roles/requester/requester_nod
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
-import { DEFAULT_AUDIT_WINDOW_MS } from "../state/audit_log.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
 // The requester's and the provider's audit group-commit window: the product default
@@ -51,7 +50,7 @@ const only = Deno.args[Deno.args.indexOf("--only") + 1];
 // for about every step of a job.
 const auditWindowMs = Deno.args.includes("--audit-window-ms")
   ? Number(Deno.args[Deno.args.indexOf("--audit-window-ms") + 1])
-  : DEFAULT_AUDIT_WINDOW_MS;
+  : undefined;
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
@@ -81,13 +80,25 @@ async function cpuMs(): Promise<{ self: number; sys: number; children: number }>
   return { self: (f[11] + f[12]) * 10, sys: f[12] * 10, children: (f[13] + f[14]) * 10 };
 }
 
+/** The audit commits in a state dir's history (`git rev-list --count HEAD`). */
+async function auditCommits(stateDir: string): Promise<number> {
+  const out = await new Deno.Command("git", {
+    args: ["-C", stateDir, "rev-list", "--count", "HEAD"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
 async function latency(label: string, skillsDir: string | undefined, n: number) {
   const net = await startRequesterNetwork({
     providerSkillsDir: skillsDir,
     providerOptions: { auditWindowMs, ...(sandboxMode === undefined ? {} : { sandboxMode }) },
   });
   const req = await net.startRequester({ durable: true, auditWindowMs });
+  const stateDirs = [req.stateDir, `${net.root}/provider`];
   try {
+    const commits0 = await Promise.all(stateDirs.map(auditCommits));
     const cpu0 = await cpuMs();
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -98,15 +109,18 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
       times.push(performance.now() - t0);
     }
     const cpu1 = await cpuMs();
+    const commits1 = await Promise.all(stateDirs.map(auditCommits));
     times.sort((a, b) => a - b);
     console.log(
-      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${auditWindowMs} ms): n=${n} p50 ${
-        fmt(pct(times, 0.5))
-      } p99 ${fmt(pct(times, 0.99))} max ${fmt(times[n - 1])}; CPU per job: this process ${
-        fmt((cpu1.self - cpu0.self) / n)
-      } (of it kernel ${fmt((cpu1.sys - cpu0.sys) / n)}), children ${
-        fmt((cpu1.children - cpu0.children) / n)
-      }`,
+      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${
+        auditWindowMs ?? "default"
+      } ms): n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${fmt(pct(times, 0.99))} max ${
+        fmt(times[n - 1])
+      }; CPU per job: this process ${fmt((cpu1.self - cpu0.self) / n)} (of it kernel ${
+        fmt((cpu1.sys - cpu0.sys) / n)
+      }), children ${fmt((cpu1.children - cpu0.children) / n)}; audit commits per job: requester ${
+        ((commits1[0] - commits0[0]) / n).toFixed(2)
+      }, provider ${((commits1[1] - commits0[1]) / n).toFixed(2)}`,
     );
     const writer = await connectPayingClient({
       url: net.btpUrl.replace("btp+ws://", "btp+ws://bare:b@"),

@@ -10,12 +10,9 @@
  * except payment channels, whose subject reads `turnpike: payment channel <id> opened` (also
  * updated, closed, settled, recovered, withdrawn, learned).
  *
- * Group commit: changes recorded within `windowMs` (default 1 s, {@linkcode DEFAULT_AUDIT_WINDOW_MS})
- * of the first pending one go into one commit, so throughput does not hinge on one commit per
- * change, yet a change is in history within about windowMs + one commit. `flush` and `close`
- * commit at once. (1 s rather than 200 ms: a node running a job every 100 ms made about one
- * commit per job and side at 200 ms, each a dozen new files; docs/SCALE.md "Where a no-op job's
- * CPU goes".) A group commit's subject is
+ * Group commit: changes recorded within `windowMs` (default 1 s: docs/SCALE.md "Where a no-op
+ * job's CPU goes") of the first pending one go into one commit, yet a change is in history within
+ * about windowMs + one commit (`flush` and `close`: at once). A group commit's subject is
  * `turnpike: commit group <n>` and its body holds one block per change (header line then its
  * `Key: Value` lines, blocks separated by a blank line); {@linkcode parseAuditMessage} reads both
  * forms back.
@@ -72,23 +69,11 @@ export interface AuditEntry {
   fields: Record<string, string>;
 }
 
-/**
- * The group commit window's default, ms: a change is in history within about this long plus one
- * commit (the files, written first, are the truth meanwhile).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * assert.ok(DEFAULT_AUDIT_WINDOW_MS >= 200);
- * ```
- */
-export const DEFAULT_AUDIT_WINDOW_MS = 1000;
-
 /** Options for {@linkcode openAuditLog}. */
 export interface AuditLogOptions {
   /** The state dir (created if missing). */
   dir: string;
-  /** Group commit window in ms. Default {@linkcode DEFAULT_AUDIT_WINDOW_MS}. */
+  /** Group commit window in ms. Default 1000. */
   windowMs?: number;
   /** git executable. Default "git". */
   git?: string;
@@ -189,7 +174,7 @@ export class AuditLog {
   /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
     this.dir = options.dir.replace(/\/+$/, "");
-    this.#windowMs = options.windowMs ?? DEFAULT_AUDIT_WINDOW_MS;
+    this.#windowMs = options.windowMs ?? 1000;
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;

@@ -70,7 +70,7 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
   resume?: boolean;
   /** fsync state (default true; false only in benchmarks). */
   durable?: boolean;
-  /** Audit group commit window (ms). Default 1000 (`DEFAULT_AUDIT_WINDOW_MS`, state/audit_log.ts). */
+  /** Audit group commit window (ms). Default 1000 (state/audit_log.ts). */
   auditWindowMs?: number;
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
