@@ -10,9 +10,9 @@
  * except payment channels, whose subject reads `turnpike: payment channel <id> opened` (also
  * updated, closed, settled, recovered, withdrawn, learned).
  *
- * Group commit: changes recorded within `windowMs` (default 1 s: docs/SCALE.md "Where a no-op
- * job's CPU goes") of the first pending one go into one commit, yet a change is in history within
- * about windowMs + one commit (`flush` and `close`: at once). A group commit's subject is
+ * Group commit: changes recorded within `windowMs` (default 200 ms) of the first pending one go
+ * into one commit, so throughput does not hinge on one `git commit` (~10-15 ms) per change, yet a
+ * change is in history within about windowMs + one commit. A group commit's subject is
  * `turnpike: commit group <n>` and its body holds one block per change (header line then its
  * `Key: Value` lines, blocks separated by a blank line); {@linkcode parseAuditMessage} reads both
  * forms back.
@@ -73,7 +73,7 @@ export interface AuditEntry {
 export interface AuditLogOptions {
   /** The state dir (created if missing). */
   dir: string;
-  /** Group commit window in ms. Default 1000. */
+  /** Group commit window in ms. Default 200. */
   windowMs?: number;
   /** git executable. Default "git". */
   git?: string;
@@ -174,7 +174,7 @@ export class AuditLog {
   /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
     this.dir = options.dir.replace(/\/+$/, "");
-    this.#windowMs = options.windowMs ?? 1000;
+    this.#windowMs = options.windowMs ?? 200;
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;
