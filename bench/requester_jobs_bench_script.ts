@@ -27,8 +27,10 @@
  *
  * Run: deno run -A bench/requester_jobs_bench_script.ts
  *   [--only latency|inflight|restart|trace|feeds|signers]
- *   [--audit-window-ms 200] (the requester's audit window; the test network's default is 50)
+ *   [--audit-window-ms 1000] (the requester's and, in latency runs, the provider's audit window;
+ *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
+ *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
  *
  * @module
  */
@@ -43,11 +45,12 @@ import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
-// The requester's audit group-commit window: the product default (200 ms) unless given; the
-// test network's own 50 ms (fast tests) runs ~4x the git processes per job.
+// The requester's and the provider's audit group-commit window: the product default
+// (`state/audit_log.ts`) unless given; the test network's own 50 ms (fast tests) would commit
+// for about every step of a job.
 const auditWindowMs = Deno.args.includes("--audit-window-ms")
   ? Number(Deno.args[Deno.args.indexOf("--audit-window-ms") + 1])
-  : 200;
+  : undefined;
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
@@ -70,20 +73,32 @@ async function shSkillsDir(): Promise<string> {
 }
 
 /** CPU ms used so far by this process and by its reaped children (Linux /proc, 100 Hz ticks). */
-async function cpuMs(): Promise<{ self: number; children: number }> {
+async function cpuMs(): Promise<{ self: number; sys: number; children: number }> {
   const stat = await Deno.readTextFile("/proc/self/stat");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
   // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 after the ") ".
-  return { self: (f[11] + f[12]) * 10, children: (f[13] + f[14]) * 10 };
+  return { self: (f[11] + f[12]) * 10, sys: f[12] * 10, children: (f[13] + f[14]) * 10 };
+}
+
+/** The audit commits in a state dir's history (`git rev-list --count HEAD`). */
+async function auditCommits(stateDir: string): Promise<number> {
+  const out = await new Deno.Command("git", {
+    args: ["-C", stateDir, "rev-list", "--count", "HEAD"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return Number(new TextDecoder().decode(out.stdout).trim());
 }
 
 async function latency(label: string, skillsDir: string | undefined, n: number) {
   const net = await startRequesterNetwork({
     providerSkillsDir: skillsDir,
-    providerOptions: sandboxMode === undefined ? undefined : { sandboxMode },
+    providerOptions: { auditWindowMs, ...(sandboxMode === undefined ? {} : { sandboxMode }) },
   });
   const req = await net.startRequester({ durable: true, auditWindowMs });
+  const stateDirs = [req.stateDir, `${net.root}/provider`];
   try {
+    const commits0 = await Promise.all(stateDirs.map(auditCommits));
     const cpu0 = await cpuMs();
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -94,13 +109,18 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
       times.push(performance.now() - t0);
     }
     const cpu1 = await cpuMs();
+    const commits1 = await Promise.all(stateDirs.map(auditCommits));
     times.sort((a, b) => a - b);
     console.log(
-      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${auditWindowMs} ms): n=${n} p50 ${
-        fmt(pct(times, 0.5))
-      } p99 ${fmt(pct(times, 0.99))} max ${fmt(times[n - 1])}; CPU per job: this process ${
-        fmt((cpu1.self - cpu0.self) / n)
-      }, children ${fmt((cpu1.children - cpu0.children) / n)}`,
+      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${
+        auditWindowMs ?? "default"
+      } ms): n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${fmt(pct(times, 0.99))} max ${
+        fmt(times[n - 1])
+      }; CPU per job: this process ${fmt((cpu1.self - cpu0.self) / n)} (of it kernel ${
+        fmt((cpu1.sys - cpu0.sys) / n)
+      }), children ${fmt((cpu1.children - cpu0.children) / n)}; audit commits per job: requester ${
+        ((commits1[0] - commits0[0]) / n).toFixed(2)
+      }, provider ${((commits1[1] - commits0[1]) / n).toFixed(2)}`,
     );
     const writer = await connectPayingClient({
       url: net.btpUrl.replace("btp+ws://", "btp+ws://bare:b@"),
@@ -402,7 +422,7 @@ if (only === "trace") await trace(30);
 if (only === "signers") await signers(100, 5);
 if (only === "feeds") await feeds(100, 5);
 if (want("latency")) {
-  await latency("echo, sandboxed skill", undefined, 200);
+  if (!Deno.args.includes("--sh-only")) await latency("echo, sandboxed skill", undefined, 200);
   const skills = await shSkillsDir();
   await latency("echo, sh no-op skill", skills, 200);
   await Deno.remove(skills, { recursive: true });

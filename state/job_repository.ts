@@ -16,7 +16,7 @@
  * @module
  */
 import { JobExistsError, JobIdPrefixError, JobNotFoundError } from "./job_repository_errors.ts";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { pathExists } from "./path_exists.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import type { AuditLog } from "./audit_log.ts";
@@ -127,6 +127,8 @@ export class JobRepository {
   #audit: AuditLog | undefined;
   #durable: boolean;
   #db: DatabaseSync | undefined;
+  /** The open index's statements by SQL: prepared once, not on every write. */
+  #statements = new Map<string, StatementSync>();
   #locks = new Map<string, Promise<unknown>>();
   #readOnly: boolean;
 
@@ -166,6 +168,7 @@ export class JobRepository {
   close(): void {
     if (!this.#db) return;
     if (!this.#readOnly) this.#setMeta("open", "0");
+    this.#statements.clear();
     this.#db.close();
     this.#db = undefined;
   }
@@ -176,7 +179,7 @@ export class JobRepository {
    */
   create(record: RequesterJobRecord, options: JobWriteOptions = {}): Promise<RequesterJobRecord> {
     return this.#withLock(record.id, async () => {
-      const existing = this.#db!.prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
+      const existing = this.#prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
       if (existing !== undefined || await pathExists(this.#path(record.id))) {
         throw new JobExistsError(`job ${record.id} exists`);
       }
@@ -229,7 +232,7 @@ export class JobRepository {
       } catch (err) {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       }
-      this.#db!.prepare("DELETE FROM jobs WHERE id = ?").run(id);
+      this.#prepare("DELETE FROM jobs WHERE id = ?").run(id);
       this.#audit?.record({
         action: "prune",
         resource: "job",
@@ -377,7 +380,7 @@ export class JobRepository {
       skipFileSync: !this.#durable,
       skipDirSync: !this.#durable,
     });
-    this.#db!.prepare("UPDATE jobs SET pending = 0 WHERE id = ?").run(record.id);
+    this.#prepare("UPDATE jobs SET pending = 0 WHERE id = ?").run(record.id);
     this.#audit?.record({
       action,
       resource: "job",
@@ -414,6 +417,7 @@ export class JobRepository {
   }
 
   #openDb(): DatabaseSync {
+    this.#statements.clear();
     const db = new DatabaseSync(this.indexPath);
     try {
       Deno.chmodSync(this.indexPath, 0o600);
@@ -437,8 +441,14 @@ export class JobRepository {
     return db;
   }
 
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) this.#statements.set(sql, statement = this.#db!.prepare(sql));
+    return statement;
+  }
+
   #upsertStatement() {
-    return this.#db!.prepare(
+    return this.#prepare(
       `INSERT INTO jobs (id, kind, skill, status, provider, created_at_ms, updated_at_ms,
         last_seen_created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, skill = excluded.skill,
@@ -449,12 +459,12 @@ export class JobRepository {
   }
 
   #meta(key: string): string | undefined {
-    const row = this.#db!.prepare("SELECT value FROM meta WHERE key = ?").get(key);
+    const row = this.#prepare("SELECT value FROM meta WHERE key = ?").get(key);
     return row === undefined ? undefined : String(row.value);
   }
 
   #setMeta(key: string, value: string): void {
-    this.#db!.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+    this.#prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
   }
 
   #path(id: string): string {

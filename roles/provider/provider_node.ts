@@ -277,7 +277,7 @@ class Provider implements ProviderNode {
     const o = this.#o;
     const log = this.#log;
     await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-    this.#audit = await openAuditLog({ dir: o.stateDir, windowMs: o.auditWindowMs });
+    this.#audit = await openAuditLog({ dir: o.stateDir, windowMs: o.auditWindowMs ?? 1000 });
     this.#alerts = createNodeAlerts({ webhook: o.alertWebhook, log: (l) => log(l) });
     const onChange = (c: ChannelChange) => reportChannelChange(c, log, this.#alerts);
     const channels = { ...o, signer: this.#signer, audit: this.#audit, log, onChange };

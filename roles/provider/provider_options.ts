@@ -119,9 +119,9 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
   /**
-   * Audit group commit window (ms, default 200; state/audit_log.ts): a longer one batches more
-   * changes into each `git commit` (one spawn, ~20 ms of CPU), at the price of a change
-   * reaching history later (the files, written first, stay the truth).
+   * Audit group commit window (ms, default 1000: docs/SCALE.md "Where a no-op job's CPU goes"): a
+   * longer one batches more changes into each commit, at the price of a change reaching history
+   * later (the files, written first, stay the truth).
    */
   auditWindowMs?: number;
   /**

@@ -70,7 +70,7 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
   resume?: boolean;
   /** fsync state (default true; false only in benchmarks). */
   durable?: boolean;
-  /** Audit group commit window (ms). Default 200. */
+  /** Audit group commit window (ms). Default 1000 (docs/SCALE.md "Where a no-op job's CPU goes"). */
   auditWindowMs?: number;
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];
@@ -200,8 +200,8 @@ export class Requester {
   async open(): Promise<void> {
     await Deno.mkdir(this.stateDir, { recursive: true });
     // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/audit_log.ts).
-    this.#audit = await openAuditLog({ dir: this.stateDir, windowMs: this.#o.auditWindowMs });
-    const durable = this.#o.durable ?? true;
+    const { auditWindowMs: windowMs = 1000, durable = true } = this.#o;
+    this.#audit = await openAuditLog({ dir: this.stateDir, windowMs });
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
     this.#alerts = createNodeAlerts({
