@@ -131,3 +131,36 @@ export async function prunePaymentLogFiles(stateDir: string, oldest: string): Pr
   }
   return old.map((f) => f.path);
 }
+
+/**
+ * The payment log's kept lines as text, oldest first: the kept files in order, then the current
+ * file (an empty string when there is none). For a script that reads the lines raw; a node reads
+ * them with `openPaymentLog`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/payment_log/2026-11-01`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/payment_log/2026-11-01/000001.jsonl`, "{\"a\":1}\n");
+ * await Deno.writeTextFile(`${dir}/payment_log.jsonl`, "{\"a\":2}\n");
+ * assert.equal(await readPaymentLogText(dir), "{\"a\":1}\n{\"a\":2}\n");
+ * ```
+ */
+export async function readPaymentLogText(stateDir: string): Promise<string> {
+  const read = (path: string) =>
+    Deno.readTextFile(`${stateDir}/${path}`).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return "";
+      throw err;
+    });
+  const files = await listPaymentLogFiles(stateDir).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  });
+  let text = "";
+  for (const path of [...files.map((f) => f.path), PAYMENT_LOG_NAME]) {
+    const part = await read(path);
+    text += part === "" || part.endsWith("\n") ? part : `${part}\n`;
+  }
+  return text;
+}
