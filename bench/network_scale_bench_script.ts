@@ -65,6 +65,7 @@ import {
 } from "../tests/support/reference_connector.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { type PostgresServer, startPostgresServer } from "../state/postgres_server.ts";
+import { readPaymentLogText } from "../state/payment_log_files.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { JobSlots } from "../roles/requester/job_slots.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
@@ -1262,8 +1263,7 @@ try {
       }
     }
     for (const p of pairs) {
-      const text = await Deno.readTextFile(`${root}/r${p.index}/payment_log.jsonl`)
-        .catch(() => "");
+      const text = await readPaymentLogText(`${root}/r${p.index}`);
       for (const line of text.split("\n")) {
         if (!line.includes('"fulfilled"')) continue;
         const e = JSON.parse(line) as { category?: string; event?: string; jobId?: string };

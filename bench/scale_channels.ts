@@ -28,6 +28,7 @@ import {
   readChannel,
 } from "../state/channel_file.ts";
 import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
+import { readPaymentLogText } from "../state/payment_log_files.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 
 /** Options for {@linkcode startScaleChain}. */
@@ -641,37 +642,27 @@ async function paidByLog(
   stateDir: string,
 ): Promise<{ paid: bigint; inDoubt: Record<string, { payments: number; amount: bigint }> }> {
   const last = new Map<string, { event: string; amount: bigint; category: string }>();
-  // Oldest first: the rotated files (by name), then the live one.
-  const files: string[] = [];
-  try {
-    for await (const e of Deno.readDir(`${stateDir}/payment_log`)) {
-      if (e.name.endsWith(".jsonl")) files.push(`${stateDir}/payment_log/${e.name}`);
-    }
-  } catch { /* not rotated */ }
-  files.sort();
-  files.push(`${stateDir}/payment_log.jsonl`);
+  // Oldest first: the kept files (chunks and past days), then the live one.
   const fulfilled = new Set<string>();
-  for (const file of files) {
-    const text = await Deno.readTextFile(file).catch(() => "");
-    for (const line of text.split("\n")) {
-      if (line.trim() === "") continue;
-      const e = JSON.parse(line) as {
-        ts: string;
-        direction: string;
-        event: string;
-        invoiceId: string;
-        amount?: string;
-        category?: string;
-      };
-      if (e.direction !== "out") continue;
-      const before = last.get(e.invoiceId);
-      last.set(e.invoiceId, {
-        event: e.event,
-        amount: e.amount !== undefined ? BigInt(e.amount) : before?.amount ?? 0n,
-        category: e.category ?? before?.category ?? "job",
-      });
-      if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
-    }
+  const text = await readPaymentLogText(stateDir);
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const e = JSON.parse(line) as {
+      ts: string;
+      direction: string;
+      event: string;
+      invoiceId: string;
+      amount?: string;
+      category?: string;
+    };
+    if (e.direction !== "out") continue;
+    const before = last.get(e.invoiceId);
+    last.set(e.invoiceId, {
+      event: e.event,
+      amount: e.amount !== undefined ? BigInt(e.amount) : before?.amount ?? 0n,
+      category: e.category ?? before?.category ?? "job",
+    });
+    if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
   }
   let paid = 0n;
   const inDoubt: Record<string, { payments: number; amount: bigint }> = {};

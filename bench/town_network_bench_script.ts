@@ -26,6 +26,7 @@ import { echoSpec, writeRecordingSkill } from "../tests/support/requester_networ
 import { startProviderNode } from "../roles/provider/provider_node.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { TownEndpoint } from "../config/town_list.ts";
+import { readPaymentLogText } from "../state/payment_log_files.ts";
 
 const arg = (name: string, fallback: number) =>
   Deno.args.includes(name) ? Number(Deno.args[Deno.args.indexOf(name) + 1]) : fallback;
@@ -52,7 +53,7 @@ interface LogEntry {
   direction: string;
 }
 async function paymentLog(stateDir: string): Promise<LogEntry[]> {
-  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
+  const text = await readPaymentLogText(stateDir);
   return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 

@@ -2,6 +2,9 @@
  * The payment log: `<state dir>/payment_log.jsonl`, append-only, one JSON line per payment event,
  * fsynced before `append` returns (lines arriving together share one write + fsync). Rotated
  * daily (UTC) to `payment_log/<YYYY-MM-DD>.jsonl`; 30 days are kept. Exports to CSV and JSON.
+ * With an audit trail, the current file is also sealed into the day's next chunk
+ * (`payment_log/<day>/<NNNNNN>.jsonl`) once it holds `chunkBytes`, so an audit commit stores a
+ * small file, not the whole day's log (`state/payment_log_files.ts`).
  *
  * Never pay twice, even across a crash (the protocol the requester follows):
  *
@@ -34,6 +37,13 @@ import { readOptionalTextFile } from "./optional_text_file.ts";
 import { LineAppender } from "./line_appender.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { csvRow } from "../protocol/csv_row.ts";
+import {
+  listPaymentLogFiles,
+  PAYMENT_LOG_DIR,
+  PAYMENT_LOG_NAME,
+  prunePaymentLogFiles,
+  sealPaymentLogChunk,
+} from "./payment_log_files.ts";
 
 /** What happened to a payment. */
 export type PaymentEvent = "intent" | "fulfilled" | "rejected";
@@ -104,6 +114,12 @@ export interface PaymentLogOptions {
    * would not fit. Readers open the log without it.
    */
   appendOnly?: boolean;
+  /**
+   * The current file is sealed into the day's next chunk before an append once it holds this
+   * many bytes (docs/ARCHITECTURE.md "The payment log's files"). Default 16 KiB with `audit`,
+   * never without (nothing commits the file then).
+   */
+  chunkBytes?: number;
 }
 
 /** A payment entry is malformed (bad field) and was not written. */
@@ -111,8 +127,10 @@ export class PaymentEntryError extends StateError {
   override name = "PaymentEntryError";
 }
 
-const LOG_NAME = "payment_log.jsonl";
-const ROTATED_DIR = "payment_log";
+const LOG_NAME = PAYMENT_LOG_NAME;
+const ROTATED_DIR = PAYMENT_LOG_DIR;
+/** An audit commit stores the current file: a few 4 KiB blocks at most (measured in docs). */
+const CHUNK_BYTES = 16 * 1024;
 const MAX_LINE = 8 * 1024;
 const DAY_MS = 86_400_000;
 const CSV_COLUMNS = [
@@ -158,6 +176,12 @@ export class PaymentLog {
   #invoices = new Map<string, { state: InvoiceState; entry: PaymentEntry }>();
   #entries: PaymentEntry[] = [];
   #currentDay: string | undefined;
+  /** The current file's size as this log knows it (what it found, and what it wrote since). */
+  #currentBytes = 0;
+  readonly #chunkBytes: number;
+  /** The highest chunk number of a day, once known (read from its directory at the first seal). */
+  #lastChunk: { day: string; n: number } | undefined;
+  readonly #stateDir: string;
   readonly #file: LineAppender;
   readonly #appendOnly: boolean;
 
@@ -169,20 +193,23 @@ export class PaymentLog {
     this.#now = options.now ?? Date.now;
     this.#audit = options.audit;
     this.#appendOnly = options.appendOnly ?? false;
-    this.#file = new LineAppender(this.path, { beforeBatch: () => this.#rotateIfNewDay() });
+    this.#stateDir = dir;
+    this.#chunkBytes = options.chunkBytes ?? (options.audit ? CHUNK_BYTES : Infinity);
+    this.#file = new LineAppender(this.path, {
+      beforeBatch: async () => await this.#rotateIfNewDay() || await this.#sealIfFull(),
+    });
   }
 
   /** Reads the kept rotated days and the current file; called by {@linkcode openPaymentLog}. */
   async load(): Promise<void> {
     await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
     if (this.#appendOnly) return await this.#loadEnds();
-    const rotated: string[] = [];
-    for await (const e of Deno.readDir(this.rotatedDir)) {
-      if (e.isFile && /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(e.name)) rotated.push(e.name);
+    for (const f of await listPaymentLogFiles(this.#stateDir)) {
+      this.#ingest(await readText(`${this.#stateDir}/${f.path}`));
     }
-    for (const name of rotated.sort()) this.#ingest(await readText(`${this.rotatedDir}/${name}`));
     const current = await readText(this.path);
     this.#ingest(current);
+    this.#currentBytes = new TextEncoder().encode(current).length;
     this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
     const first = current.split("\n", 1)[0];
     this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
@@ -199,6 +226,7 @@ export class PaymentLog {
     }
     try {
       const size = (await file.stat()).size;
+      this.#currentBytes = size;
       if (size === 0) return;
       const head = new Uint8Array(Math.min(size, 4 * MAX_LINE + 1)); // a line in UTF-8
       let read = 0;
@@ -273,6 +301,7 @@ export class PaymentLog {
     if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
     return this.#file.append(line).then(() => {
       this.#currentDay ??= this.#today();
+      this.#currentBytes += line.length;
       if (!this.#appendOnly) this.#apply(entry);
       this.#audit?.record({
         action: entry.event,
@@ -345,6 +374,7 @@ export class PaymentLog {
     this.#file.needsNewline = false; // the next line starts a new file
     const removed = await this.#prune();
     this.#currentDay = undefined;
+    this.#currentBytes = 0;
     this.#audit?.record({
       action: "rotate",
       resource: "payment-log",
@@ -354,16 +384,30 @@ export class PaymentLog {
     return true;
   }
 
+  /**
+   * Seals the current file into the day's next chunk once it holds the chunk size (a batch is
+   * about to be written); true when it moved the file.
+   */
+  async #sealIfFull(): Promise<boolean> {
+    const day = this.#currentDay;
+    if (day === undefined || this.#currentBytes < this.#chunkBytes) return false;
+    const known = this.#lastChunk?.day === day ? this.#lastChunk.n : undefined;
+    const path = await sealPaymentLogChunk(this.#stateDir, day, known);
+    this.#lastChunk = { day, n: Number(/(\d+)\.jsonl$/.exec(path)![1]) };
+    this.#file.needsNewline = false; // the next line starts a new file
+    this.#currentBytes = 0;
+    this.#audit?.record({
+      action: "seal",
+      resource: "payment-log",
+      id: `${day}.${path.slice(-12, -6)}`,
+      paths: [LOG_NAME, path],
+    });
+    return true;
+  }
+
   async #prune(): Promise<string[]> {
     const oldest = isoDay(this.#now() - this.#keepDays * DAY_MS);
-    const removed: string[] = [];
-    for await (const e of Deno.readDir(this.rotatedDir)) {
-      const day = /^(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(e.name)?.[1];
-      if (day !== undefined && day < oldest) {
-        await Deno.remove(`${this.rotatedDir}/${e.name}`);
-        removed.push(`${ROTATED_DIR}/${e.name}`);
-      }
-    }
+    const removed = await prunePaymentLogFiles(this.#stateDir, oldest);
     if (removed.length > 0) {
       this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
     }

@@ -9,6 +9,7 @@ import { generateSecretKey } from "nostr-tools";
 import { type Requester, startRequester } from "../../roles/requester/requester_node.ts";
 import { writeRecordingSkill } from "./requester_network.ts";
 import type { SharedTownProcess } from "./shared_town_process.ts";
+import { readPaymentLogText } from "../../state/payment_log_files.ts";
 
 /**
  * A hang guard (not a timing assertion): rejects with a clear error after `ms`.
@@ -30,7 +31,7 @@ export function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promi
   ]);
 }
 
-/** One line of a node's `payment_log.jsonl`, the fields the tests read. */
+/** One line of a node's payment log (its chunks and `payment_log.jsonl`), the fields the tests read. */
 export interface PaymentLogEntry {
   event: string;
   jobId: string;
@@ -51,7 +52,7 @@ export interface PaymentLogEntry {
  * ```
  */
 export async function paymentLog(stateDir: string): Promise<PaymentLogEntry[]> {
-  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
+  const text = await readPaymentLogText(stateDir);
   return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 
