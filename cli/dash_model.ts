@@ -26,6 +26,7 @@ import {
 } from "../state/provider_job_record.ts";
 import { PROVIDER_JOBS_DIR } from "../state/provider_job_store.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
+import { hasPaymentLog } from "../state/payment_log_files.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
 import { channelBooks } from "../state/channel_books.ts";
 import {
@@ -260,8 +261,7 @@ export async function readJobFile(path: string): Promise<RequesterJobRecord | un
  */
 export async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
   const costs = new Map<string, string>();
-  const exists = await Deno.stat(`${stateDir}/payment_log.jsonl`).then(() => true, () => false);
-  if (!exists) return costs;
+  if (!(await hasPaymentLog(stateDir))) return costs;
   const log = await openPaymentLog({ stateDir });
   for (const books of summarizePayments(log.entries())) {
     for (const j of books.byJob) {

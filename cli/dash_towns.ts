@@ -8,6 +8,7 @@
  */
 import { fetchRelayInfo } from "../transport/relay_info.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
+import { hasPaymentLog } from "../state/payment_log_files.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 
 /** One town as a dash row shows it. */
@@ -64,8 +65,7 @@ export async function probeTown(relayUrl: string, o: ProbeTownOptions = {}): Pro
  */
 export async function readTownWrites(stateDir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const exists = await Deno.stat(`${stateDir}/payment_log.jsonl`).then(() => true, () => false);
-  if (!exists) return out;
+  if (!(await hasPaymentLog(stateDir))) return out;
   const log = await openPaymentLog({ stateDir });
   const sums = new Map<string, { amount: bigint; asset: string; scale?: number }>();
   for (const e of log.entries()) {

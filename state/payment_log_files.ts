@@ -164,3 +164,24 @@ export async function readPaymentLogText(stateDir: string): Promise<string> {
   }
   return text;
 }
+
+/**
+ * Whether the state dir holds a payment log at all: the current file, or kept days and chunks
+ * (right after a seal or a day's rotation the current file may not be there yet). Readers that
+ * must not create the log ask first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await hasPaymentLog(dir), false);
+ * await Deno.mkdir(`${dir}/payment_log`);
+ * assert.equal(await hasPaymentLog(dir), true);
+ * ```
+ */
+export async function hasPaymentLog(stateDir: string): Promise<boolean> {
+  for (const name of [PAYMENT_LOG_NAME, PAYMENT_LOG_DIR]) {
+    if (await Deno.stat(`${stateDir}/${name}`).then(() => true, () => false)) return true;
+  }
+  return false;
+}
