@@ -36,6 +36,7 @@ import { StateError } from "./state_error.ts";
 import { sleep } from "../protocol/backoff.ts";
 import { type GitCommitWriter, openGitCommitWriter } from "./git_commit_writer.ts";
 import { pathExists } from "./path_exists.ts";
+import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
 
 /** One change to record. */
 export interface AuditChange {
@@ -77,13 +78,18 @@ export interface AuditLogOptions {
   windowMs?: number;
   /** git executable. Default "git". */
   git?: string;
-  /** `.gitignore` lines beyond {@linkcode STATE_DIR_IGNORE} (kept there on every open). */
+  /** `.gitignore` lines beyond `STATE_DIR_IGNORE` (state/state_dir_ignore.ts) (kept there on every open). */
   ignore?: string[];
   /**
    * Write each group's commit in process (`state/git_commit_writer.ts`) rather than with
    * `git add` + `git commit`. Default true; the history is the same either way.
    */
   inProcess?: boolean;
+  /**
+   * Commits between two packings of the loose objects they leave (`git repack -d`, and every
+   * 25th time `-a`, merging the packs; refs stay loose for the in-process writer). Default 2,000.
+   */
+  packEvery?: number;
 }
 
 /** git failed; the files are intact, the changes stay pending and are retried. */
@@ -96,29 +102,6 @@ export class AuditChangeError extends StateError {
   override name = "AuditChangeError";
 }
 
-/**
- * What never goes into a state dir's history, whichever role opened it first (one state dir can
- * serve several commands): derived indexes, databases, temp files, process locks, live status,
- * per-job work dirs and the skills' Deno cache. Every open makes sure `.gitignore` has them all.
- */
-export const STATE_DIR_IGNORE: readonly string[] = [
-  "index.sqlite",
-  "index.sqlite-*",
-  "town-events.sqlite",
-  "town-events.sqlite-*",
-  ".tmp-*",
-  "*/.tmp-*",
-  "callbacks/",
-  "channels/*.lock",
-  "node.lock",
-  "node.sock",
-  "node.start.lock",
-  "node.log",
-  "node.log.1",
-  "provider-status.json",
-  "work/",
-  "skill-deno-cache/",
-];
 const NOTHING_TO_COMMIT = /nothing( added)? to commit|no changes added to commit/;
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const GIT_CONFIG = [
@@ -167,6 +150,9 @@ export class AuditLog {
   #running: Promise<void> = Promise.resolve();
   #lastError: unknown;
   #commits = 0;
+  #packEvery: number;
+  #packedAt = 0;
+  #packs = 0;
   #inProcess: boolean;
   #writer: GitCommitWriter | undefined;
   #ignoredRe: RegExp[] = [];
@@ -178,6 +164,7 @@ export class AuditLog {
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;
+    this.#packEvery = options.packEvery ?? 2_000;
   }
 
   /** Number of commits this instance made. */
@@ -284,7 +271,7 @@ export class AuditLog {
 
   /** Runs one commit of all pending changes after the running one (commits never overlap). */
   #schedule(): Promise<void> {
-    const next = this.#running.then(() => this.#commitPending());
+    const next = this.#running.then(() => this.#commitPending()).then(() => this.#packIfDue());
     this.#running = next.catch(() => {});
     return next.catch((err) => {
       this.#lastError = err;
@@ -323,6 +310,16 @@ export class AuditLog {
       this.#pending = group.concat(this.#pending);
       throw err;
     }
+  }
+
+  /** A commit leaves a few loose objects: packed every `packEvery` commits (docs/OPERATIONS.md "State directory"). */
+  async #packIfDue(): Promise<void> {
+    if (this.#commits - this.#packedAt < this.#packEvery) return;
+    this.#packedAt = this.#commits;
+    // The loose objects into a new pack; every 25th time all packs into one. Best effort: a
+    // repack that fails leaves the objects loose, as before.
+    const all = ++this.#packs % 25 === 0 ? ["-a"] : [];
+    await this.#run(["repack", "-d", "-q", ...all]).catch(() => {});
   }
 
   async #commit(

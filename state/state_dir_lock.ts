@@ -9,7 +9,7 @@
  * The lock is a {@linkcode lockProcessFile} OS lock: released when the process exits, SIGKILL
  * included, so a crashed role never blocks its restart. The file holds the holder's pid and
  * role for the message of the one turned away; it never enters the audit history
- * (`STATE_DIR_IGNORE` in `state/audit_log.ts`).
+ * (`STATE_DIR_IGNORE` in `state/state_dir_ignore.ts`).
  *
  * @module
  */

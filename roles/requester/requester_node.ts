@@ -199,7 +199,7 @@ export class Requester {
   /** Opens state, connects, resumes; called by {@linkcode startRequester}. */
   async open(): Promise<void> {
     await Deno.mkdir(this.stateDir, { recursive: true });
-    // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/audit_log.ts).
+    // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/state_dir_ignore.ts).
     const { auditWindowMs: windowMs = 1000, durable = true } = this.#o;
     this.#audit = await openAuditLog({ dir: this.stateDir, windowMs });
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });

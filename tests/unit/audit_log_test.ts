@@ -2,14 +2,10 @@
  * The git audit log, with real git: structured messages, group commits, stale lock recovery,
  * and a SIGKILLed writer whose returned writes are all present and committed after restart.
  */
+import { STATE_DIR_IGNORE } from "../../state/state_dir_ignore.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import {
-  formatAuditMessage,
-  openAuditLog,
-  parseAuditMessage,
-  STATE_DIR_IGNORE,
-} from "../../state/audit_log.ts";
+import { formatAuditMessage, openAuditLog, parseAuditMessage } from "../../state/audit_log.ts";
 import { openJobRepository } from "../../state/job_repository.ts";
 import { killAfterLines } from "../support/kill_after_lines.ts";
 
@@ -310,6 +306,47 @@ Deno.test("audit log: two logs on one state dir interleave commits and lose none
     await git(dir, "fsck", "--strict", "--no-dangling");
     await one.close();
     await two.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: the loose objects of its commits are packed every packEvery commits, history intact", async () => {
+  const dir = await Deno.makeTempDir();
+  const loose = async () => {
+    let n = 0;
+    for await (const d of Deno.readDir(`${dir}/.git/objects`)) {
+      if (!/^[0-9a-f]{2}$/.test(d.name)) continue;
+      for await (const _ of Deno.readDir(`${dir}/.git/objects/${d.name}`)) n++;
+    }
+    return n;
+  };
+  try {
+    const audit = await openAuditLog({ dir, windowMs: 0, packEvery: 40 });
+    const repo = await openJobRepository({ stateDir: dir, audit, durable: false });
+    const id = (await repo.create(makeJobRecord(1))).id;
+    await audit.flush();
+    let most = 0;
+    for (let i = 0; i < 130; i++) {
+      await repo.update(id, (j) => ({ ...j, status: i % 2 === 0 ? "sent" : "paying" }));
+      await audit.flush();
+      most = Math.max(most, await loose());
+    }
+    // Each commit leaves a blob, its trees and itself loose: 130 commits would leave hundreds;
+    // packed every 40, at most about 40 commits' worth are loose at any time.
+    assert(most < 40 * 4 + 10, `loose objects at most ${most}`);
+    const packs = [...Deno.readDirSync(`${dir}/.git/objects/pack`)].filter((e) =>
+      e.name.endsWith(".pack")
+    );
+    assert(packs.length >= 1, "a pack was written");
+    // The history is whole (every commit reachable and valid), the in-process writer still
+    // commits after a pack (its ref left loose), and the work tree is clean.
+    await git(dir, "fsck", "--no-progress", "--strict");
+    const count = Number((await git(dir, "rev-list", "--count", "HEAD")).trim());
+    assert(count >= 131 && count <= audit.commits + 1, `${count} commits for 131 changes`);
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    repo.close();
+    await audit.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -34,7 +34,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "protocol/payment_channel_cosign.ts": 599,
   "state/blob_store.ts": 581,
   "cli/profile_node.ts": 567,
-  "state/audit_log.ts": 550,
+  "state/audit_log.ts": 547,
   "state/job_repository.ts": 532,
   "roles/demo/demo_chain.ts": 517,
   "stages/ilp_prepare_sink.ts": 513,

@@ -203,7 +203,7 @@ export async function openTownChannelGates(
   }
   const restored = await learnedChannels(options, self, configured);
   if (configured.length === 0 && restored.length === 0 && !learns) return noChannelGates(options);
-  // The town's database files are in STATE_DIR_IGNORE (state/audit_log.ts).
+  // The town's database files are in STATE_DIR_IGNORE (state/state_dir_ignore.ts).
   const audit = await openAuditLog({ dir: options.stateDir });
   // The callbacks run from the first poll on, once `registry` below exists.
   const watcher = startChannelWatcher({
