@@ -198,6 +198,12 @@ async function inFlight(n: number) {
     clearInterval(sampler);
     const wall = performance.now() - t0;
     const done = finals.filter((f) => f.status === "done").length;
+    // The jobs that did not end done, by status and their first reason.
+    const others = new Map<string, { n: number; reason: string }>();
+    for (const f of finals.filter((f) => f.status !== "done")) {
+      const o = others.get(f.status) ?? { n: 0, reason: f.error ?? "" };
+      others.set(f.status, { ...o, n: o.n + 1 });
+    }
     console.log(
       `${n} in flight: ${done}/${n} done (${(100 * done / n).toFixed(1)}%), submitted in ${
         fmt(tSubmitted)
@@ -207,6 +213,7 @@ async function inFlight(n: number) {
           dirFsyncLine(syncs0, dirFsyncs(), n)
         }`,
     );
+    for (const [status, o] of others) console.log(`  ${o.n} ${status}, e.g.: ${o.reason}`);
   } finally {
     await req.close();
     await net.stop();
