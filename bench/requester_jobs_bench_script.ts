@@ -21,6 +21,9 @@
  *    start/end), and the start-up of the skills alone (direct spawn, no sandbox): the floor a
  *    sandboxed run cannot go below.
  *
+ * Latency and in-flight runs also print the directory fsyncs per job the state writes asked for
+ * and the ones made (writers of one directory share one, `state/dir_sync_group.ts`).
+ *
  * Latency runs also print the CPU time per job of this process (town + provider + requester) and
  * of its reaped children (sandboxes, git), from /proc/self/stat: on a shared 2-core machine the
  * wall-clock figures swing with the others' load, the CPU figures much less.
@@ -43,6 +46,7 @@ import { type Requester, startRequester } from "../roles/requester/requester_nod
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { dirSyncs } from "../state/atomic_file.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
 // The requester's and the provider's audit group-commit window: the product default
@@ -90,6 +94,21 @@ async function auditCommits(stateDir: string): Promise<number> {
   return Number(new TextDecoder().decode(out.stdout).trim());
 }
 
+/** The directory fsyncs asked for and made so far in this process (`state/atomic_file.ts`). */
+function dirFsyncs(): { calls: number; fsyncs: number } {
+  return { calls: dirSyncs.calls, fsyncs: dirSyncs.fsyncs };
+}
+
+function dirFsyncLine(
+  a: { calls: number; fsyncs: number },
+  b: { calls: number; fsyncs: number },
+  n: number,
+): string {
+  return `directory fsyncs per job: ${((b.fsyncs - a.fsyncs) / n).toFixed(2)} made for ${
+    ((b.calls - a.calls) / n).toFixed(2)
+  } asked`;
+}
+
 async function latency(label: string, skillsDir: string | undefined, n: number) {
   const net = await startRequesterNetwork({
     providerSkillsDir: skillsDir,
@@ -99,6 +118,7 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
   const stateDirs = [req.stateDir, `${net.root}/provider`];
   try {
     const commits0 = await Promise.all(stateDirs.map(auditCommits));
+    const syncs0 = dirFsyncs();
     const cpu0 = await cpuMs();
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -109,6 +129,7 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
       times.push(performance.now() - t0);
     }
     const cpu1 = await cpuMs();
+    const syncs1 = dirFsyncs();
     const commits1 = await Promise.all(stateDirs.map(auditCommits));
     times.sort((a, b) => a - b);
     console.log(
@@ -120,7 +141,9 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
         fmt((cpu1.sys - cpu0.sys) / n)
       }), children ${fmt((cpu1.children - cpu0.children) / n)}; audit commits per job: requester ${
         ((commits1[0] - commits0[0]) / n).toFixed(2)
-      }, provider ${((commits1[1] - commits0[1]) / n).toFixed(2)}`,
+      }, provider ${((commits1[1] - commits0[1]) / n).toFixed(2)}; ${
+        dirFsyncLine(syncs0, syncs1, n)
+      }`,
     );
     const writer = await connectPayingClient({
       url: net.btpUrl.replace("btp+ws://", "btp+ws://bare:b@"),
@@ -160,6 +183,7 @@ async function inFlight(n: number) {
   const req = await net.startRequester({ durable: false });
   try {
     const rss0 = Deno.memoryUsage().rss;
+    const syncs0 = dirFsyncs();
     const t0 = performance.now();
     const jobs = await Promise.all(
       Array.from(
@@ -174,13 +198,22 @@ async function inFlight(n: number) {
     clearInterval(sampler);
     const wall = performance.now() - t0;
     const done = finals.filter((f) => f.status === "done").length;
+    // The jobs that did not end done, by status and their first reason.
+    const others = new Map<string, { n: number; reason: string }>();
+    for (const f of finals.filter((f) => f.status !== "done")) {
+      const o = others.get(f.status) ?? { n: 0, reason: f.error ?? "" };
+      others.set(f.status, { ...o, n: o.n + 1 });
+    }
     console.log(
       `${n} in flight: ${done}/${n} done (${(100 * done / n).toFixed(1)}%), submitted in ${
         fmt(tSubmitted)
       }, ` +
         `all ended in ${(wall / 1000).toFixed(1)} s; RSS ${(rss0 / 2 ** 20).toFixed(0)} -> peak ` +
-        `${(peak / 2 ** 20).toFixed(0)} MiB (town + provider + requester in one process)`,
+        `${(peak / 2 ** 20).toFixed(0)} MiB (town + provider + requester in one process); ${
+          dirFsyncLine(syncs0, dirFsyncs(), n)
+        }`,
     );
+    for (const [status, o] of others) console.log(`  ${o.n} ${status}, e.g.: ${o.reason}`);
   } finally {
     await req.close();
     await net.stop();

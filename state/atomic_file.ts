@@ -6,6 +6,7 @@
  * @module
  */
 import { StateError } from "./state_error.ts";
+import { DirSyncGroup } from "./dir_sync_group.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -28,7 +29,9 @@ export const TEMP_PREFIX = ".tmp-";
 
 /**
  * Writes `data` to `path` atomically: temp file in the same directory, write, fsync, rename over
- * `path`, fsync the directory.
+ * `path`, fsync the directory. The directory's fsync is shared with the writes into the same
+ * directory made meanwhile in this process ({@linkcode dirSyncs}), and always one that started
+ * after this write's rename.
  *
  * @example
  * ```ts
@@ -124,16 +127,21 @@ function splitPath(path: string): { dir: string; base: string } {
 }
 
 /**
- * fsyncs a directory, so a file just created or renamed in it survives a power loss.
+ * The directory fsyncs of {@linkcode writeFileAtomic} and {@linkcode syncDir} in this process,
+ * shared between concurrent writers of one directory (`state/dir_sync_group.ts`); its counters
+ * tell how many fsyncs the calls cost.
+ */
+export const dirSyncs: DirSyncGroup = new DirSyncGroup();
+
+/**
+ * fsyncs a directory, so a file just created or renamed in it survives a power loss. Concurrent
+ * calls for one directory share an fsync that started after each call ({@linkcode dirSyncs}).
  *
  * @example
  * ```ts
  * await syncDir("/tmp/state/deliveries");
  * ```
  */
-export async function syncDir(dir: string): Promise<void> {
-  // fsync on the directory makes the rename itself durable (POSIX); Windows cannot open dirs.
-  if (Deno.build.os === "windows") return;
-  using handle = Deno.openSync(dir, { read: true });
-  await handle.sync();
+export function syncDir(dir: string): Promise<void> {
+  return dirSyncs.sync(dir);
 }
