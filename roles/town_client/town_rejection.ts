@@ -116,9 +116,11 @@ export function isTransientWriteError(err: unknown): boolean {
  * A job payment's REJECT that is worth sending the same payment again after a short wait
  * (docs/OPERATIONS.md, "Running a requester"): T05 (a town reading many new channels at a
  * bounded rate, or any rate limit: it asks the payer to slow down and come back), T03 (a town
- * with as many packets in flight as it takes, docs/SCALE.md "Graceful overload"), and a T04 whose
+ * with as many packets in flight as it takes, docs/SCALE.md "Graceful overload"), a T04 whose
  * data names a claim the town could not count yet (`not-covered`, `beyond-deposit`: the
- * payer's claim or its channel's deposit is on the way), and T01 (the town's configured peer,
+ * payer's claim or its channel's deposit is on the way), a T04 that names no claim (the town's
+ * own liquidity: what it owes the payee unsettled is at its limit until it settles, or the next
+ * hop is not reading), and T01 (the town's configured peer,
  * the provider, not connected now: restarting, or reconnecting after the town's own restart;
  * docs/OPERATIONS.md "Stopping a town"). Only a definite REJECT qualifies: no money moved. The
  * payer sends it again while the invoice has time left, so a provider gone for good costs the
@@ -132,7 +134,8 @@ export function isTransientWriteError(err: unknown): boolean {
  * console.assert(isRetryablePaymentReject("T03"));
  * console.assert(isRetryablePaymentReject("T01")); // the provider reconnecting
  * console.assert(isRetryablePaymentReject("T04", "not-covered"));
- * console.assert(!isRetryablePaymentReject("T04")); // a peer's liquidity, not the payer's claim
+ * console.assert(isRetryablePaymentReject("T04")); // the town settles what it owes the payee
+ * console.assert(!isRetryablePaymentReject("T04", "credit-limit-exceeded")); // the payer's credit
  * console.assert(!isRetryablePaymentReject("F02"));
  * ```
  */
@@ -142,7 +145,8 @@ export function isRetryablePaymentReject(code: string, claimReason?: ClaimReject
     code === ILP_ERROR.peerUnreachable
   ) return true;
   return code === ILP_ERROR.insufficientLiquidity &&
-    (claimReason === "not-covered" || claimReason === "beyond-deposit");
+    (claimReason === undefined || claimReason === "not-covered" ||
+      claimReason === "beyond-deposit");
 }
 
 /**

@@ -108,20 +108,25 @@ Deno.test("requester: a job payment refused T05 (rate-limited) is paid again and
   assertEquals(retries.length, 2, JSON.stringify(progress));
 });
 
-Deno.test("requester: a job payment refused T04 without a claim reason is not paid again", async () => {
-  const busy = (by: string) =>
+Deno.test("requester: a job payment refused T04 without a claim reason (the town's own liquidity) is paid again", async () => {
+  // What a town answers when what it owes the provider unsettled is at its limit
+  // (roles/town/btp/peer_books.ts): it settles, and the same payment goes through.
+  const owes = (by: string) =>
     encodeIlpReply({
       type: "reject",
       code: "T04",
       triggeredBy: by,
-      message: "insufficient liquidity",
+      message: "the town owes beta 9981660 unsettled, its limit is 10000000: " +
+        "try again after the town settles",
       data: new Uint8Array(),
     });
-  const { final, log, gate } = await runWithGate(1, busy);
-  assertEquals(gate.refused, 1);
-  assertEquals(final.status, "error");
-  assertStringIncludes(final.error ?? "", "payment rejected: T04 insufficient liquidity");
-  assertEquals(log, ["intent", "rejected"]);
+  const { final, log, progress, gate } = await runWithGate(2, owes);
+  assertEquals(gate.refused, 2);
+  assertEquals(final.status, "done", final.error);
+  assertEquals(final.payments.length, 1, "one payment on the job's record");
+  assertEquals(log, ["intent", "rejected", "intent", "rejected", "intent", "fulfilled"]);
+  const retries = progress.filter((p) => p.detail?.startsWith("refused for now (T04"));
+  assertEquals(retries.length, 2, JSON.stringify(progress));
 });
 
 Deno.test("requester: an invoice that expires too soon is not paid (payment-refused, no intent)", async () => {

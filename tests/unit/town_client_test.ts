@@ -297,8 +297,9 @@ Deno.test("town client: a job payment is paid again only after a REJECT that ask
   assert(retry(claim("beyond-deposit")));
   // The town's configured peer (the provider) not connected now: paid again while time is left.
   assert(retry({ code: "T01" }));
-  // Not about the payer's pace: liquidity, credit, a town that cannot answer, time out, final.
-  assert(!retry({ code: "T04" }));
+  // The town's own liquidity (what it owes the payee at its limit, a hop not reading): it drains.
+  assert(retry({ code: "T04" }));
+  // Not about the payer's pace: its credit spent, a town that cannot answer, time out, final.
   assert(!retry(claim("credit-limit-exceeded")));
   assert(!retry({ code: "T00" }));
   assert(!retry({ code: "R00" }));

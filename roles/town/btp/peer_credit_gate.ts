@@ -16,6 +16,7 @@ import {
   ILP_ERROR,
   IlpPacketType,
 } from "../../../protocol/ilp_packet.ts";
+import { claimRejectData } from "../../../protocol/payment_channel_claim.ts";
 import type { CreditTake, PeerCredit } from "../../../state/peer_credit.ts";
 import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 
@@ -98,7 +99,8 @@ export function peerCreditGate(
             `account ${account} has no payment channel here and has spent ${taken.refused} ` +
             `of its credit of ${limit}: open a channel (claims pay for packets) or ask the ` +
             "town's operator for credit",
-          data: new Uint8Array(0),
+          // The reason as data (docs/PROTOCOL.md "Claim rejections"): final for a payer.
+          data: claimRejectData("credit-limit-exceeded"),
         });
       }
       let reply: Uint8Array;
