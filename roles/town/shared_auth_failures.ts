@@ -32,6 +32,11 @@ export interface SharedAuthFailuresOptions {
   totalPerMinute: number;
   /** How long a refused reservation is tried again before the upgrade is refused. Default 1,500 ms. */
   waitMs?: number;
+  /**
+   * How long while auths from the same address are in flight on this process (they end within
+   * the auth timeout, giving their tokens back or spending them). Default 5,000 ms.
+   */
+  inFlightWaitMs?: number;
   /** Clock in milliseconds (tests). Default `Date.now`. */
   now?: () => number;
 }
@@ -42,21 +47,30 @@ const LAST_PAUSE_MS = 250;
 
 /** A reserved failure: given back when the auth succeeds or never comes. */
 export interface AuthFailureReservation {
-  /** Gives the tokens back (once; later calls do nothing). */
+  /** Gives the tokens back (once; later calls, and calls after `spend`, do nothing). */
   refund(): void;
+  /** The auth failed: the tokens stay spent (once). */
+  spend(): void;
 }
 
-/** Why a reservation was refused: the address's bucket, or the town's total, is empty. */
-export type AuthFailureRefusal = "address" | "town";
+/**
+ * Why a reservation was refused: the address's bucket, or the town's total, is empty; `busy`:
+ * one of them is empty while auths from the address are still in flight on this process (honest
+ * peers connecting at once, not failures: nothing to block).
+ */
+export type AuthFailureRefusal = "address" | "town" | "busy";
 
 /** The reserving side of the BTP server's `sharedAuthFailures` hook. */
 export interface SharedAuthFailures {
   /**
-   * Reserves one failed auth for a connection from `address` (`known`: it authenticated on
-   * this process before, so it is not held to the total). Rejects when the database cannot be
+   * Reserves one failed auth for a connection from `address` (`known`: whether it authenticated
+   * on this process before, so it is not held to the total; asked again at each try). Rejects when the database cannot be
    * reached (nothing reserved).
    */
-  reserve(address: string, known: boolean): Promise<AuthFailureReservation | AuthFailureRefusal>;
+  reserve(
+    address: string,
+    known: () => boolean,
+  ): Promise<AuthFailureReservation | AuthFailureRefusal>;
 }
 
 /**
@@ -66,7 +80,7 @@ export interface SharedAuthFailures {
  * ```ts
  * declare const buckets: Parameters<typeof sharedAuthFailures>[0]["buckets"];
  * const failures = sharedAuthFailures({ buckets, perAddressPerMinute: 5, totalPerMinute: 120 });
- * const reserved = await failures.reserve("10.0.0.7", false);
+ * const reserved = await failures.reserve("10.0.0.7", () => false);
  * if (typeof reserved === "string") console.log(`refused: ${reserved}`);
  * else reserved.refund(); // the auth succeeded
  * ```
@@ -93,23 +107,41 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
       await o.buckets.refund(addressKey, perAddress).catch(() => {});
       return "town";
     }
-    let refunded = false;
+    let ended = false;
+    inFlight.set(address, (inFlight.get(address) ?? 0) + 1);
+    const end = () => {
+      if (ended) return false;
+      ended = true;
+      const left = (inFlight.get(address) ?? 1) - 1;
+      if (left > 0) inFlight.set(address, left);
+      else inFlight.delete(address);
+      return true;
+    };
     return {
       refund() {
-        if (refunded) return;
-        refunded = true;
+        if (!end()) return;
         o.buckets.refund(addressKey, perAddress).catch(() => {});
         if (!known) o.buckets.refund("btp-auth:*", total).catch(() => {});
       },
+      spend() {
+        end();
+      },
     };
   };
+  // Reservations this process holds per address, their auths not ended yet.
+  const inFlight = new Map<string, number>();
   const waitMs = o.waitMs ?? 1_500;
+  const inFlightWaitMs = o.inFlightWaitMs ?? 5_000;
   return {
     async reserve(address, known) {
-      const until = now() + waitMs;
+      const start = now();
       for (let pause = FIRST_PAUSE_MS;; pause = Math.min(2 * pause, LAST_PAUSE_MS)) {
-        const r = await once(address, known);
-        if (typeof r !== "string" || now() + pause > until) return r;
+        const r = await once(address, known());
+        if (typeof r !== "string") return r;
+        // Auths from the address in flight here: the bucket (or, for an address not known yet,
+        // the town's total) is held by them, not spent by failures; they end soon.
+        const busy = (inFlight.get(address) ?? 0) > 0;
+        if (now() + pause > start + (busy ? inFlightWaitMs : waitMs)) return busy ? "busy" : r;
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     },

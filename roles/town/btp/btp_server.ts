@@ -248,11 +248,14 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
   const upgrade = async (address: string) => {
     let reserved: AuthFailureReservation | undefined;
     if (options.sharedAuthFailures !== undefined) {
-      const r = await options.sharedAuthFailures.reserve(address, throttle.isKnown(address))
+      const r = await options.sharedAuthFailures.reserve(address, () => throttle.isKnown(address))
         .catch(() => undefined);
       if (r === "address") {
         throttle.block(address);
         return { status: 429, text: "too many failed BTP auths from this address" };
+      }
+      if (r === "busy") {
+        return { status: 429, text: "too many BTP auths in flight from this address; retry" };
       }
       if (r === "town") {
         return { status: 429, text: "too many failed BTP auths on this town; retry later" };
@@ -297,6 +300,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       try {
         auth = readAuth(bytes);
       } catch (err) {
+        reserved?.spend();
         failAuth(
           socket,
           bytes,
@@ -309,6 +313,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       }
       const account = options.accounts.authenticate(auth.username, auth.token);
       if (!account) {
+        reserved?.spend();
         failAuth(socket, bytes, address, "invalid auth_token");
         return;
       }
