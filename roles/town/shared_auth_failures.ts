@@ -55,8 +55,9 @@ export interface AuthFailureReservation {
 
 /**
  * Why a reservation was refused: the address's bucket, or the town's total, is empty; `busy`:
- * one of them is empty while auths from the address are still in flight on this process (honest
- * peers connecting at once, not failures: nothing to block).
+ * one of them is empty while auths from the address are still in flight on this process, or
+ * for an address that authenticated here before (honest peers connecting at once, perhaps
+ * through other processes, not failures: nothing to block).
  */
 export type AuthFailureRefusal = "address" | "town" | "busy";
 
@@ -138,9 +139,10 @@ export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFail
       for (let pause = FIRST_PAUSE_MS;; pause = Math.min(2 * pause, LAST_PAUSE_MS)) {
         const r = await once(address, known());
         if (typeof r !== "string") return r;
-        // Auths from the address in flight here: the bucket (or, for an address not known yet,
-        // the town's total) is held by them, not spent by failures; they end soon.
-        const busy = (inFlight.get(address) ?? 0) > 0;
+        // Auths from the address in flight here, or an address that authenticated here before
+        // (its honest peers may be reconnecting at once through other processes): the bucket
+        // may be held by auths in flight, not spent by failures; they end soon. Not blocked.
+        const busy = (inFlight.get(address) ?? 0) > 0 || known();
         if (now() + pause > start + (busy ? inFlightWaitMs : waitMs)) return busy ? "busy" : r;
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
