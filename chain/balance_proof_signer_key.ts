@@ -18,7 +18,7 @@ import {
   recoverableSignature,
   type TokenNetworkDomain,
 } from "./balance_proof.ts";
-import { type EcdsaRecoverer, loadNativeEcdsaRecover } from "./native_ecdsa_recover.ts";
+import { loadNativeEcdsaRecover } from "./native_ecdsa_recover.ts";
 
 /** Options for {@linkcode BalanceProofSignerKey}. */
 export interface BalanceProofSignerKeyOptions {
@@ -41,7 +41,6 @@ const DEFAULT_WINDOW = 8;
 // The generator with its own (wider) tables: noble's shared BASE keeps its default window, so
 // signing elsewhere in the process is unaffected.
 const generators = new Map<number, Point>();
-let nativeRecover: EcdsaRecoverer | null | undefined;
 
 function generator(windowSize: number): Point {
   let g = generators.get(windowSize);
@@ -109,7 +108,7 @@ export class BalanceProofSignerKey {
     }
     const digest = balanceProofDigest(proof, domain);
     // The system's libsecp256k1 when it can be used here (chain/native_ecdsa_recover.ts).
-    const native = this.#native ? nativeRecover ??= loadNativeEcdsaRecover() : null;
+    const native = this.#native ? loadNativeEcdsaRecover() : null;
     if (native !== null) {
       const key = native.recover(hexToBytes(signature).subarray(0, 64), sig.recovery ?? -1, digest);
       return key !== null && equalBytes(key, this.#uncompressed);
