@@ -72,6 +72,7 @@ async function serve(variant: Variant): Promise<void> {
     batches: town.writeBatches(),
     verifierBatches: town.writeCounters.verifierBatches,
     verifiedInline: town.writeCounters.verifiedInline,
+    verifiedOffThread: town.writeCounters.verifiedOffThread,
     commitsInline: town.writeCounters.commitsInline,
   }));
   await town.stop();
@@ -164,9 +165,10 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     mainCpuMsPerWrite,
     perBatch: variant.groupCommit ? usage.fulfilled / Math.max(1, usage.batches) : 1,
     clientCpuMsPerWrite,
-    perVerifierMessage: (usage.fulfilled - usage.verifiedInline) /
+    perVerifierMessage: (usage.fulfilled - usage.verifiedInline - usage.verifiedOffThread) /
       Math.max(1, usage.verifierBatches),
     verifiedInline: usage.verifiedInline as number,
+    verifiedOffThread: usage.verifiedOffThread as number,
     commitsInline: usage.commitsInline as number,
   };
 }
@@ -201,7 +203,7 @@ if (Deno.args[0] === "--serve") {
         `${r.clientCpuMsPerWrite.toFixed(3)} ms/write | ${
           r.perVerifierMessage.toFixed(1)
         } events/verifier message, ${r.verifiedInline} verified and ${r.commitsInline} ` +
-        `committed on the main thread | load ${await loadAverage()}`,
+        `committed on the main thread, ${r.verifiedOffThread} verified on the thread pool | load ${await loadAverage()}`,
     );
   }
 }

@@ -39,3 +39,23 @@ Deno.test("native schnorr: wrong lengths and a key off the curve are false, not 
   assertEquals(native!.verify(sig, msg, "00".repeat(31) + "05"), false);
   assertEquals(native!.verify(sig, msg, pub), true, "the good key still verifies");
 });
+
+Deno.test("native schnorr: off the thread (nonblocking FFI), the same answers as on it", async () => {
+  const a = schnorr.utils.randomSecretKey();
+  const pubA = bytesToHex(schnorr.getPublicKey(a));
+  assert(native?.verifyOffThread, "the native verifier has its nonblocking binding");
+  const cases = Array.from({ length: 64 }, (_, i) => {
+    const msg = crypto.getRandomValues(new Uint8Array(32));
+    const sig = schnorr.sign(msg, a);
+    if (i % 2 === 1) sig[i % 64] ^= 1 << (i % 8);
+    return { sig, msg, good: i % 2 === 0 };
+  });
+  // All at once: the calls run side by side on the pool's threads.
+  const answers = await Promise.all(
+    cases.map(({ sig, msg }) => native!.verifyOffThread!(sig, msg, pubA)),
+  );
+  assertEquals(answers, cases.map((c) => c.good));
+  const { sig, msg } = cases[0];
+  assertEquals(await native!.verifyOffThread!(sig.subarray(0, 63), msg, pubA), false);
+  assertEquals(await native!.verifyOffThread!(sig, msg, "00".repeat(31) + "05"), false);
+});

@@ -91,6 +91,28 @@ Deno.test("group commit: no worker until the first burst; that burst commits inl
   }
 });
 
+Deno.test("group commit: a lone insert with other writes under way goes to the worker", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "group_commit_test_" });
+  const path = `${dir}/events.sqlite`;
+  const store = openEventStore({ path });
+  let busy = false;
+  const committer = new GroupCommitter({ store, databasePath: path, busy: () => busy });
+  try {
+    await committer.startWorker();
+    assertEquals((await committer.insert({ event: note(0) })).status, "stored");
+    assertEquals(committer.inlineBatches, 1, "alone and not busy: inline");
+    busy = true;
+    assertEquals((await committer.insert({ event: note(1) })).status, "stored");
+    assertEquals(committer.inlineBatches, 1, "busy: the worker committed it");
+    assertEquals(committer.batches, 2);
+    assertEquals(store.size(), 2);
+  } finally {
+    await committer.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("group commit (worker): close() commits what is queued, then refuses inserts", async () => {
   const dir = await Deno.makeTempDir({ prefix: "group_commit_test_" });
   const path = `${dir}/events.sqlite`;

@@ -24,6 +24,28 @@ Deno.test("verifier pool: with the system's libsecp256k1, every event inline and
   }
 });
 
+Deno.test("verifier pool: with others under way, libsecp256k1 checks on the thread pool, same answers", async () => {
+  const pool = new WriteVerifierPool({ workers: 1 });
+  try {
+    const forged = { ...signed(12), sig: signed(15).sig }; // its id right, its signature not
+    const badId = { ...signed(13), content: "changed" };
+    const events = [signed(10), forged, signed(11), badId];
+    const outcomes = await Promise.allSettled(
+      events.map((e) => pool.verify(e, { concurrent: true })),
+    );
+    assertEquals(outcomes.map((o) => o.status), ["fulfilled", "rejected", "fulfilled", "rejected"]);
+    const reasons = outcomes.map((o) =>
+      o.status === "rejected" ? (o.reason as EventValidationError).reason : "ok"
+    );
+    assertEquals(reasons, ["ok", "bad-sig", "ok", "bad-id"]);
+    assertEquals(pool.verifiedOffThread, 4);
+    assertEquals(pool.verifiedInline, 0);
+    assertEquals(pool.started, 0, "no worker isolate");
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("verifier pool: no worker while idle or one write at a time; the first burst starts them", async () => {
   const pool = new WriteVerifierPool({ workers: 1, inlineWhenNative: false });
   try {

@@ -18,7 +18,7 @@ import {
   RelayPricingError,
 } from "../../../protocol/relay_pricing.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
-import type { WriteVerifierPool } from "./write_verifier_pool.ts";
+import type { VerifyOptions, WriteVerifierPool } from "./write_verifier_pool.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -138,13 +138,14 @@ export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent
 }
 
 /**
- * Checks id and signature (in the verifier pool's workers): F06 when wrong, T00 when the
+ * Checks id and signature (through the verifier pool; `concurrent`: other writes are under
+ * way, see {@linkcode VerifyOptions}): F06 when wrong, T00 when the
  * verifier itself is unavailable (never a wrong answer about the event).
  *
  * @example
  * ```ts
  * import { checkSignature } from "./write_checks.ts";
- * import type { WriteVerifierPool } from "./write_verifier_pool.ts";
+ * import type { VerifyOptions, WriteVerifierPool } from "./write_verifier_pool.ts";
  * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
  *
  * declare const event: NostrEvent;
@@ -152,9 +153,13 @@ export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent
  * await checkSignature(event, pool); // F06 when the id or signature is wrong
  * ```
  */
-export async function checkSignature(event: NostrEvent, pool: WriteVerifierPool): Promise<void> {
+export async function checkSignature(
+  event: NostrEvent,
+  pool: WriteVerifierPool,
+  options: VerifyOptions = {},
+): Promise<void> {
   try {
-    await pool.verify(event);
+    await pool.verify(event, options);
   } catch (err) {
     if (err instanceof EventValidationError) {
       if (err.reason === "verifier-unavailable") {

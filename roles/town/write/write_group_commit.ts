@@ -35,6 +35,11 @@ export interface GroupCommitterOptions {
   databasePath?: string;
   /** Most events per transaction. Default 256. */
   maxBatch?: number;
+  /**
+   * Other writes are under way (the pipeline knows): a lone insert then goes to the worker too,
+   * rather than fsyncing on the main thread while the others wait. Default: never busy.
+   */
+  busy?: () => boolean;
 }
 
 /** The commit worker failed or stopped: the events of its batch were not (known to be) stored. */
@@ -82,12 +87,14 @@ export class GroupCommitter {
   #workerFailed: string | undefined;
   #idle: (() => void)[] = [];
   #closed = false;
+  readonly #busy: () => boolean;
   /** Items of a failed batch still to be retried alone. */
   #singles = 0;
 
   constructor(options: GroupCommitterOptions) {
     this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? 256;
+    this.#busy = options.busy ?? (() => false);
     const path = options.databasePath;
     this.#path = path !== undefined && path !== ":memory:" ? path : undefined;
   }
@@ -190,16 +197,17 @@ export class GroupCommitter {
   }
 
   /**
-   * The worker is idle: a lone insert (nothing else arrived this loop turn) is committed here,
-   * since the worker's round trip (two thread wake-ups, slow on a loaded machine) would add to
+   * The worker is idle: a lone insert (nothing else arrived this loop turn, no other write under
+   * way) is committed here, since the worker's round trip (two thread wake-ups, slow on a loaded machine) would add to
    * its latency and nothing is waiting behind it; anything more goes to the worker.
    */
   #startBatch(): void {
     this.#scheduled = false;
     if (this.#inFlight) return;
-    if ((this.#queue.length === 1 && this.#singles === 0) || !this.#ready) {
+    const alone = this.#queue.length === 1 && !this.#busy();
+    if ((alone && this.#singles === 0) || !this.#ready) {
       // A burst starts the worker; until it has opened its connection, commits stay here.
-      if (this.#worker === undefined && this.#queue.length > 1) {
+      if (this.#worker === undefined && !alone) {
         this.#worker = this.#startWorker(this.#path!);
       }
       this.#flushInline();

@@ -116,6 +116,8 @@ export interface WriteCounters {
   readonly verifierBatches: number;
   /** Events verified on the main thread (a lone write with the workers idle, or no workers). */
   readonly verifiedInline: number;
+  /** Events whose signature libsecp256k1 checked on Deno's thread pool (others under way). */
+  readonly verifiedOffThread: number;
   /** Transactions committed on the main thread (a lone write with the commit worker idle). */
   readonly commitsInline: number;
 }
@@ -207,10 +209,16 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
   const sqlite = sqliteEventsOf(options.store);
   // SQLite: the group committer (a worker on its own connection). PostgreSQL batches concurrent
   // inserts into one transaction itself (state/postgres_event_store.ts).
+  // Paid writes being handled now: with others under way a write's signature is checked on the
+  // thread pool and its commit goes to the commit worker, off this thread (docs/SCALE.md "Paid
+  // writes per town"); a lone write keeps both here, where its answer comes soonest.
+  let underWay = 0;
+  const concurrent = () => underWay > 1;
   const committer: WriteCommitter = sqlite
     ? new GroupCommitter({
       store: sqlite,
       databasePath: options.groupCommit === false ? undefined : options.databasePath,
+      busy: concurrent,
     })
     : storeCommitter(store);
   const verifier = new WriteVerifierPool({ workers: options.verifierWorkers });
@@ -226,6 +234,9 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     },
     get verifiedInline() {
       return verifier.verifiedInline;
+    },
+    get verifiedOffThread() {
+      return verifier.verifiedOffThread;
     },
     get commitsInline() {
       return committer.inlineBatches;
@@ -337,7 +348,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     const shallow = shallowParse(prepare.data, maxBytes);
     const event = decodeEvent(shallow, maxBytes);
     checkWindow(event);
-    await checkSignature(event, verifier);
+    await checkSignature(event, verifier, { concurrent: concurrent() });
     if (options.responder.isForTown(event)) {
       return await answerSpsp(prepare, destination, event, from);
     }
@@ -375,6 +386,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     committer,
     close: () => verifier.close(),
     async handle(prepare, destination, from) {
+      underWay++;
       try {
         return await write(prepare, destination, from);
       } catch (err) {
@@ -385,6 +397,8 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
             `internal error: ${(err as Error).message ?? err}`,
           ),
         );
+      } finally {
+        underWay--;
       }
     },
   };
