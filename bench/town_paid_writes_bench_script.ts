@@ -43,6 +43,21 @@ async function cpuSeconds(file = "/proc/self/stat"): Promise<number> {
   return (Number(stat[11]) + Number(stat[12])) / 100;
 }
 
+/** CPU seconds of this process's threads by name (`comm`): where the off-main-thread time goes. */
+async function cpuSecondsByThreadName(): Promise<Record<string, number>> {
+  const byName: Record<string, number> = {};
+  for await (const task of Deno.readDir("/proc/self/task")) {
+    const text = await Deno.readTextFile(`/proc/self/task/${task.name}/stat`).catch(() => "");
+    if (text === "") continue; // the thread ended meanwhile
+    const name = task.name === String(Deno.pid)
+      ? "main"
+      : text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+    const stat = text.slice(text.lastIndexOf(") ") + 2).split(" ");
+    byName[name] = (byName[name] ?? 0) + (Number(stat[11]) + Number(stat[12])) / 100;
+  }
+  return byName;
+}
+
 async function serve(variant: Variant): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "town_bench_" });
   const secretKey = generateSecretKey();
@@ -68,6 +83,7 @@ async function serve(variant: Variant): Promise<void> {
     cpuSeconds: await cpuSeconds(),
     // The main thread is the serial part of a write: its share bounds writes/s on any machine.
     mainThreadCpuSeconds: await cpuSeconds(`/proc/self/task/${Deno.pid}/stat`),
+    threadCpuSeconds: await cpuSecondsByThreadName(),
     fulfilled: town.writeCounters.fulfilled,
     batches: town.writeBatches(),
     verifierBatches: town.writeCounters.verifierBatches,
@@ -170,6 +186,12 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     verifiedInline: usage.verifiedInline as number,
     verifiedOffThread: usage.verifiedOffThread as number,
     commitsInline: usage.commitsInline as number,
+    // ms a write per thread name (the main thread, the commit worker, Deno's blocking pool...).
+    threads: Object.entries(usage.threadCpuSeconds as Record<string, number>)
+      .filter(([, seconds]) => seconds > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, seconds]) => `${name} ${(seconds * 1000 / usage.fulfilled).toFixed(3)}`)
+      .join(", "),
   };
 }
 
@@ -203,7 +225,8 @@ if (Deno.args[0] === "--serve") {
         `${r.clientCpuMsPerWrite.toFixed(3)} ms/write | ${
           r.perVerifierMessage.toFixed(1)
         } events/verifier message, ${r.verifiedInline} verified and ${r.commitsInline} ` +
-        `committed on the main thread, ${r.verifiedOffThread} verified on the thread pool | load ${await loadAverage()}`,
+        `committed on the main thread, ${r.verifiedOffThread} verified on the thread pool | ` +
+        `threads ms/write: ${r.threads} | load ${await loadAverage()}`,
     );
   }
 }
