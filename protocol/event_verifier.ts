@@ -291,8 +291,8 @@ function verifyDirect(event: NostrEvent, direct: SchnorrVerifier): void {
 /**
  * {@linkcode verifyEvent}'s answer with the signature checked off this thread: by the system's
  * libsecp256k1 on Deno's blocking thread pool (protocol/native_schnorr.ts), the id's SHA-256
- * here. This thread spends about 15 us of the check instead of about 50, the process a little
- * more in all, and the answer comes a thread hand-off later: for a thread with other work
+ * here. This thread spends about 20 us of the check instead of about 50, the process about 22 us
+ * more in all (bench/schnorr_off_thread_bench_script.ts), and the answer comes a thread hand-off later: for a thread with other work
  * waiting (the town's paid writes under load). Without the native library, the same as
  * `verifyEvent`. Rejects with {@linkcode EventValidationError} (`bad-id`, `bad-sig`).
  *

@@ -6,8 +6,8 @@
  *
  * Two ways to call it: {@linkcode SchnorrVerifier.verify} on the calling thread, and
  * {@linkcode SchnorrVerifier.verifyOffThread}, the same function declared `nonblocking` (Deno runs
- * it on its blocking thread pool and resolves a Promise): the caller's thread spends about 8 us
- * instead of about 40, the process about 15 us more in all, and a lone call waits longer (a
+ * it on its blocking thread pool and resolves a Promise): the caller's thread spends 10-15 us
+ * instead of about 40, the process 22-24 us more in all (bench/schnorr_off_thread_bench_script.ts), and a lone call waits longer (a
  * thread hand-off each way). The town uses it while other writes are under way
  * (docs/SCALE.md "Paid writes per town"). Verifying through a shared context is safe from many
  * threads (libsecp256k1 only reads it).

@@ -1,9 +1,9 @@
 /**
  * A fast full decode of a TOON event in the layout this project's encoder writes (and
  * Crosstown's): the seven keys in NIP-01 order, `tags[N]:` with one inline `  - [M]: ...` line
- * per tag, hex and integers unquoted. 5-7x faster than `@toon-format/toon`'s `decode` for a
- * small event (1.8-2.2 us against 10.6-12.4 for a 200-byte note, 2.4-3.2 against 18-21 for a
- * job request with four tags), the largest decoding cost of a town's paid write (docs/SCALE.md
+ * per tag, hex and integers unquoted. 5-8x faster than `@toon-format/toon`'s `decode` for a
+ * small event (bench/toon_event_decode_bench_script.ts: 1.9 us against 10.1 for a 200-byte note,
+ * 2.7 against 20.5 for a job request with four tags), the largest decoding cost of a town's paid write (docs/SCALE.md
  * "Paid writes per town").
  *
  * It never guesses: anything outside the forms it knows for certain decode to a string (an

@@ -10,7 +10,7 @@
  * FFI, protocol/native_schnorr.ts) every event is verified inline and no worker is started: a
  * worker's message costs more than the verification (docs/SCALE.md "Paid writes per town").
  * While other writes are under way (the caller says so) the signature goes to Deno's blocking
- * thread pool instead (`verifyEventOffThread`: no copy of the event, about 8 us of this thread
+ * thread pool instead (`verifyEventOffThread`: no copy of the event, 10-15 us of this thread
  * instead of about 40); a lone write is verified here, where its answer comes soonest.
  *
  * The workers start at the first burst (two or more events waiting at once), not with the
