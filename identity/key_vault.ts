@@ -249,6 +249,22 @@ async function importAesKey(keyBytes: Uint8Array): Promise<CryptoKey> {
 }
 
 async function keyCheck(keyBytes: Uint8Array): Promise<string> {
+  return bytesToHex((await labelMac(keyBytes, CHECK_LABEL)).subarray(0, 16));
+}
+
+/**
+ * HMAC-SHA256 of a fixed label under a key derived by {@linkcode deriveVaultKey}: the vault's
+ * key check, and the node's passphrase proof (identity/passphrase_proof.ts).
+ *
+ * @example
+ * ```ts
+ * import { labelMac } from "./key_vault.ts";
+ *
+ * const mac = await labelMac(new Uint8Array(32), new TextEncoder().encode("a label"));
+ * console.assert(mac.length === 32);
+ * ```
+ */
+export async function labelMac(keyBytes: Uint8Array, label: Uint8Array): Promise<Uint8Array> {
   const hmac = await crypto.subtle.importKey(
     "raw",
     keyBytes as BufferSource,
@@ -256,6 +272,5 @@ async function keyCheck(keyBytes: Uint8Array): Promise<string> {
     false,
     ["sign"],
   );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmac, CHECK_LABEL));
-  return bytesToHex(mac.subarray(0, 16));
+  return new Uint8Array(await crypto.subtle.sign("HMAC", hmac, label as BufferSource));
 }

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { argon2id } from "hash-wasm";
 import { loadNativeArgon2id } from "../../identity/native_argon2.ts";
 import { openSecret, sealSecret } from "../../identity/key_vault.ts";
+import { runDenyingFfi } from "../support/deny_ffi_script.ts";
 
 Deno.test("native Argon2id: loaded here (libargon2 installed by setup) and equal to hash-wasm's on random inputs", async () => {
   const native = await loadNativeArgon2id();
@@ -75,25 +76,8 @@ Deno.test("a vault sealed with FFI denied (hash-wasm) opens with the native Argo
       console.log(JSON.stringify({ native, opened: new TextDecoder().decode(await openSecret(JSON.parse(arg), "pässphrase")) }));
     }
   `;
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  try {
-    await Deno.writeTextFile(file, script);
-    const run = async (args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--deny-ffi",
-          `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
-          file,
-          ...args,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout));
-    };
+  const run = async (args: string[]) => JSON.parse(await runDenyingFfi(script, args));
+  {
     // Sealed without FFI, opened here with it.
     const portable = await run(["seal"]);
     assertEquals(portable.native, false);
@@ -105,7 +89,5 @@ Deno.test("a vault sealed with FFI denied (hash-wasm) opens with the native Argo
     const sealed = await sealSecret("the secret", "pässphrase", { kdf });
     const opened = await run(["open", JSON.stringify(sealed)]);
     assertEquals(opened, { native: false, opened: "the secret" });
-  } finally {
-    await Deno.remove(file);
   }
 });
