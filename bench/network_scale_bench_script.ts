@@ -1401,8 +1401,9 @@ try {
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(
       `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
-        `${paidOut.settled} settled (${paidOut.settledByNode.length} by the provider's node ` +
-        `first), ${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} ` +
+        `${paidOut.settled} settled (${paidOut.settledByNode.length} by another first, ` +
+        `${paidOut.settledByNode.filter((s) => s.byProvider).length} of them by the provider's ` +
+        `node), ${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} ` +
         `failures, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
         `${paidOut.lateFulfills.count} late fulfills of ${paidOut.lateFulfills.amount} units, ` +
         `receiver's risk) in ` +
@@ -1714,7 +1715,7 @@ function payoutRows(p: any): string[][] {
         : `${p.lateFulfills.count} of ${p.lateFulfills.amount} base units on ${p.lateFulfills.providers} providers`,
     ],
     [
-      "payout channels opened / settled (of them without a claim kept; settled by the provider's node first; left on chain); deposit, threshold (M2M)",
+      "payout channels opened / settled (of them without a claim kept; settled by another first; left on chain); deposit, threshold (M2M)",
       `${p.channelsOpened} / ${p.settled} (${p.channelsWithoutClaim.length}; ${
         p.settledByNode?.length ?? "-"
       }; ${p.leftOnChain?.length ?? "-"}); ${Number(p.depositBaseUnits) / 1e6}, ${

@@ -89,11 +89,18 @@ export interface ScalePayoutsSettled {
   /** Payout channels closed and settled (by the harness or by the provider's node). */
   settled: number;
   /**
-   * Of those, settled by the provider's node (its watcher, after the timeout) before the
-   * harness's settle: the settle on chain (its transaction and sender: the provider's address)
-   * and why the harness's own was refused.
+   * Of those, settled by another before the harness's settle: the provider's node (its watcher,
+   * its key: `byProvider`, the harness's own settle having been refused) or the town's watch of
+   * its payout channels (the town's key). The settle on chain (its transaction and sender) and
+   * why the harness's own was refused.
    */
-  settledByNode: { channelId: string; tx?: string; from?: string; ours: string }[];
+  settledByNode: {
+    channelId: string;
+    tx?: string;
+    from?: string;
+    byProvider: boolean;
+    ours: string;
+  }[];
   /** Payout channels still on chain (open or closed: a deposit locked) after the settles. */
   leftOnChain: string[];
   /** Closes and settles that failed. */
@@ -264,11 +271,9 @@ export async function settleScalePayouts(
           if ((await c.payee.getChannel(id)).state === "closed") {
             const outcome = await settleClosedChannel(c.payee, id, c.record.openTx);
             if (outcome.by === "another") {
-              settledByNode.push({
-                channelId: id,
-                ...await settleTx(c.payee, id),
-                ours: outcome.refused,
-              });
+              const settle = await settleTx(c.payee, id);
+              const byProvider = settle.from?.toLowerCase() === c.payee.address.toLowerCase();
+              settledByNode.push({ channelId: id, ...settle, byProvider, ours: outcome.refused });
             }
           }
           settled++;
