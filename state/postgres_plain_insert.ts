@@ -2,10 +2,10 @@
  * A run of plain events (not kind 5, not replaceable, addressable or ephemeral, not expired)
  * inserted into the town's PostgreSQL store in ONE statement: the duplicate and deletion checks,
  * the rows, their tags and, when asked, the NOTIFY of the rows to the town's other processes
- * (docs/ARCHITECTURE.md "The roles", docs/SCALE.md "On PostgreSQL: 1, 2 and 3 processes"). The three or four statements it replaces
- * each cost a round trip to the server while the batch's author locks were held; with this and
- * the locks' statement sent together (pipelined), a batch of plain writes is BEGIN, one send,
- * COMMIT (state/postgres_event_store.ts).
+ * (docs/ARCHITECTURE.md "The roles", docs/SCALE.md "On PostgreSQL: 1, 2 and 3 processes"). The
+ * three or four statements it replaces each cost a round trip to the server while the batch's
+ * author locks were held; with this and the locks' statement sent together (pipelined), a batch
+ * of plain writes is BEGIN, one send, COMMIT (state/postgres_event_store.ts).
  *
  * The statement runs after the authors' advisory locks are taken, in a statement of its own
  * before it: READ COMMITTED takes its snapshot when a statement starts, so the checks here see
