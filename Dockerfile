@@ -35,9 +35,9 @@ RUN deno eval 'const { dependencies: d } = JSON.parse(Deno.readTextFileSync("/tm
 FROM ${BASE}
 # util-linux (unshare, setpriv, mount, pivot_root) and bash build the sandbox; git, tar and gzip
 # serve the ci-run skill; libsecp256k1-1 verifies the town's paid writes natively
-# (protocol/native_schnorr.ts).
+# (protocol/native_schnorr.ts); libargon2-1 derives the passphrase's key (identity/native_argon2.ts).
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      bash ca-certificates git gzip tar util-linux mount libsecp256k1-1 \
+      bash ca-certificates git gzip tar util-linux mount libsecp256k1-1 libargon2-1 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 turnpike
 COPY --from=deno /deno /usr/local/bin/deno

@@ -1401,7 +1401,10 @@ try {
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(
       `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
-        `${paidOut.settled} settled, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
+        `${paidOut.settled} settled (${paidOut.settledByNode.length} by another first, ` +
+        `${paidOut.settledByNode.filter((s) => s.byProvider).length} of them by the provider's ` +
+        `node), ${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} ` +
+        `failures, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
         `${paidOut.lateFulfills.count} late fulfills of ${paidOut.lateFulfills.amount} units, ` +
         `receiver's risk) in ` +
         `${paidOut.seconds.toFixed(1)} s`,
@@ -1712,10 +1715,12 @@ function payoutRows(p: any): string[][] {
         : `${p.lateFulfills.count} of ${p.lateFulfills.amount} base units on ${p.lateFulfills.providers} providers`,
     ],
     [
-      "payout channels opened / settled (of them without a claim kept); deposit, threshold (M2M)",
-      `${p.channelsOpened} / ${p.settled} (${p.channelsWithoutClaim.length}); ${
-        Number(p.depositBaseUnits) / 1e6
-      }, ${Number(p.thresholdBaseUnits) / 1e6}`,
+      "payout channels opened / settled (of them without a claim kept; settled by another first; left on chain); deposit, threshold (M2M)",
+      `${p.channelsOpened} / ${p.settled} (${p.channelsWithoutClaim.length}; ${
+        p.settledByNode?.length ?? "-"
+      }; ${p.leftOnChain?.length ?? "-"}); ${Number(p.depositBaseUnits) / 1e6}, ${
+        Number(p.thresholdBaseUnits) / 1e6
+      }`,
     ],
     [
       "payout claims sent (of them at the end); per job done",

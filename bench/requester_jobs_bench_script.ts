@@ -338,7 +338,14 @@ async function trace(n: number) {
     const t: number[] = [];
     for (let i = 0; i < 20; i++) {
       const a = performance.now();
-      const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped" }).spawn();
+      // The echo skill's `#!/usr/bin/env deno` finds this Deno first on PATH, as in a sandbox.
+      const path = `${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}`;
+      const child = new Deno.Command(cmd, {
+        args,
+        env: { PATH: path },
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
       const w = child.stdin.getWriter();
       await w.write(new TextEncoder().encode(input));
       await w.close();

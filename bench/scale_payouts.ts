@@ -5,7 +5,8 @@
  * runs them in the town processes), the providers keep the claims
  * (roles/channels/payout_receiver.ts). At the end every town pays what it still owes
  * (`payAll`, as `demo` does with `payNow`), each provider closes its payout channel with the
- * town's newest claim it kept, anvil's clock passes the settle timeout and it settles; then
+ * town's newest claim it kept, anvil's clock passes the settle timeout and it settles (or its
+ * node's watcher settles first, with the same key: settled all the same, said by whom); then
  * per provider its token balance change is compared with what the towns' books say they
  * forwarded to it and with what its payment log says it earned, less its late FULFILLs (packets
  * it fulfilled after its town gave them up, the receiver's risk in ILP: counted apart).
@@ -15,6 +16,8 @@
 import { LOCAL_CHAIN, resolveChainConfig } from "../config/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { increaseTime } from "../chain/anvil.ts";
+import { parseAbiItem } from "viem";
+import { settleClosedChannel } from "../roles/channels/channel_settle.ts";
 import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
@@ -83,8 +86,23 @@ export interface ScalePayoutsSettled {
   claimsSent: number;
   /** Of those, signed at the end (`payAll`). */
   claimsAtEnd: number;
-  /** Payout channels closed and settled. */
+  /** Payout channels closed and settled (by the harness or by the provider's node). */
   settled: number;
+  /**
+   * Of those, settled by another before the harness's settle: the provider's node (its watcher,
+   * its key: `byProvider`, the harness's own settle having been refused) or the town's watch of
+   * its payout channels (the town's key). The settle on chain (its transaction and sender) and
+   * why the harness's own was refused.
+   */
+  settledByNode: {
+    channelId: string;
+    tx?: string;
+    from?: string;
+    byProvider: boolean;
+    ours: string;
+  }[];
+  /** Payout channels still on chain (open or closed: a deposit locked) after the settles. */
+  leftOnChain: string[];
   /** Closes and settles that failed. */
   failures: string[];
   /**
@@ -239,22 +257,38 @@ export async function settleScalePayouts(
   );
   progress(`payouts: ${closing.length} payout channels closed (${took()})`);
   if (closing.length > 0) await increaseTime(run.chain.anvil.rpcUrl, Number(timeout) + 1);
+  // The provider's node settles its payout channels too once the timeout is over (its watcher,
+  // roles/channels/payout_receiver.ts, with the same key): a settle of ours that comes second
+  // is refused, the channel settled all the same (roles/channels/channel_settle.ts).
   let settled = 0;
+  const settledByNode: ScalePayoutsSettled["settledByNode"] = [];
   const settleQueue = [...closing];
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
       for (let c = settleQueue.shift(); c !== undefined; c = settleQueue.shift()) {
+        const id = c.record.channelId;
         try {
-          if ((await c.payee.getChannel(c.record.channelId)).state === "closed") {
-            await c.payee.settleChannel(c.record.channelId);
+          if ((await c.payee.getChannel(id)).state === "closed") {
+            const outcome = await settleClosedChannel(c.payee, id, c.record.openTx);
+            if (outcome.by === "another") {
+              const settle = await settleTx(c.payee, id);
+              const byProvider = settle.from?.toLowerCase() === c.payee.address.toLowerCase();
+              settledByNode.push({ channelId: id, ...settle, byProvider, ours: outcome.refused });
+            }
           }
           settled++;
         } catch (err) {
-          failures.push(`${c.record.channelId}: settle: ${(err as Error).message.split("\n")[0]}`);
+          failures.push(`${id}: settle: ${(err as Error).message.split("\n")[0]}`);
         }
       }
     }),
   );
+  // No deposit is left locked: every payout channel closed above is gone from the chain.
+  const leftOnChain: string[] = [];
+  for (const c of closing) {
+    const state = (await c.payee.getChannel(c.record.channelId)).state;
+    if (state !== "none") leftOnChain.push(`${c.record.channelId}: ${state}`);
+  }
   for (const p of payees) {
     const kept = await keptOf(p);
     const payout = await client(p.secretKey).tokenBalance() - (before.get(p.account) ?? 0n);
@@ -304,7 +338,8 @@ export async function settleScalePayouts(
     String(all.reduce((a, f) => a + BigInt(f[k]), 0n));
   const claimsSent = [...claimsAfter.values()].reduce((a, b) => a + b, 0);
   return {
-    payoutChainEqualsBooks: all.every(agrees) && failures.length === 0,
+    payoutChainEqualsBooks: all.every(agrees) && failures.length === 0 &&
+      leftOnChain.length === 0,
     lateFulfills: {
       count: all.reduce((a, f) => a + f.lateFulfills, 0),
       amount: total("lateFulfilled"),
@@ -314,6 +349,8 @@ export async function settleScalePayouts(
     claimsSent,
     claimsAtEnd: claimsSent - [...claimsBefore.values()].reduce((a, b) => a + b, 0),
     settled,
+    settledByNode,
+    leftOnChain,
     failures,
     channelsWithoutClaim: withoutClaim,
     payAll,
@@ -325,6 +362,28 @@ export async function settleScalePayouts(
     seconds: (performance.now() - started) / 1000,
   };
 }
+
+/** The transaction that settled a channel and its sender (from the ChannelSettled log). */
+async function settleTx(
+  client: TokenNetworkClient,
+  channelId: `0x${string}`,
+): Promise<{ tx?: string; from?: string }> {
+  const logs = await client.publicClient.getLogs({
+    address: client.tokenNetworkAddress,
+    event: CHANNEL_SETTLED,
+    args: { channelId },
+    fromBlock: 0n,
+    toBlock: "latest",
+  }).catch(() => []);
+  const hash = logs[0]?.transactionHash ?? undefined;
+  if (hash === undefined) return {};
+  const tx = await client.publicClient.getTransaction({ hash }).catch(() => undefined);
+  return { tx: hash, from: tx?.from };
+}
+
+const CHANNEL_SETTLED = parseAbiItem(
+  "event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2)",
+);
 
 function sum(records: readonly ChannelRecord[]): bigint {
   return records.reduce((a, r) => a + r.received, 0n);

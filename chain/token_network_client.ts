@@ -717,7 +717,9 @@ export class TokenNetworkClient {
         args,
         account: this.account,
       });
-      hash = await this.#wallet.writeContract(request);
+      // The whole ABI, not the simulation's (its function only): a revert at the gas estimate
+      // (the state moved since the simulation) is then decoded too, not a bare `Reverted()`.
+      hash = await this.#wallet.writeContract({ ...request, abi } as typeof request);
     } catch (err) {
       throw toChainTxError(fn, err);
     }

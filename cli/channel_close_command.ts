@@ -102,7 +102,9 @@ export async function channelClose(opts: CosignCliOptions, id: string): Promise<
         : "";
       infoLine(
         opts,
-        `Settled ${record.channelId} (tx ${step.tx}): sent ${fmt(record.sent)}${back}`,
+        `Settled ${record.channelId} (${step.tx ? `tx ${step.tx}` : step.settledBy}): sent ${
+          fmt(record.sent)
+        }${back}`,
       );
     }
   } finally {

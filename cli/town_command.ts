@@ -322,7 +322,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       cause: err,
     });
   }
-  hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet);
+  hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet, watchEveryMs);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
   using _renewals = reloadOnHangup(node, opts.output === "json");
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
@@ -362,6 +362,7 @@ async function startPayouts(
   signer: NodeSigner,
   chains: Record<string, unknown> | undefined,
   allowMainnet: boolean | undefined,
+  watchEveryMs: number | undefined,
 ): Promise<TownPayoutHooks | undefined> {
   const policy = config.payouts ?? DEFAULT_TOWN_PAYOUTS;
   const addresses = policy.addresses ?? {};
@@ -400,9 +401,10 @@ async function startPayouts(
     log: (line: string) => console.error(line),
   };
   if (config.storeUrl === undefined) {
-    const one = new TownPayouts(payouts);
+    // Its payout channels watched (a close by the peer; settled after the timeout).
+    const one = new TownPayouts({ ...payouts, watchIntervalMs: watchEveryMs });
     // In the background: finishing an open a crash interrupted is chain transactions.
-    void one.resumeOpens();
+    void one.resumeOpens().then(() => one.watchKept());
     return one;
   }
   // A town of several processes: the books and the payout channels in the shared store.

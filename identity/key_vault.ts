@@ -1,6 +1,7 @@
 /**
- * Encryption of a secret (mnemonic or raw key) at rest: Argon2id (hash-wasm) derives a 32-byte
- * key from the passphrase, AES-256-GCM (WebCrypto) seals the secret. The blob is
+ * Encryption of a secret (mnemonic or raw key) at rest: Argon2id derives a 32-byte key from the
+ * passphrase (the system's libargon2 where FFI is allowed, identity/native_argon2.ts; hash-wasm,
+ * loaded then, otherwise), AES-256-GCM (WebCrypto) seals the secret. The blob is
  * `base64(salt16 | nonce12 | ciphertext+tag16)`.
  *
  * A separate 16-byte key check (HMAC-SHA256 of a fixed label under the derived key) tells a wrong
@@ -9,9 +10,9 @@
  *
  * @module
  */
-import { argon2id } from "hash-wasm";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
+import { loadNativeArgon2id } from "./native_argon2.ts";
 
 export { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 
@@ -212,6 +213,23 @@ function isInt(v: unknown, min: number, max: number): boolean {
 }
 
 async function deriveKey(passphrase: string, salt: Uint8Array, kdf: VaultKdfParams) {
+  const native = await loadNativeArgon2id();
+  if (native) {
+    const password = new TextEncoder().encode(passphrase.normalize("NFC"));
+    try {
+      return await native({
+        password,
+        salt,
+        iterations: kdf.iterations,
+        parallelism: kdf.parallelism,
+        memoryKiB: kdf.memoryKiB,
+        hashLength: kdf.hashLength,
+      });
+    } finally {
+      password.fill(0);
+    }
+  }
+  const { argon2id } = await import("hash-wasm");
   return await argon2id({
     password: passphrase.normalize("NFC"),
     salt,
@@ -231,6 +249,22 @@ async function importAesKey(keyBytes: Uint8Array): Promise<CryptoKey> {
 }
 
 async function keyCheck(keyBytes: Uint8Array): Promise<string> {
+  return bytesToHex((await labelMac(keyBytes, CHECK_LABEL)).subarray(0, 16));
+}
+
+/**
+ * HMAC-SHA256 of a fixed label under a key derived by {@linkcode deriveVaultKey}: the vault's
+ * key check, and the node's passphrase proof (identity/passphrase_proof.ts).
+ *
+ * @example
+ * ```ts
+ * import { labelMac } from "./key_vault.ts";
+ *
+ * const mac = await labelMac(new Uint8Array(32), new TextEncoder().encode("a label"));
+ * console.assert(mac.length === 32);
+ * ```
+ */
+export async function labelMac(keyBytes: Uint8Array, label: Uint8Array): Promise<Uint8Array> {
   const hmac = await crypto.subtle.importKey(
     "raw",
     keyBytes as BufferSource,
@@ -238,6 +272,5 @@ async function keyCheck(keyBytes: Uint8Array): Promise<string> {
     false,
     ["sign"],
   );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmac, CHECK_LABEL));
-  return bytesToHex(mac.subarray(0, 16));
+  return new Uint8Array(await crypto.subtle.sign("HMAC", hmac, label as BufferSource));
 }

@@ -7,8 +7,9 @@
  * The node derives it once, when it unlocks the wallet, and keeps only the proof; each paying
  * request carries the command's, compared in constant time. The proof is in no file (the
  * wallet's key check is another label, truncated), so reading the state dir does not give it;
- * only the passphrase does, at the Argon2id cost. Argon2id (hash-wasm) is loaded at the first
- * proof, not with this module: the node's socket imports it for {@linkcode proofMatches} alone.
+ * only the passphrase does, at the Argon2id cost. The vault (and its Argon2id) is loaded at the
+ * first proof, not with this module: the node's socket imports it for {@linkcode proofMatches}
+ * alone.
  *
  * @module
  */
@@ -31,17 +32,10 @@ const PROOF_LABEL = new TextEncoder().encode("turnpike node request proof v1");
  * ```
  */
 export async function passphraseProof(sealed: SealedSecret, passphrase: string): Promise<string> {
-  const { deriveVaultKey } = await import("./key_vault.ts");
+  const { deriveVaultKey, labelMac } = await import("./key_vault.ts");
   const keyBytes = await deriveVaultKey(sealed, passphrase);
   try {
-    const hmac = await crypto.subtle.importKey(
-      "raw",
-      keyBytes as BufferSource,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    return bytesToHex(new Uint8Array(await crypto.subtle.sign("HMAC", hmac, PROOF_LABEL)));
+    return bytesToHex(await labelMac(keyBytes, PROOF_LABEL));
   } finally {
     keyBytes.fill(0);
   }

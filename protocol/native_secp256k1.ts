@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { openNativeLibrary } from "./native_library.ts";
 
 /** The names the library is looked up by (the loader's search path), first found wins. */
 const LIBRARY_NAMES = [
@@ -36,21 +37,5 @@ export const SECP256K1_CONTEXT_FLAGS = 257 | 513;
 export function openNativeSecp256k1<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): Deno.DynamicLibrary<S> | undefined {
-  if (!ffiAllowed()) return undefined;
-  for (const name of LIBRARY_NAMES) {
-    try {
-      return Deno.dlopen(name, symbols);
-    } catch {
-      // Not under this name, or without one of the symbols: try the next.
-    }
-  }
-  return undefined;
-}
-
-function ffiAllowed(): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-  } catch {
-    return false;
-  }
+  return openNativeLibrary(LIBRARY_NAMES, symbols);
 }

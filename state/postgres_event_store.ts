@@ -37,7 +37,6 @@ import {
   indexedTags,
   type InsertItem,
   type InsertResult,
-  type InsertStatus,
   mergeQueryResults,
   parseAddress,
   planInsert,
@@ -47,6 +46,11 @@ import {
 } from "./event_store.ts";
 import { eventStoreSchema } from "./event_store_schema.ts";
 import { createPostgresSchema, openPostgresSchema } from "./postgres_schema.ts";
+import {
+  plainInsertResults,
+  type PlainInsertRow,
+  plainInsertStatement,
+} from "./postgres_plain_insert.ts";
 import type { CommittedElsewhere, TownStore } from "./town_store.ts";
 
 export { redactUrl } from "./postgres_schema.ts";
@@ -78,6 +82,10 @@ export const EVENTS_CHANNEL = "turnpike_events";
 const MAX_NOTIFY_BYTES = 7900;
 
 const SCHEMA = eventStoreSchema("postgres");
+/** The batch's authors' advisory locks, taken in the order given (sorted: no deadlock). */
+const AUTHOR_LOCKS =
+  "SELECT pg_advisory_xact_lock(k) FROM (SELECT k, i FROM unnest($1::bigint[]) " +
+  "WITH ORDINALITY AS t(k, i) ORDER BY i) s";
 
 type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
@@ -111,14 +119,6 @@ const FROM_UTF8 = new TextDecoder();
 export function pgText(value: string): string {
   if (!value.includes("\\") && !value.includes("\u0000")) return value;
   return value.replaceAll("\\", "\\\\").replaceAll("\u0000", "\\0");
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }
 
 /** The event store on PostgreSQL. Open it with {@linkcode openPostgresEventStore}. */
@@ -241,13 +241,22 @@ export class PostgresEventStore implements TownStore {
   }
 
   async #transaction(items: { event: NostrEvent; toon: string }[]): Promise<InsertResult[]> {
+    const authors = [...new Set(items.map((i) => i.event.pubkey))].sort();
+    const lockKeys = [authors.map(authorLockKey)];
+    if (items.every((i) => this.#isPlain(i.event))) {
+      // The common batch: the locks and one statement, sent together (state/postgres_plain_insert.ts).
+      const { sql, params } = plainInsertStatement(items, {
+        pgText,
+        notify: { channel: EVENTS_CHANNEL, origin: this.#origin },
+      });
+      const [, rows] = await this.#sql.begin((tx) => [
+        tx.unsafe(AUTHOR_LOCKS, lockKeys),
+        tx.unsafe<PlainInsertRow[]>(sql, params),
+      ]) as [unknown, PlainInsertRow[]];
+      return plainInsertResults(items, rows);
+    }
     return await this.#sql.begin(async (tx) => {
-      const authors = [...new Set(items.map((i) => i.event.pubkey))].sort();
-      await tx.unsafe(
-        "SELECT pg_advisory_xact_lock(k) FROM (SELECT k, i FROM unnest($1::bigint[]) " +
-          "WITH ORDINALITY AS t(k, i) ORDER BY i) s",
-        [authors.map(authorLockKey)],
-      );
+      await tx.unsafe(AUTHOR_LOCKS, lockKeys);
       const results: InsertResult[] = [];
       // Runs of plain events (no kind 5, not replaceable, ephemeral or expired) go in a few
       // statements for the whole run; they cannot affect one another, and a run ends at any
@@ -278,80 +287,13 @@ export class PostgresEventStore implements TownStore {
     return expiration === undefined || expiration > this.#now();
   }
 
-  /** Inserts a run of plain events: one check, one insert of the rows, one of their tags. */
+  /** Inserts a run of plain events in one statement (state/postgres_plain_insert.ts). */
   async #insertPlain(
     tx: Tx,
     run: { event: NostrEvent; toon: string }[],
   ): Promise<InsertResult[]> {
-    const ids = run.map((r) => r.event.id);
-    const known = await tx.unsafe<{ id: string; pubkey: string | null }[]>(
-      "SELECT id, NULL AS pubkey FROM events WHERE id = ANY($1::text[]) " +
-        "UNION ALL SELECT id, pubkey FROM deleted_ids WHERE id = ANY($1::text[])",
-      [ids],
-    );
-    const stored = new Set(known.filter((k) => k.pubkey === null).map((k) => k.id));
-    const deleted = new Set(
-      known.filter((k) => k.pubkey !== null).map((k) => `${k.id}${k.pubkey}`),
-    );
-    const status: InsertStatus[] = [];
-    const fresh: { event: NostrEvent; toon: string }[] = [];
-    for (const { event, toon } of run) {
-      if (stored.has(event.id)) status.push("duplicate");
-      else if (deleted.has(`${event.id}${event.pubkey}`)) status.push("rejected-deleted");
-      else {
-        stored.add(event.id); // the same event twice in one run: the second is a duplicate
-        status.push("stored");
-        fresh.push({ event, toon });
-      }
-    }
-    if (fresh.length > 0) {
-      const rows = await tx.unsafe<{ seq: string; id: string }[]>(
-        "INSERT INTO events (id, pubkey, kind, created_at, d_tag, expiration, json, toon) " +
-          "SELECT i, p, k, c, NULL, x, j, decode(t, 'base64') FROM unnest($1::text[], " +
-          "$2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) " +
-          "AS u(i, p, k, c, x, j, t) RETURNING seq, id",
-        [
-          fresh.map((f) => f.event.id),
-          fresh.map((f) => f.event.pubkey),
-          fresh.map((f) => f.event.kind),
-          fresh.map((f) => f.event.created_at),
-          fresh.map((f) => eventExpiration(f.event) ?? null),
-          fresh.map((f) => JSON.stringify(f.event)),
-          fresh.map((f) => toBase64(UTF8.encode(f.toon))),
-        ] as Param[],
-      );
-      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
-      const seqs: string[] = [];
-      const names: string[] = [];
-      const values: string[] = [];
-      const times: number[] = [];
-      for (const { event } of fresh) {
-        const indexed = new Set<string>();
-        for (const tag of event.tags) {
-          const key = tag[0] + "\u0000" + tag[1];
-          if (tag.length > 1 && tag[0].length === 1 && !indexed.has(key)) {
-            indexed.add(key);
-            seqs.push(seqOf.get(event.id)!);
-            names.push(pgText(tag[0]));
-            values.push(pgText(tag[1]));
-            times.push(event.created_at);
-          }
-        }
-      }
-      if (seqs.length > 0) {
-        await tx.unsafe(
-          "INSERT INTO tags (seq, name, value, created_at) " +
-            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
-          [seqs, names, values, times],
-        );
-      }
-    }
-    return run.map(({ event, toon }, i) => ({
-      status: status[i],
-      id: event.id,
-      removedIds: [],
-      toon,
-    }));
+    const { sql, params } = plainInsertStatement(run, { pgText });
+    return plainInsertResults(run, await tx.unsafe<PlainInsertRow[]>(sql, params));
   }
 
   async #notify(

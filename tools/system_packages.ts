@@ -2,9 +2,9 @@
  * Installs the system packages the test suite needs (Debian's docker.io and busybox-static for
  * the docker-build tests, tmux for the dashboard's terminal test, haproxy for the town behind a
  * TLS terminator, debootstrap for the image test's base, libsecp256k1-1 for the native signature
- * verifier, protocol/native_schnorr.ts) when they are missing and this runs as
- * root on an apt system; otherwise says
- * what to install and carries on (the tests that need an engine then fail saying so). Part of
+ * verifier, protocol/native_schnorr.ts, libargon2-1 for the passphrase's key,
+ * identity/native_argon2.ts) when they are missing and this runs as root on an apt system;
+ * otherwise says what to install and carries on (the tests that need an engine then fail saying so). Part of
  * `deno task setup`, which `deno task test` runs first; done in ~25 s once, nothing after.
  *
  * Usage: `deno run --allow-run --allow-env --allow-sys=uid tools/system_packages.ts`
@@ -25,6 +25,8 @@ const PACKAGES: Record<string, string> = {
 /** The Debian packages that are libraries, and the file name the loader finds each by. */
 const LIBRARIES: Record<string, string> = {
   "libsecp256k1-1": "libsecp256k1.so.1",
+  // The passphrase's Argon2id (identity/native_argon2.ts).
+  "libargon2-1": "libargon2.so.1",
 };
 
 async function hasLibrary(name: string): Promise<boolean> {

@@ -28,6 +28,7 @@ import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import type { ClaimBook } from "../../state/claim_book.ts";
 import { recordWithClaimBook } from "../../state/file_channel_book.ts";
+import { settleClosedChannel, settleFields } from "./channel_settle.ts";
 
 /** The chain calls a sync needs: `TokenNetworkClient` fits. */
 export interface ChannelChain {
@@ -289,8 +290,11 @@ export async function syncChannelWithChain(
     if (options.autoSettle && now > onChain.settleAt) {
       // Read again past the timeout (an update may have landed since the first read, none can
       // land after it): the settle pays by these proofs.
+      // Settled by another transaction first (the peer, a CLI run): booked all the same
+      // (roles/channels/channel_settle.ts).
       const final = await chain.getChannel(record.channelId);
-      fields.SettleTx = await chain.settleChannel(record.channelId);
+      const outcome = await settleClosedChannel(chain, record.channelId, record.openTx);
+      Object.assign(fields, settleFields(outcome, "SettleTx"));
       next = { ...settledBooks(next, final.participants, fields), status: "settled" };
     }
   }

@@ -29,6 +29,7 @@ import {
 } from "../../transport/btp_client.ts";
 import { partnerProof, settledBooks, withBookClaim } from "./channel_chain_sync.ts";
 import { closeCooperatively, type CooperativeSettleAgreement } from "./channel_cosign_request.ts";
+import { settleClosedChannel, settleFields } from "./channel_settle.ts";
 
 /** Options for {@linkcode closeChannelStep}. */
 export interface CloseChannelOptions {
@@ -73,10 +74,13 @@ export type ChannelCloseStep =
     settleAt: bigint;
   }
   | {
-    /** Settled after its timeout. */
+    /** Settled after its timeout: by our transaction `tx`, or by another sent first. */
     kind: "settled";
     record: ChannelRecord;
-    tx: `0x${string}`;
+    /** Our settle; undefined when another transaction settled it first (`settledBy`). */
+    tx?: `0x${string}`;
+    /** Another transaction settled it first, and why ours was refused (the audit field). */
+    settledBy?: string;
   }
   | {
     /** Nothing to do: the chain has no open or closed channel of that id (already settled). */
@@ -130,12 +134,16 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
     // Read again now that the timeout is over: an update may have landed since the first read,
     // and none can land after it. The settle pays by these proofs.
     const final = await client.getChannel(record.channelId);
-    const tx = await client.settleChannel(record.channelId);
-    const fields: Record<string, string> = { Tx: tx };
+    // The node's watcher (or the peer) may settle it at the same moment: then it is settled
+    // all the same, by the same proofs (roles/channels/channel_settle.ts).
+    const outcome = await settleClosedChannel(client, record.channelId, record.openTx);
+    const fields = settleFields(outcome, "Tx");
     // Booked as the settle paid: by the proofs on chain (claims the peer never took come back).
     record = { ...settledBooks(record, final.participants, fields), status: "settled" };
     await saveChannel(record, { stateDir, audit, action: "settle", fields });
-    return { kind: "settled", record, tx };
+    return outcome.by === "us"
+      ? { kind: "settled", record, tx: outcome.tx }
+      : { kind: "settled", record, settledBy: fields.SettledBy };
   }
   return { kind: "none", record };
 }

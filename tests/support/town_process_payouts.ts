@@ -11,6 +11,7 @@
 import { resolveChainConfig } from "../../config/chain_config.ts";
 import type { TownPayoutPolicy } from "../../config/town_settings.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
@@ -129,7 +130,8 @@ export async function startTownProcessPayouts(
     log: options.log,
   };
   const payouts = options.storeUrl === undefined
-    ? resumed(new TownPayouts(common))
+    // Watched as `town up` watches them ([channels] watch_interval's default).
+    ? resumed(new TownPayouts({ ...common, watchIntervalMs: DEFAULT_WATCH_INTERVAL_MS }))
     : await SharedTownPayouts.start({
       ...common,
       books: await openPostgresPayoutBooks({ url: options.storeUrl }),
@@ -159,6 +161,6 @@ export async function startTownProcessPayouts(
 
 /** A one-process town's payouts, finishing in the background an open a crash interrupted. */
 function resumed(payouts: TownPayouts): TownPayouts {
-  void payouts.resumeOpens();
+  void payouts.resumeOpens().then(() => payouts.watchKept());
   return payouts;
 }

@@ -239,6 +239,32 @@ const CASES: [string, Case][] = [
       [plain.id],
     );
   }],
+  [
+    "a batch of plain events only: stored, duplicates, a deleted id refused, tags",
+    async (store) => {
+      const gone = makeEvent(alice, 1, T0, [], "deleted before the batch");
+      await store.insert(gone);
+      await store.insert(makeEvent(alice, 5, T0 + 1, [["e", gone.id]]));
+      const before = makeEvent(bob, 1, T0 + 2, [["t", "old"]]);
+      await store.insert(before);
+      const fresh = makeEvent(bob, 1, T0 + 3, [["t", "new"], ["t", "new"], ["p", alicePub]]);
+      const other = makeEvent(alice, 1, T0 + 4, [["t", "new"]]);
+      const results = await store.insertBatch(
+        [fresh, before, gone, fresh, other].map((event) => ({ event })),
+      );
+      assertEquals(results.map((r) => r.status), [
+        "stored",
+        "duplicate",
+        "rejected-deleted",
+        "duplicate",
+        "stored",
+      ]);
+      assertEquals(results.map((r) => r.id), [fresh, before, gone, fresh, other].map((e) => e.id));
+      assertEquals(ids(await store.query([{ "#t": ["new"] }])), [other.id, fresh.id]);
+      assertEquals(ids(await store.query([{ "#p": [alicePub] }])), [fresh.id]);
+      assertEquals(await store.count([{ "#t": ["new"] }]), 2);
+    },
+  ],
   ["NIP-40 expired events are refused, hidden and purged", async (store, clock) => {
     const soon = makeEvent(alice, 1, T0, [["expiration", String(clock.now + 10)]]);
     const past = makeEvent(alice, 1, T0, [["expiration", String(clock.now - 1)]]);

@@ -10,6 +10,7 @@ import {
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { signFixtureEvent } from "../../fixtures/generate.ts";
 import { assertEquals } from "../support/assert.ts";
+import { runDenyingFfi } from "../support/deny_ffi_script.ts";
 
 const BACKENDS: VerifierBackend[] = ["libsecp256k1-native", "libsecp256k1", "nostr-wasm", "noble"];
 
@@ -55,22 +56,7 @@ Deno.test("without FFI: noble verifies until the WebAssembly is loaded, which st
     seen.push(verifierBackend(), String(refused));
     console.log(JSON.stringify(seen));
   `;
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, script);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--deny-ffi",
-      `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
-      file,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  await Deno.remove(file);
-  const text = new TextDecoder().decode(out.stdout).trim();
-  assertEquals(out.success, true, new TextDecoder().decode(out.stderr));
+  const text = await runDenyingFfi(script);
   assertEquals(JSON.parse(text), ["noble", "noble", "libsecp256k1", "true"]);
 });
 

@@ -12,6 +12,8 @@ import type { TokenNetworkClient } from "../../../chain/token_network_client.ts"
 import type { AuditLog } from "../../../state/audit_log.ts";
 import { type ChannelRecord, saveChannel } from "../../../state/channel_file.ts";
 import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 import { newChannelRecord } from "../../channels/channel_record_builder.ts";
 import {
   clearPayoutOpenIntent,
@@ -172,4 +174,65 @@ export async function adoptPayoutChannel(options: AdoptPayoutChannelOptions): Pr
   if (mine.deposit >= options.deposit) return mine.deposit;
   await client.setTotalDeposit(channelId, options.deposit);
   return options.deposit;
+}
+
+/** A town's payouts: {@linkcode TownPayouts} (peer_payout.ts) and the shared-store payouts. */
+export interface TownPayoutsOptions {
+  stateDir: string;
+  audit?: AuditLog;
+  ledger: PeerLedger;
+  /** The town's key. */
+  signer: NodeSigner;
+  /** The town's chain client (its key): opens and funds payout channels. */
+  client: TokenNetworkClient;
+  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
+  /** The town's deposit in a new payout channel. */
+  deposit: bigint;
+  /** Settle timeout of a new payout channel, seconds. Default 600. */
+  settleTimeout?: bigint;
+  /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */
+  peerAddress: (account: string) => `0x${string}` | undefined;
+  /** Sends a claim to a peer (`BtpPeerConnection.sendClaim`), rejects when it was not kept. */
+  send: (account: string, claim: Uint8Array) => Promise<void>;
+  log?: (line: string) => void;
+  /** Tests only: see {@linkcode OpenPayoutChannelOptions.afterOpenedForTests}. */
+  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
+  /**
+   * Watch the payout channels on chain, polling this often (`[channels] watch_interval`):
+   * roles/town/channels/payout_channel_watch.ts. Undefined: not watched.
+   */
+  watchIntervalMs?: number;
+}
+
+/**
+ * Opens the payout channel to a peer with a town's payout options (what {@linkcode TownPayouts}
+ * and the shared-store payouts both call).
+ *
+ * @example
+ * ```ts
+ * import { openTownPayoutChannel } from "./payout_channel_open.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
+ *
+ * declare const options: TownPayoutsOptions;
+ * declare const betaAddress: `0x${string}`;
+ * const record = await openTownPayoutChannel(options, "beta", betaAddress);
+ * ```
+ */
+export async function openTownPayoutChannel(
+  o: TownPayoutsOptions,
+  account: string,
+  peerAddress: `0x${string}`,
+): Promise<ChannelRecord> {
+  return await openPayoutChannel({
+    stateDir: o.stateDir,
+    audit: o.audit,
+    ledger: o.ledger,
+    account,
+    client: o.client,
+    peerAddress,
+    deposit: o.deposit,
+    settleTimeout: o.settleTimeout,
+    afterOpenedForTests: o.afterOpenedForTests,
+  });
 }

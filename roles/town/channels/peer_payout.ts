@@ -27,7 +27,6 @@ import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
 import { signClaim } from "../../../chain/claim_signer.ts";
-import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import type { AuditLog } from "../../../state/audit_log.ts";
 import {
   channelFilePath,
@@ -45,9 +44,11 @@ import {
 } from "../../../state/payout_open_intent.ts";
 import {
   adoptPayoutChannel,
-  openPayoutChannel,
+  openTownPayoutChannel,
   recordPayoutChannel,
+  type TownPayoutsOptions,
 } from "./payout_channel_open.ts";
+import { PayoutChannelWatch } from "./payout_channel_watch.ts";
 import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 
 /** Options for {@linkcode PeerPayout}. */
@@ -74,6 +75,8 @@ export {
   type AdoptPayoutChannelOptions,
   openPayoutChannel,
   type OpenPayoutChannelOptions,
+  openTownPayoutChannel,
+  type TownPayoutsOptions,
 } from "./payout_channel_open.ts";
 
 /**
@@ -139,6 +142,11 @@ export class PeerPayout {
   /** The channel file as last written. */
   record(): ChannelRecord {
     return this.#file.record();
+  }
+
+  /** The channel file's writer: the town's watch writes the chain's changes through it. */
+  get writer(): SentClaimWriter {
+    return this.#file;
   }
 
   /** Pays when what is owed beyond the newest claim reached the threshold (after a FULFILL). */
@@ -237,59 +245,6 @@ export class PeerPayout {
   }
 }
 
-export interface TownPayoutsOptions {
-  stateDir: string;
-  audit?: AuditLog;
-  ledger: PeerLedger;
-  /** The town's key. */
-  signer: NodeSigner;
-  /** The town's chain client (its key): opens and funds payout channels. */
-  client: TokenNetworkClient;
-  policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
-  /** The town's deposit in a new payout channel. */
-  deposit: bigint;
-  /** Settle timeout of a new payout channel, seconds. Default 600. */
-  settleTimeout?: bigint;
-  /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */
-  peerAddress: (account: string) => `0x${string}` | undefined;
-  /** Sends a claim to a peer (`BtpPeerConnection.sendClaim`), rejects when it was not kept. */
-  send: (account: string, claim: Uint8Array) => Promise<void>;
-  log?: (line: string) => void;
-  /** Tests only: see {@linkcode OpenPayoutChannelOptions.afterOpenedForTests}. */
-  afterOpenedForTests?: (channelId: `0x${string}`) => Promise<void>;
-}
-
-/**
- * Opens the payout channel to a peer with a town's payout options (what {@linkcode TownPayouts}
- * and the shared-store payouts both call).
- *
- * @example
- * ```ts
- * import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
- *
- * declare const options: TownPayoutsOptions;
- * declare const betaAddress: `0x${string}`;
- * const record = await openTownPayoutChannel(options, "beta", betaAddress);
- * ```
- */
-export async function openTownPayoutChannel(
-  o: TownPayoutsOptions,
-  account: string,
-  peerAddress: `0x${string}`,
-): Promise<ChannelRecord> {
-  return await openPayoutChannel({
-    stateDir: o.stateDir,
-    audit: o.audit,
-    ledger: o.ledger,
-    account,
-    client: o.client,
-    peerAddress,
-    deposit: o.deposit,
-    settleTimeout: o.settleTimeout,
-    afterOpenedForTests: o.afterOpenedForTests,
-  });
-}
-
 /**
  * Every peer's payouts: hand it each balance after a FULFILL (`TownNodeOptions.onOwed`); the
  * first payout due to a peer opens its channel (or resumes the one on the ledger).
@@ -330,9 +285,26 @@ export class TownPayouts {
    * nonce and share one approval.
    */
   #opening: Promise<unknown> = Promise.resolve();
+  readonly #watch: PayoutChannelWatch | undefined;
 
   constructor(options: TownPayoutsOptions) {
     this.#o = options;
+    this.#watch = options.watchIntervalMs === undefined ? undefined : new PayoutChannelWatch({
+      ...options,
+      chain: options.client,
+      intervalMs: options.watchIntervalMs,
+    });
+  }
+
+  /**
+   * At start, with a watch: every peer's payout channel on the ledger is watched again (an open
+   * one resumed for paying, a closed one until it is settled). Never rejects.
+   */
+  async watchKept(): Promise<void> {
+    if (!this.#watch) return;
+    for (const b of this.#o.ledger.balances()) {
+      if (b.payoutChannel) await this.#payout(b.account).catch(() => {});
+    }
   }
 
   /** After a FULFILL on the books: pays the peer when its payout is due. */
@@ -397,8 +369,9 @@ export class TownPayouts {
     return await this.#payouts.get(account);
   }
 
-  /** Stops every payout's interval and waits for their files. */
+  /** Stops the watch and every payout's interval and waits for their files. */
   async close(): Promise<void> {
+    await this.#watch?.stop();
     for (const p of this.#payouts.values()) await (await p.catch(() => undefined))?.close();
   }
 
@@ -457,7 +430,10 @@ export class TownPayouts {
     if (!payout) {
       payout = this.#open(account);
       this.#payouts.set(account, payout);
-      payout.catch(() => this.#payouts.delete(account));
+      payout.then(
+        (p) => p && this.#watch?.add(account, p.writer),
+        () => this.#payouts.delete(account),
+      );
     }
     return payout;
   }
@@ -468,9 +444,15 @@ export class TownPayouts {
     let record: ChannelRecord | undefined;
     if (known) {
       record = await readChannel(channelFilePath(o.stateDir, known));
-      if (record.status !== "open") record = undefined;
+      if (record.status !== "open") {
+        // Not replaced: a new channel's claims would start from nothing and pay again what this
+        // one paid (docs/OPERATIONS.md "Paying providers"). Settled by the watch meanwhile.
+        this.#watch?.addClosed(account, record);
+        o.log?.(`payout ${account}: channel ${known} is ${record.status}: no other is opened`);
+        return undefined;
+      }
       // Killed after the ledger line, before the intent's removal: the open is finished.
-      else await clearPayoutOpenIntent(o.stateDir, record.peerAddress);
+      await clearPayoutOpenIntent(o.stateDir, record.peerAddress);
     }
     if (!record) {
       const peerAddress = o.peerAddress(account);

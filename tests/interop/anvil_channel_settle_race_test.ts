@@ -1,0 +1,191 @@
+/**
+ * Two settles of one closed channel at once, on a real anvil with the real contract
+ * (roles/channels/channel_settle.ts): the payee's node watches its channel and settles after the
+ * timeout while its operator (or a script) runs the close's settle step too. Whichever comes
+ * second is refused by the chain; the channel is settled all the same, paid once by the proofs
+ * on chain, and the second one books it settled (`SettledBy`) instead of failing:
+ * - its transaction mined after the other's (anvil with automatic mining off, both sent, the
+ *   other with the higher tip): the watcher's sync (`syncChannelWithChain` with `autoSettle`);
+ * - the other mined between our read of the channel and our settle's simulation: the close's
+ *   step (`closeChannelStep`);
+ * - a settle refused while the channel is still there (before its timeout) is still an error;
+ * - a settle refused at its gas estimate (the other pending) names the contract's error, not a
+ *   bare `Reverted()` (the simulation's request holds only the function's ABI).
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import type { ChannelPair } from "../support/anvil_channel_pair.ts";
+import { aliceClaimSigner, openPairChannel } from "../support/pair_channel.ts";
+import { increaseTime } from "../../chain/anvil.ts";
+import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { TOKEN_NETWORK_ABI } from "../../chain/contract_artifacts.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { encodeFunctionData } from "viem";
+import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
+import { closeChannelStep } from "../../roles/channels/channel_close.ts";
+import { settleClosedChannel } from "../../roles/channels/channel_settle.ts";
+import type { ChannelRecord } from "../../state/channel_file.ts";
+
+const DEPOSIT = 1_000_000n;
+const PAID = 250_000n;
+const SETTLE_TIMEOUT = 600n;
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = await res.json() as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+/** Waits until anvil (mining off) holds `n` transactions. */
+async function pending(pair: ChannelPair, n: number): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    const status = (await rpc(pair.anvil.rpcUrl, "txpool_status")) as { pending: string };
+    if (Number(status.pending) === n) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`never ${n} transactions pending`);
+}
+
+/** Alice settles `channelId`, signed here with a high tip and a fixed gas: no estimate. */
+async function sendRawSettle(pair: ChannelPair, channelId: `0x${string}`) {
+  const alice = localEvmAccount(pair.aliceKey);
+  return await rpc(pair.anvil.rpcUrl, "eth_sendRawTransaction", [
+    await alice.signTransaction({
+      type: "eip1559",
+      chainId: pair.chain.chainId,
+      to: pair.alice.tokenNetworkAddress,
+      data: encodeFunctionData({
+        abi: TOKEN_NETWORK_ABI,
+        functionName: "settleChannel",
+        args: [channelId],
+      }),
+      nonce: await pair.alice.publicClient.getTransactionCount({ address: alice.address }),
+      gas: 300_000n,
+      maxFeePerGas: 200_000_000_000n,
+      maxPriorityFeePerGas: 100_000_000_000n,
+    }),
+  ]) as `0x${string}`;
+}
+
+/** A channel alice paid bob `PAID` over, closed by bob with her claim, its timeout passed. */
+async function closedChannel(pair: ChannelPair): Promise<ChannelRecord> {
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
+  const claim = await aliceClaimSigner(pair, channel.channelId, DEPOSIT).pay(PAID);
+  const record: ChannelRecord = {
+    ...channel.townRecord,
+    openTx: channel.openTx,
+    received: claim.transferredAmount,
+    receivedNonce: claim.nonce,
+    receivedSignature: claim.signature,
+  };
+  await pair.bob.closeChannel(channel.channelId, {
+    nonce: claim.nonce,
+    transferredAmount: claim.transferredAmount,
+    signature: claim.signature,
+  });
+  const after = await pair.bob.getChannel(channel.channelId);
+  await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
+  return { ...record, status: "closed", settleAt: after.settleAt };
+}
+
+Deno.test("a settle mined second is booked settled by the other (the watcher's sync, anvil)", async () => {
+  await using pair = await startChannelPair();
+  const record = await closedChannel(pair);
+  const bobBefore = await pair.bob.tokenBalance();
+  const aliceBefore = await pair.alice.tokenBalance();
+  // Both settles are sent before either is mined, ours first; the other pays a higher tip, so
+  // anvil mines it first and ours is mined after it, reverted.
+  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
+  const watcher = syncChannelWithChain(record, pair.bob, { autoSettle: true });
+  await pending(pair, 1);
+  const theirTx = await sendRawSettle(pair, record.channelId);
+  await pending(pair, 2);
+  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
+  await rpc(pair.anvil.rpcUrl, "evm_mine");
+  const sync = await watcher;
+  const theirs = await pair.alice.publicClient.getTransactionReceipt({ hash: theirTx });
+  assertEquals(theirs.status, "success", "the other settle was mined first");
+  assertEquals(sync.record.status, "settled");
+  assertEquals(sync.action, "settle");
+  assertEquals(sync.record.received, PAID, "booked by the proof on chain");
+  assertEquals(sync.fields.SettleTx, undefined);
+  assertStringIncludes(
+    sync.fields.SettledBy,
+    "another transaction first (ours: settleChannel reverted (tx 0x",
+  );
+  // Paid once: bob his claim, alice the rest of her deposit (gas is in ETH, not the token).
+  assertEquals(await pair.bob.tokenBalance() - bobBefore, PAID);
+  assertEquals(await pair.alice.tokenBalance() - aliceBefore, DEPOSIT - PAID);
+  assertEquals((await pair.bob.getChannel(record.channelId)).state, "none");
+});
+
+Deno.test("the close's settle step after another settle got in first is settled, not an error (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const record = await closedChannel(pair);
+  const stateDir = await Deno.makeTempDir({ prefix: "settle_race_" });
+  const bobBefore = await pair.bob.tokenBalance();
+  // The node's watcher settles between the step's read of the channel (closed, timeout over)
+  // and its own settle, which the contract then refuses.
+  let raced: `0x${string}` | undefined;
+  const client = new Proxy(pair.bob, {
+    get(target, key) {
+      if (key === "settleChannel") {
+        return async (id: `0x${string}`) => {
+          raced = await pair.alice.settleChannel(id);
+          return await target.settleChannel(id);
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as TokenNetworkClient;
+  const step = await closeChannelStep({
+    client,
+    record,
+    signer: undefined as never,
+    stateDir,
+    unilateral: true,
+    connectPeer: () => Promise.reject(new Error("not asked")),
+  });
+  assert(raced !== undefined, "the other settle was mined first");
+  assertEquals(step.kind, "settled");
+  if (step.kind === "settled") {
+    assertEquals(step.tx, undefined);
+    assertStringIncludes(step.settledBy ?? "", "WrongChannelState");
+    assertEquals(step.record.status, "settled");
+    assertEquals(step.record.received, PAID);
+  }
+  assertEquals(await pair.bob.tokenBalance() - bobBefore, PAID);
+  await Deno.remove(stateDir, { recursive: true });
+});
+
+Deno.test("a settle refused while the channel is still closed on chain is an error (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
+  await pair.bob.closeChannel(channel.channelId);
+  const err = await assertRejects(
+    () => settleClosedChannel(pair.bob, channel.channelId, channel.openTx),
+    ChainTxError,
+  );
+  assertEquals(err.reason, "SettleTimeoutNotOver");
+});
+
+Deno.test("a settle refused at its gas estimate names the contract's error (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const record = await closedChannel(pair);
+  // The other settle is pending: our simulation (the latest block) passes, the estimate (the
+  // pending one) reverts. The channel is still closed on the latest block: an error, named.
+  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
+  await sendRawSettle(pair, record.channelId);
+  await pending(pair, 1);
+  const err = await assertRejects(() => pair.bob.settleChannel(record.channelId), ChainTxError);
+  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
+  await rpc(pair.anvil.rpcUrl, "evm_mine");
+  assertEquals(err.reason, "WrongChannelState", err.message);
+  assertStringIncludes(err.message, `WrongChannelState(${record.channelId}, 0)`);
+});
