@@ -153,7 +153,10 @@ export class SharedPayoutWatch {
     // One channel per peer ever: a settled line on the ledger is this channel's.
     if (balance.payoutChannel?.toLowerCase() === id && balance.settled === 0n) {
       const share = await books.settledShare(account, booksId);
-      if (share > 0n) await ledger.settled(account, channelId, share);
+      if (share > 0n) {
+        await ledger.settled(account, channelId, share);
+        this.#o.log?.(`payout ${account}: channel ${channelId} settled: ${share} of it booked here`);
+      }
     }
     this.#booked.add(id);
   }
