@@ -325,7 +325,9 @@ export class PostgresPayoutBooks implements SentChannelBook {
       const channel = await this.#lock(tx, "channel_id", channelId.toLowerCase());
       if (channel === undefined) throw new SentBookError(`no book of channel ${channelId}`);
       if (channel.status !== "open") {
-        throw new SentBookError(`channel ${channelId} is ${channel.status}: no claim is signed on it`);
+        throw new SentBookError(
+          `channel ${channelId} is ${channel.status}: no claim is signed on it`,
+        );
       }
       const book = sentBookOf(channel);
       const next = await decide({ ...book });

@@ -252,9 +252,15 @@ ${chainToml(pair)}`,
     assertEquals([ledgerB.owed, ledgerB.settled], [THRESHOLD, 0n], "B's books: never claimed");
     towns.length = 0;
     towns.push(await up(stateA), await up(stateB));
-    for (const t of towns) await seen(t, `channel ${first.channelId} is settled: no other is opened`);
+    for (const t of towns) {
+      await seen(t, `channel ${first.channelId} is settled: no other is opened`);
+    }
     for (const t of towns) await t.stop();
-    assertEquals(await beta.channelWith(pair.bob.address), `0x${"00".repeat(32)}`, "no new channel");
+    assertEquals(
+      await beta.channelWith(pair.bob.address),
+      `0x${"00".repeat(32)}`,
+      "no new channel",
+    );
     await payouts.close();
   } finally {
     await alice?.close().catch(() => {});

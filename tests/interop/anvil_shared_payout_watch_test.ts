@@ -27,10 +27,7 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { decodeClaim, type PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
-import {
-  sharedBooksId,
-  SharedTownPayouts,
-} from "../../roles/town/channels/shared_payouts.ts";
+import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
 import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
 import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
 
@@ -162,7 +159,11 @@ Deno.test("a two-process town on PostgreSQL settles a payout channel its provide
     assertEquals([row.status, row.paid], ["settled", 8_000n]);
     assert(/^0x[0-9a-f]{64}$/.test(row.settledBy ?? ""), `the settle's tx: ${row.settledBy}`);
     assertEquals((await pair.bob.getChannel(id)).state, "none");
-    assertEquals(await pair.bob.tokenBalance() - townBefore, DEPOSIT - 8_000n, "the deposit's rest");
+    assertEquals(
+      await pair.bob.tokenBalance() - townBefore,
+      DEPOSIT - 8_000n,
+      "the deposit's rest",
+    );
     assertEquals(await beta.tokenBalance() - betaBefore, 8_000n, "the claim beta closed with");
     const shares = [a.ledger.balance("beta").settled, b.ledger.balance("beta").settled];
     assertEquals(shares, [5_000n, 3_000n], "each process's books' share of the settle");

@@ -106,13 +106,17 @@ export class SharedPayoutWatch {
       if (onChain.state === "opened") return;
       if (onChain.state === "closed") {
         if (await books.markClosed(row.channelId, onChain.settleAt)) {
-          log("closed on chain by the peer: no claim is signed on it now; settled after its timeout");
+          log(
+            "closed on chain by the peer: no claim is signed on it now; settled after its timeout",
+          );
         }
         if (await chain.chainTime() <= onChain.settleAt) return;
       }
       // Undefined: not due, or another process holds the row (it books the settle).
       const settled = await books.settleOnce(row.channelId, (r) => this.#settle(r));
-      if (settled) log(`settled on chain (${settled.settledBy}): the peer was paid ${settled.paid}`);
+      if (settled) {
+        log(`settled on chain (${settled.settledBy}): the peer was paid ${settled.paid}`);
+      }
     }
     await this.#book(row.account, row.channelId);
   }
@@ -155,7 +159,9 @@ export class SharedPayoutWatch {
       const share = await books.settledShare(account, booksId);
       if (share > 0n) {
         await ledger.settled(account, channelId, share);
-        this.#o.log?.(`payout ${account}: channel ${channelId} settled: ${share} of it booked here`);
+        this.#o.log?.(
+          `payout ${account}: channel ${channelId} settled: ${share} of it booked here`,
+        );
       }
     }
     this.#booked.add(id);
