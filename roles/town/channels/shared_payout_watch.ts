@@ -55,7 +55,8 @@ export interface SharedPayoutWatchOptions {
  * declare const ledger: PeerLedger;
  * declare const client: TokenNetworkClient;
  * Deno.test({ name: "shared watch", ignore: true, async fn() {
- *   const watch = new SharedPayoutWatch({ books, booksId: "host-a:/srv/town", ledger, chain: client });
+ *   const booksId = "host-a:/srv/town";
+ *   const watch = new SharedPayoutWatch({ books, booksId, ledger, chain: client });
  *   await watch.check();
  * } });
  * ```
