@@ -156,8 +156,11 @@ export class SharedPayoutWatch {
     if ((await books.channel(account))?.status !== "settled") return;
     const balance = ledger.balance(account);
     // One channel per peer ever: a settled line on the ledger is this channel's.
-    if (balance.payoutChannel?.toLowerCase() === id && balance.settled === 0n) {
+    if (balance.settled === 0n) {
       const share = await books.settledShare(account, booksId);
+      // A share on books that have not taken the channel's claims yet (the payouts' sweep
+      // records them): booked at a later poll.
+      if (share > 0n && balance.payoutChannel?.toLowerCase() !== id) return;
       if (share > 0n) {
         await ledger.settled(account, channelId, share);
         this.#o.log?.(

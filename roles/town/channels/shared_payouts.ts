@@ -242,6 +242,8 @@ export class SharedTownPayouts {
     const channel = await this.#channel(account);
     if (!channel) return undefined;
     if (channel.status !== "open") {
+      // This process's books take their share of its claims (the watch books the settle's).
+      if (channel.nonce > 0n) await this.#record(channel);
       // Not replaced: a new channel's claims would start from nothing and pay again what this
       // one paid (docs/OPERATIONS.md "Paying providers").
       if (!this.#notReplaced.has(account)) {
