@@ -412,8 +412,10 @@ async function startPayouts(
     import("../roles/town/channels/shared_payouts.ts"),
     import("../state/postgres_payout_books.ts"),
   ]);
+  // Its payout channels watched by every process (a close by the peer; one settles it).
   return await SharedTownPayouts.start({
     ...payouts,
+    watchIntervalMs: watchEveryMs,
     books: await openPostgresPayoutBooks({ url: config.storeUrl }),
     booksId: await sharedBooksId(config.stateDir),
     connectedHere: (account) => node.peer(account) !== undefined,

@@ -19,6 +19,12 @@
  * opened by one process at a time (a transaction-scoped advisory lock held across the chain
  * transactions, which also keeps two processes from taking the same account nonce).
  *
+ * A channel's row carries where it is on chain (`status`: open, closed, settled; docs/OPERATIONS.md
+ * "The town's payout channels on chain"): a close marked by any process stops every process's
+ * claims on it (the claim's row lock reads the status), and one process at a time settles it
+ * (`settleOnce`: the row taken with `FOR UPDATE SKIP LOCKED`, the others skip it). The row is
+ * kept after the settle, so no process opens a second channel to the peer.
+ *
  * @module
  */
 import { StateError } from "./state_error.ts";
@@ -63,6 +69,25 @@ export interface PayoutChannelRow {
   nonce: bigint;
   /** The newest claim's cumulative amount. */
   transferred: bigint;
+  /** Where the channel is on chain, as the processes' watch last saw it. */
+  status: PayoutChannelStatus;
+  /** Unix seconds from which the closed channel can be settled; 0 while open. */
+  settleAt: bigint;
+  /** Settled: the settle's transaction, or who settled it first. */
+  settledBy?: string;
+  /** Settled: what the settle paid the peer (the town's balance proof on chain). */
+  paid?: bigint;
+}
+
+/** A payout channel on chain: claims are signed only on an open one. */
+export type PayoutChannelStatus = "open" | "closed" | "settled";
+
+/** How a settle ended, as {@linkcode PostgresPayoutBooks.settleOnce} books it. */
+export interface PayoutSettle {
+  /** The settle's transaction, or who settled the channel first. */
+  settledBy: string;
+  /** What the settle paid the peer. */
+  paid: bigint;
 }
 
 /** What one process's books stand at for a peer, and the town's in sum. */
@@ -97,6 +122,11 @@ CREATE TABLE IF NOT EXISTS turnpike_payout_channels (
   nonce NUMERIC(78, 0) NOT NULL,
   transferred NUMERIC(78, 0) NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS status TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS settle_at NUMERIC(78, 0) NOT NULL
+  DEFAULT 0;
+ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS settled_by TEXT;
+ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS paid NUMERIC(78, 0);
 `;
 /** Held while a payout channel is opened (chain transactions from the town's one key). */
 const OPEN_LOCK = 0x7475726e70696b6fn; // "turnpiko"
@@ -112,10 +142,14 @@ interface ChannelDbRow {
   deposit: string;
   nonce: string;
   transferred: string;
+  status: PayoutChannelStatus;
+  settle_at: string;
+  settled_by: string | null;
+  paid: string | null;
 }
 
 const COLUMNS = "account, channel_id, peer_address, chain_id::text, token_network, token, " +
-  "deposit::text, nonce::text, transferred::text";
+  "deposit::text, nonce::text, transferred::text, status, settle_at::text, settled_by, paid::text";
 
 function fromRow(r: ChannelDbRow): PayoutChannelRow {
   return {
@@ -128,6 +162,10 @@ function fromRow(r: ChannelDbRow): PayoutChannelRow {
     deposit: BigInt(r.deposit),
     nonce: BigInt(r.nonce),
     transferred: BigInt(r.transferred),
+    status: r.status,
+    settleAt: BigInt(r.settle_at),
+    ...(r.settled_by === null ? {} : { settledBy: r.settled_by }),
+    ...(r.paid === null ? {} : { paid: BigInt(r.paid) }),
   };
 }
 
@@ -201,7 +239,9 @@ export class PostgresPayoutBooks implements SentChannelBook {
    */
   async openOnce(
     account: string,
-    open: () => Promise<Omit<PayoutChannelRow, "account" | "nonce" | "transferred">>,
+    open: () => Promise<
+      Omit<PayoutChannelRow, "account" | "nonce" | "transferred" | "status" | "settleAt">
+    >,
   ): Promise<PayoutChannelRow> {
     return await this.#sql.begin(async (tx) => {
       await tx.unsafe("SELECT pg_advisory_xact_lock($1)", [OPEN_LOCK.toString()]);
@@ -235,7 +275,8 @@ export class PostgresPayoutBooks implements SentChannelBook {
    * what is owed in sum, and answers the new nonce and cumulative amount (signing before it
    * answers), or undefined for none. The claim's cover is shared out over the books (each
    * process's `covered` raised up to its `owed`, in the order of their keys) and the commit
-   * notifies the other processes. Resolves with the row as committed.
+   * notifies the other processes. Resolves with the row as committed. On a channel that is not
+   * open (closed on chain) nothing is decided: the row is answered as it is.
    */
   async claim(
     account: string,
@@ -243,7 +284,7 @@ export class PostgresPayoutBooks implements SentChannelBook {
   ): Promise<PayoutChannelRow | undefined> {
     return await this.#sql.begin(async (tx) => {
       const channel = await this.#lock(tx, "account", account);
-      if (channel === undefined) return undefined;
+      if (channel === undefined || channel.status !== "open") return channel;
       const rows = await tx.unsafe<{ books: string; owed: string; covered: string }[]>(
         `SELECT books, owed::text, covered::text FROM turnpike_payout_owed WHERE account = $1
           ORDER BY books FOR UPDATE`,
@@ -283,6 +324,11 @@ export class PostgresPayoutBooks implements SentChannelBook {
     return await this.#sql.begin(async (tx) => {
       const channel = await this.#lock(tx, "channel_id", channelId.toLowerCase());
       if (channel === undefined) throw new SentBookError(`no book of channel ${channelId}`);
+      if (channel.status !== "open") {
+        throw new SentBookError(
+          `channel ${channelId} is ${channel.status}: no claim is signed on it`,
+        );
+      }
       const book = sentBookOf(channel);
       const next = await decide({ ...book });
       if (next === undefined) return book;
@@ -306,6 +352,77 @@ export class PostgresPayoutBooks implements SentChannelBook {
       `SELECT ${COLUMNS} FROM turnpike_payout_channels ORDER BY channel_id`,
     );
     return rows.map((r) => sentBookOf(fromRow(r)));
+  }
+
+  /** Every payout channel's row, by account. */
+  async channels(): Promise<PayoutChannelRow[]> {
+    const rows = await this.#sql.unsafe<ChannelDbRow[]>(
+      `SELECT ${COLUMNS} FROM turnpike_payout_channels ORDER BY account`,
+    );
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Marks an open channel closed on chain (settleable from `settleAt`), after any claim under
+   * way on it commits: no process signs on it after. True when this call marked it.
+   */
+  async markClosed(channelId: `0x${string}`, settleAt: bigint): Promise<boolean> {
+    const rows = await this.#sql.unsafe(
+      `UPDATE turnpike_payout_channels SET status = 'closed', settle_at = $2, updated_at = now()
+        WHERE channel_id = $1 AND status = 'open' RETURNING account`,
+      [channelId.toLowerCase(), settleAt.toString()],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Settles a channel that is not settled yet, one process at a time: its row is taken with
+   * `FOR UPDATE SKIP LOCKED` (a process that finds it taken skips it; another is settling) and
+   * `settle` runs under that lock; what it answers is committed with the status `settled`.
+   * Resolves with the settled row, or undefined when this process did not settle it (taken,
+   * already settled, or `settle` answered undefined: not due yet).
+   */
+  async settleOnce(
+    channelId: `0x${string}`,
+    settle: (channel: PayoutChannelRow) => Promise<PayoutSettle | undefined>,
+  ): Promise<PayoutChannelRow | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      const [row] = await tx.unsafe<ChannelDbRow[]>(
+        `SELECT ${COLUMNS} FROM turnpike_payout_channels
+          WHERE channel_id = $1 AND status <> 'settled' FOR UPDATE SKIP LOCKED`,
+        [channelId.toLowerCase()],
+      );
+      if (row === undefined) return undefined;
+      const done = await settle(fromRow(row));
+      if (done === undefined) return undefined;
+      const [settled] = await tx.unsafe<ChannelDbRow[]>(
+        `UPDATE turnpike_payout_channels SET status = 'settled', settled_by = $2, paid = $3,
+           updated_at = now() WHERE channel_id = $1 RETURNING ${COLUMNS}`,
+        [channelId.toLowerCase(), done.settledBy, done.paid.toString()],
+      );
+      return fromRow(settled);
+    });
+  }
+
+  /**
+   * One process's books' share of what a settled channel paid the peer: the settle's amount
+   * shared out over the books as the claims' cover was (in the order of their keys, each up to
+   * what it covered), so the shares sum to what the chain paid.
+   */
+  async settledShare(account: string, books: string): Promise<bigint> {
+    const channel = await this.channel(account);
+    if (channel?.paid === undefined) return 0n;
+    const rows = await this.#sql.unsafe<{ books: string; covered: string }[]>(
+      `SELECT books, covered::text FROM turnpike_payout_owed WHERE account = $1 ORDER BY books`,
+      [account],
+    );
+    let left = channel.paid;
+    for (const r of rows) {
+      const share = BigInt(r.covered) < left ? BigInt(r.covered) : left;
+      if (r.books === books) return share;
+      left -= share;
+    }
+    return 0n;
   }
 
   /** The channel's row by its peer's account or by its id, locked until the commit. */

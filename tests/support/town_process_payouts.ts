@@ -134,6 +134,7 @@ export async function startTownProcessPayouts(
     ? resumed(new TownPayouts({ ...common, watchIntervalMs: DEFAULT_WATCH_INTERVAL_MS }))
     : await SharedTownPayouts.start({
       ...common,
+      watchIntervalMs: DEFAULT_WATCH_INTERVAL_MS,
       books: await openPostgresPayoutBooks({ url: options.storeUrl }),
       booksId: await sharedBooksId(options.stateDir),
       connectedHere: (account) => town.peer(account) !== undefined,

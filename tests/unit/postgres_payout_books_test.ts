@@ -6,7 +6,9 @@
  * other, the cumulative amount never falls nor passes the deposit, the claims' cover is shared
  * out over the processes' books up to what each owes, and every commit is announced. The same
  * rows are the payer's shared channel book (state/sent_channel_book.ts): updated, read and
- * listed by channel id under the same lock.
+ * listed by channel id under the same lock. A channel closed on chain: marked once, no claim
+ * decided on it by any process, settled by one of two processes at once, its settle shared over
+ * the books.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { SentBookError, type SentChannelBook } from "../../state/sent_channel_book.ts";
@@ -161,6 +163,77 @@ Deno.test("payout books as the payer's shared channel book: updates from two pro
       SentBookError,
     );
     assertEquals((await a.channel("beta"))?.nonce, 10n, "the payout's row is the book");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("payout books: a channel closed on chain carries no claim from any process, is settled by one of two at once, and its settle is shared over the books", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const a = await openPostgresPayoutBooks({ url });
+  const b = await openPostgresPayoutBooks({ url });
+  try {
+    await a.openOnce("beta", () =>
+      Promise.resolve({
+        channelId: CHANNEL,
+        peerAddress: `0x${"be".repeat(20)}` as const,
+        chainId: 31337,
+        tokenNetworkAddress: `0x${"a1".repeat(20)}` as const,
+        tokenAddress: `0x${"b1".repeat(20)}` as const,
+        deposit: 100_000n,
+      }));
+    await a.publish("beta", "host:/a", 5_000n);
+    await b.publish("beta", "host:/b", 3_000n);
+    const claimed = await a.claim(
+      "beta",
+      (c, owed) => Promise.resolve({ nonce: c.nonce + 1n, transferred: owed }),
+    );
+    assertEquals([claimed?.status, claimed?.transferred], ["open", 8_000n]);
+
+    // Closed: marked once; no process decides a claim on it after.
+    assertEquals(
+      await Promise.all([a.markClosed(CHANNEL, 1_000n), b.markClosed(CHANNEL, 1_000n)])
+        .then((marks) => marks.filter(Boolean).length),
+      1,
+    );
+    await b.publish("beta", "host:/b", 4_000n);
+    let decided = 0;
+    const row = await b.claim("beta", () => Promise.resolve(void decided++));
+    assertEquals([decided, row?.status, row?.settleAt, row?.nonce], [0, "closed", 1_000n, 1n]);
+    await assertRejects(
+      () => a.update(CHANNEL, (x) => ({ ...x, nonce: x.nonce + 1n, transferred: 9_000n })),
+      SentBookError,
+      "is closed",
+    );
+
+    // Both settle at once: one runs the settle (the other skips the row), once.
+    let settles = 0;
+    const settle = async () => {
+      settles++;
+      await new Promise((r) => setTimeout(r, 50)); // the settle transaction
+      return { settledBy: `0x${"5e".repeat(32)}`, paid: 8_000n };
+    };
+    const [sa, sb] = await guard(
+      Promise.all([a.settleOnce(CHANNEL, settle), b.settleOnce(CHANNEL, settle)]),
+      "both settle",
+    );
+    assertEquals(settles, 1, "one settle");
+    const settled = (sa ?? sb)!;
+    assertEquals([sa === undefined || sb === undefined, settled.status, settled.paid], [
+      true,
+      "settled",
+      8_000n,
+    ]);
+    assertEquals(await a.settleOnce(CHANNEL, settle), undefined, "settled: not again");
+    assertEquals(settles, 1);
+    // The 8,000 paid shared as the claims covered the books: 5,000 and 3,000.
+    assertEquals(
+      [await a.settledShare("beta", "host:/a"), await b.settledShare("beta", "host:/b")],
+      [5_000n, 3_000n],
+    );
+    assertEquals((await a.channels()).map((c) => c.status), ["settled"], "the row stays");
   } finally {
     await a.close();
     await b.close();

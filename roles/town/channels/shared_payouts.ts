@@ -19,6 +19,9 @@
  *   killed between the open and the row's commit) is adopted, no claim having been signed on it.
  * - Each process's `peer_ledger.jsonl` records the claims' share of its own books (`claimed`),
  *   so its `max_owed` limit and `town balances` see them.
+ * - With `watchIntervalMs` every process watches the payout channels on chain
+ *   (roles/town/channels/shared_payout_watch.ts): a channel the peer closed carries no claim
+ *   after, is settled by one process after its timeout, and is never replaced.
  *
  * @module
  */
@@ -31,6 +34,7 @@ import type {
 } from "../../../state/postgres_payout_books.ts";
 import { clearPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
 import { adoptPayoutChannel } from "./payout_channel_open.ts";
+import { SharedPayoutWatch } from "./shared_payout_watch.ts";
 import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
 
 /** Options for {@linkcode SharedTownPayouts}: a one-process town's, and the shared store's. */
@@ -81,10 +85,23 @@ export class SharedTownPayouts {
   /** Per peer, the nonce this process last delivered. */
   readonly #delivered = new Map<string, bigint>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #watchTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #watch: SharedPayoutWatch | undefined;
+  /** Peers whose channel is closed or settled, said once. */
+  readonly #notReplaced = new Set<string>();
   #closed = false;
 
   private constructor(options: SharedTownPayoutsOptions) {
     this.#o = options;
+    this.#watch = options.watchIntervalMs === undefined ? undefined : new SharedPayoutWatch({
+      ...options,
+      chain: options.client,
+    });
+  }
+
+  /** Polls the payout channels on chain now (tests); nothing without `watchIntervalMs`. */
+  async checkChannels(): Promise<void> {
+    await this.#watch?.check();
   }
 
   /**
@@ -99,6 +116,13 @@ export class SharedTownPayouts {
     void p.#sweep();
     p.#timer = setInterval(() => void p.#sweep(), options.policy.intervalMs);
     Deno.unrefTimer(p.#timer);
+    if (p.#watch) {
+      // At start too: a close (or a settle) while the town was down.
+      const watch = p.#watch;
+      void watch.check();
+      p.#watchTimer = setInterval(() => void watch.check(), options.watchIntervalMs);
+      Deno.unrefTimer(p.#watchTimer);
+    }
     return p;
   }
 
@@ -129,6 +153,8 @@ export class SharedTownPayouts {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#watchTimer);
+    await this.#watch?.stop().catch(() => {});
     await Promise.all([...this.#queues.values()].map((q) => q.catch(() => {})));
     await this.#o.books.close();
   }
@@ -215,6 +241,19 @@ export class SharedTownPayouts {
     const o = this.#o;
     const channel = await this.#channel(account);
     if (!channel) return undefined;
+    if (channel.status !== "open") {
+      // This process's books take their share of its claims (the watch books the settle's).
+      if (channel.nonce > 0n) await this.#record(channel);
+      // Not replaced: a new channel's claims would start from nothing and pay again what this
+      // one paid (docs/OPERATIONS.md "Paying providers").
+      if (!this.#notReplaced.has(account)) {
+        this.#notReplaced.add(account);
+        o.log?.(
+          `payout ${account}: channel ${channel.channelId} is ${channel.status}: no other is opened`,
+        );
+      }
+      return undefined;
+    }
     let claim: PaymentChannelClaim | undefined;
     const row = await o.books.claim(account, async (c, owed) => {
       const target = owed < c.deposit ? owed : c.deposit;
@@ -244,6 +283,7 @@ export class SharedTownPayouts {
     if (!this.#o.connectedHere(account)) return;
     const row = await this.#o.books.channel(account);
     if (!row || row.nonce === 0n || this.#delivered.get(account) === row.nonce) return;
+    if (row.status !== "open") return;
     await this.#record(row);
     await this.#sendClaim(account, await this.#sign(row, row.nonce, row.transferred));
   }

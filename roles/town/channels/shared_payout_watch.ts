@@ -1,0 +1,173 @@
+/**
+ * The watch of a town's payout channels when its processes share one PostgreSQL store
+ * (docs/OPERATIONS.md "The town's payout channels on chain"): the same rule as a one-process
+ * town's (roles/town/channels/payout_channel_watch.ts), on the shared rows
+ * (state/postgres_payout_books.ts). Every process polls the chain for the channels in the books:
+ *
+ * - a close by the peer marks the row `closed`; every process's claim reads the row under its
+ *   lock, so none is signed on the channel after;
+ * - once the settle timeout is over, one process settles it (the row taken with `SKIP LOCKED`:
+ *   the others skip it) and the row is `settled` with the transaction; a settle someone else
+ *   sent first (the peer, another process that lost its database connection mid-settle) is
+ *   booked the same (roles/channels/channel_settle.ts), and so is a channel found already gone
+ *   (settled while the town was down);
+ * - each process books its own books' share of what the settle paid on its ledger (`settled`),
+ *   once.
+ *
+ * The row stays, so no process opens another channel to the peer.
+ *
+ * @module
+ */
+import type { Hex } from "viem";
+import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import type {
+  PayoutChannelRow,
+  PayoutSettle,
+  PostgresPayoutBooks,
+} from "../../../state/postgres_payout_books.ts";
+import { type ChannelChain, ChannelNotOnChainError } from "../../channels/channel_chain_sync.ts";
+import { settleClosedChannel } from "../../channels/channel_settle.ts";
+
+/** Options for {@linkcode SharedPayoutWatch}. */
+export interface SharedPayoutWatchOptions {
+  books: PostgresPayoutBooks;
+  /** This process's books' key in the shared store. */
+  booksId: string;
+  /** This process's ledger: its share of a settle is booked there. */
+  ledger: PeerLedger;
+  /** The town's chain client (its key sends the settle); `address` is the town's. */
+  chain: ChannelChain & { address: `0x${string}` };
+  log?: (line: string) => void;
+}
+
+/**
+ * One town process's watch of the shared payout channels; {@linkcode SharedPayoutWatch.check}
+ * polls them all once.
+ *
+ * @example
+ * ```ts
+ * import { SharedPayoutWatch } from "./shared_payout_watch.ts";
+ * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
+ * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ * import type { PostgresPayoutBooks } from "../../../state/postgres_payout_books.ts";
+ *
+ * declare const books: PostgresPayoutBooks;
+ * declare const ledger: PeerLedger;
+ * declare const client: TokenNetworkClient;
+ * Deno.test({ name: "shared watch", ignore: true, async fn() {
+ *   const booksId = "host-a:/srv/town";
+ *   const watch = new SharedPayoutWatch({ books, booksId, ledger, chain: client });
+ *   await watch.check();
+ * } });
+ * ```
+ */
+export class SharedPayoutWatch {
+  readonly #o: SharedPayoutWatchOptions;
+  /** Channels whose settle this process booked on its ledger (lowercase id). */
+  readonly #booked = new Set<string>();
+  #checking: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: SharedPayoutWatchOptions) {
+    this.#o = options;
+  }
+
+  /** Polls every payout channel in the books once (a poll under way is joined). */
+  check(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#checking ??= this.#checkAll().finally(() => this.#checking = undefined);
+    return this.#checking;
+  }
+
+  /** No poll after; waits for the one under way. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#checking;
+  }
+
+  async #checkAll(): Promise<void> {
+    for (const row of await this.#o.books.channels()) {
+      if (this.#stopped) return;
+      try {
+        await this.#checkOne(row);
+      } catch (err) {
+        this.#o.log?.(
+          `payouts: channel ${row.channelId} not synced: ${(err as Error).message.split("\n")[0]}`,
+        );
+      }
+    }
+  }
+
+  async #checkOne(row: PayoutChannelRow): Promise<void> {
+    const { books, chain } = this.#o;
+    const log = (line: string) =>
+      this.#o.log?.(`payout ${row.account}: channel ${row.channelId} ${line}`);
+    if (row.status !== "settled") {
+      const onChain = await chain.getChannel(row.channelId);
+      if (onChain.state === "opened") return;
+      if (onChain.state === "closed") {
+        if (await books.markClosed(row.channelId, onChain.settleAt)) {
+          log(
+            "closed on chain by the peer: no claim is signed on it now; settled after its timeout",
+          );
+        }
+        if (await chain.chainTime() <= onChain.settleAt) return;
+      }
+      // Undefined: not due, or another process holds the row (it books the settle).
+      const settled = await books.settleOnce(row.channelId, (r) => this.#settle(r));
+      if (settled) {
+        log(`settled on chain (${settled.settledBy}): the peer was paid ${settled.paid}`);
+      }
+    }
+    await this.#book(row.account, row.channelId);
+  }
+
+  /** Under the row's lock: the chain read again, settled when due; undefined when not. */
+  async #settle(row: PayoutChannelRow): Promise<PayoutSettle | undefined> {
+    const { chain } = this.#o;
+    const self = chain.address.toLowerCase();
+    const onChain = await chain.getChannel(row.channelId);
+    if (onChain.state === "opened") return undefined;
+    if (onChain.state === "closed") {
+      if (await chain.chainTime() <= onChain.settleAt) return undefined;
+      // Past the timeout no update can land: the settle pays by these proofs.
+      const paid = onChain.participants[self]?.transferredAmount ?? 0n;
+      const outcome = await settleClosedChannel(chain, row.channelId as Hex);
+      const settledBy = outcome.by === "us"
+        ? outcome.tx
+        : `another transaction first (ours: ${outcome.refused})`;
+      return { settledBy, paid };
+    }
+    // Gone: settled by the peer (or while the town was down). Only for a channel this contract
+    // opened: a wrong RPC URL or a restarted anvil also answers "none".
+    if (!(await chain.channelExisted(row.channelId))) {
+      throw new ChannelNotOnChainError(row.channelId, row.tokenNetworkAddress);
+    }
+    const proofs = await chain.submittedProofs?.(row.channelId);
+    const paid = proofs === undefined ? row.transferred : proofs[self]?.transferredAmount ?? 0n;
+    return { settledBy: "the peer", paid };
+  }
+
+  /** Once the row is settled (by any process): this process's share on its ledger, once. */
+  async #book(account: string, channelId: string): Promise<void> {
+    const id = channelId.toLowerCase();
+    if (this.#booked.has(id)) return;
+    const { books, booksId, ledger } = this.#o;
+    if ((await books.channel(account))?.status !== "settled") return;
+    const balance = ledger.balance(account);
+    // One channel per peer ever: a settled line on the ledger is this channel's.
+    if (balance.settled === 0n) {
+      const share = await books.settledShare(account, booksId);
+      // A share on books that have not taken the channel's claims yet (the payouts' sweep
+      // records them): booked at a later poll.
+      if (share > 0n && balance.payoutChannel?.toLowerCase() !== id) return;
+      if (share > 0n) {
+        await ledger.settled(account, channelId, share);
+        this.#o.log?.(
+          `payout ${account}: channel ${channelId} settled: ${share} of it booked here`,
+        );
+      }
+    }
+    this.#booked.add(id);
+  }
+}
