@@ -59,6 +59,7 @@ import type {
 import { channelGatesNeeded, noChannelGates } from "../roles/town/channels/no_channel_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { lazyImport } from "./lazy_import.ts";
 
 interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
@@ -376,12 +377,19 @@ async function startPayouts(
     section: chains![chainId] as Record<string, unknown>,
     allowMainnet,
   });
-  // Loaded only for a town that pays out: the chain code stays off an idle town's heap
-  // (docs/OPERATIONS.md "Memory").
+  // Loaded only for a town that pays out: the chain code stays off an idle town's heap, and
+  // named by URL so that `deno run` does not read it at start either (docs/OPERATIONS.md
+  // "Memory", cli/lazy_import.ts).
   const [{ TownPayouts }, { TokenNetworkClient }, { connectChain }] = await Promise.all([
-    import("../roles/town/channels/peer_payout.ts"),
-    import("../chain/token_network_client.ts"),
-    import("../chain/chain_connection.ts"),
+    lazyImport<typeof import("../roles/town/channels/peer_payout.ts")>(
+      new URL("../roles/town/channels/peer_payout.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../chain/token_network_client.ts")>(
+      new URL("../chain/token_network_client.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../chain/chain_connection.ts")>(
+      new URL("../chain/chain_connection.ts", import.meta.url),
+    ),
   ]);
   const chain = await connectChain(configured);
   const payouts = {
@@ -407,8 +415,12 @@ async function startPayouts(
   }
   // A town of several processes: the books and the payout channels in the shared store.
   const [{ SharedTownPayouts, sharedBooksId }, { openPostgresPayoutBooks }] = await Promise.all([
-    import("../roles/town/channels/shared_payouts.ts"),
-    import("../state/postgres_payout_books.ts"),
+    lazyImport<typeof import("../roles/town/channels/shared_payouts.ts")>(
+      new URL("../roles/town/channels/shared_payouts.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../state/postgres_payout_books.ts")>(
+      new URL("../state/postgres_payout_books.ts", import.meta.url),
+    ),
   ]);
   return await SharedTownPayouts.start({
     ...payouts,
@@ -451,9 +463,9 @@ const TOWN_CHAIN_ERROR_CASES = [
  */
 async function openGates(options: TownChannelGatesOptions): Promise<TownChannelGates> {
   if (!await channelGatesNeeded(options)) return noChannelGates(options);
-  const { openTownChannelGates, TownChannelError } = await import(
-    "../roles/town/channels/town_channel_gates.ts"
-  );
+  const { openTownChannelGates, TownChannelError } = await lazyImport<
+    typeof import("../roles/town/channels/town_channel_gates.ts")
+  >(new URL("../roles/town/channels/town_channel_gates.ts", import.meta.url));
   try {
     return await openTownChannelGates(options);
   } catch (err) {
