@@ -46,7 +46,7 @@ import {
 import type { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { resolveChainConfig } from "../config/chain_config.ts";
 import { townAssetOfToken } from "../config/town_asset.ts";
-import { CLI_ERRORS, errorCase, toCliError } from "./cli_error_map.ts";
+import { CLI_ERRORS } from "./cli_error_map.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
 import { chainTables, watchIntervalMs } from "../config/channel_settings.ts";
@@ -54,11 +54,11 @@ import { channelLearnBudget } from "../config/town_limits.ts";
 import type {
   PeerSettlement,
   TownChannelGates,
-  TownChannelGatesOptions,
 } from "../roles/town/channels/town_channel_gates.ts";
-import { channelGatesNeeded, noChannelGates } from "../roles/town/channels/no_channel_gates.ts";
+import { openTownGates } from "./town_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { lazyImport } from "./lazy_import.ts";
 
 interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
@@ -270,7 +270,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     ? undefined
     : await openSharedBooks(config.storeUrl);
   await using _books = { [Symbol.asyncDispose]: async () => await sharedBooks?.close() };
-  const gates = await openGates({
+  const gates = await openTownGates({
     stateDir: config.stateDir,
     sharedBooks,
     peerChannels: config.peerChannels ?? [],
@@ -377,12 +377,19 @@ async function startPayouts(
     section: chains![chainId] as Record<string, unknown>,
     allowMainnet,
   });
-  // Loaded only for a town that pays out: the chain code stays off an idle town's heap
-  // (docs/OPERATIONS.md "Memory").
+  // Loaded only for a town that pays out: the chain code stays off an idle town's heap, and
+  // named by URL so that `deno run` does not read it at start either (docs/OPERATIONS.md
+  // "Memory", cli/lazy_import.ts).
   const [{ TownPayouts }, { TokenNetworkClient }, { connectChain }] = await Promise.all([
-    import("../roles/town/channels/peer_payout.ts"),
-    import("../chain/token_network_client.ts"),
-    import("../chain/chain_connection.ts"),
+    lazyImport<typeof import("../roles/town/channels/peer_payout.ts")>(
+      new URL("../roles/town/channels/peer_payout.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../chain/token_network_client.ts")>(
+      new URL("../chain/token_network_client.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../chain/chain_connection.ts")>(
+      new URL("../chain/chain_connection.ts", import.meta.url),
+    ),
   ]);
   const chain = await connectChain(configured);
   const payouts = {
@@ -409,8 +416,12 @@ async function startPayouts(
   }
   // A town of several processes: the books and the payout channels in the shared store.
   const [{ SharedTownPayouts, sharedBooksId }, { openPostgresPayoutBooks }] = await Promise.all([
-    import("../roles/town/channels/shared_payouts.ts"),
-    import("../state/postgres_payout_books.ts"),
+    lazyImport<typeof import("../roles/town/channels/shared_payouts.ts")>(
+      new URL("../roles/town/channels/shared_payouts.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../state/postgres_payout_books.ts")>(
+      new URL("../state/postgres_payout_books.ts", import.meta.url),
+    ),
   ]);
   // Its payout channels watched by every process (a close by the peer; one settles it).
   return await SharedTownPayouts.start({
@@ -437,41 +448,6 @@ function countInSettlementToken(
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new CliError(err.message, { context: err.name, exitCode: ExitCode.Usage, cause: err });
-  }
-}
-
-/** A settlement chain the town cannot use: said as the channel commands say it. */
-const TOWN_CHAIN_ERROR_CASES = [
-  errorCase("MainnetConsentError", CLI_ERRORS.mainnetConsent),
-  errorCase(
-    ["ChainIdMismatchError", "TokenContractError", "ChainUnreachableError"],
-    CLI_ERRORS.chainMismatch,
-  ),
-];
-
-/**
- * The town's channel gates; the chain code (viem, the claim verifier, the watcher) is loaded
- * only for a town that has or learns channels (docs/OPERATIONS.md "Memory").
- */
-async function openGates(options: TownChannelGatesOptions): Promise<TownChannelGates> {
-  if (!await channelGatesNeeded(options)) return noChannelGates(options);
-  const { openTownChannelGates, TownChannelError } = await import(
-    "../roles/town/channels/town_channel_gates.ts"
-  );
-  try {
-    return await openTownChannelGates(options);
-  } catch (err) {
-    // By name: the chain code stays unloaded for a town without channels.
-    const chainCase = toCliError(err, TOWN_CHAIN_ERROR_CASES);
-    if (chainCase !== err) throw chainCase;
-    if (err instanceof TownChannelError) {
-      throw new CliError(err.message, {
-        context: err.context,
-        suggestion: err.suggestion,
-        cause: err,
-      });
-    }
-    throw err;
   }
 }
 

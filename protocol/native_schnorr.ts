@@ -15,15 +15,15 @@
  * Loaded only when the process may use FFI (`--allow-ffi`, or `-A` as the CLI runs) and the
  * library is found under one of its usual names with the 0.2 API (`secp256k1_schnorrsig_verify`
  * taking a message length: the library must also export `secp256k1_schnorrsig_sign_custom`, added
- * with it), and only after a known-answer self-test passes: a signature made by @noble/curves
- * verifies, the same with one bit flipped does not. Otherwise {@linkcode loadNativeSchnorr}
- * returns null and the caller keeps its other verifiers (protocol/event_verifier.ts).
+ * with it), and only after a known-answer self-test passes: BIP-340's test vector 1 verifies, the
+ * same with one bit flipped does not. Otherwise {@linkcode loadNativeSchnorr} returns null and the
+ * caller keeps its other verifiers (protocol/event_verifier.ts). The vector is fixed, not signed
+ * here: signing it with @noble/curves cost the town's main thread noble's code and its precomputed
+ * tables for one check (docs/SCALE.md "An idle town's memory").
  *
  * @module
  */
-import { schnorr } from "@noble/curves/secp256k1.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "./native_secp256k1.ts";
 
 /** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
@@ -137,14 +137,21 @@ class NativeSchnorr implements SchnorrVerifier {
   }
 }
 
-/** A signature @noble/curves made, and the same with one bit flipped. */
+/** BIP-340's test vector 1 (bip-0340/test-vectors.csv): key, message and a valid signature. */
+const KNOWN_ANSWER = {
+  pubkeyHex: "dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659",
+  msg: "243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89",
+  sig: "6896bd60eeae296db48a229ff71dfe071bde413e6d43f917dc8dcf8c78de3341" +
+    "8906d11ac976abccb20b091292bff4ea897efcb639ea871cfa95f6de339e4b0a",
+} as const;
+
+/** The known answer, and the same signature with one bit flipped. */
 function selfTestVector() {
-  const secretKey = sha256(new TextEncoder().encode("turnpike native schnorr self-test"));
-  const msg = sha256(new TextEncoder().encode("self-test message"));
-  const sig = schnorr.sign(msg, secretKey, new Uint8Array(32));
+  const msg = hexToBytes(KNOWN_ANSWER.msg);
+  const sig = hexToBytes(KNOWN_ANSWER.sig);
   const flipped = sig.slice();
   flipped[63] ^= 1;
-  return { sig, flipped, msg, pubkeyHex: bytesToHex(schnorr.getPublicKey(secretKey)) };
+  return { sig, flipped, msg, pubkeyHex: KNOWN_ANSWER.pubkeyHex };
 }
 
 /** The signature must verify, the flipped one not. */

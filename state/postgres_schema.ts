@@ -9,9 +9,13 @@
  * `CREATE TABLE IF NOT EXISTS` of one table can fail with a unique violation, which one key for
  * all of them rules out. Schema creation runs once per store at start, so the queue is short.
  *
+ * The driver is imported when a store is opened, not with this module: a town on SQLite names
+ * these modules (its PostgreSQL choices are wired beside its SQLite ones) but never opens one, and
+ * the driver's code would stay in its heap for nothing (docs/SCALE.md "An idle town's memory").
+ *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 
 type Sql = postgres.Sql;
 type TransactionSql = postgres.TransactionSql;
@@ -79,6 +83,7 @@ export interface OpenPostgresSchemaOptions {
  * ```
  */
 export async function openPostgresSchema(options: OpenPostgresSchemaOptions): Promise<Sql> {
+  const { default: postgres } = await import("postgres");
   const sql = postgres(options.url, {
     max: options.maxConnections,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
