@@ -408,7 +408,7 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
       await host.cgroupPool?.close();
     },
     prepare: (skill) => {
-      const job = { ...skill, jobId: "prepare", input: "" };
+      const job = { skillDir: skill.skillDir, manifest: skill.manifest, jobId: "-", input: "" };
       const key = host.pool === undefined ? undefined : poolKey(job, options);
       if (key !== undefined) fillPool(key, job, options, host, denoCache);
       return host.pool?.ready.some((p) => p.key === key) ?? false;
@@ -509,8 +509,8 @@ async function runJob(
   if (input.length > maxStdin) {
     throw new SkillJobError(`input is ${input.length} bytes, over the ${maxStdin}-byte limit`);
   }
-  // Only a job whose sandbox is the same whatever the job: no gateway, the cache read-only.
-  const key = host.pool !== undefined && job.gateway === undefined && denoCache === "ro"
+  // Only a job whose sandbox is the same whatever the job: no gateway, no warm-up.
+  const key = host.pool !== undefined && job.gateway === undefined && denoCache !== "rw"
     ? poolKey(job, options)
     : undefined;
   if (key === undefined) return await runFresh(job, options, host, input, denoCache);
@@ -551,8 +551,8 @@ async function runFresh(
 interface PreparedJob {
   key: string;
   child: Deno.ChildProcess;
-  /** `<jobsRoot>/.pool-<random>` until a job takes it and it is renamed for the job. */
-  workDir: string;
+  /** `<jobsRoot>/.pool-<random>`, the work dir of the job that takes it. */
+  readonly workDir: string;
   fstab: string;
   cgroups: JobCgroups;
   exited: Promise<Deno.CommandStatus>;
@@ -573,7 +573,7 @@ function poolKey(job: SkillJob, options: SkillSandboxOptions): string | undefine
       resolvedPaths(job.manifest.permissions.read),
       hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
       job.manifest,
-    ]);
+    ], (_, v) => typeof v === "bigint" ? `${v}n` : v);
   } catch {
     return undefined; // no such skill: the job's own path says so
   }
@@ -625,7 +625,7 @@ function fillPool(
   });
 }
 
-/** Runs `job` in a prepared sandbox: its work dir renamed for the job, its files in, then go. */
+/** Runs `job` in a prepared sandbox: its files into the work dir, then go and its input. */
 async function runPrepared(
   prepared: PreparedJob,
   job: SkillJob,
@@ -633,15 +633,22 @@ async function runPrepared(
   host: SandboxHost,
   input: Uint8Array,
 ): Promise<SkillOutcome> {
-  const workDir = `${options.jobsRoot}/${job.jobId}`;
+  // The work dir keeps its prepared name while the job runs (its mount may still be under way:
+  // the go line waits in the pipe), found by the job's id through a link; once the job's
+  // processes are gone it takes the job's id. A crash mid-job leaves the link (recovery removes
+  // it) and the `.pool-` entries (removed when the next sandbox opens, its processes killed).
+  const workDir = prepared.workDir;
+  const byId = `${options.jobsRoot}/${job.jobId}`;
   try {
-    try {
-      Deno.removeSync(workDir, { recursive: true });
-    } catch { /* none yet */ }
-    Deno.renameSync(prepared.workDir, workDir);
-    prepared.workDir = workDir;
+    Deno.removeSync(byId, { recursive: true });
+  } catch { /* none yet */ }
+  try {
+    Deno.symlinkSync(workDir.slice(workDir.lastIndexOf("/") + 1), byId);
     copyInputFiles(workDir, job.files ?? []);
   } catch (err) {
+    try {
+      Deno.removeSync(byId);
+    } catch { /* not made */ }
     await host.pool!.discard(prepared);
     throw err;
   }
@@ -659,7 +666,9 @@ async function runPrepared(
       stdin,
       prepared.cgroups,
     );
-    return { ...outcome, prepared: true };
+    Deno.removeSync(byId);
+    Deno.renameSync(workDir, byId);
+    return { ...outcome, workDir: byId, prepared: true };
   } finally {
     try {
       Deno.removeSync(prepared.fstab);
