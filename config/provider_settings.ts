@@ -71,6 +71,11 @@ export interface ProviderSettings {
   /** Hosts a job may reach when its manifest asks (flags first, then the table's). */
   allowNetwork: string[];
   sandboxMode: SandboxMode;
+  /**
+   * Sandboxes set up ahead per skill that ran a job lately (`prepared_sandboxes`,
+   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`; roles/provider/sandbox_pool.ts); undefined: none.
+   */
+  preparedSandboxes?: { perSkill: number };
   /** Paths no job may see (the passphrase file). */
   hiddenPaths: string[];
   /** The payment channel to pay the town through (lowercase), when given. */
@@ -153,6 +158,12 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
       `--sandbox must be root, rootless or auto, got ${JSON.stringify(sandboxMode)}`,
     );
   }
+  const prepared = pick(undefined, "TURNPIKE_PROVIDER_PREPARED_SANDBOXES", "prepared_sandboxes");
+  if (prepared !== undefined && !/^\d{1,2}$/.test(prepared)) {
+    throw new ConfigError(
+      `prepared_sandboxes must be a whole number 0-99, got ${JSON.stringify(prepared)}`,
+    );
+  }
   // A passphrase file is the key's other half: no job may read it, wherever it lives.
   const passphraseFile = flags.passphraseFile ?? env("TURNPIKE_PASSPHRASE_FILE");
   const invoiceExpiry = pick(
@@ -230,6 +241,9 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     ),
     allowNetwork,
     sandboxMode: sandboxMode as SandboxMode,
+    preparedSandboxes: prepared === undefined || Number(prepared) === 0
+      ? undefined
+      : { perSkill: Number(prepared) },
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     channel: channel?.toLowerCase(),
     channelPrepay: settingOr(
