@@ -519,7 +519,7 @@ async function runJob(
     if (prepared === undefined) return await runFresh(job, options, host, input, denoCache);
     return await runPrepared(prepared, job, options, host, input);
   } finally {
-    fillPool(key, job, options, host, denoCache);
+    fillPool(key, job, options, host, denoCache, true);
   }
 }
 
@@ -579,15 +579,16 @@ function poolKey(job: SkillJob, options: SkillSandboxOptions): string | undefine
   }
 }
 
-/** Prepares sandboxes ahead for `key`'s skill, up to the pool's limits. */
+/** Prepares sandboxes ahead for `key`'s skill, up to the pool's limits (now, or `later`). */
 function fillPool(
   key: string,
   job: SkillJob,
   options: SkillSandboxOptions,
   host: SandboxHost,
   denoCache: "ro" | "rw" | undefined,
+  later = false,
 ): void {
-  host.pool?.fill(key, () => {
+  const make = () => {
     const name = `${PREPARED_PREFIX}${crypto.randomUUID()}`;
     let plan: ReturnType<typeof prepareJob>;
     try {
@@ -622,7 +623,9 @@ function fillPool(
       },
     };
     return prepared;
-  });
+  };
+  if (later) host.pool?.fillLater(key, make);
+  else host.pool?.fill(key, make);
 }
 
 /** Runs `job` in a prepared sandbox: its files into the work dir, then go and its input. */

@@ -85,7 +85,7 @@ Deno.test(`prepared sandbox (${MODE}): two jobs of one skill back to back get di
     assert(w.sandbox.prepare!(skill), "one prepared");
     const a = await w.sandbox.run({ jobId: "a", ...skill, input: "secret-a" });
     // The job refilled the pool: the next job of the skill finds one waiting.
-    assertEquals(w.sandbox.preparedNow!().length, 1);
+    await until(() => w.sandbox.preparedNow!().length === 1);
     const b = await w.sandbox.run({ jobId: "b", ...skill, input: "secret-b" });
     for (const [o, id, secret] of [[a, "a", "secret-a"], [b, "b", "secret-b"]] as const) {
       assertEquals([o.status, o.prepared], ["ok", true], o.stderrTail);
@@ -106,6 +106,7 @@ Deno.test(`prepared sandbox (${MODE}): one serves one job, never two; two jobs a
     assert(w.sandbox.prepare!(skill));
     const seen = new Set<number>();
     for (let i = 0; i < 3; i++) {
+      await until(() => w.sandbox.preparedNow!().length === 1);
       const [ready] = w.sandbox.preparedNow!();
       assert(!seen.has(ready.pid), `pid ${ready.pid} prepared twice`);
       seen.add(ready.pid);
@@ -113,11 +114,13 @@ Deno.test(`prepared sandbox (${MODE}): one serves one job, never two; two jobs a
       assertEquals([o.status, o.prepared, text(o)], ["ok", true, `job ${i}\n`]);
       assert(!await alive(ready.pid), "the used sandbox's process is gone");
     }
+    await until(() => w.sandbox.preparedNow!().length === 1);
     const both = await Promise.all(
       [0, 1].map((i) => w.sandbox.run({ jobId: `p${i}`, ...skill, input: `par ${i}` })),
     );
     assertEquals(both.map((o) => [o.status, text(o)]), [["ok", "par 0\n"], ["ok", "par 1\n"]]);
     assertEquals(both.filter((o) => o.prepared === true).length, 1);
+    await until(() => w.sandbox.preparedNow!().length > 0);
     assertEquals(w.sandbox.preparedNow!().length, 1, "per skill: one");
   });
 });
@@ -172,6 +175,7 @@ Deno.test(`prepared sandbox (${MODE}): the provider's stop (its skills' sandbox 
     await skills.open();
     const o = await skills.sandbox.run({ jobId: "s1", ...skill, input: "in" });
     assertEquals([o.status, text(o)], ["ok", "in"]);
+    await until(() => skills.sandbox.preparedNow!().length === 1);
     const [ready] = skills.sandbox.preparedNow!();
     assert(ready !== undefined && await alive(ready.pid), "the job left one prepared");
     skills.closeCatalog();
