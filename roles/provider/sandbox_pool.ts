@@ -84,6 +84,11 @@ export class PreparedSandboxPool<P extends PreparedEntry> {
     return p;
   }
 
+  /** Discards every waiting sandbox `stale` names (its skill changed since it was made). */
+  discardWhere(stale: (p: P) => boolean): void {
+    for (const p of this.#ready.filter(stale)) this.#drop(p);
+  }
+
   /** Prepares sandboxes for `key` with `make` up to the limits (`make` may decline: undefined). */
   fill(key: string, make: () => P | undefined): void {
     while (

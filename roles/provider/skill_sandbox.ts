@@ -56,7 +56,7 @@ import {
   SANDBOX_UID,
 } from "./sandbox_setup_script.ts";
 import { type PreparedSandboxOptions, PreparedSandboxPool } from "./sandbox_pool.ts";
-import { PREPARED_PREFIX, reapPreparedSandboxes } from "./orphan_reaper.ts";
+import { PREPARED_PREFIX, reapPreparedSandboxes, reapSkillProcesses } from "./orphan_reaper.ts";
 import {
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
@@ -516,7 +516,12 @@ async function runJob(
   if (key === undefined) return await runFresh(job, options, host, input, denoCache);
   try {
     const prepared = host.pool!.take(key);
-    if (prepared === undefined) return await runFresh(job, options, host, input, denoCache);
+    if (prepared === undefined) {
+      // One made for this skill before it changed (manifest, paths) serves no job: gone now.
+      const skill = `${JSON.stringify([JSON.parse(key)[0]]).slice(0, -1)},`;
+      host.pool!.discardWhere((p) => p.key.startsWith(skill) && p.key !== key);
+      return await runFresh(job, options, host, input, denoCache);
+    }
     return await runPrepared(prepared, job, options, host, input);
   } finally {
     fillPool(key, job, options, host, denoCache, true);
@@ -616,6 +621,9 @@ function fillPool(
           child.stdout.cancel().catch(() => {}),
           child.stderr.cancel().catch(() => {}),
         ]);
+        // Killed while unshare was forking its child (before that child asked to die with its
+        // parent), the setup may live on: it carries the work dir among its arguments.
+        await reapSkillProcesses(prepared.workDir);
         for (const path of [prepared.workDir, plan.fstab]) {
           await Deno.remove(path, { recursive: true }).catch(() => {});
         }

@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
-import {
-  type SandboxMode,
-  type SkillOutcome,
-  type SkillSandbox,
+import type {
+  SandboxMode,
+  SkillOutcome,
+  SkillSandbox,
 } from "../../roles/provider/skill_sandbox.ts";
 import { type AgentGateway, startAgentGateway } from "../../roles/provider/agent_gateway.ts";
 import type { GatewaySpend } from "../../roles/provider/gateway_ledger.ts";

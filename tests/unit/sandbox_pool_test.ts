@@ -140,6 +140,20 @@ Deno.test(`prepared sandbox (${MODE}): one killed while waiting leaves no proces
   });
 });
 
+Deno.test(`prepared sandbox (${MODE}): one prepared before its skill changed serves no job and is killed`, async () => {
+  await withWorld(async (w) => {
+    const skill = await w.skill("changing", "#!/bin/sh\necho v1\n");
+    assert(w.sandbox.prepare!(skill));
+    const [old] = w.sandbox.preparedNow!();
+    const manifest = { ...skill.manifest, timeoutMs: skill.manifest.timeoutMs + 1000 };
+    const o = await w.sandbox.run({ jobId: "new", skillDir: skill.skillDir, manifest, input: "" });
+    assertEquals([o.status, o.prepared], ["ok", undefined]);
+    await until(async () => !await alive(old.pid) && !await exists(old.workDir));
+    await until(() => w.sandbox.preparedNow!().length === 1);
+    assert(w.sandbox.preparedNow!()[0].pid !== old.pid);
+  });
+});
+
 Deno.test(`prepared sandbox (${MODE}): close kills the waiting ones and removes their dirs`, async () => {
   await withWorld(async (w) => {
     for (const name of ["one", "two"]) {
@@ -195,7 +209,7 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one end
   await Deno.chmod(root, 0o755);
   const jobs = `${root}/state/jobs`;
   try {
-    const skill = await makeSkill(root, "sleeper", "#!/bin/sh\ntouch started\nexec sleep 987654\n");
+    const skill = await makeSkill(root, "sleeper", "#!/bin/sh\nexec sleep 987654\n");
     const script = `
       import { createSkillSandbox } from "${new URL(
       "../../roles/provider/skill_sandbox.ts",
@@ -237,7 +251,8 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one end
       string,
       { pid: number; workDir: string }
     >;
-    await until(() => exists(`${jobs}/cut/started`));
+    await until(() => hasProcessWith("987654"));
+    assert((await Deno.lstat(`${jobs}/cut`)).isSymlink, "the running job's work dir, by its id");
     child.kill("SIGKILL");
     await child.status;
     await reader.cancel();
@@ -259,6 +274,6 @@ if (Deno.uid() === 0) {
   Deno.test("prepared sandbox: the whole file again as an unprivileged user (rootless mode)", async () => {
     const run = await denoTestAsNobody("tests/unit/sandbox_pool_test.ts");
     assertEquals([run.code, run.failed], [0, 0], run.output.slice(-4000));
-    assertEquals(run.passed, 6, run.output.slice(-2000));
+    assertEquals(run.passed, 7, run.output.slice(-2000));
   });
 }
