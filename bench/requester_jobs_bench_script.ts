@@ -34,8 +34,8 @@
  *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
- *   [--pool] (latency and trace runs: the provider keeps a sandbox prepared ahead per skill,
- *   roles/provider/sandbox_pool.ts)
+ *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, roles/provider/sandbox_pool.ts;
+ *   each job's made when it comes)
  *
  * @module
  */
@@ -60,8 +60,8 @@ const auditWindowMs = Deno.args.includes("--audit-window-ms")
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
-/** `--pool`: sandboxes prepared ahead (one per skill), else each job's made when it comes. */
-const prepared = Deno.args.includes("--pool") ? {} : undefined;
+/** Sandboxes prepared ahead (one per skill, the provider's default) unless `--no-pool`. */
+const prepared = Deno.args.includes("--no-pool") ? undefined : {};
 const want = (name: string) => !Deno.args.includes("--only") || only === name;
 
 function pct(sorted: number[], p: number): number {
@@ -118,7 +118,7 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
     providerSkillsDir: skillsDir,
     providerOptions: {
       auditWindowMs,
-      preparedSandboxes: prepared,
+      preparedSandboxes: prepared ?? false,
       ...(sandboxMode === undefined ? {} : { sandboxMode }),
     },
   });

@@ -73,9 +73,10 @@ export interface ProviderSettings {
   sandboxMode: SandboxMode;
   /**
    * Sandboxes set up ahead per skill that ran a job lately (`prepared_sandboxes`,
-   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`; roles/provider/sandbox_pool.ts); undefined: none.
+   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`, default 1; roles/provider/sandbox_pool.ts); false: 0,
+   * none.
    */
-  preparedSandboxes?: { perSkill: number };
+  preparedSandboxes: { perSkill: number } | false;
   /** Paths no job may see (the passphrase file). */
   hiddenPaths: string[];
   /** The payment channel to pay the town through (lowercase), when given. */
@@ -241,9 +242,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     ),
     allowNetwork,
     sandboxMode: sandboxMode as SandboxMode,
-    preparedSandboxes: prepared === undefined || Number(prepared) === 0
-      ? undefined
-      : { perSkill: Number(prepared) },
+    preparedSandboxes: Number(prepared ?? 1) === 0 ? false : { perSkill: Number(prepared ?? 1) },
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     channel: channel?.toLowerCase(),
     channelPrepay: settingOr(

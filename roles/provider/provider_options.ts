@@ -103,9 +103,10 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   sandboxMode?: SandboxMode | "auto";
   /**
    * Sandboxes set up ahead for skills that ran a job lately (sandbox_pool.ts,
-   * docs/ARCHITECTURE.md "Prepared sandboxes"); none without it.
+   * docs/ARCHITECTURE.md "Prepared sandboxes"); default: its defaults (one per skill); false:
+   * none, every job's sandbox made when the job comes.
    */
-  preparedSandboxes?: PreparedSandboxOptions;
+  preparedSandboxes?: PreparedSandboxOptions | false;
   /** One line per event of note (admissions, drops with reasons, payments, errors). */
   log?: (line: string) => void;
   /** BTP endpoint others may reach us at, for 10032 (informational). */

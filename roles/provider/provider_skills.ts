@@ -92,7 +92,7 @@ export class ProviderSkills {
       jobsRoot: `${o.stateDir}/work`,
       hiddenPaths: [o.stateDir, ...(o.hiddenPaths ?? [])],
       mode: o.sandboxMode,
-      prepared: o.preparedSandboxes,
+      prepared: o.preparedSandboxes === false ? undefined : o.preparedSandboxes ?? {},
       allowNetwork: o.allowNetwork,
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });

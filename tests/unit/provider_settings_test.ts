@@ -118,14 +118,14 @@ Deno.test("provider settings: addressed_only from the table, the environment or 
   }
 });
 
-Deno.test("provider settings: prepared_sandboxes off by default, a count per skill, 0 off, junk refused", async () => {
+Deno.test("provider settings: prepared_sandboxes 1 by default, a count per skill, 0 off, junk refused", async () => {
   const { loaded, cleanup } = await loadedWith("[provider]\nprepared_sandboxes = 2\n");
   try {
     const resolve = (env: Record<string, string>) =>
       resolveProviderSettings({ loaded, flags: {}, defaults: DEFAULTS, env: (n) => env[n] });
     assertEquals(resolve({}).preparedSandboxes, { perSkill: 2 });
     const off = { TURNPIKE_PROVIDER_PREPARED_SANDBOXES: "0" };
-    assertEquals(resolve(off).preparedSandboxes, undefined);
+    assertEquals(resolve(off).preparedSandboxes, false);
     assertThrows(
       () => resolve({ TURNPIKE_PROVIDER_PREPARED_SANDBOXES: "many" }),
       ConfigError,
@@ -142,7 +142,7 @@ Deno.test("provider settings: prepared_sandboxes off by default, a count per ski
       defaults: DEFAULTS,
       env: () => undefined,
     });
-    assertEquals(s.preparedSandboxes, undefined);
+    assertEquals(s.preparedSandboxes, { perSkill: 1 });
   } finally {
     await none.cleanup();
   }
