@@ -95,7 +95,12 @@ export class PreparedSandboxPool<P extends PreparedEntry> {
       !this.#closed && this.#ready.length < this.#maxTotal &&
       this.#ready.filter((p) => p.key === key).length < this.#perSkill
     ) {
-      const p = make();
+      let p: P | undefined;
+      try {
+        p = make();
+      } catch {
+        return; // none now: jobs make their own sandboxes, as without a pool
+      }
       if (p === undefined) return;
       this.#ready.push(p);
       const timer = setTimeout(() => this.#drop(p), this.#idleMs) as unknown as number;

@@ -32,7 +32,7 @@ export const SANDBOX_SETUP_EXIT = 125;
  *
  * @example
  * ```ts
- * if (SANDBOX_GO_LINE !== "go\\n") throw new Error("changed");
+ * if (!SANDBOX_GO_LINE.endsWith("\n")) throw new Error("not a line");
  * ```
  */
 export const SANDBOX_GO_LINE = "go\n";

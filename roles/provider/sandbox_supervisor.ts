@@ -68,7 +68,7 @@ const MAX_WORK_FILES = 100_000;
  *
  * @example
  * ```ts
- * declare const job: SkillJob;
+ * declare const job: Parameters<typeof superviseJob>[0];
  * declare const child: Deno.ChildProcess;
  * const outcome = await superviseJob(job, { hiddenPaths: [], jobsRoot: "/w" }, false, "/w/j1",
  *   child, new Uint8Array(), {});

@@ -605,7 +605,20 @@ function fillPool(
       Deno.removeSync(plan.refusal.workDir, { recursive: true });
       return undefined;
     }
-    const { child, cgroups } = startSandbox(plan, job, options, host, denoCache, true);
+    let started: ReturnType<typeof startSandbox>;
+    try {
+      started = startSandbox(plan, job, options, host, denoCache, true);
+    } catch {
+      // No process, no cgroup, or no spawn now (out of descriptors...): the next job makes its
+      // own, as without a pool.
+      for (const path of [plan.workDir, plan.fstab]) {
+        try {
+          Deno.removeSync(path, { recursive: true });
+        } catch { /* not made */ }
+      }
+      return undefined;
+    }
+    const { child, cgroups } = started;
     const prepared: PreparedJob = {
       key,
       child,
