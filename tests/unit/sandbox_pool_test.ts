@@ -280,3 +280,22 @@ if (Deno.uid() === 0) {
     assertEquals(run.passed, 7, run.output.slice(-2000));
   });
 }
+
+// As root only: skill_sandbox_test.ts runs itself again as nobody (rootless), pool on too.
+if (Deno.uid() === 0) {
+  Deno.test("prepared sandbox: the sandbox's hostile tests pass with every job in a prepared sandbox", async () => {
+    const files = ["skill_sandbox", "job_run", "sandbox_gateway"].map((f) =>
+      `tests/unit/${f}_test.ts`
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", ...files],
+      env: { TURNPIKE_TEST_SANDBOX_POOL: "1", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, text.slice(-4000));
+    const summary = /ok \| (\d+) passed/.exec(text);
+    assert(summary !== null && Number(summary[1]) >= 31, text.slice(-2000));
+  });
+}
