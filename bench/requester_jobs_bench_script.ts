@@ -34,6 +34,8 @@
  *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
+ *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, roles/provider/sandbox_pool.ts;
+ *   each job's made when it comes)
  *
  * @module
  */
@@ -58,6 +60,8 @@ const auditWindowMs = Deno.args.includes("--audit-window-ms")
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
+/** Sandboxes prepared ahead (one per skill, the provider's default) unless `--no-pool`. */
+const prepared = Deno.args.includes("--no-pool") ? undefined : {};
 const want = (name: string) => !Deno.args.includes("--only") || only === name;
 
 function pct(sorted: number[], p: number): number {
@@ -112,7 +116,11 @@ function dirFsyncLine(
 async function latency(label: string, skillsDir: string | undefined, n: number) {
   const net = await startRequesterNetwork({
     providerSkillsDir: skillsDir,
-    providerOptions: { auditWindowMs, ...(sandboxMode === undefined ? {} : { sandboxMode }) },
+    providerOptions: {
+      auditWindowMs,
+      preparedSandboxes: prepared ?? false,
+      ...(sandboxMode === undefined ? {} : { sandboxMode }),
+    },
   });
   const req = await net.startRequester({ durable: true, auditWindowMs });
   const stateDirs = [req.stateDir, `${net.root}/provider`];
@@ -133,13 +141,15 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
     const commits1 = await Promise.all(stateDirs.map(auditCommits));
     times.sort((a, b) => a - b);
     console.log(
-      `${label} (${net.provider?.sandbox.mode} sandbox, audit window ${
-        auditWindowMs ?? "default"
-      } ms): n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${fmt(pct(times, 0.99))} max ${
-        fmt(times[n - 1])
-      }; CPU per job: this process ${fmt((cpu1.self - cpu0.self) / n)} (of it kernel ${
-        fmt((cpu1.sys - cpu0.sys) / n)
-      }), children ${fmt((cpu1.children - cpu0.children) / n)}; audit commits per job: requester ${
+      `${label} (${net.provider?.sandbox.mode} sandbox${
+        prepared === undefined ? "" : ", prepared ahead"
+      }, audit window ${auditWindowMs ?? "default"} ms): n=${n} p50 ${fmt(pct(times, 0.5))} p99 ${
+        fmt(pct(times, 0.99))
+      } max ${fmt(times[n - 1])}; CPU per job: this process ${
+        fmt((cpu1.self - cpu0.self) / n)
+      } (of it kernel ${fmt((cpu1.sys - cpu0.sys) / n)}), children ${
+        fmt((cpu1.children - cpu0.children) / n)
+      }; audit commits per job: requester ${
         ((commits1[0] - commits0[0]) / n).toFixed(2)
       }, provider ${((commits1[1] - commits0[1]) / n).toFixed(2)}; ${
         dirFsyncLine(syncs0, syncs1, n)
@@ -283,8 +293,13 @@ async function trace(n: number) {
     steps.set(step, list);
   };
   const root = await Deno.makeTempDir({ prefix: "tp-bench-trace-" });
-  const inner = await createSkillSandbox({ jobsRoot: `${root}/work`, hiddenPaths: [root] });
+  const inner = await createSkillSandbox({
+    jobsRoot: `${root}/work`,
+    hiddenPaths: [root],
+    prepared,
+  });
   const childMs: number[] = [];
+  let preparedRuns = 0;
   const sandbox: SkillSandbox = {
     mode: inner.mode,
     modeReason: inner.modeReason,
@@ -295,6 +310,7 @@ async function trace(n: number) {
       const out = await inner.run(job);
       mark("P sandbox end");
       childMs.push(out.durationMs);
+      if (out.prepared === true) preparedRuns++;
       return out;
     },
   };
@@ -319,9 +335,13 @@ async function trace(n: number) {
   } finally {
     await req.close();
     await net.stop();
+    await inner.close?.();
     await Deno.remove(root, { recursive: true });
   }
-  console.log(`one job, step by step (median ms from submit over ${n} sh no-op jobs):`);
+  console.log(
+    `one job, step by step (median ms from submit over ${n} sh no-op jobs, ${preparedRuns} ` +
+      "of them in a sandbox prepared ahead):",
+  );
   const rows = [...steps].map(([step, t]) => [step, pct(t.sort((a, b) => a - b), 0.5)] as const);
   for (const [step, t] of rows.sort((a, b) => a[1] - b[1])) {
     console.log(`  ${t.toFixed(1).padStart(7)}  ${step}`);

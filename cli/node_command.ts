@@ -25,6 +25,7 @@
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
  * | `--addressed-only`      | `TURNPIKE_PROVIDER_ADDRESSED_ONLY` | `addressed_only`      | false |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
+ * | -                       | `TURNPIKE_PROVIDER_PREPARED_SANDBOXES` | `prepared_sandboxes` | 1 (0: off) |
  * | `--channel <id>`        | `TURNPIKE_CHANNEL`              | `channel`                | none (no claims) |
  * | `--channel-prepay <n>`  | `TURNPIKE_CHANNEL_PREPAY`       | `channel_prepay`         | 0 |
  * | `--alert-webhook <url>` | `TURNPIKE_ALERT_WEBHOOK`        | `[alerts] webhook`       | none |

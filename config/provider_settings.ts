@@ -71,6 +71,12 @@ export interface ProviderSettings {
   /** Hosts a job may reach when its manifest asks (flags first, then the table's). */
   allowNetwork: string[];
   sandboxMode: SandboxMode;
+  /**
+   * Sandboxes set up ahead per skill that ran a job lately (`prepared_sandboxes`,
+   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`, default 1; roles/provider/sandbox_pool.ts); false: 0,
+   * none.
+   */
+  preparedSandboxes: { perSkill: number } | false;
   /** Paths no job may see (the passphrase file). */
   hiddenPaths: string[];
   /** The payment channel to pay the town through (lowercase), when given. */
@@ -153,6 +159,12 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
       `--sandbox must be root, rootless or auto, got ${JSON.stringify(sandboxMode)}`,
     );
   }
+  const prepared = pick(undefined, "TURNPIKE_PROVIDER_PREPARED_SANDBOXES", "prepared_sandboxes");
+  if (prepared !== undefined && !/^\d{1,2}$/.test(prepared)) {
+    throw new ConfigError(
+      `prepared_sandboxes must be a whole number 0-99, got ${JSON.stringify(prepared)}`,
+    );
+  }
   // A passphrase file is the key's other half: no job may read it, wherever it lives.
   const passphraseFile = flags.passphraseFile ?? env("TURNPIKE_PASSPHRASE_FILE");
   const invoiceExpiry = pick(
@@ -230,6 +242,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
     ),
     allowNetwork,
     sandboxMode: sandboxMode as SandboxMode,
+    preparedSandboxes: Number(prepared ?? 1) === 0 ? false : { perSkill: Number(prepared ?? 1) },
     hiddenPaths: passphraseFile === undefined ? [] : [passphraseFile],
     channel: channel?.toLowerCase(),
     channelPrepay: settingOr(

@@ -19,7 +19,47 @@ import { sleep } from "../../protocol/backoff.ts";
  * const pids = await reapSkillProcesses(`${stateDir}/work/${jobId}`);
  * ```
  */
-export async function reapSkillProcesses(workDir: string): Promise<number[]> {
+export function reapSkillProcesses(workDir: string): Promise<number[]> {
+  return reapProcesses((arg) => arg === workDir);
+}
+
+/** The name prefix of a prepared sandbox's work dir in the jobs root (sandbox_pool.ts). */
+export const PREPARED_PREFIX = ".pool-";
+
+/**
+ * After a crash, what prepared sandboxes (sandbox_pool.ts) leave in `jobsRoot`: those still
+ * waiting exit by themselves (their stdin ends with the provider), but a job running in one
+ * carries the prepared name (`<jobsRoot>/.pool-<random>`) in its `unshare`, not its job id.
+ * When any `.pool-` entry is left in `jobsRoot` (a work dir or an fstab), kills every process
+ * with such an argument, and removes those entries; returns the pids killed. Call it before the
+ * sandbox prepares any.
+ *
+ * @example
+ * ```ts
+ * const jobsRoot = await Deno.makeTempDir();
+ * await Deno.mkdir(`${jobsRoot}/.pool-x`);
+ * await reapPreparedSandboxes(jobsRoot);
+ * if ([...Deno.readDirSync(jobsRoot)].length !== 0) throw new Error("left behind");
+ * await Deno.remove(jobsRoot);
+ * ```
+ */
+export async function reapPreparedSandboxes(jobsRoot: string): Promise<number[]> {
+  const left: string[] = [];
+  try {
+    for await (const e of Deno.readDir(jobsRoot)) {
+      if (e.name.startsWith(PREPARED_PREFIX)) left.push(`${jobsRoot}/${e.name}`);
+    }
+  } catch {
+    return []; // no jobs root yet
+  }
+  if (left.length === 0) return [];
+  const prefix = `${jobsRoot}/${PREPARED_PREFIX}`;
+  const killed = await reapProcesses((arg) => arg.startsWith(prefix));
+  for (const path of left) await Deno.remove(path, { recursive: true }).catch(() => {});
+  return killed;
+}
+
+async function reapProcesses(matches: (arg: string) => boolean): Promise<number[]> {
   const parents = new Map<number, number>();
   const roots: number[] = [];
   try {
@@ -33,7 +73,7 @@ export async function reapSkillProcesses(workDir: string): Promise<number[]> {
       if (Number.isInteger(ppid)) parents.set(pid, ppid);
       const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
       // Arguments are NUL-separated: match the work dir as a whole argument.
-      if (cmdline.split("\0").includes(workDir)) roots.push(pid);
+      if (cmdline.split("\0").some(matches)) roots.push(pid);
     }
   } catch {
     return []; // no /proc: nothing to find

@@ -64,8 +64,8 @@ export interface ProviderNode {
   ilpAddress: string;
   counters: ProviderCounters;
   store: ProviderJobStore;
-  /** How skills run: the sandbox's mode, why, and how it bounds memory and processes. */
-  sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits">;
+  /** How skills run: the sandbox's mode, why, its limits, and the sandboxes kept prepared. */
+  sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits" | "preparedNow">;
   /** The Docker engine docker-build skills run on, or why there is none. */
   docker: DockerEngineInfo | { unavailable: string };
   /** What the heartbeat and announcements cost per day (base units), at their last price. */
@@ -378,7 +378,8 @@ class Provider implements ProviderNode {
     await this.#announcer?.announce();
   }
 
-  get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "limits"> {
+  /** The skills' sandbox: its mode and limits, and the sandboxes it keeps prepared ahead. */
+  get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "limits" | "preparedNow"> {
     return this.#skills.sandbox;
   }
 

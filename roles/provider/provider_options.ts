@@ -10,6 +10,7 @@ import type { NodeKeyOptions } from "../../identity/local_node_signer.ts";
 import type { LaterTown } from "../town_client/town_clients.ts";
 import type { SandboxMode, SkillSandbox } from "./skill_sandbox.ts";
 import type { EventFeedOptions } from "../event_feed.ts";
+import type { PreparedSandboxOptions } from "./sandbox_pool.ts";
 
 /** One more town a provider follows and writes to. */
 export interface ProviderTown extends LaterTown {
@@ -100,6 +101,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   agents?: Readonly<Record<string, AgentPreset>>;
   /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
   sandboxMode?: SandboxMode | "auto";
+  /**
+   * Sandboxes set up ahead for skills that ran a job lately (sandbox_pool.ts,
+   * docs/ARCHITECTURE.md "Prepared sandboxes"); default: its defaults (one per skill); false:
+   * none, every job's sandbox made when the job comes.
+   */
+  preparedSandboxes?: PreparedSandboxOptions | false;
   /** One line per event of note (admissions, drops with reasons, payments, errors). */
   log?: (line: string) => void;
   /** BTP endpoint others may reach us at, for 10032 (informational). */

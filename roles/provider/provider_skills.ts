@@ -30,6 +30,7 @@ export interface ProviderSkillsOptions extends
     | "sandbox"
     | "hiddenPaths"
     | "sandboxMode"
+    | "preparedSandboxes"
     | "allowNetwork"
     | "agents"
     | "agentSpendEveryMs"
@@ -91,6 +92,7 @@ export class ProviderSkills {
       jobsRoot: `${o.stateDir}/work`,
       hiddenPaths: [o.stateDir, ...(o.hiddenPaths ?? [])],
       mode: o.sandboxMode,
+      prepared: o.preparedSandboxes === false ? undefined : o.preparedSandboxes ?? {},
       allowNetwork: o.allowNetwork,
       denoCacheDir: `${o.stateDir}/skill-deno-cache`,
     });

@@ -33,9 +33,9 @@
 import { SkillJobError, SkillSandboxUnavailableError } from "./skill_sandbox_errors.ts";
 import type { SkillManifest } from "./skill_manifest.ts";
 import { JobCgroupPool, reapPooledCgroups } from "./job_cgroup_pool.ts";
-import { readCapped, readTail } from "./output_capture.ts";
+import { emptyOutcome, superviseJob } from "./sandbox_supervisor.ts";
 import { type SandboxGateway, sandboxGatewayPlan } from "./sandbox_gateway.ts";
-import { SKILL_PATH, skillEnvironment, skillExitStatus } from "../../protocol/skill_contract.ts";
+import { SKILL_PATH, skillEnvironment } from "../../protocol/skill_contract.ts";
 import {
   buildSandboxFstab,
   DEVICE_FILES,
@@ -50,29 +50,33 @@ import {
 } from "./sandbox_mounts.ts";
 import { systemMounts } from "./system_mounts.ts";
 import {
+  SANDBOX_GO_LINE,
+  SANDBOX_SETUP_EXIT,
+  SANDBOX_SETUP_SCRIPT,
+  SANDBOX_UID,
+} from "./sandbox_setup_script.ts";
+import { type PreparedSandboxOptions, PreparedSandboxPool } from "./sandbox_pool.ts";
+import { PREPARED_PREFIX, reapPreparedSandboxes, reapSkillProcesses } from "./orphan_reaper.ts";
+import {
   DATA_LIMIT_HEADROOM,
   DEFAULT_MAX_PROCESSES,
   type JobCgroups,
-  type JobTmpfsMeter,
-  jobTmpfsMeter,
   killTree,
-  MEMORY_SAMPLE_MS,
-  oomKills,
   probeCgroupControllers,
-  processTree,
-  treeMemoryBytes,
 } from "./sandbox_limits.ts";
 
-export { SANDBOX_DENO_BIN_DIR, SANDBOX_DENO_DIR, SANDBOX_WORK_DIR };
+export {
+  SANDBOX_DENO_BIN_DIR,
+  SANDBOX_DENO_DIR,
+  SANDBOX_SETUP_EXIT,
+  SANDBOX_UID,
+  SANDBOX_WORK_DIR,
+};
 
-/** The sandbox user in root mode (nobody). */
-export const SANDBOX_UID = 65534;
 /** In the work dir: the job's input files (TURNPIKE_INPUTS). */
 export const INPUTS_DIR = "inputs";
 /** In the work dir: files the skill leaves for the result (TURNPIKE_OUTPUTS). */
 export const OUTPUTS_DIR = "out";
-/** Exit code of the sandbox's own setup script when it cannot build the sandbox. */
-export const SANDBOX_SETUP_EXIT = 125;
 
 /** How the sandbox gets its privileges: as root, or inside a user namespace. */
 export type SandboxMode = "root" | "rootless";
@@ -106,6 +110,8 @@ export interface SkillOutcome {
   durationMs: number;
   /** The job's work dir on the host (kept for the provider to inspect or remove). */
   workDir: string;
+  /** Whether a sandbox prepared ahead ran it (sandbox_pool.ts). */
+  prepared?: boolean;
 }
 
 /** Options for {@linkcode createSkillSandbox}. */
@@ -143,6 +149,11 @@ export interface SkillSandboxOptions {
    * in every job (measured: echo's start 178-200 ms cold vs 92-100 ms with it, loaded machine).
    */
   denoCacheDir?: string;
+  /**
+   * Sandboxes set up ahead for skills that ran a job lately (sandbox_pool.ts); none without
+   * it. Jobs with a model gateway always get a sandbox of their own made when they come.
+   */
+  prepared?: PreparedSandboxOptions;
 }
 
 /** One job for the sandbox. */
@@ -192,8 +203,18 @@ export interface SkillSandbox {
   readonly limits: SandboxLimits;
   /** Whether memory limits are enforced at all (exactly or sampled). */
   readonly memoryLimits: boolean;
-  /** Removes what the sandbox keeps between jobs (its pooled cgroups); the provider stops. */
+  /**
+   * Removes what the sandbox keeps between jobs (its prepared sandboxes, its pooled cgroups);
+   * the provider stops.
+   */
   close?(): Promise<void>;
+  /**
+   * With `prepared` in the options: prepares a sandbox ahead for this skill's next job (as a
+   * job of it does); whether one waits for it now. Each serves one job, never two.
+   */
+  prepare?(skill: { skillDir: string; manifest: SkillManifest }): boolean;
+  /** The prepared sandboxes waiting now: the pid of each one's `unshare`, its work dir. */
+  preparedNow?(): { pid: number; workDir: string }[];
 }
 
 export { SkillJobError, SkillSandboxUnavailableError };
@@ -209,55 +230,6 @@ const TOON_MODULE = toonModuleFile();
 const MiB = 1024 * 1024;
 /** In `jobsRoot`: the sandbox's fixed host files (mount point, /dev skeleton, denied file). */
 const SANDBOX_HOST_DIR = ".sandbox";
-
-// Runs inside the new namespaces as (namespace) root, then drops privileges. bash, not sh:
-// closing descriptors above 9 needs it. Positional args:
-//   fstab root work gateway memcg pidscg nproc datakb fsizekb dropto -- command...
-// Every mount is ONE `mount --all` over an fstab the provider wrote (sandbox_mounts.ts), not
-// one `mount` process each: the job starts unshare, bash, mount, pivot_root, umount, setpriv
-// and its own run, the rest is builtins.
-const SETUP_SCRIPT = `
-fail() { echo "turnpike-sandbox: $*" >&2; exit ${SANDBOX_SETUP_EXIT}; }
-# pivot_root lives in sbin, which the job's own PATH leaves out.
-jobpath=$PATH; PATH=$PATH:/usr/sbin:/sbin
-fstab=$1; root=$2; gateway=$4; memcg=$5; pidscg=$6; nproc=$7; datakb=$8; fsizekb=$9; dropto=\${10}
-shift 10
-# The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
-if [ "$memcg" != - ]; then echo 0 > "$memcg/cgroup.procs" || fail "cannot join $memcg"; fi
-if [ "$pidscg" != - ]; then echo 0 > "$pidscg/cgroup.procs" || fail "cannot join $pidscg"; fi
-# Descriptors the provider inherited from its own parent are not the job's business.
-for fd in /proc/self/fd/*; do
-  fd=\${fd##*/}
-  case $fd in 0|1|2) ;; *) eval "exec $fd<&-" 2>/dev/null ;; esac
-done
-mount --all --no-canonicalize --fstab "$fstab" || fail "mounts failed"
-cd "$root" || fail "cd $root"
-pivot_root . . || fail "pivot_root failed"
-umount -l . || fail "cannot detach the host's root"
-cd ${SANDBOX_WORK_DIR} || fail "cd ${SANDBOX_WORK_DIR}"
-unset OLDPWD
-if [ "$nproc" != - ]; then ulimit -u "$nproc" || fail "ulimit -u"; fi
-if [ "$datakb" != - ]; then ulimit -d "$datakb" || fail "ulimit -d"; fi
-# No one file larger than the work dir may hold (the sum is sampled: see superviseJob).
-ulimit -f "$fsizekb" || fail "ulimit -f"
-if [ "$gateway" != - ]; then eval "$gateway"; fi # its forwarder: sandbox_gateway.ts
-[ "$1" = "--" ] && shift
-PATH=$jobpath
-# env -u: bash re-exports SHLVL on exec even when unset.
-if [ "$dropto" = nobody ]; then
-  exec env -u SHLVL setpriv --reuid=${SANDBOX_UID} --regid=${SANDBOX_UID} --clear-groups \\
-    --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
-fi
-# Rootless: a nested user namespace maps the job to uid/gid 65534 too (inside it), so tools
-# that act differently as root (tar restoring owners, package managers) behave as for nobody.
-# That one is the last: a user namespace of the job's own would let it mount a tmpfs that no
-# limit sees (its pages are in no process and no cgroup). The limit is this namespace's (its
-# root may set it) and the kernel checks it for namespaces made at any depth below, so the job,
-# without capabilities here, can neither raise it nor get around it: unshare gets ENOSPC.
-echo 1 > /proc/sys/user/max_user_namespaces || fail "cannot limit nested user namespaces"
-exec env -u SHLVL unshare --user --map-user=${SANDBOX_UID} --map-group=${SANDBOX_UID} --keep-caps \\
-  setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
-`;
 
 /** The machine facts a job's mounts depend on, probed once per sandbox. */
 interface SandboxHost {
@@ -277,6 +249,8 @@ interface SandboxHost {
   deniedFile: string;
   /** `denoCacheDir`, resolved. */
   denoCacheDir?: string;
+  /** With `prepared` in the options: the sandboxes set up ahead. */
+  pool?: PreparedSandboxPool<PreparedJob>;
 }
 
 /** What {@linkcode probeSandbox} found. */
@@ -327,7 +301,7 @@ export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise
     );
   }
   if (mode === "rootless") {
-    // What SETUP_SCRIPT does before the job starts (with the job's own /proc, as there): a
+    // What SANDBOX_SETUP_SCRIPT does before the job starts (with the job's own /proc, as there): a
     // kernel or /proc that refuses it would fail every job, so say so here, once.
     const nested = await commandOutput("unshare", [
       ...userns,
@@ -403,6 +377,8 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     memory: probe.limits.memory === "cgroup",
     pids: probe.limits.processes === "cgroup",
   };
+  // What a crashed provider's prepared sandboxes left, before its cgroups go and any is made.
+  await reapPreparedSandboxes(options.jobsRoot);
   if (cgroups.memory || cgroups.pids) await reapPooledCgroups();
   const host: SandboxHost = {
     mode: probe.mode,
@@ -417,15 +393,28 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     binSkeleton: `${hostDir}/bin`,
     deniedFile: `${hostDir}/denied`,
     denoCacheDir: cache === undefined ? undefined : await Deno.realPath(cache),
+    pool: options.prepared === undefined ? undefined : new PreparedSandboxPool(options.prepared),
   };
   ensureHostFiles(host);
+  const denoCache = cache === undefined ? undefined : "ro";
   return {
     mode: probe.mode,
     modeReason: probe.reason,
     limits: probe.limits,
     memoryLimits: probe.limits.memory !== "none",
-    run: (job) => runJob(job, options, host, cache === undefined ? undefined : "ro"),
-    close: async () => await host.cgroupPool?.close(),
+    run: (job) => runJob(job, options, host, denoCache),
+    close: async () => {
+      await host.pool?.close();
+      await host.cgroupPool?.close();
+    },
+    prepare: (skill) => {
+      const job = { skillDir: skill.skillDir, manifest: skill.manifest, jobId: "-", input: "" };
+      const key = host.pool === undefined ? undefined : poolKey(job, options);
+      if (key !== undefined) fillPool(key, job, options, host, denoCache);
+      return host.pool?.ready.some((p) => p.key === key) ?? false;
+    },
+    preparedNow: () =>
+      (host.pool?.ready ?? []).map((p) => ({ pid: p.child.pid, workDir: p.workDir })),
     async warmDenoCache({ skillDir, manifest }) {
       if (cache === undefined || !isDenoScript(`${skillDir}/run`)) return undefined;
       const jobId = `warm-${crypto.randomUUID()}`;
@@ -514,46 +503,234 @@ async function runJob(
   host: SandboxHost,
   denoCache: "ro" | "rw" | undefined,
 ): Promise<SkillOutcome> {
+  if (!JOB_ID.test(job.jobId)) throw new SkillJobError(`bad job id ${JSON.stringify(job.jobId)}`);
   const input = typeof job.input === "string" ? new TextEncoder().encode(job.input) : job.input;
-  const plan = prepareJob(job, options, host, input, denoCache);
+  const maxStdin = options.maxStdinBytes ?? MiB;
+  if (input.length > maxStdin) {
+    throw new SkillJobError(`input is ${input.length} bytes, over the ${maxStdin}-byte limit`);
+  }
+  // Only a job whose sandbox is the same whatever the job: no gateway, no warm-up.
+  const key = host.pool !== undefined && job.gateway === undefined && denoCache !== "rw"
+    ? poolKey(job, options)
+    : undefined;
+  if (key === undefined) return await runFresh(job, options, host, input, denoCache);
+  try {
+    const prepared = host.pool!.take(key);
+    if (prepared === undefined) {
+      // One made for this skill before it changed (manifest, paths) serves no job: gone now.
+      const skill = `${JSON.stringify([JSON.parse(key)[0]]).slice(0, -1)},`;
+      host.pool!.discardWhere((p) => p.key.startsWith(skill) && p.key !== key);
+      return await runFresh(job, options, host, input, denoCache);
+    }
+    return await runPrepared(prepared, job, options, host, input);
+  } finally {
+    fillPool(key, job, options, host, denoCache, true);
+  }
+}
+
+/** Today's path: the job's sandbox made now, for it. */
+async function runFresh(
+  job: SkillJob,
+  options: SkillSandboxOptions,
+  host: SandboxHost,
+  input: Uint8Array,
+  denoCache: "ro" | "rw" | undefined,
+): Promise<SkillOutcome> {
+  const plan = prepareJob(job, options, host, job.jobId, denoCache);
   if ("refusal" in plan) return plan.refusal;
-  const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
   let cgroups: JobCgroups = {};
   try {
-    if (host.cgroupPool !== undefined) {
-      cgroups = host.cgroupPool.acquire({ memoryBytes: job.manifest.memoryBytes, maxProcesses });
-    }
-    const rootless = host.mode === "rootless";
-    const limits = [
-      cgroups.memory ?? "-",
-      cgroups.pids ?? "-",
-      rootless ? String(maxProcesses) : "-",
-      rootless ? String(Math.ceil((job.manifest.memoryBytes + DATA_LIMIT_HEADROOM) / 1024)) : "-",
-      String(Math.ceil(job.manifest.diskBytes / 1024)),
-      rootless ? "self" : "nobody",
-    ];
-    const args = [
-      ...plan.args.slice(0, plan.limitsAt),
-      ...limits,
-      ...plan.args.slice(plan.limitsAt),
-    ];
-    const env = plan.env;
-    return await superviseJob(
-      job,
-      options,
-      host,
-      plan.workDir,
-      args,
-      input,
-      cgroups,
-      denoCache,
-      env,
-    );
+    const started = startSandbox(plan, job, options, host, denoCache, false);
+    cgroups = started.cgroups;
+    const sampled = host.limits.memory === "sampled";
+    return await superviseJob(job, options, sampled, plan.workDir, started.child, input, cgroups);
   } finally {
     try {
       Deno.removeSync(plan.fstab);
     } catch { /* already gone */ }
     await host.cgroupPool?.release(cgroups);
+  }
+}
+
+/** A sandbox set up ahead, waiting for its job's `go` (sandbox_setup_script.ts). */
+interface PreparedJob {
+  key: string;
+  child: Deno.ChildProcess;
+  /** `<jobsRoot>/.pool-<random>`, the work dir of the job that takes it. */
+  readonly workDir: string;
+  fstab: string;
+  cgroups: JobCgroups;
+  exited: Promise<Deno.CommandStatus>;
+  discard(): Promise<void>;
+}
+
+/**
+ * What a skill's sandbox depends on besides the job's id and input: the same key, the same
+ * setup. Read again for every job, so a changed manifest, project, read path or hidden path
+ * never meets a sandbox prepared before the change.
+ */
+function poolKey(job: SkillJob, options: SkillSandboxOptions): string | undefined {
+  try {
+    const skillDir = Deno.realPathSync(job.skillDir);
+    return JSON.stringify([
+      skillDir,
+      projectDirOf(skillDir) ?? null,
+      resolvedPaths(job.manifest.permissions.read),
+      hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
+      job.manifest,
+    ], (_, v) => typeof v === "bigint" ? `${v}n` : v);
+  } catch {
+    return undefined; // no such skill: the job's own path says so
+  }
+}
+
+/** Prepares sandboxes ahead for `key`'s skill, up to the pool's limits (now, or `later`). */
+function fillPool(
+  key: string,
+  job: SkillJob,
+  options: SkillSandboxOptions,
+  host: SandboxHost,
+  denoCache: "ro" | "rw" | undefined,
+  later = false,
+): void {
+  const make = () => {
+    const name = `${PREPARED_PREFIX}${crypto.randomUUID()}`;
+    let plan: ReturnType<typeof prepareJob>;
+    try {
+      plan = prepareJob({ ...job, files: [] }, options, host, name, denoCache);
+    } catch {
+      return undefined; // the job's own path reports what is wrong
+    }
+    if ("refusal" in plan) {
+      Deno.removeSync(plan.refusal.workDir, { recursive: true });
+      return undefined;
+    }
+    let started: ReturnType<typeof startSandbox>;
+    try {
+      started = startSandbox(plan, job, options, host, denoCache, true);
+    } catch {
+      // No process, no cgroup, or no spawn now (out of descriptors...): the next job makes its
+      // own, as without a pool.
+      for (const path of [plan.workDir, plan.fstab]) {
+        try {
+          Deno.removeSync(path, { recursive: true });
+        } catch { /* not made */ }
+      }
+      return undefined;
+    }
+    const { child, cgroups } = started;
+    const prepared: PreparedJob = {
+      key,
+      child,
+      workDir: plan.workDir,
+      fstab: plan.fstab,
+      cgroups,
+      exited: child.status,
+      discard: async () => {
+        killTree(child.pid);
+        await child.status;
+        await Promise.all([
+          child.stdin.close().catch(() => {}),
+          child.stdout.cancel().catch(() => {}),
+          child.stderr.cancel().catch(() => {}),
+        ]);
+        // Killed while unshare was forking its child (before that child asked to die with its
+        // parent), the setup may live on: it carries the work dir among its arguments.
+        await reapSkillProcesses(prepared.workDir);
+        for (const path of [prepared.workDir, plan.fstab]) {
+          await Deno.remove(path, { recursive: true }).catch(() => {});
+        }
+        await host.cgroupPool?.release(cgroups);
+      },
+    };
+    return prepared;
+  };
+  if (later) host.pool?.fillLater(key, make);
+  else host.pool?.fill(key, make);
+}
+
+/** Runs `job` in a prepared sandbox: its files into the work dir, then go and its input. */
+async function runPrepared(
+  prepared: PreparedJob,
+  job: SkillJob,
+  options: SkillSandboxOptions,
+  host: SandboxHost,
+  input: Uint8Array,
+): Promise<SkillOutcome> {
+  // The work dir keeps its prepared name while the job runs (its mount may still be under way:
+  // the go line waits in the pipe), found by the job's id through a link; once the job's
+  // processes are gone it takes the job's id. A crash mid-job leaves the link (recovery removes
+  // it) and the `.pool-` entries (removed when the next sandbox opens, its processes killed).
+  const workDir = prepared.workDir;
+  const byId = `${options.jobsRoot}/${job.jobId}`;
+  try {
+    Deno.removeSync(byId, { recursive: true });
+  } catch { /* none yet */ }
+  try {
+    Deno.symlinkSync(workDir.slice(workDir.lastIndexOf("/") + 1), byId);
+    copyInputFiles(workDir, job.files ?? []);
+  } catch (err) {
+    try {
+      Deno.removeSync(byId);
+    } catch { /* not made */ }
+    await host.pool!.discard(prepared);
+    throw err;
+  }
+  const go = new TextEncoder().encode(SANDBOX_GO_LINE);
+  const stdin = new Uint8Array(go.length + input.length);
+  stdin.set(go);
+  stdin.set(input, go.length);
+  try {
+    const outcome = await superviseJob(
+      job,
+      options,
+      host.limits.memory === "sampled",
+      workDir,
+      prepared.child,
+      stdin,
+      prepared.cgroups,
+    );
+    Deno.removeSync(byId);
+    Deno.renameSync(workDir, byId);
+    return { ...outcome, workDir: byId, prepared: true };
+  } finally {
+    try {
+      Deno.removeSync(prepared.fstab);
+    } catch { /* already gone */ }
+    await host.cgroupPool?.release(prepared.cgroups);
+  }
+}
+
+/** Takes the job's cgroups and spawns its sandbox (`wait`: prepared, waiting for go). */
+function startSandbox(
+  plan: JobPlan,
+  job: SkillJob,
+  options: SkillSandboxOptions,
+  host: SandboxHost,
+  denoCache: "ro" | "rw" | undefined,
+  wait: boolean,
+): { child: Deno.ChildProcess; cgroups: JobCgroups } {
+  const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  const cgroups = host.cgroupPool?.acquire({
+    memoryBytes: job.manifest.memoryBytes,
+    maxProcesses,
+  }) ?? {};
+  const rootless = host.mode === "rootless";
+  const limits = [
+    cgroups.memory ?? "-",
+    cgroups.pids ?? "-",
+    rootless ? String(maxProcesses) : "-",
+    rootless ? String(Math.ceil((job.manifest.memoryBytes + DATA_LIMIT_HEADROOM) / 1024)) : "-",
+    String(Math.ceil(job.manifest.diskBytes / 1024)),
+    rootless ? "self" : "nobody",
+    wait ? "go" : "-",
+  ];
+  const args = [...plan.args.slice(0, plan.limitsAt), ...limits, ...plan.args.slice(plan.limitsAt)];
+  try {
+    return { child: spawnSandbox(args, denoCache, plan.env), cgroups };
+  } catch (err) {
+    host.cgroupPool?.release(cgroups);
+    throw err;
   }
 }
 
@@ -579,16 +756,11 @@ function prepareJob(
   job: SkillJob,
   options: SkillSandboxOptions,
   host: SandboxHost,
-  input: Uint8Array,
+  name: string,
   denoCache: "ro" | "rw" | undefined,
 ): JobPlan | { refusal: SkillOutcome } {
-  if (!JOB_ID.test(job.jobId)) throw new SkillJobError(`bad job id ${JSON.stringify(job.jobId)}`);
-  const maxStdin = options.maxStdinBytes ?? MiB;
-  if (input.length > maxStdin) {
-    throw new SkillJobError(`input is ${input.length} bytes, over the ${maxStdin}-byte limit`);
-  }
   const skillDir = Deno.realPathSync(job.skillDir);
-  const workDir = `${options.jobsRoot}/${job.jobId}`;
+  const workDir = `${options.jobsRoot}/${name}`;
   const run = statOrNull(`${skillDir}/run`);
   // In root mode the skill runs as nobody: `run` must be executable by "others".
   const execBit = host.mode === "root" ? 0o001 : 0o111;
@@ -622,7 +794,7 @@ function prepareJob(
     dropTo: host.mode === "root" ? "nobody" : "self",
     network: job.manifest.permissions.network,
   });
-  const fstab = `${options.jobsRoot}/${job.jobId}.fstab`;
+  const fstab = `${options.jobsRoot}/${name}.fstab`;
   // Not fsynced: it only has to outlive this job's start; a crash leaves a stray file.
   Deno.writeTextFileSync(
     fstab,
@@ -660,7 +832,7 @@ function prepareJob(
     ...(job.manifest.permissions.network ? [] : ["--net"]),
     "bash",
     "-c",
-    SETUP_SCRIPT,
+    SANDBOX_SETUP_SCRIPT,
     "turnpike-sandbox",
     fstab,
     host.root,
@@ -689,6 +861,15 @@ function freshWorkDir(
   Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   Deno.mkdirSync(`${workDir}/${OUTPUTS_DIR}`, { mode: 0o700 });
   Deno.mkdirSync(`${workDir}/${INPUTS_DIR}`, { mode: 0o755 });
+  copyInputFiles(workDir, files);
+  if (mode === "root") {
+    Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+    Deno.chownSync(`${workDir}/${OUTPUTS_DIR}`, SANDBOX_UID, SANDBOX_UID);
+  }
+}
+
+/** The job's files into `inputs/`, read-only there. */
+function copyInputFiles(workDir: string, files: readonly { path: string; name: string }[]): void {
   for (const f of files) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(f.name)) {
       throw new SkillJobError(`bad input file name ${JSON.stringify(f.name)}`);
@@ -696,10 +877,6 @@ function freshWorkDir(
     const to = `${workDir}/${INPUTS_DIR}/${f.name}`;
     Deno.copyFileSync(f.path, to);
     Deno.chmodSync(to, 0o444);
-  }
-  if (mode === "root") {
-    Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
-    Deno.chownSync(`${workDir}/${OUTPUTS_DIR}`, SANDBOX_UID, SANDBOX_UID);
   }
 }
 
@@ -793,40 +970,13 @@ function hiddenPaths(paths: string[]): HiddenPath[] {
   return found;
 }
 
-function emptyOutcome(status: SkillOutcomeStatus, reason: string, workDir: string): SkillOutcome {
-  return {
-    status,
-    reason,
-    exitCode: null,
-    stdout: new Uint8Array(),
-    stderrTail: "",
-    stderrTruncated: false,
-    durationMs: 0,
-    workDir,
-  };
-}
-
-type KillReason = "timeout" | "cancelled" | "output-too-large" | "memory-limit" | "disk-limit";
-
-/** How often a job's work dir is measured against its disk limit. */
-const DISK_SAMPLE_MS = 250;
-/** Most files a work dir may hold (files cost inodes whatever their size). */
-const MAX_WORK_FILES = 100_000;
-
-async function superviseJob(
-  job: SkillJob,
-  options: SkillSandboxOptions,
-  host: SandboxHost,
-  workDir: string,
+function spawnSandbox(
   args: string[],
-  input: Uint8Array,
-  cgroups: JobCgroups,
   denoCache: "ro" | "rw" | undefined,
   extraEnv: Record<string, string>,
-): Promise<SkillOutcome> {
-  const started = performance.now();
-  // unshare directly: SETUP_SCRIPT joins the cgroups before anything else runs.
-  const child = new Deno.Command("unshare", {
+): Deno.ChildProcess {
+  // unshare directly: the setup script joins the cgroups before anything else runs.
+  return new Deno.Command("unshare", {
     args,
     clearEnv: true,
     env: skillEnvironment({
@@ -845,166 +995,4 @@ async function superviseJob(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-
-  let killedFor: KillReason | null = null;
-  const kill = (why: KillReason) => {
-    if (killedFor !== null) return;
-    killedFor = why;
-    killTree(child.pid);
-  };
-  const timer = setTimeout(() => kill("timeout"), job.manifest.timeoutMs);
-  // Rootless, the job's tmpfs mounts (/tmp, /var/tmp, /dev/shm...) are charged to no cgroup
-  // and pages written to them are in no process's RSS: what each holds (statfs, unlinked files
-  // too) counts in the job's memory, sampled with the processes. As root the cgroup charges them.
-  // unshare (--fork) has one child for the job's whole life: the PID namespace's init.
-  let tmpfs: JobTmpfsMeter | undefined;
-  const overMemory = () => {
-    const initPid = tmpfs === undefined ? processTree(child.pid)[1] : undefined;
-    if (initPid !== undefined) tmpfs = jobTmpfsMeter(initPid);
-    return treeMemoryBytes(child.pid) + (tmpfs?.bytes() ?? 0) > job.manifest.memoryBytes;
-  };
-  const sampler = host.limits.memory === "sampled"
-    ? setInterval(() => {
-      if (overMemory()) kill("memory-limit");
-    }, MEMORY_SAMPLE_MS)
-    : undefined;
-  // The work dir is a host directory, which no mount limits: its files are summed while the
-  // job runs (each one is capped by RLIMIT_FSIZE already), the job killed past the limit.
-  let measuring = false;
-  const disk = setInterval(async () => {
-    if (measuring || killedFor !== null) return;
-    measuring = true;
-    try {
-      const used = await dirUsage(workDir, job.manifest.diskBytes, MAX_WORK_FILES);
-      if (used === "over") kill("disk-limit");
-    } finally {
-      measuring = false;
-    }
-  }, DISK_SAMPLE_MS);
-  const onAbort = () => kill("cancelled");
-  if (job.signal?.aborted) onAbort();
-  job.signal?.addEventListener("abort", onAbort);
-
-  const maxStdout = options.maxStdoutBytes ?? MiB;
-  const maxStderr = options.maxStderrBytes ?? 64 * 1024;
-  try {
-    const [, stdout, stderr, status] = await Promise.all([
-      feedStdin(child.stdin, input),
-      readCapped(child.stdout, maxStdout, () => kill("output-too-large")),
-      readTail(child.stderr, maxStderr),
-      child.status,
-    ]);
-    const durationMs = performance.now() - started;
-    const stderrText = new TextDecoder().decode(stderr.bytes);
-    const base = {
-      exitCode: status.signal === null ? status.code : null,
-      stdout: stdout.bytes,
-      stderrTail: stderrText,
-      stderrTruncated: stderr.truncated,
-      durationMs,
-      workDir,
-    };
-    const ooms = killedFor === "memory-limit" ? 1 : oomKills(cgroups.memory);
-    const [kind, reason] = classify(status.code, killedFor, ooms, stderrText, job, options);
-    return { status: kind, reason, ...base };
-  } finally {
-    clearTimeout(timer);
-    clearInterval(sampler);
-    clearInterval(disk);
-    job.signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-async function feedStdin(stdin: WritableStream<Uint8Array>, input: Uint8Array): Promise<void> {
-  const writer = stdin.getWriter();
-  try {
-    await writer.write(input);
-    await writer.close();
-  } catch {
-    // The skill exited without reading all its input (EPIPE): its exit status tells the story.
-  }
-}
-
-/**
- * Bytes of the regular files under `dir`, or `over` as soon as they pass `limit` or the files
- * pass `maxFiles` (the walk stops there: a job cannot make the measuring slow).
- */
-async function dirUsage(dir: string, limit: number, maxFiles: number): Promise<number | "over"> {
-  let bytes = 0;
-  let files = 0;
-  const stack = [dir];
-  while (stack.length > 0) {
-    const current = stack.pop()!;
-    let entries: AsyncIterable<Deno.DirEntry>;
-    try {
-      entries = Deno.readDir(current);
-      for await (const e of entries) {
-        if (++files > maxFiles) return "over";
-        const path = `${current}/${e.name}`;
-        if (e.isDirectory) stack.push(path);
-        else if (e.isFile) {
-          bytes += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
-          if (bytes > limit) return "over";
-        }
-      }
-    } catch {
-      // gone while walking: nothing to count
-    }
-  }
-  return bytes;
-}
-
-// Signatures of a denied read or connect in a skill's stderr (shell tools, Deno, Node, Python).
-const NET_DENIED =
-  /Network is unreachable|ENETUNREACH|os error 101|Cannot assign requested address/;
-const READ_DENIED = /Permission denied|EACCES|os error 13|No such file|ENOENT|os error 2\b/;
-
-function classify(
-  code: number,
-  killedFor: KillReason | null,
-  ooms: number,
-  stderr: string,
-  job: SkillJob,
-  options: SkillSandboxOptions,
-): [SkillOutcomeStatus, string] {
-  if (killedFor === "timeout") return ["timeout", `timeout after ${job.manifest.timeoutMs} ms`];
-  if (killedFor === "cancelled") return ["cancelled", "cancelled; the job's processes were killed"];
-  if (killedFor === "output-too-large") {
-    return ["output-too-large", `result over ${options.maxStdoutBytes ?? MiB} bytes`];
-  }
-  if (ooms > 0) return ["memory-limit", `killed over ${job.manifest.memoryBytes} bytes of memory`];
-  if (killedFor === "disk-limit") {
-    return [
-      "disk-limit",
-      `killed over ${job.manifest.diskBytes} bytes (or ${MAX_WORK_FILES} files) in its work dir`,
-    ];
-  }
-  // A write past RLIMIT_FSIZE raises SIGXFSZ (signal 25).
-  if (code === 128 + 25 || /File size limit exceeded/.test(stderr)) {
-    return ["disk-limit", `a file over the ${job.manifest.diskBytes}-byte work dir limit`];
-  }
-  if (code === SANDBOX_SETUP_EXIT && stderr.includes("turnpike-sandbox:")) {
-    return ["sandbox-error", stderr.trim().split("\n").at(-1) ?? "sandbox setup failed"];
-  }
-  if (code !== 0) {
-    const denial = findDenial(stderr, options.hiddenPaths, job.manifest.permissions.network);
-    if (denial !== null) return ["denied", denial];
-  }
-  return skillExitStatus(code);
-}
-
-/**
- * The kernel enforces the denial; this only names it for the outcome, from the skill's own
- * error messages (best effort: a skill that hides its errors still got nothing).
- */
-function findDenial(stderr: string, hidden: string[], networkAllowed: boolean): string | null {
-  for (const line of stderr.split("\n")) {
-    if (!networkAllowed && NET_DENIED.test(line)) {
-      return `network denied: ${line.trim().slice(0, 300)}`;
-    }
-    if (READ_DENIED.test(line) && hidden.some((h) => line.includes(h))) {
-      return `read denied: ${line.trim().slice(0, 300)}`;
-    }
-  }
-  return null;
 }

@@ -193,9 +193,14 @@ Deno.test("provider e2e: kind 5 cancellation mid-run kills the skill", async () 
     assertStringIncludes(fb.extraInfo ?? "", "cancelled");
     await waitUntil(() => provider.store.get(job.id)?.status === "cancelled");
     await provider.idle();
-    // The process tree is gone: no sandboxed process of this job is left.
+    // The process tree is gone: no sandboxed process of this job is left (the sandbox prepared
+    // ahead for the skill's next job names the skill's run too, and its own work dir).
     const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
-    assert(!new TextDecoder().decode(ps.stdout).includes(`/skills/ticker/run`));
+    const waiting = provider.sandbox.preparedNow?.().map((p) => p.workDir) ?? [];
+    const left = new TextDecoder().decode(ps.stdout).split("\n").filter((line) =>
+      line.includes("/skills/ticker/run") && !waiting.some((dir) => line.includes(dir))
+    );
+    assertEquals(left, []);
   });
 });
 

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { type JobRunOptions, runJob } from "../../roles/provider/job_run.ts";
-import { createSkillSandbox, type SkillSandbox } from "../../roles/provider/skill_sandbox.ts";
+import type { SkillSandbox } from "../../roles/provider/skill_sandbox.ts";
+import { closeTestSandboxes, testSandbox } from "../support/pooled_sandbox.ts";
 import { parseSkillManifest } from "../../roles/provider/skill_manifest.ts";
 import type { SkillEntry } from "../../roles/provider/skill_catalog.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
@@ -34,7 +35,7 @@ interface World {
 async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir();
   await Deno.chmod(root, 0o755);
-  const sandbox = await createSkillSandbox({
+  const sandbox = await testSandbox({
     jobsRoot: `${root}/state/work`,
     hiddenPaths: [`${root}/state`],
   });
@@ -70,6 +71,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   try {
     await fn(world);
   } finally {
+    await closeTestSandboxes();
     await Promise.allSettled(removed);
     await Deno.remove(root, { recursive: true });
   }

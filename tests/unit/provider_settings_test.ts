@@ -117,3 +117,33 @@ Deno.test("provider settings: addressed_only from the table, the environment or 
     await off.cleanup();
   }
 });
+
+Deno.test("provider settings: prepared_sandboxes 1 by default, a count per skill, 0 off, junk refused", async () => {
+  const { loaded, cleanup } = await loadedWith("[provider]\nprepared_sandboxes = 2\n");
+  try {
+    const resolve = (env: Record<string, string>) =>
+      resolveProviderSettings({ loaded, flags: {}, defaults: DEFAULTS, env: (n) => env[n] });
+    assertEquals(resolve({}).preparedSandboxes, { perSkill: 2 });
+    const off = { TURNPIKE_PROVIDER_PREPARED_SANDBOXES: "0" };
+    assertEquals(resolve(off).preparedSandboxes, false);
+    assertThrows(
+      () => resolve({ TURNPIKE_PROVIDER_PREPARED_SANDBOXES: "many" }),
+      ConfigError,
+      "prepared_sandboxes must be a whole number",
+    );
+  } finally {
+    await cleanup();
+  }
+  const none = await loadedWith("");
+  try {
+    const s = resolveProviderSettings({
+      loaded: none.loaded,
+      flags: {},
+      defaults: DEFAULTS,
+      env: () => undefined,
+    });
+    assertEquals(s.preparedSandboxes, { perSkill: 1 });
+  } finally {
+    await none.cleanup();
+  }
+});

@@ -1,14 +1,14 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
-import {
-  createSkillSandbox,
-  type SandboxMode,
-  type SkillOutcome,
-  type SkillSandbox,
+import type {
+  SandboxMode,
+  SkillOutcome,
+  SkillSandbox,
 } from "../../roles/provider/skill_sandbox.ts";
 import { type AgentGateway, startAgentGateway } from "../../roles/provider/agent_gateway.ts";
 import type { GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
 import { SkillJobError } from "../../roles/provider/skill_sandbox_errors.ts";
+import { closeTestSandboxes, testSandbox } from "../support/pooled_sandbox.ts";
 import { type StandInModelApi, startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
 
@@ -56,7 +56,7 @@ async function withWorld(
       onBudget(s);
     },
   });
-  const sandbox = await createSkillSandbox({
+  const sandbox = await testSandbox({
     jobsRoot: `${state}/jobs`,
     hiddenPaths: [state],
     mode: MODE,
@@ -82,7 +82,7 @@ async function withWorld(
       },
     });
   } finally {
-    await sandbox.close?.();
+    await closeTestSandboxes();
     await gateway.close();
     await Deno.remove(root, { recursive: true });
   }

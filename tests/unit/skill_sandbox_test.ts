@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
 import {
-  createSkillSandbox,
   SANDBOX_DENO_BIN_DIR,
   SANDBOX_DENO_DIR,
   type SandboxMode,
@@ -10,6 +9,7 @@ import {
 } from "../../roles/provider/skill_sandbox.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
+import { closeTestSandboxes, POOLED, testSandbox } from "../support/pooled_sandbox.ts";
 
 // This file runs in the mode its user gets: root in-process when the suite runs as root, and
 // then once more as nobody (rootless) through the last test; rootless when not root.
@@ -52,6 +52,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   try {
     await fn(world);
   } finally {
+    await closeTestSandboxes();
     await Deno.remove(root, { recursive: true });
   }
 }
@@ -85,7 +86,7 @@ const TICKER = "#!/bin/sh\n(while :; do echo t >> $HOME/tick; sleep 0.02; done) 
 
 Deno.test(`skill sandbox (${MODE}): echo round trip, fresh work dir, cleared environment`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     assertEquals(sandbox.mode, MODE);
     const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
     const o = await sandbox.run({
@@ -124,7 +125,7 @@ Deno.test(`skill sandbox (${MODE}): echo round trip, fresh work dir, cleared env
 
 Deno.test(`skill sandbox (${MODE}): ci-run tells the passing project from the failing one`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const manifest = parseSkillManifest(await Deno.readTextFile("skills/ci-run/SKILL.md"));
     const results = [];
     for (const project of ["passing", "failing"]) {
@@ -165,7 +166,7 @@ Deno.test(`skill sandbox (${MODE}): ci-run tells the passing project from the fa
 
 Deno.test(`skill sandbox (${MODE}): a timeout kills the job's whole process tree`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const [dir, manifest] = await w.skill("ticker", TICKER, "  timeout: 0.5\n");
     const o = await sandbox.run({ jobId: "t1", skillDir: dir, manifest, input: "" });
     assertEquals([o.status, o.reason], ["timeout", "timeout after 500 ms"]);
@@ -176,7 +177,7 @@ Deno.test(`skill sandbox (${MODE}): a timeout kills the job's whole process tree
 
 Deno.test(`skill sandbox (${MODE}): cancel (AbortSignal) kills the job's whole process tree`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const [dir, manifest] = await w.skill("ticker", TICKER);
     const abort = new AbortController();
     const tick = `${w.state}/jobs/c1/tick`;
@@ -199,7 +200,7 @@ Deno.test(`skill sandbox (${MODE}): cancel (AbortSignal) kills the job's whole p
 
 Deno.test(`skill sandbox (${MODE}): reading the state dir or the key is denied, and said so`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const targets = [`${w.state}/identity.key`, w.key, `${w.state}/jobs`];
     for (const [i, target] of targets.entries()) {
       const [dir, manifest] = await w.skill(
@@ -234,7 +235,7 @@ Deno.test(`skill sandbox (${MODE}): network is denied unless the manifest asks a
       }
     })();
     try {
-      const sandbox = await createSkillSandbox(w.options);
+      const sandbox = await testSandbox(w.options);
       const script =
         `#!/bin/sh\nexec deno eval --quiet "(await Deno.connect({hostname:'127.0.0.1',port:${port}})).close(); console.log('connected')"\n`;
       const [dir, manifest] = await w.skill("netter", script);
@@ -251,7 +252,7 @@ Deno.test(`skill sandbox (${MODE}): network is denied unless the manifest asks a
       assertEquals(refused.status, "denied");
       assertStringIncludes(refused.reason, "the operator does not allow it");
       assertEquals(accepted, 0);
-      const allowing = await createSkillSandbox({ ...w.options, allowNetwork: ["asker"] });
+      const allowing = await testSandbox({ ...w.options, allowNetwork: ["asker"] });
       const ok = await allowing.run({ jobId: "n3", skillDir: dir2, manifest: asking, input: "" });
       assertEquals([ok.status, text(ok)], ["ok", "connected\n"], ok.stderrTail);
     } finally {
@@ -263,7 +264,7 @@ Deno.test(`skill sandbox (${MODE}): network is denied unless the manifest asks a
 
 Deno.test(`skill sandbox (${MODE}): stdout and stderr caps hold`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox({
+    const sandbox = await testSandbox({
       ...w.options,
       maxStdoutBytes: 1000,
       maxStderrBytes: 500,
@@ -291,7 +292,7 @@ Deno.test(`skill sandbox (${MODE}): stdout and stderr caps hold`, async () => {
 
 Deno.test(`skill sandbox (${MODE}): the memory limit kills a job that exceeds it`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     // Root: a cgroup v1 memory group (this machine kind has one); rootless: sampled.
     assertEquals(sandbox.limits.memory, MODE === "root" ? "cgroup" : "sampled");
     const script =
@@ -306,7 +307,7 @@ Deno.test(`skill sandbox (${MODE}): the memory limit kills a job that exceeds it
 
 Deno.test(`skill sandbox (${MODE}): files in /tmp, /var/tmp and /dev/shm count in the memory limit`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     // 3 x 48 MB in the private tmpfs mounts, in 1 MB writes (the process itself stays small),
     // then held: rootless, those pages are in no process's RSS and no cgroup.
     const script = '#!/bin/sh\nexec deno eval --quiet "' +
@@ -324,7 +325,7 @@ Deno.test(`skill sandbox (${MODE}): files in /tmp, /var/tmp and /dev/shm count i
 
 Deno.test(`skill sandbox (${MODE}): a tmpfs file unlinked but held open counts in the memory limit`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     // 120 MiB into /tmp under a 64 MiB limit, through a descriptor whose file is already gone:
     // no file is left to find in /tmp, but the tmpfs still holds every page.
     const [dir, manifest] = await w.skill(
@@ -342,7 +343,7 @@ Deno.test(`skill sandbox (${MODE}): a tmpfs file unlinked but held open counts i
 
 Deno.test(`skill sandbox (${MODE}): a tmpfs of the job's own, in a nested user and mount namespace, does not escape the memory limit`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     // Rootless, the job may not make a user namespace of its own (it could mount anything in
     // it): unshare fails. As root it may, and the memory cgroup charges that tmpfs's pages.
     const [dir, manifest] = await w.skill(
@@ -368,7 +369,7 @@ Deno.test(`skill sandbox (${MODE}): private tmp dirs, read-only skill dir, no ca
     const odd = `${w.root}/odd dir\\x`;
     await Deno.mkdir(odd);
     await Deno.writeTextFile(`${odd}/secret`, "SECRET-ODD", { mode: 0o644 });
-    const sandbox = await createSkillSandbox({
+    const sandbox = await testSandbox({
       ...w.options,
       hiddenPaths: [...w.options.hiddenPaths, odd],
     });
@@ -421,7 +422,7 @@ Deno.test({
   ignore: MODE !== "root",
   async fn() {
     await withWorld(async (w) => {
-      const sandbox = await createSkillSandbox(w.options);
+      const sandbox = await testSandbox(w.options);
       try {
         if (sandbox.limits.memory !== "cgroup") return; // no cgroup v1 memory controller here
         const [dir, manifest] = await w.skill(
@@ -454,7 +455,7 @@ Deno.test(`skill sandbox (${MODE}): a project dir bound back under the private /
     // for the skill, and it holds the state dir and the key file.
     await Deno.writeTextFile(`${w.root}/deno.json`, "{}\n");
     await Deno.chmod(w.root, 0o755); // a temp dir is 0700: nobody could not reach the skill
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const [dir, manifest] = await w.skill(
       "insider",
       `#!/bin/sh\ntest -f "${w.root}/deno.json" && echo "project visible"\n` +
@@ -474,7 +475,7 @@ Deno.test(`skill sandbox (${MODE}): a project dir bound back under the private /
 Deno.test(`skill sandbox (${MODE}): the Deno cache is filled by a warm-up on empty input, read-only for jobs`, async () => {
   await withWorld(async (w) => {
     const cacheDir = `${w.state}/skill-deno-cache`;
-    const sandbox = await createSkillSandbox({ ...w.options, denoCacheDir: cacheDir });
+    const sandbox = await testSandbox({ ...w.options, denoCacheDir: cacheDir });
     const manifest = parseSkillManifest(await Deno.readTextFile("skills/echo/SKILL.md"));
     const warm = await sandbox.warmDenoCache!({ skillDir: "skills/echo", manifest });
     // The echo skill refuses empty input; its modules were loaded (and cached) all the same.
@@ -506,7 +507,7 @@ Deno.test(`skill sandbox (${MODE}): the Deno cache is filled by a warm-up on emp
 
 Deno.test(`skill sandbox (${MODE}): nothing of the host but what it binds; no inherited descriptors; /run private`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const [dir, manifest] = await w.skill(
       "looker",
       `#!/bin/sh
@@ -547,7 +548,7 @@ echo $$
 
 Deno.test(`skill sandbox (${MODE}): a fork bomb stops at the process limit`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox({ ...w.options, maxProcesses: 24 });
+    const sandbox = await testSandbox({ ...w.options, maxProcesses: 24 });
     assertEquals(sandbox.limits.processes, MODE === "root" ? "cgroup" : "rlimit");
     const [dir, manifest] = await w.skill(
       "forker",
@@ -581,12 +582,18 @@ Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passp
       import.meta.url,
     )}";
       const [dir, jobs, mode] = Deno.args;
-      const sandbox = await createSkillSandbox({ jobsRoot: jobs, hiddenPaths: [], mode });
+      const pooled = Deno.env.get("TURNPIKE_TEST_SANDBOX_POOL") === "1";
+      const sandbox = await createSkillSandbox({
+        jobsRoot: jobs, hiddenPaths: [], mode, ...(pooled ? { prepared: {} } : {}),
+      });
       const manifest = parseSkillManifest(await Deno.readTextFile(dir + "/SKILL.md"));
+      if (pooled && !sandbox.prepare!({ skillDir: dir, manifest })) throw new Error("none prepared");
       const o = await sandbox.run({ jobId: "fd1", skillDir: dir, manifest, input: "" });
       const fd10 = Deno.readLinkSync("/proc/self/fd/10"); // throws if the test set-up failed
       console.log("provider fd 10: " + fd10.split("/").at(-1));
       console.log(new TextDecoder().decode(o.stdout) + o.stderrTail);
+      if (pooled && !o.prepared) throw new Error("not run in the prepared sandbox");
+      await sandbox.close!();
     `;
     await Deno.writeTextFile(`${w.root}/provider.ts`, script);
     const [dir] = await w.skill(
@@ -619,7 +626,7 @@ Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passp
 
 Deno.test(`skill sandbox (${MODE}): input files arrive read-only in inputs/, out/ is the skill's`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     const cached = `${w.state}/blob-cache-file`;
     await Deno.writeTextFile(cached, "CONTEXT", { mode: 0o600 });
     const [dir, manifest] = await w.skill(
@@ -645,7 +652,7 @@ echo report > "$TURNPIKE_OUTPUTS/report.txt" && echo "out writable"
 
 Deno.test(`skill sandbox (${MODE}): the work dir holds at most the manifest's disk`, async () => {
   await withWorld(async (w) => {
-    const sandbox = await createSkillSandbox(w.options);
+    const sandbox = await testSandbox(w.options);
     // One file past the limit: the kernel stops it (RLIMIT_FSIZE).
     const [dir, manifest] = await w.skill(
       "bigfile",
@@ -667,7 +674,10 @@ Deno.test(`skill sandbox (${MODE}): the work dir holds at most the manifest's di
 
 if (Deno.uid() === 0) {
   Deno.test("skill sandbox: the whole suite again as an unprivileged user (rootless mode)", async () => {
-    const run = await denoTestAsNobody("tests/unit/skill_sandbox_test.ts");
+    const run = await denoTestAsNobody(
+      "tests/unit/skill_sandbox_test.ts",
+      POOLED ? { TURNPIKE_TEST_SANDBOX_POOL: "1" } : {},
+    );
     assertEquals([run.code, run.failed], [0, 0], run.output.slice(-4000));
     // Every test above, in rootless mode, as uid 65534 (this one is not registered there).
     assertStringIncludes(run.output, "skill sandbox (rootless): echo round trip");
