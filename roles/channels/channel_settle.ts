@@ -94,7 +94,25 @@ export function settleFields(
   outcome: ChannelSettleOutcome,
   txField: string,
 ): Record<string, string> {
-  return outcome.by === "us"
-    ? { [txField]: outcome.tx }
-    : { SettledBy: `another transaction first (ours: ${outcome.refused})` };
+  return outcome.by === "us" ? { [txField]: outcome.tx } : { SettledBy: settledBy(outcome) };
+}
+
+/**
+ * Who settled, in a line: our transaction's hash, or that another came first and why ours was
+ * refused.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { settledBy } from "./channel_settle.ts";
+ *
+ * assert.equal(settledBy({ by: "us", tx: "0xab" }), "0xab");
+ * assert.equal(
+ *   settledBy({ by: "another", refused: "Reverted()" }),
+ *   "another transaction first (ours: Reverted())",
+ * );
+ * ```
+ */
+export function settledBy(outcome: ChannelSettleOutcome): string {
+  return outcome.by === "us" ? outcome.tx : `another transaction first (ours: ${outcome.refused})`;
 }

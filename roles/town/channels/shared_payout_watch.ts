@@ -26,7 +26,7 @@ import type {
   PostgresPayoutBooks,
 } from "../../../state/postgres_payout_books.ts";
 import { type ChannelChain, ChannelNotOnChainError } from "../../channels/channel_chain_sync.ts";
-import { settleClosedChannel } from "../../channels/channel_settle.ts";
+import { settleClosedChannel, settledBy } from "../../channels/channel_settle.ts";
 
 /** Options for {@linkcode SharedPayoutWatch}. */
 export interface SharedPayoutWatchOptions {
@@ -133,10 +133,7 @@ export class SharedPayoutWatch {
       // Past the timeout no update can land: the settle pays by these proofs.
       const paid = onChain.participants[self]?.transferredAmount ?? 0n;
       const outcome = await settleClosedChannel(chain, row.channelId as Hex);
-      const settledBy = outcome.by === "us"
-        ? outcome.tx
-        : `another transaction first (ours: ${outcome.refused})`;
-      return { settledBy, paid };
+      return { settledBy: settledBy(outcome), paid };
     }
     // Gone: settled by the peer (or while the town was down). Only for a channel this contract
     // opened: a wrong RPC URL or a restarted anvil also answers "none".
