@@ -315,8 +315,10 @@ Deno.test(`skill sandbox (${MODE}): files in /tmp, /var/tmp and /dev/shm count i
       "for (const d of ['/tmp', '/var/tmp', '/dev/shm']) { " +
       "const f = Deno.openSync(d + '/fill', { write: true, create: true }); " +
       "for (let i = 0; i < 48; i++) f.writeSync(chunk); f.close(); } " +
-      "await new Promise((r) => setTimeout(r, 5000)); console.log('survived')\"\n";
-    const [dir, manifest] = await w.skill("tmpfs-hog", script, "  memory: 96\n  timeout: 30\n");
+      "await new Promise((r) => setTimeout(r, 30000)); console.log('survived')\"\n";
+    // Held for 30 s: the sampler kills it within a sample or two (50 ms each) on a quiet
+    // machine; the margin is for a provider whose event loop is stalled by a loaded machine.
+    const [dir, manifest] = await w.skill("tmpfs-hog", script, "  memory: 96\n  timeout: 60\n");
     const o = await sandbox.run({ jobId: "t1", skillDir: dir, manifest, input: "" });
     assertEquals(o.status, "memory-limit", `${o.status} ${o.reason} ${o.stderrTail}`);
     assertEquals(text(o), "");
@@ -331,8 +333,10 @@ Deno.test(`skill sandbox (${MODE}): a tmpfs file unlinked but held open counts i
     const [dir, manifest] = await w.skill(
       "unlinked-hog",
       "#!/bin/bash\nexec 3>/tmp/held; rm /tmp/held\nhead -c 125829120 /dev/zero >&3\n" +
-        'echo "wrote $?"; sleep 3; echo survived\n',
-      "  memory: 64\n  timeout: 30\n",
+        'echo "wrote $?"; sleep 30; echo survived\n',
+      // 30 s held, not 3: a CI run on a loaded machine once stalled the sampler past 3 s (the
+      // job was killed for memory, after it had printed survived).
+      "  memory: 64\n  timeout: 60\n",
     );
     const o = await sandbox.run({ jobId: "u1", skillDir: dir, manifest, input: "" });
     assertEquals(o.status, "memory-limit", `${o.status} ${o.reason} ${text(o)} ${o.stderrTail}`);
