@@ -77,6 +77,12 @@ export interface PayoutChannelRow {
   settledBy?: string;
   /** Settled: what the settle paid the peer (the town's balance proof on chain). */
   paid?: bigint;
+  /**
+   * The transaction that opened the channel, when known: proves this contract opened it and
+   * narrows log reads to blocks from its own (a hosted RPC caps the range). Rows written before
+   * the column have none.
+   */
+  openTx?: `0x${string}`;
 }
 
 /** A payout channel on chain: claims are signed only on an open one. */
@@ -127,6 +133,7 @@ ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS settle_at NUMERIC(
   DEFAULT 0;
 ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS settled_by TEXT;
 ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS paid NUMERIC(78, 0);
+ALTER TABLE turnpike_payout_channels ADD COLUMN IF NOT EXISTS open_tx TEXT;
 `;
 /** Held while a payout channel is opened (chain transactions from the town's one key). */
 const OPEN_LOCK = 0x7475726e70696b6fn; // "turnpiko"
@@ -146,10 +153,12 @@ interface ChannelDbRow {
   settle_at: string;
   settled_by: string | null;
   paid: string | null;
+  open_tx: string | null;
 }
 
 const COLUMNS = "account, channel_id, peer_address, chain_id::text, token_network, token, " +
-  "deposit::text, nonce::text, transferred::text, status, settle_at::text, settled_by, paid::text";
+  "deposit::text, nonce::text, transferred::text, status, settle_at::text, settled_by, " +
+  "paid::text, open_tx";
 
 function fromRow(r: ChannelDbRow): PayoutChannelRow {
   return {
@@ -166,6 +175,7 @@ function fromRow(r: ChannelDbRow): PayoutChannelRow {
     settleAt: BigInt(r.settle_at),
     ...(r.settled_by === null ? {} : { settledBy: r.settled_by }),
     ...(r.paid === null ? {} : { paid: BigInt(r.paid) }),
+    ...(r.open_tx === null ? {} : { openTx: r.open_tx as `0x${string}` }),
   };
 }
 
@@ -254,8 +264,8 @@ export class PostgresPayoutBooks implements SentChannelBook {
       const [row] = await tx.unsafe<ChannelDbRow[]>(
         `INSERT INTO turnpike_payout_channels
            (account, channel_id, peer_address, chain_id, token_network, token, deposit, nonce,
-            transferred)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0) RETURNING ${COLUMNS}`,
+            transferred, open_tx)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, $8) RETURNING ${COLUMNS}`,
         [
           account,
           c.channelId.toLowerCase(),
@@ -264,6 +274,7 @@ export class PostgresPayoutBooks implements SentChannelBook {
           c.tokenNetworkAddress,
           c.tokenAddress,
           c.deposit.toString(),
+          c.openTx ?? null,
         ],
       );
       return fromRow(row);

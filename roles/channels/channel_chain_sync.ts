@@ -14,21 +14,22 @@
  *
  * @module
  */
-import { RoleError } from "../role_error.ts";
 import type { Hex } from "viem";
-import {
-  ChainTxError,
-  type OnChainChannel,
-  type OnChainParticipant,
-  type SubmittedProof,
-  type SubmittedProofs,
+import type {
+  OnChainChannel,
+  OnChainParticipant,
+  SubmittedProof,
+  SubmittedProofs,
 } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
 import type { ClaimBook } from "../../state/claim_book.ts";
 import { recordWithClaimBook } from "../../state/file_channel_book.ts";
-import { settleClosedChannel, settleFields } from "./channel_settle.ts";
+import { settleFields } from "./channel_settle.ts";
+import { type ChannelSettlement, settleOrBook } from "./settle_or_book.ts";
+
+export { ChannelNotOnChainError } from "./settle_or_book.ts";
 
 /** The chain calls a sync needs: `TokenNetworkClient` fits. */
 export interface ChannelChain {
@@ -52,20 +53,6 @@ export interface ChannelChain {
     channelId: Hex,
     openTx?: Hex,
   ): Promise<SubmittedProofs | undefined>;
-}
-
-/**
- * The configured chain does not know the channel at all: the RPC URL or contract is not the
- * one it was opened on (or a local anvil was restarted). The file is left as it is.
- */
-export class ChannelNotOnChainError extends RoleError {
-  override name = "ChannelNotOnChainError";
-  constructor(readonly channelId: string, readonly tokenNetworkAddress: string) {
-    super(
-      `channel ${channelId} was never opened by the TokenNetwork ${tokenNetworkAddress} on ` +
-        "the configured chain: wrong rpc_url or contract?",
-    );
-  }
 }
 
 /** What the chain says changed; `action` is the audit verb (update, close, settle). */
@@ -225,7 +212,6 @@ function grown(
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { AuditLog } from "../../state/audit_log.ts";
  * import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
-import type { ClaimBook } from "../../state/claim_book.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -246,25 +232,10 @@ export async function syncChannelWithChain(
   if (record.status === "settled") return { record, fields };
   const onChain = await chain.getChannel(record.channelId);
   if (onChain.state === "none") {
-    // The contract deletes a settled channel; but a wrong RPC URL or contract, or a restarted
-    // anvil, also answers "none", and "settled" is final: only conclude it for a channel this
-    // contract is known to have opened.
-    if (!(await chain.channelExisted(record.channelId, record.openTx))) {
-      throw new ChannelNotOnChainError(record.channelId, record.tokenNetworkAddress);
-    }
-    // Closed on chain and settled by the peer: booked by the proofs the settle paid by. Logs an
-    // RPC will not serve (a capped range) leave the file's amounts, said so in the audit: a
-    // settled channel must not fail every sync.
-    let proofs: SubmittedProofs | undefined;
-    try {
-      proofs = await chain.submittedProofs?.(record.channelId, record.openTx);
-    } catch (err) {
-      // Logs behind the state: synced again at the next poll, nothing written.
-      if (err instanceof ChainTxError && err.reason === "LogsBehind") throw err;
-      fields.Booked = `by the file: logs unreadable (${(err as Error).message.split("\n")[0]})`;
-    }
-    const settled = proofs === undefined ? record : settledBooks(record, proofs, fields);
-    return { record: { ...settled, status: "settled" }, action: "settle", fields };
+    // Settled before this look (by the peer): booked by the proofs it paid by, or by the file
+    // when the logs are unreadable (roles/channels/settle_or_book.ts).
+    const settlement = await settleOrBook(chain, record, onChain);
+    return { record: settledRecord(record, settlement, fields), action: "settle", fields };
   }
   let next = applyChainState(record, onChain);
   if (onChain.state === "closed") {
@@ -289,13 +260,10 @@ export async function syncChannelWithChain(
     }
     if (options.autoSettle && now > onChain.settleAt) {
       // Read again past the timeout (an update may have landed since the first read, none can
-      // land after it): the settle pays by these proofs.
-      // Settled by another transaction first (the peer, a CLI run): booked all the same
-      // (roles/channels/channel_settle.ts).
-      const final = await chain.getChannel(record.channelId);
-      const outcome = await settleClosedChannel(chain, record.channelId, record.openTx);
-      Object.assign(fields, settleFields(outcome, "SettleTx"));
-      next = { ...settledBooks(next, final.participants, fields), status: "settled" };
+      // land after it): the settle pays by those proofs. Settled by another transaction first
+      // (the peer, a CLI run), or gone since the first read: booked all the same.
+      const settlement = await settleOrBook(chain, record);
+      if (settlement) next = settledRecord(next, settlement, fields);
     }
   }
   const action = next.status !== record.status
@@ -304,6 +272,26 @@ export async function syncChannelWithChain(
     ? "update"
     : undefined;
   return { record: next, action, fields };
+}
+
+/**
+ * `record` settled as `settlement` paid it: by its proofs ({@linkcode settledBooks}), or by the
+ * file's own amounts when there are none (audit `Booked` when the logs were unreadable).
+ */
+function settledRecord(
+  record: ChannelRecord,
+  settlement: ChannelSettlement | undefined,
+  fields: Record<string, string>,
+): ChannelRecord {
+  const outcome = settlement?.outcome;
+  if (outcome !== undefined && outcome.by !== "gone") {
+    Object.assign(fields, settleFields(outcome, "SettleTx"));
+  }
+  if (settlement?.unreadable !== undefined) {
+    fields.Booked = `by the file: logs unreadable (${settlement.unreadable})`;
+  }
+  const proofs = settlement?.proofs;
+  return { ...(proofs ? settledBooks(record, proofs, fields) : record), status: "settled" };
 }
 
 /**

@@ -18,15 +18,14 @@
  *
  * @module
  */
-import type { Hex } from "viem";
 import type { PeerLedger } from "../../../state/peer_ledger.ts";
 import type {
   PayoutChannelRow,
   PayoutSettle,
   PostgresPayoutBooks,
 } from "../../../state/postgres_payout_books.ts";
-import { type ChannelChain, ChannelNotOnChainError } from "../../channels/channel_chain_sync.ts";
-import { settleClosedChannel, settledBy } from "../../channels/channel_settle.ts";
+import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
+import { settlementBy, settleOrBook } from "../../channels/settle_or_book.ts";
 
 /** Options for {@linkcode SharedPayoutWatch}. */
 export interface SharedPayoutWatchOptions {
@@ -122,27 +121,26 @@ export class SharedPayoutWatch {
     await this.#book(row.account, row.channelId);
   }
 
-  /** Under the row's lock: the chain read again, settled when due; undefined when not. */
+  /**
+   * Under the row's lock: the chain read again, settled when due, or booked when someone else
+   * settled first (roles/channels/settle_or_book.ts); undefined when not due. Paid: the town's
+   * proof the settle paid by, or, when the chain's logs are unreadable, the town's newest claim,
+   * as a file-backed town books it (docs/OPERATIONS.md "The payout channels of a town of several
+   * processes").
+   */
   async #settle(row: PayoutChannelRow): Promise<PayoutSettle | undefined> {
-    const { chain } = this.#o;
-    const self = chain.address.toLowerCase();
-    const onChain = await chain.getChannel(row.channelId);
-    if (onChain.state === "opened") return undefined;
-    if (onChain.state === "closed") {
-      if (await chain.chainTime() <= onChain.settleAt) return undefined;
-      // Past the timeout no update can land: the settle pays by these proofs.
-      const paid = onChain.participants[self]?.transferredAmount ?? 0n;
-      const outcome = await settleClosedChannel(chain, row.channelId as Hex);
-      return { settledBy: settledBy(outcome), paid };
-    }
-    // Gone: settled by the peer (or while the town was down). Only for a channel this contract
-    // opened: a wrong RPC URL or a restarted anvil also answers "none".
-    if (!(await chain.channelExisted(row.channelId))) {
-      throw new ChannelNotOnChainError(row.channelId, row.tokenNetworkAddress);
-    }
-    const proofs = await chain.submittedProofs?.(row.channelId);
+    const settlement = await settleOrBook(this.#o.chain, row);
+    if (settlement === undefined) return undefined;
+    const { proofs, unreadable } = settlement;
+    const self = this.#o.chain.address.toLowerCase();
     const paid = proofs === undefined ? row.transferred : proofs[self]?.transferredAmount ?? 0n;
-    return { settledBy: "the peer", paid };
+    const by = settlementBy(settlement);
+    return {
+      settledBy: unreadable === undefined
+        ? by
+        : `${by} (booked by the newest claim: logs unreadable: ${unreadable})`,
+      paid,
+    };
   }
 
   /** Once the row is settled (by any process): this process's share on its ledger, once. */

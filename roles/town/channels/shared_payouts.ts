@@ -32,7 +32,7 @@ import type {
   PayoutChannelRow,
   PostgresPayoutBooks,
 } from "../../../state/postgres_payout_books.ts";
-import { clearPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
+import { clearPayoutOpenIntent, readPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
 import { adoptPayoutChannel } from "./payout_channel_open.ts";
 import { SharedPayoutWatch } from "./shared_payout_watch.ts";
 import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
@@ -215,20 +215,31 @@ export class SharedTownPayouts {
           deposit: o.deposit,
         });
         o.log?.(`payout ${account}: channel ${onChain} opened before a restart, adopted`);
+        // Its open's transaction, when this process wrote it down before it was killed.
+        const intent = await readPayoutOpenIntent(o.stateDir, peerAddress);
+        const openTx = intent?.channelId?.toLowerCase() === onChain.toLowerCase()
+          ? intent.openTx
+          : undefined;
         await clearPayoutOpenIntent(o.stateDir, peerAddress);
-        return this.#rowOf(onChain, peerAddress, deposit);
+        return this.#rowOf(onChain, peerAddress, deposit, openTx);
       }
       const record = await openTownPayoutChannel(o, account, peerAddress);
-      return this.#rowOf(record.channelId, peerAddress, record.deposit);
+      return this.#rowOf(record.channelId, peerAddress, record.deposit, record.openTx);
     });
     o.log?.(`payout ${account}: channel ${row.channelId} (deposit ${row.deposit})`);
     return row;
   }
 
-  #rowOf(channelId: `0x${string}`, peerAddress: `0x${string}`, deposit: bigint) {
+  #rowOf(
+    channelId: `0x${string}`,
+    peerAddress: `0x${string}`,
+    deposit: bigint,
+    openTx: `0x${string}` | undefined,
+  ) {
     const c = this.#o.client;
     return {
       channelId,
+      openTx,
       peerAddress,
       chainId: c.chain.chainId,
       tokenNetworkAddress: c.tokenNetworkAddress,
