@@ -112,8 +112,14 @@ export async function settleOrBook(
     return proofs === undefined ? { outcome: gone } : { outcome: gone, proofs };
   } catch (err) {
     if (err instanceof ChainTxError && err.reason === "LogsBehind") throw err;
-    return { outcome: gone, unreadable: (err as Error).message.split("\n")[0] };
+    return { outcome: gone, unreadable: rpcRefusal(err as Error) };
   }
+}
+
+/** An RPC's refusal in a line: viem's first line, and the node's own words (`details`). */
+function rpcRefusal(err: Error & { details?: string }): string {
+  const first = err.message.split("\n")[0];
+  return err.details && !first.includes(err.details) ? `${first} (${err.details})` : first;
 }
 
 /**

@@ -15,7 +15,10 @@
  * 3. Both restarted: no new channel is opened, no claim is signed.
  *
  * A second case: beta closes and settles itself while both processes are down; at start both
- * find the channel gone, book it settled by the peer, and open no other.
+ * find the channel gone, book it settled by the peer, and open no other. A third: the same, with
+ * both restarted on an RPC that will not serve the chain's logs (tests/support/
+ * log_refusing_rpc.ts): the settle's proofs cannot be read, so it is booked by the town's newest
+ * claim (what beta closed with, what the chain paid), once, and no settle is sent.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
@@ -30,6 +33,7 @@ import { decodeClaim, type PaymentChannelClaim } from "../../protocol/payment_ch
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
 import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
 import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
+import { LOGS_REFUSED, startLogRefusingRpc } from "../support/log_refusing_rpc.ts";
 
 const DEPOSIT = 100_000n;
 const SETTLE_TIMEOUT = 600n;
@@ -65,6 +69,8 @@ async function startProcess(
   dir: string,
   beta: `0x${string}`,
   out: { claims: PaymentChannelClaim[]; logs: string[] },
+  /** The RPC its chain client uses; the pair's anvil when absent. */
+  rpcUrl = pair.chain.rpcUrl,
 ): Promise<Process> {
   const ledger = await openPeerLedger({ stateDir: dir });
   const payouts = await SharedTownPayouts.start({
@@ -73,7 +79,10 @@ async function startProcess(
     stateDir: dir,
     ledger,
     signer: localNodeSigner(pair.bobKey),
-    client: new TokenNetworkClient({ chain: pair.chain, account: localEvmAccount(pair.bobKey) }),
+    client: new TokenNetworkClient({
+      chain: { ...pair.chain, rpcUrl },
+      account: localEvmAccount(pair.bobKey),
+    }),
     // Claims at the interval only when asked (payNow) or past the threshold.
     policy: { threshold: 1_000n, intervalMs: 3_600_000 },
     deposit: DEPOSIT,
@@ -222,6 +231,73 @@ Deno.test("a two-process town on PostgreSQL started after its provider closed an
   assertEquals(await a2.payouts.payNow("beta"), undefined);
   await a2.payouts.close();
   await b2.payouts.close();
+  assertEquals(newestNonce(out.claims), newest.nonce, "no claim after");
+  assertEquals(await pair.bob.channelWith(beta.address), NO_CHANNEL, "no new channel");
+});
+
+/** The number of transactions `address` sent (its nonce), read from anvil itself. */
+async function sentCount(pair: ChannelPair, address: string): Promise<bigint> {
+  const res = await fetch(pair.anvil.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "eth_getTransactionCount",
+      params: [address, "latest"],
+    }),
+  });
+  return BigInt((await res.json() as { result: string }).result);
+}
+
+Deno.test("a two-process town on PostgreSQL whose RPC will not serve the chain's logs books a payout channel its provider closed and settled by its newest claim, once, and sends no settle (anvil)", async () => {
+  await using pair = await startChannelPair();
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const { client: beta } = await startGasOnlyParty(pair);
+  const out = { claims: [] as PaymentChannelClaim[], logs: [] as string[] };
+  const { a, b, newest } = await paidAndClosed(pair, storeUrl, beta, out);
+  await a.payouts.close();
+  await b.payouts.close();
+  await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
+  const betaBefore = await beta.tokenBalance();
+  await beta.settleChannel(newest.channelId);
+  const chainPaid = await beta.tokenBalance() - betaBefore;
+  assertEquals(chainPaid, newest.transferredAmount, "the settle paid beta's close");
+
+  // Both restarted on an RPC whose logs are unreadable: the proofs of the settle cannot be read.
+  await using rpc = startLogRefusingRpc(pair.anvil.rpcUrl);
+  const townSent = await sentCount(pair, pair.bob.address);
+  const a2 = await startProcess(pair, storeUrl, a.dir, beta.address, out, rpc.url);
+  const b2 = await startProcess(pair, storeUrl, b.dir, beta.address, out, rpc.url);
+  await until(
+    "both shares booked",
+    async () => {
+      await Promise.all([a2.payouts.checkChannels(), b2.payouts.checkChannels()]);
+      return (b2.ledger.balance("beta").settled > 0n && a2.ledger.balance("beta").settled > 0n) ||
+        undefined;
+    },
+  );
+  assert(rpc.refused() > 0, "the logs were asked for and refused");
+  const books = await openPostgresPayoutBooks({ url: storeUrl });
+  const row = (await books.channel("beta"))!;
+  await books.close();
+  assertEquals([row.status, row.paid], ["settled", chainPaid], out.logs.join("\n"));
+  assertStringIncludes(
+    row.settledBy ?? "",
+    "the peer (booked by the newest claim: logs unreadable",
+  );
+  assertStringIncludes(row.settledBy ?? "", LOGS_REFUSED);
+  // Never paid twice: polled again and restarted, each process's share is booked once.
+  await Promise.all([a2.payouts.checkChannels(), b2.payouts.checkChannels()]);
+  await a2.payouts.close();
+  await b2.payouts.close();
+  const a3 = await startProcess(pair, storeUrl, a.dir, beta.address, out, rpc.url);
+  await a3.payouts.checkChannels();
+  await a3.payouts.close();
+  const shares = [a3.ledger.balance("beta").settled, b2.ledger.balance("beta").settled];
+  assertEquals(shares, [5_000n, 3_000n], "each process's books' share, once");
+  assertEquals(await sentCount(pair, pair.bob.address), townSent, "no settle sent by the town");
   assertEquals(newestNonce(out.claims), newest.nonce, "no claim after");
   assertEquals(await pair.bob.channelWith(beta.address), NO_CHANNEL, "no new channel");
 });
