@@ -6,13 +6,17 @@
  * provider gets its claim) and books what it paid on the ledger (`settled`). It opens no other
  * channel to that provider, in the same process or after a restart: a new channel's claims would
  * start from nothing and pay again what the settled one paid. A town stopped while the provider
- * closed finds the close when it starts again and settles it.
+ * closed finds the close when it starts again and settles it; one started after the provider
+ * closed and settled, on an RPC that will not serve the chain's logs (tests/support/
+ * log_refusing_rpc.ts), books it by its channel file (roles/channels/settle_or_book.ts).
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { TokenNetworkClient } from "../../chain/token_network_client.ts";
+import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { startLogRefusingRpc } from "../support/log_refusing_rpc.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { decodeClaim, type PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
@@ -46,12 +50,14 @@ function townPayouts(
   beta: TokenNetworkClient,
   out: { claims: PaymentChannelClaim[]; logs: string[] },
   watchIntervalMs: number | undefined,
+  /** The town's chain client: the pair's own when absent. */
+  client: TokenNetworkClient = pair.bob,
 ): TownPayouts {
   return new TownPayouts({
     stateDir: dir,
     ledger,
     signer: localNodeSigner(pair.bobKey),
-    client: pair.bob,
+    client,
     policy: { threshold: 1_000n, intervalMs: 3_600_000 },
     deposit: DEPOSIT,
     settleTimeout: SETTLE_TIMEOUT,
@@ -151,5 +157,57 @@ Deno.test("a town started after its provider closed the payout channel settles i
   assertEquals(restarted.balance("beta").settled, 7_000n);
   assertEquals((await pair.bob.getChannel(claim.channelId)).state, "none");
   assertEquals(await pair.bob.tokenBalance() - townBefore, DEPOSIT - 7_000n);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a town started after its provider closed and settled the payout channel, on an RPC that will not serve the chain's logs, books it by its channel file, once (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const { client: beta } = await startGasOnlyParty(pair);
+  const dir = await Deno.makeTempDir({ prefix: "town_payout_watch_" });
+  const out = { claims: [] as PaymentChannelClaim[], logs: [] as string[] };
+  const ledger = await openPeerLedger({ stateDir: dir });
+  await owe(ledger, 7_000n);
+  const before = townPayouts(pair, dir, ledger, beta, out, undefined);
+  const claim = (await before.payNow("beta"))!;
+  await before.close();
+  await closeWith(beta, claim);
+  await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
+  const betaBefore = await beta.tokenBalance();
+  await beta.settleChannel(claim.channelId);
+  const chainPaid = await beta.tokenBalance() - betaBefore;
+
+  await using rpc = startLogRefusingRpc(pair.anvil.rpcUrl);
+  const client = new TokenNetworkClient({
+    chain: { ...pair.chain, rpcUrl: rpc.url },
+    account: localEvmAccount(pair.bobKey),
+  });
+  const townNonce = await client.publicClient.getTransactionCount({ address: pair.bob.address });
+  const restarted = await openPeerLedger({ stateDir: dir });
+  const payouts = townPayouts(pair, dir, restarted, beta, out, 50, client);
+  await payouts.watchKept();
+  await until(
+    "the settle booked",
+    () => Promise.resolve(restarted.balance("beta").settled || undefined),
+  );
+  await payouts.close();
+  assert(rpc.refused() > 0, "the logs were asked for and refused");
+  assertEquals([restarted.balance("beta").settled, chainPaid], [7_000n, 7_000n]);
+  const file = await readChannel(channelFilePath(dir, claim.channelId));
+  assertEquals([file.status, file.sent], ["settled", 7_000n]);
+  assertStringIncludes(
+    out.logs.join("\n"),
+    `channel ${claim.channelId} settled on chain (the peer)`,
+  );
+  // Restarted again: nothing more booked, no settle sent.
+  const again = await openPeerLedger({ stateDir: dir });
+  const payouts2 = townPayouts(pair, dir, again, beta, out, 50, client);
+  await payouts2.watchKept();
+  await payouts2.close();
+  assertEquals(again.balance("beta").settled, 7_000n, "booked once");
+  assertEquals(
+    await client.publicClient.getTransactionCount({ address: pair.bob.address }),
+    townNonce,
+    "no settle sent",
+  );
   await Deno.remove(dir, { recursive: true });
 });
