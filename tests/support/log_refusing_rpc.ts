@@ -31,11 +31,16 @@ export const LOGS_REFUSED = "eth_getLogs is limited to a 0 block range on this R
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startLogRefusingRpc } from "./log_refusing_rpc.ts";
  *
- * declare const anvilUrl: string;
- * await using rpc = startLogRefusingRpc(anvilUrl);
- * console.log(rpc.url, rpc.refused());
+ * await using rpc = startLogRefusingRpc("http://127.0.0.1:8545"); // anvil's URL
+ * const res = await fetch(rpc.url, {
+ *   method: "POST",
+ *   body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getLogs", params: [{}] }),
+ * });
+ * assert.equal((await res.json()).error.code, -32602);
+ * assert.equal(rpc.refused(), 1);
  * ```
  */
 export function startLogRefusingRpc(target: string): LogRefusingRpc {
