@@ -20,6 +20,7 @@ import {
 } from "../../state/postgres_payout_books.ts";
 
 const CHANNEL = `0x${"c2".repeat(32)}` as const;
+const OPEN_TX = `0x${"0e".repeat(32)}` as const;
 /** A hang guard, not a wall-clock assertion. */
 const GUARD_MS = 60_000;
 
@@ -51,6 +52,7 @@ Deno.test("payout books: one channel opened, claims decided once per nonce withi
         tokenNetworkAddress: `0x${"a1".repeat(20)}` as const,
         tokenAddress: `0x${"b1".repeat(20)}` as const,
         deposit: 100_000n,
+        openTx: OPEN_TX,
       };
     };
     const [ca, cb] = await guard(
@@ -58,6 +60,12 @@ Deno.test("payout books: one channel opened, claims decided once per nonce withi
       "both open",
     );
     assertEquals(opens, 1, "opened once");
+    // The open's transaction kept: the watch's contract check and log range start from it.
+    assertEquals([ca.openTx, cb.openTx, (await b.channel("beta"))?.openTx], [
+      OPEN_TX,
+      OPEN_TX,
+      OPEN_TX,
+    ]);
     assertEquals([ca.channelId, cb.channelId, ca.nonce, ca.transferred], [
       CHANNEL,
       CHANNEL,

@@ -9,8 +9,9 @@
  * - once the settle timeout is over, one process settles it (the row taken with `SKIP LOCKED`:
  *   the others skip it) and the row is `settled` with the transaction; a settle someone else
  *   sent first (the peer, another process that lost its database connection mid-settle) is
- *   booked the same (roles/channels/channel_settle.ts), and so is a channel found already gone
- *   (settled while the town was down);
+ *   booked the same, and so is a channel found already gone (settled while the town was down):
+ *   one rule with the file-backed town's (roles/channels/settle_or_book.ts), its fallback too
+ *   (the chain's logs unreadable: booked by the row's newest claim);
  * - each process books its own books' share of what the settle paid on its ledger (`settled`),
  *   once.
  *
