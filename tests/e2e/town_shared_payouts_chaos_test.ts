@@ -30,13 +30,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { assert, assertEquals } from "../support/assert.ts";
-import {
-  BOB_MNEMONIC,
-  startChannelPair,
-  startGasOnlyParty,
-} from "../support/anvil_channel_pair.ts";
-import { chainToml } from "../support/chain_toml.ts";
-import { createCliWallet } from "../support/cli_wallet.ts";
+import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
+import { guard as sharedGuard, twoProcessTownState } from "../support/shared_payout_town.ts";
 import { type CliTown, startCliTown } from "../support/cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
@@ -62,14 +57,7 @@ const GUARD_MS = 120_000;
 const STALL_MS = 30_000;
 
 function guard<T>(promise: Promise<T>, what: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out (${GUARD_MS} ms): ${what()}`)),
-      GUARD_MS,
-    );
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  return sharedGuard(promise, what, GUARD_MS);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,51 +85,23 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
   const alices: (ClaimClient | undefined)[] = [undefined, undefined];
   let betaLink: BtpClient | undefined;
   try {
-    const bob = await createCliWallet({
+    const { secret, stateA, stateB } = await twoProcessTownState({
       dir,
-      name: "town0",
-      mnemonic: BOB_MNEMONIC,
-      config: `[store]
-url = "${storeUrl}"
-processes = 2
-
-[channels]
-chains = ["evm:base:31337"]
-
-[town]
-ilp_address = "test.paytown"
-
-[[town.peers]]
-account = "alice"
-token = "alice-token"
-channel = "${channel.channelId}"
-credit_limit = "0"
-
-[[town.peers]]
-account = "beta"
-token = "beta-token"
-
-[town.payouts]
-threshold = "${THRESHOLD}"
-interval_seconds = 3600
-deposit = "10000000"
-
-[town.payouts.addresses]
-beta = "${beta.address}"
-
-${chainToml(pair)}`,
+      pair,
+      storeUrl,
+      aliceChannelId: channel.channelId,
+      betaAddress: beta.address,
+      threshold: THRESHOLD,
+      deposit: 10_000_000n,
     });
-    const recovered = await bob.run(["channel", "recover"]);
-    assertEquals(recovered.code, 0, recovered.stderr);
-    const stateDirs = [bob.stateDir, `${dir}/town1`];
-    await new Deno.Command("cp", { args: ["-a", stateDirs[0], stateDirs[1]] }).output();
+    const stateDirs = [stateA, stateB];
     const logs = () =>
       towns.map((t, i) => `town ${i}: ${t?.process.stderr.slice(-40).join(" | ")}`).join("\n");
     const up = async (i: number) => {
       towns[i] = await guard(
         startCliTown({
           stateDir: stateDirs[i],
-          secret: bob.secret,
+          secret,
           ready: (l) => l.includes("settles"),
         }),
         () => `town up ${i}`,

@@ -81,7 +81,7 @@ export interface SharedPayoutTown extends AsyncDisposable {
 }
 
 /**
- * A promise, or an error naming `what` after a minute.
+ * A promise, or an error naming `what` after `ms` (a minute by default): a hang guard.
  *
  * @example
  * ```ts
@@ -90,12 +90,97 @@ export interface SharedPayoutTown extends AsyncDisposable {
  * console.assert(await guard(Promise.resolve(1), () => "one") === 1);
  * ```
  */
-export function guard<T>(promise: Promise<T>, what: () => string): Promise<T> {
+export function guard<T>(promise: Promise<T>, what: () => string, ms = GUARD_MS): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out (${GUARD_MS} ms): ${what()}`)), GUARD_MS);
+    timer = setTimeout(() => reject(new Error(`timed out (${ms} ms): ${what()}`)), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Options for {@linkcode twoProcessTownState}. */
+export interface TwoProcessTownStateOptions {
+  /** The temp dir the town's state dirs go in (`town0`, `town1`). */
+  dir: string;
+  pair: ChannelPair;
+  /** The PostgreSQL database both processes share. */
+  storeUrl: string;
+  /** Alice's channel with the town (peer `alice`, token `alice-token`). */
+  aliceChannelId: string;
+  /** Where the town pays beta out (peer `beta`, token `beta-token`). */
+  betaAddress: string;
+  /** `[town.payouts] threshold`. */
+  threshold: bigint;
+  /** `[town.payouts] deposit`. */
+  deposit: bigint;
+  /** More `[channels]` lines (e.g. `watch_interval = 0.1`). */
+  channels?: string;
+}
+
+/** The state dirs of a town's two processes (one identity, one config) and its secret. */
+export interface TwoProcessTownState {
+  /** The arguments that open the town's identity (`--passphrase-file ...`). */
+  secret: string[];
+  stateA: string;
+  stateB: string;
+}
+
+/**
+ * The town's identity (bob's mnemonic) and config for two processes on one PostgreSQL database,
+ * its channel with alice recovered from the chain, and the state dir copied for the second
+ * process: the set-up every shared payout test starts its `town up` processes on.
+ *
+ * @example
+ * ```ts ignore
+ * import { twoProcessTownState } from "./shared_payout_town.ts";
+ *
+ * declare const options: Parameters<typeof twoProcessTownState>[0];
+ * const { secret, stateA, stateB } = await twoProcessTownState(options);
+ * ```
+ */
+export async function twoProcessTownState(
+  o: TwoProcessTownStateOptions,
+): Promise<TwoProcessTownState> {
+  const bob = await createCliWallet({
+    dir: o.dir,
+    name: "town0",
+    mnemonic: BOB_MNEMONIC,
+    config: `[store]
+url = "${o.storeUrl}"
+processes = 2
+
+[channels]
+chains = ["evm:base:31337"]
+${o.channels ?? ""}
+
+[town]
+ilp_address = "test.paytown"
+
+[[town.peers]]
+account = "alice"
+token = "alice-token"
+channel = "${o.aliceChannelId}"
+credit_limit = "0"
+
+[[town.peers]]
+account = "beta"
+token = "beta-token"
+
+[town.payouts]
+threshold = "${o.threshold}"
+interval_seconds = 3600
+deposit = "${o.deposit}"
+
+[town.payouts.addresses]
+beta = "${o.betaAddress}"
+
+${chainToml(o.pair)}`,
+  });
+  const recovered = await bob.run(["channel", "recover"]);
+  assertEquals(recovered.code, 0, recovered.stderr);
+  const stateB = `${o.dir}/town1`;
+  await new Deno.Command("cp", { args: ["-a", bob.stateDir, stateB] }).output();
+  return { secret: bob.secret, stateA: bob.stateDir, stateB };
 }
 
 async function poll<T>(probe: () => Promise<T | undefined>): Promise<T> {
@@ -143,49 +228,19 @@ export async function startSharedPayoutTown(
         await t.process.done.catch(() => {});
       }
     });
-    const bob = await createCliWallet({
+    const { secret, stateA, stateB } = await twoProcessTownState({
       dir,
-      name: "town0",
-      mnemonic: BOB_MNEMONIC,
-      config: `[store]
-url = "${storeUrl}"
-processes = 2
-
-[channels]
-chains = ["evm:base:31337"]
-${options.channels ?? ""}
-
-[town]
-ilp_address = "test.paytown"
-
-[[town.peers]]
-account = "alice"
-token = "alice-token"
-channel = "${channel.channelId}"
-credit_limit = "0"
-
-[[town.peers]]
-account = "beta"
-token = "beta-token"
-
-[town.payouts]
-threshold = "${THRESHOLD}"
-interval_seconds = 3600
-deposit = "1000000"
-
-[town.payouts.addresses]
-beta = "${beta.address}"
-
-${chainToml(pair)}`,
+      pair,
+      storeUrl,
+      aliceChannelId: channel.channelId,
+      betaAddress: beta.address,
+      threshold: THRESHOLD,
+      deposit: 1_000_000n,
+      channels: options.channels,
     });
-    const recovered = await bob.run(["channel", "recover"]);
-    assertEquals(recovered.code, 0, recovered.stderr);
-    const stateA = bob.stateDir;
-    const stateB = `${dir}/town1`;
-    await new Deno.Command("cp", { args: ["-a", stateA, stateB] }).output();
     const up = (stateDir: string) =>
       guard(
-        startCliTown({ stateDir, secret: bob.secret, ready: (l) => l.includes("settles") }),
+        startCliTown({ stateDir, secret, ready: (l) => l.includes("settles") }),
         () => `town up in ${stateDir}`,
       );
     const logs = () => towns.map((t, i) => `town ${i}: ${t.process.stderr.join(" | ")}`).join("\n");
