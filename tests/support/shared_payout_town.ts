@@ -22,7 +22,7 @@ import { type CliTown, startCliTown } from "./cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "./channel_town.ts";
 import { openPairChannel } from "./pair_channel.ts";
 import { freshDatabase } from "./postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { type PostgresServer, startPostgresServer } from "../../state/postgres_server.ts";
 import {
   channelFilePath,
   type ChannelRecord,
@@ -53,6 +53,8 @@ export interface SharedPayoutTownOptions {
 /** The running town, beta and alice; disposing stops and removes everything. */
 export interface SharedPayoutTown extends AsyncDisposable {
   pair: ChannelPair;
+  /** The PostgreSQL server both processes share (tests may stop and start it). */
+  pg: PostgresServer;
   /** Beta's chain client and its token balance before the run. */
   beta: TokenNetworkClient;
   betaStart: bigint;
@@ -289,6 +291,7 @@ export async function startSharedPayoutTown(
     const b = towns[1];
     const net: SharedPayoutTown = {
       pair,
+      pg,
       beta,
       betaStart,
       towns,

@@ -86,7 +86,16 @@ export class SharedPayoutWatch {
   }
 
   async #checkAll(): Promise<void> {
-    for (const row of await this.#o.books.channels()) {
+    // A poll runs from a timer: a rejection here would end the process (PostgreSQL restarting
+    // answers "the database system is starting up"). Said, and read again at the next poll.
+    let rows: PayoutChannelRow[];
+    try {
+      rows = await this.#o.books.channels();
+    } catch (err) {
+      this.#o.log?.(`payouts: channels not read: ${(err as Error).message.split("\n")[0]}`);
+      return;
+    }
+    for (const row of rows) {
       if (this.#stopped) return;
       try {
         await this.#checkOne(row);
