@@ -34,7 +34,7 @@
  *   [--max-in-flight 40]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
  *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
- *   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
+ *   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
  *
  * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
  * (bench/scale_pg_town.ts; `--pg-processes 1` for one), PostgreSQL restarted in the chaos schedule.
@@ -105,7 +105,7 @@ const USAGE =
   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
-  [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
+  [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
 What each flag does, and the report: docs/SCALE.md "The harness".`;
 // Anything but these flags is a typo, refused before a long run (bench/bench_flags.ts).
 const flags = parseBenchFlags(Deno.args, {
@@ -119,6 +119,7 @@ const flags = parseBenchFlags(Deno.args, {
     "job-timeout",
     "max-in-flight",
     "payout-deposit",
+    "payout-settle-after",
     "payout-threshold",
     "pg-processes",
     "provider-hosts",
@@ -618,7 +619,8 @@ async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: n
 
 /** CPU and RSS of a town's processes (the town on PostgreSQL has two). */
 async function townStat(t: Town): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
-  const s = await procStat(t.proc.pid);
+  // A town process that ended on its own (logged by the town watch) counts nothing.
+  const s = await procStat(t.proc.pid).catch(() => ({ cpuMs: 0, childCpuMs: 0, rss: 0 }));
   const twin = t.twin && await procStat(t.twin.pid).catch(() => undefined);
   if (twin === undefined) return s;
   return {
@@ -1395,16 +1397,19 @@ try {
           return out;
         },
       })),
-      8,
-      log,
+      { concurrency: 8, progress: log, settleAfterMs: arg("payout-settle-after", 0) * 1000 },
     );
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(
       `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
-        `${paidOut.settled} settled (${paidOut.settledByNode.length} by another first, ` +
-        `${paidOut.settledByNode.filter((s) => s.byProvider).length} of them by the provider's ` +
-        `node), ${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} ` +
-        `failures, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
+        `${paidOut.settled} settled (by the harness ${paidOut.settles.byHarness}, the ` +
+        `provider's node ${paidOut.settles.byProvider}, the town ${paidOut.settles.byTown}, ` +
+        `another ${paidOut.settles.byOther}; the harness's own refused ` +
+        `${paidOut.settles.harnessRefused}), ${paidOut.settles.unexplained.length} unexplained, ` +
+        `${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} close ` +
+        `failures, chain = books ${paidOut.payoutChainEqualsBooks}${
+          paidOut.payoutChainEqualsBooksWhy === "" ? "" : ` (${paidOut.payoutChainEqualsBooksWhy})`
+        } (except ` +
         `${paidOut.lateFulfills.count} late fulfills of ${paidOut.lateFulfills.amount} units, ` +
         `receiver's risk) in ` +
         `${paidOut.seconds.toFixed(1)} s`,
@@ -1706,7 +1711,15 @@ function payoutRows(p: any): string[][] {
   return [
     [
       "payouts: chain = books (each provider's payout = towns' books = its payment log)",
-      `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ`,
+      `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ; ${
+        p.settles?.unexplained?.length ?? "-"
+      } settles unexplained`,
+    ],
+    [
+      "payout settles by whom, from the chain's logs: the harness / the provider's node / the town / another; the harness's own refused",
+      p.settles === undefined
+        ? "-"
+        : `${p.settles.byHarness} / ${p.settles.byProvider} / ${p.settles.byTown} / ${p.settles.byOther}; ${p.settles.harnessRefused}`,
     ],
     [
       "payouts: late FULFILLs (the provider fulfilled after its town gave the packet up: the receiver's risk, apart from chain = books)",

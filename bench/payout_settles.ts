@@ -38,8 +38,10 @@ export interface ChannelChainFacts {
   closers: string[];
   /** Its `ChannelSettled` logs (one for a settled channel: its id is never reused). */
   settles: SettleLog[];
-  /** Its state on chain now (`none` once settled). */
-  state: OnChainChannelState;
+  /** Its state on chain now (`none` once settled); `unread` when the RPC did not answer. */
+  state: OnChainChannelState | "unread";
+  /** Why its state was not read. */
+  unread?: string;
 }
 
 /** One payout channel as the harness knows it. */
@@ -116,7 +118,9 @@ export function attributeSettles(
       why,
       ...refused,
     });
-    if (f === undefined) return unexplained("not read from the chain");
+    if (f === undefined || f.state === "unread") {
+      return unexplained(`its state not read from the chain${f ? `: ${f.unread}` : ""}`);
+    }
     if (f.state !== "none") return unexplained(`still ${f.state} on chain`);
     if (f.settles.length !== 1) {
       return unexplained(`gone from the chain with ${f.settles.length} ChannelSettled logs`);
@@ -151,7 +155,8 @@ export function attributeSettles(
 /**
  * Reads the facts of `channelIds` from the chain: the TokenNetwork's `ChannelOpened`,
  * `ChannelClosed` and `ChannelSettled` logs from `fromBlock` (three queries, matched by channel
- * id), each settle's sender, and each channel's state.
+ * id), each settle's sender, and each channel's state (`unread`, with why, when the RPC does not
+ * answer for it: the harness's report then names that channel instead of failing).
  *
  * @example
  * ```ts
@@ -208,7 +213,12 @@ export async function readChannelFacts(
       });
     }
     for (let f = ids.shift(); f !== undefined; f = ids.shift()) {
-      f.state = (await client.getChannel(f.channelId as Hex)).state;
+      try {
+        f.state = (await client.getChannel(f.channelId as Hex)).state;
+      } catch (err) {
+        f.state = "unread";
+        f.unread = (err as Error).message.split("\n")[0];
+      }
     }
   }));
   return [...facts.values()];
