@@ -717,6 +717,12 @@ try {
         } catch {
           endedTowns.add(p.pid);
           log(`town ${t.index} process ${p.pid} ended on its own; its stderr ends:\n${p.stderr()}`);
+          // In the report too (the chaos events), with the line that names why.
+          const why = p.stderr().split("\n").find((l) => l.startsWith("error:")) ?? "";
+          chaosEvents.push({
+            atMs: since(),
+            what: `town ${t.index} process ended on its own ${why}`,
+          });
         }
       }
     }
@@ -1214,7 +1220,8 @@ try {
   const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
     const s = await townStat(t);
-    const m = await metrics(t.httpPort);
+    // A town whose processes all ended on their own (logged above) answers no metrics: zeros.
+    const m = await metrics(t.httpPort).catch(() => ({} as Record<string, number>));
     const total = (k: string) => (t.metricsBefore[k] ?? 0) + (m[k] ?? 0) - (t.metricsStart[k] ?? 0);
     const bytes = await dbBytes(t);
     const events = m["turnpike_town_events_stored"] ?? 0;
