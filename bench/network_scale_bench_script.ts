@@ -189,6 +189,9 @@ const t0 = performance.now();
 const since = () => Math.round(performance.now() - t0);
 const log = (line: string) => console.error(`[${(since() / 1000).toFixed(1)}s] ${line}`);
 
+/** Terminal colour codes, as Deno writes them on a child's stderr. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /**
  * CPU ms (utime + stime), CPU ms of its reaped children (git, sandboxes) and RSS bytes of a
  * process, from /proc (Linux, 100 Hz ticks).
@@ -718,10 +721,11 @@ try {
           endedTowns.add(p.pid);
           log(`town ${t.index} process ${p.pid} ended on its own; its stderr ends:\n${p.stderr()}`);
           // In the report too (the chaos events), with the line that names why.
-          const why = p.stderr().split("\n").find((l) => l.startsWith("error:")) ?? "";
+          const why = p.stderr().replaceAll(ANSI, "").split("\n")
+            .find((l) => l.startsWith("error:")) ?? "";
           chaosEvents.push({
             atMs: since(),
-            what: `town ${t.index} process ended on its own ${why}`,
+            what: `town ${t.index} process ended on its own: ${why}`,
           });
         }
       }
