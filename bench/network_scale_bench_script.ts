@@ -1402,9 +1402,17 @@ try {
           (_, slot) => townProcessStateDir(root, t.index, slot),
         ),
         // One process after the other: the town's processes share its key (its nonces).
+        // Each process asked even when one before it cannot answer (ended on its own).
         payAll: async () => {
           const out = [];
-          for (const p of [t.proc, ...(t.twin ? [t.twin] : [])]) out.push(await p.payAll());
+          for (const [slot, p] of [t.proc, ...(t.twin ? [t.twin] : [])].entries()) {
+            out.push(
+              await p.payAll().catch((err) => ({
+                paid: 0,
+                errors: [`process ${slot}: ${(err as Error).message}`],
+              })),
+            );
+          }
           return out;
         },
       })),
