@@ -34,7 +34,7 @@
  *   [--max-in-flight 40]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
  *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
- *   [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
+ *   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
  *
  * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
  * (bench/scale_pg_town.ts; `--pg-processes 1` for one), PostgreSQL restarted in the chaos schedule.
@@ -105,7 +105,7 @@ const USAGE =
   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
-  [--payout-threshold M2M] [--payout-deposit M2M] [--report scale.json]
+  [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
 What each flag does, and the report: docs/SCALE.md "The harness".`;
 // Anything but these flags is a typo, refused before a long run (bench/bench_flags.ts).
 const flags = parseBenchFlags(Deno.args, {
@@ -119,6 +119,7 @@ const flags = parseBenchFlags(Deno.args, {
     "job-timeout",
     "max-in-flight",
     "payout-deposit",
+    "payout-settle-after",
     "payout-threshold",
     "pg-processes",
     "provider-hosts",
@@ -187,6 +188,9 @@ if (pairsN < 1) throw new Error("--agents must be at least 2 (one requester, one
 const t0 = performance.now();
 const since = () => Math.round(performance.now() - t0);
 const log = (line: string) => console.error(`[${(since() / 1000).toFixed(1)}s] ${line}`);
+
+/** Terminal colour codes, as Deno writes them on a child's stderr. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
 /**
  * CPU ms (utime + stime), CPU ms of its reaped children (git, sandboxes) and RSS bytes of a
@@ -618,7 +622,8 @@ async function agentsStat(): Promise<{ cpuMs: number; childCpuMs: number; rss: n
 
 /** CPU and RSS of a town's processes (the town on PostgreSQL has two). */
 async function townStat(t: Town): Promise<{ cpuMs: number; childCpuMs: number; rss: number }> {
-  const s = await procStat(t.proc.pid);
+  // A town process that ended on its own (logged by the town watch) counts nothing.
+  const s = await procStat(t.proc.pid).catch(() => ({ cpuMs: 0, childCpuMs: 0, rss: 0 }));
   const twin = t.twin && await procStat(t.twin.pid).catch(() => undefined);
   if (twin === undefined) return s;
   return {
@@ -715,6 +720,13 @@ try {
         } catch {
           endedTowns.add(p.pid);
           log(`town ${t.index} process ${p.pid} ended on its own; its stderr ends:\n${p.stderr()}`);
+          // In the report too (the chaos events), with the line that names why.
+          const why = p.stderr().replaceAll(ANSI, "").split("\n")
+            .find((l) => l.startsWith("error:")) ?? "";
+          chaosEvents.push({
+            atMs: since(),
+            what: `town ${t.index} process ended on its own: ${why}`,
+          });
         }
       }
     }
@@ -1212,7 +1224,8 @@ try {
   const requesterCpuMs = (await requesterHostsCpuMs()) - requesterCpu0;
   const townStats = await Promise.all(townList.map(async (t, i) => {
     const s = await townStat(t);
-    const m = await metrics(t.httpPort);
+    // A town whose processes all ended on their own (logged above) answers no metrics: zeros.
+    const m = await metrics(t.httpPort).catch(() => ({} as Record<string, number>));
     const total = (k: string) => (t.metricsBefore[k] ?? 0) + (m[k] ?? 0) - (t.metricsStart[k] ?? 0);
     const bytes = await dbBytes(t);
     const events = m["turnpike_town_events_stored"] ?? 0;
@@ -1389,22 +1402,33 @@ try {
           (_, slot) => townProcessStateDir(root, t.index, slot),
         ),
         // One process after the other: the town's processes share its key (its nonces).
+        // Each process asked even when one before it cannot answer (ended on its own).
         payAll: async () => {
           const out = [];
-          for (const p of [t.proc, ...(t.twin ? [t.twin] : [])]) out.push(await p.payAll());
+          for (const [slot, p] of [t.proc, ...(t.twin ? [t.twin] : [])].entries()) {
+            out.push(
+              await p.payAll().catch((err) => ({
+                paid: 0,
+                errors: [`process ${slot}: ${(err as Error).message}`],
+              })),
+            );
+          }
           return out;
         },
       })),
-      8,
-      log,
+      { concurrency: 8, progress: log, settleAfterMs: arg("payout-settle-after", 0) * 1000 },
     );
     const payoutEnd = await countTransactions(rpc, closed.toBlock);
     log(
       `payouts: ${paidOut.channelsOpened} channels, ${paidOut.claimsSent} claims, ` +
-        `${paidOut.settled} settled (${paidOut.settledByNode.length} by another first, ` +
-        `${paidOut.settledByNode.filter((s) => s.byProvider).length} of them by the provider's ` +
-        `node), ${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} ` +
-        `failures, chain = books ${paidOut.payoutChainEqualsBooks} (except ` +
+        `${paidOut.settled} settled (by the harness ${paidOut.settles.byHarness}, the ` +
+        `provider's node ${paidOut.settles.byProvider}, the town ${paidOut.settles.byTown}, ` +
+        `another ${paidOut.settles.byOther}; the harness's own refused ` +
+        `${paidOut.settles.harnessRefused}), ${paidOut.settles.unexplained.length} unexplained, ` +
+        `${paidOut.leftOnChain.length} left on chain, ${paidOut.failures.length} close ` +
+        `failures, chain = books ${paidOut.payoutChainEqualsBooks}${
+          paidOut.payoutChainEqualsBooksWhy === "" ? "" : ` (${paidOut.payoutChainEqualsBooksWhy})`
+        } (except ` +
         `${paidOut.lateFulfills.count} late fulfills of ${paidOut.lateFulfills.amount} units, ` +
         `receiver's risk) in ` +
         `${paidOut.seconds.toFixed(1)} s`,
@@ -1706,7 +1730,15 @@ function payoutRows(p: any): string[][] {
   return [
     [
       "payouts: chain = books (each provider's payout = towns' books = its payment log)",
-      `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ`,
+      `${p.payoutChainEqualsBooks}; ${p.differences.length} providers differ; ${
+        p.settles?.unexplained?.length ?? "-"
+      } settles unexplained`,
+    ],
+    [
+      "payout settles by whom, from the chain's logs: the harness / the provider's node / the town / another; the harness's own refused",
+      p.settles === undefined
+        ? "-"
+        : `${p.settles.byHarness} / ${p.settles.byProvider} / ${p.settles.byTown} / ${p.settles.byOther}; ${p.settles.harnessRefused}`,
     ],
     [
       "payouts: late FULFILLs (the provider fulfilled after its town gave the packet up: the receiver's risk, apart from chain = books)",

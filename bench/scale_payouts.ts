@@ -6,9 +6,11 @@
  * (roles/channels/payout_receiver.ts). At the end every town pays what it still owes
  * (`payAll`, as `demo` does with `payNow`), each provider closes its payout channel with the
  * town's newest claim it kept, anvil's clock passes the settle timeout and it settles (or its
- * node's watcher settles first, with the same key: settled all the same, said by whom); then
- * per provider its token balance change is compared with what the towns' books say they
- * forwarded to it and with what its payment log says it earned, less its late FULFILLs (packets
+ * node's watcher or the town's watch settles first: one is mined, the others refused); who
+ * settled each payout channel is read from the chain's own events by channel id
+ * (bench/payout_settles.ts), never from a record file. Then per provider its token balance change
+ * is compared with what the towns' books say they forwarded to it, with what its channels'
+ * settles paid it and with what its payment log says it earned, less its late FULFILLs (packets
  * it fulfilled after its town gave them up, the receiver's risk in ILP: counted apart).
  *
  * @module
@@ -16,8 +18,6 @@
 import { LOCAL_CHAIN, resolveChainConfig } from "../config/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { increaseTime } from "../chain/anvil.ts";
-import { parseAbiItem } from "viem";
-import { settleClosedChannel } from "../roles/channels/channel_settle.ts";
 import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
@@ -27,6 +27,12 @@ import { summarizePayments } from "../state/payment_summary.ts";
 import { openPeerLedger, type PeerLedgerEntry } from "../state/peer_ledger.ts";
 import type { PayAllResult } from "../tests/support/town_process_payouts.ts";
 import type { ScaleChain } from "./scale_channels.ts";
+import {
+  attributeSettles,
+  type PayoutChannel,
+  readChannelFacts,
+  type SettleAttribution,
+} from "./payout_settles.ts";
 
 /** One provider the towns pay. */
 export interface ScalePayee {
@@ -69,15 +75,40 @@ export interface PayeeFigures {
   lateFulfilled: string;
   /** Payout channels (on the provider's side) and their ids. */
   channels: string[];
+  /**
+   * What the settles of its payout channels paid it, by their `ChannelSettled` logs
+   * (bench/payout_settles.ts): its token balance change, said by the chain's events.
+   */
+  paidBySettles: string;
+  /** Its payout channels whose settle the chain does not explain (one `ChannelSettled`, gone). */
+  unexplainedSettles: number;
 }
 
 /** What the payouts showed (amounts in base units, as strings). */
 export interface ScalePayoutsSettled {
   /**
-   * Every provider's token balance change equals the towns' books, and its payment log too
-   * except for its late FULFILLs ({@linkcode PayeeFigures.lateFulfills}, counted apart).
+   * Every provider's token balance change equals the towns' books and what its payout channels'
+   * settles paid it, its payment log too except for its late FULFILLs
+   * ({@linkcode PayeeFigures.lateFulfills}, counted apart), and the chain explains every payout
+   * channel's settle (bench/payout_settles.ts). False only when money differs or a settle is
+   * unexplained: {@linkcode ScalePayoutsSettled.payoutChainEqualsBooksWhy} says which.
    */
   payoutChainEqualsBooks: boolean;
+  /** Why chain = books is false (`money differs on N providers`, `N settles unexplained`); "" when true. */
+  payoutChainEqualsBooksWhy: string;
+  /**
+   * Who settled the payout channels, read from the chain (bench/payout_settles.ts): the harness's
+   * own transaction, the provider's node, the town's watch, a third address; how many of the
+   * harness's own settles were refused (another came first); the settles unexplained.
+   */
+  settles: {
+    byHarness: number;
+    byProvider: number;
+    byTown: number;
+    byOther: number;
+    harnessRefused: number;
+    unexplained: SettleAttribution[];
+  };
   /** Late FULFILLs over all providers: count, sum (base units), providers with any. */
   lateFulfills: { count: number; amount: string; providers: number };
   /** Payout channels the towns opened (their books' `opened` lines). */
@@ -86,24 +117,25 @@ export interface ScalePayoutsSettled {
   claimsSent: number;
   /** Of those, signed at the end (`payAll`). */
   claimsAtEnd: number;
-  /** Payout channels closed and settled (by the harness or by the provider's node). */
+  /** Payout channels settled, each by one `ChannelSettled` log the chain holds. */
   settled: number;
   /**
    * Of those, settled by another before the harness's settle: the provider's node (its watcher,
-   * its key: `byProvider`, the harness's own settle having been refused) or the town's watch of
-   * its payout channels (the town's key). The settle on chain (its transaction and sender) and
-   * why the harness's own was refused.
+   * its key: `byProvider`), the town's watch of its payout channels (the town's key) or a third
+   * address, by the `ChannelSettled` log's transaction and its sender; why the harness's own
+   * settle was refused ("" when it was not sent second but never mined either).
    */
   settledByNode: {
     channelId: string;
     tx?: string;
     from?: string;
+    by: "provider" | "town" | "other";
     byProvider: boolean;
     ours: string;
   }[];
   /** Payout channels still on chain (open or closed: a deposit locked) after the settles. */
   leftOnChain: string[];
-  /** Closes and settles that failed. */
+  /** Closes that failed (the channel is then found still open: its settle unexplained). */
   failures: string[];
   /**
    * Payout channels the towns opened with no claim kept at the provider (the claim signed by a
@@ -135,6 +167,20 @@ export interface ScalePayoutsSettled {
   seconds: number;
 }
 
+/** Options for {@linkcode settleScalePayouts}. */
+export interface SettleScalePayoutsOptions {
+  /** Closes and settles at once. Default 8. */
+  concurrency?: number;
+  /** Each step's line. */
+  progress?: (line: string) => void;
+  /**
+   * How long the harness waits after passing the settle timeout before it sends its own settles
+   * (`--payout-settle-after`): the providers' nodes and the towns' watches poll every 15 s, so a
+   * wait lets them settle first, the race of a large run on a small one. Default 0.
+   */
+  settleAfterMs?: number;
+}
+
 /**
  * How long the providers get to keep the towns' last claims: until none is missing, or none
  * arrived for `KEEP_STALL_MS` (a claim signed by a process the provider is not connected to
@@ -155,16 +201,17 @@ const KEEP_STALL_MS = 5_000;
  * declare const run: ScaleChain;
  * declare const payees: ScalePayee[];
  * declare const payers: ScalePayer[];
- * const settled = await settleScalePayouts(run, payees, payers);
+ * const settled = await settleScalePayouts(run, payees, payers, { concurrency: 8 });
  * ```
  */
 export async function settleScalePayouts(
   run: ScaleChain,
   payees: readonly ScalePayee[],
   payers: readonly ScalePayer[],
-  concurrency = 8,
-  progress: (line: string) => void = () => {},
+  options: SettleScalePayoutsOptions = {},
 ): Promise<ScalePayoutsSettled> {
+  const concurrency = options.concurrency ?? 8;
+  const progress = options.progress ?? (() => {});
   const started = performance.now();
   const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
   const config = resolveChainConfig(LOCAL_CHAIN, { section: run.chain.chainsTable[LOCAL_CHAIN] });
@@ -257,38 +304,68 @@ export async function settleScalePayouts(
   );
   progress(`payouts: ${closing.length} payout channels closed (${took()})`);
   if (closing.length > 0) await increaseTime(run.chain.anvil.rpcUrl, Number(timeout) + 1);
+  if ((options.settleAfterMs ?? 0) > 0) {
+    progress(`payouts: the timeout passed; our settles in ${options.settleAfterMs} ms`);
+    await new Promise((r) => setTimeout(r, options.settleAfterMs));
+  }
   // The provider's node settles its payout channels too once the timeout is over (its watcher,
-  // roles/channels/payout_receiver.ts, with the same key): a settle of ours that comes second
-  // is refused, the channel settled all the same (roles/channels/channel_settle.ts).
-  let settled = 0;
-  const settledByNode: ScalePayoutsSettled["settledByNode"] = [];
+  // roles/channels/payout_receiver.ts, with the same key), and so does the town's watch of its
+  // payout channels (roles/town/channels/payout_channel_watch.ts, the town's key): one settle is
+  // mined, the others are refused. Ours is tried; who settled is then read from the chain.
+  const ours = new Map<string, { harnessTx?: string; refused?: string }>();
   const settleQueue = [...closing];
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
       for (let c = settleQueue.shift(); c !== undefined; c = settleQueue.shift()) {
-        const id = c.record.channelId;
+        const id = c.record.channelId.toLowerCase();
         try {
-          if ((await c.payee.getChannel(id)).state === "closed") {
-            const outcome = await settleClosedChannel(c.payee, id, c.record.openTx);
-            if (outcome.by === "another") {
-              const settle = await settleTx(c.payee, id);
-              const byProvider = settle.from?.toLowerCase() === c.payee.address.toLowerCase();
-              settledByNode.push({ channelId: id, ...settle, byProvider, ours: outcome.refused });
-            }
-          }
-          settled++;
+          ours.set(id, { harnessTx: await c.payee.settleChannel(c.record.channelId) });
         } catch (err) {
-          failures.push(`${id}: settle: ${(err as Error).message.split("\n")[0]}`);
+          ours.set(id, { refused: (err as Error).message.split("\n")[0] });
         }
       }
     }),
   );
-  // No deposit is left locked: every payout channel closed above is gone from the chain.
-  const leftOnChain: string[] = [];
-  for (const c of closing) {
-    const state = (await c.payee.getChannel(c.record.channelId)).state;
-    if (state !== "none") leftOnChain.push(`${c.record.channelId}: ${state}`);
+  // Every payout channel, the towns' books' and the providers' files', attributed by the chain.
+  const channelsOf = new Map<string, Set<string>>();
+  for (const p of payees) {
+    const ids = new Set((books.channels.get(p.account) ?? []).map((id) => id.toLowerCase()));
+    for (const r of await keptOf(p)) ids.add(r.channelId.toLowerCase());
+    channelsOf.set(p.account, ids);
   }
+  const payoutChannels: PayoutChannel[] = payees.flatMap((p) =>
+    [...channelsOf.get(p.account)!].map((channelId) => ({
+      channelId,
+      provider: payeeAddress(p.secretKey),
+      ...ours.get(channelId),
+    }))
+  );
+  const reader = client(payees[0]?.secretKey ?? new Uint8Array(32).fill(1));
+  const facts = await readChannelFacts(
+    reader,
+    payoutChannels.map((c) => c.channelId),
+    run.fundedBlock,
+    concurrency,
+  );
+  const settles = attributeSettles(payoutChannels, facts);
+  const attributed = new Map(settles.map((s) => [s.channelId, s]));
+  const settledByNode: ScalePayoutsSettled["settledByNode"] = settles.flatMap((s) =>
+    s.by === "provider" || s.by === "town" || s.by === "other"
+      ? [{
+        channelId: s.channelId,
+        tx: s.tx,
+        from: s.from,
+        by: s.by,
+        byProvider: s.by === "provider",
+        ours: s.refused ?? "",
+      }]
+      : []
+  );
+  const unexplained = settles.filter((s) => s.by === "unexplained");
+  const settled = settles.length - unexplained.length;
+  const leftOnChain = facts.filter((f) => f.state !== "none").map((f) =>
+    `${f.channelId}: ${f.state}`
+  );
   for (const p of payees) {
     const kept = await keptOf(p);
     const payout = await client(p.secretKey).tokenBalance() - (before.get(p.account) ?? 0n);
@@ -310,10 +387,21 @@ export async function settleScalePayouts(
       lateFulfills: late.length,
       lateFulfilled: String(late.reduce((a, e) => a + BigInt(e.amount), 0n)),
       channels: kept.map((r) => r.channelId),
+      paidBySettles: String(
+        [...channelsOf.get(p.account)!].reduce((a, id) => {
+          const s = attributed.get(id);
+          return a + (s !== undefined && s.by !== "unexplained" ? BigInt(s.paidToProvider) : 0n);
+        }, 0n),
+      ),
+      unexplainedSettles: [...channelsOf.get(p.account)!].filter((id) =>
+        attributed.get(id)?.by === "unexplained"
+      ).length,
     });
   }
   const agrees = (f: PayeeFigures) =>
-    f.payout === f.owed && BigInt(f.owed) + BigInt(f.lateFulfilled) === BigInt(f.earnedByLog);
+    f.payout === f.owed && f.payout === f.paidBySettles &&
+    BigInt(f.owed) + BigInt(f.lateFulfilled) === BigInt(f.earnedByLog);
+  const explained = (f: PayeeFigures) => f.unexplainedSettles === 0;
   const all = [...figures.values()];
   const claimsAfter = await claimLines(payers);
   const towns = payers.map((t) => {
@@ -329,7 +417,7 @@ export async function settleScalePayouts(
       owed: total("owed"),
       payout: total("payout"),
       earnedByLog: total("earnedByLog"),
-      payoutChainEqualsBooks: mine.every(agrees),
+      payoutChainEqualsBooks: mine.every((f) => agrees(f) && explained(f)),
       lateFulfills: mine.reduce((a, f) => a + f.lateFulfills, 0),
       lateFulfilled: total("lateFulfilled"),
     };
@@ -337,9 +425,22 @@ export async function settleScalePayouts(
   const total = (k: "owed" | "payout" | "earnedByLog" | "lateFulfilled") =>
     String(all.reduce((a, f) => a + BigInt(f[k]), 0n));
   const claimsSent = [...claimsAfter.values()].reduce((a, b) => a + b, 0);
+  const differing = all.filter((f) => !agrees(f));
+  const why = [
+    ...(differing.length > 0 ? [`money differs on ${differing.length} providers`] : []),
+    ...(unexplained.length > 0 ? [`${unexplained.length} settles unexplained`] : []),
+  ].join("; ");
   return {
-    payoutChainEqualsBooks: all.every(agrees) && failures.length === 0 &&
-      leftOnChain.length === 0,
+    payoutChainEqualsBooks: why === "",
+    payoutChainEqualsBooksWhy: why,
+    settles: {
+      byHarness: settles.filter((s) => s.by === "harness").length,
+      byProvider: settles.filter((s) => s.by === "provider").length,
+      byTown: settles.filter((s) => s.by === "town").length,
+      byOther: settles.filter((s) => s.by === "other").length,
+      harnessRefused: settles.filter((s) => s.refused !== undefined).length,
+      unexplained,
+    },
     lateFulfills: {
       count: all.reduce((a, f) => a + f.lateFulfills, 0),
       amount: total("lateFulfilled"),
@@ -358,32 +459,10 @@ export async function settleScalePayouts(
     payout: total("payout"),
     earnedByLog: total("earnedByLog"),
     towns,
-    differences: all.filter((f) => !agrees(f)),
+    differences: differing,
     seconds: (performance.now() - started) / 1000,
   };
 }
-
-/** The transaction that settled a channel and its sender (from the ChannelSettled log). */
-async function settleTx(
-  client: TokenNetworkClient,
-  channelId: `0x${string}`,
-): Promise<{ tx?: string; from?: string }> {
-  const logs = await client.publicClient.getLogs({
-    address: client.tokenNetworkAddress,
-    event: CHANNEL_SETTLED,
-    args: { channelId },
-    fromBlock: 0n,
-    toBlock: "latest",
-  }).catch(() => []);
-  const hash = logs[0]?.transactionHash ?? undefined;
-  if (hash === undefined) return {};
-  const tx = await client.publicClient.getTransaction({ hash }).catch(() => undefined);
-  return { tx: hash, from: tx?.from };
-}
-
-const CHANNEL_SETTLED = parseAbiItem(
-  "event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2)",
-);
 
 function sum(records: readonly ChannelRecord[]): bigint {
   return records.reduce((a, r) => a + r.received, 0n);

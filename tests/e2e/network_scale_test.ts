@@ -60,6 +60,15 @@ interface ScaleReport {
     lateFulfills: { count: number; amount: string; providers: number };
     towns: { town: number; processes: number; payoutChainEqualsBooks: boolean }[];
     differences: PayeeFigures[];
+    /** Who settled each payout channel, from the chain's logs (bench/payout_settles.ts). */
+    settles: {
+      byHarness: number;
+      byProvider: number;
+      byTown: number;
+      byOther: number;
+      unexplained: unknown[];
+    };
+    payoutChainEqualsBooksWhy: string;
   };
   postgresTownWhileOneDown?: { kills: number; tries: number; answered: number };
   chaosEvents: { atMs: number; what: string }[];
@@ -148,6 +157,11 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
     assertEquals(p.differences, []);
     for (const t of p.towns) assert(t.payoutChainEqualsBooks, JSON.stringify(t));
     assertEquals(p.channelsWithoutClaim, []);
+    // Each settle named by the chain: the harness, the provider's node or the town, one each.
+    const s = p.settles;
+    assertEquals(s.unexplained, []);
+    assertEquals(s.byHarness + s.byProvider + s.byTown + s.byOther, p.channelsOpened);
+    assertEquals(p.payoutChainEqualsBooksWhy, "");
     assert(r.payoutChainEqualsBooks, JSON.stringify(p));
     // Late FULFILLs, when any, are counted and summed, never hidden in a bare false.
     assert(p.lateFulfills.count >= 0 && BigInt(p.lateFulfills.amount) >= 0n, JSON.stringify(p));
