@@ -135,7 +135,7 @@ export class PeerPayout {
     this.#file = openSentClaimWriter({ stateDir: options.stateDir, record, audit: options.audit });
     this.#book = new FileSentChannelBook([this.#file]);
     this.#deposit = record.deposit;
-    this.#timer = setInterval(() => void this.pay("interval"), options.policy.intervalMs);
+    this.#timer = setInterval(() => this.#payLogged("interval"), options.policy.intervalMs);
     Deno.unrefTimer(this.#timer);
   }
 
@@ -152,7 +152,18 @@ export class PeerPayout {
   /** Pays when what is owed beyond the newest claim reached the threshold (after a FULFILL). */
   check(): void {
     const b = this.#o.ledger.balance(this.account);
-    if (b.owed - this.#transferred() >= this.#o.policy.threshold) void this.pay("threshold");
+    if (b.owed - this.#transferred() >= this.#o.policy.threshold) this.#payLogged("threshold");
+  }
+
+  /**
+   * {@linkcode PeerPayout.pay} from a timer or a FULFILL: nobody awaits it, so a failure (the
+   * claim book's write, the signer) is said in the log; the next payment or interval tries again
+   * (what was owed stays on the ledger).
+   */
+  #payLogged(why: string): void {
+    this.pay(why).catch((err: Error) =>
+      this.#o.log?.(`payout ${this.account}: no claim (${why}): ${err.message.split("\n")[0]}`)
+    );
   }
 
   /**
