@@ -16,6 +16,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { dropStrayPostgresConnectionErrors } from "./postgres_stray_errors.ts";
 
 type Sql = postgres.Sql;
 type TransactionSql = postgres.TransactionSql;
@@ -84,6 +85,7 @@ export interface OpenPostgresSchemaOptions {
  */
 export async function openPostgresSchema(options: OpenPostgresSchemaOptions): Promise<Sql> {
   const { default: postgres } = await import("postgres");
+  dropStrayPostgresConnectionErrors();
   const sql = postgres(options.url, {
     max: options.maxConnections,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
