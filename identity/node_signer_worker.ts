@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { schnorr } from "@noble/curves/secp256k1.js";
+import { schnorr, secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
-import { evmAddressOf } from "./evm_address.ts";
+import { evmAddressOfPublicKey } from "./evm_address.ts";
 import { inWorker, serveWorker } from "../transport/worker_service.ts";
 import type { WalletRecord } from "./wallet_file.ts";
 
@@ -41,6 +41,13 @@ export interface SignerKeyed {
 }
 
 let secretKey: Uint8Array | undefined;
+let publicKey: string | undefined;
+
+// No precomputed table for the base point in this isolate: @noble/curves would build one (2,080
+// points, ~100 ms) at its first multiplication, for a worker that multiplies the base point a
+// few times only, before nostr-wasm signs (docs/OPERATIONS.md "Memory"). The multiplication
+// stays constant-time and blinded without it.
+secp256k1.Point.BASE.precompute(1);
 
 // The wallet code (Argon2id, BIP-39/32) is loaded only to unlock a wallet, and the key checks
 // only for a key given from outside: a throwaway key (`--generate-key`) needs neither
@@ -56,7 +63,9 @@ async function keyOf(source: WorkerKeySource): Promise<Uint8Array> {
 
 async function identityOf(source: WorkerKeySource, key: Uint8Array): Promise<SignerKeyed> {
   if ("generate" in source) {
-    return { pubkey: bytesToHex(schnorr.getPublicKey(key)), evmAddress: evmAddressOf(key) };
+    // One multiplication names the key twice: the x-only pubkey is the point's x.
+    const point = secp256k1.getPublicKey(key, false);
+    return { pubkey: bytesToHex(point.subarray(1, 33)), evmAddress: evmAddressOfPublicKey(point) };
   }
   const { pubkey, evmAddress } = (await import("./nip06_key.ts")).publicIdentity(key);
   return { pubkey, evmAddress };
@@ -67,10 +76,11 @@ async function answer(message: SignerWorkerRequest): Promise<unknown> {
     const key = await keyOf(message.source);
     const identity = await identityOf(message.source, key);
     secretKey = key;
+    publicKey = identity.pubkey;
     return identity;
   }
   if (secretKey === undefined) throw new Error("the signer has no key yet");
-  return await answerSignerRequest(secretKey, message.request);
+  return await answerSignerRequest(secretKey, message.request, { pubkey: publicKey });
 }
 
 // "ready" is said once the module graph (nostr-wasm's top-level await included) is evaluated.
