@@ -4,7 +4,13 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey, getPublicKey, nip04, nip44, verifyEvent } from "nostr-tools";
 import { privateKeyToAddress } from "viem/accounts";
-import { parseTransaction, recoverMessageAddress, recoverTransactionAddress } from "viem";
+import {
+  hashMessage,
+  parseTransaction,
+  recoverMessageAddress,
+  recoverPublicKey,
+  recoverTransactionAddress,
+} from "viem";
 import { recoverTypedDataAddress, type TransactionSerialized } from "viem";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -131,6 +137,27 @@ Deno.test("the signer's worker may not read, write, connect, read env or run any
         ...(await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "" })),
       }),
     );
+  } finally {
+    signer.close();
+  }
+});
+
+Deno.test("a generated key is named from one point: its pubkey and EVM address are one key's, its events verify", async () => {
+  const signer = await openWorkerNodeSigner({ generate: true });
+  try {
+    // The key is unknown here: the key that signs an EVM message must be the one both names say.
+    const signature = await signer.evm.signMessage({ message: "who" });
+    const point = await recoverPublicKey({ hash: hashMessage("who"), signature });
+    assertEquals(point.slice(4, 68), signer.pubkey);
+    assertEquals(await recoverMessageAddress({ message: "who", signature }), signer.evmAddress);
+    // Its first 8 signatures by @noble/curves (no base-point table, the known pubkey given), the
+    // ninth loads nostr-wasm: every one verifies under the same pubkey.
+    for (let i = 0; i < 12; i++) {
+      const event = await signer.signEvent({ kind: 1, created_at: i, tags: [], content: `${i}` });
+      assertEquals(event.pubkey, signer.pubkey);
+      assert(verifyEvent({ ...event }), `signature ${i} verifies`);
+      assert(!verifyEvent({ ...event, content: "changed" }), `a changed event ${i} does not`);
+    }
   } finally {
     signer.close();
   }
