@@ -1,8 +1,10 @@
 /**
  * A {@linkcode NodeSigner} whose key lives only in a Worker with no permissions (see
  * `protocol/node_signer.ts` for why, and docs/ARCHITECTURE.md for what it costs per signature).
- * Given a wallet and its passphrase, the worker unlocks it itself: the key is then never in the
- * caller's thread at all.
+ * Given a wallet and its passphrase, a second Worker with no permissions unlocks it
+ * (identity/wallet_unlock_worker.ts) and sends the key straight to the signer's on a
+ * `MessagePort`, then ends: the key is never in the caller's thread at all, and the unlocking's
+ * memory (Argon2id's 64 MiB) does not stay with the signer (docs/OPERATIONS.md "Memory").
  *
  * @module
  */
@@ -14,7 +16,13 @@ import {
 import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
-import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
+import type {
+  SignerKeyed,
+  SignerKeySource,
+  SignerWorkerRequest,
+  WorkerKeySource,
+} from "./node_signer_worker.ts";
+import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
@@ -98,6 +106,8 @@ export async function openWorkerNodeSigner(
       });
       if (options.wipe) source.secretKey.fill(0);
       keyed = await asked as SignerKeyed;
+    } else if ("wallet" in source) {
+      keyed = await keyFromWallet(host, source);
     } else {
       keyed = await host.request({ t: "key", source }) as SignerKeyed;
     }
@@ -115,4 +125,39 @@ export async function openWorkerNodeSigner(
     // Requests already asked are answered before the worker ends; later ones are refused.
     close: () => void host.close(),
   });
+}
+
+/**
+ * Unlocks `source`'s wallet in a worker of its own that sends the key to the signer's worker on a
+ * `MessagePort`; that worker is ended once it answered. The signer's answer must name the key the
+ * wallet names.
+ */
+async function keyFromWallet(
+  signer: WorkerHost<SignerWorkerRequest, unknown>,
+  source: { wallet: WalletUnlockRequest["wallet"]; passphrase: string },
+): Promise<SignerKeyed> {
+  const unlocker = new WorkerHost<WalletUnlockRequest, WalletUnlocked>({
+    url: new URL("./wallet_unlock_worker.ts", import.meta.url),
+    permissions: "none",
+    errors: KEY_ERRORS,
+  });
+  const channel = new MessageChannel();
+  try {
+    const keyed = signer.request({ t: "key", source: { port: channel.port2 } as SignerKeySource }, {
+      transfer: [channel.port2],
+    }) as Promise<SignerKeyed>;
+    keyed.catch(() => {}); // told below, or moot when the unlocking fails first
+    await unlocker.ready;
+    const unlocked = await unlocker.request(
+      { wallet: source.wallet, passphrase: source.passphrase, port: channel.port1 },
+      { transfer: [channel.port1] },
+    );
+    const named = await keyed;
+    if (named.pubkey !== unlocked.pubkey || named.evmAddress !== unlocked.evmAddress) {
+      throw new NodeSignerError("the signer's worker names another key than the wallet's");
+    }
+    return named;
+  } finally {
+    unlocker.terminate();
+  }
 }
