@@ -16,12 +16,7 @@ import {
 import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
-import type {
-  SignerKeyed,
-  SignerKeySource,
-  SignerWorkerRequest,
-  WorkerKeySource,
-} from "./node_signer_worker.ts";
+import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
@@ -76,6 +71,18 @@ export async function openWorkerNodeSigner(
   source: WorkerKeySource,
   options: WorkerNodeSignerOptions = {},
 ): Promise<NodeSigner> {
+  // A wallet is unlocked first, in a worker that ends before the signer's starts: the two
+  // isolates (Argon2id's 64 MiB in the first) are not alive at once.
+  let unlocked: { wallet: WalletUnlocked; port: MessagePort } | undefined;
+  if ("wallet" in source) {
+    const channel = new MessageChannel();
+    try {
+      unlocked = { wallet: await unlockInWorker(source, channel.port1), port: channel.port2 };
+    } catch (err) {
+      channel.port2.close();
+      throw err;
+    }
+  }
   let open = false;
   let failed: NodeSignerError | undefined;
   const host = new WorkerHost<SignerWorkerRequest, unknown>({
@@ -106,10 +113,16 @@ export async function openWorkerNodeSigner(
       });
       if (options.wipe) source.secretKey.fill(0);
       keyed = await asked as SignerKeyed;
-    } else if ("wallet" in source) {
-      keyed = await keyFromWallet(host, source);
+    } else if (unlocked) {
+      const { port, wallet } = unlocked;
+      keyed = await host.request({ t: "key", source: { port } }, {
+        transfer: [port],
+      }) as SignerKeyed;
+      if (keyed.pubkey !== wallet.pubkey || keyed.evmAddress !== wallet.evmAddress) {
+        throw new NodeSignerError("the signer's worker names another key than the wallet's");
+      }
     } else {
-      keyed = await host.request({ t: "key", source }) as SignerKeyed;
+      keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
   } catch (err) {
     host.terminate();
@@ -128,35 +141,29 @@ export async function openWorkerNodeSigner(
 }
 
 /**
- * Unlocks `source`'s wallet in a worker of its own that sends the key to the signer's worker on a
- * `MessagePort`; that worker is ended once it answered. The signer's answer must name the key the
- * wallet names.
+ * Unlocks `source`'s wallet in a worker of its own, which sends the key on `port` and is ended
+ * once it answered; the key waits in the channel for the signer's worker, started after it.
  */
-async function keyFromWallet(
-  signer: WorkerHost<SignerWorkerRequest, unknown>,
+async function unlockInWorker(
   source: { wallet: WalletUnlockRequest["wallet"]; passphrase: string },
-): Promise<SignerKeyed> {
+  port: MessagePort,
+): Promise<WalletUnlocked> {
   const unlocker = new WorkerHost<WalletUnlockRequest, WalletUnlocked>({
     url: new URL("./wallet_unlock_worker.ts", import.meta.url),
     permissions: "none",
     errors: KEY_ERRORS,
   });
-  const channel = new MessageChannel();
   try {
-    const keyed = signer.request({ t: "key", source: { port: channel.port2 } as SignerKeySource }, {
-      transfer: [channel.port2],
-    }) as Promise<SignerKeyed>;
-    keyed.catch(() => {}); // told below, or moot when the unlocking fails first
     await unlocker.ready;
-    const unlocked = await unlocker.request(
-      { wallet: source.wallet, passphrase: source.passphrase, port: channel.port1 },
-      { transfer: [channel.port1] },
+    return await unlocker.request(
+      { wallet: source.wallet, passphrase: source.passphrase, port },
+      { transfer: [port] },
     );
-    const named = await keyed;
-    if (named.pubkey !== unlocked.pubkey || named.evmAddress !== unlocked.evmAddress) {
-      throw new NodeSignerError("the signer's worker names another key than the wallet's");
+  } catch (err) {
+    if (err instanceof WorkerCrashedError) {
+      throw new NodeSignerError(`the wallet's worker failed: ${err.message}`);
     }
-    return named;
+    throw err;
   } finally {
     unlocker.terminate();
   }
