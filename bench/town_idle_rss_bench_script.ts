@@ -13,12 +13,17 @@
  *
  * With `RSS_BENCH_THREADS=1` it also prints each process's threads by name; with
  * `RSS_BENCH_STORES=sqlite` only the SQLite towns (no PostgreSQL started);
- * `RSS_BENCH_FLAGS="--v8-flags=..."` adds Deno flags to every process.
+ * `RSS_BENCH_FLAGS="--v8-flags=..."` adds Deno flags to every process; with `RSS_BENCH_WALLET=1`
+ * each town unlocks a wallet made for it (a mnemonic, its passphrase in a file) instead of
+ * `--generate-key`, as a town that keeps its identity runs.
  *
  * @module
  */
 import { startPostgresServer } from "../state/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
+import { createMnemonic } from "../identity/mnemonic.ts";
+import { createWalletRecord } from "../identity/wallet.ts";
+import { walletFilePath, writeWalletFile } from "../identity/wallet_file.ts";
 
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const other = Deno.args[0] || undefined;
@@ -26,6 +31,18 @@ const runs = Number(Deno.args[1] ?? 3);
 const idleS = Number(Deno.args[2] ?? 10);
 const stores = (Deno.env.get("RSS_BENCH_STORES") ?? "sqlite,postgres").split(",");
 const extraFlags = (Deno.env.get("RSS_BENCH_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+const withWallet = Deno.env.get("RSS_BENCH_WALLET") === "1";
+
+/** `--generate-key`, or a wallet written into `stateDir` and the file of its passphrase. */
+async function keyArgs(stateDir: string): Promise<string[]> {
+  if (!withWallet) return ["--generate-key"];
+  const passphrase = "rss bench passphrase";
+  const record = await createWalletRecord({ mnemonic: createMnemonic(), passphrase });
+  await writeWalletFile(walletFilePath(stateDir), record);
+  const file = `${stateDir}/passphrase.txt`;
+  await Deno.writeTextFile(file, passphrase);
+  return ["--passphrase-file", file, "--non-interactive"];
+}
 
 interface Figures {
   rss: number;
@@ -120,7 +137,7 @@ async function townFigures(checkout: string, storeUrl?: string): Promise<Figures
       "--json",
       "town",
       "up",
-      "--generate-key",
+      ...await keyArgs(stateDir),
       "--town-port",
       "0",
       "--btp-port",

@@ -73,22 +73,43 @@ export function loadEventSigner(): Promise<void> {
   return loadWasm();
 }
 
+/** Options for {@linkcode signEventTemplate}. */
+export interface EventSignerOptions {
+  /**
+   * The key's x-only public key (hex), when the caller holds it already (the signing worker
+   * names its key once): @noble/curves then does not multiply the base point for it again at
+   * each signature. It must be `secretKey`'s: the event would not verify otherwise.
+   */
+  pubkey?: string;
+}
+
 /**
  * Signs a template: sets `pubkey`, `id` and `sig`; returns a new event (the template is not
  * changed).
  *
  * @example
  * ```ts
- * import { generateSecretKey } from "nostr-tools";
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
  *
  * const secretKey = generateSecretKey();
  * const event = signEventTemplate({ kind: 1, created_at: 1, tags: [], content: "hi" }, secretKey);
+ * const pubkey = getPublicKey(secretKey);
+ * assert.equal(event.pubkey, pubkey);
+ * const again = signEventTemplate({ kind: 1, created_at: 2, tags: [], content: "hi" }, secretKey, {
+ *   pubkey,
+ * });
+ * assert.equal(again.pubkey, pubkey);
  * ```
  */
-export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
+export function signEventTemplate(
+  template: EventTemplate,
+  secretKey: Uint8Array,
+  options: EventSignerOptions = {},
+): NostrEvent {
   if (!wasm) {
     if (wasm === undefined && ++signedWithNoble > NOBLE_SIGNATURES) void loadWasm();
-    return signWithNoble(template, secretKey);
+    return signWithNoble(template, secretKey, options.pubkey);
   }
   const event: NostrEvent = {
     kind: template.kind,
@@ -105,8 +126,12 @@ export function signEventTemplate(template: EventTemplate, secretKey: Uint8Array
 }
 
 /** BIP-340 with @noble/curves: the id is the SHA-256 of NIP-01's serialisation, signed. */
-function signWithNoble(template: EventTemplate, secretKey: Uint8Array): NostrEvent {
-  const pubkey = bytesToHex(schnorr.getPublicKey(secretKey));
+function signWithNoble(
+  template: EventTemplate,
+  secretKey: Uint8Array,
+  known: string | undefined,
+): NostrEvent {
+  const pubkey = known ?? bytesToHex(schnorr.getPublicKey(secretKey));
   const { kind, created_at, tags, content } = template;
   const id = sha256(new TextEncoder().encode(
     JSON.stringify([0, pubkey, created_at, kind, tags, content]),

@@ -22,8 +22,31 @@ import { bytesToHex } from "@noble/hashes/utils.js";
  * ```
  */
 export function evmAddressOf(secretKey: Uint8Array): `0x${string}` {
-  const publicKey = secp256k1.getPublicKey(secretKey, false).subarray(1);
-  const hex = bytesToHex(keccak_256(publicKey).subarray(-20));
+  return evmAddressOfPublicKey(secp256k1.getPublicKey(secretKey, false));
+}
+
+/**
+ * The checksummed address of an uncompressed public key (65 bytes, `04 || x || y`): for a caller
+ * that has the key's point already (identity/node_signer_worker.ts names its key from one
+ * multiplication).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { secp256k1 } from "@noble/curves/secp256k1.js";
+ * import { generateSecretKey } from "nostr-tools";
+ *
+ * const secretKey = generateSecretKey();
+ * const publicKey = secp256k1.getPublicKey(secretKey, false);
+ * assert.equal(evmAddressOfPublicKey(publicKey), evmAddressOf(secretKey));
+ * ```
+ * @throws {RangeError} when `publicKey` is not 65 bytes starting with 4.
+ */
+export function evmAddressOfPublicKey(publicKey: Uint8Array): `0x${string}` {
+  if (publicKey.length !== 65 || publicKey[0] !== 4) {
+    throw new RangeError("an uncompressed public key is 65 bytes starting with 04");
+  }
+  const hex = bytesToHex(keccak_256(publicKey.subarray(1)).subarray(-20));
   const hash = bytesToHex(keccak_256(new TextEncoder().encode(hex)));
   let out = "0x";
   for (let i = 0; i < 40; i++) {

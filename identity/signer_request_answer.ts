@@ -13,12 +13,13 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { LocalAccount } from "viem/accounts";
 import type { NodeSignerRequest } from "../protocol/node_signer.ts";
-import { signEventTemplate } from "./event_signer.ts";
+import { type EventSignerOptions, signEventTemplate } from "./event_signer.ts";
 
 /**
  * Answers one {@linkcode NodeSignerRequest} with `secretKey`: the one implementation of every
  * key operation, run on the calling thread by `localNodeSigner` and inside the worker
- * by `identity/node_signer_worker.ts`.
+ * by `identity/node_signer_worker.ts`. `options.pubkey`: the key's public key when the caller
+ * knows it (see `EventSignerOptions`).
  *
  * @example
  * ```ts
@@ -32,10 +33,11 @@ import { signEventTemplate } from "./event_signer.ts";
 export async function answerSignerRequest(
   secretKey: Uint8Array,
   request: NodeSignerRequest,
+  options: EventSignerOptions = {},
 ): Promise<unknown> {
   switch (request.op) {
     case "signEvent":
-      return signEventTemplate(request.template, secretKey);
+      return signEventTemplate(request.template, secretKey, options);
     case "conversationKey":
       return (await import("nostr-tools/nip44")).v2.utils.getConversationKey(
         secretKey,

@@ -1,8 +1,10 @@
 /**
  * A {@linkcode NodeSigner} whose key lives only in a Worker with no permissions (see
  * `protocol/node_signer.ts` for why, and docs/ARCHITECTURE.md for what it costs per signature).
- * Given a wallet and its passphrase, the worker unlocks it itself: the key is then never in the
- * caller's thread at all.
+ * Given a wallet and its passphrase, a second Worker with no permissions unlocks it
+ * (identity/wallet_unlock_worker.ts) and sends the key straight to the signer's on a
+ * `MessagePort`, then ends: the key is never in the caller's thread at all, and the unlocking's
+ * memory (Argon2id's 64 MiB) does not stay with the signer (docs/OPERATIONS.md "Memory").
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
+import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
@@ -68,6 +71,18 @@ export async function openWorkerNodeSigner(
   source: WorkerKeySource,
   options: WorkerNodeSignerOptions = {},
 ): Promise<NodeSigner> {
+  // A wallet is unlocked first, in a worker that ends before the signer's starts: the two
+  // isolates (Argon2id's 64 MiB in the first) are not alive at once.
+  let unlocked: { wallet: WalletUnlocked; port: MessagePort } | undefined;
+  if ("wallet" in source) {
+    const channel = new MessageChannel();
+    try {
+      unlocked = { wallet: await unlockInWorker(source, channel.port1), port: channel.port2 };
+    } catch (err) {
+      channel.port2.close();
+      throw err;
+    }
+  }
   let open = false;
   let failed: NodeSignerError | undefined;
   const host = new WorkerHost<SignerWorkerRequest, unknown>({
@@ -98,8 +113,16 @@ export async function openWorkerNodeSigner(
       });
       if (options.wipe) source.secretKey.fill(0);
       keyed = await asked as SignerKeyed;
+    } else if (unlocked) {
+      const { port, wallet } = unlocked;
+      keyed = await host.request({ t: "key", source: { port } }, {
+        transfer: [port],
+      }) as SignerKeyed;
+      if (keyed.pubkey !== wallet.pubkey || keyed.evmAddress !== wallet.evmAddress) {
+        throw new NodeSignerError("the signer's worker names another key than the wallet's");
+      }
     } else {
-      keyed = await host.request({ t: "key", source }) as SignerKeyed;
+      keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
   } catch (err) {
     host.terminate();
@@ -115,4 +138,33 @@ export async function openWorkerNodeSigner(
     // Requests already asked are answered before the worker ends; later ones are refused.
     close: () => void host.close(),
   });
+}
+
+/**
+ * Unlocks `source`'s wallet in a worker of its own, which sends the key on `port` and is ended
+ * once it answered; the key waits in the channel for the signer's worker, started after it.
+ */
+async function unlockInWorker(
+  source: { wallet: WalletUnlockRequest["wallet"]; passphrase: string },
+  port: MessagePort,
+): Promise<WalletUnlocked> {
+  const unlocker = new WorkerHost<WalletUnlockRequest, WalletUnlocked>({
+    url: new URL("./wallet_unlock_worker.ts", import.meta.url),
+    permissions: "none",
+    errors: KEY_ERRORS,
+  });
+  try {
+    await unlocker.ready;
+    return await unlocker.request(
+      { wallet: source.wallet, passphrase: source.passphrase, port },
+      { transfer: [port] },
+    );
+  } catch (err) {
+    if (err instanceof WorkerCrashedError) {
+      throw new NodeSignerError(`the wallet's worker failed: ${err.message}`);
+    }
+    throw err;
+  } finally {
+    unlocker.terminate();
+  }
 }

@@ -1,16 +1,22 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey, getPublicKey, nip04, nip44, verifyEvent } from "nostr-tools";
 import { privateKeyToAddress } from "viem/accounts";
-import { parseTransaction, recoverMessageAddress, recoverTransactionAddress } from "viem";
+import {
+  hashMessage,
+  parseTransaction,
+  recoverMessageAddress,
+  recoverPublicKey,
+  recoverTransactionAddress,
+} from "viem";
 import { recoverTypedDataAddress, type TransactionSerialized } from "viem";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { NodeSignerError, openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
 import { createWalletRecord } from "../../identity/wallet.ts";
-import { WrongPassphraseError } from "../../identity/key_vault.ts";
+import { CorruptVaultError, WrongPassphraseError } from "../../identity/key_vault.ts";
 
 const typedData = {
   domain: { name: "T", version: "1", chainId: 31337 },
@@ -136,14 +142,34 @@ Deno.test("the signer's worker may not read, write, connect, read env or run any
   }
 });
 
-Deno.test("openWorkerNodeSigner: a wallet is unlocked in the worker; a wrong passphrase is WrongPassphraseError", async () => {
+Deno.test("a generated key is named from one point: its pubkey and EVM address are one key's, its events verify", async () => {
+  const signer = await openWorkerNodeSigner({ generate: true });
+  try {
+    // The key is unknown here: the key that signs an EVM message must be the one both names say.
+    const signature = await signer.evm.signMessage({ message: "who" });
+    const point = await recoverPublicKey({ hash: hashMessage("who"), signature });
+    assertEquals(point.slice(4, 68), signer.pubkey);
+    assertEquals(await recoverMessageAddress({ message: "who", signature }), signer.evmAddress);
+    // Its first 8 signatures by @noble/curves (no base-point table, the known pubkey given), the
+    // ninth loads nostr-wasm: every one verifies under the same pubkey.
+    for (let i = 0; i < 12; i++) {
+      const event = await signer.signEvent({ kind: 1, created_at: i, tags: [], content: `${i}` });
+      assertEquals(event.pubkey, signer.pubkey);
+      assert(verifyEvent({ ...event }), `signature ${i} verifies`);
+      assert(!verifyEvent({ ...event, content: "changed" }), `a changed event ${i} does not`);
+    }
+  } finally {
+    signer.close();
+  }
+});
+
+Deno.test("openWorkerNodeSigner: a wallet is unlocked in a worker of its own; a wrong passphrase is WrongPassphraseError", async () => {
   const key = generateSecretKey();
   const wallet = await createWalletRecord({ secretKey: key, passphrase: "right horse" });
   const signer = await openWorkerNodeSigner({ wallet, passphrase: "right horse" });
   try {
-    assertEquals(signer.pubkey, getPublicKey(key));
-    const event = await signer.signEvent({ kind: 1, created_at: 1, tags: [], content: "unlocked" });
-    assert(verifyEvent({ ...event }));
+    // The key went from the unlocking worker to the signer's: every answer is that key's.
+    await checkSigner(signer, key);
   } finally {
     signer.close();
   }
@@ -151,6 +177,26 @@ Deno.test("openWorkerNodeSigner: a wallet is unlocked in the worker; a wrong pas
     () => openWorkerNodeSigner({ wallet, passphrase: "wrong horse" }),
     WrongPassphraseError,
   );
+  // A wallet whose vault holds another key than its pubkey says is refused by name.
+  const other = { ...wallet, pubkey: getPublicKey(generateSecretKey()) };
+  await assertRejects(
+    () => openWorkerNodeSigner({ wallet: other, passphrase: "right horse" }),
+    CorruptVaultError,
+  );
+});
+
+Deno.test("openWorkerNodeSigner: a mnemonic wallet's key is its NIP-06 key", async () => {
+  const mnemonic = "leader monkey parrot ring guide accident before fence cannon height naive bean";
+  const wallet = await createWalletRecord({ mnemonic, passphrase: "pw" });
+  const signer = await openWorkerNodeSigner({ wallet, passphrase: "pw" });
+  try {
+    // NIP-06 vector 1.
+    const key = hexToBytes("7f7ff03d123792d6ac594bfa67bf6d0c0ab55b6b1fdb6249303fe861f1ccba9a");
+    assertEquals(signer.pubkey, getPublicKey(key));
+    assertEquals(signer.evmAddress, privateKeyToAddress(`0x${bytesToHex(key)}`));
+  } finally {
+    signer.close();
+  }
 });
 
 Deno.test("openWorkerNodeSigner: a worker that dies is reported once, and every request fails after", async () => {
