@@ -125,6 +125,7 @@ export async function openWorkerNodeSigner(
       keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
   } catch (err) {
+    unlocked?.port.close(); // the key waiting in it, if it was never handed over, goes with it
     host.terminate();
     return asSignerError(err);
   }

@@ -31,11 +31,12 @@ const SAY_EVERY_MS = 60_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPostgresConnectionError } from "./postgres_stray_errors.ts";
  *
  * const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" });
- * console.assert(isPostgresConnectionError(reset));
- * console.assert(!isPostgresConnectionError(new TypeError("x is undefined")));
+ * assert.ok(isPostgresConnectionError(reset));
+ * assert.ok(!isPostgresConnectionError(new TypeError("x is undefined")));
  * ```
  */
 export function isPostgresConnectionError(reason: unknown): boolean {

@@ -12,15 +12,16 @@
  * - gone: settled before this look (the peer, or while the node was down), only for a channel
  *   the contract did open (else {@linkcode ChannelNotOnChainError}); paid by the proofs its close
  *   left in the logs. Logs behind the state (`LogsBehind`) are thrown: asked again at the next
- *   poll. Logs the RPC will not serve at all (a capped range) leave no proofs and say why
- *   (`unreadable`): the caller books by its own books, so a settled channel does not fail every
- *   poll (docs/OPERATIONS.md "A settle someone else sent first").
+ *   poll, and so are a timeout or an HTTP error on the way to the node. Logs the node refuses to
+ *   serve at all (a JSON-RPC error: a capped range) leave no proofs and say why (`unreadable`):
+ *   the caller books by its own books, so a settled channel does not fail every poll (docs/OPERATIONS.md "A settle someone else sent first").
  *
  * @module
  */
 import type { Hex } from "viem";
 import { RoleError } from "../role_error.ts";
 import { ChainTxError, type OnChainChannel } from "../../chain/token_network_client.ts";
+import { rpcRefusalOf } from "../../chain/rpc_refusal.ts";
 import type { ChannelChain } from "./channel_chain_sync.ts";
 import { type ChannelSettleOutcome, settleClosedChannel, settledBy } from "./channel_settle.ts";
 
@@ -72,17 +73,24 @@ export interface ChannelSettlement {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { RpcRequestError } from "viem";
  * import type { ChannelChain } from "./channel_chain_sync.ts";
  * import { settleOrBook } from "./settle_or_book.ts";
  *
  * // Settled by the peer, on an RPC that refuses the log range.
+ * const refusal = new RpcRequestError({
+ *   body: { method: "eth_getLogs" },
+ *   error: { code: -32602, message: "block range too wide" },
+ *   url: "http://rpc",
+ * });
  * const chain = {
  *   getChannel: () => Promise.resolve({ state: "none", settleAt: 0n, participants: {} }),
  *   channelExisted: () => Promise.resolve(true),
- *   submittedProofs: () => Promise.reject(new Error("block range too wide\nURL: ...")),
+ *   submittedProofs: () => Promise.reject(refusal),
  * } as unknown as ChannelChain;
  * const settlement = await settleOrBook(chain, { channelId: "0x01", tokenNetworkAddress: "0x02" });
- * assert.deepEqual(settlement, { outcome: { by: "gone" }, unreadable: "block range too wide" });
+ * assert.equal(settlement?.outcome.by, "gone");
+ * assert.ok(settlement?.unreadable?.includes("block range too wide"));
  * ```
  */
 export async function settleOrBook(
@@ -111,7 +119,10 @@ export async function settleOrBook(
     const proofs = await chain.submittedProofs?.(channelId, openTx);
     return proofs === undefined ? { outcome: gone } : { outcome: gone, proofs };
   } catch (err) {
+    // Only the node's own refusal (a capped range) is final; logs behind the state, a timeout or
+    // an HTTP 429/5xx are asked again at the next poll, nothing booked.
     if (err instanceof ChainTxError && err.reason === "LogsBehind") throw err;
+    if (rpcRefusalOf(err) === undefined) throw err;
     return { outcome: gone, unreadable: rpcRefusal(err as Error) };
   }
 }

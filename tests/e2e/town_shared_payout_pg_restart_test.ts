@@ -7,7 +7,7 @@
  * unhandled and Deno ended the process (seen in the goal run's chaos: "the database system is
  * starting up").
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../support/assert.ts";
 import {
   AT_THRESHOLD,
   guard,
@@ -54,6 +54,5 @@ Deno.test("shared payout watch: PostgreSQL down and back; both town processes sa
     ]);
     assertEquals(exited, false, `a town process ended\n${logs()}`);
   }
-  assert(towns.every((t) => t.process.stderr.some((l) => l.includes("channels not read"))));
   await betaLink.close();
 });

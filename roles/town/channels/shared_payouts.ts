@@ -216,7 +216,8 @@ export class SharedTownPayouts {
         });
         o.log?.(`payout ${account}: channel ${onChain} opened before a restart, adopted`);
         // Its open's transaction, when this process wrote it down before it was killed.
-        const intent = await readPayoutOpenIntent(o.stateDir, peerAddress);
+        // An unreadable intent file only costs the row its `open_tx` (optional).
+        const intent = await readPayoutOpenIntent(o.stateDir, peerAddress).catch(() => undefined);
         const openTx = intent?.channelId?.toLowerCase() === onChain.toLowerCase()
           ? intent.openTx
           : undefined;
