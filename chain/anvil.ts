@@ -291,11 +291,27 @@ export async function fundAccount(options: FundAccountOptions): Promise<void> {
  * ```
  */
 export async function increaseTime(rpcUrl: string, seconds: number): Promise<void> {
-  await rpc(rpcUrl, "evm_increaseTime", [seconds]);
-  await rpc(rpcUrl, "evm_mine", []);
+  await anvilRpc(rpcUrl, "evm_increaseTime", [seconds]);
+  await anvilRpc(rpcUrl, "evm_mine", []);
 }
 
-async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+/**
+ * One JSON-RPC call to anvil (its own methods too: `evm_mine`, `txpool_status`...); its error
+ * answer is thrown as an {@linkcode AnvilError} naming the method.
+ *
+ * @example
+ * ```ts ignore
+ * import { anvilRpc, startAnvil } from "./anvil.ts";
+ *
+ * await using anvil = await startAnvil();
+ * const block = await anvilRpc(anvil.rpcUrl, "eth_blockNumber");
+ * ```
+ */
+export async function anvilRpc(
+  rpcUrl: string,
+  method: string,
+  params: unknown[] = [],
+): Promise<unknown> {
   const res = await fetch(rpcUrl, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -12,15 +12,13 @@
  * - a settle refused at its gas estimate (the other pending) names the contract's error, not a
  *   bare `Reverted()` (the simulation's request holds only the function's ABI).
  */
+import { sendPriceySettle, waitForPending } from "../support/anvil_txpool.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { aliceClaimSigner, openPairChannel } from "../support/pair_channel.ts";
-import { increaseTime } from "../../chain/anvil.ts";
+import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { TOKEN_NETWORK_ABI } from "../../chain/contract_artifacts.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { encodeFunctionData } from "viem";
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { settleClosedChannel } from "../../roles/channels/channel_settle.ts";
@@ -29,48 +27,6 @@ import type { ChannelRecord } from "../../state/channel_file.ts";
 const DEPOSIT = 1_000_000n;
 const PAID = 250_000n;
 const SETTLE_TIMEOUT = 600n;
-
-async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = await res.json() as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
-}
-
-/** Waits until anvil (mining off) holds `n` transactions. */
-async function pending(pair: ChannelPair, n: number): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    const status = (await rpc(pair.anvil.rpcUrl, "txpool_status")) as { pending: string };
-    if (Number(status.pending) === n) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`never ${n} transactions pending`);
-}
-
-/** Alice settles `channelId`, signed here with a high tip and a fixed gas: no estimate. */
-async function sendRawSettle(pair: ChannelPair, channelId: `0x${string}`) {
-  const alice = localEvmAccount(pair.aliceKey);
-  return await rpc(pair.anvil.rpcUrl, "eth_sendRawTransaction", [
-    await alice.signTransaction({
-      type: "eip1559",
-      chainId: pair.chain.chainId,
-      to: pair.alice.tokenNetworkAddress,
-      data: encodeFunctionData({
-        abi: TOKEN_NETWORK_ABI,
-        functionName: "settleChannel",
-        args: [channelId],
-      }),
-      nonce: await pair.alice.publicClient.getTransactionCount({ address: alice.address }),
-      gas: 300_000n,
-      maxFeePerGas: 200_000_000_000n,
-      maxPriorityFeePerGas: 100_000_000_000n,
-    }),
-  ]) as `0x${string}`;
-}
 
 /** A channel alice paid bob `PAID` over, closed by bob with her claim, its timeout passed. */
 async function closedChannel(pair: ChannelPair): Promise<ChannelRecord> {
@@ -100,13 +56,13 @@ Deno.test("a settle mined second is booked settled by the other (the watcher's s
   const aliceBefore = await pair.alice.tokenBalance();
   // Both settles are sent before either is mined, ours first; the other pays a higher tip, so
   // anvil mines it first and ours is mined after it, reverted.
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
   const watcher = syncChannelWithChain(record, pair.bob, { autoSettle: true });
-  await pending(pair, 1);
-  const theirTx = await sendRawSettle(pair, record.channelId);
-  await pending(pair, 2);
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
-  await rpc(pair.anvil.rpcUrl, "evm_mine");
+  await waitForPending(pair.anvil.rpcUrl, 1);
+  const theirTx = await sendPriceySettle(pair, record.channelId);
+  await waitForPending(pair.anvil.rpcUrl, 2);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_mine");
   const sync = await watcher;
   const theirs = await pair.alice.publicClient.getTransactionReceipt({ hash: theirTx });
   assertEquals(theirs.status, "success", "the other settle was mined first");
@@ -180,12 +136,12 @@ Deno.test("a settle refused at its gas estimate names the contract's error (anvi
   const record = await closedChannel(pair);
   // The other settle is pending: our simulation (the latest block) passes, the estimate (the
   // pending one) reverts. The channel is still closed on the latest block: an error, named.
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
-  await sendRawSettle(pair, record.channelId);
-  await pending(pair, 1);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
+  await sendPriceySettle(pair, record.channelId);
+  await waitForPending(pair.anvil.rpcUrl, 1);
   const err = await assertRejects(() => pair.bob.settleChannel(record.channelId), ChainTxError);
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
-  await rpc(pair.anvil.rpcUrl, "evm_mine");
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_mine");
   assertEquals(err.reason, "WrongChannelState", err.message);
   assertStringIncludes(err.message, `WrongChannelState(${record.channelId}, 0)`);
 });

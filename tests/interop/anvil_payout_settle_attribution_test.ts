@@ -6,15 +6,13 @@
  * one the contract never opened are unexplained. The settles' amounts are what the chain paid the
  * provider (its token balance change).
  */
+import { sendPriceySettle, waitForPending } from "../support/anvil_txpool.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { aliceClaimSigner } from "../support/pair_channel.ts";
-import { increaseTime } from "../../chain/anvil.ts";
+import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { TOKEN_NETWORK_ABI } from "../../chain/contract_artifacts.ts";
-import { encodeFunctionData } from "viem";
 import {
   attributeSettles,
   type PayoutChannel,
@@ -24,47 +22,6 @@ import {
 const DEPOSIT = 1_000_000n;
 const PAID = 250_000n;
 const TIMEOUT = 600n;
-
-async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = await res.json() as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
-}
-
-/** Waits until anvil (mining off) holds `n` transactions. */
-async function pending(pair: ChannelPair, n: number): Promise<void> {
-  for (;;) {
-    const status = (await rpc(pair.anvil.rpcUrl, "txpool_status")) as { pending: string };
-    if (Number(status.pending) === n) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The town (alice) settles `channelId`, with a high tip and a fixed gas: mined first. */
-async function townSettleFirst(pair: ChannelPair, channelId: `0x${string}`) {
-  const alice = localEvmAccount(pair.aliceKey);
-  return await rpc(pair.anvil.rpcUrl, "eth_sendRawTransaction", [
-    await alice.signTransaction({
-      type: "eip1559",
-      chainId: pair.chain.chainId,
-      to: pair.alice.tokenNetworkAddress,
-      data: encodeFunctionData({
-        abi: TOKEN_NETWORK_ABI,
-        functionName: "settleChannel",
-        args: [channelId],
-      }),
-      nonce: await pair.alice.publicClient.getTransactionCount({ address: alice.address }),
-      gas: 300_000n,
-      maxFeePerGas: 200_000_000_000n,
-      maxPriorityFeePerGas: 100_000_000_000n,
-    }),
-  ]) as string;
-}
 
 Deno.test("payout settles: each attributed by the chain's logs, by channel id (anvil)", async () => {
   await using pair = await startChannelPair();
@@ -100,16 +57,16 @@ Deno.test("payout settles: each attributed by the chain's logs, by channel id (a
   await fred.client.closeChannel(stillClosed);
   await increaseTime(pair.anvil.rpcUrl, Number(TIMEOUT) + 1);
   // The race: the provider's settle and the town's are both sent, the town's mined first.
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [false]);
   const bobSettle = pair.bob.settleChannel(raced).then(
     () => undefined,
     (err: Error) => err.message.split("\n")[0],
   );
-  await pending(pair, 1);
-  const townTx = await townSettleFirst(pair, raced);
-  await pending(pair, 2);
-  await rpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
-  await rpc(pair.anvil.rpcUrl, "evm_mine");
+  await waitForPending(pair.anvil.rpcUrl, 1);
+  const townTx = await sendPriceySettle(pair, raced);
+  await waitForPending(pair.anvil.rpcUrl, 2);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_setAutomine", [true]);
+  await anvilRpc(pair.anvil.rpcUrl, "evm_mine");
   const refused = await bobSettle;
   assert(refused !== undefined, "the provider's settle, mined second, is refused");
   const harnessTx = await carol.client.settleChannel(ours);
