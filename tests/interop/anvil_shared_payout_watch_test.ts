@@ -25,7 +25,7 @@ import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pa
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
-import { increaseTime } from "../../chain/anvil.ts";
+import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
@@ -237,17 +237,9 @@ Deno.test("a two-process town on PostgreSQL started after its provider closed an
 
 /** The number of transactions `address` sent (its nonce), read from anvil itself. */
 async function sentCount(pair: ChannelPair, address: string): Promise<bigint> {
-  const res = await fetch(pair.anvil.rpcUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "eth_getTransactionCount",
-      params: [address, "latest"],
-    }),
-  });
-  return BigInt((await res.json() as { result: string }).result);
+  return BigInt(
+    await anvilRpc(pair.anvil.rpcUrl, "eth_getTransactionCount", [address, "latest"]) as string,
+  );
 }
 
 Deno.test("a two-process town on PostgreSQL whose RPC will not serve the chain's logs books a payout channel its provider closed and settled by its newest claim, once, and sends no settle (anvil)", async () => {
