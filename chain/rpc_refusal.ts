@@ -10,14 +10,15 @@
 import { BaseError, RpcRequestError } from "viem";
 
 /**
- * The node's JSON-RPC refusal inside `err` (viem's `RpcRequestError`, or anything it wrapped), or
- * undefined when the failure is the transport's (timeouts, HTTP errors, connection refused).
+ * The node's JSON-RPC refusal inside `err` (viem's `RpcRequestError`, or anything that wraps
+ * one), in a line: viem's first line of `err` and the node's own words (`details`); undefined
+ * when the failure is the transport's (timeouts, HTTP errors, connection refused).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { HttpRequestError, RpcRequestError } from "viem";
- * import { rpcRefusalOf } from "./rpc_refusal.ts";
+ * import { rpcRefusal } from "./rpc_refusal.ts";
  *
  * const body = { method: "eth_getLogs", params: [] };
  * const refused = new RpcRequestError({
@@ -25,12 +26,14 @@ import { BaseError, RpcRequestError } from "viem";
  *   error: { code: -32602, message: "block range too wide" },
  *   url: "http://rpc",
  * });
- * assert.equal(rpcRefusalOf(refused)?.code, -32602);
- * assert.equal(rpcRefusalOf(new HttpRequestError({ body, status: 429, url: "http://rpc" })), undefined);
+ * assert.ok(rpcRefusal(refused)?.includes("block range too wide"));
+ * assert.equal(rpcRefusal(new HttpRequestError({ body, status: 429, url: "http://rpc" })), undefined);
  * ```
  */
-export function rpcRefusalOf(err: unknown): RpcRequestError | undefined {
-  if (!(err instanceof BaseError)) return undefined;
-  const found = err.walk((e) => e instanceof RpcRequestError);
-  return found instanceof RpcRequestError ? found : undefined;
+export function rpcRefusal(err: unknown): string | undefined {
+  if (!(err instanceof BaseError) || !err.walk((e) => e instanceof RpcRequestError)) {
+    return undefined;
+  }
+  const first = err.message.split("\n")[0];
+  return err.details && !first.includes(err.details) ? `${first} (${err.details})` : first;
 }

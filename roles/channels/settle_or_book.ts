@@ -21,7 +21,7 @@
 import type { Hex } from "viem";
 import { RoleError } from "../role_error.ts";
 import { ChainTxError, type OnChainChannel } from "../../chain/token_network_client.ts";
-import { rpcRefusalOf } from "../../chain/rpc_refusal.ts";
+import { rpcRefusal } from "../../chain/rpc_refusal.ts";
 import type { ChannelChain } from "./channel_chain_sync.ts";
 import { type ChannelSettleOutcome, settleClosedChannel, settledBy } from "./channel_settle.ts";
 
@@ -122,15 +122,10 @@ export async function settleOrBook(
     // Only the node's own refusal (a capped range) is final; logs behind the state, a timeout or
     // an HTTP 429/5xx are asked again at the next poll, nothing booked.
     if (err instanceof ChainTxError && err.reason === "LogsBehind") throw err;
-    if (rpcRefusalOf(err) === undefined) throw err;
-    return { outcome: gone, unreadable: rpcRefusal(err as Error) };
+    const unreadable = rpcRefusal(err);
+    if (unreadable === undefined) throw err;
+    return { outcome: gone, unreadable };
   }
-}
-
-/** An RPC's refusal in a line: viem's first line, and the node's own words (`details`). */
-function rpcRefusal(err: Error & { details?: string }): string {
-  const first = err.message.split("\n")[0];
-  return err.details && !first.includes(err.details) ? `${first} (${err.details})` : first;
 }
 
 /**
