@@ -153,6 +153,9 @@ Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with
     const [theirs] = await listChannels(`${home}/beta`);
     assert(theirs.sent > 0n, "the provider paid its writes over its channel");
   } finally {
+    // alice's `job submit` started her profile's node, which goes on writing in her profile dir
+    // (seen: the removal below met a file it had just made): stopped first.
+    const stopped = await runCli(["--profile", "alice", "node", "stop"], { env });
     for (const p of [provider, town]) {
       if (!p) continue;
       try {
@@ -165,5 +168,6 @@ Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with
     }
     await anvil.stop();
     await Deno.remove(home, { recursive: true });
+    assertEquals(stopped.code, 0, stopped.stderr);
   }
 });
