@@ -190,6 +190,13 @@ export const CLI_ERRORS = {
       suggestion: untrusted(err) ?? "is `turnpike town up` running? check --relay-url",
       cause: err,
     }),
+  /** The profile's node was stopping and served nothing (`node-stopping`). */
+  nodeStopping: (err: Error): CliError =>
+    new CliError(err.message, {
+      code: "node-stopping",
+      suggestion: "run the command again: nothing was done, and the next one starts a new node",
+      cause: err,
+    }),
   /** A blob input the town's blob store refused (`failed`). */
   blobUploadRefused: (err: Error): CliError =>
     new CliError(`cannot upload a blob input: ${err.message}`, {

@@ -9,14 +9,13 @@ import type { Command } from "commander";
 import { nip19 } from "nostr-tools";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { ensureRequesterNode } from "./job_command.ts";
+import { callRequesterNode } from "./job_command.ts";
 import {
   addRequesterConnectionOptions,
   loadRequesterConfig,
   type RequesterCliOptions,
 } from "./job_read_command.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
-import { callNode } from "./profile_node.ts";
 import { MAX_DM_TEXT } from "../protocol/gift_wrap.ts";
 import { registerDmRead } from "./dm_read_command.ts";
 import { printJsonLine } from "./json_line.ts";
@@ -101,9 +100,9 @@ async function send(recipientText: string, opts: DmSendOptions, cmd: Command): P
   const reply = opts.replyTo === undefined ? {} : { replyTo: opts.replyTo };
   const config = await loadRequesterConfig(opts, cmd);
   printNetworkLine(config.network);
-  await ensureRequesterNode(opts, config, cmd);
   let id = "";
-  for await (const line of callNode(config.stateDir, { op: "dm", recipient, text, ...reply })) {
+  const request = { op: "dm" as const, recipient, text, ...reply };
+  for await (const line of callRequesterNode(opts, config, cmd, request)) {
     if (line.type === "sent") id = String(line.id);
   }
   {

@@ -80,6 +80,11 @@ export const ERROR_CODES = {
     exit: ExitCode.Failure,
     when: "the profile's node did not answer, or went away mid-request",
   },
+  "node-stopping": {
+    exit: ExitCode.Failure,
+    when: "the profile's node was stopping (idle, `node stop`) and served nothing, each time " +
+      "the command tried another: run it again",
+  },
   "node-failed": {
     exit: ExitCode.Failure,
     when: "the profile's node stopped while starting (its log says why)",

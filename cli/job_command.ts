@@ -29,7 +29,8 @@ import {
 import { precheckJob } from "../roles/requester/job_precheck.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
-import { callNode, ensureProfileNode, provePassphrase } from "./profile_node.ts";
+import { callProfileNode, provePassphrase } from "./profile_node.ts";
+import type { NodeRequest } from "../roles/requester/node_server.ts";
 import {
   checkPubkey,
   checkSkill,
@@ -175,8 +176,8 @@ export function registerJobCommand(program: Command): void {
       >(new URL("../roles/requester/requester_job_error.ts", import.meta.url));
       throw asCliError(new JobEndedError(full, record.status));
     }
-    await ensureRequesterNode(opts, config, cmd);
-    for await (const line of callNode(config.stateDir, { op: "cancel", id: full })) {
+    const request = { op: "cancel" as const, id: full };
+    for await (const line of callRequesterNode(opts, config, cmd, request)) {
       if (line.type !== "record") continue;
       const cancelled = line.record as RequesterJobRecord;
       const deletion = line.deletion as string | undefined;
@@ -186,31 +187,35 @@ export function registerJobCommand(program: Command): void {
 }
 
 /**
- * Makes sure the profile's node serves this command (`profile_node.ts`): the one running with
- * these settings, or one started in the background.
+ * Sends a request to the profile's node (`profile_node.ts` {@linkcode callProfileNode}): the one
+ * running with these settings, or one started in the background; a node that was stopping hands
+ * the request to the next.
  *
  * @example
  * ```ts
- * import { ensureRequesterNode } from "./job_command.ts";
+ * import { callRequesterNode } from "./job_command.ts";
  * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
  * import type { Command } from "commander";
  *
  * declare const opts: RequesterCliOptions; // a subcommand's parsed options
  * declare const cmd: Command; // the subcommand
- * await ensureRequesterNode(opts, await loadRequesterConfig(opts, cmd), cmd);
+ * declare const id: string; // a job's
+ * const config = await loadRequesterConfig(opts, cmd);
+ * for await (const line of callRequesterNode(opts, config, cmd, { op: "wait", id })) {
+ *   console.log(line);
+ * }
  * ```
  */
-export async function ensureRequesterNode(
+export function callRequesterNode(
   opts: RequesterCliOptions,
   config: RequesterSettings,
   cmd: Command,
-): Promise<void> {
-  await ensureProfileNode({
-    ...opts,
-    config,
-    cmd,
-    connectionOptions: REQUESTER_CONNECTION_OPTIONS,
-  });
+  request: NodeRequest,
+): AsyncGenerator<Record<string, unknown>> {
+  return callProfileNode(
+    { ...opts, config, cmd, connectionOptions: REQUESTER_CONNECTION_OPTIONS },
+    request,
+  );
 }
 
 /**
@@ -418,7 +423,6 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);
     await stageUploads(config.stateDir, uploads);
-    await ensureRequesterNode(opts, config, cmd);
     const progress = progressPrinter(json);
     const transfers = new Map<string, ReturnType<typeof transferProgressPrinter>>();
     const request = {
@@ -478,7 +482,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       }
     };
     try {
-      for await (const line of callNode(config.stateDir, request)) await onLine(line);
+      for await (const line of callRequesterNode(opts, config, cmd, request)) await onLine(line);
     } catch (err) {
       if (!(err instanceof CliError && err.code === "node-unreachable")) throw err;
       // The node went away mid-request. A job it had posted is on record and the next node
@@ -495,8 +499,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         });
       }
       console.error(`node: the profile's node went away; following job ${jobId} in a new one`);
-      await ensureRequesterNode(opts, config, cmd);
-      for await (const line of callNode(config.stateDir, { op: "wait", id: jobId })) {
+      const follow = { op: "wait" as const, id: jobId };
+      for await (const line of callRequesterNode(opts, config, cmd, follow)) {
         if (line.type !== "record") await onLine(line);
       }
     }
@@ -627,9 +631,8 @@ export async function followJob(
 ): Promise<void> {
   const json = opts.output === "json";
   const network = networkField(config.network);
-  await ensureRequesterNode(opts, config, cmd);
   const progress = progressPrinter(json);
-  for await (const line of callNode(config.stateDir, { op: "wait", id })) {
+  for await (const line of callRequesterNode(opts, config, cmd, { op: "wait", id })) {
     if (line.type === "record" && !json) {
       console.error(`job ${id} ${(line.record as RequesterJobRecord | null)?.status}`);
     } else if (line.type === "progress") progress(line.progress as JobProgress);

@@ -15,6 +15,7 @@ import type { JobNotPostedError } from "../roles/requester/town_down.ts";
  * its subclasses (tests/unit/cli_error_cases_test.ts checks them against the source).
  */
 const JOB_ERROR_CASES: readonly ErrorCase[] = [
+  errorCase("NodeStoppingError", CLI_ERRORS.nodeStopping),
   errorCase("JobEndedError", CLI_ERRORS.jobEnded),
   errorCase(["RequesterJobError", "JobEndedError"], CLI_ERRORS.noJob),
   errorCase("TownRejectedError", CLI_ERRORS.townRejected),

@@ -164,16 +164,22 @@ export async function* callNode(
       });
     }
     writer.releaseLock();
-    for await (const line of readNodeLines(conn.readable)) {
+    const lines = readNodeLines(conn.readable);
+    while (true) {
+      let next: IteratorResult<Record<string, unknown>>;
+      try {
+        next = await lines.next();
+      } catch (err) {
+        // A connection reset (the node killed, or closing) is the node going away too.
+        if (CONNECTION_LOST.some((e) => err instanceof e)) throw wentAway(stateDir, err);
+        throw err;
+      }
+      if (next.done) throw wentAway(stateDir);
+      const line = next.value;
       if (line.type === "done") return;
       if (line.type === "error") throw nodeError(line.error);
       yield line;
     }
-    throw new CliError("the profile's node went away before answering", {
-      context: `${stateDir}/${NODE_LOG_FILE}`,
-      code: "node-unreachable",
-      suggestion: "run the command again (a new node resumes the jobs on record)",
-    });
   } finally {
     try {
       conn.close();
@@ -181,6 +187,24 @@ export async function* callNode(
       // closed already
     }
   }
+}
+
+/** The errors of a socket whose other end went away. */
+const CONNECTION_LOST = [
+  Deno.errors.ConnectionReset,
+  Deno.errors.ConnectionAborted,
+  Deno.errors.BrokenPipe,
+  Deno.errors.UnexpectedEof,
+];
+
+/** The node's connection ended before its last line (`node-unreachable`). */
+function wentAway(stateDir: string, cause?: unknown): CliError {
+  return new CliError("the profile's node went away before answering", {
+    context: `${stateDir}/${NODE_LOG_FILE}`,
+    code: "node-unreachable",
+    suggestion: "run the command again (a new node resumes the jobs on record)",
+    cause,
+  });
 }
 
 /** The CliError an error line of the node describes (`cliErrorJson`'s shape). */
@@ -215,10 +239,16 @@ export async function nodeHello(stateDir: string): Promise<NodeHello | undefined
       if (line.type === "hello") return line as unknown as NodeHello;
     }
   } catch (err) {
-    if (err instanceof CliError && err.code === "node-unreachable") return undefined;
+    if (isNodeGone(err)) return undefined;
     throw err;
   }
   return undefined;
+}
+
+/** Whether the error says no node serves (none there, or one stopping). */
+function isNodeGone(err: unknown): boolean {
+  return err instanceof CliError &&
+    (err.code === "node-unreachable" || err.code === "node-stopping");
 }
 
 /**
@@ -239,7 +269,7 @@ export async function stopProfileNode(stateDir: string): Promise<boolean> {
   try {
     for await (const _ of callNode(stateDir, { op: "stop" })) asked = true;
   } catch (err) {
-    if (!(err instanceof CliError && err.code === "node-unreachable")) throw err;
+    if (!isNodeGone(err)) throw err;
   }
   const holder = await lockHolder(stateDir);
   if (!asked && holder === undefined) return false;
@@ -347,6 +377,46 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   if (!o.quiet) console.error(`node: restarting the profile's node for ${differ.join(", ")}`);
   await stopProfileNode(stateDir);
   return await startBackgroundNode({ ...o, stateDir });
+}
+
+/** How many nodes a request is offered to when each one was stopping. */
+const STOPPING_TRIES = 5;
+
+/**
+ * Sends a request to the profile's node as {@linkcode callNode} does, with a node made sure of
+ * first ({@linkcode ensureProfileNode}); a node that refuses it because it is stopping (its idle
+ * time ran out as the command found it) did nothing, so the request goes to the next node.
+ *
+ * @example
+ * ```ts
+ * import { callProfileNode, type EnsureProfileNodeOptions } from "./profile_node.ts";
+ *
+ * declare const o: EnsureProfileNodeOptions;
+ * declare const id: string; // a job's
+ * for await (const line of callProfileNode(o, { op: "wait", id })) console.log(line);
+ * ```
+ * @throws {CliError} as {@linkcode ensureProfileNode} and {@linkcode callNode} do;
+ * `node-stopping` when every node tried was stopping.
+ */
+export async function* callProfileNode(
+  o: EnsureProfileNodeOptions,
+  request: NodeRequest,
+): AsyncGenerator<Record<string, unknown>> {
+  for (let tries = 1;; tries++) {
+    await ensureProfileNode(o);
+    let answered = false;
+    try {
+      for await (const line of callNode(o.config.stateDir, request)) {
+        answered = true;
+        yield line;
+      }
+      return;
+    } catch (err) {
+      const stopping = err instanceof CliError && err.code === "node-stopping";
+      if (!stopping || answered || tries >= STOPPING_TRIES) throw err;
+      if (!o.quiet) console.error("node: the profile's node was stopping; asking the next one");
+    }
+  }
 }
 
 /**

@@ -21,7 +21,11 @@
  * between the others (job_heartbeat.ts).
  *
  * Every reply ends with `done` or `error` (the error object the command prints). A client that
- * goes away stops getting lines; the job goes on.
+ * goes away stops getting lines; the job goes on. A request that comes once the node has decided
+ * to stop (idle, `stop`, its state dir removed) is refused with {@linkcode NodeStoppingError}
+ * before anything is done, and the close lets that line out: the command starts the next node
+ * and sends it there, where without it a command that found the node a moment before its idle
+ * stop had its connection cut and could not tell whether its job was posted.
  *
  * The requests that pay or follow a job for pay (`submit`, `wait`, `cancel`, `dm`) carry `proof`,
  * the command's proof that its user knows the wallet's passphrase
@@ -45,6 +49,22 @@ import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
 import { startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
+
+/**
+ * A request that came after the node decided to stop (idle, `stop`, its state dir removed):
+ * refused before anything is done, so the command may send it to the next node.
+ */
+export class NodeStoppingError extends RoleError {
+  /** `"NodeStoppingError"`: explicit so it survives bundling. */
+  override name = "NodeStoppingError";
+  /** Says why the node stops. */
+  constructor(readonly reason: NodeStopReason) {
+    super(`the profile's node is stopping (${reason}): the request was not served`);
+  }
+}
+
+/** Why the node stops. */
+export type NodeStopReason = "stop" | "idle" | "state dir removed";
 
 /** A paying request without the proof of the wallet's passphrase, or with a wrong one. */
 export class PassphraseProofError extends RoleError {
@@ -139,7 +159,7 @@ export interface NodeServerOptions {
    */
   checkSubmit?: (request: NodeSubmitRequest) => string[];
   /** Told when the node should stop: `stop` asked, idle, or its state dir removed. */
-  onStop: (reason: "stop" | "idle" | "state dir removed") => void;
+  onStop: (reason: NodeStopReason) => void;
   /** Most connections at once (default 256). */
   maxClients?: number;
   /** Period of the `waiting` lines to a following command (default job_heartbeat.ts). */
@@ -161,6 +181,9 @@ export interface NodeServer extends AsyncDisposable {
 
 /** Lines written to a connection and not yet taken by its client, at most. */
 const MAX_UNSENT_LINES = 4096;
+
+/** How long a closing node waits for its refusals to be read before closing their connections. */
+const REFUSAL_FLUSH_MS = 2_000;
 
 /** Time a client has to send its request line. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -192,6 +215,10 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   const conns = new Set<Deno.Conn>();
   /** Connections that have not sent their request line yet, oldest first. */
   const pending = new Set<Deno.Conn>();
+  /** Each connection's service, until it ends. */
+  const serving = new Map<Deno.Conn, Promise<void>>();
+  /** Connections being told the node stops: the close lets their error line out first. */
+  const refusing = new Set<Deno.Conn>();
   /** The senders of the connections in a request other than `hello`. */
   const listeners = new Set<(line: unknown) => void>();
   const startedAt = new Date().toISOString();
@@ -199,18 +226,25 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
   let closed = false;
   let idleSince = Date.now();
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  // Set the moment the node decides to stop: a request after it is refused, not cut off midway
+  // by the close that follows (a command that found the node a moment before starts another).
+  let stopping: NodeStopReason | undefined;
+  const stopNode = (reason: NodeStopReason) => {
+    stopping ??= reason;
+    options.onStop(reason);
+  };
   const idleTimer = setInterval(() => {
     if (closed) return;
     try {
       Deno.statSync(options.stateDir);
     } catch {
-      return options.onStop("state dir removed");
+      return stopNode("state dir removed");
     }
     if (!options.background) return;
     // A command in a request (or a job in flight) keeps the node; a `hello` alone (`node
     // status`, a command checking before it asks) does not, or polling would keep it forever.
     if (listeners.size > 0 || req.activeJobs > 0) idleSince = Date.now();
-    else if (Date.now() - idleSince >= idleMs) options.onStop("idle");
+    else if (Date.now() - idleSince >= idleMs) stopNode("idle");
   }, Math.min(1_000, Math.max(50, idleMs / 4)));
 
   // `waiting` lines for the jobs a command follows (job_heartbeat.ts).
@@ -222,6 +256,14 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       townReachable: () => req.townReachable,
       everyMs: options.heartbeatMs,
     });
+
+  const closeConn = (c: Deno.Conn) => {
+    try {
+      c.close();
+    } catch {
+      // closed already
+    }
+  };
 
   const serveConn = async (conn: Deno.Conn) => {
     const writer = conn.writable.getWriter();
@@ -255,6 +297,10 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         idleSince = Date.now();
       }
       try {
+        if (stopping !== undefined) {
+          refusing.add(conn);
+          throw new NodeStoppingError(stopping);
+        }
         if (PROVEN_OPS.has(request.op)) {
           const given = (request as { proof?: unknown }).proof;
           if (!proofMatches(options.proof, given)) {
@@ -326,7 +372,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           send({ type: "done" });
           await writer.close().catch(() => {});
           open = false;
-          options.onStop("stop");
+          stopNode("stop");
           return;
         } else {
           throw new Error(`unknown request ${JSON.stringify((request as { op: unknown }).op)}`);
@@ -346,11 +392,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       open = false;
       conns.delete(conn);
       pending.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // closed already
-      }
+      refusing.delete(conn);
+      closeConn(conn);
     }
   };
 
@@ -361,11 +404,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         const oldest = pending.values().next().value!;
         pending.delete(oldest);
         conns.delete(oldest);
-        try {
-          oldest.close();
-        } catch {
-          // closed already
-        }
+        closeConn(oldest);
       }
       if (closed || conns.size >= maxClients) {
         conn.close();
@@ -373,23 +412,26 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       }
       conns.add(conn);
       pending.add(conn);
-      serveConn(conn);
+      serving.set(conn, serveConn(conn).finally(() => serving.delete(conn)));
     }
   })().catch(() => {});
 
   const close = async () => {
     if (closed) return;
     closed = true;
+    stopping ??= "stop";
     clearInterval(idleTimer);
     listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch {
-        // closed already
-      }
-    }
+    // A connection yet to send its request, or being refused, is answered (`node-stopping`), not
+    // cut: its command then knows nothing was done. One in a request is cut (the job goes on).
+    const answering = [...conns].filter((c) => pending.has(c) || refusing.has(c));
+    for (const c of conns) if (!answering.includes(c)) closeConn(c);
     await accepting;
+    // A refusal is one short line; a client that sends nothing or does not read is closed after
+    // a moment.
+    const late = setTimeout(() => answering.forEach(closeConn), REFUSAL_FLUSH_MS);
+    await Promise.all(answering.map((c) => serving.get(c)));
+    clearTimeout(late);
     await Deno.remove(path).catch(() => {});
   };
   return {
