@@ -11,26 +11,7 @@ import { stagedUploadPath, stageUpload } from "../../roles/requester/node_upload
 import { callNode } from "../../cli/profile_node.ts";
 import { nodeSocketPath } from "../../roles/requester/node_wire.ts";
 import type { JobSpec } from "../../roles/requester/job_spec.ts";
-
-/** A requester that records what it was asked to publish and submit. */
-function fakeRequester() {
-  const published: string[] = [];
-  const submitted: JobSpec[] = [];
-  const requester = {
-    pubkey: "ab".repeat(32),
-    activeJobs: 0,
-    town: { assetCode: "USD", assetScale: 6 },
-    publishBlob(path: string) {
-      published.push(path);
-      return Promise.resolve({ url: "http://town/x", sha256: "00".repeat(32), size: 1, paid: 0n });
-    },
-    submit(spec: JobSpec) {
-      submitted.push(spec);
-      return Promise.resolve({ id: "job-1", status: "posted" });
-    },
-  };
-  return { requester: requester as unknown as Requester, published, submitted };
-}
+import { fakeNodeRequester } from "../support/fake_node_requester.ts";
 
 async function startNode(stateDir: string, requester: Requester) {
   return await serveNode({
@@ -74,7 +55,7 @@ async function submitUpload(
 Deno.test("profile node: uploads outside the staged files (/etc/shadow, elsewhere, a link out) are refused, nothing published", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
   const elsewhere = await Deno.makeTempDir({ prefix: "turnpike-elsewhere-" });
-  const { requester, published, submitted } = fakeRequester();
+  const { requester, published, submitted } = fakeNodeRequester();
   await using _node = await startNode(stateDir, requester);
   try {
     await Deno.writeTextFile(`${elsewhere}/secret.txt`, "not the caller's to publish");
@@ -115,7 +96,7 @@ Deno.test("profile node: uploads outside the staged files (/etc/shadow, elsewher
 
 Deno.test("profile node: 256 connections holding a slot do not keep a command out", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
-  const { requester } = fakeRequester();
+  const { requester } = fakeNodeRequester();
   await using _node = await startNode(stateDir, requester);
   const held: Deno.UnixConn[] = [];
   try {

@@ -12,6 +12,7 @@ import { CliError, cliErrorJson } from "../../cli/cli_error.ts";
 import { asCliError } from "../../cli/job_errors.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../../roles/requester/node_wire.ts";
 import type { JobSpec } from "../../roles/requester/job_spec.ts";
+import { fakeNodeRequester } from "../support/fake_node_requester.ts";
 import { createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC } from "../support/anvil_channel_pair.ts";
 import { loadSettings } from "../../config/settings.ts";
@@ -20,28 +21,32 @@ import { Command } from "commander";
 
 const PROOF = "ab".repeat(32);
 
-Deno.test("profile node: once it decides to stop when idle, a request (hello, submit) is refused with node-stopping and nothing is done", async () => {
-  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
-  const submitted: JobSpec[] = [];
-  const requester = {
-    pubkey: "ab".repeat(32),
-    activeJobs: 0,
-    town: { assetCode: "USD", assetScale: 6 },
-    submit(spec: JobSpec) {
-      submitted.push(spec);
-      return Promise.resolve({ id: "job-1", status: "posted" });
-    },
-  } as unknown as Requester;
-  const idle = Promise.withResolvers<string>();
-  // The node's close is the test's to call: the window between the decision and it is held open.
-  const node = await serveNode({
+/** A node over the stand-in, its errors said as the CLI's node says them. */
+function startNode(
+  stateDir: string,
+  requester: Requester,
+  options: Partial<Parameters<typeof serveNode>[0]> = {},
+) {
+  return serveNode({
     requester,
     stateDir,
     settings: {},
     proof: PROOF,
+    background: false,
+    describeError: (err) => cliErrorJson(asCliError(err)),
+    onStop: () => {},
+    ...options,
+  });
+}
+
+Deno.test("profile node: once it decides to stop when idle, a request (hello, submit) is refused with node-stopping and nothing is done", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
+  const { requester, submitted } = fakeNodeRequester();
+  const idle = Promise.withResolvers<string>();
+  // The node's close is the test's to call: the window between the decision and it is held open.
+  const node = await startNode(stateDir, requester, {
     background: true,
     idleMs: 100,
-    describeError: (err) => cliErrorJson(asCliError(err)),
     onStop: (reason) => idle.resolve(reason),
   });
   try {
@@ -67,24 +72,8 @@ Deno.test("profile node: once it decides to stop when idle, a request (hello, su
 
 Deno.test("profile node: a connection that has not sent its request when the node closes is answered node-stopping, not cut", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
-  const submitted: JobSpec[] = [];
-  const requester = {
-    pubkey: "ab".repeat(32),
-    activeJobs: 0,
-    submit(spec: JobSpec) {
-      submitted.push(spec);
-      return Promise.resolve({ id: "job-1", status: "posted" });
-    },
-  } as unknown as Requester;
-  const node = await serveNode({
-    requester,
-    stateDir,
-    settings: {},
-    proof: PROOF,
-    background: false,
-    describeError: (err) => cliErrorJson(asCliError(err)),
-    onStop: () => {},
-  });
+  const { requester, submitted } = fakeNodeRequester();
+  const node = await startNode(stateDir, requester);
   try {
     const silent = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
     // Accepted once a hello counts it among the node's connections (the hello's own is the other).
