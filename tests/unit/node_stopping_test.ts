@@ -171,3 +171,59 @@ Deno.test("callProfileNode: a request a stopping node refused goes to the next n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("profile node: idle stops under a stream of commands never cut a request: each is served or refused node-stopping", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
+  const { requester, submitted } = fakeNodeRequester();
+  // Each node closes as the CLI's node does when it decides to stop, and the next one starts.
+  let stops = 0;
+  let node: Awaited<ReturnType<typeof startNode>> | undefined;
+  let restarting = Promise.resolve();
+  const start = async (): Promise<void> => {
+    node = await startNode(stateDir, requester, {
+      background: true,
+      idleMs: 150,
+      onStop: () => {
+        stops++;
+        const stopping = node!;
+        restarting = (async () => {
+          await stopping.close();
+          await start();
+        })();
+      },
+    });
+  };
+  await start();
+  const spec = { kind: 5900, inputs: [], params: [], then: [] } as unknown as JobSpec;
+  const outcomes = { served: 0, refused: 0, absent: 0, cut: [] as string[] };
+  try {
+    for (let i = 0; i < 150; i++) {
+      // A command: `hello`, then its request at once, as ensureProfileNode and callNode do.
+      try {
+        for await (const _ of callNode(stateDir, { op: "hello" })) { /* found */ }
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err;
+      }
+      try {
+        const request = { op: "submit" as const, spec, uploads: [], wait: false, proof: PROOF };
+        for await (const _ of callNode(stateDir, request)) { /* the record */ }
+        outcomes.served++;
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err;
+        if (err.code === "node-stopping") outcomes.refused++;
+        else if (/is not running/.test(err.message)) outcomes.absent++;
+        else outcomes.cut.push(err.message);
+      }
+      // Spread over the idle check's ticks (every 50 ms here): some commands meet a stop.
+      await new Promise((r) => setTimeout(r, 120 + (i % 7) * 10));
+    }
+    assert(stops > 10, `only ${stops} idle stops`);
+    assertEquals(outcomes.cut, []);
+    assertEquals(submitted.length, outcomes.served);
+  } finally {
+    await restarting;
+    await node?.close();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+  console.log(`${stops} idle stops; ${JSON.stringify(outcomes)}`);
+});
