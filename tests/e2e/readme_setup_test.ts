@@ -173,14 +173,11 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
           ["dm send, wrong file", ["dm", "send", beta.npub, "--text", "hi", ...wrongFlags]],
         ];
         for (const [what, args] of cases) {
-          const started = Date.now();
           const run = await alice(...args);
-          const ms = Date.now() - started;
           assertEquals(run.code, 1, `${what}: ${run.stderr}`);
           const lines = ndjson(run.stdout);
           assertEquals(lines.length, 1, `${what}: ${run.stdout}`);
           assertEquals([lines[0].type, lines[0].code], ["error", "passphrase"], what);
-          assert(ms < 10_000, `${what}: ${ms} ms`);
         }
         // A process that skips the CLI and asks the node's socket without the proof.
         const conn = await Deno.connect({
