@@ -493,9 +493,7 @@ export class TokenNetworkClient {
       .touchedSince(since);
   }
 
-  /**
-   * The contract's `VERSION`, read once per client (0: a contract without it, the first one).
-   */
+  /** The contract's `VERSION`, read once per client (0: a contract without it, the first one). */
   contractVersion(): Promise<bigint> {
     return this.#version ??= this.publicClient.readContract({
       address: this.tokenNetworkAddress,
@@ -596,11 +594,11 @@ export class TokenNetworkClient {
     )).hash;
   }
 
-  /** After the settle timeout, pays out both sides. */
+  /** After the settle timeout, pays out both sides (simulated on the next block: chainTime). */
   async settleChannel(channelId: Hex): Promise<Hex> {
     return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "settleChannel", [
       channelId,
-    ])).hash;
+    ], { blockTag: "pending" })).hash;
   }
 
   /** Settles at once with final balances both participants signed. */
@@ -658,9 +656,10 @@ export class TokenNetworkClient {
     ])).hash;
   }
 
-  /** Unix time of the latest block (the contract's clock). */
+  /** Unix time of the next block (a local anvil's latest can be minutes old), else the latest. */
   async chainTime(): Promise<bigint> {
-    return (await this.publicClient.getBlock()).timestamp;
+    const next = await this.publicClient.getBlock({ blockTag: "pending" }).catch(() => undefined);
+    return next?.timestamp ?? (await this.publicClient.getBlock()).timestamp;
   }
 
   /**
@@ -707,7 +706,7 @@ export class TokenNetworkClient {
     return out;
   }
 
-  async #send(address: `0x${string}`, abi: typeof TOKEN_NETWORK_ABI, fn: string, args: unknown[]) {
+  async #send(address: Hex, abi: typeof TOKEN_NETWORK_ABI, fn: string, args: unknown[], at = {}) {
     let hash: Hex;
     try {
       const { request } = await this.publicClient.simulateContract({
@@ -716,6 +715,7 @@ export class TokenNetworkClient {
         functionName: fn,
         args,
         account: this.account,
+        ...at,
       });
       // The whole ABI, not the simulation's (its function only): a revert at the gas estimate
       // (the state moved since the simulation) is then decoded too, not a bare `Reverted()`.

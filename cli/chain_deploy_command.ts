@@ -16,7 +16,14 @@
  * @module
  */
 import type { Command } from "commander";
-import { createPublicClient, http, parseUnits } from "viem";
+import {
+  BaseError,
+  createPublicClient,
+  http,
+  HttpRequestError,
+  parseUnits,
+  TimeoutError,
+} from "viem";
 import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -157,6 +164,14 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
       ms: Math.round(performance.now() - started),
     });
   } catch (err) {
+    if (unanswered(err)) {
+      throw new CliError(`the RPC ${chain.rpcUrl} did not answer: ${err.shortMessage}`, {
+        context: networkLabel(chain),
+        suggestion: "check this machine's network, or pass --rpc <url> (or TURNPIKE_RPC_URL) " +
+          "for an RPC of that chain that answers",
+        cause: err,
+      });
+    }
     if (!(err instanceof ContractDeployError)) throw err;
     throw new CliError(err.message, {
       context: networkLabel(chain),
@@ -165,6 +180,12 @@ async function chainDeploy(opts: DeployOptions): Promise<void> {
       cause: err,
     });
   }
+}
+
+/** viem's error for an RPC that did not answer (no connection, an HTTP error, a timeout). */
+function unanswered(err: unknown): err is BaseError {
+  return err instanceof BaseError &&
+    err.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
 }
 
 async function settingsOf(opts: DeployOptions): Promise<LoadedSettings> {

@@ -24,6 +24,7 @@ import {
 import { connectPeer, type CosignCliOptions } from "./channel_btp_peer.ts";
 import { holdChannel } from "./channel_hold.ts";
 import { printRecords } from "./channel_rows.ts";
+import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
 
 /**
  * `turnpike channel close <id>`: settles at once with the peer's co-signature over BTP; when
@@ -60,13 +61,20 @@ export async function channelClose(opts: CosignCliOptions, id: string): Promise<
   const audit = await openAuditLog({ dir: ctx.stateDir });
   try {
     record = await syncChannelFile(record, client, { stateDir: ctx.stateDir, audit });
+    // The town co-signs the close of a channel its peer pays it over, never of its own payout
+    // channel: the provider closes that one with the town's newest claim (docs/OPERATIONS.md
+    // "Paying providers"), without asking first.
+    const payout = record.peerLabel === PAYOUT_CHANNEL_LABEL;
+    if (payout && !opts.unilateral && record.status === "open") {
+      infoLine(opts, "A payout channel from the town: closing it on chain with the town's claim");
+    }
     const step = await closeChannelStep({
       client,
       record,
       signer,
       stateDir: ctx.stateDir,
       audit,
-      unilateral: opts.unilateral,
+      unilateral: opts.unilateral || payout,
       connectPeer: () => connectPeer(opts),
       onCosignRefused: (why) => {
         console.error(`Error: the peer did not co-sign the final balances: ${why}`);

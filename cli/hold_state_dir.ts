@@ -22,11 +22,19 @@ export async function holdStateDir(stateDir: string, role: string): Promise<Stat
   } catch (err) {
     if (!(err instanceof StateDirLockedError)) throw err;
     const { pid, label } = err.holder;
-    const holder = label === undefined ? "that process" : `the \`turnpike ${label}\``;
+    const kill = pid === undefined ? "" : `kill ${pid}`;
+    // The profile's node (a requester's, often started in the background by a paying command,
+    // or a provider's `node up`) stops by `node stop`; the user may never have typed its command.
+    const stop = label === "requester" || label === "node up"
+      ? `stop the profile's node (\`turnpike --state-dir ${stateDir} node stop\`${
+        kill === "" ? "" : `, or ${kill}`
+      })`
+      : `stop ${label === undefined ? "that process" : `the \`turnpike ${label}\``}${
+        kill === "" ? "" : ` (${kill})`
+      }`;
     throw new CliError(err.message, {
       context: stateDir,
-      suggestion: `stop ${holder}${pid === undefined ? "" : ` (kill ${pid})`} first, ` +
-        "or pass another --profile or --state-dir",
+      suggestion: `${stop} first, or pass another --profile or --state-dir`,
       cause: err,
     });
   }

@@ -8,7 +8,7 @@
  * and the job ends done, paid. A mainnet chain is refused without `--mainnet`.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { freePort } from "../support/free_port.ts";
 import { fundAccount, startAnvil } from "../../chain/anvil.ts";
@@ -169,5 +169,41 @@ Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with
     await anvil.stop();
     await Deno.remove(home, { recursive: true });
     assertEquals(stopped.code, 0, stopped.stderr);
+  }
+});
+
+Deno.test("chain deploy to an RPC that does not answer: one Error line naming the URL, a Suggestion, exit 1", async () => {
+  const home = await Deno.makeTempDir({ prefix: "chain_deploy_silent_" });
+  try {
+    const pass = `${home}/pass`;
+    await Deno.writeTextFile(pass, "deploy passphrase\n", { mode: 0o600 });
+    await initWalletWithCli({ stateDir: `${home}/town`, passphraseFile: pass });
+    // A loopback port nobody listens on: the connection is refused, as an unreachable RPC's is.
+    const rpc = `http://127.0.0.1:${freePort()}`;
+    const res = await runCli([
+      "--state-dir",
+      `${home}/town`,
+      "chain",
+      "deploy",
+      "--chain",
+      "evm:base:84532",
+      "--rpc",
+      rpc,
+      "--passphrase-file",
+      pass,
+      "--non-interactive",
+    ]);
+    assertEquals(res.code, 1, res.stderr);
+    assertMatch(
+      res.stderr,
+      new RegExp(`^Error: the RPC ${rpc} did not answer: .+ \\(Base Sepolia`, "m"),
+    );
+    assertStringIncludes(
+      res.stderr,
+      "Suggestion: check this machine's network, or pass --rpc <url>",
+    );
+    assert(!res.stderr.includes("Request body:"), res.stderr);
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });

@@ -225,6 +225,9 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
       const before = await reader.tokenBalance(beta.evmAddress as `0x${string}`);
       const close = await cli("--profile", "beta", "channel", "close", kept.channelId, ...secret);
       assertEquals(close.code, 0, close.stderr);
+      // The town never co-signs its own payout channel's close: closed with its claim, no Error.
+      assert(!close.stderr.includes("Error:"), close.stderr);
+      assertStringIncludes(close.stdout, `Closed ${kept.channelId} (unilateral)`);
       let [record] = (await listChannels(`${home}/beta`)).filter((c) =>
         c.channelId === kept.channelId
       );

@@ -42,10 +42,13 @@ async function runSecond(args: string[], ready: (line: string) => boolean): Prom
 function assertRefused(res: CliResult, stateDir: string, pid: number, role: string): void {
   assertEquals(res.code, 1, res.stderr);
   assertStringIncludes(res.stderr, `Error: state dir in use by pid ${pid} (${stateDir})\n`);
+  // The profile's node is stopped by `node stop` (a background one was never typed by the user).
+  const stop = role === "town up"
+    ? `stop the \`turnpike ${role}\` (kill ${pid})`
+    : `stop the profile's node (\`turnpike --state-dir ${stateDir} node stop\`, or kill ${pid})`;
   assertStringIncludes(
     res.stderr,
-    `Suggestion: stop the \`turnpike ${role}\` (kill ${pid}) first, or pass another --profile ` +
-      "or --state-dir\n",
+    `Suggestion: ${stop} first, or pass another --profile or --state-dir\n`,
   );
 }
 
@@ -249,6 +252,14 @@ Deno.test("state dir lock: a second requester exits 1 while job submit and job l
     await req.waitForLine(requesterReady);
     const first = req.child.pid;
     assertRefused(await runSecond(requester, requesterReady), state, first, "requester");
+
+    // `job prune` needs the state dir to itself: it names the command that stops the node.
+    assertRefused(
+      await runCli(["--state-dir", state, "job", "prune", "--older-than", "30d", "--yes"]),
+      state,
+      first,
+      "requester",
+    );
 
     // Short-lived commands do not take the lock.
     const submit = await runCli([
