@@ -17,9 +17,9 @@
  *
  * @module
  */
-import net from "node:net";
 import postgres from "postgres";
 import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresMessageProxy } from "../tests/support/postgres_message_proxy.ts";
 
 interface Stray {
   code: string;
@@ -35,67 +35,13 @@ globalThis.addEventListener("unhandledrejection", (e) => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A proxy to `port` that resets a client's connection when `trigger` says so of its bytes. */
-function resetProxy(port: number) {
-  let trigger: (chunk: Buffer) => boolean | "hold" = () => false;
-  const clients = new Set<net.Socket>();
-  let resets = 0;
-  const server = net.createServer((client) => {
-    clients.add(client);
-    const upstream = net.connect(port, "127.0.0.1");
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
-    client.on("close", () => (clients.delete(client), upstream.destroy()));
-    upstream.on("close", () => client.destroy());
-    upstream.on("data", (d) => client.write(d));
-    client.on("data", (d: Buffer) => {
-      const what = trigger(d);
-      if (what === "hold") return; // dropped: the server never sees it
-      if (what) {
-        resets++;
-        client.resetAndDestroy();
-        upstream.destroy();
-        return;
-      }
-      upstream.write(d);
-    });
-  });
-  const listening = new Promise<number>((r) =>
-    server.listen(0, "127.0.0.1", () => r((server.address() as net.AddressInfo).port))
-  );
-  return {
-    listening,
-    set(t: (chunk: Buffer) => boolean | "hold") {
-      trigger = t;
-    },
-    resetAll() {
-      for (const c of clients) (resets++, c.resetAndDestroy());
-    },
-    get resets() {
-      return resets;
-    },
-    close: () => new Promise<void>((r) => (server.close(() => r()), this_resetAll())),
-  };
-  function this_resetAll() {
-    for (const c of clients) c.destroy();
-  }
-}
-
-const has = (s: string) => (d: Buffer) => d.includes(s);
-const once = (f: (d: Buffer) => boolean) => {
-  let done = false;
-  return (d: Buffer) => !done && f(d) && (done = true);
-};
-
 type Sql = ReturnType<typeof postgres>;
 const settle = (p: PromiseLike<unknown>) =>
   Promise.resolve(p).then(() => "ok", (e) => String(e?.code ?? e));
 
 async function resetCase(name: string, url: string, pgPort: number): Promise<unknown> {
-  const proxy = resetProxy(pgPort);
-  const port = await proxy.listening;
-  const purl = url.replace(`:${pgPort}/`, `:${port}/`);
-  const sql: Sql = postgres(purl, {
+  await using proxy = await startPostgresMessageProxy(pgPort);
+  const sql: Sql = postgres(proxy.url(url), {
     max: 2,
     connect_timeout: 3,
     onnotice: () => {},
@@ -104,29 +50,25 @@ async function resetCase(name: string, url: string, pgPort: number): Promise<unk
   const outcomes: string[] = [];
   try {
     if (name === "reset-startup") {
-      proxy.set(once((d) => d.includes("user") && d.includes("database")));
+      void proxy.on("database", "reset"); // the StartupMessage names the user and database
       outcomes.push(await settle(sql`SELECT 1`));
     } else if (name === "reset-types") {
-      proxy.set(once(has("typcategory")));
+      void proxy.on("typcategory", "reset");
       outcomes.push(await settle(sql`SELECT 1`));
     } else if (name === "terminate-types") {
       // The backend ends (57P01, then a clean close) while the array-types query is in flight.
       const admin = postgres(url, { max: 1, onnotice: () => {} });
-      let held = false;
-      proxy.set((d) => {
-        if (held || !d.includes("typcategory")) return false;
-        held = true;
-        void admin.unsafe(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'probe'",
-        );
-        return "hold";
-      });
-      outcomes.push(await settle(sql`SELECT 1`));
-      await sleep(300);
+      const held = proxy.on("typcategory", "hold");
+      const first = settle(sql`SELECT 1`);
+      await held;
+      await admin.unsafe(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'probe'",
+      );
+      outcomes.push(await first);
       await admin.end();
     } else if (name === "reset-query") {
       await sql`SELECT 1`;
-      proxy.set(once(has("pg_sleep")));
+      void proxy.on("pg_sleep", "reset");
       outcomes.push(await settle(sql`SELECT pg_sleep(0.2)`));
     } else if (name === "reset-idle") {
       await Promise.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(0.05)`]);
@@ -134,7 +76,7 @@ async function resetCase(name: string, url: string, pgPort: number): Promise<unk
       await sleep(300);
     } else if (name === "reset-transaction") {
       await sql`SELECT 1`;
-      proxy.set(once(has("marker_tx")));
+      void proxy.on("marker_tx", "reset");
       outcomes.push(
         await settle(sql.begin(async (tx) => {
           await tx`SELECT 1`;
@@ -143,7 +85,7 @@ async function resetCase(name: string, url: string, pgPort: number): Promise<unk
       );
     } else if (name === "reset-prepare") {
       await sql`SELECT 1`;
-      proxy.set(once(has("marker_prep")));
+      void proxy.on("marker_prep", "reset");
       outcomes.push(await settle(sql`SELECT ${"x"}::text AS marker_prep`));
     } else if (name === "reset-listen") {
       await sql.listen("chan", () => {});
@@ -154,7 +96,6 @@ async function resetCase(name: string, url: string, pgPort: number): Promise<unk
     outcomes.push("after: " + await settle(sql`SELECT 1`));
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
-    await proxy.close();
   }
   return { outcomes, resets: proxy.resets };
 }
