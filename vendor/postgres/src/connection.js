@@ -462,8 +462,16 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     socket.removeAllListeners()
     socket = null
 
-    if (initial)
+    // turnpike patch (vendor/postgres/PATCHED.md): a connection still opening keeps `initial` for
+    // the reconnect, but nothing of the dead session: its array-types query is failed (its
+    // rejection is taken in fetchArrayTypes) and its replies (a 57P01) dropped, so the next
+    // session's first ReadyForQuery neither settles that query nor fails `initial` with them.
+    if (initial) {
+      query && queryError(query, Errors.connection('CONNECTION_CLOSED', options, socket))
+      query = results = errorResponse = null
+      result = new Result()
       return reconnect()
+    }
 
     // turnpike patch (vendor/postgres/PATCHED.md): after an 'error' too (a query made between
     // the 'error' and the 'close' was left pending), and nothing of this session's replies (its
@@ -788,7 +796,14 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
   async function fetchArrayTypes() {
     needsTypes = false
-    const types = await new Query([`
+    // turnpike patch (vendor/postgres/PATCHED.md): this function's promise is dropped by
+    // ReadyForQuery, so a failed types query (a socket reset, the connection closing) was a
+    // rejection no handler took, which ends a Deno process. Its owner is `initial`, the query the
+    // connection opens for: errored() gave it the same error, or closed() keeps it for the
+    // reconnect; here the rejection is only taken.
+    let types
+    try {
+      types = await new Query([`
       select b.oid, b.typarray
       from pg_catalog.pg_type a
       left join pg_catalog.pg_type b on b.oid = a.typelem
@@ -796,6 +811,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
       group by b.oid, b.typarray
       order by b.oid
     `], [], execute)
+    } catch (_) {
+      return
+    }
     types.forEach(({ oid, typarray }) => addArrayType(oid, typarray))
   }
 
