@@ -146,22 +146,26 @@ export async function* callNode(
   try {
     conn = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
   } catch (err) {
-    throw new CliError("the profile's node is not running", {
-      context: nodeSocketPath(stateDir),
-      code: "node-unreachable",
-      cause: err,
-    });
+    throw undelivered(
+      new CliError("the profile's node is not running", {
+        context: nodeSocketPath(stateDir),
+        code: "node-unreachable",
+        cause: err,
+      }),
+    );
   }
   try {
     const writer = conn.writable.getWriter();
     try {
       await writer.write(new TextEncoder().encode(encodeNodeLine(sent)));
     } catch (err) {
-      throw new CliError("the profile's node closed the connection", {
-        context: nodeSocketPath(stateDir),
-        code: "node-unreachable",
-        cause: err,
-      });
+      throw undelivered(
+        new CliError("the profile's node closed the connection", {
+          context: nodeSocketPath(stateDir),
+          code: "node-unreachable",
+          cause: err,
+        }),
+      );
     }
     writer.releaseLock();
     const lines = readNodeLines(conn.readable);
@@ -187,6 +191,33 @@ export async function* callNode(
       // closed already
     }
   }
+}
+
+/** The errors of {@linkcode callNode} whose request no node read: no node there, or a write refused. */
+const UNDELIVERED = new WeakSet<CliError>();
+
+/** Marks `err` as a request no node read. */
+function undelivered(err: CliError): CliError {
+  UNDELIVERED.add(err);
+  return err;
+}
+
+/**
+ * Whether {@linkcode callNode} failed before any node read its request (no node on the socket,
+ * or the connection closed before the request was written): sending it again does nothing twice.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { callNode, requestUndelivered } from "./profile_node.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no node serves it
+ * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
+ * assert.ok(requestUndelivered(err));
+ * ```
+ */
+export function requestUndelivered(err: unknown): boolean {
+  return err instanceof CliError && UNDELIVERED.has(err);
 }
 
 /** The errors of a socket whose other end went away. */
@@ -385,7 +416,8 @@ const STOPPING_TRIES = 5;
 /**
  * Sends a request to the profile's node as {@linkcode callNode} does, with a node made sure of
  * first ({@linkcode ensureProfileNode}); a node that refuses it because it is stopping (its idle
- * time ran out as the command found it) did nothing, so the request goes to the next node.
+ * time ran out as the command found it) did nothing, nor one gone before the request reached it,
+ * so the request goes to the next node.
  *
  * @example
  * ```ts
@@ -412,8 +444,11 @@ export async function* callProfileNode(
       }
       return;
     } catch (err) {
-      const stopping = err instanceof CliError && err.code === "node-stopping";
-      if (!stopping || answered || tries >= STOPPING_TRIES) throw err;
+      // Nothing was done by a node that refused as it stopped, or that the request never reached
+      // (it went between the command's `hello` and the request): the next node gets it.
+      const again = requestUndelivered(err) ||
+        (err instanceof CliError && err.code === "node-stopping");
+      if (!again || answered || tries >= STOPPING_TRIES) throw err;
       if (!o.quiet) console.error("node: the profile's node was stopping; asking the next one");
     }
   }

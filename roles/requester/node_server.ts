@@ -182,6 +182,9 @@ export interface NodeServer extends AsyncDisposable {
 /** Lines written to a connection and not yet taken by its client, at most. */
 const MAX_UNSENT_LINES = 4096;
 
+/** How long a closing node still accepts the connections queued before its socket's path went. */
+const QUEUED_DRAIN_MS = 200;
+
 /** How long a closing node waits for its refusals to be read before closing their connections. */
 const REFUSAL_FLUSH_MS = 2_000;
 
@@ -406,7 +409,9 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
         conns.delete(oldest);
         closeConn(oldest);
       }
-      if (closed || conns.size >= maxClients) {
+      // While the node closes, a connection still comes in (one the kernel queued before the
+      // socket's path went): it is served, that is refused `node-stopping`, not reset.
+      if (conns.size >= maxClients) {
         conn.close();
         continue;
       }
@@ -421,18 +426,21 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
     closed = true;
     stopping ??= "stop";
     clearInterval(idleTimer);
-    listener.close();
+    // No new connection from here (a command then finds no node and starts the next one); those
+    // the kernel queued before are accepted for a moment and refused, so none is reset unread.
+    await Deno.remove(path).catch(() => {});
     // A connection yet to send its request, or being refused, is answered (`node-stopping`), not
     // cut: its command then knows nothing was done. One in a request is cut (the job goes on).
-    const answering = [...conns].filter((c) => pending.has(c) || refusing.has(c));
-    for (const c of conns) if (!answering.includes(c)) closeConn(c);
+    for (const c of conns) if (!pending.has(c) && !refusing.has(c)) closeConn(c);
+    await new Promise((resolve) => setTimeout(resolve, QUEUED_DRAIN_MS));
+    listener.close();
     await accepting;
     // A refusal is one short line; a client that sends nothing or does not read is closed after
     // a moment.
+    const answering = [...conns];
     const late = setTimeout(() => answering.forEach(closeConn), REFUSAL_FLUSH_MS);
     await Promise.all(answering.map((c) => serving.get(c)));
     clearTimeout(late);
-    await Deno.remove(path).catch(() => {});
   };
   return {
     publish(progress) {

@@ -33,7 +33,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "config/town_settings.ts": 607,
   "protocol/payment_channel_cosign.ts": 599,
   "state/blob_store.ts": 581,
-  "cli/profile_node.ts": 606,
+  "cli/profile_node.ts": 641,
   "state/audit_log.ts": 547,
   "state/job_repository.ts": 532,
   "roles/demo/demo_chain.ts": 517,
