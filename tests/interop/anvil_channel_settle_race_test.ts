@@ -16,7 +16,7 @@ import { sendPriceySettle, waitForPending } from "../support/anvil_txpool.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
-import { aliceClaimSigner, openPairChannel } from "../support/pair_channel.ts";
+import { closedPairChannel, openPairChannel } from "../support/pair_channel.ts";
 import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
@@ -30,23 +30,13 @@ const SETTLE_TIMEOUT = 600n;
 
 /** A channel alice paid bob `PAID` over, closed by bob with her claim, its timeout passed. */
 async function closedChannel(pair: ChannelPair): Promise<ChannelRecord> {
-  const channel = await openPairChannel(pair, { deposit: DEPOSIT, settleTimeout: SETTLE_TIMEOUT });
-  const claim = await aliceClaimSigner(pair, channel.channelId, DEPOSIT).pay(PAID);
-  const record: ChannelRecord = {
-    ...channel.townRecord,
-    openTx: channel.openTx,
-    received: claim.transferredAmount,
-    receivedNonce: claim.nonce,
-    receivedSignature: claim.signature,
-  };
-  await pair.bob.closeChannel(channel.channelId, {
-    nonce: claim.nonce,
-    transferredAmount: claim.transferredAmount,
-    signature: claim.signature,
+  const record = await closedPairChannel(pair, {
+    deposit: DEPOSIT,
+    paid: PAID,
+    settleTimeout: SETTLE_TIMEOUT,
   });
-  const after = await pair.bob.getChannel(channel.channelId);
   await increaseTime(pair.anvil.rpcUrl, Number(SETTLE_TIMEOUT) + 1);
-  return { ...record, status: "closed", settleAt: after.settleAt };
+  return record;
 }
 
 Deno.test("a settle mined second is booked settled by the other (the watcher's sync, anvil)", async () => {

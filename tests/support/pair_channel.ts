@@ -189,3 +189,45 @@ export async function coSignSettle(
     }),
   ];
 }
+
+/** Options for {@linkcode closedPairChannel}. */
+export interface ClosedPairChannelOptions extends PairChannelOptions {
+  /** What alice's claim pays bob (base units). */
+  paid: bigint;
+}
+
+/**
+ * Alice's channel with bob, paid `paid` by her claim and closed on chain by bob with it: bob's
+ * (the town's) record, `closed`, with the settle time the chain set (the timeout not passed).
+ *
+ * @example
+ * ```ts
+ * import { closedPairChannel } from "./pair_channel.ts";
+ * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ *
+ * declare const pair: ChannelPair;
+ * const record = await closedPairChannel(pair, { deposit: 1_000_000n, paid: 250_000n });
+ * ```
+ */
+export async function closedPairChannel(
+  pair: ChannelPair,
+  options: ClosedPairChannelOptions,
+): Promise<ChannelRecord> {
+  const channel = await openPairChannel(pair, options);
+  const claim = await aliceClaimSigner(pair, channel.channelId, options.deposit).pay(options.paid);
+  await pair.bob.closeChannel(channel.channelId, {
+    nonce: claim.nonce,
+    transferredAmount: claim.transferredAmount,
+    signature: claim.signature,
+  });
+  const closed = await pair.bob.getChannel(channel.channelId);
+  return {
+    ...channel.townRecord,
+    openTx: channel.openTx,
+    received: claim.transferredAmount,
+    receivedNonce: claim.nonce,
+    receivedSignature: claim.signature,
+    status: "closed",
+    settleAt: closed.settleAt,
+  };
+}
