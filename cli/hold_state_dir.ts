@@ -8,6 +8,19 @@ import { CliError } from "./cli_error.ts";
 import { lockStateDir, type StateDirLock, StateDirLockedError } from "../state/state_dir_lock.ts";
 
 /**
+ * The state dir lock labels of the profile's node (a requester's, in the foreground or started in
+ * the background by a paying command, or a provider's `node up`): `node stop` stops it.
+ *
+ * @example
+ * ```ts
+ * import { NODE_LOCK_LABELS } from "./hold_state_dir.ts";
+ *
+ * console.assert(NODE_LOCK_LABELS.includes("node up"));
+ * ```
+ */
+export const NODE_LOCK_LABELS: readonly string[] = ["requester", "node up"];
+
+/**
  * Takes `<state dir>/node.lock` for `role`, or fails (exit 1) naming the pid that holds it.
  *
  * @example
@@ -23,9 +36,8 @@ export async function holdStateDir(stateDir: string, role: string): Promise<Stat
     if (!(err instanceof StateDirLockedError)) throw err;
     const { pid, label } = err.holder;
     const kill = pid === undefined ? "" : `kill ${pid}`;
-    // The profile's node (a requester's, often started in the background by a paying command,
-    // or a provider's `node up`) stops by `node stop`; the user may never have typed its command.
-    const stop = label === "requester" || label === "node up"
+    // The profile's node stops by `node stop`; the user may never have typed its command.
+    const stop = NODE_LOCK_LABELS.includes(label ?? "")
       ? `stop the profile's node (\`turnpike --state-dir ${stateDir} node stop\`${
         kill === "" ? "" : `, or ${kill}`
       })`

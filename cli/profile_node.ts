@@ -22,14 +22,17 @@
 import { sleep } from "../protocol/backoff.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
-import { isErrorCode } from "./error_codes.ts";
 import type { PassphraseFlags } from "./node_identity.ts";
-import type { ProvenPassphrase } from "./node_passphrase.ts";
 import { selfCommand } from "./self_command.ts";
-import { lazyImport } from "./lazy_import.ts";
+import { NODE_LOCK_LABELS } from "./hold_state_dir.ts";
 import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
-import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../roles/requester/node_wire.ts";
+import {
+  callNode,
+  NODE_LOG_FILE,
+  nodeError,
+  provePassphrase,
+  requestUndelivered,
+} from "./node_call.ts";
 import { stateDirLockPath } from "../state/state_dir_lock.ts";
 import { type LockHolder, readLockHolder } from "../state/process_lock.ts";
 import type { RequesterSettings } from "../config/requester_settings.ts";
@@ -39,54 +42,14 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 /** The lock a command holds while it starts the profile's node (released when it answers). */
 const NODE_START_LOCK_FILE = "node.start.lock";
 
-/** The state dir lock labels of the processes `node stop` may send SIGTERM. */
-const NODE_ROLES: readonly string[] = ["requester", "node up"];
-
 /** How long `node stop` waits for the node to let go of the state dir. */
 const NODE_STOP_TIMEOUT_MS = 60_000;
-
-/** The node's output file in the state dir. */
-export const NODE_LOG_FILE = "node.log";
 
 /** A node log past this size is moved to `node.log.1` when the next node starts. */
 const NODE_LOG_ROTATE_BYTES = 8 * 1024 * 1024;
 
 /** How long a command waits for a node it started (unlock, town link, channel) to answer. */
 const NODE_START_TIMEOUT_MS = 120_000;
-
-/** The passphrase proven (or being proven) by this process, per state dir. */
-const proven = new Map<string, Promise<ProvenPassphrase>>();
-
-/** The requests that carry the proof (roles/requester/node_server.ts). */
-const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
-
-/**
- * Reads the passphrase and proves it (cli/node_passphrase.ts), once per process and state dir:
- * a command may start it early, while it does something else; {@linkcode ensureProfileNode}
- * then waits for it, and its error (`no-identity`, `passphrase`) comes there.
- *
- * @example
- * ```ts
- * import { provePassphrase } from "./profile_node.ts";
- *
- * declare const stateDir: string;
- * provePassphrase(stateDir, { passphraseFile: "/run/secrets/pw" }).catch(() => {});
- * ```
- */
-export function provePassphrase(
-  stateDir: string,
-  flags: PassphraseFlags,
-): Promise<ProvenPassphrase> {
-  let had = proven.get(stateDir);
-  if (had === undefined) {
-    // Loaded here: `node status` needs none of the wallet's code (docs/SCALE.md "A command's start").
-    had = lazyImport<typeof import("./node_passphrase.ts")>(
-      new URL("./node_passphrase.ts", import.meta.url),
-    ).then(({ readPassphraseProof }) => readPassphraseProof(stateDir, flags));
-    proven.set(stateDir, had);
-  }
-  return had;
-}
 
 /**
  * The settings a node and a command must agree on to share it: the resolved requester config
@@ -116,140 +79,6 @@ export function nodeSettings(config: RequesterSettings): Record<string, unknown>
 function differingSettings(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
-}
-
-/**
- * Sends one request to the node and yields its reply lines up to the last (`done` not
- * included); an `error` line becomes the {@linkcode CliError} it describes.
- *
- * @example
- * ```ts
- * import { callNode } from "./profile_node.ts";
- *
- * declare const stateDir: string;
- * declare const id: string; // a job's
- * for await (const line of callNode(stateDir, { op: "wait", id })) console.log(line);
- * ```
- * @throws {CliError} with the node's error, or `node-unreachable` when it is not there.
- */
-export async function* callNode(
-  stateDir: string,
-  request: NodeRequest,
-): AsyncGenerator<Record<string, unknown>> {
-  const proof = PROVEN_OPS.has(request.op)
-    ? (await proven.get(stateDir)?.catch(() => undefined))?.proof
-    : undefined;
-  const sent: object = PROVEN_OPS.has(request.op) && proof !== undefined && !("proof" in request)
-    ? { ...request, proof }
-    : request;
-  let conn: Deno.UnixConn;
-  try {
-    conn = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
-  } catch (err) {
-    throw undelivered(
-      new CliError("the profile's node is not running", {
-        context: nodeSocketPath(stateDir),
-        code: "node-unreachable",
-        cause: err,
-      }),
-    );
-  }
-  try {
-    const writer = conn.writable.getWriter();
-    try {
-      await writer.write(new TextEncoder().encode(encodeNodeLine(sent)));
-    } catch (err) {
-      throw undelivered(
-        new CliError("the profile's node closed the connection", {
-          context: nodeSocketPath(stateDir),
-          code: "node-unreachable",
-          cause: err,
-        }),
-      );
-    }
-    writer.releaseLock();
-    const lines = readNodeLines(conn.readable);
-    while (true) {
-      let next: IteratorResult<Record<string, unknown>>;
-      try {
-        next = await lines.next();
-      } catch (err) {
-        // A connection reset (the node killed, or closing) is the node going away too.
-        if (CONNECTION_LOST.some((e) => err instanceof e)) throw wentAway(stateDir, err);
-        throw err;
-      }
-      if (next.done) throw wentAway(stateDir);
-      const line = next.value;
-      if (line.type === "done") return;
-      if (line.type === "error") throw nodeError(line.error);
-      yield line;
-    }
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // closed already
-    }
-  }
-}
-
-/** The errors of {@linkcode callNode} whose request no node read: no node there, or a write refused. */
-const UNDELIVERED = new WeakSet<CliError>();
-
-/** Marks `err` as a request no node read. */
-function undelivered(err: CliError): CliError {
-  UNDELIVERED.add(err);
-  return err;
-}
-
-/**
- * Whether {@linkcode callNode} failed before any node read its request (no node on the socket,
- * or the connection closed before the request was written): sending it again does nothing twice.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { callNode, requestUndelivered } from "./profile_node.ts";
- *
- * const stateDir = await Deno.makeTempDir(); // no node serves it
- * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
- * assert.ok(requestUndelivered(err));
- * ```
- */
-export function requestUndelivered(err: unknown): boolean {
-  return err instanceof CliError && UNDELIVERED.has(err);
-}
-
-/** The errors of a socket whose other end went away. */
-const CONNECTION_LOST = [
-  Deno.errors.ConnectionReset,
-  Deno.errors.ConnectionAborted,
-  Deno.errors.BrokenPipe,
-  Deno.errors.UnexpectedEof,
-];
-
-/** The node's connection ended before its last line (`node-unreachable`). */
-function wentAway(stateDir: string, cause?: unknown): CliError {
-  return new CliError("the profile's node went away before answering", {
-    context: `${stateDir}/${NODE_LOG_FILE}`,
-    code: "node-unreachable",
-    suggestion: "run the command again (a new node resumes the jobs on record)",
-    cause,
-  });
-}
-
-/** The CliError an error line of the node describes (`cliErrorJson`'s shape). */
-function nodeError(described: unknown): CliError {
-  const { type: _t, message, context, suggestion, code, exit, ...fields } =
-    (described ?? {}) as Record<string, unknown>;
-  const str = (v: unknown) => typeof v === "string" ? v : undefined;
-  return new CliError(str(message) ?? "the profile's node failed", {
-    context: str(context),
-    suggestion: str(suggestion),
-    code: isErrorCode(code) ? code : undefined,
-    exitCode: (typeof exit === "number" ? exit : ExitCode.Failure) as ExitCodeValue,
-    fields: Object.keys(fields).length > 0 ? fields : undefined,
-  });
 }
 
 /**
@@ -305,7 +134,7 @@ export async function stopProfileNode(stateDir: string): Promise<boolean> {
   const holder = await lockHolder(stateDir);
   if (!asked && holder === undefined) return false;
   // Only a node is sent SIGTERM: never another command that holds the lock for a moment.
-  if (!asked && holder?.pid !== undefined && NODE_ROLES.includes(holder.label ?? "")) {
+  if (!asked && holder?.pid !== undefined && NODE_LOCK_LABELS.includes(holder.label ?? "")) {
     Deno.kill(holder.pid, "SIGTERM");
   }
   const deadline = Date.now() + NODE_STOP_TIMEOUT_MS;
