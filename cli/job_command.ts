@@ -29,7 +29,8 @@ import {
 import { precheckJob } from "../roles/requester/job_precheck.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
-import { callProfileNode, provePassphrase } from "./profile_node.ts";
+import { provePassphrase, requestUnanswered } from "./node_call.ts";
+import { callProfileNode } from "./profile_node.ts";
 import type { NodeRequest } from "../roles/requester/node_server.ts";
 import {
   checkPubkey,
@@ -484,7 +485,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     try {
       for await (const line of callRequesterNode(opts, config, cmd, request)) await onLine(line);
     } catch (err) {
-      if (!(err instanceof CliError && err.code === "node-unreachable")) throw err;
+      // Only a node gone mid-request: an unread request was resent (profile_node.ts).
+      if (!(err instanceof CliError && requestUnanswered(err))) throw err;
       // The node went away mid-request. A job it had posted is on record and the next node
       // resumes it: follow it there rather than post it again (which would pay twice).
       if (jobId === undefined || !opts.wait) {

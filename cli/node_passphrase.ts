@@ -1,7 +1,7 @@
 /**
  * The passphrase a paying command proves to the profile's node (docs/ARCHITECTURE.md "The
  * profile's node"): read, checked against the wallet file, and its proof derived
- * (identity/passphrase_proof.ts). cli/profile_node.ts loads it when a command proves, never for
+ * (identity/passphrase_proof.ts). cli/node_call.ts loads it when a command proves, never for
  * `node status` (docs/SCALE.md "A command's start").
  *
  * @module

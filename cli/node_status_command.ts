@@ -9,7 +9,8 @@
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS } from "./cli_error_map.ts";
-import { NODE_LOG_FILE, nodeHello } from "./profile_node.ts";
+import { NODE_LOG_FILE } from "./node_call.ts";
+import { nodeHello } from "./profile_node.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";

@@ -1,7 +1,7 @@
 /**
  * A passphrase that cannot be had or is wrong, as every command says it (`passphrase`): apart
  * from cli/node_identity.ts, so that a command that only proves the passphrase to the profile's
- * node (cli/profile_node.ts) does not load the wallet's signer to say it (docs/SCALE.md "A
+ * node (cli/node_call.ts) does not load the wallet's signer to say it (docs/SCALE.md "A
  * command's start"). The cases name the classes, so this module loads none of them.
  *
  * @module

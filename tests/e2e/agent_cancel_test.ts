@@ -18,7 +18,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
 import { agentCli } from "../support/agent_cli.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
-import { callNode } from "../../cli/profile_node.ts";
+import { callNode } from "../../cli/node_call.ts";
 
 /**
  * Waits until the profile's node has `n` commands connected besides this `hello` (the cancels in

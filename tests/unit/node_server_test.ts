@@ -8,7 +8,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import type { Requester } from "../../roles/requester/requester_node.ts";
 import { serveNode } from "../../roles/requester/node_server.ts";
 import { stagedUploadPath, stageUpload } from "../../roles/requester/node_uploads.ts";
-import { callNode } from "../../cli/profile_node.ts";
+import { callNode } from "../../cli/node_call.ts";
 import { nodeSocketPath } from "../../roles/requester/node_wire.ts";
 import type { JobSpec } from "../../roles/requester/job_spec.ts";
 import { fakeNodeRequester } from "../support/fake_node_requester.ts";

@@ -7,12 +7,8 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import type { Requester } from "../../roles/requester/requester_node.ts";
 import { serveNode } from "../../roles/requester/node_server.ts";
-import {
-  callNode,
-  callProfileNode,
-  nodeSettings,
-  requestUndelivered,
-} from "../../cli/profile_node.ts";
+import { callNode, requestUnanswered, requestUndelivered } from "../../cli/node_call.ts";
+import { callProfileNode, nodeSettings } from "../../cli/profile_node.ts";
 import { CliError, cliErrorJson } from "../../cli/cli_error.ts";
 import { asCliError } from "../../cli/job_errors.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../../roles/requester/node_wire.ts";
@@ -231,4 +227,34 @@ Deno.test("profile node: idle stops under a stream of commands never cut a reque
     await Deno.remove(stateDir, { recursive: true });
   }
   console.log(`${stops} idle stops; ${JSON.stringify(outcomes)}`);
+});
+
+Deno.test("callNode: a request no node read is unread; one a node read and left without a line is unanswered", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "turnpike-node-" });
+  const ask = async () => {
+    try {
+      for await (const _ of callNode(stateDir, { op: "hello" })) { /* no answer expected */ }
+    } catch (err) {
+      return err;
+    }
+    throw new Error("answered");
+  };
+  try {
+    const none = await ask(); // no node on the socket
+    assertEquals([requestUndelivered(none), requestUnanswered(none)], [true, false]);
+    // A stand-in node that reads the request and goes away without a line.
+    const listener = Deno.listen({ transport: "unix", path: nodeSocketPath(stateDir) });
+    const served = (async () => {
+      const conn = await listener.accept();
+      await readNodeLines(conn.readable).next();
+      conn.close();
+    })();
+    const gone = await ask();
+    await served;
+    listener.close();
+    assertEquals([requestUndelivered(gone), requestUnanswered(gone)], [false, true]);
+    assertEquals((gone as CliError).code, "node-unreachable");
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
 });
