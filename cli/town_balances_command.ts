@@ -3,12 +3,15 @@
  * state dir (no passphrase, the town may be running): for each peer what the town owes it in
  * all (fulfilled payments forwarded to it), what it claimed to it over its payout channel, what
  * reached the chain, what is in flight and what is in doubt after a crash (owed once the peer
- * shows the fulfillment). Amounts in base units (docs/OPERATIONS.md "Paying providers").
+ * shows the fulfillment), and what it spent through the town on the town's credit (netted out of
+ * its payouts: state/peer_credit.ts; read from `peer_credit.jsonl`, so a one-process town's).
+ * Amounts in base units (docs/OPERATIONS.md "Paying providers").
  *
  * @module
  */
 import type { Command } from "commander";
 import { openPeerLedger, type PeerBalance } from "../state/peer_ledger.ts";
+import { openFilePeerCredit } from "../state/peer_credit.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { printJsonLine } from "./json_line.ts";
@@ -44,12 +47,16 @@ export function registerTownBalances(town: Command): void {
  * console.log(JSON.stringify(peerBalanceJson(ledger.balance("beta"))));
  * ```
  */
-export function peerBalanceJson(b: PeerBalance): Record<string, string | number> {
+export function peerBalanceJson(
+  b: PeerBalance,
+  spent = 0n,
+): Record<string, string | number> {
   return {
     account: b.account,
     owed: String(b.owed),
+    spent: String(spent),
     claimed: String(b.claimed),
-    unclaimed: String(b.owed - b.claimed),
+    unclaimed: String(b.owed - spent - b.claimed),
     settled: String(b.settled),
     inFlight: String(b.inFlight),
     inDoubt: String(b.inDoubt),
@@ -63,10 +70,16 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   const stateDir = await existingStateDir(opts, cmd);
   const ledger = await openPeerLedger({ stateDir });
   const peers = ledger.balances();
+  // What each peer spent on the town's credit, its payouts excluded (they are `claimed`).
+  const credit = await openFilePeerCredit({ stateDir });
+  const spent = new Map<string, bigint>();
+  for (const b of peers) {
+    spent.set(b.account, await credit.spent(b.account) - await credit.paid(b.account));
+  }
   if (opts.output === "json") {
     printJsonLine("town-balances", {
       stateDir,
-      peers: peers.map(peerBalanceJson),
+      peers: peers.map((b) => peerBalanceJson(b, spent.get(b.account))),
       inDoubt: ledger.inDoubt().map((p) => ({ ...p, amount: String(p.amount) })),
     });
     return;
@@ -77,9 +90,12 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   }
   for (const b of peers) {
     console.log(
-      `${b.account.padEnd(16)} owed ${b.owed}, claimed ${b.claimed} (unclaimed ${
-        b.owed - b.claimed
-      }), settled ${b.settled}, in flight ${b.inFlight}, in doubt ${b.inDoubt}` +
+      `${b.account.padEnd(16)} owed ${b.owed}, spent ${
+        spent.get(b.account)
+      }, claimed ${b.claimed} ` +
+        `(unclaimed ${
+          b.owed - spent.get(b.account)! - b.claimed
+        }), settled ${b.settled}, in flight ${b.inFlight}, in doubt ${b.inDoubt}` +
         (b.payoutChannel ? `, payout channel ${b.payoutChannel.slice(0, 18)}..` : ""),
     );
   }

@@ -395,6 +395,7 @@ async function startPayouts(
   const payouts = {
     stateDir: config.stateDir,
     ledger: node.ledger,
+    credit: node.credit,
     signer,
     client: new TokenNetworkClient({ chain, account: signer.evm }),
     policy,

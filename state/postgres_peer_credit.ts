@@ -12,13 +12,14 @@
  */
 import type postgres from "postgres";
 import { createPostgresSchema } from "./postgres_schema.ts";
-import type { CreditTake, PeerCredit } from "./peer_credit.ts";
+import { type CreditTake, payOutStep, type PeerCredit } from "./peer_credit.ts";
 
 type Sql = ReturnType<typeof postgres>;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS turnpike_peer_credit (
-  account TEXT PRIMARY KEY, spent NUMERIC(78, 0) NOT NULL)`;
+  account TEXT PRIMARY KEY, spent NUMERIC(78, 0) NOT NULL);
+ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS paid NUMERIC(78, 0) NOT NULL DEFAULT 0`;
 
 // No row returned: the take would pass the limit ($3), nothing counted.
 const TAKE = `
@@ -109,6 +110,35 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
       await sql.unsafe(GIVE, [account, amount.toString()]);
     },
     spent,
+    async paid(account) {
+      const rows = await sql.unsafe<{ paid: string }[]>(
+        `SELECT paid::text FROM turnpike_peer_credit WHERE account = $1`,
+        [account],
+      );
+      return BigInt(rows[0]?.paid ?? "0");
+    },
+    async payOut(account, amounts) {
+      // Under the account's row lock, as every take is: a payout and a take never both pass.
+      return await sql.begin(async (tx) => {
+        await tx.unsafe(
+          `INSERT INTO turnpike_peer_credit (account, spent) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
+          [account],
+        );
+        const [row] = await tx.unsafe<{ spent: string; paid: string }[]>(
+          `SELECT spent::text, paid::text FROM turnpike_peer_credit WHERE account = $1 FOR UPDATE`,
+          [account],
+        );
+        const counts = { spent: BigInt(row.spent), paid: BigInt(row.paid) };
+        const step = payOutStep(counts, amounts);
+        if (step.add === 0n) return counts.paid;
+        await tx.unsafe(
+          `UPDATE turnpike_peer_credit SET spent = spent + $2::numeric, paid = $3::numeric
+            WHERE account = $1`,
+          [account, step.add.toString(), step.paid.toString()],
+        );
+        return step.paid;
+      });
+    },
     close: () => Promise.resolve(),
   };
 }

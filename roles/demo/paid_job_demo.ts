@@ -452,6 +452,7 @@ function openDemoPayouts(
   const payouts = new TownPayouts({
     stateDir,
     ledger: town.ledger,
+    credit: town.credit,
     signer: townSigner,
     client: new TokenNetworkClient({ chain: config, account: townSigner.evm }),
     // Paid at the end of the run (payProvider), not at a threshold nor on an interval.

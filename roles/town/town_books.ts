@@ -58,6 +58,11 @@ export async function openTownBooks(
     : postgresStore
     ? await openPostgresPeerCredit(postgresStore.sql)
     : await openFilePeerCredit({ stateDir: config.stateDir });
+  // Claims on the books that the counts do not hold yet (made before payouts were counted
+  // there) are counted now, before any packet: earnings paid out never back credit again.
+  for (const b of credit ? ledger.balances() : []) {
+    if (b.claimed > 0n) await credit!.payOut(b.account, { owed: 0n, cap: 0n, claimed: b.claimed });
+  }
   closers.add(async () => {
     await credit?.close();
   });

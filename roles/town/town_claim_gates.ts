@@ -49,8 +49,9 @@ export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
     : (account: string) =>
       peerCreditGate(account, options.claimGate?.(account), {
         credit,
-        // A peer the town forwards payments to may spend what it earned too: those writes are
-        // paid from its earnings' flow, never from the town's deposit (docs/PROTOCOL.md).
+        // A peer the town forwards payments to may spend what it earned too: its payouts are
+        // counted as spent (TownPayoutsOptions.credit), so earnings paid out never back it
+        // again, and what it spent is never paid out (docs/PROTOCOL.md).
         limitOf: (a) => {
           const granted = creditLimits.get(a) ?? config.peerCreditLimit;
           return granted === undefined ? undefined : granted + ledger.balance(a).owed;

@@ -11,6 +11,7 @@
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { TownStore } from "../../state/town_store.ts";
 import type { PeerBalance, PeerLedger } from "../../state/peer_ledger.ts";
+import type { PeerCredit } from "../../state/peer_credit.ts";
 import type { BlobStore } from "../../state/blob_store.ts";
 import type { TownBlobStore } from "../../state/town_blob_store.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
@@ -106,6 +107,11 @@ export interface TownNode {
   announcement?: TownAnnouncement;
   /** The town's books per BTP peer (state/peer_ledger.ts). */
   ledger: PeerLedger;
+  /**
+   * What each peer without a channel spent and was paid out (state/peer_credit.ts), when the
+   * town gives credit: the town's payouts count there (`TownPayoutsOptions.credit`).
+   */
+  credit?: PeerCredit;
   /** The connection of a BTP peer, when connected (payouts are sent over it). */
   peer(account: string): BtpPeerConnection | undefined;
   /**
@@ -280,6 +286,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       privateUrl: listener?.url,
       announcement,
       ledger: books.ledger,
+      credit: books.credit,
       peer: (account) => btp.peer(account),
       certificate,
       stop: () => closers.stop(),

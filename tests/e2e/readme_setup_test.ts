@@ -206,59 +206,70 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
       },
     );
 
-    await t.step("the README's town pays beta on chain what beta earned", async () => {
-      const earned = (await openPaymentLog({ stateDir: `${home}/beta` })).entries()
-        .filter((e) => e.direction === "in" && e.event === "fulfilled" && e.category === "job")
-        .reduce((n, e) => n + BigInt(e.amount), 0n);
-      assert(earned > 0n, "beta earned");
-      const kept = await until("beta keeps the town's claim", async () => {
-        const r = (await listChannels(`${home}/beta`))
-          .find((c) => c.peerLabel === PAYOUT_CHANNEL_LABEL);
-        return r?.received === earned ? r : undefined;
-      });
-      const balances = await cli("--profile", "town", "--json", "town", "balances");
-      assertEquals(balances.code, 0, balances.stderr);
-      const row = JSON.parse(balances.stdout).peers.find((p: { account: string }) =>
-        p.account === "beta"
-      );
-      assertEquals([row.owed, row.claimed], [String(earned), String(earned)]);
-      const before = await reader.tokenBalance(beta.evmAddress as `0x${string}`);
-      const close = await cli("--profile", "beta", "channel", "close", kept.channelId, ...secret);
-      assertEquals(close.code, 0, close.stderr);
-      // The town never co-signs its own payout channel's close: closed with its claim, no Error.
-      assert(!close.stderr.includes("Error:"), close.stderr);
-      assertStringIncludes(close.stdout, `Closed ${kept.channelId} (unilateral)`);
-      let [record] = (await listChannels(`${home}/beta`)).filter((c) =>
-        c.channelId === kept.channelId
-      );
-      if (record.status !== "settled") {
-        // Closed alone with the town's newest claim: settled after the settle timeout.
-        await increaseTime(ready.rpcUrl, Number(kept.settleTimeout) + 1);
-        const settle = await cli(
-          "--profile",
-          "beta",
-          "channel",
-          "close",
-          kept.channelId,
-          ...secret,
-        );
-        assertEquals(settle.code, 0, settle.stderr);
-        [record] = (await listChannels(`${home}/beta`)).filter((c) =>
+    await t.step(
+      "the README's town pays beta on chain what beta earned less what it spent",
+      async () => {
+        // Beta has no channel: its writes are paid on the town's credit, netted out of payouts.
+        let [earned, spent] = [0n, 0n];
+        let row: Record<string, string> = {};
+        const kept = await until("beta keeps the town's newest claim", async () => {
+          const payments = (await openPaymentLog({ stateDir: `${home}/beta` })).entries()
+            .filter((e) => e.event === "fulfilled");
+          const sum = (f: (e: (typeof payments)[number]) => boolean) =>
+            payments.filter(f).reduce((n, e) => n + BigInt(e.amount), 0n);
+          earned = sum((e) => e.direction === "in" && e.category === "job");
+          spent = sum((e) => e.direction === "out" && e.category !== "job");
+          const r = (await listChannels(`${home}/beta`))
+            .find((c) => c.peerLabel === PAYOUT_CHANNEL_LABEL);
+          const balances = await cli("--profile", "town", "--json", "town", "balances");
+          assertEquals(balances.code, 0, balances.stderr);
+          row = JSON.parse(balances.stdout).peers.find((p: { account: string }) =>
+            p.account === "beta"
+          );
+          const agreed = row.owed === String(earned) && row.spent === String(spent);
+          return agreed && r !== undefined && String(r.received) === row.claimed ? r : undefined;
+        });
+        assert(earned > 0n, "beta earned");
+        const claimed = BigInt(row.claimed);
+        assert(claimed > 0n && claimed + spent <= earned + 1_000_000n, JSON.stringify(row));
+        const before = await reader.tokenBalance(beta.evmAddress as `0x${string}`);
+        const close = await cli("--profile", "beta", "channel", "close", kept.channelId, ...secret);
+        assertEquals(close.code, 0, close.stderr);
+        // The town never co-signs its own payout channel's close: closed with its claim, no Error.
+        assert(!close.stderr.includes("Error:"), close.stderr);
+        assertStringIncludes(close.stdout, `Closed ${kept.channelId} (unilateral)`);
+        let [record] = (await listChannels(`${home}/beta`)).filter((c) =>
           c.channelId === kept.channelId
         );
-      }
-      assertEquals(record.status, "settled", close.stderr);
-      const after = await reader.tokenBalance(beta.evmAddress as `0x${string}`);
-      assertEquals(after - before, earned, "chain = books for the provider");
-      const wallet = await cli("--profile", "beta", "--json", "wallet", "balance");
-      assertEquals(wallet.code, 0, wallet.stderr);
-      const { payouts } = JSON.parse(wallet.stdout);
-      assertEquals([payouts.earned, payouts.claimed, payouts.settled], [
-        String(earned),
-        String(earned),
-        String(earned),
-      ]);
-    });
+        if (record.status !== "settled") {
+          // Closed alone with the town's newest claim: settled after the settle timeout.
+          await increaseTime(ready.rpcUrl, Number(kept.settleTimeout) + 1);
+          const settle = await cli(
+            "--profile",
+            "beta",
+            "channel",
+            "close",
+            kept.channelId,
+            ...secret,
+          );
+          assertEquals(settle.code, 0, settle.stderr);
+          [record] = (await listChannels(`${home}/beta`)).filter((c) =>
+            c.channelId === kept.channelId
+          );
+        }
+        assertEquals(record.status, "settled", close.stderr);
+        const after = await reader.tokenBalance(beta.evmAddress as `0x${string}`);
+        assertEquals(after - before, claimed, "chain = books for the provider");
+        const wallet = await cli("--profile", "beta", "--json", "wallet", "balance");
+        assertEquals(wallet.code, 0, wallet.stderr);
+        const { payouts } = JSON.parse(wallet.stdout);
+        assertEquals([payouts.earned, payouts.claimed, payouts.settled], [
+          String(earned),
+          String(claimed),
+          String(claimed),
+        ]);
+      },
+    );
 
     await t.step(
       "channel close, chain = books, and the next paying command opens a new channel",

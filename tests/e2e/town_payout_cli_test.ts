@@ -1,8 +1,9 @@
 /**
  * The README's processes (`chain up`, `town up`, `node up`, `job submit`) with the town paying
  * its provider on chain (docs/OPERATIONS.md "Paying providers"): alice's paid jobs reach beta
- * through the town; the town's books owe beta what beta's payment log says it earned; the town
- * pays it with claims past `[town.payouts] threshold`, which beta's node keeps; `town balances`
+ * through the town; the town's books owe beta what beta's payment log says it earned, and count
+ * what beta's log says it paid for its writes on the town's credit; the town pays it with claims
+ * past `[town.payouts] threshold`, netted of that spending, which beta's node keeps; `town balances`
  * and beta's `wallet balance` say so; beta closes and settles with `channel close` and the chain
  * pays it exactly what the books say.
  */
@@ -11,6 +12,7 @@ import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel
 import { runCli } from "../support/run_cli.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openFilePeerCredit } from "../../state/peer_credit.ts";
 import { listChannels } from "../../state/channel_file.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 import { openPaymentLog } from "../../state/payment_log.ts";
@@ -63,40 +65,57 @@ Deno.test("town up pays node up on chain: books = claims = chain (CLI processes,
     ),
   );
   for (const job of rest) assertEquals(job.code, 0, job.stderr);
-  // Every FULFILL forwarded to beta is owed; at threshold 1 each is claimed at once.
+  // Every FULFILL forwarded to beta is owed; at threshold 1 each is claimed at once, less what
+  // beta spent on the town's credit (it has no channel: its writes) by then.
   let last = "";
-  const owed = await until(
+  let previous = "";
+  const books = await until(
     () =>
       `the town's books (${last}; ${net.town.stderr.join(" | ")}; ${
         Deno.readTextFileSync(net.townState + "/config.toml")
       })`,
     async () => {
       const b = (await openPeerLedger({ stateDir: net.townState })).balance("beta");
-      last = JSON.stringify(b, (_k, v) => typeof v === "bigint" ? String(v) : v);
-      return b.packets === JOBS && b.claimed === b.owed ? b.owed : undefined;
+      const credit = await openFilePeerCredit({ stateDir: net.townState });
+      const spent = await credit.spent("beta") - await credit.paid("beta");
+      const kept = (await listChannels(net.betaState))
+        .find((c) => c.peerLabel === PAYOUT_CHANNEL_LABEL);
+      const now = JSON.stringify({ ...b, spent }, (_k, v) => typeof v === "bigint" ? String(v) : v);
+      // Settled: every job paid, beta keeps the newest claim, nothing moved since the last look.
+      const done = b.packets === JOBS && b.claimed > 0n && kept?.received === b.claimed &&
+        now === previous;
+      [last, previous] = [now, now];
+      return done ? { owed: b.owed, claimed: b.claimed, spent, kept } : undefined;
     },
   );
+  const { owed, claimed, spent, kept } = books;
   const payments = await openPaymentLog({ stateDir: net.betaState });
-  const earned = payments.entries().filter((e) =>
-    e.direction === "in" && e.event === "fulfilled" && (e.category ?? "job") === "job"
-  ).reduce((sum, e) => sum + BigInt(e.amount), 0n);
-  assertEquals(owed, earned, "the town owes beta what beta's log says it earned");
-  const kept = await until(() => "beta keeps the town's claim", async () => {
-    const r = (await listChannels(net.betaState)).find((c) => c.peerLabel === PAYOUT_CHANNEL_LABEL);
-    return r?.received === owed ? r : undefined;
-  });
+  const sum = (f: (e: ReturnType<typeof payments.entries>[number]) => boolean) =>
+    payments.entries().filter((e) => e.event === "fulfilled" && f(e))
+      .reduce((n, e) => n + BigInt(e.amount), 0n);
+  assertEquals(owed, sum((e) => e.direction === "in" && (e.category ?? "job") === "job"));
+  // What beta's log says it paid the town for its writes is what the town counted.
+  assertEquals(spent, sum((e) => e.direction === "out" && e.category !== "job"));
+  // The town never paid out more than it owed beta less what beta spent, beyond beta's grant.
+  assert(claimed + spent <= owed + 1_000_000n, `claimed ${claimed} + spent ${spent}, owed ${owed}`);
   const shown = await runCli(["--profile", "town", "--output", "json", "town", "balances"], {
     env: net.env,
   });
   assertEquals(shown.code, 0, shown.stderr);
   const [row] = JSON.parse(shown.stdout).peers;
-  assertEquals([row.account, row.owed, row.claimed], ["beta", String(owed), String(owed)]);
+  assertEquals([row.account, row.owed, row.spent, row.claimed, row.unclaimed], [
+    "beta",
+    String(owed),
+    String(spent),
+    String(claimed),
+    String(owed - spent - claimed),
+  ]);
   const wallet = await runCli(["--profile", "beta", "--output", "json", "wallet", "balance"], {
     env: net.env,
   });
   assertEquals(wallet.code, 0, wallet.stderr);
   const { payouts } = JSON.parse(wallet.stdout);
-  assertEquals([payouts.earned, payouts.claimed], [String(owed), String(owed)]);
+  assertEquals([payouts.earned, payouts.claimed], [String(owed), String(claimed)]);
 
   // Beta closes with the town's newest claim, then settles after the timeout.
   const reader = net.chainReader();
@@ -124,5 +143,5 @@ Deno.test("town up pays node up on chain: books = claims = chain (CLI processes,
   assertEquals(settle.code, 0, settle.stderr);
   assert(settle.stderr.includes("Settled") || settle.stdout.includes("settled"), settle.stderr);
   const after = await reader.tokenBalance(evmAddress as `0x${string}`);
-  assertEquals(after - before, owed, "chain = books for the provider");
+  assertEquals(after - before, claimed, "chain = books for the provider");
 });

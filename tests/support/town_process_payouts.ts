@@ -117,6 +117,7 @@ export async function startTownProcessPayouts(
   const common = {
     stateDir: options.stateDir,
     ledger: town.ledger,
+    credit: town.credit,
     signer,
     client: new TokenNetworkClient({ chain, account: signer.evm }),
     policy,

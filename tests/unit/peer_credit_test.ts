@@ -4,13 +4,16 @@
  * rejected packet gives its amount back, the counts survive a restart (a partial last line
  * skipped), two processes on one PostgreSQL database never pass the limit together (takes that
  * wait for the account's statement go in one, each with its own total), and the
- * gate refuses T04 without running the router.
+ * gate refuses T04 without running the router. A payout is spent: it pays what is owed less what
+ * was spent, earnings paid out never back a take again, a claim made before the counts knew of
+ * payouts is counted first, and on PostgreSQL takes and payouts side by side never pay out more
+ * than was owed.
  */
 import postgres from "postgres";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openFilePeerCredit, PEER_CREDIT_FILE } from "../../state/peer_credit.ts";
+import { openFilePeerCredit, PEER_CREDIT_FILE, type PeerCredit } from "../../state/peer_credit.ts";
 import { openPostgresPeerCredit } from "../../state/postgres_peer_credit.ts";
 import { peerCreditGate } from "../../roles/town/btp/peer_credit_gate.ts";
 import {
@@ -126,4 +129,76 @@ Deno.test("credit gate: a claimless PREPARE past the limit is refused T04 and ne
   });
   assert(open === undefined);
   await credit.close();
+});
+
+/** The earnings-spent-twice sequence on one backend (the town's gate limit: grant 0 + owed). */
+async function earningsSpentOnce(credit: PeerCredit): Promise<void> {
+  const cap = 10_000_000n;
+  // Owed 1,000,000, paid out whole: the payout is spent, so no take passes after it.
+  assertEquals(await credit.payOut("beta", { owed: 1_000_000n, cap, claimed: 0n }), 1_000_000n);
+  assertEquals(await credit.take("beta", 100_000n, 1_000_000n), { refused: 1_000_000n });
+  // Owed 1,500,000, 300,000 spent before the payout: the payout pays 200,000 more, not 500,000.
+  assertEquals(await credit.take("beta", 300_000n, 1_500_000n), { spent: 1_300_000n });
+  assertEquals(
+    await credit.payOut("beta", { owed: 1_500_000n, cap, claimed: 1_000_000n }),
+    1_200_000n,
+  );
+  assertEquals(await credit.take("beta", 1n, 1_500_000n), { refused: 1_500_000n });
+  // Asked again with nothing new: the same cumulative, nothing counted.
+  assertEquals(
+    await credit.payOut("beta", { owed: 1_500_000n, cap, claimed: 1_200_000n }),
+    1_200_000n,
+  );
+  assertEquals(await credit.spent("beta"), 1_500_000n);
+  // The cap holds the payout; the rest is paid when there is room.
+  assertEquals(await credit.payOut("capped", { owed: 900n, cap: 500n, claimed: 0n }), 500n);
+  assertEquals(await credit.take("capped", 400n, 900n), { spent: 900n });
+  assertEquals(await credit.payOut("capped", { owed: 900n, cap: 2_000n, claimed: 500n }), 500n);
+  // A claim made before payouts were counted (an older town's books): counted first.
+  assertEquals(await credit.payOut("legacy", { owed: 0n, cap: 0n, claimed: 700n }), 700n);
+  assertEquals(await credit.take("legacy", 1n, 700n), { refused: 700n });
+  // A payout counted whose claim was never signed (a crash): the next payout claims it again.
+  assertEquals(await credit.payOut("crash", { owed: 800n, cap, claimed: 0n }), 800n);
+  assertEquals(await credit.payOut("crash", { owed: 800n, cap, claimed: 0n }), 800n);
+}
+
+Deno.test("file credit: a payout is spent, and what was spent is never paid out", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const credit = await openFilePeerCredit({ stateDir });
+  await earningsSpentOnce(credit);
+  await credit.close();
+  // Kept across a restart: the payouts and the takes both.
+  const again = await openFilePeerCredit({ stateDir });
+  assertEquals(await again.spent("beta"), 1_500_000n);
+  assertEquals(
+    await again.payOut("beta", { owed: 1_500_000n, cap: 10n ** 9n, claimed: 0n }),
+    1_200_000n,
+  );
+  assertEquals(await again.take("beta", 1n, 1_500_000n), { refused: 1_500_000n });
+  await again.close();
+});
+
+Deno.test("postgres credit: a payout is spent; payouts and takes side by side never pay out more than owed", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const pools = [postgres(url, { max: 4, onnotice: () => {} }), postgres(url, { max: 4 })];
+  try {
+    const [a, b] = await Promise.all(pools.map((sql) => openPostgresPeerCredit(sql)));
+    await earningsSpentOnce(a);
+    assertEquals(await b.spent("beta"), 1_500_000n);
+    // Owed 10,000: 40 takes of 500 through one process and 20 payouts through the other, at
+    // once. Whatever the order, what was taken plus what was paid out is at most what is owed.
+    const owed = 10_000n;
+    const results = await Promise.all([
+      ...Array.from({ length: 40 }, () => a.take("race", 500n, owed)),
+      ...Array.from({ length: 20 }, () => b.payOut("race", { owed, cap: 10n ** 9n, claimed: 0n })),
+    ]);
+    const takes = results.slice(0, 40) as Awaited<ReturnType<PeerCredit["take"]>>[];
+    const taken = BigInt(takes.filter((t) => "spent" in t).length) * 500n;
+    const paid = (results.slice(40) as bigint[]).reduce((m, p) => p > m ? p : m, 0n);
+    assertEquals(taken + paid, owed);
+    assertEquals(await a.spent("race"), owed);
+  } finally {
+    await Promise.all(pools.map((sql) => sql.end({ timeout: 1 })));
+  }
 });

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { PeerCredit } from "../../../state/peer_credit.ts";
 import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import type { AuditLog } from "../../../state/audit_log.ts";
@@ -188,6 +189,12 @@ export interface TownPayoutsOptions {
   policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
   /** The town's deposit in a new payout channel. */
   deposit: bigint;
+  /**
+   * The town's credit counts (`TownBooks.credit`), when it gives peers credit: a payout is
+   * counted there as the peer's spending and pays what is owed less what the peer spent
+   * (docs/PROTOCOL.md "Credit without a channel"). Undefined: a payout pays what is owed.
+   */
+  credit?: PeerCredit;
   /** Settle timeout of a new payout channel, seconds. Default 600. */
   settleTimeout?: bigint;
   /** The EVM address a peer is paid at; undefined: the peer is not paid on chain. */

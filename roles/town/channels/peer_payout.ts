@@ -37,6 +37,7 @@ import {
 } from "../../../state/channel_file.ts";
 import { FileSentChannelBook } from "../../../state/file_sent_channel_book.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
+import type { PeerCredit } from "../../../state/peer_credit.ts";
 import {
   clearPayoutOpenIntent,
   listPayoutOpenIntents,
@@ -63,6 +64,8 @@ export interface PeerPayoutOptions {
   /** The town's file of the channel it pays the peer over. */
   record: ChannelRecord;
   policy: Pick<TownPayoutPolicy, "threshold" | "intervalMs">;
+  /** The town's credit counts: see {@linkcode TownPayoutsOptions.credit}. */
+  credit?: PeerCredit;
   /** Sends a claim to the peer (`BtpPeerConnection.sendClaim`); rejects when it was not kept. */
   send: (claim: Uint8Array) => Promise<void>;
   /** Told about payouts and failures to send (logs). */
@@ -200,9 +203,14 @@ export class PeerPayout {
     if (record.status !== "open") return undefined;
     const owed = this.#o.ledger.balance(this.account).owed;
     const cap = this.#deposit - record.withdrawn;
-    const target = owed < cap ? owed : cap;
     let claim: PaymentChannelClaim | undefined;
     await this.#book.update(record.channelId, async (book) => {
+      // With credit, what the peer spent is not paid out, and what is paid out is spent.
+      const target = this.#o.credit
+        ? await this.#o.credit.payOut(this.account, { owed, cap, claimed: book.transferred })
+        : owed < cap
+        ? owed
+        : cap;
       if (target - book.transferred <= 0n) {
         if (owed > cap) this.#o.log?.(`payout ${this.account}: owes ${owed}, deposit ${cap} spent`);
         return undefined;
@@ -484,6 +492,7 @@ export class TownPayouts {
       signer: o.signer,
       record,
       policy: o.policy,
+      credit: o.credit,
       send: (claim) => o.send(account, claim),
       log: o.log,
     });

@@ -268,7 +268,13 @@ export class SharedTownPayouts {
     }
     let claim: PaymentChannelClaim | undefined;
     const row = await o.books.claim(account, async (c, owed) => {
-      const target = owed < c.deposit ? owed : c.deposit;
+      // With credit, what the peer spent is not paid out, and what is paid out is spent; a
+      // claim the credit counted whose row did not commit is claimed at the next payout.
+      const target = o.credit
+        ? await o.credit.payOut(account, { owed, cap: c.deposit, claimed: c.transferred })
+        : owed < c.deposit
+        ? owed
+        : c.deposit;
       if (target <= c.transferred) {
         if (owed > c.deposit) {
           o.log?.(`payout ${account}: owes ${owed}, deposit ${c.deposit} spent`);
