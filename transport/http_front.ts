@@ -63,9 +63,17 @@ export interface HttpRefusal {
 
 /** Options for {@linkcode listenHttpFront}. */
 export interface HttpFrontOptions {
-  hostname: string;
-  /** 0 picks a free port. */
-  port: number;
+  /** The TCP address (unused with `path`). */
+  hostname?: string;
+  /** 0 picks a free port (unused with `path`). */
+  port?: number;
+  /**
+   * A Unix socket to listen on instead of a TCP port (a job's model gateway,
+   * roles/provider/agent_gateway.ts): every connection then has the one address `unknown`, so
+   * `maxConnections` is the cap, and a refused connection is answered and closed at once (a Unix
+   * socket closed with its request unread sends no reset), so it holds no descriptor meanwhile.
+   */
+  path?: string;
   /**
    * Share the port with other processes (SO_REUSEPORT, Linux; needs `--unstable-net`): the
    * kernel spreads new connections over them (a town on several processes, docs/OPERATIONS.md).
@@ -147,6 +155,7 @@ export interface HttpFrontStats {
 
 /** A running front. */
 export interface HttpFront {
+  /** The TCP port (0 on a Unix socket). */
   port: number;
   stats(): HttpFrontStats;
   /** Open connections per remote address. */
@@ -209,10 +218,13 @@ const encoder = new TextEncoder();
  * ```
  */
 export function listenHttpFront(options: HttpFrontOptions): HttpFront {
-  const { hostname, port, tls } = options;
-  const listener: Deno.Listener | ReloadableTlsListener = tls === undefined
+  const { hostname = "0.0.0.0", port = 0, tls, path } = options;
+  const listener: Deno.Listener | ReloadableTlsListener = path !== undefined
+    ? Deno.listen({ transport: "unix", path })
+    : tls === undefined
     ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
     : new ReloadableTlsListener({ hostname, port, keyPair: tls, shared: options.reusePort });
+  const readRefusedFirst = path === undefined;
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,
@@ -241,7 +253,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     idleEvictedTotal: 0,
   };
   const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
-  const ownHost = hostHeaderValue(listener.addr as Deno.NetAddr);
+  const ownHost = path === undefined ? hostHeaderValue(listener.addr as Deno.NetAddr) : "localhost";
   let closed = false;
 
   /**
@@ -342,7 +354,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
    */
   const refuseUnlessOperator = async (conn: Deno.Conn, text: string): Promise<void> => {
     if (inner === undefined || operatorPaths.size === 0 || laneServing >= OPERATOR_LANE_SLOTS) {
-      return await answerAndClose(conn, 503, text);
+      return await answerAndClose(conn, 503, text, readRefusedFirst);
     }
     if (laneWaiting.size >= OPERATOR_LANE_SLOTS) {
       const oldest = laneWaiting.values().next().value!;
@@ -384,7 +396,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     const refusal = options.refuse?.(address);
     if (refusal !== undefined) {
       stats.addressesRefusedTotal++;
-      return await answerAndClose(conn, 429, refusal);
+      return await answerAndClose(conn, 429, refusal, readRefusedFirst);
     }
     let release: (() => void) | ConnectionRefusal = gate.open(address);
     if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
@@ -453,7 +465,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   void acceptLoop();
 
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    port: path === undefined ? (listener.addr as Deno.NetAddr).port : 0,
     addressCounts: () => gate.addresses(),
     replaceCertificate(keyPair) {
       if (!(listener instanceof ReloadableTlsListener)) throw new TypeError("no TLS on this port");

@@ -17,10 +17,13 @@
  *   reaches it fires `onBudgetReached`: the job is to be stopped; calls already under way finish
  *   and count); 413 a body over
  *   `maxRequestBytes`; 429 over `maxInFlight` calls at once or past `maxCalls`; 504 a call over
- *   `callTimeoutMs`; 502 an unreachable upstream.
+ *   `callTimeoutMs`; 502 an unreachable upstream. A response whose event-stream line passes the
+ *   meter's cap (roles/provider/gateway_meter.ts) is cut there (the caller's body ends in an
+ *   error) and logged as `upstream-line-too-long`: what one response holds stays bounded.
  *
  * @module
  */
+import { type HttpFront, listenHttpFront } from "../../transport/http_front.ts";
 import { RoleError } from "../role_error.ts";
 import {
   type GatewayCall,
@@ -30,7 +33,7 @@ import {
   type GatewaySpend,
   REFUSAL_STATUS,
 } from "./gateway_ledger.ts";
-import { type ModelPrices, UsageScanner } from "./gateway_meter.ts";
+import { type ModelPrices, SseLineTooLongError, UsageScanner } from "./gateway_meter.ts";
 
 export type { GatewayCall, GatewayRefusal, GatewayRefusalCode, GatewaySpend, ModelPrices };
 
@@ -95,6 +98,13 @@ export interface AgentGatewayOptions {
   callTimeoutMs?: number;
   /** Most refusals kept in the log; default 100. */
   maxRefusals?: number;
+  /**
+   * Most connections the job may hold open at once; default {@linkcode MAX_GATEWAY_CONNECTIONS}.
+   * One more is answered 503 and closed at once: a job cannot fill the provider's descriptors.
+   */
+  maxConnections?: number;
+  /** Told about accept failures (the provider out of descriptors: retried, not fatal). */
+  log?: (line: string) => void;
 }
 
 /** A running gateway. */
@@ -109,9 +119,25 @@ export interface AgentGateway extends AsyncDisposable {
   callLog(): GatewayCall[];
   /** Stops listening, ends the calls under way and removes the socket. */
   close(): Promise<void>;
+  /** Whether it stopped listening (its job's agent said it is over, or closed). */
+  readonly stopped: boolean;
 }
 
 const MiB = 1024 * 1024;
+/**
+ * Connections one job may hold open at once: a few per call in flight (an SDK opens a new one
+ * while the old closes) and room for a model list; each holds three of the provider's
+ * descriptors while its request is served.
+ */
+export const MAX_GATEWAY_CONNECTIONS = 32;
+/** Time for a request's head to arrive whole. */
+const HEAD_TIMEOUT_MS = 30_000;
+/**
+ * The path the job's driver posts to when its agent is over (skills/agent-task/run, through
+ * `gateway_forwarder.ts close`): the gateway stops listening and removes its socket, so that the
+ * gate, which runs next, cannot reach the model API.
+ */
+export const AGENT_OVER_PATH = "/turnpike/agent-over";
 /** Hosts a call may name: the job reaches the gateway on its own loopback only. */
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** Request headers never passed on: credentials, and what only concerns one hop. */
@@ -177,10 +203,13 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     maxRequestBytes: options.maxRequestBytes ?? 8 * MiB,
     maxInFlight: options.maxInFlight ?? 4,
     maxCalls: options.maxCalls ?? 10_000,
+    maxConnections: options.maxConnections ?? MAX_GATEWAY_CONNECTIONS,
     callTimeoutMs: options.callTimeoutMs ?? 10 * 60_000,
   };
   await Deno.remove(options.socketPath).catch(() => {});
   const closing = new AbortController();
+  /** Set once the job's agent is over (or at close): every request after it is refused. */
+  let stopped = false;
   let inFlight = 0;
   const calls = new Set<Promise<void>>();
 
@@ -191,6 +220,14 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
       refusal(ledger, { code, method: req.method, target: where, message });
     if (!LOOPBACK_HOSTS.has(url.hostname)) {
       return refuse("forbidden", `host ${url.host} is not the gateway`, `${url.host}${target}`);
+    }
+    if (req.method === "POST" && url.pathname === AGENT_OVER_PATH) {
+      // The driver, alone in the job once the agent's processes are killed, closes the gateway
+      // before the gate runs (skills/agent-task/run): the answer first, then the listener stops
+      // (its shutdown waits for this answer); no request is served from now on.
+      stopped = true;
+      setTimeout(() => void stopListening(), 0);
+      return Response.json({ closed: true, gateway: "turnpike" });
     }
     if (!routes.some((r) => r.method === req.method && r.path === url.pathname)) {
       return refuse("forbidden", `${req.method} ${url.pathname} is not an allowed call`);
@@ -274,7 +311,14 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
       return new Response(null, { status: upstreamResponse.status, headers });
     }
     const toCaller = meteredBody(upstreamResponse.body, scanner, (failure) => {
-      if (failure !== undefined && abort.signal.reason === "timeout") {
+      if (failure instanceof SseLineTooLongError) {
+        ledger.refuse({
+          code: "upstream-line-too-long",
+          method: req.method,
+          target: url.pathname + url.search,
+          message: `${failure.message}: the response was cut there`,
+        });
+      } else if (failure !== undefined && abort.signal.reason === "timeout") {
         ledger.refuse({
           code: "call-timeout",
           method: req.method,
@@ -292,35 +336,50 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     });
   };
 
-  let server: Deno.HttpServer<Deno.UnixAddr>;
+  // The job's connections are capped at accept, each carries one request, and a failed accept
+  // (the provider out of descriptors) is retried, not fatal (transport/http_front.ts).
+  let front: HttpFront;
   try {
-    const listening = Promise.withResolvers<void>();
-    server = Deno.serve({
+    front = listenHttpFront({
       path: options.socketPath,
-      signal: closing.signal,
-      onListen: () => listening.resolve(),
-      onError: (err) => json(500, "error", `the gateway failed: ${String(err)}`),
-    }, handler);
-    await listening.promise;
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerAddress: limits.maxConnections,
+      maxPassedThrough: limits.maxConnections,
+      headTimeoutMs: HEAD_TIMEOUT_MS,
+      // A call may wait for its whole answer as long as the call may last.
+      idleTimeoutMs: limits.callTimeoutMs + HEAD_TIMEOUT_MS,
+      handler: (req) => stopped ? stoppedAnswer() : handler(req),
+      log: options.log,
+    });
     // The job may run as another user (nobody, in root mode): it must be able to connect.
     await Deno.chmod(options.socketPath, 0o666);
   } catch (err) {
     throw new AgentGatewayError(`cannot listen on ${options.socketPath}`, { cause: err });
   }
 
+  let listening: Promise<void> | undefined;
+  const stopListening = () =>
+    listening ??= (async () => {
+      stopped = true;
+      await front.close();
+      await Deno.remove(options.socketPath).catch(() => {});
+    })();
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
+      stopped = true;
       closing.abort();
-      await server.finished;
+      await stopListening();
       await Promise.all([...calls]);
-      await Deno.remove(options.socketPath).catch(() => {});
     })();
   return {
     socketPath: options.socketPath,
     spend: () => ledger.spend(),
     refusals: () => ledger.refusals(),
     callLog: () => ledger.callLog(),
+    get stopped() {
+      return stopped;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -362,7 +421,15 @@ function meteredBody(
         if (!cancelled) controller.close();
         return;
       }
-      scanner.push(read.value);
+      try {
+        scanner.push(read.value);
+      } catch (err) {
+        // A line over the meter's cap: the call ends here, the rest is never read or held.
+        ended(err);
+        reader.cancel(err).catch(() => {});
+        if (!cancelled) controller.error(err);
+        return;
+      }
       if (!cancelled) controller.enqueue(read.value);
     },
     async cancel() {
@@ -372,6 +439,7 @@ function meteredBody(
         ended();
       } catch (err) {
         ended(err);
+        reader.cancel(err).catch(() => {});
       }
     },
   }, { highWaterMark: 0 });
@@ -466,6 +534,11 @@ async function readBody(
 function refusal(ledger: GatewayLedger, entry: Omit<GatewayRefusal, "at" | "status">): Response {
   ledger.refuse(entry);
   return json(REFUSAL_STATUS[entry.code], entry.code, entry.message);
+}
+
+/** The answer to a request once the gateway stopped: the job's agent is over. */
+function stoppedAnswer(): Response {
+  return json(503, "gateway-closed", "the job's agent is over: its model gateway is closed");
 }
 
 /** A JSON error both flavors' clients read (`error.type`, `error.message`). */

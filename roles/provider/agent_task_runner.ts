@@ -14,8 +14,11 @@
  *
  * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
  * the preset's command, then `kill -KILL -1` (every other process of the job, the gateway's
- * forwarder with them: the gate has no network), the gate, and `git bundle create` of the work
- * branch: git on the host never runs in a directory the agent wrote.
+ * forwarder with them: the gate has no network), the gateway closed (the driver, alone in the job,
+ * posts its agent-over and waits until the socket still bound in refuses connections, or the gate
+ * is not run: roles/provider/sandbox_gateway.ts `TURNPIKE_MODEL_GATEWAY_CLOSE`), the gate, and
+ * `git bundle create` of the work branch: git on the host never runs in a directory the agent
+ * wrote.
  *
  * Back on the host: the bundle checked against the pristine copy (`checkResultBundle`: one ref,
  * the base its one prerequisite, its tip a descendant of the base), sealed, and left as an output

@@ -9,6 +9,11 @@
  * the job starts only when its gateway answers. It decides nothing: what may pass is the
  * gateway's call, outside the sandbox. A job that kills it only loses its own model API.
  *
+ * Run as `forwarder.ts close <socket>` it is the other end of the job's model API: the agent-task
+ * driver, once the agent's processes are killed, tells the gateway the agent is over (it stops
+ * listening and removes its socket) and waits until the socket refuses connections, before the gate
+ * runs (skills/agent-task/run; {@linkcode closeGateway}).
+ *
  * It imports nothing: it runs in the sandbox from its own file, with no project and no Deno
  * cache. There is no socat on the machines a provider runs on, hence these few lines.
  *
@@ -89,7 +94,61 @@ async function relay(client: Deno.TcpConn, socketPath: string): Promise<void> {
   closeBoth();
 }
 
-if (import.meta.main) {
+/** Options for {@linkcode closeGateway}. */
+export interface CloseGatewayOptions {
+  /** The gateway's Unix socket, as the sandbox shows it. */
+  socketPath: string;
+  /** Connection attempts before giving up; default 100, one every `retryMs`. */
+  attempts?: number;
+  /** Pause between attempts; default 100 ms. */
+  retryMs?: number;
+}
+
+/**
+ * The path the gateway closes on (roles/provider/agent_gateway.ts `AGENT_OVER_PATH`; this file
+ * imports nothing, hence the copy).
+ */
+const AGENT_OVER_PATH = "/turnpike/agent-over";
+
+/**
+ * Tells the gateway the job's agent is over, then waits until its socket refuses a connection:
+ * true once it does (or never listened), false when it still accepts after every attempt.
+ *
+ * @example
+ * ```ts
+ * import { closeGateway } from "./gateway_forwarder.ts";
+ *
+ * const closed = await closeGateway({ socketPath: "/nonexistent/gateway.sock", attempts: 1 });
+ * if (!closed) throw new Error("a socket that does not exist is closed");
+ * ```
+ */
+export async function closeGateway(options: CloseGatewayOptions): Promise<boolean> {
+  const request = `POST ${AGENT_OVER_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  for (let attempt = 0; attempt < (options.attempts ?? 100); attempt++) {
+    let conn: Deno.UnixConn;
+    try {
+      conn = await Deno.connect({ transport: "unix", path: options.socketPath });
+    } catch {
+      return true; // refused, or no socket: nothing reaches the model API from here on
+    }
+    try {
+      // Each attempt asks again: a connection refused by the gateway's cap, say, asked nothing.
+      await conn.write(new TextEncoder().encode(request));
+      const buf = new Uint8Array(4096);
+      while (await conn.read(buf) !== null) { /* the answer, until the gateway closes */ }
+    } catch { /* the gateway went away meanwhile */ }
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 100));
+  }
+  return false;
+}
+
+if (import.meta.main && Deno.args[0] === "close") {
+  Deno.exit(await closeGateway({ socketPath: Deno.args[1] }) ? 0 : 1);
+} else if (import.meta.main) {
   const [port, socketPath] = Deno.args;
   await runGatewayForwarder({
     port: Number(port),

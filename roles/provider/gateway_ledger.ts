@@ -18,7 +18,8 @@ export type GatewayRefusalCode =
   | "too-many-in-flight"
   | "too-many-calls"
   | "call-timeout"
-  | "upstream-unreachable";
+  | "upstream-unreachable"
+  | "upstream-line-too-long";
 
 /** The HTTP status of each refusal. */
 export const REFUSAL_STATUS: Readonly<Record<GatewayRefusalCode, number>> = {
@@ -29,6 +30,7 @@ export const REFUSAL_STATUS: Readonly<Record<GatewayRefusalCode, number>> = {
   "too-many-calls": 429,
   "call-timeout": 504,
   "upstream-unreachable": 502,
+  "upstream-line-too-long": 502,
 };
 
 /** One refused call. */

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { RoleError } from "../role_error.ts";
 
 /** Tokens of one call (or of many, summed). */
 export interface TokenUsage {
@@ -96,10 +97,35 @@ export function usageOf(value: unknown): TokenUsage | undefined {
   return reported ? { inputTokens: input, outputTokens: output } : undefined;
 }
 
+/** Options for {@linkcode UsageScanner}. */
+export interface UsageScannerOptions {
+  /** Most characters of a JSON body kept for decoding (default 64 MiB); past it, it is not read. */
+  maxJsonChars?: number;
+  /**
+   * Longest line of an event stream, in characters (default {@linkcode MAX_SSE_LINE_CHARS}):
+   * a longer one throws {@linkcode SseLineTooLongError}.
+   */
+  maxLineChars?: number;
+}
+
+/**
+ * The longest event-stream line the meter reads: a real event (one `data:` line of a delta or a
+ * usage report) is a few KiB; the cap keeps what a hostile upstream can make the provider hold
+ * for one response at about this many characters.
+ */
+export const MAX_SSE_LINE_CHARS = 2 ** 20;
+
+/** An event stream sent a line longer than the meter reads: the call is ended, not buffered. */
+export class SseLineTooLongError extends RoleError {
+  override name = "SseLineTooLongError";
+}
+
 /**
  * Reads one response body as it streams past and keeps its latest usage: JSON (decoded at the
  * end) or Server-Sent Events (each `data:` line decoded as it completes). There is no SSE or
- * line-splitting library among the project's imports (deno.json), hence the few lines here.
+ * line-splitting library among the project's imports (deno.json), hence the few lines here. What
+ * it holds is bounded: a JSON body past `maxJsonChars` is not kept, and an event-stream line past
+ * `maxLineChars` throws {@linkcode SseLineTooLongError} from `push` (the caller ends the call).
  *
  * @example
  * ```ts
@@ -119,31 +145,41 @@ export class UsageScanner {
   readonly #onUsage: (usage: TokenUsage) => void;
   readonly #decoder = new TextDecoder();
   #pending = "";
-  /** A JSON body is kept whole up to this many characters; past it, it is not read. */
   readonly #maxJsonChars: number;
+  readonly #maxLineChars: number;
 
   /**
    * @param sse Whether the body is an event stream (`text/event-stream`).
    * @param onUsage Called whenever the usage grows.
-   * @param maxJsonChars Most characters of a JSON body kept for decoding (default 64 MiB).
    */
-  constructor(sse: boolean, onUsage: (usage: TokenUsage) => void, maxJsonChars = 64 * 2 ** 20) {
+  constructor(
+    sse: boolean,
+    onUsage: (usage: TokenUsage) => void,
+    options: UsageScannerOptions = {},
+  ) {
     this.#sse = sse;
     this.#onUsage = onUsage;
-    this.#maxJsonChars = maxJsonChars;
+    this.#maxJsonChars = options.maxJsonChars ?? 64 * 2 ** 20;
+    this.#maxLineChars = options.maxLineChars ?? MAX_SSE_LINE_CHARS;
   }
 
-  /** One chunk of the body, as received. */
+  /** One chunk of the body, as received. Throws {@linkcode SseLineTooLongError}. */
   push(chunk: Uint8Array): void {
     const text = this.#decoder.decode(chunk, { stream: true });
     if (!this.#sse) {
       if (this.#pending.length + text.length <= this.#maxJsonChars) this.#pending += text;
       return;
     }
-    this.#pending += text;
-    const lines = this.#pending.split(/\r?\n/);
-    this.#pending = lines.pop() ?? "";
-    for (const line of lines) this.#line(line);
+    // Only the new text is searched for a line's end: re-splitting what is pending at every
+    // chunk made a long line cost its length squared.
+    let from = 0;
+    for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", from)) {
+      this.#take(text.slice(from, nl));
+      this.#line(this.#pending.endsWith("\r") ? this.#pending.slice(0, -1) : this.#pending);
+      this.#pending = "";
+      from = nl + 1;
+    }
+    this.#take(text.slice(from));
   }
 
   /** The body ended: decodes what is left. */
@@ -152,6 +188,17 @@ export class UsageScanner {
     if (this.#sse) this.#line(this.#pending);
     else this.#report(parse(this.#pending));
     this.#pending = "";
+  }
+
+  /** Part of the current line, within the cap. */
+  #take(part: string): void {
+    if (this.#pending.length + part.length > this.#maxLineChars) {
+      this.#pending = "";
+      throw new SseLineTooLongError(
+        `the upstream sent an event-stream line over ${this.#maxLineChars} characters`,
+      );
+    }
+    this.#pending += part;
   }
 
   #line(line: string): void {

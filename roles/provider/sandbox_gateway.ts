@@ -108,10 +108,17 @@ export function sandboxGatewayPlan(
     : "setpriv --inh-caps=-all --bounding-set=-all --no-new-privs";
   // No config, lock file, cache or remote modules: the forwarder imports nothing, and the job's
   // work dir (a worktree with a deno.json of its own, say) is none of its business.
-  const deno = `${SANDBOX_DENO_BIN_DIR}/deno run --quiet --no-config --no-lock --no-remote ` +
-    `--no-npm --no-prompt --allow-net=127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET} ` +
+  const denoRun = (net: string) =>
+    `${SANDBOX_DENO_BIN_DIR}/deno run --quiet --no-config --no-lock --no-remote ` +
+    `--no-npm --no-prompt --allow-net=${net} ` +
     `--allow-read=${SANDBOX_GATEWAY_SOCKET} --allow-write=${SANDBOX_GATEWAY_SOCKET} ` +
-    `${SANDBOX_GATEWAY_FORWARDER} ${port} ${SANDBOX_GATEWAY_SOCKET}`;
+    SANDBOX_GATEWAY_FORWARDER;
+  const deno = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
+    `${port} ${SANDBOX_GATEWAY_SOCKET}`;
+  // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
+  // gateway and exits 0 once its socket refuses connections. No shell words but these.
+  const close = `env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ` +
+    `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`;
   const setup = [
     "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
     '  fail "cannot bring the loopback up for the model gateway"',
@@ -132,6 +139,7 @@ export function sandboxGatewayPlan(
       TURNPIKE_MODEL_GATEWAY: base,
       ANTHROPIC_BASE_URL: base,
       OPENAI_BASE_URL: `${base}/v1`,
+      TURNPIKE_MODEL_GATEWAY_CLOSE: close,
     },
   };
 }

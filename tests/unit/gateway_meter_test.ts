@@ -65,7 +65,7 @@ Deno.test("gateway meter: a JSON body is read at its end; one past the bound is 
   assertEquals(whole.usage, undefined);
   whole.end();
   assertEquals(whole.usage, { inputTokens: 3, outputTokens: 4 });
-  const bounded = new UsageScanner(false, () => {}, 10);
+  const bounded = new UsageScanner(false, () => {}, { maxJsonChars: 10 });
   bounded.push(encode(body));
   bounded.end();
   assertEquals(bounded.usage, undefined);

@@ -8,6 +8,7 @@ import type {
 import { type AgentGateway, startAgentGateway } from "../../roles/provider/agent_gateway.ts";
 import type { GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
 import { SkillJobError } from "../../roles/provider/skill_sandbox_errors.ts";
+import { SANDBOX_GATEWAY_SOCKET } from "../../roles/provider/sandbox_gateway.ts";
 import { closeTestSandboxes, testSandbox } from "../support/pooled_sandbox.ts";
 import { type StandInModelApi, startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
@@ -232,11 +233,68 @@ Deno.test(`model gateway in the sandbox (${MODE}): a job with network gets no ga
   });
 });
 
+Deno.test(`model gateway in the sandbox (${MODE}): the agent-task gate cannot reach the gateway's socket: it is closed once the agent is over`, async () => {
+  await withWorld(1_000_000n, () => {}, async ({ api, gateway, sandbox, skill, root }) => {
+    const driver = await Deno.readTextFile(
+      new URL("../../skills/agent-task/run", import.meta.url),
+    );
+    const [dir, manifest] = await skill("agent-task", driver);
+    const repo = `${root}/repo`;
+    await Deno.mkdir(repo);
+    const git = (...args: string[]) =>
+      new Deno.Command("git", { args: ["-C", repo, ...args], stdout: "piped" }).output();
+    await git("init", "-q");
+    await Deno.writeTextFile(`${repo}/README`, "base\n");
+    await git("add", "README");
+    await git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base");
+    const base = new TextDecoder().decode((await git("rev-parse", "HEAD")).stdout).trim();
+    const inputs = `${root}/inputs`;
+    await Deno.mkdir(inputs);
+    await new Deno.Command("tar", { args: ["-C", repo, "-cf", `${inputs}/worktree.tar`, "."] })
+      .output();
+    // The agent makes one call through its gateway; the gate tries the socket the sandbox bound
+    // in, past the forwarder (gone with the agent), as a hostile gate would.
+    const files: Record<string, string> = {
+      base,
+      "task.md": "t\n",
+      "task.json": "{}",
+      "agent-command": post("agent", "/v1/messages"),
+      "accept-command": `curl -sS --unix-socket ${SANDBOX_GATEWAY_SOCKET} -X POST ` +
+        `-d '{"model":"m","max_tokens":5,"messages":[]}' -w 'gate %{http_code}\\n' ` +
+        `http://127.0.0.1:${PORT}/v1/messages; code=$?; echo "curl $code"; exit $code`,
+    };
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${inputs}/${name}`, text);
+    }
+    const o = await sandbox.run({
+      jobId: "agentgate1",
+      skillDir: dir,
+      manifest,
+      input: "",
+      files: ["worktree.tar", ...Object.keys(files)].map((name) => ({
+        path: `${inputs}/${name}`,
+        name,
+      })),
+      gateway: { socketPath: gateway.socketPath, port: PORT },
+    });
+    assertEquals(o.status, "ok", `${o.reason}\n${o.stderrTail}`);
+    const report = JSON.parse(text(o).trim().split("\n").at(-1)!);
+    const gateLog = await Deno.readTextFile(`${o.workDir}/out/gate.log`);
+    assertEquals(report.agentExit, 0, await Deno.readTextFile(`${o.workDir}/out/agent.log`));
+    // curl 7: could not connect. The stand-in saw the agent's call only.
+    assertStringIncludes(gateLog, "curl 7");
+    assertEquals(report.gateExit, 7, gateLog);
+    assertEquals(api.seen.length, 1);
+    assertEquals(gateway.spend().calls, 1);
+    assert(gateway.stopped, "the gateway still listens");
+  });
+});
+
 if (Deno.uid() === 0) {
   Deno.test("model gateway in the sandbox: the whole file again as an unprivileged user (rootless mode)", async () => {
     const run = await denoTestAsNobody("tests/unit/sandbox_gateway_test.ts");
     assertEquals([run.code, run.failed], [0, 0], run.output.slice(-4000));
     assertStringIncludes(run.output, "model gateway in the sandbox (rootless): the job reaches");
-    assertEquals(run.passed, 3, run.output.slice(-2000));
+    assertEquals(run.passed, 4, run.output.slice(-2000));
   });
 }
