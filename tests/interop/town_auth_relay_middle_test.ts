@@ -71,6 +71,9 @@ Deno.test("town: an AUTH answer relayed by a relay in the middle, Host forged to
       if (socket.readyState !== WebSocket.OPEN) await new Promise((r) => socket.onopen = r);
       socket.send(JSON.stringify(["AUTH", challenge]));
       const signed = await answer;
+      // Bob's client signed for the URL it connected to: her relay's, not the town's.
+      const tag = signed.tags.find((t) => t[0] === "relay")?.[1];
+      assertEquals(tag, `ws://127.0.0.1:${herPort}`);
       await town_.send(["AUTH", signed]);
       const seen = await readUntil(() => town_.next(), (m) => m[0] === "OK");
       await town_.send(["REQ", "steal", { kinds: [1059], "#p": [bobPub] }]);

@@ -469,19 +469,12 @@ export class Nip01Session implements HubSubscriber {
   }
 
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
-    // A count of private events tells who gets how many: never served, even to their recipient
-    // (docs/PROTOCOL.md "Private events: NIP-42 AUTH").
+    // A count of private events tells who gets how many: never served (docs/PROTOCOL.md).
     if (this.#auth.namesPrivateKind(filters)) {
       return this.#closed(subId, "restricted: private kinds are not counted");
     }
     try {
-      // A filter naming no kind counts private events too: they are counted apart and taken
-      // away. Counted second, a private event stored between the two counts is taken away
-      // without having been counted (one less), never counted without being taken away.
-      const all = await this.#store.count(filters);
-      const unnamed = this.#auth.privateOnly(filters);
-      const hidden = unnamed.length === 0 ? 0 : await this.#store.count(unnamed);
-      const count = Math.max(0, all - hidden);
+      const count = await this.#auth.countPublic(filters, (f) => this.#store.count(f));
       this.#o.counters.countsAnsweredTotal++;
       this.#send(JSON.stringify(["COUNT", subId, { count }]));
     } catch (err) {

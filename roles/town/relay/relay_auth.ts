@@ -114,13 +114,20 @@ export class RelayAuth {
   }
 
   /**
-   * The private part of filters that name no kind: each such filter narrowed to the private
-   * kinds (a filter that names kinds is left out: it names a private kind, and is refused, or
-   * none, and matches no private event).
+   * NIP-45 count of the public events matching `filters` (none names a private kind: refused
+   * before). A filter naming no kind matches private events too: they are counted apart, with
+   * the filter narrowed to the private kinds, and taken away. Counted second, a private event
+   * stored between the two counts is taken away without having been counted (one less), never
+   * counted without being taken away.
    */
-  privateOnly(filters: readonly NostrFilter[]): NostrFilter[] {
+  async countPublic(
+    filters: readonly NostrFilter[],
+    count: (filters: readonly NostrFilter[]) => Promise<number>,
+  ): Promise<number> {
+    const all = await count(filters);
     const kinds = [...this.#private];
-    return filters.filter((f) => f.kinds === undefined).map((f) => ({ ...f, kinds }));
+    const unnamed = filters.filter((f) => f.kinds === undefined).map((f) => ({ ...f, kinds }));
+    return unnamed.length === 0 ? all : Math.max(0, all - await count(unnamed));
   }
 
   /** Whether events of this kind are private (each then checked with {@linkcode mayRead}). */
