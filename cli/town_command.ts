@@ -129,6 +129,11 @@ export function registerTownCommand(program: Command): void {
     .option("--max-packet-amount <n>", "default largest PREPARE amount per peer")
     .option("--owner <pubkey>", "hex pubkey whose events are free")
     .option("--public-btp-url <url>", "BTP URL announced in the town's kind 10032 (default: bound)")
+    .option(
+      "--public-relay-url <urls>",
+      "the ws:// or wss:// URLs clients reach the relay at, which NIP-42 answers must name: " +
+        "comma-separated (default: the bound ones)",
+    )
     .option("--blob-price-per-mib <n>", "price of a stored blob, base units per MiB (default 200)")
     .option("--max-blob-bytes <n>", "largest blob accepted (default 268435456, 256 MiB)")
     .option("--blob-quota-bytes <n>", "bytes one pubkey may store (default 1 GiB)")

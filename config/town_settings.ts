@@ -22,6 +22,7 @@
  * | trusted proxies    | `--trusted-proxy <ip>`    | `TURNPIKE_TOWN_TRUSTED_PROXIES`     | `trusted_proxies`       | none (config/town_proxies.ts) |
  * | private kinds      | `--private-kinds <k,k>`   | `TURNPIKE_TOWN_PRIVATE_KINDS`       | `private_kinds = [4]`   | none: gift wraps (1059) only, which are always private |
  * | public BTP URL     | `--public-btp-url`        | `TURNPIKE_TOWN_PUBLIC_BTP_URL`      | `public_btp_url`        | the listening URL |
+ * | public relay URLs  | `--public-relay-url <u,u>`| `TURNPIKE_TOWN_PUBLIC_RELAY_URL`    | `public_relay_url = ["wss://..."]` | the listening URLs (roles/town/relay/relay_urls.ts) |
  * | blob price         | `--blob-price-per-mib`    | `TURNPIKE_TOWN_BLOB_PRICE_PER_MIB`  | `blob_price_per_mib`    | 200 base units per MiB |
  * | blob size limit    | `--max-blob-bytes`        | `TURNPIKE_TOWN_MAX_BLOB_BYTES`      | `max_blob_bytes`        | 256 MiB |
  * | blob quota         | `--blob-quota-bytes`      | `TURNPIKE_TOWN_BLOB_QUOTA_BYTES`    | `blob_quota_bytes`      | 1 GiB per pubkey |
@@ -90,6 +91,8 @@ export interface TownFlags {
   maxPacketAmount?: string;
   owner?: string;
   publicBtpUrl?: string;
+  /** The relay URLs clients reach the town at (NIP-42's `relay` tag): `wss://a,wss://b`. */
+  publicRelayUrl?: string;
   blobPricePerMib?: string;
   maxBlobBytes?: string;
   blobQuotaBytes?: string;
@@ -124,6 +127,11 @@ export interface TownSettings {
    * private); absent or empty: gift wraps only.
    */
   privateKinds?: number[];
+  /**
+   * The URLs clients reach the town's relay at, which a NIP-42 answer's `relay` tag must name
+   * (docs/PROTOCOL.md "Private events: NIP-42 AUTH"); absent or empty: the URLs it listens on.
+   */
+  publicRelayUrls?: string[];
   stateDir: string;
   network: Network;
   /** The address used without a parent (a parent's IL-DCP answer replaces it). */
@@ -390,6 +398,13 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
       "privateKinds",
       "private_kinds",
     ),
+    publicRelayUrls: settingOr(
+      pick(flags.publicRelayUrl, "TURNPIKE_TOWN_PUBLIC_RELAY_URL", "public_relay_url"),
+      [],
+      relayUrlList,
+      "publicRelayUrls",
+      "public_relay_url",
+    ),
     stateDir: s.stateDir,
     network: s.network,
     ilpAddress,
@@ -443,6 +458,21 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
       env("TURNPIKE_STORE_BLOB_PEER_URL") ?? store.blob_peer_url,
     ),
   };
+}
+
+/**
+ * `public_relay_url`: one `ws://`/`wss://` URL, several comma-separated, or a TOML list. A plain
+ * `ws://` URL to any host is taken: it describes how clients reach the town, it is not dialled.
+ */
+function relayUrlList(value: unknown, key: string, label: string = key): string[] {
+  const items = typeof value === "string"
+    ? value.split(",").map((u) => u.trim()).filter((u) => u !== "")
+    : Array.isArray(value)
+    ? value
+    : undefined;
+  if (items === undefined) throw townError(`${label} must be a URL or a list of URLs`, key);
+  const rule = { schemes: ["ws:", "wss:"], allowInsecure: true };
+  return items.map((item) => urlSetting(item, key, label, undefined, rule));
 }
 
 /**

@@ -28,7 +28,7 @@ import type { TownStores } from "./town_stores.ts";
 export interface TownHttpFrontOptions {
   config: Pick<
     TownSettings,
-    "host" | "httpPort" | "pricing" | "trustedProxies" | "privateKinds"
+    "host" | "httpPort" | "pricing" | "trustedProxies" | "privateKinds" | "publicRelayUrls"
   >;
   stores: Pick<TownStores, "store" | "blobs" | "connectionCounts" | "postgresStore">;
   sizing: Pick<TownSizing, "limits" | "fileLimit" | "unknownElsewhere">;
@@ -87,6 +87,7 @@ export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront
     ownerPubkey: config.pricing.ownerPubkey,
     // Gift wraps are always private; the operator's list adds to them.
     privateKinds: new Set([...DEFAULT_PRIVATE_KINDS, ...config.privateKinds ?? []]),
+    publicRelayUrls: config.publicRelayUrls,
     ilpAddress: address.ilpAddress,
     pricing: config.pricing,
     info: {

@@ -38,6 +38,7 @@ import {
 } from "./town_metrics.ts";
 import type { PeerBalance } from "../../state/peer_ledger.ts";
 import { ReadBudget } from "./relay/read_budget.ts";
+import { relayUrlKey, townRelayUrls } from "./relay/relay_urls.ts";
 import type { TlsKeyPair } from "../../transport/tls_listener.ts";
 import type { HttpHead } from "../../transport/http_head.ts";
 import {
@@ -64,6 +65,11 @@ export interface TownHttpHandlerOptions {
    * Default: gift wraps, 1059 (roles/town/relay/relay_auth.ts).
    */
   privateKinds?: ReadonlySet<number>;
+  /**
+   * The URLs a NIP-42 answer may name as this town (`[town] public_relay_url`); absent or
+   * empty: the URLs {@linkcode TownHttpHandler.listen} listens on (roles/town/relay/relay_urls.ts).
+   */
+  publicRelayUrls?: readonly string[];
   /** ILP address paid writes go to (named in `payment-required` answers). */
   ilpAddress?: string;
   /** Prices quoted in `payment-required` answers and NIP-11 `fees`. */
@@ -186,11 +192,16 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       // one far over it is cut off (1009) before it is buffered.
       maxMessageBytes: 2 * limits.maxMessageBytes,
       protocol: wantsToonProtocol ? TOON_SUBPROTOCOL : undefined,
-      onSocket: (socket) => openSession(socket, format, head.headers.get("host") ?? undefined),
+      onSocket: (socket) => openSession(socket, format),
     };
   };
 
-  const openSession = (socket: WebSocket, format: EventWireFormat, host: string | undefined) => {
+  // Without public URLs, the ones `listen` binds (set there, before it accepts a connection).
+  let relayUrls: readonly string[] = (options.publicRelayUrls ?? []).flatMap((u) =>
+    relayUrlKey(u) ?? []
+  );
+
+  const openSession = (socket: WebSocket, format: EventWireFormat) => {
     counters.connectionsTotal++;
     // Closed by the guard: counted as the session's own slow consumers are, and closed the same
     // way (a NOTICE queued last, its subscriptions ended at once).
@@ -209,7 +220,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       pricing,
       budget,
       onSent: () => void watched.sent(),
-      auth: { host, privateKinds: options.privateKinds },
+      auth: { relayUrls, privateKinds: options.privateKinds },
     });
     sessions.add(session);
     socket.addEventListener("close", () => sessions.delete(session));
@@ -298,8 +309,8 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
     return new Response("not found\n", { status: 404 });
   };
 
-  const listen = (o: TownHttpListenOptions): HttpFront =>
-    listenHttpFront({
+  const listen = (o: TownHttpListenOptions): HttpFront => {
+    const front = listenHttpFront({
       ...o,
       headTimeoutMs: limits.httpHeadTimeoutMs,
       idleTimeoutMs: limits.httpIdleTimeoutMs,
@@ -310,6 +321,11 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       handler,
       operatorPaths: ["/health", "/metrics"],
     });
+    if (relayUrls.length === 0) {
+      relayUrls = townRelayUrls({ host: o.hostname, port: front.port, tls: o.tls !== undefined });
+    }
+    return front;
+  };
 
   return {
     upgrade,

@@ -106,8 +106,15 @@ export async function openNonReadingSocket(
   };
 }
 
-/** A masked client frame (zero mask key: the payload goes as is). */
-function frame(opcode: number, payload: Uint8Array): Uint8Array {
+/**
+ * A masked client frame (zero mask key: the payload goes as is).
+ *
+ * @example
+ * ```ts
+ * const text = frame(0x1, new TextEncoder().encode('["REQ","s",{}]'));
+ * ```
+ */
+export function frame(opcode: number, payload: Uint8Array): Uint8Array {
   const len = payload.length;
   const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const out = new Uint8Array(header + 4 + len);
@@ -126,7 +133,16 @@ function frame(opcode: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes every byte (a TCP write may take part of them).
+ *
+ * @example
+ * ```ts
+ * declare const conn: Deno.Conn;
+ * await writeAll(conn, new Uint8Array([0x88, 0x80, 0, 0, 0, 0]));
+ * ```
+ */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) {
     written += await conn.write(bytes.subarray(written));
   }

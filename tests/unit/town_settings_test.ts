@@ -77,6 +77,20 @@ Deno.test("town settings: the file, then the environment, then the flag", async 
   assertEquals(defaults.maxEventBytes, DEFAULT_MAX_EVENT_BYTES);
   assertEquals(defaults.peers, []);
   assertEquals(defaults.privateKinds, []);
+  assertEquals(defaults.publicRelayUrls, []);
+});
+
+Deno.test("town settings: public_relay_url takes a URL, a comma-separated list or a TOML list of ws:// and wss:// URLs", async () => {
+  const fromFile = await settingsWith(
+    '[town]\npublic_relay_url = ["wss://town.example", "ws://203.0.113.7:7100"]\n',
+  );
+  assertEquals(fromFile.publicRelayUrls, ["wss://town.example", "ws://203.0.113.7:7100"]);
+  const fromFlag = await settingsWith("", {}, {
+    publicRelayUrl: "wss://a.example, wss://b.example",
+  });
+  assertEquals(fromFlag.publicRelayUrls, ["wss://a.example", "wss://b.example"]);
+  const fromEnv = await settingsWith("", { TURNPIKE_TOWN_PUBLIC_RELAY_URL: "wss://c.example" });
+  assertEquals(fromEnv.publicRelayUrls, ["wss://c.example"]);
 });
 
 Deno.test("town settings: a bad value is a ConfigError naming the setting", async () => {
@@ -94,6 +108,7 @@ Deno.test("town settings: a bad value is a ConfigError naming the setting", asyn
     ["[town]\nprivate_kinds = 4\n", {}, {}, "privateKinds", "must be a list of event kinds"],
     ["", { TURNPIKE_TOWN_PRIVATE_KINDS: "4,dm" }, {}, "privateKinds", '"dm" is not an event kind'],
     ["", {}, { privateKinds: "70000" }, "privateKinds", "(0 to 65535)"],
+    ["", {}, { publicRelayUrl: "https://town.example" }, "publicRelayUrls", "scheme must be"],
     ["[channels]\nchains = [1]\n", {}, {}, "channels.chains", "channels.chains must be"],
     ["", { TURNPIKE_STORE_URL: "mysql://x" }, {}, "storeUrl", "PostgreSQL URL"],
   ];

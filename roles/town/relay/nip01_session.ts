@@ -72,7 +72,7 @@ export interface Nip01SessionOptions {
    * socket then, and closes it past its limits (transport/slow_consumer_guard.ts).
    */
   onSent?: () => void;
-  /** NIP-42 (challenged as the connection opens): the `Host` it came to, the private kinds. */
+  /** NIP-42 (challenged as the connection opens): the town's relay URLs, the private kinds. */
   auth?: Omit<RelayAuthOptions, "now">;
 }
 
@@ -125,7 +125,7 @@ export class Nip01Session implements HubSubscriber {
     this.#socket = socket;
     this.#o = options;
     this.#store = asTownStore(options.store);
-    this.#auth = new RelayAuth(options.auth ?? { host: undefined });
+    this.#auth = new RelayAuth(options.auth ?? { relayUrls: [] });
     const challenge = () => this.#send(JSON.stringify(["AUTH", this.#auth.challenge]));
     if (socket.readyState === WebSocket.OPEN) challenge();
     else socket.addEventListener("open", challenge, { once: true });
@@ -469,12 +469,12 @@ export class Nip01Session implements HubSubscriber {
   }
 
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
-    // A count of private events tells who gets how many: not served (docs/PROTOCOL.md).
+    // A count of private events tells who gets how many: never served (docs/PROTOCOL.md).
     if (this.#auth.namesPrivateKind(filters)) {
       return this.#closed(subId, "restricted: private kinds are not counted");
     }
     try {
-      const count = await this.#store.count(filters);
+      const count = await this.#auth.countPublic(filters, (f) => this.#store.count(f));
       this.#o.counters.countsAnsweredTotal++;
       this.#send(JSON.stringify(["COUNT", subId, { count }]));
     } catch (err) {

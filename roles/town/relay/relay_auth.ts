@@ -13,6 +13,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
+import { relayUrlKey } from "./relay_urls.ts";
 
 /** NIP-42's kind of the client's answer. */
 export const AUTH_EVENT_KIND = 22242;
@@ -26,10 +27,11 @@ const AUTH_WINDOW_SEC = 600;
 /** Options for {@linkcode RelayAuth}. */
 export interface RelayAuthOptions {
   /**
-   * The host (`name[:port]`) the client connected to, from the upgrade request's `Host` header:
-   * the answer's `relay` tag must name it, so an answer signed for another relay is refused.
+   * The town's relay URLs (roles/town/relay/relay_urls.ts): the answer's `relay` tag must name one of
+   * them, so an answer signed for another relay is refused (never the request's `Host` header,
+   * which a relay in the middle forges).
    */
-  host: string | undefined;
+  relayUrls: readonly string[];
   /** Kinds served only to their recipients. Default {@linkcode DEFAULT_PRIVATE_KINDS}. */
   privateKinds?: ReadonlySet<number>;
   /** Clock, ms (tests). */
@@ -43,7 +45,7 @@ export interface RelayAuthOptions {
  * ```ts
  * import { RelayAuth } from "./relay_auth.ts";
  *
- * const auth = new RelayAuth({ host: "town.example:7777", privateKinds: new Set([1059]) });
+ * const auth = new RelayAuth({ relayUrls: ["wss://town.example"], privateKinds: new Set([1059]) });
  * auth.challenge; // 32 hex, sent as ["AUTH", challenge] when the connection opens
  * auth.needsAuth([{ kinds: [1059], "#p": ["ab".repeat(32)] }]); // true until authenticated
  * ```
@@ -54,9 +56,11 @@ export class RelayAuth {
   readonly #o: RelayAuthOptions;
   readonly #private: ReadonlySet<number>;
   readonly #pubkeys = new Set<string>();
+  readonly #urls: ReadonlySet<string>;
 
   constructor(options: RelayAuthOptions) {
     this.#o = options;
+    this.#urls = new Set(options.relayUrls.flatMap((u) => relayUrlKey(u) ?? []));
     this.#private = options.privateKinds ?? new Set(DEFAULT_PRIVATE_KINDS);
   }
 
@@ -89,26 +93,14 @@ export class RelayAuth {
     }
     const tag = (name: string) => event.tags.find((t) => t[0] === name)?.[1];
     if (tag("challenge") !== this.challenge) return "invalid: not this connection's challenge";
-    if (!this.#namesThisTown(tag("relay"))) {
-      return `invalid: the relay tag does not name this town (${this.#o.host ?? "unknown host"})`;
+    const relay = tag("relay");
+    const key = relay === undefined ? undefined : relayUrlKey(relay);
+    if (key === undefined || !this.#urls.has(key)) {
+      // Not listed: on a wildcard host they are every address of the machine.
+      return "restricted: the relay tag does not name this town (its public relay URL)";
     }
     this.#pubkeys.add(event.pubkey);
     return undefined;
-  }
-
-  #namesThisTown(relay: string | undefined): boolean {
-    if (relay === undefined || this.#o.host === undefined) return false;
-    let url: URL;
-    try {
-      url = new URL(relay);
-    } catch {
-      return false;
-    }
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") return false;
-    const defaultPort = url.protocol === "wss:" ? "443" : "80";
-    const [host, port] = splitHost(this.#o.host.toLowerCase());
-    return url.hostname.toLowerCase() === host &&
-      (url.port || defaultPort) === (port ?? defaultPort);
   }
 
   /** Whether these filters name a private kind while the connection is not authenticated. */
@@ -121,6 +113,23 @@ export class RelayAuth {
     return filters.some((f) => f.kinds?.some((k) => this.#private.has(k)) ?? false);
   }
 
+  /**
+   * NIP-45 count of the public events matching `filters` (none names a private kind: refused
+   * before). A filter naming no kind matches private events too: they are counted apart, with
+   * the filter narrowed to the private kinds, and taken away. Counted second, a private event
+   * stored between the two counts is taken away without having been counted (one less), never
+   * counted without being taken away.
+   */
+  async countPublic(
+    filters: readonly NostrFilter[],
+    count: (filters: readonly NostrFilter[]) => Promise<number>,
+  ): Promise<number> {
+    const all = await count(filters);
+    const kinds = [...this.#private];
+    const unnamed = filters.filter((f) => f.kinds === undefined).map((f) => ({ ...f, kinds }));
+    return unnamed.length === 0 ? all : Math.max(0, all - await count(unnamed));
+  }
+
   /** Whether events of this kind are private (each then checked with {@linkcode mayRead}). */
   isPrivate(kind: number): boolean {
     return this.#private.has(kind);
@@ -131,12 +140,4 @@ export class RelayAuth {
     if (this.#pubkeys.has(event.pubkey)) return true;
     return event.tags.some((t) => t[0] === "p" && this.#pubkeys.has(t[1]));
   }
-}
-
-/** `name:port`, `[v6]:port` or a bare name into its name and port. */
-function splitHost(host: string): [string, string | undefined] {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
-  if (v6) return [`[${v6[1]}]`, v6[2]];
-  const i = host.lastIndexOf(":");
-  return i < 0 ? [host, undefined] : [host.slice(0, i), host.slice(i + 1)];
 }
