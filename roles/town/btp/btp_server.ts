@@ -11,10 +11,12 @@
  * connection is closed at once and the address is refused (HTTP 429 before the upgrade) for
  * `authBlockMs`, but for one try every `authTrialMs`; and in total: past
  * `authFailuresPerMinuteTotal`, addresses that never authenticated are refused until it refills
- * (auth_failure_throttle.ts). On a shared store each upgrade first reserves the failure it may
- * cost in the database (roles/town/shared_auth_failures.ts), so the town's limits hold across
- * its processes however many guesses arrive at once. Open connections are capped per address and
- * in total (HTTP 503).
+ * (auth_failure_throttle.ts). Each upgrade, a blocked address's trial included, first reserves
+ * the failure it may cost against the per-address and total limits
+ * (roles/town/shared_auth_failures.ts): on a shared store in the database, so the town's limits
+ * hold across its processes, otherwise in this process's memory (memory_rate_buckets.ts), so
+ * however many guesses arrive at once, and whichever addresses they come from, no more are read
+ * than the limits allow. Open connections are capped per address and in total (HTTP 503).
  * A plain HTTP request (not an upgrade) is answered 400.
  *
  * A peer that does not read what the town sends it is read no more once that is over the
@@ -43,7 +45,12 @@ import {
 } from "./btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "../channels/channel_cosign_desk.ts";
 import { AuthFailureThrottle } from "../auth_failure_throttle.ts";
-import type { AuthFailureReservation, SharedAuthFailures } from "../shared_auth_failures.ts";
+import {
+  type AuthFailureReservation,
+  type SharedAuthFailures,
+  sharedAuthFailures,
+} from "../shared_auth_failures.ts";
+import { MemoryRateBuckets } from "../memory_rate_buckets.ts";
 import { listenHttpFront } from "../../../transport/http_front.ts";
 import type { TlsKeyPair } from "../../../transport/tls_listener.ts";
 import type { SlowConsumerGuard } from "../../../transport/slow_consumer_guard.ts";
@@ -87,7 +94,9 @@ export interface BtpServerOptions {
    * Reserves each connection's auth failure town-wide before its auth is read (a town on
    * several processes: buckets in its database, roles/town/shared_auth_failures.ts): an
    * address over there is refused (HTTP 429) and blocked here too; the town's total over
-   * refuses it. A rejection (the database away) leaves the decision to this process.
+   * refuses it. A rejection (the database away) leaves the decision to this process. Default:
+   * the same reservations on buckets in this process's memory, at `authFailuresPerMinute` and
+   * `authFailuresPerMinuteTotal`.
    */
   sharedAuthFailures?: SharedAuthFailures;
   /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
@@ -210,6 +219,14 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     maxFailuresPerMinuteTotal: options.authFailuresPerMinuteTotal ?? 120,
     trialMs: options.authTrialMs,
   });
+  // Every guess is reserved before its auth is read, on one process as on several: checking
+  // the total only when a connection arrives let guesses opened at once, and every blocked
+  // address's trial, past it (docs/OPERATIONS.md "A town's limits").
+  const reservations = options.sharedAuthFailures ?? sharedAuthFailures({
+    buckets: new MemoryRateBuckets(),
+    perAddressPerMinute: options.authFailuresPerMinute ?? 5,
+    totalPerMinute: options.authFailuresPerMinuteTotal ?? 120,
+  });
   let authFailures = 0;
   let slowConsumerDisconnects = 0;
   // Packets being handled, the claim gate's work before and after the router included.
@@ -244,23 +261,19 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
     refuse(socket, bytes, blocked ? `${why}; too many failed auths, address refused` : why);
   };
 
-  /** The upgrade: on a shared store, the failure this connection may cost is reserved first. */
+  /** The upgrade: the failure this connection may cost is reserved first. */
   const upgrade = async (address: string) => {
-    let reserved: AuthFailureReservation | undefined;
-    if (options.sharedAuthFailures !== undefined) {
-      const r = await options.sharedAuthFailures.reserve(address, () => throttle.isKnown(address))
-        .catch(() => undefined);
-      if (r === "address") {
-        throttle.block(address);
-        return { status: 429, text: "too many failed BTP auths from this address" };
-      }
-      if (r === "busy") {
-        return { status: 429, text: "too many BTP auths in flight from this address; retry" };
-      }
-      if (r === "town") {
-        return { status: 429, text: "too many failed BTP auths on this town; retry later" };
-      }
-      reserved = r;
+    const reserved = await reservations.reserve(address, () => throttle.isKnown(address))
+      .catch(() => undefined);
+    if (reserved === "address") {
+      throttle.block(address);
+      return { status: 429, text: "too many failed BTP auths from this address" };
+    }
+    if (reserved === "busy") {
+      return { status: 429, text: "too many BTP auths in flight from this address; retry" };
+    }
+    if (reserved === "town") {
+      return { status: 429, text: "too many failed BTP auths on this town; retry later" };
     }
     return {
       maxMessageBytes: maxFrameBytes,
