@@ -15,6 +15,7 @@ import { loadNodeSigner } from "./node_identity.ts";
 import { type DirectMessages, readDirectMessages } from "../roles/direct_messages.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 interface DmReadOptions extends RequesterCliOptions {
   since?: string;
@@ -54,7 +55,7 @@ export function registerDmRead(dm: Command): void {
         const first = m.text.split("\n", 1)[0];
         console.log(
           `${m.id.slice(0, 12)}  ${isoOf(m.createdAt)}  from ${shortNpub(m.sender)}  ` +
-            (first.length > 60 ? `${first.slice(0, 60)}…` : first),
+            terminalText(first.length > 60 ? `${first.slice(0, 60)}…` : first),
         );
       }
       reportRefused(read);
@@ -90,7 +91,7 @@ export function registerDmRead(dm: Command): void {
     console.log(`time     ${isoOf(m.createdAt)}`);
     if (m.replyTo !== undefined) console.log(`reply to ${m.replyTo}`);
     console.log("");
-    console.log(m.text);
+    console.log(terminalText(m.text, { multiline: true }));
   });
 }
 
@@ -132,7 +133,7 @@ function sinceOf(text: string): number {
 
 function reportRefused(read: DirectMessages): void {
   for (const r of read.refused) {
-    console.error(`refused wrap ${r.id.slice(0, 12)}: ${r.detail}`);
+    console.error(`refused wrap ${r.id.slice(0, 12)}: ${terminalText(r.detail)}`);
   }
 }
 

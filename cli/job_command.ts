@@ -68,6 +68,7 @@ import {
   type RequesterCliOptions,
   withRepo,
 } from "./job_read_command.ts";
+import { terminalText } from "./terminal_text.ts";
 
 // Where the requester's users (requester_command.ts) have always found it.
 export { asCliError };
@@ -440,7 +441,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     };
     let jobId: string | undefined;
     const onLine = async (line: Record<string, unknown>) => {
-      if (line.type === "log") console.error(line.line);
+      if (line.type === "log") console.error(terminalText(String(line.line)));
       else if (line.type === "transfer") {
         const name = String(line.name);
         if (!transfers.has(name)) {
@@ -593,7 +594,8 @@ function progressPrinter(json: boolean): (p: JobProgress) => void {
   const ends: readonly string[] = TERMINAL_JOB_STATUSES;
   return json ? (p) => printJsonLine("progress", { ...progressLine(p) }) : (p) => {
     if (ends.includes(p.status)) return;
-    console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`);
+    const detail = p.detail ? `  ${terminalText(p.detail)}` : "";
+    console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${detail}`);
   };
 }
 
@@ -713,11 +715,13 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
       const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
       printJsonLine("result", { ...report, saved, ...raw });
     } else {
-      console.log(result.content);
+      console.log(terminalText(result.content, { multiline: true }));
       for (const b of blobs) {
         const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
         console.error(
-          `  blob ${b.name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`,
+          `  blob ${terminalText(b.name)}: ${b.size} bytes, sha256 ${
+            b.sha256.slice(0, 12)
+          }, ${where}`,
         );
       }
       for (const s of saved) {

@@ -45,6 +45,7 @@ import { jobLineFields, jobVerdict } from "./job_line.ts";
 import type { JobVerdict } from "../protocol/job_verdict.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { lazyImport } from "./lazy_import.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
@@ -227,10 +228,12 @@ export async function printOutcome(
     printJsonLine("result", o.network === undefined ? report : { ...report, network: o.network });
   } else {
     for (const link of chain) {
-      console.error(`job ${link.id} ${link.status}${link.error ? `: ${link.error}` : ""}`);
+      console.error(
+        `job ${link.id} ${link.status}${link.error ? `: ${terminalText(link.error)}` : ""}`,
+      );
     }
     const result = await readStoredResult(stateDir, last.id);
-    if (result !== undefined) console.log(result.content);
+    if (result !== undefined) console.log(terminalText(result.content, { multiline: true }));
     if (report.verdict !== null) {
       const status = (report.report as { status: string }).status;
       console.error(`verdict: ${report.verdict} (report status ${status})`);
@@ -479,11 +482,11 @@ export function printRecord(
   }
   console.log(`job      ${r.id}`);
   console.log(`kind     ${jobKindLabel(r.kind)}`);
-  console.log(`status   ${r.status}${r.error ? ` (${r.error})` : ""}`);
+  console.log(`status   ${r.status}${r.error ? ` (${terminalText(r.error)})` : ""}`);
   if (verdict !== undefined) console.log(`verdict  ${verdict}`);
   if (r.skill !== NO_CALLBACK) console.log(`callback ${r.skill}`);
   if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
-  if (r.provider) console.log(`provider ${r.provider}`);
+  if (r.provider) console.log(`provider ${terminalText(r.provider)}`);
   if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
   for (const p of r.payments) {

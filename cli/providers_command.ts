@@ -21,6 +21,7 @@ import {
   townReadTarget,
 } from "./town_read.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Options of `turnpike providers`. */
 interface ProvidersFlags extends TownReadFlags {
@@ -106,9 +107,9 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
   for (const p of providers) {
     for (const s of p.skills) {
       rows.push([
-        p.name,
+        terminalText(p.name),
         p.pubkey.slice(0, 12),
-        s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
+        terminalText(s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name),
         s.kinds.join(" "),
         priceText(s.price, p),
         p.online ? "yes" : "no",

@@ -26,7 +26,7 @@ import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
 import { serveResilient } from "./resilient_http_server.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
 import { readProxyHeaderInTime } from "./proxy_protocol.ts";
-import { ReloadableTlsListener, type TlsKeyPair } from "./tls_listener.ts";
+import { ReloadableTlsListener, type SecuredConnection, type TlsKeyPair } from "./tls_listener.ts";
 
 /** How an accepted WebSocket is served. */
 export interface WebSocketRoute {
@@ -170,6 +170,8 @@ export interface HttpFront {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** A connection to speak HTTP on (over TLS on a TLS port) and what closes all of it. */
+type Session = Omit<SecuredConnection, "conn"> & { conn: Deno.Conn };
 /** An open WebSocket registered for eviction. */
 interface OpenSocket {
   address: string;
@@ -218,6 +220,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export function listenHttpFront(options: HttpFrontOptions): HttpFront {
+<<<<<<< HEAD
   const { hostname = "0.0.0.0", port = 0, tls, path } = options;
   const listener: Deno.Listener | ReloadableTlsListener = path !== undefined
     ? Deno.listen({ transport: "unix", path })
@@ -225,6 +228,18 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
     : new ReloadableTlsListener({ hostname, port, keyPair: tls, shared: options.reusePort });
   const readRefusedFirst = path === undefined;
+=======
+  const { hostname, port, tls } = options;
+  const listener: Deno.TcpListener | ReloadableTlsListener = tls === undefined
+    ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
+    : new ReloadableTlsListener({
+      hostname,
+      port,
+      keyPair: tls,
+      shared: options.reusePort,
+      log: options.log,
+    });
+>>>>>>> wt-tls
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,
@@ -242,7 +257,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const operatorPaths = new Set(options.operatorPaths ?? []);
   let passing = 0;
   /** Refused connections the lane is reading a head from, oldest first. */
-  const laneWaiting = new Set<Deno.Conn>();
+  const laneWaiting = new Set<Session>();
   let laneServing = 0;
   const stats = {
     addressesRefusedTotal: 0,
@@ -255,6 +270,21 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
   const ownHost = path === undefined ? hostHeaderValue(listener.addr as Deno.NetAddr) : "localhost";
   let closed = false;
+
+  /** TLS for an accepted connection that passed the caps (none on a plain port). */
+  const secure = async (raw: Deno.TcpConn): Promise<Session> =>
+    listener instanceof ReloadableTlsListener
+      ? await listener.secure(raw)
+      : { conn: raw, close: () => closeQuietly(raw) };
+
+  /**
+   * Answers a refused connection and closes it; on a TLS port it is closed without an answer:
+   * the answer would need a handshake, two more descriptors and the CPU a flood wants spent.
+   */
+  const refuseRaw = async (raw: Deno.TcpConn, status: number, text: string): Promise<void> => {
+    if (listener instanceof ReloadableTlsListener) return closeQuietly(raw);
+    await answerAndClose(raw, status, text);
+  };
 
   /**
    * Closes the oldest idle WebSocket in the refusal's scope, or else the one quiet the longest
@@ -352,51 +382,70 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
    * When every slot is reading a head, the oldest reader is dropped for the newcomer: a probe
    * sends its request at once, so connections that send nothing cannot keep it out.
    */
-  const refuseUnlessOperator = async (conn: Deno.Conn, text: string): Promise<void> => {
+  const refuseUnlessOperator = async (raw: Deno.TcpConn, text: string): Promise<void> => {
     if (inner === undefined || operatorPaths.size === 0 || laneServing >= OPERATOR_LANE_SLOTS) {
+<<<<<<< HEAD
       return await answerAndClose(conn, 503, text, readRefusedFirst);
+=======
+      return await refuseRaw(raw, 503, text);
+>>>>>>> wt-tls
     }
     if (laneWaiting.size >= OPERATOR_LANE_SLOTS) {
       const oldest = laneWaiting.values().next().value!;
       laneWaiting.delete(oldest);
-      closeQuietly(oldest);
+      oldest.close();
     }
-    laneWaiting.add(conn);
+    let session: Session;
+    try {
+      session = await secure(raw);
+    } catch {
+      return;
+    }
+    laneWaiting.add(session);
     let head: HttpHead | HttpHeadError;
     try {
-      head = await readHeadInTime(conn, {
+      head = await readHeadInTime(session, {
         headTimeoutMs: REFUSAL_READ_MS,
         maxHeadBytes: OPERATOR_HEAD_BYTES,
       });
     } finally {
-      laneWaiting.delete(conn);
+      laneWaiting.delete(session);
     }
-    if (head instanceof HttpHeadError) return closeQuietly(conn);
-    if (!isOperator(head)) return await answerAndClose(conn, 503, text, false);
-    laneServing++;
-    stats.operatorLaneServedTotal++;
     try {
-      await passThrough(conn, head, inner.path, idle, ownHost);
+      if (head instanceof HttpHeadError) return;
+      if (!isOperator(head)) return await answerAndClose(session.conn, 503, text, false);
+      laneServing++;
+      stats.operatorLaneServedTotal++;
+      try {
+        await passThrough(session.conn, head, inner.path, idle, ownHost);
+      } finally {
+        laneServing--;
+      }
     } finally {
-      laneServing--;
+      session.close();
     }
   };
 
   const proxies = new Set(options.trustedProxies ?? []);
-  const handle = async (conn: Deno.Conn) => {
-    let address = "hostname" in conn.remoteAddr ? conn.remoteAddr.hostname : "unknown";
+  const handle = async (raw: Deno.TcpConn) => {
+    let address = raw.remoteAddr.hostname;
     if (proxies.has(address)) {
-      const client = await readProxyHeaderInTime(conn, options.headTimeoutMs);
+      // The PROXY header comes before TLS, as a proxy that passes TLS through sends it.
+      const client = await readProxyHeaderInTime(raw, options.headTimeoutMs);
       if (client instanceof Error) {
         stats.handshakesFailedTotal++;
-        return closeQuietly(conn);
+        return closeQuietly(raw);
       }
       address = client ?? address; // none named: the proxy's own health check
     }
     const refusal = options.refuse?.(address);
     if (refusal !== undefined) {
       stats.addressesRefusedTotal++;
+<<<<<<< HEAD
       return await answerAndClose(conn, 429, refusal, readRefusedFirst);
+=======
+      return await refuseRaw(raw, 429, refusal);
+>>>>>>> wt-tls
     }
     let release: (() => void) | ConnectionRefusal = gate.open(address);
     if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
@@ -422,17 +471,23 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
         : release === "prefix"
         ? `too many connections from this network (max ${options.maxConnectionsPerPrefix})`
         : `too many connections from this address (max ${options.maxConnectionsPerAddress})`;
-      return await refuseUnlessOperator(conn, text);
+      return await refuseUnlessOperator(raw, text);
     }
+    let session: Session | undefined;
     try {
-      const head = await readHeadInTime(conn, options);
+      // TLS starts only now, past the caps; the head deadline covers its handshake too.
+      session = await secure(raw);
+      const head = await readHeadInTime(session, options);
       if (head instanceof HttpHeadError) {
         stats.handshakesFailedTotal++;
-        if (head.status !== 408) await answerAndClose(conn, head.status, head.message, false);
-        return closeQuietly(conn);
+        if (head.status !== 408) {
+          await answerAndClose(session.conn, head.status, head.message, false);
+        }
+        return;
       }
-      await route(conn, head, address, release);
+      await route(session.conn, head, address, release);
     } finally {
+      session?.close();
       release();
     }
   };
@@ -440,7 +495,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   let acceptedInARow = 0;
   const acceptLoop = async () => {
     while (!closed) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (err) {
@@ -497,18 +552,21 @@ function operatorPath(head: HttpHead): string | undefined {
   return target?.split("?")[0];
 }
 
-/** The head, or why there is none (408 when the deadline closed the connection). */
+/**
+ * The head, or why there is none (408 when the deadline closed the connection: the whole
+ * session, so a TLS handshake never finished frees its socket too).
+ */
 async function readHeadInTime(
-  conn: Deno.Conn,
+  session: Session,
   options: Pick<HttpFrontOptions, "headTimeoutMs" | "maxHeadBytes">,
 ): Promise<HttpHead | HttpHeadError> {
   let late = false;
   const timer = setTimeout(() => {
     late = true;
-    closeQuietly(conn);
+    session.close();
   }, options.headTimeoutMs);
   try {
-    return await readHttpHead(conn, { maxBytes: options.maxHeadBytes });
+    return await readHttpHead(session.conn, { maxBytes: options.maxHeadBytes });
   } catch (err) {
     if (late) return new HttpHeadError("request head not received in time", 408);
     return err instanceof HttpHeadError ? err : new HttpHeadError(String(err), 408);

@@ -67,17 +67,18 @@ async function certificates() {
 /** Echoes what each accepted connection sends. */
 async function echo(listener: ReloadableTlsListener): Promise<void> {
   for (;;) {
-    let conn: Deno.TlsConn;
+    let raw: Deno.TcpConn;
     try {
-      conn = await listener.accept();
+      raw = await listener.accept();
     } catch {
       return;
     }
     (async () => {
+      const { conn, close } = await listener.secure(raw);
       const buf = new Uint8Array(256);
       for (;;) {
         const n = await conn.read(buf).catch(() => null);
-        if (n === null) return conn.close();
+        if (n === null) return close();
         await conn.write(buf.subarray(0, n));
       }
     })();
