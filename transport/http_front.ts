@@ -220,17 +220,10 @@ const encoder = new TextEncoder();
  * ```
  */
 export function listenHttpFront(options: HttpFrontOptions): HttpFront {
-<<<<<<< HEAD
   const { hostname = "0.0.0.0", port = 0, tls, path } = options;
   const listener: Deno.Listener | ReloadableTlsListener = path !== undefined
     ? Deno.listen({ transport: "unix", path })
     : tls === undefined
-    ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
-    : new ReloadableTlsListener({ hostname, port, keyPair: tls, shared: options.reusePort });
-  const readRefusedFirst = path === undefined;
-=======
-  const { hostname, port, tls } = options;
-  const listener: Deno.TcpListener | ReloadableTlsListener = tls === undefined
     ? Deno.listen({ hostname, port, ...(options.reusePort ? { reusePort: true } : {}) })
     : new ReloadableTlsListener({
       hostname,
@@ -239,7 +232,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       shared: options.reusePort,
       log: options.log,
     });
->>>>>>> wt-tls
+  const readRefusedFirst = path === undefined;
   const gate = new ConnectionGate({
     maxPerAddress: options.maxConnectionsPerAddress,
     maxPerPrefix: options.maxConnectionsPerPrefix,
@@ -272,18 +265,18 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   let closed = false;
 
   /** TLS for an accepted connection that passed the caps (none on a plain port). */
-  const secure = async (raw: Deno.TcpConn): Promise<Session> =>
+  const secure = async (raw: Deno.Conn): Promise<Session> =>
     listener instanceof ReloadableTlsListener
-      ? await listener.secure(raw)
+      ? await listener.secure(raw as Deno.TcpConn)
       : { conn: raw, close: () => closeQuietly(raw) };
 
   /**
    * Answers a refused connection and closes it; on a TLS port it is closed without an answer:
    * the answer would need a handshake, two more descriptors and the CPU a flood wants spent.
    */
-  const refuseRaw = async (raw: Deno.TcpConn, status: number, text: string): Promise<void> => {
+  const refuseRaw = async (raw: Deno.Conn, status: number, text: string): Promise<void> => {
     if (listener instanceof ReloadableTlsListener) return closeQuietly(raw);
-    await answerAndClose(raw, status, text);
+    await answerAndClose(raw, status, text, readRefusedFirst);
   };
 
   /**
@@ -382,13 +375,9 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
    * When every slot is reading a head, the oldest reader is dropped for the newcomer: a probe
    * sends its request at once, so connections that send nothing cannot keep it out.
    */
-  const refuseUnlessOperator = async (raw: Deno.TcpConn, text: string): Promise<void> => {
+  const refuseUnlessOperator = async (raw: Deno.Conn, text: string): Promise<void> => {
     if (inner === undefined || operatorPaths.size === 0 || laneServing >= OPERATOR_LANE_SLOTS) {
-<<<<<<< HEAD
-      return await answerAndClose(conn, 503, text, readRefusedFirst);
-=======
       return await refuseRaw(raw, 503, text);
->>>>>>> wt-tls
     }
     if (laneWaiting.size >= OPERATOR_LANE_SLOTS) {
       const oldest = laneWaiting.values().next().value!;
@@ -427,8 +416,8 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   };
 
   const proxies = new Set(options.trustedProxies ?? []);
-  const handle = async (raw: Deno.TcpConn) => {
-    let address = raw.remoteAddr.hostname;
+  const handle = async (raw: Deno.Conn) => {
+    let address = "hostname" in raw.remoteAddr ? raw.remoteAddr.hostname : "unknown";
     if (proxies.has(address)) {
       // The PROXY header comes before TLS, as a proxy that passes TLS through sends it.
       const client = await readProxyHeaderInTime(raw, options.headTimeoutMs);
@@ -441,11 +430,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     const refusal = options.refuse?.(address);
     if (refusal !== undefined) {
       stats.addressesRefusedTotal++;
-<<<<<<< HEAD
-      return await answerAndClose(conn, 429, refusal, readRefusedFirst);
-=======
       return await refuseRaw(raw, 429, refusal);
->>>>>>> wt-tls
     }
     let release: (() => void) | ConnectionRefusal = gate.open(address);
     if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
@@ -495,7 +480,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   let acceptedInARow = 0;
   const acceptLoop = async () => {
     while (!closed) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (err) {
