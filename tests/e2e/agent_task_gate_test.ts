@@ -7,7 +7,8 @@
  * A failed gate whose delivery is paid is `done` with the verdict `failed` wherever the CLI shows
  * it, and exits 3; its logs open with the delivery's key. A gate that prints the agent's diff and
  * fails, declined (`--decline-failed`): the requester paid the deposit only, and nothing of what
- * the gate printed reached its profile or its CLI's output.
+ * the gate printed reached its profile or its CLI's output. A result over its inline budget is
+ * refused, never published as a blob in the clear.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
@@ -19,7 +20,7 @@ const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** What `gzip | base64` output starts with (the gzip magic and method, base64): the leak's mark. */
 const GZIP_BASE64 = "H4sI";
 
-Deno.test("agent-task: a failed gate paid for shows verdict failed in its result, status and list and exits 3, its logs opened; declined, nothing the gate printed reaches the requester", async () => {
+Deno.test("agent-task: a failed gate paid for shows verdict failed in its result, status and list and exits 3, its logs opened; declined, nothing the gate printed reaches the requester; a result over its budget is refused", async () => {
   const skills = await agentSkillsDir({
     // Commits a change that does not fix add: `sh test.sh` fails.
     "broken.sh": [
@@ -144,6 +145,19 @@ Deno.test("agent-task: a failed gate paid for shows verdict failed in its result
       assert(!text.includes(GZIP_BASE64), `the gate's output reached the requester: ${text}`);
     }
     assert(!(await allText(state)).includes("looked at it"), "the agent's diff is in the profile");
+
+    // 3. A gate command that makes the result JSON (which echoes it) larger than the skill's
+    // 16 KiB inline budget: 2,700 control characters, six bytes each escaped. Refused at once,
+    // the deposit only, never a public `result` blob with the bundle's key in the clear (before,
+    // the provider could publish neither, and the job waited for its timeout).
+    const long = await submit(`exit 1 # ${"\u0001".repeat(2700)}`, "--decline-failed");
+    const over = long.lines.find((l) => l.type === "result")!;
+    assertEquals(over.status, "error", JSON.stringify(over));
+    assertStringIncludes(String(over.error), "-byte budget for an encrypted job");
+    assertEquals((over.receipts as unknown[]).length, 1, JSON.stringify(over.receipts));
+    for (const text of [long.stdout, long.stderr, await allText(state)]) {
+      assert(!text.includes('"key":"'), "the result's key reached the requester unpaid");
+    }
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
