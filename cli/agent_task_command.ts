@@ -21,7 +21,8 @@ import {
   parseAgentTask,
 } from "../roles/agent_work/agent_task.ts";
 import { applyResultBundle } from "../roles/agent_work/result_apply.ts";
-import { openDeliveryKey } from "../protocol/delivery_key.ts";
+import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
+import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { downloadBlob } from "../transport/blossom_client.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
@@ -246,7 +247,7 @@ export async function applyAgentResult(
       tip: applied.tip,
       commits: applied.commits,
       diffstat: applied.diffstat,
-      verdict: report.verdict,
+      verdict: verdictOf(report) ?? null,
       ...(transcript === undefined ? {} : { transcript }),
     };
   } finally {
@@ -270,11 +271,7 @@ async function releasedKey(
       fields: { reason: "not-agent-result" },
     });
   }
-  for (const p of record.payments.filter((p) => p.fulfillment !== undefined)) {
-    const key = await openDeliveryKey(sealedKey, hexToBytes(p.fulfillment!)).catch(() => {});
-    if (key !== undefined) return key;
-  }
-  return undefined;
+  return await releasedDeliveryKey(sealedKey, record.payments.flatMap((p) => p.fulfillment ?? []));
 }
 
 /** The transcript blob fetched, opened, and written to the profile; its path. */

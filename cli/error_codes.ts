@@ -104,8 +104,8 @@ export const ERROR_CODES = {
   },
   "verdict-failed": {
     exit: ExitCode.Verdict,
-    when: "the job is `done` but its report says the work failed (ci-run tests failed, " +
-      "docker-build did not build or its tests failed); `--ignore-verdict` exits 0",
+    when: "the job is `done` but its report says the work failed (ci-run tests or agent-task " +
+      "gate failed, docker-build did not build or test); `--ignore-verdict` exits 0",
   },
   // `skill test`: the skill's outcome, as a provider's job would get it (docs/SKILLS.md).
   "timeout": { exit: ExitCode.Failure, when: "`skill test`: the skill ran past its timeout" },

@@ -42,7 +42,7 @@ import { readStoredResult } from "../state/stored_result.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
 import { jobLineFields, jobVerdict } from "./job_line.ts";
-import type { JobVerdict } from "../protocol/job_verdict.ts";
+import { type JobVerdict, verdictSource } from "../protocol/job_verdict.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { terminalText } from "./terminal_text.ts";
@@ -235,8 +235,7 @@ export async function printOutcome(
     const result = await readStoredResult(stateDir, last.id);
     if (result !== undefined) console.log(terminalText(result.content, { multiline: true }));
     if (report.verdict !== null) {
-      const status = (report.report as { status: string }).status;
-      console.error(`verdict: ${report.verdict} (report status ${status})`);
+      console.error(`verdict: ${report.verdict} (${verdictSource(report.report)})`);
     }
   }
   if (last.status !== "done" || chain.length < (o.links ?? 1)) {
@@ -253,7 +252,7 @@ export async function printOutcome(
   }
   if (report.verdict === "failed" && !o.ignoreVerdict) {
     throw new CliError(`job ${last.id} is done but its report says the work failed`, {
-      context: `report status ${(report.report as { status: string }).status}`,
+      context: verdictSource(report.report),
       code: "verdict-failed",
       exitCode: ExitCode.Verdict,
       printed: o.json,

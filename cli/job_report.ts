@@ -21,6 +21,9 @@ import type { RequesterJobRecord } from "../state/job_record.ts";
 import type { AgentSpend } from "../protocol/agent_spend.ts";
 import { categoryOf, type PaymentEntry } from "../state/payment_log.ts";
 import { summarizePayments } from "../state/payment_summary.ts";
+import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
+import { openResultLogs } from "../roles/agent_work/result_logs.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
 
 /** A progress line of the NDJSON stream. */
 export interface JobProgressLine {
@@ -130,7 +133,7 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
     sha256: b.sha256,
     url: b.url,
   }));
-  const report = parseReport(stored?.content);
+  const report = await withReleasedLogs(parseReport(stored?.content), last);
   return {
     type: "result",
     job: last.id,
@@ -154,6 +157,26 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
     artifacts,
     ...(stored ? { resultEvent: stored.event.id } : {}),
   };
+}
+
+/**
+ * An agent-task's report with its logs opened when the delivery's payment released the key
+ * (roles/agent_work/result_logs.ts); any other report, or one whose delivery is not paid,
+ * unchanged: before paying, its requester reads no log.
+ */
+async function withReleasedLogs(report: unknown, record: RequesterJobRecord): Promise<unknown> {
+  if (report === null || typeof report !== "object" || Array.isArray(report)) return report;
+  const { sealedKey } = report as { sealedKey?: unknown };
+  if (typeof sealedKey !== "string") return report;
+  const key = await releasedDeliveryKey(
+    sealedKey,
+    record.payments.flatMap((p) => p.fulfillment ?? []),
+  );
+  if (key === undefined) return report;
+  return await openResultLogs(
+    report as Record<string, unknown>,
+    hexToBytes(key) as Uint8Array<ArrayBuffer>,
+  ).catch(() => report);
 }
 
 /**

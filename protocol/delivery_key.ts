@@ -95,6 +95,31 @@ export async function openDeliveryKey(sealedHex: string, fulfillment: Uint8Array
 }
 
 /**
+ * The result key a sealed key holds, opened with the first of `fulfillments` (hex, a job's paid
+ * invoices') that opens it: the delivery's; undefined while none does (the delivery not paid).
+ *
+ * @example
+ * ```ts
+ * import { releasedDeliveryKey, sealDeliveryKey } from "./delivery_key.ts";
+ *
+ * const deposit = "01".repeat(32), delivery = "02".repeat(32);
+ * const sealed = await sealDeliveryKey("44".repeat(32), new Uint8Array(32).fill(2));
+ * await releasedDeliveryKey(sealed, [deposit]); // undefined
+ * await releasedDeliveryKey(sealed, [deposit, delivery]); // "44...44"
+ * ```
+ */
+export async function releasedDeliveryKey(
+  sealedHex: string,
+  fulfillments: readonly string[],
+): Promise<string | undefined> {
+  for (const fulfillment of fulfillments) {
+    const key = await openDeliveryKey(sealedHex, hexToBytes(fulfillment)).catch(() => undefined);
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}
+
+/**
  * The content a provider publishes for a result paid on delivery: a JSON object's `key`
  * member (64 hex) replaced by `sealedKey`; any other content unchanged.
  *

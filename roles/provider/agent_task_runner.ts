@@ -24,6 +24,8 @@
  * the base its one prerequisite, its tip a descendant of the base), sealed, and left as an output
  * blob beside the agent's transcript (its log, at most {@linkcode TRANSCRIPT_MAX_BYTES}, sealed
  * with the key derived from the bundle's); the rest of what the job left in `out/` is removed.
+ * The result's content carries the agent's and the gate's log tails sealed the same way
+ * (roles/agent_work/result_logs.ts): the requester reads them once it paid the delivery.
  * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
  * (roles/provider/spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
@@ -38,6 +40,7 @@ import { blobInputsOf } from "../../protocol/job_blobs.ts";
 import { derivedBlobKey, openBlob, sealBlob } from "../agent_work/sealed_blob.ts";
 import { worktreeFromBundle } from "../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../agent_work/result_apply.ts";
+import { sealResultLogs } from "../agent_work/result_logs.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
@@ -377,11 +380,14 @@ async function deliver(
   const transcriptKey = await derivedBlobKey(key, TRANSCRIPT_KEY_LABEL);
   const sealedLog = (await sealBlob(transcript.bytes, transcriptKey)).sealed;
   await Deno.writeFile(`${out}/${SEALED_TRANSCRIPT_NAME}`, sealedLog, { mode: 0o600 });
+  // The logs open with the delivery's key only: the gate is the requester's command, and its
+  // output could carry the work itself (roles/agent_work/result_logs.ts).
+  const logs = await sealResultLogs(key, { agent: agentLog, gate: gateLog });
   const spend = gateway.spend;
   const result = {
     verdict: report.gateExit === 0 ? "pass" : "fail",
-    agent: { preset: r.preset.name, exitCode: report.agentExit, logTail: agentLog },
-    gate: { command: r.accept, exitCode: report.gateExit, logTail: gateLog },
+    agent: { preset: r.preset.name, exitCode: report.agentExit, logTailSealed: logs.agent },
+    gate: { command: r.accept, exitCode: report.gateExit, logTailSealed: logs.gate },
     base: checked.base,
     tip: checked.tip,
     commits: checked.commits,

@@ -191,6 +191,9 @@ async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRun
       const kept = await keepJobOutputs({
         // An encrypted job's blobs would be public; agent-task's one output is sealed already.
         blobs: !o.encrypted || manifest.runner === "agent",
+        // Its stdout is the result in the clear (an agent-task's: the bundle's key): never a
+        // public blob, refused when over its inline budget.
+        resultBlob: !o.encrypted,
         outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
         keepDir: o.resultsDir,
         stdout: outcome.stdout,

@@ -36,6 +36,12 @@ export interface KeepOutputsOptions {
    * `inlineBytes` is refused ({@linkcode ResultTooLargeError}) instead of published in the clear.
    */
   blobs?: boolean;
+  /**
+   * Whether a stdout over `inlineBytes` may go as the public `result` blob (default: `blobs`).
+   * False for every encrypted job, even one whose files are ciphertext and go as blobs (an
+   * agent-task's): its stdout is the result's content in the clear, which the event encrypts.
+   */
+  resultBlob?: boolean;
 }
 
 /** An encrypted job's result is larger than its inline budget (it cannot go as a blob). */
@@ -109,7 +115,7 @@ export async function keepJobOutputs(o: KeepOutputsOptions): Promise<KeptOutputs
   }
   if (o.stdout.byteLength <= inlineLimit) {
     kept.inline = new TextDecoder().decode(o.stdout);
-  } else if (!blobs) {
+  } else if (!(o.resultBlob ?? blobs)) {
     throw new ResultTooLargeError(
       `the result is ${o.stdout.byteLength} bytes, over the skill's ${inlineLimit}-byte budget ` +
         "for an encrypted job (blobs would be public)",

@@ -261,7 +261,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const applied = await alice("job", "results", id, "--apply");
     assertEquals(applied.code, 0, applied.stderr);
     const line = applied.lines[0];
-    assertEquals([line.type, line.created, line.verdict], ["applied", true, "pass"]);
+    assertEquals([line.type, line.created, line.verdict], ["applied", true, "passed"]);
     assertEquals(line.base, base);
     assertEquals(line.branch, `turnpike/${id.slice(0, 12)}`);
     // The agent's transcript, opened with the delivery's key, in the profile.
@@ -704,7 +704,7 @@ Deno.test("agent-task in the rootless sandbox: the agent's commits come back and
     assertEquals(done.code, 0, done.stderr + done.stdout);
     const id = String(done.lines.find((l) => l.type === "result")!.job);
     const applied = await alice("job", "results", id, "--apply");
-    assertEquals([applied.code, applied.lines[0].verdict], [0, "pass"], applied.stderr);
+    assertEquals([applied.code, applied.lines[0].verdict], [0, "passed"], applied.stderr);
     await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(applied.lines[0].branch));
     const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
       .output();

@@ -36,7 +36,7 @@ function preset(skills: string, name: string): AgentPreset {
   };
 }
 
-Deno.test("gastown: a slung bead worked by a remote polecat comes back on the polecat's branch, then gt done; a failed gate ends without gt done", async () => {
+Deno.test("gastown: a slung bead worked by a remote polecat comes back on the polecat's branch, then gt done; a failed gate, declined or kept, ends without gt done", async () => {
   const skills = await agentSkillsDir({
     "fix.sh": [
       "set -e",
@@ -63,7 +63,7 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     const base = await rig.commit("the sample", files);
     const beads = `${net.root}/beads`;
     await Deno.mkdir(beads);
-    for (const id of ["gt-1", "gt-2"]) {
+    for (const id of ["gt-1", "gt-2", "gt-3"]) {
       await Deno.writeTextFile(
         `${beads}/${id}.json`,
         JSON.stringify({
@@ -98,8 +98,8 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     const doneLog = async () =>
       (await Deno.readTextFile(`${gtHome}/done.log`).catch(() => "")).split("\n")
         .filter((l) => l !== "");
-    const agentCommand = (agent: string) =>
-      `${POLECAT} --agent ${agent} --accept "sh test.sh" --bid 1000000 ` +
+    const agentCommand = (agent: string, more = "") =>
+      `${POLECAT} --agent ${agent} --accept "sh test.sh" --bid 1000000 ${more}` +
       `--provider ${net.providerPubkey} --timeout 240 --profile alice ` +
       `--passphrase-file ${home}/pw`;
 
@@ -129,6 +129,23 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     assertStringIncludes(failed.stderr, "Error: job ");
     assertStringIncludes(failed.stderr, "declined: the result's verdict is fail");
     assertEquals(await rig.git("rev-parse", "polecat/p2/gt-2"), base);
+    assertEquals((await doneLog()).length, 1);
+
+    // 2b. A failed gate kept (--keep-failed): its delivery paid and the work on the polecat's
+    // branch, but the polecat fails as for any failure: exit 1, no gt done (no COMPLETED).
+    await run("gt", [
+      "config",
+      "agent",
+      "set",
+      "turnpike-kept",
+      agentCommand("broken", "--keep-failed "),
+    ]);
+    const kept = await run("gt", ["sling", "gt-3", "myrig", "--agent", "turnpike-kept"]);
+    assertEquals(kept.code, 1, kept.stderr);
+    assertStringIncludes(kept.stderr, "its gate failed (exit 1)");
+    const keptTip = await rig.git("rev-parse", "polecat/p3/gt-3");
+    assertEquals(await rig.git("rev-parse", `${keptTip}~1`), base);
+    assertEquals(await rig.git("log", "-1", "--format=%s", keptTip), "add: a comment");
     assertEquals((await doneLog()).length, 1);
 
     // 3. A polecat with nothing on its hook: exit 1 before any job, no gt done.
