@@ -20,7 +20,7 @@ import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts"
 import { readStoredResult } from "../state/stored_result.ts";
 import { openPaymentLog } from "../state/payment_log.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
-import { buildResultReport, costsOf, parseReport, progressLine } from "./job_report.ts";
+import { buildResultReport, costsOf, parseReport } from "./job_report.ts";
 import {
   fetchProviderDirectory,
   kindOfSkill,
@@ -68,6 +68,7 @@ import {
   type RequesterCliOptions,
   withRepo,
 } from "./job_read_command.ts";
+import { printWaiting, progressPrinter } from "./job_progress_print.ts";
 import { terminalText } from "./terminal_text.ts";
 
 // Where the requester's users (requester_command.ts) have always found it.
@@ -587,32 +588,6 @@ function precheck(
 }
 
 /**
- * Progress lines: NDJSON on stdout in json mode, else human lines on stderr. A job's end is left
- * to `follow`, which prints it once with its error (text mode said "done" twice).
- */
-function progressPrinter(json: boolean): (p: JobProgress) => void {
-  const ends: readonly string[] = TERMINAL_JOB_STATUSES;
-  return json ? (p) => printJsonLine("progress", { ...progressLine(p) }) : (p) => {
-    if (ends.includes(p.status)) return;
-    const detail = p.detail ? `  ${terminalText(p.detail)}` : "";
-    console.error(`  ${p.jobId.slice(0, 12)} ${p.status}${detail}`);
-  };
-}
-
-/**
- * A `waiting` line of the profile's node (roles/requester/job_heartbeat.ts): as it is in json
- * mode, else a human line on stderr.
- */
-function printWaiting(line: Record<string, unknown>, json: boolean): void {
-  if (json) return printJsonLine("waiting", line);
-  const since = Math.round((Date.now() - Date.parse(String(line.since))) / 1000);
-  console.error(
-    `  ${String(line.job).slice(0, 12)} waiting for the ${line.for} ` +
-      `(${line.status}, nothing new for ${since} s)`,
-  );
-}
-
-/**
  * `job wait` of a job still in flight (job_read_command.ts reads one that has ended): the
  * profile's node follows it and this command prints its lines.
  *
@@ -718,11 +693,8 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
       console.log(terminalText(result.content, { multiline: true }));
       for (const b of blobs) {
         const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
-        console.error(
-          `  blob ${terminalText(b.name)}: ${b.size} bytes, sha256 ${
-            b.sha256.slice(0, 12)
-          }, ${where}`,
-        );
+        const name = terminalText(b.name);
+        console.error(`  blob ${name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`);
       }
       for (const s of saved) {
         if (s.from === "report") console.error(`  log ${s.name}: from the report, ${s.path}`);

@@ -455,8 +455,7 @@ function openDemoPayouts(
     credit: town.credit,
     signer: townSigner,
     client: new TokenNetworkClient({ chain: config, account: townSigner.evm }),
-    // Paid at the end of the run (payProvider), not at a threshold nor on an interval.
-    policy: { threshold: 2n ** 255n, intervalMs: 3_600_000 },
+    policy: { threshold: 2n ** 255n, intervalMs: 3_600_000 }, // paid by payProvider, at the end
     deposit: chain.deposit,
     peerAddress: (account) => account === PROVIDER_ACCOUNT ? providerSigner.evmAddress : undefined,
     send: async (account, claim) => {

@@ -33,7 +33,12 @@ import {
   type GatewaySpend,
   REFUSAL_STATUS,
 } from "./gateway_ledger.ts";
-import { type ModelPrices, SseLineTooLongError, UsageScanner } from "./gateway_meter.ts";
+import {
+  meteredBody,
+  type ModelPrices,
+  SseLineTooLongError,
+  UsageScanner,
+} from "./gateway_meter.ts";
 
 export type { GatewayCall, GatewayRefusal, GatewayRefusalCode, GatewaySpend, ModelPrices };
 
@@ -383,66 +388,6 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/**
- * The upstream's body as the caller gets it: each chunk goes through the meter before the caller
- * sees it (so the spend is counted by the time the caller has read the body), and a caller that
- * leaves early leaves the rest to the meter, which reads on to the end: the upstream bills what
- * it generated. `onEnd` is called once, with the error when the body broke.
- */
-function meteredBody(
-  body: ReadableStream<Uint8Array>,
-  scanner: UsageScanner,
-  onEnd: (failure?: unknown) => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let over = false;
-  let cancelled = false;
-  // Once: a caller that leaves while a read is under way leaves two reads racing to the end.
-  const ended = (failure?: unknown) => {
-    if (over) return;
-    over = true;
-    if (failure === undefined) scanner.end();
-    onEnd(failure);
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let read: ReadableStreamReadResult<Uint8Array>;
-      try {
-        read = await reader.read();
-      } catch (err) {
-        ended(err);
-        if (!cancelled) controller.error(err);
-        return;
-      }
-      if (read.done) {
-        ended();
-        if (!cancelled) controller.close();
-        return;
-      }
-      try {
-        scanner.push(read.value);
-      } catch (err) {
-        // A line over the meter's cap: the call ends here, the rest is never read or held.
-        ended(err);
-        reader.cancel(err).catch(() => {});
-        if (!cancelled) controller.error(err);
-        return;
-      }
-      if (!cancelled) controller.enqueue(read.value);
-    },
-    async cancel() {
-      cancelled = true;
-      try {
-        for (let r = await reader.read(); !r.done; r = await reader.read()) scanner.push(r.value);
-        ended();
-      } catch (err) {
-        ended(err);
-        reader.cancel(err).catch(() => {});
-      }
-    },
-  }, { highWaterMark: 0 });
 }
 
 /** The upstream base as a URL ending in `/`, so that paths join under it. */

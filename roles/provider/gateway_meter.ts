@@ -236,3 +236,73 @@ function count(value: unknown): number {
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The upstream's body as the caller gets it: each chunk goes through the meter before the caller
+ * sees it (so the spend is counted by the time the caller has read the body), and a caller that
+ * leaves early leaves the rest to the meter, which reads on to the end: the upstream bills what
+ * it generated. `onEnd` is called once, with the error when the body broke.
+ *
+ * @example
+ * ```ts
+ * import { meteredBody, UsageScanner } from "./gateway_meter.ts";
+ *
+ * const scanner = new UsageScanner(false, (u) => console.log(u.outputTokens)); // 5
+ * const upstream = new Response('{"usage":{"input_tokens":3,"output_tokens":5}}').body!;
+ * const body = meteredBody(upstream, scanner, (failure) => console.log(failure)); // undefined
+ * await new Response(body).text();
+ * ```
+ */
+export function meteredBody(
+  body: ReadableStream<Uint8Array>,
+  scanner: UsageScanner,
+  onEnd: (failure?: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let over = false;
+  let cancelled = false;
+  // Once: a caller that leaves while a read is under way leaves two reads racing to the end.
+  const ended = (failure?: unknown) => {
+    if (over) return;
+    over = true;
+    if (failure === undefined) scanner.end();
+    onEnd(failure);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (err) {
+        ended(err);
+        if (!cancelled) controller.error(err);
+        return;
+      }
+      if (read.done) {
+        ended();
+        if (!cancelled) controller.close();
+        return;
+      }
+      try {
+        scanner.push(read.value);
+      } catch (err) {
+        // A line over the meter's cap: the call ends here, the rest is never read or held.
+        ended(err);
+        reader.cancel(err).catch(() => {});
+        if (!cancelled) controller.error(err);
+        return;
+      }
+      if (!cancelled) controller.enqueue(read.value);
+    },
+    async cancel() {
+      cancelled = true;
+      try {
+        for (let r = await reader.read(); !r.done; r = await reader.read()) scanner.push(r.value);
+        ended();
+      } catch (err) {
+        ended(err);
+        reader.cancel(err).catch(() => {});
+      }
+    },
+  }, { highWaterMark: 0 });
+}
