@@ -13,6 +13,8 @@ import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
+import { profileTowns, type TownEndpoint } from "../config/town_list.ts";
+import { blobServerOf } from "../transport/relay_info.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
 import { jobKindLabel, jobNameFromKind } from "../protocol/job_kind_names.ts";
@@ -306,6 +308,39 @@ export async function openRepo(opts: RequesterCliOptions, cmd: Command): Promise
     throw CLI_ERRORS.usage(err as Error);
   });
   return await openJobRepository({ stateDir: loaded.settings.stateDir, readOnly: true });
+}
+
+/**
+ * The profile's towns' Blossom servers (`relay_url` first, then `[towns]`): where a result's
+ * blobs are fetched by hash (roles/requester/town_blob_fetch.ts).
+ *
+ * @example
+ * ```ts
+ * import { profileBlobServers, type RequesterCliOptions } from "./job_read_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: RequesterCliOptions;
+ * declare const cmd: Command;
+ * console.log(await profileBlobServers(opts, cmd)); // ["http://127.0.0.1:7100"]
+ * ```
+ */
+export async function profileBlobServers(
+  opts: RequesterCliOptions,
+  cmd: Command,
+): Promise<string[]> {
+  const loaded = await loadSettings({
+    flags: settingsFlagsFrom(opts, cmd, TOWN_CONNECTION_FLAGS),
+  }).catch((err) => {
+    throw CLI_ERRORS.usage(err as Error);
+  });
+  let more: TownEndpoint[];
+  try {
+    more = profileTowns(loaded);
+  } catch (err) {
+    throw CLI_ERRORS.usage(err as Error);
+  }
+  const relays = [loaded.settings.relayUrl, ...more.map((t) => t.relayUrl)];
+  return [...new Set(relays.map(blobServerOf))];
 }
 
 /**
