@@ -14,7 +14,12 @@ import { ExitCode } from "./exit_codes.ts";
 import type { JobInput, JobParam } from "../protocol/nip90_job.ts";
 import type { ProviderListing } from "../roles/requester/provider_directory.ts";
 import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
-import { derivedBlobKey, openBlob, sealBlob } from "../roles/agent_work/sealed_blob.ts";
+import {
+  derivedBlobKey,
+  openBlob,
+  sealBlob,
+  SEALED_BLOB_OVERHEAD,
+} from "../roles/agent_work/sealed_blob.ts";
 import {
   type AgentTask,
   agentTaskFromText,
@@ -24,7 +29,10 @@ import { applyResultBundle } from "../roles/agent_work/result_apply.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
-import { downloadBlob } from "../transport/blossom_client.ts";
+import { fetchBlobFromTowns } from "../roles/requester/town_blob_fetch.ts";
+import { DEFAULT_RESULT_BUNDLE_MAX } from "../roles/agent_work/result_bundle.ts";
+import { TRANSCRIPT_MAX_BYTES } from "../roles/provider/job_out_files.ts";
+import type { JobBlobOutput } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import {
   AGENT_TASK_KIND,
@@ -39,6 +47,15 @@ const SEALED_BUNDLE = "result.bundle.sealed";
 const SEALED_TRANSCRIPT = "transcript.log.sealed";
 /** The label the transcript's key is derived with from the bundle's. */
 const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
+/**
+ * The most each sealed blob may have: what a provider may seal (roles/provider/
+ * agent_task_runner.ts), whatever size its tag states. Fetched whole and opened in memory, so
+ * these bound what `--apply` holds (docs/AGENTS.md "A coding agent's task").
+ */
+const SEALED_MAX: Record<string, number> = {
+  [SEALED_BUNDLE]: DEFAULT_RESULT_BUNDLE_MAX + SEALED_BLOB_OVERHEAD,
+  [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_BYTES + SEALED_BLOB_OVERHEAD,
+};
 
 /** What `job submit` adds to its spec for an agent task. */
 export interface AgentTaskParts {
@@ -172,6 +189,13 @@ export interface ApplyAgentResultOptions {
   record: RequesterJobRecord;
   /** The result event's tags and its (decrypted) content. */
   result: { tags: string[][]; content: string };
+  /**
+   * The profile's towns' Blossom servers (HTTP URLs): the result's blobs are fetched by hash
+   * from these, never from the URL its tags name.
+   */
+  towns: readonly string[];
+  /** Milliseconds each git command the apply runs may take; runGit's default otherwise. */
+  gitTimeoutMs?: number;
   /** The repository; default the one the job was submitted from. */
   repo?: string;
   /** The branch; default `turnpike/<the job id's first 12>`. */
@@ -191,7 +215,12 @@ export interface ApplyAgentResultOptions {
  *
  * declare const record: RequesterJobRecord;
  * declare const result: { tags: string[][]; content: string };
- * const line = await applyAgentResult({ stateDir: "/home/me/.turnpike/alice", record, result });
+ * const line = await applyAgentResult({
+ *   stateDir: "/home/me/.turnpike/alice",
+ *   record,
+ *   result,
+ *   towns: ["http://127.0.0.1:7100"],
+ * });
  * console.log(line.branch);
  * ```
  */
@@ -217,7 +246,7 @@ export async function applyAgentResult(
   if (blob === undefined) throw new CliError("the result names no bundle blob");
   const dir = await Deno.makeTempDir({ prefix: "turnpike-result-" });
   try {
-    await downloadBlob({ url: blob.url, sha256: blob.sha256, maxBytes: blob.size, to: `${dir}/s` });
+    await fetchSealed(o, blob, `${dir}/s`);
     const sealed = await Deno.readFile(`${dir}/s`);
     const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>);
     await Deno.writeFile(`${dir}/result.bundle`, plain);
@@ -229,6 +258,7 @@ export async function applyAgentResult(
       branch: o.branch,
       jobId: o.record.id,
       fastForward: o.fastForward,
+      timeoutMs: o.gitTimeoutMs,
     }).catch((err: Error & { code?: string }) => {
       throw new CliError(`the result does not apply: ${err.message}`, {
         code: "result-refused",
@@ -282,11 +312,40 @@ async function saveTranscript(
 ): Promise<string | undefined> {
   const blob = blobOutputsOf(o.result.tags).find((b) => b.name === SEALED_TRANSCRIPT);
   if (blob === undefined) return undefined;
-  await downloadBlob({ url: blob.url, sha256: blob.sha256, maxBytes: blob.size, to: `${dir}/t` });
+  await fetchSealed(o, blob, `${dir}/t`);
   const path = agentTranscriptFile(o.stateDir, o.record.id);
   await Deno.mkdir(`${o.stateDir}/agent-tasks`, { recursive: true, mode: 0o700 });
   await Deno.writeFile(path, await openSealed(`${dir}/t`, key, SEALED_TRANSCRIPT), { mode: 0o600 });
   return path;
+}
+
+/**
+ * A sealed blob of the result fetched by hash from the profile's towns, within the smaller of
+ * the size its tag commits to and what a provider may seal; refused before a byte is read when
+ * the tag states more.
+ */
+async function fetchSealed(
+  o: ApplyAgentResultOptions,
+  blob: JobBlobOutput,
+  to: string,
+): Promise<void> {
+  const max = SEALED_MAX[blob.name];
+  if (!(blob.size <= max)) {
+    throw new CliError(
+      `the result's ${blob.name} is ${blob.size} bytes, over the ${max} a provider may seal`,
+      { code: "result-refused", fields: { reason: "too-large" } },
+    );
+  }
+  try {
+    await fetchBlobFromTowns({ servers: o.towns, sha256: blob.sha256, maxBytes: blob.size, to });
+  } catch (err) {
+    throw new CliError(`cannot fetch the result's ${blob.name}: ${(err as Error).message}`, {
+      code: "result-refused",
+      fields: { reason: "blob-unavailable" },
+      suggestion: "the town may have dropped it (blobs are kept for its retention period)",
+      cause: err,
+    });
+  }
 }
 
 async function openSealed(path: string, key: string, name: string): Promise<Uint8Array> {

@@ -135,8 +135,8 @@ export const ERROR_CODES = {
   },
   "result-refused": {
     exit: ExitCode.Failure,
-    when: "`job results --apply`: the result's bundle rewrites history, does not apply, or is " +
-      "not an agent-task result; nothing was changed",
+    when: "`job results --apply`: the result's bundle rewrites history, does not apply, is too " +
+      "large or missing, or is not an agent-task result; nothing was changed",
     fields: ["reason"],
   },
   "failed": { exit: ExitCode.Failure, when: "anything else that ran and failed" },

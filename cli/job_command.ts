@@ -69,6 +69,7 @@ import {
   withRepo,
 } from "./job_read_command.ts";
 import { printWaiting, progressPrinter } from "./job_progress_print.ts";
+import { profileBlobServers } from "./profile_blob_servers.ts";
 import { terminalText } from "./terminal_text.ts";
 
 // Where the requester's users (requester_command.ts) have always found it.
@@ -405,10 +406,8 @@ async function fileInput(path: string): Promise<JobInput | undefined> {
 
 function seconds(text: string): number {
   const s = Number(text);
-  if (!Number.isFinite(s) || s <= 0 || s > 604_800) {
-    throw new JobSpecError(`--timeout "${text}" is not 0-604800 seconds`);
-  }
-  return Math.round(s * 1000);
+  if (Number.isFinite(s) && s > 0 && s <= 604_800) return Math.round(s * 1000);
+  throw new JobSpecError(`--timeout "${text}" is not 0-604800 seconds`);
 }
 
 async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Promise<void> {
@@ -654,6 +653,7 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
         stateDir: repo.stateDir,
         record,
         result: { tags: result.event.tags, content: result.content },
+        towns: await profileBlobServers(opts, cmd),
         repo: opts.apply === true ? undefined : opts.apply,
         branch: opts.branch,
         fastForward: opts.fastForward,

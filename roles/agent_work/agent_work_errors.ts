@@ -22,6 +22,33 @@ export class GitCommandError extends RoleError {
 }
 
 /**
+ * A bundle's files, checked out or diffed, would be larger than the limit they must fit in: a
+ * bundle of a few kilobytes may name one zero blob under thousands of paths.
+ *
+ * @example
+ * ```ts
+ * import { ExpandedTooLargeError } from "./agent_work_errors.ts";
+ *
+ * const e = new ExpandedTooLargeError("the result's files", 2 ** 40, 2 ** 30);
+ * e.code; // "expanded-too-large"
+ * e.bytes; // 1099511627776
+ * ```
+ */
+export class ExpandedTooLargeError extends RoleError {
+  override name = "ExpandedTooLargeError";
+  /** The bytes the files would take. */
+  readonly bytes: number;
+  /** The limit they broke. */
+  readonly limit: number;
+  /** Says both sizes and what they are of. */
+  constructor(what: string, bytes: number, limit: number) {
+    super(`${what} expand to ${bytes} bytes, over the limit of ${limit} bytes`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
  * A bundle (or what claims to be one) is larger than the limit it must fit in.
  *
  * @example

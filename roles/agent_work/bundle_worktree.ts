@@ -10,7 +10,10 @@
  * corrupt one). A bundle made to a depth leaves its oldest commits' parents out: git's fetch and
  * clone refuse such a history as incomplete, so this code unbundles the pack itself and writes
  * those commits to `.git/shallow`, as `git clone --depth` would have; then it checks that every
- * object of the base's history is there (`rev-list --objects`).
+ * object of the base's history is there (`rev-list --objects`), and that the base's files take
+ * at most `maxCheckoutBytes` written out, summed from git's object sizes before the checkout
+ * writes any (`ExpandedTooLargeError`): a bundle of kilobytes may name one zero blob under
+ * thousands of paths (docs/PROTOCOL.md "Agent work").
  *
  * @module
  */
@@ -20,8 +23,15 @@ import {
   BundleRefsError,
 } from "./agent_work_errors.ts";
 import { readBundleHeader } from "./bundle_header.ts";
+import { treeExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
+
+/**
+ * Bytes a checkout may write by default: half the agent-task skill's 4 GiB work dir, since the
+ * job gets the files as a tar and unpacks it there (skills/agent-task/SKILL.md).
+ */
+export const DEFAULT_CHECKOUT_MAX = 2 * 1024 * 1024 * 1024;
 
 /** The branch the agent works on by default. */
 export const DEFAULT_WORK_BRANCH = "turnpike/work";
@@ -54,6 +64,10 @@ export interface WorktreeFromBundleOptions {
   identity?: GitIdentity;
   /** Bytes the bundle may have; the repository bundle's default limit by default. */
   maxBytes?: number;
+  /**
+   * Bytes the base's files may take checked out; {@linkcode DEFAULT_CHECKOUT_MAX} by default.
+   */
+  maxCheckoutBytes?: number;
   /** Milliseconds each git command may run. */
   timeoutMs?: number;
 }
@@ -131,6 +145,11 @@ export async function worktreeFromBundle(
       await runGit(["config", key, value], { dir, timeoutMs });
     }
     await runGit(["config", "commit.gpgSign", "false"], { dir, timeoutMs });
+    await treeExpandedSize(base, {
+      dir,
+      limit: options.maxCheckoutBytes ?? DEFAULT_CHECKOUT_MAX,
+      timeoutMs,
+    });
     await runGit(["reset", "-q", "--hard", base], { dir, timeoutMs });
   } catch (err) {
     // Leave no half-made repository: the whole directory if it was made here, else its .git.

@@ -13,7 +13,11 @@
  *    the requester's repository ({@linkcode BundleFormatError} when git refuses its pack);
  * 6. its tip descends from the base, i.e. the base's history is unchanged under the work
  *    ({@linkcode HistoryRewrittenError}) and is not the base itself ({@linkcode NoCommitsError});
- * 7. its one prerequisite is the base ({@linkcode BundlePrerequisiteError}).
+ * 7. its one prerequisite is the base ({@linkcode BundlePrerequisiteError});
+ * 8. the files it adds or changes take at most `maxExpandedBytes` written out, summed from git's
+ *    object sizes before any of them is inflated (`ExpandedTooLargeError`): a bundle
+ *    of kilobytes may name one zero blob under thousands of paths, which the diffstat would read
+ *    one by one (docs/PROTOCOL.md "Agent work").
  *
  * Applied: fetched into the repository under a temporary ref, then `refs/heads/<branch>` is
  * created at its tip with `update-ref` (never the checked-out branch, never the working files
@@ -36,8 +40,15 @@ import {
 } from "./agent_work_errors.ts";
 import { readBundleHeader } from "./bundle_header.ts";
 import { type Diffstat, diffstat } from "./diffstat.ts";
+import { diffExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { DEFAULT_RESULT_BUNDLE_MAX } from "./result_bundle.ts";
+
+/**
+ * Bytes a result's added and changed files may take by default: a 32 MiB bundle of source
+ * expands to a few times that; a gigabyte diffs in seconds.
+ */
+export const DEFAULT_RESULT_EXPANDED_MAX = 1024 * 1024 * 1024;
 
 /** Where a result is fetched before its branch is made. */
 const INCOMING_REF = "refs/turnpike/incoming";
@@ -52,6 +63,11 @@ export interface CheckResultOptions {
   base: string;
   /** Bytes the bundle may have; {@linkcode DEFAULT_RESULT_BUNDLE_MAX} by default. */
   maxBytes?: number;
+  /**
+   * Bytes the files it adds or changes may take written out;
+   * {@linkcode DEFAULT_RESULT_EXPANDED_MAX} by default.
+   */
+  maxExpandedBytes?: number;
   /** Milliseconds each git command may run. */
   timeoutMs?: number;
 }
@@ -167,6 +183,11 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
         `a result needs exactly the base ${base}; this one ${needs}`,
       );
     }
+    await diffExpandedSize(base, tip, {
+      dir: quarantine,
+      limit: options.maxExpandedBytes ?? DEFAULT_RESULT_EXPANDED_MAX,
+      timeoutMs,
+    });
     const commits = Number(
       (await runGit(["rev-list", "--count", `${base}..${tip}`], { dir: quarantine, timeoutMs }))
         .stdout.trim(),

@@ -312,6 +312,9 @@ async function prepareInputs(
     bundlePath: `${hostDir}/repo.bundle`,
     base: r.base,
     dir: `${hostDir}/pristine`,
+    // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
+    // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
+    maxCheckoutBytes: Math.floor(job.manifest.diskBytes / 2),
   });
   const tar = await new Deno.Command("tar", {
     args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
