@@ -31,7 +31,7 @@ import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { fetchBlobFromTowns } from "../roles/requester/town_blob_fetch.ts";
 import { DEFAULT_RESULT_BUNDLE_MAX } from "../roles/agent_work/result_bundle.ts";
-import { TRANSCRIPT_MAX_BYTES } from "../roles/provider/job_out_files.ts";
+import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/provider/job_out_files.ts";
 import type { JobBlobOutput } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import {
@@ -54,7 +54,7 @@ const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
  */
 const SEALED_MAX: Record<string, number> = {
   [SEALED_BUNDLE]: DEFAULT_RESULT_BUNDLE_MAX + SEALED_BLOB_OVERHEAD,
-  [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_BYTES + SEALED_BLOB_OVERHEAD,
+  [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_KEPT_BYTES + SEALED_BLOB_OVERHEAD,
 };
 
 /** What `job submit` adds to its spec for an agent task. */

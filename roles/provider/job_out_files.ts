@@ -8,6 +8,12 @@
 
 /** The most bytes of the agent's transcript delivered: its first and last halves beyond. */
 export const TRANSCRIPT_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The most a transcript may hold: {@linkcode TRANSCRIPT_MAX_BYTES} and, when it was cut, the
+ * line between its halves that says so (under 256 bytes whatever the log's size).
+ */
+export const TRANSCRIPT_MAX_KEPT_BYTES = TRANSCRIPT_MAX_BYTES + 256;
 /** Bytes kept of the agent's and the gate's logs in the result (its content is encrypted). */
 const LOG_TAIL_BYTES = 3 * 1024;
 /**
