@@ -45,7 +45,7 @@ RUN printf '#!/bin/sh\nexec deno run -A --config /srv/turnpike/deno.json /srv/tu
       > /usr/local/bin/turnpike \
     && chmod 755 /usr/local/bin/turnpike
 # Not under /opt/turnpike: a skill's sandbox mounts its Deno and cache there
-# (roles/provider/sandbox_mounts.ts), over the project it binds at its own path.
+# (roles/provider/sandbox/sandbox_mounts.ts), over the project it binds at its own path.
 WORKDIR /srv/turnpike
 RUN chown turnpike:turnpike /srv/turnpike
 USER turnpike

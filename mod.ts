@@ -377,7 +377,7 @@ export {
   ClaimVerifier,
   type ClaimVerifierOptions,
 } from "./chain/claim_verifier.ts";
-export { type ClaimBook, type SharedClaimBooks } from "./state/claim_book.ts";
+export { type ClaimBook, type SharedClaimBooks } from "./state/channels/claim_book.ts";
 export {
   ChainTxError,
   type ChannelEventRecord,
@@ -405,7 +405,7 @@ export {
   readChannel,
   saveChannel,
   type SaveChannelOptions,
-} from "./state/channel_file.ts";
+} from "./state/channels/channel_file.ts";
 export {
   type AuditChange,
   AuditChangeError,
@@ -415,7 +415,7 @@ export {
   type AuditLogOptions,
   openAuditLog,
   parseAuditMessage,
-} from "./state/audit_log.ts";
+} from "./state/audit/audit_log.ts";
 
 // Stages and their runtime.
 export {

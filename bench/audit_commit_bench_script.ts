@@ -1,5 +1,5 @@
 /**
- * What one audit commit costs, in process (`state/git_commit_writer.ts`) against `git add` +
+ * What one audit commit costs, in process (`state/audit/git_commit_writer.ts`) against `git add` +
  * `git commit`: CPU ms (this process's own, and its children's) per commit of a one-job change
  * (a job file rewritten and a new one created, about 700 bytes each, their bytes handed to the
  * log as the job repository does) in a state dir of `--files` job files.
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { openAuditLog } from "../state/audit_log.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 
 const { values } = parseBenchFlags(Deno.args, {

@@ -2,7 +2,7 @@
  * What an audit commit of a payment costs as the day's payment log grows: the log is filled to
  * each `--sizes` line count (lines of about 400 bytes, a fulfilled payment's, committed in
  * groups of 500), then `--commits` payments are appended one at a time, each committed before
- * the next (the audit trail's in-process writer, `state/git_commit_writer.ts`). Per commit:
+ * the next (the audit trail's in-process writer, `state/audit/git_commit_writer.ts`). Per commit:
  * this process's CPU ms, wall ms, and the bytes `.git/objects` grew by (the files' sizes, and
  * the disk blocks they take).
  *
@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { openAuditLog } from "../state/audit_log.ts";
-import { openPaymentLog, type PaymentEntry } from "../state/payment_log.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import { openPaymentLog, type PaymentEntry } from "../state/payments/payment_log.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 
 const { values } = parseBenchFlags(Deno.args, {

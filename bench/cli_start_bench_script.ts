@@ -9,7 +9,7 @@
  * that it knows the wallet's passphrase (identity/passphrase_proof.ts: Argon2id, m=64 MiB), timed
  * in this process.
  *
- * The state dir is a temporary one with 20 ended jobs (written through state/job_repository.ts);
+ * The state dir is a temporary one with 20 ended jobs (written through state/jobs/job_repository.ts);
  * `node status` finds no node there (its answer is the error line, exit 1).
  *
  * - `--cli <path>`: the entry to run (default this checkout's `cli.ts`; an older checkout's
@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { openJobRepository } from "../state/job_repository.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { sealSecret } from "../identity/key_vault.ts";
 import { passphraseProof } from "../identity/passphrase_proof.ts";
 import { parseBenchFlags } from "./bench_flags.ts";

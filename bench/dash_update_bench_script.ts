@@ -10,7 +10,7 @@
  * @module
  */
 import { startDashLive } from "../cli/dash_live.ts";
-import { openJobRepository } from "../state/job_repository.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { makeJobRecord } from "../tests/support/job_record_factory.ts";
 
 const writes = Number(Deno.args[0] ?? 50);

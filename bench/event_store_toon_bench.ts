@@ -18,7 +18,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
-import { eventsTableSql, fromColumn, toColumn } from "../state/event_store_schema.ts";
+import { eventsTableSql, fromColumn, toColumn } from "../state/events/event_store_schema.ts";
 
 const N = 500;
 const key = generateSecretKey();

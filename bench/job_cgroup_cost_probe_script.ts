@@ -1,7 +1,7 @@
 /**
  * What a sandboxed job's cgroups cost the provider's process (root mode, cgroup v1), per job:
  * creating and removing them for each job (main before the pool) against the pool
- * (roles/provider/job_cgroup_pool.ts: the limits rewritten, a pair reused while under 1 MiB
+ * (roles/provider/sandbox/job_cgroup_pool.ts: the limits rewritten, a pair reused while under 1 MiB
  * charged), each with a stand-in job (a `sh` that joins both groups and leaves `--leave-mib`
  * MiB of page cache, 8 by default; `--no-join` for no process). This process's CPU (user +
  * system, /proc/self/stat, not the children's) and wall time per job.
@@ -16,8 +16,8 @@ import {
   createJobCgroups,
   type JobCgroups,
   removeJobCgroups,
-} from "../roles/provider/sandbox_limits.ts";
-import { JobCgroupPool } from "../roles/provider/job_cgroup_pool.ts";
+} from "../roles/provider/sandbox/sandbox_limits.ts";
+import { JobCgroupPool } from "../roles/provider/sandbox/job_cgroup_pool.ts";
 
 const at = Deno.args.indexOf("--jobs");
 const jobs = at < 0 ? 300 : Number(Deno.args[at + 1]);

@@ -10,8 +10,8 @@
 import { startRequesterNetwork } from "../tests/support/requester_network.ts";
 import { archiveProject } from "../roles/requester/project_archive.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
-import { summarizePayments } from "../state/payment_summary.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { summarizePayments } from "../state/payments/payment_summary.ts";
 
 const net = await startRequesterNetwork();
 const req = await net.startRequester();

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { openJobRepository } from "../state/job_repository.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { makeJobRecord } from "../tests/support/job_record_factory.ts";
 
 const total = Number(Deno.args[0] ?? "100000");

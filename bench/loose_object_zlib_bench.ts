@@ -1,5 +1,5 @@
 /**
- * The zlib step of a loose object (`state/git_commit_writer.ts`): `deflateSync` at level 1 (what
+ * The zlib step of a loose object (`state/audit/git_commit_writer.ts`): `deflateSync` at level 1 (what
  * the writer used for every object), at level 0, and the writer's hand-made stored blocks
  * (`zlibStored`), on a job record's blob (about 700 bytes) and a 64 KiB payment log.
  *
@@ -8,7 +8,7 @@
  * @module
  */
 import { deflateSync } from "node:zlib";
-import { zlibStored } from "../state/git_commit_writer.ts";
+import { zlibStored } from "../state/audit/git_commit_writer.ts";
 
 const record = new TextEncoder().encode(
   `blob 700\0${'id = "' + "ab".repeat(32) + '"\nstatus = "sent"\nkind = 5100\n'}`.repeat(6),

@@ -64,17 +64,17 @@ import {
   startReferenceConnector,
 } from "../tests/support/reference_connector.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
-import { type PostgresServer, startPostgresServer } from "../state/postgres_server.ts";
-import { readPaymentLogText } from "../state/payment_log_files.ts";
+import { type PostgresServer, startPostgresServer } from "../state/postgres/postgres_server.ts";
+import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { JobSlots } from "../roles/requester/job_slots.ts";
-import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { createSkillSandbox, type SkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import {
   type JobStatus,
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
-} from "../state/job_record.ts";
+} from "../state/jobs/job_record.ts";
 import { renderScalePlot, type ScaleSample as Sample } from "./scale_plot.ts";
 import type { ProviderHostPlan } from "./scale_provider_host.ts";
 import {

@@ -2,17 +2,17 @@
  * What counting a channel-less peer's credit costs a packet (roles/town/btp/peer_credit_gate.ts):
  * PREPAREs answered FULFILL by a router that does nothing else, 64 in flight, through no gate
  * (the obvious alternative: a town that moves no money counts nothing), the gate over the
- * one-process file (state/peer_credit.ts: one fsynced line per packet, group-committed) and,
- * when `--postgres` is given, over PostgreSQL (state/postgres_peer_credit.ts: one statement per
+ * one-process file (state/payments/peer_credit.ts: one fsynced line per packet, group-committed) and,
+ * when `--postgres` is given, over PostgreSQL (state/postgres/postgres_peer_credit.ts: one statement per
  * packet). Prints packets/s and the ratio to no gate.
  *
  * Run: deno run -A bench/peer_credit_bench_script.ts [packets=4000] [--postgres]
  */
 import postgres from "postgres";
 import { peerCreditGate } from "../roles/town/btp/peer_credit_gate.ts";
-import { openFilePeerCredit, type PeerCredit } from "../state/peer_credit.ts";
-import { openPostgresPeerCredit } from "../state/postgres_peer_credit.ts";
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { openFilePeerCredit, type PeerCredit } from "../state/payments/peer_credit.ts";
+import { openPostgresPeerCredit } from "../state/postgres/postgres_peer_credit.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { encodeIlpFulfill, encodeIlpPrepare } from "../protocol/ilp_packet.ts";
 

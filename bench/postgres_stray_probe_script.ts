@@ -1,7 +1,7 @@
 /**
  * Probe: which ways of losing a PostgreSQL server leave the vendored driver (`vendor/postgres`)
  * with a rejected promise no handler takes (vendor/postgres/PATCHED.md). The process-level net of
- * state/postgres_stray_errors.ts is NOT installed here: this script's own `unhandledrejection`
+ * state/postgres/postgres_stray_errors.ts is NOT installed here: this script's own `unhandledrejection`
  * listener records each stray rejection (its code and stack) and keeps the process alive, so
  * every case runs.
  *
@@ -25,7 +25,7 @@
  * @module
  */
 import postgres from "postgres";
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { startPostgresMessageProxy } from "../tests/support/postgres_message_proxy.ts";
 
 interface Stray {

@@ -14,7 +14,11 @@
  */
 import { buildJobRequest } from "../protocol/nip90_job.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
-import type { SkillJob, SkillOutcome, SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import type {
+  SkillJob,
+  SkillOutcome,
+  SkillSandbox,
+} from "../roles/provider/sandbox/skill_sandbox.ts";
 import {
   connectTestRequester,
   feedbackOf,

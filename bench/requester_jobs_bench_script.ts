@@ -34,7 +34,7 @@
  *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
- *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, roles/provider/sandbox_pool.ts;
+ *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, roles/provider/sandbox/sandbox_pool.ts;
  *   each job's made when it comes)
  *
  * @module
@@ -42,17 +42,17 @@
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { echoSpec, startRequesterNetwork } from "../tests/support/requester_network.ts";
 import { connectPayingClient } from "../tests/support/town_test_node.ts";
-import { openJobRepository } from "../state/job_repository.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
-import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { createSkillSandbox, type SkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import { dirSyncs } from "../state/atomic_file.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
 // The requester's and the provider's audit group-commit window: the product default
-// (`state/audit_log.ts`) unless given; the test network's own 50 ms (fast tests) would commit
+// (`state/audit/audit_log.ts`) unless given; the test network's own 50 ms (fast tests) would commit
 // for about every step of a job.
 const auditWindowMs = Deno.args.includes("--audit-window-ms")
   ? Number(Deno.args[Deno.args.indexOf("--audit-window-ms") + 1])

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { openAuditLog } from "../state/audit_log.ts";
-import { openJobRepository } from "../state/job_repository.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 
 const args = Deno.args;
 const num = (name: string, fallback: number) => {

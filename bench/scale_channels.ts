@@ -26,9 +26,9 @@ import {
   type ChannelRecord,
   listChannels,
   readChannel,
-} from "../state/channel_file.ts";
-import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
-import { readPaymentLogText } from "../state/payment_log_files.ts";
+} from "../state/channels/channel_file.ts";
+import { openPostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
+import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 
 /** Options for {@linkcode startScaleChain}. */

@@ -21,10 +21,10 @@ import { increaseTime } from "../chain/anvil.ts";
 import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
-import { type ChannelRecord, listChannels } from "../state/channel_file.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
-import { summarizePayments } from "../state/payment_summary.ts";
-import { openPeerLedger, type PeerLedgerEntry } from "../state/peer_ledger.ts";
+import { type ChannelRecord, listChannels } from "../state/channels/channel_file.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { summarizePayments } from "../state/payments/payment_summary.ts";
+import { openPeerLedger, type PeerLedgerEntry } from "../state/payments/peer_ledger.ts";
 import type { PayAllResult } from "../tests/support/town_process_payouts.ts";
 import type { ScaleChain } from "./scale_channels.ts";
 import {

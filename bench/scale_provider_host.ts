@@ -14,7 +14,7 @@
  */
 import { startProviderNode } from "../roles/provider/provider_node.ts";
 import type { ProviderNode } from "../roles/provider/provider_node.ts";
-import { createSkillSandbox, type SkillSandbox } from "../roles/provider/skill_sandbox.ts";
+import { createSkillSandbox, type SkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import { startInLanes } from "./start_lanes.ts";
 
 /** One provider of a host. */

@@ -21,7 +21,7 @@ import type { ChannelPolicy } from "../config/channel_policy.ts";
 import { JobSlots } from "../roles/requester/job_slots.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
-import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { backoffDelay } from "../protocol/backoff.ts";
 import { startInLanes } from "./start_lanes.ts";

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { parseSkillManifest } from "../roles/provider/skill_manifest.ts";
-import { createSkillSandbox, type SandboxMode } from "../roles/provider/skill_sandbox.ts";
+import { parseSkillManifest } from "../roles/provider/skills/skill_manifest.ts";
+import { createSkillSandbox, type SandboxMode } from "../roles/provider/sandbox/skill_sandbox.ts";
 
 const jobs = Number(Deno.args[0] ?? 20);
 const input = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");

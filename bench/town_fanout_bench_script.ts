@@ -18,7 +18,7 @@
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { matchFilter, type NostrFilter } from "../protocol/nostr_filter.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
-import { openEventStore } from "../state/event_store.ts";
+import { openEventStore } from "../state/events/event_store.ts";
 import { type HubSubscriber, SubscriptionHub } from "../roles/town/relay/subscription_hub.ts";
 import { createTownHttpHandler } from "../roles/town/town_http_handler.ts";
 

@@ -10,7 +10,7 @@
  */
 import { freePort } from "../tests/support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../tests/support/town_test_node.ts";

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { createMnemonic } from "../identity/mnemonic.ts";
 import { createWalletRecord } from "../identity/wallet.ts";

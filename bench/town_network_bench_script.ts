@@ -26,7 +26,7 @@ import { echoSpec, writeRecordingSkill } from "../tests/support/requester_networ
 import { startProviderNode } from "../roles/provider/provider_node.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { TownEndpoint } from "../config/town_list.ts";
-import { readPaymentLogText } from "../state/payment_log_files.ts";
+import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 
 const arg = (name: string, fallback: number) =>
   Deno.args.includes(name) ? Number(Deno.args[Deno.args.indexOf(name) + 1]) : fallback;

@@ -12,7 +12,7 @@
  * @module
  */
 import { generateSecretKey } from "nostr-tools";
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
 import { startIlpReceiver } from "../tests/support/ilp_receiver.ts";

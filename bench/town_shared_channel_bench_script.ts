@@ -4,7 +4,7 @@
  * 1. Claims/s: writes each paid by a new claim on one real channel (anvil), through real
  *    `turnpike town up` processes: one process on SQLite (books in the process and its channel
  *    file), then one and two processes on one PostgreSQL (books shared, decided under a row
- *    lock, state/postgres_claim_books.ts); 8 writes in flight in all (split over the
+ *    lock, state/postgres/postgres_claim_books.ts); 8 writes in flight in all (split over the
  *    processes); writes/s and p50/p99 per write.
  * 2. Blob download: a blob uploaded through process A (town processes sharing `[store]
  *    blobs_dir`), downloaded from A and from B: MiB/s and p50 per download.
@@ -22,8 +22,8 @@ import { openPairChannel } from "../tests/support/pair_channel.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
 import { connectPayingClient } from "../tests/support/town_test_node.ts";
-import { startPostgresServer } from "../state/postgres_server.ts";
-import { channelFilePath, readChannel, saveChannel } from "../state/channel_file.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
+import { channelFilePath, readChannel, saveChannel } from "../state/channels/channel_file.ts";
 import { authorizationHeader } from "../protocol/blob_authorization.ts";
 import { payBlob, randomBytes, sha256Hex } from "../tests/support/town_blob_kit.ts";
 

@@ -20,7 +20,7 @@ import { freePort } from "../tests/support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
-import { startPostgresServer } from "../state/postgres_server.ts";
+import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../tests/support/postgres_database.ts";
 import {
   type SharedTownProcess,

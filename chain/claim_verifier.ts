@@ -22,8 +22,8 @@
  * Nothing of a rejected claim is kept. Calls are serialised, so concurrent packets cannot both
  * spend the same cover. Every rejection is a `ClaimError` with the reason token.
  *
- * The books go through state/channel_book.ts {@linkcode ChannelBook}: without `sharedBooks`
- * this process's own (state/file_channel_book.ts, resumed from `books`). With `sharedBooks` (a
+ * The books go through state/channels/channel_book.ts {@linkcode ChannelBook}: without `sharedBooks`
+ * this process's own (state/channels/file_channel_book.ts, resumed from `books`). With `sharedBooks` (a
  * town on several processes, docs/OPERATIONS.md) the books are those of the shared store: steps 4 and 6 run on the channel's book locked in the database, so two
  * processes never spend the same cover; a claim the book already holds, or one below its
  * newest (the peer's packets reached another process in another order), carries nothing new
@@ -33,9 +33,9 @@
  *
  * @module
  */
-import type { ClaimBook, SharedClaimBooks } from "../state/claim_book.ts";
-import type { ChannelBook } from "../state/channel_book.ts";
-import { FileChannelBook } from "../state/file_channel_book.ts";
+import type { ClaimBook, SharedClaimBooks } from "../state/channels/claim_book.ts";
+import type { ChannelBook } from "../state/channels/channel_book.ts";
+import { FileChannelBook } from "../state/channels/file_channel_book.ts";
 import {
   ClaimError,
   type PaymentChannelClaim,

@@ -31,9 +31,9 @@ import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { fetchBlobFromTowns } from "../roles/requester/town_blob_fetch.ts";
 import { DEFAULT_RESULT_BUNDLE_MAX } from "../roles/agent_work/result_bundle.ts";
-import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/provider/job_out_files.ts";
+import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/provider/agent/job_out_files.ts";
 import type { JobBlobOutput } from "../protocol/job_blobs.ts";
-import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import {
   AGENT_TASK_KIND,
   agentTaskFile,
@@ -42,7 +42,7 @@ import {
   agentTranscriptFile,
 } from "./agent_task_options.ts";
 
-/** The result's sealed blobs (roles/provider/agent_task_runner.ts names them so). */
+/** The result's sealed blobs (roles/provider/agent/agent_task_runner.ts names them so). */
 const SEALED_BUNDLE = "result.bundle.sealed";
 const SEALED_TRANSCRIPT = "transcript.log.sealed";
 /** The label the transcript's key is derived with from the bundle's. */
@@ -211,7 +211,7 @@ export interface ApplyAgentResultOptions {
  * @example
  * ```ts ignore
  * import { applyAgentResult } from "./agent_task_command.ts";
- * import type { RequesterJobRecord } from "../state/job_record.ts";
+ * import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord;
  * declare const result: { tags: string[][]; content: string };
@@ -361,7 +361,7 @@ async function openSealed(path: string, key: string, name: string): Promise<Uint
  * @example
  * ```ts ignore
  * import { openSavedAgentBlobs } from "./agent_task_command.ts";
- * import type { RequesterJobRecord } from "../state/job_record.ts";
+ * import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord;
  * declare const content: string;

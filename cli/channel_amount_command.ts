@@ -15,9 +15,9 @@ import {
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../state/channel_file.ts";
-import { openAuditLog } from "../state/audit_log.ts";
-import type { ChannelLock } from "../state/channel_lock.ts";
+} from "../state/channels/channel_file.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import type { ChannelLock } from "../state/channels/channel_lock.ts";
 import { cosignFailure } from "../roles/channels/channel_close.ts";
 import {
   withdrawCooperatively,

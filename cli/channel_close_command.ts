@@ -9,9 +9,9 @@ import { formatUnits } from "viem";
 import { CliError } from "./cli_error.ts";
 import { networkLabel } from "../config/chain_config.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
-import { channelFilePath, readChannel } from "../state/channel_file.ts";
-import { openAuditLog } from "../state/audit_log.ts";
-import { ClaimBooksError } from "../state/postgres_claim_books.ts";
+import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import { ClaimBooksError } from "../state/postgres/postgres_claim_books.ts";
 import { closeChannelStep, withBooksClaim } from "../roles/channels/channel_close.ts";
 import { syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import {

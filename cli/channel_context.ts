@@ -16,7 +16,7 @@ import {
   channelOpenSettings,
 } from "../config/channel_settings.ts";
 import { type ChainConfig, resolveChainConfig } from "../config/chain_config.ts";
-import type { ChannelRecord } from "../state/channel_file.ts";
+import type { ChannelRecord } from "../state/channels/channel_file.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -128,7 +128,7 @@ export function unlockWallet(ctx: ChannelContext, opts: ChannelOptions): Promise
  * @example
  * ```ts
  * import { chainOfRecord, channelContext } from "./channel_context.ts";
- * import { listChannels } from "../state/channel_file.ts";
+ * import { listChannels } from "../state/channels/channel_file.ts";
  *
  * const ctx = await channelContext({});
  * for (const r of await listChannels(ctx.stateDir)) console.log(chainOfRecord(ctx, {}, r).id);

@@ -18,7 +18,7 @@ import {
   InsufficientGasError,
   TokenNetworkConfigError,
 } from "../chain/token_network_client.ts";
-import { ChannelFileError } from "../state/channel_file.ts";
+import { ChannelFileError } from "../state/channels/channel_file.ts";
 import { ChannelNotOnChainError } from "../roles/channels/channel_chain_sync.ts";
 import { CorruptVaultError, WrongPassphraseError } from "../identity/key_vault.ts";
 import {

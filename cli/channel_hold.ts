@@ -5,7 +5,11 @@
  * @module
  */
 import { CliError } from "./cli_error.ts";
-import { type ChannelLock, ChannelLockedError, lockChannel } from "../state/channel_lock.ts";
+import {
+  type ChannelLock,
+  ChannelLockedError,
+  lockChannel,
+} from "../state/channels/channel_lock.ts";
 import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
 import type { PassphraseFlags } from "./node_identity.ts";
 

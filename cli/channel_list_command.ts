@@ -6,10 +6,10 @@
  */
 import { CliError } from "./cli_error.ts";
 import { TokenNetworkClient } from "../chain/token_network_client.ts";
-import { type ChannelRecord, listChannels } from "../state/channel_file.ts";
-import { openAuditLog } from "../state/audit_log.ts";
-import { channelsDelivered } from "../state/channel_delivered.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
+import { type ChannelRecord, listChannels } from "../state/channels/channel_file.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import { channelsDelivered } from "../state/channels/channel_delivered.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import {
   chainOfRecord,
@@ -62,7 +62,7 @@ export async function channelList(
 }
 
 /**
- * What this node paid over each channel by its payment log (state/channel_delivered.ts), for a
+ * What this node paid over each channel by its payment log (state/channels/channel_delivered.ts), for a
  * requester's or a provider's profile; a town pays its payouts by books of its own: none.
  */
 async function deliveredByBooks(

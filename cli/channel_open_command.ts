@@ -10,8 +10,8 @@ import { ExitCode } from "./exit_codes.ts";
 import { LOCAL_CHAIN, networkLabel } from "../config/chain_config.ts";
 import { connectChain } from "../chain/chain_connection.ts";
 import { ChainTxError, TokenNetworkClient } from "../chain/token_network_client.ts";
-import { channelFilePath, type ChannelRecord } from "../state/channel_file.ts";
-import { openAuditLog } from "../state/audit_log.ts";
+import { channelFilePath, type ChannelRecord } from "../state/channels/channel_file.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
 import { existingChannelWith, openRecordedChannel } from "../roles/channels/channel_open.ts";
 import {
   ChannelPeerError,

@@ -1,14 +1,14 @@
 /**
  * A channel as every `turnpike channel` command prints it: its figures by the books
- * (state/channel_books.ts), as text lines, CSV rows or `channel` JSON lines.
+ * (state/channels/channel_books.ts), as text lines, CSV rows or `channel` JSON lines.
  *
  * @module
  */
 import { formatUnits } from "viem";
 import { networkLabel } from "../config/chain_config.ts";
 import { knownChain } from "../config/known_chains.ts";
-import type { ChannelRecord } from "../state/channel_file.ts";
-import { channelBooks } from "../state/channel_books.ts";
+import type { ChannelRecord } from "../state/channels/channel_file.ts";
+import { channelBooks } from "../state/channels/channel_books.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
 import { type ChannelOptions, infoLine } from "./channel_context.ts";
@@ -68,7 +68,7 @@ function view(r: ChannelRecord, delivered?: bigint): RecordView {
  * @example
  * ```ts
  * import { printRecords } from "./channel_rows.ts";
- * import { listChannels } from "../state/channel_file.ts";
+ * import { listChannels } from "../state/channels/channel_file.ts";
  *
  * printRecords({ output: "csv" }, await listChannels("/tmp/turnpike-example"));
  * ```
@@ -135,7 +135,7 @@ export function printRecords(
  * ```ts
  * import { printNetworkLines } from "./channel_rows.ts";
  * import { channelContext } from "./channel_context.ts";
- * import { listChannels } from "../state/channel_file.ts";
+ * import { listChannels } from "../state/channels/channel_file.ts";
  *
  * const ctx = await channelContext({});
  * printNetworkLines({}, await listChannels(ctx.stateDir));

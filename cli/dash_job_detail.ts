@@ -6,7 +6,7 @@
  * @module
  */
 import { blobOutputsOf, type JobBlobOutput } from "../protocol/job_blobs.ts";
-import { readStoredResult } from "../state/stored_result.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
 import type { DashJob } from "./dash_model.ts";
 
 /** An opened job. */

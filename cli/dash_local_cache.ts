@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { PROVIDER_STATUS_FILE } from "../roles/provider/provider_status.ts";
 import {
   assembleLocalView,

@@ -15,20 +15,20 @@ import {
   MAX_JOB_RECORD_BYTES,
   parseJobRecord,
   type RequesterJobRecord,
-} from "../state/job_record.ts";
-import { listChannels } from "../state/channel_file.ts";
+} from "../state/jobs/job_record.ts";
+import { listChannels } from "../state/channels/channel_file.ts";
 import {
   isTerminalProviderJob,
   MAX_PROVIDER_JOB_RECORD_BYTES,
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
-} from "../state/provider_job_record.ts";
-import { PROVIDER_JOBS_DIR } from "../state/provider_job_store.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
-import { hasPaymentLog } from "../state/payment_log_files.ts";
-import { summarizePayments } from "../state/payment_summary.ts";
-import { channelBooks } from "../state/channel_books.ts";
+} from "../state/jobs/provider_job_record.ts";
+import { PROVIDER_JOBS_DIR } from "../state/jobs/provider_job_store.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { hasPaymentLog } from "../state/payments/payment_log_files.ts";
+import { summarizePayments } from "../state/payments/payment_summary.ts";
+import { channelBooks } from "../state/channels/channel_books.ts";
 import {
   isProcessAlive,
   PROVIDER_STATUS_FILE,

@@ -7,8 +7,8 @@
  * @module
  */
 import { fetchRelayInfo } from "../transport/relay_info.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
-import { hasPaymentLog } from "../state/payment_log_files.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { hasPaymentLog } from "../state/payments/payment_log_files.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 
 /** One town as a dash row shows it. */

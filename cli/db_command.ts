@@ -1,7 +1,7 @@
 /**
  * `turnpike db up`: a PostgreSQL server for a town on several processes of one machine
  * (docs/OPERATIONS.md, "A town on several machines"), from the binaries `deno task setup`
- * installs in `tools/node_modules` (state/postgres_server.ts), in the foreground until Ctrl-C,
+ * installs in `tools/node_modules` (state/postgres/postgres_server.ts), in the foreground until Ctrl-C,
  * as `chain up` does for anvil. Its data dir persists (default `<state dir>/postgres`); it
  * listens on 127.0.0.1 only and every connection must give the password kept in
  * `<state dir>/postgres.password` (0600, made at the first `db up`), which the printed store URL
@@ -18,8 +18,11 @@ import { settingsFlagsFrom } from "./settings_flags.ts";
 import { stopSignal } from "./stop_signal.ts";
 import { loadSettings } from "../config/settings.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { PostgresServerError, startPostgresServer } from "../state/postgres_server.ts";
-import { POSTGRES_SYSTEM_USER, PostgresSystemUserError } from "../state/postgres_system_user.ts";
+import { PostgresServerError, startPostgresServer } from "../state/postgres/postgres_server.ts";
+import {
+  POSTGRES_SYSTEM_USER,
+  PostgresSystemUserError,
+} from "../state/postgres/postgres_system_user.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 
@@ -61,7 +64,7 @@ async function dbUp(opts: DbUpOptions, cmd: Command): Promise<void> {
   }
   const stateDir = (await loadSettings({ flags: settingsFlagsFrom(opts, cmd, []) })).settings
     .stateDir;
-  // As root the server runs as its own system user (state/postgres_system_user.ts), which
+  // As root the server runs as its own system user (state/postgres/postgres_system_user.ts), which
   // cannot enter root's home (the usual state dir).
   const dataDir = opts.dataDir ??
     (Deno.uid() === 0 ? "/var/lib/turnpike/postgres" : `${stateDir}/postgres`);

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { openPaymentLog } from "../state/payment_log.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 

@@ -17,8 +17,8 @@ import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
-import { readStoredResult } from "../state/stored_result.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import { buildResultReport, costsOf, parseReport } from "./job_report.ts";
 import {
@@ -28,7 +28,7 @@ import {
 } from "../roles/requester/provider_directory.ts";
 import { precheckJob } from "../roles/requester/job_precheck.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
-import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
 import { provePassphrase, requestUnanswered } from "./node_call.ts";
 import { callProfileNode } from "./profile_node.ts";
 import type { NodeRequest } from "../roles/requester/node_server.ts";

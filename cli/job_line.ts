@@ -1,7 +1,7 @@
 /**
  * The `job` line of the job commands' `--json` output (`job submit` without `--wait`, `job
  * status`, `job list`, `job cancel`; docs/AGENTS.md "Reading a job's line"): the job's record
- * (`state/job_record.ts`) with two fields named for what an agent reads in them:
+ * (`state/jobs/job_record.ts`) with two fields named for what an agent reads in them:
  *
  * - `callback`: the local skill this profile routes the job's result to (`job submit --skill`);
  *   absent when it has none. The record's own key for it, `skill`, is not printed: it read as
@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { NO_CALLBACK, type RequesterJobRecord } from "../state/job_record.ts";
+import { NO_CALLBACK, type RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { type JobVerdict, verdictOf } from "../protocol/job_verdict.ts";
-import { readStoredResult } from "../state/stored_result.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { parseReport } from "./job_report.ts";
 
 /**
@@ -55,7 +55,7 @@ export function jobLineFields(
  * @example
  * ```ts
  * import { jobVerdict } from "./job_line.ts";
- * import { NO_CALLBACK, type RequesterJobRecord } from "../state/job_record.ts";
+ * import { NO_CALLBACK, type RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord;
  * const verdict = await jobVerdict("/home/a/.turnpike/default", record);

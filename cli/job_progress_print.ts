@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
+import { TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
 import type { JobProgress } from "../roles/requester/requester_node.ts";
 import { progressLine } from "./job_report.ts";
 import { printJsonLine } from "./json_line.ts";

@@ -20,8 +20,8 @@ import {
   JobIdPrefixError,
   type JobRepository,
   openJobRepository,
-} from "../state/job_repository.ts";
-import { openPaymentLog } from "../state/payment_log.ts";
+} from "../state/jobs/job_repository.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { buildResultReport } from "./job_report.ts";
 import { type NetworkField, networkField } from "./network_line.ts";
@@ -31,14 +31,14 @@ import {
   NO_CALLBACK,
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
-} from "../state/job_record.ts";
+} from "../state/jobs/job_record.ts";
 import { isErrorCode } from "./error_codes.ts";
 import {
   type RequesterFlags,
   type RequesterSettings,
   resolveRequesterSettings,
 } from "../config/requester_settings.ts";
-import { readStoredResult } from "../state/stored_result.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
 import { jobLineFields, jobVerdict } from "./job_line.ts";
@@ -203,7 +203,7 @@ export async function loadRequesterConfig(
  * @example
  * ```ts
  * import { printOutcome } from "./job_read_command.ts";
- * import type { RequesterJobRecord } from "../state/job_record.ts";
+ * import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
  * declare const stateDir: string;
  * declare const ended: RequesterJobRecord;
@@ -338,7 +338,7 @@ export async function withRepo<T>(
  * @example
  * ```ts
  * import { resolveJobId } from "./job_read_command.ts";
- * import type { JobRepository } from "../state/job_repository.ts";
+ * import type { JobRepository } from "../state/jobs/job_repository.ts";
  *
  * declare const repo: JobRepository;
  * const id = resolveJobId(repo, "c1c254bf"); // the full id, or exit 2
@@ -370,7 +370,7 @@ export function resolveJobId(repo: JobRepository, text: string): string {
  * @example
  * ```ts
  * import { readJob } from "./job_read_command.ts";
- * import type { JobRepository } from "../state/job_repository.ts";
+ * import type { JobRepository } from "../state/jobs/job_repository.ts";
  *
  * declare const repo: JobRepository;
  * const record = await readJob(repo, "c1c254bf");

@@ -15,12 +15,12 @@
  */
 import { type JobVerdict, verdictOf } from "../protocol/job_verdict.ts";
 import type { JobProgress } from "../roles/requester/requester_node.ts";
-import { readStoredResult } from "../state/stored_result.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
-import type { RequesterJobRecord } from "../state/job_record.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import type { AgentSpend } from "../protocol/agent_spend.ts";
-import { categoryOf, type PaymentEntry } from "../state/payment_log.ts";
-import { summarizePayments } from "../state/payment_summary.ts";
+import { categoryOf, type PaymentEntry } from "../state/payments/payment_log.ts";
+import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { openResultLogs } from "../roles/agent_work/result_logs.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";

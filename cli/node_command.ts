@@ -41,12 +41,12 @@ import { parseAgentPresets } from "../config/agent_presets.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
-import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/blob_inputs.ts";
+import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/jobs/blob_inputs.ts";
 import {
   DEFAULT_MAX_UNPAID,
   DEFAULT_MAX_UNPAID_PER_REQUESTER,
   DEFAULT_UNPAID_GRACE_SEC,
-} from "../roles/provider/unpaid_pool.ts";
+} from "../roles/provider/payments/unpaid_pool.ts";
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { CLI_ERRORS, untrusted } from "./cli_error_map.ts";

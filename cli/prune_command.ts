@@ -12,9 +12,9 @@ import type { Command } from "commander";
 import { CLI_ERRORS } from "./cli_error_map.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { loadSettings } from "../config/settings.ts";
-import { openAuditLog } from "../state/audit_log.ts";
-import { openJobRepository } from "../state/job_repository.ts";
-import { openProviderJobStore } from "../state/provider_job_store.ts";
+import { openAuditLog } from "../state/audit/audit_log.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
+import { openProviderJobStore } from "../state/jobs/provider_job_store.ts";
 import {
   parseAge,
   PruneAgeError,

@@ -1,7 +1,7 @@
 /**
  * `turnpike skill new|test`: for skill authors. `new` scaffolds a skill that works as it is;
  * `test` runs a skill on an input in the very sandbox a provider runs it in (the same code:
- * roles/provider/skill_sandbox.ts) and shows its stdout, stderr and exit. The contract is
+ * roles/provider/sandbox/skill_sandbox.ts) and shows its stdout, stderr and exit. The contract is
  * docs/SKILLS.md.
  *
  * @module
@@ -29,15 +29,15 @@ import {
   missingParams,
   parseSkillManifest,
   SkillManifestError,
-} from "../roles/provider/skill_manifest.ts";
-import { createSkillSandbox } from "../roles/provider/skill_sandbox.ts";
-import type { SkillManifest } from "../roles/provider/skill_manifest.ts";
-import { probeDockerEngine } from "../roles/provider/docker_engine.ts";
-import { createDockerBuildRunner } from "../roles/provider/docker_build_runner.ts";
+} from "../roles/provider/skills/skill_manifest.ts";
+import { createSkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
+import type { SkillManifest } from "../roles/provider/skills/skill_manifest.ts";
+import { probeDockerEngine } from "../roles/provider/docker/docker_engine.ts";
+import { createDockerBuildRunner } from "../roles/provider/docker/docker_build_runner.ts";
 import { archiveProject, ProjectArchiveError } from "../roles/requester/project_archive.ts";
 import { blobInputTags } from "../protocol/job_blobs.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
-import { writeSkillScaffold } from "../roles/provider/skill_scaffold.ts";
+import { writeSkillScaffold } from "../roles/provider/skills/skill_scaffold.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { printJsonLine } from "./json_line.ts";
 import { EventFileError, eventFileToon } from "./event_file.ts";
@@ -292,7 +292,7 @@ async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
   }
   if (manifest.runner !== "docker") {
     // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
-    // read-only for the job (roles/provider/provider_skills.ts, docs/SKILLS.md).
+    // read-only for the job (roles/provider/skills/provider_skills.ts, docs/SKILLS.md).
     const denoCacheDir = `${jobsRoot}/skill-deno-cache`;
     await Deno.mkdir(denoCacheDir);
     return await createSkillSandbox({ jobsRoot, hiddenPaths: [], denoCacheDir });

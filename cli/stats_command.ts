@@ -7,14 +7,14 @@
  * @module
  */
 import type { Command } from "commander";
-import { openJobRepository } from "../state/job_repository.ts";
-import { JOB_STATUSES } from "../state/job_record.ts";
-import { openPaymentLog, PAYMENT_CATEGORIES } from "../state/payment_log.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
+import { JOB_STATUSES } from "../state/jobs/job_record.ts";
+import { openPaymentLog, PAYMENT_CATEGORIES } from "../state/payments/payment_log.ts";
 import {
   type AssetBooks,
   type CategoryTotals,
   summarizePayments,
-} from "../state/payment_summary.ts";
+} from "../state/payments/payment_summary.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";

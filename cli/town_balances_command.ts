@@ -1,17 +1,17 @@
 /**
- * `turnpike town balances`: the town's books per BTP peer (state/peer_ledger.ts), read from the
+ * `turnpike town balances`: the town's books per BTP peer (state/payments/peer_ledger.ts), read from the
  * state dir (no passphrase, the town may be running): for each peer what the town owes it in
  * all (fulfilled payments forwarded to it), what it claimed to it over its payout channel, what
  * reached the chain, what is in flight and what is in doubt after a crash (owed once the peer
  * shows the fulfillment), and what it spent through the town on the town's credit (netted out of
- * its payouts: state/peer_credit.ts; read from `peer_credit.jsonl`, so a one-process town's).
+ * its payouts: state/payments/peer_credit.ts; read from `peer_credit.jsonl`, so a one-process town's).
  * Amounts in base units (docs/OPERATIONS.md "Paying providers").
  *
  * @module
  */
 import type { Command } from "commander";
-import { openPeerLedger, type PeerBalance } from "../state/peer_ledger.ts";
-import { openFilePeerCredit } from "../state/peer_credit.ts";
+import { openPeerLedger, type PeerBalance } from "../state/payments/peer_ledger.ts";
+import { openFilePeerCredit } from "../state/payments/peer_credit.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { printJsonLine } from "./json_line.ts";

@@ -25,12 +25,12 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
-import { PostgresStoreError } from "../state/postgres_event_store.ts";
+import { PostgresStoreError } from "../state/postgres/postgres_event_store.ts";
 import {
   ClaimBooksError,
   openPostgresClaimBooks,
   type PostgresClaimBooks,
-} from "../state/postgres_claim_books.ts";
+} from "../state/postgres/postgres_claim_books.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField } from "./network_line.ts";
@@ -270,7 +270,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   const { signer } = session;
   let townAddress = config.ilpAddress;
   // A town on a shared store keeps its channels' claim books there: every process decides
-  // claims and cover on the same row, under a lock (state/postgres_claim_books.ts).
+  // claims and cover on the same row, under a lock (state/postgres/postgres_claim_books.ts).
   const sharedBooks = config.storeUrl === undefined
     ? undefined
     : await openSharedBooks(config.storeUrl);
@@ -425,8 +425,8 @@ async function startPayouts(
     lazyImport<typeof import("../roles/town/channels/shared_payouts.ts")>(
       new URL("../roles/town/channels/shared_payouts.ts", import.meta.url),
     ),
-    lazyImport<typeof import("../state/postgres_payout_books.ts")>(
-      new URL("../state/postgres_payout_books.ts", import.meta.url),
+    lazyImport<typeof import("../state/postgres/postgres_payout_books.ts")>(
+      new URL("../state/postgres/postgres_payout_books.ts", import.meta.url),
     ),
   ]);
   // Its payout channels watched by every process (a close by the peer; one settles it).

@@ -2,10 +2,10 @@
  * `turnpike town migrate --to postgres://...`: copies a town's SQLite event store
  * (`<state dir>/town-events.sqlite`) into a PostgreSQL store, so the town can go on as several
  * processes on it (docs/OPERATIONS.md, "A town on several machines"), with its blob index
- * (blobs, owners, paid allowances: state/postgres_blob_index.ts; the bytes stay in the state
+ * (blobs, owners, paid allowances: state/postgres/postgres_blob_index.ts; the bytes stay in the state
  * dir, whose process is recorded as their holder when it starts on the store) and the claim
  * books of its payment channel peers (the newest claim of each channel file:
- * state/postgres_claim_books.ts). It holds the state dir (the town must be stopped) and can be
+ * state/postgres/postgres_claim_books.ts). It holds the state dir (the town must be stopped) and can be
  * run again: events already copied count as duplicates, rows already there are kept (a book
  * only moves to a newer claim). SPSP grants need no copy: their secrets derive from the town's
  * key and the destination's tag alone.
@@ -18,19 +18,19 @@ import { ExitCode } from "./exit_codes.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { loadSettings } from "../config/settings.ts";
-import { openEventStore } from "../state/event_store.ts";
-import { copyEventStore } from "../state/event_store_copy.ts";
+import { openEventStore } from "../state/events/event_store.ts";
+import { copyEventStore } from "../state/events/event_store_copy.ts";
 import { pathExists } from "../state/path_exists.ts";
-import { openBlobStore } from "../state/blob_store.ts";
-import { PostgresBlobIndex } from "../state/postgres_blob_index.ts";
-import { listChannels } from "../state/channel_file.ts";
-import { openPostgresClaimBooks } from "../state/postgres_claim_books.ts";
-import type { ClaimBook } from "../state/claim_book.ts";
+import { openBlobStore } from "../state/blobs/blob_store.ts";
+import { PostgresBlobIndex } from "../state/postgres/postgres_blob_index.ts";
+import { listChannels } from "../state/channels/channel_file.ts";
+import { openPostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
+import type { ClaimBook } from "../state/channels/claim_book.ts";
 import {
   openPostgresEventStore,
   PostgresStoreError,
   redactUrl,
-} from "../state/postgres_event_store.ts";
+} from "../state/postgres/postgres_event_store.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 

@@ -15,19 +15,19 @@ import { networkLabel, resolveChainConfig } from "../config/chain_config.ts";
 import { connectChain } from "../chain/chain_connection.ts";
 import { readChainBalance } from "../chain/wallet_balance.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
-import { listChannels } from "../state/channel_file.ts";
-import { channelBooks } from "../state/channel_books.ts";
+import { listChannels } from "../state/channels/channel_file.ts";
+import { channelBooks } from "../state/channels/channel_books.ts";
 import {
   categoryOf,
   openPaymentLog,
   PAYMENT_CATEGORIES,
   type PaymentCategory,
-} from "../state/payment_log.ts";
-import { filterPayments } from "../state/payment_summary.ts";
-import { foldPayments } from "../state/payment_lines.ts";
-import { openJobRepository } from "../state/job_repository.ts";
+} from "../state/payments/payment_log.ts";
+import { filterPayments } from "../state/payments/payment_summary.ts";
+import { foldPayments } from "../state/payments/payment_lines.ts";
+import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { booksJson, booksText } from "./stats_command.ts";
-import { summarizePayments } from "../state/payment_summary.ts";
+import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
 import { CliError } from "./cli_error.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";

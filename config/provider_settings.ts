@@ -73,7 +73,7 @@ export interface ProviderSettings {
   sandboxMode: SandboxMode;
   /**
    * Sandboxes set up ahead per skill that ran a job lately (`prepared_sandboxes`,
-   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`, default 1; roles/provider/sandbox_pool.ts); false: 0,
+   * `TURNPIKE_PROVIDER_PREPARED_SANDBOXES`, default 1; roles/provider/sandbox/sandbox_pool.ts); false: 0,
    * none.
    */
   preparedSandboxes: { perSkill: number } | false;

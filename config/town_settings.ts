@@ -74,7 +74,7 @@ import {
   DEFAULT_BLOB_QUOTA_BYTES,
   DEFAULT_BLOB_RETENTION_MS,
   DEFAULT_MAX_BLOB_BYTES,
-} from "../state/blob_store.ts";
+} from "../state/blobs/blob_store.ts";
 
 /** The town's event size limit: 1 MiB of TOON (an ILP packet carries at most 32767 anyway). */
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
@@ -160,7 +160,7 @@ export interface TownSettings {
   storeProcesses?: number;
   /**
    * With `storeUrl`: the blob directory the town's processes on one host share (its files and
-   * index, state/blob_store.ts); absent: a town on a shared store takes no blobs.
+   * index, state/blobs/blob_store.ts); absent: a town on a shared store takes no blobs.
    */
   storeBlobsDir?: string;
   /**

@@ -4,7 +4,7 @@
  * connects, which of those payments it fulfilled. The request (the town's BTP MESSAGE, no `ilp`)
  * lists the packets' execution conditions; the RESPONSE (same protocol name) lists the
  * fulfillments the peer holds for any of them. The town records each as owed once its SHA-256
- * matches (state/peer_ledger.ts); a fulfillment proves a payment, so nothing else is trusted.
+ * matches (state/payments/peer_ledger.ts); a fulfillment proves a payment, so nothing else is trusted.
  *
  * Both are JSON: `{"conditions": ["<64 hex>", ...]}` and `{"fulfillments": ["<64 hex>", ...]}`,
  * at most {@linkcode MAX_IN_DOUBT} entries each.

@@ -8,10 +8,10 @@
  * @module
  */
 import { RoleError } from "./role_error.ts";
-import type { JobRepository } from "../state/job_repository.ts";
-import { TERMINAL_JOB_STATUSES } from "../state/job_record.ts";
-import type { ProviderJobStore } from "../state/provider_job_store.ts";
-import { isTerminalProviderJob } from "../state/provider_job_record.ts";
+import type { JobRepository } from "../state/jobs/job_repository.ts";
+import { TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
+import type { ProviderJobStore } from "../state/jobs/provider_job_store.ts";
+import { isTerminalProviderJob } from "../state/jobs/provider_job_record.ts";
 
 /** What a prune found (and, unless a dry run, removed). */
 export interface PruneReport {

@@ -14,7 +14,7 @@
  * @module
  */
 import { StagesError } from "./stages_error.ts";
-import { JobRecordFormatError, parseJobRoute } from "../state/job_record.ts";
+import { JobRecordFormatError, parseJobRoute } from "../state/jobs/job_record.ts";
 
 /** What the correlator needs to know about a job: where its results go. */
 export interface JobRoute {

@@ -21,7 +21,7 @@ export interface CappedFileOptions {
  *
  * @example
  * ```ts
- * import { ChannelFileError } from "./channel_file.ts";
+ * import { ChannelFileError } from "./channels/channel_file.ts";
  *
  * declare const path: string;
  * const bytes = await readCappedFile(path, {

@@ -10,7 +10,7 @@
  * would let a third process lock a fresh file while the second still holds the old one. A
  * process that fails to take the lock never writes to the file.
  *
- * Used by `state/channel_lock.ts` (one signer per payment channel) and
+ * Used by `state/channels/channel_lock.ts` (one signer per payment channel) and
  * `state/state_dir_lock.ts` (one long-running role per state dir).
  *
  * @module

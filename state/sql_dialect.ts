@@ -1,7 +1,7 @@
 /**
  * The two SQL dialects the stores are written in, and the column types where they differ: the
  * one-process SQLite files and the PostgreSQL store several town processes share. The schema
- * modules (state/event_store_schema.ts, state/blob_index_schema.ts) write each table once and
+ * modules (state/events/event_store_schema.ts, state/blobs/blob_index_schema.ts) write each table once and
  * take the words from here.
  *
  * @module

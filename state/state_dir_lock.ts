@@ -4,12 +4,12 @@
  * one state dir would interleave writes to the same files (the provider status, the job
  * records, the git audit trail) and take each other's place in `turnpike node status`.
  * Short-lived commands (`job submit`, `job status`, `channel ...`) do not take it: they work
- * beside a running role (payment channels have their own lock, `state/channel_lock.ts`).
+ * beside a running role (payment channels have their own lock, `state/channels/channel_lock.ts`).
  *
  * The lock is a {@linkcode lockProcessFile} OS lock: released when the process exits, SIGKILL
  * included, so a crashed role never blocks its restart. The file holds the holder's pid and
  * role for the message of the one turned away; it never enters the audit history
- * (`STATE_DIR_IGNORE` in `state/state_dir_ignore.ts`).
+ * (`STATE_DIR_IGNORE` in `state/audit/state_dir_ignore.ts`).
  *
  * @module
  */

@@ -212,7 +212,7 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
       }
       hasher.update(chunk);
       // writeSync: an async write op per body chunk is an order of magnitude slower here
-      // (state/blob_store.ts has the figures).
+      // (state/blobs/blob_store.ts has the figures).
       for (let at = 0; at < chunk.byteLength;) at += file.writeSync(chunk.subarray(at));
       report(size, total);
     }

@@ -14,7 +14,7 @@ export interface ConnectionGateOptions {
   maxTotal: number;
   /**
    * Connections from an address on the other processes of the same service (a town on several
-   * processes: state/postgres_connection_counts.ts); counted against `maxPerAddress` too.
+   * processes: state/postgres/postgres_connection_counts.ts); counted against `maxPerAddress` too.
    */
   elsewhere?: (address: string) => number;
 }

@@ -76,7 +76,7 @@ export interface HttpFrontOptions {
   port?: number;
   /**
    * A Unix socket to listen on instead of a TCP port (a job's model gateway,
-   * roles/provider/agent_gateway.ts): every connection then has the one address `unknown`, so
+   * roles/provider/agent/agent_gateway.ts): every connection then has the one address `unknown`, so
    * `maxConnections` is the cap, and a refused connection is answered and closed at once (a Unix
    * socket closed with its request unread sends no reset), so it holds no descriptor meanwhile.
    */
@@ -112,7 +112,7 @@ export interface HttpFrontOptions {
   connectionsElsewhere?: (address: string) => number;
   /**
    * Takes a slot for `address` in a count the service's processes share (a town on several
-   * processes: state/postgres_connection_counts.ts), after the caps here admitted it: a release
+   * processes: state/postgres/postgres_connection_counts.ts), after the caps here admitted it: a release
    * function (called once, on close), or "address" when the shared count is at its cap (the
    * connection is refused as over the per-address cap). A rejection (the count cannot be
    * reached) leaves the decision to the caps here.

@@ -8,7 +8,7 @@
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode channelChainClient}. */
 export interface ChannelChainClientOptions {

@@ -21,11 +21,11 @@ import type {
   SubmittedProof,
   SubmittedProofs,
 } from "../../chain/token_network_client.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
-import type { ClaimBook } from "../../state/claim_book.ts";
-import { recordWithClaimBook } from "../../state/file_channel_book.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+import type { ClaimBook } from "../../state/channels/claim_book.ts";
+import { recordWithClaimBook } from "../../state/channels/file_channel_book.ts";
 import { settleFields } from "./channel_settle.ts";
 import { type ChannelSettlement, settleOrBook } from "./settle_or_book.ts";
 
@@ -73,7 +73,7 @@ export interface ChannelSync {
  * ```ts
  * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord, ChannelFileWriter } from "../../state/channel_file.ts";
+ * import type { ChannelRecord, ChannelFileWriter } from "../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const writer: ChannelFileWriter<{ nonce: bigint }>; // claims may land meanwhile
@@ -136,7 +136,7 @@ export interface SyncChannelOptions {
  * ```ts
  * import { applyChainState } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -210,8 +210,8 @@ function grown(
  * ```ts
  * import { syncChannelWithChain } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { AuditLog } from "../../state/audit_log.ts";
- * import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+ * import type { AuditLog } from "../../state/audit/audit_log.ts";
+ * import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -297,14 +297,14 @@ function settledRecord(
 /**
  * `record` with a town's shared books' newest claim and delivered value (`forwarded`) when the
  * books are at least as new as the record: what every process took and delivered, so a close or
- * an update takes that, no more (a town on several processes, state/postgres_claim_books.ts).
- * The fields are written as the file backend writes a book (state/file_channel_book.ts
+ * an update takes that, no more (a town on several processes, state/postgres/postgres_claim_books.ts).
+ * The fields are written as the file backend writes a book (state/channels/file_channel_book.ts
  * `recordWithClaimBook`).
  *
  * @example
  * ```ts
  * import { withBookClaim } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const record: ChannelRecord;
  * const next = withBookClaim(record, {
@@ -336,7 +336,7 @@ export interface PartnerProof extends SubmittedProof {
  * @example
  * ```ts
  * import { partnerProof } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const record: ChannelRecord;
  * const proof = partnerProof(record);
@@ -365,7 +365,7 @@ export function partnerProof(record: ChannelRecord): PartnerProof | undefined {
  * @example
  * ```ts
  * import { settledBooks } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const record: ChannelRecord;
  * const fields: Record<string, string> = {};
@@ -411,8 +411,8 @@ export interface SyncChannelFileOptions extends SyncChannelOptions {
  * ```ts
  * import { syncChannelFile } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { AuditLog } from "../../state/audit_log.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { AuditLog } from "../../state/audit/audit_log.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare let record: ChannelRecord;

@@ -5,11 +5,11 @@
  * with the newest claim the peer signed to us, taken at what was delivered against it
  * (`partnerProof`: the refused packets' cover is not taken); a closed one is settled once its settle timeout
  * has passed. Every step is on the channel file (and the audit trail) before this returns.
- * The caller holds the channel's lock (`state/channel_lock.ts`) and syncs the file with the chain
+ * The caller holds the channel's lock (`state/channels/channel_lock.ts`) and syncs the file with the chain
  * first.
  *
  * A town on several processes keeps the newest claim of each channel in its shared books
- * (`state/postgres_claim_books.ts`), ahead of any one process's file: {@linkcode withBooksClaim}
+ * (`state/postgres/postgres_claim_books.ts`), ahead of any one process's file: {@linkcode withBooksClaim}
  * lifts the file to it before a close.
  *
  * @module
@@ -17,9 +17,9 @@
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
-import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import {
   BtpAuthError,
   type BtpClient,
@@ -96,7 +96,7 @@ export type ChannelCloseStep =
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  * import { closeChannelStep } from "./channel_close.ts";
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -220,7 +220,7 @@ export function isPeerUnreachable(
  *
  * @example
  * ```ts
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  * import { withBooksClaim } from "./channel_close.ts";
  * declare const record: ChannelRecord;
  * const newest = await withBooksClaim(record, "postgres://town@127.0.0.1:5432/town", "/tmp/town");

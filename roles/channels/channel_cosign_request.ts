@@ -42,8 +42,12 @@ import {
   decodeCosignAnswer,
   encodeCosignRequest,
 } from "../../protocol/payment_channel_cosign.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelRecord, saveChannel, type SentClaimWriter } from "../../state/channel_file.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import {
+  type ChannelRecord,
+  saveChannel,
+  type SentClaimWriter,
+} from "../../state/channels/channel_file.ts";
 import { BtpRemoteError } from "../../transport/btp_client.ts";
 import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
 import {
@@ -114,7 +118,7 @@ export interface WithdrawAgreement {
  * ```ts
  * import { finalBalances } from "./channel_cosign_request.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -153,7 +157,7 @@ export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): C
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const btpClient: BtpClient; // connected to the channel's peer
  * declare const chain: TokenNetworkClient;
@@ -203,7 +207,7 @@ export async function requestCooperativeSettle(
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const btpClient: BtpClient; // connected to the channel's peer
  * declare const chain: TokenNetworkClient;
@@ -268,7 +272,7 @@ export interface LastClaim {
  * ```ts
  * import { requestLastClaim } from "./channel_cosign_request.ts";
  * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const btpClient: BtpClient;
  * declare let record: ChannelRecord; // recovered from the chain: no claims known
@@ -365,7 +369,7 @@ async function settleFrom(
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const btpClient: BtpClient; // connected to the channel's peer
  * declare const chain: TokenNetworkClient;
@@ -453,7 +457,7 @@ export { WithdrawTooLargeError };
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const btpClient: BtpClient; // connected to the channel's peer
  * declare const chain: TokenNetworkClient;

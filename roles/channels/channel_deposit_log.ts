@@ -1,13 +1,13 @@
 /**
  * A deposit into a payment channel, as the channel log keeps it: the opening deposit and each
- * top-up are the same entry (state/channel_log.ts), stamped now, amounts as decimal strings of
+ * top-up are the same entry (state/channels/channel_log.ts), stamped now, amounts as decimal strings of
  * token base units, written after the transaction was mined.
  *
  * @module
  */
-import type { AuditLog } from "../../state/audit_log.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
-import { appendChannelLog, type ChannelFundsAction } from "../../state/channel_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { appendChannelLog, type ChannelFundsAction } from "../../state/channels/channel_log.ts";
 
 /** Options for {@linkcode logChannelDeposit}. */
 export interface LogChannelDepositOptions {

@@ -9,8 +9,8 @@
  * @module
  */
 import type { OnChainChannel, TokenNetworkClient } from "../../chain/token_network_client.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
 import { logChannelDeposit } from "./channel_deposit_log.ts";
 import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
 import { newChannelRecord } from "./channel_record_builder.ts";

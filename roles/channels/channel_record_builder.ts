@@ -8,7 +8,7 @@
  */
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
-import type { ChannelRecord, ChannelStatus } from "../../state/channel_file.ts";
+import type { ChannelRecord, ChannelStatus } from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode newChannelRecord}. */
 export interface NewChannelRecordOptions {

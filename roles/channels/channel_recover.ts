@@ -12,14 +12,14 @@
 import { RoleError } from "../role_error.ts";
 import type { Hex } from "viem";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
   channelFilePath,
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import type { BtpClient } from "../../transport/btp_client.ts";
 import { applyChainState, mergeChainSync } from "./channel_chain_sync.ts";
 import { cosignFailure, isPeerUnreachable } from "./channel_close.ts";
@@ -51,7 +51,7 @@ export interface RecoverChannelsOptions {
   audit?: AuditLog;
   /** Low-balance warning threshold of rebuilt files, percent of the deposit (default 10). */
   warnPercent?: number;
-  /** Holds the channel's lock while its file is rebuilt (`state/channel_lock.ts`). */
+  /** Holds the channel's lock while its file is rebuilt (`state/channels/channel_lock.ts`). */
   lock: (channelId: string) => Promise<AsyncDisposable>;
   /** The peer to ask for our newest claim; connected on first use (it may throw). */
   peer: () => Promise<BtpClient>;
@@ -69,7 +69,7 @@ export interface RecoverChannelsOptions {
  * ```ts
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { BtpClient } from "../../transport/btp_client.ts";
- * import { lockChannel } from "../../state/channel_lock.ts";
+ * import { lockChannel } from "../../state/channels/channel_lock.ts";
  * import { recoverChannels } from "./channel_recover.ts";
  * declare const client: TokenNetworkClient;
  * declare const peer: () => Promise<BtpClient>;

@@ -2,7 +2,7 @@
  * The sending side of a payment channel for a node's BTP link to its town (requester and
  * provider): reads the channel file named by `--channel <id>` (TOML `channel`, env
  * `TURNPIKE_CHANNEL`), checks it can pay this town, and builds `BtpClient`'s `claims` option:
- * a {@linkcode SentBookSigner} on the payer's channel book (state/file_sent_channel_book.ts:
+ * a {@linkcode SentBookSigner} on the payer's channel book (state/channels/file_sent_channel_book.ts:
  * resumed from the file's newest sent claim, each new claim decided under the book's lock and
  * kept in the file's `sent*` fields, and the audit trail, before it is sent).
  *
@@ -11,7 +11,7 @@
  *
  * One process at a time may send on a channel: two processes resuming from the same file
  * would sign the same nonces and the town would refuse the second one's claims. The sender
- * holds `channels/<id>.lock` (state/channel_lock.ts) until `close()`.
+ * holds `channels/<id>.lock` (state/channels/channel_lock.ts) until `close()`.
  *
  * With a chain RPC URL configured (`[chains."<id>"] rpc_url`), the channel is read on chain at
  * start (a channel the peer closed is refused, after its file is updated) and watched while the
@@ -29,21 +29,21 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ClaimSigner } from "../../chain/claim_signer.ts";
 import { ChainConfigError } from "../../config/chain_config.ts";
-import { ChannelLockedError, lockChannel } from "../../state/channel_lock.ts";
+import { ChannelLockedError, lockChannel } from "../../state/channels/channel_lock.ts";
 import { type ChannelChain, syncChannelFile } from "./channel_chain_sync.ts";
 import { channelChainClient, hasChainRpc } from "./channel_chain_client.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
   type SentClaimWriter,
-} from "../../state/channel_file.ts";
-import { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
+} from "../../state/channels/channel_file.ts";
+import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
 import { SentBookSigner } from "./sent_book_signer.ts";
-import type { SentChannelBook } from "../../state/sent_channel_book.ts";
+import type { SentChannelBook } from "../../state/channels/sent_channel_book.ts";
 import type { BtpClaimOptions } from "../../transport/btp_client.ts";
 import type { ChannelPolicy } from "../../config/channel_policy.ts";
 import { type ChannelTopUp, startChannelTopUp, TopUpRefusedError } from "./channel_topup.ts";
@@ -406,7 +406,7 @@ async function checkOnChain(
  * @example
  * ```ts
  * import { resumeClaimSigner } from "./channel_sender.ts";
- * import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+ * import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
  *
  * declare const stateDir: string;

@@ -24,9 +24,9 @@ import {
   type ChannelPolicyAmounts,
   channelPolicyAmounts,
 } from "../../config/channel_policy.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
-import type { ChannelRecord, SentClaimWriter } from "../../state/channel_file.ts";
-import { autoTopUpsSince, readChannelLog } from "../../state/channel_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import type { ChannelRecord, SentClaimWriter } from "../../state/channels/channel_file.ts";
+import { autoTopUpsSince, readChannelLog } from "../../state/channels/channel_log.ts";
 import { type DepositChain, raiseChannelDeposit } from "./channel_deposit.ts";
 import type { AlertKind } from "../node_alerts.ts";
 

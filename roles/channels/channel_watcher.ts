@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
 import { type ChannelChain, mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
 

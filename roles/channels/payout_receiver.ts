@@ -29,14 +29,14 @@ import {
 } from "../../protocol/payment_channel_claim.ts";
 import type { OnChainChannel, TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { sameAddress } from "../../chain/signer_check.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   listChannels,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import type { ChannelChain } from "./channel_chain_sync.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
 import { type ChannelClaimGate, openChannelClaimGate } from "../town/channels/btp_claim_gate.ts";

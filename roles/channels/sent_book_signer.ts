@@ -1,6 +1,6 @@
 /**
  * A payer's claim signer on its channel book (docs/ARCHITECTURE.md, "Where a channel's state
- * lives"): each claim is decided under the book's lock (state/file_sent_channel_book.ts: nonce +
+ * lives"): each claim is decided under the book's lock (state/channels/file_sent_channel_book.ts: nonce +
  * 1, the cumulative amount raised, within the deposit less what was withdrawn) and signed there,
  * with the rules and errors of chain/claim_signer.ts `ClaimSigner`, whose face it has. The book,
  * not the signer, holds the newest claim: {@linkcode SentBookSigner.pay} resolves once the claim
@@ -25,8 +25,8 @@ import {
   WithdrawBelowClaimsError,
 } from "../../chain/claim_signer.ts";
 import type { ClaimChannel, PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
-import type { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
-import type { SentClaimBook } from "../../state/sent_channel_book.ts";
+import type { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
+import type { SentClaimBook } from "../../state/channels/sent_channel_book.ts";
 
 /** Options for {@linkcode SentBookSigner}. */
 export interface SentBookSignerOptions extends ClaimChannel {
@@ -63,8 +63,8 @@ export interface SentBookPayOptions {
  * @example
  * ```ts
  * import { SentBookSigner } from "./sent_book_signer.ts";
- * import { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
- * import { type ChannelRecord, openSentClaimWriter } from "../../state/channel_file.ts";
+ * import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
+ * import { type ChannelRecord, openSentClaimWriter } from "../../state/channels/channel_file.ts";
  * import type { LocalAccount } from "viem/accounts";
  *
  * declare const stateDir: string;

@@ -30,7 +30,7 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { type LocalChain, startLocalChain } from "../local_chain.ts";
 import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
 import { applyChainState, partnerProof, syncChannelFile } from "../channels/channel_chain_sync.ts";
 import { closeCooperatively, type CosignTransport } from "../channels/channel_cosign_request.ts";
 import { chainEqualsBooks as channelEqualsBooks } from "../channels/chain_books.ts";
@@ -40,7 +40,7 @@ import {
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode startDemoChain}. */
 export interface DemoChainOptions {

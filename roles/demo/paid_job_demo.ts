@@ -21,12 +21,12 @@ import { type ProviderNode, startProviderNode } from "../provider/provider_node.
 import { type JobProgress, type Requester, startRequester } from "../requester/requester_node.ts";
 import { archiveProject } from "../requester/project_archive.ts";
 import { readStoredResult } from "../requester/result_content.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
-import { type CategoryTotals, summarizePayments } from "../../state/payment_summary.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { type CategoryTotals, summarizePayments } from "../../state/payments/payment_summary.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
-import type { RequesterJobRecord } from "../../state/job_record.ts";
+import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
 import { networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
 import {
   openTownChannelGates,

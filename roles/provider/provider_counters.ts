@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { AdmissionDropReason } from "./job_admission.ts";
-import type { UnpaidDropReason } from "./unpaid_pool.ts";
+import type { AdmissionDropReason } from "./jobs/job_admission.ts";
+import type { UnpaidDropReason } from "./payments/unpaid_pool.ts";
 
 /** Why a request was dropped or an invoice withdrawn, as the counters name it. */
 export type ProviderDropReason = AdmissionDropReason | UnpaidDropReason;

@@ -3,7 +3,7 @@
  * announcements (10032 peer info, 31990 NIP-89 handler, a NIP-38 heartbeat), the job
  * subscription, admission, invoices, sandboxed runs, feedback and results, crash recovery.
  *
- * Per job: the states of `state/provider_job_record.ts` (admitted, invoiced, paid, running,
+ * Per job: the states of `state/jobs/provider_job_record.ts` (admitted, invoiced, paid, running,
  * result-computed, delivered when paid on delivery, then published; error, cancelled,
  * declined), each persisted before its effects; a restart carries each job on from its state
  * (`job_recovery.ts`: finished jobs never re-run, `running` re-runs only an idempotent skill).
@@ -17,43 +17,46 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
-import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
-import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
-import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
-import { isTerminalProviderJob } from "../../state/provider_job_record.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payments/payment_log.ts";
+import {
+  openProviderJobStore,
+  type ProviderJobStore,
+} from "../../state/jobs/provider_job_store.ts";
+import { isTerminalProviderJob } from "../../state/jobs/provider_job_record.ts";
 import type { EventFeed } from "../event_feed.ts";
 import type { TownClients } from "../town_client/town_clients.ts";
 import { type ChannelSender, ChannelSenderError } from "../channels/channel_sender.ts";
 import type { ChannelChange } from "../channels/channel_watcher.ts";
 import type { PayoutReceiver } from "../channels/payout_receiver.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
-import { RunQueue } from "./run_queue.ts";
-import { fulfillmentsAmong } from "./payment_proofs.ts";
+import { RunQueue } from "./jobs/run_queue.ts";
+import { fulfillmentsAmong } from "./payments/payment_proofs.ts";
 import { ProviderAnnouncer } from "./announcer.ts";
-import type { SkillSandbox } from "./skill_sandbox.ts";
-import type { DockerEngineInfo } from "./docker_engine.ts";
-import { pruneBlobCache } from "./blob_inputs.ts";
-import { blobCacheDirOf } from "./job_run.ts";
-import { type EventDelivery, openEventDelivery } from "./event_delivery.ts";
-import { TownDebtGuard } from "./town_debt.ts";
-import { recoverJobs } from "./job_recovery.ts";
+import type { SkillSandbox } from "./sandbox/skill_sandbox.ts";
+import type { DockerEngineInfo } from "./docker/docker_engine.ts";
+import { pruneBlobCache } from "./jobs/blob_inputs.ts";
+import { blobCacheDirOf } from "./jobs/job_run.ts";
+import { type EventDelivery, openEventDelivery } from "./jobs/event_delivery.ts";
+import { TownDebtGuard } from "./payments/town_debt.ts";
+import { recoverJobs } from "./jobs/job_recovery.ts";
 import { PROVIDER_STATUS_TOUCH_MS, ProviderStatusKeeper } from "./provider_status.ts";
 import { newProviderCounters, type ProviderCounters } from "./provider_counters.ts";
 import type { ProviderNodeOptions } from "./provider_options.ts";
 import { BackgroundWork } from "./background_work.ts";
-import { ProviderSkills } from "./provider_skills.ts";
+import { ProviderSkills } from "./skills/provider_skills.ts";
 import { openProviderTowns } from "./provider_towns.ts";
 import {
   openProviderChannel,
   payoutClaimHandler,
   payoutReceiverOf,
   reportChannelChange,
-} from "./provider_channels.ts";
-import { JobPublisher } from "./job_publisher.ts";
-import { JobRunner } from "./job_runner.ts";
-import { JobLifecycle } from "./job_lifecycle.ts";
-import { RequestAdmission } from "./provider_admission.ts";
-import { ProviderIntake } from "./provider_intake.ts";
+} from "./payments/provider_channels.ts";
+import { JobPublisher } from "./jobs/job_publisher.ts";
+import { JobRunner } from "./jobs/job_runner.ts";
+import { JobLifecycle } from "./jobs/job_lifecycle.ts";
+import { RequestAdmission } from "./jobs/provider_admission.ts";
+import { ProviderIntake } from "./jobs/provider_intake.ts";
 
 export type { ProviderNodeOptions, ProviderTown } from "./provider_options.ts";
 export type { ProviderCounters } from "./provider_counters.ts";

@@ -8,9 +8,9 @@ import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { TownChannelSettings } from "../../config/town_channel_settings.ts";
 import type { NodeKeyOptions } from "../../identity/local_node_signer.ts";
 import type { LaterTown } from "../town_client/town_clients.ts";
-import type { SandboxMode, SkillSandbox } from "./skill_sandbox.ts";
+import type { SandboxMode, SkillSandbox } from "./sandbox/skill_sandbox.ts";
 import type { EventFeedOptions } from "../event_feed.ts";
-import type { PreparedSandboxOptions } from "./sandbox_pool.ts";
+import type { PreparedSandboxOptions } from "./sandbox/sandbox_pool.ts";
 
 /** One more town a provider follows and writes to. */
 export interface ProviderTown extends LaterTown {
@@ -144,7 +144,7 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   feedStageModules?: EventFeedOptions["stageModules"];
   /**
    * Most the town may owe this provider unclaimed (`[provider] max_town_debt`, base units):
-   * past it the node alerts and refuses new jobs until the town pays (roles/provider/town_debt.ts).
+   * past it the node alerts and refuses new jobs until the town pays (roles/provider/payments/town_debt.ts).
    * Default: no limit.
    */
   maxTownDebt?: bigint;

@@ -11,8 +11,8 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { backoffDelay } from "../../protocol/backoff.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import type { PaymentLog } from "../../state/payment_log.ts";
-import { townWriteEntry } from "../../state/town_write_entry.ts";
+import type { PaymentLog } from "../../state/payments/payment_log.ts";
+import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClient, type TownUplink } from "../town_client/town_client.ts";
 import { TownClients } from "../town_client/town_clients.ts";
 import type { ProviderNodeOptions, ProviderTown } from "./provider_options.ts";
@@ -49,7 +49,7 @@ export interface ProviderTownsOptions extends
  * import { openProviderTowns } from "./provider_towns.ts";
  * import type { BtpClient } from "../../transport/btp_client.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { PaymentLog } from "../../state/payments/payment_log.ts";
  * import { BackgroundWork } from "./background_work.ts";
  *
  * declare const home: BtpClient; // connected to the home town

@@ -19,8 +19,8 @@ import {
 } from "../../protocol/nip90_job.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { isBusyFeedback } from "../../protocol/busy_feedback.ts";
-import type { JobSummary } from "../../state/job_repository.ts";
-import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
+import type { JobSummary } from "../../state/jobs/job_repository.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
@@ -81,7 +81,7 @@ const RESUME_OVERLAP_S = 5;
  * import { openJobFeed } from "./job_feed.ts";
  * import type { JobFollower } from "./job_follower.ts";
  * import type { JobPayer } from "./job_payer.ts";
- * import type { JobRepository } from "../../state/job_repository.ts";
+ * import type { JobRepository } from "../../state/jobs/job_repository.ts";
  *
  * declare const repo: JobRepository;
  * declare const follower: JobFollower;

@@ -14,13 +14,17 @@
  * @module
  */
 import type { AgentSpend } from "../../protocol/agent_spend.ts";
-import type { JobRepository, JobSummary, JobWriteOptions } from "../../state/job_repository.ts";
+import type {
+  JobRepository,
+  JobSummary,
+  JobWriteOptions,
+} from "../../state/jobs/job_repository.ts";
 import {
   IN_FLIGHT_JOB_STATUSES,
   type JobStatus,
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
-} from "../../state/job_record.ts";
+} from "../../state/jobs/job_record.ts";
 import { CallbackInDoubtError, type CallbackRunner } from "./callback_runner.ts";
 import { type JobSidecar, readJobSidecar } from "./job_sidecar.ts";
 import type { JobSlots } from "./job_slots.ts";
@@ -68,7 +72,7 @@ const JOB_FILE_POLL_MS = 1000;
  * ```ts
  * import { JobFollower } from "./job_follower.ts";
  * import { CallbackRunner } from "./callback_runner.ts";
- * import type { JobRepository } from "../../state/job_repository.ts";
+ * import type { JobRepository } from "../../state/jobs/job_repository.ts";
  *
  * declare const repo: JobRepository;
  * const stateDir = await Deno.makeTempDir();

@@ -18,7 +18,7 @@ import {
   type JobStatus,
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
-} from "../../state/job_record.ts";
+} from "../../state/jobs/job_record.ts";
 
 /** How often a `waiting` line is sent per job followed. */
 export const HEARTBEAT_MS = 5_000;
@@ -62,7 +62,7 @@ export function waitingFor(status: JobStatus, townReachable: boolean): WaitingFo
  * @example
  * ```ts
  * import { waitingLine } from "./job_heartbeat.ts";
- * import type { RequesterJobRecord } from "../../state/job_record.ts";
+ * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord;
  * const line = waitingLine(record, true); // {type: "waiting", job, for, status, since, at}

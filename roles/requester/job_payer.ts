@@ -1,6 +1,6 @@
 /**
  * The requester's payer: pays a provider's ILP invoice for a job within the job's bid and the
- * spend policy, with the payment log's never-pay-twice protocol (`state/payment_log.ts`): the
+ * spend policy, with the payment log's never-pay-twice protocol (`state/payments/payment_log.ts`): the
  * job record goes to `paying` and the log gets the intent (both on disk) before the PREPARE;
  * the outcome goes to the log first, then to the job's record. A payment whose outcome is
  * unknown is never sent again: the provider is asked for its receipt, else its result (or the
@@ -27,9 +27,9 @@ import {
 } from "../../protocol/spend_policy.ts";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { sleep } from "../../protocol/backoff.ts";
-import type { JobWriteOptions } from "../../state/job_repository.ts";
-import type { JobStatus, RequesterJobRecord } from "../../state/job_record.ts";
-import type { InvoiceState, PaymentEntry, PaymentLog } from "../../state/payment_log.ts";
+import type { JobWriteOptions } from "../../state/jobs/job_repository.ts";
+import type { JobStatus, RequesterJobRecord } from "../../state/jobs/job_record.ts";
+import type { InvoiceState, PaymentEntry, PaymentLog } from "../../state/payments/payment_log.ts";
 import {
   isRetryablePaymentReject,
   rejectClaimReason,
@@ -107,8 +107,8 @@ type LocalFailure = { type: "reject"; code: string; message: string; local: true
  * @example
  * ```ts
  * import { JobPayer, type PayerJobs } from "./job_payer.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
- * import type { JobRepository } from "../../state/job_repository.ts";
+ * import type { PaymentLog } from "../../state/payments/payment_log.ts";
+ * import type { JobRepository } from "../../state/jobs/job_repository.ts";
  * import type { TownLinks } from "./town_links.ts";
  *
  * declare const payments: PaymentLog;

@@ -19,10 +19,10 @@ import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import { blobInputTags, type JobBlobInput } from "../../protocol/job_blobs.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
-import type { JobRepository, JobSummary } from "../../state/job_repository.ts";
-import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
-import type { PaymentLog } from "../../state/payment_log.ts";
-import { townWriteEntry } from "../../state/town_write_entry.ts";
+import type { JobRepository, JobSummary } from "../../state/jobs/job_repository.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
+import type { PaymentLog } from "../../state/payments/payment_log.ts";
+import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { publishBlob } from "../blob_publisher.ts";
 import { isTransientWriteError } from "../town_client/town_rejection.ts";
 import { nextRetryWait, REQUEST_WRITE_RETRY } from "../town_client/town_retry.ts";
@@ -99,8 +99,8 @@ export interface SubmitOptions {
  * ```ts
  * import { JobSender } from "./job_sender.ts";
  * import type { JobFollower } from "./job_follower.ts";
- * import type { JobRepository } from "../../state/job_repository.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { JobRepository } from "../../state/jobs/job_repository.ts";
+ * import type { PaymentLog } from "../../state/payments/payment_log.ts";
  * import type { TownLinks } from "./town_links.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
  *
@@ -341,7 +341,7 @@ export class JobSender {
       // One invoice per upload and town: the same blob paid again (at another town, or once a
       // town dropped it) is another payment, counted by the job that made it.
       const upload = `blob-${sha256}-${auth.id.slice(0, 16)}`;
-      // The town payment's line (state/town_write_entry.ts), its invoice this upload's.
+      // The town payment's line (state/payments/town_write_entry.ts), its invoice this upload's.
       const { ts: _, event: __, ...line } = townWriteEntry({
         direction: "out",
         kind: "blob",

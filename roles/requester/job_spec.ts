@@ -51,7 +51,7 @@ export class JobSpecError extends RoleError {
 /** Default timeout: 300 s. */
 export const DEFAULT_JOB_TIMEOUT_MS = 300_000;
 
-export { NO_CALLBACK } from "../../state/job_record.ts";
+export { NO_CALLBACK } from "../../state/jobs/job_record.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

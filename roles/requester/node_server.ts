@@ -44,7 +44,7 @@
 import { RoleError } from "../role_error.ts";
 import type { JobProgress, Requester } from "./requester_node.ts";
 import type { JobSpec } from "./job_spec.ts";
-import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
 import { startHeartbeat } from "./job_heartbeat.ts";

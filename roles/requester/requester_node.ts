@@ -11,7 +11,7 @@
  *    deadline: a town that stored it the first time answers `duplicate`);
  * 3. feedback/results arrive on one subscription `{"#p": [me], since}` (one subscription for
  *    all jobs: towns cap subscriptions per connection; events are routed by their `e` tag);
- * 4. invoices are paid with the payment log's never-pay-twice protocol (`state/payment_log.ts`);
+ * 4. invoices are paid with the payment log's never-pay-twice protocol (`state/payments/payment_log.ts`);
  * 5. on the result: the next chain job is created and sent first (found again by its
  *    `chain.prev` after a crash, so it is never posted twice), then the callback runs
  *    (`callback_runner.ts`, exactly once), then the job is marked terminal.
@@ -36,10 +36,10 @@ import type { SpendPolicy } from "../../protocol/spend_policy.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { TransferProgress } from "../../transport/blossom_client.ts";
-import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
-import { type JobRepository, openJobRepository } from "../../state/job_repository.ts";
-import type { RequesterJobRecord } from "../../state/job_record.ts";
-import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
+import { type JobRepository, openJobRepository } from "../../state/jobs/job_repository.ts";
+import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payments/payment_log.ts";
 import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
@@ -199,7 +199,7 @@ export class Requester {
   /** Opens state, connects, resumes; called by {@linkcode startRequester}. */
   async open(): Promise<void> {
     await Deno.mkdir(this.stateDir, { recursive: true });
-    // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/state_dir_ignore.ts).
+    // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/audit/state_dir_ignore.ts).
     const { auditWindowMs: windowMs = 1000, durable = true } = this.#o;
     this.#audit = await openAuditLog({ dir: this.stateDir, windowMs });
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });

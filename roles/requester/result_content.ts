@@ -11,9 +11,9 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { downloadBlob } from "../../transport/blossom_client.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { nip44 } from "nostr-tools";
-import { isEncryptedResult, resultBlobPath } from "../../state/stored_result.ts";
+import { isEncryptedResult, resultBlobPath } from "../../state/jobs/stored_result.ts";
 
-export { readStoredResult, type StoredResult } from "../../state/stored_result.ts";
+export { readStoredResult, type StoredResult } from "../../state/jobs/stored_result.ts";
 
 /** Largest `result` blob fetched with the result (the skill's own output cap is 1 MiB). */
 export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;

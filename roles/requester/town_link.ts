@@ -17,7 +17,7 @@ import {
   townBlobPrice,
 } from "../../transport/relay_info.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
 import {
   ChannelNotOpenError,
   type ChannelSender,

@@ -14,9 +14,9 @@ import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { TownEndpoint } from "../../config/town_list.ts";
 import type { RequesterTownSettings } from "../../config/requester_settings.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import type { AuditLog } from "../../state/audit_log.ts";
-import type { PaymentLog } from "../../state/payment_log.ts";
-import { townWriteEntry } from "../../state/town_write_entry.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import type { PaymentLog } from "../../state/payments/payment_log.ts";
+import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClients } from "../town_client/town_clients.ts";
 
 export type { TownEndpoint };
@@ -234,7 +234,7 @@ export interface RequesterTownHooks {
   audit: AuditLog;
   /** Told about alerts (low channel balance, top-ups, price above the ceiling). */
   alert: NonNullable<TownLinkOptions["alert"]>;
-  /** Where each paid write is recorded (`state/town_write_entry.ts`). */
+  /** Where each paid write is recorded (`state/payments/town_write_entry.ts`). */
   payments: Pick<PaymentLog, "append">;
   /** The home town's link once connected (the asset a write is paid in). */
   home: () => TownLink | undefined;
@@ -250,8 +250,8 @@ export interface RequesterTownHooks {
  * import { connectTownLinks, townLinksOptionsOf } from "./town_links.ts";
  * import type { RequesterTownSettings } from "../../config/requester_settings.ts";
  * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { AuditLog } from "../../state/audit_log.ts";
- * import type { PaymentLog } from "../../state/payment_log.ts";
+ * import type { AuditLog } from "../../state/audit/audit_log.ts";
+ * import type { PaymentLog } from "../../state/payments/payment_log.ts";
  * import type { TownLinks } from "./town_links.ts";
  *
  * declare const settings: RequesterTownSettings;

@@ -1,6 +1,6 @@
 /**
  * Token buckets in this process's memory with the contract of the town's shared ones
- * (state/postgres_rate_buckets.ts: `take` one token atomically, `refund` it), so a town on one
+ * (state/postgres/postgres_rate_buckets.ts: `take` one token atomically, `refund` it), so a town on one
  * process reserves its failed BTP auths through the same rules as a town on several
  * (roles/town/shared_auth_failures.ts): every guess, a blocked address's trial included, spends a
  * token of the town's total taken before its auth is read. The most recently used `maxKeys`

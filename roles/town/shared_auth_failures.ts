@@ -2,7 +2,7 @@
  * Failed BTP auths counted for a whole town on several processes (docs/OPERATIONS.md "A town on
  * several machines"), reserved before the auth is read: a connection's upgrade takes a token
  * from its address's bucket and, for an address that never authenticated on this process, from
- * the town's total bucket, in the database (state/postgres_rate_buckets.ts: one atomic statement
+ * the town's total bucket, in the database (state/postgres/postgres_rate_buckets.ts: one atomic statement
  * per bucket). An empty bucket refuses the upgrade; an auth that succeeds, or a connection that
  * closes before sending one, gives its tokens back. Each failed auth has therefore spent a token
  * taken atomically in the database, so guesses opened at the same moment on several processes
@@ -17,7 +17,7 @@
  * @module
  */
 
-/** The buckets (state/postgres_rate_buckets.ts). */
+/** The buckets (state/postgres/postgres_rate_buckets.ts). */
 export interface AuthFailureBuckets {
   take(key: string, ratePerSecond: number, capacity: number): Promise<boolean>;
   refund(key: string, capacity: number): Promise<void>;

@@ -1,17 +1,17 @@
 /**
  * A town's start-up step that opens its books: its income (one line per paid write or blob), what
- * it owes each BTP peer it forwards payments to (state/peer_ledger.ts), both on disk before the
+ * it owes each BTP peer it forwards payments to (state/payments/peer_ledger.ts), both on disk before the
  * FULFILL leaves, and what each peer without a channel spent on credit, in the database on a
  * shared store (btp/peer_credit_gate.ts, docs/OPERATIONS.md).
  *
  * @module
  */
 import type { TownSettings } from "../../config/town_settings.ts";
-import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
-import { openFilePeerCredit, type PeerCredit } from "../../state/peer_credit.ts";
-import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
-import type { PostgresEventStore } from "../../state/postgres_event_store.ts";
-import { openPostgresPeerCredit } from "../../state/postgres_peer_credit.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payments/payment_log.ts";
+import { openFilePeerCredit, type PeerCredit } from "../../state/payments/peer_credit.ts";
+import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
+import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
+import { openPostgresPeerCredit } from "../../state/postgres/postgres_peer_credit.ts";
 import type { TownClosers } from "./town_stop.ts";
 
 /** The books a town opened. */

@@ -8,7 +8,7 @@
  */
 import type { TownSettings } from "../../config/town_settings.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import type { HttpFront, HttpFrontStats } from "../../transport/http_front.ts";
 import { createBlobRoutes } from "./blobs/blob_routes.ts";
 import type { BtpServer, BtpServerStats } from "./btp/btp_server.ts";

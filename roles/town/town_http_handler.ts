@@ -17,14 +17,14 @@
  * @module
  */
 import type { RelayPricing } from "../../protocol/relay_pricing.ts";
-import type { EventStore } from "../../state/event_store.ts";
-import { asTownStore, type TownStore } from "../../state/town_store.ts";
+import type { EventStore } from "../../state/events/event_store.ts";
+import { asTownStore, type TownStore } from "../../state/events/town_store.ts";
 import { buildNip11Document, type Nip11Info } from "./relay/nip11_document.ts";
 import { type EventWireFormat, Nip01Session } from "./relay/nip01_session.ts";
 import { SlowConsumerGuard } from "../../transport/slow_consumer_guard.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
 import type { BlobRoutes } from "./blobs/blob_routes.ts";
-import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import {
   effectivePrefixCap,
   resolveTownLimits,
@@ -36,7 +36,7 @@ import {
   type TownCounters,
   type TownGauges,
 } from "./town_metrics.ts";
-import type { PeerBalance } from "../../state/peer_ledger.ts";
+import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
 import { ReadBudget } from "./relay/read_budget.ts";
 import { relayUrlKey, townRelayUrls } from "./relay/relay_urls.ts";
 import type { TlsKeyPair } from "../../transport/tls_listener.ts";
@@ -82,7 +82,7 @@ export interface TownHttpHandlerOptions {
   blobs?: { routes: BlobRoutes; store: TownBlobStore; payments: () => number };
   /** More gauges for `/metrics` (the BTP listener's, the write side's). */
   moreGauges?: () => Partial<TownGauges>;
-  /** The town's books per BTP peer, for `/metrics` (state/peer_ledger.ts). */
+  /** The town's books per BTP peer, for `/metrics` (state/payments/peer_ledger.ts). */
   peerBalances?: () => PeerBalance[];
 }
 
@@ -99,7 +99,7 @@ export interface TownHttpListenOptions {
   trustedProxies?: readonly string[];
   /** Told about accept failures and restarts. */
   log?: (line: string) => void;
-  /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
+  /** Connections from an address on the town's other processes (state/postgres/postgres_connection_counts.ts). */
   connectionsElsewhere?: (address: string) => number;
   /** A slot in the town-wide count per address (transport/http_front.ts `sharedSlot`). */
   sharedSlot?: (address: string) => Promise<(() => void) | "address">;
@@ -140,7 +140,7 @@ const CORS = {
  *
  * @example
  * ```ts
- * import { openEventStore } from "../../state/event_store.ts";
+ * import { openEventStore } from "../../state/events/event_store.ts";
  *
  * const ownerPubkey = "ab".repeat(32);
  * const store = openEventStore({ path: "events.sqlite" });

@@ -4,7 +4,7 @@
  * @module
  */
 import type { TownLimits } from "../../config/town_limits.ts";
-import type { PeerBalance } from "../../state/peer_ledger.ts";
+import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
 
 /** Counters the read side increments. */
 export interface TownCounters {

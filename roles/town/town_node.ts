@@ -9,11 +9,11 @@
  * @module
  */
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
-import type { TownStore } from "../../state/town_store.ts";
-import type { PeerBalance, PeerLedger } from "../../state/peer_ledger.ts";
-import type { PeerCredit } from "../../state/peer_credit.ts";
-import type { BlobStore } from "../../state/blob_store.ts";
-import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import type { TownStore } from "../../state/events/town_store.ts";
+import type { PeerBalance, PeerLedger } from "../../state/payments/peer_ledger.ts";
+import type { PeerCredit } from "../../state/payments/peer_credit.ts";
+import type { BlobStore } from "../../state/blobs/blob_store.ts";
+import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
@@ -94,7 +94,7 @@ export interface TownNode {
   /** The blob store (Blossom on the HTTP port; uploads paid through the pipeline); on a shared
    * store without a shared directory: the bytes this process holds. */
   blobs: BlobStore;
-  /** What the routes use: `blobs`, or the town-wide store over it (state/shared_blob_store.ts). */
+  /** What the routes use: `blobs`, or the town-wide store over it (state/blobs/shared_blob_store.ts). */
   townBlobs: TownBlobStore;
   /** This process's private blob fetch URL (a shared store without a shared directory). */
   blobPeerUrl?: string;
@@ -105,10 +105,10 @@ export interface TownNode {
   privateUrl?: string;
   /** The kind 10032 stored at start (when the config has a settlement section). */
   announcement?: TownAnnouncement;
-  /** The town's books per BTP peer (state/peer_ledger.ts). */
+  /** The town's books per BTP peer (state/payments/peer_ledger.ts). */
   ledger: PeerLedger;
   /**
-   * What each peer without a channel spent and was paid out (state/peer_credit.ts), when the
+   * What each peer without a channel spent and was paid out (state/payments/peer_credit.ts), when the
    * town gives credit: the town's payouts count there (`TownPayoutsOptions.credit`).
    */
   credit?: PeerCredit;

@@ -7,8 +7,8 @@
  * @module
  */
 import type { TownSettings } from "../../config/town_settings.ts";
-import type { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
-import { openPostgresUplink } from "../../state/postgres_uplink.ts";
+import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
+import { openPostgresUplink } from "../../state/postgres/postgres_uplink.ts";
 import { connectParentLink, type ParentLink } from "./btp/btp_parent_link.ts";
 import type { BtpRouter, ElsewhereRoute } from "./btp/btp_router.ts";
 import { startSharedParentLink, UPLINK_ROUTE } from "./btp/shared_parent_link.ts";

@@ -14,8 +14,8 @@
  * @module
  */
 import { RoleError } from "../role_error.ts";
-import type { EventStore } from "../../state/event_store.ts";
-import { asTownStore, type TownStore } from "../../state/town_store.ts";
+import type { EventStore } from "../../state/events/event_store.ts";
+import { asTownStore, type TownStore } from "../../state/events/town_store.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { buildPeerInfo, PEER_INFO_KIND, type PeerInfo } from "../../protocol/peer_info.ts";

@@ -3,14 +3,14 @@
  * fetches by the town's other processes (without a shared blob directory) and the packets they
  * forward to the BTP peers connected here (roles/town/blobs/blob_peer_listener.ts); and the blob
  * store the routes use, town-wide over this process's own when there is no shared directory
- * (state/shared_blob_store.ts, docs/OPERATIONS.md "A town on several machines").
+ * (state/blobs/shared_blob_store.ts, docs/OPERATIONS.md "A town on several machines").
  *
  * @module
  */
 import type { TownSettings } from "../../config/town_settings.ts";
-import { PostgresBlobIndex } from "../../state/postgres_blob_index.ts";
-import { openSharedBlobStore } from "../../state/shared_blob_store.ts";
-import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import { PostgresBlobIndex } from "../../state/postgres/postgres_blob_index.ts";
+import { openSharedBlobStore } from "../../state/blobs/shared_blob_store.ts";
+import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import { type BlobPeerListener, startBlobPeerListener } from "./blobs/blob_peer_listener.ts";
 import { LateBound } from "./late_bound.ts";
 import type { TownClosers } from "./town_stop.ts";

@@ -1,15 +1,15 @@
 /**
  * A town's start-up step that, on a shared store, lets the town's other processes reach the BTP
- * peers connected here: they are recorded town-wide (state/postgres_peer_routes.ts), with the
+ * peers connected here: they are recorded town-wide (state/postgres/postgres_peer_routes.ts), with the
  * parent link while this process holds it, and the packets the others forward to them are taken
  * on the private listener (roles/town/btp/process_forward.ts, docs/OPERATIONS.md "A town on
  * several machines").
  *
  * @module
  */
-import type { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
-import type { PostgresEventStore } from "../../state/postgres_event_store.ts";
-import { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
+import type { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
+import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
+import { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
 import type { ParentLink } from "./btp/btp_parent_link.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import type { BtpServer } from "./btp/btp_server.ts";

@@ -8,7 +8,7 @@
 import type { TownSettings } from "../../config/town_settings.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { sleep } from "../../protocol/backoff.ts";
-import type { TownBlobStore } from "../../state/town_blob_store.ts";
+import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import { SubscriptionHub } from "./relay/subscription_hub.ts";
 import { SpspResponder } from "./spsp/spsp_responder.ts";
 import { deriveSpspSeed, SpspSecrets } from "./spsp/spsp_secrets.ts";

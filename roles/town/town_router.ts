@@ -8,9 +8,9 @@
  * @module
  */
 import { DEFAULT_TOWN_PAYOUTS, type TownSettings } from "../../config/town_settings.ts";
-import type { PeerBalance } from "../../state/peer_ledger.ts";
-import type { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
-import { townWriteEntry } from "../../state/town_write_entry.ts";
+import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
+import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
+import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import type { ParentLink } from "./btp/btp_parent_link.ts";
 import { type BtpRouter, createBtpRouter, type ElsewhereRoute } from "./btp/btp_router.ts";
 import type { BtpServer } from "./btp/btp_server.ts";

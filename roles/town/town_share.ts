@@ -7,8 +7,8 @@
  * (`[store] processes`), so the town as a whole never allows more than the configured limit.
  * A client that reaches only one process gets that share. On a PostgreSQL store they are held
  * town-wide in the database instead: the SPSP limits per account and in total and failed BTP
- * auths in rate buckets (state/postgres_rate_buckets.ts, roles/town/shared_auth_failures.ts),
- * connections per address as live counts (state/postgres_connection_counts.ts). The SPSP and
+ * auths in rate buckets (state/postgres/postgres_rate_buckets.ts, roles/town/shared_auth_failures.ts),
+ * connections per address as live counts (state/postgres/postgres_connection_counts.ts). The SPSP and
  * connection shares here apply only while the database cannot be reached.
  *
  * @module

@@ -50,7 +50,7 @@ export function sizeTownLimits(
   const townLimits = resolveTownLimits(sizedToFiles(config.limits ?? {}, fileLimit));
   const shares = shareOfTownLimits(townLimits, onSharedStore ? config.storeProcesses ?? 1 : 1);
   // On a shared store connections per address are counted town-wide (a slot taken in the
-  // database at accept, state/postgres_connection_counts.ts): each takes the full cap.
+  // database at accept, state/postgres/postgres_connection_counts.ts): each takes the full cap.
   const limits = onSharedStore
     ? { ...shares, maxConnectionsPerAddress: townLimits.maxConnectionsPerAddress }
     : shares;

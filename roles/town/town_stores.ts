@@ -6,16 +6,16 @@
  * @module
  */
 import type { TownSettings } from "../../config/town_settings.ts";
-import { type BlobStore, openBlobStore } from "../../state/blob_store.ts";
-import { openEventStore } from "../../state/event_store.ts";
-import { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
+import { type BlobStore, openBlobStore } from "../../state/blobs/blob_store.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
+import { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
 import {
   openPostgresEventStore,
   type PostgresEventStore,
   redactUrl,
-} from "../../state/postgres_event_store.ts";
-import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
-import { SqliteTownStore, type TownStore } from "../../state/town_store.ts";
+} from "../../state/postgres/postgres_event_store.ts";
+import { PostgresRateBuckets } from "../../state/postgres/postgres_rate_buckets.ts";
+import { SqliteTownStore, type TownStore } from "../../state/events/town_store.ts";
 import type { TownClosers } from "./town_stop.ts";
 
 /** Options for {@linkcode openTownStores}. */
@@ -88,7 +88,7 @@ export async function openTownStores(options: TownStoresOptions): Promise<TownSt
   );
   // A town on a shared store keeps blobs either in a directory its processes on one host share
   // (files and their SQLite index) or, without one, each process in its own directory with the
-  // index in PostgreSQL and bytes fetched by hash from the holder (state/shared_blob_store.ts,
+  // index in PostgreSQL and bytes fetched by hash from the holder (state/blobs/shared_blob_store.ts,
   // docs/OPERATIONS.md "A town on several machines").
   const sharedBlobsDir = storeUrl === undefined ? undefined : config.storeBlobsDir;
   const blobs = await openBlobStore({

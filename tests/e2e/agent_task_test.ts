@@ -24,7 +24,7 @@ import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
+import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */

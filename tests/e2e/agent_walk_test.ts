@@ -28,8 +28,8 @@ import { runCli } from "../support/run_cli.ts";
 import { ERROR_CODES } from "../../cli/error_codes.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
-import { listChannels } from "../../state/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 
 /** What `chain up` funds each wallet with: 100 M2M in base units. */

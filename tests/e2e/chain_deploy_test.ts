@@ -13,7 +13,7 @@ import { spawnCli } from "../support/cli_process.ts";
 import { freePort } from "../support/free_port.ts";
 import { fundAccount, startAnvil } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
-import { listChannels } from "../../state/channel_file.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
 import { parse as parseToml } from "smol-toml";
 
 Deno.test("chain deploy to a second anvil by RPC URL, then a paid job on it with automatic channels", async () => {

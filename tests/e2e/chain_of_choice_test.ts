@@ -17,7 +17,7 @@ import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { chainToml } from "../support/chain_toml.ts";
 import { runCli } from "../support/run_cli.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 const TOKEN = 10n ** 18n;
 const MINTED = 100n * TOKEN;

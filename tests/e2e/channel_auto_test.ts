@@ -11,9 +11,9 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { listChannels } from "../../state/channel_file.ts";
-import { readChannelLog } from "../../state/channel_log.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
+import { readChannelLog } from "../../state/channels/channel_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 Deno.test("auto channel: opened on the first paid write, reused, topped up within the daily cap, books = chain (anvil)", async () => {
   const alerts: Record<string, unknown>[] = [];

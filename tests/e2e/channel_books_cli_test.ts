@@ -12,8 +12,8 @@
 import { assertEquals } from "../support/assert.ts";
 import { agentCli } from "../support/agent_cli.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
-import { saveChannel } from "../../state/channel_file.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { saveChannel } from "../../state/channels/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { parseUnits } from "viem";
 
 const PAYER = "0x1111111111111111111111111111111111111111";

@@ -14,7 +14,7 @@ import {
   townProcessArgs,
 } from "../support/channel_process.ts";
 import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { bytesToHex } from "viem";
 
 const DEPOSIT = 50_000_000n;

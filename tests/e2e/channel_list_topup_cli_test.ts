@@ -5,7 +5,7 @@
  */
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
-import { saveChannel } from "../../state/channel_file.ts";
+import { saveChannel } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 Deno.test("channel list prints the Network line; channel topup past max_deposit is refused before any transaction", async () => {

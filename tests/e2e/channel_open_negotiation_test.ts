@@ -12,7 +12,7 @@ import { ALICE_MNEMONIC, BOB_MNEMONIC, startChannelPair } from "../support/anvil
 import { chainToml } from "../support/chain_toml.ts";
 import { createCliWallet } from "../support/cli_wallet.ts";
 import { type CliTown, startCliTown } from "../support/cli_town.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
 
 const LOCAL = "evm:base:31337";

@@ -9,8 +9,8 @@ import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
 import { openPairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
-import { parseAuditMessage } from "../../state/audit_log.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+import { parseAuditMessage } from "../../state/audit/audit_log.ts";
 
 const DEPOSIT = 50_000_000n;
 const MINTED = 100_000_000n;

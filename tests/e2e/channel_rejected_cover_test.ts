@@ -18,7 +18,7 @@ import {
 } from "../support/channel_town.ts";
 import { openPairChannel, type PairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
 import { within } from "../support/town_network_kit.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { BtpClient, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
 import { closeCooperatively } from "../../roles/channels/channel_cosign_request.ts";

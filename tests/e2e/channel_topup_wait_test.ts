@@ -10,9 +10,9 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { listChannels } from "../../state/channel_file.ts";
-import { readChannelLog } from "../../state/channel_log.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
+import { readChannelLog } from "../../state/channels/channel_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 /** One JSON-RPC call to anvil. */
 async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {

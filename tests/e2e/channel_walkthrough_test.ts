@@ -12,7 +12,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../supp
 import { spawnCli } from "../support/cli_process.ts";
 import { runCli } from "../support/run_cli.ts";
 import { freePort } from "../support/free_port.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("walk-through: init, chain up, town up, channel open --town, job submit --channel, close, reopen (anvil)", async () => {
   const home = await Deno.makeTempDir({ prefix: "walkthrough_" });

@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { freePort } from "../support/free_port.ts";
-import { POSTGRES_SYSTEM_USER } from "../../state/postgres_system_user.ts";
+import { POSTGRES_SYSTEM_USER } from "../../state/postgres/postgres_system_user.ts";
 
 async function select1(options: postgres.Options<Record<string, never>> | string): Promise<void> {
   const sql = typeof options === "string"

@@ -12,7 +12,7 @@ import { waitUntil } from "../support/provider_test_kit.ts";
 import { type ProviderNode, startProviderNode } from "../../roles/provider/provider_node.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
-import { openDeliveryLog } from "../../state/delivery_log.ts";
+import { openDeliveryLog } from "../../state/jobs/delivery_log.ts";
 
 const SKILLS = new URL("../../skills", import.meta.url).pathname;
 

@@ -8,13 +8,13 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { runCli } from "../support/run_cli.ts";
 import { agentTaskFile, agentTranscriptFile } from "../../cli/agent_task_options.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import {
   formatProviderJobRecord,
   type ProviderJobRecord,
-} from "../../state/provider_job_record.ts";
+} from "../../state/jobs/provider_job_record.ts";
 
 const DAY = 86_400_000;
 

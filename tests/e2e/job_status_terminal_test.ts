@@ -6,8 +6,8 @@
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 
 const HOSTILE = "\x1b[2J\x1b]0;pwned\x07";
 

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../supp
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { startTmuxSession } from "../support/tmux_session.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;

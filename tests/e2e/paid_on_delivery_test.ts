@@ -11,7 +11,7 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { DeliveryKeyError, openDeliveryKey } from "../../protocol/delivery_key.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import { parseProviderJobRecord } from "../../state/provider_job_record.ts";
+import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
 
 /** The result key the skill reports (a fixed one: the test checks it comes out sealed). */

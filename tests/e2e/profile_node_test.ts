@@ -17,8 +17,8 @@ import {
   startAutoChannelNetwork,
 } from "../support/auto_channel_network.ts";
 import { runCli } from "../support/run_cli.ts";
-import { listChannels } from "../../state/channel_file.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { nodeSocketPath } from "../../roles/requester/node_wire.ts";
 
 /** Lines of NDJSON output, parsed. */

@@ -22,7 +22,10 @@ import {
   waitUntil,
 } from "../support/provider_test_kit.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
-import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
+import {
+  openProviderJobStore,
+  type ProviderJobStore,
+} from "../../state/jobs/provider_job_store.ts";
 import { hashFile } from "../../transport/blossom_client.ts";
 
 interface World {

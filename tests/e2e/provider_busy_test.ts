@@ -13,7 +13,7 @@ import { startRequester } from "../../roles/requester/requester_node.ts";
 import type { ProviderHostPlan } from "../../bench/scale_provider_host.ts";
 import { scaleJobSpec } from "../../bench/scale_requester_host.ts";
 import { isBusyReason } from "../../protocol/busy_feedback.ts";
-import { categoryOf } from "../../state/payment_log.ts";
+import { categoryOf } from "../../state/payments/payment_log.ts";
 
 Deno.test("provider over its bound answers busy before any invoice; the requester pays nothing for it and is served when it sends again", async () => {
   const root = await Deno.makeTempDir({ prefix: "provider_busy_" });

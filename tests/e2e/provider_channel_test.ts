@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { spawnCli } from "../support/cli_process.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("node up --channel pays its writes to a real town with claims (anvil)", async () => {
   await using pair = await startChannelPair();

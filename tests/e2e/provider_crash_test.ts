@@ -27,7 +27,7 @@ import {
   waitUntil,
 } from "../support/provider_test_kit.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
-import { openProviderJobStore } from "../../state/provider_job_store.ts";
+import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 
@@ -89,7 +89,7 @@ async function hasProcessEndingWith(suffix: string): Promise<boolean> {
   return false;
 }
 
-/** The memory cgroups of the pool of process `pid` (roles/provider/job_cgroup_pool.ts). */
+/** The memory cgroups of the pool of process `pid` (roles/provider/sandbox/job_cgroup_pool.ts). */
 async function poolCgroupsOf(pid: number): Promise<string[]> {
   const names: string[] = [];
   try {

@@ -8,7 +8,7 @@ import { nip44 } from "nostr-tools";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
 
 async function tarBase64(project: string): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * A provider's own limit on what the town owes it (`maxTownDebt`, roles/provider/town_debt.ts):
+ * A provider's own limit on what the town owes it (`maxTownDebt`, roles/provider/payments/town_debt.ts):
  * a real town that pays its providers nothing on chain and a real provider that tolerates no
  * unclaimed debt (limit 0): the first job is served and paid through the town; the second
  * request is refused `town-debt` (an error feedback naming it, a `town-debt` alert with the
@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
-import { townDebtOf, townDebtRefusal } from "../../roles/provider/town_debt.ts";
+import { townDebtOf, townDebtRefusal } from "../../roles/provider/payments/town_debt.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 
 Deno.test("a provider refuses jobs paid through a town that owes it more than its limit", async () => {

@@ -12,7 +12,7 @@ import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import {
   INVOICE_WITHDRAWN_CODE,
   INVOICE_WITHDRAWN_MESSAGES,
-} from "../../roles/provider/invoice_desk.ts";
+} from "../../roles/provider/payments/invoice_desk.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
 import {
   feedbackOf,

@@ -23,8 +23,8 @@ import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
-import { listChannels } from "../../state/channel_file.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "../../roles/requester/node_wire.ts";
 

@@ -11,7 +11,7 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { runCli } from "../support/run_cli.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("job submit --channel pays the town with claims; without one it is refused T04 (anvil)", async () => {
   await using pair = await startChannelPair();

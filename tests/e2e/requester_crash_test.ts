@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { generateSecretKey } from "nostr-tools";
-import { openJobRepository } from "../../state/job_repository.ts";
-import { TERMINAL_JOB_STATUSES } from "../../state/job_record.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
+import { TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import {
   callbackLogPath,
   startRequesterNetwork,

@@ -3,12 +3,12 @@
  * answer: the packet was on the town's books before it left, so after the restart it is in
  * doubt (not owed, not lost); when the provider connects to the restarted town, the town asks it
  * (protocol/payment_in_doubt.ts) and its fulfillment proves the payment, once; what was fulfilled
- * before the crash is owed exactly once (state/peer_ledger.ts).
+ * before the crash is owed exactly once (state/payments/peer_ledger.ts).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { assertEquals } from "../support/assert.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 

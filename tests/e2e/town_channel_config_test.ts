@@ -11,7 +11,7 @@ import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { connectClaimClient } from "../support/channel_town.ts";
 import { runCli } from "../support/run_cli.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 const DEPOSIT = 50_000_000n;
 

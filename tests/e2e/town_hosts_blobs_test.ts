@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   downloadBlob,
   payBlob as payKitBlob,

@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
 import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 import {
   downloadBlob,
@@ -21,8 +21,8 @@ import {
   uploadBlob,
 } from "../support/town_blob_kit.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
-import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 const TOWN = "test.town";

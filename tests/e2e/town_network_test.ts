@@ -34,7 +34,7 @@ import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { parseRelayList, RELAY_LIST_KIND } from "../../protocol/nip65_relay_list.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 
 async function callbackLines(stateDir: string): Promise<string[]> {
   const text = await Deno.readTextFile(callbackLogPath(stateDir)).catch(() => "");

@@ -11,11 +11,11 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
 import { runCli } from "../support/run_cli.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
-import { openFilePeerCredit } from "../../state/peer_credit.ts";
-import { listChannels } from "../../state/channel_file.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
+import { openFilePeerCredit } from "../../state/payments/peer_credit.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 
 const JOBS = 20;

@@ -16,7 +16,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import postgres from "postgres";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { startSharedTownProcess } from "../support/shared_town_process.ts";
@@ -26,7 +26,7 @@ import { fulfillmentFor, importFulfillmentKey } from "../../protocol/ilp_fulfill
 import { decodeIlpReply, encodeIlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { FORWARD_KEY_LABEL } from "../../roles/town/btp/process_forward.ts";
-import type { PeerLedgerEntry } from "../../state/peer_ledger.ts";
+import type { PeerLedgerEntry } from "../../state/payments/peer_ledger.ts";
 
 const TOWN = "test.town";
 /** A hang guard, not a wall-clock assertion. */
@@ -71,7 +71,7 @@ async function prepareTo(destination: string, amount: string, note: string) {
 
 /**
  * Waits until the town's database records `account` as connected to one of its processes: a
- * process writes the route just after the connection (state/postgres_peer_routes.ts), and a
+ * process writes the route just after the connection (state/postgres/postgres_peer_routes.ts), and a
  * packet sent through another process before that is F02 there.
  */
 async function untilRouted(storeUrl: string, account: string): Promise<void> {

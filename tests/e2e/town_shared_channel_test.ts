@@ -2,7 +2,7 @@
  * Payment channel claims on a town of two `turnpike town up` processes over one PostgreSQL
  * database (a real server this file starts) and a real channel on anvil: alice pays writes with
  * one sequence of claims over two connections, one to each process, at once; one process is
- * killed with SIGKILL mid-stream. The shared book (state/postgres_claim_books.ts) counts every
+ * killed with SIGKILL mid-stream. The shared book (state/postgres/postgres_claim_books.ts) counts every
  * fulfilled unit once and loses none: forwarded is at least what was fulfilled and at most that
  * plus what was unanswered at the kill, and never above the newest claim. A third process takes
  * the last claims, so the survivor's channel file is behind the books; alice then closes the
@@ -17,9 +17,9 @@ import type { ClaimClient } from "../support/channel_town.ts";
 import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 
 const MINTED = 100_000_000n;

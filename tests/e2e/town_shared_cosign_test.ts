@@ -15,9 +15,9 @@ import { type ClaimClient, unfulfillablePayment } from "../support/channel_town.
 import { openPairChannel } from "../support/pair_channel.ts";
 import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 import {
   closeCooperatively,
   requestCooperativeSettle,

@@ -9,7 +9,7 @@ import { BtpClient } from "../../transport/btp_client.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 
 /** A hang guard, not a timing assertion. */
 const GUARD_MS = 60_000;

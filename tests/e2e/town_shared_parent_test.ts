@@ -16,7 +16,7 @@ import { type SharedTownProcess, startSharedTownProcess } from "../support/share
 import { btpOf, within } from "../support/town_network_kit.ts";
 import { unfulfillablePayment } from "../support/channel_town.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import { generateSecretKey } from "nostr-tools";

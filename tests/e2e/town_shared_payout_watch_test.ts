@@ -1,7 +1,7 @@
 /**
  * A town of two `turnpike town up` processes on one PostgreSQL database (a real server this file
  * starts) watches its payout channel on anvil (roles/town/channels/shared_payout_watch.ts,
- * state/postgres_payout_books.ts; docs/OPERATIONS.md "The payout channels of a town of several
+ * state/postgres/postgres_payout_books.ts; docs/OPERATIONS.md "The payout channels of a town of several
  * processes"), with `[channels] watch_interval = 0.1`:
  *
  * 1. beta, the provider, on process A, is paid a claim at the threshold (alice pays through B).
@@ -19,7 +19,7 @@ import {
   startSharedPayoutTown,
   THRESHOLD,
 } from "../support/shared_payout_town.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import type { BtpClient } from "../../transport/btp_client.ts";
 

@@ -1,7 +1,7 @@
 /**
  * A town of two `turnpike town up` processes on one PostgreSQL database (a real server this file
  * starts) forwards alice's payments to its provider beta and pays beta out on chain over the one
- * payout channel (roles/town/channels/shared_payouts.ts, state/postgres_payout_books.ts), on
+ * payout channel (roles/town/channels/shared_payouts.ts, state/postgres/postgres_payout_books.ts), on
  * anvil, through chaos; beta is paid on chain exactly what the town's books owe it, to the unit:
  *
  * 1. alice pays beta's invoices through both processes at once (one sequence of claims over two
@@ -36,12 +36,12 @@ import { type CliTown, startCliTown } from "../support/cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
-import { openPeerLedger, type PeerLedgerEntry } from "../../state/peer_ledger.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import { openPeerLedger, type PeerLedgerEntry } from "../../state/payments/peer_ledger.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 const PRICE = 2_500n;

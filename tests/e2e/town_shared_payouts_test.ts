@@ -1,7 +1,7 @@
 /**
  * A town of two `turnpike town up` processes on one PostgreSQL database (a real server this file
  * starts) pays its provider from both processes' books over the one payout channel the chain
- * allows per pair (roles/town/channels/shared_payouts.ts, state/postgres_payout_books.ts), on
+ * allows per pair (roles/town/channels/shared_payouts.ts, state/postgres/postgres_payout_books.ts), on
  * anvil:
  *
  * 1. beta, the provider, is connected to process A; alice pays beta's invoices through process
@@ -24,9 +24,9 @@ import {
   startSharedPayoutTown,
   THRESHOLD,
 } from "../support/shared_payout_town.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import type { BtpClient } from "../../transport/btp_client.ts";
 
 Deno.test("shared payouts: a provider owed by two town processes (its link moved by a SIGKILL) is paid over one channel; chain = both books", async () => {

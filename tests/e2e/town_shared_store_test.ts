@@ -9,7 +9,7 @@
  */
 import { freePort } from "../support/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";

@@ -14,7 +14,7 @@ import { deployContracts } from "../../chain/anvil.ts";
 import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { claimRejectReasonOf, encodeClaim } from "../../protocol/payment_channel_claim.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
-import { channelFilePath } from "../../state/channel_file.ts";
+import { channelFilePath } from "../../state/channels/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";

@@ -10,8 +10,8 @@ import { ndjsonLines } from "../support/agent_cli.ts";
 import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
 import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
-import { readChannelLog } from "../../state/channel_log.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { readChannelLog } from "../../state/channels/channel_log.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 
 /** A temporary dir holding `state`: the mnemonic's wallet with `config` as its config.toml. */
 async function stateDirWith(

@@ -16,8 +16,8 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { channelRecord } from "../support/channel_town.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
-import { lockChannel } from "../../state/channel_lock.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import { lockChannel } from "../../state/channels/channel_lock.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import {

@@ -29,7 +29,7 @@ import {
 } from "../../roles/town/channels/town_channel_gates.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
 const DEPOSIT = 10_000_000n;

@@ -10,7 +10,7 @@ import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { startChannelWatcher } from "../../roles/channels/channel_watcher.ts";
 import type { ChannelChain } from "../../roles/channels/channel_chain_sync.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { ANVIL_ACCOUNT_KEYS, fundAccount } from "../../chain/anvil.ts";
 
 async function mineBlocks(rpcUrl: string, n: number): Promise<void> {

@@ -17,7 +17,7 @@ import { ChainTxError, type SubmittedProof } from "../../chain/token_network_cli
 import { SAFE_TOKEN_NETWORK_VERSION } from "../../chain/token_network_version.ts";
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import type { PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
 
 const DEPOSIT = 50_000_000n;

@@ -17,7 +17,11 @@ import { deadBtpUrl } from "../support/dead_port.ts";
 import { openPairChannel } from "../support/pair_channel.ts";
 import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
-import { channelFilePath, type ChannelRecord, readChannel } from "../../state/channel_file.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+} from "../../state/channels/channel_file.ts";
 import { generateSecretKey } from "nostr-tools";
 
 const DEPOSIT = 50_000_000n;

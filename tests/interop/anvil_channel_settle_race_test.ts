@@ -22,7 +22,7 @@ import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { settleClosedChannel } from "../../roles/channels/channel_settle.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 
 const DEPOSIT = 1_000_000n;
 const PAID = 250_000n;

@@ -19,13 +19,13 @@ import {
 import { increaseTime } from "../../chain/anvil.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { syncChannelFile, syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 
 const DEPOSIT = 10_000_000n;
 const SETTLE_TIMEOUT = 600n;

@@ -25,7 +25,7 @@ import {
   ChannelNotOnChainError,
   syncChannelWithChain,
 } from "../../roles/channels/channel_chain_sync.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 
 const DEPOSIT = 20_000_000n;
 const SETTLE_TIMEOUT = 600n;

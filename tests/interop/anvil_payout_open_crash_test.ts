@@ -4,7 +4,7 @@
  * file, ledger line or store row yet. Restarted on the same state dir (and store), its next
  * payout to that provider finishes the open: the channel funded with the policy's deposit, then
  * recorded, and the claim for what is owed signed on it. Before the open's intent was kept
- * (state/payout_open_intent.ts) the one-process town refused the channel ("no file here") and
+ * (state/channels/payout_open_intent.ts) the one-process town refused the channel ("no file here") and
  * the two-process one adopted it with a deposit of 0: a provider never paid (docs/SCALE.md).
  * On anvil, with real child processes; the one-process and the PostgreSQL-shared town.
  */
@@ -16,11 +16,11 @@ import { freshDatabase } from "../support/postgres_database.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
-import { readPayoutOpenIntent } from "../../state/payout_open_intent.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+import { readPayoutOpenIntent } from "../../state/channels/payout_open_intent.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
 

@@ -1,6 +1,6 @@
 /**
  * A town of two processes on one PostgreSQL store watches its payout channels
- * (roles/town/channels/shared_payout_watch.ts, state/postgres_payout_books.ts), on a real anvil
+ * (roles/town/channels/shared_payout_watch.ts, state/postgres/postgres_payout_books.ts), on a real anvil
  * with the real contract and a real PostgreSQL server. The two processes are two
  * `SharedTownPayouts` in this test, each with its own state dir, ledger, database connections and
  * chain client for the town's one key, as `town up` runs them (the CLI's process harness is
@@ -24,15 +24,15 @@ import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts
 import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
 import type { ChannelPair } from "../support/anvil_channel_pair.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { decodeClaim, type PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
-import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
-import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
+import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
+import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
 import { LOGS_REFUSED, startLogRefusingRpc } from "../support/log_refusing_rpc.ts";
 
 const DEPOSIT = 100_000n;

@@ -14,7 +14,7 @@ import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pa
 import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
 import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";

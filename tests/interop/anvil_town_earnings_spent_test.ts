@@ -1,5 +1,5 @@
 /**
- * A provider's earnings are spent once (state/peer_credit.ts `payOut`, docs/PROTOCOL.md "Credit
+ * A provider's earnings are spent once (state/payments/peer_credit.ts `payOut`, docs/PROTOCOL.md "Credit
  * without a channel"): anvil, the real contracts, a real town paying its peers out over payout
  * channels, real BTP sockets. A channel-less "child" with credit pays the provider "beta"
  * 1,000,000 through the town, and the town pays beta out on chain. Beta then sends 10 x 100,000
@@ -15,7 +15,7 @@ import { assertEquals } from "../support/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
 import { claimTownConfig, claimTownContact } from "../support/channel_town.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";

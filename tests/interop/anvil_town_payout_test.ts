@@ -1,7 +1,7 @@
 /**
  * The town pays its provider on chain (anvil, the real contracts, a real town and real BTP
  * sockets): alice pays 20 invoices of the provider "beta" through the town over her channel;
- * the town's books per peer (state/peer_ledger.ts) owe beta each FULFILL once; past the
+ * the town's books per peer (state/payments/peer_ledger.ts) owe beta each FULFILL once; past the
  * payout threshold the town opens a channel to beta's address and pays it with claims over
  * BTP (roles/town/channels/peer_payout.ts), which beta checks and keeps with the town's verification
  * code (roles/channels/payout_receiver.ts). Then both channels settle on chain and the chain pays each
@@ -16,15 +16,15 @@ import { claimTownConfig, claimTownContact, connectClaimClient } from "../suppor
 import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import type { ChannelChange } from "../../roles/channels/channel_watcher.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { runCli } from "../support/run_cli.ts";
 import {
   invoiceSecret,

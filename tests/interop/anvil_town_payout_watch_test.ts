@@ -20,8 +20,8 @@ import { startLogRefusingRpc } from "../support/log_refusing_rpc.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { decodeClaim, type PaymentChannelClaim } from "../../protocol/payment_channel_claim.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
-import { channelFilePath, readChannel } from "../../state/channel_file.ts";
-import { openPeerLedger, type PeerLedger } from "../../state/peer_ledger.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
 
 const DEPOSIT = 100_000n;
 const SETTLE_TIMEOUT = 600n;

@@ -11,7 +11,7 @@ import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 
 Deno.test("the town opens payout channels to eight providers due at once, each funded (anvil)", async () => {

@@ -13,7 +13,7 @@ import { Relay } from "nostr-tools/relay";
 import { decode as decodeToon140 } from "toon-1.4.0";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
-import { type EventStore, openEventStore } from "../../state/event_store.ts";
+import { type EventStore, openEventStore } from "../../state/events/event_store.ts";
 import {
   createTownHttpHandler,
   type TownHttpHandler,

@@ -11,7 +11,7 @@
  * case alone.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 
 Deno.test("a transaction whose backend dies rejects, and the process lives on", async () => {

@@ -9,7 +9,7 @@
  * tests/interop/postgres_closed_socket_test.ts is the same under load.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import postgres from "postgres";
 import type { Socket } from "node:net";

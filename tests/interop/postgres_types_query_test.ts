@@ -5,10 +5,10 @@
  * unhandled `read ECONNRESET`, which ends a Deno process; a backend ended then (57P01, a clean
  * close) failed the caller's query with that old error after the reconnect had worked, and the
  * same unhandled rejection followed. vendor/postgres/PATCHED.md has the patch. The process-level
- * net of state/postgres_stray_errors.ts is not installed here: the patch is what this proves.
+ * net of state/postgres/postgres_stray_errors.ts is not installed here: the patch is what this proves.
  */
 import { assertEquals } from "../support/assert.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { startPostgresMessageProxy } from "../support/postgres_message_proxy.ts";
 import postgres from "postgres";
 

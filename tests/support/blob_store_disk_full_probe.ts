@@ -10,7 +10,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { BlobStoreError, openBlobStore } from "../../state/blob_store.ts";
+import { BlobStoreError, openBlobStore } from "../../state/blobs/blob_store.ts";
 
 const [dir, sizeText] = Deno.args;
 const size = Number(sizeText);

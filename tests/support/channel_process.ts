@@ -135,7 +135,7 @@ export interface TownProcess {
  * import { startTownProcess } from "./channel_process.ts";
  * import { connectClaimClient } from "./channel_town.ts";
  * import type { TownProcessArgs } from "./channel_crash_processes.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const args: TownProcessArgs;
  * declare const secretKey: Uint8Array; // alice's

@@ -7,7 +7,7 @@
  */
 import { LOCAL_CHAIN, resolveChainConfig } from "../../config/chain_config.ts";
 import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode fixtureChannelRecord}. */
 export interface FixtureChannelRecordOptions {

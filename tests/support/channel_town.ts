@@ -15,12 +15,12 @@ import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { type AuditLog, openAuditLog } from "../../state/audit_log.ts";
+import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
 import {
   type ChannelRecord,
   openSentClaimWriter,
   type SentClaimWriter,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import {
   type ChannelClaimGate,
   openChannelClaimGate,
@@ -84,7 +84,7 @@ export interface ClaimTownContact {
  * ```ts
  * import { type ClaimTown, claimTownContact, connectClaimClient } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const t: ClaimTown;
  * declare const pair: ChannelPair;
@@ -189,7 +189,7 @@ export interface ClaimTown extends AsyncDisposable {
  * ```ts
  * import { startClaimTown } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const record: ChannelRecord; // the town's (bob's) side
@@ -284,7 +284,7 @@ export interface ClaimClient extends AsyncDisposable {
  * ```ts
  * import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const contact: ClaimTownContact;

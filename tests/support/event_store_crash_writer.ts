@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { openEventStore } from "../../state/event_store.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
 
 const store = openEventStore({ path: Deno.args[0] });
 const encoder = new TextEncoder();

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { openAuditLog } from "../../state/audit_log.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { makeJobRecord } from "./job_record_factory.ts";
 
 const audit = await openAuditLog({ dir: Deno.args[0], windowMs: 20 });

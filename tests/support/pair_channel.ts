@@ -12,7 +12,7 @@ import { type CooperativeSettle, signCooperativeSettle } from "../../chain/balan
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import { channelRecord } from "./channel_town.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channel_file.ts";
+import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
 import { partnerProof } from "../../roles/channels/channel_chain_sync.ts";
 
 /** Options for {@linkcode openPairChannel}. */
@@ -114,7 +114,7 @@ export async function savePairChannel(
  * ```ts
  * import { settleOnTownClaim } from "./pair_channel.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import { channelFilePath, readChannel } from "../../state/channel_file.ts";
+ * import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const townDir: string;

@@ -1,5 +1,5 @@
 /**
- * Test helper: a provider's payment desk (roles/provider/payment_desk.ts) on a real job store and
+ * Test helper: a provider's payment desk (roles/provider/payments/payment_desk.ts) on a real job store and
  * payment log in a temp dir, with what it told the node recorded, and the PREPARE a requester
  * builds from an invoice.
  *
@@ -7,13 +7,19 @@
  */
 import { assert } from "./assert.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
-import { PaymentDesk, type PaymentDeskOptions } from "../../roles/provider/payment_desk.ts";
+import {
+  PaymentDesk,
+  type PaymentDeskOptions,
+} from "../../roles/provider/payments/payment_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
-import { openProviderJobStore, type ProviderJobStore } from "../../state/provider_job_store.ts";
-import { openPaymentLog, type PaymentLog } from "../../state/payment_log.ts";
-import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
-import type { UnpaidWithdrawalReason } from "../../roles/provider/unpaid_pool.ts";
+import {
+  openProviderJobStore,
+  type ProviderJobStore,
+} from "../../state/jobs/provider_job_store.ts";
+import { openPaymentLog, type PaymentLog } from "../../state/payments/payment_log.ts";
+import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+import type { UnpaidWithdrawalReason } from "../../roles/provider/payments/unpaid_pool.ts";
 
 /** The PREPARE a requester builds from an invoice string (its amount, or `amount`). */
 export function prepareForInvoice(invoiceText: string, amount?: string): IlpPrepare {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const log = await openPaymentLog({ stateDir: Deno.args[0] });
 const encoder = new TextEncoder();

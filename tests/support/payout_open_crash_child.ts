@@ -14,10 +14,10 @@ import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
-import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
+import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
 
 /** What the child runs (JSON on its command line; amounts as decimal strings). */
 export interface PayoutOpenCrashPlan {

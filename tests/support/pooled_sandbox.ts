@@ -11,7 +11,7 @@ import {
   createSkillSandbox,
   type SkillSandbox,
   type SkillSandboxOptions,
-} from "../../roles/provider/skill_sandbox.ts";
+} from "../../roles/provider/sandbox/skill_sandbox.ts";
 
 /** Whether this run's sandbox tests go through prepared sandboxes. */
 export const POOLED = Deno.env.get("TURNPIKE_TEST_SANDBOX_POOL") === "1";

@@ -1,6 +1,6 @@
 /**
  * Fresh databases on a private PostgreSQL server for tests: one server per test file
- * (state/postgres_server.ts, as `nobody` when the suite runs as root), one new database per
+ * (state/postgres/postgres_server.ts, as `nobody` when the suite runs as root), one new database per
  * case, so cases never see each other's rows.
  *
  * @module
@@ -14,7 +14,7 @@ let counter = 0;
  *
  * @example
  * ```ts
- * import { startPostgresServer } from "../../state/postgres_server.ts";
+ * import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
  *
  * await using pg = await startPostgresServer();
  * const url = await freshDatabase(pg.url);

@@ -13,7 +13,7 @@ import { chainToml } from "./chain_toml.ts";
 import { type CliWallet, createCliWallet } from "./cli_wallet.ts";
 import { type CliTown, startCliTown } from "./cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "./channel_town.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode prepareSharedChannelTown}. */
 export interface SharedChannelTownOptions {
@@ -120,7 +120,7 @@ export interface ConnectAliceOptions {
  * import { connectAlice } from "./shared_channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
  * import type { CliTown } from "./cli_town.ts";
- * import type { ChannelRecord } from "../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  * declare const pair: ChannelPair;
  * declare const town: CliTown;
  * declare const record: ChannelRecord;

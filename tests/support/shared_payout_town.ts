@@ -22,13 +22,13 @@ import { type CliTown, startCliTown } from "./cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "./channel_town.ts";
 import { openPairChannel } from "./pair_channel.ts";
 import { freshDatabase } from "./postgres_database.ts";
-import { type PostgresServer, startPostgresServer } from "../../state/postgres_server.ts";
+import { type PostgresServer, startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { BtpClient } from "../../transport/btp_client.ts";

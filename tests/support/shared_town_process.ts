@@ -244,7 +244,7 @@ function channelGatesCode(options: SharedTownProcessOptions): string {
     module("../../roles/town/channels/town_channel_gates.ts")
   };
 import { localNodeSigner } from ${module("../../identity/local_node_signer.ts")};
-import { openPostgresClaimBooks } from ${module("../../state/postgres_claim_books.ts")};
+import { openPostgresClaimBooks } from ${module("../../state/postgres/postgres_claim_books.ts")};
 const storeUrl = ${JSON.stringify(options.storeUrl)};
 const gates = await openTownChannelGates({
   stateDir: ${JSON.stringify(options.stateDir)},

@@ -9,7 +9,7 @@ import { generateSecretKey } from "nostr-tools";
 import { type Requester, startRequester } from "../../roles/requester/requester_node.ts";
 import { writeRecordingSkill } from "./requester_network.ts";
 import type { SharedTownProcess } from "./shared_town_process.ts";
-import { readPaymentLogText } from "../../state/payment_log_files.ts";
+import { readPaymentLogText } from "../../state/payments/payment_log_files.ts";
 
 /**
  * A hang guard (not a timing assertion): rejects with a clear error after `ms`.

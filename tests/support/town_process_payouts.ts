@@ -15,7 +15,7 @@ import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
-import { openPostgresPayoutBooks } from "../../state/postgres_payout_books.ts";
+import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 
 /** The payouts of a town process (JSON-safe: amounts as decimal strings). */

@@ -15,8 +15,8 @@ import {
   EventStoreQueryError,
   type InsertResult,
   type StoredEvent,
-} from "../../state/event_store.ts";
-import type { TownStore } from "../../state/town_store.ts";
+} from "../../state/events/event_store.ts";
+import type { TownStore } from "../../state/events/town_store.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 
 const alice = generateSecretKey();
@@ -317,8 +317,8 @@ const CASES: [string, Case][] = [
  *
  * @example
  * ```ts
- * import { openEventStore } from "../../state/event_store.ts";
- * import { SqliteTownStore } from "../../state/town_store.ts";
+ * import { openEventStore } from "../../state/events/event_store.ts";
+ * import { SqliteTownStore } from "../../state/events/town_store.ts";
  *
  * Deno.test("sqlite store", (t) => runTownStoreSuite(t, async (clock) =>
  *   new SqliteTownStore(openEventStore({ path: ":memory:", now: () => clock.now }))));

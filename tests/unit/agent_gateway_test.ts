@@ -3,8 +3,8 @@ import {
   type AgentGateway,
   type AgentGatewayOptions,
   startAgentGateway,
-} from "../../roles/provider/agent_gateway.ts";
-import { GatewayLedger, type GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
+} from "../../roles/provider/agent/agent_gateway.ts";
+import { GatewayLedger, type GatewaySpend } from "../../roles/provider/agent/gateway_ledger.ts";
 import { type StandInModelApi, startStandInModelApi } from "../support/stand_in_model_api.ts";
 
 const KEY = "sk-provider-secret";

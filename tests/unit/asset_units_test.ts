@@ -7,10 +7,10 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../support/assert.ts";
 import { formatRecordedAmount } from "../../protocol/asset_amount.ts";
 import { formatByteSize } from "../../cli/transfer_progress.ts";
-import { channelBooks } from "../../state/channel_books.ts";
-import { saveChannel } from "../../state/channel_file.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
-import { formatJobRecord, parseJobRecord } from "../../state/job_record.ts";
+import { channelBooks } from "../../state/channels/channel_books.ts";
+import { saveChannel } from "../../state/channels/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { formatJobRecord, parseJobRecord } from "../../state/jobs/job_record.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { statusAmountText } from "../../roles/provider/provider_status.ts";
 import { loadSettings } from "../../config/settings.ts";

@@ -2,11 +2,15 @@
  * The git audit log, with real git: structured messages, group commits, stale lock recovery,
  * and a SIGKILLed writer whose returned writes are all present and committed after restart.
  */
-import { STATE_DIR_IGNORE } from "../../state/state_dir_ignore.ts";
+import { STATE_DIR_IGNORE } from "../../state/audit/state_dir_ignore.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { formatAuditMessage, openAuditLog, parseAuditMessage } from "../../state/audit_log.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
+import {
+  formatAuditMessage,
+  openAuditLog,
+  parseAuditMessage,
+} from "../../state/audit/audit_log.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { killAfterLines } from "../support/kill_after_lines.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * A provider's blob inputs through a town that is away for a moment (roles/provider/blob_inputs.ts,
+ * A provider's blob inputs through a town that is away for a moment (roles/provider/jobs/blob_inputs.ts,
  * docs/PROTOCOL.md "Blobs in jobs"): no answer, or 5xx, is tried again with backoff until the
  * server is back; a blob the server does not hold is refused at once; a server that stays away is
  * refused once the retry bound is spent. Against a real HTTP server on loopback.
@@ -11,7 +11,7 @@ import {
   BlobInputError,
   checkBlobInputs,
   fetchBlobInputs,
-} from "../../roles/provider/blob_inputs.ts";
+} from "../../roles/provider/jobs/blob_inputs.ts";
 import { blobInputTags } from "../../protocol/job_blobs.ts";
 
 const BLOB = new TextEncoder().encode("the job's input\n".repeat(64));

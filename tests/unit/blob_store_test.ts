@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { BlobStoreError, openBlobStore, SHARED_LEFTOVER_MS } from "../../state/blob_store.ts";
+import { BlobStoreError, openBlobStore, SHARED_LEFTOVER_MS } from "../../state/blobs/blob_store.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";

@@ -13,7 +13,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { createBtpRouter, type IlpNextHop } from "../../roles/town/btp/btp_router.ts";
 import { createPeerBooks } from "../../roles/town/btp/peer_books.ts";
 import { decodeIlpPrepare, encodeIlpReply, type IlpPrepare } from "../../protocol/ilp_packet.ts";
-import { openPeerLedger, type PeerLedgerEntry } from "../../state/peer_ledger.ts";
+import { openPeerLedger, type PeerLedgerEntry } from "../../state/payments/peer_ledger.ts";
 import type { WritePipeline } from "../../roles/town/write/write_pipeline.ts";
 
 const MARGIN_MS = 400;

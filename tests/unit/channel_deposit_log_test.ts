@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { logChannelDeposit } from "../../roles/channels/channel_deposit_log.ts";
-import { readChannelLog } from "../../state/channel_log.ts";
+import { readChannelLog } from "../../state/channels/channel_log.ts";
 
 Deno.test("logChannelDeposit: an opening deposit and a top-up, as the channel log keeps them", async () => {
   const stateDir = await Deno.makeTempDir();

@@ -4,7 +4,7 @@ import {
   type ChannelRecord,
   openChannelFileWriter,
   readChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const RECORD: ChannelRecord = fixtureChannelRecord({

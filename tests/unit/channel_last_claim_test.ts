@@ -29,7 +29,7 @@ import {
   type CosignTransport,
   requestLastClaim,
 } from "../../roles/channels/channel_cosign_request.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c1".repeat(32)}` as const;

@@ -1,20 +1,24 @@
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 /**
- * One signer per channel (state/channel_lock.ts, roles/channels/channel_sender.ts): a second holder is
+ * One signer per channel (state/channels/channel_lock.ts, roles/channels/channel_sender.ts): a second holder is
  * refused with the first one's pid, in the same process and from another real process; a
  * lock left by a SIGKILLed process does not block the next one.
  */
 import { getPublicKey } from "nostr-tools";
 import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { ChannelLockedError, channelLockPath, lockChannel } from "../../state/channel_lock.ts";
-import { saveChannel } from "../../state/channel_file.ts";
+import {
+  ChannelLockedError,
+  channelLockPath,
+  lockChannel,
+} from "../../state/channels/channel_lock.ts";
+import { saveChannel } from "../../state/channels/channel_file.ts";
 import { ChannelSenderError, openChannelSender } from "../../roles/channels/channel_sender.ts";
 import { deriveNip06SecretKey, publicIdentity } from "../../identity/nip06_key.ts";
 import { ALICE_MNEMONIC, BOB_MNEMONIC } from "../support/anvil_channel_pair.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const ID = `0x${"5a".repeat(32)}` as const;
-const LOCK_URL = new URL("../../state/channel_lock.ts", import.meta.url).href;
+const LOCK_URL = new URL("../../state/channels/channel_lock.ts", import.meta.url).href;
 
 /** A real process that takes the lock, prints `locked`, then holds it until killed. */
 function holder(stateDir: string) {

@@ -11,7 +11,7 @@ import {
 } from "../../roles/channels/channel_deposit.ts";
 import { startChannelTopUp } from "../../roles/channels/channel_topup.ts";
 import { resolveChannelPolicy } from "../../config/channel_policy.ts";
-import type { ChannelRecord } from "../../state/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const M2M = 1_000_000n;

@@ -18,7 +18,7 @@ import { resolveTownSettlement, type TownSettlement } from "../../config/town_se
 import { publicIdentity } from "../../identity/nip06_key.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";
 import { buildPeerInfo, PEER_INFO_KIND, type PeerInfo } from "../../protocol/peer_info.ts";
-import { openEventStore } from "../../state/event_store.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { queryRelay, RelayQueryError } from "../../transport/relay_query.ts";
 

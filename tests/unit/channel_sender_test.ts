@@ -8,8 +8,8 @@ import {
   openChannelSender,
 } from "../../roles/channels/channel_sender.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
-import { type ChannelRecord, readChannel, saveChannel } from "../../state/channel_file.ts";
-import { channelFilePath } from "../../state/channel_file.ts";
+import { type ChannelRecord, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import { channelFilePath } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 function record(self: Uint8Array, peer: Uint8Array, extra: Partial<ChannelRecord> = {}) {

@@ -4,10 +4,10 @@
  * warning and the mainnet banner. Also the pure parts of `turnpike providers`.
  */
 import { renderToString } from "ink";
-import { formatJobRecord } from "../../state/job_record.ts";
-import { saveChannel } from "../../state/channel_file.ts";
+import { formatJobRecord } from "../../state/jobs/job_record.ts";
+import { saveChannel } from "../../state/channels/channel_file.ts";
 import { writeProviderStatus } from "../../roles/provider/provider_status.ts";
-import { formatProviderJobRecord } from "../../state/provider_job_record.ts";
+import { formatProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { jobPhase, readLocalView } from "../../cli/dash_model.ts";
 import { LocalViewCache } from "../../cli/dash_local_cache.ts";
 import { dashFrame, type DashFrameProps } from "../../cli/dash_view.ts";
@@ -17,7 +17,7 @@ import type { ProviderListing } from "../../roles/requester/provider_directory.t
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 import { withTempDir } from "../support/temp_dir.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { readTownWrites, withWrites } from "../../cli/dash_towns.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 

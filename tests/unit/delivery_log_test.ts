@@ -1,5 +1,5 @@
 /** The delivery log: at most once per event, across reopen; deliveries cut off are reported. */
-import { openDeliveryLog } from "../../state/delivery_log.ts";
+import { openDeliveryLog } from "../../state/jobs/delivery_log.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 
 Deno.test("delivery log: a claim is exclusive and durable; recover marks cut-off ones interrupted", async () => {

@@ -6,7 +6,7 @@ import { assertEquals, assertThrows } from "../support/assert.ts";
 import {
   checkDockerBuildRequest,
   DockerBuildRequestError,
-} from "../../roles/provider/docker_build_runner.ts";
+} from "../../roles/provider/docker/docker_build_runner.ts";
 
 const engine = { platform: "linux/amd64" };
 const context = ["i", "dGFy", "text"];

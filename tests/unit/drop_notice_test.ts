@@ -1,5 +1,5 @@
 /** Which dropped requests get an error feedback: actionable, addressed to us, rate-bounded. */
-import { DropNotices } from "../../roles/provider/drop_notice.ts";
+import { DropNotices } from "../../roles/provider/jobs/drop_notice.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { isBusyReason } from "../../protocol/busy_feedback.ts";
 import { assertEquals } from "../support/assert.ts";

@@ -8,9 +8,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { decode as decodeToon140 } from "toon-1.4.0";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
-import { openEventStore } from "../../state/event_store.ts";
-import { EVENT_STORE_FORMAT } from "../../state/event_store_schema.ts";
-import { EventStoreFormatError } from "../../state/event_store_migration.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
+import { EVENT_STORE_FORMAT } from "../../state/events/event_store_schema.ts";
+import { EventStoreFormatError } from "../../state/events/event_store_migration.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 

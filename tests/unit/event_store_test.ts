@@ -13,7 +13,7 @@ import {
   type InsertResult,
   openEventStore,
   type StoredEvent,
-} from "../../state/event_store.ts";
+} from "../../state/events/event_store.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { killAfterLines } from "../support/kill_after_lines.ts";
 

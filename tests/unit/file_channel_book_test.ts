@@ -1,6 +1,6 @@
 /**
- * A process's own channel books (state/file_channel_book.ts), the file backend of
- * state/channel_book.ts: resumed from a channel file's `received*` fields and written back the
+ * A process's own channel books (state/channels/file_channel_book.ts), the file backend of
+ * state/channels/channel_book.ts: resumed from a channel file's `received*` fields and written back the
  * same way (the file format unchanged), updates one after the other, a refused decision
  * changing nothing, released value coming back at once; and a claim verifier on them
  * (chain/claim_verifier.ts without shared books) refusing a replayed claim, charging packets
@@ -12,12 +12,12 @@ import {
   FileChannelBook,
   recordClaimBook,
   recordWithClaimBook,
-} from "../../state/file_channel_book.ts";
+} from "../../state/channels/file_channel_book.ts";
 import {
   type ChannelRecord,
   encodeChannelToml,
   parseChannelToml,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";

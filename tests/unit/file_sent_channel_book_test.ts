@@ -1,20 +1,23 @@
 /**
- * The payer's books of its own channels (state/file_sent_channel_book.ts), the file backend of
- * state/sent_channel_book.ts: resumed from a channel file's `sent` and `sent_nonce` and written
+ * The payer's books of its own channels (state/channels/file_sent_channel_book.ts), the file backend of
+ * state/channels/sent_channel_book.ts: resumed from a channel file's `sent` and `sent_nonce` and written
  * back the same way (the file format unchanged), each claim in the file when its update
  * resolves, updates one after the other on the book the previous one left, a refused or
  * backward decision changing nothing, no decision writing nothing, and no book without a file.
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
-import { FileSentChannelBook, recordSentBook } from "../../state/file_sent_channel_book.ts";
-import { SentBookError } from "../../state/sent_channel_book.ts";
+import {
+  FileSentChannelBook,
+  recordSentBook,
+} from "../../state/channels/file_sent_channel_book.ts";
+import { SentBookError } from "../../state/channels/sent_channel_book.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c3".repeat(32)}` as const;

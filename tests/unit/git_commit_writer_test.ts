@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { inflateSync } from "node:zlib";
-import { openGitCommitWriter, zlibStored } from "../../state/git_commit_writer.ts";
+import { openGitCommitWriter, zlibStored } from "../../state/audit/git_commit_writer.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", {

@@ -4,7 +4,7 @@ import {
   INVOICE_WITHDRAWN_MESSAGES,
   InvoiceDesk,
   invoiceDestination,
-} from "../../roles/provider/invoice_desk.ts";
+} from "../../roles/provider/payments/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
 

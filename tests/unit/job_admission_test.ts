@@ -1,6 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import { type AdmissionContext, decideAdmission } from "../../roles/provider/job_admission.ts";
+import { type AdmissionContext, decideAdmission } from "../../roles/provider/jobs/job_admission.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 
 const NOW = 1_800_000_000;

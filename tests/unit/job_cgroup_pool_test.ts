@@ -1,5 +1,5 @@
 /**
- * The sandbox's pooled job cgroups (roles/provider/job_cgroup_pool.ts), with real cgroup v1
+ * The sandbox's pooled job cgroups (roles/provider/sandbox/job_cgroup_pool.ts), with real cgroup v1
  * groups and real processes: a pair is reused only after what a job left in it is killed and
  * what it left charged is dropped; a pair still charged is not reused; a dead process's pool is
  * reaped. Root with the v1 `memory` and `pids` controllers only (ignored elsewhere).
@@ -9,8 +9,11 @@ import {
   JobCgroupPool,
   POOLED_CHARGE_FLOOR,
   reapPooledCgroups,
-} from "../../roles/provider/job_cgroup_pool.ts";
-import { type JobCgroups, probeCgroupControllers } from "../../roles/provider/sandbox_limits.ts";
+} from "../../roles/provider/sandbox/job_cgroup_pool.ts";
+import {
+  type JobCgroups,
+  probeCgroupControllers,
+} from "../../roles/provider/sandbox/sandbox_limits.ts";
 
 const controllers = await probeCgroupControllers();
 const ignore = !(controllers.memory && controllers.pids);

@@ -1,7 +1,7 @@
 import { assertEquals } from "../support/assert.ts";
 import { startHeartbeat, waitingFor, waitingLine } from "../../roles/requester/job_heartbeat.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import type { RequesterJobRecord } from "../../state/job_record.ts";
+import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
 
 Deno.test("waiting: what a job waits for, by its status and the town link", () => {
   assertEquals(waitingFor("pending-send", true), "town");

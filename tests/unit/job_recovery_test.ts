@@ -4,9 +4,9 @@ import {
   EXPIRED_UNPAID,
   recoveryStepFor,
   RESTARTED_WHILE_RUNNING,
-} from "../../roles/provider/job_recovery.ts";
+} from "../../roles/provider/jobs/job_recovery.ts";
 import { formatIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import type { ProviderJobRecord, ProviderJobStatus } from "../../state/provider_job_record.ts";
+import type { ProviderJobRecord, ProviderJobStatus } from "../../state/jobs/provider_job_record.ts";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z");
 const JOB = "cd".repeat(32);

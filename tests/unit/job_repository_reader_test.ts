@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
-import { openJobRepository } from "../../state/job_repository.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 
 Deno.test("job repository: a read-only open beside the writer keeps its temp files and its open mark", async () => {
   const dir = await Deno.makeTempDir();

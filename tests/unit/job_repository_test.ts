@@ -11,8 +11,8 @@ import {
   JobIdPrefixError,
   JobNotFoundError,
   openJobRepository,
-} from "../../state/job_repository.ts";
-import { JobRecordFormatError, parseJobRecord } from "../../state/job_record.ts";
+} from "../../state/jobs/job_repository.ts";
+import { JobRecordFormatError, parseJobRecord } from "../../state/jobs/job_record.ts";
 import { DirectoryJobStore } from "../../stages/job_store.ts";
 
 Deno.test("job repository: create, read, update, list; files are mode 0600 and DirectoryJobStore reads them", async () => {

@@ -1,15 +1,15 @@
 /**
- * One paid job's run (`roles/provider/job_run.ts`) through the real skill sandbox, in the mode
+ * One paid job's run (`roles/provider/jobs/job_run.ts`) through the real skill sandbox, in the mode
  * this user gets (root, or rootless in a user namespace), with no town and no network: outputs
  * kept, failures with their stderr, cancellation, an unreadable request, an unreachable blob
  * input, and a skill with no runner.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type JobRunOptions, runJob } from "../../roles/provider/job_run.ts";
-import type { SkillSandbox } from "../../roles/provider/skill_sandbox.ts";
+import { type JobRunOptions, runJob } from "../../roles/provider/jobs/job_run.ts";
+import type { SkillSandbox } from "../../roles/provider/sandbox/skill_sandbox.ts";
 import { closeTestSandboxes, testSandbox } from "../support/pooled_sandbox.ts";
-import { parseSkillManifest } from "../../roles/provider/skill_manifest.ts";
-import type { SkillEntry } from "../../roles/provider/skill_catalog.ts";
+import { parseSkillManifest } from "../../roles/provider/skills/skill_manifest.ts";
+import type { SkillEntry } from "../../roles/provider/skills/skill_catalog.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { blobInputTags } from "../../protocol/job_blobs.ts";
 

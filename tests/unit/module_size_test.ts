@@ -14,14 +14,14 @@ const ROOT_LINES = 450;
 const MODULE_LINES = 500;
 /** Modules above the limit, at the most lines each may have. */
 const LARGER: Readonly<Record<string, number>> = {
-  "roles/provider/skill_sandbox.ts": 1011,
+  "roles/provider/sandbox/skill_sandbox.ts": 1011,
   "protocol/kind_extractor.ts": 1021,
   "transport/btp_client.ts": 870,
-  "state/event_store.ts": 807,
+  "state/events/event_store.ts": 807,
   "transport/nodelay_websocket.ts": 794,
   "cli/job_command.ts": 736,
   "chain/token_network_client.ts": 762,
-  "state/postgres_event_store.ts": 748,
+  "state/postgres/postgres_event_store.ts": 748,
   "roles/demo/paid_job_demo.ts": 748,
   "transport/http_front.ts": 563,
   "roles/town/relay/nip01_session.ts": 650,
@@ -32,9 +32,9 @@ const LARGER: Readonly<Record<string, number>> = {
   "roles/channels/channel_cosign_request.ts": 621,
   "config/town_settings.ts": 607,
   "protocol/payment_channel_cosign.ts": 599,
-  "state/blob_store.ts": 581,
-  "state/audit_log.ts": 547,
-  "state/job_repository.ts": 532,
+  "state/blobs/blob_store.ts": 581,
+  "state/audit/audit_log.ts": 547,
+  "state/jobs/job_repository.ts": 532,
   "roles/demo/demo_chain.ts": 517,
   "stages/ilp_prepare_sink.ts": 513,
 };

@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { channelGatesNeeded, noChannelGates } from "../../roles/town/channels/no_channel_gates.ts";
 import { decodeIlpReject } from "../../protocol/ilp_packet.ts";
-import { encodeChannelToml } from "../../state/channel_file.ts";
+import { encodeChannelToml } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const PEER = { selfAddress: `0x${"33".repeat(20)}`, peerAddress: `0x${"44".repeat(20)}` } as const;

@@ -9,12 +9,12 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
-import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/invoice_desk.ts";
+import { INVOICE_WITHDRAWN_CODE } from "../../roles/provider/payments/invoice_desk.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import { openProviderJobStore } from "../../state/provider_job_store.ts";
-import { openPaymentLog } from "../../state/payment_log.ts";
+import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openTestDesk, prepareForInvoice, replyCode } from "../support/payment_desk_harness.ts";
-import type { ProviderJobRecord } from "../../state/provider_job_record.ts";
+import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openDeliveryKey, sealResultContent } from "../../protocol/delivery_key.ts";
 
 const JOB = "ab".repeat(32);

@@ -1,11 +1,11 @@
 /**
- * The payment log folded into payments (state/payment_lines.ts): an intent and its outcome are
+ * The payment log folded into payments (state/payments/payment_lines.ts): an intent and its outcome are
  * one line, a retried invoice two, a write with no intent one; the `amount`s sum to the books.
  */
 import { assertEquals } from "../support/assert.ts";
-import { foldPayments } from "../../state/payment_lines.ts";
-import type { PaymentEntry } from "../../state/payment_log.ts";
-import { summarizePayments } from "../../state/payment_summary.ts";
+import { foldPayments } from "../../state/payments/payment_lines.ts";
+import type { PaymentEntry } from "../../state/payments/payment_log.ts";
+import { summarizePayments } from "../../state/payments/payment_summary.ts";
 
 const base = {
   direction: "out" as const,

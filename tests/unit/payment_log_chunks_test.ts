@@ -1,12 +1,12 @@
 /**
- * The payment log's chunks (state/payment_log_files.ts): with an audit trail, an audit commit of
+ * The payment log's chunks (state/payments/payment_log_files.ts): with an audit trail, an audit commit of
  * a payment adds about the same bytes to `.git` whatever the size of the day's log; the history
  * still holds every line (the chunks and the current file at HEAD); a reopen reads the chunks in
  * order; rotation and pruning take a day's chunks with it.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
-import { openPaymentLog, type PaymentEntry } from "../../state/payment_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
+import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-11-01T12:00:00Z");

@@ -3,7 +3,11 @@
  * export, and a SIGKILL mid-append leaving a readable log.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { openPaymentLog, type PaymentEntry, PaymentEntryError } from "../../state/payment_log.ts";
+import {
+  openPaymentLog,
+  type PaymentEntry,
+  PaymentEntryError,
+} from "../../state/payments/payment_log.ts";
 import { killAfterLines } from "../support/kill_after_lines.ts";
 
 const DAY = 86_400_000;

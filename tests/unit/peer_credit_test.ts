@@ -1,5 +1,5 @@
 /**
- * Credit for peers without a channel (state/peer_credit.ts, state/postgres_peer_credit.ts,
+ * Credit for peers without a channel (state/payments/peer_credit.ts, state/postgres/postgres_peer_credit.ts,
  * roles/town/btp/peer_credit_gate.ts): a take past the limit is refused and counts nothing, a
  * rejected packet gives its amount back, the counts survive a restart (a partial last line
  * skipped), two processes on one PostgreSQL database never pass the limit together (takes that
@@ -12,9 +12,13 @@
 import postgres from "postgres";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openFilePeerCredit, PEER_CREDIT_FILE, type PeerCredit } from "../../state/peer_credit.ts";
-import { openPostgresPeerCredit } from "../../state/postgres_peer_credit.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import {
+  openFilePeerCredit,
+  PEER_CREDIT_FILE,
+  type PeerCredit,
+} from "../../state/payments/peer_credit.ts";
+import { openPostgresPeerCredit } from "../../state/postgres/postgres_peer_credit.ts";
 import { peerCreditGate } from "../../roles/town/btp/peer_credit_gate.ts";
 import {
   decodeIlpReject,

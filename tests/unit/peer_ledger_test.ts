@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { openPeerLedger, PeerLedgerError } from "../../state/peer_ledger.ts";
+import { openPeerLedger, PeerLedgerError } from "../../state/payments/peer_ledger.ts";
 
 function packet(n: number): { fulfillment: Uint8Array; condition: string; hex: string } {
   const fulfillment = new Uint8Array(32).fill(n);

@@ -9,8 +9,8 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { PeerPayout } from "../../roles/town/channels/peer_payout.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channel_file.ts";
-import { openPeerLedger } from "../../state/peer_ledger.ts";
+import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c4".repeat(32)}` as const;

@@ -1,5 +1,5 @@
 /**
- * Claim books shared by a town's processes (state/postgres_claim_books.ts) on a real PostgreSQL
+ * Claim books shared by a town's processes (state/postgres/postgres_claim_books.ts) on a real PostgreSQL
  * server: two verifiers, each with its own connections as two processes would have, charge one
  * channel at once and together never forward beyond its claim (the row lock; without it both
  * read the same `forwarded` and the cover is spent twice); a claim already held, or one below
@@ -13,8 +13,8 @@
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openPostgresClaimBooks } from "../../state/postgres_claim_books.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";

@@ -1,23 +1,23 @@
 /**
- * A town's payout books shared by its processes (state/postgres_payout_books.ts) on a real
+ * A town's payout books shared by its processes (state/postgres/postgres_payout_books.ts) on a real
  * PostgreSQL server: two books, each with its own connections as two processes would have,
  * open a peer's payout channel at once (it is opened once, the other finds it); record what
  * their own books owe; and decide claims at once: every nonce is signed once, one after the
  * other, the cumulative amount never falls nor passes the deposit, the claims' cover is shared
  * out over the processes' books up to what each owes, and every commit is announced. The same
- * rows are the payer's shared channel book (state/sent_channel_book.ts): updated, read and
+ * rows are the payer's shared channel book (state/channels/sent_channel_book.ts): updated, read and
  * listed by channel id under the same lock. A channel closed on chain: marked once, no claim
  * decided on it by any process, settled by one of two processes at once, its settle shared over
  * the books.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { SentBookError, type SentChannelBook } from "../../state/sent_channel_book.ts";
+import { SentBookError, type SentChannelBook } from "../../state/channels/sent_channel_book.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   openPostgresPayoutBooks,
   type PayoutChannelRow,
-} from "../../state/postgres_payout_books.ts";
+} from "../../state/postgres/postgres_payout_books.ts";
 
 const CHANNEL = `0x${"c2".repeat(32)}` as const;
 const OPEN_TX = `0x${"0e".repeat(32)}` as const;

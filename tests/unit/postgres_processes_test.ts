@@ -1,5 +1,5 @@
 /**
- * The process registry (`turnpike_processes`) has one owner, state/postgres_processes.ts: no
+ * The process registry (`turnpike_processes`) has one owner, state/postgres/postgres_processes.ts: no
  * other module creates the table or writes its rows. On a real server, the connection counts and
  * the peer routes opened together on a fresh database both find it; a heartbeat is a row, a
  * holder is fresh while it beats and gone once its process closed.
@@ -7,12 +7,12 @@
 import postgres from "postgres";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { PostgresConnectionCounts } from "../../state/postgres_connection_counts.ts";
-import { PostgresPeerRoutes } from "../../state/postgres_peer_routes.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
+import { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const OWNER = "state/postgres_processes.ts";
+const OWNER = "state/postgres/postgres_processes.ts";
 /** What only the owner may say about the table. */
 const OWNED = /(CREATE TABLE[^;(]*|INSERT INTO|DELETE FROM|UPDATE)\s+turnpike_processes\b/;
 
@@ -26,7 +26,7 @@ async function* sourceFiles(dir: URL, prefix = ""): AsyncGenerator<string> {
   }
 }
 
-Deno.test("process registry: only state/postgres_processes.ts creates or writes turnpike_processes", async () => {
+Deno.test("process registry: only state/postgres/postgres_processes.ts creates or writes turnpike_processes", async () => {
   const offenders: string[] = [];
   for await (const path of sourceFiles(ROOT)) {
     if (path === OWNER) continue;

@@ -1,5 +1,5 @@
 /**
- * Town-wide limits held in PostgreSQL (state/postgres_rate_buckets.ts) on a real server: two
+ * Town-wide limits held in PostgreSQL (state/postgres/postgres_rate_buckets.ts) on a real server: two
  * SPSP responders, each with its own connections as two town processes would have, answer one
  * account together no more than the town's per-account limit (each alone would allow more);
  * a bucket refills with time and a refused take takes nothing; with the database unreachable a
@@ -9,8 +9,8 @@ import postgres from "postgres";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { PostgresRateBuckets } from "../../state/postgres_rate_buckets.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { PostgresRateBuckets } from "../../state/postgres/postgres_rate_buckets.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { buildSpspRequest } from "../../protocol/spsp_message.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";

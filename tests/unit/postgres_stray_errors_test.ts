@@ -1,5 +1,5 @@
 /**
- * PostgreSQL connection errors no promise handler took (state/postgres_stray_errors.ts): once a
+ * PostgreSQL connection errors no promise handler took (state/postgres/postgres_stray_errors.ts): once a
  * store opened, a socket reset's rejection that nobody holds is said on stderr and the process
  * goes on; a real driver's query left unawaited while its real server stops is one; any other
  * rejection is not taken for one.
@@ -8,9 +8,9 @@ import { assert, assertEquals } from "../support/assert.ts";
 import {
   dropStrayPostgresConnectionErrors,
   isPostgresConnectionError,
-} from "../../state/postgres_stray_errors.ts";
-import { openPostgresSchema } from "../../state/postgres_schema.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
+} from "../../state/postgres/postgres_stray_errors.ts";
+import { openPostgresSchema } from "../../state/postgres/postgres_schema.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 
 Deno.test("postgres stray errors: which rejections are a connection's", () => {

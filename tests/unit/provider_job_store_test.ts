@@ -4,9 +4,9 @@ import {
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
-} from "../../state/provider_job_record.ts";
-import { openProviderJobStore } from "../../state/provider_job_store.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
+} from "../../state/jobs/provider_job_record.ts";
+import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
 
 const record: ProviderJobRecord = {
   id: "ab".repeat(32),

@@ -1,6 +1,6 @@
 /** The provider's run queue: concurrency cap, once per job, cancel, skip, idle and stop. */
 import { assert, assertEquals } from "../support/assert.ts";
-import { RunQueue } from "../../roles/provider/run_queue.ts";
+import { RunQueue } from "../../roles/provider/jobs/run_queue.ts";
 
 /** A run that ends when told to (or when its signal aborts). */
 function gatedRuns() {

@@ -1,14 +1,17 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
+import {
+  parseSkillManifest,
+  type SkillManifest,
+} from "../../roles/provider/skills/skill_manifest.ts";
 import type {
   SandboxMode,
   SkillOutcome,
   SkillSandbox,
-} from "../../roles/provider/skill_sandbox.ts";
-import { type AgentGateway, startAgentGateway } from "../../roles/provider/agent_gateway.ts";
-import type { GatewaySpend } from "../../roles/provider/gateway_ledger.ts";
-import { SkillJobError } from "../../roles/provider/skill_sandbox_errors.ts";
-import { SANDBOX_GATEWAY_SOCKET } from "../../roles/provider/sandbox_gateway.ts";
+} from "../../roles/provider/sandbox/skill_sandbox.ts";
+import { type AgentGateway, startAgentGateway } from "../../roles/provider/agent/agent_gateway.ts";
+import type { GatewaySpend } from "../../roles/provider/agent/gateway_ledger.ts";
+import { SkillJobError } from "../../roles/provider/sandbox/skill_sandbox_errors.ts";
+import { SANDBOX_GATEWAY_SOCKET } from "../../roles/provider/sandbox/sandbox_gateway.ts";
 import { closeTestSandboxes, testSandbox } from "../support/pooled_sandbox.ts";
 import { type StandInModelApi, startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";

@@ -1,5 +1,5 @@
 /**
- * Prepared sandboxes (roles/provider/sandbox_pool.ts, docs/ARCHITECTURE.md "Prepared
+ * Prepared sandboxes (roles/provider/sandbox/sandbox_pool.ts, docs/ARCHITECTURE.md "Prepared
  * sandboxes"): each serves one job, never two; jobs of one skill get fresh work dirs and see
  * nothing of each other; a prepared one killed while waiting, the sandbox's close, the
  * provider's stop and a provider SIGKILLed leave no process and no dir. Real sandboxes (the
@@ -7,14 +7,17 @@
  * TURNPIKE_TEST_SANDBOX_POOL=1).
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
+import {
+  parseSkillManifest,
+  type SkillManifest,
+} from "../../roles/provider/skills/skill_manifest.ts";
 import {
   createSkillSandbox,
   type SandboxMode,
   type SkillOutcome,
   type SkillSandbox,
-} from "../../roles/provider/skill_sandbox.ts";
-import { ProviderSkills } from "../../roles/provider/provider_skills.ts";
+} from "../../roles/provider/sandbox/skill_sandbox.ts";
+import { ProviderSkills } from "../../roles/provider/skills/provider_skills.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
 
@@ -212,11 +215,11 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one end
     const skill = await makeSkill(root, "sleeper", "#!/bin/sh\nexec sleep 987654\n");
     const script = `
       import { createSkillSandbox } from "${new URL(
-      "../../roles/provider/skill_sandbox.ts",
+      "../../roles/provider/sandbox/skill_sandbox.ts",
       import.meta.url,
     )}";
       import { parseSkillManifest } from "${new URL(
-      "../../roles/provider/skill_manifest.ts",
+      "../../roles/provider/skills/skill_manifest.ts",
       import.meta.url,
     )}";
       const [skillDir, jobs, mode] = Deno.args;
@@ -259,7 +262,7 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one end
     // The waiting one reads the end of its stdin and exits; the job runs on, orphaned.
     await until(async () => !await alive(waiting.pid));
     // As root, any sandbox opening on the machine meanwhile (another test's) may already have
-    // killed it with the dead provider's cgroups (roles/provider/job_cgroup_pool.ts); rootless
+    // killed it with the dead provider's cgroups (roles/provider/sandbox/job_cgroup_pool.ts); rootless
     // (the run as nobody below), nothing but this reaper can.
     if (MODE === "rootless") assert(await hasProcessWith("987654"), "the cut job still runs");
     assert((await poolEntries(jobs)).length > 0);

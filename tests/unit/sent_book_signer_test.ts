@@ -7,7 +7,7 @@
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { SentBookSigner } from "../../roles/channels/sent_book_signer.ts";
-import { FileSentChannelBook } from "../../state/file_sent_channel_book.ts";
+import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
 import {
   ClaimBeyondDepositError,
   ClaimSigner,
@@ -19,7 +19,7 @@ import {
   openSentClaimWriter,
   readChannel,
   saveChannel,
-} from "../../state/channel_file.ts";
+} from "../../state/channels/channel_file.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";

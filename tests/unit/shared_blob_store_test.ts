@@ -6,11 +6,11 @@
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openBlobStore } from "../../state/blob_store.ts";
-import { BlobStoreError } from "../../state/blob_store.ts";
-import { PostgresBlobIndex } from "../../state/postgres_blob_index.ts";
-import { openSharedBlobStore } from "../../state/shared_blob_store.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openBlobStore } from "../../state/blobs/blob_store.ts";
+import { BlobStoreError } from "../../state/blobs/blob_store.ts";
+import { PostgresBlobIndex } from "../../state/postgres/postgres_blob_index.ts";
+import { openSharedBlobStore } from "../../state/blobs/shared_blob_store.ts";
 import { startBlobPeerListener } from "../../roles/town/blobs/blob_peer_listener.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import postgres from "postgres";

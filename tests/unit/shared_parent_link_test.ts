@@ -1,5 +1,5 @@
 /**
- * The parent link's lock (state/postgres_uplink.ts, roles/town/btp/shared_parent_link.ts) on a
+ * The parent link's lock (state/postgres/postgres_uplink.ts, roles/town/btp/shared_parent_link.ts) on a
  * real PostgreSQL server, two processes' sides in one test: the first to ask holds the link and
  * saves the town's address, the second learns the address from the store and dials nothing; the
  * first's session ended from the server (`pg_terminate_backend`, as when its connection dies),
@@ -9,8 +9,8 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { openPostgresUplink } from "../../state/postgres_uplink.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresUplink } from "../../state/postgres/postgres_uplink.ts";
 import { startSharedParentLink } from "../../roles/town/btp/shared_parent_link.ts";
 import type { ParentLink } from "../../roles/town/btp/btp_parent_link.ts";
 import postgres from "postgres";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { loadSkillCatalog, SkillCatalogError } from "../../roles/provider/skill_catalog.ts";
+import { loadSkillCatalog, SkillCatalogError } from "../../roles/provider/skills/skill_catalog.ts";
 
 async function writeSkill(dir: string, name: string, kinds: string, run = true): Promise<void> {
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });

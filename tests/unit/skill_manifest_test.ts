@@ -3,7 +3,7 @@ import {
   missingParams,
   parseSkillManifest,
   SkillManifestError,
-} from "../../roles/provider/skill_manifest.ts";
+} from "../../roles/provider/skills/skill_manifest.ts";
 
 const md = (front: string) => `---\n${front}\n---\n\n# body\n`;
 

@@ -1,12 +1,15 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { parseSkillManifest, type SkillManifest } from "../../roles/provider/skill_manifest.ts";
+import {
+  parseSkillManifest,
+  type SkillManifest,
+} from "../../roles/provider/skills/skill_manifest.ts";
 import {
   SANDBOX_DENO_BIN_DIR,
   SANDBOX_DENO_DIR,
   type SandboxMode,
   type SkillOutcome,
   type SkillSandboxOptions,
-} from "../../roles/provider/skill_sandbox.ts";
+} from "../../roles/provider/sandbox/skill_sandbox.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
 import { closeTestSandboxes, POOLED, testSandbox } from "../support/pooled_sandbox.ts";
@@ -578,11 +581,11 @@ Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passp
     // its process without close-on-exec, so every child inherits it unless closed.
     const script = `
       import { createSkillSandbox } from "${new URL(
-      "../../roles/provider/skill_sandbox.ts",
+      "../../roles/provider/sandbox/skill_sandbox.ts",
       import.meta.url,
     )}";
       import { parseSkillManifest } from "${new URL(
-      "../../roles/provider/skill_manifest.ts",
+      "../../roles/provider/skills/skill_manifest.ts",
       import.meta.url,
     )}";
       const [dir, jobs, mode] = Deno.args;

@@ -7,9 +7,9 @@ import { DatabaseSync } from "node:sqlite";
 import postgres from "postgres";
 import { assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { blobIndexSchema } from "../../state/blob_index_schema.ts";
-import { eventStoreSchema } from "../../state/event_store_schema.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { blobIndexSchema } from "../../state/blobs/blob_index_schema.ts";
+import { eventStoreSchema } from "../../state/events/event_store_schema.ts";
 import type { SqlDialect } from "../../state/sql_dialect.ts";
 
 /** Each table's columns, `name` or `name NOT NULL` (a primary key column counts as not null). */

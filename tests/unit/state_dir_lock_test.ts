@@ -11,7 +11,7 @@ import {
   StateDirLockedError,
   stateDirLockPath,
 } from "../../state/state_dir_lock.ts";
-import { openAuditLog } from "../../state/audit_log.ts";
+import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("lockStateDir: creates the state dir, names the holder, refuses a second one until released", async () => {

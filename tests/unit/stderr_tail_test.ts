@@ -1,5 +1,5 @@
 /** The failing skill's stderr as published: cleaned, last lines, bounded. */
-import { stderrTail } from "../../roles/provider/stderr_tail.ts";
+import { stderrTail } from "../../roles/provider/jobs/stderr_tail.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 
 Deno.test("stderr tail: escapes and control characters out, last lines kept, bounded", () => {

@@ -1,11 +1,14 @@
 /**
- * The system directories' submounts (roles/provider/system_mounts.ts): read from a container's
+ * The system directories' submounts (roles/provider/sandbox/system_mounts.ts): read from a container's
  * mount table, and in the job's fstab each made read-only after its directory's recursive bind.
  * And a project where the sandbox mounts its own tree, refused by name.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { submountsUnder } from "../../roles/provider/system_mounts.ts";
-import { buildSandboxFstab, sandboxTreeClash } from "../../roles/provider/sandbox_mounts.ts";
+import { submountsUnder } from "../../roles/provider/sandbox/system_mounts.ts";
+import {
+  buildSandboxFstab,
+  sandboxTreeClash,
+} from "../../roles/provider/sandbox/sandbox_mounts.ts";
 
 const CONTAINER = [
   "85 70 0:39 / / rw,relatime - overlay overlay rw",

@@ -79,7 +79,7 @@ Deno.test("store config: not a PostgreSQL URL, or a bad process count, is refuse
 
 Deno.test("store config: payment channel peers are taken on a shared store, as without", async () => {
   const channel = `0x${"ab".repeat(32)}`;
-  // Their claim books are shared in the store (state/postgres_claim_books.ts).
+  // Their claim books are shared in the store (state/postgres/postgres_claim_books.ts).
   const shared = await configWith('[store]\nurl = "postgres://x@y/z"\n', {}, {
     peer: ["alice:tok"],
     peerChannel: [`alice:${channel}`],

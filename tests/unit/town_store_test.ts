@@ -5,12 +5,12 @@
  * and hear each other's commits, committed ones only.
  */
 import { generateSecretKey } from "nostr-tools";
-import { openEventStore } from "../../state/event_store.ts";
-import { openPostgresEventStore } from "../../state/postgres_event_store.ts";
-import { startPostgresServer } from "../../state/postgres_server.ts";
-import { SqliteTownStore } from "../../state/town_store.ts";
-import { copyEventStore } from "../../state/event_store_copy.ts";
-import type { CommittedElsewhere } from "../../state/town_store.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
+import { openPostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { SqliteTownStore } from "../../state/events/town_store.ts";
+import { copyEventStore } from "../../state/events/event_store_copy.ts";
+import type { CommittedElsewhere } from "../../state/events/town_store.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freshDatabase } from "../support/postgres_database.ts";
 import { makeEvent, runTownStoreSuite, T0 } from "../support/town_store_suite.ts";

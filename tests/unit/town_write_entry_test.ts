@@ -1,11 +1,11 @@
 /**
- * The payment log line of a paid town write (state/town_write_entry.ts), one job-id rule for the
+ * The payment log line of a paid town write (state/payments/town_write_entry.ts), one job-id rule for the
  * requester, the provider and the town: the job named, else the event's `e` tag, else the blob,
  * else the event itself; the invoice is the event paid for, else the blob.
  */
 import { assertEquals, assertThrows } from "../support/assert.ts";
-import { townWriteEntry, type TownWritePayment } from "../../state/town_write_entry.ts";
-import { PaymentEntryError } from "../../state/payment_log.ts";
+import { townWriteEntry, type TownWritePayment } from "../../state/payments/town_write_entry.ts";
+import { PaymentEntryError } from "../../state/payments/payment_log.ts";
 
 const REQUEST = "a".repeat(64);
 const EVENT = "b".repeat(64);

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../support/assert.ts";
-import { UnpaidPool } from "../../roles/provider/unpaid_pool.ts";
+import { UnpaidPool } from "../../roles/provider/payments/unpaid_pool.ts";
 
 Deno.test("unpaid pool: a requester holds at most its share", () => {
   const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });

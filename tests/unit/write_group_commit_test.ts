@@ -6,7 +6,7 @@
  */
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { openEventStore } from "../../state/event_store.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
 import { GroupCommitError, GroupCommitter } from "../../roles/town/write/write_group_commit.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 

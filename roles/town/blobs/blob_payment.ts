@@ -21,8 +21,8 @@ import {
 import { priceBlob } from "../../../protocol/blob_pricing.ts";
 import { blobRejectData } from "../../../protocol/blob_payment_reply.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { BlobStoreError } from "../../../state/blob_store.ts";
-import type { TownBlobStore } from "../../../state/town_blob_store.ts";
+import { BlobStoreError } from "../../../state/blobs/blob_store.ts";
+import type { TownBlobStore } from "../../../state/blobs/town_blob_store.ts";
 import { TownWriteRejection } from "../write/write_rejection.ts";
 import { invalidInputRejection } from "../write/invalid_input_rejection.ts";
 
@@ -49,7 +49,7 @@ export interface BlobPaymentOptions {
  * @example
  * ```ts
  * import { checkBlobPayment } from "./blob_payment.ts";
- * import { openBlobStore } from "../../../state/blob_store.ts";
+ * import { openBlobStore } from "../../../state/blobs/blob_store.ts";
  * import { buildBlobAuthorization } from "../../../protocol/blob_authorization.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
@@ -119,7 +119,7 @@ export async function checkBlobPayment(
  * import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
  * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
  * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
- * import type { TownBlobStore } from "../../../state/town_blob_store.ts";
+ * import type { TownBlobStore } from "../../../state/blobs/town_blob_store.ts";
  *
  * declare const blobs: TownBlobStore;
  * declare const prepare: IlpPrepare;

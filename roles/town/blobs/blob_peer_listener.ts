@@ -1,7 +1,7 @@
 /**
  * The private fetch listener of a town process on a shared store (docs/OPERATIONS.md "A town on
  * several machines"): `GET /<sha256>` answers the bytes of a blob this process holds, from its
- * own directory, for the town's other processes (state/shared_blob_store.ts fetches through it
+ * own directory, for the town's other processes (state/blobs/shared_blob_store.ts fetches through it
  * and checks the hash). It never fetches onwards (no loops between processes), takes no
  * uploads, and answers at most `maxStreams` downloads at once (503 beyond). Its own port per
  * process: the public port is shared by the processes on a host (SO_REUSEPORT), so a request to
@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { BlobStore } from "../../../state/blob_store.ts";
+import type { BlobStore } from "../../../state/blobs/blob_store.ts";
 
 /** Options for {@linkcode startBlobPeerListener}. */
 export interface BlobPeerListenerOptions {

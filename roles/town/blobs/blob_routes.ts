@@ -4,7 +4,7 @@
  *
  * - `GET /<sha256>[.ext]`, `HEAD /<sha256>[.ext]`: free reads, single byte ranges (206/416);
  * - `PUT /upload`: the bytes of a blob paid for beforehand over ILP (blob_payment.ts), with a
- *   kind 24242 `upload` authorization; streamed to disk and hashed on the way (state/blob_store.ts);
+ *   kind 24242 `upload` authorization; streamed to disk and hashed on the way (state/blobs/blob_store.ts);
  *   an already stored blob is accepted for free;
  * - `HEAD /upload`: whether an upload would be accepted (BUD-06), 402 with the price when it
  *   needs paying;
@@ -28,8 +28,8 @@ import { HttpStatusError } from "../../../protocol/http_status_error.ts";
 import { priceBlob } from "../../../protocol/blob_pricing.ts";
 import { verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { type BlobRecord, BlobStoreError } from "../../../state/blob_store.ts";
-import type { TownBlobStore } from "../../../state/town_blob_store.ts";
+import { type BlobRecord, BlobStoreError } from "../../../state/blobs/blob_store.ts";
+import type { TownBlobStore } from "../../../state/blobs/town_blob_store.ts";
 
 /** Options for {@linkcode createBlobRoutes}. */
 export interface BlobRoutesOptions {

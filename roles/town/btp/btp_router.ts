@@ -15,7 +15,7 @@
  *   `forwardExpiryMarginMs`, as connectors do), the reply relayed after checking a FULFILL
  *   against the condition (F05 otherwise); with `forwardBooks`, a paid packet is on the town's
  *   books per peer before it leaves and its answer before the answer is relayed
- *   (state/peer_ledger.ts), and a packet over the peer's credit is refused T04; so is a packet
+ *   (state/payments/peer_ledger.ts), and a packet over the peer's credit is refused T04; so is a packet
  *   for a child that is behind on reading (no bandwidth to it: not queued);
  * - `<town>.<account>...` with that child connected to another process of the town (a shared
  *   store, `elsewhere`) -> forwarded to that process (expiry less the margin; the FULFILL checked
@@ -278,7 +278,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
       await books.after(account, prepare, reply);
     } catch (err) {
       // The child's answer is not on record: the packet stays in flight on the books (in doubt
-      // after a restart, resolved by the child's fulfillment, state/peer_ledger.ts). The answer
+      // after a restart, resolved by the child's fulfillment, state/payments/peer_ledger.ts). The answer
       // is relayed as it is: a FULFILL means the child was paid, and the sender did pay.
       options.onBooksError?.(account, err as Error);
     }

@@ -99,7 +99,7 @@ export interface BtpServerOptions {
    * `authFailuresPerMinuteTotal`.
    */
   sharedAuthFailures?: SharedAuthFailures;
-  /** Connections from an address on the town's other processes (state/postgres_connection_counts.ts). */
+  /** Connections from an address on the town's other processes (state/postgres/postgres_connection_counts.ts). */
   connectionsElsewhere?: (address: string) => number;
   /** A slot in the town-wide count per address (transport/http_front.ts `sharedSlot`). */
   sharedSlot?: (address: string) => Promise<(() => void) | "address">;

@@ -1,6 +1,6 @@
 /**
  * The town's books per BTP peer on the forwarding path (docs/ARCHITECTURE.md "The town's books
- * per peer"): each paid PREPARE forwarded to a child is on the ledger (state/peer_ledger.ts)
+ * per peer"): each paid PREPARE forwarded to a child is on the ledger (state/payments/peer_ledger.ts)
  * before it leaves, and the child's answer before it is relayed. A packet that would take what
  * the town owes the child beyond its claims (in flight and in doubt included) over the child's
  * limit is refused T04 Insufficient Liquidity, as a connector's balance middleware refuses a
@@ -11,7 +11,7 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../../protocol/ilp_packet.ts";
-import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
+import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { ForwardBooks } from "./btp_router.ts";
 
 /** Options for {@linkcode createPeerBooks}. */

@@ -2,7 +2,7 @@
  * Bounded credit for BTP peers without a payment channel (docs/PROTOCOL.md "Credit without a
  * channel"), as ilp-connector's balance middleware bounds a peer's balance: a PREPARE with value
  * and no claim, from an account that holds no channel here, is covered only by the credit the
- * town grants that account. Its amount is counted (state/peer_credit.ts) before the packet goes
+ * town grants that account. Its amount is counted (state/payments/peer_credit.ts) before the packet goes
  * on and given back if it is rejected; a packet that would take the account past its limit is
  * refused T04 Insufficient Liquidity, and the town neither FULFILLs it nor forwards it. Packets
  * with a claim, and packets of an account with a channel, go to the claim gate as before (a
@@ -17,7 +17,7 @@ import {
   IlpPacketType,
 } from "../../../protocol/ilp_packet.ts";
 import { claimRejectData } from "../../../protocol/payment_channel_claim.ts";
-import type { CreditTake, PeerCredit } from "../../../state/peer_credit.ts";
+import type { CreditTake, PeerCredit } from "../../../state/payments/peer_credit.ts";
 import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 
 /** Options for {@linkcode peerCreditGate}. */
@@ -42,7 +42,7 @@ export interface PeerCreditGateOptions {
  * @example
  * ```ts
  * import { peerCreditGate } from "./peer_credit_gate.ts";
- * import { openFilePeerCredit } from "../../../state/peer_credit.ts";
+ * import { openFilePeerCredit } from "../../../state/payments/peer_credit.ts";
  *
  * const credit = await openFilePeerCredit({ stateDir: await Deno.makeTempDir() });
  * const gate = peerCreditGate("child", undefined, {

@@ -9,14 +9,14 @@
  *   from the town's key (`derivedSecret("turnpike town process forward v1")`), so every process
  *   of the town has it and nothing is shared or configured; a body without the right MAC is
  *   `401`. The MAC binds the packet (its expiry included): a captured request can only be sent
- *   again as it was, and the holder's books refuse a packet already forwarded (state/peer_ledger.ts).
+ *   again as it was, and the holder's books refuse a packet already forwarded (state/payments/peer_ledger.ts).
  * - **Bounded**: a body of at most {@linkcode MAX_FORWARD_BYTES} (`413` beyond), read within
  *   `bodyTimeoutMs` (`408`), at most `maxInFlight` packets at once on each side (`503` on the
  *   listener, `T03` on the sender); the answer is awaited until the packet's expiry (less the
  *   router's margin) and no longer.
  * - **Once**: the holder routes a forwarded packet only to a peer connected to itself (the router's
  *   `process` source), never to another process or the parent: no loops.
- * - **Looked up** in the database (state/postgres_peer_routes.ts); a live holder is remembered
+ * - **Looked up** in the database (state/postgres/postgres_peer_routes.ts); a live holder is remembered
  *   for `holderCacheMs` (1 s) and forgotten at its first answer other than a FULFILL. When a
  *   remembered holder answers F02 (the peer left it; nothing was forwarded, no money moved) the
  *   database is asked once more and the packet sent to the process holding the peer now.
@@ -65,7 +65,7 @@ function macOf(key: Uint8Array, body: Uint8Array): string {
   return bytesToHex(hmac(sha256, key, body));
 }
 
-/** Where the holder of an account's connection takes packets (state/postgres_peer_routes.ts). */
+/** Where the holder of an account's connection takes packets (state/postgres/postgres_peer_routes.ts). */
 export interface ForwardHolder {
   /** Its private listener. */
   url: string;

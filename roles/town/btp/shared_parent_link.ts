@@ -1,7 +1,7 @@
 /**
  * The parent link of a town on several processes (docs/OPERATIONS.md "A town on several
  * machines", "The parent link"): one process at a time holds it, by the store's advisory lock
- * (state/postgres_uplink.ts), and dials the parent; the others route their parent-bound packets
+ * (state/postgres/postgres_uplink.ts), and dials the parent; the others route their parent-bound packets
  * to that process (roles/town/btp/btp_router.ts `uplinkElsewhere`). Every `intervalMs` each
  * process asks the lock again: a process that gets it (the holder was killed, or there was none)
  * dials; a holder that lost it (its database connection was replaced while another process took
@@ -15,7 +15,7 @@ import type { ParentLink } from "./btp_parent_link.ts";
 
 /**
  * The name the holder's parent link goes by in the town's peer routes
- * (state/postgres_peer_routes.ts): no account can be named so (config/town_peers.ts).
+ * (state/postgres/postgres_peer_routes.ts): no account can be named so (config/town_peers.ts).
  */
 export const UPLINK_ROUTE = "(parent)";
 
@@ -66,7 +66,7 @@ export class SharedParentLinkError extends RoleError {
  * ```ts
  * import { startSharedParentLink } from "./shared_parent_link.ts";
  * import { connectParentLink } from "./btp_parent_link.ts";
- * import { openPostgresUplink } from "../../../state/postgres_uplink.ts";
+ * import { openPostgresUplink } from "../../../state/postgres/postgres_uplink.ts";
  * import type { BtpRouter } from "./btp_router.ts";
  * declare const router: BtpRouter;
  * const lock = await openPostgresUplink({ url: "postgres://postgres@127.0.0.1:5432/town" });

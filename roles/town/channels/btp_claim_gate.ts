@@ -29,10 +29,10 @@ import {
   ClaimVerifier,
   type ClaimVerifierOptions,
 } from "../../../chain/claim_verifier.ts";
-import type { AuditLog } from "../../../state/audit_log.ts";
-import type { ChannelBook } from "../../../state/channel_book.ts";
-import { type ChannelRecord, openChannelFileWriter } from "../../../state/channel_file.ts";
-import { recordClaimBook, recordWithClaimBook } from "../../../state/file_channel_book.ts";
+import type { AuditLog } from "../../../state/audit/audit_log.ts";
+import type { ChannelBook } from "../../../state/channels/channel_book.ts";
+import { type ChannelRecord, openChannelFileWriter } from "../../../state/channels/channel_file.ts";
+import { recordClaimBook, recordWithClaimBook } from "../../../state/channels/file_channel_book.ts";
 import {
   decodeIlpPrepare,
   encodeIlpReply,
@@ -253,7 +253,7 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * import type { TownSettings } from "../../../config/town_settings.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
  *
  * declare const config: TownSettings;
  * declare const signer: NodeSigner;

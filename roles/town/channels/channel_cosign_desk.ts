@@ -50,10 +50,10 @@ import {
   refusalOf,
   type WithdrawRequest,
 } from "../../../protocol/payment_channel_cosign.ts";
-import type { ChannelRecord } from "../../../state/channel_file.ts";
-import type { ChannelBook } from "../../../state/channel_book.ts";
-import type { ClaimBook } from "../../../state/claim_book.ts";
-import { recordClaimBook } from "../../../state/file_channel_book.ts";
+import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
+import type { ChannelBook } from "../../../state/channels/channel_book.ts";
+import type { ClaimBook } from "../../../state/channels/claim_book.ts";
+import { recordClaimBook } from "../../../state/channels/file_channel_book.ts";
 import type { ChannelClaimGate } from "./btp_claim_gate.ts";
 import {
   describeSignerMismatch,

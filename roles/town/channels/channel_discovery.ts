@@ -43,7 +43,7 @@ import {
   type ClaimRejectReason,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
-import type { ChannelRecord } from "../../../state/channel_file.ts";
+import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import { applyChainState } from "../../channels/channel_chain_sync.ts";
 import { newChannelRecord } from "../../channels/channel_record_builder.ts";
 import { TokenBucket, type TokenBucketOptions } from "../token_bucket.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
-import { listChannels } from "../../../state/channel_file.ts";
+import { listChannels } from "../../../state/channels/channel_file.ts";
 import type { BtpClaimGate } from "./btp_claim_gate.ts";
 import { claimRejectReply } from "./claim_reject_reply.ts";
 import type { TownChannelGates, TownChannelGatesOptions } from "./town_channel_gates.ts";

@@ -1,18 +1,18 @@
 /**
  * The opening of the channel a town pays a BTP peer over (docs/OPERATIONS.md "Paying
  * providers"): opened and funded with the open's intent on disk first
- * (state/payout_open_intent.ts), its file and ledger line written once it is funded, and a
+ * (state/channels/payout_open_intent.ts), its file and ledger line written once it is funded, and a
  * channel opened on chain and never recorded taken over. The payouts that pay on it are
  * roles/town/channels/peer_payout.ts and shared_payouts.ts.
  *
  * @module
  */
-import type { PeerCredit } from "../../../state/peer_credit.ts";
+import type { PeerCredit } from "../../../state/payments/peer_credit.ts";
 import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
-import type { AuditLog } from "../../../state/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../../state/channel_file.ts";
-import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import type { AuditLog } from "../../../state/audit/audit_log.ts";
+import { type ChannelRecord, saveChannel } from "../../../state/channels/channel_file.ts";
+import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
 import { newChannelRecord } from "../../channels/channel_record_builder.ts";
@@ -20,7 +20,7 @@ import {
   clearPayoutOpenIntent,
   type PayoutOpenIntent,
   writePayoutOpenIntent,
-} from "../../../state/payout_open_intent.ts";
+} from "../../../state/channels/payout_open_intent.ts";
 
 /** Options for {@linkcode openPayoutChannel}. */
 export interface OpenPayoutChannelOptions {
@@ -47,7 +47,7 @@ export interface OpenPayoutChannelOptions {
  * town pays on it, it gates nothing) and records it on the ledger (`opened`).
  *
  * Crash-safe: the open's intent is on disk before the open is sent and carries the channel id
- * once it is mined (state/payout_open_intent.ts); a town killed before the file is written
+ * once it is mined (state/channels/payout_open_intent.ts); a town killed before the file is written
  * finishes the open at its next payout to the peer (`TownPayouts`, peer_payout.ts, and
  * {@linkcode adoptPayoutChannel}).
  *
@@ -55,7 +55,7 @@ export interface OpenPayoutChannelOptions {
  * ```ts
  * import { openPayoutChannel } from "./payout_channel_open.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
  *
  * declare const stateDir: string;
  * declare const ledger: PeerLedger;

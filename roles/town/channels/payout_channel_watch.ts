@@ -10,9 +10,9 @@
  *
  * @module
  */
-import type { AuditLog } from "../../../state/audit_log.ts";
-import { type ChannelRecord, openSentClaimWriter } from "../../../state/channel_file.ts";
-import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import type { AuditLog } from "../../../state/audit/audit_log.ts";
+import { type ChannelRecord, openSentClaimWriter } from "../../../state/channels/channel_file.ts";
+import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
 import {
   type ChannelChange,
@@ -40,8 +40,8 @@ export interface PayoutChannelWatchOptions {
  * ```ts
  * import { PayoutChannelWatch } from "./payout_channel_watch.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
- * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
+ * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const ledger: PeerLedger;

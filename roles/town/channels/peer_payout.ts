@@ -1,7 +1,7 @@
 /**
  * The town pays what it owes a BTP peer (docs/OPERATIONS.md "Paying providers"): it is the payer
  * of a payment channel with the peer and keeps its claims in the payer's channel book (its file
- * backend, state/file_sent_channel_book.ts: resumed from the channel file, each claim decided
+ * backend, state/channels/file_sent_channel_book.ts: resumed from the channel file, each claim decided
  * under the book's lock and in the file before it leaves); the peer keeps the claims with the
  * town's verification code (roles/channels/payout_receiver.ts) and closes or withdraws as a payee does.
  *
@@ -27,22 +27,22 @@ import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
 import { signClaim } from "../../../chain/claim_signer.ts";
-import type { AuditLog } from "../../../state/audit_log.ts";
+import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
   openSentClaimWriter,
   readChannel,
   type SentClaimWriter,
-} from "../../../state/channel_file.ts";
-import { FileSentChannelBook } from "../../../state/file_sent_channel_book.ts";
-import type { PeerBalance, PeerLedger } from "../../../state/peer_ledger.ts";
-import type { PeerCredit } from "../../../state/peer_credit.ts";
+} from "../../../state/channels/channel_file.ts";
+import { FileSentChannelBook } from "../../../state/channels/file_sent_channel_book.ts";
+import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
+import type { PeerCredit } from "../../../state/payments/peer_credit.ts";
 import {
   clearPayoutOpenIntent,
   listPayoutOpenIntents,
   readPayoutOpenIntent,
-} from "../../../state/payout_open_intent.ts";
+} from "../../../state/channels/payout_open_intent.ts";
 import {
   adoptPayoutChannel,
   openTownPayoutChannel,
@@ -91,8 +91,8 @@ export {
  * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../../state/channel_file.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
+ * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
  *
  * declare const town: TownNode;
  * declare const ledger: PeerLedger;
@@ -275,7 +275,7 @@ export class PeerPayout {
  * import type { TownNode } from "../town_node.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
+ * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
  *
  * declare const town: TownNode;
  * declare const ledger: PeerLedger;

@@ -2,7 +2,7 @@
  * The watch of a town's payout channels when its processes share one PostgreSQL store
  * (docs/OPERATIONS.md "The town's payout channels on chain"): the same rule as a one-process
  * town's (roles/town/channels/payout_channel_watch.ts), on the shared rows
- * (state/postgres_payout_books.ts). Every process polls the chain for the channels in the books:
+ * (state/postgres/postgres_payout_books.ts). Every process polls the chain for the channels in the books:
  *
  * - a close by the peer marks the row `closed`; every process's claim reads the row under its
  *   lock, so none is signed on the channel after;
@@ -19,12 +19,12 @@
  *
  * @module
  */
-import type { PeerLedger } from "../../../state/peer_ledger.ts";
+import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type {
   PayoutChannelRow,
   PayoutSettle,
   PostgresPayoutBooks,
-} from "../../../state/postgres_payout_books.ts";
+} from "../../../state/postgres/postgres_payout_books.ts";
 import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
 import { settlementBy, settleOrBook } from "../../channels/settle_or_book.ts";
 
@@ -48,8 +48,8 @@ export interface SharedPayoutWatchOptions {
  * ```ts
  * import { SharedPayoutWatch } from "./shared_payout_watch.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/peer_ledger.ts";
- * import type { PostgresPayoutBooks } from "../../../state/postgres_payout_books.ts";
+ * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
+ * import type { PostgresPayoutBooks } from "../../../state/postgres/postgres_payout_books.ts";
  *
  * declare const books: PostgresPayoutBooks;
  * declare const ledger: PeerLedger;

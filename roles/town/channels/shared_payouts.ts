@@ -1,7 +1,7 @@
 /**
  * The payouts of a town of several processes on one PostgreSQL store (docs/OPERATIONS.md "Paying
  * providers"): what every process's books owe a peer, and the payer's side of the peer's one
- * payout channel, live in the database (state/postgres_payout_books.ts), so whichever process
+ * payout channel, live in the database (state/postgres/postgres_payout_books.ts), so whichever process
  * is asked signs the next claim from the shared state, under the channel row's lock.
  *
  * - After a FULFILL on its books (and at start, and every interval) a process records what its
@@ -27,12 +27,15 @@
  */
 import { encodeClaim, type PaymentChannelClaim } from "../../../protocol/payment_channel_claim.ts";
 import { signClaim } from "../../../chain/claim_signer.ts";
-import type { PeerBalance } from "../../../state/peer_ledger.ts";
+import type { PeerBalance } from "../../../state/payments/peer_ledger.ts";
 import type {
   PayoutChannelRow,
   PostgresPayoutBooks,
-} from "../../../state/postgres_payout_books.ts";
-import { clearPayoutOpenIntent, readPayoutOpenIntent } from "../../../state/payout_open_intent.ts";
+} from "../../../state/postgres/postgres_payout_books.ts";
+import {
+  clearPayoutOpenIntent,
+  readPayoutOpenIntent,
+} from "../../../state/channels/payout_open_intent.ts";
 import { adoptPayoutChannel } from "./payout_channel_open.ts";
 import { SharedPayoutWatch } from "./shared_payout_watch.ts";
 import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
@@ -53,7 +56,7 @@ export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
  * @example
  * ```ts
  * import { SharedTownPayouts } from "./shared_payouts.ts";
- * import { openPostgresPayoutBooks } from "../../../state/postgres_payout_books.ts";
+ * import { openPostgresPayoutBooks } from "../../../state/postgres/postgres_payout_books.ts";
  * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
  * import type { TownNode } from "../town_node.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";

@@ -36,14 +36,14 @@ import { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import { connectChain } from "../../../chain/chain_connection.ts";
 import { channelChainClient } from "../../channels/channel_chain_client.ts";
 import type { ClaimError } from "../../../protocol/payment_channel_claim.ts";
-import { openAuditLog } from "../../../state/audit_log.ts";
+import { openAuditLog } from "../../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
   channelFilePath,
   type ChannelRecord,
   listChannels,
   readChannel,
-} from "../../../state/channel_file.ts";
+} from "../../../state/channels/channel_file.ts";
 import type { BtpClaimGate, ChannelClaimGate } from "./btp_claim_gate.ts";
 import { noChannelGates } from "./no_channel_gates.ts";
 import type { TownPeerChannel } from "../../../config/town_peers.ts";
@@ -55,7 +55,7 @@ import {
 } from "../../channels/channel_watcher.ts";
 import { ChannelDiscovery, type ChannelDiscoveryLimits } from "./channel_discovery.ts";
 import { TownChannelRegistry } from "./town_channel_registry.ts";
-import type { ChannelBook } from "../../../state/channel_book.ts";
+import type { ChannelBook } from "../../../state/channels/channel_book.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
 export interface TownChannelGatesOptions {
@@ -203,7 +203,7 @@ export async function openTownChannelGates(
   }
   const restored = await learnedChannels(options, self, configured);
   if (configured.length === 0 && restored.length === 0 && !learns) return noChannelGates(options);
-  // The town's database files are in STATE_DIR_IGNORE (state/state_dir_ignore.ts).
+  // The town's database files are in STATE_DIR_IGNORE (state/audit/state_dir_ignore.ts).
   const audit = await openAuditLog({ dir: options.stateDir });
   // The callbacks run from the first poll on, once `registry` below exists.
   const watcher = startChannelWatcher({

@@ -31,14 +31,14 @@ import {
   decodeClaim,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
-import type { AuditLog } from "../../../state/audit_log.ts";
+import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
   channelFilePath,
   type ChannelRecord,
   readChannel,
   saveChannel,
-} from "../../../state/channel_file.ts";
+} from "../../../state/channels/channel_file.ts";
 import type { OnChainChannel } from "../../../chain/token_network_client.ts";
 import {
   type ChannelChain,
@@ -55,7 +55,7 @@ import {
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
 import { sameAddress } from "../../../chain/signer_check.ts";
-import type { ChannelBook } from "../../../state/channel_book.ts";
+import type { ChannelBook } from "../../../state/channels/channel_book.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -105,8 +105,8 @@ export interface GatedChannel {
  * import type { ChannelWatcher } from "../../channels/channel_watcher.ts";
  * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
  * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { AuditLog } from "../../../state/audit_log.ts";
- * import type { ChannelRecord } from "../../../state/channel_file.ts";
+ * import type { AuditLog } from "../../../state/audit/audit_log.ts";
+ * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
  *
  * declare const config: TownSettings;
  * declare const signer: NodeSigner;

@@ -36,8 +36,8 @@ import {
   type EventStore,
   EventStoreQueryError,
   type StoredEvent,
-} from "../../../state/event_store.ts";
-import { asTownStore, type TownStore } from "../../../state/town_store.ts";
+} from "../../../state/events/event_store.ts";
+import { asTownStore, type TownStore } from "../../../state/events/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { TownCounters } from "../town_metrics.ts";

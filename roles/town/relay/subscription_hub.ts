@@ -153,7 +153,7 @@ export class SubscriptionHub {
    * @example
    * ```ts
    * import type { SubscriptionHub } from "./subscription_hub.ts";
-   * import type { EventStore } from "../../../state/event_store.ts";
+   * import type { EventStore } from "../../../state/events/event_store.ts";
    * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
    *
    * declare const hub: SubscriptionHub;

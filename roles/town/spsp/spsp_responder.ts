@@ -65,13 +65,13 @@ export interface SpspResponderOptions {
   now?: () => number;
   /**
    * A town on several processes: the per-account and total limits held town-wide in shared
-   * buckets (state/postgres_rate_buckets.ts), with the town's whole limits. While the buckets
+   * buckets (state/postgres/postgres_rate_buckets.ts), with the town's whole limits. While the buckets
    * cannot be reached, `perAccountPerMinute` and `totalPerMinute` (this process's share) apply.
    */
   shared?: SharedSpspLimits;
 }
 
-/** Buckets every process of the town takes from: state/postgres_rate_buckets.ts fits. */
+/** Buckets every process of the town takes from: state/postgres/postgres_rate_buckets.ts fits. */
 export interface SharedRateBuckets {
   /** Takes a token from `key`'s bucket; false when it is empty. */
   take(key: string, ratePerSecond: number, capacity: number): Promise<boolean>;

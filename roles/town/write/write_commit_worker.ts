@@ -12,8 +12,12 @@
  *
  * @module
  */
-import { type EventStore, type InsertItem, openEventStore } from "../../../state/event_store.ts";
-import type { InsertResult } from "../../../state/event_store.ts";
+import {
+  type EventStore,
+  type InsertItem,
+  openEventStore,
+} from "../../../state/events/event_store.ts";
+import type { InsertResult } from "../../../state/events/event_store.ts";
 import { inWorker, serveWorker } from "../../../transport/worker_service.ts";
 
 /** Closes the worker's connection (answered with batch -1). */

@@ -17,7 +17,7 @@
  */
 import { RoleError } from "../../role_error.ts";
 import { setImmediate } from "node:timers";
-import type { EventStore, InsertItem, InsertResult } from "../../../state/event_store.ts";
+import type { EventStore, InsertItem, InsertResult } from "../../../state/events/event_store.ts";
 import { WorkerHost } from "../../../transport/worker_host.ts";
 import type {
   CommitBatchRequest,

@@ -35,8 +35,8 @@ import type {
   InsertItem,
   InsertResult,
   InsertStatus,
-} from "../../../state/event_store.ts";
-import { asTownStore, sqliteEventsOf, type TownStore } from "../../../state/town_store.ts";
+} from "../../../state/events/event_store.ts";
+import { asTownStore, sqliteEventsOf, type TownStore } from "../../../state/events/town_store.ts";
 import type { SubscriptionHub } from "../relay/subscription_hub.ts";
 import type { SpspResponder } from "../spsp/spsp_responder.ts";
 import { conditionMatches, type SpspSecrets, type WriteDestination } from "../spsp/spsp_secrets.ts";
@@ -50,7 +50,7 @@ import {
 import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
 import { GroupCommitter } from "./write_group_commit.ts";
 import { BLOB_AUTH_KIND } from "../../../protocol/blob_authorization.ts";
-import type { TownBlobStore } from "../../../state/town_blob_store.ts";
+import type { TownBlobStore } from "../../../state/blobs/town_blob_store.ts";
 import { checkBlobPayment, recordBlobPayment } from "../blobs/blob_payment.ts";
 import { TownWriteRejection } from "./write_rejection.ts";
 import {
@@ -181,7 +181,7 @@ function storeCommitter(store: TownStore): WriteCommitter {
  * import { SubscriptionHub } from "../relay/subscription_hub.ts";
  * import { parseWriteDestination, type SpspSecrets } from "../spsp/spsp_secrets.ts";
  * import type { SpspResponder } from "../spsp/spsp_responder.ts";
- * import { openEventStore } from "../../../state/event_store.ts";
+ * import { openEventStore } from "../../../state/events/event_store.ts";
  * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
  *
  * declare const secrets: SpspSecrets;
@@ -208,7 +208,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
   const store = asTownStore(options.store);
   const sqlite = sqliteEventsOf(options.store);
   // SQLite: the group committer (a worker on its own connection). PostgreSQL batches concurrent
-  // inserts into one transaction itself (state/postgres_event_store.ts).
+  // inserts into one transaction itself (state/postgres/postgres_event_store.ts).
   // Paid writes being handled now: with others under way a write's signature is checked on the
   // thread pool and its commit goes to the commit worker, off this thread (docs/SCALE.md "Paid
   // writes per town"); a lone write keeps both here, where its answer comes soonest.

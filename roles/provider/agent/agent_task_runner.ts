@@ -1,0 +1,441 @@
+/**
+ * The agent-task runner (docs/SKILLS.md "agent-task", docs/PROTOCOL.md "agent-task (kind
+ * 5603)"): a coding agent, one of the provider's presets (config/agent_presets.ts), works a task
+ * on the requester's repository in the skill sandbox, behind the job's model gateway; the gate
+ * (the requester's acceptance command) judges the work; the commits go back as a sealed git
+ * bundle whose key the result carries (sealed again with the delivery's key K by the publisher:
+ * docs/PROTOCOL.md "Paid on delivery").
+ *
+ * On the host, before the sandbox: the sealed repository blob opened with the key of the
+ * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
+ * never touches, and handed to the job as a tar with the task and the two commands. The job's
+ * gateway (roles/provider/agent/agent_gateway.ts) listens on a socket beside the work dir; at the
+ * budget the run is stopped.
+ *
+ * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
+ * the preset's command, then `kill -KILL -1` (every other process of the job, the gateway's
+ * forwarder with them: the gate has no network), the gateway closed (the driver, alone in the job,
+ * posts its agent-over and waits until the socket still bound in refuses connections, or the gate
+ * is not run: roles/provider/sandbox/sandbox_gateway.ts `TURNPIKE_MODEL_GATEWAY_CLOSE`), the gate, and
+ * `git bundle create` of the work branch: git on the host never runs in a directory the agent
+ * wrote.
+ *
+ * Back on the host: the bundle checked against the pristine copy (`checkResultBundle`: one ref,
+ * the base its one prerequisite, its tip a descendant of the base), sealed, and left as an output
+ * blob beside the agent's transcript (its log, at most {@linkcode TRANSCRIPT_MAX_BYTES}, sealed
+ * with the key derived from the bundle's); the rest of what the job left in `out/` is removed.
+ * The result's content carries the agent's and the gate's log tails sealed the same way
+ * (roles/agent_work/result_logs.ts): the requester reads them once it paid the delivery.
+ * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
+ * (roles/provider/agent/spend_reporter.ts). Stopped at the
+ * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
+ * fails, nothing is delivered, and only the deposit was paid.
+ *
+ * @module
+ */
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import type { AgentPreset } from "../../../config/agent_presets.ts";
+import { decodeEventToon } from "../../../protocol/toon_codec.ts";
+import { blobInputsOf } from "../../../protocol/job_blobs.ts";
+import { derivedBlobKey, openBlob, sealBlob } from "../../agent_work/sealed_blob.ts";
+import { worktreeFromBundle } from "../../agent_work/bundle_worktree.ts";
+import { checkResultBundle } from "../../agent_work/result_apply.ts";
+import { sealResultLogs } from "../../agent_work/result_logs.ts";
+import { parseAgentTask, renderTaskPrompt } from "../../agent_work/agent_task.ts";
+import { startAgentGateway } from "./agent_gateway.ts";
+import { workOnHost } from "./host_agent.ts";
+import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
+import type { RunHooks } from "../jobs/job_run.ts";
+import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
+import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
+import { type RunnerOutcome, runnerOutcome } from "../jobs/runner_outcome.ts";
+import {
+  OUTPUTS_DIR,
+  type SkillJob,
+  type SkillOutcome,
+  type SkillSandbox,
+} from "../sandbox/skill_sandbox.ts";
+
+/** The output blob the sealed result bundle is named as. */
+export const SEALED_RESULT_NAME = "result.bundle.sealed";
+/** The output blob the sealed transcript (the agent's stdout and stderr) is named as. */
+export const SEALED_TRANSCRIPT_NAME = "transcript.log.sealed";
+/** The label of the transcript's key, derived from the bundle's (`derivedBlobKey`). */
+export const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
+export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
+/** In the host dir: the path of the gateway's socket dir. */
+const SOCKET_DIR_FILE = "gateway-dir";
+/** The loopback port the agent reaches its gateway on, in the job's namespace. */
+const GATEWAY_PORT = 8417;
+const HEX40 = /^[0-9a-f]{40}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Options for {@linkcode createAgentTaskRunner}. */
+export interface AgentTaskRunnerOptions {
+  /** Per-job work dirs are here (the sandbox's `jobsRoot`; the host's files go beside). */
+  jobsRoot: string;
+  sandbox: Pick<SkillSandbox, "run">;
+  /** The provider's presets, by name. */
+  presets: Readonly<Record<string, AgentPreset>>;
+  log?: (line: string) => void;
+  /** The least time between two reports of an agent's spend (default 10 s). */
+  spendEveryMs?: number;
+}
+
+/** What the `run` script reports on its stdout. */
+interface DriverReport {
+  agentExit: number;
+  gateExit: number;
+}
+
+/**
+ * The runner, with the skill sandbox's `run` signature.
+ *
+ * @example
+ * ```ts
+ * import { createAgentTaskRunner } from "./agent_task_runner.ts";
+ * import type { SkillJob, SkillSandbox } from "../sandbox/skill_sandbox.ts";
+ * import type { AgentPreset } from "../../../config/agent_presets.ts";
+ *
+ * declare const sandbox: SkillSandbox;
+ * declare const fix: AgentPreset;
+ * declare const job: SkillJob; // the agent-task skill, the request's TOON, its sealed repo blob
+ * const runner = createAgentTaskRunner({ jobsRoot: "/state/work", sandbox, presets: { fix } });
+ * const outcome = await runner.run(job);
+ * console.log(outcome.status);
+ * ```
+ */
+export function createAgentTaskRunner(
+  options: AgentTaskRunnerOptions,
+): { run(job: SkillJob & RunHooks): Promise<SkillOutcome> } {
+  return { run: (job) => runAgentTask(job, options) };
+}
+
+/** The request's params, checked. */
+interface AgentRequest {
+  preset: AgentPreset;
+  base: string;
+  accept: string;
+  repoKey: string;
+  budget: bigint;
+  task: string;
+  repoBlob: string;
+}
+
+function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | string {
+  const input = typeof job.input === "string" ? job.input : new TextDecoder().decode(job.input);
+  const tags = decodeEventToon(input, { verify: false }).tags;
+  const param = (name: string) => tags.find((t) => t[0] === "param" && t[1] === name)?.[2];
+  const name = param("agent") ?? "";
+  const preset = o.presets[name];
+  if (preset === undefined) {
+    return `no agent preset ${JSON.stringify(name)} here (${
+      Object.keys(o.presets).join(", ") || "none"
+    })`;
+  }
+  const base = param("base") ?? "";
+  if (!HEX40.test(base)) return "param base must be the base commit's 40 hex digits";
+  const repoKey = param("repo-key") ?? "";
+  if (!HEX64.test(repoKey)) return "param repo-key must be 64 hex digits";
+  const accept = param("accept") ?? "";
+  if (accept.trim() === "" || accept.length > 4096) return "param accept: a command, 1-4096 bytes";
+  const budgetText = param("budget");
+  if (budgetText !== undefined && !/^\d{1,30}$/.test(budgetText)) {
+    return "param budget must be a whole number of base units";
+  }
+  const asked = budgetText === undefined ? preset.budget : BigInt(budgetText);
+  const task = tags.find((t) => t[0] === "i" && t[2] === "text")?.[1];
+  if (task === undefined) return "no task: a text input with the bead's JSON";
+  const repoBlob = blobInputsOf(tags)[0]?.sha256;
+  if (repoBlob === undefined) return "no repository: a blob input with the sealed bundle";
+  return {
+    preset,
+    base,
+    accept,
+    repoKey,
+    budget: asked < preset.budget ? asked : preset.budget,
+    task,
+    repoBlob,
+  };
+}
+
+async function runAgentTask(
+  job: SkillJob & RunHooks,
+  o: AgentTaskRunnerOptions,
+): Promise<SkillOutcome> {
+  const started = performance.now();
+  const workDir = `${o.jobsRoot}/${job.jobId}`;
+  const hostDir = `${o.jobsRoot}/${job.jobId}.agent`;
+  const outcome = runnerOutcome(workDir, started);
+  let request: AgentRequest;
+  try {
+    const read = readRequest(job, o);
+    if (typeof read === "string") return outcome("bad-input", read);
+    request = read;
+  } catch (err) {
+    return outcome("bad-input", `cannot read the request: ${(err as Error).message}`);
+  }
+  await Deno.remove(hostDir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
+  try {
+    let files = await prepareInputs(job, request, hostDir).catch((err: Error) => err);
+    if (files instanceof Error) return outcome("bad-input", files.message);
+    // A host preset works on the host first; the sandbox then runs the gate and the bundle
+    // only (docs/OPERATIONS.md "Host presets").
+    let hostLog: string | undefined;
+    if (request.preset.host === true) {
+      const work = await workOnHost({
+        preset: request.preset,
+        hostDir,
+        jobId: job.jobId,
+        accept: request.accept,
+        budget: request.budget,
+        timeoutMs: request.preset.timeoutMs ?? job.manifest.timeoutMs,
+        signal: job.signal,
+      }).catch((err: Error) => ({
+        ok: false as const,
+        status: "failed" as const,
+        reason: `agent: ${err.message}`,
+      }));
+      if (!work.ok) return outcome(work.status, work.reason);
+      hostLog = work.logPath;
+      files = files.map((f) => f.name === "worktree.tar" ? { ...f, path: work.worktreeTar } : f);
+      await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
+      files.push({ path: `${hostDir}/host-agent-exit`, name: "host-agent-exit" });
+    }
+    const budgetReached = new AbortController();
+    let stoppedAt: GatewaySpend | undefined;
+    const { preset } = request;
+    // A socket's path has at most 107 bytes: a short private dir, not the state dir's; named in
+    // the host dir, so that a restart after a crash removes it too (removeAgentTaskFiles).
+    const socketDir = await Deno.makeTempDir({ prefix: "turnpike-gw-" });
+    await Deno.writeTextFile(`${hostDir}/${SOCKET_DIR_FILE}`, socketDir, { mode: 0o600 });
+    await using gateway = hostLog !== undefined ? undefined : await startAgentGateway({
+      socketPath: `${socketDir}/gateway.sock`,
+      upstream: preset.upstream,
+      flavor: preset.flavor,
+      apiKey: preset.apiKey,
+      headers: preset.headers,
+      prices: {
+        inputPerMillion: preset.inputPerMillion,
+        outputPerMillion: preset.outputPerMillion,
+      },
+      budget: request.budget,
+      onBudgetReached: (spend) => {
+        stoppedAt = spend;
+        budgetReached.abort();
+      },
+    });
+    const signals = [budgetReached.signal, ...(job.signal ? [job.signal] : [])];
+    const { progress, ...skillJob } = job;
+    const reporter = progress && gateway && startSpendReporter({
+      spend: () => gateway.spend(),
+      report: (spend) => progress({ spend }),
+      everyMs: o.spendEveryMs ?? DEFAULT_SPEND_EVERY_MS,
+    });
+    const ran = await o.sandbox.run({
+      ...skillJob,
+      input: "",
+      manifest: {
+        ...job.manifest,
+        timeoutMs: (hostLog === undefined ? preset.timeoutMs : undefined) ??
+          job.manifest.timeoutMs,
+      },
+      files,
+      signal: AbortSignal.any(signals),
+      ...(gateway ? { gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT } } : {}),
+    }).finally(() => reporter?.stop());
+    const spend = gateway?.spend() ?? noSpend(request.budget);
+    const refusals = gateway?.refusals() ?? [];
+    o.log?.(
+      `agent-task ${job.jobId.slice(0, 12)} ${preset.name}: ${ran.status}, ` +
+        `${spend.calls} model calls cost ${spend.cost} of ${spend.budget}, ` +
+        `${spend.refused} refused`,
+    );
+    if (stoppedAt !== undefined) {
+      await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
+      return outcome(
+        "failed",
+        `budget: the model calls cost ${stoppedAt.cost} of the budget ${stoppedAt.budget}; ` +
+          "the agent was stopped and nothing is delivered",
+      );
+    }
+    if (ran.status !== "ok") {
+      await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
+      return { ...ran, workDir };
+    }
+    const callLog = gateway?.callLog() ?? [];
+    return await deliver(ran, request, hostDir, { spend, refusals, hostLog, callLog }, outcome);
+  } finally {
+    await removeAgentTaskFiles(o.jobsRoot, job.jobId);
+  }
+}
+
+/**
+ * Removes what an agent-task run keeps on the host beside its work dir (the repository in the
+ * clear, the gateway's socket dir): after each run, and at a restart for a run a crash cut off.
+ *
+ * @example
+ * ```ts
+ * import { removeAgentTaskFiles } from "./agent_task_runner.ts";
+ *
+ * const jobsRoot = await Deno.makeTempDir();
+ * await Deno.mkdir(`${jobsRoot}/job-1.agent`);
+ * await removeAgentTaskFiles(jobsRoot, "job-1");
+ * if (await Deno.stat(`${jobsRoot}/job-1.agent`).then(() => true, () => false)) throw new Error();
+ * await Deno.remove(jobsRoot);
+ * ```
+ */
+export async function removeAgentTaskFiles(jobsRoot: string, jobId: string): Promise<void> {
+  const hostDir = `${jobsRoot}/${jobId}.agent`;
+  const socketDir = await Deno.readTextFile(`${hostDir}/${SOCKET_DIR_FILE}`).catch(() => "");
+  // Only a dir this runner makes: the file is the provider's own, but be strict all the same.
+  if (/^\/[^\0]*\/turnpike-gw-[A-Za-z0-9_]+$/.test(socketDir)) {
+    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  }
+  await Deno.remove(hostDir, { recursive: true }).catch(() => {});
+}
+
+/** The repository opened and checked out, and the files the job gets in its `inputs/`. */
+async function prepareInputs(
+  job: SkillJob,
+  r: AgentRequest,
+  hostDir: string,
+): Promise<{ path: string; name: string }[]> {
+  const blob = (job.files ?? []).find((f) => f.name === r.repoBlob);
+  if (blob === undefined) throw new Error(`the repository blob ${r.repoBlob} was not fetched`);
+  const sealed = await Deno.readFile(blob.path);
+  const plain = await openBlob(sealed, hexToBytes(r.repoKey) as Uint8Array<ArrayBuffer>);
+  await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
+  const task = parseAgentTask(r.task);
+  await worktreeFromBundle({
+    bundlePath: `${hostDir}/repo.bundle`,
+    base: r.base,
+    dir: `${hostDir}/pristine`,
+    // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
+    // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
+    maxCheckoutBytes: Math.floor(job.manifest.diskBytes / 2),
+  });
+  const tar = await new Deno.Command("tar", {
+    args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!tar.success) throw new Error(`tar: ${new TextDecoder().decode(tar.stderr).trim()}`);
+  const write = async (name: string, text: string) => {
+    await Deno.writeTextFile(`${hostDir}/${name}`, text, { mode: 0o600 });
+    return { path: `${hostDir}/${name}`, name };
+  };
+  return [
+    { path: `${hostDir}/worktree.tar`, name: "worktree.tar" },
+    await write("task.md", renderTaskPrompt(task)),
+    await write("task.json", JSON.stringify(task)),
+    await write("agent-command", r.preset.command),
+    await write("accept-command", r.accept),
+    await write("base", r.base),
+  ];
+}
+
+/** The run's bundle checked, sealed and left as the one output; the result JSON with its key. */
+async function deliver(
+  ran: SkillOutcome,
+  r: AgentRequest,
+  hostDir: string,
+  gateway: {
+    spend: GatewaySpend;
+    refusals: GatewayRefusal[];
+    hostLog?: string;
+    callLog: GatewayCall[];
+  },
+  outcome: RunnerOutcome,
+): Promise<SkillOutcome> {
+  const out = `${ran.workDir}/${OUTPUTS_DIR}`;
+  const agentLog = await tailOf(gateway.hostLog ?? `${out}/agent.log`);
+  const transcript = await transcriptOf(gateway.hostLog ?? `${out}/agent.log`);
+  const gateLog = await tailOf(`${out}/gate.log`);
+  let report: DriverReport;
+  try {
+    report = JSON.parse(new TextDecoder().decode(ran.stdout).trim().split("\n").at(-1) ?? "");
+  } catch {
+    await emptyDir(out);
+    return outcome("failed", "the agent-task driver printed no report");
+  }
+  // Whatever else the agent left in out/ is not the result: only the sealed bundle goes.
+  const bundle = `${hostDir}/result.bundle`;
+  const made = await ownFile(`${out}/result.bundle`) &&
+    await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
+  await emptyDir(out);
+  if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
+  let checked;
+  try {
+    checked = await checkResultBundle({
+      repoDir: `${hostDir}/pristine`,
+      bundlePath: bundle,
+      base: r.base,
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "bundle";
+    return outcome("failed", `${code}: ${(err as Error).message}; nothing is delivered`);
+  }
+  const bytes = await Deno.readFile(bundle);
+  const { sealed, key } = await sealBlob(bytes);
+  await Deno.writeFile(`${out}/${SEALED_RESULT_NAME}`, sealed, { mode: 0o600 });
+  const transcriptKey = await derivedBlobKey(key, TRANSCRIPT_KEY_LABEL);
+  const sealedLog = (await sealBlob(transcript.bytes, transcriptKey)).sealed;
+  await Deno.writeFile(`${out}/${SEALED_TRANSCRIPT_NAME}`, sealedLog, { mode: 0o600 });
+  // The logs open with the delivery's key only: the gate is the requester's command, and its
+  // output could carry the work itself (roles/agent_work/result_logs.ts).
+  const logs = await sealResultLogs(key, { agent: agentLog, gate: gateLog });
+  const spend = gateway.spend;
+  const result = {
+    verdict: report.gateExit === 0 ? "pass" : "fail",
+    agent: { preset: r.preset.name, exitCode: report.agentExit, logTailSealed: logs.agent },
+    gate: { command: r.accept, exitCode: report.gateExit, logTailSealed: logs.gate },
+    base: checked.base,
+    tip: checked.tip,
+    commits: checked.commits,
+    diffstat: checked.diffstat,
+    bundle: { name: SEALED_RESULT_NAME, bytes: bytes.length },
+    transcript: {
+      name: SEALED_TRANSCRIPT_NAME,
+      bytes: transcript.bytes.length,
+      totalBytes: transcript.totalBytes,
+      truncated: transcript.truncated,
+    },
+    model: {
+      calls: spend.calls,
+      refused: spend.refused,
+      inputTokens: spend.inputTokens,
+      outputTokens: spend.outputTokens,
+      cost: String(spend.cost),
+      budget: String(spend.budget),
+      refusals: gateway.refusals.slice(0, 20),
+      // Each call (the last 50 of `calls`): when, whether 2xx, its tokens and exact cost.
+      perCall: gateway.callLog.slice(-50),
+    },
+    key: bytesToHex(key),
+  };
+  return outcome("ok", `agent-task ${result.verdict}`, JSON.stringify(result) + "\n");
+}
+
+/** A host preset's spend: no model call went through a gateway of this job. */
+function noSpend(budget: bigint): GatewaySpend {
+  return {
+    calls: 0,
+    unmeteredCalls: 0,
+    refused: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0n,
+    budget,
+    exhausted: false,
+  };
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+    }
+  } catch { /* no such dir */ }
+}

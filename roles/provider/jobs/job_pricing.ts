@@ -1,0 +1,160 @@
+/**
+ * The provider's quote for one job (protocol/provider_quote.ts): its skill's price plus its own
+ * writes for the job, measured rather than guessed: the feedback and result events are built as
+ * they will be sent (with the largest amount an ILP packet can carry, so the real ones are never
+ * longer) and their TOON bytes counted.
+ *
+ * @module
+ */
+import { spendInfo, spendTag } from "../../../protocol/agent_spend.ts";
+import { MAX_SPEND_REPORTS } from "../agent/spend_reporter.ts";
+import { formatAssetAmount } from "../../../protocol/asset_amount.ts";
+import { blobOutputTag, RESULT_BLOB_NAME } from "../../../protocol/job_blobs.ts";
+import { buildJobFeedback, buildJobResult } from "../../../protocol/nip90_job.ts";
+import type { EventTemplate, NostrEvent } from "../../../protocol/nostr_event.ts";
+import { type JobQuote, quoteJob } from "../../../protocol/provider_quote.ts";
+import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+import type { SkillManifest } from "../skills/skill_manifest.ts";
+
+/** Largest ILP amount: the widest an amount can be written. */
+const MAX_AMOUNT = 0xffff_ffff_ffff_ffffn;
+
+/** Options for {@linkcode priceJob}. */
+export interface JobPricingOptions {
+  /** The request (its id and author name the feedback; its kind the result's). */
+  request: NostrEvent;
+  manifest: SkillManifest;
+  pricePerByte: bigint;
+  blobPricePerMiB: bigint;
+  /** The provider's pubkey (the author of its writes). */
+  providerPubkey: string;
+  /** The invoice text an amount would give (InvoiceDesk.previewText). */
+  invoiceText: (amount: bigint) => string;
+  asset: { assetCode: string; assetScale: number };
+}
+
+/**
+ * The quote for a job.
+ *
+ * @example
+ * ```ts
+ * import { priceJob } from "./job_pricing.ts";
+ * import type { InvoiceDesk } from "../payments/invoice_desk.ts";
+ * import type { SkillManifest } from "../skills/skill_manifest.ts";
+ * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ *
+ * declare const desk: InvoiceDesk;
+ * declare const request: NostrEvent;
+ * declare const manifest: SkillManifest; // of the skill the request's kind runs
+ * declare const providerPubkey: string;
+ * const expiryMs = 60_000;
+ * const quote = priceJob({
+ *   request,
+ *   manifest,
+ *   pricePerByte: 10n,
+ *   blobPricePerMiB: 200n,
+ *   providerPubkey,
+ *   invoiceText: (a) => desk.previewText({ jobId: request.id, amount: a, expiryMs }),
+ *   asset: desk.asset,
+ * });
+ * ```
+ */
+export function priceJob(o: JobPricingOptions): JobQuote {
+  const bytes = (t: EventTemplate) =>
+    new TextEncoder().encode(encodeEventToon({
+      ...t,
+      id: "0".repeat(64),
+      pubkey: o.providerPubkey,
+      sig: "0".repeat(128),
+    })).byteLength;
+  const request = { id: o.request.id, pubkey: o.request.pubkey };
+  const max = String(MAX_AMOUNT);
+  const blobTag = (name: string) =>
+    blobOutputTag({
+      name,
+      url: `http://${"x".repeat(48)}/${"0".repeat(64)}`,
+      sha256: "0".repeat(64),
+      size: Number.MAX_SAFE_INTEGER,
+    });
+  return quoteJob({
+    price: o.manifest.price,
+    pricePerByte: o.pricePerByte,
+    blobPricePerMiB: o.blobPricePerMiB,
+    paymentRequiredBytes: bytes(buildJobFeedback({
+      request,
+      status: "payment-required",
+      extraInfo: paymentRequiredInfo(MAX_AMOUNT, o.asset),
+      amount: { amount: max, paymentRequest: o.invoiceText(MAX_AMOUNT) },
+    })),
+    processingBytes: bytes(buildJobFeedback({
+      request,
+      status: "processing",
+      extraInfo: processingInfo(o.manifest.name),
+    })) + (o.manifest.runner === "agent" ? MAX_SPEND_REPORTS * spendFeedbackBytes(bytes) : 0),
+    resultEnvelopeBytes: bytes(buildJobResult({
+      request: o.request,
+      content: "",
+      // Paid on delivery: the result carries its invoice (docs/PROTOCOL.md "Paid on delivery").
+      amount: o.manifest.onDeliveryPercent > 0
+        ? { amount: max, paymentRequest: o.invoiceText(MAX_AMOUNT) }
+        : { amount: max },
+      maxQuotedRequestBytes: 0,
+      extraTags: [
+        blobTag(RESULT_BLOB_NAME),
+        ...Array.from(
+          { length: o.manifest.outputFiles },
+          (_, i) => blobTag(`o${i}`.padEnd(32, "x")),
+        ),
+        ["encrypted"],
+      ],
+    })),
+    resultBytes: o.manifest.resultBytes,
+    outputBytes: o.manifest.outputBytes,
+  });
+}
+
+/** The largest spend report of an agent-task (docs/PROTOCOL.md "Live spend"), in bytes. */
+function spendFeedbackBytes(bytes: (t: EventTemplate) => number): number {
+  const most = "9".repeat(30);
+  const spend = {
+    cost: most,
+    budget: most,
+    calls: 2 ** 53,
+    inputTokens: 2 ** 53,
+    outputTokens: 2 ** 53,
+  };
+  const template = buildJobFeedback({
+    request: { id: "0".repeat(64), pubkey: "0".repeat(64) },
+    status: "processing",
+    extraInfo: spendInfo(spend),
+  });
+  template.tags.push(spendTag(spend));
+  return bytes(template);
+}
+
+/**
+ * The `payment-required` feedback's human line.
+ *
+ * @example
+ * ```ts
+ * paymentRequiredInfo(5000n, { assetCode: "USD", assetScale: 6 }); // "pay 0.005 USD by ILP ..."
+ * ```
+ */
+export function paymentRequiredInfo(
+  amount: bigint,
+  asset: { assetCode: string; assetScale: number },
+): string {
+  return `pay ${formatAssetAmount(amount, asset)} by ILP to the invoice in the amount tag`;
+}
+
+/**
+ * The `processing` feedback's human line.
+ *
+ * @example
+ * ```ts
+ * processingInfo("ci-run"); // "running ci-run"
+ * ```
+ */
+export function processingInfo(skill: string): string {
+  return `running ${skill}`;
+}

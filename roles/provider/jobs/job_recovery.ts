@@ -1,0 +1,162 @@
+/**
+ * What a restarted provider does with each job record it finds (docs/ARCHITECTURE.md,
+ * "Provider"): a decision per record, made from the record alone, so the rules can be read and
+ * tested in one place. The node carries the steps out.
+ *
+ * - `running`: the skill was cut off. Its leftover processes are reaped, then it runs again when
+ *   its skill says it is idempotent, else the job ends in error (the requester is told).
+ * - `invoiced` past its invoice's expiry: ends in error, unpaid.
+ * - `error`/`cancelled` whose feedback never went out: the feedback is sent.
+ * - other finished jobs: nothing (never run twice).
+ * - anything else (`admitted`, `invoiced`, `paid`, `result-computed`): carries on from where it
+ *   stopped.
+ *
+ * @module
+ */
+import { removeAgentTaskFiles } from "../agent/agent_task_runner.ts";
+import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
+import {
+  isTerminalProviderJob,
+  type ProviderJobRecord,
+} from "../../../state/jobs/provider_job_record.ts";
+import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
+import { reapSkillCgroups, reapSkillProcesses } from "../sandbox/orphan_reaper.ts";
+import type { SkillEntry } from "../skills/skill_catalog.ts";
+import type { JobPublisher } from "./job_publisher.ts";
+
+/** What to do with one record at restart. */
+export type RecoveryStep =
+  | { action: "rerun" }
+  | { action: "fail"; reason: string }
+  | { action: "notify" }
+  | { action: "none" }
+  | { action: "resume" };
+
+/** Options for {@linkcode recoveryStepFor}. */
+export interface RecoveryStepOptions {
+  /** Whether the record's skill may be run twice (its manifest's `idempotent`). */
+  idempotent: boolean;
+  /** Now, unix ms. */
+  nowMs: number;
+}
+
+/** Why a job cut off while running ends in error. */
+export const RESTARTED_WHILE_RUNNING = "provider restarted while the job ran";
+/** Why an unpaid job found past its invoice's expiry ends in error. */
+export const EXPIRED_UNPAID = "payment not received before expiry";
+
+/**
+ * The step for one record found at restart.
+ *
+ * @example
+ * ```ts
+ * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ *
+ * declare const record: ProviderJobRecord;
+ * declare const skill: { manifest: { idempotent?: boolean } } | undefined;
+ * declare function finishWithError(r: ProviderJobRecord, status: "error", reason: string): Promise<void>;
+ * const step = recoveryStepFor(record, { idempotent: skill?.manifest.idempotent ?? false, nowMs: Date.now() });
+ * if (step.action === "fail") await finishWithError(record, "error", step.reason);
+ * ```
+ */
+export function recoveryStepFor(
+  record: ProviderJobRecord,
+  options: RecoveryStepOptions,
+): RecoveryStep {
+  if (record.status === "running") {
+    return options.idempotent
+      ? { action: "rerun" }
+      : { action: "fail", reason: RESTARTED_WHILE_RUNNING };
+  }
+  if (record.status === "invoiced" && record.invoice !== undefined) {
+    if (parseIlpInvoice(record.invoice).expiresAt.getTime() <= options.nowMs) {
+      return { action: "fail", reason: EXPIRED_UNPAID };
+    }
+  }
+  if (isTerminalProviderJob(record)) {
+    return record.notified === false ? { action: "notify" } : { action: "none" };
+  }
+  return { action: "resume" };
+}
+
+/** Options for {@linkcode recoverJobs}: what carries the steps out. */
+export interface RecoverJobsOptions {
+  stateDir: string;
+  store: Pick<ProviderJobStore, "all" | "put">;
+  /** The skill a record names (undefined once it is gone: not idempotent). */
+  skillOf: (record: ProviderJobRecord) => SkillEntry | undefined;
+  /** Queues a paid job to run. */
+  enqueue: (jobId: string) => void;
+  publisher: Pick<JobPublisher, "finishWithError" | "notifyError">;
+  /** Carries a job on from where it stopped (job_lifecycle.ts). */
+  advance: (record: ProviderJobRecord) => Promise<void>;
+  log: (line: string) => void;
+}
+
+/**
+ * Carries out each record's step at restart ({@linkcode recoveryStepFor}); a record that cannot
+ * be recovered is logged and the others still are.
+ *
+ * @example
+ * ```ts
+ * import { recoverJobs } from "./job_recovery.ts";
+ * import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
+ * import type { JobPublisher } from "./job_publisher.ts";
+ * import type { JobLifecycle } from "./job_lifecycle.ts";
+ *
+ * declare const store: ProviderJobStore;
+ * declare const publisher: JobPublisher;
+ * declare const lifecycle: JobLifecycle;
+ * await recoverJobs({
+ *   stateDir: "/var/lib/turnpike",
+ *   store,
+ *   skillOf: () => undefined,
+ *   enqueue: (id) => console.log(`run ${id}`),
+ *   publisher,
+ *   advance: (record) => lifecycle.advance(record),
+ *   log: console.log,
+ * });
+ * ```
+ */
+export async function recoverJobs(o: RecoverJobsOptions): Promise<void> {
+  for (const record of o.store.all()) {
+    try {
+      await recoverOne(record, o);
+    } catch (err) {
+      o.log(`recover ${record.id} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function recoverOne(record: ProviderJobRecord, o: RecoverJobsOptions): Promise<void> {
+  const step = recoveryStepFor(record, {
+    idempotent: o.skillOf(record)?.manifest.idempotent ?? false,
+    nowMs: Date.now(),
+  });
+  if (record.status === "running") {
+    // Cut off mid-run: whatever it left behind goes before anything runs again.
+    const reaped = await reapSkillProcesses(`${o.stateDir}/work/${record.id}`);
+    if (reaped.length > 0) o.log(`recover ${record.id}: killed leftover pids ${reaped}`);
+    await reapSkillCgroups(record.id);
+    // Its files too: an agent-task's hold the requester's repository in the clear.
+    await Deno.remove(`${o.stateDir}/work/${record.id}`, { recursive: true }).catch(() => {});
+    await removeAgentTaskFiles(`${o.stateDir}/work`, record.id);
+  }
+  switch (step.action) {
+    case "rerun": {
+      o.log(`recover ${record.id}: re-run (skill ${record.skill} is idempotent)`);
+      const paid = { ...record, status: "paid" as const };
+      await o.store.put(paid);
+      return o.enqueue(paid.id);
+    }
+    case "fail":
+      return await o.publisher.finishWithError(record, "error", step.reason);
+    case "notify":
+      return await o.publisher.notifyError(record);
+    case "none":
+      return;
+    case "resume":
+      o.log(`recover ${record.id}: ${record.status}`);
+      return await o.advance(record);
+  }
+}

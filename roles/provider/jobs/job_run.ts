@@ -1,0 +1,219 @@
+/**
+ * One paid job's run, from its inputs to its kept outputs: the request's blob inputs fetched
+ * (checked against the size limit, hashed on the way), the skill run by its runner (the sandbox,
+ * or the Docker runner for docker-build skills), the outputs moved out of the work dir into
+ * `<state dir>/results/<job id>` within what the quote budgeted, and the run classified. It
+ * writes no job record and publishes nothing: the node does both with what this returns
+ * (docs/ARCHITECTURE.md, "One job, from `job submit` to the skill and back").
+ *
+ * @module
+ */
+import { decodeEventToon, encodeEventToon } from "../../../protocol/toon_codec.ts";
+import { decryptJobParams } from "../../../protocol/nip90_job.ts";
+import type { NodeSigner } from "../../../protocol/node_signer.ts";
+import type { AgentSpend } from "../../../protocol/agent_spend.ts";
+import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+import type { SkillEntry } from "../skills/skill_catalog.ts";
+import { OUTPUTS_DIR, type SkillJob, type SkillOutcome } from "../sandbox/skill_sandbox.ts";
+import { BlobInputError, checkBlobInputs, fetchBlobInputs } from "./blob_inputs.ts";
+import { keepJobOutputs, ResultTooLargeError } from "./result_outputs.ts";
+import { stderrTail } from "./stderr_tail.ts";
+
+/**
+ * Where a provider keeps fetched input blobs (by hash), in its state dir.
+ *
+ * @example
+ * ```ts
+ * import { blobCacheDirOf } from "./job_run.ts";
+ *
+ * blobCacheDirOf("/var/lib/turnpike"); // "/var/lib/turnpike/blob-cache"
+ * ```
+ */
+export function blobCacheDirOf(stateDir: string): string {
+  return `${stateDir}/blob-cache`;
+}
+
+/**
+ * Where a job's kept output files wait for their publication, in the state dir.
+ *
+ * @example
+ * ```ts
+ * import { jobResultsDir } from "./job_run.ts";
+ *
+ * jobResultsDir("/var/lib/turnpike", "job-1"); // "/var/lib/turnpike/results/job-1"
+ * ```
+ */
+export function jobResultsDir(stateDir: string, jobId: string): string {
+  return `${stateDir}/results/${jobId}`;
+}
+
+/**
+ * The skill's stdin: the request's TOON, with decrypted params inlined when it was encrypted.
+ *
+ * @example
+ * ```ts
+ * import { skillInput } from "./job_run.ts";
+ * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ *
+ * declare const record: ProviderJobRecord;
+ * declare const signer: NodeSigner; // the provider's: an encrypted request is for it
+ * const stdin = await skillInput(record, signer);
+ * ```
+ */
+export async function skillInput(
+  record: Pick<ProviderJobRecord, "encrypted" | "requestToon">,
+  signer: NodeSigner,
+): Promise<string> {
+  if (!record.encrypted) return record.requestToon;
+  const request = decodeEventToon(record.requestToon, { verify: false });
+  const job = await decryptJobParams(request, signer);
+  // Skills never see the key; they get the plain tags. The signature no longer covers them.
+  const tags = [
+    ...request.tags.filter((t) => t[0] !== "encrypted"),
+    ...job.inputs.map((i) => ["i", i.data, i.type]),
+    ...job.params.map((p) => ["param", p.name, ...p.values]),
+  ];
+  return encodeEventToon({ ...request, tags, content: "" });
+}
+
+/** What runs a skill: the sandbox, or the Docker runner. */
+export interface SkillRunner {
+  run(job: SkillJob & RunHooks): Promise<SkillOutcome>;
+}
+
+/** What a run may report while it goes: an agent-task's model spend (docs/PROTOCOL.md "Live spend"). */
+export interface RunHooks {
+  progress?: (p: { spend: AgentSpend }) => void;
+}
+
+/** How one run ended. */
+export type JobRunOutcome =
+  | { status: "computed"; result: string; files: string[]; skipped: string[] }
+  | { status: "failed"; reason: string }
+  | { status: "cancelled" };
+
+/** Options for {@linkcode runJob}. */
+export interface JobRunOptions {
+  jobId: string;
+  skill: SkillEntry;
+  /** The runner for this skill, or why there is none (docker-build without an engine). */
+  runner: SkillRunner | { unavailable: string };
+  /** The skill's stdin: the request as TOON, decrypted params inlined (may fail to decrypt). */
+  input: () => Promise<string>;
+  /** The request was encrypted: outputs go inline only (blobs are public). */
+  encrypted: boolean;
+  /** Kind 5 cancellation or shutdown: aborting kills the skill. */
+  signal: AbortSignal;
+  /** Largest blob inputs of one job, bytes. */
+  maxInputBytes: number;
+  /** Where fetched input blobs are kept (by hash). */
+  blobCacheDir: string;
+  /** Where the kept output files go. */
+  resultsDir: string;
+  /** What the run reports while it goes (an agent-task's spend). */
+  onProgress?: RunHooks["progress"];
+  /** Called once the skill's start is under way; returns what to call when it ends. */
+  onStarted?: () => () => void;
+  /** The work dir's removal, off the critical path (the node tracks it). */
+  removeLater: (workDir: string) => void;
+}
+
+/**
+ * Runs one paid job's skill and keeps its outputs; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { runJob, type SkillRunner } from "./job_run.ts";
+ * import type { SkillEntry } from "../skills/skill_catalog.ts";
+ *
+ * declare const skill: SkillEntry;
+ * declare const sandbox: SkillRunner;
+ * declare const toon: string; // the job request, as TOON
+ * declare const stateDir: string;
+ * const outcome = await runJob({
+ *   jobId: "job-1",
+ *   skill,
+ *   runner: sandbox,
+ *   input: async () => toon,
+ *   encrypted: false,
+ *   signal: AbortSignal.timeout(60_000),
+ *   maxInputBytes: 256 * 2 ** 20,
+ *   blobCacheDir: `${stateDir}/blob-cache`,
+ *   resultsDir: `${stateDir}/results`,
+ *   removeLater: (dir) => void Deno.remove(dir, { recursive: true }),
+ * });
+ * if (outcome.status === "computed") console.log(outcome.result);
+ * ```
+ */
+export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
+  let input: string;
+  let files: { path: string; name: string }[];
+  try {
+    input = await o.input();
+    const tags = decodeEventToon(input, { verify: false }).tags;
+    const blobs = await checkBlobInputs(tags, { maxBytes: o.maxInputBytes });
+    files = await fetchBlobInputs(blobs, { maxBytes: o.maxInputBytes, cacheDir: o.blobCacheDir });
+  } catch (err) {
+    if (err instanceof BlobInputError) return { status: "failed", reason: err.message };
+    return { status: "failed", reason: `cannot read the request: ${(err as Error).message}` };
+  }
+  if ("unavailable" in o.runner) return { status: "failed", reason: o.runner.unavailable };
+  let outcome: SkillOutcome;
+  let ended: (() => void) | undefined;
+  try {
+    const run = o.runner.run({
+      jobId: o.jobId,
+      skillDir: o.skill.dir,
+      manifest: o.skill.manifest,
+      input,
+      files,
+      signal: o.signal,
+      progress: o.onProgress,
+    });
+    // Informational only: armed after the skill's start is under way, so whatever it sends
+    // (a signed, paid feedback) never delays the spawn.
+    ended = o.onStarted?.();
+    outcome = await run;
+  } catch (err) {
+    return { status: "failed", reason: `skill refused: ${(err as Error).message}` };
+  } finally {
+    ended?.();
+  }
+  return await classify(outcome, o);
+}
+
+async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRunOutcome> {
+  const manifest = o.skill.manifest;
+  try {
+    // Outputs leave the work dir first; its removal is then off the critical path.
+    if (outcome.status === "ok") {
+      const kept = await keepJobOutputs({
+        // An encrypted job's blobs would be public; agent-task's one output is sealed already.
+        blobs: !o.encrypted || manifest.runner === "agent",
+        // Its stdout is the result in the clear (an agent-task's: the bundle's key): never a
+        // public blob, refused when over its inline budget.
+        resultBlob: !o.encrypted,
+        outDir: `${outcome.workDir}/${OUTPUTS_DIR}`,
+        keepDir: o.resultsDir,
+        stdout: outcome.stdout,
+        // What the quote budgeted: more files or bytes are not the requester's to pay for.
+        inlineBytes: manifest.resultBytes,
+        maxFiles: manifest.outputFiles,
+        maxBytes: manifest.outputBytes,
+      });
+      return { status: "computed", result: kept.inline, files: kept.files, skipped: kept.skipped };
+    }
+  } catch (err) {
+    if (!(err instanceof ResultTooLargeError)) throw err;
+    return { status: "failed", reason: err.message };
+  } finally {
+    o.removeLater(outcome.workDir);
+  }
+  if (outcome.status === "cancelled") return { status: "cancelled" };
+  const tail = stderrTail(outcome.stderrTail);
+  return {
+    status: "failed",
+    reason: `${outcome.status}: ${outcome.reason}${tail === "" ? "" : `; stderr: ${tail}`}`,
+  };
+}

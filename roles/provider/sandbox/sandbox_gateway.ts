@@ -1,0 +1,164 @@
+/**
+ * A job's way to its model gateway (roles/provider/agent/agent_gateway.ts), as the sandbox builds it
+ * (roles/provider/sandbox/skill_sandbox.ts, the job's `gateway` option; docs/SKILLS.md "The model
+ * gateway"). Nothing else leaves the job's network namespace:
+ *
+ *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
+ *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point
+ *     /opt/turnpike/gateway/forwarder.ts  roles/provider/sandbox/gateway_forwarder.ts, read-only
+ *
+ * and, in the setup script, as the namespace's root before the job starts: the loopback brought
+ * up (`ip`, else busybox's), then the forwarder started with the job's own privileges (none) and
+ * Deno's permissions to listen on `127.0.0.1:<port>` and to reach that one socket; the job starts
+ * once it says `ready`. The job's environment points ANTHROPIC_BASE_URL, OPENAI_BASE_URL (with
+ * `/v1`, as OpenAI's clients expect) and TURNPIKE_MODEL_GATEWAY at it; no key is in it.
+ *
+ * The forwarder is the job's own process: it counts in the job's memory and process limits, and
+ * a job that kills it only loses its model API. A job given network has no namespace of its own
+ * to hold the forwarder: the sandbox refuses a gateway then.
+ *
+ * @module
+ */
+import { SkillJobError } from "./skill_sandbox_errors.ts";
+import { SANDBOX_DENO_BIN_DIR } from "./sandbox_mounts.ts";
+
+/** Where the gateway's socket and forwarder appear inside the sandbox. */
+export const SANDBOX_GATEWAY_DIR = "/opt/turnpike/gateway";
+/** The gateway's socket inside the sandbox. */
+export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
+/** The forwarder inside the sandbox. */
+export const SANDBOX_GATEWAY_FORWARDER = `${SANDBOX_GATEWAY_DIR}/forwarder.ts`;
+
+/** A job's gateway, as the sandbox is given it. */
+export interface SandboxGateway {
+  /** The gateway's Unix socket on the host (`socketPath` of agent_gateway.ts's gateway). */
+  socketPath: string;
+  /** The loopback port the job reaches it on, in its own network namespace (1-65535). */
+  port: number;
+}
+
+/** What the sandbox adds to one job for its gateway. */
+export interface SandboxGatewayPlan {
+  /** Read-only binds (host source, target inside the sandbox), for the job's fstab. */
+  binds: { source: string; target: string }[];
+  /** The setup script's gateway step (shell, run as the namespace's root), or `-` for none. */
+  setup: string;
+  /** Added to the job's environment. */
+  env: Record<string, string>;
+}
+
+/** Options for {@linkcode sandboxGatewayPlan}. */
+export interface SandboxGatewayPlanOptions {
+  /** The sandbox's host dir (holds the gateway's skeleton dir). */
+  hostDir: string;
+  /** `nobody`: root mode, the job runs as uid 65534; `self`: rootless. */
+  dropTo: "nobody" | "self";
+  /** Whether the job has the host's network (then no gateway: refused). */
+  network: boolean;
+}
+
+/**
+ * The forwarder's file on the host. A compiled binary has none: a gateway is refused there.
+ */
+const FORWARDER_FILE = (() => {
+  const url = new URL("./gateway_forwarder.ts", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
+})();
+
+/**
+ * The binds, setup step and environment of a job's gateway; none without one. Throws
+ * {@linkcode SkillJobError} for a job that cannot have it (network, a bad port, no socket).
+ *
+ * @example
+ * ```ts
+ * import { sandboxGatewayPlan } from "./sandbox_gateway.ts";
+ *
+ * const none = sandboxGatewayPlan(undefined, {
+ *   hostDir: "/state/jobs/.sandbox",
+ *   dropTo: "nobody",
+ *   network: false,
+ * });
+ * none.setup; // "-"
+ * ```
+ */
+export function sandboxGatewayPlan(
+  gateway: SandboxGateway | undefined,
+  options: SandboxGatewayPlanOptions,
+): SandboxGatewayPlan {
+  if (gateway === undefined) return { binds: [], setup: "-", env: {} };
+  const { port, socketPath } = gateway;
+  if (options.network) {
+    throw new SkillJobError(
+      "a job with network has no namespace of its own for a model gateway: drop one of the two",
+    );
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SkillJobError(`the gateway's port ${port} is not a port`);
+  }
+  if (statOrNull(socketPath)?.isSocket !== true) {
+    throw new SkillJobError(`the gateway's socket ${socketPath} is not a listening socket`);
+  }
+  if (FORWARDER_FILE === undefined) {
+    throw new SkillJobError("this build has no gateway forwarder file to bind into the sandbox");
+  }
+  const skeleton = ensureSkeleton(`${options.hostDir}/gateway`);
+  const drop = options.dropTo === "nobody"
+    ? "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all " +
+      "--no-new-privs"
+    : "setpriv --inh-caps=-all --bounding-set=-all --no-new-privs";
+  // No config, lock file, cache or remote modules: the forwarder imports nothing, and the job's
+  // work dir (a worktree with a deno.json of its own, say) is none of its business.
+  const denoRun = (net: string) =>
+    `${SANDBOX_DENO_BIN_DIR}/deno run --quiet --no-config --no-lock --no-remote ` +
+    `--no-npm --no-prompt --allow-net=${net} ` +
+    `--allow-read=${SANDBOX_GATEWAY_SOCKET} --allow-write=${SANDBOX_GATEWAY_SOCKET} ` +
+    SANDBOX_GATEWAY_FORWARDER;
+  const deno = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
+    `${port} ${SANDBOX_GATEWAY_SOCKET}`;
+  // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
+  // gateway and exits 0 once its socket refuses connections. No shell words but these.
+  const close = `env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ` +
+    `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`;
+  const setup = [
+    "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
+    '  fail "cannot bring the loopback up for the model gateway"',
+    `exec 3< <(cd / && exec env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ${drop} ` +
+    `${deno})`,
+    'read -r ready <&3; exec 3<&-; [ "$ready" = ready ] ||',
+    '  fail "the model gateway\'s forwarder did not start"',
+  ].join("\n");
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    binds: [
+      { source: skeleton, target: SANDBOX_GATEWAY_DIR },
+      { source: Deno.realPathSync(socketPath), target: SANDBOX_GATEWAY_SOCKET },
+      { source: Deno.realPathSync(FORWARDER_FILE), target: SANDBOX_GATEWAY_FORWARDER },
+    ],
+    setup,
+    env: {
+      TURNPIKE_MODEL_GATEWAY: base,
+      ANTHROPIC_BASE_URL: base,
+      OPENAI_BASE_URL: `${base}/v1`,
+      TURNPIKE_MODEL_GATEWAY_CLOSE: close,
+    },
+  };
+}
+
+/** The skeleton dir: two empty files, the mount points of the socket and the forwarder. */
+function ensureSkeleton(dir: string): string {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const name of ["gateway.sock", "forwarder.ts"]) {
+    if (statOrNull(`${dir}/${name}`)?.isFile !== true) {
+      Deno.writeFileSync(`${dir}/${name}`, new Uint8Array(), { mode: 0o644 });
+    }
+  }
+  return dir;
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The skills a provider serves and what runs them: the catalog of its skills dir, the sandbox,
+ * and the Docker engine docker-build skills need (without one they are not served). It says
+ * which skills are servable now, what is announced (job kinds, quoted prices) and what is
+ * delivered unpaid (other kinds), and warms the sandbox's Deno cache for Deno skills
+ * (docs/SKILLS.md).
+ *
+ * @module
+ */
+import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+import { isJobRequestKind } from "../../../protocol/nip90_job.ts";
+import type { JobQuote } from "../../../protocol/provider_quote.ts";
+import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
+import { createSkillSandbox, type SkillSandbox } from "../sandbox/skill_sandbox.ts";
+import { type DockerEngineInfo, probeDockerEngine } from "../docker/docker_engine.ts";
+import { createDockerBuildRunner } from "../docker/docker_build_runner.ts";
+import { createAgentTaskRunner } from "../agent/agent_task_runner.ts";
+import type { SkillRunner } from "../jobs/job_run.ts";
+import type { ProviderNodeOptions } from "../provider_options.ts";
+import type { AnnouncedSkill } from "../announcer.ts";
+
+/** Options for {@linkcode ProviderSkills}. */
+export interface ProviderSkillsOptions extends
+  Pick<
+    ProviderNodeOptions,
+    | "stateDir"
+    | "skillsDir"
+    | "dockerHost"
+    | "sandbox"
+    | "hiddenPaths"
+    | "sandboxMode"
+    | "preparedSandboxes"
+    | "allowNetwork"
+    | "agents"
+    | "agentSpendEveryMs"
+  > {
+  log: (line: string) => void;
+  /** The node is stopping (warm-ups stop). */
+  stopped: () => boolean;
+  /** The skills dir changed (after a rescan). */
+  onChange: () => void;
+  /** The folders of the skills dir that are not usable skills, with why (for the status). */
+  onProblems: (problems: Record<string, string>) => void;
+}
+
+/**
+ * The provider's skills and their runners; see the module doc.
+ *
+ * @example
+ * ```ts
+ * import { ProviderSkills } from "./provider_skills.ts";
+ *
+ * const skills = new ProviderSkills({
+ *   stateDir: "/var/lib/turnpike",
+ *   skillsDir: "skills",
+ *   log: console.log,
+ *   stopped: () => false,
+ *   onChange: () => console.log("skills changed"),
+ *   onProblems: (problems) => console.log(problems),
+ * });
+ * await skills.open();
+ * await skills.probeDocker();
+ * console.log(skills.announced().map((s) => s.name));
+ * ```
+ */
+export class ProviderSkills {
+  #o: ProviderSkillsOptions;
+  #catalog?: SkillCatalog;
+  #sandbox?: SkillSandbox;
+  #docker?: { engine: DockerEngineInfo; runner: SkillRunner };
+  #agent?: SkillRunner;
+  #dockerUnavailable = "not probed";
+  #problems: Record<string, string> | undefined;
+  #warmed = new Set<string>();
+
+  constructor(options: ProviderSkillsOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Loads (and watches) the skills dir, then opens the sandbox skills run in: the one given in
+   * the options, else a namespace sandbox.
+   */
+  async open(): Promise<void> {
+    const o = this.#o;
+    this.#catalog = await loadSkillCatalog({
+      dir: o.skillsDir,
+      onChange: () => o.onChange(),
+    });
+    this.#sandbox = o.sandbox ?? await createSkillSandbox({
+      jobsRoot: `${o.stateDir}/work`,
+      hiddenPaths: [o.stateDir, ...(o.hiddenPaths ?? [])],
+      mode: o.sandboxMode,
+      prepared: o.preparedSandboxes === false ? undefined : o.preparedSandboxes ?? {},
+      allowNetwork: o.allowNetwork,
+      denoCacheDir: `${o.stateDir}/skill-deno-cache`,
+    });
+    if (Object.keys(o.agents ?? {}).length > 0) {
+      this.#agent = createAgentTaskRunner({
+        jobsRoot: `${o.stateDir}/work`,
+        sandbox: this.#sandbox,
+        presets: o.agents!,
+        log: o.log,
+        spendEveryMs: o.agentSpendEveryMs,
+      });
+    }
+  }
+
+  /** The sandbox (once {@linkcode open} ran). */
+  get sandbox(): SkillSandbox {
+    return this.#sandbox!;
+  }
+
+  /** The Docker engine docker-build skills run on, or why there is none. */
+  get docker(): DockerEngineInfo | { unavailable: string } {
+    return this.#docker?.engine ?? { unavailable: this.#dockerUnavailable };
+  }
+
+  /** The Docker engine, when one answers. */
+  get engine(): DockerEngineInfo | undefined {
+    return this.#docker?.engine;
+  }
+
+  /** A Docker engine for docker-build skills, when one answers (else they are not served). */
+  async probeDocker(): Promise<void> {
+    if (this.#o.dockerHost === false) {
+      this.#dockerUnavailable = "disabled by the operator";
+      return;
+    }
+    const dockerHost = this.#o.dockerHost;
+    try {
+      const engine = await probeDockerEngine({ dockerHost });
+      this.#docker = {
+        engine,
+        runner: createDockerBuildRunner({
+          jobsRoot: `${this.#o.stateDir}/work`,
+          engine,
+          dockerHost,
+        }),
+      };
+      this.#o.log(
+        `docker engine ${engine.version} (${engine.platform}, ${engine.storageDriver}) at ${engine.host}`,
+      );
+    } catch (err) {
+      this.#dockerUnavailable = (err as Error).message;
+      const wanted = (this.#catalog?.skills() ?? []).filter((s) => s.manifest.runner === "docker");
+      if (wanted.length > 0) {
+        this.#o.log(
+          `not serving ${
+            wanted.map((s) => s.manifest.name).join(", ")
+          }: ${this.#dockerUnavailable}`,
+        );
+      }
+    }
+  }
+
+  /** The skills this provider can run now (docker-build ones need an engine, agent ones presets). */
+  servable(): SkillEntry[] {
+    return (this.#catalog?.skills() ?? []).filter((s) =>
+      s.manifest.runner === "docker"
+        ? this.#docker !== undefined
+        : s.manifest.runner !== "agent" || this.#agent !== undefined
+    );
+  }
+
+  /** The servable skill for an event kind, if any. */
+  servableFor(kind: number): SkillEntry | undefined {
+    const listed = this.#catalog!.forKind(kind);
+    return listed !== undefined && this.servable().includes(listed) ? listed : undefined;
+  }
+
+  /** The skill a job record names, servable or not (undefined once it is gone). */
+  of(record: ProviderJobRecord): SkillEntry | undefined {
+    return this.#catalog!.skills().find((s) => s.manifest.name === record.skill);
+  }
+
+  /** What runs this skill: the sandbox, the Docker runner, or why there is none. */
+  runnerFor(skill: SkillEntry): SkillRunner | { unavailable: string } {
+    if (skill.manifest.runner === "agent") {
+      return this.#agent ?? { unavailable: "no agent presets ([agents.<name>] in the config)" };
+    }
+    return skill.manifest.runner !== "docker"
+      ? this.#sandbox!
+      : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` };
+  }
+
+  /** The price of the agent preset `name` (`[agents.<name>]`); undefined: none such here. */
+  agentPrice(name: string): bigint | undefined {
+    return Object.hasOwn(this.#o.agents ?? {}, name) ? this.#o.agents![name].price : undefined;
+  }
+
+  /** The paid-job skills (what is announced and priced): their job request kinds. */
+  announced(): AnnouncedSkill[] {
+    const agents = Object.values(this.#o.agents ?? {}).map((a) => ({
+      name: a.name,
+      price: String(a.price),
+      budget: String(a.budget),
+      // A host preset runs outside the sandbox (docs/OPERATIONS.md "Host presets"): say so.
+      ...(a.host === true ? { host: true } : {}),
+    }));
+    return this.servable().map((s) => ({
+      name: s.manifest.name,
+      kinds: s.manifest.kinds.filter(isJobRequestKind),
+      price: String(s.manifest.price),
+      ...(s.manifest.runner === "agent" ? { agents } : {}),
+    })).filter((s) => s.kinds.length > 0);
+  }
+
+  /**
+   * The skills with the price a job costs (the skill's price plus this provider's own writes
+   * for the job, quoted on a minimal request), so a requester can check its bid before paying:
+   * the skill's price alone can be far below the quote (docker-build budgets its image blobs).
+   */
+  quoted(
+    pubkey: string,
+    quote: (event: NostrEvent, entry: SkillEntry) => JobQuote,
+  ): AnnouncedSkill[] {
+    const entries = this.servable();
+    return this.announced().map((s) => {
+      const entry = entries.find((e) => e.manifest.name === s.name)!;
+      const probe: NostrEvent = {
+        id: "0".repeat(64),
+        pubkey,
+        created_at: Math.floor(Date.now() / 1000),
+        kind: s.kinds[0],
+        tags: [],
+        content: "",
+        sig: "0".repeat(128),
+      };
+      return { ...s, price: String(quote(probe, entry).amount) };
+    });
+  }
+
+  /** Kinds delivered to skills unpaid (private messages...): never announced as jobs. */
+  deliveryKinds(): number[] {
+    const kinds = this.servable().flatMap((s) => s.manifest.kinds);
+    return [...new Set(kinds.filter((k) => !isJobRequestKind(k)))];
+  }
+
+  /** The announced skills' names, `a, b`, or `(none)`. */
+  names(): string {
+    return this.announced().map((s) => s.name).join(", ") || "(none)";
+  }
+
+  /** The announced skills in a line, `name:kind,kind ...`, or `(none)`. */
+  summary(): string {
+    return this.announced().map((s) => `${s.name}:${s.kinds.join(",")}`).join(" ") || "(none)";
+  }
+
+  /** Logs each skill folder that cannot be used (once per problem) and reports them all. */
+  reportProblems(): void {
+    const problems = this.#catalog!.problems();
+    for (const [folder, why] of problems) {
+      if (this.#problems?.[folder] !== why) this.#o.log(`skill ${folder}: ${why}`);
+    }
+    this.#problems = Object.fromEntries(problems);
+    this.#o.onProblems(this.#problems);
+  }
+
+  /**
+   * Warms the sandbox's Deno cache for Deno skills not warmed yet (in the background: a job that
+   * comes first just starts cold), so a Deno skill's start-up is not a cold one in every job.
+   */
+  async warm(): Promise<void> {
+    for (const skill of this.#catalog?.skills() ?? []) {
+      if (this.#o.stopped() || this.#sandbox?.warmDenoCache === undefined) return;
+      const run = await Deno.stat(`${skill.dir}/run`).catch(() => null);
+      const key = `${skill.dir}@${run?.mtime?.getTime()}`;
+      if (run === null || this.#warmed.has(key)) continue;
+      this.#warmed.add(key);
+      const outcome = await this.#sandbox.warmDenoCache({
+        skillDir: skill.dir,
+        manifest: skill.manifest,
+      });
+      if (outcome !== undefined) {
+        this.#o.log(`skill ${skill.manifest.name}: Deno cache warmed (${outcome.status})`);
+      }
+    }
+  }
+
+  /** Stops watching the skills dir. */
+  closeCatalog(): void {
+    this.#catalog?.close();
+  }
+
+  /** Closes its own sandbox only: one given in the options is its owner's to close. */
+  async closeSandbox(): Promise<void> {
+    if (this.#o.sandbox === undefined) await this.#sandbox?.close?.().catch(() => {});
+  }
+}

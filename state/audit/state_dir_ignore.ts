@@ -1,0 +1,36 @@
+/**
+ * The `.gitignore` of a state dir's audit trail (state/audit/audit_log.ts).
+ *
+ * @module
+ */
+
+/**
+ * What never goes into a state dir's history, whichever role opened it first (one state dir can
+ * serve several commands): derived indexes, databases, temp files, process locks, live status,
+ * per-job work dirs and the skills' Deno cache. Every open makes sure `.gitignore` has them all.
+ *
+ * @example
+ * ```ts
+ * import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
+ *
+ * console.assert(STATE_DIR_IGNORE.includes("node.lock"));
+ * ```
+ */
+export const STATE_DIR_IGNORE: readonly string[] = [
+  "index.sqlite",
+  "index.sqlite-*",
+  "town-events.sqlite",
+  "town-events.sqlite-*",
+  ".tmp-*",
+  "*/.tmp-*",
+  "callbacks/",
+  "channels/*.lock",
+  "node.lock",
+  "node.sock",
+  "node.start.lock",
+  "node.log",
+  "node.log.1",
+  "provider-status.json",
+  "work/",
+  "skill-deno-cache/",
+];

@@ -1,0 +1,65 @@
+/**
+ * A channel's book: where what a party knows of a payment channel's claims lives, behind one
+ * interface (docs/ARCHITECTURE.md, "Where a channel's state lives"). The book of a channel is a
+ * {@linkcode ClaimBook}: its id, the newest claim accepted from the peer (nonce, cumulative
+ * amount, signature), the value delivered (forwarded) against it, what the peer withdrew, and
+ * whether a cooperative settle was co-signed (`closing`). The channel's record (parties,
+ * token, deposit, status: state/channels/channel_file.ts) stays the channel file's.
+ *
+ * Two backends:
+ *
+ * - state/channels/file_channel_book.ts `FileChannelBook`: one process's own books, resumed
+ *   from the channel files and made durable into them by the channel file writer
+ *   (state/channels/channel_file.ts `openChannelFileWriter`);
+ * - state/postgres/postgres_claim_books.ts `PostgresClaimBooks`: the books shared by the processes of one
+ *   town, one PostgreSQL row per channel, each change under the row's lock.
+ *
+ * What the users do maps onto the operations: recording a new claim with its checks, charging a
+ * packet (marking value delivered) and marking a channel closing are each one
+ * {@linkcode ChannelBook.update} (the checks run in `decide`: a throw changes nothing); giving
+ * back the cover of a packet that was not delivered is {@linkcode ChannelBook.release}.
+ *
+ * @module
+ */
+import type { ClaimBook } from "./claim_book.ts";
+
+/**
+ * The books of a party's channels, one {@linkcode ClaimBook} per channel id.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelBook } from "./channel_book.ts";
+ * import type { ClaimBook } from "./claim_book.ts";
+ *
+ * // Charges a packet of `amount` to the channel, refusing it beyond the newest claim.
+ * async function charge(books: ChannelBook, seed: ClaimBook, amount: bigint) {
+ *   return await books.update(seed.channelId, seed, (book) => {
+ *     if (book.forwarded + amount > book.claimed) throw new RangeError("not covered");
+ *     return { ...book, forwarded: book.forwarded + amount };
+ *   });
+ * }
+ * ```
+ */
+export interface ChannelBook {
+  /**
+   * True when other processes write the same books (the town's shared store): a book may then
+   * hold a claim this process never saw, or be `closing` by another's co-sign.
+   */
+  readonly shared: boolean;
+  /**
+   * Locks the channel's book, passes it to `decide` (`seed` the first time, when there is no
+   * book yet: the channel file's newest claim), and commits what `decide` returns. An error
+   * thrown by `decide` rolls back and is rethrown: nothing changes.
+   */
+  update(
+    channelId: `0x${string}`,
+    seed: ClaimBook,
+    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
+  ): Promise<ClaimBook>;
+  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
+  release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+  /** The book of a channel, if one was written. */
+  read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
+  /** Every book written, by channel id. */
+  list(): Promise<ClaimBook[]>;
+}

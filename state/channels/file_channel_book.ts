@@ -1,0 +1,140 @@
+/**
+ * The file backend of {@linkcode ChannelBook} (docs/ARCHITECTURE.md, "Where a channel's state
+ * lives"): one process's own books, resumed from its channel files
+ * (`channels/<id>.toml`, state/channels/channel_file.ts) and made durable into them by the channel file
+ * writer, coalesced (`openChannelFileWriter`). The book of a channel is its file's `received*`
+ * fields: `received` (the newest claim's cumulative amount), `received_nonce`,
+ * `received_signature`, `received_forwarded` (the value delivered against it; absent in older
+ * files and on the payer's side: all of `received`) and `peer_withdrawn`.
+ * {@linkcode recordClaimBook} and {@linkcode recordWithClaimBook} are the two directions of
+ * that mapping, the file format unchanged.
+ *
+ * @module
+ */
+import type { ChannelBook } from "./channel_book.ts";
+import type { ChannelRecord } from "./channel_file.ts";
+import type { ClaimBook } from "./claim_book.ts";
+
+/**
+ * The book a channel file holds: the newest claim accepted from the peer and what was
+ * forwarded against it.
+ *
+ * @example
+ * ```ts
+ * import { recordClaimBook } from "./file_channel_book.ts";
+ * import type { ChannelRecord } from "./channel_file.ts";
+ *
+ * declare const record: ChannelRecord;
+ * const { nonce, claimed, forwarded } = recordClaimBook(record);
+ * ```
+ */
+export function recordClaimBook(record: ChannelRecord): ClaimBook {
+  return {
+    channelId: record.channelId,
+    nonce: record.receivedNonce,
+    claimed: record.received,
+    signature: record.receivedSignature,
+    // What the file says was forwarded; older files: everything claimed.
+    forwarded: record.receivedForwarded ?? record.received,
+    // A restarted town must still cap claims at deposit - withdrawn.
+    peerWithdrawn: record.peerWithdrawn,
+  };
+}
+
+/**
+ * The record with `book` as its newest received claim. `received_forwarded` is written as the
+ * book's `forwarded` when `exactForwarded` (cover given back and maybe not spent yet) or when
+ * running on credit, else as the claimed total: the safe side, with no write per packet.
+ *
+ * @example
+ * ```ts
+ * import { recordWithClaimBook } from "./file_channel_book.ts";
+ * import type { ChannelRecord } from "./channel_file.ts";
+ * import type { ClaimBook } from "./claim_book.ts";
+ *
+ * declare const record: ChannelRecord;
+ * declare const book: ClaimBook;
+ * const next = recordWithClaimBook(record, book, false);
+ * console.assert(next.receivedNonce === book.nonce);
+ * ```
+ */
+export function recordWithClaimBook(
+  record: ChannelRecord,
+  book: ClaimBook,
+  exactForwarded: boolean,
+): ChannelRecord {
+  return {
+    ...record,
+    received: book.claimed,
+    receivedNonce: book.nonce,
+    receivedSignature: book.signature,
+    receivedForwarded: exactForwarded || book.forwarded > book.claimed
+      ? book.forwarded
+      : book.claimed,
+  };
+}
+
+/**
+ * One process's own channel books, in memory, resumed from the channel files
+ * ({@linkcode recordClaimBook}); the channel file writer makes them durable. Updates run one
+ * after the other. `decide` gets the book itself, not a copy, and must not change it: a
+ * {@linkcode FileChannelBook.release} while `decide` awaits shows in what it reads after.
+ *
+ * @example
+ * ```ts
+ * import { FileChannelBook, recordClaimBook } from "./file_channel_book.ts";
+ * import type { ChannelRecord } from "./channel_file.ts";
+ *
+ * declare const record: ChannelRecord;
+ * const books = new FileChannelBook([recordClaimBook(record)]);
+ * const seed = recordClaimBook(record);
+ * await books.update(record.channelId, seed, (b) => ({ ...b, forwarded: b.forwarded + 10n }));
+ * await books.release(record.channelId, 10n);
+ * ```
+ */
+export class FileChannelBook implements ChannelBook {
+  /** Only this process writes these books. */
+  readonly shared = false;
+  readonly #books = new Map<string, ClaimBook>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Starts from `books` (a channel file's, {@linkcode recordClaimBook}). */
+  constructor(books: readonly ClaimBook[] = []) {
+    for (const book of books) this.#books.set(book.channelId.toLowerCase(), { ...book });
+  }
+
+  /** See {@linkcode ChannelBook.update}. */
+  update(
+    channelId: `0x${string}`,
+    seed: ClaimBook,
+    decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
+  ): Promise<ClaimBook> {
+    const run = this.#queue.then(async () => {
+      const key = channelId.toLowerCase();
+      const next = await decide(this.#books.get(key) ?? seed);
+      this.#books.set(key, next);
+      return { ...next };
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** See {@linkcode ChannelBook.release}; takes effect at once. */
+  release(channelId: `0x${string}`, amount: bigint): Promise<void> {
+    const book = this.#books.get(channelId.toLowerCase());
+    if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
+    return Promise.resolve();
+  }
+
+  /** See {@linkcode ChannelBook.read}. */
+  read(channelId: `0x${string}`): Promise<ClaimBook | undefined> {
+    const book = this.#books.get(channelId.toLowerCase());
+    return Promise.resolve(book ? { ...book } : undefined);
+  }
+
+  /** See {@linkcode ChannelBook.list}. */
+  list(): Promise<ClaimBook[]> {
+    const keys = [...this.#books.keys()].sort();
+    return Promise.resolve(keys.map((k) => ({ ...this.#books.get(k)! })));
+  }
+}

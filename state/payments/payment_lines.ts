@@ -1,0 +1,99 @@
+/**
+ * The payment log as payments (docs/AGENTS.md "What a job cost"): the log has one line per
+ * event of a payment (`intent` when it is sent, then `fulfilled` or `rejected`), so summing its
+ * lines counts a payment twice. {@linkcode foldPayments} gives one {@linkcode PaymentLine} per
+ * payment instead, whose `amount` is what moved: the payment's amount once fulfilled, `0` when
+ * it was rejected or is still in doubt (`requested` keeps the amount asked either way). Summed
+ * over `direction: "out"`, the amounts are the books' spend (state/payments/payment_summary.ts).
+ *
+ * @module
+ */
+import { categoryOf, type PaymentCategory, type PaymentEntry } from "./payment_log.ts";
+
+/**
+ * Where a payment stands: `paid` fulfilled (the money moved), `rejected` refused (none moved),
+ * `in-doubt` sent with no outcome on the log (a crash between the two: never sent again).
+ */
+export type PaymentState = "paid" | "rejected" | "in-doubt";
+
+/** One payment, folded from its log lines. */
+export interface PaymentLine {
+  /** ISO time of its last event (its outcome, or its intent while in doubt). */
+  ts: string;
+  /** ISO time it was sent, when the log has its `intent` line (town writes have none). */
+  sentAt?: string;
+  direction: "in" | "out";
+  state: PaymentState;
+  category: PaymentCategory;
+  jobId: string;
+  invoiceId: string;
+  /** Base units that moved: the amount when `paid`, else "0". Sum these. */
+  amount: string;
+  /** Base units the payment was for, whatever its state. */
+  requested: string;
+  asset: string;
+  /** Decimal places of `asset`, when known. */
+  scale?: number;
+  peer: string;
+  /** The receipt, when paid. */
+  fulfillment?: string;
+  /** Why it was rejected. */
+  reason?: string;
+}
+
+/**
+ * One line per payment, in the order they were sent (an `intent` and its outcome are one
+ * payment; an outcome with no intent before it, as a town write's, is one of its own).
+ *
+ * @example
+ * ```ts
+ * import { foldPayments } from "./payment_lines.ts";
+ *
+ * declare const log: { entries(): Parameters<typeof foldPayments>[0] };
+ * const spent = foldPayments(log.entries())
+ *   .filter((p) => p.direction === "out")
+ *   .reduce((sum, p) => sum + BigInt(p.amount), 0n);
+ * ```
+ */
+export function foldPayments(entries: readonly PaymentEntry[]): PaymentLine[] {
+  const lines: PaymentLine[] = [];
+  /** The line of each payment sent and not yet settled, by direction and invoice. */
+  const open = new Map<string, PaymentLine>();
+  for (const e of entries) {
+    const key = `${e.direction} ${e.invoiceId}`;
+    if (e.event === "intent") {
+      const line = lineOf(e, "in-doubt");
+      line.sentAt = e.ts;
+      open.set(key, line);
+      lines.push(line);
+      continue;
+    }
+    const state: PaymentState = e.event === "fulfilled" ? "paid" : "rejected";
+    const line = open.get(key);
+    open.delete(key);
+    if (line === undefined) {
+      lines.push(lineOf(e, state));
+      continue;
+    }
+    Object.assign(line, lineOf(e, state), { sentAt: line.sentAt });
+  }
+  return lines;
+}
+
+function lineOf(e: PaymentEntry, state: PaymentState): PaymentLine {
+  return {
+    ts: e.ts,
+    direction: e.direction,
+    state,
+    category: categoryOf(e),
+    jobId: e.jobId,
+    invoiceId: e.invoiceId,
+    amount: state === "paid" ? e.amount : "0",
+    requested: e.amount,
+    asset: e.asset,
+    ...(e.scale === undefined ? {} : { scale: e.scale }),
+    peer: e.peer,
+    ...(e.fulfillment === undefined ? {} : { fulfillment: e.fulfillment }),
+    ...(e.reason === undefined ? {} : { reason: e.reason }),
+  };
+}

@@ -1,0 +1,484 @@
+/**
+ * The payment log: `<state dir>/payment_log.jsonl`, append-only, one JSON line per payment event,
+ * fsynced before `append` returns (lines arriving together share one write + fsync). Rotated
+ * daily (UTC) to `payment_log/<YYYY-MM-DD>.jsonl`; 30 days are kept. Exports to CSV and JSON.
+ * With an audit trail, the current file is also sealed into the day's next chunk
+ * (`payment_log/<day>/<NNNNNN>.jsonl`) once it holds `chunkBytes`, so an audit commit stores a
+ * small file, not the whole day's log (`state/payments/payment_log_files.ts`).
+ *
+ * Never pay twice, even across a crash (the protocol the requester follows):
+ *
+ * ```
+ *   invoice state     none --intent--> in-doubt --fulfilled--> paid
+ *                                          \------rejected---> rejected --intent--> in-doubt ...
+ *
+ *   1. decideSpend(...) with alreadyAttempted = hasPaid(invoiceId)          (protocol/spend_policy)
+ *   2. job record: status "paying", payments += {invoiceId, status "paying"}  (job repository)
+ *   3. payment log: append {event: "intent", invoiceId, ...}   -- fsynced --  (this file)
+ *   4. send the ILP PREPARE                                      (only now can money move)
+ *   5. FULFILL: append {event: "fulfilled", fulfillment}; job payment "paid", status "paid"
+ *      REJECT:  append {event: "rejected", reason};       job payment "rejected"
+ * ```
+ *
+ * A crash between 3 and 5 leaves the invoice `in-doubt`: the packet may or may not have been
+ * fulfilled. `hasPaid` is true for `in-doubt` as for `paid`, so a restarted requester never sends
+ * it again; in-doubt invoices are listed by {@linkcode PaymentLog.inDoubt} for the operator (the
+ * provider knows whether it was paid and can issue a new invoice). A crash between 2 and 3 leaves
+ * a job "paying" with no intent line: nothing was sent, so paying it is safe. Only `rejected`
+ * (a definite ILP reject: no money moved) allows a new attempt on the same invoice.
+ *
+ * A SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
+ * `skippedLines`) and the next append starts on a fresh line.
+ *
+ * @module
+ */
+import { StateError } from "../state_error.ts";
+import { readOptionalTextFile } from "../optional_text_file.ts";
+import { LineAppender } from "../line_appender.ts";
+import type { AuditLog } from "../audit/audit_log.ts";
+import { csvRow } from "../../protocol/csv_row.ts";
+import {
+  listPaymentLogFiles,
+  PAYMENT_LOG_DIR,
+  PAYMENT_LOG_NAME,
+  prunePaymentLogFiles,
+  sealPaymentLogChunk,
+} from "./payment_log_files.ts";
+
+/** What happened to a payment. */
+export type PaymentEvent = "intent" | "fulfilled" | "rejected";
+
+/**
+ * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
+ * provider), `town-write` a paid write of an event to the town, `town-blob` a blob stored on the
+ * town. Entries written before categories existed read as `job`.
+ */
+export type PaymentCategory = "job" | "town-write" | "town-blob";
+
+/** Every category, in the order reports list them. */
+export const PAYMENT_CATEGORIES: readonly PaymentCategory[] = ["job", "town-write", "town-blob"];
+
+/** One line of the payment log. */
+export interface PaymentEntry {
+  /** ISO 8601 time. */
+  ts: string;
+  /** `out`: we paid; `in`: we were paid. */
+  direction: "in" | "out";
+  event: PaymentEvent;
+  jobId: string;
+  invoiceId: string;
+  /** Base units, decimal string. */
+  amount: string;
+  asset: string;
+  /** Counterparty (provider or requester pubkey, or ILP address). */
+  peer: string;
+  /** Hex fulfillment (the receipt) for `fulfilled`. */
+  fulfillment?: string;
+  /** Reject reason for `rejected`. */
+  reason?: string;
+  /** What it paid for (default `job`). */
+  category?: PaymentCategory;
+  /** Decimal places of `asset` (amounts are in its base units), when known. */
+  scale?: number;
+}
+
+/**
+ * An entry's category (`job` for entries written before categories existed).
+ *
+ * @example
+ * ```ts
+ * declare const entry: Parameters<typeof categoryOf>[0];
+ * categoryOf({ ...entry, category: undefined }); // "job"
+ * ```
+ */
+export function categoryOf(entry: PaymentEntry): PaymentCategory {
+  return entry.category ?? "job";
+}
+
+/** State of one outgoing invoice. */
+export type InvoiceState = "none" | "in-doubt" | "paid" | "rejected";
+
+/** Options for {@linkcode openPaymentLog}. */
+export interface PaymentLogOptions {
+  stateDir: string;
+  /** Rotated days kept. Default 30. */
+  keepDays?: number;
+  /** Clock (unix ms). Default Date.now. */
+  now?: () => number;
+  /** Git audit log the appends are recorded in. */
+  audit?: AuditLog;
+  /**
+   * Only appends: nothing is read at open but the current file's first line and last byte, and no
+   * entry is kept in memory ({@linkcode PaymentLog.entries} and the invoice states stay empty). For
+   * the town's income, a line per paid write: kept in memory, thirty days of a busy town's writes
+   * would not fit. Readers open the log without it.
+   */
+  appendOnly?: boolean;
+  /**
+   * The current file is sealed into the day's next chunk before an append once it holds this
+   * many bytes (docs/ARCHITECTURE.md "The payment log's files"). Default 16 KiB with `audit`,
+   * never without (nothing commits the file then).
+   */
+  chunkBytes?: number;
+}
+
+/** A payment entry is malformed (bad field) and was not written. */
+export class PaymentEntryError extends StateError {
+  override name = "PaymentEntryError";
+}
+
+const LOG_NAME = PAYMENT_LOG_NAME;
+const ROTATED_DIR = PAYMENT_LOG_DIR;
+/** An audit commit stores the current file: a few 4 KiB blocks at most (measured in docs). */
+const CHUNK_BYTES = 16 * 1024;
+const MAX_LINE = 8 * 1024;
+const DAY_MS = 86_400_000;
+const CSV_COLUMNS = [
+  "ts",
+  "direction",
+  "event",
+  "jobId",
+  "invoiceId",
+  "amount",
+  "asset",
+  "peer",
+  "fulfillment",
+  "reason",
+  "category",
+  "scale",
+] as const;
+
+/**
+ * Opens the payment log, loading the kept days (for `hasPaid` and today's spend).
+ *
+ * @example
+ * ```ts
+ * declare const intent: Parameters<PaymentLog["append"]>[0];
+ * const log = await openPaymentLog({ stateDir: "/tmp/state" });
+ * if (!log.hasPaid("inv1")) { await log.append({ ...intent }); }
+ * ```
+ */
+export async function openPaymentLog(options: PaymentLogOptions): Promise<PaymentLog> {
+  const log = new PaymentLog(options);
+  await log.load();
+  return log;
+}
+
+/** The payment log; see the module doc. */
+export class PaymentLog {
+  readonly path: string;
+  readonly rotatedDir: string;
+  /** Unreadable lines met while loading (partial last lines after a crash). */
+  skippedLines = 0;
+  #keepDays: number;
+  #now: () => number;
+  #audit: AuditLog | undefined;
+  #invoices = new Map<string, { state: InvoiceState; entry: PaymentEntry }>();
+  #entries: PaymentEntry[] = [];
+  #currentDay: string | undefined;
+  /** The current file's size as this log knows it (what it found, and what it wrote since). */
+  #currentBytes = 0;
+  readonly #chunkBytes: number;
+  /** The highest chunk number of a day, once known (read from its directory at the first seal). */
+  #lastChunk: { day: string; n: number } | undefined;
+  readonly #stateDir: string;
+  readonly #file: LineAppender;
+  readonly #appendOnly: boolean;
+
+  constructor(options: PaymentLogOptions) {
+    const dir = options.stateDir.replace(/\/+$/, "");
+    this.path = `${dir}/${LOG_NAME}`;
+    this.rotatedDir = `${dir}/${ROTATED_DIR}`;
+    this.#keepDays = options.keepDays ?? 30;
+    this.#now = options.now ?? Date.now;
+    this.#audit = options.audit;
+    this.#appendOnly = options.appendOnly ?? false;
+    this.#stateDir = dir;
+    this.#chunkBytes = options.chunkBytes ?? (options.audit ? CHUNK_BYTES : Infinity);
+    this.#file = new LineAppender(this.path, {
+      beforeBatch: async () => await this.#rotateIfNewDay() || await this.#sealIfFull(),
+    });
+  }
+
+  /** Reads the kept rotated days and the current file; called by {@linkcode openPaymentLog}. */
+  async load(): Promise<void> {
+    await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
+    if (this.#appendOnly) return await this.#loadEnds();
+    for (const f of await listPaymentLogFiles(this.#stateDir)) {
+      this.#ingest(await readText(`${this.#stateDir}/${f.path}`));
+    }
+    const current = await readText(this.path);
+    this.#ingest(current);
+    this.#currentBytes = new TextEncoder().encode(current).length;
+    this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
+    const first = current.split("\n", 1)[0];
+    this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
+  }
+
+  /** Append-only: the current file's day (its first line) and whether it ends in a newline. */
+  async #loadEnds(): Promise<void> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    try {
+      const size = (await file.stat()).size;
+      this.#currentBytes = size;
+      if (size === 0) return;
+      const head = new Uint8Array(Math.min(size, 4 * MAX_LINE + 1)); // a line in UTF-8
+      let read = 0;
+      while (read < head.length) {
+        const n = await file.read(head.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      const first = new TextDecoder().decode(head.subarray(0, read)).split("\n", 1)[0];
+      this.#currentDay = dayOfLine(first) ?? this.#today();
+      await file.seek(size - 1, Deno.SeekMode.Start);
+      const last = new Uint8Array(1);
+      this.#file.needsNewline = (await file.read(last)) === 1 && last[0] !== 0x0a;
+    } finally {
+      file.close();
+    }
+  }
+
+  /**
+   * The newest entry of an outgoing invoice (its intent while it is in doubt), if any.
+   *
+   * @example
+   * ```ts
+   * declare const log: PaymentLog;
+   * declare const invoiceId: string;
+   * const intent = log.invoiceEntry(invoiceId); // { event: "intent", amount, peer, ... }
+   * ```
+   */
+  invoiceEntry(invoiceId: string): PaymentEntry | undefined {
+    return this.#invoices.get(invoiceId)?.entry;
+  }
+
+  /** State of an outgoing invoice. */
+  invoiceState(invoiceId: string): InvoiceState {
+    return this.#invoices.get(invoiceId)?.state ?? "none";
+  }
+
+  /** True when the invoice was paid or may have been (in doubt): never pay it again. */
+  hasPaid(invoiceId: string): boolean {
+    const state = this.invoiceState(invoiceId);
+    return state === "paid" || state === "in-doubt";
+  }
+
+  /** Outgoing intents with no outcome (a crash mid-payment): for the operator to resolve. */
+  inDoubt(): PaymentEntry[] {
+    return [...this.#invoices.values()].filter((v) => v.state === "in-doubt").map((v) => v.entry);
+  }
+
+  /**
+   * Provider invoices (category `job`) paid or in doubt on the UTC day of `dayMs` (default
+   * today), per peer or all: what the spend policy's caps count (town fees are not theirs).
+   */
+  spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
+    const day = isoDay(options.dayMs ?? this.#now());
+    let total = 0n;
+    for (const { state, entry } of this.#invoices.values()) {
+      if (state === "rejected" || state === "none" || categoryOf(entry) !== "job") continue;
+      if (entry.ts.slice(0, 10) !== day) continue;
+      if (options.peer !== undefined && entry.peer !== options.peer) continue;
+      total += BigInt(entry.amount);
+    }
+    return total;
+  }
+
+  /**
+   * Appends one entry; resolves when it is on disk (fsynced). Rotates first on a new UTC day.
+   * @throws {PaymentEntryError} when the entry is malformed.
+   */
+  append(entry: PaymentEntry): Promise<void> {
+    validateEntry(entry);
+    const line = JSON.stringify(entry) + "\n";
+    if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
+    return this.#file.append(line).then(() => {
+      this.#currentDay ??= this.#today();
+      this.#currentBytes += line.length;
+      if (!this.#appendOnly) this.#apply(entry);
+      this.#audit?.record({
+        action: entry.event,
+        resource: "payment",
+        id: entry.jobId,
+        paths: [LOG_NAME],
+        fields: {
+          "Invoice-Id": entry.invoiceId,
+          Amount: `${entry.amount} ${entry.asset}`,
+          Direction: entry.direction,
+        },
+      });
+    });
+  }
+
+  /** Every kept entry, oldest first. */
+  entries(): PaymentEntry[] {
+    return [...this.#entries];
+  }
+
+  /**
+   * The kept entries as JSON (an array).
+   *
+   * @example
+   * ```ts
+   * declare const log: PaymentLog;
+   * await Deno.writeTextFile("payments.json", log.exportJson());
+   * ```
+   */
+  exportJson(): string {
+    const full = this.#entries.map((e) => ({ ...e, category: categoryOf(e) }));
+    return JSON.stringify(full, null, 2) + "\n";
+  }
+
+  /**
+   * The kept entries as CSV (RFC 4180, header line first).
+   *
+   * @example
+   * ```ts
+   * declare const log: PaymentLog;
+   * await Deno.writeTextFile("payments.csv", log.exportCsv());
+   * ```
+   */
+  exportCsv(): string {
+    const rows = [csvRow(CSV_COLUMNS)];
+    for (const e of this.#entries) {
+      const full = { ...e, category: categoryOf(e) };
+      rows.push(csvRow(CSV_COLUMNS.map((c) => full[c])));
+    }
+    return rows.join("\r\n") + "\r\n";
+  }
+
+  /** Resolves once every queued append is on disk. */
+  async flush(): Promise<void> {
+    await this.#file.flush();
+  }
+
+  async #rotateIfNewDay(): Promise<boolean> {
+    const today = this.#today();
+    if (this.#currentDay === undefined || this.#currentDay === today) return false;
+    const target = `${this.rotatedDir}/${this.#currentDay}.jsonl`;
+    // A same-day rotated file can exist after a clock step back: keep both by appending.
+    const existing = await readText(target);
+    if (existing.length > 0) {
+      await Deno.writeTextFile(target, await readText(this.path), { append: true });
+      await Deno.remove(this.path);
+    } else {
+      await Deno.rename(this.path, target);
+    }
+    this.#file.needsNewline = false; // the next line starts a new file
+    const removed = await this.#prune();
+    this.#currentDay = undefined;
+    this.#currentBytes = 0;
+    this.#audit?.record({
+      action: "rotate",
+      resource: "payment-log",
+      id: today,
+      paths: [LOG_NAME, `${ROTATED_DIR}/${target.slice(this.rotatedDir.length + 1)}`, ...removed],
+    });
+    return true;
+  }
+
+  /**
+   * Seals the current file into the day's next chunk once it holds the chunk size (a batch is
+   * about to be written); true when it moved the file.
+   */
+  async #sealIfFull(): Promise<boolean> {
+    const day = this.#currentDay;
+    if (day === undefined || this.#currentBytes < this.#chunkBytes) return false;
+    const known = this.#lastChunk?.day === day ? this.#lastChunk.n : undefined;
+    const path = await sealPaymentLogChunk(this.#stateDir, day, known);
+    this.#lastChunk = { day, n: Number(/(\d+)\.jsonl$/.exec(path)![1]) };
+    this.#file.needsNewline = false; // the next line starts a new file
+    this.#currentBytes = 0;
+    this.#audit?.record({
+      action: "seal",
+      resource: "payment-log",
+      id: `${day}.${path.slice(-12, -6)}`,
+      paths: [LOG_NAME, path],
+    });
+    return true;
+  }
+
+  async #prune(): Promise<string[]> {
+    const oldest = isoDay(this.#now() - this.#keepDays * DAY_MS);
+    const removed = await prunePaymentLogFiles(this.#stateDir, oldest);
+    if (removed.length > 0) {
+      this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
+    }
+    return removed;
+  }
+
+  #ingest(text: string): void {
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        const entry = JSON.parse(line) as PaymentEntry;
+        validateEntry(entry);
+        this.#apply(entry);
+      } catch {
+        this.skippedLines++;
+      }
+    }
+  }
+
+  #apply(entry: PaymentEntry): void {
+    this.#entries.push(entry);
+    if (entry.direction !== "out") return;
+    const state: InvoiceState = entry.event === "intent"
+      ? "in-doubt"
+      : entry.event === "fulfilled"
+      ? "paid"
+      : "rejected";
+    const prior = this.#invoices.get(entry.invoiceId);
+    // A late reject never downgrades a fulfilled invoice.
+    if (prior?.state === "paid" && state !== "paid") return;
+    this.#invoices.set(entry.invoiceId, { state, entry });
+  }
+
+  #today(): string {
+    return isoDay(this.#now());
+  }
+}
+
+function validateEntry(e: PaymentEntry): void {
+  const fail = (msg: string): never => {
+    throw new PaymentEntryError(msg);
+  };
+  if (typeof e !== "object" || e === null) fail("entry is not an object");
+  if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
+  if (e.direction !== "in" && e.direction !== "out") fail("bad direction");
+  if (!["intent", "fulfilled", "rejected"].includes(e.event)) fail("bad event");
+  for (const key of ["jobId", "invoiceId", "asset", "peer"] as const) {
+    if (typeof e[key] !== "string" || e[key].length === 0) fail(`bad ${key}`);
+  }
+  if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
+  if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
+  if (e.category !== undefined && !PAYMENT_CATEGORIES.includes(e.category)) fail("bad category");
+  if (e.scale !== undefined && (!Number.isInteger(e.scale) || e.scale < 0 || e.scale > 255)) {
+    fail("bad scale");
+  }
+}
+
+function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function dayOfLine(line: string): string | undefined {
+  try {
+    const ts = (JSON.parse(line) as { ts?: unknown }).ts;
+    return typeof ts === "string" ? ts.slice(0, 10) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file's text, empty when it does not exist yet. */
+async function readText(path: string): Promise<string> {
+  return await readOptionalTextFile(path) ?? "";
+}
