@@ -16,10 +16,7 @@
  *   same connection after 100, 200, 400 ms... when `retryLater` says so; with `reconnect`, a CLOSED
  *   other than `invalid:`, `unsupported:`, `blocked:` or `restricted:` reconnects; any other ends
  *   the client `refused`, with the relay's words.
- * - AUTH (NIP-42, with `authenticate`): the challenge is answered for this URL on this
- *   connection (`transport/nip42_answer.ts`); once the relay's OK takes the answer, the REQ is sent
- *   again after a CLOSED `auth-required:`, and, live, when a filter names no kind (the relay
- *   served it less the private events; docs/PROTOCOL.md "Private events: NIP-42 AUTH").
+ * - AUTH: see `authenticate` and `transport/nip42_answer.ts`.
  * - NOTICE, OK, AUTH and the connection's events go to `onLog`; a message that is not NIP-01 ends
  *   the client (`endOnBadMessage`) or goes to `onBadMessage`.
  *
@@ -134,8 +131,7 @@ export interface Nip01ClientOptions {
   /**
    * NIP-42: the answer to the relay's AUTH challenge (a kind 22242 event signed by the reader's
    * key, `protocol/nip42_auth.ts`). With it, a CLOSED `auth-required:` sends the REQ again once
-   * the relay has accepted the answer, and so does, live, a filter naming no kind. Default:
-   * challenges are only logged.
+   * the relay took the answer; live, so does a filter naming no kind. Default: only logged.
    */
   authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Called when the socket opens, just before the REQ is sent. */
@@ -220,10 +216,6 @@ class Nip01Connection implements Nip01Client {
   #eoseInSession = false;
   /** NIP-42 on this connection (with `authenticate`). */
   #auth: Nip42Answer | undefined;
-  /** The REQ sent again after the answer: not yet, awaiting the relay's OK, or done. */
-  #authResend: "none" | "waiting" | "sent" = "none";
-  /** The CLOSED `auth-required:` the awaited answer is for: a refused answer ends the client. */
-  #closedForAuth: string | undefined;
 
   constructor(url: string, filters: readonly NostrFilter[], options: Nip01ClientOptions) {
     this.#url = url;
@@ -295,8 +287,6 @@ class Nip01Connection implements Nip01Client {
     this.#sessionMax = undefined;
     this.#eoseInSession = false;
     this.#auth = undefined;
-    this.#authResend = "none";
-    this.#closedForAuth = undefined;
     const since = this.#since();
     this.#log({ type: "connecting", attempt: this.#attempt, since });
     let socket: WebSocket;
@@ -437,56 +427,27 @@ class Nip01Connection implements Nip01Client {
       case "AUTH":
         this.#log({ type: "auth", message: msg.challenge });
         if (!options.authenticate) return;
-        // A new challenge replaces the answer: a REQ awaiting the old one awaits this one.
-        if (this.#authResend === "waiting") this.#authResend = "none";
         this.#auth = new Nip42Answer(options.authenticate, this.#url);
         this.#auth.answer(socket, msg.challenge);
-        // A filter naming no kind was served less the private events: the REQ goes again once
-        // the relay took the answer, so they are in (live only: a one-shot query names its kinds).
-        if (!options.untilEose && this.#filters.some((f) => f.kinds === undefined)) {
-          this.#sendAgainAfterAuth(socket, req);
-        }
+        // Served less the private events: sent again once authenticated (one-shot: name kinds).
+        if (!options.untilEose && this.#filters.some((f) => !f.kinds)) this.#auth.sendAgain(req);
         return;
       case "COUNT":
         return;
     }
   }
 
-  /**
-   * Sends the REQ again once the relay took this connection's NIP-42 answer: after a CLOSED
-   * `auth-required:` (`closed`; a refused answer then ends the client), or for a filter naming
-   * no kind (a refused answer leaves it served without the private events). Once per
-   * connection; false when there is no answer or the REQ went again already.
-   */
-  #sendAgainAfterAuth(socket: WebSocket, req: string, closed?: string): boolean {
-    const auth = this.#auth;
-    if (auth === undefined || this.#authResend === "sent") return false;
-    this.#closedForAuth ??= closed;
-    if (this.#authResend === "waiting") return true; // the REQ goes once the answer is settled
-    const outcome = auth.retry();
-    if (outcome === undefined) return false;
-    this.#authResend = "waiting";
-    void outcome.then((ok) => {
-      // A connection closed meanwhile is the close handler's (reconnect or end).
-      if (this.#auth !== auth || this.#socket !== socket) return;
-      if (socket.readyState !== WebSocket.OPEN) return;
-      if (ok) {
-        this.#authResend = "sent";
-        return socket.send(req);
-      }
-      const refused = this.#closedForAuth;
-      if (refused === undefined) return;
-      this.#log({ type: "closed", message: refused });
-      this.#refused(refused);
-    });
-    return true;
-  }
-
   #onClosed(socket: WebSocket, req: string, message: string): void {
     // Refused for the answer still on its way: not worth a log line, unless it is refused.
-    if (message.startsWith("auth-required:") && this.#sendAgainAfterAuth(socket, req, message)) {
-      return;
-    }
+    const auth = this.#auth;
+    if (
+      message.startsWith("auth-required:") &&
+      auth?.sendAgain(req, message, (refused) => {
+        if (this.#auth !== auth || this.#socket !== socket) return;
+        this.#log({ type: "closed", message: refused });
+        this.#refused(refused);
+      })
+    ) return;
     this.#log({ type: "closed", message });
     const retry = this.#options.retryLater;
     if (retry && isRetryLater(message) && this.#retries < (retry.maxRetries ?? Infinity)) {
