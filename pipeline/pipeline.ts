@@ -17,7 +17,7 @@
  */
 import { PipelineError } from "./pipeline_error.ts";
 import type { Chunk, FailedChunk } from "../stages/chunks.ts";
-import type { Stage, StageFlags } from "../stages/stage.ts";
+import type { Stage, StageContext, StageFlags } from "../stages/stage.ts";
 import { importStage, resolveStageModule, type StageModuleRef } from "../stages/stage_registry.ts";
 import { ChunkBatchStream } from "./chunk_batch_stream.ts";
 import { countInlineSource, wrapInlineTransform } from "./inline_stage.ts";
@@ -40,6 +40,11 @@ export interface PipelineStageSpec {
   flags?: StageFlags;
   /** Load the stage from here instead of the registry (tests, plugins). */
   module?: StageModuleRef;
+  /**
+   * A source's NIP-42 answers, signed in this thread (the node's key): a source in a worker asks
+   * for them by message and never holds the key (`worker_authenticator.ts`).
+   */
+  authenticate?: StageContext["authenticate"];
 }
 
 /** Options for {@linkcode createPipeline}. */
@@ -262,6 +267,7 @@ function buildWorkers(
       maxRestarts: options.maxRestarts ?? 3,
       restartBackoffMs: options.restartBackoffMs ?? 10,
       maxRestartBackoffMs: options.maxRestartBackoffMs ?? 1000,
+      authenticate: r.spec.authenticate,
       onError,
     })),
   });
@@ -287,7 +293,8 @@ function buildInline(
   let head: ReadableStream<Chunk> | undefined = inputStream(options);
   stages.forEach((r, i) => {
     if (r.stage.role === "source") {
-      head = r.stage.create(r.options).pipeThrough(countInlineSource(metrics[i]));
+      const context: StageContext = { authenticate: r.spec.authenticate };
+      head = r.stage.create(r.options, context).pipeThrough(countInlineSource(metrics[i]));
     } else {
       const t = wrapInlineTransform(r.stage.create(r.options), {
         name: r.stage.name,

@@ -20,6 +20,7 @@ import { BatchTransformDriver } from "./batch_transform_driver.ts";
 import { LinkReceiver, LinkSender } from "./batch_link.ts";
 import type { InitMessage, LinkMessage, StageWork, ToWorkerMessage } from "./worker_messages.ts";
 import { serveWorker } from "../transport/worker_service.ts";
+import { WorkerAuthenticator } from "./worker_authenticator.ts";
 
 /**
  * Serves one stage in this worker. Call it once, from a worker's entry module.
@@ -33,6 +34,8 @@ import { serveWorker } from "../transport/worker_service.ts";
 export function serveStageInWorker(stage: Stage): void {
   let sender: LinkSender | undefined;
   let receiver: LinkReceiver | undefined;
+  // NIP-42 answers are signed in the main thread: this worker holds no key.
+  const auth = new WorkerAuthenticator({ send: (request) => handle.send(request) });
   const onEvent = (body: unknown) => {
     const message = body as ToWorkerMessage;
     switch (message.t) {
@@ -40,7 +43,8 @@ export function serveStageInWorker(stage: Stage): void {
         sender = new LinkSender(message.downstream, { window: message.window });
         try {
           if (stage.role === "source") {
-            runSource(stage.create(message.options), message, sender).catch(fatal);
+            const context = message.authenticates ? { authenticate: auth.authenticate } : {};
+            runSource(stage.create(message.options, context), message, sender).catch(fatal);
           } else {
             const runner = new TransformRunner(
               stage.create(message.options),
@@ -61,9 +65,13 @@ export function serveStageInWorker(stage: Stage): void {
       case "through":
         sender?.release(message.seq);
         break;
+      case "auth-signed":
+        auth.onSigned(message);
+        break;
     }
   };
-  const { fatal } = serveWorker({ onEvent });
+  const handle = serveWorker({ onEvent });
+  const fatal = handle.fatal;
 }
 
 /** Processes input messages strictly in order, one at a time: one output message per input. */

@@ -41,8 +41,15 @@ import {
   StageRestartLimitError,
 } from "./stage_errors.ts";
 import type { StageMetrics } from "./stage_metrics.ts";
-import type { LinkMessage, StageWork, ToWorkerMessage } from "./worker_messages.ts";
+import type {
+  AuthSignRequest,
+  LinkMessage,
+  StageWork,
+  ToWorkerMessage,
+} from "./worker_messages.ts";
 import { WorkerHost } from "../transport/worker_host.ts";
+import { MainThreadSigner } from "./worker_authenticator.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 /** Fresh link ends for a stage being (re)started; the neighbours already have the far ends. */
 export interface StageLinkEnds {
@@ -77,6 +84,11 @@ export interface SupervisedWorkerStageOptions {
   /** The stage's index in the pipeline. */
   index: number;
   chain: StageChainHooks;
+  /**
+   * NIP-42 answers a source may ask for (`pipeline/worker_authenticator.ts`): signed here, in
+   * the main thread. Absent: the source does not answer challenges.
+   */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Called with every crash, permission denial and restart-limit error. */
   onError(error: StageCrashedError | StagePermissionError | StageRestartLimitError): void;
 }
@@ -107,9 +119,12 @@ export class SupervisedWorkerStage {
   #lastError = "";
   #lastErrorName = "StageCrashedError";
   #relay: { receiver?: LinkReceiver; sender: LinkSender } | undefined;
+  #signer: MainThreadSigner | undefined;
 
   constructor(options: SupervisedWorkerStageOptions) {
     this.#o = options;
+    const authenticate = options.authenticate;
+    if (authenticate !== undefined) this.#signer = new MainThreadSigner({ authenticate });
   }
 
   /** Spawns the worker on the given links (the chain's first wiring). */
@@ -178,6 +193,7 @@ export class SupervisedWorkerStage {
           this.#crash({ name: crash.errorName, message: crash.message });
         }
       },
+      onEvent: (body) => this.#onWorkerEvent(body, generation),
     });
     const transfer = [ends.upstream, ends.downstream].filter((p) => p !== undefined);
     this.#post({
@@ -191,7 +207,22 @@ export class SupervisedWorkerStage {
       seqBase: this.#o.metrics.restarts * SOURCE_SEQ_STRIDE,
       maxBatchChunks: this.#o.maxBatchChunks,
       maxBatchDelayMs: this.#o.maxBatchDelayMs,
+      authenticates: this.#signer !== undefined && this.#o.stage.role === "source",
     }, transfer);
+  }
+
+  /** A message of the worker's own: a source's NIP-42 answer to sign (the rest is ignored). */
+  #onWorkerEvent(body: unknown, generation: number): void {
+    const request = body as Partial<AuthSignRequest> | null;
+    if (request?.t !== "auth-sign" || typeof request.id !== "number") return;
+    const signer = this.#signer;
+    if (signer === undefined) {
+      return this.#post({ t: "auth-signed", id: request.id, error: "no NIP-42 answers here" });
+    }
+    void signer.sign(request as AuthSignRequest).then((reply) => {
+      // A reply for a worker since replaced would reach nobody who asked.
+      if (generation === this.#generation) this.#post(reply);
+    });
   }
 
   #crash(error: { name: string; message: string }): void {

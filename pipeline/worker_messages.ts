@@ -7,7 +7,8 @@
  *   boundary (~50 us) off the per-chunk path, and batches go worker -> worker without passing
  *   through the main thread;
  * - each worker's own port to the main thread: control only (init, port replacement, the
- *   "through" watermark, faults), all small. Metrics ride with the data (`StageWork`).
+ *   "through" watermark, faults, a source's NIP-42 answers signed for it), all small. Metrics
+ *   ride with the data (`StageWork`).
  *
  * Every link message carries a sequence number. A transform turns input `seq` into exactly one
  * output message with the same `seq` (empty when it filtered everything), so a number names the
@@ -17,6 +18,7 @@
  * @module
  */
 import type { Chunk } from "../stages/chunks.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 /** What one stage did for one `seq`; rides with the data so it is counted exactly once. */
 export interface StageWork {
@@ -76,6 +78,8 @@ export interface InitMessage {
   maxBatchChunks: number;
   /** Longest a source holds a partial output batch, in ms. */
   maxBatchDelayMs: number;
+  /** The main thread signs NIP-42 answers for this source ({@linkcode AuthSignRequest}). */
+  authenticates?: boolean;
 }
 
 /** Main -> worker: a neighbour was restarted; use these link ends instead. */
@@ -91,7 +95,26 @@ export interface ThroughMessage {
   seq: number;
 }
 
+/** Main -> worker: the answer to an {@linkcode AuthSignRequest}, or why there is none. */
+export interface AuthSignedMessage {
+  t: "auth-signed";
+  id: number;
+  event?: NostrEvent;
+  error?: string;
+}
+
 /** Any message from the main thread to a worker. */
-export type ToWorkerMessage = InitMessage | PortsMessage | ThroughMessage;
+export type ToWorkerMessage = InitMessage | PortsMessage | ThroughMessage | AuthSignedMessage;
+
+/**
+ * Worker -> main (a `transport/worker_host.ts` event): a source was challenged by its relay
+ * (NIP-42); the main thread signs the answer with the node's key, which the worker never holds.
+ */
+export interface AuthSignRequest {
+  t: "auth-sign";
+  id: number;
+  challenge: string;
+  relayUrl: string;
+}
 
 // Worker -> main: "ready" and "fatal" are transport/worker_host.ts's own messages.

@@ -6,6 +6,11 @@
  * and the untouched TOON); the node verifies and acts on them. The relay source's disconnects,
  * CLOSED and NOTICE messages cross the boundary as log chunks.
  *
+ * With `authenticate`, the relay's NIP-42 challenge is answered with the node's key, so the town
+ * serves the private kinds addressed to the node: the relay source asks this thread for the
+ * signed answer (`pipeline/worker_authenticator.ts`) and never holds the key; this thread signs
+ * only for the feed's own relay URL.
+ *
  * Batches leave a stage as soon as the event loop turns (`maxBatchDelayMs` 0): on a live
  * subscription every event is its own batch, and a timer would add its clamp to each.
  *
@@ -20,6 +25,13 @@ import { describePermissions } from "../stages/stage.ts";
 import type { StageModuleRef } from "../stages/stage_registry.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import type { NostrFilter } from "../protocol/nostr_filter.ts";
+import { RoleError } from "./role_error.ts";
+
+/** The feed was asked to sign a NIP-42 answer for a relay other than its own. */
+export class EventFeedAuthError extends RoleError {
+  /** `"EventFeedAuthError"`: explicit so it survives bundling. */
+  override name = "EventFeedAuthError";
+}
 
 /** Options for {@linkcode openEventFeed}. */
 export interface EventFeedOptions {
@@ -34,8 +46,8 @@ export interface EventFeedOptions {
   /** Stage modules to load instead of the registered ones (plugins, and tests of the boundary). */
   stageModules?: { relaySource?: StageModuleRef; kindExtractor?: StageModuleRef };
   /**
-   * NIP-42: answers the relay's challenge, to read private kinds (gift wraps). The feed then
-   * runs inline: the answer is signed by the node's key, which no stage's worker holds.
+   * NIP-42: answers the relay's challenge, to read private kinds (gift wraps, job results). Run
+   * in this thread (the node's signer) whatever the mode: no stage's worker holds the key.
    */
   authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Each event, in arrival order; the next waits until it resolves. */
@@ -71,11 +83,10 @@ export interface EventFeed {
  * ```
  */
 export async function openEventFeed(options: EventFeedOptions): Promise<EventFeed> {
-  const mode = options.authenticate ? "inline" : options.mode ?? "workers";
+  const mode = options.mode ?? "workers";
   const source: RelaySourceOptions = {
     relay: options.relay,
     filters: options.filters,
-    authenticate: options.authenticate,
     initialBackoffMs: options.initialBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
     logChunks: true,
@@ -86,7 +97,12 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
     mode,
     maxBatchDelayMs: 0,
     stages: [
-      { name: "relay-source", options: source, module: options.stageModules?.relaySource },
+      {
+        name: "relay-source",
+        options: source,
+        module: options.stageModules?.relaySource,
+        authenticate: ownRelayOnly(options.relay, options.authenticate),
+      },
       { name: "kind-extractor", options: {}, module: options.stageModules?.kindExtractor },
     ],
   });
@@ -116,7 +132,7 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
   })();
   return {
     mode,
-    description: describeFeed(mode, source),
+    description: describeFeed(mode, source, options.authenticate !== undefined),
     errors: () => pipeline.errors(),
     done,
     async close() {
@@ -125,6 +141,18 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
       await done;
     },
   };
+}
+
+/** The feed signs answers for its own relay only, whatever a stage in a worker asks for. */
+function ownRelayOnly(
+  relay: string,
+  authenticate: EventFeedOptions["authenticate"],
+): EventFeedOptions["authenticate"] {
+  if (authenticate === undefined) return undefined;
+  return (challenge, relayUrl) =>
+    relayUrl === relay
+      ? authenticate(challenge, relayUrl)
+      : Promise.reject(new EventFeedAuthError(`not this feed's relay: ${relayUrl}`));
 }
 
 async function deliver(chunk: Chunk, options: EventFeedOptions): Promise<void> {
@@ -138,9 +166,16 @@ async function deliver(chunk: Chunk, options: EventFeedOptions): Promise<void> {
   }
 }
 
-function describeFeed(mode: "workers" | "inline", source: RelaySourceOptions): string {
-  if (mode === "inline") return "relay-source -> kind-extractor, inline (the node's permissions)";
+function describeFeed(
+  mode: "workers" | "inline",
+  source: RelaySourceOptions,
+  auth: boolean,
+): string {
+  const answers = auth ? ", NIP-42 answers signed in the node's thread" : "";
+  if (mode === "inline") {
+    return `relay-source -> kind-extractor, inline (the node's permissions)${answers}`;
+  }
   const relay = describePermissions(relaySourceStage.permissions(source));
   const extractor = describePermissions(kindExtractorStage.permissions({}));
-  return `relay-source (${relay}) -> kind-extractor (${extractor}), each in its worker`;
+  return `relay-source (${relay}) -> kind-extractor (${extractor}), each in its worker${answers}`;
 }

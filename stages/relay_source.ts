@@ -27,7 +27,6 @@
  */
 import { StagesError } from "./stages_error.ts";
 import type { RelayEventMessage } from "../protocol/nip01_message.ts";
-import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
 import { type NostrFilter, validateFilter } from "../protocol/nostr_filter.ts";
@@ -35,6 +34,7 @@ import type { FailedChunk, LogChunk, StageLogEntry, ToonChunk } from "./chunks.t
 import {
   NO_PERMISSIONS,
   type SourceStage,
+  type StageContext,
   type StageFlags,
   StageOptionsError,
   type StagePermissions,
@@ -86,11 +86,6 @@ export interface RelaySourceOptions {
   /** Called for connection events, NOTICE, CLOSED, OK and AUTH messages. */
   onLog?: (entry: RelaySourceLogEntry) => void;
   /**
-   * NIP-42: answers the relay's challenge (protocol/nip42_auth.ts), to read private kinds. A
-   * function stays in its thread: only a stage run inline can have one.
-   */
-  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
-  /**
    * Also emit disconnects, CLOSED and NOTICE messages as `log` chunks, for a consumer across a
    * worker boundary (where `onLog` cannot go). Default false.
    */
@@ -136,7 +131,9 @@ class IdLru {
 
 /**
  * Opens the subscription and returns the stream of events. Cancelling the stream closes the
- * socket and stops reconnecting.
+ * socket and stops reconnecting. With `context.authenticate` the relay's NIP-42 challenge is
+ * answered (signed in the node's thread, `pipeline/worker_authenticator.ts` when this stage runs
+ * in a worker), so private kinds are served (docs/PROTOCOL.md "Private events: NIP-42 AUTH").
  *
  * @example
  * ```ts
@@ -147,7 +144,10 @@ class IdLru {
  * } });
  * ```
  */
-export function createRelaySource(options: RelaySourceOptions): ReadableStream<RelaySourceChunk> {
+export function createRelaySource(
+  options: RelaySourceOptions,
+  context: StageContext = {},
+): ReadableStream<RelaySourceChunk> {
   checkRelayUrl(options.relay, options.allowInsecure ?? false);
   if (options.filters.length === 0) throw new StageOptionsError("relay-source needs a filter");
   options.filters.forEach((f) => validateFilter(f));
@@ -245,7 +245,7 @@ export function createRelaySource(options: RelaySourceOptions): ReadableStream<R
           ),
         onLog: log,
         onEnd: finish,
-        authenticate: options.authenticate,
+        authenticate: context.authenticate,
       });
     },
     pull(c) {

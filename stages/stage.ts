@@ -7,12 +7,26 @@
  */
 import { StagesError } from "./stages_error.ts";
 import type { Chunk } from "./chunks.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 /** Flags as given on the command line of a stage that runs alone (`--relay ws://...`). */
 export type StageFlags = Record<string, string>;
 
 /** Permissions a stage's Worker runs with; the narrowest profile that lets it work. */
 export type StagePermissions = Deno.PermissionOptionsObject;
+
+/**
+ * What the pipeline lends a source besides its options: what only the node's thread can do. A
+ * stage in a worker reaches it by message (`pipeline/worker_authenticator.ts`), so the worker
+ * never holds what stands behind it (docs/ARCHITECTURE.md "Pipelines and their permissions").
+ */
+export interface StageContext {
+  /**
+   * NIP-42: the answer to a relay's `challenge` (kind 22242 naming `relayUrl`), signed by the
+   * node's key in the node's thread. Absent: the stage does not answer challenges.
+   */
+  authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
+}
 
 /** A source stage: produces chunks, takes none. */
 export interface SourceStage<O extends Chunk, Opt> {
@@ -27,7 +41,7 @@ export interface SourceStage<O extends Chunk, Opt> {
   /** The least privilege this stage needs with these options. */
   permissions(options: Opt): StagePermissions;
   /** A fresh stream for one run; no state is shared between calls. */
-  create(options: Opt): ReadableStream<O>;
+  create(options: Opt, context?: StageContext): ReadableStream<O>;
 }
 
 /** A transform (or sink) stage. */

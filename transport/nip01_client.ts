@@ -16,6 +16,7 @@
  *   same connection after 100, 200, 400 ms... when `retryLater` says so; with `reconnect`, a CLOSED
  *   other than `invalid:`, `unsupported:`, `blocked:` or `restricted:` reconnects; any other ends
  *   the client `refused`, with the relay's words.
+ * - AUTH: see `authenticate` and `transport/nip42_answer.ts`.
  * - NOTICE, OK, AUTH and the connection's events go to `onLog`; a message that is not NIP-01 ends
  *   the client (`endOnBadMessage`) or goes to `onBadMessage`.
  *
@@ -130,7 +131,7 @@ export interface Nip01ClientOptions {
   /**
    * NIP-42: the answer to the relay's AUTH challenge (a kind 22242 event signed by the reader's
    * key, `protocol/nip42_auth.ts`). With it, a CLOSED `auth-required:` sends the REQ again once
-   * the relay has accepted the answer. Default: challenges are only logged.
+   * the relay took the answer; live, so does a filter naming no kind. Default: only logged.
    */
   authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   /** Called when the socket opens, just before the REQ is sent. */
@@ -427,28 +428,27 @@ class Nip01Connection implements Nip01Client {
         this.#log({ type: "auth", message: msg.challenge });
         if (!options.authenticate) return;
         this.#auth = new Nip42Answer(options.authenticate, this.#url);
-        return this.#auth.answer(socket, msg.challenge);
+        this.#auth.answer(socket, msg.challenge);
+        // Served less the private events: sent again once authenticated (one-shot: name kinds).
+        if (!options.untilEose && this.#filters.some((f) => !f.kinds)) this.#auth.sendAgain(req);
+        return;
       case "COUNT":
         return;
     }
   }
 
   #onClosed(socket: WebSocket, req: string, message: string): void {
-    const authed = message.startsWith("auth-required:") ? this.#auth?.retry() : undefined;
     // Refused for the answer still on its way: not worth a log line, unless it is refused.
-    if (authed === undefined) this.#log({ type: "closed", message });
-    if (authed !== undefined) {
-      void authed.then((ok) => {
-        // A connection closed meanwhile is the close handler's (reconnect or end).
-        if (this.#socket !== socket || socket.readyState !== WebSocket.OPEN) return;
-        if (!ok) {
-          this.#log({ type: "closed", message });
-          return this.#refused(message);
-        }
-        socket.send(req);
-      });
-      return;
-    }
+    const auth = this.#auth;
+    if (
+      message.startsWith("auth-required:") &&
+      auth?.sendAgain(req, message, (refused) => {
+        if (this.#auth !== auth || this.#socket !== socket) return;
+        this.#log({ type: "closed", message: refused });
+        this.#refused(refused);
+      })
+    ) return;
+    this.#log({ type: "closed", message });
     const retry = this.#options.retryLater;
     if (retry && isRetryLater(message) && this.#retries < (retry.maxRetries ?? Infinity)) {
       const delay = backoffDelay(this.#retries++, { initialMs: retry.initialMs ?? 100 });

@@ -1,8 +1,9 @@
 /**
  * A NIP-01 client's answer to a relay's NIP-42 challenge (transport/nip01_client.ts): the
  * signed kind 22242 event sent as `["AUTH", event]` on the connection that was challenged, the
- * relay's `OK` for it awaited, and the subscription sent again once, after a CLOSED
- * `auth-required:` (docs/PROTOCOL.md "Private events: NIP-42 AUTH").
+ * relay's `OK` for it awaited, and the subscription sent again once the relay took it: after a
+ * CLOSED `auth-required:`, or for a REQ naming no kind, which the relay served less the private
+ * events (docs/PROTOCOL.md "Private events: NIP-42 AUTH").
  *
  * @module
  */
@@ -20,16 +21,21 @@ import type { NostrEvent } from "../protocol/nostr_event.ts";
  * declare function sign(challenge: string, relay: string): Promise<NostrEvent>;
  * const auth = new Nip42Answer(sign, "wss://town.example");
  * auth.answer(socket, "c1");
- * // ... the relay's ["OK", id, true, ""] comes: auth.onOk(id, true)
- * const ok = await auth.retry(); // true: send the REQ again
+ * // the relay's ["CLOSED", "s1", "auth-required: ..."] comes:
+ * auth.sendAgain('["REQ","s1",{"kinds":[1059]}]', "auth-required: ...", (m) => console.log(m));
+ * // ... then its ["OK", id, true, ""]: auth.onOk(id, true) sends the REQ again
  * ```
  */
 export class Nip42Answer {
   readonly #sign: (challenge: string, relayUrl: string) => Promise<NostrEvent>;
   readonly #url: string;
+  #socket: WebSocket | undefined;
   #outcome: Promise<boolean> | undefined;
   #onOk: ((eventId: string, accepted: boolean) => void) | undefined;
-  #retried = false;
+  /** The REQ sent again: not yet, awaiting the relay's OK, or done. */
+  #resend: "none" | "waiting" | "sent" = "none";
+  /** The CLOSED `auth-required:` the REQ awaits the answer for, and who hears it refused. */
+  #closed: { message: string; onRefused: (message: string) => void } | undefined;
 
   constructor(sign: (challenge: string, relayUrl: string) => Promise<NostrEvent>, url: string) {
     this.#sign = sign;
@@ -38,6 +44,7 @@ export class Nip42Answer {
 
   /** Signs the answer and sends it on `socket` (still open); its `OK` settles the outcome. */
   answer(socket: WebSocket, challenge: string): void {
+    this.#socket = socket;
     this.#outcome = new Promise<boolean>((resolve) => {
       this.#sign(challenge, this.#url).then((event) => {
         this.#onOk = (id, accepted) => {
@@ -55,12 +62,29 @@ export class Nip42Answer {
   }
 
   /**
-   * After a CLOSED `auth-required:`: whether the relay took the answer (then send the REQ
-   * again); undefined when there is no answer or the REQ was sent again already.
+   * Sends `req` again on the challenged connection once the relay took the answer, once. With
+   * `closed` (the relay's CLOSED `auth-required:`), a refused answer is told to `onRefused`;
+   * without (a REQ naming no kind), a refused answer leaves the REQ as it was served. False when
+   * there is no answer or the REQ went again already: a CLOSED then is the relay's last word.
    */
-  retry(): Promise<boolean> | undefined {
-    if (this.#outcome === undefined || this.#retried) return undefined;
-    this.#retried = true;
-    return this.#outcome;
+  sendAgain(req: string, closed?: string, onRefused?: (message: string) => void): boolean {
+    const outcome = this.#outcome;
+    if (outcome === undefined || this.#resend === "sent") return false;
+    if (closed !== undefined && onRefused !== undefined) {
+      this.#closed ??= { message: closed, onRefused };
+    }
+    if (this.#resend === "waiting") return true; // the REQ goes once the outcome is in
+    this.#resend = "waiting";
+    void outcome.then((ok) => {
+      const socket = this.#socket;
+      // A connection closed meanwhile is its client's (reconnect or end).
+      if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
+      if (ok) {
+        this.#resend = "sent";
+        return socket.send(req);
+      }
+      this.#closed?.onRefused(this.#closed.message);
+    });
+    return true;
   }
 }

@@ -28,6 +28,7 @@ import type { JobFollower } from "./job_follower.ts";
 import type { JobPayer } from "./job_payer.ts";
 import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { authenticateWith } from "../../protocol/nip42_auth.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -66,8 +67,11 @@ export interface JobFeedOptions {
   alert: (kind: AlertKind, message: string, details?: Record<string, string>) => void;
   /** Warnings (a stage of the feed failed, an event's handling failed). */
   warn?: (line: string) => void;
-  /** Opens an encrypted result's content (NIP-44 from its provider), to keep it readable. */
-  signer?: Pick<NodeSigner, "conversationKey">;
+  /**
+   * Opens an encrypted result's content (NIP-44 from its provider), to keep it readable; and
+   * answers a town's NIP-42 challenge (`signEvent`), for results and feedback it keeps private.
+   */
+  signer?: Pick<NodeSigner, "conversationKey" | "signEvent">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -116,6 +120,10 @@ export function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
     initialBackoffMs: 200,
     maxBackoffMs: 5_000,
     mode: options.mode,
+    // A town may keep result and feedback kinds private: the feed answers its challenge with the
+    // node's key (signed in this thread, roles/event_feed.ts) and its REQ naming no kind goes
+    // again once authenticated, so they are served (docs/PROTOCOL.md "Private events").
+    authenticate: options.signer === undefined ? undefined : authenticateWith(options.signer),
     onEvent: async (summary) => {
       await options.following;
       // Once closing, nothing new is acted on: the next start resumes from the records.

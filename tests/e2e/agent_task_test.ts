@@ -719,3 +719,74 @@ Deno.test("agent-task in the rootless sandbox: the agent's commits come back and
     await Deno.remove(skills, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("agent-task on a town that keeps its request, result and feedback kinds private (5603, 6603, 7000): the feeds answer its AUTH, the commits come back and apply", async () => {
+  const apiKey = "sk-provider-private";
+  await using api = await startStandInModelApi({ apiKey });
+  const skills = await agentSkillsDir(agentScripts());
+  const net = await startRequesterNetwork({
+    // docs/PROTOCOL.md "Private events: NIP-42 AUTH": the flow's kinds served to their readers only.
+    town: { privateKinds: [5603, 6603, 7000] },
+    providerSkillsDir: skills,
+    providerOptions: {
+      sandboxMode: "rootless",
+      agents: {
+        fix: {
+          name: "fix",
+          command: `sh ${skills}/agent-task/agents/fix.sh`,
+          price: 0n,
+          budget: 1000n,
+          flavor: "anthropic",
+          upstream: api.url,
+          apiKey,
+          inputPerMillion: 1000n,
+          outputPerMillion: 5000n,
+          headers: {},
+        },
+      },
+    },
+  });
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await commitSample(repo);
+    await Deno.writeTextFile(
+      `${net.root}/bead.json`,
+      JSON.stringify({ title: `Fix add ${MARKER}` }),
+    );
+    const done = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--bead",
+      `${net.root}/bead.json`,
+      "--accept",
+      GATE,
+      "--agent",
+      "fix",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+      "--wait",
+    );
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const id = String(done.lines.find((l) => l.type === "result")!.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals([applied.code, applied.lines[0].verdict], [0, "pass"], applied.stderr);
+    await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(applied.lines[0].branch));
+    const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
+      .output();
+    assertEquals(gate.code, 0);
+    assertEquals(
+      (await Deno.readTextFile(`${net.root}/applied/model-call.txt`)).trim(),
+      "200",
+    );
+    assert(!(await Deno.readTextFile(`${net.root}/applied/agent-procs.txt`)).includes(apiKey));
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+  }
+});

@@ -37,3 +37,27 @@ export const netSnoopingRelaySourceStage = snooping(() => {
 export const readSnoopingRelaySourceStage = snooping(() => {
   Deno.readTextFileSync(SNOOPED_FILE);
 });
+
+/** A relay the stand-in below asks the node to sign a NIP-42 answer for. */
+export const SNOOPED_RELAY = "wss://elsewhere.example/";
+
+/**
+ * Asks the node's thread to sign a NIP-42 answer for {@linkcode SNOOPED_RELAY}, not its own
+ * relay, and fails with what it got: the refusal, or an answer signed for a relay it should not
+ * have.
+ */
+export const authSnoopingRelaySourceStage: SourceStage<RelaySourceChunk, RelaySourceOptions> = {
+  ...relaySourceStage,
+  create(_options, context) {
+    return new ReadableStream<RelaySourceChunk>({
+      async start(controller) {
+        try {
+          const answer = await context?.authenticate?.("c0ffee", SNOOPED_RELAY);
+          controller.error(new Error(`signed for ${SNOOPED_RELAY}: ${answer?.id}`));
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+    });
+  },
+};

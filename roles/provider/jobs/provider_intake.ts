@@ -35,7 +35,7 @@ export interface ProviderIntakeOptions extends
     "relayUrl" | "moreTowns" | "maxAgeSec" | "addressedOnly" | "feedMode" | "feedStageModules"
   > {
   pubkey: string;
-  /** Answers a town's NIP-42 challenge, for the private kinds delivered to skills. */
+  /** Answers a town's NIP-42 challenge, for private request kinds and delivered kinds. */
   signer: Pick<NodeSigner, "signEvent">;
   skills: Pick<ProviderSkills, "announced" | "deliveryKinds" | "servableFor">;
   /** A job request, its signature checked. */
@@ -71,7 +71,7 @@ export interface ProviderIntakeOptions extends
 export class ProviderIntake {
   #o: ProviderIntakeOptions;
   #feed?: EventFeed;
-  /** The private kinds delivered to skills (gift wraps): read authenticated, in this thread. */
+  /** The kinds delivered to skills (gift wraps): read authenticated, further back. */
   #privateFeed?: EventFeed;
   #resubscribing: Promise<void> = Promise.resolve();
   /** The town each recent request was first found on (its writes' fallback). */
@@ -130,15 +130,15 @@ export class ProviderIntake {
         o.addressedOnly ? { kinds, "#p": [o.pubkey], since } : { kinds, since },
       );
     }
+    // A town may keep request kinds private (NIP-42, docs/PROTOCOL.md "Private events"): both
+    // feeds answer its challenge with the node's key, signed in this thread for the relay
+    // source, whose worker holds no key (roles/event_feed.ts).
     const feed = await this.#openFeed(filters);
     const delivered = o.skills.deliveryKinds();
     // Gift wraps carry a created_at up to two days in the past (NIP-59): look back further;
-    // the delivery log keeps each event to one delivery however often it comes back. Towns
-    // serve them to their recipient only (NIP-42): that feed answers with the node's key, in
-    // this thread (no stage's worker holds it); the jobs' feed stays in its workers.
+    // the delivery log keeps each event to one delivery however often it comes back.
     const privateFeed = delivered.length === 0 ? undefined : await this.#openFeed(
       [{ kinds: delivered, "#p": [o.pubkey], since: since - DELIVERY_LOOKBACK_S }],
-      authenticateWith(o.signer),
     );
     if (o.work.stopped) {
       await privateFeed?.close();
@@ -158,17 +158,14 @@ export class ProviderIntake {
     }
   }
 
-  #openFeed(
-    filters: NostrFilter[],
-    authenticate?: (challenge: string, relayUrl: string) => Promise<NostrEvent>,
-  ): Promise<EventFeed> {
+  #openFeed(filters: NostrFilter[]): Promise<EventFeed> {
     const o = this.#o;
     return openMultiTownFeed({
       relays: [o.relayUrl, ...(o.moreTowns ?? []).map((t) => t.relayUrl)],
       filters,
       mode: o.feedMode,
       stageModules: o.feedStageModules,
-      authenticate,
+      authenticate: authenticateWith(o.signer),
       onEvent: (summary, relay) => this.#onFeedEvent(summary, relay),
       onLog: (e, relay) => {
         if (e.type === "closed" || e.type === "notice") {
