@@ -71,7 +71,8 @@ export async function sandboxChecks(): Promise<DoctorCheck[]> {
       { name: "sandbox: mode", status: "ok", detail: `${probe.mode}: ${probe.reason}` },
       limitCheck("sandbox: memory limits", probe.limits.memory, {
         cgroup: "cgroup v1 memory groups (exact)",
-        sampled: "sampled every 50 ms plus a per-process data limit (no cgroups without root)",
+        sampled: "sampled every 50 ms (processes, tmpfs, memfds, sockets, SysV shm) plus a " +
+          "per-process data limit (no cgroups without root)",
         none: "no writable cgroup v1 memory controller: skills run without memory limits",
       }),
       limitCheck("sandbox: process limits", probe.limits.processes, {

@@ -5,17 +5,14 @@
  * the outcome goes to the log first, then to the job's record. A payment whose outcome is
  * unknown is never sent again: the provider is asked for its receipt, else its result (or the
  * timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
- * covering it) is paid again while the invoice has time left (`JOB_PAYMENT_RETRY`).
+ * covering it) is paid again while the invoice has time left (`JOB_PAYMENT_RETRY`). An invoice
+ * whose destination is not the provider's announced ILP address, or under it, is never paid
+ * (`protocol/invoice_destination.ts`).
  *
  * @module
  */
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import {
-  ILP_ERROR,
-  type IlpPrepare,
-  type IlpReject,
-  type IlpReply,
-} from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR, type IlpReject, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
@@ -25,6 +22,7 @@ import {
   type SpendPolicy,
   tooSoonToPay,
 } from "../../protocol/spend_policy.ts";
+import { checkInvoiceDestination } from "../../protocol/invoice_destination.ts";
 import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type { JobWriteOptions } from "../../state/jobs/job_repository.ts";
@@ -36,7 +34,8 @@ import {
   rejectSuggestion,
 } from "../town_client/town_rejection.ts";
 import { JOB_PAYMENT_RETRY, nextRetryWait } from "../town_client/town_retry.ts";
-import { PaymentInDoubtError } from "./town_links.ts";
+import { PaymentInDoubtError, type TownLinks } from "./town_links.ts";
+import { ProviderAddresses } from "./provider_addresses.ts";
 
 /** What the payer does to a job's record while it pays (the requester's follower does it). */
 export interface PayerJobs {
@@ -69,8 +68,12 @@ export interface JobPayerOptions {
     PaymentLog,
     "append" | "invoiceState" | "invoiceEntry" | "spentOn" | "hasPaid"
   >;
-  /** Sends a PREPARE by the first open town (`TownLinks.sendPayment`). */
-  sendPayment: (prepare: IlpPrepare) => Promise<IlpReply>;
+  /**
+   * The towns: a PREPARE leaves by the first open one (`sendPayment`); their relays tell each
+   * provider's announced ILP address (kind 10032), the only place an invoice is paid at or under
+   * (`roles/requester/provider_addresses.ts`).
+   */
+  links: () => Pick<TownLinks, "sendPayment" | "relays">;
   /** A job's record as it is on disk. */
   read: (id: string) => Promise<RequesterJobRecord | undefined>;
   /** The job's record writes and progress lines. */
@@ -121,7 +124,7 @@ type LocalFailure = { type: "reject"; code: string; message: string; local: true
  * const closing = new AbortController();
  * const payer = new JobPayer({
  *   payments: () => payments,
- *   sendPayment: (prepare) => links.sendPayment(prepare),
+ *   links: () => links,
  *   read: (id) => repo.read(id),
  *   jobs,
  *   spendPolicy: { perJobMax: 1000n },
@@ -133,9 +136,11 @@ type LocalFailure = { type: "reject"; code: string; message: string; local: true
  */
 export class JobPayer {
   #o: JobPayerOptions;
+  #addresses: ProviderAddresses;
 
   constructor(options: JobPayerOptions) {
     this.#o = options;
+    this.#addresses = new ProviderAddresses({ relays: () => options.links().relays });
   }
 
   /**
@@ -173,6 +178,7 @@ export class JobPayer {
     }
     const now = Date.now();
     if (!(await this.#allowed(id, invoice, provider, record, state, now))) return false;
+    if (!(await this.#paysProvider(id, invoice, provider))) return false;
     const entry = await this.#recordIntent(id, invoice, provider, now);
     if (await this.#tooLateToSend(id, invoice, entry)) return false;
     const reply = await this.#sendPrepare(invoice, now);
@@ -250,6 +256,32 @@ export class JobPayer {
   }
 
   /**
+   * Whether the invoice pays the provider: its destination is the provider's announced ILP
+   * address or under it (`protocol/invoice_destination.ts`); else the job ends refused, nothing
+   * paid. A kept address that does not match is read again before refusing.
+   */
+  async #paysProvider(id: string, invoice: IlpInvoice, provider: string): Promise<boolean> {
+    const check = async (fresh: boolean) =>
+      checkInvoiceDestination(
+        invoice.destination,
+        await this.#addresses.of(provider, { fresh }),
+      );
+    let refusal: string;
+    try {
+      let decision = await check(false);
+      if (!decision.pay) decision = await check(true);
+      if (decision.pay) return true;
+      refusal = `${decision.reason}: ${decision.detail}`;
+    } catch (err) {
+      refusal = `no-announced-address: the provider's ILP address could not be read (${
+        (err as Error).message
+      }), so ${invoice.destination} is not paid`;
+    }
+    await this.#o.jobs.finish(id, "payment-refused", { error: refusal });
+    return false;
+  }
+
+  /**
    * The job `paying` with this payment on its record, then the payment log's intent: both on
    * disk before the PREPARE. Returns the payment's log entry.
    */
@@ -311,7 +343,7 @@ export class JobPayer {
    * failure with no answer (`local`) is never sent again (in doubt: never pay twice).
    */
   #sendPrepare(invoice: IlpInvoice, now: number): Promise<IlpReply | LocalFailure | "in-doubt"> {
-    return this.#o.sendPayment({
+    return this.#o.links().sendPayment({
       amount: String(invoice.amount),
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),
@@ -411,7 +443,7 @@ export class JobPayer {
    * Returns whether it was paid; false also when nobody could answer (it stays in doubt).
    */
   async #askReceipt(id: string, invoice: IlpInvoice, entry: PaymentIntent): Promise<boolean> {
-    const reply = await this.#o.sendPayment({
+    const reply = await this.#o.links().sendPayment({
       amount: "0",
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),

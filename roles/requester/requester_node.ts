@@ -168,7 +168,7 @@ export class Requester {
     });
     this.#payer = new JobPayer({
       payments: () => this.payments,
-      sendPayment: (prepare) => this.#links!.sendPayment(prepare),
+      links: () => this.#links!,
       read: (id) => this.repo.read(id),
       jobs: this.#follower,
       spendPolicy: options.spendPolicy,

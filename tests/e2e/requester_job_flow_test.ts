@@ -3,6 +3,11 @@ import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { buildJobFeedback } from "../../protocol/nip90_job.ts";
 import { formatIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
+import { buildPeerInfo } from "../../protocol/peer_info.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
 import { connectPayingClient } from "../support/town_test_node.ts";
@@ -133,6 +138,87 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
         await greedy.close();
       }
     });
+
+    await t.step(
+      "an invoice to an accomplice's address is never paid; the provider's own still is",
+      async () => {
+        const townAddress = net.town.ilpAddress;
+        const crook = await connectPayingClient({
+          url: `btp+ws://crook:c@127.0.0.1:${net.town.btpPort}`,
+          token: "c",
+          townAddress,
+          townPubkey: net.town.pubkey,
+        });
+        // The accomplice fulfils whatever reaches it: the crook gave it the preimage.
+        const fulfillment = crypto.getRandomValues(new Uint8Array(32));
+        const received: IlpPrepare[] = [];
+        const accomplice = new BtpClient({
+          url: `btp+ws://accomplice:a@127.0.0.1:${net.town.btpPort}`,
+          authToken: "a",
+          reconnect: false,
+          onPrepare: (prepare) => {
+            received.push(prepare);
+            return { type: "fulfill", fulfillment, data: new Uint8Array() };
+          },
+        });
+        try {
+          await accomplice.connect();
+          const { clientAddress: accompliceAddress } = await accomplice.fetchIldcp();
+          // The crook announces its own address, as every provider does.
+          const announced = await crook.write(crook.sign(buildPeerInfo({
+            ilpAddress: crook.client.ilpAddress!,
+            btpEndpoint: `btp+ws://127.0.0.1:${net.town.btpPort}`,
+            assetCode: "USD",
+            assetScale: 6,
+            supportedChains: [],
+            settlementAddresses: {},
+            tokenNetworks: {},
+            preferredTokens: {},
+          })));
+          assertEquals(announced.type, "fulfill");
+          const job = await req.submit(echoSpec("pay my friend", {
+            providers: [crook.pubkey],
+            bid: 1000n,
+            timeoutMs: 5_000,
+          }));
+          const request = decodeEventToon(
+            (await readJobSidecar(req.stateDir, job.id))!.requestToon,
+          );
+          const invoice = formatIlpInvoice({
+            destination: `${accompliceAddress}.${job.id.slice(0, 20)}`,
+            amount: 500n,
+            assetCode: "USD",
+            assetScale: 6,
+            condition: bytesToHex(await conditionOf(fulfillment)),
+            expiresAt: new Date(Date.now() + 60_000),
+            jobId: job.id,
+          });
+          const feedback = await crook.write(crook.sign(buildJobFeedback({
+            request,
+            status: "payment-required",
+            amount: { amount: "500", paymentRequest: invoice },
+          })));
+          assertEquals(feedback.type, "fulfill");
+          const final = await req.waitFor(job.id);
+          assertEquals(final.status, "payment-refused", final.error);
+          assertStringIncludes(final.error ?? "", "foreign-destination");
+          assertStringIncludes(final.error ?? "", crook.client.ilpAddress!);
+          assertEquals(received.length, 0);
+          const paid = req.payments.entries().filter((e) => e.jobId === job.id);
+          assertEquals(paid.map((e) => e.category), ["town-write"]);
+
+          const honest = await req.submit(echoSpec("pay the provider", {
+            providers: [net.providerPubkey!],
+          }));
+          const done = await req.waitFor(honest.id);
+          assertEquals(done.status, "done", done.error);
+          assertEquals(done.payments.map((p) => p.status), ["paid"]);
+        } finally {
+          await accomplice.close();
+          await crook.close();
+        }
+      },
+    );
 
     await t.step(
       "an encrypted job: params hidden at the town, result still delivered",

@@ -96,6 +96,9 @@ fi
 # root may set it) and the kernel checks it for namespaces made at any depth below, so the job,
 # without capabilities here, can neither raise it nor get around it: unshare gets ENOSPC.
 echo 1 > /proc/sys/user/max_user_namespaces || fail "cannot limit nested user namespaces"
+# A System V segment no process maps is in no RSS: here it dies when the last one detaches, as
+# when its creator asked for IPC_RMID. The job's IPC namespace is its own: no other is touched.
+echo 1 > /proc/sys/kernel/shm_rmid_forced || fail "cannot set shm_rmid_forced"
 exec env -u SHLVL unshare --user --map-user=${SANDBOX_UID} --map-group=${SANDBOX_UID} --keep-caps \\
   setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
 `;

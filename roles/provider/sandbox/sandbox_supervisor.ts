@@ -20,11 +20,14 @@ import {
   type JobTmpfsMeter,
   jobTmpfsMeter,
   killTree,
+  MEMFD_SAMPLE_EVERY,
   MEMORY_SAMPLE_MS,
   oomKills,
   processTree,
+  treeMemfdBytes,
   treeMemoryBytes,
 } from "./sandbox_limits.ts";
+import { type JobKernelMeter, startJobKernelMeter } from "./job_kernel_meter.ts";
 
 const MiB = 1024 * 1024;
 
@@ -95,11 +98,25 @@ export async function superviseJob(
   // and pages written to them are in no process's RSS: what each holds (statfs, unlinked files
   // too) counts in the job's memory, sampled with the processes. As root the cgroup charges them.
   // unshare (--fork) has one child for the job's whole life: the PID namespace's init.
+  // Its sockets' queues and SysV segments are in no RSS either: counted per namespace by a
+  // helper in the job's network and IPC namespaces (job_kernel_meter.ts), one sample behind.
   let tmpfs: JobTmpfsMeter | undefined;
+  let kernel: JobKernelMeter | undefined;
+  let memfds = 0;
+  let samples = 0;
   const overMemory = () => {
+    if (samples++ % MEMFD_SAMPLE_EVERY === 0) memfds = treeMemfdBytes(child.pid);
     const initPid = tmpfs === undefined ? processTree(child.pid)[1] : undefined;
-    if (initPid !== undefined) tmpfs = jobTmpfsMeter(initPid);
-    return treeMemoryBytes(child.pid) + (tmpfs?.bytes() ?? 0) > job.manifest.memoryBytes;
+    if (initPid !== undefined) {
+      tmpfs = jobTmpfsMeter(initPid);
+      // unshare itself, not the init: it stays in the user namespace that owns the job's network
+      // and IPC namespaces, where the init moves on into the job's nested one.
+      kernel = startJobKernelMeter(child.pid);
+    }
+    kernel?.sample();
+    const bytes = treeMemoryBytes(child.pid) + memfds + (tmpfs?.bytes() ?? 0) +
+      (kernel?.bytes() ?? 0);
+    return bytes > job.manifest.memoryBytes;
   };
   const sampler = sampled
     ? setInterval(() => {
@@ -149,6 +166,7 @@ export async function superviseJob(
     clearTimeout(timer);
     clearInterval(sampler);
     clearInterval(disk);
+    await kernel?.close();
     job.signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -12,7 +12,8 @@
  *   --map-root-user`): the setup is "root" only inside the namespace, then `setpriv` drops
  *   every capability, so the job is the provider's own uid without privileges, in a root that
  *   holds nothing of the provider's. Memory is sampled (sandbox_limits.ts): the processes'
- *   pages and the job's tmpfs mounts' own counters; the job may create no user namespace of
+ *   pages, their memfds, the job's tmpfs mounts' own counters, its socket queues and SysV
+ *   segments (job_kernel_meter.ts); the job may create no user namespace of
  *   its own (it could mount a tmpfs of any size in one). Processes are bounded by `ulimit -u`
  *   within the namespace.
  * Both: no network unless the manifest asks and the operator allows (a new network namespace
@@ -307,16 +308,25 @@ export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise
       ...userns,
       "--mount",
       "--pid",
+      "--ipc",
       "--fork",
       "--mount-proc",
       "sh",
       "-c",
-      "echo 1 > /proc/sys/user/max_user_namespaces",
+      "echo 1 > /proc/sys/user/max_user_namespaces && echo 1 > /proc/sys/kernel/shm_rmid_forced",
     ]);
     if (!nested.ok) {
       throw new SkillSandboxUnavailableError(
         `a job's user namespace cannot be denied nested ones (${nested.text}): a job could ` +
           "mount memory its limit does not see; run the provider as root",
+      );
+    }
+    // The helper that counts a job's socket queues and SysV segments (job_kernel_meter.ts).
+    const meter = await commandOutput("sh", ["-c", "nsenter --version && perl -e 1"]);
+    if (!meter.ok) {
+      throw new SkillSandboxUnavailableError(
+        `a job's socket and SysV memory cannot be counted without nsenter and perl ` +
+          `(${meter.text}): install util-linux and perl, or run the provider as root`,
       );
     }
   }
