@@ -10,6 +10,7 @@
 import { nip44 } from "nostr-tools";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { sealResultContent } from "../../protocol/delivery_key.ts";
+import { liftCommitment } from "../../protocol/delivery_commitment.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { buildJobFeedback, buildJobResult, type FeedbackStatus } from "../../protocol/nip90_job.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
@@ -110,9 +111,13 @@ export class JobPublisher {
     const record = await this.#billDelivery(computed);
     const request = decodeEventToon(record.requestToon, { verify: false });
     // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
-    const plain = record.deliveryFulfillment === undefined
+    const sealed = record.deliveryFulfillment === undefined
       ? record.result!
       : await sealResultContent(record.result!, hexToBytes(record.deliveryFulfillment));
+    // What the key opens goes in the public tags, signed before the delivery is paid.
+    const { content: plain, tags: commitment } = record.deliveryFulfillment === undefined
+      ? { content: sealed, tags: [] }
+      : liftCommitment(sealed);
     const content = record.encrypted
       ? nip44.v2.encrypt(plain, await this.#o.signer.conversationKey(record.customer))
       : plain;
@@ -128,6 +133,7 @@ export class JobPublisher {
       maxQuotedRequestBytes: 0,
       extraTags: await this.#publishOutputs(record),
     });
+    template.tags.push(...commitment);
     if (record.encrypted) template.tags.push(["encrypted"]);
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is
