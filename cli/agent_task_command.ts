@@ -25,6 +25,7 @@ import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { downloadBlob } from "../transport/blossom_client.ts";
+import { parseDeliveryCommitment, sha256Hex } from "../protocol/delivery_commitment.ts";
 import { type DeliveryProof, deliveryProofFile } from "../roles/agent_work/delivery_proof.ts";
 import type { RequesterJobRecord } from "../state/job_record.ts";
 import {
@@ -220,16 +221,24 @@ export async function applyAgentResult(
   try {
     await downloadBlob({ url: blob.url, sha256: blob.sha256, maxBytes: blob.size, to: `${dir}/s` });
     const sealed = await Deno.readFile(`${dir}/s`);
+    const broken = async (why: string, cause?: Error) => {
+      const proof = await proofOf(o.stateDir, o.record.id);
+      return new CliError(why, {
+        code: "delivery-broken",
+        fields: { proof: proof ?? null },
+        context: proof ?? "no proof kept",
+        cause,
+      });
+    };
     const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>)
       .catch(async (err: Error) => {
-        const proof = await proofOf(o.stateDir, o.record.id);
-        throw new CliError(`the paid key does not open the bundle: ${err.message}`, {
-          code: "delivery-broken",
-          fields: { proof: proof ?? null },
-          context: proof ?? "no proof kept: the result carries no commitment",
-          cause: err,
-        });
+        throw await broken(`the paid key does not open the bundle: ${err.message}`, err);
       });
+    const committed = parseDeliveryCommitment(o.result.tags)?.blobs
+      .find((b) => b.name === SEALED_BUNDLE);
+    if (committed !== undefined && sha256Hex(plain) !== committed.plain) {
+      throw await broken("the bundle opens to other bytes than the provider committed to");
+    }
     await Deno.writeFile(`${dir}/result.bundle`, plain);
     // The transcript never stands in the way of the work: one that does not open is a warning
     // (and a failure in the job's proof, docs/PROTOCOL.md "Paid on delivery").

@@ -25,6 +25,7 @@ import { verifyEvent } from "../../protocol/event_verifier.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { derivedBlobKey, openBlob } from "./sealed_blob.ts";
+import { DeliveryProofError } from "./agent_work_errors.ts";
 
 /** The label each sealed blob's key is derived with from the result key; absent: the key. */
 export const DELIVERY_BLOB_KEY_LABELS: Readonly<Record<string, string>> = {
@@ -179,11 +180,6 @@ export async function openDelivery(
     ...(found.failures.length > 0 ? { proof: proof(key, found.failures) } : {}),
     opened: found.opened,
   };
-}
-
-/** Why a proof does not hold: the provider is not shown to have cheated. */
-export class DeliveryProofError extends Error {
-  override name = "DeliveryProofError";
 }
 
 /**

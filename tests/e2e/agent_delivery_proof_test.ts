@@ -42,7 +42,7 @@ async function cheat(d: AgentDeliveryForTests): Promise<void> {
   }
 }
 
-Deno.test("agent-task delivery: a wrong key is paid for and proven, a blob off its commitment is not paid, a bad transcript leaves the bundle applied with a warning", async () => {
+Deno.test("agent-task delivery: a wrong key is paid for and proven, a blob off its commitment is not paid, a bad transcript leaves the bundle applied with a warning", async (t) => {
   const skills = await agentSkillsDir({
     "fix.sh": [
       "set -e",
@@ -107,68 +107,80 @@ Deno.test("agent-task delivery: a wrong key is paid for and proven, a blob off i
         "--wait",
       );
 
-    // 1. A wrong key: paid (deposit and delivery), and a proof kept that anyone can verify.
-    const wrong = await submit("wrongkey");
-    const wrongEnd = wrong.lines.find((l) => l.type === "result")!;
-    assertEquals(wrongEnd.status, "done", wrong.stderr + JSON.stringify(wrongEnd));
-    assertEquals((wrongEnd.receipts as unknown[]).length, 2, JSON.stringify(wrongEnd.receipts));
-    const wid = String(wrongEnd.job);
-    assertEquals(wrongEnd.proof, `${state}/proofs/${wid}.json`);
-    const shown = await alice("job", "results", wid, "--proof");
-    assertEquals(shown.code, 0, shown.stderr);
-    const proof = shown.lines[0] as unknown as DeliveryProof;
-    assertEquals([proof.type, proof.job, proof.provider], [
-      "turnpike-delivery-proof",
-      wid,
-      net.providerPubkey,
-    ]);
-    assert(proof.failures.some((f) => f.what === "key"), JSON.stringify(proof.failures));
-    // Verified as a stranger would: the proof, and the blobs fetched from the town by hash.
-    const fetchBlob = fetchBlobOf(proof);
-    const found = await verifyDeliveryProof(proof, fetchBlob);
-    assert(found.some((f) => f.what === "key"), JSON.stringify(found));
-    // A forged proof (another fulfillment) does not hold.
-    const forged = { ...proof, fulfillment: "00".repeat(32) };
-    const refused = await verifyDeliveryProof(forged, fetchBlob).then(() => "held", (e) => e.name);
-    assertEquals(refused, "DeliveryProofError");
-    const notApplied = await alice("job", "results", wid, "--apply");
-    assertEquals(notApplied.code, 1, notApplied.stdout);
-    assertEquals(
-      [notApplied.lines[0].code, notApplied.lines[0].proof],
-      ["delivery-broken", `${state}/proofs/${wid}.json`],
+    await t.step("a wrong key: paid for, and a proof kept that anyone can verify", async () => {
+      const wrong = await submit("wrongkey");
+      const wrongEnd = wrong.lines.find((l) => l.type === "result")!;
+      assertEquals(wrongEnd.status, "done", wrong.stderr + JSON.stringify(wrongEnd));
+      assertEquals((wrongEnd.receipts as unknown[]).length, 2, JSON.stringify(wrongEnd.receipts));
+      const wid = String(wrongEnd.job);
+      assertEquals(wrongEnd.proof, `${state}/proofs/${wid}.json`);
+      const shown = await alice("job", "results", wid, "--proof");
+      assertEquals(shown.code, 0, shown.stderr);
+      const proof = shown.lines[0] as unknown as DeliveryProof;
+      assertEquals([proof.type, proof.job, proof.provider], [
+        "turnpike-delivery-proof",
+        wid,
+        net.providerPubkey,
+      ]);
+      assert(proof.failures.some((f) => f.what === "key"), JSON.stringify(proof.failures));
+      // Verified as a stranger would: the proof, and the blobs fetched from the town by hash.
+      const fetchBlob = fetchBlobOf(proof);
+      const found = await verifyDeliveryProof(proof, fetchBlob);
+      assert(found.some((f) => f.what === "key"), JSON.stringify(found));
+      // A forged proof (another fulfillment) does not hold.
+      const forged = { ...proof, fulfillment: "00".repeat(32) };
+      const refused = await verifyDeliveryProof(forged, fetchBlob).then(
+        () => "held",
+        (e) => e.name,
+      );
+      assertEquals(refused, "DeliveryProofError");
+      const notApplied = await alice("job", "results", wid, "--apply");
+      assertEquals(notApplied.code, 1, notApplied.stdout);
+      assertEquals(
+        [notApplied.lines[0].code, notApplied.lines[0].proof],
+        ["delivery-broken", `${state}/proofs/${wid}.json`],
+      );
+    });
+
+    await t.step(
+      "a sealed bundle that is not the committed one: the delivery is not paid",
+      async () => {
+        const bad = await submit("badblob");
+        const badEnd = bad.lines.find((l) => l.type === "result")!;
+        assertEquals(badEnd.status, "error", JSON.stringify(badEnd));
+        assertStringIncludes(String(badEnd.error), "undelivered");
+        assertStringIncludes(String(badEnd.error), "result.bundle.sealed");
+        assertEquals((badEnd.receipts as unknown[]).length, 1, JSON.stringify(badEnd.receipts));
+        assertEquals(badEnd.proof, undefined);
+      },
     );
 
-    // 2. A sealed bundle that is not the committed one: the delivery is not paid.
-    const bad = await submit("badblob");
-    const badEnd = bad.lines.find((l) => l.type === "result")!;
-    assertEquals(badEnd.status, "error", JSON.stringify(badEnd));
-    assertStringIncludes(String(badEnd.error), "undelivered");
-    assertStringIncludes(String(badEnd.error), "result.bundle.sealed");
-    assertEquals((badEnd.receipts as unknown[]).length, 1, JSON.stringify(badEnd.receipts));
-    assertEquals(badEnd.proof, undefined);
-
-    // 3. A transcript that does not open: the bundle applies, with a warning and a proof.
-    const chatty = await submit("badtranscript");
-    const tEnd = chatty.lines.find((l) => l.type === "result")!;
-    assertEquals(tEnd.status, "done", chatty.stderr + JSON.stringify(tEnd));
-    const tid = String(tEnd.job);
-    const applied = await alice("job", "results", tid, "--apply");
-    assertEquals(applied.code, 0, applied.stderr);
-    const line = applied.lines[0];
-    assertEquals([line.type, line.created, line.verdict], ["applied", true, "passed"]);
-    assertEquals(line.proof, `${state}/proofs/${tid}.json`);
-    assertStringIncludes(String((line.warnings as string[])[0]), "transcript");
-    assertStringIncludes(applied.stderr, "warning: the transcript");
-    assertEquals(await repo.git("rev-parse", String(line.branch)), line.tip);
-    const tproof = (await alice("job", "results", tid, "--proof"))
-      .lines[0] as unknown as DeliveryProof;
-    assertEquals(
-      tproof.failures.map((f) => [f.what, f.name]),
-      [["blob", "transcript.log.sealed"]],
-    );
-    assertEquals(
-      (await verifyDeliveryProof(tproof, fetchBlobOf(tproof))).map((f) => f.name),
-      ["transcript.log.sealed"],
+    await t.step(
+      "a transcript that does not open: the bundle applies, with a warning and a proof",
+      async () => {
+        const chatty = await submit("badtranscript");
+        const tEnd = chatty.lines.find((l) => l.type === "result")!;
+        assertEquals(tEnd.status, "done", chatty.stderr + JSON.stringify(tEnd));
+        const tid = String(tEnd.job);
+        const applied = await alice("job", "results", tid, "--apply");
+        assertEquals(applied.code, 0, applied.stderr);
+        const line = applied.lines[0];
+        assertEquals([line.type, line.created, line.verdict], ["applied", true, "passed"]);
+        assertEquals(line.proof, `${state}/proofs/${tid}.json`);
+        assertStringIncludes(String((line.warnings as string[])[0]), "transcript");
+        assertStringIncludes(applied.stderr, "warning: the transcript");
+        assertEquals(await repo.git("rev-parse", String(line.branch)), line.tip);
+        const tproof = (await alice("job", "results", tid, "--proof"))
+          .lines[0] as unknown as DeliveryProof;
+        assertEquals(
+          tproof.failures.map((f) => [f.what, f.name]),
+          [["blob", "transcript.log.sealed"]],
+        );
+        assertEquals(
+          (await verifyDeliveryProof(tproof, fetchBlobOf(tproof))).map((f) => f.name),
+          ["transcript.log.sealed"],
+        );
+      },
     );
   } finally {
     await net.stop();
