@@ -34,6 +34,8 @@ import { DEFAULT_RESULT_BUNDLE_MAX } from "../roles/agent_work/result_bundle.ts"
 import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/provider/agent/job_out_files.ts";
 import type { JobBlobOutput } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
+import { parseDeliveryCommitment, sha256Hex } from "../protocol/delivery_commitment.ts";
+import { type DeliveryProof, deliveryProofFile } from "../roles/agent_work/delivery_proof.ts";
 import {
   AGENT_TASK_KIND,
   agentTaskFile,
@@ -248,9 +250,28 @@ export async function applyAgentResult(
   try {
     await fetchSealed(o, blob, `${dir}/s`);
     const sealed = await Deno.readFile(`${dir}/s`);
-    const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>);
+    const broken = async (why: string, cause?: Error) => {
+      const proof = await proofOf(o.stateDir, o.record.id);
+      return new CliError(why, {
+        code: "delivery-broken",
+        fields: { proof: proof ?? null },
+        context: proof ?? "no proof kept",
+        cause,
+      });
+    };
+    const plain = await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>)
+      .catch(async (err: Error) => {
+        throw await broken(`the paid key does not open the bundle: ${err.message}`, err);
+      });
+    const committed = parseDeliveryCommitment(o.result.tags)?.blobs
+      .find((b) => b.name === SEALED_BUNDLE);
+    if (committed !== undefined && sha256Hex(plain) !== committed.plain) {
+      throw await broken("the bundle opens to other bytes than the provider committed to");
+    }
     await Deno.writeFile(`${dir}/result.bundle`, plain);
-    const transcript = await saveTranscript(o, key, dir);
+    // The transcript never stands in the way of the work: one that does not open is a warning
+    // (and a failure in the job's proof, docs/PROTOCOL.md "Paid on delivery").
+    const transcript = await saveTranscript(o, key, dir).catch((err: Error) => err);
     const applied = await applyResultBundle({
       repoDir: repo,
       bundlePath: `${dir}/result.bundle`,
@@ -278,7 +299,13 @@ export async function applyAgentResult(
       commits: applied.commits,
       diffstat: applied.diffstat,
       verdict: verdictOf(report) ?? null,
-      ...(transcript === undefined ? {} : { transcript }),
+      ...(typeof transcript === "string" ? { transcript } : {}),
+      ...(transcript instanceof Error
+        ? {
+          warnings: [`the transcript: ${transcript.message}`],
+          proof: await proofOf(o.stateDir, o.record.id) ?? null,
+        }
+        : {}),
     };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -302,6 +329,12 @@ async function releasedKey(
     });
   }
   return await releasedDeliveryKey(sealedKey, record.payments.flatMap((p) => p.fulfillment ?? []));
+}
+
+/** The path of the job's proof, when one is kept. */
+async function proofOf(stateDir: string, id: string): Promise<string | undefined> {
+  const path = deliveryProofFile(stateDir, id);
+  return await Deno.stat(path).then(() => path, () => undefined);
 }
 
 /** The transcript blob fetched, opened, and written to the profile; its path. */
@@ -387,4 +420,27 @@ export async function openSavedAgentBlobs(
     opened.push({ name: s.name.slice(0, -".sealed".length), path });
   }
   return opened;
+}
+
+/**
+ * `job results --proof`: the proof kept when the job's delivery broke its commitment
+ * (roles/agent_work/delivery_proof.ts), as it is, to be published.
+ *
+ * @example
+ * ```ts ignore
+ * import { readDeliveryProof } from "./agent_task_command.ts";
+ *
+ * console.log(JSON.stringify(await readDeliveryProof("/home/me/.turnpike/alice", jobId)));
+ * ```
+ */
+export async function readDeliveryProof(stateDir: string, id: string): Promise<DeliveryProof> {
+  const path = deliveryProofFile(stateDir, id);
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  if (text === undefined) {
+    throw new CliError(`job ${id} has no proof: its delivery kept its commitment, or is not paid`, {
+      code: "no-proof",
+      context: path,
+    });
+  }
+  return JSON.parse(text) as DeliveryProof;
 }

@@ -133,6 +133,16 @@ export const ERROR_CODES = {
     exit: ExitCode.Failure,
     when: "`job results --apply`: the delivery is not paid, so the result's key is still sealed",
   },
+  "delivery-broken": {
+    exit: ExitCode.Failure,
+    when: "`job results --apply`: the paid key does not open the bundle the provider committed " +
+      "to; the proof is kept",
+    fields: ["proof"],
+  },
+  "no-proof": {
+    exit: ExitCode.Failure,
+    when: "`job results --proof`: the job's delivery broke no commitment (or is not paid)",
+  },
   "result-refused": {
     exit: ExitCode.Failure,
     when: "`job results --apply`: the result's bundle rewrites history, does not apply, is too " +

@@ -161,6 +161,7 @@ export function registerJobCommand(program: Command): void {
     .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
     .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
     .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
+    .option("--proof", "agent-task: the proof that its delivery broke its commitment, as JSON")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await results(id, cmd.optsWithGlobals<ResultsOptions>(), cmd);
     });
@@ -625,13 +626,22 @@ export async function followJob(
   }
 }
 
-type ResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & { save?: string; raw?: boolean };
+type ResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & {
+  save?: string;
+  raw?: boolean;
+  proof?: boolean;
+};
 
 async function results(idText: string, opts: ResultsOptions, cmd: Command): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
     const record = await readJob(repo, idText);
     const id = record.id;
+    if (opts.proof) {
+      return console.log(
+        JSON.stringify(await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id)),
+      );
+    }
     const result = await readStoredResult(repo.stateDir, id);
     if (!result && TERMINAL_JOB_STATUSES.includes(record.status)) {
       // Ended without a result (cancelled, payment refused...): its result line all the same,
@@ -658,6 +668,9 @@ async function results(idText: string, opts: ResultsOptions, cmd: Command): Prom
         branch: opts.branch,
         fastForward: opts.fastForward,
       });
+      // A transcript that did not open: said on stderr in either mode, the branch made all the same.
+      for (const w of (applied.warnings ?? []) as string[]) console.error(`warning: ${w}`);
+      if (applied.proof) console.error(`the delivery broke its commitment: proof ${applied.proof}`);
       if (opts.output === "json") return printJsonLine("applied", applied);
       const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
       return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${log})`);

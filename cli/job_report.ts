@@ -23,6 +23,7 @@ import { categoryOf, type PaymentEntry } from "../state/payments/payment_log.ts"
 import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { openResultLogs } from "../roles/agent_work/result_logs.ts";
+import { deliveryProofFile } from "../roles/agent_work/delivery_proof.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 
 /** A progress line of the NDJSON stream. */
@@ -82,6 +83,8 @@ export interface JobResultReport {
   artifacts: { name: string; size: number; sha256: string; url: string }[];
   /** The result event's id, when there is one. */
   resultEvent?: string;
+  /** The proof kept when the paid delivery broke its commitment (`job results --proof`). */
+  proof?: string;
 }
 
 /**
@@ -156,7 +159,14 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
     ...(stored !== undefined && report === null ? { content: stored.content } : {}),
     artifacts,
     ...(stored ? { resultEvent: stored.event.id } : {}),
+    ...(await exists(deliveryProofFile(o.stateDir, last.id))
+      ? { proof: deliveryProofFile(o.stateDir, last.id) }
+      : {}),
   };
+}
+
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
 }
 
 /**

@@ -232,3 +232,19 @@ export class BlobKeyError extends RoleError {
 export class AgentTaskError extends RoleError {
   override name = "AgentTaskError";
 }
+
+/**
+ * A delivery proof that does not hold (roles/agent_work/delivery_proof.ts): a bad signature, a
+ * fulfillment or a sealed key that is not the committed one, or a key and blobs that keep the
+ * commitment after all. The provider is not shown to have cheated.
+ *
+ * @example
+ * ```ts
+ * import { DeliveryProofError } from "./agent_work_errors.ts";
+ *
+ * new DeliveryProofError("the fulfillment is not the invoice's preimage").code; // "delivery-proof"
+ * ```
+ */
+export class DeliveryProofError extends RoleError {
+  override name = "DeliveryProofError";
+}

@@ -21,6 +21,8 @@ import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { isBusyFeedback } from "../../protocol/busy_feedback.ts";
 import type { JobSummary } from "../../state/jobs/job_repository.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
+import { JOB_KIND_NAMES } from "../../protocol/job_kind_names.ts";
+import { checkAfterPaying, checkBeforePaying } from "./delivery_check.ts";
 import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
@@ -263,9 +265,34 @@ class JobEventRouter {
       const error = "declined: the result's verdict is fail; its delivery was not paid";
       return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
     }
+    // An agent-task's delivery sells its key: what the key opens is checked against the
+    // provider's signed commitment before paying, and after (roles/requester/delivery_check.ts).
+    const committed = invoice !== undefined && record.kind === JOB_KIND_NAMES["agent-task"];
+    if (committed) {
+      const refused = await checkBeforePaying({ stateDir: this.#o.stateDir, id, event });
+      if (refused !== undefined) {
+        const error = `undelivered: ${refused}; its delivery was not paid`;
+        return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
+      }
+    }
     if (invoice) {
       const paid = await this.#o.payer.pay(id, invoice, event.pubkey, { current: record });
       if (!paid) return;
+    }
+    if (committed) {
+      const proof = await checkAfterPaying({
+        stateDir: this.#o.stateDir,
+        id,
+        event,
+        content: opened ?? event.content,
+        fulfillments: (await this.#o.read(id))?.payments.flatMap((p) => p.fulfillment ?? []) ?? [],
+      }).catch((err: Error) => {
+        this.#o.warn?.(`job ${id.slice(0, 12)}: the delivery's check failed: ${err.message}`);
+        return undefined;
+      });
+      if (proof !== undefined) {
+        jobs.progress(id, "result", `the delivery breaks its commitment: the proof is ${proof}`);
+      }
     }
     // Without a payment here nothing wrote the record since #onJobEvent read it.
     return await jobs.finish(

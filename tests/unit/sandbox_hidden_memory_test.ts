@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../support/assert.ts";
-import { parseSkillManifest } from "../../roles/provider/skill_manifest.ts";
-import type { SandboxMode, SkillOutcome } from "../../roles/provider/skill_sandbox.ts";
+import { parseSkillManifest } from "../../roles/provider/skills/skill_manifest.ts";
+import type { SandboxMode, SkillOutcome } from "../../roles/provider/sandbox/skill_sandbox.ts";
 import { denoTestAsNobody } from "../support/unprivileged_run.ts";
 import { closeTestSandboxes, POOLED, testSandbox } from "../support/pooled_sandbox.ts";
 

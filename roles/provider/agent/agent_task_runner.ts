@@ -42,6 +42,7 @@ import { worktreeFromBundle } from "../../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../../agent_work/result_apply.ts";
 import { sealResultLogs } from "../../agent_work/result_logs.ts";
 import { parseAgentTask, renderTaskPrompt } from "../../agent_work/agent_task.ts";
+import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
@@ -80,6 +81,29 @@ export interface AgentTaskRunnerOptions {
   log?: (line: string) => void;
   /** The least time between two reports of an agent's spend (default 10 s). */
   spendEveryMs?: number;
+  /**
+   * Tests only: called with each delivery before it goes out, to make a cheating provider
+   * (a wrong key, a blob that does not keep the commitment). Never set in production.
+   */
+  deliveryForTests?: (delivery: AgentDeliveryForTests) => Promise<void>;
+}
+
+/** What {@linkcode AgentTaskRunnerOptions.deliveryForTests} may change. */
+export interface AgentDeliveryForTests {
+  /** The preset that ran. */
+  preset: string;
+  /** The dir of the sealed blobs (`<name>` each). */
+  outDir: string;
+  /** The result JSON: its `key` and `commitment` members among the rest. */
+  result: Record<string, unknown> & { key: string; commitment: AgentCommitment };
+}
+
+/** The result's commitment, before the publisher adds the sealed key's hash. */
+export interface AgentCommitment {
+  /** sha256 of the bundle's key. */
+  key: string;
+  /** Each sealed blob: its name, sealed and plain sha256. */
+  blobs: { name: string; sealed: string; plain: string }[];
 }
 
 /** What the `run` script reports on its stdout. */
@@ -265,7 +289,14 @@ async function runAgentTask(
       return { ...ran, workDir };
     }
     const callLog = gateway?.callLog() ?? [];
-    return await deliver(ran, request, hostDir, { spend, refusals, hostLog, callLog }, outcome);
+    return await deliver(
+      ran,
+      request,
+      hostDir,
+      { spend, refusals, hostLog, callLog },
+      outcome,
+      o.deliveryForTests,
+    );
   } finally {
     await removeAgentTaskFiles(o.jobsRoot, job.jobId);
   }
@@ -348,6 +379,7 @@ async function deliver(
     callLog: GatewayCall[];
   },
   outcome: RunnerOutcome,
+  forTests: AgentTaskRunnerOptions["deliveryForTests"],
 ): Promise<SkillOutcome> {
   const out = `${ran.workDir}/${OUTPUTS_DIR}`;
   const agentLog = await tailOf(gateway.hostLog ?? `${out}/agent.log`);
@@ -414,7 +446,21 @@ async function deliver(
       perCall: gateway.callLog.slice(-50),
     },
     key: bytesToHex(key),
+    // What the key opens, signed in the result's tags before the delivery is paid
+    // (protocol/delivery_commitment.ts; the publisher adds the sealed key's hash).
+    commitment: {
+      key: sha256Hex(key),
+      blobs: [
+        { name: SEALED_RESULT_NAME, sealed: sha256Hex(sealed), plain: sha256Hex(bytes) },
+        {
+          name: SEALED_TRANSCRIPT_NAME,
+          sealed: sha256Hex(sealedLog),
+          plain: sha256Hex(transcript.bytes),
+        },
+      ],
+    },
   };
+  await forTests?.({ preset: r.preset.name, outDir: out, result });
   return outcome("ok", `agent-task ${result.verdict}`, JSON.stringify(result) + "\n");
 }
 

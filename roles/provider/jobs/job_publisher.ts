@@ -24,6 +24,7 @@ import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { publishBlob } from "../../blob_publisher.ts";
 import type { ProviderCounters } from "../provider_counters.ts";
+import { liftCommitment } from "../../../protocol/delivery_commitment.ts";
 import { jobResultsDir } from "./job_run.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { PaymentDesk } from "../payments/payment_desk.ts";
@@ -114,9 +115,13 @@ export class JobPublisher {
     const record = await this.#billDelivery(computed);
     const request = decodeEventToon(record.requestToon, { verify: false });
     // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
-    const plain = record.deliveryFulfillment === undefined
+    const sealed = record.deliveryFulfillment === undefined
       ? record.result!
       : await sealResultContent(record.result!, hexToBytes(record.deliveryFulfillment));
+    // What the key opens goes in the public tags, signed before the delivery is paid.
+    const { content: plain, tags: commitment } = record.deliveryFulfillment === undefined
+      ? { content: sealed, tags: [] }
+      : liftCommitment(sealed);
     const content = record.encrypted
       ? nip44.v2.encrypt(plain, await this.#o.signer.conversationKey(record.customer))
       : plain;
@@ -132,6 +137,7 @@ export class JobPublisher {
       maxQuotedRequestBytes: 0,
       extraTags: await this.#publishOutputs(record),
     });
+    template.tags.push(...commitment);
     if (record.encrypted) template.tags.push(["encrypted"]);
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is

@@ -34,6 +34,7 @@ export interface ProviderSkillsOptions extends
     | "allowNetwork"
     | "agents"
     | "agentSpendEveryMs"
+    | "agentDeliveryForTests"
   > {
   log: (line: string) => void;
   /** The node is stopping (warm-ups stop). */
@@ -103,6 +104,7 @@ export class ProviderSkills {
         presets: o.agents!,
         log: o.log,
         spendEveryMs: o.agentSpendEveryMs,
+        deliveryForTests: o.agentDeliveryForTests,
       });
     }
   }
