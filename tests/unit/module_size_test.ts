@@ -23,7 +23,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "chain/token_network_client.ts": 762,
   "state/postgres_event_store.ts": 748,
   "roles/demo/paid_job_demo.ts": 748,
-  "transport/http_front.ts": 663,
+  "transport/http_front.ts": 592,
   "roles/town/relay/nip01_session.ts": 650,
   "protocol/nip90_job.ts": 636,
   "config/settings.ts": 636,

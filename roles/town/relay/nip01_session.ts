@@ -149,8 +149,8 @@ export class Nip01Session implements HubSubscriber {
   }
 
   /**
-   * True when the connection holds no subscription and its client has sent nothing for
-   * `idleMs` (or nothing at all for a second since it connected): the connection a full
+   * True when the connection holds no subscription and its client has sent no message (pings do
+   * not count) for `idleMs` (or nothing at all for a second since it connected): the connection a full
    * listener closes first to admit a new one.
    */
   isIdle(idleMs: number): boolean {
@@ -161,7 +161,7 @@ export class Nip01Session implements HubSubscriber {
 
   /**
    * When the connection went quiet, if it holds subscriptions and nothing moved either way for
-   * `quietMs`: its client sent nothing (no message, no ping) and the town sent it no event or
+   * `quietMs`: its client sent no message (pings do not count) and the town sent it no event or
    * EOSE, with no REQ being answered. Undefined otherwise. A full listener closes the
    * connection quiet the longest once no idle one is left (docs/OPERATIONS.md "A town's
    * limits").
@@ -283,7 +283,7 @@ export class Nip01Session implements HubSubscriber {
 
   #onPing(): void {
     if (this.#dead) return;
-    this.#lastActive = Date.now();
+    // Not activity (`isIdle`, `quietSince`): a socket that only pings just holds a slot.
     if (this.#bucket.take()) {
       this.#overLimitInRow = 0;
       return;
