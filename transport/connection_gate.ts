@@ -55,11 +55,14 @@ export class ConnectionGate {
     const count = this.#byAddress.get(address) ?? 0;
     const prefix = addressPrefix(address);
     const inPrefix = this.#byPrefix.get(prefix) ?? 0;
-    if (this.#total >= this.#o.maxTotal) return this.#refuse("total");
+    // The narrowest cap first: "total" only when the others admit, so a listener that closes
+    // a socket to make room for a "total" refusal does not close one for a connection that its
+    // address or prefix cap refuses anyway.
     if (count + (this.#o.elsewhere?.(address) ?? 0) >= this.#o.maxPerAddress) {
       return this.#refuse("address");
     }
     if (inPrefix >= (this.#o.maxPerPrefix ?? Infinity)) return this.#refuse("prefix");
+    if (this.#total >= this.#o.maxTotal) return this.#refuse("total");
     this.#byAddress.set(address, count + 1);
     this.#byPrefix.set(prefix, inPrefix + 1);
     this.#total++;

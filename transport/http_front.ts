@@ -11,16 +11,16 @@
  * connection carries one request, so every request's head passes the deadline here, and a
  * connection idle in both directions for `idleTimeoutMs` is closed. Without `handler`, a plain
  * request is answered 400. A connection the caps (per address, per network prefix, in total)
- * would refuse first closes the oldest idle WebSocket in the same scope, when `onSocket` said
- * which are idle, or else the one quiet the longest (subscribed, say, and nothing moved either
- * way for a while): connections that only hold a slot cannot keep new clients out. An address
- * that had a socket closed this way cannot have another closed for itself for a minute.
- * docs/OPERATIONS.md lists the limits.
+ * would refuse first closes a WebSocket for itself, when `onSocket` said which may go: an idle
+ * one in the same scope, or, the whole listener full, one of the network prefix holding the most
+ * (a fair share per /24 or /48, whatever the sockets do), or a quiet one
+ * (transport/socket_eviction.ts): connections that only hold a slot, or ping to look alive,
+ * cannot keep new clients out. docs/OPERATIONS.md lists the limits.
  *
  * @module
  */
 import { sleep } from "../protocol/backoff.ts";
-import { addressPrefix, ConnectionGate, type ConnectionRefusal } from "./connection_gate.ts";
+import { ConnectionGate, type ConnectionRefusal } from "./connection_gate.ts";
 import { type HttpHead, HttpHeadError, readHttpHead } from "./http_head.ts";
 import { isWebSocketUpgrade, NoDelayWebSocket } from "./nodelay_websocket.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
@@ -34,6 +34,9 @@ import {
 } from "./http_pass_through.ts";
 import { readProxyHeaderInTime } from "./proxy_protocol.ts";
 import { ReloadableTlsListener, type SecuredConnection, type TlsKeyPair } from "./tls_listener.ts";
+import { type EvictionCandidate, SocketEviction } from "./socket_eviction.ts";
+
+export type { EvictionCandidate } from "./socket_eviction.ts";
 
 /** How an accepted WebSocket is served. */
 export interface WebSocketRoute {
@@ -48,18 +51,6 @@ export interface WebSocketRoute {
    * a new connection while the caps are reached (see {@linkcode EvictionCandidate}).
    */
   onSocket: (socket: WebSocket) => void | EvictionCandidate;
-}
-
-/** An open WebSocket the front may close to make room when its connection caps are reached. */
-export interface EvictionCandidate {
-  /** True while the connection may be closed for a newcomer (e.g. idle, holding nothing). */
-  isIdle(): boolean;
-  /**
-   * When the connection went quiet, if it has been quiet long enough to be closed for a
-   * newcomer once no idle one is left in scope (e.g. it holds subscriptions but nothing moved
-   * either way for a while); undefined while it may not be closed. The quietest goes first.
-   */
-  quietSince?(): number | undefined;
 }
 
 /** An answer that refuses a request (status and a line of text). */
@@ -156,7 +147,7 @@ export interface HttpFrontStats {
   innerRestartsTotal: number;
   /** Operator requests served on connections the caps refused. */
   operatorLaneServedTotal: number;
-  /** Idle WebSockets closed to admit a new connection while the caps were reached. */
+  /** WebSockets closed to admit a new connection while the caps were reached (any reason). */
   idleEvictedTotal: number;
 }
 
@@ -179,20 +170,6 @@ export interface HttpFront {
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** A connection to speak HTTP on (over TLS on a TLS port) and what closes all of it. */
 type Session = Omit<SecuredConnection, "conn"> & { conn: Deno.Conn };
-/** An open WebSocket registered for eviction. */
-interface OpenSocket {
-  address: string;
-  prefix: string;
-  candidate: EvictionCandidate;
-  release: () => void;
-  socket: WebSocket;
-}
-
-/**
- * How long an address whose WebSocket was closed for a newcomer may not have another one
- * closed to admit itself.
- */
-const EVICTED_COOLDOWN_MS = 60_000;
 /** Pause after a failed accept: a descriptor must be freed before another accept can work. */
 const ACCEPT_RETRY_MS = 100;
 /**
@@ -239,10 +216,6 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     maxTotal: options.maxConnections,
     elsewhere: options.connectionsElsewhere,
   });
-  /** Open WebSockets that said when they are idle, oldest first. */
-  const evictable = new Set<OpenSocket>();
-  /** When an address last had a WebSocket closed for a newcomer, within the cooldown. */
-  const evictedAt = new Map<string, number>();
   const inner = options.handler &&
     startInnerServer(options.handler, tls !== undefined, options.log);
   const idle = new IdleSweeper(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
@@ -261,6 +234,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
     operatorLaneServedTotal: 0,
     idleEvictedTotal: 0,
   };
+  const eviction = new SocketEviction({ onEvicted: () => stats.idleEvictedTotal++ });
   const isOperator = (head: HttpHead) => operatorPaths.has(operatorPath(head) ?? "");
   const ownHost = path === undefined ? hostHeaderValue(listener.addr as Deno.NetAddr) : "localhost";
   let closed = false;
@@ -278,52 +252,6 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
   const refuseRaw = async (raw: Deno.Conn, status: number, text: string): Promise<void> => {
     if (listener instanceof ReloadableTlsListener) return closeQuietly(raw);
     await answerAndClose(raw, status, text, readRefusedFirst);
-  };
-
-  /**
-   * Closes the oldest idle WebSocket in the refusal's scope, or else the one quiet the longest
-   * (see the module doc); true when one was closed.
-   */
-  const evictFor = (address: string, refusal: ConnectionRefusal): boolean => {
-    const now = Date.now();
-    for (const [a, at] of evictedAt) {
-      if (now - at < EVICTED_COOLDOWN_MS) break; // in the order of their last eviction
-      evictedAt.delete(a);
-    }
-    // An address that just lost a socket to a newcomer does not take one back the same way:
-    // else sockets closed for a newcomer, reopened at once, close each other's in turn and a
-    // newcomer finds every one of them fresh.
-    if (evictedAt.has(address)) return false;
-    const prefix = addressPrefix(address);
-    const inScope = (open: OpenSocket) =>
-      (refusal !== "address" || open.address === address) &&
-      (refusal !== "prefix" || open.prefix === prefix);
-    let quietest: OpenSocket | undefined;
-    let quietSince = Infinity;
-    for (const open of evictable) {
-      if (!inScope(open)) continue;
-      if (open.candidate.isIdle()) return evict(open, "idle connection");
-      const since = open.candidate.quietSince?.();
-      if (since !== undefined && since < quietSince) {
-        quietSince = since;
-        quietest = open;
-      }
-    }
-    return quietest !== undefined && evict(quietest, "quiet subscription");
-  };
-
-  const evict = (open: OpenSocket, what: string): true => {
-    evictable.delete(open);
-    evictedAt.delete(open.address); // kept in the order of their last eviction
-    evictedAt.set(open.address, Date.now());
-    stats.idleEvictedTotal++;
-    open.release();
-    try {
-      open.socket.close(1008, `${what} closed to admit a new one (town full)`);
-    } catch {
-      // already closing
-    }
-    return true;
   };
 
   const route = async (
@@ -344,11 +272,7 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
         socket.addEventListener("close", () => resolve())
       );
       const candidate = routed.onSocket(socket);
-      if (candidate) {
-        const open = { address, prefix: addressPrefix(address), candidate, release, socket };
-        evictable.add(open);
-        socket.addEventListener("close", () => evictable.delete(open));
-      }
+      if (candidate) eviction.add({ address, candidate, release, socket });
       return await done;
     }
     if (inner === undefined) {
@@ -434,7 +358,9 @@ export function listenHttpFront(options: HttpFrontOptions): HttpFront {
       return await refuseRaw(raw, 429, refusal);
     }
     let release: (() => void) | ConnectionRefusal = gate.open(address);
-    if (typeof release !== "function" && evictFor(address, release)) release = gate.open(address);
+    if (typeof release !== "function" && eviction.evictFor(address, release)) {
+      release = gate.open(address);
+    }
     if (typeof release === "function" && options.sharedSlot !== undefined) {
       const local = release;
       const shared = await options.sharedSlot(address).catch(() => undefined);

@@ -194,7 +194,10 @@ Deno.test("fairness: during a REQ flood from 40 connections and right after it, 
   );
 });
 
-/** A raw client WebSocket from `localAddress` that subscribed once and then says nothing. */
+/**
+ * A raw client WebSocket from `localAddress` that subscribed once and then says nothing, or only
+ * pings.
+ */
 interface Squatter {
   socket: net.Socket;
   /** Resolves when the town closes it. */
@@ -211,11 +214,15 @@ function maskedText(text: string): Uint8Array {
   return frame;
 }
 
+/** A masked client ping with no payload (zero mask key). */
+const MASKED_PING = new Uint8Array([0x89, 0x80, 0, 0, 0, 0]);
+
 /**
  * Opens a WebSocket from `localAddress`, sends one REQ that matches nothing and waits for its
- * EOSE; rejects when the town refuses the connection.
+ * EOSE, then pings every `pingEveryMs` (never without it); rejects when the town refuses the
+ * connection.
  */
-async function squat(port: number, localAddress: string): Promise<Squatter> {
+async function squat(port: number, localAddress: string, pingEveryMs?: number): Promise<Squatter> {
   const socket = net.connect({ host: "127.0.0.1", port, localAddress });
   let received = "";
   let wake: (() => void) | undefined;
@@ -260,7 +267,80 @@ async function squat(port: number, localAddress: string): Promise<Squatter> {
     throw new Error("no EOSE for the squatter's REQ");
   }
   subscribed = true;
+  if (pingEveryMs !== undefined) {
+    const pinger = setInterval(() => socket.write(MASKED_PING), pingEveryMs);
+    closed.then(() => clearInterval(pinger));
+  }
   return { socket, closed };
+}
+
+/** Squatters that hold `perAddress` sockets from each address and take back what is closed. */
+class SquatterSwarm {
+  squatting = true;
+  evicted = 0;
+  readonly held = new Set<Squatter>();
+  readonly #holders: Promise<void>[] = [];
+
+  constructor(port: number, addresses: string[], perAddress: number, pingEveryMs?: number) {
+    // Each squatter holds its slot and takes it back at once when the town closes it (an
+    // attacker does): the town stays full.
+    const hold = async (address: string): Promise<void> => {
+      while (this.squatting) {
+        let s: Squatter;
+        try {
+          s = await squat(port, address, pingEveryMs);
+        } catch {
+          await sleep(50); // full for now
+          continue;
+        }
+        if (!this.squatting) {
+          s.socket.destroy();
+          return;
+        }
+        this.held.add(s);
+        await s.closed;
+        this.held.delete(s);
+        if (this.squatting) this.evicted++;
+      }
+    };
+    for (const address of addresses) {
+      for (let i = 0; i < perAddress; i++) this.#holders.push(hold(address));
+    }
+  }
+
+  /** Resolves once `count` sockets are held. */
+  async holding(count: number): Promise<void> {
+    const deadline = Date.now() + HANG_GUARD_MS;
+    while (this.held.size < count) {
+      assert(Date.now() < deadline, `only ${this.held.size} squatters got in`);
+      await sleep(20);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.squatting = false;
+    for (const s of this.held) s.socket.destroy();
+    await Promise.all(this.#holders);
+  }
+}
+
+/** `count` honest clients in turn (from 127.0.0.1), each opening a socket and sending one REQ. */
+async function honestClientsInTurn(url: string, count: number): Promise<HonestOutcome[]> {
+  const outcomes: HonestOutcome[] = [];
+  for (let i = 0; i < count; i++) {
+    let client: Client;
+    try {
+      client = await Client.open(url);
+    } catch {
+      outcomes.push({ eose: false, ms: 0, instead: "refused connection" });
+      await sleep(300);
+      continue;
+    }
+    outcomes.push(await honestReq(client, `honest${i}`));
+    await client.close();
+    await sleep(300);
+  }
+  return outcomes;
 }
 
 Deno.test("fairness: sockets from 12 networks that subscribed and went quiet fill the town; an honest client is still admitted and served", async () => {
@@ -275,61 +355,41 @@ Deno.test("fairness: sockets from 12 networks that subscribed and went quiet fil
       idleSubscriptionEvictAfterMs: 1500,
     },
   });
-  const url = `ws://127.0.0.1:${town.httpPort}`;
-  let squatting = true;
-  let evicted = 0;
-  const held = new Set<Squatter>();
-  // Each squatter holds its slot and takes it back at once when the town closes it (an
-  // attacker does): the town stays full.
-  const hold = async (address: string): Promise<void> => {
-    while (squatting) {
-      let s: Squatter;
-      try {
-        s = await squat(town.httpPort, address);
-      } catch {
-        await sleep(50); // full for now
-        continue;
-      }
-      if (!squatting) {
-        s.socket.destroy();
-        return;
-      }
-      held.add(s);
-      await s.closed;
-      held.delete(s);
-      if (squatting) evicted++;
-    }
-  };
-  const holders: Promise<void>[] = [];
-  for (const address of addresses) for (let i = 0; i < 4; i++) holders.push(hold(address));
-  const outcomes: HonestOutcome[] = [];
+  const swarm = new SquatterSwarm(town.httpPort, addresses, 4);
+  let outcomes: HonestOutcome[];
   try {
-    const deadline = Date.now() + HANG_GUARD_MS;
-    while (held.size < 48) {
-      assert(Date.now() < deadline, `only ${held.size} squatters got in`);
-      await sleep(20);
-    }
+    await swarm.holding(48);
     await sleep(2000); // every squatter quiet for longer than the idle time
-    for (let i = 0; i < 10; i++) {
-      let client: Client;
-      try {
-        client = await Client.open(url);
-      } catch {
-        outcomes.push({ eose: false, ms: 0, instead: "refused connection" });
-        await sleep(300);
-        continue;
-      }
-      outcomes.push(await honestReq(client, `honest${i}`));
-      await client.close();
-      await sleep(300);
-    }
+    outcomes = await honestClientsInTurn(`ws://127.0.0.1:${town.httpPort}`, 10);
   } finally {
-    squatting = false;
-    for (const s of held) s.socket.destroy();
-    await Promise.all(holders);
+    await swarm.stop();
   }
   const report = `${summary("town full of quiet subscribed sockets", outcomes)}; ` +
-    `squatters evicted ${evicted}`;
+    `squatters evicted ${swarm.evicted}`;
+  console.log(report);
+  assertEquals(outcomes.filter((o) => o.eose).length, 10, report);
+});
+
+Deno.test("fairness: sockets from 3 networks that subscribed and ping every half second fill the town; an honest client from a fourth network is still admitted and served", async () => {
+  // 3 addresses, one per /24, x 16 sockets = every one of the 48 slots. They ping far more
+  // often than the quiet time (default 60 s) and the idle time: none is idle or quiet, so only
+  // a fair share per network can make room.
+  const addresses = ["127.0.20.1", "127.0.21.1", "127.0.22.1"];
+  await using town = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    limits: { maxConnections: 48, maxConnectionsPerAddress: 16, maxConnectionsPerPrefix: 24 },
+  });
+  const swarm = new SquatterSwarm(town.httpPort, addresses, 16, 500);
+  let outcomes: HonestOutcome[];
+  try {
+    await swarm.holding(48);
+    await sleep(1500); // a few pings each
+    outcomes = await honestClientsInTurn(`ws://127.0.0.1:${town.httpPort}`, 10);
+  } finally {
+    await swarm.stop();
+  }
+  const report = `${summary("town full of pinging subscribed sockets", outcomes)}; ` +
+    `squatters evicted ${swarm.evicted}`;
   console.log(report);
   assertEquals(outcomes.filter((o) => o.eose).length, 10, report);
 });

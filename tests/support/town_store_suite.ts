@@ -83,6 +83,15 @@ const CASES: [string, Case][] = [
     await store.insert(f);
     assertEquals((await store.query([{ ids: [f.id] }]))[0].toon, encodeEventToon(f));
   }],
+  ["a query for JSON only leaves the TOON out (a JSON reader's REQ)", async (store) => {
+    const e = makeEvent(alice, 1, T0, [["p", bobPub]], "hello");
+    await store.insert(e);
+    for (const filter of [{ ids: [e.id] }, { "#p": [bobPub] }]) {
+      const [row] = await store.query([filter], { jsonOnly: true });
+      assertEquals([JSON.parse(row.json), row.toon], [e, ""]);
+      assertEquals((await store.query([filter]))[0].toon, encodeEventToon(e));
+    }
+  }],
   [
     "text holding U+0000 and backslashes comes back byte-exact and matches by tag",
     async (store) => {

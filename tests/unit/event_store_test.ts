@@ -72,6 +72,18 @@ Deno.test("event store: stores, de-duplicates and serves both JSON and the town'
   });
 });
 
+Deno.test("event store: a query for JSON only leaves the TOON out, by the tags index too", () => {
+  withStore((store) => {
+    const e = makeEvent(alice, 1, T0, [["p", bobPub]], "hello");
+    store.insert(e);
+    for (const filter of [{ ids: [e.id] }, { "#p": [bobPub] }]) {
+      const [row] = store.query([filter], { jsonOnly: true });
+      assertEquals([JSON.parse(row.json), row.toon], [e, ""]);
+      assertEquals(store.query([filter])[0].toon, encodeEventToon(e));
+    }
+  });
+});
+
 Deno.test("event store: text holding U+0000 comes back byte-exact, from a file too", async () => {
   const dir = await Deno.makeTempDir({ prefix: "event_store_nul_" });
   try {

@@ -14,7 +14,10 @@
  * events are sent in batches of `queryBatchSize`, each after a macrotask boundary; every REQ is
  * admitted by the {@linkcode ReadBudget} shared by all connections, and its query and batches are
  * charged to that budget's time and wait for it (`pace`), so a burst of REQs is spread out
- * rather than run in one stall.
+ * rather than run in one stall. A REQ is refused while the connection's backlog (events read
+ * and not sent, bytes not written) is over `maxBufferedBytes`; only the encoding the connection
+ * reads is read from the store and kept, each event dropped once handed to the socket, and the
+ * budget counts what is kept (docs/OPERATIONS.md "Peers that do not read").
  *
  * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
  * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
@@ -32,11 +35,7 @@ import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
 import { priceToon, type RelayPricing } from "../../../protocol/relay_pricing.ts";
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";
-import {
-  type EventStore,
-  EventStoreQueryError,
-  type StoredEvent,
-} from "../../../state/events/event_store.ts";
+import { type EventStore, EventStoreQueryError } from "../../../state/events/event_store.ts";
 import { asTownStore, type TownStore } from "../../../state/events/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "../token_bucket.ts";
@@ -46,6 +45,7 @@ import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_w
 import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
 import { RelayAuth, type RelayAuthOptions } from "./relay_auth.ts";
 import { unparsedReply } from "./unparsed_reply.ts";
+import { answerBytes, type AnswerRow, answerRows } from "./answer_rows.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -149,8 +149,8 @@ export class Nip01Session implements HubSubscriber {
   }
 
   /**
-   * True when the connection holds no subscription and its client has sent nothing for
-   * `idleMs` (or nothing at all for a second since it connected): the connection a full
+   * True when the connection holds no subscription and its client has sent no message (pings do
+   * not count) for `idleMs` (or nothing at all for a second since it connected): the connection a full
    * listener closes first to admit a new one.
    */
   isIdle(idleMs: number): boolean {
@@ -161,7 +161,7 @@ export class Nip01Session implements HubSubscriber {
 
   /**
    * When the connection went quiet, if it holds subscriptions and nothing moved either way for
-   * `quietMs`: its client sent nothing (no message, no ping) and the town sent it no event or
+   * `quietMs`: its client sent no message (pings do not count) and the town sent it no event or
    * EOSE, with no REQ being answered. Undefined otherwise. A full listener closes the
    * connection quiet the longest once no idle one is left (docs/OPERATIONS.md "A town's
    * limits").
@@ -186,7 +186,7 @@ export class Nip01Session implements HubSubscriber {
       sub.pending.push(published);
       return;
     }
-    this.#sendEvent(subId, published.json, published.toon);
+    this.#sendEvent(subId, this.#wireBody(published.json, published.toon));
     if (this.#socket.bufferedAmount > this.#o.limits.maxBufferedBytes) {
       this.#slowConsumer(`${this.#socket.bufferedAmount} bytes unsent`);
     }
@@ -283,7 +283,7 @@ export class Nip01Session implements HubSubscriber {
 
   #onPing(): void {
     if (this.#dead) return;
-    this.#lastActive = Date.now();
+    // Not activity (`isIdle`, `quietSince`): a socket that only pings just holds a slot.
     if (this.#bucket.take()) {
       this.#overLimitInRow = 0;
       return;
@@ -345,14 +345,7 @@ export class Nip01Session implements HubSubscriber {
       this.#subs.delete(subId);
       hub.unsubscribe(this, subId);
     }
-    if (this.#unsentBytes >= limits.maxBufferedBytes) {
-      this.#o.counters.queriesRefusedBusyTotal++;
-      return this.#closed(
-        subId,
-        `rate-limited: ${this.#unsentBytes} bytes of stored events still unsent on this ` +
-          "connection; read them first",
-      );
-    }
+    if (this.#backlog() >= limits.maxBufferedBytes) return this.#behind(subId);
     if (this.#auth.needsAuth(filters)) {
       return this.#closed(subId, "auth-required: private kinds are served to their recipients");
     }
@@ -369,11 +362,19 @@ export class Nip01Session implements HubSubscriber {
         hub.unsubscribe(this, subId);
       }
     };
-    let rows: StoredEvent[];
+    const jsonOnly = this.#o.format === "json";
+    let rows: AnswerRow[];
     try {
-      rows = await this.#budget.timeQuery(
-        () => store.query(filters, { limit: limits.maxLimit }),
+      const stored = await this.#budget.timeQuery(
+        () => store.query(filters, { limit: limits.maxLimit, jsonOnly }),
         this,
+      );
+      rows = answerRows(
+        stored,
+        (row) =>
+          this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))
+            ? undefined
+            : this.#wireBody(row.json, () => row.toon),
       );
     } catch (err) {
       dropSub();
@@ -385,7 +386,7 @@ export class Nip01Session implements HubSubscriber {
     }
     // Closed or replaced while the query ran: nothing to send.
     if (sub.closed || this.#dead) return;
-    const bytes = rowsBytes(rows);
+    const bytes = answerBytes(rows);
     const ticket = this.#budget.admit(bytes, this);
     if (typeof ticket === "string") {
       dropSub();
@@ -404,6 +405,20 @@ export class Nip01Session implements HubSubscriber {
     });
   }
 
+  /** Stored events read for this connection and not sent, and bytes not yet written. */
+  #backlog(): number {
+    return this.#unsentBytes + this.#socket.bufferedAmount;
+  }
+
+  #behind(subId: string): void {
+    this.#o.counters.queriesRefusedBusyTotal++;
+    this.#closed(
+      subId,
+      `rate-limited: ${this.#backlog()} bytes of stored events still unsent on this ` +
+        "connection; read them first",
+    );
+  }
+
   #townBusy(subId: string, detail: string): void {
     this.#o.counters.queriesRefusedBusyTotal++;
     this.#closed(subId, `rate-limited: town busy (${detail}); retry later`);
@@ -412,11 +427,12 @@ export class Nip01Session implements HubSubscriber {
   async #sendHistory(
     subId: string,
     sub: SessionSub,
-    rows: { id: string; kind: number; json: string; toon: string }[],
+    rows: (AnswerRow | undefined)[],
     sent: (bytes: number) => void,
   ): Promise<void> {
     const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
     const highWater = maxBufferedBytes / 2;
+    let ids: string[] | undefined;
     // Sending is read work too: charged like the query (only the synchronous part: waits for
     // the budget or for the socket to drain cost the event loop nothing) and paced by the same
     // budget, so a burst of REQs is spread over macrotasks instead of run in one.
@@ -440,10 +456,13 @@ export class Nip01Session implements HubSubscriber {
         since = performance.now();
       }
       if (sub.closed || this.#dead) return charge();
-      const row = rows[i];
-      if (this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))) continue;
-      this.#sendEvent(subId, row.json, () => row.toon);
-      sent(row.json.length);
+      const row = rows[i]!;
+      // Sent: its memory goes now, not when the whole answer is (a peer that stops reading
+      // halfway holds only what it has not been sent).
+      rows[i] = undefined;
+      this.#sendEvent(subId, row.body);
+      sent(row.body.length);
+      (ids ??= []).push(row.id);
     }
     charge();
     if (sub.closed || this.#dead) return;
@@ -452,7 +471,7 @@ export class Nip01Session implements HubSubscriber {
     this.#o.counters.eosesSentTotal++;
     const pending = sub.pending ?? [];
     sub.pending = null;
-    const sentIds = pending.length > 0 ? new Set(rows.map((r) => r.id)) : undefined;
+    const sentIds = pending.length > 0 ? new Set(ids) : undefined;
     for (const published of pending) {
       if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
     }
@@ -576,8 +595,12 @@ export class Nip01Session implements HubSubscriber {
     }
   }
 
-  #sendEvent(subId: string, json: string, toon: () => string): void {
-    const body = this.#o.format === "toon" ? JSON.stringify(toon()) : json;
+  /** An event as this connection reads it: JSON, or its TOON text as a JSON string. */
+  #wireBody(json: string, toon: () => string): string {
+    return this.#o.format === "toon" ? JSON.stringify(toon()) : json;
+  }
+
+  #sendEvent(subId: string, body: string): void {
     // Stored JSON is our own JSON.stringify output: splice it in rather than re-encode it.
     this.#send(`["EVENT",${JSON.stringify(subId)},${body}]`);
     this.#lastDelivered = Date.now();
@@ -642,9 +665,3 @@ const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
   bytes: "too many stored events read and not yet sent",
   time: "query time per second spent",
 };
-
-function rowsBytes(rows: readonly { json: string }[]): number {
-  let bytes = 0;
-  for (const row of rows) bytes += row.json.length;
-  return bytes;
-}
