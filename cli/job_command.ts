@@ -334,7 +334,7 @@ async function buildSpec(
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
-    spec.declineFailed = opts.declineFailed;
+    Object.assign(spec, { declineFailed: opts.declineFailed, allowProtected: opts.allowProtected });
     return { spec, uploads, local: parts.local };
   } catch (err) {
     for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
@@ -420,7 +420,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
   const directory = await reading;
-  const { spec, uploads, local } = await buildSpec(kindText, opts, directory ?? []);
+  const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
+  const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);

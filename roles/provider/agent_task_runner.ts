@@ -42,6 +42,11 @@ import { worktreeFromBundle } from "../agent_work/bundle_worktree.ts";
 import { checkResultBundle } from "../agent_work/result_apply.ts";
 import { sealResultLogs } from "../agent_work/result_logs.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_work/agent_task.ts";
+import {
+  checkProtectGlobs,
+  protectedMatcher,
+  protectedPathInputs,
+} from "../agent_work/protected_paths.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
@@ -68,6 +73,8 @@ const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
 const HEX40 = /^[0-9a-f]{40}$/;
+/** Paths a result lists (`changes`, `protectedChanged`); the rest are counted (`...Omitted`). */
+const MAX_LISTED_PATHS = 100;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Options for {@linkcode createAgentTaskRunner}. */
@@ -120,6 +127,8 @@ interface AgentRequest {
   budget: bigint;
   task: string;
   repoBlob: string;
+  /** The requester's protected globs (docs/PROTOCOL.md "Protected paths"). */
+  protect: string[];
 }
 
 function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | string {
@@ -148,7 +157,16 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   if (task === undefined) return "no task: a text input with the bead's JSON";
   const repoBlob = blobInputsOf(tags)[0]?.sha256;
   if (repoBlob === undefined) return "no repository: a blob input with the sealed bundle";
+  let protect: string[];
+  try {
+    protect = checkProtectGlobs(
+      tags.filter((t) => t[0] === "param" && t[1] === "protect").flatMap((t) => t.slice(2)),
+    );
+  } catch (err) {
+    return `param protect: ${(err as Error).message}`;
+  }
   return {
+    protect,
     preset,
     base,
     accept,
@@ -313,6 +331,12 @@ async function prepareInputs(
     base: r.base,
     dir: `${hostDir}/pristine`,
   });
+  const protectedFiles = r.protect.length === 0 ? [] : await protectedPathInputs({
+    pristine: `${hostDir}/pristine`,
+    base: r.base,
+    globs: r.protect,
+    dir: hostDir,
+  });
   const tar = await new Deno.Command("tar", {
     args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
     stdout: "null",
@@ -330,6 +354,7 @@ async function prepareInputs(
     await write("agent-command", r.preset.command),
     await write("accept-command", r.accept),
     await write("base", r.base),
+    ...protectedFiles,
   ];
 }
 
@@ -384,6 +409,9 @@ async function deliver(
   // output could carry the work itself (roles/agent_work/result_logs.ts).
   const logs = await sealResultLogs(key, { agent: agentLog, gate: gateLog });
   const spend = gateway.spend;
+  // Paths and counts, not contents: fine to show before the delivery is paid.
+  const isProtected = protectedMatcher(r.protect);
+  const touched = checked.changes.filter((c) => isProtected(c.path)).map((c) => c.path);
   const result = {
     verdict: report.gateExit === 0 ? "pass" : "fail",
     agent: { preset: r.preset.name, exitCode: report.agentExit, logTailSealed: logs.agent },
@@ -392,6 +420,17 @@ async function deliver(
     tip: checked.tip,
     commits: checked.commits,
     diffstat: checked.diffstat,
+    changes: checked.changes.slice(0, MAX_LISTED_PATHS),
+    ...(checked.changes.length > MAX_LISTED_PATHS
+      ? { changesOmitted: checked.changes.length - MAX_LISTED_PATHS }
+      : {}),
+    ...(r.protect.length === 0 ? {} : { protect: r.protect }),
+    ...(touched.length === 0 ? {} : {
+      protectedChanged: touched.slice(0, MAX_LISTED_PATHS),
+      ...(touched.length > MAX_LISTED_PATHS
+        ? { protectedChangedOmitted: touched.length - MAX_LISTED_PATHS }
+        : {}),
+    }),
     bundle: { name: SEALED_RESULT_NAME, bytes: bytes.length },
     transcript: {
       name: SEALED_TRANSCRIPT_NAME,
