@@ -215,10 +215,16 @@ class JobEventRouter {
         // so in the reason, which keeps its `busy:` prefix for the caller that sends it again.
         const busy = isBusyFeedback(feedback) &&
           record.payments.every((p) => p.status === "rejected");
+        // An encrypted job's reason comes encrypted, its public status a code only (docs/PROTOCOL.md
+        // "Errors of an encrypted job").
+        const sealed = event.tags.some((t) => t[0] === "encrypted") && event.content !== "";
+        const said = sealed && this.#o.signer
+          ? await nip44Opener(this.#o.signer)(event.pubkey, event.content).catch(() => undefined)
+          : undefined;
         return await jobs.finish(id, "error", {
           error: busy
             ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`
-            : `provider error: ${feedback.extraInfo ?? ""}`,
+            : `provider error: ${said ?? feedback.extraInfo ?? ""}`,
         }, record);
       }
       if (feedback.status === "payment-required") {
