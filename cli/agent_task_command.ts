@@ -26,6 +26,7 @@ import {
   parseAgentTask,
 } from "../roles/agent_work/agent_task.ts";
 import { applyResultBundle } from "../roles/agent_work/result_apply.ts";
+import { checkProtectGlobs } from "../roles/agent_work/protected_paths.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
@@ -74,7 +75,8 @@ const usage = (message: string, suggestion?: string) =>
   new CliError(message, { exitCode: ExitCode.Usage, suggestion });
 
 /**
- * Bundles and seals the repository and builds the job's inputs and params.
+ * Bundles and seals the repository and builds the job's inputs and params; `flags.protect` are
+ * the profile's `[agents] protect` and the `--protect` globs (docs/PROTOCOL.md "Protected paths").
  *
  * @example
  * ```ts ignore
@@ -100,6 +102,12 @@ export async function agentTaskParts(
     throw usage("agent-task needs --agent <preset>", "`turnpike providers` lists the presets");
   }
   const task = await readTask(flags);
+  let globs: string[];
+  try {
+    globs = checkProtectGlobs(flags.protect ?? []);
+  } catch (err) {
+    throw usage(`--protect: ${(err as Error).message}`);
+  }
   const provider = flags.provider?.length === 1
     ? flags.provider[0]
     : (flags.provider?.length ?? 0) > 1
@@ -140,6 +148,7 @@ export async function agentTaskParts(
         { name: "accept", values: [flags.accept] },
         { name: "repo-key", values: [bytesToHex(key)] },
         ...(budget === undefined ? [] : [{ name: "budget", values: [budget] }]),
+        ...(globs.length === 0 ? [] : [{ name: "protect", values: globs }]),
       ],
       sealedPath,
       provider,
@@ -298,6 +307,10 @@ export async function applyAgentResult(
       tip: applied.tip,
       commits: applied.commits,
       diffstat: applied.diffstat,
+      changes: applied.changes,
+      ...(Array.isArray(report.protectedChanged)
+        ? { protectedChanged: report.protectedChanged }
+        : {}),
       verdict: verdictOf(report) ?? null,
       ...(typeof transcript === "string" ? { transcript } : {}),
       ...(transcript instanceof Error

@@ -23,6 +23,9 @@ export interface AgentTaskFlags {
   depth?: string;
   base?: string;
   declineFailed?: boolean;
+  /** Protected globs, besides the profile's `[agents] protect`. */
+  protect?: string[];
+  allowProtected?: boolean;
   provider?: string[];
 }
 
@@ -64,7 +67,16 @@ export function addAgentTaskOptions(cmd: Command): Command {
     .option("--accept <cmd>", "agent-task: the gate, run in the worktree after the agent")
     .option("--agent <preset>", "agent-task: the provider's agent preset")
     .option("--budget <n>", "agent-task: the most the model calls may cost, base units")
-    .option("--decline-failed", "agent-task: do not pay the delivery of a failed gate's result");
+    .option("--decline-failed", "agent-task: do not pay the delivery of a failed gate's result")
+    .option(
+      "--protect <glob>",
+      "agent-task: a path the agent may not change (repeatable; restored before the gate)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--allow-protected",
+      "agent-task: pay the delivery even when the result changed a protected path",
+    );
 }
 
 /**

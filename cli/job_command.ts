@@ -17,10 +17,9 @@ import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
-import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
-import { buildResultReport, costsOf, parseReport } from "./job_report.ts";
+import { costsOf } from "./job_report.ts";
 import {
   fetchProviderDirectory,
   kindOfSkill,
@@ -47,21 +46,18 @@ import type { RequesterSettings } from "../config/requester_settings.ts";
 import type { JobProgress, Requester } from "../roles/requester/requester_node.ts";
 import { RelayQueryError } from "../transport/relay_query.ts";
 import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.ts";
-import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import * as agentTask from "./agent_task_options.ts";
 import type { AgentTaskFlags } from "./agent_task_options.ts";
 import { jobLineFields } from "./job_line.ts";
-import { inlineReportLogs, saveResultBlobs } from "./report_logs.ts";
 import {
   addJobListCommand,
   addJobStatusCommand,
   addJobWaitCommand,
   addRequesterConnectionOptions,
   loadRequesterConfig,
-  openRepo,
   printOutcome,
   printRecord,
   readJob,
@@ -69,7 +65,7 @@ import {
   withRepo,
 } from "./job_read_command.ts";
 import { printWaiting, progressPrinter } from "./job_progress_print.ts";
-import { profileBlobServers } from "./profile_blob_servers.ts";
+import { agentTaskCommand, jobResults, type JobResultsOptions } from "./job_results_command.ts";
 import { terminalText } from "./terminal_text.ts";
 
 // Where the requester's users (requester_command.ts) have always found it.
@@ -93,10 +89,6 @@ interface SubmitOptions extends RequesterCliOptions, AgentTaskFlags {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-const agentTaskCommand = () =>
-  lazyImport<typeof import("./agent_task_command.ts")>(
-    new URL("./agent_task_command.ts", import.meta.url),
-  );
 
 /**
  * Largest file sent inline in the event: an event rides one ILP packet (32,767 bytes of TOON),
@@ -163,7 +155,7 @@ export function registerJobCommand(program: Command): void {
     .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
     .option("--proof", "agent-task: the proof that its delivery broke its commitment, as JSON")
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await results(id, cmd.optsWithGlobals<ResultsOptions>(), cmd);
+      await jobResults(id, cmd.optsWithGlobals<JobResultsOptions>(), cmd);
     });
   addJobWaitCommand(job);
   addJobListCommand(job);
@@ -337,7 +329,7 @@ async function buildSpec(
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
-    spec.declineFailed = opts.declineFailed;
+    Object.assign(spec, { declineFailed: opts.declineFailed, allowProtected: opts.allowProtected });
     return { spec, uploads, local: parts.local };
   } catch (err) {
     for (const u of uploads) if (u.temporary) await Deno.remove(u.path).catch(() => {});
@@ -421,7 +413,8 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
   const directory = await reading;
-  const { spec, uploads, local } = await buildSpec(kindText, opts, directory ?? []);
+  const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
+  const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);
@@ -623,98 +616,6 @@ export async function followJob(
         ignoreVerdict: opts.ignoreVerdict,
       });
     }
-  }
-}
-
-type ResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & {
-  save?: string;
-  raw?: boolean;
-  proof?: boolean;
-};
-
-async function results(idText: string, opts: ResultsOptions, cmd: Command): Promise<void> {
-  const repo = await openRepo(opts, cmd);
-  try {
-    const record = await readJob(repo, idText);
-    const id = record.id;
-    if (opts.proof) {
-      return console.log(
-        JSON.stringify(await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id)),
-      );
-    }
-    const result = await readStoredResult(repo.stateDir, id);
-    if (!result && TERMINAL_JOB_STATUSES.includes(record.status)) {
-      // Ended without a result (cancelled, payment refused...): its result line all the same,
-      // with its costs, and its status as the code, as `job wait` prints it (docs/AGENTS.md).
-      return await printOutcome(repo.stateDir, [record], {
-        json: opts.output === "json",
-        network: undefined,
-      });
-    }
-    if (!result) {
-      throw new CliError(`job ${id} has no result yet`, {
-        context: `status ${record.status}`,
-        code: "no-result",
-        suggestion: `\`turnpike job wait ${id.slice(0, 12)}\` follows it to its end`,
-      });
-    }
-    if (opts.apply !== undefined) {
-      const applied = await (await agentTaskCommand()).applyAgentResult({
-        stateDir: repo.stateDir,
-        record,
-        result: { tags: result.event.tags, content: result.content },
-        towns: await profileBlobServers(opts, cmd),
-        repo: opts.apply === true ? undefined : opts.apply,
-        branch: opts.branch,
-        fastForward: opts.fastForward,
-      });
-      // A transcript that did not open: said on stderr in either mode, the branch made all the same.
-      for (const w of (applied.warnings ?? []) as string[]) console.error(`warning: ${w}`);
-      if (applied.proof) console.error(`the delivery broke its commitment: proof ${applied.proof}`);
-      if (opts.output === "json") return printJsonLine("applied", applied);
-      const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
-      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${log})`);
-    }
-    const blobs = blobOutputsOf(result.event.tags);
-    // A log the report carries whole (ci-run's short ones) is saved with the blobs.
-    const inline = opts.save === undefined
-      ? []
-      : await inlineReportLogs(parseReport(result.content), blobs.map((b) => b.name)).catch(
-        (err) => {
-          throw new CliError((err as Error).message, { context: `job ${id}`, cause: err });
-        },
-      );
-    const saved = opts.save === undefined
-      ? []
-      : await saveResultBlobs(blobs, opts.save, opts.output === "json", inline);
-    // An agent task's sealed blobs, opened beside them once its delivery is paid.
-    if (saved.some((s) => s.name.endsWith(".sealed"))) {
-      saved.push(
-        ...await (await agentTaskCommand()).openSavedAgentBlobs(record, result.content, saved),
-      );
-    }
-    if (opts.output === "json") {
-      const payments = await openPaymentLog({ stateDir: repo.stateDir });
-      const report = await buildResultReport({
-        stateDir: repo.stateDir,
-        chain: [record],
-        payments: payments.entries(),
-      });
-      const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
-      printJsonLine("result", { ...report, saved, ...raw });
-    } else {
-      console.log(terminalText(result.content, { multiline: true }));
-      for (const b of blobs) {
-        const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
-        const name = terminalText(b.name);
-        console.error(`  blob ${name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`);
-      }
-      for (const s of saved) {
-        if (s.from === "report") console.error(`  log ${s.name}: from the report, ${s.path}`);
-      }
-    }
-  } finally {
-    repo.close();
   }
 }
 

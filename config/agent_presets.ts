@@ -112,6 +112,8 @@ export function parseAgentPresets(
   const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
   const presets: Record<string, AgentPreset> = {};
   for (const [name, value] of Object.entries(table)) {
+    // `protect` is a requester's list of protected globs (config/requester_settings.ts).
+    if (name === "protect" && Array.isArray(value)) continue;
     const where = `[agents.${name}]`;
     if (!NAME.test(name)) throw new ConfigError(`${where}: a preset name is [a-z0-9_-], 1-64`);
     if (!isRecord(value)) throw new ConfigError(`${where} must be a table`);

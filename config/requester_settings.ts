@@ -19,6 +19,7 @@
  * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
  * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
  * | node_idle_timeout     | TURNPIKE_NODE_IDLE_TIMEOUT  | (none)               |
+ * | `[agents] protect`    | (none)                      | (none; `--protect` adds) |
  * | (none)                | (none)                      | --accept-price       |
  *
  * Without a channel named, `[channels] auto = true` (config/channel_policy.ts) uses the open
@@ -37,7 +38,12 @@ import { profileTowns, type TownEndpoint } from "./town_list.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "./settings.ts";
 import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
-import { durationSetting, pubkeySetting, uint64Setting } from "./setting_codecs.ts";
+import {
+  durationSetting,
+  pubkeySetting,
+  stringListSetting,
+  uint64Setting,
+} from "./setting_codecs.ts";
 import type { SpendPolicy } from "../protocol/spend_policy.ts";
 
 /** Flags the requester commands take. */
@@ -90,6 +96,11 @@ export interface RequesterSettings extends RequesterTownSettings {
    * flight and no command connected before it stops. Default 300.
    */
   nodeIdleTimeoutS: number;
+  /**
+   * The paths an agent-task's agent may not change, as globs (`[agents] protect`; docs/PROTOCOL.md
+   * "Protected paths"): every agent-task of the profile names them, `--protect` adds more.
+   */
+  agentProtect: string[];
 }
 
 /** Options for {@linkcode resolveRequesterSettings}. */
@@ -172,10 +183,14 @@ export function resolveRequesterSettings(
     undefined,
     { min: 1, max: 604_800 },
   ) / 1000;
+  const protect = loaded.sections.agents?.protect;
   return {
     stateDir: s.stateDir,
     network: s.network,
     nodeIdleTimeoutS,
+    agentProtect: protect === undefined
+      ? []
+      : stringListSetting(protect, "agentProtect", "[agents] protect"),
     relayUrl: s.relayUrl,
     btpUrl: s.connectorBtpUrl,
     btpToken: s.btpToken ?? "",

@@ -395,3 +395,33 @@ export function pubkeySetting(
   }
   return value;
 }
+
+/**
+ * A list of strings: a TOML array of strings, or a text of comma-separated items (a variable's);
+ * blank items dropped, duplicates kept once, in order.
+ *
+ * @example
+ * ```ts
+ * import { stringListSetting } from "./setting_codecs.ts";
+ *
+ * console.assert(stringListSetting(["test_*.py", "tests/**"], "agentProtect").length === 2);
+ * console.assert(stringListSetting("a, b,a", "agentProtect").join() === "a,b");
+ * ```
+ * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not
+ * a list of strings.
+ */
+export function stringListSetting(
+  value: unknown,
+  key: string,
+  label: string = key,
+  source?: SettingSource,
+): string[] {
+  const items = typeof value === "string" ? value.split(",") : value;
+  if (!Array.isArray(items) || !items.every((i) => typeof i === "string")) {
+    throw new ConfigError(`${label} must be a list of strings, got ${show(value)}`, {
+      key,
+      source,
+    });
+  }
+  return [...new Set(items.map((i) => i.trim()).filter((i) => i !== ""))];
+}

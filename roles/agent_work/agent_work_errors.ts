@@ -248,3 +248,18 @@ export class AgentTaskError extends RoleError {
 export class DeliveryProofError extends RoleError {
   override name = "DeliveryProofError";
 }
+
+/**
+ * A protected-path glob (`--protect`, `[agents] protect`) this code does not take: empty, too
+ * long, with a NUL or a newline, a `..` segment, or naming `.git`.
+ *
+ * @example
+ * ```ts
+ * import { ProtectGlobError } from "./agent_work_errors.ts";
+ *
+ * new ProtectGlobError("a glob is not empty").code; // "protect-glob"
+ * ```
+ */
+export class ProtectGlobError extends RoleError {
+  override name = "ProtectGlobError";
+}

@@ -39,7 +39,7 @@ import {
   NoCommitsError,
 } from "./agent_work_errors.ts";
 import { readBundleHeader } from "./bundle_header.ts";
-import { type Diffstat, diffstat } from "./diffstat.ts";
+import { type Diffstat, type PathChange, pathChanges, sumChanges } from "./diffstat.ts";
 import { diffExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { DEFAULT_RESULT_BUNDLE_MAX } from "./result_bundle.ts";
@@ -84,6 +84,8 @@ export interface CheckedResult {
   commits: number;
   /** What they change. */
   diffstat: Diffstat;
+  /** Each path they change, with its lines inserted and deleted. */
+  changes: PathChange[];
 }
 
 /** Options of {@linkcode applyResultBundle}. */
@@ -192,13 +194,8 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
       (await runGit(["rev-list", "--count", `${base}..${tip}`], { dir: quarantine, timeoutMs }))
         .stdout.trim(),
     );
-    return {
-      base,
-      tip,
-      ref: bundled.name,
-      commits,
-      diffstat: await diffstat(quarantine, base, tip),
-    };
+    const changes = await pathChanges(quarantine, base, tip);
+    return { base, tip, ref: bundled.name, commits, diffstat: sumChanges(changes), changes };
   } finally {
     await Deno.remove(quarantine, { recursive: true }).catch(() => {});
   }

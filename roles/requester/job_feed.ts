@@ -225,10 +225,16 @@ class JobEventRouter {
         // so in the reason, which keeps its `busy:` prefix for the caller that sends it again.
         const busy = isBusyFeedback(feedback) &&
           record.payments.every((p) => p.status === "rejected");
+        // An encrypted job's reason comes encrypted, its public status a code only (docs/PROTOCOL.md
+        // "Errors of an encrypted job").
+        const sealed = event.tags.some((t) => t[0] === "encrypted") && event.content !== "";
+        const said = sealed && this.#o.signer
+          ? await nip44Opener(this.#o.signer)(event.pubkey, event.content).catch(() => undefined)
+          : undefined;
         return await jobs.finish(id, "error", {
           error: busy
             ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`
-            : `provider error: ${feedback.extraInfo ?? ""}`,
+            : `provider error: ${said ?? feedback.extraInfo ?? ""}`,
         }, record);
       }
       if (feedback.status === "payment-required") {
@@ -257,9 +263,18 @@ class JobEventRouter {
         : `result blob ${blob} from ${event.pubkey.slice(0, 12)}`,
     );
     const invoice = result.amount?.paymentRequest;
-    if (
-      invoice && jobs.sidecarOf(id)?.spec.declineFailed && failedVerdict(opened ?? event.content)
-    ) {
+    const spec = jobs.sidecarOf(id)?.spec;
+    const touched = invoice && !spec?.allowProtected
+      ? protectedChanged(opened ?? event.content)
+      : [];
+    if (touched.length > 0) {
+      // The agent changed the requester's protected paths (docs/PROTOCOL.md "Protected paths"):
+      // not paid without --allow-protected; the provider keeps the deposit.
+      const error = `${PROTECTED_CHANGED}: the result changed protected paths ` +
+        `${touched.join(", ")}; its delivery was not paid (--allow-protected pays it)`;
+      return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
+    }
+    if (invoice && spec?.declineFailed && failedVerdict(opened ?? event.content)) {
       // Declined (docs/PROTOCOL.md "Paid on delivery"): the delivery is not paid, its key stays
       // sealed, the provider keeps the deposit.
       const error = "declined: the result's verdict is fail; its delivery was not paid";
@@ -301,6 +316,19 @@ class JobEventRouter {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
+  }
+}
+
+/** The error's code of a result declined for changing protected paths. */
+const PROTECTED_CHANGED = "protected-changed";
+
+/** The protected paths a result's JSON report says its commits changed (none: not a report). */
+function protectedChanged(content: string): string[] {
+  try {
+    const listed = (JSON.parse(content) as { protectedChanged?: unknown }).protectedChanged;
+    return Array.isArray(listed) ? listed.map(String) : [];
+  } catch {
+    return [];
   }
 }
 

@@ -41,6 +41,12 @@ export interface JobSpec {
    * gate failed): the job ends `error`, the provider keeps only the deposit.
    */
   declineFailed?: boolean;
+  /**
+   * Pay a result's delivery even when its commits change a protected path (an agent-task's
+   * `protectedChanged`, docs/PROTOCOL.md "Protected paths"); without it such a delivery is not
+   * paid and the job ends `error` (`protected-changed`).
+   */
+  allowProtected?: boolean;
 }
 
 /** A job spec or `--then` string is not usable. */
@@ -201,6 +207,7 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
   }
   if (typeof v.bid === "string") spec.bid = parseAmount(v.bid, "bid");
   if (v.declineFailed === true) spec.declineFailed = true;
+  if (v.allowProtected === true) spec.allowProtected = true;
   return spec;
 }
 

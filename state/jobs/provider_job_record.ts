@@ -87,6 +87,12 @@ export interface ProviderJobRecord {
   resultFiles?: string[];
   /** Why the job ended in `error` / `cancelled`. */
   error?: string;
+  /**
+   * A short code of why (`agent-failed`, `bad-input`...): what an encrypted job's public `error`
+   * feedback says, its `error` going encrypted to the requester (docs/PROTOCOL.md "Errors of an
+   * encrypted job").
+   */
+  errorCode?: string;
   /** For `error`/`cancelled`: whether the error feedback went out (republished on restart). */
   notified?: boolean;
   /** Id of the published result event. */
@@ -111,6 +117,7 @@ const OPTIONAL_STRINGS = [
   "paidAt",
   "result",
   "error",
+  "errorCode",
   "resultEventId",
   "deliveryPrice",
   "deliveryInvoice",

@@ -150,7 +150,7 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
     const line = applied.lines[0];
     assertEquals([line.type, line.verdict, line.base, line.tip], [
       "applied",
-      "pass",
+      "passed",
       base,
       polecatTip,
     ]);

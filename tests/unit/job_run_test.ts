@@ -136,6 +136,7 @@ Deno.test("job run: a request that cannot be read fails before anything runs", a
     assertEquals(outcome, {
       status: "failed",
       reason: "cannot read the request: invalid NIP-44 payload",
+      code: "bad-input",
     });
     assertEquals(w.removed.length, 0, "no work dir was made");
   });
@@ -159,7 +160,11 @@ Deno.test("job run: a skill without a runner fails with why", async () => {
     const outcome = await runJob(w.options(skill, {
       runner: { unavailable: "no Docker engine: not probed" },
     }));
-    assertEquals(outcome, { status: "failed", reason: "no Docker engine: not probed" });
+    assertEquals(outcome, {
+      status: "failed",
+      reason: "no Docker engine: not probed",
+      code: "unavailable",
+    });
     assert(w.removed.length === 0);
   });
 });

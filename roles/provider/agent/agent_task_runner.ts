@@ -33,16 +33,16 @@
  *
  * @module
  */
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
-import { derivedBlobKey, openBlob, sealBlob } from "../../agent_work/sealed_blob.ts";
-import { worktreeFromBundle } from "../../agent_work/bundle_worktree.ts";
+import { derivedBlobKey, sealBlob } from "../../agent_work/sealed_blob.ts";
+import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
 import { checkResultBundle } from "../../agent_work/result_apply.ts";
 import { sealResultLogs } from "../../agent_work/result_logs.ts";
-import { parseAgentTask, renderTaskPrompt } from "../../agent_work/agent_task.ts";
 import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
+import { checkProtectGlobs, protectedMatcher } from "../../agent_work/protected_paths.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
@@ -69,6 +69,8 @@ const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
 const HEX40 = /^[0-9a-f]{40}$/;
+/** Paths a result lists (`changes`, `protectedChanged`); the rest are counted (`...Omitted`). */
+const MAX_LISTED_PATHS = 100;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Options for {@linkcode createAgentTaskRunner}. */
@@ -144,6 +146,8 @@ interface AgentRequest {
   budget: bigint;
   task: string;
   repoBlob: string;
+  /** The requester's protected globs (docs/PROTOCOL.md "Protected paths"). */
+  protect: string[];
 }
 
 function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | string {
@@ -172,7 +176,16 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   if (task === undefined) return "no task: a text input with the bead's JSON";
   const repoBlob = blobInputsOf(tags)[0]?.sha256;
   if (repoBlob === undefined) return "no repository: a blob input with the sealed bundle";
+  let protect: string[];
+  try {
+    protect = checkProtectGlobs(
+      tags.filter((t) => t[0] === "param" && t[1] === "protect").flatMap((t) => t.slice(2)),
+    );
+  } catch (err) {
+    return `param protect: ${(err as Error).message}`;
+  }
   return {
+    protect,
     preset,
     base,
     accept,
@@ -202,7 +215,7 @@ async function runAgentTask(
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
   try {
-    let files = await prepareInputs(job, request, hostDir).catch((err: Error) => err);
+    let files = await prepareAgentTaskInputs(job, request, hostDir).catch((err: Error) => err);
     if (files instanceof Error) return outcome("bad-input", files.message);
     // A host preset works on the host first; the sandbox then runs the gate and the bundle
     // only (docs/OPERATIONS.md "Host presets").
@@ -327,46 +340,6 @@ export async function removeAgentTaskFiles(jobsRoot: string, jobId: string): Pro
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
 }
 
-/** The repository opened and checked out, and the files the job gets in its `inputs/`. */
-async function prepareInputs(
-  job: SkillJob,
-  r: AgentRequest,
-  hostDir: string,
-): Promise<{ path: string; name: string }[]> {
-  const blob = (job.files ?? []).find((f) => f.name === r.repoBlob);
-  if (blob === undefined) throw new Error(`the repository blob ${r.repoBlob} was not fetched`);
-  const sealed = await Deno.readFile(blob.path);
-  const plain = await openBlob(sealed, hexToBytes(r.repoKey) as Uint8Array<ArrayBuffer>);
-  await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
-  const task = parseAgentTask(r.task);
-  await worktreeFromBundle({
-    bundlePath: `${hostDir}/repo.bundle`,
-    base: r.base,
-    dir: `${hostDir}/pristine`,
-    // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
-    // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
-    maxCheckoutBytes: Math.floor(job.manifest.diskBytes / 2),
-  });
-  const tar = await new Deno.Command("tar", {
-    args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!tar.success) throw new Error(`tar: ${new TextDecoder().decode(tar.stderr).trim()}`);
-  const write = async (name: string, text: string) => {
-    await Deno.writeTextFile(`${hostDir}/${name}`, text, { mode: 0o600 });
-    return { path: `${hostDir}/${name}`, name };
-  };
-  return [
-    { path: `${hostDir}/worktree.tar`, name: "worktree.tar" },
-    await write("task.md", renderTaskPrompt(task)),
-    await write("task.json", JSON.stringify(task)),
-    await write("agent-command", r.preset.command),
-    await write("accept-command", r.accept),
-    await write("base", r.base),
-  ];
-}
-
 /** The run's bundle checked, sealed and left as the one output; the result JSON with its key. */
 async function deliver(
   ran: SkillOutcome,
@@ -419,6 +392,9 @@ async function deliver(
   // output could carry the work itself (roles/agent_work/result_logs.ts).
   const logs = await sealResultLogs(key, { agent: agentLog, gate: gateLog });
   const spend = gateway.spend;
+  // Paths and counts, not contents: fine to show before the delivery is paid.
+  const isProtected = protectedMatcher(r.protect);
+  const touched = checked.changes.filter((c) => isProtected(c.path)).map((c) => c.path);
   const result = {
     verdict: report.gateExit === 0 ? "pass" : "fail",
     agent: { preset: r.preset.name, exitCode: report.agentExit, logTailSealed: logs.agent },
@@ -427,6 +403,17 @@ async function deliver(
     tip: checked.tip,
     commits: checked.commits,
     diffstat: checked.diffstat,
+    changes: checked.changes.slice(0, MAX_LISTED_PATHS),
+    ...(checked.changes.length > MAX_LISTED_PATHS
+      ? { changesOmitted: checked.changes.length - MAX_LISTED_PATHS }
+      : {}),
+    ...(r.protect.length === 0 ? {} : { protect: r.protect }),
+    ...(touched.length === 0 ? {} : {
+      protectedChanged: touched.slice(0, MAX_LISTED_PATHS),
+      ...(touched.length > MAX_LISTED_PATHS
+        ? { protectedChangedOmitted: touched.length - MAX_LISTED_PATHS }
+        : {}),
+    }),
     bundle: { name: SEALED_RESULT_NAME, bytes: bytes.length },
     transcript: {
       name: SEALED_TRANSCRIPT_NAME,

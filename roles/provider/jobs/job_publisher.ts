@@ -183,13 +183,23 @@ export class JobPublisher {
     return this.#o.towns().targetsFor(request, this.#o.foundOn(record.id));
   }
 
-  /** Ends a job in error or cancelled: recorded, counted, then its requester told. */
+  /**
+   * Ends a job in error or cancelled: recorded, counted, then its requester told; `code` is
+   * what an encrypted job's public feedback says instead of `reason` (see `notifyError`).
+   */
   async finishWithError(
     record: ProviderJobRecord,
     status: "error" | "cancelled",
     reason: string,
+    code?: string,
   ): Promise<void> {
-    const failed: ProviderJobRecord = { ...record, status, error: reason, notified: false };
+    const failed: ProviderJobRecord = {
+      ...record,
+      status,
+      error: reason,
+      ...(code === undefined ? {} : { errorCode: code }),
+      notified: false,
+    };
     await this.#o.store.put(failed);
     if (status === "cancelled") this.#o.counters.cancelled++;
     else this.#o.counters.errors++;
@@ -203,9 +213,22 @@ export class JobPublisher {
     await this.notifyError(failed);
   }
 
-  /** Sends an ended job's `error` feedback, then records it `notified`. */
+  /**
+   * Sends an ended job's `error` feedback, then records it `notified`. An encrypted job's reason
+   * can carry what the request hid (a line of an agent's output over the requester's repository):
+   * its feedback says only a code in public and the reason goes NIP-44 encrypted to the requester
+   * in the content, with `["encrypted"]` (docs/PROTOCOL.md "Errors of an encrypted job").
+   */
   async notifyError(record: ProviderJobRecord): Promise<void> {
-    await this.feedback(record, "error", { extraInfo: (record.error ?? "error").slice(0, 1000) });
+    const reason = (record.error ?? "error").slice(0, 1000);
+    if (!record.encrypted) await this.feedback(record, "error", { extraInfo: reason });
+    else {
+      await this.feedback(record, "error", {
+        extraInfo: record.errorCode ?? (record.status === "cancelled" ? "cancelled" : "error"),
+        content: nip44.v2.encrypt(reason, await this.#o.signer.conversationKey(record.customer)),
+        tags: [["encrypted"]],
+      });
+    }
     await this.#o.store.put({ ...record, notified: true });
   }
 
@@ -218,6 +241,8 @@ export class JobPublisher {
       amount?: { amount: string; paymentRequest?: string };
       /** More tags (an agent-task's `spend`). */
       tags?: string[][];
+      /** The content (an encrypted job's error reason, encrypted). */
+      content?: string;
     },
   ): Promise<void> {
     const template = buildJobFeedback({
@@ -225,6 +250,7 @@ export class JobPublisher {
       status,
       extraInfo: extra.extraInfo,
       amount: extra.amount,
+      content: extra.content,
     });
     template.tags.push(...(extra.tags ?? []));
     await this.#o.towns().publishTo(

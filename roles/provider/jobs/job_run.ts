@@ -90,7 +90,7 @@ export interface RunHooks {
 /** How one run ended. */
 export type JobRunOutcome =
   | { status: "computed"; result: string; files: string[]; skipped: string[] }
-  | { status: "failed"; reason: string }
+  | { status: "failed"; reason: string; code: string }
   | { status: "cancelled" };
 
 /** Options for {@linkcode runJob}. */
@@ -155,10 +155,14 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
     const blobs = await checkBlobInputs(tags, { maxBytes: o.maxInputBytes });
     files = await fetchBlobInputs(blobs, { maxBytes: o.maxInputBytes, cacheDir: o.blobCacheDir });
   } catch (err) {
-    if (err instanceof BlobInputError) return { status: "failed", reason: err.message };
-    return { status: "failed", reason: `cannot read the request: ${(err as Error).message}` };
+    const reason = err instanceof BlobInputError
+      ? err.message
+      : `cannot read the request: ${(err as Error).message}`;
+    return { status: "failed", reason, code: "bad-input" };
   }
-  if ("unavailable" in o.runner) return { status: "failed", reason: o.runner.unavailable };
+  if ("unavailable" in o.runner) {
+    return { status: "failed", reason: o.runner.unavailable, code: "unavailable" };
+  }
   let outcome: SkillOutcome;
   let ended: (() => void) | undefined;
   try {
@@ -176,7 +180,8 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
     ended = o.onStarted?.();
     outcome = await run;
   } catch (err) {
-    return { status: "failed", reason: `skill refused: ${(err as Error).message}` };
+    const reason = `skill refused: ${(err as Error).message}`;
+    return { status: "failed", reason, code: "skill-refused" };
   } finally {
     ended?.();
   }
@@ -206,7 +211,7 @@ async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRun
     }
   } catch (err) {
     if (!(err instanceof ResultTooLargeError)) throw err;
-    return { status: "failed", reason: err.message };
+    return { status: "failed", reason: err.message, code: "result-too-large" };
   } finally {
     o.removeLater(outcome.workDir);
   }
@@ -215,5 +220,7 @@ async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRun
   return {
     status: "failed",
     reason: `${outcome.status}: ${outcome.reason}${tail === "" ? "" : `; stderr: ${tail}`}`,
+    // The skill's outcome (skill_sandbox.ts), an agent-task's named so: `agent-failed`.
+    code: manifest.runner === "agent" ? `agent-${outcome.status}` : outcome.status,
   };
 }

@@ -120,7 +120,7 @@ export class JobRunner {
           "cancelled by the requester (kind 5)",
         );
       case "failed":
-        return await o.publisher.finishWithError(running, "error", outcome.reason);
+        return await o.publisher.finishWithError(running, "error", outcome.reason, outcome.code);
       case "computed": {
         for (const skipped of outcome.skipped) {
           o.log(`output of ${record.id} left out: ${skipped}`);

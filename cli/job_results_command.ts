@@ -1,0 +1,147 @@
+/**
+ * `turnpike job results`: a job's stored result, as a line or its blobs saved, an agent task's
+ * branch applied, or the proof its delivery broke its commitment (docs/AGENTS.md).
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { CliError } from "./cli_error.ts";
+import { readStoredResult } from "../state/jobs/stored_result.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { buildResultReport, parseReport } from "./job_report.ts";
+import { TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
+import { blobOutputsOf } from "../protocol/job_blobs.ts";
+import { printJsonLine } from "./json_line.ts";
+import { lazyImport } from "./lazy_import.ts";
+import type * as agentTask from "./agent_task_options.ts";
+import { inlineReportLogs, saveResultBlobs } from "./report_logs.ts";
+import { openRepo, printOutcome, readJob, type RequesterCliOptions } from "./job_read_command.ts";
+import { profileBlobServers } from "./profile_blob_servers.ts";
+import { terminalText } from "./terminal_text.ts";
+
+/**
+ * The agent-task half of the CLI, loaded when a command needs it.
+ *
+ * @example
+ * ```ts
+ * import { agentTaskCommand } from "./job_results_command.ts";
+ *
+ * const { readDeliveryProof } = await agentTaskCommand();
+ * console.log(typeof readDeliveryProof); // "function"
+ * ```
+ */
+export const agentTaskCommand = () =>
+  lazyImport<typeof import("./agent_task_command.ts")>(
+    new URL("./agent_task_command.ts", import.meta.url),
+  );
+
+/** `job results`'s parsed options. */
+export type JobResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & {
+  save?: string;
+  raw?: boolean;
+  proof?: boolean;
+};
+
+/**
+ * `job results <id>`: the stored result line, its blobs saved (`--save`), an agent task applied
+ * as a branch (`--apply`) or its delivery proof (`--proof`); docs/AGENTS.md.
+ *
+ * @example
+ * ```ts
+ * import { jobResults, type JobResultsOptions } from "./job_results_command.ts";
+ * import type { Command } from "commander";
+ *
+ * declare const opts: JobResultsOptions; // `job results`'s parsed options
+ * declare const cmd: Command; // `job results`
+ * await jobResults("c1c254bf", opts, cmd);
+ * ```
+ */
+export async function jobResults(
+  idText: string,
+  opts: JobResultsOptions,
+  cmd: Command,
+): Promise<void> {
+  const repo = await openRepo(opts, cmd);
+  try {
+    const record = await readJob(repo, idText);
+    const id = record.id;
+    if (opts.proof) {
+      return console.log(
+        JSON.stringify(await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id)),
+      );
+    }
+    const result = await readStoredResult(repo.stateDir, id);
+    if (!result && TERMINAL_JOB_STATUSES.includes(record.status)) {
+      // Ended without a result (cancelled, payment refused...): its result line all the same,
+      // with its costs, and its status as the code, as `job wait` prints it (docs/AGENTS.md).
+      return await printOutcome(repo.stateDir, [record], {
+        json: opts.output === "json",
+        network: undefined,
+      });
+    }
+    if (!result) {
+      throw new CliError(`job ${id} has no result yet`, {
+        context: `status ${record.status}`,
+        code: "no-result",
+        suggestion: `\`turnpike job wait ${id.slice(0, 12)}\` follows it to its end`,
+      });
+    }
+    if (opts.apply !== undefined) {
+      const applied = await (await agentTaskCommand()).applyAgentResult({
+        stateDir: repo.stateDir,
+        record,
+        result: { tags: result.event.tags, content: result.content },
+        towns: await profileBlobServers(opts, cmd),
+        repo: opts.apply === true ? undefined : opts.apply,
+        branch: opts.branch,
+        fastForward: opts.fastForward,
+      });
+      // A transcript that did not open: said on stderr in either mode, the branch made all the same.
+      for (const w of (applied.warnings ?? []) as string[]) console.error(`warning: ${w}`);
+      if (applied.proof) console.error(`the delivery broke its commitment: proof ${applied.proof}`);
+      if (opts.output === "json") return printJsonLine("applied", applied);
+      const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
+      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${log})`);
+    }
+    const blobs = blobOutputsOf(result.event.tags);
+    // A log the report carries whole (ci-run's short ones) is saved with the blobs.
+    const inline = opts.save === undefined
+      ? []
+      : await inlineReportLogs(parseReport(result.content), blobs.map((b) => b.name)).catch(
+        (err) => {
+          throw new CliError((err as Error).message, { context: `job ${id}`, cause: err });
+        },
+      );
+    const saved = opts.save === undefined
+      ? []
+      : await saveResultBlobs(blobs, opts.save, opts.output === "json", inline);
+    // An agent task's sealed blobs, opened beside them once its delivery is paid.
+    if (saved.some((s) => s.name.endsWith(".sealed"))) {
+      saved.push(
+        ...await (await agentTaskCommand()).openSavedAgentBlobs(record, result.content, saved),
+      );
+    }
+    if (opts.output === "json") {
+      const payments = await openPaymentLog({ stateDir: repo.stateDir });
+      const report = await buildResultReport({
+        stateDir: repo.stateDir,
+        chain: [record],
+        payments: payments.entries(),
+      });
+      const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
+      printJsonLine("result", { ...report, saved, ...raw });
+    } else {
+      console.log(terminalText(result.content, { multiline: true }));
+      for (const b of blobs) {
+        const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
+        const name = terminalText(b.name);
+        console.error(`  blob ${name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`);
+      }
+      for (const s of saved) {
+        if (s.from === "report") console.error(`  log ${s.name}: from the report, ${s.path}`);
+      }
+    }
+  } finally {
+    repo.close();
+  }
+}

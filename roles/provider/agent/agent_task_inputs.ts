@@ -1,0 +1,90 @@
+/**
+ * An agent task's inputs on the host: the sealed repository opened and checked out (within half
+ * the job's disk, docs/SKILLS.md "agent-task"), the protected paths' base copies, and the task's
+ * files the job gets in its `inputs/`.
+ *
+ * @module
+ */
+import { hexToBytes } from "@noble/hashes/utils.js";
+import type { AgentPreset } from "../../../config/agent_presets.ts";
+import { openBlob } from "../../agent_work/sealed_blob.ts";
+import { worktreeFromBundle } from "../../agent_work/bundle_worktree.ts";
+import { protectedPathInputs } from "../../agent_work/protected_paths.ts";
+import { parseAgentTask, renderTaskPrompt } from "../../agent_work/agent_task.ts";
+import type { SkillJob } from "../sandbox/skill_sandbox.ts";
+
+/** What of an agent-task request its inputs are made from. */
+export interface AgentTaskInputsRequest {
+  /** The name of the sealed repository bundle among the job's fetched files. */
+  repoBlob: string;
+  /** The bundle's key, hex. */
+  repoKey: string;
+  /** The task, as the request carries it. */
+  task: string;
+  /** The base commit. */
+  base: string;
+  /** The requester's protected globs (docs/PROTOCOL.md "Protected paths"). */
+  protect: string[];
+  /** The requester's acceptance command. */
+  accept: string;
+  preset: Pick<AgentPreset, "command">;
+}
+
+/**
+ * The repository opened and checked out, and the files the job gets in its `inputs/`.
+ *
+ * @example
+ * ```ts
+ * import { prepareAgentTaskInputs, type AgentTaskInputsRequest } from "./agent_task_inputs.ts";
+ * import type { SkillJob } from "../sandbox/skill_sandbox.ts";
+ *
+ * declare const job: SkillJob, request: AgentTaskInputsRequest;
+ * const files = await prepareAgentTaskInputs(job, request, await Deno.makeTempDir());
+ * console.log(files.map((f) => f.name)); // ["worktree.tar", "task.md", ...]
+ * ```
+ */
+export async function prepareAgentTaskInputs(
+  job: SkillJob,
+  r: AgentTaskInputsRequest,
+  hostDir: string,
+): Promise<{ path: string; name: string }[]> {
+  const blob = (job.files ?? []).find((f) => f.name === r.repoBlob);
+  if (blob === undefined) throw new Error(`the repository blob ${r.repoBlob} was not fetched`);
+  const sealed = await Deno.readFile(blob.path);
+  const plain = await openBlob(sealed, hexToBytes(r.repoKey) as Uint8Array<ArrayBuffer>);
+  await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
+  const task = parseAgentTask(r.task);
+  await worktreeFromBundle({
+    bundlePath: `${hostDir}/repo.bundle`,
+    base: r.base,
+    dir: `${hostDir}/pristine`,
+    // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
+    // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
+    maxCheckoutBytes: Math.floor(job.manifest.diskBytes / 2),
+  });
+  const protectedFiles = r.protect.length === 0 ? [] : await protectedPathInputs({
+    pristine: `${hostDir}/pristine`,
+    base: r.base,
+    globs: r.protect,
+    dir: hostDir,
+  });
+  const tar = await new Deno.Command("tar", {
+    args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!tar.success) throw new Error(`tar: ${new TextDecoder().decode(tar.stderr).trim()}`);
+  const write = async (name: string, text: string) => {
+    await Deno.writeTextFile(`${hostDir}/${name}`, text, { mode: 0o600 });
+    return { path: `${hostDir}/${name}`, name };
+  };
+  return [
+    { path: `${hostDir}/worktree.tar`, name: "worktree.tar" },
+    await write("task.md", renderTaskPrompt(task)),
+    await write("task.json", JSON.stringify(task)),
+    await write("agent-command", r.preset.command),
+    await write("accept-command", r.accept),
+    await write("base", r.base),
+    ...protectedFiles,
+  ];
+}

@@ -1,0 +1,108 @@
+/**
+ * A failing host preset's output stays private, end to end (docs/PROTOCOL.md "Errors of an
+ * encrypted job", docs/OPERATIONS.md "Host presets"): a town, the real provider node whose host
+ * preset prints a line of the requester's repository and fails, and a requester profile driven
+ * through its CLI. The job's public `error` feedback (kind 7000), read by a third party with a
+ * plain REQ and no AUTH, says only a code; the requester's `job status` shows the whole reason.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { startRequesterNetwork } from "../support/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { tempGitRepo } from "../support/temp_git_repo.ts";
+import type { AgentPreset } from "../../config/agent_presets.ts";
+
+const SECRET = "SECRET-REPO-LINE-5e1f0c";
+
+Deno.test("agent-task: a host preset that fails printing a line of the repository: the public error feedback has a code only, the requester's job status has the line", async () => {
+  const skills = await agentSkillsDir({});
+  const scratch = await Deno.makeTempDir({ prefix: "turnpike-private-error-" });
+  // The provider's own program: it prints the repository's private line, then fails.
+  const program = `${scratch}/leaky-agent`;
+  await Deno.writeTextFile(
+    program,
+    `#!/bin/sh\necho "working"\ncat "$TURNPIKE_WORKTREE/notes.txt"\nexit 4\n`,
+    { mode: 0o755 },
+  );
+  const preset: AgentPreset = {
+    name: "leaky",
+    command: program,
+    host: true,
+    args: [],
+    env: {},
+    price: 0n,
+    timeoutMs: 60_000,
+    budget: 0n,
+    flavor: "anthropic",
+    upstream: "",
+    apiKey: "",
+    inputPerMillion: 0n,
+    outputPerMillion: 0n,
+    headers: {},
+  };
+  const net = await startRequesterNetwork({
+    providerSkillsDir: skills,
+    providerOptions: { agents: { leaky: preset } },
+  });
+  try {
+    const alice = await requesterProfile(net);
+    const repo = await tempGitRepo(`${net.root}/repo`);
+    await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
+    const run = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repo.dir,
+      "--title",
+      "Tidy the notes",
+      "--accept",
+      "true",
+      "--agent",
+      "leaky",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+      "--timeout",
+      "120",
+      "--wait",
+    );
+    assertEquals(run.code, 1, run.stderr + run.stdout);
+    const end = run.lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "error", JSON.stringify(end));
+    const id = String(end.job);
+
+    // A third party's plain REQ: every frame the town sends about the job.
+    const frames = await readPublic(net.relayUrl, { kinds: [7000], "#e": [id] });
+    assert(frames.some((f) => f.includes("agent-failed")), frames.join("\n"));
+    for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
+
+    // The requester reads the reason, decrypted.
+    const status = await alice("job", "status", id);
+    assertStringIncludes(String(status.lines[0].error), SECRET);
+    assertStringIncludes(String(status.lines[0].error), "exited 4");
+  } finally {
+    await net.stop();
+    await Deno.remove(skills, { recursive: true }).catch(() => {});
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Every message a relay sends for one REQ, up to its EOSE, on a socket that never AUTHs. */
+async function readPublic(url: string, filter: Record<string, unknown>): Promise<string[]> {
+  const ws = new WebSocket(url);
+  const frames: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => ws.send(JSON.stringify(["REQ", "third-party", filter]));
+    ws.onerror = () => reject(new Error(`cannot read ${url}`));
+    ws.onmessage = (m) => {
+      const text = String(m.data);
+      frames.push(text);
+      if (text.startsWith('["EOSE"') || text.startsWith('["CLOSED"')) resolve();
+    };
+  });
+  const closed = new Promise((resolve) => ws.onclose = resolve);
+  ws.close();
+  await closed;
+  return frames;
+}
