@@ -22,8 +22,8 @@ import type { AgentSpend } from "../protocol/agent_spend.ts";
 import { categoryOf, type PaymentEntry } from "../state/payments/payment_log.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
-import { openResultLogs } from "../roles/agent_work/result_logs.ts";
-import { deliveryProofFile } from "../roles/agent_work/delivery_proof.ts";
+import { lazyImport } from "./lazy_import.ts";
+import { deliveryProofFile } from "../state/jobs/delivery_proof_file.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 
 /** A progress line of the NDJSON stream. */
@@ -183,6 +183,10 @@ async function withReleasedLogs(report: unknown, record: RequesterJobRecord): Pr
     record.payments.flatMap((p) => p.fulfillment ?? []),
   );
   if (key === undefined) return report;
+  // Loaded only for a paid agent task's report: `job list` and `job status` stay off roles/.
+  const { openResultLogs } = await lazyImport<typeof import("../roles/agent_work/result_logs.ts")>(
+    new URL("../roles/agent_work/result_logs.ts", import.meta.url),
+  );
   return await openResultLogs(
     report as Record<string, unknown>,
     hexToBytes(key) as Uint8Array<ArrayBuffer>,

@@ -16,8 +16,14 @@ import { lazyImport } from "./lazy_import.ts";
 import type * as agentTask from "./agent_task_options.ts";
 import { inlineReportLogs, saveResultBlobs } from "./report_logs.ts";
 import { openRepo, printOutcome, readJob, type RequesterCliOptions } from "./job_read_command.ts";
-import { profileBlobServers } from "./profile_blob_servers.ts";
 import { terminalText } from "./terminal_text.ts";
+
+// Only `--apply` reads the towns' Blossom servers (transport/relay_info.ts): `job submit`, which
+// imports this module, stays off transport/.
+const profileBlobServersModule = () =>
+  lazyImport<typeof import("./profile_blob_servers.ts")>(
+    new URL("./profile_blob_servers.ts", import.meta.url),
+  );
 
 /**
  * The agent-task half of the CLI, loaded when a command needs it.
@@ -91,7 +97,7 @@ export async function jobResults(
         stateDir: repo.stateDir,
         record,
         result: { tags: result.event.tags, content: result.content },
-        towns: await profileBlobServers(opts, cmd),
+        towns: await (await profileBlobServersModule()).profileBlobServers(opts, cmd),
         repo: opts.apply === true ? undefined : opts.apply,
         branch: opts.branch,
         fastForward: opts.fastForward,

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { deliveryProofFile } from "../../state/jobs/delivery_proof_file.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   type CommittedBlob,
@@ -234,20 +235,6 @@ export async function verifyDeliveryProof(
 }
 
 /**
- * Where a job's proof is kept in the requester's profile.
- *
- * @example
- * ```ts
- * import { deliveryProofFile } from "./delivery_proof.ts";
- *
- * deliveryProofFile("/home/a/.turnpike/alice", "ab".repeat(32)); // ".../proofs/abab...ab.json"
- * ```
- */
-export function deliveryProofFile(stateDir: string, job: string): string {
-  return `${stateDir}/proofs/${job}.json`;
-}
-
-/**
  * Keeps a proof (0600, under a 0700 dir) at {@linkcode deliveryProofFile}; its path.
  *
  * @example
@@ -263,3 +250,5 @@ export async function keepDeliveryProof(stateDir: string, proof: DeliveryProof):
   await Deno.writeTextFile(path, JSON.stringify(proof, null, 2) + "\n", { mode: 0o600 });
   return path;
 }
+
+export { deliveryProofFile };

@@ -27,7 +27,7 @@ const root = new URL("../../", import.meta.url);
 /** What each entry point may re-export from: the public folders of its layer. */
 const ALLOWED: Record<string, RegExp> = {
   ".":
-    /^(protocol|transport|chain|config|identity|stages|pipeline)\/|^state\/(claim_book|channel_file|audit_log)\.ts$/,
+    /^(protocol|transport|chain|config|identity|stages|pipeline)\/|^state\/(channels\/claim_book|channels\/channel_file|audit\/audit_log)\.ts$/,
   "./town": /^(roles\/town|config)\//,
   "./provider": /^roles\/provider\//,
   "./requester": /^(roles\/requester|protocol)\//,
