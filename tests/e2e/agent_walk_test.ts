@@ -30,6 +30,7 @@ import { increaseTime } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 
 /** What `chain up` funds each wallet with: 100 M2M in base units. */
@@ -238,15 +239,26 @@ Deno.test("agent walk: five jobs at once, a town restart, a cancel, every docume
   const aliceWallet = (await readWalletFile(walletFilePath(net.aliceState))).evmAddress;
   assertEquals(await tokens(aliceWallet), FUNDED - paid, "chain = books for alice");
 
-  // Beta: the town's newest claim covers what beta earned; beta closes with it and settles.
+  // Beta: the town's newest claim covers what beta earned less what it spent on the town's
+  // credit for its writes (it has no channel; docs/PROTOCOL.md "Credit without a channel"); beta
+  // closes with it and settles.
   let kept: Awaited<ReturnType<typeof listChannels>>[number] | undefined;
+  let claimed = 0n;
   for (let i = 0; i < 600 && kept === undefined; i++) {
+    claimed = (await openPeerLedger({ stateDir: net.townState })).balance("beta").claimed;
     kept = (await listChannels(net.betaState)).find((c) =>
-      c.peerLabel === PAYOUT_CHANNEL_LABEL && c.received === betaEarned
+      c.peerLabel === PAYOUT_CHANNEL_LABEL && claimed > 0n && c.received === claimed
     );
     if (kept === undefined) await new Promise((r) => setTimeout(r, 100));
   }
-  assert(kept !== undefined, "hang guard: beta never held a claim for what it earned");
+  assert(kept !== undefined, "hang guard: beta never held the town's newest claim");
+  const betaSpent = (await openPaymentLog({ stateDir: net.betaState })).entries()
+    .filter((e) => e.direction === "out" && e.event === "fulfilled" && e.category !== "job")
+    .reduce((n, e) => n + BigInt(e.amount), 0n);
+  assert(
+    claimed <= betaEarned && claimed + betaSpent <= betaEarned + 1_000_000n,
+    `claimed ${claimed}, spent ${betaSpent}, earned ${betaEarned}`,
+  );
   const beta = (...args: string[]) =>
     runCli(["--profile", "beta", "--json", ...args, ...net.secret], { env: net.env });
   const closing = await beta("channel", "close", kept.channelId);
@@ -259,11 +271,12 @@ Deno.test("agent walk: five jobs at once, a town restart, a cancel, every docume
     [record] = (await listChannels(net.betaState)).filter((c) => c.channelId === kept.channelId);
   }
   assertEquals(record.status, "settled");
-  assertEquals((await tokens(betaWallet)) - betaAtStart, betaEarned, "chain = books for beta");
-  // The town: alice's channel paid it everything; it paid beta the provider's share.
+  assertEquals((await tokens(betaWallet)) - betaAtStart, claimed, "chain = books for beta");
+  // The town: alice's channel paid it everything; it paid beta its claim, and keeps what beta
+  // spent on its writes.
   assertEquals(
     (await tokens(townWallet)) - townAtStart,
-    townShare,
-    "chain = books for the town: it keeps alice's writes and uploads",
+    townShare + betaEarned - claimed,
+    "chain = books for the town: alice's writes and uploads, and beta's",
   );
 });
