@@ -72,9 +72,9 @@ export async function jobResults(
     const record = await readJob(repo, idText);
     const id = record.id;
     if (opts.proof) {
-      return console.log(
-        JSON.stringify(await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id)),
-      );
+      // The proof as kept: its own `type` ("turnpike-delivery-proof") is the line's.
+      const proof = await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id);
+      return printJsonLine(proof.type, proof);
     }
     const result = await readStoredResult(repo.stateDir, id);
     if (!result && TERMINAL_JOB_STATUSES.includes(record.status)) {

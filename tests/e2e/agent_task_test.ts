@@ -775,7 +775,7 @@ Deno.test("agent-task on a town that keeps its request, result and feedback kind
     assertEquals(done.code, 0, done.stderr + done.stdout);
     const id = String(done.lines.find((l) => l.type === "result")!.job);
     const applied = await alice("job", "results", id, "--apply");
-    assertEquals([applied.code, applied.lines[0].verdict], [0, "pass"], applied.stderr);
+    assertEquals([applied.code, applied.lines[0].verdict], [0, "passed"], applied.stderr);
     await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(applied.lines[0].branch));
     const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
       .output();
