@@ -43,7 +43,9 @@ import {
   type AgentTaskFlags,
   type AgentTaskLocal,
   agentTranscriptFile,
+  rememberAgentTask,
 } from "./agent_task_options.ts";
+import { lazyImport } from "./lazy_import.ts";
 
 /** The result's sealed blobs (roles/provider/agent/agent_task_runner.ts names them so). */
 const SEALED_BUNDLE = "result.bundle.sealed";
@@ -152,7 +154,7 @@ export async function agentTaskParts(
       ],
       sealedPath,
       provider,
-      local: { repo: await Deno.realPath(flags.repo), base: bundle.base },
+      local: { repo: await Deno.realPath(flags.repo), base: bundle.base, accept: flags.accept },
     };
   } catch (err) {
     await Deno.remove(sealedPath).catch(() => {});
@@ -213,6 +215,11 @@ export interface ApplyAgentResultOptions {
   branch?: string;
   /** Fast-forward `branch` if it exists at the base, even checked out (`--fast-forward`). */
   fastForward?: boolean;
+  /**
+   * Run the job's acceptance command on the applied branch here, in the skill sandbox
+   * (`--verify`), and record its verdict beside the provider's.
+   */
+  verify?: boolean;
 }
 
 /**
@@ -252,6 +259,13 @@ export async function applyAgentResult(
   const base = local?.base ?? String(report.base);
   if (repo === undefined) {
     throw usage("which repository? `job results <id> --apply <repo>`");
+  }
+  // The command this profile sent, never the one the result echoes (the provider's word).
+  if (o.verify && local?.accept === undefined) {
+    throw usage(
+      "--verify: the profile kept no acceptance command for this job",
+      "jobs submitted before `--verify` existed did not keep it",
+    );
   }
   const blob = blobOutputsOf(o.result.tags).find((b) => b.name === SEALED_BUNDLE);
   if (blob === undefined) throw new CliError("the result names no bundle blob");
@@ -297,6 +311,9 @@ export async function applyAgentResult(
         cause: err,
       });
     });
+    const verified = o.verify
+      ? await verifyApplied(o, { ...local!, repo }, applied.tip, report.verdict)
+      : undefined;
     return {
       job: o.record.id,
       repo,
@@ -312,6 +329,7 @@ export async function applyAgentResult(
         ? { protectedChanged: report.protectedChanged }
         : {}),
       verdict: verdictOf(report) ?? null,
+      ...(verified ? { verified } : {}),
       ...(typeof transcript === "string" ? { transcript } : {}),
       ...(transcript instanceof Error
         ? {
@@ -323,6 +341,39 @@ export async function applyAgentResult(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The job's acceptance command run here on the applied tip (roles/agent_work/local_gate.ts), its
+ * verdict kept in the profile's `agent-tasks/<id>.json` beside the provider's; `mismatch` when
+ * the gate fails here and the provider reported it passed.
+ */
+async function verifyApplied(
+  o: ApplyAgentResultOptions,
+  local: AgentTaskLocal,
+  tip: string,
+  providerVerdict: unknown,
+): Promise<Record<string, unknown>> {
+  // Loaded by --verify only: the sandbox's modules stay out of a plain --apply.
+  const { runLocalGate } = await lazyImport<typeof import("../roles/agent_work/local_gate.ts")>(
+    new URL("../roles/agent_work/local_gate.ts", import.meta.url),
+  );
+  const seen = await runLocalGate({
+    repoDir: local.repo,
+    commit: tip,
+    accept: local.accept!,
+    hiddenPaths: [o.stateDir],
+  }).catch((err: Error) => {
+    throw new CliError(`--verify: the gate could not run here: ${err.message}`, { cause: err });
+  });
+  const verified = {
+    ...seen,
+    provider: typeof providerVerdict === "string" ? providerVerdict : null,
+    mismatch: seen.verdict === "fail" && providerVerdict === "pass",
+    tip,
+  };
+  await rememberAgentTask(o.stateDir, o.record.id, { ...local, verified });
+  return verified;
 }
 
 /**

@@ -36,12 +36,18 @@ export interface ApplyFlags {
   branch?: string;
   /** Move `branch` from the base to the result, even checked out. */
   fastForward?: boolean;
+  /** Run the job's acceptance command on the applied branch here, in the sandbox. */
+  verify?: boolean;
 }
 
 /** What `--apply` needs of a submitted agent task: its repository and base commit. */
 export interface AgentTaskLocal {
   repo: string;
   base: string;
+  /** The acceptance command sent (`--accept`); absent in records written before it was kept. */
+  accept?: string;
+  /** The requester's own run of it (`job results --apply --verify`), once made. */
+  verified?: Record<string, unknown>;
 }
 
 /**

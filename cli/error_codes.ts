@@ -107,6 +107,11 @@ export const ERROR_CODES = {
     when: "the job is `done` but its report says the work failed (ci-run tests or agent-task " +
       "gate failed, docker-build did not build or test); `--ignore-verdict` exits 0",
   },
+  "verdict-mismatch": {
+    exit: ExitCode.Verdict,
+    when: "`job results --apply --verify`: the job's acceptance command fails on the applied " +
+      "branch here (in the sandbox) while the provider reported it passed",
+  },
   // `skill test`: the skill's outcome, as a provider's job would get it (docs/SKILLS.md).
   "timeout": { exit: ExitCode.Failure, when: "`skill test`: the skill ran past its timeout" },
   "bad-input": { exit: ExitCode.Failure, when: "`skill test`: the skill refused its input" },
@@ -176,6 +181,6 @@ export const EXIT_STATUSES: Readonly<Record<ExitCodeValue, string>> = {
     "town, a channel that cannot pay",
   [ExitCode.Usage]: "bad usage: unknown command, bad flag or value, unknown or ambiguous job id",
   [ExitCode.Verdict]: "the job is `done` but its report's verdict is a failure " +
-    "(`verdict-failed`)",
+    "(`verdict-failed`), or its gate fails on the requester's own run (`verdict-mismatch`)",
   [ExitCode.Interrupted]: "interrupted by Ctrl-C (SIGINT)",
 };

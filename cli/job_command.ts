@@ -153,6 +153,7 @@ export function registerJobCommand(program: Command): void {
     .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
     .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
     .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
+    .option("--verify", "with --apply: run the job's --accept on the branch here, sandboxed")
     .option("--proof", "agent-task: the proof that its delivery broke its commitment, as JSON")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await jobResults(id, cmd.optsWithGlobals<JobResultsOptions>(), cmd);

@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
+import { ExitCode } from "./exit_codes.ts";
 import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { buildResultReport, parseReport } from "./job_report.ts";
@@ -40,6 +41,20 @@ export const agentTaskCommand = () =>
   lazyImport<typeof import("./agent_task_command.ts")>(
     new URL("./agent_task_command.ts", import.meta.url),
   );
+
+/** The error of a gate that failed on the requester's own run (`--verify`), exit 3. */
+function verifiedFailure(id: string, mismatch: boolean): CliError {
+  return new CliError(
+    mismatch
+      ? `job ${id}: the gate fails here but the provider reported it passed`
+      : `job ${id}: the gate fails here too`,
+    {
+      code: mismatch ? "verdict-mismatch" : "verdict-failed",
+      exitCode: ExitCode.Verdict,
+      suggestion: "the applied line's `verified.logTail` is the gate's output here",
+    },
+  );
+}
 
 /** `job results`'s parsed options. */
 export type JobResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & {
@@ -101,13 +116,22 @@ export async function jobResults(
         repo: opts.apply === true ? undefined : opts.apply,
         branch: opts.branch,
         fastForward: opts.fastForward,
+        verify: opts.verify,
       });
       // A transcript that did not open: said on stderr in either mode, the branch made all the same.
       for (const w of (applied.warnings ?? []) as string[]) console.error(`warning: ${w}`);
       if (applied.proof) console.error(`the delivery broke its commitment: proof ${applied.proof}`);
-      if (opts.output === "json") return printJsonLine("applied", applied);
-      const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
-      return console.log(`${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${log})`);
+      const verified = applied.verified as { verdict: string; mismatch: boolean } | undefined;
+      if (opts.output === "json") printJsonLine("applied", applied);
+      else {
+        const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
+        const here = verified ? `, here ${verified.verdict}` : "";
+        console.log(
+          `${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${here}${log})`,
+        );
+      }
+      if (verified?.verdict === "fail") throw verifiedFailure(id, verified.mismatch);
+      return;
     }
     const blobs = blobOutputsOf(result.event.tags);
     // A log the report carries whole (ci-run's short ones) is saved with the blobs.
