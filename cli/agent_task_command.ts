@@ -43,9 +43,8 @@ import {
   type AgentTaskFlags,
   type AgentTaskLocal,
   agentTranscriptFile,
-  rememberAgentTask,
 } from "./agent_task_options.ts";
-import { lazyImport } from "./lazy_import.ts";
+import { verifyApplied } from "./agent_task_verify.ts";
 
 /** The result's sealed blobs (roles/provider/agent/agent_task_runner.ts names them so). */
 const SEALED_BUNDLE = "result.bundle.sealed";
@@ -341,39 +340,6 @@ export async function applyAgentResult(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-/**
- * The job's acceptance command run here on the applied tip (roles/agent_work/local_gate.ts), its
- * verdict kept in the profile's `agent-tasks/<id>.json` beside the provider's; `mismatch` when
- * the gate fails here and the provider reported it passed.
- */
-async function verifyApplied(
-  o: ApplyAgentResultOptions,
-  local: AgentTaskLocal,
-  tip: string,
-  providerVerdict: unknown,
-): Promise<Record<string, unknown>> {
-  // Loaded by --verify only: the sandbox's modules stay out of a plain --apply.
-  const { runLocalGate } = await lazyImport<typeof import("../roles/agent_work/local_gate.ts")>(
-    new URL("../roles/agent_work/local_gate.ts", import.meta.url),
-  );
-  const seen = await runLocalGate({
-    repoDir: local.repo,
-    commit: tip,
-    accept: local.accept!,
-    hiddenPaths: [o.stateDir],
-  }).catch((err: Error) => {
-    throw new CliError(`--verify: the gate could not run here: ${err.message}`, { cause: err });
-  });
-  const verified = {
-    ...seen,
-    provider: typeof providerVerdict === "string" ? providerVerdict : null,
-    mismatch: seen.verdict === "fail" && providerVerdict === "pass",
-    tip,
-  };
-  await rememberAgentTask(o.stateDir, o.record.id, { ...local, verified });
-  return verified;
 }
 
 /**

@@ -481,10 +481,10 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     try {
       for await (const line of callRequesterNode(opts, config, cmd, request)) await onLine(line);
     } catch (err) {
-      // Only a node gone mid-request: an unread request was resent (profile_node.ts).
+      // Only a node gone mid-request (an unread request was resent, profile_node.ts): a job it
+      // had posted is on record and the next node resumes it: follow it there rather than post
+      // it again (which would pay twice).
       if (!(err instanceof CliError && requestUnanswered(err))) throw err;
-      // The node went away mid-request. A job it had posted is on record and the next node
-      // resumes it: follow it there rather than post it again (which would pay twice).
       if (jobId === undefined || !opts.wait) {
         throw new CliError(err.message, {
           context: err.context,
