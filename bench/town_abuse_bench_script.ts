@@ -21,6 +21,7 @@ import type { IlpReply } from "../protocol/ilp_packet.ts";
 import net from "node:net";
 import { encodeBtpFrame } from "../protocol/btp_message.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
+import { healthProbe } from "./health_probe.ts";
 
 const args = parseBenchFlags(Deno.args, {
   values: ["root", "only"],
@@ -105,53 +106,6 @@ function alive(town: Town): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Polls /health every 50 ms until stopped; latencies in ms (a failure counts as 10 s). The probe
- * is its own process so the attack this script generates on the same cores does not delay the
- * probe's event loop and count as the town's latency.
- */
-function healthProbe(port: number) {
-  const code = `
-const url = "http://127.0.0.1:${port}/health";
-while (true) {
-  const t0 = performance.now();
-  let ms = 10000;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
-    await res.body?.cancel();
-    if (res.ok) ms = performance.now() - t0;
-  } catch { /* counted as 10 s */ }
-  console.log(ms.toFixed(1));
-  await new Promise((r) => setTimeout(r, 50));
-}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-config", code],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const readAll = (async () => {
-    for (let r; !(r = await lines.read()).done;) text += r.value;
-  })();
-  return {
-    /** Resolves once the first probe has answered: the attack starts on a warm probe. */
-    async ready(): Promise<void> {
-      while (!text.includes("\n")) await sleep(10);
-    },
-    async stop(): Promise<string> {
-      child.kill("SIGKILL");
-      await child.status;
-      await readAll;
-      const s = text.split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
-      const p50 = s[Math.floor(s.length / 2)] ?? NaN;
-      const p95 = s[Math.floor(s.length * 0.95)] ?? NaN;
-      return `${p50.toFixed(1)}/${p95.toFixed(0)}/${(s.at(-1) ?? NaN).toFixed(0)} ` +
-        `(${s.length} probes)`;
-    },
-  };
 }
 
 /** An honest client: a REQ answered with EOSE, then a paid write. */
@@ -843,7 +797,9 @@ for (const [name, attack] of ATTACKS) {
   } catch (err) {
     outcome = `attack error: ${(err as Error).message.slice(0, 60)}`;
   }
-  const latency = await probe.stop();
+  const seen = await probe.stop();
+  const latency = `${seen.p50.toFixed(1)}/${seen.p95.toFixed(0)}/${seen.max.toFixed(0)} ` +
+    `(${seen.count} probes)`;
   const duringText = await during.stop();
   const rss = peakRssMb(town.pid);
   const after = alive(town) ? await honest(town) : "town exited";

@@ -20,6 +20,7 @@ import { parseBenchFlags } from "./bench_flags.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { openEventStore } from "../state/events/event_store.ts";
+import { healthProbe } from "./health_probe.ts";
 
 const args = parseBenchFlags(Deno.args, {
   values: ["root", "store", "events", "bytes", "seconds", "only", "limits"],
@@ -95,45 +96,6 @@ function rssMb(pid: number, field: "VmHWM" | "VmRSS"): number {
   } catch {
     return NaN; // the town is gone
   }
-}
-
-/** Polls /health every 50 ms in its own process; p50/p95/max in ms (a failure counts 10 s). */
-function healthProbe(port: number) {
-  const code = `
-const url = "http://127.0.0.1:${port}/health";
-while (true) {
-  const t0 = performance.now();
-  let ms = 10000;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
-    await res.body?.cancel();
-    if (res.ok) ms = performance.now() - t0;
-  } catch { /* counted as 10 s */ }
-  console.log(ms.toFixed(1));
-  await new Promise((r) => setTimeout(r, 50));
-}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-config", code],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  let text = "";
-  const readAll = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
-  })();
-  return {
-    async ready(): Promise<void> {
-      while (!text.includes("\n")) await sleep(10);
-    },
-    async stop(): Promise<string> {
-      child.kill("SIGKILL");
-      await child.status;
-      await readAll;
-      const s = text.split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
-      const at = (q: number) => (s[Math.floor(s.length * q)] ?? NaN).toFixed(0);
-      return `${at(0.5)}/${at(0.95)}/${(s.at(-1) ?? NaN).toFixed(0)}`;
-    },
-  };
 }
 
 /** A fresh connection and one REQ every second; answered with EOSE within 5 s, of all. */
@@ -293,7 +255,8 @@ for (const [name, attack] of ATTACKS) {
   await probe.ready();
   const honest = honestDuring(town.httpPort);
   const outcome = await attack(town.httpPort);
-  const latency = await probe.stop();
+  const seen = await probe.stop();
+  const latency = `${seen.p50.toFixed(0)}/${seen.p95.toFixed(0)}/${seen.max.toFixed(0)}`;
   const honestText = await honest.stop();
   const peak = rssMb(town.pid, "VmHWM");
   await sleep(5000);
