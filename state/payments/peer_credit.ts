@@ -57,6 +57,11 @@ export interface PayOutAmounts {
   cap: bigint;
   /** The cumulative claim already made to the account. */
   claimed: bigint;
+  /**
+   * The least net amount (owed less spent, beyond the claims) worth a payout: below it nothing
+   * is raised (the payout policy's threshold when a FULFILL triggers the payout). Default 1.
+   */
+  least?: bigint;
 }
 
 /**
@@ -82,7 +87,7 @@ export function payOutStep(
   const room = amounts.cap - base;
   const net = amounts.owed - spent;
   const raise = room < net ? room : net;
-  const more = raise > 0n ? raise : 0n;
+  const more = raise > 0n && net >= (amounts.least ?? 1n) ? raise : 0n;
   return { add: base - counts.paid + more, paid: base + more };
 }
 

@@ -161,6 +161,12 @@ async function earningsSpentOnce(credit: PeerCredit): Promise<void> {
   // A claim made before payouts were counted (an older town's books): counted first.
   assertEquals(await credit.payOut("legacy", { owed: 0n, cap: 0n, claimed: 700n }), 700n);
   assertEquals(await credit.take("legacy", 1n, 700n), { refused: 700n });
+  // Below the least worth a payout (the threshold after a FULFILL), nothing; at it, all of it.
+  assertEquals(await credit.payOut("least", { owed: 900n, cap, claimed: 0n, least: 1_000n }), 0n);
+  assertEquals(
+    await credit.payOut("least", { owed: 1_000n, cap, claimed: 0n, least: 1_000n }),
+    1_000n,
+  );
   // A payout counted whose claim was never signed (a crash): the next payout claims it again.
   assertEquals(await credit.payOut("crash", { owed: 800n, cap, claimed: 0n }), 800n);
   assertEquals(await credit.payOut("crash", { owed: 800n, cap, claimed: 0n }), 800n);

@@ -207,7 +207,13 @@ export class PeerPayout {
     await this.#book.update(record.channelId, async (book) => {
       // With credit, what the peer spent is not paid out, and what is paid out is spent.
       const target = this.#o.credit
-        ? await this.#o.credit.payOut(this.account, { owed, cap, claimed: book.transferred })
+        ? await this.#o.credit.payOut(this.account, {
+          owed,
+          cap,
+          claimed: book.transferred,
+          // After a FULFILL: only when what is due net of the peer's spending reaches it.
+          least: why === "threshold" ? this.#o.policy.threshold : 1n,
+        })
         : owed < cap
         ? owed
         : cap;

@@ -134,7 +134,9 @@ export class SharedTownPayouts {
     if (this.#o.peerAddress(balance.account) === undefined) return;
     void this.#step(balance.account, async () => {
       const s = await this.#o.books.publish(balance.account, this.#o.booksId, balance.owed);
-      if (s.owed - s.transferred >= this.#o.policy.threshold) await this.#pay(balance.account);
+      if (s.owed - s.transferred >= this.#o.policy.threshold) {
+        await this.#pay(balance.account, this.#o.policy.threshold);
+      }
     }).catch((err: Error) => this.#o.log?.(`payout ${balance.account}: ${err.message}`));
   }
 
@@ -252,7 +254,8 @@ export class SharedTownPayouts {
     };
   }
 
-  async #pay(account: string): Promise<PaymentChannelClaim | undefined> {
+  /** Pays what is owed; with credit, only when what is due net of spending reaches `least`. */
+  async #pay(account: string, least = 1n): Promise<PaymentChannelClaim | undefined> {
     const o = this.#o;
     const channel = await this.#channel(account);
     if (!channel) return undefined;
@@ -274,7 +277,7 @@ export class SharedTownPayouts {
       // With credit, what the peer spent is not paid out, and what is paid out is spent; a
       // claim the credit counted whose row did not commit is claimed at the next payout.
       const target = o.credit
-        ? await o.credit.payOut(account, { owed, cap: c.deposit, claimed: c.transferred })
+        ? await o.credit.payOut(account, { owed, cap: c.deposit, claimed: c.transferred, least })
         : owed < c.deposit
         ? owed
         : c.deposit;
