@@ -203,20 +203,14 @@ export class PeerPayout {
     if (record.status !== "open") return undefined;
     const owed = this.#o.ledger.balance(this.account).owed;
     const cap = this.#deposit - record.withdrawn;
+    const least = why === "threshold" ? this.#o.policy.threshold : 1n;
     let claim: PaymentChannelClaim | undefined;
     await this.#book.update(record.channelId, async (book) => {
-      // With credit, what the peer spent is not paid out, and what is paid out is spent.
-      const target = this.#o.credit
-        ? await this.#o.credit.payOut(this.account, {
-          owed,
-          cap,
-          claimed: book.transferred,
-          // After a FULFILL: only when what is due net of the peer's spending reaches it.
-          least: why === "threshold" ? this.#o.policy.threshold : 1n,
-        })
-        : owed < cap
-        ? owed
-        : cap;
+      // With credit, what the peer spent is not paid out, and what is paid out is spent; after a
+      // FULFILL only once what is due net of its spending reaches the threshold.
+      const gross = owed < cap ? owed : cap;
+      const amounts = { owed, cap, claimed: book.transferred, least };
+      const target = this.#o.credit ? await this.#o.credit.payOut(this.account, amounts) : gross;
       if (target - book.transferred <= 0n) {
         if (owed > cap) this.#o.log?.(`payout ${this.account}: owes ${owed}, deposit ${cap} spent`);
         return undefined;
