@@ -135,7 +135,11 @@ export function registerJobCommand(program: Command): void {
       .option("--bid <n>", "most paid to the provider, base units")
       .option("--provider <hex>", "target provider pubkey (repeatable)", collect)
       .option("--skill <name>", "callback skill run with the result (default none)")
-      .option("--timeout <s>", "give up after this many seconds (default 300)")
+      .option(
+        "--timeout <s>",
+        "give up after this many seconds (default 300; an agent task: its preset's timeout as " +
+          "the provider announces it, plus 120, else 300)",
+      )
       .option("--wait", "follow the job (and its chain) until it ends (NDJSON with --output json)")
       .option("--then <spec>", "next job in a chain: <kind>[,bid=n][,skill=s][,param=k=v]", collect)
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
@@ -329,6 +333,10 @@ async function buildSpec(
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    // The preset's announced wall time and the delivery's, unless --timeout says otherwise.
+    if (opts.timeout === undefined && parts.timeoutMs !== undefined) {
+      spec.timeoutMs = parts.timeoutMs;
+    }
     Object.assign(spec, { declineFailed: opts.declineFailed, allowProtected: opts.allowProtected });
     return { spec, uploads, local: parts.local };
   } catch (err) {
