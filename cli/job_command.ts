@@ -149,8 +149,11 @@ export function registerJobCommand(program: Command): void {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
   addJobStatusCommand(job);
-  job.command("results <id>").description(
-    "show a job's result (the result report with --output json)",
+  // Connection options: `--apply` of a timed-out agent task asks the node for its late result.
+  addRequesterConnectionOptions(
+    job.command("results <id>").description(
+      "show a job's result (the result report with --output json)",
+    ),
   )
     .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
     .option("--raw", "with --output json: also the result event and its raw TOON")

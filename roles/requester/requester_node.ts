@@ -44,7 +44,9 @@ import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import { CallbackRunner } from "./callback_runner.ts";
-import { openJobFeed } from "./job_feed.ts";
+import { JobEventRouter, type JobFeedOptions, openJobFeed } from "./job_feed.ts";
+import { LateResults } from "./late_result.ts";
+import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import { JobFollower, type JobProgress } from "./job_follower.ts";
 import { JobPayer } from "./job_payer.ts";
 import { JobSender } from "./job_sender.ts";
@@ -142,6 +144,7 @@ export class Requester {
   #sender: JobSender;
   #payer: JobPayer;
   #feed?: Promise<EventFeed>;
+  #lateResults?: LateResults;
   /** Resolved once the jobs on record are followed (or the node closes): events wait for it. */
   #following = Promise.withResolvers<void>();
   readonly #signer: NodeSigner;
@@ -213,7 +216,7 @@ export class Requester {
     // The feed's workers start while the town link connects (their start-up is most of the
     // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
     // the jobs are followed.
-    this.#feed = openJobFeed({
+    const feedOptions: JobFeedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
       inFlight: this.#o.resume === false ? [] : this.repo.listInFlight(),
@@ -227,6 +230,16 @@ export class Requester {
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
       signer: this.#signer,
+    };
+    this.#feed = openJobFeed(feedOptions);
+    this.#lateResults = new LateResults({
+      stateDir: this.stateDir,
+      durable: this.#o.durable,
+      relays: feedOptions.relays,
+      authenticate: authenticateWith(this.#signer),
+      repo: this.repo,
+      jobs: this.#follower,
+      router: new JobEventRouter(feedOptions),
     });
     this.#feed.catch(() => {}); // awaited below, or closed with the node
     this.#links = await connectTownLinks(townLinksOptionsOf(this.#o, {
@@ -386,6 +399,27 @@ export class Requester {
    */
   waitFor(id: string): Promise<RequesterJobRecord> {
     return this.#follower.waitFor(id);
+  }
+
+  /**
+   * Gets a `timed-out` agent task's late result (docs/AGENTS.md "A result that came after the
+   * timeout"): looked up on the towns from the provider its deposit was paid to; when there, the
+   * job is followed again for a bounded window (late_result.ts) and the result handled as the
+   * feed's (checked, its delivery paid once: the payment log's intents), ending it `done` (or
+   * `error`, as any result). Resolves with the job's record: unchanged when there is none.
+   *
+   * @example
+   * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const id: string; // a timed-out agent task
+   * const record = await requester.lateResult(id);
+   * console.log(record.status); // "done" once its late result was had
+   * ```
+   */
+  lateResult(id: string): Promise<RequesterJobRecord> {
+    return this.#lateResults!.get(id);
   }
 
   /**
