@@ -68,9 +68,20 @@ export interface AgentTaskParts {
   /** The sealed bundle, a temporary file: uploaded as the job's blob input. */
   sealedPath: string;
   provider: string;
+  /**
+   * The job's timeout when `--timeout` is not given (ms): the preset's wall time as the provider
+   * announces it plus {@linkcode AGENT_DELIVERY_MARGIN_MS}; undefined when it announces none.
+   */
+  timeoutMs?: number;
   /** Kept in the profile for `--apply` (`agent-tasks/<job id>.json`). */
   local: AgentTaskLocal;
 }
+
+/**
+ * What an agent task's default timeout adds to the preset's announced wall time: the gate, the
+ * result's blobs uploaded and its delivery paid (docs/AGENTS.md "A coding agent's task").
+ */
+export const AGENT_DELIVERY_MARGIN_MS = 120_000;
 
 const usage = (message: string, suggestion?: string) =>
   new CliError(message, { exitCode: ExitCode.Usage, suggestion });
@@ -153,6 +164,7 @@ export async function agentTaskParts(
       ],
       sealedPath,
       provider,
+      timeoutMs: announcedTimeoutMs(directory, provider, flags.agent),
       local: { repo: await Deno.realPath(flags.repo), base: bundle.base, accept: flags.accept },
     };
   } catch (err) {
@@ -161,6 +173,18 @@ export async function agentTaskParts(
   } finally {
     await Deno.remove(plainPath).catch(() => {});
   }
+}
+
+/** The preset's wall time the provider announces, plus the delivery margin; undefined: none. */
+function announcedTimeoutMs(
+  directory: readonly ProviderListing[],
+  provider: string,
+  agent: string,
+): number | undefined {
+  const skills = directory.find((p) => p.pubkey === provider)?.skills ?? [];
+  const timeout = skills.filter((s) => s.kinds.includes(AGENT_TASK_KIND))
+    .flatMap((s) => s.agents ?? []).find((a) => a.name === agent)?.timeout;
+  return timeout === undefined ? undefined : timeout * 1000 + AGENT_DELIVERY_MARGIN_MS;
 }
 
 async function readTask(flags: AgentTaskFlags): Promise<AgentTask> {

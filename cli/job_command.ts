@@ -65,7 +65,7 @@ import {
   withRepo,
 } from "./job_read_command.ts";
 import { printWaiting, progressPrinter } from "./job_progress_print.ts";
-import { agentTaskCommand, jobResults, type JobResultsOptions } from "./job_results_command.ts";
+import { addJobResultsCommand, agentTaskCommand } from "./job_results_command.ts";
 import { terminalText } from "./terminal_text.ts";
 
 // Where the requester's users (requester_command.ts) have always found it.
@@ -135,7 +135,11 @@ export function registerJobCommand(program: Command): void {
       .option("--bid <n>", "most paid to the provider, base units")
       .option("--provider <hex>", "target provider pubkey (repeatable)", collect)
       .option("--skill <name>", "callback skill run with the result (default none)")
-      .option("--timeout <s>", "give up after this many seconds (default 300)")
+      .option(
+        "--timeout <s>",
+        "give up after this many seconds (default 300; an agent task: its preset's timeout as " +
+          "the provider announces it, plus 120, else 300)",
+      )
       .option("--wait", "follow the job (and its chain) until it ends (NDJSON with --output json)")
       .option("--then <spec>", "next job in a chain: <kind>[,bid=n][,skill=s][,param=k=v]", collect)
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
@@ -145,19 +149,7 @@ export function registerJobCommand(program: Command): void {
     await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
   });
   addJobStatusCommand(job);
-  job.command("results <id>").description(
-    "show a job's result (the result report with --output json)",
-  )
-    .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
-    .option("--raw", "with --output json: also the result event and its raw TOON")
-    .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
-    .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
-    .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
-    .option("--verify", "with --apply: run the job's --accept on the branch here, sandboxed")
-    .option("--proof", "agent-task: the proof that its delivery broke its commitment, as JSON")
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      await jobResults(id, cmd.optsWithGlobals<JobResultsOptions>(), cmd);
-    });
+  addJobResultsCommand(job);
   addJobWaitCommand(job);
   addJobListCommand(job);
   addRequesterConnectionOptions(
@@ -330,6 +322,10 @@ async function buildSpec(
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    // The preset's announced wall time and the delivery's, unless --timeout says otherwise.
+    if (opts.timeout === undefined && parts.timeoutMs !== undefined) {
+      spec.timeoutMs = parts.timeoutMs;
+    }
     Object.assign(spec, { declineFailed: opts.declineFailed, allowProtected: opts.allowProtected });
     return { spec, uploads, local: parts.local };
   } catch (err) {

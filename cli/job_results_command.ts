@@ -10,13 +10,20 @@ import { ExitCode } from "./exit_codes.ts";
 import { readStoredResult } from "../state/jobs/stored_result.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { buildResultReport, parseReport } from "./job_report.ts";
-import { TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import type * as agentTask from "./agent_task_options.ts";
 import { inlineReportLogs, saveResultBlobs } from "./report_logs.ts";
-import { openRepo, printOutcome, readJob, type RequesterCliOptions } from "./job_read_command.ts";
+import {
+  addRequesterConnectionOptions,
+  loadRequesterConfig,
+  openRepo,
+  printOutcome,
+  readJob,
+  type RequesterCliOptions,
+} from "./job_read_command.ts";
 import { terminalText } from "./terminal_text.ts";
 
 // Only `--apply` reads the towns' Blossom servers (transport/relay_info.ts): `job submit`, which
@@ -25,6 +32,58 @@ const profileBlobServersModule = () =>
   lazyImport<typeof import("./profile_blob_servers.ts")>(
     new URL("./profile_blob_servers.ts", import.meta.url),
   );
+
+const lateResultModule = () =>
+  lazyImport<typeof import("../roles/requester/late_result.ts")>(
+    new URL("../roles/requester/late_result.ts", import.meta.url),
+  );
+
+/**
+ * Adds `job results <id>` to the `job` command.
+ *
+ * @example
+ * ```ts
+ * import { addJobResultsCommand } from "./job_results_command.ts";
+ * import { Command } from "commander";
+ *
+ * addJobResultsCommand(new Command("turnpike").command("job"));
+ * ```
+ */
+export function addJobResultsCommand(job: Command): void {
+  // Connection options: `--apply` of a timed-out agent task asks the node for its late result.
+  addRequesterConnectionOptions(
+    job.command("results <id>").description(
+      "show a job's result (the result report with --output json)",
+    ),
+  )
+    .option("--save <dir>", "download the result's blobs (logs, artifacts) into <dir>, verified")
+    .option("--raw", "with --output json: also the result event and its raw TOON")
+    .option("--apply [repo]", "agent-task: the result's commits as a branch of the repository")
+    .option("--branch <name>", "with --apply: the branch (default turnpike/<job id's first 12>)")
+    .option("--fast-forward", "with --apply: fast-forward --branch (at the base) to the result")
+    .option("--verify", "with --apply: run the job's --accept on the branch here, sandboxed")
+    .option("--proof", "agent-task: the proof that its delivery broke its commitment, as JSON")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await jobResults(id, cmd.optsWithGlobals<JobResultsOptions>(), cmd);
+    });
+}
+
+/** Asks the profile's node for a timed-out agent task's late result; its record after. */
+async function lateResultOf(
+  id: string,
+  opts: JobResultsOptions,
+  cmd: Command,
+): Promise<RequesterJobRecord | undefined> {
+  const { callRequesterNode } = await lazyImport<typeof import("./job_command.ts")>(
+    new URL("./job_command.ts", import.meta.url),
+  );
+  const config = await loadRequesterConfig(opts, cmd);
+  let record: RequesterJobRecord | undefined;
+  for await (const line of callRequesterNode(opts, config, cmd, { op: "late-result", id })) {
+    if (line.type === "record") record = line.record as RequesterJobRecord;
+  }
+  return record;
+}
 
 /**
  * The agent-task half of the CLI, loaded when a command needs it.
@@ -84,8 +143,14 @@ export async function jobResults(
 ): Promise<void> {
   const repo = await openRepo(opts, cmd);
   try {
-    const record = await readJob(repo, idText);
+    let record = await readJob(repo, idText);
     const id = record.id;
+    if (opts.apply !== undefined && (await lateResultModule()).wantsLateResult(record)) {
+      // Timed out here after its deposit was paid: its provider may have published since. The
+      // node looks it up and pays its delivery once (docs/AGENTS.md "A result that came after
+      // the timeout").
+      record = await lateResultOf(record.id, opts, cmd) ?? record;
+    }
     if (opts.proof) {
       // The proof as kept: its own `type` ("turnpike-delivery-proof") is the line's.
       const proof = await (await agentTaskCommand()).readDeliveryProof(repo.stateDir, id);

@@ -9,8 +9,9 @@
  * Every paying command proves the passphrase to the node, running or not: the command reads the
  * passphrase, checks it against the wallet file and derives its proof
  * (`identity/passphrase_proof.ts`, Argon2id: about half a second), and every `submit`, `wait`,
- * `cancel` and `dm` it sends carries the proof, which the node compares with the one it derived
- * at its unlock. A missing or wrong passphrase fails `passphrase` here, before any request.
+ * `cancel`, `late-result` and `dm` it sends carries the proof, which the node compares with the
+ * one it derived at its unlock. A missing or wrong passphrase fails `passphrase` here, before any
+ * request.
  *
  * The background node is `turnpike requester --background`: its output goes to
  * `<state dir>/node.log`, it runs in a session of its own (`setsid`), it ignores SIGINT and SIGHUP (a Ctrl-C in the shell that started it

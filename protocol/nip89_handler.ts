@@ -64,9 +64,11 @@ export interface HandlerSkill {
   /**
    * An agent-task skill's presets (docs/PROTOCOL.md "agent-task (kind 5603)"): each one's name,
    * price and most model spend per job, base units, and `host: true` for a host preset (run
-   * outside the sandbox: docs/OPERATIONS.md "Host presets"); a malformed list is left out.
+   * outside the sandbox: docs/OPERATIONS.md "Host presets"), and `timeout`, the agent's wall time
+   * in seconds when announced (a requester's default job timeout: docs/AGENTS.md); a malformed
+   * list is left out.
    */
-  agents?: { name: string; price: string; budget: string; host?: boolean }[];
+  agents?: { name: string; price: string; budget: string; host?: boolean; timeout?: number }[];
 }
 
 /** Most skills read from one announcement. */
@@ -207,13 +209,17 @@ function checkSkills(value: unknown): HandlerSkill[] {
     const preset = (a: Record<string, unknown>) =>
       typeof a === "object" && a !== null && typeof a.name === "string" &&
       /^[a-z0-9][a-z0-9_-]{0,63}$/.test(a.name) && /^\d{1,30}$/.test(String(a.price)) &&
-      /^\d{1,30}$/.test(String(a.budget));
+      /^\d{1,30}$/.test(String(a.budget)) &&
+      (a.timeout === undefined ||
+        (Number.isInteger(a.timeout) && (a.timeout as number) > 0 &&
+          (a.timeout as number) <= 86_400));
     if (Array.isArray(agents) && agents.length <= 64 && agents.every(preset)) {
       skill.agents = agents.map((a) => ({
         name: a.name,
         price: String(a.price),
         budget: String(a.budget),
         ...(a.host === true ? { host: true } : {}),
+        ...(a.timeout === undefined ? {} : { timeout: a.timeout as number }),
       }));
     }
     return skill;

@@ -27,8 +27,11 @@ export interface AnnouncedSkill {
   name: string;
   kinds: number[];
   price: string;
-  /** An agent-task skill's presets: name, price and most model spend per job (base units). */
-  agents?: { name: string; price: string; budget: string; host?: boolean }[];
+  /**
+   * An agent-task skill's presets: name, price and most model spend per job (base units), and
+   * the agent's wall time in seconds.
+   */
+  agents?: { name: string; price: string; budget: string; host?: boolean; timeout?: number }[];
 }
 
 /** Options for {@linkcode ProviderAnnouncer}. */

@@ -142,14 +142,27 @@ export function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
   });
 }
 
-/** Routes the feed's events to their jobs and handles them, one job's at a time. */
-class JobEventRouter {
+/**
+ * Routes the feed's events to their jobs and handles them, one job's at a time; also handed a
+ * late result looked up on the towns (`late_result.ts`).
+ *
+ * @example
+ * ```ts
+ * import { JobEventRouter, type JobFeedOptions } from "./job_feed.ts";
+ *
+ * declare const options: JobFeedOptions; // the feed's own
+ * declare const toon: string; // a result event of a followed job, as TOON
+ * new JobEventRouter(options).onToon(toon);
+ * ```
+ */
+export class JobEventRouter {
   #o: JobFeedOptions;
 
   constructor(options: JobFeedOptions) {
     this.#o = options;
   }
 
+  /** Handles one event (as TOON) in its job's queue; one of no followed job is dropped. */
   onToon(toon: string): void {
     let event: NostrEvent;
     try {

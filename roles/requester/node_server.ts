@@ -84,7 +84,7 @@ export class PassphraseProofError extends RoleError {
 }
 
 /** The requests that need the proof of the passphrase. */
-const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "dm"]);
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "late-result", "dm"]);
 
 /** A blob input the node publishes before posting the job. */
 export interface NodeUpload {
@@ -117,6 +117,7 @@ export type NodeRequest =
   | NodeSubmitRequest
   | { op: "wait"; id: string; proof?: string }
   | { op: "cancel"; id: string; proof?: string }
+  | { op: "late-result"; id: string; proof?: string }
   | { op: "dm"; recipient: string; text: string; replyTo?: string; proof?: string }
   | { op: "stop" };
 
@@ -368,6 +369,11 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           // The payment log has the deletion's fee once this answers: the command reads it.
           await req.payments.flush();
           send({ type: "record", record, deletion });
+        } else if (request.op === "late-result") {
+          const record = await req.lateResult(request.id);
+          // The payment log has the delivery's payment once this answers: the command reads it.
+          await req.payments.flush();
+          send({ type: "record", record });
         } else if (request.op === "dm") {
           send({ type: "sent", id: await req.sendDirectMessage(request) });
         } else if (request.op === "stop") {

@@ -44,7 +44,8 @@ import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { type AlertKind, createNodeAlerts, type NodeAlerts } from "../node_alerts.ts";
 import { type NodeKeyOptions, nodeSignerOf } from "../../identity/local_node_signer.ts";
 import { CallbackRunner } from "./callback_runner.ts";
-import { openJobFeed } from "./job_feed.ts";
+import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
+import { type LateResults, lateResultsOf } from "./late_result.ts";
 import { JobFollower, type JobProgress } from "./job_follower.ts";
 import { JobPayer } from "./job_payer.ts";
 import { JobSender } from "./job_sender.ts";
@@ -94,6 +95,7 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
  *
  * declare const signer: NodeSigner;
  * declare const townPubkey: string;
+ * declare const spec: JobSpec; // as in `submit`'s example
  * const req = await startRequester({
  *   stateDir: await Deno.makeTempDir(),
  *   signer,
@@ -102,16 +104,6 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
  *   btpToken: "alice-token",
  *   townPubkey,
  * });
- * const spec: JobSpec = {
- *   kind: 5601,
- *   inputs: [{ data: "hi", type: "text" }],
- *   params: [],
- *   providers: [],
- *   skill: "none",
- *   timeoutMs: 30_000,
- *   encrypt: false,
- *   then: [],
- * };
  * const job = await req.submit(spec);
  * const done = await req.waitFor(job.id);
  * console.log(done.status);
@@ -142,6 +134,7 @@ export class Requester {
   #sender: JobSender;
   #payer: JobPayer;
   #feed?: Promise<EventFeed>;
+  #lateResults?: LateResults;
   /** Resolved once the jobs on record are followed (or the node closes): events wait for it. */
   #following = Promise.withResolvers<void>();
   readonly #signer: NodeSigner;
@@ -204,16 +197,12 @@ export class Requester {
     this.#audit = await openAuditLog({ dir: this.stateDir, windowMs });
     this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
-    this.#alerts = createNodeAlerts({
-      webhook: this.#o.alertWebhook,
-      node: this.pubkey,
-      log: this.#o.warn,
-    });
-    const alerts = this.#alerts;
+    const { alertWebhook: webhook, warn: log } = this.#o;
+    const alerts = this.#alerts = createNodeAlerts({ webhook, node: this.pubkey, log });
     // The feed's workers start while the town link connects (their start-up is most of the
     // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
     // the jobs are followed.
-    this.#feed = openJobFeed({
+    const feedOptions: JobFeedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
       inFlight: this.#o.resume === false ? [] : this.repo.listInFlight(),
@@ -227,6 +216,12 @@ export class Requester {
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
       signer: this.#signer,
+    };
+    this.#feed = openJobFeed(feedOptions);
+    this.#lateResults = lateResultsOf(feedOptions, {
+      repo: this.repo,
+      jobs: this.#follower,
+      durable: this.#o.durable,
     });
     this.#feed.catch(() => {}); // awaited below, or closed with the node
     this.#links = await connectTownLinks(townLinksOptionsOf(this.#o, {
@@ -279,10 +274,7 @@ export class Requester {
     this.#alerts?.raise(kind, message, details);
   }
 
-  /**
-   * Whether a town of the profile can be written to now: a link's connection is open (a town
-   * stopped or restarting has none).
-   */
+  /** Whether a town of the profile can be written to now: a link's connection is open. */
   get townReachable(): boolean {
     return this.#links?.all.some((l) => l.btp.state === "open") ?? false;
   }
@@ -300,16 +292,9 @@ export class Requester {
    * import type { Requester } from "./requester_node.ts";
    *
    * declare const requester: Requester;
-   * const record = await requester.submit({
-   *   kind: 5601,
-   *   inputs: [{ data: "hi", type: "text" }],
-   *   params: [],
-   *   providers: [],
-   *   skill: "none",
-   *   timeoutMs: 30_000,
-   *   encrypt: false,
-   *   then: [],
-   * });
+   * const inputs = [{ data: "hi", type: "text" as const }];
+   * const spec = { kind: 5601, inputs, params: [], providers: [], skill: "none", then: [] };
+   * const record = await requester.submit({ ...spec, timeoutMs: 30_000, encrypt: false });
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
@@ -326,11 +311,9 @@ export class Requester {
   }
 
   /**
-   * Publishes a file as a blob on every town of the profile at once (paid at each, recorded in
-   * the payment log as `blob:<sha256>` with that town as the peer), for a job input: put the
-   * returned input in `JobSpec.blobs`. Its URL is on the home town when that one took it; a
-   * provider that cannot fetch it there finds it on the other towns of the request's `relays`
-   * tag (docs/PROTOCOL.md "Blobs in jobs"). Resolves once at least one town stored it.
+   * Publishes a file as a blob on every town of the profile at once (paid at each, logged as
+   * `blob:<sha256>`), for a job input in `JobSpec.blobs` (docs/PROTOCOL.md "Blobs in jobs").
+   * Resolves once at least one town stored it.
    *
    * @example
    * ```ts
@@ -365,9 +348,7 @@ export class Requester {
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write.
    */
-  sendDirectMessage(
-    o: { recipient: string; text: string; replyTo?: string },
-  ): Promise<string> {
+  sendDirectMessage(o: { recipient: string; text: string; replyTo?: string }): Promise<string> {
     return this.#sender.sendDirectMessage(o);
   }
 
@@ -386,6 +367,24 @@ export class Requester {
    */
   waitFor(id: string): Promise<RequesterJobRecord> {
     return this.#follower.waitFor(id);
+  }
+
+  /**
+   * Gets a `timed-out` agent task's late result, handled as the feed's (late_result.ts, docs/AGENTS.md
+   * "A result that came after the timeout"). Resolves with the job's record: unchanged without one.
+   *
+   * @example
+   * ```ts
+   * import type { Requester } from "./requester_node.ts";
+   *
+   * declare const requester: Requester;
+   * declare const id: string; // a timed-out agent task
+   * const record = await requester.lateResult(id);
+   * console.log(record.status); // "done" once its late result was had
+   * ```
+   */
+  lateResult(id: string): Promise<RequesterJobRecord> {
+    return this.#lateResults!.get(id);
   }
 
   /**

@@ -62,7 +62,9 @@ export function agentCli(
   options: AgentCliOptions,
 ): (...args: string[]) => Promise<AgentResult> {
   return async (...args) => {
-    const pays = args[0] === "job" && ["submit", "wait", "cancel"].includes(args[1]);
+    // `results --apply` pays a timed-out agent task's late delivery (docs/AGENTS.md).
+    const pays = args[0] === "job" && (["submit", "wait", "cancel"].includes(args[1]) ||
+      (args[1] === "results" && args.includes("--apply")));
     const out = await runCli(
       ["--profile", options.profile, "--json", ...args, ...(pays ? options.secret : [])],
       { env: options.env },

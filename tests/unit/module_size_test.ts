@@ -19,7 +19,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "transport/btp_client.ts": 870,
   "state/events/event_store.ts": 809,
   "transport/nodelay_websocket.ts": 794,
-  "cli/job_command.ts": 651,
+  "cli/job_command.ts": 647,
   "chain/token_network_client.ts": 762,
   "state/postgres/postgres_event_store.ts": 748,
   "roles/demo/paid_job_demo.ts": 748,

@@ -194,18 +194,21 @@ export class ProviderSkills {
 
   /** The paid-job skills (what is announced and priced): their job request kinds. */
   announced(): AnnouncedSkill[] {
-    const agents = Object.values(this.#o.agents ?? {}).map((a) => ({
-      name: a.name,
-      price: String(a.price),
-      budget: String(a.budget),
-      // A host preset runs outside the sandbox (docs/OPERATIONS.md "Host presets"): say so.
-      ...(a.host === true ? { host: true } : {}),
-    }));
+    const agents = (skillTimeoutMs: number) =>
+      Object.values(this.#o.agents ?? {}).map((a) => ({
+        name: a.name,
+        price: String(a.price),
+        budget: String(a.budget),
+        // A host preset runs outside the sandbox (docs/OPERATIONS.md "Host presets"): say so.
+        ...(a.host === true ? { host: true } : {}),
+        // The agent's wall time: a requester waits that long and a delivery's worth more.
+        timeout: Math.ceil((a.timeoutMs ?? skillTimeoutMs) / 1000),
+      }));
     return this.servable().map((s) => ({
       name: s.manifest.name,
       kinds: s.manifest.kinds.filter(isJobRequestKind),
       price: String(s.manifest.price),
-      ...(s.manifest.runner === "agent" ? { agents } : {}),
+      ...(s.manifest.runner === "agent" ? { agents: agents(s.manifest.timeoutMs) } : {}),
     })).filter((s) => s.kinds.length > 0);
   }
 
