@@ -27,6 +27,7 @@ import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { JobFollower } from "./job_follower.ts";
+import type { JobRefunds } from "./job_refunds.ts";
 import type { JobPayer } from "./job_payer.ts";
 import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -74,6 +75,8 @@ export interface JobFeedOptions {
    * answers a town's NIP-42 challenge (`signEvent`), for results and feedback it keeps private.
    */
   signer?: Pick<NodeSigner, "conversationKey" | "signEvent">;
+  /** Asks a failed job's provider for its deposit back (roles/requester/job_refunds.ts). */
+  refunds?: Pick<JobRefunds, "ask">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -244,6 +247,9 @@ export class JobEventRouter {
         const said = sealed && this.#o.signer
           ? await nip44Opener(this.#o.signer)(event.pubkey, event.content).catch(() => undefined)
           : undefined;
+        // Before the job ends, so whoever waits for it sees the refund a provider's own failure
+        // gives back (docs/PROTOCOL.md "Refunds: the provider's own failures").
+        if (!busy) await this.#o.refunds?.ask({ ...record, provider: event.pubkey });
         return await jobs.finish(id, "error", {
           error: busy
             ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`

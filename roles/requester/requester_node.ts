@@ -52,6 +52,7 @@ import { JobSender } from "./job_sender.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { TownLink } from "./town_link.ts";
+import { JobRefunds } from "./job_refunds.ts";
 import { connectTownLinks, type TownLinks, townLinksOptionsOf } from "./town_links.ts";
 
 export type { JobProgress } from "./job_follower.ts";
@@ -202,6 +203,13 @@ export class Requester {
     // The feed's workers start while the town link connects (their start-up is most of the
     // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
     // the jobs are followed.
+    const refunds = new JobRefunds({
+      repo: () => this.repo,
+      payments: () => this.payments,
+      signer: this.#signer,
+      links: () => this.#links,
+      progress: (id, detail) => this.#follower.progress(id, "feedback", detail),
+    });
     const feedOptions: JobFeedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
@@ -216,6 +224,7 @@ export class Requester {
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
       signer: this.#signer,
+      refunds,
     };
     this.#feed = openJobFeed(feedOptions);
     this.#lateResults = lateResultsOf(feedOptions, {
@@ -230,6 +239,7 @@ export class Requester {
       alert: (kind, message, details) => alerts.raise(kind, message, details),
       payments: this.payments,
       home: () => this.#links?.home,
+      onPrepare: (prepare) => refunds.onPrepare(prepare),
     }));
     await this.#sender.publishRelayList();
     const inFlight = this.#o.resume === false ? [] : await this.#follower.loadInFlight();

@@ -81,6 +81,19 @@ export interface JobPayment {
   reason?: string;
 }
 
+/**
+ * A deposit given back by the provider (docs/PROTOCOL.md "Refunds: the provider's own
+ * failures"): on the payment log as a payment `in`, keyed `refund:<job id>`.
+ */
+export interface JobRefund {
+  /** Base units. */
+  amount: bigint;
+  asset: string;
+  /** Hex fulfillment of the refund's PREPARE. */
+  fulfillment: string;
+  atMs: number;
+}
+
 /** Links of a job chain (A -> result A -> B). */
 export interface JobChain {
   /** Id of the job whose result this job was posted with. */
@@ -129,6 +142,8 @@ export interface RequesterJobRecord {
    * job's inputs: its costs count them (cli/job_report.ts).
    */
   uploadInvoices?: string[];
+  /** The deposit the provider gave back, once it did. */
+  refund?: JobRefund;
 }
 
 /** A job file's text is not a valid job record. */
@@ -186,6 +201,10 @@ export function formatJobRecord(record: RequesterJobRecord): string {
         reason: p.reason,
       })
     );
+  }
+  if (record.refund !== undefined) {
+    const { amount, asset, fulfillment, atMs } = record.refund;
+    doc.refund = { amount: amount.toString(), asset, fulfillment, at_ms: atMs };
   }
   return stringifyToml(doc) + "\n";
 }
@@ -285,6 +304,11 @@ export function parseJobRecord(text: string): RequesterJobRecord {
     if (!Array.isArray(doc.payments)) throw new JobRecordFormatError(`"payments" is not a list`);
     record.payments = doc.payments.map((p, i) => parsePayment(table(p, `payments[${i}]`)));
   }
+  if (doc.refund !== undefined) {
+    const t = table(doc.refund, "refund");
+    const [asset, fulfillment] = [str(t, "asset"), str(t, "fulfillment")];
+    record.refund = { amount: amount(t, "amount"), asset, fulfillment, atMs: int(t, "at_ms") };
+  }
   validateJobRecord(record);
   return record;
 }
@@ -317,6 +341,7 @@ export function validateJobRecord(r: RequesterJobRecord): void {
   for (const invoice of r.uploadInvoices ?? []) {
     if (invoice.length === 0 || invoice.length > SHORT_TEXT) fail(`bad "upload_invoices"`);
   }
+  if (r.refund !== undefined && !HEX64.test(r.refund.fulfillment)) fail(`bad refund "fulfillment"`);
   for (const p of r.payments) {
     if (p.invoiceId.length === 0 || p.invoiceId.length > SHORT_TEXT) fail(`bad "invoice_id"`);
     if (p.amount < 0n) fail(`payment amount is negative`);

@@ -57,6 +57,8 @@ import {
   type SkillSandbox,
 } from "../sandbox/skill_sandbox.ts";
 
+/** The reason's code of a preset whose command could not run: the provider's failure. */
+export const PRESET_CANNOT_RUN = "preset-cannot-run";
 /** The output blob the sealed result bundle is named as. */
 export const SEALED_RESULT_NAME = "result.bundle.sealed";
 /** The output blob the sealed transcript (the agent's stdout and stderr) is named as. */
@@ -370,6 +372,15 @@ async function deliver(
   const made = await ownFile(`${out}/result.bundle`) &&
     await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
   await emptyDir(out);
+  // The shell's 126/127: the preset's command is not there or not runnable, the provider's
+  // doing (its deposit goes back: roles/provider/payments/refund_desk.ts).
+  if (!made && (report.agentExit === 126 || report.agentExit === 127)) {
+    return outcome(
+      "failed",
+      `${PRESET_CANNOT_RUN}: the preset's command exited ${report.agentExit} (not found or not ` +
+        "executable in the sandbox); the agent never ran and nothing is delivered",
+    );
+  }
   if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
   let checked;
   try {
