@@ -45,8 +45,10 @@ export interface JobProgressLine {
 export interface JobCosts {
   asset: string;
   scale?: number;
-  /** Paid to the provider (its invoices). */
+  /** Paid to the provider (its invoices), net of a deposit it gave back (`refunded`). */
   provider: string;
+  /** A deposit the provider gave back (docs/PROTOCOL.md "Refunds: the provider's own failures"). */
+  refunded?: string;
   /** Paid to the town for this job's writes (request, cancel...) and its input blobs' uploads. */
   town: string;
   /** provider + town: what this job took from the wallet. */
@@ -238,11 +240,13 @@ export function costsOf(
   const mine = payments.filter((e) =>
     ids.has(e.jobId) || (categoryOf(e) === "town-blob" && uploads.has(e.invoiceId))
   );
+  // A requester earns on a job only its refund: the costs net it.
   return summarizePayments(mine).map((b) => ({
     asset: b.asset,
     ...(b.scale === undefined ? {} : { scale: b.scale }),
-    provider: b.spent.byCategory.job.toString(),
+    provider: (b.spent.byCategory.job - b.earned.byCategory.job).toString(),
+    ...(b.earned.byCategory.job > 0n ? { refunded: b.earned.byCategory.job.toString() } : {}),
     town: (b.spent.byCategory["town-write"] + b.spent.byCategory["town-blob"]).toString(),
-    total: b.spent.total.toString(),
+    total: (b.spent.total - b.earned.byCategory.job).toString(),
   }));
 }
