@@ -76,7 +76,7 @@ export interface JobFeedOptions {
    */
   signer?: Pick<NodeSigner, "conversationKey" | "signEvent">;
   /** Asks a failed job's provider for its deposit back (roles/requester/job_refunds.ts). */
-  refunds?: Pick<JobRefunds, "ask">;
+  refunds?: Pick<JobRefunds, "ask" | "onPrepare">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -249,7 +249,10 @@ export class JobEventRouter {
           : undefined;
         // Before the job ends, so whoever waits for it sees the refund a provider's own failure
         // gives back (docs/PROTOCOL.md "Refunds: the provider's own failures").
-        if (!busy) await this.#o.refunds?.ask({ ...record, provider: event.pubkey });
+        const refund = busy
+          ? undefined
+          : await this.#o.refunds?.ask({ ...record, provider: event.pubkey });
+        if (refund !== undefined) jobs.progress(id, "feedback", `refund: ${refund}`);
         return await jobs.finish(id, "error", {
           error: busy
             ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`

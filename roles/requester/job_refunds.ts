@@ -24,13 +24,14 @@ import type { TownLinks } from "./town_links.ts";
 
 /** Options for {@linkcode JobRefunds}. */
 export interface JobRefundsOptions {
-  repo: () => Pick<JobRepository, "read" | "update">;
-  payments: () => Pick<PaymentLog, "append" | "entries">;
+  /** The job records and the payment log, once open. */
+  node: {
+    readonly repo: Pick<JobRepository, "read" | "update">;
+    readonly payments: Pick<PaymentLog, "append" | "entries">;
+  };
   signer: Pick<NodeSigner, "conversationKey">;
   /** The towns, once connected: the question leaves by the home town, the refund arrives there. */
   links: () => TownLinks | undefined;
-  /** Told what a question's answer said. */
-  progress?: (jobId: string, detail: string) => void;
 }
 
 /** How long the provider has to answer a question (it pays the refund before it answers). */
@@ -62,15 +63,16 @@ export class JobRefunds {
 
   /**
    * Asks the job's provider for its deposit back, when something was paid and nothing came back
-   * yet; the provider answers once it paid the refund, or why it will not. Never throws.
+   * yet; the provider answers once it paid the refund, or why it will not: its answer, undefined
+   * when nothing was asked. Never throws.
    */
-  async ask(record: RequesterJobRecord): Promise<void> {
+  async ask(record: RequesterJobRecord): Promise<string | undefined> {
     const home = this.#o.links()?.home;
     const paid = record.payments.some((p) => p.status === "paid");
-    if (!home || !record.provider || !paid || record.refund !== undefined) return;
+    if (!home || !record.provider || !paid || record.refund !== undefined) return undefined;
     const destination = await this.#addresses.of(record.provider).catch(() => undefined);
     const address = home.btp.ilpAddress;
-    if (destination === undefined || address === undefined) return;
+    if (destination === undefined || address === undefined) return "no address to ask at";
     const reply = await home.send({
       amount: "0",
       destination,
@@ -78,14 +80,14 @@ export class JobRefunds {
       expiresAt: new Date(Date.now() + ASK_TIMEOUT_MS),
       data: encodeRefundQuestion(record.id, address),
     }).catch((err: Error) => ({ type: "reject" as const, message: err.message }));
-    if (reply.type === "reject") this.#o.progress?.(record.id, `refund: ${reply.message}`);
+    return reply.type === "reject" ? reply.message : "answered with a FULFILL";
   }
 
   /** Answers a PREPARE on the home town's link: a refund of one of this requester's jobs. */
   async onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
     const jobId = decodeRefundPayment(prepare.data);
     if (jobId === undefined) return reject(ILP_ERROR.unreachable, "no receiver");
-    const record = await this.#o.repo().read(jobId).catch(() => undefined);
+    const record = await this.#o.node.repo.read(jobId).catch(() => undefined);
     if (!record?.provider) return reject(ILP_ERROR.finalApplicationError, "no such job here");
     const key = await this.#o.signer.conversationKey(record.provider);
     const { fulfillment, condition } = refundLock(key, jobId);
@@ -95,7 +97,7 @@ export class JobRefunds {
     const invoiceId = refundInvoiceId(jobId);
     if (
       record.refund !== undefined ||
-      this.#o.payments().entries().some((e) => e.direction === "in" && e.invoiceId === invoiceId)
+      this.#o.node.payments.entries().some((e) => e.direction === "in" && e.invoiceId === invoiceId)
     ) return reject(ILP_ERROR.finalApplicationError, "already-refunded");
     const paid = record.payments.filter((p) => p.status === "paid");
     const total = paid.reduce((sum, p) => sum + p.amount, 0n);
@@ -106,7 +108,7 @@ export class JobRefunds {
     const asset = paid[0].asset;
     const hex = bytesToHex(fulfillment);
     // On disk before the FULFILL: a refund taken is never lost, nor taken twice.
-    await this.#o.payments().append({
+    await this.#o.node.payments.append({
       ts: new Date().toISOString(),
       direction: "in",
       event: "fulfilled",
@@ -119,11 +121,10 @@ export class JobRefunds {
       fulfillment: hex,
       category: "job",
     });
-    await this.#o.repo().update(jobId, (r) => ({
+    await this.#o.node.repo.update(jobId, (r) => ({
       ...r,
       refund: { amount, asset, fulfillment: hex, atMs: Date.now() },
     }), { action: "refund", fields: { Amount: String(amount) } });
-    this.#o.progress?.(jobId, `refunded ${amount}`);
     return { type: "fulfill", fulfillment, data: new Uint8Array() };
   }
 }

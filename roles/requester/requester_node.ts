@@ -200,16 +200,8 @@ export class Requester {
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
     const { alertWebhook: webhook, warn: log } = this.#o;
     const alerts = this.#alerts = createNodeAlerts({ webhook, node: this.pubkey, log });
-    // The feed's workers start while the town link connects (their start-up is most of the
-    // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
-    // the jobs are followed.
-    const refunds = new JobRefunds({
-      repo: () => this.repo,
-      payments: () => this.payments,
-      signer: this.#signer,
-      links: () => this.#links,
-      progress: (id, detail) => this.#follower.progress(id, "feedback", detail),
-    });
+    // The feed's workers start while the town link connects (most of the feed's cost, docs/
+    // ARCHITECTURE.md "Pipelines and their permissions"); events wait until jobs are followed.
     const feedOptions: JobFeedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
@@ -224,7 +216,7 @@ export class Requester {
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
       signer: this.#signer,
-      refunds,
+      refunds: new JobRefunds({ node: this, signer: this.#signer, links: () => this.#links }),
     };
     this.#feed = openJobFeed(feedOptions);
     this.#lateResults = lateResultsOf(feedOptions, {
@@ -239,7 +231,7 @@ export class Requester {
       alert: (kind, message, details) => alerts.raise(kind, message, details),
       payments: this.payments,
       home: () => this.#links?.home,
-      onPrepare: (prepare) => refunds.onPrepare(prepare),
+      onPrepare: (prepare) => feedOptions.refunds!.onPrepare(prepare),
     }));
     await this.#sender.publishRelayList();
     const inFlight = this.#o.resume === false ? [] : await this.#follower.loadInFlight();
@@ -444,8 +436,7 @@ export class Requester {
     this.#closed = true;
     this.#closing.abort();
     this.#follower.stop();
-    // The feed may still be opening (a start that failed): closed once it is open. An event
-    // waiting for the jobs to be followed is let go (and dropped: the node is closed).
+    // Maybe still opening (a start that failed): closed once open; an event waiting is dropped.
     this.#following.resolve();
     await this.#feed?.then((feed) => feed.close()).catch(() => {});
     await this.#follower.drain();

@@ -76,8 +76,7 @@ async function sides(id: string) {
   });
   const requesterLog = await openPaymentLog({ stateDir: requesterDir });
   const receiver = new JobRefunds({
-    repo: () => repo,
-    payments: () => requesterLog,
+    node: { repo, payments: requesterLog },
     signer: requester,
     links: () => undefined,
   });

@@ -110,7 +110,10 @@ export class RefundDesk {
 
   async #pay(record: ProviderJobRecord, cause: string, address: string): Promise<IlpReply> {
     const deposit = parseIlpInvoice(record.invoice!);
-    const { condition } = refundLock(await this.#o.signer.conversationKey(record.customer), record.id);
+    const { condition } = refundLock(
+      await this.#o.signer.conversationKey(record.customer),
+      record.id,
+    );
     const intent: PaymentEntry = {
       ts: new Date().toISOString(),
       direction: "out",
