@@ -97,9 +97,8 @@ export class RefundDesk {
     const invoiceId = refundInvoiceId(jobId);
     const state = this.#o.payments.invoiceState(invoiceId);
     if (state === "paid") return this.#answer("already-refunded");
-    if (state === "in-doubt" || this.#sending.has(jobId)) {
-      return this.#answer("refund-in-doubt: sent before; not sent again");
-    }
+    if (this.#sending.has(jobId)) return this.#answer("refund-being-sent: ask again");
+    if (state === "in-doubt") return this.#answer("refund-in-doubt: sent before; not sent again");
     this.#sending.add(jobId);
     try {
       return await this.#pay(record, cause, address);
@@ -133,7 +132,9 @@ export class RefundDesk {
       executionCondition: condition,
       expiresAt: new Date(Date.now() + REFUND_EXPIRY_MS),
       data: encodeRefundPayment(record.id),
-    }).catch((err: Error) => ({ type: "reject" as const, message: err.message, code: "T00" }));
+    }).catch((err: Error) => err);
+    // The uplink failed under the PREPARE: it may have been fulfilled; in doubt, never sent again.
+    if (reply instanceof Error) return this.#answer(`refund-in-doubt: ${reply.message}`);
     const ts = new Date().toISOString();
     if (reply.type === "fulfill") {
       const fulfillment = bytesToHex(reply.fulfillment);
