@@ -1,5 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import {
+  meteredBody,
   microCost,
   type TokenUsage,
   unitsOf,
@@ -81,4 +82,34 @@ Deno.test("gateway meter: cost is exact in millionths, rounded up only as units"
     1n,
     2n,
   ]);
+});
+
+Deno.test("gateway meter: a caller that has every byte of a JSON body finds its usage counted, and an event stream passes chunk by chunk", async () => {
+  const json = encode(JSON.stringify({ usage: { input_tokens: 1000, output_tokens: 200 } }));
+  // The upstream sends the body in two chunks and then waits before it ends, as a connection
+  // does whose end the caller never needs (it knows the length).
+  const upstream = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = upstream.writable.getWriter();
+  const scanner = new UsageScanner(false, () => {});
+  const reader = meteredBody(upstream.readable, scanner, () => {}).getReader();
+  void writer.write(json.slice(0, 20));
+  void writer.write(json.slice(20));
+  const first = reader.read();
+  void writer.close();
+  let got = (await first).value!.length;
+  while (got < json.length) got += (await reader.read()).value!.length;
+  assertEquals(scanner.usage, { inputTokens: 1000, outputTokens: 200 });
+  assertEquals((await reader.read()).done, true);
+  // An event stream is not held back: the first chunk reaches the caller before the second is sent.
+  const sse = new TransformStream<Uint8Array, Uint8Array>();
+  const sseWriter = sse.writable.getWriter();
+  const sseReader = meteredBody(sse.readable, new UsageScanner(true, () => {}), () => {})
+    .getReader();
+  void sseWriter.write(encode("event: ping\ndata: {}\n\n"));
+  assertEquals(
+    new TextDecoder().decode((await sseReader.read()).value),
+    "event: ping\ndata: {}\n\n",
+  );
+  await sseWriter.close();
+  assertEquals((await sseReader.read()).done, true);
 });
