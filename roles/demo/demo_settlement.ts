@@ -1,7 +1,7 @@
 /**
  * The demo's settlement (roles/demo/paid_job_demo.ts): anvil with the requester's channel to the
  * town, the town's claim gate on it, the town's payout to the provider, and the close and settle
- * whose payouts must equal both sides' books (docs/OPERATIONS.md "The demo").
+ * whose payouts must equal both sides' books (docs/OPERATIONS.md "Paying providers").
  *
  * @module
  */
