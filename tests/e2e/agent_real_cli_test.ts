@@ -19,6 +19,7 @@ import { startStandInAgentApi } from "../support/stand_in_agent_apis.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { ensureNpmPrefix } from "../../tools/npm_prefix_install.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
+import { parse as parseToml } from "smol-toml";
 
 const AGENTS = new URL("../../skills/agent-task/agents", import.meta.url).pathname;
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
@@ -171,4 +172,15 @@ Deno.test("agent-task: the real Claude Code and Codex fix a failing test in the 
     `${net.root}/provider/agent-transcripts/${failed.job}.log`,
   );
   assertStringIncludes(kept, '"subtype":"init"');
+});
+
+Deno.test("agent-task: the Claude Code and Codex presets docs/OPERATIONS.md shows are the commands run here", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/OPERATIONS.md", import.meta.url));
+  const tables = [...doc.matchAll(/```toml\n([\s\S]*?)```/g)]
+    .map((m) => parseToml(m[1].replace(/^ {2}/gm, "")) as { agents?: Record<string, unknown> })
+    .flatMap((t) => Object.entries(t.agents ?? {}));
+  const command = (name: string) =>
+    (tables.find(([n]) => n === name)?.[1] as { command?: string } | undefined)?.command;
+  assertEquals(command("claude"), CLAUDE_COMMAND);
+  assertEquals(command("codex"), CODEX_COMMAND);
 });
