@@ -78,3 +78,37 @@ export async function readKeptTranscript(dir: string, jobId: string): Promise<st
   if (!JOB_ID.test(jobId)) return undefined;
   return await Deno.readTextFile(`${dir}/${jobId}.log`).catch(() => undefined);
 }
+
+/**
+ * At a restart, the transcript a job cut off by a crash left (a host preset's log in
+ * `<jobsRoot>/<job>.agent/`, else the sandbox's `<jobsRoot>/<job>/out/agent.log`), kept before
+ * the job's files go (roles/provider/jobs/job_recovery.ts).
+ *
+ * @example
+ * ```ts
+ * import { keepLeftTranscript } from "./kept_transcript.ts";
+ *
+ * const state = await Deno.makeTempDir();
+ * await Deno.mkdir(`${state}/work/job-1/out`, { recursive: true });
+ * await Deno.writeTextFile(`${state}/work/job-1/out/agent.log`, "working\n");
+ * const kept = await keepLeftTranscript(state, "job-1");
+ * if (kept?.path !== `${state}/agent-transcripts/job-1.log`) throw new Error();
+ * await Deno.remove(state, { recursive: true });
+ * ```
+ */
+export async function keepLeftTranscript(
+  stateDir: string,
+  jobId: string,
+): Promise<KeptTranscript | undefined> {
+  const dir = `${stateDir}/agent-transcripts`;
+  for (
+    const log of [
+      `${stateDir}/work/${jobId}.agent/agent.log`,
+      `${stateDir}/work/${jobId}/out/agent.log`,
+    ]
+  ) {
+    const kept = await keepTranscript({ dir, jobId, log }).catch(() => undefined);
+    if (kept !== undefined) return kept;
+  }
+  return undefined;
+}
