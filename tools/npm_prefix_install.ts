@@ -82,9 +82,7 @@ export async function ensureNpmPrefix(
   await runSkippedPostinstalls(prefix);
   await Deno.writeTextFile(`${prefix}/${STAMP}`, `${want}\n`);
   log(
-    `installed ${what} in ${
-      ((performance.now() - started) / 1000).toFixed(1)
-    } s`,
+    `installed ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   return "installed";
 }

@@ -3,12 +3,12 @@
  * docs/SKILLS.md "agent-task"), on real files: what a job left in `out/agent.log`, what a job cut
  * off by a crash left (read at the restart), and never a link the job's code made to a host file.
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../../support/assert.ts";
 import {
   keepLeftTranscript,
   keepTranscript,
   readKeptTranscript,
-} from "../../roles/provider/agent/kept_transcript.ts";
+} from "../../../../roles/provider/agent/kept_transcript.ts";
 
 Deno.test("kept transcript: an ended job's agent log is kept, mode 0600, and read back by job id", async () => {
   const state = await Deno.makeTempDir();
