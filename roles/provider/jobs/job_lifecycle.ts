@@ -120,7 +120,9 @@ export class JobLifecycle {
    * (job_pricing.ts). A free skill (price 0) stays free: its provider chose to pay them.
    */
   quote(event: NostrEvent, entry: SkillEntry): JobQuote {
-    if (entry.manifest.price === 0n) return { amount: 0n, price: 0n, writes: 0n, blobs: 0n };
+    if (entry.manifest.price === 0n) {
+      return { amount: 0n, price: 0n, writes: 0n, blobs: 0n, firstWrite: 0n };
+    }
     return priceJob({
       request: event,
       manifest: entry.manifest,
