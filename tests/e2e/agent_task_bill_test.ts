@@ -20,7 +20,7 @@ const PRESET_PRICE = 20_000n;
 /** The test town's price per TOON byte. */
 const PRICE_PER_BYTE = 10n;
 
-Deno.test("agent-task: a task with a result under 1 KiB costs at most its price plus 10% plus the writes its provider made", async () => {
+Deno.test("agent-task: --quote prints the parts and posts and pays nothing; a task with a result under 1 KiB then costs at most its price plus 10% plus the writes its provider made, its deposit the quoted one", async () => {
   const skills = await agentSkillsDir({
     "tiny.sh": "echo ok > done.txt && git add done.txt && git commit -q -m 'a line'",
   });
@@ -47,6 +47,43 @@ Deno.test("agent-task: a task with a result under 1 KiB costs at most its price 
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
     await repo.commit("base", { "README.md": "a repository\n" });
+
+    // The quote: read from the provider's 31990, nothing posted (the town holds no event of
+    // the requester's), nothing paid (no payment in the wallet's history).
+    const othersEvents = async () =>
+      (await queryRelay(net.relayUrl, [{ limit: 500 }], { maxEvents: 500 })).events
+        .filter((e) => e.pubkey !== net.providerPubkey).length;
+    const eventsBefore = await othersEvents();
+    const quoted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--agent",
+      "tiny",
+      "--bid",
+      "1000000",
+      "--quote",
+    );
+    assertEquals(quoted.code, 0, quoted.stderr + quoted.stdout);
+    const quote = quoted.lines.find((l) => l.type === "quote")!;
+    console.log(`quote: ${JSON.stringify(quote)}`);
+    assertEquals(
+      [quote.price, quote.skillPrice, quote.presetPrice, quote.onDelivery, quote.posted],
+      [String(SKILL_PRICE + PRESET_PRICE), String(SKILL_PRICE), String(PRESET_PRICE), 80, false],
+    );
+    assertEquals(quote.model, {
+      inputPerMillion: "1000",
+      outputPerMillion: "5000",
+      paidBy: "provider",
+    });
+    assertEquals(BigInt(String(quote.deliveryShare)), (SKILL_PRICE + PRESET_PRICE) * 80n / 100n);
+    assertEquals(
+      BigInt(String(quote.deposit)),
+      (SKILL_PRICE + PRESET_PRICE) / 5n + BigInt(String(quote.depositWrites)),
+    );
+    assertEquals(await othersEvents(), eventsBefore);
+    const history = await alice("wallet", "history");
+    assertEquals(history.lines.filter((l) => l.type === "payment"), []);
     const done = await alice(
       "job",
       "submit",
@@ -92,6 +129,16 @@ Deno.test("agent-task: a task with a result under 1 KiB costs at most its price 
       `paid ${paid}, price ${price}, the provider's writes ${written}`,
     );
     assert(paid >= price, `paid ${paid} < price ${price}`);
+    // The deposit is the quoted one; the delivery its share and the writes made, within the
+    // reserve.
+    const receipts = (result.receipts as { amount: string }[]).map((r) => BigInt(r.amount));
+    assertEquals(receipts[0], BigInt(String(quote.deposit)));
+    const deliveryWrites = receipts[1] - BigInt(String(quote.deliveryShare));
+    assert(deliveryWrites > 0n && deliveryWrites <= BigInt(String(quote.writesReserved)));
+    console.log(
+      `billed: deposit ${receipts[0]}, delivery ${receipts[1]} (share ${quote.deliveryShare} + ` +
+        `writes ${deliveryWrites}); the provider's writes on the town ${written}`,
+    );
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
