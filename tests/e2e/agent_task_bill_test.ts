@@ -121,7 +121,10 @@ Deno.test("agent-task: --quote prints the parts and posts and pays nothing; a ta
       .reduce((n, t) => n + priceBlob(Number(t[4]), DEFAULT_BLOB_PRICE_PER_MIB), 0n);
     const written = PRICE_PER_BYTE * BigInt(bytes) + blobs;
 
-    const costs = result.costs as { provider: string }[];
+    const costs = result.costs as {
+      provider: string;
+      providerParts?: { price: string; writes: string; blobs: string };
+    }[];
     const paid = BigInt(costs[0].provider);
     const price = SKILL_PRICE + PRESET_PRICE;
     assert(
@@ -135,6 +138,15 @@ Deno.test("agent-task: --quote prints the parts and posts and pays nothing; a ta
     assertEquals(receipts[0], BigInt(String(quote.deposit)));
     const deliveryWrites = receipts[1] - BigInt(String(quote.deliveryShare));
     assert(deliveryWrites > 0n && deliveryWrites <= BigInt(String(quote.writesReserved)));
+    // The result's costs and the wallet's history say each part.
+    assertEquals(costs[0].providerParts, {
+      price: String(price),
+      writes: String(paid - price - BigInt(costs[0].providerParts!.blobs)),
+      blobs: costs[0].providerParts!.blobs,
+    });
+    const lines = (await alice("wallet", "history", "--job", id)).lines
+      .filter((l) => l.type === "payment" && l.category === "job");
+    assertEquals(lines.map((l) => (l.parts as { price: string }).price), ["8000", "32000"]);
     console.log(
       `billed: deposit ${receipts[0]}, delivery ${receipts[1]} (share ${quote.deliveryShare} + ` +
         `writes ${deliveryWrites}); the provider's writes on the town ${written}`,

@@ -19,6 +19,7 @@ import {
 import { decodeEventToon, encodeEventToon } from "../../../protocol/toon_codec.ts";
 import type { EventTemplate } from "../../../protocol/nostr_event.ts";
 import { billDelivery } from "../../../protocol/job_bill.ts";
+import { billTag, type InvoiceParts } from "../../../protocol/bill_tag.ts";
 import { blobOutputTag } from "../../../protocol/job_blobs.ts";
 import { blobServerOf } from "../../../transport/relay_info.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
@@ -130,6 +131,7 @@ export class JobPublisher {
         : record.price === "0"
         ? undefined
         : { amount: record.price },
+      parts: deliveryParts(record),
     });
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is
@@ -162,7 +164,11 @@ export class JobPublisher {
   async #resultTemplate(
     record: ProviderJobRecord,
     blobTags: string[][],
-    o: { fulfillment?: string; amount?: { amount: string; paymentRequest?: string } },
+    o: {
+      fulfillment?: string;
+      amount?: { amount: string; paymentRequest?: string };
+      parts?: InvoiceParts;
+    },
   ): Promise<EventTemplate> {
     const request = decodeEventToon(record.requestToon, { verify: false });
     // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
@@ -185,6 +191,7 @@ export class JobPublisher {
       extraTags: blobTags,
     });
     template.tags.push(...commitment);
+    if (o.parts !== undefined) template.tags.push(billTag(o.parts));
     if (record.encrypted) template.tags.push(["encrypted"]);
     return template;
   }
@@ -216,6 +223,7 @@ export class JobPublisher {
         const result = await this.#resultTemplate(record, outputs.tags, {
           fulfillment: "00".repeat(32),
           amount: { amount, paymentRequest: desk.previewText(record.id, bill.amount) },
+          parts: { price: String(share), writes: String(bill.writes), blobs: String(bill.blobs) },
         });
         const next = billDelivery({
           share,
@@ -347,4 +355,15 @@ function eventBytes(event: EventTemplate & { pubkey: string; id?: string; sig?: 
     sig: "0".repeat(128),
     ...event,
   })).byteLength;
+}
+
+/** A billed delivery's parts (protocol/bill_tag.ts), or undefined for a job without them. */
+function deliveryParts(record: ProviderJobRecord): InvoiceParts | undefined {
+  if (record.deliveryInvoice === undefined || record.deliveryWrites === undefined) return undefined;
+  const writes = BigInt(record.deliveryWrites), blobs = BigInt(record.deliveryBlobs ?? "0");
+  return {
+    price: String(BigInt(record.deliveryPrice!) - writes - blobs),
+    writes: String(writes),
+    blobs: String(blobs),
+  };
 }
