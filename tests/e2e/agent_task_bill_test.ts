@@ -6,7 +6,8 @@
  * it, counted here from the town itself: the provider's events about the job at the town's
  * price per byte and its blobs at the blob price.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
@@ -81,6 +82,22 @@ Deno.test("agent-task: --quote prints the parts and posts and pays nothing; a ta
       BigInt(String(quote.deposit)),
       (SKILL_PRICE + PRESET_PRICE) / 5n + BigInt(String(quote.depositWrites)),
     );
+    // In text: the same parts, who pays the model; `providers` shows the preset's price.
+    const env = { TURNPIKE_HOME: `${net.root}/agent-home` };
+    const text = await runCli(
+      ["--profile", "alice", "job", "submit", "agent-task", "--agent", "tiny", "--quote"],
+      { env },
+    );
+    assertEquals(text.code, 0, text.stderr);
+    for (
+      const part of ["price         40000 (skill 20000 + preset 20000)", "paid by the provider"]
+    ) {
+      assertStringIncludes(text.stdout, part);
+    }
+    assertStringIncludes(text.stdout, "nothing posted, nothing paid");
+    const listed = await runCli(["--profile", "alice", "providers"], { env });
+    assertStringIncludes(listed.stdout, "preset tiny");
+    assertStringIncludes(listed.stdout, "+ 0.02 USD");
     assertEquals(await othersEvents(), eventsBefore);
     const history = await alice("wallet", "history");
     assertEquals(history.lines.filter((l) => l.type === "payment"), []);
