@@ -145,9 +145,7 @@ export function registerJobCommand(program: Command): void {
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
       .option("--force", "post even when no provider serving the kind is online")
       .option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
-  )).action(async (kind: string, _o: unknown, cmd: Command) => {
-    await submit(kind, cmd.optsWithGlobals<SubmitOptions>(), cmd);
-  });
+  )).action(agentTask.submitOrQuote<SubmitOptions>(submit));
   addJobStatusCommand(job);
   addJobResultsCommand(job);
   addJobWaitCommand(job);

@@ -111,10 +111,27 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
         p.pubkey.slice(0, 12),
         s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
         s.kinds.join(" "),
-        priceText(s.price, p),
+        // The most a job costs; billed on delivery, the writes only as made (handler_bill.ts).
+        s.bill !== undefined && s.bill.onDelivery > 0
+          ? `${priceText(s.bill.skillPrice, p)} + writes (at most ${
+            priceText(String(BigInt(s.price) - BigInt(s.bill.skillPrice)), p)
+          })`
+          : priceText(s.price, p),
         p.online ? "yes" : "no",
         agoText(p.lastSeen, nowSec),
       ]);
+      // Each preset's price, added to the skill's; its model paid by the provider out of it.
+      for (const a of s.agents ?? []) {
+        rows.push([
+          "",
+          "",
+          terminalText(`  preset ${a.name}`),
+          "",
+          `+ ${priceText(a.price, p)}`,
+          "",
+          "",
+        ]);
+      }
     }
   }
   // Every cell is the provider's word (its kind 31990): its controls shown as text, then measured.

@@ -315,7 +315,11 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
       `${e.ts}  ${e.direction === "out" ? "paid  " : "earned"} ${e.event.padEnd(9)} ` +
         `${e.category.padEnd(10)} ${formatRecordedAmount(e.amount, e)}  job ${
           e.jobId.slice(0, 16)
-        }  ${e.peer.slice(0, 24)}`,
+        }  ${e.peer.slice(0, 24)}` +
+        // A provider invoice's parts (docs/AGENTS.md "What a job cost").
+        (e.parts === undefined
+          ? ""
+          : `  (price ${e.parts.price} + writes ${e.parts.writes} + blobs ${e.parts.blobs})`),
     ));
   }
   for (const line of booksText(summarizePayments(entries))) console.log(terminalText(line));
