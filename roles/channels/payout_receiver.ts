@@ -35,8 +35,8 @@ import {
   type ChannelRecord,
   listChannels,
   readChannel,
-  saveChannel,
 } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 import type { ChannelChain } from "./channel_chain_sync.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
 import { type ChannelClaimGate, openChannelClaimGate } from "../town/channels/btp_claim_gate.ts";
@@ -229,7 +229,11 @@ export class PayoutReceiver {
       peerDeposit: onChain.participants[peer.toLowerCase()]?.deposit ?? 0n,
       peerLabel: PAYOUT_CHANNEL_LABEL,
     };
-    await saveChannel(record, { stateDir: this.#o.stateDir, audit: this.#o.audit, action: "open" });
+    await recordChannel(record, {
+      stateDir: this.#o.stateDir,
+      audit: this.#o.audit,
+      action: "open",
+    });
     return record;
   }
 }

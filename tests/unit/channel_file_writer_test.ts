@@ -1,10 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
-import {
-  channelFilePath,
-  type ChannelRecord,
-  openChannelFileWriter,
-  readChannel,
-} from "../../state/channels/channel_file.ts";
+import { channelFilePath, type ChannelRecord, readChannel } from "../../state/channels/channel_file.ts";
+import { openChannelFileWriter } from "../../state/channels/channel_writer.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 
 const RECORD: ChannelRecord = fixtureChannelRecord({

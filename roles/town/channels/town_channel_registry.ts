@@ -37,8 +37,8 @@ import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
-  saveChannel,
 } from "../../../state/channels/channel_file.ts";
+import { recordChannel } from "../../../state/channels/channel_writer.ts";
 import type { OnChainChannel } from "../../../chain/token_network_client.ts";
 import {
   type ChannelChain,
@@ -325,7 +325,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       existing && sameAddress(existing.selfAddress, found.record.selfAddress)
         ? { ...mergeChainSync(existing, found.record), btpAccount: account }
         : found.record;
-    await saveChannel(record, {
+    await recordChannel(record, {
       stateDir: this.#o.stateDir,
       audit: this.#o.audit,
       action: "learn",
