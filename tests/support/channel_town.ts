@@ -21,7 +21,7 @@ import { openSentClaimWriter, type SentClaimWriter } from "../../state/channels/
 import {
   type ChannelClaimGate,
   openChannelClaimGate,
-} from "../../roles/town/channels/btp_claim_gate.ts";
+} from "../../roles/channels/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { TownSettings } from "../../config/town_settings.ts";

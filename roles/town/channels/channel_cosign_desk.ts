@@ -54,7 +54,7 @@ import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import type { ChannelBook } from "../../../state/channels/channel_book.ts";
 import type { ClaimBook } from "../../../state/channels/claim_book.ts";
 import { recordClaimBook } from "../../../state/channels/file_channel_book.ts";
-import type { ChannelClaimGate } from "./btp_claim_gate.ts";
+import type { ChannelClaimGate } from "../../channels/btp_claim_gate.ts";
 import {
   describeSignerMismatch,
   sameAddress,
