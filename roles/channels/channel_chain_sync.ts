@@ -25,7 +25,7 @@ import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { changeChannel } from "../../state/channels/channel_writer.ts";
-import type { ClaimBook } from "../../state/channels/claim_book.ts";
+import type { ClaimBook } from "../../state/channels/channel_book.ts";
 import { recordWithClaimBook } from "../../state/channels/file_channel_book.ts";
 import { settleFields } from "./channel_settle.ts";
 import { type ChannelSettlement, settleOrBook } from "./settle_or_book.ts";

@@ -13,8 +13,7 @@
  * @module
  */
 import { StateError } from "../state_error.ts";
-import type { ChannelBook } from "../channels/channel_book.ts";
-import type { ClaimBook } from "../channels/claim_book.ts";
+import type { ChannelBook, ClaimBook } from "../channels/channel_book.ts";
 import type postgres from "postgres";
 import { openPostgresSchema } from "./postgres_schema.ts";
 
