@@ -1,5 +1,9 @@
 import { assertEquals } from "../support/assert.ts";
-import { channelFilePath, type ChannelRecord, readChannel } from "../../state/channels/channel_file.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+} from "../../state/channels/channel_file.ts";
 import { openChannelFileWriter } from "../../state/channels/channel_writer.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 

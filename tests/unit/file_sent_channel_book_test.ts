@@ -11,7 +11,12 @@ import {
   recordSentBook,
 } from "../../state/channels/file_sent_channel_book.ts";
 import { SentBookError } from "../../state/channels/sent_channel_book.ts";
-import { channelFilePath, type ChannelRecord, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../state/channels/channel_file.ts";
 import { openSentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 

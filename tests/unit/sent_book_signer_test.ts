@@ -13,7 +13,12 @@ import {
   ClaimSigner,
   WithdrawBelowClaimsError,
 } from "../../chain/claim_signer.ts";
-import { channelFilePath, type ChannelRecord, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../state/channels/channel_file.ts";
 import { openSentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";

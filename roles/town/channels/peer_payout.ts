@@ -33,10 +33,8 @@ import {
   type ChannelRecord,
   readChannel,
 } from "../../../state/channels/channel_file.ts";
-import {
-  openSentClaimWriter,
-  type SentClaimWriter,
-} from "../../../state/channels/channel_writer.ts";
+import { openSentClaimWriter } from "../../../state/channels/channel_writer.ts";
+import type { SentClaimWriter } from "../../../state/channels/channel_writer.ts";
 import { FileSentChannelBook } from "../../../state/channels/file_sent_channel_book.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { PeerCredit } from "../../../state/payments/peer_credit.ts";
