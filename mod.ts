@@ -377,7 +377,7 @@ export {
   ClaimVerifier,
   type ClaimVerifierOptions,
 } from "./chain/claim_verifier.ts";
-export { type ClaimBook, type SharedClaimBooks } from "./state/channels/claim_book.ts";
+export { type ChannelBook, type ClaimBook } from "./state/channels/channel_book.ts";
 export {
   ChainTxError,
   type ChannelEventRecord,
@@ -406,6 +406,11 @@ export {
   saveChannel,
   type SaveChannelOptions,
 } from "./state/channels/channel_file.ts";
+export {
+  changeChannel,
+  type ChannelWriteOptions,
+  recordChannel,
+} from "./state/channels/channel_writer.ts";
 export {
   type AuditChange,
   AuditChangeError,

@@ -24,7 +24,7 @@ import {
   type ChannelCosignDesk,
   createChannelCosignDesk,
 } from "../../../roles/town/channels/channel_cosign_desk.ts";
-import { openChannelClaimGate } from "../../../roles/town/channels/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../../../roles/channels/btp_claim_gate.ts";
 import {
   type CosignTransport,
   requestLastClaim,

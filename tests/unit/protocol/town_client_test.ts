@@ -21,7 +21,7 @@ import {
   type ClaimRejectReason,
   claimRejectReasonOf,
 } from "../../../protocol/payment_channel_claim.ts";
-import { claimRejectReply } from "../../../roles/town/channels/claim_reject_reply.ts";
+import { claimRejectReply } from "../../../roles/channels/claim_reject_reply.ts";
 import { TownClient, type TownPayment } from "../../../roles/town_client/town_client.ts";
 import {
   isRetryablePaymentReject,

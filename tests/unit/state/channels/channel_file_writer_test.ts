@@ -2,9 +2,9 @@ import { assertEquals } from "../../../support/assert.ts";
 import {
   channelFilePath,
   type ChannelRecord,
-  openChannelFileWriter,
   readChannel,
 } from "../../../../state/channels/channel_file.ts";
+import { openChannelFileWriter } from "../../../../state/channels/channel_writer.ts";
 import { fixtureChannelRecord } from "../../../support/channel_record_fixture.ts";
 
 const RECORD: ChannelRecord = fixtureChannelRecord({

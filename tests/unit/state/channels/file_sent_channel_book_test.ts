@@ -14,10 +14,10 @@ import { SentBookError } from "../../../../state/channels/sent_channel_book.ts";
 import {
   channelFilePath,
   type ChannelRecord,
-  openSentClaimWriter,
   readChannel,
   saveChannel,
 } from "../../../../state/channels/channel_file.ts";
+import { openSentClaimWriter } from "../../../../state/channels/channel_writer.ts";
 import { fixtureChannelRecord } from "../../../support/channel_record_fixture.ts";
 
 const CHANNEL = `0x${"c3".repeat(32)}` as const;

@@ -16,10 +16,10 @@ import {
 import {
   channelFilePath,
   type ChannelRecord,
-  openSentClaimWriter,
   readChannel,
   saveChannel,
 } from "../../../../state/channels/channel_file.ts";
+import { openSentClaimWriter } from "../../../../state/channels/channel_writer.ts";
 import { localEvmAccount } from "../../../../identity/local_evm_account.ts";
 import { generateSecretKey } from "nostr-tools";
 import { fixtureChannelRecord } from "../../../support/channel_record_fixture.ts";

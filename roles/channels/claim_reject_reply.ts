@@ -1,16 +1,16 @@
 /**
  * The ILP REJECT of a refused payment channel claim: its code by the claim's reason (the table
- * in `roles/town/channels/btp_claim_gate.ts`), kept apart from the gate so that a town with no
+ * in `roles/channels/btp_claim_gate.ts`), kept apart from the gate so that a town with no
  * channel answers a claim without loading the chain code (docs/OPERATIONS.md "Memory").
  *
  * @module
  */
-import { encodeIlpReply, ILP_ERROR, type IlpErrorCode } from "../../../protocol/ilp_packet.ts";
+import { encodeIlpReply, ILP_ERROR, type IlpErrorCode } from "../../protocol/ilp_packet.ts";
 import {
   type ClaimError,
   claimRejectData,
   type ClaimRejectReason,
-} from "../../../protocol/payment_channel_claim.ts";
+} from "../../protocol/payment_channel_claim.ts";
 
 const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
   "not-covered",
@@ -41,7 +41,7 @@ export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
  *
  * @example
  * ```ts
- * import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
+ * import { ClaimError } from "../../protocol/payment_channel_claim.ts";
  *
  * const reply = claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town");
  * ```

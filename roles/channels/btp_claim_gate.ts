@@ -1,6 +1,7 @@
 /**
- * Payment channel claims on the town's BTP server (docs/PROTOCOL.md): for a peer that settles over
- * a channel, every PREPARE with an amount must be covered by the peer's claims (the
+ * The payee's side of a payment channel: claims taken on BTP (docs/PROTOCOL.md), by the town's BTP
+ * server for its peers and by a provider for the town's payouts (payout_receiver.ts). For a peer
+ * that settles over a channel, every PREPARE with an amount must be covered by the peer's claims (the
  * `payment-channel-claim` protocol data of its frame, or an earlier claim's surplus, or the
  * configured credit) before it is routed. The check runs in arrival order, before anything is
  * forwarded or stored; a rejected claim changes nothing.
@@ -23,28 +24,29 @@
  *
  * @module
  */
-import { RoleError } from "../../role_error.ts";
+import { RoleError } from "../role_error.ts";
 import {
   type ClaimBook,
   ClaimVerifier,
   type ClaimVerifierOptions,
-} from "../../../chain/claim_verifier.ts";
-import type { AuditLog } from "../../../state/audit/audit_log.ts";
-import type { ChannelBook } from "../../../state/channels/channel_book.ts";
-import { type ChannelRecord, openChannelFileWriter } from "../../../state/channels/channel_file.ts";
-import { recordClaimBook, recordWithClaimBook } from "../../../state/channels/file_channel_book.ts";
+} from "../../chain/claim_verifier.ts";
+import type { AuditLog } from "../../state/audit/audit_log.ts";
+import type { ChannelBook } from "../../state/channels/channel_book.ts";
+import { type ChannelRecord } from "../../state/channels/channel_file.ts";
+import { openChannelFileWriter } from "../../state/channels/channel_writer.ts";
+import { recordClaimBook, recordWithClaimBook } from "../../state/channels/file_channel_book.ts";
 import {
   decodeIlpPrepare,
   encodeIlpReply,
   ILP_ERROR,
   IlpPacketType,
-} from "../../../protocol/ilp_packet.ts";
+} from "../../protocol/ilp_packet.ts";
 import { claimRejectReply } from "./claim_reject_reply.ts";
 import {
   ClaimError,
   decodeClaim,
   type PaymentChannelClaim,
-} from "../../../protocol/payment_channel_claim.ts";
+} from "../../protocol/payment_channel_claim.ts";
 
 /** Where accepted claims are made durable: a `CoalescedWriter<ClaimBook>` fits. */
 export interface ClaimBookWriter {
@@ -100,7 +102,7 @@ export class ClaimPersistError extends RoleError {
  * @example
  * ```ts
  * import { type ClaimBookWriter, createBtpClaimGate } from "./btp_claim_gate.ts";
- * import type { ClaimVerifier } from "../../../chain/claim_verifier.ts";
+ * import type { ClaimVerifier } from "../../chain/claim_verifier.ts";
  *
  * declare const verifier: ClaimVerifier;
  * declare const writer: ClaimBookWriter;
@@ -249,27 +251,23 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * @example
  * ```ts
  * import { openChannelClaimGate } from "./btp_claim_gate.ts";
- * import { startTownNode } from "../town_node.ts";
- * import type { TownSettings } from "../../../config/town_settings.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
+ * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  *
- * declare const config: TownSettings;
- * declare const signer: NodeSigner;
  * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord; // alice's channel with the town
+ * declare const record: ChannelRecord; // alice's channel with this node, the payee
+ * declare const prepareBytes: Uint8Array; // a BTP message's ILP packet from alice
+ * declare const claimBytes: Uint8Array | undefined; // its payment-channel-claim entry
+ * declare function route(prepare: Uint8Array): Promise<Uint8Array>; // the node's router
  * const gate = openChannelClaimGate({
- *   stateDir: config.stateDir,
+ *   stateDir: "/var/lib/town",
  *   record,
  *   triggeredBy: () => "g.town",
  *   readChannel: (id) => client.getChannel(id),
  * });
- * const town = await startTownNode({
- *   config,
- *   signer,
- *   claimGate: (account) => account === "alice" ? gate : undefined,
- * });
+ * // The town hands it to its BTP server (`startTownNode({ claimGate })`), a provider to its
+ * // payout receiver (payout_receiver.ts).
+ * const reply = await gate.handle(prepareBytes, claimBytes, () => route(prepareBytes));
  * ```
  */
 export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelClaimGate {
