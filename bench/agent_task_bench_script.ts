@@ -6,7 +6,8 @@
  * call and one commit and stamps its own start and end into that commit, so the time turnpike
  * adds is the job's wall time (from `job submit` to `done`) less the agent's own run; then
  * `job results --apply` (into a local clone of the repository). Prints the repository bundle's size (as sent, sealed), the result
- * bundle's, the phases from the job's progress lines, and what the job cost besides the model.
+ * bundle's, the phases from the job's progress lines, and what the job cost besides the model
+ * (its invoices, and their parts when the provider gives them).
  *
  * Run: deno run -A bench/agent_task_bench_script.ts [--repo DIR] [--depth 50]
  *
@@ -134,6 +135,8 @@ try {
     resultToDoneMs: ended - at("result"),
     applyMs: Math.round(applyMs),
     costs: result.costs,
+    // The provider's invoices as paid: the deposit, then the delivery.
+    invoices: (result.receipts as { amount: string }[]).map((r) => r.amount),
     modelCost: report.model.cost,
   };
   console.log(JSON.stringify(figures));

@@ -20,7 +20,7 @@ import {
 import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
 import { increaseTime } from "../chain/anvil.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
-import { openChannelClaimGate } from "../roles/town/channels/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../roles/channels/btp_claim_gate.ts";
 import { startTownNode } from "../roles/town/town_node.ts";
 import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
 import { DEFAULT_TOWN_PAYOUTS } from "../config/town_settings.ts";

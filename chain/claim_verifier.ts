@@ -33,8 +33,7 @@
  *
  * @module
  */
-import type { ClaimBook, SharedClaimBooks } from "../state/channels/claim_book.ts";
-import type { ChannelBook } from "../state/channels/channel_book.ts";
+import type { ChannelBook, ClaimBook } from "../state/channels/channel_book.ts";
 import { FileChannelBook } from "../state/channels/file_channel_book.ts";
 import {
   ClaimError,
@@ -51,7 +50,7 @@ import type { OnChainChannel } from "./token_network_client.ts";
 import { sameAddress } from "./signer_check.ts";
 import { SAFE_TOKEN_NETWORK_VERSION } from "./token_network_version.ts";
 
-export type { ClaimBook, SharedClaimBooks };
+export type { ClaimBook };
 
 /** Options for {@linkcode ClaimVerifier}. */
 export interface ClaimVerifierOptions {

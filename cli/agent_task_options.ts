@@ -7,6 +7,8 @@
  * @module
  */
 import type { Command } from "commander";
+import { lazyImport } from "./lazy_import.ts";
+import type { QuoteFlags } from "./agent_task_quote_print.ts";
 
 /** The request kind of an agent task (docs/PROTOCOL.md "agent-task (kind 5603)"). */
 export const AGENT_TASK_KIND = 5603;
@@ -27,6 +29,8 @@ export interface AgentTaskFlags {
   protect?: string[];
   allowProtected?: boolean;
   provider?: string[];
+  /** Print what the task would cost, part by part, and post nothing. */
+  quote?: boolean;
 }
 
 /** `job results --apply [repo] [--branch name] [--fast-forward]`. */
@@ -82,7 +86,35 @@ export function addAgentTaskOptions(cmd: Command): Command {
     .option(
       "--allow-protected",
       "agent-task: pay the delivery even when the result changed a protected path",
-    );
+    )
+    .option("--quote", "agent-task: print what it would cost, part by part; post and pay nothing");
+}
+
+/**
+ * `job submit`'s action: `submit`, or with `--quote` the quote's printer
+ * (cli/agent_task_quote_print.ts, loaded only then).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { submitOrQuote } from "./agent_task_options.ts";
+ *
+ * new Command("submit").argument("<kind>").action(submitOrQuote(async (kind) => {
+ *   console.log(`submit ${kind}`);
+ * }));
+ * ```
+ */
+export function submitOrQuote<O extends QuoteFlags>(
+  submit: (kind: string, opts: O, cmd: Command) => Promise<void>,
+): (kind: string, _o: unknown, cmd: Command) => Promise<void> {
+  return async (kind, _o, cmd) => {
+    const opts = cmd.optsWithGlobals<O>();
+    if (opts.quote !== true) return await submit(kind, opts, cmd);
+    const { printAgentTaskQuote } = await lazyImport<
+      typeof import("./agent_task_quote_print.ts")
+    >(new URL("./agent_task_quote_print.ts", import.meta.url));
+    await printAgentTaskQuote(kind, opts, cmd);
+  };
 }
 
 /**

@@ -14,8 +14,8 @@ import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
-  saveChannel,
 } from "../state/channels/channel_file.ts";
+import { changeChannel } from "../state/channels/channel_writer.ts";
 import { openAuditLog } from "../state/audit/audit_log.ts";
 import type { ChannelLock } from "../state/channels/channel_lock.ts";
 import { cosignFailure } from "../roles/channels/channel_close.ts";
@@ -165,11 +165,8 @@ export async function channelTopUp(
       record,
       amount,
       chain: client,
-      update: async (change, save) => {
-        const next = change(record);
-        await saveChannel(next, { stateDir: ctx.stateDir, audit, ...save });
-        return next;
-      },
+      update: (change, save) =>
+        changeChannel(record, change, { stateDir: ctx.stateDir, audit, ...save }),
       audit,
       auto: false,
       maxDeposit,

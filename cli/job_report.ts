@@ -21,6 +21,8 @@ import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import type { AgentSpend } from "../protocol/agent_spend.ts";
 import { categoryOf, type PaymentEntry } from "../state/payments/payment_log.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
+import { foldPayments } from "../state/payments/payment_lines.ts";
+import type { InvoiceParts } from "../protocol/bill_tag.ts";
 import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { deliveryProofFile } from "../state/jobs/delivery_proof_file.ts";
@@ -53,6 +55,11 @@ export interface JobCosts {
   town: string;
   /** provider + town: what this job took from the wallet. */
   total: string;
+  /**
+   * Of `provider`, its invoices' parts (the price's share, the provider's writes and blobs),
+   * when every invoice paid gave them (docs/AGENTS.md "What a job cost").
+   */
+  providerParts?: InvoiceParts;
 }
 
 /** A receipt: an invoice paid and the fulfillment that proves it. */
@@ -240,13 +247,31 @@ export function costsOf(
   const mine = payments.filter((e) =>
     ids.has(e.jobId) || (categoryOf(e) === "town-blob" && uploads.has(e.invoiceId))
   );
+  const invoices = foldPayments(mine).filter((p) =>
+    p.direction === "out" && p.state === "paid" && p.category === "job"
+  );
   // A requester earns on a job only its refund: the costs net it.
-  return summarizePayments(mine).map((b) => ({
-    asset: b.asset,
-    ...(b.scale === undefined ? {} : { scale: b.scale }),
-    provider: (b.spent.byCategory.job - b.earned.byCategory.job).toString(),
-    ...(b.earned.byCategory.job > 0n ? { refunded: b.earned.byCategory.job.toString() } : {}),
-    town: (b.spent.byCategory["town-write"] + b.spent.byCategory["town-blob"]).toString(),
-    total: (b.spent.total - b.earned.byCategory.job).toString(),
-  }));
+  return summarizePayments(mine).map((b) => {
+    const paid = invoices.filter((p) => p.asset === b.asset);
+    const parts = paid.length > 0 && paid.every((p) => p.parts !== undefined)
+      ? (["price", "writes", "blobs"] as const).map((k) =>
+        paid.reduce((n, p) => n + BigInt(p.parts![k]), 0n)
+      )
+      : undefined;
+    return {
+      asset: b.asset,
+      ...(b.scale === undefined ? {} : { scale: b.scale }),
+      provider: (b.spent.byCategory.job - b.earned.byCategory.job).toString(),
+      ...(b.earned.byCategory.job > 0n ? { refunded: b.earned.byCategory.job.toString() } : {}),
+      town: (b.spent.byCategory["town-write"] + b.spent.byCategory["town-blob"]).toString(),
+      total: (b.spent.total - b.earned.byCategory.job).toString(),
+      ...(parts === undefined ? {} : {
+        providerParts: {
+          price: String(parts[0]),
+          writes: String(parts[1]),
+          blobs: String(parts[2]),
+        },
+      }),
+    };
+  });
 }

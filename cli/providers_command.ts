@@ -107,16 +107,35 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
   for (const p of providers) {
     for (const s of p.skills) {
       rows.push([
-        terminalText(p.name),
+        p.name,
         p.pubkey.slice(0, 12),
-        terminalText(s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name),
+        s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
         s.kinds.join(" "),
-        priceText(s.price, p),
+        // The most a job costs; billed on delivery, the writes only as made (handler_bill.ts).
+        s.bill !== undefined && s.bill.onDelivery > 0
+          ? `${priceText(s.bill.skillPrice, p)} + writes (at most ${
+            priceText(String(BigInt(s.price) - BigInt(s.bill.skillPrice)), p)
+          })`
+          : priceText(s.price, p),
         p.online ? "yes" : "no",
         agoText(p.lastSeen, nowSec),
       ]);
+      // Each preset's price, added to the skill's; its model paid by the provider out of it.
+      for (const a of s.agents ?? []) {
+        rows.push([
+          "",
+          "",
+          terminalText(`  preset ${a.name}`),
+          "",
+          `+ ${priceText(a.price, p)}`,
+          "",
+          "",
+        ]);
+      }
     }
   }
+  // Every cell is the provider's word (its kind 31990): its controls shown as text, then measured.
+  for (const r of rows) r.forEach((c, i) => r[i] = terminalText(c));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
@@ -174,7 +193,7 @@ export function registerProvidersCommand(program: Command): void {
       moreRelays: target.moreRelays,
       nowSec,
       onRelayFailure: (f) =>
-        console.error(`warning: town ${f.relayUrl} not read: ${f.error.message}`),
+        console.error(terminalText(`warning: town ${f.relayUrl} not read: ${f.error.message}`)),
     }).catch(
       (err) => {
         throw townReadError(err, target.relayUrl);

@@ -25,7 +25,7 @@ import { openBlobStore } from "../state/blobs/blob_store.ts";
 import { PostgresBlobIndex } from "../state/postgres/postgres_blob_index.ts";
 import { listChannels } from "../state/channels/channel_file.ts";
 import { openPostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
-import type { ClaimBook } from "../state/channels/claim_book.ts";
+import type { ClaimBook } from "../state/channels/channel_book.ts";
 import {
   openPostgresEventStore,
   PostgresStoreError,

@@ -15,6 +15,12 @@
  *
  * @module
  */
+import {
+  type HandlerBill,
+  type HandlerModel,
+  readHandlerBill,
+  readHandlerModel,
+} from "./handler_bill.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { EventTemplate, NostrEvent } from "./nostr_event.ts";
 
@@ -68,7 +74,17 @@ export interface HandlerSkill {
    * in seconds when announced (a requester's default job timeout: docs/AGENTS.md); a malformed
    * list is left out.
    */
-  agents?: { name: string; price: string; budget: string; host?: boolean; timeout?: number }[];
+  agents?: {
+    name: string;
+    price: string;
+    budget: string;
+    host?: boolean;
+    timeout?: number;
+    /** The model's token prices, paid by the provider out of the price (handler_bill.ts). */
+    model?: HandlerModel;
+  }[];
+  /** How `price` is billed: its parts (protocol/handler_bill.ts). */
+  bill?: HandlerBill;
 }
 
 /** Most skills read from one announcement. */
@@ -220,10 +236,17 @@ function checkSkills(value: unknown): HandlerSkill[] {
         budget: String(a.budget),
         ...(a.host === true ? { host: true } : {}),
         ...(a.timeout === undefined ? {} : { timeout: a.timeout as number }),
+        ...optional("model", readHandlerModel(a.model)),
       }));
     }
+    Object.assign(skill, optional("bill", readHandlerBill(s.bill)));
     return skill;
   });
+}
+
+/** `{ [key]: value }`, or nothing when `value` is undefined. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: V };
 }
 
 function checkPrice(value: unknown): HandlerPrice {

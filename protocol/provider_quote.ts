@@ -41,6 +41,8 @@ export interface JobQuote {
   writes: bigint;
   /** The output blobs budgeted (and a `result` blob of up to 1 MiB). */
   blobs: bigint;
+  /** Of `writes`, the `payment-required` feedback (written before any payment). */
+  firstWrite: bigint;
 }
 
 /** A result over the inline budget goes as a blob of at most this size (the sandbox's cap). */
@@ -53,7 +55,7 @@ const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
  * ```ts
  * quoteJob({ price: 5000n, pricePerByte: 10n, blobPricePerMiB: 200n, paymentRequiredBytes: 790,
  *   processingBytes: 530, resultEnvelopeBytes: 500, resultBytes: 1024, outputBytes: 16 << 20 });
- * // { amount: 36840n, price: 5000n, writes: 28440n, blobs: 3400n }
+ * // { amount: 36840n, price: 5000n, writes: 28440n, blobs: 3400n, firstWrite: 7900n }
  * ```
  */
 export function quoteJob(o: JobQuoteOptions): JobQuote {
@@ -61,5 +63,6 @@ export function quoteJob(o: JobQuoteOptions): JobQuote {
   const writes = o.pricePerByte * BigInt(bytes);
   const blobs = priceBlob(o.outputBytes, o.blobPricePerMiB) +
     priceBlob(MAX_RESULT_BLOB_BYTES, o.blobPricePerMiB);
-  return { amount: o.price + writes + blobs, price: o.price, writes, blobs };
+  const firstWrite = o.pricePerByte * BigInt(o.paymentRequiredBytes);
+  return { amount: o.price + writes + blobs, price: o.price, writes, blobs, firstWrite };
 }

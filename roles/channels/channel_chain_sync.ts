@@ -23,8 +23,9 @@ import type {
 } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
-import type { ClaimBook } from "../../state/channels/claim_book.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { changeChannel } from "../../state/channels/channel_writer.ts";
+import type { ClaimBook } from "../../state/channels/channel_book.ts";
 import { recordWithClaimBook } from "../../state/channels/file_channel_book.ts";
 import { settleFields } from "./channel_settle.ts";
 import { type ChannelSettlement, settleOrBook } from "./settle_or_book.ts";
@@ -73,7 +74,8 @@ export interface ChannelSync {
  * ```ts
  * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord, ChannelFileWriter } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { ChannelFileWriter } from "../../state/channels/channel_writer.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const writer: ChannelFileWriter<{ nonce: bigint }>; // claims may land meanwhile
@@ -204,14 +206,16 @@ function grown(
 /**
  * Reads the channel on chain and returns the record the chain implies, acting on chain when
  * the peer closed with an older proof of theirs than we hold (and, with `autoSettle`, when the
- * settle timeout is over). Nothing is written: the caller saves `record` with `action`.
+ * settle timeout is over). Nothing is written: the caller lays `record` over the file with
+ * `action` (state/channels/channel_writer.ts).
  *
  * @example
  * ```ts
- * import { syncChannelWithChain } from "./channel_chain_sync.ts";
+ * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
  * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
  * import type { AuditLog } from "../../state/audit/audit_log.ts";
- * import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import { changeChannel } from "../../state/channels/channel_writer.ts";
  *
  * declare const client: TokenNetworkClient;
  * declare const record: ChannelRecord;
@@ -219,7 +223,9 @@ function grown(
  * declare const audit: AuditLog;
  * const sync = await syncChannelWithChain(record, client, { autoSettle: true });
  * if (sync.action) {
- *   await saveChannel(sync.record, { stateDir, audit, action: sync.action, fields: sync.fields });
+ *   await changeChannel(record, (now) => mergeChainSync(now, sync.record), {
+ *     stateDir, audit, action: sync.action, fields: sync.fields,
+ *   });
  * }
  * ```
  */
@@ -427,15 +433,14 @@ export async function syncChannelFile(
   options: SyncChannelFileOptions,
 ): Promise<ChannelRecord> {
   const sync = await syncChannelWithChain(record, chain, options);
-  if (sync.action) {
-    await saveChannel(sync.record, {
-      stateDir: options.stateDir,
-      audit: options.audit,
-      action: sync.action,
-      fields: sync.fields,
-    });
-  }
-  return sync.record;
+  if (!sync.action) return sync.record;
+  // Laid over the file as it is now: claims may have been written while the chain was read.
+  return await changeChannel(record, (now) => mergeChainSync(now, sync.record), {
+    stateDir: options.stateDir,
+    audit: options.audit,
+    action: sync.action,
+    fields: sync.fields,
+  });
 }
 
 /** What a payee delivered against the peer's claims: `receivedForwarded`, at most `received`. */

@@ -18,7 +18,8 @@ import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { changeChannel } from "../../state/channels/channel_writer.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import {
   BtpAuthError,
@@ -123,8 +124,16 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
     // the contract refuses it).
     const tx = await client.closeChannel(record.channelId, partnerProof(record));
     const after = await client.getChannel(record.channelId);
-    record = { ...record, status: "closed", settleAt: after.settleAt };
-    await saveChannel(record, { stateDir, audit, action: "close", fields: { Tx: tx } });
+    record = await changeChannel(
+      record,
+      (r) => ({ ...r, status: "closed", settleAt: after.settleAt }),
+      {
+        stateDir,
+        audit,
+        action: "close",
+        fields: { Tx: tx },
+      },
+    );
     return { kind: "closed", record, tx, cosignRefused };
   }
   if (onChain.state === "closed") {
@@ -139,8 +148,11 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
     const outcome = await settleClosedChannel(client, record.channelId, record.openTx);
     const fields = settleFields(outcome, "Tx");
     // Booked as the settle paid: by the proofs on chain (claims the peer never took come back).
-    record = { ...settledBooks(record, final.participants, fields), status: "settled" };
-    await saveChannel(record, { stateDir, audit, action: "settle", fields });
+    record = await changeChannel(
+      record,
+      (r) => ({ ...settledBooks(r, final.participants, fields), status: "settled" }),
+      { stateDir, audit, action: "settle", fields },
+    );
     return outcome.by === "us"
       ? { kind: "settled", record, tx: outcome.tx }
       : { kind: "settled", record, settledBy: fields.SettledBy };
@@ -235,10 +247,12 @@ export async function withBooksClaim(
 ): Promise<ChannelRecord> {
   const books = await openPostgresClaimBooks({ url: storeUrl });
   try {
-    const next = withBookClaim(record, await books.read(record.channelId));
-    if (next === record) return record;
-    await saveChannel(next, { stateDir, action: "update" });
-    return next;
+    const book = await books.read(record.channelId);
+    if (withBookClaim(record, book) === record) return record;
+    return await changeChannel(record, (r) => withBookClaim(r, book), {
+      stateDir,
+      action: "update",
+    });
   } finally {
     await books.close();
   }

@@ -43,11 +43,9 @@ import {
   encodeCosignRequest,
 } from "../../protocol/payment_channel_cosign.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
-import {
-  type ChannelRecord,
-  saveChannel,
-  type SentClaimWriter,
-} from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { changeChannel } from "../../state/channels/channel_writer.ts";
+import { type SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { BtpRemoteError } from "../../transport/btp_client.ts";
 import { describeSignerMismatch, sameAddress, signerMismatch } from "../../chain/signer_check.ts";
 import {
@@ -407,8 +405,14 @@ export async function closeCooperatively(
     agreement.signature1,
     agreement.signature2,
   );
-  const record: ChannelRecord = { ...from.record, status: "settled", settleAt: 0n };
-  await saveChannel(record, {
+  // Booked at what the settle paid (`from`'s amount sent), on the file as it is now.
+  const settled = (r: ChannelRecord): ChannelRecord => ({
+    ...r,
+    sent: from.record.sent,
+    status: "settled",
+    settleAt: 0n,
+  });
+  const record = await changeChannel(from.record, settled, {
     stateDir: options.stateDir,
     audit: options.audit,
     action: "settle",
@@ -509,20 +513,15 @@ export async function withdrawCooperatively(
     Amount: options.amount.toString(),
     TotalWithdraw: totalWithdraw.toString(),
   };
-  let next: ChannelRecord = { ...record, withdrawn: totalWithdraw };
-  if (options.writer) {
-    next = await options.writer.update((r) => ({ ...r, withdrawn: totalWithdraw }), {
-      action: "withdraw",
-      fields,
-    });
-  } else {
-    await saveChannel(next, {
+  const withdraw = (r: ChannelRecord): ChannelRecord => ({ ...r, withdrawn: totalWithdraw });
+  const next = options.writer
+    ? await options.writer.update(withdraw, { action: "withdraw", fields })
+    : await changeChannel(record, withdraw, {
       stateDir: options.stateDir,
       audit: options.audit,
       action: "withdraw",
       fields,
     });
-  }
   return { record: next, agreement, tx };
 }
 

@@ -12,7 +12,8 @@ import { RoleError } from "../role_error.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { InsufficientFundsError } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
-import type { ChannelRecord, SentClaimWriter } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import type { SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { logChannelDeposit } from "./channel_deposit_log.ts";
 
 /** The chain calls a top-up needs (a TokenNetworkClient fits). */

@@ -10,7 +10,8 @@
  */
 import type { OnChainChannel, TokenNetworkClient } from "../../chain/token_network_client.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 import { logChannelDeposit } from "./channel_deposit_log.ts";
 import { DEFAULT_WARN_PERCENT } from "../../config/channel_settings.ts";
 import { newChannelRecord } from "./channel_record_builder.ts";
@@ -105,7 +106,7 @@ export async function openRecordedChannel(
     openTx: opened.openTx,
     warnPercent: options.warnPercent ?? DEFAULT_WARN_PERCENT,
   });
-  await saveChannel(record, {
+  await recordChannel(record, {
     stateDir,
     audit,
     action: "open",

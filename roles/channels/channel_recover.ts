@@ -18,8 +18,8 @@ import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
-  saveChannel,
 } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 import type { BtpClient } from "../../transport/btp_client.ts";
 import { applyChainState, mergeChainSync } from "./channel_chain_sync.ts";
 import { cosignFailure, isPeerUnreachable } from "./channel_close.ts";
@@ -124,7 +124,7 @@ export async function recoverChannels(options: RecoverChannelsOptions): Promise<
     let record = existing ? mergeChainSync(existing, fromChain) : fromChain;
     const fields: Record<string, string> = {};
     if (paysOver(record)) record = await withLastClaim(options, record, fields);
-    await saveChannel(record, { stateDir, audit, action: "recover", fields });
+    await recordChannel(record, { stateDir, audit, action: "recover", fields });
     recovered.push(record);
   }
   return recovered;

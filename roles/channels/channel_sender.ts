@@ -37,10 +37,9 @@ import type { AuditLog } from "../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
-  openSentClaimWriter,
   readChannel,
-  type SentClaimWriter,
 } from "../../state/channels/channel_file.ts";
+import { openSentClaimWriter, type SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
 import { SentBookSigner } from "./sent_book_signer.ts";
 import type { SentChannelBook } from "../../state/channels/sent_channel_book.ts";

@@ -25,7 +25,8 @@ import {
   channelPolicyAmounts,
 } from "../../config/channel_policy.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
-import type { ChannelRecord, SentClaimWriter } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import type { SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import { autoTopUpsSince, readChannelLog } from "../../state/channels/channel_log.ts";
 import { type DepositChain, raiseChannelDeposit } from "./channel_deposit.ts";
 import type { AlertKind } from "../node_alerts.ts";

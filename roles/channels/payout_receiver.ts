@@ -2,7 +2,7 @@
  * A node's side of the town's payouts (docs/OPERATIONS.md "Paying providers"): the claims the
  * town signs on the channel it pays this node over (roles/town/channels/peer_payout.ts) arrive over the
  * node's BTP link (`BtpClient` `onClaim`) and are checked and kept with the town's own
- * verification code (roles/town/channels/btp_claim_gate.ts `openChannelClaimGate`: signature, chain,
+ * verification code (roles/channels/btp_claim_gate.ts `openChannelClaimGate`: signature, chain,
  * contract, token, channel open on chain, nonce rising, amount never falling, within the
  * town's deposit), written to the channel file (`received`, `receivedNonce`,
  * `receivedSignature`) before the town is answered. From there the node closes or withdraws
@@ -35,11 +35,11 @@ import {
   type ChannelRecord,
   listChannels,
   readChannel,
-  saveChannel,
 } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 import type { ChannelChain } from "./channel_chain_sync.ts";
 import { type ChannelChange, type ChannelWatcher, startChannelWatcher } from "./channel_watcher.ts";
-import { type ChannelClaimGate, openChannelClaimGate } from "../town/channels/btp_claim_gate.ts";
+import { type ChannelClaimGate, openChannelClaimGate } from "./btp_claim_gate.ts";
 import { newChannelRecord } from "./channel_record_builder.ts";
 import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
 
@@ -229,7 +229,11 @@ export class PayoutReceiver {
       peerDeposit: onChain.participants[peer.toLowerCase()]?.deposit ?? 0n,
       peerLabel: PAYOUT_CHANNEL_LABEL,
     };
-    await saveChannel(record, { stateDir: this.#o.stateDir, audit: this.#o.audit, action: "open" });
+    await recordChannel(record, {
+      stateDir: this.#o.stateDir,
+      audit: this.#o.audit,
+      action: "open",
+    });
     return record;
   }
 }

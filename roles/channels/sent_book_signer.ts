@@ -64,7 +64,8 @@ export interface SentBookPayOptions {
  * ```ts
  * import { SentBookSigner } from "./sent_book_signer.ts";
  * import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
- * import { type ChannelRecord, openSentClaimWriter } from "../../state/channels/channel_file.ts";
+ * import { type ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import { openSentClaimWriter } from "../../state/channels/channel_writer.ts";
  * import type { LocalAccount } from "viem/accounts";
  *
  * declare const stateDir: string;

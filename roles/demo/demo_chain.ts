@@ -39,8 +39,8 @@ import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
-  saveChannel,
 } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 
 /** Options for {@linkcode startDemoChain}. */
 export interface DemoChainOptions {
@@ -324,7 +324,7 @@ async function saveWithAudit(
 ): Promise<void> {
   const audit = await openAuditLog({ dir: stateDir });
   try {
-    await saveChannel(record, { stateDir, audit, action, fields });
+    await recordChannel(record, { stateDir, audit, action, fields });
   } finally {
     await audit.close();
   }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { type InvoiceParts, readBillTag } from "../../protocol/bill_tag.ts";
 import { parseSpendTag } from "../../protocol/agent_spend.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import {
@@ -267,6 +268,7 @@ export class JobEventRouter {
           await this.#o.payer.pay(id, invoice, event.pubkey, {
             fromFeedback: true,
             current: record,
+            parts: partsOf(event),
           });
         } else await jobs.advance(id, "payment-required", { current: record });
       }
@@ -313,7 +315,10 @@ export class JobEventRouter {
       }
     }
     if (invoice) {
-      const paid = await this.#o.payer.pay(id, invoice, event.pubkey, { current: record });
+      const paid = await this.#o.payer.pay(id, invoice, event.pubkey, {
+        current: record,
+        parts: partsOf(event),
+      });
       if (!paid) return;
     }
     if (committed) {
@@ -361,4 +366,12 @@ function failedVerdict(content: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The parts of the invoice an event carries (its `bill` tag, when it adds up to its amount). */
+function partsOf(event: NostrEvent): InvoiceParts | undefined {
+  const amount = event.tags.find((t) => t[0] === "amount")?.[1];
+  return amount !== undefined && /^\d{1,20}$/.test(amount)
+    ? readBillTag(event.tags, BigInt(amount))
+    : undefined;
 }

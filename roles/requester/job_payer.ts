@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { InvoiceParts } from "../../protocol/bill_tag.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpReject, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
@@ -96,6 +97,8 @@ export interface PayOptions {
   current?: RequesterJobRecord;
   /** How many times the town refused this invoice for now before (`JOB_PAYMENT_RETRY`). */
   attempt?: number;
+  /** The invoice's parts, as its event's `bill` tag gives them (protocol/bill_tag.ts). */
+  parts?: InvoiceParts;
 }
 
 /** A payment's log entry without its time and event (the intent's and the outcome's). */
@@ -179,7 +182,7 @@ export class JobPayer {
     const now = Date.now();
     if (!(await this.#allowed(id, invoice, provider, record, state, now))) return false;
     if (!(await this.#paysProvider(id, invoice, provider))) return false;
-    const entry = await this.#recordIntent(id, invoice, provider, now);
+    const entry = await this.#recordIntent(id, invoice, provider, now, options.parts);
     if (await this.#tooLateToSend(id, invoice, entry)) return false;
     const reply = await this.#sendPrepare(invoice, now);
     if (reply === "in-doubt") {
@@ -290,6 +293,7 @@ export class JobPayer {
     invoice: IlpInvoice,
     provider: string,
     now: number,
+    parts: InvoiceParts | undefined,
   ): Promise<PaymentIntent> {
     const invoiceId = invoice.condition;
     await this.#o.jobs.update(id, (r) => ({
@@ -313,6 +317,7 @@ export class JobPayer {
       scale: invoice.assetScale,
       peer: provider,
       category: "job" as const,
+      ...(parts === undefined ? {} : { parts }),
     };
     await this.#o.payments().append({ ...entry, ts: new Date().toISOString(), event: "intent" });
     this.#o.jobs.progress(
@@ -423,7 +428,7 @@ export class JobPayer {
         await sleep(wait, this.#o.closing);
         // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
         if (this.#o.closed()) return false;
-        return await this.pay(id, invoiceText, provider, { attempt });
+        return await this.pay(id, invoiceText, provider, { attempt, parts: options.parts });
       }
     }
     await this.#o.jobs.finish(id, "error", {

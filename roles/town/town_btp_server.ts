@@ -16,7 +16,7 @@ import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_rout
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import { type BtpServer, startBtpServer } from "./btp/btp_server.ts";
-import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
+import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
 import type { LateBound } from "./late_bound.ts";
 import { sharedAuthFailures } from "./shared_auth_failures.ts";

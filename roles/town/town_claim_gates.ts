@@ -7,7 +7,7 @@
  */
 import type { TownSettings } from "../../config/town_settings.ts";
 import { peerCreditGate } from "./btp/peer_credit_gate.ts";
-import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
+import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import type { TownAddress } from "./town_address.ts";
 import type { TownBooks } from "./town_books.ts";
 

@@ -16,7 +16,7 @@ import type { BlobStore } from "../../state/blobs/blob_store.ts";
 import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
-import type { BtpClaimGate } from "./channels/btp_claim_gate.ts";
+import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import { deriveForwardKey } from "./btp/process_forward.ts";
 import type { BtpPeerConnection } from "./btp/btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";

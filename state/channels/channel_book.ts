@@ -10,7 +10,7 @@
  *
  * - state/channels/file_channel_book.ts `FileChannelBook`: one process's own books, resumed
  *   from the channel files and made durable into them by the channel file writer
- *   (state/channels/channel_file.ts `openChannelFileWriter`);
+ *   (state/channels/channel_writer.ts `openChannelFileWriter`);
  * - state/postgres/postgres_claim_books.ts `PostgresClaimBooks`: the books shared by the processes of one
  *   town, one PostgreSQL row per channel, each change under the row's lock.
  *
@@ -21,15 +21,44 @@
  *
  * @module
  */
-import type { ClaimBook } from "./claim_book.ts";
+/**
+ * One channel's book, as the payee keeps it: the newest claim accepted from the peer and the
+ * value forwarded against it. The same shape in the channel file (`received*` fields,
+ * state/channels/file_channel_book.ts) and in a town's shared store
+ * (state/postgres/postgres_claim_books.ts).
+ *
+ * @example
+ * ```ts
+ * import type { ClaimBook } from "./channel_book.ts";
+ * const empty: ClaimBook = { channelId: `0x${"00".repeat(32)}`, nonce: 0n, claimed: 0n, forwarded: 0n };
+ * ```
+ */
+export interface ClaimBook {
+  /** Channel id, bytes32 (0x + 64 hex). */
+  channelId: `0x${string}`;
+  /** Highest accepted nonce (0: none yet). */
+  nonce: bigint;
+  /** Cumulative amount of the newest accepted claim, base units. */
+  claimed: bigint;
+  /** Signature of the newest accepted claim (to close or update with on chain). */
+  signature?: `0x${string}`;
+  /** Total value forwarded for the peer, base units. */
+  forwarded: bigint;
+  /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
+  peerWithdrawn?: bigint;
+  /**
+   * Shared books only: the town co-signed a cooperative settle of the channel, so no process
+   * takes another claim or packet on it (roles/town/channels/channel_cosign_desk.ts).
+   */
+  closing?: boolean;
+}
 
 /**
  * The books of a party's channels, one {@linkcode ClaimBook} per channel id.
  *
  * @example
  * ```ts
- * import type { ChannelBook } from "./channel_book.ts";
- * import type { ClaimBook } from "./claim_book.ts";
+ * import type { ChannelBook, ClaimBook } from "./channel_book.ts";
  *
  * // Charges a packet of `amount` to the channel, refusing it beyond the newest claim.
  * async function charge(books: ChannelBook, seed: ClaimBook, amount: bigint) {

@@ -14,7 +14,6 @@ import { StateError } from "../state_error.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
-import { CoalescedWriter } from "../coalesced_writer.ts";
 import { readCappedTextFile } from "../capped_file.ts";
 
 /**
@@ -244,7 +243,9 @@ export interface SaveChannelOptions {
 }
 
 /**
- * Writes a channel file (atomic, 0600) and records the change in the audit log.
+ * Writes a channel file (atomic, 0600) and records the change in the audit log. The product
+ * writes through state/channels/channel_writer.ts, which calls this one channel at a time; a
+ * direct call is for tests that lay a file down.
  *
  * @example
  * ```ts
@@ -345,152 +346,4 @@ export async function readChannel(path: string): Promise<ChannelRecord> {
 
 function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-/** Options for {@linkcode openChannelFileWriter}. */
-export interface ChannelFileWriterOptions<C extends { nonce: bigint }> {
-  /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
-  stateDir: string;
-  /** The channel's record as last written. */
-  record: ChannelRecord;
-  /** Audit log to record the changes in; none: the file only. */
-  audit?: AuditLog;
-  /** The record with a claim in it: the sender's `sent*` fields, or the receiver's `received*`. */
-  withClaim(record: ChannelRecord, claim: C): ChannelRecord;
-  /**
-   * Told of each record an `update` wrote, before the next write starts (the town's gate stops
-   * taking claims on a channel that is no longer open).
-   */
-  onUpdate?(record: ChannelRecord): void;
-}
-
-/** One channel file's writer: the claims, coalesced, and other changes, in one order. */
-export interface ChannelFileWriter<C extends { nonce: bigint }> {
-  /** Resolves once the claim (or a newer one) is in the channel file. */
-  save(claim: C): Promise<void>;
-  /** Resolves once the newest claim saved so far is in the channel file. */
-  durable(): Promise<void>;
-  /** The record as last written. */
-  record(): ChannelRecord;
-  /** Writes another change of the record (the chain watcher), ordered with the claim writes. */
-  update(
-    change: (record: ChannelRecord) => ChannelRecord,
-    save: { action: string; fields?: Record<string, string> },
-  ): Promise<ChannelRecord>;
-}
-
-/**
- * Writes a channel's claims into its file (coalesced: one atomic write covers every claim saved
- * meanwhile; audit `turnpike: payment channel <id> updated`, `Nonce`) and its other changes, each
- * write starting from the record the previous one wrote, so neither kind overwrites the other.
- * Both sides of a channel keep their file through it: the payer the claims it signs, the town
- * the claims it accepts.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { type ChannelRecord, openChannelFileWriter } from "./channel_file.ts";
- *
- * const record: ChannelRecord = {
- *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
- *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
- *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
- *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
- *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
- * };
- * const stateDir = await Deno.makeTempDir();
- * const file = openChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>({
- *   stateDir,
- *   record,
- *   withClaim: (r, c) => ({ ...r, sent: c.transferredAmount, sentNonce: c.nonce }),
- * });
- * await file.save({ nonce: 1n, transferredAmount: 10n });
- * assert.equal(file.record().sent, 10n);
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export function openChannelFileWriter<C extends { nonce: bigint }>(
-  options: ChannelFileWriterOptions<C>,
-): ChannelFileWriter<C> {
-  let record = options.record;
-  // Claims and chain updates write the same file: each write starts from the previous record.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn);
-    queue = run.catch(() => {});
-    return run;
-  };
-  const write = async (
-    next: ChannelRecord,
-    save: { action: string; fields?: Record<string, string> },
-  ) => {
-    await saveChannel(next, { stateDir: options.stateDir, audit: options.audit, ...save });
-    record = next;
-  };
-  const writer = new CoalescedWriter<C>({
-    write: (claim) =>
-      serial(() =>
-        write(options.withClaim(record, claim), {
-          action: "update",
-          fields: { Nonce: claim.nonce.toString() },
-        })
-      ),
-  });
-  return {
-    save: (claim) => writer.save(claim),
-    durable: () => writer.durable(),
-    record: () => record,
-    update: (change, save) =>
-      serial(async () => {
-        const next = change(record);
-        await write(next, save);
-        options.onUpdate?.(next);
-        return next;
-      }),
-  };
-}
-
-/** Options for {@linkcode openSentClaimWriter}. */
-export interface SentClaimWriterOptions {
-  /** The node's state dir; the file goes to `channels/<id>.toml` in it. */
-  stateDir: string;
-  /** The channel's record; `sent`/`sentNonce` are updated from the claims saved. */
-  record: ChannelRecord;
-  /** Audit log to record the changes in; none: the file only. */
-  audit?: AuditLog;
-}
-
-/** The sender's side of a channel file: saves each claim signed before it is sent. */
-export type SentClaimWriter = ChannelFileWriter<{ nonce: bigint; transferredAmount: bigint }>;
-
-/**
- * Writes the claims a node signs into its channel file (`sent`, `sentNonce`; see
- * {@linkcode openChannelFileWriter}). Made for `BtpClient`'s `claims.persist`: a claim is on disk
- * before it leaves, so a restarted node never signs a nonce twice.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { type ChannelRecord, channelFilePath, openSentClaimWriter, readChannel } from "./channel_file.ts";
- *
- * const record: ChannelRecord = {
- *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
- *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
- *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
- *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
- *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
- * };
- * const stateDir = await Deno.makeTempDir();
- * const sent = openSentClaimWriter({ stateDir, record });
- * // a BtpClient's `claims.persist`: each claim is in the file before it is sent
- * await sent.save({ nonce: 1n, transferredAmount: 1500n });
- * assert.equal((await readChannel(channelFilePath(stateDir, record.channelId))).sent, 1500n);
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export function openSentClaimWriter(options: SentClaimWriterOptions): SentClaimWriter {
-  return openChannelFileWriter({
-    ...options,
-    withClaim: (r, claim) => ({ ...r, sent: claim.transferredAmount, sentNonce: claim.nonce }),
-  });
 }

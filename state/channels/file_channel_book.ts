@@ -11,9 +11,8 @@
  *
  * @module
  */
-import type { ChannelBook } from "./channel_book.ts";
+import type { ChannelBook, ClaimBook } from "./channel_book.ts";
 import type { ChannelRecord } from "./channel_file.ts";
-import type { ClaimBook } from "./claim_book.ts";
 
 /**
  * The book a channel file holds: the newest claim accepted from the peer and what was
@@ -50,7 +49,7 @@ export function recordClaimBook(record: ChannelRecord): ClaimBook {
  * ```ts
  * import { recordWithClaimBook } from "./file_channel_book.ts";
  * import type { ChannelRecord } from "./channel_file.ts";
- * import type { ClaimBook } from "./claim_book.ts";
+ * import type { ClaimBook } from "./channel_book.ts";
  *
  * declare const record: ChannelRecord;
  * declare const book: ClaimBook;

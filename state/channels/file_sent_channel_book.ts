@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { ChannelRecord, SentClaimWriter } from "./channel_file.ts";
+import type { ChannelRecord } from "./channel_file.ts";
+import type { SentClaimWriter } from "./channel_writer.ts";
 import {
   assertFollows,
   SentBookError,
@@ -40,7 +41,8 @@ export function recordSentBook(record: ChannelRecord): SentClaimBook {
  * @example
  * ```ts
  * import { FileSentChannelBook } from "./file_sent_channel_book.ts";
- * import { type ChannelRecord, openSentClaimWriter } from "./channel_file.ts";
+ * import { type ChannelRecord } from "./channel_file.ts";
+ * import { openSentClaimWriter } from "./channel_writer.ts";
  *
  * declare const stateDir: string;
  * declare const record: ChannelRecord;

@@ -5,7 +5,7 @@
  * the same shape of operations: {@linkcode SentChannelBook.update} locks the channel's book,
  * passes it to `decide` and commits what `decide` returns; a throw changes nothing.
  *
- * A sibling, not more fields of a `ClaimBook` (state/channels/claim_book.ts): the two sides hold different facts under
+ * A sibling, not more fields of a `ClaimBook` (state/channels/channel_book.ts): the two sides hold different facts under
  * different rules. The payee's book takes claims from the peer and charges packets against them
  * (and gives cover back); the payer's only ever raises its own claim, one nonce at a time, and a
  * claim must be kept before it leaves. A channel paid both ways has both books, each written by

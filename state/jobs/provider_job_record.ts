@@ -70,6 +70,17 @@ export interface ProviderJobRecord {
    * with the result, base units; `price` is then the deposit paid up front.
    */
   deliveryPrice?: string;
+  /** Of `price`, the writes the deposit covers (docs/PROTOCOL.md "Who pays for what"). */
+  depositWrites?: string;
+  /**
+   * Paid on delivery: the most the delivery may add for the writes the job made (what the
+   * quote reserved); the delivery bills only the writes made.
+   */
+  writesReserved?: string;
+  /** Of the billed `deliveryPrice`, the events written after the deposit (base units). */
+  deliveryWrites?: string;
+  /** Of the billed `deliveryPrice`, the result's blobs as stored (base units). */
+  deliveryBlobs?: string;
   /** The invoice the result carries (its condition the SHA-256 of `deliveryFulfillment`). */
   deliveryInvoice?: string;
   /**
@@ -120,6 +131,10 @@ const OPTIONAL_STRINGS = [
   "errorCode",
   "resultEventId",
   "deliveryPrice",
+  "depositWrites",
+  "writesReserved",
+  "deliveryWrites",
+  "deliveryBlobs",
   "deliveryInvoice",
   "deliveryFulfillment",
   "deliveryPaidAt",

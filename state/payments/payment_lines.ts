@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { InvoiceParts } from "../../protocol/bill_tag.ts";
 import { categoryOf, type PaymentCategory, type PaymentEntry } from "./payment_log.ts";
 
 /**
@@ -39,6 +40,8 @@ export interface PaymentLine {
   fulfillment?: string;
   /** Why it was rejected. */
   reason?: string;
+  /** A provider invoice's parts: its price's share, writes and blobs (protocol/bill_tag.ts). */
+  parts?: InvoiceParts;
 }
 
 /**
@@ -95,5 +98,6 @@ function lineOf(e: PaymentEntry, state: PaymentState): PaymentLine {
     peer: e.peer,
     ...(e.fulfillment === undefined ? {} : { fulfillment: e.fulfillment }),
     ...(e.reason === undefined ? {} : { reason: e.reason }),
+    ...(e.parts === undefined ? {} : { parts: e.parts }),
   };
 }

@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { billTag, type InvoiceParts, readBillTag } from "../../protocol/bill_tag.ts";
 import { StateError } from "../state_error.ts";
 import { readOptionalTextFile } from "../optional_text_file.ts";
 import { LineAppender } from "../line_appender.ts";
@@ -80,6 +81,8 @@ export interface PaymentEntry {
   category?: PaymentCategory;
   /** Decimal places of `asset` (amounts are in its base units), when known. */
   scale?: number;
+  /** A provider invoice's parts, as its event gave them (protocol/bill_tag.ts). */
+  parts?: InvoiceParts;
 }
 
 /**
@@ -460,6 +463,9 @@ function validateEntry(e: PaymentEntry): void {
   if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
   if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
   if (e.category !== undefined && !PAYMENT_CATEGORIES.includes(e.category)) fail("bad category");
+  if (e.parts !== undefined && readBillTag([billTag(e.parts)], BigInt(e.amount)) === undefined) {
+    fail("bad parts");
+  }
   if (e.scale !== undefined && (!Number.isInteger(e.scale) || e.scale < 0 || e.scale > 255)) {
     fail("bad scale");
   }

@@ -6,15 +6,14 @@
  * `INSERT ... ON CONFLICT DO UPDATE` that returns it, which locks it as `SELECT ... FOR UPDATE`
  * would, and creates it the first time): a claim accepted by one process and a packet charged
  * by another are decided one after the other, on the same numbers, so no cover is counted twice. The
- * commit is what makes a claim durable; the FULFILL waits for it (roles/town/channels/btp_claim_gate.ts).
+ * commit is what makes a claim durable; the FULFILL waits for it (roles/channels/btp_claim_gate.ts).
  * `closing` is set once, when a process co-signs the channel's cooperative settle, and never
  * cleared: from that commit on, every process refuses the channel's claims and packets.
  *
  * @module
  */
 import { StateError } from "../state_error.ts";
-import type { ChannelBook } from "../channels/channel_book.ts";
-import type { ClaimBook } from "../channels/claim_book.ts";
+import type { ChannelBook, ClaimBook } from "../channels/channel_book.ts";
 import type postgres from "postgres";
 import { openPostgresSchema } from "./postgres_schema.ts";
 

@@ -414,12 +414,14 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertEquals((await ereads("proxied.txt")).trim(), "403");
     assertEquals((await ereads("other-path.txt")).trim(), "403");
     assertEquals((await ereads("model-call.txt")).trim(), "200");
-    // The preset's price is the job's on top of the skill's quote, split as the skill splits it.
+    // The preset's price is the job's on top of the skill's, split as the skill splits it; the
+    // writes each job made are billed beside it.
     const billed = async (job: string) => {
       const r = parseProviderJobRecord(
         await Deno.readTextFile(`${net.root}/provider/provider-jobs/${job}.toml`),
       );
-      return BigInt(r.price) + BigInt(r.deliveryPrice ?? "0");
+      return BigInt(r.price) + BigInt(r.deliveryPrice ?? "0") - BigInt(r.depositWrites ?? "0") -
+        BigInt(r.deliveryWrites ?? "0") - BigInt(r.deliveryBlobs ?? "0");
     };
     assertEquals(await billed(id) - await billed(eid), 1000n);
 

@@ -1,9 +1,9 @@
 /**
  * Paid on delivery end to end (docs/PROTOCOL.md "Paid on delivery"): a real town, a provider
  * node whose skill takes 75% of its price on delivery, and a requester node. The
- * requester pays the deposit the payment-required feedback asks for, then the invoice the
- * result carries; the provider records both, the job ends `done` once, and the two payments
- * add up to the quote, within the bid. The result's key went out sealed: the delivery payment's
+ * requester pays the deposit the payment-required feedback asks for (a quarter of the price and
+ * the write that asks it), then the invoice the result carries (the rest of the price and the
+ * writes made since); the provider records both, the job ends `done` once, within the bid. The result's key went out sealed: the delivery payment's
  * fulfillment opens it, the deposit's does not.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
@@ -57,9 +57,7 @@ Deno.test("paid on delivery: the deposit up front, the rest with the result, eac
     assertEquals(final.status, "done", final.error);
     assertEquals(final.payments.map((p) => p.status), ["paid", "paid"]);
     const [deposit, delivery] = final.payments;
-    // The deposit is a quarter of the job's amount (rounded up), the delivery the rest.
     const total = deposit.amount + delivery.amount;
-    assertEquals(delivery.amount, total * 75n / 100n);
     assert(deposit.amount > 0n && total <= 1_000_000n, `${deposit.amount} + ${delivery.amount}`);
     assert(deposit.invoiceId !== delivery.invoiceId);
     // The provider's books: both payments in, the job published (not left `delivered`).
@@ -69,6 +67,12 @@ Deno.test("paid on delivery: the deposit up front, the rest with the result, eac
     assertEquals(record.status, "published");
     assertEquals(record.price, String(deposit.amount));
     assertEquals(record.deliveryPrice, String(delivery.amount));
+    // The deposit: a quarter of the price and the payment-required write; the delivery: the
+    // rest of the price and the writes made since (the result event), nothing for blobs.
+    assertEquals(deposit.amount - BigInt(record.depositWrites!), 25n);
+    assertEquals(delivery.amount - BigInt(record.deliveryWrites!), 75n);
+    assertEquals(record.deliveryBlobs, "0");
+    assert(BigInt(record.deliveryWrites!) > 0n);
     assertEquals(parseIlpInvoice(record.deliveryInvoice!).condition, delivery.invoiceId);
     assert(record.deliveryPaidAt !== undefined);
     // The result's key went out sealed; the delivery's fulfillment (the payment's receipt) opens it.

@@ -15,7 +15,7 @@ import { claimTownConfig, claimTownContact, connectClaimClient } from "../suppor
 import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
-import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../../roles/channels/btp_claim_gate.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";

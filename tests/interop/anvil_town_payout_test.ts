@@ -18,7 +18,7 @@ import { increaseTime } from "../../chain/anvil.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
-import { openChannelClaimGate } from "../../roles/town/channels/btp_claim_gate.ts";
+import { openChannelClaimGate } from "../../roles/channels/btp_claim_gate.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";

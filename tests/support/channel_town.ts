@@ -16,15 +16,12 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
-import {
-  type ChannelRecord,
-  openSentClaimWriter,
-  type SentClaimWriter,
-} from "../../state/channels/channel_file.ts";
+import { type ChannelRecord } from "../../state/channels/channel_file.ts";
+import { openSentClaimWriter, type SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import {
   type ChannelClaimGate,
   openChannelClaimGate,
-} from "../../roles/town/channels/btp_claim_gate.ts";
+} from "../../roles/channels/btp_claim_gate.ts";
 import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { TownSettings } from "../../config/town_settings.ts";

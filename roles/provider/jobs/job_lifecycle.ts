@@ -10,6 +10,7 @@ import { formatAssetAmount } from "../../../protocol/asset_amount.ts";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { JobQuote } from "../../../protocol/provider_quote.ts";
+import { billTag } from "../../../protocol/bill_tag.ts";
 import type { PaymentLog } from "../../../state/payments/payment_log.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
@@ -125,7 +126,9 @@ export class JobLifecycle {
    * (job_pricing.ts). A free skill (price 0) stays free: its provider chose to pay them.
    */
   quote(event: NostrEvent, entry: SkillEntry): JobQuote {
-    if (entry.manifest.price === 0n) return { amount: 0n, price: 0n, writes: 0n, blobs: 0n };
+    if (entry.manifest.price === 0n) {
+      return { amount: 0n, price: 0n, writes: 0n, blobs: 0n, firstWrite: 0n };
+    }
     return priceJob({
       request: event,
       manifest: entry.manifest,
@@ -206,6 +209,12 @@ export class JobLifecycle {
     await this.#o.publisher.feedback(billed, "payment-required", {
       extraInfo: paymentRequiredInfo(BigInt(billed.price), this.#desk!.asset),
       amount: { amount: billed.price, paymentRequest: billed.invoice },
+      // Its parts (protocol/bill_tag.ts): the price's share and the writes the deposit covers.
+      tags: [billTag({
+        price: String(BigInt(billed.price) - BigInt(billed.depositWrites ?? "0")),
+        writes: billed.depositWrites ?? "0",
+        blobs: "0",
+      })],
     });
   }
 

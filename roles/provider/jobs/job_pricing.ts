@@ -14,6 +14,7 @@ import { buildJobFeedback, buildJobResult } from "../../../protocol/nip90_job.ts
 import type { EventTemplate, NostrEvent } from "../../../protocol/nostr_event.ts";
 import { type JobQuote, quoteJob } from "../../../protocol/provider_quote.ts";
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+import { billTag } from "../../../protocol/bill_tag.ts";
 import type { SkillManifest } from "../skills/skill_manifest.ts";
 
 /** Largest ILP amount: the widest an amount can be written. */
@@ -60,15 +61,18 @@ export interface JobPricingOptions {
  * ```
  */
 export function priceJob(o: JobPricingOptions): JobQuote {
-  const bytes = (t: EventTemplate) =>
+  const bytes = (t: EventTemplate, more: string[][] = []) =>
     new TextEncoder().encode(encodeEventToon({
       ...t,
+      tags: [...t.tags, ...more],
       id: "0".repeat(64),
       pubkey: o.providerPubkey,
       sig: "0".repeat(128),
     })).byteLength;
   const request = { id: o.request.id, pubkey: o.request.pubkey };
   const max = String(MAX_AMOUNT);
+  // The invoice's parts, each as wide as an amount can be (protocol/bill_tag.ts).
+  const bill = billTag({ price: max, writes: max, blobs: max });
   const blobTag = (name: string) =>
     blobOutputTag({
       name,
@@ -80,12 +84,15 @@ export function priceJob(o: JobPricingOptions): JobQuote {
     price: o.manifest.price,
     pricePerByte: o.pricePerByte,
     blobPricePerMiB: o.blobPricePerMiB,
-    paymentRequiredBytes: bytes(buildJobFeedback({
-      request,
-      status: "payment-required",
-      extraInfo: paymentRequiredInfo(MAX_AMOUNT, o.asset),
-      amount: { amount: max, paymentRequest: o.invoiceText(MAX_AMOUNT) },
-    })),
+    paymentRequiredBytes: bytes(
+      buildJobFeedback({
+        request,
+        status: "payment-required",
+        extraInfo: paymentRequiredInfo(MAX_AMOUNT, o.asset),
+        amount: { amount: max, paymentRequest: o.invoiceText(MAX_AMOUNT) },
+      }),
+      [bill],
+    ),
     processingBytes: bytes(buildJobFeedback({
       request,
       status: "processing",
@@ -106,6 +113,7 @@ export function priceJob(o: JobPricingOptions): JobQuote {
           (_, i) => blobTag(`o${i}`.padEnd(32, "x")),
         ),
         ["encrypted"],
+        bill,
       ],
     })),
     resultBytes: o.manifest.resultBytes,

@@ -16,7 +16,10 @@ import {
   buildJobResult,
   type FeedbackStatus,
 } from "../../../protocol/nip90_job.ts";
-import { decodeEventToon } from "../../../protocol/toon_codec.ts";
+import { decodeEventToon, encodeEventToon } from "../../../protocol/toon_codec.ts";
+import type { EventTemplate } from "../../../protocol/nostr_event.ts";
+import { billDelivery } from "../../../protocol/job_bill.ts";
+import { billTag, type InvoiceParts } from "../../../protocol/bill_tag.ts";
 import { blobOutputTag } from "../../../protocol/job_blobs.ts";
 import { blobServerOf } from "../../../transport/relay_info.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
@@ -40,7 +43,7 @@ const WRITE_RETRY_MS = 30_000;
 export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir" | "relayUrl"> {
   store: Pick<ProviderJobStore, "put" | "get">;
   /** The payment desk, once open: a result paid on delivery carries its invoice. */
-  desk?: () => Pick<PaymentDesk, "billDelivery" | "armDelivery"> | undefined;
+  desk?: () => Pick<PaymentDesk, "billDelivery" | "armDelivery" | "previewText"> | undefined;
   /** Every town's client (once open). */
   towns: () => TownClients;
   /** The town a request was first found on, when not the home town (its writes' fallback). */
@@ -89,62 +92,54 @@ export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir
  */
 export class JobPublisher {
   #o: JobPublisherOptions;
+  /** What each job's feedback since its deposit cost (billed with its delivery). */
+  #written = new Map<string, bigint>();
 
   constructor(options: JobPublisherOptions) {
     this.#o = options;
   }
 
-  /** Publishes the kept output files as blobs (paid); their `blob` tags for the result. */
-  async #publishOutputs(record: ProviderJobRecord): Promise<string[][]> {
+  /** Publishes the kept output files as blobs; their `blob` tags for the result, and the paid. */
+  async #publishOutputs(record: ProviderJobRecord): Promise<{ tags: string[][]; paid: bigint }> {
     const tags: string[][] = [];
+    let paid = 0n;
     for (const name of record.resultFiles ?? []) {
-      const { descriptor } = await publishBlob({
+      const published = await publishBlob({
         path: `${jobResultsDir(this.#o.stateDir, record.id)}/${name}`,
         server: blobServerOf(this.#o.relayUrl),
         pricePerMiB: this.#o.blobPricePerMiB(),
         signer: this.#o.signer,
         pay: (auth, amount) => this.#o.towns().home.sendPaid(auth, amount, record.id),
       });
-      tags.push(blobOutputTag({ name, ...descriptor }));
+      tags.push(blobOutputTag({ name, ...published.descriptor }));
+      paid += published.paid;
     }
-    return tags;
+    return { tags, paid };
   }
 
-  /** Publishes a computed result (its outputs first), then records the job `published`. */
+  /**
+   * Publishes a computed result (its outputs first, then its delivery billed for the writes
+   * they and the result make), then records the job `published`.
+   */
   async publishResult(computed: ProviderJobRecord): Promise<void> {
-    const record = await this.#billDelivery(computed);
-    const request = decodeEventToon(record.requestToon, { verify: false });
-    // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
-    const sealed = record.deliveryFulfillment === undefined
-      ? record.result!
-      : await sealResultContent(record.result!, hexToBytes(record.deliveryFulfillment));
-    // What the key opens goes in the public tags, signed before the delivery is paid.
-    const { content: plain, tags: commitment } = record.deliveryFulfillment === undefined
-      ? { content: sealed, tags: [] }
-      : liftCommitment(sealed);
-    const content = record.encrypted
-      ? nip44.v2.encrypt(plain, await this.#o.signer.conversationKey(record.customer))
-      : plain;
-    const template = buildJobResult({
-      request,
-      content,
+    const outputs = await this.#publishOutputs(computed);
+    const record = await this.#billDelivery(computed, outputs);
+    const template = await this.#resultTemplate(record, outputs.tags, {
+      fulfillment: record.deliveryFulfillment,
       amount: record.deliveryInvoice !== undefined
         ? { amount: record.deliveryPrice!, paymentRequest: record.deliveryInvoice }
         : record.price === "0"
         ? undefined
         : { amount: record.price },
-      // The requester has its request: quoting it would cost the provider its bytes again.
-      maxQuotedRequestBytes: 0,
-      extraTags: await this.#publishOutputs(record),
+      parts: deliveryParts(record),
     });
-    template.tags.push(...commitment);
-    if (record.encrypted) template.tags.push(["encrypted"]);
     // No `success` feedback: the result is the success (NIP-90 makes feedback optional), and
     // each write is a paid one the quote would have to cover. A restart before `published` is
     // recorded republishes the result.
     const event = await this.#o.towns().publishTo(this.#targetsOf(record), template, {
       retryUntil: Date.now() + WRITE_RETRY_MS,
     });
+    this.#written.delete(record.id);
     // Read again: a delivery may have been paid while the result was going out.
     const now = this.#o.store.get(record.id) ?? record;
     const awaiting = now.deliveryInvoice !== undefined && now.deliveryPaidAt === undefined;
@@ -165,16 +160,100 @@ export class JobPublisher {
     this.#o.wakeParked(record.customer);
   }
 
+  /** The result event's template: its content sealed with `fulfillment` when paid on delivery. */
+  async #resultTemplate(
+    record: ProviderJobRecord,
+    blobTags: string[][],
+    o: {
+      fulfillment?: string;
+      amount?: { amount: string; paymentRequest?: string };
+      parts?: InvoiceParts;
+    },
+  ): Promise<EventTemplate> {
+    const request = decodeEventToon(record.requestToon, { verify: false });
+    // Paid on delivery: the result's key goes out sealed with the delivery's fulfillment.
+    const sealed = o.fulfillment === undefined
+      ? record.result!
+      : await sealResultContent(record.result!, hexToBytes(o.fulfillment));
+    // What the key opens goes in the public tags, signed before the delivery is paid.
+    const { content: plain, tags: commitment } = o.fulfillment === undefined
+      ? { content: sealed, tags: [] }
+      : liftCommitment(sealed);
+    const content = record.encrypted
+      ? nip44.v2.encrypt(plain, await this.#o.signer.conversationKey(record.customer))
+      : plain;
+    const template = buildJobResult({
+      request,
+      content,
+      amount: o.amount,
+      // The requester has its request: quoting it would cost the provider its bytes again.
+      maxQuotedRequestBytes: 0,
+      extraTags: blobTags,
+    });
+    template.tags.push(...commitment);
+    if (o.parts !== undefined) template.tags.push(billTag(o.parts));
+    if (record.encrypted) template.tags.push(["encrypted"]);
+    return template;
+  }
+
   /**
    * A job paid on delivery gets its delivery invoice, on disk before the result that carries
-   * it goes out (the same one again after a restart); any other job is returned as it is.
+   * it goes out (the same one again after a restart); any other job is returned as it is. The
+   * invoice asks the price's delivery share plus the writes the job made: its feedback since
+   * the deposit, its blobs as paid, and the result event itself, measured as it will be sent
+   * with an invoice of the same amount (protocol/job_bill.ts).
    */
-  async #billDelivery(record: ProviderJobRecord): Promise<ProviderJobRecord> {
+  async #billDelivery(
+    record: ProviderJobRecord,
+    outputs: { tags: string[][]; paid: bigint },
+  ): Promise<ProviderJobRecord> {
     if (record.deliveryPrice === undefined) return record;
     // The desk opens (IL-DCP) before any job runs or is recovered.
-    const billed = await this.#o.desk!()!.billDelivery(record);
-    if (billed.deliveryInvoice !== record.deliveryInvoice) await this.#o.store.put(billed);
+    const desk = this.#o.desk!()!;
+    let billed = record;
+    if (record.deliveryInvoice === undefined && record.writesReserved !== undefined) {
+      const share = BigInt(record.deliveryPrice);
+      const before = this.#written.get(record.id) ?? 0n;
+      const perByte = await this.#perByteOf(record);
+      const writesReserved = BigInt(record.writesReserved);
+      let bill = billDelivery({ share, writes: before, blobs: outputs.paid, writesReserved });
+      // The invoice's amount is in the event it prices: two rounds settle its width.
+      for (let round = 0; round < 3; round++) {
+        const amount = String(bill.amount);
+        const result = await this.#resultTemplate(record, outputs.tags, {
+          fulfillment: "00".repeat(32),
+          amount: { amount, paymentRequest: desk.previewText(record.id, bill.amount) },
+          parts: { price: String(share), writes: String(bill.writes), blobs: String(bill.blobs) },
+        });
+        const next = billDelivery({
+          share,
+          writes: before +
+            perByte * BigInt(eventBytes({ ...result, pubkey: this.#o.signer.pubkey })),
+          blobs: outputs.paid,
+          writesReserved,
+        });
+        if (next.amount === bill.amount) break;
+        bill = next;
+      }
+      billed = {
+        ...record,
+        deliveryPrice: String(bill.amount),
+        deliveryWrites: String(bill.writes),
+        deliveryBlobs: String(bill.blobs),
+      };
+    }
+    billed = await desk.billDelivery(billed);
+    if (billed !== record) await this.#o.store.put(billed);
     return billed;
+  }
+
+  /** What one byte of the job's events costs on all the towns they go to. */
+  async #perByteOf(record: ProviderJobRecord): Promise<bigint> {
+    let sum = 0n;
+    for (const relay of this.#targetsOf(record)) {
+      sum += (await this.#o.towns().clientOf(relay)).pricePerByte;
+    }
+    return sum;
   }
 
   /** The towns a job's feedback and result go to (roles/town_client/town_clients.ts). */
@@ -201,6 +280,7 @@ export class JobPublisher {
       notified: false,
     };
     await this.#o.store.put(failed);
+    this.#written.delete(record.id);
     if (status === "cancelled") this.#o.counters.cancelled++;
     else this.#o.counters.errors++;
     this.#o.log(`${status} ${record.id}: ${reason}`);
@@ -253,12 +333,37 @@ export class JobPublisher {
       content: extra.content,
     });
     template.tags.push(...(extra.tags ?? []));
-    await this.#o.towns().publishTo(
+    const event = await this.#o.towns().publishTo(
       this.#targetsOf(record),
       template,
       // A town restarting under the write: the same feedback again until the town is back (an
       // invoice the requester never sees is a job that times out unpaid).
       { retryUntil: Date.now() + WRITE_RETRY_MS },
     );
+    // Written after the deposit (its own payment-required is in it): billed with the delivery.
+    if (status === "processing" && record.deliveryPrice !== undefined) {
+      const cost = (await this.#perByteOf(record)) * BigInt(eventBytes(event));
+      this.#written.set(record.id, (this.#written.get(record.id) ?? 0n) + cost);
+    }
   }
+}
+
+/** An event's TOON bytes, as the town prices its write (a template sized as signed). */
+function eventBytes(event: EventTemplate & { pubkey: string; id?: string; sig?: string }): number {
+  return new TextEncoder().encode(encodeEventToon({
+    id: "0".repeat(64),
+    sig: "0".repeat(128),
+    ...event,
+  })).byteLength;
+}
+
+/** A billed delivery's parts (protocol/bill_tag.ts), or undefined for a job without them. */
+function deliveryParts(record: ProviderJobRecord): InvoiceParts | undefined {
+  if (record.deliveryInvoice === undefined || record.deliveryWrites === undefined) return undefined;
+  const writes = BigInt(record.deliveryWrites), blobs = BigInt(record.deliveryBlobs ?? "0");
+  return {
+    price: String(BigInt(record.deliveryPrice!) - writes - blobs),
+    writes: String(writes),
+    blobs: String(blobs),
+  };
 }

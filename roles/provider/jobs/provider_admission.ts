@@ -20,6 +20,8 @@ import {
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { decideAdmission } from "./job_admission.ts";
+import { admitParts, billFields } from "./admitted_bill.ts";
+import { splitJobBill } from "../../../protocol/job_bill.ts";
 import { DropNotices } from "./drop_notice.ts";
 import { ParkedRequests } from "./parked_requests.ts";
 import type { PaymentDesk } from "../payments/payment_desk.ts";
@@ -167,16 +169,20 @@ export class RequestAdmission {
     // Paid through the town: not while it owes more than this provider's limit.
     const owed = quote!.amount > 0n ? await o.townDebtRefusal() : undefined;
     if (owed !== undefined) return this.#drop(event, "town-debt", owed);
-    // Paid on delivery: the share invoiced with the result; the rest is the deposit billed now.
-    const delivery = quote!.amount * BigInt(entry!.manifest.onDeliveryPercent) / 100n;
+    // Paid on delivery: the price's share and the writes made, invoiced with the result; the
+    // deposit billed now (protocol/job_bill.ts).
+    const bill = splitJobBill({
+      quote: quote!,
+      extra: 0n,
+      onDeliveryPercent: entry!.manifest.onDeliveryPercent,
+    });
     const record: ProviderJobRecord = {
       id: event.id,
       kind: event.kind,
       customer: event.pubkey,
       skill: entry!.manifest.name,
       status: "admitted",
-      price: String(quote!.amount - delivery),
-      ...(delivery > 0n ? { deliveryPrice: String(delivery) } : {}),
+      ...billFields(bill),
       requestToon: toon,
       encrypted: event.tags.some((t) => t[0] === "encrypted"),
       admittedAt: nowIso(),
@@ -184,7 +190,7 @@ export class RequestAdmission {
       attempts: 0,
     };
     // Inputs too large or missing are refused before anyone pays (a HEAD per blob input).
-    const refusal = await this.#checkRequest(record, entry!, event);
+    const refusal = await this.#checkRequest(record, entry!, event, quote!);
     if (refusal !== undefined) {
       await o.store.put(record);
       o.counters.admitted++;
@@ -208,10 +214,7 @@ export class RequestAdmission {
       throw err;
     }
     o.counters.admitted++;
-    o.log(
-      `admit ${event.id} kind ${event.kind} skill ${record.skill} price ${record.price} ` +
-        `(skill ${quote!.price} + writes ${quote!.writes} + blobs ${quote!.blobs})`,
-    );
+    o.log(`admit ${event.id} kind ${event.kind} skill ${record.skill} ${admitParts(record)}`);
     o.markStatus();
     o.work.track(o.announceBill(billed));
   }
@@ -271,17 +274,20 @@ export class RequestAdmission {
    * request this engine will not build), or undefined.
    */
   /** Adds `extra` to a record's price, split between deposit and delivery as the skill's is. */
-  #addPrice(record: ProviderJobRecord, extra: bigint, entry: SkillEntry): void {
-    const total = BigInt(record.price) + BigInt(record.deliveryPrice ?? "0") + extra;
-    const delivery = total * BigInt(entry.manifest.onDeliveryPercent) / 100n;
-    record.price = String(total - delivery);
-    if (delivery > 0n) record.deliveryPrice = String(delivery);
+  #addPrice(record: ProviderJobRecord, quote: JobQuote, extra: bigint, entry: SkillEntry): void {
+    const bill = splitJobBill({
+      quote,
+      extra,
+      onDeliveryPercent: entry.manifest.onDeliveryPercent,
+    });
+    Object.assign(record, billFields(bill));
   }
 
   async #checkRequest(
     record: ProviderJobRecord,
     entry: SkillEntry,
     event: NostrEvent,
+    quote: JobQuote,
   ): Promise<string | undefined> {
     try {
       const needsTags = entry.manifest.runner === "docker" ||
@@ -303,7 +309,7 @@ export class RequestAdmission {
         const agent = tags.find((t) => t[0] === "param" && t[1] === "agent")?.[2] ?? "";
         const extra = entry.manifest.runner === "agent" ? this.#o.skills.agentPrice(agent) : 0n;
         if (extra === undefined) return `refused: no agent preset ${JSON.stringify(agent)} here`;
-        if (extra > 0n) this.#addPrice(record, extra, entry);
+        if (extra > 0n) this.#addPrice(record, quote, extra, entry);
       }
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
       if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);

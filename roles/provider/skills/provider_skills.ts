@@ -10,6 +10,7 @@
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { isJobRequestKind } from "../../../protocol/nip90_job.ts";
 import type { JobQuote } from "../../../protocol/provider_quote.ts";
+import { splitJobBill } from "../../../protocol/job_bill.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_catalog.ts";
 import { createSkillSandbox, type SkillSandbox } from "../sandbox/skill_sandbox.ts";
@@ -102,6 +103,7 @@ export class ProviderSkills {
         jobsRoot: `${o.stateDir}/work`,
         sandbox: this.#sandbox,
         presets: o.agents!,
+        transcriptsDir: `${o.stateDir}/agent-transcripts`,
         log: o.log,
         spendEveryMs: o.agentSpendEveryMs,
         deliveryForTests: o.agentDeliveryForTests,
@@ -203,6 +205,16 @@ export class ProviderSkills {
         ...(a.host === true ? { host: true } : {}),
         // The agent's wall time: a requester waits that long and a delivery's worth more.
         timeout: Math.ceil((a.timeoutMs ?? skillTimeoutMs) / 1000),
+        // Its token prices: the provider pays the model out of the price (handler_bill.ts).
+        ...(a.inputPerMillion > 0n || a.outputPerMillion > 0n
+          ? {
+            model: {
+              inputPerMillion: String(a.inputPerMillion),
+              outputPerMillion: String(a.outputPerMillion),
+              paidBy: "provider" as const,
+            },
+          }
+          : {}),
       }));
     return this.servable().map((s) => ({
       name: s.manifest.name,
@@ -225,7 +237,8 @@ export class ProviderSkills {
     return this.announced().map((s) => {
       const entry = entries.find((e) => e.manifest.name === s.name)!;
       const probe: NostrEvent = {
-        id: "0".repeat(64),
+        // Hex with letters, as a real id: TOON quotes an all-digit string, two bytes more.
+        id: "f".repeat(64),
         pubkey,
         created_at: Math.floor(Date.now() / 1000),
         kind: s.kinds[0],
@@ -233,7 +246,23 @@ export class ProviderSkills {
         content: "",
         sig: "0".repeat(128),
       };
-      return { ...s, price: String(quote(probe, entry).amount) };
+      const q = quote(probe, entry);
+      // The parts of the price, as the job will be billed (protocol/job_bill.ts).
+      const bill = splitJobBill({
+        quote: q,
+        extra: 0n,
+        onDeliveryPercent: entry.manifest.onDeliveryPercent,
+      });
+      return {
+        ...s,
+        price: String(q.amount),
+        bill: {
+          skillPrice: String(q.price),
+          onDelivery: entry.manifest.onDeliveryPercent,
+          depositWrites: String(bill.depositWrites),
+          writesReserved: String(bill.writesReserved),
+        },
+      };
     });
   }
 

@@ -37,7 +37,7 @@ import {
   peekBtpRequestId,
 } from "../../../protocol/btp_message.ts";
 import type { BtpAccounts } from "./btp_accounts.ts";
-import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
+import type { BtpClaimGate } from "../../channels/btp_claim_gate.ts";
 import {
   type BtpCosignHandler,
   type BtpIlpHandler,

@@ -18,7 +18,7 @@ import {
 } from "../../../protocol/ilp_packet.ts";
 import { claimRejectData } from "../../../protocol/payment_channel_claim.ts";
 import type { CreditTake, PeerCredit } from "../../../state/payments/peer_credit.ts";
-import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
+import type { BtpClaimGate } from "../../channels/btp_claim_gate.ts";
 
 /** Options for {@linkcode peerCreditGate}. */
 export interface PeerCreditGateOptions {

@@ -51,10 +51,9 @@ import {
   type WithdrawRequest,
 } from "../../../protocol/payment_channel_cosign.ts";
 import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
-import type { ChannelBook } from "../../../state/channels/channel_book.ts";
-import type { ClaimBook } from "../../../state/channels/claim_book.ts";
+import type { ChannelBook, ClaimBook } from "../../../state/channels/channel_book.ts";
 import { recordClaimBook } from "../../../state/channels/file_channel_book.ts";
-import type { ChannelClaimGate } from "./btp_claim_gate.ts";
+import type { ChannelClaimGate } from "../../channels/btp_claim_gate.ts";
 import {
   describeSignerMismatch,
   sameAddress,

@@ -9,8 +9,8 @@
  */
 import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
 import { listChannels } from "../../../state/channels/channel_file.ts";
-import type { BtpClaimGate } from "./btp_claim_gate.ts";
-import { claimRejectReply } from "./claim_reject_reply.ts";
+import type { BtpClaimGate } from "../../channels/btp_claim_gate.ts";
+import { claimRejectReply } from "../../channels/claim_reject_reply.ts";
 import type { TownChannelGates, TownChannelGatesOptions } from "./town_channel_gates.ts";
 
 /** What {@linkcode channelGatesNeeded} reads of the gates' options. */

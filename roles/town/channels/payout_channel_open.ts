@@ -11,7 +11,8 @@ import type { PeerCredit } from "../../../state/payments/peer_credit.ts";
 import { PeerPayoutError } from "./peer_payout_errors.ts";
 import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
-import { type ChannelRecord, saveChannel } from "../../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
+import { recordChannel } from "../../../state/channels/channel_writer.ts";
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
@@ -127,7 +128,7 @@ export async function recordPayoutChannel(
     ...newChannelRecord(options.client, { ...channel, peerAddress: options.peerAddress }),
     peerLabel: `payout to ${options.account}`,
   };
-  await saveChannel(record, {
+  await recordChannel(record, {
     stateDir: options.stateDir,
     audit: options.audit,
     action: "open",

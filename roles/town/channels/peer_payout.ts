@@ -31,10 +31,10 @@ import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   channelFilePath,
   type ChannelRecord,
-  openSentClaimWriter,
   readChannel,
-  type SentClaimWriter,
 } from "../../../state/channels/channel_file.ts";
+import { openSentClaimWriter } from "../../../state/channels/channel_writer.ts";
+import type { SentClaimWriter } from "../../../state/channels/channel_writer.ts";
 import { FileSentChannelBook } from "../../../state/channels/file_sent_channel_book.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { PeerCredit } from "../../../state/payments/peer_credit.ts";

@@ -44,7 +44,7 @@ import {
   listChannels,
   readChannel,
 } from "../../../state/channels/channel_file.ts";
-import type { BtpClaimGate, ChannelClaimGate } from "./btp_claim_gate.ts";
+import type { BtpClaimGate, ChannelClaimGate } from "../../channels/btp_claim_gate.ts";
 import { noChannelGates } from "./no_channel_gates.ts";
 import type { TownPeerChannel } from "../../../config/town_peers.ts";
 import type { ChannelCosignDesk } from "./channel_cosign_desk.ts";

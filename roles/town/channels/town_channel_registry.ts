@@ -37,8 +37,8 @@ import {
   channelFilePath,
   type ChannelRecord,
   readChannel,
-  saveChannel,
 } from "../../../state/channels/channel_file.ts";
+import { recordChannel } from "../../../state/channels/channel_writer.ts";
 import type { OnChainChannel } from "../../../chain/token_network_client.ts";
 import {
   type ChannelChain,
@@ -51,7 +51,7 @@ import {
   type ChannelClaimGate,
   claimRejectReply,
   openChannelClaimGate,
-} from "./btp_claim_gate.ts";
+} from "../../channels/btp_claim_gate.ts";
 import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
 import { sameAddress } from "../../../chain/signer_check.ts";
@@ -77,7 +77,7 @@ export interface TownChannelRegistryOptions<C extends DiscoveryChainClient & Gat
   /** Credit an account may run beyond its claims (configured peers). Default 0. */
   creditLimit?: (account: string) => bigint | undefined;
   onReject?: (account: string, err: ClaimError) => void;
-  /** The claim books of the town's shared store (roles/town/channels/btp_claim_gate.ts). */
+  /** The claim books of the town's shared store (roles/channels/btp_claim_gate.ts). */
   sharedBooks?: ChannelBook;
   /** Told once a learned channel is saved and gated (`replaced`: the account's previous one). */
   onLearned?: (account: string, record: ChannelRecord, replaced?: ChannelRecord) => void;
@@ -325,7 +325,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       existing && sameAddress(existing.selfAddress, found.record.selfAddress)
         ? { ...mergeChainSync(existing, found.record), btpAccount: account }
         : found.record;
-    await saveChannel(record, {
+    await recordChannel(record, {
       stateDir: this.#o.stateDir,
       audit: this.#o.audit,
       action: "learn",
