@@ -1,7 +1,7 @@
 /**
  * A town process under a read flood that never reads: 200 raw WebSocket connections, each
- * sending 20 REQs that match 3,000 stored events of 4 KB (12 MB, 500 events an answer) and
- * reading nothing, on each store. The town's memory stays bounded (peak and after the attack
+ * sending 20 REQs that match 3,000 stored events of 4 KB (12 MB, 500 events an answer) every
+ * 2 s and reading nothing, those the town drops opened again, on each store. The town's memory stays bounded (peak and after the attack
  * under 300 MiB: a REQ's answer is read a page at a time, as its socket takes it) and `/health`
  * answers throughout (docs/OPERATIONS.md "Peers that do not read").
  *
@@ -22,7 +22,7 @@ const EVENTS = 3000;
 const EVENT_BYTES = 4000;
 const CONNECTIONS = 200;
 const REQS = 20;
-const ATTACK_MS = 10_000;
+const ATTACK_MS = 15_000;
 const BOUND_MIB = 300;
 /** One address opens all the connections: its cap is raised so that none is refused. */
 const LIMITS = { maxConnectionsPerAddress: 1024 };
@@ -60,22 +60,48 @@ async function probeHealth(port: number, stop: () => boolean) {
   return { asked, answered };
 }
 
-/** The attack on a running town; its peak and after-attack RSS and the `/health` probes. */
+/** Opens one non-reading connection and sends it `REQS` REQs for every stored event. */
+async function nonReader(port: number): Promise<NonReadingSocket | undefined> {
+  const socket = await openNonReadingSocket({ port }).catch(() => undefined);
+  if (socket !== undefined && !(await sendReqs(socket))) return undefined;
+  return socket;
+}
+
+/** False once the town has dropped the connection (a write failed). */
+async function sendReqs(socket: NonReadingSocket): Promise<boolean> {
+  try {
+    for (let r = 0; r < REQS; r++) await socket.send(JSON.stringify(["REQ", `s${r}`, {}]));
+    return true;
+  } catch {
+    socket.close();
+    return false;
+  }
+}
+
+/**
+ * The attack on a running town for `ATTACK_MS`: `CONNECTIONS` non-readers opened four at a
+ * time, each sent its REQs again every 2 s, one the town dropped opened again. Its peak and
+ * after-attack RSS and the `/health` probes.
+ */
 async function flood(town: SharedTownProcess) {
   let over = false;
   const health = probeHealth(town.httpPort, () => over);
-  const sockets: NonReadingSocket[] = [];
-  for (let i = 0; i < CONNECTIONS; i++) {
-    const socket = await openNonReadingSocket({ port: town.httpPort });
-    sockets.push(socket);
-    for (let r = 0; r < REQS; r++) {
-      // The town may close it meanwhile (a slow consumer): what it sent is what is measured.
-      await socket.send(JSON.stringify(["REQ", `s${r}`, {}])).catch(() => {});
+  const until = Date.now() + ATTACK_MS;
+  const worker = async () => {
+    const held: NonReadingSocket[] = [];
+    while (Date.now() < until) {
+      while (held.length < CONNECTIONS / 4 && Date.now() < until) {
+        const socket = await nonReader(town.httpPort);
+        if (socket !== undefined) held.push(socket);
+      }
+      await sleep(2000);
+      const alive = await Promise.all(held.map(sendReqs));
+      held.splice(0, held.length, ...held.filter((_, i) => alive[i]));
     }
-  }
-  await sleep(ATTACK_MS);
+    for (const socket of held) socket.close();
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
   const peak = memoryMiB(town.pid, "VmHWM");
-  for (const socket of sockets) socket.close();
   over = true;
   const probes = await health;
   await sleep(3000);

@@ -75,7 +75,7 @@ export interface Nip01SessionOptions {
    * socket then, and closes it past its limits (transport/slow_consumer_guard.ts).
    */
   onSent?: () => void;
-  /** What all the town's sockets hold unsent: past half its cap, a REQ's pages wait for less. */
+  /** What all the town's sockets hold unsent: past a quarter of its cap, REQs' pages wait more. */
   townBuffered?: () => number;
   /** NIP-42 (challenged as the connection opens): the town's relay URLs, the private kinds. */
   auth?: Omit<RelayAuthOptions, "now">;

@@ -7,7 +7,7 @@
  * socket holds and no more (docs/OPERATIONS.md "Peers that do not read").
  *
  * The socket's share is half of `maxBufferedBytes`; while all the town's sockets together hold
- * over half of `maxBufferedBytesTotal`, it is {@linkcode CROWDED_SHARE_BYTES}: a reader takes a
+ * over a quarter of `maxBufferedBytesTotal`, it is {@linkcode CROWDED_SHARE_BYTES}: a reader takes a
  * page within milliseconds and goes on, a socket that does not read stops at that and is closed
  * once it has not drained for the drain timeout.
  *
@@ -19,7 +19,7 @@ import type { TownStore } from "../../../state/events/town_store.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
 import type { QueryTicket, ReadBudget } from "./read_budget.ts";
 
-/** A socket's share while the town's sockets together are over half their total. */
+/** A socket's share while the town's sockets together are over a quarter of their total. */
 export const CROWDED_SHARE_BYTES = 64 * 1024;
 
 /** The longest wait between two looks at a socket that does not drain. */
@@ -121,7 +121,7 @@ export async function sendStoredAnswer(
 async function drained(o: StoredAnswerOptions): Promise<boolean> {
   const { maxBufferedBytes, maxBufferedBytesTotal } = o.limits;
   const share = () =>
-    o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 2
+    o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 4
       ? CROWDED_SHARE_BYTES
       : maxBufferedBytes / 2;
   const deadline = Date.now() + o.drainTimeoutMs;
