@@ -49,7 +49,7 @@ import type { JobSpec } from "./job_spec.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
-import { startHeartbeat } from "./job_heartbeat.ts";
+import { type HeartbeatOptions, startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
 
 /**
@@ -167,6 +167,8 @@ export interface NodeServerOptions {
   maxClients?: number;
   /** Period of the `waiting` lines to a following command (default job_heartbeat.ts). */
   heartbeatMs?: number;
+  /** A provider's silence, for the `waiting` lines (roles/requester/provider_liveness.ts). */
+  providerSilence?: HeartbeatOptions["providerSilence"];
 }
 
 /** A running node socket. */
@@ -261,6 +263,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       read: (id) => req.repo.read(id),
       townReachable: () => req.townReachable,
       everyMs: options.heartbeatMs,
+      providerSilence: options.providerSilence,
     });
 
   const closeConn = (c: Deno.Conn) => {
