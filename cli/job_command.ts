@@ -52,6 +52,7 @@ import { lazyImport } from "./lazy_import.ts";
 import * as agentTask from "./agent_task_options.ts";
 import type { AgentTaskFlags } from "./agent_task_options.ts";
 import { jobLineFields } from "./job_line.ts";
+import { jobBeadOf } from "./job_bead.ts";
 import {
   addJobListCommand,
   addJobStatusCommand,
@@ -319,7 +320,12 @@ async function buildSpec(
     const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
-    Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
+    Object.assign(spec, {
+      providers: [parts.provider],
+      encrypt: true,
+      bead: jobBeadOf(parts.inputs),
+    });
     // The preset's announced wall time and the delivery's, unless --timeout says otherwise.
     if (opts.timeout === undefined && parts.timeoutMs !== undefined) {
       spec.timeoutMs = parts.timeoutMs;
@@ -573,45 +579,6 @@ function precheck(
     exitCode: ExitCode.Failure,
     fields: check.fields,
   });
-}
-
-/**
- * `job wait` of a job still in flight (job_read_command.ts reads one that has ended): the
- * profile's node follows it and this command prints its lines.
- *
- * @example
- * ```ts
- * import { followJob } from "./job_command.ts";
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // `job wait`'s parsed options
- * declare const cmd: Command; // `job wait`
- * await followJob("c1c254bf".repeat(8), opts, await loadRequesterConfig(opts, cmd), cmd);
- * ```
- */
-export async function followJob(
-  id: string,
-  opts: RequesterCliOptions & { ignoreVerdict?: boolean },
-  config: RequesterSettings,
-  cmd: Command,
-): Promise<void> {
-  const json = opts.output === "json";
-  const network = networkField(config.network);
-  const progress = progressPrinter(json);
-  for await (const line of callRequesterNode(opts, config, cmd, { op: "wait", id })) {
-    if (line.type === "record" && !json) {
-      console.error(`job ${id} ${(line.record as RequesterJobRecord | null)?.status}`);
-    } else if (line.type === "progress") progress(line.progress as JobProgress);
-    else if (line.type === "waiting") printWaiting(line, json);
-    else if (line.type === "chain") {
-      await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
-        json,
-        network,
-        ignoreVerdict: opts.ignoreVerdict,
-      });
-    }
-  }
 }
 
 /**

@@ -36,6 +36,10 @@ export interface JobProgressLine {
   detail?: string;
   /** An agent-task's model spend so far (docs/AGENTS.md "A coding agent's task"). */
   spend?: AgentSpend;
+  /** The job's provider (pubkey), once known. */
+  provider?: string;
+  /** A `paid` line's amount, base units: what that payment cost. */
+  paid?: string;
   /** ISO time. */
   at: string;
 }
@@ -111,6 +115,8 @@ export function progressLine(p: JobProgress, now: Date = new Date()): JobProgres
     status: p.status,
     ...(p.detail ? { detail: p.detail } : {}),
     ...(p.spend ? { spend: p.spend } : {}),
+    ...(p.provider ? { provider: p.provider } : {}),
+    ...(p.paid ? { paid: p.paid } : {}),
     at: now.toISOString(),
   };
 }

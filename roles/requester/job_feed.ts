@@ -226,7 +226,7 @@ export class JobEventRouter {
       const feedback = parseJobFeedback(event);
       const spend = feedback.status === "processing" ? parseSpendTag(event.tags) : undefined;
       // An agent-task's spend so far: one `processing` line with it (docs/AGENTS.md).
-      if (spend) jobs.progress(id, "processing", feedback.extraInfo, spend);
+      if (spend) jobs.progress(id, "processing", feedback.extraInfo, { spend });
       else {
         jobs.progress(
           id,

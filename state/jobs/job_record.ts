@@ -17,6 +17,12 @@
  *
  * upload_invoices = ["blob-..."]     # the payment log's blob payments made for its inputs
  *
+ * [bead]                              # the Gas Town bead the job works, when it has one
+ * id = "gt-abc12"
+ * title = "Fix add"
+ * rig = "myrig"                       # the rig and polecat that sent it (GT_RIG, GT_POLECAT)
+ * polecat = "p1"
+ *
  * [chain]
  * prev = "<64 hex of the job whose result fed this one>"
  * next = "<spec of the job to post with this job's result>"
@@ -103,6 +109,21 @@ export interface JobChain {
 }
 
 /**
+ * The bead a job works (an agent-task sent with `--bead`, docs/AGENTS.md "A coding agent's
+ * task"): its id and title as `bd show` gave them, and the rig and polecat that sent it, so that
+ * `job list` and `job status` tell a Mayor which polecat each job is.
+ */
+export interface JobBead {
+  /** The bead's id (`gt-abc12`). */
+  id: string;
+  title?: string;
+  /** The rig of the polecat that sent it (its `GT_RIG`). */
+  rig?: string;
+  /** The polecat that sent it (its `GT_POLECAT`). */
+  polecat?: string;
+}
+
+/**
  * The callback skill name meaning "no callback" (a record's `skill` when the job has none).
  *
  * @example
@@ -136,6 +157,8 @@ export interface RequesterJobRecord {
   /** Last error message (status `error`, `payment-refused`...). */
   error?: string;
   chain?: JobChain;
+  /** The bead the job works, when it was sent with one. */
+  bead?: JobBead;
   payments: JobPayment[];
   /**
    * The invoice ids of the blob payments (`town-blob` on the payment log) made to upload this
@@ -184,6 +207,7 @@ export function formatJobRecord(record: RequesterJobRecord): string {
   if (record.lastSeenCreatedAt !== undefined) doc.last_seen_created_at = record.lastSeenCreatedAt;
   if (record.error !== undefined) doc.error = record.error;
   if (record.uploadInvoices?.length) doc.upload_invoices = [...record.uploadInvoices];
+  if (record.bead !== undefined) doc.bead = dropUndefined({ ...record.bead });
   if (record.chain && (record.chain.prev !== undefined || record.chain.next !== undefined)) {
     doc.chain = dropUndefined({ prev: record.chain.prev, next: record.chain.next });
   }
@@ -293,6 +317,16 @@ export function parseJobRecord(text: string): RequesterJobRecord {
       next: chain.next === undefined ? undefined : str(chain, "next"),
     });
   }
+  if (doc.bead !== undefined) {
+    const bead = table(doc.bead, "bead");
+    const optional = (key: string) => bead[key] === undefined ? undefined : str(bead, key);
+    record.bead = dropUndefined({
+      id: str(bead, "id"),
+      title: optional("title"),
+      rig: optional("rig"),
+      polecat: optional("polecat"),
+    });
+  }
   if (doc.upload_invoices !== undefined) {
     const invoices = doc.upload_invoices;
     if (!Array.isArray(invoices) || !invoices.every((i) => typeof i === "string")) {
@@ -335,6 +369,13 @@ export function validateJobRecord(r: RequesterJobRecord): void {
   if (r.bid !== undefined && r.bid < 0n) fail(`"bid" is negative`);
   if (r.provider !== undefined && !HEX64.test(r.provider)) fail(`"provider" is not 64 hex`);
   if (r.chain?.prev !== undefined && !HEX64.test(r.chain.prev)) fail(`"chain.prev" is not 64 hex`);
+  const bead = r.bead;
+  if (bead !== undefined && (bead.id.length === 0 || bead.id.length > SHORT_TEXT)) {
+    fail(`bad "bead.id"`);
+  }
+  for (const text of [bead?.title, bead?.rig, bead?.polecat]) {
+    if (text !== undefined && text.length > SHORT_TEXT) fail("a bead's field is too long");
+  }
   for (const text of [r.asset, r.error, r.chain?.next]) {
     if (text !== undefined && text.length > SHORT_TEXT * 8) fail("a text field is too long");
   }
