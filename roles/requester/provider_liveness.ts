@@ -1,5 +1,5 @@
 /**
- * Whether the provider of a job in flight still beats (docs/PROTOCOL.md "Provider heartbeats"):
+ * Whether the provider of a job in flight still beats (docs/PROTOCOL.md "Heartbeat"):
  * the profile's node reads the provider's newest heartbeat (kind 30315) from its towns, at most
  * once per {@linkcode LIVENESS_REFRESH_MS} per provider, and remembers the newest one it saw. A
  * provider whose heartbeat has expired (or that the towns no longer hold) is silent: the

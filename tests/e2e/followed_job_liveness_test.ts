@@ -1,6 +1,6 @@
 /**
  * Following a job as a Mayor follows its polecats' (docs/AGENTS.md "Following any job",
- * docs/PROTOCOL.md "Provider heartbeats"): `job wait` on a job in flight reads it through the
+ * docs/PROTOCOL.md "Heartbeat"): `job wait` on a job in flight reads it through the
  * profile's running node with no passphrase and no prompt; a provider SIGKILLed mid-job stops
  * beating, `providers` shows it offline once its heartbeat's window has passed, and the `waiting`
  * lines of its job say it is silent instead of `waiting for the result`.
