@@ -20,7 +20,7 @@ export const PROVIDER_D_TAG = "turnpike-provider";
 /**
  * Default heartbeat period: 20 s, each beat expiring after three periods (60 s), so a provider
  * that stops is shown offline within a minute and no requester picks it (docs/PROTOCOL.md
- * "Provider heartbeats"). A paid write; an addressable event, so the town keeps one per provider.
+ * "Heartbeat"). A paid write; an addressable event, so the town keeps one per provider.
  */
 export const DEFAULT_HEARTBEAT_MS = 20_000;
 /** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
