@@ -32,7 +32,7 @@ import { verdictOf } from "../protocol/job_verdict.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { fetchBlobFromTowns } from "../roles/requester/town_blob_fetch.ts";
 import { DEFAULT_RESULT_BUNDLE_MAX } from "../roles/agent_work/result_bundle.ts";
-import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/provider/agent/job_out_files.ts";
+import { TRANSCRIPT_MAX_KEPT_BYTES } from "../roles/agent_work/provider/job_out_files.ts";
 import type { JobBlobOutput } from "../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { parseDeliveryCommitment, sha256Hex } from "../protocol/delivery_commitment.ts";
@@ -46,13 +46,13 @@ import {
 } from "./agent_task_options.ts";
 import { verifyApplied } from "./agent_task_verify.ts";
 
-/** The result's sealed blobs (roles/provider/agent/agent_task_runner.ts names them so). */
+/** The result's sealed blobs (roles/agent_work/provider/agent_task_runner.ts names them so). */
 const SEALED_BUNDLE = "result.bundle.sealed";
 const SEALED_TRANSCRIPT = "transcript.log.sealed";
 /** The label the transcript's key is derived with from the bundle's. */
 const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
 /**
- * The most each sealed blob may have: what a provider may seal (roles/provider/
+ * The most each sealed blob may have: what a provider may seal (roles/agent_work/provider/
  * agent_task_runner.ts), whatever size its tag states. Fetched whole and opened in memory, so
  * these bound what `--apply` holds (docs/AGENTS.md "A coding agent's task").
  */

@@ -9,7 +9,7 @@
  * On the host, before the sandbox: the sealed repository blob opened with the key of the
  * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
  * never touches, and handed to the job as a tar with the task and the two commands. The job's
- * gateway (roles/provider/agent/agent_gateway.ts) listens on a socket beside the work dir; at the
+ * gateway (agent_gateway.ts) listens on a socket beside the work dir; at the
  * budget the run is stopped.
  *
  * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
@@ -27,7 +27,7 @@
  * The result's content carries the agent's and the gate's log tails sealed the same way
  * (roles/agent_work/result_logs.ts): the requester reads them once it paid the delivery.
  * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
- * (roles/provider/agent/spend_reporter.ts). Stopped at the
+ * (spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
  * fails, nothing is delivered, and only the deposit was paid.
  *
@@ -37,25 +37,25 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
-import { derivedBlobKey, sealBlob } from "../../agent_work/sealed_blob.ts";
+import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
-import { checkResultBundle } from "../../agent_work/result_apply.ts";
-import { sealResultLogs } from "../../agent_work/result_logs.ts";
+import { checkResultBundle } from "../result_apply.ts";
+import { sealResultLogs } from "../result_logs.ts";
 import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
-import { checkProtectGlobs, protectedMatcher } from "../../agent_work/protected_paths.ts";
+import { checkProtectGlobs, protectedMatcher } from "../protected_paths.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
-import type { RunHooks } from "../jobs/job_run.ts";
+import type { RunHooks } from "../../provider/jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
-import { type RunnerOutcome, runnerOutcome } from "../jobs/runner_outcome.ts";
+import { type RunnerOutcome, runnerOutcome } from "../../provider/jobs/runner_outcome.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
   type SkillOutcome,
   type SkillSandbox,
-} from "../sandbox/skill_sandbox.ts";
+} from "../../provider/sandbox/skill_sandbox.ts";
 
 /** The output blob the sealed result bundle is named as. */
 export const SEALED_RESULT_NAME = "result.bundle.sealed";
@@ -120,7 +120,7 @@ interface DriverReport {
  * @example
  * ```ts
  * import { createAgentTaskRunner } from "./agent_task_runner.ts";
- * import type { SkillJob, SkillSandbox } from "../sandbox/skill_sandbox.ts";
+ * import type { SkillJob, SkillSandbox } from "../../provider/sandbox/skill_sandbox.ts";
  * import type { AgentPreset } from "../../../config/agent_presets.ts";
  *
  * declare const sandbox: SkillSandbox;
