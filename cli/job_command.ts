@@ -15,7 +15,7 @@ import { CliError } from "./cli_error.ts";
 import { untrusted } from "./cli_error_map.ts";
 import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
+import { JOB_KIND_NAMES, UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
@@ -49,8 +49,8 @@ import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.t
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
-import * as agentTask from "./agent_task_options.ts";
-import type { AgentTaskFlags } from "./agent_task_options.ts";
+import { addAgentTaskOptions, type AgentTaskFlags } from "./agent_task_options.ts";
+import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
 import { jobLineFields } from "./job_line.ts";
 import {
   addJobListCommand,
@@ -117,7 +117,7 @@ export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConne
  */
 export function registerJobCommand(program: Command): void {
   const job = program.command("job").description("post paid NIP-90 jobs and follow them");
-  addRequesterConnectionOptions(agentTask.addAgentTaskOptions(
+  addRequesterConnectionOptions(addAgentTaskOptions(
     job.command("submit <kind>")
       .description(
         "post a job (kind number 5000-5999 or a name: ci-run, echo, docker-build, " +
@@ -283,7 +283,7 @@ async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
-): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentTask.AgentTaskLocal }> {
+): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentRecord.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
     const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
@@ -317,7 +317,7 @@ async function buildSpec(
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
-    if (spec.kind !== agentTask.AGENT_TASK_KIND) return { spec, uploads };
+    if (spec.kind !== JOB_KIND_NAMES["agent-task"]) return { spec, uploads };
     const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
     uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
@@ -453,7 +453,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
         jobId ??= record.id;
-        if (local) await agentTask.rememberAgentTask(config.stateDir, record.id, local);
+        if (local) await agentRecord.rememberAgentTask(config.stateDir, record.id, local);
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
           if (json) printJsonLine("job", { ...jobLineFields(record), network });
@@ -564,7 +564,7 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const agent = spec.kind === agentTask.AGENT_TASK_KIND // its preset is priced on top of the skill
+  const agent = spec.kind === JOB_KIND_NAMES["agent-task"] // its preset, priced on top
     ? spec.params.find((p) => p.name === "agent")?.values[0]
     : undefined;
   const check = precheckJob(directory, { ...spec, maxPerJob, agent });
