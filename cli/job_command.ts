@@ -15,7 +15,7 @@ import { CliError } from "./cli_error.ts";
 import { untrusted } from "./cli_error_map.ts";
 import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { JOB_KIND_NAMES, UnknownJobKindError } from "../protocol/job_kind_names.ts";
+import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
@@ -51,6 +51,7 @@ import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { addAgentTaskOptions, type AgentTaskFlags } from "./agent_task_options.ts";
 import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
+import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
 import {
   addJobListCommand,
@@ -317,9 +318,9 @@ async function buildSpec(
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
-    if (spec.kind !== JOB_KIND_NAMES["agent-task"]) return { spec, uploads };
+    if (spec.kind !== AGENT_TASK_KIND) return { spec, uploads };
     const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
-    uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
+    uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     Object.assign(spec, { providers: [parts.provider], encrypt: true });
     // The preset's announced wall time and the delivery's, unless --timeout says otherwise.
@@ -564,9 +565,7 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const agent = spec.kind === JOB_KIND_NAMES["agent-task"] // its preset, priced on top
-    ? spec.params.find((p) => p.name === "agent")?.values[0]
-    : undefined;
+  const agent = agentPresetOf(spec); // an agent task's preset is priced on top of the skill
   const check = precheckJob(directory, { ...spec, maxPerJob, agent });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {

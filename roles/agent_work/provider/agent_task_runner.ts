@@ -39,6 +39,12 @@ import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
+import {
+  AGENT_TASK_PARAM as PARAM,
+  SEALED_RESULT_NAME,
+  SEALED_TRANSCRIPT_NAME,
+  TRANSCRIPT_KEY_LABEL,
+} from "../agent_task_wire.ts";
 import { checkResultBundle } from "../result_apply.ts";
 import { sealResultLogs } from "../result_logs.ts";
 import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
@@ -57,12 +63,6 @@ import {
   type SkillSandbox,
 } from "../../provider/sandbox/skill_sandbox.ts";
 
-/** The output blob the sealed result bundle is named as. */
-export const SEALED_RESULT_NAME = "result.bundle.sealed";
-/** The output blob the sealed transcript (the agent's stdout and stderr) is named as. */
-export const SEALED_TRANSCRIPT_NAME = "transcript.log.sealed";
-/** The label of the transcript's key, derived from the bundle's (`derivedBlobKey`). */
-export const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
 export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
 /** In the host dir: the path of the gateway's socket dir. */
 const SOCKET_DIR_FILE = "gateway-dir";
@@ -154,20 +154,20 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   const input = typeof job.input === "string" ? job.input : new TextDecoder().decode(job.input);
   const tags = decodeEventToon(input, { verify: false }).tags;
   const param = (name: string) => tags.find((t) => t[0] === "param" && t[1] === name)?.[2];
-  const name = param("agent") ?? "";
+  const name = param(PARAM.agent) ?? "";
   const preset = o.presets[name];
   if (preset === undefined) {
     return `no agent preset ${JSON.stringify(name)} here (${
       Object.keys(o.presets).join(", ") || "none"
     })`;
   }
-  const base = param("base") ?? "";
+  const base = param(PARAM.base) ?? "";
   if (!HEX40.test(base)) return "param base must be the base commit's 40 hex digits";
-  const repoKey = param("repo-key") ?? "";
+  const repoKey = param(PARAM.repoKey) ?? "";
   if (!HEX64.test(repoKey)) return "param repo-key must be 64 hex digits";
-  const accept = param("accept") ?? "";
+  const accept = param(PARAM.accept) ?? "";
   if (accept.trim() === "" || accept.length > 4096) return "param accept: a command, 1-4096 bytes";
-  const budgetText = param("budget");
+  const budgetText = param(PARAM.budget);
   if (budgetText !== undefined && !/^\d{1,30}$/.test(budgetText)) {
     return "param budget must be a whole number of base units";
   }
@@ -179,7 +179,7 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   let protect: string[];
   try {
     protect = checkProtectGlobs(
-      tags.filter((t) => t[0] === "param" && t[1] === "protect").flatMap((t) => t.slice(2)),
+      tags.filter((t) => t[0] === "param" && t[1] === PARAM.protect).flatMap((t) => t.slice(2)),
     );
   } catch (err) {
     return `param protect: ${(err as Error).message}`;

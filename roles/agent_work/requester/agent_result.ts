@@ -20,9 +20,9 @@ import {
   keptProofPath,
   releasedResultKey,
   saveTranscript,
-  SEALED_BUNDLE,
   type SealedResultSource,
 } from "./sealed_result.ts";
+import { SEALED_RESULT_NAME as SEALED_BUNDLE } from "../agent_task_wire.ts";
 import { verifyApplied } from "./verify_applied.ts";
 import {
   AgentApplyMissingError,

@@ -16,7 +16,11 @@ import { sealBlob } from "../sealed_blob.ts";
 import type { AgentTask } from "../agent_task.ts";
 import type { AgentTaskLocal } from "./agent_task_record.ts";
 import { TaskRepositoryError } from "./requester_agent_errors.ts";
-import { AGENT_TASK_KIND } from "../agent_task_wire.ts";
+import {
+  AGENT_TASK_KIND,
+  AGENT_TASK_PARAM as PARAM,
+  SEALED_REPOSITORY_NAME,
+} from "../agent_task_wire.ts";
 
 /**
  * What an agent task's default timeout adds to the preset's announced wall time: the gate, the
@@ -53,6 +57,8 @@ export interface AgentTaskParts {
   params: JobParam[];
   /** The sealed bundle, a temporary file: uploaded as the job's blob input. */
   sealedPath: string;
+  /** The name the sealed bundle is uploaded as. */
+  sealedName: string;
   provider: string;
   /**
    * The job's timeout when `--timeout` is not given (ms): the preset's wall time as the provider
@@ -101,14 +107,15 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
     return {
       inputs: [{ type: "text", data: JSON.stringify(beadShape(o.task)) }],
       params: [
-        { name: "agent", values: [o.agent] },
-        { name: "base", values: [bundle.base] },
-        { name: "accept", values: [o.accept] },
-        { name: "repo-key", values: [bytesToHex(key)] },
-        ...(o.budget === undefined ? [] : [{ name: "budget", values: [o.budget] }]),
-        ...(o.protect.length === 0 ? [] : [{ name: "protect", values: [...o.protect] }]),
+        { name: PARAM.agent, values: [o.agent] },
+        { name: PARAM.base, values: [bundle.base] },
+        { name: PARAM.accept, values: [o.accept] },
+        { name: PARAM.repoKey, values: [bytesToHex(key)] },
+        ...(o.budget === undefined ? [] : [{ name: PARAM.budget, values: [o.budget] }]),
+        ...(o.protect.length === 0 ? [] : [{ name: PARAM.protect, values: [...o.protect] }]),
       ],
       sealedPath,
+      sealedName: SEALED_REPOSITORY_NAME,
       provider: o.provider,
       timeoutMs: announcedTimeoutMs(o.directory, o.provider, o.agent),
       local: { repo: await Deno.realPath(o.repo), base: bundle.base, accept: o.accept },

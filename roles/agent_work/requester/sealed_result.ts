@@ -18,13 +18,13 @@ import { DEFAULT_RESULT_BUNDLE_MAX } from "../result_bundle.ts";
 import { TRANSCRIPT_MAX_KEPT_BYTES } from "../provider/job_out_files.ts";
 import { type DeliveryProof, deliveryProofFile } from "../delivery_proof.ts";
 import { agentTranscriptFile } from "./agent_task_record.ts";
+import {
+  SEALED_RESULT_NAME as SEALED_BUNDLE,
+  SEALED_TRANSCRIPT_NAME as SEALED_TRANSCRIPT,
+  TRANSCRIPT_KEY_LABEL,
+} from "../agent_task_wire.ts";
 import { AgentResultRefusedError, NoDeliveryProofError } from "./requester_agent_errors.ts";
 
-/** The result's sealed blobs (roles/agent_work/provider/agent_task_runner.ts names them so). */
-export const SEALED_BUNDLE = "result.bundle.sealed";
-const SEALED_TRANSCRIPT = "transcript.log.sealed";
-/** The label the transcript's key is derived with from the bundle's. */
-const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
 /**
  * The most each sealed blob may have: what a provider may seal (roles/agent_work/provider/
  * agent_task_runner.ts), whatever size its tag states. Fetched whole and opened in memory, so
