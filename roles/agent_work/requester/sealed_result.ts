@@ -14,7 +14,7 @@ import { blobOutputsOf, type JobBlobOutput } from "../../../protocol/job_blobs.t
 import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
 import { fetchBlobFromTowns } from "../../requester/town_blob_fetch.ts";
 import { derivedBlobKey, openBlob, SEALED_BLOB_OVERHEAD } from "../sealed_blob.ts";
-import { DEFAULT_RESULT_BUNDLE_MAX } from "../result_bundle.ts";
+import { DEFAULT_RESULT_BUNDLE_MAX } from "../result_apply.ts";
 import { TRANSCRIPT_MAX_KEPT_BYTES } from "../provider/job_out_files.ts";
 import { type DeliveryProof, deliveryProofFile } from "../delivery_proof.ts";
 import { agentTranscriptFile } from "./agent_task_record.ts";
