@@ -7,6 +7,7 @@ import { CommanderError } from "commander";
 import type { Command } from "commander";
 import { CliError, cliErrorJson, exitCodeOf, formatCliError } from "./cli/cli_error.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
+import { jsonText } from "./cli/json_line.ts";
 import { createRootCommand } from "./cli/root_command.ts";
 import { commandNeed, registerNeed } from "./cli/command_index.ts";
 
@@ -30,13 +31,13 @@ export async function main(args: readonly string[]): Promise<number> {
       if (err.exitCode === 0) return ExitCode.Ok;
       if (json) {
         const message = err.message.replace(/^error: /, "");
-        console.log(JSON.stringify(cliErrorJson(new CliError(message, { exitCode: 2 }))));
+        console.log(jsonText(cliErrorJson(new CliError(message, { exitCode: 2 }))));
       }
       return ExitCode.Usage;
     }
     console.error(formatCliError(err));
     if (json && !(err instanceof CliError && err.printed)) {
-      console.log(JSON.stringify(cliErrorJson(err)));
+      console.log(jsonText(cliErrorJson(err)));
     }
     return exitCodeOf(err);
   }

@@ -2,7 +2,7 @@
  * Job repository scaling: 100k records created 16 at a time (non-durable, so it measures the
  * index and directory, not the disk's fsync), the create rate per 10k batch, the time to list
  * 100 in-flight jobs after each batch, and reopen + listInFlight at the end. The behaviour is
- * tested at a small size in tests/unit/job_repository_test.ts; this script holds the figures.
+ * tested at a small size in tests/unit/state/jobs/job_repository_test.ts; this script holds the figures.
  *
  * Run: deno run -A bench/job_repository_scaling_bench_script.ts [total=100000]
  *

@@ -58,7 +58,7 @@ function generator(windowSize: number): Point {
  * {@linkcode BalanceProofSignerKey.verifies} accepts exactly the signatures for which
  * chain/balance_proof.ts `recoverBalanceProofSignerFast` returns this key's address: R must be the point the
  * recovery would rebuild (x equal to r, not just mod n, and y of v's parity); shape, high-s and
- * v are refused the same way, before any math (tests/unit/balance_proof_signer_key_test.ts).
+ * v are refused the same way, before any math (tests/unit/chain/balance_proof_signer_key_test.ts).
  *
  * @example
  * ```ts

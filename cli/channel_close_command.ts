@@ -25,6 +25,7 @@ import { connectPeer, type CosignCliOptions } from "./channel_btp_peer.ts";
 import { holdChannel } from "./channel_hold.ts";
 import { printRecords } from "./channel_rows.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /**
  * `turnpike channel close <id>`: settles at once with the peer's co-signature over BTP; when
@@ -77,7 +78,7 @@ export async function channelClose(opts: CosignCliOptions, id: string): Promise<
       unilateral: opts.unilateral || payout,
       connectPeer: () => connectPeer(opts),
       onCosignRefused: (why) => {
-        console.error(`Error: the peer did not co-sign the final balances: ${why}`);
+        console.error(`Error: the peer did not co-sign the final balances: ${terminalText(why)}`);
         console.error("Closing unilaterally instead.");
       },
     });

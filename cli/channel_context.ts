@@ -20,6 +20,7 @@ import type { ChannelRecord } from "../state/channels/channel_file.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import type { NodeSigner } from "../protocol/node_signer.ts";
 import type { GlobalOptions } from "./global_options.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** The options every channel command takes (the group's `--chain`, `--rpc-url`... and the root's). */
 export interface ChannelOptions extends GlobalOptions {
@@ -178,8 +179,9 @@ export function cliPrefix(opts: ChannelOptions): string {
  */
 export function infoLine(opts: ChannelOptions, line: string): void {
   // Text output prints it on stdout; machine formats keep stdout clean, so it goes to stderr.
-  if ((opts.output ?? "text") === "text") console.log(line);
-  else console.error(line);
+  // A line may name what a peer or a chain said (a token's symbol, a refusal).
+  if ((opts.output ?? "text") === "text") console.log(terminalText(line));
+  else console.error(terminalText(line));
 }
 
 /**

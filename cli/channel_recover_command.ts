@@ -19,6 +19,7 @@ import { chainFor, channelContext, infoLine, unlockWallet } from "./channel_cont
 import { connectPeer, type CosignCliOptions, peerFlags } from "./channel_btp_peer.ts";
 import { holdChannel } from "./channel_hold.ts";
 import { printRecords } from "./channel_rows.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /**
  * `turnpike channel recover`: rebuilds the channel files from the chain and, for channels this
@@ -59,7 +60,9 @@ export async function channelRecover(opts: CosignCliOptions): Promise<void> {
         ),
       onLastClaimUnknown: (record, why, err) =>
         console.error(
-          `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${why}): the ` +
+          `Warning: sent amount of ${record.channelId} unknown (peer unavailable: ${
+            terminalText(why)
+          }): the ` +
             "file has only what the chain (and a surviving file) shows, nonce " +
             `${record.sentNonce} and ${
               formatUnits(record.sent, record.tokenDecimals)

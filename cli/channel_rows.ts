@@ -12,6 +12,7 @@ import { channelBooks } from "../state/channels/channel_books.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
 import { type ChannelOptions, infoLine } from "./channel_context.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** A channel as printed: its figures in token units, as strings. */
 interface RecordView {
@@ -109,9 +110,10 @@ export function printRecords(
     if (headline) console.log(headline);
     if (views.length === 0) console.log("No channels.");
     for (const v of views) {
-      console.log(`${v.channelId}  [${v.network}: ${v.chain}]  ${v.status}`);
-      console.log(`  peer ${v.peer}`);
-      console.log(
+      // The token's symbol is what its contract answers.
+      console.log(terminalText(`${v.channelId}  [${v.network}: ${v.chain}]  ${v.status}`));
+      console.log(terminalText(`  peer ${v.peer}`));
+      console.log(terminalText(
         `  deposit ${v.deposit} ${v.token}${
           v.withdrawn !== "0" ? ` (${v.withdrawn} withdrawn)` : ""
         }, sent ${v.sent}${
@@ -119,11 +121,11 @@ export function printRecords(
         }, received ${v.received}, ${v.remaining} ${v.token} remaining${
           v.peerDeposit !== "0" ? `; peer deposit ${v.peerDeposit} ${v.token}` : ""
         }`,
-      );
+      ));
     }
   }
   for (const v of views) {
-    if (v.warning) console.error(`Warning: channel ${v.channelId} is ${v.warning}`);
+    if (v.warning) console.error(terminalText(`Warning: channel ${v.channelId} is ${v.warning}`));
   }
 }
 

@@ -7,6 +7,7 @@
 import { TurnpikeError } from "../protocol/turnpike_error.ts";
 import { ExitCode, type ExitCodeValue } from "./exit_codes.ts";
 import type { ErrorCode } from "./error_codes.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /**
  * An error of the cli layer (docs/ARCHITECTURE.md "Errors"): the base of {@linkcode CliError}
@@ -119,7 +120,8 @@ export function cliErrorJson(err: unknown): CliErrorJson {
 }
 
 /**
- * Formats any error as the lines the CLI prints on stderr.
+ * Formats any error as the lines the CLI prints on stderr, control characters escaped
+ * (cli/terminal_text.ts): an error's text often quotes what a town or a provider said.
  *
  * @example
  * ```ts
@@ -128,12 +130,14 @@ export function cliErrorJson(err: unknown): CliErrorJson {
  * ```
  */
 export function formatCliError(err: unknown): string {
+  const shown = (text: string) => terminalText(text, { multiline: true });
   if (err instanceof CliError) {
-    const head = err.context ? `Error: ${err.message} (${err.context})` : `Error: ${err.message}`;
-    return err.suggestion ? `${head}\nSuggestion: ${err.suggestion}` : head;
+    const message = shown(err.message);
+    const head = err.context ? `Error: ${message} (${shown(err.context)})` : `Error: ${message}`;
+    return err.suggestion ? `${head}\nSuggestion: ${shown(err.suggestion)}` : head;
   }
-  if (err instanceof Error) return `Error: ${err.message} (${err.name})`;
-  return `Error: ${String(err)}`;
+  if (err instanceof Error) return `Error: ${shown(err.message)} (${err.name})`;
+  return `Error: ${shown(String(err))}`;
 }
 
 /**

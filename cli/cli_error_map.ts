@@ -49,7 +49,7 @@ export interface ErrorCase {
 /**
  * The case of the errors of `kinds`: each becomes what `say` makes of it. A kind is a class's
  * `name`, which matches that class only: a case names each subclass it takes too
- * (tests/unit/cli_error_cases_test.ts checks the tables against the source); or a class.
+ * (tests/unit/cli/cli_error_cases_test.ts checks the tables against the source); or a class.
  *
  * @example
  * ```ts

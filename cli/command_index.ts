@@ -4,7 +4,7 @@
  * from its own module, loaded then; for the commands that only read (`job list`, `job status`,
  * `job wait`, `node status`) only that subcommand, from a module that loads no role's code; and
  * for the root's own help and `--version` no group at all, the root's list of commands coming
- * from {@linkcode COMMAND_INDEX} (tests/unit/command_index_test.ts checks that it prints what the
+ * from {@linkcode COMMAND_INDEX} (tests/unit/cli/command_index_test.ts checks that it prints what the
  * full tree, cli/program.ts, prints).
  *
  * @module
@@ -291,7 +291,7 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
 
 /**
  * The subcommands that only read, each registered alone from a module that loads no role's
- * code and no transport (a test walks their imports: tests/unit/command_index_test.ts).
+ * code and no transport (a test walks their imports: tests/unit/cli/command_index_test.ts).
  *
  * @example
  * ```ts

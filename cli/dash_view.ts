@@ -16,6 +16,7 @@ import { statusAmountText } from "../roles/provider/provider_status.ts";
 import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
 import type { DashTown } from "./dash_towns.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Job rows shown at once (fewer by the town rows past the first, to stay in 24 rows). */
 export const DASH_JOB_ROWS = 8;
@@ -50,8 +51,10 @@ export interface DashFrameProps {
   message?: string;
 }
 
+// Every text drawn is one line, much of it the network's word (provider names, job errors,
+// results, town details): its controls are shown as text, never sent to the terminal.
 const line = (text: string, props: Record<string, unknown> = {}): ReactElement =>
-  h(Text, { wrap: "truncate", ...props }, text);
+  h(Text, { wrap: "truncate", ...props }, terminalText(text));
 
 const stateColor = (state: TownLink["state"]) =>
   state === "connected" ? "green" : state === "connecting" ? "yellow" : "red";
@@ -90,7 +93,7 @@ function header(p: DashFrameProps): ReactElement {
     {},
     ...title,
     h(Text, { wrap: "truncate" }, "  town "),
-    h(Text, { color, wrap: "truncate" }, `${p.town.state} ${p.town.relayUrl}`),
+    h(Text, { color, wrap: "truncate" }, terminalText(`${p.town.state} ${p.town.relayUrl}`)),
   );
 }
 
@@ -108,7 +111,11 @@ function townLines(p: DashFrameProps): ReactElement[] {
       { wrap: "truncate" },
       i === 0 ? "town     " : "         ",
       h(Text, { color: stateColor(t.state) }, t.state.padEnd(12)),
-      `${t.relayUrl.replace(/^wss?:\/\//, "").padEnd(22)} ${latency.padStart(7)}  ${tail}${extra}`,
+      terminalText(
+        `${t.relayUrl.replace(/^wss?:\/\//, "").padEnd(22)} ${
+          latency.padStart(7)
+        }  ${tail}${extra}`,
+      ),
     );
   });
 }

@@ -22,6 +22,7 @@ import { probeDockerEngine } from "../roles/provider/docker/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -193,7 +194,10 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
   if (opts.output === "json") {
     printJsonLine("doctor", { type: "doctor", ok: failed.length === 0, role, checks });
   } else {
-    for (const c of checks) console.log(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`);
+    // A detail may quote what a town or a chain answered.
+    for (const c of checks) {
+      console.log(terminalText(`${c.status.padEnd(4)} ${c.name.padEnd(24)} ${c.detail}`));
+    }
   }
   if (failed.length > 0) {
     throw new CliError("doctor found problems", {

@@ -1,7 +1,7 @@
 /**
  * Every error code the `turnpike` command prints in its JSON `error` object, and every exit
  * status, in one table each: the agent contract (docs/AGENTS.md "Errors" and "Exit codes")
- * lists exactly these, and `tests/unit/error_codes_test.ts` fails when the two differ.
+ * lists exactly these, and `tests/unit/cli/error_codes_test.ts` fails when the two differ.
  * {@linkcode CliError} takes only a code of this table, so the CLI cannot emit another.
  *
  * @module

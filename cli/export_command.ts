@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
+import { escapeJsonControls } from "./json_line.ts";
 
 /** Options of `turnpike export`. */
 interface ExportOptions extends GlobalOptions {
@@ -33,7 +34,8 @@ export function registerExportCommand(program: Command): void {
     .action(async (_opts: ExportOptions, cmd: Command) => {
       const opts = cmd.optsWithGlobals<ExportOptions>();
       const log = await openPaymentLog({ stateDir: await existingStateDir(opts, cmd) });
-      const text = opts.output === "json" ? log.exportJson() : log.exportCsv();
+      // The log holds towns' and providers' words (peers, asset codes): no raw controls out.
+      const text = opts.output === "json" ? escapeJsonControls(log.exportJson()) : log.exportCsv();
       if (opts.out === undefined) await Deno.stdout.write(new TextEncoder().encode(text));
       else await Deno.writeTextFile(opts.out, text, { mode: 0o600 });
     });

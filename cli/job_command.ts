@@ -262,7 +262,7 @@ export async function openRequester(
       onClosed: () => signer.close(),
       resume: extra.resume,
       onProgress: extra.onProgress,
-      warn: extra.warn ?? ((line) => console.error(line)),
+      warn: extra.warn ?? ((line) => console.error(terminalText(line))),
     });
   } catch (err) {
     signer.close();
@@ -442,15 +442,13 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
         transfers.get(name)?.(Number(line.done), Number(line.total));
       } else if (line.type === "upload" && !json) {
         const paid = line.paid as bigint;
-        console.error(
-          `  ${line.name}: ${line.size} bytes as blob ${String(line.sha256).slice(0, 12)}, ` +
-            (paid === 0n ? "stored already (free)" : `paid ${
-              formatAssetAmount(paid, {
-                assetCode: String(line.assetCode),
-                assetScale: Number(line.assetScale),
-              })
-            }`),
-        );
+        const unit = { assetCode: String(line.assetCode), assetScale: Number(line.assetScale) };
+        const cost = paid === 0n
+          ? "stored already (free)"
+          : `paid ${formatAssetAmount(paid, unit)}`;
+        console.error(terminalText(
+          `  ${line.name}: ${line.size} bytes as blob ${String(line.sha256).slice(0, 12)}, ${cost}`,
+        ));
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
         jobId ??= record.id;
@@ -548,7 +546,9 @@ async function readDirectory(relayUrl: string): Promise<ProviderListing[] | unde
         cause: err,
       });
     }
-    console.error(`warning: cannot list the town's providers: ${(err as Error).message}`);
+    console.error(
+      `warning: cannot list the town's providers: ${terminalText((err as Error).message)}`,
+    );
     return undefined;
   }
 }

@@ -12,7 +12,7 @@ import type { JobNotPostedError } from "../roles/requester/town_down.ts";
 
 /**
  * What the job commands meet, first match first, each said as CLI_ERRORS says: each class with
- * its subclasses (tests/unit/cli_error_cases_test.ts checks them against the source).
+ * its subclasses (tests/unit/cli/cli_error_cases_test.ts checks them against the source).
  */
 const JOB_ERROR_CASES: readonly ErrorCase[] = [
   errorCase("NodeStoppingError", CLI_ERRORS.nodeStopping),

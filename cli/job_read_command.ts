@@ -235,7 +235,7 @@ export async function printOutcome(
     const result = await readStoredResult(stateDir, last.id);
     if (result !== undefined) console.log(terminalText(result.content, { multiline: true }));
     if (report.verdict !== null) {
-      console.error(`verdict: ${report.verdict} (${verdictSource(report.report)})`);
+      console.error(terminalText(`verdict: ${report.verdict} (${verdictSource(report.report)})`));
     }
   }
   if (last.status !== "done" || chain.length < (o.links ?? 1)) {
@@ -489,10 +489,10 @@ export function printRecord(
   if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
   for (const p of r.payments) {
-    console.log(
+    console.log(terminalText(
       `payment  ${formatRecordedAmount(p.amount, p)} ${p.status}${
         p.fulfillment ? ` receipt ${p.fulfillment}` : ""
       }`,
-    );
+    ));
   }
 }

@@ -184,16 +184,18 @@ export async function jobResults(
         verify: opts.verify,
       });
       // A transcript that did not open: said on stderr in either mode, the branch made all the same.
-      for (const w of (applied.warnings ?? []) as string[]) console.error(`warning: ${w}`);
+      for (const w of (applied.warnings ?? []) as string[]) {
+        console.error(`warning: ${terminalText(w)}`);
+      }
       if (applied.proof) console.error(`the delivery broke its commitment: proof ${applied.proof}`);
       const verified = applied.verified as { verdict: string; mismatch: boolean } | undefined;
       if (opts.output === "json") printJsonLine("applied", applied);
       else {
         const log = applied.transcript ? `; transcript ${applied.transcript}` : "";
         const here = verified ? `, here ${verified.verdict}` : "";
-        console.log(
+        console.log(terminalText(
           `${applied.branch} at ${applied.tip} (verdict ${applied.verdict}${here}${log})`,
-        );
+        ));
       }
       if (verified?.verdict === "fail") throw verifiedFailure(id, verified.mismatch);
       return;
@@ -229,11 +231,14 @@ export async function jobResults(
       console.log(terminalText(result.content, { multiline: true }));
       for (const b of blobs) {
         const where = saved.find((s) => s.name === b.name)?.path ?? b.url;
-        const name = terminalText(b.name);
-        console.error(`  blob ${name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`);
+        console.error(terminalText(
+          `  blob ${b.name}: ${b.size} bytes, sha256 ${b.sha256.slice(0, 12)}, ${where}`,
+        ));
       }
       for (const s of saved) {
-        if (s.from === "report") console.error(`  log ${s.name}: from the report, ${s.path}`);
+        if (s.from === "report") {
+          console.error(terminalText(`  log ${s.name}: from the report, ${s.path}`));
+        }
       }
     }
   } finally {

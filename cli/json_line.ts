@@ -23,9 +23,48 @@ export type JsonLine = { type: string } & Record<string, unknown>;
  */
 export function jsonLine(type: string, fields: object = {}): string {
   const { type: _replaced, ...rest } = fields as Record<string, unknown>;
-  return JSON.stringify(
-    { type, ...rest },
-    (_k, v) => typeof v === "bigint" ? v.toString() : v,
+  return jsonText({ type, ...rest });
+}
+
+// DEL and C1 (U+007F-U+009F): `JSON.stringify` escapes C0 only, and a terminal may take U+009B
+// for CSI. They can only stand inside a JSON string, where `\u00XX` means the same character.
+const UNESCAPED_CONTROLS = /[\u007f-\u009f]/g;
+
+/**
+ * `value` as one line of JSON, bigints as decimal strings, every control character escaped
+ * (C0 by `JSON.stringify`, DEL and C1 here): text from the network in it cannot drive the
+ * terminal the line is printed on (cli/terminal_text.ts for text output), and a JSON reader
+ * gets the same strings back.
+ *
+ * @example
+ * ```ts
+ * import { jsonText } from "./json_line.ts";
+ *
+ * console.assert(jsonText({ name: "\x1b]0;x\x07\u009b2J", n: 5n }) ===
+ *   '{"name":"\\u001b]0;x\\u0007\\u009b2J","n":"5"}');
+ * ```
+ */
+export function jsonText(value: unknown): string {
+  return escapeJsonControls(
+    JSON.stringify(value, (_k, v) => typeof v === "bigint" ? v.toString() : v) ?? "null",
+  );
+}
+
+/**
+ * `json` (as `JSON.stringify` wrote it, on one line or several) with DEL and C1 written as
+ * `\u00XX` escapes: the same JSON value, nothing in it a terminal would act on.
+ *
+ * @example
+ * ```ts
+ * import { escapeJsonControls } from "./json_line.ts";
+ *
+ * console.assert(escapeJsonControls(JSON.stringify(["\u009b"])) === '["\\u009b"]');
+ * ```
+ */
+export function escapeJsonControls(json: string): string {
+  return json.replace(
+    UNESCAPED_CONTROLS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
 

@@ -11,6 +11,7 @@ import { parseDurationFlag } from "./duration_flag.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { townReadError, type TownReadFlags, townReadTarget } from "./town_read.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Flags of `stats --network`. */
 export interface NetworkStatsFlags extends TownReadFlags {
@@ -77,7 +78,7 @@ export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): 
     moreRelays: target.moreRelays,
     windowSec,
     onRelayFailure: (f) =>
-      console.error(`warning: town ${f.relayUrl} not read: ${f.error.message}`),
+      console.error(terminalText(`warning: town ${f.relayUrl} not read: ${f.error.message}`)),
   }).catch(
     (err) => {
       throw townReadError(err, target.relayUrl);
@@ -93,5 +94,6 @@ export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): 
       network: networkField(target.network),
     });
   }
-  console.log(networkStatsText(snap, window).join("\n"));
+  // Provider names are the providers' own words (their kind 31990).
+  console.log(networkStatsText(snap, window).map((line) => terminalText(line)).join("\n"));
 }

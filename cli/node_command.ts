@@ -65,7 +65,8 @@ import {
 } from "../roles/provider/provider_node.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { type ProviderFlags, resolveProviderSettings } from "../config/provider_settings.ts";
-import { printJsonLine } from "./json_line.ts";
+import { jsonText, printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 import { profileChainIds } from "../config/known_chains.ts";
 import { addNodeStatusCommand, loadNodeSettings } from "./node_status_command.ts";
 
@@ -306,7 +307,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     node = await startProviderNode({
       ...resolved,
       signer,
-      log: (line) => console.error(json ? JSON.stringify({ event: "log", line }) : line),
+      log: (line) => console.error(json ? jsonText({ event: "log", line }) : terminalText(line)),
     });
   } catch (err) {
     if (err instanceof ChannelSenderError || err instanceof AutoChannelError) {

@@ -24,6 +24,7 @@ import {
 } from "../roles/provider/provider_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** The root's options and the town connection's, as `node` subcommands take them. */
 export interface NodeConnectionOptions extends GlobalOptions {
@@ -175,7 +176,7 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
     );
   }
   for (const [folder, why] of Object.entries(status.skillProblems ?? {})) {
-    console.log(`  not served  ${folder}: ${why}`);
+    console.log(terminalText(`  not served  ${folder}: ${why}`));
   }
   console.log(
     `  jobs        ${status.inFlight} in flight, ${alive ? status.running : 0} running, ` +
@@ -197,8 +198,11 @@ function printStatus(status: ProviderStatus, alive: boolean): void {
     );
   }
   console.log(`  updated     ${status.updatedAt}`);
-  if (status.lastError !== undefined) console.log(`  lastError   ${status.lastError}`);
+  // An error or an alert may quote what a town or a requester sent.
+  if (status.lastError !== undefined) {
+    console.log(`  lastError   ${terminalText(status.lastError)}`);
+  }
   for (const a of status.alerts?.recent ?? []) {
-    console.log(`  alert       ${a.ts} ${a.kind}: ${a.message}`);
+    console.log(terminalText(`  alert       ${a.ts} ${a.kind}: ${a.message}`));
   }
 }

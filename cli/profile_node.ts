@@ -39,6 +39,7 @@ import { type LockHolder, readLockHolder } from "../state/process_lock.ts";
 import type { RequesterSettings } from "../config/requester_settings.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { terminalText } from "./terminal_text.ts";
 
 /** The lock a command holds while it starts the profile's node (released when it answers). */
 const NODE_START_LOCK_FILE = "node.start.lock";
@@ -461,7 +462,7 @@ async function relayNodeLog(path: string, from: number, quiet?: boolean): Promis
   for (const line of (await readFrom(path, from)).split("\n")) {
     // The node's own banner lines are not this command's news.
     if (line.trim() === "" || /^(\{|Network: |requester up: )/.test(line)) continue;
-    console.error(line);
+    console.error(terminalText(line));
   }
 }
 

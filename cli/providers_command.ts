@@ -107,9 +107,9 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
   for (const p of providers) {
     for (const s of p.skills) {
       rows.push([
-        terminalText(p.name),
+        p.name,
         p.pubkey.slice(0, 12),
-        terminalText(s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name),
+        s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
         s.kinds.join(" "),
         priceText(s.price, p),
         p.online ? "yes" : "no",
@@ -117,6 +117,8 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
       ]);
     }
   }
+  // Every cell is the provider's word (its kind 31990): its controls shown as text, then measured.
+  for (const r of rows) r.forEach((c, i) => r[i] = terminalText(c));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
@@ -174,7 +176,7 @@ export function registerProvidersCommand(program: Command): void {
       moreRelays: target.moreRelays,
       nowSec,
       onRelayFailure: (f) =>
-        console.error(`warning: town ${f.relayUrl} not read: ${f.error.message}`),
+        console.error(terminalText(`warning: town ${f.relayUrl} not read: ${f.error.message}`)),
     }).catch(
       (err) => {
         throw townReadError(err, target.relayUrl);

@@ -14,6 +14,7 @@ import { settingsFlagsFrom } from "./settings_flags.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 import { TlsTrustError, trustedClient } from "../transport/tls_trust.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Options of `turnpike relay status`. */
 interface RelayStatusOptions extends GlobalOptions {
@@ -145,13 +146,18 @@ export function registerRelayCommand(program: Command): void {
         throw CLI_ERRORS.relaySilent(err as Error);
       }
       if (opts.output === "json") return printJsonLine("relay-status", status);
-      console.log([
-        `relay       ${status.relayUrl} (${status.name ?? "unnamed"})`,
-        `pubkey      ${status.self ?? "not published (no NIP-11 self)"}`,
-        `round trip  ${status.roundTripMs} ms (REQ -> EOSE)`,
-        `health      ${status.health === undefined ? "no /health" : JSON.stringify(status.health)}`,
-        `fees        ${JSON.stringify(status.fees ?? null)}`,
-        `nips        ${(status.supportedNips ?? []).join(", ")}`,
-      ].join("\n"));
+      // The NIP-11 document is the town's word: its controls shown as text.
+      console.log(
+        [
+          `relay       ${status.relayUrl} (${status.name ?? "unnamed"})`,
+          `pubkey      ${status.self ?? "not published (no NIP-11 self)"}`,
+          `round trip  ${status.roundTripMs} ms (REQ -> EOSE)`,
+          `health      ${
+            status.health === undefined ? "no /health" : JSON.stringify(status.health)
+          }`,
+          `fees        ${JSON.stringify(status.fees ?? null)}`,
+          `nips        ${(status.supportedNips ?? []).join(", ")}`,
+        ].map((line) => terminalText(line)).join("\n"),
+      );
     });
 }

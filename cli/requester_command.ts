@@ -33,6 +33,7 @@ import { type NodeServer, serveNode } from "../roles/requester/node_server.ts";
 import { passphraseError } from "./passphrase_error.ts";
 import { jsonLine } from "./json_line.ts";
 import { progressLine } from "./job_report.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /**
  * Registers `turnpike requester`.
@@ -71,15 +72,15 @@ export function registerRequesterCommand(program: Command): void {
       const req = await openRequester(unlock, cmd, {
         config,
         warn: (line) => {
-          console.error(line);
+          console.error(terminalText(line));
           server?.broadcast(line);
         },
         onProgress: (p) => {
           server?.publish(p);
           console.log(
-            json
-              ? jsonLine("progress", { ...progressLine(p) })
-              : `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
+            json ? jsonLine("progress", { ...progressLine(p) }) : terminalText(
+              `${p.jobId.slice(0, 12)} ${p.status}${p.detail ? `  ${p.detail}` : ""}`,
+            ),
           );
         },
       });

@@ -21,6 +21,7 @@ import { existingStateDir } from "./state_dir_flags.ts";
 import { type NetworkStatsFlags, printNetworkStats } from "./network_stats_view.ts";
 import { addTownReadOptions } from "./town_read.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** What `turnpike stats` reports. */
 export interface NodeStats {
@@ -156,12 +157,15 @@ export function registerStatsCommand(program: Command): void {
         return printJsonLine("stats", { ...stats, books: booksJson(stats.books) });
       }
       const jobs = Object.entries(stats.jobs).map(([s, n]) => `${s} ${n}`).join(", ");
-      console.log([
-        `state dir   ${stats.stateDir}`,
-        ...booksText(stats.books),
-        `in doubt    ${stats.inDoubt} (sent, no outcome recorded: never paid twice)`,
-        `rejected    ${stats.rejected}`,
-        `jobs        ${jobs === "" ? "none" : jobs}`,
-      ].join("\n"));
+      console.log(
+        [
+          `state dir   ${stats.stateDir}`,
+          ...booksText(stats.books),
+          `in doubt    ${stats.inDoubt} (sent, no outcome recorded: never paid twice)`,
+          `rejected    ${stats.rejected}`,
+          `jobs        ${jobs === "" ? "none" : jobs}`,
+          // Asset codes are the towns' and providers' words.
+        ].map((line) => terminalText(line)).join("\n"),
+      );
     });
 }

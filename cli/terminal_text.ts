@@ -2,15 +2,19 @@
  * Text from the network made safe to print on a terminal: a provider's feedback, a result, an
  * error text or a name may carry escape sequences (clear the screen, set the window title, move
  * the cursor, hyperlinks) that a terminal would run. Every C0 and C1 control character, and DEL,
- * is shown as visible text instead (`\x1b`, `\u{9b}`); tab is kept, and newline where the field
- * is meant to be multi-line. JSON output needs none of this: `JSON.stringify` escapes controls.
+ * is shown as visible text instead (`\x1b`, `\u{9b}`); only a multi-line text (a result, a
+ * message, a log) keeps its newlines and tabs. JSON output goes through `jsonText`
+ * (cli/json_line.ts), which escapes the controls `JSON.stringify` leaves (DEL and C1).
  *
  * @module
  */
 
 /** Options for {@linkcode terminalText}. */
 export interface TerminalTextOptions {
-  /** Keep newlines (a result, a log): true. A one-line field (a name, a status): false, the default. */
+  /**
+   * Keep newlines and tabs (a result, a log): true. A one-line field (a name, a status, an error
+   * line): false, the default.
+   */
   multiline?: boolean;
 }
 
@@ -26,14 +30,14 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
  * import { terminalText } from "./terminal_text.ts";
  *
  * console.assert(terminalText("\x1b[2Jhi\x07") === "\\x1b[2Jhi\\x07");
- * console.assert(terminalText("a\tb\nc") === "a\tb\\x0ac");
- * console.assert(terminalText("a\nb\r\n", { multiline: true }) === "a\nb\\x0d\n");
+ * console.assert(terminalText("a\tb\nc") === "a\\x09b\\x0ac");
+ * console.assert(terminalText("a\tb\r\n", { multiline: true }) === "a\tb\\x0d\n");
  * console.assert(terminalText("\u009b31m") === "\\u{9b}31m");
  * ```
  */
 export function terminalText(text: string, options: TerminalTextOptions = {}): string {
   return text.replace(CONTROLS, (c) => {
-    if (c === "\t" || (c === "\n" && options.multiline)) return c;
+    if ((c === "\n" || c === "\t") && options.multiline) return c;
     const code = c.charCodeAt(0);
     return code < 0x80 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });

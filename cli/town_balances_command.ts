@@ -15,6 +15,7 @@ import { openFilePeerCredit } from "../state/payments/peer_credit.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 interface BalancesOptions extends GlobalOptions {
 }
@@ -89,7 +90,8 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
     return;
   }
   for (const b of peers) {
-    console.log(
+    // An account is the name a peer logged in with (any, on a town that accepts any token).
+    console.log(terminalText(
       `${b.account.padEnd(16)} owed ${b.owed}, spent ${
         spent.get(b.account)
       }, claimed ${b.claimed} ` +
@@ -97,6 +99,6 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
           b.owed - spent.get(b.account)! - b.claimed
         }), settled ${b.settled}, in flight ${b.inFlight}, in doubt ${b.inDoubt}` +
         (b.payoutChannel ? `, payout channel ${b.payoutChannel.slice(0, 18)}..` : ""),
-    );
+    ));
   }
 }

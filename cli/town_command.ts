@@ -59,6 +59,10 @@ import { openTownGates } from "./town_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
+import { terminalText } from "./terminal_text.ts";
+
+/** A line of the town's log on stderr: it names peers' accounts and quotes what they sent. */
+const logLine = (line: string) => console.error(terminalText(line));
 
 interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
@@ -286,20 +290,20 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     triggeredBy: () => townAddress,
     allowMainnet: opts.mainnet,
     watchIntervalMs: watchEveryMs,
-    onNotice: (line) => console.error(line),
+    onNotice: (line) => logLine(line),
     onChannelLearned: (account, record, replaced) =>
-      console.error(
+      logLine(
         `channel ${record.channelId} of ${account}: learned from its first claim (verified on ` +
           `${record.chain}: peer ${record.peerAddress}, deposit ${record.peerDeposit})` +
           (replaced ? `; replaces ${replaced.channelId} (${replaced.status})` : ""),
       ),
     onChannelChange: (account, c) =>
-      console.error(
+      logLine(
         `channel ${c.record.channelId} of ${account}: ${c.action} (${c.record.status} on chain)` +
           Object.entries(c.fields).map(([k, v]) => `, ${k} ${v}`).join(""),
       ),
     onWatchError: (account, err) =>
-      console.error(`channel of ${account}: cannot read the chain: ${err.message}`),
+      logLine(`channel of ${account}: cannot read the chain: ${err.message}`),
   });
   countInSettlementToken(config, gates.settlementToken);
   let node: TownNode;
@@ -309,7 +313,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     node = await startTownNode({
       config,
       signer,
-      log: (line) => opts.output !== "json" && console.error(line),
+      log: (line) => opts.output !== "json" && logLine(line),
       claimGate: gates.claimGate,
       hasChannel: (account) => gates.gate(account) !== undefined,
       cosignDesk: gates.cosignDesk,
@@ -411,7 +415,7 @@ async function startPayouts(
       if (!peer) throw new Error(`${account} is not connected`);
       await peer.sendClaim(claim, 10_000);
     },
-    log: (line: string) => console.error(line),
+    log: (line: string) => logLine(line),
   };
   if (config.storeUrl === undefined) {
     // Its payout channels watched (a close by the peer; settled after the timeout).

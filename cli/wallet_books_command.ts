@@ -36,6 +36,7 @@ import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
+import { terminalText } from "./terminal_text.ts";
 
 interface BooksOptions extends GlobalOptions {
   category?: string[];
@@ -189,22 +190,22 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
     console.log("chains      none configured (no [chains] table in config.toml)");
   }
   for (const c of onChain) {
-    console.log(
+    console.log(terminalText(
       c.error !== undefined
         ? `chain       ${c.chain}: cannot read (${c.error})`
         : `chain       ${c.network}: ${
           c.whole?.token ?? "-"
         } ${c.symbol}, ${c.whole?.native} ETH for gas`,
-    );
+    ));
   }
   if (channels.length === 0) console.log("channels    none");
   for (const c of channels) {
     const w = c.whole;
-    console.log(
+    console.log(terminalText(
       `channel     ${c.channelId.slice(0, 18)}.. [${c.chain}] ${c.status}: deposit ${w.deposit} ` +
         `${c.symbol}${c.withdrawn !== "0" ? ` (${w.withdrawn} withdrawn)` : ""}, ` +
         `spent ${w.spent}, received ${w.received}, ${w.remaining} ${c.symbol} remaining`,
-    );
+    ));
   }
   if (payouts.earned !== "0" || payouts.claimed !== "0") {
     console.log(
@@ -308,13 +309,14 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
     for (const e of entries) console.log(csvRow(columns.map((c) => e[c])));
     return;
   }
+  // A payment's peer and asset are what the town or the provider said.
   for (const e of entries) {
-    console.log(
+    console.log(terminalText(
       `${e.ts}  ${e.direction === "out" ? "paid  " : "earned"} ${e.event.padEnd(9)} ` +
         `${e.category.padEnd(10)} ${formatRecordedAmount(e.amount, e)}  job ${
           e.jobId.slice(0, 16)
         }  ${e.peer.slice(0, 24)}`,
-    );
+    ));
   }
-  for (const line of booksText(summarizePayments(entries))) console.log(line);
+  for (const line of booksText(summarizePayments(entries))) console.log(terminalText(line));
 }

@@ -8,7 +8,7 @@
  *
  * ```toml
  * [agents.claude]
- * command = 'claude -p "$(cat "$TURNPIKE_TASK")" --dangerously-skip-permissions'
+ * command = 'ANTHROPIC_API_KEY=placeholder claude -p "$(cat "$TURNPIKE_TASK")" --dangerously-skip-permissions --output-format stream-json --verbose'
  * price = 20000              # base units per job, announced with the preset
  * timeout = 1800             # seconds of the agent's wall time (default: the skill's timeout)
  * budget = 500000            # the most its model calls may cost a job, base units

@@ -6,7 +6,7 @@
  * words each kind takes are docs/OPERATIONS.md "Setting values".
  *
  * Every resolver in `config/` reads its switches, amounts, durations and URLs through these
- * (`tests/unit/setting_codecs_test.ts` fails on a module that parses a switch itself).
+ * (`tests/unit/config/setting_codecs_test.ts` fails on a module that parses a switch itself).
  *
  * @module
  */

@@ -84,7 +84,7 @@ export function signerFromRequests(options: SignerFromRequestsOptions): NodeSign
 
 /**
  * The account viem's `toAccount` makes of custom signing functions (the same fields, checked
- * equal in tests/unit/local_node_signer_account_test.ts), built here because importing
+ * equal in tests/unit/identity/local_node_signer_account_test.ts), built here because importing
  * `viem/accounts` costs a node about 15 MiB it never uses (docs/OPERATIONS.md "Memory").
  */
 function requestAccount(

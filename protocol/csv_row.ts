@@ -11,18 +11,32 @@
 /** A field value as the CSV writers take it; `undefined` and `null` are empty fields. */
 export type CsvValue = string | number | bigint | boolean | null | undefined;
 
+// Controls a CSV has no use for (C0 but tab, CR and LF; DEL; C1): a CSV is read on terminals
+// too, and a field may be a town's or a provider's text, so an escape sequence in it is written
+// as visible text (`\x1b`, `\u{9b}`), as the CLI's text output does (cli/terminal_text.ts).
+// deno-lint-ignore no-control-regex
+const STRAY_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
 /**
- * One field, quoted when it holds a comma, a double quote, a CR or an LF (quotes doubled).
+ * One field, quoted when it holds a comma, a double quote, a CR or an LF (quotes doubled);
+ * other control characters written as visible escapes.
  *
  * @example
  * ```ts
  * import { csvField } from "./csv_row.ts";
  * console.assert(csvField('say "hi", then go') === '"say ""hi"", then go"');
  * console.assert(csvField(12) === "12");
+ * console.assert(csvField("\x1b]0;x\x07") === "\\x1b]0;x\\x07");
  * ```
  */
 export function csvField(value: CsvValue): string {
-  const s = value === undefined || value === null ? "" : String(value);
+  const s = (value === undefined || value === null ? "" : String(value)).replace(
+    STRAY_CONTROLS,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x80 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+    },
+  );
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

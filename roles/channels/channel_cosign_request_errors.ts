@@ -1,6 +1,6 @@
 /**
  * The errors of `roles/channels/channel_cosign_request.ts`, which re-exports them: apart from it,
- * since that module is at its size limit (tests/unit/module_size_test.ts).
+ * since that module is at its size limit (tests/unit/project/module_size_test.ts).
  *
  * @module
  */

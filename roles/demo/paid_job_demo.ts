@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { RoleError } from "../role_error.ts";
 import { openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { startTownNode, type TownNode, type TownNodeOptions } from "../town/town_node.ts";
@@ -27,22 +26,25 @@ import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
-import { networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
+import { anvilInstalled, type DemoSettlement } from "./demo_chain.ts";
+import type { BtpClient } from "../../transport/btp_client.ts";
+import type { TownChannelGates } from "../town/channels/town_channel_gates.ts";
 import {
-  openTownChannelGates,
-  type TownChannelGates,
-} from "../town/channels/town_channel_gates.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
-import { TownPayouts } from "../town/channels/peer_payout.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import {
-  anvilInstalled,
-  type DemoChain,
-  type DemoSettlement,
-  type DemoSettleOptions,
-  startDemoChain,
-  tokenUnits,
-} from "./demo_chain.ts";
+  connectCosignPeer,
+  openDemoPayouts,
+  payProvider,
+  prepareSettlement,
+  PROVIDER_ACCOUNT,
+  REQUESTER_ACCOUNT,
+  settle,
+  type SettlementSide,
+  shortId,
+  TOWN_ADDRESS,
+} from "./demo_settlement.ts";
+import { errorLine, PaidJobDemoError } from "./paid_job_demo_error.ts";
+import { StepGuard } from "./step_guard.ts";
+
+export { DemoInterruptedError, PaidJobDemoError } from "./paid_job_demo_error.ts";
 
 /** Options for {@linkcode runPaidJobDemo}. */
 export interface PaidJobDemoOptions {
@@ -119,22 +121,6 @@ export interface DemoCosts {
   provider: { earned: string; town_fees: string; net: string; periodicPerDay: string };
   /** What the town was paid (its own log), in all and by whom: every write of the demo. */
   town: { earned: string; from_requester: string; from_provider: string };
-}
-
-/** The demo could not run (tar missing, a node did not start). */
-export class PaidJobDemoError extends RoleError {
-  override name = "PaidJobDemoError";
-  /** What the user can do about it, when something helps. */
-  readonly suggestion?: string;
-  constructor(message: string, options: ErrorOptions & { suggestion?: string } = {}) {
-    super(message, options);
-    this.suggestion = options.suggestion;
-  }
-}
-
-/** The demo was interrupted (its `signal` aborted); everything it started is stopped. */
-export class DemoInterruptedError extends RoleError {
-  override name = "DemoInterruptedError";
 }
 
 /** The line printed when the anvil binary is missing. */
@@ -257,7 +243,7 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
     stops.push(() => requester.close());
     say(
       `requester ${requester.town.btp.ilpAddress}, paying ${requester.town.pricePerByte}/byte to the town` +
-        (channelId ? ` with claims on channel ${short(channelId)}` : ""),
+        (channelId ? ` with claims on channel ${shortId(channelId)}` : ""),
     );
     const context = await guard.step(publishContext(requester, await archive, say));
     const finals: RequesterJobRecord[] = [];
@@ -315,262 +301,8 @@ export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<
 }
 
 /** The BTP account (username) the requester connects as: the town gates its packets. */
-const REQUESTER_ACCOUNT = "requester";
-const PROVIDER_ACCOUNT = "provider";
-
-/** The chain side of the demo: anvil with the channel open and the town's claim gate. */
-interface SettlementSide {
-  chain?: DemoChain;
-  gates?: TownChannelGates;
-  /** Why there is no chain. */
-  noSettlement?: string;
-}
-
-async function prepareSettlement(
-  root: string,
-  townSigner: NodeSigner,
-  requesterSigner: NodeSigner,
-  providerSigner: NodeSigner,
-  options: PaidJobDemoOptions,
-): Promise<SettlementSide> {
-  const say = options.onLine ?? (() => {});
-  const deposit = 5_000_000n * BigInt(Math.max(1, Math.ceil((options.jobs ?? 1) / 50)));
-  let chain: DemoChain;
-  try {
-    chain = await startDemoChain({
-      // The town's payout channel holds at most what the requester's does.
-      provider: { signer: providerSigner, payoutDeposit: deposit },
-      requesterStateDir: `${root}/requester`,
-      requesterSigner,
-      townStateDir: `${root}/town`,
-      townSigner,
-      anvilBinary: options.anvilBinary,
-      // Enough for every job of the run (one costs ~0.05 M2M at the default prices).
-      deposit,
-    });
-  } catch (err) {
-    throw new PaidJobDemoError(`the local chain did not start: ${errorLine(err)}`, {
-      cause: err,
-    });
-  }
-  try {
-    say(
-      `Chain: ${networkLabel(chain.chain)} at ${chain.anvil.rpcUrl}, ` +
-        `TokenNetwork ${chain.contracts.tokenNetworkAddress}`,
-    );
-    say(
-      `Channel ${chain.channelId} opened: deposit ${
-        tokenUnits(String(chain.deposit), chain.chain.tokenDecimals)
-      } ${chain.chain.tokenSymbol} (${Math.round(chain.openMs)} ms)`,
-    );
-    return { chain, gates: await openDemoGates(root, townSigner, chain) };
-  } catch (err) {
-    await chain.stop();
-    throw new PaidJobDemoError(`the town's channel gate did not open: ${errorLine(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-function openDemoGates(
-  root: string,
-  townSigner: NodeSigner,
-  chain: DemoChain,
-): Promise<TownChannelGates> {
-  return openTownChannelGates({
-    stateDir: `${root}/town`,
-    peerChannels: [{ account: REQUESTER_ACCOUNT, channelId: chain.channelId, creditLimit: 0n }],
-    chains: chain.chainsTable,
-    signer: townSigner,
-    triggeredBy: () => TOWN_ADDRESS,
-  });
-}
-
-async function settle(
-  chain: DemoChain,
-  say: (line: string) => void,
-  options: DemoSettleOptions,
-): Promise<DemoSettlement> {
-  const s = await chain.settle(options).catch((err) => {
-    throw new PaidJobDemoError(`settling channel ${chain.channelId} failed: ${errorLine(err)}`, {
-      cause: err,
-    });
-  });
-  const amount = (v: string) => `${tokenUnits(v, s.tokenDecimals)} ${s.tokenSymbol}`;
-  say(
-    `Channel: paid ${amount(s.paid)} in ${s.claims} claims, ${amount(s.remaining)} remaining`,
-  );
-  if (s.cooperativeRefused) say(`Cooperative close refused (${s.cooperativeRefused})`);
-  say(
-    s.mode === "cooperative"
-      ? `Closed cooperatively: the town co-signed the final balances over BTP, ` +
-        `settled in ${s.transactions} transaction (${Math.round(s.settleMs)} ms)`
-      : `Closed by the town with the newest claim, settle timeout passed on anvil, settled ` +
-        `(${Math.round(s.settleMs)} ms)`,
-  );
-  say(
-    `Settled on chain: requester got ${amount(s.requesterPayout)}, town got ${
-      amount(s.townPayout)
-    }` +
-      (s.providerPayout === undefined
-        ? ""
-        : ` and paid the provider ${amount(s.providerPayout)} (payout channel ${
-          short(s.payoutChannelId ?? "")
-        }, closed by the provider with the ` +
-          `town's claim and settled in ${Math.round(s.payoutSettleMs ?? 0)} ms), town net ${
-            amount(s.townNet ?? "0")
-          }`) +
-      ` (${s.chainEqualsBooks ? "chain = books" : "CHAIN DIFFERS FROM THE BOOKS"})`,
-  );
-  return s;
-}
-
-/** The demo town's payouts to its provider, the payout channel opening meanwhile. */
-interface DemoPayouts {
-  payouts: TownPayouts;
-  /** Opening the payout channel (started before the job, awaited by the payout). */
-  opening: Promise<unknown>;
-  /** Why the last claim was not kept by the provider (`TownPayouts` logs and keeps it). */
-  undelivered?: Error;
-}
-
-/**
- * The demo town's payouts as `town up` runs them (cli/town_command.ts), the provider paid at its
- * EVM address; the payout channel opens now (nothing owed yet: no claim), while the job runs.
- */
-function openDemoPayouts(
-  stateDir: string,
-  town: TownNode,
-  chain: DemoChain,
-  townSigner: NodeSigner,
-  providerSigner: NodeSigner,
-): DemoPayouts {
-  const config = resolveChainConfig(chain.chain.id, {
-    section: chain.chainsTable[chain.chain.id] as Record<string, unknown>,
-  });
-  const demo: Partial<DemoPayouts> = {};
-  const payouts = new TownPayouts({
-    stateDir,
-    ledger: town.ledger,
-    credit: town.credit,
-    signer: townSigner,
-    client: new TokenNetworkClient({ chain: config, account: townSigner.evm }),
-    policy: { threshold: 2n ** 255n, intervalMs: 3_600_000 }, // paid by payProvider, at the end
-    deposit: chain.deposit,
-    peerAddress: (account) => account === PROVIDER_ACCOUNT ? providerSigner.evmAddress : undefined,
-    send: async (account, claim) => {
-      try {
-        const peer = town.peer(account);
-        if (!peer) throw new Error(`${account} is not connected`);
-        await peer.sendClaim(claim, 10_000);
-        demo.undelivered = undefined;
-      } catch (err) {
-        demo.undelivered = err as Error;
-        throw err;
-      }
-    },
-  });
-  const opening = payouts.payNow(PROVIDER_ACCOUNT);
-  opening.catch(() => {}); // awaited by payProvider
-  return Object.assign(demo, { payouts, opening });
-}
-
-/**
- * The demo's town pays the provider everything it owes now (`TownPayouts.payNow`, rather than
- * at the threshold); resolves once the provider kept the claim.
- */
-async function payProvider(
-  demo: DemoPayouts,
-  town: TownNode,
-  say: (line: string) => void,
-): Promise<{ channelId: `0x${string}`; owed: bigint }> {
-  try {
-    const started = performance.now();
-    await demo.opening;
-    const claim = await demo.payouts.payNow(PROVIDER_ACCOUNT);
-    if (demo.undelivered) throw demo.undelivered;
-    const books = town.ledger.balance(PROVIDER_ACCOUNT);
-    if (!claim || !books.payoutChannel || books.claimed !== books.owed) {
-      throw new Error(`claimed ${books.claimed} of ${books.owed} owed`);
-    }
-    say(
-      `Payout: the town paid the provider ${books.owed} base units with a claim on channel ` +
-        `${short(books.payoutChannel)}, kept by the provider (${
-          Math.round(performance.now() - started)
-        } ms)`,
-    );
-    return { channelId: books.payoutChannel as `0x${string}`, owed: books.owed };
-  } catch (err) {
-    throw new PaidJobDemoError(`the town did not pay the provider: ${errorLine(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/** A BTP connection of the requester's account for the co-sign exchange; none if refused. */
-async function connectCosignPeer(url: string): Promise<BtpClient | undefined> {
-  const client = new BtpClient({ url, authToken: "demo", reconnect: false });
-  try {
-    await client.connect();
-    return client;
-  } catch {
-    await client.close().catch(() => {});
-    return undefined; // settle() then closes unilaterally
-  }
-}
-
-function errorLine(err: unknown): string {
-  // viem's messages run over many lines; the first one says what failed.
-  return String((err as Error).message ?? err).split("\n")[0];
-}
-
-function short(id: string): string {
-  return `${id.slice(0, 10)}..`;
-}
-
 function seconds(started: number): number {
   return (performance.now() - started) / 1000;
-}
-
-/**
- * Races each start-up step against the abort signal. A resource whose start is still running
- * when the signal aborts is disposed of once it arrives; {@linkcode StepGuard.settled} waits
- * for those disposals so nothing outlives the demo.
- */
-class StepGuard {
-  readonly #signal?: AbortSignal;
-  readonly #late: Promise<void>[] = [];
-  constructor(signal?: AbortSignal) {
-    this.#signal = signal;
-  }
-
-  step<T>(work: Promise<T>, dispose?: (value: T) => Promise<void>): Promise<T> {
-    const signal = this.#signal;
-    if (!signal) return work;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        if (dispose) this.#late.push(work.then(dispose, () => {}).catch(() => {}));
-        else work.catch(() => {});
-        reject(new DemoInterruptedError("interrupted"));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      work.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        (err) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      );
-    });
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.#late);
-  }
 }
 
 /** The build context goes as a paid blob, as `job submit --dir` sends it. */
@@ -705,8 +437,6 @@ function demoTestParam(options: PaidJobDemoOptions): { name: string; values: str
 function progressLine(p: JobProgress): string {
   return `  job ${p.jobId.slice(0, 12)}  ${p.status}${p.detail ? `  ${p.detail}` : ""}`;
 }
-
-const TOWN_ADDRESS = "test.demo.town";
 
 function startDemoTown(
   root: string,

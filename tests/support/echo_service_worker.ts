@@ -1,5 +1,5 @@
 /**
- * A worker for tests/unit/worker_host_test.ts, on the real `transport/worker_service.ts`:
+ * A worker for tests/unit/transport/worker_host_test.ts, on the real `transport/worker_service.ts`:
  * answers `{ op }` requests (echo, throw a named error, crash the worker, never answer, read a
  * file to probe its permissions). Its name `fail-setup` makes its setup throw.
  *

@@ -1,4 +1,4 @@
-// A job that holds memory where no process's RSS shows it (tests/unit/sandbox_hidden_memory_test.ts).
+// A job that holds memory where no process's RSS shows it (tests/unit/roles/provider/sandbox_hidden_memory_test.ts).
 // argv: the trick (memfd, sysv, sysv-kept, socket) and the MiB to hold; prints "held", then waits 30 s.
 const [trick, mibText] = Deno.args;
 const mib = Number(mibText);

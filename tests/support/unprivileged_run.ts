@@ -22,7 +22,7 @@ export interface UnprivilegedTestRun {
  *
  * @example
  * ```ts
- * const run = await denoTestAsNobody("tests/unit/skill_sandbox_test.ts");
+ * const run = await denoTestAsNobody("tests/unit/roles/provider/skill_sandbox_test.ts");
  * ```
  */
 export async function denoTestAsNobody(

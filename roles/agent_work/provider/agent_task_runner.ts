@@ -55,6 +55,7 @@ import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts"
 import type { RunHooks } from "../../provider/jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
+import { keepTranscript } from "./kept_transcript.ts";
 import { type RunnerOutcome, runnerOutcome } from "../../provider/jobs/runner_outcome.ts";
 import {
   OUTPUTS_DIR,
@@ -81,6 +82,8 @@ export interface AgentTaskRunnerOptions {
   /** The provider's presets, by name. */
   presets: Readonly<Record<string, AgentPreset>>;
   log?: (line: string) => void;
+  /** Where every ended job's transcript is kept (kept_transcript.ts); none kept without. */
+  transcriptsDir?: string;
   /** The least time between two reports of an agent's spend (default 10 s). */
   spendEveryMs?: number;
   /**
@@ -234,7 +237,10 @@ async function runAgentTask(
         status: "failed" as const,
         reason: `agent: ${err.message}`,
       }));
-      if (!work.ok) return outcome(work.status, work.reason);
+      if (!work.ok) {
+        await keep(o, job.jobId, `${hostDir}/agent.log`);
+        return outcome(work.status, work.reason);
+      }
       hostLog = work.logPath;
       files = files.map((f) => f.name === "worktree.tar" ? { ...f, path: work.worktreeTar } : f);
       await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
@@ -284,10 +290,11 @@ async function runAgentTask(
     }).finally(() => reporter?.stop());
     const spend = gateway?.spend() ?? noSpend(request.budget);
     const refusals = gateway?.refusals() ?? [];
+    const kept = await keep(o, job.jobId, hostLog ?? `${workDir}/${OUTPUTS_DIR}/agent.log`);
     o.log?.(
       `agent-task ${job.jobId.slice(0, 12)} ${preset.name}: ${ran.status}, ` +
         `${spend.calls} model calls cost ${spend.cost} of ${spend.budget}, ` +
-        `${spend.refused} refused`,
+        `${spend.refused} refused` + (kept ? `, transcript ${kept.bytes} bytes kept` : ""),
     );
     if (stoppedAt !== undefined) {
       await emptyDir(`${workDir}/${OUTPUTS_DIR}`);
@@ -463,6 +470,12 @@ function noSpend(budget: bigint): GatewaySpend {
     budget,
     exhausted: false,
   };
+}
+
+/** The job's transcript kept for the operator, whatever the outcome (never fails the job). */
+function keep(o: AgentTaskRunnerOptions, jobId: string, log: string) {
+  if (o.transcriptsDir === undefined) return Promise.resolve(undefined);
+  return keepTranscript({ dir: o.transcriptsDir, jobId, log }).catch(() => undefined);
 }
 
 async function emptyDir(dir: string): Promise<void> {

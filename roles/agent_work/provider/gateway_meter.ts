@@ -163,6 +163,11 @@ export class UsageScanner {
     this.#maxLineChars = options.maxLineChars ?? MAX_SSE_LINE_CHARS;
   }
 
+  /** Whether the body is an event stream, metered line by line (else at its end). */
+  get sse(): boolean {
+    return this.#sse;
+  }
+
   /** One chunk of the body, as received. Throws {@linkcode SseLineTooLongError}. */
   push(chunk: Uint8Array): void {
     const text = this.#decoder.decode(chunk, { stream: true });
@@ -239,9 +244,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * The upstream's body as the caller gets it: each chunk goes through the meter before the caller
- * sees it (so the spend is counted by the time the caller has read the body), and a caller that
- * leaves early leaves the rest to the meter, which reads on to the end: the upstream bills what
- * it generated. `onEnd` is called once, with the error when the body broke.
+ * sees it, a JSON body's last chunk only once the meter has ended (so the spend is counted by the
+ * time the caller has read the body), and a caller that leaves early leaves the rest to the
+ * meter, which reads on to the end: the upstream bills what it generated. `onEnd` is called once, with the error when the body broke.
  *
  * @example
  * ```ts
@@ -268,31 +273,44 @@ export function meteredBody(
     if (failure === undefined) scanner.end();
     onEnd(failure);
   };
+  // A JSON body is metered at its end: its last chunk is held until the next read says it was
+  // the last, so the caller never has the whole body before its usage is counted (the job's
+  // runner reads the spend as soon as the agent exits). An event stream is metered line by line
+  // and passes at once.
+  let held: Uint8Array | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let read: ReadableStreamReadResult<Uint8Array>;
-      try {
-        read = await reader.read();
-      } catch (err) {
-        ended(err);
-        if (!cancelled) controller.error(err);
-        return;
+      for (;;) {
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await reader.read();
+        } catch (err) {
+          ended(err);
+          if (!cancelled) controller.error(err);
+          return;
+        }
+        if (read.done) {
+          ended();
+          if (cancelled) return;
+          if (held !== undefined) controller.enqueue(held);
+          controller.close();
+          return;
+        }
+        try {
+          scanner.push(read.value);
+        } catch (err) {
+          // A line over the meter's cap: the call ends here, the rest is never read or held.
+          ended(err);
+          reader.cancel(err).catch(() => {});
+          if (!cancelled) controller.error(err);
+          return;
+        }
+        if (cancelled) return;
+        if (scanner.sse) return controller.enqueue(read.value);
+        const previous = held;
+        held = read.value;
+        if (previous !== undefined) return controller.enqueue(previous);
       }
-      if (read.done) {
-        ended();
-        if (!cancelled) controller.close();
-        return;
-      }
-      try {
-        scanner.push(read.value);
-      } catch (err) {
-        // A line over the meter's cap: the call ends here, the rest is never read or held.
-        ended(err);
-        reader.cancel(err).catch(() => {});
-        if (!cancelled) controller.error(err);
-        return;
-      }
-      if (!cancelled) controller.enqueue(read.value);
     },
     async cancel() {
       cancelled = true;

@@ -14,6 +14,7 @@
  * @module
  */
 import { removeAgentTaskFiles } from "../../agent_work/provider/agent_task_runner.ts";
+import { keepLeftTranscript } from "../../agent_work/provider/kept_transcript.ts";
 import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
 import {
   isTerminalProviderJob,
@@ -138,7 +139,9 @@ async function recoverOne(record: ProviderJobRecord, o: RecoverJobsOptions): Pro
     const reaped = await reapSkillProcesses(`${o.stateDir}/work/${record.id}`);
     if (reaped.length > 0) o.log(`recover ${record.id}: killed leftover pids ${reaped}`);
     await reapSkillCgroups(record.id);
-    // Its files too: an agent-task's hold the requester's repository in the clear.
+    // An agent's transcript is kept (kept_transcript.ts); its files go: an agent-task's hold
+    // the requester's repository in the clear.
+    if (record.skill === "agent-task") await keepLeftTranscript(o.stateDir, record.id);
     await Deno.remove(`${o.stateDir}/work/${record.id}`, { recursive: true }).catch(() => {});
     await removeAgentTaskFiles(`${o.stateDir}/work`, record.id);
   }

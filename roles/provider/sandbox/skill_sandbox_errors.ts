@@ -1,6 +1,6 @@
 /**
  * The errors of `roles/provider/sandbox/skill_sandbox.ts`, which re-exports them: apart from it, since that
- * module is at its size limit (tests/unit/module_size_test.ts).
+ * module is at its size limit (tests/unit/project/module_size_test.ts).
  *
  * @module
  */

@@ -102,6 +102,7 @@ export class ProviderSkills {
         jobsRoot: `${o.stateDir}/work`,
         sandbox: this.#sandbox,
         presets: o.agents!,
+        transcriptsDir: `${o.stateDir}/agent-transcripts`,
         log: o.log,
         spendEveryMs: o.agentSpendEveryMs,
         deliveryForTests: o.agentDeliveryForTests,

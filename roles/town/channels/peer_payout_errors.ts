@@ -1,6 +1,6 @@
 /**
  * The errors of `roles/town/channels/peer_payout.ts`, which re-exports them: apart from it, since
- * that module is at its size limit (tests/unit/module_size_test.ts).
+ * that module is at its size limit (tests/unit/project/module_size_test.ts).
  *
  * @module
  */

@@ -10,6 +10,9 @@
  * else F05 (also for a destination without a tag: the town cannot fulfil it) -> 7. group-committed
  * SQLite insert -> 8. live publish -> 9. FULFILL, only after the insert committed.
  *
+ * A kind 10032 announcing an ILP address under the town's that is not the writer's own is refused
+ * F06 `blocked:` after step 3 (peer_info_address.ts).
+ *
  * A Blossom upload authorization (kind 24242) branches off after step 3: it pays for a blob
  * (blob_payment.ts) instead of being stored; its FULFILL data is JSON `{"sha256", "status":
  * "paid", "size"}`.
@@ -59,6 +62,7 @@ import {
   type CreatedAtWindow,
 } from "./created_at_window.ts";
 import { WriteVerifierPool } from "./write_verifier_pool.ts";
+import { checkPeerInfoAddress } from "./peer_info_address.ts";
 import {
   DUPLICATE_WRITE_CODE,
   DUPLICATE_WRITE_MESSAGE,
@@ -353,6 +357,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       return await answerSpsp(prepare, destination, event, from);
     }
     if (event.kind === BLOB_AUTH_KIND) return await payForBlob(prepare, destination, event);
+    checkPeerInfoAddress(event, { townAddress: options.townAddress(), from });
     checkPayment(shallow.summary, {
       amount: prepare.amount,
       toonByteLength: prepare.data.byteLength,

@@ -1,0 +1,63 @@
+import { agentTaskParts } from "../../../cli/agent_task_command.ts";
+import { AGENT_DELIVERY_MARGIN_MS } from "../../../roles/agent_work/requester/agent_task_out.ts";
+import {
+  buildHandlerAnnouncement,
+  type HandlerMetadata,
+  parseHandlerAnnouncement,
+} from "../../../protocol/nip89_handler.ts";
+import type { ProviderListing } from "../../../roles/requester/provider_directory.ts";
+import { assertEquals } from "../../support/assert.ts";
+
+const PROVIDER = "ab".repeat(32);
+
+async function git(dir: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("git", { args, cwd: dir, stdout: "null", stderr: "null" })
+    .output();
+  if (!out.success) throw new Error(`git ${args.join(" ")} failed`);
+}
+
+function listing(agents: { name: string; price: string; budget: string; timeout?: number }[]) {
+  return [{
+    pubkey: PROVIDER,
+    name: "beta",
+    online: true,
+    skills: [{ name: "agent-task", kinds: [5603], price: "1", agents }],
+  }] satisfies ProviderListing[];
+}
+
+Deno.test("a preset's announced timeout is read with it; one out of range leaves the list out", () => {
+  const announce = (agents: unknown) =>
+    parseHandlerAnnouncement(buildHandlerAnnouncement({
+      d: "beta",
+      kinds: [5603],
+      metadata: {
+        name: "beta",
+        skills: [{ name: "agent-task", kinds: [5603], price: "1", agents }],
+      } as HandlerMetadata,
+    })).metadata.skills![0].agents;
+  const presets = [{ name: "claude", price: "1", budget: "1", timeout: 1800 }];
+  assertEquals(announce(presets), presets);
+  assertEquals(announce([{ ...presets[0], timeout: 0 }]), undefined);
+  assertEquals(announce([{ ...presets[0], timeout: "1800" }]), undefined);
+});
+
+Deno.test("an agent task times out after its preset's announced timeout plus the delivery's margin, else the default", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await git(dir, "init", "-q", "-b", "main");
+    await Deno.writeTextFile(`${dir}/a.txt`, "a\n");
+    await git(dir, "add", "a.txt");
+    await git(dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a");
+    const flags = { repo: dir, title: "t", accept: "true", agent: "claude" };
+    const preset = { name: "claude", price: "1", budget: "1" };
+    const parts = await agentTaskParts(flags, listing([{ ...preset, timeout: 1800 }]));
+    await Deno.remove(parts.sealedPath);
+    assertEquals(parts.timeoutMs, 1_800_000 + AGENT_DELIVERY_MARGIN_MS);
+    // A provider that announces no timeout (an older one): the generic default stays.
+    const older = await agentTaskParts(flags, listing([preset]));
+    await Deno.remove(older.sealedPath);
+    assertEquals(older.timeoutMs, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
