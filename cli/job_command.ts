@@ -49,8 +49,9 @@ import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.t
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
-import * as agentTask from "./agent_task_options.ts";
-import type { AgentTaskFlags } from "./agent_task_options.ts";
+import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
+import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
+import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
 import { jobBeadOf } from "./job_bead.ts";
 import {
@@ -118,7 +119,7 @@ export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConne
  */
 export function registerJobCommand(program: Command): void {
   const job = program.command("job").description("post paid NIP-90 jobs and follow them");
-  addRequesterConnectionOptions(agentTask.addAgentTaskOptions(
+  addRequesterConnectionOptions(addAgentTaskOptions(
     job.command("submit <kind>")
       .description(
         "post a job (kind number 5000-5999 or a name: ci-run, echo, docker-build, " +
@@ -146,7 +147,7 @@ export function registerJobCommand(program: Command): void {
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
       .option("--force", "post even when no provider serving the kind is online")
       .option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
-  )).action(agentTask.submitOrQuote<SubmitOptions>(submit));
+  )).action(submitOrQuote<SubmitOptions>(submit));
   addJobStatusCommand(job);
   addJobResultsCommand(job);
   addJobWaitCommand(job);
@@ -282,7 +283,7 @@ async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
-): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentTask.AgentTaskLocal }> {
+): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentRecord.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
     const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
@@ -316,9 +317,9 @@ async function buildSpec(
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
-    if (spec.kind !== agentTask.AGENT_TASK_KIND) return { spec, uploads };
+    if (spec.kind !== AGENT_TASK_KIND) return { spec, uploads };
     const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
-    uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
+    uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
     Object.assign(spec, {
@@ -455,7 +456,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
         jobId ??= record.id;
-        if (local) await agentTask.rememberAgentTask(config.stateDir, record.id, local);
+        if (local) await agentRecord.rememberAgentTask(config.stateDir, record.id, local);
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
           if (json) printJsonLine("job", { ...jobLineFields(record), network });
@@ -568,9 +569,7 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const agent = spec.kind === agentTask.AGENT_TASK_KIND // its preset is priced on top of the skill
-    ? spec.params.find((p) => p.name === "agent")?.values[0]
-    : undefined;
+  const agent = agentPresetOf(spec); // an agent task's preset is priced on top of the skill
   const check = precheckJob(directory, { ...spec, maxPerJob, agent });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {

@@ -9,7 +9,7 @@
  * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
  * tests/support/stand_in_bd stand in for them (mocks, named so; `gt done` is recorded in a log).
  * The provider lies through its test-only `agentDeliveryForTests` hook
- * (roles/provider/agent/agent_task_runner.ts). Everything else is real: the town, the provider,
+ * (roles/agent_work/provider/agent_task_runner.ts). Everything else is real: the town, the provider,
  * the sandbox, the requester's profile and node, git.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -17,7 +17,7 @@ import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-import type { AgentDeliveryForTests } from "../../roles/provider/agent/agent_task_runner.ts";
+import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");

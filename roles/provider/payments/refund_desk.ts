@@ -16,7 +16,7 @@ import { encodeRefundPayment, refundInvoiceId, refundLock } from "../../../proto
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import { RESTARTED_WHILE_RUNNING } from "../jobs/job_recovery.ts";
-import { PRESET_CANNOT_RUN } from "../agent/agent_task_runner.ts";
+import { PRESET_CANNOT_RUN } from "../../agent_work/provider/agent_task_runner.ts";
 import type { PaymentEntry, PaymentLog } from "../../../state/payments/payment_log.ts";
 
 /** The error codes of a run the provider's own machinery failed (roles/provider/jobs/job_run.ts). */
