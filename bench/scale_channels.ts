@@ -16,7 +16,7 @@ import { TokenNetworkClient } from "../chain/token_network_client.ts";
 import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { type LocalChain, startLocalChain } from "../roles/local_chain.ts";
-import { closeCooperatively } from "../roles/channels/channel_cosign_request.ts";
+import { closeCooperatively } from "../roles/channels/channel_cosign_chain.ts";
 import { closeChannelStep } from "../roles/channels/channel_close.ts";
 import { syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import { chainEqualsBooks, type ChannelBooks } from "../roles/channels/chain_books.ts";

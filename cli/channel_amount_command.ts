@@ -22,7 +22,7 @@ import { cosignFailure } from "../roles/channels/channel_close.ts";
 import {
   withdrawCooperatively,
   WithdrawTooLargeError,
-} from "../roles/channels/channel_cosign_request.ts";
+} from "../roles/channels/channel_cosign_chain.ts";
 import { raiseChannelDeposit } from "../roles/channels/channel_deposit.ts";
 import { syncChannelFile } from "../roles/channels/channel_chain_sync.ts";
 import type { BtpClient } from "../transport/btp_client.ts";

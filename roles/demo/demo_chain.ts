@@ -32,7 +32,8 @@ import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../config/
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
 import { applyChainState, partnerProof, syncChannelFile } from "../channels/channel_chain_sync.ts";
-import { closeCooperatively, type CosignTransport } from "../channels/channel_cosign_request.ts";
+import { type CosignTransport } from "../channels/channel_cosign_request.ts";
+import { closeCooperatively } from "../channels/channel_cosign_chain.ts";
 import { chainEqualsBooks as channelEqualsBooks } from "../channels/chain_books.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import {

@@ -21,7 +21,7 @@ import { within } from "../support/town_network_kit.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { BtpClient, BtpTimeoutError } from "../../transport/btp_client.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
-import { closeCooperatively } from "../../roles/channels/channel_cosign_request.ts";
+import { closeCooperatively } from "../../roles/channels/channel_cosign_chain.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 

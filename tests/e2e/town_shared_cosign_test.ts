@@ -19,11 +19,13 @@ import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 import {
-  closeCooperatively,
   requestCooperativeSettle,
   requestLastClaim,
-  withdrawCooperatively,
 } from "../../roles/channels/channel_cosign_request.ts";
+import {
+  closeCooperatively,
+  withdrawCooperatively,
+} from "../../roles/channels/channel_cosign_chain.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 
 const MINTED = 100_000_000n;

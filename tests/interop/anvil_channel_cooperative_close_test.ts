@@ -21,11 +21,13 @@ import { lockChannel } from "../../state/channels/channel_lock.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import {
-  closeCooperatively,
   requestCooperativeSettle,
   requestWithdraw,
-  withdrawCooperatively,
 } from "../../roles/channels/channel_cosign_request.ts";
+import {
+  closeCooperatively,
+  withdrawCooperatively,
+} from "../../roles/channels/channel_cosign_chain.ts";
 import { generateSecretKey } from "nostr-tools";
 
 const DEPOSIT = 50_000_000n;

@@ -27,7 +27,6 @@ const LARGER: Readonly<Record<string, number>> = {
   "config/settings.ts": 636,
   "chain/balance_proof.ts": 580,
   "protocol/ilp_packet.ts": 625,
-  "roles/channels/channel_cosign_request.ts": 621,
   "config/town_settings.ts": 607,
   "protocol/payment_channel_cosign.ts": 599,
   "state/blobs/blob_store.ts": 581,
