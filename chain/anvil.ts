@@ -321,3 +321,21 @@ export async function anvilRpc(
   if (body.error) throw new AnvilError(`${method}: ${body.error.message}`);
   return body.result;
 }
+
+/**
+ * Whether the anvil binary is installed.
+ *
+ * @example
+ * ```ts
+ * import { anvilInstalled } from "./anvil.ts";
+ *
+ * if (!(await anvilInstalled())) console.log("running without settlement");
+ * ```
+ */
+export async function anvilInstalled(binary: string = anvilBinaryPath()): Promise<boolean> {
+  try {
+    return (await Deno.stat(binary)).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -7,21 +7,22 @@
  * channel is closed and settled and the on-chain payouts are compared with both sides' books.
  *
  * Closing is cooperative when the town co-signs the final balances over BTP
- * (`roles/channels/channel_cosign_request.ts`: one transaction, no settle timeout); otherwise unilateral
- * by the town with the requester's newest claim, then anvil's clock is moved past the settle
- * timeout (a local chain only) and the channel settled. The channel files
- * follow the chain through `roles/channels/channel_chain_sync.ts`, the comparison the CLI and the
- * nodes' watchers share.
+ * (`roles/channels/channel_cosign_chain.ts`: one transaction, no settle timeout); otherwise
+ * unilateral by the town with the requester's newest claim, then anvil's clock is moved past the
+ * settle timeout (a local chain only) and the channel settled. The channel files follow the chain
+ * through `roles/channels/channel_chain_sync.ts`, the comparison the CLI and the nodes' watchers
+ * share.
  *
  * @module
  */
 import { AnvilMissingError } from "./demo_chain_errors.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import { newChannelRecord } from "../channels/channel_record_builder.ts";
-import { formatUnits, type Hex } from "viem";
+import type { Hex } from "viem";
 import {
   anvilBinaryPath,
   AnvilError,
+  anvilInstalled,
   type AnvilInstance,
   type DeployedContracts,
   increaseTime,
@@ -32,7 +33,7 @@ import { type ChainConfig, LOCAL_CHAIN, resolveChainConfig } from "../../config/
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
 import { applyChainState, partnerProof, syncChannelFile } from "../channels/channel_chain_sync.ts";
-import { type CosignTransport } from "../channels/channel_cosign_request.ts";
+import type { CosignTransport } from "../channels/channel_cosign_request.ts";
 import { closeCooperatively } from "../channels/channel_cosign_chain.ts";
 import { chainEqualsBooks as channelEqualsBooks } from "../channels/chain_books.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
@@ -165,22 +166,6 @@ export { AnvilMissingError };
 
 const DEMO_DEPOSIT = 5_000_000n;
 const DEMO_SETTLE_TIMEOUT = 600n;
-
-/**
- * Whether the anvil binary is installed.
- *
- * @example
- * ```ts
- * if (!(await anvilInstalled())) console.log("running without settlement");
- * ```
- */
-export async function anvilInstalled(binary: string = anvilBinaryPath()): Promise<boolean> {
-  try {
-    return (await Deno.stat(binary)).isFile;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Starts anvil, deploys the contracts, funds the requester and opens its channel to the town,
@@ -501,16 +486,4 @@ async function settlePayout(
   const theirs = await readChannel(channelFilePath(o.townStateDir, books.channelId));
   await syncFiles(o.townStateDir, (sync) => sync(theirs, o.town));
   return { providerPayout: await provider.tokenBalance() - before };
-}
-
-/**
- * Formats base units of the demo token (`5000000` -> `5`).
- *
- * @example
- * ```ts
- * tokenUnits("4991250", 6); // "4.99125"
- * ```
- */
-export function tokenUnits(baseUnits: string, decimals: number): string {
-  return formatUnits(BigInt(baseUnits), decimals);
 }

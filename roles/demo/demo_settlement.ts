@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatUnits } from "viem";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { TownNode } from "../town/town_node.ts";
 import { networkLabel, resolveChainConfig } from "../../config/chain_config.ts";
@@ -20,7 +21,6 @@ import {
   type DemoSettlement,
   type DemoSettleOptions,
   startDemoChain,
-  tokenUnits,
 } from "./demo_chain.ts";
 import { errorLine, PaidJobDemoError } from "./paid_job_demo_error.ts";
 
@@ -98,7 +98,7 @@ export async function prepareSettlement(
     );
     say(
       `Channel ${chain.channelId} opened: deposit ${
-        tokenUnits(String(chain.deposit), chain.chain.tokenDecimals)
+        formatToken(String(chain.deposit), chain.chain.tokenDecimals)
       } ${chain.chain.tokenSymbol} (${Math.round(chain.openMs)} ms)`,
     );
     return { chain, gates: await openDemoGates(root, townSigner, chain) };
@@ -149,7 +149,7 @@ export async function settle(
       cause: err,
     });
   });
-  const amount = (v: string) => `${tokenUnits(v, s.tokenDecimals)} ${s.tokenSymbol}`;
+  const amount = (v: string) => `${formatToken(v, s.tokenDecimals)} ${s.tokenSymbol}`;
   say(
     `Channel: paid ${amount(s.paid)} in ${s.claims} claims, ${amount(s.remaining)} remaining`,
   );
@@ -316,4 +316,9 @@ export async function connectCosignPeer(url: string): Promise<BtpClient | undefi
  */
 export function shortId(id: string): string {
   return `${id.slice(0, 10)}..`;
+}
+
+/** Base units of the demo token as tokens (`5000000` -> `5`). */
+function formatToken(baseUnits: string, decimals: number): string {
+  return formatUnits(BigInt(baseUnits), decimals);
 }

@@ -26,7 +26,8 @@ import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { dockerSampleContext } from "./docker_sample_context.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
-import { anvilInstalled, type DemoSettlement } from "./demo_chain.ts";
+import type { DemoSettlement } from "./demo_chain.ts";
+import { anvilInstalled } from "../../chain/anvil.ts";
 import type { BtpClient } from "../../transport/btp_client.ts";
 import type { TownChannelGates } from "../town/channels/town_channel_gates.ts";
 import {

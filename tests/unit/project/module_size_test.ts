@@ -32,7 +32,6 @@ const LARGER: Readonly<Record<string, number>> = {
   "state/blobs/blob_store.ts": 581,
   "state/audit/audit_log.ts": 547,
   "state/jobs/job_repository.ts": 532,
-  "roles/demo/demo_chain.ts": 517,
   "stages/ilp_prepare_sink.ts": 513,
 };
 
