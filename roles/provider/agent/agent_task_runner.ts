@@ -48,7 +48,7 @@ import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
 import type { RunHooks } from "../jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
-import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
+import { agentExitReason, ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
 import { keepTranscript } from "./kept_transcript.ts";
 import { type RunnerOutcome, runnerOutcome } from "../jobs/runner_outcome.ts";
 import {
@@ -377,7 +377,14 @@ async function deliver(
   const made = await ownFile(`${out}/result.bundle`) &&
     await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
   await emptyDir(out);
-  if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
+  if (!made) {
+    return outcome(
+      "failed",
+      report.agentExit !== 0
+        ? agentExitReason(r.preset.name, report.agentExit, agentLog)
+        : "no-commits: the agent committed nothing on turnpike/work",
+    );
+  }
   let checked;
   try {
     checked = await checkResultBundle({
