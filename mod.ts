@@ -2,7 +2,7 @@
  * turnpike as a library: the protocol codecs, the pipeline stages and runtime, identity and
  * configuration of a Crosstown node (Nostr + Interledger + TOON), and its settlement layer (EVM
  * payment channels: chain client, balance proofs, claims, channel files). Every name is listed
- * here by hand: a module's helpers stay its own (`tests/unit/roles/town/library_api_test.ts` fails on an
+ * here by hand: a module's helpers stay its own (`tests/unit/project/library_api_test.ts` fails on an
  * `export *` or a name from an internal folder). The roles start from their own entry points:
  * `@turnpike/turnpike/town` (`startTownNode`), `/provider` (`startProviderNode`) and
  * `/requester` (`startRequester`), so a user of the codecs loads none of the roles' code.

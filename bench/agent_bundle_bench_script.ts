@@ -1,24 +1,21 @@
 /**
  * What carrying a task's repository costs, step by step, on a real repository (this one by
  * default): the bundle of its HEAD to a depth (roles/agent_work/repository_bundle.ts), sealed
- * (roles/agent_work/sealed_blob.ts) with its key wrapped to a provider (NIP-44), the key
- * unwrapped and the blob opened, and the provider's worktree checked out from it
- * (roles/agent_work/bundle_worktree.ts); then one commit in that worktree bundled back
- * (result_bundle.ts) and checked against the repository (result_apply.ts, which writes
- * nothing). Prints the sizes and the milliseconds of each step, best of the rounds.
+ * (roles/agent_work/sealed_blob.ts; its key travels in the job's encrypted params), opened, and
+ * the provider's worktree checked out from it (roles/agent_work/bundle_worktree.ts); then one
+ * commit in that worktree bundled back as the sandbox's driver does it (skills/agent-task/run:
+ * `git bundle create` of the work branch over the base) and checked against the repository
+ * (result_apply.ts, which writes nothing). Prints the sizes and the milliseconds of each step,
+ * best of the rounds.
  *
  * Run: deno run -A bench/agent_bundle_bench_script.ts [--repo DIR] [--depth 50] [--rounds 3]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
 import { openBlob, sealBlob } from "../roles/agent_work/sealed_blob.ts";
-import { unwrapBlobKey, wrapBlobKey } from "../roles/agent_work/blob_key_wrap.ts";
 import { worktreeFromBundle } from "../roles/agent_work/bundle_worktree.ts";
-import { createResultBundle } from "../roles/agent_work/result_bundle.ts";
 import { checkResultBundle } from "../roles/agent_work/result_apply.ts";
 import { runGit } from "../roles/agent_work/git_command.ts";
 
@@ -34,8 +31,6 @@ const repoDir = values.repo;
 const depth = Number(values.depth);
 const rounds = Number(values.rounds);
 
-const requester = generateSecretKey();
-const provider = generateSecretKey();
 const best = new Map<string, number>();
 const sizes: Record<string, number> = {};
 
@@ -59,19 +54,7 @@ for (let round = 0; round < rounds; round++) {
     const plain = await Deno.readFile(bundle.path);
     const { sealed, key } = await step("seal (AES-256-GCM)", () => sealBlob(plain));
     sizes["sealed bytes"] = sealed.length;
-    const wrapped = await step(
-      "wrap key (NIP-44)",
-      () =>
-        wrapBlobKey({ signer: localNodeSigner(requester), recipient: getPublicKey(provider), key }),
-    );
-    const opened = await step("unwrap key + open", async () => {
-      const k = await unwrapBlobKey({
-        signer: localNodeSigner(provider),
-        sender: getPublicKey(requester),
-        wrapped,
-      });
-      return await openBlob(sealed, k);
-    });
+    const opened = await step("open", () => openBlob(sealed, key));
     await Deno.writeFile(`${tmp}/received.bundle`, opened);
     const tree = await step(
       "worktree from bundle (verify, unbundle, shallow, checkout)",
@@ -86,15 +69,25 @@ for (let round = 0; round < rounds; round++) {
     await Deno.writeTextFile(`${tree.dir}/AGENT_BENCH.md`, "one line\n");
     await runGit(["add", "AGENT_BENCH.md"], { dir: tree.dir });
     await runGit(["commit", "-q", "-m", "bench"], { dir: tree.dir });
-    const result = await step(
-      "result bundle (base..branch)",
+    const resultPath = `${tmp}/result.bundle`;
+    await step(
+      "result bundle (base..branch, as skills/agent-task/run)",
       () =>
-        createResultBundle({ dir: tree.dir, base: bundle.base, outPath: `${tmp}/result.bundle` }),
+        runGit([
+          "bundle",
+          "create",
+          "-q",
+          resultPath,
+          `refs/heads/${tree.branch}`,
+          `^${bundle.base}`,
+        ], {
+          dir: tree.dir,
+        }),
     );
-    sizes["result bytes"] = result.bytes;
+    sizes["result bytes"] = (await Deno.stat(resultPath)).size;
     await step(
       "result check (quarantine fetch, ancestry)",
-      () => checkResultBundle({ repoDir, bundlePath: result.path, base: bundle.base }),
+      () => checkResultBundle({ repoDir, bundlePath: resultPath, base: bundle.base }),
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -41,8 +41,10 @@ for (let round = 0; round < ROUNDS; round++) {
   let events = 0;
   await new Promise<void>((resolve) => {
     ws.onmessage = (m) => {
-      if (String(m.data).startsWith('["EOSE"')) resolve();
-      else events++;
+      // Only the answer's events: the town may greet with an AUTH challenge first.
+      const data = String(m.data);
+      if (data.startsWith('["EOSE"')) resolve();
+      else if (data.startsWith('["EVENT"')) events++;
     };
     ws.send(JSON.stringify(["REQ", "bench", { kinds: [1], limit: EVENTS }]));
   });

@@ -1,17 +1,13 @@
 /**
- * `job submit agent-task`'s and `job results --apply`'s flags, and the file a submitted agent
- * task leaves in the profile for `--apply` (docs/AGENTS.md "A coding agent's task"). Light on
- * purpose: `job submit` registers these for every kind; the work is in cli/agent_task_command.ts,
- * loaded only for an agent task.
+ * `job submit agent-task`'s and `job results --apply`'s flags (docs/AGENTS.md "A coding agent's
+ * task"). Light on purpose: `job submit` registers these for every kind; the work is in
+ * roles/agent_work/requester/, loaded (through cli/agent_task_command.ts) only for an agent task.
  *
  * @module
  */
 import type { Command } from "commander";
 import { lazyImport } from "./lazy_import.ts";
 import type { QuoteFlags } from "./agent_task_quote_print.ts";
-
-/** The request kind of an agent task (docs/PROTOCOL.md "agent-task (kind 5603)"). */
-export const AGENT_TASK_KIND = 5603;
 
 /** `job submit agent-task`'s own flags. */
 export interface AgentTaskFlags {
@@ -42,16 +38,6 @@ export interface ApplyFlags {
   fastForward?: boolean;
   /** Run the job's acceptance command on the applied branch here, in the sandbox. */
   verify?: boolean;
-}
-
-/** What `--apply` needs of a submitted agent task: its repository and base commit. */
-export interface AgentTaskLocal {
-  repo: string;
-  base: string;
-  /** The acceptance command sent (`--accept`); absent in records written before it was kept. */
-  accept?: string;
-  /** The requester's own run of it (`job results --apply --verify`), once made. */
-  verified?: Record<string, unknown>;
 }
 
 /**
@@ -115,57 +101,4 @@ export function submitOrQuote<O extends QuoteFlags>(
     >(new URL("./agent_task_quote_print.ts", import.meta.url));
     await printAgentTaskQuote(kind, opts, cmd);
   };
-}
-
-/**
- * Where `job submit` keeps what `--apply` needs.
- *
- * @example
- * ```ts
- * import { agentTaskFile } from "./agent_task_options.ts";
- *
- * if (agentTaskFile("/p", "ab") !== "/p/agent-tasks/ab.json") throw new Error();
- * ```
- */
-export function agentTaskFile(stateDir: string, jobId: string): string {
-  return `${stateDir}/agent-tasks/${jobId}.json`;
-}
-
-/**
- * Where `job results --apply` writes an agent task's transcript (the agent's stdout and stderr,
- * opened with the delivery's key).
- *
- * @example
- * ```ts
- * import { agentTranscriptFile } from "./agent_task_options.ts";
- *
- * if (agentTranscriptFile("/p", "ab") !== "/p/agent-tasks/ab.transcript.log") throw new Error();
- * ```
- */
-export function agentTranscriptFile(stateDir: string, jobId: string): string {
-  return `${stateDir}/agent-tasks/${jobId}.transcript.log`;
-}
-
-/**
- * Records the repository and base of a submitted agent task.
- *
- * @example
- * ```ts
- * import { agentTaskFile, rememberAgentTask } from "./agent_task_options.ts";
- *
- * const dir = await Deno.makeTempDir();
- * await rememberAgentTask(dir, "ab", { repo: "/src/app", base: "0".repeat(40) });
- * if (!(await Deno.readTextFile(agentTaskFile(dir, "ab"))).includes("/src/app")) throw new Error();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function rememberAgentTask(
-  stateDir: string,
-  jobId: string,
-  local: AgentTaskLocal,
-): Promise<void> {
-  await Deno.mkdir(`${stateDir}/agent-tasks`, { recursive: true, mode: 0o700 });
-  await Deno.writeTextFile(agentTaskFile(stateDir, jobId), JSON.stringify(local) + "\n", {
-    mode: 0o600,
-  });
 }

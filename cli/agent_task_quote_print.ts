@@ -12,7 +12,8 @@ import { ExitCode } from "./exit_codes.ts";
 import { printJsonLine } from "./json_line.ts";
 import { networkField, printNetworkLine } from "./network_line.ts";
 import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
-import { AGENT_TASK_KIND, type AgentTaskFlags } from "./agent_task_options.ts";
+import type { AgentTaskFlags } from "./agent_task_options.ts";
+import { AGENT_TASK_KIND } from "../roles/agent_work/agent_task_wire.ts";
 import { fetchProviderDirectory } from "../roles/requester/provider_directory.ts";
 import {
   type AgentTaskQuote,

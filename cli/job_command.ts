@@ -49,9 +49,11 @@ import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.t
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
-import * as agentTask from "./agent_task_options.ts";
-import type { AgentTaskFlags } from "./agent_task_options.ts";
+import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
+import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
+import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
+import { jobBeadOf } from "./job_bead.ts";
 import {
   addJobListCommand,
   addJobStatusCommand,
@@ -117,7 +119,7 @@ export const REQUESTER_CONNECTION_OPTIONS: readonly string[] = addRequesterConne
  */
 export function registerJobCommand(program: Command): void {
   const job = program.command("job").description("post paid NIP-90 jobs and follow them");
-  addRequesterConnectionOptions(agentTask.addAgentTaskOptions(
+  addRequesterConnectionOptions(addAgentTaskOptions(
     job.command("submit <kind>")
       .description(
         "post a job (kind number 5000-5999 or a name: ci-run, echo, docker-build, " +
@@ -145,7 +147,7 @@ export function registerJobCommand(program: Command): void {
       .option("--encrypt", "NIP-44 encrypt inputs and params to the (single) provider")
       .option("--force", "post even when no provider serving the kind is online")
       .option("--ignore-verdict", "exit 0 when the job is done even if its report says failed"),
-  )).action(agentTask.submitOrQuote<SubmitOptions>(submit));
+  )).action(submitOrQuote<SubmitOptions>(submit));
   addJobStatusCommand(job);
   addJobResultsCommand(job);
   addJobWaitCommand(job);
@@ -281,7 +283,7 @@ async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
-): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentTask.AgentTaskLocal }> {
+): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentRecord.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
     const inputs: JobInput[] = (opts.input ?? []).map(parseInput);
@@ -315,11 +317,16 @@ async function buildSpec(
       encrypt: opts.encrypt ?? false,
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
-    if (spec.kind !== agentTask.AGENT_TASK_KIND) return { spec, uploads };
+    if (spec.kind !== AGENT_TASK_KIND) return { spec, uploads };
     const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
-    uploads.push({ path: parts.sealedPath, temporary: true, name: "repository.sealed" });
+    uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
-    Object.assign(spec, { providers: [parts.provider], encrypt: true });
+    // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
+    Object.assign(spec, {
+      providers: [parts.provider],
+      encrypt: true,
+      bead: jobBeadOf(parts.inputs),
+    });
     // The preset's announced wall time and the delivery's, unless --timeout says otherwise.
     if (opts.timeout === undefined && parts.timeoutMs !== undefined) {
       spec.timeoutMs = parts.timeoutMs;
@@ -449,7 +456,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       } else if (line.type === "record") {
         const record = line.record as RequesterJobRecord;
         jobId ??= record.id;
-        if (local) await agentTask.rememberAgentTask(config.stateDir, record.id, local);
+        if (local) await agentRecord.rememberAgentTask(config.stateDir, record.id, local);
         if (!opts.wait) {
           // The job's id is this command's output; the profile's node follows and pays it.
           if (json) printJsonLine("job", { ...jobLineFields(record), network });
@@ -562,9 +569,7 @@ function precheck(
   maxPerJob: bigint | undefined,
 ): void {
   if (directory === undefined) return;
-  const agent = spec.kind === agentTask.AGENT_TASK_KIND // its preset is priced on top of the skill
-    ? spec.params.find((p) => p.name === "agent")?.values[0]
-    : undefined;
+  const agent = agentPresetOf(spec); // an agent task's preset is priced on top of the skill
   const check = precheckJob(directory, { ...spec, maxPerJob, agent });
   if (check.ok || (force && check.code !== "bid-below-price")) return;
   throw new CliError(check.message, {
@@ -573,45 +578,6 @@ function precheck(
     exitCode: ExitCode.Failure,
     fields: check.fields,
   });
-}
-
-/**
- * `job wait` of a job still in flight (job_read_command.ts reads one that has ended): the
- * profile's node follows it and this command prints its lines.
- *
- * @example
- * ```ts
- * import { followJob } from "./job_command.ts";
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // `job wait`'s parsed options
- * declare const cmd: Command; // `job wait`
- * await followJob("c1c254bf".repeat(8), opts, await loadRequesterConfig(opts, cmd), cmd);
- * ```
- */
-export async function followJob(
-  id: string,
-  opts: RequesterCliOptions & { ignoreVerdict?: boolean },
-  config: RequesterSettings,
-  cmd: Command,
-): Promise<void> {
-  const json = opts.output === "json";
-  const network = networkField(config.network);
-  const progress = progressPrinter(json);
-  for await (const line of callRequesterNode(opts, config, cmd, { op: "wait", id })) {
-    if (line.type === "record" && !json) {
-      console.error(`job ${id} ${(line.record as RequesterJobRecord | null)?.status}`);
-    } else if (line.type === "progress") progress(line.progress as JobProgress);
-    else if (line.type === "waiting") printWaiting(line, json);
-    else if (line.type === "chain") {
-      await printOutcome(config.stateDir, line.records as RequesterJobRecord[], {
-        json,
-        network,
-        ignoreVerdict: opts.ignoreVerdict,
-      });
-    }
-  }
 }
 
 /**

@@ -35,7 +35,7 @@ export function progressPrinter(json: boolean): (p: JobProgress) => void {
 
 /**
  * A `waiting` line of the profile's node (roles/requester/job_heartbeat.ts): as it is in json
- * mode, else a human line on stderr.
+ * mode, else a human line on stderr; one of a job whose provider stopped beating says that.
  *
  * @example
  * ```ts
@@ -52,6 +52,16 @@ export function progressPrinter(json: boolean): (p: JobProgress) => void {
 export function printWaiting(line: Record<string, unknown>, json: boolean): void {
   if (json) return printJsonLine("waiting", line);
   const since = Math.round((Date.now() - Date.parse(String(line.since))) / 1000);
+  if (typeof line.provider === "string") {
+    // A provider that stopped beating: not the line of one at work (job_heartbeat.ts).
+    const silent = typeof line.providerSilentS === "number"
+      ? `silent for ${line.providerSilentS} s`
+      : "silent (no live heartbeat)";
+    return console.error(terminalText(
+      `  ${String(line.job).slice(0, 12)} provider ${line.provider.slice(0, 12)} ${silent} ` +
+        `(the job waits for the ${line.for}, ${line.status})`,
+    ));
+  }
   console.error(
     `  ${String(line.job).slice(0, 12)} waiting for the ${line.for} ` +
       `(${line.status}, nothing new for ${since} s)`,

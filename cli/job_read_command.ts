@@ -3,7 +3,7 @@
  * with the others (the town connection options, the requester's settings, a job's record and
  * outcome as printed). Kept apart from cli/job_command.ts so that a command that only reads loads
  * no role's code and no transport (docs/SCALE.md "A command's start"): `job wait` of a job that
- * has ended prints it from its record; one still in flight is handed to job_command.ts's
+ * has ended prints it from its record; one still in flight is handed to job_follow.ts's
  * `followJob`, loaded then.
  *
  * @module
@@ -15,7 +15,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadSettings } from "../config/settings.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
-import { jobKindLabel, jobNameFromKind } from "../protocol/job_kind_names.ts";
+import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import {
   JobIdPrefixError,
   type JobRepository,
@@ -39,13 +39,14 @@ import {
   resolveRequesterSettings,
 } from "../config/requester_settings.ts";
 import { readStoredResult } from "../state/jobs/stored_result.ts";
-import { csvRow } from "../protocol/csv_row.ts";
 import { printJsonLine } from "./json_line.ts";
 import { jobLineFields, jobVerdict } from "./job_line.ts";
 import { type JobVerdict, verdictSource } from "../protocol/job_verdict.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { terminalText } from "./terminal_text.ts";
+import { printJobList } from "./job_list_print.ts";
+import { beadText } from "./job_bead.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
@@ -264,7 +265,7 @@ export async function printOutcome(
 
 /**
  * `job wait`: a job that has ended (and ends its chain) is read from its record, with no node
- * and no passphrase; else the profile's node follows it (job_command.ts `followJob`).
+ * and no passphrase; else the profile's node follows it (job_follow.ts `followJob`).
  */
 async function wait(
   idText: string,
@@ -280,8 +281,8 @@ async function wait(
       ignoreVerdict: opts.ignoreVerdict,
     });
   }
-  const { followJob } = await lazyImport<typeof import("./job_command.ts")>(
-    new URL("./job_command.ts", import.meta.url),
+  const { followJob } = await lazyImport<typeof import("./job_follow.ts")>(
+    new URL("./job_follow.ts", import.meta.url),
   );
   await followJob(record.id, opts, config, cmd);
 }
@@ -431,27 +432,7 @@ async function list(
       kind,
       limit: opts.limit === undefined ? 100 : Number(opts.limit),
     });
-    // A done job's verdict (its report's), as `job wait` exits by (cli/job_line.ts).
-    const verdicts = await Promise.all(rows.map((r) => jobVerdict(repo.stateDir, r)));
-    // One line per job, newest first (docs/AGENTS.md): no array to read whole.
-    if (opts.output === "json") {
-      for (const [i, r] of rows.entries()) printJsonLine("job", jobLineFields(r, verdicts[i]));
-    } else if (opts.output === "csv") {
-      console.log("id,kind,name,callback,status,provider,created_at_ms,updated_at_ms,verdict");
-      for (const [i, r] of rows.entries()) {
-        const name = jobNameFromKind(r.kind);
-        const row = [r.id, r.kind, name, r.skill, r.status, r.provider];
-        console.log(csvRow([...row, r.createdAtMs, r.updatedAtMs, verdicts[i]]));
-      }
-    } else {
-      for (const [i, r] of rows.entries()) {
-        console.log(
-          `${r.id}  ${jobKindLabel(r.kind).padEnd(19)} ${r.status.padEnd(15)} ` +
-            new Date(r.createdAtMs).toISOString() +
-            (verdicts[i] === undefined ? "" : `  verdict ${verdicts[i]}`),
-        );
-      }
-    }
+    await printJobList(repo, rows, opts.output);
   } finally {
     repo.close();
   }
@@ -486,6 +467,7 @@ export function printRecord(
   if (r.skill !== NO_CALLBACK) console.log(`callback ${r.skill}`);
   if (r.bid !== undefined) console.log(`bid      ${r.bid}`);
   if (r.provider) console.log(`provider ${terminalText(r.provider)}`);
+  if (r.bead) console.log(terminalText(`bead     ${beadText(r.bead)}`));
   if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
   for (const p of r.payments) {

@@ -36,6 +36,10 @@ export interface JobProgressLine {
   detail?: string;
   /** An agent-task's model spend so far (docs/AGENTS.md "A coding agent's task"). */
   spend?: AgentSpend;
+  /** The job's provider (pubkey), once known. */
+  provider?: string;
+  /** A `paid` line's amount, base units: what that payment cost. */
+  paid?: string;
   /** ISO time. */
   at: string;
 }
@@ -47,8 +51,10 @@ export interface JobProgressLine {
 export interface JobCosts {
   asset: string;
   scale?: number;
-  /** Paid to the provider (its invoices). */
+  /** Paid to the provider (its invoices), net of a deposit it gave back (`refunded`). */
   provider: string;
+  /** A deposit the provider gave back (docs/PROTOCOL.md "Refunds: the provider's own failures"). */
+  refunded?: string;
   /** Paid to the town for this job's writes (request, cancel...) and its input blobs' uploads. */
   town: string;
   /** provider + town: what this job took from the wallet. */
@@ -109,6 +115,8 @@ export function progressLine(p: JobProgress, now: Date = new Date()): JobProgres
     status: p.status,
     ...(p.detail ? { detail: p.detail } : {}),
     ...(p.spend ? { spend: p.spend } : {}),
+    ...(p.provider ? { provider: p.provider } : {}),
+    ...(p.paid ? { paid: p.paid } : {}),
     at: now.toISOString(),
   };
 }
@@ -248,6 +256,7 @@ export function costsOf(
   const invoices = foldPayments(mine).filter((p) =>
     p.direction === "out" && p.state === "paid" && p.category === "job"
   );
+  // A requester earns on a job only its refund: the costs net it.
   return summarizePayments(mine).map((b) => {
     const paid = invoices.filter((p) => p.asset === b.asset);
     const parts = paid.length > 0 && paid.every((p) => p.parts !== undefined)
@@ -258,9 +267,10 @@ export function costsOf(
     return {
       asset: b.asset,
       ...(b.scale === undefined ? {} : { scale: b.scale }),
-      provider: b.spent.byCategory.job.toString(),
+      provider: (b.spent.byCategory.job - b.earned.byCategory.job).toString(),
+      ...(b.earned.byCategory.job > 0n ? { refunded: b.earned.byCategory.job.toString() } : {}),
       town: (b.spent.byCategory["town-write"] + b.spent.byCategory["town-blob"]).toString(),
-      total: b.spent.total.toString(),
+      total: (b.spent.total - b.earned.byCategory.job).toString(),
       ...(parts === undefined ? {} : {
         providerParts: {
           price: String(parts[0]),

@@ -8,7 +8,7 @@
  *
  * Every paying command proves the passphrase to the node, running or not: the command reads the
  * passphrase, checks it against the wallet file and derives its proof
- * (`identity/passphrase_proof.ts`, Argon2id: about half a second), and every `submit`, `wait`,
+ * (`identity/passphrase_proof.ts`, Argon2id: about half a second), and every `submit`,
  * `cancel`, `late-result` and `dm` it sends carries the proof, which the node compares with the
  * one it derived at its unlock. A missing or wrong passphrase fails `passphrase` here, before any
  * request.

@@ -30,6 +30,7 @@ import {
 import { nodeSettings } from "./profile_node.ts";
 import { checkTownPrice } from "../roles/requester/town_link.ts";
 import { type NodeServer, serveNode } from "../roles/requester/node_server.ts";
+import { providerLiveness } from "../roles/requester/provider_liveness.ts";
 import { passphraseError } from "./passphrase_error.ts";
 import { jsonLine } from "./json_line.ts";
 import { progressLine } from "./job_report.ts";
@@ -106,6 +107,9 @@ export function registerRequesterCommand(program: Command): void {
             return warnings;
           },
           onStop: (reason) => stop.resolve(reason),
+          providerSilence: providerLiveness({
+            relays: [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)],
+          }),
         });
         const line = {
           event: "requester-up",

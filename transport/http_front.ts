@@ -67,9 +67,10 @@ export interface HttpFrontOptions {
   port?: number;
   /**
    * A Unix socket to listen on instead of a TCP port (a job's model gateway,
-   * roles/provider/agent/agent_gateway.ts): every connection then has the one address `unknown`, so
-   * `maxConnections` is the cap, and a refused connection is answered and closed at once (a Unix
-   * socket closed with its request unread sends no reset), so it holds no descriptor meanwhile.
+   * roles/agent_work/provider/agent_gateway.ts): every connection then has the one address
+   * `unknown`, so `maxConnections` is the cap, and a refused connection is answered and closed at
+   * once (a Unix socket closed with its request unread sends no reset), so it holds no descriptor
+   * meanwhile.
    */
   path?: string;
   /**

@@ -205,20 +205,6 @@ export class SealedBlobTamperedError extends RoleError {
 }
 
 /**
- * A wrapped blob key does not unwrap (NIP-44 refused it) or is not 32 bytes.
- *
- * @example
- * ```ts
- * import { BlobKeyError } from "./agent_work_errors.ts";
- *
- * new BlobKeyError("invalid MAC").code; // "blob-key"
- * ```
- */
-export class BlobKeyError extends RoleError {
-  override name = "BlobKeyError";
-}
-
-/**
  * A task is not one this code reads: not a bead of `bd show --json` nor a title and a text, or
  * over its size bounds.
  *

@@ -6,7 +6,7 @@
  * the signed result, the fulfillment and the sealed key (and, for a blob, its bytes by hash).
  *
  * Each sealed blob opens with the result key or a key derived from it
- * ({@linkcode DELIVERY_BLOB_KEY_LABELS}). A failure is data (`what`, `name`, `reason`):
+ * (`BLOB_KEY_LABELS`, agent_task_wire.ts). A failure is data (`what`, `name`, `reason`):
  * - `key`: the key the fulfillment releases is not the one committed to;
  * - `sealed-key`: the sealed key does not open with the fulfillment;
  * - `blob`: a committed blob does not open with the key, or opens to other bytes.
@@ -27,11 +27,7 @@ import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { derivedBlobKey, openBlob } from "./sealed_blob.ts";
 import { DeliveryProofError } from "./agent_work_errors.ts";
-
-/** The label each sealed blob's key is derived with from the result key; absent: the key. */
-export const DELIVERY_BLOB_KEY_LABELS: Readonly<Record<string, string>> = {
-  "transcript.log.sealed": "agent-task transcript",
-};
+import { BLOB_KEY_LABELS } from "./agent_task_wire.ts";
 
 /** What part of a delivery broke its commitment. */
 export type DeliveryFailureKind = "key" | "sealed-key" | "blob";
@@ -99,7 +95,7 @@ export async function checkDelivery(o: CheckDeliveryOptions): Promise<DeliveryCh
       throw new RangeError(`the bytes given for ${b.name} are not the committed blob ${b.sealed}`);
     }
     let key = hexToBytes(o.key) as Uint8Array<ArrayBuffer>;
-    const label = DELIVERY_BLOB_KEY_LABELS[b.name];
+    const label = BLOB_KEY_LABELS[b.name];
     if (label !== undefined) key = await derivedBlobKey(key, label);
     const plain = await openBlob(sealed, key).catch((err: Error) => err);
     if (plain instanceof Error) fail(`${b.name} does not open with the key: ${plain.message}`);

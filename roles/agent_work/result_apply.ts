@@ -1,7 +1,7 @@
 /**
- * The requester's side of a result: a provider's bundle of commits (roles/agent_work/
- * result_bundle.ts) checked against the requester's repository, then applied as a branch
- * (docs/PROTOCOL.md "Agent work").
+ * A result bundle (the agent's commits, bundled in the sandbox by skills/agent-task/run) checked
+ * against a repository, by the provider against its pristine copy before it seals the result and
+ * by the requester against its own, then applied as a branch (docs/PROTOCOL.md "Agent work").
  *
  * Checked, in this order, each refusal with its own error:
  * 1. the size ({@linkcode BundleTooLargeError}), from the file's size before reading it;
@@ -42,7 +42,9 @@ import { readBundleHeader } from "./bundle_header.ts";
 import { type Diffstat, type PathChange, pathChanges, sumChanges } from "./diffstat.ts";
 import { diffExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
-import { DEFAULT_RESULT_BUNDLE_MAX } from "./result_bundle.ts";
+
+/** A result bundle's size limit by default. */
+export const DEFAULT_RESULT_BUNDLE_MAX = 32 * 1024 * 1024;
 
 /**
  * Bytes a result's added and changed files may take by default: a 32 MiB bundle of source

@@ -13,9 +13,9 @@
  *     17      n+16  AES-256-GCM of the n plaintext bytes, then its 16-byte tag
  *
  * The 17 header bytes are the GCM additional data, so a changed version or nonce fails as a
- * changed ciphertext does. The key travels apart, wrapped to its reader with NIP-44
- * (roles/agent_work/blob_key_wrap.ts); for a result, `sha256(key)` is the ILP condition that
- * makes payment and the key's delivery one event.
+ * changed ciphertext does. The key travels apart: a repository's in the job's encrypted params
+ * (`repo-key`), a result's sealed with its delivery invoice's fulfillment (protocol/delivery_key.ts),
+ * so that paying the delivery is what opens it (docs/PROTOCOL.md "Paid on delivery").
  *
  * @module
  */

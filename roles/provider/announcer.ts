@@ -17,8 +17,12 @@ import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
 /** `d` tag of the heartbeat and of the 31990 announcement. */
 export const PROVIDER_D_TAG = "turnpike-provider";
 
-/** Default heartbeat period: 1 h (a paid write; providers online are those seen in 3 h). */
-export const DEFAULT_HEARTBEAT_MS = 3_600_000;
+/**
+ * Default heartbeat period: 20 s, each beat expiring after three periods (60 s), so a provider
+ * that stops is shown offline within a minute and no requester picks it (docs/PROTOCOL.md
+ * "Heartbeat"). A paid write; an addressable event, so the town keeps one per provider.
+ */
+export const DEFAULT_HEARTBEAT_MS = 20_000;
 /** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
 export const DEFAULT_REFRESH_MS = 86_400_000;
 

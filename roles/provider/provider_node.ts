@@ -232,6 +232,7 @@ class Provider implements ProviderNode {
       runs: this.#runs,
       publisher,
       wakeParked,
+      refunds: { signer: this.#signer, send: (prepare) => this.#btp!.sendPrepare(prepare) },
     });
     const debt = new TownDebtGuard({
       stateDir: o.stateDir,

@@ -11,7 +11,7 @@ import type { LaterTown } from "../town_client/town_clients.ts";
 import type { SandboxMode, SkillSandbox } from "./sandbox/skill_sandbox.ts";
 import type { EventFeedOptions } from "../event_feed.ts";
 import type { PreparedSandboxOptions } from "./sandbox/sandbox_pool.ts";
-import type { AgentTaskRunnerOptions } from "./agent/agent_task_runner.ts";
+import type { AgentTaskRunnerOptions } from "../agent_work/provider/agent_task_runner.ts";
 
 /** One more town a provider follows and writes to. */
 export interface ProviderTown extends LaterTown {
@@ -124,7 +124,9 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * feedback (default 10 s; docs/PROTOCOL.md "Live spend").
    */
   agentSpendEveryMs?: number;
-  /** Tests only: a cheating provider's delivery (roles/provider/agent/agent_task_runner.ts). */
+  /**
+   * Tests only: a cheating provider's delivery (roles/agent_work/provider/agent_task_runner.ts).
+   */
   agentDeliveryForTests?: AgentTaskRunnerOptions["deliveryForTests"];
   /** How the feed's stages run: "workers" (default) or "inline" (benchmarks comparing). */
   feedMode?: EventFeedOptions["mode"];

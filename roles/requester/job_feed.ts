@@ -28,6 +28,7 @@ import type { EventFeed, EventFeedOptions } from "../event_feed.ts";
 import { openMultiTownFeed } from "../multi_town_feed.ts";
 import type { AlertKind } from "../node_alerts.ts";
 import type { JobFollower } from "./job_follower.ts";
+import type { JobRefunds } from "./job_refunds.ts";
 import type { JobPayer } from "./job_payer.ts";
 import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
@@ -75,6 +76,8 @@ export interface JobFeedOptions {
    * answers a town's NIP-42 challenge (`signEvent`), for results and feedback it keeps private.
    */
   signer?: Pick<NodeSigner, "conversationKey" | "signEvent">;
+  /** Asks a failed job's provider for its deposit back (roles/requester/job_refunds.ts). */
+  refunds?: Pick<JobRefunds, "ask" | "onPrepare">;
 }
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
@@ -223,7 +226,7 @@ export class JobEventRouter {
       const feedback = parseJobFeedback(event);
       const spend = feedback.status === "processing" ? parseSpendTag(event.tags) : undefined;
       // An agent-task's spend so far: one `processing` line with it (docs/AGENTS.md).
-      if (spend) jobs.progress(id, "processing", feedback.extraInfo, spend);
+      if (spend) jobs.progress(id, "processing", feedback.extraInfo, { spend });
       else {
         jobs.progress(
           id,
@@ -245,6 +248,12 @@ export class JobEventRouter {
         const said = sealed && this.#o.signer
           ? await nip44Opener(this.#o.signer)(event.pubkey, event.content).catch(() => undefined)
           : undefined;
+        // Before the job ends, so whoever waits for it sees the refund a provider's own failure
+        // gives back (docs/PROTOCOL.md "Refunds: the provider's own failures").
+        const refund = busy
+          ? undefined
+          : await this.#o.refunds?.ask({ ...record, provider: event.pubkey });
+        if (refund !== undefined) jobs.progress(id, "feedback", `refund: ${refund}`);
         return await jobs.finish(id, "error", {
           error: busy
             ? `${feedback.extraInfo}: nothing was paid; send the job again later or elsewhere`

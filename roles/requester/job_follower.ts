@@ -38,6 +38,10 @@ export interface JobProgress {
   detail?: string;
   /** An agent-task's model spend so far (a `processing` feedback's, docs/PROTOCOL.md "Live spend"). */
   spend?: AgentSpend;
+  /** The job's provider (pubkey), once known: the one it was sent to, or the first to answer. */
+  provider?: string;
+  /** A `paid` line's amount, base units: what this payment cost. */
+  paid?: string;
 }
 
 /** What an event of a job told (its provider, its newest `created_at`), not yet written. */
@@ -101,6 +105,8 @@ export class JobFollower {
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
   #seen = new Map<string, JobSeen>();
+  /** Each followed job's provider, once known: named on its progress lines. */
+  #providers = new Map<string, string>();
   #closed = false;
   #watchTimer?: ReturnType<typeof setInterval>;
 
@@ -151,6 +157,7 @@ export class JobFollower {
   /** What an event of the job told, written with the job's next record write. */
   see(id: string, seen: JobSeen): void {
     this.#seen.set(id, seen);
+    this.#providers.set(id, seen.provider);
   }
 
   /** What an event told and no status write took: written on its own (dropped if it ended). */
@@ -183,8 +190,11 @@ export class JobFollower {
   }
 
   /** Follows a job: its slot taken, its timeout armed. */
-  track(record: { id: string }, sidecar: JobSidecar): void {
+  track(record: { id: string; provider?: string }, sidecar: JobSidecar): void {
     this.#active.add(record.id);
+    const provider = record.provider ??
+      (sidecar.spec.providers.length === 1 ? sidecar.spec.providers[0] : undefined);
+    if (provider !== undefined) this.#providers.set(record.id, provider);
     this.#o.jobSlots?.take(record.id);
     const delay = Math.max(0, sidecar.deadlineMs - Date.now());
     this.#timers.set(
@@ -284,6 +294,7 @@ export class JobFollower {
   /** Stops following a job that ended and resolves its waiters. */
   settle(id: string, final: RequesterJobRecord): RequesterJobRecord {
     const wasActive = this.#active.delete(id);
+    this.#providers.delete(id);
     this.#o.jobSlots?.release(id);
     this.#wroteAtMs.delete(id);
     clearTimeout(this.#timers.get(id));
@@ -302,9 +313,10 @@ export class JobFollower {
     jobId: string,
     status: JobProgress["status"],
     detail?: string,
-    spend?: AgentSpend,
+    more: Pick<JobProgress, "spend" | "paid"> = {},
   ): void {
-    this.#o.onProgress?.({ jobId, status, detail, ...(spend ? { spend } : {}) });
+    const provider = this.#providers.get(jobId);
+    this.#o.onProgress?.({ jobId, status, detail, ...more, ...(provider ? { provider } : {}) });
   }
 
   /** Resolves when the job reaches a terminal status. */

@@ -10,7 +10,10 @@
  * - `result`: the provider is paid or at work; its result is due.
  *
  * `since` is when the job's record last changed: a job whose `since` does not move for long is
- * stuck where `for` says.
+ * stuck where `for` says. A job that waits on a provider that has stopped beating (its heartbeat
+ * expired, roles/requester/provider_liveness.ts) says so: `provider` and `providerSilentS`, the
+ * seconds since its last heartbeat (absent when none was seen), so that a dead provider's job
+ * does not read as one at work.
  *
  * @module
  */
@@ -19,6 +22,7 @@ import {
   type RequesterJobRecord,
   TERMINAL_JOB_STATUSES,
 } from "../../state/jobs/job_record.ts";
+import type { ProviderSilence } from "./provider_liveness.ts";
 
 /** How often a `waiting` line is sent per job followed. */
 export const HEARTBEAT_MS = 5_000;
@@ -37,6 +41,10 @@ export interface WaitingLine {
   since: string;
   /** ISO time of this line. */
   at: string;
+  /** The provider the job waits on, when it has stopped beating. */
+  provider?: string;
+  /** With `provider`: seconds since its last heartbeat, when one was seen. */
+  providerSilentS?: number;
 }
 
 /**
@@ -95,6 +103,8 @@ export interface HeartbeatOptions {
   townReachable: () => boolean;
   /** Period. Default {@linkcode HEARTBEAT_MS}. */
   everyMs?: number;
+  /** A provider's silence, undefined while it beats (roles/requester/provider_liveness.ts). */
+  providerSilence?: (provider: string) => Promise<ProviderSilence | undefined>;
 }
 
 /**
@@ -122,8 +132,21 @@ export function startHeartbeat(options: HeartbeatOptions): () => void {
     for (const id of [...options.ids]) {
       const record = await options.read(id).catch(() => undefined);
       if (!record || ends.includes(record.status)) continue;
-      options.send(waitingLine(record, options.townReachable()));
+      const line = waitingLine(record, options.townReachable());
+      const silent = line.for !== "town" && record.provider !== undefined
+        ? await options.providerSilence?.(record.provider).catch(() => undefined)
+        : undefined;
+      options.send(
+        silent === undefined
+          ? line
+          : { ...line, provider: record.provider, ...providerSilentS(silent) },
+      );
     }
   }, options.everyMs ?? HEARTBEAT_MS);
   return () => clearInterval(timer);
+}
+
+/** The `providerSilentS` field of a silence. */
+function providerSilentS(silence: ProviderSilence): { providerSilentS?: number } {
+  return silence.silentS === undefined ? {} : { providerSilentS: silence.silentS };
 }

@@ -59,7 +59,7 @@ export interface PayerJobs {
     detail: { error?: string },
   ): Promise<RequesterJobRecord>;
   /** A progress line. */
-  progress(jobId: string, status: JobStatus, detail?: string): void;
+  progress(jobId: string, status: JobStatus, detail?: string, more?: { paid?: string }): void;
 }
 
 /** Options for {@linkcode JobPayer}. */
@@ -378,7 +378,9 @@ export class JobPayer {
         action: "paid",
         fields: { Invoice: invoice.condition, Fulfillment: fulfillment },
       });
-      this.#o.jobs.progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`);
+      this.#o.jobs.progress(id, "paid", `receipt ${fulfillment.slice(0, 16)}`, {
+        paid: entry.amount,
+      });
       return true;
     }
     // A fulfillment that does not match leaves the payment in doubt (the log keeps the intent).

@@ -212,6 +212,7 @@ export class JobSender {
       provider: spec.providers.length === 1 ? spec.providers[0] : undefined,
       payments: [],
       ...(options.uploadInvoices?.length ? { uploadInvoices: options.uploadInvoices } : {}),
+      ...(spec.bead === undefined ? {} : { bead: spec.bead }),
       chain: options.prev || spec.then.length > 0
         ? {
           prev: options.prev,

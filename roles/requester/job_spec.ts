@@ -15,6 +15,7 @@ import type { JobInput, JobParam } from "../../protocol/nip90_job.ts";
 import { isJobRequestKind } from "../../protocol/nip90_kinds.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
+import type { JobBead } from "../../state/jobs/job_record.ts";
 
 /** A job to post. */
 export interface JobSpec {
@@ -47,6 +48,8 @@ export interface JobSpec {
    * paid and the job ends `error` (`protected-changed`).
    */
   allowProtected?: boolean;
+  /** The bead the job works (an agent-task's `--bead`): kept on the job's record. */
+  bead?: JobBead;
 }
 
 /** A job spec or `--then` string is not usable. */
@@ -208,6 +211,9 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
   if (typeof v.bid === "string") spec.bid = parseAmount(v.bid, "bid");
   if (v.declineFailed === true) spec.declineFailed = true;
   if (v.allowProtected === true) spec.allowProtected = true;
+  if (typeof v.bead === "object" && v.bead !== null && typeof (v.bead as JobBead).id === "string") {
+    spec.bead = v.bead as JobBead;
+  }
   return spec;
 }
 

@@ -27,11 +27,13 @@
  * and sends it there, where without it a command that found the node a moment before its idle
  * stop had its connection cut and could not tell whether its job was posted.
  *
- * The requests that pay or follow a job for pay (`submit`, `wait`, `cancel`, `dm`) carry `proof`,
- * the command's proof that its user knows the wallet's passphrase
+ * The requests that pay or send (`submit`, `cancel`, `late-result`, `dm`) carry `proof`, the
+ * command's proof that its user knows the wallet's passphrase
  * (`identity/passphrase_proof.ts`); one without it, or with another, is refused with
  * {@linkcode PassphraseProofError} before anything is done: the unlocked wallet spends only for
- * whoever holds the passphrase, not for every process that can reach the socket.
+ * whoever holds the passphrase, not for every process that can reach the socket. A `wait` only
+ * reads (the node follows and pays its jobs whether or not a command waits): it needs no proof,
+ * so a Mayor follows a job with no passphrase (docs/AGENTS.md "Following any job").
  *
  * Limits: {@linkcode NodeServerOptions.maxClients} connections at once, a request line within
  * {@linkcode REQUEST_TIMEOUT_MS} of connecting, lines capped by `node_wire.ts`. When every slot
@@ -47,7 +49,7 @@ import type { JobSpec } from "./job_spec.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
-import { startHeartbeat } from "./job_heartbeat.ts";
+import { type HeartbeatOptions, startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
 
 /**
@@ -84,7 +86,7 @@ export class PassphraseProofError extends RoleError {
 }
 
 /** The requests that need the proof of the passphrase. */
-const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "wait", "cancel", "late-result", "dm"]);
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-result", "dm"]);
 
 /** A blob input the node publishes before posting the job. */
 export interface NodeUpload {
@@ -145,7 +147,7 @@ export interface NodeServerOptions {
   settings: Record<string, unknown>;
   /**
    * The proof of the passphrase the wallet was unlocked with (`identity/passphrase_proof.ts`):
-   * every `submit`, `wait`, `cancel` and `dm` must carry it.
+   * every `submit`, `cancel`, `late-result` and `dm` must carry it.
    */
   proof: string;
   /** Started by a command: stops itself after {@linkcode idleMs} with nothing to do. */
@@ -165,6 +167,8 @@ export interface NodeServerOptions {
   maxClients?: number;
   /** Period of the `waiting` lines to a following command (default job_heartbeat.ts). */
   heartbeatMs?: number;
+  /** A provider's silence, for the `waiting` lines (roles/requester/provider_liveness.ts). */
+  providerSilence?: HeartbeatOptions["providerSilence"];
 }
 
 /** A running node socket. */
@@ -259,6 +263,7 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
       read: (id) => req.repo.read(id),
       townReachable: () => req.townReachable,
       everyMs: options.heartbeatMs,
+      providerSilence: options.providerSilence,
     });
 
   const closeConn = (c: Deno.Conn) => {

@@ -52,6 +52,7 @@ import { JobSender } from "./job_sender.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { TownLink } from "./town_link.ts";
+import { JobRefunds } from "./job_refunds.ts";
 import { connectTownLinks, type TownLinks, townLinksOptionsOf } from "./town_links.ts";
 
 export type { JobProgress } from "./job_follower.ts";
@@ -199,9 +200,8 @@ export class Requester {
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
     const { alertWebhook: webhook, warn: log } = this.#o;
     const alerts = this.#alerts = createNodeAlerts({ webhook, node: this.pubkey, log });
-    // The feed's workers start while the town link connects (their start-up is most of the
-    // feed's cost, docs/ARCHITECTURE.md "Pipelines and their permissions"); events wait until
-    // the jobs are followed.
+    // The feed's workers start while the town link connects (most of the feed's cost, docs/
+    // ARCHITECTURE.md "Pipelines and their permissions"); events wait until jobs are followed.
     const feedOptions: JobFeedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
@@ -216,6 +216,7 @@ export class Requester {
       alert: (kind, message, details) => this.#alerts?.raise(kind, message, details),
       warn: this.#o.warn,
       signer: this.#signer,
+      refunds: new JobRefunds({ node: this, signer: this.#signer, links: () => this.#links }),
     };
     this.#feed = openJobFeed(feedOptions);
     this.#lateResults = lateResultsOf(feedOptions, {
@@ -230,6 +231,7 @@ export class Requester {
       alert: (kind, message, details) => alerts.raise(kind, message, details),
       payments: this.payments,
       home: () => this.#links?.home,
+      onPrepare: (prepare) => feedOptions.refunds!.onPrepare(prepare),
     }));
     await this.#sender.publishRelayList();
     const inFlight = this.#o.resume === false ? [] : await this.#follower.loadInFlight();
@@ -434,8 +436,7 @@ export class Requester {
     this.#closed = true;
     this.#closing.abort();
     this.#follower.stop();
-    // The feed may still be opening (a start that failed): closed once it is open. An event
-    // waiting for the jobs to be followed is let go (and dropped: the node is closed).
+    // Maybe still opening (a start that failed): closed once open; an event waiting is dropped.
     this.#following.resolve();
     await this.#feed?.then((feed) => feed.close()).catch(() => {});
     await this.#follower.drain();

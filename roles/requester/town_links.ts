@@ -238,6 +238,8 @@ export interface RequesterTownHooks {
   payments: Pick<PaymentLog, "append">;
   /** The home town's link once connected (the asset a write is paid in). */
   home: () => TownLink | undefined;
+  /** PREPAREs to this requester (a deposit's refund, roles/requester/job_refunds.ts). */
+  onPrepare?: TownLinkOptions["onPrepare"];
 }
 
 /**
@@ -296,6 +298,7 @@ export function townLinksOptionsOf(
       signer: hooks.signer,
       warn: settings.warn,
       alert: hooks.alert,
+      onPrepare: hooks.onPrepare,
       recordWrite: ({ event, amount, townAddress }) =>
         hooks.payments.append(townWriteEntry({
           direction: "out",

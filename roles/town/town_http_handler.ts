@@ -220,6 +220,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       pricing,
       budget,
       onSent: () => void watched.sent(),
+      townBuffered: () => slowConsumers.stats().bufferedBytes,
       auth: { relayUrls, privateKinds: options.privateKinds },
     });
     sessions.add(session);

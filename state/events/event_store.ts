@@ -79,6 +79,8 @@ export interface QueryOptions {
   limit?: number;
   /** Read each event's JSON only, its `toon` empty: half the memory for a JSON reader. */
   jsonOnly?: boolean;
+  /** Read the ids, times and kinds only (`json` and `toon` empty): an answer sent in pages. */
+  keysOnly?: boolean;
 }
 
 /** One item of a batch insert. */
@@ -295,8 +297,7 @@ export class EventStore {
   readonly #db: DatabaseSync;
   readonly #st: Statements;
   readonly #now: () => number;
-  // Prepared query statements by SQL text; the text depends only on which filter keys are
-  // present (values are bound as JSON arrays), so the cache stays small.
+  // Prepared statements by SQL text (values bound as JSON arrays: the cache stays small).
   readonly #queryCache = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync, now: () => number) {
@@ -320,8 +321,7 @@ export class EventStore {
       addDeletedId: db.prepare("INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)"),
       addDeletedAddress: db.prepare(
         `INSERT INTO deleted_addresses (pubkey, kind, d_tag, until_created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (pubkey, kind, d_tag) DO UPDATE SET until_created_at =
-           max(until_created_at, excluded.until_created_at)`,
+         ON CONFLICT (pubkey, kind, d_tag) DO UPDATE SET until_created_at = max(until_created_at, excluded.until_created_at)`,
       ),
       addressVersions: db.prepare(
         "SELECT seq, id, pubkey, kind, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? AND created_at <= ?",
@@ -482,7 +482,7 @@ export class EventStore {
       const parts = splitFilter(filter);
       const found: StoredEvent[] = [];
       for (const part of parts) {
-        const { sql, params } = buildSelect(part, now, options.jsonOnly === true);
+        const { sql, params } = buildSelect(part, now, options);
         const rows = this.#prepareCached(sql).all(...params, limit) as unknown as StoredRow[];
         for (const row of rows) found.push(fromRow(row));
       }
@@ -754,9 +754,9 @@ function splitFilter(filter: NostrFilter): NostrFilter[] {
 }
 
 /** SELECT for one (split) filter, ordered newest first, ties by lowest id, with a limit. */
-function buildSelect(filter: NostrFilter, now: number, jsonOnly: boolean) {
-  const columns = "e.id AS id, e.created_at AS createdAt, e.kind AS kind, e.json AS json, " +
-    (jsonOnly ? "'' AS toon" : "e.toon AS toon");
+function buildSelect(filter: NostrFilter, now: number, { jsonOnly, keysOnly }: QueryOptions) {
+  const columns = "e.id AS id, e.created_at AS createdAt, e.kind AS kind, " +
+    (keysOnly ? "'' AS json, '' AS toon" : `e.json AS json, ${jsonOnly ? "''" : "e.toon"} AS toon`);
   const tag = tagKeys(filter).find((k) => filter[k as `#${string}`]!.length === 1);
   if (tag === undefined) {
     const { sql, params } = buildWhere(filter, now);

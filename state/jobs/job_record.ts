@@ -17,6 +17,12 @@
  *
  * upload_invoices = ["blob-..."]     # the payment log's blob payments made for its inputs
  *
+ * [bead]                              # the Gas Town bead the job works, when it has one
+ * id = "gt-abc12"
+ * title = "Fix add"
+ * rig = "myrig"                       # the rig and polecat that sent it (GT_RIG, GT_POLECAT)
+ * polecat = "p1"
+ *
  * [chain]
  * prev = "<64 hex of the job whose result fed this one>"
  * next = "<spec of the job to post with this job's result>"
@@ -81,12 +87,40 @@ export interface JobPayment {
   reason?: string;
 }
 
+/**
+ * A deposit given back by the provider (docs/PROTOCOL.md "Refunds: the provider's own
+ * failures"): on the payment log as a payment `in`, keyed `refund:<job id>`.
+ */
+export interface JobRefund {
+  /** Base units. */
+  amount: bigint;
+  asset: string;
+  /** Hex fulfillment of the refund's PREPARE. */
+  fulfillment: string;
+  atMs: number;
+}
+
 /** Links of a job chain (A -> result A -> B). */
 export interface JobChain {
   /** Id of the job whose result this job was posted with. */
   prev?: string;
   /** Spec of the job to post with this job's result (opaque to the state layer). */
   next?: string;
+}
+
+/**
+ * The bead a job works (an agent-task sent with `--bead`, docs/AGENTS.md "A coding agent's
+ * task"): its id and title as `bd show` gave them, and the rig and polecat that sent it, so that
+ * `job list` and `job status` tell a Mayor which polecat each job is.
+ */
+export interface JobBead {
+  /** The bead's id (`gt-abc12`). */
+  id: string;
+  title?: string;
+  /** The rig of the polecat that sent it (its `GT_RIG`). */
+  rig?: string;
+  /** The polecat that sent it (its `GT_POLECAT`). */
+  polecat?: string;
 }
 
 /**
@@ -123,12 +157,16 @@ export interface RequesterJobRecord {
   /** Last error message (status `error`, `payment-refused`...). */
   error?: string;
   chain?: JobChain;
+  /** The bead the job works, when it was sent with one. */
+  bead?: JobBead;
   payments: JobPayment[];
   /**
    * The invoice ids of the blob payments (`town-blob` on the payment log) made to upload this
    * job's inputs: its costs count them (cli/job_report.ts).
    */
   uploadInvoices?: string[];
+  /** The deposit the provider gave back, once it did. */
+  refund?: JobRefund;
 }
 
 /** A job file's text is not a valid job record. */
@@ -169,6 +207,7 @@ export function formatJobRecord(record: RequesterJobRecord): string {
   if (record.lastSeenCreatedAt !== undefined) doc.last_seen_created_at = record.lastSeenCreatedAt;
   if (record.error !== undefined) doc.error = record.error;
   if (record.uploadInvoices?.length) doc.upload_invoices = [...record.uploadInvoices];
+  if (record.bead !== undefined) doc.bead = dropUndefined({ ...record.bead });
   if (record.chain && (record.chain.prev !== undefined || record.chain.next !== undefined)) {
     doc.chain = dropUndefined({ prev: record.chain.prev, next: record.chain.next });
   }
@@ -186,6 +225,10 @@ export function formatJobRecord(record: RequesterJobRecord): string {
         reason: p.reason,
       })
     );
+  }
+  if (record.refund !== undefined) {
+    const { amount, asset, fulfillment, atMs } = record.refund;
+    doc.refund = { amount: amount.toString(), asset, fulfillment, at_ms: atMs };
   }
   return stringifyToml(doc) + "\n";
 }
@@ -274,6 +317,16 @@ export function parseJobRecord(text: string): RequesterJobRecord {
       next: chain.next === undefined ? undefined : str(chain, "next"),
     });
   }
+  if (doc.bead !== undefined) {
+    const bead = table(doc.bead, "bead");
+    const optional = (key: string) => bead[key] === undefined ? undefined : str(bead, key);
+    record.bead = dropUndefined({
+      id: str(bead, "id"),
+      title: optional("title"),
+      rig: optional("rig"),
+      polecat: optional("polecat"),
+    });
+  }
   if (doc.upload_invoices !== undefined) {
     const invoices = doc.upload_invoices;
     if (!Array.isArray(invoices) || !invoices.every((i) => typeof i === "string")) {
@@ -284,6 +337,11 @@ export function parseJobRecord(text: string): RequesterJobRecord {
   if (doc.payments !== undefined) {
     if (!Array.isArray(doc.payments)) throw new JobRecordFormatError(`"payments" is not a list`);
     record.payments = doc.payments.map((p, i) => parsePayment(table(p, `payments[${i}]`)));
+  }
+  if (doc.refund !== undefined) {
+    const t = table(doc.refund, "refund");
+    const [asset, fulfillment] = [str(t, "asset"), str(t, "fulfillment")];
+    record.refund = { amount: amount(t, "amount"), asset, fulfillment, atMs: int(t, "at_ms") };
   }
   validateJobRecord(record);
   return record;
@@ -311,12 +369,20 @@ export function validateJobRecord(r: RequesterJobRecord): void {
   if (r.bid !== undefined && r.bid < 0n) fail(`"bid" is negative`);
   if (r.provider !== undefined && !HEX64.test(r.provider)) fail(`"provider" is not 64 hex`);
   if (r.chain?.prev !== undefined && !HEX64.test(r.chain.prev)) fail(`"chain.prev" is not 64 hex`);
+  const bead = r.bead;
+  if (bead !== undefined && (bead.id.length === 0 || bead.id.length > SHORT_TEXT)) {
+    fail(`bad "bead.id"`);
+  }
+  for (const text of [bead?.title, bead?.rig, bead?.polecat]) {
+    if (text !== undefined && text.length > SHORT_TEXT) fail("a bead's field is too long");
+  }
   for (const text of [r.asset, r.error, r.chain?.next]) {
     if (text !== undefined && text.length > SHORT_TEXT * 8) fail("a text field is too long");
   }
   for (const invoice of r.uploadInvoices ?? []) {
     if (invoice.length === 0 || invoice.length > SHORT_TEXT) fail(`bad "upload_invoices"`);
   }
+  if (r.refund !== undefined && !HEX64.test(r.refund.fulfillment)) fail(`bad refund "fulfillment"`);
   for (const p of r.payments) {
     if (p.invoiceId.length === 0 || p.invoiceId.length > SHORT_TEXT) fail(`bad "invoice_id"`);
     if (p.amount < 0n) fail(`payment amount is negative`);

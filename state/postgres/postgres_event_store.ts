@@ -442,8 +442,9 @@ export class PostgresEventStore implements TownStore {
       const where = buildWhere(filter, now, params);
       params.push(limit);
       const rows = await this.#sql.unsafe<QueryRow[]>(
-        `SELECT e.id, e.created_at, e.kind, e.json, ` +
-          `${options.jsonOnly ? "''::bytea AS toon" : "e.toon"} FROM events e WHERE ${where} ` +
+        `SELECT e.id, e.created_at, e.kind, ${options.keysOnly ? "''::text AS json" : "e.json"}, ` +
+          `${options.jsonOnly || options.keysOnly ? "''::bytea AS toon" : "e.toon"} ` +
+          `FROM events e WHERE ${where} ` +
           `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`,
         params as Param[],
       );

@@ -2,7 +2,8 @@
  * A delivery that opens, or proof that it did not (docs/PROTOCOL.md "Paid on delivery"), end to
  * end: a town, the real provider node with the agent-task skill, the real sandbox and git, a
  * requester profile driven through its CLI. The provider is made to cheat by its test-only
- * `agentDeliveryForTests` hook (roles/provider/agent/agent_task_runner.ts), one cheat per preset:
+ * `agentDeliveryForTests` hook (roles/agent_work/provider/agent_task_runner.ts), one cheat per
+ * preset:
  *
  * - `wrongkey`: the result's key is another than the one the bundle is sealed with: the
  *   requester pays the delivery (the hashlock sells the fulfillment), keeps a proof, and the
@@ -17,7 +18,7 @@ import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-import type { AgentDeliveryForTests } from "../../roles/provider/agent/agent_task_runner.ts";
+import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 import { sealBlob } from "../../roles/agent_work/sealed_blob.ts";
 import { sha256Hex } from "../../protocol/delivery_commitment.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";

@@ -5,7 +5,7 @@
  * the applied branch itself, in its own sandbox, and keeps that verdict beside the provider's.
  *
  * The provider lies through its test-only `agentDeliveryForTests` hook
- * (roles/provider/agent/agent_task_runner.ts): for the preset `liar`, whose agent commits work
+ * (roles/agent_work/provider/agent_task_runner.ts): for the preset `liar`, whose agent commits work
  * that fails the gate, the result it signs says `pass` with the gate's exit 0.
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -13,7 +13,7 @@ import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-import type { AgentDeliveryForTests } from "../../roles/provider/agent/agent_task_runner.ts";
+import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 

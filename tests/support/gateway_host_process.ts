@@ -1,8 +1,9 @@
 /**
  * Test helper: a provider's model gateways in a process of their own, under `prlimit
  * --nofile=<n>:<n>` (a small host's file limit; Deno raises only the soft limit by itself), for
- * attacks on the gateway (roles/provider/agent/agent_gateway.ts) that must exhaust the provider's
- * descriptors or memory and not the test's. Two jobs' gateways, `a` and `b`, on one upstream.
+ * attacks on the gateway (roles/agent_work/provider/agent_gateway.ts) that must exhaust the
+ * provider's descriptors or memory and not the test's. Two jobs' gateways, `a` and `b`, on one
+ * upstream.
  *
  * @module
  */
@@ -52,7 +53,7 @@ export interface GatewayHost extends AsyncDisposable {
 export async function startGatewayHost(options: GatewayHostOptions): Promise<GatewayHost> {
   const dir = await Deno.makeTempDir({ prefix: "gateway_host_" });
   const runner = `${dir}/runner.ts`;
-  const gateway = new URL("../../roles/provider/agent/agent_gateway.ts", import.meta.url);
+  const gateway = new URL("../../roles/agent_work/provider/agent_gateway.ts", import.meta.url);
   await Deno.writeTextFile(
     runner,
     `import { startAgentGateway } from "${gateway}";

@@ -16,6 +16,8 @@ import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { PaymentDesk } from "../payments/payment_desk.ts";
+import { RefundDesk, type RefundDeskOptions } from "../payments/refund_desk.ts";
+import { decodeRefundQuestion } from "../../../protocol/job_refund.ts";
 import { paymentRequiredInfo, priceJob } from "./job_pricing.ts";
 import type { SkillEntry } from "../skills/skill_catalog.ts";
 import type { RunQueue } from "./run_queue.ts";
@@ -60,6 +62,8 @@ export interface JobLifecycleOptions extends
   work: Pick<BackgroundWork, "track" | "stopped">;
   log: (line: string) => void;
   markStatus: () => void;
+  /** The refunds' key (protocol/job_refund.ts) and the home town's PREPAREs they leave by. */
+  refunds: Pick<RefundDeskOptions, "signer" | "send">;
 }
 
 /**
@@ -79,6 +83,7 @@ export interface JobLifecycleOptions extends
 export class JobLifecycle {
   #o: JobLifecycleOptions;
   #desk?: PaymentDesk;
+  #refunds?: RefundDesk;
 
   constructor(options: JobLifecycleOptions) {
     this.#o = options;
@@ -142,6 +147,8 @@ export class JobLifecycle {
     const o = this.#o;
     // An invoice lives no longer than the grace its slot is held for.
     const grace = o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
+    const [address, store, payments, log] = [() => o.ilpAddress(), o.store, o.payments(), o.log];
+    this.#refunds = new RefundDesk({ ...o.refunds, address, store, payments, log });
     this.#desk = new PaymentDesk({
       address: () => o.ilpAddress(),
       assetCode,
@@ -213,6 +220,10 @@ export class JobLifecycle {
 
   /** Payments go to the payment desk once it is open; until then (and when stopping) T00. */
   onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
+    const refund = prepare.amount === "0" ? decodeRefundQuestion(prepare.data) : undefined;
+    if (refund && this.#refunds && !this.#o.work.stopped) {
+      return this.#refunds.ask(refund.jobId, refund.address);
+    }
     if (this.#desk !== undefined && !this.#o.work.stopped) return this.#desk.onPrepare(prepare);
     return Promise.resolve({
       type: "reject",

@@ -7,7 +7,7 @@
  * @module
  */
 import { spendInfo, spendTag } from "../../../protocol/agent_spend.ts";
-import { MAX_SPEND_REPORTS } from "../agent/spend_reporter.ts";
+import { MAX_SPEND_REPORTS } from "../../agent_work/provider/spend_reporter.ts";
 import { formatAssetAmount } from "../../../protocol/asset_amount.ts";
 import { blobOutputTag, RESULT_BLOB_NAME } from "../../../protocol/job_blobs.ts";
 import { buildJobFeedback, buildJobResult } from "../../../protocol/nip90_job.ts";

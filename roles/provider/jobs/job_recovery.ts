@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { removeAgentTaskFiles } from "../agent/agent_task_runner.ts";
-import { keepLeftTranscript } from "../agent/kept_transcript.ts";
+import { removeAgentTaskFiles } from "../../agent_work/provider/agent_task_runner.ts";
+import { keepLeftTranscript } from "../../agent_work/provider/kept_transcript.ts";
 import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
 import {
   isTerminalProviderJob,

@@ -38,6 +38,7 @@ import type { BackgroundWork } from "../background_work.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import { DEFAULT_MAX_UNPAID_PER_REQUESTER } from "../payments/unpaid_pool.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
+import { AGENT_TASK_PARAM } from "../../agent_work/agent_task_wire.ts";
 
 /** Options for {@linkcode RequestAdmission}. */
 export interface RequestAdmissionOptions extends
@@ -306,7 +307,8 @@ export class RequestAdmission {
         }
         // An agent-task names a preset this provider has, or it is refused before any payment;
         // the preset's price is added to the job's (docs/OPERATIONS.md "Agent presets").
-        const agent = tags.find((t) => t[0] === "param" && t[1] === "agent")?.[2] ?? "";
+        const agent = tags.find((t) => t[0] === "param" && t[1] === AGENT_TASK_PARAM.agent)?.[2] ??
+          "";
         const extra = entry.manifest.runner === "agent" ? this.#o.skills.agentPrice(agent) : 0n;
         if (extra === undefined) return `refused: no agent preset ${JSON.stringify(agent)} here`;
         if (extra > 0n) this.#addPrice(record, quote, extra, entry);

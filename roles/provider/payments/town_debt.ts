@@ -41,9 +41,9 @@ export function townDebtOf(
 ): TownDebt {
   let earned = 0n;
   for (const e of entries) {
-    if (e.direction === "in" && e.event === "fulfilled" && categoryOf(e) === "job") {
-      earned += BigInt(e.amount);
-    }
+    if (e.event !== "fulfilled" || categoryOf(e) !== "job") continue;
+    // A deposit refunded (roles/provider/payments/refund_desk.ts) was paid back out of it.
+    earned += e.direction === "in" ? BigInt(e.amount) : -BigInt(e.amount);
   }
   let claimed = 0n;
   for (const c of channels) if (c.peerLabel === PAYOUT_CHANNEL_LABEL) claimed += c.received;

@@ -1,8 +1,8 @@
 /**
  * The model gateway's door inside a job's sandbox: listens on `127.0.0.1:<port>` in the job's
  * own network namespace and relays every connection, byte for byte, to the gateway's Unix socket
- * (roles/provider/agent/agent_gateway.ts), bound into the sandbox. The job's programs are pointed at it
- * by ANTHROPIC_BASE_URL / OPENAI_BASE_URL (docs/SKILLS.md "The model gateway").
+ * (roles/agent_work/provider/agent_gateway.ts), bound into the sandbox. The job's programs are
+ * pointed at it by ANTHROPIC_BASE_URL / OPENAI_BASE_URL (docs/SKILLS.md "The model gateway").
  *
  * It is started by the sandbox's setup script (roles/provider/sandbox/sandbox_gateway.ts), without
  * capabilities, as the job's user, before the job; it prints `ready` on stdout once listening, so
@@ -105,8 +105,8 @@ export interface CloseGatewayOptions {
 }
 
 /**
- * The path the gateway closes on (roles/provider/agent/agent_gateway.ts `AGENT_OVER_PATH`; this file
- * imports nothing, hence the copy).
+ * The path the gateway closes on (roles/agent_work/provider/agent_gateway.ts `AGENT_OVER_PATH`;
+ * this file imports nothing, hence the copy).
  */
 const AGENT_OVER_PATH = "/turnpike/agent-over";
 

@@ -1,9 +1,9 @@
 /**
  * Reading a sandboxed job's output pipes (roles/provider/sandbox/skill_sandbox.ts): stdout kept up to a
  * cap (past it the job is killed: its result is too large), stderr's tail kept (the logs' end is
- * what says why a job failed; also a host agent's interleaved output, roles/provider/agent/host_agent.ts).
- * Both streams are read to their end either way, so the job never
- * blocks on a full pipe.
+ * what says why a job failed; also a host agent's interleaved output,
+ * roles/agent_work/provider/host_agent.ts). Both streams are read to their end either way, so the
+ * job never blocks on a full pipe.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * A job's way to its model gateway (roles/provider/agent/agent_gateway.ts), as the sandbox builds it
- * (roles/provider/sandbox/skill_sandbox.ts, the job's `gateway` option; docs/SKILLS.md "The model
- * gateway"). Nothing else leaves the job's network namespace:
+ * A job's way to its model gateway (roles/agent_work/provider/agent_gateway.ts), as the sandbox
+ * builds it (roles/provider/sandbox/skill_sandbox.ts, the job's `gateway` option; docs/SKILLS.md
+ * "The model gateway"). Nothing else leaves the job's network namespace:
  *
  *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
  *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point

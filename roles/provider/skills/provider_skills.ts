@@ -16,7 +16,7 @@ import { loadSkillCatalog, type SkillCatalog, type SkillEntry } from "./skill_ca
 import { createSkillSandbox, type SkillSandbox } from "../sandbox/skill_sandbox.ts";
 import { type DockerEngineInfo, probeDockerEngine } from "../docker/docker_engine.ts";
 import { createDockerBuildRunner } from "../docker/docker_build_runner.ts";
-import { createAgentTaskRunner } from "../agent/agent_task_runner.ts";
+import { createAgentTaskRunner } from "../../agent_work/provider/agent_task_runner.ts";
 import type { SkillRunner } from "../jobs/job_run.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { AnnouncedSkill } from "../announcer.ts";

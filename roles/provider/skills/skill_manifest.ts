@@ -67,7 +67,7 @@ export interface SkillManifest {
   idempotent: boolean;
   /**
    * `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner;
-   * `agent`: the agent-task runner (roles/provider/agent/agent_task_runner.ts).
+   * `agent`: the agent-task runner (roles/agent_work/provider/agent_task_runner.ts).
    */
   runner: SkillRunnerKind;
   /** Result bytes kept in the result event (beyond: a blob); budgeted in the quote. */

@@ -6,25 +6,24 @@
  * Wire format: standard JSON events, or, for a connection opened in TOON mode, Crosstown's
  * `["EVENT", subId, "<TOON text>"]` (see town_http_handler.ts for how a client asks).
  *
- * Backpressure: a REQ's stored events are sent while the socket's `bufferedAmount` stays under
- * half of `maxBufferedBytes`; past that the answer waits for the socket to drain (live events
- * for that subscription are queued meanwhile, up to `maxPendingLiveEvents`). A live push that
- * takes `bufferedAmount` past `maxBufferedBytes`, a full live queue, or a socket that does not
- * drain within `drainTimeoutMs` make the client a slow consumer: NOTICE, then close. Stored
- * events are sent in batches of `queryBatchSize`, each after a macrotask boundary; every REQ is
- * admitted by the {@linkcode ReadBudget} shared by all connections, and its query and batches are
- * charged to that budget's time and wait for it (`pace`), so a burst of REQs is spread out
- * rather than run in one stall. A REQ is refused while the connection's backlog (events read
- * and not sent, bytes not written) is over `maxBufferedBytes`; only the encoding the connection
- * reads is read from the store and kept, each event dropped once handed to the socket, and the
- * budget counts what is kept (docs/OPERATIONS.md "Peers that do not read").
+ * Backpressure: a connection's REQs are answered one at a time, in order; a REQ's stored events
+ * are read from the store a page (`queryBatchSize`) at a time, each page once the socket has
+ * taken the last (stored_answer.ts), so a REQ waiting for its reader holds its ids, not its
+ * events (live events for that subscription are queued meanwhile, up to
+ * `maxPendingLiveEvents`). A live push that takes `bufferedAmount` past `maxBufferedBytes`, a
+ * full live queue, or a socket that does not drain within `drainTimeoutMs` make the client a
+ * slow consumer: NOTICE, then close. Every REQ is admitted by the {@linkcode ReadBudget} shared
+ * by all connections, and its queries and pages are charged to that budget's time and wait for
+ * it (`pace`), so a burst of REQs is spread out rather than run in one stall. A REQ is refused
+ * while the connection's backlog (bytes not written) is over `maxBufferedBytes`; only the
+ * encoding the connection reads is read from the store (docs/OPERATIONS.md "Peers that do not
+ * read").
  *
  * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
  * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
  *
  * @module
  */
-import { sleep } from "../../../protocol/backoff.ts";
 import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
 import {
   type ClientMessage,
@@ -35,7 +34,11 @@ import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
 import { priceToon, type RelayPricing } from "../../../protocol/relay_pricing.ts";
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";
-import { type EventStore, EventStoreQueryError } from "../../../state/events/event_store.ts";
+import {
+  type EventStore,
+  EventStoreQueryError,
+  type StoredEvent,
+} from "../../../state/events/event_store.ts";
 import { asTownStore, type TownStore } from "../../../state/events/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "../token_bucket.ts";
@@ -45,7 +48,7 @@ import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_w
 import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
 import { RelayAuth, type RelayAuthOptions } from "./relay_auth.ts";
 import { unparsedReply } from "./unparsed_reply.ts";
-import { answerBytes, type AnswerRow, answerRows } from "./answer_rows.ts";
+import { sendStoredAnswer } from "./stored_answer.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -72,8 +75,19 @@ export interface Nip01SessionOptions {
    * socket then, and closes it past its limits (transport/slow_consumer_guard.ts).
    */
   onSent?: () => void;
+  /** What all the town's sockets hold unsent: past a quarter of its cap, REQs' pages wait more. */
+  townBuffered?: () => number;
   /** NIP-42 (challenged as the connection opens): the town's relay URLs, the private kinds. */
   auth?: Omit<RelayAuthOptions, "now">;
+}
+
+/** A REQ whose stored events wait their turn. */
+interface QueuedAnswer {
+  subId: string;
+  sub: SessionSub;
+  filters: NostrFilter[];
+  /** Ends the subscription (its answer failed or was refused). */
+  dropSub: () => void;
 }
 
 interface SessionSub {
@@ -116,6 +130,8 @@ export class Nip01Session implements HubSubscriber {
   /** A message is waiting on the store; later ones queue in {@linkcode #queued}. */
   #waiting = false;
   #queued: unknown[] = [];
+  /** REQs whose stored events are being sent (the first) or wait their turn. */
+  readonly #answers: QueuedAnswer[] = [];
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
   #dead = false;
@@ -167,7 +183,7 @@ export class Nip01Session implements HubSubscriber {
    * limits").
    */
   quietSince(quietMs: number): number | undefined {
-    if (this.#subs.size === 0 || this.#unsentBytes > 0 || this.#waiting) return undefined;
+    if (this.#subs.size === 0 || this.#answers.length > 0 || this.#waiting) return undefined;
     const since = Math.max(this.#lastActive, this.#lastDelivered);
     return Date.now() - since >= quietMs ? since : undefined;
   }
@@ -328,9 +344,8 @@ export class Nip01Session implements HubSubscriber {
     this.#notice(reason);
   }
 
-  async #onReq(subId: string, filters: NostrFilter[]): Promise<void> {
+  #onReq(subId: string, filters: NostrFilter[]): void {
     const { hub, limits, counters } = this.#o;
-    const store = this.#store;
     const replacing = this.#subs.get(subId);
     if (!replacing && this.#subs.size >= limits.maxSubscriptions) {
       counters.tooManySubscriptionsTotal++;
@@ -362,47 +377,88 @@ export class Nip01Session implements HubSubscriber {
         hub.unsubscribe(this, subId);
       }
     };
+    // Answered one at a time, in order: a REQ waiting its turn holds its filters, not events.
+    this.#answers.push({ subId, sub, filters, dropSub });
+    if (this.#answers.length === 1) void this.#answerAll();
+  }
+
+  async #answerAll(): Promise<void> {
+    while (this.#answers.length > 0 && !this.#dead) {
+      try {
+        await this.#answer(this.#answers[0]);
+      } catch {
+        this.#notice("error: internal error while handling the message");
+      }
+      this.#answers.shift();
+    }
+    this.#answers.length = 0;
+  }
+
+  async #answer({ subId, sub, filters, dropSub }: QueuedAnswer): Promise<void> {
+    if (sub.closed || this.#dead) return;
+    const { limits } = this.#o;
     const jsonOnly = this.#o.format === "json";
-    let rows: AnswerRow[];
+    let keys: StoredEvent[];
     try {
-      const stored = await this.#budget.timeQuery(
-        () => store.query(filters, { limit: limits.maxLimit, jsonOnly }),
+      keys = await this.#budget.timeQuery(
+        () => this.#store.query(filters, { limit: limits.maxLimit, keysOnly: true }),
         this,
       );
-      rows = answerRows(
-        stored,
-        (row) =>
-          this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))
-            ? undefined
-            : this.#wireBody(row.json, () => row.toon),
-      );
     } catch (err) {
-      dropSub();
-      if (sub.closed) return;
-      if (err instanceof EventStoreQueryError) {
-        return this.#closed(subId, `invalid: ${err.message}`);
-      }
-      return this.#closed(subId, "error: could not query the event store");
+      return this.#queryFailed(subId, sub, dropSub, err);
     }
     // Closed or replaced while the query ran: nothing to send.
     if (sub.closed || this.#dead) return;
-    const bytes = answerBytes(rows);
-    const ticket = this.#budget.admit(bytes, this);
+    const ticket = this.#budget.admit(0, this);
     if (typeof ticket === "string") {
       dropSub();
       return this.#townBusy(subId, BUSY_DETAIL[ticket]);
     }
-    this.#unsentBytes += bytes;
-    let left = bytes;
-    const sent = (n: number) => {
-      left -= n;
-      this.#unsentBytes -= n;
-      ticket.sent(n);
-    };
-    void this.#sendHistory(subId, sub, rows, sent).finally(() => {
-      this.#unsentBytes -= left;
+    let answer;
+    try {
+      answer = await sendStoredAnswer(keys, {
+        socket: this.#socket,
+        store: this.#store,
+        budget: this.#budget,
+        client: this,
+        limits,
+        jsonOnly,
+        drainTimeoutMs: this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+        townBuffered: this.#o.townBuffered,
+        ticket,
+        live: () => !sub.closed && !this.#dead,
+        body: (row) =>
+          this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))
+            ? undefined
+            : this.#wireBody(row.json, () => row.toon),
+        send: (body) => this.#sendEvent(subId, body),
+        unsent: (delta) => this.#unsentBytes += delta,
+      });
+    } catch (err) {
+      return this.#queryFailed(subId, sub, dropSub, err);
+    } finally {
       ticket.end();
-    });
+    }
+    if (answer.end === "stalled") {
+      return this.#slowConsumer("socket did not drain while sending stored events");
+    }
+    if (answer.end === "ended" || sub.closed || this.#dead) return;
+    this.#send(JSON.stringify(["EOSE", subId]));
+    this.#lastDelivered = Date.now();
+    this.#o.counters.eosesSentTotal++;
+    const pending = sub.pending ?? [];
+    sub.pending = null;
+    const sentIds = pending.length > 0 ? new Set(answer.ids) : undefined;
+    for (const published of pending) {
+      if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
+    }
+  }
+
+  #queryFailed(subId: string, sub: SessionSub, dropSub: () => void, err: unknown): void {
+    dropSub();
+    if (sub.closed) return;
+    if (err instanceof EventStoreQueryError) return this.#closed(subId, `invalid: ${err.message}`);
+    this.#closed(subId, "error: could not query the event store");
   }
 
   /** Stored events read for this connection and not sent, and bytes not yet written. */
@@ -422,69 +478,6 @@ export class Nip01Session implements HubSubscriber {
   #townBusy(subId: string, detail: string): void {
     this.#o.counters.queriesRefusedBusyTotal++;
     this.#closed(subId, `rate-limited: town busy (${detail}); retry later`);
-  }
-
-  async #sendHistory(
-    subId: string,
-    sub: SessionSub,
-    rows: (AnswerRow | undefined)[],
-    sent: (bytes: number) => void,
-  ): Promise<void> {
-    const { maxBufferedBytes, queryBatchSize } = this.#o.limits;
-    const highWater = maxBufferedBytes / 2;
-    let ids: string[] | undefined;
-    // Sending is read work too: charged like the query (only the synchronous part: waits for
-    // the budget or for the socket to drain cost the event loop nothing) and paced by the same
-    // budget, so a burst of REQs is spread over macrotasks instead of run in one.
-    let since = 0;
-    const charge = (): void => {
-      if (since > 0) this.#budget.charge(performance.now() - since, this);
-      since = 0;
-    };
-    for (let i = 0; i < rows.length; i++) {
-      if (sub.closed || this.#dead) return charge();
-      if (i % queryBatchSize === 0) {
-        charge();
-        await this.#budget.pace(this);
-        since = performance.now();
-      }
-      if (this.#socket.bufferedAmount > highWater) {
-        charge();
-        if (!(await this.#drained(highWater))) {
-          return this.#slowConsumer("socket did not drain while sending stored events");
-        }
-        since = performance.now();
-      }
-      if (sub.closed || this.#dead) return charge();
-      const row = rows[i]!;
-      // Sent: its memory goes now, not when the whole answer is (a peer that stops reading
-      // halfway holds only what it has not been sent).
-      rows[i] = undefined;
-      this.#sendEvent(subId, row.body);
-      sent(row.body.length);
-      (ids ??= []).push(row.id);
-    }
-    charge();
-    if (sub.closed || this.#dead) return;
-    this.#send(JSON.stringify(["EOSE", subId]));
-    this.#lastDelivered = Date.now();
-    this.#o.counters.eosesSentTotal++;
-    const pending = sub.pending ?? [];
-    sub.pending = null;
-    const sentIds = pending.length > 0 ? new Set(ids) : undefined;
-    for (const published of pending) {
-      if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
-    }
-  }
-
-  /** Waits until bufferedAmount is at most `bytes`; false on timeout or close. */
-  async #drained(bytes: number): Promise<boolean> {
-    const deadline = Date.now() + (this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-    while (this.#socket.bufferedAmount > bytes) {
-      if (this.#dead || Date.now() > deadline) return false;
-      await sleep(5);
-    }
-    return !this.#dead;
   }
 
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {

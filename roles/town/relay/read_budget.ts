@@ -57,6 +57,8 @@ export interface ReadBudgetOptions {
 
 /** One admitted query: give back bytes as they are sent, then end it. */
 export interface QueryTicket {
+  /** Adds `bytes` to the reservation: a page of the answer read from the store. */
+  hold(bytes: number): void;
   /** Returns `bytes` of the reservation (they were handed to the socket). */
   sent(bytes: number): void;
   /** Ends the query and returns what is left of its reservation; safe to call twice. */
@@ -237,6 +239,11 @@ export class ReadBudget {
     let left = bytes;
     let ended = false;
     return {
+      hold: (n) => {
+        if (ended) return;
+        left += n;
+        this.#bytes += n;
+      },
       sent: (n) => {
         const give = Math.min(n, left);
         left -= give;

@@ -1,4 +1,5 @@
-import { AGENT_DELIVERY_MARGIN_MS, agentTaskParts } from "../../../cli/agent_task_command.ts";
+import { agentTaskParts } from "../../../cli/agent_task_command.ts";
+import { AGENT_DELIVERY_MARGIN_MS } from "../../../roles/agent_work/requester/agent_task_out.ts";
 import {
   buildHandlerAnnouncement,
   type HandlerMetadata,

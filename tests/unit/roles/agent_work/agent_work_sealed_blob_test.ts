@@ -1,11 +1,8 @@
 /**
  * Sealed blobs (roles/agent_work/sealed_blob.ts) open with their key only and refuse any changed
- * byte by name; their keys wrap to one reader with NIP-44 through the node's signer
- * (roles/agent_work/blob_key_wrap.ts), and no one else unwraps them.
+ * byte by name; a key derived from another opens only its own blob.
  */
-import { generateSecretKey, getPublicKey } from "nostr-tools";
 import {
-  BlobKeyError,
   SealedBlobFormatError,
   SealedBlobTamperedError,
 } from "../../../../roles/agent_work/agent_work_errors.ts";
@@ -15,9 +12,7 @@ import {
   sealBlob,
   SEALED_BLOB_OVERHEAD,
 } from "../../../../roles/agent_work/sealed_blob.ts";
-import { unwrapBlobKey, wrapBlobKey } from "../../../../roles/agent_work/blob_key_wrap.ts";
-import { localNodeSigner } from "../../../../identity/local_node_signer.ts";
-import { assert, assertEquals, assertNotEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertNotEquals, assertRejects } from "../../../support/assert.ts";
 
 const plain = new Uint8Array(100_000).map((_, i) => (i * 31 + 7) % 251);
 
@@ -60,51 +55,6 @@ Deno.test("a header this code does not read, a short blob or a key of the wrong 
   await assertRejects(() => openBlob(version, key), SealedBlobFormatError, "version 2");
   await assertRejects(() => openBlob(sealed.slice(0, 32), key), SealedBlobFormatError);
   await assertRejects(() => openBlob(sealed, key.slice(0, 16)), SealedBlobFormatError);
-});
-
-Deno.test("a blob key wrapped with NIP-44 unwraps for its reader only", async () => {
-  const sender = generateSecretKey();
-  const reader = generateSecretKey();
-  const stranger = generateSecretKey();
-  const { sealed, key } = await sealBlob(plain);
-  const wrapped = await wrapBlobKey({
-    signer: localNodeSigner(sender),
-    recipient: getPublicKey(reader),
-    key,
-  });
-  assert(!wrapped.includes(Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("")));
-  const unwrapped = await unwrapBlobKey({
-    signer: localNodeSigner(reader),
-    sender: getPublicKey(sender),
-    wrapped,
-  });
-  assertEquals(unwrapped, key);
-  assertEquals(await openBlob(sealed, unwrapped), plain);
-
-  await assertRejects(
-    () =>
-      unwrapBlobKey({ signer: localNodeSigner(stranger), sender: getPublicKey(sender), wrapped }),
-    BlobKeyError,
-  );
-  const flipped = wrapped[10] === "A" ? "B" : "A";
-  await assertRejects(
-    () =>
-      unwrapBlobKey({
-        signer: localNodeSigner(reader),
-        sender: getPublicKey(sender),
-        wrapped: wrapped.slice(0, 10) + flipped + wrapped.slice(11),
-      }),
-    BlobKeyError,
-  );
-  await assertRejects(
-    () =>
-      wrapBlobKey({
-        signer: localNodeSigner(sender),
-        recipient: getPublicKey(reader),
-        key: key.slice(1),
-      }),
-    BlobKeyError,
-  );
 });
 
 Deno.test("a derived key: the same from the same key and label, another for another label or key; it opens only its own blob", async () => {

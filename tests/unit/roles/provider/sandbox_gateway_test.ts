@@ -11,8 +11,8 @@ import type {
 import {
   type AgentGateway,
   startAgentGateway,
-} from "../../../../roles/provider/agent/agent_gateway.ts";
-import type { GatewaySpend } from "../../../../roles/provider/agent/gateway_ledger.ts";
+} from "../../../../roles/agent_work/provider/agent_gateway.ts";
+import type { GatewaySpend } from "../../../../roles/agent_work/provider/gateway_ledger.ts";
 import { SkillJobError } from "../../../../roles/provider/sandbox/skill_sandbox_errors.ts";
 import { SANDBOX_GATEWAY_SOCKET } from "../../../../roles/provider/sandbox/sandbox_gateway.ts";
 import { closeTestSandboxes, testSandbox } from "../../../support/pooled_sandbox.ts";

@@ -1,5 +1,5 @@
 /**
- * The model gateway's books for one job (roles/provider/agent/agent_gateway.ts): what the calls have
+ * The model gateway's books for one job (agent_gateway.ts): what the calls have
  * spent against the budget, and a bounded log of what was refused. The job's result can include
  * both (docs/SKILLS.md "The model gateway").
  *

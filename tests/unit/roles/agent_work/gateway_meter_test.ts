@@ -6,7 +6,7 @@ import {
   unitsOf,
   usageOf,
   UsageScanner,
-} from "../../../../roles/provider/agent/gateway_meter.ts";
+} from "../../../../roles/agent_work/provider/gateway_meter.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 

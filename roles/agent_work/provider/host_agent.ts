@@ -3,7 +3,7 @@
  * (`[agents.<name>] host = true`, config/agent_presets.ts), run on the host as the provider's
  * user, outside the job's sandbox and with no model gateway, in a copy of the job's worktree.
  * What it commits on `turnpike/work` is then judged and bundled in the sandbox as every agent's
- * work is (roles/provider/agent/agent_task_runner.ts): the gate still runs there with no network.
+ * work is (agent_task_runner.ts): the gate still runs there with no network.
  *
  * The command gets no shell and a clean environment: `PATH`, `HOME`, `USER`, `LOGNAME`, `LANG`,
  * `LC_ALL`, `TZ` and `TMPDIR` of the provider's own when set, the preset's `env` table, and the
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { TailKeeper } from "../sandbox/output_capture.ts";
+import { TailKeeper } from "../../provider/sandbox/output_capture.ts";
 
 /** The provider's own variables a host command inherits, when set. */
 const INHERITED = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];

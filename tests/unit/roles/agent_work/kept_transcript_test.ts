@@ -1,14 +1,15 @@
 /**
- * Every ended agent-task keeps its transcript on the provider (roles/provider/agent/kept_transcript.ts,
- * docs/SKILLS.md "agent-task"), on real files: what a job left in `out/agent.log`, what a job cut
- * off by a crash left (read at the restart), and never a link the job's code made to a host file.
+ * Every ended agent-task keeps its transcript on the provider
+ * (roles/agent_work/provider/kept_transcript.ts, docs/SKILLS.md "agent-task"), on real files: what
+ * a job left in `out/agent.log`, what a job cut off by a crash left (read at the restart), and
+ * never a link the job's code made to a host file.
  */
 import { assertEquals } from "../../../support/assert.ts";
 import {
   keepLeftTranscript,
   keepTranscript,
   readKeptTranscript,
-} from "../../../../roles/provider/agent/kept_transcript.ts";
+} from "../../../../roles/agent_work/provider/kept_transcript.ts";
 
 Deno.test("kept transcript: an ended job's agent log is kept, mode 0600, and read back by job id", async () => {
   const state = await Deno.makeTempDir();

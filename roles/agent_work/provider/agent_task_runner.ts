@@ -9,7 +9,7 @@
  * On the host, before the sandbox: the sealed repository blob opened with the key of the
  * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
  * never touches, and handed to the job as a tar with the task and the two commands. The job's
- * gateway (roles/provider/agent/agent_gateway.ts) listens on a socket beside the work dir; at the
+ * gateway (agent_gateway.ts) listens on a socket beside the work dir; at the
  * budget the run is stopped.
  *
  * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
@@ -27,7 +27,7 @@
  * The result's content carries the agent's and the gate's log tails sealed the same way
  * (roles/agent_work/result_logs.ts): the requester reads them once it paid the delivery.
  * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
- * (roles/provider/agent/spend_reporter.ts). Stopped at the
+ * (spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
  * fails, nothing is delivered, and only the deposit was paid.
  *
@@ -37,33 +37,35 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
-import { derivedBlobKey, sealBlob } from "../../agent_work/sealed_blob.ts";
+import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
-import { checkResultBundle } from "../../agent_work/result_apply.ts";
-import { sealResultLogs } from "../../agent_work/result_logs.ts";
+import {
+  AGENT_TASK_PARAM as PARAM,
+  SEALED_RESULT_NAME,
+  SEALED_TRANSCRIPT_NAME,
+  TRANSCRIPT_KEY_LABEL,
+} from "../agent_task_wire.ts";
+import { checkResultBundle } from "../result_apply.ts";
+import { sealResultLogs } from "../result_logs.ts";
 import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
-import { checkProtectGlobs, protectedMatcher } from "../../agent_work/protected_paths.ts";
+import { checkProtectGlobs, protectedMatcher } from "../protected_paths.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
-import type { RunHooks } from "../jobs/job_run.ts";
+import type { RunHooks } from "../../provider/jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import { agentExitReason, ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
 import { keepTranscript } from "./kept_transcript.ts";
-import { type RunnerOutcome, runnerOutcome } from "../jobs/runner_outcome.ts";
+import { type RunnerOutcome, runnerOutcome } from "../../provider/jobs/runner_outcome.ts";
 import {
   OUTPUTS_DIR,
   type SkillJob,
   type SkillOutcome,
   type SkillSandbox,
-} from "../sandbox/skill_sandbox.ts";
+} from "../../provider/sandbox/skill_sandbox.ts";
 
-/** The output blob the sealed result bundle is named as. */
-export const SEALED_RESULT_NAME = "result.bundle.sealed";
-/** The output blob the sealed transcript (the agent's stdout and stderr) is named as. */
-export const SEALED_TRANSCRIPT_NAME = "transcript.log.sealed";
-/** The label of the transcript's key, derived from the bundle's (`derivedBlobKey`). */
-export const TRANSCRIPT_KEY_LABEL = "agent-task transcript";
+/** The reason's code of a preset whose command could not run: the provider's failure. */
+export const PRESET_CANNOT_RUN = "preset-cannot-run";
 export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
 /** In the host dir: the path of the gateway's socket dir. */
 const SOCKET_DIR_FILE = "gateway-dir";
@@ -123,7 +125,7 @@ interface DriverReport {
  * @example
  * ```ts
  * import { createAgentTaskRunner } from "./agent_task_runner.ts";
- * import type { SkillJob, SkillSandbox } from "../sandbox/skill_sandbox.ts";
+ * import type { SkillJob, SkillSandbox } from "../../provider/sandbox/skill_sandbox.ts";
  * import type { AgentPreset } from "../../../config/agent_presets.ts";
  *
  * declare const sandbox: SkillSandbox;
@@ -157,20 +159,20 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   const input = typeof job.input === "string" ? job.input : new TextDecoder().decode(job.input);
   const tags = decodeEventToon(input, { verify: false }).tags;
   const param = (name: string) => tags.find((t) => t[0] === "param" && t[1] === name)?.[2];
-  const name = param("agent") ?? "";
+  const name = param(PARAM.agent) ?? "";
   const preset = o.presets[name];
   if (preset === undefined) {
     return `no agent preset ${JSON.stringify(name)} here (${
       Object.keys(o.presets).join(", ") || "none"
     })`;
   }
-  const base = param("base") ?? "";
+  const base = param(PARAM.base) ?? "";
   if (!HEX40.test(base)) return "param base must be the base commit's 40 hex digits";
-  const repoKey = param("repo-key") ?? "";
+  const repoKey = param(PARAM.repoKey) ?? "";
   if (!HEX64.test(repoKey)) return "param repo-key must be 64 hex digits";
-  const accept = param("accept") ?? "";
+  const accept = param(PARAM.accept) ?? "";
   if (accept.trim() === "" || accept.length > 4096) return "param accept: a command, 1-4096 bytes";
-  const budgetText = param("budget");
+  const budgetText = param(PARAM.budget);
   if (budgetText !== undefined && !/^\d{1,30}$/.test(budgetText)) {
     return "param budget must be a whole number of base units";
   }
@@ -182,7 +184,7 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   let protect: string[];
   try {
     protect = checkProtectGlobs(
-      tags.filter((t) => t[0] === "param" && t[1] === "protect").flatMap((t) => t.slice(2)),
+      tags.filter((t) => t[0] === "param" && t[1] === PARAM.protect).flatMap((t) => t.slice(2)),
     );
   } catch (err) {
     return `param protect: ${(err as Error).message}`;
@@ -377,14 +379,15 @@ async function deliver(
   const made = await ownFile(`${out}/result.bundle`) &&
     await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
   await emptyDir(out);
-  if (!made) {
-    return outcome(
-      "failed",
-      report.agentExit !== 0
-        ? agentExitReason(r.preset.name, report.agentExit, agentLog)
-        : "no-commits: the agent committed nothing on turnpike/work",
-    );
+  if (!made && report.agentExit !== 0) {
+    // Its exit code and last lines, not a bare no-commits. The shell's 126/127: the preset's
+    // command is not there or not runnable, the provider's doing (its deposit goes back:
+    // roles/provider/payments/refund_desk.ts).
+    const why = agentExitReason(r.preset.name, report.agentExit, agentLog);
+    const cannotRun = report.agentExit === 126 || report.agentExit === 127;
+    return outcome("failed", cannotRun ? `${PRESET_CANNOT_RUN}: the agent never ran; ${why}` : why);
   }
+  if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
   let checked;
   try {
     checked = await checkResultBundle({

@@ -5,36 +5,38 @@
  *
  * @module
  */
-import { CliError } from "./cli_error.ts";
-import { lazyImport } from "./lazy_import.ts";
-import { type AgentTaskLocal, rememberAgentTask } from "./agent_task_options.ts";
-import type { ApplyAgentResultOptions } from "./agent_task_command.ts";
+import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
+import { type AgentTaskLocal, rememberAgentTask } from "./agent_task_record.ts";
+import { LocalGateUnavailableError } from "./requester_agent_errors.ts";
 
 /**
  * The job's acceptance command run here on the applied tip (roles/agent_work/local_gate.ts), its
  * verdict kept in the profile's `agent-tasks/<id>.json` beside the provider's; `mismatch` when
- * the gate fails here and the provider reported it passed.
+ * the gate fails here and the provider reported it passed. Throws
+ * {@linkcode LocalGateUnavailableError} when the gate cannot run here.
  *
  * @example
  * ```ts
- * import { verifyApplied } from "./agent_task_verify.ts";
- * import type { AgentTaskLocal } from "./agent_task_options.ts";
- * import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
+ * import { verifyApplied } from "./verify_applied.ts";
+ * import type { AgentTaskLocal } from "./agent_task_record.ts";
+ * import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord, local: AgentTaskLocal, tip: string;
- * const verified = await verifyApplied({ stateDir: "/home/me/.turnpike/alice", record }, local, tip, "pass");
+ * const stateDir = "/home/me/.turnpike/alice";
+ * const verified = await verifyApplied({ stateDir, record }, local, tip, "pass");
  * if (verified.mismatch) console.log("the provider said pass; it fails here");
  * ```
  */
 export async function verifyApplied(
-  o: Pick<ApplyAgentResultOptions, "stateDir" | "record">,
+  o: { stateDir: string; record: RequesterJobRecord },
   local: AgentTaskLocal,
   tip: string,
   providerVerdict: unknown,
 ): Promise<Record<string, unknown>> {
-  // Loaded by --verify only: the sandbox's modules stay out of a plain --apply.
-  const { runLocalGate } = await lazyImport<typeof import("../roles/agent_work/local_gate.ts")>(
-    new URL("../roles/agent_work/local_gate.ts", import.meta.url),
+  // Loaded by --verify only: the sandbox's modules stay out of a plain --apply (a specifier
+  // known only when the import runs is read then, docs/SCALE.md "A command's start").
+  const { runLocalGate }: typeof import("../local_gate.ts") = await import(
+    new URL("../local_gate.ts", import.meta.url).href
   );
   const seen = await runLocalGate({
     repoDir: local.repo,
@@ -42,7 +44,7 @@ export async function verifyApplied(
     accept: local.accept!,
     hiddenPaths: [o.stateDir],
   }).catch((err: Error) => {
-    throw new CliError(`--verify: the gate could not run here: ${err.message}`, { cause: err });
+    throw new LocalGateUnavailableError(err.message, { cause: err });
   });
   const verified = {
     ...seen,

@@ -1,11 +1,11 @@
 /**
- * An agent-task's live spend (roles/provider/agent/spend_reporter.ts, protocol/agent_spend.ts): a report
+ * An agent-task's live spend (roles/agent_work/provider/spend_reporter.ts, protocol/agent_spend.ts): a report
  * only when the spend changed, at most `max` a job, none after `stop()`; the `spend` tag read back
  * as written, a malformed one not at all.
  */
 import { assertEquals } from "../../../support/assert.ts";
-import { startSpendReporter } from "../../../../roles/provider/agent/spend_reporter.ts";
-import type { GatewaySpend } from "../../../../roles/provider/agent/gateway_ledger.ts";
+import { startSpendReporter } from "../../../../roles/agent_work/provider/spend_reporter.ts";
+import type { GatewaySpend } from "../../../../roles/agent_work/provider/gateway_ledger.ts";
 import { type AgentSpend, parseSpendTag, spendTag } from "../../../../protocol/agent_spend.ts";
 
 const spendOf = (cost: bigint, calls: number): GatewaySpend => ({

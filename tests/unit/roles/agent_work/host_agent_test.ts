@@ -3,7 +3,7 @@
  * output, and its stop at the deadline or by the job's signal, on real processes.
  */
 import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
-import { runHostAgent } from "../../../../roles/provider/agent/host_agent.ts";
+import { runHostAgent } from "../../../../roles/agent_work/provider/host_agent.ts";
 
 const SECRET = "TURNPIKE_HOST_AGENT_TEST_SECRET";
 

@@ -1,6 +1,6 @@
 /**
  * What a model API call costs, from the usage the upstream reports in its own response: the rules
- * of the model gateway's meter (roles/provider/agent/agent_gateway.ts, docs/SKILLS.md "The model
+ * of the model gateway's meter (agent_gateway.ts, docs/SKILLS.md "The model
  * gateway"). Pure: bodies and chunks in, token counts and amounts out.
  *
  * Where the usage is:

@@ -1,6 +1,7 @@
 // A job and an upstream that attack the provider through its model gateway
-// (roles/provider/agent/agent_gateway.ts): the gateways run in a process of their own under a small
-// descriptor limit (tests/support/gateway_host_process.ts), so that what they hold is read from
+// (roles/agent_work/provider/agent_gateway.ts): the gateways run in a process of their own under a
+// small descriptor limit (tests/support/gateway_host_process.ts), so that what they hold is read
+// from
 // /proc and an exhausted table ends that process, not the test's.
 import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
 import { startGatewayHost } from "../../../support/gateway_host_process.ts";

@@ -3,11 +3,11 @@ import {
   type AgentGateway,
   type AgentGatewayOptions,
   startAgentGateway,
-} from "../../../../roles/provider/agent/agent_gateway.ts";
+} from "../../../../roles/agent_work/provider/agent_gateway.ts";
 import {
   GatewayLedger,
   type GatewaySpend,
-} from "../../../../roles/provider/agent/gateway_ledger.ts";
+} from "../../../../roles/agent_work/provider/gateway_ledger.ts";
 import { type StandInModelApi, startStandInModelApi } from "../../../support/stand_in_model_api.ts";
 
 const KEY = "sk-provider-secret";

@@ -7,11 +7,11 @@
  */
 import { hexToBytes } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
-import { openBlob } from "../../agent_work/sealed_blob.ts";
-import { worktreeFromBundle } from "../../agent_work/bundle_worktree.ts";
-import { protectedPathInputs } from "../../agent_work/protected_paths.ts";
-import { parseAgentTask, renderTaskPrompt } from "../../agent_work/agent_task.ts";
-import type { SkillJob } from "../sandbox/skill_sandbox.ts";
+import { openBlob } from "../sealed_blob.ts";
+import { worktreeFromBundle } from "../bundle_worktree.ts";
+import { protectedPathInputs } from "../protected_paths.ts";
+import { parseAgentTask, renderTaskPrompt } from "../agent_task.ts";
+import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
 
 /** What of an agent-task request its inputs are made from. */
 export interface AgentTaskInputsRequest {
@@ -36,7 +36,7 @@ export interface AgentTaskInputsRequest {
  * @example
  * ```ts
  * import { prepareAgentTaskInputs, type AgentTaskInputsRequest } from "./agent_task_inputs.ts";
- * import type { SkillJob } from "../sandbox/skill_sandbox.ts";
+ * import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
  *
  * declare const job: SkillJob, request: AgentTaskInputsRequest;
  * const files = await prepareAgentTaskInputs(job, request, await Deno.makeTempDir());

@@ -10,15 +10,15 @@
  *   (`x-api-key`, `authorization`, organization and project headers) and hop-by-hop headers
  *   removed and the provider's key added (`x-api-key` for Anthropic, `Authorization: Bearer` for
  *   OpenAI). The response streams back unchanged while its usage is metered
- *   (roles/provider/agent/gateway_meter.ts); an OpenAI streamed chat call is asked for its usage
+ *   (gateway_meter.ts); an OpenAI streamed chat call is asked for its usage
  *   (`stream_options.include_usage`), so no stream goes unmetered;
- * - anything else: refused with a JSON error body and logged (roles/provider/agent/gateway_ledger.ts):
+ * - anything else: refused with a JSON error body and logged (gateway_ledger.ts):
  *   403 another path, method or host; 402 once the spend has reached the budget (the call that
  *   reaches it fires `onBudgetReached`: the job is to be stopped; calls already under way finish
  *   and count); 413 a body over
  *   `maxRequestBytes`; 429 over `maxInFlight` calls at once or past `maxCalls`; 504 a call over
  *   `callTimeoutMs`; 502 an unreachable upstream. A response whose event-stream line passes the
- *   meter's cap (roles/provider/agent/gateway_meter.ts) is cut there (the caller's body ends in an
+ *   meter's cap (gateway_meter.ts) is cut there (the caller's body ends in an
  *   error) and logged as `upstream-line-too-long`: what one response holds stays bounded.
  *
  * @module

@@ -1,0 +1,174 @@
+/**
+ * An agent task going out (docs/PROTOCOL.md "agent-task (kind 5603)", docs/ARCHITECTURE.md "One
+ * agent task, from `job submit` to `--apply`"): the repository bundled at its base, the bundle
+ * sealed with a fresh key (the town stores ciphertext only), and the job's parts: the task as a
+ * text input, and the preset, base, gate, key, budget and protected globs as params, all
+ * encrypted to the one provider. `job submit agent-task` (cli/agent_task_command.ts) checks the
+ * flags and calls {@linkcode sealAgentTask}.
+ *
+ * @module
+ */
+import { bytesToHex } from "@noble/hashes/utils.js";
+import type { JobInput, JobParam } from "../../../protocol/nip90_job.ts";
+import type { ProviderListing } from "../../requester/provider_directory.ts";
+import { createRepositoryBundle } from "../repository_bundle.ts";
+import { sealBlob } from "../sealed_blob.ts";
+import type { AgentTask } from "../agent_task.ts";
+import type { AgentTaskLocal } from "./agent_task_record.ts";
+import { TaskRepositoryError } from "./requester_agent_errors.ts";
+import {
+  AGENT_TASK_KIND,
+  AGENT_TASK_PARAM as PARAM,
+  SEALED_REPOSITORY_NAME,
+} from "../agent_task_wire.ts";
+
+/**
+ * What an agent task's default timeout adds to the preset's announced wall time: the gate, the
+ * result's blobs uploaded and its delivery paid (docs/AGENTS.md "A coding agent's task").
+ */
+export const AGENT_DELIVERY_MARGIN_MS = 120_000;
+
+/** Options for {@linkcode sealAgentTask}. */
+export interface SealAgentTaskOptions {
+  /** The repository. */
+  repo: string;
+  /** The base commit; HEAD by default. */
+  base?: string;
+  /** Only the last `depth` commits of history. */
+  depth?: number;
+  task: AgentTask;
+  /** The provider's preset. */
+  agent: string;
+  /** The gate: the acceptance command, run in the worktree after the agent. */
+  accept: string;
+  /** The most the model calls may cost, base units (digits). */
+  budget?: string;
+  /** Paths the agent may not change (checked globs). */
+  protect: readonly string[];
+  /** The one provider the job goes to. */
+  provider: string;
+  /** The providers' announcements, for the preset's timeout. */
+  directory: readonly ProviderListing[];
+}
+
+/** What `job submit` adds to its spec for an agent task. */
+export interface AgentTaskParts {
+  inputs: JobInput[];
+  params: JobParam[];
+  /** The sealed bundle, a temporary file: uploaded as the job's blob input. */
+  sealedPath: string;
+  /** The name the sealed bundle is uploaded as. */
+  sealedName: string;
+  provider: string;
+  /**
+   * The job's timeout when `--timeout` is not given (ms): the preset's wall time as the provider
+   * announces it plus {@linkcode AGENT_DELIVERY_MARGIN_MS}; undefined when it announces none.
+   */
+  timeoutMs?: number;
+  /** Kept in the profile for `--apply` (`agent-tasks/<job id>.json`). */
+  local: AgentTaskLocal;
+}
+
+/**
+ * Bundles and seals the repository and builds the job's inputs and params; throws
+ * {@linkcode TaskRepositoryError} when the repository does not bundle.
+ *
+ * @example
+ * ```ts ignore
+ * import { sealAgentTask } from "./agent_task_out.ts";
+ * import { agentTaskFromText } from "../agent_task.ts";
+ *
+ * const parts = await sealAgentTask({
+ *   repo: ".",
+ *   task: agentTaskFromText({ title: "Fix the failing test", text: "" }),
+ *   agent: "claude",
+ *   accept: "sh test.sh",
+ *   protect: [],
+ *   provider: "ab".repeat(32),
+ *   directory: [],
+ * });
+ * console.log(parts.params.map((p) => p.name)); // agent, base, accept, repo-key
+ * ```
+ */
+export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskParts> {
+  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
+  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
+  try {
+    const bundle = await createRepositoryBundle({
+      repoDir: o.repo,
+      outPath: plainPath,
+      base: o.base,
+      depth: o.depth,
+    }).catch((err: Error) => {
+      throw new TaskRepositoryError(err.message, { cause: err });
+    });
+    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
+    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    return {
+      inputs: [{ type: "text", data: JSON.stringify(beadShape(o.task)) }],
+      params: [
+        { name: PARAM.agent, values: [o.agent] },
+        { name: PARAM.base, values: [bundle.base] },
+        { name: PARAM.accept, values: [o.accept] },
+        { name: PARAM.repoKey, values: [bytesToHex(key)] },
+        ...(o.budget === undefined ? [] : [{ name: PARAM.budget, values: [o.budget] }]),
+        ...(o.protect.length === 0 ? [] : [{ name: PARAM.protect, values: [...o.protect] }]),
+      ],
+      sealedPath,
+      sealedName: SEALED_REPOSITORY_NAME,
+      provider: o.provider,
+      timeoutMs: announcedTimeoutMs(o.directory, o.provider, o.agent),
+      local: { repo: await Deno.realPath(o.repo), base: bundle.base, accept: o.accept },
+    };
+  } catch (err) {
+    await Deno.remove(sealedPath).catch(() => {});
+    throw err;
+  } finally {
+    await Deno.remove(plainPath).catch(() => {});
+  }
+}
+
+/**
+ * The first provider online that serves agent-task, when none is given; undefined: none.
+ *
+ * @example
+ * ```ts
+ * import { agentTaskProvider } from "./agent_task_out.ts";
+ *
+ * const online = { pubkey: "ab".repeat(32), name: "b", online: true };
+ * const skills = [{ name: "agent-task", kinds: [5603], price: "1" }];
+ * if (agentTaskProvider([{ ...online, skills }]) !== online.pubkey) throw new Error();
+ * if (agentTaskProvider([{ ...online, skills: [] }]) !== undefined) throw new Error();
+ * ```
+ */
+export function agentTaskProvider(directory: readonly ProviderListing[]): string | undefined {
+  return directory.find((p) => p.online && p.skills.some((s) => s.kinds.includes(AGENT_TASK_KIND)))
+    ?.pubkey;
+}
+
+/** The preset's wall time the provider announces, plus the delivery margin; undefined: none. */
+function announcedTimeoutMs(
+  directory: readonly ProviderListing[],
+  provider: string,
+  agent: string,
+): number | undefined {
+  const skills = directory.find((p) => p.pubkey === provider)?.skills ?? [];
+  const timeout = skills.filter((s) => s.kinds.includes(AGENT_TASK_KIND))
+    .flatMap((s) => s.agents ?? []).find((a) => a.name === agent)?.timeout;
+  return timeout === undefined ? undefined : timeout * 1000 + AGENT_DELIVERY_MARGIN_MS;
+}
+
+/** The task as bd's own issue shape, which the provider reads with the same parser. */
+function beadShape(task: AgentTask): Record<string, unknown> {
+  return {
+    id: task.id,
+    title: task.title,
+    description: task.description,
+    design: task.design,
+    acceptance_criteria: task.acceptanceCriteria,
+    notes: task.notes,
+    priority: task.priority,
+    issue_type: task.issueType,
+    labels: task.labels,
+  };
+}

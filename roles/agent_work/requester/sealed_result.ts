@@ -1,0 +1,212 @@
+/**
+ * An agent task's result coming in, up to its opened bytes (docs/PROTOCOL.md "Paid on delivery",
+ * docs/ARCHITECTURE.md "One agent task, from `job submit` to `--apply`"): the key sealed with the
+ * delivery's fulfillment, released once a payment of the job holds that fulfillment; each sealed
+ * blob fetched by hash from the profile's towns within what a provider may seal; opened with the
+ * key (the transcript with the key derived from it). Also what `job results --save` and `--proof`
+ * read.
+ *
+ * @module
+ */
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { releasedDeliveryKey } from "../../../protocol/delivery_key.ts";
+import { blobOutputsOf, type JobBlobOutput } from "../../../protocol/job_blobs.ts";
+import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
+import { fetchBlobFromTowns } from "../../requester/town_blob_fetch.ts";
+import { derivedBlobKey, openBlob, SEALED_BLOB_OVERHEAD } from "../sealed_blob.ts";
+import { DEFAULT_RESULT_BUNDLE_MAX } from "../result_apply.ts";
+import { TRANSCRIPT_MAX_KEPT_BYTES } from "../provider/job_out_files.ts";
+import { type DeliveryProof, deliveryProofFile } from "../delivery_proof.ts";
+import { agentTranscriptFile } from "./agent_task_record.ts";
+import {
+  SEALED_RESULT_NAME as SEALED_BUNDLE,
+  SEALED_TRANSCRIPT_NAME as SEALED_TRANSCRIPT,
+  TRANSCRIPT_KEY_LABEL,
+} from "../agent_task_wire.ts";
+import { AgentResultRefusedError, NoDeliveryProofError } from "./requester_agent_errors.ts";
+
+/**
+ * The most each sealed blob may have: what a provider may seal (roles/agent_work/provider/
+ * agent_task_runner.ts), whatever size its tag states. Fetched whole and opened in memory, so
+ * these bound what `--apply` holds (docs/AGENTS.md "A coding agent's task").
+ */
+const SEALED_MAX: Record<string, number> = {
+  [SEALED_BUNDLE]: DEFAULT_RESULT_BUNDLE_MAX + SEALED_BLOB_OVERHEAD,
+  [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_KEPT_BYTES + SEALED_BLOB_OVERHEAD,
+};
+
+/** Where a result's blobs are fetched from, and for which job of which profile. */
+export interface SealedResultSource {
+  stateDir: string;
+  record: RequesterJobRecord;
+  /** The result event's tags and its (decrypted) content. */
+  result: { tags: string[][]; content: string };
+  /**
+   * The profile's towns' Blossom servers (HTTP URLs): the result's blobs are fetched by hash
+   * from these, never from the URL its tags name.
+   */
+  towns: readonly string[];
+}
+
+/**
+ * The key of an agent task's result, opened with the fulfillment of a paid invoice (the delivery
+ * key's path, docs/PROTOCOL.md "Paid on delivery"); throws when the result is not an agent
+ * task's, undefined while no payment released it.
+ *
+ * @example
+ * ```ts ignore
+ * import { releasedResultKey } from "./sealed_result.ts";
+ *
+ * const key = await releasedResultKey(record, JSON.parse(result.content));
+ * ```
+ */
+export async function releasedResultKey(
+  record: RequesterJobRecord,
+  report: Record<string, unknown>,
+): Promise<string | undefined> {
+  const sealedKey = report.sealedKey;
+  if (typeof sealedKey !== "string") {
+    throw new AgentResultRefusedError(
+      "not-agent-result",
+      "the result carries no sealed key: not an agent-task result",
+    );
+  }
+  return await releasedDeliveryKey(sealedKey, record.payments.flatMap((p) => p.fulfillment ?? []));
+}
+
+/**
+ * The path of the job's delivery proof, when one is kept.
+ *
+ * @example
+ * ```ts
+ * import { keptProofPath } from "./sealed_result.ts";
+ *
+ * if (await keptProofPath("/nonexistent", "ab") !== undefined) throw new Error();
+ * ```
+ */
+export async function keptProofPath(stateDir: string, id: string): Promise<string | undefined> {
+  const path = deliveryProofFile(stateDir, id);
+  return await Deno.stat(path).then(() => path, () => undefined);
+}
+
+/**
+ * The transcript blob fetched, opened, and written to the profile; its path, undefined when the
+ * result names none.
+ *
+ * @example
+ * ```ts ignore
+ * import { saveTranscript } from "./sealed_result.ts";
+ *
+ * console.log(await saveTranscript(source, key, await Deno.makeTempDir()));
+ * ```
+ */
+export async function saveTranscript(
+  o: SealedResultSource,
+  key: string,
+  dir: string,
+): Promise<string | undefined> {
+  const blob = blobOutputsOf(o.result.tags).find((b) => b.name === SEALED_TRANSCRIPT);
+  if (blob === undefined) return undefined;
+  await fetchSealedBlob(o, blob, `${dir}/t`);
+  const path = agentTranscriptFile(o.stateDir, o.record.id);
+  await Deno.mkdir(`${o.stateDir}/agent-tasks`, { recursive: true, mode: 0o700 });
+  await Deno.writeFile(path, await openSealedFile(`${dir}/t`, key, SEALED_TRANSCRIPT), {
+    mode: 0o600,
+  });
+  return path;
+}
+
+/**
+ * A sealed blob of the result fetched by hash from the profile's towns to `to`, within the
+ * smaller of the size its tag commits to and what a provider may seal; refused before a byte is
+ * read when the tag states more.
+ *
+ * @example
+ * ```ts ignore
+ * import { fetchSealedBlob } from "./sealed_result.ts";
+ *
+ * await fetchSealedBlob(source, blob, "/tmp/result.sealed");
+ * ```
+ */
+export async function fetchSealedBlob(
+  o: Pick<SealedResultSource, "towns">,
+  blob: JobBlobOutput,
+  to: string,
+): Promise<void> {
+  const max = SEALED_MAX[blob.name];
+  if (!(blob.size <= max)) {
+    throw new AgentResultRefusedError(
+      "too-large",
+      `the result's ${blob.name} is ${blob.size} bytes, over the ${max} a provider may seal`,
+    );
+  }
+  try {
+    await fetchBlobFromTowns({ servers: o.towns, sha256: blob.sha256, maxBytes: blob.size, to });
+  } catch (err) {
+    throw new AgentResultRefusedError(
+      "blob-unavailable",
+      `cannot fetch the result's ${blob.name}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The sealed blob at `path` opened with the result's key (the transcript's derived from it). */
+async function openSealedFile(path: string, key: string, name: string): Promise<Uint8Array> {
+  let k = hexToBytes(key) as Uint8Array<ArrayBuffer>;
+  if (name === SEALED_TRANSCRIPT) k = await derivedBlobKey(k, TRANSCRIPT_KEY_LABEL);
+  return await openBlob(await Deno.readFile(path), k);
+}
+
+/**
+ * `job results --save` of an agent task: beside each sealed blob saved (`<name>.sealed`), the
+ * blob opened (`<name>`) once the delivery's payment released the key; none before.
+ *
+ * @example
+ * ```ts ignore
+ * import { openSavedAgentBlobs } from "./sealed_result.ts";
+ *
+ * const opened = await openSavedAgentBlobs(record, content, [
+ *   { name: "transcript.log.sealed", path: "out/transcript.log.sealed" },
+ * ]);
+ * console.log(opened[0].path); // out/transcript.log
+ * ```
+ */
+export async function openSavedAgentBlobs(
+  record: RequesterJobRecord,
+  content: string,
+  saved: readonly { name: string; path: string }[],
+): Promise<{ name: string; path: string }[]> {
+  const report = JSON.parse(content) as Record<string, unknown>;
+  if (typeof report.sealedKey !== "string") return [];
+  const key = await releasedResultKey(record, report);
+  if (key === undefined) return [];
+  const opened: { name: string; path: string }[] = [];
+  for (const s of saved.filter((s) => [SEALED_BUNDLE, SEALED_TRANSCRIPT].includes(s.name))) {
+    const path = s.path.slice(0, -".sealed".length);
+    await Deno.writeFile(path, await openSealedFile(s.path, key, s.name), { mode: 0o600 });
+    opened.push({ name: s.name.slice(0, -".sealed".length), path });
+  }
+  return opened;
+}
+
+/**
+ * `job results --proof`: the proof kept when the job's delivery broke its commitment
+ * (roles/agent_work/delivery_proof.ts), as it is, to be published; throws
+ * {@linkcode NoDeliveryProofError} when none is kept.
+ *
+ * @example
+ * ```ts
+ * import { readDeliveryProof } from "./sealed_result.ts";
+ * import { NoDeliveryProofError } from "./requester_agent_errors.ts";
+ *
+ * const none = await readDeliveryProof("/nonexistent", "ab").catch((e) => e);
+ * if (!(none instanceof NoDeliveryProofError)) throw new Error();
+ * ```
+ */
+export async function readDeliveryProof(stateDir: string, id: string): Promise<DeliveryProof> {
+  const path = deliveryProofFile(stateDir, id);
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  if (text === undefined) throw new NoDeliveryProofError(id, path);
+  return JSON.parse(text) as DeliveryProof;
+}

@@ -1,0 +1,135 @@
+/**
+ * A REQ's stored events sent in pages: the store is asked for the answer's ids only (newest
+ * first, the order it is sent in), then for the events of one page at a time, each page read
+ * only once the socket has taken the last one (its `bufferedAmount` under its share), sent
+ * whole and dropped. What an answer holds while its reader does not read is its list of ids,
+ * not its events: a connection that sends REQs and never reads costs the town the bytes its
+ * socket holds and no more (docs/OPERATIONS.md "Peers that do not read").
+ *
+ * The socket's share is half of `maxBufferedBytes`; while all the town's sockets together hold
+ * over a quarter of `maxBufferedBytesTotal`, it is {@linkcode CROWDED_SHARE_BYTES}: a reader takes a
+ * page within milliseconds and goes on, a socket that does not read stops at that and is closed
+ * once it has not drained for the drain timeout.
+ *
+ * @module
+ */
+import { sleep } from "../../../protocol/backoff.ts";
+import type { StoredEvent } from "../../../state/events/event_store.ts";
+import type { TownStore } from "../../../state/events/town_store.ts";
+import type { TownLimits } from "../../../config/town_limits.ts";
+import type { QueryTicket, ReadBudget } from "./read_budget.ts";
+
+/** A socket's share while the town's sockets together are over a quarter of their total. */
+export const CROWDED_SHARE_BYTES = 64 * 1024;
+
+/** The longest wait between two looks at a socket that does not drain. */
+const MAX_WAIT_MS = 100;
+
+/** Options for {@linkcode sendStoredAnswer}. */
+export interface StoredAnswerOptions {
+  socket: WebSocket;
+  store: TownStore;
+  budget: ReadBudget;
+  /** The connection, as the budget knows it. */
+  client: object;
+  limits: Pick<TownLimits, "maxBufferedBytes" | "maxBufferedBytesTotal" | "queryBatchSize">;
+  /** Read each event's JSON only (a JSON reader). */
+  jsonOnly: boolean;
+  /** How long the socket may take to drain to its share. */
+  drainTimeoutMs: number;
+  /** What all the town's sockets hold unsent now; absent: only this socket's share applies. */
+  townBuffered?: () => number;
+  /** The answer's reservation in the budget: each page is held, then given back as sent. */
+  ticket: QueryTicket;
+  /** False once the subscription is closed or replaced, or the connection is gone. */
+  live(): boolean;
+  /** An event as the connection reads it; undefined leaves it out (a private event). */
+  body(row: StoredEvent): string | undefined;
+  /** Sends one event's body (spliced into an `EVENT` message). */
+  send(body: string): void;
+  /** Told how many bytes of events read for this answer are not sent yet (up or down). */
+  unsent(delta: number): void;
+}
+
+/** How the answer ended: all sent, cut short (closed), or the socket did not drain. */
+export type StoredAnswerEnd = "sent" | "ended" | "stalled";
+
+/**
+ * Sends the events of `keys` (a `keysOnly` query's answer) in pages; the ids sent.
+ *
+ * @example
+ * ```ts
+ * import { sendStoredAnswer } from "./stored_answer.ts";
+ *
+ * declare const o: Parameters<typeof sendStoredAnswer>[1];
+ * declare const filters: import("../../../protocol/nostr_filter.ts").NostrFilter[];
+ * const keys = await o.store.query(filters, { limit: 500, keysOnly: true });
+ * const { end } = await sendStoredAnswer(keys, o);
+ * if (end === "sent") console.log("EOSE");
+ * ```
+ */
+export async function sendStoredAnswer(
+  keys: readonly StoredEvent[],
+  o: StoredAnswerOptions,
+): Promise<{ end: StoredAnswerEnd; ids: string[] }> {
+  const ids: string[] = [];
+  const page = Math.max(1, o.limits.queryBatchSize);
+  for (let start = 0; start < keys.length; start += page) {
+    if (!o.live()) return { end: "ended", ids };
+    await o.budget.pace(o.client);
+    if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
+    if (!o.live()) return { end: "ended", ids };
+    const wanted = keys.slice(start, start + page).map((k) => k.id);
+    const rows = await o.budget.timeQuery(
+      () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
+      o.client,
+    );
+    // Sending is read work too: charged like the query (only the synchronous part).
+    const started = performance.now();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const bodies: [string, string][] = [];
+    let bytes = 0;
+    // Gone since the ids were read (deleted, replaced, expired): left out.
+    for (const id of wanted) {
+      const row = byId.get(id);
+      const body = row === undefined ? undefined : o.body(row);
+      if (body === undefined) continue;
+      bodies.push([id, body]);
+      bytes += body.length;
+    }
+    byId.clear();
+    o.ticket.hold(bytes);
+    o.unsent(bytes);
+    try {
+      for (const [id, body] of bodies) {
+        if (!o.live()) return { end: "ended", ids };
+        o.send(body);
+        o.ticket.sent(body.length);
+        o.unsent(-body.length);
+        bytes -= body.length;
+        ids.push(id);
+      }
+    } finally {
+      o.unsent(-bytes);
+      o.budget.charge(performance.now() - started, o.client);
+    }
+  }
+  return { end: "sent", ids };
+}
+
+/** Waits until the socket holds at most its share; false when it does not within the timeout. */
+async function drained(o: StoredAnswerOptions): Promise<boolean> {
+  const { maxBufferedBytes, maxBufferedBytesTotal } = o.limits;
+  const share = () =>
+    o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 4
+      ? CROWDED_SHARE_BYTES
+      : maxBufferedBytes / 2;
+  const deadline = Date.now() + o.drainTimeoutMs;
+  // A reader drains within the first waits; one that does not is looked at ever less often,
+  // so hundreds of them waiting cost the event loop little.
+  for (let wait = 5; o.socket.bufferedAmount > share(); wait = Math.min(wait * 2, MAX_WAIT_MS)) {
+    if (!o.live() || Date.now() > deadline) return false;
+    await sleep(wait);
+  }
+  return true;
+}

@@ -1,0 +1,164 @@
+/**
+ * A town process under a read flood that never reads: 200 raw WebSocket connections, each
+ * sending 20 REQs that match 3,000 stored events of 4 KB (12 MB, 500 events an answer) every
+ * 2 s and reading nothing, those the town drops opened again, on each store. The town's memory stays bounded (peak and after the attack
+ * under 300 MiB: a REQ's answer is read a page at a time, as its socket takes it) and `/health`
+ * answers throughout (docs/OPERATIONS.md "Peers that do not read").
+ *
+ * @module
+ */
+import { assert } from "../support/assert.ts";
+import { finalizeEvent, generateSecretKey } from "nostr-tools";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
+import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { openEventStore } from "../../state/events/event_store.ts";
+import { openPostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { type NonReadingSocket, openNonReadingSocket } from "../support/non_reading_socket.ts";
+import { freshDatabase } from "../support/postgres_database.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+
+const EVENTS = 3000;
+const EVENT_BYTES = 4000;
+const CONNECTIONS = 200;
+const REQS = 20;
+const ATTACK_MS = 15_000;
+const BOUND_MIB = 300;
+/** One address opens all the connections: its cap is raised so that none is refused. */
+const LIMITS = { maxConnectionsPerAddress: 1024 };
+
+function storedEvents(): { event: NostrEvent; toon: string }[] {
+  const key = generateSecretKey();
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: EVENTS }, (_, i) => {
+    const event = finalizeEvent(
+      { kind: 1, created_at: now - i, tags: [], content: `${i} ${"x".repeat(EVENT_BYTES)}` },
+      key,
+    ) as NostrEvent;
+    return { event, toon: encodeEventToon(event) };
+  });
+}
+
+function memoryMiB(pid: number, field: "VmHWM" | "VmRSS"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Asks `/health` one after another until `stop`; how many were asked and answered 200. */
+async function probeHealth(port: number, stop: () => boolean) {
+  let asked = 0;
+  let answered = 0;
+  while (!stop()) {
+    asked++;
+    const response = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+    await response?.body?.cancel();
+    if (response?.status === 200) answered++;
+    await sleep(250);
+  }
+  return { asked, answered };
+}
+
+/** Opens one non-reading connection and sends it `REQS` REQs for every stored event. */
+async function nonReader(port: number): Promise<NonReadingSocket | undefined> {
+  const socket = await openNonReadingSocket({ port }).catch(() => undefined);
+  if (socket !== undefined && !(await sendReqs(socket))) return undefined;
+  return socket;
+}
+
+/** False once the town has dropped the connection (a write failed). */
+async function sendReqs(socket: NonReadingSocket): Promise<boolean> {
+  try {
+    for (let r = 0; r < REQS; r++) await socket.send(JSON.stringify(["REQ", `s${r}`, {}]));
+    return true;
+  } catch {
+    socket.close();
+    return false;
+  }
+}
+
+/**
+ * The attack on a running town for `ATTACK_MS`: `CONNECTIONS` non-readers opened four at a
+ * time, each sent its REQs again every 2 s, one the town dropped opened again. Its peak and
+ * after-attack RSS and the `/health` probes.
+ */
+async function flood(town: SharedTownProcess) {
+  let over = false;
+  const health = probeHealth(town.httpPort, () => over);
+  const until = Date.now() + ATTACK_MS;
+  const worker = async () => {
+    const held: NonReadingSocket[] = [];
+    while (Date.now() < until) {
+      while (held.length < CONNECTIONS / 4 && Date.now() < until) {
+        const socket = await nonReader(town.httpPort);
+        if (socket !== undefined) held.push(socket);
+      }
+      await sleep(2000);
+      const alive = await Promise.all(held.map(sendReqs));
+      held.splice(0, held.length, ...held.filter((_, i) => alive[i]));
+    }
+    for (const socket of held) socket.close();
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  const peak = memoryMiB(town.pid, "VmHWM");
+  over = true;
+  const probes = await health;
+  await sleep(3000);
+  const after = memoryMiB(town.pid, "VmRSS");
+  console.log(
+    `peak RSS ${peak.toFixed(0)} MiB, ${after.toFixed(0)} MiB 3 s after; ` +
+      `/health ${probes.answered} of ${probes.asked}`,
+  );
+  return { peak, after, probes };
+}
+
+function assertBounded(result: Awaited<ReturnType<typeof flood>>): void {
+  const { peak, after, probes } = result;
+  assert(peak < BOUND_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
+  assert(after < BOUND_MIB, `RSS after the attack ${after.toFixed(0)} MiB`);
+  assert(probes.asked > 0 && probes.answered === probes.asked, JSON.stringify(probes));
+}
+
+Deno.test({
+  name:
+    "read flood on SQLite: 200 connections sending 20 REQs for 12 MB of events and never reading keep the town under 300 MiB; /health answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "read_flood_test_" });
+    try {
+      const store = openEventStore({ path: `${dir}/events.sqlite` });
+      for (const { event, toon } of storedEvents()) store.insert(event, toon);
+      store.close();
+      await using town = await startSharedTownProcess({
+        secretKey: generateSecretKey(),
+        databasePath: `${dir}/events.sqlite`,
+        limits: LIMITS,
+      });
+      assertBounded(await flood(town));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "read flood on PostgreSQL: 200 connections sending 20 REQs for 12 MB of events and never reading keep the town under 300 MiB; /health answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using pg = await startPostgresServer();
+    const storeUrl = await freshDatabase(pg.url);
+    const store = await openPostgresEventStore({ url: storeUrl });
+    await store.insertBatch(storedEvents());
+    await store.close();
+    await using town = await startSharedTownProcess({
+      secretKey: generateSecretKey(),
+      storeUrl,
+      limits: LIMITS,
+    });
+    assertBounded(await flood(town));
+  },
+});
