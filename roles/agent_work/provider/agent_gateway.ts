@@ -79,10 +79,7 @@ export interface AgentGatewayOptions {
    * reaches it (the job runs as another user in root mode); its directory keeps the host out.
    */
   socketPath: string;
-  /**
-   * The upstream API's base URL, http or https (`https://api.anthropic.com`); none: every call
-   * is refused (`no-model`), for a preset that runs no model.
-   */
+  /** The upstream's base URL, http or https; none: every call is refused (`no-model`). */
   upstream?: string;
   flavor: GatewayFlavor;
   /** The provider's API key: added to every forwarded call, never shown to the job. */
