@@ -38,6 +38,7 @@
  * @module
  */
 import { parseAgentPresets } from "../config/agent_presets.ts";
+import { agentCommandChecker } from "../roles/provider/sandbox/sandbox_command.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
@@ -248,7 +249,14 @@ async function resolveNodeOptions(
       },
     })
   );
-  const { townPubkey, skillsDir, ...own } = provider;
+  const { townPubkey, skillsDir: givenSkillsDir, ...own } = provider;
+  const skillsDir = givenSkillsDir ?? await defaultSkillsDir(s.stateDir);
+  // Each preset's command must start in the sandbox: refused here, with every other problem.
+  const checkCommand = await agentCommandChecker({
+    skillsDir,
+    hidden: [s.stateDir, ...own.hiddenPaths],
+    sandboxMode: own.sandboxMode,
+  });
   return {
     ...own,
     stateDir: s.stateDir,
@@ -262,11 +270,11 @@ async function resolveNodeOptions(
       profileTowns(loaded, { allowInsecure: s.allowInsecure, requireBtp: false })
     ),
     pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
-    skillsDir: skillsDir ?? await defaultSkillsDir(s.stateDir),
+    skillsDir,
     name: opts.name,
     about: opts.about,
     // The key of each is read here: it stays in this process, never in a job's sandbox.
-    agents: usageError(() => parseAgentPresets(loaded.sections.agents)),
+    agents: usageError(() => parseAgentPresets(loaded.sections.agents, { checkCommand })),
     ...usageError(() => resolveTownChannelSettings({ loaded, alertWebhook: opts.alertWebhook })),
   };
 }

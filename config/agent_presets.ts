@@ -20,6 +20,10 @@
  * headers = { "anthropic-version" = "2023-06-01" }
  * ```
  *
+ * A preset with no `upstream` (a scripted or tool agent) has no model: no key, a budget of 0
+ * unless given, and a gateway that refuses every call. At `node up` every problem of every preset
+ * is told at once, an agent command the sandbox cannot run among them.
+ *
  * A host preset (`host = true`, docs/OPERATIONS.md "Host presets") is the operator's own trusted
  * program, run on the host as the provider's user, outside the sandbox and without a gateway:
  * its `command` is the absolute path of an executable (refused at load otherwise), run with
@@ -60,9 +64,9 @@ export interface AgentPreset {
   /** The most the job's model calls may cost, base units (the job's own budget may be lower). */
   budget: bigint;
   flavor: "anthropic" | "openai";
-  /** The model API's base URL. */
-  upstream: string;
-  /** The provider's key for the upstream: the gateway adds it; the job never sees it. */
+  /** The model API's base URL; none: no model, the gateway refuses every call. */
+  upstream?: string;
+  /** The provider's key for the upstream: the gateway adds it; the job never sees it ("": none). */
   apiKey: string;
   inputPerMillion: bigint;
   outputPerMillion: bigint;
@@ -78,13 +82,20 @@ export interface ParseAgentPresetsOptions {
   readFile?: (path: string) => string;
   /** Whether a host preset's command is an executable file; default: a stat of its mode. */
   isExecutable?: (path: string) => boolean;
+  /**
+   * Why a sandboxed preset's command cannot run in the sandbox, or undefined: `node up` passes
+   * the sandbox's view (roles/provider/sandbox/sandbox_command.ts); default: not checked.
+   */
+  checkCommand?: (command: string) => string | undefined;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /**
- * The presets of an `[agents]` table (undefined: none). Throws {@linkcode ConfigError} naming
- * the preset and key at fault.
+ * The presets of an `[agents]` table (undefined: none). Every problem of every preset is found
+ * before any is reported: one {@linkcode AgentPresetsError} lists them all, each naming the
+ * preset and the key at fault. A preset with no `upstream` has no model: its gateway refuses
+ * every call, and its budget is 0 unless given (a scripted or tool agent needs no model).
  *
  * @example
  * ```ts
@@ -98,8 +109,10 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
  *     upstream: "http://127.0.0.1:9",
  *     api_key_env: "MODEL_KEY",
  *   },
+ *   lint: { command: "deno lint --fix" },
  * }, { env: () => "sk-test" });
  * if (presets.fix.apiKey !== "sk-test" || presets.fix.flavor !== "anthropic") throw new Error();
+ * if (presets.lint.upstream !== undefined || presets.lint.budget !== 0n) throw new Error();
  * ```
  */
 export function parseAgentPresets(
@@ -108,68 +121,124 @@ export function parseAgentPresets(
 ): Record<string, AgentPreset> {
   if (table === undefined) return {};
   if (!isRecord(table)) throw new ConfigError("[agents] must be a table of presets");
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
   const presets: Record<string, AgentPreset> = {};
+  const problems: string[] = [];
   for (const [name, value] of Object.entries(table)) {
     // `protect` is a requester's list of protected globs (config/requester_settings.ts).
     if (name === "protect" && Array.isArray(value)) continue;
     const where = `[agents.${name}]`;
-    if (!NAME.test(name)) throw new ConfigError(`${where}: a preset name is [a-z0-9_-], 1-64`);
-    if (!isRecord(value)) throw new ConfigError(`${where} must be a table`);
-    const text = (key: string, fallback?: string): string => {
-      const v = value[key] ?? fallback;
-      if (typeof v !== "string" || v.trim() === "") {
-        throw new ConfigError(`${where} ${key}: a non-empty string is required`);
-      }
-      return v;
-    };
-    const units = (key: string, fallback?: bigint): bigint => {
-      const v = value[key];
-      if (v === undefined && fallback !== undefined) return fallback;
-      if (
-        (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) ||
-        (typeof v === "string" && /^\d{1,30}$/.test(v))
-      ) return BigInt(v);
-      throw new ConfigError(`${where} ${key}: a whole number of base units >= 0 is required`);
-    };
-    const flavor = text("flavor", "anthropic");
-    if (flavor !== "anthropic" && flavor !== "openai") {
-      throw new ConfigError(`${where} flavor: anthropic or openai, not ${JSON.stringify(flavor)}`);
-    }
-    const timeout = value.timeout;
-    if (
-      timeout !== undefined &&
-      (typeof timeout !== "number" || !(timeout > 0) || timeout > 86_400)
-    ) {
-      throw new ConfigError(`${where} timeout: seconds in (0, 86400]`);
-    }
-    const headers = value.headers ?? {};
-    if (!isRecord(headers) || !Object.values(headers).every((h) => typeof h === "string")) {
-      throw new ConfigError(`${where} headers: a table of strings`);
-    }
-    if (value.host !== undefined && typeof value.host !== "boolean") {
-      throw new ConfigError(`${where} host: true or false`);
-    }
-    if (value.host === true) {
-      presets[name] = hostPreset(where, name, value, text, units, options);
-      continue;
-    }
-    presets[name] = {
-      name,
-      command: text("command"),
-      price: units("price", 0n),
-      timeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
-      budget: units("budget"),
-      flavor,
-      upstream: text("upstream"),
-      apiKey: apiKeyOf(where, value, env, readFile),
-      inputPerMillion: units("input_per_million", 0n),
-      outputPerMillion: units("output_per_million", 0n),
-      headers: headers as Record<string, string>,
-    };
+    const found: string[] = [];
+    const preset = readPreset(where, name, value, options, (problem) => found.push(problem));
+    problems.push(...found);
+    if (found.length === 0 && preset !== undefined) presets[name] = preset;
   }
+  if (problems.length > 0) throw new AgentPresetsError(problems);
   return presets;
+}
+
+/**
+ * Every problem of the `[agents]` presets, at once: `problems` holds one line each, naming the
+ * preset and the key (`[agents.a] budget: ...`); the message is the one line, or all of them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AgentPresetsError } from "./agent_presets.ts";
+ * import { ConfigError } from "./config_error.ts";
+ *
+ * const err = new AgentPresetsError(["[agents.a] budget: x", "[agents.b] command: y"]);
+ * assert.ok(err instanceof ConfigError); // a bad setting: `node up` exits 2
+ * assert.equal(err.message, "2 problems in [agents]:\n  [agents.a] budget: x\n  [agents.b] command: y");
+ * ```
+ */
+export class AgentPresetsError extends ConfigError {
+  /** `"AgentPresetsError"`: explicit so it survives bundling. */
+  override name = "AgentPresetsError";
+  /** One line per problem, in the table's order. */
+  problems: string[];
+  /** `problems`: at least one. */
+  constructor(problems: string[]) {
+    super(
+      problems.length === 1
+        ? problems[0]
+        : `${problems.length} problems in [agents]:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** One preset, or undefined with its problems told to `problem`. */
+function readPreset(
+  where: string,
+  name: string,
+  value: unknown,
+  options: ParseAgentPresetsOptions,
+  problem: (line: string) => void,
+): AgentPreset | undefined {
+  if (!NAME.test(name)) problem(`${where}: a preset name is [a-z0-9_-], 1-64`);
+  if (!isRecord(value)) {
+    problem(`${where} must be a table`);
+    return undefined;
+  }
+  const text = (key: string, fallback?: string): string => {
+    const v = value[key] ?? fallback;
+    if (typeof v === "string" && v.trim() !== "") return v;
+    problem(`${where} ${key}: a non-empty string is required`);
+    return "";
+  };
+  const units = (key: string, fallback?: bigint): bigint => {
+    const v = value[key];
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (
+      (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) ||
+      (typeof v === "string" && /^\d{1,30}$/.test(v))
+    ) return BigInt(v);
+    problem(`${where} ${key}: a whole number of base units >= 0 is required`);
+    return 0n;
+  };
+  const flavor = text("flavor", "anthropic");
+  if (flavor !== "" && flavor !== "anthropic" && flavor !== "openai") {
+    problem(`${where} flavor: anthropic or openai, not ${JSON.stringify(flavor)}`);
+  }
+  const timeout = value.timeout;
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || timeout > 86_400)
+  ) {
+    problem(`${where} timeout: seconds in (0, 86400]`);
+  }
+  const timeoutMs = typeof timeout === "number" ? Math.round(timeout * 1000) : undefined;
+  const headers = value.headers ?? {};
+  if (!isRecord(headers) || !Object.values(headers).every((h) => typeof h === "string")) {
+    problem(`${where} headers: a table of strings`);
+  }
+  if (value.host !== undefined && typeof value.host !== "boolean") {
+    problem(`${where} host: true or false`);
+  }
+  if (value.host === true) return hostPreset(where, name, value, text, units, options, problem);
+  const command = text("command");
+  const unseen = command === "" ? undefined : options.checkCommand?.(command);
+  if (unseen !== undefined) problem(`${where} command: ${unseen}`);
+  // No upstream: no model, no key; the gateway refuses every call (agent_gateway.ts).
+  const upstream = value.upstream === undefined ? undefined : text("upstream");
+  for (const key of ["api_key_env", "api_key_file"]) {
+    if (upstream === undefined && value[key] !== undefined) {
+      problem(`${where} ${key}: no upstream to send a key to (give upstream, or no key)`);
+    }
+  }
+  return {
+    name,
+    command,
+    price: units("price", 0n),
+    timeoutMs,
+    budget: units("budget", upstream === undefined ? 0n : undefined),
+    flavor: flavor === "openai" ? "openai" : "anthropic",
+    upstream,
+    apiKey: upstream === undefined ? "" : apiKeyOf(where, value, options, problem),
+    inputPerMillion: units("input_per_million", 0n),
+    outputPerMillion: units("output_per_million", 0n),
+    headers: headers as Record<string, string>,
+  };
 }
 
 function hostPreset(
@@ -179,24 +248,25 @@ function hostPreset(
   text: (key: string) => string,
   units: (key: string, fallback?: bigint) => bigint,
   options: ParseAgentPresetsOptions,
+  problem: (line: string) => void,
 ): AgentPreset {
   const command = text("command");
   const isExecutable = options.isExecutable ?? executableFile;
-  if (!command.startsWith("/") || !isExecutable(command)) {
-    throw new ConfigError(
+  if (command !== "" && (!command.startsWith("/") || !isExecutable(command))) {
+    problem(
       `${where} command: a host preset's command is the absolute path of an executable file ` +
         `(its arguments in args), not ${JSON.stringify(command)}`,
     );
   }
   const args = value.args ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
-    throw new ConfigError(`${where} args: an array of strings`);
+    problem(`${where} args: an array of strings`);
   }
   const env = value.env ?? {};
   if (!isRecord(env) || !Object.values(env).every((v) => typeof v === "string")) {
-    throw new ConfigError(`${where} env: a table of strings`);
+    problem(`${where} env: a table of strings`);
   }
-  const timeout = value.timeout as number | undefined;
+  const timeout = value.timeout;
   return {
     name,
     command,
@@ -204,10 +274,9 @@ function hostPreset(
     args: args as string[],
     env: env as Record<string, string>,
     price: units("price", 0n),
-    timeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+    timeoutMs: typeof timeout === "number" ? Math.round(timeout * 1000) : undefined,
     budget: units("budget", 0n),
     flavor: "anthropic",
-    upstream: "",
     apiKey: "",
     inputPerMillion: 0n,
     outputPerMillion: 0n,
@@ -227,13 +296,16 @@ function executableFile(path: string): boolean {
 function apiKeyOf(
   where: string,
   value: Record<string, unknown>,
-  env: (name: string) => string | undefined,
-  readFile: (path: string) => string,
+  options: ParseAgentPresetsOptions,
+  problem: (line: string) => void,
 ): string {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
   const variable = value.api_key_env;
   const file = value.api_key_file;
   if ((variable === undefined) === (file === undefined)) {
-    throw new ConfigError(`${where}: give one of api_key_env and api_key_file`);
+    problem(`${where}: give one of api_key_env and api_key_file (the upstream's key)`);
+    return "";
   }
   let key: string | undefined;
   if (typeof variable === "string") key = env(variable);
@@ -241,14 +313,16 @@ function apiKeyOf(
     try {
       key = readFile(file);
     } catch (err) {
-      throw new ConfigError(`${where} api_key_file ${file}: ${(err as Error).message}`);
+      problem(`${where} api_key_file ${file}: ${(err as Error).message}`);
+      return "";
     }
   }
   key = key?.trim();
   if (key === undefined || key === "") {
-    throw new ConfigError(
+    problem(
       `${where}: no API key in ${typeof variable === "string" ? `$${variable}` : String(file)}`,
     );
+    return "";
   }
   return key;
 }

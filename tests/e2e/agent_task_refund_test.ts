@@ -216,7 +216,9 @@ Deno.test("agent-task: a provider SIGKILLed mid-agent and restarted gives the re
 });
 
 Deno.test("agent-task: a preset whose command the sandbox cannot find costs the requester no deposit", async () => {
-  const n = await refundNetwork("missing", "no-such-agent-command --fix");
+  // A program named by a path the shell computes passes node up's check (which refuses a command
+  // it can tell is missing: roles/provider/sandbox/sandbox_command.ts); the job finds nothing.
+  const n = await refundNetwork("missing", "$TURNPIKE_AGENTS/no-such-agent-command --fix");
   let provider: ReturnType<typeof spawnCli> | undefined;
   try {
     provider = n.up();

@@ -21,6 +21,7 @@ import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
+import { waitUntil } from "../support/provider_test_kit.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
@@ -544,7 +545,17 @@ async function allBytes(dir: string): Promise<string> {
   return parts.join("\n");
 }
 
-Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIGKILLed mid-agent: after its restart the job ends once, error, the deposit its only payment", async () => {
+for (const mode of ["root", "rootless"] as const) {
+  Deno.test(`agent-task: the provider (node up, its [agents] from config.toml, ${mode} sandbox) SIGKILLed mid-agent: no process of the job outlives it; after its restart the job ends once, error, the deposit its only payment`, () =>
+    sigkillMidAgent(mode));
+}
+
+/**
+ * Both modes: as root, a dead provider's pooled cgroups are emptied when any sandbox opens on the
+ * machine (job_cgroup_pool.ts), maybe another test's; rootless, nothing but the sandbox can end
+ * the agent before the restart.
+ */
+async function sigkillMidAgent(mode: "root" | "rootless"): Promise<void> {
   await using api = await startStandInModelApi({ apiKey: "sk-provider-restart" });
   const skills = await agentSkillsDir(agentScripts());
   const net = await startRequesterNetwork({ provider: false });
@@ -586,6 +597,8 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
         "--passphrase-file",
         `${root}/pass`,
         "--non-interactive",
+        "--sandbox",
+        mode,
       ], { env: { BETA_MODEL_KEY: "sk-provider-restart" } });
       return node;
     };
@@ -620,8 +633,17 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
       await new Promise((r) => setTimeout(r, 100));
     }
     const socketDir = await Deno.readTextFile(`${root}/state/work/${id}.agent/gateway-dir`);
+    const agent = `${skills}/agent-task/agents/slow.sh`;
+    await waitUntil(() => hasProcessWith(agent), 30_000, "the agent to run");
     provider.child.kill("SIGKILL");
     await provider.done;
+    // Nothing of the job outlives its provider: not the sandbox, not its agent (running as
+    // nobody), before anything restarts (roles/provider/sandbox/parent_death.ts).
+    await waitUntil(
+      async () => !await hasProcessWith(`${root}/state/work/${id}`) && !await hasProcessWith(agent),
+      30_000,
+      "the SIGKILLed provider's sandboxed agent to die with it",
+    );
     // The agent would now finish: the restarted provider must not deliver its work.
     await Deno.writeTextFile(`${skills}/agent-task/agents/go`, "");
     provider = up();
@@ -645,13 +667,15 @@ Deno.test("agent-task: the provider (node up, its [agents] from config.toml) SIG
     }
   } finally {
     if (provider) {
-      provider.child.kill("SIGTERM");
+      try {
+        provider.child.kill("SIGTERM");
+      } catch { /* the SIGKILLed one, not restarted */ }
       await provider.done;
     }
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});
   }
-});
+}
 
 Deno.test("agent-task in the rootless sandbox: the agent's commits come back and apply, its gateway call passes", async () => {
   const apiKey = "sk-provider-rootless";

@@ -22,7 +22,7 @@ const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathnam
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
 const FIXTURE = root("fixtures/agent-repo");
 
-Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing; a bead that never closes ends the job with an error, the deposit its only payment", async () => {
+Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing, the polecat's worktree and branch gone from the rig; a bead that never closes ends the job with an error, the deposit its only payment", async () => {
   const skills = await agentSkillsDir({});
   const scratch = await Deno.makeTempDir({ prefix: "turnpike-gt-provider-" });
   // The provider's stand-in town: a rig whose repository the polecats' worktrees come from.
@@ -141,19 +141,28 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
     assertStringIncludes(filed.description, "add.sh subtracts");
     assertStringIncludes(filed.description, `turnpike/${id.slice(0, 12)}`);
     assertStringIncludes(filed.acceptance_criteria, "sh test.sh");
-    // The polecat's branch started from the requester's base, not the rig's own history.
-    const polecatTip = await rig.git("rev-parse", "polecat/p1/gt-1");
-    assertEquals(await rig.git("rev-parse", `${polecatTip}~1`), base);
+    // Nothing of the job is left in the rig: not the polecat's worktree, not its branch, not the
+    // base's branch the bridge pushed.
+    assertEquals(
+      await rig.git("worktree", "list", "--porcelain").then((l) => l.match(/^worktree /gm)?.length),
+      1,
+    );
+    assertEquals(
+      await Deno.stat(`${gtHome}/myrig/polecats/p1`).then(() => true, () => false),
+      false,
+    );
+    assertEquals(await rig.git("branch", "--list", "polecat/*", "turnpike/*"), "");
     // The requester applies the result: the polecat's commit, and its gate passes there.
     const applied = await alice("job", "results", id, "--apply");
     assertEquals(applied.code, 0, applied.stderr);
     const line = applied.lines[0];
-    assertEquals([line.type, line.verdict, line.base, line.tip], [
-      "applied",
-      "passed",
-      base,
-      polecatTip,
-    ]);
+    assertEquals([line.type, line.verdict, line.base], ["applied", "passed", base]);
+    // The polecat's commit, on the requester's base (not the rig's own history).
+    assertEquals(await repo.git("rev-parse", `${line.tip}~1`), base);
+    assertEquals(
+      await repo.git("log", "-1", "--format=%s", String(line.tip)),
+      "add: add, not subtract",
+    );
     await repo.git("worktree", "add", "-q", `${net.root}/applied`, String(line.branch));
     const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: `${net.root}/applied` })
       .output();

@@ -4,8 +4,8 @@
  * the same state dir:
  *
  * - a job finished before the kill is not re-run (one result, attempts stays 1);
- * - a job that died mid-run in a non-idempotent skill is reported `error`, and its sandbox
- *   (which outlives the killed provider) is killed at restart;
+ * - a job that died mid-run in a non-idempotent skill is reported `error`; its sandbox died
+ *   with the killed provider, before the restart;
  * - a job that died mid-run in an idempotent skill is re-run and its result published;
  * - a result computed but not published before the crash is published at restart. That window
  *   (between two writes in one function) cannot be hit reliably by a kill, so the test leaves
@@ -136,7 +136,7 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     await alice.waitFor(feedbackOf(napping.id, "processing"));
     await alice.waitFor(feedbackOf(idem.id, "processing"));
     // `processing` is published as the sandbox starts: wait until the skill itself runs, so the
-    // kill lands mid-run (not during the sandbox's setup) and leaves a skill to reap.
+    // kill lands mid-run (not during the sandbox's setup), the skill running.
     await waitUntil(
       () => hasProcessEndingWith(`${root}/skills/nap/run`), // this run's, not a leftover
       15_000,
@@ -151,7 +151,12 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     node.child.kill("SIGKILL");
     await node.done;
     const workOf = (id: string) => `${root}/state/work/${id}`;
-    assert(await hasProcessWith(workOf(napping.id)), "the killed provider's skill lives on");
+    // The running skill dies with its provider (roles/provider/sandbox/parent_death.ts).
+    await waitUntil(
+      async () => !await hasProcessWith(workOf(napping.id)),
+      30_000,
+      "the killed provider's skill to die with it",
+    );
 
     // A result computed but not yet published (see the module doc).
     const pending = await alice.post(buildJobRequest({
@@ -178,7 +183,6 @@ Deno.test("provider crash: SIGKILL mid-job, restart: no re-run, error, idempoten
     assertEquals(store.get(idem.id)?.status, "running");
 
     node = await startNode(town, root);
-    // The restarted provider reaped the leftover sandbox of the job that died mid-run.
     assertEquals(await hasProcessWith(workOf(napping.id)), false);
     assertEquals(
       await poolCgroupsOf(killedPid),

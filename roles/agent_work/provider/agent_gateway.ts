@@ -79,8 +79,8 @@ export interface AgentGatewayOptions {
    * reaches it (the job runs as another user in root mode); its directory keeps the host out.
    */
   socketPath: string;
-  /** The upstream API's base URL, http or https (`https://api.anthropic.com`). */
-  upstream: string;
+  /** The upstream's base URL, http or https; none: every call is refused (`no-model`). */
+  upstream?: string;
   flavor: GatewayFlavor;
   /** The provider's API key: added to every forwarded call, never shown to the job. */
   apiKey: string;
@@ -196,7 +196,7 @@ const DROPPED_RESPONSE_HEADERS = new Set([
  * ```
  */
 export async function startAgentGateway(options: AgentGatewayOptions): Promise<AgentGateway> {
-  const upstream = upstreamUrl(options.upstream);
+  const upstream = options.upstream === undefined ? undefined : upstreamUrl(options.upstream);
   const routes = options.routes ?? DEFAULT_ROUTES[options.flavor];
   const ledger = new GatewayLedger({
     prices: options.prices,
@@ -236,6 +236,9 @@ export async function startAgentGateway(options: AgentGatewayOptions): Promise<A
     }
     if (!routes.some((r) => r.method === req.method && r.path === url.pathname)) {
       return refuse("forbidden", `${req.method} ${url.pathname} is not an allowed call`);
+    }
+    if (upstream === undefined) {
+      return refuse("no-model", "this agent preset has no model API (no upstream)");
     }
     if (ledger.exhausted) {
       const { cost, budget } = ledger.spend();

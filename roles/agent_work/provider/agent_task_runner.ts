@@ -54,7 +54,7 @@ import { workOnHost } from "./host_agent.ts";
 import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
 import type { RunHooks } from "../../provider/jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
-import { ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
+import { agentExitReason, ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
 import { keepTranscript } from "./kept_transcript.ts";
 import { type RunnerOutcome, runnerOutcome } from "../../provider/jobs/runner_outcome.ts";
 import {
@@ -379,14 +379,13 @@ async function deliver(
   const made = await ownFile(`${out}/result.bundle`) &&
     await Deno.rename(`${out}/result.bundle`, bundle).then(() => true, () => false);
   await emptyDir(out);
-  // The shell's 126/127: the preset's command is not there or not runnable, the provider's
-  // doing (its deposit goes back: roles/provider/payments/refund_desk.ts).
-  if (!made && (report.agentExit === 126 || report.agentExit === 127)) {
-    return outcome(
-      "failed",
-      `${PRESET_CANNOT_RUN}: the preset's command exited ${report.agentExit} (not found or not ` +
-        "executable in the sandbox); the agent never ran and nothing is delivered",
-    );
+  if (!made && report.agentExit !== 0) {
+    // Its exit code and last lines, not a bare no-commits. The shell's 126/127: the preset's
+    // command is not there or not runnable, the provider's doing (its deposit goes back:
+    // roles/provider/payments/refund_desk.ts).
+    const why = agentExitReason(r.preset.name, report.agentExit, agentLog);
+    const cannotRun = report.agentExit === 126 || report.agentExit === 127;
+    return outcome("failed", cannotRun ? `${PRESET_CANNOT_RUN}: the agent never ran; ${why}` : why);
   }
   if (!made) return outcome("failed", "no-commits: the agent committed nothing on turnpike/work");
   let checked;

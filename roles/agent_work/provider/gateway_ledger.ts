@@ -13,6 +13,7 @@ import { microCost, type ModelPrices, type TokenUsage, unitsOf } from "./gateway
 /** Why the gateway refused a call (carried as data, in the log and the JSON error body). */
 export type GatewayRefusalCode =
   | "forbidden"
+  | "no-model"
   | "budget-spent"
   | "request-too-large"
   | "too-many-in-flight"
@@ -24,6 +25,8 @@ export type GatewayRefusalCode =
 /** The HTTP status of each refusal. */
 export const REFUSAL_STATUS: Readonly<Record<GatewayRefusalCode, number>> = {
   "forbidden": 403,
+  // A preset with no upstream (config/agent_presets.ts): no call could ever pass.
+  "no-model": 403,
   "budget-spent": 402,
   "request-too-large": 413,
   "too-many-in-flight": 429,

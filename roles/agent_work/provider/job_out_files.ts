@@ -38,6 +38,28 @@ export async function ownFile(path: string): Promise<boolean> {
 }
 
 /**
+ * Why a job whose agent exited non-zero and committed nothing failed: its exit code and the last
+ * lines of its log (its tail), not a bare `no-commits` (an agent the sandbox could not start says
+ * `not found` here). The reason is the requester's only: an encrypted job's public error has a
+ * code (docs/PROTOCOL.md "Errors of an encrypted job").
+ *
+ * @example
+ * ```ts
+ * import { agentExitReason } from "./job_out_files.ts";
+ *
+ * const why = agentExitReason("fix", 127, "sh: 1: claude: not found\n");
+ * if (why !== "agent: the preset fix exited 127: sh: 1: claude: not found; nothing is delivered") {
+ *   throw new Error(why);
+ * }
+ * ```
+ */
+export function agentExitReason(preset: string, exitCode: number, logTail: string): string {
+  const lines = logTail.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "").slice(-5);
+  const said = lines.length === 0 ? "" : `: ${lines.join("\n").slice(-1000)}`;
+  return `agent: the preset ${preset} exited ${exitCode}${said}; nothing is delivered`;
+}
+
+/**
  * The last {@linkcode LOG_TAIL_BYTES} of a log the job left, as text; "" for a link or no file.
  *
  * @example

@@ -8,6 +8,7 @@
  * @module
  */
 import { SANDBOX_WORK_DIR } from "./sandbox_mounts.ts";
+import { PDEATHSIG_OPTION } from "./parent_death.ts";
 
 /**
  * The sandbox user in root mode (nobody).
@@ -84,10 +85,11 @@ if [ "$wait" = go ]; then
   [ "$line" = go ] || exit 0
 fi
 PATH=$jobpath
-# env -u: bash re-exports SHLVL on exec even when unset.
+# env -u: bash re-exports SHLVL on exec even when unset. The last setpriv asks again to die with
+# unshare: the drop to another user clears what --kill-child asked (parent_death.ts).
 if [ "$dropto" = nobody ]; then
   exec env -u SHLVL setpriv --reuid=${SANDBOX_UID} --regid=${SANDBOX_UID} --clear-groups \\
-    --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
+    --inh-caps=-all --bounding-set=-all --no-new-privs ${PDEATHSIG_OPTION} "$@"
 fi
 # Rootless: a nested user namespace maps the job to uid/gid 65534 too (inside it), so tools
 # that act differently as root (tar restoring owners, package managers) behave as for nobody.
@@ -100,5 +102,5 @@ echo 1 > /proc/sys/user/max_user_namespaces || fail "cannot limit nested user na
 # when its creator asked for IPC_RMID. The job's IPC namespace is its own: no other is touched.
 echo 1 > /proc/sys/kernel/shm_rmid_forced || fail "cannot set shm_rmid_forced"
 exec env -u SHLVL unshare --user --map-user=${SANDBOX_UID} --map-group=${SANDBOX_UID} --keep-caps \\
-  setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"
+  setpriv --inh-caps=-all --bounding-set=-all --no-new-privs ${PDEATHSIG_OPTION} "$@"
 `;

@@ -50,6 +50,7 @@ import {
   SYSTEM_DIRS,
 } from "./sandbox_mounts.ts";
 import { systemMounts } from "./system_mounts.ts";
+import { DIE_WITH_PARENT, PDEATHSIG_OPTION } from "./parent_death.ts";
 import {
   SANDBOX_GO_LINE,
   SANDBOX_SETUP_EXIT,
@@ -287,6 +288,7 @@ export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise
     "--net",
     "--fork",
     "setpriv",
+    PDEATHSIG_OPTION,
     "--inh-caps=-all",
     "--bounding-set=-all",
     "--no-new-privs",
@@ -985,9 +987,9 @@ function spawnSandbox(
   denoCache: "ro" | "rw" | undefined,
   extraEnv: Record<string, string>,
 ): Deno.ChildProcess {
-  // unshare directly: the setup script joins the cgroups before anything else runs.
-  return new Deno.Command("unshare", {
-    args,
+  // unshare, dying with the provider (parent_death.ts): the setup joins the cgroups first.
+  return new Deno.Command(DIE_WITH_PARENT[0], {
+    args: [...DIE_WITH_PARENT.slice(1), "unshare", ...args],
     clearEnv: true,
     env: skillEnvironment({
       inputs: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,

@@ -3,7 +3,7 @@
  * or file named, and every bad table refused naming the preset and the key at fault.
  */
 import { assertEquals, assertThrows } from "../../support/assert.ts";
-import { parseAgentPresets } from "../../../config/agent_presets.ts";
+import { AgentPresetsError, parseAgentPresets } from "../../../config/agent_presets.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 
 const env = (name: string) => name === "MODEL_KEY" ? " sk-from-env\n" : undefined;
@@ -104,4 +104,29 @@ Deno.test("agent presets: a host preset is an absolute path to an executable, wi
     "executable",
   );
   Deno.removeSync(plain);
+});
+
+Deno.test("agent presets: every problem of every preset at once, each naming its preset and key; a preset with only a command has no model, no key and a budget of 0", () => {
+  const err = assertThrows(
+    () =>
+      parseAgentPresets({
+        a: { command: "x", price: -1, timeout: 0 },
+        b: { command: "missing-agent", upstream: "http://u", flavor: "gemini" },
+        c: { command: "x", api_key_env: "MODEL_KEY" },
+        tool: { command: "x" },
+      }, { env, checkCommand: (c) => c === "missing-agent" ? "not in the sandbox" : undefined }),
+    AgentPresetsError,
+  );
+  assertEquals(err.problems, [
+    "[agents.a] timeout: seconds in (0, 86400]",
+    "[agents.a] price: a whole number of base units >= 0 is required",
+    '[agents.b] flavor: anthropic or openai, not "gemini"',
+    "[agents.b] command: not in the sandbox",
+    "[agents.b] budget: a whole number of base units >= 0 is required",
+    "[agents.b]: give one of api_key_env and api_key_file (the upstream's key)",
+    "[agents.c] api_key_env: no upstream to send a key to (give upstream, or no key)",
+  ]);
+  assertEquals(err.message.split("\n")[0], "7 problems in [agents]:");
+  const { tool } = parseAgentPresets({ tool: { command: "sh tool.sh" } });
+  assertEquals([tool.upstream, tool.apiKey, tool.budget, tool.price], [undefined, "", 0n, 0n]);
 });

@@ -269,3 +269,14 @@ Deno.test("gateway ledger: each ended call's line with its exact cost (fractions
   // The total is rounded up once: 0.0016 + 2 + 0.00002 units is 3.
   assertEquals([ledger.spend().calls, ledger.spend().cost], [3, 3n]);
 });
+
+Deno.test("agent gateway: with no upstream (a preset with no model) every call is refused 403 no-model, none forwarded", async () => {
+  await withRig({ upstream: undefined, budget: 0n }, async ({ api, gateway, call }) => {
+    const res = await call("/v1/messages", { body: body({}) });
+    assertEquals(res.status, 403);
+    assertStringIncludes(await res.text(), "no model API");
+    assertEquals(api.seen.length, 0);
+    assertEquals(gateway.refusals().map((r) => r.code), ["no-model"]);
+    assertEquals(gateway.spend().calls, 0);
+  });
+});

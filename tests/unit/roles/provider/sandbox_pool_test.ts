@@ -19,6 +19,7 @@ import {
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
 import { ProviderSkills } from "../../../../roles/provider/skills/provider_skills.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
+import { waitUntil } from "../../../support/provider_test_kit.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 
 const MODE: SandboxMode = Deno.uid() === 0 ? "root" : "rootless";
@@ -207,7 +208,7 @@ Deno.test(`prepared sandbox (${MODE}): the provider's stop (its skills' sandbox 
   }
 });
 
-Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one ends by itself, the job it ran is killed and every .pool- entry removed when the next sandbox opens`, async () => {
+Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one and the job it ran die with it, every .pool- entry removed when the next sandbox opens`, async () => {
   const root = await Deno.makeTempDir();
   await Deno.chmod(root, 0o755);
   const jobs = `${root}/state/jobs`;
@@ -259,12 +260,9 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one end
     child.kill("SIGKILL");
     await child.status;
     await reader.cancel();
-    // The waiting one reads the end of its stdin and exits; the job runs on, orphaned.
+    // The waiting one and the job it ran die with the provider (parent_death.ts).
     await until(async () => !await alive(waiting.pid));
-    // As root, any sandbox opening on the machine meanwhile (another test's) may already have
-    // killed it with the dead provider's cgroups (roles/provider/sandbox/job_cgroup_pool.ts); rootless
-    // (the run as nobody below), nothing but this reaper can.
-    if (MODE === "rootless") assert(await hasProcessWith("987654"), "the cut job still runs");
+    await waitUntil(async () => !await hasProcessWith("987654"), 30_000, "the cut job to die");
     assert((await poolEntries(jobs)).length > 0);
     const next = await createSkillSandbox({ jobsRoot: jobs, hiddenPaths: [], mode: MODE });
     await next.close?.();
