@@ -36,6 +36,22 @@ const SEALED_MAX: Record<string, number> = {
   [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_KEPT_BYTES + SEALED_BLOB_OVERHEAD,
 };
 
+/**
+ * The most bytes a sealed blob of the result named `name` may have (what a provider may seal);
+ * undefined for a name no provider seals.
+ *
+ * @example
+ * ```ts
+ * import { sealedBlobMax } from "./sealed_result.ts";
+ *
+ * console.log(sealedBlobMax("result.bundle.sealed")); // 33554465
+ * if (sealedBlobMax("build.log") !== undefined) throw new Error();
+ * ```
+ */
+export function sealedBlobMax(name: string): number | undefined {
+  return Object.hasOwn(SEALED_MAX, name) ? SEALED_MAX[name] : undefined;
+}
+
 /** Where a result's blobs are fetched from, and for which job of which profile. */
 export interface SealedResultSource {
   stateDir: string;
@@ -167,7 +183,7 @@ export async function fetchSealedBlob(
  */
 export function refuseOverSealedMax(blobs: readonly JobBlobOutput[]): void {
   for (const blob of blobs) {
-    const max = SEALED_MAX[blob.name];
+    const max = sealedBlobMax(blob.name);
     if (max !== undefined && !(blob.size <= max)) {
       throw new AgentResultRefusedError(
         "too-large",
