@@ -12,6 +12,7 @@ import { errorCase, toCliError } from "./cli_error_map.ts";
 import { ExitCode } from "./exit_codes.ts";
 import type { ProviderListing } from "../roles/requester/provider_directory.ts";
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
+import type { JobBlobOutput } from "../protocol/job_blobs.ts";
 import {
   type AgentTask,
   agentTaskFromText,
@@ -219,6 +220,25 @@ export async function openSavedAgentBlobs(
   return await sealed.openSavedAgentBlobs(record, content, saved).catch((err) => {
     throw toCliError(err, RESULT_ERRORS);
   });
+}
+
+/**
+ * `job results --save` of an agent task: its sealed blobs refused before any is fetched when
+ * their tags state more than a provider may seal (they are opened in memory).
+ *
+ * @example
+ * ```ts ignore
+ * import { refuseOverSealedMax } from "./agent_task_command.ts";
+ *
+ * refuseOverSealedMax(blobOutputsOf(result.event.tags));
+ * ```
+ */
+export function refuseOverSealedMax(blobs: readonly JobBlobOutput[]): void {
+  try {
+    sealed.refuseOverSealedMax(blobs);
+  } catch (err) {
+    throw toCliError(err, RESULT_ERRORS);
+  }
 }
 
 /**

@@ -209,9 +209,20 @@ export async function jobResults(
           throw new CliError((err as Error).message, { context: `job ${id}`, cause: err });
         },
       );
-    const saved = opts.save === undefined
-      ? []
-      : await saveResultBlobs(blobs, opts.save, opts.output === "json", inline);
+    // An agent task's sealed blobs are opened in memory: refused before any fetch when over
+    // what a provider may seal.
+    if (opts.save !== undefined && blobs.some((b) => b.name.endsWith(".sealed"))) {
+      (await agentTaskCommand()).refuseOverSealedMax(blobs);
+    }
+    const saved = opts.save === undefined ? [] : await saveResultBlobs(blobs, {
+      dir: opts.save,
+      // By hash from the profile's own towns, never from the URL the result names.
+      towns: blobs.length === 0
+        ? []
+        : await (await profileBlobServersModule()).profileBlobServers(opts, cmd),
+      quiet: opts.output === "json",
+      inline,
+    });
     // An agent task's sealed blobs, opened beside them once its delivery is paid.
     if (saved.some((s) => s.name.endsWith(".sealed"))) {
       saved.push(

@@ -71,9 +71,27 @@ async function gunzipBase64(text: string): Promise<Uint8Array> {
 /** Largest result blob fetched by `job results --save`. */
 const MAX_SAVED_BLOB_BYTES = 4 * 1024 * 1024 * 1024;
 
+/** Options of {@linkcode saveResultBlobs}. */
+export interface SaveResultBlobsOptions {
+  /** Where they are written: `<dir>/<name>`. */
+  dir: string;
+  /**
+   * The profile's towns' Blossom servers: each blob is fetched by its hash from these, never
+   * from the URL its tag names (the provider's word, docs/PROTOCOL.md "Blobs in jobs").
+   */
+  towns: readonly string[];
+  /** No progress on stderr. */
+  quiet?: boolean;
+  /** The report's inline logs, written beside the blobs. */
+  inline?: readonly InlineLog[];
+}
+
 /**
- * `job results --save <dir>`: the result's blobs fetched into `dir` (each checked against its
- * sha256), and the report's inline logs written beside them; what was written, by name.
+ * `job results --save <dir>`: the result's blobs fetched by hash from the profile's towns into
+ * `dir`, each within the size its tag states (refused on the Content-Length before a byte is
+ * written, or as the stream passes it) and hashed as it streams to `<name>.part`, renamed only
+ * when the hash matches; and the report's inline logs written beside them; what was written, by
+ * name.
  *
  * @example
  * ```ts
@@ -81,26 +99,25 @@ const MAX_SAVED_BLOB_BYTES = 4 * 1024 * 1024 * 1024;
  *
  * const dir = `${await Deno.makeTempDir()}/out`;
  * const log = { name: "ci.log", bytes: new TextEncoder().encode("ok\n") };
- * const saved = await saveResultBlobs([], dir, true, [log]);
+ * const saved = await saveResultBlobs([], { dir, towns: [], quiet: true, inline: [log] });
  * if (saved[0].path !== `${dir}/ci.log` || saved[0].from !== "report") throw new Error();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveResultBlobs(
   blobs: readonly JobBlobOutput[],
-  dir: string,
-  quiet: boolean,
-  inline: readonly InlineLog[] = [],
+  o: SaveResultBlobsOptions,
 ): Promise<{ name: string; path: string; from?: "report" }[]> {
+  const { dir, inline = [] } = o;
   if (blobs.length === 0 && inline.length === 0) {
     // Nothing to fetch: no empty directory left behind, and the user is told why.
     console.error(`no blobs to save: the result names no logs or artifacts (${dir} not created)`);
     return [];
   }
   await Deno.mkdir(dir, { recursive: true });
-  const { downloadBlob } = await lazyImport<typeof import("../transport/blossom_client.ts")>(
-    new URL("../transport/blossom_client.ts", import.meta.url),
-  );
+  const { fetchBlobFromTowns } = await lazyImport<
+    typeof import("../roles/requester/town_blob_fetch.ts")
+  >(new URL("../roles/requester/town_blob_fetch.ts", import.meta.url));
   const saved: { name: string; path: string; from?: "report" }[] = [];
   for (const log of inline) {
     const path = `${dir}/${log.name}`;
@@ -110,16 +127,16 @@ export async function saveResultBlobs(
   for (const b of blobs) {
     const path = `${dir}/${b.name}`;
     try {
-      await downloadBlob({
-        url: b.url,
+      await fetchBlobFromTowns({
+        servers: o.towns,
         sha256: b.sha256,
         maxBytes: Math.min(b.size, MAX_SAVED_BLOB_BYTES),
         to: path,
-        onProgress: transferProgressPrinter({ label: `download ${b.name}`, quiet }),
+        onProgress: transferProgressPrinter({ label: `download ${b.name}`, quiet: o.quiet }),
       });
     } catch (err) {
       throw new CliError(`cannot fetch the result's blob ${b.name}: ${(err as Error).message}`, {
-        context: b.url,
+        context: `sha256 ${b.sha256}`,
         suggestion: "the town may have dropped it (blobs are kept for its retention period)",
         cause: err,
       });

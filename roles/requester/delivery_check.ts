@@ -3,10 +3,11 @@
  * docs/PROTOCOL.md "Paid on delivery"), around the payment of an agent-task's delivery invoice:
  *
  * - before paying ({@linkcode checkBeforePaying}): the result commits to every sealed blob it
- *   names, at the hash its `blob` tag says, and each is downloaded by that hash into
- *   `results/<id>/<name>`. A result without a commitment, a blob it does not commit to, a
- *   committed blob that is not at its URL or whose bytes have another hash: the reason, and the
- *   delivery is not paid.
+ *   names, at the hash its `blob` tag says, within what a provider may seal, and each is
+ *   downloaded by that hash from the profile's towns (never from the URL the tag names) into
+ *   `results/<id>/<name>`. A result without a commitment, a blob it does not commit to or over
+ *   that size, a committed blob no town has or whose bytes have another hash or size: the
+ *   reason, and the delivery is not paid.
  * - after paying ({@linkcode checkAfterPaying}): the key the fulfillment released and the sealed
  *   blobs downloaded, against the commitment; what broke it is kept as a proof
  *   (`proofs/<id>.json`, roles/agent_work/delivery_proof.ts) and its path returned.
@@ -21,7 +22,8 @@ import {
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { downloadBlob } from "../../transport/blossom_client.ts";
+import { fetchBlobFromTowns } from "./town_blob_fetch.ts";
+import { sealedBlobMax } from "../agent_work/requester/sealed_result.ts";
 import { keepDeliveryProof, openDelivery } from "../agent_work/delivery_proof.ts";
 
 /** Options of {@linkcode checkBeforePaying}. */
@@ -31,6 +33,11 @@ export interface CheckBeforePayingOptions {
   id: string;
   /** The signed result event. */
   event: NostrEvent;
+  /**
+   * The profile's towns' Blossom servers (HTTP URLs): the sealed blobs are fetched by hash from
+   * these, never from the URL the result names (the provider's word).
+   */
+  towns: readonly string[];
 }
 
 /** Where a delivery's sealed blob is kept once downloaded. */
@@ -45,7 +52,7 @@ function sealedPath(stateDir: string, id: string, name: string): string {
  * ```ts ignore
  * import { checkBeforePaying } from "./delivery_check.ts";
  *
- * const refused = await checkBeforePaying({ stateDir, id, event });
+ * const refused = await checkBeforePaying({ stateDir, id, event, towns });
  * if (refused !== undefined) console.log(`not paid: ${refused}`);
  * ```
  */
@@ -66,14 +73,21 @@ export async function checkBeforePaying(
     if (committed.sealed !== blob.sha256) {
       return `the blob ${blob.name} is ${blob.sha256}, the commitment says ${committed.sealed}`;
     }
+    // Opened whole in memory after paying (one AES-GCM seal over each blob): never more than a
+    // provider may seal, refused before a byte is fetched.
+    const max = sealedBlobMax(blob.name);
+    if (max === undefined) return `the blob ${blob.name} is not one a provider seals`;
+    if (!(blob.size <= max)) {
+      return `the blob ${blob.name} is ${blob.size} bytes, over the ${max} a provider may seal`;
+    }
   }
   await Deno.mkdir(`${o.stateDir}/results/${o.id}`, { recursive: true, mode: 0o700 });
   for (const c of commitment.blobs) {
     const blob = named.find((b) => b.name === c.name);
     if (blob === undefined) return `the committed blob ${c.name} is not in the result`;
     try {
-      await downloadBlob({
-        url: blob.url,
+      await fetchBlobFromTowns({
+        servers: o.towns,
         sha256: c.sealed,
         maxBytes: blob.size,
         to: sealedPath(o.stateDir, o.id, c.name),

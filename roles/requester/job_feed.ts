@@ -33,6 +33,7 @@ import type { JobPayer } from "./job_payer.ts";
 import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_content.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
+import { blobServerOf } from "../../transport/relay_info.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -276,7 +277,9 @@ export class JobEventRouter {
     }
     if (event.kind !== record.kind + 1000) return;
     const result = parseJobResult(event);
-    const blob = await fetchResultBlob(this.#o.stateDir, id, event);
+    // A result's blobs come by hash from the profile's towns, never from the URL it names.
+    const towns = [...new Set(this.#o.relays.map(blobServerOf))];
+    const blob = await fetchResultBlob(this.#o.stateDir, id, event, towns);
     const opened = this.#o.signer &&
       await keepDecryptedResult(this.#o.stateDir, id, event, nip44Opener(this.#o.signer));
     jobs.progress(
@@ -308,7 +311,7 @@ export class JobEventRouter {
     // provider's signed commitment before paying, and after (roles/requester/delivery_check.ts).
     const committed = invoice !== undefined && record.kind === JOB_KIND_NAMES["agent-task"];
     if (committed) {
-      const refused = await checkBeforePaying({ stateDir: this.#o.stateDir, id, event });
+      const refused = await checkBeforePaying({ stateDir: this.#o.stateDir, id, event, towns });
       if (refused !== undefined) {
         const error = `undelivered: ${refused}; its delivery was not paid`;
         return await jobs.finish(id, "error", { toon, resultId: event.id, error }, record);
@@ -326,6 +329,7 @@ export class JobEventRouter {
         stateDir: this.#o.stateDir,
         id,
         event,
+        towns,
         content: opened ?? event.content,
         fulfillments: (await this.#o.read(id))?.payments.flatMap((p) => p.fulfillment ?? []) ?? [],
       }).catch((err: Error) => {

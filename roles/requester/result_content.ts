@@ -8,7 +8,7 @@
  */
 import { blobOutputsOf, RESULT_BLOB_NAME } from "../../protocol/job_blobs.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { downloadBlob } from "../../transport/blossom_client.ts";
+import { fetchBlobFromTowns } from "./town_blob_fetch.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { nip44 } from "nostr-tools";
 import { isEncryptedResult, resultBlobPath } from "../../state/jobs/stored_result.ts";
@@ -19,7 +19,8 @@ export { readStoredResult, type StoredResult } from "../../state/jobs/stored_res
 export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
 
 /**
- * Fetches the result event's `result` blob when its content is empty; does nothing otherwise or
+ * Fetches the result event's `result` blob by its hash from the profile's `towns` (Blossom
+ * servers; never from the URL the tag names) when its content is empty; does nothing otherwise or
  * when it is there already. A blob that cannot be had is left: the content stays the event's.
  *
  * @example
@@ -29,13 +30,14 @@ export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
  * declare const stateDir: string;
  * declare const jobId: string;
  * declare const resultEvent: NostrEvent;
- * await fetchResultBlob(stateDir, jobId, resultEvent);
+ * await fetchResultBlob(stateDir, jobId, resultEvent, ["http://127.0.0.1:7100"]);
  * ```
  */
 export async function fetchResultBlob(
   stateDir: string,
   id: string,
   event: NostrEvent,
+  towns: readonly string[],
 ): Promise<"none" | "fetched" | "failed"> {
   const blob = blobOutputsOf(event.tags).find((b) => b.name === RESULT_BLOB_NAME);
   if (blob === undefined || event.content !== "") return "none";
@@ -43,8 +45,8 @@ export async function fetchResultBlob(
   if (await Deno.stat(to).then(() => true, () => false)) return "fetched";
   await Deno.mkdir(`${stateDir}/results/${id}`, { recursive: true, mode: 0o700 });
   try {
-    await downloadBlob({
-      url: blob.url,
+    await fetchBlobFromTowns({
+      servers: towns,
       sha256: blob.sha256,
       maxBytes: Math.min(blob.size, MAX_RESULT_BLOB_BYTES),
       to,

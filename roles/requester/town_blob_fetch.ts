@@ -8,7 +8,11 @@
  *
  * @module
  */
-import { BlossomError, downloadBlob } from "../../transport/blossom_client.ts";
+import {
+  BlossomError,
+  downloadBlob,
+  type TransferProgress,
+} from "../../transport/blossom_client.ts";
 import { RoleError } from "../role_error.ts";
 
 /** No town of the profile had the blob (each town's answer is in the message). */
@@ -26,6 +30,7 @@ export interface FetchBlobFromTownsOptions {
   /** Where it is written, only once its bytes hash to `sha256`. */
   to: string;
   signal?: AbortSignal;
+  onProgress?: TransferProgress;
 }
 
 /**
@@ -57,6 +62,7 @@ export async function fetchBlobFromTowns(o: FetchBlobFromTownsOptions): Promise<
         maxBytes: o.maxBytes,
         to: o.to,
         signal: o.signal,
+        onProgress: o.onProgress,
       });
       return size;
     } catch (err) {

@@ -105,6 +105,9 @@ Deno.test("blob jobs: job submit --dir sends the project as a paid blob; results
       "--save",
       saveDir,
       "--raw",
+      // The blobs come by hash from the profile's towns: this profile names its town by flag.
+      "--relay-url",
+      net.relayUrl,
     ]);
     assertEquals(results.code, 0, results.stderr);
     const out = JSON.parse(results.stdout);

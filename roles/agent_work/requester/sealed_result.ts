@@ -27,13 +27,30 @@ import { AgentResultRefusedError, NoDeliveryProofError } from "./requester_agent
 
 /**
  * The most each sealed blob may have: what a provider may seal (roles/agent_work/provider/
- * agent_task_runner.ts), whatever size its tag states. Fetched whole and opened in memory, so
- * these bound what `--apply` holds (docs/AGENTS.md "A coding agent's task").
+ * agent_task_runner.ts), whatever size its tag states. Fetched streaming to disk, but opened in
+ * memory (one AES-GCM seal over the whole blob, ../sealed_blob.ts), so these bound what
+ * `--apply` and `--save` hold (docs/AGENTS.md "A coding agent's task").
  */
 const SEALED_MAX: Record<string, number> = {
   [SEALED_BUNDLE]: DEFAULT_RESULT_BUNDLE_MAX + SEALED_BLOB_OVERHEAD,
   [SEALED_TRANSCRIPT]: TRANSCRIPT_MAX_KEPT_BYTES + SEALED_BLOB_OVERHEAD,
 };
+
+/**
+ * The most bytes a sealed blob of the result named `name` may have (what a provider may seal);
+ * undefined for a name no provider seals.
+ *
+ * @example
+ * ```ts
+ * import { sealedBlobMax } from "./sealed_result.ts";
+ *
+ * console.log(sealedBlobMax("result.bundle.sealed")); // 33554465
+ * if (sealedBlobMax("build.log") !== undefined) throw new Error();
+ * ```
+ */
+export function sealedBlobMax(name: string): number | undefined {
+  return Object.hasOwn(SEALED_MAX, name) ? SEALED_MAX[name] : undefined;
+}
 
 /** Where a result's blobs are fetched from, and for which job of which profile. */
 export interface SealedResultSource {
@@ -133,13 +150,7 @@ export async function fetchSealedBlob(
   blob: JobBlobOutput,
   to: string,
 ): Promise<void> {
-  const max = SEALED_MAX[blob.name];
-  if (!(blob.size <= max)) {
-    throw new AgentResultRefusedError(
-      "too-large",
-      `the result's ${blob.name} is ${blob.size} bytes, over the ${max} a provider may seal`,
-    );
-  }
+  refuseOverSealedMax([blob]);
   try {
     await fetchBlobFromTowns({ servers: o.towns, sha256: blob.sha256, maxBytes: blob.size, to });
   } catch (err) {
@@ -151,8 +162,47 @@ export async function fetchSealedBlob(
   }
 }
 
+/**
+ * Throws {@linkcode AgentResultRefusedError} (`too-large`) when a sealed blob of the result
+ * states more than a provider may seal: checked before anything is fetched, since each is opened
+ * in memory. Blobs of other names pass.
+ *
+ * @example
+ * ```ts
+ * import { refuseOverSealedMax } from "./sealed_result.ts";
+ * import { AgentResultRefusedError } from "./requester_agent_errors.ts";
+ *
+ * const blob = { name: "transcript.log.sealed", url: "", sha256: "ab".repeat(32), size: 2 ** 30 };
+ * try {
+ *   refuseOverSealedMax([blob]);
+ *   throw new Error("not refused");
+ * } catch (err) {
+ *   if (!(err instanceof AgentResultRefusedError)) throw err;
+ * }
+ * ```
+ */
+export function refuseOverSealedMax(blobs: readonly JobBlobOutput[]): void {
+  for (const blob of blobs) {
+    const max = sealedBlobMax(blob.name);
+    if (max !== undefined && !(blob.size <= max)) {
+      throw new AgentResultRefusedError(
+        "too-large",
+        `the result's ${blob.name} is ${blob.size} bytes, over the ${max} a provider may seal`,
+      );
+    }
+  }
+}
+
 /** The sealed blob at `path` opened with the result's key (the transcript's derived from it). */
 async function openSealedFile(path: string, key: string, name: string): Promise<Uint8Array> {
+  // Read whole to open it: never more than a provider may seal, whatever the file holds.
+  const { size } = await Deno.stat(path);
+  if (!(size <= SEALED_MAX[name])) {
+    throw new AgentResultRefusedError(
+      "too-large",
+      `${path} is ${size} bytes, over the ${SEALED_MAX[name]} a provider may seal`,
+    );
+  }
   let k = hexToBytes(key) as Uint8Array<ArrayBuffer>;
   if (name === SEALED_TRANSCRIPT) k = await derivedBlobKey(k, TRANSCRIPT_KEY_LABEL);
   return await openBlob(await Deno.readFile(path), k);
