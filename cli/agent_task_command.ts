@@ -19,6 +19,7 @@ import {
   parseAgentTask,
 } from "../roles/agent_work/agent_task.ts";
 import { checkProtectGlobs } from "../roles/agent_work/protected_paths.ts";
+import { beadContext, DEFAULT_MAX_CONTEXT_CHARS } from "../roles/agent_work/bead_context.ts";
 import type { DeliveryProof } from "../roles/agent_work/delivery_proof.ts";
 import {
   type AgentTaskParts,
@@ -118,7 +119,16 @@ async function readTask(flags: AgentTaskFlags): Promise<AgentTask> {
       const text = flags.bead === "-"
         ? await new Response(Deno.stdin.readable).text()
         : await Deno.readTextFile(flags.bead);
-      return parseAgentTask(text);
+      const task = parseAgentTask(text);
+      // The rig's bounded context goes with the task, encrypted with it (docs/PROTOCOL.md).
+      const context = beadContext({
+        bead: JSON.parse(text),
+        closed: flags.closedBeads === undefined
+          ? undefined
+          : JSON.parse(await Deno.readTextFile(flags.closedBeads)),
+        maxChars: Number(flags.maxContextChars ?? DEFAULT_MAX_CONTEXT_CHARS),
+      });
+      return context === undefined ? task : { ...task, context };
     }
     if (flags.title !== undefined) {
       return agentTaskFromText({ title: flags.title, text: flags.text ?? "" });

@@ -27,6 +27,10 @@ export interface AgentTaskFlags {
   provider?: string[];
   /** Print what the task would cost, part by part, and post nothing. */
   quote?: boolean;
+  /** What `bd list --status=closed --json` printed: the rig's latest closed beads. */
+  closedBeads?: string;
+  /** The bound of the bead's context, characters (roles/agent_work/bead_context.ts). */
+  maxContextChars?: string;
 }
 
 /** `job results --apply [repo] [--branch name] [--fast-forward]`. */
@@ -58,6 +62,15 @@ export function addAgentTaskOptions(cmd: Command): Command {
     .option("--base <rev>", "agent-task: the base commit (default HEAD)")
     .option("--depth <n>", "agent-task: send only the last n commits of history")
     .option("--bead <file|->", "agent-task: the task, as `bd show --json` prints it")
+    .option(
+      "--closed-beads <file>",
+      "agent-task: the rig's closed beads (`bd list --status=closed --json`), for --bead's context",
+    )
+    .option(
+      "--max-context-chars <n>",
+      "agent-task: the bound of --bead's context (parent, dependencies, closed beads); 0: none",
+      "10000",
+    )
     .option("--title <text>", "agent-task: the task's title (instead of --bead)")
     .option("--text <text>", "agent-task: the task's text, with --title")
     .option("--accept <cmd>", "agent-task: the gate, run in the worktree after the agent")

@@ -8,7 +8,9 @@
  * `priority` 0-4, `issue_type`, ...) with its `labels`, `dependencies`, `dependents` and
  * `comments`. Read here: the array of exactly one, the issue alone, and either inside the
  * envelope `{"schema_version": 1, "data": ...}`. The fields the agent needs are kept; the rest
- * (timestamps, relations, comments) are not part of the task.
+ * (timestamps, relations, comments) are not part of the task, but a `context` field (turnpike's
+ * own, not bd's: the bounded context of roles/agent_work/bead_context.ts, which the requester
+ * draws from those relations) is, rendered last in TASK.md.
  *
  * @module
  */
@@ -44,6 +46,11 @@ export interface AgentTask {
   issueType?: string;
   /** Its labels. */
   labels: string[];
+  /**
+   * What the requester's rig knows around it (its parent, its dependencies, the latest closed
+   * beads: roles/agent_work/bead_context.ts), bounded by the requester.
+   */
+  context?: string;
 }
 
 /** Options of {@linkcode agentTaskFromText}. */
@@ -101,6 +108,7 @@ export function parseAgentTask(json: string): AgentTask {
     ["design", "design"],
     ["acceptance_criteria", "acceptanceCriteria"],
     ["notes", "notes"],
+    ["context", "context"],
   ] as const;
   for (const [from, to] of texts) {
     const text = optionalText(value[from], from);
@@ -162,6 +170,7 @@ export function renderTaskPrompt(task: AgentTask): string {
     ["Design", task.design],
     ["Acceptance criteria", task.acceptanceCriteria],
     ["Notes", task.notes],
+    ["Context", task.context],
   ] as const;
   for (const [heading, text] of sections) {
     if (text !== undefined && text.trim() !== "") parts.push(`## ${heading}\n\n${text.trim()}`);

@@ -158,7 +158,7 @@ function announcedTimeoutMs(
   return timeout === undefined ? undefined : timeout * 1000 + AGENT_DELIVERY_MARGIN_MS;
 }
 
-/** The task as bd's own issue shape, which the provider reads with the same parser. */
+/** The task as bd's own issue shape (and turnpike's `context`), read with the same parser. */
 function beadShape(task: AgentTask): Record<string, unknown> {
   return {
     id: task.id,
@@ -170,5 +170,6 @@ function beadShape(task: AgentTask): Record<string, unknown> {
     priority: task.priority,
     issue_type: task.issueType,
     labels: task.labels,
+    context: task.context,
   };
 }

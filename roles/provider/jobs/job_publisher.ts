@@ -21,11 +21,10 @@ import type { EventTemplate } from "../../../protocol/nostr_event.ts";
 import { billDelivery } from "../../../protocol/job_bill.ts";
 import { billTag, type InvoiceParts } from "../../../protocol/bill_tag.ts";
 import { blobOutputTag } from "../../../protocol/job_blobs.ts";
-import { blobServerOf } from "../../../transport/relay_info.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { TownClients } from "../../town_client/town_clients.ts";
-import { publishBlob } from "../../blob_publisher.ts";
+import { publishOnResultTown } from "./result_blob_town.ts";
 import type { ProviderCounters } from "../provider_counters.ts";
 import { liftCommitment } from "../../../protocol/delivery_commitment.ts";
 import { jobResultsDir } from "./job_run.ts";
@@ -104,12 +103,15 @@ export class JobPublisher {
     const tags: string[][] = [];
     let paid = 0n;
     for (const name of record.resultFiles ?? []) {
-      const published = await publishBlob({
+      // On a town the result goes to: the requester fetches from its own towns only.
+      const published = await publishOnResultTown({
         path: `${jobResultsDir(this.#o.stateDir, record.id)}/${name}`,
-        server: blobServerOf(this.#o.relayUrl),
-        pricePerMiB: this.#o.blobPricePerMiB(),
+        targets: this.#targetsOf(record),
+        home: this.#o.towns().home.relayUrl,
+        homePricePerMiB: this.#o.blobPricePerMiB(),
         signer: this.#o.signer,
-        pay: (auth, amount) => this.#o.towns().home.sendPaid(auth, amount, record.id),
+        pay: async (relay, auth, amount) =>
+          await (await this.#o.towns().clientOf(relay)).sendPaid(auth, amount, record.id),
       });
       tags.push(blobOutputTag({ name, ...published.descriptor }));
       paid += published.paid;
