@@ -25,7 +25,7 @@ import {
 } from "../state/payments/payment_log.ts";
 import { filterPayments } from "../state/payments/payment_summary.ts";
 import { foldPayments } from "../state/payments/payment_lines.ts";
-import { openJobRepository } from "../state/jobs/job_repository.ts";
+import { historyJobs } from "./history_jobs.ts";
 import { booksJson, booksText } from "./stats_command.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
@@ -41,6 +41,7 @@ import { terminalText } from "./terminal_text.ts";
 interface BooksOptions extends GlobalOptions {
   category?: string[];
   job?: string;
+  bead?: string;
   since?: string;
   until?: string;
 }
@@ -105,7 +106,8 @@ export function registerWalletBooks(wallet: Command): void {
       `only this category (${PAYMENT_CATEGORIES.join(", ")}); repeatable`,
       collect,
     )
-    .option("--job <id>", "only this job")
+    .option("--job <id>", "only this job (its id or a unique prefix)")
+    .option("--bead <id>", "only the jobs that worked this bead (gt-abc12)")
     .option("--since <YYYY-MM-DD>", "from this UTC day")
     .option("--until <YYYY-MM-DD>", "up to this UTC day")
     .action(async (_o: unknown, cmd: Command) => {
@@ -241,17 +243,6 @@ async function payoutBooks(
   return { earned: String(earned), claimed: String(claimed), settled: String(settled) };
 }
 
-/** The blob payments a job's record names (none for an unknown job). */
-async function uploadInvoicesOf(stateDir: string, jobId: string): Promise<Set<string>> {
-  const repo = await openJobRepository({ stateDir, readOnly: true });
-  try {
-    const record = await repo.read(jobId).catch(() => undefined);
-    return new Set(record?.uploadInvoices ?? []);
-  } finally {
-    repo.close();
-  }
-}
-
 async function history(opts: BooksOptions, cmd: Command): Promise<void> {
   const categories = opts.category?.map((c) => {
     if (!(PAYMENT_CATEGORIES as readonly string[]).includes(c)) {
@@ -273,13 +264,16 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
   const log = await openPaymentLog({ stateDir });
   const filter = { categories, since: opts.since, until: opts.until };
   // A job's own payments, and its inputs' uploads (paid before it had an id: its record names
-  // them), as its costs count them (cli/job_report.ts).
-  const uploads = opts.job === undefined
-    ? new Set<string>()
-    : await uploadInvoicesOf(stateDir, opts.job);
+  // them), as its costs count them (cli/job_report.ts); a bead's are its jobs'.
+  const only = await historyJobs({
+    stateDir,
+    job: opts.job,
+    bead: opts.bead,
+    loggedJobIds: log.entries().map((e) => e.jobId),
+  });
   const entries = filterPayments(log.entries(), filter).filter((e) =>
-    opts.job === undefined || e.jobId === opts.job ||
-    (categoryOf(e) === "town-blob" && uploads.has(e.invoiceId))
+    only === undefined || only.jobs.has(e.jobId) ||
+    (categoryOf(e) === "town-blob" && only.uploads.has(e.invoiceId))
   ).map((e) => ({ ...e, category: categoryOf(e) }));
   if (opts.output === "json") {
     // One line per payment (an intent and its outcome are one), whose `amount`s sum to the
@@ -307,6 +301,17 @@ async function history(opts: BooksOptions, cmd: Command): Promise<void> {
     ] as const;
     console.log(csvRow(columns));
     for (const e of entries) console.log(csvRow(columns.map((c) => e[c])));
+    // The total at the end: one row per asset and direction, event "total".
+    for (const b of summarizePayments(entries)) {
+      for (const [direction, sum] of [["out", b.spent.total], ["in", b.earned.total]] as const) {
+        const row = { direction, event: "total", amount: String(sum), asset: b.asset };
+        console.log(
+          csvRow(
+            columns.map((c) => c === "scale" ? b.scale : (row as Record<string, string>)[c] ?? ""),
+          ),
+        );
+      }
+    }
     return;
   }
   // A payment's peer and asset are what the town or the provider said.

@@ -19,7 +19,8 @@
  *    of kilobytes may name one zero blob under thousands of paths, which the diffstat would read
  *    one by one (docs/PROTOCOL.md "Agent work").
  *
- * Applied: fetched into the repository under a temporary ref, then `refs/heads/<branch>` is
+ * Applied: fetched into the repository under a temporary ref, its commits rewritten when a
+ * `rewrite` is given (the requester's provenance trailers), then `refs/heads/<branch>` is
  * created at its tip with `update-ref` (never the checked-out branch, never the working files
  * or the index). A branch that exists at the same commit is fine (applying twice is applying
  * once); at another commit it is refused ({@linkcode BranchExistsError}), except with
@@ -98,6 +99,12 @@ export interface ApplyResultOptions extends CheckResultOptions {
   jobId?: string;
   /** Fast-forward `branch` when it exists at the base (even checked out); refused otherwise. */
   fastForward?: boolean;
+  /**
+   * Rewrites the fetched commits before the branch is made (the requester's provenance
+   * trailers, requester/provenance_trailers.ts): given the repository, the base and the bundle's
+   * tip, it returns the tip the branch gets. Deterministic, so applying twice is applying once.
+   */
+  rewrite?: (dir: string, base: string, tip: string) => Promise<string>;
 }
 
 /** A result applied. */
@@ -108,6 +115,8 @@ export interface AppliedResult extends CheckedResult {
   created: boolean;
   /** True when an existing branch at the base was moved to `tip` (`fastForward`). */
   fastForwarded?: boolean;
+  /** The tip the bundle carried, when `rewrite` made `tip` another commit. */
+  bundleTip?: string;
 }
 
 /**
@@ -223,15 +232,7 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
   const { repoDir, bundlePath, timeoutMs } = options;
   const branch = options.branch ?? defaultBranch(options.jobId);
   await runGit(["check-ref-format", `refs/heads/${branch}`], { dir: repoDir, timeoutMs });
-  const checked = await checkResultBundle(options);
-  const existing = await branchTip(repoDir, branch, timeoutMs);
-  if (existing === checked.tip) return { ...checked, branch, created: false };
-  const forward = options.fastForward === true && existing === checked.base;
-  if (existing !== undefined && !forward) {
-    throw new BranchExistsError(
-      `${branch} exists at ${existing}, not at the result ${checked.tip}`,
-    );
-  }
+  const bundled = await checkResultBundle(options);
   const incoming = `${INCOMING_REF}/${crypto.randomUUID()}`;
   try {
     await runGit([
@@ -240,8 +241,20 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
       "--no-tags",
       "--no-write-fetch-head",
       await Deno.realPath(bundlePath),
-      `${checked.ref}:${incoming}`,
+      `${bundled.ref}:${incoming}`,
     ], { dir: repoDir, timeoutMs });
+    const tip = options.rewrite === undefined
+      ? bundled.tip
+      : await options.rewrite(repoDir, bundled.base, bundled.tip);
+    const checked = tip === bundled.tip ? bundled : { ...bundled, tip, bundleTip: bundled.tip };
+    const existing = await branchTip(repoDir, branch, timeoutMs);
+    if (existing === checked.tip) return { ...checked, branch, created: false };
+    const forward = options.fastForward === true && existing === checked.base;
+    if (existing !== undefined && !forward) {
+      throw new BranchExistsError(
+        `${branch} exists at ${existing}, not at the result ${checked.tip}`,
+      );
+    }
     if (forward) {
       await fastForwardBranch(repoDir, branch, checked, timeoutMs);
       return { ...checked, branch, created: false, fastForwarded: true };
@@ -259,10 +272,10 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
       }
       return { ...checked, branch, created: false };
     }
+    return { ...checked, branch, created: true };
   } finally {
     await runGit(["update-ref", "-d", incoming], { dir: repoDir, timeoutMs }).catch(() => {});
   }
-  return { ...checked, branch, created: true };
 }
 
 /** Moves `branch`, at `checked.base`, to `checked.tip` (already in the repository). */

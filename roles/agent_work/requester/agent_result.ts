@@ -2,7 +2,8 @@
  * An agent task's result applied (docs/PROTOCOL.md "Paid on delivery", docs/ARCHITECTURE.md "One
  * agent task, from `job submit` to `--apply`"): its key released by the delivery's payment, its
  * bundle fetched and opened (sealed_result.ts), the opened bytes checked against the provider's
- * commitment, the bundle checked against the repository and made a branch (../result_apply.ts),
+ * commitment, the bundle checked against the repository and made a branch (../result_apply.ts)
+ * whose commits carry the job, provider and bead as trailers (provenance_trailers.ts),
  * its transcript saved, and with `verify` the gate run here (verify_applied.ts). What `job results
  * <id> --apply` (cli/agent_task_command.ts) prints is what {@linkcode applyAgentResult} returns.
  *
@@ -24,6 +25,8 @@ import {
 } from "./sealed_result.ts";
 import { SEALED_RESULT_NAME as SEALED_BUNDLE } from "../agent_task_wire.ts";
 import { verifyApplied } from "./verify_applied.ts";
+import { addProvenanceTrailers, type Trailer } from "./provenance_trailers.ts";
+import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
 import {
   AgentApplyMissingError,
   AgentResultRefusedError,
@@ -113,6 +116,14 @@ export async function applyAgentResult(
       jobId: o.record.id,
       fastForward: o.fastForward,
       timeoutMs: o.gitTimeoutMs,
+      rewrite: (dir, base, tip) =>
+        addProvenanceTrailers({
+          dir,
+          base,
+          tip,
+          trailers: provenanceOf(o.record),
+          timeoutMs: o.gitTimeoutMs,
+        }),
     }).catch((err: Error & { code?: string }) => {
       throw new AgentResultRefusedError(
         err.code ?? "bundle",
@@ -131,6 +142,7 @@ export async function applyAgentResult(
       ...(applied.fastForwarded ? { fastForwarded: true } : {}),
       base: applied.base,
       tip: applied.tip,
+      ...(applied.bundleTip ? { bundleTip: applied.bundleTip } : {}),
       commits: applied.commits,
       diffstat: applied.diffstat,
       changes: applied.changes,
@@ -150,4 +162,16 @@ export async function applyAgentResult(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The trailers of an applied result's commits, from this profile's own record: the job it
+ * posted, the provider whose signed result it took (the result event's author), the bead it sent.
+ */
+function provenanceOf(record: RequesterJobRecord): Trailer[] {
+  return [
+    { key: "Turnpike-Job", value: record.id },
+    ...(record.provider ? [{ key: "Turnpike-Provider", value: record.provider }] : []),
+    ...(record.bead ? [{ key: "Bead", value: record.bead.id }] : []),
+  ];
 }
