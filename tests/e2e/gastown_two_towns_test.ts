@@ -203,11 +203,13 @@ Deno.test("gastown two towns: A's bead slung to a remote polecat, worked by B's 
     assertEquals(await rigA.git("log", "-1", "--format=%s", tip), "add: add, not subtract");
     assertEquals(await gtA.doneLog(), [`myrig/polecats/p1 polecat/p1/gt-1 ${tip} COMPLETED`]);
 
-    // B's side: the bead its bridge filed, closed by its polecat, whose commit is A's tip.
+    // B's side: the bead its bridge filed, closed by its polecat; the bridge removed its polecat's
+    // branch after the job. A's tip is B's commit with the requester's provenance trailers.
     const beadB = await gtB.bead("gt-1");
     assertEquals([beadB.title, beadB.status], ["Fix add", "closed"]);
     assertStringIncludes(beadB.description, "add.sh subtracts");
-    assertEquals(await rigB.git("rev-parse", "polecat/p1/gt-1"), tip);
+    assertEquals(await rigB.git("branch", "--list", "polecat/p1/gt-1"), "");
+    assertStringIncludes(await rigA.git("log", "-1", "--format=%B", tip), "Bead: gt-1");
     assertEquals(await gtB.doneLog(), []);
 
     // 2. A's Refinery: the branch merged into the rig's main, the fix there, A's bead closed.
