@@ -10,7 +10,7 @@
  */
 import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
-import { callNode, requestUndelivered } from "./node_call.ts";
+import { callNode, mayAskNextNode } from "./node_call.ts";
 import { nodeHello } from "./profile_node.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { networkField } from "./network_line.ts";
@@ -89,9 +89,6 @@ export async function followJob(
   }
 }
 
-/** How many nodes a `wait` is offered to when each one was stopping as it came. */
-const STOPPING_TRIES = 5;
-
 /**
  * The node's lines for a `wait`: the running node's (no proof needed); a node that was stopping
  * or went before it read the request did nothing, so the next one is asked.
@@ -112,9 +109,7 @@ async function* waitLines(
       }
       return;
     } catch (err) {
-      const again = requestUndelivered(err) ||
-        (err instanceof CliError && err.code === "node-stopping");
-      if (!again || answered || tries >= STOPPING_TRIES) throw err;
+      if (!mayAskNextNode(err, answered, tries)) throw err;
     }
   }
   if (hasPassphraseSource(opts)) {

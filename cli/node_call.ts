@@ -161,6 +161,31 @@ export function requestUndelivered(err: unknown): boolean {
   return err instanceof CliError && FATE.get(err) === "unread";
 }
 
+/** How many nodes a request is offered to when each one was stopping as it came. */
+export const STOPPING_TRIES = 5;
+
+/**
+ * Whether a request that failed may be sent to the next node: nothing was done (no node read
+ * it, or the node refused it as it stopped), no line of it was answered, and it has been offered
+ * fewer than {@linkcode STOPPING_TRIES} times.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { callNode, mayAskNextNode } from "./node_call.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no node serves it
+ * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
+ * assert.ok(mayAskNextNode(err, false, 1));
+ * assert.ok(!mayAskNextNode(err, true, 1)); // a line came: what it did is known to the node
+ * ```
+ */
+export function mayAskNextNode(err: unknown, answered: boolean, tries: number): boolean {
+  const nothingDone = requestUndelivered(err) ||
+    (err instanceof CliError && err.code === "node-stopping");
+  return nothingDone && !answered && tries < STOPPING_TRIES;
+}
+
 /**
  * Whether {@linkcode callNode} failed after a node read its request, before its last line (the
  * node killed, or gone mid-request): what the request did is unknown (a job may be on record).

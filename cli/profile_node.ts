@@ -29,10 +29,10 @@ import { NODE_LOCK_LABELS } from "./hold_state_dir.ts";
 import type { NodeHello, NodeRequest } from "../roles/requester/node_server.ts";
 import {
   callNode,
+  mayAskNextNode,
   NODE_LOG_FILE,
   nodeError,
   provePassphrase,
-  requestUndelivered,
 } from "./node_call.ts";
 import { stateDirLockPath } from "../state/state_dir_lock.ts";
 import { type LockHolder, readLockHolder } from "../state/process_lock.ts";
@@ -241,9 +241,6 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
   return await startBackgroundNode({ ...o, stateDir });
 }
 
-/** How many nodes a request is offered to when each one was stopping. */
-const STOPPING_TRIES = 5;
-
 /**
  * Sends a request to the profile's node as {@linkcode callNode} does, with a node made sure of
  * first ({@linkcode ensureProfileNode}); a node that refuses it because it is stopping (its idle
@@ -277,9 +274,7 @@ export async function* callProfileNode(
     } catch (err) {
       // Nothing was done by a node that refused as it stopped, or that the request never reached
       // (it went between the command's `hello` and the request): the next node gets it.
-      const again = requestUndelivered(err) ||
-        (err instanceof CliError && err.code === "node-stopping");
-      if (!again || answered || tries >= STOPPING_TRIES) throw err;
+      if (!mayAskNextNode(err, answered, tries)) throw err;
       if (!o.quiet) console.error("node: the profile's node was stopping; asking the next one");
     }
   }
