@@ -374,6 +374,7 @@ function mapError(err: unknown, path?: string): unknown {
       "PassphraseSourceError",
       "PassphraseMismatchError",
       "ConfigError",
+      "AgentPresetsError",
       "InsecureUrlError",
     ], CLI_ERRORS.localState),
   ]);

@@ -163,7 +163,8 @@ Deno.test("a result whose blob tag names a server of the provider's choosing is 
         result: { tags: [tag], content: r.content },
         towns: [town.url],
       });
-      assertEquals(applied.tip, r.tip);
+      // The branch is the delivered commits with the requester's provenance trailers.
+      assertEquals(applied.bundleTip, r.tip);
       assertEquals(foreign.hits, []);
       assertEquals(town.hits, [r.sha256]);
     } finally {
