@@ -13,6 +13,7 @@ import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+import { paymentLogLines } from "../support/payment_log_lines.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
@@ -46,9 +47,9 @@ Deno.test("agent-task: a result published after the requester's timeout is had b
   });
   /** The provider's payments in for the job. */
   const paidIn = async (job: string) =>
-    (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`)).trim().split("\n")
-      .map((l) => JSON.parse(l) as { jobId?: string; direction: string })
-      .filter((l) => l.jobId === job && l.direction === "in").length;
+    (await paymentLogLines(`${net.root}/provider`)).filter((l) =>
+      l.jobId === job && l.direction === "in"
+    ).length;
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);

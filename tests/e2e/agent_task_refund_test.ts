@@ -16,6 +16,7 @@ import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { parseJobRecord } from "../../state/jobs/job_record.ts";
+import { paymentLogLines } from "../support/payment_log_lines.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
@@ -31,8 +32,7 @@ interface Line {
 }
 
 async function paymentLines(stateDir: string, jobId: string): Promise<Line[]> {
-  const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line)
+  return (await paymentLogLines(stateDir)).map((l) => l as unknown as Line)
     .filter((l) => l.jobId === jobId);
 }
 
