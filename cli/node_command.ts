@@ -22,7 +22,7 @@
  * | `--max-unpaid-per-requester` | `TURNPIKE_PROVIDER_MAX_UNPAID_PER_REQUESTER` | `max_unpaid_per_requester` | 2 |
  * | `--unpaid-grace`        | `TURNPIKE_PROVIDER_UNPAID_GRACE` | `unpaid_grace`          | 60 s |
  * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | the unpaid grace (at most) |
- * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 20 s   |
+ * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
  * | `--addressed-only`      | `TURNPIKE_PROVIDER_ADDRESSED_ONLY` | `addressed_only`      | false |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | -                       | `TURNPIKE_PROVIDER_PREPARED_SANDBOXES` | `prepared_sandboxes` | 1 (0: off) |
@@ -127,7 +127,10 @@ export function registerNodeCommand(program: Command): void {
     .option("--max-age <seconds>", "oldest request accepted (default 600)")
     .option("--max-input-bytes <n>", "largest input blobs of one job (default 268435456)")
     .option("--invoice-expiry <seconds>", "invoice lifetime (default and at most: the grace)")
-    .option("--heartbeat <seconds>", "heartbeat period, a paid write; offline after 3 (default 20)")
+    .option(
+      "--heartbeat <seconds>",
+      "heartbeat period, a paid write; offline after 3 (default 3600)",
+    )
     .option(
       "--addressed-only",
       "take only requests addressed to this provider (p tag): on a busy town, others' jobs " +
@@ -346,7 +349,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
       `processes ${node.sandbox.limits.processes})`,
     periodic: `heartbeat every ${
-      Math.round((resolved.heartbeatMs ?? 20_000) / 1000)
+      Math.round((resolved.heartbeatMs ?? 3_600_000) / 1000)
     } s, announcements daily: ${node.periodicCostPerDay} base units per day`,
     feed: node.feedDescription ?? "none",
     requests: resolved.addressedOnly

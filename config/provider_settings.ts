@@ -228,7 +228,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
         "unpaid_grace",
         defaults.unpaidGraceSec,
       ),
-    heartbeatMs: 1000 * count(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat", 20),
+    heartbeatMs: 1000 * count(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat", 3600),
     addressedOnly: settingOr(
       pick(
         flags.addressedOnly ? "true" : undefined,

@@ -18,11 +18,12 @@ import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
 export const PROVIDER_D_TAG = "turnpike-provider";
 
 /**
- * Default heartbeat period: 20 s, each beat expiring after three periods (60 s), so a provider
- * that stops is shown offline within a minute and no requester picks it (docs/PROTOCOL.md
- * "Heartbeat"). A paid write; an addressable event, so the town keeps one per provider.
+ * Default heartbeat period: 1 h, each beat expiring after three periods. A beat is a paid write
+ * (427 bytes: at the default price 4,270 units, 18.4 M a day at 20 s), so beating fast is the
+ * operator's choice: `heartbeat = 20` shows a stopped provider offline within a minute and no
+ * requester picks it (docs/PROTOCOL.md "Heartbeat"). An addressable event: the town keeps one.
  */
-export const DEFAULT_HEARTBEAT_MS = 20_000;
+export const DEFAULT_HEARTBEAT_MS = 3_600_000;
 /** Default refresh of the announcements (10032, 31990): 24 h, besides every skills change. */
 export const DEFAULT_REFRESH_MS = 86_400_000;
 

@@ -16,7 +16,7 @@ import { type CliProcess, spawnCli } from "../support/cli_process.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
-/** The provider's default heartbeat period (s): it is offline three periods after its last beat. */
+/** The provider's heartbeat period (s), as an operator who wants liveness sets it: offline three periods after its last beat. */
 const HEARTBEAT_S = 20;
 
 Deno.test("followed job: job wait on a job in flight asks no passphrase and ends with it; a SIGKILLed provider is offline in providers after its heartbeat window, and its job's waiting lines say it is silent", async () => {
@@ -82,6 +82,8 @@ Deno.test("followed job: job wait on a job in flight asks no passphrase and ends
       "--passphrase-file",
       `${net.root}/beta/pass`,
       "--non-interactive",
+      "--heartbeat",
+      String(HEARTBEAT_S),
     ], { env: { BETA_MODEL_KEY: "sk-unused" } });
     const { pubkey, periodic } = JSON.parse(
       await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"')),

@@ -168,7 +168,6 @@ Deno.test("README setup: the town pays the provider on chain; the passphrase is 
         const cases: [string, string[]][] = [
           ["submit, wrong file", [...job, ...wrongFlags]],
           ["submit, none", [...job, "--non-interactive"]],
-          ["job wait, wrong file", ["job", "wait", id, ...wrongFlags]],
           ["job cancel, none", ["job", "cancel", id, "--non-interactive"]],
           ["dm send, wrong file", ["dm", "send", beta.npub, "--text", "hi", ...wrongFlags]],
         ];

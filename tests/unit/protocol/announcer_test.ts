@@ -74,8 +74,8 @@ Deno.test("announcer: start publishes peer info, the handler with each skill, th
   assertEquals(metadata.skills, [ECHO, BUILD]);
   assertEquals(metadata.price.amount, "25000"); // the cheapest skill
   assertEquals(heartbeat.content, "serving echo,ci-run; 3 jobs in flight");
-  // The heartbeat expires after three periods (20 s by default): offline within a minute.
-  assertEquals(Number(tagOf(heartbeat, "expiration")) - heartbeat.created_at, 3 * 20);
+  // The heartbeat expires after three periods (1 h by default: each beat is a paid write).
+  assertEquals(Number(tagOf(heartbeat, "expiration")) - heartbeat.created_at, 3 * 3600);
   assertEquals(a.skills, [ECHO, BUILD]);
   assertEquals(changes, 2);
 });
