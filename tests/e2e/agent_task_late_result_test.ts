@@ -13,7 +13,7 @@ import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
-import { paymentLogLines } from "../support/payment_log_lines.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
@@ -47,7 +47,7 @@ Deno.test("agent-task: a result published after the requester's timeout is had b
   });
   /** The provider's payments in for the job. */
   const paidIn = async (job: string) =>
-    (await paymentLogLines(`${net.root}/provider`)).filter((l) =>
+    ((await openPaymentLog({ stateDir: `${net.root}/provider` })).entries()).filter((l) =>
       l.jobId === job && l.direction === "in"
     ).length;
   try {

@@ -16,7 +16,7 @@ import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { parseJobRecord } from "../../state/jobs/job_record.ts";
-import { paymentLogLines } from "../support/payment_log_lines.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
@@ -32,7 +32,7 @@ interface Line {
 }
 
 async function paymentLines(stateDir: string, jobId: string): Promise<Line[]> {
-  return (await paymentLogLines(stateDir)).map((l) => l as unknown as Line)
+  return ((await openPaymentLog({ stateDir })).entries()).map((l) => l as unknown as Line)
     .filter((l) => l.jobId === jobId);
 }
 

@@ -26,7 +26,7 @@ import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
-import { paymentLogLines } from "../support/payment_log_lines.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
@@ -160,7 +160,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   });
   /** The provider's payment log has one payment in for the job: its deposit. */
   const assertProviderPaidOnce = async (job: string) => {
-    const lines = await paymentLogLines(`${net.root}/provider`);
+    const lines = (await openPaymentLog({ stateDir: `${net.root}/provider` })).entries();
     assertEquals(lines.filter((l) => l.jobId === job && l.direction === "in").length, 1);
   };
   try {
@@ -497,7 +497,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const end = waited.lines.find((l) => l.type === "result")!;
     assertEquals(end.status, "done", JSON.stringify(end));
     assertEquals((end.receipts as unknown[]).length, 2, JSON.stringify(end.receipts));
-    const payments = await paymentLogLines(`${net.root}/provider`);
+    const payments = (await openPaymentLog({ stateDir: `${net.root}/provider` })).entries();
     assertEquals(payments.filter((l) => l.jobId === sid && l.direction === "in").length, 2);
     const first = await alice("job", "results", sid, "--apply");
     const second = await alice("job", "results", sid, "--apply");
@@ -651,7 +651,7 @@ async function sigkillMidAgent(mode: "root" | "rootless"): Promise<void> {
     const end = waited.lines.find((l) => l.type === "result")!;
     assertEquals(end.status, "error", JSON.stringify(end));
     assertEquals((end.receipts as unknown[]).length, 1, JSON.stringify(end.receipts));
-    const payments = await paymentLogLines(`${root}/state`);
+    const payments = (await openPaymentLog({ stateDir: `${root}/state` })).entries();
     assertEquals(payments.filter((l) => l.jobId === id && l.direction === "in").length, 1);
     assertEquals((await alice("job", "results", id, "--apply")).code, 1);
     // What the run left on the provider's disk (the repository in the clear, the gateway's

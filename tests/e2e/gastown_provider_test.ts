@@ -17,7 +17,7 @@ import { startRequesterNetwork } from "../support/requester_network.ts";
 import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-import { paymentLogLines } from "../support/payment_log_lines.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
@@ -178,9 +178,9 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
     assertEquals(failed.status, "error", JSON.stringify(failed));
     assertStringIncludes(String(failed.error), "bead gt-2 is not closed at the job's deadline");
     assertEquals((failed.receipts as unknown[]).length, 1, JSON.stringify(failed.receipts));
-    const paidIn = (await paymentLogLines(`${net.root}/provider`)).filter((l) =>
-      l.jobId === String(failed.job) && l.direction === "in"
-    );
+    const paidIn = ((await openPaymentLog({ stateDir: `${net.root}/provider` })).entries()).filter((
+      l,
+    ) => l.jobId === String(failed.job) && l.direction === "in");
     assertEquals(paidIn.length, 1);
   } finally {
     await net.stop();
