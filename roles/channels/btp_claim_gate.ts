@@ -32,7 +32,7 @@ import {
 } from "../../chain/claim_verifier.ts";
 import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { ChannelBook } from "../../state/channels/channel_book.ts";
-import { type ChannelRecord } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { openChannelFileWriter } from "../../state/channels/channel_writer.ts";
 import { recordClaimBook, recordWithClaimBook } from "../../state/channels/file_channel_book.ts";
 import {

@@ -29,7 +29,7 @@ import {
   BtpTimeoutError,
 } from "../../transport/btp_client.ts";
 import { partnerProof, settledBooks, withBookClaim } from "./channel_chain_sync.ts";
-import { type CooperativeSettleAgreement } from "./channel_cosign_request.ts";
+import type { CooperativeSettleAgreement } from "./channel_cosign_request.ts";
 import { closeCooperatively } from "./channel_cosign_chain.ts";
 import { settleClosedChannel, settleFields } from "./channel_settle.ts";
 

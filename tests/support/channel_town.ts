@@ -16,7 +16,7 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
 import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
-import { type ChannelRecord } from "../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { openSentClaimWriter, type SentClaimWriter } from "../../state/channels/channel_writer.ts";
 import {
   type ChannelClaimGate,

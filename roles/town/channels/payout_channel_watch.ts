@@ -11,7 +11,7 @@
  * @module
  */
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
-import { type ChannelRecord } from "../../../state/channels/channel_file.ts";
+import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import { openSentClaimWriter } from "../../../state/channels/channel_writer.ts";
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
