@@ -22,7 +22,8 @@
  *   its requesters resume their jobs from their state dirs. Each job is then counted from its
  *   requester's record as read from its file at the end, and its payment log.
  *
- * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.failedReasons`, `jobs.failedDuring`
+ * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.refunded` (failed jobs whose deposit
+ * came back: an incoming FULFILL, never counted as a payment), `jobs.failedReasons`, `jobs.failedDuring`
  * (each failure charged to the chaos outage it lived through), `jobs.failedUnexplained` (the
  * first 100 failures that lived through none, each with its times, towns, hosts and reason),
  * `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its
@@ -1256,6 +1257,7 @@ try {
   // With requester hosts, each job as its requester's record (read from its file) says, and
   // payments to providers as each requester's payment log says (a second FULFILL: paid twice).
   const logPaid = new Map<string, number>();
+  const refunded = new Set<string>();
   if (requesterHosts.length > 0) {
     for (const h of requesterHosts) {
       if (!h.up) continue;
@@ -1279,10 +1281,16 @@ try {
       const text = await readPaymentLogText(`${root}/r${p.index}`);
       for (const line of text.split("\n")) {
         if (!line.includes('"fulfilled"')) continue;
-        const e = JSON.parse(line) as { category?: string; event?: string; jobId?: string };
-        if (e.category === "job" && e.event === "fulfilled" && e.jobId) {
-          logPaid.set(e.jobId, (logPaid.get(e.jobId) ?? 0) + 1);
-        }
+        const e = JSON.parse(line) as {
+          category?: string;
+          event?: string;
+          jobId?: string;
+          direction?: string;
+        };
+        if (e.category !== "job" || e.event !== "fulfilled" || !e.jobId) continue;
+        // A refund of a job's deposit arrives (`in`): money back, not a second payment.
+        if (e.direction === "in") refunded.add(e.jobId);
+        else logPaid.set(e.jobId, (logPaid.get(e.jobId) ?? 0) + 1);
       }
     }
   }
@@ -1511,6 +1519,8 @@ try {
       lost,
       paidTwice,
       ranTwice,
+      // Failed jobs whose deposit the provider paid back (its own failure).
+      refunded: refunded.size,
       failedReasons,
       failedDuring,
       failedUnexplained,
