@@ -6,7 +6,7 @@
  * whose work fails it, one whose preset cannot run (failed, its deposit refunded). Both sides'
  * `turnpike receipts` then say, per job, what each side's payment log says; `receipts --check`
  * catches an edited receipt; `turnpike trust` rises with the verified pass and falls with the
- * failed verify.
+ * failed verify, and `providers` shows it.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
@@ -174,6 +174,14 @@ Deno.test("receipts: both sides sign one per ended job that matches their paymen
       ["passed", "failed"],
     );
     assertEquals(byJob(mine.lines, broken.id).providerVerdict, "failed");
+
+    // `providers` shows the same trust beside the provider's listing.
+    const rank = await trust();
+    const listed = await alice("providers");
+    assertEquals(listed.code, 0, listed.stderr + listed.stdout);
+    const entry = (listed.lines[0].providers as { pubkey: string; trust: number }[])
+      .find((p) => p.pubkey === info.pubkey);
+    assert(Math.abs(Number(entry?.trust) - rank) <= 0.1, `${JSON.stringify(entry)} vs ${rank}`);
 
     // --check: all agree; then one receipt's deposit edited in the file is caught.
     const clean = await alice("receipts", "--check");
