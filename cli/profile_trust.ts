@@ -29,7 +29,10 @@ export async function profileTrust(
   opts: GlobalOptions,
   cmd: Command,
 ): Promise<Map<string, number>> {
-  const stateDir = resolveStateDir({ stateDir: opts.stateDir, profile: explicitProfile(opts, cmd) });
+  const stateDir = resolveStateDir({
+    stateDir: opts.stateDir,
+    profile: explicitProfile(opts, cmd),
+  });
   const pubkey = await readWalletFile(walletFilePath(stateDir)).then((w) => w.pubkey, () => null);
   if (pubkey === null) return new Map();
   const { receipts } = await readReceipts(stateDir, pubkey);

@@ -143,10 +143,12 @@ Deno.test("receipts: both sides sign one per ended job that matches their paymen
     ]);
     assertEquals(theirs.code, 0, theirs.stderr + theirs.stdout);
     const providerLines = ndjsonLines(theirs.stdout);
-    for (const [side, lines, state] of [
-      ["requester", mine.lines, aliceState],
-      ["provider", providerLines, providerState],
-    ] as const) {
+    for (
+      const [side, lines, state] of [
+        ["requester", mine.lines, aliceState],
+        ["provider", providerLines, providerState],
+      ] as const
+    ) {
       assertEquals(
         lines.map((l) => l.job).sort(),
         [honest.id, broken.id, missing.id].sort(),
