@@ -61,7 +61,10 @@ Deno.test("two wallets on one town: bob's request paid once by alice, both histo
   assertEquals(sent.code, 0, sent.stderr);
   const lines = jsonLines(sent.stdout);
   const out = lines.pop();
-  assertEquals(lines.map((l) => [l.type, l.status]), [["progress", "paying"], ["progress", "paid"]]);
+  assertEquals(lines.map((l) => [l.type, l.status]), [["progress", "paying"], [
+    "progress",
+    "paid",
+  ]]);
   assertEquals([out.type, out.status, out.amount, out.destination], [
     "transfer",
     "paid",
@@ -80,7 +83,11 @@ Deno.test("two wallets on one town: bob's request paid once by alice, both histo
     "test.town.bob",
   ]);
   const [taken] = await bob.transfers();
-  assertEquals([taken.direction, taken.amount, taken.fulfillment], ["in", "5000", paid.fulfillment]);
+  assertEquals([taken.direction, taken.amount, taken.fulfillment], [
+    "in",
+    "5000",
+    paid.fulfillment,
+  ]);
   // `wallet history` on both sides lists it under `transfer`.
   const aliceHistory = await history(alice.stateDir);
   const bobHistory = await history(bob.stateDir);
@@ -101,5 +108,130 @@ Deno.test("two wallets on one town: bob's request paid once by alice, both histo
   // exactly what alice paid.
   assertEquals((await allEntries(alice.stateDir)).length, 2);
   assertEquals(await owedTo(`${root}/town`, "bob"), 5000n);
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+});
+
+Deno.test("two peered towns: a wallet on each pays the other's request across both towns, once each way", async () => {
+  const root = await Deno.makeTempDir({ prefix: "wallet_transfer_towns_" });
+  await using town1 = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    stateDir: `${root}/town1`,
+  });
+  await using town2 = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    stateDir: `${root}/town2`,
+    parent: { url: btpOf(town1, "town2"), token: "t" },
+  });
+  const alice = await cliTransferWallet(root, "alice", town1);
+  const bob = await cliTransferWallet(root, "bob", town2);
+  // Down: alice on town 1 pays bob behind town 2; bob's request names no amount.
+  const toBob = await bob.receive(["--linger", "1"]);
+  assertMatch(toBob.destination, /^test\.town\.town2\.bob\.[0-9a-f]{16}$/);
+  const down = await alice.send(toBob.request, ["700"]);
+  assertEquals(down.code, 0, down.stderr);
+  assertEquals(jsonLines(down.stdout).pop().status, "paid");
+  const got = JSON.parse(await toBob.process.waitForLine((l) => l.includes('"received"')));
+  assertEquals(got.amount, "700");
+  assertEquals((await toBob.process.done).code, 0);
+  // Up: bob pays alice's request through town 2's parent.
+  const toAlice = await alice.receive(["300", "--linger", "1"]);
+  const up = await bob.send(toAlice.request);
+  assertEquals(up.code, 0, up.stderr);
+  const gotUp = JSON.parse(await toAlice.process.waitForLine((l) => l.includes('"received"')));
+  assertEquals(gotUp.amount, "300");
+  assertEquals((await toAlice.process.done).code, 0);
+  const sum = (entries: { amount: string }[]) => entries.reduce((s, e) => s + BigInt(e.amount), 0n);
+  const aliceLog = await alice.transfers();
+  const bobLog = await bob.transfers();
+  const settled = (log: typeof aliceLog, direction: "in" | "out") =>
+    log.filter((e) => e.direction === direction && e.event === "fulfilled");
+  assertEquals([sum(settled(aliceLog, "out")), sum(settled(aliceLog, "in"))], [700n, 300n]);
+  assertEquals([sum(settled(bobLog, "out")), sum(settled(bobLog, "in"))], [300n, 700n]);
+  // Each town's books: town 1 forwarded 700 to town 2, town 2 forwarded 700 to bob.
+  assertEquals(await owedTo(`${root}/town1`, "town2"), 700n);
+  assertEquals(await owedTo(`${root}/town2`, "bob"), 700n);
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+});
+
+Deno.test("a sender SIGKILLed mid-payment and run again pays the request exactly once", async () => {
+  const root = await Deno.makeTempDir({ prefix: "wallet_transfer_kill_" });
+  await using town = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    stateDir: `${root}/town`,
+  });
+  const alice = await cliTransferWallet(root, "alice", town);
+  const bob = await cliTransferWallet(root, "bob", town);
+  const { process: receiving, request } = await bob.receive(["4200", "--linger", "120"]);
+  // Killed once its intent is on disk: the PREPARE is on its way, or not sent yet.
+  const first = alice.spawnSend(request);
+  await first.waitForLine((l) => l.includes('"status":"paying"'));
+  first.child.kill("SIGKILL");
+  await first.done;
+  const [intent, ...after] = await alice.transfers();
+  assertEquals([intent.event, after.length], ["intent", 0]);
+  const again = await alice.send(request);
+  assertEquals(again.code, 0, again.stderr);
+  const out = jsonLines(again.stdout).pop();
+  assert(["paid", "paid-before"].includes(out.status), out.status);
+  assertEquals(out.amount, "4200");
+  const received = JSON.parse(await receiving.waitForLine((l) => l.includes('"received"')));
+  assertEquals(received.fulfillment, out.fulfillment);
+  receiving.child.kill("SIGINT");
+  await receiving.done;
+  // Once: one payment taken by bob, forwarded once by the town.
+  const taken = (await bob.transfers()).filter((e) => e.direction === "in");
+  assertEquals(taken.map((e) => e.amount), ["4200"]);
+  assertEquals(await owedTo(`${root}/town`, "bob"), 4200n);
+  const events = (await alice.transfers()).map((e) => e.event);
+  assertEquals(events, ["intent", "fulfilled"]);
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+});
+
+Deno.test("a send over --max or over the spend policy is refused with an Error: line, nothing paid", async () => {
+  const root = await Deno.makeTempDir({ prefix: "wallet_transfer_refused_" });
+  await using town = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    stateDir: `${root}/town`,
+  });
+  const alice = await cliTransferWallet(root, "alice", town);
+  const bob = await cliTransferWallet(root, "bob", town);
+  const { process: receiving, request } = await bob.receive(["5000", "--timeout", "120"]);
+  const overMax = await runCli([
+    ...alice.global,
+    "wallet",
+    "send",
+    request,
+    "--max",
+    "4999",
+    ...alice.conn,
+  ]);
+  assertEquals(overMax.code, 1, overMax.stderr);
+  assertStringIncludes(overMax.stderr, "Error: transfer refused: 5000 is over --max 4999");
+  const overPolicy = await runCli([
+    ...alice.global,
+    "wallet",
+    "send",
+    request,
+    "--max-per-job",
+    "1000",
+    ...alice.conn,
+  ]);
+  assertEquals(overPolicy.code, 1, overPolicy.stderr);
+  assertStringIncludes(
+    overPolicy.stderr,
+    "Error: transfer refused: over-transfer-max: total 5000 would exceed the per-transfer maximum 1000",
+  );
+  const overDaily = await alice.send(request, ["--daily-cap", "4000"]);
+  assertEquals(overDaily.code, 1, overDaily.stderr);
+  assertEquals(jsonLines(overDaily.stdout).pop().code, "payment-refused");
+  assertStringIncludes(overDaily.stderr, "Error: transfer refused: over-daily-cap");
+  // Nothing recorded, nothing taken: the request is still open and paid once allowed.
+  assertEquals(await alice.transfers(), []);
+  assertEquals(await bob.transfers(), []);
+  const paid = await alice.send(request, ["--max", "5000"]);
+  assertEquals(paid.code, 0, paid.stderr);
+  await receiving.waitForLine((l) => l.includes('"received"'));
+  receiving.child.kill("SIGINT");
+  await receiving.done;
   await Deno.remove(root, { recursive: true }).catch(() => {});
 });

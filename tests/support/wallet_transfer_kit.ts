@@ -75,7 +75,15 @@ export async function cliTransferWallet(
     global,
     conn,
     async receive(args = []) {
-      const process = spawnCli([...global, "--output", "json", "wallet", "receive", ...args, ...conn]);
+      const process = spawnCli([
+        ...global,
+        "--output",
+        "json",
+        "wallet",
+        "receive",
+        ...args,
+        ...conn,
+      ]);
       const line = JSON.parse(await process.waitForLine((l) => l.includes('"type":"request"')));
       return { process, request: line.request, destination: line.destination };
     },
