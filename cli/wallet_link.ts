@@ -1,6 +1,7 @@
 /**
  * What `wallet send` and `wallet receive` run on: the profile's settings, its state dir's lock
- * (the profile's node holds it too: one writer of the payment log and the channel), the wallet
+ * (the profile's node holds it too: one writer of the payment log and the channel; a node a
+ * command started in the background and that follows no job is stopped for it), the wallet
  * unlocked, the payment log and the profile's towns connected (roles/requester/town_links.ts,
  * over the profile's channel when it has one), incoming PREPAREs handed to `onPrepare`.
  *
@@ -12,13 +13,14 @@ import type { NodeSigner } from "../protocol/node_signer.ts";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../protocol/ilp_packet.ts";
 import { type AuditLog, openAuditLog } from "../state/audit/audit_log.ts";
 import { openPaymentLog, type PaymentLog } from "../state/payments/payment_log.ts";
-import type { StateDirLock } from "../state/state_dir_lock.ts";
+import { lockStateDir, type StateDirLock, StateDirLockedError } from "../state/state_dir_lock.ts";
 import {
   connectTownLinks,
   type TownLinks,
   townLinksOptionsOf,
 } from "../roles/requester/town_links.ts";
 import { holdStateDir } from "./hold_state_dir.ts";
+import { nodeHello, stopProfileNode } from "./profile_node.ts";
 import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
 import { loadNodeSigner } from "./node_identity.ts";
 import { printNetworkLine } from "./network_line.ts";
@@ -63,7 +65,7 @@ export async function openWalletLink(
     undo.length = 0;
   };
   try {
-    const lock: StateDirLock = await holdStateDir(config.stateDir, role);
+    const lock = await holdWalletStateDir(config.stateDir, role);
     undo.push(() => lock.release());
     const signer = await loadNodeSigner({
       ...opts,
@@ -102,5 +104,25 @@ export async function openWalletLink(
   } catch (err) {
     await close();
     throw asCliError(err);
+  }
+}
+
+/**
+ * The state dir's lock; a background node that follows no job is stopped for it (the next job
+ * command starts it again), any other holder is the user's to stop.
+ */
+async function holdWalletStateDir(stateDir: string, role: string): Promise<StateDirLock> {
+  try {
+    return await lockStateDir(stateDir, role);
+  } catch (err) {
+    if (!(err instanceof StateDirLockedError)) throw err;
+    const hello = await nodeHello(stateDir);
+    if (
+      hello === undefined || hello.pid !== err.holder.pid || !hello.background ||
+      hello.activeJobs > 0
+    ) return await holdStateDir(stateDir, role);
+    console.error(`node: stopping the profile's node (pid ${hello.pid}) for \`${role}\``);
+    await stopProfileNode(stateDir);
+    return await holdStateDir(stateDir, role);
   }
 }
