@@ -18,6 +18,7 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { RoleError } from "../role_error.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import {
   decideSpend,
   MIN_INVOICE_TIME_LEFT_MS,
@@ -139,7 +140,10 @@ export class TransferPayer {
         category: "transfer",
       };
       await payments.append({ ...entry, ts: new Date().toISOString(), event: "intent" });
-      this.#o.onProgress?.("paying", `${amount} ${request.assetCode} to ${request.destination}`);
+      this.#o.onProgress?.(
+        "paying",
+        `${formatAssetAmount(amount, request)} to ${request.destination}`,
+      );
     }
     const reply = await this.#send(request, BigInt(entry.amount));
     if (reply === undefined) {
