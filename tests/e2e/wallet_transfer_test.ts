@@ -4,11 +4,18 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { generateSecretKey } from "nostr-tools";
-import { runCli } from "../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { spawnCli } from "../support/cli_process.ts";
+import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelCliTown } from "../support/channel_cli_town.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { startSharedTownProcess } from "../support/shared_town_process.ts";
 import { btpOf } from "../support/town_network_kit.ts";
 import { cliTransferWallet } from "../support/wallet_transfer_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
+
+/** What the anvil pair mints to alice and bob each (100 M2M). */
+const MINTED = 100_000_000n;
 
 const jsonLines = (text: string) =>
   text.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
@@ -234,4 +241,78 @@ Deno.test("a send over --max or over the spend policy is refused with an Error: 
   receiving.child.kill("SIGINT");
   await receiving.done;
   await Deno.remove(root, { recursive: true }).catch(() => {});
+});
+
+Deno.test("a transfer over the sender's payment channel: the channel carries it like a job payment, and after a cooperative close chain = books (anvil)", async () => {
+  await using pair = await startChannelPair();
+  await using t = await startChannelCliTown(pair, {
+    prefix: "wallet_transfer_channel_",
+    morePeers: '[[town.peers]]\naccount = "carol"\ntoken = "carol-token"\n\n',
+  });
+  const carolState = `${t.dir}/carol`;
+  await Deno.mkdir(carolState);
+  await Deno.writeTextFile(`${carolState}/pw`, "carol's passphrase\n");
+  await initWalletWithCli({ stateDir: carolState, passphraseFile: `${carolState}/pw` });
+  const receiving = spawnCli([
+    "--state-dir",
+    carolState,
+    "--output",
+    "json",
+    "wallet",
+    "receive",
+    "7000",
+    "--linger",
+    "1",
+    "--relay-url",
+    t.town.relayUrl,
+    "--connector-btp-url",
+    t.town.btpUrl,
+    "--btp-token",
+    "carol-token",
+    "--passphrase-file",
+    `${carolState}/pw`,
+    "--non-interactive",
+  ]);
+  const { request } = JSON.parse(await receiving.waitForLine((l) => l.includes('"request"')));
+  const sent = await runCli([
+    "--state-dir",
+    t.aliceState,
+    "--output",
+    "json",
+    "wallet",
+    "send",
+    request,
+    "--channel",
+    t.channelId,
+    ...t.connection,
+  ]);
+  assertEquals(sent.code, 0, sent.stderr);
+  assertEquals(jsonLines(sent.stdout).pop().status, "paid");
+  await receiving.waitForLine((l) => l.includes('"received"'));
+  assertEquals((await receiving.done).code, 0);
+  // The channel carried exactly what alice's payment log says left her wallet: the transfer.
+  const out = (await allEntries(t.aliceState))
+    .filter((e) => e.direction === "out" && e.event === "fulfilled");
+  assertEquals(out.map((e) => [e.category, e.amount]), [["transfer", "7000"]]);
+  const mine = await readChannel(channelFilePath(t.aliceState, t.channelId));
+  const theirs = await readChannel(channelFilePath(t.townState, t.channelId));
+  assertEquals([mine.sent, theirs.received], [7000n, 7000n]);
+  assertEquals(await owedTo(t.townState, "carol"), 7000n);
+  const closed = await runCli([
+    "--state-dir",
+    t.aliceState,
+    "channel",
+    "close",
+    t.channelId,
+    "--connector-btp-url",
+    t.town.btpUrl,
+    "--btp-token",
+    "alice-token",
+    ...t.secret,
+  ]);
+  assertEquals(closed.code, 0, closed.stderr);
+  assertStringIncludes(closed.stdout, "cooperatively");
+  // Chain = books: the chain moved from alice to the town what both files and her log say.
+  assertEquals(await pair.alice.tokenBalance(), MINTED - 7000n);
+  assertEquals(await pair.bob.tokenBalance(), MINTED + 7000n);
 });
