@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../supp
 import { generateSecretKey } from "nostr-tools";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { spawnCli } from "../support/cli_process.ts";
+import { startTmuxSession } from "../support/tmux_session.ts";
 import { startChannelPair } from "../support/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
@@ -315,4 +316,49 @@ Deno.test("a transfer over the sender's payment channel: the channel carries it 
   // Chain = books: the chain moved from alice to the town what both files and her log say.
   assertEquals(await pair.alice.tokenBalance(), MINTED - 7000n);
   assertEquals(await pair.bob.tokenBalance(), MINTED + 7000n);
+});
+
+Deno.test("on a terminal wallet send asks before paying: no pays nothing, --non-interactive never asks and pays, yes goes on (paid before: not again)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "wallet_transfer_tty_" });
+  await using town = await startSharedTownProcess({
+    secretKey: generateSecretKey(),
+    stateDir: `${root}/town`,
+  });
+  const alice = await cliTransferWallet(root, "alice", town);
+  const bob = await cliTransferWallet(root, "bob", town);
+  const { process: receiving, request } = await bob.receive(["5000", "--linger", "1"]);
+  const cli = new URL("../../cli.ts", import.meta.url).pathname;
+  const interactive = alice.conn.filter((a) => a !== "--non-interactive");
+  const line = (extra: string[]) =>
+    [Deno.execPath(), "run", "-A", cli, ...alice.global, "wallet", "send", request, ...extra]
+      .map((a) => `'${a}'`).join(" ") + "; echo EXIT=$?; sleep 60";
+  const ask = async (answer: string) => {
+    const s = await startTmuxSession({ command: line(interactive), columns: 400 });
+    try {
+      await s.waitFor((screen) => screen.includes("[y/N]"), "the confirmation");
+      assertStringIncludes(await s.capture(), "Pay 0.005 USD to test.town.bob.");
+      await s.sendKeys(answer, "Enter");
+      return await s.waitFor((screen) => /EXIT=\d+/.test(screen), "the exit status");
+    } finally {
+      await s.kill();
+    }
+  };
+  const declined = await ask("n");
+  assertStringIncludes(declined, "Error: not paid: the payment was not confirmed");
+  assertStringIncludes(declined, "EXIT=130");
+  assertEquals(await alice.transfers(), []);
+  const quiet = await startTmuxSession({ command: line([...interactive, "--non-interactive"]) });
+  try {
+    const screen = await quiet.waitFor((s) => /EXIT=\d+/.test(s), "the exit status");
+    assertEquals([screen.includes("[y/N]"), screen.includes("EXIT=0")], [false, true]);
+  } finally {
+    await quiet.kill();
+  }
+  await receiving.waitForLine((l) => l.includes('"received"'));
+  await receiving.done;
+  // Paid once: a second send on the terminal asks, and says it was paid before.
+  const yes = await ask("y");
+  assertStringIncludes(yes, "(paid before: not paid again)");
+  assertEquals((await bob.transfers()).length, 1);
+  await Deno.remove(root, { recursive: true }).catch(() => {});
 });
