@@ -8,8 +8,10 @@
  *
  * The payer sends one PREPARE of the amount to the destination with the condition, its data
  * naming the payer (`transfer:<pubkey hex>`); the receiver fulfils one PREPARE per request, and
- * answers any later one (a payer that lost its FULFILL asking again) with a REJECT whose data is
- * the fulfillment: the proof it was paid, which moves no money.
+ * answers any later one with a REJECT `already-paid` whose data is the fulfillment (the proof it
+ * was paid, which moves no money). A payer that lost its FULFILL asks with the receipt question
+ * (protocol/payment_receipt.ts, the transfer id as the job id): a FULFILL once paid, else
+ * `not-paid`.
  *
  * @module
  */
@@ -143,6 +145,9 @@ export function decodeTransferData(data: Uint8Array): string | undefined {
 
 /** The REJECT message of a request already paid (its data is the fulfillment). */
 export const ALREADY_PAID = "already-paid";
+
+/** The REJECT message of the receipt question for a request not paid yet. */
+export const NOT_PAID = "not-paid";
 
 /**
  * The fulfillment a receiver gave back in an `already-paid` REJECT's data, when it is one.

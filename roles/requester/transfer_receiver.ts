@@ -3,17 +3,21 @@
  * between wallets"), as the requester takes a deposit's refund (roles/requester/job_refunds.ts):
  * the PREPARE arrives on the wallet's own link to its town, and the payment log's line (`in`,
  * category `transfer`) is on disk before the FULFILL, so a payment taken is never lost nor
- * taken twice. One PREPARE per request is fulfilled; a later one (its payer lost the FULFILL and
- * asks again) is answered `already-paid` with the fulfillment as the REJECT's data.
+ * taken twice. One PREPARE per request is fulfilled; a later one is answered `already-paid` with
+ * the fulfillment as the REJECT's data, and the receipt question (a PREPARE of amount 0 whose data
+ * is `receipt:<transfer id>`, protocol/payment_receipt.ts: a payer that lost its FULFILL asks it)
+ * with a FULFILL once paid, else `not-paid`.
  *
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { decodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import {
   ALREADY_PAID,
   decodeTransferData,
+  NOT_PAID,
   paidProofData,
   type TransferRequest,
 } from "../../protocol/transfer_request.ts";
@@ -100,10 +104,16 @@ export class TransferReceiver {
     const taken = this.#o.payments.entries().some((e) =>
       e.direction === "in" && e.invoiceId === r.condition
     );
+    const amount = BigInt(prepare.amount);
+    if (amount === 0n && decodeReceiptQuestion(prepare.data) === r.transferId) {
+      // The receipt question (protocol/payment_receipt.ts): amount 0, so a FULFILL moves nothing.
+      return taken
+        ? { type: "fulfill", fulfillment: this.#fulfillment, data: new Uint8Array() }
+        : reject(ILP_ERROR.finalApplicationError, NOT_PAID);
+    }
     if (taken || this.#taking) {
       return { ...reject(ILP_ERROR.finalApplicationError, ALREADY_PAID), data: paidProofData(hex) };
     }
-    const amount = BigInt(prepare.amount);
     if (amount === 0n || (r.amount !== undefined && amount < r.amount)) {
       return reject(
         ILP_ERROR.finalApplicationError,

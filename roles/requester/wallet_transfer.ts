@@ -7,10 +7,10 @@
  * outcome after the reply. The payment leaves by the profile's towns (roles/requester/
  * town_links.ts), over its channel when it has one, like a job payment.
  *
- * A transfer in doubt (an intent with no outcome: a crash, a reply lost) is sent again as it
- * was: its receiver fulfils one PREPARE per request and answers a later one with the
- * fulfillment in an `already-paid` REJECT (protocol/transfer_request.ts), so paying again moves
- * money at most once and learns the outcome.
+ * A transfer in doubt (an intent with no outcome: a crash, a reply lost) asks its receiver
+ * first (the receipt question, protocol/payment_receipt.ts): its fulfillment is recorded as the
+ * outcome; a `not-paid` answer sends the PREPARE again (the receiver fulfils one per request, and
+ * a town refuses a second packet of a condition it forwarded); no answer leaves it in doubt.
  *
  * @module
  */
@@ -24,9 +24,11 @@ import {
   MIN_INVOICE_TIME_LEFT_MS,
   type SpendPolicy,
 } from "../../protocol/spend_policy.ts";
+import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import {
   ALREADY_PAID,
   encodeTransferData,
+  NOT_PAID,
   paidProofOf,
   type TransferRequest,
 } from "../../protocol/transfer_request.ts";
@@ -123,10 +125,29 @@ export class TransferPayer {
       };
     }
     let entry: Omit<PaymentEntry, "ts" | "event">;
+    const paid = async (fulfillment: string, status: TransferOutcome["status"]) => {
+      await payments.append({
+        ...entry,
+        ts: new Date().toISOString(),
+        event: "fulfilled",
+        fulfillment,
+      });
+      this.#o.onProgress?.("paid", `receipt ${fulfillment.slice(0, 16)}`);
+      return { ...base, status, amount: BigInt(entry.amount), fulfillment };
+    };
     if (state === "in-doubt" && known !== undefined) {
-      // Sent before, its outcome unknown: sent again as it was (the receiver fulfils it once).
+      // Sent before, its outcome unknown: the receiver says whether it took it; sent again only
+      // when it says it did not (it takes a request once, so a late first PREPARE is refused).
       entry = { ...known };
-      this.#o.onProgress?.("paying", `in doubt from an earlier run: asking again`);
+      this.#o.onProgress?.("paying", "in doubt from an earlier run: asking the receiver");
+      const receipt = await this.#askReceipt(request);
+      if (receipt === undefined) {
+        throw new TransferInDoubtError(
+          `transfer ${request.transferId.slice(0, 12)} is in doubt and its receiver did not ` +
+            "answer: run the same send again while the receiver waits",
+        );
+      }
+      if (receipt !== NOT_PAID) return await paid(receipt, "paid-before");
     } else {
       this.#check(request, amount, peer);
       entry = {
@@ -152,16 +173,6 @@ export class TransferPayer {
           "arrived; run the same send again (the receiver takes a request once)",
       );
     }
-    const paid = async (fulfillment: string, status: TransferOutcome["status"]) => {
-      await payments.append({
-        ...entry,
-        ts: new Date().toISOString(),
-        event: "fulfilled",
-        fulfillment,
-      });
-      this.#o.onProgress?.("paid", `receipt ${fulfillment.slice(0, 16)}`);
-      return { ...base, status, amount: BigInt(entry.amount), fulfillment };
-    };
     if (reply.type === "fulfill") {
       const fulfillment = bytesToHex(reply.fulfillment);
       if (await this.#proves(fulfillment, invoiceId)) return await paid(fulfillment, "paid");
@@ -199,6 +210,24 @@ export class TransferPayer {
       const reason = decision.reason === "over-job-max" ? "over-transfer-max" : decision.reason;
       throw new TransferRefusedError(reason, decision.detail.replace("per-job", "per-transfer"));
     }
+  }
+
+  /**
+   * The receipt question (protocol/payment_receipt.ts): the receiver's fulfillment when it took
+   * the payment, `not-paid` when it says it did not, undefined when nobody answered so.
+   */
+  async #askReceipt(request: TransferRequest): Promise<string | undefined> {
+    const reply = await this.#o.links.sendPayment({
+      amount: "0",
+      destination: request.destination,
+      executionCondition: hexToBytes(request.condition),
+      expiresAt: new Date(Date.now() + 30_000),
+      data: encodeReceiptQuestion(request.transferId),
+    }).catch(() => undefined);
+    if (reply?.type === "reject") return reply.message === NOT_PAID ? NOT_PAID : undefined;
+    if (reply === undefined) return undefined;
+    const fulfillment = bytesToHex(reply.fulfillment);
+    return await this.#proves(fulfillment, request.condition) ? fulfillment : undefined;
   }
 
   /** The PREPARE; undefined when nothing answered (in doubt). */

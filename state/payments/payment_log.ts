@@ -52,9 +52,8 @@ export type PaymentEvent = "intent" | "fulfilled" | "rejected";
 /**
  * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
  * provider), `town-write` a paid write of an event to the town, `town-blob` a blob stored on the
- * town, `transfer` a payment between two wallets outside any job (`wallet send`/`wallet receive`,
- * docs/PROTOCOL.md "Transfers between wallets"). Entries written before categories existed read
- * as `job`.
+ * town, `transfer` a wallet paying another's request (docs/PROTOCOL.md "Transfers between
+ * wallets"). Entries written before categories existed read as `job`.
  */
 export type PaymentCategory = "job" | "town-write" | "town-blob" | "transfer";
 
@@ -286,9 +285,8 @@ export class PaymentLog {
   }
 
   /**
-   * Provider invoices (category `job`) and transfers paid or in doubt on the UTC day of `dayMs`
-   * (default today), per peer or all: what the spend policy's caps count (town fees are not
-   * theirs).
+   * Provider invoices (`job`) and transfers paid or in doubt on the UTC day of `dayMs` (default
+   * today), per peer or all: what the spend policy's caps count (town fees are not theirs).
    */
   spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
     const day = isoDay(options.dayMs ?? this.#now());

@@ -161,7 +161,7 @@ Deno.test("two peered towns: a wallet on each pays the other's request across bo
   await Deno.remove(root, { recursive: true }).catch(() => {});
 });
 
-Deno.test("a sender SIGKILLed mid-payment and run again pays the request exactly once", async () => {
+Deno.test("a sender SIGKILLed mid-payment and run again pays the request exactly once; a FULFILL lost after the receiver took it is recovered from the receiver's proof", async () => {
   const root = await Deno.makeTempDir({ prefix: "wallet_transfer_kill_" });
   await using town = await startSharedTownProcess({
     secretKey: generateSecretKey(),
@@ -192,6 +192,26 @@ Deno.test("a sender SIGKILLed mid-payment and run again pays the request exactly
   assertEquals(await owedTo(`${root}/town`, "bob"), 4200n);
   const events = (await alice.transfers()).map((e) => e.event);
   assertEquals(events, ["intent", "fulfilled"]);
+
+  // A FULFILL lost after bob took the payment (alice's outcome line never written): the send run
+  // again gets bob's proof, records it, and nothing moves a second time.
+  const second = await bob.receive(["300", "--linger", "120"]);
+  const paid = await alice.send(second.request);
+  assertEquals(paid.code, 0, paid.stderr);
+  await second.process.waitForLine((l) => l.includes('"received"'));
+  const logPath = `${alice.stateDir}/payment_log.jsonl`;
+  const kept = (await Deno.readTextFile(logPath)).trimEnd().split("\n");
+  assertStringIncludes(kept.at(-1)!, '"event":"fulfilled"');
+  await Deno.writeTextFile(logPath, kept.slice(0, -1).join("\n") + "\n");
+  const asked = await alice.send(second.request);
+  assertEquals(asked.code, 0, asked.stderr);
+  const proof = jsonLines(asked.stdout).pop();
+  assertEquals([proof.status, proof.amount], ["paid-before", "300"]);
+  assertEquals(proof.fulfillment, jsonLines(paid.stdout).pop().fulfillment);
+  second.process.child.kill("SIGINT");
+  await second.process.done;
+  assertEquals((await bob.transfers()).map((e) => e.amount), ["4200", "300"]);
+  assertEquals(await owedTo(`${root}/town`, "bob"), 4500n);
   await Deno.remove(root, { recursive: true }).catch(() => {});
 });
 

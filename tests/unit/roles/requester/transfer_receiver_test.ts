@@ -3,7 +3,12 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { TransferReceiver } from "../../../../roles/requester/transfer_receiver.ts";
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
 import { conditionOf } from "../../../../protocol/ilp_fulfillment.ts";
-import { ALREADY_PAID, encodeTransferData } from "../../../../protocol/transfer_request.ts";
+import {
+  ALREADY_PAID,
+  encodeTransferData,
+  NOT_PAID,
+} from "../../../../protocol/transfer_request.ts";
+import { encodeReceiptQuestion } from "../../../../protocol/payment_receipt.ts";
 import type { IlpPrepare } from "../../../../protocol/ilp_packet.ts";
 
 async function setup(amount?: bigint) {
@@ -53,4 +58,15 @@ Deno.test("transfer receiver: a PREPARE under the asked amount, or for another c
   const other = { ...prepare("5000"), executionCondition: new Uint8Array(32) };
   assertEquals((await receiver.onPrepare(other)).type, "reject");
   assertEquals(payments.entries(), []);
+});
+
+Deno.test("transfer receiver: the receipt question (amount 0) is answered not-paid before the payment, with the fulfillment after", async () => {
+  const { receiver, prepare } = await setup(5000n);
+  const question = { ...prepare("0"), data: encodeReceiptQuestion(receiver.request.transferId) };
+  const before = await receiver.onPrepare(question);
+  assertEquals(before.type === "reject" && before.message, NOT_PAID);
+  const paid = await receiver.onPrepare(prepare("5000"));
+  const after = await receiver.onPrepare(question);
+  if (paid.type !== "fulfill" || after.type !== "fulfill") throw new Error("expected fulfills");
+  assertEquals(bytesToHex(after.fulfillment), bytesToHex(paid.fulfillment));
 });
