@@ -30,6 +30,7 @@ import type { JobSpec } from "../roles/requester/job_spec.ts";
 import { readJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { Witness } from "../roles/requester/witness.ts";
 import type { WitnessWorker } from "../roles/requester/witness_book.ts";
+import { workerText } from "./witness_worker_text.ts";
 import { fetchProviderDirectory, offersFor } from "../roles/requester/provider_directory.ts";
 import {
   agentTranscriptFile,
@@ -142,27 +143,6 @@ async function witness(opts: WitnessCliOptions, cmd: Command): Promise<void> {
 function printWorker(w: WitnessWorker, json: boolean): void {
   if (json) return printJsonLine("worker", w);
   console.log(terminalText(workerText(w)));
-}
-
-/**
- * One worker as a line of text: `node status` and the dashboard say it the same way.
- *
- * @example
- * ```ts
- * import { workerText } from "./witness_command.ts";
- *
- * workerText({ job: "ab".repeat(32), key: "bead:gt-1", state: "alive", status: "paid", periodS: 60 });
- * ```
- */
-export function workerText(w: WitnessWorker): string {
-  const parts = [`${w.job.slice(0, 12)} ${w.state}`];
-  if (w.provider) parts.push(`at ${w.provider.slice(0, 12)}`);
-  if (w.reslungTo) parts.push(`slung again as ${w.reslungTo.slice(0, 12)}`);
-  if (w.silentS !== undefined) parts.push(`last beat ${w.silentS} s ago (every ${w.periodS} s)`);
-  if (w.spend) parts.push(`spent ${w.spend.cost} of ${w.spend.budget} (${w.spend.calls} calls)`);
-  parts.push(w.key);
-  if (w.transcript !== undefined) parts.push(`| ${w.transcript}`);
-  return parts.join(", ");
 }
 
 async function lastLine(path: string): Promise<string | undefined> {
