@@ -145,7 +145,6 @@ for (const signal of ["SIGSTOP", "SIGKILL"] as const) {
           { env },
         );
         assertEquals(out.code, 0, out.stderr);
-        console.log(`patrol: ${out.stdout.trim()} ${out.stderr.trim()}`);
         return out.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
       };
       let seen: Record<string, unknown> | undefined;
