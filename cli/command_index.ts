@@ -159,6 +159,16 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
     },
   },
   {
+    name: "witness",
+    term: "witness [options]",
+    description: "follow the profile's remote agent workers; sling a stalled one's task again",
+    module: "./witness_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./witness_command.ts")>(
+        new URL("./witness_command.ts", import.meta.url),
+      )).registerWitnessCommand(p),
+  },
+  {
     name: "requester",
     term: "requester [options]",
     description: "run the profile's node in the foreground: follow and pay its jobs, serve its " +

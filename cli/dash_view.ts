@@ -15,6 +15,7 @@ import { JOB_PHASES, type LocalView } from "./dash_model.ts";
 import { statusAmountText } from "../roles/provider/provider_status.ts";
 import { jobKindLabel } from "../protocol/job_kind_names.ts";
 import type { JobDetail } from "./dash_job_detail.ts";
+import { workerText } from "./witness_worker_text.ts";
 import type { DashTown } from "./dash_towns.ts";
 import { terminalText } from "./terminal_text.ts";
 
@@ -235,6 +236,7 @@ function detailLines(d: JobDetail): ReactElement[] {
     ),
     line(`cost     ${d.job.cost || "-"}`),
   ];
+  if (d.worker) rows.push(line(`worker   ${workerText(d.worker)}`));
   for (const pay of r.payments.slice(0, 3)) {
     rows.push(line(
       `payment  ${formatRecordedAmount(pay.amount, pay)} ${pay.status}${

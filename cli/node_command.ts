@@ -23,6 +23,7 @@
  * | `--unpaid-grace`        | `TURNPIKE_PROVIDER_UNPAID_GRACE` | `unpaid_grace`          | 60 s |
  * | `--invoice-expiry`      | `TURNPIKE_PROVIDER_INVOICE_EXPIRY` | `invoice_expiry`      | the unpaid grace (at most) |
  * | `--heartbeat`           | `TURNPIKE_PROVIDER_HEARTBEAT`   | `heartbeat`              | 3600 s |
+ * | `--agent-heartbeat`     | `TURNPIKE_AGENT_HEARTBEAT`      | `agent_heartbeat`        | 60 s |
  * | `--addressed-only`      | `TURNPIKE_PROVIDER_ADDRESSED_ONLY` | `addressed_only`      | false |
  * | `--allow-network <skill>` | -                             | `allow_network` (array)  | none |
  * | -                       | `TURNPIKE_PROVIDER_PREPARED_SANDBOXES` | `prepared_sandboxes` | 1 (0: off) |
@@ -130,6 +131,10 @@ export function registerNodeCommand(program: Command): void {
     .option(
       "--heartbeat <seconds>",
       "heartbeat period, a paid write; offline after 3 (default 3600)",
+    )
+    .option(
+      "--agent-heartbeat <seconds>",
+      "a running agent-task's beat (its processing feedback, billed to it; default 60)",
     )
     .option(
       "--addressed-only",

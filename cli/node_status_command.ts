@@ -25,6 +25,8 @@ import {
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
+import { readWitnessBook } from "../roles/requester/witness_book.ts";
+import { workerText } from "./witness_worker_text.ts";
 
 /** The root's options and the town connection's, as `node` subcommands take them. */
 export interface NodeConnectionOptions extends GlobalOptions {
@@ -89,6 +91,10 @@ async function nodeStatus(opts: NodeConnectionOptions, cmd: Command): Promise<vo
   // A requester profile's node (docs/ARCHITECTURE.md "The profile's node") answers on its
   // socket; a provider's writes its status file.
   const hello = await nodeHello(stateDir);
+  // The remote workers as the Witness last saw them (docs/AGENTS.md "The Witness").
+  const workers = (await readWitnessBook(stateDir).catch(() => undefined))?.workers ?? [];
+  if (opts.output === "json") { for (const w of workers) printJsonLine("worker", w); }
+  else for (const w of workers) console.log(terminalText(`worker      ${workerText(w)}`));
   if (hello !== undefined) {
     const { type: _t, settings: _s, ...node } = hello;
     if (opts.output === "json") printJsonLine("node", { running: true, node });

@@ -27,6 +27,7 @@ import { registerNodeCommand } from "./node_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
+import { registerWitnessCommand } from "./witness_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
@@ -71,6 +72,7 @@ export function registerEveryCommand(program: Command): void {
   registerChainCommand(program);
   registerDbCommand(program);
   registerJobCommand(program);
+  registerWitnessCommand(program);
   registerRequesterCommand(program);
   registerDmCommand(program);
   registerSkillCommand(program);

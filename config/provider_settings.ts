@@ -32,6 +32,7 @@ export interface ProviderFlags {
   maxUnpaidPerRequester?: string;
   unpaidGrace?: string;
   heartbeat?: string;
+  agentHeartbeat?: string;
   /** `--addressed-only`: commander hands a boolean flag as `true`. */
   addressedOnly?: boolean;
   /** `--allow-network` (repeatable): added to `[provider] allow_network`. */
@@ -66,6 +67,8 @@ export interface ProviderSettings {
   maxUnpaidPerRequester: number;
   unpaidGraceMs: number;
   heartbeatMs: number;
+  /** An agent-task's heartbeat period (docs/PROTOCOL.md "Agent heartbeat"). */
+  agentHeartbeatMs: number;
   /** Take only requests whose `p` tag names this provider (a `#p` subscription). */
   addressedOnly: boolean;
   /** Hosts a job may reach when its manifest asks (flags first, then the table's). */
@@ -229,6 +232,8 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
         defaults.unpaidGraceSec,
       ),
     heartbeatMs: 1000 * count(flags.heartbeat, "TURNPIKE_PROVIDER_HEARTBEAT", "heartbeat", 3600),
+    agentHeartbeatMs: 1000 *
+      count(flags.agentHeartbeat, "TURNPIKE_AGENT_HEARTBEAT", "agent_heartbeat", 60),
     addressedOnly: settingOr(
       pick(
         flags.addressedOnly ? "true" : undefined,

@@ -125,6 +125,11 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    */
   agentSpendEveryMs?: number;
   /**
+   * An agent-task's heartbeat period: its spend reported again as `processing` feedback when
+   * nothing was reported for this long (default 60 s; docs/PROTOCOL.md "Agent heartbeat").
+   */
+  agentHeartbeatMs?: number;
+  /**
    * Tests only: a cheating provider's delivery (roles/agent_work/provider/agent_task_runner.ts).
    */
   agentDeliveryForTests?: AgentTaskRunnerOptions["deliveryForTests"];

@@ -51,7 +51,12 @@ import { sha256Hex } from "../../../protocol/delivery_commitment.ts";
 import { checkProtectGlobs, protectedMatcher } from "../protected_paths.ts";
 import { startAgentGateway } from "./agent_gateway.ts";
 import { workOnHost } from "./host_agent.ts";
-import { DEFAULT_SPEND_EVERY_MS, startSpendReporter } from "./spend_reporter.ts";
+import {
+  DEFAULT_AGENT_HEARTBEAT_MS,
+  DEFAULT_SPEND_EVERY_MS,
+  noSpend,
+  startSpendReporter,
+} from "./spend_reporter.ts";
 import type { RunHooks } from "../../provider/jobs/job_run.ts";
 import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger.ts";
 import { agentExitReason, ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
@@ -88,6 +93,8 @@ export interface AgentTaskRunnerOptions {
   transcriptsDir?: string;
   /** The least time between two reports of an agent's spend (default 10 s). */
   spendEveryMs?: number;
+  /** The agent's heartbeat period (default 60 s; docs/PROTOCOL.md "Agent heartbeat"). */
+  heartbeatMs?: number;
   /**
    * Tests only: called with each delivery before it goes out, to make a cheating provider
    * (a wrong key, a blob that does not keep the commitment). Never set in production.
@@ -273,10 +280,12 @@ async function runAgentTask(
     });
     const signals = [budgetReached.signal, ...(job.signal ? [job.signal] : [])];
     const { progress, ...skillJob } = job;
-    const reporter = progress && gateway && startSpendReporter({
-      spend: () => gateway.spend(),
-      report: (spend) => progress({ spend }),
+    const beatMs = o.heartbeatMs ?? DEFAULT_AGENT_HEARTBEAT_MS; // a host preset: no spend
+    const reporter = progress && startSpendReporter({
+      spend: () => gateway?.spend() ?? noSpend(request.budget),
+      report: (spend) => progress({ spend, beatMs }),
       everyMs: o.spendEveryMs ?? DEFAULT_SPEND_EVERY_MS,
+      beatMs,
     });
     const ran = await o.sandbox.run({
       ...skillJob,
@@ -466,20 +475,6 @@ async function deliver(
   };
   await forTests?.({ preset: r.preset.name, outDir: out, result });
   return outcome("ok", `agent-task ${result.verdict}`, JSON.stringify(result) + "\n");
-}
-
-/** A host preset's spend: no model call went through a gateway of this job. */
-function noSpend(budget: bigint): GatewaySpend {
-  return {
-    calls: 0,
-    unmeteredCalls: 0,
-    refused: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    cost: 0n,
-    budget,
-    exhausted: false,
-  };
 }
 
 /** The job's transcript kept for the operator, whatever the outcome (never fails the job). */

@@ -5,6 +5,11 @@
  * the provider pays the town to write, and the job's quote counts that many
  * (roles/provider/jobs/job_pricing.ts).
  *
+ * With `beatMs`, the same report is also the job's heartbeat (docs/PROTOCOL.md "Agent
+ * heartbeat"): when nothing was reported for `beatMs`, the spend goes again unchanged, so that
+ * the requester's Witness tells a worker at work from a silent one (docs/AGENTS.md "The
+ * Witness"). Beats are not counted against `max`: the agent's time limit bounds them.
+ *
  * @module
  */
 import type { AgentSpend } from "../../../protocol/agent_spend.ts";
@@ -14,6 +19,12 @@ import type { GatewaySpend } from "./gateway_ledger.ts";
 export const MAX_SPEND_REPORTS = 30;
 /** The least time between two reports of a job, by default. */
 export const DEFAULT_SPEND_EVERY_MS = 10_000;
+/**
+ * Default agent heartbeat period: a Witness takes a worker silent for three periods as stalled
+ * (docs/AGENTS.md "The Witness"), so a stopped one is seen within 3 min; each beat is a
+ * `processing` feedback billed to its job (its cost measured by bench/agent_heartbeat_cost.ts).
+ */
+export const DEFAULT_AGENT_HEARTBEAT_MS = 60_000;
 
 /** Options for {@linkcode startSpendReporter}. */
 export interface SpendReporterOptions {
@@ -23,8 +34,12 @@ export interface SpendReporterOptions {
   report: (spend: AgentSpend) => void;
   /** The least time between two reports (ms). */
   everyMs: number;
-  /** The most reports (default {@linkcode MAX_SPEND_REPORTS}). */
+  /** The most reports of a changed spend (default {@linkcode MAX_SPEND_REPORTS}). */
   max?: number;
+  /** Report the spend unchanged when nothing was reported for this long (ms); none without. */
+  beatMs?: number;
+  /** Unix ms (tests). */
+  now?: () => number;
 }
 
 /**
@@ -58,12 +73,21 @@ export function startSpendReporter(o: SpendReporterOptions): { stop(): void } {
   let last = "0/0";
   let sent = 0;
   const max = o.max ?? MAX_SPEND_REPORTS;
-  const timer = setInterval(() => {
+  const clock = o.now ?? Date.now;
+  let reportedAt = clock();
+  let changedAt = -Infinity;
+  const beat = o.beatMs;
+  const tick = () => {
     const s = o.spend();
     const now = `${s.cost}/${s.calls}`;
-    if (now === last || sent >= max) return;
-    last = now;
-    sent++;
+    const at = clock();
+    const change = now !== last && sent < max && at - changedAt >= o.everyMs;
+    if (change) {
+      last = now;
+      sent++;
+      changedAt = at;
+    } else if (beat === undefined || at - reportedAt < beat) return;
+    reportedAt = at;
     o.report({
       cost: String(s.cost),
       budget: String(s.budget),
@@ -71,7 +95,32 @@ export function startSpendReporter(o: SpendReporterOptions): { stop(): void } {
       inputTokens: s.inputTokens,
       outputTokens: s.outputTokens,
     });
-    if (sent >= max) clearInterval(timer);
-  }, Math.max(1, o.everyMs));
+    if (sent >= max && beat === undefined) clearInterval(timer);
+  };
+  // A beat shorter than the spend's interval is looked at as often as it is due.
+  const timer = setInterval(tick, Math.max(1, Math.min(o.everyMs, beat ?? o.everyMs)));
   return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * A host preset's spend: no model call went through a gateway of this job.
+ *
+ * @example
+ * ```ts
+ * import { noSpend } from "./spend_reporter.ts";
+ *
+ * if (noSpend(100n).cost !== 0n) throw new Error();
+ * ```
+ */
+export function noSpend(budget: bigint): GatewaySpend {
+  return {
+    calls: 0,
+    unmeteredCalls: 0,
+    refused: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0n,
+    budget,
+    exhausted: false,
+  };
 }

@@ -84,7 +84,8 @@ export interface SkillRunner {
 
 /** What a run may report while it goes: an agent-task's model spend (docs/PROTOCOL.md "Live spend"). */
 export interface RunHooks {
-  progress?: (p: { spend: AgentSpend }) => void;
+  /** `beatMs`: the agent's heartbeat period, when the report is also its beat. */
+  progress?: (p: { spend: AgentSpend; beatMs?: number }) => void;
 }
 
 /** How one run ended. */

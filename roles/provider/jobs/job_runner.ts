@@ -12,6 +12,7 @@ import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import { processingInfo } from "./job_pricing.ts";
 import { spendInfo, spendTag } from "../../../protocol/agent_spend.ts";
+import { agentHeartbeatTag } from "../../../protocol/agent_heartbeat.ts";
 import { blobCacheDirOf, jobResultsDir, runJob, skillInput } from "./job_run.ts";
 import type { JobPublisher } from "./job_publisher.ts";
 import type { ProviderSkills } from "../skills/provider_skills.ts";
@@ -102,11 +103,11 @@ export class JobRunner {
       resultsDir: jobResultsDir(o.stateDir, record.id),
       onStarted: () => this.#announceProcessing(running),
       // An agent-task's spend so far, each report a `processing` feedback (bounded by the runner).
-      onProgress: ({ spend }) =>
+      onProgress: ({ spend, beatMs }) =>
         o.work.track(
           o.publisher.feedback(running, "processing", {
             extraInfo: spendInfo(spend),
-            tags: [spendTag(spend)],
+            tags: [spendTag(spend), ...(beatMs ? [agentHeartbeatTag(beatMs)] : [])],
           }),
         ),
       removeLater: (dir) => o.work.track(Deno.remove(dir, { recursive: true }).catch(() => {})),

@@ -35,6 +35,7 @@ export interface ProviderSkillsOptions extends
     | "allowNetwork"
     | "agents"
     | "agentSpendEveryMs"
+    | "agentHeartbeatMs"
     | "agentDeliveryForTests"
   > {
   log: (line: string) => void;
@@ -106,6 +107,7 @@ export class ProviderSkills {
         transcriptsDir: `${o.stateDir}/agent-transcripts`,
         log: o.log,
         spendEveryMs: o.agentSpendEveryMs,
+        heartbeatMs: o.agentHeartbeatMs,
         deliveryForTests: o.agentDeliveryForTests,
       });
     }

@@ -181,6 +181,8 @@ Deno.test("command index: node status loads only the two readers it needs from r
     // The provider's status file, and the profile node's socket lines (docs/SCALE.md).
     "roles/provider/provider_status.ts",
     "roles/requester/node_wire.ts",
+    // The remote workers as the Witness last saw them (docs/AGENTS.md "The Witness").
+    "roles/requester/witness_book.ts",
     // Their errors' base (docs/ARCHITECTURE.md "Errors"): one class, importing only the root.
     "roles/role_error.ts",
   ]);

@@ -67,3 +67,48 @@ Deno.test("spend tag: written and read back; a malformed one is no spend", () =>
   assertEquals(parseSpendTag([["spend", "1", "2", "9".repeat(20), "0", "0"]]), undefined);
   assertEquals(parseSpendTag([["status", "processing"]]), undefined);
 });
+
+Deno.test("spend reporter with a beat: an unchanged spend goes again once per beat, past the most reports of a change", async () => {
+  let clock = 0;
+  let asked = 0;
+  let waiter: { at: number; resolve: () => void } | undefined;
+  const reports: AgentSpend[] = [];
+  const ticks = (n: number) => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    waiter = { at: asked + n, resolve };
+    return promise;
+  };
+  let current = spendOf(0n, 0);
+  const reporter = startSpendReporter({
+    spend: () => {
+      asked++;
+      if (waiter && asked >= waiter.at) waiter.resolve();
+      return current;
+    },
+    report: (s) => reports.push(s),
+    everyMs: 1,
+    max: 1,
+    beatMs: 1000,
+    now: () => clock,
+  });
+  try {
+    await ticks(3);
+    assertEquals(reports.length, 0, "within the first beat, no call: nothing");
+    clock = 1000;
+    await ticks(3);
+    assertEquals(reports.map((r) => r.cost), ["0"], "a beat with nothing spent");
+    current = spendOf(2n, 1);
+    await ticks(3);
+    assertEquals(reports.map((r) => r.cost), ["0", "2"], "the change, at once");
+    current = spendOf(4n, 2);
+    await ticks(3);
+    assertEquals(reports.length, 2, "the most changes reached: none until the next beat");
+    clock = 2000;
+    await ticks(3);
+    clock = 3000;
+    await ticks(3);
+    assertEquals(reports.map((r) => r.cost), ["0", "2", "4", "4"], "beats go on past the most");
+  } finally {
+    reporter.stop();
+  }
+});
