@@ -50,6 +50,8 @@ import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
+import { workerKeyOf } from "./gt_worker_flag.ts";
+import { ROSTER_PROVIDER, rosterProviders } from "./gt_roster_flag.ts";
 import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
 import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
@@ -414,9 +416,15 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const noPrompt = opts.passphraseFd !== undefined || opts.passphraseFile !== undefined ||
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
-  const directory = await reading;
+  let directory = await reading;
+  if (opts.provider?.includes(ROSTER_PROVIDER)) {
+    const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
+    const onIt = await rosterProviders(kindText, directory ?? [], { ...config, relays });
+    ({ directory, provider: opts.provider } = onIt);
+  }
   const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
   const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
+  if (opts.worker !== undefined) spec.worker = await workerKeyOf(config.stateDir, opts.worker);
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);

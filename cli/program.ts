@@ -27,6 +27,7 @@ import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
+import { registerGtCommand } from "./gt_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
 import { registerProvidersCommand } from "./providers_command.ts";
 import { registerDashCommand } from "./dash_command.ts";
@@ -71,6 +72,7 @@ export function registerEveryCommand(program: Command): void {
   registerJobCommand(program);
   registerRequesterCommand(program);
   registerDmCommand(program);
+  registerGtCommand(program);
   registerSkillCommand(program);
   registerNodeCommand(program);
   registerPruneCommands(program);
