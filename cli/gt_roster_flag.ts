@@ -12,9 +12,6 @@ import { resolveJobKind } from "../roles/requester/job_spec.ts";
 import { AGENT_TASK_KIND } from "../roles/agent_work/agent_task_wire.ts";
 import { readRoster } from "../roles/requester/worker_lookup.ts";
 
-/** The `--provider` value that names the roster. */
-export const ROSTER_PROVIDER = "roster";
-
 /** Options for {@linkcode onRoster}. */
 export interface OnRosterOptions {
   /** The profile's state dir: its wallet names the Mayor. */

@@ -50,8 +50,6 @@ import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
-import { workerKeyOf } from "./gt_worker_flag.ts";
-import { ROSTER_PROVIDER, rosterProviders } from "./gt_roster_flag.ts";
 import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
 import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
@@ -417,14 +415,21 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
   let directory = await reading;
-  if (opts.provider?.includes(ROSTER_PROVIDER)) {
+  if (opts.provider?.includes("roster")) {
+    // The Mayor's roster (cli/gt_roster_flag.ts), loaded only for `--provider roster`.
     const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
-    const onIt = await rosterProviders(kindText, directory ?? [], { ...config, relays });
+    const onIt = await (await lazyImport<typeof import("./gt_roster_flag.ts")>(
+      new URL("./gt_roster_flag.ts", import.meta.url),
+    )).rosterProviders(kindText, directory ?? [], { ...config, relays });
     ({ directory, provider: opts.provider } = onIt);
   }
   const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
   const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
-  if (opts.worker !== undefined) spec.worker = await workerKeyOf(config.stateDir, opts.worker);
+  if (opts.worker !== undefined) {
+    spec.worker = await (await lazyImport<typeof import("./gt_worker_flag.ts")>(
+      new URL("./gt_worker_flag.ts", import.meta.url),
+    )).workerKeyOf(config.stateDir, opts.worker);
+  }
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);

@@ -15,7 +15,7 @@ import type { LocalAccount } from "viem/accounts";
 import { schnorr } from "@noble/curves/secp256k1.js";
 import type { NodeSignerRequest, WorkerKeyRef } from "../protocol/node_signer.ts";
 import { evmAddressOf } from "./evm_address.ts";
-import { deriveWorkerKey } from "./worker_key.ts";
+import { deriveWorkerKey, WorkerAddressError } from "./worker_key.ts";
 import { type EventSignerOptions, signEventTemplate } from "./event_signer.ts";
 
 /**
@@ -66,7 +66,9 @@ export async function answerSignerRequest(
         evmAddress: evmAddressOf(secretKey),
       };
     case "asWorker":
-      if (request.request.op === "asWorker") throw new Error("a worker's key derives no other");
+      if (request.request.op === "asWorker") {
+        throw new WorkerAddressError("a worker's key derives no other");
+      }
       return await answerSignerRequest(workerKey(secretKey, request.worker), request.request);
   }
 }
