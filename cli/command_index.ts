@@ -288,6 +288,26 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
       )).registerExportCommand(p),
   },
   {
+    name: "receipts",
+    term: "receipts [options]",
+    description: "this profile's signed receipts of its ended jobs (--check: against the books)",
+    module: "./receipts_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./receipts_command.ts")>(
+        new URL("./receipts_command.ts", import.meta.url),
+      )).registerReceiptsCommand(p),
+  },
+  {
+    name: "trust",
+    term: "trust [options] [npub]",
+    description: "a counterparty's trust from this profile's receipts, and the receipts behind it",
+    module: "./trust_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./trust_command.ts")>(
+        new URL("./trust_command.ts", import.meta.url),
+      )).registerTrustCommand(p),
+  },
+  {
     name: "completions",
     term: "completions <shell>",
     description: "print a shell completion script (bash, zsh, fish, powershell)",

@@ -92,7 +92,8 @@ export const ERROR_CODES = {
   "error": { exit: ExitCode.Failure, when: "the job ended `error` (after its result line)" },
   "timed-out": {
     exit: ExitCode.Failure,
-    when: "the job ended `timed-out` (after its result line)",
+    when: "the job ended `timed-out` (after its result line), or `wallet receive` was not paid " +
+      "within its `--timeout`",
   },
   "cancelled": {
     exit: ExitCode.Failure,
@@ -100,7 +101,8 @@ export const ERROR_CODES = {
   },
   "payment-refused": {
     exit: ExitCode.Failure,
-    when: "the job ended `payment-refused`: over the bid or the spend policy",
+    when: "the job ended `payment-refused`: over the bid or the spend policy; or `wallet send` " +
+      "refused a transfer over `--max` or the spend policy (nothing paid)",
   },
   "verdict-failed": {
     exit: ExitCode.Verdict,

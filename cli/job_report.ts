@@ -27,6 +27,7 @@ import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { deliveryProofFile } from "../state/jobs/delivery_proof_file.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
+import { agentTranscriptFile } from "../roles/agent_work/requester/agent_task_record.ts";
 
 /** A progress line of the NDJSON stream. */
 export interface JobProgressLine {
@@ -98,6 +99,11 @@ export interface JobResultReport {
   resultEvent?: string;
   /** The proof kept when the paid delivery broke its commitment (`job results --proof`). */
   proof?: string;
+  /**
+   * An agent task's transcript in the profile: an applied result's, or the one a job that
+   * delivered nothing sent with its error (docs/AGENTS.md "A coding agent's task").
+   */
+  transcript?: string;
 }
 
 /**
@@ -176,6 +182,9 @@ export async function buildResultReport(o: ResultReportOptions): Promise<JobResu
     ...(stored ? { resultEvent: stored.event.id } : {}),
     ...(await exists(deliveryProofFile(o.stateDir, last.id))
       ? { proof: deliveryProofFile(o.stateDir, last.id) }
+      : {}),
+    ...(await exists(agentTranscriptFile(o.stateDir, last.id))
+      ? { transcript: agentTranscriptFile(o.stateDir, last.id) }
       : {}),
   };
 }

@@ -19,6 +19,8 @@ import { registerChainCommand } from "./chain_command.ts";
 import { registerDbCommand } from "./db_command.ts";
 import { registerCompletionsCommand } from "./completions_command.ts";
 import { registerExportCommand } from "./export_command.ts";
+import { registerReceiptsCommand } from "./receipts_command.ts";
+import { registerTrustCommand } from "./trust_command.ts";
 import { registerRelayCommand } from "./relay_command.ts";
 import { registerStatsCommand } from "./stats_command.ts";
 import { registerNodeCommand } from "./node_command.ts";
@@ -83,5 +85,7 @@ export function registerEveryCommand(program: Command): void {
   registerTownsCommand(program);
   registerStatsCommand(program);
   registerExportCommand(program);
+  registerReceiptsCommand(program);
+  registerTrustCommand(program);
   registerCompletionsCommand(program, tab);
 }

@@ -23,6 +23,7 @@ import {
 } from "./town_read.ts";
 import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
+import { profileTrust } from "./profile_trust.ts";
 
 /** Options of `turnpike providers`. */
 interface ProvidersFlags extends TownReadFlags {
@@ -104,13 +105,19 @@ export function agoText(atSec: number | undefined, nowSec: number): string {
  * for (const line of providersTable(providers, now)) console.log(line);
  * ```
  */
-export function providersTable(providers: readonly ProviderListing[], nowSec: number): string[] {
-  const rows = [["provider", "pubkey", "skill", "kinds", "price", "online", "seen"]];
+export function providersTable(
+  providers: readonly ProviderListing[],
+  nowSec: number,
+  trust: ReadonlyMap<string, number> = new Map(),
+): string[] {
+  const rows = [["provider", "pubkey", "trust", "skill", "kinds", "price", "online", "seen"]];
   for (const p of providers) {
     for (const s of p.skills) {
       rows.push([
         p.name,
         p.pubkey.slice(0, 12),
+        // This profile's own receipts of the provider (docs/PROTOCOL.md "Receipts and trust").
+        trust.has(p.pubkey) ? trust.get(p.pubkey)!.toFixed(1) : "-",
         s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
         s.kinds.join(" "),
         // The most a job costs; billed on delivery, the writes only as made (handler_bill.ts).
@@ -125,6 +132,7 @@ export function providersTable(providers: readonly ProviderListing[], nowSec: nu
       // Each preset's price, added to the skill's; its model paid by the provider out of it.
       for (const a of s.agents ?? []) {
         rows.push([
+          "",
           "",
           "",
           terminalText(`  preset ${a.name}`),
@@ -202,6 +210,7 @@ export function registerProvidersCommand(program: Command): void {
         throw townReadError(err, target.relayUrl);
       },
     );
+    const trust = await profileTrust(opts, cmd);
     const relays = [target.relayUrl, ...target.moreRelays];
     const listed = opts.roster ? await onRoster(all, { stateDir: target.stateDir, relays }) : all;
     const providers = providersServing(listed, opts.kind);
@@ -209,13 +218,13 @@ export function registerProvidersCommand(program: Command): void {
       return printJsonLine("providers", {
         relayUrl: target.relayUrl,
         moreRelays: target.moreRelays,
-        providers,
+        providers: providers.map((p) => ({ ...p, trust: trust.get(p.pubkey) ?? null })),
         network: networkField(target.network),
       });
     }
     const lines = opts.output === "csv"
       ? providersCsv(providers)
-      : providersTable(providers, nowSec);
+      : providersTable(providers, nowSec, trust);
     console.log(lines.join("\n"));
     if (opts.output !== "csv" && providers.length === 0) console.error("no providers");
   });

@@ -27,6 +27,8 @@ import {
 } from "../identity/wallet_file.ts";
 import type { GlobalOptions, OutputFormat } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { registerWalletSend } from "./wallet_send_command.ts";
+import { registerWalletReceive } from "./wallet_receive_command.ts";
 
 /** Options `wallet` subcommands read (their own plus the root's globals). */
 interface WalletOptions extends GlobalOptions {
@@ -87,6 +89,8 @@ export function registerWalletCommand(program: Command): Command {
   ).action(async (_opts: unknown, cmd: Command) => {
     await runWalletAction(() => walletShow(cmd.optsWithGlobals<ShowOptions>(), cmd));
   });
+  registerWalletSend(wallet);
+  registerWalletReceive(wallet);
   return wallet;
 }
 

@@ -34,6 +34,8 @@ import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_cont
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
+import { decodeErrorContent } from "../agent_work/error_transcript.ts";
+import { saveErrorTranscript } from "../agent_work/requester/error_transcript_save.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -246,9 +248,12 @@ export class JobEventRouter {
         // An encrypted job's reason comes encrypted, its public status a code only (docs/PROTOCOL.md
         // "Errors of an encrypted job").
         const sealed = event.tags.some((t) => t[0] === "encrypted") && event.content !== "";
-        const said = sealed && this.#o.signer
+        const opened = sealed && this.#o.signer
           ? await nip44Opener(this.#o.signer)(event.pubkey, event.content).catch(() => undefined)
           : undefined;
+        const said = opened === undefined
+          ? undefined
+          : await this.#keepErrorTranscript(id, event, opened);
         // Before the job ends, so whoever waits for it sees the refund a provider's own failure
         // gives back (docs/PROTOCOL.md "Refunds: the provider's own failures").
         const refund = busy
@@ -347,6 +352,28 @@ export class JobEventRouter {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
+  }
+
+  /**
+   * An encrypted error's reason, its agent's transcript (when the provider sent one) written to
+   * the profile first (roles/agent_work/error_transcript.ts); a transcript that cannot be fetched
+   * or opened is a warning, never in the way of the job's end.
+   */
+  async #keepErrorTranscript(id: string, event: NostrEvent, opened: string): Promise<string> {
+    const { reason, transcript } = decodeErrorContent(opened);
+    if (transcript === undefined) return reason;
+    const saved = await saveErrorTranscript({
+      stateDir: this.#o.stateDir,
+      jobId: id,
+      tags: event.tags,
+      transcript,
+      towns: [...new Set(this.#o.relays.map(blobServerOf))],
+    }).catch((err: Error) => {
+      this.#o.warn?.(`job ${id.slice(0, 12)}: its transcript did not come: ${err.message}`);
+      return undefined;
+    });
+    if (saved !== undefined) this.#o.jobs.progress(id, "feedback", `transcript: ${saved}`);
+    return reason;
   }
 }
 

@@ -52,12 +52,18 @@ export type PaymentEvent = "intent" | "fulfilled" | "rejected";
 /**
  * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
  * provider), `town-write` a paid write of an event to the town, `town-blob` a blob stored on the
- * town. Entries written before categories existed read as `job`.
+ * town, `transfer` a wallet paying another's request (docs/PROTOCOL.md "Transfers between
+ * wallets"). Entries written before categories existed read as `job`.
  */
-export type PaymentCategory = "job" | "town-write" | "town-blob";
+export type PaymentCategory = "job" | "town-write" | "town-blob" | "transfer";
 
 /** Every category, in the order reports list them. */
-export const PAYMENT_CATEGORIES: readonly PaymentCategory[] = ["job", "town-write", "town-blob"];
+export const PAYMENT_CATEGORIES: readonly PaymentCategory[] = [
+  "job",
+  "town-write",
+  "town-blob",
+  "transfer",
+];
 
 /** One line of the payment log. */
 export interface PaymentEntry {
@@ -279,14 +285,16 @@ export class PaymentLog {
   }
 
   /**
-   * Provider invoices (category `job`) paid or in doubt on the UTC day of `dayMs` (default
+   * Provider invoices (`job`) and transfers paid or in doubt on the UTC day of `dayMs` (default
    * today), per peer or all: what the spend policy's caps count (town fees are not theirs).
    */
   spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
     const day = isoDay(options.dayMs ?? this.#now());
     let total = 0n;
     for (const { state, entry } of this.#invoices.values()) {
-      if (state === "rejected" || state === "none" || categoryOf(entry) !== "job") continue;
+      if (state === "rejected" || state === "none" || categoryOf(entry).startsWith("town")) {
+        continue;
+      }
       if (entry.ts.slice(0, 10) !== day) continue;
       if (options.peer !== undefined && entry.peer !== options.peer) continue;
       total += BigInt(entry.amount);

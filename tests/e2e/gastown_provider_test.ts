@@ -23,7 +23,7 @@ const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathnam
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
 const FIXTURE = root("fixtures/agent-repo");
 
-Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing, the polecat's worktree and branch gone from the rig; a bead that never closes ends the job with an error, the deposit its only payment", async () => {
+Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing, the polecat's worktree and branch gone from the rig; a bead that never closes ends the job with an error, the deposit its only payment, and leaves nothing in the rig either", async () => {
   const skills = await agentSkillsDir({});
   const scratch = await Deno.makeTempDir({ prefix: "turnpike-gt-provider-" });
   // The provider's stand-in town: a rig whose repository the polecats' worktrees come from.
@@ -182,6 +182,12 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
       l,
     ) => l.jobId === String(failed.job) && l.direction === "in");
     assertEquals(paidIn.length, 1);
+    // Given up, the bridge still leaves nothing of the job in the rig.
+    assertEquals(await rig.git("branch", "--list", "polecat/*", "turnpike/*"), "");
+    assertEquals(
+      await Deno.stat(`${gtHome}/myrig/polecats/p2`).then(() => true, () => false),
+      false,
+    );
   } finally {
     await net.stop();
     await Deno.remove(skills, { recursive: true }).catch(() => {});

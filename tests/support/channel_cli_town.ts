@@ -27,6 +27,8 @@ export interface ChannelCliTownOptions {
   aliceConfig?: string;
   /** Added to `channel recover` and `town up` (e.g. `--mainnet` on a mainnet chain id). */
   args?: string[];
+  /** More `[[town.peers]]` tables for the town's `config.toml` (accounts besides alice). */
+  morePeers?: string;
 }
 
 /** The running town and both state dirs; disposing stops the town and removes the dirs. */
@@ -84,7 +86,7 @@ token = "alice-token"
 channel = "${channelId}"
 credit_limit = "0"
 
-${chainToml(pair)}`,
+${options.morePeers ?? ""}${chainToml(pair)}`,
     });
     const wallets = [bob];
     if (options.alice !== false) {

@@ -30,6 +30,9 @@ import { liftCommitment } from "../../../protocol/delivery_commitment.ts";
 import { jobResultsDir } from "./job_run.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { PaymentDesk } from "../payments/payment_desk.ts";
+import { encodeErrorContent, type ErrorTranscriptKey } from "../../agent_work/error_transcript.ts";
+import { SEALED_TRANSCRIPT_NAME } from "../../agent_work/agent_task_wire.ts";
+import { sealErrorTranscript } from "../../agent_work/provider/error_transcript_blob.ts";
 
 /**
  * How long a feedback or result write that failed for a passing reason (the town restarting:
@@ -299,19 +302,61 @@ export class JobPublisher {
    * Sends an ended job's `error` feedback, then records it `notified`. An encrypted job's reason
    * can carry what the request hid (a line of an agent's output over the requester's repository):
    * its feedback says only a code in public and the reason goes NIP-44 encrypted to the requester
-   * in the content, with `["encrypted"]` (docs/PROTOCOL.md "Errors of an encrypted job").
+   * in the content, with `["encrypted"]` (docs/PROTOCOL.md "Errors of an encrypted job"). With it
+   * goes the transcript an agent task kept, sealed, as a blob the feedback names, its key in the
+   * encrypted content (roles/agent_work/error_transcript.ts).
    */
   async notifyError(record: ProviderJobRecord): Promise<void> {
     const reason = (record.error ?? "error").slice(0, 1000);
     if (!record.encrypted) await this.feedback(record, "error", { extraInfo: reason });
     else {
+      const sent = await this.#errorTranscript(record);
+      const content = encodeErrorContent({ reason, transcript: sent?.transcript });
       await this.feedback(record, "error", {
         extraInfo: record.errorCode ?? (record.status === "cancelled" ? "cancelled" : "error"),
-        content: nip44.v2.encrypt(reason, await this.#o.signer.conversationKey(record.customer)),
-        tags: [["encrypted"]],
+        content: nip44.v2.encrypt(content, await this.#o.signer.conversationKey(record.customer)),
+        tags: [["encrypted"], ...(sent ? [sent.tag] : [])],
       });
     }
     await this.#o.store.put({ ...record, notified: true });
+  }
+
+  /**
+   * An encrypted job's kept agent transcript sealed and published on a town its error goes to;
+   * undefined when it kept none, or when the upload failed (the error goes without it, said in
+   * the log: the requester's error never waits on a blob).
+   */
+  async #errorTranscript(
+    record: ProviderJobRecord,
+  ): Promise<{ transcript: ErrorTranscriptKey; tag: string[] } | undefined> {
+    const to = `${jobResultsDir(this.#o.stateDir, record.id)}.${SEALED_TRANSCRIPT_NAME}`;
+    try {
+      await Deno.mkdir(`${this.#o.stateDir}/results`, { recursive: true, mode: 0o700 });
+      const sealed = await sealErrorTranscript({
+        stateDir: this.#o.stateDir,
+        jobId: record.id,
+        to,
+      });
+      if (sealed === undefined) return undefined;
+      const published = await publishOnResultTown({
+        path: sealed.path,
+        targets: this.#targetsOf(record),
+        home: this.#o.towns().home.relayUrl,
+        homePricePerMiB: this.#o.blobPricePerMiB(),
+        signer: this.#o.signer,
+        pay: async (relay, auth, amount) =>
+          await (await this.#o.towns().clientOf(relay)).sendPaid(auth, amount, record.id),
+      });
+      const tag = blobOutputTag({ name: SEALED_TRANSCRIPT_NAME, ...published.descriptor });
+      return { transcript: sealed.transcript, tag };
+    } catch (err) {
+      this.#o.log(
+        `${record.status} ${record.id}: its transcript not sent: ${(err as Error).message}`,
+      );
+      return undefined;
+    } finally {
+      await Deno.remove(to).catch(() => {});
+    }
   }
 
   /** Publishes a feedback of the job to its towns (sent again while a town restarts). */

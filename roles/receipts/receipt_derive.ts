@@ -1,0 +1,232 @@
+/**
+ * What an ended job's receipt says (protocol/job_receipt.ts), derived from the profile's own
+ * books: the job's record (the requester's `jobs/<id>.toml`, the provider's
+ * `provider-jobs/<id>.toml`), the payment log's lines for the job, the result's report and, on
+ * the requester's side, its own `--verify` verdict (`agent-tasks/<id>.json`). The same derivation
+ * writes a receipt (roles/receipts/receipt_catch_up.ts) and checks one (`receipts --check`).
+ *
+ * A job with no counterparty (cancelled or timed out before any provider answered) has no
+ * receipt: there is no one to trust or distrust.
+ *
+ * @module
+ */
+import type { JobReceipt, ReceiptOutcome } from "../../protocol/job_receipt.ts";
+import { type JobVerdict, verdictOf } from "../../protocol/job_verdict.ts";
+import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
+import {
+  type ProviderJobRecord,
+  TERMINAL_PROVIDER_JOB_STATUSES,
+} from "../../state/jobs/provider_job_record.ts";
+import { categoryOf, type PaymentEntry } from "../../state/payments/payment_log.ts";
+import { readStoredResult } from "../../state/jobs/stored_result.ts";
+import { readAgentTask } from "../agent_work/requester/agent_task_record.ts";
+
+/** The invoice id under which a provider gives a deposit back (roles/requester/job_refunds.ts). */
+const refundInvoice = (jobId: string) => `refund:${jobId}`;
+
+/** The payment log's lines, grouped by job. */
+export type PaymentsByJob = ReadonlyMap<string, readonly PaymentEntry[]>;
+
+/**
+ * Groups payment log entries by job (the job-category lines only: a town's fees are not the
+ * counterparty's).
+ *
+ * @example
+ * ```ts
+ * import { paymentsByJob } from "./receipt_derive.ts";
+ * import type { PaymentEntry } from "../../state/payments/payment_log.ts";
+ *
+ * declare const entries: PaymentEntry[];
+ * const byJob = paymentsByJob(entries);
+ * console.log(byJob.size);
+ * ```
+ */
+export function paymentsByJob(entries: readonly PaymentEntry[]): Map<string, PaymentEntry[]> {
+  const byJob = new Map<string, PaymentEntry[]>();
+  for (const e of entries) {
+    if (e.event !== "fulfilled" || categoryOf(e) !== "job") continue;
+    const list = byJob.get(e.jobId);
+    if (list === undefined) byJob.set(e.jobId, [e]);
+    else list.push(e);
+  }
+  return byJob;
+}
+
+/** The parts of a report a receipt keeps. */
+interface ReportFacts {
+  verdict?: JobVerdict;
+  preset?: string;
+  protectedChanged?: number;
+}
+
+function reportFacts(content: string | undefined): ReportFacts {
+  const text = content?.trim();
+  if (!text || text[0] !== "{") return {};
+  let report: Record<string, unknown>;
+  try {
+    report = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+  const agent = report.agent as { preset?: unknown } | undefined;
+  const touched = report.protectedChanged;
+  const omitted = Number(report.protectedChangedOmitted ?? 0);
+  return dropUndefined({
+    verdict: verdictOf(report),
+    preset: typeof agent?.preset === "string" ? agent.preset : undefined,
+    protectedChanged: Array.isArray(touched) ? touched.length + omitted : undefined,
+  });
+}
+
+/** A requester's final status as a receipt's outcome. */
+function requesterOutcome(record: RequesterJobRecord, facts: ReportFacts): ReceiptOutcome {
+  switch (record.status) {
+    case "done":
+      return "done";
+    case "timed-out":
+      return "timed-out";
+    case "cancelled":
+      return "cancelled";
+    case "payment-refused":
+      return "refused";
+    default:
+      // An error after a result whose delivery the requester would not pay (a failed verdict
+      // declined, or protected paths changed) is a declined job; any other error failed.
+      if ((facts.protectedChanged ?? 0) > 0) return "declined";
+      return record.error?.startsWith("declined:") ? "declined" : "failed";
+  }
+}
+
+/**
+ * The requester's receipt of an ended job, or undefined (in flight, or no provider).
+ *
+ * @example
+ * ```ts
+ * import { requesterReceipt } from "./receipt_derive.ts";
+ * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
+ *
+ * declare const record: RequesterJobRecord;
+ * const receipt = await requesterReceipt("/home/me/.turnpike/alice", record, new Map());
+ * console.log(receipt?.outcome);
+ * ```
+ */
+export async function requesterReceipt(
+  stateDir: string,
+  record: RequesterJobRecord,
+  payments: PaymentsByJob,
+): Promise<JobReceipt | undefined> {
+  if (!TERMINAL_JOB_STATUSES.includes(record.status) || record.provider === undefined) {
+    return undefined;
+  }
+  const stored = await readStoredResult(stateDir, record.id).catch(() => undefined);
+  const facts = reportFacts(stored?.content);
+  const delivery = stored === undefined ? undefined : deliveryCondition(stored.event.tags);
+  const lines = payments.get(record.id) ?? [];
+  let deposit = 0n, paidOnDelivery = 0n, refunded = 0n;
+  for (const e of lines) {
+    if (e.direction === "in" && e.invoiceId === refundInvoice(record.id)) {
+      refunded += BigInt(e.amount);
+    } else if (e.direction === "out" && e.invoiceId === delivery) {
+      paidOnDelivery += BigInt(e.amount);
+    } else if (e.direction === "out") deposit += BigInt(e.amount);
+  }
+  const local = await readAgentTask(stateDir, record.id);
+  const seen = local?.verified?.verdict;
+  const first = lines[0] ?? record.payments[0];
+  return dropUndefined(
+    {
+      side: "requester",
+      job: record.id,
+      counterparty: record.provider,
+      kind: record.kind,
+      skill: record.skill,
+      preset: facts.preset,
+      outcome: requesterOutcome(record, facts),
+      status: record.status,
+      asset: first?.asset ?? record.asset,
+      scale: first?.scale,
+      deposit: String(deposit),
+      delivery: String(paidOnDelivery),
+      refunded: String(refunded),
+      providerVerdict: facts.verdict,
+      localVerify: seen === "pass" ? "passed" : seen === "fail" ? "failed" : undefined,
+      protectedChanged: facts.protectedChanged,
+      onTime: record.status !== "timed-out",
+      endedAtMs: record.updatedAtMs,
+    } satisfies JobReceipt,
+  ) as JobReceipt;
+}
+
+/** The condition of the invoice a result carries (its delivery), if it carries one. */
+function deliveryCondition(tags: readonly string[][]): string | undefined {
+  const invoice = tags.find((t) => t[0] === "amount")?.[2];
+  if (invoice === undefined) return undefined;
+  try {
+    return parseIlpInvoice(invoice).condition;
+  } catch {
+    return undefined;
+  }
+}
+
+const PROVIDER_OUTCOMES: Readonly<Record<string, ReceiptOutcome>> = {
+  published: "done",
+  declined: "declined",
+  error: "failed",
+  cancelled: "cancelled",
+};
+
+/**
+ * The provider's receipt of an ended job, or undefined while it is in flight.
+ *
+ * @example
+ * ```ts
+ * import { providerReceipt } from "./receipt_derive.ts";
+ * import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+ *
+ * declare const record: ProviderJobRecord;
+ * console.log(providerReceipt(record, new Map())?.deposit);
+ * ```
+ */
+export function providerReceipt(
+  record: ProviderJobRecord,
+  payments: PaymentsByJob,
+): JobReceipt | undefined {
+  if (!TERMINAL_PROVIDER_JOB_STATUSES.includes(record.status)) return undefined;
+  const facts = reportFacts(record.result);
+  const lines = payments.get(record.id) ?? [];
+  let deposit = 0n, paidOnDelivery = 0n, refunded = 0n;
+  for (const e of lines) {
+    if (e.direction === "out" && e.invoiceId === refundInvoice(record.id)) {
+      refunded += BigInt(e.amount);
+    } else if (e.direction === "in" && e.fulfillment === record.deliveryFulfillment) {
+      paidOnDelivery += BigInt(e.amount);
+    } else if (e.direction === "in") deposit += BigInt(e.amount);
+  }
+  return dropUndefined(
+    {
+      side: "provider",
+      job: record.id,
+      counterparty: record.customer,
+      kind: record.kind,
+      skill: record.skill,
+      preset: facts.preset,
+      outcome: PROVIDER_OUTCOMES[record.status],
+      status: record.status,
+      asset: lines[0]?.asset,
+      scale: lines[0]?.scale,
+      deposit: String(deposit),
+      delivery: String(paidOnDelivery),
+      refunded: String(refunded),
+      providerVerdict: facts.verdict,
+      protectedChanged: facts.protectedChanged,
+      onTime: !(record.errorCode ?? "").includes("timeout"),
+      endedAtMs: Date.parse(record.updatedAt),
+    } satisfies JobReceipt,
+  ) as JobReceipt;
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}

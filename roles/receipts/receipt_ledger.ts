@@ -1,0 +1,250 @@
+/**
+ * A profile's receipts, kept up to date and checked (docs/PROTOCOL.md "Receipts and trust").
+ *
+ * - {@linkcode deriveReceipts}: what every ended job's receipt says now, from the job records and
+ *   the payment log (roles/receipts/receipt_derive.ts), on both sides the profile plays.
+ * - {@linkcode catchUpReceipts}: signs and appends to the receipt book
+ *   (state/receipts/receipt_book.ts) a receipt for every ended job whose newest receipt is missing
+ *   or says something else (a verdict or a refund that came later): the book only grows.
+ * - {@linkcode readReceipts}: the book's newest receipt per job and side, each signature checked,
+ *   and the lines that fail.
+ * - {@linkcode checkReceipts}: each receipt against what the records and the payment log say now.
+ *
+ * Why a book rather than receipts derived afresh each time: the payment log keeps 30 days and a
+ * pruned job takes its record with it, while trust needs the history; and a signed line is what
+ * the profile vouches for, which a later edit of a record cannot change unseen.
+ *
+ * @module
+ */
+import {
+  canonicalReceipt,
+  type JobReceipt,
+  readReceipt,
+  ReceiptError,
+  receiptTemplate,
+  type SignedReceipt,
+} from "../../protocol/job_receipt.ts";
+import type { NodeSigner } from "../../protocol/node_signer.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
+import { TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
+import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+import { PROVIDER_JOBS_DIR } from "../../state/jobs/provider_job_store.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { latestReceipts, openReceiptBook } from "../../state/receipts/receipt_book.ts";
+import { paymentsByJob, providerReceipt, requesterReceipt } from "./receipt_derive.ts";
+
+/**
+ * The key of a receipt in the book: one job seen from one side.
+ *
+ * @example
+ * ```ts
+ * import { receiptKey } from "./receipt_ledger.ts";
+ *
+ * receiptKey({ side: "provider", job: "ab" }); // "provider:ab"
+ * ```
+ */
+export function receiptKey(r: Pick<JobReceipt, "side" | "job">): string {
+  return `${r.side}:${r.job}`;
+}
+
+/**
+ * Every ended job's receipt as the profile's books give it now, by {@linkcode receiptKey}.
+ *
+ * @example
+ * ```ts
+ * import { deriveReceipts } from "./receipt_ledger.ts";
+ *
+ * const derived = await deriveReceipts("/home/me/.turnpike/alice");
+ * console.log(derived.size);
+ * ```
+ */
+export async function deriveReceipts(stateDir: string): Promise<Map<string, JobReceipt>> {
+  const byJob = paymentsByJob((await openPaymentLog({ stateDir })).entries());
+  const derived = new Map<string, JobReceipt>();
+  const put = (r: JobReceipt | undefined) => r && derived.set(receiptKey(r), r);
+  if (await isDir(`${stateDir}/jobs`)) {
+    const repo = await openJobRepository({ stateDir, readOnly: true });
+    try {
+      const ended = repo.list({
+        status: [...TERMINAL_JOB_STATUSES],
+        limit: Number.MAX_SAFE_INTEGER,
+      });
+      for (const summary of ended) {
+        const record = await repo.read(summary.id).catch(() => undefined);
+        if (record) put(await requesterReceipt(stateDir, record, byJob));
+      }
+    } finally {
+      repo.close();
+    }
+  }
+  // Read, not opened as a store: opening sweeps temp files a running provider may be writing.
+  const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
+  if (await isDir(dir)) {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !entry.name.endsWith(".toml")) continue;
+      const text = await Deno.readTextFile(`${dir}/${entry.name}`).catch(() => undefined);
+      try {
+        if (text !== undefined) put(providerReceipt(parseProviderJobRecord(text), byJob));
+      } catch { /* a corrupt record: `node status` lists it; it has no receipt */ }
+    }
+  }
+  return derived;
+}
+
+/** A line of the book that does not hold a valid receipt. */
+export interface BadReceiptLine {
+  /** 1-based line among the parsed events. */
+  index: number;
+  /** The event's id as written. */
+  id: string;
+  reason: ReceiptError["reason"] | "signer";
+}
+
+/** The book read and checked. */
+export interface ReceiptReading {
+  /** The newest valid receipt per job and side, oldest first. */
+  receipts: SignedReceipt[];
+  /** Lines whose signature, kind, content or signer is wrong. */
+  bad: BadReceiptLine[];
+  /** Lines that were not JSON at all. */
+  skippedLines: number;
+}
+
+/**
+ * Reads the book: each line's signature checked, and signed by `pubkey` (the profile's) when
+ * given; the newest valid receipt per job and side.
+ *
+ * @example
+ * ```ts
+ * import { readReceipts } from "./receipt_ledger.ts";
+ *
+ * const { receipts, bad } = await readReceipts("/home/me/.turnpike/alice");
+ * console.log(receipts.length, bad.length);
+ * ```
+ */
+export async function readReceipts(stateDir: string, pubkey?: string): Promise<ReceiptReading> {
+  const book = await openReceiptBook({ stateDir });
+  const valid: SignedReceipt[] = [];
+  const bad: BadReceiptLine[] = [];
+  book.events.forEach((event, i) => {
+    try {
+      const signed = readReceipt(event);
+      if (pubkey !== undefined && signed.signer !== pubkey) {
+        bad.push({ index: i + 1, id: String(event.id), reason: "signer" });
+      } else valid.push(signed);
+    } catch (err) {
+      if (!(err instanceof ReceiptError)) throw err;
+      bad.push({ index: i + 1, id: String(event.id), reason: err.reason });
+    }
+  });
+  return {
+    receipts: latestReceipts(valid, (s) => receiptKey(s.receipt)),
+    bad,
+    skippedLines: book.skippedLines,
+  };
+}
+
+/** Options for {@linkcode catchUpReceipts}. */
+export interface CatchUpOptions {
+  stateDir: string;
+  /** The profile's key: what signs the new receipts. */
+  signer: NodeSigner;
+  /** Clock for the signatures' `created_at`, unix ms. Default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * Signs and appends a receipt for every ended job whose newest valid receipt is missing or says
+ * something else; returns how many were appended.
+ *
+ * @example
+ * ```ts
+ * import { catchUpReceipts } from "./receipt_ledger.ts";
+ * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ *
+ * declare const signer: NodeSigner;
+ * const added = await catchUpReceipts({ stateDir: "/home/me/.turnpike/alice", signer });
+ * console.log(`${added} new receipts`);
+ * ```
+ */
+export async function catchUpReceipts(options: CatchUpOptions): Promise<number> {
+  const { stateDir, signer } = options;
+  const derived = await deriveReceipts(stateDir);
+  const { receipts } = await readReceipts(stateDir, signer.pubkey);
+  const stored = new Map(receipts.map((s) => [receiptKey(s.receipt), canonicalReceipt(s.receipt)]));
+  const now = options.now ?? Date.now;
+  const added = [];
+  for (const [key, receipt] of derived) {
+    if (stored.get(key) === canonicalReceipt(receipt)) continue;
+    added.push(await signer.signEvent(receiptTemplate(receipt, now())));
+  }
+  // Oldest job first, so the book reads in the order the jobs ended.
+  added.sort((a, b) => a.created_at - b.created_at);
+  await (await openReceiptBook({ stateDir })).append(added);
+  return added.length;
+}
+
+/** One receipt that disagrees with the books. */
+export interface ReceiptDisagreement {
+  side: JobReceipt["side"];
+  job: string;
+  /** The receipt's fields whose values the books do not give. */
+  fields: string[];
+}
+
+/** What `receipts --check` found. */
+export interface ReceiptCheck {
+  /** Receipts compared. */
+  checked: number;
+  disagree: ReceiptDisagreement[];
+  bad: BadReceiptLine[];
+  /** Ended jobs with no receipt yet (the next `receipts` writes them). */
+  unreceipted: number;
+  /** Receipts of jobs whose records are gone (pruned): nothing left to check them against. */
+  unverifiable: number;
+}
+
+/**
+ * Checks every receipt of the book against the job's record and the payment log as they are now:
+ * the fields that differ, per receipt; and every line's signature.
+ *
+ * @example
+ * ```ts
+ * import { checkReceipts } from "./receipt_ledger.ts";
+ *
+ * const check = await checkReceipts("/home/me/.turnpike/alice");
+ * if (check.disagree.length > 0 || check.bad.length > 0) console.log("tampered or stale");
+ * ```
+ */
+export async function checkReceipts(stateDir: string, pubkey?: string): Promise<ReceiptCheck> {
+  const derived = await deriveReceipts(stateDir);
+  const reading = await readReceipts(stateDir, pubkey);
+  const disagree: ReceiptDisagreement[] = [];
+  let unverifiable = 0;
+  for (const { receipt } of reading.receipts) {
+    const now = derived.get(receiptKey(receipt));
+    if (now === undefined) {
+      unverifiable++;
+      continue;
+    }
+    const fields = differingFields(receipt, now);
+    if (fields.length > 0) disagree.push({ side: receipt.side, job: receipt.job, fields });
+  }
+  const keys = new Set(reading.receipts.map((s) => receiptKey(s.receipt)));
+  return {
+    checked: reading.receipts.length,
+    disagree,
+    bad: reading.bad,
+    unreceipted: [...derived.keys()].filter((k) => !keys.has(k)).length,
+    unverifiable,
+  };
+}
+
+function differingFields(a: JobReceipt, b: JobReceipt): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof JobReceipt>;
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isDirectory, () => false);
+}
