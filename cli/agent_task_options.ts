@@ -31,6 +31,8 @@ export interface AgentTaskFlags {
   closedBeads?: string;
   /** The bound of the bead's context, characters (roles/agent_work/bead_context.ts). */
   maxContextChars?: string;
+  /** The Gas Town worker (`<rig>/polecats/<name>`...) whose derived key signs the request. */
+  worker?: string;
 }
 
 /** `job results --apply [repo] [--branch name] [--fast-forward]`. */
@@ -86,7 +88,12 @@ export function addAgentTaskOptions(cmd: Command): Command {
       "--allow-protected",
       "agent-task: pay the delivery even when the result changed a protected path",
     )
-    .option("--quote", "agent-task: print what it would cost, part by part; post and pay nothing");
+    .option("--quote", "agent-task: print what it would cost, part by part; post and pay nothing")
+    .option(
+      "--worker <address>",
+      "sign the request with this Gas Town worker's key (<rig>/polecats/<name>, <rig>/crew/<name>, " +
+        "mayor), derived from the profile's; the profile pays",
+    );
 }
 
 /**

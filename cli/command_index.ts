@@ -190,6 +190,16 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
       )).registerDmCommand(p),
   },
   {
+    name: "gt",
+    term: "gt",
+    description: "Gas Town workers: their keys, whois, the Mayor's roster",
+    module: "./gt_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./gt_command.ts")>(
+        new URL("./gt_command.ts", import.meta.url),
+      )).registerGtCommand(p),
+  },
+  {
     name: "skill",
     term: "skill",
     description: "write and try skills (docs/SKILLS.md)",

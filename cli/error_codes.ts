@@ -156,6 +156,12 @@ export const ERROR_CODES = {
       "large or missing, or is not an agent-task result; nothing was changed",
     fields: ["reason"],
   },
+  "not-a-worker": {
+    exit: ExitCode.Failure,
+    when: "`gt whois`: the key has no kind 0 naming a Gas Town worker, or its Mayor's signature " +
+      "over the binding fails",
+    fields: ["reason"],
+  },
   "failed": { exit: ExitCode.Failure, when: "anything else that ran and failed" },
   "interrupted": { exit: ExitCode.Interrupted, when: "stopped by Ctrl-C (SIGINT)" },
   "internal": { exit: ExitCode.Failure, when: "a bug: please report it with the message" },

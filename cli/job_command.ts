@@ -414,9 +414,22 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const noPrompt = opts.passphraseFd !== undefined || opts.passphraseFile !== undefined ||
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
-  const directory = await reading;
+  let directory = await reading;
+  if (opts.provider?.includes("roster")) {
+    // The Mayor's roster (cli/gt_roster_flag.ts), loaded only for `--provider roster`.
+    const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
+    const onIt = await (await lazyImport<typeof import("./gt_roster_flag.ts")>(
+      new URL("./gt_roster_flag.ts", import.meta.url),
+    )).rosterProviders(kindText, directory ?? [], { ...config, relays });
+    ({ directory, provider: opts.provider } = onIt);
+  }
   const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
   const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
+  if (opts.worker !== undefined) {
+    spec.worker = await (await lazyImport<typeof import("./gt_worker_flag.ts")>(
+      new URL("./gt_worker_flag.ts", import.meta.url),
+    )).workerKeyOf(config.stateDir, opts.worker);
+  }
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);

@@ -23,7 +23,7 @@ export const NODE_LOG_FILE = "node.log";
 const proven = new Map<string, Promise<ProvenPassphrase>>();
 
 /** The requests that carry the proof (roles/requester/node_server.ts). */
-const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-result", "dm"]);
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-result", "dm", "gt"]);
 
 /**
  * Reads the passphrase and proves it (cli/node_passphrase.ts), once per process and state dir:

@@ -30,6 +30,7 @@ import { registerRequesterCommand } from "./requester_command.ts";
 import { registerWitnessCommand } from "./witness_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
+import { registerGtCommand } from "./gt_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
 import { registerProvidersCommand } from "./providers_command.ts";
 import { registerDashCommand } from "./dash_command.ts";
@@ -75,6 +76,7 @@ export function registerEveryCommand(program: Command): void {
   registerWitnessCommand(program);
   registerRequesterCommand(program);
   registerDmCommand(program);
+  registerGtCommand(program);
   registerSkillCommand(program);
   registerNodeCommand(program);
   registerPruneCommands(program);

@@ -8,6 +8,7 @@
  */
 import { csvRow } from "../protocol/csv_row.ts";
 import type { Command } from "commander";
+import { onRoster } from "./gt_roster_flag.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
 import {
   fetchProviderDirectory,
@@ -27,6 +28,7 @@ import { profileTrust } from "./profile_trust.ts";
 /** Options of `turnpike providers`. */
 interface ProvidersFlags extends TownReadFlags {
   kind?: string;
+  roster?: boolean;
 }
 
 /**
@@ -190,7 +192,8 @@ export function registerProvidersCommand(program: Command): void {
   addTownReadOptions(
     program.command("providers")
       .description("who serves what kind (skill), at what price, online or not")
-      .option("--kind <kind>", "only the skills serving this kind number or skill name"),
+      .option("--kind <kind>", "only the skills serving this kind number or skill name")
+      .option("--roster", "only the providers on the profile's roster (`gt roster`)"),
   ).action(async (_o: unknown, cmd: Command) => {
     const opts = cmd.optsWithGlobals<ProvidersFlags>();
     const target = await townReadTarget(opts, cmd);
@@ -208,7 +211,9 @@ export function registerProvidersCommand(program: Command): void {
       },
     );
     const trust = await profileTrust(opts, cmd);
-    const providers = providersServing(all, opts.kind);
+    const relays = [target.relayUrl, ...target.moreRelays];
+    const listed = opts.roster ? await onRoster(all, { stateDir: target.stateDir, relays }) : all;
+    const providers = providersServing(listed, opts.kind);
     if (opts.output === "json") {
       return printJsonLine("providers", {
         relayUrl: target.relayUrl,

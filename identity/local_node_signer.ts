@@ -77,6 +77,11 @@ export function signerFromRequests(options: SignerFromRequestsOptions): NodeSign
     nip04Decrypt: async (peer, content) =>
       await ask({ op: "nip04Decrypt", peer, content }) as string,
     derivedSecret: async (label) => await ask({ op: "derivedSecret", label }) as Uint8Array,
+    worker: async (worker) => {
+      const askAs = (request: NodeSignerRequest) => ask({ op: "asWorker", worker, request });
+      const id = await askAs({ op: "identity" }) as { pubkey: string; evmAddress: Hex };
+      return signerFromRequests({ ...id, ask: askAs });
+    },
     close,
     [Symbol.dispose]: close,
   };

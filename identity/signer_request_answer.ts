@@ -12,7 +12,10 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { LocalAccount } from "viem/accounts";
-import type { NodeSignerRequest } from "../protocol/node_signer.ts";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import type { NodeSignerRequest, WorkerKeyRef } from "../protocol/node_signer.ts";
+import { evmAddressOf } from "./evm_address.ts";
+import { deriveWorkerKey, WorkerAddressError } from "./worker_key.ts";
 import { type EventSignerOptions, signEventTemplate } from "./event_signer.ts";
 
 /**
@@ -57,10 +60,32 @@ export async function answerSignerRequest(
       return await (await evmAccount(secretKey)).signTransaction(request.transaction);
     case "signMessage":
       return await (await evmAccount(secretKey)).signMessage({ message: request.message });
+    case "identity":
+      return {
+        pubkey: bytesToHex(schnorr.getPublicKey(secretKey)),
+        evmAddress: evmAddressOf(secretKey),
+      };
+    case "asWorker":
+      if (request.request.op === "asWorker") {
+        throw new WorkerAddressError("a worker's key derives no other");
+      }
+      return await answerSignerRequest(workerKey(secretKey, request.worker), request.request);
   }
 }
 
 const accounts = new WeakMap<Uint8Array, LocalAccount>();
+// Derived once per profile key, address and rotation: the same bytes each time, so that the
+// EVM account cached above under them is found again.
+const workerKeys = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
+function workerKey(secretKey: Uint8Array, worker: WorkerKeyRef): Uint8Array {
+  let keys = workerKeys.get(secretKey);
+  if (keys === undefined) workerKeys.set(secretKey, keys = new Map());
+  const id = `${worker.address}\n${worker.rotation}`;
+  let key = keys.get(id);
+  if (key === undefined) keys.set(id, key = deriveWorkerKey(secretKey, worker));
+  return key;
+}
 
 async function evmAccount(secretKey: Uint8Array): Promise<LocalAccount> {
   let account = accounts.get(secretKey);

@@ -38,6 +38,11 @@ export interface NodeSigner extends Disposable {
    * (HMAC-SHA256 keyed with the secret key): e.g. the seed of the town's SPSP shared secrets.
    */
   derivedSecret(label: string): Promise<Uint8Array>;
+  /**
+   * The signer of a Gas Town worker's key, derived from this one where this one is
+   * (identity/worker_key.ts, docs/PROTOCOL.md "Gas Town workers"); closing it closes nothing.
+   */
+  worker(ref: WorkerKeyRef): Promise<NodeSigner>;
   /** The EVM side: a viem account whose signatures are made where the key is. */
   readonly evm: LocalAccount;
   /** Lets the key go (a worker signer ends its worker). */
@@ -54,6 +59,14 @@ export class NodeSignerError extends ProtocolError {
   override name = "NodeSignerError";
 }
 
+/** A Gas Town worker's key: its address and how many times it was rotated (0 first). */
+export interface WorkerKeyRef {
+  /** `<rig>/polecats/<name>`, `<rig>/crew/<name>` or `mayor`. */
+  address: string;
+  /** 0 for the first key; `gt rotate` adds 1. */
+  rotation: number;
+}
+
 /** One request a worker signer serves, as it crosses the worker boundary. */
 export type NodeSignerRequest =
   | { op: "signEvent"; template: EventTemplate }
@@ -62,4 +75,8 @@ export type NodeSignerRequest =
   | { op: "derivedSecret"; label: string }
   | { op: "signTypedData"; typedData: TypedDataDefinition }
   | { op: "signTransaction"; transaction: TransactionSerializable }
-  | { op: "signMessage"; message: SignableMessage };
+  | { op: "signMessage"; message: SignableMessage }
+  /** The key's public identity (`pubkey`, `evmAddress`). */
+  | { op: "identity" }
+  /** `request` answered with the key of the Gas Town worker `worker`, derived from this one. */
+  | { op: "asWorker"; worker: WorkerKeyRef; request: NodeSignerRequest };

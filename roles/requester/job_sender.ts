@@ -34,6 +34,8 @@ import { JobEndedError, RequesterJobError } from "./requester_job_error.ts";
 import { JobNotPostedError, TOWN_DOWN_GRACE_MS, waitForTown } from "./town_down.ts";
 import type { TownLink } from "./town_link.ts";
 import type { TownLinks } from "./town_links.ts";
+import type { JobFeedOptions } from "./job_feed.ts";
+import { WorkerDesk } from "./worker_desk.ts";
 
 /** Options for {@linkcode JobSender}. */
 export interface JobSenderOptions {
@@ -80,6 +82,8 @@ export interface JobSenderOptions {
   closed: () => boolean;
   /** Aborted by the node's close: cuts a wait short. */
   closing: AbortSignal;
+  /** The profile's job feed's options once open: a Gas Town worker's feed copies them. */
+  feed?: () => JobFeedOptions | undefined;
 }
 
 /** Options of {@linkcode JobSender.submit}. */
@@ -144,15 +148,27 @@ export class JobSender {
   /** The cancels being sent, per job: a second one waits for the first and sends nothing. */
   #cancels = new Map<string, Promise<RequesterJobRecord>>();
 
+  /** The Gas Town workers' keys, kind 0s and feeds (a job's `spec.worker`). */
+  #workers: WorkerDesk;
+
   constructor(options: JobSenderOptions) {
     this.#o = options;
+    this.#workers = new WorkerDesk({
+      signer: options.signer,
+      stateDir: options.stateDir,
+      town: options.relayUrl,
+      write: (event) => options.links()!.writeAll(event),
+      feed: () => options.feed?.(),
+    });
   }
 
   /** Posts a job: persisted before anything is sent, then paid for at the town. */
   async submit(spec: JobSpec, options: SubmitOptions = {}): Promise<RequesterJobRecord> {
     // A host at its bound refuses before anything is signed, written or paid.
     this.#o.jobSlots?.check();
-    let event = await this.#sign(spec, 0);
+    // A worker's job: signed by its key, once its kind 0 is out and its feed open.
+    const signer = spec.worker ? await this.#workers.prepare(spec.worker) : this.#o.signer;
+    let event = await this.#sign(spec, 0, signer);
     // Identical requests signed in the same second have the same id: move created_at on. An id
     // is claimed before the first await after its check, so concurrent submits never share one.
     for (let bump = 1;; bump++) {
@@ -162,7 +178,7 @@ export class JobSender {
         this.#claimed.delete(event.id);
       }
       if (bump > 60) throw new RequesterJobError("too many identical jobs in one minute");
-      event = await this.#sign(spec, bump);
+      event = await this.#sign(spec, bump, signer);
     }
     try {
       this.#o.jobSlots?.admit(event.id);
@@ -179,6 +195,12 @@ export class JobSender {
   resume(record: JobSummary): void {
     const sidecar = this.#o.jobs.sidecarOf(record.id)!;
     this.#o.jobs.track(record, sidecar);
+    const worker = sidecar.spec.worker;
+    if (worker) {
+      this.#workers.signerOf(worker).then((s) => this.#workers.follow(s)).catch((err) =>
+        this.#o.warn?.(`worker ${worker.address}: its feed did not open: ${err.message}`)
+      );
+    }
     if (record.status === "pending-send") {
       const event = decodeEventToon(sidecar.requestToon, { verify: false });
       this.#send(record.id, event).catch(() => {});
@@ -230,8 +252,7 @@ export class JobSender {
     return await this.#send(event.id, event);
   }
 
-  async #sign(spec: JobSpec, bumpSeconds: number): Promise<NostrEvent> {
-    const signer = this.#o.signer;
+  async #sign(spec: JobSpec, bumpSeconds: number, signer: NodeSigner): Promise<NostrEvent> {
     const encrypted = spec.encrypt
       ? await encryptJobParams(
         { inputs: spec.inputs, params: spec.params },
@@ -449,7 +470,9 @@ export class JobSender {
     const record = await this.#o.repo().read(id);
     if (!record) throw new RequesterJobError(`no job ${id}`);
     if (TERMINAL_JOB_STATUSES.includes(record.status)) throw new JobEndedError(id, record.status);
-    const deletion = await this.#o.signer.signEvent({
+    // A deletion counts only from the request's author: a worker's job is cancelled by its key.
+    const signer = await this.#workers.signerOf(this.#o.jobs.sidecarOf(id)?.spec.worker);
+    const deletion = await signer.signEvent({
       kind: 5,
       created_at: Math.floor(Date.now() / 1000),
       tags: [["e", id], ["k", String(record.kind)]],
@@ -459,5 +482,15 @@ export class JobSender {
     options.onDeletion?.(deletion.id);
     const jobs = this.#o.jobs;
     return await jobs.enqueue(id, () => jobs.finish(id, "cancelled", { error: "cancelled" }));
+  }
+
+  /** The Gas Town workers' desk (`turnpike gt`'s requests). */
+  get workers(): WorkerDesk {
+    return this.#workers;
+  }
+
+  /** Closes the workers' feeds (the node's close). */
+  closeWorkers(): Promise<void> {
+    return this.#workers.close();
   }
 }

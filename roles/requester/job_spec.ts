@@ -16,6 +16,7 @@ import { isJobRequestKind } from "../../protocol/nip90_kinds.ts";
 import type { JobBlobInput } from "../../protocol/job_blobs.ts";
 import { jobKindFromName } from "../../protocol/job_kind_names.ts";
 import type { JobBead } from "../../state/jobs/job_record.ts";
+import type { WorkerKeyRef } from "../../protocol/node_signer.ts";
 
 /** A job to post. */
 export interface JobSpec {
@@ -50,6 +51,11 @@ export interface JobSpec {
   allowProtected?: boolean;
   /** The bead the job works (an agent-task's `--bead`): kept on the job's record. */
   bead?: JobBead;
+  /**
+   * The Gas Town worker that posts it: the request is signed by that worker's key, derived from
+   * the profile's (docs/PROTOCOL.md "Gas Town workers"); the profile pays.
+   */
+  worker?: WorkerKeyRef;
 }
 
 /** A job spec or `--then` string is not usable. */

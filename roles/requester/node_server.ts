@@ -15,6 +15,7 @@
  * | `wait`   | `record`, `progress`..., `chain` (the records from the job to its chain's last)  |
  * | `cancel` | `record` (with `deletion`: the kind 5's id, whose fee the payment log has)       |
  * | `dm`     | `sent`                                                                         |
+ * | `gt`     | `gt`: a Mayor's roster published or a worker's key rotated (worker_desk.ts)    |
  * | `stop`   | `stopping`; the node then closes                                               |
  *
  * While a `submit` with `wait` or a `wait` follows a job in flight, `waiting` lines come every 5 s
@@ -51,6 +52,7 @@ import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
 import { type HeartbeatOptions, startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
+import type { GtNodeAction } from "./worker_desk.ts";
 
 /**
  * A request that came after the node decided to stop (idle, `stop`, its state dir removed):
@@ -86,7 +88,7 @@ export class PassphraseProofError extends RoleError {
 }
 
 /** The requests that need the proof of the passphrase. */
-const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-result", "dm"]);
+const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-result", "dm", "gt"]);
 
 /** A blob input the node publishes before posting the job. */
 export interface NodeUpload {
@@ -121,6 +123,7 @@ export type NodeRequest =
   | { op: "cancel"; id: string; proof?: string }
   | { op: "late-result"; id: string; proof?: string }
   | { op: "dm"; recipient: string; text: string; replyTo?: string; proof?: string }
+  | { op: "gt"; action: GtNodeAction; proof?: string }
   | { op: "stop" };
 
 /** What `hello` answers. */
@@ -381,6 +384,8 @@ export async function serveNode(options: NodeServerOptions): Promise<NodeServer>
           send({ type: "record", record });
         } else if (request.op === "dm") {
           send({ type: "sent", id: await req.sendDirectMessage(request) });
+        } else if (request.op === "gt") {
+          send({ type: "gt", ...await req.workers.answer(request.action) });
         } else if (request.op === "stop") {
           send({ type: "stopping", pid: Deno.pid });
           send({ type: "done" });

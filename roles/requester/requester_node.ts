@@ -48,7 +48,8 @@ import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
 import { type LateResults, lateResultsOf } from "./late_result.ts";
 import { JobFollower, type JobProgress } from "./job_follower.ts";
 import { JobPayer } from "./job_payer.ts";
-import { JobSender } from "./job_sender.ts";
+import { JobSender, type SubmitOptions } from "./job_sender.ts";
+import type { WorkerDesk } from "./worker_desk.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { TownLink } from "./town_link.ts";
@@ -123,6 +124,8 @@ export class Requester {
   readonly stateDir: string;
   repo!: JobRepository;
   payments!: PaymentLog;
+  /** The Gas Town workers' desk: `gt roster` and `gt rotate` (roles/requester/worker_desk.ts). */
+  readonly workers: WorkerDesk;
   /** Requests' paid writes sent again after a passing failure (see the module doc), so far. */
   sendRetries = 0;
   #o: RequesterOptions;
@@ -139,6 +142,7 @@ export class Requester {
   /** Resolved once the jobs on record are followed (or the node closes): events wait for it. */
   #following = Promise.withResolvers<void>();
   readonly #signer: NodeSigner;
+  #feedOptions?: JobFeedOptions;
   #closed = false;
   /** Aborted by close: cuts a request's retry wait short. */
   #closing = new AbortController();
@@ -187,7 +191,9 @@ export class Requester {
       warn: options.warn,
       closed,
       closing: this.#closing.signal,
+      feed: () => this.#feedOptions,
     });
+    this.workers = this.#sender.workers;
   }
 
   /** Opens state, connects, resumes; called by {@linkcode startRequester}. */
@@ -200,9 +206,9 @@ export class Requester {
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
     const { alertWebhook: webhook, warn: log } = this.#o;
     const alerts = this.#alerts = createNodeAlerts({ webhook, node: this.pubkey, log });
-    // The feed's workers start while the town link connects (most of the feed's cost, docs/
-    // ARCHITECTURE.md "Pipelines and their permissions"); events wait until jobs are followed.
-    const feedOptions: JobFeedOptions = {
+    // The feed's workers start while the town link connects (docs/ARCHITECTURE.md "Pipelines
+    // and their permissions"); events wait until jobs are followed.
+    const feedOptions: JobFeedOptions = this.#feedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
       pubkey: this.pubkey,
       inFlight: this.#o.resume === false ? [] : this.repo.listInFlight(),
@@ -300,15 +306,7 @@ export class Requester {
    * ```
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
-  submit(
-    spec: JobSpec,
-    options: {
-      prev?: string;
-      onCreated?: (id: string) => void;
-      /** The blob payments made for its inputs (`publishBlob`'s `invoices`). */
-      uploadInvoices?: string[];
-    } = {},
-  ): Promise<RequesterJobRecord> {
+  submit(spec: JobSpec, options: SubmitOptions = {}): Promise<RequesterJobRecord> {
     return this.#sender.submit(spec, options);
   }
 
@@ -439,6 +437,7 @@ export class Requester {
     // Maybe still opening (a start that failed): closed once open; an event waiting is dropped.
     this.#following.resolve();
     await this.#feed?.then((feed) => feed.close()).catch(() => {});
+    await this.#sender.closeWorkers();
     await this.#follower.drain();
     await this.#links?.close().catch(() => {});
     await this.#alerts?.close().catch(() => {});

@@ -292,6 +292,7 @@ export class SpspResponder {
       conversationKey: timed(signer.conversationKey),
       nip04Decrypt: timed(signer.nip04Decrypt),
       derivedSecret: timed(signer.derivedSecret),
+      worker: timed(signer.worker),
       close: () => signer.close(),
       [Symbol.dispose]: () => signer[Symbol.dispose](),
     };
