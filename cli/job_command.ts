@@ -50,7 +50,7 @@ import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
-import * as agentRecord from "../roles/agent_work/requester/agent_task_record.ts";
+import * as agentRecord from "../state/jobs/agent_task_record.ts";
 import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
 import { jobBeadOf } from "./job_bead.ts";

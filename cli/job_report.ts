@@ -27,7 +27,7 @@ import { releasedDeliveryKey } from "../protocol/delivery_key.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { deliveryProofFile } from "../state/jobs/delivery_proof_file.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
-import { agentTranscriptFile } from "../roles/agent_work/requester/agent_task_record.ts";
+import { agentTranscriptFile } from "../state/jobs/agent_task_record.ts";
 
 /** A progress line of the NDJSON stream. */
 export interface JobProgressLine {

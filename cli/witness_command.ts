@@ -36,7 +36,7 @@ import {
   agentTranscriptFile,
   readAgentTask,
   rememberAgentTask,
-} from "../roles/agent_work/requester/agent_task_record.ts";
+} from "../state/jobs/agent_task_record.ts";
 import { lockProcessFile, ProcessLockedError } from "../state/process_lock.ts";
 
 /** `witness`'s own options. */

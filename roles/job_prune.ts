@@ -85,7 +85,7 @@ export async function pruneRequesterJobs(
       `results/${job.id}`,
     ]);
     await removeByPrefix(`${options.stateDir}/callbacks`, `${job.id}.`);
-    // An agent task's files (roles/agent_work/requester/agent_task_record.ts): what `--apply` needs, its transcript.
+    // An agent task's files (state/jobs/agent_task_record.ts): what `--apply` needs, its transcript.
     await removeByPrefix(`${options.stateDir}/agent-tasks`, `${job.id}.`);
     await repo.remove(job.id, { paths, fields: { Status: job.status } });
   }

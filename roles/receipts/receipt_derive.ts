@@ -20,7 +20,7 @@ import {
 } from "../../state/jobs/provider_job_record.ts";
 import { categoryOf, type PaymentEntry } from "../../state/payments/payment_log.ts";
 import { readStoredResult } from "../../state/jobs/stored_result.ts";
-import { readAgentTask } from "../agent_work/requester/agent_task_record.ts";
+import { readAgentTask } from "../../state/jobs/agent_task_record.ts";
 
 /** The invoice id under which a provider gives a deposit back (roles/requester/job_refunds.ts). */
 const refundInvoice = (jobId: string) => `refund:${jobId}`;

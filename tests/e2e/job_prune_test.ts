@@ -9,7 +9,7 @@ import { runCli } from "../support/run_cli.ts";
 import {
   agentTaskFile,
   agentTranscriptFile,
-} from "../../roles/agent_work/requester/agent_task_record.ts";
+} from "../../state/jobs/agent_task_record.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
@@ -59,7 +59,7 @@ Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, histo
     await Deno.writeTextFile(`${dir}/requester/${jobs[0].id}.json`, "{}");
     await Deno.mkdir(`${dir}/callbacks`);
     await Deno.writeTextFile(`${dir}/callbacks/${jobs[0].id}.in.payload`, "");
-    // An agent task's files (roles/agent_work/requester/agent_task_record.ts), of a pruned job and of a kept one.
+    // An agent task's files (state/jobs/agent_task_record.ts), of a pruned job and of a kept one.
     await Deno.mkdir(`${dir}/agent-tasks`);
     const agentFiles = (id: string) => [
       agentTaskFile(dir, id),

@@ -15,7 +15,7 @@ import { blobOutputsOf } from "../../../protocol/job_blobs.ts";
 import { parseDeliveryCommitment, sha256Hex } from "../../../protocol/delivery_commitment.ts";
 import { openBlob } from "../sealed_blob.ts";
 import { applyResultBundle } from "../result_apply.ts";
-import { readAgentTask } from "./agent_task_record.ts";
+import { readAgentTask } from "../../../state/jobs/agent_task_record.ts";
 import {
   fetchSealedBlob,
   keptProofPath,

@@ -14,7 +14,7 @@ import type { ProviderListing } from "../../requester/provider_directory.ts";
 import { createRepositoryBundle } from "../repository_bundle.ts";
 import { sealBlob } from "../sealed_blob.ts";
 import type { AgentTask } from "../agent_task.ts";
-import type { AgentTaskLocal } from "./agent_task_record.ts";
+import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
 import { TaskRepositoryError } from "./requester_agent_errors.ts";
 import {
   AGENT_TASK_KIND,

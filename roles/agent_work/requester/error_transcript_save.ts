@@ -3,7 +3,7 @@
  * docs/PROTOCOL.md "Errors of an encrypted job"): the error feedback's `transcript.log.sealed`
  * blob fetched by hash from the profile's own towns (never from the URL it names), opened with the
  * key its encrypted content carried, and written where `job results --apply` writes a delivered
- * one (`<profile>/agent-tasks/<job>.transcript.log`, agent_task_record.ts).
+ * one (`<profile>/agent-tasks/<job>.transcript.log`, state/jobs/agent_task_record.ts).
  *
  * @module
  */
@@ -13,7 +13,7 @@ import { fetchBlobFromTowns } from "../../requester/town_blob_fetch.ts";
 import { openBlob } from "../sealed_blob.ts";
 import { SEALED_TRANSCRIPT_NAME } from "../agent_task_wire.ts";
 import type { ErrorTranscriptKey } from "../error_transcript.ts";
-import { agentTranscriptFile } from "./agent_task_record.ts";
+import { agentTranscriptFile } from "../../../state/jobs/agent_task_record.ts";
 import { sealedBlobMax } from "./sealed_result.ts";
 
 /** Options for {@linkcode saveErrorTranscript}. */

@@ -17,7 +17,7 @@ import { derivedBlobKey, openBlob, SEALED_BLOB_OVERHEAD } from "../sealed_blob.t
 import { DEFAULT_RESULT_BUNDLE_MAX } from "../result_apply.ts";
 import { TRANSCRIPT_MAX_KEPT_BYTES } from "../provider/job_out_files.ts";
 import { type DeliveryProof, deliveryProofFile } from "../delivery_proof.ts";
-import { agentTranscriptFile } from "./agent_task_record.ts";
+import { agentTranscriptFile } from "../../../state/jobs/agent_task_record.ts";
 import {
   SEALED_RESULT_NAME as SEALED_BUNDLE,
   SEALED_TRANSCRIPT_NAME as SEALED_TRANSCRIPT,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
-import { type AgentTaskLocal, rememberAgentTask } from "./agent_task_record.ts";
+import { type AgentTaskLocal, rememberAgentTask } from "../../../state/jobs/agent_task_record.ts";
 import { LocalGateUnavailableError } from "./requester_agent_errors.ts";
 
 /**
@@ -18,7 +18,7 @@ import { LocalGateUnavailableError } from "./requester_agent_errors.ts";
  * @example
  * ```ts
  * import { verifyApplied } from "./verify_applied.ts";
- * import type { AgentTaskLocal } from "./agent_task_record.ts";
+ * import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
  * import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
  *
  * declare const record: RequesterJobRecord, local: AgentTaskLocal, tip: string;

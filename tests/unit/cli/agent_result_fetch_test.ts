@@ -8,7 +8,7 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { applyAgentResult } from "../../../cli/agent_task_command.ts";
-import { agentTaskFile } from "../../../roles/agent_work/requester/agent_task_record.ts";
+import { agentTaskFile } from "../../../state/jobs/agent_task_record.ts";
 import { CliError } from "../../../cli/cli_error.ts";
 import { sealBlob } from "../../../roles/agent_work/sealed_blob.ts";
 import { runGit } from "../../../roles/agent_work/git_command.ts";

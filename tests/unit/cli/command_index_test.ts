@@ -196,10 +196,9 @@ Deno.test("command index: job submit loads no chain/ and, of roles/ and transpor
   // error table names their classes by name (cli/job_errors.ts).
   assertEquals(loaded.filter((p) => p.startsWith("chain/")), []);
   assertEquals(loaded.filter(heavy), [
-    // An agent task's names on the wire and the file it leaves in the profile: two small modules
-    // (the bundling and sealing load only for an agent task, cli/agent_task_command.ts).
+    // An agent task's names on the wire: a small module (the bundling and sealing load only for
+    // an agent task, cli/agent_task_command.ts).
     "roles/agent_work/agent_task_wire.ts",
-    "roles/agent_work/requester/agent_task_record.ts",
     // The job's spec, checked against the town's providers before anything is paid.
     "roles/requester/job_precheck.ts",
     "roles/requester/job_spec.ts",
