@@ -6,10 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
-import {
-  agentTaskFile,
-  agentTranscriptFile,
-} from "../../state/jobs/agent_task_record.ts";
+import { agentTaskFile, agentTranscriptFile } from "../../state/jobs/agent_task_record.ts";
 import { makeJobRecord } from "../support/job_record_factory.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
