@@ -49,6 +49,32 @@ export async function openProviderJobStore(
   return store;
 }
 
+/**
+ * One job's record as it is on disk now, read without opening the store: for a process beside
+ * the running provider (a test, a status reader), as opening the store removes the temp files of
+ * writes in flight. Undefined when there is no such record.
+ *
+ * @example
+ * ```ts
+ * import { readProviderJobRecord } from "./provider_job_store.ts";
+ *
+ * const record = await readProviderJobRecord("/home/me/.turnpike/provider", "ab".repeat(32));
+ * console.log(record?.status ?? "no such job");
+ * ```
+ */
+export async function readProviderJobRecord(
+  stateDir: string,
+  id: string,
+): Promise<ProviderJobRecord | undefined> {
+  const text = await Deno.readTextFile(`${stateDir}/${PROVIDER_JOBS_DIR}/${id}.toml`).catch(
+    (err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    },
+  );
+  return text === undefined ? undefined : parseProviderJobRecord(text);
+}
+
 /** The provider's job records; see the module doc. */
 export class ProviderJobStore {
   readonly dir: string;
