@@ -15,7 +15,7 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
@@ -23,8 +23,6 @@ import { sealBlob } from "../../roles/agent_work/sealed_blob.ts";
 import { sha256Hex } from "../../protocol/delivery_commitment.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { type DeliveryProof, verifyDeliveryProof } from "../../roles/agent_work/delivery_proof.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** The cheats, by preset: each changes the delivery after its commitment was made. */
 async function cheat(d: AgentDeliveryForTests): Promise<void> {
@@ -79,11 +77,7 @@ Deno.test("agent-task delivery: a wrong key is paid for and proven, a blob off i
     const alice = await requesterProfile(net);
     const state = `${net.root}/agent-home/alice`;
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const submit = (agent: string) =>
       alice(
         "job",

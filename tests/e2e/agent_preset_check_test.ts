@@ -9,11 +9,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** `node up` on `config`, pointed at nothing: a config problem ends it before any connection. */
 async function nodeUp(config: string, skills: string) {
@@ -132,11 +130,7 @@ async function agentNetwork(scripts: Record<string, string>, presets: Partial<Ag
   });
   const alice = await requesterProfile(net);
   const repo = await tempGitRepo(`${net.root}/repo`);
-  const files: Record<string, string> = {};
-  for (const name of ["README.md", "add.sh", "test.sh"]) {
-    files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-  }
-  await repo.commit("the sample", files);
+  await commitAgentSample(repo);
   const submit = (agent: string) =>
     alice(
       "job",

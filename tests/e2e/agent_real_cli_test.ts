@@ -14,7 +14,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { requesterProfile } from "../support/agent_task_kit.ts";
+import { commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { startStandInAgentApi } from "../support/stand_in_agent_apis.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { ensureNpmPrefix } from "../../tools/npm_prefix_install.ts";
@@ -22,7 +22,6 @@ import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parse as parseToml } from "smol-toml";
 
 const AGENTS = new URL("../../skills/agent-task/agents", import.meta.url).pathname;
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** What the scripted tool call runs in the worktree: the fix, committed. */
 const FIX = `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh && git commit -qam 'add: add, not subtract'`;
 /** What the agent leaves uncommitted is committed after it (docs/OPERATIONS.md). */
@@ -87,11 +86,7 @@ Deno.test("agent-task: the real Claude Code and Codex fix a failing test in the 
   const alice = await requesterProfile(net);
   const submit = async (agent: string) => {
     const repo = await tempGitRepo(`${net.root}/repo-${agent}`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const out = await alice(
       "job",
       "submit",

@@ -12,11 +12,10 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** What `gzip | base64` output starts with (the gzip magic and method, base64): the leak's mark. */
 const GZIP_BASE64 = "H4sI";
 
@@ -50,11 +49,7 @@ Deno.test("agent-task: a failed gate paid for shows verdict failed in its result
     const alice = await requesterProfile(net);
     const state = `${net.root}/agent-home/alice`;
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await repo.commit("the sample", files);
+    const base = await commitAgentSample(repo);
     const submit = (accept: string, ...more: string[]) =>
       alice(
         "job",

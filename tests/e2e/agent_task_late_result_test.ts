@@ -9,13 +9,11 @@
  */
 import { assertEquals } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 Deno.test("agent-task: a result published after the requester's timeout is had by job results --apply, its delivery paid once", async () => {
   const skills = await agentSkillsDir({
@@ -53,11 +51,7 @@ Deno.test("agent-task: a result published after the requester's timeout is had b
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await repo.commit("the sample", files);
+    const base = await commitAgentSample(repo);
     const submitted = await alice(
       "job",
       "submit",

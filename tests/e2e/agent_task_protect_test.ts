@@ -10,11 +10,9 @@
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 interface Change {
   path: string;
@@ -58,11 +56,7 @@ Deno.test("agent-task: an agent that rewrites a protected test to pass gets the 
       `${config}\n[agents]\nprotect = ["README*"]\n`,
     );
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const submit = (...more: string[]) =>
       alice(
         "job",

@@ -9,11 +9,9 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** Fixes add.sh and commits it as an agent that pastes the task's heading does. */
 const AGENT = [
@@ -50,11 +48,7 @@ Deno.test("agent-task applied: the branch's commit carries Turnpike-Job, Turnpik
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     await Deno.writeTextFile(
       `${net.root}/bead.json`,
       JSON.stringify({ id: "gt-1", title: "Fix add" }),

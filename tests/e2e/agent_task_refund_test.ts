@@ -10,15 +10,13 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { parseJobRecord } from "../../state/jobs/job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** One payment-log line, as the tests read it. */
 interface Line {
@@ -88,11 +86,7 @@ async function refundNetwork(preset: string, command: string) {
     ], { env: { BETA_MODEL_KEY: apiKey } });
   const alice = await requesterProfile(net);
   const repo = await tempGitRepo(`${net.root}/repo`);
-  const files: Record<string, string> = {};
-  for (const name of ["README.md", "add.sh", "test.sh"]) {
-    files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-  }
-  await repo.commit("the sample", files);
+  await commitAgentSample(repo);
   const submit = (agent: string, provider: string) =>
     alice(
       "job",

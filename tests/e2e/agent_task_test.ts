@@ -18,17 +18,16 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { initWalletWithCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { waitUntil } from "../support/provider_test_kit.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { type TempGitRepo, tempGitRepo } from "../support/temp_git_repo.ts";
+import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
 const GATE = 'sh test.sh && ! curl -s -m 5 "$TURNPIKE_MODEL_GATEWAY/v1/models"';
 /** A file of the provider's host that no job may read (snoop.sh links to it). */
@@ -166,7 +165,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const base = await commitSample(repo);
+    const base = await commitAgentSample(repo);
     const bead = `${net.root}/bead.json`;
     await Deno.writeTextFile(
       bead,
@@ -510,15 +509,6 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   }
 });
 
-/** Commits fixtures/agent-repo into `repo`; returns the commit. */
-async function commitSample(repo: TempGitRepo): Promise<string> {
-  const files: Record<string, string> = {};
-  for (const name of ["README.md", "add.sh", "test.sh"]) {
-    files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-  }
-  return await repo.commit("the sample", files);
-}
-
 /** A job that ended `error` for `why`, having paid one invoice (the deposit). */
 function assertFailedWithDepositOnly(
   out: { code: number; stderr: string; lines: Record<string, unknown>[] },
@@ -607,7 +597,7 @@ async function sigkillMidAgent(mode: "root" | "rootless"): Promise<void> {
     ) as { pubkey: string };
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitSample(repo);
+    await commitAgentSample(repo);
     const posted = await alice(
       "job",
       "submit",
@@ -702,7 +692,7 @@ Deno.test("agent-task in the rootless sandbox: the agent's commits come back and
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitSample(repo);
+    await commitAgentSample(repo);
     await Deno.writeTextFile(
       `${net.root}/bead.json`,
       JSON.stringify({ title: `Fix add ${MARKER}` }),
@@ -773,7 +763,7 @@ Deno.test("agent-task on a town that keeps its request, result and feedback kind
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitSample(repo);
+    await commitAgentSample(repo);
     await Deno.writeTextFile(
       `${net.root}/bead.json`,
       JSON.stringify({ title: `Fix add ${MARKER}` }),

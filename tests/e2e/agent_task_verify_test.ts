@@ -10,12 +10,10 @@
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** The lie, test-only: the preset `liar`'s failed gate reported as passed. */
 function lyingVerdictForTests(d: AgentDeliveryForTests): Promise<void> {
@@ -63,11 +61,7 @@ Deno.test("agent-task --apply --verify: a provider that reports pass for a faili
     const alice = await requesterProfile(net);
     const state = `${net.root}/agent-home/alice`;
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const submit = (agent: string) =>
       alice(
         "job",

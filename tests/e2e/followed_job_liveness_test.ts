@@ -11,11 +11,10 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The provider's heartbeat period (s), as an operator who wants liveness sets it: offline three periods after its last beat. */
 const HEARTBEAT_S = 20;
 
@@ -92,11 +91,7 @@ Deno.test("followed job: job wait on a job in flight asks no passphrase and ends
     console.log(`provider: ${periodic}`);
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const submit = async () => {
       const posted = await alice(
         "job",

@@ -12,14 +12,13 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
-const FIXTURE = root("fixtures/agent-repo");
 const MAX = 1_500;
 
 Deno.test("gastown bead context: the bead's parent, dependencies and the rig's latest closed beads reach the agent's TASK.md within --max-context-chars, encrypted", async () => {
@@ -54,11 +53,7 @@ Deno.test("gastown bead context: the bead's parent, dependencies and the rig's l
     const home = `${net.root}/agent-home`;
     const gtHome = `${net.root}/gt`;
     const rig = await tempGitRepo(`${gtHome}/rigs/myrig`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await rig.commit("the sample", files);
+    await commitAgentSample(rig);
     // The rig's beads: an epic, a blocker closed, 60 closed beads of 120 characters each, and
     // the bead to work, whose `bd show --json` names its parent and its blocker.
     const beads = `${net.root}/beads`;

@@ -14,14 +14,13 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
-const FIXTURE = root("fixtures/agent-repo");
 
 /** A preset running `agents/<script>`; the scripted agents call no model (the upstream is dead). */
 function preset(skills: string, name: string, script: string): AgentPreset {
@@ -69,11 +68,7 @@ Deno.test("gastown mayor view: a polecat's lines name its job, provider and spen
     const home = `${net.root}/agent-home`;
     const gtHome = `${net.root}/gt`;
     const rig = await tempGitRepo(`${gtHome}/rigs/myrig`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await rig.commit("the sample", files);
+    const base = await commitAgentSample(rig);
     const beads = `${net.root}/beads`;
     await Deno.mkdir(beads);
     for (const id of ["gt-1", "gt-2"]) {

@@ -12,13 +12,12 @@
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
-const FIXTURE = root("fixtures/agent-repo");
 
 /** A preset running `agents/<name>.sh`; the scripted agents call no model (the upstream is dead). */
 function preset(skills: string, name: string): AgentPreset {
@@ -56,11 +55,7 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     // The stand-in town: a rig's repository, two beads, gt and bd on PATH.
     const gtHome = `${net.root}/gt`;
     const rig = await tempGitRepo(`${gtHome}/rigs/myrig`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await rig.commit("the sample", files);
+    const base = await commitAgentSample(rig);
     const beads = `${net.root}/beads`;
     await Deno.mkdir(beads);
     for (const id of ["gt-1", "gt-2", "gt-3"]) {

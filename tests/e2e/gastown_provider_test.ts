@@ -14,14 +14,13 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
-const FIXTURE = root("fixtures/agent-repo");
 
 Deno.test("gastown as provider: a job filed as a bead in the provider's town, worked by its polecat, applied by the requester with its gate passing, the polecat's worktree and branch gone from the rig; a bead that never closes ends the job with an error, the deposit its only payment, and leaves nothing in the rig either", async () => {
   const skills = await agentSkillsDir({});
@@ -74,11 +73,7 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
   try {
     const alice = await requesterProfile(net);
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await repo.commit("the sample", files);
+    const base = await commitAgentSample(repo);
     const bead = `${net.root}/bead.json`;
     await Deno.writeTextFile(
       bead,

@@ -17,7 +17,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { startSharedTownProcess } from "../support/shared_town_process.ts";
 import { btpOf, paymentLog, relayOf, townPubkeyOf } from "../support/town_network_kit.ts";
@@ -29,7 +29,6 @@ const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathnam
 const POLECAT = root("integrations/gastown/turnpike-polecat");
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");
 const REFINERY = root("tests/support/stand_in_refinery");
-const FIXTURE = root("fixtures/agent-repo");
 
 /** One stand-in Gas Town: its home, its beads, and `gt`/`bd` on PATH. */
 interface StandInGasTown {
@@ -168,11 +167,7 @@ Deno.test("gastown two towns: A's bead slung to a remote polecat, worked by B's 
       NO_COLOR: "1",
     });
     const rigA = await tempGitRepo(`${gtA.home}/rigs/myrig`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    const base = await rigA.commit("the sample", files);
+    const base = await commitAgentSample(rigA);
     await Deno.writeTextFile(
       `${gtA.beads}/gt-1.json`,
       JSON.stringify({

@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { ndjsonLines } from "../support/agent_cli.ts";
 import { runCli } from "../support/run_cli.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
@@ -19,7 +19,6 @@ import { queryRelay } from "../../transport/relay_query.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { nip19 } from "nostr-tools";
 
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 const P1 = "myrig/polecats/p1";
 const MAX = "myrig/crew/max";
 
@@ -64,11 +63,7 @@ Deno.test("gastown workers: two workers of one Mayor post agent tasks under thei
     };
     const profileKey = (await readWalletFile(walletFilePath(`${home}/alice`))).pubkey;
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const submit = (worker: string, provider: string) =>
       alice(
         "job",

@@ -12,13 +12,11 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { ndjsonLines } from "../support/agent_cli.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { spawnCli } from "../support/cli_process.ts";
 import { startStandInModelApi } from "../support/stand_in_model_api.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
-
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 
 /** What each side's payment log says a job moved: paid for the job, and given back. */
 async function booksOf(stateDir: string, jobId: string, side: "requester" | "provider") {
@@ -88,11 +86,7 @@ Deno.test("receipts: both sides sign one per ended job that matches their paymen
     const aliceState = `${net.root}/agent-home/alice`;
     const signing = ["--passphrase-file", `${net.root}/agent-home/pw`, "--non-interactive"];
     const repo = await tempGitRepo(`${net.root}/repo`);
-    const files: Record<string, string> = {};
-    for (const name of ["README.md", "add.sh", "test.sh"]) {
-      files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-    }
-    await repo.commit("the sample", files);
+    await commitAgentSample(repo);
     const run = async (agent: string) => {
       const done = await alice(
         ...["job", "submit", "agent-task", "--repo", repo.dir, "--title", "Fix add"],

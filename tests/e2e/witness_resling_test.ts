@@ -13,13 +13,12 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { initWalletWithCli, runCli } from "../support/run_cli.ts";
 import { type RequesterNetwork, startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
+import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
 import { type CliProcess, spawnCli } from "../support/cli_process.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { waitUntil } from "../support/provider_test_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
-const FIXTURE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
 /** The providers' agent beat (s): a worker silent for 3 s is stalled. */
 const BEAT_S = 1;
 /** Fixes add. */
@@ -108,11 +107,7 @@ for (const signal of ["SIGSTOP", "SIGKILL"] as const) {
       const alice = await requesterProfile(net);
       const secret = ["--passphrase-file", `${home}/pw`, "--non-interactive"];
       const repo = await tempGitRepo(`${net.root}/repo`);
-      const files: Record<string, string> = {};
-      for (const name of ["README.md", "add.sh", "test.sh"]) {
-        files[name] = await Deno.readTextFile(`${FIXTURE}/${name}`);
-      }
-      await repo.commit("the sample", files);
+      await commitAgentSample(repo);
       const bead = `${net.root}/bead.json`;
       await Deno.writeTextFile(bead, JSON.stringify([{ id: "gt-7", title: "Fix add" }]));
       const posted = await alice(

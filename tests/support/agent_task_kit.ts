@@ -8,8 +8,33 @@
 import { initWalletWithCli } from "./run_cli.ts";
 import type { RequesterNetwork } from "./requester_network.ts";
 import { agentCli, type AgentResult } from "./agent_cli.ts";
+import type { TempGitRepo } from "./temp_git_repo.ts";
 
 const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
+/** The sample repository agent tasks fix (`add.sh` subtracts; `test.sh` says so). */
+const SAMPLE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
+
+/**
+ * Commits the sample repository's files (fixtures/agent-repo: README.md, add.sh, test.sh) into
+ * `repo`: the base an agent task ships. Returns the commit.
+ *
+ * @example
+ * ```ts
+ * import { commitAgentSample } from "./agent_task_kit.ts";
+ * import { tempGitRepo } from "./temp_git_repo.ts";
+ *
+ * const repo = await tempGitRepo(await Deno.makeTempDir());
+ * const base = await commitAgentSample(repo);
+ * console.assert(base.length === 40);
+ * ```
+ */
+export async function commitAgentSample(repo: TempGitRepo): Promise<string> {
+  const files: Record<string, string> = {};
+  for (const name of ["README.md", "add.sh", "test.sh"]) {
+    files[name] = await Deno.readTextFile(`${SAMPLE}/${name}`);
+  }
+  return await repo.commit("the sample", files);
+}
 
 /**
  * A skills dir with the agent-task skill, and `scripts` (name to shell text) in its `agents/`:
