@@ -12,9 +12,13 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+  scriptedPreset,
+} from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 
 /** What `gzip | base64` output starts with (the gzip magic and method, base64): the leak's mark. */
 const GZIP_BASE64 = "H4sI";
@@ -29,18 +33,7 @@ Deno.test("agent-task: a failed gate paid for shows verdict failed in its result
       "git commit -q -am 'add: a comment'",
     ].join("\n"),
   });
-  const preset: AgentPreset = {
-    name: "broken",
-    command: `sh ${skills}/agent-task/agents/broken.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
+  const preset = scriptedPreset(skills, "broken");
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: { agents: { broken: preset } },

@@ -10,9 +10,13 @@
  */
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+  scriptedPreset,
+} from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 
 interface Change {
   path: string;
@@ -30,18 +34,7 @@ Deno.test("agent-task: an agent that rewrites a protected test to pass gets the 
       "git commit -q -am 'add: fixed, the test says so'",
     ].join("\n"),
   });
-  const preset: AgentPreset = {
-    name: "cheat",
-    command: `sh ${skills}/agent-task/agents/cheat.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
+  const preset = scriptedPreset(skills, "cheat");
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: { agents: { cheat: preset } },

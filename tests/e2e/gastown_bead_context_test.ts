@@ -12,10 +12,14 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+  scriptedPreset,
+} from "../support/agent_task_kit.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
@@ -32,18 +36,7 @@ Deno.test("gastown bead context: the bead's parent, dependencies and the rig's l
       "git commit -q -am 'add: add, not subtract'",
     ].join("\n"),
   });
-  const preset: AgentPreset = {
-    name: "fix",
-    command: `sh ${skills}/agent-task/agents/fix.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
+  const preset = scriptedPreset(skills, "fix");
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: { agents: { fix: preset } },

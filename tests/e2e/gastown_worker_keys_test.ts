@@ -8,11 +8,15 @@
  */
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+  scriptedPreset,
+} from "../support/agent_task_kit.ts";
 import { ndjsonLines } from "../support/agent_cli.ts";
 import { runCli } from "../support/run_cli.ts";
 import { tempGitRepo } from "../support/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 import { verifyEvent } from "../../protocol/event_verifier.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
@@ -26,18 +30,7 @@ Deno.test("gastown workers: two workers of one Mayor post agent tasks under thei
   const skills = await agentSkillsDir({
     "fix.sh": "set -e\nsed -i 's/\\$1 - \\$2/$1 + $2/' add.sh\ngit commit -q -am 'add: add'",
   });
-  const preset: AgentPreset = {
-    name: "fix",
-    command: `sh ${skills}/agent-task/agents/fix.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
+  const preset = scriptedPreset(skills, "fix");
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: { agents: { fix: preset } },

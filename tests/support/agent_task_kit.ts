@@ -9,6 +9,7 @@ import { initWalletWithCli } from "./run_cli.ts";
 import type { RequesterNetwork } from "./requester_network.ts";
 import { agentCli, type AgentResult } from "./agent_cli.ts";
 import type { TempGitRepo } from "./temp_git_repo.ts";
+import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
 /** The sample repository agent tasks fix (`add.sh` subtracts; `test.sh` says so). */
@@ -96,4 +97,38 @@ export async function requesterProfile(
     env: { TURNPIKE_HOME: home, TURNPIKE_NODE_IDLE_TIMEOUT: "2" },
     secret: ["--passphrase-file", `${home}/pw`, "--non-interactive"],
   });
+}
+
+/**
+ * A preset running the scripted agent `<skills>/agent-task/agents/<name>.sh` (from
+ * {@linkcode agentSkillsDir}): free, a budget of 1,000, its model API where nothing listens (a
+ * script that makes no call needs none), with `more` over these.
+ *
+ * @example
+ * ```ts
+ * import { agentSkillsDir, scriptedPreset } from "./agent_task_kit.ts";
+ *
+ * const skills = await agentSkillsDir({ "fix.sh": "true" });
+ * const preset = scriptedPreset(skills, "fix", { price: 500n });
+ * console.assert(preset.command === `sh ${skills}/agent-task/agents/fix.sh`);
+ * ```
+ */
+export function scriptedPreset(
+  skills: string,
+  name: string,
+  more: Partial<AgentPreset> = {},
+): AgentPreset {
+  return {
+    name,
+    command: `sh ${skills}/agent-task/agents/${name}.sh`,
+    price: 0n,
+    budget: 1000n,
+    flavor: "anthropic",
+    upstream: "http://127.0.0.1:9",
+    apiKey: "sk-unused",
+    inputPerMillion: 0n,
+    outputPerMillion: 0n,
+    headers: {},
+    ...more,
+  };
 }
