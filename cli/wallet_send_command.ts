@@ -66,12 +66,6 @@ async function walletSend(
       fields: { amount: String(amount), max: String(max) },
     });
   }
-  if (request.expiresAt.getTime() <= Date.now()) {
-    throw new CliError(`the request expired at ${request.expiresAt.toISOString()}`, {
-      code: "payment-refused",
-      suggestion: "nothing was paid; ask the receiver for a new one",
-    });
-  }
   const memo = request.memo === undefined ? "" : ` for "${request.memo}"`;
   if (!opts.nonInteractive && !opts.yes && Deno.stdin.isTerminal()) {
     if (!confirm(terminalText(`Pay ${shown} to ${request.destination}${memo}?`))) {
@@ -94,6 +88,8 @@ async function walletSend(
     pubkey: link.signer.pubkey,
     spendPolicy: link.config.spendPolicy,
     asset: link.config.asset,
+    homeAsset: () => link.links.home,
+    max,
     onProgress: (status, detail) =>
       json
         ? printJsonLine("progress", { transfer, status, detail })
@@ -118,7 +114,8 @@ async function walletSend(
     });
   } else {
     const before = outcome.status === "paid-before" ? " (paid before: not paid again)" : "";
-    console.log(terminalText(`paid ${shown} to ${outcome.destination}${memo}${before}`));
+    const paid = formatAssetAmount(outcome.amount, request);
+    console.log(terminalText(`paid ${paid} to ${outcome.destination}${memo}${before}`));
     console.log(`receipt ${outcome.fulfillment}`);
   }
 }

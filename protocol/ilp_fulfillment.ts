@@ -63,6 +63,21 @@ export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<Cr
 }
 
 /**
+ * The least time a PREPARE must have left for a receiver to take it (its line on disk, then the
+ * FULFILL): a FULFILL after the packet's expiry is refused by the town, which books the packet
+ * rejected, while the receiver would have booked the money taken.
+ *
+ * @example
+ * ```ts
+ * import { MIN_FULFILL_TIME_LEFT_MS } from "./ilp_fulfillment.ts";
+ *
+ * const expiresAt = new Date(Date.now() + 30_000);
+ * console.assert(expiresAt.getTime() - Date.now() >= MIN_FULFILL_TIME_LEFT_MS);
+ * ```
+ */
+export const MIN_FULFILL_TIME_LEFT_MS = 2_000;
+
+/**
  * SHA-256 of a fulfillment.
  *
  * @example

@@ -171,11 +171,14 @@ export async function catchUpReceipts(options: CatchUpOptions): Promise<number> 
   const { stateDir, signer } = options;
   const derived = await deriveReceipts(stateDir);
   const { receipts } = await readReceipts(stateDir, signer.pubkey);
-  const stored = new Map(receipts.map((s) => [receiptKey(s.receipt), canonicalReceipt(s.receipt)]));
+  // The newest receipt per job and side (the book is read oldest first).
+  const stored = new Map(receipts.map((s) => [receiptKey(s.receipt), s.receipt]));
   const now = options.now ?? Date.now;
   const added = [];
-  for (const [key, receipt] of derived) {
-    if (stored.get(key) === canonicalReceipt(receipt)) continue;
+  for (const [key, derivedNow] of derived) {
+    const before = stored.get(key);
+    const receipt = withPrunedPayments(derivedNow, before);
+    if (before !== undefined && canonicalReceipt(before) === canonicalReceipt(receipt)) continue;
     added.push(await signer.signEvent(receiptTemplate(receipt, now())));
   }
   // Oldest job first, so the book reads in the order the jobs ended.
@@ -227,7 +230,7 @@ export async function checkReceipts(stateDir: string, pubkey?: string): Promise<
       unverifiable++;
       continue;
     }
-    const fields = differingFields(receipt, now);
+    const fields = differingFields(receipt, withPrunedPayments(now, receipt));
     if (fields.length > 0) disagree.push({ side: receipt.side, job: receipt.job, fields });
   }
   const keys = new Set(reading.receipts.map((s) => receiptKey(s.receipt)));
@@ -238,6 +241,19 @@ export async function checkReceipts(stateDir: string, pubkey?: string): Promise<
     unreceipted: [...derived.keys()].filter((k) => !keys.has(k)).length,
     unverifiable,
   };
+}
+
+/**
+ * `derived` with the payments of `stored` when the payment log no longer has the job's lines (it
+ * keeps 30 days; a job record stays until `job prune`): the receipt keeps what was paid, rather
+ * than a newer one saying nothing was.
+ */
+function withPrunedPayments(derived: JobReceipt, stored: JobReceipt | undefined): JobReceipt {
+  // What a job paid never goes down but by pruning: a job's lines all gone read as nothing paid.
+  const none = (r: JobReceipt) => r.deposit === "0" && r.delivery === "0" && r.refunded === "0";
+  if (stored === undefined || !none(derived) || none(stored)) return derived;
+  const { asset, scale, deposit, delivery, refunded } = stored;
+  return { ...derived, asset, scale, deposit, delivery, refunded };
 }
 
 function differingFields(a: JobReceipt, b: JobReceipt): string[] {

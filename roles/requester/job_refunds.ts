@@ -15,6 +15,7 @@ import {
   refundInvoiceId,
   refundLock,
 } from "../../protocol/job_refund.ts";
+import { MIN_FULFILL_TIME_LEFT_MS } from "../../protocol/ilp_fulfillment.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
 import type { JobRepository } from "../../state/jobs/job_repository.ts";
@@ -104,6 +105,10 @@ export class JobRefunds {
     const amount = BigInt(prepare.amount);
     if (amount === 0n || amount > total) {
       return reject(ILP_ERROR.finalApplicationError, `over what the job paid (${total})`);
+    }
+    if (prepare.expiresAt.getTime() - Date.now() < MIN_FULFILL_TIME_LEFT_MS) {
+      // Too late to take: the town would refuse the FULFILL and book the refund rejected.
+      return reject(ILP_ERROR.insufficientTimeout, "the refund expires before it can be taken");
     }
     const asset = paid[0].asset;
     const hex = bytesToHex(fulfillment);

@@ -12,7 +12,7 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
-import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { conditionOf, MIN_FULFILL_TIME_LEFT_MS } from "../../protocol/ilp_fulfillment.ts";
 import { decodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import {
   ALREADY_PAID,
@@ -122,6 +122,10 @@ export class TransferReceiver {
     }
     if (Date.now() > r.expiresAt.getTime()) {
       return reject(ILP_ERROR.finalApplicationError, "the request has expired");
+    }
+    if (prepare.expiresAt.getTime() - Date.now() < MIN_FULFILL_TIME_LEFT_MS) {
+      // Too late to take: the town would refuse the FULFILL and book the packet rejected.
+      return reject(ILP_ERROR.insufficientTimeout, "the payment expires before it can be taken");
     }
     this.#taking = true;
     const entry: PaymentEntry = {

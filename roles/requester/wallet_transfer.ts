@@ -45,6 +45,14 @@ export interface TransferPayerOptions {
   spendPolicy?: SpendPolicy;
   /** The asset the profile pays in; a request in another is refused. */
   asset?: string;
+  /**
+   * The home town's asset (its ILDCP answer): what the amount is counted in on the wire. A
+   * request naming another code or scale is refused: its amount would be shown in one unit and
+   * paid in another.
+   */
+  homeAsset?: () => { assetCode: string; assetScale: number } | undefined;
+  /** The most one send may pay (`--max`), checked against what is sent, a retry's included. */
+  max?: bigint;
   /** Told each step (`paying`, `paid`...). */
   onProgress?: (status: string, detail: string) => void;
 }
@@ -135,9 +143,20 @@ export class TransferPayer {
       this.#o.onProgress?.("paid", `receipt ${fulfillment.slice(0, 16)}`);
       return { ...base, status, amount: BigInt(entry.amount), fulfillment };
     };
-    if (state === "in-doubt" && known !== undefined) {
+    this.#checkAsset(request);
+    const inDoubt = state === "in-doubt" && known !== undefined;
+    if (inDoubt) {
       // Sent before, its outcome unknown: the receiver says whether it took it; sent again only
       // when it says it did not (it takes a request once, so a late first PREPARE is refused).
+      // Its amount is the one sent then: another now would pay what this run did not ask.
+      const sent = BigInt(known.amount);
+      if (amount !== sent) {
+        throw new TransferRefusedError(
+          "in-doubt-amount",
+          `an earlier run sent ${sent} for this request, its outcome unknown: give that amount`,
+        );
+      }
+      this.#checkMax(sent);
       entry = { ...known };
       this.#o.onProgress?.("paying", "in doubt from an earlier run: asking the receiver");
       const receipt = await this.#askReceipt(request);
@@ -149,6 +168,7 @@ export class TransferPayer {
       }
       if (receipt !== NOT_PAID) return await paid(receipt, "paid-before");
     } else {
+      this.#checkMax(amount);
       this.#check(request, amount, peer);
       entry = {
         direction: "out",
@@ -185,8 +205,35 @@ export class TransferPayer {
       if (state === "in-doubt") return await paid(proof, "paid-before");
     }
     const reason = `${reply.code} ${reply.message}`.trim();
+    if (inDoubt && reply.code.startsWith("T")) {
+      // Sent again while the first PREPARE may still be on its way (a town refuses a second
+      // packet of a condition it forwarded: T00): the first may yet be fulfilled.
+      throw new TransferInDoubtError(
+        `transfer ${request.transferId.slice(0, 12)} is still in doubt (${reason}): run the ` +
+          "same send again in a minute",
+      );
+    }
     await payments.append({ ...entry, ts: new Date().toISOString(), event: "rejected", reason });
     throw new TransferRejectedError(`payment rejected: ${reason}`);
+  }
+
+  /** A request counted in another asset or scale than the home town's is refused. */
+  #checkAsset(request: TransferRequest): void {
+    const home = this.#o.homeAsset?.();
+    if (home === undefined) return;
+    if (request.assetCode !== home.assetCode || request.assetScale !== home.assetScale) {
+      throw new TransferRefusedError(
+        "other-asset",
+        `the request counts in ${request.assetCode} at scale ${request.assetScale}, the ` +
+          `town in ${home.assetCode} at scale ${home.assetScale}`,
+      );
+    }
+  }
+
+  #checkMax(amount: bigint): void {
+    if (this.#o.max !== undefined && amount > this.#o.max) {
+      throw new TransferRefusedError("over-max", `${amount} is over --max ${this.#o.max}`);
+    }
   }
 
   /** The spend policy's decision (its allowlist names providers: transfers pay addresses). */

@@ -183,6 +183,16 @@ Deno.test("receipts: both sides sign one per ended job that matches their paymen
     const clean = await alice("receipts", "--check");
     assertEquals(clean.code, 0, clean.stderr + clean.stdout);
     const book = `${aliceState}/receipts.jsonl`;
+    // The payment log keeps 30 days, the job records stay: with the log's lines gone (as after
+    // its pruning), the receipts keep what was paid, and no newer one says nothing was.
+    const before = await Deno.readTextFile(book);
+    await Deno.remove(`${aliceState}/payment_log.jsonl`).catch(() => {});
+    await Deno.remove(`${aliceState}/payment_log`, { recursive: true }).catch(() => {});
+    const afterPrune = await alice("receipts", ...signing);
+    assertEquals(afterPrune.code, 0, afterPrune.stderr + afterPrune.stdout);
+    assertEquals(await Deno.readTextFile(book), before, "no receipt rewritten after the prune");
+    const stillClean = await alice("receipts", "--check");
+    assertEquals(stillClean.code, 0, stillClean.stderr + stillClean.stdout);
     const text = await Deno.readTextFile(book);
     const deposit = String(byJob(mine.lines, honest.id).deposit);
     const lines = text.trimEnd().split("\n");

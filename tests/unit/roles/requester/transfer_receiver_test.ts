@@ -70,3 +70,13 @@ Deno.test("transfer receiver: the receipt question (amount 0) is answered not-pa
   if (paid.type !== "fulfill" || after.type !== "fulfill") throw new Error("expected fulfills");
   assertEquals(bytesToHex(after.fulfillment), bytesToHex(paid.fulfillment));
 });
+
+Deno.test("transfer receiver: a PREPARE too close to its expiry is refused R02 and not recorded (the town would refuse the late FULFILL and book it rejected)", async () => {
+  const { payments, receiver, prepare } = await setup(5000n);
+  const late = { ...prepare("5000"), expiresAt: new Date(Date.now() + 500) };
+  const reply = await receiver.onPrepare(late);
+  assertEquals(reply.type === "reject" && reply.code, "R02");
+  assertEquals(payments.entries(), []);
+  // A PREPARE in time afterwards is taken.
+  assertEquals((await receiver.onPrepare(prepare("5000"))).type, "fulfill");
+});
