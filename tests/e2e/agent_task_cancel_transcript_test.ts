@@ -23,8 +23,8 @@ Deno.test("agent-task: a job its requester cancels mid-run: its transcript, seal
       "echo 'slow: reading notes.txt'",
       "cat notes.txt",
       "echo 'slow: thinking it over' >&2",
-      "sleep 600",
-      "echo 'slow: never printed'",
+      // Its `sleep` killed by the cancel, it says nothing more.
+      "sleep 600 && echo 'slow: never printed'",
     ].join("\n"),
   });
   const slow: AgentPreset = {
