@@ -47,6 +47,7 @@ import { lazyImport } from "./lazy_import.ts";
 import { terminalText } from "./terminal_text.ts";
 import { printJobList } from "./job_list_print.ts";
 import { beadText } from "./job_bead.ts";
+import { agentTranscriptFile } from "../state/jobs/agent_task_record.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
@@ -395,7 +396,10 @@ async function status(id: string, opts: RequesterCliOptions, cmd: Command): Prom
   const repo = await openRepo(opts, cmd);
   try {
     const record = await readJob(repo, id);
-    printRecord(record, opts.output, await jobVerdict(repo.stateDir, record));
+    // An agent task's transcript in the profile: a delivered one's, or a failed or cancelled one's.
+    const transcript = agentTranscriptFile(repo.stateDir, record.id);
+    const kept = await Deno.stat(transcript).then(() => transcript, () => undefined);
+    printRecord(record, opts.output, await jobVerdict(repo.stateDir, record), kept);
   } finally {
     repo.close();
   }
@@ -455,9 +459,10 @@ export function printRecord(
   r: RequesterJobRecord,
   output: string | undefined,
   verdict?: JobVerdict,
+  transcript?: string,
 ): void {
   if (output === "json") {
-    printJsonLine("job", jobLineFields(r, verdict));
+    printJsonLine("job", { ...jobLineFields(r, verdict), ...(transcript ? { transcript } : {}) });
     return;
   }
   console.log(`job      ${r.id}`);
@@ -470,6 +475,7 @@ export function printRecord(
   if (r.bead) console.log(terminalText(`bead     ${beadText(r.bead)}`));
   if (r.chain?.prev) console.log(`after    ${r.chain.prev}`);
   if (r.chain?.next) console.log(`then     ${r.chain.next}`);
+  if (transcript) console.log(terminalText(`transcript ${transcript}`));
   for (const p of r.payments) {
     console.log(terminalText(
       `payment  ${formatRecordedAmount(p.amount, p)} ${p.status}${

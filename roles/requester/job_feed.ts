@@ -67,6 +67,7 @@ export interface JobFeedOptions {
     | "advance"
     | "finish"
     | "progress"
+    | "afterCancel"
   >;
   /** Pays a job's invoice. */
   payer: Pick<JobPayer, "pay">;
@@ -180,8 +181,13 @@ export class JobEventRouter {
     const isResult = isJobResultKind(event.kind);
     if (!isResult && event.kind !== JOB_FEEDBACK_KIND) return;
     const jobId = event.tags.find((t) => t[0] === "e" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))?.[1];
-    if (!jobId || !this.#o.jobs.isFollowed(jobId)) return;
-    this.#o.jobs.enqueue(jobId, () => this.#onJobEvent(jobId, event, toon)).catch((err) =>
+    if (!jobId) return;
+    const after = !this.#o.jobs.isFollowed(jobId);
+    if (after && !(event.kind === JOB_FEEDBACK_KIND && this.#o.jobs.afterCancel.has(jobId))) return;
+    const handle = after
+      ? () => this.#afterCancel(jobId, event)
+      : () => this.#onJobEvent(jobId, event, toon);
+    this.#o.jobs.enqueue(jobId, handle).catch((err) =>
       this.#o.warn?.(`job ${jobId.slice(0, 12)}: ${(err as Error).message}`)
     );
   }
@@ -352,6 +358,23 @@ export class JobEventRouter {
       { toon, resultId: event.id },
       invoice ? undefined : record,
     );
+  }
+
+  /**
+   * A cancelled agent task's `error` feedback from its provider: only its transcript is kept
+   * (roles/requester/after_cancel.ts); the job stays ended, nothing is paid or asked back.
+   */
+  async #afterCancel(id: string, event: NostrEvent): Promise<void> {
+    const record = await this.#o.read(id);
+    const targets = this.#o.jobs.sidecarOf(id)?.spec.providers ?? [];
+    const from = record?.provider ?? (targets.length === 1 ? targets[0] : undefined);
+    if (from !== event.pubkey || parseJobFeedback(event).status !== "error") return;
+    if (!event.tags.some((t) => t[0] === "encrypted") || !this.#o.signer) return;
+    const opened = await nip44Opener(this.#o.signer)(event.pubkey, event.content)
+      .catch(() => undefined);
+    if (opened === undefined) return;
+    this.#o.jobs.afterCancel.drop(id);
+    await this.#keepErrorTranscript(id, event, opened);
   }
 
   /**

@@ -30,6 +30,8 @@ import { type JobSidecar, readJobSidecar } from "./job_sidecar.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import { RequesterJobError } from "./requester_job_error.ts";
+import { AfterCancel } from "./after_cancel.ts";
+import { JOB_KIND_NAMES } from "../../protocol/job_kind_names.ts";
 
 /** A progress line. */
 export interface JobProgress {
@@ -109,6 +111,8 @@ export class JobFollower {
   #providers = new Map<string, string>();
   #closed = false;
   #watchTimer?: ReturnType<typeof setInterval>;
+  /** The cancelled agent tasks whose transcript may still come (after_cancel.ts). */
+  readonly afterCancel: AfterCancel = new AfterCancel();
 
   constructor(options: JobFollowerOptions) {
     this.#o = options;
@@ -287,6 +291,11 @@ export class JobFollower {
       if (err instanceof CallbackInDoubtError) status = "error";
     }
     const final = await this.update(id, (r) => ({ ...r, status, error }), { action: status });
+    // Cancelled here (`job cancel`): its agent's transcript comes with the provider's error,
+    // after this end (after_cancel.ts).
+    if (final.status === "cancelled" && final.kind === JOB_KIND_NAMES["agent-task"]) {
+      this.afterCancel.keep(id);
+    }
     this.progress(id, status, error);
     return this.settle(id, final);
   }
@@ -360,6 +369,7 @@ export class JobFollower {
   stop(): void {
     this.#closed = true;
     clearInterval(this.#watchTimer);
+    this.afterCancel.stop();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
   }

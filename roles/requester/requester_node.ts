@@ -287,9 +287,9 @@ export class Requester {
     return this.#links?.all.some((l) => l.btp.state === "open") ?? false;
   }
 
-  /** Ids of the jobs being followed. */
+  /** How many jobs are followed, cancelled agent tasks whose transcript may come among them. */
   get activeJobs(): number {
-    return this.#follower.count;
+    return this.#follower.count + this.#follower.afterCancel.count;
   }
 
   /**
