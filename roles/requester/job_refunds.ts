@@ -22,13 +22,20 @@ import type { JobRepository } from "../../state/jobs/job_repository.ts";
 import type { PaymentLog } from "../../state/payments/payment_log.ts";
 import { ProviderAddresses } from "./provider_addresses.ts";
 import type { TownLinks } from "./town_links.ts";
+import { readJobSidecar } from "./job_sidecar.ts";
+import type { WorkerDesk } from "./worker_desk.ts";
 
 /** Options for {@linkcode JobRefunds}. */
 export interface JobRefundsOptions {
-  /** The job records and the payment log, once open. */
+  /**
+   * The job records and the payment log, once open; with `workers` and `stateDir`, a Gas Town
+   * worker's job (its sidecar's `spec.worker`) is refunded to the worker's key, which posted it.
+   */
   node: {
     readonly repo: Pick<JobRepository, "read" | "update">;
     readonly payments: Pick<PaymentLog, "append" | "entries">;
+    readonly workers?: Pick<WorkerDesk, "signerOf">;
+    readonly stateDir?: string;
   };
   signer: Pick<NodeSigner, "conversationKey">;
   /** The towns, once connected: the question leaves by the home town, the refund arrives there. */
@@ -90,7 +97,10 @@ export class JobRefunds {
     if (jobId === undefined) return reject(ILP_ERROR.unreachable, "no receiver");
     const record = await this.#o.node.repo.read(jobId).catch(() => undefined);
     if (!record?.provider) return reject(ILP_ERROR.finalApplicationError, "no such job here");
-    const key = await this.#o.signer.conversationKey(record.provider);
+    // The refund's lock is the provider's and the request's author's: a worker's key for its job.
+    const signer = await this.#signerOf(jobId).catch(() => undefined);
+    if (signer === undefined) return reject(ILP_ERROR.finalApplicationError, "no such job here");
+    const key = await signer.conversationKey(record.provider);
     const { fulfillment, condition } = refundLock(key, jobId);
     if (bytesToHex(condition) !== bytesToHex(prepare.executionCondition)) {
       return reject(ILP_ERROR.finalApplicationError, "not this job's refund");
@@ -131,6 +141,14 @@ export class JobRefunds {
       refund: { amount, asset, fulfillment: hex, atMs: Date.now() },
     }), { action: "refund", fields: { Amount: String(amount) } });
     return { type: "fulfill", fulfillment, data: new Uint8Array() };
+  }
+
+  /** Who posted job `jobId`: the profile, or the Gas Town worker its spec names. */
+  async #signerOf(jobId: string): Promise<Pick<NodeSigner, "conversationKey">> {
+    const { workers, stateDir } = this.#o.node;
+    if (workers === undefined || stateDir === undefined) return this.#o.signer;
+    const worker = (await readJobSidecar(stateDir, jobId))?.spec.worker;
+    return worker === undefined ? this.#o.signer : await workers.signerOf(worker);
   }
 }
 

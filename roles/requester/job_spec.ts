@@ -220,6 +220,16 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
   if (typeof v.bead === "object" && v.bead !== null && typeof (v.bead as JobBead).id === "string") {
     spec.bead = v.bead as JobBead;
   }
+  // The worker that posted it, kept so a restarted node follows, cancels and refunds the job
+  // with that worker's key (its address is checked where the key is derived).
+  const worker = v.worker as Partial<WorkerKeyRef> | undefined;
+  if (worker !== undefined) {
+    if (
+      typeof worker?.address !== "string" || worker.address.length > 200 ||
+      !Number.isSafeInteger(worker.rotation) || worker.rotation! < 0
+    ) throw new JobSpecError("spec worker is not {address, rotation}");
+    spec.worker = { address: worker.address, rotation: worker.rotation! };
+  }
   return spec;
 }
 

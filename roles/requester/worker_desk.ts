@@ -157,7 +157,8 @@ export class WorkerDesk {
       const own = this.#o.feed();
       feed = own === undefined
         ? Promise.resolve(undefined)
-        : openJobFeed({ ...own, pubkey: signer.pubkey, signer, refunds: undefined });
+        // The profile's refunds: a refund is asked from any feed, taken on the home link.
+        : openJobFeed({ ...own, pubkey: signer.pubkey, signer });
       this.#feeds.set(signer.pubkey, feed);
       feed.catch(() => this.#feeds.delete(signer.pubkey));
     }

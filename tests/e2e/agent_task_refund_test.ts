@@ -87,7 +87,7 @@ async function refundNetwork(preset: string, command: string) {
   const alice = await requesterProfile(net);
   const repo = await tempGitRepo(`${net.root}/repo`);
   await commitAgentSample(repo);
-  const submit = (agent: string, provider: string) =>
+  const submit = (agent: string, provider: string, ...more: string[]) =>
     alice(
       "job",
       "submit",
@@ -104,6 +104,7 @@ async function refundNetwork(preset: string, command: string) {
       "1000000",
       "--provider",
       provider,
+      ...more,
     );
   return {
     net,
@@ -225,6 +226,33 @@ Deno.test("agent-task: a preset whose command the sandbox cannot find costs the 
     const end = (await n.alice("job", "wait", id)).lines.find((l) => l.type === "result")!;
     assertEquals(end.status, "error", JSON.stringify(end));
     assert(String(end.error).includes("preset-cannot-run"), String(end.error));
+    await assertRefundedOnce(n, id, end);
+  } finally {
+    if (provider) {
+      try {
+        provider.child.kill("SIGTERM");
+      } catch { /* it ended already: its error is the test's */ }
+      await provider.done;
+    }
+    await n.stop();
+  }
+});
+
+Deno.test("agent-task: a Gas Town worker's job (--worker) that its provider cannot run gets its deposit back too, taken with the worker's key", async () => {
+  // The refund's lock is the provider's and the request's author's conversation key: a worker's
+  // job is posted by the worker's key (docs/PROTOCOL.md "Gas Town workers").
+  const n = await refundNetwork("missing", "$TURNPIKE_AGENTS/no-such-agent-command --fix");
+  let provider: ReturnType<typeof spawnCli> | undefined;
+  try {
+    provider = n.up();
+    const info = JSON.parse(
+      await provider.waitForLine((l) => l.startsWith("{") && l.includes('"node-up"')),
+    ) as { pubkey: string };
+    const posted = await n.submit("missing", info.pubkey, "--worker", "myrig/polecats/p1");
+    assertEquals(posted.code, 0, posted.stderr + posted.stdout);
+    const id = String(posted.lines.find((l) => l.type === "job")!.id);
+    const end = (await n.alice("job", "wait", id)).lines.find((l) => l.type === "result")!;
+    assertEquals(end.status, "error", JSON.stringify(end));
     await assertRefundedOnce(n, id, end);
   } finally {
     if (provider) {

@@ -45,3 +45,16 @@ Deno.test("job spec JSON round trip (chains included); bad JSON refused", () => 
   assertThrows(() => jobSpecFromJson({ kind: 1 }), JobSpecError);
   assertThrows(() => jobSpecFromJson("x"), JobSpecError);
 });
+
+Deno.test("job spec JSON round trip keeps a Gas Town worker (the sidecar a restarted node reads); a malformed one is refused", () => {
+  const spec = parseThenSpec("echo", defaults);
+  spec.worker = { address: "myrig/polecats/p1", rotation: 2 };
+  assertEquals(jobSpecFromJson(JSON.parse(JSON.stringify(jobSpecToJson(spec)))), spec);
+  const json = jobSpecToJson(spec) as Record<string, unknown>;
+  assertThrows(
+    () => jobSpecFromJson({ ...json, worker: { address: "myrig/polecats/p1", rotation: -1 } }),
+    JobSpecError,
+    "worker",
+  );
+  assertThrows(() => jobSpecFromJson({ ...json, worker: "p1" }), JobSpecError, "worker");
+});
