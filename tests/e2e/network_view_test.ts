@@ -57,11 +57,16 @@ Deno.test("providers, stats --network and dash see a real town, provider and job
       const text = await runCli([...global, "providers", ...relay]);
       assertEquals(text.code, 0, text.stderr);
       assertEquals(text.stderr.split("\n")[0], "Network: local (test funds)");
-      assertMatch(text.stdout, /^provider\s+pubkey\s+skill\s+kinds\s+price\s+online\s+seen$/m);
+      // trust: this profile's receipts of the provider (docs/PROTOCOL.md "Receipts and trust"),
+      // `-` before any.
+      assertMatch(
+        text.stdout,
+        /^provider\s+pubkey\s+trust\s+skill\s+kinds\s+price\s+online\s+seen$/m,
+      );
       assertMatch(
         text.stdout,
         new RegExp(
-          `^turnpike-provider\\s+${provider.slice(0, 12)}\\s+echo\\s+5601\\s+\\S+.*\\syes\\s`,
+          `^turnpike-provider\\s+${provider.slice(0, 12)}\\s+-\\s+echo\\s+5601\\s+\\S+.*\\syes\\s`,
           "m",
         ),
       );
