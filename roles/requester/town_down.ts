@@ -11,8 +11,13 @@
 import { TownUnreachableError } from "./town_link.ts";
 import { sleep } from "../../protocol/backoff.ts";
 
-/** How long a request waits for a town link to open before its job ends `error`. */
-export const TOWN_DOWN_GRACE_MS = 3_000;
+/**
+ * How long a request waits for a town link to open before its job ends `error`: longer than a
+ * link's longest wait between reconnects (5 s, roles/requester/town_link.ts) and a connect, so a
+ * town that restarted is written to rather than refused by a link still in its backoff (3 s
+ * refused a job posted just after a town restart on a loaded machine).
+ */
+export const TOWN_DOWN_GRACE_MS = 7_000;
 
 /** How often a link's state is looked at while waiting for it. */
 const POLL_MS = 100;

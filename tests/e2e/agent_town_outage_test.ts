@@ -38,7 +38,8 @@ function ndjson(stdout: string): Record<string, unknown>[] {
 
 /**
  * Tells the refusal from the waits it replaces: the node's start wait (120 s) or the job's own
- * timeout. Quiet, the refusals come in 0.4-4.1 s (the BTP case waits 4 s for the link by design);
+ * timeout. Quiet, the refusals came in 0.4-4.1 s with a 3 s wait for the link (now 7 s, longer than
+ * the link's 5 s reconnect backoff: roles/requester/town_down.ts);
  * a loaded machine stretches a command's start and that wait, so the bound is generous.
  */
 const UNREACHABLE_WITHIN_MS = 30_000;
