@@ -60,8 +60,14 @@ async function town(scratch: string) {
       1,
     branches: await rig.git("branch", "--list", "polecat/*", "turnpike/*"),
   });
-  const beadStatus = async () =>
-    JSON.parse(await Deno.readTextFile(`${beads}/gt-1.json`).catch(() => "{}")).status;
+  // The stand-in bd writes the file in place: one read mid-write is empty or cut, so not yet.
+  const beadStatus = async () => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${beads}/gt-1.json`)).status;
+    } catch {
+      return undefined;
+    }
+  };
   return { bridge, leftInRig, beadStatus };
 }
 
