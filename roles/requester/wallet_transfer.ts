@@ -17,7 +17,7 @@
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { RoleError } from "../role_error.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
+import { checkFulfillment } from "../../protocol/ilp_fulfillment.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import {
   decideSpend,
@@ -293,7 +293,7 @@ export class TransferPayer {
   }
 
   async #proves(fulfillment: string, condition: string): Promise<boolean> {
-    return bytesToHex(await conditionOf(hexToBytes(fulfillment))) === condition;
+    return await checkFulfillment(hexToBytes(fulfillment), hexToBytes(condition));
   }
 }
 
