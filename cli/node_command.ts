@@ -39,6 +39,7 @@
  * @module
  */
 import { parseAgentPresets } from "../config/agent_presets.ts";
+import { parseModelPresets } from "../config/model_presets.ts";
 import { agentCommandChecker } from "../roles/provider/sandbox/sandbox_command.ts";
 import { profileTowns } from "../config/town_list.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
@@ -283,6 +284,7 @@ async function resolveNodeOptions(
     about: opts.about,
     // The key of each is read here: it stays in this process, never in a job's sandbox.
     agents: usageError(() => parseAgentPresets(loaded.sections.agents, { checkCommand })),
+    models: usageError(() => parseModelPresets(loaded.sections.models)),
     ...usageError(() => resolveTownChannelSettings({ loaded, alertWebhook: opts.alertWebhook })),
   };
 }

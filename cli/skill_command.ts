@@ -290,6 +290,13 @@ async function runnerFor(manifest: SkillManifest, jobsRoot: string) {
         '`job submit agent-task` (docs/OPERATIONS.md "Agent presets")',
     });
   }
+  if (manifest.runner === "model") {
+    throw new CliError(`${manifest.name} calls a model preset of a provider's config`, {
+      exitCode: ExitCode.Usage,
+      suggestion: "test it through a provider (`node up` with [models.<name>]) and " +
+        '`job submit text-generation` (docs/OPERATIONS.md "Model presets")',
+    });
+  }
   if (manifest.runner !== "docker") {
     // As the provider runs it: its own Deno cache, filled once by a warm-up run on empty input,
     // read-only for the job (roles/provider/skills/provider_skills.ts, docs/SKILLS.md).

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { type HandlerModelPreset, readHandlerModels } from "./handler_models.ts";
 import {
   type HandlerBill,
   type HandlerModel,
@@ -85,6 +86,8 @@ export interface HandlerSkill {
   }[];
   /** How `price` is billed: its parts (protocol/handler_bill.ts). */
   bill?: HandlerBill;
+  /** A text-generation skill's model presets (protocol/handler_models.ts). */
+  models?: HandlerModelPreset[];
 }
 
 /** Most skills read from one announcement. */
@@ -240,6 +243,7 @@ function checkSkills(value: unknown): HandlerSkill[] {
       }));
     }
     Object.assign(skill, optional("bill", readHandlerBill(s.bill)));
+    Object.assign(skill, optional("models", readHandlerModels(s.models)));
     return skill;
   });
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { HandlerModelPreset } from "../../protocol/handler_models.ts";
 import { buildRelayList } from "../../protocol/nip65_relay_list.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
@@ -37,6 +38,8 @@ export interface AnnouncedSkill {
    * the agent's wall time in seconds.
    */
   agents?: { name: string; price: string; budget: string; host?: boolean; timeout?: number }[];
+  /** A text-generation skill's model presets (protocol/handler_models.ts). */
+  models?: HandlerModelPreset[];
 }
 
 /** Options for {@linkcode ProviderAnnouncer}. */

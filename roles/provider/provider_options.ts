@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ModelPreset } from "../../config/model_presets.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { TownChannelSettings } from "../../config/town_channel_settings.ts";
 import type { NodeKeyOptions } from "../../identity/local_node_signer.ts";
@@ -100,6 +101,13 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * those skills are not served.
    */
   agents?: Readonly<Record<string, AgentPreset>>;
+  /**
+   * The model presets text-generation skills call (`[models.<name>]`, config/model_presets.ts);
+   * none: those skills are not served.
+   */
+  models?: Readonly<Record<string, ModelPreset>>;
+  /** Least time between two `partial` feedbacks of a text-generation job, ms (default 1000). */
+  partialEveryMs?: number;
   /** Sandbox mode: `root`, `rootless` or `auto` (default: root when running as uid 0). */
   sandboxMode?: SandboxMode | "auto";
   /**

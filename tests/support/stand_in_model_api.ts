@@ -10,7 +10,8 @@
  * - `POST /v1/chat/completions` (`Authorization: Bearer`): JSON with `usage.prompt_tokens`/
  *   `completion_tokens`; streamed, chunks and, when `stream_options.include_usage`, a last chunk
  *   with the usage, then `data: [DONE]`.
- * - `POST /v1/responses` (Bearer): JSON with `usage.input_tokens`/`output_tokens`.
+ * - `POST /v1/responses` (Bearer): JSON with `usage.input_tokens`/`output_tokens`; streamed,
+ *   `response.output_text.delta` events and `response.completed` with the usage.
  * - `POST /v1/hang` (either header): sends no answer until the server closes.
  * - anything else: 404. A wrong or missing key: 401, before anything else.
  *
@@ -32,6 +33,10 @@ export interface StandInModelApiOptions {
   apiKey: string;
   /** Input and output tokens every answer reports; default 1000 and 200. */
   usage?: { input: number; output: number };
+  /** The answer's text; default `stand-in`. Streamed (chat, responses) one word a chunk. */
+  text?: string;
+  /** Time between two streamed chunks, ms; default 0. */
+  chunkDelayMs?: number;
 }
 
 /** A running stand-in. */
@@ -64,6 +69,9 @@ export async function startStandInModelApi(
   options: StandInModelApiOptions,
 ): Promise<StandInModelApi> {
   const usage = options.usage ?? { input: 1000, output: 200 };
+  const text = options.text ?? "stand-in";
+  const words = text.match(/\S+\s*/g) ?? [text];
+  const delay = options.chunkDelayMs ?? 0;
   const seen: SeenRequest[] = [];
   const closing = new AbortController();
   const released = Promise.withResolvers<void>();
@@ -99,15 +107,28 @@ export async function startStandInModelApi(
       return asked.stream ? sse(anthropicEvents(usage)) : Response.json(message(usage));
     }
     if (url.pathname === "/v1/chat/completions") {
-      if (!asked.stream) return Response.json(completion(usage));
+      if (!asked.stream) return Response.json(completion(usage, text));
       const withUsage = asked.stream_options?.include_usage === true;
-      return sse(completionChunks(usage, withUsage));
+      return sse(completionChunks(usage, withUsage, words), delay);
     }
     if (url.pathname === "/v1/responses") {
+      const used = { input_tokens: usage.input, output_tokens: usage.output };
+      if (asked.stream) {
+        return sse([
+          ...words.map((w): [string, unknown] => [
+            "response.output_text.delta",
+            { type: "response.output_text.delta", delta: w },
+          ]),
+          ["response.completed", {
+            type: "response.completed",
+            response: { object: "response", usage: used },
+          }],
+        ], delay);
+      }
       return Response.json({
         object: "response",
-        output: [{ type: "message", content: [{ type: "output_text", text: "stand-in" }] }],
-        usage: { input_tokens: usage.input, output_tokens: usage.output },
+        output: [{ type: "message", content: [{ type: "output_text", text }] }],
+        usage: used,
       });
     }
     return new Response("not found", { status: 404 });
@@ -176,11 +197,11 @@ function anthropicEvents(usage: { input: number; output: number }): [string, unk
   ];
 }
 
-function completion(usage: { input: number; output: number }) {
+function completion(usage: { input: number; output: number }, text: string) {
   return {
     id: "chatcmpl-stand-in",
     object: "chat.completion",
-    choices: [{ index: 0, message: { role: "assistant", content: "stand-in" } }],
+    choices: [{ index: 0, message: { role: "assistant", content: text } }],
     usage: { prompt_tokens: usage.input, completion_tokens: usage.output },
   };
 }
@@ -188,6 +209,7 @@ function completion(usage: { input: number; output: number }) {
 function completionChunks(
   usage: { input: number; output: number },
   withUsage: boolean,
+  words: string[],
 ): [string | undefined, unknown][] {
   const chunk = (choices: unknown[], extra = {}) => ({
     id: "chatcmpl-stand-in",
@@ -196,7 +218,10 @@ function completionChunks(
     ...extra,
   });
   return [
-    [undefined, chunk([{ index: 0, delta: { content: "stand-in" } }])],
+    ...words.map((w): [string | undefined, unknown] => [
+      undefined,
+      chunk([{ index: 0, delta: { content: w } }]),
+    ]),
     [undefined, chunk([{ index: 0, delta: {}, finish_reason: "stop" }])],
     ...(withUsage
       ? [[
@@ -210,14 +235,15 @@ function completionChunks(
   ];
 }
 
-/** Each event as its own chunk, as a model streams them. */
-function sse(events: [string | undefined, unknown][]): Response {
+/** Each event as its own chunk, as a model streams them, `delayMs` apart. */
+function sse(events: [string | undefined, unknown][], delayMs = 0): Response {
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
-    start(controller) {
+    async start(controller) {
       for (const [event, data] of events) {
         const text = typeof data === "string" ? data : JSON.stringify(data);
         controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ""}data: ${text}\n\n`));
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       }
       controller.close();
     },

@@ -8,6 +8,7 @@
  */
 import { spendInfo, spendTag } from "../../../protocol/agent_spend.ts";
 import { MAX_SPEND_REPORTS } from "../../agent_work/provider/spend_reporter.ts";
+import { MAX_PARTIALS } from "../models/text_generation_runner.ts";
 import { formatAssetAmount } from "../../../protocol/asset_amount.ts";
 import { blobOutputTag, RESULT_BLOB_NAME } from "../../../protocol/job_blobs.ts";
 import { buildJobFeedback, buildJobResult } from "../../../protocol/nip90_job.ts";
@@ -97,7 +98,8 @@ export function priceJob(o: JobPricingOptions): JobQuote {
       request,
       status: "processing",
       extraInfo: processingInfo(o.manifest.name),
-    })) + (o.manifest.runner === "agent" ? MAX_SPEND_REPORTS * spendFeedbackBytes(bytes) : 0),
+    })) + (o.manifest.runner === "agent" ? MAX_SPEND_REPORTS * spendFeedbackBytes(bytes) : 0) +
+      (o.manifest.runner === "model" ? partialsBytes(bytes, o.manifest.resultBytes) : 0),
     resultEnvelopeBytes: bytes(buildJobResult({
       request: o.request,
       content: "",
@@ -119,6 +121,19 @@ export function priceJob(o: JobPricingOptions): JobQuote {
     resultBytes: o.manifest.resultBytes,
     outputBytes: o.manifest.outputBytes,
   });
+}
+
+/**
+ * A text-generation's partials at their most: {@linkcode MAX_PARTIALS} envelopes, and the answer
+ * once in all (each carries the text since the one before).
+ */
+function partialsBytes(bytes: (t: EventTemplate) => number, answerBytes: number): number {
+  const envelope = bytes(buildJobFeedback({
+    request: { id: "0".repeat(64), pubkey: "0".repeat(64) },
+    status: "partial",
+    extraInfo: `part ${MAX_PARTIALS}`,
+  }));
+  return MAX_PARTIALS * envelope + answerBytes;
 }
 
 /** The largest spend report of an agent-task (docs/PROTOCOL.md "Live spend"), in bytes. */

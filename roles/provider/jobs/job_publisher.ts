@@ -388,7 +388,7 @@ export class JobPublisher {
       { retryUntil: Date.now() + WRITE_RETRY_MS },
     );
     // Written after the deposit (its own payment-required is in it): billed with the delivery.
-    if (status === "processing" && record.deliveryPrice !== undefined) {
+    if ((status === "processing" || status === "partial") && record.deliveryPrice !== undefined) {
       const cost = (await this.#perByteOf(record)) * BigInt(eventBytes(event));
       this.#written.set(record.id, (this.#written.get(record.id) ?? 0n) + cost);
     }

@@ -86,6 +86,21 @@ export interface SkillRunner {
 export interface RunHooks {
   /** `beatMs`: the agent's heartbeat period, when the report is also its beat. */
   progress?: (p: { spend: AgentSpend; beatMs?: number }) => void;
+  /** A text-generation's answer, a piece at a time, in order (its `partial` feedback). */
+  partial?: (text: string) => void;
+  /** A text-generation's tokens and what they cost, base units: billed with its delivery. */
+  metered?: (m: ModelMetering) => void;
+  /** What the job's bid leaves for a text-generation's tokens (undefined: no bid). */
+  tokenBudget?: bigint;
+}
+
+/** A text-generation job's model use, from the upstream's usage fields. */
+export interface ModelMetering {
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Base units billed: the tokens at the preset's prices, at most the budget. */
+  cost: bigint;
 }
 
 /** How one run ended. */
@@ -114,6 +129,8 @@ export interface JobRunOptions {
   resultsDir: string;
   /** What the run reports while it goes (an agent-task's spend). */
   onProgress?: RunHooks["progress"];
+  /** A text-generation's answer so far, its model use, and its token budget. */
+  model?: Pick<RunHooks, "partial" | "metered" | "tokenBudget">;
   /** Called once the skill's start is under way; returns what to call when it ends. */
   onStarted?: () => () => void;
   /** The work dir's removal, off the critical path (the node tracks it). */
@@ -175,6 +192,7 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
       files,
       signal: o.signal,
       progress: o.onProgress,
+      ...o.model,
     });
     // Informational only: armed after the skill's start is under way, so whatever it sends
     // (a signed, paid feedback) never delays the spawn.

@@ -19,6 +19,9 @@ import type { ProviderSkills } from "../skills/provider_skills.ts";
 import type { BackgroundWork } from "../background_work.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
+import type { RunHooks } from "./job_run.ts";
+import { decodeEventToon } from "../../../protocol/toon_codec.ts";
+import { tokenBudgetOf } from "../models/text_generation_request.ts";
 
 /** Options for {@linkcode JobRunner}. */
 export interface JobRunnerOptions
@@ -91,6 +94,12 @@ export class JobRunner {
     };
     await o.store.put(running);
     o.markStatus();
+    const model = modelHooks(
+      running,
+      skill.manifest.runner === "model",
+      (text, n) =>
+        o.publisher.feedback(running, "partial", { extraInfo: `part ${n}`, content: text }),
+    );
     const outcome = await runJob({
       jobId: record.id,
       skill,
@@ -110,8 +119,12 @@ export class JobRunner {
             tags: [spendTag(spend), ...(beatMs ? [agentHeartbeatTag(beatMs)] : [])],
           }),
         ),
+      model: model.hooks,
       removeLater: (dir) => o.work.track(Deno.remove(dir, { recursive: true }).catch(() => {})),
     });
+    // Every partial is out before the result (the requester reads them in order) and counted in
+    // the delivery's writes.
+    await model.sent();
     switch (outcome.status) {
       case "cancelled":
         if (o.work.stopped) return; // the provider is stopping: the restart decides
@@ -128,6 +141,9 @@ export class JobRunner {
         }
         const computed: ProviderJobRecord = {
           ...running,
+          // A text-generation's tokens are billed with its delivery (docs/PROTOCOL.md
+          // "text-generation (kind 5050)").
+          ...model.delivery(running),
           status: "result-computed",
           result: outcome.result,
           ...(outcome.files.length > 0 ? { resultFiles: outcome.files } : {}),
@@ -153,4 +169,41 @@ export class JobRunner {
     }
     return this.#o.work.timer(delay, publish);
   }
+}
+
+/**
+ * A text-generation run's hooks (none for other runners): its partials published one after the
+ * other (`sent` waits for the last), and its model's cost added to the delivery's price.
+ */
+function modelHooks(
+  record: ProviderJobRecord,
+  isModel: boolean,
+  publish: (text: string, n: number) => Promise<void>,
+): {
+  hooks?: Pick<RunHooks, "partial" | "metered" | "tokenBudget">;
+  sent: () => Promise<void>;
+  delivery: (r: ProviderJobRecord) => Pick<ProviderJobRecord, "deliveryPrice">;
+} {
+  let chain = Promise.resolve();
+  let cost = 0n;
+  if (!isModel) return { sent: () => chain, delivery: (r) => ({ deliveryPrice: r.deliveryPrice }) };
+  const request = decodeEventToon(record.requestToon, { verify: false });
+  let n = 0;
+  return {
+    hooks: {
+      // An encrypted job's answer never goes out in the clear: no partials, the result only.
+      partial: record.encrypted ? undefined : (text) => {
+        const part = ++n;
+        chain = chain.then(() => publish(text, part)).catch(() => {});
+      },
+      metered: (m) => cost = m.cost,
+      tokenBudget: tokenBudgetOf(record, request.tags),
+    },
+    sent: () => chain,
+    delivery: (r) => ({
+      deliveryPrice: r.deliveryPrice === undefined
+        ? undefined
+        : String(BigInt(r.deliveryPrice) + cost),
+    }),
+  };
 }

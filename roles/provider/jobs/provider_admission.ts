@@ -38,6 +38,11 @@ import type { BackgroundWork } from "../background_work.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import { DEFAULT_MAX_UNPAID_PER_REQUESTER } from "../payments/unpaid_pool.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
+import {
+  TextGenerationRefusal,
+  textGenerationRequest,
+  tokenBudgetOf,
+} from "../models/text_generation_request.ts";
 import { AGENT_TASK_PARAM } from "../../agent_work/agent_task_wire.ts";
 
 /** Options for {@linkcode RequestAdmission}. */
@@ -53,7 +58,7 @@ export interface RequestAdmissionOptions extends
   pubkey: string;
   signer: NodeSigner;
   store: Pick<ProviderJobStore, "all" | "get" | "has" | "put">;
-  skills: Pick<ProviderSkills, "servableFor" | "engine" | "agentPrice">;
+  skills: Pick<ProviderSkills, "servableFor" | "engine" | "agentPrice" | "models">;
   /** What a job costs its requester (job_pricing.ts). */
   quote: (event: NostrEvent, entry: SkillEntry) => JobQuote;
   /** The payment desk, once open. */
@@ -292,7 +297,7 @@ export class RequestAdmission {
   ): Promise<string | undefined> {
     try {
       const needsTags = entry.manifest.runner === "docker" ||
-        entry.manifest.requiredParams.length > 0;
+        entry.manifest.runner === "model" || entry.manifest.requiredParams.length > 0;
       if (needsTags) {
         const tags = decodeEventToon(await skillInput(record, this.#o.signer), { verify: false })
           .tags;
@@ -312,6 +317,14 @@ export class RequestAdmission {
         const extra = entry.manifest.runner === "agent" ? this.#o.skills.agentPrice(agent) : 0n;
         if (extra === undefined) return `refused: no agent preset ${JSON.stringify(agent)} here`;
         if (extra > 0n) this.#addPrice(record, quote, extra, entry);
+        if (entry.manifest.runner === "model") {
+          // The preset's price added, then its tokens within what the bid leaves (cut or refused
+          // before any payment: docs/PROTOCOL.md "text-generation (kind 5050)").
+          const models = this.#o.skills.models;
+          const { preset } = textGenerationRequest(tags, models, undefined);
+          if (preset.price > 0n) this.#addPrice(record, quote, preset.price, entry);
+          textGenerationRequest(tags, models, tokenBudgetOf(record, tags));
+        }
       }
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
       if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);
@@ -319,6 +332,7 @@ export class RequestAdmission {
     } catch (err) {
       if (err instanceof BlobInputError) return err.message;
       if (err instanceof DockerBuildRequestError) return `${err.status}: ${err.message}`;
+      if (err instanceof TextGenerationRefusal) return err.message;
       throw err;
     }
   }

@@ -18,6 +18,9 @@ import { type DockerEngineInfo, probeDockerEngine } from "../docker/docker_engin
 import { createDockerBuildRunner } from "../docker/docker_build_runner.ts";
 import { createAgentTaskRunner } from "../../agent_work/provider/agent_task_runner.ts";
 import type { SkillRunner } from "../jobs/job_run.ts";
+import type { ModelPreset } from "../../../config/model_presets.ts";
+import { createTextGenerationRunner } from "../models/text_generation_runner.ts";
+import { announcedModels } from "../../../protocol/handler_models.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { AnnouncedSkill } from "../announcer.ts";
 
@@ -34,6 +37,8 @@ export interface ProviderSkillsOptions extends
     | "preparedSandboxes"
     | "allowNetwork"
     | "agents"
+    | "models"
+    | "partialEveryMs"
     | "agentSpendEveryMs"
     | "agentHeartbeatMs"
     | "agentDeliveryForTests"
@@ -73,6 +78,7 @@ export class ProviderSkills {
   #sandbox?: SkillSandbox;
   #docker?: { engine: DockerEngineInfo; runner: SkillRunner };
   #agent?: SkillRunner;
+  #model?: SkillRunner;
   #dockerUnavailable = "not probed";
   #problems: Record<string, string> | undefined;
   #warmed = new Set<string>();
@@ -109,6 +115,14 @@ export class ProviderSkills {
         spendEveryMs: o.agentSpendEveryMs,
         heartbeatMs: o.agentHeartbeatMs,
         deliveryForTests: o.agentDeliveryForTests,
+      });
+    }
+    if (Object.keys(o.models ?? {}).length > 0) {
+      this.#model = createTextGenerationRunner({
+        presets: o.models!,
+        jobsRoot: `${o.stateDir}/work`,
+        partialEveryMs: o.partialEveryMs,
+        log: o.log,
       });
     }
   }
@@ -161,13 +175,23 @@ export class ProviderSkills {
     }
   }
 
-  /** The skills this provider can run now (docker-build ones need an engine, agent ones presets). */
+  /**
+   * The skills this provider can run now (docker-build ones need an engine, agent ones agent
+   * presets, model ones model presets).
+   */
   servable(): SkillEntry[] {
-    return (this.#catalog?.skills() ?? []).filter((s) =>
-      s.manifest.runner === "docker"
-        ? this.#docker !== undefined
-        : s.manifest.runner !== "agent" || this.#agent !== undefined
-    );
+    return (this.#catalog?.skills() ?? []).filter((s) => {
+      switch (s.manifest.runner) {
+        case "docker":
+          return this.#docker !== undefined;
+        case "agent":
+          return this.#agent !== undefined;
+        case "model":
+          return this.#model !== undefined;
+        default:
+          return true;
+      }
+    });
   }
 
   /** The servable skill for an event kind, if any. */
@@ -186,6 +210,9 @@ export class ProviderSkills {
     if (skill.manifest.runner === "agent") {
       return this.#agent ?? { unavailable: "no agent presets ([agents.<name>] in the config)" };
     }
+    if (skill.manifest.runner === "model") {
+      return this.#model ?? { unavailable: "no model presets ([models.<name>] in the config)" };
+    }
     return skill.manifest.runner !== "docker"
       ? this.#sandbox!
       : this.#docker?.runner ?? { unavailable: `no Docker engine: ${this.#dockerUnavailable}` };
@@ -194,6 +221,11 @@ export class ProviderSkills {
   /** The price of the agent preset `name` (`[agents.<name>]`); undefined: none such here. */
   agentPrice(name: string): bigint | undefined {
     return Object.hasOwn(this.#o.agents ?? {}, name) ? this.#o.agents![name].price : undefined;
+  }
+
+  /** The model presets (`[models.<name>]`), the first the default. */
+  get models(): Readonly<Record<string, ModelPreset>> {
+    return this.#o.models ?? {};
   }
 
   /** The paid-job skills (what is announced and priced): their job request kinds. */
@@ -223,6 +255,7 @@ export class ProviderSkills {
       kinds: s.manifest.kinds.filter(isJobRequestKind),
       price: String(s.manifest.price),
       ...(s.manifest.runner === "agent" ? { agents: agents(s.manifest.timeoutMs) } : {}),
+      ...(s.manifest.runner === "model" ? { models: announcedModels(this.models) } : {}),
     })).filter((s) => s.kinds.length > 0);
   }
 

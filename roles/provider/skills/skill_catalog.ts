@@ -190,7 +190,8 @@ async function readSkill(dir: string): Promise<SkillEntry | string> {
     const md = await Deno.stat(`${dir}/SKILL.md`);
     if (md.size > MAX_SKILL_MD_BYTES) return `SKILL.md over ${MAX_SKILL_MD_BYTES} bytes`;
     const manifest = await readManifest(`${dir}/SKILL.md`, md);
-    if (manifest.runner === "docker") return { manifest, dir }; // the provider runs it
+    // The provider runs these itself: no `run` of their own.
+    if (manifest.runner === "docker" || manifest.runner === "model") return { manifest, dir };
     const run = await Deno.stat(`${dir}/run`);
     if (!run.isFile || ((run.mode ?? 0) & 0o111) === 0) return "run is not an executable file";
     return { manifest, dir };

@@ -24,7 +24,8 @@
  *   runner: sandbox        # who runs it: `sandbox` (its `run`, default), `docker` (the
  *                          # provider's docker-build runner; no `run` file) or `agent` (the
  *                          # agent-task runner: its `run` drives an agent preset in the sandbox,
- *                          # docs/SKILLS.md "agent-task")
+ *                          # docs/SKILLS.md "agent-task") or `model` (the provider calls
+ *                          # a model preset itself, no `run`: docs/SKILLS.md "text-generation")
  *   permissions:
  *     network: false       # asks for network access (the operator must also allow it)
  *     read: []             # extra host paths it asks to read (operator must allow each)
@@ -67,7 +68,8 @@ export interface SkillManifest {
   idempotent: boolean;
   /**
    * `sandbox`: the skill's `run` in the skill sandbox; `docker`: the provider's docker runner;
-   * `agent`: the agent-task runner (roles/agent_work/provider/agent_task_runner.ts).
+   * `agent`: the agent-task runner (roles/agent_work/provider/agent_task_runner.ts); `model`:
+   * the text-generation runner (roles/provider/models/text_generation_runner.ts).
    */
   runner: SkillRunnerKind;
   /** Result bytes kept in the result event (beyond: a blob); budgeted in the quote. */
@@ -82,7 +84,7 @@ export interface SkillManifest {
 }
 
 /** Who runs a skill's jobs. */
-export type SkillRunnerKind = "sandbox" | "docker" | "agent";
+export type SkillRunnerKind = "sandbox" | "docker" | "agent" | "model";
 
 /** A `SKILL.md` that is not a valid manifest; `field` names what is wrong. */
 export class SkillManifestError extends RoleError {
@@ -122,6 +124,11 @@ export function parseSkillManifest(text: string): SkillManifest {
   const description = requireString(doc, "description");
   const meta = optionalObject(doc.metadata, "metadata");
   const perms = optionalObject(meta.permissions, "metadata.permissions");
+  const runner = parseRunner(meta.runner);
+  if (runner === "model" && !(Number(meta.on_delivery ?? 0) >= 1)) {
+    // Its tokens are known only once the model answered: they are billed with the delivery.
+    throw new SkillManifestError("metadata.on_delivery", "a model skill bills on delivery: 1-100");
+  }
   return {
     name,
     description,
@@ -136,7 +143,7 @@ export function parseSkillManifest(text: string): SkillManifest {
       1024 * 1024,
     diskBytes: boundedNumber(meta.disk, "metadata.disk", 1024, 1024 * 1024) * 1024 * 1024,
     idempotent: optionalBoolean(meta.idempotent, "metadata.idempotent"),
-    runner: parseRunner(meta.runner),
+    runner,
     resultBytes: boundedNumber(meta.result_bytes, "metadata.result_bytes", 1024, 16384),
     outputBytes: countOrZero(meta.output_mib, "metadata.output_mib", 16, 4096) * 1024 * 1024,
     outputFiles: Math.floor(countOrZero(meta.output_files, "metadata.output_files", 2, 32)),
@@ -151,8 +158,8 @@ export function parseSkillManifest(text: string): SkillManifest {
 
 function parseRunner(value: unknown): SkillRunnerKind {
   if (value === undefined || value === "sandbox") return "sandbox";
-  if (value === "docker" || value === "agent") return value;
-  throw new SkillManifestError("metadata.runner", "must be sandbox, docker or agent");
+  if (value === "docker" || value === "agent" || value === "model") return value;
+  throw new SkillManifestError("metadata.runner", "must be sandbox, docker, agent or model");
 }
 
 function frontMatterObject(text: string): Record<string, unknown> {
