@@ -20,6 +20,7 @@ import { walletFilePath } from "../identity/wallet_file.ts";
 import { probeSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import { probeDockerEngine } from "../roles/provider/docker/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
+import { modelPresetChecks } from "./doctor_models.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
@@ -189,7 +190,11 @@ async function doctor(opts: DoctorOptions, cmd: Command): Promise<void> {
   const role = loaded?.settings.role;
   checks.push(...await sandboxChecks(), await dockerCheck(role));
   const endpoints = loaded === undefined ? [] : await endpointChecks(loaded, timeoutMs);
-  if (loaded !== undefined) checks.push(...await stateChecks(loaded), ...endpoints);
+  if (loaded !== undefined) {
+    checks.push(...await stateChecks(loaded), ...endpoints);
+    // A provider's model presets: each upstream reached as a job would (cli/doctor_models.ts).
+    checks.push(...await modelPresetChecks(loaded, timeoutMs));
+  }
   const failed = checks.filter((c) => c.status === "fail");
   if (opts.output === "json") {
     printJsonLine("doctor", { type: "doctor", ok: failed.length === 0, role, checks });

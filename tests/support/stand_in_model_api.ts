@@ -13,6 +13,7 @@
  * - `POST /v1/responses` (Bearer): JSON with `usage.input_tokens`/`output_tokens`; streamed,
  *   `response.output_text.delta` events and `response.completed` with the usage.
  * - `POST /v1/hang` (either header): sends no answer until the server closes.
+ * - `GET /v1/models` (either header): a list of one model, `stand-in`.
  * - anything else: 404. A wrong or missing key: 401, before anything else.
  *
  * @module
@@ -93,7 +94,8 @@ export async function startStandInModelApi(
     const anthropic = url.pathname === "/v1/messages";
     const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "");
     const xApiKey = req.headers.get("x-api-key");
-    const key = url.pathname === "/v1/hang" ? xApiKey ?? bearer : anthropic ? xApiKey : bearer;
+    const either = url.pathname === "/v1/hang" || url.pathname === "/v1/models";
+    const key = either ? xApiKey ?? bearer : anthropic ? xApiKey : bearer;
     if (key !== options.apiKey) {
       return Response.json({ error: { type: "authentication_error" } }, { status: 401 });
     }
@@ -101,6 +103,9 @@ export async function startStandInModelApi(
     if (req.method === "POST" && url.pathname === "/v1/hang") {
       await released.promise;
       return new Response("closing", { status: 503 });
+    }
+    if (req.method === "GET" && url.pathname === "/v1/models") {
+      return Response.json({ object: "list", data: [{ id: "stand-in", object: "model" }] });
     }
     if (req.method !== "POST") return new Response("not found", { status: 404 });
     if (anthropic) {

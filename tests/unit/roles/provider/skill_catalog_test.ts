@@ -17,7 +17,8 @@ Deno.test("skill catalog: the built-in skills dir, by kind", async () => {
   const catalog = await loadSkillCatalog({ dir: "skills", watch: false });
   assertEquals(catalog.forKind(5601)?.manifest.name, "echo");
   assertEquals(catalog.forKind(5600)?.manifest.name, "ci-run");
-  assertEquals(catalog.forKind(5050), undefined);
+  // Listed, served only with model presets (roles/provider/skills/provider_skills.ts).
+  assertEquals(catalog.forKind(5050)?.manifest.name, "text-generation");
   assertEquals(catalog.problems().size, 0);
   catalog.close();
 });
