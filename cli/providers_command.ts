@@ -118,7 +118,11 @@ export function providersTable(
         p.pubkey.slice(0, 12),
         // This profile's own receipts of the provider (docs/PROTOCOL.md "Receipts and trust").
         trust.has(p.pubkey) ? trust.get(p.pubkey)!.toFixed(1) : "-",
-        s.agents ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})` : s.name,
+        s.agents
+          ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})`
+          : s.models
+          ? `${s.name} (${s.models.map((m) => m.name).join(", ")})`
+          : s.name,
         s.kinds.join(" "),
         // The most a job costs; billed on delivery, the writes only as made (handler_bill.ts).
         s.bill !== undefined && s.bill.onDelivery > 0
@@ -129,6 +133,19 @@ export function providersTable(
         p.online ? "yes" : "no",
         agoText(p.lastSeen, nowSec),
       ]);
+      // Each model preset's price, added to the skill's, and its tokens, billed on delivery.
+      for (const m of s.models ?? []) {
+        rows.push([
+          "",
+          "",
+          "",
+          terminalText(`  model ${m.name}`),
+          "",
+          `+ ${priceText(m.price, p)} + tokens (${m.inputPerMillion}/${m.outputPerMillion} per M)`,
+          "",
+          "",
+        ]);
+      }
       // Each preset's price, added to the skill's; its model paid by the provider out of it.
       for (const a of s.agents ?? []) {
         rows.push([
