@@ -14,7 +14,6 @@ const ROOT_LINES = 450;
 const MODULE_LINES = 500;
 /** Modules above the limit, at the most lines each may have. */
 const LARGER: Readonly<Record<string, number>> = {
-  "roles/provider/sandbox/skill_sandbox.ts": 1011,
   "protocol/kind_extractor.ts": 1021,
   "transport/btp_client.ts": 870,
   "state/events/event_store.ts": 809,

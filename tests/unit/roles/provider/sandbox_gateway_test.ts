@@ -4,10 +4,10 @@ import {
   type SkillManifest,
 } from "../../../../roles/provider/skills/skill_manifest.ts";
 import type {
-  SandboxMode,
   SkillOutcome,
   SkillSandbox,
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import {
   type AgentGateway,
   startAgentGateway,

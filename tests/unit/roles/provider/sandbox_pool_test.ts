@@ -13,10 +13,10 @@ import {
 } from "../../../../roles/provider/skills/skill_manifest.ts";
 import {
   createSkillSandbox,
-  type SandboxMode,
   type SkillOutcome,
   type SkillSandbox,
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { ProviderSkills } from "../../../../roles/provider/skills/provider_skills.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
 import { waitUntil } from "../../../support/provider_test_kit.ts";
