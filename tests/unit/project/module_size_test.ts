@@ -21,7 +21,6 @@ const LARGER: Readonly<Record<string, number>> = {
   "cli/job_command.ts": 647,
   "chain/token_network_client.ts": 762,
   "state/postgres/postgres_event_store.ts": 748,
-  "roles/town/relay/nip01_session.ts": 667,
   "protocol/nip90_job.ts": 636,
   "config/settings.ts": 636,
   "chain/balance_proof.ts": 580,
