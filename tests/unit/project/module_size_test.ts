@@ -5,7 +5,7 @@
  * had when the limit came in (they may shrink, never grow; when one shrinks under the limit, its
  * entry goes). The anchors' largest files are 100-400 lines.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { SOURCE_FOLDERS, sourceFiles } from "../../support/source_files.ts";
 
 /** A role's root: `roles/<role>/<role>_node.ts`. */

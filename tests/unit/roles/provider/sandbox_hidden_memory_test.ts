@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { parseSkillManifest } from "../../../../roles/provider/skills/skill_manifest.ts";
 import type { SkillOutcome } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
 import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   parseSkillManifest,
   type SkillManifest,
